@@ -1,0 +1,39 @@
+# Two commands for a fresh machine: `make demo` (the main job) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench setup dot clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,examples]"
+	touch $(STAMP)
+
+setup: $(STAMP) dot
+
+# Graphviz's `dot` renders the pictures; install it when we can, say how when we can't.
+dot:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	else echo "note: Graphviz 'dot' is missing; install it with: sudo apt-get install graphviz (rendering tests will skip)"; fi
+
+demo: setup
+	$(PY) -m examples.seq2seq
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check .
+
+bench: setup
+	$(PY) -m bench.overhead
+	$(PY) -m bench.lstm
+	$(PY) -m bench.viz
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

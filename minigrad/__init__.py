@@ -1,0 +1,114 @@
+"""minigrad: a small reverse-mode autograd engine over NumPy (CPU) and CuPy (GPU).
+
+``import minigrad as mg``; ``from minigrad import nn`` gives the top-level
+``nn`` package; ``mg.viz`` draws graphs (both loaded on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import cuda
+from .autograd import (
+    AnomalyError,
+    AxisError,
+    Function,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    name_scope,
+    no_grad,
+    set_grad_enabled,
+)
+from .backend import Device, get_default_device, manual_seed, set_default_device
+from .gradcheck import GradcheckError, gradcheck
+from .ops import (
+    abs,
+    add,
+    astype,
+    broadcast_to,
+    chunk,
+    clip,
+    concat,
+    div,
+    exp,
+    expand_dims,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    sub,
+    sum,
+    swapaxes,
+    tanh,
+    transpose,
+    unbind,
+    var,
+    where,
+)
+from .tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    bool_,
+    empty,
+    float16,
+    float32,
+    float64,
+    full,
+    full_like,
+    int32,
+    int64,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+device = Device
+
+__all__ = [
+    "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
+    "arange", "as_tensor", "astype", "bool_", "broadcast_to", "chunk", "clip", "concat", "cuda",
+    "detect_anomaly", "device", "div", "empty", "enable_grad", "exp", "expand_dims", "float16",
+    "float32", "float64", "full", "full_like", "get_default_device", "gradcheck", "int32", "int64",
+    "is_anomaly_enabled", "is_grad_enabled", "log", "log_softmax", "logsumexp", "manual_seed",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "name_scope", "neg", "no_grad",
+    "ones", "ones_like", "pow", "rand", "randint", "randn", "relu", "reshape", "set_default_device",
+    "set_grad_enabled", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sub", "sum",
+    "swapaxes", "tanh", "tensor", "transpose", "unbind", "var", "where", "zeros", "zeros_like",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # `mg.viz` and `from minigrad import nn` are loaded on first use, so that
+    # importing the engine never needs graphviz nor imports the nn library.
+    if name == "viz":
+        return importlib.import_module(".viz", __name__)
+    if name == "nn":
+        return importlib.import_module("nn")
+    raise AttributeError(f"module 'minigrad' has no attribute {name!r}")

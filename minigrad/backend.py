@@ -1,0 +1,277 @@
+"""Devices and array modules: the only module that names NumPy or CuPy.
+
+Every other file asks this one for the array module (``xp``) of an array, for
+the device an array lives on, or for an array moved to another device. CuPy is
+imported lazily, the first time a CUDA device is asked for, so the package
+imports and runs on machines without it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy
+
+ndarray = numpy.ndarray
+_cupy: Any = None          # the cupy module once imported, False when unavailable
+_cupy_error: str = ""
+
+INSTALL_HINT = (
+    "install CuPy for your CUDA version, e.g. `pip install -e .[cuda]` "
+    "(cupy-cuda12x) on a machine with an NVIDIA GPU and driver"
+)
+
+
+class Device(str):
+    """A device name: ``"cpu"`` or ``"cuda:N"``. Compares equal to its string.
+
+    ``Device("cuda")`` means the current CUDA device, ``cuda:0`` unless CuPy
+    says otherwise.
+    """
+
+    type: str
+    index: int | None
+
+    def __new__(cls, spec: str | Device | None = "cpu") -> Device:
+        if isinstance(spec, Device):
+            return spec
+        if spec is None:
+            spec = "cpu"
+        if not isinstance(spec, str):
+            raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
+        text = spec.strip().lower()
+        if text == "cpu":
+            self = super().__new__(cls, "cpu")
+            self.type, self.index = "cpu", None
+            return self
+        if text == "cuda" or text == "gpu":
+            index = None
+        elif text.startswith("cuda:") and text[5:].isdigit():
+            index = int(text[5:])
+        else:
+            raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        if index is None:
+            index = _current_cuda_index()
+        self = super().__new__(cls, f"cuda:{index}")
+        self.type, self.index = "cuda", index
+        return self
+
+    def __repr__(self) -> str:
+        return f"device({str(self)!r})"
+
+
+CPU = Device("cpu")
+
+
+def _current_cuda_index() -> int:
+    cp = cupy_module(required=False)
+    if cp is None:
+        return 0
+    try:
+        return int(cp.cuda.Device().id)
+    except Exception:  # no GPU present: the error comes when the device is used
+        return 0
+
+
+def cupy_module(required: bool = True) -> Any:
+    """Import CuPy on first use; return it, or None / raise when unavailable."""
+    global _cupy, _cupy_error
+    if _cupy is None:
+        try:
+            import cupy  # noqa: PLC0415 - lazy on purpose
+
+            cupy.cuda.runtime.getDeviceCount()
+            _cupy = cupy
+        except Exception as error:  # ImportError, or CUDA errors without a driver/GPU
+            _cupy, _cupy_error = False, f"{type(error).__name__}: {error}"
+    if _cupy is False:
+        if required:
+            raise RuntimeError(
+                f"CUDA was requested but is not available ({_cupy_error}); {INSTALL_HINT}"
+            )
+        return None
+    return _cupy
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    cp = cupy_module(required=False)
+    if cp is None:
+        return False
+    try:
+        return cp.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def cuda_device_count() -> int:
+    cp = cupy_module(required=False)
+    return 0 if cp is None else int(cp.cuda.runtime.getDeviceCount())
+
+
+def cuda_synchronize() -> None:
+    cp = cupy_module(required=False)
+    if cp is not None:
+        cp.cuda.get_current_stream().synchronize()
+
+
+# --- default device ---------------------------------------------------------
+
+_default_device: Device = CPU
+
+
+def set_default_device(device: str | Device) -> None:
+    """Device used by constructors when none is given (also env MINIGRAD_DEVICE)."""
+    global _default_device
+    dev = Device(device)
+    if dev.type == "cuda":
+        _check_cuda(dev)
+    _default_device = dev
+
+
+def get_default_device() -> Device:
+    return _default_device
+
+
+def _check_cuda(dev: Device) -> Any:
+    cp = cupy_module(required=True)
+    count = cp.cuda.runtime.getDeviceCount()
+    if dev.index is not None and dev.index >= count:
+        raise RuntimeError(f"device {dev} requested but only {count} CUDA device(s) exist")
+    return cp
+
+
+def resolve_device(device: str | Device | None) -> Device:
+    """The Device for a user's ``device=`` argument (None: the default)."""
+    if device is None:
+        return _default_device
+    dev = Device(device)
+    if dev.type == "cuda":
+        _check_cuda(dev)
+    return dev
+
+
+# --- arrays -----------------------------------------------------------------
+
+def is_array(value: Any) -> bool:
+    """True for a NumPy or CuPy ndarray."""
+    if type(value) is ndarray:
+        return True
+    return _cupy not in (None, False) and isinstance(value, _cupy.ndarray)
+
+
+def array_module(array: Any) -> Any:
+    """NumPy for host arrays (and Python scalars), CuPy for device arrays."""
+    if type(array) is ndarray or _cupy in (None, False):
+        return numpy
+    return _cupy if isinstance(array, _cupy.ndarray) else numpy
+
+
+def module_for(device: Device) -> Any:
+    return numpy if device.type == "cpu" else _check_cuda(device)
+
+
+def device_of(array: Any) -> Device:
+    if type(array) is ndarray or _cupy in (None, False) or not isinstance(array, _cupy.ndarray):
+        return CPU
+    return Device(f"cuda:{array.device.id}")
+
+
+def to_device(array: Any, device: Device) -> Any:
+    """Copy ``array`` to ``device`` (returns it unchanged if already there)."""
+    if device_of(array) == device:
+        return array
+    if device.type == "cpu":
+        return array.get()
+    cp = _check_cuda(device)
+    with cp.cuda.Device(device.index):
+        return cp.asarray(array)
+
+
+def to_numpy(array: Any) -> numpy.ndarray:
+    """A host ``numpy.ndarray`` for any array."""
+    if type(array) is ndarray:
+        return array
+    if is_array(array):
+        return array.get()
+    return numpy.asarray(array)
+
+
+def make_array(data: Any, dtype: Any, device: Device) -> Any:
+    """Build an array on ``device`` from nested lists, scalars or arrays."""
+    if device.type == "cpu":
+        if is_array(data) and not isinstance(data, ndarray):
+            data = data.get()
+        return numpy.asarray(data, dtype=dtype)
+    cp = _check_cuda(device)
+    with cp.cuda.Device(device.index):
+        return cp.asarray(data, dtype=dtype)
+
+
+def on_device(device: Device) -> Any:
+    """Context manager making ``device`` current while arrays are created."""
+    if device.type == "cpu":
+        return _NullContext()
+    return _check_cuda(device).cuda.Device(device.index)
+
+
+class _NullContext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def errstate(xp: Any, **kwargs: str) -> Any:
+    """``numpy.errstate`` on the host; a no-op for CuPy (which never warns)."""
+    return numpy.errstate(**kwargs) if xp is numpy else _NullContext()
+
+
+def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
+    """target[index] += values with accumulation over repeated indices."""
+    if xp is numpy:
+        numpy.add.at(target, index, values)
+    else:
+        import cupyx  # noqa: PLC0415 - CuPy-only helper
+
+        cupyx.scatter_add(target, index, values)
+
+
+# --- random numbers ---------------------------------------------------------
+
+_host_generator = numpy.random.default_rng()
+_seed: int | None = None
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator of every device (CuPy's too, when it is loaded)."""
+    global _host_generator, _seed
+    _seed = int(seed)
+    _host_generator = numpy.random.default_rng(_seed)
+    cp = cupy_module(required=False) if _cupy is not None else None
+    if cp is not None:
+        for index in range(cp.cuda.runtime.getDeviceCount()):
+            with cp.cuda.Device(index):
+                cp.random.seed(_seed)
+
+
+def generator(device: Device) -> Any:
+    """The random generator for ``device``: a NumPy Generator or CuPy's random module."""
+    if device.type == "cpu":
+        return _host_generator
+    cp = _check_cuda(device)
+    if _seed is not None and not getattr(cp, "_minigrad_seeded", False):
+        cp.random.seed(_seed)
+        cp._minigrad_seeded = True
+    return cp.random
+
+
+def _initial_device() -> None:
+    env = os.environ.get("MINIGRAD_DEVICE")
+    if env:
+        set_default_device(env)
+
+
+_initial_device()

@@ -1,0 +1,20 @@
+"""``mg.cuda``: is a GPU usable, how many, wait for it."""
+
+from __future__ import annotations
+
+from .backend import cuda_device_count, cuda_is_available, cuda_synchronize
+
+
+def is_available() -> bool:
+    """True when CuPy imports and at least one GPU is visible."""
+    return cuda_is_available()
+
+
+def device_count() -> int:
+    """Number of visible GPUs (0 without CuPy)."""
+    return cuda_device_count()
+
+
+def synchronize() -> None:
+    """Wait for all queued GPU work (no-op without CuPy)."""
+    cuda_synchronize()

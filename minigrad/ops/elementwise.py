@@ -1,0 +1,345 @@
+"""Elementwise ops: arithmetic with NumPy broadcasting, and unary math.
+
+Each op keeps only the arrays its backward needs in ``self.saved``. Backward
+never writes into an incoming gradient (it may be shared); it may write into
+temporaries it made itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import sum_to, unwrap
+
+
+def _shape(value: Any) -> tuple:
+    return getattr(value, "shape", ())
+
+
+# --- binary arithmetic ------------------------------------------------------
+
+class Add(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        self.shapes = (_shape(a), _shape(b))
+        return a + b
+
+    def backward(self, gy: Any) -> tuple:
+        shape_a, shape_b = self.shapes
+        return (sum_to(gy, shape_a) if self.needs_grad[0] else None,
+                sum_to(gy, shape_b) if self.needs_grad[1] else None)
+
+
+class Sub(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        self.shapes = (_shape(a), _shape(b))
+        return a - b
+
+    def backward(self, gy: Any) -> tuple:
+        shape_a, shape_b = self.shapes
+        return (sum_to(gy, shape_a) if self.needs_grad[0] else None,
+                sum_to(-gy, shape_b) if self.needs_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        self.saved = (a, b)
+        return a * b
+
+    def backward(self, gy: Any) -> tuple:
+        a, b = self.saved
+        return (sum_to(gy * b, _shape(a)) if self.needs_grad[0] else None,
+                sum_to(gy * a, _shape(b)) if self.needs_grad[1] else None)
+
+
+class Div(Function):
+    name = "div"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        y = a / b
+        self.saved = (b, y)
+        self.shape_a = _shape(a)
+        return y
+
+    def backward(self, gy: Any) -> tuple:
+        b, y = self.saved
+        ga = sum_to(gy / b, self.shape_a) if self.needs_grad[0] else None
+        gb = sum_to(-gy * y / b, _shape(b)) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    """a ** b for tensors or scalars on either side."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        y = a ** b
+        self.saved = (a, b, y)
+        return y
+
+    def backward(self, gy: Any) -> tuple:
+        a, b, y = self.saved
+        xp = self.xp
+        ga = gb = None
+        if self.needs_grad[0]:
+            if isinstance(b, (int, float)) and b == 2:
+                ga = gy * (2 * a)
+            else:
+                ga = sum_to(gy * b * a ** (b - 1), _shape(a))
+        if self.needs_grad[1]:
+            with backend.errstate(xp, divide="ignore", invalid="ignore"):
+                log_a = xp.log(a) if backend.is_array(a) else xp.log(xp.asarray(a, dtype=y.dtype))
+            gb = sum_to(gy * y * log_a, _shape(b))
+        return ga, gb
+
+
+class Maximum(Function):
+    """Elementwise max; ties share the gradient equally (as PyTorch)."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.saved = (a, b)
+        return self.xp.maximum(a, b)
+
+    def backward(self, gy: Any) -> tuple:
+        a, b = self.saved
+        share = (a > b) + 0.5 * (a == b)
+        ga = sum_to(gy * share, _shape(a)) if self.needs_grad[0] else None
+        gb = sum_to(gy * (1 - share), _shape(b)) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Minimum(Function):
+    """Elementwise min; ties share the gradient equally (as PyTorch)."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.saved = (a, b)
+        return self.xp.minimum(a, b)
+
+    def backward(self, gy: Any) -> tuple:
+        a, b = self.saved
+        share = (a < b) + 0.5 * (a == b)
+        ga = sum_to(gy * share, _shape(a)) if self.needs_grad[0] else None
+        gb = sum_to(gy * (1 - share), _shape(b)) if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Where(Function):
+    """where(condition, a, b); the condition gets no gradient."""
+
+    def forward(self, condition: Any, a: Any, b: Any) -> Any:
+        condition = condition.astype(bool, copy=False) if backend.is_array(condition) else bool(condition)
+        self.saved = (condition,)
+        self.shapes = (_shape(a), _shape(b))
+        return self.xp.where(condition, a, b)
+
+    def backward(self, gy: Any) -> tuple:
+        (condition,) = self.saved
+        zero = gy.dtype.type(0)
+        ga = sum_to(self.xp.where(condition, gy, zero), self.shapes[0]) if self.needs_grad[1] else None
+        gb = sum_to(self.xp.where(condition, zero, gy), self.shapes[1]) if self.needs_grad[2] else None
+        return None, ga, gb
+
+
+# --- unary math ---------------------------------------------------------------
+
+class Neg(Function):
+    def forward(self, x: Any) -> Any:
+        return -x
+
+    def backward(self, gy: Any) -> Any:
+        return -gy
+
+
+class Exp(Function):
+    def forward(self, x: Any) -> Any:
+        y = self.xp.exp(x)
+        self.saved = (y,)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        return gy * self.saved[0]
+
+
+class Log(Function):
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.log(x)
+
+    def backward(self, gy: Any) -> Any:
+        return gy / self.saved[0]
+
+
+class Tanh(Function):
+    def forward(self, x: Any) -> Any:
+        y = self.xp.tanh(x)
+        self.saved = (y,)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        (y,) = self.saved
+        out = y * y                       # dtanh = 1 - y², computed in one temporary
+        self.xp.subtract(1, out, out=out)
+        out *= gy
+        return out
+
+
+class Sigmoid(Function):
+    def forward(self, x: Any) -> Any:
+        xp = self.xp
+        # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
+        # very negative x, which correctly gives 0, so silence that warning.
+        with backend.errstate(xp, over="ignore"):
+            y = xp.exp(-x)
+        y += 1
+        xp.reciprocal(y, out=y)
+        self.saved = (y,)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        (y,) = self.saved
+        out = 1 - y
+        out *= y
+        out *= gy
+        return out
+
+
+class Relu(Function):
+    def forward(self, x: Any) -> Any:
+        y = self.xp.maximum(x, 0)
+        self.saved = (y,)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        return gy * (self.saved[0] > 0)
+
+
+class Abs(Function):
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.abs(x)
+
+    def backward(self, gy: Any) -> Any:
+        return gy * self.xp.sign(self.saved[0])
+
+
+class Sqrt(Function):
+    def forward(self, x: Any) -> Any:
+        y = self.xp.sqrt(x)
+        self.saved = (y,)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        return gy / (2 * self.saved[0])
+
+
+class Clip(Function):
+    """clip(x, low, high); the gradient passes where low <= x <= high (as torch.clamp)."""
+
+    def __init__(self, low: Any, high: Any) -> None:
+        self.low, self.high = low, high
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.clip(x, self.low, self.high)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        mask = self.xp.ones(x.shape, dtype=bool)
+        if self.low is not None:
+            mask &= x >= self.low
+        if self.high is not None:
+            mask &= x <= self.high
+        return gy * mask
+
+
+# --- public functions -------------------------------------------------------
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b with broadcasting."""
+    return Add()(a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b with broadcasting."""
+    return Sub()(a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b with broadcasting."""
+    return Mul()(a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b with broadcasting."""
+    return Div()(a, b)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the op's name
+    """a ** b with broadcasting."""
+    return Pow()(a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg()(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    """e ** x elementwise."""
+    return Exp()(x)
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm elementwise."""
+    return Log()(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent elementwise."""
+    return Tanh()(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)) elementwise, stable for any x."""
+    return Sigmoid()(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0) elementwise."""
+    return Relu()(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - the op's name
+    """|x| elementwise (gradient 0 at 0)."""
+    return Abs()(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root elementwise."""
+    return Sqrt()(x)
+
+
+def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - NumPy's names
+    """Clamp ``x`` into [min, max] (either may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    return Clip(unwrap(min), unwrap(max))(x)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum with broadcasting."""
+    return Maximum()(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum with broadcasting."""
+    return Minimum()(a, b)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``condition`` is true, else ``b`` (all broadcast together)."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        from ..tensor import as_tensor  # noqa: PLC0415
+
+        a = as_tensor(a, like=condition if isinstance(condition, Tensor) else None)
+    return Where()(condition, a, b)

@@ -1,0 +1,369 @@
+"""The Tensor: one array (NumPy or CuPy) plus what autograd needs to know.
+
+Operators and math methods (``+``, ``@``, ``x.tanh()``, ``x.sum()`` …) are
+attached by :mod:`minigrad.ops`, where each op's forward and backward live.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy
+
+from . import autograd, backend
+from .backend import Device
+
+float32 = numpy.dtype("float32")
+float64 = numpy.dtype("float64")
+float16 = numpy.dtype("float16")
+int32 = numpy.dtype("int32")
+int64 = numpy.dtype("int64")
+bool_ = numpy.dtype("bool")
+
+
+class GradTypeError(TypeError, RuntimeError):
+    """Only floating-point tensors can require gradients."""
+
+
+def _infer_dtype(data: Any) -> Any:
+    """Python scalars and lists: float32 for floats, int64 for ints, bool for bools."""
+    if isinstance(data, bool):
+        return bool_
+    if isinstance(data, int):
+        return int64
+    if isinstance(data, float):
+        return float32
+    if isinstance(data, (list, tuple)):
+        kind = numpy.asarray(data).dtype.kind
+        return {"b": bool_, "i": int64, "u": int64, "f": float32}.get(kind)
+    return None
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it.
+
+    ``data`` is a ``numpy.ndarray`` (device ``"cpu"``) or ``cupy.ndarray``
+    (``"cuda:N"``). A tensor made by an op while recording holds its
+    creator node (``grad_fn``); a leaf has none.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_index", "_hooks", "name", "__weakref__")
+    __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
+                 device: str | Device | None = None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is None:
+            dtype = _infer_dtype(data)
+        if device is None:
+            device = backend.device_of(data) if backend.is_array(data) else backend.get_default_device()
+        else:
+            device = backend.resolve_device(device)
+        array = backend.make_array(data, dtype, device)
+        if array.dtype.kind == "O":
+            raise TypeError(f"tensor: cannot make a tensor from objects of type {type(data).__name__}")
+        self.data = array
+        self.grad = None
+        self._node = None
+        self._index = 0
+        self._hooks = None
+        self.name = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: Any, requires_grad: bool, node: Any, index: int) -> Tensor:
+        """Wrap an array without checks (the engine's fast path)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.requires_grad = requires_grad
+        t.grad = None
+        t._node = node
+        t._index = index
+        t._hooks = None
+        t.name = None
+        return t
+
+    # --- attributes ---
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def dtype(self) -> Any:
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        return self._node
+
+    @property
+    def T(self) -> Tensor:
+        return self.transpose()
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise GradTypeError(
+                f"only floating-point tensors can require gradients; this one is {self.data.dtype} "
+                "(integer and bool tensors are for indices and masks)"
+            )
+        if self._node is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: cannot turn off requires_grad of a non-leaf; use .detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return int(self.data.shape[0])
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(
+                f"only integer tensors of one element can be used as an index, got {self.dtype}{self.shape}"
+            )
+        return int(self.item())
+
+    def __iter__(self) -> Any:
+        for i in range(len(self)):
+            yield self[i]
+
+    # --- autograd ---
+
+    def backward(self, grad: Any = None, retain_graph: bool = False, retain_grads: bool = False) -> None:
+        """Back-propagate from this tensor; see :func:`minigrad.autograd.backward`."""
+        autograd.backward(self, grad, retain_graph=retain_graph, retain_grads=retain_grads)
+
+    def detach(self) -> Tensor:
+        """The same array, cut from the graph (no copy)."""
+        return Tensor._make(self.data, False, None, 0)
+
+    def detach_(self) -> Tensor:
+        self._node = None
+        self._index = 0
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        autograd.retain_grad(self)
+
+    def register_hook(self, hook: Callable) -> Callable[[], None]:
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad")
+        return autograd.register_hook(self, hook)
+
+    def zero_grad_(self) -> None:
+        self.grad = None
+
+    # --- conversion ---
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python scalar, got shape {self.shape}"
+            )
+        return backend.to_numpy(self.data).reshape(()).item()
+
+    def numpy(self) -> numpy.ndarray:
+        """A host ``numpy.ndarray`` (the same memory on CPU, a copy from a GPU)."""
+        return backend.to_numpy(self.data)
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def to(self, device: str | Device | None = None, dtype: Any = None) -> Tensor:
+        """Move to ``device`` and/or cast to ``dtype`` (differentiable)."""
+        from .ops.shape import astype, to_device  # noqa: PLC0415 - ops import this module
+
+        out = self
+        if dtype is not None and numpy.dtype(dtype) != self.dtype:
+            out = astype(out, dtype)
+        if device is not None:
+            dev = backend.resolve_device(device)
+            if dev != self.device:
+                out = to_device(out, dev)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device: int | None = None) -> Tensor:
+        return self.to("cuda" if device is None else f"cuda:{device}")
+
+    def float(self) -> Tensor:
+        return self.to(dtype=float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtype=float64)
+
+    def long(self) -> Tensor:
+        return self.to(dtype=int64)
+
+    def astype(self, dtype: Any) -> Tensor:
+        return self.to(dtype=dtype)
+
+    def __repr__(self) -> str:
+        body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = []
+        if self.device != backend.CPU:
+            extras.append(f"device='{self.device}'")
+        if self.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+
+autograd.Tensor = Tensor
+
+
+# --- constructors -----------------------------------------------------------
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
+           device: str | Device | None = None) -> Tensor:
+    """A new leaf tensor copying ``data`` (scalar, nested list, NumPy/CuPy array or Tensor).
+
+    Python floats become float32, ints int64, bools bool; arrays keep their dtype.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data) and (device is None or backend.resolve_device(device) == backend.device_of(data)):
+        data = data.copy()
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def _shape_arg(shape: Sequence[Any]) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, device: Any,
+            requires_grad: bool) -> Tensor:
+    dev = backend.resolve_device(device)
+    xp = backend.module_for(dev)
+    dt = numpy.dtype(dtype) if dtype is not None else float32
+    with backend.on_device(dev):
+        data = fill(xp, shape, dt)
+    t = Tensor._make(data, False, None, 0)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Tensor of zeros; ``shape`` as ints or one tuple. float32 by default."""
+    return _filled(lambda xp, s, d: xp.zeros(s, dtype=d), _shape_arg(shape), dtype, device, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Tensor of ones; ``shape`` as ints or one tuple."""
+    return _filled(lambda xp, s, d: xp.ones(s, dtype=d), _shape_arg(shape), dtype, device, requires_grad)
+
+
+def empty(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uninitialised tensor; ``shape`` as ints or one tuple."""
+    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _shape_arg(shape), dtype, device, requires_grad)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """Tensor of ``shape`` filled with ``fill_value`` (dtype inferred like ``tensor``)."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if dtype is None:
+        dtype = _infer_dtype(fill_value) or float32
+    return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad)
+
+
+def zeros_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return zeros(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def ones_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    return ones(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device,
+                requires_grad=requires_grad)
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values as ``numpy.arange``; int64 for ints, float32 for floats."""
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        dtype = int64 if all(isinstance(v, int) for v in (start, stop, step)) else float32
+    return _filled(lambda xp, s, d: xp.arange(start, stop, step, dtype=d), (), dtype, device, requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the device's generator (see ``manual_seed``)."""
+    dev = backend.resolve_device(device)
+    gen = backend.generator(dev)
+    return _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
+                   else gen.standard_normal(s).astype(d), _shape_arg(shape), dtype, dev, requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the device's generator."""
+    dev = backend.resolve_device(device)
+    gen = backend.generator(dev)
+    return _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
+                   else gen.random(s).astype(d), _shape_arg(shape), dtype, dev, requires_grad)
+
+
+def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Integers in [low, high) from the device's generator (int64 by default)."""
+    dev = backend.resolve_device(device)
+    gen = backend.generator(dev)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if dev.type == "cpu":
+        return _filled(lambda xp, s, d: gen.integers(low, high, s).astype(d), shape, dtype or int64, dev, False)
+    return _filled(lambda xp, s, d: gen.randint(low, high, s).astype(d), shape, dtype or int64, dev, False)
+
+
+def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
+    """``value`` as a Tensor (no copy for a Tensor or an array)."""
+    if isinstance(value, Tensor):
+        return value
+    if backend.is_array(value):
+        return Tensor._make(value, False, None, 0)
+    device = like.device if like is not None else None
+    dtype = None
+    if like is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        dtype = like.dtype if like.dtype.kind == "f" or isinstance(value, int) else None
+    return Tensor(value, dtype=dtype, device=device)

@@ -1,0 +1,10 @@
+"""minigrad's neural-network library: modules, layers, recurrent cells, losses, optimizers.
+
+``import nn`` or ``from minigrad import nn`` (the same module object).
+"""
+
+from __future__ import annotations
+
+from .module import LoadResult, Module, Parameter, StateDictError
+
+__all__ = ["LoadResult", "Module", "Parameter", "StateDictError"]

@@ -1,0 +1,282 @@
+"""``nn.Module`` and ``nn.Parameter``: parameters registered by attribute assignment."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, NamedTuple
+
+import numpy
+
+import minigrad as mg
+from minigrad import backend
+from minigrad.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as a trainable parameter (requires grad)."""
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class StateDictError(RuntimeError, ValueError):
+    """A state dict does not fit the module: the message names every bad key."""
+
+
+class LoadResult(NamedTuple):
+    missing_keys: list
+    unexpected_keys: list
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Assigning a :class:`Parameter`, a Module or a buffer (``register_buffer``)
+    to an attribute registers it, in definition order. Calling a module runs
+    ``forward`` inside a name scope named by its attribute name in its parent
+    (a root module: its class name in lower case), so every op it records is
+    labelled ``encoder/l0/t3``-style for the visualiser.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_scope_name", type(self).__name__.lower())
+
+    # --- registration ---
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+            value.name = name
+        elif isinstance(value, Module):
+            self._modules[name] = value
+            object.__setattr__(value, "_scope_name", name)
+            for path, param in value.named_parameters():
+                param.name = f"{name}.{path}"
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` under ``name`` (None removes it: e.g. ``bias=False``)."""
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name: str, value: Tensor | None) -> None:
+        """A non-trainable tensor saved in the state dict and moved by ``to()``."""
+        self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    # --- calling ---
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with mg.name_scope(self._scope_name):
+            return self.forward(*args, **kwargs)
+
+    # --- traversal ---
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(dotted path, module) for this module and every descendant, each once."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield path, module
+            children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted path, parameter) in definition order; a shared parameter once."""
+        seen = set()
+        for path, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if param is None or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{path}.{name}" if path else name), param
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, param in self.named_parameters():
+            yield param
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for path, module in self.named_modules():
+            for name, buf in module._buffers.items():
+                if buf is not None:
+                    yield (f"{path}.{name}" if path else name), buf
+
+    def apply(self, fn: Any) -> Module:
+        for module in reversed(list(self.modules())):
+            fn(module)
+        return self
+
+    # --- modes and gradients ---
+
+    def train(self, mode: bool = True) -> Module:
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Drop every parameter's ``.grad`` (set to None, as PyTorch's default)."""
+        for param in self.parameters():
+            param.grad = None
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    # --- devices and dtypes ---
+
+    def to(self, device: Any = None, dtype: Any = None) -> Module:
+        """Move (in place) every parameter and buffer to ``device`` and/or cast floats to ``dtype``.
+
+        Parameters keep their identity, so an optimizer built before the move
+        still holds them (its state follows on its next step).
+        """
+        dev = backend.resolve_device(device) if device is not None else None
+        dt = numpy.dtype(dtype) if dtype is not None else None
+        if dt is not None and dt.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: dtype must be a floating type, got {dt}")
+
+        def convert(array: Any, is_float: bool) -> Any:
+            if dt is not None and is_float and array.dtype != dt:
+                array = array.astype(dt)
+            if dev is not None:
+                array = backend.to_device(array, dev)
+            return array
+
+        for tensor in list(self.parameters()) + [b for _, b in self.named_buffers()]:
+            is_float = tensor.dtype.kind == "f"
+            tensor.data = convert(tensor.data, is_float)
+            if tensor.grad is not None:
+                tensor.grad.data = convert(tensor.grad.data, is_float)
+        return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, device: int | None = None) -> Module:
+        return self.to("cuda" if device is None else f"cuda:{device}")
+
+    def double(self) -> Module:
+        return self.to(dtype=mg.float64)
+
+    def float(self) -> Module:
+        return self.to(dtype=mg.float32)
+
+    # --- state ---
+
+    def state_dict(self) -> dict:
+        """Dotted name → Tensor sharing the parameter's (or buffer's) array."""
+        state = {name: param.detach() for name, param in self.named_parameters()}
+        for name, buf in self.named_buffers():
+            state[name] = buf.detach()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> LoadResult:
+        """Copy arrays from ``state`` (Tensors or NumPy arrays) into this module.
+
+        Every name and shape is checked first; if anything is wrong nothing is
+        changed and :class:`StateDictError` names each missing, unexpected and
+        mis-shaped key. Values are cast to each parameter's dtype and copied
+        to its device, as PyTorch does.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a mapping of name → array, "
+                            f"got {type(state).__name__}")
+        own = dict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        problems = []
+        arrays = {}
+        for key, target in own.items():
+            if key not in state:
+                continue
+            value = state[key]
+            array = value.data if isinstance(value, Tensor) else value
+            if not backend.is_array(array):
+                try:
+                    array = numpy.asarray(array)
+                except Exception:  # noqa: BLE001 - reported below with the key
+                    array = None
+            if array is None or array.dtype.kind not in "biuf":
+                kind = type(value).__name__ if array is None else f"dtype {array.dtype}"
+                problems.append(f"  {key}: not a numeric array ({kind})")
+                continue
+            if tuple(array.shape) != target.shape:
+                problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, "
+                                f"{target.shape} in the model")
+                continue
+            arrays[key] = array
+        if strict:
+            problems += [f"  missing key: {k}" for k in missing]
+            problems += [f"  unexpected key: {k}" for k in unexpected]
+        if problems:
+            raise StateDictError(f"{type(self).__name__}.load_state_dict: the state dict does not fit; "
+                                 "nothing was loaded:\n" + "\n".join(problems))
+        for key, array in arrays.items():
+            target = own[key]
+            new = backend.to_device(backend.to_numpy(array), target.device) if target.device != backend.CPU \
+                else backend.to_numpy(array)
+            target.data = new.astype(target.dtype, copy=True)
+        return LoadResult(missing, unexpected)
+
+    # --- printing ---
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (f"{extra}" if extra else "")
+        return head + "\n" + "\n".join(lines) + "\n)"
