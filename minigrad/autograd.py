@@ -68,6 +68,7 @@ class Function:
     retained: dict | None = None
     grad_norms: list | None = None
     input_grad_norms: tuple | None = None
+    out_meta: tuple = ()   # ((shape, dtype), ...) per output, for the visualiser
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -118,7 +119,11 @@ class Function:
         if not self.multiple:
             if type(out) is not numpy.ndarray and on_host:
                 out = numpy.asarray(out)  # NumPy returns scalars for 0-d results
+            if record:
+                self.out_meta = ((out.shape, out.dtype),)
             return Tensor._make(out, record, self if record else None, 0)
+        if record:
+            self.out_meta = tuple((y.shape, y.dtype) for y in out)
         return tuple(
             Tensor._make(y, record, self if record else None, i) for i, y in enumerate(out)
         )
