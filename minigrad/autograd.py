@@ -114,14 +114,16 @@ class Function:
             self.edges = tuple(edges)
             self.needs_grad = tuple(e is not None for e in edges)
             self.scope = _scope
-        if _anomaly:
-            _check_forward(self, out, arrays)
         if not self.multiple:
             if type(out) is not numpy.ndarray and on_host:
                 out = numpy.asarray(out)  # NumPy returns scalars for 0-d results
+            if _anomaly:
+                _check_forward(self, out, arrays)
             if record:
                 self.out_meta = ((out.shape, out.dtype),)
             return Tensor._make(out, record, self if record else None, 0)
+        if _anomaly:
+            _check_forward(self, out, arrays)
         if record:
             self.out_meta = tuple((y.shape, y.dtype) for y in out)
         return tuple(
@@ -303,8 +305,10 @@ def _check_forward(node: Function, out: Any, arrays: Sequence[Any]) -> None:
     outs = out if node.multiple else (out,)
     for y in outs:
         if not _all_finite(y):
+            node.scope = _scope  # also name the scope of an op that was not recorded (no_grad)
+            source = "" if all(_all_finite(a) for a in arrays) else " (an input already held NaN/Inf)"
             raise AnomalyError(
-                f"detect_anomaly: forward of {_where(node)} produced NaN/Inf; "
+                f"detect_anomaly: forward of {_where(node)} produced NaN/Inf{source}; "
                 f"inputs: {_stats(arrays)}"
             )
 
