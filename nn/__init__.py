@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from . import functional, init, utils
 from .module import LoadResult, Module, Parameter, StateDictError
 
-__all__ = ["LoadResult", "Module", "Parameter", "StateDictError"]
+__all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "functional", "init", "utils"]

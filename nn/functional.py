@@ -1,0 +1,330 @@
+"""Stateless layers and losses (``from nn import functional as F``), as ``torch.nn.functional``.
+
+Everything here is composed from the engine's ops, so each function's
+gradient is the engine's and shows up op by op in the graph drawings. The one
+exception is :class:`EmbeddingLookup`, a gather whose backward leaves the
+padding row without gradient. Axis arguments are NumPy's ``axis=``; PyTorch's
+``dim=`` is accepted as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import backend
+from minigrad.autograd import Function
+from minigrad.tensor import Tensor
+
+__all__ = [
+    "TargetError", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "l1_loss",
+    "linear", "log_softmax", "mse_loss", "nll_loss", "softmax",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class TargetError(IndexError, ValueError):
+    """A loss target that does not fit the input: wrong dtype, shape or class index.
+
+    An IndexError (as PyTorch's out-of-bounds target) and a ValueError.
+    """
+
+
+# --- layers -------------------------------------------------------------------
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weightᵀ + bias. x: (*, in), weight: (out, in), bias: (out,) → (*, out)."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                         f"(last input dimension must be {weight.shape[1]})")
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def _index_array(indices: Any, device: Any, name: str) -> Any:
+    """Integer indices (Tensor, array, list or int) as an array on ``device``."""
+    if isinstance(indices, Tensor):
+        if indices.device != device:
+            raise ValueError(f"{name}: indices are on {indices.device} but the weight is on {device}")
+        array = indices.data
+    elif backend.is_array(indices):
+        array = backend.to_device(indices, device)
+    else:
+        array = backend.make_array(indices, None, device)
+    if array.dtype.kind not in "iu":
+        raise TargetError(f"{name}: indices must be integers, got dtype {array.dtype}")
+    return array
+
+
+class EmbeddingLookup(Function):
+    """weight[indices]; the gradient scatters back with accumulation, except into ``padding_idx``."""
+
+    name = "embedding"
+
+    def __init__(self, indices: Any, padding_idx: int | None) -> None:
+        self.indices, self.padding_idx = indices, padding_idx
+
+    def forward(self, weight: Any) -> Any:
+        self.weight_shape = weight.shape
+        return weight[self.indices]
+
+    def backward(self, gy: Any) -> Any:
+        xp = self.xp
+        rows = gy.reshape(-1, gy.shape[-1])
+        flat = self.indices.reshape(-1)
+        if self.padding_idx is not None:
+            rows = rows * (flat != self.padding_idx)[:, None]
+        gw = xp.zeros(self.weight_shape, dtype=gy.dtype)
+        backend.scatter_add(xp, gw, flat, rows)
+        return gw
+
+
+def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (V, D) picked by integer ``indices`` (any shape S) → (*S, D).
+
+    Repeated indices accumulate their gradients; the row ``padding_idx`` (if
+    given) gets none, as PyTorch.
+    """
+    num, _ = weight.shape
+    array = _index_array(indices, weight.device, "embedding")
+    if array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high >= num:
+            raise TargetError(f"embedding: index {low if low < 0 else high} is out of range for an embedding "
+                              f"of {num} rows (indices must be in [0, {num - 1}])")
+    if padding_idx is not None:
+        padding_idx = _normalize_padding(padding_idx, num, "embedding")
+    return EmbeddingLookup(array, padding_idx)(weight)
+
+
+def _normalize_padding(padding_idx: int, num: int, name: str) -> int:
+    if not -num <= padding_idx < num:
+        raise ValueError(f"{name}: padding_idx {padding_idx} is out of range for {num} embeddings")
+    return padding_idx % num
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each entry with probability ``p`` and scale the rest by 1/(1-p).
+
+    The identity when ``training`` is False or ``p`` is 0. The mask comes
+    from the engine's generator on ``x``'s device.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    gen = backend.generator(x.device)
+    with backend.on_device(x.device):
+        keep = gen.random(x.shape, dtype=numpy.float32) >= p
+        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    return x * mask
+
+
+def _axis(axis: int | None, dim: int | None, default: int = -1) -> int:
+    if dim is not None:
+        if axis is not None and axis != dim:
+            raise TypeError(f"give axis= or dim=, not both (axis={axis}, dim={dim})")
+        return dim
+    return default if axis is None else axis
+
+
+def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``axis`` (default -1; ``dim=`` is PyTorch's spelling)."""
+    return mg.softmax(x, axis=_axis(axis, dim))
+
+
+def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """x - logsumexp(x) along ``axis`` (default -1; ``dim=`` is PyTorch's spelling)."""
+    return mg.log_softmax(x, axis=_axis(axis, dim))
+
+
+# --- losses -------------------------------------------------------------------
+
+def _check_reduction(reduction: str, name: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _as_operand(value: Any, like: Tensor, name: str, what: str = "target") -> Any:
+    """A loss's second operand as a Tensor on ``like``'s device (arrays and numbers welcome)."""
+    if isinstance(value, Tensor):
+        if value.device != like.device:
+            raise ValueError(f"{name}: input is on {like.device} but {what} is on {value.device}")
+        return value
+    if backend.is_array(value):
+        return Tensor._make(backend.to_device(value, like.device), False, None, 0)
+    return mg.tensor(value, dtype=like.dtype, device=like.device)
+
+
+def _class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> tuple[Tensor, Any, Any, tuple]:
+    """Validate the class targets of an (N, C, d1, …) input.
+
+    Returns the input as (M, C) rows (class axis last), the flat targets
+    (M,) with ignored entries replaced by 0, the bool mask of kept entries (M,),
+    and the target shape.
+    """
+    if logits.ndim == 0:
+        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
+    array = _index_array(target, logits.device, name)
+    batched = logits.ndim >= 2
+    expected = (logits.shape[:1] + logits.shape[2:]) if batched else ()
+    if tuple(array.shape) != expected:
+        raise TargetError(f"{name}: target of shape {tuple(array.shape)} does not fit input of shape {logits.shape} "
+                          f"(expected target shape {expected}: the input without its class axis 1)")
+    classes = logits.shape[1] if batched else logits.shape[0]
+    xp = backend.array_module(array)
+    flat = array.reshape(-1)
+    keep = flat != ignore_index
+    if flat.size:
+        valid = flat[keep]
+        if valid.size:
+            low, high = int(valid.min()), int(valid.max())
+            if low < 0 or high >= classes:
+                raise TargetError(
+                    f"{name}: target {low if low < 0 else high} is out of range for C={classes} classes "
+                    f"(targets must be in [0, {classes - 1}] or equal ignore_index={ignore_index}; "
+                    f"target dtype {array.dtype}, range [{low}, {high}])")
+    safe = xp.where(keep, flat, 0)
+    if not batched:
+        rows = logits.reshape(1, classes)
+    elif logits.ndim == 2:
+        rows = logits
+    else:
+        order = (0, *range(2, logits.ndim), 1)
+        rows = logits.transpose(order).reshape(-1, classes)
+    return rows, safe, keep, tuple(array.shape)
+
+
+def _class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Any:
+    if weight is None:
+        return None
+    array = weight.data if isinstance(weight, Tensor) else weight
+    array = backend.to_device(array, like.device) if backend.is_array(array) \
+        else backend.make_array(array, like.dtype, like.device)
+    if tuple(array.shape) != (classes,):
+        raise ValueError(f"{name}: weight must have shape ({classes},) (one per class), got {tuple(array.shape)}")
+    return array.astype(like.dtype, copy=False)
+
+
+def _nll_rows(log_probs: Tensor, safe: Any, keep: Any, weight: Any, target_shape: tuple,
+              reduction: str) -> Tensor:
+    """-w[t] · log_probs[i, t] per row, reduced as PyTorch (mean divides by Σ w[t] over kept rows)."""
+    xp = backend.array_module(safe)
+    rows = xp.arange(safe.shape[0])
+    picked = log_probs[rows, safe]
+    scale = keep.astype(log_probs.dtype)
+    if weight is not None:
+        scale = scale * weight[safe]
+    loss = -(picked * scale)
+    if reduction == "none":
+        return loss.reshape(target_shape)
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / scale.sum()
+
+
+def nll_loss(log_probs: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class ``target`` given ``log_probs``.
+
+    log_probs: (N, C) or (N, C, d1, …) (or (C,) with a 0-d target);
+    target: integers (N,) or (N, d1, …), a Tensor or NumPy array; entries equal
+    to ``ignore_index`` count for nothing. ``weight``: (C,) per-class weights.
+    ``reduction="mean"`` divides by the summed weight of the kept targets.
+    """
+    _check_reduction(reduction, "nll_loss")
+    rows, safe, keep, shape = _class_targets(log_probs, target, ignore_index, "nll_loss")
+    weight = _class_weights(weight, log_probs, rows.shape[1], "nll_loss")
+    return _nll_rows(rows, safe, keep, weight, shape, reduction)
+
+
+def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy between ``logits`` and integer class ``target``, as PyTorch.
+
+    logits: (N, C) or (N, C, d1, …) — e.g. (N, C, T) for a sequence — or (C,)
+    with a 0-d target; target: (N,) or (N, d1, …) integers (Tensor or NumPy
+    array). Computed as ``log_softmax`` then a gather, so it is stable for
+    logits of any size. Targets equal to ``ignore_index`` are skipped and the
+    mean is over the kept ones. ``label_smoothing`` ε mixes in the uniform
+    distribution: (1-ε)·nll + ε/C·Σ_c(-w_c log p_c).
+    """
+    name = "cross_entropy"
+    _check_reduction(reduction, name)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"{name}: logits must be floating point, got {logits.dtype}")
+    rows, safe, keep, shape = _class_targets(logits, target, ignore_index, name)
+    classes = rows.shape[1]
+    weight = _class_weights(weight, logits, classes, name)
+    log_probs = mg.log_softmax(rows, axis=1)
+    loss = _nll_rows(log_probs, safe, keep, weight, shape, reduction)
+    if label_smoothing == 0.0:
+        return loss
+    # the uniform part: -Σ_c w_c log p_c per row, zero where the target is ignored
+    weighted = log_probs if weight is None else log_probs * weight
+    kept = keep.astype(logits.dtype)
+    smooth = -(weighted.sum(axis=1) * kept)
+    if reduction == "none":
+        smooth = smooth.reshape(shape)
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        denominator = kept.sum() if weight is None else (weight[safe] * kept).sum()
+        smooth = smooth.sum() / denominator
+    return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / classes)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
+    """(input - target)², reduced; target broadcasts against input."""
+    _check_reduction(reduction, "mse_loss")
+    diff = input - _as_operand(target, input, "mse_loss")
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
+    """|input - target|, reduced; target broadcasts against input."""
+    _check_reduction(reduction, "l1_loss")
+    return _reduce((input - _as_operand(target, input, "l1_loss")).abs(), reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable expression, as PyTorch.
+
+    loss = (1 - y)·x + (1 + (pos_weight - 1)·y) · log(1 + e^{-x}), with
+    log(1 + e^{-x}) written as m + log(e^{-m} + e^{-x-m}), m = max(-x, 0), so
+    no exponential overflows. ``weight`` rescales each element, ``pos_weight``
+    the positive class (broadcast along the last axis).
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, name)
+    y = _as_operand(target, input, name)
+    if y.shape != input.shape:
+        raise ValueError(f"{name}: target shape {y.shape} must equal input shape {input.shape}")
+    m = mg.maximum(-input, 0.0)
+    softplus_neg = m + mg.log(mg.exp(-m) + mg.exp(-input - m))
+    if pos_weight is not None:
+        pw = _as_operand(pos_weight, input, name, "pos_weight")
+        softplus_neg = (1 + (pw - 1) * y) * softplus_neg
+    loss = (1 - y) * input + softplus_neg
+    if weight is not None:
+        loss = loss * _as_operand(weight, input, name, "weight")
+    return _reduce(loss, reduction)

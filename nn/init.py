@@ -1,0 +1,182 @@
+"""Initialisers: fill a parameter's array in place, as ``torch.nn.init``.
+
+Each function writes into ``tensor.data`` (on the tensor's device, in its
+dtype) with numbers from the engine's generator for that device, so
+``mg.manual_seed`` makes initialisation reproducible; nothing is recorded in
+the graph. Each returns the tensor it filled.
+
+Fans follow PyTorch: for a weight of shape ``(out, in, *k)``,
+``fan_in = in * prod(k)`` and ``fan_out = out * prod(k)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import minigrad as mg
+from minigrad import backend
+from minigrad.tensor import Tensor
+
+__all__ = [
+    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "orthogonal_",
+    "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
+]
+
+
+def _check(tensor: Any, name: str) -> Tensor:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"nn.init.{name}: expected a Tensor or Parameter, got {type(tensor).__name__}")
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"nn.init.{name}: can only fill floating-point tensors, got {tensor.dtype}")
+    return tensor
+
+
+def _write(tensor: Tensor, values: Any) -> Tensor:
+    """Copy ``values`` (an array on the tensor's device) into the tensor's own array."""
+    with mg.no_grad():
+        tensor.data[...] = values.astype(tensor.dtype, copy=False)
+    return tensor
+
+
+def _uniform_array(tensor: Tensor, low: float, high: float) -> Any:
+    gen = backend.generator(tensor.device)
+    with backend.on_device(tensor.device):
+        return low + (high - low) * gen.random(tensor.shape)
+
+
+def _normal_array(tensor: Tensor, mean: float, std: float) -> Any:
+    gen = backend.generator(tensor.device)
+    with backend.on_device(tensor.device):
+        return mean + std * gen.standard_normal(tensor.shape)
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended gain for ``nonlinearity`` (as ``torch.nn.init.calculate_gain``)."""
+    linear = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
+              "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+    if nonlinearity in linear:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise ValueError(f"nn.init.calculate_gain: negative_slope {slope!r} is not a number")
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"nn.init.calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _fans(tensor: Tensor, name: str) -> tuple[int, int]:
+    if tensor.ndim < 2:
+        raise ValueError(f"nn.init.{name}: fan in and fan out need a tensor with at least 2 dimensions, "
+                         f"got shape {tensor.shape}")
+    receptive = 1
+    for size in tensor.shape[2:]:
+        receptive *= size
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fan(tensor: Tensor, mode: str, name: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"nn.init.{name}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _fans(tensor, name)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with samples of U(a, b)."""
+    _check(tensor, "uniform_")
+    if not a <= b:
+        raise ValueError(f"nn.init.uniform_: need a <= b, got a={a}, b={b}")
+    return _write(tensor, _uniform_array(tensor, a, b))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with samples of N(mean, std²)."""
+    _check(tensor, "normal_")
+    if std < 0:
+        raise ValueError(f"nn.init.normal_: std must be >= 0, got {std}")
+    return _write(tensor, _normal_array(tensor, mean, std))
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill with the value ``val``."""
+    _check(tensor, "constant_")
+    with mg.no_grad():
+        tensor.data[...] = val
+    return tensor
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with zeros."""
+    return constant_(_check(tensor, "zeros_"), 0.0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill with ones."""
+    return constant_(_check(tensor, "ones_"), 1.0)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot uniform: U(-a, a) with a = gain · √(6 / (fan_in + fan_out)); tensor of ≥ 2 dims."""
+    _check(tensor, "xavier_uniform_")
+    fan_in, fan_out = _fans(tensor, "xavier_uniform_")
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return _write(tensor, _uniform_array(tensor, -bound, bound))
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot normal: N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
+    _check(tensor, "xavier_normal_")
+    fan_in, fan_out = _fans(tensor, "xavier_normal_")
+    return _write(tensor, _normal_array(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out))))
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu") -> Tensor:
+    """He uniform: U(-b, b) with b = gain · √(3 / fan), gain = calculate_gain(nonlinearity, a).
+
+    ``kaiming_uniform_(w, a=math.sqrt(5))`` is ``nn.Linear``'s default: U(-1/√in, 1/√in).
+    """
+    _check(tensor, "kaiming_uniform_")
+    fan = _fan(tensor, mode, "kaiming_uniform_")
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan else 0.0
+    return _write(tensor, _uniform_array(tensor, -bound, bound))
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Tensor:
+    """He normal: N(0, std²) with std = gain / √fan."""
+    _check(tensor, "kaiming_normal_")
+    fan = _fan(tensor, mode, "kaiming_normal_")
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
+    return _write(tensor, _normal_array(tensor, 0.0, std))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """A (semi-)orthogonal matrix times ``gain``; a tensor of shape (rows, *rest) is treated as
+    (rows, prod(rest)). As PyTorch: QR of a Gaussian matrix with the signs of R's diagonal
+    folded into Q, so the result is uniformly distributed."""
+    _check(tensor, "orthogonal_")
+    if tensor.ndim < 2:
+        raise ValueError(f"nn.init.orthogonal_: needs a tensor with at least 2 dimensions, got shape {tensor.shape}")
+    if tensor.size == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.size // rows
+    gen = backend.generator(tensor.device)
+    xp = backend.array_module(tensor.data)
+    with backend.on_device(tensor.device):
+        flat = gen.standard_normal((rows, cols))
+        if rows < cols:
+            flat = flat.T
+        q, r = xp.linalg.qr(flat)
+        q = q * xp.sign(xp.diagonal(r))
+        if rows < cols:
+            q = q.T
+    return _write(tensor, (gain * q).reshape(tensor.shape))

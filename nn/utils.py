@@ -1,0 +1,97 @@
+"""Training helpers: gradient clipping, an L1 penalty, and detaching recurrent state.
+
+``clip_grad_norm_`` and ``clip_grad_value_`` change ``.grad`` arrays in place
+(nothing is recorded); ``l1_penalty`` is differentiable and goes into the loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import minigrad as mg
+from minigrad import backend
+from minigrad.tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "detach_state", "l1_penalty"]
+
+
+def _tensors(params: Any, name: str) -> list[Tensor]:
+    """A list of Tensors from a Tensor, an iterable of Tensors, or a Module."""
+    if isinstance(params, Tensor):
+        return [params]
+    if hasattr(params, "parameters") and callable(params.parameters):
+        return list(params.parameters())
+    out = list(params)
+    for i, p in enumerate(out):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"nn.utils.{name}: item {i} is a {type(p).__name__}, not a Tensor")
+    return out
+
+
+def detach_state(state: Any) -> Any:
+    """Cut a recurrent state from its graph: a Tensor, or a (nested) tuple/list of Tensors.
+
+    Used for truncated back-propagation through time: carry the values of
+    ``h`` (or ``(h, c)``) into the next chunk without the graph that made them.
+    None stays None.
+    """
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    raise TypeError(f"nn.utils.detach_state: expected a Tensor or a tuple/list of Tensors, got {type(state).__name__}")
+
+
+def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
+    """Scale the gradients of ``params`` so their joint ``norm_type``-norm is at most ``max_norm``.
+
+    The total norm is the norm of the per-parameter norms (``inf``: the largest
+    absolute entry). When ``max_norm / (total + 1e-6)`` is below 1 every
+    gradient is multiplied by it, as ``torch.nn.utils.clip_grad_norm_``.
+    Parameters without a gradient are skipped. Returns the total norm before
+    clipping as a 0-d Tensor (on the first gradient's device; no host sync).
+    """
+    grads = [p.grad.data for p in _tensors(params, "clip_grad_norm_") if p.grad is not None]
+    max_norm, norm_type = float(max_norm), float(norm_type)
+    if not grads:
+        return mg.tensor(0.0)
+    device = backend.device_of(grads[0])
+    xp = backend.array_module(grads[0])
+    with backend.on_device(device):
+        norms = [backend.to_device(backend.array_module(g).linalg.norm(g.ravel(), norm_type), device) for g in grads]
+        total = xp.linalg.norm(xp.stack(norms), norm_type)
+        if error_if_nonfinite and not bool(xp.isfinite(total)):
+            raise RuntimeError(f"nn.utils.clip_grad_norm_: the total {norm_type}-norm of the gradients is "
+                               f"{float(total)}; pass error_if_nonfinite=False to clip anyway")
+        coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
+        for g in grads:
+            g *= backend.to_device(coef, backend.device_of(g)).astype(g.dtype)
+    return Tensor._make(xp.asarray(total), False, None, 0)
+
+
+def clip_grad_value_(params: Any, clip_value: float) -> None:
+    """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place."""
+    clip_value = float(clip_value)
+    if not clip_value >= 0:
+        raise ValueError(f"nn.utils.clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    for p in _tensors(params, "clip_grad_value_"):
+        if p.grad is not None:
+            xp = backend.array_module(p.grad.data)
+            xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+
+
+def l1_penalty(params: Iterable[Tensor] | Any) -> Tensor:
+    """Σ |p| over all parameters: a differentiable scalar to add to the loss (L1 regularisation).
+
+    ``loss = loss + 1e-4 * nn.utils.l1_penalty(model.parameters())``.
+    """
+    tensors = _tensors(params, "l1_penalty")
+    if not tensors:
+        raise ValueError("nn.utils.l1_penalty: no parameters given")
+    total = tensors[0].abs().sum()
+    for p in tensors[1:]:
+        total = total + p.abs().sum()
+    return total
