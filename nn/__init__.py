@@ -7,5 +7,9 @@ from __future__ import annotations
 
 from . import functional, init, utils
 from .module import LoadResult, Module, Parameter, StateDictError
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
-__all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "functional", "init", "utils"]
+__all__ = [
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNCell", "StateDictError",
+    "functional", "init", "utils",
+]
