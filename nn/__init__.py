@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 from . import functional, init, utils
+from .layers import Dropout, Embedding, Identity, Linear, ModuleDict, ModuleList, Sequential
 from .module import LoadResult, Module, Parameter, StateDictError
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
+    "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNCell", "StateDictError",
     "functional", "init", "utils",
 ]

@@ -1,0 +1,322 @@
+"""Basic layers (Linear, Embedding, Dropout, Identity) and containers (Sequential, ModuleList, ModuleDict).
+
+Every constructor takes PyTorch's factory keywords ``device=None, dtype=None``
+(float32 on the default device unless told otherwise) and initialises its
+parameters as PyTorch does, from the engine's generator (``mg.manual_seed``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy
+
+import minigrad as mg
+from minigrad.tensor import Tensor
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential"]
+
+
+def _float_dtype(dtype: Any, name: str) -> Any:
+    dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
+    return dt
+
+
+def _positive(value: Any, what: str, name: str, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name}: {what} must be a {'non-negative' if allow_zero else 'positive'} int, "
+                         f"got {value!r}")
+    return value
+
+
+class Linear(Module):
+    """y = x Wᵀ + b.  x: (*, in_features) → (*, out_features).
+
+    ``weight``: (out_features, in_features), ``bias``: (out_features,), both
+    U(-1/√in_features, 1/√in_features) as PyTorch (kaiming_uniform with a=√5).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.in_features = _positive(in_features, "in_features", "Linear", allow_zero=True)
+        self.out_features = _positive(out_features, "out_features", "Linear", allow_zero=True)
+        dt = _float_dtype(dtype, "Linear")
+        self.weight = Parameter(mg.empty(out_features, in_features, dtype=dt, device=device))
+        if bias:
+            self.bias = Parameter(mg.empty(out_features, dtype=dt, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices of any shape S → (*S, embedding_dim).
+
+    ``weight``: (num_embeddings, embedding_dim), N(0, 1) as PyTorch; the row
+    ``padding_idx`` (if given) starts at zero and never receives a gradient.
+    Indices may be an integer Tensor, a NumPy array or a list.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.num_embeddings = _positive(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = _positive(embedding_dim, "embedding_dim", "Embedding", allow_zero=True)
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within [-{num_embeddings}, "
+                                 f"{num_embeddings - 1}] for num_embeddings={num_embeddings}")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
+        dt = _float_dtype(dtype, "Embedding")
+        self.weight = Parameter(mg.empty(num_embeddings, embedding_dim, dtype=dt, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with mg.no_grad():
+                self.weight.data[self.padding_idx] = 0
+
+    def forward(self, indices: Any) -> Tensor:
+        return F.embedding(indices, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        return text + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, zero each entry with probability p and scale the rest by 1/(1-p);
+    the identity in ``eval()`` mode. Any shape in, the same shape out."""
+
+    def __init__(self, p: float = 0.5, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: probability p must be in [0, 1], got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for an optional layer)."""
+
+    def __init__(self, *args: Any, device: Any = None, dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(Linear(2, 8), Tanh(), Linear(8, 1))``.
+
+    Children are named ``0``, ``1``, … (or by the keys of one OrderedDict
+    argument), so parameters read ``0.weight``, ``2.bias``.
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            items = list(modules[0].items())
+        else:
+            items = [(str(i), m) for i, m in enumerate(modules)]
+        for name, module in items:
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: item {name!r} is a {type(module).__name__}, not a Module")
+            setattr(self, name, module)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def append(self, module: Module) -> Sequential:
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*modules[index])
+        return modules[_list_index(index, len(modules), "Sequential")]
+
+
+def _list_index(index: Any, length: int, name: str) -> int:
+    if isinstance(index, bool) or not hasattr(index, "__index__"):
+        raise TypeError(f"{name}: indices must be integers or slices, got {type(index).__name__}")
+    index = index.__index__()
+    if not -length <= index < length:
+        raise IndexError(f"{name}: index {index} is out of range for {length} modules")
+    return index % length
+
+
+class _Container(Module):
+    """A module that holds children by key; each child's name scope is ``<container>.<key>``.
+
+    A container has no ``forward``: its parent calls the children, and
+    ``layers.0`` then labels the ops of ``self.layers[0]`` as its parameter
+    path ``layers.0.weight`` does.
+    """
+
+    @property
+    def _scope_name(self) -> str:
+        return self.__dict__["_container_scope"]
+
+    @_scope_name.setter
+    def _scope_name(self, name: str) -> None:
+        self.__dict__["_container_scope"] = name
+        for key, child in self._modules.items():
+            object.__setattr__(child, "_scope_name", f"{name}.{key}")
+
+    def _put(self, key: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: {key!r} is a {type(module).__name__}, not a Module")
+        self._modules[key] = module
+        object.__setattr__(module, "_scope_name", f"{self._scope_name}.{key}")
+        for path, param in module.named_parameters():
+            param.name = f"{key}.{path}"
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+class ModuleList(_Container):
+    """A list of modules whose parameters the parent registers (``layers.0.weight``, …)."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _reindex(self, modules: list) -> None:
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self._put(str(i), module)
+
+    def append(self, module: Module) -> ModuleList:
+        self._put(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
+            raise TypeError("ModuleList.extend: expected an iterable of Modules, got a single Module")
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._reindex(modules)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[_list_index(index, len(modules), "ModuleList")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self._put(str(_list_index(index, len(self._modules), "ModuleList")), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_list_index(index, len(modules), "ModuleList")]
+        self._reindex(modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        return ModuleList(list(self) + list(other))
+
+
+class ModuleDict(_Container):
+    """A dict of modules (insertion order) whose parameters the parent registers (``heads.a.weight``)."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def _check_key(self, key: Any) -> str:
+        if not isinstance(key, str) or not key or "." in key or "/" in key:
+            raise KeyError(f"ModuleDict: keys must be non-empty strings without '.' or '/', got {key!r}")
+        return key
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict: no module {key!r} (keys: {list(self._modules)})")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self._put(self._check_key(key), module)
+
+    def __delitem__(self, key: str) -> None:
+        self.pop(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def keys(self) -> list[str]:
+        return list(self._modules.keys())
+
+    def values(self) -> list[Module]:
+        return list(self._modules.values())
+
+    def items(self) -> list[tuple[str, Module]]:
+        return list(self._modules.items())
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self._modules[key]
+        return module
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        pairs = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
+        for pair in pairs:
+            key, module = pair
+            self[key] = module
