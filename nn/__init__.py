@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from . import functional, init, utils
+from . import functional, init, optim, utils
 from .layers import Dropout, Embedding, Identity, Linear, ModuleDict, ModuleList, Sequential
 from .module import LoadResult, Module, Parameter, StateDictError
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
@@ -13,5 +13,5 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 __all__ = [
     "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNCell", "StateDictError",
-    "functional", "init", "utils",
+    "functional", "init", "optim", "utils",
 ]
