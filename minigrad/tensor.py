@@ -6,7 +6,8 @@ attached by :mod:`minigrad.ops`, where each op's forward and backward live.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import operator
+from typing import Any, Callable
 
 import numpy
 
@@ -55,13 +56,17 @@ class Tensor:
                  device: str | Device | None = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is None:
-            dtype = _infer_dtype(data)
         if device is None:
             device = backend.device_of(data) if backend.is_array(data) else backend.get_default_device()
         else:
             device = backend.resolve_device(device)
-        array = backend.make_array(data, dtype, device)
+        try:
+            if dtype is None:
+                dtype = _infer_dtype(data)
+            array = backend.make_array(data, dtype, device)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"tensor: cannot make a tensor from this {type(data).__name__} "
+                              f"(dtype {dtype!r}): {error}") from error
         if array.dtype.kind == "O":
             raise TypeError(f"tensor: cannot make a tensor from objects of type {type(data).__name__}")
         self.data = array
@@ -138,6 +143,9 @@ class Tensor:
         return int(self.data.shape[0])
 
     def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
+                             "only one-element tensors can be used as a condition")
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -263,19 +271,28 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def _shape_arg(shape: Sequence[Any]) -> tuple:
+def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
+    """A shape given as ints, or as one tuple/list of ints; anything else raises naming the constructor."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    if not all(not isinstance(s, bool) and (isinstance(s, int) or hasattr(s, "__index__")) for s in shape):
+        raise TypeError(f"{name}: a shape is ints or one tuple of ints, got {shape!r}")
+    shape = tuple(operator.index(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{name}: negative dimension in shape {shape}")
+    return shape
 
 
 def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, device: Any,
-            requires_grad: bool) -> Tensor:
+            requires_grad: bool, name: str = "tensor") -> Tensor:
     dev = backend.resolve_device(device)
     xp = backend.module_for(dev)
-    dt = numpy.dtype(dtype) if dtype is not None else float32
-    with backend.on_device(dev):
-        data = fill(xp, shape, dt)
+    try:
+        dt = numpy.dtype(dtype) if dtype is not None else float32
+        with backend.on_device(dev):
+            data = fill(xp, shape, dt)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error} (shape {shape}, dtype {dtype!r})") from error
     t = Tensor._make(data, False, None, 0)
     if requires_grad:
         t.requires_grad_(True)
@@ -284,39 +301,53 @@ def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, de
 
 def zeros(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Tensor of zeros; ``shape`` as ints or one tuple. float32 by default."""
-    return _filled(lambda xp, s, d: xp.zeros(s, dtype=d), _shape_arg(shape), dtype, device, requires_grad)
+    return _filled(lambda xp, s, d: xp.zeros(s, dtype=d), _shape_arg(shape, "zeros"), dtype, device, requires_grad,
+                   "zeros")
 
 
 def ones(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Tensor of ones; ``shape`` as ints or one tuple."""
-    return _filled(lambda xp, s, d: xp.ones(s, dtype=d), _shape_arg(shape), dtype, device, requires_grad)
+    return _filled(lambda xp, s, d: xp.ones(s, dtype=d), _shape_arg(shape, "ones"), dtype, device, requires_grad,
+                   "ones")
 
 
 def empty(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uninitialised tensor; ``shape`` as ints or one tuple."""
-    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _shape_arg(shape), dtype, device, requires_grad)
+    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _shape_arg(shape, "empty"), dtype, device, requires_grad,
+                   "empty")
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     """Tensor of ``shape`` filled with ``fill_value`` (dtype inferred like ``tensor``)."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = _shape_arg((shape,), "full")
     if dtype is None:
         dtype = _infer_dtype(fill_value) or float32
-    return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad)
+    return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, "full")
+
+
+def _like(x: Any, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor to take the shape, dtype and device of, got {type(x).__name__}")
+    return x
 
 
 def zeros_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return zeros(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+    x = _like(x, "zeros_like")
+    return zeros(x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
+                 requires_grad=requires_grad)
 
 
 def ones_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    return ones(x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+    x = _like(x, "ones_like")
+    return ones(x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
+                requires_grad=requires_grad)
 
 
 def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
-    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device,
+    x = _like(x, "full_like")
+    return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
                 requires_grad=requires_grad)
 
 
@@ -326,8 +357,9 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, devic
     if stop is None:
         start, stop = 0, start
     if dtype is None:
-        dtype = int64 if all(isinstance(v, int) for v in (start, stop, step)) else float32
-    return _filled(lambda xp, s, d: xp.arange(start, stop, step, dtype=d), (), dtype, device, requires_grad)
+        dtype = int64 if all(isinstance(v, (int, numpy.integer)) for v in (start, stop, step)) else float32
+    return _filled(lambda xp, s, d: xp.arange(start, stop, step, dtype=d), (), dtype, device, requires_grad,
+                   "arange")
 
 
 def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -335,7 +367,8 @@ def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: boo
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
     return _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
-                   else gen.standard_normal(s).astype(d), _shape_arg(shape), dtype, dev, requires_grad)
+                   else gen.standard_normal(s).astype(d), _shape_arg(shape, "randn"), dtype, dev,
+                   requires_grad, "randn")
 
 
 def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -343,17 +376,19 @@ def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
     return _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
-                   else gen.random(s).astype(d), _shape_arg(shape), dtype, dev, requires_grad)
+                   else gen.random(s).astype(d), _shape_arg(shape, "rand"), dtype, dev,
+                   requires_grad, "rand")
 
 
 def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Integers in [low, high) from the device's generator (int64 by default)."""
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = _shape_arg((shape,), "randint")
+    dtype = int64 if dtype is None else dtype
     if dev.type == "cpu":
-        return _filled(lambda xp, s, d: gen.integers(low, high, s).astype(d), shape, dtype or int64, dev, False)
-    return _filled(lambda xp, s, d: gen.randint(low, high, s).astype(d), shape, dtype or int64, dev, False)
+        return _filled(lambda xp, s, d: gen.integers(low, high, s).astype(d), shape, dtype, dev, False, "randint")
+    return _filled(lambda xp, s, d: gen.randint(low, high, s).astype(d), shape, dtype, dev, False, "randint")
 
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
@@ -362,6 +397,8 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
         return value
     if backend.is_array(value):
         return Tensor._make(value, False, None, 0)
+    if like is not None and not isinstance(like, Tensor):
+        raise TypeError(f"as_tensor: like must be a Tensor, got {type(like).__name__}")
     device = like.device if like is not None else None
     dtype = None
     if like is not None and isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
+from .. import backend
 from ..tensor import Tensor
 
 
@@ -27,11 +29,41 @@ def unwrap(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
+def tensor_arg(x: Any, name: str) -> Tensor:
+    """``x`` as a Tensor: Tensors pass through, NumPy/CuPy arrays and numbers are wrapped (no copy).
+
+    Anything else raises a TypeError naming the op, instead of an AttributeError from deep inside it.
+    """
+    if isinstance(x, Tensor):
+        return x
+    if backend.is_array(x) or (isinstance(x, (int, float)) and not isinstance(x, bool)):
+        return Tensor._make(x if backend.is_array(x) else backend.numpy.asarray(x), False, None, 0)
+    raise TypeError(f"{name}: expected a Tensor (or an array or number), got {type(x).__name__}")
+
+
+def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
+    """An int or a sequence of ints as a tuple of ints; anything else raises a TypeError naming the op."""
+    items = (values,) if isinstance(values, int) or hasattr(values, "__index__") else values
+    if not isinstance(items, (tuple, list)) or not all(
+            not isinstance(v, bool) and (isinstance(v, int) or hasattr(v, "__index__")) for v in items):
+        raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}")
+    return tuple(operator.index(v) for v in items)
+
+
+def one_axis(axis: Any, ndim: int, name: str) -> int:
+    """A single ``axis`` as a non-negative int; a tuple, None or a float raises a TypeError naming the op."""
+    if isinstance(axis, bool) or not (isinstance(axis, int) or hasattr(axis, "__index__")):
+        raise TypeError(f"{name}: axis must be a single int, got {axis!r}")
+    return normalize_axis(int(axis), ndim, name)[0]
+
+
 def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
     """``axis`` as a tuple of non-negative ints (None stays None)."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if not isinstance(axis, (int, tuple, list)) and not hasattr(axis, "__index__"):
+        raise TypeError(f"{name}: axis must be an int, a tuple of ints or None, got {axis!r}")
+    axes = (axis,) if isinstance(axis, int) or not isinstance(axis, (tuple, list)) else tuple(axis)
     out = []
     for a in axes:
         if not isinstance(a, int) and not hasattr(a, "__index__"):

@@ -245,12 +245,12 @@ class Clip(Function):
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
-        mask = self.xp.ones(x.shape, dtype=bool)
+        mask = True
         if self.low is not None:
-            mask &= x >= self.low
+            mask = mask & (x >= self.low)
         if self.high is not None:
-            mask &= x <= self.high
-        return gy * mask
+            mask = mask & (x <= self.high)
+        return sum_to(gy * mask, x.shape)   # tensor bounds may broadcast x to a larger shape
 
 
 # --- public functions -------------------------------------------------------

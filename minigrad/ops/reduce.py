@@ -6,7 +6,7 @@ from typing import Any
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_axis
+from ._util import normalize_axis, one_axis, tensor_arg
 
 
 def _expand(gy: Any, in_shape: tuple, axes: Any, keepdims: bool) -> Any:
@@ -92,7 +92,8 @@ class Var(Function):
     def backward(self, gy: Any) -> Any:
         (centred,) = self.saved
         n = _count(centred.shape, self.axis) - self.ddof
-        return (2.0 / n) * centred * _expand(gy, centred.shape, self.axis, self.keepdims)
+        scale = 2.0 / n if n > 0 else float("nan")   # no degrees of freedom: NaN, as NumPy's forward
+        return scale * centred * _expand(gy, centred.shape, self.axis, self.keepdims)
 
 
 class LogSumExp(Function):
@@ -155,21 +156,25 @@ class LogSoftmax(Function):
 
 def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (int, tuple or None for all)."""
+    x = tensor_arg(x, "sum")
     return Sum(normalize_axis(axis, x.ndim, "sum"), keepdims)(x)
 
 
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (int, tuple or None for all)."""
+    x = tensor_arg(x, "mean")
     return Mean(normalize_axis(axis, x.ndim, "mean"), keepdims)(x)
 
 
 def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over ``axis``; ties share the gradient."""
+    x = tensor_arg(x, "max")
     return Max(normalize_axis(axis, x.ndim, "max"), keepdims)(x)
 
 
 def min(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over ``axis``; ties share the gradient."""
+    x = tensor_arg(x, "min")
     op = Max(normalize_axis(axis, x.ndim, "min"), keepdims, smallest=True)
     op.name = "min"
     return op(x)
@@ -177,19 +182,23 @@ def min(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa:
 
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over ``axis`` with NumPy's ``ddof`` (0: population variance)."""
+    x = tensor_arg(x, "var")
     return Var(normalize_axis(axis, x.ndim, "var"), keepdims, ddof)(x)
 
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``axis``, stable for large inputs."""
+    x = tensor_arg(x, "logsumexp")
     return LogSumExp(normalize_axis(axis, x.ndim, "logsumexp"), keepdims)(x)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, stable for large inputs."""
-    return Softmax(normalize_axis(axis, x.ndim, "softmax")[0])(x)
+    x = tensor_arg(x, "softmax")
+    return Softmax(one_axis(axis, x.ndim, "softmax"))(x)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``, stable for large inputs."""
-    return LogSoftmax(normalize_axis(axis, x.ndim, "log_softmax")[0])(x)
+    x = tensor_arg(x, "log_softmax")
+    return LogSoftmax(one_axis(axis, x.ndim, "log_softmax"))(x)

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_axis, sum_to
+from ._util import int_tuple, normalize_axis, one_axis, sum_to, tensor_arg
 
 
 class Reshape(Function):
@@ -210,13 +210,14 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     """The same data in a new shape (one dimension may be -1)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return Reshape(tuple(int(s) for s in shape))(x)
+    return Reshape(int_tuple(shape, "reshape"))(tensor_arg(x, "reshape"))
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
     """Permute the axes (reverse them when none are given), as ``numpy.transpose``."""
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
+    x = tensor_arg(x, "transpose")
     if not axes:
         return Transpose(None)(x)
     if sorted(normalize_axis(axes, x.ndim, "transpose")) != list(range(x.ndim)):
@@ -226,7 +227,8 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
-    a, b = normalize_axis((axis1, axis2), x.ndim, "swapaxes")
+    x = tensor_arg(x, "swapaxes")
+    a, b = one_axis(axis1, x.ndim, "swapaxes"), one_axis(axis2, x.ndim, "swapaxes")
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
     return Transpose(tuple(perm))(x)
@@ -234,7 +236,8 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 
 def expand_dims(x: Tensor, axis: int) -> Tensor:
     """Insert a length-1 axis at ``axis``."""
-    (a,) = normalize_axis(axis, x.ndim + 1, "expand_dims")
+    x = tensor_arg(x, "expand_dims")
+    a = one_axis(axis, x.ndim + 1, "expand_dims")
     shape = list(x.shape)
     shape.insert(a, 1)
     return Reshape(tuple(shape))(x)
@@ -242,12 +245,13 @@ def expand_dims(x: Tensor, axis: int) -> Tensor:
 
 def squeeze(x: Tensor, axis: Any = None) -> Tensor:
     """Remove length-1 axes (all of them, or those in ``axis``)."""
+    x = tensor_arg(x, "squeeze")
     axes = normalize_axis(axis, x.ndim, "squeeze")
     if axes is None:
         shape = tuple(s for s in x.shape if s != 1)
     else:
         for a in axes:
-            if x.shape[a] != 1:
+            if x.ndim and x.shape[a] != 1:
                 raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
     return Reshape(shape)(x)
@@ -255,12 +259,21 @@ def squeeze(x: Tensor, axis: Any = None) -> Tensor:
 
 def broadcast_to(x: Tensor, shape: Any) -> Tensor:
     """A broadcast view of ``x`` with ``shape``; the gradient is summed back."""
-    return BroadcastTo(tuple(shape))(x)
+    return BroadcastTo(int_tuple(shape, "broadcast_to"))(tensor_arg(x, "broadcast_to"))
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks."""
     return GetItem(index)(x)
+
+
+def _existing_axis(axis: Any, x: Tensor, name: str) -> int:
+    """One axis of ``x`` (a 0-d tensor has none to split along)."""
+    if x.ndim == 0:
+        from ..autograd import AxisError  # noqa: PLC0415
+
+        raise AxisError(f"{name}: a 0-d tensor has no axis {axis!r} to {name} along")
+    return one_axis(axis, x.ndim, name)
 
 
 def _as_list(tensors: Any, name: str) -> list:
@@ -273,7 +286,7 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing ``axis``."""
     tensors = _as_list(tensors, "concat")
     ndim = getattr(tensors[0], "ndim", 0)
-    (a,) = normalize_axis(axis, ndim, "concat")
+    a = one_axis(axis, ndim, "concat")
     return Concat(a)(*tensors)
 
 
@@ -281,13 +294,14 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join same-shape tensors along a new ``axis``."""
     tensors = _as_list(tensors, "stack")
     ndim = getattr(tensors[0], "ndim", 0)
-    (a,) = normalize_axis(axis, ndim + 1, "stack")
+    a = one_axis(axis, ndim + 1, "stack")
     return Stack(a)(*tensors)
 
 
 def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list:
     """As ``numpy.split``: an int gives that many equal parts, a list gives split points."""
-    (a,) = normalize_axis(axis, x.ndim, "split")
+    x = tensor_arg(x, "split")
+    a = _existing_axis(axis, x, "split")
     size = x.shape[a]
     if isinstance(indices_or_sections, int):
         n = indices_or_sections
@@ -295,13 +309,16 @@ def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list:
             raise ValueError(f"split: axis {a} of size {size} does not divide into {n} equal parts")
         points = [size // n * i for i in range(1, n)]
     else:
-        points = [int(p) for p in indices_or_sections]
+        points = list(int_tuple(indices_or_sections, "split", "indices_or_sections"))
     return list(Split(points, a, len(points) + 1)(x))
 
 
 def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
     """Split into ``chunks`` parts of ceil(size / chunks) along ``axis`` (as torch.chunk)."""
-    (a,) = normalize_axis(axis, x.ndim, "chunk")
+    x = tensor_arg(x, "chunk")
+    a = _existing_axis(axis, x, "chunk")
+    if isinstance(chunks, bool) or not isinstance(chunks, int):
+        raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     size = x.shape[a]
@@ -312,13 +329,18 @@ def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
 
 def unbind(x: Tensor, axis: int = 0) -> list:
     """The slices along ``axis`` as a list (one graph node for all of them)."""
-    (a,) = normalize_axis(axis, x.ndim, "unbind")
+    x = tensor_arg(x, "unbind")
+    a = _existing_axis(axis, x, "unbind")
     return list(Unbind(a, x.shape[a])(x))
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
     """Cast to ``dtype`` (the gradient is cast back)."""
-    out = AsType(backend.numpy.dtype(dtype))(x)
+    try:
+        dtype = backend.numpy.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"astype: {dtype!r} is not a dtype ({error})") from error
+    out = AsType(dtype)(tensor_arg(x, "astype"))
     if out.requires_grad and out.dtype.kind not in "fc":
         out = out.detach()
     return out
