@@ -445,9 +445,15 @@ def _accumulate_leaf(leaf: Any, g: Any) -> None:
                 g = result.data if isinstance(result, Tensor) else result
     if leaf.grad is None:
         # copy: the same array may reach several leaves (e.g. both inputs of an add)
-        leaf.grad = Tensor._make(g.astype(leaf.data.dtype, copy=True), False, None, 0)
+        leaf.grad = Tensor._make(_owned_copy(g, leaf.data.dtype), False, None, 0)
     else:
         leaf.grad.data += g
+
+
+def _owned_copy(g: Any, dtype: Any) -> Any:
+    """A fresh array of ``g`` in ``dtype`` (NumPy ops give scalars, not arrays, for 0-d results)."""
+    g = g.astype(dtype, copy=True)
+    return g if backend.is_array(g) else numpy.asarray(g)
 
 
 def _run_node_hooks(node: Function, grads_out: list) -> None:
@@ -464,7 +470,10 @@ def _run_node_hooks(node: Function, grads_out: list) -> None:
             tensor = ref()
             g = grads_out[index]
             if tensor is not None and g is not None:
-                tensor.grad = Tensor._make(g.copy(), False, None, 0)
+                if tensor.grad is None:   # accumulates over backward calls, as PyTorch's retain_grad
+                    tensor.grad = Tensor._make(_owned_copy(g, tensor.dtype), False, None, 0)
+                else:
+                    tensor.grad.data += g
 
 
 def register_hook(tensor: Any, hook: Callable) -> Callable[[], None]:

@@ -27,7 +27,12 @@ class GradTypeError(TypeError, RuntimeError):
 
 
 def _infer_dtype(data: Any) -> Any:
-    """Python scalars and lists: float32 for floats, int64 for ints, bool for bools."""
+    """Python scalars and lists: float32 for floats, int64 for ints, bool for bools.
+
+    NumPy scalars (``numpy.float64(1.5)`` is also a Python float) keep their dtype, as arrays do.
+    """
+    if isinstance(data, numpy.generic):
+        return None
     if isinstance(data, bool):
         return bool_
     if isinstance(data, int):
@@ -208,10 +213,20 @@ class Tensor:
     def tolist(self) -> Any:
         return self.numpy().tolist()
 
+    def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
+        # numpy.asarray(tensor), and lists of tensors given to mg.tensor, see the values
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
     def to(self, device: str | Device | None = None, dtype: Any = None) -> Tensor:
-        """Move to ``device`` and/or cast to ``dtype`` (differentiable)."""
+        """Move to ``device`` and/or cast to ``dtype`` (differentiable).
+
+        As in PyTorch, a dtype may also come first: ``x.to(mg.float64)``.
+        """
         from .ops.shape import astype, to_device  # noqa: PLC0415 - ops import this module
 
+        if dtype is None and isinstance(device, (numpy.dtype, type)):
+            device, dtype = None, device
         out = self
         if dtype is not None and numpy.dtype(dtype) != self.dtype:
             out = astype(out, dtype)

@@ -178,8 +178,9 @@ class Tanh(Function):
 
     def backward(self, gy: Any) -> Any:
         (y,) = self.saved
-        out = y * y                       # dtanh = 1 - y², computed in one temporary
-        self.xp.subtract(1, out, out=out)
+        xp = self.xp
+        out = xp.multiply(y, y, out=xp.empty_like(y))   # dtanh = 1 - y², in one temporary (an array even if 0-d)
+        xp.subtract(1, out, out=out)
         out *= gy
         return out
 
@@ -190,7 +191,7 @@ class Sigmoid(Function):
         # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
         # very negative x, which correctly gives 0, so silence that warning.
         with backend.errstate(xp, over="ignore"):
-            y = xp.exp(-x)
+            y = xp.asarray(xp.exp(-x))   # asarray: NumPy gives a scalar for 0-d input
         y += 1
         xp.reciprocal(y, out=y)
         self.saved = (y,)

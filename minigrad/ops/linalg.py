@@ -13,6 +13,10 @@ class MatMul(Function):
     def forward(self, a: Any, b: Any) -> Any:
         if getattr(a, "ndim", 0) == 0 or getattr(b, "ndim", 0) == 0:
             raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
+        inner_a, inner_b = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
+        if inner_a != inner_b:
+            raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
+                             f"({inner_a} columns against {inner_b} rows)")
         self.saved = (a, b)
         return a @ b
 
