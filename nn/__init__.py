@@ -9,9 +9,10 @@ from . import functional, init, optim, utils
 from .layers import Dropout, Embedding, Identity, Linear, ModuleDict, ModuleList, Sequential
 from .module import LoadResult, Module, Parameter, StateDictError
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .serialization import CheckpointError, load, save
 
 __all__ = [
-    "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential",
+    "CheckpointError", "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNCell", "StateDictError",
-    "functional", "init", "optim", "utils",
+    "functional", "init", "load", "optim", "save", "utils",
 ]
