@@ -124,7 +124,11 @@ class Stack(Function):
 
 
 class Split(Function):
-    """Split along ``axis`` at ``points`` into several outputs (one node)."""
+    """Split along ``axis`` at ``points`` into several outputs (one node), as ``numpy.split``.
+
+    Part i is ``x[points[i-1]:points[i]]`` along the axis, with Python's slice
+    rules, so points may be negative, past the end or out of order as in NumPy.
+    """
 
     multiple = True
 
@@ -132,22 +136,27 @@ class Split(Function):
         self.points, self.axis, self.n_outputs = points, axis, n_outputs
 
     def forward(self, x: Any) -> Any:
-        self.in_shape, self.in_dtype = x.shape, x.dtype
+        self.in_shape = x.shape
+        size = x.shape[self.axis]
+        bounds = [0, *self.points, size]
+        self.spans = [slice(*slice(lo, hi).indices(size)[:2]) for lo, hi in zip(bounds, bounds[1:])]
+        # the usual case: sorted points inside the axis, the parts tile the input in order
+        self.tiled = all(b.start == a.stop for a, b in zip(self.spans, self.spans[1:])) and \
+            all(s.start <= s.stop for s in self.spans)
         return tuple(self.xp.split(x, self.points, axis=self.axis))
 
     def backward(self, *grads: Any) -> Any:
         xp = self.xp
-        if any(g is None for g in grads):
-            bounds = [0, *self.points, self.in_shape[self.axis]]
-            filled = []
-            for i, g in enumerate(grads):
-                if g is None:
-                    shape = list(self.in_shape)
-                    shape[self.axis] = bounds[i + 1] - bounds[i]
-                    g = xp.zeros(shape, dtype=self.in_dtype)
-                filled.append(g)
-            grads = tuple(filled)
-        return xp.concatenate(grads, axis=self.axis)
+        if self.tiled and all(g is not None for g in grads):
+            return xp.concatenate(grads, axis=self.axis)
+        dtype = next(g for g in grads if g is not None).dtype
+        gx = xp.zeros(self.in_shape, dtype=dtype)
+        index = [slice(None)] * len(self.in_shape)
+        for span, g in zip(self.spans, grads):
+            if g is not None:
+                index[self.axis] = span
+                gx[tuple(index)] += g   # parts may overlap when the points are out of order
+        return gx
 
 
 class Unbind(Function):
@@ -303,8 +312,8 @@ def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list:
     x = tensor_arg(x, "split")
     a = _existing_axis(axis, x, "split")
     size = x.shape[a]
-    if isinstance(indices_or_sections, int):
-        n = indices_or_sections
+    if isinstance(indices_or_sections, (int, backend.numpy.integer)) and not isinstance(indices_or_sections, bool):
+        n = int(indices_or_sections)
         if n <= 0 or size % n:
             raise ValueError(f"split: axis {a} of size {size} does not divide into {n} equal parts")
         points = [size // n * i for i in range(1, n)]
@@ -323,7 +332,8 @@ def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     size = x.shape[a]
     step = -(-size // chunks)
-    points = list(range(step, size, step)) if step else []
+    # fewer parts than asked when the size does not divide; an empty axis gives `chunks` empty parts (as torch)
+    points = list(range(step, size, step)) if step else [0] * (chunks - 1)
     return list(Split(points, a, len(points) + 1)(x))
 
 
