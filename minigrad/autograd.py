@@ -99,6 +99,8 @@ class Function:
                 else:
                     edges.append(None)
             else:
+                if not isinstance(x, (int, float)) and not backend.is_array(x):
+                    x = _constant_array(self.name, x)
                 arrays.append(x)
                 edges.append(None)
         if on_host:
@@ -107,7 +109,7 @@ class Function:
             self.xp = _common_module(self.name, inputs, arrays)
         try:
             out = self.forward(*arrays)
-        except (ValueError, TypeError, IndexError) as error:
+        except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             raise _with_op_context(self.name, inputs, error) from error
         record = record and _grad_enabled
         if record:
@@ -158,6 +160,18 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
     return backend.module_for(first)
 
 
+def _constant_array(name: str, value: Any) -> Any:
+    """A non-Tensor input that is not a number or an array: a numeric array, or a TypeError naming the op."""
+    try:
+        array = numpy.asarray(value)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.dtype.kind not in "biufc":
+        raise TypeError(f"{name}: an input must be a Tensor, an array or a number, got {type(value).__name__}"
+                        + (f" ({value!r:.60})" if isinstance(value, (str, list, tuple)) else ""))
+    return array
+
+
 def _shape_of(x: Any) -> Any:
     shape = getattr(x, "shape", None)
     return shape if shape is not None else type(x).__name__
@@ -179,7 +193,7 @@ def _with_op_context(name: str, inputs: Sequence[Any], error: Exception) -> Exce
     for kind in (IndexError, ValueError, TypeError):
         if isinstance(error, kind):
             return kind(text)
-    return error
+    return ValueError(text)   # ZeroDivisionError from two Python numbers
 
 
 # --- recording switches -----------------------------------------------------

@@ -337,7 +337,10 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
     """Tensor of ``shape`` filled with ``fill_value`` (dtype inferred like ``tensor``)."""
     shape = _shape_arg((shape,), "full")
     if dtype is None:
-        dtype = _infer_dtype(fill_value) or float32
+        try:
+            dtype = _infer_dtype(fill_value) or float32
+        except ValueError as error:
+            raise ValueError(f"full: fill_value is not a number or an array ({error})") from error
     return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, "full")
 
 

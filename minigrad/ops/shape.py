@@ -288,7 +288,7 @@ def _existing_axis(axis: Any, x: Tensor, name: str) -> int:
 def _as_list(tensors: Any, name: str) -> list:
     if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence) or not tensors:
         raise TypeError(f"{name}: expected a non-empty list of tensors")
-    return list(tensors)
+    return [tensor_arg(t, name) for t in tensors]
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
