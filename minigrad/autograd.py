@@ -373,8 +373,12 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
         grad = xp.ones_like(root.data)
     else:
         grad = grad.data if isinstance(grad, Tensor) else grad
-        grad = backend.make_array(grad, root.dtype, root.device) if not backend.is_array(grad) \
-            else grad.astype(root.dtype, copy=False)
+        try:
+            grad = backend.make_array(grad, root.dtype, root.device) if not backend.is_array(grad) \
+                else grad.astype(root.dtype, copy=False)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"backward: grad must be a Tensor or an array of shape {tuple(root.shape)}, "
+                            f"got {type(grad).__name__} ({error})") from error
         if tuple(grad.shape) != tuple(root.shape):
             raise ValueError(
                 f"backward: grad has shape {tuple(grad.shape)} but the tensor has shape {tuple(root.shape)}"

@@ -228,8 +228,13 @@ class Tensor:
         if dtype is None and isinstance(device, (numpy.dtype, type)):
             device, dtype = None, device
         out = self
-        if dtype is not None and numpy.dtype(dtype) != self.dtype:
-            out = astype(out, dtype)
+        if dtype is not None:
+            try:
+                dtype = numpy.dtype(dtype)
+            except TypeError as error:
+                raise TypeError(f"to: {dtype!r} is not a dtype ({error})") from error
+            if dtype != self.dtype:
+                out = astype(out, dtype)
         if device is not None:
             dev = backend.resolve_device(device)
             if dev != self.device:
