@@ -18,8 +18,8 @@ _cupy: Any = None          # the cupy module once imported, False when unavailab
 _cupy_error: str = ""
 
 INSTALL_HINT = (
-    "install CuPy for your CUDA version, e.g. `pip install -e .[cuda]` "
-    "(cupy-cuda12x) on a machine with an NVIDIA GPU and driver"
+    "install CuPy for your CUDA version, e.g. `pip install cupy-cuda12x` (CUDA 12) or "
+    "`pip install cupy-cuda13x` (CUDA 13), on a machine with an NVIDIA GPU and driver"
 )
 
 
@@ -243,28 +243,36 @@ def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
 
 _host_generator = numpy.random.default_rng()
 _seed: int | None = None
+_cuda_seeded = False   # whether CuPy's generators got the current _seed
+
+
+def _seed_cuda(cp: Any, seed: int) -> None:
+    """Seed CuPy's generator on every GPU (each device has its own)."""
+    for index in range(cp.cuda.runtime.getDeviceCount()):
+        with cp.cuda.Device(index):
+            cp.random.seed(seed)
 
 
 def manual_seed(seed: int) -> None:
     """Seed the generator of every device (CuPy's too, when it is loaded)."""
-    global _host_generator, _seed
+    global _host_generator, _seed, _cuda_seeded
     _seed = int(seed)
     _host_generator = numpy.random.default_rng(_seed)
     cp = cupy_module(required=False) if _cupy is not None else None
+    _cuda_seeded = cp is not None
     if cp is not None:
-        for index in range(cp.cuda.runtime.getDeviceCount()):
-            with cp.cuda.Device(index):
-                cp.random.seed(_seed)
+        _seed_cuda(cp, _seed)
 
 
 def generator(device: Device) -> Any:
     """The random generator for ``device``: a NumPy Generator or CuPy's random module."""
+    global _cuda_seeded
     if device.type == "cpu":
         return _host_generator
     cp = _check_cuda(device)
-    if _seed is not None and not getattr(cp, "_minigrad_seeded", False):
-        cp.random.seed(_seed)
-        cp._minigrad_seeded = True
+    if _seed is not None and not _cuda_seeded:   # seeded before CuPy was loaded
+        _seed_cuda(cp, _seed)
+        _cuda_seeded = True
     return cp.random
 
 

@@ -63,7 +63,7 @@ def _index_arrays(index: Any, xp: Any) -> Any:
     """Tensors and lists inside an index become arrays of the right module."""
     def convert(p: Any) -> Any:
         if isinstance(p, Tensor):
-            return p.data
+            p = p.data          # an index Tensor on another device is copied below, like an array
         if isinstance(p, list):
             return xp.asarray(p)
         if backend.is_array(p) and backend.array_module(p) is not xp:
