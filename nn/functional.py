@@ -26,10 +26,11 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-class TargetError(IndexError, ValueError):
-    """A loss target that does not fit the input: wrong dtype, shape or class index.
+class TargetError(IndexError, TypeError, ValueError):
+    """Class targets or lookup indices that do not fit: not integers, wrong shape, out of range.
 
-    An IndexError (as PyTorch's out-of-bounds target) and a ValueError.
+    It is an IndexError (PyTorch's out-of-bounds target), a TypeError (wrong
+    dtype) and a ValueError, so any of the usual ``except`` clauses catches it.
     """
 
 
