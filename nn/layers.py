@@ -214,6 +214,13 @@ class _Container(Module):
     def __len__(self) -> int:
         return len(self._modules)
 
+    def __getattr__(self, name: str) -> Module:
+        # only reached when normal lookup fails: `model.heads.score` as in PyTorch
+        modules = self.__dict__.get("_modules", {})
+        if name in modules:
+            return modules[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or module {name!r}")
+
 
 class ModuleList(_Container):
     """A list of modules whose parameters the parent registers (``layers.0.weight``, …)."""
