@@ -126,7 +126,7 @@ def save(obj: Any, path: str | os.PathLike) -> str:
             with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for key, array in [*arrays.items(), (LAYOUT_KEY, numpy.asarray(layout))]:
                     with archive.open(key + ".npy", "w", force_zip64=True) as member:
-                        numpy.lib.format.write_array(member, numpy.ascontiguousarray(array), allow_pickle=False)
+                        numpy.lib.format.write_array(member, array, allow_pickle=False)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
