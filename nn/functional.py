@@ -20,7 +20,7 @@ from minigrad.tensor import Tensor
 
 __all__ = [
     "TargetError", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "l1_loss",
-    "linear", "log_softmax", "mse_loss", "nll_loss", "softmax",
+    "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -126,6 +126,21 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         keep = gen.random(x.shape, dtype=numpy.float32) >= p
         mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
     return x * mask
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0) elementwise."""
+    return mg.relu(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent elementwise."""
+    return mg.tanh(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^{-x}) elementwise."""
+    return mg.sigmoid(x)
 
 
 def _axis(axis: int | None, dim: int | None, default: int = -1) -> int:

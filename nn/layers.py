@@ -20,7 +20,9 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential"]
+__all__ = [
+    "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential", "Sigmoid", "Tanh",
+]
 
 
 def _float_dtype(dtype: Any, name: str) -> Any:
@@ -132,6 +134,27 @@ class Identity(Module):
 
     def forward(self, x: Any) -> Any:
         return x
+
+
+class Tanh(Module):
+    """tanh elementwise, as a module for ``Sequential``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class ReLU(Module):
+    """max(x, 0) elementwise, as a module for ``Sequential``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^{-x}) elementwise, as a module for ``Sequential``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
 
 
 class Sequential(Module):
