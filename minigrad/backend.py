@@ -256,6 +256,8 @@ def _seed_cuda(cp: Any, seed: int) -> None:
 def manual_seed(seed: int) -> None:
     """Seed the generator of every device (CuPy's too, when it is loaded)."""
     global _host_generator, _seed, _cuda_seeded
+    if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
+        raise TypeError(f"manual_seed: the seed must be a non-negative int, got {seed!r}")
     _seed = int(seed)
     _host_generator = numpy.random.default_rng(_seed)
     cp = cupy_module(required=False) if _cupy is not None else None

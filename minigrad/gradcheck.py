@@ -36,6 +36,10 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     numeric one. Returns True or raises :class:`GradcheckError` naming the input
     and the element with the worst error.
     """
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
+    if isinstance(inputs, Tensor) or not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"gradcheck: inputs must be a list or tuple of Tensors, got {type(inputs).__name__}")
     rng = numpy.random.default_rng(seed)
     leaves = []
     for x in inputs:

@@ -72,8 +72,9 @@ class Tensor:
         except (TypeError, ValueError) as error:
             raise type(error)(f"tensor: cannot make a tensor from this {type(data).__name__} "
                               f"(dtype {dtype!r}): {error}") from error
-        if array.dtype.kind == "O":
-            raise TypeError(f"tensor: cannot make a tensor from objects of type {type(data).__name__}")
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"tensor: cannot make a tensor of dtype {array.dtype} from a {type(data).__name__} "
+                            "(numbers only)")
         self.data = array
         self.grad = None
         self._node = None
@@ -295,9 +296,12 @@ def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
     """A shape given as ints, or as one tuple/list of ints; anything else raises naming the constructor."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    if not all(not isinstance(s, bool) and (isinstance(s, int) or hasattr(s, "__index__")) for s in shape):
-        raise TypeError(f"{name}: a shape is ints or one tuple of ints, got {shape!r}")
-    shape = tuple(operator.index(s) for s in shape)
+    try:
+        if any(isinstance(s, bool) for s in shape):
+            raise TypeError("bools are not sizes")
+        shape = tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{name}: a shape is ints or one tuple of ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"{name}: negative dimension in shape {shape}")
     return shape

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import backend
 from ..tensor import Tensor
 from ._util import sum_to, unwrap
 from .elementwise import (
@@ -65,6 +66,8 @@ def _compare(name: str, op: Any) -> Any:
             result = op(self.data, other)
         except (ValueError, TypeError) as error:
             raise type(error)(f"{name}: {error} (shapes {self.shape} and {getattr(other, 'shape', ())})") from error
+        if not backend.is_array(result):
+            result = backend.numpy.asarray(result)   # NumPy gives a scalar for 0-d operands
         return Tensor._make(result, False, None, 0)
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` comparison: a bool tensor with no gradient."

@@ -43,18 +43,24 @@ def tensor_arg(x: Any, name: str) -> Tensor:
 
 def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
     """An int or a sequence of ints as a tuple of ints; anything else raises a TypeError naming the op."""
-    items = (values,) if isinstance(values, int) or hasattr(values, "__index__") else values
-    if not isinstance(items, (tuple, list)) or not all(
-            not isinstance(v, bool) and (isinstance(v, int) or hasattr(v, "__index__")) for v in items):
-        raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}")
-    return tuple(operator.index(v) for v in items)
+    items = values if isinstance(values, (tuple, list)) else (values,)
+    try:
+        if any(isinstance(v, bool) for v in items):
+            raise TypeError("bools are not sizes")
+        return tuple(operator.index(v) for v in items)
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}") from None
 
 
 def one_axis(axis: Any, ndim: int, name: str) -> int:
     """A single ``axis`` as a non-negative int; a tuple, None or a float raises a TypeError naming the op."""
-    if isinstance(axis, bool) or not (isinstance(axis, int) or hasattr(axis, "__index__")):
-        raise TypeError(f"{name}: axis must be a single int, got {axis!r}")
-    return normalize_axis(int(axis), ndim, name)[0]
+    try:
+        if isinstance(axis, bool):
+            raise TypeError("a bool")
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{name}: axis must be a single int, got {axis!r}") from None
+    return normalize_axis(axis, ndim, name)[0]
 
 
 def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
@@ -66,9 +72,10 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
     axes = (axis,) if isinstance(axis, int) or not isinstance(axis, (tuple, list)) else tuple(axis)
     out = []
     for a in axes:
-        if not isinstance(a, int) and not hasattr(a, "__index__"):
-            raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
-        a = int(a)
+        try:
+            a = operator.index(a)
+        except TypeError:
+            raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}") from None
         if not -ndim <= a < max(ndim, 1):
             from ..autograd import AxisError  # noqa: PLC0415
 

@@ -173,7 +173,8 @@ class Unbind(Function):
 
     def forward(self, x: Any) -> Any:
         self.in_shape, self.in_dtype = x.shape, x.dtype
-        return tuple(self.xp.moveaxis(x, self.axis, 0))
+        moved = self.xp.moveaxis(x, self.axis, 0)
+        return tuple(moved[i, ...] for i in range(len(moved)))   # [i, ...]: a 0-d array, never a NumPy scalar
 
     def backward(self, *grads: Any) -> Any:
         xp = self.xp
