@@ -528,7 +528,7 @@ class _Recurrent(Module):
             raise ValueError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
                              f"got shape {values.shape}")
         if values.min() < 1 or values.max() > steps:
-            raise ValueError(f"{owner}: every length must be in [1, {steps}] (the input has {steps} time steps), "
+            raise ValueError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time steps), "
                              f"got {values.tolist()}")
         keep = numpy.arange(steps)[:, None, None] < values[None, :, None]    # (T, B, 1)
         if device != backend.CPU:

@@ -1,0 +1,566 @@
+"""Recurrent cells and layers: PyTorch parity, peephole/coupled references, lengths, scopes, BPTT."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+from tests.helpers import assert_close
+
+RNG = np.random.default_rng(1234)
+
+CELLS = {"rnn_tanh": ("RNNCell", {"nonlinearity": "tanh"}), "rnn_relu": ("RNNCell", {"nonlinearity": "relu"}),
+         "lstm": ("LSTMCell", {}), "gru": ("GRUCell", {})}
+
+
+def tol(dtype: Any) -> dict:
+    return {"rtol": 1e-10, "atol": 1e-12} if np.dtype(dtype) == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
+
+
+def copy_weights(module: nn.Module, torch_module: Any) -> None:
+    """Load a torch module's state dict as-is (names must match exactly)."""
+    module.load_state_dict({k: v.detach().numpy() for k, v in torch_module.state_dict().items()})
+
+
+def weighted_sum(tensors: list, torch: Any = None) -> Any:
+    """Σ w_i · t_i with fixed random weights (same on both sides) so every output element matters."""
+    total = 0
+    for i, t in enumerate(tensors):
+        w = np.random.default_rng(100 + i).standard_normal(tuple(t.shape))
+        if torch is None:
+            total = total + (t * mg.tensor(w, dtype=t.dtype)).sum()
+        else:
+            total = total + (t * torch.from_numpy(w).to(t.dtype)).sum()
+    return total
+
+
+def leaf(array: np.ndarray, dtype: Any) -> mg.Tensor:
+    return mg.tensor(array.astype(dtype), requires_grad=True)
+
+
+def torch_leaf(torch: Any, array: np.ndarray, dtype: Any) -> Any:
+    return torch.tensor(array.astype(dtype), requires_grad=True)
+
+
+def assert_same_param_grads(module: nn.Module, torch_module: Any, dtype: Any) -> None:
+    torch_params = dict(torch_module.named_parameters())
+    names = [n for n, _ in module.named_parameters()]
+    assert names == list(torch_params), "parameter names/order differ from PyTorch's"
+    for name, param in module.named_parameters():
+        assert param.grad is not None, f"{name} got no gradient"
+        assert_close(param.grad, torch_params[name].grad, **tol(dtype), what=f"grad of {name}")
+
+
+# --- cells against PyTorch ------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", list(CELLS))
+@pytest.mark.parametrize("bias", [True, False])
+def test_cell_matches_torch(torch, kind: str, dtype: Any, bias: bool) -> None:
+    name, options = CELLS[kind]
+    batch, inputs, hidden = (int(v) for v in RNG.integers(1, 6, size=3))
+    cell = getattr(nn, name)(inputs, hidden, bias=bias, dtype=dtype, **options)
+    torch_cell = getattr(torch.nn, name)(inputs, hidden, bias=bias, **options).to(getattr(torch, np.dtype(dtype).name))
+    copy_weights(cell, torch_cell)
+    x_np, h_np, c_np = (RNG.standard_normal(s) for s in [(batch, inputs), (batch, hidden), (batch, hidden)])
+    x, h, c = leaf(x_np, dtype), leaf(h_np, dtype), leaf(c_np, dtype)
+    tx, th, tc = (torch_leaf(torch, a, dtype) for a in (x_np, h_np, c_np))
+    if kind == "lstm":
+        out, t_out = cell(x, (h, c)), torch_cell(tx, (th, tc))
+    else:
+        out, t_out = (cell(x, h),), (torch_cell(tx, th),)
+    for a, b in zip(out, t_out):
+        assert a.dtype == np.dtype(dtype)
+        assert_close(a, b, **tol(dtype), what=f"{kind} output")
+    weighted_sum(list(out)).backward()
+    weighted_sum(list(t_out), torch).backward()
+    assert_close(x.grad, tx.grad, **tol(dtype), what="grad of x")
+    assert_close(h.grad, th.grad, **tol(dtype), what="grad of h")
+    if kind == "lstm":
+        assert_close(c.grad, tc.grad, **tol(dtype), what="grad of c")
+    assert_same_param_grads(cell, torch_cell, dtype)
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_cell_unbatched_and_default_state(torch, kind: str) -> None:
+    name, options = CELLS[kind]
+    cell = getattr(nn, name)(3, 4, dtype=mg.float64, **options)
+    torch_cell = getattr(torch.nn, name)(3, 4, **options).double()
+    copy_weights(cell, torch_cell)
+    x_np = RNG.standard_normal(3)
+    out, t_out = cell(mg.tensor(x_np)), torch_cell(torch.from_numpy(x_np))
+    out, t_out = (out, t_out) if kind == "lstm" else ((out,), (t_out,))
+    for a, b in zip(out, t_out):
+        assert a.shape == (4,)
+        assert_close(a, b, what="unbatched output with zero state")
+
+
+def test_cell_initialisation_and_factory_kwargs() -> None:
+    cell = nn.LSTMCell(5, 16, dtype=mg.float64)
+    bound = 1 / math.sqrt(16)
+    assert [n for n, _ in cell.named_parameters()] == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+    assert cell.weight_ih.shape == (64, 5) and cell.weight_hh.shape == (64, 16) and cell.bias_ih.shape == (64,)
+    for _, p in cell.named_parameters():
+        assert p.dtype == np.float64 and p.requires_grad
+        values = p.numpy()
+        assert np.abs(values).max() <= bound and values.std() > bound / 4
+    assert nn.GRUCell(2, 3, device="cpu").weight_hh.shape == (9, 3)
+    assert nn.RNNCell(2, 3).weight_ih.dtype == np.float32
+    no_bias = nn.GRUCell(2, 3, bias=False)
+    assert no_bias.bias_ih is None and [n for n, _ in no_bias.named_parameters()] == ["weight_ih", "weight_hh"]
+
+
+def test_cell_errors() -> None:
+    with pytest.raises(ValueError, match="nonlinearity 'sigmoid'"):
+        nn.RNNCell(2, 3, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="hidden_size"):
+        nn.GRUCell(2, 0)
+    cell = nn.LSTMCell(3, 4)
+    with pytest.raises(ValueError, match=r"LSTMCell.*input_size=3.*\(2, 5\)"):
+        cell(mg.zeros(2, 5))
+    with pytest.raises(ValueError, match=r"LSTMCell.*state c.*\(2, 4\).*\(2, 3\)"):
+        cell(mg.zeros(2, 3), (mg.zeros(2, 4), mg.zeros(2, 3)))
+    with pytest.raises(TypeError, match=r"tuple \(h, c\)"):
+        cell(mg.zeros(2, 3), mg.zeros(2, 4))
+    with pytest.raises(TypeError, match="floating-point"):
+        nn.RNNCell(3, 4)(mg.tensor([[1, 2, 3]]))
+    with pytest.raises(ValueError, match="fused=True"):
+        nn.LSTMCell(3, 4, peephole=True, fused=True)
+
+
+# --- sequence layers against PyTorch ----------------------------------------------
+
+LAYER_CASES = list(itertools.product(["RNN", "LSTM", "GRU"], [1, 2], [False, True], [False, True], [False, True]))
+
+
+@pytest.mark.parametrize("name,num_layers,bidirectional,batch_first,given_state", LAYER_CASES)
+def test_layer_matches_torch(torch, name: str, num_layers: int, bidirectional: bool, batch_first: bool,
+                             given_state: bool) -> None:
+    steps, batch, inputs, hidden = 4, 3, 3, 4
+    kwargs = {"num_layers": num_layers, "bidirectional": bidirectional, "batch_first": batch_first}
+    model = getattr(nn, name)(inputs, hidden, dtype=mg.float64, **kwargs)
+    torch_model = getattr(torch.nn, name)(inputs, hidden, **kwargs).double()
+    copy_weights(model, torch_model)
+    x_np = RNG.standard_normal((batch, steps, inputs) if batch_first else (steps, batch, inputs))
+    x, tx = leaf(x_np, np.float64), torch_leaf(torch, x_np, np.float64)
+    state = t_state = None
+    state_leaves: list = []
+    if given_state:
+        shape = ((2 if bidirectional else 1) * num_layers, batch, hidden)
+        arrays = [RNG.standard_normal(shape) for _ in range(2 if name == "LSTM" else 1)]
+        state_leaves = [(leaf(a, np.float64), torch_leaf(torch, a, np.float64)) for a in arrays]
+        state = tuple(s for s, _ in state_leaves) if name == "LSTM" else state_leaves[0][0]
+        t_state = tuple(t for _, t in state_leaves) if name == "LSTM" else state_leaves[0][1]
+    out, final = model(x, state)
+    t_out, t_final = torch_model(tx, t_state)
+    finals, t_finals = (list(final), list(t_final)) if name == "LSTM" else ([final], [t_final])
+    assert_close(out, t_out, what="output")
+    for a, b in zip(finals, t_finals):
+        assert_close(a, b, what="final state")
+    weighted_sum([out, *finals]).backward()
+    weighted_sum([t_out, *t_finals], torch).backward()
+    assert_close(x.grad, tx.grad, what="grad of input")
+    for s, ts in state_leaves:
+        assert_close(s.grad, ts.grad, what="grad of initial state")
+    assert_same_param_grads(model, torch_model, np.float64)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_layer_float32_bias_free_relu_and_unbatched(torch, name: str) -> None:
+    options = {"nonlinearity": "relu"} if name == "RNN" else {}
+    model = getattr(nn, name)(3, 5, num_layers=2, bias=False, bidirectional=True, **options)
+    torch_model = getattr(torch.nn, name)(3, 5, num_layers=2, bias=False, bidirectional=True, **options)
+    copy_weights(model, torch_model)
+    x_np = RNG.standard_normal((6, 3)).astype(np.float32)          # unbatched (T, I)
+    x, tx = leaf(x_np, np.float32), torch_leaf(torch, x_np, np.float32)
+    out, final = model(x)
+    t_out, t_final = torch_model(tx)
+    finals, t_finals = (list(final), list(t_final)) if name == "LSTM" else ([final], [t_final])
+    assert out.shape == (6, 10) and finals[0].shape == (4, 5)
+    assert_close(out, t_out, **tol(np.float32), what="output")
+    weighted_sum([out, *finals]).backward()
+    weighted_sum([t_out, *t_finals], torch).backward()
+    assert_close(x.grad, tx.grad, **tol(np.float32), what="grad of input")
+    assert_same_param_grads(model, torch_model, np.float32)
+
+
+def test_state_dict_from_torch_loads_as_is(torch) -> None:
+    torch_model = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    model = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    state = {k: v.numpy() for k, v in torch_model.state_dict().items()}
+    assert list(model.state_dict()) == list(state)
+    model.load_state_dict(state)
+    np.testing.assert_array_equal(model.weight_hh_l1_reverse.numpy(), state["weight_hh_l1_reverse"])
+    assert model.weight_ih_l1.shape == (16, 8)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lengths_match_packed_sequence(torch, name: str, batch_first: bool) -> None:
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    steps, batch, inputs, hidden = 5, 4, 3, 3
+    lengths = [3, 5, 1, 4]     # unsorted, includes the full length and 1
+    model = getattr(nn, name)(inputs, hidden, num_layers=2, bidirectional=True, batch_first=batch_first,
+                              dtype=mg.float64)
+    torch_model = getattr(torch.nn, name)(inputs, hidden, num_layers=2, bidirectional=True,
+                                          batch_first=batch_first).double()
+    copy_weights(model, torch_model)
+    x_np = RNG.standard_normal((batch, steps, inputs) if batch_first else (steps, batch, inputs))
+    h_np = RNG.standard_normal((4, batch, hidden))
+    x, tx = leaf(x_np, np.float64), torch_leaf(torch, x_np, np.float64)
+    h, th = leaf(h_np, np.float64), torch_leaf(torch, h_np, np.float64)
+    state, t_state = ((h, h * 0.5), (th, th * 0.5)) if name == "LSTM" else (h, th)
+
+    out, final = model(x, state, lengths=lengths)
+    packed = pack_padded_sequence(tx, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
+    t_packed, t_final = torch_model(packed, t_state)
+    t_out, _ = pad_packed_sequence(t_packed, batch_first=batch_first, total_length=steps)
+    finals, t_finals = (list(final), list(t_final)) if name == "LSTM" else ([final], [t_final])
+    assert_close(out, t_out, what="output with lengths")
+    for a, b in zip(finals, t_finals):
+        assert_close(a, b, what="final state with lengths")
+    weighted_sum([out, *finals]).backward()
+    weighted_sum([t_out, *t_finals], torch).backward()
+    assert_close(x.grad, tx.grad, what="grad of input")
+    assert_close(h.grad, th.grad, what="grad of h0")
+    assert_same_param_grads(model, torch_model, np.float64)
+
+
+def test_lengths_forms_and_padding() -> None:
+    model = nn.GRU(2, 3, bidirectional=True, dtype=mg.float64)
+    x = mg.tensor(RNG.standard_normal((6, 3, 2)))
+    out_list, h_list = model(x, lengths=[2, 4, 3])
+    for lengths in (np.array([2, 4, 3]), mg.tensor([2, 4, 3])):
+        out, h = model(x, lengths=lengths)
+        np.testing.assert_array_equal(out.numpy(), out_list.numpy())
+        np.testing.assert_array_equal(h.numpy(), h_list.numpy())
+    # past each sequence's end the output is zero (here all sequences end by step 4)
+    assert np.all(out_list.numpy()[4:] == 0) and np.all(out_list.numpy()[2:, 0] == 0)
+    assert np.all(out_list.numpy()[:2, 0] != 0)
+    # a sequence's forward final state equals running it alone, unpadded
+    alone, h_alone = model(x[:3, 2:3])
+    np.testing.assert_allclose(h_list.numpy()[:, 2:3], h_alone.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out_list.numpy()[:3, 2:3], alone.numpy(), rtol=1e-12)
+    # all lengths equal to T: identical to no lengths at all
+    full, h_full = model(x, lengths=[6, 6, 6])
+    plain, h_plain = model(x)
+    np.testing.assert_array_equal(full.numpy(), plain.numpy())
+
+
+def test_layer_errors() -> None:
+    model = nn.LSTM(3, 4, num_layers=2)
+    with pytest.raises(ValueError, match=r"LSTM.*input_size=3.*\(5, 2, 7\)"):
+        model(mg.zeros(5, 2, 7))
+    with pytest.raises(ValueError, match=r"LSTM.*state h0 of shape \(2, 2, 4\).*got \(1, 2, 4\)"):
+        model(mg.zeros(5, 2, 3), (mg.zeros(1, 2, 4), mg.zeros(2, 2, 4)))
+    with pytest.raises(TypeError, match=r"LSTM.*tuple \(h0, c0\)"):
+        model(mg.zeros(5, 2, 3), mg.zeros(2, 2, 4))
+    with pytest.raises(ValueError, match=r"LSTM.*lengths.*\[1, 5\].*6"):
+        model(mg.zeros(5, 2, 3), lengths=[6, 2])
+    with pytest.raises(ValueError, match=r"LSTM.*one length per sequence.*\(2\)"):
+        model(mg.zeros(5, 2, 3), lengths=[3, 2, 1])
+    with pytest.raises(ValueError, match=r"LSTM.*lengths.*\[1, 5\]"):
+        model(mg.zeros(5, 2, 3), lengths=[0, 2])
+    with pytest.raises(TypeError, match="lengths must be integers"):
+        model(mg.zeros(5, 2, 3), lengths=[2.5, 2])
+    with pytest.raises(ValueError, match="dropout"):
+        nn.GRU(3, 4, num_layers=2, dropout=1.5)
+    with pytest.raises(ValueError, match="nonlinearity 'gelu'"):
+        nn.RNN(3, 4, nonlinearity="gelu")
+    with pytest.raises(ValueError, match="fused=True"):
+        nn.LSTM(3, 4, coupled=True, fused=True)
+    with pytest.warns(UserWarning, match="num_layers=1"):
+        nn.RNN(3, 4, dropout=0.5)
+
+
+def test_repr_is_pytorch_like() -> None:
+    assert repr(nn.LSTM(10, 20, num_layers=2, batch_first=True, bidirectional=True)) == \
+        "LSTM(10, 20, num_layers=2, batch_first=True, bidirectional=True)"
+    assert repr(nn.RNNCell(3, 4, nonlinearity="relu")) == "RNNCell(3, 4, nonlinearity=relu)"
+    assert repr(nn.LSTMCell(3, 4, peephole=True)) == "LSTMCell(3, 4, peephole=True)"
+
+
+def test_dropout_between_layers() -> None:
+    model = nn.LSTM(3, 8, num_layers=2, dropout=0.5, dtype=mg.float64)
+    x = mg.tensor(RNG.standard_normal((4, 2, 3)))
+    model.eval()
+    eval_out, _ = model(x)
+    again, _ = model(x)
+    np.testing.assert_array_equal(eval_out.numpy(), again.numpy())
+    reference = nn.LSTM(3, 8, num_layers=2, dtype=mg.float64)
+    reference.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(eval_out.numpy(), reference(x)[0].numpy())
+    model.train()
+    train_out, _ = model(x)
+    assert not np.allclose(train_out.numpy(), eval_out.numpy())
+    # p = 1: the second layer sees zeros, so its output does not depend on x
+    ones = nn.GRU(3, 4, num_layers=2, dropout=1.0, dtype=mg.float64)
+    a, _ = ones(x)
+    b, _ = ones(x * 2.0)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# --- peephole and coupled LSTM: an independent NumPy reference ----------------------
+
+def _sigmoid(v: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-v))
+
+
+def numpy_lstm_reference(x: np.ndarray, h: np.ndarray, c: np.ndarray, p: dict, peephole: bool,
+                         coupled: bool) -> tuple:
+    """Gers & Schmidhuber / CIFG equations, written directly: x (T, B, I) → (outputs, h, c)."""
+    hidden = h.shape[-1]
+    outputs = []
+    for x_t in x:
+        a = x_t @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"]
+        blocks = [a[:, k * hidden:(k + 1) * hidden] for k in range(a.shape[1] // hidden)]
+        if coupled:
+            a_f, a_g, a_o = blocks
+        else:
+            a_i, a_f, a_g, a_o = blocks
+        if peephole:
+            a_f = a_f + p["weight_cf"] * c
+            if not coupled:
+                a_i = a_i + p["weight_ci"] * c
+        f = _sigmoid(a_f)
+        i = 1 - f if coupled else _sigmoid(a_i)
+        c = f * c + i * np.tanh(a_g)
+        if peephole:
+            a_o = a_o + p["weight_co"] * c
+        h = _sigmoid(a_o) * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs), h, c
+
+
+def _cell_params(cell: nn.Module) -> dict:
+    return {name: p.numpy() for name, p in cell.named_parameters()}
+
+
+@pytest.mark.parametrize("peephole,coupled", [(True, False), (False, True), (True, True)])
+def test_peephole_coupled_cell_matches_numpy_reference(peephole: bool, coupled: bool) -> None:
+    cell = nn.LSTMCell(3, 4, peephole=peephole, coupled=coupled, dtype=mg.float64)
+    rows = 12 if coupled else 16
+    assert cell.weight_ih.shape == (rows, 3) and cell.weight_hh.shape == (rows, 4)
+    expected = {"weight_cf", "weight_co"} | (set() if coupled else {"weight_ci"}) if peephole else set()
+    assert {n for n, _ in cell.named_parameters() if n.startswith("weight_c")} == expected
+    for name in expected:
+        assert getattr(cell, name).shape == (4,)
+    x, h, c = (RNG.standard_normal(s) for s in [(2, 3), (2, 4), (2, 4)])
+    h_new, c_new = cell(mg.tensor(x), (mg.tensor(h), mg.tensor(c)))
+    _, h_ref, c_ref = numpy_lstm_reference(x[None], h, c, _cell_params(cell), peephole, coupled)
+    np.testing.assert_allclose(h_new.numpy(), h_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c_new.numpy(), c_ref, rtol=1e-12, atol=1e-14)
+
+
+def functional(module: nn.Module, names: list, fn: Any) -> Any:
+    """fn(*inputs) with the module's parameters ``names`` replaced by the trailing inputs (for gradcheck)."""
+    def call(*args: Any) -> Any:
+        inputs, params = args[:len(args) - len(names)], args[len(args) - len(names):]
+        saved = {n: module._parameters[n] for n in names}
+        try:
+            for n, p in zip(names, params):
+                module._parameters[n] = p
+                object.__setattr__(module, n, p)
+            return fn(*inputs)
+        finally:
+            for n, p in saved.items():
+                module._parameters[n] = p
+                object.__setattr__(module, n, p)
+    return call
+
+
+@pytest.mark.parametrize("peephole,coupled", [(True, False), (False, True), (True, True)])
+def test_peephole_coupled_layer_reference_and_gradcheck(peephole: bool, coupled: bool) -> None:
+    model = nn.LSTM(2, 3, bidirectional=True, peephole=peephole, coupled=coupled, dtype=mg.float64)
+    assert ("weight_ci_l0_reverse" in dict(model.named_parameters())) == (peephole and not coupled)
+    x = RNG.standard_normal((4, 2, 2))
+    h0, c0 = RNG.standard_normal((2, 2, 3)), RNG.standard_normal((2, 2, 3))
+    out, (h_n, c_n) = model(mg.tensor(x), (mg.tensor(h0), mg.tensor(c0)))
+    for d, suffix in enumerate(["", "_reverse"]):
+        params = {n[:-len(f"_l0{suffix}")]: p.numpy() for n, p in model.named_parameters()
+                  if n.endswith(f"_l0{suffix}")}
+        seq = x if d == 0 else x[::-1]
+        ref_out, ref_h, ref_c = numpy_lstm_reference(seq, h0[d], c0[d], params, peephole, coupled)
+        ref_out = ref_out if d == 0 else ref_out[::-1]
+        np.testing.assert_allclose(out.numpy()[..., d * 3:(d + 1) * 3], ref_out, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(h_n.numpy()[d], ref_h, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(c_n.numpy()[d], ref_c, rtol=1e-12, atol=1e-14)
+
+    names = [n for n, _ in model.named_parameters()]
+    params = [p.detach().requires_grad_() for _, p in model.named_parameters()]
+
+    def run(x: mg.Tensor, h: mg.Tensor, c: mg.Tensor) -> tuple:
+        out, (h_n, c_n) = model(x, (h, c), lengths=[3, 2])
+        return out, h_n, c_n
+
+    inputs = [mg.tensor(a, requires_grad=True) for a in (x[:3], h0, c0)]
+    assert mg.gradcheck(functional(model, names, run), inputs + params)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "GRUCell"])
+def test_cell_gradcheck(name: str) -> None:
+    cell = getattr(nn, name)(2, 3, dtype=mg.float64)
+    names = [n for n, _ in cell.named_parameters()]
+    params = [p.detach().requires_grad_() for _, p in cell.named_parameters()]
+    inputs = [mg.tensor(RNG.standard_normal(s), requires_grad=True) for s in [(2, 2), (2, 3)]]
+    assert mg.gradcheck(functional(cell, names, lambda x, h: cell(x, h)), inputs + params)
+
+
+# --- fused gates against the primitive ops -----------------------------------------
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_fused_layer_matches_primitive_ops(name: str) -> None:
+    plain = getattr(nn, name)(3, 5, num_layers=2, bidirectional=True)
+    fused = getattr(nn, name)(3, 5, num_layers=2, bidirectional=True, fused=True)
+    fused.load_state_dict(plain.state_dict())
+    x_np = RNG.standard_normal((6, 2, 3)).astype(np.float32)
+    results = []
+    for model in (plain, fused):
+        x = leaf(x_np, np.float32)
+        out, final = model(x, lengths=[6, 4])
+        finals = list(final) if name == "LSTM" else [final]
+        weighted_sum([out, *finals]).backward()
+        results.append((out, finals, x.grad, {n: p.grad for n, p in model.named_parameters()}))
+    (out_a, finals_a, gx_a, grads_a), (out_b, finals_b, gx_b, grads_b) = results
+    assert_close(out_b, out_a.numpy(), rtol=1e-5, atol=1e-6, what="output")
+    for a, b in zip(finals_a, finals_b):
+        assert_close(b, a.numpy(), rtol=1e-5, atol=1e-6, what="final state")
+    assert_close(gx_b, gx_a.numpy(), rtol=1e-5, atol=1e-6, what="grad of input")
+    for n in grads_a:
+        assert_close(grads_b[n], grads_a[n].numpy(), rtol=1e-5, atol=1e-5, what=f"grad of {n}")
+
+
+@pytest.mark.parametrize("name", ["LSTMCell", "GRUCell"])
+def test_fused_cell_matches_primitive_ops(name: str) -> None:
+    plain = getattr(nn, name)(3, 4)
+    fused = getattr(nn, name)(3, 4, fused=True)
+    fused.load_state_dict(plain.state_dict())
+    x_np, h_np = RNG.standard_normal((2, 3)).astype(np.float32), RNG.standard_normal((2, 4)).astype(np.float32)
+    outs = []
+    for cell in (plain, fused):
+        x, h = leaf(x_np, np.float32), leaf(h_np, np.float32)
+        out = cell(x, (h, h * 0.5)) if name == "LSTMCell" else (cell(x, h),)
+        weighted_sum(list(out)).backward()
+        outs.append((out, x.grad, h.grad, cell.weight_hh.grad))
+    for a, b in zip(outs[0][0], outs[1][0]):
+        assert_close(b, a.numpy(), rtol=1e-5, atol=1e-6, what="output")
+    for a, b in zip(outs[0][1:], outs[1][1:]):
+        assert_close(b, a.numpy(), rtol=1e-5, atol=1e-6, what="gradient")
+    fused_names = {node.name for node in _walk(outs[1][0][0])}
+    assert ("lstm_gates" if name == "LSTMCell" else "gru_gates") in fused_names
+
+
+# --- the unrolled graph: scopes, tags, BPTT ----------------------------------------
+
+def _walk(root: mg.Tensor) -> list:
+    nodes, seen, stack = [], set(), [root._node]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        stack.extend(e[0] for e in node.edges if type(e) is tuple)
+    return nodes
+
+
+def test_scopes_and_tags_name_layer_direction_and_step() -> None:
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = nn.LSTM(2, 3, num_layers=2, bidirectional=True)
+
+        def forward(self, x: mg.Tensor) -> mg.Tensor:
+            return self.encoder(x)[0]
+
+    out = Model()(mg.randn(4, 1, 2))
+    nodes = _walk(out)
+    tagged = {(n.tag, n.scope) for n in nodes if n.tag}
+    for k in range(2):
+        for suffix in ("", "_reverse"):
+            for t in range(4):
+                scope = f"model/encoder/l{k}{suffix}/t{t}"
+                assert ("h", scope) in tagged and ("c", scope) in tagged, scope
+                step_ops = sorted(n.name for n in nodes if n.scope == scope)
+                assert step_ops.count("sigmoid") == 3 and step_ops.count("matmul") == 1, step_ops
+    assert len(tagged) == 2 * 2 * 2 * 4
+    # the projection of all steps is one matmul per layer and direction, outside the step scopes
+    projections = [n for n in nodes if n.name == "matmul" and "/t" not in n.scope]
+    assert sorted(n.scope for n in projections) == [f"model/encoder/l{k}{s}" for k in (0, 1) for s in ("", "_reverse")]
+    assert all(n.scope.startswith("model/encoder") for n in nodes)
+
+
+def test_reverse_direction_scope_uses_actual_time_index() -> None:
+    model = nn.GRU(2, 2, bidirectional=True)
+    out, _ = model(mg.randn(3, 1, 2), lengths=[2])
+    reverse_scopes = {n.scope for n in _walk(out) if n.scope.startswith("gru/l0_reverse/t")}
+    assert reverse_scopes == {"gru/l0_reverse/t0", "gru/l0_reverse/t1"}   # t2 is past the end: not run
+
+
+def test_long_unroll_backpropagates() -> None:
+    model = nn.RNN(1, 2, dtype=mg.float64)
+    x = mg.tensor(RNG.standard_normal((10_000, 1, 1)), requires_grad=True)
+    out, _ = model(x)
+    out[-1].sum().backward()
+    assert x.grad is not None and np.all(np.isfinite(x.grad.numpy()))
+    assert x.grad.numpy()[-1, 0, 0] != 0
+    assert all(np.all(np.isfinite(p.grad.numpy())) for p in model.parameters())
+
+
+def test_truncated_bptt_stops_at_chunk_boundary() -> None:
+    model = nn.LSTM(2, 3, dtype=mg.float64)
+    x1 = mg.tensor(RNG.standard_normal((5, 2, 2)), requires_grad=True)
+    x2 = mg.tensor(RNG.standard_normal((5, 2, 2)), requires_grad=True)
+    _, state = model(x1)
+    detached = nn.utils.detach_state(state)
+    assert all(s.is_leaf and not s.requires_grad for s in detached)
+    out, _ = model(x2, detached)
+    out.sum().backward()
+    assert x1.grad is None                      # nothing reached the previous chunk
+    grads = {n: p.grad.numpy().copy() for n, p in model.named_parameters()}
+    # the same as running the second chunk alone from those state values
+    model.zero_grad()
+    alone, _ = model(mg.tensor(x2.numpy()), (mg.tensor(state[0].numpy()), mg.tensor(state[1].numpy())))
+    alone.sum().backward()
+    for n, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), grads[n], rtol=1e-12)
+    # without detaching, the gradient does reach the first chunk
+    _, state = model(x1)
+    out, _ = model(x2, state)
+    out.sum().backward()
+    assert x1.grad is not None and np.abs(x1.grad.numpy()).sum() > 0
+
+
+def test_layer_device_and_dtype_kwargs() -> None:
+    model = nn.GRU(3, 4, num_layers=2, bidirectional=True, device="cpu", dtype=mg.float64)
+    assert all(p.dtype == np.float64 and p.device == "cpu" for p in model.parameters())
+    assert [n for n, _ in model.named_parameters()][:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    out, h = model(mg.randn(5, 2, 3, dtype=mg.float64))
+    assert out.shape == (5, 2, 8) and h.shape == (4, 2, 4) and out.dtype == np.float64
+    assert len(model.all_weights) == 4 and len(model.all_weights[0]) == 4
+
+
+def test_benchmark_numpy_baseline_matches_nn_lstm() -> None:
+    from bench.numpy_lstm import NumpyLSTM
+
+    model = nn.LSTM(3, 4, dtype=mg.float64)
+    weights = {n[:-3]: p.numpy() for n, p in model.named_parameters()}
+    x_np = RNG.standard_normal((6, 2, 3))
+    reference = NumpyLSTM(weights["weight_ih"], weights["weight_hh"], weights["bias_ih"], weights["bias_hh"])
+    ref_out = reference.forward(x_np)
+    grad_out = RNG.standard_normal(ref_out.shape)
+    ref_grads = reference.backward(grad_out, input_grad=True)
+    x = mg.tensor(x_np, requires_grad=True)
+    out, _ = model(x)
+    (out * mg.tensor(grad_out)).sum().backward()
+    np.testing.assert_allclose(out.numpy(), ref_out, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), ref_grads["input"], rtol=1e-10)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), ref_grads[name[:-3]], rtol=1e-10, atol=1e-13)
