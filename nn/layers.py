@@ -231,8 +231,12 @@ class _Container(Module):
             raise TypeError(f"{type(self).__name__}: {key!r} is a {type(module).__name__}, not a Module")
         self._modules[key] = module
         object.__setattr__(module, "_scope_name", f"{self._scope_name}.{key}")
+        # a container already assigned to a parent (e.g. `self.layers.append(...)` after
+        # `self.layers = ModuleList()`) names the new parameters from that attribute
+        assigned = self._scope_name != type(self).__name__.lower()
+        prefix = f"{self._scope_name}.{key}" if assigned else key
         for path, param in module.named_parameters():
-            param.name = f"{key}.{path}"
+            param.name = f"{prefix}.{path}"
 
     def __len__(self) -> int:
         return len(self._modules)

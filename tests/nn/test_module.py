@@ -60,6 +60,23 @@ def test_shared_parameter_counted_once() -> None:
     assert len(list(model.parameters())) == 2
 
 
+def test_parameters_appended_after_assignment_get_full_names() -> None:
+    class Stack(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList()
+            for _ in range(2):
+                self.layers.append(nn.Linear(2, 2))
+            self.heads = nn.ModuleDict()
+            self.heads["out"] = nn.Linear(2, 1)
+
+    model = Stack()
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+                     "heads.out.weight", "heads.out.bias"]
+    assert [p.name for p in model.parameters()] == names
+
+
 def test_module_list_and_dict_behave_like_containers() -> None:
     layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
     assert len(layers) == 3 and isinstance(layers[-1], nn.Linear) and len(layers[1:]) == 2
