@@ -34,10 +34,18 @@ class TargetError(IndexError, TypeError, ValueError):
     """
 
 
+def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
+    """``x`` if it is a Tensor, else a TypeError naming the function and the argument."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: {what} must be a Tensor, got {type(x).__name__}")
+    return x
+
+
 # --- layers -------------------------------------------------------------------
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weightᵀ + bias. x: (*, in), weight: (out, in), bias: (out,) → (*, out)."""
+    x, weight = _tensor(x, "linear"), _tensor(weight, "linear", "weight")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
     if x.shape[-1:] != weight.shape[1:]:
@@ -47,18 +55,21 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return y if bias is None else y + bias
 
 
-def _index_array(indices: Any, device: Any, name: str) -> Any:
-    """Integer indices (Tensor, array, list or int) as an array on ``device``."""
+def _index_array(indices: Any, device: Any, name: str, what: str = "indices") -> Any:
+    """Integer indices (Tensor, array, list or int) as an array on ``device``; ``what`` names them in errors."""
     if isinstance(indices, Tensor):
         if indices.device != device:
-            raise ValueError(f"{name}: indices are on {indices.device} but the weight is on {device}")
+            raise ValueError(f"{name}: {what} are on {indices.device} but the input is on {device}")
         array = indices.data
     elif backend.is_array(indices):
         array = backend.to_device(indices, device)
     else:
-        array = backend.make_array(indices, None, device)
+        try:
+            array = backend.make_array(indices, None, device)
+        except (TypeError, ValueError) as error:
+            raise TargetError(f"{name}: {what} must be integers, got {type(indices).__name__} ({error})") from None
     if array.dtype.kind not in "iu":
-        raise TargetError(f"{name}: indices must be integers, got dtype {array.dtype}")
+        raise TargetError(f"{name}: {what} must be integers, got dtype {array.dtype}")
     return array
 
 
@@ -91,6 +102,9 @@ def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> T
     Repeated indices accumulate their gradients; the row ``padding_idx`` (if
     given) gets none, as PyTorch.
     """
+    weight = _tensor(weight, "embedding", "weight")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
     num, _ = weight.shape
     array = _index_array(indices, weight.device, "embedding")
     if array.size:
@@ -115,8 +129,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     The identity when ``training`` is False or ``p`` is 0. The mask comes
     from the engine's generator on ``x``'s device.
     """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+    x = _tensor(x, "dropout")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability p must be in [0, 1], got {p!r}")
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -164,7 +179,7 @@ def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -
 # --- losses -------------------------------------------------------------------
 
 def _check_reduction(reduction: str, name: str) -> None:
-    if reduction not in _REDUCTIONS:
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
@@ -196,13 +211,15 @@ def _class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) ->
     """
     if logits.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
-    array = _index_array(target, logits.device, name)
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, numpy.integer)):
+        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
     batched = logits.ndim >= 2
+    classes = logits.shape[1] if batched else logits.shape[0]
+    array = _index_array(target, logits.device, name, f"target (class indices for C={classes} classes)")
     expected = (logits.shape[:1] + logits.shape[2:]) if batched else ()
     if tuple(array.shape) != expected:
         raise TargetError(f"{name}: target of shape {tuple(array.shape)} does not fit input of shape {logits.shape} "
                           f"(expected target shape {expected}: the input without its class axis 1)")
-    classes = logits.shape[1] if batched else logits.shape[0]
     xp = backend.array_module(array)
     flat = array.reshape(-1)
     keep = flat != ignore_index
@@ -230,8 +247,11 @@ def _class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Any:
     if weight is None:
         return None
     array = weight.data if isinstance(weight, Tensor) else weight
-    array = backend.to_device(array, like.device) if backend.is_array(array) \
-        else backend.make_array(array, like.dtype, like.device)
+    try:
+        array = backend.to_device(array, like.device) if backend.is_array(array) \
+            else backend.make_array(array, like.dtype, like.device)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name}: weight must be numbers, one per class, got {type(weight).__name__}") from error
     if tuple(array.shape) != (classes,):
         raise ValueError(f"{name}: weight must have shape ({classes},) (one per class), got {tuple(array.shape)}")
     return array.astype(like.dtype, copy=False)
@@ -265,6 +285,7 @@ def nll_loss(log_probs: Tensor, target: Any, weight: Any = None, ignore_index: i
     ``reduction="mean"`` divides by the summed weight of the kept targets.
     """
     _check_reduction(reduction, "nll_loss")
+    log_probs = _tensor(log_probs, "nll_loss")
     rows, safe, keep, shape = _class_targets(log_probs, target, ignore_index, "nll_loss")
     weight = _class_weights(weight, log_probs, rows.shape[1], "nll_loss")
     return _nll_rows(rows, safe, keep, weight, shape, reduction)
@@ -283,6 +304,7 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
     """
     name = "cross_entropy"
     _check_reduction(reduction, name)
+    logits = _tensor(logits, name)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
@@ -311,6 +333,7 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
     """(input - target)², reduced; target broadcasts against input."""
     _check_reduction(reduction, "mse_loss")
+    input = _tensor(input, "mse_loss")
     diff = input - _as_operand(target, input, "mse_loss")
     return _reduce(diff * diff, reduction)
 
@@ -318,6 +341,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
     """|input - target|, reduced; target broadcasts against input."""
     _check_reduction(reduction, "l1_loss")
+    input = _tensor(input, "l1_loss")
     return _reduce((input - _as_operand(target, input, "l1_loss")).abs(), reduction)
 
 
@@ -332,6 +356,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     """
     name = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, name)
+    input = _tensor(input, name)
     y = _as_operand(target, input, name)
     if y.shape != input.shape:
         raise ValueError(f"{name}: target shape {y.shape} must equal input shape {input.shape}")

@@ -96,7 +96,8 @@ def test_cross_entropy_is_gradchecked() -> None:
 
 def test_cross_entropy_bad_targets_are_named() -> None:
     x = leaf(4, 3)
-    with pytest.raises(TypeError, match=r"cross_entropy.*float64"):
+    with pytest.raises(TypeError, match=r"cross_entropy: target \(class indices for C=3 classes\) must be integers, "
+                                        r"got dtype float64"):
         F.cross_entropy(x, np.array([0.0, 1.0, 2.0, 1.0]))
     with pytest.raises(IndexError, match=r"cross_entropy: target 3 is out of range for C=3.*\[0, 3\]"):
         F.cross_entropy(x, np.array([0, 1, 3, 1]))
@@ -200,7 +201,7 @@ def test_dropout_statistics_and_gradient() -> None:
     assert F.dropout(x, p=0.3, training=False) is x
     assert F.dropout(x, p=0.0) is x
     assert np.all(F.dropout(x, p=1.0).numpy() == 0)
-    with pytest.raises(ValueError, match=r"dropout: probability p must be in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"dropout: probability p must be .*\[0, 1\], got 1.5"):
         F.dropout(x, p=1.5)
 
 
