@@ -324,6 +324,9 @@ def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 -
     """Clamp ``x`` into [min, max] (either may be None)."""
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, (int, float, Tensor)) and not backend.is_array(bound):
+            raise TypeError(f"clip: min and max must be numbers, arrays or Tensors, got {type(bound).__name__}")
     return Clip(unwrap(min), unwrap(max))(x)
 
 

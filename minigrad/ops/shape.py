@@ -351,6 +351,8 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
         dtype = backend.numpy.dtype(dtype)
     except TypeError as error:
         raise TypeError(f"astype: {dtype!r} is not a dtype ({error})") from error
+    if dtype.kind not in "biufc":
+        raise TypeError(f"astype: tensors hold numbers; cannot cast to {dtype}")
     out = AsType(dtype)(tensor_arg(x, "astype"))
     if out.requires_grad and out.dtype.kind not in "fc":
         out = out.detach()
