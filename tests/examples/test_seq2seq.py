@@ -1,0 +1,92 @@
+"""Smoke tests of examples/seq2seq.py: tiny budgets, every option path, the files it writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from examples.seq2seq_tasks import EOS_ID, Vocab, addition_pairs, dates_pairs, encode_pairs, load_task, reverse_pairs
+
+from .conftest import ROOT
+
+
+def test_help_lists_the_options():
+    result = subprocess.run([sys.executable, "-m", "examples.seq2seq", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    for option in ("--task", "--reverse-source", "--peeky", "--attention", "--bidirectional", "--device",
+                   "--teacher-forcing", "--beam-width", "--clip"):
+        assert option in result.stdout
+
+
+def test_tasks_are_fixed_distinct_and_correct():
+    pairs = addition_pairs(n=300, seed=7)
+    assert pairs == addition_pairs(n=300, seed=7)
+    assert len({s for s, _ in pairs}) == 300
+    for source, target in pairs:
+        a, b = source.split("+")
+        assert int(a) + int(b) == int(target) and len(a) <= 3 and len(b) <= 3
+    for _source, target in dates_pairs(n=200, seed=3):
+        assert len(target) == 10 and target[4] == "-" and target[7] == "-"
+        assert 1950 <= int(target[:4]) <= 2049
+    for source, target in reverse_pairs(n=100, seed=3):
+        assert target == source[::-1]
+
+
+def test_held_out_pairs_are_unseen_and_sources_reverse():
+    data = load_task("addition", n=500, val_fraction=0.1, seed=5, reverse_source=True)
+    assert len(data.train) == 450 and len(data.val) == 50
+    assert not {s for s, _ in data.train.text} & {s for s, _ in data.val.text}
+    source, target = data.val.text[0]
+    row = data.val.source[0, : data.val.source_lengths[0]]
+    assert data.source_vocab.decode(row) == source[::-1]
+    assert data.target_vocab.decode(data.val.target[0]) == target
+    assert EOS_ID in data.val.target[0]
+
+
+def test_encode_pairs_pads_and_ends_with_eos():
+    vocab = Vocab("abc")
+    encoded = encode_pairs([("ab", "c"), ("abca", "cab")], vocab, vocab)
+    assert encoded.source.shape == (2, 4) and encoded.target.shape == (2, 4)
+    assert encoded.source_lengths.tolist() == [2, 4]
+    assert encoded.target[0].tolist() == [vocab.index["c"], EOS_ID, 0, 0]
+    with pytest.raises(ValueError, match="'z'"):
+        vocab.encode("z")
+
+
+def test_addition_peeky_runs_and_writes_checkpoint_and_graph(run_example, tmp_path):
+    summary, stdout = run_example(
+        "seq2seq", "--task", "addition", "--pairs", "600", "--epochs", "2", "--batch-size", "64",
+        "--hidden-size", "32", "--embedding-size", "8", "--out", str(tmp_path))
+    assert summary["epochs"] == 2 and summary["task"] == "addition"
+    assert 0.0 <= summary["val_accuracy"] <= 1.0
+    assert len(summary["accuracy_per_epoch"]) == 2
+    assert "held-out exact match" in stdout
+    assert (tmp_path / "seq2seq.npz").exists()
+    config = json.loads((tmp_path / "seq2seq.json").read_text())
+    assert config["peeky"] and config["reverse_source"]
+    assert summary["graph"] and (tmp_path / summary["graph"].split("/")[-1]).exists()
+    with np.load(tmp_path / "seq2seq.npz", allow_pickle=False) as saved:
+        assert any("encoder" in key for key in saved.files)
+
+
+def test_attention_gru_bidirectional_beam_and_scheduled_sampling(run_example, tmp_path):
+    summary, _ = run_example(
+        "seq2seq", "--task", "dates", "--pairs", "300", "--epochs", "1", "--batch-size", "64",
+        "--hidden-size", "24", "--embedding-size", "8", "--attention", "--bidirectional", "--cell", "gru",
+        "--teacher-forcing", "0.5", "--beam-width", "3", "--num-layers", "2", "--out", str(tmp_path))
+    assert summary["attention"] and summary["cell"] == "gru"
+    assert (tmp_path / "attention.png").exists()
+    assert (tmp_path / "seq2seq.npz").exists()
+
+
+def test_reverse_task_plain_lstm(run_example, tmp_path):
+    summary, _ = run_example(
+        "seq2seq", "--task", "reverse", "--pairs", "300", "--epochs", "1", "--hidden-size", "16",
+        "--no-peeky", "--no-reverse-source", "--no-graph", "--out", str(tmp_path))
+    assert summary["peeky"] is False and summary["reverse_source"] is False
+    assert summary["graph"] is None
