@@ -84,6 +84,7 @@ class Function:
     def __call__(self, *inputs: Any) -> Any:
         arrays = []
         edges = []
+        needs_grad = []
         record = False
         on_host = True
         for x in inputs:
@@ -96,13 +97,14 @@ class Function:
                     record = True
                     node = x._node
                     edges.append(x if node is None else (node, x._index))
-                else:
-                    edges.append(None)
+                    needs_grad.append(True)
+                    continue
             else:
                 if not isinstance(x, (int, float)) and not backend.is_array(x):
                     x = _constant_array(self.name, x)
                 arrays.append(x)
-                edges.append(None)
+            edges.append(None)
+            needs_grad.append(False)
         if on_host:
             self.xp = numpy
         else:
@@ -114,7 +116,7 @@ class Function:
         record = record and _grad_enabled
         if record:
             self.edges = tuple(edges)
-            self.needs_grad = tuple(e is not None for e in edges)
+            self.needs_grad = tuple(needs_grad)
             self.scope = _scope
         if not self.multiple:
             if type(out) is not numpy.ndarray and on_host:
@@ -363,23 +365,23 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
             "backward: this tensor does not require grad and has no grad_fn "
             "(was it created under no_grad, or from inputs without requires_grad=True?)"
         )
-    xp = backend.array_module(root.data)
     if grad is None:
         if root.data.size != 1:
             raise RuntimeError(
                 f"backward: grad can be implicitly created only for a one-element tensor; "
                 f"this one has shape {tuple(root.shape)}: pass grad= of that shape"
             )
-        grad = xp.ones_like(root.data)
+        grad = backend.array_module(root.data).ones_like(root.data)
     else:
         grad = grad.data if isinstance(grad, Tensor) else grad
+        dtype = root.data.dtype
         try:
-            grad = backend.make_array(grad, root.dtype, root.device) if not backend.is_array(grad) \
-                else grad.astype(root.dtype, copy=False)
+            grad = backend.make_array(grad, dtype, root.device) if not backend.is_array(grad) \
+                else grad.astype(dtype, copy=False)
         except (TypeError, ValueError) as error:
             raise TypeError(f"backward: grad must be a Tensor or an array of shape {tuple(root.shape)}, "
                             f"got {type(grad).__name__} ({error})") from error
-        if tuple(grad.shape) != tuple(root.shape):
+        if grad.shape != root.data.shape:
             raise ValueError(
                 f"backward: grad has shape {tuple(grad.shape)} but the tensor has shape {tuple(root.shape)}"
             )
@@ -419,10 +421,13 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
             _run_node_hooks(node, grads_out)
         if retain_grads:
             node.grad_norms = [_norm(g) for g in grads_out]
-        if all(g is None for g in grads_out):
-            grads_in: Any = (None,) * len(node.edges)
+        if node.multiple:
+            grads_in = node.backward(*grads_out) if any(g is not None for g in grads_out) else None
         else:
-            grads_in = node.backward(*grads_out) if node.multiple else node.backward(grads_out[0])
+            grads_in = node.backward(grads_out[0]) if grads_out[0] is not None else None
+        if grads_in is None:
+            grads_in = (None,) * len(node.edges)
+        else:
             if type(grads_in) is not tuple:
                 grads_in = (grads_in,)
             if _anomaly:
@@ -441,11 +446,15 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
                     slot = pending[parent] = [None] * parent.n_outputs
                 if g is not None:
                     slot[index] = g if slot[index] is None else slot[index] + g
-                consumers[parent] -= 1
-                if consumers[parent] == 0:
+                count = consumers[parent] - 1
+                consumers[parent] = count
+                if count == 0:
                     ready.append(parent)
             elif g is not None:
-                _accumulate_leaf(edge, g)
+                if edge.grad is None or edge._hooks:
+                    _accumulate_leaf(edge, g)
+                else:
+                    edge.grad.data += g   # the common case, inline
 
 
 def _norm(g: Any) -> float | None:

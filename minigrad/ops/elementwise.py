@@ -23,7 +23,7 @@ def _shape(value: Any) -> tuple:
 
 class Add(Function):
     def forward(self, a: Any, b: Any) -> Any:
-        self.shapes = (_shape(a), _shape(b))
+        self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))   # the hottest op: no helper call
         return a + b
 
     def backward(self, gy: Any) -> tuple:
