@@ -82,15 +82,20 @@ class Pow(Function):
         a, b, y = self.saved
         xp = self.xp
         ga = gb = None
+        # Where the formulas give 0 * inf, the gradient is 0, as in PyTorch: d/da at b == 0
+        # (even at a == 0), and d/db at a == 0 with b >= 0.
         if self.needs_grad[0]:
-            if isinstance(b, (int, float)) and b == 2:
-                ga = gy * (2 * a)
+            if isinstance(b, (int, float)):
+                ga = gy * (2 * a) if b == 2 else gy * (b * a ** (b - 1)) if b != 0 else xp.zeros_like(gy)
             else:
-                ga = sum_to(gy * b * a ** (b - 1), _shape(a))
+                with backend.errstate(xp, divide="ignore", invalid="ignore"):
+                    local = xp.where(b == 0, 0, b * a ** (b - 1))
+                ga = sum_to(gy * local, _shape(a))
         if self.needs_grad[1]:
             with backend.errstate(xp, divide="ignore", invalid="ignore"):
                 log_a = xp.log(a) if backend.is_array(a) else xp.log(xp.asarray(a, dtype=y.dtype))
-            gb = sum_to(gy * y * log_a, _shape(b))
+                local = xp.where((a == 0) & (b >= 0), 0, y * log_a)
+            gb = sum_to(gy * local, _shape(b))
         return ga, gb
 
 

@@ -465,6 +465,18 @@ def test_kinks_match_torch(torch: Any) -> None:
     _grads_vs_torch(torch, lambda a: mg.clip(a, 0.0, 1.0), lambda a: torch.clamp(a, 0.0, 1.0), x)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_pow_at_zero_and_negative_bases_matches_torch(torch: Any) -> None:
+    """0 ** 0, 0 ** b, a ** 0 and (-1.5) ** 0.5: the same values, infs, NaNs and zero gradients as PyTorch."""
+    base = np.array([0.0, 0.0, 0.0, 2.0, -1.5, 0.0, -2.0])
+    exponent = np.array([0.0, 2.0, 0.5, 0.0, 2.0, -1.0, 3.0])
+    _grads_vs_torch(torch, lambda a, b: a ** b, lambda a, b: a ** b, base, exponent)
+    for e in (0, 0.5, 2, 3, -1):
+        _grads_vs_torch(torch, lambda a, e=e: a ** e, lambda a, e=e: a ** e, base)
+    for b in (0.0, 2.0):
+        _grads_vs_torch(torch, lambda x, b=b: b ** x, lambda x, b=b: b ** x, exponent)
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
 def test_softmax_family_finite_for_huge_logits(name: str, torch: Any) -> None:
     logits = np.array([[1000.0, 999.0, -1000.0], [-1000.0, -1001.0, -999.0], [1e3, 1e3, 1e3]])
@@ -540,6 +552,21 @@ def test_repeated_indices_accumulate_exact_values() -> None:
     assert y.numpy().tolist() == [10.0, 10.0, 30.0, 10.0]
     (y * mg.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
     assert x.grad.numpy().tolist() == [7.0, 0.0, 3.0]
+
+
+def test_tensors_inside_an_index_and_bool_tensor_masks() -> None:
+    data = np.arange(12.0).reshape(3, 4)
+    x = mg.tensor(data, requires_grad=True)
+    y = x[1:, mg.tensor([3, 3, 0])]
+    np.testing.assert_array_equal(y.numpy(), data[1:, [3, 3, 0]])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0, 0], [1, 0, 0, 2], [1, 0, 0, 2]])
+    x.grad = None
+    z = x[x > 5.5]
+    np.testing.assert_array_equal(z.numpy(), data[data > 5.5])
+    (z * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2.0 * (data > 5.5))
+    assert x[mg.tensor(2)].shape == (4,) and x[None, ..., 1].shape == (1, 3)
 
 
 def test_split_is_numpy_split() -> None:
