@@ -66,6 +66,9 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        if isinstance(x, Tensor) and x.shape[-1:] != (self.in_features,):
+            raise ValueError(f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
+                             f"expected input of shape (*, {self.in_features}), got {x.shape}")
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -508,7 +508,8 @@ class _Recurrent(Module):
             if s.shape != expected:
                 layout = "(num_layers * num_directions, hidden_size)" if unbatched else \
                     "(num_layers * num_directions, batch, hidden_size)"
-                raise ValueError(f"{owner}: expected state {name} of shape {expected} {layout}, got {s.shape}")
+                raise ValueError(f"{owner}: expected state {name} of shape {expected} {layout}, got {s.shape}"
+                                 + ("" if unbatched else self._batch_hint()))
             out.append(mg.unbind(s.expand_dims(1) if unbatched else s, 0))
         return out
 
@@ -526,7 +527,7 @@ class _Recurrent(Module):
                             f"got dtype {values.dtype}")
         if values.ndim != 1 or values.shape[0] != batch:
             raise ValueError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
-                             f"got shape {values.shape}")
+                             f"got shape {values.shape}" + self._batch_hint())
         if values.min() < 1 or values.max() > steps:
             raise ValueError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time steps), "
                              f"got {values.tolist()}")
@@ -536,6 +537,11 @@ class _Recurrent(Module):
         shortest = int(values.min())
         masks = [None if t < shortest else mg.as_tensor(keep[t]) for t in range(steps)]
         return int(values.max()), masks
+
+    def _batch_hint(self) -> str:
+        """Where the batch size came from, for errors that a batch_first mix-up causes."""
+        layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
+        return f" (batch_first={self.batch_first}: the input is read as {layout})"
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"

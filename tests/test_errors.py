@@ -1,0 +1,293 @@
+"""Bad input, clear error, nothing lost.
+
+A table of bad inputs across the public API. Each row names the exception type and the words its
+message must contain: the op or module, and the offending shapes / dtypes / keys / values. After
+every failure the model and the optimizer are exactly as before (parameters, gradients, optimizer
+state and hyper-parameters compared array by array).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+nn = pytest.importorskip("nn")
+F = nn.functional
+
+V, E, H, C = 10, 4, 3, 5     # vocabulary, embedding size = LSTM input_size, hidden size, classes
+T, B = 7, 2                   # time steps, batch
+
+
+class Tagger(nn.Module):
+    """Embedding → LSTM → Linear: a tiny sequence tagger to break in every way."""
+
+    def __init__(self, hidden: int = H) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(V, E)
+        self.encoder = nn.LSTM(E, hidden)
+        self.head = nn.Linear(hidden, C)
+
+    def forward(self, tokens: mg.Tensor) -> mg.Tensor:
+        output, _ = self.encoder(self.embed(tokens))
+        return self.head(output)
+
+
+@dataclass
+class World:
+    model: Tagger
+    optimizer: Any
+    cells: dict
+    files: dict
+    tokens: mg.Tensor
+    x: mg.Tensor           # (T, B, E) input of the LSTM
+    logits: mg.Tensor      # (B, C)
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    mg.manual_seed(0)
+    model = Tagger()
+    optimizer = nn.optim.Adam(model.parameters(), lr=1e-2)
+    tokens = mg.randint(0, V, (T, B))
+    target = mg.randint(0, C, (T, B))
+    for _ in range(2):   # optimizer state (exp_avg, step) and gradients exist
+        optimizer.zero_grad()
+        logits = model(tokens)
+        F.cross_entropy(logits.reshape(T * B, C), target.reshape(T * B)).backward()
+        optimizer.step()
+    cells = {"rnn_cell": nn.RNNCell(E, H), "lstm_cell": nn.LSTMCell(E, H), "gru_cell": nn.GRUCell(E, H),
+             "batch_first": nn.LSTM(E, H, batch_first=True)}
+
+    files = {"good": tmp_path / "good.npz", "truncated": tmp_path / "truncated.npz", "text": tmp_path / "notes.txt",
+             "pickle": tmp_path / "model.pkl", "object": tmp_path / "object.npz", "npy": tmp_path / "array.npy",
+             "other": tmp_path / "other.npz", "missing": tmp_path / "missing.npz"}
+    nn.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, files["good"])
+    data = files["good"].read_bytes()
+    files["truncated"].write_bytes(data[: len(data) // 2])
+    files["text"].write_text("this is not a checkpoint\n")
+    files["pickle"].write_bytes(pickle.dumps({"weight": np.ones(3)}))
+    np.savez(files["object"], **{"encoder.weight_ih_l0": np.array([{"a": 1}, None], dtype=object)})
+    np.save(files["npy"], np.ones(3))
+    other = Tagger(hidden=H + 2)        # same names, other sizes: another architecture
+    nn.save(other.state_dict(), files["other"])
+    x = mg.randn(T, B, E)
+    return World(model, optimizer, cells, files, tokens, x, mg.randn(B, C, requires_grad=True))
+
+
+def snapshot(world: World) -> dict:
+    """Copies of every array that a failed call must leave alone."""
+    state: dict = {}
+    for name, p in world.model.named_parameters():
+        state[f"param {name}"] = p.numpy().copy()
+        state[f"grad {name}"] = None if p.grad is None else p.grad.numpy().copy()
+    for cell_name, cell in world.cells.items():
+        for name, p in cell.named_parameters():
+            state[f"{cell_name} {name}"] = p.numpy().copy()
+    opt = world.optimizer.state_dict()
+    for index, entries in opt["state"].items():
+        for key, value in entries.items():
+            state[f"opt state {index} {key}"] = value.numpy().copy() if isinstance(value, mg.Tensor) else value
+    for i, group in enumerate(opt["param_groups"]):
+        for key, value in group.items():
+            state[f"opt group {i} {key}"] = value
+    return state
+
+
+def assert_unchanged(before: dict, after: dict) -> None:
+    assert before.keys() == after.keys()
+    for key in before:
+        a, b = before[key], after[key]
+        if isinstance(a, np.ndarray):
+            assert isinstance(b, np.ndarray) and a.dtype == b.dtype, key
+            np.testing.assert_array_equal(a, b, err_msg=key)
+        else:
+            assert a == b, f"{key}: {a!r} became {b!r}"
+
+
+@dataclass
+class Case:
+    id: str
+    call: Callable[[World], Any]
+    error: type
+    words: tuple
+
+
+def lstm(w: World) -> Any:
+    return w.model.encoder
+
+
+CASES = [
+    # --- wrong input size to a cell or a layer: names input_size and the shape it got
+    Case("rnn_cell_input_size", lambda w: w.cells["rnn_cell"](mg.randn(B, E + 1)), ValueError,
+         ("RNNCell", "input_size=4", "(2, 5)")),
+    Case("lstm_cell_input_size", lambda w: w.cells["lstm_cell"](mg.randn(B, E + 2)), ValueError,
+         ("LSTMCell", "input_size=4", "(2, 6)")),
+    Case("gru_cell_input_size", lambda w: w.cells["gru_cell"](mg.randn(E - 1)), ValueError,
+         ("GRUCell", "input_size=4", "(3,)")),
+    Case("lstm_layer_input_size", lambda w: lstm(w)(mg.randn(T, B, E + 1)), ValueError,
+         ("LSTM", "input_size=4", "(7, 2, 5)")),
+    Case("lstm_layer_rank", lambda w: lstm(w)(mg.randn(T, B, 1, E)), ValueError,
+         ("LSTM", "(seq_len, batch, input_size)", "(7, 2, 1, 4)")),
+    Case("linear_in_features", lambda w: w.model.head(mg.randn(B, H + 1)), ValueError,
+         ("in_features=3", "(2, 4)")),
+    # --- wrong state
+    Case("lstm_cell_state_shape", lambda w: w.cells["lstm_cell"](mg.randn(B, E), (mg.zeros(B, H), mg.zeros(B, H + 1))),
+         ValueError, ("LSTMCell", "state c", "(2, 3)", "(2, 4)")),
+    Case("lstm_cell_state_not_tuple", lambda w: w.cells["lstm_cell"](mg.randn(B, E), mg.zeros(B, H)), TypeError,
+         ("LSTMCell", "(h, c)", "Tensor")),
+    Case("rnn_cell_state_batch", lambda w: w.cells["rnn_cell"](mg.randn(B, E), mg.zeros(B + 1, H)), ValueError,
+         ("RNNCell", "state h", "(2, 3)", "(3, 3)")),
+    Case("lstm_layer_state_shape", lambda w: lstm(w)(w.x, (mg.zeros(2, B, H), mg.zeros(1, B, H))), ValueError,
+         ("LSTM", "h0", "(1, 2, 3)", "(2, 2, 3)")),
+    Case("lstm_layer_state_not_tuple", lambda w: lstm(w)(w.x, mg.zeros(1, B, H)), TypeError,
+         ("LSTM", "(h0, c0)")),
+    # --- batch_first confusion: a (T, B, I) input given to a batch_first layer reads as B=7 sequences
+    Case("batch_first_state", lambda w: w.cells["batch_first"](w.x, (mg.zeros(1, B, H), mg.zeros(1, B, H))),
+         ValueError, ("LSTM", "h0", "(1, 7, 3)", "(1, 2, 3)", "batch_first=True")),
+    Case("batch_first_lengths", lambda w: w.cells["batch_first"](w.x, lengths=[7, 5]), ValueError,
+         ("LSTM", "lengths", "(7)", "(2,)", "batch_first=True")),
+    # --- lengths
+    Case("lengths_longer_than_T", lambda w: lstm(w)(w.x, lengths=[8, 3]), ValueError,
+         ("LSTM", "lengths", "[1, 7]", "[8, 3]")),
+    Case("lengths_not_matching_B", lambda w: lstm(w)(w.x, lengths=[7, 5, 3]), ValueError,
+         ("LSTM", "lengths", "batch (2)", "(3,)")),
+    Case("lengths_not_integers", lambda w: lstm(w)(w.x, lengths=[7.0, 2.5]), TypeError,
+         ("LSTM", "lengths", "integers", "float64")),
+    Case("lengths_zero", lambda w: lstm(w)(w.x, lengths=[0, 3]), ValueError,
+         ("LSTM", "lengths", "[1, 7]", "[0, 3]")),
+    # --- empty sequences and batches
+    Case("empty_sequence", lambda w: lstm(w)(mg.zeros(0, B, E)), ValueError,
+         ("LSTM", "no time steps", "(0, 2, 4)")),
+    Case("empty_token_sequence_to_model", lambda w: w.model(mg.zeros(0, B, dtype=mg.int64)), ValueError,
+         ("LSTM", "no time steps", "(0, 2, 4)")),
+    # --- targets
+    Case("cross_entropy_float_targets", lambda w: F.cross_entropy(w.logits, mg.tensor([1.0, 2.0])), TypeError,
+         ("cross_entropy", "integers", "float32")),
+    Case("cross_entropy_target_too_large", lambda w: F.cross_entropy(w.logits, mg.tensor([1, C])), IndexError,
+         ("cross_entropy", "out of range", "C=5", "5")),
+    Case("cross_entropy_negative_target", lambda w: F.cross_entropy(w.logits, mg.tensor([-1, 0])), IndexError,
+         ("cross_entropy", "out of range", "-1", "ignore_index=-100")),
+    Case("cross_entropy_target_shape", lambda w: F.cross_entropy(w.logits, mg.tensor([0, 1, 2])), ValueError,
+         ("cross_entropy", "target of shape (3,)", "(2, 5)")),
+    Case("nll_loss_bool_targets", lambda w: F.nll_loss(w.logits, mg.tensor([True, False])), TypeError,
+         ("nll_loss", "integers", "bool")),
+    # --- dtypes where they matter
+    Case("lstm_integer_input", lambda w: lstm(w)(mg.zeros(T, B, E, dtype=mg.int64)), TypeError,
+         ("LSTM", "floating-point", "int64", "nn.Embedding")),
+    Case("embedding_float_indices", lambda w: w.model.embed(mg.tensor([0.0, 1.0])), TypeError,
+         ("embedding", "integers", "float32")),
+    Case("embedding_index_out_of_range", lambda w: w.model.embed(mg.tensor([0, V])), IndexError,
+         ("embedding", "10", "out of range", "[0, 9]")),
+    Case("cross_entropy_integer_logits", lambda w: F.cross_entropy(mg.zeros(B, C, dtype=mg.int64), mg.tensor([0, 1])),
+         TypeError, ("cross_entropy", "floating point", "int64")),
+    Case("integer_tensor_requires_grad", lambda w: mg.tensor([1, 2], requires_grad=True), TypeError,
+         ("floating-point", "int64")),
+    Case("module_to_integer_dtype", lambda w: nn.Linear(2, 2).to(dtype=mg.int64), TypeError,
+         ("Linear", "floating", "int64")),
+    # --- hyper-parameters
+    Case("nan_learning_rate", lambda w: nn.optim.Adam(w.model.parameters(), lr=float("nan")), ValueError,
+         ("Adam", "learning rate", "nan")),
+    Case("negative_learning_rate", lambda w: nn.optim.SGD(w.model.parameters(), lr=-0.1), ValueError,
+         ("SGD", "learning rate", "-0.1")),
+    Case("adam_betas", lambda w: nn.optim.Adam(w.model.parameters(), betas=(0.9, 1.5)), ValueError,
+         ("Adam", "betas", "1.5")),
+    Case("unknown_nonlinearity", lambda w: nn.RNN(E, H, nonlinearity="sigmoid"), ValueError,
+         ("RNN", "nonlinearity", "'sigmoid'", "'tanh'", "'relu'")),
+    Case("unknown_nonlinearity_cell", lambda w: nn.RNNCell(E, H, nonlinearity="gelu"), ValueError,
+         ("RNNCell", "nonlinearity", "'gelu'")),
+    Case("recurrent_dropout_above_one", lambda w: nn.LSTM(E, H, num_layers=2, dropout=1.5), ValueError,
+         ("LSTM", "dropout", "[0, 1]", "1.5")),
+    Case("recurrent_dropout_negative", lambda w: nn.GRU(E, H, num_layers=2, dropout=-0.1), ValueError,
+         ("GRU", "dropout", "-0.1")),
+    Case("dropout_module_p", lambda w: nn.Dropout(p=2.0), ValueError, ("Dropout", "p", "[0, 1]", "2.0")),
+    Case("functional_dropout_p", lambda w: F.dropout(w.x, p=-0.5), ValueError, ("dropout", "p", "-0.5")),
+    Case("zero_hidden_size", lambda w: nn.LSTMCell(E, 0), ValueError, ("LSTMCell", "hidden_size", "0")),
+    # --- files
+    Case("load_truncated", lambda w: nn.load(w.files["truncated"]), ValueError,
+         ("nn.load", "truncated.npz", "truncated or corrupt")),
+    Case("load_text_file", lambda w: nn.load(w.files["text"]), ValueError, ("nn.load", "notes.txt", ".npz")),
+    Case("load_pickle_file", lambda w: nn.load(w.files["pickle"]), ValueError,
+         ("nn.load", "model.pkl", "never unpickles")),
+    Case("load_object_array", lambda w: nn.load(w.files["object"]), ValueError,
+         ("nn.load", "object.npz", "encoder.weight_ih_l0", "never unpickles")),
+    Case("load_single_npy", lambda w: nn.load(w.files["npy"]), ValueError, ("nn.load", "array.npy", ".npz")),
+    Case("load_missing_file", lambda w: nn.load(w.files["missing"]), FileNotFoundError,
+         ("nn.load", "missing.npz")),
+    Case("load_other_architecture", lambda w: w.model.load_state_dict(nn.load(w.files["other"])), ValueError,
+         ("load_state_dict", "encoder.weight_hh_l0", "(20, 5)", "(12, 3)", "nothing was loaded")),
+    Case("load_optimizer_state_from_other_model",
+         lambda w: w.optimizer.load_state_dict(_other_optimizer_state()), ValueError,
+         ("Adam.load_state_dict", "shape", "nothing was loaded")),
+    Case("load_state_dict_missing_and_unexpected",
+         lambda w: w.model.load_state_dict({**{k.replace("encoder", "decoder"): v
+                                              for k, v in w.model.state_dict().items()}}),
+         ValueError, ("missing key: encoder.weight_ih_l0", "unexpected key: decoder.weight_ih_l0")),
+    Case("load_state_dict_string_array",
+         lambda w: w.model.load_state_dict({**w.model.state_dict(), "head.bias": np.array(["a"] * C)}), ValueError,
+         ("head.bias", "not a numeric array")),
+    Case("save_a_module", lambda w: nn.save({"model": w.model}, w.files["good"].with_name("module.npz")), TypeError,
+         ("nn.save", "'model'", "Tagger", "state_dict()")),
+    # --- the engine
+    Case("add_shapes", lambda w: mg.randn(2, 3) + mg.randn(4), ValueError, ("add", "(2, 3)", "(4,)")),
+    Case("matmul_shapes", lambda w: mg.randn(2, 3) @ mg.randn(4, 5), ValueError, ("matmul", "(2, 3)", "(4, 5)")),
+    Case("backward_non_scalar", lambda w: (w.logits * 2).backward(), RuntimeError, ("backward", "(2, 5)", "grad")),
+    Case("backward_twice", lambda w: _backward_twice(w), RuntimeError, ("retain_graph=True",)),
+    Case("reshape_size", lambda w: w.x.reshape(5, 5), ValueError, ("reshape", "(7, 2, 4)")),
+    Case("axis_out_of_range", lambda w: w.x.sum(axis=3), IndexError, ("sum", "axis 3", "3 dimensions")),
+    Case("split_unequal", lambda w: mg.split(w.x, 3, axis=0), ValueError, ("split", "7", "3")),
+    Case("name_scope_slash", lambda w: mg.name_scope("a/b"), ValueError, ("name_scope", "'a/b'")),
+    Case("unknown_device", lambda w: mg.zeros(2, device="tpu"), ValueError, ("'tpu'", "cpu", "cuda")),
+]
+
+
+def _other_optimizer_state() -> dict:
+    other = Tagger(hidden=H + 2)
+    opt = nn.optim.Adam(other.parameters())
+    for p in other.parameters():
+        p.grad = mg.ones_like(p)
+    opt.step()
+    return opt.state_dict()
+
+
+def _backward_twice(w: World) -> None:
+    loss = (w.logits * w.logits).sum()
+    loss.backward()
+    loss.backward()
+
+
+def test_the_table_is_large_enough():
+    assert len(CASES) >= 30
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_raises_a_clear_error_and_changes_nothing(case: Case, world: World) -> None:
+    before = snapshot(world)
+    with pytest.raises(case.error) as info:
+        case.call(world)
+    message = str(info.value)
+    missing = [word for word in case.words if word not in message]
+    assert not missing, f"{case.id}: message lacks {missing}:\n{message}"
+    assert_unchanged(before, snapshot(world))
+
+
+def test_the_world_still_trains_after_every_failure(world: World) -> None:
+    """After the whole table of failures the model and optimizer still work (no half-applied state)."""
+    for case in CASES:
+        with pytest.raises(case.error):
+            case.call(world)
+    target = mg.randint(0, C, (T, B))
+    losses = []
+    for _ in range(5):
+        world.optimizer.zero_grad()
+        loss = F.cross_entropy(world.model(world.tokens).reshape(T * B, C), target.reshape(T * B))
+        loss.backward()
+        world.optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
