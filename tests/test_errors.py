@@ -291,3 +291,107 @@ def test_the_world_still_trains_after_every_failure(world: World) -> None:
         world.optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+# --- files: saves are atomic, loads never unpickle ----------------------------------------------------
+
+def _checkpoint_files(folder: Any) -> list:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("crash_in", ["write_array", "fsync", "os.replace", "interrupt"])
+def test_a_crash_mid_save_leaves_the_old_checkpoint_and_no_temp_file(crash_in: str, tmp_path, monkeypatch) -> None:
+    path = tmp_path / "model.npz"
+    old = nn.Linear(3, 2)
+    nn.save(old.state_dict(), path)
+    old_bytes = path.read_bytes()
+    new = {"weight": mg.randn(50, 50), "bias": mg.randn(50), "step": 7}
+
+    if crash_in == "write_array":
+        real = np.lib.format.write_array
+        calls = []
+
+        def write_then_crash(file, array, *args, **kwargs):   # the second array is cut off half-way
+            calls.append(1)
+            if len(calls) == 2:
+                file.write(b"\x93NUMPY partial")
+                raise OSError(28, "No space left on device")
+            return real(file, array, *args, **kwargs)
+
+        monkeypatch.setattr(np.lib.format, "write_array", write_then_crash)
+        expected: type = OSError
+    elif crash_in == "fsync":
+        monkeypatch.setattr("os.fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "Input/output error")))
+        expected = OSError
+    elif crash_in == "os.replace":
+        monkeypatch.setattr("os.replace", lambda src, dst: (_ for _ in ()).throw(PermissionError(13, "denied")))
+        expected = PermissionError
+    else:
+        monkeypatch.setattr(np.lib.format, "write_array",
+                            lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+        expected = KeyboardInterrupt
+
+    with pytest.raises(expected):
+        nn.save(new, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == old_bytes, "the old checkpoint was damaged"
+    assert _checkpoint_files(tmp_path) == ["model.npz"], "a temporary file was left behind"
+    loaded = nn.load(path)
+    np.testing.assert_array_equal(loaded["weight"].numpy(), old.weight.numpy())
+
+
+CRASHING_SAVER = """
+import sys
+import minigrad as mg, nn
+path = sys.argv[1]
+states = [{"weight": mg.full((400, 400), float(k)), "tag": k} for k in (1, 2)]
+nn.save(states[0], path)
+print("ready", flush=True)
+k = 0
+while True:                       # overwrite the checkpoint again and again until killed
+    k += 1
+    nn.save(states[k % 2], path)
+"""
+
+
+def test_a_killed_process_never_leaves_a_half_written_checkpoint(tmp_path) -> None:
+    """SIGKILL a process in the middle of a stream of saves: the file under the real name always loads and
+    is one complete checkpoint (temporary files of the killed write may remain, with their own names)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "ckpt.npz"
+    root = __file__.rsplit("/tests/", 1)[0]
+    child = subprocess.Popen([sys.executable, "-c", CRASHING_SAVER, str(path)], stdout=subprocess.PIPE, text=True,
+                             cwd=root)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    loaded = nn.load(path)
+    tag = loaded["tag"]
+    assert tag in (1, 2)
+    np.testing.assert_array_equal(loaded["weight"].numpy(), np.full((400, 400), float(tag), dtype=np.float32))
+    assert all(name == "ckpt.npz" or name.endswith(".tmp") for name in _checkpoint_files(tmp_path))
+
+
+def test_loading_never_unpickles(world: World, monkeypatch) -> None:
+    import pickle as pickle_module
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("nn.load called the unpickler")
+
+    monkeypatch.setattr(pickle_module, "load", refuse)
+    monkeypatch.setattr(pickle_module, "loads", refuse)
+    monkeypatch.setattr(pickle_module, "Unpickler", refuse)
+    checkpoint = nn.load(world.files["good"])            # the normal path works without pickle
+    assert set(checkpoint) == {"model", "optimizer"}
+    world.model.load_state_dict(checkpoint["model"])
+    world.optimizer.load_state_dict(checkpoint["optimizer"])
+    for name in ("object", "pickle"):                     # the pickled ones are refused, naming file and key
+        with pytest.raises(nn.CheckpointError, match="never unpickles"):
+            nn.load(world.files[name])
