@@ -78,7 +78,7 @@ def train_one(cell: str, length: int, args: argparse.Namespace, device: str) -> 
                     nn.utils.clip_grad_norm_(model.parameters(), args.clip)
                 optimizer.step()
                 total += loss.item()
-                bar.set_postfix(mse=f"{total / step:.4f}")
+                bar.set_postfix(mse=f"{total / step:.4f}", refresh=False)
         bar.close()
         with mg.no_grad():
             model.eval()

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
                 state = nn.utils.detach_state(state)  # truncated BPTT: keep the values, drop the graph
                 total += loss.item() * y.size
                 count += y.size
-                bar.set_postfix(bpc=f"{total / count / math.log(2):.3f}")
+                bar.set_postfix(bpc=f"{total / count / math.log(2):.3f}", refresh=False)
         bar.close()
         train_bits = total / count / math.log(2)
         val_bits = evaluate_bits(model, val, device)

@@ -104,6 +104,22 @@ def batches(n: int, batch_size: int, rng: np.random.Generator | None = None) -> 
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
+def set_learning_rate(optimizer: Any, base_lr: float, progress: float, schedule: str = "constant") -> float:
+    """Set every parameter group's ``lr`` for training ``progress`` in [0, 1]; returns it.
+
+    ``constant``: ``base_lr`` throughout. ``cosine``: from ``base_lr`` down to 5% of
+    it along half a cosine, so the last epochs take small, steady steps.
+    """
+    lr = base_lr
+    if schedule == "cosine":
+        lr = base_lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0))))
+    elif schedule != "constant":
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose constant or cosine")
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr
+
+
 class Stopwatch:
     """Seconds spent training, excluding evaluation and drawing."""
 

@@ -96,7 +96,7 @@ def train_one(series_name: str, mode: str, args: argparse.Namespace, device: str
                 loss.backward()
                 optimizer.step()
                 total += loss.item()
-                bar.set_postfix(mse=f"{total / step:.4f}")
+                bar.set_postfix(mse=f"{total / step:.4f}", refresh=False)
         bar.close()
         model.eval()
         with mg.no_grad():

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
                 optimizer.step()
                 total += loss.item()
                 correct += float(((logits.numpy() > 0) == (target.numpy() > 0.5)).mean())
-                bar.set_postfix(loss=f"{total / step:.3f}", acc=f"{correct / step:.3f}")
+                bar.set_postfix(loss=f"{total / step:.3f}", acc=f"{correct / step:.3f}", refresh=False)
         bar.close()
         accuracy = final_accuracy(model, val_bits, val_parity, device)
         common.log(f"epoch {epoch:2d}/{args.epochs}  loss {total / args.steps_per_epoch:.4f}  "

@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
                 total += loss.item() * len(index)
                 correct += int((logits.numpy().argmax(axis=-1) == labels).sum())
                 seen += len(index)
-                bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}")
+                bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
         bar.close()
         right = predict(model, val, device) == val.labels
         accuracy = float(right.mean())

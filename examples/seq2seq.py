@@ -80,11 +80,11 @@ class Encoder(nn.Module):
     """Embedding → LSTM/GRU. source: (S, B) ids → outputs (S, B, D*H), final state (D*L, B, H)."""
 
     def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, cell: str,
-                 bidirectional: bool, dropout: float) -> None:
+                 bidirectional: bool, dropout: float, fused: bool = False) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=PAD_ID)
         self.rnn = RECURRENT[cell](embedding_size, hidden_size, num_layers, dropout=dropout,
-                                   bidirectional=bidirectional)
+                                   bidirectional=bidirectional, fused=fused)
 
     def forward(self, source: mg.Tensor, lengths: Any = None) -> tuple[mg.Tensor, Any]:
         return self.rnn(self.embedding(source), lengths=lengths)
@@ -124,12 +124,12 @@ class Decoder(nn.Module):
     """
 
     def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, cell: str,
-                 dropout: float, peeky: bool) -> None:
+                 dropout: float, peeky: bool, fused: bool = False) -> None:
         super().__init__()
         self.peeky = peeky
         extra = hidden_size if peeky else 0
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=PAD_ID)
-        self.rnn = RECURRENT[cell](embedding_size + extra, hidden_size, num_layers, dropout=dropout)
+        self.rnn = RECURRENT[cell](embedding_size + extra, hidden_size, num_layers, dropout=dropout, fused=fused)
         self.out = nn.Linear(hidden_size + extra, vocab_size)
 
     def forward(self, inputs: mg.Tensor, state: Any, memory: Memory, teacher_forcing: float = 1.0) -> mg.Tensor:
@@ -164,11 +164,12 @@ class AttentionDecoder(nn.Module):
     """
 
     def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, cell: str,
-                 dropout: float, value_size: int, attention_size: int) -> None:
+                 dropout: float, value_size: int, attention_size: int, fused: bool = False) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=PAD_ID)
         self.attention = AdditiveAttention(hidden_size, value_size, attention_size)
-        self.rnn = RECURRENT[cell](embedding_size + value_size, hidden_size, num_layers, dropout=dropout)
+        self.rnn = RECURRENT[cell](embedding_size + value_size, hidden_size, num_layers, dropout=dropout,
+                                   fused=fused)
         self.out = nn.Linear(hidden_size + value_size, vocab_size)
 
     def forward(self, inputs: mg.Tensor, state: Any, memory: Memory, teacher_forcing: float = 1.0) -> mg.Tensor:
@@ -209,12 +210,14 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, source_vocab: int, target_vocab: int, embedding_size: int = 16, hidden_size: int = 128,
                  num_layers: int = 1, cell: str = "lstm", bidirectional: bool = False, peeky: bool = False,
-                 attention: bool = False, attention_size: int | None = None, dropout: float = 0.0) -> None:
+                 attention: bool = False, attention_size: int | None = None, dropout: float = 0.0,
+                 fused: bool = False) -> None:
         super().__init__()
         if cell not in RECURRENT:
             raise ValueError(f"Seq2Seq: cell must be one of {sorted(RECURRENT)}, got {cell!r}")
         self.cell, self.num_layers, self.bidirectional = cell, num_layers, bidirectional
-        self.encoder = Encoder(source_vocab, embedding_size, hidden_size, num_layers, cell, bidirectional, dropout)
+        self.encoder = Encoder(source_vocab, embedding_size, hidden_size, num_layers, cell, bidirectional, dropout,
+                               fused)
         if bidirectional:  # the two directions' final states → the decoder's initial state
             self.bridge_h = nn.Linear(2 * hidden_size, hidden_size)
             if cell == "lstm":
@@ -222,9 +225,9 @@ class Seq2Seq(nn.Module):
         value_size = hidden_size * (2 if bidirectional else 1)
         if attention:
             self.decoder = AttentionDecoder(target_vocab, embedding_size, hidden_size, num_layers, cell, dropout,
-                                            value_size, attention_size or hidden_size)
+                                            value_size, attention_size or hidden_size, fused)
         else:
-            self.decoder = Decoder(target_vocab, embedding_size, hidden_size, num_layers, cell, dropout, peeky)
+            self.decoder = Decoder(target_vocab, embedding_size, hidden_size, num_layers, cell, dropout, peeky, fused)
 
     def encode(self, source: mg.Tensor, lengths: Any) -> tuple[Memory, Any]:
         """Run the encoder: the decoder's memory and initial state."""
@@ -415,7 +418,7 @@ def plot_attention(model: Seq2Seq, data: TaskData, args: argparse.Namespace, dev
 # --- the program ------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.parser("seq2seq", __doc__, epochs=12)
+    parser = common.parser("seq2seq", __doc__, epochs=8)
     add = parser.add_argument
     add("--task", choices=["addition", "dates", "reverse"], default="addition", help="the generated task")
     add("--pairs", type=int, default=50_000, help="distinct (source, target) pairs to generate")
@@ -426,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--hidden-size", type=int, default=128)
     add("--num-layers", type=int, default=1)
     add("--dropout", type=float, default=0.0, help="between stacked recurrent layers")
+    add("--fused", action="store_true",
+        help="compute each step's gate nonlinearities in one fused op (faster; the graph shows one node per step)")
     add("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are bridged)")
     add("--reverse-source", action=argparse.BooleanOptionalAction, default=True,
         help="feed the source backwards (Sutskever et al. 2014)")
@@ -435,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--attention-size", type=int, default=None, help="attention layer width (default: hidden size)")
     add("--teacher-forcing", type=float, default=1.0, help="probability of feeding the true previous token")
     add("--batch-size", type=int, default=128)
-    add("--lr", type=float, default=1e-3, help="Adam learning rate")
+    add("--lr", type=float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
+    add("--lr-schedule", choices=["constant", "cosine"], default="cosine",
+        help="keep the learning rate, or lower it along a cosine to 5%% of --lr by the last batch")
     add("--clip", type=float, default=5.0, help="clip the gradient norm to this (0: off)")
     add("--beam-width", type=int, default=1, help="beam search width for evaluation (1: greedy)")
     add("--examples", type=int, default=3, help="decoded held-out examples shown per epoch")
@@ -452,7 +459,7 @@ def main(argv: list[str] | None = None) -> dict:
                      reverse_source=args.reverse_source)
     model = Seq2Seq(len(data.source_vocab), len(data.target_vocab), args.embedding_size, args.hidden_size,
                     args.num_layers, args.cell, args.bidirectional, args.peeky, args.attention,
-                    args.attention_size, args.dropout).to(device)
+                    args.attention_size, args.dropout, args.fused).to(device)
     optimizer = nn.optim.Adam(model.parameters(), lr=args.lr)
     n_params = sum(p.size for p in model.parameters())
     style = "attention" if args.attention else ("peeky" if args.peeky else "plain")
@@ -467,10 +474,12 @@ def main(argv: list[str] | None = None) -> dict:
     accuracy = 0.0
     for epoch in range(1, args.epochs + 1):
         total_loss = total_tokens = correct_tokens = 0.0
-        bar = common.progress(bucketed(data.train.source_lengths, args.batch_size, rng), args,
-                              desc=f"epoch {epoch}/{args.epochs}", unit="batch")
+        batches = bucketed(data.train.source_lengths, args.batch_size, rng)
+        bar = common.progress(batches, args, desc=f"epoch {epoch}/{args.epochs}", unit="batch")
         with stopwatch:
-            for index in bar:
+            for i, index in enumerate(bar):
+                common.set_learning_rate(optimizer, args.lr, (epoch - 1 + i / len(batches)) / args.epochs,
+                                         args.lr_schedule)
                 batch = make_batch(data.train, index, device)
                 logits = model(batch.source, batch.lengths, batch.inputs, teacher_forcing=args.teacher_forcing)
                 loss = sequence_loss(logits, batch.targets)
@@ -486,7 +495,8 @@ def main(argv: list[str] | None = None) -> dict:
                 total_loss += loss.item() * tokens
                 total_tokens += tokens
                 correct_tokens += int(((logits.numpy().argmax(axis=-1) == targets) & mask).sum())
-                bar.set_postfix(loss=f"{total_loss / total_tokens:.3f}", acc=f"{correct_tokens / total_tokens:.3f}")
+                bar.set_postfix(loss=f"{total_loss / total_tokens:.3f}", acc=f"{correct_tokens / total_tokens:.3f}",
+                                refresh=False)
         bar.close()
         accuracy, guesses = evaluate(model, data, device, beam_width=args.beam_width)
         history.append(accuracy)

@@ -92,7 +92,7 @@ def train(model: Unrolled, args: argparse.Namespace, device: str, label: str) ->
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 total += loss.item()
-                bar.set_postfix(mse=f"{total / step:.4f}")
+                bar.set_postfix(mse=f"{total / step:.4f}", refresh=False)
         bar.close()
         common.log(f"{label:>16} epoch {epoch}/{args.epochs}  train MSE {total / args.steps_per_epoch:.4f}")
     return stopwatch.total
