@@ -406,6 +406,7 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
 
     # Pass 2: a node is ready once every consumer has sent its gradient.
     pending: dict = {root_node: [None] * root_node.n_outputs}
+    owned: set = set()   # (node, output index) whose summed gradient array belongs to this loop
     pending[root_node][root._index] = grad
     ready = [root_node]
     while ready:
@@ -445,7 +446,16 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
                 if slot is None:
                     slot = pending[parent] = [None] * parent.n_outputs
                 if g is not None:
-                    slot[index] = g if slot[index] is None else slot[index] + g
+                    total = slot[index]
+                    if total is None:
+                        slot[index] = g
+                    elif (parent, index) in owned and total.dtype == g.dtype:
+                        total += g   # an array this loop made: accumulate in place
+                    else:
+                        # the first gradient may be shared (ops pass gy through), so sum into a new array
+                        total = slot[index] = total + g
+                        if getattr(total, "ndim", 0):
+                            owned.add((parent, index))
                 count = consumers[parent] - 1
                 consumers[parent] = count
                 if count == 0:
