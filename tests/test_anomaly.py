@@ -157,3 +157,72 @@ def test_cost_when_off_is_printed(capsys):
               f"({on / off:.2f}x); the off-path flag test costs ~{test_cost * 1e9:.0f} ns "
               f"({test_cost / off:.2%} of an op)")
     assert off > 0 and on > 0
+
+
+# --- with the recurrent layers ------------------------------------------------------------------
+
+nn = pytest.importorskip("nn")
+
+
+def test_lstm_input_with_a_nan_at_one_time_step_names_that_step():
+    mg.manual_seed(0)
+    lstm = nn.LSTM(4, 8)                      # a root module: its scope is "lstm"
+    x = mg.randn(6, 2, 4)
+    x.data[3, 1, 2] = np.nan
+    with mg.detect_anomaly(), pytest.raises(mg.AnomalyError) as info:
+        lstm(x)
+    message = str(info.value)
+    assert "'lstm/l0/t3'" in message and "time step 3 (batch element 1)" in message
+    assert "float32(6, 2, 4) non-finite=1" in message
+    out, _ = lstm(x)                          # off: no check, the NaN just flows
+    assert np.isnan(out.numpy()[3:, 1]).all() and np.isfinite(out.numpy()[:3]).all()
+
+
+def test_batch_first_lstm_names_the_time_step_not_the_batch_row():
+    lstm = nn.LSTM(4, 8, batch_first=True)
+    x = mg.randn(2, 6, 4)
+    x.data[0, 5, 0] = np.inf                  # batch row 0, step 5
+    x.data[1, 2, 3] = np.nan                  # batch row 1, step 2: the first in time
+    with mg.detect_anomaly(), pytest.raises(mg.AnomalyError, match=r"time step 2 \(batch element 1\).*'lstm/l0/t2'"):
+        lstm(x)
+
+
+def test_an_exploding_rnn_is_caught_at_the_step_that_overflows():
+    """relu RNN with a huge recurrent weight: h grows ~1e9x per step and overflows float32 at one step;
+    the error names that step's scope and shows the huge (finite) inputs."""
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.RNN(4, 8, nonlinearity="relu"))
+    rnn = model[0]
+    with mg.no_grad():
+        rnn.weight_hh_l0.data[...] = np.abs(rnn.weight_hh_l0.data) * 1e9
+        rnn.weight_ih_l0.data[...] = np.abs(rnn.weight_ih_l0.data)
+    x = mg.rand(10, 2, 4)
+    with mg.detect_anomaly(), pytest.raises(mg.AnomalyError) as info, np.errstate(over="ignore"):
+        model(x)
+    message = str(info.value)
+    assert "in scope 'sequential/0/l0/t" in message and "non-finite=0" in message and "e+3" in message
+    step = int(message.split("/t")[1].split("'")[0])
+    with mg.no_grad(), np.errstate(over="ignore", invalid="ignore"):
+        out, _ = model(x)
+    finite_steps = np.isfinite(out.numpy()).all(axis=(1, 2))
+    assert finite_steps[:step].all() and not finite_steps[step]     # the named step is the first bad one
+
+
+def test_exploding_gradients_through_time_are_caught_at_the_step_that_overflows():
+    """Forward stays finite (a tiny input grows 1e5x per step), but the gradient flowing back through
+    time grows 1e5x per step too and overflows; the backward error names that step."""
+    mg.manual_seed(0)
+    rnn = nn.RNN(3, 4, nonlinearity="relu", bias=False)
+    with mg.no_grad():
+        rnn.weight_ih_l0.data[...] = np.abs(rnn.weight_ih_l0.data)
+        rnn.weight_hh_l0.data[...] = np.abs(rnn.weight_hh_l0.data) * 1e5
+    x = mg.rand(10, 2, 3) * 1e-30
+    with mg.detect_anomaly():
+        out, _ = rnn(x)
+        assert np.isfinite(out.numpy()).all()
+        with pytest.raises(mg.AnomalyError) as info, np.errstate(over="ignore"):
+            out.sum().backward()
+    message = str(info.value)
+    assert "backward of 'matmul' in scope 'rnn/l0/t" in message and "non-finite=0" in message
+    step = int(message.split("'rnn/l0/t")[1].split("'")[0])
+    assert 0 < step < 9          # somewhere inside the unroll, not at its ends
