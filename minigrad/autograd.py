@@ -124,7 +124,8 @@ class Function:
             if _anomaly:
                 _check_forward(self, out, arrays)
             if record:
-                self.out_meta = ((out.shape, out.dtype),)
+                meta = _meta_cache.get((out.shape, out.dtype))
+                self.out_meta = meta if meta is not None else _shared_meta(out)
             return Tensor._make(out, record, self if record else None, 0)
         if _anomaly:
             _check_forward(self, out, arrays)
@@ -143,6 +144,25 @@ class Function:
     def __repr__(self) -> str:
         scope = f" in {self.scope!r}" if self.scope else ""
         return f"<{self.name} node{scope}>"
+
+
+_meta_cache: dict = {}
+
+
+def _shared_meta(out: Any) -> tuple:
+    """``((shape, dtype),)`` for a single output, one shared tuple per distinct shape and dtype.
+
+    A long unroll has thousands of nodes with the same few output shapes;
+    sharing their metadata keeps three objects per node away from Python's
+    cycle collector, which otherwise runs noticeably more often.
+    """
+    key = (out.shape, out.dtype)
+    meta = _meta_cache.get(key)
+    if meta is None:
+        if len(_meta_cache) > 10_000:
+            _meta_cache.clear()
+        meta = _meta_cache[key] = (key,)
+    return meta
 
 
 def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:

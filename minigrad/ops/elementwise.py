@@ -23,10 +23,16 @@ def _shape(value: Any) -> tuple:
 
 class Add(Function):
     def forward(self, a: Any, b: Any) -> Any:
-        self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))   # the hottest op: no helper call
-        return a + b
+        y = a + b
+        # keep the input shapes only if broadcasting happened (backward must sum back); keeping
+        # nothing otherwise means fewer objects per node for Python's cycle collector to walk
+        shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())
+        self.shapes = None if shape_a == shape_b == getattr(y, "shape", ()) else (shape_a, shape_b)
+        return y
 
     def backward(self, gy: Any) -> tuple:
+        if self.shapes is None:
+            return gy if self.needs_grad[0] else None, gy if self.needs_grad[1] else None
         shape_a, shape_b = self.shapes
         return (sum_to(gy, shape_a) if self.needs_grad[0] else None,
                 sum_to(gy, shape_b) if self.needs_grad[1] else None)
@@ -34,10 +40,14 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a: Any, b: Any) -> Any:
-        self.shapes = (_shape(a), _shape(b))
-        return a - b
+        y = a - b
+        shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())   # as Add
+        self.shapes = None if shape_a == shape_b == getattr(y, "shape", ()) else (shape_a, shape_b)
+        return y
 
     def backward(self, gy: Any) -> tuple:
+        if self.shapes is None:
+            return gy if self.needs_grad[0] else None, -gy if self.needs_grad[1] else None
         shape_a, shape_b = self.shapes
         return (sum_to(gy, shape_a) if self.needs_grad[0] else None,
                 sum_to(-gy, shape_b) if self.needs_grad[1] else None)
