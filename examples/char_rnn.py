@@ -107,17 +107,19 @@ def sample(model: CharModel, text: Text, prime: str, length: int, temperature: f
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.parser("char_rnn", __doc__, epochs=25)
+    parser = common.parser("char_rnn", __doc__, epochs=30)
     add = parser.add_argument
     add("--text", default=DEFAULT_TEXT, help="a UTF-8 text file to model")
     add("--cell", choices=sorted(RECURRENT), default="lstm")
     add("--embedding-size", type=int, default=32)
-    add("--hidden-size", type=int, default=256)
+    add("--hidden-size", type=int, default=128)
     add("--num-layers", type=int, default=1)
     add("--dropout", type=float, default=0.1, help="on the recurrent output (and between layers)")
     add("--seq-len", type=int, default=64, help="characters per truncated-BPTT chunk")
-    add("--batch-size", type=int, default=32, help="parallel streams")
-    add("--lr", type=float, default=3e-3, help="Adam learning rate")
+    add("--batch-size", type=int, default=16, help="parallel streams")
+    add("--lr", type=float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
+    add("--lr-schedule", choices=["constant", "cosine"], default="cosine",
+        help="keep the learning rate, or lower it along a cosine to 5%% of --lr by the end")
     add("--clip", type=float, default=5.0, help="clip the gradient norm to this (0: off)")
     add("--val-fraction", type=float, default=0.1, help="held-out share at the end of the text")
     add("--max-chars", type=int, default=0, help="use only the first N characters (0: all)")
@@ -159,7 +161,9 @@ def main(argv: list[str] | None = None) -> dict:
         bar = common.progress(starts, args, desc=f"epoch {epoch}/{args.epochs}", unit="chunk")
         state, total, count = None, 0.0, 0
         with stopwatch:
-            for start in bar:
+            for i, start in enumerate(bar):
+                common.set_learning_rate(optimizer, args.lr, (epoch - 1 + i / len(starts)) / args.epochs,
+                                         args.lr_schedule)
                 x = data[start : start + args.seq_len]
                 y = data[start + 1 : start + args.seq_len + 1]
                 x = x[: len(y)]

@@ -322,14 +322,33 @@ class Batch:
     index: np.ndarray
 
 
-def make_batch(data: EncodedPairs, index: np.ndarray, device: str) -> Batch:
+def make_batch(data: EncodedPairs, index: np.ndarray, device: str, padding: str = "packed") -> Batch:
+    """Rows ``index`` as tensors. ``padding``: "packed" — the batch is cut to its longest source and
+    the encoder gets ``lengths``, so each row's final state is at its last real character; "after" /
+    "before" — every source is a fixed-width field with <pad> after (or before) the characters, all
+    of which the encoder reads (as in a plain NumPy implementation that pads text to one width)."""
     lengths = data.source_lengths[index]
-    width = int(lengths.max())
-    source = data.source[index, :width].T
+    if padding == "packed":
+        width = int(lengths.max())
+        source = data.source[index, :width].T
+    else:
+        width = data.source.shape[1]
+        columns = np.arange(width)[None, :]
+        if padding == "before":   # rotate each row so that its padding comes first
+            columns = (columns - (width - lengths)[:, None]) % width
+        source = data.source[index[:, None], columns].T
+        lengths = np.full_like(lengths, width)
     targets = data.target[index].T
     inputs = np.concatenate([np.full((1, len(index)), GO_ID, dtype=np.int64), targets[:-1]], axis=0)
     return Batch(mg.tensor(source, device=device), None if (lengths == width).all() else lengths.tolist(),
                  mg.tensor(inputs, device=device), mg.tensor(targets, device=device), index)
+
+
+def padding_of(args: argparse.Namespace) -> str:
+    """The source layout asked for on the command line (see ``make_batch``)."""
+    if args.packed:
+        return "packed"
+    return "before" if args.reverse_source else "after"
 
 
 def bucketed(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -351,7 +370,7 @@ def sequence_loss(logits: mg.Tensor, targets: mg.Tensor) -> mg.Tensor:
 
 
 def evaluate(model: Seq2Seq, data: TaskData, device: str, batch_size: int = 1000, beam_width: int = 1,
-             limit: int | None = None) -> tuple[float, list[str]]:
+             limit: int | None = None, padding: str = "packed") -> tuple[float, list[str]]:
     """Exact-match accuracy of the decoded held-out targets, and the decoded strings."""
     model.eval()
     split = data.val
@@ -359,7 +378,7 @@ def evaluate(model: Seq2Seq, data: TaskData, device: str, batch_size: int = 1000
     max_length = split.target.shape[1] + 2
     guesses = []
     for index in common.batches(n, batch_size):
-        batch = make_batch(split, index, device)
+        batch = make_batch(split, index, device, padding)
         if beam_width > 1:
             ids = model.beam_search(batch.source, batch.lengths, max_length, beam_width)
         else:
@@ -374,7 +393,7 @@ def evaluate(model: Seq2Seq, data: TaskData, device: str, batch_size: int = 1000
 
 def render_graph(model: Seq2Seq, data: TaskData, args: argparse.Namespace, device: str) -> str | None:
     """Draw the unrolled graph of a 4-example batch, one box per time step, with gradient norms."""
-    batch = make_batch(data.val, np.arange(min(4, len(data.val))), device)
+    batch = make_batch(data.val, np.arange(min(4, len(data.val))), device, padding_of(args))
     loss = sequence_loss(model(batch.source, batch.lengths, batch.inputs), batch.targets)
     loss.backward(retain_graph=True, retain_grads=True)
     model.zero_grad()
@@ -394,7 +413,7 @@ def plot_attention(model: Seq2Seq, data: TaskData, args: argparse.Namespace, dev
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    batch = make_batch(data.val, np.arange(1), device)
+    batch = make_batch(data.val, np.arange(1), device, padding_of(args))
     model.eval()
     ids, weights = model.greedy(batch.source, batch.lengths, data.val.target.shape[1] + 2)
     model.train()
@@ -402,7 +421,8 @@ def plot_attention(model: Seq2Seq, data: TaskData, args: argparse.Namespace, dev
     source_tokens = [data.source_vocab.tokens[i] for i in batch.source.numpy()[:, 0]]
     rows = len(output) + 1  # the characters and <eos>
     fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * len(source_tokens) + 1.5), max(3.0, 0.35 * rows + 1.5)))
-    ax.imshow(weights[0, :rows, : len(source_tokens)], cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    image = ax.imshow(weights[0, :rows, : len(source_tokens)], cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="attention weight")
     ax.set_xticks(range(len(source_tokens)), source_tokens)
     ax.set_yticks(range(rows), [*output, "<eos>"])
     ax.set_xlabel("source (as the encoder reads it)")
@@ -437,7 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--peeky", action=argparse.BooleanOptionalAction, default=True,
         help="feed the encoder's summary to every decoder step and to the output layer")
     add("--attention", action="store_true", help="Bahdanau additive attention over the encoder outputs")
-    add("--attention-size", type=int, default=None, help="attention layer width (default: hidden size)")
+    add("--attention-size", type=int, default=64, help="width of the attention's tanh layer")
+    add("--packed", action=argparse.BooleanOptionalAction, default=True,
+        help="give the encoder each source's length, so it stops at its last character; with --no-packed it "
+             "reads fixed-width sources with their padding (after them, or before them when reversed)")
     add("--teacher-forcing", type=float, default=1.0, help="probability of feeding the true previous token")
     add("--batch-size", type=int, default=128)
     add("--lr", type=float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
@@ -468,6 +491,7 @@ def main(argv: list[str] | None = None) -> dict:
     common.log(f"model: {args.cell.upper()} seq2seq ({style}, reversed source: {args.reverse_source}), "
                f"{n_params:,} parameters, device {device}")
 
+    padding = padding_of(args)
     rng = np.random.default_rng(args.seed)
     stopwatch = common.Stopwatch()
     history: list[float] = []
@@ -480,7 +504,7 @@ def main(argv: list[str] | None = None) -> dict:
             for i, index in enumerate(bar):
                 common.set_learning_rate(optimizer, args.lr, (epoch - 1 + i / len(batches)) / args.epochs,
                                          args.lr_schedule)
-                batch = make_batch(data.train, index, device)
+                batch = make_batch(data.train, index, device, padding)
                 logits = model(batch.source, batch.lengths, batch.inputs, teacher_forcing=args.teacher_forcing)
                 loss = sequence_loss(logits, batch.targets)
                 optimizer.zero_grad()
@@ -498,7 +522,7 @@ def main(argv: list[str] | None = None) -> dict:
                 bar.set_postfix(loss=f"{total_loss / total_tokens:.3f}", acc=f"{correct_tokens / total_tokens:.3f}",
                                 refresh=False)
         bar.close()
-        accuracy, guesses = evaluate(model, data, device, beam_width=args.beam_width)
+        accuracy, guesses = evaluate(model, data, device, beam_width=args.beam_width, padding=padding)
         history.append(accuracy)
         common.log(f"epoch {epoch:2d}/{args.epochs}  loss {total_loss / total_tokens:.4f}  "
                    f"token acc {correct_tokens / total_tokens:.3f}  held-out exact match {accuracy:.2%}  "
@@ -518,7 +542,7 @@ def main(argv: list[str] | None = None) -> dict:
     return common.finish(
         args, example="seq2seq", device=device, epochs=args.epochs, train_seconds=stopwatch.total,
         val_accuracy=accuracy, best_val_accuracy=max(history, default=0.0), accuracy_per_epoch=history,
-        task=args.task, cell=args.cell, reverse_source=args.reverse_source, peeky=args.peeky,
+        task=args.task, cell=args.cell, reverse_source=args.reverse_source, peeky=args.peeky, packed=args.packed,
         attention=args.attention, hidden_size=args.hidden_size, parameters=n_params, checkpoint=checkpoint,
         graph=graph, attention_map=heat_map,
     )

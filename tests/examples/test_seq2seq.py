@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from examples.seq2seq import make_batch
 from examples.seq2seq_tasks import EOS_ID, Vocab, addition_pairs, dates_pairs, encode_pairs, load_task, reverse_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,23 @@ def test_held_out_pairs_are_unseen_and_sources_reverse():
     assert EOS_ID in data.val.target[0]
 
 
+def test_batches_pack_or_pad_the_source():
+    data = load_task("addition", n=100, seed=5, reverse_source=True)
+    index = np.arange(8)
+    lengths = data.val.source_lengths[index]
+    packed = make_batch(data.val, index, "cpu", "packed")
+    assert packed.source.shape == (lengths.max(), 8)
+    assert packed.lengths is None or list(packed.lengths) == lengths.tolist()
+    before = make_batch(data.val, index, "cpu", "before").source.numpy()
+    after = make_batch(data.val, index, "cpu", "after").source.numpy()
+    width = data.val.source.shape[1]
+    for column, length in enumerate(lengths):
+        assert (before[: width - length, column] == 0).all() and (before[width - length :, column] != 0).all()
+        assert np.array_equal(before[width - length :, column], after[:length, column])
+    # decoder inputs are the targets shifted right behind <go>
+    assert np.array_equal(packed.inputs.numpy()[1:], packed.targets.numpy()[:-1])
+
+
 def test_encode_pairs_pads_and_ends_with_eos():
     vocab = Vocab("abc")
     encoded = encode_pairs([("ab", "c"), ("abca", "cab")], vocab, vocab)
@@ -77,17 +95,18 @@ def test_addition_peeky_runs_and_writes_checkpoint_and_graph(run_example, tmp_pa
 
 def test_attention_gru_bidirectional_beam_and_scheduled_sampling(run_example, tmp_path):
     summary, _ = run_example(
-        "seq2seq", "--task", "dates", "--pairs", "300", "--epochs", "1", "--batch-size", "64",
-        "--hidden-size", "24", "--embedding-size", "8", "--attention", "--bidirectional", "--cell", "gru",
+        "seq2seq", "--task", "dates", "--pairs", "200", "--epochs", "1", "--batch-size", "64",
+        "--hidden-size", "16", "--embedding-size", "8", "--attention-size", "8", "--attention", "--bidirectional",
+        "--cell", "gru", "--no-graph",
         "--teacher-forcing", "0.5", "--beam-width", "3", "--num-layers", "2", "--out", str(tmp_path))
     assert summary["attention"] and summary["cell"] == "gru"
     assert (tmp_path / "attention.png").exists()
     assert (tmp_path / "seq2seq.npz").exists()
 
 
-def test_reverse_task_plain_lstm(run_example, tmp_path):
+def test_reverse_task_plain_lstm_reading_padding(run_example, tmp_path):
     summary, _ = run_example(
         "seq2seq", "--task", "reverse", "--pairs", "300", "--epochs", "1", "--hidden-size", "16",
-        "--no-peeky", "--no-reverse-source", "--no-graph", "--out", str(tmp_path))
-    assert summary["peeky"] is False and summary["reverse_source"] is False
+        "--no-peeky", "--no-packed", "--lr-schedule", "constant", "--no-graph", "--out", str(tmp_path))
+    assert summary["peeky"] is False and summary["reverse_source"] is True and summary["packed"] is False
     assert summary["graph"] is None
