@@ -80,6 +80,11 @@ def _reflected(fn: Any) -> Any:
     return reflected
 
 
+def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
+    """``x.where(condition, y)``: x where condition is true, else y (PyTorch's method spelling)."""
+    return where(condition, self, other)
+
+
 _methods = {
     "__add__": add, "__radd__": add,
     "__sub__": sub, "__rsub__": _reflected(sub),
@@ -94,7 +99,7 @@ _methods = {
     "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul,
     "reshape": reshape, "view": reshape, "transpose": transpose, "swapaxes": swapaxes,
     "expand_dims": expand_dims, "unsqueeze": expand_dims, "squeeze": squeeze,
-    "broadcast_to": broadcast_to, "chunk": chunk, "split": split, "unbind": unbind,
+    "broadcast_to": broadcast_to, "chunk": chunk, "split": split, "unbind": unbind, "where": _where_method,
 }
 for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)

@@ -541,6 +541,9 @@ def test_where_with_python_numbers_and_no_grad_to_condition() -> None:
     y.sum().backward()
     assert x.grad.numpy().tolist() == [1.0, 0.0, 1.0]
     assert mg.where(condition, 1.0, -1.0).numpy().tolist() == [1.0, -1.0, 1.0]
+    x.grad = None
+    x.where(condition, 5.0).sum().backward()             # PyTorch's method spelling: where(condition, x, 5)
+    assert x.grad.numpy().tolist() == [1.0, 0.0, 1.0]
 
 
 def test_getitem_out_of_range_names_index_and_shape() -> None:
