@@ -24,10 +24,22 @@ from ..autograd import Function
 from ..tensor import Tensor
 
 _FLOATS = ("float32", "float64")
+_FLOAT_DTYPES = tuple(backend.numpy.dtype(name) for name in _FLOATS)
+
+
+def _fits(state: Any, width: int, gates: Any) -> bool:
+    """The usual valid call, recognised with a few comparisons (``_check`` explains anything else)."""
+    dtype = getattr(state, "dtype", None)
+    if dtype not in _FLOAT_DTYPES or not backend.is_array(state) or state.ndim == 0:
+        return False
+    expected = state.shape[:-1] + (width * state.shape[-1],)
+    return all(backend.is_array(g) and g.dtype == dtype and g.shape == expected for g in gates)
 
 
 def _check(name: str, state_name: str, state: Any, width: int, **gates: Any) -> int:
     """Validate shapes/dtypes; return the hidden size H (the state's last axis)."""
+    if _fits(state, width, gates.values()):
+        return state.shape[-1]
     arrays = {**gates, state_name: state}
     for key, array in arrays.items():
         if not backend.is_array(array):
@@ -206,11 +218,10 @@ class LSTMGates(Function):
 
     def _forward_host(self, gates: Any, c: Any, hidden: int) -> tuple:
         xp = self.xp
-        act = xp.empty_like(gates)
         two, three = 2 * hidden, 3 * hidden
-        _sigmoid_into(xp, gates[..., :two], act[..., :two])
+        # σ over all four blocks in one pass (fewer calls than three slices), then g's block gets tanh
+        act = _sigmoid_into(xp, gates, xp.empty_like(gates))
         xp.tanh(gates[..., two:three], out=act[..., two:three])
-        _sigmoid_into(xp, gates[..., three:], act[..., three:])
         in_gate, forget_gate = act[..., :hidden], act[..., hidden:two]
         cell_gate, out_gate = act[..., two:three], act[..., three:]
         c_new = forget_gate * c
