@@ -370,6 +370,36 @@ def tag(tensor: Any, label: str) -> Any:
 
 # --- the backward pass ------------------------------------------------------
 
+class ProductSum:
+    """A gradient Σᵢ aᵢᵀ gᵢ kept as its factors until its value is needed.
+
+    ``matmul`` returns one for its right operand (typically a weight). A weight
+    used at every step of an unrolled RNN then gets its gradient from one GEMM
+    over all T·B rows, ``concat(a)ᵀ @ concat(g)``, when the backward pass
+    reaches it, instead of T small GEMMs and T sums of full weight-sized arrays.
+    """
+
+    __slots__ = ("lefts", "rights")
+
+    def __init__(self, left: Any, right: Any) -> None:
+        self.lefts, self.rights = [left], [right]
+
+    def value(self) -> Any:
+        if len(self.lefts) == 1:
+            return self.lefts[0].T @ self.rights[0]
+        xp = backend.array_module(self.lefts[0])
+        return xp.concatenate(self.lefts).T @ xp.concatenate(self.rights)
+
+
+def _add_gradients(total: Any, g: Any) -> Any:
+    """total + g where either may be a ProductSum (two of them merge without any arithmetic)."""
+    if type(total) is ProductSum and type(g) is ProductSum:
+        total.lefts += g.lefts
+        total.rights += g.rights
+        return total
+    return (total.value() if type(total) is ProductSum else total) + (g.value() if type(g) is ProductSum else g)
+
+
 def backward(root: Any, grad: Any = None, retain_graph: bool = False,
              retain_grads: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into every leaf's ``.grad``.
@@ -427,11 +457,15 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
     # Pass 2: a node is ready once every consumer has sent its gradient.
     pending: dict = {root_node: [None] * root_node.n_outputs}
     owned: set = set()   # (node, output index) whose summed gradient array belongs to this loop
+    deferred: set = set()   # nodes with a ProductSum among their pending gradients
+    deferred_leaves: dict = {}   # leaf → ProductSum, added to .grad after the loop
     pending[root_node][root._index] = grad
     ready = [root_node]
     while ready:
         node = ready.pop()
         grads_out = pending.pop(node)
+        if node in deferred:
+            grads_out = [g.value() if type(g) is ProductSum else g for g in grads_out]
         if node.saved is _FREED:
             raise RuntimeError(
                 f"backward: trying to backward through the graph a second time (op '{node.name}'"
@@ -451,6 +485,8 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
         else:
             if type(grads_in) is not tuple:
                 grads_in = (grads_in,)
+            if _anomaly or retain_grads:
+                grads_in = tuple(g.value() if type(g) is ProductSum else g for g in grads_in)
             if _anomaly:
                 _check_backward(node, grads_in, grads_out)
         if retain_grads:
@@ -469,6 +505,10 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
                     total = slot[index]
                     if total is None:
                         slot[index] = g
+                        if type(g) is ProductSum:
+                            deferred.add(parent)
+                    elif type(g) is ProductSum or type(total) is ProductSum:
+                        slot[index] = _add_gradients(total, g)
                     elif (parent, index) in owned and total.dtype == g.dtype:
                         total += g   # an array this loop made: accumulate in place
                     else:
@@ -481,10 +521,18 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
                 if count == 0:
                     ready.append(parent)
             elif g is not None:
-                if edge.grad is None or edge._hooks:
+                if type(g) is ProductSum:
+                    if edge._hooks:
+                        _accumulate_leaf(edge, g.value())
+                    else:
+                        earlier = deferred_leaves.get(edge)
+                        deferred_leaves[edge] = g if earlier is None else _add_gradients(earlier, g)
+                elif edge.grad is None or edge._hooks:
                     _accumulate_leaf(edge, g)
                 else:
                     edge.grad.data += g   # the common case, inline
+    for leaf, g in deferred_leaves.items():
+        _accumulate_leaf(leaf, g.value())
 
 
 def _norm(g: Any) -> float | None:

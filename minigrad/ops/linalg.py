@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autograd import Function
+from ..autograd import Function, ProductSum
 from ..tensor import Tensor
 from ._util import sum_to
 
@@ -33,6 +33,9 @@ class MatMul(Function):
         if self.needs_grad[0]:
             ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
         if self.needs_grad[1]:
+            if a.ndim == 2 and b.ndim == 2:
+                # aᵀ gy, summed by the engine with b's other uses in one GEMM (see ProductSum)
+                return ga, ProductSum(a, gy)
             if b2.ndim == 2 and a2.ndim > 2:
                 # weights shared over a batch of matrices: one GEMM over all rows
                 k, m = b2.shape

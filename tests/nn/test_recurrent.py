@@ -564,3 +564,28 @@ def test_benchmark_numpy_baseline_matches_nn_lstm() -> None:
     np.testing.assert_allclose(x.grad.numpy(), ref_grads["input"], rtol=1e-10)
     for name, p in model.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), ref_grads[name[:-3]], rtol=1e-10, atol=1e-13)
+
+
+def test_weight_used_at_every_step_gets_the_summed_gradient(torch) -> None:
+    """A leaf weight multiplied at every step (its gradient is summed over time in one GEMM)."""
+    x_np, w_np = RNG.standard_normal((5, 2, 3)), RNG.standard_normal((3, 3))
+    results = []
+    for retain in (False, True):
+        w = mg.tensor(w_np, requires_grad=True)
+        seen = []
+        u = mg.tensor(w_np, requires_grad=True)
+        u.register_hook(lambda g, seen=seen: seen.append(g.numpy().copy()))
+        h = mg.zeros(2, 3, dtype=mg.float64)
+        for x_t in mg.tensor(x_np):
+            h = (x_t + h @ w + h @ u).tanh()
+        h.sum().backward(retain_grads=retain)
+        results.append((w.grad.numpy(), u.grad.numpy(), seen))
+    tw, tu = torch.tensor(w_np, requires_grad=True), torch.tensor(w_np, requires_grad=True)
+    th = torch.zeros(2, 3, dtype=torch.float64)
+    for x_t in torch.from_numpy(x_np):
+        th = torch.tanh(x_t + th @ tw + th @ tu)
+    th.sum().backward()
+    for w_grad, u_grad, seen in results:
+        assert_close(w_grad, tw.grad, what="grad of the shared weight")
+        assert_close(u_grad, tu.grad, what="grad of the hooked weight")
+        assert seen and np.allclose(sum(seen), tu.grad.numpy())   # the hook saw every part of the gradient
