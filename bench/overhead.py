@@ -37,23 +37,26 @@ import numpy as np
 import minigrad as mg
 
 
-def _median_us(step: Callable[[], Any], iterations: int, repeats: int) -> float:
-    """Median over ``repeats`` of the mean CPU time per call of ``step``, in microseconds.
+def _median_us(steps: dict[str, Callable[[], Any]], iterations: int, repeats: int) -> dict[str, float]:
+    """For each peer, the median over ``repeats`` of the mean CPU time per call, in microseconds.
 
-    CPU time of this process (``time.process_time``), not wall time: on a shared
-    machine the time spent descheduled is not the engine's. All peers run on
-    this one thread (PyTorch with ``set_num_threads(1)``; its CPU backward runs
-    on the calling thread).
+    The peers take turns within each repeat, so a burst of load from other
+    processes hits all of them alike. CPU time of this process
+    (``time.process_time``), not wall time: on a shared machine the time spent
+    descheduled is not the engine's. Every peer runs on this one thread
+    (PyTorch with ``set_num_threads(1)``; its CPU backward runs on the caller).
     """
-    for _ in range(max(iterations // 10, 1)):  # warm-up
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        for _ in range(iterations):
+    for step in steps.values():  # warm-up
+        for _ in range(max(iterations // 10, 1)):
             step()
-        times.append((time.process_time() - start) / iterations * 1e6)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.process_time()
+            for _ in range(iterations):
+                step()
+            times[name].append((time.process_time() - start) / iterations * 1e6)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def minigrad_steps(chain: int) -> dict[str, Callable[[], Any]]:
@@ -154,9 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     results: dict[str, dict[str, float]] = {}
     for label, key, iterations, per in rows:
-        results[label] = {
-            name: _median_us(steps[key], iterations, args.repeats) / per for name, steps in peers.items()
-        }
+        medians = _median_us({name: steps[key] for name, steps in peers.items()}, iterations, args.repeats)
+        results[label] = {name: us / per for name, us in medians.items()}
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"torch {torch.__version__ if torch is not None else 'not installed'}; "
