@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy
 
@@ -352,10 +352,32 @@ def _check_forward(node: Function, out: Any, arrays: Sequence[Any]) -> None:
 def _check_backward(node: Function, grads_in: Sequence[Any], grads_out: Sequence[Any]) -> None:
     for i, g in enumerate(grads_in):
         if g is not None and not _all_finite(g):
+            incoming = [o for o in grads_out if o is not None]
+            # each gradient was checked where it was made, so a bad incoming one is the sum over consumers
+            source = "" if all(_all_finite(o) for o in incoming) else \
+                " (its incoming gradient, the sum over its output's consumers, already held NaN/Inf)"
             raise AnomalyError(
                 f"detect_anomaly: backward of {_where(node)} produced a NaN/Inf gradient for "
-                f"input {i}; incoming gradients: {_stats([o for o in grads_out if o is not None])}"
+                f"input {i}{source}; incoming gradients: {_stats(incoming)}"
             )
+
+
+def _check_leaves(nodes: Iterable[Function]) -> None:
+    """After a backward under detect_anomaly: a leaf's ``.grad`` sums all its uses (and earlier
+    backward calls), which can overflow although every op's own gradient was finite."""
+    seen = set()
+    for node in nodes:
+        for edge in node.edges:
+            if edge is None or type(edge) is tuple or id(edge) in seen:
+                continue
+            seen.add(id(edge))
+            if edge.grad is not None and not _all_finite(edge.grad.data):
+                name = f"'{edge.name}'" if edge.name else "(unnamed)"
+                raise AnomalyError(
+                    f"detect_anomaly: the gradient accumulated into leaf {name} of shape {edge.shape} holds "
+                    f"NaN/Inf although each op's gradient was finite: the sum over its uses (e.g. a weight "
+                    f"shared by many time steps) or over backward calls overflowed; grad: {_stats([edge.grad.data])}"
+                )
 
 
 # --- marks used by the visualiser -------------------------------------------
@@ -533,6 +555,8 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
                     edge.grad.data += g   # the common case, inline
     for leaf, g in deferred_leaves.items():
         _accumulate_leaf(leaf, g.value())
+    if _anomaly:
+        _check_leaves(consumers)
 
 
 def _norm(g: Any) -> float | None:

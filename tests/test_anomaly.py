@@ -92,6 +92,32 @@ def test_backward_is_checked_only_inside_the_context():
     assert np.isinf(x.grad.numpy()[0])
 
 
+def test_a_leaf_gradient_that_overflows_only_when_its_uses_are_summed():
+    """Each use of w sends a finite gradient (3e38); their sum over 10 uses is inf. No op made it,
+    so the check after backward names the leaf."""
+    w = mg.tensor([1e-10], requires_grad=True)
+    w.name = "encoder.weight_hh_l0"
+    with mg.detect_anomaly():
+        loss = mg.stack([(w * 3e38).sum() for _ in range(10)]).sum()   # forward: 3e29, finite
+        with pytest.raises(mg.AnomalyError) as info, np.errstate(over="ignore"):
+            loss.backward()
+    message = str(info.value)
+    assert "leaf 'encoder.weight_hh_l0' of shape (1,)" in message and "sum over its uses" in message
+
+
+def test_an_intermediate_gradient_that_overflows_when_summed_over_consumers():
+    x = mg.tensor([1e-10], requires_grad=True)
+    with mg.detect_anomaly():
+        with mg.name_scope("shared"):
+            h = x * 1.0
+        loss = mg.stack([(h * 3e38).sum() for _ in range(10)]).sum()
+        with pytest.raises(mg.AnomalyError) as info, np.errstate(over="ignore", invalid="ignore"):
+            loss.backward()
+    message = str(info.value)
+    assert "backward of 'mul' in scope 'shared'" in message
+    assert "the sum over its output's consumers, already held NaN/Inf" in message
+
+
 def test_time_step_scope_of_an_unrolled_recurrence():
     """A hand-written tanh RNN with the scope layout of nn.RNN: the NaN at step 3 is reported as lstm/l0/t3."""
     rng = np.random.default_rng(0)
