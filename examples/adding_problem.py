@@ -30,10 +30,12 @@ BASELINE_MSE = 1 / 6  # Var(U1 + U2) = 2/12: the error of always answering the m
 class Adder(nn.Module):
     """RNN/LSTM/GRU → Linear on the final hidden state. x (T, B, 2) → prediction (B,)."""
 
-    def __init__(self, cell: str, hidden_size: int) -> None:
+    def __init__(self, cell: str, hidden_size: int, forget_bias: float = 0.0) -> None:
         super().__init__()
         self.rnn = RECURRENT[cell](2, hidden_size)
         self.head = nn.Linear(hidden_size, 1)
+        if cell == "lstm" and forget_bias:   # gate order i, f, g, o: start with the forget gate open
+            self.rnn.bias_ih_l0.data[hidden_size : 2 * hidden_size] += forget_bias
 
     def forward(self, x: mg.Tensor) -> mg.Tensor:
         output, _ = self.rnn(x)
@@ -60,7 +62,7 @@ def train_one(cell: str, length: int, args: argparse.Namespace, device: str) -> 
     rng = np.random.default_rng(args.seed)
     val_x, val_y = make_batch(np.random.default_rng(10_000 + length), length, args.val_size)
     val_x, val_y = mg.tensor(val_x, device=device), mg.tensor(val_y, device=device)
-    model = Adder(cell, args.hidden_size).to(device)
+    model = Adder(cell, args.hidden_size, args.forget_bias).to(device)
     optimizer = nn.optim.Adam(model.parameters(), lr=args.lr)
     stopwatch = common.Stopwatch()
     history = []
@@ -92,11 +94,13 @@ def train_one(cell: str, length: int, args: argparse.Namespace, device: str) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.parser("adding_problem", __doc__, epochs=10)
+    parser = common.parser("adding_problem", __doc__, epochs=30)
     add = parser.add_argument
     add("--cells", nargs="+", choices=sorted(RECURRENT), default=["rnn", "lstm", "gru"])
     add("--lengths", nargs="+", type=int, default=[50, 100, 200], help="sequence lengths T")
     add("--hidden-size", type=int, default=64)
+    add("--forget-bias", type=float, default=1.0,
+        help="added to the LSTM's forget-gate bias at initialisation (Jozefowicz et al. 2015)")
     add("--steps-per-epoch", type=int, default=50, help="batches of fresh random sequences per epoch")
     add("--batch-size", type=int, default=64)
     add("--val-size", type=int, default=500, help="held-out sequences per length (a fixed set)")

@@ -4,11 +4,14 @@ An LSTM (or GRU) encoder reads the source; its final state starts the decoder,
 which is trained with teacher forcing and decodes greedily (or with a beam)
 until <eos>. Options: --reverse-source (Sutskever et al. 2014), --peeky (the
 encoder's summary is fed to every decoder step), --attention (Bahdanau
-additive attention), a bidirectional encoder, several layers.
+additive attention), a bidirectional encoder, several layers. Sources of
+different length share a batch through the recurrent layer's ``lengths``
+(--no-packed instead pads every source to one width and lets the encoder read
+the padding, as a plain NumPy implementation does).
 
     python -m examples.seq2seq                                   # the demo: addition, reversed + peeky
-    python -m examples.seq2seq --task dates --attention --hidden-size 256 --epochs 10
-    python -m examples.seq2seq --task addition --no-reverse-source --no-peeky --epochs 25   # plain
+    python -m examples.seq2seq --no-reverse-source --no-peeky    # the plain encoder-decoder
+    python -m examples.seq2seq --task dates --attention --hidden-size 256
 
 Each epoch prints the held-out exact-match accuracy and a few decoded
 examples. At the end the checkpoint (``nn.save``), the unrolled graph of one

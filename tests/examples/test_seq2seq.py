@@ -110,3 +110,14 @@ def test_reverse_task_plain_lstm_reading_padding(run_example, tmp_path):
         "--no-peeky", "--no-packed", "--lr-schedule", "constant", "--no-graph", "--out", str(tmp_path))
     assert summary["peeky"] is False and summary["reverse_source"] is True and summary["packed"] is False
     assert summary["graph"] is None
+
+
+def test_cuda_without_a_gpu_says_how_to_get_one(tmp_path):
+    import minigrad as mg
+
+    if mg.cuda.is_available():
+        pytest.skip("a GPU is present: --device cuda is expected to work here")
+    result = subprocess.run([sys.executable, "-m", "examples.seq2seq", "--device", "cuda", "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "CuPy" in result.stderr and "--device cuda" in result.stderr
