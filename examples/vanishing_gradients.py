@@ -98,11 +98,20 @@ def train(model: Unrolled, args: argparse.Namespace, device: str, label: str) ->
     return stopwatch.total
 
 
-def draw_graph(model: Unrolled, args: argparse.Namespace, device: str, label: str) -> str:
-    """The unrolled graph of a --graph-steps sequence, one box per step, coloured by gradient norm."""
+LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def draw_graph(model: Unrolled, cell: str, args: argparse.Namespace, device: str, label: str) -> str:
+    """The unrolled graph of a --graph-steps sequence, one box per step, coloured by gradient norm.
+
+    Drawn with the sequence layer (``nn.RNN`` / ``nn.LSTM``) holding the cell's weights: it is
+    what a user's model looks like, and its steps tag h_t so each box shows ‖∂L/∂h_t‖.
+    """
+    layer = LAYERS[cell](model.cell.input_size, model.cell.hidden_size).to(device)
+    layer.load_state_dict({f"{name}_l0": value for name, value in model.cell.state_dict().items()})
     x, y = make_batch(np.random.default_rng(1), args.graph_steps, 4)
-    prediction, _ = model(mg.tensor(x, device=device))
-    loss = F.mse_loss(prediction, mg.tensor(y, device=device))
+    output, _ = layer(mg.tensor(x, device=device))
+    loss = F.mse_loss(model.head(output[-1]).squeeze(-1), mg.tensor(y, device=device))
     loss.backward(retain_graph=True, retain_grads=True)
     model.zero_grad()
     fmt = "svg" if shutil.which("dot") else "dot"
@@ -151,23 +160,23 @@ def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     device = common.setup(args)
     x, y = make_batch(np.random.default_rng(args.seed), args.length, args.batch_size)
-    models = {}
+    models: dict[str, tuple[str, Unrolled]] = {}
     for cell in args.cells:
         for bias in args.forget_biases if cell == "lstm" else [0.0]:
             label = f"lstm b_f={bias:g}" if cell == "lstm" else cell
             mg.manual_seed(args.seed)
-            models[label] = Unrolled(cell, 2, args.hidden_size, bias).to(device)
+            models[label] = cell, Unrolled(cell, 2, args.hidden_size, bias).to(device)
 
     curves: dict[str, list[float]] = {}
     graphs: dict[str, str] = {}
     seconds = 0.0
-    for label, model in models.items():
+    for label, (cell, model) in models.items():
         curves[label] = gradient_norms(model, x, y, device)
         if args.epochs > 0:
             seconds += train(model, args, device, label)
             curves[f"{label} (trained)"] = gradient_norms(model, x, y, device)
         if not args.no_graph:
-            graphs[label] = draw_graph(model, args, device, label.replace(" ", "_").replace("=", ""))
+            graphs[label] = draw_graph(model, cell, args, device, label.replace(" ", "_").replace("=", ""))
         common.save_checkpoint(model, args.out, label.replace(" ", "_").replace("=", ""))
 
     common.log(f"‖∂L_T/∂h_t‖ at a few steps t (T = {args.length - 1}):")
