@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=False,
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                            HealthCheck.filter_too_much])
 
