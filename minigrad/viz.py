@@ -606,8 +606,9 @@ def _reference_hubs(edges: _Edges, show_shapes: bool) -> list[_Unit]:
 
 def _edge_attrs(count: int, norms: list, indices: list, anchor: bool, scale: _Scale | None,
                 boxed: bool) -> dict[str, str]:
-    """Style of one edge. Labels between boxes get room in the layout (``label``);
-    op-level labels are placed after layout (``xlabel``), which keeps big graphs fast."""
+    """Style of one edge. Gradient labels between boxes get room in the layout
+    (``label``); other labels are placed after layout (``xlabel``), which keeps
+    big graphs fast."""
     if anchor:   # count: how many scopes the hub links to
         return {"style": "dashed", "color": "#999999", "arrowhead": "none", "xlabel": f"×{count}",
                 "fontcolor": "#777777"}
@@ -627,7 +628,9 @@ def _edge_attrs(count: int, norms: list, indices: list, anchor: bool, scale: _Sc
             texts.append(_norm_text(value))
             attrs["fontcolor"] = attrs["color"]
     if texts:
-        attrs["label" if boxed else "xlabel"] = " ".join(texts)
+        # a gradient norm between boxes gets room in the layout; the rest is placed afterwards
+        roomy = boxed and scale is not None
+        attrs["label" if roomy else "xlabel"] = " ".join(texts)
     return attrs
 
 
