@@ -314,6 +314,18 @@ class Seq2Seq(nn.Module):
             return history[np.arange(batch), scores.argmax(axis=1)]
 
 
+def scaled_normal_init(model: nn.Module) -> None:
+    """The initialisation of the hand-written NumPy seq2seq the published numbers come from:
+    embeddings N(0, 0.01²), weights N(0, 1/fan_in), biases 0 (instead of PyTorch's uniform ones)."""
+    for name, param in model.named_parameters():
+        if "bias" in name:
+            nn.init.zeros_(param)
+        elif "embedding" in name:
+            nn.init.normal_(param, std=0.01)
+        else:
+            nn.init.normal_(param, std=param.shape[-1] ** -0.5)
+
+
 # --- data → tensors ---------------------------------------------------------
 
 @dataclass
@@ -465,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="give the encoder each source's length, so it stops at its last character; with --no-packed it "
              "reads fixed-width sources with their padding (after them, or before them when reversed)")
     add("--teacher-forcing", type=float, default=1.0, help="probability of feeding the true previous token")
+    add("--init", choices=["pytorch", "scaled-normal"], default="pytorch",
+        help="PyTorch's default initialisation, or that of the NumPy reference implementation (scaled_normal_init)")
     add("--batch-size", type=int, default=128)
     add("--lr", type=float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
     add("--lr-schedule", choices=["constant", "cosine"], default="cosine",
@@ -486,6 +500,8 @@ def main(argv: list[str] | None = None) -> dict:
     model = Seq2Seq(len(data.source_vocab), len(data.target_vocab), args.embedding_size, args.hidden_size,
                     args.num_layers, args.cell, args.bidirectional, args.peeky, args.attention,
                     args.attention_size, args.dropout, args.fused).to(device)
+    if args.init == "scaled-normal":
+        scaled_normal_init(model)
     optimizer = nn.optim.Adam(model.parameters(), lr=args.lr)
     n_params = sum(p.size for p in model.parameters())
     style = "attention" if args.attention else ("peeky" if args.peeky else "plain")
@@ -546,6 +562,7 @@ def main(argv: list[str] | None = None) -> dict:
         args, example="seq2seq", device=device, epochs=args.epochs, train_seconds=stopwatch.total,
         val_accuracy=accuracy, best_val_accuracy=max(history, default=0.0), accuracy_per_epoch=history,
         task=args.task, cell=args.cell, reverse_source=args.reverse_source, peeky=args.peeky, packed=args.packed,
+        init=args.init,
         attention=args.attention, hidden_size=args.hidden_size, parameters=n_params, checkpoint=checkpoint,
         graph=graph, attention_map=heat_map,
     )

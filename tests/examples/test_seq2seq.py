@@ -107,8 +107,10 @@ def test_attention_gru_bidirectional_beam_and_scheduled_sampling(run_example, tm
 def test_reverse_task_plain_lstm_reading_padding(run_example, tmp_path):
     summary, _ = run_example(
         "seq2seq", "--task", "reverse", "--pairs", "300", "--epochs", "1", "--hidden-size", "16",
-        "--no-peeky", "--no-packed", "--lr-schedule", "constant", "--no-graph", "--out", str(tmp_path))
+        "--no-peeky", "--no-packed", "--lr-schedule", "constant", "--init", "scaled-normal", "--no-graph",
+        "--out", str(tmp_path))
     assert summary["peeky"] is False and summary["reverse_source"] is True and summary["packed"] is False
+    assert summary["init"] == "scaled-normal"
     assert summary["graph"] is None
 
 
