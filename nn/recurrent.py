@@ -512,14 +512,14 @@ class _Recurrent(Module):
             active, masks = keep
         order = range(active - 1, -1, -1) if suffix else range(active)
         outputs: list[Any] = [None] * steps
+        step, name_scope = self._step, mg.name_scope   # looked up once: this loop is the hot path
         for t in order:
-            with mg.name_scope(f"t{t}"):
-                new = self._step(gates_x[t], state, weights)
-                mask = masks[t] if masks is not None else None
-                if mask is not None:
+            with name_scope(f"t{t}"):
+                new = step(gates_x[t], state, weights)
+                if masks is not None and masks[t] is not None:
                     # finished sequences keep their state and output zeros
-                    new = tuple(mg.where(mask, n, s) for n, s in zip(new, state))
-                    outputs[t] = mg.where(mask, new[0], 0.0)
+                    new = tuple(mg.where(masks[t], n, s) for n, s in zip(new, state))
+                    outputs[t] = mg.where(masks[t], new[0], 0.0)
                 else:
                     outputs[t] = new[0]
                 tag(new[0], "h")

@@ -137,28 +137,25 @@ class Split(Function):
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
-        size = x.shape[self.axis]
-        bounds = [0, *self.points, size]
-        self.spans = [slice(*slice(lo, hi).indices(size)[:2]) for lo, hi in zip(bounds, bounds[1:])]
-        # the usual case: sorted points inside the axis, the parts tile the input in order
-        self.tiled = all(b.start == a.stop for a, b in zip(self.spans, self.spans[1:])) and \
-            all(s.start <= s.stop for s in self.spans)
-        # basic slices are views, as numpy.split gives, without its per-call Python overhead
-        index = [slice(None)] * x.ndim
-        parts = []
-        for span in self.spans:
-            index[self.axis] = span
-            parts.append(x[tuple(index)])
-        return tuple(parts)
+        bounds = [0, *self.points, x.shape[self.axis]]
+        # basic slices with the raw points, exactly as numpy.split takes them: views of x,
+        # without numpy.split's per-call Python overhead
+        before = (slice(None),) * self.axis
+        return tuple(x[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
 
     def backward(self, *grads: Any) -> Any:
         xp = self.xp
-        if self.tiled and all(g is not None for g in grads):
+        size = self.in_shape[self.axis]
+        bounds = [0, *self.points, size]
+        spans = [slice(*slice(lo, hi).indices(size)[:2]) for lo, hi in zip(bounds, bounds[1:])]
+        # the usual case: sorted points inside the axis, the parts tile the input in order
+        tiled = all(b.start == a.stop for a, b in zip(spans, spans[1:])) and all(s.start <= s.stop for s in spans)
+        if tiled and all(g is not None for g in grads):
             return xp.concatenate(grads, axis=self.axis)
         dtype = next(g for g in grads if g is not None).dtype
         gx = xp.zeros(self.in_shape, dtype=dtype)
         index = [slice(None)] * len(self.in_shape)
-        for span, g in zip(self.spans, grads):
+        for span, g in zip(spans, grads):
             if g is not None:
                 index[self.axis] = span
                 gx[tuple(index)] += g   # parts may overlap when the points are out of order
