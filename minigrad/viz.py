@@ -269,6 +269,15 @@ def _match_scope(scope: str, pattern: list[str]) -> str | None:
     return None
 
 
+def _enclosing_step(scope: str) -> str | None:
+    """The deepest time-step scope (last part ``t{t}``) that contains ``scope``."""
+    parts = scope.split("/") if scope else []
+    for k in range(len(parts), 0, -1):
+        if _STEP.fullmatch(parts[k - 1]):
+            return "/".join(parts[:k])
+    return None
+
+
 def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
@@ -394,12 +403,17 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     # edges in the order of their heads, then tails: stable, and reads like the walk
     ordered = sorted(edges.items(), key=lambda item: (item[0][1].order, item[0][0].order))
 
-    h_norms: dict[str, float] = {}   # ‖∂L/∂h‖ per scope, from the op tagged "h" directly in it
+    # ‖∂L/∂h‖ per scope: from the op tagged "h" in it, for a time step also from one
+    # nested deeper (a cell module called inside t3: "t3/lstmcell"); the last one wins
+    h_norms: dict[str, float] = {}
     scale = None
     if show_grads:
         for node in nodes:
             if node.tag == "h" and node.grad_norms and node.grad_norms[0] is not None:
-                h_norms.setdefault(node.scope, node.grad_norms[0])
+                h_norms[node.scope] = node.grad_norms[0]
+                step = _enclosing_step(node.scope)
+                if step is not None:
+                    h_norms[step] = node.grad_norms[0]
         scale = _Scale([_combined(entry[1]) for entry in edges.values()] + list(h_norms.values()))
 
     for node, unit in unit_of.items():

@@ -433,3 +433,19 @@ def test_python_dash_m_runs_the_cli(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"wrote {tmp_path / 'rnn'}.dot"
     assert (tmp_path / "rnn.dot").read_text(encoding="utf-8").startswith("digraph")
+
+
+def test_step_norm_comes_from_a_cell_called_inside_the_step():
+    cell = nn.LSTMCell(3, 4)
+    state = None
+    with mg.name_scope("loop"):
+        for t in range(3):
+            with mg.name_scope(f"t{t}"):
+                state = cell(mg.randn(2, 3), state)   # ops in loop/t{t}/lstmcell
+    loss = state[0].sum()
+    loss.backward(retain_graph=True, retain_grads=True)
+    dot = Dot(viz.draw(loss, collapse="steps", show_grads=True).source)
+    boxes = [i for i in dot.nodes if i.startswith("b")]
+    assert len(boxes) == 3 and all("‖∂L/∂h‖" in dot.nodes[b] for b in boxes)
+    # the cell reads its weights at every call: one dashed copy per step
+    assert len(Dot(viz.draw(loss).source).labelled("weight_hh\\n")) == 3
