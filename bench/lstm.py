@@ -1,13 +1,15 @@
 """One LSTM training step: minigrad's nn.LSTM against torch.nn.LSTM and a hand-written NumPy LSTM.
 
-    python -m bench.lstm [--sizes all|small] [--repeats 5] [--profile B,T,I,H]
+    python -m bench.lstm [--sizes all|small] [--repeats 5] [--threads 2] [--profile B,T,I,H]
 
 A step is: forward over T steps from a zero state, loss = sum of the outputs,
 backward to every weight (the input needs no gradient), as in training. All
 peers run in the same process on the CPU in float32 (PyTorch with
-``torch.set_num_threads(2)``), with the same weights and the same batch; each
-number is the median over ``--repeats`` timed steps after a warm-up step.
-Peers:
+``torch.set_num_threads(--threads)``, 2 by default; NumPy's BLAS uses its own
+default, one thread per core, unless ``OPENBLAS_NUM_THREADS`` says otherwise),
+with the same weights and the same batch. The peers take turns, one step each,
+so that load from other processes hits them alike; each number is the median
+over ``--repeats`` such rounds after a warm-up step. Peers:
 
 * ``minigrad``: ``nn.LSTM`` from primitive ops (the unrolled graph);
 * ``minigrad fused``: ``nn.LSTM(fused=True)``, the gate math as one op per step;
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import platform
 import pstats
 import statistics
@@ -90,26 +93,27 @@ def numpy_step(x: np.ndarray, weights: dict) -> Callable[[], Any]:
     return step
 
 
-def _torch() -> Any:
+def _torch(threads: int) -> Any:
     try:
         import torch  # noqa: PLC0415 - optional peer
     except ImportError:
         return None
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     return torch
 
 
-def run(sizes: list[tuple[int, int, int, int]], repeats: int) -> None:
-    torch = _torch()
-    print(f"# LSTM training step, float32, CPU; median of {repeats} steps (ms)")
+def run(sizes: list[tuple[int, int, int, int]], repeats: int, threads: int = 2) -> None:
+    torch = _torch(threads)
+    print(f"# LSTM training step (forward over T, loss = sum of outputs, backward), float32, CPU; "
+          f"median of {repeats} steps (ms)")
     print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}"
-          + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ", no PyTorch"))
+          + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ", no PyTorch")
+          + f", OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     header = ["B", "T", "I", "H", "minigrad", "mg fused", "numpy", "torch", "mg/numpy", "mg/torch", "fused/torch"]
     print(" | ".join(f"{h:>9}" for h in header))
     for batch, steps, inputs, hidden in sizes:
         x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
         weights = _weights(inputs, hidden, seed=1)
-        # interleave the peers so that load from other processes hits them alike
         peers = {"minigrad": minigrad_step(x, weights), "fused": minigrad_step(x, weights, fused=True),
                  "numpy": numpy_step(x, weights)}
         if torch is not None:
@@ -149,6 +153,7 @@ def main() -> None:
     parser.add_argument("--sizes", choices=["all", "small"], default="all",
                         help="all four sizes, or the two quick ones")
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per peer and size (median reported)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for the PyTorch peer")
     parser.add_argument("--profile", metavar="B,T,I,H", help="cProfile minigrad's step at this size instead")
     args = parser.parse_args()
     if args.profile:
@@ -157,7 +162,7 @@ def main() -> None:
             parser.error("--profile takes four integers B,T,I,H")
         profile(size, args.repeats)  # type: ignore[arg-type]
         return
-    run(SIZES if args.sizes == "all" else SMALL_SIZES, args.repeats)
+    run(SIZES if args.sizes == "all" else SMALL_SIZES, args.repeats, args.threads)
 
 
 if __name__ == "__main__":

@@ -406,6 +406,9 @@ class _Recurrent(Module):
                     setattr(self, f"bias_ih_l{k}{suffix}", _new_parameter((rows,), bound, device, dtype))
                     setattr(self, f"bias_hh_l{k}{suffix}", _new_parameter((rows,), bound, device, dtype))
 
+    def flatten_parameters(self) -> None:
+        """Nothing to do (PyTorch needs it for cuDNN; kept so PyTorch code runs unchanged)."""
+
     @property
     def all_weights(self) -> list[list[Parameter]]:
         """The parameters of each layer and direction, in PyTorch's order."""
@@ -616,6 +619,9 @@ class RNN(_Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  nonlinearity: str = "tanh", *, device: Any = None, dtype: Any = None) -> None:
+        if isinstance(bias, str):
+            raise TypeError(f"RNN: bias must be a bool, got {bias!r}; pass the nonlinearity by keyword: "
+                            f"nn.RNN(..., nonlinearity={bias!r})")
         nonlinearity = _check_nonlinearity("RNN", nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 1,
                          device, dtype)

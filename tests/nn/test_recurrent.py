@@ -278,6 +278,8 @@ def test_layer_errors() -> None:
         nn.LSTM(3, 4, coupled=True, fused=True)
     with pytest.warns(UserWarning, match="num_layers=1"):
         nn.RNN(3, 4, dropout=0.5)
+    with pytest.raises(TypeError, match="nonlinearity='relu'"):
+        nn.RNN(3, 4, 1, "relu")            # PyTorch's positional order; here it must be a keyword
 
 
 def test_repr_is_pytorch_like() -> None:
