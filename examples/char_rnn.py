@@ -107,12 +107,12 @@ def sample(model: CharModel, text: Text, prime: str, length: int, temperature: f
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.parser("char_rnn", __doc__, epochs=30)
+    parser = common.parser("char_rnn", __doc__, epochs=20)
     add = parser.add_argument
     add("--text", default=DEFAULT_TEXT, help="a UTF-8 text file to model")
     add("--cell", choices=sorted(RECURRENT), default="lstm")
     add("--embedding-size", type=int, default=32)
-    add("--hidden-size", type=int, default=128)
+    add("--hidden-size", type=int, default=256)
     add("--num-layers", type=int, default=1)
     add("--dropout", type=float, default=0.1, help="on the recurrent output (and between layers)")
     add("--seq-len", type=int, default=64, help="characters per truncated-BPTT chunk")
