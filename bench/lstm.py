@@ -16,6 +16,11 @@ over ``--repeats`` such rounds after a warm-up step. Peers:
 * ``torch``: ``torch.nn.LSTM`` (its native CPU kernel), if PyTorch is installed;
 * ``numpy``: a plain-NumPy LSTM with hand-written BPTT (``bench/numpy_lstm.py``).
 
+Before timing, ``gc.freeze()`` moves the objects that exist after the imports
+(some 150,000 from ``import torch``) out of the cycle collector's reach, as in
+``bench/overhead.py``: otherwise every full collection would rescan them and
+bill the peer that happened to allocate (``--no-freeze`` skips it).
+
 ``--profile B,T,I,H`` runs cProfile over minigrad's step at that size instead
 and prints the top functions.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import os
 import platform
 import pstats
@@ -102,13 +108,17 @@ def _torch(threads: int) -> Any:
     return torch
 
 
-def run(sizes: list[tuple[int, int, int, int]], repeats: int, threads: int = 2) -> None:
+def run(sizes: list[tuple[int, int, int, int]], repeats: int, threads: int = 2, freeze: bool = True) -> None:
     torch = _torch(threads)
+    if freeze:
+        gc.collect()
+        gc.freeze()
     print(f"# LSTM training step (forward over T, loss = sum of outputs, backward), float32, CPU; "
           f"median of {repeats} steps (ms)")
     print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}"
           + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ", no PyTorch")
-          + f", OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+          + f", OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+          + f", gc.freeze() {'on' if freeze else 'off'}")
     header = ["B", "T", "I", "H", "minigrad", "mg fused", "numpy", "torch", "mg/numpy", "mg/torch", "fused/torch"]
     print(" | ".join(f"{h:>9}" for h in header))
     for batch, steps, inputs, hidden in sizes:
@@ -154,6 +164,7 @@ def main() -> None:
                         help="all four sizes, or the two quick ones")
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per peer and size (median reported)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for the PyTorch peer")
+    parser.add_argument("--no-freeze", action="store_true", help="do not gc.freeze() the imported objects")
     parser.add_argument("--profile", metavar="B,T,I,H", help="cProfile minigrad's step at this size instead")
     args = parser.parse_args()
     if args.profile:
@@ -162,7 +173,7 @@ def main() -> None:
             parser.error("--profile takes four integers B,T,I,H")
         profile(size, args.repeats)  # type: ignore[arg-type]
         return
-    run(SIZES if args.sizes == "all" else SMALL_SIZES, args.repeats, args.threads)
+    run(SIZES if args.sizes == "all" else SMALL_SIZES, args.repeats, args.threads, freeze=not args.no_freeze)
 
 
 if __name__ == "__main__":
