@@ -563,9 +563,8 @@ def main(argv: list[str] | None = None) -> dict:
         args, example="seq2seq", device=device, epochs=args.epochs, train_seconds=stopwatch.total,
         val_accuracy=accuracy, best_val_accuracy=max(history, default=0.0), accuracy_per_epoch=history,
         task=args.task, cell=args.cell, reverse_source=args.reverse_source, peeky=args.peeky, packed=args.packed,
-        init=args.init,
-        attention=args.attention, hidden_size=args.hidden_size, parameters=n_params, checkpoint=checkpoint,
-        graph=graph, attention_map=heat_map,
+        attention=args.attention, init=args.init, hidden_size=args.hidden_size, parameters=n_params,
+        checkpoint=checkpoint, graph=graph, attention_map=heat_map,
     )
 
 
