@@ -129,6 +129,7 @@ def save(obj: Any, path: str | os.PathLike) -> str:
                         numpy.lib.format.write_array(member, array, allow_pickle=False)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temp, 0o666 & ~_umask())   # mkstemp makes 0600; give the file the usual permissions
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
@@ -136,6 +137,12 @@ def save(obj: Any, path: str | os.PathLike) -> str:
         raise
     _sync_folder(folder)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _sync_folder(folder: str) -> None:
