@@ -332,11 +332,12 @@ class LSTMCell(_Cell):
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
     def extra_repr(self) -> str:
-        text = super().extra_repr()
-        for option in ("peephole", "coupled", "fused"):
-            if getattr(self, option):
-                text += f", {option}=True"
-        return text
+        return super().extra_repr() + _lstm_options(self)
+
+
+def _lstm_options(module: Module) -> str:
+    """The LSTM variants switched on, for a module's repr: ", peephole=True" etc."""
+    return "".join(f", {option}=True" for option in ("peephole", "coupled", "fused") if getattr(module, option))
 
 
 class GRUCell(_Cell):
@@ -677,11 +678,7 @@ class LSTM(_Recurrent):
         return lstm_step(gates_x, h, c, weight_hh_t, None, peepholes, self.coupled, self.fused)
 
     def extra_repr(self) -> str:
-        text = super().extra_repr()
-        for option in ("peephole", "coupled", "fused"):
-            if getattr(self, option):
-                text += f", {option}=True"
-        return text
+        return super().extra_repr() + _lstm_options(self)
 
 
 class GRU(_Recurrent):
