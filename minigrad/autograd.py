@@ -56,6 +56,7 @@ class Function:
     """
 
     name = "function"
+    xp: Any = numpy    # the array module of the inputs; set per call only when it is not NumPy
     n_outputs = 1
     multiple = False   # True for ops returning a tuple of outputs (split, unbind)
     # set when recorded
@@ -105,19 +106,20 @@ class Function:
                 arrays.append(x)
             edges.append(None)
             needs_grad.append(False)
-        if on_host:
-            self.xp = numpy
-        else:
+        if not on_host:
             self.xp = _common_module(self.name, inputs, arrays)
         try:
             out = self.forward(*arrays)
         except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             raise _with_op_context(self.name, inputs, error) from error
-        record = record and _grad_enabled
-        if record:
+        if record and _grad_enabled:
             self.edges = tuple(edges)
             self.needs_grad = tuple(needs_grad)
             self.scope = _scope
+            node = self
+        else:
+            record = False
+            node = None
         if not self.multiple:
             if type(out) is not numpy.ndarray and on_host:
                 out = numpy.asarray(out)  # NumPy returns scalars for 0-d results
@@ -126,14 +128,12 @@ class Function:
             if record:
                 meta = _meta_cache.get((out.shape, out.dtype))
                 self.out_meta = meta if meta is not None else _shared_meta(out)
-            return Tensor._make(out, record, self if record else None, 0)
+            return Tensor._make(out, record, node, 0)
         if _anomaly:
             _check_forward(self, out, arrays)
         if record:
             self.out_meta = tuple((y.shape, y.dtype) for y in out)
-        return tuple(
-            Tensor._make(y, record, self if record else None, i) for i, y in enumerate(out)
-        )
+        return tuple(Tensor._make(y, record, node, i) for i, y in enumerate(out))
 
     # --- the recorded node ---
 
@@ -483,6 +483,7 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
     deferred_leaves: dict = {}   # leaf → ProductSum, added to .grad after the loop
     pending[root_node][root._index] = grad
     ready = [root_node]
+    checking = _anomaly or retain_grads
     while ready:
         node = ready.pop()
         grads_out = pending.pop(node)
@@ -507,14 +508,14 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False,
         else:
             if type(grads_in) is not tuple:
                 grads_in = (grads_in,)
-            if _anomaly or retain_grads:
+            if checking:
                 grads_in = tuple(g.value() if type(g) is ProductSum else g for g in grads_in)
-            if _anomaly:
-                _check_backward(node, grads_in, grads_out)
+                if _anomaly:
+                    _check_backward(node, grads_in, grads_out)
         if retain_grads:
             node.input_grad_norms = tuple(_norm(g) for g in grads_in)
         if not retain_graph:
-            node.release()
+            node.saved = _FREED   # release(), inline
         for edge, g in zip(node.edges, grads_in):
             if edge is None:
                 continue

@@ -54,6 +54,8 @@ def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
 
 def one_axis(axis: Any, ndim: int, name: str) -> int:
     """A single ``axis`` as a non-negative int; a tuple, None or a float raises a TypeError naming the op."""
+    if type(axis) is int and -ndim <= axis < ndim:
+        return axis % ndim   # the usual call, without the checks below
     try:
         if isinstance(axis, bool):
             raise TypeError("a bool")

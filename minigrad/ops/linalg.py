@@ -22,6 +22,10 @@ class MatMul(Function):
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
+        if a.ndim == 2 and b.ndim == 2:   # the usual case: plain matrices
+            ga = gy @ b.T if self.needs_grad[0] else None
+            # aᵀ gy, summed by the engine with b's other uses in one GEMM (see ProductSum)
+            return ga, ProductSum(a, gy) if self.needs_grad[1] else None
         xp = self.xp
         # Promote 1-D operands to matrices, as matmul does, and give gy the
         # axes they lost: b first (gy's last axis), then a (its second-to-last).
@@ -33,9 +37,6 @@ class MatMul(Function):
         if self.needs_grad[0]:
             ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
         if self.needs_grad[1]:
-            if a.ndim == 2 and b.ndim == 2:
-                # aᵀ gy, summed by the engine with b's other uses in one GEMM (see ProductSum)
-                return ga, ProductSum(a, gy)
             if b2.ndim == 2 and a2.ndim > 2:
                 # weights shared over a batch of matrices: one GEMM over all rows
                 k, m = b2.shape

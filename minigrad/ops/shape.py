@@ -146,9 +146,14 @@ class Split(Function):
     def backward(self, *grads: Any) -> Any:
         xp = self.xp
         size = self.in_shape[self.axis]
-        bounds = [0, *self.points, size]
+        points = self.points
+        if all(g is not None for g in grads) and points == sorted(points) and 0 <= min(points, default=0) \
+                and max(points, default=0) <= size:
+            # the usual case (chunk): sorted points inside the axis, the parts tile the input in order
+            return xp.concatenate(grads, axis=self.axis)
+        bounds = [0, *points, size]
         spans = [slice(*slice(lo, hi).indices(size)[:2]) for lo, hi in zip(bounds, bounds[1:])]
-        # the usual case: sorted points inside the axis, the parts tile the input in order
+        # negative points may tile too
         tiled = all(b.start == a.stop for a, b in zip(spans, spans[1:])) and all(s.start <= s.stop for s in spans)
         if tiled and all(g is not None for g in grads):
             return xp.concatenate(grads, axis=self.axis)
