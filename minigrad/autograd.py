@@ -56,7 +56,6 @@ class Function:
     """
 
     name = "function"
-    xp: Any = numpy    # the array module of the inputs; set per call only when it is not NumPy
     n_outputs = 1
     multiple = False   # True for ops returning a tuple of outputs (split, unbind)
     # set when recorded
@@ -106,7 +105,9 @@ class Function:
                 arrays.append(x)
             edges.append(None)
             needs_grad.append(False)
-        if not on_host:
+        if on_host:
+            self.xp = numpy
+        else:
             self.xp = _common_module(self.name, inputs, arrays)
         try:
             out = self.forward(*arrays)
@@ -131,9 +132,10 @@ class Function:
             return Tensor._make(out, record, node, 0)
         if _anomaly:
             _check_forward(self, out, arrays)
+        # list comprehensions: faster than generators for these few outputs
         if record:
-            self.out_meta = tuple((y.shape, y.dtype) for y in out)
-        return tuple(Tensor._make(y, record, node, i) for i, y in enumerate(out))
+            self.out_meta = tuple([(y.shape, y.dtype) for y in out])
+        return tuple([Tensor._make(y, record, node, i) for i, y in enumerate(out)])
 
     # --- the recorded node ---
 

@@ -141,7 +141,7 @@ class Split(Function):
         # basic slices with the raw points, exactly as numpy.split takes them: views of x,
         # without numpy.split's per-call Python overhead
         before = (slice(None),) * self.axis
-        return tuple(x[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:]))
+        return tuple([x[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:])])
 
     def backward(self, *grads: Any) -> Any:
         xp = self.xp
