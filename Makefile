@@ -6,8 +6,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench setup dot clean
 
+# Debian/Ubuntu ship `venv` separately (python3-venv): install it when root, else say how.
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV) 2>/dev/null || { \
+		if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+			&& $(PYTHON) -m venv --clear $(VENV); \
+		else echo "error: '$(PYTHON) -m venv' failed; install it with: sudo apt-get install python3-venv"; exit 1; fi; }
 	$(PY) -m pip install -q -e ".[dev,examples]"
 	touch $(STAMP)
 
