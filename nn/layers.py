@@ -139,21 +139,28 @@ class Identity(Module):
         return x
 
 
-class Tanh(Module):
+class _Elementwise(Module):
+    """An activation as a module: no parameters; ``device``/``dtype`` are accepted for uniformity."""
+
+    def __init__(self, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+
+
+class Tanh(_Elementwise):
     """tanh elementwise, as a module for ``Sequential``."""
 
     def forward(self, x: Tensor) -> Tensor:
         return x.tanh()
 
 
-class ReLU(Module):
+class ReLU(_Elementwise):
     """max(x, 0) elementwise, as a module for ``Sequential``."""
 
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
 
 
-class Sigmoid(Module):
+class Sigmoid(_Elementwise):
     """1 / (1 + e^{-x}) elementwise, as a module for ``Sequential``."""
 
     def forward(self, x: Tensor) -> Tensor:

@@ -28,7 +28,9 @@ def test_linear_default_init_is_pytorchs() -> None:
 
 def test_factory_keywords() -> None:
     for layer in (nn.Linear(2, 3, dtype=mg.float64, device="cpu"), nn.Embedding(4, 2, dtype="float64"),
-                  nn.Dropout(0.1, dtype=mg.float64), nn.Identity(device="cpu")):
+                  nn.Dropout(0.1, dtype=mg.float64), nn.Identity(device="cpu"), nn.Tanh(device="cpu"),
+                  nn.ReLU(dtype=mg.float64), nn.Sigmoid(device="cpu", dtype=mg.float64)):
+        # parameter-free modules only need to accept the keywords (DESIGN: every module constructor)
         assert all(p.dtype == np.float64 and p.device == "cpu" for p in layer.parameters())
     with pytest.raises(TypeError, match="Linear: dtype must be a floating type, got int64"):
         nn.Linear(2, 3, dtype=mg.int64)
