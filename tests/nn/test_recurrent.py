@@ -57,6 +57,24 @@ def assert_same_param_grads(module: nn.Module, torch_module: Any, dtype: Any) ->
         assert_close(param.grad, torch_params[name].grad, **tol(dtype), what=f"grad of {name}")
 
 
+def assert_layer_matches(torch: Any, name: str, model: nn.Module, torch_model: Any, result: tuple,
+                         torch_result: tuple, leaves: list, dtype: Any = np.float64, what: str = "") -> None:
+    """A sequence layer's (output, final state) and every gradient equal PyTorch's.
+
+    ``leaves``: (ours, torch's) pairs of input leaves whose gradients must agree too.
+    """
+    (out, final), (t_out, t_final) = result, torch_result
+    finals, t_finals = (list(final), list(t_final)) if name == "LSTM" else ([final], [t_final])
+    assert_close(out, t_out, **tol(dtype), what=f"output{what}")
+    for a, b in zip(finals, t_finals):
+        assert_close(a, b, **tol(dtype), what=f"final state{what}")
+    weighted_sum([out, *finals]).backward()
+    weighted_sum([t_out, *t_finals], torch).backward()
+    for i, (a, b) in enumerate(leaves):
+        assert_close(a.grad, b.grad, **tol(dtype), what=f"grad of input leaf {i}{what}")
+    assert_same_param_grads(model, torch_model, dtype)
+
+
 # --- cells against PyTorch ------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -157,18 +175,8 @@ def test_layer_matches_torch(torch, name: str, num_layers: int, bidirectional: b
         state_leaves = [(leaf(a, np.float64), torch_leaf(torch, a, np.float64)) for a in arrays]
         state = tuple(s for s, _ in state_leaves) if name == "LSTM" else state_leaves[0][0]
         t_state = tuple(t for _, t in state_leaves) if name == "LSTM" else state_leaves[0][1]
-    out, final = model(x, state)
-    t_out, t_final = torch_model(tx, t_state)
-    finals, t_finals = (list(final), list(t_final)) if name == "LSTM" else ([final], [t_final])
-    assert_close(out, t_out, what="output")
-    for a, b in zip(finals, t_finals):
-        assert_close(a, b, what="final state")
-    weighted_sum([out, *finals]).backward()
-    weighted_sum([t_out, *t_finals], torch).backward()
-    assert_close(x.grad, tx.grad, what="grad of input")
-    for s, ts in state_leaves:
-        assert_close(s.grad, ts.grad, what="grad of initial state")
-    assert_same_param_grads(model, torch_model, np.float64)
+    assert_layer_matches(torch, name, model, torch_model, model(x, state), torch_model(tx, t_state),
+                         [(x, tx), *state_leaves])
 
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
@@ -180,14 +188,8 @@ def test_layer_float32_bias_free_relu_and_unbatched(torch, name: str) -> None:
     x_np = RNG.standard_normal((6, 3)).astype(np.float32)          # unbatched (T, I)
     x, tx = leaf(x_np, np.float32), torch_leaf(torch, x_np, np.float32)
     out, final = model(x)
-    t_out, t_final = torch_model(tx)
-    finals, t_finals = (list(final), list(t_final)) if name == "LSTM" else ([final], [t_final])
-    assert out.shape == (6, 10) and finals[0].shape == (4, 5)
-    assert_close(out, t_out, **tol(np.float32), what="output")
-    weighted_sum([out, *finals]).backward()
-    weighted_sum([t_out, *t_finals], torch).backward()
-    assert_close(x.grad, tx.grad, **tol(np.float32), what="grad of input")
-    assert_same_param_grads(model, torch_model, np.float32)
+    assert out.shape == (6, 10) and (final[0] if name == "LSTM" else final).shape == (4, 5)
+    assert_layer_matches(torch, name, model, torch_model, (out, final), torch_model(tx), [(x, tx)], np.float32)
 
 
 def test_state_dict_from_torch_loads_as_is(torch) -> None:
@@ -218,19 +220,11 @@ def test_lengths_match_packed_sequence(torch, name: str, batch_first: bool) -> N
     h, th = leaf(h_np, np.float64), torch_leaf(torch, h_np, np.float64)
     state, t_state = ((h, h * 0.5), (th, th * 0.5)) if name == "LSTM" else (h, th)
 
-    out, final = model(x, state, lengths=lengths)
     packed = pack_padded_sequence(tx, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
     t_packed, t_final = torch_model(packed, t_state)
     t_out, _ = pad_packed_sequence(t_packed, batch_first=batch_first, total_length=steps)
-    finals, t_finals = (list(final), list(t_final)) if name == "LSTM" else ([final], [t_final])
-    assert_close(out, t_out, what="output with lengths")
-    for a, b in zip(finals, t_finals):
-        assert_close(a, b, what="final state with lengths")
-    weighted_sum([out, *finals]).backward()
-    weighted_sum([t_out, *t_finals], torch).backward()
-    assert_close(x.grad, tx.grad, what="grad of input")
-    assert_close(h.grad, th.grad, what="grad of h0")
-    assert_same_param_grads(model, torch_model, np.float64)
+    assert_layer_matches(torch, name, model, torch_model, model(x, state, lengths=lengths), (t_out, t_final),
+                         [(x, tx), (h, th)], what=" with lengths")
 
 
 def test_lengths_forms_and_padding() -> None:
