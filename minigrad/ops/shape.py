@@ -321,8 +321,11 @@ def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list:
     x = tensor_arg(x, "split")
     a = _existing_axis(axis, x, "split")
     size = x.shape[a]
-    if isinstance(indices_or_sections, (int, backend.numpy.integer)) and not isinstance(indices_or_sections, bool):
-        n = int(indices_or_sections)
+    if backend.is_array(indices_or_sections) and indices_or_sections.ndim:
+        indices_or_sections = indices_or_sections.tolist()   # an array of split points, as numpy.split takes
+    if backend.is_array(indices_or_sections) or isinstance(indices_or_sections, (int, backend.numpy.integer)) \
+            and not isinstance(indices_or_sections, bool):
+        n = int_tuple(indices_or_sections, "split", "indices_or_sections")[0]   # an int or a 0-d array: sections
         if n <= 0 or size % n:
             raise ValueError(f"split: axis {a} of size {size} does not divide into {n} equal parts")
         points = [size // n * i for i in range(1, n)]

@@ -582,7 +582,8 @@ def test_tensors_inside_an_index_and_bool_tensor_masks() -> None:
 def test_split_is_numpy_split() -> None:
     data = np.arange(24.0).reshape(4, 6)
     x = mg.tensor(data)
-    for spec, axis in [(3, 1), ([1, 4], 1), ([-1], 0), ([5, 2], 1), ([0, 0, 9], 1), (np.int64(2), 0), ((1,), 0)]:
+    for spec, axis in [(3, 1), ([1, 4], 1), ([-1], 0), ([5, 2], 1), ([0, 0, 9], 1), (np.int64(2), 0), ((1,), 0),
+                       (np.array([1, 4]), 1), (np.array(3), 1)]:
         got = [p.numpy() for p in mg.split(x, spec, axis=axis)]
         want = np.split(data, spec, axis=axis)
         assert [g.shape for g in got] == [w.shape for w in want], spec
