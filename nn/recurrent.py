@@ -178,10 +178,27 @@ def _check_finite_steps(owner: str, x: Tensor, time_axis: int) -> None:
         f"input {x.dtype}{x.shape} non-finite={int(bad.sum())}")
 
 
-def _new_parameter(shape: tuple, bound: float, device: Any, dtype: Any) -> Parameter:
-    param = Parameter(mg.empty(shape, dtype=dtype or mg.float32, device=device))
-    init.uniform_(param, -bound, bound)
-    return param
+def _add_parameters(module: Module, suffix: str, shapes: dict, device: Any, dtype: Any) -> None:
+    """Register ``name + suffix`` for each name → shape, each drawn from U(-1/√H, 1/√H) as PyTorch."""
+    bound = 1.0 / math.sqrt(module.hidden_size)
+    for name, shape in shapes.items():
+        param = Parameter(mg.empty(shape, dtype=dtype or mg.float32, device=device))
+        init.uniform_(param, -bound, bound)
+        setattr(module, name + suffix, param)
+
+
+def _gate_shapes(rows: int, input_size: int, hidden_size: int, bias: bool) -> dict:
+    """W_ih (G·H, I), W_hh (G·H, H) and, with ``bias``, b_ih, b_hh (G·H,)."""
+    shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
+    if bias:
+        shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+    return shapes
+
+
+def _peephole_shapes(hidden_size: int, coupled: bool) -> dict:
+    """w_ci (absent when coupled), w_cf, w_co, each (H,)."""
+    names = ("weight_cf", "weight_co") if coupled else ("weight_ci", "weight_cf", "weight_co")
+    return dict.fromkeys(names, (hidden_size,))
 
 
 def _result_dtype(x: Tensor, weight: Tensor) -> Any:
@@ -220,14 +237,9 @@ class _Cell(Module):
         self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
         self.bias = bool(bias)
         self.gate_count = gate_count
-        bound = 1.0 / math.sqrt(hidden_size)
-        rows = gate_count * hidden_size
-        self.weight_ih = _new_parameter((rows, input_size), bound, device, dtype)
-        self.weight_hh = _new_parameter((rows, hidden_size), bound, device, dtype)
-        if bias:
-            self.bias_ih = _new_parameter((rows,), bound, device, dtype)
-            self.bias_hh = _new_parameter((rows,), bound, device, dtype)
-        else:
+        _add_parameters(self, "", _gate_shapes(gate_count * hidden_size, input_size, hidden_size, bias),
+                        device, dtype)
+        if not bias:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
 
@@ -317,11 +329,7 @@ class LSTMCell(_Cell):
         super().__init__(input_size, hidden_size, bias, 3 if coupled else 4, device, dtype)
         self.peephole, self.coupled, self.fused = bool(peephole), bool(coupled), bool(fused)
         if peephole:
-            bound = 1.0 / math.sqrt(hidden_size)
-            if not coupled:
-                self.weight_ci = _new_parameter((hidden_size,), bound, device, dtype)
-            self.weight_cf = _new_parameter((hidden_size,), bound, device, dtype)
-            self.weight_co = _new_parameter((hidden_size,), bound, device, dtype)
+            _add_parameters(self, "", _peephole_shapes(hidden_size, coupled), device, dtype)
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         x, (h, c), unbatched = self._check(x, state, 2)
@@ -396,16 +404,11 @@ class _Recurrent(Module):
         self.bidirectional = bool(bidirectional)
         self.gate_count = gate_count
         self._suffixes = ("", "_reverse") if bidirectional else ("",)
-        bound = 1.0 / math.sqrt(hidden_size)
-        rows = gate_count * hidden_size
         for k in range(num_layers):
             layer_input = input_size if k == 0 else hidden_size * len(self._suffixes)
+            shapes = _gate_shapes(gate_count * hidden_size, layer_input, hidden_size, bias)
             for suffix in self._suffixes:
-                setattr(self, f"weight_ih_l{k}{suffix}", _new_parameter((rows, layer_input), bound, device, dtype))
-                setattr(self, f"weight_hh_l{k}{suffix}", _new_parameter((rows, hidden_size), bound, device, dtype))
-                if bias:
-                    setattr(self, f"bias_ih_l{k}{suffix}", _new_parameter((rows,), bound, device, dtype))
-                    setattr(self, f"bias_hh_l{k}{suffix}", _new_parameter((rows,), bound, device, dtype))
+                _add_parameters(self, f"_l{k}{suffix}", shapes, device, dtype)
 
     def flatten_parameters(self) -> None:
         """Nothing to do (PyTorch needs it for cuDNN; kept so PyTorch code runs unchanged)."""
@@ -658,12 +661,9 @@ class LSTM(_Recurrent):
                          3 if coupled else 4, device, dtype)
         self.peephole, self.coupled, self.fused = bool(peephole), bool(coupled), bool(fused)
         if peephole:
-            bound = 1.0 / math.sqrt(hidden_size)
-            names = ("weight_cf", "weight_co") if coupled else ("weight_ci", "weight_cf", "weight_co")
             for k in range(num_layers):
                 for suffix in self._suffixes:
-                    for name in names:
-                        setattr(self, f"{name}_l{k}{suffix}", _new_parameter((hidden_size,), bound, device, dtype))
+                    _add_parameters(self, f"_l{k}{suffix}", _peephole_shapes(hidden_size, coupled), device, dtype)
 
     def _step_weights(self, k: int, suffix: str) -> tuple:
         peepholes = None
