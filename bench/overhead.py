@@ -59,31 +59,11 @@ def _median_us(steps: dict[str, Callable[[], Any]], iterations: int, repeats: in
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def minigrad_steps(chain: int) -> dict[str, Callable[[], Any]]:
-    a = mg.randn(2, 2, requires_grad=True)
-    b = mg.randn(2, 2, requires_grad=True)
-    one = mg.ones(2, 2)
-
-    def fwd_bwd() -> None:
-        y = a * b + a
-        y.backward(one)
-
-    def fwd() -> None:
-        a * b + a
-
-    def add_chain() -> None:
-        y = a
-        for _ in range(chain):
-            y = y + b
-        y.backward(one)
-
-    return {"fwd_bwd": fwd_bwd, "fwd": fwd, "chain": add_chain}
-
-
-def torch_steps(torch: Any, chain: int) -> dict[str, Callable[[], Any]]:
-    a = torch.randn(2, 2, requires_grad=True)
-    b = torch.randn(2, 2, requires_grad=True)
-    one = torch.ones(2, 2)
+def engine_steps(lib: Any, chain: int) -> dict[str, Callable[[], Any]]:
+    """The three workloads on an autograd engine: ``lib`` is ``minigrad`` or ``torch`` (same spelling)."""
+    a = lib.randn(2, 2, requires_grad=True)
+    b = lib.randn(2, 2, requires_grad=True)
+    one = lib.ones(2, 2)
 
     def fwd_bwd() -> None:
         y = a * b + a
@@ -142,9 +122,9 @@ def main(argv: list[str] | None = None) -> None:
         torch = None
 
     chain_iterations = max(args.iterations // args.chain, 5)
-    peers: dict[str, dict[str, Callable[[], Any]]] = {"minigrad": minigrad_steps(args.chain)}
+    peers: dict[str, dict[str, Callable[[], Any]]] = {"minigrad": engine_steps(mg, args.chain)}
     if torch is not None:
-        peers["torch"] = torch_steps(torch, args.chain)
+        peers["torch"] = engine_steps(torch, args.chain)
     peers["numpy"] = numpy_steps(args.chain)
     if not args.no_freeze:
         gc.collect()
