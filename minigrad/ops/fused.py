@@ -90,12 +90,18 @@ def _sigmoid_slope(xp: Any, y: Any) -> Any:
 #
 # One thread per element of the (…, H) state; ``i`` is that element's flat
 # index, so row = i / H and the gate pre-activations of unit j = i % H sit at
-# row * (width*H) + j + k*H. Arrays indexed that way are ``raw`` and passed
-# C-contiguous; the (…, H) arrays are ordinary (broadcast) arguments.
+# row * (width*H) + j + k*H (``minigrad_gate_index`` gives it for k = 0).
+# Arrays indexed that way are ``raw`` and passed C-contiguous; the (…, H)
+# arrays are ordinary (broadcast) arguments.
 
 _PREAMBLE = r"""
 template <typename T> __device__ __forceinline__ T minigrad_sigmoid(T x) {
     return T(1) / (T(1) + exp(-x));
+}
+// where gate 0 of state element i sits in a C-contiguous (rows, gates * H) array
+__device__ __forceinline__ ptrdiff_t minigrad_gate_index(ptrdiff_t i, ptrdiff_t H, ptrdiff_t gates) {
+    const ptrdiff_t row = i / H;
+    return row * gates * H + (i - row * H);
 }
 """
 
@@ -104,8 +110,7 @@ KERNELS: dict[str, tuple[str, str, str]] = {
         "raw T gates, T c, int64 H",
         "T h_new, T c_new, T tanh_c_new, raw T act",
         r"""
-        const ptrdiff_t row = i / H;
-        const ptrdiff_t k = row * 4 * H + (i - row * H);
+        const ptrdiff_t k = minigrad_gate_index(i, H, 4);
         const T in_gate = minigrad_sigmoid(gates[k]);
         const T forget_gate = minigrad_sigmoid(gates[k + H]);
         const T cell_gate = tanh(gates[k + 2 * H]);
@@ -125,8 +130,7 @@ KERNELS: dict[str, tuple[str, str, str]] = {
         "raw T act, T c, T tanh_c_new, T grad_h_new, T grad_c_new, int64 H",
         "raw T grad_gates, T grad_c",
         r"""
-        const ptrdiff_t row = i / H;
-        const ptrdiff_t k = row * 4 * H + (i - row * H);
+        const ptrdiff_t k = minigrad_gate_index(i, H, 4);
         const T in_gate = act[k];
         const T forget_gate = act[k + H];
         const T cell_gate = act[k + 2 * H];
@@ -143,8 +147,7 @@ KERNELS: dict[str, tuple[str, str, str]] = {
         "raw T gi, raw T gh, T h, int64 H",
         "T h_new, raw T act",
         r"""
-        const ptrdiff_t row = i / H;
-        const ptrdiff_t k = row * 3 * H + (i - row * H);
+        const ptrdiff_t k = minigrad_gate_index(i, H, 3);
         const T reset = minigrad_sigmoid(gi[k] + gh[k]);
         const T update = minigrad_sigmoid(gi[k + H] + gh[k + H]);
         const T candidate = tanh(gi[k + 2 * H] + reset * gh[k + 2 * H]);
@@ -158,8 +161,7 @@ KERNELS: dict[str, tuple[str, str, str]] = {
         "raw T act, raw T gh, T h, T grad_h_new, int64 H",
         "raw T grad_gi, raw T grad_gh, T grad_h",
         r"""
-        const ptrdiff_t row = i / H;
-        const ptrdiff_t k = row * 3 * H + (i - row * H);
+        const ptrdiff_t k = minigrad_gate_index(i, H, 3);
         const T reset = act[k];
         const T update = act[k + H];
         const T candidate = act[k + 2 * H];
