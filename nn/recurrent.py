@@ -157,6 +157,22 @@ def _as_input(owner: str, x: Any) -> Tensor:
     return x
 
 
+def _check_states(owner: str, state: Any, names: tuple, expected: tuple, detail: str) -> tuple:
+    """``state`` (a Tensor, or a tuple of ``len(names)`` Tensors) checked against ``expected``; as a tuple."""
+    if len(names) == 1:
+        states = (state,)
+    elif isinstance(state, (tuple, list)) and len(state) == len(names):
+        states = tuple(state)
+    else:
+        raise TypeError(f"{owner}: state must be a tuple ({', '.join(names)}), got {type(state).__name__}")
+    for name, s in zip(names, states):
+        if not isinstance(s, Tensor):
+            raise TypeError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
+        if s.shape != expected:
+            raise ValueError(f"{owner}: expected state {name} of shape {expected} {detail}, got {s.shape}")
+    return states
+
+
 def _check_finite_steps(owner: str, x: Tensor, time_axis: int) -> None:
     """Under ``detect_anomaly``: name the first time step at which the input holds NaN/Inf.
 
@@ -257,19 +273,10 @@ class _Cell(Module):
         if state is None:
             zeros = mg.zeros((batch, self.hidden_size), dtype=_result_dtype(x, self.weight_ih), device=x.device)
             return x, (zeros,) * n_states, unbatched
-        states = (state,) if n_states == 1 else state
-        if n_states == 2 and (not isinstance(state, (tuple, list)) or len(state) != 2):
-            raise TypeError(f"{owner}: state must be a tuple (h, c), got {type(state).__name__}")
         expected = (self.hidden_size,) if unbatched else (batch, self.hidden_size)
-        out = []
-        for name, s in zip(("h", "c"), states):
-            if not isinstance(s, Tensor):
-                raise TypeError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
-            if s.shape != expected:
-                raise ValueError(f"{owner}: expected state {name} of shape {expected} for input of shape "
-                                 f"{(self.input_size,) if unbatched else x.shape}, got {s.shape}")
-            out.append(s.expand_dims(0) if unbatched else s)
-        return x, tuple(out), unbatched
+        states = _check_states(owner, state, ("h", "c")[:n_states], expected,
+                               f"for input of shape {(self.input_size,) if unbatched else x.shape}")
+        return x, (tuple(s.expand_dims(0) for s in states) if unbatched else states), unbatched
 
     def _gates_x(self, x: Tensor) -> Tensor:
         gates_x = x @ self.weight_ih.T
@@ -548,24 +555,13 @@ class _Recurrent(Module):
             dtype = _result_dtype(x, self._weight("weight_ih_l0"))
             zeros = mg.zeros((batch, self.hidden_size), dtype=dtype, device=x.device)
             return [[zeros] * count for _ in range(self.n_states)]
-        if self.n_states == 2:
-            if not isinstance(state, (tuple, list)) or len(state) != 2:
-                raise TypeError(f"{owner}: state must be a tuple (h0, c0), got {type(state).__name__}")
-            states, names = tuple(state), ("h0", "c0")
+        if unbatched:
+            expected, detail = (count, self.hidden_size), "(num_layers * num_directions, hidden_size)"
         else:
-            states, names = (state,), ("h0",)
-        expected = (count, self.hidden_size) if unbatched else (count, batch, self.hidden_size)
-        out = []
-        for name, s in zip(names, states):
-            if not isinstance(s, Tensor):
-                raise TypeError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
-            if s.shape != expected:
-                layout = "(num_layers * num_directions, hidden_size)" if unbatched else \
-                    "(num_layers * num_directions, batch, hidden_size)"
-                raise ValueError(f"{owner}: expected state {name} of shape {expected} {layout}, got {s.shape}"
-                                 + ("" if unbatched else self._batch_hint()))
-            out.append(mg.unbind(s.expand_dims(1) if unbatched else s, 0))
-        return out
+            expected = (count, batch, self.hidden_size)
+            detail = "(num_layers * num_directions, batch, hidden_size)" + self._batch_hint()
+        states = _check_states(owner, state, ("h0", "c0")[:self.n_states], expected, detail)
+        return [mg.unbind(s.expand_dims(1) if unbatched else s, 0) for s in states]
 
     def _length_masks(self, lengths: Any, steps: int, batch: int, device: Any) -> tuple | None:
         """(number of steps to run, per step a (B, 1) keep-mask Tensor or None when all are kept)."""
