@@ -19,15 +19,22 @@ def _shape(value: Any) -> tuple:
     return getattr(value, "shape", ())
 
 
+def _broadcast_shapes(a: Any, b: Any, y: Any) -> tuple | None:
+    """The input shapes if ``y = a ∘ b`` broadcast (backward must sum back), else None.
+
+    Keeping nothing in the usual same-shape case means fewer objects per node
+    for Python's cycle collector to walk.
+    """
+    shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())
+    return None if shape_a == shape_b == getattr(y, "shape", ()) else (shape_a, shape_b)
+
+
 # --- binary arithmetic ------------------------------------------------------
 
 class Add(Function):
     def forward(self, a: Any, b: Any) -> Any:
         y = a + b
-        # keep the input shapes only if broadcasting happened (backward must sum back); keeping
-        # nothing otherwise means fewer objects per node for Python's cycle collector to walk
-        shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())
-        self.shapes = None if shape_a == shape_b == getattr(y, "shape", ()) else (shape_a, shape_b)
+        self.shapes = _broadcast_shapes(a, b, y)
         return y
 
     def backward(self, gy: Any) -> tuple:
@@ -41,8 +48,7 @@ class Add(Function):
 class Sub(Function):
     def forward(self, a: Any, b: Any) -> Any:
         y = a - b
-        shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())   # as Add
-        self.shapes = None if shape_a == shape_b == getattr(y, "shape", ()) else (shape_a, shape_b)
+        self.shapes = _broadcast_shapes(a, b, y)
         return y
 
     def backward(self, gy: Any) -> tuple:
