@@ -241,9 +241,7 @@ def _collector_paused() -> Any:
 # --- cells ----------------------------------------------------------------------
 
 class _Cell(Module):
-    """What the three cells share: W_ih (G·H, I), W_hh (G·H, H), b_ih, b_hh (G·H,)."""
-
-    gate_count = 1
+    """What the three cells share: W_ih (G·H, I), W_hh (G·H, H), b_ih, b_hh (G·H,), G = ``gate_count``."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, gate_count: int,
                  device: Any, dtype: Any) -> None:
@@ -387,7 +385,7 @@ class GRUCell(_Cell):
 class _Recurrent(Module):
     """What RNN, LSTM and GRU share: parameters per layer and direction, the loop over time.
 
-    Subclasses set ``gate_count`` and ``n_states`` and implement ``_step``.
+    Subclasses pass their ``gate_count`` G, set ``n_states`` (2 for LSTM) and implement ``_step``.
     """
 
     n_states = 1
