@@ -291,7 +291,7 @@ class RNNCell(_Cell):
     """Elman cell: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), act = tanh or relu.
 
     Parameters: ``weight_ih`` (H, I), ``weight_hh`` (H, H), ``bias_ih``, ``bias_hh`` (H,),
-    all U(-1/√H, 1/√H). ``cell(x, h=None)``: x (B, I) or (I,); h (B, H) or (H,), zeros
+    all U(-1/√H, 1/√H). ``cell(x, state=None)``: x (B, I) or (I,); state h (B, H) or (H,), zeros
     if missing; returns h' of h's shape.
     """
 
@@ -325,7 +325,7 @@ class LSTMCell(_Cell):
     ``weight_co`` (each (H,); Gers & Schmidhuber 2000). ``coupled=True`` (CIFG) drops the
     input gate, i = 1 - f: the weights are then (3H, ·) in order f, g, o and there is no
     ``weight_ci``. ``fused=True`` computes the gates with one op (plain LSTM only).
-    ``cell(x, (h, c)=None)``: x (B, I) or (I,); returns (h', c'), each (B, H) or (H,).
+    ``cell(x, state=None)``: x (B, I) or (I,); state (h, c), zeros if missing; returns (h', c'), each (B, H) or (H,).
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, peephole: bool = False,
@@ -362,7 +362,7 @@ class GRUCell(_Cell):
         h' = (1 - z) * n + z * h
 
     Parameters: ``weight_ih`` (3H, I), ``weight_hh`` (3H, H), ``bias_ih``, ``bias_hh`` (3H,).
-    ``cell(x, h=None)``: x (B, I) or (I,); returns h' of h's shape. ``fused=True``
+    ``cell(x, state=None)``: x (B, I) or (I,); state h, zeros if missing; returns h' of h's shape. ``fused=True``
     computes the gates with one op.
     """
 
