@@ -34,28 +34,18 @@ from typing import Any, Callable
 import numpy as np
 
 import minigrad as mg
+from bench.numpy_lstm import lstm_weights
 from minigrad import backend
 
 SIZES = [(64, 100, 512, 512), (64, 100, 1024, 1024)]
 TARGETS = {"fused": 2.0, "minigrad": 4.0}   # issue 7: times cuDNN allowed at H=1024
 
 
-def _weights(input_size: int, hidden_size: int, seed: int) -> dict[str, np.ndarray]:
-    """PyTorch's default init U(-1/√H, 1/√H) for one layer, as host arrays."""
-    rng = np.random.default_rng(seed)
-    bound = 1 / np.sqrt(hidden_size)
-    shapes = {"weight_ih_l0": (4 * hidden_size, input_size), "weight_hh_l0": (4 * hidden_size, hidden_size),
-              "bias_ih_l0": (4 * hidden_size,), "bias_hh_l0": (4 * hidden_size,)}
-    return {k: rng.uniform(-bound, bound, s).astype(np.float32) for k, s in shapes.items()}
+def _sgd_step(model: Any, optimizer: Any, inputs: Any) -> Callable[[], Any]:
+    """One training step of a minigrad or torch LSTM (same spelling): loss = sum of outputs, backward, update.
 
-
-def minigrad_step(x: np.ndarray, weights: dict, device: str, fused: bool, lr: float) -> Callable[[], Any]:
-    import nn  # noqa: PLC0415 - the library under test, imported once a GPU is known to exist
-
-    model = nn.LSTM(x.shape[2], weights["weight_hh_l0"].shape[1], fused=fused, device=device)
-    model.load_state_dict(weights)
-    optimizer = nn.optim.SGD(model.parameters(), lr=lr)
-    inputs = mg.tensor(x, device=device)
+    ``zero_grad()`` drops the gradients in both (PyTorch's default ``set_to_none=True``).
+    """
 
     def step() -> Any:
         optimizer.zero_grad()
@@ -68,23 +58,22 @@ def minigrad_step(x: np.ndarray, weights: dict, device: str, fused: bool, lr: fl
     return step
 
 
+def minigrad_step(x: np.ndarray, weights: dict, device: str, fused: bool, lr: float) -> Callable[[], Any]:
+    import nn  # noqa: PLC0415 - the library under test, imported once a GPU is known to exist
+
+    model = nn.LSTM(x.shape[2], weights["weight_hh_l0"].shape[1], fused=fused, device=device)
+    model.load_state_dict(weights)
+    optimizer = nn.optim.SGD(model.parameters(), lr=lr)
+    return _sgd_step(model, optimizer, mg.tensor(x, device=device))
+
+
 def torch_step(torch: Any, x: np.ndarray, weights: dict, device: str, lr: float) -> Callable[[], Any]:
     model = torch.nn.LSTM(x.shape[2], weights["weight_hh_l0"].shape[1]).to(device)
     with torch.no_grad():
         for name, param in model.named_parameters():
             param.copy_(torch.from_numpy(weights[name]))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    inputs = torch.from_numpy(x).to(device)
-
-    def step() -> Any:
-        optimizer.zero_grad(set_to_none=True)
-        output, _ = model(inputs)
-        loss = output.sum()
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return _sgd_step(model, optimizer, torch.from_numpy(x).to(device))
 
 
 def _torch_cuda(device: str, tf32: bool) -> Any:
@@ -144,7 +133,7 @@ def run(sizes: list[tuple[int, int, int, int]], repeats: int, warmup: int, devic
     for batch, steps, inputs, hidden in sizes:
         size = f"{batch},{steps},{inputs},{hidden}"
         x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
-        weights = _weights(inputs, hidden, seed=1)
+        weights = lstm_weights(inputs, hidden, seed=1)
         peers = {"minigrad": minigrad_step(x, weights, device, False, lr),
                  "fused": minigrad_step(x, weights, device, True, lr)}
         if torch is not None:

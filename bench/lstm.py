@@ -41,7 +41,7 @@ import numpy as np
 
 import minigrad as mg
 import nn
-from bench.numpy_lstm import NumpyLSTM
+from bench.numpy_lstm import NumpyLSTM, lstm_weights
 
 SIZES = [(32, 50, 64, 128), (64, 50, 256, 256), (64, 100, 512, 512), (16, 200, 32, 64)]
 SMALL_SIZES = [(32, 50, 64, 128), (16, 200, 32, 64)]
@@ -51,14 +51,6 @@ def _time_ms(step: Callable[[], Any]) -> float:
     start = time.perf_counter()
     step()
     return (time.perf_counter() - start) * 1e3
-
-
-def _weights(input_size: int, hidden_size: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    bound = 1 / np.sqrt(hidden_size)
-    shapes = {"weight_ih_l0": (4 * hidden_size, input_size), "weight_hh_l0": (4 * hidden_size, hidden_size),
-              "bias_ih_l0": (4 * hidden_size,), "bias_hh_l0": (4 * hidden_size,)}
-    return {k: rng.uniform(-bound, bound, s).astype(np.float32) for k, s in shapes.items()}
 
 
 def minigrad_step(x: np.ndarray, weights: dict, fused: bool = False) -> Callable[[], Any]:
@@ -123,7 +115,7 @@ def run(sizes: list[tuple[int, int, int, int]], repeats: int, threads: int = 2, 
     print(" | ".join(f"{h:>9}" for h in header))
     for batch, steps, inputs, hidden in sizes:
         x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
-        weights = _weights(inputs, hidden, seed=1)
+        weights = lstm_weights(inputs, hidden, seed=1)
         peers = {"minigrad": minigrad_step(x, weights), "fused": minigrad_step(x, weights, fused=True),
                  "numpy": numpy_step(x, weights)}
         if torch is not None:
@@ -147,7 +139,7 @@ def run(sizes: list[tuple[int, int, int, int]], repeats: int, threads: int = 2, 
 def profile(size: tuple[int, int, int, int], repeats: int) -> None:
     batch, steps, inputs, hidden = size
     x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
-    step = minigrad_step(x, _weights(inputs, hidden, seed=1))
+    step = minigrad_step(x, lstm_weights(inputs, hidden, seed=1))
     step()
     profiler = cProfile.Profile()
     profiler.enable()

@@ -11,6 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 
+def lstm_weights(input_size: int, hidden_size: int, seed: int) -> dict[str, np.ndarray]:
+    """One LSTM layer's weights with PyTorch's default init U(-1/√H, 1/√H), as float32 host arrays
+    keyed as ``nn.LSTM``'s and ``torch.nn.LSTM``'s state dicts (``weight_ih_l0`` (4H, I), ...)."""
+    rng = np.random.default_rng(seed)
+    bound = 1 / np.sqrt(hidden_size)
+    shapes = {"weight_ih_l0": (4 * hidden_size, input_size), "weight_hh_l0": (4 * hidden_size, hidden_size),
+              "bias_ih_l0": (4 * hidden_size,), "bias_hh_l0": (4 * hidden_size,)}
+    return {k: rng.uniform(-bound, bound, s).astype(np.float32) for k, s in shapes.items()}
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     out = np.exp(-x)
     out += 1
