@@ -174,8 +174,11 @@ class Module:
         """Move (in place) every parameter and buffer to ``device`` and/or cast floats to ``dtype``.
 
         Parameters keep their identity, so an optimizer built before the move
-        still holds them (its state follows on its next step).
+        still holds them (its state follows on its next step). As in PyTorch (and
+        ``Tensor.to``), a dtype may also come first: ``model.to(mg.float64)``.
         """
+        if dtype is None and isinstance(device, (numpy.dtype, type)):
+            device, dtype = None, device
         dev = backend.resolve_device(device) if device is not None else None
         dt = numpy.dtype(dtype) if dtype is not None else None
         if dt is not None and dt.kind != "f":

@@ -141,6 +141,9 @@ def test_to_dtype_keeps_parameter_identity() -> None:
     assert model.blocks[0].count.dtype == np.float64
     model.to(dtype=mg.float32)
     assert all(p.dtype == np.float32 for p in model.parameters())
+    model.to(mg.float64)  # a dtype first, as PyTorch and Tensor.to allow
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    model.float()
     assert all(p.device == "cpu" for p in model.to("cpu").parameters())
 
 
