@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         loss = lstm_loss(steps)
         row = time_svg(loss, timeout=args.timeout * 5, collapse=collapse)
         view = "op level" if collapse is None else f"collapse={collapse}"
-        line = (f"{steps:>5} {view:<14} {row['draw']:>7.2f} {row['total']:>9.2f} {row['kib']:>8.0f} "
-                f"{row['nodes']:>6}")
+        total = "stopped" if row["total"] is None else f"{row['total']:.2f}"
+        line = f"{steps:>5} {view:<14} {row['draw']:>7.2f} {total:>9} {row['kib']:>8.0f} {row['nodes']:>6}"
         if not args.no_peer and collapse is None:
             peer = time_svg(loss, timeout=args.timeout, params="single", group=None)
             if peer["total"] is None:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 line += f"   {peer['total']:>36.2f} {peer['nodes']:>6} {peer['total'] / row['total']:>5.1f}x"
         target = TARGETS.get((steps, collapse))
         if target is not None:
-            ok = row["total"] < target
+            ok = row["total"] is not None and row["total"] < target
             met = met and ok
             line += f"   target < {target:.0f} s: {'met' if ok else 'MISSED'}"
         print(line, flush=True)
