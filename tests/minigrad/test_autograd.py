@@ -356,6 +356,21 @@ def test_gradcheck_names_the_worst_element_of_a_wrong_gradient() -> None:
     assert mg.gradcheck(lambda t: t * t, [x]) is True
 
 
+def test_gradcheck_fails_on_a_nan_gradient() -> None:
+    class NanBackward(mg.Function):
+        def forward(self, x: Any) -> Any:
+            return 2 * x
+
+        def backward(self, gy: Any) -> Any:
+            g = 2 * gy
+            g[2] = np.nan
+            return g
+
+    x = mg.tensor([0.5, -1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    with pytest.raises(mg.GradcheckError, match=r"index \(2,\).*analytic nan"):
+        mg.gradcheck(lambda t: NanBackward()(t), [x])
+
+
 # --- hooks, retain_grad, gradient norms -------------------------------------------------------
 
 def test_hooks_on_leaves_and_intermediates_can_replace_the_gradient() -> None:
