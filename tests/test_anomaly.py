@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 
 
 def test_off_by_default_and_nan_flows_silently():
@@ -186,8 +187,6 @@ def test_cost_when_off_is_printed(capsys):
 
 
 # --- with the recurrent layers ------------------------------------------------------------------
-
-nn = pytest.importorskip("nn")
 
 
 def test_lstm_input_with_a_nan_at_one_time_step_names_that_step():

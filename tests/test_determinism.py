@@ -10,11 +10,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 import minigrad as mg
+import nn
 
-nn = pytest.importorskip("nn")
 F = nn.functional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

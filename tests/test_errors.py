@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 
-nn = pytest.importorskip("nn")
 F = nn.functional
 
 V, E, H, C = 10, 4, 3, 5     # vocabulary, embedding size = LSTM input_size, hidden size, classes

@@ -25,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
+import nn
 
 ALLOWED = (ValueError, TypeError, IndexError, RuntimeError)
-PACKAGE_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (mg, pytest.importorskip("nn")))
+PACKAGE_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (mg, nn))
 EXAMPLES = int(os.environ.get("MINIGRAD_FUZZ_EXAMPLES", "12"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -176,7 +177,7 @@ def test_set_default_device(device: Any) -> None:
 
 
 def nn_functional_names() -> list:
-    F = pytest.importorskip("nn.functional")
+    F = nn.functional
     return sorted(n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))
                   and getattr(getattr(F, n), "__module__", "") == F.__name__
                   and not isinstance(getattr(F, n), type))

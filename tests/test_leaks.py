@@ -25,11 +25,10 @@ import weakref
 from typing import Callable
 
 import numpy as np
-import pytest
 
 import minigrad as mg
+import nn
 
-nn = pytest.importorskip("nn")
 F = nn.functional
 
 V, E, H, T, B = 8, 4, 6, 3, 2
