@@ -111,4 +111,3 @@ _comparisons = {
 }
 for _name, _op in _comparisons.items():
     setattr(Tensor, _name, _compare(_name.strip("_"), _op))
-Tensor.__hash__ = object.__hash__
