@@ -238,9 +238,10 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     x = tensor_arg(x, "transpose")
     if not axes:
         return Transpose(None)(x)
-    if sorted(normalize_axis(axes, x.ndim, "transpose")) != list(range(x.ndim)):
+    permutation = normalize_axis(axes, x.ndim, "transpose")
+    if sorted(permutation) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
-    return Transpose(normalize_axis(axes, x.ndim, "transpose"))(x)
+    return Transpose(permutation)(x)
 
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
