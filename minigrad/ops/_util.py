@@ -6,6 +6,7 @@ import operator
 from typing import Any
 
 from .. import backend
+from ..autograd import AxisError
 from ..tensor import Tensor
 
 
@@ -79,8 +80,6 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
         except TypeError:
             raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}") from None
         if not -ndim <= a < max(ndim, 1):
-            from ..autograd import AxisError  # noqa: PLC0415
-
             raise AxisError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
     return tuple(out)

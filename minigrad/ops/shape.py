@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import AxisError, Function
 from ..tensor import Tensor
 from ._util import int_tuple, normalize_axis, one_axis, sum_to, tensor_arg
 
@@ -289,8 +289,6 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 def _existing_axis(axis: Any, x: Tensor, name: str) -> int:
     """One axis of ``x`` (a 0-d tensor has none to split along)."""
     if x.ndim == 0:
-        from ..autograd import AxisError  # noqa: PLC0415
-
         raise AxisError(f"{name}: a 0-d tensor has no axis {axis!r} to {name} along")
     return one_axis(axis, x.ndim, name)
 
