@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 from ._util import sum_to, unwrap
 
 
@@ -364,7 +364,5 @@ def minimum(a: Any, b: Any) -> Tensor:
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` is true, else ``b`` (all broadcast together)."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        from ..tensor import as_tensor  # noqa: PLC0415
-
         a = as_tensor(a, like=condition if isinstance(condition, Tensor) else None)
     return Where()(condition, a, b)
