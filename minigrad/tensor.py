@@ -323,22 +323,25 @@ def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, de
     return t
 
 
-def zeros(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Tensor of zeros; ``shape`` as ints or one tuple. float32 by default."""
-    return _filled(lambda xp, s, d: xp.zeros(s, dtype=d), _shape_arg(shape, "zeros"), dtype, device, requires_grad,
-                   "zeros")
+def zeros(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Tensor of zeros; ``shape`` as ints or one tuple: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(shape=(2, 3))``.
+
+    float32 by default.
+    """
+    return _filled(lambda xp, s, d: xp.zeros(s, dtype=d), _shape_arg((shape, *dims), "zeros"), dtype, device,
+                   requires_grad, "zeros")
 
 
-def ones(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Tensor of ones; ``shape`` as ints or one tuple."""
-    return _filled(lambda xp, s, d: xp.ones(s, dtype=d), _shape_arg(shape, "ones"), dtype, device, requires_grad,
-                   "ones")
+    return _filled(lambda xp, s, d: xp.ones(s, dtype=d), _shape_arg((shape, *dims), "ones"), dtype, device,
+                   requires_grad, "ones")
 
 
-def empty(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uninitialised tensor; ``shape`` as ints or one tuple."""
-    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _shape_arg(shape, "empty"), dtype, device, requires_grad,
-                   "empty")
+    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _shape_arg((shape, *dims), "empty"), dtype, device,
+                   requires_grad, "empty")
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,

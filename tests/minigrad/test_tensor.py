@@ -59,6 +59,8 @@ def test_filled_constructors() -> None:
         assert make().shape == ()
         t = make(2, requires_grad=True)
         assert t.requires_grad and t.is_leaf
+    for make in (mg.zeros, mg.ones, mg.empty):   # DESIGN: zeros/ones/full/empty(shape, ...)
+        assert make(shape=(2, 3)).shape == (2, 3) and make(shape=4).shape == (4,)
     assert mg.zeros(2, 2).numpy().tolist() == [[0, 0], [0, 0]]
     assert mg.ones(3).numpy().tolist() == [1, 1, 1]
     assert mg.full((2,), 7).dtype == mg.int64 and mg.full((2,), 7.0).dtype == mg.float32
