@@ -124,10 +124,7 @@ _default_device: Device = CPU
 def set_default_device(device: str | Device) -> None:
     """Device used by constructors when none is given (also env MINIGRAD_DEVICE)."""
     global _default_device
-    dev = Device(device)
-    if dev.type == "cuda":
-        _check_cuda(dev)
-    _default_device = dev
+    _default_device = resolve_device(Device(device))   # Device(): None means "cpu" here, not "the default"
 
 
 def get_default_device() -> Device:
