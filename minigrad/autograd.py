@@ -575,17 +575,20 @@ def _accumulate_leaf(leaf: Any, g: Any) -> None:
             result = hook(Tensor._make(g, False, None, 0))
             if result is not None:
                 g = result.data if isinstance(result, Tensor) else result
-    if leaf.grad is None:
-        # copy: the same array may reach several leaves (e.g. both inputs of an add)
-        leaf.grad = Tensor._make(_owned_copy(g, leaf.data.dtype), False, None, 0)
+    _add_to_grad(leaf, g)
+
+
+def _add_to_grad(tensor: Any, g: Any) -> None:
+    """``tensor.grad += g``; the first time, ``.grad`` becomes a copy of ``g`` in the tensor's dtype.
+
+    A copy, because the same array may reach several tensors (e.g. both inputs
+    of an add); NumPy ops give scalars, not arrays, for 0-d results.
+    """
+    if tensor.grad is None:
+        g = g.astype(tensor.data.dtype, copy=True)
+        tensor.grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
     else:
-        leaf.grad.data += g
-
-
-def _owned_copy(g: Any, dtype: Any) -> Any:
-    """A fresh array of ``g`` in ``dtype`` (NumPy ops give scalars, not arrays, for 0-d results)."""
-    g = g.astype(dtype, copy=True)
-    return g if backend.is_array(g) else numpy.asarray(g)
+        tensor.grad.data += g
 
 
 def _run_node_hooks(node: Function, grads_out: list) -> None:
@@ -602,10 +605,7 @@ def _run_node_hooks(node: Function, grads_out: list) -> None:
             tensor = ref()
             g = grads_out[index]
             if tensor is not None and g is not None:
-                if tensor.grad is None:   # accumulates over backward calls, as PyTorch's retain_grad
-                    tensor.grad = Tensor._make(_owned_copy(g, tensor.dtype), False, None, 0)
-                else:
-                    tensor.grad.data += g
+                _add_to_grad(tensor, g)   # accumulates over backward calls, as PyTorch's retain_grad
 
 
 def register_hook(tensor: Any, hook: Callable) -> Callable[[], None]:
