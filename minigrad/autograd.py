@@ -569,13 +569,18 @@ def _norm(g: Any) -> float | None:
 
 
 def _accumulate_leaf(leaf: Any, g: Any) -> None:
-    hooks = leaf._hooks
-    if hooks:
-        for hook in hooks:
-            result = hook(Tensor._make(g, False, None, 0))
-            if result is not None:
-                g = result.data if isinstance(result, Tensor) else result
+    if leaf._hooks:
+        g = _apply_hooks(leaf._hooks, g)
     _add_to_grad(leaf, g)
+
+
+def _apply_hooks(hooks: list, g: Any) -> Any:
+    """Call each hook with the gradient (as a Tensor); a hook may return a replacement."""
+    for hook in hooks:
+        result = hook(Tensor._make(g, False, None, 0))
+        if result is not None:
+            g = result.data if isinstance(result, Tensor) else result
+    return g
 
 
 def _add_to_grad(tensor: Any, g: Any) -> None:
@@ -594,12 +599,8 @@ def _add_to_grad(tensor: Any, g: Any) -> None:
 def _run_node_hooks(node: Function, grads_out: list) -> None:
     if node.hooks:
         for index, hooks in node.hooks.items():
-            for hook in hooks:
-                if grads_out[index] is None:
-                    continue
-                result = hook(Tensor._make(grads_out[index], False, None, 0))
-                if result is not None:
-                    grads_out[index] = result.data if isinstance(result, Tensor) else result
+            if grads_out[index] is not None:
+                grads_out[index] = _apply_hooks(hooks, grads_out[index])
     if node.retained:
         for index, ref in node.retained.items():
             tensor = ref()
