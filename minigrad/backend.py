@@ -169,10 +169,17 @@ def module_for(device: Device) -> Any:
     return numpy if device.type == "cpu" else _check_cuda(device)
 
 
+_cuda_devices: dict[int, Device] = {}   # one Device per GPU index: ops ask for their inputs' devices
+
+
 def device_of(array: Any) -> Device:
     if type(array) is ndarray or _cupy in (None, False) or not isinstance(array, _cupy.ndarray):
         return CPU
-    return Device(f"cuda:{array.device.id}")
+    index = array.device.id
+    device = _cuda_devices.get(index)
+    if device is None:
+        device = _cuda_devices[index] = Device(f"cuda:{index}")
+    return device
 
 
 def to_device(array: Any, device: Device) -> Any:

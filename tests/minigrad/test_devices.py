@@ -197,6 +197,18 @@ def test_seed_given_before_cupy_loads_reaches_every_gpu(monkeypatch: pytest.Monk
     assert len(log) == 3                                      # once per seed
 
 
+def test_device_of_a_gpu_array_names_its_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _fake_cupy(2, [])
+    monkeypatch.setattr(backend, "_cupy", fake)
+    on_gpu = [fake.ndarray() for _ in range(3)]
+    for array, index in zip(on_gpu, (1, 0, 1)):
+        array.device = types.SimpleNamespace(id=index)
+    devices = [backend.device_of(a) for a in on_gpu]
+    assert devices == ["cuda:1", "cuda:0", "cuda:1"] and [d.index for d in devices] == [1, 0, 1]
+    assert devices[0] is devices[2]                    # built once per GPU, not once per call
+    assert backend.device_of(np.zeros(2)) == "cpu"
+
+
 def test_scatter_add_uses_cupyx_on_gpu_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     fake_cupyx = types.SimpleNamespace(scatter_add=lambda *args: calls.append(args))
