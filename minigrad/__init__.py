@@ -22,7 +22,23 @@ from .autograd import (
     no_grad,
     set_grad_enabled,
 )
-from .backend import Device, get_default_device, manual_seed, set_default_device
+from .backend import (
+    Device,
+    array_module,
+    device_of,
+    errstate,
+    get_default_device,
+    is_array,
+    make_array,
+    manual_seed,
+    on_device,
+    random_generator,
+    resolve_device,
+    scatter_add,
+    set_default_device,
+    to_device,
+    to_numpy,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .ops import (
     abs,
@@ -93,6 +109,8 @@ device = Device
 
 __all__ = [
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
+    "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
+    "resolve_device", "scatter_add", "to_device", "to_numpy",
     "arange", "as_tensor", "astype", "bool_", "broadcast_to", "chunk", "clip", "concat", "cuda",
     "detect_anomaly", "device", "div", "empty", "enable_grad", "exp", "expand_dims", "float16",
     "float32", "float64", "full", "full_like", "get_default_device", "gradcheck", "int32", "int64",

@@ -270,6 +270,16 @@ def manual_seed(seed: int) -> None:
         _seed_cuda(cp, _seed)
 
 
+def random_generator(device: Device | str | None = None) -> Any:
+    """The engine's random generator for ``device`` (default: the default device).
+
+    A ``numpy.random.Generator`` on the CPU, CuPy's ``random`` module on a GPU;
+    both are seeded by :func:`manual_seed`. Part of the public array interop
+    (``mg.random_generator``) for libraries such as ``nn`` that draw raw arrays.
+    """
+    return generator(resolve_device(device))
+
+
 def generator(device: Device) -> Any:
     """The random generator for ``device``: a NumPy Generator or CuPy's random module."""
     global _cuda_seeded
