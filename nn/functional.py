@@ -14,9 +14,7 @@ from typing import Any
 import numpy
 
 import minigrad as mg
-from minigrad import backend
-from minigrad.autograd import Function
-from minigrad.tensor import Tensor
+from minigrad import Tensor
 
 __all__ = [
     "TargetError", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "l1_loss",
@@ -61,11 +59,11 @@ def _index_array(indices: Any, device: Any, name: str, what: str = "indices") ->
         if indices.device != device:
             raise ValueError(f"{name}: {what} are on {indices.device} but the input is on {device}")
         array = indices.data
-    elif backend.is_array(indices):
-        array = backend.to_device(indices, device)
+    elif mg.is_array(indices):
+        array = mg.to_device(indices, device)
     else:
         try:
-            array = backend.make_array(indices, None, device)
+            array = mg.make_array(indices, None, device)
         except (TypeError, ValueError) as error:
             raise TargetError(f"{name}: {what} must be integers, got {type(indices).__name__} ({error})") from None
     if array.dtype.kind not in "iu":
@@ -73,7 +71,7 @@ def _index_array(indices: Any, device: Any, name: str, what: str = "indices") ->
     return array
 
 
-class EmbeddingLookup(Function):
+class EmbeddingLookup(mg.Function):
     """weight[indices]; the gradient scatters back with accumulation, except into ``padding_idx``."""
 
     name = "embedding"
@@ -92,7 +90,7 @@ class EmbeddingLookup(Function):
         if self.padding_idx is not None:
             rows = rows * (flat != self.padding_idx)[:, None]
         gw = xp.zeros(self.weight_shape, dtype=gy.dtype)
-        backend.scatter_add(xp, gw, flat, rows)
+        mg.scatter_add(xp, gw, flat, rows)
         return gw
 
 
@@ -136,8 +134,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
-    gen = backend.generator(x.device)
-    with backend.on_device(x.device):
+    gen = mg.random_generator(x.device)
+    with mg.on_device(x.device):
         keep = gen.random(x.shape, dtype=numpy.float32) >= p
         mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
     return x * mask
@@ -197,8 +195,8 @@ def _as_operand(value: Any, like: Tensor, name: str, what: str = "target") -> An
         if value.device != like.device:
             raise ValueError(f"{name}: input is on {like.device} but {what} is on {value.device}")
         return value
-    if backend.is_array(value):
-        return Tensor._make(backend.to_device(value, like.device), False, None, 0)
+    if mg.is_array(value):
+        return mg.as_tensor(mg.to_device(value, like.device))
     return mg.tensor(value, dtype=like.dtype, device=like.device)
 
 
@@ -220,7 +218,7 @@ def _class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) ->
     if tuple(array.shape) != expected:
         raise TargetError(f"{name}: target of shape {tuple(array.shape)} does not fit input of shape {logits.shape} "
                           f"(expected target shape {expected}: the input without its class axis 1)")
-    xp = backend.array_module(array)
+    xp = mg.array_module(array)
     flat = array.reshape(-1)
     keep = flat != ignore_index
     if flat.size:
@@ -248,8 +246,8 @@ def _class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Any:
         return None
     array = weight.data if isinstance(weight, Tensor) else weight
     try:
-        array = backend.to_device(array, like.device) if backend.is_array(array) \
-            else backend.make_array(array, like.dtype, like.device)
+        array = mg.to_device(array, like.device) if mg.is_array(array) \
+            else mg.make_array(array, like.dtype, like.device)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name}: weight must be numbers, one per class, got {type(weight).__name__}") from error
     if tuple(array.shape) != (classes,):
@@ -260,7 +258,7 @@ def _class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Any:
 def _nll_rows(log_probs: Tensor, safe: Any, keep: Any, weight: Any, target_shape: tuple,
               reduction: str) -> Tensor:
     """-w[t] · log_probs[i, t] per row, reduced as PyTorch (mean divides by Σ w[t] over kept rows)."""
-    xp = backend.array_module(safe)
+    xp = mg.array_module(safe)
     rows = xp.arange(safe.shape[0])
     picked = log_probs[rows, safe]
     scale = keep.astype(log_probs.dtype)

@@ -15,8 +15,7 @@ import math
 from typing import Any
 
 import minigrad as mg
-from minigrad import backend
-from minigrad.tensor import Tensor
+from minigrad import Tensor
 
 __all__ = [
     "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "orthogonal_",
@@ -40,14 +39,14 @@ def _write(tensor: Tensor, values: Any) -> Tensor:
 
 
 def _uniform_array(tensor: Tensor, low: float, high: float) -> Any:
-    gen = backend.generator(tensor.device)
-    with backend.on_device(tensor.device):
+    gen = mg.random_generator(tensor.device)
+    with mg.on_device(tensor.device):
         return low + (high - low) * gen.random(tensor.shape)
 
 
 def _normal_array(tensor: Tensor, mean: float, std: float) -> Any:
-    gen = backend.generator(tensor.device)
-    with backend.on_device(tensor.device):
+    gen = mg.random_generator(tensor.device)
+    with mg.on_device(tensor.device):
         return mean + std * gen.standard_normal(tensor.shape)
 
 
@@ -169,9 +168,9 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.size // rows
-    gen = backend.generator(tensor.device)
-    xp = backend.array_module(tensor.data)
-    with backend.on_device(tensor.device):
+    gen = mg.random_generator(tensor.device)
+    xp = mg.array_module(tensor.data)
+    with mg.on_device(tensor.device):
         flat = gen.standard_normal((rows, cols))
         if rows < cols:
             flat = flat.T

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy
 
 import minigrad as mg
-from minigrad.tensor import Tensor
+from minigrad import Tensor
 
 from . import functional as F
 from . import init

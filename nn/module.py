@@ -7,8 +7,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 import numpy
 
 import minigrad as mg
-from minigrad import backend
-from minigrad.tensor import Tensor
+from minigrad import Tensor
 
 
 class Parameter(Tensor):
@@ -179,7 +178,7 @@ class Module:
         """
         if dtype is None and isinstance(device, (numpy.dtype, type)):
             device, dtype = None, device
-        dev = backend.resolve_device(device) if device is not None else None
+        dev = mg.resolve_device(device) if device is not None else None
         dt = numpy.dtype(dtype) if dtype is not None else None
         if dt is not None and dt.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: dtype must be a floating type, got {dt}")
@@ -188,7 +187,7 @@ class Module:
             if dt is not None and is_float and array.dtype != dt:
                 array = array.astype(dt)
             if dev is not None:
-                array = backend.to_device(array, dev)
+                array = mg.to_device(array, dev)
             return array
 
         for tensor in list(self.parameters()) + [b for _, b in self.named_buffers()]:
@@ -241,7 +240,7 @@ class Module:
                 continue
             value = state[key]
             array = value.data if isinstance(value, Tensor) else value
-            if not backend.is_array(array):
+            if not mg.is_array(array):
                 try:
                     array = numpy.asarray(array)
                 except Exception:  # noqa: BLE001 - reported below with the key
@@ -263,8 +262,8 @@ class Module:
                                  "nothing was loaded:\n" + "\n".join(problems))
         for key, array in arrays.items():
             target = own[key]
-            new = backend.to_device(backend.to_numpy(array), target.device) if target.device != backend.CPU \
-                else backend.to_numpy(array)
+            new = mg.to_device(mg.to_numpy(array), target.device) if target.device.type != "cpu" \
+                else mg.to_numpy(array)
             target.data = new.astype(target.dtype, copy=True)
         return LoadResult(missing, unexpected)
 
