@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
+TORCH  := $(VENV)/.torch
+TORCH_VERSION := 2.13.0
+
 .PHONY: demo test lint bench setup dot clean
 
 # Debian/Ubuntu ship `venv` separately (python3-venv): install it when root, else say how.
@@ -18,6 +21,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) dot
 
+# PyTorch is the test peer: the comparison tests check every op and layer against it. The CPU-only wheel
+# keeps the download small (a local wheel when the machine has one, else PyTorch's CPU package index).
+$(TORCH): $(STAMP)
+	@$(PY) -m pip install -q "torch==$(TORCH_VERSION)+cpu" 2>/dev/null \
+		|| $(PY) -m pip install -q "torch==$(TORCH_VERSION)+cpu" --extra-index-url https://download.pytorch.org/whl/cpu \
+		|| $(PY) -m pip install -q "torch==$(TORCH_VERSION)"
+	touch $(TORCH)
+
 # Graphviz's `dot` renders the pictures; install it when we can, say how when we can't.
 dot:
 	@if command -v dot >/dev/null 2>&1; then :; \
@@ -28,11 +39,12 @@ dot:
 demo: setup
 	$(PY) -m examples.seq2seq
 
-test: setup
-	$(PY) -m pytest -q
+test: setup $(TORCH)
+	$(PY) -m pytest -q --nbmake tests $(wildcard docs/*.ipynb)
 
 lint: setup
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) -m bench.overhead
