@@ -80,6 +80,7 @@ from .ops import (
     var,
     where,
 )
+from .serialization import CheckpointError, load, save
 from .tensor import (
     Tensor,
     arange,
@@ -108,6 +109,7 @@ __version__ = "0.1.0"
 device = Device
 
 __all__ = [
+    "CheckpointError", "load", "save",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",

@@ -1,4 +1,4 @@
-"""``nn.save`` / ``nn.load``: state dicts and checkpoints as ``.npz``, never with pickle.
+"""``mg.save`` / ``mg.load`` (also ``nn.save`` / ``nn.load``): checkpoints as ``.npz``, never with pickle.
 
 What can be saved: a state dict (name → Tensor, NumPy array or Python
 scalar), or any nesting of dicts, lists and tuples of those — for example
@@ -9,36 +9,45 @@ path of its keys joined by ``/`` (``model/encoder.weight_hh_l0``,
 ``optimizer/state/0/exp_avg``, ``step``), so ``numpy.load`` reads it as is.
 One extra entry, ``__minigrad__``, holds the nesting as JSON text (which
 containers are dicts, lists or tuples; whether an entry was an int, a float,
-a bool, a string or None) so ``nn.load`` gives back the same structure, with
+a bool, a string or None) so ``load`` gives back the same structure, with
 arrays as ``mg.Tensor``s and scalars as Python scalars. A ``.npz`` without that
 entry loads too: its keys are split on ``/`` into nested dicts.
 
-Saving is atomic: the archive is written to a temporary file in the same
-folder, flushed to disk (fsync) and renamed over ``path``, so a crash never
-leaves a half-written checkpoint under the real name.
+Saving to a path is atomic: the archive is written to a temporary file in the
+same folder, flushed to disk (fsync) and renamed over ``path``, so a crash
+never leaves a half-written checkpoint under the real name. A binary file
+object (``io.BytesIO``, ``open(..., "wb")``) is written in place.
+
+Loading treats the file as hostile (see :mod:`minigrad._checkpoint_reader`):
+every failure is a :class:`CheckpointError` naming the file and the key.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import stat
 import tempfile
 import zipfile
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy
 
-from minigrad import backend
-from minigrad.tensor import Tensor
+from . import backend
+from ._checkpoint_reader import (
+    LAYOUT_KEY,
+    MAX_CONTAINER_DEPTH,
+    MAX_RATIO,
+    CheckpointError,
+    CheckpointNotFoundError,
+    read_checkpoint,
+)
+from .tensor import Tensor
 
-__all__ = ["CheckpointError", "load", "save"]
+__all__ = ["CheckpointError", "CheckpointNotFoundError", "load", "save"]
 
-LAYOUT_KEY = "__minigrad__"
 _FORMAT = 1
-
-
-class CheckpointError(ValueError):
-    """A file that ``nn.load`` cannot read as a checkpoint: the message names the file and the key."""
 
 
 # --- save -----------------------------------------------------------------------
@@ -66,18 +75,27 @@ def _is_number_list(value: Any, kind: type) -> bool:
     return len(value) > 0 and all(type(v) is kind for v in value)
 
 
-def _flatten(obj: Any, path: str, arrays: dict, where: str) -> Any:
+def _store(arrays: dict, path: str, array: numpy.ndarray) -> None:
+    if path in arrays:
+        raise ValueError(f"nn.save: two entries map to the same archive key {path!r}; rename one of them")
+    arrays[path] = array
+
+
+def _flatten(obj: Any, path: str, arrays: dict, where: str, depth: int = 0) -> Any:
     """Walk ``obj``: put arrays in ``arrays`` under their ``/`` path, return the JSON skeleton."""
+    if depth > MAX_CONTAINER_DEPTH:
+        # load refuses deeper layouts (a hostile file must not exhaust the stack), so never write one
+        raise ValueError(f"nn.save: {where} is nested more than {MAX_CONTAINER_DEPTH} containers deep")
     if obj is None:
         return {"none": True}
     leaf = _leaf_array(obj)
     if leaf is not None:
         array, kind = leaf
-        if array.dtype.kind == "O":
-            raise TypeError(f"nn.save: {where} is an object array; only numeric, bool and string arrays can be saved")
-        if path in arrays:
-            raise ValueError(f"nn.save: two entries map to the same archive key {path!r}; rename one of them")
-        arrays[path] = array
+        if kind == "tensor" and array.dtype.kind not in "biufc":
+            what = "an object array" if array.dtype.kind == "O" else f"an array of dtype {array.dtype}"
+            raise TypeError(f"nn.save: {where} is {what}; only numeric and bool arrays can be saved "
+                            "(strings as Python str)")
+        _store(arrays, path, array)
         return {"leaf": path, "kind": kind}
     if isinstance(obj, dict):
         items = []
@@ -85,48 +103,59 @@ def _flatten(obj: Any, path: str, arrays: dict, where: str) -> Any:
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 raise TypeError(f"nn.save: keys must be strings or ints, got {key!r} ({type(key).__name__}) in {where}")
             text = str(key)
-            if not text:
-                raise ValueError(f"nn.save: empty key in {where}")
+            if not text or "/" in text:
+                raise ValueError(f"nn.save: key {key!r} in {where} is empty or contains '/' "
+                                 "('/' joins the keys of nested entries in the archive)")
             child = f"{path}/{text}" if path else text
-            items.append([key, _flatten(value, child, arrays, f"key {child!r}")])
+            items.append([key, _flatten(value, child, arrays, f"key {child!r}", depth + 1)])
         return {"dict": items}
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
         # a list of plain ints or floats (e.g. a group's parameter indices) is one array
         for number in (int, float):
             if _is_number_list(obj, number) and path:
-                if path in arrays:
-                    raise ValueError(f"nn.save: two entries map to the same archive key {path!r}")
-                arrays[path] = numpy.asarray(obj, dtype=numpy.int64 if number is int else numpy.float64)
+                _store(arrays, path, numpy.asarray(obj, dtype=numpy.int64 if number is int else numpy.float64))
                 return {"leaf": path, "kind": f"{number.__name__}_{kind}"}
-        children = [_flatten(v, f"{path}/{i}" if path else str(i), arrays, f"{where}[{i}]") for i, v in enumerate(obj)]
+        children = [_flatten(v, f"{path}/{i}" if path else str(i), arrays, f"{where}[{i}]", depth + 1)
+                    for i, v in enumerate(obj)]
         return {kind: children}
     hint = " (save its state_dict() instead)" if hasattr(obj, "state_dict") else ""
     raise TypeError(f"nn.save: cannot save {where}, a {type(obj).__name__}{hint}: expected Tensors, arrays, "
                     "numbers, strings, None, and dicts/lists/tuples of those")
 
 
-def save(obj: Any, path: str | os.PathLike) -> str:
-    """Write ``obj`` (a state dict or a nesting of them) to ``path`` as ``.npz``, atomically.
+def _write_archive(file: BinaryIO, arrays: dict, layout: str) -> None:
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, array in [*arrays.items(), (LAYOUT_KEY, numpy.asarray(layout))]:
+            with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                numpy.lib.format.write_array(member, array, allow_pickle=False)
 
-    Writes exactly ``path`` (no suffix is added) and returns it as a string.
-    Tensors on a GPU are copied to the host first. Raises TypeError naming
-    the key of anything that is not a tensor, array, number, string or None.
+
+def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
+    """Write ``obj`` (a state dict or a nesting of them) to ``f`` as ``.npz``, as ``torch.save``.
+
+    ``f`` is a path (written atomically, exactly that name: no suffix is added;
+    the path is returned as a string) or a binary file object open for
+    writing (written at its current position; returns None). Tensors on a GPU
+    are copied to the host first. Raises TypeError naming the key of anything
+    that is not a tensor, numeric array, number, string or None.
     """
-    path = os.fspath(path)
     arrays: dict = {}
     skeleton = _flatten(obj, "", arrays, "the object")
     if LAYOUT_KEY in arrays:
         raise ValueError(f"nn.save: the key {LAYOUT_KEY!r} is reserved")
     layout = json.dumps({"format": _FORMAT, "root": skeleton})
+    if hasattr(f, "write") and not isinstance(f, (str, bytes, os.PathLike)):
+        _write_archive(f, arrays, layout)
+        return None
+    if not isinstance(f, (str, os.PathLike)):
+        raise TypeError(f"nn.save: f must be a path or a binary file object open for writing, got {type(f).__name__}")
+    path = os.fspath(f)
     folder = os.path.dirname(os.path.abspath(path))
     handle, temp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as file:
-            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for key, array in [*arrays.items(), (LAYOUT_KEY, numpy.asarray(layout))]:
-                    with archive.open(key + ".npy", "w", force_zip64=True) as member:
-                        numpy.lib.format.write_array(member, array, allow_pickle=False)
+            _write_archive(file, arrays, layout)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temp, 0o666 & ~_umask())   # mkstemp makes 0600; give the file the usual permissions
@@ -161,91 +190,69 @@ def _sync_folder(folder: str) -> None:
 
 # --- load -----------------------------------------------------------------------
 
-def _read(archive: Any, key: str, path: str) -> numpy.ndarray:
-    try:
-        return archive[key]
-    except KeyError:
-        raise CheckpointError(f"nn.load: {path}: key {key!r} is listed in the layout but missing from the archive "
-                              "(file truncated or edited?)") from None
-    except ValueError as error:
-        if "pickle" in str(error).lower() or "object" in str(error).lower():
-            raise CheckpointError(f"nn.load: {path}: key {key!r} holds an object (pickled) array; refusing to "
-                                  "load it (nn.load never unpickles)") from None
-        raise CheckpointError(f"nn.load: {path}: cannot read key {key!r}: {error}") from error
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise CheckpointError(f"nn.load: {path}: cannot read key {key!r} (file truncated or corrupt): "
-                              f"{type(error).__name__}: {error}") from error
+def _open_regular(path: str) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file; a FIFO or a device raises at once.
 
-
-def _tensor(array: numpy.ndarray, device: Any) -> Tensor:
-    data = array if device is None or device == backend.CPU else backend.to_device(array, device)
-    return Tensor._make(data, False, None, 0)
-
-
-def _rebuild(node: Any, archive: Any, path: str, device: Any) -> Any:
-    if not isinstance(node, dict):
-        raise CheckpointError(f"nn.load: {path}: malformed layout entry {node!r}")
-    if "none" in node:
-        return None
-    if "leaf" in node:
-        key, kind = node["leaf"], node.get("kind", "tensor")
-        array = _read(archive, key, path)
-        if kind == "tensor":
-            return _tensor(array, device)
-        if kind in ("int", "float", "bool", "str"):
-            return {"int": int, "float": float, "bool": bool, "str": str}[kind](array.item())
-        if kind in ("int_list", "float_list", "int_tuple", "float_tuple"):
-            values = array.tolist()
-            return tuple(values) if kind.endswith("tuple") else values
-        raise CheckpointError(f"nn.load: {path}: key {key!r} has an unknown kind {kind!r} in the layout")
-    if "dict" in node:
-        return {key: _rebuild(child, archive, path, device) for key, child in node["dict"]}
-    if "list" in node:
-        return [_rebuild(child, archive, path, device) for child in node["list"]]
-    if "tuple" in node:
-        return tuple(_rebuild(child, archive, path, device) for child in node["tuple"])
-    raise CheckpointError(f"nn.load: {path}: malformed layout entry {node!r}")
-
-
-def load(path: str | os.PathLike, device: Any = None) -> Any:
-    """Read a file written by :func:`save` (or any ``.npz``) without unpickling anything.
-
-    Returns the saved structure with arrays as ``mg.Tensor``s (on ``device``,
-    default the host) and scalars as Python scalars. A plain ``.npz`` without
-    a minigrad layout gives nested dicts split on ``/``. Errors name the file
-    and the key: a missing file (FileNotFoundError), a file that is not an
-    ``.npz`` archive, a truncated archive, an object (pickled) array.
+    O_NONBLOCK makes opening a FIFO return instead of waiting for a writer;
+    the type is then checked on the opened descriptor (no race with a rename).
     """
-    path = os.fspath(path)
-    dev = backend.resolve_device(device) if device is not None else None
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"nn.load: no such file: {path!r}")
     try:
-        archive = numpy.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise CheckpointError(f"nn.load: {path} is not an .npz archive (it looks like a pickle or an unknown "
-                              f"format; nn.load never unpickles): {error}") from error
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise CheckpointError(f"nn.load: {path} is not a readable .npz archive (truncated or corrupt?): "
-                              f"{type(error).__name__}: {error}") from error
-    if not isinstance(archive, numpy.lib.npyio.NpzFile):
-        raise CheckpointError(f"nn.load: {path} holds a single .npy array, not an .npz archive; "
-                              "use numpy.load for it")
-    with archive:
-        if LAYOUT_KEY in archive.files:
-            try:
-                layout = json.loads(_read(archive, LAYOUT_KEY, path).item())
-            except json.JSONDecodeError as error:
-                raise CheckpointError(f"nn.load: {path}: the layout entry {LAYOUT_KEY!r} is not valid JSON: "
-                                      f"{error}") from error
-            return _rebuild(layout["root"], archive, path, dev)
-        result: dict = {}
-        for key in archive.files:
-            parts = key.split("/")
-            table = result
-            for part in parts[:-1]:
-                table = table.setdefault(part, {})
-                if not isinstance(table, dict):
-                    raise CheckpointError(f"nn.load: {path}: key {key!r} nests under an array")
-            table[parts[-1]] = _tensor(_read(archive, key, path), dev)
-        return result
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise CheckpointNotFoundError(f"nn.load: no such file: {path!r}") from None
+    except OSError as error:
+        raise CheckpointError(f"nn.load: cannot open {path}: {error.strerror or error}") from error
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) \
+                else "not a regular file"
+            raise CheckpointError(f"nn.load: {path} is {kind}, not a regular file; only regular files are read")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: Any = None,
+         weights_only: bool = True, max_ratio: float | None = MAX_RATIO) -> Any:
+    """Read a checkpoint written by :func:`save` (or any numeric ``.npz``), as ``torch.load``.
+
+    ``f`` is a path or a binary file object open for reading. Returns the
+    saved structure with arrays as ``mg.Tensor``s (on ``device``, default the
+    host; ``map_location`` is PyTorch's spelling of it) and scalars as Python
+    scalars. A plain ``.npz`` without a minigrad layout gives nested dicts split
+    on ``/``. Nothing is ever unpickled (``weights_only`` is accepted for
+    PyTorch's sake; loading is always weights-only).
+
+    Every failure raises :class:`CheckpointError` naming the file and the key:
+    a missing file (also a FileNotFoundError), a FIFO or device, a file that is
+    not an ``.npz`` archive, a truncated or corrupt one, an entry whose dtype is
+    not numeric or bool, a header whose shape does not match the bytes stored,
+    a tampered or too deeply nested layout, two keys that collide, or an archive
+    that would inflate more than ``max_ratio`` times its size on disk (pass
+    ``max_ratio=None`` for a file you trust).
+    """
+    if device is not None and map_location is not None and device != map_location:
+        raise TypeError(f"nn.load: give device= or map_location=, not both ({device!r}, {map_location!r})")
+    target = device if device is not None else map_location
+    dev = backend.resolve_device(target) if target is not None else None
+
+    def make(array: numpy.ndarray) -> Tensor:
+        return Tensor._make(array if dev is None or dev.type == "cpu" else backend.to_device(array, dev),
+                            False, None, 0)
+
+    if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
+        name = str(getattr(f, "name", None) or f"<{type(f).__name__}>")
+        if not f.seekable():
+            f = io.BytesIO(f.read())   # zip needs to seek (its directory sits at the end)
+        return read_checkpoint(f, name, max_ratio, make)
+    if not isinstance(f, (str, os.PathLike)):
+        raise TypeError(f"nn.load: f must be a path or a binary file object open for reading, "
+                        f"got {type(f).__name__}")
+    name = os.fspath(f)
+    with _open_regular(name) as file:
+        return read_checkpoint(file, name, max_ratio, make)

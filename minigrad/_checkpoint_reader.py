@@ -1,0 +1,266 @@
+"""Reading a checkpoint archive as a hostile file: every failure is a :class:`CheckpointError`.
+
+The checks run before anything large is allocated or anything deep is walked:
+
+- the zip directory is read first; only ``.npy`` members stored plainly or
+  deflated (NumPy's two ways) are accepted, each name once;
+- the sizes the directory declares may inflate at most ``max_ratio`` times the
+  file's real size (a zip bomb is refused before anything is inflated);
+- each member's ``.npy`` header must name a numeric or bool dtype (no objects,
+  strings, dates or records) and a shape whose byte count equals the bytes
+  the member holds, so a header claiming 10¹² elements is refused unread;
+- the JSON layout entry has a size and a nesting limit, and every node of it is
+  checked for its form; keys that collide (``a/b`` and ``a``) are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zipfile
+from typing import Any, BinaryIO, Callable
+
+import numpy
+
+LAYOUT_KEY = "__minigrad__"
+MAX_RATIO = 200.0               # declared inflated size / size on disk
+RATIO_FLOOR = 1 << 24           # archives inflating to under 16 MiB are never refused for their ratio
+MAX_CONTAINER_DEPTH = 64        # dicts/lists/tuples inside one another
+MAX_JSON_DEPTH = 3 * MAX_CONTAINER_DEPTH + 4   # a dict level is three JSON levels: {"dict": [[key, ...]]}
+MAX_LAYOUT_BYTES = 64 << 20
+_SCALAR_KINDS = {"int": ("iu", int), "float": ("fiu", float), "bool": ("b", bool), "str": ("U", str)}
+_LIST_KINDS = {"int_list": "iu", "float_list": "fiu", "int_tuple": "iu", "float_tuple": "fiu"}
+
+
+class CheckpointError(ValueError):
+    """A file that ``nn.load`` / ``mg.load`` cannot read as a checkpoint: the message names the file and the key."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint file does not exist (a FileNotFoundError too, as ``torch.load`` raises)."""
+
+
+class _Archive:
+    """The members of an ``.npz`` zip, checked for form and size before any is read."""
+
+    def __init__(self, file: BinaryIO, name: str, max_ratio: float | None) -> None:
+        self.name = name
+        size = file.seek(0, 2)
+        file.seek(0)
+        head = file.read(8)
+        file.seek(0)
+        if head.startswith(b"\x93NUMPY"):
+            raise self.error("holds a single .npy array, not an .npz archive; use numpy.load for it", at="")
+        try:
+            self.zip = zipfile.ZipFile(file)
+        except Exception as error:  # noqa: BLE001 - any failure of a hostile file is a CheckpointError
+            if head.startswith(b"PK"):
+                raise self.error(f"is not a readable .npz archive (truncated or corrupt?): "
+                                 f"{type(error).__name__}: {error}", at="") from None
+            raise self.error("is not an .npz archive (it looks like a pickle or an unknown format; "
+                             "nn.load never unpickles)", at="") from None
+        self.entries: dict[str, zipfile.ZipInfo] = {}
+        total = 0
+        for info in self.zip.infolist():
+            if not info.filename.endswith(".npy"):
+                raise self.error(f"holds a member {info.filename!r} that is not an .npy array", at="")
+            key = info.filename[:-4]
+            if key in self.entries:
+                raise self.error(f"key {key!r} appears twice in the archive", at="")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
+                raise self.error(f"key {key!r} is encrypted or compressed with method {info.compress_type}; "
+                                 "only stored and deflated members (NumPy's) are read", at="")
+            self.entries[key] = info
+            total += info.file_size
+        if max_ratio is not None and total > max(max_ratio * size, RATIO_FLOOR):
+            raise self.error(f"would inflate to {total:,} bytes from {size:,} on disk (more than {max_ratio:g} "
+                             "times: a zip bomb?); refusing to decompress it. Pass max_ratio=None to load a "
+                             "file you trust", at="")
+
+    def error(self, text: str, at: str | None = None) -> CheckpointError:
+        where = f"{self.name}" if at == "" else f"{self.name}:"
+        return CheckpointError(f"nn.load: {where} {text}")
+
+    def array(self, key: str, kinds: str = "biufc", limit: int | None = None) -> numpy.ndarray:
+        """The array under ``key``, whose dtype kind must be one of ``kinds``."""
+        info = self.entries.get(key)
+        if info is None:
+            raise self.error(f"key {key!r} is listed in the layout but missing from the archive "
+                             "(file truncated or edited?)")
+        try:
+            return self._read(key, info, kinds, limit)
+        except CheckpointError:
+            raise
+        except Exception as error:  # noqa: BLE001 - zlib, struct, CRC, header parsing: all mean a bad file
+            raise self.error(f"cannot read key {key!r} (file truncated or corrupt?): "
+                             f"{type(error).__name__}: {error}") from None
+
+    def _read(self, key: str, info: zipfile.ZipInfo, kinds: str, limit: int | None) -> numpy.ndarray:
+        with self.zip.open(info) as member:
+            version = numpy.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran, dtype = numpy.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, fortran, dtype = numpy.lib.format.read_array_header_2_0(member)
+            else:
+                raise self.error(f"key {key!r} has an .npy header of version {version}, not 1.0 or 2.0")
+            if dtype.hasobject:
+                raise self.error(f"key {key!r} holds an object (pickled) array; refusing to load it "
+                                 "(nn.load never unpickles)")
+            if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in kinds:
+                raise self.error(f"key {key!r} has dtype {dtype.str} ({dtype}); only numeric and bool arrays "
+                                 "are loaded")
+            count = math.prod(shape)
+            needed = count * dtype.itemsize
+            stored = info.file_size - member.tell()
+            if needed != stored:
+                raise self.error(f"key {key!r}: its header claims shape {shape} of {dtype} ({needed:,} bytes) but "
+                                 f"the entry holds {stored:,} bytes (file truncated or tampered)")
+            if limit is not None and needed > limit:
+                raise self.error(f"key {key!r} is {needed:,} bytes, more than the {limit:,} allowed for it")
+            array = numpy.empty(count, dtype)
+            buffer = memoryview(array.view(numpy.uint8)) if count else memoryview(b"")
+            filled = 0
+            while filled < needed:
+                got = member.readinto(buffer[filled:])
+                if not got:
+                    raise self.error(f"key {key!r} ends after {filled:,} of {needed:,} bytes (file truncated?)")
+                filled += got
+        if fortran:
+            array = array.reshape(shape[::-1]).T.copy()   # C order, as the engine's ops expect
+        else:
+            array = array.reshape(shape)
+        if not dtype.isnative:
+            array = array.astype(dtype.newbyteorder("="))
+        return array
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of brackets in JSON ``text`` (brackets inside strings do not count)."""
+    brackets = re.sub(r'[^\[\]{}]', "", re.sub(r'"(?:[^"\\]|\\.)*"', "", text))
+    depth = deepest = 0
+    for char in brackets:
+        depth += 1 if char in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+class _Layout:
+    """Rebuilds the saved structure from the JSON layout, checking each node's form."""
+
+    def __init__(self, archive: _Archive, make: Callable[[numpy.ndarray], Any]) -> None:
+        self.archive, self.make = archive, make
+        self.used: set[str] = set()
+
+    def bad(self, where: str, text: str) -> CheckpointError:
+        return self.archive.error(f"the layout entry {LAYOUT_KEY!r} is malformed at {where}: {text}")
+
+    def build(self, node: Any, where: str, depth: int) -> Any:
+        if depth > MAX_CONTAINER_DEPTH:
+            raise self.bad(where, f"nested more than {MAX_CONTAINER_DEPTH} containers deep")
+        if not isinstance(node, dict) or len(node) not in (1, 2):
+            raise self.bad(where, f"expected a node object, got {_short(node)}")
+        if "none" in node and len(node) == 1:
+            return None
+        if "leaf" in node:
+            return self.leaf(node, where)
+        (form, children), = node.items() if len(node) == 1 else ((None, None),)
+        if form == "dict" and isinstance(children, list):
+            return self.mapping(children, where, depth)
+        if form in ("list", "tuple") and isinstance(children, list):
+            items = [self.build(child, f"{where}[{i}]", depth + 1) for i, child in enumerate(children)]
+            return items if form == "list" else tuple(items)
+        raise self.bad(where, f"unknown node {_short(node)}")
+
+    def mapping(self, children: list, where: str, depth: int) -> dict:
+        result: dict = {}
+        for item in children:
+            if not (isinstance(item, list) and len(item) == 2):
+                raise self.bad(where, f"a dict item must be [key, node], got {_short(item)}")
+            key, child = item
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise self.bad(where, f"a dict key must be a string or an int, got {_short(key)}")
+            if key in result:
+                raise self.archive.error(f"key {key!r} appears twice in {where} (keys collide)")
+            result[key] = self.build(child, f"{where}/{key}" if where != "the root" else repr(key), depth + 1)
+        return result
+
+    def leaf(self, node: dict, where: str) -> Any:
+        key, kind = node.get("leaf"), node.get("kind", "tensor")
+        if not isinstance(key, str) or not isinstance(kind, str) or set(node) - {"leaf", "kind"}:
+            raise self.bad(where, f"expected {{'leaf': key, 'kind': kind}}, got {_short(node)}")
+        if key == LAYOUT_KEY or key in self.used:
+            raise self.archive.error(f"key {key!r} is used twice by the layout (keys collide)")
+        self.used.add(key)
+        if kind == "tensor":
+            return self.make(self.archive.array(key))
+        if kind in _SCALAR_KINDS:
+            kinds, convert = _SCALAR_KINDS[kind]
+            array = self.archive.array(key, kinds, limit=1 << 20)
+            if array.ndim:
+                raise self.archive.error(f"key {key!r} should hold one {kind} but has shape {array.shape}")
+            return convert(array.item())
+        if kind in _LIST_KINDS:
+            array = self.archive.array(key, _LIST_KINDS[kind])
+            if array.ndim != 1:
+                raise self.archive.error(f"key {key!r} should hold a list of numbers but has shape {array.shape}")
+            values = array.tolist()
+            return tuple(values) if kind.endswith("tuple") else values
+        raise self.archive.error(f"key {key!r} has an unknown kind {kind!r} in the layout")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _nested_dicts(archive: _Archive, make: Callable[[numpy.ndarray], Any]) -> dict:
+    """A plain ``.npz``: keys split on ``/`` into nested dicts; ``a/b`` and ``a`` together collide."""
+    result: dict = {}
+    for key in archive.entries:
+        parts = key.split("/")
+        if not all(parts):
+            raise archive.error(f"key {key!r} has an empty part between '/'s")
+        table = result
+        for depth, part in enumerate(parts[:-1]):
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise archive.error(f"key {key!r} collides with key {'/'.join(parts[:depth + 1])!r}, an array")
+        if parts[-1] in table:
+            raise archive.error(f"key {key!r} collides with the keys nested under it")
+        table[parts[-1]] = make(archive.array(key))
+    return result
+
+
+def read_checkpoint(file: BinaryIO, name: str, max_ratio: float | None,
+                    make: Callable[[numpy.ndarray], Any]) -> Any:
+    """The structure saved in ``file`` (called ``name`` in errors), arrays passed through ``make``."""
+    if max_ratio is not None and (isinstance(max_ratio, bool) or not max_ratio > 0):
+        raise ValueError(f"nn.load: max_ratio must be a positive number or None, got {max_ratio!r}")
+    try:
+        archive = _Archive(file, name, max_ratio)
+    except CheckpointError:
+        raise
+    except Exception as error:  # noqa: BLE001 - an unreadable stream
+        raise CheckpointError(f"nn.load: {name} cannot be read: {type(error).__name__}: {error}") from None
+    if LAYOUT_KEY not in archive.entries:
+        return _nested_dicts(archive, make)
+    text = archive.array(LAYOUT_KEY, kinds="U", limit=MAX_LAYOUT_BYTES)
+    if text.ndim:
+        raise archive.error(f"the layout entry {LAYOUT_KEY!r} should be one string, got shape {text.shape}")
+    text = str(text.item())
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise archive.error(f"the layout entry {LAYOUT_KEY!r} is nested {depth} levels deep, more than the "
+                            f"{MAX_JSON_DEPTH} allowed (tampered?)")
+    try:
+        layout = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise archive.error(f"the layout entry {LAYOUT_KEY!r} is not valid JSON: {error}") from None
+    if not isinstance(layout, dict) or "root" not in layout:
+        raise archive.error(f"the layout entry {LAYOUT_KEY!r} has no 'root' (tampered?)")
+    if layout.get("format") != 1:
+        raise archive.error(f"the layout format {_short(layout.get('format'))} is not 1 "
+                            "(written by a newer minigrad?)")
+    return _Layout(archive, make).build(layout["root"], "the root", 0)
