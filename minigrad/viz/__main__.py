@@ -1,0 +1,119 @@
+"""``python -m minigrad.viz``: render the unrolled graph of a built-in model.
+
+    python -m minigrad.viz --model lstm --steps 3
+    python -m minigrad.viz --model seq2seq --steps 1000 --collapse steps --grads --format svg
+
+The models (``rnn``, ``lstm``, ``gru``, ``seq2seq``) are built from ``nn``
+layers; this is the only module of ``minigrad`` that loads ``nn``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+import minigrad as mg
+import nn
+from minigrad.viz import FORMATS, MAX_NODES, STEPS_SHOWN, DotNotFoundError, DrawingTooLargeError, render
+
+VOCAB = 12   # the seq2seq demo's token ids
+
+
+def _collapse_arg(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _count_or_all(text: str) -> int | None:
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a count >= 0 or 'all', got {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m minigrad.viz",
+        description="Render the unrolled computational graph of a built-in recurrent model.",
+    )
+    parser.add_argument("--model", choices=("rnn", "lstm", "gru", "seq2seq"), default="lstm")
+    parser.add_argument("--steps", type=_positive, default=3, help="time steps T to unroll (default 3)")
+    parser.add_argument("--hidden", type=_positive, default=8, help="hidden size H (default 8)")
+    parser.add_argument("--layers", type=_positive, default=1, help="stacked layers (default 1)")
+    parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument("--batch", type=_positive, default=2, help="batch size B (default 2)")
+    parser.add_argument("--input-size", type=_positive, default=4, help="input features I (default 4)")
+    parser.add_argument("--collapse", type=_collapse_arg, default=None,
+                        help="N (keep N scope levels open), 'steps', or a scope path such as 'encoder'")
+    parser.add_argument("--steps-shown", type=_count_or_all, default=STEPS_SHOWN,
+                        help=f"time steps kept per layer of a long unroll, the rest drawn as one node; "
+                             f"'all' draws every step (default {STEPS_SHOWN})")
+    parser.add_argument("--max-nodes", type=_count_or_all, default=MAX_NODES,
+                        help=f"refuse drawings with more nodes than this; 'all' lifts the limit (default {MAX_NODES})")
+    parser.add_argument("--params", choices=("ghost", "single"), default="ghost")
+    parser.add_argument("--grads", action="store_true",
+                        help="colour edges by gradient norm (loss: sum of the last output; seq2seq: cross-entropy)")
+    parser.add_argument("--no-shapes", action="store_true", help="leave shapes and dtypes out of the labels")
+    parser.add_argument("--rankdir", choices=("LR", "TB"), default="LR")
+    parser.add_argument("--format", choices=FORMATS, default="svg")
+    parser.add_argument("--out", default=None, help="output path (default runs/viz/<model>.<format>)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def model_loss(args: argparse.Namespace) -> mg.Tensor:
+    """Build the named model, run it forward and return its loss."""
+    mg.manual_seed(args.seed)
+    if args.model in ("rnn", "lstm", "gru"):
+        layer_class = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[args.model]
+        model = layer_class(args.input_size, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional)
+        output, _ = model(mg.randn(args.steps, args.batch, args.input_size))
+        return output[-1].sum()
+    return seq2seq_loss(args)
+
+
+def seq2seq_loss(args: argparse.Namespace) -> mg.Tensor:
+    """An encoder–decoder from nn layers: embedding, LSTM encoder, LSTM decoder started from the
+    encoder's final state (directions summed), linear read-out, cross-entropy; scopes ``seq2seq/…``."""
+    model = nn.Module()   # only a parent, so the parts are named (seq2seq/encoder/l0/t3, encoder.weight_hh_l0)
+    model.embedding = nn.Embedding(VOCAB, args.input_size)
+    model.encoder = nn.LSTM(args.input_size, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional)
+    model.decoder = nn.LSTM(args.input_size, args.hidden, num_layers=args.layers)
+    model.output = nn.Linear(args.hidden, VOCAB)
+    source = mg.randint(1, VOCAB, (args.steps, args.batch))
+    target = mg.randint(1, VOCAB, (args.steps, args.batch))
+    with mg.name_scope("seq2seq"):
+        _, state = model.encoder(model.embedding(source))
+        if args.bidirectional:   # (2L, B, H) → (L, B, H): the two directions of each layer summed
+            state = tuple(s.reshape(args.layers, 2, args.batch, args.hidden).sum(axis=1) for s in state)
+        decoded, _ = model.decoder(model.embedding(target), state)
+        logits = model.output(decoded)
+        return nn.functional.cross_entropy(logits.reshape(-1, VOCAB), target.reshape(-1))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build, run and draw a model; print where the picture went (exit 1 if it could not be drawn)."""
+    args = parser().parse_args(argv)
+    out = args.out or os.path.join("runs", "viz", f"{args.model}.{args.format}")
+    loss = model_loss(args)
+    try:
+        written = render(loss, path=out, format=args.format, collapse=args.collapse, params=args.params,
+                         show_shapes=not args.no_shapes, show_grads=args.grads, rankdir=args.rankdir,
+                         steps_shown=args.steps_shown, max_nodes=args.max_nodes)
+    except (DotNotFoundError, DrawingTooLargeError, ValueError) as error:
+        print(f"minigrad.viz: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""``render``: write a drawing to a file (DOT text, or a picture made by Graphviz's ``dot``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Any
+
+from .dot import INSTALL_HINT
+from .drawing import draw
+
+FORMATS = ("svg", "png", "pdf", "dot")
+
+
+class DotNotFoundError(RuntimeError):
+    """The Graphviz ``dot`` binary is needed (to render SVG/PNG/PDF) but is not installed."""
+
+
+def render(*roots: Any, path: str | os.PathLike, format: str = "svg", **draw_kwargs: Any) -> str:
+    """Draw ``roots`` (see :func:`minigrad.viz.draw`) and write the picture; return the path written.
+
+    ``path`` is used as is when it ends in ``.{format}``, else ``.{format}`` is
+    appended. ``format="dot"`` writes the DOT text and needs no Graphviz
+    binary; ``"svg"``, ``"png"`` and ``"pdf"`` run ``dot`` and raise
+    :class:`DotNotFoundError` (saying how to install it) when it is missing.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"render: format must be one of {', '.join(FORMATS)}, got {format!r}")
+    target = os.fspath(path)
+    if not target.endswith("." + format):
+        target = f"{target}.{format}"
+    if format != "dot" and shutil.which("dot") is None:
+        raise DotNotFoundError(
+            f"render: format={format!r} needs the Graphviz 'dot' binary, which is not on PATH; "
+            f"{INSTALL_HINT}; or pass format='dot' to write the DOT text only"
+        )
+    source = draw(*roots, **draw_kwargs).source
+    if format == "dot":
+        data = source.encode("utf-8")
+    else:
+        result = subprocess.run(["dot", f"-T{format}"], input=source.encode("utf-8"), capture_output=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"render: dot -T{format} failed: {result.stderr.decode(errors='replace').strip()}")
+        data = result.stdout
+    folder = os.path.dirname(target)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with open(target, "wb") as file:
+        file.write(data)
+    return target

@@ -1,0 +1,129 @@
+"""Gradient norms for ``draw(show_grads=True)``, taken by observing a backward walk.
+
+The drawing never reads or writes ``.grad``: it walks the retained graph
+again with an observer (:func:`minigrad.autograd.observe_backward`) that sees,
+per op, the gradients of its outputs and the gradients it sends to each input,
+and keeps only their norms. So ``draw(show_grads=True)`` works after a plain
+``loss.backward(retain_graph=True)`` (or before any backward) and leaves every
+``.grad`` as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from .. import autograd
+from ..autograd import Function
+from ..tensor import Tensor
+
+
+def norm(g: Any) -> float | None:
+    """The 2-norm of one gradient array (float64 sums), None where no gradient flowed."""
+    if g is None:
+        return None
+    return float(math.sqrt(float((g.astype("float64") ** 2).sum())))
+
+
+def combined(norms: Sequence[float | None]) -> float | None:
+    """Norm of several gradients taken together, √Σ‖g‖² (None if none flowed)."""
+    values = [n for n in norms if n is not None]
+    if not values:
+        return None
+    return math.sqrt(sum(v * v for v in values))
+
+
+class GradientNorms:
+    """The observer: per op, the norm of the gradient sent along each input edge and,
+    for an op tagged ``"h"`` (a hidden state), the norm of its output's gradient ‖∂L/∂h‖.
+
+    Observing several roots (e.g. two losses drawn side by side) adds up their
+    norms where they share ops, as √Σ‖g‖².
+    """
+
+    def __init__(self) -> None:
+        self.sent: dict[Function, tuple[float | None, ...]] = {}
+        self.hidden: dict[Function, float] = {}
+
+    def __call__(self, node: Function, grads_out: Sequence[Any], grads_in: Sequence[Any]) -> None:
+        sent = tuple(norm(g) for g in grads_in)
+        earlier = self.sent.get(node)
+        if earlier is not None:
+            sent = tuple(combined([a, b]) for a, b in zip(earlier, sent))
+        self.sent[node] = sent
+        if node.tag == "h" and grads_out and grads_out[0] is not None:
+            value = norm(grads_out[0])
+            earlier_h = self.hidden.get(node)
+            self.hidden[node] = value if earlier_h is None else combined([earlier_h, value])
+
+
+def observe(tensors: Sequence[Tensor]) -> GradientNorms:
+    """Norms of the gradients of every one-element root (a loss) that has a recorded graph."""
+    losses = [t for t in tensors if t._node is not None and t.requires_grad and t.data.size == 1]
+    if not losses:
+        shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
+        raise ValueError(
+            f"draw(show_grads=True): needs a one-element root with a recorded graph (a loss) to take "
+            f"gradients from; the roots have shapes {shapes}"
+        )
+    norms = GradientNorms()
+    for loss in losses:
+        try:
+            _observe_backward(loss, norms)
+        except RuntimeError as error:
+            raise RuntimeError(
+                f"draw(show_grads=True) walks the backward pass of the retained graph itself: call "
+                f"loss.backward(retain_graph=True) (or draw before backward) so the graph is kept. {error}"
+            ) from error
+    return norms
+
+
+# --- TEMPORARY: until autograd.observe_backward lands (helper E); delete then ---------------------
+
+def _observe_backward_shim(root: Tensor, observer: Any, grad: Any = None) -> None:
+    """A stand-in for ``autograd.observe_backward``: the engine's walk, no hooks, no ``.grad``."""
+    def value(g: Any) -> Any:   # matmul's deferred weight gradient (ProductSum)
+        return g.value() if type(g).__name__ == "ProductSum" else g
+
+    root_node = root._node
+    consumers = {root_node: 0}
+    stack = [root_node]
+    while stack:
+        node = stack.pop()
+        for edge in node.edges:
+            if type(edge) is tuple:
+                consumers[edge[0]] = consumers.get(edge[0], 0) + 1
+                if consumers[edge[0]] == 1:
+                    stack.append(edge[0])
+    pending: dict = {root_node: [None] * root_node.n_outputs}
+    ones = autograd.backend.array_module(root.data).ones_like(root.data)
+    pending[root_node][root._index] = ones if grad is None else grad
+    ready = [root_node]
+    while ready:
+        node = ready.pop()
+        grads_out = [value(g) for g in pending.pop(node)]
+        if node.saved is autograd._FREED:
+            raise RuntimeError(f"the saved arrays of op '{node.name}' were freed by an earlier backward()")
+        if node.multiple:
+            grads_in = node.backward(*grads_out) if any(g is not None for g in grads_out) else None
+        else:
+            grads_in = node.backward(grads_out[0]) if grads_out[0] is not None else None
+        if grads_in is None:
+            grads_in = (None,) * len(node.edges)
+        elif type(grads_in) is not tuple:
+            grads_in = (grads_in,)
+        grads_in = tuple(value(g) for g in grads_in)
+        observer(node, grads_out, grads_in)
+        for edge, g in zip(node.edges, grads_in):
+            if type(edge) is not tuple:
+                continue
+            parent, index = edge
+            slot = pending.setdefault(parent, [None] * parent.n_outputs)
+            if g is not None:
+                slot[index] = g if slot[index] is None else slot[index] + g
+            consumers[parent] -= 1
+            if consumers[parent] == 0:
+                ready.append(parent)
+
+
+_observe_backward = getattr(autograd, "observe_backward", None) or _observe_backward_shim
