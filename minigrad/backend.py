@@ -235,12 +235,7 @@ def errstate(xp: Any, **kwargs: str) -> Any:
 
 def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
     """target[index] += values with accumulation over repeated indices."""
-    if xp is numpy:
-        numpy.add.at(target, index, values)
-    else:
-        import cupyx  # noqa: PLC0415 - CuPy-only helper
-
-        cupyx.scatter_add(target, index, values)
+    xp.add.at(target, index, values)   # CuPy has ufunc.at too (cupyx.scatter_add is deprecated)
 
 
 # --- random numbers ---------------------------------------------------------

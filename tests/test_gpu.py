@@ -29,6 +29,13 @@ RTOL, ATOL = 1e-4, 1e-5
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _stand_in() -> bool:
+    """True when the GPU of these tests is the strict CuPy stand-in (no real GPU on this machine)."""
+    from minigrad import backend   # noqa: PLC0415
+
+    return bool(getattr(backend._cupy, "is_strict_stand_in", False))
+
+
 def _nn() -> Any:
     import nn  # noqa: PLC0415 - the nn library is optional for the engine-only checks
 
@@ -42,7 +49,8 @@ def _flat(result: Any) -> list:
 
 
 def _on_gpu(t: mg.Tensor) -> bool:
-    return t.device.type == "cuda" and type(t.data).__module__.split(".")[0] == "cupy"
+    # a CuPy array, or the strict stand-in's device array on machines without a GPU
+    return t.device.type == "cuda" and type(t.data) is not np.ndarray and mg.is_array(t.data)
 
 
 def _is_on(t: mg.Tensor, device: str) -> bool:
@@ -443,9 +451,42 @@ def test_seq2seq_training_step_on_gpu_equals_cpu() -> None:
 def test_seq2seq_example_runs_on_cuda(tmp_path: Path) -> None:
     if not (ROOT / "examples" / "seq2seq.py").exists():
         pytest.skip("examples/seq2seq.py is not in this checkout")
+    # without a GPU the program runs on the strict CuPy stand-in, installed in the subprocess too
+    runner = ["-m", "tests.support.run_with_strict_cupy"] if _stand_in() else ["-m"]
     result = subprocess.run(
-        [sys.executable, "-m", "examples.seq2seq", "--device", "cuda", "--epochs", "1", "--pairs", "600",
+        [sys.executable, *runner, "examples.seq2seq", "--device", "cuda", "--epochs", "1", "--pairs", "600",
          "--no-progress", "--no-graph", "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_training_step_copies_nothing_between_host_and_device_but_the_loss(name: str) -> None:
+    """A training step of a recurrent layer stays on the GPU: the only copy is the loss read back by .item()."""
+    if not _stand_in():
+        pytest.skip("copies are counted by the strict CuPy stand-in, used on machines without a GPU")
+    from tests.support import strict_cupy  # noqa: PLC0415
+
+    nn = _nn()
+    mg.manual_seed(0)
+    model = getattr(nn, name)(8, 16, num_layers=2, bidirectional=True).to("cuda")
+    head = nn.Linear(32, 1).to("cuda")
+    params = list(model.parameters()) + list(head.parameters())
+    optimizer = nn.optim.Adam(params, lr=1e-3)
+    x = mg.randn(5, 3, 8, device="cuda")
+    y = mg.randn(3, 1, device="cuda")
+
+    def step() -> float:
+        optimizer.zero_grad()
+        output, _ = model(x)
+        loss = ((head(output[-1]) - y) ** 2).mean()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        return loss.item()
+
+    step()   # the first step creates the optimizer state
+    strict_cupy.reset_copies()
+    step()
+    assert strict_cupy.copies == {"to_host": 1, "to_device": 0}

@@ -1,0 +1,1 @@
+"""Test-only stand-ins shared by several test files (not part of the package)."""

@@ -1,0 +1,462 @@
+"""A strict CuPy stand-in: the GPU code paths tested on a machine without a GPU.
+
+It is backed by NumPy but behaves like CuPy where GPU bugs hide:
+
+* its :class:`ndarray` refuses implicit conversion to NumPy (``numpy.asarray(x)``
+  raises ``TypeError``, as CuPy does), and refuses to be mixed with NumPy
+  arrays in ufuncs, functions, operators and indexing values;
+* reductions give 0-d arrays, never NumPy scalars, as CuPy does;
+* ``.get()``, ``asnumpy``, ``.item()``, ``.tolist()``, ``float(x)``… are the
+  only ways back to the host, and each one is counted (``copies``), as are
+  host-to-device copies (``asarray`` of host data, NumPy index arrays);
+* every array keeps its device, an op needs its arrays on the current device
+  (CuPy's "array device must be same as the current device"), and
+  ``cuda.Device(i)`` switches the current one;
+* ``ElementwiseKernel`` source runs on the host through the C++ runner of
+  :mod:`tests.support.host_kernels`.
+
+``install(monkeypatch)`` makes the engine's backend use it; ``pytest -m gpu``
+then runs every GPU test on a CPU-only machine (tests/conftest.py does that
+when no real GPU is present).
+"""
+
+from __future__ import annotations
+
+import numbers
+import types
+from typing import Any
+
+import numpy
+
+from tests.support.host_kernels import CXX, HostElementwiseKernel
+
+__all__ = ["ndarray", "copies", "reset_copies", "install"]
+
+DEVICE_COUNT = 2
+_current = [0]      # the current device index
+copies = {"to_host": 0, "to_device": 0}
+
+
+def reset_copies() -> None:
+    copies["to_host"] = copies["to_device"] = 0
+
+
+class _DeviceInfo:
+    __slots__ = ("id",)
+
+    def __init__(self, index: int) -> None:
+        self.id = index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _DeviceInfo) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"<CUDA Device {self.id}>"
+
+
+class ndarray:  # noqa: N801 - CuPy's name
+    """A device array: a NumPy array that will not silently become one."""
+
+    __slots__ = ("_a", "device")
+    __array_priority__ = 100.0
+
+    def __init__(self, array: numpy.ndarray, device: int | None = None) -> None:
+        if not isinstance(array, numpy.ndarray):
+            raise TypeError(f"strict_cupy.ndarray wraps a numpy.ndarray, got {type(array).__name__}")
+        self._a = array
+        self.device = _DeviceInfo(_current[0] if device is None else device)
+
+    # --- the ways back to the host (each one counted) ---
+    def get(self, stream: Any = None, out: Any = None) -> numpy.ndarray:
+        copies["to_host"] += 1
+        return self._a.copy()
+
+    def item(self) -> Any:
+        copies["to_host"] += 1
+        return self._a.item()
+
+    def tolist(self) -> Any:
+        copies["to_host"] += 1
+        return self._a.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        raise TypeError("strict_cupy: a device array cannot be used as a Python index (read it with .item())")
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __array__(self, *args: Any, **kwargs: Any) -> numpy.ndarray:
+        raise TypeError("Implicit conversion to a NumPy array is not allowed. "
+                        "Please use `.get()` to construct a NumPy array explicitly.")
+
+    def __iter__(self) -> Any:
+        if self._a.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self._a.shape[0]))
+
+    def __len__(self) -> int:
+        return len(self._a)
+
+    def __repr__(self) -> str:
+        return f"strict_cupy.ndarray({self._a!r}, device={self.device.id})"
+
+    # --- NumPy's protocols: dispatch to the device functions, refuse host arrays ---
+    def __array_ufunc__(self, ufunc: numpy.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return _call(getattr(ufunc, method) if method != "__call__" else ufunc, inputs, kwargs, ufunc.__name__)
+
+    def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
+        return _call(func, args, kwargs, func.__name__)
+
+    # --- attributes and methods ---
+    shape = property(lambda self: self._a.shape)
+    dtype = property(lambda self: self._a.dtype)
+    ndim = property(lambda self: self._a.ndim)
+    size = property(lambda self: self._a.size)
+    nbytes = property(lambda self: self._a.nbytes)
+    strides = property(lambda self: self._a.strides)
+    itemsize = property(lambda self: self._a.itemsize)
+    flags = property(lambda self: self._a.flags)
+    T = property(lambda self: _wrap(self._a.T, self.device.id))
+    mT = property(lambda self: _wrap(numpy.swapaxes(self._a, -1, -2), self.device.id))
+
+    @property
+    def base(self) -> Any:
+        return None if self._a.base is None else self
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(numpy.ndarray, name, None)
+        if method is None or not callable(method):
+            raise AttributeError(f"strict_cupy.ndarray has no attribute {name!r}")
+
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            return _call(method, (self, *args), kwargs, f"ndarray.{name}")
+
+        return bound
+
+    def __getitem__(self, index: Any) -> Any:
+        _check_current(self)
+        return _wrap(self._a[_index(index)], self.device.id)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        _check_current(self)
+        self._a[_index(index)] = _unwrap_value(value, "ndarray.__setitem__")
+
+
+def _binary(name: str) -> Any:
+    ufunc = getattr(numpy, name)
+
+    def op(self: ndarray, other: Any) -> Any:
+        return _call(ufunc, (self, other), {}, name)
+
+    def rop(self: ndarray, other: Any) -> Any:
+        return _call(ufunc, (other, self), {}, name)
+
+    def iop(self: ndarray, other: Any) -> Any:
+        _call(ufunc, (self, other), {"out": (self,)}, name)
+        return self
+
+    return op, rop, iop
+
+
+for _dunder, _ufunc in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "true_divide"),
+                        ("floordiv", "floor_divide"), ("mod", "remainder"), ("pow", "power"),
+                        ("matmul", "matmul"), ("and", "bitwise_and"), ("or", "bitwise_or"),
+                        ("xor", "bitwise_xor")]:
+    _op, _rop, _iop = _binary(_ufunc)
+    setattr(ndarray, f"__{_dunder}__", _op)
+    setattr(ndarray, f"__r{_dunder}__", _rop)
+    setattr(ndarray, f"__i{_dunder}__", _iop)
+for _dunder, _ufunc in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal"),
+                        ("eq", "equal"), ("ne", "not_equal")]:
+    setattr(ndarray, f"__{_dunder}__", _binary(_ufunc)[0])
+for _dunder, _ufunc in [("neg", "negative"), ("pos", "positive"), ("abs", "absolute"), ("invert", "invert")]:
+    setattr(ndarray, f"__{_dunder}__", (lambda f: lambda self: _call(f, (self,), {}, f.__name__))(getattr(numpy, _ufunc)))
+ndarray.__hash__ = None  # type: ignore[assignment]   # arrays are unhashable, as in CuPy
+
+
+# --- wrapping and unwrapping ------------------------------------------------
+
+def _wrap(result: Any, device: int) -> Any:
+    if isinstance(result, numpy.ndarray):
+        return ndarray(result, device)
+    if isinstance(result, numpy.generic):   # CuPy gives 0-d arrays where NumPy gives scalars
+        return ndarray(numpy.asarray(result), device)
+    if isinstance(result, tuple):
+        return tuple(_wrap(r, device) for r in result)
+    if isinstance(result, list):
+        return [_wrap(r, device) for r in result]
+    return result
+
+
+def _unwrap(value: Any, where: str, devices: set) -> Any:
+    if isinstance(value, ndarray):
+        devices.add(value.device.id)
+        return value._a
+    if isinstance(value, numpy.ndarray):
+        raise TypeError(f"strict_cupy: {where} got a numpy.ndarray {value.dtype}{value.shape} mixed with device "
+                        "arrays (CuPy: Unsupported type <class 'numpy.ndarray'>); move it with cupy.asarray first")
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unwrap(v, where, devices) for v in value)
+    if isinstance(value, dict):
+        return {k: _unwrap(v, where, devices) for k, v in value.items()}
+    return value
+
+
+def _unwrap_value(value: Any, where: str) -> Any:
+    devices: set = set()
+    out = _unwrap(value, where, devices)
+    _check_devices(devices, where)
+    return out
+
+
+def _check_devices(devices: set, where: str) -> None:
+    for device in devices:
+        if device != _current[0]:
+            raise ValueError(f"strict_cupy: {where}: array device must be same as the current device: "
+                             f"array device = {device} while current = {_current[0]}")
+
+
+def _check_current(array: ndarray) -> None:
+    _check_devices({array.device.id}, "indexing")
+
+
+def _index(index: Any) -> Any:
+    """An index for the backing array: device arrays unwrap; NumPy index arrays are copied to the device."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if isinstance(index, ndarray):
+        _check_current(index)
+        return index._a
+    if isinstance(index, numpy.ndarray):
+        copies["to_device"] += 1
+        return index
+    return index
+
+
+def _call(func: Any, args: Any, kwargs: dict, where: str) -> Any:
+    devices: set = set()
+    args = _unwrap(tuple(args), where, devices)
+    kwargs = _unwrap(kwargs, where, devices)
+    _check_devices(devices, where)
+    return _wrap(func(*args, **kwargs), _current[0])
+
+
+# --- the module -------------------------------------------------------------
+
+def asarray(data: Any, dtype: Any = None, order: Any = None) -> ndarray:
+    if isinstance(data, ndarray):
+        if data.device.id != _current[0]:   # a peer copy between GPUs
+            return ndarray(numpy.array(data._a, dtype=dtype, order=order or "K"), _current[0])
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if isinstance(data, numpy.ndarray):
+        copies["to_device"] += 1
+        return ndarray(numpy.array(data, dtype=dtype, order=order or "K"), _current[0])
+    if not isinstance(data, (numbers.Number, numpy.generic)):
+        copies["to_device"] += 1   # nested lists: host data
+    return ndarray(numpy.array(_unwrap_value(data, "asarray"), dtype=dtype, order=order or "K"), _current[0])
+
+
+def array(data: Any, dtype: Any = None, copy: bool = True, order: Any = None) -> ndarray:
+    result = asarray(data, dtype=dtype, order=order)
+    return ndarray(result._a.copy(), _current[0]) if copy and result is data else result
+
+
+def asnumpy(data: Any, stream: Any = None) -> numpy.ndarray:
+    if isinstance(data, ndarray):
+        return data.get()
+    return numpy.asarray(data)
+
+
+def get_array_module(*arrays: Any) -> Any:
+    return module if any(isinstance(a, ndarray) for a in arrays) else numpy
+
+
+class _Ufunc:
+    """A device ufunc: ``add(a, b)``, ``add.at(...)``, ``add.reduce(...)``."""
+
+    def __init__(self, ufunc: numpy.ufunc) -> None:
+        self._ufunc = ufunc
+        self.__name__ = ufunc.__name__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _call(self._ufunc, args, kwargs, self.__name__)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._ufunc, name)
+        if not callable(method):
+            return method
+        return lambda *args, **kwargs: _call(method, args, kwargs, f"{self.__name__}.{name}")
+
+
+class _Device:
+    """``cupy.cuda.Device(i)``: the current device inside ``with``."""
+
+    def __init__(self, index: int | None = None) -> None:
+        self.id = _current[0] if index is None else int(index)
+        if not 0 <= self.id < DEVICE_COUNT:
+            raise ValueError(f"strict_cupy: no device {self.id} ({DEVICE_COUNT} exist)")
+        self._previous: list[int] = []
+
+    def __enter__(self) -> _Device:
+        self._previous.append(_current[0])
+        _current[0] = self.id
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _current[0] = self._previous.pop()
+
+    def use(self) -> None:
+        _current[0] = self.id
+
+    def synchronize(self) -> None:
+        return None
+
+
+class _Stream:
+    def synchronize(self) -> None:
+        return None
+
+
+_runtime = types.SimpleNamespace(getDeviceCount=lambda: DEVICE_COUNT)
+cuda = types.SimpleNamespace(Device=_Device, runtime=_runtime, get_current_stream=lambda: _Stream(),
+                             Stream=_Stream)
+
+
+class _Random:
+    """``cupy.random``: one NumPy generator per device, seeded by ``seed``."""
+
+    def __init__(self) -> None:
+        self._generators: dict[int, numpy.random.Generator] = {}
+
+    def _gen(self) -> numpy.random.Generator:
+        return self._generators.setdefault(_current[0], numpy.random.default_rng())
+
+    def seed(self, seed: int | None = None) -> None:
+        self._generators[_current[0]] = numpy.random.default_rng(seed)
+
+    def _draw(self, name: str, *args: Any, dtype: Any = None, **kwargs: Any) -> ndarray:
+        values = getattr(self._gen(), name)(*args, **kwargs)
+        values = numpy.asarray(values if dtype is None else numpy.asarray(values).astype(dtype))
+        return ndarray(values, _current[0])
+
+    def standard_normal(self, size: Any = None, dtype: Any = float) -> ndarray:
+        return self._draw("standard_normal", size, dtype=dtype)
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None, dtype: Any = float) -> ndarray:
+        return self._draw("normal", loc, scale, size, dtype=dtype)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None, dtype: Any = float) -> ndarray:
+        return self._draw("uniform", low, high, size, dtype=dtype)
+
+    def random(self, size: Any = None, dtype: Any = float) -> ndarray:
+        return self._draw("random", size, dtype=dtype)
+
+    random_sample = rand_ = random
+
+    def rand(self, *size: int, dtype: Any = float) -> ndarray:
+        return self._draw("random", size, dtype=dtype)
+
+    def randn(self, *size: int, dtype: Any = float) -> ndarray:
+        return self._draw("standard_normal", size, dtype=dtype)
+
+    def randint(self, low: int, high: int | None = None, size: Any = None, dtype: Any = int) -> ndarray:
+        return self._draw("integers", low, high, size, dtype=dtype)
+
+    def permutation(self, n: int) -> ndarray:
+        return self._draw("permutation", n)
+
+
+class _Module(types.ModuleType):
+    """The ``cupy`` namespace: NumPy's functions on device arrays (and nothing that takes host arrays)."""
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(numpy, name)
+        if isinstance(target, numpy.ufunc):
+            wrapped: Any = _Ufunc(target)
+        elif isinstance(target, types.ModuleType):
+            wrapped = _Submodule(target, f"{self.__name__}.{name}")
+        elif callable(target) and not isinstance(target, type):
+            wrapped = _function(target, name)
+        else:
+            wrapped = target    # dtypes, constants (inf, pi, newaxis)
+        setattr(self, name, wrapped)
+        return wrapped
+
+
+class _Submodule(types.ModuleType):
+    def __init__(self, target: types.ModuleType, name: str) -> None:
+        super().__init__(name)
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._target, name)
+        return _function(target, name) if callable(target) and not isinstance(target, type) else target
+
+
+_CREATORS = {"zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri"}
+
+
+def _function(target: Any, name: str) -> Any:
+    def device_function(*args: Any, **kwargs: Any) -> Any:
+        if name in _CREATORS:   # shapes and fill values are host numbers, not array data
+            return _wrap(target(*args, **kwargs), _current[0])
+        return _call(target, args, kwargs, name)
+
+    device_function.__name__ = name
+    return device_function
+
+
+module = _Module("strict_cupy")
+module.ndarray = ndarray
+module.asarray = asarray
+module.array = array
+module.asnumpy = asnumpy
+module.get_array_module = get_array_module
+module.cuda = cuda
+module.random = _Random()
+module.ElementwiseKernel = HostElementwiseKernel
+module.copies = copies
+module.reset_copies = reset_copies
+module.is_strict_stand_in = True
+
+
+class _Setter:
+    """``monkeypatch.setattr`` for a whole process (the stand-in in a subprocess)."""
+
+    @staticmethod
+    def setattr(target: Any, name: str, value: Any) -> None:
+        setattr(target, name, value)
+
+
+def install(monkeypatch: Any = None) -> Any:
+    """Make minigrad's backend use this stand-in as its CuPy (undone with the monkeypatch, if given)."""
+    monkeypatch = monkeypatch or _Setter()
+    from minigrad import backend   # noqa: PLC0415 - only tests install the stand-in
+
+    from minigrad.ops import fused   # noqa: PLC0415
+
+    if HostElementwiseKernel.cache_dir is None and CXX is None:
+        import pytest   # noqa: PLC0415
+
+        pytest.skip("no C++ compiler (g++/clang++) to run the CUDA kernel bodies of the stand-in on the host")
+    monkeypatch.setattr(backend, "_cupy", module)
+    monkeypatch.setattr(backend, "_cuda_devices", {})
+    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(backend, "_default_device", backend.get_default_device())
+    _current[0] = 0
+    module.random = _Random()
+    reset_copies()
+    HostElementwiseKernel.array_type = ndarray
+    return module
