@@ -97,15 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = common.parser("adding_problem", __doc__, epochs=30)
     add = parser.add_argument
     add("--cells", nargs="+", choices=sorted(RECURRENT), default=["rnn", "lstm", "gru"])
-    add("--lengths", nargs="+", type=int, default=[50, 100, 200], help="sequence lengths T")
-    add("--hidden-size", type=int, default=64)
+    add("--lengths", nargs="+", type=common.positive_int, default=[50, 100, 200], help="sequence lengths T")
+    add("--hidden-size", type=common.positive_int, default=64)
     add("--forget-bias", type=float, default=1.0,
         help="added to the LSTM's forget-gate bias at initialisation (Jozefowicz et al. 2015)")
-    add("--steps-per-epoch", type=int, default=50, help="batches of fresh random sequences per epoch")
-    add("--batch-size", type=int, default=64)
-    add("--val-size", type=int, default=500, help="held-out sequences per length (a fixed set)")
-    add("--lr", type=float, default=3e-3, help="Adam learning rate")
-    add("--clip", type=float, default=1.0, help="clip the gradient norm to this (0: off)")
+    add("--steps-per-epoch", type=common.positive_int, default=50, help="batches of fresh random sequences per epoch")
+    add("--batch-size", type=common.positive_int, default=64)
+    add("--val-size", type=common.positive_int, default=500, help="held-out sequences per length (a fixed set)")
+    add("--lr", type=common.positive_float, default=3e-3, help="Adam learning rate")
+    add("--clip", type=common.nonnegative_float, default=1.0, help="clip the gradient norm to this (0: off)")
     return parser
 
 

@@ -26,7 +26,6 @@ from examples import common
 from minigrad import nn
 
 F = nn.functional
-DEFAULT_TEXT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "us_documents.txt")
 RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
@@ -62,6 +61,11 @@ def streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
     """Cut ``ids`` into ``batch_size`` equal consecutive streams: (L, B), one stream per column."""
     length = len(ids) // batch_size
     return ids[: length * batch_size].reshape(batch_size, length).T.copy()
+
+
+def split_point(length: int, held_out_fraction: float) -> int:
+    """Where the held-out end of a text of ``length`` characters starts (markov_text uses the same split)."""
+    return int(length * (1 - held_out_fraction))
 
 
 def unigram_bits(train: np.ndarray, val: np.ndarray, vocab_size: int) -> float:
@@ -109,38 +113,40 @@ def sample(model: CharModel, text: Text, prime: str, length: int, temperature: f
 def build_parser() -> argparse.ArgumentParser:
     parser = common.parser("char_rnn", __doc__, epochs=20)
     add = parser.add_argument
-    add("--text", default=DEFAULT_TEXT, help="a UTF-8 text file to model")
+    add("--text", type=common.text_file, default="kjv",
+        help="kjv (~1 MB of the King James Bible), small (~17 KB) or the path of a UTF-8 text file")
     add("--cell", choices=sorted(RECURRENT), default="lstm")
-    add("--embedding-size", type=int, default=32)
-    add("--hidden-size", type=int, default=256)
-    add("--num-layers", type=int, default=1)
-    add("--dropout", type=float, default=0.1, help="on the recurrent output (and between layers)")
-    add("--seq-len", type=int, default=64, help="characters per truncated-BPTT chunk")
-    add("--batch-size", type=int, default=16, help="parallel streams")
-    add("--lr", type=float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
+    add("--embedding-size", type=common.positive_int, default=32)
+    add("--hidden-size", type=common.positive_int, default=256)
+    add("--num-layers", type=common.positive_int, default=1)
+    add("--dropout", type=common.probability, default=0.1, help="on the recurrent output (and between layers)")
+    add("--seq-len", type=common.positive_int, default=64, help="characters per truncated-BPTT chunk")
+    add("--batch-size", type=common.positive_int, default=16, help="parallel streams")
+    add("--lr", type=common.positive_float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
     add("--lr-schedule", choices=["constant", "cosine"], default="cosine",
         help="keep the learning rate, or lower it along a cosine to 5%% of --lr by the end")
-    add("--clip", type=float, default=5.0, help="clip the gradient norm to this (0: off)")
-    add("--val-fraction", type=float, default=0.1, help="held-out share at the end of the text")
-    add("--max-chars", type=int, default=0, help="use only the first N characters (0: all)")
-    add("--temperature", type=float, default=0.7, help="sampling temperature (lower: more conservative)")
-    add("--sample-length", type=int, default=300)
+    add("--clip", type=common.nonnegative_float, default=5.0, help="clip the gradient norm to this (0: off)")
+    add("--val-fraction", type=common.fraction, default=0.1, help="held-out share at the end of the text")
+    add("--max-chars", type=common.nonnegative_int, default=0, help="use only the first N characters (0: all)")
+    add("--temperature", type=common.positive_float, default=0.7,
+        help="sampling temperature (lower: more conservative)")
+    add("--sample-length", type=common.positive_int, default=300)
     add("--prime", default="We hold ", help="text the samples start from")
     return parser
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
-    device = common.setup(args)
-    with open(args.text, encoding="utf-8") as f:
-        raw = f.read()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    raw = common.read_text(parser, args.text)
     if args.max_chars:
         raw = raw[: args.max_chars]
     text = Text(raw)
-    split = int(len(text.ids) * (1 - args.val_fraction))
+    split = split_point(len(text.ids), args.val_fraction)
     train, val = text.ids[:split], text.ids[split:]
     if len(train) < args.batch_size * (args.seq_len + 1) or len(val) < 2:
-        sys.exit(f"error: {args.text} is too short for --batch-size {args.batch_size} × --seq-len {args.seq_len}")
+        parser.error(f"--text {args.text} is too short for --batch-size {args.batch_size} × --seq-len {args.seq_len}")
+    device = common.setup(args)   # only now, so a usage error writes nothing
     model = CharModel(len(text.vocab), args.embedding_size, args.hidden_size, args.num_layers, args.cell,
                       args.dropout).to(device)
     optimizer = nn.optim.Adam(model.parameters(), lr=args.lr)
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
     common.log(f"text {os.path.basename(args.text)}: {len(train):,} training / {len(val):,} held-out characters, "
                f"{len(text.vocab)} distinct; unigram baseline {baseline:.3f} bits/char")
     common.log(f"model: {args.cell.upper()} {args.hidden_size}×{args.num_layers}, "
-               f"{sum(p.size for p in model.parameters()):,} parameters, device {device}")
+               f"{sum(int(np.prod(p.shape)) for p in model.parameters()):,} parameters, device {device}")
 
     rng = np.random.default_rng(args.seed)
     stopwatch = common.Stopwatch()
@@ -193,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
         args, example="char_rnn", device=device, epochs=args.epochs, train_seconds=stopwatch.total,
         val_bpc=val_bits, best_val_bpc=best[0], best_epoch=best[1], train_bpc=train_bits, unigram_bpc=baseline,
         cell=args.cell, hidden_size=args.hidden_size, sample=text_sample, checkpoint=checkpoint,
+        text=args.text, val_fraction=args.val_fraction, max_chars=args.max_chars,
     )
 
 

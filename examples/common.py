@@ -4,9 +4,9 @@ checkpoint and the one-line JSON summary it prints last.
 An example reads like this::
 
     parser = common.parser("parity", __doc__, epochs=10)
-    parser.add_argument("--hidden-size", type=int, default=32)
-    args = parser.parse_args(argv)
-    device = common.setup(args)            # checks --device, seeds everything
+    parser.add_argument("--hidden-size", type=common.positive_int, default=32)
+    args = parser.parse_args(argv)         # a nonsense value exits 2 here, before anything is written
+    device = common.setup(args)            # limits BLAS threads, seeds everything, makes --out
     for epoch in range(args.epochs):
         for batch in common.progress(batches, args, desc=f"epoch {epoch + 1}"):
             ...
@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 from typing import Any, Iterable, Iterator
@@ -29,22 +30,142 @@ import numpy as np
 import minigrad as mg
 from minigrad import nn
 
+# BLAS threads for the examples' matrix products. Measured on the 2-core CI box
+# (bench/RESULTS.md, "Examples"): at the examples' sizes (batch 16-128 × a few
+# hundred) one thread is as fast as two, and when the other core is busy two
+# threads waiting on each other make every matmul several times slower.
+BLAS_THREADS = 1
 
-def parser(name: str, description: str | None, epochs: int, seed: int = 0) -> argparse.ArgumentParser:
+
+# --- argument types: a nonsense value is a usage error (exit 2) before anything runs or is written ---
+
+def positive_int(text: str) -> int:
+    """An int ≥ 1 (epochs, batch size, hidden size, steps ...)."""
+    return _checked_int(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """An int ≥ 0 (a seed, or a count where 0 means "none" or "all")."""
+    return _checked_int(text, 0)
+
+
+def _checked_int(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be {'positive' if low == 1 else f'at least {low}'}, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite float > 0 (a learning rate, a temperature)."""
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite float ≥ 0 (a clipping norm where 0 means off, a smoothing constant)."""
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value:g}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A float in [0, 1] (dropout, teacher forcing)."""
+    value = _finite_float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {value:g}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A float strictly between 0 and 1 (the held-out share of a data set)."""
+    value = _finite_float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {value:g}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def device(text: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` naming a device that exists here; returns its canonical name."""
+    name = text.strip().lower()
+    if name != "cpu" and not re.fullmatch(r"cuda(:\d+)?", name):
+        raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:N, got {text!r}")
+    if name.startswith("cuda"):
+        if not mg.cuda.is_available():
+            raise argparse.ArgumentTypeError(
+                f"{text!r} asks for a GPU, but none is usable here (install CuPy with "
+                "`pip install -e .[cuda]` on a machine with an NVIDIA GPU)")
+        try:
+            mg.resolve_device(name)
+        except (RuntimeError, ValueError) as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return str(mg.Device(name))
+
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+TEXTS = {   # named texts for --text (examples/data/README.md says where each comes from)
+    "kjv": os.path.join(DATA_DIR, "kjv_genesis_ruth.txt"),   # ~1 MB: the default of the text models
+    "small": os.path.join(DATA_DIR, "us_documents.txt"),     # ~17 KB: quick runs and tests
+}
+
+
+def text_file(text: str) -> str:
+    """A name from ``TEXTS`` (``kjv``, ``small``) or the path of an existing regular file."""
+    path = TEXTS.get(text, text)
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither one of the shipped texts ({', '.join(TEXTS)}) nor an existing file")
+    return path
+
+
+def read_text(parser: argparse.ArgumentParser, path: str) -> str:
+    """The UTF-8 text at ``path``; an unreadable file is a usage error (exit 2, nothing written)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as error:
+        parser.error(f"cannot read --text {path}: {error}")
+        raise   # parser.error exits; this line only tells type checkers so
+
+
+def parser(name: str, description: str | None, epochs: int | None, seed: int = 0) -> argparse.ArgumentParser:
     """An argument parser with the options every example has.
 
-    ``--device``, ``--seed``, ``--epochs``, ``--out`` (default ``runs/<name>``)
-    and ``--no-progress``. The first paragraph of ``description`` (the
-    module docstring) is the help text.
+    ``--device``, ``--seed``, ``--epochs``, ``--threads``, ``--out`` (default
+    ``runs/<name>``) and ``--no-progress``. The first paragraph of
+    ``description`` (the module docstring) is the help text. ``--epochs`` must
+    be positive, unless its default is 0 (then 0 is allowed: "skip training");
+    ``epochs=None`` leaves it out, for a program that does not train in epochs.
     """
     text = (description or "").strip().split("\n\n")[0]
     result = argparse.ArgumentParser(
         prog=f"python -m examples.{name}", description=text,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    result.add_argument("--device", default="cpu", help="where to run: cpu, cuda or cuda:N (needs CuPy and a GPU)")
-    result.add_argument("--seed", type=int, default=seed, help="seed for the weights and the batch order")
-    result.add_argument("--epochs", type=int, default=epochs, help="passes over the training data")
+    result.add_argument("--device", type=device, default="cpu",
+                        help="where to run: cpu, cuda or cuda:N (needs CuPy and a GPU)")
+    result.add_argument("--seed", type=nonnegative_int, default=seed, help="seed for the weights and the batch order")
+    if epochs is not None:
+        result.add_argument("--epochs", type=positive_int if epochs > 0 else nonnegative_int, default=epochs,
+                            help="passes over the training data")
+    result.add_argument("--threads", type=positive_int, default=BLAS_THREADS,
+                        help="BLAS threads for NumPy's matrix products (see BLAS_THREADS)")
     result.add_argument("--out", default=os.path.join("runs", name),
                         help="folder for the checkpoint, pictures and summary.json")
     result.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -52,18 +173,26 @@ def parser(name: str, description: str | None, epochs: int, seed: int = 0) -> ar
 
 
 def setup(args: argparse.Namespace) -> str:
-    """Check ``--device``, seed the engine and make ``--out``; returns the device name."""
-    device = str(args.device)
-    if device.startswith("cuda") or device == "gpu":
-        if not mg.cuda.is_available():
-            sys.exit(f"error: --device {device} asked for a GPU, but none is usable here "
-                     "(install CuPy with `pip install -e .[cuda]` on a machine with an NVIDIA GPU)")
-    elif device != "cpu":
-        sys.exit(f"error: --device must be cpu, cuda or cuda:N, got {device!r}")
-    device = str(mg.Device(device))
+    """Limit BLAS threads, seed the engine and make ``--out``; returns the device name.
+
+    ``--device`` was already checked by its argparse type.
+    """
+    limit_blas_threads(args.threads)
     mg.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    return device
+    return str(args.device)
+
+
+def limit_blas_threads(threads: int) -> None:
+    """Let NumPy's BLAS use at most ``threads`` threads for the rest of the program (threadpoolctl).
+
+    Done at run time rather than by environment variables set before NumPy is
+    imported, so importing an example has no side effect and ``--threads`` can
+    change it.
+    """
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - only programs that run, not importers
+
+    threadpool_limits(limits=threads, user_api="blas")
 
 
 def progress(iterable: Iterable, args: argparse.Namespace, **kwargs: Any) -> Any:

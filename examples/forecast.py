@@ -119,14 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--series", nargs="+", choices=["sine", "ar"], default=["sine", "ar"])
     add("--modes", nargs="+", choices=MODES, default=list(MODES))
-    add("--length", type=int, default=2000, help="values per series")
-    add("--window", type=int, default=32, help="values the model reads before forecasting")
-    add("--hidden-size", type=int, default=32)
-    add("--num-layers", type=int, default=1)
-    add("--batch-size", type=int, default=64)
-    add("--lr", type=float, default=3e-3, help="Adam learning rate")
-    add("--val-fraction", type=float, default=0.2, help="held-out share at the end of each series")
-    add("--data-seed", type=int, default=1234, help="seed of the generated series")
+    add("--length", type=common.positive_int, default=2000, help="values per series")
+    add("--window", type=common.positive_int, default=32, help="values the model reads before forecasting")
+    add("--hidden-size", type=common.positive_int, default=32)
+    add("--num-layers", type=common.positive_int, default=1)
+    add("--batch-size", type=common.positive_int, default=64)
+    add("--lr", type=common.positive_float, default=3e-3, help="Adam learning rate")
+    add("--val-fraction", type=common.fraction, default=0.2, help="held-out share at the end of each series")
+    add("--data-seed", type=common.nonnegative_int, default=1234, help="seed of the generated series")
     return parser
 
 

@@ -63,16 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = common.parser("parity", __doc__, epochs=10)
     add = parser.add_argument
     add("--cell", choices=sorted(RECURRENT), default="lstm")
-    add("--hidden-size", type=int, default=32)
-    add("--length", type=int, default=20, help="bits per training sequence")
-    add("--test-length", type=int, default=100, help="bits per sequence of the longer test")
+    add("--hidden-size", type=common.positive_int, default=32)
+    add("--length", type=common.positive_int, default=20, help="bits per training sequence")
+    add("--test-length", type=common.positive_int, default=100, help="bits per sequence of the longer test")
     add("--target", choices=["running", "final"], default="running",
         help="loss on the parity after every bit, or only after the last")
-    add("--steps-per-epoch", type=int, default=100, help="batches of fresh random sequences per epoch")
-    add("--batch-size", type=int, default=64)
-    add("--val-size", type=int, default=1000, help="held-out sequences (a fixed set)")
-    add("--lr", type=float, default=1e-2, help="Adam learning rate")
-    add("--clip", type=float, default=1.0, help="clip the gradient norm to this (0: off)")
+    add("--steps-per-epoch", type=common.positive_int, default=100, help="batches of fresh random sequences per epoch")
+    add("--batch-size", type=common.positive_int, default=64)
+    add("--val-size", type=common.positive_int, default=1000, help="held-out sequences (a fixed set)")
+    add("--lr", type=common.positive_float, default=1e-2, help="Adam learning rate")
+    add("--clip", type=common.nonnegative_float, default=1.0, help="clip the gradient norm to this (0: off)")
     return parser
 
 

@@ -138,14 +138,14 @@ def predict(model: Classifier, data: Reviews, device: str, batch_size: int = 100
 def build_parser() -> argparse.ArgumentParser:
     parser = common.parser("sentiment", __doc__, epochs=6)
     add = parser.add_argument
-    add("--reviews", type=int, default=10_000, help="generated reviews (train + held out)")
-    add("--val-fraction", type=float, default=0.2)
-    add("--embedding-size", type=int, default=32)
-    add("--hidden-size", type=int, default=64)
-    add("--batch-size", type=int, default=64)
-    add("--lr", type=float, default=3e-3, help="Adam learning rate")
-    add("--clip", type=float, default=5.0, help="clip the gradient norm to this (0: off)")
-    add("--data-seed", type=int, default=1234, help="seed of the generated reviews")
+    add("--reviews", type=common.positive_int, default=10_000, help="generated reviews (train + held out)")
+    add("--val-fraction", type=common.fraction, default=0.2)
+    add("--embedding-size", type=common.positive_int, default=32)
+    add("--hidden-size", type=common.positive_int, default=64)
+    add("--batch-size", type=common.positive_int, default=64)
+    add("--lr", type=common.positive_float, default=3e-3, help="Adam learning rate")
+    add("--clip", type=common.nonnegative_float, default=5.0, help="clip the gradient norm to this (0: off)")
+    add("--data-seed", type=common.nonnegative_int, default=1234, help="seed of the generated reviews")
     return parser
 
 

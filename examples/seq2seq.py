@@ -457,14 +457,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = common.parser("seq2seq", __doc__, epochs=8)
     add = parser.add_argument
     add("--task", choices=["addition", "dates", "reverse"], default="addition", help="the generated task")
-    add("--pairs", type=int, default=50_000, help="distinct (source, target) pairs to generate")
-    add("--val-fraction", type=float, default=0.1, help="share of the pairs held out for accuracy")
-    add("--data-seed", type=int, default=1234, help="seed of the generated data (fixed: the same pairs every run)")
+    add("--pairs", type=common.positive_int, default=50_000, help="distinct (source, target) pairs to generate")
+    add("--val-fraction", type=common.fraction, default=0.1, help="share of the pairs held out for accuracy")
+    add("--data-seed", type=common.nonnegative_int, default=1234,
+        help="seed of the generated data (fixed: the same pairs every run)")
     add("--cell", choices=sorted(RECURRENT), default="lstm", help="recurrent cell of encoder and decoder")
-    add("--embedding-size", type=int, default=16)
-    add("--hidden-size", type=int, default=128)
-    add("--num-layers", type=int, default=1)
-    add("--dropout", type=float, default=0.0, help="between stacked recurrent layers")
+    add("--embedding-size", type=common.positive_int, default=16)
+    add("--hidden-size", type=common.positive_int, default=128)
+    add("--num-layers", type=common.positive_int, default=1)
+    add("--dropout", type=common.probability, default=0.0, help="between stacked recurrent layers")
     add("--fused", action="store_true",
         help="compute each step's gate nonlinearities in one fused op (faster; the graph shows one node per step)")
     add("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are bridged)")
@@ -473,20 +474,21 @@ def build_parser() -> argparse.ArgumentParser:
     add("--peeky", action=argparse.BooleanOptionalAction, default=True,
         help="feed the encoder's summary to every decoder step and to the output layer")
     add("--attention", action="store_true", help="Bahdanau additive attention over the encoder outputs")
-    add("--attention-size", type=int, default=64, help="width of the attention's tanh layer")
+    add("--attention-size", type=common.positive_int, default=64, help="width of the attention's tanh layer")
     add("--packed", action=argparse.BooleanOptionalAction, default=True,
         help="give the encoder each source's length, so it stops at its last character; with --no-packed it "
              "reads fixed-width sources with their padding (after them, or before them when reversed)")
-    add("--teacher-forcing", type=float, default=1.0, help="probability of feeding the true previous token")
+    add("--teacher-forcing", type=common.probability, default=1.0,
+        help="probability of feeding the true previous token")
     add("--init", choices=["pytorch", "scaled-normal"], default="pytorch",
         help="PyTorch's default initialisation, or that of the NumPy reference implementation (scaled_normal_init)")
-    add("--batch-size", type=int, default=128)
-    add("--lr", type=float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
+    add("--batch-size", type=common.positive_int, default=128)
+    add("--lr", type=common.positive_float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
     add("--lr-schedule", choices=["constant", "cosine"], default="cosine",
         help="keep the learning rate, or lower it along a cosine to 5%% of --lr by the last batch")
-    add("--clip", type=float, default=5.0, help="clip the gradient norm to this (0: off)")
-    add("--beam-width", type=int, default=1, help="beam search width for evaluation (1: greedy)")
-    add("--examples", type=int, default=3, help="decoded held-out examples shown per epoch")
+    add("--clip", type=common.nonnegative_float, default=5.0, help="clip the gradient norm to this (0: off)")
+    add("--beam-width", type=common.positive_int, default=1, help="beam search width for evaluation (1: greedy)")
+    add("--examples", type=common.nonnegative_int, default=3, help="decoded held-out examples shown per epoch")
     add("--no-graph", action="store_true", help="skip drawing the unrolled graph")
     return parser
 

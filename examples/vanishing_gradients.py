@@ -146,12 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--cells", nargs="+", choices=sorted(CELLS), default=["rnn", "lstm"])
     add("--forget-biases", nargs="+", type=float, default=[0.0, 1.0, 3.0],
         help="LSTM forget-gate bias added at initialisation (one LSTM per value)")
-    add("--length", type=int, default=100, help="sequence length T")
-    add("--hidden-size", type=int, default=64)
-    add("--batch-size", type=int, default=32)
-    add("--graph-steps", type=int, default=20, help="time steps in the drawn graph")
-    add("--steps-per-epoch", type=int, default=50, help="adding-problem batches per epoch (with --epochs)")
-    add("--lr", type=float, default=3e-3)
+    add("--length", type=common.positive_int, default=100, help="sequence length T")
+    add("--hidden-size", type=common.positive_int, default=64)
+    add("--batch-size", type=common.positive_int, default=32)
+    add("--graph-steps", type=common.positive_int, default=20, help="time steps in the drawn graph")
+    add("--steps-per-epoch", type=common.positive_int, default=50,
+        help="adding-problem batches per epoch (with --epochs)")
+    add("--lr", type=common.positive_float, default=3e-3)
     add("--no-graph", action="store_true", help="skip drawing the graphs")
     return parser
 
