@@ -3,6 +3,10 @@
 Each op keeps only the arrays its backward needs in ``self.saved``. Backward
 never writes into an incoming gradient (it may be shared); it may write into
 temporaries it made itself.
+
+A backward that masks (relu, abs, clip, maximum, minimum) *selects* with
+``where`` instead of multiplying by a 0/1 mask: the gradient that does not flow
+is exactly 0 even when an inf or NaN arrives from above (inf * 0 would be NaN).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, as_tensor
-from ._util import sum_to, unwrap
+from ._util import sum_to
 
 
 def _shape(value: Any) -> tuple:
@@ -82,7 +86,8 @@ class Div(Function):
     def backward(self, gy: Any) -> tuple:
         b, y = self.saved
         ga = sum_to(gy / b, self.shape_a) if self.needs_grad[0] else None
-        gb = sum_to(-gy * y / b, _shape(b)) if self.needs_grad[1] else None
+        # -gy * (y / b), grouped as PyTorch does, so overflow and NaN land where PyTorch's do
+        gb = sum_to(-gy * (y / b), _shape(b)) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -105,14 +110,21 @@ class Pow(Function):
                 ga = gy * (2 * a) if b == 2 else gy * (b * a ** (b - 1)) if b != 0 else xp.zeros_like(gy)
             else:
                 with backend.errstate(xp, divide="ignore", invalid="ignore"):
-                    local = xp.where(b == 0, 0, b * a ** (b - 1))
-                ga = sum_to(gy * local, _shape(a))
+                    ga = xp.where(b == 0, gy.dtype.type(0), gy * (b * a ** (b - 1)))
+                ga = sum_to(ga, _shape(a))
         if self.needs_grad[1]:
             with backend.errstate(xp, divide="ignore", invalid="ignore"):
                 log_a = xp.log(a) if backend.is_array(a) else xp.log(xp.asarray(a, dtype=y.dtype))
                 local = xp.where((a == 0) & (b >= 0), 0, y * log_a)
             gb = sum_to(gy * local, _shape(b))
         return ga, gb
+
+
+def _winner_share(xp: Any, gy: Any, x: Any, other: Any, x_loses: Any) -> Any:
+    """The gradient of ``x`` in maximum/minimum(x, other): all of ``gy`` where x wins, half at a tie, 0
+    where it loses (``x_loses``). A NaN on either side wins for both, as in PyTorch."""
+    zero = gy.dtype.type(0)
+    return xp.where(x_loses, zero, xp.where(x == other, gy / 2, gy))
 
 
 class Maximum(Function):
@@ -124,9 +136,8 @@ class Maximum(Function):
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
-        share = (a > b) + 0.5 * (a == b)
-        ga = sum_to(gy * share, _shape(a)) if self.needs_grad[0] else None
-        gb = sum_to(gy * (1 - share), _shape(b)) if self.needs_grad[1] else None
+        ga = sum_to(_winner_share(self.xp, gy, a, b, a < b), _shape(a)) if self.needs_grad[0] else None
+        gb = sum_to(_winner_share(self.xp, gy, b, a, b < a), _shape(b)) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -139,9 +150,8 @@ class Minimum(Function):
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
-        share = (a < b) + 0.5 * (a == b)
-        ga = sum_to(gy * share, _shape(a)) if self.needs_grad[0] else None
-        gb = sum_to(gy * (1 - share), _shape(b)) if self.needs_grad[1] else None
+        ga = sum_to(_winner_share(self.xp, gy, a, b, a > b), _shape(a)) if self.needs_grad[0] else None
+        gb = sum_to(_winner_share(self.xp, gy, b, a, b > a), _shape(b)) if self.needs_grad[1] else None
         return ga, gb
 
 
@@ -233,7 +243,8 @@ class Relu(Function):
         return y
 
     def backward(self, gy: Any) -> Any:
-        return gy * (self.saved[0] > 0)
+        # `y <= 0`, not `y > 0`: a NaN input passes its gradient, as in PyTorch
+        return self.xp.where(self.saved[0] <= 0, gy.dtype.type(0), gy)
 
 
 class Abs(Function):
@@ -242,7 +253,10 @@ class Abs(Function):
         return self.xp.abs(x)
 
     def backward(self, gy: Any) -> Any:
-        return gy * self.xp.sign(self.saved[0])
+        (x,) = self.saved
+        xp = self.xp
+        # sign(x) selected, not multiplied: 0 at x == 0 and at NaN (PyTorch's sign(NaN) is 0)
+        return xp.where(x > 0, gy, xp.where(x < 0, -gy, gy.dtype.type(0)))
 
 
 class Sqrt(Function):
@@ -256,23 +270,39 @@ class Sqrt(Function):
 
 
 class Clip(Function):
-    """clip(x, low, high); the gradient passes where low <= x <= high (as torch.clamp)."""
+    """clip(x, low, high) = minimum(maximum(x, low), high), with torch.clamp's gradients.
 
-    def __init__(self, low: Any, high: Any) -> None:
-        self.low, self.high = low, high
+    x gets the gradient where low <= x <= high (bounds inclusive). Each bound that is a Tensor gets it
+    where it is the result: low where x < low < high, high where x > high or high < low (when the
+    bounds cross, high wins, as in the forward). A missing bound is None and is not an input.
+    """
 
-    def forward(self, x: Any) -> Any:
-        self.saved = (x,)
-        return self.xp.clip(x, self.low, self.high)
+    def __init__(self, has_low: bool, has_high: bool) -> None:
+        self.has_low, self.has_high = has_low, has_high
 
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved
-        mask = True
-        if self.low is not None:
-            mask = mask & (x >= self.low)
-        if self.high is not None:
-            mask = mask & (x <= self.high)
-        return sum_to(gy * mask, x.shape)   # tensor bounds may broadcast x to a larger shape
+    def forward(self, x: Any, *bounds: Any) -> Any:
+        low = bounds[0] if self.has_low else None
+        high = bounds[-1] if self.has_high else None
+        self.saved = (x, low, high)
+        return self.xp.clip(x, low, high)
+
+    def backward(self, gy: Any) -> tuple:
+        x, low, high = self.saved
+        xp, zero = self.xp, gy.dtype.type(0)
+        passes = True
+        if low is not None:
+            passes = passes & (x >= low)
+        if high is not None:
+            passes = passes & (x <= high)
+        # sum_to: tensor bounds may broadcast x (and each other) to a larger shape
+        grads = [sum_to(xp.where(passes, gy, zero), _shape(x)) if self.needs_grad[0] else None]
+        if low is not None:
+            wins = x < low if high is None else (x < low) & (low < high)
+            grads.append(sum_to(xp.where(wins, gy, zero), _shape(low)) if self.needs_grad[1] else None)
+        if high is not None:
+            wins = x > high if low is None else (x > high) | (high < low)
+            grads.append(sum_to(xp.where(wins, gy, zero), _shape(high)) if self.needs_grad[-1] else None)
+        return tuple(grads)
 
 
 # --- public functions -------------------------------------------------------
@@ -342,13 +372,17 @@ def sqrt(x: Tensor) -> Tensor:
 
 
 def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - NumPy's names
-    """Clamp ``x`` into [min, max] (either may be None)."""
+    """Clamp ``x`` into [min, max] (either may be None); Tensor bounds broadcast and get gradients.
+
+    Shapes: x, min and max broadcast together, as ``numpy.clip``; the result has the broadcast shape.
+    """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     for bound in (min, max):
         if bound is not None and not isinstance(bound, (int, float, Tensor)) and not backend.is_array(bound):
             raise TypeError(f"clip: min and max must be numbers, arrays or Tensors, got {type(bound).__name__}")
-    return Clip(unwrap(min), unwrap(max))(x)
+    bounds = [bound for bound in (min, max) if bound is not None]
+    return Clip(min is not None, max is not None)(x, *bounds)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -366,3 +400,31 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a, like=condition if isinstance(condition, Tensor) else None)
     return Where()(condition, a, b)
+
+
+class Sin(Function):
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.sin(x)
+
+    def backward(self, gy: Any) -> Any:
+        return gy * self.xp.cos(self.saved[0])
+
+
+class Cos(Function):
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.cos(x)
+
+    def backward(self, gy: Any) -> Any:
+        return -gy * self.xp.sin(self.saved[0])
+
+
+def sin(x: Tensor) -> Tensor:
+    """Sine elementwise (radians)."""
+    return Sin()(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    """Cosine elementwise (radians)."""
+    return Cos()(x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..autograd import Function, ProductSum
@@ -38,9 +39,10 @@ class MatMul(Function):
             ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
         if self.needs_grad[1]:
             if b2.ndim == 2 and a2.ndim > 2:
-                # weights shared over a batch of matrices: one GEMM over all rows
-                k, m = b2.shape
-                gb = a2.reshape(-1, k).T @ g2.reshape(-1, m)
+                # weights shared over a batch of matrices: one GEMM over all rows (counted, not -1:
+                # NumPy cannot infer -1 when k or m is 0)
+                (k, m), rows = b2.shape, math.prod(a2.shape[:-1])
+                gb = a2.reshape(rows, k).T @ g2.reshape(rows, m)
             else:
                 gb = sum_to(xp.swapaxes(a2, -1, -2) @ g2, b2.shape)
             gb = gb.reshape(b.shape)

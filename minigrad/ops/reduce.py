@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
+from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import normalize_axis, one_axis, tensor_arg
@@ -56,15 +58,33 @@ def _count(shape: tuple, axes: Any) -> int:
     return n
 
 
+def _check_reducible(name: str, shape: tuple, axes: Any) -> None:
+    """An empty max/min has no value: raise naming the empty axis, as NumPy and PyTorch refuse it."""
+    for i, size in enumerate(shape):
+        if size == 0 and (axes is None or i in axes):
+            where = "an empty tensor" if axes is None else f"axis {i}, which has size 0,"
+            raise ValueError(f"{name}: cannot reduce {where} of shape {tuple(shape)} "
+                             "(an empty maximum/minimum has no value)")
+
+
+def _shift(xp: Any, x: Any, axes: Any) -> Any:
+    """x.max over ``axes`` (keepdims), the shift that keeps exp() from overflowing; 0 where that
+    max is not finite (all -inf, or +inf) or where the reduced axes are empty (no max exists)."""
+    if x.size == 0:
+        return xp.zeros(tuple(1 if axes is None or i in axes else s for i, s in enumerate(x.shape)), x.dtype)
+    m = x.max(axis=axes, keepdims=True)
+    return xp.where(xp.isfinite(m), m, 0)
+
+
 class Max(Function):
-    """max over axes; ties share the gradient equally (as torch.amax)."""
+    """max (or min) over axes, values only. Ties share the gradient equally, as torch.max() and
+    torch.amax; where the result is NaN, the NaN elements share it (as torch.max())."""
 
     def __init__(self, axis: Any, keepdims: bool, smallest: bool = False) -> None:
         self.axis, self.keepdims, self.smallest = axis, keepdims, smallest
 
     def forward(self, x: Any) -> Any:
-        if x.size == 0:
-            raise ValueError(f"{'min' if self.smallest else 'max'}: reduction of an empty tensor of shape {x.shape}")
+        _check_reducible("min" if self.smallest else "max", x.shape, self.axis)
         y = x.min(axis=self.axis, keepdims=True) if self.smallest else x.max(axis=self.axis, keepdims=True)
         self.saved = (x, y)
         if self.keepdims:
@@ -73,9 +93,11 @@ class Max(Function):
 
     def backward(self, gy: Any) -> Any:
         x, y = self.saved
-        mask = (x == y).astype(x.dtype)
-        mask /= mask.sum(axis=self.axis, keepdims=True)
-        return mask * _expand(gy, x.shape, self.axis, self.keepdims)
+        xp = self.xp
+        ties = (x == y) | (xp.isnan(x) & xp.isnan(y))
+        count = ties.sum(axis=self.axis, keepdims=True).astype(gy.dtype)
+        share = _expand(gy, x.shape, self.axis, self.keepdims) / count
+        return xp.where(ties, share, gy.dtype.type(0))   # select: elements that are not the max get exactly 0
 
 
 class Var(Function):
@@ -85,14 +107,18 @@ class Var(Function):
         self.axis, self.keepdims, self.ddof = axis, keepdims, ddof
 
     def forward(self, x: Any) -> Any:
-        centred = x - x.mean(axis=self.axis, keepdims=True)
-        self.saved = (centred,)
-        return x.var(axis=self.axis, keepdims=self.keepdims, ddof=self.ddof)
+        # NumPy's own algorithm, written out so that no degrees of freedom (an empty axis, or
+        # ddof >= n) gives NaN or inf without NumPy's warnings, as PyTorch does
+        n = _count(x.shape, self.axis)
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
+            centred = x - x.sum(axis=self.axis, keepdims=True) / n
+            self.saved = (centred,)
+            return (centred * centred).sum(axis=self.axis, keepdims=self.keepdims) / builtins.max(n - self.ddof, 0)
 
     def backward(self, gy: Any) -> Any:
         (centred,) = self.saved
-        n = _count(centred.shape, self.axis) - self.ddof
-        scale = 2.0 / n if n > 0 else float("nan")   # no degrees of freedom: NaN, as NumPy's forward
+        dof = _count(centred.shape, self.axis) - self.ddof
+        scale = 2.0 / dof if dof != 0 else float("inf")   # as PyTorch: inf * 0 makes a one-element variance NaN
         return scale * centred * _expand(gy, centred.shape, self.axis, self.keepdims)
 
 
@@ -102,9 +128,9 @@ class LogSumExp(Function):
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
-        m = x.max(axis=self.axis, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        y = xp.log(xp.exp(x - m).sum(axis=self.axis, keepdims=True)) + m
+        m = _shift(xp, x, self.axis)
+        with backend.errstate(xp, divide="ignore"):   # log(0) = -inf: an empty sum, or all -inf
+            y = xp.log(xp.exp(x - m).sum(axis=self.axis, keepdims=True)) + m
         self.saved = (x, y)
         if self.keepdims:
             return y
@@ -121,7 +147,7 @@ class Softmax(Function):
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
-        z = x - x.max(axis=self.axis, keepdims=True)
+        z = x - (x.max(axis=self.axis, keepdims=True) if x.size else _shift(xp, x, (self.axis,)))
         y = xp.exp(z, out=z)
         y /= y.sum(axis=self.axis, keepdims=True)
         self.saved = (y,)
@@ -142,7 +168,7 @@ class LogSoftmax(Function):
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
-        z = x - x.max(axis=self.axis, keepdims=True)
+        z = x - (x.max(axis=self.axis, keepdims=True) if x.size else _shift(xp, x, (self.axis,)))
         z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
         self.saved = (z,)
         return z
