@@ -426,6 +426,8 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if backend.is_array(value):
+        if value.dtype.kind not in "biufc":   # object, string, datetime ...: refused, as tensor() does
+            raise TypeError(f"as_tensor: cannot make a tensor of dtype {value.dtype} (numbers only)")
         return Tensor._make(value, False, None, 0)
     if like is not None and not isinstance(like, Tensor):
         raise TypeError(f"as_tensor: like must be a Tensor, got {type(like).__name__}")
