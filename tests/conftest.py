@@ -15,7 +15,6 @@ import pytest  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 
-
 REAL_GPU = mg.cuda.is_available()
 
 

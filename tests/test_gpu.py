@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _stand_in() -> bool:
     """True when the GPU of these tests is the strict CuPy stand-in (no real GPU on this machine)."""
-    from minigrad import backend   # noqa: PLC0415
+    from minigrad import backend  # noqa: PLC0415
 
     return bool(getattr(backend._cupy, "is_strict_stand_in", False))
 

@@ -182,7 +182,8 @@ for _dunder, _ufunc in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"),
                         ("eq", "equal"), ("ne", "not_equal")]:
     setattr(ndarray, f"__{_dunder}__", _binary(_ufunc)[0])
 for _dunder, _ufunc in [("neg", "negative"), ("pos", "positive"), ("abs", "absolute"), ("invert", "invert")]:
-    setattr(ndarray, f"__{_dunder}__", (lambda f: lambda self: _call(f, (self,), {}, f.__name__))(getattr(numpy, _ufunc)))
+    setattr(ndarray, f"__{_dunder}__",
+            (lambda f: lambda self: _call(f, (self,), {}, f.__name__))(getattr(numpy, _ufunc)))
 ndarray.__hash__ = None  # type: ignore[assignment]   # arrays are unhashable, as in CuPy
 
 
@@ -443,12 +444,11 @@ class _Setter:
 def install(monkeypatch: Any = None) -> Any:
     """Make minigrad's backend use this stand-in as its CuPy (undone with the monkeypatch, if given)."""
     monkeypatch = monkeypatch or _Setter()
-    from minigrad import backend   # noqa: PLC0415 - only tests install the stand-in
-
-    from minigrad.ops import fused   # noqa: PLC0415
+    from minigrad import backend  # noqa: PLC0415 - only tests install the stand-in
+    from minigrad.ops import fused  # noqa: PLC0415
 
     if HostElementwiseKernel.cache_dir is None and CXX is None:
-        import pytest   # noqa: PLC0415
+        import pytest  # noqa: PLC0415
 
         pytest.skip("no C++ compiler (g++/clang++) to run the CUDA kernel bodies of the stand-in on the host")
     monkeypatch.setattr(backend, "_cupy", module)
