@@ -1,0 +1,80 @@
+"""Adam and AdamW (with AMSGrad), as ``torch.optim.Adam`` and ``torch.optim.AdamW``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import minigrad as mg
+
+from .optimizer import Optimizer, is_number, lerp
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), as ``torch.optim.Adam``: weight decay is added to the gradient (L2).
+
+    m ← β₁m + (1-β₁)g, v ← β₂v + (1-β₂)g², p ← p - lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + eps).
+    ``amsgrad`` uses the running maximum of v instead of v.
+    """
+
+    decoupled = False
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                 maximize: bool = False, *, check_finite: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize), check_finite=check_finite)
+
+    def _hyper(self, group: dict) -> dict:
+        hyper = super()._hyper(group)
+        betas = hyper["betas"]
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or not all(is_number(b) and 0.0 <= b < 1.0 for b in betas)):
+            raise ValueError(f"{self._name}: invalid betas={betas!r} (two numbers in [0, 1))")
+        return hyper
+
+    def _state_keys(self, hyper: dict) -> tuple[set, set]:
+        required = {"step", "exp_avg", "exp_avg_sq"}
+        if hyper["amsgrad"]:
+            return required | {"max_exp_avg_sq"}, set()
+        return required, {"max_exp_avg_sq"}
+
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
+        xp = mg.array_module(param)
+        lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
+        g = -grad if hyper["maximize"] else grad
+        if weight_decay != 0:
+            if self.decoupled:
+                param = param * (1 - lr * weight_decay)
+            else:
+                g = g + weight_decay * param
+        if not state:
+            state = {"step": 0, "exp_avg": xp.zeros_like(param), "exp_avg_sq": xp.zeros_like(param)}
+            if hyper["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(param)
+        step = state["step"] + 1
+        exp_avg = lerp(state["exp_avg"], g, 1 - beta1)
+        exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        new_state = {**state, "step": step, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
+        second = exp_avg_sq
+        if hyper["amsgrad"]:
+            second = new_state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq)
+        step_size = lr / (1 - beta1 ** step)
+        denom = xp.sqrt(second) / math.sqrt(1 - beta2 ** step)
+        denom += eps
+        return param - step_size * (exp_avg / denom), new_state
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``:
+    p ← p·(1 - lr·weight_decay) before the Adam step. Default weight_decay=1e-2."""
+
+    decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+                 maximize: bool = False, *, check_finite: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize, check_finite=check_finite)

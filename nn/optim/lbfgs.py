@@ -1,0 +1,270 @@
+"""L-BFGS, as ``torch.optim.LBFGS``: ``step(closure)`` runs up to ``max_iter`` quasi-Newton iterations.
+
+L-BFGS keeps the last ``history_size`` pairs s = x_{k+1} - x_k, y = g_{k+1} - g_k
+and applies the inverse-Hessian approximation they define to the gradient with
+the two-loop recursion (Nocedal & Wright, Algorithm 7.4), starting from
+H₀ = (sᵀy / yᵀy)·I. A pair is kept only when sᵀy > 1e-10 (the curvature
+condition), so H stays positive definite. The step along the direction is
+``lr`` (the first iteration: min(1, 1/‖g‖₁)·lr), or the step a strong-Wolfe
+line search finds with ``line_search_fn="strong_wolfe"``.
+
+The iteration and stopping rules are PyTorch's, so that both take the same
+steps: stop after ``max_iter`` iterations or ``max_eval`` closure calls, when
+max|g| ≤ ``tolerance_grad``, when the directional derivative is above
+-``tolerance_change``, or when the step or the change of the loss falls below
+``tolerance_change``. The history survives from one ``step`` to the next.
+
+All parameters are viewed as one flat vector (in group order); they must share
+one device and dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import minigrad as mg
+
+from .line_search import Trial, strong_wolfe
+from .optimizer import Optimizer, check_count, check_number, is_number, param_label
+
+__all__ = ["LBFGS"]
+
+_VECTORS = ("d", "prev_flat_grad")
+_VECTOR_LISTS = ("old_dirs", "old_stps")
+_NUMBERS = ("t", "H_diag", "prev_loss")
+
+
+class LBFGS(Optimizer):
+    """L-BFGS with an optional strong-Wolfe line search, as ``torch.optim.LBFGS`` (one parameter group only).
+
+    ``step(closure)``: ``closure()`` clears the gradients, computes the loss,
+    calls ``backward()`` and returns the loss; it runs several times per step.
+    ``step`` returns the loss of its first call.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
+                 tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
+                 line_search_fn: str | None = None, *, check_finite: bool = False) -> None:
+        if max_eval is None and isinstance(max_iter, int) and not isinstance(max_iter, bool):
+            max_eval = max_iter * 5 // 4
+        super().__init__(params, dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
+                                      tolerance_change=tolerance_change, history_size=history_size,
+                                      line_search_fn=line_search_fn), check_finite=check_finite)
+
+    def add_param_group(self, group: dict) -> None:
+        if self.param_groups:
+            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups): "
+                             "it optimizes all parameters as one vector")
+        super().add_param_group(group)
+
+    def _hyper(self, group: dict) -> dict:
+        hyper = super()._hyper(group)
+        for key in ("max_iter", "max_eval", "history_size"):
+            value = hyper[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{self._name}: invalid {key}={value!r} (must be an int >= 1)")
+        for key in ("tolerance_grad", "tolerance_change"):
+            if not is_number(hyper[key]) or not hyper[key] >= 0:
+                raise ValueError(f"{self._name}: invalid {key}={hyper[key]!r} (must be a number >= 0)")
+        if hyper["line_search_fn"] not in (None, "strong_wolfe"):
+            raise ValueError(f"{self._name}: line_search_fn={hyper['line_search_fn']!r}; only None and "
+                             "'strong_wolfe' are supported")
+        return hyper
+
+    # --- the parameters as one flat vector ---
+
+    @property
+    def _params(self) -> list[mg.Tensor]:
+        return self.param_groups[0]["params"]
+
+    def _check_params(self, where: str) -> None:
+        first = self._params[0]
+        for i, p in enumerate(self._params):
+            if p.device != first.device or p.dtype != first.dtype:
+                raise ValueError(f"{where}: {param_label(p, i)} is {p.dtype} on {p.device}, {param_label(first, 0)} "
+                                 f"is {first.dtype} on {first.device}; LBFGS needs one dtype and device")
+
+    def _flat_params(self) -> Any:
+        xp = mg.array_module(self._params[0].data)
+        return xp.concatenate([p.data.reshape(-1) for p in self._params])
+
+    def _flat_grad(self, where: str) -> Any:
+        """Every gradient checked (shape, dtype, device, finiteness if asked), then concatenated; None counts as 0."""
+        xp = mg.array_module(self._params[0].data)
+        parts = []
+        for i, p in enumerate(self._params):
+            grad = self._grad_array(p, i, where)
+            parts.append(xp.zeros(p.data.size, dtype=p.dtype) if grad is None else grad.reshape(-1))
+        return xp.concatenate(parts)
+
+    def _set_params(self, flat: Any) -> None:
+        offset = 0
+        for p in self._params:
+            p.data[...] = flat[offset:offset + p.data.size].reshape(p.shape)
+            offset += p.data.size
+
+    def _move(self, t: float, direction: Any) -> None:
+        """x ← x + t·direction, parameter by parameter, in place."""
+        offset = 0
+        for p in self._params:
+            p.data += t * direction[offset:offset + p.data.size].reshape(p.shape)
+            offset += p.data.size
+
+    # --- the step ---
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """Run up to ``max_iter`` L-BFGS iterations; returns the first loss ``closure()`` gave.
+
+        All-or-nothing: if a check or the closure raises, the parameters are put
+        back as they were and the state is unchanged.
+        """
+        where = "LBFGS.step"
+        if closure is None or not callable(closure):
+            raise TypeError(f"{where}: needs a closure that clears the gradients, computes the loss, calls "
+                            "backward() and returns the loss")
+        hyper = self._checked_hyper(self.param_groups[0], "param_groups[0], checked by step()")
+        self._check_params(where)
+        first = self._params[0]
+        state = self._checked_state(first, 0, self.state.get(first, {}), hyper, where)
+
+        def evaluate() -> tuple[Any, float, Any]:
+            with mg.enable_grad():
+                loss = closure()
+            with mg.no_grad():
+                return loss, float(loss.item() if isinstance(loss, mg.Tensor) else loss), self._flat_grad(where)
+
+        with mg.no_grad():
+            start = self._flat_params()
+        try:
+            loss, new_state = self._iterate(evaluate, hyper, state)
+        except BaseException:
+            with mg.no_grad():
+                self._set_params(start)
+            raise
+        self.state[first] = new_state
+        return loss
+
+    def _iterate(self, evaluate: Callable[[], tuple[Any, float, Any]], hyper: dict, state: dict) -> tuple[Any, dict]:
+        """The L-BFGS iterations of one ``step``; returns (first loss, new state) and leaves the parameters moved."""
+        lr, tolerance_change = hyper["lr"], hyper["tolerance_change"]
+        func_evals, n_iter = state.get("func_evals", 0), state.get("n_iter", 0)
+        first_loss, loss, flat_grad = evaluate()
+        func_evals += 1
+        evals_this_step = 1
+        if flat_grad.size == 0 or float(abs(flat_grad).max()) <= hyper["tolerance_grad"]:
+            return first_loss, {**state, "func_evals": func_evals, "n_iter": n_iter}
+        xp = mg.array_module(flat_grad)
+        d, t = state.get("d"), state.get("t")
+        old_dirs, old_stps = list(state.get("old_dirs", [])), list(state.get("old_stps", []))
+        ro, h_diag = list(state.get("ro", [])), state.get("H_diag", 1.0)
+        prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
+        iteration = 0
+        while iteration < hyper["max_iter"]:
+            iteration += 1
+            n_iter += 1
+            if n_iter == 1:
+                d = -flat_grad
+                old_dirs, old_stps, ro, h_diag = [], [], [], 1.0
+            else:
+                y = flat_grad - prev_flat_grad
+                s = d * t
+                ys = float(y @ s)
+                if ys > 1e-10:              # curvature condition: keep the pair
+                    if len(old_dirs) == hyper["history_size"]:
+                        old_dirs.pop(0)
+                        old_stps.pop(0)
+                        ro.pop(0)
+                    old_dirs.append(y)
+                    old_stps.append(s)
+                    ro.append(1.0 / ys)
+                    h_diag = ys / float(y @ y)
+                d = _two_loop(-flat_grad, old_dirs, old_stps, ro, h_diag)
+            prev_flat_grad = flat_grad.copy()
+            prev_loss = loss
+            if n_iter == 1:
+                t = min(1.0, 1.0 / float(xp.abs(flat_grad).sum())) * lr
+            else:
+                t = lr
+            slope = float(flat_grad @ d)
+            if slope > -tolerance_change:   # not a descent direction (any more)
+                break
+            if hyper["line_search_fn"] is not None:
+                x = self._flat_params()
+
+                def along(step: float, x: Any = x, d: Any = d) -> tuple[float, Any]:
+                    self._move(step, d)
+                    _, value, grad = evaluate()
+                    self._set_params(x)
+                    return value, grad
+
+                found, ls_evals = strong_wolfe(along, d, t, Trial(0.0, loss, flat_grad, slope))
+                loss, flat_grad, t = found.loss, found.grad, found.t
+                self._move(t, d)
+                optimal = float(abs(flat_grad).max()) <= hyper["tolerance_grad"]
+            else:
+                self._move(t, d)
+                ls_evals = 0
+                optimal = False
+                if iteration != hyper["max_iter"]:
+                    # the loss and gradient at the new point start the next iteration
+                    _, loss, flat_grad = evaluate()
+                    optimal = float(abs(flat_grad).max()) <= hyper["tolerance_grad"]
+                    ls_evals = 1
+            evals_this_step += ls_evals
+            func_evals += ls_evals
+            if (iteration == hyper["max_iter"] or evals_this_step >= hyper["max_eval"] or optimal
+                    or float(abs(d * t).max()) <= tolerance_change or abs(loss - prev_loss) < tolerance_change):
+                break
+        new_state = {"func_evals": func_evals, "n_iter": n_iter, "d": d, "t": t, "old_dirs": old_dirs,
+                     "old_stps": old_stps, "ro": ro, "H_diag": h_diag, "prev_flat_grad": prev_flat_grad,
+                     "prev_loss": prev_loss}
+        return first_loss, new_state
+
+    # --- state: one entry, under the first parameter, for the whole vector ---
+
+    def _state_keys(self, hyper: dict) -> tuple[set, set]:
+        return {"func_evals", "n_iter"}, {*_VECTORS, *_VECTOR_LISTS, *_NUMBERS, "ro", "al"}
+
+    def _checked_state(self, p: mg.Tensor, index: int, entries: Any, hyper: dict, where: str) -> dict:
+        if not isinstance(entries, dict) or not entries:
+            return super()._checked_state(p, index, entries, hyper, where)
+        required, optional = self._state_keys(hyper)
+        label = "LBFGS state"
+        missing, unknown = sorted(required - entries.keys()), sorted(set(entries) - required - optional)
+        if missing or unknown:
+            raise ValueError(f"{where}: {label} lacks {missing} / has unknown entries {unknown}")
+        if index != 0:
+            raise ValueError(f"{where}: {label} belongs to the first parameter, found it for parameter {index}")
+        size = sum(q.data.size for q in self._params)
+        converted = {key: check_count(entries[key], f"{where}: {label} {key!r}", integral=True)
+                     for key in ("func_evals", "n_iter")}
+        if "d" not in entries:              # stopped at once so far: no direction, no history
+            return converted
+        problems = sorted({*_VECTORS, *_VECTOR_LISTS, *_NUMBERS, "ro"} - entries.keys())
+        if problems:
+            raise ValueError(f"{where}: {label} has a direction 'd' but lacks {problems}")
+        for key in _VECTORS:
+            converted[key] = self._checked_array(entries[key], p, f"{where}: {label} {key!r}", 0, shape=(size,))
+        for key in _NUMBERS:
+            converted[key] = check_number(entries[key], f"{where}: {label} {key!r}")
+        lists = {key: entries[key] for key in (*_VECTOR_LISTS, "ro")}
+        if not all(isinstance(v, (list, tuple)) for v in lists.values()) or len({len(v) for v in lists.values()}) != 1:
+            raise ValueError(f"{where}: {label} 'old_dirs', 'old_stps' and 'ro' must be lists of one length")
+        for key in _VECTOR_LISTS:
+            converted[key] = [self._checked_array(v, p, f"{where}: {label} {key}[{i}]", 0, shape=(size,))
+                              for i, v in enumerate(entries[key])]
+        converted["ro"] = [check_number(v, f"{where}: {label} ro[{i}]") for i, v in enumerate(entries["ro"])]
+        return converted
+
+
+def _two_loop(q: Any, old_dirs: list, old_stps: list, ro: list, h_diag: float) -> Any:
+    """H·q for the L-BFGS inverse-Hessian approximation H built from pairs (s, y) = (old_stps, old_dirs)."""
+    alphas = [0.0] * len(old_dirs)
+    for i in range(len(old_dirs) - 1, -1, -1):
+        alphas[i] = float(old_stps[i] @ q) * ro[i]
+        q = q - alphas[i] * old_dirs[i]
+    r = q * h_diag
+    for i in range(len(old_dirs)):
+        beta = float(old_dirs[i] @ r) * ro[i]
+        r = r + (alphas[i] - beta) * old_stps[i]
+    return r

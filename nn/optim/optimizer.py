@@ -1,0 +1,442 @@
+"""The optimizer base class: parameter groups, checks, all-or-nothing steps, state dicts.
+
+A step is all-or-nothing. ``step()`` first checks every hyper-parameter of
+every group and every gradient (shape, dtype, device, and finiteness when the
+optimizer was built with ``check_finite=True``) and the state of every
+parameter it will touch; then it computes every new parameter and state array
+without writing anything; only then does it copy the new values in. When any
+of that raises, the parameters and the optimizer state are exactly as before.
+``load_state_dict`` works the same way: it checks and converts the whole
+state dict before taking any of it.
+
+A subclass gives ``defaults`` and ``_update(param, grad, state, hyper)``,
+which returns the parameter's new array and its new state dict and must not
+change its inputs. ``hyper`` holds the group's hyper-parameters with a Tensor
+``lr`` read as a Python float (PyTorch reads a 0-d Tensor ``lr`` at each step).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Iterable
+
+import minigrad as mg
+
+__all__ = ["Optimizer"]
+
+# Keys PyTorch writes into its param groups that choose an implementation, not the result.
+# A PyTorch state dict converted with `.numpy()` loads with them dropped.
+_TORCH_IMPLEMENTATION_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable", "param_names"})
+# A learning-rate scheduler records the starting lr in each group, as PyTorch's do.
+_SCHEDULER_KEYS = frozenset({"initial_lr"})
+
+
+def param_label(p: mg.Tensor, index: int) -> str:
+    """``parameter 3 ('encoder.weight_hh_l0', shape (16, 4))`` — how every message names a parameter."""
+    name = f"{p.name!r}, " if getattr(p, "name", None) else ""
+    return f"parameter {index} ({name}shape {tuple(p.shape)})"
+
+
+def is_number(value: Any) -> bool:
+    """A real number that is not a bool (NumPy scalars included)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not (
+        hasattr(value, "dtype") and value.dtype.kind == "b")
+
+
+def is_flag(value: Any) -> bool:
+    """A bool (or a 0/1 int, as PyTorch accepts ``nesterov=1``)."""
+    return isinstance(value, bool) or (hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0
+                                       and value.dtype.kind == "b") or (is_number(value) and value in (0, 1))
+
+
+def lerp(start: Any, end: Any, weight: float) -> Any:
+    """start + weight·(end - start), in the form PyTorch's ``lerp`` uses, so results agree to the last bit."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
+def _scalar_of(value: Any) -> Any:
+    """A 0-d Tensor or array as a Python scalar; anything else unchanged."""
+    array = value.data if isinstance(value, mg.Tensor) else value
+    if mg.is_array(array) and array.ndim == 0:
+        return array.item()
+    return value
+
+
+def _snapshot(value: Any) -> Any:
+    """A state entry as ``state_dict`` gives it: arrays become Tensor copies, lists are copied."""
+    if mg.is_array(value):
+        return mg.tensor(value)
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    return value
+
+
+def _followed(value: Any, p: mg.Tensor) -> Any:
+    """A state entry on ``p``'s device, floating arrays in ``p``'s dtype (after ``Module.to``); no copy if so."""
+    if isinstance(value, list):
+        return [_followed(v, p) for v in value]
+    if not mg.is_array(value):
+        return value
+    if mg.device_of(value) != p.device:
+        value = mg.to_device(value, p.device)
+    if value.dtype.kind == "f" and value.dtype != p.dtype:
+        value = value.astype(p.dtype)
+    return value
+
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``.
+
+    ``params``: an iterable of Tensors, or of dicts (parameter groups) each with
+    ``"params"`` and any hyper-parameter to override for that group.
+    ``check_finite=True`` (keyword only; PyTorch has no such check) makes
+    ``step()`` refuse a NaN or infinite gradient before anything changes.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict, *, check_finite: bool = False) -> None:
+        self.defaults = dict(defaults)
+        self.check_finite = bool(check_finite)
+        self.param_groups: list[dict] = []
+        self.state: dict[mg.Tensor, dict] = {}
+        if isinstance(params, mg.Tensor):
+            raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, got one Tensor "
+                            "(wrap it in a list)")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{self._name}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        return "\n".join(lines) + "\n)"
+
+    # --- groups and hyper-parameters ---
+
+    def add_param_group(self, group: dict) -> None:
+        """Add a dict with ``"params"`` (Tensors) and optional hyper-parameters; defaults fill the rest."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{self._name}: a parameter group is a dict with a 'params' entry, got {group!r}")
+        params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{self._name}: parameters must be an ordered sequence (a set has no stable order)")
+        params = [params] if isinstance(params, mg.Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, mg.Tensor):
+                raise TypeError(f"{self._name}: parameter {i} of a group is a {type(p).__name__}, not a Tensor")
+            if not p.is_leaf:
+                raise ValueError(f"{self._name}: can't optimize a non-leaf Tensor ({p.name or p.shape}); "
+                                 "optimize the leaf it was computed from")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{self._name}: parameter {p.name or i} is {p.dtype}, not floating point")
+            if id(p) in seen:
+                raise ValueError(f"{self._name}: parameter {p.name or i} appears in more than one group or twice")
+            seen.add(id(p))
+        unknown = [k for k in group if k != "params" and k not in self.defaults and k not in _SCHEDULER_KEYS]
+        if unknown:
+            raise TypeError(f"{self._name}: unknown hyper-parameter(s) {unknown}; known: {sorted(self.defaults)}")
+        full = {"params": params}
+        for key, value in self.defaults.items():
+            full[key] = group.get(key, value)
+        for key in _SCHEDULER_KEYS & group.keys():
+            full[key] = group[key]
+        self._hyper(full)
+        self.param_groups.append(full)
+
+    def _checked_hyper(self, group: dict, where: str) -> dict:
+        """:meth:`_hyper`, with ``where`` (which group, which call) added to the message of its error."""
+        try:
+            return self._hyper(group)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{error} [{where}]") from None
+
+    def _hyper(self, group: dict) -> dict:
+        """The group's hyper-parameters checked, with a 0-d Tensor ``lr`` read as a float.
+
+        Raises ValueError (TypeError for a wrong kind of value) naming the optimizer and the value.
+        """
+        hyper = {k: v for k, v in group.items() if k != "params"}
+        lr = hyper["lr"]
+        if isinstance(lr, mg.Tensor) or mg.is_array(lr):
+            if lr.ndim != 0 or lr.dtype.kind not in "fiu":
+                raise TypeError(f"{self._name}: a Tensor lr must be 0-d and real (as in PyTorch), got shape "
+                                f"{tuple(lr.shape)} and dtype {lr.dtype}")
+            lr = _scalar_of(lr)
+        if not is_number(lr) or not lr >= 0 or not math.isfinite(lr):  # `not >=` also catches NaN
+            raise ValueError(f"{self._name}: invalid learning rate lr={lr!r} (must be a finite number >= 0)")
+        hyper["lr"] = float(lr)
+        for key, value in hyper.items():
+            if key == "lr" or key in _SCHEDULER_KEYS:
+                continue
+            if isinstance(value, mg.Tensor) or mg.is_array(value):
+                raise TypeError(f"{self._name}: hyper-parameter {key} is a Tensor; only lr may be a (0-d) Tensor")
+            if isinstance(self.defaults.get(key), bool) and not is_flag(value):
+                raise TypeError(f"{self._name}: {key} must be True or False, got {value!r}")
+        for key in ("weight_decay", "eps", "momentum", "dampening", "alpha", "lr_decay",
+                    "initial_accumulator_value"):
+            if key in hyper and (not is_number(hyper[key]) or not 0 <= hyper[key] < math.inf):
+                raise ValueError(f"{self._name}: invalid {key}={hyper[key]!r} (must be a finite number >= 0)")
+        return hyper
+
+    # --- stepping ---
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's ``.grad`` (or zero it in place with ``set_to_none=False``)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
+
+    def _grad_array(self, p: mg.Tensor, index: int, where: str) -> Any:
+        """``p``'s gradient array after checking its shape, dtype, device (and finiteness if asked); None if absent."""
+        grad = p.grad
+        if grad is None:
+            return None
+        array = grad.data if isinstance(grad, mg.Tensor) else grad
+        label = param_label(p, index)
+        if not mg.is_array(array):
+            raise TypeError(f"{where}: {label} has a .grad of type {type(grad).__name__}, not a Tensor")
+        if tuple(array.shape) != tuple(p.shape):
+            raise ValueError(f"{where}: {label} has a gradient of shape {tuple(array.shape)}; "
+                             "it must have the parameter's shape")
+        if array.dtype != p.dtype:
+            raise TypeError(f"{where}: {label} is {p.dtype} but its gradient is {array.dtype}")
+        if mg.device_of(array) != p.device:
+            raise ValueError(f"{where}: {label} is on {p.device} but its gradient is on {mg.device_of(array)}")
+        if self.check_finite:
+            xp = mg.array_module(array)
+            bad = int((~xp.isfinite(array)).sum())
+            if bad:
+                raise ValueError(f"{where}: {label} has {bad} non-finite gradient value(s) (NaN or inf) "
+                                 "and check_finite=True")
+        return array
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss.
+
+        All-or-nothing: every check runs and every new value is computed before any
+        parameter or state changes, so on an error nothing has changed.
+        """
+        loss = None
+        if closure is not None:
+            with mg.enable_grad():
+                loss = closure()
+        where = f"{self._name}.step"
+        with mg.no_grad():
+            plan = []                       # (param, its new array, its new state), written at the end
+            index = 0
+            for g, group in enumerate(self.param_groups):
+                hyper = self._checked_hyper(group, f"param_groups[{g}], checked by step()")
+                for p in group["params"]:
+                    grad = self._grad_array(p, index, where)
+                    if grad is not None:
+                        state = self._checked_state(p, index, self.state.get(p, {}), hyper, where)
+                        plan.append((p, grad, state, hyper))
+                    index += 1
+            updates = [(p, *self._update(p.data, grad, state, hyper)) for p, grad, state, hyper in plan]
+            for p, new_param, new_state in updates:
+                p.data[...] = new_param
+                self.state[p] = new_state
+        return loss
+
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
+        """(new parameter array, new state dict) for one parameter; must not change its inputs."""
+        raise NotImplementedError
+
+    # --- per-parameter state: what it must hold ---
+
+    def _state_keys(self, hyper: dict) -> tuple[set, set]:
+        """(required, optional) state keys of a parameter that has state, for these hyper-parameters.
+
+        ``"step"`` is a count; every other key is an array of the parameter's shape.
+        """
+        return set(), set()
+
+    def _checked_state(self, p: mg.Tensor, index: int, entries: Any, hyper: dict, where: str) -> dict:
+        """``entries`` checked and converted (arrays on ``p``'s device, floating ones in its dtype) as a new dict.
+
+        An empty state (a parameter never stepped) is always valid.
+        """
+        label = f"state[{index}]"
+        if not isinstance(entries, dict):
+            raise TypeError(f"{where}: {label} is a {type(entries).__name__}, not a dict")
+        if not entries:
+            return {}
+        required, optional = self._state_keys(hyper)
+        missing = sorted(required - entries.keys())
+        if missing:
+            raise ValueError(f"{where}: {label} (of {param_label(p, index)}) lacks {missing} "
+                             f"(it has {sorted(entries)})")
+        unknown = sorted(set(entries) - required - optional)
+        if unknown:
+            raise ValueError(f"{where}: {label} has unknown entries {unknown}; {self._name} keeps "
+                             f"{sorted(required | optional)}")
+        converted = {}
+        for key, value in entries.items():
+            if key == "step":
+                converted[key] = check_count(value, f"{where}: {label}['step']")
+            elif value is None and key not in required:
+                continue                    # PyTorch's SGD may store momentum_buffer=None
+            else:
+                converted[key] = self._checked_array(value, p, f"{where}: {label}[{key!r}]", index)
+        return converted
+
+    @staticmethod
+    def _checked_array(value: Any, p: mg.Tensor, what: str, index: int, shape: tuple | None = None) -> Any:
+        """A floating state array of ``shape`` (default: ``p``'s) on ``p``'s device in ``p``'s dtype."""
+        array = value.data if isinstance(value, mg.Tensor) else value
+        if not mg.is_array(array):
+            raise TypeError(f"{what} is a {type(value).__name__}, not an array or Tensor")
+        if tuple(array.shape) != (tuple(p.shape) if shape is None else shape):
+            expected = f"{param_label(p, index)} has shape {tuple(p.shape)}" if shape is None else f"expected {shape}"
+            raise ValueError(f"{what}: shape {tuple(array.shape)} in the state, {expected}")
+        if array.dtype.kind != "f":
+            raise TypeError(f"{what}: dtype {array.dtype}; optimizer state must be floating point")
+        return _followed(array, p)
+
+    # --- state dict ---
+
+    def _indexed(self) -> list[mg.Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict:
+        """``{"state": {index: {name: Tensor | number}}, "param_groups": [{hyper-parameters, "params": [index]}]}``.
+
+        Indices count the parameters across groups in order, as PyTorch's. State
+        arrays are copies (a snapshot) as Tensors on the parameters' device.
+        """
+        index = {id(p): i for i, p in enumerate(self._indexed())}
+        state = {}
+        for p, entries in self.state.items():
+            if entries:
+                state[index[id(p)]] = {k: _snapshot(v) for k, v in entries.items()}
+        groups = []
+        for group in self.param_groups:
+            saved = {k: (mg.tensor(v) if isinstance(v, mg.Tensor) else v) for k, v in group.items() if k != "params"}
+            saved["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(saved)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyper-parameters and state from :meth:`state_dict` (or ``nn.load`` of it, or PyTorch's
+        converted with ``.numpy()``).
+
+        Everything is checked first: the groups and their sizes, the indices,
+        every hyper-parameter, every state entry (names, shapes, floating dtypes,
+        step counts). On any problem nothing changes and the error says what.
+        Arrays are copied to each parameter's device and cast to its dtype.
+        """
+        where = f"{self._name}.load_state_dict"
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups', got "
+                             f"{sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__}")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) for g in saved_groups):
+            raise TypeError(f"{where}: 'param_groups' must be a list of dicts")
+        if not isinstance(saved_state, dict):
+            raise TypeError(f"{where}: 'state' must be a dict of parameter index -> dict, "
+                            f"got {type(saved_state).__name__}")
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{where}: the state dict has {len(saved_groups)} parameter group(s), "
+                             f"this optimizer has {len(self.param_groups)}")
+        new_groups, by_index, position = [], {}, {}
+        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            new_groups.append(self._loaded_group(saved, group, f"{where}: param_groups[{g}]"))
+            indices = saved.get("params")
+            if not isinstance(indices, (list, tuple)) or len(indices) != len(group["params"]):
+                size = len(indices) if isinstance(indices, (list, tuple)) else repr(indices)
+                raise ValueError(f"{where}: param_groups[{g}] has {size} parameters in the state dict, "
+                                 f"{len(group['params'])} here")
+            for saved_index, p in zip(indices, group["params"]):
+                saved_index = check_count(saved_index, f"{where}: param_groups[{g}] parameter index", integral=True)
+                if saved_index in by_index:
+                    raise ValueError(f"{where}: parameter index {saved_index} is listed twice")
+                by_index[saved_index] = (p, g)
+        for i, p in enumerate(self._indexed()):
+            position[id(p)] = i
+        new_state: dict[mg.Tensor, dict] = {}
+        for key, entries in saved_state.items():
+            try:
+                saved_index = int(key)
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: state key {key!r} is not a parameter index") from None
+            if saved_index not in by_index:
+                raise ValueError(f"{where}: state for parameter index {saved_index}, which no group lists")
+            p, g = by_index[saved_index]
+            new_state[p] = self._checked_state(p, position[id(p)], entries, new_groups[g][1], where)
+        # everything checked and converted: take it
+        for group, (values, _) in zip(self.param_groups, new_groups):
+            group.update(values)
+        self.state = {p: entries for p, entries in new_state.items() if entries}
+
+    def _loaded_group(self, saved: dict, group: dict, where: str) -> tuple[dict, dict]:
+        """(values to set in ``group``, checked hyper-parameters) from a saved group; raises on any bad entry."""
+        values = {}
+        unknown = []
+        for key, value in saved.items():
+            if key == "params" or key in _TORCH_IMPLEMENTATION_KEYS:
+                continue
+            if key == "decoupled_weight_decay":   # PyTorch's Adam flag: must mean what this class does
+                if bool(value) != bool(getattr(self, "decoupled", False)):
+                    raise ValueError(f"{where}: decoupled_weight_decay={value!r} does not match {self._name}")
+                continue
+            if key not in self.defaults and key not in _SCHEDULER_KEYS:
+                unknown.append(key)
+                continue
+            if isinstance(self.defaults.get(key), tuple) and isinstance(value, list):
+                value = tuple(value)
+            if key != "lr":
+                value = _scalar_of(value)
+            elif isinstance(value, mg.Tensor) or mg.is_array(value):
+                value = mg.tensor(value)
+            values[key] = value
+        if unknown:
+            raise ValueError(f"{where}: unknown hyper-parameter(s) {sorted(unknown)} for {self._name}")
+        candidate = {**group, **values}
+        if "initial_lr" in candidate:
+            initial = _scalar_of(candidate["initial_lr"])
+            if not is_number(initial) or not 0 <= initial < math.inf:
+                raise ValueError(f"{where}: invalid initial_lr={initial!r}")
+        return values, self._checked_hyper(candidate, where)
+
+
+def check_number(value: Any, what: str) -> float:
+    """A real number (or 0-d array/Tensor) as a Python float; NaN and inf pass (a loss may be either)."""
+    value = _scalar_of(value)
+    if not is_number(value):
+        raise TypeError(f"{what} must be a number, got {value!r}")
+    return float(value)
+
+
+def check_count(value: Any, what: str, integral: bool = False) -> int | float:
+    """A step or index count: a finite number >= 0 (int, float or 0-d array/Tensor) as a Python number.
+
+    PyTorch stores ``step`` as a float Tensor; minigrad as an int. Both load.
+    ``integral=True`` also refuses a fractional value.
+    """
+    value = _scalar_of(value)
+    if not is_number(value) or not 0 <= value < math.inf or (integral and value != int(value)):
+        kind = "a whole number" if integral else "a count (a finite number >= 0)"
+        raise ValueError(f"{what} must be {kind}, got {value!r}")
+    if integral or isinstance(value, numbers.Integral):
+        return int(value)
+    return float(value)

@@ -1,0 +1,57 @@
+"""RMSprop (plain, centered, with momentum), as ``torch.optim.RMSprop``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import minigrad as mg
+
+from .optimizer import Optimizer, lerp
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as ``torch.optim.RMSprop``.
+
+    v ← αv + (1-α)g²; centered: a ← αa + (1-α)g, denominator √(v - a²) + eps,
+    else √v + eps; with momentum: buf ← momentum·buf + g/denominator, p ← p - lr·buf,
+    else p ← p - lr·g/denominator.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 maximize: bool = False, *, check_finite: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, maximize=maximize), check_finite=check_finite)
+
+    def _state_keys(self, hyper: dict) -> tuple[set, set]:
+        required, optional = {"step", "square_avg"}, set()
+        (required if hyper["momentum"] > 0 else optional).add("momentum_buffer")
+        (required if hyper["centered"] else optional).add("grad_avg")
+        return required, optional
+
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
+        xp = mg.array_module(param)
+        lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
+        g = -grad if hyper["maximize"] else grad
+        if hyper["weight_decay"] != 0:
+            g = g + hyper["weight_decay"] * param
+        if not state:
+            state = {"step": 0, "square_avg": xp.zeros_like(param)}
+            if momentum > 0:
+                state["momentum_buffer"] = xp.zeros_like(param)
+            if hyper["centered"]:
+                state["grad_avg"] = xp.zeros_like(param)
+        square_avg = state["square_avg"] * alpha + (1 - alpha) * (g * g)
+        new_state = {**state, "step": state["step"] + 1, "square_avg": square_avg}
+        if hyper["centered"]:
+            grad_avg = new_state["grad_avg"] = lerp(state["grad_avg"], g, 1 - alpha)
+            avg = xp.sqrt(square_avg - grad_avg * grad_avg)
+        else:
+            avg = xp.sqrt(square_avg)
+        avg += eps
+        if momentum > 0:
+            buf = new_state["momentum_buffer"] = state["momentum_buffer"] * momentum + g / avg
+            return param - lr * buf, new_state
+        return param - lr * (g / avg), new_state

@@ -1,0 +1,47 @@
+"""SGD with momentum, dampening, Nesterov momentum and weight decay, as ``torch.optim.SGD``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .optimizer import Optimizer
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as ``torch.optim.SGD``.
+
+    g = grad + weight_decay·p; with momentum: buf = momentum·buf + (1 - dampening)·g
+    (buf = g at the first step), g = g + momentum·buf if nesterov else buf;
+    p ← p - lr·g. ``maximize`` ascends instead.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False, *,
+                 check_finite: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize), check_finite=check_finite)
+
+    def _hyper(self, group: dict) -> dict:
+        hyper = super()._hyper(group)
+        if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+            raise ValueError(f"{self._name}: nesterov momentum needs momentum > 0 and dampening = 0 "
+                             f"(got momentum={hyper['momentum']}, dampening={hyper['dampening']})")
+        return hyper
+
+    def _state_keys(self, hyper: dict) -> tuple[set, set]:
+        return set(), {"momentum_buffer"}
+
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
+        momentum = hyper["momentum"]
+        g = -grad if hyper["maximize"] else grad
+        if hyper["weight_decay"] != 0:
+            g = g + hyper["weight_decay"] * param
+        state = dict(state)
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            buf = g.copy() if buf is None else buf * momentum + (1 - hyper["dampening"]) * g
+            state["momentum_buffer"] = buf
+            g = g + momentum * buf if hyper["nesterov"] else buf
+        return param - hyper["lr"] * g, state
