@@ -34,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 import minigrad as mg
-from bench.numpy_lstm import lstm_weights
+from bench.numpy_lstm import recurrent_weights
 from minigrad import backend
 
 SIZES = [(64, 100, 512, 512), (64, 100, 1024, 1024)]
@@ -133,7 +133,7 @@ def run(sizes: list[tuple[int, int, int, int]], repeats: int, warmup: int, devic
     for batch, steps, inputs, hidden in sizes:
         size = f"{batch},{steps},{inputs},{hidden}"
         x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
-        weights = lstm_weights(inputs, hidden, seed=1)
+        weights = recurrent_weights("lstm", inputs, hidden, seed=1)
         peers = {"minigrad": minigrad_step(x, weights, device, False, lr),
                  "fused": minigrad_step(x, weights, device, True, lr)}
         if torch is not None:

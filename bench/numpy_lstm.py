@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
-def lstm_weights(input_size: int, hidden_size: int, seed: int) -> dict[str, np.ndarray]:
-    """One LSTM layer's weights with PyTorch's default init U(-1/√H, 1/√H), as float32 host arrays
-    keyed as ``nn.LSTM``'s and ``torch.nn.LSTM``'s state dicts (``weight_ih_l0`` (4H, I), ...)."""
+
+def recurrent_weights(cell: str, input_size: int, hidden_size: int, seed: int) -> dict[str, np.ndarray]:
+    """One layer's weights with PyTorch's default init U(-1/√H, 1/√H), as float32 host arrays keyed as
+    the state dicts of ``nn.{LSTM,GRU,RNN}`` and ``torch.nn.{LSTM,GRU,RNN}`` (``weight_ih_l0`` (G·H, I), ...)."""
     rng = np.random.default_rng(seed)
     bound = 1 / np.sqrt(hidden_size)
-    shapes = {"weight_ih_l0": (4 * hidden_size, input_size), "weight_hh_l0": (4 * hidden_size, hidden_size),
-              "bias_ih_l0": (4 * hidden_size,), "bias_hh_l0": (4 * hidden_size,)}
+    rows = GATES[cell] * hidden_size
+    shapes = {"weight_ih_l0": (rows, input_size), "weight_hh_l0": (rows, hidden_size),
+              "bias_ih_l0": (rows,), "bias_hh_l0": (rows,)}
     return {k: rng.uniform(-bound, bound, s).astype(np.float32) for k, s in shapes.items()}
 
 
