@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import cuda
+from . import _aliases, cuda
 from .autograd import (
     AnomalyError,
     AxisError,
@@ -80,6 +80,30 @@ from .ops import (
     var,
     where,
 )
+from .ops import (  # PyTorch's spellings (DESIGN §3)
+    Size,
+    ValuesIndices,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    bmm,
+    cat,
+    clone,
+    cos,
+    flatten,
+    gather,
+    masked_fill,
+    norm,
+    numel,
+    permute,
+    sin,
+    std,
+    t,
+    topk,
+    unsqueeze,
+)
+from .ops.creation import from_numpy, linspace, rand_like, randn_like
 from .serialization import CheckpointError, load, save
 from .tensor import (
     Tensor,
@@ -106,9 +130,14 @@ from .tensor import (
 
 __version__ = "0.1.0"
 
+_aliases.install()   # `import minigrad.nn` / `minigrad.optim` are the top-level nn / nn.optim
+
 device = Device
 
 __all__ = [
+    "Size", "ValuesIndices", "amax", "amin", "argmax", "argmin", "bmm", "cat", "clamp", "clone", "cos",
+    "double", "flatten", "from_numpy", "gather", "half", "linspace", "long", "masked_fill", "norm", "numel",
+    "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
@@ -129,6 +158,17 @@ def __getattr__(name: str) -> Any:
     # importing the engine never needs graphviz nor imports the nn library.
     if name == "viz":
         return importlib.import_module(".viz", __name__)
-    if name == "nn":
-        return importlib.import_module("nn")
+    if name in ("nn", "optim"):
+        return importlib.import_module(_aliases.real_name(f"minigrad.{name}"))
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
+
+
+# PyTorch's dtype names (mg.float32 … are NumPy's dtypes, as these). They shadow the builtins
+# int/float/bool in this module's namespace, so they come last: nothing below may call those builtins.
+clamp = clip
+long = int64
+int = int32  # noqa: A001
+float = float32  # noqa: A001
+double = float64
+bool = bool_  # noqa: A001
+half = float16

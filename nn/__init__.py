@@ -6,23 +6,17 @@
 from __future__ import annotations
 
 from . import functional, init, optim, utils
-from .layers import (
-    Dropout,
-    Embedding,
-    Identity,
-    Linear,
-    ModuleDict,
-    ModuleList,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Tanh,
-)
+from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .layers import Dropout, Embedding, Identity, Linear, ModuleDict, ModuleList, Sequential
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import LoadResult, Module, Parameter, StateDictError
+from .normalization import LayerNorm
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .serialization import CheckpointError, load, save
 
 __all__ = [
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "GELU", "L1Loss", "LayerNorm", "LogSoftmax", "MSELoss", "NLLLoss",
+    "Softmax",
     "CheckpointError", "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential",
     "Sigmoid", "Tanh",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNCell", "StateDictError",

@@ -9,6 +9,8 @@ padding row without gradient. Axis arguments are NumPy's ``axis=``; PyTorch's
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Any
 
 import numpy
@@ -17,8 +19,9 @@ import minigrad as mg
 from minigrad import Tensor
 
 __all__ = [
-    "TargetError", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "l1_loss",
-    "linear", "log_softmax", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax", "tanh",
+    "TargetError", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss",
+    "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax",
+    "tanh",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -94,8 +97,8 @@ class EmbeddingLookup(mg.Function):
         return gw
 
 
-def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """Rows of ``weight`` (V, D) picked by integer ``indices`` (any shape S) → (*S, D).
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+    """Rows of ``weight`` (V, D) picked by integer indices ``input`` (any shape S) → (*S, D).
 
     Repeated indices accumulate their gradients; the row ``padding_idx`` (if
     given) gets none, as PyTorch.
@@ -104,7 +107,7 @@ def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> T
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
     num, _ = weight.shape
-    array = _index_array(indices, weight.device, "embedding")
+    array = _index_array(input, weight.device, "embedding")
     if array.size:
         low, high = int(array.min()), int(array.max())
         if low < 0 or high >= num:
@@ -154,6 +157,89 @@ def tanh(x: Tensor) -> Tensor:
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^{-x}) elementwise."""
     return mg.sigmoid(x)
+
+
+def _erf_array(xp: Any, x: Any) -> Any:
+    """erf elementwise to ~2e-15, from array ops only (NumPy has no erf; this runs on any device).
+
+    |x| < 2.5: erf(x) = 2/√π · e^{-x²} · Σₙ 2ⁿ x^{2n+1} / (1·3·…·(2n+1)), a series of positive terms
+    (no cancellation); beyond: erfc(x) = e^{-x²}/√π / (x + ½/(x + 1/(x + (3/2)/(x + …)))), the
+    continued fraction evaluated from its tail.
+    """
+    a = xp.abs(x)
+    near = xp.minimum(a, 2.5)
+    term = near.copy()
+    total = near.copy()
+    for n in range(1, 100):
+        term = term * (2 * near * near / (2 * n + 1))
+        total = total + term
+    series = (2 / math.sqrt(math.pi)) * xp.exp(-near * near) * total
+    far = xp.maximum(a, 2.5)
+    tail = xp.zeros_like(far)
+    for n in range(80, 0, -1):
+        tail = (n / 2) / (far + tail)
+    fraction = 1 - xp.exp(-far * far) / math.sqrt(math.pi) / (far + tail)
+    return xp.sign(x) * xp.where(a < 2.5, series, fraction)
+
+
+class Erf(mg.Function):
+    """erf(x) = 2/√π ∫₀ˣ e^{-t²} dt; its derivative 2/√π · e^{-x²}."""
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return _erf_array(self.xp, x).astype(x.dtype, copy=False)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        return gy * ((2 / math.sqrt(math.pi)) * self.xp.exp(-x * x)).astype(gy.dtype, copy=False)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU(x) = x · Φ(x), Φ the standard normal CDF, as ``torch.nn.functional.gelu``.
+
+    ``approximate="none"``: Φ(x) = ½(1 + erf(x/√2)); ``"tanh"``:
+    ½(1 + tanh(√(2/π)(x + 0.044715 x³))). Any shape in, the same shape out.
+    """
+    x = _tensor(x, "gelu")
+    if approximate == "none":
+        if x.dtype.kind != "f":
+            raise TypeError(f"gelu: input must be floating point, got {x.dtype}")
+        return x * (0.5 * (1.0 + Erf()(x * (1 / math.sqrt(2.0)))))
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
+        return 0.5 * x * (1.0 + inner.tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Integer class indices of shape S → int64 Tensor (*S, num_classes) with a 1 at each index.
+
+    ``num_classes=-1`` takes one more than the largest index (as PyTorch).
+    The result records no gradient (indices are not differentiable).
+    """
+    if isinstance(tensor, Tensor):
+        array = tensor.data
+    elif mg.is_array(tensor):
+        array = tensor
+    else:
+        raise TypeError(f"one_hot: expected an integer Tensor of class indices, got {type(tensor).__name__}")
+    if array.dtype.kind not in "iu":
+        raise TargetError(f"one_hot: class indices must be integers, got dtype {array.dtype}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, numpy.integer)) or num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be -1 or a non-negative int, got {num_classes!r}")
+    xp = mg.array_module(array)
+    if num_classes == -1:
+        if not array.size:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(array.max()) + 1
+    if array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high >= num_classes:
+            raise TargetError(f"one_hot: class index {low if low < 0 else high} is out of range for "
+                              f"num_classes={num_classes} (indices must be in [0, {num_classes - 1}])")
+    with mg.on_device(mg.device_of(array)):
+        out = (array[..., None] == xp.arange(num_classes)).astype(numpy.int64)
+    return mg.as_tensor(out)
 
 
 def _axis(axis: int | None, dim: int | None, default: int = -1) -> int:
@@ -270,7 +356,15 @@ def _nll_rows(log_probs: Tensor, safe: Any, keep: Any, weight: Any, target_shape
     total = loss.sum()
     if reduction == "sum":
         return total
-    return total / scale.sum()
+    return _weighted_mean(total, scale.sum())
+
+
+def _weighted_mean(total: Tensor, denominator: Any) -> Tensor:
+    """total / denominator; when every target is ignored (denominator 0) the loss is NaN with zero
+    gradients, as PyTorch's (0/0 in the backward would make every gradient NaN)."""
+    if float(denominator) == 0.0:
+        return total * 0.0 + float("nan")
+    return total / denominator
 
 
 def nll_loss(log_probs: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
@@ -324,7 +418,7 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
         smooth = smooth.sum()
     else:
         denominator = kept.sum() if weight is None else (weight[safe] * kept).sum()
-        smooth = smooth.sum() / denominator
+        smooth = _weighted_mean(smooth.sum(), denominator)
     return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / classes)
 
 
@@ -367,3 +461,134 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     if weight is not None:
         loss = loss * _as_operand(weight, input, name, "weight")
     return _reduce(loss, reduction)
+
+
+# --- padding and normalisation ----------------------------------------------------
+
+class ConstantPad(mg.Function):
+    """Surround the array with ``value``: ``widths`` is NumPy's ((before, after), …) per axis, all ≥ 0."""
+
+    name = "pad"
+
+    def __init__(self, widths: tuple, value: float) -> None:
+        self.widths, self.value = widths, value
+
+    def forward(self, x: Any) -> Any:
+        self.inner = tuple(slice(before, before + n) for (before, _), n in zip(self.widths, x.shape))
+        return self.xp.pad(x, self.widths, mode="constant", constant_values=self.value)
+
+    def backward(self, gy: Any) -> Any:
+        return gy[self.inner]
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_source(mode: str, n: int, before: int, after: int) -> Any:
+    """For each position of the padded axis, the position of the input it copies (non-constant modes)."""
+    j = numpy.arange(-before, n + after)
+    if mode == "replicate":
+        return numpy.clip(j, 0, n - 1)
+    if mode == "circular":
+        return j % n
+    j = numpy.abs(j)                      # reflect about the first element, then about the last
+    return numpy.where(j > n - 1, 2 * (n - 1) - j, j)
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """Pad (or, with negative amounts in constant mode, crop) the last dims of ``input``, as PyTorch.
+
+    ``pad`` lists (before, after) amounts starting from the LAST dim:
+    ``(left, right)`` pads dim -1, ``(left, right, top, bottom)`` dims -1 and
+    -2, and so on. ``mode``: ``"constant"`` (fill with ``value``, default 0),
+    ``"reflect"`` (mirror without repeating the edge), ``"replicate"`` (repeat
+    the edge) or ``"circular"`` (wrap around). x: (*, n) → (*, before + n + after).
+    """
+    input = _tensor(input, "pad")
+    try:
+        amounts = [None if isinstance(p, bool) else operator.index(p) for p in pad]
+    except TypeError:
+        amounts = [None]
+    if isinstance(pad, (str, bytes)) or None in amounts:
+        raise TypeError(f"pad: pad must be a sequence of ints, got {pad!r}")
+    if len(amounts) % 2:
+        raise ValueError(f"pad: padding length must be divisible by 2, got {len(amounts)} amounts {tuple(pad)}")
+    if len(amounts) // 2 > input.ndim:
+        raise ValueError(f"pad: {len(amounts)} amounts pad {len(amounts) // 2} dims but the input of shape "
+                         f"{input.shape} has {input.ndim}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(map(repr, _PAD_MODES))}, got {mode!r}")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(amounts) // 2):
+        widths[input.ndim - 1 - i] = (amounts[2 * i], amounts[2 * i + 1])
+    if mode == "constant":
+        return _constant_pad(input, widths, 0.0 if value is None else value)
+    if value not in (None, 0):
+        raise ValueError(f"pad: mode {mode!r} does not take a value (got value={value!r})")
+    out = input
+    for axis, (before, after) in enumerate(widths):
+        if (before, after) == (0, 0):
+            continue
+        n = input.shape[axis]
+        limit = {"reflect": n - 1, "circular": n, "replicate": None}[mode]
+        if before < 0 or after < 0 or n == 0 or (limit is not None and max(before, after) > limit):
+            rule = {"reflect": f"< the dim size {n}", "circular": f"<= the dim size {n}",
+                    "replicate": "non-negative on a non-empty dim"}[mode]
+            raise ValueError(f"pad: {mode} padding ({before}, {after}) of dim {axis} of an input of shape "
+                             f"{input.shape} must be {rule}")
+        source = mg.make_array(_pad_source(mode, n, before, after), numpy.int64, input.device)
+        out = out[(slice(None),) * axis + (source,)]
+    return out
+
+
+def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
+    crop = []
+    for axis, ((before, after), n) in enumerate(zip(widths, x.shape)):
+        if n + before + after < 0:
+            raise ValueError(f"pad: padding ({before}, {after}) of dim {axis} would make its size {n} "
+                             f"negative ({n + before + after}) for an input of shape {x.shape}")
+        crop.append(slice(max(-before, 0), n - max(-after, 0)))
+    if any(before < 0 or after < 0 for before, after in widths):
+        x = x[tuple(crop)]   # negative amounts crop, as in PyTorch
+    grow = tuple((max(before, 0), max(after, 0)) for before, after in widths)
+    if not any(before or after for before, after in grow):
+        return x
+    return ConstantPad(grow, value)(x)
+
+
+def _normalized_shape(normalized_shape: Any, name: str) -> tuple:
+    """``normalized_shape`` (an int or a sequence of ints) as a tuple."""
+    if isinstance(normalized_shape, (int, numpy.integer)):
+        normalized_shape = (normalized_shape,)
+    try:
+        shape = tuple(normalized_shape)
+    except TypeError:
+        shape = (None,)
+    if not all(isinstance(s, (int, numpy.integer)) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last dims given by ``normalized_shape`` (mean 0, biased variance 1), then scale and shift.
+
+    input: (*, *normalized_shape) → same shape. y = (x - E[x]) / √(Var[x] + eps) · weight + bias,
+    with ``weight`` and ``bias`` of shape ``normalized_shape`` (either may be None).
+    """
+    input = _tensor(input, "layer_norm")
+    shape = _normalized_shape(normalized_shape, "layer_norm")
+    if not shape or input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
+        raise ValueError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
+    for what, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and _tensor(tensor, "layer_norm", what).shape != shape:
+            raise ValueError(f"layer_norm: {what} of shape {tensor.shape} must have normalized_shape {shape}")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    centered = input - input.mean(axis=axes, keepdims=True)
+    variance = (centered * centered).mean(axis=axes, keepdims=True)
+    out = centered / (variance + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out

@@ -20,9 +20,7 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-__all__ = [
-    "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential", "Sigmoid", "Tanh",
-]
+__all__ = ["Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential"]
 
 
 def _float_dtype(dtype: Any, name: str) -> Any:
@@ -137,34 +135,6 @@ class Identity(Module):
 
     def forward(self, x: Any) -> Any:
         return x
-
-
-class _Elementwise(Module):
-    """An activation as a module: no parameters; ``device``/``dtype`` are accepted for uniformity."""
-
-    def __init__(self, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-
-
-class Tanh(_Elementwise):
-    """tanh elementwise, as a module for ``Sequential``."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
-
-
-class ReLU(_Elementwise):
-    """max(x, 0) elementwise, as a module for ``Sequential``."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
-
-
-class Sigmoid(_Elementwise):
-    """1 / (1 + e^{-x}) elementwise, as a module for ``Sequential``."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
 
 
 class Sequential(Module):

@@ -219,3 +219,85 @@ def test_softmax_spellings(torch) -> None:
     check_against_torch(torch, lambda a: F.softmax(a, dim=1), lambda a: torch.softmax(a, 1), [x])
     check_against_torch(torch, lambda a: F.log_softmax(a, axis=0), lambda a: torch.log_softmax(a, 0), [leaf(3, 4)])
     check_against_torch(torch, F.log_softmax, lambda a: torch.log_softmax(a, -1), [leaf(3, 4)])
+
+
+# --- one_hot, pad, embedding -------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3), ()])
+@pytest.mark.parametrize("num_classes", [-1, 7])
+def test_one_hot_matches_torch(torch, shape: tuple, num_classes: int) -> None:
+    index = RNG.integers(0, 5, shape)
+    if num_classes == -1:
+        index.reshape(-1)[0] = 4   # so both infer 5 classes
+    mine = F.one_hot(mg.tensor(index), num_classes)
+    expected = torch.nn.functional.one_hot(torch.from_numpy(index), num_classes)
+    assert mine.dtype == mg.int64 and not mine.requires_grad
+    np.testing.assert_array_equal(mine.numpy(), expected.numpy())
+
+
+def test_one_hot_errors() -> None:
+    with pytest.raises(F.TargetError, match="one_hot: class indices must be integers, got dtype float32"):
+        F.one_hot(mg.tensor([0.0, 1.0]))
+    with pytest.raises(F.TargetError, match=r"one_hot: class index 3 is out of range for num_classes=3"):
+        F.one_hot(mg.tensor([0, 3]), 3)
+    with pytest.raises(F.TargetError, match="class index -1"):
+        F.one_hot(mg.tensor([-1, 0]), 3)
+    with pytest.raises(ValueError, match="cannot infer num_classes from an empty tensor"):
+        F.one_hot(mg.tensor(np.zeros(0, dtype=np.int64)))
+    assert F.one_hot(mg.tensor(np.zeros((0, 2), dtype=np.int64)), 4).shape == (0, 2, 4)
+
+
+PADS = [((3, 4), (1, 2)), ((3, 4), (0, 0, 2, 1)), ((2, 3, 4), (1, 1, 1, 1, 1, 1)), ((3, 4), (-1, 2)),
+        ((3, 5), (2, -3, -1, 1)), ((2, 3), ()), ((4,), (0, 3))]
+
+
+@pytest.mark.parametrize("shape,amounts", PADS)
+@pytest.mark.parametrize("value", [None, 0.5, -np.inf])
+def test_constant_pad_matches_torch(torch, shape: tuple, amounts: tuple, value) -> None:
+    x = leaf(*shape)
+    kwargs = {} if value is None else {"value": value}
+    check_against_torch(torch, lambda v: F.pad(v, amounts, **kwargs),
+                        lambda v: torch.nn.functional.pad(v, amounts, **kwargs), [x])
+    if value is None or np.isfinite(value):
+        assert mg.gradcheck(lambda v: F.pad(v, amounts, "constant", value), [x.detach().requires_grad_()])
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,amounts", [((2, 3, 5), (2, 1)), ((1, 2, 4, 5), (1, 2, 3, 0)),
+                                           ((2, 3, 4), (0, 3)), ((1, 1, 3, 3, 4), (1, 1, 2, 0, 1, 2))])
+def test_other_pad_modes_match_torch(torch, mode: str, shape: tuple, amounts: tuple) -> None:
+    if mode == "reflect" and max(amounts) >= min(shape[-len(amounts) // 2:]):
+        pytest.skip("reflect needs padding smaller than the dim (PyTorch raises too)")
+    x = leaf(*shape)
+    check_against_torch(torch, lambda v: F.pad(v, amounts, mode=mode),
+                        lambda v: torch.nn.functional.pad(v, amounts, mode=mode), [x])
+    assert mg.gradcheck(lambda v: F.pad(v, amounts, mode=mode), [x.detach().requires_grad_()])
+
+
+def test_pad_errors_name_the_problem() -> None:
+    x = mg.randn(2, 3)
+    with pytest.raises(ValueError, match="pad: padding length must be divisible by 2"):
+        F.pad(x, (1, 2, 3))
+    with pytest.raises(ValueError, match=r"pad: 6 amounts pad 3 dims but the input of shape \(2, 3\) has 2"):
+        F.pad(x, (1,) * 6)
+    with pytest.raises(ValueError, match="pad: mode must be one of"):
+        F.pad(x, (1, 1), mode="wrap")
+    with pytest.raises(ValueError, match=r"reflect padding \(3, 0\) of dim 1 .* must be < the dim size 3"):
+        F.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="would make its size 3 negative"):
+        F.pad(x, (-2, -2))
+    with pytest.raises(ValueError, match="does not take a value"):
+        F.pad(x, (1, 1), mode="replicate", value=2.0)
+    with pytest.raises(TypeError, match="pad must be a sequence of ints"):
+        F.pad(x, (1.5, 1))
+
+
+def test_functional_embedding_matches_torch(torch) -> None:
+    weight = leaf(6, 3)
+    index = np.array([[0, 2, 2], [5, 1, 0]])
+    check_against_torch(torch, lambda w: F.embedding(mg.tensor(index), w),
+                        lambda w: torch.nn.functional.embedding(torch.from_numpy(index), w), [weight])
+    weight.grad = None
+    check_against_torch(torch, lambda w: F.embedding(index, w, padding_idx=2),
+                        lambda w: torch.nn.functional.embedding(torch.from_numpy(index), w, padding_idx=2), [weight])
+    assert np.all(weight.grad.numpy()[2] == 0)
