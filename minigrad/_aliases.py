@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
-import importlib.util
 import importlib.machinery
+import importlib.util
 import sys
 from types import ModuleType
 from typing import Any, Sequence
