@@ -1,17 +1,20 @@
 """The Tensor: one array (NumPy or CuPy) plus what autograd needs to know.
 
-Operators and math methods (``+``, ``@``, ``x.tanh()``, ``x.sum()`` …) are
-attached by :mod:`minigrad.ops`, where each op's forward and backward live.
+Operators and math methods (``+``, ``@``, ``x.tanh()``, ``x.sum()``, ``.to()`` …)
+are attached by :mod:`minigrad.ops`, where each op's forward and backward live;
+``backward``, ``register_hook`` and ``retain_grad`` by :mod:`minigrad.autograd`.
+Imports run one way: backend ← tensor ← autograd ← ops.
 """
 
 from __future__ import annotations
 
 import operator
+import weakref
 from typing import Any, Callable
 
 import numpy
 
-from . import autograd, backend
+from . import backend
 from .backend import Device
 
 float32 = numpy.dtype("float32")
@@ -43,6 +46,62 @@ def _infer_dtype(data: Any) -> Any:
         kind = numpy.asarray(data).dtype.kind
         return {"b": bool_, "i": int64, "u": int64, "f": float32}.get(kind)
     return None
+
+
+class InplaceLog:
+    """Which arrays in-place ops changed, and when: the version counters behind backward's check.
+
+    Kept per memory owner (a view's ``.base``), not per Tensor, so a view, a
+    ``detach()``-ed copy and the tensor itself share one counter, as in
+    PyTorch. A recorded op notes the current ``epoch`` (one store); backward
+    looks further only when an in-place op ran since (``epoch`` moved on), so
+    graphs built without in-place ops pay nothing more. Entries die with
+    their array (weak references, swept as the log grows).
+    """
+
+    __slots__ = ("epoch", "entries", "_sweep_at")
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.entries: dict = {}   # id(owner) -> [weakref to owner, version, epochs of the last changes]
+        self._sweep_at = 1024
+
+    @staticmethod
+    def _owner(array: Any) -> Any:
+        base = getattr(array, "base", None)
+        return array if base is None or not hasattr(base, "shape") else base   # a view: its owner
+
+    def _entry(self, array: Any) -> list | None:
+        owner = self._owner(array)
+        entry = self.entries.get(id(owner))
+        return entry if entry is not None and entry[0]() is owner else None
+
+    def bump(self, array: Any) -> None:
+        self.epoch += 1
+        owner = self._owner(array)
+        entry = self._entry(array)
+        if entry is None:
+            if len(self.entries) >= self._sweep_at:
+                self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None}
+                self._sweep_at = max(1024, 2 * len(self.entries))
+            entry = self.entries[id(owner)] = [weakref.ref(owner), 0, []]
+        entry[1] += 1
+        entry[2] = [*entry[2][-15:], self.epoch]
+
+    def version(self, array: Any) -> int:
+        entry = self._entry(array)
+        return 0 if entry is None else entry[1]
+
+    def changed_since(self, array: Any, epoch: int) -> tuple[int, int] | None:
+        """``(version now, version at epoch)`` if an in-place op changed ``array`` after ``epoch``, else None."""
+        entry = self._entry(array)
+        if entry is None or entry[2][-1] <= epoch:
+            return None
+        later = sum(1 for e in entry[2] if e > epoch)   # the last 16 changes are kept: exact for the usual cases
+        return entry[1], entry[1] - later
+
+
+INPLACE = InplaceLog()
 
 
 class Tensor:
@@ -109,10 +168,6 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return int(self.data.size)
-
-    @property
     def dtype(self) -> Any:
         return self.data.dtype
 
@@ -171,11 +226,7 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
-    # --- autograd ---
-
-    def backward(self, grad: Any = None, retain_graph: bool = False, retain_grads: bool = False) -> None:
-        """Back-propagate from this tensor; see :func:`minigrad.autograd.backward`."""
-        autograd.backward(self, grad, retain_graph=retain_graph, retain_grads=retain_grads)
+    # --- autograd (backward, register_hook, retain_grad: attached by minigrad.autograd) ---
 
     def detach(self) -> Tensor:
         """The same array, cut from the graph (no copy)."""
@@ -187,16 +238,18 @@ class Tensor:
         self.requires_grad = False
         return self
 
-    def retain_grad(self) -> None:
-        autograd.retain_grad(self)
-
-    def register_hook(self, hook: Callable) -> Callable[[], None]:
-        if not self.requires_grad:
-            raise RuntimeError("register_hook: this tensor does not require grad")
-        return autograd.register_hook(self, hook)
-
     def zero_grad_(self) -> None:
         self.grad = None
+
+    @property
+    def _version(self) -> int:
+        """How many in-place ops changed this tensor's memory (shared with its views and ``detach()``)."""
+        return INPLACE.version(self.data)
+
+    def _bump_version(self) -> None:
+        """Called by every in-place op after it changed ``.data``: backward then refuses saved arrays
+        that changed since their op recorded them. Writing ``.data`` directly is not tracked."""
+        INPLACE.bump(self.data)
 
     # --- conversion ---
 
@@ -218,29 +271,6 @@ class Tensor:
         # numpy.asarray(tensor), and lists of tensors given to mg.tensor, see the values
         array = self.numpy()
         return array if dtype is None else array.astype(dtype, copy=False)
-
-    def to(self, device: str | Device | None = None, dtype: Any = None) -> Tensor:
-        """Move to ``device`` and/or cast to ``dtype`` (differentiable).
-
-        As in PyTorch, a dtype may also come first: ``x.to(mg.float64)``.
-        """
-        from .ops.shape import astype, to_device  # noqa: PLC0415 - ops import this module
-
-        if dtype is None and isinstance(device, (numpy.dtype, type)):
-            device, dtype = None, device
-        out = self
-        if dtype is not None:
-            try:
-                dtype = numpy.dtype(dtype)
-            except TypeError as error:
-                raise TypeError(f"to: {dtype!r} is not a dtype ({error})") from error
-            if dtype != self.dtype:
-                out = astype(out, dtype)
-        if device is not None:
-            dev = backend.resolve_device(device)
-            if dev != self.device:
-                out = to_device(out, dev)
-        return out
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -273,8 +303,6 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
 
-
-autograd.Tensor = Tensor
 
 
 # --- constructors -----------------------------------------------------------

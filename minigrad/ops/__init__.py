@@ -11,11 +11,13 @@ from typing import Any
 
 from .. import backend
 from ..tensor import Tensor
+from . import creation, inplace
 from ._util import sum_to, unwrap
 from .elementwise import (
     abs,
     add,
     clip,
+    cos,
     div,
     exp,
     log,
@@ -26,31 +28,47 @@ from .elementwise import (
     pow,
     relu,
     sigmoid,
+    sin,
     sqrt,
     sub,
     tanh,
     where,
 )
-from .linalg import matmul
-from .reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
+from .inplace import masked_fill
+from .join import cat, chunk, concat, split, stack, unbind
+from .linalg import bmm, matmul
+from .reduce import amax, amin, log_softmax, logsumexp, max, mean, min, norm, softmax, std, sum, var
+from .select import ValuesIndices, argmax, argmin, gather, topk
 from .shape import (
+    Size,
     astype,
     broadcast_to,
-    chunk,
-    concat,
+    clone,
+    contiguous,
+    dim,
+    expand,
     expand_dims,
+    flatten,
     getitem,
+    matrix_transpose,
+    numel,
+    permute,
+    repeat,
     reshape,
-    split,
+    size,
     squeeze,
-    stack,
     swapaxes,
+    t,
     to_device,
     transpose,
-    unbind,
+    unsqueeze,
+    view,
 )
 
 __all__ = [
+    "Size", "ValuesIndices", "amax", "amin", "argmax", "argmin", "bmm", "cat", "clone", "contiguous", "cos",
+    "creation", "dim", "expand", "flatten", "gather", "inplace", "masked_fill", "matrix_transpose", "norm",
+    "numel", "permute", "repeat", "sin", "size", "std", "t", "topk", "unsqueeze", "view",
     "abs", "add", "astype", "broadcast_to", "chunk", "clip", "concat", "div", "exp",
     "expand_dims", "getitem", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum",
     "mean", "min", "minimum", "mul", "neg", "pow", "relu", "reshape", "sigmoid", "softmax",
@@ -80,12 +98,35 @@ def _reflected(fn: Any) -> Any:
     return reflected
 
 
+def _to(self: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
+    """Move to ``device`` and/or cast to ``dtype`` (differentiable).
+
+    As in PyTorch, a dtype may also come first: ``x.to(mg.float64)``.
+    """
+    if dtype is None and isinstance(device, (backend.numpy.dtype, type)):
+        device, dtype = None, device
+    out = self
+    if dtype is not None:
+        try:
+            dtype = backend.numpy.dtype(dtype)
+        except TypeError as error:
+            raise TypeError(f"to: {dtype!r} is not a dtype ({error})") from error
+        if dtype != self.dtype:
+            out = astype(out, dtype)
+    if device is not None:
+        dev = backend.resolve_device(device)
+        if dev != self.device:
+            out = to_device(out, dev)
+    return out
+
+
 def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
     """``x.where(condition, y)``: x where condition is true, else y (PyTorch's method spelling)."""
     return where(condition, self, other)
 
 
 _methods = {
+    "to": _to,
     "__add__": add, "__radd__": add,
     "__sub__": sub, "__rsub__": _reflected(sub),
     "__mul__": mul, "__rmul__": mul,
@@ -97,10 +138,26 @@ _methods = {
     "sqrt": sqrt, "clip": clip, "clamp": clip, "maximum": maximum, "minimum": minimum,
     "sum": sum, "mean": mean, "max": max, "min": min, "var": var, "logsumexp": logsumexp,
     "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul,
-    "reshape": reshape, "view": reshape, "transpose": transpose, "swapaxes": swapaxes,
+    "reshape": reshape, "view": view, "transpose": transpose, "swapaxes": swapaxes,
     "expand_dims": expand_dims, "unsqueeze": expand_dims, "squeeze": squeeze,
     "broadcast_to": broadcast_to, "chunk": chunk, "split": split, "unbind": unbind, "where": _where_method,
 }
+# PyTorch's spellings (DESIGN §3): the methods an RNN program uses, and the in-place ops
+_methods.update({
+    "size": size, "numel": numel, "dim": dim, "ndimension": dim, "view": view, "flatten": flatten,
+    "permute": permute, "t": t, "unsqueeze": unsqueeze, "expand": expand, "repeat": repeat, "clone": clone,
+    "contiguous": contiguous, "masked_fill": masked_fill, "topk": topk, "argmax": argmax, "argmin": argmin,
+    "amax": amax, "amin": amin, "std": std, "norm": norm, "sin": sin, "cos": cos, "bmm": bmm, "gather": gather,
+    "new_zeros": creation.new_zeros, "new_ones": creation.new_ones, "new_full": creation.new_full,
+    "new_empty": creation.new_empty, "new_tensor": creation.new_tensor, "int": creation.to_int,
+    "bool": creation.to_bool, "half": creation.to_half, "type_as": creation.type_as,
+    "element_size": creation.element_size,
+    "add_": inplace.add_, "sub_": inplace.sub_, "mul_": inplace.mul_, "div_": inplace.div_,
+    "clamp_": inplace.clamp_, "clip_": inplace.clamp_, "zero_": inplace.zero_, "fill_": inplace.fill_,
+    "copy_": inplace.copy_, "masked_fill_": inplace.masked_fill_, "__setitem__": inplace.setitem,
+    "__iadd__": inplace.add_, "__isub__": inplace.sub_, "__imul__": inplace.mul_, "__itruediv__": inplace.div_,
+    "mT": property(matrix_transpose, doc="The last two dims swapped (a batch of matrices transposed)."),
+})
 for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)
 

@@ -83,3 +83,31 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
             raise AxisError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
     return tuple(out)
+
+
+class _NotGiven:
+    """Marks a keyword the caller left out (where None is itself a meaningful value)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+NOT_GIVEN: Any = _NotGiven()
+
+
+def dim_or_axis(name: str, dim: Any, axis: Any, default: Any = None) -> Any:
+    """The axis of a call that may spell it ``dim=`` (PyTorch) or ``axis=`` (NumPy), never both."""
+    given_dim = dim is not None and dim is not NOT_GIVEN
+    given_axis = axis is not None and axis is not NOT_GIVEN
+    if given_dim and given_axis:
+        raise TypeError(f"{name}: give dim= (PyTorch) or axis= (NumPy), not both")
+    return dim if given_dim else axis if given_axis else default
+
+
+def keep_flag(name: str, keepdim: Any, keepdims: Any) -> bool:
+    """``keepdim`` (PyTorch) or ``keepdims`` (NumPy, None when not given), never both."""
+    if keepdims is not None and keepdims is not NOT_GIVEN:
+        if keepdim:
+            raise TypeError(f"{name}: give keepdim= (PyTorch) or keepdims= (NumPy), not both")
+        return bool(keepdims)
+    return bool(keepdim)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..autograd import Function, ProductSum
+from .. import backend
+from ..autograd import Function, LazyGradient
 from ..tensor import Tensor
 from ._util import sum_to
 
@@ -49,6 +50,53 @@ class MatMul(Function):
         return ga, gb
 
 
+class ProductSum(LazyGradient):
+    """A gradient Σᵢ aᵢᵀ gᵢ kept as its factors until its value is needed.
+
+    ``matmul`` returns one for its right operand (typically a weight). A weight
+    used at every step of an unrolled RNN then gets its gradient from one GEMM
+    over all T·B rows, ``concat(a)ᵀ @ concat(g)``, when the backward pass
+    reaches it, instead of T small GEMMs and T sums of full weight-sized arrays.
+    The engine only adds it (``+``) and asks for its ``value()``.
+    """
+
+    __slots__ = ("lefts", "rights")
+
+    def __init__(self, left: Any, right: Any) -> None:
+        self.lefts, self.rights = [left], [right]
+
+    @property
+    def dtype(self) -> Any:
+        return self.lefts[0].dtype
+
+    def value(self) -> Any:
+        if len(self.lefts) == 1:
+            return self.lefts[0].T @ self.rights[0]
+        xp = backend.array_module(self.lefts[0])
+        return xp.concatenate(self.lefts).T @ xp.concatenate(self.rights)
+
+    def __add__(self, other: Any) -> Any:
+        if type(other) is ProductSum:   # two sums of products merge without any arithmetic
+            self.lefts += other.lefts
+            self.rights += other.rights
+            return self
+        return self.value() + other
+
+    def __radd__(self, other: Any) -> Any:
+        return other + self.value()
+
+
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product ``a @ b`` as ``numpy.matmul``: (…, n, k) @ (…, k, m) → (…, n, m)."""
     return MatMul()(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product, as torch.bmm: (B, n, k) @ (B, k, m) → (B, n, m); no broadcasting."""
+    shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())
+    if len(shape_a) != 3 or len(shape_b) != 3 or shape_a[0] != shape_b[0] or shape_a[2] != shape_b[1]:
+        raise ValueError(f"bmm: expects (B, n, k) and (B, k, m) with the same B and k, got shapes "
+                         f"{tuple(shape_a)} and {tuple(shape_b)}")
+    op = MatMul()
+    op.name = "bmm"
+    return op(a, b)

@@ -8,7 +8,9 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_axis, one_axis, tensor_arg
+from ._util import NOT_GIVEN, dim_or_axis, keep_flag, normalize_axis, one_axis, tensor_arg
+from .elementwise import maximum, minimum, sqrt
+from .select import max_with_indices
 
 
 def _expand(gy: Any, in_shape: tuple, axes: Any, keepdims: bool) -> Any:
@@ -37,20 +39,28 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """Mean over axes; the mean of nothing is NaN, as NumPy and PyTorch (without NumPy's warning)."""
+
     def __init__(self, axis: Any, keepdims: bool) -> None:
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
+        if _count(x.shape, self.axis) == 0:
+            with backend.errstate(self.xp, invalid="ignore"):
+                return x.sum(axis=self.axis, keepdims=self.keepdims) / 0
         return x.mean(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy: Any) -> Any:
         count = _count(self.in_shape, self.axis)
+        if count == 0:   # the input is empty, and so is its gradient
+            return self.xp.zeros(self.in_shape, dtype=gy.dtype)
         g = _expand(gy, self.in_shape, self.axis, self.keepdims) / count
         return self.xp.broadcast_to(g, self.in_shape)
 
 
 def _count(shape: tuple, axes: Any) -> int:
+    """How many elements of an array of ``shape`` each result of a reduction over ``axes`` combines."""
     n = 1
     for i, s in enumerate(shape):
         if axes is None or i in axes:
@@ -122,6 +132,51 @@ class Var(Function):
         return scale * centred * _expand(gy, centred.shape, self.axis, self.keepdims)
 
 
+class Norm(Function):
+    """The vector p-norm over axes, (Σ|x|ᵖ)^(1/p); max|x| for p = inf, min|x| for -inf, the count of
+    non-zeros for p = 0. At a zero norm the gradient is 0, and ties of the inf-norms share it, as PyTorch."""
+
+    def __init__(self, p: float, axis: Any, keepdims: bool) -> None:
+        self.p, self.axis, self.keepdims = p, axis, keepdims
+
+    def forward(self, x: Any) -> Any:
+        xp, p, axis = self.xp, self.p, self.axis
+        abs_x = xp.abs(x)
+        if p == float("inf"):
+            y = abs_x.max(axis=axis, keepdims=True)
+        elif p == float("-inf"):
+            y = abs_x.min(axis=axis, keepdims=True)
+        elif p == 0:
+            y = (abs_x != 0).sum(axis=axis, keepdims=True).astype(x.dtype)
+        elif p == 1:
+            y = abs_x.sum(axis=axis, keepdims=True)
+        elif p == 2:
+            y = xp.sqrt((x * x).sum(axis=axis, keepdims=True))
+        else:
+            y = (abs_x ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
+        self.saved = (x, y)
+        if self.keepdims:
+            return y
+        return y.reshape(()) if axis is None else y.squeeze(axis=axis)
+
+    def backward(self, gy: Any) -> Any:
+        x, y = self.saved
+        xp, p = self.xp, self.p
+        g = _expand(gy, x.shape, self.axis, self.keepdims)
+        if p in (float("inf"), float("-inf")):
+            ties = (xp.abs(x) == y).astype(x.dtype)
+            local = xp.sign(x) * ties / ties.sum(axis=self.axis, keepdims=True)
+        elif p == 0:
+            local = xp.zeros_like(x)
+        elif p == 1:
+            local = xp.sign(x)
+        else:
+            with backend.errstate(xp, divide="ignore", invalid="ignore"):
+                ratio = x / y if p == 2 else xp.sign(x) * (xp.abs(x) / y) ** (p - 1)
+            local = xp.where(y == 0, 0, ratio)
+        return local * g
+
+
 class LogSumExp(Function):
     def __init__(self, axis: Any, keepdims: bool) -> None:
         self.axis, self.keepdims = axis, keepdims
@@ -179,52 +234,145 @@ class LogSoftmax(Function):
 
 
 # --- public functions -------------------------------------------------------
+#
+# The keyword says which convention a call means (DESIGN §3): dim=/keepdim= or
+# positional arguments get PyTorch's result, axis=/keepdims= NumPy's. They
+# differ for max/min along a dim (PyTorch also returns the indices) and for
+# var/std (PyTorch's correction=1, NumPy's ddof=0).
 
-def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (int, tuple or None for all)."""
-    x = tensor_arg(x, "sum")
-    return Sum(normalize_axis(axis, x.ndim, "sum"), keepdims)(x)
-
-
-def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis`` (int, tuple or None for all)."""
-    x = tensor_arg(x, "mean")
-    return Mean(normalize_axis(axis, x.ndim, "mean"), keepdims)(x)
-
-
-def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; ties share the gradient."""
-    x = tensor_arg(x, "max")
-    return Max(normalize_axis(axis, x.ndim, "max"), keepdims)(x)
-
-
-def min(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; ties share the gradient."""
-    x = tensor_arg(x, "min")
-    op = Max(normalize_axis(axis, x.ndim, "min"), keepdims, smallest=True)
-    op.name = "min"
+def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any) -> Tensor:
+    x = tensor_arg(x, name)
+    axes = normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name)
+    op = op_class(axes, keep_flag(name, keepdim, keepdims))
+    op.name = name
     return op(x)
 
 
-def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over ``axis`` with NumPy's ``ddof`` (0: population variance)."""
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool | None = None, dtype: Any = None) -> Tensor:
+    """Sum over ``dim`` (int, tuple or None for all); ``dtype`` casts first, as torch.sum."""
+    if dtype is not None:
+        x = tensor_arg(x, "sum").to(dtype=dtype)
+    return _reduced(Sum, "sum", x, dim, keepdim, axis, keepdims)
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None, dtype: Any = None) -> Tensor:
+    """Mean over ``dim`` (int, tuple or None for all)."""
+    if dtype is not None:
+        x = tensor_arg(x, "mean").to(dtype=dtype)
+    return _reduced(Mean, "mean", x, dim, keepdim, axis, keepdims)
+
+
+def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool) -> Any:
+    name = "min" if smallest else "max"
+    if isinstance(dim, Tensor):   # torch.max(a, b): the elementwise maximum
+        return minimum(x, dim) if smallest else maximum(x, dim)
+    if dim is not None and axis is None and keepdims is None:   # PyTorch: (values, indices)
+        return max_with_indices(x, dim, keepdim, smallest)
+    x = tensor_arg(x, name)
+    op = Max(normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name), keep_flag(name, keepdim, keepdims),
+             smallest=smallest)
+    op.name = name
+    return op(x)
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool | None = None) -> Any:
+    """The maximum: of all elements (no dim), ``(values, indices)`` along ``dim``, values along ``axis=``.
+
+    ``x.max()`` and ``x.max(axis=...)`` share the gradient among ties (as
+    torch.amax); ``x.max(dim)`` sends it to the returned index, and
+    ``mg.max(a, b)`` with a Tensor ``b`` is the elementwise maximum, as in PyTorch.
+    """
+    return _extreme(x, dim, keepdim, axis, keepdims, smallest=False)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool | None = None) -> Any:
+    """The minimum; the same conventions as :func:`max`."""
+    return _extreme(x, dim, keepdim, axis, keepdims, smallest=True)
+
+
+def amax(x: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Maximum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient."""
+    dim = None if isinstance(dim, (tuple, list)) and not dim else dim
+    return _reduced(lambda axes, keep: Max(axes, keep), "amax", x, dim, keepdim, axis, keepdims)
+
+
+def amin(x: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Minimum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient."""
+    dim = None if isinstance(dim, (tuple, list)) and not dim else dim
+    return _reduced(lambda axes, keep: Max(axes, keep, smallest=True), "amin", x, dim, keepdim, axis, keepdims)
+
+
+def _correction(name: str, unbiased: Any, correction: Any, ddof: Any, numpy_style: bool) -> Any:
+    given = [v for v in (unbiased, correction, ddof) if v is not None]
+    if len(given) > 1:
+        raise TypeError(f"{name}: give one of unbiased=, correction= (PyTorch) and ddof= (NumPy)")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    if given:
+        return given[0]
+    return 0 if numpy_style else 1
+
+
+def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None,
+        ddof: Any = None) -> Tensor:
+    """Variance over ``dim``: PyTorch's ``correction=1`` (``unbiased=True``) by default.
+
+    With NumPy's keywords (``axis=``, ``keepdims=``, ``ddof=``) the default is
+    NumPy's ``ddof=0``: ``x.var(axis=0)`` is the population variance.
+    """
+    if isinstance(dim, bool):   # torch's var(unbiased) overload: x.var(False)
+        dim, unbiased = None, dim
+    numpy_style = axis is not NOT_GIVEN or keepdims is not None or ddof is not None
+    correction = _correction("var", unbiased, correction, ddof, numpy_style)
     x = tensor_arg(x, "var")
-    return Var(normalize_axis(axis, x.ndim, "var"), keepdims, ddof)(x)
+    axes = normalize_axis(dim_or_axis("var", dim, axis), x.ndim, "var")
+    return Var(axes, keep_flag("var", keepdim, keepdims), correction)(x)
 
 
-def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``axis``, stable for large inputs."""
-    x = tensor_arg(x, "logsumexp")
-    return LogSumExp(normalize_axis(axis, x.ndim, "logsumexp"), keepdims)(x)
+def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None,
+        ddof: Any = None) -> Tensor:
+    """Standard deviation, ``sqrt(var(...))``, with :func:`var`'s conventions."""
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, stable for large inputs."""
+def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+              keepdims: bool | None = None) -> Tensor:
+    """log(sum(exp(x))) over ``dim`` (None: all), stable for large inputs."""
+    return _reduced(LogSumExp, "logsumexp", x, dim, keepdim, axis, keepdims)
+
+
+def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (the last by default), stable for large inputs."""
     x = tensor_arg(x, "softmax")
-    return Softmax(one_axis(axis, x.ndim, "softmax"))(x)
+    return Softmax(one_axis(dim_or_axis("softmax", dim, axis, -1), x.ndim, "softmax"))(x)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``axis``, stable for large inputs."""
+def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (the last by default), stable for large inputs."""
     x = tensor_arg(x, "log_softmax")
-    return LogSoftmax(one_axis(axis, x.ndim, "log_softmax"))(x)
+    return LogSoftmax(one_axis(dim_or_axis("log_softmax", dim, axis, -1), x.ndim, "log_softmax"))(x)
+
+
+def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+         keepdims: bool | None = None) -> Tensor:
+    """The vector p-norm over ``dim`` (None: all elements), as torch.norm / torch.linalg.vector_norm.
+
+    ``p`` is a number, ``inf``, ``-inf`` or ``"fro"`` (the 2-norm of the entries).
+    """
+    if p == "fro":
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
+    x = tensor_arg(x, "norm")
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"norm: expected a floating-point tensor, got {x.dtype}")
+    axes = normalize_axis(dim_or_axis("norm", dim, axis), x.ndim, "norm")
+    return Norm(float(p), axes, keep_flag("norm", keepdim, keepdims))(x)

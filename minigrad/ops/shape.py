@@ -1,14 +1,15 @@
-"""Ops that move data around: reshape, transpose, indexing, concat/stack/split,
-dtype casts and device copies."""
+"""Ops that move data around: reshape, transpose/permute, expand/repeat, indexing,
+copies, dtype casts and device copies (joining and splitting: ``join.py``)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import math
+from typing import Any
 
 from .. import backend
 from ..autograd import AxisError, Function
 from ..tensor import Tensor
-from ._util import int_tuple, normalize_axis, one_axis, sum_to, tensor_arg
+from ._util import dim_or_axis, int_tuple, normalize_axis, one_axis, sum_to, tensor_arg
 
 
 class Reshape(Function):
@@ -96,102 +97,32 @@ class GetItem(Function):
         return gx
 
 
-class Concat(Function):
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
+class Repeat(Function):
+    """Tile ``x`` ``repeats[i]`` times along each dim (torch's ``repeat``, NumPy's ``tile``)."""
 
-    def forward(self, *xs: Any) -> Any:
-        self.sizes = [x.shape[self.axis] for x in xs]
-        return self.xp.concatenate(xs, axis=self.axis)
-
-    def backward(self, gy: Any) -> tuple:
-        points, total = [], 0
-        for size in self.sizes[:-1]:
-            total += size
-            points.append(total)
-        return tuple(self.xp.split(gy, points, axis=self.axis))
-
-
-class Stack(Function):
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, *xs: Any) -> Any:
-        return self.xp.stack(xs, axis=self.axis)
-
-    def backward(self, gy: Any) -> tuple:
-        return tuple(self.xp.moveaxis(gy, self.axis, 0))
-
-
-class Split(Function):
-    """Split along ``axis`` at ``points`` into several outputs (one node), as ``numpy.split``.
-
-    Part i is ``x[points[i-1]:points[i]]`` along the axis, with Python's slice
-    rules, so points may be negative, past the end or out of order as in NumPy.
-    """
-
-    multiple = True
-
-    def __init__(self, points: list, axis: int, n_outputs: int) -> None:
-        self.points, self.axis, self.n_outputs = points, axis, n_outputs
+    def __init__(self, repeats: tuple) -> None:
+        self.repeats = repeats
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
-        bounds = [0, *self.points, x.shape[self.axis]]
-        # basic slices with the raw points, exactly as numpy.split takes them: views of x,
-        # without numpy.split's per-call Python overhead
-        before = (slice(None),) * self.axis
-        return tuple([x[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:])])
+        return self.xp.tile(x, self.repeats)
 
-    def backward(self, *grads: Any) -> Any:
-        xp = self.xp
-        size = self.in_shape[self.axis]
-        points = self.points
-        if all(g is not None for g in grads) and points == sorted(points) and 0 <= min(points, default=0) \
-                and max(points, default=0) <= size:
-            # the usual case (chunk): sorted points inside the axis, the parts tile the input in order
-            return xp.concatenate(grads, axis=self.axis)
-        bounds = [0, *points, size]
-        spans = [slice(*slice(lo, hi).indices(size)[:2]) for lo, hi in zip(bounds, bounds[1:])]
-        # negative points may tile too
-        tiled = all(b.start == a.stop for a, b in zip(spans, spans[1:])) and all(s.start <= s.stop for s in spans)
-        if tiled and all(g is not None for g in grads):
-            return xp.concatenate(grads, axis=self.axis)
-        dtype = next(g for g in grads if g is not None).dtype
-        gx = xp.zeros(self.in_shape, dtype=dtype)
-        index = [slice(None)] * len(self.in_shape)
-        for span, g in zip(spans, grads):
-            if g is not None:
-                index[self.axis] = span
-                gx[tuple(index)] += g   # parts may overlap when the points are out of order
-        return gx
+    def backward(self, gy: Any) -> Any:
+        # view gy as (r0, s0, r1, s1, ...) and sum the copies (the r axes) back onto one
+        shape = (1,) * (len(self.repeats) - len(self.in_shape)) + tuple(self.in_shape)
+        split = [n for pair in zip(self.repeats, shape) for n in pair]
+        summed = gy.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return summed.reshape(self.in_shape)
 
 
-class Unbind(Function):
-    """The slices x[i] along ``axis`` as separate outputs of one node.
-
-    A recurrent layer uses this to read each time step: its backward builds
-    one gradient array instead of one full-size array per step.
-    """
-
-    multiple = True
-
-    def __init__(self, axis: int, n_outputs: int) -> None:
-        self.axis, self.n_outputs = axis, n_outputs
+class Clone(Function):
+    """A copy of the array (C-contiguous); the gradient passes through unchanged."""
 
     def forward(self, x: Any) -> Any:
-        self.in_shape, self.in_dtype = x.shape, x.dtype
-        moved = self.xp.moveaxis(x, self.axis, 0)
-        return tuple(moved[i, ...] for i in range(len(moved)))   # [i, ...]: a 0-d array, never a NumPy scalar
+        return self.xp.array(x, copy=True, order="C")
 
-    def backward(self, *grads: Any) -> Any:
-        xp = self.xp
-        gx = xp.zeros(self.in_shape, dtype=self.in_dtype)
-        view = xp.moveaxis(gx, self.axis, 0)
-        for i, g in enumerate(grads):
-            if g is not None:
-                view[i] = g
-        return gx
+    def backward(self, gy: Any) -> Any:
+        return gy
 
 
 class AsType(Function):
@@ -224,37 +155,136 @@ class ToDevice(Function):
 
 # --- public functions -------------------------------------------------------
 
+class Size(tuple):
+    """A tensor's shape as ``x.size()`` returns it: a tuple of ints with ``numel()`` (torch.Size)."""
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+    def __getitem__(self, index: Any) -> Any:
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __repr__(self) -> str:
+        return f"mg.Size({list(self)})"
+
+
+def size(x: Tensor, dim: int | None = None) -> Any:
+    """``x.size()``: the shape as a :class:`Size`; ``x.size(d)``: the length of dim ``d`` (PyTorch's method)."""
+    if dim is None:
+        return Size(x.shape)
+    return x.shape[one_axis(dim, x.ndim, "size")] if x.ndim else _no_dims("size", dim)
+
+
+def _no_dims(name: str, dim: Any) -> Any:
+    raise AxisError(f"{name}: dim {dim!r} is out of range for a 0-d tensor")
+
+
+def numel(x: Tensor) -> int:
+    """The number of elements."""
+    return int(x.data.size)
+
+
+def dim(x: Tensor) -> int:
+    """The number of dims (``x.ndim``)."""
+    return x.data.ndim
+
+
+def _sizes(values: tuple, name: str) -> tuple:
+    """Sizes given as ints or as one tuple/list: ``view(2, 3)`` and ``view((2, 3))``."""
+    if len(values) == 1 and isinstance(values[0], (tuple, list)):
+        values = tuple(values[0])
+    return int_tuple(values, name)
+
+
 def reshape(x: Tensor, *shape: Any) -> Tensor:
-    """The same data in a new shape (one dimension may be -1)."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return Reshape(int_tuple(shape, "reshape"))(tensor_arg(x, "reshape"))
+    """The same data in a new shape (one dimension may be -1); ``view`` is the same op."""
+    return Reshape(_sizes(shape, "reshape"))(tensor_arg(x, "reshape"))
 
 
-def transpose(x: Tensor, *axes: Any) -> Tensor:
-    """Permute the axes (reverse them when none are given), as ``numpy.transpose``."""
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        axes = tuple(axes[0])
+def view(x: Tensor, *shape: Any) -> Tensor:
+    """PyTorch's ``view``: :func:`reshape` (a NumPy view of the data when the layout allows)."""
+    op = Reshape(_sizes(shape, "view"))
+    op.name = "view"
+    return op(tensor_arg(x, "view"))
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim``..``end_dim`` into one (a 0-d tensor becomes shape (1,)), as torch.flatten."""
+    x = tensor_arg(x, "flatten")
+    if x.ndim == 0:
+        return Reshape((1,))(x)
+    start, end = one_axis(start_dim, x.ndim, "flatten"), one_axis(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {x.shape})")
+    shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
+    return Reshape(shape)(x)
+
+
+def transpose(x: Tensor, *dims: Any, axes: Any = None) -> Tensor:
+    """``transpose(d0, d1)`` swaps two dims, as PyTorch (also on a 2-D tensor).
+
+    NumPy's meanings stay where they cannot be read as a swap: ``transpose()``
+    reverses the dims; a full permutation, as separate ints for a tensor with
+    other than 2 dims (``transpose(2, 0, 1)``) or as one tuple / ``axes=``,
+    reorders them.
+    """
     x = tensor_arg(x, "transpose")
-    if not axes:
+    if axes is not None:
+        if dims:
+            raise TypeError("transpose: give the dims positionally or as axes=, not both")
+        dims = (axes,)
+    if len(dims) == 2 and not isinstance(dims[0], (tuple, list)):
+        return swapaxes(x, dims[0], dims[1])
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if not dims:
         return Transpose(None)(x)
-    permutation = normalize_axis(axes, x.ndim, "transpose")
+    return permute(x, dims, name="transpose")
+
+
+def permute(x: Tensor, *dims: Any, name: str = "permute") -> Tensor:
+    """Reorder the dims: ``permute(2, 0, 1)`` or ``permute((2, 0, 1))``; output dim i is input dim ``dims[i]``."""
+    x = tensor_arg(x, name)
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    permutation = normalize_axis(dims, x.ndim, name)
     if sorted(permutation) != list(range(x.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
-    return Transpose(permutation)(x)
+        raise ValueError(f"{name}: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+    op = Transpose(permutation)
+    op.name = name
+    return op(x)
 
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
-    """Exchange two axes."""
+    """Exchange two axes (PyTorch's ``transpose(d0, d1)``, NumPy's ``swapaxes``)."""
     x = tensor_arg(x, "swapaxes")
-    a, b = one_axis(axis1, x.ndim, "swapaxes"), one_axis(axis2, x.ndim, "swapaxes")
+    a, b = one_axis(axis1, max(x.ndim, 1), "transpose"), one_axis(axis2, max(x.ndim, 1), "transpose")
+    if x.ndim == 0:
+        return Transpose(None)(x)   # PyTorch accepts dims 0/-1 of a 0-d tensor
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
     return Transpose(tuple(perm))(x)
 
 
+def t(x: Tensor) -> Tensor:
+    """Transpose a 2-D tensor; 0-d and 1-D come back as they are (torch's ``t``)."""
+    x = tensor_arg(x, "t")
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {x.shape} (use transpose or mT)")
+    return swapaxes(x, 0, -1) if x.ndim == 2 else x
+
+
+def matrix_transpose(x: Tensor) -> Tensor:
+    """``x.mT``: swap the last two dims (a batch of matrices)."""
+    x = tensor_arg(x, "mT")
+    if x.ndim < 2:
+        raise ValueError(f"mT: expects a tensor with at least 2 dims, got shape {x.shape}")
+    return swapaxes(x, -2, -1)
+
+
 def expand_dims(x: Tensor, axis: int) -> Tensor:
-    """Insert a length-1 axis at ``axis``."""
+    """Insert a length-1 axis at ``axis`` (``unsqueeze`` is the same op)."""
     x = tensor_arg(x, "expand_dims")
     a = one_axis(axis, x.ndim + 1, "expand_dims")
     shape = list(x.shape)
@@ -262,17 +292,28 @@ def expand_dims(x: Tensor, axis: int) -> Tensor:
     return Reshape(tuple(shape))(x)
 
 
-def squeeze(x: Tensor, axis: Any = None) -> Tensor:
-    """Remove length-1 axes (all of them, or those in ``axis``)."""
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a length-1 dim at ``dim`` (-1: at the end)."""
+    return expand_dims(x, dim)
+
+
+def squeeze(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """Remove length-1 dims: all of them, or those in ``dim``.
+
+    As PyTorch, a ``dim`` whose length is not 1 is left alone; with NumPy's
+    ``axis=`` it raises, as numpy.squeeze does.
+    """
     x = tensor_arg(x, "squeeze")
-    axes = normalize_axis(axis, x.ndim, "squeeze")
+    numpy_style = axis is not None
+    axes = normalize_axis(dim_or_axis("squeeze", dim, axis), x.ndim, "squeeze")
     if axes is None:
         shape = tuple(s for s in x.shape if s != 1)
     else:
-        for a in axes:
-            if x.ndim and x.shape[a] != 1:
-                raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
-        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
+        if numpy_style:
+            for a in axes:
+                if x.ndim and x.shape[a] != 1:
+                    raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+        shape = tuple(s for i, s in enumerate(x.shape) if i not in axes or s != 1)
     return Reshape(shape)(x)
 
 
@@ -281,78 +322,59 @@ def broadcast_to(x: Tensor, shape: Any) -> Tensor:
     return BroadcastTo(int_tuple(shape, "broadcast_to"))(tensor_arg(x, "broadcast_to"))
 
 
+def expand(x: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast length-1 dims to ``sizes`` (-1 keeps a dim), new dims in front; as torch's ``expand``."""
+    x = tensor_arg(x, "expand")
+    sizes = _sizes(sizes, "expand")
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: {len(sizes)} sizes {sizes} for a tensor with {x.ndim} dims (shape {x.shape})")
+    shape = []
+    for i, n in enumerate(sizes):
+        old = x.shape[i - lead] if i >= lead else None
+        if n == -1:
+            if old is None:
+                raise ValueError(f"expand: -1 is not allowed for a new leading dim (sizes {sizes})")
+            n = old
+        if old is not None and old != 1 and old != n:
+            raise ValueError(f"expand: dim {i - lead} of shape {x.shape} has size {old}, which only "
+                             f"expands from 1 (to {n})")
+        shape.append(n)
+    op = BroadcastTo(tuple(shape))
+    op.name = "expand"
+    return op(x)
+
+
+def repeat(x: Tensor, *repeats: Any) -> Tensor:
+    """Tile the data ``repeats[i]`` times along dim i (at least one count per dim), as torch's ``repeat``."""
+    x = tensor_arg(x, "repeat")
+    repeats = _sizes(repeats, "repeat")
+    if len(repeats) < x.ndim:
+        raise ValueError(f"repeat: {len(repeats)} counts {repeats} for a tensor with {x.ndim} dims "
+                         f"(give at least one per dim)")
+    if any(r < 0 for r in repeats):
+        raise ValueError(f"repeat: counts must be non-negative, got {repeats}")
+    return Repeat(repeats)(x)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy with its own memory; the gradient flows back to ``x``."""
+    return Clone()(tensor_arg(x, "clone"))
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """``x`` itself when its array is C-contiguous, else a contiguous copy (as PyTorch)."""
+    x = tensor_arg(x, "contiguous")
+    if x.data.flags.c_contiguous:
+        return x
+    op = Clone()
+    op.name = "contiguous"
+    return op(x)
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks."""
     return GetItem(index)(x)
-
-
-def _existing_axis(axis: Any, x: Tensor, name: str) -> int:
-    """One axis of ``x`` (a 0-d tensor has none to split along)."""
-    if x.ndim == 0:
-        raise AxisError(f"{name}: a 0-d tensor has no axis {axis!r} to {name} along")
-    return one_axis(axis, x.ndim, name)
-
-
-def _as_list(tensors: Any, name: str) -> list:
-    if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence) or not tensors:
-        raise TypeError(f"{name}: expected a non-empty list of tensors")
-    return [tensor_arg(t, name) for t in tensors]
-
-
-def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``."""
-    tensors = _as_list(tensors, "concat")
-    ndim = getattr(tensors[0], "ndim", 0)
-    a = one_axis(axis, ndim, "concat")
-    return Concat(a)(*tensors)
-
-
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join same-shape tensors along a new ``axis``."""
-    tensors = _as_list(tensors, "stack")
-    ndim = getattr(tensors[0], "ndim", 0)
-    a = one_axis(axis, ndim + 1, "stack")
-    return Stack(a)(*tensors)
-
-
-def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list:
-    """As ``numpy.split``: an int gives that many equal parts, a list gives split points."""
-    x = tensor_arg(x, "split")
-    a = _existing_axis(axis, x, "split")
-    size = x.shape[a]
-    if backend.is_array(indices_or_sections) and indices_or_sections.ndim:
-        indices_or_sections = indices_or_sections.tolist()   # an array of split points, as numpy.split takes
-    if backend.is_array(indices_or_sections) or isinstance(indices_or_sections, (int, backend.numpy.integer)) \
-            and not isinstance(indices_or_sections, bool):
-        n = int_tuple(indices_or_sections, "split", "indices_or_sections")[0]   # an int or a 0-d array: sections
-        if n <= 0 or size % n:
-            raise ValueError(f"split: axis {a} of size {size} does not divide into {n} equal parts")
-        points = [size // n * i for i in range(1, n)]
-    else:
-        points = list(int_tuple(indices_or_sections, "split", "indices_or_sections"))
-    return list(Split(points, a, len(points) + 1)(x))
-
-
-def chunk(x: Tensor, chunks: int, axis: int = 0) -> list:
-    """Split into ``chunks`` parts of ceil(size / chunks) along ``axis`` (as torch.chunk)."""
-    x = tensor_arg(x, "chunk")
-    a = _existing_axis(axis, x, "chunk")
-    if isinstance(chunks, bool) or not isinstance(chunks, int):
-        raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
-    if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    size = x.shape[a]
-    step = -(-size // chunks)
-    # fewer parts than asked when the size does not divide; an empty axis gives `chunks` empty parts (as torch)
-    points = list(range(step, size, step)) if step else [0] * (chunks - 1)
-    return list(Split(points, a, len(points) + 1)(x))
-
-
-def unbind(x: Tensor, axis: int = 0) -> list:
-    """The slices along ``axis`` as a list (one graph node for all of them)."""
-    x = tensor_arg(x, "unbind")
-    a = _existing_axis(axis, x, "unbind")
-    return list(Unbind(a, x.shape[a])(x))
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:

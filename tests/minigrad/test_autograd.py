@@ -146,7 +146,8 @@ def test_a_whole_graph_has_no_reference_cycles() -> None:
         loss.retain_grad()
         refs = [weakref.ref(n) for n in _graph_nodes(loss)]
         assert len(refs) >= 8
-        loss.backward(retain_graph=True, retain_grads=True)
+        loss.backward(retain_graph=True)
+        autograd.observe_backward(loss, lambda node, grads_out, grads_in: None)
         del parts, h, loss
         assert [r() for r in refs if r() is not None] == []
     finally:
@@ -292,7 +293,7 @@ def test_node_edges_and_output_metadata() -> None:
 
 def test_multi_output_nodes_are_one_node_and_tolerate_unused_outputs() -> None:
     x = mg.tensor(np.arange(12.0).reshape(6, 2), requires_grad=True)
-    for parts in (mg.split(x, 3), mg.split(x, [1, 4]), mg.chunk(x, 4), mg.unbind(x)):
+    for parts in (mg.split(x, 3, axis=0), mg.split(x, [1, 4], axis=0), mg.chunk(x, 4), mg.unbind(x)):
         assert len({id(p._node) for p in parts}) == 1
         assert [p._index for p in parts] == list(range(len(parts)))
         node = parts[0]._node
@@ -305,7 +306,7 @@ def test_multi_output_nodes_are_one_node_and_tolerate_unused_outputs() -> None:
         expected[start:start + rows] = 3
         np.testing.assert_array_equal(x.grad.numpy(), expected)
     # an output that reached the loss only through a path without gradient still works
-    a, b = mg.split(x, 2)
+    a, b = mg.split(x, 2, axis=0)
     x.grad = None
     (a.sum() + b.detach().sum()).backward()
     assert x.grad.numpy()[:3].tolist() == [[1, 1]] * 3 and x.grad.numpy()[3:].tolist() == [[0, 0]] * 3
@@ -404,16 +405,37 @@ def test_retain_grad_keeps_and_accumulates_a_non_leaf_gradient() -> None:
     np.testing.assert_allclose(y.grad.numpy(), [8.0, 16.0])   # as torch: retained grads accumulate
 
 
-def test_retain_grads_stores_gradient_norms_on_nodes() -> None:
+def test_observe_backward_reports_every_node_and_changes_nothing() -> None:
     x = mg.tensor([3.0, 4.0], dtype=mg.float64, requires_grad=True)
     w = mg.tensor([1.0, -2.0], dtype=mg.float64, requires_grad=True)
     y = x * w                               # grad into x: w * 2, into w: x * 2
+    y.retain_grad()
+    y.register_hook(lambda g: g * 100)      # hooks do not run while observing
     loss = (y * 2).sum()
-    loss.backward(retain_graph=True, retain_grads=True)
-    mul = y._node
-    assert mul.grad_norms == [pytest.approx(np.sqrt(8.0))]
-    assert mul.input_grad_norms == (pytest.approx(np.linalg.norm([2.0, -4.0])), pytest.approx(10.0))
-    assert loss._node.grad_norms == [pytest.approx(1.0)]
-    y2 = x * 2
-    y2.sum().backward()
-    assert y2._node.grad_norms is None     # off by default
+    loss.backward(retain_graph=True)
+    grads = (x.grad.numpy().copy(), w.grad.numpy().copy(), y.grad.numpy().copy())
+    seen = []
+    autograd.observe_backward(loss, lambda node, grads_out, grads_in: seen.append((node, grads_out, grads_in)))
+    assert [node.name for node, _, _ in seen] == ["sum", "mul", "mul"]
+    node, grads_out, grads_in = seen[-1]
+    assert node is y._node
+    np.testing.assert_array_equal(grads_out[0], [2.0, 2.0])
+    np.testing.assert_array_equal(grads_in[0], [2.0, -4.0])
+    np.testing.assert_array_equal(grads_in[1], [6.0, 8.0])
+    for before, after in zip(grads, (x.grad, w.grad, y.grad)):
+        np.testing.assert_array_equal(before, after.numpy())
+    autograd.observe_backward(loss, lambda *args: None)   # saved arrays were kept: it can run again
+    loss.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        autograd.observe_backward(loss, lambda *args: None)
+
+
+def test_observe_backward_values_lazy_weight_gradients() -> None:
+    x = mg.randn(3, 2, dtype=mg.float64, requires_grad=True)
+    w = mg.randn(2, 2, dtype=mg.float64, requires_grad=True)
+    loss = ((x @ w) @ w).sum()
+    seen = []
+    autograd.observe_backward(loss, lambda node, grads_out, grads_in: seen.extend(grads_in))
+    assert all(g is None or isinstance(g, np.ndarray) for g in seen)
+    loss.backward()
+    np.testing.assert_allclose(sum(g for g in seen if g.shape == (2, 2)), w.grad.numpy(), rtol=1e-12)

@@ -227,7 +227,7 @@ def _reshape(draw):
 def _transpose(draw):
     s = shape(draw)
     axes = tuple(draw(st.permutations(range(len(s)))))
-    return [normal(draw, s)], lambda a: a.transpose(*axes), lambda t, a: a.permute(axes)
+    return [normal(draw, s)], lambda a: a.transpose(axes), lambda t, a: a.permute(axes)   # a tuple: NumPy's
 
 
 @case("transpose_T")
@@ -490,7 +490,7 @@ SOFTMAX_FAMILY = {
 def test_softmax_family_finite_for_huge_logits(name: str, dtype: np.dtype) -> None:
     x = mg.tensor(HUGE_LOGITS, dtype=dtype, requires_grad=True)
     y = SOFTMAX_FAMILY[name][0](x)
-    y.backward(mg.tensor(np.linspace(-1, 1, y.size).reshape(y.shape), dtype=dtype))
+    y.backward(mg.tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape), dtype=dtype))
     assert np.isfinite(y.numpy()).all(), f"{name} {dtype}: {y}"
     assert np.isfinite(x.grad.numpy()).all(), f"{name} {dtype} grad: {x.grad}"
 

@@ -139,7 +139,7 @@ def test_float32_stays_float32_through_python_scalars() -> None:
 
 def test_attributes() -> None:
     x = mg.randn(2, 3, 4)
-    assert x.shape == (2, 3, 4) and isinstance(x.shape, tuple) and x.ndim == 3 and x.size == 24
+    assert x.shape == (2, 3, 4) and isinstance(x.shape, tuple) and x.ndim == 3 and x.numel() == 24
     assert x.device == "cpu" and x.dtype == mg.float32
     assert isinstance(x.data, np.ndarray)
     assert x.T.shape == (4, 3, 2)

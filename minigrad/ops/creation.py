@@ -1,0 +1,124 @@
+"""PyTorch's ways to make tensors: ``from_numpy``, ``*_like``, ``x.new_*``, ``linspace``, and dtype casts.
+
+The basic constructors (``tensor``, ``zeros``, ``rand`` …) live in
+:mod:`minigrad.tensor`; these build on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from .. import backend
+from ..tensor import Tensor, bool_, float16, float32, full, int32, rand, randn, tensor
+from ._util import int_tuple
+
+
+def from_numpy(array: numpy.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory and dtype (writes to either show in both), as torch.from_numpy."""
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"from_numpy: cannot make a tensor of dtype {array.dtype} (numbers only)")
+    return Tensor._make(array, False, None, 0)
+
+
+def _like(x: Any, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor to take the shape, dtype and device of, got {type(x).__name__}")
+    return x
+
+
+def rand_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) with ``x``'s shape (and its dtype and device unless given)."""
+    x = _like(x, "rand_like")
+    return rand(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with ``x``'s shape (and its dtype and device unless given)."""
+    x = _like(x, "randn_like")
+    return randn(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
+                 requires_grad=requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
+    steps = int_tuple(steps, "linspace", "steps")[0]
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+    values = numpy.linspace(float(start), float(end), steps)
+    return tensor(values, dtype=float32 if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+
+# --- x.new_* : the dtype and device of x unless given ------------------------
+
+def _new_shape(size: tuple, name: str) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return int_tuple(size, name)
+
+
+def _new(x: Tensor, size: tuple, fill: Any, dtype: Any, device: Any, requires_grad: bool, name: str) -> Tensor:
+    out = full(_new_shape(size, name), fill, dtype=x.dtype if dtype is None else dtype,
+               device=x.device if device is None else device)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def new_zeros(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``size`` with x's dtype and device: ``x.new_zeros(2, 3)`` or ``x.new_zeros((2, 3))``."""
+    return _new(x, size, 0, dtype, device, requires_grad, "new_zeros")
+
+
+def new_ones(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``size`` with x's dtype and device."""
+    return _new(x, size, 1, dtype, device, requires_grad, "new_ones")
+
+
+def new_empty(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised (here: zero) tensor of ``size`` with x's dtype and device."""
+    return _new(x, size, 0, dtype, device, requires_grad, "new_empty")
+
+
+def new_full(x: Tensor, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``size`` filled with ``fill_value``, with x's dtype and device."""
+    return _new(x, (size,), fill_value, dtype, device, requires_grad, "new_full")
+
+
+def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A copy of ``data`` as a new leaf with x's dtype and device (as PyTorch's ``new_tensor``)."""
+    return tensor(data, dtype=x.dtype if dtype is None else dtype, device=x.device if device is None else device,
+                  requires_grad=requires_grad)
+
+
+# --- dtype casts (x.float() and x.double() are Tensor methods already) -------
+
+def to_int(x: Tensor) -> Tensor:
+    """``x.int()``: cast to int32 (PyTorch's ``int``)."""
+    return x.to(dtype=int32)
+
+
+def to_bool(x: Tensor) -> Tensor:
+    """``x.bool()``: cast to bool (non-zero is True)."""
+    return x.to(dtype=bool_)
+
+
+def to_half(x: Tensor) -> Tensor:
+    """``x.half()``: cast to float16."""
+    return x.to(dtype=float16)
+
+
+def type_as(x: Tensor, other: Tensor) -> Tensor:
+    """``x`` cast to ``other``'s dtype."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as: expected a Tensor, got {type(other).__name__}")
+    return x.to(dtype=other.dtype)
+
+
+def element_size(x: Tensor) -> int:
+    """Bytes per element."""
+    return int(backend.numpy.dtype(x.dtype).itemsize)

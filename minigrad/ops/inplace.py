@@ -1,0 +1,214 @@
+"""In-place ops, PyTorch's way: ``x -= y``, ``add_``, ``mul_``, ``zero_``, ``fill_``, ``copy_``, ``x[i] = v`` ….
+
+Each changes ``x.data`` in place and returns ``x`` itself, so a Parameter stays
+the same object (and registered in its Module), and bumps the version counter
+that backward checks saved arrays against.
+
+Recording follows PyTorch:
+
+* under ``no_grad``, or when nothing involved requires grad, the array is
+  simply overwritten;
+* on a leaf that requires grad it raises PyTorch's error (the leaf's value
+  would no longer be the one its gradient is for);
+* on a non-leaf (or a leaf that does not require grad, with an operand that
+  does) the op is recorded like its out-of-place twin applied to a copy of the
+  old value, and ``x`` becomes that node's output: gradients stay exact.
+
+Only the tensor written to is re-pointed at the new node. A recorded in-place
+op on a view of another tensor (the result of indexing, reshape, transpose …)
+would leave the other tensor's graph stale, so it raises instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy
+
+from .. import backend
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor
+from ._util import sum_to, unwrap
+from .elementwise import Where, add, clip, div, mul, sub
+from .shape import _index_arrays, astype
+
+LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+def _requires_grad(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.requires_grad
+
+
+def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
+    """Write ``compute(old value of x)`` into ``x``'s array and keep the object; record it when needed."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    record = is_grad_enabled() and (x.requires_grad or any(_requires_grad(o) for o in operands))
+    current = x
+    if record:
+        if x._node is None and x.requires_grad:
+            raise RuntimeError(f"{name}: {LEAF_ERROR} Update parameters under `with mg.no_grad():`, "
+                               "or use the out-of-place op.")
+        if getattr(x.data, "base", None) is not None:
+            raise RuntimeError(
+                f"{name}: in-place op on a view of another tensor (from indexing, reshape, transpose ...) "
+                "while recording gradients: minigrad cannot update the other tensor's graph. "
+                f"Use the out-of-place op, or clone() the view first.")
+        # the node keeps the old value, so the overwrite below cannot change what its backward reads
+        current = Tensor._make(x.data.copy(), x.requires_grad, x._node, x._index)
+    out = compute(current)
+    if out.shape != x.shape:
+        raise RuntimeError(f"{name}: the result has shape {out.shape} but the tensor written in place has "
+                           f"shape {x.shape} (an in-place op cannot change the shape)")
+    if out.dtype != x.dtype:
+        if not numpy.can_cast(out.dtype, x.dtype, casting="same_kind"):
+            raise TypeError(f"{name}: result type {out.dtype} can't be cast to the dtype {x.dtype} of the "
+                            "tensor written in place")
+        if record:
+            out = astype(out, x.dtype)
+    x.data[...] = out.data
+    if record:
+        x._node, x._index, x.requires_grad = out._node, out._index, out.requires_grad
+    x._bump_version()
+    return x
+
+
+def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:
+    """``where(mask, value, old)`` as an op named ``name``: the gradient to the old value is 0 where filled."""
+    def compute(current: Tensor) -> Tensor:
+        op = Where()
+        op.name = name
+        return op(mask, value, current)
+    return compute
+
+
+def _dtype_of(x: Tensor, value: Any) -> Any:
+    """A Tensor value cast to ``x``'s dtype (differentiably): a fill keeps the dtype of what it fills."""
+    return astype(value, x.dtype) if isinstance(value, Tensor) and value.dtype != x.dtype else value
+
+
+# --- the ops -------------------------------------------------------------------
+
+def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+    """``x += alpha * other`` in place."""
+    return _inplace(x, "add_", lambda cur: add(cur, other if alpha == 1 else mul(other, alpha)), other)
+
+
+def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+    """``x -= alpha * other`` in place."""
+    return _inplace(x, "sub_", lambda cur: sub(cur, other if alpha == 1 else mul(other, alpha)), other)
+
+
+def mul_(x: Tensor, other: Any) -> Tensor:
+    """``x *= other`` in place."""
+    return _inplace(x, "mul_", lambda cur: mul(cur, other), other)
+
+
+def div_(x: Tensor, other: Any) -> Tensor:
+    """``x /= other`` in place (true division: an integer tensor raises, as in PyTorch)."""
+    return _inplace(x, "div_", lambda cur: div(cur, other), other)
+
+
+def clamp_(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Clamp into [min, max] in place."""
+    return _inplace(x, "clamp_", lambda cur: clip(cur, min, max), min, max)
+
+
+def zero_(x: Tensor) -> Tensor:
+    """Fill with zeros in place."""
+    return _inplace(x, "zero_", _fill("zero_", True, 0))
+
+
+def fill_(x: Tensor, value: Any) -> Tensor:
+    """Fill with ``value`` (a number or a one-element tensor) in place."""
+    if isinstance(value, Tensor) and value.data.size != 1:
+        raise ValueError(f"fill_: value must be a number or a one-element tensor, got shape {value.shape}")
+    value = _dtype_of(x, value.reshape(()) if isinstance(value, Tensor) else value)
+    return _inplace(x, "fill_", _fill("fill_", True, value), value)
+
+
+def copy_(x: Tensor, src: Any) -> Tensor:
+    """Copy ``src`` (broadcast to x's shape, cast to its dtype, moved to its device) into ``x``."""
+    if isinstance(src, Tensor):
+        src = _dtype_of(x, src.to(x.device) if src.device != x.device else src)
+    elif backend.is_array(src) or isinstance(src, (list, tuple, int, float)):
+        src = backend.to_device(backend.numpy.asarray(backend.to_numpy(src) if backend.is_array(src) else src),
+                                x.device).astype(x.dtype, copy=False)
+    else:
+        raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
+    return _inplace(x, "copy_", _fill("copy_", True, src), src)
+
+
+def _bool_mask(mask: Any, name: str) -> Any:
+    data = unwrap(mask)
+    if not backend.is_array(data) or data.dtype != numpy.bool_:
+        raise TypeError(f"{name}: mask must be a bool tensor, got "
+                        f"{getattr(data, 'dtype', type(data).__name__)}")
+    return mask
+
+
+def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+    """``value`` where the bool ``mask`` (broadcast to x) is True, else ``x``; x's dtype is kept."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"masked_fill: expected a Tensor, got {type(x).__name__}")
+    if isinstance(value, Tensor) and value.ndim:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+    return _fill("masked_fill", _bool_mask(mask, "masked_fill"), _dtype_of(x, value))(x)
+
+
+def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
+    """:func:`masked_fill` in place."""
+    if isinstance(value, Tensor) and value.ndim:
+        raise ValueError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
+    value = _dtype_of(x, value)
+    return _inplace(x, "masked_fill_", _fill("masked_fill_", _bool_mask(mask, "masked_fill_"), value), value)
+
+
+class SetItem(Function):
+    """``x[index] = value`` out of place: a copy of x with the indexed part replaced.
+
+    Gradient: none to the overwritten part of x; the indexed part of the
+    incoming gradient to ``value`` (summed back to its shape).
+    """
+
+    name = "setitem"
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x: Any, value: Any) -> Any:
+        self.index = index = _index_arrays(self.index, self.xp)
+        self.value_shape = getattr(value, "shape", ())
+        self.value_dtype = getattr(value, "dtype", None)
+        out = x.copy()
+        out[index] = value
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        gx = gv = None
+        if self.needs_grad[0]:
+            gx = gy.copy()
+            gx[self.index] = 0
+        if self.needs_grad[1]:
+            gv = sum_to(self.xp.asarray(gy[self.index]), self.value_shape)
+            if self.value_dtype is not None:
+                gv = gv.astype(self.value_dtype, copy=False)
+        return gx, gv
+
+
+def setitem(x: Tensor, index: Any, value: Any) -> None:
+    """``x[index] = value`` in place (``Tensor.__setitem__``); recorded as :class:`SetItem` when needed."""
+    record = is_grad_enabled() and (x.requires_grad or _requires_grad(value))
+    if not record:
+        if not isinstance(value, Tensor) and (backend.is_array(value) or isinstance(value, (list, tuple))):
+            value = backend.to_device(numpy.asarray(backend.to_numpy(value) if backend.is_array(value) else value),
+                                      x.device)
+        elif isinstance(value, Tensor) and value.device != x.device:
+            raise ValueError(f"setitem: value is on {value.device} but the tensor is on {x.device}")
+        try:
+            x.data[_index_arrays(index, backend.array_module(x.data))] = unwrap(value)
+        except (IndexError, ValueError, TypeError) as error:
+            raise type(error)(f"setitem: {error} (tensor shape {x.shape})") from error
+        x._bump_version()
+        return
+    _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)

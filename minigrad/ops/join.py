@@ -1,0 +1,216 @@
+"""Ops that join tensors or take one apart: cat/concat, stack, split, chunk, unbind.
+
+Each part-producing op is one graph node with several outputs, so its
+backward builds one gradient array instead of one per part.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .. import backend
+from ..autograd import AxisError, Function
+from ..tensor import Tensor
+from ._util import dim_or_axis, int_tuple, one_axis, tensor_arg
+
+
+class Concat(Function):
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *xs: Any) -> Any:
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return self.xp.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy: Any) -> tuple:
+        points, total = [], 0
+        for size in self.sizes[:-1]:
+            total += size
+            points.append(total)
+        return tuple(self.xp.split(gy, points, axis=self.axis))
+
+
+class Stack(Function):
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *xs: Any) -> Any:
+        return self.xp.stack(xs, axis=self.axis)
+
+    def backward(self, gy: Any) -> tuple:
+        return tuple(self.xp.moveaxis(gy, self.axis, 0))
+
+
+class Split(Function):
+    """Split along ``axis`` at ``points`` into several outputs (one node), as ``numpy.split``.
+
+    Part i is ``x[points[i-1]:points[i]]`` along the axis, with Python's slice
+    rules, so points may be negative, past the end or out of order as in NumPy.
+    """
+
+    multiple = True
+
+    def __init__(self, points: list, axis: int, n_outputs: int) -> None:
+        self.points, self.axis, self.n_outputs = points, axis, n_outputs
+
+    def forward(self, x: Any) -> Any:
+        self.in_shape = x.shape
+        bounds = [0, *self.points, x.shape[self.axis]]
+        # basic slices with the raw points, exactly as numpy.split takes them: views of x,
+        # without numpy.split's per-call Python overhead
+        before = (slice(None),) * self.axis
+        return tuple([x[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:])])
+
+    def backward(self, *grads: Any) -> Any:
+        xp = self.xp
+        size = self.in_shape[self.axis]
+        points = self.points
+        if all(g is not None for g in grads) and points == sorted(points) and 0 <= min(points, default=0) \
+                and max(points, default=0) <= size:
+            # the usual case (chunk): sorted points inside the axis, the parts tile the input in order
+            return xp.concatenate(grads, axis=self.axis)
+        bounds = [0, *points, size]
+        spans = [slice(*slice(lo, hi).indices(size)[:2]) for lo, hi in zip(bounds, bounds[1:])]
+        # negative points may tile too
+        tiled = all(b.start == a.stop for a, b in zip(spans, spans[1:])) and all(s.start <= s.stop for s in spans)
+        if tiled and all(g is not None for g in grads):
+            return xp.concatenate(grads, axis=self.axis)
+        dtype = next(g for g in grads if g is not None).dtype
+        gx = xp.zeros(self.in_shape, dtype=dtype)
+        index = [slice(None)] * len(self.in_shape)
+        for span, g in zip(spans, grads):
+            if g is not None:
+                index[self.axis] = span
+                gx[tuple(index)] += g   # parts may overlap when the points are out of order
+        return gx
+
+
+class Unbind(Function):
+    """The slices x[i] along ``axis`` as separate outputs of one node.
+
+    A recurrent layer uses this to read each time step: its backward builds
+    one gradient array instead of one full-size array per step.
+    """
+
+    multiple = True
+
+    def __init__(self, axis: int, n_outputs: int) -> None:
+        self.axis, self.n_outputs = axis, n_outputs
+
+    def forward(self, x: Any) -> Any:
+        self.in_shape, self.in_dtype = x.shape, x.dtype
+        moved = self.xp.moveaxis(x, self.axis, 0)
+        return tuple(moved[i, ...] for i in range(len(moved)))   # [i, ...]: a 0-d array, never a NumPy scalar
+
+    def backward(self, *grads: Any) -> Any:
+        xp = self.xp
+        gx = xp.zeros(self.in_shape, dtype=self.in_dtype)
+        view = xp.moveaxis(gx, self.axis, 0)
+        for i, g in enumerate(grads):
+            if g is not None:
+                view[i] = g
+        return gx
+
+
+# --- public functions -------------------------------------------------------
+
+def _existing_axis(axis: Any, x: Tensor, name: str) -> int:
+    """One axis of ``x`` (a 0-d tensor has none to split along)."""
+    if x.ndim == 0:
+        raise AxisError(f"{name}: a 0-d tensor has no axis {axis!r} to {name} along")
+    return one_axis(axis, x.ndim, name)
+
+
+def _as_list(tensors: Any, name: str) -> list:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence) or not tensors:
+        raise TypeError(f"{name}: expected a non-empty list of tensors")
+    return [tensor_arg(t, name) for t in tensors]
+
+
+def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing ``dim`` (0 by default; ``axis=`` also works; ``concat`` is the same op)."""
+    tensors = _as_list(tensors, "concat")
+    ndim = getattr(tensors[0], "ndim", 0)
+    a = one_axis(dim_or_axis("concat", dim, axis, 0), ndim, "concat")
+    return Concat(a)(*tensors)
+
+
+concat = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join same-shape tensors along a new ``dim`` (0 by default)."""
+    tensors = _as_list(tensors, "stack")
+    ndim = getattr(tensors[0], "ndim", 0)
+    a = one_axis(dim_or_axis("stack", dim, axis, 0), ndim + 1, "stack")
+    return Stack(a)(*tensors)
+
+
+def _numpy_split_points(indices_or_sections: Any, size: int, a: int) -> list:
+    """numpy.split's meaning: an int is a count of equal parts, a list gives split points."""
+    if backend.is_array(indices_or_sections) and indices_or_sections.ndim:
+        indices_or_sections = indices_or_sections.tolist()   # an array of split points, as numpy.split takes
+    if backend.is_array(indices_or_sections) or isinstance(indices_or_sections, (int, backend.numpy.integer)) \
+            and not isinstance(indices_or_sections, bool):
+        n = int_tuple(indices_or_sections, "split", "indices_or_sections")[0]   # an int or a 0-d array: sections
+        if n <= 0 or size % n:
+            raise ValueError(f"split: axis {a} of size {size} does not divide into {n} equal parts")
+        return [size // n * i for i in range(1, n)]
+    return list(int_tuple(indices_or_sections, "split", "indices_or_sections"))
+
+
+def _torch_split_points(split_size_or_sections: Any, size: int, a: int) -> list:
+    """torch.split's meaning: an int is the size of each part (the last may be smaller), a list the sizes."""
+    if isinstance(split_size_or_sections, (int, backend.numpy.integer)) \
+            and not isinstance(split_size_or_sections, bool):
+        step = int(split_size_or_sections)
+        if step < 0 or step == 0 and size:
+            raise ValueError(f"split: split_size must be positive (0 only for an empty dim), got {step} "
+                             f"for dim {a} of size {size}")
+        return list(range(step, size, step)) if step else []
+    sizes = int_tuple(split_size_or_sections, "split", "split_size_or_sections")
+    if any(s < 0 for s in sizes) or sum(sizes) != size:
+        raise ValueError(f"split: sizes {list(sizes)} must be non-negative and sum exactly to the size {size} "
+                         f"of dim {a} (for NumPy's split points pass axis=)")
+    points, total = [], 0
+    for s in sizes[:-1]:
+        total += s
+        points.append(total)
+    return points
+
+
+
+def split(x: Tensor, split_size_or_sections: Any, dim: int | None = None, *, axis: int | None = None) -> list:
+    """Split along ``dim`` as torch.split: an int gives parts of that size, a list gives the parts' sizes.
+
+    With ``axis=`` it is numpy.split instead: an int is a count of equal parts,
+    a list gives split points (``split(x, [4], axis=1)``: columns :4 and 4:).
+    """
+    x = tensor_arg(x, "split")
+    numpy_style = axis is not None
+    a = _existing_axis(dim_or_axis("split", dim, axis, 0), x, "split")
+    size = x.shape[a]
+    points = (_numpy_split_points if numpy_style else _torch_split_points)(split_size_or_sections, size, a)
+    return list(Split(points, a, len(points) + 1)(x))
+
+
+def chunk(x: Tensor, chunks: int, dim: int | None = None, *, axis: int | None = None) -> list:
+    """Split into ``chunks`` parts of ceil(size / chunks) along ``dim`` (0 by default), as torch.chunk."""
+    x = tensor_arg(x, "chunk")
+    a = _existing_axis(dim_or_axis("chunk", dim, axis, 0), x, "chunk")
+    if isinstance(chunks, bool) or not isinstance(chunks, int):
+        raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    size = x.shape[a]
+    step = -(-size // chunks)
+    # fewer parts than asked when the size does not divide; an empty axis gives `chunks` empty parts (as torch)
+    points = list(range(step, size, step)) if step else [0] * (chunks - 1)
+    return list(Split(points, a, len(points) + 1)(x))
+
+
+def unbind(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> list:
+    """The slices along ``dim`` (0 by default) as a list (one graph node for all of them)."""
+    x = tensor_arg(x, "unbind")
+    a = _existing_axis(dim_or_axis("unbind", dim, axis, 0), x, "unbind")
+    return list(Unbind(a, x.shape[a])(x))

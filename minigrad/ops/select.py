@@ -1,0 +1,179 @@
+"""Ops that pick elements by index: gather, max/min along a dim with their indices, argmax, topk.
+
+The indices are computed once on raw arrays (no gradient); the values are a
+:class:`Gather` of the input at those indices, so the gradient goes to exactly
+the picked elements, as PyTorch's ``max(dim)`` and ``topk`` send it.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, NamedTuple
+
+from .. import backend
+from ..autograd import AxisError, Function
+from ..tensor import Tensor
+from ._util import dim_or_axis, keep_flag, one_axis, tensor_arg
+
+
+class ValuesIndices(NamedTuple):
+    """``(values, indices)`` of ``max``/``min`` along a dim and of ``topk``, as PyTorch's return types."""
+
+    values: Tensor
+    indices: Tensor
+
+
+class Gather(Function):
+    """``out[..., j, ...] = x[..., index[..., j, ...], ...]`` along ``axis`` (torch.gather).
+
+    ``index`` has the input's number of dims and may be shorter in every dim;
+    ``squeeze`` drops the (length-1) ``axis`` from the output, for ``max(dim)``.
+    Repeated indices accumulate their gradients.
+    """
+
+    def __init__(self, axis: int, index: Any, squeeze: bool = False) -> None:
+        self.axis, self.index, self.squeeze = axis, index, squeeze
+
+    def forward(self, x: Any) -> Any:
+        self.in_shape = x.shape
+        index = self.index
+        part = tuple(slice(None) if d == self.axis else slice(0, n) for d, n in enumerate(index.shape))
+        y = self.xp.take_along_axis(x[part], index, axis=self.axis)
+        return y.squeeze(self.axis) if self.squeeze else y
+
+    def backward(self, gy: Any) -> Any:
+        xp = self.xp
+        if self.squeeze:
+            gy = xp.expand_dims(gy, self.axis)
+        ndim = len(self.in_shape)
+        # a full fancy index: an arange per dim, the gathered indices along `axis`
+        where = tuple(self.index if d == self.axis else
+                      xp.arange(n).reshape((1,) * d + (n,) + (1,) * (ndim - d - 1))
+                      for d, n in enumerate(self.index.shape))
+        gx = xp.zeros(self.in_shape, dtype=gy.dtype)
+        backend.scatter_add(xp, gx, where, gy)
+        return gx
+
+
+def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
+    """``index`` as an int64 array on ``x``'s device, checked against ``x``'s shape."""
+    xp = backend.array_module(x.data)
+    data = index.data if isinstance(index, Tensor) else index
+    data = backend.to_device(data, x.device) if backend.is_array(data) else xp.asarray(data)
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
+    if data.ndim != x.ndim:
+        raise ValueError(f"{name}: index has {data.ndim} dims but the input has {x.ndim} (shape {x.shape})")
+    for d, (n, m) in enumerate(zip(data.shape, x.shape)):
+        if d != axis and n > m:
+            raise ValueError(f"{name}: index shape {tuple(data.shape)} is larger than input shape {x.shape} "
+                             f"in dim {d}")
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= x.shape[axis]):
+        raise IndexError(f"{name}: index out of range for dim {axis} of size {x.shape[axis]} "
+                         f"(index values {int(data.min())}..{int(data.max())})")
+    return data.astype("int64", copy=False)
+
+
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+    """``x`` picked along ``dim`` at ``index`` (an int tensor with x's number of dims), as torch.gather."""
+    x = tensor_arg(x, "gather")
+    axis = one_axis(dim, x.ndim, "gather") if x.ndim else 0
+    if x.ndim == 0:
+        raise AxisError("gather: a 0-d tensor has no dim to gather along")
+    return Gather(axis, _index_array(index, x, axis, "gather"))(x)
+
+
+def _reduction_axis(x: Tensor, dim: Any, name: str) -> int:
+    axis = one_axis(dim, max(x.ndim, 1), name)
+    if x.ndim and x.shape[axis] == 0:
+        raise AxisError(f"{name}: expected reduction dim {axis} to have non-zero size (shape {x.shape})")
+    return axis
+
+
+def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool = False) -> ValuesIndices:
+    """``(values, indices)`` of the max (min) along ``dim``; ties and NaN give the first index, as PyTorch.
+
+    The gradient goes to the element at the index only (PyTorch's ``max(dim)``;
+    ``amax`` shares it among ties instead).
+    """
+    name = "min" if smallest else "max"
+    x = tensor_arg(x, name)
+    axis = _reduction_axis(x, dim, name)
+    if x.ndim == 0:   # PyTorch accepts dim 0 / -1 of a 0-d tensor: the value itself, index 0
+        xp = backend.array_module(x.data)
+        return ValuesIndices(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
+    xp = backend.array_module(x.data)
+    pick = xp.argmin if smallest else xp.argmax
+    index = pick(x.data, axis=axis, keepdims=True)
+    op = Gather(axis, index, squeeze=not keepdim)
+    op.name = name
+    values = op(x)
+    indices = index if keepdim else index.squeeze(axis)
+    return ValuesIndices(values, Tensor._make(indices.astype("int64", copy=False), False, None, 0))
+
+
+def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool) -> Tensor:
+    name = "argmin" if smallest else "argmax"
+    x = tensor_arg(x, name)
+    dim = dim_or_axis(name, dim, axis)
+    keep = keep_flag(name, keepdim, keepdims)
+    xp = backend.array_module(x.data)
+    pick = xp.argmin if smallest else xp.argmax
+    if dim is None:
+        if x.data.size == 0:
+            raise ValueError(f"{name}: the input is empty (shape {x.shape})")
+        return Tensor._make(xp.asarray(pick(x.data, axis=None, keepdims=keep)).astype("int64"), False, None, 0)
+    a = _reduction_axis(x, dim, name)
+    if x.ndim == 0:
+        return Tensor._make(xp.zeros((), dtype="int64"), False, None, 0)
+    return Tensor._make(xp.asarray(pick(x.data, axis=a, keepdims=keep)).astype("int64"), False, None, 0)
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+           keepdims: bool | None = None) -> Tensor:
+    """Index of the max along ``dim`` (of the flattened tensor when None); int64, no gradient."""
+    return _argextreme(x, dim, keepdim, axis, keepdims, smallest=False)
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+           keepdims: bool | None = None) -> Tensor:
+    """Index of the min along ``dim`` (of the flattened tensor when None); int64, no gradient."""
+    return _argextreme(x, dim, keepdim, axis, keepdims, smallest=True)
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:  # noqa: A002
+    """The ``k`` largest (smallest) elements along ``dim`` and their indices, as torch.topk.
+
+    Values come in descending (ascending) order; equal values keep their index
+    order; NaN counts as the largest value. The gradient goes to the picked
+    elements. x: (..., n, ...) → values, indices: (..., k, ...).
+    """
+    x = tensor_arg(x, "topk")
+    try:
+        if isinstance(k, bool):
+            raise TypeError
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"topk: k must be an int, got {k!r}") from None
+    if x.ndim == 0:
+        if k not in (0, 1):
+            raise ValueError(f"topk: k ({k}) is out of range for a 0-d tensor")
+        return max_with_indices(x, 0) if k else ValuesIndices(x.reshape(0), Tensor._make(
+            backend.array_module(x.data).zeros(0, dtype="int64"), False, None, 0))
+    axis = one_axis(dim, x.ndim, "topk")
+    size = x.shape[axis]
+    if not 0 <= k <= size:
+        raise ValueError(f"topk: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
+    xp = backend.array_module(x.data)
+    data = x.data
+    if largest:
+        key = -data if data.dtype.kind != "b" else ~data
+        if data.dtype.kind in "fc":
+            key = xp.where(xp.isnan(data), -xp.inf, key)   # NaN first, as PyTorch
+    else:
+        key = data   # argsort already puts NaN last
+    order = xp.argsort(key, axis=axis, kind="stable")
+    index = xp.take(order, xp.arange(k), axis=axis).astype("int64", copy=False)
+    op = Gather(axis, index)
+    op.name = "topk"
+    return ValuesIndices(op(x), Tensor._make(index, False, None, 0))
