@@ -20,7 +20,7 @@ from .layout import collect, place_leaves, reference_hubs
 from .scopes import Elided, Fold, cached, enclosing_step, folder, outer_step, plan_elision, with_elision
 from .style import Scale, edge_attrs, label_box, label_leaf, label_op
 
-STEPS_SHOWN = 6          # time steps kept per layer when a long unroll is elided (first 3, last 3)
+STEPS_SHOWN = 4          # time steps kept per layer when a long unroll is elided (first 2, last 2)
 OP_LEVEL_LIMIT = 2_000   # drawn nodes past which an op-level drawing elides its middle steps
 MAX_NODES = 20_000       # drawn nodes past which draw refuses: Graphviz would take many minutes
 

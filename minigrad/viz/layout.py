@@ -55,6 +55,7 @@ def collect(nodes: list[Function], fold: Fold, scoped: bool, roots_of: dict, eli
                 unit.path = unit.title = box_path
                 unit.elided = runs.get(box_path)
                 units.append(unit)
+            unit.order = (position, 1)   # a box comes where its last op does: t0 before t1 in the DOT text
         unit.ops += 1
         unit_of[node] = unit
         if node in roots_of:
