@@ -21,6 +21,7 @@ from .autograd import (
     name_scope,
     no_grad,
     set_grad_enabled,
+    tag,
 )
 from .backend import (
     Device,
@@ -40,6 +41,7 @@ from .backend import (
     to_numpy,
 )
 from .gradcheck import GradcheckError, gradcheck
+from .memory import gc_paused
 from .ops import (  # PyTorch's spellings (DESIGN §3)
     Size,
     ValuesIndices,
@@ -102,6 +104,7 @@ from .ops import (  # PyTorch's spellings (DESIGN §3)
     where,
 )
 from .ops.creation import from_numpy, linspace, rand_like, randn_like
+from .ops.fused import gru_gates, lstm_gates
 from .serialization import CheckpointError, load, save
 from .tensor import (
     Tensor,
@@ -137,6 +140,7 @@ __all__ = [
     "double", "flatten", "from_numpy", "gather", "half", "linspace", "long", "masked_fill", "norm", "numel",
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
+    "gc_paused", "gru_gates", "lstm_gates", "tag",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from . import functional, init, optim, utils
 from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell
 from .layers import Dropout, Embedding, Identity, Linear, ModuleDict, ModuleList, Sequential
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import LoadResult, Module, Parameter, StateDictError
 from .normalization import LayerNorm
-from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .recurrent import GRU, LSTM, RNN
 from .serialization import CheckpointError, load, save
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "CheckpointError", "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential",
     "Sigmoid", "Tanh",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNCell", "StateDictError",
+    "RecurrentStateError",
     "functional", "init", "load", "optim", "save", "utils",
 ]

@@ -2,6 +2,7 @@
 
 ``clip_grad_norm_`` and ``clip_grad_value_`` change ``.grad`` arrays in place
 (nothing is recorded); ``l1_penalty`` is differentiable and goes into the loss.
+``nn.utils.rnn`` packs and pads variable-length sequences, as ``torch.nn.utils.rnn``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import minigrad as mg
-from minigrad import backend
-from minigrad.tensor import Tensor
+from minigrad import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "detach_state", "l1_penalty"]
+from . import rnn
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "detach_state", "l1_penalty", "rnn"]
 
 
 def _tensors(params: Any, name: str) -> list[Tensor]:
@@ -58,18 +60,18 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not grads:
         return mg.tensor(0.0)
-    device = backend.device_of(grads[0])
-    xp = backend.array_module(grads[0])
-    with backend.on_device(device):
-        norms = [backend.to_device(backend.array_module(g).linalg.norm(g.ravel(), norm_type), device) for g in grads]
+    device = mg.device_of(grads[0])
+    xp = mg.array_module(grads[0])
+    with mg.on_device(device):
+        norms = [mg.to_device(mg.array_module(g).linalg.norm(g.ravel(), norm_type), device) for g in grads]
         total = xp.linalg.norm(xp.stack(norms), norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
             raise RuntimeError(f"nn.utils.clip_grad_norm_: the total {norm_type}-norm of the gradients is "
                                f"{float(total)}; pass error_if_nonfinite=False to clip anyway")
         coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
         for g in grads:
-            g *= backend.to_device(coef, backend.device_of(g)).astype(g.dtype)
-    return Tensor._make(xp.asarray(total), False, None, 0)
+            g *= mg.to_device(coef, mg.device_of(g)).astype(g.dtype)
+    return mg.as_tensor(xp.asarray(total))
 
 
 def clip_grad_value_(params: Any, clip_value: float) -> None:
@@ -79,7 +81,7 @@ def clip_grad_value_(params: Any, clip_value: float) -> None:
         raise ValueError(f"nn.utils.clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _tensors(params, "clip_grad_value_"):
         if p.grad is not None:
-            xp = backend.array_module(p.grad.data)
+            xp = mg.array_module(p.grad.data)
             xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
 
 

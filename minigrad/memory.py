@@ -1,0 +1,31 @@
+"""Memory helpers for code that records large graphs."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+__all__ = ["gc_paused"]
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector inside the block (nestable; restores its state).
+
+    Why: recording an unrolled graph allocates tens of thousands of objects (tensors, nodes,
+    tuples), none of them in a reference cycle (reference counting frees them all), so the
+    collector has nothing to find. Left running, every 700 allocations start a collection and
+    every hundredth a full one, which walks every object the program holds, the growing graph
+    included. The recurrent layers record their loop over time inside this block. Measured by
+    ``python -m bench.gc_pause`` (bench/RESULTS.md): no difference on short sequences, 5–8 %
+    of a training step at T = 1000, and up to 1.7× when a large library (``import torch``)
+    has filled the heap.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

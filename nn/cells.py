@@ -1,0 +1,356 @@
+"""Recurrent cells: the step functions (``rnn_step``, ``lstm_step``, ``gru_step``) and the three
+cells built on them (``RNNCell``, ``LSTMCell``, ``GRUCell``).
+
+Everything here is written with the engine's primitive ops (matmul, add, mul,
+sigmoid, tanh, chunk …); nothing has a hand-written backward (``fused=True``
+swaps the gate math for one engine op, ``mg.lstm_gates`` / ``mg.gru_gates``).
+The step functions are the cells' math, shared with the sequence layers in
+``nn/recurrent.py``. They take ``gates_x``, the input's contribution
+``x @ W_ihᵀ + b_ih`` already computed: a layer computes it for all time steps in
+one matmul before its loop.
+
+Parameter names, shapes, gate order and initialisation U(-1/√H, 1/√H) follow
+PyTorch, so a ``torch.nn.LSTMCell`` state dict converted with ``.numpy()``
+loads as-is. A cell's new hidden state is tagged ``"h"`` (cell state ``"c"``)
+for the visualiser.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor, gru_gates, lstm_gates
+
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RecurrentStateError", "gru_step", "lstm_step", "rnn_step"]
+
+
+class RecurrentStateError(RuntimeError, TypeError, ValueError):
+    """A recurrent state of the wrong kind, shape, dtype or device for its input.
+
+    PyTorch raises RuntimeError for these; the TypeError/ValueError bases keep
+    ``except TypeError`` / ``except ValueError`` code working.
+    """
+
+
+# --- the cells' math ----------------------------------------------------------
+
+def rnn_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
+             nonlinearity: str = "tanh") -> Tensor:
+    """h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh).
+
+    gates_x: (B, H) = x W_ihᵀ + b_ih; h: (B, H); weight_hh_t: (H, H) = W_hhᵀ; returns h': (B, H).
+    """
+    pre = gates_x + h @ weight_hh_t
+    if bias_hh is not None:
+        pre = pre + bias_hh
+    return pre.tanh() if nonlinearity == "tanh" else pre.relu()
+
+
+def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
+              peepholes: tuple | None = None, coupled: bool = False,
+              fused: bool = False) -> tuple[Tensor, Tensor]:
+    """One LSTM step; returns (h', c').
+
+    gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh, split in the order i, f, g, o::
+
+        i = σ(gates_i)    f = σ(gates_f)    g = tanh(gates_g)    o = σ(gates_o)
+        c' = f * c + i * g
+        h' = o * tanh(c')
+
+    Two variants add to these equations:
+
+    * peephole (``peepholes`` = (w_ci, w_cf, w_co), each (H,)): the input and forget gates
+      also see the old cell, ``+ w_ci * c`` / ``+ w_cf * c``, the output gate the new one,
+      ``+ w_co * c'``;
+    * coupled (CIFG): there are no input-gate rows (split f, g, o) and i = 1 - f.
+
+    gates_x: (B, G·H) with G = 4 (3 when coupled); h, c: (B, H); weight_hh_t: (H, G·H).
+    ``fused`` computes the gate nonlinearities and the state update as one op
+    (``mg.lstm_gates``; plain LSTM only).
+    """
+    gates = gates_x + h @ weight_hh_t
+    if bias_hh is not None:
+        gates = gates + bias_hh
+    if fused:
+        return lstm_gates(gates, c)
+    if coupled:
+        f, g, o = gates.chunk(3, axis=-1)
+    else:
+        i, f, g, o = gates.chunk(4, axis=-1)
+    if peepholes is not None:        # peephole: the input and forget gates see the old cell
+        weight_ci, weight_cf, weight_co = peepholes
+        f = f + weight_cf * c
+        if not coupled:
+            i = i + weight_ci * c
+    f = f.sigmoid()
+    i = 1 - f if coupled else i.sigmoid()          # coupled: what is not forgotten is written
+    g = g.tanh()
+    c_new = f * c + i * g
+    if peepholes is not None:        # peephole: the output gate sees the new cell
+        o = o + weight_co * c_new
+    o = o.sigmoid()
+    h_new = o * c_new.tanh()
+    return h_new, c_new
+
+
+def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
+             fused: bool = False) -> Tensor:
+    """One GRU step (PyTorch's convention); returns h'.
+
+    With gates_x = x W_ihᵀ + b_ih and gates_h = h W_hhᵀ + b_hh, both split in order r, z, n::
+
+        r = σ(x_r + h_r)    z = σ(x_z + h_z)    n = tanh(x_n + r * h_n)    h' = (1 - z) * n + z * h
+
+    gates_x: (B, 3H); h: (B, H); weight_hh_t: (H, 3H). ``fused`` computes everything after the
+    matmul as one op (``mg.gru_gates``).
+    """
+    gates_h = h @ weight_hh_t
+    if bias_hh is not None:
+        gates_h = gates_h + bias_hh
+    if fused:
+        return gru_gates(gates_x, gates_h, h)
+    x_r, x_z, x_n = gates_x.chunk(3, axis=-1)
+    h_r, h_z, h_n = gates_h.chunk(3, axis=-1)
+    r = (x_r + h_r).sigmoid()
+    z = (x_z + h_z).sigmoid()
+    n = (x_n + r * h_n).tanh()
+    return (1 - z) * n + z * h
+
+
+# --- checks and parameters shared by cells and layers ---------------------------
+
+def check_size(owner: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_nonlinearity(owner: str, nonlinearity: Any) -> str:
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{owner}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
+    return nonlinearity
+
+
+def check_lstm_options(owner: str, peephole: bool, coupled: bool, fused: bool) -> None:
+    if fused and (peephole or coupled):
+        raise ValueError(f"{owner}: fused=True supports the plain LSTM only, not peephole=True or coupled=True")
+
+
+def as_input(owner: str, x: Any) -> Tensor:
+    """``x`` as a floating-point Tensor (arrays are wrapped), or a TypeError naming ``owner``."""
+    if not isinstance(x, Tensor):
+        if not mg.is_array(x):
+            raise TypeError(f"{owner}: input must be a Tensor, got {type(x).__name__}")
+        x = mg.as_tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{owner}: input must be a floating-point tensor, got {x.dtype} "
+                        "(embed token ids with nn.Embedding first)")
+    return x
+
+
+def check_states(owner: str, state: Any, names: tuple, expected: tuple, detail: str, x: Tensor,
+                 dtype: Any) -> tuple:
+    """``state`` (a Tensor, or a tuple of ``len(names)`` Tensors) checked against the input ``x``.
+
+    Each must have shape ``expected``, the step's ``dtype`` (the input's, unless the weights
+    promote it) and ``x``'s device, as PyTorch requires: a wrong dtype would otherwise promote
+    the outputs silently, a wrong device fail deep inside an op. Returns a tuple.
+    """
+    if len(names) == 1:
+        states = (state,)
+    elif isinstance(state, (tuple, list)) and len(state) == len(names):
+        states = tuple(state)
+    else:
+        raise RecurrentStateError(f"{owner}: state must be a tuple ({', '.join(names)}), "
+                                  f"got {type(state).__name__}")
+    for name, s in zip(names, states):
+        if not isinstance(s, Tensor):
+            raise RecurrentStateError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
+        if s.shape != expected:
+            raise RecurrentStateError(f"{owner}: expected state {name} of shape {expected} {detail}, got {s.shape}")
+        if s.dtype != dtype:
+            source = "the input's dtype" if dtype == x.dtype else f"the {x.dtype} input promoted with the weights"
+            raise RecurrentStateError(f"{owner}: expected state {name} of dtype {dtype} ({source}), got {s.dtype}")
+        if s.device != x.device:
+            raise RecurrentStateError(f"{owner}: expected state {name} on device {x.device} (the input's device), "
+                                      f"got {s.device}")
+    return states
+
+
+def add_parameters(module: Module, suffix: str, shapes: dict, device: Any, dtype: Any) -> None:
+    """Register ``name + suffix`` for each name → shape, each drawn from U(-1/√H, 1/√H) as PyTorch."""
+    bound = 1.0 / math.sqrt(module.hidden_size)
+    for name, shape in shapes.items():
+        param = Parameter(mg.empty(shape, dtype=dtype or mg.float32, device=device))
+        init.uniform_(param, -bound, bound)
+        setattr(module, name + suffix, param)
+
+
+def gate_shapes(rows: int, input_size: int, hidden_size: int, bias: bool) -> dict:
+    """W_ih (G·H, I), W_hh (G·H, H) and, with ``bias``, b_ih, b_hh (G·H,)."""
+    shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
+    if bias:
+        shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+    return shapes
+
+
+def peephole_shapes(hidden_size: int, coupled: bool) -> dict:
+    """w_ci (absent when coupled), w_cf, w_co, each (H,)."""
+    names = ("weight_cf", "weight_co") if coupled else ("weight_ci", "weight_cf", "weight_co")
+    return dict.fromkeys(names, (hidden_size,))
+
+
+def result_dtype(x: Tensor, weight: Tensor) -> Any:
+    """The dtype of a step's outputs: the input's and the weights' promoted."""
+    return numpy.result_type(x.dtype, weight.dtype)
+
+
+def lstm_options(module: Module) -> str:
+    """The LSTM variants switched on, for a module's repr: ", peephole=True" etc."""
+    return "".join(f", {option}=True" for option in ("peephole", "coupled", "fused") if getattr(module, option))
+
+
+# --- cells ----------------------------------------------------------------------
+
+class _Cell(Module):
+    """What the three cells share: W_ih (G·H, I), W_hh (G·H, H), b_ih, b_hh (G·H,), G = ``gate_count``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, gate_count: int,
+                 device: Any, dtype: Any) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.input_size = check_size(owner, "input_size", input_size)
+        self.hidden_size = check_size(owner, "hidden_size", hidden_size)
+        self.bias = bool(bias)
+        self.gate_count = gate_count
+        add_parameters(self, "", gate_shapes(gate_count * hidden_size, input_size, hidden_size, bias), device, dtype)
+        if not bias:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def _check(self, x: Any, state: Any, n_states: int) -> tuple[Tensor, tuple, bool]:
+        """Validate ``x`` (B, I) or (I,) and the state; return (x, states as (B, H) tuple, unbatched)."""
+        owner = type(self).__name__
+        x = as_input(owner, x)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{owner}: expected input of shape (batch, input_size={self.input_size}) or "
+                             f"(input_size,), got {x.shape}")
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x.expand_dims(0)
+        batch = x.shape[0]
+        dtype = result_dtype(x, self.weight_ih)
+        if state is None:
+            zeros = mg.zeros((batch, self.hidden_size), dtype=dtype, device=x.device)
+            return x, (zeros,) * n_states, unbatched
+        expected = (self.hidden_size,) if unbatched else (batch, self.hidden_size)
+        states = check_states(owner, state, ("h", "c")[:n_states], expected,
+                              f"for input of shape {(self.input_size,) if unbatched else x.shape}", x, dtype)
+        return x, (tuple(s.expand_dims(0) for s in states) if unbatched else states), unbatched
+
+    def _gates_x(self, x: Tensor) -> Tensor:
+        gates_x = x @ self.weight_ih.T
+        return gates_x + self.bias_ih if self.bias else gates_x
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        return text
+
+
+class RNNCell(_Cell):
+    """Elman cell: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), act = tanh or relu.
+
+    Parameters: ``weight_ih`` (H, I), ``weight_hh`` (H, H), ``bias_ih``, ``bias_hh`` (H,),
+    all U(-1/√H, 1/√H). ``cell(x, state=None)``: x (B, I) or (I,); state h (B, H) or (H,), zeros
+    if missing, of x's dtype and device; returns h' of h's shape.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        self.nonlinearity = check_nonlinearity("RNNCell", nonlinearity)
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        x, (h,), unbatched = self._check(x, state, 1)
+        h = mg.tag(rnn_step(self._gates_x(x), h, self.weight_hh.T, self.bias_hh, self.nonlinearity), "h")
+        return h.squeeze(0) if unbatched else h
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text + (f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else "")
+
+
+class LSTMCell(_Cell):
+    """LSTM cell (gate order i, f, g, o, as PyTorch)::
+
+        i = σ(x W_iiᵀ + b_ii + h W_hiᵀ + b_hi [+ w_ci * c])
+        f = σ(x W_ifᵀ + b_if + h W_hfᵀ + b_hf [+ w_cf * c])
+        g = tanh(x W_igᵀ + b_ig + h W_hgᵀ + b_hg)
+        c' = f * c + i * g
+        o = σ(x W_ioᵀ + b_io + h W_hoᵀ + b_ho [+ w_co * c'])
+        h' = o * tanh(c')
+
+    Parameters: ``weight_ih`` (4H, I), ``weight_hh`` (4H, H), ``bias_ih``, ``bias_hh`` (4H,).
+    ``peephole=True`` adds the bracketed diagonal peepholes ``weight_ci``, ``weight_cf``,
+    ``weight_co`` (each (H,); Gers & Schmidhuber 2000). ``coupled=True`` (CIFG) drops the
+    input gate, i = 1 - f: the weights are then (3H, ·) in order f, g, o and there is no
+    ``weight_ci``. ``fused=True`` computes the gates with one op (plain LSTM only).
+    ``cell(x, state=None)``: x (B, I) or (I,); state (h, c) of x's dtype and device, zeros if
+    missing; returns (h', c'), each (B, H) or (H,).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, peephole: bool = False,
+                 coupled: bool = False, *, fused: bool = False, device: Any = None, dtype: Any = None) -> None:
+        check_lstm_options("LSTMCell", peephole, coupled, fused)
+        super().__init__(input_size, hidden_size, bias, 3 if coupled else 4, device, dtype)
+        self.peephole, self.coupled, self.fused = bool(peephole), bool(coupled), bool(fused)
+        if peephole:
+            add_parameters(self, "", peephole_shapes(hidden_size, coupled), device, dtype)
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        x, (h, c), unbatched = self._check(x, state, 2)
+        peepholes = (getattr(self, "weight_ci", None), self.weight_cf, self.weight_co) if self.peephole else None
+        h, c = lstm_step(self._gates_x(x), h, c, self.weight_hh.T, self.bias_hh, peepholes, self.coupled,
+                         self.fused)
+        h, c = mg.tag(h, "h"), mg.tag(c, "c")
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + lstm_options(self)
+
+
+class GRUCell(_Cell):
+    """GRU cell (PyTorch's convention, gate order r, z, n)::
+
+        r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr)
+        z = σ(x W_izᵀ + b_iz + h W_hzᵀ + b_hz)
+        n = tanh(x W_inᵀ + b_in + r * (h W_hnᵀ + b_hn))
+        h' = (1 - z) * n + z * h
+
+    Parameters: ``weight_ih`` (3H, I), ``weight_hh`` (3H, H), ``bias_ih``, ``bias_hh`` (3H,).
+    ``cell(x, state=None)``: x (B, I) or (I,); state h of x's dtype and device, zeros if missing;
+    returns h' of h's shape. ``fused=True`` computes the gates with one op.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, fused: bool = False,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+        self.fused = bool(fused)
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        x, (h,), unbatched = self._check(x, state, 1)
+        h = mg.tag(gru_step(self._gates_x(x), h, self.weight_hh.T, self.bias_hh, self.fused), "h")
+        return h.squeeze(0) if unbatched else h
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", fused=True" if self.fused else "")

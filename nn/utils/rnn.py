@@ -1,0 +1,273 @@
+"""Variable-length sequences, as ``torch.nn.utils.rnn``: padding, packing and back.
+
+A batch of sequences of different lengths is either *padded*, one (T, B, *)
+tensor (``(B, T, *)`` with ``batch_first``) whose rows past a sequence's end hold
+``padding_value``, or *packed*, a :class:`PackedSequence` that keeps only the
+real steps. The packed layout is PyTorch's: the sequences are ordered by
+decreasing length, ``data`` (Σ lengths, *) holds time step 0 of every sequence,
+then time step 1 of every sequence still running, and so on, and
+``batch_sizes[t]`` says how many sequences run at step t.
+
+Every conversion here is one gather (``x[index]``) of the rows of a differentiable
+tensor, so gradients flow through packing and unpacking into the padded input.
+``nn.RNN``/``nn.LSTM``/``nn.GRU`` accept a PackedSequence and return one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+__all__ = ["PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence",
+           "unpack_sequence", "unpad_sequence"]
+
+
+class PackedSequence(NamedTuple):
+    """A batch of sequences that keeps only their real steps (PyTorch's layout).
+
+    * ``data``: (Σ lengths, *), the steps ordered by time, then by sorted sequence;
+    * ``batch_sizes``: (T_max,) int64 on the CPU, the number of sequences still running at each step;
+    * ``sorted_indices``: (B,) int64, the batch position of the i-th longest sequence (None when the
+      batch came sorted, ``enforce_sorted=True``);
+    * ``unsorted_indices``: (B,) int64, its inverse permutation (None likewise).
+
+    Build one with :func:`pack_padded_sequence` or :func:`pack_sequence`, not by hand.
+    """
+
+    data: Tensor
+    batch_sizes: Tensor
+    sorted_indices: Tensor | None = None
+    unsorted_indices: Tensor | None = None
+
+    def to(self, *args: Any, **kwargs: Any) -> PackedSequence:
+        """``data.to(...)``; the indices follow the data's device, ``batch_sizes`` stays on the CPU."""
+        data = self.data.to(*args, **kwargs)
+        if data is self.data:
+            return self
+        device = data.device
+        indices = [None if i is None else i.to(device) for i in (self.sorted_indices, self.unsorted_indices)]
+        return PackedSequence(data, self.batch_sizes, *indices)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.data.device.type == "cuda"
+
+
+# --- index arithmetic on the host ---------------------------------------------------
+
+def _lengths_array(owner: str, lengths: Any, batch: int) -> numpy.ndarray:
+    """``lengths`` (list, array or integer Tensor) as a 1-D int64 NumPy array of ``batch`` values ≥ 1."""
+    if isinstance(lengths, Tensor):
+        values = lengths.numpy()
+    elif mg.is_array(lengths):
+        values = mg.to_numpy(lengths)
+    else:
+        values = numpy.asarray(lengths)
+    if values.dtype.kind not in "iu" and not (values.dtype.kind == "f" and values.size == 0):
+        raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
+                        f"got dtype {values.dtype}")
+    if values.ndim != 1 or values.shape[0] != batch:
+        raise ValueError(f"{owner}: expected len(lengths) to be equal to batch_size ({batch}), "
+                         f"got lengths of shape {values.shape}")
+    if batch and values.min() <= 0:
+        raise ValueError(f"{owner}: every length must be greater than 0, got {values.tolist()}")
+    return values.astype(numpy.int64)
+
+
+def _offsets(batch_sizes: numpy.ndarray) -> numpy.ndarray:
+    """Where each time step's rows start in ``data``: (T_max,)."""
+    return numpy.concatenate(([0], numpy.cumsum(batch_sizes)[:-1])).astype(numpy.int64)
+
+
+def _sorted_lengths(batch_sizes: numpy.ndarray) -> numpy.ndarray:
+    """The length of the i-th longest sequence, from how many run at each step: (B,)."""
+    batch = int(batch_sizes[0]) if batch_sizes.size else 0
+    return (batch_sizes[None, :] > numpy.arange(batch)[:, None]).sum(axis=1).astype(numpy.int64)
+
+
+def _gather(source: Tensor, index: numpy.ndarray) -> Tensor:
+    """``source[index]`` with the index on the source's device (one differentiable gather)."""
+    return source[mg.to_device(index, source.device)]
+
+
+def _host(indices: Tensor | None) -> numpy.ndarray | None:
+    return None if indices is None else indices.numpy().astype(numpy.int64)
+
+
+def _index_tensor(values: numpy.ndarray, device: Any) -> Tensor:
+    return mg.tensor(values.astype(numpy.int64), device=device)
+
+
+# --- padded → packed ---------------------------------------------------------------
+
+def _pack_rows(padded: Tensor, batch_sizes: numpy.ndarray, order: numpy.ndarray, batch_first: bool) -> Tensor:
+    """``data`` for a padded (T, B, *) ((B, T, *)) tensor: the rows (t, order[s]) for s < batch_sizes[t]."""
+    steps, batch = (padded.shape[1], padded.shape[0]) if batch_first else padded.shape[:2]
+    t = numpy.repeat(numpy.arange(batch_sizes.size), batch_sizes)
+    s = numpy.arange(t.size) - _offsets(batch_sizes)[t]
+    b = order[s]
+    flat = b * steps + t if batch_first else t * batch + b
+    return _gather(padded.reshape((steps * batch, *padded.shape[2:])), flat)
+
+
+def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
+                         enforce_sorted: bool = True) -> PackedSequence:
+    """Pack a padded batch: ``input`` (T, B, *) ((B, T, *) if ``batch_first``), ``lengths`` B ints in [1, T].
+
+    With ``enforce_sorted`` the lengths must be in decreasing order (a ``ValueError`` otherwise),
+    else the sequences are sorted here and the permutation is kept in ``sorted_indices``.
+    Gradients flow back into ``input``.
+    """
+    if not isinstance(input, Tensor):
+        if not mg.is_array(input):
+            raise TypeError(f"pack_padded_sequence: input must be a Tensor, got {type(input).__name__}")
+        input = mg.as_tensor(input)
+    if input.ndim < 2:
+        raise ValueError(f"pack_padded_sequence: input must have a time and a batch axis, got shape {input.shape}")
+    steps, batch = (input.shape[1], input.shape[0]) if batch_first else input.shape[:2]
+    values = _lengths_array("pack_padded_sequence", lengths, batch)
+    if batch == 0:
+        raise ValueError(f"pack_padded_sequence: the batch is empty (input shape {input.shape})")
+    if values.max() > steps:
+        raise ValueError(f"pack_padded_sequence: every length must be at most the input's {steps} time steps "
+                         f"(batch_first={batch_first}), got {values.tolist()}")
+    if enforce_sorted:
+        if numpy.any(numpy.diff(values) > 0):
+            raise ValueError(f"pack_padded_sequence: lengths must be sorted in decreasing order when "
+                             f"enforce_sorted=True, got {values.tolist()}; pass enforce_sorted=False to sort "
+                             "them here")
+        order, sorted_indices, unsorted_indices = numpy.arange(batch), None, None
+    else:
+        order = numpy.argsort(-values, kind="stable")
+        sorted_indices = _index_tensor(order, input.device)
+        unsorted_indices = _index_tensor(numpy.argsort(order, kind="stable"), input.device)
+    batch_sizes = (values[order][None, :] > numpy.arange(int(values.max()))[:, None]).sum(axis=1)
+    data = _pack_rows(input, batch_sizes, order, batch_first)
+    return PackedSequence(data, mg.tensor(batch_sizes.astype(numpy.int64), device="cpu"),
+                          sorted_indices, unsorted_indices)
+
+
+def pack_like(padded: Tensor, like: PackedSequence) -> PackedSequence:
+    """Pack a time-major padded (T ≥ T_max, B, *) tensor with the layout (batch sizes, order) of ``like``."""
+    batch_sizes = like.batch_sizes.numpy().astype(numpy.int64)
+    sorted_indices = _host(like.sorted_indices)
+    order = numpy.arange(int(batch_sizes[0])) if sorted_indices is None else sorted_indices
+    data = _pack_rows(padded, batch_sizes, order, batch_first=False)
+    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
+
+
+# --- packed → padded ---------------------------------------------------------------
+
+def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, padding_value: float = 0.0,
+                        total_length: int | None = None) -> tuple[Tensor, Tensor]:
+    """Undo :func:`pack_padded_sequence`: returns (padded, lengths).
+
+    padded: (T, B, *) ((B, T, *) if ``batch_first``) in the original batch order, with
+    ``padding_value`` past each sequence's end; T = ``total_length`` if given (at least the
+    longest length), else the longest length. lengths: (B,) int64 on the CPU.
+    """
+    if not isinstance(sequence, PackedSequence):
+        raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
+    data = sequence.data
+    batch_sizes = sequence.batch_sizes.numpy().astype(numpy.int64)
+    steps, batch = batch_sizes.size, int(batch_sizes[0])
+    if total_length is not None:
+        if total_length < steps:
+            raise ValueError(f"pad_packed_sequence: expected total_length to be at least the length of the "
+                             f"longest sequence ({steps}), got total_length={total_length}")
+        steps_out = int(total_length)
+    else:
+        steps_out = steps
+    sorted_position = _host(sequence.unsorted_indices)        # batch position b → its rank s
+    if sorted_position is None:
+        sorted_position = numpy.arange(batch)
+    t = numpy.arange(steps_out)[:, None]
+    s = sorted_position[None, :]
+    running = t < steps
+    bs = numpy.where(running, batch_sizes[numpy.minimum(t, steps - 1)], 0)
+    offsets = _offsets(batch_sizes)[numpy.minimum(t, steps - 1)]
+    padding_row = data.shape[0]                                # the row appended below
+    index = numpy.where(s < bs, offsets + s, padding_row)      # (T, B)
+    if batch_first:
+        index = index.T
+    padding = mg.full((1, *data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
+    rows = _gather(mg.concat([data, padding], axis=0), index.reshape(-1))
+    padded = rows.reshape((*index.shape, *data.shape[1:]))
+    lengths = _sorted_lengths(batch_sizes)[sorted_position]
+    return padded, mg.tensor(lengths, device="cpu")
+
+
+# --- lists of sequences ------------------------------------------------------------
+
+def _check_sequences(owner: str, sequences: Any) -> list[Tensor]:
+    if isinstance(sequences, Tensor):
+        sequences = list(mg.unbind(sequences, 0))
+    sequences = list(sequences)
+    if not sequences:
+        raise ValueError(f"{owner}: received an empty list of sequences")
+    for i, s in enumerate(sequences):
+        if not isinstance(s, Tensor):
+            if not mg.is_array(s):
+                raise TypeError(f"{owner}: sequence {i} must be a Tensor, got {type(s).__name__}")
+            sequences[i] = s = mg.as_tensor(s)
+        if s.ndim == 0:
+            raise ValueError(f"{owner}: sequence {i} is 0-d; each sequence must be (L, *)")
+    first = sequences[0]
+    for i, s in enumerate(sequences[1:], 1):
+        if s.shape[1:] != first.shape[1:] or s.dtype != first.dtype or s.device != first.device:
+            raise ValueError(f"{owner}: every sequence must have the same trailing shape, dtype and device; "
+                             f"sequence 0 is {first.dtype}{first.shape} on {first.device}, "
+                             f"sequence {i} is {s.dtype}{s.shape} on {s.device}")
+    return sequences
+
+
+def pad_sequence(sequences: Any, batch_first: bool = False, padding_value: float = 0.0,
+                 padding_side: str = "right") -> Tensor:
+    """Stack sequences of shapes (L_i, *) into one padded (T, B, *) tensor ((B, T, *) if ``batch_first``).
+
+    T = max L_i; the missing steps hold ``padding_value``, after each sequence (``padding_side="right"``)
+    or before it (``"left"``). Gradients flow back into every sequence.
+    """
+    if padding_side not in ("right", "left"):
+        raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left', got {padding_side!r}")
+    sequences = _check_sequences("pad_sequence", sequences)
+    lengths = numpy.array([s.shape[0] for s in sequences], dtype=numpy.int64)
+    steps = int(lengths.max())
+    t = numpy.arange(steps)[:, None]
+    starts = numpy.concatenate(([0], numpy.cumsum(lengths)[:-1]))[None, :]
+    first_real = 0 if padding_side == "right" else steps - lengths[None, :]      # step of each row 0
+    position = t - first_real
+    padding_row = int(lengths.sum())
+    index = numpy.where((position >= 0) & (position < lengths[None, :]), starts + position, padding_row)
+    if batch_first:
+        index = index.T
+    first = sequences[0]
+    padding = mg.full((1, *first.shape[1:]), padding_value, dtype=first.dtype, device=first.device)
+    rows = _gather(mg.concat([*sequences, padding], axis=0), index.reshape(-1))
+    return rows.reshape((*index.shape, *first.shape[1:]))
+
+
+def pack_sequence(sequences: Any, enforce_sorted: bool = True) -> PackedSequence:
+    """Pack a list of sequences (L_i, *), each L_i ≥ 1 (decreasing with ``enforce_sorted``)."""
+    sequences = _check_sequences("pack_sequence", sequences)
+    lengths = [s.shape[0] for s in sequences]
+    return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
+
+
+def unpad_sequence(padded_sequences: Tensor, lengths: Any, batch_first: bool = False) -> list[Tensor]:
+    """Undo :func:`pad_sequence`: the list of (L_i, *) sequences of a right-padded batch."""
+    batch = padded_sequences.shape[0 if batch_first else 1]
+    values = _lengths_array("unpad_sequence", lengths, batch)
+    if batch_first:
+        return [padded_sequences[b, :int(n)] for b, n in enumerate(values)]
+    return [padded_sequences[:int(n), b] for b, n in enumerate(values)]
+
+
+def unpack_sequence(packed_sequences: PackedSequence) -> list[Tensor]:
+    """Undo :func:`pack_sequence`: the list of (L_i, *) sequences, in the original order."""
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
