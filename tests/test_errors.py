@@ -395,3 +395,46 @@ def test_loading_never_unpickles(world: World, monkeypatch) -> None:
     for name in ("object", "pickle"):                     # the pickled ones are refused, naming file and key
         with pytest.raises(nn.CheckpointError, match="never unpickles"):
             nn.load(world.files[name])
+
+
+# --- recurrent: the initial state must have the input's dtype and device (as PyTorch) ----------------
+
+@pytest.mark.parametrize("state_dtype", ["int64", "bool", "complex64", "float64"])
+@pytest.mark.parametrize("where", ["lstm", "gru", "rnn", "lstm_cell", "gru_cell", "rnn_cell"])
+def test_recurrent_initial_state_of_wrong_dtype_is_refused(where: str, state_dtype: str, world: World) -> None:
+    import nn as nn_
+    from nn.cells import RecurrentStateError
+
+    layers = {"lstm": world.model.encoder, "gru": nn_.GRU(E, H), "rnn": nn_.RNN(E, H),
+              "lstm_cell": world.cells["lstm_cell"], "gru_cell": world.cells["gru_cell"],
+              "rnn_cell": world.cells["rnn_cell"]}
+    module = layers[where]
+    owner = type(module).__name__
+    is_cell = where.endswith("cell")
+    x = world.x[0] if is_cell else world.x                           # float32
+    shape = (B, H) if is_cell else (1, B, H)
+    bad = mg.zeros(shape, dtype=state_dtype)
+    state = (bad, mg.zeros(shape)) if "lstm" in where else bad
+    before = snapshot(world)
+    params = [p.numpy().copy() for p in module.parameters()]
+    with pytest.raises(RecurrentStateError) as info:
+        module(x, state)
+    message = str(info.value)
+    for word in (owner, "float32", state_dtype, "dtype"):
+        assert word in message, f"{where}: message lacks {word!r}: {message}"
+    assert isinstance(info.value, (RuntimeError, TypeError))
+    assert_unchanged(before, snapshot(world))
+    for a, p in zip(params, module.parameters()):
+        np.testing.assert_array_equal(a, p.numpy())
+
+
+def test_recurrent_state_dtype_follows_input_and_weights(world: World) -> None:
+    """A float64 state is right for a float64 input to float64 weights, and for one promoted by them."""
+    import nn as nn_
+
+    layer = nn_.GRU(E, H, dtype=mg.float64)
+    x32 = world.x                                                    # float32 input, float64 weights: float64 steps
+    out, h = layer(x32, mg.zeros((1, B, H), dtype=mg.float64))
+    assert out.dtype == np.float64 and h.dtype == np.float64
+    out2, _ = layer(x32, h)                                          # h_n feeds the next chunk
+    assert out2.dtype == np.float64

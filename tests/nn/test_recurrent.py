@@ -574,7 +574,7 @@ def test_weight_used_at_every_step_gets_the_summed_gradient(torch) -> None:
         h = mg.zeros(2, 3, dtype=mg.float64)
         for x_t in mg.tensor(x_np):
             h = (x_t + h @ w + h @ u).tanh()
-        h.sum().backward(retain_grads=retain)
+        h.sum().backward(retain_graph=retain)
         results.append((w.grad.numpy(), u.grad.numpy(), seen))
     tw, tu = torch.tensor(w_np, requires_grad=True), torch.tensor(w_np, requires_grad=True)
     th = torch.zeros(2, 3, dtype=torch.float64)
@@ -585,3 +585,36 @@ def test_weight_used_at_every_step_gets_the_summed_gradient(torch) -> None:
         assert_close(w_grad, tw.grad, what="grad of the shared weight")
         assert_close(u_grad, tu.grad, what="grad of the hooked weight")
         assert seen and np.allclose(sum(seen), tu.grad.numpy())   # the hook saw every part of the gradient
+
+
+# --- the initial state's device (on the GPU, or the strict CuPy stand-in without one) ------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "LSTMCell"])
+def test_initial_state_on_another_device_is_refused(name: str) -> None:
+    module = getattr(nn, name)(3, 4, device="cuda")
+    is_cell = name.endswith("Cell")
+    x = mg.zeros((2, 3) if is_cell else (5, 2, 3), device="cuda")
+    h = mg.zeros((2, 4) if is_cell else (1, 2, 4))                  # on the CPU
+    state = (h, h) if "LSTM" in name else h
+    with pytest.raises(nn.RecurrentStateError, match=f"{name}: expected state h0? on device cuda"):
+        module(x, state)
+
+
+@pytest.mark.gpu
+def test_packed_input_runs_on_the_gpu() -> None:
+    from nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    lengths = [2, 4, 1]
+    array = RNG.standard_normal((4, 3, 2)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        mg.manual_seed(3)
+        model = nn.LSTM(2, 3, bidirectional=True, device=device)
+        x = mg.tensor(array, device=device, requires_grad=True)
+        out, (h, c) = model(pack_padded_sequence(x, lengths, enforce_sorted=False))
+        padded, _ = pad_packed_sequence(out)
+        (padded.sum() + h.sum()).backward()
+        results.append([padded.numpy(), h.numpy(), x.grad.numpy(), model.weight_hh_l0.grad.numpy()])
+    for cpu, gpu in zip(*results):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
