@@ -438,3 +438,56 @@ def test_recurrent_state_dtype_follows_input_and_weights(world: World) -> None:
     assert out.dtype == np.float64 and h.dtype == np.float64
     out2, _ = layer(x32, h)                                          # h_n feeds the next chunk
     assert out2.dtype == np.float64
+
+
+@pytest.mark.parametrize("case", [
+    "deep_layout", "layout_not_json", "layout_bad_leaf", "layout_unknown_kind", "layout_missing_entry",
+    "layout_not_text", "layout_duplicate_key", "layout_root_not_node", "layout_newer_format", "huge_header",
+    "short_payload", "unicode_dtype", "datetime_dtype", "structured_dtype", "object_dtype",
+    "collision_nested_then_flat", "collision_flat_then_nested", "duplicate_member", "zip_bomb", "bzip2_member",
+    "foreign_member", "fifo", "folder"])
+def test_nn_load_hostile_file_is_a_checkpoint_error_and_changes_nothing(case: str, world: World, tmp_path) -> None:
+    """Each hostile file (tests/support/bad_checkpoints.py) fails with a CheckpointError naming the file and the
+    key, within seconds (a FIFO must not hang), and leaves the model, optimizer and files as they were."""
+    import os
+    import threading
+
+    from tests.support.bad_checkpoints import CASES
+
+    if case == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    build, words = CASES[case]
+    path = build(tmp_path)
+    regular = path.is_file()
+    file_before = path.read_bytes() if regular else None
+    good_before = world.files["good"].read_bytes()
+    before = snapshot(world)
+    outcome: list = []
+
+    def attempt() -> None:
+        try:
+            world.model.load_state_dict(nn.load(path)["model"])
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - checked below
+            outcome.append(error)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert outcome, f"nn.load({path.name}) hung"
+    error = outcome[0]
+    assert isinstance(error, nn.CheckpointError) and isinstance(error, mg.CheckpointError), repr(error)
+    for word in ("nn.load", path.name, *words):
+        assert word in str(error), f"{case}: message lacks {word!r}: {error}"
+    assert_unchanged(before, snapshot(world))
+    assert world.files["good"].read_bytes() == good_before
+    if regular:
+        assert path.read_bytes() == file_before
+
+
+def test_nn_load_missing_file_is_a_checkpoint_error_and_file_not_found(world: World) -> None:
+    before = snapshot(world)
+    with pytest.raises(nn.CheckpointError, match="missing.npz") as info:
+        world.model.load_state_dict(nn.load(world.files["missing"]))
+    assert isinstance(info.value, FileNotFoundError)
+    assert_unchanged(before, snapshot(world))
