@@ -18,8 +18,8 @@ def gc_paused() -> Iterator[None]:
     collector has nothing to find. Left running, every 700 allocations start a collection and
     every hundredth a full one, which walks every object the program holds, the growing graph
     included. The recurrent layers record their loop over time inside this block. Measured by
-    ``python -m bench.gc_pause`` (bench/RESULTS.md): no difference on short sequences, 5–8 %
-    of a training step at T = 1000, and up to 1.7× when a large library (``import torch``)
+    ``python -m bench.gc_pause`` (bench/RESULTS.md): no difference on short sequences, 4–8 %
+    of a training step at T = 1000, and 1.2–1.7× there when a large library (``import torch``)
     has filled the heap.
     """
     was_enabled = gc.isenabled()
