@@ -506,7 +506,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.init == "scaled-normal":
         scaled_normal_init(model)
     optimizer = nn.optim.Adam(model.parameters(), lr=args.lr)
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     style = "attention" if args.attention else ("peeky" if args.peeky else "plain")
     common.log(f"task {args.task}: {len(data.train)} training / {len(data.val)} held-out pairs, "
                f"e.g. {data.train.text[0][0]!r} → {data.train.text[0][1]!r}")

@@ -112,7 +112,11 @@ class Tensor:
     creator node (``grad_fn``); a leaf has none.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_index", "_hooks", "name", "__weakref__")
+    # _view: (base, index) of a tensor that is base[index] sharing its memory; _views: weakrefs to such
+    # tensors of this base. Set only by getitem (read with getattr): in-place ops use them to keep
+    # both graphs right (ops/inplace.py).
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_index", "_hooks", "name", "_view", "_views",
+                 "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
     __hash__ = object.__hash__
 

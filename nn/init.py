@@ -164,10 +164,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     _check(tensor, "orthogonal_")
     if tensor.ndim < 2:
         raise ValueError(f"nn.init.orthogonal_: needs a tensor with at least 2 dimensions, got shape {tensor.shape}")
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     gen = mg.random_generator(tensor.device)
     xp = mg.array_module(tensor.data)
     with mg.on_device(tensor.device):

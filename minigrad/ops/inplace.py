@@ -30,7 +30,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import sum_to, unwrap
 from .elementwise import Where, add, clip, div, mul, sub
-from .shape import _index_arrays, astype
+from .shape import GetItem, _index_arrays, astype
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -45,15 +45,19 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     record = is_grad_enabled() and (x.requires_grad or any(_requires_grad(o) for o in operands))
     current = x
+    view = getattr(x, "_view", None) if record else None
     if record:
         if x._node is None and x.requires_grad:
             raise RuntimeError(f"{name}: {LEAF_ERROR} Update parameters under `with mg.no_grad():`, "
                                "or use the out-of-place op.")
-        if getattr(x.data, "base", None) is not None:
+        if view is not None and view[0].is_leaf and view[0].requires_grad:
+            raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        if view is None and getattr(x.data, "base", None) is not None:
             raise RuntimeError(
-                f"{name}: in-place op on a view of another tensor (from indexing, reshape, transpose ...) "
-                "while recording gradients: minigrad cannot update the other tensor's graph. "
-                f"Use the out-of-place op, or clone() the view first.")
+                f"{name}: in-place op on a view of another tensor (from reshape, transpose, split ...) while "
+                "recording gradients: minigrad cannot update the other tensor's graph. "
+                "Use the out-of-place op, or clone() the view first.")
         # the node keeps the old value, so the overwrite below cannot change what its backward reads
         current = Tensor._make(x.data.copy(), x.requires_grad, x._node, x._index)
     out = compute(current)
@@ -66,11 +70,26 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
                             "tensor written in place")
         if record:
             out = astype(out, x.dtype)
+    if view is not None:
+        # x is base[index]: write through the base, whose graph then re-points x (as PyTorch's CopySlices)
+        base, index = view
+        setitem(base, index, out)
+        return x
     x.data[...] = out.data
     if record:
         x._node, x._index, x.requires_grad = out._node, out._index, out.requires_grad
+        _repoint_views(x)
     x._bump_version()
     return x
+
+
+def _repoint_views(base: Tensor) -> None:
+    """Tensors that are ``base[index]`` (same memory) now come from base's new node, as in PyTorch."""
+    for ref in getattr(base, "_views", None) or ():
+        view = ref()
+        if view is not None and getattr(view, "_view", None) is not None:
+            fresh = GetItem(view._view[1])(base)
+            view._node, view._index, view.requires_grad = fresh._node, fresh._index, fresh.requires_grad
 
 
 def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:

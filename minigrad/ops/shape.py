@@ -4,10 +4,11 @@ copies, dtype casts and device copies (joining and splitting: ``join.py``)."""
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 from .. import backend
-from ..autograd import AxisError, Function
+from ..autograd import AxisError, Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import dim_or_axis, int_tuple, normalize_axis, one_axis, sum_to, tensor_arg
 
@@ -374,7 +375,17 @@ def contiguous(x: Tensor) -> Tensor:
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks."""
-    return GetItem(index)(x)
+    out = GetItem(index)(x)
+    if is_grad_enabled() and out.data.base is not None and _is_basic(index):
+        # out shares x's memory: an in-place op on either must re-point the other's graph (ops/inplace.py)
+        out._view = (x, index)
+        views = getattr(x, "_views", None)
+        if views is None:
+            x._views = views = []
+        elif len(views) >= 32:
+            views[:] = [v for v in views if v() is not None]
+        views.append(weakref.ref(out))
+    return out
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
