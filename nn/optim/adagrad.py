@@ -49,4 +49,4 @@ class Adagrad(Optimizer):
         total = state["sum"] + g * g
         std = xp.sqrt(total)
         std += hyper["eps"]
-        return param - clr * (g / std), {**state, "step": step, "sum": total}
+        return param + -clr * g / std, {**state, "step": step, "sum": total}   # addcdiv's order

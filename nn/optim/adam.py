@@ -56,7 +56,7 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         step = state["step"] + 1
         exp_avg = lerp(state["exp_avg"], g, 1 - beta1)
-        exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * (g * g)
+        exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * g * g   # addcmul's order
         new_state = {**state, "step": step, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
         second = exp_avg_sq
         if hyper["amsgrad"]:
@@ -64,7 +64,7 @@ class Adam(Optimizer):
         step_size = lr / (1 - beta1 ** step)
         denom = xp.sqrt(second) / math.sqrt(1 - beta2 ** step)
         denom += eps
-        return param - step_size * (exp_avg / denom), new_state
+        return param + -step_size * exp_avg / denom, new_state    # addcdiv's order: (value·a)/b
 
 
 class AdamW(Adam):

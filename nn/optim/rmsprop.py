@@ -43,7 +43,7 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = xp.zeros_like(param)
             if hyper["centered"]:
                 state["grad_avg"] = xp.zeros_like(param)
-        square_avg = state["square_avg"] * alpha + (1 - alpha) * (g * g)
+        square_avg = state["square_avg"] * alpha + (1 - alpha) * g * g   # addcmul's order
         new_state = {**state, "step": state["step"] + 1, "square_avg": square_avg}
         if hyper["centered"]:
             grad_avg = new_state["grad_avg"] = lerp(state["grad_avg"], g, 1 - alpha)
@@ -54,4 +54,4 @@ class RMSprop(Optimizer):
         if momentum > 0:
             buf = new_state["momentum_buffer"] = state["momentum_buffer"] * momentum + g / avg
             return param - lr * buf, new_state
-        return param - lr * (g / avg), new_state
+        return param + -lr * g / avg, new_state    # addcdiv's order: (value·a)/b

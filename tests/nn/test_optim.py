@@ -1,4 +1,4 @@
-"""nn.optim: five steps equal to torch.optim (float64, rel. < 1e-10), groups, state dicts, devices."""
+"""nn.optim: twenty steps equal to torch.optim (float64, rel. < 1e-10), groups, state dicts, devices."""
 
 from __future__ import annotations
 
@@ -30,6 +30,14 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1)),
     ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.1, maximize=True)),
+    ("RMSprop", dict(lr=0.01, alpha=0.3)),
+    ("RMSprop", dict(lr=0.01, alpha=0.6, centered=True)),
+    ("Adam", dict(lr=0.05, betas=(0.3, 0.5))),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.3, eps=1e-6)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.02, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.5, maximize=True)),
 ]
 
 
@@ -75,15 +83,22 @@ def assert_same_parameters(model, twin) -> None:
 
 
 @pytest.mark.parametrize("name,kwargs", CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)])
-def test_five_steps_equal_torch(torch, name, kwargs) -> None:
+def test_twenty_steps_equal_torch(torch, name, kwargs) -> None:
     model = MLP()
     twin = torch_twin(torch, model)
     ours = getattr(optim, name)(model.parameters(), **kwargs)
     theirs = getattr(torch.optim, name)(twin.parameters(), **kwargs)
     arrays = [p.data for p in model.parameters()]
-    train(ours, model, 5)
-    train_torch(torch, theirs, twin, 5)
-    assert_same_parameters(model, twin)
+    for _ in range(4):
+        train(ours, model, 5)
+        train_torch(torch, theirs, twin, 5)
+        assert_same_parameters(model, twin)
+    t_state = theirs.state_dict()["state"]
+    for index, entries in ours.state_dict()["state"].items():
+        assert set(entries) == set(t_state[index]), name   # the same state, by PyTorch's names
+        for key, value in entries.items():
+            expected = t_state[index][key]
+            assert_close(value if isinstance(value, mg.Tensor) else np.float64(value), expected, what=key)
     for p, array in zip(model.parameters(), arrays):
         assert p.data is array and p.is_leaf  # updated in place, nothing recorded
 
@@ -103,8 +118,44 @@ def test_param_groups_equal_torch(torch) -> None:
     assert_same_parameters(model, twin)
 
 
+@pytest.mark.parametrize("name", ["Adagrad", "RMSprop", "SGD"])
+def test_param_groups_of_other_optimizers_equal_torch(torch, name) -> None:
+    model = MLP()
+    twin = torch_twin(torch, model)
+    extra = {"Adagrad": dict(lr_decay=0.1), "RMSprop": dict(centered=True), "SGD": dict(momentum=0.8)}[name]
+    groups = [{"params": model.hidden.parameters(), "lr": 0.02, "weight_decay": 0.2, **extra},
+              {"params": model.out.parameters()}]
+    t_groups = [{"params": twin[0].parameters(), "lr": 0.02, "weight_decay": 0.2, **extra},
+                {"params": twin[2].parameters()}]
+    ours, theirs = getattr(optim, name)(groups, lr=0.05), getattr(torch.optim, name)(t_groups, lr=0.05)
+    train(ours, model, 10)
+    train_torch(torch, theirs, twin, 10)
+    assert_same_parameters(model, twin)
+
+
+@pytest.mark.parametrize("name,kwargs", CONFIGS[::3], ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS[::3])])
+def test_a_torch_state_dict_loads_and_continues_as_torch(torch, name, kwargs) -> None:
+    """PyTorch's optimizer state dict, converted with .numpy(), loads; both then take the same steps."""
+    model = MLP()
+    twin = torch_twin(torch, model)
+    theirs = getattr(torch.optim, name)(twin.parameters(), **kwargs)
+    train_torch(torch, theirs, twin, 3)
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), twin.parameters()):
+            p.data[...] = q.numpy()
+    converted = theirs.state_dict()
+    converted["state"] = {i: {k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in entries.items()}
+                          for i, entries in converted["state"].items()}
+    ours = getattr(optim, name)(model.parameters(), lr=1.0)
+    ours.load_state_dict(converted)
+    train(ours, model, 4)
+    train_torch(torch, theirs, twin, 4)
+    assert_same_parameters(model, twin)
+
+
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.05, amsgrad=True)),
-                                         ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True))])
+                                         ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
+                                         ("Adagrad", dict(lr=0.1, lr_decay=0.01))])
 def test_state_dict_round_trip_resumes_exactly(tmp_path, name, kwargs) -> None:
     mg.manual_seed(1)
     straight = MLP()
