@@ -4,10 +4,12 @@
 
 1. ``lstm_3_steps``: a 3-step LSTM at op level (the CLI:
    ``python -m minigrad.viz --model lstm --steps 3 --out docs/img/lstm_3_steps.svg``);
-2. ``lstm_50_steps_collapsed``: a 50-step LSTM, one box per time step (the CLI:
+2. ``lstm_50_steps_collapsed``: a 50-step LSTM, one box per time step, the first
+   and last two kept and the 46 between drawn as one node (the CLI:
    ``python -m minigrad.viz --model lstm --steps 50 --collapse steps --out docs/img/lstm_50_steps_collapsed.svg``);
 3. ``rnn_vs_lstm_gradients``: the gradient overlay of an RNN next to an LSTM
-   trained on the same task, drawn in one picture with one colour scale.
+   trained on the same task, drawn in one picture with one colour scale, every
+   step shown (``steps_shown=None``).
 
 The task for (3): each sequence has 20 steps of one N(0, 1) feature; the
 target is 0.5·sign(x_0), the sign of the *first* input, read from hidden unit 0
@@ -79,11 +81,10 @@ def main() -> int:
     batch = memory_batch(numpy.random.default_rng(1))
     for kind in ("rnn", "lstm"):
         loss = memory_loss(trained(kind), *batch)
-        loss.backward(retain_graph=True, retain_grads=True)
-        losses.append(loss)
+        losses.append(loss)   # draw(show_grads=True) takes the gradients itself; no backward needed
         print(f"{kind}: loss after {TRAIN_STEPS} training steps {loss.item():.4f}")
     written = viz.render(*losses, path=os.path.join(out, "rnn_vs_lstm_gradients"), format=args.format,
-                         collapse="steps", show_grads=True, show_shapes=False, rankdir="TB")
+                         collapse="steps", steps_shown=None, show_grads=True, show_shapes=False, rankdir="TB")
     print(f"wrote {written}")
     return 0
 
