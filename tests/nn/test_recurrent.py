@@ -1,9 +1,9 @@
-"""Recurrent cells and layers: PyTorch parity, peephole/coupled references, lengths, scopes, BPTT."""
+"""Recurrent sequence layers (nn/recurrent.py): PyTorch parity, peephole/coupled references, lengths,
+scopes, BPTT. The cells are tested in test_cells.py, packing in test_rnn_utils.py."""
 
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any
 
 import numpy as np
@@ -12,49 +12,19 @@ import pytest
 import minigrad as mg
 import nn
 from tests.helpers import assert_close
+from tests.nn.recurrent_helpers import (
+    assert_same_param_grads,
+    copy_weights,
+    functional,
+    leaf,
+    numpy_lstm_reference,
+    tol,
+    torch_leaf,
+    walk,
+    weighted_sum,
+)
 
 RNG = np.random.default_rng(1234)
-
-CELLS = {"rnn_tanh": ("RNNCell", {"nonlinearity": "tanh"}), "rnn_relu": ("RNNCell", {"nonlinearity": "relu"}),
-         "lstm": ("LSTMCell", {}), "gru": ("GRUCell", {})}
-
-
-def tol(dtype: Any) -> dict:
-    return {"rtol": 1e-10, "atol": 1e-12} if np.dtype(dtype) == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
-
-
-def copy_weights(module: nn.Module, torch_module: Any) -> None:
-    """Load a torch module's state dict as-is (names must match exactly)."""
-    module.load_state_dict({k: v.detach().numpy() for k, v in torch_module.state_dict().items()})
-
-
-def weighted_sum(tensors: list, torch: Any = None) -> Any:
-    """Σ w_i · t_i with fixed random weights (same on both sides) so every output element matters."""
-    total = 0
-    for i, t in enumerate(tensors):
-        w = np.random.default_rng(100 + i).standard_normal(tuple(t.shape))
-        if torch is None:
-            total = total + (t * mg.tensor(w, dtype=t.dtype)).sum()
-        else:
-            total = total + (t * torch.from_numpy(w).to(t.dtype)).sum()
-    return total
-
-
-def leaf(array: np.ndarray, dtype: Any) -> mg.Tensor:
-    return mg.tensor(array.astype(dtype), requires_grad=True)
-
-
-def torch_leaf(torch: Any, array: np.ndarray, dtype: Any) -> Any:
-    return torch.tensor(array.astype(dtype), requires_grad=True)
-
-
-def assert_same_param_grads(module: nn.Module, torch_module: Any, dtype: Any) -> None:
-    torch_params = dict(torch_module.named_parameters())
-    names = [n for n, _ in module.named_parameters()]
-    assert names == list(torch_params), "parameter names/order differ from PyTorch's"
-    for name, param in module.named_parameters():
-        assert param.grad is not None, f"{name} got no gradient"
-        assert_close(param.grad, torch_params[name].grad, **tol(dtype), what=f"grad of {name}")
 
 
 def assert_layer_matches(torch: Any, name: str, model: nn.Module, torch_model: Any, result: tuple,
@@ -73,83 +43,6 @@ def assert_layer_matches(torch: Any, name: str, model: nn.Module, torch_model: A
     for i, (a, b) in enumerate(leaves):
         assert_close(a.grad, b.grad, **tol(dtype), what=f"grad of input leaf {i}{what}")
     assert_same_param_grads(model, torch_model, dtype)
-
-
-# --- cells against PyTorch ------------------------------------------------------
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", list(CELLS))
-@pytest.mark.parametrize("bias", [True, False])
-def test_cell_matches_torch(torch, kind: str, dtype: Any, bias: bool) -> None:
-    name, options = CELLS[kind]
-    batch, inputs, hidden = (int(v) for v in RNG.integers(1, 6, size=3))
-    cell = getattr(nn, name)(inputs, hidden, bias=bias, dtype=dtype, **options)
-    torch_cell = getattr(torch.nn, name)(inputs, hidden, bias=bias, **options).to(getattr(torch, np.dtype(dtype).name))
-    copy_weights(cell, torch_cell)
-    x_np, h_np, c_np = (RNG.standard_normal(s) for s in [(batch, inputs), (batch, hidden), (batch, hidden)])
-    x, h, c = leaf(x_np, dtype), leaf(h_np, dtype), leaf(c_np, dtype)
-    tx, th, tc = (torch_leaf(torch, a, dtype) for a in (x_np, h_np, c_np))
-    if kind == "lstm":
-        out, t_out = cell(x, (h, c)), torch_cell(tx, (th, tc))
-    else:
-        out, t_out = (cell(x, h),), (torch_cell(tx, th),)
-    for a, b in zip(out, t_out):
-        assert a.dtype == np.dtype(dtype)
-        assert_close(a, b, **tol(dtype), what=f"{kind} output")
-    weighted_sum(list(out)).backward()
-    weighted_sum(list(t_out), torch).backward()
-    assert_close(x.grad, tx.grad, **tol(dtype), what="grad of x")
-    assert_close(h.grad, th.grad, **tol(dtype), what="grad of h")
-    if kind == "lstm":
-        assert_close(c.grad, tc.grad, **tol(dtype), what="grad of c")
-    assert_same_param_grads(cell, torch_cell, dtype)
-
-
-@pytest.mark.parametrize("kind", list(CELLS))
-def test_cell_unbatched_and_default_state(torch, kind: str) -> None:
-    name, options = CELLS[kind]
-    cell = getattr(nn, name)(3, 4, dtype=mg.float64, **options)
-    torch_cell = getattr(torch.nn, name)(3, 4, **options).double()
-    copy_weights(cell, torch_cell)
-    x_np = RNG.standard_normal(3)
-    out, t_out = cell(mg.tensor(x_np)), torch_cell(torch.from_numpy(x_np))
-    out, t_out = (out, t_out) if kind == "lstm" else ((out,), (t_out,))
-    for a, b in zip(out, t_out):
-        assert a.shape == (4,)
-        assert_close(a, b, what="unbatched output with zero state")
-
-
-def test_cell_initialisation_and_factory_kwargs() -> None:
-    cell = nn.LSTMCell(5, 16, dtype=mg.float64)
-    bound = 1 / math.sqrt(16)
-    assert [n for n, _ in cell.named_parameters()] == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
-    assert cell.weight_ih.shape == (64, 5) and cell.weight_hh.shape == (64, 16) and cell.bias_ih.shape == (64,)
-    for _, p in cell.named_parameters():
-        assert p.dtype == np.float64 and p.requires_grad
-        values = p.numpy()
-        assert np.abs(values).max() <= bound and values.std() > bound / 4
-    assert nn.GRUCell(2, 3, device="cpu").weight_hh.shape == (9, 3)
-    assert nn.RNNCell(2, 3).weight_ih.dtype == np.float32
-    no_bias = nn.GRUCell(2, 3, bias=False)
-    assert no_bias.bias_ih is None and [n for n, _ in no_bias.named_parameters()] == ["weight_ih", "weight_hh"]
-
-
-def test_cell_errors() -> None:
-    with pytest.raises(ValueError, match="nonlinearity 'sigmoid'"):
-        nn.RNNCell(2, 3, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="hidden_size"):
-        nn.GRUCell(2, 0)
-    cell = nn.LSTMCell(3, 4)
-    with pytest.raises(ValueError, match=r"LSTMCell.*input_size=3.*\(2, 5\)"):
-        cell(mg.zeros(2, 5))
-    with pytest.raises(ValueError, match=r"LSTMCell.*state c.*\(2, 4\).*\(2, 3\)"):
-        cell(mg.zeros(2, 3), (mg.zeros(2, 4), mg.zeros(2, 3)))
-    with pytest.raises(TypeError, match=r"tuple \(h, c\)"):
-        cell(mg.zeros(2, 3), mg.zeros(2, 4))
-    with pytest.raises(TypeError, match="floating-point"):
-        nn.RNNCell(3, 4)(mg.tensor([[1, 2, 3]]))
-    with pytest.raises(ValueError, match="fused=True"):
-        nn.LSTMCell(3, 4, peephole=True, fused=True)
 
 
 # --- sequence layers against PyTorch ----------------------------------------------
@@ -303,74 +196,7 @@ def test_dropout_between_layers() -> None:
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-# --- peephole and coupled LSTM: an independent NumPy reference ----------------------
-
-def _sigmoid(v: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-v))
-
-
-def numpy_lstm_reference(x: np.ndarray, h: np.ndarray, c: np.ndarray, p: dict, peephole: bool,
-                         coupled: bool) -> tuple:
-    """Gers & Schmidhuber / CIFG equations, written directly: x (T, B, I) → (outputs, h, c)."""
-    hidden = h.shape[-1]
-    outputs = []
-    for x_t in x:
-        a = x_t @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"]
-        blocks = [a[:, k * hidden:(k + 1) * hidden] for k in range(a.shape[1] // hidden)]
-        if coupled:
-            a_f, a_g, a_o = blocks
-        else:
-            a_i, a_f, a_g, a_o = blocks
-        if peephole:
-            a_f = a_f + p["weight_cf"] * c
-            if not coupled:
-                a_i = a_i + p["weight_ci"] * c
-        f = _sigmoid(a_f)
-        i = 1 - f if coupled else _sigmoid(a_i)
-        c = f * c + i * np.tanh(a_g)
-        if peephole:
-            a_o = a_o + p["weight_co"] * c
-        h = _sigmoid(a_o) * np.tanh(c)
-        outputs.append(h)
-    return np.stack(outputs), h, c
-
-
-def _cell_params(cell: nn.Module) -> dict:
-    return {name: p.numpy() for name, p in cell.named_parameters()}
-
-
-@pytest.mark.parametrize("peephole,coupled", [(True, False), (False, True), (True, True)])
-def test_peephole_coupled_cell_matches_numpy_reference(peephole: bool, coupled: bool) -> None:
-    cell = nn.LSTMCell(3, 4, peephole=peephole, coupled=coupled, dtype=mg.float64)
-    rows = 12 if coupled else 16
-    assert cell.weight_ih.shape == (rows, 3) and cell.weight_hh.shape == (rows, 4)
-    expected = {"weight_cf", "weight_co"} | (set() if coupled else {"weight_ci"}) if peephole else set()
-    assert {n for n, _ in cell.named_parameters() if n.startswith("weight_c")} == expected
-    for name in expected:
-        assert getattr(cell, name).shape == (4,)
-    x, h, c = (RNG.standard_normal(s) for s in [(2, 3), (2, 4), (2, 4)])
-    h_new, c_new = cell(mg.tensor(x), (mg.tensor(h), mg.tensor(c)))
-    _, h_ref, c_ref = numpy_lstm_reference(x[None], h, c, _cell_params(cell), peephole, coupled)
-    np.testing.assert_allclose(h_new.numpy(), h_ref, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(c_new.numpy(), c_ref, rtol=1e-12, atol=1e-14)
-
-
-def functional(module: nn.Module, names: list, fn: Any) -> Any:
-    """fn(*inputs) with the module's parameters ``names`` replaced by the trailing inputs (for gradcheck)."""
-    def call(*args: Any) -> Any:
-        inputs, params = args[:len(args) - len(names)], args[len(args) - len(names):]
-        saved = {n: module._parameters[n] for n in names}
-        try:
-            for n, p in zip(names, params):
-                module._parameters[n] = p
-                object.__setattr__(module, n, p)
-            return fn(*inputs)
-        finally:
-            for n, p in saved.items():
-                module._parameters[n] = p
-                object.__setattr__(module, n, p)
-    return call
-
+# --- peephole and coupled LSTM layers: an independent NumPy reference ----------------
 
 @pytest.mark.parametrize("peephole,coupled", [(True, False), (False, True), (True, True)])
 def test_peephole_coupled_layer_reference_and_gradcheck(peephole: bool, coupled: bool) -> None:
@@ -400,16 +226,7 @@ def test_peephole_coupled_layer_reference_and_gradcheck(peephole: bool, coupled:
     assert mg.gradcheck(functional(model, names, run), inputs + params)
 
 
-@pytest.mark.parametrize("name", ["RNNCell", "GRUCell"])
-def test_cell_gradcheck(name: str) -> None:
-    cell = getattr(nn, name)(2, 3, dtype=mg.float64)
-    names = [n for n, _ in cell.named_parameters()]
-    params = [p.detach().requires_grad_() for _, p in cell.named_parameters()]
-    inputs = [mg.tensor(RNG.standard_normal(s), requires_grad=True) for s in [(2, 2), (2, 3)]]
-    assert mg.gradcheck(functional(cell, names, lambda x, h: cell(x, h)), inputs + params)
-
-
-# --- fused gates against the primitive ops -----------------------------------------
+# --- fused gates against the primitive ops (layers) --------------------------------
 
 @pytest.mark.parametrize("name", ["LSTM", "GRU"])
 def test_fused_layer_matches_primitive_ops(name: str) -> None:
@@ -433,39 +250,7 @@ def test_fused_layer_matches_primitive_ops(name: str) -> None:
         assert_close(grads_b[n], grads_a[n].numpy(), rtol=1e-5, atol=1e-5, what=f"grad of {n}")
 
 
-@pytest.mark.parametrize("name", ["LSTMCell", "GRUCell"])
-def test_fused_cell_matches_primitive_ops(name: str) -> None:
-    plain = getattr(nn, name)(3, 4)
-    fused = getattr(nn, name)(3, 4, fused=True)
-    fused.load_state_dict(plain.state_dict())
-    x_np, h_np = RNG.standard_normal((2, 3)).astype(np.float32), RNG.standard_normal((2, 4)).astype(np.float32)
-    outs = []
-    for cell in (plain, fused):
-        x, h = leaf(x_np, np.float32), leaf(h_np, np.float32)
-        out = cell(x, (h, h * 0.5)) if name == "LSTMCell" else (cell(x, h),)
-        weighted_sum(list(out)).backward()
-        outs.append((out, x.grad, h.grad, cell.weight_hh.grad))
-    for a, b in zip(outs[0][0], outs[1][0]):
-        assert_close(b, a.numpy(), rtol=1e-5, atol=1e-6, what="output")
-    for a, b in zip(outs[0][1:], outs[1][1:]):
-        assert_close(b, a.numpy(), rtol=1e-5, atol=1e-6, what="gradient")
-    fused_names = {node.name for node in _walk(outs[1][0][0])}
-    assert ("lstm_gates" if name == "LSTMCell" else "gru_gates") in fused_names
-
-
 # --- the unrolled graph: scopes, tags, BPTT ----------------------------------------
-
-def _walk(root: mg.Tensor) -> list:
-    nodes, seen, stack = [], set(), [root._node]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        nodes.append(node)
-        stack.extend(e[0] for e in node.edges if type(e) is tuple)
-    return nodes
-
 
 def test_scopes_and_tags_name_layer_direction_and_step() -> None:
     class Model(nn.Module):
@@ -477,7 +262,7 @@ def test_scopes_and_tags_name_layer_direction_and_step() -> None:
             return self.encoder(x)[0]
 
     out = Model()(mg.randn(4, 1, 2))
-    nodes = _walk(out)
+    nodes = walk(out)
     tagged = {(n.tag, n.scope) for n in nodes if n.tag}
     for k in range(2):
         for suffix in ("", "_reverse"):
@@ -496,7 +281,7 @@ def test_scopes_and_tags_name_layer_direction_and_step() -> None:
 def test_reverse_direction_scope_uses_actual_time_index() -> None:
     model = nn.GRU(2, 2, bidirectional=True)
     out, _ = model(mg.randn(3, 1, 2), lengths=[2])
-    reverse_scopes = {n.scope for n in _walk(out) if n.scope.startswith("gru/l0_reverse/t")}
+    reverse_scopes = {n.scope for n in walk(out) if n.scope.startswith("gru/l0_reverse/t")}
     assert reverse_scopes == {"gru/l0_reverse/t0", "gru/l0_reverse/t1"}   # t2 is past the end: not run
 
 
