@@ -7,7 +7,6 @@ from pathlib import Path
 
 import minigrad as mg
 import nn
-from minigrad.autograd import tag
 
 ROOT = Path(__file__).resolve().parents[3]   # the repository
 
@@ -100,7 +99,7 @@ def unrolled_rnn(steps: int, hidden: int = 3):
     with mg.name_scope("rnn"), mg.name_scope("l0"):
         for t in range(steps):
             with mg.name_scope(f"t{t}"):
-                h = tag((x[t] @ w_ih.T + h @ w_hh.T).tanh(), "h")
+                h = mg.tag((x[t] @ w_ih.T + h @ w_hh.T).tanh(), "h")
                 h.retain_grad()
                 states.append(h)
     return (h ** 2).sum(), states
