@@ -3,7 +3,7 @@
 A tiny LSTM seq2seq (Embedding + nn.LSTM encoder + nn.LSTM decoder + Linear + cross_entropy + Adam)
 trains for 2,000 steps through five phases: plain; one ``backward(retain_graph=True)`` whose graph is
 then dropped; an extra ``name_scope`` around every step; the gradient overlay recording switched on
-(``backward(retain_graph=True, retain_grads=True)``, a tensor hook, ``retain_grad`` and a drawing with
+(``backward(retain_graph=True)`` then ``observe_backward``, a tensor hook, ``retain_grad`` and a drawing with
 ``show_grads``) and then off again. Three measures must stay flat after warm-up:
 
 * the number of live ``mg.Tensor`` objects and of graph nodes (``mg.Function``), counted with the
@@ -68,7 +68,8 @@ class Trainer:
         if mode == "overlay":
             output.register_hook(self._record_hook)
             logits.retain_grad()
-            loss.backward(retain_graph=True, retain_grads=True)
+            loss.backward(retain_graph=True)
+            mg.autograd.observe_backward(loss, lambda node, grads_out, grads_in: None)
         elif mode == "retain_once":
             loss.backward(retain_graph=True)
             node = weakref.ref(loss.grad_fn)
@@ -199,7 +200,8 @@ def test_a_dropped_graph_is_freed_by_reference_counting_alone() -> None:
     try:
         logits, _ = trainer.model(trainer.source, trainer.target)
         loss = F.cross_entropy(logits.reshape(-1, V), trainer.target.reshape(-1))
-        loss.backward(retain_graph=True, retain_grads=True)
+        loss.backward(retain_graph=True)
+        mg.autograd.observe_backward(loss, lambda node, grads_out, grads_in: None)
         nodes = [weakref.ref(loss.grad_fn), weakref.ref(logits.grad_fn)]
         del loss, logits
         assert all(ref() is None for ref in nodes)

@@ -81,7 +81,7 @@ def test_backward_raises_at_the_first_bad_gradient():
     assert "input 0" in message
     assert "incoming gradients: float32(2,)" in message and "non-finite=0" in message
     assert x.grad is None                         # raised before reaching the leaf
-    assert w.grad is not None                     # the branch before sqrt had already run
+    assert w.grad is None                         # .grad changes only once the whole walk succeeded
 
 
 def test_backward_is_checked_only_inside_the_context():
@@ -173,10 +173,10 @@ def test_cost_when_off_is_printed(capsys):
     off = min(run(100) for _ in range(3))
     with mg.detect_anomaly():
         on = min(run(100) for _ in range(3))
-    flag = mg.autograd._anomaly
+    flag = mg.autograd._anomaly   # the per-thread context variable the engine reads once per op
     start = time.perf_counter()
     for _ in range(100_000):
-        if flag:
+        if flag.get():
             pass
     test_cost = (time.perf_counter() - start) / 100_000
     with capsys.disabled():
