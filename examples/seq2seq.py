@@ -410,7 +410,7 @@ def render_graph(model: Seq2Seq, data: TaskData, args: argparse.Namespace, devic
     """Draw the unrolled graph of a 4-example batch, one box per time step, with gradient norms."""
     batch = make_batch(data.val, np.arange(min(4, len(data.val))), device, padding_of(args))
     loss = sequence_loss(model(batch.source, batch.lengths, batch.inputs), batch.targets)
-    loss.backward(retain_graph=True, retain_grads=True)
+    loss.backward(retain_graph=True)
     model.zero_grad()
     path = os.path.join(args.out, "graph")
     fmt = "svg"

@@ -55,7 +55,7 @@ class Unrolled(nn.Module):
             with mg.name_scope(f"t{t}"):
                 state = self.cell(x[t], state)
                 h = state[0] if isinstance(state, tuple) else state
-                mg.autograd.tag(h, "h")   # the visualiser reads ‖∂L/∂h_t‖ from this op
+                mg.tag(h, "h")   # the visualiser reads ‖∂L/∂h_t‖ from this op
             if h.requires_grad:
                 h.retain_grad()
             hidden.append(h)
@@ -112,7 +112,7 @@ def draw_graph(model: Unrolled, cell: str, args: argparse.Namespace, device: str
     x, y = make_batch(np.random.default_rng(1), args.graph_steps, 4)
     output, _ = layer(mg.tensor(x, device=device))
     loss = F.mse_loss(model.head(output[-1]).squeeze(-1), mg.tensor(y, device=device))
-    loss.backward(retain_graph=True, retain_grads=True)
+    loss.backward(retain_graph=True)
     model.zero_grad()
     fmt = "svg" if shutil.which("dot") else "dot"
     return mg.viz.render(loss, path=os.path.join(args.out, f"graph_{label}"), format=fmt, collapse="steps",
