@@ -252,7 +252,11 @@ class Optimizer:
                         state = self._checked_state(p, index, self.state.get(p, {}), hyper, where)
                         plan.append((p, grad, state, hyper))
                     index += 1
-            updates = [(p, *self._update(p.data, grad, state, hyper)) for p, grad, state, hyper in plan]
+            updates = []
+            for p, grad, state, hyper in plan:
+                # NaN and inf propagate silently, as in PyTorch (check_finite=True is the opt-in check)
+                with mg.errstate(mg.array_module(p.data), invalid="ignore", divide="ignore", over="ignore"):
+                    updates.append((p, *self._update(p.data, grad, state, hyper)))
             for p, new_param, new_state in updates:
                 p.data[...] = new_param
                 self.state[p] = new_state
