@@ -22,8 +22,13 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-__all__ = ["PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence",
-           "unpack_sequence", "unpad_sequence"]
+__all__ = ["PackedSequence", "PackingError", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence",
+           "pad_sequence", "unpack_sequence", "unpad_sequence"]
+
+
+class PackingError(ValueError, RuntimeError):
+    """Lengths or sequences that cannot be padded or packed. PyTorch raises RuntimeError for most of
+    these and ValueError for some; this is both."""
 
 
 class PackedSequence(NamedTuple):
@@ -71,10 +76,10 @@ def _lengths_array(owner: str, lengths: Any, batch: int) -> numpy.ndarray:
         raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
                         f"got dtype {values.dtype}")
     if values.ndim != 1 or values.shape[0] != batch:
-        raise ValueError(f"{owner}: expected len(lengths) to be equal to batch_size ({batch}), "
+        raise PackingError(f"{owner}: expected len(lengths) to be equal to batch_size ({batch}), "
                          f"got lengths of shape {values.shape}")
     if batch and values.min() <= 0:
-        raise ValueError(f"{owner}: every length must be greater than 0, got {values.tolist()}")
+        raise PackingError(f"{owner}: every length must be greater than 0, got {values.tolist()}")
     return values.astype(numpy.int64)
 
 
@@ -127,17 +132,17 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
             raise TypeError(f"pack_padded_sequence: input must be a Tensor, got {type(input).__name__}")
         input = mg.as_tensor(input)
     if input.ndim < 2:
-        raise ValueError(f"pack_padded_sequence: input must have a time and a batch axis, got shape {input.shape}")
+        raise PackingError(f"pack_padded_sequence: input must have a time and a batch axis, got shape {input.shape}")
     steps, batch = (input.shape[1], input.shape[0]) if batch_first else input.shape[:2]
     values = _lengths_array("pack_padded_sequence", lengths, batch)
     if batch == 0:
-        raise ValueError(f"pack_padded_sequence: the batch is empty (input shape {input.shape})")
+        raise PackingError(f"pack_padded_sequence: the batch is empty (input shape {input.shape})")
     if values.max() > steps:
-        raise ValueError(f"pack_padded_sequence: every length must be at most the input's {steps} time steps "
+        raise PackingError(f"pack_padded_sequence: every length must be at most the input's {steps} time steps "
                          f"(batch_first={batch_first}), got {values.tolist()}")
     if enforce_sorted:
         if numpy.any(numpy.diff(values) > 0):
-            raise ValueError(f"pack_padded_sequence: lengths must be sorted in decreasing order when "
+            raise PackingError(f"pack_padded_sequence: lengths must be sorted in decreasing order when "
                              f"enforce_sorted=True, got {values.tolist()}; pass enforce_sorted=False to sort "
                              "them here")
         order, sorted_indices, unsorted_indices = numpy.arange(batch), None, None
@@ -177,7 +182,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     steps, batch = batch_sizes.size, int(batch_sizes[0])
     if total_length is not None:
         if total_length < steps:
-            raise ValueError(f"pad_packed_sequence: expected total_length to be at least the length of the "
+            raise PackingError(f"pad_packed_sequence: expected total_length to be at least the length of the "
                              f"longest sequence ({steps}), got total_length={total_length}")
         steps_out = int(total_length)
     else:
@@ -208,18 +213,18 @@ def _check_sequences(owner: str, sequences: Any) -> list[Tensor]:
         sequences = list(mg.unbind(sequences, 0))
     sequences = list(sequences)
     if not sequences:
-        raise ValueError(f"{owner}: received an empty list of sequences")
+        raise PackingError(f"{owner}: received an empty list of sequences")
     for i, s in enumerate(sequences):
         if not isinstance(s, Tensor):
             if not mg.is_array(s):
                 raise TypeError(f"{owner}: sequence {i} must be a Tensor, got {type(s).__name__}")
             sequences[i] = s = mg.as_tensor(s)
         if s.ndim == 0:
-            raise ValueError(f"{owner}: sequence {i} is 0-d; each sequence must be (L, *)")
+            raise PackingError(f"{owner}: sequence {i} is 0-d; each sequence must be (L, *)")
     first = sequences[0]
     for i, s in enumerate(sequences[1:], 1):
         if s.shape[1:] != first.shape[1:] or s.dtype != first.dtype or s.device != first.device:
-            raise ValueError(f"{owner}: every sequence must have the same trailing shape, dtype and device; "
+            raise PackingError(f"{owner}: every sequence must have the same trailing shape, dtype and device; "
                              f"sequence 0 is {first.dtype}{first.shape} on {first.device}, "
                              f"sequence {i} is {s.dtype}{s.shape} on {s.device}")
     return sequences
@@ -233,7 +238,7 @@ def pad_sequence(sequences: Any, batch_first: bool = False, padding_value: float
     or before it (``"left"``). Gradients flow back into every sequence.
     """
     if padding_side not in ("right", "left"):
-        raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left', got {padding_side!r}")
+        raise PackingError(f"pad_sequence: padding_side must be 'right' or 'left', got {padding_side!r}")
     sequences = _check_sequences("pad_sequence", sequences)
     lengths = numpy.array([s.shape[0] for s in sequences], dtype=numpy.int64)
     steps = int(lengths.max())

@@ -149,6 +149,8 @@ def test_rnn_utils_errors() -> None:
         pad_sequence([mg.zeros((2, 3)), mg.zeros((2, 4))])
     with pytest.raises(ValueError, match="padding_side"):
         pad_sequence([mg.zeros((2, 3))], padding_side="middle")
+    with pytest.raises(RuntimeError, match="sorted in decreasing order"):    # PyTorch's exception type too
+        pack_padded_sequence(x, [2, 4, 1])
 
 
 # --- layers on packed input -----------------------------------------------------------
