@@ -491,3 +491,48 @@ def test_nn_load_missing_file_is_a_checkpoint_error_and_file_not_found(world: Wo
         world.model.load_state_dict(nn.load(world.files["missing"]))
     assert isinstance(info.value, FileNotFoundError)
     assert_unchanged(before, snapshot(world))
+
+
+@pytest.mark.parametrize("returned, words", [
+    ("list", ("hook", "'w'", "returned a list", "None or a Tensor")),
+    ("string", ("hook", "'w'", "returned a str")),
+    ("wrong shape", ("hook", "'w'", "shape (3,)", "must keep", "(2, 3)")),
+    ("wrong dtype", ("hook", "'w'", "dtype float64", "float32")),
+    ("broadcastable scalar", ("hook", "'w'", "shape ()", "(2, 3)")),
+])
+def test_engine_hook_returning_a_non_gradient_raises_naming_the_tensor(returned: str, words: tuple) -> None:
+    import numpy as np
+
+    import minigrad as mg
+
+    w = mg.randn(2, 3, requires_grad=True)
+    w.name = "w"
+    b = mg.randn(3, requires_grad=True)
+    bad = {
+        "list": lambda g: [1.0],
+        "string": lambda g: "grad",
+        "wrong shape": lambda g: mg.ones(3),
+        "wrong dtype": lambda g: g.double(),
+        "broadcastable scalar": lambda g: mg.tensor(1.0),
+    }[returned]
+    (w * b).sum().backward()
+    before = (w.grad.numpy().copy(), b.grad.numpy().copy())
+    w.register_hook(bad)
+    with pytest.raises(mg.HookError) as info:
+        (w * b).sum().backward()
+    assert isinstance(info.value, (TypeError, ValueError, RuntimeError))
+    for word in words:
+        assert word in str(info.value), f"message lacks {word!r}: {info.value}"
+    np.testing.assert_array_equal(w.grad.numpy(), before[0])   # no .grad changed, not even b's
+    np.testing.assert_array_equal(b.grad.numpy(), before[1])
+
+
+def test_engine_hook_on_an_intermediate_with_a_wrong_shape_names_the_op() -> None:
+    import minigrad as mg
+
+    x = mg.randn(2, 3, requires_grad=True)
+    y = x.tanh()
+    y.register_hook(lambda g: g.sum(axis=0))
+    with pytest.raises(mg.HookError, match=r"output 0 of op 'tanh' \(shape \(2, 3\)\).*shape \(3,\)"):
+        y.sum().backward()
+    assert x.grad is None

@@ -439,3 +439,108 @@ def test_observe_backward_values_lazy_weight_gradients() -> None:
     assert all(g is None or isinstance(g, np.ndarray) for g in seen)
     loss.backward()
     np.testing.assert_allclose(sum(g for g in seen if g.shape == (2, 2)), w.grad.numpy(), rtol=1e-12)
+
+
+# --- in-place changes of saved arrays (version counters), decided as PyTorch decides -------------
+
+def _inplace_case(lib: Any, case: str) -> None:
+    """Build a small graph, change something in place, run backward: each case as torch spells it."""
+    no_grad = lib.no_grad
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    w = lib.tensor([1.5, 2.0, -0.5], dtype=lib.float64, requires_grad=True)
+    if case == "output saved by exp, changed":
+        y = x.exp()
+        y.add_(1)
+        loss = y.sum()
+    elif case == "input saved by mul, changed under no_grad":
+        y = x * w
+        with no_grad():
+            w.add_(1)
+        loss = y.sum()
+    elif case == "a detached alias of a saved input, changed":
+        y = x * w
+        w.detach().mul_(2)
+        loss = y.sum()
+    elif case == "input of add (saves nothing), changed":
+        y = x + w
+        with no_grad():
+            w.add_(1)
+        loss = y.sum()
+    elif case == "output of mul (not saved), changed":
+        y = x.sigmoid() * 3
+        y.add_(1)
+        loss = y.sum()
+    elif case == "changed before the op recorded it":
+        with no_grad():
+            w.add_(1)
+        loss = (x * w).sum()
+    elif case == "a view of a saved output, changed":
+        y = x.exp()
+        y[:2].add_(1)
+        loss = y.sum()
+    else:
+        raise AssertionError(case)
+    loss.backward()
+
+
+INPLACE_CASES = {
+    "output saved by exp, changed": True,
+    "input saved by mul, changed under no_grad": True,
+    "a detached alias of a saved input, changed": True,
+    "input of add (saves nothing), changed": False,
+    "output of mul (not saved), changed": False,
+    "changed before the op recorded it": False,
+    "a view of a saved output, changed": True,
+}
+
+
+@pytest.mark.parametrize("case", list(INPLACE_CASES))
+def test_backward_refuses_saved_arrays_changed_in_place_as_torch(case: str) -> None:
+    torch = pytest.importorskip("torch")
+    torch_raises = False
+    try:
+        _inplace_case(torch, case)
+    except RuntimeError as error:
+        assert "modified by an inplace operation" in str(error)
+        torch_raises = True
+    assert torch_raises == INPLACE_CASES[case]   # the table states PyTorch's behaviour
+    if torch_raises:
+        with pytest.raises(RuntimeError, match=r"modified by an inplace operation.*is at version \d+; expected "
+                                                r"version \d+"):
+            _inplace_case(mg, case)
+    else:
+        _inplace_case(mg, case)
+
+
+def test_inplace_error_names_the_op_its_scope_and_the_versions_and_changes_no_grad() -> None:
+    x = mg.tensor([0.5, -1.0], dtype=mg.float64, requires_grad=True)
+    with mg.name_scope("enc"):
+        y = x.exp()
+    assert y._version == 0
+    y.add_(1)
+    y.add_(1)
+    assert y._version == 2
+    with pytest.raises(RuntimeError, match=r"'exp' in scope 'enc' is at version 2; expected version 0"):
+        y.sum().backward()
+    assert x.grad is None
+
+
+def test_a_new_graph_after_an_optimizer_like_update_is_fine() -> None:
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(3):
+        loss = (w * w).sum()
+        loss.backward()
+        with mg.no_grad():
+            w.sub_(0.1 * w.grad)
+        w.grad = None
+    assert w._version == 3
+
+
+# --- hooks are checked ---------------------------------------------------------------------------
+
+def test_a_hook_may_return_none_or_a_gradient_of_the_same_kind() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: None)
+    x.register_hook(lambda g: g.numpy() * 2)   # an array is fine too
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
