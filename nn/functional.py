@@ -1,9 +1,10 @@
 """Stateless layers and losses (``from nn import functional as F``), as ``torch.nn.functional``.
 
-Everything here is composed from the engine's ops, so each function's
-gradient is the engine's and shows up op by op in the graph drawings. The one
-exception is :class:`EmbeddingLookup`, a gather whose backward leaves the
-padding row without gradient. Axis arguments are NumPy's ``axis=``; PyTorch's
+Nearly everything here is composed from the engine's ops, so each function's
+gradient is the engine's and shows up op by op in the graph drawings. Three
+small ops bring their own backward: :class:`EmbeddingLookup` (a gather that
+leaves the padding row without gradient), :class:`Erf` (NumPy has no erf) and
+:class:`ConstantPad`. Axis arguments are NumPy's ``axis=``; PyTorch's
 ``dim=`` is accepted as well.
 """
 
@@ -18,6 +19,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._targets import TargetError, class_targets, class_weights, index_array, nll_rows, weighted_mean
+
 __all__ = [
     "TargetError", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss",
     "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax",
@@ -25,14 +28,6 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-class TargetError(IndexError, TypeError, ValueError):
-    """Class targets or lookup indices that do not fit: not integers, wrong shape, out of range.
-
-    It is an IndexError (PyTorch's out-of-bounds target), a TypeError (wrong
-    dtype) and a ValueError, so any of the usual ``except`` clauses catches it.
-    """
 
 
 def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
@@ -54,24 +49,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"(last input dimension must be {weight.shape[1]})")
     y = x @ weight.T
     return y if bias is None else y + bias
-
-
-def _index_array(indices: Any, device: Any, name: str, what: str = "indices") -> Any:
-    """Integer indices (Tensor, array, list or int) as an array on ``device``; ``what`` names them in errors."""
-    if isinstance(indices, Tensor):
-        if indices.device != device:
-            raise ValueError(f"{name}: {what} are on {indices.device} but the input is on {device}")
-        array = indices.data
-    elif mg.is_array(indices):
-        array = mg.to_device(indices, device)
-    else:
-        try:
-            array = mg.make_array(indices, None, device)
-        except (TypeError, ValueError) as error:
-            raise TargetError(f"{name}: {what} must be integers, got {type(indices).__name__} ({error})") from None
-    if array.dtype.kind not in "iu":
-        raise TargetError(f"{name}: {what} must be integers, got dtype {array.dtype}")
-    return array
 
 
 class EmbeddingLookup(mg.Function):
@@ -107,7 +84,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
     num, _ = weight.shape
-    array = _index_array(input, weight.device, "embedding")
+    array = index_array(input, weight.device, "embedding")
     if array.size:
         low, high = int(array.min()), int(array.max())
         if low < 0 or high >= num:
@@ -286,87 +263,6 @@ def _as_operand(value: Any, like: Tensor, name: str, what: str = "target") -> An
     return mg.tensor(value, dtype=like.dtype, device=like.device)
 
 
-def _class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> tuple[Tensor, Any, Any, tuple]:
-    """Validate the class targets of an (N, C, d1, …) input.
-
-    Returns the input as (M, C) rows (class axis last), the flat targets
-    (M,) with ignored entries replaced by 0, the bool mask of kept entries (M,),
-    and the target shape.
-    """
-    if logits.ndim == 0:
-        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, numpy.integer)):
-        raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
-    batched = logits.ndim >= 2
-    classes = logits.shape[1] if batched else logits.shape[0]
-    array = _index_array(target, logits.device, name, f"target (class indices for C={classes} classes)")
-    expected = (logits.shape[:1] + logits.shape[2:]) if batched else ()
-    if tuple(array.shape) != expected:
-        raise TargetError(f"{name}: target of shape {tuple(array.shape)} does not fit input of shape {logits.shape} "
-                          f"(expected target shape {expected}: the input without its class axis 1)")
-    xp = mg.array_module(array)
-    flat = array.reshape(-1)
-    keep = flat != ignore_index
-    if flat.size:
-        valid = flat[keep]
-        if valid.size:
-            low, high = int(valid.min()), int(valid.max())
-            if low < 0 or high >= classes:
-                raise TargetError(
-                    f"{name}: target {low if low < 0 else high} is out of range for C={classes} classes "
-                    f"(targets must be in [0, {classes - 1}] or equal ignore_index={ignore_index}; "
-                    f"target dtype {array.dtype}, range [{low}, {high}])")
-    safe = xp.where(keep, flat, 0)
-    if not batched:
-        rows = logits.reshape(1, classes)
-    elif logits.ndim == 2:
-        rows = logits
-    else:
-        order = (0, *range(2, logits.ndim), 1)
-        rows = logits.transpose(order).reshape(-1, classes)
-    return rows, safe, keep, tuple(array.shape)
-
-
-def _class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Any:
-    if weight is None:
-        return None
-    array = weight.data if isinstance(weight, Tensor) else weight
-    try:
-        array = mg.to_device(array, like.device) if mg.is_array(array) \
-            else mg.make_array(array, like.dtype, like.device)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name}: weight must be numbers, one per class, got {type(weight).__name__}") from error
-    if tuple(array.shape) != (classes,):
-        raise ValueError(f"{name}: weight must have shape ({classes},) (one per class), got {tuple(array.shape)}")
-    return array.astype(like.dtype, copy=False)
-
-
-def _nll_rows(log_probs: Tensor, safe: Any, keep: Any, weight: Any, target_shape: tuple,
-              reduction: str) -> Tensor:
-    """-w[t] · log_probs[i, t] per row, reduced as PyTorch (mean divides by Σ w[t] over kept rows)."""
-    xp = mg.array_module(safe)
-    rows = xp.arange(safe.shape[0])
-    picked = log_probs[rows, safe]
-    scale = keep.astype(log_probs.dtype)
-    if weight is not None:
-        scale = scale * weight[safe]
-    loss = -(picked * scale)
-    if reduction == "none":
-        return loss.reshape(target_shape)
-    total = loss.sum()
-    if reduction == "sum":
-        return total
-    return _weighted_mean(total, scale.sum())
-
-
-def _weighted_mean(total: Tensor, denominator: Any) -> Tensor:
-    """total / denominator; when every target is ignored (denominator 0) the loss is NaN with zero
-    gradients, as PyTorch's (0/0 in the backward would make every gradient NaN)."""
-    if float(denominator) == 0.0:
-        return total * 0.0 + float("nan")
-    return total / denominator
-
-
 def nll_loss(log_probs: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class ``target`` given ``log_probs``.
@@ -378,9 +274,9 @@ def nll_loss(log_probs: Tensor, target: Any, weight: Any = None, ignore_index: i
     """
     _check_reduction(reduction, "nll_loss")
     log_probs = _tensor(log_probs, "nll_loss")
-    rows, safe, keep, shape = _class_targets(log_probs, target, ignore_index, "nll_loss")
-    weight = _class_weights(weight, log_probs, rows.shape[1], "nll_loss")
-    return _nll_rows(rows, safe, keep, weight, shape, reduction)
+    rows, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
+    weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss")
+    return nll_rows(rows, safe, keep, weight, shape, reduction)
 
 
 def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
@@ -389,7 +285,7 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
 
     logits: (N, C) or (N, C, d1, …) — e.g. (N, C, T) for a sequence — or (C,)
     with a 0-d target; target: (N,) or (N, d1, …) integers (Tensor or NumPy
-    array). Computed as ``log_softmax`` then a gather, so it is stable for
+    array), or floating class probabilities of the logits' shape. Computed as ``log_softmax`` then a gather, so it is stable for
     logits of any size. Targets equal to ``ignore_index`` are skipped and the
     mean is over the kept ones. ``label_smoothing`` ε mixes in the uniform
     distribution: (1-ε)·nll + ε/C·Σ_c(-w_c log p_c).
@@ -401,11 +297,14 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
         raise TypeError(f"{name}: logits must be floating point, got {logits.dtype}")
-    rows, safe, keep, shape = _class_targets(logits, target, ignore_index, name)
+    probabilities = target.data if isinstance(target, Tensor) else target
+    if mg.is_array(probabilities) and probabilities.dtype.kind == "f" and probabilities.shape == logits.shape:
+        return _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)
+    rows, safe, keep, shape = class_targets(logits, target, ignore_index, name)
     classes = rows.shape[1]
-    weight = _class_weights(weight, logits, classes, name)
+    weight = class_weights(weight, logits, classes, name)
     log_probs = mg.log_softmax(rows, axis=1)
-    loss = _nll_rows(log_probs, safe, keep, weight, shape, reduction)
+    loss = nll_rows(log_probs, safe, keep, weight, shape, reduction)
     if label_smoothing == 0.0:
         return loss
     # the uniform part: -Σ_c w_c log p_c per row, zero where the target is ignored
@@ -418,8 +317,24 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
         smooth = smooth.sum()
     else:
         denominator = kept.sum() if weight is None else (weight[safe] * kept).sum()
-        smooth = _weighted_mean(smooth.sum(), denominator)
+        smooth = weighted_mean(smooth.sum(), denominator)
     return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / classes)
+
+
+def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str, label_smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities ``target`` of the logits' shape: -Σ_c w_c·p_c·log q_c
+    over the class axis (1, or 0 for a 1-D input); the mean is over the other entries, as PyTorch."""
+    name = "cross_entropy"
+    target = _as_operand(target, logits, name)
+    axis = 1 if logits.ndim >= 2 else 0
+    classes = logits.shape[axis]
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / classes
+    products = mg.log_softmax(logits, axis=axis) * target
+    weight = class_weights(weight, logits, classes, name)
+    if weight is not None:
+        products = products * weight.reshape((classes,) + (1,) * (logits.ndim - axis - 1))
+    return _reduce(-products.sum(axis=axis), reduction)
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name

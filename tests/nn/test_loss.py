@@ -100,3 +100,19 @@ def test_loss_modules_refuse_bad_options() -> None:
     with pytest.raises(TypeError, match="NLLLoss: weight must be a Tensor or numbers"):
         nn.NLLLoss(weight="heavy")
     assert repr(nn.L1Loss(reduction="sum")) == "L1Loss(reduction='sum')"
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(4, 5), (3, 5, 2), (5,)])
+@pytest.mark.parametrize("weighted,smoothing", [(False, 0.0), (True, 0.0), (False, 0.3), (True, 0.1)])
+def test_cross_entropy_with_class_probabilities(torch, reduction: str, shape: tuple, weighted: bool,
+                                                smoothing: float) -> None:
+    x = leaf(*shape, scale=2.0)
+    axis = 1 if len(shape) > 1 else 0
+    probabilities = RNG.dirichlet(np.ones(5), size=int(np.prod(shape)) // 5)
+    target = np.moveaxis(probabilities.reshape(np.delete(shape, axis).tolist() + [5]), -1, axis)
+    weight = RNG.uniform(0.5, 2.0, 5) if weighted else None
+    mine = nn.CrossEntropyLoss(weight=weight, reduction=reduction, label_smoothing=smoothing)
+    peer = torch.nn.CrossEntropyLoss(weight=None if weight is None else torch.from_numpy(weight),
+                                     reduction=reduction, label_smoothing=smoothing)
+    check_op(lambda v: mine(v, mg.tensor(target)), [x], torch, lambda v: peer(v, torch.from_numpy(target)))
