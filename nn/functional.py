@@ -285,9 +285,10 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
 
     logits: (N, C) or (N, C, d1, …) — e.g. (N, C, T) for a sequence — or (C,)
     with a 0-d target; target: (N,) or (N, d1, …) integers (Tensor or NumPy
-    array), or floating class probabilities of the logits' shape. Computed as ``log_softmax`` then a gather, so it is stable for
-    logits of any size. Targets equal to ``ignore_index`` are skipped and the
-    mean is over the kept ones. ``label_smoothing`` ε mixes in the uniform
+    array), or floating class probabilities of the logits' shape. Computed
+    as ``log_softmax`` then a gather, so it is stable for logits of any size.
+    Targets equal to ``ignore_index`` are skipped and the mean is over the
+    kept ones. ``label_smoothing`` ε mixes in the uniform
     distribution: (1-ε)·nll + ε/C·Σ_c(-w_c log p_c).
     """
     name = "cross_entropy"
