@@ -69,7 +69,7 @@ def observe(tensors: Sequence[Tensor]) -> GradientNorms:
     norms = GradientNorms()
     for loss in losses:
         try:
-            _observe_backward(loss, norms)
+            autograd.observe_backward(loss, norms)
         except RuntimeError as error:
             raise RuntimeError(
                 f"draw(show_grads=True) walks the backward pass of the retained graph itself: call "
@@ -77,53 +77,3 @@ def observe(tensors: Sequence[Tensor]) -> GradientNorms:
             ) from error
     return norms
 
-
-# --- TEMPORARY: until autograd.observe_backward lands (helper E); delete then ---------------------
-
-def _observe_backward_shim(root: Tensor, observer: Any, grad: Any = None) -> None:
-    """A stand-in for ``autograd.observe_backward``: the engine's walk, no hooks, no ``.grad``."""
-    def value(g: Any) -> Any:   # matmul's deferred weight gradient (ProductSum)
-        return g.value() if type(g).__name__ == "ProductSum" else g
-
-    root_node = root._node
-    consumers = {root_node: 0}
-    stack = [root_node]
-    while stack:
-        node = stack.pop()
-        for edge in node.edges:
-            if type(edge) is tuple:
-                consumers[edge[0]] = consumers.get(edge[0], 0) + 1
-                if consumers[edge[0]] == 1:
-                    stack.append(edge[0])
-    pending: dict = {root_node: [None] * root_node.n_outputs}
-    ones = autograd.backend.array_module(root.data).ones_like(root.data)
-    pending[root_node][root._index] = ones if grad is None else grad
-    ready = [root_node]
-    while ready:
-        node = ready.pop()
-        grads_out = [value(g) for g in pending.pop(node)]
-        if node.saved is autograd._FREED:
-            raise RuntimeError(f"the saved arrays of op '{node.name}' were freed by an earlier backward()")
-        if node.multiple:
-            grads_in = node.backward(*grads_out) if any(g is not None for g in grads_out) else None
-        else:
-            grads_in = node.backward(grads_out[0]) if grads_out[0] is not None else None
-        if grads_in is None:
-            grads_in = (None,) * len(node.edges)
-        elif type(grads_in) is not tuple:
-            grads_in = (grads_in,)
-        grads_in = tuple(value(g) for g in grads_in)
-        observer(node, grads_out, grads_in)
-        for edge, g in zip(node.edges, grads_in):
-            if type(edge) is not tuple:
-                continue
-            parent, index = edge
-            slot = pending.setdefault(parent, [None] * parent.n_outputs)
-            if g is not None:
-                slot[index] = g if slot[index] is None else slot[index] + g
-            consumers[parent] -= 1
-            if consumers[parent] == 0:
-                ready.append(parent)
-
-
-_observe_backward = getattr(autograd, "observe_backward", None) or _observe_backward_shim
