@@ -349,7 +349,17 @@ class Optimizer:
         step counts). On any problem nothing changes and the error says what.
         Arrays are copied to each parameter's device and cast to its dtype.
         """
-        where = f"{self._name}.load_state_dict"
+        try:
+            new_groups, new_state = self._checked_load(state_dict, f"{self._name}.load_state_dict")
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{error}; nothing was loaded") from None
+        # everything checked and converted: take it
+        for group, (values, _) in zip(self.param_groups, new_groups):
+            group.update(values)
+        self.state = {p: entries for p, entries in new_state.items() if entries}
+
+    def _checked_load(self, state_dict: Any, where: str) -> tuple[list, dict]:
+        """(per group: (values to set, hyper-parameters), per parameter: its state), all checked and converted."""
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
             raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups', got "
                              f"{sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__}")
@@ -387,10 +397,7 @@ class Optimizer:
                 raise ValueError(f"{where}: state for parameter index {saved_index}, which no group lists")
             p, g = by_index[saved_index]
             new_state[p] = self._checked_state(p, position[id(p)], entries, new_groups[g][1], where)
-        # everything checked and converted: take it
-        for group, (values, _) in zip(self.param_groups, new_groups):
-            group.update(values)
-        self.state = {p: entries for p, entries in new_state.items() if entries}
+        return new_groups, new_state
 
     def _loaded_group(self, saved: dict, group: dict, where: str) -> tuple[dict, dict]:
         """(values to set in ``group``, checked hyper-parameters) from a saved group; raises on any bad entry."""
