@@ -55,8 +55,11 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        # a Parameter (Module) assigned again, e.g. by `model.w -= ...` under no_grad, keeps its place, as in PyTorch
+        keep = self._parameters if isinstance(value, Parameter) else self._modules if isinstance(value, Module) else None
         for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
+            if table is not keep:
+                table.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
             value.name = name

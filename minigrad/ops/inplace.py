@@ -35,6 +35,10 @@ from .shape import GetItem, _index_arrays, astype
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
 
+class InplaceCastError(TypeError, RuntimeError):
+    """The result of an in-place op cannot be cast to the tensor's dtype (PyTorch raises a RuntimeError)."""
+
+
 def _requires_grad(value: Any) -> bool:
     return isinstance(value, Tensor) and value.requires_grad
 
@@ -66,7 +70,7 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
                            f"shape {x.shape} (an in-place op cannot change the shape)")
     if out.dtype != x.dtype:
         if not numpy.can_cast(out.dtype, x.dtype, casting="same_kind"):
-            raise TypeError(f"{name}: result type {out.dtype} can't be cast to the dtype {x.dtype} of the "
+            raise InplaceCastError(f"{name}: result type {out.dtype} can't be cast to the dtype {x.dtype} of the "
                             "tensor written in place")
         if record:
             out = astype(out, x.dtype)
