@@ -250,20 +250,27 @@ def set_learning_rate(optimizer: Any, base_lr: float, progress: float, schedule:
 
 
 class Stopwatch:
-    """Seconds spent training, excluding evaluation and drawing."""
+    """Seconds spent training, excluding evaluation and drawing.
+
+    ``total`` is wall-clock time; ``cpu`` is this process's CPU time over the same spans, which
+    stays honest on a machine whose cores other programs are using too.
+    """
 
     def __init__(self) -> None:
         self.total = 0.0
-        self._start: float | None = None
+        self.cpu = 0.0
+        self._start: tuple[float, float] | None = None
 
     def __enter__(self) -> Stopwatch:
-        self._start = time.perf_counter()
+        self._start = (time.perf_counter(), time.process_time())
         return self
 
     def __exit__(self, *exc: object) -> None:
         if mg.cuda.is_available():
             mg.cuda.synchronize()
-        self.total += time.perf_counter() - (self._start or 0.0)
+        wall, cpu = self._start or (time.perf_counter(), time.process_time())
+        self.total += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
 
 
 def save_checkpoint(model: nn.Module, out: str, name: str, config: dict | None = None) -> str:

@@ -19,7 +19,8 @@ def test_streams_and_unigram_baseline():
 def test_char_rnn_runs_and_reports_bits_per_character(run_example, tmp_path):
     summary, stdout = run_example(
         "char_rnn", "--text", "small", "--epochs", "1", "--max-chars", "3000", "--hidden-size", "32",
-        "--batch-size", "8", "--seq-len", "32", "--sample-length", "40", "--cell", "gru", "--out", str(tmp_path))
+        "--batch-size", "8", "--seq-len", "32", "--sample-length", "40", "--prime", "We hold ", "--cell", "gru",
+        "--out", str(tmp_path))
     assert summary["val_bpc"] > 0 and summary["unigram_bpc"] > 0
     assert summary["sample"].startswith("We hold ")
     assert len(summary["sample"]) == len("We hold ") + 40
