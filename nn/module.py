@@ -56,7 +56,8 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         # a Parameter (Module) assigned again, e.g. by `model.w -= ...` under no_grad, keeps its place, as in PyTorch
-        keep = self._parameters if isinstance(value, Parameter) else self._modules if isinstance(value, Module) else None
+        keep = self._parameters if isinstance(value, Parameter) else \
+            self._modules if isinstance(value, Module) else None
         for table in (self._parameters, self._modules, self._buffers):
             if table is not keep:
                 table.pop(name, None)
