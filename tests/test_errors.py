@@ -536,3 +536,32 @@ def test_engine_hook_on_an_intermediate_with_a_wrong_shape_names_the_op() -> Non
     with pytest.raises(mg.HookError, match=r"output 0 of op 'tanh' \(shape \(2, 3\)\).*shape \(3,\)"):
         y.sum().backward()
     assert x.grad is None
+
+
+def test_viz_drawing_too_large_to_lay_out_is_refused_fast_and_changes_nothing(tmp_path):
+    import time
+
+    from minigrad import viz
+
+    x = mg.randn(2, requires_grad=True)
+    y = x
+    for _ in range(20_500):   # no time steps, so nothing can be elided
+        y = y * 1.0001
+    loss = y.sum()
+    start = time.perf_counter()
+    with pytest.raises(viz.DrawingTooLargeError, match=r"more than max_nodes=20,000.*collapse=.*max_nodes=None"):
+        viz.render(loss, path=tmp_path / "graph", format="dot")
+    assert time.perf_counter() - start < 1.0
+    assert not list(tmp_path.iterdir()) and x.grad is None
+
+
+def test_viz_show_grads_on_a_freed_graph_names_retain_graph():
+    from minigrad import viz
+
+    w = mg.randn(3, requires_grad=True)
+    loss = (w.tanh() * 2.0).sum()
+    loss.backward()
+    grad = w.grad.numpy().copy()
+    with pytest.raises(RuntimeError, match=r"loss.backward\(retain_graph=True\)"):
+        viz.draw(loss, show_grads=True)
+    assert w.grad.numpy().tobytes() == grad.tobytes()
