@@ -565,3 +565,162 @@ def test_viz_show_grads_on_a_freed_graph_names_retain_graph():
     with pytest.raises(RuntimeError, match=r"loss.backward\(retain_graph=True\)"):
         viz.draw(loss, show_grads=True)
     assert w.grad.numpy().tobytes() == grad.tobytes()
+
+
+# --- optimizers: all-or-nothing steps and loads (issue #13.5; helper NO) --------------------------------------
+
+def _optim_force_grad(p: Any, grad: Any) -> None:
+    try:
+        p.grad = grad
+    except (TypeError, ValueError, RuntimeError):
+        pytest.skip("Tensor.grad refuses this assignment itself, so optimizer.step never sees it")
+
+
+def _optim_expect(world: World, call: Callable[[], Any], error: type, words: tuple) -> None:
+    """``call`` raises ``error`` with every word, and the model, gradients and optimizer are as before."""
+    before = snapshot(world)
+    with pytest.raises(error) as info:
+        call()
+    missing = [word for word in words if word not in str(info.value)]
+    assert not missing, f"message lacks {missing}:\n{info.value}"
+    assert_unchanged(before, snapshot(world))
+
+
+def test_optim_step_with_a_wrongly_shaped_grad_on_the_second_parameter(world: World) -> None:
+    params = list(world.model.parameters())
+    _optim_force_grad(params[1], mg.zeros(3))
+    _optim_expect(world, world.optimizer.step, ValueError,
+                  ("Adam.step", "parameter 1", "encoder.weight_ih_l0", "gradient of shape (3,)"))
+
+
+def test_optim_step_with_a_grad_of_another_dtype(world: World) -> None:
+    params = list(world.model.parameters())
+    _optim_force_grad(params[2], mg.zeros(params[2].shape, dtype=mg.float64))
+    _optim_expect(world, world.optimizer.step, TypeError, ("Adam.step", "parameter 2", "float32", "float64"))
+
+
+def test_optim_step_with_a_nan_grad_when_check_finite(world: World) -> None:
+    import nn as nn_module
+
+    opt = nn_module.optim.Adam(world.model.parameters(), lr=1e-2, check_finite=True)
+    params = list(world.model.parameters())
+    params[3].grad.data[0] = float("nan")
+    _optim_expect(world, opt.step, ValueError, ("Adam.step", "parameter 3", "1 non-finite", "check_finite=True"))
+    assert not opt.state
+
+
+def test_optim_step_with_a_bad_lr_set_between_steps(world: World) -> None:
+    world.optimizer.param_groups[0]["lr"] = float("nan")
+    before = snapshot(world)
+    world.optimizer.param_groups[0]["lr"] = 1e-2
+    snapshot_lr_ok = snapshot(world)
+    world.optimizer.param_groups[0]["lr"] = float("nan")
+    with pytest.raises(ValueError, match=r"Adam: invalid learning rate lr=nan .*param_groups\[0\]"):
+        world.optimizer.step()
+    world.optimizer.param_groups[0]["lr"] = 1e-2
+    assert_unchanged(snapshot_lr_ok, snapshot(world))     # step counts and moments untouched
+    assert before.keys() == snapshot_lr_ok.keys()
+
+
+def test_optim_tensor_lr_that_is_not_0d(world: World) -> None:
+    _optim_expect(world, lambda: nn.optim.Adam(world.model.parameters(), lr=mg.tensor([0.1, 0.2])), TypeError,
+                  ("Adam", "Tensor lr must be 0-d", "(2,)"))
+
+
+def test_optim_tensor_weight_decay(world: World) -> None:
+    _optim_expect(world, lambda: nn.optim.SGD(world.model.parameters(), lr=0.1, weight_decay=mg.tensor(0.1)),
+                  TypeError, ("SGD", "weight_decay is a Tensor", "only lr"))
+
+
+def _optim_state_without(world: World, key: str, value: Any = None) -> dict:
+    state = world.optimizer.state_dict()
+    if value is None:
+        del state["state"][1][key]
+    else:
+        state["state"][1][key] = value
+    return state
+
+
+@pytest.mark.parametrize("key,value,error,words", [
+    ("exp_avg", None, ValueError, ("Adam.load_state_dict", "state[1]", "lacks ['exp_avg']", "nothing was loaded")),
+    ("exp_avg_sq", np.ones((4 * H, E), dtype=np.int64), TypeError,
+     ("Adam.load_state_dict", "state[1]['exp_avg_sq']", "int64", "floating point", "nothing was loaded")),
+    ("step", -3, ValueError, ("state[1]['step']", "-3", "nothing was loaded")),
+    ("step", 2.5 + 0j, ValueError, ("state[1]['step']", "nothing was loaded")),
+    ("momentum_buffer", np.zeros((4 * H, E), dtype=np.float32), ValueError,
+     ("state[1]", "unknown entries ['momentum_buffer']", "nothing was loaded")),
+], ids=["missing_exp_avg", "int_exp_avg_sq", "negative_step", "complex_step", "unknown_entry"])
+def test_optim_load_state_dict_with_a_broken_entry(world: World, key, value, error, words) -> None:
+    state = _optim_state_without(world, key, value)
+    _optim_expect(world, lambda: world.optimizer.load_state_dict(state), error, words)
+
+
+def test_optim_load_state_dict_with_a_bad_group(world: World) -> None:
+    state = world.optimizer.state_dict()
+    state["param_groups"][0]["betas"] = (0.9, 1.0)
+    _optim_expect(world, lambda: world.optimizer.load_state_dict(state), ValueError,
+                  ("Adam", "betas", "1.0", "nothing was loaded"))
+    state = world.optimizer.state_dict()
+    state["param_groups"][0]["momentum"] = 0.9
+    _optim_expect(world, lambda: world.optimizer.load_state_dict(state), ValueError,
+                  ("unknown hyper-parameter(s) ['momentum']", "nothing was loaded"))
+    state = world.optimizer.state_dict()
+    state["param_groups"][0]["params"] = state["param_groups"][0]["params"][:-1]
+    _optim_expect(world, lambda: world.optimizer.load_state_dict(state), ValueError,
+                  ("param_groups[0]", "parameters in the state dict", "nothing was loaded"))
+
+
+def test_optim_lbfgs_bad_arguments(world: World) -> None:
+    params = list(world.model.parameters())
+    _optim_expect(world, lambda: nn.optim.LBFGS(params, line_search_fn="armijo"), ValueError,
+                  ("LBFGS", "line_search_fn='armijo'", "strong_wolfe"))
+    _optim_expect(world, lambda: nn.optim.LBFGS(params).step(), TypeError, ("LBFGS.step", "closure"))
+    _optim_expect(world, lambda: nn.optim.LBFGS([{"params": params[:2]}, {"params": params[2:]}]), ValueError,
+                  ("LBFGS", "parameter groups"))
+
+
+def test_optim_lbfgs_bad_grad_in_the_closure(world: World) -> None:
+    params = list(world.model.parameters())
+    opt = nn.optim.LBFGS(params)
+
+    def closure() -> Any:
+        _optim_force_grad(params[0], mg.zeros(2))
+        return mg.tensor(1.0)
+
+    before = snapshot(world)
+    with pytest.raises(ValueError, match=r"LBFGS.step: parameter 0 .* gradient of shape \(2,\)"):
+        opt.step(closure)
+    after = snapshot(world)
+    for key in before:                     # the closure changed the gradient; nothing else changed
+        if not key.startswith("grad "):
+            assert_unchanged({key: before[key]}, {key: after[key]})
+    assert not opt.state
+
+
+def test_optim_scheduler_bad_arguments(world: World) -> None:
+    from nn.optim import lr_scheduler
+
+    _optim_expect(world, lambda: lr_scheduler.StepLR(world.optimizer, step_size=0), ValueError,
+                  ("StepLR", "step_size", "0"))
+    _optim_expect(world, lambda: lr_scheduler.ReduceLROnPlateau(world.optimizer, factor=2.0), ValueError,
+                  ("ReduceLROnPlateau", "Factor should be < 1.0"))
+    _optim_expect(world, lambda: lr_scheduler.ReduceLROnPlateau(world.optimizer, mode="up"), ValueError,
+                  ("ReduceLROnPlateau", "mode 'up' is unknown"))
+    _optim_expect(world, lambda: lr_scheduler.ExponentialLR(world.optimizer, gamma=0.9, last_epoch=4), KeyError,
+                  ("initial_lr", "param_groups[0]"))
+
+
+def test_optim_scheduler_bad_state_dict(world: World) -> None:
+    from nn.optim import lr_scheduler
+
+    scheduler = lr_scheduler.StepLR(world.optimizer, step_size=3)
+    good = scheduler.state_dict()
+    for bad, words in [({"base_lrs": [0.1, 0.2]}, ("StepLR.load_state_dict", "base_lrs", "one value per")),
+                       ({"last_epoch": "3"}, ("StepLR.load_state_dict", "last_epoch", "'3'")),
+                       ({"gamma_typo": 0.5}, ("StepLR.load_state_dict", "unknown entries ['gamma_typo']"))]:
+        before = snapshot(world)
+        with pytest.raises(ValueError) as info:
+            scheduler.load_state_dict({**good, **bad})
+        assert all(word in str(info.value) for word in words), str(info.value)
+        assert scheduler.state_dict() == good
+        assert_unchanged(before, snapshot(world))
