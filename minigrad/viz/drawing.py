@@ -14,11 +14,12 @@ from collections import Counter
 from typing import Any, Sequence
 
 from .dot import Graph, emit_clusters, new_graph
-from .gradients import combined, observe
+from .gradients import GradientNorms, combined, observe
 from .graph import flatten, walk
 from .layout import collect, place_leaves, reference_hubs
 from .scopes import Elided, Fold, cached, enclosing_step, folder, outer_step, plan_elision, with_elision
 from .style import Scale, edge_attrs, label_box, label_leaf, label_op
+from .units import Unit
 
 STEPS_SHOWN = 4          # time steps kept per layer when a long unroll is elided (first 2, last 2)
 OP_LEVEL_LIMIT = 2_000   # drawn nodes past which an op-level drawing elides its middle steps
@@ -81,14 +82,8 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
         )
     scope_counts = Counter(node.scope for node in nodes)
     fold, plan = _plan_folding(collapse, scope_counts, steps_shown)
-    drawn = _count_drawn(scope_counts, fold)
-    if max_nodes is not None and drawn > max_nodes:
-        raise DrawingTooLargeError(
-            f"draw: this drawing would have {drawn:,} nodes, more than max_nodes={max_nodes:,}: Graphviz "
-            f"cannot lay that out in reasonable time. Pass collapse='steps' (one box per time step), "
-            f"collapse=N (fold the scopes below level N) or a scope path such as collapse='encoder'; "
-            f"or max_nodes=None to draw it anyway"
-        )
+    if max_nodes is not None:
+        _check_size(_count_drawn(scope_counts, fold), max_nodes)
     grads = observe(tensors) if show_grads else None
     roots_of = {t._node: t._index for t in tensors if t._node is not None}
 
@@ -97,30 +92,15 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     if params == "ghost":
         units += reference_hubs(edges, show_shapes)
 
-    # Number every unit in one stable order: ids never depend on memory addresses.
-    units.sort(key=lambda u: u.order)
-    counters = dict.fromkeys("nbpgr", 0)
-    for unit in units:
-        letter = {"op": "n", "box": "b", "leaf": "p", "ghost": "g", "ref": "r"}[unit.kind]
-        unit.node_id = f"{letter}{counters[letter]}"
-        counters[letter] += 1
+    _number(units)
     # edges in the order of their heads, then tails: stable, and reads like the walk
     ordered = sorted(edges.items(), key=lambda item: (item[0][1].order, item[0][0].order))
 
-    h_norms: dict[str, float] = {}      # scope → ‖∂L/∂h‖
-    run_norms: dict[str, list] = {}     # elided run's path → ‖∂L/∂h‖ of its steps
+    h_norms: dict[str, float] = {}
+    run_norms: dict[str, list] = {}
     scale = None
     if grads is not None:
-        # from the op tagged "h" in a scope, for a time step also from one nested
-        # deeper (a cell module called inside t3: "t3/lstmcell"); the last one wins
-        for node, value in grads.hidden.items():
-            h_norms[node.scope] = value
-            step = enclosing_step(node.scope)
-            if step is not None:
-                h_norms[step] = value
-            run = plan.get(outer_step(node.scope) or "")
-            if run is not None:
-                run_norms.setdefault(run.path, []).append(value)
+        h_norms, run_norms = _hidden_norms(grads, plan)
         inner = [n for unit in units if unit.kind == "box" for n in unit.inner_norms]
         scale = Scale([combined(edge.norms) for edge in edges.values()] + list(h_norms.values()) + inner)
 
@@ -141,6 +121,47 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     if scale is not None:
         graph.node("legend", label=scale.legend(), shape="plaintext", style="")
     return graph
+
+
+def _check_size(drawn: int, max_nodes: int) -> None:
+    if drawn > max_nodes:
+        raise DrawingTooLargeError(
+            f"draw: this drawing would have {drawn:,} nodes, more than max_nodes={max_nodes:,}: Graphviz "
+            f"cannot lay that out in reasonable time. Pass collapse='steps' (one box per time step), "
+            f"collapse=N (fold the scopes below level N) or a scope path such as collapse='encoder'; "
+            f"or max_nodes=None to draw it anyway"
+        )
+
+
+def _number(units: list[Unit]) -> None:
+    """Sort the units into one stable order and number them per kind (``n0``, ``b3``, ...):
+    ids never depend on memory addresses, so the same graph gives the same DOT text."""
+    units.sort(key=lambda u: u.order)
+    counters = dict.fromkeys("nbpgr", 0)
+    for unit in units:
+        letter = {"op": "n", "box": "b", "leaf": "p", "ghost": "g", "ref": "r"}[unit.kind]
+        unit.node_id = f"{letter}{counters[letter]}"
+        counters[letter] += 1
+
+
+def _hidden_norms(grads: GradientNorms, plan: dict[str, Elided]) -> tuple[dict[str, float], dict[str, list]]:
+    """‖∂L/∂h‖ per scope, and per elided run the values of its steps.
+
+    Read from the op tagged ``"h"`` in a scope; a time step also takes it from
+    one nested deeper (a cell module called inside t3: ``t3/lstmcell``). The
+    last one wins.
+    """
+    h_norms: dict[str, float] = {}
+    run_norms: dict[str, list] = {}
+    for node, value in grads.hidden.items():
+        h_norms[node.scope] = value
+        step = enclosing_step(node.scope)
+        if step is not None:
+            h_norms[step] = value
+        run = plan.get(outer_step(node.scope) or "")
+        if run is not None:
+            run_norms.setdefault(run.path, []).append(value)
+    return h_norms, run_norms
 
 
 def _check_options(group: Any, params: Any, rankdir: Any, steps_shown: Any, max_nodes: Any) -> None:

@@ -8,32 +8,29 @@ from typing import Any
 from .scopes import Elided
 
 
+@dataclass(eq=False, slots=True)   # eq=False: units are dict keys by identity
 class Unit:
     """One drawn node: an op, a folded scope (box), a leaf, a ghost copy of a leaf, or a
     reference (a dashed stand-in, next to a time step, for an op that many steps share)."""
 
-    __slots__ = ("kind", "place", "home", "order", "title", "path", "leaf", "weights", "meta", "label", "attrs",
-                 "ops", "params", "outputs", "node_id", "is_root", "elided", "inner_norms")
-
-    def __init__(self, kind: str, place: str, home: str, order: tuple) -> None:
-        self.kind = kind
-        self.place = place        # the scope of the cluster that holds it ("" when ungrouped)
-        self.home = home          # its own scope (a box: the folded path), used to find hubs
-        self.order = order        # sort key: where it comes in the DOT text
-        self.title = ""           # op name or box name, for references
-        self.path = ""            # box: the folded scope
-        self.leaf: Any = None     # leaf / ghost: the tensor
-        self.weights: list | None = None   # op computed from parameters only (e.g. weight_hh.T): them
-        self.meta: tuple = ()     # op: its node's out_meta
-        self.label = ""
-        self.attrs: dict = {}
-        self.ops = 0              # box: ops inside
-        self.params: dict = {}    # box: parameters used inside (keys; dict keeps first-use order)
-        self.outputs: list = []   # box: (shape, dtype) of the values leaving it
-        self.node_id = ""
-        self.is_root = False
-        self.elided: Elided | None = None   # box standing for a run of time steps
-        self.inner_norms: list = []         # elided box: gradient norms along the edges inside it
+    kind: str                 # "op", "box", "leaf", "ghost" or "ref"
+    place: str                # the scope of the cluster that holds it ("" when ungrouped)
+    home: str                 # its own scope (a box: the folded path), used to find hubs
+    order: tuple              # sort key: where it comes in the DOT text
+    title: str = ""           # op name or box name, for references
+    path: str = ""            # box: the folded scope
+    leaf: Any = None          # leaf / ghost: the tensor
+    weights: list | None = None   # op computed from parameters only (e.g. weight_hh.T): them
+    meta: tuple = ()          # op: its node's out_meta
+    label: str = ""
+    attrs: dict = field(default_factory=dict)
+    ops: int = 0              # box: ops inside
+    params: dict = field(default_factory=dict)    # box: parameters used inside (keys, in first-use order)
+    outputs: list = field(default_factory=list)   # box: (shape, dtype) of the values leaving it
+    node_id: str = ""
+    is_root: bool = False
+    elided: Elided | None = None                      # box standing for a run of time steps
+    inner_norms: list = field(default_factory=list)   # elided box: gradient norms along the edges inside it
 
 
 @dataclass
