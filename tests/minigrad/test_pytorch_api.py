@@ -365,3 +365,18 @@ def test_bad_arguments_raise_naming_the_op(call: Callable, error: type, words: t
         call(x)
     for word in words:
         assert word in str(info.value)
+
+
+def test_readme_coming_from_pytorch_runs_as_written(capsys: Any) -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Coming from PyTorch"):]
+    section = section[:section.index("\n## ", 4)]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks
+    exec(compile(blocks[0], "README.md", "exec"), {})   # noqa: S102 - the README's own code
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "tensor([1, 0])" and lines[2] == "(3, 2)" and lines[3] == "mg.Size([2, 3]) 2 6"
+    assert lines[5] == "[(2, 1), (2, 2)] [(2, 1), (2, 2)]"
