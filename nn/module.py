@@ -55,6 +55,11 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        self._check_replacement(name, value)
+        if name in self._buffers and (value is None or isinstance(value, Tensor)):
+            self._buffers[name] = value   # a buffer stays a buffer (and in the state dict), as in PyTorch
+            object.__setattr__(self, name, value)
+            return
         # a Parameter (Module) assigned again, e.g. by `model.w -= ...` under no_grad, keeps its place, as in PyTorch
         keep = self._parameters if isinstance(value, Parameter) else \
             self._modules if isinstance(value, Module) else None
@@ -70,6 +75,19 @@ class Module:
             for path, param in value.named_parameters():
                 param.name = f"{name}.{path}"
         object.__setattr__(self, name, value)
+
+    def _check_replacement(self, name: str, value: Any) -> None:
+        """PyTorch's rule: a registered parameter is replaced only by a Parameter (or None), a child
+        module only by a Module (or None); a plain Tensor would silently drop out of ``parameters()``."""
+        if value is None:
+            return
+        if name in self._parameters and not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter {name!r} "
+                            "(nn.Parameter or None expected); to change its values in place, write "
+                            f"`with mg.no_grad(): self.{name}.copy_(...)` or `self.{name}.data[...] = ...`")
+        if name in self._modules and not isinstance(value, Module):
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as child module "
+                            f"{name!r} (nn.Module or None expected)")
 
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._modules, self._buffers):

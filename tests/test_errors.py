@@ -724,3 +724,16 @@ def test_optim_scheduler_bad_state_dict(world: World) -> None:
         assert all(word in str(info.value) for word in words), str(info.value)
         assert scheduler.state_dict() == good
         assert_unchanged(before, snapshot(world))
+
+
+def test_nn_module_plain_tensor_over_a_parameter_is_refused_and_changes_nothing(world: World) -> None:
+    """`model.head.weight = model.head.weight * 2` would silently drop the weight from parameters() (and from
+    the optimizer's view of the model); PyTorch raises a TypeError, and so does nn.Module."""
+    before = snapshot(world)
+    names = [n for n, _ in world.model.named_parameters()]
+    with pytest.raises(TypeError) as info:
+        world.model.head.weight = world.model.head.weight * 2
+    for word in ("Linear", "cannot assign", "'weight'", "nn.Parameter"):
+        assert word in str(info.value)
+    assert [n for n, _ in world.model.named_parameters()] == names
+    assert_unchanged(before, snapshot(world))

@@ -185,3 +185,32 @@ def test_repr_reads_like_pytorch() -> None:
     assert "(drop): Dropout(p=0.5)" in text
     assert "(score): Linear(in_features=4, out_features=1, bias=False)" in text
     assert text.endswith("\n  )\n)")
+
+
+def test_assigning_a_plain_tensor_over_a_parameter_raises_as_in_torch(torch) -> None:
+    model = nn.Linear(2, 3)
+    weight = model.weight
+    with pytest.raises(TypeError, match=r"Linear: cannot assign a Tensor as parameter 'weight' \(nn.Parameter or None"):
+        model.weight = model.weight * 2
+    peer = torch.nn.Linear(2, 3)
+    with pytest.raises(TypeError, match="cannot assign"):
+        peer.weight = peer.weight * 2
+    assert model.weight is weight and [n for n, _ in model.named_parameters()] == ["weight", "bias"]
+    model.weight = nn.Parameter(mg.zeros(3, 2))          # a new Parameter replaces it, in place in the order
+    assert [n for n, _ in model.named_parameters()] == ["weight", "bias"] and model.weight.numpy().sum() == 0
+    model.bias = None                                    # None removes it
+    assert [n for n, _ in model.named_parameters()] == ["weight"]
+    seq = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="cannot assign a int as child module '0'"):
+        setattr(seq, "0", 5)
+
+
+def test_a_buffer_assigned_a_tensor_stays_a_buffer() -> None:
+    class Counter(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("count", mg.zeros(1))
+
+    module = Counter()
+    module.count = module.count + 1
+    assert list(module.state_dict()) == ["count"] and module.state_dict()["count"].item() == 1
