@@ -42,6 +42,21 @@ from .backend import (
     to_device,
     to_numpy,
 )
+from .constructors import (
+    arange,
+    as_tensor,
+    empty,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .memory import gc_paused
 from .ops import (  # PyTorch's spellings (DESIGN §3)
@@ -108,28 +123,7 @@ from .ops import (  # PyTorch's spellings (DESIGN §3)
 from .ops.creation import from_numpy, linspace, rand_like, randn_like
 from .ops.fused import gru_gates, lstm_gates
 from .serialization import CheckpointError, load, save
-from .tensor import (
-    Tensor,
-    arange,
-    as_tensor,
-    bool_,
-    empty,
-    float16,
-    float32,
-    float64,
-    full,
-    full_like,
-    int32,
-    int64,
-    ones,
-    ones_like,
-    rand,
-    randint,
-    randn,
-    tensor,
-    zeros,
-    zeros_like,
-)
+from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
 
 __version__ = "0.1.0"
 
@@ -143,7 +137,8 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "tag",
-    "AnomalyError", "AxisError", "Device", "Function", "HookError", "current_scope", "GradcheckError", "Tensor", "abs", "add",
+    "HookError", "current_scope",
+    "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",
     "arange", "as_tensor", "astype", "bool_", "broadcast_to", "chunk", "clip", "concat", "cuda",

@@ -25,15 +25,29 @@ variables, so each thread has its own, as PyTorch's grad mode is per thread.
 
 from __future__ import annotations
 
-import weakref
-from contextvars import ContextVar
 from typing import Any, Callable, Sequence
 
 import numpy
 
 from . import anomaly, backend
 from .anomaly import AnomalyError
-from .tensor import INPLACE, Tensor
+from .hooks import HookError, _add_to_grad, _apply_hooks, _leaf_label, _run_node_hooks, register_hook, retain_grad
+from .recording import (
+    _anomaly,
+    _grad_enabled,
+    _scope,
+    current_scope,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    name_scope,
+    no_grad,
+    set_grad_enabled,
+    tag,
+)
+from .tensor import Tensor
+from .versions import INPLACE
 
 __all__ = [
     "AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "backward", "current_scope",
@@ -41,21 +55,11 @@ __all__ = [
     "observe_backward", "register_hook", "retain_grad", "set_grad_enabled", "tag",
 ]
 
-# Per thread (and per asyncio task): a new thread starts with recording on, no scope, no anomaly mode.
-# A ContextVar read costs ~10 ns more than a module global; threading.local ~35 ns (measured).
-_grad_enabled: ContextVar[bool] = ContextVar("minigrad_grad_enabled", default=True)
-_anomaly: ContextVar[bool] = ContextVar("minigrad_anomaly", default=False)
-_scope: ContextVar[str] = ContextVar("minigrad_scope", default="")   # e.g. "encoder/l0/t3"
-
 _FREED = object()     # marks a node whose saved arrays were released
 
 
 class AxisError(ValueError, IndexError):
     """An axis argument out of range (both a ValueError and an IndexError, as NumPy's)."""
-
-
-class HookError(RuntimeError, TypeError, ValueError):
-    """A gradient hook returned something that is not a gradient of the right shape, dtype and device."""
 
 
 class LazyGradient:
@@ -218,107 +222,6 @@ def _with_op_context(name: str, inputs: Sequence[Any], error: Exception) -> Exce
         if isinstance(error, kind):
             return kind(text)
     return ValueError(text)   # ZeroDivisionError from two Python numbers
-
-
-# --- recording switches (per thread) -----------------------------------------
-
-class _Switch:
-    """A context manager (and decorator) that sets a context variable and restores it on exit."""
-
-    variable: ContextVar
-    value: Any
-
-    def __enter__(self) -> Any:
-        self.__dict__.setdefault("_tokens", []).append(self.variable.set(self.value))
-
-    def __exit__(self, *exc: object) -> None:
-        self.variable.reset(self._tokens.pop())
-
-    def __call__(self, fn: Callable) -> Callable:
-        settings = {k: v for k, v in self.__dict__.items() if k != "_tokens"}
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            switch = object.__new__(type(self))   # one per call: calls may overlap in threads or recurse
-            switch.__dict__.update(settings)
-            with switch:
-                return fn(*args, **kwargs)
-
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = fn.__doc__
-        return wrapper
-
-
-class no_grad(_Switch):
-    """Context manager (and decorator) under which no op is recorded (in this thread)."""
-
-    variable, value = _grad_enabled, False
-
-
-class enable_grad(_Switch):
-    """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
-
-    variable, value = _grad_enabled, True
-
-
-def set_grad_enabled(mode: bool) -> None:
-    """Turn recording on or off for this thread until changed again."""
-    _grad_enabled.set(bool(mode))
-
-
-def is_grad_enabled() -> bool:
-    return _grad_enabled.get()
-
-
-class name_scope(_Switch):
-    """``with name_scope("encoder"):`` labels every op recorded inside (in this thread).
-
-    Scopes nest with ``/``: ``encoder/l0/t3``. The visualiser groups by them.
-    """
-
-    variable = _scope
-
-    def __init__(self, name: str) -> None:
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"name_scope: a scope name is a non-empty string without '/', got {name!r}")
-        self.name = name
-
-    def __enter__(self) -> str:
-        outer = _scope.get()
-        self.value = f"{outer}/{self.name}" if outer else self.name
-        super().__enter__()
-        return self.value
-
-
-def current_scope() -> str:
-    """The name scope ops are recorded in now, e.g. ``"encoder/l0/t3"`` (``""`` outside any)."""
-    return _scope.get()
-
-
-class detect_anomaly(_Switch):
-    """Check every forward output and backward gradient for NaN/Inf (in this thread).
-
-    Raises :class:`AnomalyError` at the first one, naming the op, its name
-    scope (``lstm/l0/t37``) and statistics of its inputs (see
-    :mod:`minigrad.anomaly`). Off by default; when off the engine pays one
-    flag test per op.
-    """
-
-    variable = _anomaly
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.value = bool(enabled)
-
-
-def is_anomaly_enabled() -> bool:
-    return _anomaly.get()
-
-
-def tag(tensor: Tensor, label: str) -> Tensor:
-    """Label the op that produced ``tensor`` (e.g. ``"h"`` for a hidden state) for the visualiser."""
-    node = tensor._node
-    if node is not None:
-        node.tag = label
-    return tensor
 
 
 # --- the backward pass ------------------------------------------------------
@@ -493,94 +396,6 @@ def _root_grad(root: Tensor, grad: Any) -> Any:
     if grad.shape != root.data.shape:
         raise ValueError(f"backward: grad has shape {tuple(grad.shape)} but the tensor has shape {tuple(root.shape)}")
     return grad
-
-
-# --- hooks and retain_grad --------------------------------------------------
-
-def _leaf_label(leaf: Tensor) -> str:
-    name = f"'{leaf.name}' " if leaf.name else ""
-    return f"tensor {name}of shape {tuple(leaf.shape)}"
-
-
-def _apply_hooks(hooks: list, g: Any, label: str) -> Any:
-    """Call each hook with the gradient (as a Tensor); a hook may return a replacement of the same kind."""
-    for hook in hooks:
-        result = hook(Tensor._make(g, False, None, 0))
-        if result is None:
-            continue
-        new = result.data if isinstance(result, Tensor) else result
-        if not backend.is_array(new):
-            raise HookError(f"register_hook: the hook {getattr(hook, '__name__', hook)!r} on {label} returned "
-                            f"a {type(result).__name__}; a hook returns None or a Tensor/array gradient")
-        if new.shape != g.shape or new.dtype != g.dtype or backend.device_of(new) != backend.device_of(g):
-            raise HookError(
-                f"register_hook: the hook {getattr(hook, '__name__', hook)!r} on {label} returned a gradient "
-                f"of shape {tuple(new.shape)}, dtype {new.dtype} on {backend.device_of(new)}; it must keep the "
-                f"gradient's shape {tuple(g.shape)}, dtype {g.dtype} and device {backend.device_of(g)}"
-            )
-        g = new
-    return g
-
-
-def _add_to_grad(tensor: Tensor, g: Any) -> None:
-    """``tensor.grad += g``; the first time, ``.grad`` becomes a copy of ``g`` in the tensor's dtype.
-
-    A copy, because the same array may reach several tensors (e.g. both inputs
-    of an add); NumPy ops give scalars, not arrays, for 0-d results.
-    """
-    if tensor.grad is None:
-        g = g.astype(tensor.data.dtype, copy=True)
-        tensor.grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
-    else:
-        tensor.grad.data += g
-
-
-def _run_node_hooks(node: Function, grads_out: list) -> None:
-    for index, hooks in (node.hooks or {}).items():
-        if grads_out[index] is not None:
-            shape, dtype = node.out_meta[index]
-            label = f"output {index} of op '{node.name}' (shape {tuple(shape)})"
-            grads_out[index] = _apply_hooks(hooks, grads_out[index], label)
-    for index, ref in (node.retained or {}).items():
-        tensor = ref()
-        if tensor is not None and grads_out[index] is not None:
-            _add_to_grad(tensor, grads_out[index])   # accumulates over backward calls, as PyTorch's retain_grad
-
-
-def register_hook(tensor: Tensor, hook: Callable) -> Callable[[], None]:
-    """Call ``hook(grad)`` when the gradient of ``tensor`` is computed; returns a function that removes it.
-
-    The hook may return a replacement gradient: None, or a Tensor/array of the
-    gradient's shape, dtype and device (anything else raises :class:`HookError`).
-    """
-    if not tensor.requires_grad:
-        raise RuntimeError("register_hook: this tensor does not require grad")
-    node = tensor._node
-    if node is None:
-        hooks = tensor._hooks
-        if hooks is None:
-            hooks = tensor._hooks = []
-    else:
-        if node.hooks is None:
-            node.hooks = {}
-        hooks = node.hooks.setdefault(tensor._index, [])
-    hooks.append(hook)
-
-    def remove() -> None:
-        if hook in hooks:
-            hooks.remove(hook)
-
-    return remove
-
-
-def retain_grad(tensor: Tensor) -> None:
-    """Make a non-leaf ``tensor`` keep its ``.grad`` after backward."""
-    node = tensor._node
-    if node is None:
-        return
-    if node.retained is None:
-        node.retained = {}
-    node.retained[tensor._index] = weakref.ref(tensor)
 
 
 def _tensor_backward(self: Tensor, grad: Any = None, retain_graph: bool = False) -> None:

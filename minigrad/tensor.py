@@ -3,19 +3,19 @@
 Operators and math methods (``+``, ``@``, ``x.tanh()``, ``x.sum()``, ``.to()`` …)
 are attached by :mod:`minigrad.ops`, where each op's forward and backward live;
 ``backward``, ``register_hook`` and ``retain_grad`` by :mod:`minigrad.autograd`.
+Constructors (``mg.tensor``, ``mg.zeros`` …) are in :mod:`minigrad.constructors`.
 Imports run one way: backend ← tensor ← autograd ← ops.
 """
 
 from __future__ import annotations
 
-import operator
-import weakref
-from typing import Any, Callable
+from typing import Any
 
 import numpy
 
 from . import backend
 from .backend import Device
+from .versions import INPLACE
 
 float32 = numpy.dtype("float32")
 float64 = numpy.dtype("float64")
@@ -46,62 +46,6 @@ def _infer_dtype(data: Any) -> Any:
         kind = numpy.asarray(data).dtype.kind
         return {"b": bool_, "i": int64, "u": int64, "f": float32}.get(kind)
     return None
-
-
-class InplaceLog:
-    """Which arrays in-place ops changed, and when: the version counters behind backward's check.
-
-    Kept per memory owner (a view's ``.base``), not per Tensor, so a view, a
-    ``detach()``-ed copy and the tensor itself share one counter, as in
-    PyTorch. A recorded op notes the current ``epoch`` (one store); backward
-    looks further only when an in-place op ran since (``epoch`` moved on), so
-    graphs built without in-place ops pay nothing more. Entries die with
-    their array (weak references, swept as the log grows).
-    """
-
-    __slots__ = ("epoch", "entries", "_sweep_at")
-
-    def __init__(self) -> None:
-        self.epoch = 0
-        self.entries: dict = {}   # id(owner) -> [weakref to owner, version, epochs of the last changes]
-        self._sweep_at = 1024
-
-    @staticmethod
-    def _owner(array: Any) -> Any:
-        base = getattr(array, "base", None)
-        return array if base is None or not hasattr(base, "shape") else base   # a view: its owner
-
-    def _entry(self, array: Any) -> list | None:
-        owner = self._owner(array)
-        entry = self.entries.get(id(owner))
-        return entry if entry is not None and entry[0]() is owner else None
-
-    def bump(self, array: Any) -> None:
-        self.epoch += 1
-        owner = self._owner(array)
-        entry = self._entry(array)
-        if entry is None:
-            if len(self.entries) >= self._sweep_at:
-                self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None}
-                self._sweep_at = max(1024, 2 * len(self.entries))
-            entry = self.entries[id(owner)] = [weakref.ref(owner), 0, []]
-        entry[1] += 1
-        entry[2] = [*entry[2][-15:], self.epoch]
-
-    def version(self, array: Any) -> int:
-        entry = self._entry(array)
-        return 0 if entry is None else entry[1]
-
-    def changed_since(self, array: Any, epoch: int) -> tuple[int, int] | None:
-        """``(version now, version at epoch)`` if an in-place op changed ``array`` after ``epoch``, else None."""
-        entry = self._entry(array)
-        if entry is None or entry[2][-1] <= epoch:
-            return None
-        later = sum(1 for e in entry[2] if e > epoch)   # the last 16 changes are kept: exact for the usual cases
-        return entry[1], entry[1] - later
-
-
-INPLACE = InplaceLog()
 
 
 class Tensor:
@@ -306,165 +250,3 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
-
-
-
-# --- constructors -----------------------------------------------------------
-
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
-           device: str | Device | None = None) -> Tensor:
-    """A new leaf tensor copying ``data`` (scalar, nested list, NumPy/CuPy array or Tensor).
-
-    Python floats become float32, ints int64, bools bool; arrays keep their dtype.
-    """
-    if isinstance(data, Tensor):
-        data = data.data
-    if backend.is_array(data) and (device is None or backend.resolve_device(device) == backend.device_of(data)):
-        data = data.copy()
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
-
-
-def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
-    """A shape given as ints, or as one tuple/list of ints; anything else raises naming the constructor."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    try:
-        if any(isinstance(s, bool) for s in shape):
-            raise TypeError("bools are not sizes")
-        shape = tuple(operator.index(s) for s in shape)
-    except TypeError:
-        raise TypeError(f"{name}: a shape is ints or one tuple of ints, got {shape!r}") from None
-    if any(s < 0 for s in shape):
-        raise ValueError(f"{name}: negative dimension in shape {shape}")
-    return shape
-
-
-def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, device: Any,
-            requires_grad: bool, name: str = "tensor") -> Tensor:
-    dev = backend.resolve_device(device)
-    xp = backend.module_for(dev)
-    try:
-        dt = numpy.dtype(dtype) if dtype is not None else float32
-        with backend.on_device(dev):
-            data = fill(xp, shape, dt)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{name}: {error} (shape {shape}, dtype {dtype!r})") from error
-    t = Tensor._make(data, False, None, 0)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def zeros(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Tensor of zeros; ``shape`` as ints or one tuple: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(shape=(2, 3))``.
-
-    float32 by default.
-    """
-    return _filled(lambda xp, s, d: xp.zeros(s, dtype=d), _shape_arg((shape, *dims), "zeros"), dtype, device,
-                   requires_grad, "zeros")
-
-
-def ones(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Tensor of ones; ``shape`` as ints or one tuple."""
-    return _filled(lambda xp, s, d: xp.ones(s, dtype=d), _shape_arg((shape, *dims), "ones"), dtype, device,
-                   requires_grad, "ones")
-
-
-def empty(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uninitialised tensor; ``shape`` as ints or one tuple."""
-    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _shape_arg((shape, *dims), "empty"), dtype, device,
-                   requires_grad, "empty")
-
-
-def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
-    """Tensor of ``shape`` filled with ``fill_value`` (dtype inferred like ``tensor``)."""
-    shape = _shape_arg((shape,), "full")
-    if dtype is None:
-        try:
-            dtype = _infer_dtype(fill_value) or float32
-        except ValueError as error:
-            raise ValueError(f"full: fill_value is not a number or an array ({error})") from error
-    return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, "full")
-
-
-def _like(x: Any, name: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a Tensor to take the shape, dtype and device of, got {type(x).__name__}")
-    return x
-
-
-def zeros_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    x = _like(x, "zeros_like")
-    return zeros(x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
-                 requires_grad=requires_grad)
-
-
-def ones_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    x = _like(x, "ones_like")
-    return ones(x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
-                requires_grad=requires_grad)
-
-
-def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    x = _like(x, "full_like")
-    return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
-                requires_grad=requires_grad)
-
-
-def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values as ``numpy.arange``; int64 for ints, float32 for floats."""
-    if stop is None:
-        start, stop = 0, start
-    if dtype is None:
-        dtype = int64 if all(isinstance(v, (int, numpy.integer)) for v in (start, stop, step)) else float32
-    return _filled(lambda xp, s, d: xp.arange(start, stop, step, dtype=d), (), dtype, device, requires_grad,
-                   "arange")
-
-
-def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the device's generator (see ``manual_seed``)."""
-    dev = backend.resolve_device(device)
-    gen = backend.generator(dev)
-    return _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
-                   else gen.standard_normal(s).astype(d), _shape_arg(shape, "randn"), dtype, dev,
-                   requires_grad, "randn")
-
-
-def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the device's generator."""
-    dev = backend.resolve_device(device)
-    gen = backend.generator(dev)
-    return _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
-                   else gen.random(s).astype(d), _shape_arg(shape, "rand"), dtype, dev,
-                   requires_grad, "rand")
-
-
-def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """Integers in [low, high) from the device's generator (int64 by default)."""
-    dev = backend.resolve_device(device)
-    gen = backend.generator(dev)
-    shape = _shape_arg((shape,), "randint")
-    dtype = int64 if dtype is None else dtype
-    if dev.type == "cpu":
-        return _filled(lambda xp, s, d: gen.integers(low, high, s).astype(d), shape, dtype, dev, False, "randint")
-    return _filled(lambda xp, s, d: gen.randint(low, high, s).astype(d), shape, dtype, dev, False, "randint")
-
-
-def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
-    """``value`` as a Tensor (no copy for a Tensor or an array)."""
-    if isinstance(value, Tensor):
-        return value
-    if backend.is_array(value):
-        if value.dtype.kind not in "biufc":   # object, string, datetime ...: refused, as tensor() does
-            raise TypeError(f"as_tensor: cannot make a tensor of dtype {value.dtype} (numbers only)")
-        return Tensor._make(value, False, None, 0)
-    if like is not None and not isinstance(like, Tensor):
-        raise TypeError(f"as_tensor: like must be a Tensor, got {type(like).__name__}")
-    device = like.device if like is not None else None
-    dtype = None
-    if like is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
-        dtype = like.dtype if like.dtype.kind == "f" or isinstance(value, int) else None
-    return Tensor(value, dtype=dtype, device=device)

@@ -1,7 +1,7 @@
 """PyTorch's ways to make tensors: ``from_numpy``, ``*_like``, ``x.new_*``, ``linspace``, and dtype casts.
 
 The basic constructors (``tensor``, ``zeros``, ``rand`` …) live in
-:mod:`minigrad.tensor`; these build on them.
+:mod:`minigrad.constructors`; these build on them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..tensor import Tensor, bool_, float16, float32, full, int32, rand, randn, tensor
+from ..constructors import full, rand, randn, tensor
+from ..tensor import Tensor, bool_, float16, float32, int32
 from ._util import int_tuple
 
 

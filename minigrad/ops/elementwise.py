@@ -15,7 +15,8 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor, as_tensor
+from ..constructors import as_tensor
+from ..tensor import Tensor
 from ._util import sum_to
 
 
@@ -132,7 +133,7 @@ class Maximum(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
-        return self.xp.maximum(a, b)
+        return self.xp.maximum(b, a)   # at a tie NumPy returns its second argument, PyTorch its first: ±0 as PyTorch
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
@@ -146,7 +147,7 @@ class Minimum(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
-        return self.xp.minimum(a, b)
+        return self.xp.minimum(b, a)   # a at a tie, as PyTorch (the sign of a zero result)
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
@@ -238,7 +239,7 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, x: Any) -> Any:
-        y = self.xp.maximum(x, 0)
+        y = self.xp.maximum(0, x)   # x at a tie: relu(-0) = -0, as PyTorch
         self.saved = (y,)
         return y
 
@@ -284,7 +285,10 @@ class Clip(Function):
         low = bounds[0] if self.has_low else None
         high = bounds[-1] if self.has_high else None
         self.saved = (x, low, high)
-        return self.xp.clip(x, low, high)
+        # x, not the bound, where they are equal (the sign of a zero), as torch.clamp: NumPy's
+        # maximum/minimum return their second argument at a tie
+        y = x if low is None else self.xp.maximum(low, x)
+        return y if high is None else self.xp.minimum(high, y)
 
     def backward(self, gy: Any) -> tuple:
         x, low, high = self.saved

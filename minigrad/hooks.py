@@ -1,0 +1,106 @@
+"""Gradient hooks and ``retain_grad``: the user's code that backward calls, checked.
+
+A hook may look at a gradient and return None, or a replacement of the same
+shape, dtype and device; anything else raises :class:`HookError` naming the
+hook's tensor before any ``.grad`` changes.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable
+
+import numpy
+
+from . import backend
+from .tensor import Tensor
+
+
+class HookError(RuntimeError, TypeError, ValueError):
+    """A gradient hook returned something that is not a gradient of the right shape, dtype and device."""
+
+
+def _leaf_label(leaf: Tensor) -> str:
+    name = f"'{leaf.name}' " if leaf.name else ""
+    return f"tensor {name}of shape {tuple(leaf.shape)}"
+
+
+def _apply_hooks(hooks: list, g: Any, label: str) -> Any:
+    """Call each hook with the gradient (as a Tensor); a hook may return a replacement of the same kind."""
+    for hook in hooks:
+        result = hook(Tensor._make(g, False, None, 0))
+        if result is None:
+            continue
+        new = result.data if isinstance(result, Tensor) else result
+        if not backend.is_array(new):
+            raise HookError(f"register_hook: the hook {getattr(hook, '__name__', hook)!r} on {label} returned "
+                            f"a {type(result).__name__}; a hook returns None or a Tensor/array gradient")
+        if new.shape != g.shape or new.dtype != g.dtype or backend.device_of(new) != backend.device_of(g):
+            raise HookError(
+                f"register_hook: the hook {getattr(hook, '__name__', hook)!r} on {label} returned a gradient "
+                f"of shape {tuple(new.shape)}, dtype {new.dtype} on {backend.device_of(new)}; it must keep the "
+                f"gradient's shape {tuple(g.shape)}, dtype {g.dtype} and device {backend.device_of(g)}"
+            )
+        g = new
+    return g
+
+
+def _add_to_grad(tensor: Tensor, g: Any) -> None:
+    """``tensor.grad += g``; the first time, ``.grad`` becomes a copy of ``g`` in the tensor's dtype.
+
+    A copy, because the same array may reach several tensors (e.g. both inputs
+    of an add); NumPy ops give scalars, not arrays, for 0-d results.
+    """
+    if tensor.grad is None:
+        g = g.astype(tensor.data.dtype, copy=True)
+        tensor.grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
+    else:
+        tensor.grad.data += g
+
+
+def _run_node_hooks(node: Any, grads_out: list) -> None:
+    for index, hooks in (node.hooks or {}).items():
+        if grads_out[index] is not None:
+            shape, dtype = node.out_meta[index]
+            label = f"output {index} of op '{node.name}' (shape {tuple(shape)})"
+            grads_out[index] = _apply_hooks(hooks, grads_out[index], label)
+    for index, ref in (node.retained or {}).items():
+        tensor = ref()
+        if tensor is not None and grads_out[index] is not None:
+            _add_to_grad(tensor, grads_out[index])   # accumulates over backward calls, as PyTorch's retain_grad
+
+
+def register_hook(tensor: Tensor, hook: Callable) -> Callable[[], None]:
+    """Call ``hook(grad)`` when the gradient of ``tensor`` is computed; returns a function that removes it.
+
+    The hook may return a replacement gradient: None, or a Tensor/array of the
+    gradient's shape, dtype and device (anything else raises :class:`HookError`).
+    """
+    if not tensor.requires_grad:
+        raise RuntimeError("register_hook: this tensor does not require grad")
+    node = tensor._node
+    if node is None:
+        hooks = tensor._hooks
+        if hooks is None:
+            hooks = tensor._hooks = []
+    else:
+        if node.hooks is None:
+            node.hooks = {}
+        hooks = node.hooks.setdefault(tensor._index, [])
+    hooks.append(hook)
+
+    def remove() -> None:
+        if hook in hooks:
+            hooks.remove(hook)
+
+    return remove
+
+
+def retain_grad(tensor: Tensor) -> None:
+    """Make a non-leaf ``tensor`` keep its ``.grad`` after backward."""
+    node = tensor._node
+    if node is None:
+        return
+    if node.retained is None:
+        node.retained = {}
+    node.retained[tensor._index] = weakref.ref(tensor)

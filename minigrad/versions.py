@@ -1,0 +1,62 @@
+"""Version counters for in-place ops: backward refuses a saved array that changed after it was saved."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+
+class InplaceLog:
+    """Which arrays in-place ops changed, and when: the version counters behind backward's check.
+
+    Kept per memory owner (a view's ``.base``), not per Tensor, so a view, a
+    ``detach()``-ed copy and the tensor itself share one counter, as in
+    PyTorch. A recorded op notes the current ``epoch`` (one store); backward
+    looks further only when an in-place op ran since (``epoch`` moved on), so
+    graphs built without in-place ops pay nothing more. Entries die with
+    their array (weak references, swept as the log grows).
+    """
+
+    __slots__ = ("epoch", "entries", "_sweep_at")
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.entries: dict = {}   # id(owner) -> [weakref to owner, version, epochs of the last changes]
+        self._sweep_at = 1024
+
+    @staticmethod
+    def _owner(array: Any) -> Any:
+        base = getattr(array, "base", None)
+        return array if base is None or not hasattr(base, "shape") else base   # a view: its owner
+
+    def _entry(self, array: Any) -> list | None:
+        owner = self._owner(array)
+        entry = self.entries.get(id(owner))
+        return entry if entry is not None and entry[0]() is owner else None
+
+    def bump(self, array: Any) -> None:
+        self.epoch += 1
+        owner = self._owner(array)
+        entry = self._entry(array)
+        if entry is None:
+            if len(self.entries) >= self._sweep_at:
+                self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None}
+                self._sweep_at = max(1024, 2 * len(self.entries))
+            entry = self.entries[id(owner)] = [weakref.ref(owner), 0, []]
+        entry[1] += 1
+        entry[2] = [*entry[2][-15:], self.epoch]
+
+    def version(self, array: Any) -> int:
+        entry = self._entry(array)
+        return 0 if entry is None else entry[1]
+
+    def changed_since(self, array: Any, epoch: int) -> tuple[int, int] | None:
+        """``(version now, version at epoch)`` if an in-place op changed ``array`` after ``epoch``, else None."""
+        entry = self._entry(array)
+        if entry is None or entry[2][-1] <= epoch:
+            return None
+        later = sum(1 for e in entry[2] if e > epoch)   # the last 16 changes are kept: exact for the usual cases
+        return entry[1], entry[1] - later
+
+
+INPLACE = InplaceLog()
