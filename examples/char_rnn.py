@@ -112,7 +112,7 @@ def sample(model: CharModel, text: Text, prime: str, length: int, temperature: f
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.parser("char_rnn", __doc__, epochs=20)
+    parser = common.parser("char_rnn", __doc__, epochs=10)
     add = parser.add_argument
     add("--text", type=common.text_file, default="kjv",
         help="kjv (~1 MB of the King James Bible), small (~17 KB) or the path of a UTF-8 text file")
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--num-layers", type=common.positive_int, default=1)
     add("--dropout", type=common.probability, default=0.1, help="on the recurrent output (and between layers)")
     add("--seq-len", type=common.positive_int, default=64, help="characters per truncated-BPTT chunk")
-    add("--batch-size", type=common.positive_int, default=16, help="parallel streams")
+    add("--batch-size", type=common.positive_int, default=32, help="parallel streams")
     add("--lr", type=common.positive_float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
     add("--lr-schedule", choices=["constant", "cosine"], default="cosine",
         help="keep the learning rate, or lower it along a cosine to 5%% of --lr by the end")

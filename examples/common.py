@@ -190,8 +190,12 @@ def limit_blas_threads(threads: int) -> None:
     imported, so importing an example has no side effect and ``--threads`` can
     change it.
     """
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - only programs that run, not importers
-
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - only programs that run, not importers
+    except ImportError:  # pragma: no cover - threadpoolctl is in the examples extra
+        print("note: threadpoolctl is not installed, so BLAS keeps its own thread count "
+              "(pip install -e .[examples])", file=sys.stderr)
+        return
     threadpool_limits(limits=threads, user_api="blas")
 
 

@@ -11,6 +11,7 @@ both must agree with each other and with the true coefficients. The exponential 
 one-unit linear RNN with fixed weights: its α is learned back from (x, h) pairs by BPTT. Finally, a
 series whose next value repeats its first one, --delay steps back, beyond any window W < delay:
 AR(W) cannot reach it and an nn.GRU, whose state carries the past, can. Both MSEs are printed.
+The GRU runs on --device; the small recurrences and fits run on the host in float64.
 
     python -m examples.dynamical_systems
     python -m examples.dynamical_systems --delay 40 --bridge-window 10 --epochs 12

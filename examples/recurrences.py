@@ -160,8 +160,8 @@ def fit_linear_unit(inputs: np.ndarray, states: np.ndarray, steps: int = 400, lr
     w_hh = w_xh = 0.5. Returns (w_hh, w_xh, final loss).
     """
     inputs, states = mg.tensor(np.asarray(inputs, dtype=np.float64)), mg.tensor(np.asarray(states, dtype=np.float64))
-    weight_hh = nn.Parameter(mg.tensor(0.5, dtype=mg.float64))
-    weight_xh = nn.Parameter(mg.tensor(0.5, dtype=mg.float64))
+    weight_hh = nn.Parameter(mg.tensor([0.5], dtype=mg.float64))   # (1,): the weights of one unit
+    weight_xh = nn.Parameter(mg.tensor([0.5], dtype=mg.float64))
     optimizer = nn.optim.Adam([weight_hh, weight_xh], lr=lr)
     loss = mg.tensor(float("nan"))
     for i in (progress or iter)(range(steps)):
