@@ -116,3 +116,23 @@ def test_cross_entropy_with_class_probabilities(torch, reduction: str, shape: tu
     peer = torch.nn.CrossEntropyLoss(weight=None if weight is None else torch.from_numpy(weight),
                                      reduction=reduction, label_smoothing=smoothing)
     check_op(lambda v: mine(v, mg.tensor(target)), [x], torch, lambda v: peer(v, torch.from_numpy(target)))
+
+
+@pytest.mark.parametrize("size_average,reduce", [(None, False), (False, None), (True, True), (False, False)])
+def test_deprecated_size_average_and_reduce_pick_the_reduction_as_in_torch(torch, size_average, reduce) -> None:
+    x, y = leaf(3, 4), leaf(3, 4)
+    with pytest.warns(UserWarning, match="deprecated"):
+        mine = nn.MSELoss(size_average, reduce)
+    with pytest.warns(UserWarning):
+        peer = torch.nn.MSELoss(size_average, reduce)
+    assert mine.reduction == peer.reduction
+    check_op(mine, [x, y], torch, peer)
+
+
+def test_positional_arguments_bind_as_in_torch(torch) -> None:
+    weight = np.array([1.0, 2.0, 3.0])
+    mine = nn.CrossEntropyLoss(mg.tensor(weight), None, 1)
+    peer = torch.nn.CrossEntropyLoss(torch.from_numpy(weight), None, 1)
+    assert mine.ignore_index == peer.ignore_index == 1
+    bce = nn.BCEWithLogitsLoss(None, None, None, "sum", mg.ones(3))
+    assert bce.reduction == "sum" and bce.pos_weight.shape == (3,)
