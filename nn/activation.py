@@ -67,31 +67,30 @@ def _implicit_dim(name: str, ndim: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-class Softmax(_Elementwise):
+class _AlongDim(_Elementwise):
+    """A normalisation along one ``dim`` (PyTorch's implicit choice, with a warning, when it is None)."""
+
+    function = staticmethod(F.softmax)
+
+    def __init__(self, dim: int | None = None, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _implicit_dim(type(self).__name__, x.ndim)
+        return self.function(x, dim=dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
     """exp(x) / Σ exp(x) along ``dim``: every slice along ``dim`` sums to 1."""
 
-    def __init__(self, dim: int | None = None, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_dim("Softmax", x.ndim)
-        return F.softmax(x, dim=dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    function = staticmethod(F.softmax)
 
 
-class LogSoftmax(_Elementwise):
+class LogSoftmax(_AlongDim):
     """x - logsumexp(x) along ``dim`` (log-probabilities; pair with ``NLLLoss``)."""
 
-    def __init__(self, dim: int | None = None, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_dim("LogSoftmax", x.ndim)
-        return F.log_softmax(x, dim=dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    function = staticmethod(F.log_softmax)
