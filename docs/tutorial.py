@@ -114,7 +114,8 @@ print(f"LSTM loss after training: {train(lstm):.3f}")
 # ‖∂L/∂h_t‖. The drawing runs the backward pass itself on the recorded graph; it does
 # not change any `.grad`. `collapse="steps"` draws each step as one box;
 # `steps_shown=None` keeps every step (by default a long unroll keeps its first and
-# last two steps and draws the rest as one node).
+# last two steps and draws the rest as one node), and `wrap=5` lays the steps out in
+# rows of five, read like lines of text.
 
 # %%
 x, target = memory_batch()
@@ -123,10 +124,10 @@ lstm_loss, lstm_hidden = memory_loss(lstm, x, target)
 for h in rnn_hidden + lstm_hidden:
     h.retain_grad()   # keep ∂L/∂h_t on these intermediate tensors for section 4
 
-mg.viz.draw(rnn_loss, collapse="steps", steps_shown=None, show_grads=True, show_shapes=False)
+mg.viz.draw(rnn_loss, collapse="steps", steps_shown=None, wrap=5, show_grads=True, show_shapes=False)
 
 # %%
-mg.viz.draw(lstm_loss, collapse="steps", steps_shown=None, show_grads=True, show_shapes=False)
+mg.viz.draw(lstm_loss, collapse="steps", steps_shown=None, wrap=5, show_grads=True, show_shapes=False)
 
 # %% [markdown]
 # ## 4. The vanishing gradient, in numbers

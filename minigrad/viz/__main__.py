@@ -58,6 +58,8 @@ def parser() -> argparse.ArgumentParser:
                              f"'all' draws every step (default {STEPS_SHOWN})")
     parser.add_argument("--max-nodes", type=_count_or_all, default=MAX_NODES,
                         help=f"refuse drawings with more nodes than this; 'all' lifts the limit (default {MAX_NODES})")
+    parser.add_argument("--wrap", type=_positive, default=None,
+                        help="lay the step boxes out in rows of this many steps, top to bottom (with --collapse)")
     parser.add_argument("--params", choices=("ghost", "single"), default="ghost")
     parser.add_argument("--grads", action="store_true",
                         help="colour edges by gradient norm (loss: sum of the last output; seq2seq: cross-entropy)")
@@ -107,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         written = render(loss, path=out, format=args.format, collapse=args.collapse, params=args.params,
                          show_shapes=not args.no_shapes, show_grads=args.grads, rankdir=args.rankdir,
-                         steps_shown=args.steps_shown, max_nodes=args.max_nodes)
+                         steps_shown=args.steps_shown, max_nodes=args.max_nodes, wrap=args.wrap)
     except (DotNotFoundError, DrawingTooLargeError, ValueError) as error:
         print(f"minigrad.viz: {error}", file=sys.stderr)
         return 1

@@ -41,10 +41,12 @@ def new_graph(rankdir: str) -> Graph:
                  edge_attr=EDGE_ATTRS)
 
 
-def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str, float], scale: Scale | None) -> None:
+def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str, float], scale: Scale | None,
+                  rows: dict[str, list[list[Unit]]] | None = None) -> None:
     """State every unit inside its (nested) scope cluster, in unit order.
 
     A time-step cluster is labelled with ‖∂L/∂h‖ when the gradients are shown.
+    ``rows`` (cluster scope → rows of units) puts each row at one rank.
     """
     members: dict[str, list[Unit]] = {}
     children: dict[str, list[str]] = {"": []}
@@ -74,6 +76,11 @@ def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str,
     def fill(target: graphviz.Digraph, path: str) -> None:
         for unit in members.get(path, ()):
             target.node(unit.node_id, label=unit.label, **unit.attrs)
+        for row in (rows or {}).get(path, ()):
+            same = graphviz.Digraph(graph_attr={"rank": "same"})   # anonymous: not a cluster
+            for unit in row:
+                same.node(unit.node_id)
+            target.subgraph(same)
         for child in children[path]:
             label = child.rsplit("/", 1)[-1]
             attrs = {"label": escape(label), "style": "rounded", "color": "#9e9e9e", "fontsize": "10",

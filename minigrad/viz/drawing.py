@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from .dot import Graph, emit_clusters, new_graph
 from .gradients import GradientNorms, combined, observe
 from .graph import flatten, walk
-from .layout import collect, place_leaves, reference_hubs
+from .layout import collect, place_leaves, reference_hubs, wrapped_rows
 from .scopes import Elided, Fold, cached, enclosing_step, folder, outer_step, plan_elision, with_elision
 from .style import Scale, edge_attrs, label_box, label_leaf, label_op
 from .units import Unit
@@ -36,7 +36,7 @@ class ElisionWarning(UserWarning):
 
 def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequence[str] | None = None,
          params: str = "ghost", show_shapes: bool = True, show_grads: bool = False, rankdir: str = "LR",
-         steps_shown: int | None = STEPS_SHOWN, max_nodes: int | None = MAX_NODES) -> Graph:
+         steps_shown: int | None = STEPS_SHOWN, max_nodes: int | None = MAX_NODES, wrap: int | None = None) -> Graph:
     """Draw the graph that produced ``roots`` (e.g. a loss, or ``output, h_n``).
 
     Args:
@@ -66,12 +66,15 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             with an :class:`ElisionWarning`. ``None``: never elide.
         max_nodes: raise :class:`DrawingTooLargeError` (suggesting ``collapse=``)
             when more op nodes and boxes than this would be drawn; ``None``: no limit.
+        wrap: lay each layer's time-step boxes out in rows of this many steps, the
+            rows stacked top to bottom like lines of text (needs step boxes, e.g.
+            ``collapse="steps"``; ``rankdir`` must then be ``"LR"`` or ``"TB"``).
 
     Returns:
         A :class:`Graph` (a ``graphviz.Digraph``): ``.source`` is the DOT text;
         it displays inline in Jupyter.
     """
-    _check_options(group, params, rankdir, steps_shown, max_nodes)
+    _check_options(group, params, rankdir, steps_shown, max_nodes, wrap)
     tensors = flatten(roots)
     nodes = walk(tensors)
     root_leaves = [t for t in tensors if t._node is None and t.requires_grad]
@@ -114,8 +117,14 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
         elif unit.kind in ("leaf", "ghost"):
             label_leaf(unit, show_shapes)
 
-    graph = new_graph(rankdir)
-    emit_clusters(graph, units, h_norms, scale)
+    rows = None
+    if wrap is not None:
+        rows = wrapped_rows(units, wrap)
+        if not rows:
+            raise ValueError("draw: wrap= lays out time-step boxes, and this drawing has none; "
+                             "pass collapse='steps' as well")
+    graph = new_graph("TB" if wrap is not None else rankdir)
+    emit_clusters(graph, units, h_norms, scale, rows)
     for (tail, head), edge in ordered:
         graph.edge(tail.node_id, head.node_id, **edge_attrs(edge, scale, tail.kind == "box" or head.kind == "box"))
     if scale is not None:
@@ -164,18 +173,21 @@ def _hidden_norms(grads: GradientNorms, plan: dict[str, Elided]) -> tuple[dict[s
     return h_norms, run_norms
 
 
-def _check_options(group: Any, params: Any, rankdir: Any, steps_shown: Any, max_nodes: Any) -> None:
+def _check_options(group: Any, params: Any, rankdir: Any, steps_shown: Any, max_nodes: Any, wrap: Any) -> None:
     if group not in ("scope", None):
         raise ValueError(f"draw: group must be 'scope' or None, got {group!r}")
     if params not in ("ghost", "single"):
         raise ValueError(f"draw: params must be 'ghost' or 'single', got {params!r}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"draw: rankdir must be one of LR, RL, TB, BT, got {rankdir!r}")
-    for name, value in (("steps_shown", steps_shown), ("max_nodes", max_nodes)):
+    for name, value, least in (("steps_shown", steps_shown, 0), ("max_nodes", max_nodes, 0), ("wrap", wrap, 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise TypeError(f"draw: {name} must be an int or None, got {value!r}")
-        if value is not None and value < 0:
-            raise ValueError(f"draw: {name}={value} must be >= 0 (or None)")
+        if value is not None and value < least:
+            raise ValueError(f"draw: {name}={value} must be >= {least} (or None)")
+    if wrap is not None and rankdir not in ("LR", "TB"):
+        raise ValueError(f"draw: wrap= lays rows left to right, stacked top to bottom; rankdir={rankdir!r} "
+                         "cannot be combined with it (use 'LR' or 'TB')")
 
 
 def _plan_folding(collapse: Any, scope_counts: Counter, steps_shown: int | None) -> tuple[Fold, dict[str, Elided]]:

@@ -15,7 +15,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .gradients import GradientNorms
 from .graph import is_parameter, leaf_name, weights_of
-from .scopes import Elided, Fold, common_scope, parent
+from .scopes import STEP, Elided, Fold, common_scope, parent
 from .style import escape, meta_text
 from .units import Edges, Unit
 
@@ -184,3 +184,17 @@ def _reference(hub: Unit, side: str, partner: Unit, k: int, show_shapes: bool) -
         if show_shapes:
             ref.label += "\\n" + meta_text(hub.meta)
     return ref
+
+
+def wrapped_rows(units: list[Unit], wrap: int) -> dict[str, list[list[Unit]]]:
+    """Cluster scope → rows of at most ``wrap`` time-step boxes, in data-flow order.
+
+    Each row is later drawn at one rank (``rank=same``), so with the picture
+    running top to bottom a long unroll reads like lines of text.
+    """
+    steps: dict[str, list[Unit]] = {}
+    for unit in units:
+        if unit.kind == "box" and (unit.elided is not None or STEP.fullmatch(unit.path.rsplit("/", 1)[-1])):
+            steps.setdefault(unit.place, []).append(unit)
+    return {place: [boxes[k:k + wrap] for k in range(0, len(boxes), wrap)]
+            for place, boxes in steps.items()}

@@ -27,12 +27,22 @@ class Dot:
         self.nodes: dict[str, str] = {}
         self.home: dict[str, str | None] = {}
         self.edges: list[tuple[str, str, str]] = []
+        self.ranks: list[list[str]] = []   # anonymous {rank=same ...} groups: node ids
         stack: list[str] = []
+        row: list[str] | None = None
         for line in source.splitlines():
             if m := _OPEN.match(line):
                 name = m.group(1)
                 self.clusters[name] = {"label": None, "parent": stack[-1] if stack else None, "nodes": []}
                 stack.append(name)
+            elif line.strip() == "{":
+                row = []
+            elif row is not None:
+                if line.strip() == "}":
+                    self.ranks.append(row)
+                    row = None
+                elif re.fullmatch(r"\w+", line.strip()):
+                    row.append(line.strip())
             elif line.strip() == "}":
                 if stack:
                     stack.pop()

@@ -192,3 +192,43 @@ def test_1000_step_lstm_collapsed_is_narrow_and_fast(has_dot):
     width = int(re.search(r'<svg width="(\d+)pt"', svg).group(1))
     assert width <= 2000 and ">t999</text>" in svg and "996 steps elided" in svg
     assert seconds < 2.0   # about 0.15 s on a quiet machine (bench.viz checks < 0.5 s); a shared CI box is slower
+
+
+# --- wrapping a long row -------------------------------------------------------------------------------------
+
+def test_wrap_lays_step_boxes_out_in_rows_top_to_bottom():
+    loss, _ = unrolled_rnn(12)
+    source = viz.draw(loss, collapse="steps", steps_shown=None, wrap=5).source
+    dot = Dot(source)
+    assert "rankdir=TB" in source
+    names = [[dot.nodes[i].split("\\n")[0] for i in row] for row in dot.ranks]
+    assert names == [["t0", "t1", "t2", "t3", "t4"], ["t5", "t6", "t7", "t8", "t9"], ["t10", "t11"]]
+    # same nodes and edges as the unwrapped drawing: only the layout changes
+    plain = Dot(viz.draw(loss, collapse="steps", steps_shown=None).source)
+    assert plain.nodes == dot.nodes and plain.edges == dot.edges and not plain.ranks
+
+
+def test_wrap_keeps_each_layer_in_its_own_rows_and_counts_an_elided_run_as_one_box():
+    output, _ = run_layer("gru", 12, bidirectional=True)
+    dot = Dot(viz.draw(output.sum(), collapse="steps", wrap=3).source)
+    names = [[dot.nodes[i].split("\\n")[0] for i in row] for row in dot.ranks]
+    assert names == [["t0", "t1", "t2…t9"], ["t10", "t11"], ["t11", "t10", "t2…t9"], ["t1", "t0"]]
+    assert all(len({dot.home[i] for i in row}) == 1 for row in dot.ranks)   # a row never spans two layers
+
+
+@pytest.mark.parametrize("options, error, words", [
+    ({"wrap": 0, "collapse": "steps"}, ValueError, "wrap=0 must be >= 1"),
+    ({"wrap": "5", "collapse": "steps"}, TypeError, "wrap must be an int or None"),
+    ({"wrap": 4, "collapse": "steps", "rankdir": "RL"}, ValueError, "rankdir='RL' cannot be combined"),
+    ({"wrap": 4}, ValueError, "pass collapse='steps' as well"),
+])
+def test_bad_wrap_is_named(options, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        viz.draw(unrolled_rnn(6)[0], **options)
+
+
+def test_wrapped_drawing_renders(has_dot):
+    output, _ = run_layer("lstm", 20)
+    svg = viz.draw(output[-1].sum(), collapse="steps", steps_shown=None, wrap=5, show_grads=True).pipe("svg")
+    width, height = (int(v) for v in re.search(rb'<svg width="(\d+)pt" height="(\d+)pt"', svg).groups())
+    assert height > width / 3 and b">t19</text>" in svg

@@ -117,8 +117,11 @@ def test_cli_elides_long_unrolls_and_refuses_huge_drawings(tmp_path, capsys):
     capsys.readouterr()
     assert main([*base, "--steps", "30", "--max-nodes", "50", "--steps-shown", "all"]) == 1
     assert "more than max_nodes=50" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main([*base, "--steps-shown", "some"])
+    assert main([*base, "--steps", "30", "--collapse", "steps", "--steps-shown", "all", "--wrap", "10"]) == 0
+    assert [len(row) for row in Dot(out.read_text(encoding="utf-8")).ranks] == [10, 10, 10]
+    for bad in (["--steps-shown", "some"], ["--wrap", "0"]):
+        with pytest.raises(SystemExit):
+            main([*base, *bad])
 
 
 def test_cli_seq2seq_is_built_from_nn_layers(tmp_path):
