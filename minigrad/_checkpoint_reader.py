@@ -51,36 +51,44 @@ class _Archive:
         head = file.read(8)
         file.seek(0)
         if head.startswith(b"\x93NUMPY"):
-            raise self.error("holds a single .npy array, not an .npz archive; use numpy.load for it", at="")
+            raise self.file_error("holds a single .npy array, not an .npz archive; use numpy.load for it")
         try:
             self.zip = zipfile.ZipFile(file)
         except Exception as error:  # noqa: BLE001 - any failure of a hostile file is a CheckpointError
             if head.startswith(b"PK"):
-                raise self.error(f"is not a readable .npz archive (truncated or corrupt?): "
-                                 f"{type(error).__name__}: {error}", at="") from None
-            raise self.error("is not an .npz archive (it looks like a pickle or an unknown format; "
-                             "nn.load never unpickles)", at="") from None
+                raise self.file_error(f"is not a readable .npz archive (truncated or corrupt?): "
+                                 f"{type(error).__name__}: {error}") from None
+            raise self.file_error("is not an .npz archive (it looks like a pickle or an unknown format; "
+                             "nn.load never unpickles)") from None
         self.entries: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in self.zip.infolist():
             if not info.filename.endswith(".npy"):
-                raise self.error(f"holds a member {info.filename!r} that is not an .npy array", at="")
+                raise self.file_error(f"holds a member {info.filename!r} that is not an .npy array")
             key = info.filename[:-4]
             if key in self.entries:
-                raise self.error(f"key {key!r} appears twice in the archive", at="")
+                raise self.error(f"key {key!r} appears twice in the archive")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
                 raise self.error(f"key {key!r} is encrypted or compressed with method {info.compress_type}; "
-                                 "only stored and deflated members (NumPy's) are read", at="")
+                                 "only stored and deflated members (NumPy's) are read")
+            if info.compress_size > size or (info.compress_type == zipfile.ZIP_STORED
+                                             and info.file_size != info.compress_size):
+                raise self.error(f"key {key!r} declares {info.file_size:,} bytes ({info.compress_size:,} stored) "
+                                 f"but the file has {size:,} bytes (truncated or tampered)")
             self.entries[key] = info
             total += info.file_size
         if max_ratio is not None and total > max(max_ratio * size, RATIO_FLOOR):
-            raise self.error(f"would inflate to {total:,} bytes from {size:,} on disk (more than {max_ratio:g} "
+            raise self.file_error(f"would inflate to {total:,} bytes from {size:,} on disk (more than {max_ratio:g} "
                              "times: a zip bomb?); refusing to decompress it. Pass max_ratio=None to load a "
-                             "file you trust", at="")
+                             "file you trust")
 
-    def error(self, text: str, at: str | None = None) -> CheckpointError:
-        where = f"{self.name}" if at == "" else f"{self.name}:"
-        return CheckpointError(f"nn.load: {where} {text}")
+    def error(self, text: str) -> CheckpointError:
+        """An error about one part of the file: ``nn.load: <file>: <text>``."""
+        return CheckpointError(f"nn.load: {self.name}: {text}")
+
+    def file_error(self, text: str) -> CheckpointError:
+        """An error about the file as a whole: ``nn.load: <file> <text>``."""
+        return CheckpointError(f"nn.load: {self.name} {text}")
 
     def array(self, key: str, kinds: str = "biufc", limit: int | None = None) -> numpy.ndarray:
         """The array under ``key``, whose dtype kind must be one of ``kinds``."""
@@ -119,7 +127,10 @@ class _Archive:
                                  f"the entry holds {stored:,} bytes (file truncated or tampered)")
             if limit is not None and needed > limit:
                 raise self.error(f"key {key!r} is {needed:,} bytes, more than the {limit:,} allowed for it")
-            array = numpy.empty(count, dtype)
+            try:
+                array = numpy.empty(count, dtype)
+            except MemoryError:
+                raise self.error(f"key {key!r} needs {needed:,} bytes, more memory than is free") from None
             buffer = memoryview(array.view(numpy.uint8)) if count else memoryview(b"")
             filled = 0
             while filled < needed:

@@ -737,3 +737,16 @@ def test_nn_module_plain_tensor_over_a_parameter_is_refused_and_changes_nothing(
         assert word in str(info.value)
     assert [n for n, _ in world.model.named_parameters()] == names
     assert_unchanged(before, snapshot(world))
+
+
+def test_nn_load_stored_member_lying_about_its_size_is_refused_even_without_a_ratio_limit(world: World,
+                                                                                         tmp_path) -> None:
+    from tests.support.bad_checkpoints import stored_size_lie
+
+    path = stored_size_lie(tmp_path)
+    before = snapshot(world)
+    with pytest.raises(nn.CheckpointError) as info:
+        world.model.load_state_dict(nn.load(path, max_ratio=None)["model"])
+    for word in ("nn.load", "liar.npz", "'weight'", "declares"):
+        assert word in str(info.value)
+    assert_unchanged(before, snapshot(world))

@@ -67,6 +67,22 @@ def zip_bomb(folder: Path) -> Path:
     return path
 
 
+def stored_size_lie(folder: Path) -> Path:
+    """A plainly stored member whose directory entry claims 8 TB: even max_ratio=None must not trust it."""
+    path = write_zip(folder / "liar.npz", [("weight.npy", npy_header("<f8", (10**12,), bytes(64)))])
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("weight.npy")
+    claimed = (8 * 10**12 + len(npy_header("<f8", (10**12,), b""))).to_bytes(8, "little")
+    # rewrite the sizes as ZIP64 is not used here: patch the 4-byte fields where they fit, else cap at 0xFFFFFFFE
+    small = min(int.from_bytes(claimed, "little"), 0xFFFFFFFE).to_bytes(4, "little")
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 24:central + 28] = small             # uncompressed size in the central directory
+    data[info.header_offset + 22:info.header_offset + 26] = small   # and in the local header
+    path.write_bytes(bytes(data))
+    return path
+
+
 def fifo(folder: Path) -> Path:
     path = folder / "pipe.npz"
     os.mkfifo(path)
@@ -120,6 +136,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple]] = {
     "bzip2_member": (lambda d: write_zip(d / "bz.npz", [("w.npy", npy(np.ones(2)))], zipfile.ZIP_BZIP2),
                      ("'w'", "compressed with method 12")),
     "foreign_member": (lambda d: write_zip(d / "readme.npz", [("readme.txt", b"hello")]), ("readme.txt", ".npy")),
+    "stored_size_lie": (stored_size_lie, ("'weight'", "declares", "tampered")),
     "fifo": (fifo, ("FIFO", "not a regular file")),
     "folder": (folder_itself, ("folder", "not a regular file")),
 }
