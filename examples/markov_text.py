@@ -116,7 +116,8 @@ def plot(path: str, orders: list[int], validation: list[float], held_out: list[f
         ax.axhline(rnn, color="C3", label=f"char_rnn, held out ({rnn:.2f})")
     ax.set_xlabel("order W (characters of context)")
     ax.set_ylabel("bits per character")
-    ax.set_title("A fixed window stops improving; the RNN's state does not")
+    ax.set_title("A fixed window stops improving; the RNN's state does not" if rnn is not None
+                 else "Order-W character chains: held-out bits per character")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
