@@ -93,6 +93,7 @@ from .ops import (  # PyTorch's spellings (DESIGN §3)
     min,
     minimum,
     mul,
+    narrow,
     neg,
     norm,
     numel,
@@ -133,7 +134,7 @@ device = Device
 
 __all__ = [
     "Size", "ValuesIndices", "amax", "amin", "argmax", "argmin", "bmm", "cat", "clamp", "clone", "cos",
-    "double", "flatten", "from_numpy", "gather", "half", "linspace", "long", "masked_fill", "norm", "numel",
+    "double", "flatten", "from_numpy", "gather", "half", "linspace", "long", "masked_fill", "narrow", "norm", "numel",
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "tag",

@@ -51,6 +51,7 @@ from .shape import (
     flatten,
     getitem,
     matrix_transpose,
+    narrow,
     numel,
     permute,
     repeat,
@@ -67,7 +68,7 @@ from .shape import (
 
 __all__ = [
     "Size", "ValuesIndices", "amax", "amin", "argmax", "argmin", "bmm", "cat", "clone", "contiguous", "cos",
-    "creation", "dim", "expand", "flatten", "gather", "inplace", "masked_fill", "matrix_transpose", "norm",
+    "creation", "dim", "expand", "flatten", "gather", "inplace", "masked_fill", "matrix_transpose", "narrow", "norm",
     "numel", "permute", "repeat", "sin", "size", "std", "t", "topk", "unsqueeze", "view",
     "abs", "add", "astype", "broadcast_to", "chunk", "clip", "concat", "div", "exp",
     "expand_dims", "getitem", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum",
@@ -144,7 +145,7 @@ _methods = {
 }
 # PyTorch's spellings (DESIGN §3): the methods an RNN program uses, and the in-place ops
 _methods.update({
-    "size": size, "numel": numel, "dim": dim, "ndimension": dim, "view": view, "flatten": flatten,
+    "size": size, "narrow": narrow, "numel": numel, "dim": dim, "ndimension": dim, "view": view, "flatten": flatten,
     "permute": permute, "t": t, "unsqueeze": unsqueeze, "expand": expand, "repeat": repeat, "clone": clone,
     "contiguous": contiguous, "masked_fill": masked_fill, "topk": topk, "argmax": argmax, "argmin": argmin,
     "amax": amax, "amin": amin, "std": std, "norm": norm, "sin": sin, "cos": cos, "bmm": bmm, "gather": gather,

@@ -222,6 +222,17 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return Reshape(shape)(x)
 
 
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``x`` along ``dim`` from ``start`` for ``length`` elements (a view: ``x[..., start:start + length]``)."""
+    x = tensor_arg(x, "narrow")
+    a = one_axis(dim, max(x.ndim, 1), "narrow")
+    size = x.shape[a] if x.ndim else 1
+    start = start + size if start < 0 else start
+    if not (0 <= start <= size and 0 <= length <= size - start):
+        raise IndexError(f"narrow: start {start} and length {length} do not fit dim {a} of size {size}")
+    return getitem(x, (slice(None),) * a + (slice(start, start + length),))
+
+
 def transpose(x: Tensor, *dims: Any, axes: Any = None) -> Tensor:
     """``transpose(d0, d1)`` swaps two dims, as PyTorch (also on a 2-D tensor).
 

@@ -96,6 +96,7 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "view_tuple_minus_one": (lambda t, x: x.view((2, -1)), (X34,)),
     "reshape_ints": (lambda t, x: x.reshape(3, 2, 2), (X34,)),
     "reshape_tuple": (lambda t, x: t.reshape(x, (12,)), (X34,)),
+    "narrow": (lambda t, x: x.narrow(1, 1, 2) * t.narrow(x, 0, -2, 2).sum(), (X34,)),
     "flatten": (lambda t, x: x.flatten(), (X234,)),
     "flatten_start": (lambda t, x: x.flatten(1), (X234,)),
     "flatten_range": (lambda t, x: t.flatten(x, start_dim=0, end_dim=1), (X234,)),
