@@ -301,3 +301,4 @@ def test_functional_embedding_matches_torch(torch) -> None:
     check_against_torch(torch, lambda w: F.embedding(index, w, padding_idx=2),
                         lambda w: torch.nn.functional.embedding(torch.from_numpy(index), w, padding_idx=2), [weight])
     assert np.all(weight.grad.numpy()[2] == 0)
+    assert mg.gradcheck(lambda w: F.embedding(index, w), [weight.detach().requires_grad_()])   # padding_idx blocks it
