@@ -37,16 +37,17 @@ class Adagrad(Optimizer):
     def _state_keys(self, hyper: dict) -> tuple[set, set]:
         return {"step", "sum"}, set()
 
-    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
         if not state:                      # a group added after construction
-            state = self._initial_state(param, hyper["initial_accumulator_value"])
-        step = state["step"] + 1
+            state.update(self._initial_state(param, hyper["initial_accumulator_value"]))
+        step = state["step"] = state["step"] + 1
         g = -grad if hyper["maximize"] else grad
         if hyper["weight_decay"] != 0:
             g = g + hyper["weight_decay"] * param
         clr = hyper["lr"] / (1 + (step - 1) * hyper["lr_decay"])
-        total = state["sum"] + g * g
+        total = state["sum"]
+        total += g * g
         std = xp.sqrt(total)
         std += hyper["eps"]
-        return param + -clr * g / std, {**state, "step": step, "sum": total}   # addcdiv's order
+        param += -clr * g / std                     # addcdiv's order: (value·a)/b

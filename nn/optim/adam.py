@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, is_number, lerp
+from .optimizer import Optimizer, is_number, lerp_
 
 __all__ = ["Adam", "AdamW"]
 
@@ -41,30 +41,32 @@ class Adam(Optimizer):
             return required | {"max_exp_avg_sq"}, set()
         return required, {"max_exp_avg_sq"}
 
-    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         g = -grad if hyper["maximize"] else grad
         if weight_decay != 0:
             if self.decoupled:
-                param = param * (1 - lr * weight_decay)
+                param *= 1 - lr * weight_decay
             else:
                 g = g + weight_decay * param
         if not state:
-            state = {"step": 0, "exp_avg": xp.zeros_like(param), "exp_avg_sq": xp.zeros_like(param)}
+            state.update(step=0, exp_avg=xp.zeros_like(param), exp_avg_sq=xp.zeros_like(param))
             if hyper["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
-        step = state["step"] + 1
-        exp_avg = lerp(state["exp_avg"], g, 1 - beta1)
-        exp_avg_sq = state["exp_avg_sq"] * beta2 + (1 - beta2) * g * g   # addcmul's order
-        new_state = {**state, "step": step, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
+        step = state["step"] = state["step"] + 1
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(exp_avg, g, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * g * g          # addcmul's order: (value·a)·b
         second = exp_avg_sq
         if hyper["amsgrad"]:
-            second = new_state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq)
+            second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
         step_size = lr / (1 - beta1 ** step)
-        denom = xp.sqrt(second) / math.sqrt(1 - beta2 ** step)
+        denom = xp.sqrt(second)
+        denom /= math.sqrt(1 - beta2 ** step)
         denom += eps
-        return param + -step_size * exp_avg / denom, new_state    # addcdiv's order: (value·a)/b
+        param += -step_size * exp_avg / denom       # addcdiv's order: (value·a)/b
 
 
 class AdamW(Adam):

@@ -1,22 +1,27 @@
 """The optimizer base class: parameter groups, checks, all-or-nothing steps, state dicts.
 
 A step is all-or-nothing. ``step()`` first checks every hyper-parameter of
-every group and every gradient (shape, dtype, device, and finiteness when the
+every group, every gradient (shape, dtype, device, and finiteness when the
 optimizer was built with ``check_finite=True``) and the state of every
-parameter it will touch; then it computes every new parameter and state array
-without writing anything; only then does it copy the new values in. When any
-of that raises, the parameters and the optimizer state are exactly as before.
-``load_state_dict`` works the same way: it checks and converts the whole
-state dict before taking any of it.
+parameter it will touch; only then does it update, in place. Every way a step
+can fail is among those checks (floating-point overflow and NaN propagate
+silently, as in PyTorch), so when ``step()`` raises, the parameters and the
+optimizer state are exactly as before. (Running out of memory in the middle
+of the updates is the one exception: making that atomic too would cost a
+copy of every parameter and state array at every step.) ``load_state_dict``
+works the same way: it checks and converts the whole state dict before
+taking any of it.
 
-A subclass gives ``defaults`` and ``_update(param, grad, state, hyper)``,
-which returns the parameter's new array and its new state dict and must not
-change its inputs. ``hyper`` holds the group's hyper-parameters with a Tensor
-``lr`` read as a Python float (PyTorch reads a 0-d Tensor ``lr`` at each step).
+A subclass gives ``defaults``, ``_state_keys`` and ``_update(param, grad,
+state, hyper)``, which updates ``param`` and the arrays of ``state`` in place
+(``state`` is empty at a parameter's first step). ``hyper`` holds the group's
+hyper-parameters with a Tensor ``lr`` read as a Python float (PyTorch reads a
+0-d Tensor ``lr`` at each step).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from typing import Any, Callable, Iterable
@@ -40,6 +45,8 @@ def param_label(p: mg.Tensor, index: int) -> str:
 
 def is_number(value: Any) -> bool:
     """A real number that is not a bool (NumPy scalars included)."""
+    if type(value) in (int, float):
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and not (
         hasattr(value, "dtype") and value.dtype.kind == "b")
 
@@ -50,11 +57,15 @@ def is_flag(value: Any) -> bool:
                                        and value.dtype.kind == "b") or (is_number(value) and value in (0, 1))
 
 
-def lerp(start: Any, end: Any, weight: float) -> Any:
-    """start + weight·(end - start), in the form PyTorch's ``lerp`` uses, so results agree to the last bit."""
+def lerp_(start: Any, end: Any, weight: float) -> None:
+    """start ← start + weight·(end - start) in place, in the two forms PyTorch's ``lerp`` uses (by weight)."""
+    difference = end - start
     if weight < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1 - weight)
+        difference *= weight
+        start += difference
+    else:
+        difference *= 1 - weight
+        start[...] = end - difference
 
 
 def _scalar_of(value: Any) -> Any:
@@ -72,6 +83,13 @@ def _snapshot(value: Any) -> Any:
     if isinstance(value, list):
         return [_snapshot(v) for v in value]
     return value
+
+
+def _copied(value: Any) -> Any:
+    """A state entry with its arrays copied (lists of arrays too)."""
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value.copy() if mg.is_array(value) else value
 
 
 def _followed(value: Any, p: mg.Tensor) -> Any:
@@ -211,7 +229,10 @@ class Optimizer:
         grad = p.grad
         if grad is None:
             return None
-        array = grad.data if isinstance(grad, mg.Tensor) else grad
+        array, data = (grad.data if isinstance(grad, mg.Tensor) else grad), p.data
+        if (type(array) is type(data) and array.shape == data.shape and array.dtype == data.dtype
+                and mg.device_of(array) == mg.device_of(data) and not self.check_finite):
+            return array                    # the usual case, checked in one line
         label = param_label(p, index)
         if not mg.is_array(array):
             raise TypeError(f"{where}: {label} has a .grad of type {type(grad).__name__}, not a Tensor")
@@ -233,8 +254,8 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss.
 
-        All-or-nothing: every check runs and every new value is computed before any
-        parameter or state changes, so on an error nothing has changed.
+        All-or-nothing: every check runs before any parameter or state changes,
+        so on an error nothing has changed.
         """
         loss = None
         if closure is not None:
@@ -242,7 +263,7 @@ class Optimizer:
                 loss = closure()
         where = f"{self._name}.step"
         with mg.no_grad():
-            plan = []                       # (param, its new array, its new state), written at the end
+            plan = []                       # (param, grad, its checked state, hyper-parameters)
             index = 0
             for g, group in enumerate(self.param_groups):
                 hyper = self._checked_hyper(group, f"param_groups[{g}], checked by step()")
@@ -252,18 +273,18 @@ class Optimizer:
                         state = self._checked_state(p, index, self.state.get(p, {}), hyper, where)
                         plan.append((p, grad, state, hyper))
                     index += 1
-            updates = []
-            for p, grad, state, hyper in plan:
-                # NaN and inf propagate silently, as in PyTorch (check_finite=True is the opt-in check)
-                with mg.errstate(mg.array_module(p.data), invalid="ignore", divide="ignore", over="ignore"):
-                    updates.append((p, *self._update(p.data, grad, state, hyper)))
-            for p, new_param, new_state in updates:
-                p.data[...] = new_param
-                self.state[p] = new_state
+            # every check passed: update. NaN and inf propagate silently, as in PyTorch
+            # (check_finite=True is the opt-in check), whatever the caller's NumPy error settings.
+            with contextlib.ExitStack() as quiet:
+                for xp in {mg.array_module(p.data) for p, *_ in plan}:
+                    quiet.enter_context(mg.errstate(xp, invalid="ignore", divide="ignore", over="ignore"))
+                for p, grad, state, hyper in plan:
+                    self.state[p] = state
+                    self._update(p.data, grad, state, hyper)
         return loss
 
-    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
-        """(new parameter array, new state dict) for one parameter; must not change its inputs."""
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
+        """Update one parameter array and its state (arrays and counts) in place."""
         raise NotImplementedError
 
     # --- per-parameter state: what it must hold ---
@@ -286,17 +307,19 @@ class Optimizer:
         if not entries:
             return {}
         required, optional = self._state_keys(hyper)
-        missing = sorted(required - entries.keys())
-        if missing:
-            raise ValueError(f"{where}: {label} (of {param_label(p, index)}) lacks {missing} "
+        if not required <= entries.keys():
+            raise ValueError(f"{where}: {label} (of {param_label(p, index)}) lacks {sorted(required - entries.keys())} "
                              f"(it has {sorted(entries)})")
-        unknown = sorted(set(entries) - required - optional)
-        if unknown:
-            raise ValueError(f"{where}: {label} has unknown entries {unknown}; {self._name} keeps "
-                             f"{sorted(required | optional)}")
+        if not entries.keys() <= required | optional:
+            raise ValueError(f"{where}: {label} has unknown entries {sorted(entries.keys() - required - optional)}; "
+                             f"{self._name} keeps {sorted(required | optional)}")
         converted = {}
+        data = p.data
         for key, value in entries.items():
-            if key == "step":
+            if key != "step" and type(value) is type(data) and value.shape == data.shape \
+                    and value.dtype == data.dtype and mg.device_of(value) == mg.device_of(data):
+                converted[key] = value      # the usual case: already right
+            elif key == "step":
                 converted[key] = check_count(value, f"{where}: {label}['step']")
             elif value is None and key not in required:
                 continue                    # PyTorch's SGD may store momentum_buffer=None
@@ -353,10 +376,10 @@ class Optimizer:
             new_groups, new_state = self._checked_load(state_dict, f"{self._name}.load_state_dict")
         except (TypeError, ValueError) as error:
             raise type(error)(f"{error}; nothing was loaded") from None
-        # everything checked and converted: take it
+        # everything checked and converted: take it (copies: steps update state arrays in place)
         for group, (values, _) in zip(self.param_groups, new_groups):
             group.update(values)
-        self.state = {p: entries for p, entries in new_state.items() if entries}
+        self.state = {p: {k: _copied(v) for k, v in entries.items()} for p, entries in new_state.items() if entries}
 
     def _checked_load(self, state_dict: Any, where: str) -> tuple[list, dict]:
         """(per group: (values to set, hyper-parameters), per parameter: its state), all checked and converted."""
@@ -444,6 +467,8 @@ def check_count(value: Any, what: str, integral: bool = False) -> int | float:
     PyTorch stores ``step`` as a float Tensor; minigrad as an int. Both load.
     ``integral=True`` also refuses a fractional value.
     """
+    if type(value) is int and value >= 0:
+        return value
     value = _scalar_of(value)
     if not is_number(value) or not 0 <= value < math.inf or (integral and value != int(value)):
         kind = "a whole number" if integral else "a count (a finite number >= 0)"

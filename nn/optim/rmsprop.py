@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, lerp
+from .optimizer import Optimizer, lerp_
 
 __all__ = ["RMSprop"]
 
@@ -31,27 +31,33 @@ class RMSprop(Optimizer):
         (required if hyper["centered"] else optional).add("grad_avg")
         return required, optional
 
-    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
         lr, alpha, eps, momentum = hyper["lr"], hyper["alpha"], hyper["eps"], hyper["momentum"]
         g = -grad if hyper["maximize"] else grad
         if hyper["weight_decay"] != 0:
             g = g + hyper["weight_decay"] * param
         if not state:
-            state = {"step": 0, "square_avg": xp.zeros_like(param)}
+            state.update(step=0, square_avg=xp.zeros_like(param))
             if momentum > 0:
                 state["momentum_buffer"] = xp.zeros_like(param)
             if hyper["centered"]:
                 state["grad_avg"] = xp.zeros_like(param)
-        square_avg = state["square_avg"] * alpha + (1 - alpha) * g * g   # addcmul's order
-        new_state = {**state, "step": state["step"] + 1, "square_avg": square_avg}
+        state["step"] += 1
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * g * g           # addcmul's order: (value·a)·b
         if hyper["centered"]:
-            grad_avg = new_state["grad_avg"] = lerp(state["grad_avg"], g, 1 - alpha)
+            grad_avg = state["grad_avg"]
+            lerp_(grad_avg, g, 1 - alpha)
             avg = xp.sqrt(square_avg - grad_avg * grad_avg)
         else:
             avg = xp.sqrt(square_avg)
         avg += eps
         if momentum > 0:
-            buf = new_state["momentum_buffer"] = state["momentum_buffer"] * momentum + g / avg
-            return param - lr * buf, new_state
-        return param + -lr * g / avg, new_state    # addcdiv's order: (value·a)/b
+            buf = state["momentum_buffer"]
+            buf *= momentum
+            buf += g / avg
+            param -= lr * buf
+        else:
+            param += -lr * g / avg                  # addcdiv's order: (value·a)/b

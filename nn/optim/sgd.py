@@ -33,15 +33,17 @@ class SGD(Optimizer):
     def _state_keys(self, hyper: dict) -> tuple[set, set]:
         return set(), {"momentum_buffer"}
 
-    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> tuple[Any, dict]:
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         momentum = hyper["momentum"]
         g = -grad if hyper["maximize"] else grad
         if hyper["weight_decay"] != 0:
             g = g + hyper["weight_decay"] * param
-        state = dict(state)
         if momentum != 0:
             buf = state.get("momentum_buffer")
-            buf = g.copy() if buf is None else buf * momentum + (1 - hyper["dampening"]) * g
-            state["momentum_buffer"] = buf
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= momentum
+                buf += (1 - hyper["dampening"]) * g
             g = g + momentum * buf if hyper["nesterov"] else buf
-        return param - hyper["lr"] * g, state
+        param -= hyper["lr"] * g
