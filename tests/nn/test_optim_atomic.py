@@ -306,12 +306,17 @@ def test_a_float_step_from_pytorch_loads() -> None:
 
 # --- threads ---
 
-def _train(seed: int, results: dict, key: str) -> None:
+def _make(seed: int) -> tuple:
+    """Model, head, optimizer and data; built in the main thread, as the global RNG is shared."""
     mg.manual_seed(seed)
     model = nn.LSTM(3, 4, dtype=mg.float64)
     head = nn.Linear(4, 2, dtype=mg.float64)
     opt = optim.Adam(list(model.parameters()) + list(head.parameters()), lr=0.01)
-    data = np.random.default_rng(seed).standard_normal((5, 2, 3))
+    return model, head, opt, np.random.default_rng(seed).standard_normal((5, 2, 3))
+
+
+def _train(parts: tuple, results: dict, key: str) -> None:
+    model, head, opt, data = parts
     for _ in range(15):
         opt.zero_grad()
         output, _ = model(mg.tensor(data))
@@ -322,10 +327,11 @@ def _train(seed: int, results: dict, key: str) -> None:
 
 def test_two_threads_stepping_their_own_optimizers_match_sequential_runs() -> None:
     sequential: dict = {}
-    _train(1, sequential, "a")
-    _train(2, sequential, "b")
+    _train(_make(1), sequential, "a")
+    _train(_make(2), sequential, "b")
     threaded: dict = {}
-    threads = [threading.Thread(target=_train, args=(seed, threaded, key)) for seed, key in ((1, "a"), (2, "b"))]
+    parts = {"a": _make(1), "b": _make(2)}
+    threads = [threading.Thread(target=_train, args=(parts[key], threaded, key)) for key in ("a", "b")]
     for t in threads:
         t.start()
     for t in threads:
