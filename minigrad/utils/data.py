@@ -23,7 +23,7 @@ import numpy
 
 import minigrad as mg
 
-__all__ = ["DataLoader", "Dataset", "IterableDataset", "TensorDataset", "default_collate"]
+__all__ = ["DataLoader", "Dataset", "IterableDataset", "Subset", "TensorDataset", "default_collate", "random_split"]
 
 
 class Dataset:
@@ -62,6 +62,44 @@ class TensorDataset(Dataset):
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order: ``Subset(d, [4, 0])[1] is d[0]``."""
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random Subsets of the given ``lengths``, as PyTorch.
+
+    ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to
+    1 (floors, then the remainder handed out one by one from the first). The
+    order comes from ``generator`` (a ``numpy.random.Generator``) or the engine's
+    generator, so ``mg.manual_seed`` makes it repeatable.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) and 0 <= x <= 1 for x in lengths) and math.isclose(sum(lengths), 1):
+        counts = [int(math.floor(n * fraction)) for fraction in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(isinstance(x, bool) or not isinstance(x, (int, numpy.integer)) or x < 0 for x in lengths) \
+            or sum(lengths) != n:
+        raise ValueError(f"random_split: sum of input lengths {lengths} does not equal the length of the input "
+                         f"dataset ({n}); give counts summing to it or fractions summing to 1")
+    rng = generator if generator is not None else mg.random_generator("cpu")
+    order = [int(i) for i in rng.permutation(n)]
+    offsets = numpy.cumsum([0, *lengths]).tolist()
+    return [Subset(dataset, order[start:stop]) for start, stop in zip(offsets[:-1], offsets[1:])]
 
 
 # --- collate ------------------------------------------------------------------------

@@ -153,3 +153,25 @@ def test_a_training_loop_over_a_loader_learns() -> None:
             optimizer.step()
             losses.append(loss.item())
     assert losses[-1] < 0.1 * losses[0]
+
+
+def test_random_split_and_subset(torch) -> None:
+    from minigrad.utils.data import Subset, random_split
+
+    data = list(range(10))
+    mg.manual_seed(4)
+    parts = random_split(data, [7, 3])
+    assert [len(p) for p in parts] == [7, 3] and all(isinstance(p, Subset) for p in parts)
+    assert sorted(list(parts[0]) + list(parts[1])) == data
+    mg.manual_seed(4)
+    again = random_split(data, [7, 3])
+    assert [list(p) for p in again] == [list(p) for p in parts]
+    for n, fractions in [(10, [0.5, 0.25, 0.25]), (7, [0.3, 0.3, 0.4]), (5, [0.1, 0.9])]:
+        ours = random_split(list(range(n)), fractions, generator=np.random.default_rng(0))
+        theirs = torch.utils.data.random_split(list(range(n)), fractions)
+        assert [len(p) for p in ours] == [len(p) for p in theirs]
+    assert Subset(data, [4, 0])[1] == 0
+    with pytest.raises(ValueError, match="sum of input lengths"):
+        random_split(data, [5, 6])
+    loader = DataLoader(parts[1], batch_size=2)
+    assert len(loader) == 2
