@@ -119,14 +119,18 @@ class Function:
 
     def __call__(self, *inputs: Any) -> Any:
         arrays, edges, needs_grad = [], [], []
-        record, on_host = False, True
+        record = False
+        on_host = True
         for x in inputs:
             if isinstance(x, Tensor):
-                arrays.append(x.data)
-                on_host = on_host and type(x.data) is numpy.ndarray
+                data = x.data
+                arrays.append(data)
+                if type(data) is not numpy.ndarray:
+                    on_host = False
                 if x.requires_grad:
                     record = True
-                    edges.append(x if x._node is None else (x._node, x._index))
+                    node = x._node
+                    edges.append(x if node is None else (node, x._index))
                     needs_grad.append(True)
                     continue
             else:
@@ -139,22 +143,23 @@ class Function:
             out = self.forward(*arrays)
         except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             raise _with_op_context(self.name, inputs, error) from error
-        if not self.multiple:   # NumPy returns scalars for 0-d results
-            out = (out if type(out) is numpy.ndarray or not isinstance(out, (numpy.generic, int, float))
-                   else numpy.asarray(out),)
+        outs = out if self.multiple else (out if type(out) is numpy.ndarray or not isinstance(
+            out, (numpy.generic, int, float)) else numpy.asarray(out),)   # NumPy gives scalars for 0-d results
         if _anomaly.get():
-            anomaly.check_forward(self.name, _scope.get(), out, arrays)
-        node = None
+            anomaly.check_forward(self.name, _scope.get(), outs, arrays)
         if record and _grad_enabled.get():
-            node = self
-            self.edges, self.needs_grad = tuple(edges), tuple(needs_grad)
-            self.scope, self.epoch = _scope.get(), INPLACE.epoch
-            meta = None if self.multiple else _meta_cache.get((out[0].shape, out[0].dtype))
-            self.out_meta = meta or _shared_meta(out)
+            self.edges = tuple(edges)
+            self.needs_grad = tuple(needs_grad)
+            self.scope = _scope.get()
+            self.epoch = INPLACE.epoch
+            self.out_meta = (None if self.multiple else _meta_cache.get((outs[0].shape, outs[0].dtype))) \
+                or _shared_meta(outs)
+            if not self.multiple:
+                return Tensor._make(outs[0], True, self, 0)
+            return tuple([Tensor._make(y, True, self, i) for i, y in enumerate(outs)])
         if not self.multiple:
-            return Tensor._make(out[0], node is not None, node, 0)
-        # a list comprehension: faster than a generator for these few outputs
-        return tuple([Tensor._make(y, node is not None, node, i) for i, y in enumerate(out)])
+            return Tensor._make(outs[0], False, None, 0)
+        return tuple([Tensor._make(y, False, None, 0) for y in outs])
 
     def __repr__(self) -> str:
         scope = f" in {self.scope!r}" if self.scope else ""
@@ -324,7 +329,10 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
                     ready.append(parent)
             elif g is not None:
                 total = leaves.get(edge)
-                leaves[edge] = g if total is None else _sum(total, g, edge, owned)
+                if total is not None and edge in owned and type(g) is type(total) and g.dtype is total.dtype:
+                    total += g   # a weight used many times: add in place into the sum this walk made
+                else:
+                    leaves[edge] = g if total is None else _sum(total, g, edge, owned)
     return leaves
 
 
