@@ -32,6 +32,11 @@ def _gpu_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     return strict_cupy.install(monkeypatch)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", default=False,
+                     help="long fuzz runs (tests/test_fuzz_torch.py: 50,000 programs instead of 2,000); not in CI")
+
+
 @pytest.fixture
 def torch():
     """The torch module, or skip with the reason (CI installs torch==2.13.0)."""

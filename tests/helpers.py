@@ -51,3 +51,23 @@ def check_op(fn: Callable, inputs: Sequence[mg.Tensor], torch: Any = None, torch
         fresh = [x.detach().requires_grad_(x.requires_grad) if isinstance(x, mg.Tensor)
                  and x.dtype.kind == "f" else x for x in inputs64]
         check_against_torch(torch, fn, torch_fn, fresh, rtol, atol)
+
+
+def assert_ieee_close(actual: Any, expected: Any, what: str = "", rtol: float = 1e-7, atol: float = 1e-9) -> None:
+    """Equal shapes, NaN at the same places, the same infinities, finite values close.
+
+    ``atol`` is relative to the largest finite magnitude in either array (at least 1), so values
+    that went through a long float64 computation compare by their scale. The sign of a zero or
+    of a NaN is not compared.
+    """
+    a = actual.numpy() if isinstance(actual, mg.Tensor) else np.asarray(actual)
+    e = expected.detach().cpu().numpy() if hasattr(expected, "detach") else np.asarray(expected)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
+    if a.dtype.kind not in "fc" or e.dtype.kind not in "fc":
+        np.testing.assert_array_equal(a, e, err_msg=what)
+        return
+    nan_a, nan_e = np.isnan(a), np.isnan(e)
+    assert (nan_a == nan_e).all(), f"{what}: NaN at {np.argwhere(nan_a != nan_e)[:5].tolist()}\n{a}\n{e}"
+    finite = np.concatenate([np.abs(a[np.isfinite(a)]).ravel(), np.abs(e[np.isfinite(e)]).ravel(), [1.0]])
+    close = np.isclose(a, e, rtol=rtol, atol=atol * finite.max(), equal_nan=True)
+    assert close.all(), f"{what}: differ at {np.argwhere(~close)[:5].tolist()}\n{a}\n{e}"
