@@ -172,7 +172,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
             key = xp.where(xp.isnan(data), -xp.inf, key)   # NaN first, as PyTorch
     else:
         key = data   # argsort already puts NaN last
-    order = xp.argsort(key, axis=axis, kind="stable")
+    order = xp.argsort(key, axis=axis, kind="stable" if xp is backend.numpy else None)   # CuPy: always stable
     index = xp.take(order, xp.arange(k), axis=axis).astype("int64", copy=False)
     op = Gather(axis, index)
     op.name = "topk"

@@ -18,11 +18,11 @@ import nn
 LEAF_MESSAGE = "a leaf Variable that requires grad is being used in an in-place operation."
 
 
-def _run(lib: Any, program: Callable, arrays: list) -> tuple:
-    leaves = [lib.tensor(a, requires_grad=True) for a in arrays]
+def _run(lib: Any, program: Callable, arrays: list, device: str = "cpu") -> tuple:
+    leaves = [lib.tensor(a, requires_grad=True, device=device) for a in arrays]
     out = program(lib, *leaves)
     weights = np.random.default_rng(3).standard_normal(tuple(out.shape))
-    weight = mg.tensor(weights) if lib is mg else lib.from_numpy(weights)
+    weight = mg.tensor(weights, device=device) if lib is mg else lib.from_numpy(weights)
     (out * weight).sum().backward()
     return out, leaves
 
@@ -285,3 +285,23 @@ def test_in_place_ops_return_self_and_requires_grad_() -> None:
     (g * 3).sum().backward()
     grad = g.grad
     assert grad.zero_() is grad and g.grad.numpy().tolist() == [0.0, 0.0]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_in_place_programs_on_gpu_equal_cpu(name: str) -> None:
+    program, shapes = PROGRAMS[name]
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    results = {}
+    previous = mg.get_default_device()
+    for device in ("cpu", "cuda"):
+        mg.set_default_device(device)   # the programs' own constructors (zeros) follow
+        try:
+            out, leaves = _run(mg, program, arrays, device)
+        finally:
+            mg.set_default_device(previous)
+        assert out.device == mg.device(device)
+        results[device] = [out.numpy()] + [leaf.grad.numpy() for leaf in leaves]
+    for k, (a, b) in enumerate(zip(results["cuda"], results["cpu"])):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"item {k}")

@@ -381,3 +381,31 @@ def test_readme_coming_from_pytorch_runs_as_written(capsys: Any) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "tensor([1, 0])" and lines[2] == "(3, 2)" and lines[3] == "mg.Size([2, 3]) 2 6"
     assert lines[5] == "[(2, 1), (2, 2)] [(2, 1), (2, 2)]"
+
+
+# --- on the GPU (a real one, or the strict CuPy stand-in of tests/conftest.py) -------------------
+
+def _run_on(device: str, fn: Callable, arrays: tuple) -> tuple[list, list]:
+    leaves = [mg.tensor(a, requires_grad=a.dtype.kind == "f", device=device) for a in arrays]
+    outs = _flat_outputs(fn(mg, *leaves))
+    loss = None
+    for k, out in enumerate(outs):
+        assert out.device == mg.device(device), f"output {k} on {out.device}"
+        if out.requires_grad:
+            weights = mg.tensor(np.random.default_rng(k).standard_normal(out.shape), device=device)
+            loss = (out * weights).sum() if loss is None else loss + (out * weights).sum()
+    if loss is not None:
+        loss.backward()
+    return [o.numpy() for o in outs], [None if x.grad is None else x.grad.numpy() for x in leaves]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_on_gpu_as_on_cpu(name: str) -> None:
+    fn, arrays = CASES[name]
+    (cpu_out, cpu_grads), (gpu_out, gpu_grads) = _run_on("cpu", fn, arrays), _run_on("cuda", fn, arrays)
+    for k, (a, b) in enumerate(zip(gpu_out + gpu_grads, cpu_out + cpu_grads)):
+        assert (a is None) == (b is None), f"item {k}"
+        if a is not None:
+            assert a.dtype == b.dtype and a.shape == b.shape, f"item {k}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"item {k}")

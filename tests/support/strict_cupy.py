@@ -60,7 +60,7 @@ class _DeviceInfo:
 class ndarray:  # noqa: N801 - CuPy's name
     """A device array: a NumPy array that will not silently become one."""
 
-    __slots__ = ("_a", "device")
+    __slots__ = ("_a", "device", "__weakref__")   # cupy.ndarray allows weak references (version counters use them)
     __array_priority__ = 100.0
 
     def __init__(self, array: numpy.ndarray, device: int | None = None) -> None:
