@@ -11,7 +11,7 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..constructors import full, rand, randn, tensor
+from ..constructors import _like, full, rand, randn, tensor
 from ..tensor import Tensor, bool_, float16, float32, int32
 from ._util import int_tuple
 
@@ -23,12 +23,6 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
     if array.dtype.kind not in "biufc":
         raise TypeError(f"from_numpy: cannot make a tensor of dtype {array.dtype} (numbers only)")
     return Tensor._make(array, False, None, 0)
-
-
-def _like(x: Any, name: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a Tensor to take the shape, dtype and device of, got {type(x).__name__}")
-    return x
 
 
 def rand_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
