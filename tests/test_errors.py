@@ -750,3 +750,21 @@ def test_nn_load_stored_member_lying_about_its_size_is_refused_even_without_a_ra
     for word in ("nn.load", "liar.npz", "'weight'", "declares"):
         assert word in str(info.value)
     assert_unchanged(before, snapshot(world))
+
+
+def test_ops_as_tensor_refuses_object_string_and_datetime_arrays():
+    import re
+
+    import numpy as np
+    import pytest
+
+    import minigrad as mg
+
+    for array in (np.array([1, "a"], dtype=object), np.array([1.0, 2.0], dtype=object), np.array(["ab"]),
+                  np.array(["2020-01-01"], dtype="datetime64[D]")):
+        message = f"as_tensor: cannot make a tensor of dtype {array.dtype} (numbers only)"
+        with pytest.raises(TypeError, match=re.escape(message)):
+            mg.as_tensor(array)
+    assert mg.as_tensor(np.array([True])).dtype == np.bool_   # numbers and bools still wrap without a copy
+    numbers = np.arange(3.0)
+    assert mg.as_tensor(numbers).data is numbers
