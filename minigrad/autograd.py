@@ -329,7 +329,7 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
                     ready.append(parent)
             elif g is not None:
                 total = leaves.get(edge)
-                if total is not None and edge in owned and type(g) is type(total) and g.dtype is total.dtype:
+                if type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
                     total += g   # a weight used many times: add in place into the sum this walk made
                 else:
                     leaves[edge] = g if total is None else _sum(total, g, edge, owned)
