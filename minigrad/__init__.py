@@ -68,6 +68,7 @@ from .ops import (  # PyTorch's spellings (DESIGN §3)
     amin,
     argmax,
     argmin,
+    argsort,
     astype,
     bmm,
     broadcast_to,
@@ -82,6 +83,7 @@ from .ops import (  # PyTorch's spellings (DESIGN §3)
     expand_dims,
     flatten,
     gather,
+    index_select,
     log,
     log_softmax,
     logsumexp,
@@ -104,6 +106,7 @@ from .ops import (  # PyTorch's spellings (DESIGN §3)
     sigmoid,
     sin,
     softmax,
+    sort,
     split,
     sqrt,
     squeeze,
@@ -133,7 +136,8 @@ _aliases.install()   # `import minigrad.nn` / `minigrad.optim` are the top-level
 device = Device
 
 __all__ = [
-    "Size", "ValuesIndices", "amax", "amin", "argmax", "argmin", "bmm", "cat", "clamp", "clone", "cos",
+    "Size", "ValuesIndices", "all", "any", "argsort", "index_select", "sort", "amax", "amin", "argmax",
+    "argmin", "bmm", "cat", "clamp", "clone", "cos",
     "double", "flatten", "from_numpy", "gather", "half", "linspace", "long", "masked_fill", "narrow", "norm", "numel",
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
@@ -172,3 +176,5 @@ float = float32  # noqa: A001
 double = float64
 bool = bool_  # noqa: A001
 half = float16
+
+from .ops import all, any  # noqa: E402, A004 - PyTorch's names, last: they shadow the builtins here

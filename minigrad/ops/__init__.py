@@ -38,7 +38,7 @@ from .inplace import masked_fill
 from .join import cat, chunk, concat, split, stack, unbind
 from .linalg import bmm, matmul
 from .reduce import amax, amin, log_softmax, logsumexp, max, mean, min, norm, softmax, std, sum, var
-from .select import ValuesIndices, argmax, argmin, gather, topk
+from .select import ValuesIndices, all, any, argmax, argmin, argsort, gather, index_select, sort, topk
 from .shape import (
     Size,
     astype,
@@ -67,7 +67,8 @@ from .shape import (
 )
 
 __all__ = [
-    "Size", "ValuesIndices", "amax", "amin", "argmax", "argmin", "bmm", "cat", "clone", "contiguous", "cos",
+    "Size", "ValuesIndices", "all", "any", "argsort", "index_select", "sort", "amax", "amin", "argmax",
+    "argmin", "bmm", "cat", "clone", "contiguous", "cos",
     "creation", "dim", "expand", "flatten", "gather", "inplace", "masked_fill", "matrix_transpose", "narrow", "norm",
     "numel", "permute", "repeat", "sin", "size", "std", "t", "topk", "unsqueeze", "view",
     "abs", "add", "astype", "broadcast_to", "chunk", "clip", "concat", "div", "exp",
@@ -126,6 +127,22 @@ def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
     return where(condition, self, other)
 
 
+def _scaled(op: Any) -> Any:
+    """``x.add(y, alpha=2)``: PyTorch's method spelling, ``x + alpha * y``."""
+    def method(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+        return op(self, other if alpha == 1 else mul(other, alpha))
+    method.__name__ = op.__name__
+    method.__doc__ = f"``{op.__name__}(x, alpha * other)``, as PyTorch's ``x.{op.__name__}(other, alpha=)``."
+    return method
+
+
+def _mm(self: Tensor, other: Tensor) -> Tensor:
+    """Matrix product of two 2-D tensors (torch.mm)."""
+    if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
+        raise ValueError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {getattr(other, 'shape', ())}")
+    return matmul(self, other)
+
+
 _methods = {
     "to": _to,
     "__add__": add, "__radd__": add,
@@ -158,6 +175,14 @@ _methods.update({
     "copy_": inplace.copy_, "masked_fill_": inplace.masked_fill_, "__setitem__": inplace.setitem,
     "__iadd__": inplace.add_, "__isub__": inplace.sub_, "__imul__": inplace.mul_, "__itruediv__": inplace.div_,
     "mT": property(matrix_transpose, doc="The last two dims swapped (a batch of matrices transposed)."),
+    "exp_": inplace.exp_, "log_": inplace.log_, "tanh_": inplace.tanh_, "sigmoid_": inplace.sigmoid_,
+    "relu_": inplace.relu_, "neg_": inplace.neg_, "abs_": inplace.abs_, "sqrt_": inplace.sqrt_,
+    "pow_": inplace.pow_, "uniform_": inplace.uniform_, "normal_": inplace.normal_, "__ipow__": inplace.pow_,
+    "sort": sort, "argsort": argsort, "index_select": index_select, "all": all, "any": any,
+    "add": _scaled(add), "sub": _scaled(sub), "mul": mul, "div": div, "pow": pow, "neg": neg, "mm": _mm,
+    "expand_as": lambda self, other: expand(self, other.shape),
+    "view_as": lambda self, other: view(self, other.shape),
+    "reshape_as": lambda self, other: reshape(self, other.shape),
 })
 for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)
@@ -169,3 +194,4 @@ _comparisons = {
 }
 for _name, _op in _comparisons.items():
     setattr(Tensor, _name, _compare(_name.strip("_"), _op))
+    setattr(Tensor, _name.strip("_"), getattr(Tensor, _name))   # PyTorch's x.eq(y), x.lt(y) ...

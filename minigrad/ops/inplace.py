@@ -27,9 +27,10 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
+from ..constructors import rand, randn
 from ..tensor import Tensor
 from ._util import sum_to, unwrap
-from .elementwise import Where, add, clip, div, mul, sub
+from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
 from .shape import GetItem, _index_arrays, astype
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -235,3 +236,40 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         x._bump_version()
         return
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
+
+
+# --- in-place twins of unary math, and random fills ----------------------------------------------
+
+def _unary_(name: str, op: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    def method(x: Tensor) -> Tensor:
+        return _inplace(x, name, op)
+    method.__name__ = name
+    method.__doc__ = f"``x = x.{name[:-1]}()`` in place (the gradient as the out-of-place op)."
+    return method
+
+
+exp_ = _unary_("exp_", exp)
+log_ = _unary_("log_", log)
+tanh_ = _unary_("tanh_", tanh)
+sigmoid_ = _unary_("sigmoid_", sigmoid)
+relu_ = _unary_("relu_", relu)
+neg_ = _unary_("neg_", neg)
+abs_ = _unary_("abs_", abs)
+sqrt_ = _unary_("sqrt_", sqrt)
+
+
+def pow_(x: Tensor, exponent: Any) -> Tensor:
+    """``x **= exponent`` in place."""
+    return _inplace(x, "pow_", lambda cur: pow(cur, exponent), exponent)
+
+
+def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with samples of U(a, b) from the device's generator (see ``manual_seed``)."""
+    sample = rand(*x.shape, dtype=x.dtype, device=x.device)
+    return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + a))
+
+
+def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with samples of N(mean, std²) from the device's generator (see ``manual_seed``)."""
+    sample = randn(*x.shape, dtype=x.dtype, device=x.device)
+    return _inplace(x, "normal_", _fill("normal_", True, sample * std + mean))

@@ -177,3 +177,66 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     op = Gather(axis, index)
     op.name = "topk"
     return ValuesIndices(op(x), Tensor._make(index, False, None, 0))
+
+
+def _sort_order(x: Tensor, axis: int, descending: bool) -> Any:
+    """Stable sort indices along ``axis``; NaN counts as the largest value, as in PyTorch."""
+    xp = backend.array_module(x.data)
+    data = x.data
+    key = data
+    if descending:
+        key = -data if data.dtype.kind != "b" else ~data
+        if data.dtype.kind in "fc":
+            key = xp.where(xp.isnan(data), -xp.inf, key)
+    return xp.argsort(key, axis=axis, kind="stable" if xp is backend.numpy else None).astype("int64", copy=False)
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:
+    """``(values, indices)`` sorted along ``dim`` (equal values keep their order); the gradient follows."""
+    x = tensor_arg(x, "sort")
+    if x.ndim == 0:
+        return max_with_indices(x, 0)
+    axis = one_axis(dim, x.ndim, "sort")
+    index = _sort_order(x, axis, descending)
+    op = Gather(axis, index)
+    op.name = "sort"
+    return ValuesIndices(op(x), Tensor._make(index, False, None, 0))
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``x`` along ``dim`` (int64, no gradient)."""
+    x = tensor_arg(x, "argsort")
+    if x.ndim == 0:
+        return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)
+    return Tensor._make(_sort_order(x, one_axis(dim, x.ndim, "argsort"), descending), False, None, 0)
+
+
+def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+    """The slices of ``x`` at the 1-D int ``index`` along ``dim``; repeated indices accumulate gradients."""
+    x = tensor_arg(x, "index_select")
+    if x.ndim == 0:
+        raise AxisError("index_select: a 0-d tensor has no dim to select along")
+    axis = one_axis(dim, x.ndim, "index_select")
+    data = index.data if isinstance(index, Tensor) else backend.numpy.asarray(index)
+    if data.ndim > 1 or data.dtype.kind not in "iu":
+        raise TypeError(f"index_select: index must be a 1-D integer tensor, got {data.dtype}{tuple(data.shape)}")
+    return x[(slice(None),) * axis + (index if isinstance(index, Tensor) else data.reshape(-1),)]
+
+
+def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
+    x = tensor_arg(x, name)
+    xp = backend.array_module(x.data)
+    axis = None if dim is None else tuple(one_axis(d, max(x.ndim, 1), name) for d in
+                                            (dim if isinstance(dim, (tuple, list)) else (dim,)))
+    reduce = xp.all if name == "all" else xp.any
+    return Tensor._make(xp.asarray(reduce(x.data.astype(bool), axis=axis, keepdims=keepdim)), False, None, 0)
+
+
+def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Whether every element (along ``dim``) is non-zero: a bool tensor."""
+    return _logical(x, dim, keepdim, "all")
+
+
+def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Whether some element (along ``dim``) is non-zero: a bool tensor."""
+    return _logical(x, dim, keepdim, "any")

@@ -51,7 +51,17 @@ PROGRAMS: dict[str, tuple[Callable, tuple]] = {
     "view_in_place_rewrites_base": (lambda t, x: _view_of_view(x), ((3, 4),)),
     "base_in_place_repoints_views": (lambda t, x: _base_then_view(x), ((3, 4),)),
     "leaf_without_grad_becomes_non_leaf": (lambda t, w: _accumulate(t, w), ((2, 3),)),
+    "unary_math_in_place": (lambda t, x: _unary_in_place(x), ((3, 4),)),
 }
+
+
+def _unary_in_place(x: Any) -> Any:
+    # each on a fresh tensor: PyTorch refuses to change an output that its op saved (exp, tanh, ...)
+    parts = [(x * 0.5).exp_(), (x.abs() + 1).log_(), (x * 1).tanh_(), (x * 1).sigmoid_(), (x * 1).relu_(),
+             (x * 1).neg_(), (x * 1).abs_(), (x.abs() + 0.1).sqrt_(), (x * 1).pow_(3)]
+    y = x * 1
+    y **= 2
+    return sum(parts) + y
 
 
 def _chain(y: Any, ops: Callable) -> Any:
@@ -272,6 +282,21 @@ def test_setitem_without_grad_matches_numpy() -> None:
         x[index] = value
         expected[index] = value.numpy() if isinstance(value, mg.Tensor) else value
         np.testing.assert_array_equal(x.numpy(), expected)
+
+
+def test_random_fills_in_place(torch: Any) -> None:
+    w = mg.zeros(200, 50, requires_grad=True)
+    with pytest.raises(RuntimeError, match=LEAF_MESSAGE):
+        w.uniform_(-0.1, 0.1)
+    with mg.no_grad():
+        assert w.uniform_(-0.1, 0.1) is w
+        assert float(w.min()) >= -0.1 and float(w.max()) < 0.1 and abs(float(w.mean())) < 0.01
+        assert w.normal_(2.0, 0.5) is w
+        assert abs(float(w.mean()) - 2.0) < 0.02 and abs(float(w.std()) - 0.5) < 0.02
+    mg.manual_seed(3)
+    first = mg.zeros(5).uniform_()
+    mg.manual_seed(3)
+    assert first.numpy().tolist() == mg.zeros(5).uniform_().numpy().tolist()
 
 
 def test_in_place_ops_return_self_and_requires_grad_() -> None:
