@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 import minigrad as mg
 
-from .line_search import Trial, strong_wolfe
+from .line_search import Trial, divide, strong_wolfe
 from .optimizer import Optimizer, check_count, check_number, is_number, param_label
 
 __all__ = ["LBFGS"]
@@ -151,7 +151,7 @@ class LBFGS(Optimizer):
         first_loss, loss, flat_grad = evaluate()
         func_evals += 1
         evals_this_step = 1
-        if flat_grad.size == 0 or float(abs(flat_grad).max()) <= hyper["tolerance_grad"]:
+        if flat_grad.size == 0 or abs(flat_grad).max().item() <= hyper["tolerance_grad"]:
             return first_loss, {**state, "func_evals": func_evals, "n_iter": n_iter}
         xp = mg.array_module(flat_grad)
         d, t = state.get("d"), state.get("t")
@@ -168,7 +168,7 @@ class LBFGS(Optimizer):
             else:
                 y = flat_grad - prev_flat_grad
                 s = d * t
-                ys = float(y @ s)
+                ys = (y @ s).item()
                 if ys > 1e-10:              # curvature condition: keep the pair
                     if len(old_dirs) == hyper["history_size"]:
                         old_dirs.pop(0)
@@ -177,15 +177,15 @@ class LBFGS(Optimizer):
                     old_dirs.append(y)
                     old_stps.append(s)
                     ro.append(1.0 / ys)
-                    h_diag = ys / float(y @ y)
+                    h_diag = ys / (y @ y).item()
                 d = _two_loop(-flat_grad, old_dirs, old_stps, ro, h_diag)
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
             if n_iter == 1:
-                t = min(1.0, 1.0 / float(xp.abs(flat_grad).sum())) * lr
+                t = min(1.0, divide(1.0, xp.abs(flat_grad).sum().item())) * lr
             else:
                 t = lr
-            slope = float(flat_grad @ d)
+            slope = (flat_grad @ d).item()
             if slope > -tolerance_change:   # not a descent direction (any more)
                 break
             if hyper["line_search_fn"] is not None:
@@ -200,7 +200,7 @@ class LBFGS(Optimizer):
                 found, ls_evals = strong_wolfe(along, d, t, Trial(0.0, loss, flat_grad, slope))
                 loss, flat_grad, t = found.loss, found.grad, found.t
                 self._move(t, d)
-                optimal = float(abs(flat_grad).max()) <= hyper["tolerance_grad"]
+                optimal = abs(flat_grad).max().item() <= hyper["tolerance_grad"]
             else:
                 self._move(t, d)
                 ls_evals = 0
@@ -208,12 +208,12 @@ class LBFGS(Optimizer):
                 if iteration != hyper["max_iter"]:
                     # the loss and gradient at the new point start the next iteration
                     _, loss, flat_grad = evaluate()
-                    optimal = float(abs(flat_grad).max()) <= hyper["tolerance_grad"]
+                    optimal = abs(flat_grad).max().item() <= hyper["tolerance_grad"]
                     ls_evals = 1
             evals_this_step += ls_evals
             func_evals += ls_evals
             if (iteration == hyper["max_iter"] or evals_this_step >= hyper["max_eval"] or optimal
-                    or float(abs(d * t).max()) <= tolerance_change or abs(loss - prev_loss) < tolerance_change):
+                    or abs(d * t).max().item() <= tolerance_change or abs(loss - prev_loss) < tolerance_change):
                 break
         new_state = {"func_evals": func_evals, "n_iter": n_iter, "d": d, "t": t, "old_dirs": old_dirs,
                      "old_stps": old_stps, "ro": ro, "H_diag": h_diag, "prev_flat_grad": prev_flat_grad,
@@ -261,10 +261,10 @@ def _two_loop(q: Any, old_dirs: list, old_stps: list, ro: list, h_diag: float) -
     """H·q for the L-BFGS inverse-Hessian approximation H built from pairs (s, y) = (old_stps, old_dirs)."""
     alphas = [0.0] * len(old_dirs)
     for i in range(len(old_dirs) - 1, -1, -1):
-        alphas[i] = float(old_stps[i] @ q) * ro[i]
+        alphas[i] = (old_stps[i] @ q).item() * ro[i]
         q = q - alphas[i] * old_dirs[i]
     r = q * h_diag
     for i in range(len(old_dirs)):
-        beta = float(old_dirs[i] @ r) * ro[i]
+        beta = (old_dirs[i] @ r).item() * ro[i]
         r = r + (alphas[i] - beta) * old_stps[i]
     return r

@@ -20,10 +20,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["cubic_minimizer", "strong_wolfe"]
+__all__ = ["Trial", "cubic_minimizer", "divide", "strong_wolfe"]
 
 
-def _divide(a: float, b: float) -> float:
+def divide(a: float, b: float) -> float:
     """a / b with IEEE results (±inf, nan) instead of ZeroDivisionError, as array arithmetic gives."""
     if b != 0:
         return a / b
@@ -40,15 +40,15 @@ def cubic_minimizer(t1: float, f1: float, slope1: float, t2: float, f2: float, s
     cubic has no minimiser, the middle of the bounds.
     """
     low, high = bounds if bounds is not None else (min(t1, t2), max(t1, t2))
-    d1 = slope1 + slope2 - 3 * _divide(f1 - f2, t1 - t2)
+    d1 = slope1 + slope2 - 3 * divide(f1 - f2, t1 - t2)
     discriminant = d1 * d1 - slope1 * slope2
     if not discriminant >= 0:       # also a NaN: no real minimiser
         return (low + high) / 2
     d2 = math.sqrt(discriminant)
     if t1 <= t2:
-        t = t2 - (t2 - t1) * _divide(slope2 + d2 - d1, slope2 - slope1 + 2 * d2)
+        t = t2 - (t2 - t1) * divide(slope2 + d2 - d1, slope2 - slope1 + 2 * d2)
     else:
-        t = t1 - (t1 - t2) * _divide(slope1 + d2 - d1, slope1 - slope2 + 2 * d2)
+        t = t1 - (t1 - t2) * divide(slope1 + d2 - d1, slope1 - slope2 + 2 * d2)
     return min(max(t, low), high)
 
 
@@ -69,11 +69,11 @@ def strong_wolfe(evaluate: Callable[[float], tuple[float, Any]], direction: Any,
 
     ``evaluate(t)`` returns (loss, flat gradient) at x + t·direction; ``t`` is the first trial step.
     """
-    xp_abs_max = float(abs(direction).max())
+    direction_size = abs(direction).max().item()
 
     def trial(step: float) -> Trial:
         loss, grad = evaluate(step)
-        return Trial(step, loss, grad, float(grad @ direction))
+        return Trial(step, loss, grad, (grad @ direction).item())
 
     def sufficient_decrease(point: Trial) -> bool:
         return not point.loss > start.loss + c1 * point.t * start.slope
@@ -113,7 +113,7 @@ def strong_wolfe(evaluate: Callable[[float], tuple[float, Any]], direction: Any,
     stalled = False
     while not found and iterations < max_ls:
         a, b = bracket
-        if abs(b.t - a.t) * xp_abs_max < tolerance_change:
+        if abs(b.t - a.t) * direction_size < tolerance_change:
             break
         step = cubic_minimizer(a.t, a.loss, a.slope, b.t, b.loss, b.slope)
         top, bottom = max(a.t, b.t), min(a.t, b.t)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+from collections import defaultdict
 from typing import Any, Callable, Iterable
 
 import minigrad as mg
@@ -118,7 +119,8 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.check_finite = bool(check_finite)
         self.param_groups: list[dict] = []
-        self.state: dict[mg.Tensor, dict] = {}
+        # as PyTorch's: opt.state[p] is {} for a parameter not stepped yet
+        self.state: defaultdict[mg.Tensor, dict] = defaultdict(dict)
         if isinstance(params, mg.Tensor):
             raise TypeError(f"{self._name}: params must be an iterable of Tensors or of dicts, got one Tensor "
                             "(wrap it in a list)")
@@ -379,7 +381,8 @@ class Optimizer:
         # everything checked and converted: take it (copies: steps update state arrays in place)
         for group, (values, _) in zip(self.param_groups, new_groups):
             group.update(values)
-        self.state = {p: {k: _copied(v) for k, v in entries.items()} for p, entries in new_state.items() if entries}
+        self.state = defaultdict(dict, {p: {k: _copied(v) for k, v in entries.items()}
+                                        for p, entries in new_state.items() if entries})
 
     def _checked_load(self, state_dict: Any, where: str) -> tuple[list, dict]:
         """(per group: (values to set, hyper-parameters), per parameter: its state), all checked and converted."""

@@ -287,3 +287,24 @@ def test_state_follows_a_device_move_to_gpu() -> None:
     for a, b in zip(cpu_model.parameters(), gpu_model.parameters()):
         assert b.device.type == "cuda"
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name,kwargs", CONFIGS[::2], ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS[::2])])
+def test_on_the_gpu_same_steps_as_on_the_cpu(name, kwargs) -> None:
+    cpu_model, gpu_model = MLP(), MLP()
+    gpu_model.load_state_dict(cpu_model.state_dict())
+    gpu_model.to("cuda")
+    cpu_opt = getattr(optim, name)(cpu_model.parameters(), **kwargs)
+    gpu_opt = getattr(optim, name)(gpu_model.parameters(), **kwargs)
+    x, y = mg.tensor(X, device="cuda"), mg.tensor(Y, device="cuda")
+    for _ in range(5):
+        train(cpu_opt, cpu_model, 1)
+        gpu_opt.zero_grad()
+        nn.functional.mse_loss(gpu_model(x), y).backward()
+        gpu_opt.step()
+    for a, b in zip(cpu_model.parameters(), gpu_model.parameters()):
+        assert b.device.type == "cuda"
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+    state = gpu_opt.state_dict()                # a snapshot on the device; loads back onto it
+    gpu_opt.load_state_dict(state)

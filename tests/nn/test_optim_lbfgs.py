@@ -215,3 +215,29 @@ def test_argument_errors() -> None:
     with pytest.raises(TypeError, match="needs a closure"):
         optim.LBFGS([x]).step()
     assert optim.LBFGS([x], max_iter=8).param_groups[0]["max_eval"] == 10   # max_iter * 5 // 4, as PyTorch
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_on_the_gpu_same_trajectory_as_on_the_cpu(line_search_fn) -> None:
+    start = PROBLEMS["quadratic"][1]()
+    runs = {}
+    for device in ("cpu", "cuda"):
+        params = [mg.tensor(a.copy(), requires_grad=True, device=device) for a in start]
+        opt = optim.LBFGS(params, line_search_fn=line_search_fn, max_iter=6)
+        diagonal, vector = mg.tensor(np.diag(A)[:6], device=device), mg.tensor(B[:6, 0], device=device)
+
+        def closure(params=params, opt=opt, diagonal=diagonal, vector=vector):
+            # a coupled quadratic without matmul: ½Σ a_i x_i² + 0.3 Σ x_i x_{i+1} - bᵀx
+            opt.zero_grad()
+            x = mg.concat([params[0].reshape(6)[:3], params[1]], axis=0)
+            loss = 0.5 * (diagonal * x * x).sum() + 0.3 * (x[:-1] * x[1:]).sum() - (vector * x).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        assert opt.state[params[0]]["d"].__class__ is params[0].data.__class__   # state lives on the device
+        runs[device] = [p.numpy() for p in params]
+    for a, b in zip(runs["cpu"], runs["cuda"]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
