@@ -61,9 +61,12 @@ class LRScheduler:
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
             raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
+        added = []
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", _lr_value(group["lr"]))
+                if "initial_lr" not in group:
+                    group["initial_lr"] = _lr_value(group["lr"])
+                    added.append(group)
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
@@ -76,6 +79,10 @@ class LRScheduler:
         self._is_initial = True
         try:
             self.step()
+        except BaseException:
+            for group in added:             # a failed construction leaves the optimizer as it was
+                del group["initial_lr"]
+            raise
         finally:
             self._is_initial = False
 
@@ -94,17 +101,23 @@ class LRScheduler:
         if epoch is not None:
             warnings.warn("The epoch parameter in scheduler.step() is deprecated (as in PyTorch); call step() "
                           "without it", UserWarning, stacklevel=2)
+        counters = self._step_count, self.last_epoch
         self._step_count += 1
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            closed_form = getattr(self, "_get_closed_form_lr", None)
-            values = closed_form() if closed_form is not None else self.get_lr()
-        for i, value in enumerate(values):       # check all before setting any
-            if not is_number(value) or math.isnan(value):
-                raise ValueError(f"{type(self).__name__}.step: the schedule gave lr={value!r} for param_groups[{i}]")
+        try:
+            if epoch is None:
+                self.last_epoch += 1
+                values = self.get_lr()
+            else:
+                self.last_epoch = epoch
+                closed_form = getattr(self, "_get_closed_form_lr", None)
+                values = closed_form() if closed_form is not None else self.get_lr()
+            for i, value in enumerate(values):       # check all before setting any
+                if not is_number(value) or math.isnan(value):
+                    raise ValueError(f"{type(self).__name__}.step: the schedule gave lr={value!r} "
+                                     f"for param_groups[{i}]")
+        except BaseException:
+            self._step_count, self.last_epoch = counters    # a failed step changes nothing
+            raise
         for group, value in zip(self.optimizer.param_groups, values):
             _set_lr(group, value)
         self._last_lr = [_lr_value(group["lr"]) for group in self.optimizer.param_groups]

@@ -185,13 +185,8 @@ class Optimizer:
         except (TypeError, ValueError) as error:
             raise type(error)(f"{error} [{where}]") from None
 
-    def _hyper(self, group: dict) -> dict:
-        """The group's hyper-parameters checked, with a 0-d Tensor ``lr`` read as a float.
-
-        Raises ValueError (TypeError for a wrong kind of value) naming the optimizer and the value.
-        """
-        hyper = {k: v for k, v in group.items() if k != "params"}
-        lr = hyper["lr"]
+    def _checked_lr(self, lr: Any) -> float:
+        """A learning rate (a number or a 0-d real Tensor, read now) as a float; raises naming the value."""
         if isinstance(lr, mg.Tensor) or mg.is_array(lr):
             if lr.ndim != 0 or lr.dtype.kind not in "fiu":
                 raise TypeError(f"{self._name}: a Tensor lr must be 0-d and real (as in PyTorch), got shape "
@@ -199,7 +194,16 @@ class Optimizer:
             lr = _scalar_of(lr)
         if not is_number(lr) or not lr >= 0 or not math.isfinite(lr):  # `not >=` also catches NaN
             raise ValueError(f"{self._name}: invalid learning rate lr={lr!r} (must be a finite number >= 0)")
-        hyper["lr"] = float(lr)
+        return float(lr)
+
+    def _hyper(self, group: dict) -> dict:
+        """The group's hyper-parameters checked, with a 0-d Tensor ``lr`` read as a float.
+
+        Raises ValueError (TypeError for a wrong kind of value) naming the optimizer and the value.
+        """
+        hyper = {k: v for k, v in group.items() if k != "params"}
+        if "lr" in hyper:                  # (a user's subclass may have no lr)
+            hyper["lr"] = self._checked_lr(hyper["lr"])
         for key, value in hyper.items():
             if key == "lr" or key in _SCHEDULER_KEYS:
                 continue

@@ -226,3 +226,26 @@ def test_scheduler_argument_and_state_errors() -> None:
         assert sched.state_dict() == state                    # nothing taken
     with pytest.raises(ValueError, match=r"the schedule gave lr=nan for param_groups\[0\]"):
         lr_scheduler.LambdaLR(groups(None), lambda epoch: math.nan)
+
+
+def test_a_failing_schedule_changes_nothing() -> None:
+    opt = groups(None)
+    with pytest.raises(ValueError, match="the schedule gave lr=nan"):
+        lr_scheduler.LambdaLR(opt, lambda epoch: math.nan)
+    assert all("initial_lr" not in g for g in opt.param_groups)     # construction left no trace
+    calls = []
+
+    def flaky(epoch: int) -> float:
+        calls.append(epoch)
+        if epoch == 3:
+            raise RuntimeError("schedule bug")
+        return 0.5 ** epoch
+
+    sched = lr_scheduler.LambdaLR(opt, [flaky, lambda epoch: 1.0])
+    sched.step()
+    sched.step()
+    before = ([g["lr"] for g in opt.param_groups], sched.state_dict())
+    with pytest.raises(RuntimeError, match="schedule bug"):
+        sched.step()
+    assert ([g["lr"] for g in opt.param_groups], sched.state_dict()) == before
+    assert sched.last_epoch == 2
