@@ -145,7 +145,8 @@ class Function:
             raise _with_op_context(self.name, inputs, error) from error
         outs = out if self.multiple else (out if type(out) is numpy.ndarray or not isinstance(
             out, (numpy.generic, int, float)) else numpy.asarray(out),)   # NumPy gives scalars for 0-d results
-        if _anomaly.get():
+        checks = _anomaly.get()   # False; True under detect_anomaly; a Tracer while mg.compile captures
+        if checks is True:
             anomaly.check_forward(self.name, _scope.get(), outs, arrays)
         if record and _grad_enabled.get():
             self.edges = tuple(edges)
@@ -154,12 +155,14 @@ class Function:
             self.epoch = INPLACE.epoch
             self.out_meta = (None if self.multiple else _meta_cache.get((outs[0].shape, outs[0].dtype))) \
                 or _shared_meta(outs)
-            if not self.multiple:
-                return Tensor._make(outs[0], True, self, 0)
-            return tuple([Tensor._make(y, True, self, i) for i, y in enumerate(outs)])
-        if not self.multiple:
-            return Tensor._make(outs[0], False, None, 0)
-        return tuple([Tensor._make(y, False, None, 0) for y in outs])
+            result = Tensor._make(outs[0], True, self, 0) if not self.multiple else \
+                tuple([Tensor._make(y, True, self, i) for i, y in enumerate(outs)])
+        else:
+            result = Tensor._make(outs[0], False, None, 0) if not self.multiple else \
+                tuple([Tensor._make(y, False, None, 0) for y in outs])
+        if checks and checks is not True:
+            checks.record(self, inputs, result)
+        return result
 
     def __repr__(self) -> str:
         scope = f" in {self.scope!r}" if self.scope else ""
@@ -250,7 +253,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
             _add_to_grad(leaf, _dense(g))
         else:
             leaf.grad.data += g   # the common case, inline
-    if _anomaly.get():
+    if _anomaly.get() is True:
         anomaly.check_leaves(leaves)
 
 
@@ -309,7 +312,7 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
         if observer is not None:
             grads_in = tuple([_dense(g) for g in grads_in])
             observer(node, grads_out, grads_in)
-        elif checking:
+        elif checking is True:
             anomaly.check_backward(node.name, node.scope, [_dense(g) for g in grads_in], grads_out)
         if not retain_graph:
             node.saved = _FREED

@@ -10,6 +10,7 @@ import numpy
 
 from . import backend
 from .backend import Device
+from .recording import note_uncaptured
 from .tensor import Tensor, _infer_dtype, float32, int64
 
 
@@ -128,6 +129,7 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, devic
 
 def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the device's generator (see ``manual_seed``)."""
+    note_uncaptured("randn")
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
     return _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
@@ -137,6 +139,7 @@ def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: boo
 
 def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator."""
+    note_uncaptured("rand")
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
     return _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
@@ -146,6 +149,7 @@ def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Integers in [low, high) from the device's generator (int64 by default)."""
+    note_uncaptured("randint")
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
     shape = _shape_arg((shape,), "randint")

@@ -16,7 +16,8 @@ from .tensor import Tensor
 # Per thread (and per asyncio task): a new thread starts with recording on, no scope, no anomaly mode.
 # A ContextVar read costs ~10 ns more than a module global; threading.local ~35 ns (measured).
 _grad_enabled: ContextVar[bool] = ContextVar("minigrad_grad_enabled", default=True)
-_anomaly: ContextVar[bool] = ContextVar("minigrad_anomaly", default=False)
+# True under detect_anomaly; while mg.compile captures a call, its tracer (so the engine reads one variable)
+_anomaly: ContextVar[Any] = ContextVar("minigrad_anomaly", default=False)
 _scope: ContextVar[str] = ContextVar("minigrad_scope", default="")   # e.g. "encoder/l0/t3"
 
 
@@ -108,7 +109,7 @@ class detect_anomaly(_Switch):
 
 
 def is_anomaly_enabled() -> bool:
-    return _anomaly.get()
+    return _anomaly.get() is True
 
 
 def tag(tensor: Tensor, label: str) -> Tensor:
@@ -117,3 +118,11 @@ def tag(tensor: Tensor, label: str) -> Tensor:
     if node is not None:
         node.tag = label
     return tensor
+
+
+def note_uncaptured(name: str) -> None:
+    """Called by random constructors and comparisons: an ``mg.compile`` capture cannot replay what they
+    make (fresh random numbers, a mask that depends on values), so that signature runs eagerly."""
+    tracer = _anomaly.get()
+    if tracer and tracer is not True:
+        tracer.note_eager(name)

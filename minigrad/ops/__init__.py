@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from ..recording import note_uncaptured
 from ..tensor import Tensor
 from . import creation, inplace
 from ._util import sum_to, unwrap
@@ -81,6 +82,7 @@ __all__ = [
 
 def _compare(name: str, op: Any) -> Any:
     def compare(self: Tensor, other: Any) -> Tensor:
+        note_uncaptured(name)   # a mask made from values: mg.compile cannot replay it
         other = unwrap(other)
         try:
             result = op(self.data, other)
