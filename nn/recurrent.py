@@ -78,7 +78,8 @@ class _Recurrent(Module):
     n_states = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
-                 dropout: float, bidirectional: bool, gate_count: int, device: Any, dtype: Any) -> None:
+                 dropout: float, bidirectional: bool, gate_count: int, device: Any, dtype: Any,
+                 compile: bool = False) -> None:
         super().__init__()
         owner = type(self).__name__
         self.input_size = check_size(owner, "input_size", input_size)
@@ -95,6 +96,10 @@ class _Recurrent(Module):
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self.gate_count = gate_count
+        self.compile = bool(compile)
+        # one capture per input signature, kept across calls: the first step of the first forward records
+        # the step's ops, every later step (of this and later forwards) replays them as one node
+        self._compiled_step = mg.compile(self._flat_step) if compile else None
         self._suffixes = ("", "_reverse") if bidirectional else ("",)
         for k in range(num_layers):
             layer_input = input_size if k == 0 else hidden_size * len(self._suffixes)
@@ -124,6 +129,18 @@ class _Recurrent(Module):
     def _step_weights(self, k: int, suffix: str) -> tuple:
         """(W_hhᵀ, the per-step hidden bias or None, …) for layer ``k`` and direction ``suffix``."""
         return self._weight(f"weight_hh_l{k}{suffix}").T, None
+
+    def _flat_step(self, gates_x: Tensor, present: tuple, *tensors: Tensor) -> tuple:
+        """``_step`` with every tensor a separate argument (state, then the weights that are not None,
+        as ``present`` says), the form ``mg.compile`` captures: it replays with the tensors it is passed."""
+        rest = iter(tensors[self.n_states:])
+        weights = tuple(next(rest) if is_present else None for is_present in present)
+        return self._step(gates_x, tensors[:self.n_states], weights)
+
+    def _replayed_step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
+        """``_step`` through the compiled ``_flat_step``: the same numbers, one graph node per step."""
+        present = tuple(w is not None for w in weights)
+        return self._compiled_step(gates_x, present, *state, *(w for w in weights if w is not None))
 
     def _input_bias(self, k: int, suffix: str) -> Tensor | None:
         """The bias added to the input projection: b_ih + b_hh (both act outside the step's nonlinearity)."""
@@ -223,7 +240,8 @@ class _Recurrent(Module):
             active, masks = keep
         order = range(active - 1, -1, -1) if suffix else range(active)
         outputs: list[Any] = [None] * steps
-        step, name_scope, tag = self._step, mg.name_scope, mg.tag   # looked up once: this loop is the hot path
+        step = self._step if self._compiled_step is None else self._replayed_step
+        name_scope, tag = mg.name_scope, mg.tag   # looked up once: this loop is the hot path
         for t in order:
             with name_scope(f"t{t}"):
                 new = step(gates_x[t], state, weights)
@@ -300,6 +318,8 @@ class _Recurrent(Module):
             text += f", dropout={self.dropout}"
         if self.bidirectional:
             text += ", bidirectional=True"
+        if self.compile:
+            text += ", compile=True"
         return text
 
 
@@ -313,13 +333,14 @@ class RNN(_Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 nonlinearity: str = "tanh", *, device: Any = None, dtype: Any = None) -> None:
+                 nonlinearity: str = "tanh", *, compile: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
         if isinstance(bias, str):
             raise TypeError(f"RNN: bias must be a bool, got {bias!r}; pass the nonlinearity by keyword: "
                             f"nn.RNN(..., nonlinearity={bias!r})")
         nonlinearity = check_nonlinearity("RNN", nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 1,
-                         device, dtype)
+                         device, dtype, compile)
         self.nonlinearity = nonlinearity
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
@@ -345,11 +366,11 @@ class LSTM(_Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 peephole: bool = False, coupled: bool = False, *, fused: bool = False,
+                 peephole: bool = False, coupled: bool = False, *, fused: bool = False, compile: bool = False,
                  device: Any = None, dtype: Any = None) -> None:
         check_lstm_options("LSTM", peephole, coupled, fused)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         3 if coupled else 4, device, dtype)
+                         3 if coupled else 4, device, dtype, compile)
         self.peephole, self.coupled, self.fused = bool(peephole), bool(coupled), bool(fused)
         if peephole:
             for k in range(num_layers):
@@ -357,16 +378,14 @@ class LSTM(_Recurrent):
                     add_parameters(self, f"_l{k}{suffix}", peephole_shapes(hidden_size, coupled), device, dtype)
 
     def _step_weights(self, k: int, suffix: str) -> tuple:
-        peepholes = None
-        if self.peephole:
-            peepholes = tuple(self._parameters.get(f"{name}_l{k}{suffix}")
-                              for name in ("weight_ci", "weight_cf", "weight_co"))
-        return self._weight(f"weight_hh_l{k}{suffix}").T, peepholes
+        names = ("weight_ci", "weight_cf", "weight_co")
+        return self._weight(f"weight_hh_l{k}{suffix}").T, *(self._parameters.get(f"{n}_l{k}{suffix}") for n in names)
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
-        weight_hh_t, peepholes = weights
+        weight_hh_t, *peepholes = weights
         h, c = state
-        return lstm_step(gates_x, h, c, weight_hh_t, None, peepholes, self.coupled, self.fused)
+        return lstm_step(gates_x, h, c, weight_hh_t, None, tuple(peepholes) if self.peephole else None,
+                         self.coupled, self.fused)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + lstm_options(self)
@@ -382,9 +401,9 @@ class GRU(_Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 *, fused: bool = False, device: Any = None, dtype: Any = None) -> None:
+                 *, fused: bool = False, compile: bool = False, device: Any = None, dtype: Any = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 3,
-                         device, dtype)
+                         device, dtype, compile)
         self.fused = bool(fused)
 
     def _input_bias(self, k: int, suffix: str) -> Tensor | None:

@@ -1,0 +1,114 @@
+"""nn.RNN/LSTM/GRU(compile=True): the step replayed through mg.compile gives eager mode's numbers.
+
+Every configuration runs twice per model (the first forward captures, the second replays from the
+start) and is compared array by array with the eager layer's: outputs, final states, and the
+gradients of the input, the initial state and every parameter.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+from nn.utils.rnn import pack_padded_sequence
+from tests.nn.recurrent_helpers import walk
+
+VARIANTS = {
+    "RNN": [{}, {"nonlinearity": "relu"}],
+    "LSTM": [{}, {"peephole": True}, {"coupled": True}, {"peephole": True, "coupled": True}, {"fused": True}],
+    "GRU": [{}, {"fused": True}],
+}
+CASES = [(name, options) for name, variants in VARIANTS.items() for options in variants]
+LAYOUTS = list(itertools.product([1, 2], [False, True], ["full", "lengths", "packed"]))
+
+
+def run(model: nn.Module, x_np: np.ndarray, h_np: list, layout: str, dtype: Any) -> list[np.ndarray]:
+    """Two training steps' worth of forward + backward; the arrays of the second."""
+    lengths = [5, 2, 4]
+    for _ in range(2):
+        model.zero_grad()
+        x = mg.tensor(x_np.astype(dtype), requires_grad=True)
+        states = [mg.tensor(h.astype(dtype), requires_grad=True) for h in h_np]
+        state = tuple(states) if len(states) == 2 else states[0]
+        if layout == "packed":
+            out, final = model(pack_padded_sequence(x, lengths, enforce_sorted=False), state)
+            out = out.data
+        else:
+            out, final = model(x, state, lengths=lengths if layout == "lengths" else None)
+        finals = list(final) if isinstance(final, tuple) else [final]
+        loss = (out * out).sum()
+        for f in finals:
+            loss = loss + (f * f.tanh()).sum()
+        loss.backward()
+    grads = [x.grad.numpy(), *(s.grad.numpy() for s in states)]
+    return [out.numpy(), *(f.numpy() for f in finals), *grads, *(p.grad.numpy() for p in model.parameters())]
+
+
+def pair(name: str, options: dict, num_layers: int, bidirectional: bool, dtype: Any, **extra: Any) -> tuple:
+    eager = getattr(nn, name)(3, 4, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype,
+                              **options, **extra)
+    compiled = getattr(nn, name)(3, 4, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype,
+                                 compile=True, **options, **extra)
+    compiled.load_state_dict(eager.state_dict())
+    return eager, compiled
+
+
+def inputs(name: str, num_layers: int, bidirectional: bool) -> tuple:
+    rng = np.random.default_rng(11)
+    count = num_layers * (2 if bidirectional else 1)
+    return rng.standard_normal((5, 3, 3)), [rng.standard_normal((count, 3, 4)) for _ in range(2 if name == "LSTM" else 1)]
+
+
+def assert_same(eager: list, compiled: list, exact: bool, what: str) -> None:
+    """Bit-identical, or (``exact=False``) within a few units in the last place of the array's scale."""
+    assert len(eager) == len(compiled)
+    for i, (a, b) in enumerate(zip(eager, compiled)):
+        if exact:
+            np.testing.assert_array_equal(b, a, err_msg=f"{what}: array {i}")
+        else:
+            ulps = 16 * np.finfo(a.dtype).eps
+            np.testing.assert_allclose(b, a, rtol=ulps, atol=ulps * float(np.abs(a).max()), err_msg=f"{what}: array {i}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("num_layers,bidirectional,layout", LAYOUTS)
+@pytest.mark.parametrize("name,options", CASES, ids=[f"{n}-{'-'.join(o) or 'plain'}" for n, o in CASES])
+def test_compiled_layer_equals_eager(name: str, options: dict, num_layers: int, bidirectional: bool,
+                                     layout: str, dtype: Any) -> None:
+    eager, compiled = pair(name, options, num_layers, bidirectional, dtype)
+    x_np, h_np = inputs(name, num_layers, bidirectional)
+    expected, got = run(eager, x_np, h_np, layout, dtype), run(compiled, x_np, h_np, layout, dtype)
+    forward = 1 + (2 if name == "LSTM" else 1)
+    assert_same(expected[:forward], got[:forward], True, "forward")
+    # GRU's h reaches three consumers (the next step's matmul and z * h, and the output): eager mode sums
+    # the three gradients one by one, a replayed step hands back the first two already summed, so the
+    # float additions associate differently (a few ulps). RNN and LSTM states have at most two.
+    assert_same(expected[forward:], got[forward:], name != "GRU", "gradients")
+
+
+def test_compiled_dropout_with_a_fixed_seed_equals_eager() -> None:
+    eager, compiled = pair("LSTM", {}, 3, True, np.float64, dropout=0.5)
+    x_np, h_np = inputs("LSTM", 3, True)
+    results = []
+    for model in (eager, compiled):
+        mg.manual_seed(5)
+        results.append(run(model, x_np, h_np, "lengths", np.float64))
+    assert_same(results[0], results[1], True, "dropout")
+
+
+def test_compiled_layer_replays_one_node_per_step() -> None:
+    model = nn.LSTM(3, 4, compile=True, bidirectional=True)
+    x = mg.randn(6, 2, 3)
+    model(x)                                  # captures (at t0: the zero state needs no grad, then again)
+    out, _ = model(x)
+    nodes = walk(out)
+    replayed = [n for n in nodes if n.name == "compiled"]
+    assert len(replayed) >= 2 * 5             # every step but a direction's first (zero state) at least
+    assert not any(n.name == "sigmoid" and "/t3" in n.scope for n in nodes)
+    assert {n.scope for n in replayed} >= {f"lstm/l0/t{t}" for t in range(1, 6)}
+    assert repr(model) == "LSTM(3, 4, bidirectional=True, compile=True)"
