@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 import minigrad as mg
 
 from .line_search import Trial, divide, strong_wolfe
-from .optimizer import Optimizer, check_count, check_number, is_number, param_label
+from .optimizer import Optimizer, bump_version, check_count, check_number, is_number, param_label
 
 __all__ = ["LBFGS"]
 
@@ -141,6 +141,9 @@ class LBFGS(Optimizer):
             with mg.no_grad():
                 self._set_params(start)
             raise
+        finally:
+            for p in self._params:
+                bump_version(p)
         self.state[first] = new_state
         return loss
 

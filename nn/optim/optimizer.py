@@ -86,6 +86,19 @@ def _snapshot(value: Any) -> Any:
     return value
 
 
+def bump_version(p: mg.Tensor) -> None:
+    """Count a step as an in-place change of ``p``, as PyTorch's optimizers do (their ``add_`` bumps it).
+
+    So a backward through a graph that saved ``p`` before the step raises instead
+    of silently using the stepped values. The update itself writes ``.data`` in
+    place (an in-place op would cost a copy of every parameter at every step),
+    and ``_bump_version`` is the one Tensor method that records that.
+    """
+    bump = getattr(p, "_bump_version", None)
+    if bump is not None:
+        bump()
+
+
 def _copied(value: Any) -> Any:
     """A state entry with its arrays copied (lists of arrays too)."""
     if isinstance(value, list):
@@ -287,6 +300,7 @@ class Optimizer:
                 for p, grad, state, hyper in plan:
                     self.state[p] = state
                     self._update(p.data, grad, state, hyper)
+                    bump_version(p)
         return loss
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:

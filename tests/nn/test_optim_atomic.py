@@ -329,3 +329,20 @@ def test_two_threads_stepping_their_own_optimizers_match_sequential_runs() -> No
     for key in ("a", "b"):
         for ours, expected in zip(threaded[key], sequential[key]):
             np.testing.assert_array_equal(ours, expected)
+
+
+# --- a step is an in-place change, as in PyTorch ---
+
+@pytest.mark.parametrize("name,kwargs", OPTIMIZERS, ids=IDS)
+def test_backward_through_a_graph_saved_before_a_step_raises_as_in_torch(torch, name, kwargs) -> None:
+    weight = mg.tensor(RNG.standard_normal((3, 2)), requires_grad=True)
+    t_weight = torch.tensor(weight.numpy(), requires_grad=True)
+    opt, t_opt = getattr(optim, name)([weight], **kwargs), getattr(torch.optim, name)([t_weight], **kwargs)
+    weight.grad, t_weight.grad = mg.ones_like(weight), torch.ones_like(t_weight)
+    loss, t_loss = (weight * weight).sum(), (t_weight * t_weight).sum()   # mul saves the weight
+    opt.step()
+    t_opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        t_loss.backward()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()             # not a gradient silently computed with the stepped weights
