@@ -61,7 +61,8 @@ def pair(name: str, options: dict, num_layers: int, bidirectional: bool, dtype: 
 def inputs(name: str, num_layers: int, bidirectional: bool) -> tuple:
     rng = np.random.default_rng(11)
     count = num_layers * (2 if bidirectional else 1)
-    return rng.standard_normal((5, 3, 3)), [rng.standard_normal((count, 3, 4)) for _ in range(2 if name == "LSTM" else 1)]
+    states = [rng.standard_normal((count, 3, 4)) for _ in range(2 if name == "LSTM" else 1)]
+    return rng.standard_normal((5, 3, 3)), states
 
 
 def assert_same(eager: list, compiled: list, exact: bool, what: str) -> None:
@@ -72,7 +73,8 @@ def assert_same(eager: list, compiled: list, exact: bool, what: str) -> None:
             np.testing.assert_array_equal(b, a, err_msg=f"{what}: array {i}")
         else:
             ulps = 16 * np.finfo(a.dtype).eps
-            np.testing.assert_allclose(b, a, rtol=ulps, atol=ulps * float(np.abs(a).max()), err_msg=f"{what}: array {i}")
+            scale = float(np.abs(a).max())
+            np.testing.assert_allclose(b, a, rtol=ulps, atol=ulps * scale, err_msg=f"{what}: array {i}")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
