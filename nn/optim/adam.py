@@ -7,7 +7,8 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, is_number, lerp_
+from .checks import is_number
+from .optimizer import Optimizer, lerp_
 
 __all__ = ["Adam", "AdamW"]
 

@@ -24,8 +24,9 @@ from typing import Any, Callable, Iterable
 
 import minigrad as mg
 
+from .checks import check_count, check_number, is_number, param_label
 from .line_search import Trial, divide, strong_wolfe
-from .optimizer import Optimizer, bump_version, check_count, check_number, is_number, param_label
+from .optimizer import Optimizer, bump_version
 
 __all__ = ["LBFGS"]
 

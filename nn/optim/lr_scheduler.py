@@ -23,7 +23,8 @@ from typing import Any, Callable
 
 import minigrad as mg
 
-from .optimizer import Optimizer, is_number
+from .checks import is_number
+from .optimizer import Optimizer
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "ReduceLROnPlateau", "StepLR"]
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
 import minigrad as mg
+
+from .checks import check_count, copied, followed, is_flag, is_number, param_label, scalar_of, snapshot
 
 __all__ = ["Optimizer"]
 
@@ -36,26 +37,6 @@ __all__ = ["Optimizer"]
 _TORCH_IMPLEMENTATION_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable", "param_names"})
 # A learning-rate scheduler records the starting lr in each group, as PyTorch's do.
 _SCHEDULER_KEYS = frozenset({"initial_lr"})
-
-
-def param_label(p: mg.Tensor, index: int) -> str:
-    """``parameter 3 ('encoder.weight_hh_l0', shape (16, 4))`` — how every message names a parameter."""
-    name = f"{p.name!r}, " if getattr(p, "name", None) else ""
-    return f"parameter {index} ({name}shape {tuple(p.shape)})"
-
-
-def is_number(value: Any) -> bool:
-    """A real number that is not a bool (NumPy scalars included)."""
-    if type(value) in (int, float):
-        return True
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not (
-        hasattr(value, "dtype") and value.dtype.kind == "b")
-
-
-def is_flag(value: Any) -> bool:
-    """A bool (or a 0/1 int, as PyTorch accepts ``nesterov=1``)."""
-    return isinstance(value, bool) or (hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0
-                                       and value.dtype.kind == "b") or (is_number(value) and value in (0, 1))
 
 
 def lerp_(start: Any, end: Any, weight: float) -> None:
@@ -69,23 +50,6 @@ def lerp_(start: Any, end: Any, weight: float) -> None:
         start[...] = end - difference
 
 
-def _scalar_of(value: Any) -> Any:
-    """A 0-d Tensor or array as a Python scalar; anything else unchanged."""
-    array = value.data if isinstance(value, mg.Tensor) else value
-    if mg.is_array(array) and array.ndim == 0:
-        return array.item()
-    return value
-
-
-def _snapshot(value: Any) -> Any:
-    """A state entry as ``state_dict`` gives it: arrays become Tensor copies, lists are copied."""
-    if mg.is_array(value):
-        return mg.tensor(value)
-    if isinstance(value, list):
-        return [_snapshot(v) for v in value]
-    return value
-
-
 def bump_version(p: mg.Tensor) -> None:
     """Count a step as an in-place change of ``p``, as PyTorch's optimizers do (their ``add_`` bumps it).
 
@@ -97,26 +61,6 @@ def bump_version(p: mg.Tensor) -> None:
     bump = getattr(p, "_bump_version", None)
     if bump is not None:
         bump()
-
-
-def _copied(value: Any) -> Any:
-    """A state entry with its arrays copied (lists of arrays too)."""
-    if isinstance(value, list):
-        return [_copied(v) for v in value]
-    return value.copy() if mg.is_array(value) else value
-
-
-def _followed(value: Any, p: mg.Tensor) -> Any:
-    """A state entry on ``p``'s device, floating arrays in ``p``'s dtype (after ``Module.to``); no copy if so."""
-    if isinstance(value, list):
-        return [_followed(v, p) for v in value]
-    if not mg.is_array(value):
-        return value
-    if mg.device_of(value) != p.device:
-        value = mg.to_device(value, p.device)
-    if value.dtype.kind == "f" and value.dtype != p.dtype:
-        value = value.astype(p.dtype)
-    return value
 
 
 class Optimizer:
@@ -204,7 +148,7 @@ class Optimizer:
             if lr.ndim != 0 or lr.dtype.kind not in "fiu":
                 raise TypeError(f"{self._name}: a Tensor lr must be 0-d and real (as in PyTorch), got shape "
                                 f"{tuple(lr.shape)} and dtype {lr.dtype}")
-            lr = _scalar_of(lr)
+            lr = scalar_of(lr)
         if not is_number(lr) or not lr >= 0 or not math.isfinite(lr):  # `not >=` also catches NaN
             raise ValueError(f"{self._name}: invalid learning rate lr={lr!r} (must be a finite number >= 0)")
         return float(lr)
@@ -358,7 +302,7 @@ class Optimizer:
             raise ValueError(f"{what}: shape {tuple(array.shape)} in the state, {expected}")
         if array.dtype.kind != "f":
             raise TypeError(f"{what}: dtype {array.dtype}; optimizer state must be floating point")
-        return _followed(array, p)
+        return followed(array, p)
 
     # --- state dict ---
 
@@ -375,7 +319,7 @@ class Optimizer:
         state = {}
         for p, entries in self.state.items():
             if entries:
-                state[index[id(p)]] = {k: _snapshot(v) for k, v in entries.items()}
+                state[index[id(p)]] = {k: snapshot(v) for k, v in entries.items()}
         groups = []
         for group in self.param_groups:
             saved = {k: (mg.tensor(v) if isinstance(v, mg.Tensor) else v) for k, v in group.items() if k != "params"}
@@ -399,7 +343,7 @@ class Optimizer:
         # everything checked and converted: take it (copies: steps update state arrays in place)
         for group, (values, _) in zip(self.param_groups, new_groups):
             group.update(values)
-        self.state = defaultdict(dict, {p: {k: _copied(v) for k, v in entries.items()}
+        self.state = defaultdict(dict, {p: {k: copied(v) for k, v in entries.items()}
                                         for p, entries in new_state.items() if entries})
 
     def _checked_load(self, state_dict: Any, where: str) -> tuple[list, dict]:
@@ -460,7 +404,7 @@ class Optimizer:
             if isinstance(self.defaults.get(key), tuple) and isinstance(value, list):
                 value = tuple(value)
             if key != "lr":
-                value = _scalar_of(value)
+                value = scalar_of(value)
             elif isinstance(value, mg.Tensor) or mg.is_array(value):
                 value = mg.tensor(value)
             values[key] = value
@@ -468,32 +412,7 @@ class Optimizer:
             raise ValueError(f"{where}: unknown hyper-parameter(s) {sorted(unknown)} for {self._name}")
         candidate = {**group, **values}
         if "initial_lr" in candidate:
-            initial = _scalar_of(candidate["initial_lr"])
+            initial = scalar_of(candidate["initial_lr"])
             if not is_number(initial) or not 0 <= initial < math.inf:
                 raise ValueError(f"{where}: invalid initial_lr={initial!r}")
         return values, self._checked_hyper(candidate, where)
-
-
-def check_number(value: Any, what: str) -> float:
-    """A real number (or 0-d array/Tensor) as a Python float; NaN and inf pass (a loss may be either)."""
-    value = _scalar_of(value)
-    if not is_number(value):
-        raise TypeError(f"{what} must be a number, got {value!r}")
-    return float(value)
-
-
-def check_count(value: Any, what: str, integral: bool = False) -> int | float:
-    """A step or index count: a finite number >= 0 (int, float or 0-d array/Tensor) as a Python number.
-
-    PyTorch stores ``step`` as a float Tensor; minigrad as an int. Both load.
-    ``integral=True`` also refuses a fractional value.
-    """
-    if type(value) is int and value >= 0:
-        return value
-    value = _scalar_of(value)
-    if not is_number(value) or not 0 <= value < math.inf or (integral and value != int(value)):
-        kind = "a whole number" if integral else "a count (a finite number >= 0)"
-        raise ValueError(f"{what} must be {kind}, got {value!r}")
-    if integral or isinstance(value, numbers.Integral):
-        return int(value)
-    return float(value)
