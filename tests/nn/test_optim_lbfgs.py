@@ -241,3 +241,41 @@ def test_on_the_gpu_same_trajectory_as_on_the_cpu(line_search_fn) -> None:
         runs[device] = [p.numpy() for p in params]
     for a, b in zip(runs["cpu"], runs["cuda"]):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_torch_lbfgs_state_loads_and_continues_as_torch(torch) -> None:
+    start = PROBLEMS["quadratic"][1]()
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in start]
+    t_opt = torch.optim.LBFGS(theirs, line_search_fn="strong_wolfe", max_iter=3, history_size=5)
+
+    def t_closure():
+        t_opt.zero_grad()
+        loss = quadratic(torch, theirs)
+        loss.backward()
+        return loss
+
+    t_opt.step(t_closure)
+    t_opt.step(t_closure)
+
+    def numpy_of(value):
+        if isinstance(value, list):
+            return [numpy_of(v) for v in value]
+        return value.detach().numpy() if hasattr(value, "detach") else value
+
+    converted = t_opt.state_dict()
+    converted["state"] = {i: {k: numpy_of(v) for k, v in entries.items()} for i, entries in converted["state"].items()}
+    ours = [mg.tensor(t.detach().numpy().copy(), requires_grad=True) for t in theirs]
+    opt = optim.LBFGS(ours)
+    opt.load_state_dict(converted)
+
+    def closure():
+        opt.zero_grad()
+        loss = quadratic(mg, ours)
+        loss.backward()
+        return loss
+
+    for _ in range(2):
+        opt.step(closure)
+        t_opt.step(t_closure)
+        for p, q in zip(ours, theirs):
+            np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-9, atol=1e-12)
