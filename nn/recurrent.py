@@ -11,6 +11,12 @@ Parameter names, shapes, gate order and initialisation U(-1/√H, 1/√H) follow
 PyTorch, so a ``torch.nn.LSTM`` state dict converted with ``.numpy()`` loads
 as-is. Variable-length batches come either padded with ``lengths=`` or packed
 (:class:`nn.utils.rnn.PackedSequence`), as in PyTorch.
+
+``compile=True`` (every layer) runs the step through ``mg.compile``: the first
+step for an input signature records the step's ops, every later step, in this
+forward and the next ones, replays them as one ``compiled`` node in its ``t{t}``
+scope. Values equal eager mode's bit for bit (GRU gradients: to a few ulps, see
+tests/nn/test_recurrent_compile.py); bench/RESULTS.md has the speed.
 """
 
 from __future__ import annotations
@@ -328,7 +334,8 @@ class RNN(_Recurrent):
     h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh) (see :class:`~nn.cells.RNNCell`).
 
     Parameters ``weight_ih_l{k}[_reverse]`` (H, I) for k = 0 ((H, D·H) above), ``weight_hh_l{k}`` (H, H),
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,). See :meth:`forward` for shapes.
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,). ``compile=True`` replays each step as one node (module
+    docstring). See :meth:`forward` for shapes.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -359,7 +366,8 @@ class LSTM(_Recurrent):
     (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,), gate order i, f, g, o; with ``peephole=True``
     also ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,); with ``coupled=True`` the
     input gate is dropped (rows f, g, o: 3H; no ``weight_ci``). ``fused=True`` computes each step's
-    gates with one op (plain LSTM only). The state is a tuple (h, c).
+    gates with one op (plain LSTM only). ``compile=True`` replays each step as one
+    node (module docstring). The state is a tuple (h, c).
     """
 
     n_states = 2
@@ -396,7 +404,7 @@ class GRU(_Recurrent):
 
     Parameters ``weight_ih_l{k}[_reverse]`` (3H, I) ((3H, D·H) above layer 0), ``weight_hh_l{k}``
     (3H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3H,), gate order r, z, n. ``fused=True`` computes
-    each step's gates with one op.
+    each step's gates with one op; ``compile=True`` replays each step as one node (module docstring).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
