@@ -160,21 +160,26 @@ class Norm(Function):
         return y.reshape(()) if axis is None else y.squeeze(axis=axis)
 
     def backward(self, gy: Any) -> Any:
+        # PyTorch's norm_backward term by term, so that inf, NaN and zero norms give what PyTorch gives
         x, y = self.saved
         xp, p = self.xp, self.p
+        if p == 0:
+            return xp.zeros_like(x)   # a count of non-zeros is flat
         g = _expand(gy, x.shape, self.axis, self.keepdims)
-        if p in (float("inf"), float("-inf")):
-            ties = (xp.abs(x) == y).astype(x.dtype)
-            local = xp.sign(x) * ties / ties.sum(axis=self.axis, keepdims=True)
-        elif p == 0:
-            local = xp.zeros_like(x)
-        elif p == 1:
-            local = xp.sign(x)
-        else:
-            with backend.errstate(xp, divide="ignore", invalid="ignore"):
-                ratio = x / y if p == 2 else xp.sign(x) * (xp.abs(x) / y) ** (p - 1)
-            local = xp.where(y == 0, 0, ratio)
-        return local * g
+        sign = (x > 0).astype(x.dtype) - (x < 0)   # torch.sgn: 0 at 0 and at NaN
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            if p == 1:
+                return sign * g
+            if p == 2:
+                return g * xp.where(y == 0, 0, x / y)
+            abs_x = xp.abs(x)
+            if p in (float("inf"), float("-inf")):   # the max (min) |x| and the NaNs share the gradient
+                ties = (abs_x == y) | xp.isnan(abs_x)
+                return sign * ((g / ties.sum(axis=self.axis, keepdims=True).astype(g.dtype)) * ties)
+            if p < 1:
+                return sign * xp.where(x == 0, 0, abs_x ** (p - 1)) * g * y ** (1 - p)
+            scaled = sign * abs_x ** (p - 1) if p < 2 else x * abs_x ** (p - 2)
+            return scaled * xp.where(y == 0, 0, g / y ** (p - 1))
 
 
 class LogSumExp(Function):
