@@ -146,6 +146,9 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
         raise ValueError(f"nn.save: the key {LAYOUT_KEY!r} is reserved")
     layout = json.dumps({"format": _FORMAT, "root": skeleton})
     if hasattr(f, "write") and not isinstance(f, (str, bytes, os.PathLike)):
+        if isinstance(f, io.TextIOBase):
+            name = getattr(f, "name", None) or f"<{type(f).__name__}>"
+            raise TypeError(f"nn.save: {name} is open in text mode; open it in binary mode ('wb')")
         _write_archive(f, arrays, layout)
         return None
     if not isinstance(f, (str, os.PathLike)):
@@ -247,6 +250,8 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
 
     if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
         name = str(getattr(f, "name", None) or f"<{type(f).__name__}>")
+        if isinstance(f, io.TextIOBase):
+            raise TypeError(f"nn.load: {name} is open in text mode; open it in binary mode ('rb')")
         if not f.seekable():
             f = io.BytesIO(f.read())   # zip needs to seek (its directory sits at the end)
         return read_checkpoint(f, name, max_ratio, make)

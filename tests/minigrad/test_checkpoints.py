@@ -142,3 +142,13 @@ def test_save_refuses_what_load_would_refuse(tmp_path) -> None:
     with pytest.raises(ValueError, match="contains '/'"):
         mg.save({"a/b": mg.ones(1)}, tmp_path / "x.npz")
     assert not os.listdir(tmp_path)
+
+
+def test_text_mode_files_are_refused_with_the_fix(tmp_path) -> None:
+    path = tmp_path / "model.npz"
+    text_mode = r"model.npz is open in text mode; open it in binary mode \('wb'\)"
+    with open(path, "w") as file, pytest.raises(TypeError, match=text_mode):
+        mg.save({"w": mg.ones(2)}, file)
+    mg.save({"w": mg.ones(2)}, path)
+    with open(path) as file, pytest.raises(TypeError, match=r"open it in binary mode \('rb'\)"):
+        mg.load(file)

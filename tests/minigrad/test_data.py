@@ -6,6 +6,8 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset, default_collate
@@ -175,3 +177,17 @@ def test_random_split_and_subset(torch) -> None:
         random_split(data, [5, 6])
     loader = DataLoader(parts[1], batch_size=2)
     assert len(loader) == 2
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(n=st.integers(0, 40), batch_size=st.integers(1, 12), shuffle=st.booleans(), drop_last=st.booleans())
+def test_every_sample_once_per_epoch_and_len_counts_the_batches(n: int, batch_size: int, shuffle: bool,
+                                                                drop_last: bool) -> None:
+    loader = DataLoader(TensorDataset(mg.arange(n)) if n else list(range(0)), batch_size=batch_size,
+                        shuffle=shuffle, drop_last=drop_last)
+    batches = [b[0].numpy().tolist() for b in loader] if n else list(loader)
+    assert len(batches) == len(loader) == (n // batch_size if drop_last else -(-n // batch_size))
+    seen = [v for b in batches for v in b]
+    assert all(len(b) == batch_size for b in batches[:-1] if b) and len(seen) == len(set(seen))
+    assert len(seen) == (n - n % batch_size if drop_last else n)
+    assert shuffle or seen == list(range(len(seen)))
