@@ -98,11 +98,18 @@ def _repoint_views(base: Tensor) -> None:
 
 
 def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:
-    """``where(mask, value, old)`` as an op named ``name``: the gradient to the old value is 0 where filled."""
+    """``where(mask, value, old)`` as an op named ``name``: the gradient to the old value is 0 where filled.
+
+    ``mask=True`` fills everything (a 0-d bool array on the tensor's device: cupy.where takes no Python bool).
+    """
     def compute(current: Tensor) -> Tensor:
+        condition = mask
+        if condition is True:
+            with backend.on_device(current.device):
+                condition = backend.array_module(current.data).ones((), dtype=bool)
         op = Where()
         op.name = name
-        return op(mask, value, current)
+        return op(condition, value, current)
     return compute
 
 
