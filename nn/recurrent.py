@@ -113,6 +113,21 @@ class _Recurrent(Module):
             for suffix in self._suffixes:
                 add_parameters(self, f"_l{k}{suffix}", shapes, device, dtype)
 
+    def __getstate__(self) -> dict:
+        # copies and pickles carry the settings, not the captured programs (they hold op objects and
+        # the first call's tensors); the copy captures its own on its first call
+        state = self.__dict__.copy()
+        if state.get("_compiled_step") is not None:
+            state["_compiled_step"] = None
+            state["_recompile"] = True
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        recompile = state.pop("_recompile", False)
+        self.__dict__.update(state)
+        if recompile:
+            object.__setattr__(self, "_compiled_step", mg.compile(self._flat_step))
+
     def flatten_parameters(self) -> None:
         """Nothing to do (PyTorch needs it for cuDNN; kept so PyTorch code runs unchanged)."""
 

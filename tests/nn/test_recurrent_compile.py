@@ -114,3 +114,22 @@ def test_compiled_layer_replays_one_node_per_step() -> None:
     assert not any(n.name == "sigmoid" and "/t3" in n.scope for n in nodes)
     assert {n.scope for n in replayed} >= {f"lstm/l0/t{t}" for t in range(1, 6)}
     assert repr(model) == "LSTM(3, 4, bidirectional=True, compile=True)"
+
+
+def test_compiled_layer_copies_and_sees_weight_updates() -> None:
+    import copy
+
+    model = nn.GRU(3, 4, compile=True, dtype=mg.float64)
+    x = mg.randn(5, 2, 3, dtype=mg.float64)
+    model(x)
+    out, _ = model(x)
+    twin = copy.deepcopy(model)                # captured programs are not copied; the twin captures its own
+    assert twin._compiled_step is not model._compiled_step and twin.compile
+    np.testing.assert_array_equal(twin(x)[0].numpy(), out.numpy())
+    np.testing.assert_array_equal(twin(x)[0].numpy(), out.numpy())
+    with mg.no_grad():                         # an optimizer-style in-place update is seen by the replay
+        for p in twin.parameters():
+            p.data *= 0.5
+    reference = nn.GRU(3, 4, dtype=mg.float64)
+    reference.load_state_dict(twin.state_dict())
+    np.testing.assert_array_equal(twin(x)[0].numpy(), reference(x)[0].numpy())
