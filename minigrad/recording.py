@@ -117,6 +117,8 @@ def tag(tensor: Tensor, label: str) -> Tensor:
     node = tensor._node
     if node is not None:
         node.tag = label
+        if node.multiple:   # e.g. a compiled step returning (h, c): the drawing labels each output
+            node.__dict__.setdefault("output_tags", {})[tensor._index] = label
     return tensor
 
 

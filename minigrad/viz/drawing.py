@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from .dot import Graph, emit_clusters, new_graph
 from .gradients import GradientNorms, combined, observe
-from .graph import flatten, walk
+from .graph import expand_captured, flatten, walk
 from .layout import collect, place_leaves, reference_hubs, wrapped_rows
 from .scopes import Elided, Fold, cached, enclosing_step, folder, outer_step, plan_elision, with_elision
 from .style import Scale, edge_attrs, label_box, label_leaf, label_op
@@ -57,6 +57,9 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             the one-element roots (the losses): ``draw`` walks their retained
             graph's backward pass itself and never reads or changes ``.grad``, so
             call it before ``backward()`` or after ``backward(retain_graph=True)``.
+            A replayed ``mg.compile`` call computes its ops' gradients without
+            per-op records: at op level the edges inside it carry no norm (its
+            inputs, outputs and ‖∂L/∂h‖ do); ``collapse="steps"`` shows it exactly.
         rankdir: Graphviz direction, ``"LR"`` (time runs left to right), ``"TB"``, ...
         steps_shown: with ``collapse="steps"``, a layer with more time steps than
             this keeps its first ⌈n/2⌉ and last ⌊n/2⌋ steps and draws the steps
@@ -70,13 +73,18 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             rows stacked top to bottom like lines of text (needs step boxes, e.g.
             ``collapse="steps"``; ``rankdir`` must then be ``"LR"`` or ``"TB"``).
 
+    A replayed ``mg.compile`` call (one node of the graph) is drawn as the ops
+    it stands for, in the scopes they were captured in rebased on the call's
+    (a compiled recurrent step sits in its ``t{t}`` cluster), so a captured and
+    an eager run give the same drawing.
+
     Returns:
         A :class:`Graph` (a ``graphviz.Digraph``): ``.source`` is the DOT text;
         it displays inline in Jupyter.
     """
     _check_options(group, params, rankdir, steps_shown, max_nodes, wrap)
     tensors = flatten(roots)
-    nodes = walk(tensors)
+    nodes, roots_of = expand_captured(tensors, walk(tensors))   # a replayed mg.compile call: its ops
     root_leaves = [t for t in tensors if t._node is None and t.requires_grad]
     if not nodes and not root_leaves:
         raise ValueError(
@@ -88,7 +96,6 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     if max_nodes is not None:
         _check_size(_count_drawn(scope_counts, fold), max_nodes)
     grads = observe(tensors) if show_grads else None
-    roots_of = {t._node: t._index for t in tensors if t._node is not None}
 
     units, unit_of, edges, leaf_uses = collect(nodes, fold, group == "scope", roots_of, plan, grads)
     units += place_leaves(leaf_uses, root_leaves, edges, params == "ghost", len(nodes))
@@ -103,7 +110,7 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     run_norms: dict[str, list] = {}
     scale = None
     if grads is not None:
-        h_norms, run_norms = _hidden_norms(grads, plan)
+        h_norms, run_norms = _hidden_norms(grads, nodes, plan)
         inner = [n for unit in units if unit.kind == "box" for n in unit.inner_norms]
         scale = Scale([combined(edge.norms) for edge in edges.values()] + list(h_norms.values()) + inner)
 
@@ -153,7 +160,7 @@ def _number(units: list[Unit]) -> None:
         counters[letter] += 1
 
 
-def _hidden_norms(grads: GradientNorms, plan: dict[str, Elided]) -> tuple[dict[str, float], dict[str, list]]:
+def _hidden_norms(grads: GradientNorms, nodes: list, plan: dict[str, Elided]) -> tuple[dict[str, float], dict]:
     """‖∂L/∂h‖ per scope, and per elided run the values of its steps.
 
     Read from the op tagged ``"h"`` in a scope; a time step also takes it from
@@ -162,7 +169,10 @@ def _hidden_norms(grads: GradientNorms, plan: dict[str, Elided]) -> tuple[dict[s
     """
     h_norms: dict[str, float] = {}
     run_norms: dict[str, list] = {}
-    for node, value in grads.hidden.items():
+    for node in nodes:
+        value = grads.hidden_of(node) if node.tag == "h" else None
+        if value is None:
+            continue
         h_norms[node.scope] = value
         step = enclosing_step(node.scope)
         if step is not None:

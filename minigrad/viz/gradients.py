@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from .. import autograd
 from ..autograd import Function
 from ..tensor import Tensor
+from .graph import CapturedOp
 
 
 def norm(g: Any) -> float | None:
@@ -42,19 +43,37 @@ class GradientNorms:
     """
 
     def __init__(self) -> None:
-        self.sent: dict[Function, tuple[float | None, ...]] = {}
-        self.hidden: dict[Function, float] = {}
+        self.sent: dict[Any, tuple[float | None, ...]] = {}
+        self.hidden: dict[Any, float] = {}   # node tagged "h", or (node, output index) of a tagged output
 
     def __call__(self, node: Function, grads_out: Sequence[Any], grads_in: Sequence[Any]) -> None:
         sent = tuple(norm(g) for g in grads_in)
         earlier = self.sent.get(node)
-        if earlier is not None:
-            sent = tuple(combined([a, b]) for a, b in zip(earlier, sent))
-        self.sent[node] = sent
+        self.sent[node] = sent if earlier is None else tuple(combined([a, b]) for a, b in zip(earlier, sent))
         if node.tag == "h" and grads_out and grads_out[0] is not None:
-            value = norm(grads_out[0])
-            earlier_h = self.hidden.get(node)
-            self.hidden[node] = value if earlier_h is None else combined([earlier_h, value])
+            self._add_hidden(node, norm(grads_out[0]))
+        for j, label in node.__dict__.get("output_tags", {}).items():   # a compiled call's (h, c)
+            if label == "h" and grads_out[j] is not None:
+                self._add_hidden((node, j), norm(grads_out[j]))
+
+    def _add_hidden(self, key: Any, value: float | None) -> None:
+        earlier = self.hidden.get(key)
+        self.hidden[key] = value if earlier is None else combined([earlier, value])
+
+    def sent_along(self, node: Any) -> tuple | None:
+        """Norms along ``node``'s edges. Inside a replayed ``mg.compile`` call only the call's inputs are
+        known (each used once inside it); the call computes the rest without per-op gradients."""
+        if isinstance(node, CapturedOp):
+            call = self.sent.get(node.call)
+            return None if call is None else tuple(None if i is None else call[i] for i in node.external_inputs)
+        return self.sent.get(getattr(node, "source", node))
+
+    def hidden_of(self, node: Any) -> float | None:
+        """‖∂L/∂h‖ for an op tagged ``"h"``."""
+        if isinstance(node, CapturedOp):
+            values = [self.hidden[(node.call, j)] for j in node.call_outputs if (node.call, j) in self.hidden]
+            return combined(values)
+        return self.hidden.get(getattr(node, "source", node))
 
 
 def observe(tensors: Sequence[Tensor]) -> GradientNorms:

@@ -38,11 +38,14 @@ def walk(tensors: Iterable[Tensor]) -> list[Function]:
     ``(node, output index)`` for an op's output, the Tensor itself for a leaf
     and None for a constant.
     """
-    order: list[Function] = []
-    seen: set[Function] = set()
-    for tensor in tensors:
-        start = tensor._node
-        if start is None or start in seen:
+    return _walk_nodes([t._node for t in tensors if t._node is not None])
+
+
+def _walk_nodes(starts: Iterable[Any]) -> list:
+    order: list = []
+    seen: set = set()
+    for start in starts:
+        if start in seen:
             continue
         seen.add(start)
         stack = [(start, 0)]
@@ -96,3 +99,99 @@ def weights_of(node: Function, weights_of_parent: dict[Function, list | None]) -
         else:
             return None
     return list(weights) or None
+
+
+# --- replayed mg.compile calls, drawn as the ops they stand for ----------------------------------------
+
+class CapturedOp:
+    """One op inside a replayed ``mg.compile`` call, drawn as if it had run eagerly.
+
+    ``call`` is the replay's node; ``external_inputs[j]`` says which of the
+    call's inputs edge ``j`` carries (None: a value made inside the call), so
+    gradient norms can be read from the call; ``call_outputs`` lists which of
+    the call's outputs this op makes.
+    """
+
+    __slots__ = ("name", "scope", "tag", "out_meta", "edges", "n_outputs", "multiple", "call", "external_inputs",
+                 "call_outputs")
+
+    def __init__(self, name: str, scope: str, out_meta: tuple, call: Function) -> None:
+        self.name, self.scope, self.out_meta, self.call = name, scope, out_meta, call
+        self.n_outputs = len(out_meta)
+        self.multiple = self.n_outputs > 1
+        self.tag: str | None = None
+        self.edges: tuple = ()
+        self.external_inputs: tuple = ()
+        self.call_outputs: list[int] = []
+
+
+class Rewired:
+    """An op node whose inputs come from a replayed call: the same node, its edges pointing at captured ops."""
+
+    __slots__ = ("source", "edges")
+
+    def __init__(self, source: Function, edges: tuple) -> None:
+        self.source, self.edges = source, edges
+
+    def __getattr__(self, name: str) -> Any:   # name, scope, tag, out_meta, n_outputs, multiple
+        return getattr(self.source, name)
+
+
+def expand_captured(tensors: Sequence[Tensor], nodes: list[Function]) -> tuple[list, dict]:
+    """The graph with every replayed ``mg.compile`` call replaced by its captured ops.
+
+    ``nodes`` come from :func:`walk`. Returns the nodes of the expanded graph
+    in the order the same walk gives it (so a captured and an eager run draw
+    alike) and the roots as ``{node: output index}``. A call's ops get the
+    scopes they had when captured, rebased on the scope the call ran in
+    (``lstm/l0/t0/…`` captured, ``lstm/l0/t5/…`` replayed).
+    """
+    if not any(getattr(getattr(node, "program", None), "drawn", None) is not None for node in nodes):
+        return nodes, {t._node: t._index for t in tensors if t._node is not None}
+    moved: dict[tuple, Any] = {}   # (node, output index) → the edge that now stands for it
+
+    def resolve(edge: Any) -> Any:
+        return moved.get(edge, edge) if type(edge) is tuple else edge
+
+    for node in nodes:
+        drawn = getattr(getattr(node, "program", None), "drawn", None)
+        if drawn is None:
+            edges = tuple(resolve(e) for e in node.edges)
+            if edges != node.edges:
+                rewired = Rewired(node, edges)
+                for i in range(node.n_outputs):
+                    moved[(node, i)] = (rewired, i)
+            continue
+        _expand_call(node, drawn, resolve, moved)
+    roots = [resolve((t._node, t._index)) for t in tensors if t._node is not None]
+    starts = [root[0] for root in roots if type(root) is tuple]
+    return _walk_nodes(starts), {root[0]: root[1] for root in roots if type(root) is tuple}
+
+
+def _expand_call(node: Function, drawn: list, resolve: Any, moved: dict) -> None:
+    program = node.program
+    n_external = len(program.externals)
+    value_edge: dict[int, Any] = {i: resolve(edge) for i, edge in enumerate(node.edges)}
+    uses = [0] * n_external
+    for _name, _scope, _meta, inputs, _first, recorded in drawn:
+        for v in inputs if recorded else ():
+            if v < n_external:
+                uses[v] += 1
+    tags = {program.outputs[j]: label for j, label in node.__dict__.get("output_tags", {}).items()}
+    calls = {}
+    for j, v in enumerate(program.outputs):
+        calls.setdefault(v, []).append(j)
+    base = program.scope
+    for name, scope, meta, inputs, first, recorded in drawn:
+        if not recorded:   # made without gradient: a constant, as in eager mode
+            continue
+        rebased = node.scope + scope[len(base):] if scope.startswith(base) else scope
+        op = CapturedOp(name, rebased, meta, node)
+        op.edges = tuple(value_edge.get(v) for v in inputs)
+        op.external_inputs = tuple(v if v < n_external and uses[v] == 1 else None for v in inputs)
+        for i in range(op.n_outputs):
+            value_edge[first + i] = (op, i)
+            op.call_outputs += calls.get(first + i, [])
+            op.tag = tags.get(first + i, op.tag)
+    for j, v in enumerate(program.outputs):
+        moved[(node, j)] = value_edge.get(v)

@@ -35,7 +35,6 @@ def collect(nodes: list[Function], fold: Fold, scoped: bool, roots_of: dict, eli
     edges = Edges()
     leaf_uses: dict[Tensor, list] = {}         # leaf → [(consumer unit, norm)] in walk order
     runs = {run.path: run for run in elided.values()}
-    sent = grads.sent if grads is not None else {}
     for position, node in enumerate(nodes):
         box_path = fold(node.scope)
         if box_path is None:
@@ -62,7 +61,7 @@ def collect(nodes: list[Function], fold: Fold, scoped: bool, roots_of: dict, eli
             unit.is_root = True
             if unit.kind == "box":
                 unit.outputs.append(node.out_meta[roots_of[node]])
-        norms = sent.get(node)
+        norms = grads.sent_along(node) if grads is not None else None
         for j, edge in enumerate(node.edges):
             if edge is None:
                 continue

@@ -1,0 +1,68 @@
+"""Graph drawing (minigrad.viz) of mg.compile replays: a replayed step is drawn as the ops it stands for."""
+
+from __future__ import annotations
+
+import pytest
+from drawing_helpers import Dot, steps_of
+
+import minigrad as mg
+import nn
+from minigrad import viz
+
+
+def lstm_loss(compile: bool, **options) -> mg.Tensor:
+    mg.manual_seed(0)
+    layer = nn.LSTM(3, 4, compile=compile, **options)
+    output, _ = layer(mg.randn(3, 2, 3))   # the first step captures, the next ones replay
+    return output[-1].sum()
+
+
+@pytest.mark.parametrize("options", [{}, {"collapse": "steps"}, {"collapse": "steps", "show_grads": True},
+                                     {"params": "single"}, {"collapse": 1}])
+def test_captured_lstm_draws_like_eager(options):
+    eager, captured = lstm_loss(False), lstm_loss(True)
+    assert any(node.name == "compiled" for node in _nodes(captured))   # the replays are one node per step
+    assert viz.draw(captured, **options).source == viz.draw(eager, **options).source
+
+
+def test_captured_two_layer_bidirectional_lstm_draws_like_eager():
+    eager = lstm_loss(False, num_layers=2, bidirectional=True)
+    captured = lstm_loss(True, num_layers=2, bidirectional=True)
+    for options in ({}, {"collapse": "steps"}):
+        assert viz.draw(captured, **options).source == viz.draw(eager, **options).source
+    dot = Dot(viz.draw(captured).source)
+    for layer in ("l0", "l0_reverse", "l1", "l1_reverse"):
+        steps = steps_of(dot, f"lstm/{layer}")
+        assert [dot.title(s) for s in steps] == ["t0", "t1", "t2"]
+        assert len({len(dot.ops(dot.inside(s))) for s in steps}) == 1   # replayed steps hold all their ops
+
+
+def test_captured_step_keeps_the_scopes_opened_inside_it():
+    def run(step):
+        w = mg.randn(4, 4, requires_grad=True)
+        w.name = "w"
+        h = mg.zeros(2, 4)
+        with mg.name_scope("loop"):
+            for t in range(4):
+                with mg.name_scope(f"t{t}"):
+                    h = mg.tag(step(mg.randn(2, 4), h, w), "h")
+        return h.sum()
+
+    def step(x, h, w):
+        with mg.name_scope("cell"):
+            return (x + h @ w).tanh()
+
+    mg.manual_seed(1)
+    eager = run(step)
+    mg.manual_seed(1)
+    captured = run(mg.compile(step))
+    assert viz.draw(captured).source == viz.draw(eager).source
+    assert "loop/t3/cell" in Dot(viz.draw(captured).source).by_path()
+    both = [viz.draw(loss, collapse="steps", show_grads=True).source for loss in (eager, captured)]
+    assert both[0] == both[1] and "‖∂L/∂h‖" in both[0]
+
+
+def _nodes(loss: mg.Tensor) -> list:
+    from minigrad.viz.graph import walk
+
+    return walk([loss])
