@@ -105,8 +105,11 @@ def _reflected(fn: Any) -> Any:
 def _to(self: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
     """Move to ``device`` and/or cast to ``dtype`` (differentiable).
 
-    As in PyTorch, a dtype may also come first: ``x.to(mg.float64)``.
+    As in PyTorch, a dtype may also come first: ``x.to(mg.float64)``, and ``x.to(other)`` takes
+    the device and dtype of the tensor ``other``.
     """
+    if isinstance(device, Tensor):
+        device, dtype = device.device, device.dtype
     if dtype is None and isinstance(device, (backend.numpy.dtype, type)):
         device, dtype = None, device
     out = self

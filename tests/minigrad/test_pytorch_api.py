@@ -273,6 +273,7 @@ def test_dtype_names_and_casts_match_torch(torch: Any) -> None:
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert x.type_as(mg.zeros(1, dtype=mg.long)).dtype == mg.int64
     assert x.to(mg.float64).dtype == mg.float64 and x.to(dtype=mg.double).dtype == mg.float64
+    assert x.to(mg.zeros(1, dtype=mg.long)).dtype == mg.int64 == tx.to(torch.zeros(1, dtype=torch.long)).numpy().dtype
     # the gradient passes through a float cast, as in PyTorch
     w = mg.tensor([1.0, 2.0], requires_grad=True)
     w.double().sum().backward()
