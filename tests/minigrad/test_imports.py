@@ -77,3 +77,14 @@ def test_importing_the_engine_does_not_import_nn() -> None:
     program = "import sys, minigrad\nassert 'nn' not in sys.modules, sorted(sys.modules)\nprint('ok')"
     result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_deeper_submodules_alias_too() -> None:
+    import minigrad.nn.utils.rnn
+    import minigrad.optim.lr_scheduler
+
+    import nn
+
+    assert minigrad.optim.lr_scheduler is nn.optim.lr_scheduler
+    assert minigrad.nn.utils.rnn is nn.utils.rnn
+    assert minigrad.utils.data.DataLoader.__module__ == "minigrad.utils.data"   # the engine's own package
