@@ -14,9 +14,12 @@ Recording follows PyTorch:
   does) the op is recorded like its out-of-place twin applied to a copy of the
   old value, and ``x`` becomes that node's output: gradients stay exact.
 
-Only the tensor written to is re-pointed at the new node. A recorded in-place
-op on a view of another tensor (the result of indexing, reshape, transpose …)
-would leave the other tensor's graph stale, so it raises instead.
+Views made by indexing (``v = x[index]``, which shares x's memory) are
+tracked: an in-place op on ``v`` is written through ``x[index] = ...`` so x's
+graph records it, and an in-place op on ``x`` re-points the graphs of its live
+views, as PyTorch's view tracking does. A recorded in-place op on any other
+view (of a reshape, transpose, split …) would leave the other tensor's graph
+stale, so it raises instead.
 """
 
 from __future__ import annotations
@@ -71,8 +74,8 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
                            f"shape {x.shape} (an in-place op cannot change the shape)")
     if out.dtype != x.dtype:
         if not numpy.can_cast(out.dtype, x.dtype, casting="same_kind"):
-            raise InplaceCastError(f"{name}: result type {out.dtype} can't be cast to the dtype {x.dtype} of the "
-                            "tensor written in place")
+            raise InplaceCastError(f"{name}: result type {out.dtype} can't be cast to the dtype {x.dtype} "
+                                   "of the tensor written in place")
         if record:
             out = astype(out, x.dtype)
     if view is not None:
