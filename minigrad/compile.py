@@ -4,46 +4,72 @@ The first call for an input signature (each Tensor argument's shape, dtype,
 device and ``requires_grad``, the other arguments' values, and grad mode)
 runs ``fn`` eagerly and records the ops it calls: the same ``Function``
 classes, so each op's math is still written once. Later calls with that
-signature do not run ``fn``: a straight list of the ops' ``forward`` runs on
-raw arrays, and the whole call becomes **one** node of the outer graph. Its
-backward runs the recorded ops' ``backward`` in reverse recording order with
-the gradient routing worked out at capture time: no Kahn walk, no Tensor per
-intermediate value.
+signature do not run ``fn``. The whole call becomes **one** node of the outer
+graph, whose
+
+* forward is a straight list of the ops' own ``forward`` on raw arrays. Each
+  captured op is one ``Function`` instance made at capture time and reused by
+  every replay; what a call's backward needs (each op's ``saved`` arrays) is
+  collected into one list per call, kept by that call's node;
+* backward runs the recorded ops' ``backward`` in the order eager's Kahn walk
+  would (worked out once at capture time, as are the routes of every gradient
+  to the slot it is added into), so gradients are summed in eager's order and
+  the values are bit-identical to eager mode: no walk, no Tensor per
+  intermediate value, no node objects per call.
+
+How to use it (layers and user code alike)::
+
+    step = mg.compile(step)            # or @mg.compile on a def
+    h, c = step(x_t, h, c)             # first call captures, the next ones replay
+
+Capture as much as repeats: a whole loop over time steps, or a whole loss
+function, is one program and the fastest form (one node, one straight list).
+A recurrent layer can capture its per-step function (``mg.compile(step)``
+called T times gives T nodes) or its whole loop over time; both are
+bit-identical to eager. Pass the tensors that change between calls as
+arguments (inputs, states); weights may be read from a closure or a module
+(see below). Outputs may be a Tensor or a (nested) tuple/list of Tensors.
 
 What is captured, and what is not (as JAX documents for ``jit``):
 
 * Tensors ``fn`` reads that are not arguments (a module's weights, a closure's
   tensors) are inputs of the captured node too: weights that require grad get
   their gradients, and an in-place update (an optimizer step) is seen by the
-  next replay. Tensors made inside ``fn`` by ``mg.zeros``/``mg.tensor`` … are
-  captured as constants (their value at capture time). A random constructor
-  (``mg.rand``/``randn``/``randint``, hence dropout), a comparison (a mask
-  made from values) or an in-place op inside ``fn`` makes the signature run
-  eagerly every time, which stays correct. A tensor made inside ``fn`` from
-  values some other way (``mg.tensor(x.numpy() * 2)``) is frozen: don't.
+  next replay. Changing such a tensor's shape or ``requires_grad`` captures
+  again. Tensors made inside ``fn`` by ``mg.zeros``/``mg.tensor`` … are
+  captured as constants (their value at capture time), and so is any raw
+  array ``fn`` passes to an op: a value computed with NumPy from a tensor
+  inside ``fn`` (``mg.tensor(x.numpy() * 2)``) is frozen: don't.
+* Random constructors (``mg.rand``/``randn``/``randint``, hence dropout) and
+  comparisons (``x > 0``, masks) are replayed: each replay draws from the
+  engine's generator in the same order as eager would, and compares the new
+  values.
 * Python control flow that depends on values is frozen at capture time and
   **not detected** by default; ``mg.compile(fn, check=True)`` re-runs ``fn``
   on every call and raises :class:`CompileError` naming the first op where
   the sequence differs (a debugging aid: it costs an eager run). An op whose
   output shape differs from the capture (data-dependent shapes) is caught
   cheaply and the call is captured again.
-* ``detect_anomaly`` at call time, and hooks or ``retain_grad`` registered
-  inside ``fn``, make the call run eagerly (the per-op checks and hooks need
-  per-op nodes). Hooks on the outputs or on weights work as usual.
-
-Outputs may be a Tensor or a (nested) tuple/list of Tensors.
+* ``detect_anomaly`` at call time, an in-place op inside ``fn``, and hooks or
+  ``retain_grad`` registered inside ``fn`` make the call run eagerly (the
+  per-op checks and hooks need per-op nodes). Hooks on the outputs or on
+  weights work as usual.
+* The visualiser sees one ``compiled`` node per call; draw an eager run to see
+  the ops inside.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
+import threading
 from typing import Any, Callable
 
 import numpy
 
 from . import backend
 from .autograd import Function, _dense, _sum
-from .recording import _anomaly, _grad_enabled
+from .recording import _anomaly, _grad_enabled, _scope
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -65,36 +91,55 @@ class Tracer:
     """Records the ops called while ``fn`` runs: the engine calls :meth:`record` for each."""
 
     def __init__(self, inputs: list[Tensor]) -> None:
-        self.slot_of: dict[int, int] = {id(t): i for i, t in enumerate(inputs)}
+        self.slot_of: dict[int, Any] = {id(t): i for i, t in enumerate(inputs)}
         self.externals: list[Tensor] = list(inputs)   # arguments, then tensors found on the way
         self.constants: list[Any] = []                # raw (non-Tensor) op inputs
-        self.steps: list[tuple] = []
+        self.steps: list[tuple] = []                  # (op, input refs, n outputs, output shapes, recorded)
         self.keep: list[Tensor] = []                  # keeps traced outputs alive so ids stay unique
         self.eager_only: str | None = None
+        self.scope = _scope.get()   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
-        slots = []
+        refs = []
         for x in inputs:
             if isinstance(x, Tensor):
-                slot = self.slot_of.get(id(x))
-                if slot is None:   # a weight or a constant tensor that is not an argument
-                    slot = self.slot_of[id(x)] = len(self.externals)
+                ref = self.slot_of.get(id(x))
+                if ref is None:   # a weight or a constant tensor that is not an argument
+                    ref = self.slot_of[id(x)] = len(self.externals)
                     self.externals.append(x)
-                slots.append(("x", slot) if type(slot) is int else slot)
+                refs.append(("x", ref) if type(ref) is int else ref)
             else:
-                slots.append(("c", len(self.constants)))
+                refs.append(("c", len(self.constants)))
                 self.constants.append(x)
-        outs = result if op.multiple else (result,)
-        template = {k: v for k, v in op.__dict__.items() if k not in _NOT_CAPTURED}
-        recorded = outs[0]._node is op
-        shapes = tuple(y.data.shape for y in outs)
-        self.steps.append((type(op), template, slots, len(outs), shapes, recorded))
+        outs = result if type(result) is tuple else (result,)
+        self.steps.append((op, refs, len(outs), tuple(y.data.shape for y in outs), outs[0]._node is op))
         for i, y in enumerate(outs):
             self.slot_of[id(y)] = ("o", len(self.steps) - 1, i)
             self.keep.append(y)
 
     def note_eager(self, why: str) -> None:
         self.eager_only = self.eager_only or why
+
+
+class _Draw(Function):
+    """A random constructor or a comparison inside a capture: replayed by calling it again.
+
+    ``make(*arrays)`` returns the array; a random draw takes no inputs and
+    draws from the engine's generator at replay time, in eager's order.
+    """
+
+    def __init__(self, name: str, make: Callable) -> None:
+        self.name, self.make = name, make
+
+    def forward(self, *arrays: Any) -> Any:
+        return self.make(*arrays)
+
+
+def note_draw(name: str, make: Callable, inputs: tuple, result: Tensor) -> None:
+    """Record a value made outside ``Function`` (a random draw, a comparison) in a running capture."""
+    tracer = _anomaly.get()
+    if tracer and tracer is not True:
+        tracer.record(_Draw(name, make), inputs, result)
 
 
 def _flatten(value: Any, leaves: list) -> Any:
@@ -115,36 +160,149 @@ def _unflatten(spec: Any, leaves: Any) -> Any:
     return kind(_unflatten(s, leaves) for s in items)
 
 
-class Program:
-    """One captured signature: the op list with every input and output as an index into a value list.
+def _fresh(op: Function) -> Function:
+    """A copy of a captured op without its graph state: the instance every replay reuses."""
+    copy = type(op).__new__(type(op))
+    copy.__dict__.update({k: v for k, v in op.__dict__.items() if k not in _NOT_CAPTURED})
+    return copy
 
-    Values: ``[external inputs…, constants…, outputs of op 0…, outputs of op 1…]``.
+
+class Program:
+    """One captured signature, as two straight lists over a list of values.
+
+    Values: ``[external inputs…, constants…, outputs of op 0…, outputs of op 1…]``;
+    every op input and output is an index into it. ``forward_plan`` runs in
+    recording order; ``backward_plan`` in eager's Kahn order, each entry with
+    the value index every input gradient is added into.
     """
 
     def __init__(self, tracer: Tracer, outputs: list[Tensor], spec: Any) -> None:
         self.externals = tracer.externals
+        self.scope = tracer.scope
         self.constants = tracer.constants
+        self.spec = spec
+        self.lock = threading.Lock()   # replays reuse one instance per op: one thread at a time
         n_ext = len(self.externals)
-        base = n_ext + len(self.constants)
-        first_out = []
-        for step in tracer.steps:
-            first_out.append(base)
-            base += step[3]
+        first, producer, base = [], {}, n_ext + len(self.constants)
+        for k, (_op, _refs, n_out, _shapes, recorded) in enumerate(tracer.steps):
+            first.append(base)
+            for i in range(n_out if recorded else 0):   # only recorded ops pass gradients on
+                producer[base + i] = k
+            base += n_out
+        self.n_values = base
 
         def index(ref: Any) -> int:
-            if ref[0] == "x":
-                return ref[1]
-            if ref[0] == "c":
-                return n_ext + ref[1]
-            return first_out[ref[1]] + ref[2]
+            if type(ref) is int:
+                return ref
+            return ref[1] if ref[0] == "x" else n_ext + ref[1] if ref[0] == "c" else first[ref[1]] + ref[2]
 
-        self.steps = [(cls, template, [index(r) for r in slots], n_out, shapes, recorded, first_out[k])
-                      for k, (cls, template, slots, n_out, shapes, recorded) in enumerate(tracer.steps)]
-        self.outputs = [index(tracer.slot_of[id(y)]) if not isinstance(tracer.slot_of[id(y)], int)
-                        else tracer.slot_of[id(y)] for y in outputs]
-        self.spec = spec
-        self.n_values = base
-        self.names = [cls.name for cls, *_ in self.steps]
+        self.outputs = [index(tracer.slot_of[id(y)]) for y in outputs]
+        # what minigrad.viz draws for a replay, op by op as eager would: (name, scope, out_meta, input value
+        # indices, first output value index, recorded) per captured op
+        self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec)
+                      for k, (op, refs, _n, _shapes, rec) in enumerate(tracer.steps)]
+        self.names = [op.name for op, *_ in tracer.steps]
+        self.arg_shapes = tuple((t.data.shape, t.requires_grad) for t in self.externals)
+        ops = [_fresh(op) for op, *_ in tracer.steps]
+        args = [[index(r) for r in refs] for _op, refs, *_ in tracer.steps]
+        # the gradient routes of each recorded op: (input position, value index) where a gradient flows
+        routes = [tuple((j, v) for j, v in enumerate(args[k]) if tracer.steps[k][4] and ops[k].needs_grad[j])
+                  for k in range(len(ops))]
+        order = _kahn_order(self.outputs, routes, producer)
+        keeps = {k: 2 if any(backend.is_array(v) for v in ops[k].__dict__.values()) else 1 for k in order}
+        saved_at = {k: i for i, k in enumerate(sorted(keeps))}
+        self.forward_plan = [
+            (op.forward, len(a), operator.itemgetter(*a) if a else None, n_out, shapes[0], keeps.get(k, 0))
+            for k, (op, a, (_o, _r, n_out, shapes, _rec)) in enumerate(zip(ops, args, tracer.steps))]
+        self.backward_plan = [(ops[k], ops[k].backward, saved_at[k], keeps[k], first[k], tracer.steps[k][2],
+                               routes[k]) for k in order]
+
+    def forward(self, arrays: tuple) -> tuple[list, list]:
+        """Run every captured op's forward; returns the values and the per-op state backward needs."""
+        values = [*arrays, *self.constants]
+        saved: list = []
+        append, extend, keep_saved = values.append, values.extend, saved.append
+        for forward, n_args, fetch, n_out, shape, keep in self.forward_plan:
+            out = forward(*fetch(values)) if n_args > 1 else forward(fetch(values)) if n_args else forward()
+            if n_out == 1:
+                if type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
+                    out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
+                if out.shape != shape:
+                    raise _Retrace
+                append(out)
+            else:
+                extend(out)
+            if keep:
+                op = forward.__self__
+                keep_saved(op.saved if keep == 1 else op.__dict__.copy())
+        return values, saved
+
+    def backward(self, saved: list, grads_out: tuple) -> tuple:
+        """Every captured op's backward in eager's order; returns one gradient (or None) per external."""
+        grads: list = [None] * self.n_values
+        owned: set = set()   # value indices whose sum this backward allocated (safe to add into in place)
+        for index, g in zip(self.outputs, grads_out):
+            if g is not None:
+                grads[index] = _sum(grads[index], g, index, owned)
+        for op, backward, at, keep, first, n_out, routes in self.backward_plan:
+            if n_out == 1:
+                g = grads[first]
+                if g is None:
+                    continue
+                if keep == 1:
+                    op.saved = saved[at]
+                else:
+                    op.__dict__.update(saved[at])
+                gins = backward(g if type(g) is numpy.ndarray else _dense(g))
+            else:
+                gouts = grads[first:first + n_out]
+                if all(g is None for g in gouts):
+                    continue
+                if keep == 1:
+                    op.saved = saved[at]
+                else:
+                    op.__dict__.update(saved[at])
+                gins = backward(*[_dense(g) for g in gouts])
+            if type(gins) is not tuple:
+                gins = (gins,)
+            for j, index in routes:
+                g = gins[j]
+                if g is not None:
+                    total = grads[index]
+                    grads[index] = g if total is None and type(g) is numpy.ndarray else _sum(total, g, index, owned)
+        return tuple(grads[:len(self.externals)])
+
+
+def _kahn_order(outputs: list[int], routes: list[tuple], producer: dict) -> list[int]:
+    """The order in which eager's backward walk (``autograd._walk``) runs the captured ops.
+
+    The same two passes over the same edges in the same order, from the ops
+    that made the outputs, so every gradient sum adds its terms in eager's order.
+    """
+    roots = list(dict.fromkeys(producer[v] for v in outputs if v in producer))
+    consumers = {k: 0 for k in roots}
+    stack = list(roots)
+    while stack:
+        for _j, v in routes[stack.pop()]:
+            parent = producer.get(v)
+            if parent is None:
+                continue
+            if parent in consumers:
+                consumers[parent] += 1
+            else:
+                consumers[parent] = 1
+                stack.append(parent)
+    order, ready = [], [k for k in roots if consumers[k] == 0]
+    while ready:
+        k = ready.pop()
+        order.append(k)
+        for _j, v in routes[k]:
+            parent = producer.get(v)
+            if parent is not None:
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+    return order
 
 
 class Replay(Function):
@@ -159,48 +317,15 @@ class Replay(Function):
 
     def forward(self, *arrays: Any) -> tuple:
         program = self.program
-        values = [*arrays[:len(program.externals)], *program.constants]
-        ops = []
-        for cls, template, slots, n_out, shapes, _recorded, _first in program.steps:
-            op = cls.__new__(cls)
-            op.__dict__.update(template)
-            out = op.forward(*[values[i] for i in slots])
-            if n_out == 1:
-                if type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
-                    out = numpy.asarray(out)
-                if out.shape != shapes[0]:
-                    raise _Retrace
-                values.append(out)
-            else:
-                values.extend(out)
-            ops.append(op)
-        self.saved = (ops,)   # freed by backward unless retain_graph, like any node's saved arrays
+        with program.lock:
+            values, saved = program.forward(arrays)
+        self.saved = (saved,)   # freed by backward unless retain_graph, like any node's saved arrays
         return tuple([values[i] for i in program.outputs])
 
     def backward(self, *grads_out: Any) -> tuple:
         program = self.program
-        ops = self.saved[0]
-        grads: list = [None] * program.n_values
-        owned: set = set()
-        for slot, g in zip(program.outputs, grads_out):
-            if g is not None:
-                grads[slot] = _sum(grads[slot], g, slot, owned)
-        for op, (_cls, _t, slots, n_out, _shapes, recorded, first) in zip(reversed(ops), reversed(program.steps)):
-            if not recorded:
-                continue
-            gouts = grads[first:first + n_out]
-            if n_out == 1:
-                if gouts[0] is None:
-                    continue
-                gins = op.backward(gouts[0] if type(gouts[0]) is numpy.ndarray else _dense(gouts[0]))
-            elif all(g is None for g in gouts):
-                continue
-            else:
-                gins = op.backward(*[_dense(g) for g in gouts])
-            for slot, g, needed in zip(slots, gins if type(gins) is tuple else (gins,), op.needs_grad):
-                if g is not None and needed:
-                    grads[slot] = _sum(grads[slot], g, slot, owned)
-        return tuple(grads[:len(program.externals)])
+        with program.lock:
+            return program.backward(self.saved[0], grads_out)
 
 
 class Compiled:
@@ -213,38 +338,39 @@ class Compiled:
         self.eager: dict = {}   # signature -> why it runs eagerly
         functools.update_wrapper(self, fn)
 
-    def _signature(self, args: tuple) -> Any:
-        key = [_grad_enabled.get()]
+    @staticmethod
+    def _signature(args: tuple) -> Any:
+        key: list = [_grad_enabled.get()]
         for a in args:
             if isinstance(a, Tensor):
-                key.append((a.data.shape, a.data.dtype, backend.device_of(a.data), a.requires_grad))
+                data = a.data
+                device = "cpu" if type(data) is numpy.ndarray else backend.device_of(data)
+                key.append((data.shape, data.dtype, device, a.requires_grad))
             else:
                 key.append(("value", a))
         return tuple(key)
 
     def __call__(self, *args: Any) -> Any:
-        checks = _anomaly.get()
-        if checks:   # anomaly mode, or an outer capture running: run eagerly (the outer capture records the ops)
+        if _anomaly.get():   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
             return self.fn(*args)
         try:
             key = self._signature(args)
-            hash(key)
+            program = self.programs.get(key)
         except TypeError:
             return self.fn(*args)   # an unhashable argument: no signature, run eagerly
         if key in self.eager:
             return self.fn(*args)
-        program = self.programs.get(key)
         if program is None or self.check:
             return self._capture(key, args, program)
-        try:
-            return self._replay(program, args)
-        except _Retrace:
-            return self._capture(key, args, None)
-
-    def _replay(self, program: Program, args: tuple) -> Any:
         tensors = [a for a in args if isinstance(a, Tensor)]
         inputs = [*tensors, *program.externals[len(tensors):]]
-        outs = Replay(program)(*inputs)
+        if len(inputs) > len(tensors) and tuple((t.data.shape, t.requires_grad) for t in inputs) != \
+                program.arg_shapes:
+            return self._capture(key, args, None)   # a weight changed shape or requires_grad
+        try:
+            outs = Replay(program)(*inputs)
+        except _Retrace:
+            return self._capture(key, args, None)
         return _unflatten(program.spec, iter(outs))
 
     def _capture(self, key: Any, args: tuple, previous: Program | None) -> Any:
@@ -291,4 +417,3 @@ def compile(fn: Callable | None = None, *, check: bool = False) -> Any:  # noqa:
     if fn is None:
         return lambda f: Compiled(f, check=check)
     return Compiled(fn, check=check)
-
