@@ -57,6 +57,18 @@ class PackedSequence(NamedTuple):
         indices = [None if i is None else i.to(device) for i in (self.sorted_indices, self.unsorted_indices)]
         return PackedSequence(data, self.batch_sizes, *indices)
 
+    def cpu(self) -> PackedSequence:
+        return self.to("cpu")
+
+    def cuda(self) -> PackedSequence:
+        return self.to("cuda")
+
+    def float(self) -> PackedSequence:
+        return self.to(mg.float32)
+
+    def double(self) -> PackedSequence:
+        return self.to(mg.float64)
+
     @property
     def is_cuda(self) -> bool:
         return self.data.device.type == "cuda"
@@ -99,8 +111,13 @@ def _gather(source: Tensor, index: numpy.ndarray) -> Tensor:
     return source[mg.to_device(index, source.device)]
 
 
-def _host(indices: Tensor | None) -> numpy.ndarray | None:
-    return None if indices is None else indices.numpy().astype(numpy.int64)
+def _host(indices: Any) -> numpy.ndarray | None:
+    """Indices or batch sizes (a Tensor, an array or a list; None stays None) as host int64."""
+    if indices is None:
+        return None
+    if isinstance(indices, Tensor):
+        return indices.numpy().astype(numpy.int64)
+    return (mg.to_numpy(indices) if mg.is_array(indices) else numpy.asarray(indices)).astype(numpy.int64)
 
 
 def _index_tensor(values: numpy.ndarray, device: Any) -> Tensor:
@@ -158,7 +175,7 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
 
 def pack_like(padded: Tensor, like: PackedSequence) -> PackedSequence:
     """Pack a time-major padded (T ≥ T_max, B, *) tensor with the layout (batch sizes, order) of ``like``."""
-    batch_sizes = like.batch_sizes.numpy().astype(numpy.int64)
+    batch_sizes = _host(like.batch_sizes)
     sorted_indices = _host(like.sorted_indices)
     order = numpy.arange(int(batch_sizes[0])) if sorted_indices is None else sorted_indices
     data = _pack_rows(padded, batch_sizes, order, batch_first=False)
@@ -178,7 +195,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
     data = sequence.data
-    batch_sizes = sequence.batch_sizes.numpy().astype(numpy.int64)
+    batch_sizes = _host(sequence.batch_sizes)
     steps, batch = batch_sizes.size, int(batch_sizes[0])
     if total_length is not None:
         if total_length < steps:

@@ -122,9 +122,14 @@ def test_packed_sequence_is_a_named_tuple_that_moves() -> None:
     data, batch_sizes, sorted_indices, unsorted_indices = packed
     assert data.shape == (3, 3) and batch_sizes.tolist() == [2, 1]
     assert sorted_indices is None and unsorted_indices is None
-    moved = packed.to(mg.float64)
+    moved = packed.double()
     assert moved.data.dtype == np.float64 and moved.batch_sizes is packed.batch_sizes
-    assert not packed.is_cuda
+    assert packed.float() is packed and packed.cpu() is packed and not packed.is_cuda
+    # built by hand from plain lists, as PyTorch allows: the layout is read the same way
+    by_hand = PackedSequence(mg.arange(6.0).reshape(3, 2), [2, 1], [1, 0], [1, 0])
+    padded, lengths = pad_packed_sequence(by_hand)
+    assert lengths.tolist() == [1, 2]
+    np.testing.assert_array_equal(padded.numpy()[:, 1], [[0, 1], [4, 5]])
 
 
 def test_rnn_utils_errors() -> None:
