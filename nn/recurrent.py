@@ -191,6 +191,9 @@ class _Recurrent(Module):
         if isinstance(x, PackedSequence):
             if lengths is not None:
                 raise ValueError(f"{owner}: a PackedSequence carries its own lengths; do not pass lengths= too")
+            if x.data.ndim != 2 or x.data.shape[-1] != self.input_size:
+                raise ValueError(f"{owner}: expected packed data of shape (total length, input_size="
+                                 f"{self.input_size}), got {x.data.shape}")
             padded, packed_lengths = pad_packed_sequence(x)
             output, final = self._forward_padded(as_input(owner, padded), state, packed_lengths, 0, False)
             return pack_like(output, x), final

@@ -231,3 +231,5 @@ def test_layer_packed_ignores_batch_first_and_refuses_lengths() -> None:
     np.testing.assert_allclose(h.numpy(), padded_h.numpy(), rtol=0, atol=0)
     with pytest.raises(ValueError, match="carries its own lengths"):
         plain(packed, lengths=lengths)
+    with pytest.raises(ValueError, match=r"GRU: expected packed data of shape .*input_size=5.*\(5, 2\)"):
+        nn.GRU(5, 3)(packed)
