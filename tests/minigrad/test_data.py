@@ -191,3 +191,26 @@ def test_every_sample_once_per_epoch_and_len_counts_the_batches(n: int, batch_si
     assert all(len(b) == batch_size for b in batches[:-1] if b) and len(seen) == len(set(seen))
     assert len(seen) == (n - n % batch_size if drop_last else n)
     assert shuffle or seen == list(range(len(seen)))
+
+
+def test_samplers_as_in_torch(torch) -> None:
+    from minigrad.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
+    data = list(range(10))
+    for size, drop in [(3, False), (3, True), (5, False), (12, True)]:
+        ours = list(BatchSampler(SequentialSampler(data), size, drop))
+        theirs = list(torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler(data), size, drop))
+        assert ours == theirs and len(BatchSampler(range(10), size, drop)) == len(theirs)
+    mg.manual_seed(1)
+    order = list(RandomSampler(data))
+    assert sorted(order) == data and len(RandomSampler(data)) == 10
+    drawn = list(RandomSampler(data, replacement=True, num_samples=25))
+    assert len(drawn) == 25 and set(drawn) <= set(data)
+    longer = list(RandomSampler(data, num_samples=15, generator=np.random.default_rng(0)))
+    assert len(longer) == 15 and sorted(longer[:10]) == data
+    # the seq2seq tutorial's spelling: DataLoader(data, sampler=RandomSampler(data), batch_size=...)
+    dataset = TensorDataset(mg.arange(10))
+    loader = DataLoader(dataset, sampler=RandomSampler(dataset), batch_size=4)
+    assert len(loader) == 3 and sorted(v for (b,) in loader for v in b.numpy().tolist()) == data
+    with pytest.raises(ValueError, match="BatchSampler: batch_size should be a positive integer"):
+        BatchSampler(data, 0, False)

@@ -1,0 +1,89 @@
+"""Turning a list of samples into a batch: ``default_collate`` (stack) and ``default_convert`` (no batching),
+as PyTorch's."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+
+__all__ = ["default_collate", "default_convert"]
+
+
+def _stack_arrays(arrays: list, what: str) -> mg.Tensor:
+    shapes = {tuple(a.shape) for a in arrays}
+    if len(shapes) > 1:
+        raise RuntimeError(f"default_collate: stack expects each {what} to be equal size, got shapes {sorted(shapes)}")
+    xp = mg.array_module(arrays[0])
+    return mg.as_tensor(xp.stack(arrays))
+
+
+def default_collate(batch: Sequence[Any]) -> Any:
+    """Combine a list of samples into a batch, as PyTorch's ``default_collate``.
+
+    Tensors and arrays are stacked along a new first dim (Tensors that
+    require grad through ``mg.stack``, so the batch stays in the graph);
+    Python floats give a float64 Tensor, ints int64, bools bool (PyTorch's
+    choice); strings stay a list; dicts, tuples and lists are collated field
+    by field (a tuple of fields comes back as a list, a named tuple as itself).
+    """
+    if not len(batch):
+        raise ValueError("default_collate: got an empty batch")
+    elem = batch[0]
+    if isinstance(elem, mg.Tensor):
+        if not all(isinstance(b, mg.Tensor) for b in batch):
+            raise TypeError("default_collate: a batch mixes Tensors and other types")
+        if any(b.requires_grad for b in batch):
+            return mg.stack(list(batch))
+        devices = {b.device for b in batch}
+        if len(devices) > 1:
+            raise ValueError(f"default_collate: samples on different devices {sorted(devices)}")
+        return _stack_arrays([b.data for b in batch], "tensor")
+    if mg.is_array(elem) or isinstance(elem, numpy.generic) and not isinstance(elem, (numpy.str_, numpy.bytes_)):
+        arrays = [numpy.asarray(b) if isinstance(b, numpy.generic) else b for b in batch]
+        if arrays[0].dtype.kind not in "biufc":
+            raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {arrays[0].dtype}")
+        return _stack_arrays([mg.to_device(a, mg.get_default_device()) for a in arrays], "array")
+    if isinstance(elem, bool):
+        return mg.tensor(list(batch), dtype=mg.bool_)
+    if isinstance(elem, numbers.Integral):
+        return mg.tensor(list(batch), dtype=mg.int64)
+    if isinstance(elem, numbers.Real):
+        return mg.tensor(list(batch), dtype=mg.float64)
+    if isinstance(elem, (str, bytes)):
+        return list(batch)
+    if isinstance(elem, Mapping):
+        fields = {key: default_collate([d[key] for d in batch]) for key in elem}
+        try:
+            return type(elem)(fields)   # an OrderedDict or another mapping keeps its type when it can
+        except TypeError:
+            return fields
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):   # a named tuple keeps its type
+        return type(elem)(*(default_collate(list(field)) for field in zip(*batch)))
+    if isinstance(elem, Sequence):
+        if len({len(b) for b in batch}) != 1:
+            raise RuntimeError("default_collate: each element in list of batch should be of equal size")
+        return [default_collate(list(field)) for field in zip(*batch)]
+    raise TypeError(f"default_collate: batch must contain Tensors, numpy arrays, numbers, dicts or lists; "
+                    f"found {type(elem).__name__}")
+
+
+def default_convert(sample: Any) -> Any:
+    """Without batching: arrays and numbers in the sample become Tensors (PyTorch's default_convert)."""
+    if isinstance(sample, mg.Tensor):
+        return sample
+    if mg.is_array(sample) and sample.dtype.kind in "biufc":
+        return mg.as_tensor(sample)
+    if isinstance(sample, numpy.generic) and not isinstance(sample, (numpy.str_, numpy.bytes_)):
+        return mg.tensor(sample)
+    if isinstance(sample, Mapping):
+        return {key: default_convert(value) for key, value in sample.items()}
+    if isinstance(sample, tuple) and hasattr(sample, "_fields"):
+        return type(sample)(*(default_convert(v) for v in sample))
+    if isinstance(sample, (list, tuple)):
+        return [default_convert(v) for v in sample]
+    return sample
