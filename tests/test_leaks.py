@@ -70,6 +70,8 @@ class Trainer:
             logits.retain_grad()
             loss.backward(retain_graph=True)
             mg.autograd.observe_backward(loss, lambda node, grads_out, grads_in: None)
+            if self.hook_calls % 100 == 1:   # before the step changes the weights the graph saved
+                mg.viz.draw(loss, show_grads=True, collapse="steps")   # the overlay is read, then dropped
         elif mode == "retain_once":
             loss.backward(retain_graph=True)
             node = weakref.ref(loss.grad_fn)
@@ -85,10 +87,7 @@ class Trainer:
         else:
             loss.backward()
         self.optimizer.step()
-        value = loss.item()
-        if mode == "overlay" and self.hook_calls % 100 == 1:
-            mg.viz.draw(loss, show_grads=True, collapse="steps")   # the overlay is read, then dropped
-        return value
+        return loss.item()
 
     def _record_hook(self, grad: mg.Tensor) -> None:
         self.hook_calls += 1

@@ -91,8 +91,8 @@ def observe(tensors: Sequence[Tensor]) -> GradientNorms:
             autograd.observe_backward(loss, norms)
         except RuntimeError as error:
             raise RuntimeError(
-                f"draw(show_grads=True) walks the backward pass of the retained graph itself: call "
-                f"loss.backward(retain_graph=True) (or draw before backward) so the graph is kept. {error}"
+                f"draw(show_grads=True) runs the backward pass of the recorded graph itself, so draw before "
+                f"backward(), or after loss.backward(retain_graph=True) and before the weights change: {error}"
             ) from error
     return norms
 

@@ -139,3 +139,13 @@ def test_step_norm_comes_from_a_cell_called_inside_the_step():
     assert len(boxes) == 3 and all("‖∂L/∂h‖" in dot.nodes[b] for b in boxes)
     # the cell reads its weights at every call: one dashed copy per step
     assert len(Dot(viz.draw(loss).source).labelled("weight_hh\\n")) == 3
+
+
+def test_show_grads_after_the_weights_changed_says_to_draw_before_the_step():
+    layer = nn.RNN(2, 3)
+    output, _ = layer(mg.randn(4, 1, 2))
+    loss = output[-1].sum()
+    loss.backward(retain_graph=True)
+    nn.optim.SGD(layer.parameters(), lr=0.1).step()   # changes the weights the graph saved
+    with pytest.raises(RuntimeError, match="before the weights change.*inplace"):
+        viz.draw(loss, show_grads=True)
