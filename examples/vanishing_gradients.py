@@ -116,7 +116,7 @@ def draw_graph(model: Unrolled, cell: str, args: argparse.Namespace, device: str
     model.zero_grad()
     fmt = "svg" if shutil.which("dot") else "dot"
     return mg.viz.render(loss, path=os.path.join(args.out, f"graph_{label}"), format=fmt, collapse="steps",
-                         show_grads=True)
+                         steps_shown=None, show_grads=True)   # every step: the fading is the point
 
 
 def plot(curves: dict[str, list[float]], path: str, length: int) -> str:
