@@ -349,6 +349,71 @@ def op_norm(p: Program, x: tuple) -> tuple:
             lambda: p.torch.linalg.vector_norm(t, ord=order, dim=dims, keepdim=keep))
 
 
+def op_torch_reduction(p: Program, x: tuple) -> tuple:
+    """PyTorch's spellings: var/std(dim=, correction=), amax/amin(dim), mean(dim=, keepdim=)."""
+    m, t = x
+    name = p.choose(["var", "std", "amax", "amin", "mean"])
+    axes, keep = p.axes(m.ndim), bool(p.rng.integers(2))
+    dims = _torch_dims(axes, m.ndim) if m.ndim else None
+    p.text.append(f"  {name}(dim={axes}, keepdim={keep})")
+    if name in ("var", "std"):
+        correction = int(p.rng.integers(2)) if m.ndim else 0
+        p.text.append(f"  correction={correction}")
+        return (lambda: getattr(mg, name)(m, dim=axes, keepdim=keep, correction=correction),
+                lambda: getattr(p.torch, name)(t, dim=dims, keepdim=keep, correction=correction))
+    if name == "mean":
+        return lambda: mg.mean(m, dim=axes, keepdim=keep), lambda: p.torch.mean(t, dim=dims, keepdim=keep)
+    ours = lambda: getattr(mg, name)(m, axes if axes is not None else (), keep)  # noqa: E731
+    if m.ndim == 0:
+        return ours, lambda: t.clone()
+    return ours, lambda: p.refs[2].apply(t, dims, keep, name == "amin")
+
+
+def op_transpose(p: Program, x: tuple) -> tuple | None:
+    """transpose(d0, d1) swaps two dims (PyTorch); permute reorders all."""
+    m, t = x
+    if m.ndim < 2:
+        return None
+    if p.rng.random() < 0.5:
+        a, b = (int(v) for v in p.rng.choice(m.ndim, 2, replace=False))
+        p.text.append(f"  transpose({a}, {b})")
+        return lambda: m.transpose(a, b), lambda: t.transpose(a, b)
+    order = [int(v) for v in p.rng.permutation(m.ndim)]
+    p.text.append(f"  permute{order}")
+    return lambda: m.permute(*order), lambda: t.permute(*order)
+
+
+def op_pieces(p: Program, x: tuple) -> tuple | None:
+    """One piece of chunk/split/unbind (PyTorch's sizes), or topk's values."""
+    m, t = x
+    if m.ndim == 0:
+        return None
+    dim = int(p.rng.integers(m.ndim))
+    kind = p.choose(["chunk", "split", "unbind", "topk"])
+    size = m.shape[dim]
+    if kind == "topk":
+        # PyTorch leaves the order of ties unspecified (and so which tied element gets the gradient)
+        values = np.moveaxis(m.numpy(), dim, -1)
+        if np.isnan(values).any() or (np.diff(np.sort(values, axis=-1), axis=-1) == 0).any():
+            return None
+        k = int(p.rng.integers(0, size + 1))
+        largest = bool(p.rng.integers(2))
+        p.text.append(f"  topk({k}, dim={dim}, largest={largest})")
+        return (lambda: mg.topk(m, k, dim=dim, largest=largest),
+                lambda: p.torch.topk(t, k, dim=dim, largest=largest))
+    if kind == "unbind" and size == 0:
+        return None
+    arg = int(p.rng.integers(1, 4))
+    pieces = {"chunk": lambda v, f: f.chunk(v, arg, dim=dim), "split": lambda v, f: f.split(v, arg, dim=dim),
+              "unbind": lambda v, f: f.unbind(v, dim=dim)}[kind]
+    count = len(pieces(t, p.torch))
+    if count == 0:
+        return None
+    i = int(p.rng.integers(count))
+    p.text.append(f"  {kind}({arg}, dim={dim})[{i}]")
+    return lambda: pieces(m, mg)[i], lambda: pieces(t, p.torch)[i]
+
+
 def op_max_dim(p: Program, x: tuple) -> tuple | None:
     """PyTorch's max/min(dim): values and indices, the gradient to the returned index."""
     m, t = x
@@ -446,7 +511,8 @@ OPS: dict = {
     "matmul": op_matmul,
     "sum": reduction("sum"), "mean": reduction("mean"), "var": reduction("var"),
     "logsumexp": reduction("logsumexp"), "max": reduction("max"), "min": reduction("min"),
-    "max_dim": op_max_dim, "norm": op_norm,
+    "max_dim": op_max_dim, "norm": op_norm, "torch_reduction": op_torch_reduction,
+    "transpose": op_transpose, "pieces": op_pieces,
     "softmax": softmax_like("softmax"), "log_softmax": softmax_like("log_softmax"),
     "reshape": op_reshape, "swapaxes": op_swapaxes, "expand_dims": op_expand_dims, "slice": op_slice,
     "index": op_index, "cat": op_cat, "stack": op_stack, "broadcast_to": op_broadcast,

@@ -9,7 +9,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, dim_or_axis, keep_flag, normalize_axis, one_axis, tensor_arg
-from .elementwise import maximum, minimum, sqrt
+from .elementwise import maximum, minimum
 from .select import max_with_indices
 
 
@@ -130,6 +130,21 @@ class Var(Function):
         dof = _count(centred.shape, self.axis) - self.ddof
         scale = 2.0 / dof if dof != 0 else float("inf")   # as PyTorch: inf * 0 makes a one-element variance NaN
         return scale * centred * _expand(gy, centred.shape, self.axis, self.keepdims)
+
+
+class Std(Var):
+    """sqrt of :class:`Var`; where the deviation is 0 the gradient is 0 (not inf * 0), as PyTorch."""
+
+    def forward(self, x: Any) -> Any:
+        y = self.xp.sqrt(super().forward(x))
+        self.deviation = y
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        y = self.deviation
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
+            g_var = self.xp.where(y == 0, gy.dtype.type(0), gy / (2 * y))
+        return super().backward(g_var)
 
 
 class Norm(Function):
@@ -332,20 +347,27 @@ def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
     With NumPy's keywords (``axis=``, ``keepdims=``, ``ddof=``) the default is
     NumPy's ``ddof=0``: ``x.var(axis=0)`` is the population variance.
     """
+    return _spread(Var, "var", x, dim, unbiased, keepdim, correction, axis, keepdims, ddof)
+
+
+def _spread(op_class: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdim: bool, correction: Any,
+            axis: Any, keepdims: Any, ddof: Any) -> Tensor:
     if isinstance(dim, bool):   # torch's var(unbiased) overload: x.var(False)
         dim, unbiased = None, dim
     numpy_style = axis is not NOT_GIVEN or keepdims is not None or ddof is not None
-    correction = _correction("var", unbiased, correction, ddof, numpy_style)
-    x = tensor_arg(x, "var")
-    axes = normalize_axis(dim_or_axis("var", dim, axis), x.ndim, "var")
-    return Var(axes, keep_flag("var", keepdim, keepdims), correction)(x)
+    correction = _correction(name, unbiased, correction, ddof, numpy_style)
+    x = tensor_arg(x, name)
+    axes = normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name)
+    op = op_class(axes, keep_flag(name, keepdim, keepdims), correction)
+    op.name = name
+    return op(x)
 
 
 def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None,
         ddof: Any = None) -> Tensor:
     """Standard deviation, ``sqrt(var(...))``, with :func:`var`'s conventions."""
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof))
+    return _spread(Std, "std", x, dim, unbiased, keepdim, correction, axis, keepdims, ddof)
 
 
 def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,

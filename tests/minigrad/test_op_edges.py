@@ -321,3 +321,23 @@ def test_max_over_an_empty_axis_names_the_axis():
         mg.max(mg.zeros((0, 3)), axis=0)
     with pytest.raises(ValueError, match=r"min: cannot reduce an empty tensor of shape \(0,\)"):
         mg.zeros(0).min()
+
+
+# --- found by tests/test_fuzz_torch.py ------------------------------------------------------------
+
+def test_std_of_constant_values_has_zero_gradient_like_torch(torch):
+    # sqrt(var) would give inf * 0 = NaN; PyTorch masks the zero deviation
+    x, tx = pair(torch, [[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]])
+    y, ty = mg.std(x, dim=1, correction=0), torch.std(tx, dim=1, correction=0)
+    backward_both(torch, y, ty, [INF, 1.0])
+    assert_ieee_close(x.grad, tx.grad)
+    np.testing.assert_array_equal(x.grad.numpy()[0], [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("order", [0, 1, 2, 3, 0.5, INF, -INF])
+def test_norm_gradient_at_zeros_nan_and_ties_matches_torch(torch, order):
+    x, tx = pair(torch, [[0.0, 0.0, 0.0], [1.0, -1.0, 0.5], [NAN, 2.0, -2.0], [0.0, -3.0, 1.0]])
+    y, ty = mg.norm(x, order, dim=1), torch.linalg.vector_norm(tx, ord=order, dim=1)
+    assert_ieee_close(y, ty)
+    backward_both(torch, y, ty, [1.0, -2.0, 1.0, 0.5])
+    assert_ieee_close(x.grad, tx.grad if tx.grad is not None else np.zeros((4, 3)))
