@@ -173,7 +173,7 @@ def _expand_call(node: Function, drawn: list, resolve: Any, moved: dict) -> None
     n_external = len(program.externals)
     value_edge: dict[int, Any] = {i: resolve(edge) for i, edge in enumerate(node.edges)}
     uses = [0] * n_external
-    for _name, _scope, _meta, inputs, _first, recorded in drawn:
+    for _name, _scope, _meta, inputs, _first, recorded, *_tag in drawn:
         for v in inputs if recorded else ():
             if v < n_external:
                 uses[v] += 1
@@ -182,11 +182,12 @@ def _expand_call(node: Function, drawn: list, resolve: Any, moved: dict) -> None
     for j, v in enumerate(program.outputs):
         calls.setdefault(v, []).append(j)
     base = program.scope
-    for name, scope, meta, inputs, first, recorded in drawn:
+    for name, scope, meta, inputs, first, recorded, *tag in drawn:
         if not recorded:   # made without gradient: a constant, as in eager mode
             continue
         rebased = node.scope + scope[len(base):] if scope.startswith(base) else scope
         op = CapturedOp(name, rebased, meta, node)
+        op.tag = tag[0] if tag else None   # set inside the captured function; the caller may tag its outputs
         op.edges = tuple(value_edge.get(v) for v in inputs)
         op.external_inputs = tuple(v if v < n_external and uses[v] == 1 else None for v in inputs)
         for i in range(op.n_outputs):

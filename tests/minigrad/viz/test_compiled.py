@@ -66,3 +66,28 @@ def _nodes(loss: mg.Tensor) -> list:
     from minigrad.viz.graph import walk
 
     return walk([loss])
+
+
+def test_a_captured_loop_over_time_draws_its_steps():
+    def run(loop):
+        w = mg.randn(3, 3, requires_grad=True)
+        w.name = "w"
+        with mg.name_scope("rnn"):
+            return loop(mg.randn(5, 2, 3), mg.zeros(2, 3), w).sum()
+
+    def loop(xs, h, w):
+        for t in range(xs.shape[0]):
+            with mg.name_scope(f"t{t}"):
+                h = mg.tag((xs[t] + h @ w).tanh(), "h")
+        return h
+
+    compiled = mg.compile(loop)
+    mg.manual_seed(2)
+    eager = run(loop)
+    mg.manual_seed(2)
+    run(compiled)            # captures
+    mg.manual_seed(2)
+    captured = run(compiled)  # replays: one node for the whole loop
+    assert [n.name for n in _nodes(captured)].count("compiled") == 1
+    for options in ({}, {"collapse": "steps"}, {"collapse": "steps", "steps_shown": 2}):
+        assert viz.draw(captured, **options).source == viz.draw(eager, **options).source
