@@ -14,20 +14,23 @@ and returns a ``graphviz.Digraph``:
   copy beside each use, so no edge spans the whole picture;
 * ``collapse``: fold scopes into single boxes (op count and output shape
   inside); with ``collapse="steps"`` a long unroll keeps its first and last
-  few steps (``steps_shown``) and draws the steps between as one node;
+  few steps (``steps_shown``) and draws the steps between as one node, and
+  ``wrap=K`` lays the step boxes out in rows of K; a drawing too large to lay
+  out (``max_nodes``) is refused at once;
 * ``show_grads``: every edge is coloured and labelled by the norm of the
   gradient that flowed along it (log colour scale, with a legend) and each
   time step shows ‖∂L/∂h_t‖. ``draw`` observes a backward walk of the retained
   graph itself and never touches ``.grad``.
 
-Node ids are numbered afresh in every call in walk order, so the same graph
-always gives byte-identical DOT text. Drawing only reads the graph.
+A replayed ``mg.compile`` call is drawn as the ops it stands for. Node ids
+are numbered afresh in every call in walk order, so the same graph always
+gives byte-identical DOT text. Drawing only reads the graph.
 
 ``render(loss, path="graph", format="svg")`` writes the picture (``"dot"``
 needs no Graphviz binary). ``python -m minigrad.viz --help`` draws a built-in
 model from the command line.
 
-Modules: :mod:`.graph` (walk), :mod:`.scopes` (folding, elision),
+Modules: :mod:`.graph` (walk, compiled calls), :mod:`.scopes` (folding, elision),
 :mod:`.gradients` (the backward observer), :mod:`.units` and :mod:`.layout`
 (what is drawn where), :mod:`.style` (labels, colours), :mod:`.dot` (DOT
 text), :mod:`.drawing` (``draw``), :mod:`.files` (``render``),
