@@ -341,3 +341,40 @@ def test_norm_gradient_at_zeros_nan_and_ties_matches_torch(torch, order):
     assert_ieee_close(y, ty)
     backward_both(torch, y, ty, [1.0, -2.0, 1.0, 0.5])
     assert_ieee_close(x.grad, tx.grad if tx.grad is not None else np.zeros((4, 3)))
+
+
+# --- the same edges on the GPU (a real one, or the strict CuPy stand-in in CI) ---------------------
+
+GPU_CASES = {
+    "masks": (lambda x, b: [mg.relu(x), mg.abs(x), mg.clip(x, -1.0, 1.0), mg.maximum(x, b), mg.minimum(x, b),
+                            x.max(), mg.amax(x, 1), mg.min(x, axis=0)],
+              [[[-1.0, 0.0, 2.0], [2.0, -0.0, NAN]], [[0.0, 0.0, 2.0], [1.0, 0.0, 0.0]]]),
+    "clip_tensor_bounds": (lambda x, low, high: [mg.clip(x, low, high), mg.clip(x, low), mg.clip(x, max=high)],
+                           [[[0.0, 1.0, 2.0], [-1.0, 0.5, 3.0]], [[0.0, 0.0, 0.0]], [[1.0], [0.0]]]),
+    "empty_reductions": (lambda x: [mg.logsumexp(x, axis=0), mg.softmax(x, dim=0), mg.mean(x, axis=0),
+                                    mg.var(x, axis=0), mg.max(x, axis=-1), mg.std(x, dim=0)], [np.ones((0, 3))]),
+    "empty_matmul": (lambda a, b: [a @ b], [np.ones((3, 2, 0)), np.ones((0, 4))]),
+    "std_norm": (lambda x: [mg.std(x, dim=1, correction=0), mg.norm(x, INF, dim=1), mg.norm(x, 3, dim=1)],
+                 [[[2.0, 2.0, 2.0], [1.0, -3.0, 3.0]]]),
+}
+
+
+def _run_on(device: str, fn: Callable, arrays: list, upstream: float) -> tuple:
+    leaves = [mg.tensor(np.asarray(a, dtype=np.float64), requires_grad=True, device=device) for a in arrays]
+    outputs = fn(*leaves)
+    total = None
+    for y in outputs:
+        term = (y * mg.full(y.shape, upstream, dtype=mg.float64, device=device)).sum()
+        total = term if total is None else total + term
+    total.backward()
+    return [y.numpy() for y in outputs], [x.grad.numpy() for x in leaves]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(GPU_CASES))
+def test_edges_on_gpu_equal_cpu(name):
+    fn, arrays = GPU_CASES[name]
+    for upstream in (1.0, 0.5):
+        cpu, gpu = _run_on("cpu", fn, arrays, upstream), _run_on("cuda", fn, arrays, upstream)
+        for a, b in zip(cpu[0] + cpu[1], gpu[0] + gpu[1]):
+            assert_ieee_close(b, a, name, rtol=1e-12, atol=1e-14)
