@@ -92,6 +92,7 @@ class Tracer:
 
     def __init__(self, inputs: list[Tensor]) -> None:
         self.slot_of: dict[int, Any] = {id(t): i for i, t in enumerate(inputs)}
+        self.array_ref: dict[int, Any] = {id(t.data): i for i, t in enumerate(inputs)}   # for index arrays
         self.externals: list[Tensor] = list(inputs)   # arguments, then tensors found on the way
         self.constants: list[Any] = []                # raw (non-Tensor) op inputs
         self.steps: list[tuple] = []                  # (op, input refs, n outputs, output shapes, recorded)
@@ -105,17 +106,34 @@ class Tracer:
             if isinstance(x, Tensor):
                 ref = self.slot_of.get(id(x))
                 if ref is None:   # a weight or a constant tensor that is not an argument
-                    ref = self.slot_of[id(x)] = len(self.externals)
+                    ref = self.slot_of[id(x)] = self.array_ref[id(x.data)] = len(self.externals)
                     self.externals.append(x)
                 refs.append(("x", ref) if type(ref) is int else ref)
             else:
                 refs.append(("c", len(self.constants)))
                 self.constants.append(x)
         outs = result if type(result) is tuple else (result,)
-        self.steps.append((op, refs, len(outs), tuple(y.data.shape for y in outs), outs[0]._node is op))
+        self.steps.append((op, refs, len(outs), tuple(y.data.shape for y in outs), outs[0]._node is op,
+                           self._array_params(op)))
         for i, y in enumerate(outs):
-            self.slot_of[id(y)] = ("o", len(self.steps) - 1, i)
+            self.slot_of[id(y)] = self.array_ref[id(y.data)] = ("o", len(self.steps) - 1, i)
             self.keep.append(y)
+
+    def _array_params(self, op: Function) -> list:
+        """The op's parameters that hold the array of a traced tensor (an index Tensor for getitem):
+        ``(attribute, position in a tuple or None, ref)``; a replay passes them the new values."""
+        found = []
+        for name, value in op.__dict__.items():
+            if name in _NOT_CAPTURED:
+                continue
+            for position, part in enumerate(value) if type(value) is tuple else ((None, value),):
+                ref = self.array_ref.get(id(part)) if backend.is_array(part) else None
+                if ref is not None:
+                    found.append((name, position, ("x", ref) if type(ref) is int else ref))
+        return found
+
+    def record_draw(self, name: str, make: Callable, inputs: tuple, result: Tensor) -> None:
+        self.record(_Draw(name, make), inputs, result)
 
     def note_eager(self, why: str) -> None:
         self.eager_only = self.eager_only or why
@@ -133,13 +151,6 @@ class _Draw(Function):
 
     def forward(self, *arrays: Any) -> Any:
         return self.make(*arrays)
-
-
-def note_draw(name: str, make: Callable, inputs: tuple, result: Tensor) -> None:
-    """Record a value made outside ``Function`` (a random draw, a comparison) in a running capture."""
-    tracer = _anomaly.get()
-    if tracer and tracer is not True:
-        tracer.record(_Draw(name, make), inputs, result)
 
 
 def _flatten(value: Any, leaves: list) -> Any:
@@ -184,7 +195,7 @@ class Program:
         self.lock = threading.Lock()   # replays reuse one instance per op: one thread at a time
         n_ext = len(self.externals)
         first, producer, base = [], {}, n_ext + len(self.constants)
-        for k, (_op, _refs, n_out, _shapes, recorded) in enumerate(tracer.steps):
+        for k, (_op, _refs, n_out, _shapes, recorded, _params) in enumerate(tracer.steps):
             first.append(base)
             for i in range(n_out if recorded else 0):   # only recorded ops pass gradients on
                 producer[base + i] = k
@@ -198,9 +209,9 @@ class Program:
 
         self.outputs = [index(tracer.slot_of[id(y)]) for y in outputs]
         # what minigrad.viz draws for a replay, op by op as eager would: (name, scope, out_meta, input value
-        # indices, first output value index, recorded) per captured op
-        self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec)
-                      for k, (op, refs, _n, _shapes, rec) in enumerate(tracer.steps)]
+        # indices, first output value index, recorded, tag) per captured op
+        self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
+                      for k, (op, refs, _n, _shapes, rec, _params) in enumerate(tracer.steps)]
         self.names = [op.name for op, *_ in tracer.steps]
         self.arg_shapes = tuple((t.data.shape, t.requires_grad) for t in self.externals)
         ops = [_fresh(op) for op, *_ in tracer.steps]
@@ -211,9 +222,12 @@ class Program:
         order = _kahn_order(self.outputs, routes, producer)
         keeps = {k: 2 if any(backend.is_array(v) for v in ops[k].__dict__.values()) else 1 for k in order}
         saved_at = {k: i for i, k in enumerate(sorted(keeps))}
-        self.forward_plan = [
-            (op.forward, len(a), operator.itemgetter(*a) if a else None, n_out, shapes[0], keeps.get(k, 0))
-            for k, (op, a, (_o, _r, n_out, shapes, _rec)) in enumerate(zip(ops, args, tracer.steps))]
+        self.forward_plan = []
+        for k, (op, a, (_o, _r, n_out, shapes, _rec, params)) in enumerate(zip(ops, args, tracer.steps)):
+            forward = op.forward if not params else _with_params(op, params, len(a))
+            a = a + [index(ref) for _name, _position, ref in params]
+            self.forward_plan.append((op, forward, len(a), operator.itemgetter(*a) if a else None, n_out,
+                                      shapes[0], keeps.get(k, 0)))
         self.backward_plan = [(ops[k], ops[k].backward, saved_at[k], keeps[k], first[k], tracer.steps[k][2],
                                routes[k]) for k in order]
 
@@ -222,7 +236,7 @@ class Program:
         values = [*arrays, *self.constants]
         saved: list = []
         append, extend, keep_saved = values.append, values.extend, saved.append
-        for forward, n_args, fetch, n_out, shape, keep in self.forward_plan:
+        for op, forward, n_args, fetch, n_out, shape, keep in self.forward_plan:
             out = forward(*fetch(values)) if n_args > 1 else forward(fetch(values)) if n_args else forward()
             if n_out == 1:
                 if type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
@@ -233,7 +247,6 @@ class Program:
             else:
                 extend(out)
             if keep:
-                op = forward.__self__
                 keep_saved(op.saved if keep == 1 else op.__dict__.copy())
         return values, saved
 
@@ -271,6 +284,24 @@ class Program:
                     total = grads[index]
                     grads[index] = g if total is None and type(g) is numpy.ndarray else _sum(total, g, index, owned)
         return tuple(grads[:len(self.externals)])
+
+
+def _with_params(op: Function, params: list, n_args: int) -> Callable:
+    """``op.forward`` taking, after its inputs, the new arrays of its array parameters (see ``_array_params``)."""
+    template = {name: getattr(op, name) for name, _position, _ref in params}
+
+    def forward(*arrays: Any) -> Any:
+        values = {name: list(value) if type(value) is tuple else value for name, value in template.items()}
+        for (name, position, _ref), array in zip(params, arrays[n_args:]):
+            if position is None:
+                values[name] = array
+            else:
+                values[name][position] = array
+        for name, value in values.items():
+            setattr(op, name, tuple(value) if type(value) is list else value)
+        return op.forward(*arrays[:n_args])
+
+    return forward
 
 
 def _kahn_order(outputs: list[int], routes: list[tuple], producer: dict) -> list[int]:

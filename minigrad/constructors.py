@@ -10,7 +10,7 @@ import numpy
 
 from . import backend
 from .backend import Device
-from .recording import note_uncaptured
+from .recording import note_draw
 from .tensor import Tensor, _infer_dtype, float32, int64
 
 
@@ -129,34 +129,37 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, devic
 
 def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the device's generator (see ``manual_seed``)."""
-    note_uncaptured("randn")
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
-    return _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
-                   else gen.standard_normal(s).astype(d), _shape_arg(shape, "randn"), dtype, dev,
-                   requires_grad, "randn")
+    out = _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
+                  else gen.standard_normal(s).astype(d), _shape_arg(shape, "randn"), dtype, dev,
+                  requires_grad, "randn")
+    # inside an mg.compile capture, a replay draws again from the generator (in eager's order)
+    return note_draw("randn", lambda: randn(*shape, dtype=dtype, device=device).data, (), out)
 
 
 def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator."""
-    note_uncaptured("rand")
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
-    return _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
-                   else gen.random(s).astype(d), _shape_arg(shape, "rand"), dtype, dev,
-                   requires_grad, "rand")
+    out = _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
+                  else gen.random(s).astype(d), _shape_arg(shape, "rand"), dtype, dev,
+                  requires_grad, "rand")
+    # inside an mg.compile capture, a replay draws again from the generator (in eager's order)
+    return note_draw("rand", lambda: rand(*shape, dtype=dtype, device=device).data, (), out)
 
 
 def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Integers in [low, high) from the device's generator (int64 by default)."""
-    note_uncaptured("randint")
     dev = backend.resolve_device(device)
     gen = backend.generator(dev)
-    shape = _shape_arg((shape,), "randint")
-    dtype = int64 if dtype is None else dtype
+    size = _shape_arg((shape,), "randint")
+    kind = int64 if dtype is None else dtype
     if dev.type == "cpu":
-        return _filled(lambda xp, s, d: gen.integers(low, high, s).astype(d), shape, dtype, dev, False, "randint")
-    return _filled(lambda xp, s, d: gen.randint(low, high, s).astype(d), shape, dtype, dev, False, "randint")
+        out = _filled(lambda xp, s, d: gen.integers(low, high, s).astype(d), size, kind, dev, False, "randint")
+    else:
+        out = _filled(lambda xp, s, d: gen.randint(low, high, s).astype(d), size, kind, dev, False, "randint")
+    return note_draw("randint", lambda: randint(low, high, shape, dtype=dtype, device=device).data, (), out)
 
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:

@@ -122,9 +122,14 @@ def tag(tensor: Tensor, label: str) -> Tensor:
     return tensor
 
 
-def note_uncaptured(name: str) -> None:
-    """Called by random constructors and comparisons: an ``mg.compile`` capture cannot replay what they
-    make (fresh random numbers, a mask that depends on values), so that signature runs eagerly."""
+def note_draw(name: str, make: Callable, inputs: tuple, result: Tensor) -> Tensor:
+    """Called by random constructors and comparisons, which make a Tensor without a ``Function``.
+
+    While ``mg.compile`` captures, the value is recorded as ``make(*arrays of
+    inputs)``, so a replay draws fresh random numbers (in eager's order) or
+    compares the new values, instead of freezing the capture's. Returns ``result``.
+    """
     tracer = _anomaly.get()
     if tracer and tracer is not True:
-        tracer.note_eager(name)
+        tracer.record_draw(name, make, inputs, result)
+    return result

@@ -114,11 +114,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
-    gen = mg.random_generator(x.device)
-    with mg.on_device(x.device):
-        keep = gen.random(x.shape, dtype=numpy.float32) >= p
-        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-    return x * mask
+    # mg.rand and the comparison, not raw arrays: an mg.compile replay then draws a fresh mask
+    keep = mg.rand(*x.shape, dtype=mg.float32, device=x.device) >= p
+    return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
 def relu(x: Tensor) -> Tensor:

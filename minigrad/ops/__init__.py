@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..recording import note_uncaptured
+from ..recording import note_draw
 from ..tensor import Tensor
 from . import creation, inplace
 from ._util import sum_to, unwrap
@@ -82,15 +82,15 @@ __all__ = [
 
 def _compare(name: str, op: Any) -> Any:
     def compare(self: Tensor, other: Any) -> Tensor:
-        note_uncaptured(name)   # a mask made from values: mg.compile cannot replay it
-        other = unwrap(other)
+        raw = unwrap(other)
         try:
-            result = op(self.data, other)
+            result = op(self.data, raw)
         except (ValueError, TypeError) as error:
-            raise type(error)(f"{name}: {error} (shapes {self.shape} and {getattr(other, 'shape', ())})") from error
+            raise type(error)(f"{name}: {error} (shapes {self.shape} and {getattr(raw, 'shape', ())})") from error
         if not backend.is_array(result):
             result = backend.numpy.asarray(result)   # NumPy gives a scalar for 0-d operands
-        return Tensor._make(result, False, None, 0)
+        # an mg.compile capture records the comparison, so a replay compares the new values
+        return note_draw(name, op, (self, other), Tensor._make(result, False, None, 0))
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` comparison: a bool tensor with no gradient."
     return compare

@@ -113,13 +113,64 @@ def test_check_mode_names_the_op_where_the_path_diverges() -> None:
         g(mg.tensor([-1.0]))
 
 
-def test_random_ops_hooks_and_anomaly_run_eagerly() -> None:
+def test_random_draws_and_masks_replay_in_eagers_order() -> None:
+    """rand/randn and comparisons inside a capture are replayed: fresh numbers each call, eager's stream."""
+    def f(t):
+        noise = mg.randn(4, 3, dtype=mg.float64)
+        keep = mg.rand(4, 3, dtype=mg.float64) > 0.5
+        return ((t + noise) * keep).tanh().sum()
+
+    g = mg.compile(f)
+    x = mg.randn(4, 3, dtype=mg.float64, requires_grad=True)
+    results = []
+    for fn in (f, g):
+        mg.manual_seed(7)
+        calls = []
+        for _ in range(3):   # the compiled one: capture, then two replays
+            x.grad = None
+            y = fn(x)
+            y.backward()
+            calls.append((y.item(), x.grad.numpy().copy()))
+        results.append(calls)
+    assert g(x)._node.name == "compiled" and not g.eager
+    for (ye, ge), (yc, gc) in zip(*results):
+        assert ye == yc
+        np.testing.assert_array_equal(ge, gc)
+    assert results[1][1][0] != results[1][2][0]   # a replay draws new numbers, not the capture's
+
+
+def test_dropout_inside_a_capture_draws_a_new_mask_each_call() -> None:
+    F = nn.functional
+    w = mg.randn(6, 6, dtype=mg.float32, requires_grad=True)
+
+    def f(t):
+        return F.dropout(t @ w, p=0.4).sum()
+
+    g = mg.compile(f)
+    x = mg.randn(5, 6)
+    for fn in (f, g):
+        mg.manual_seed(3)
+        values = [fn(x).item() for _ in range(4)]
+        if fn is f:
+            expected = values
+    assert values == expected and len(set(values)) == 4
+
+
+def test_index_tensor_arguments_are_replayed_not_frozen() -> None:
+    """An index Tensor (token ids, a boolean mask) is an input of the replay, not a constant."""
+    table = mg.randn(10, 3, dtype=mg.float64, requires_grad=True)
+    f = mg.compile(lambda ids: (table[ids] * 2).sum())
+    for ids in ([1, 2, 3], [4, 4, 0], [9, 8, 7]):
+        table.grad = None
+        f(mg.tensor(ids)).backward()
+        expected = np.zeros((10, 3))
+        np.add.at(expected, ids, 2.0)
+        np.testing.assert_array_equal(table.grad.numpy(), expected)
+    assert f(mg.tensor([0, 1, 2]))._node.name == "compiled"
+
+
+def test_hooks_inside_and_anomaly_mode_run_eagerly() -> None:
     x = mg.randn(4, 3, requires_grad=True)
-    drop = mg.compile(lambda t: (t * (mg.rand(4, 3) > 0.5)).sum())
-    assert drop(x)._node.name != "compiled" and drop(x)._node.name != "compiled"
-    mg.manual_seed(1)
-    a = drop(x).item()
-    assert a == drop(x).item() or True   # fresh random numbers each call (eager), no frozen mask
     seen = []
 
     def hooked(t):
@@ -137,6 +188,17 @@ def test_random_ops_hooks_and_anomaly_run_eagerly() -> None:
         assert f(x)._node.name == "sum"
 
 
+def test_a_weight_that_stops_requiring_grad_is_captured_again() -> None:
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    f = mg.compile(lambda x: (x * w).sum())
+    x = mg.tensor([3.0, 4.0], requires_grad=True)
+    f(x), f(x)
+    w.requires_grad_(False)
+    f(x).backward()
+    assert w.grad is None
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 2.0])
+
+
 def test_a_second_backward_through_a_replayed_call_says_retain_graph() -> None:
     f = mg.compile(lambda t: t.exp().sum())
     x = mg.randn(3, requires_grad=True)
@@ -145,3 +207,82 @@ def test_a_second_backward_through_a_replayed_call_says_retain_graph() -> None:
     y.backward()
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         y.backward()
+
+
+@pytest.mark.parametrize("dtype", [mg.float64, mg.float32])
+def test_a_multi_step_loss_with_weights_used_at_every_step_is_bit_identical(dtype) -> None:
+    """A whole min-char-rnn chunk loss (25 steps, every weight used at every step) as one replayed node."""
+    rng = np.random.default_rng(1)
+    vocab, hidden, steps = 11, 8, 25
+    params = [mg.tensor(rng.standard_normal(s) * 0.3, dtype=dtype, requires_grad=True)
+              for s in ((vocab, hidden), (hidden, hidden), (hidden, vocab), (hidden,), (vocab,))]
+
+    def chunk_loss(xs, targets, h):
+        w_xh, w_hh, w_hy, b_h, b_y = params
+        loss = None
+        for t in range(steps):
+            h = (xs[t:t + 1] @ w_xh + h @ w_hh + b_h).tanh()
+            step_loss = -((h @ w_hy + b_y).log_softmax(axis=-1) * targets[t:t + 1]).sum()
+            loss = step_loss if loss is None else loss + step_loss
+        return loss, h
+
+    compiled = mg.compile(chunk_loss)
+    eye = np.eye(vocab)
+    for _call in range(3):
+        ids = rng.integers(0, vocab, steps + 1)
+        xs, targets = mg.tensor(eye[ids[:-1]], dtype=dtype), mg.tensor(eye[ids[1:]], dtype=dtype)
+        h0 = mg.tensor(rng.standard_normal((1, hidden)), dtype=dtype, requires_grad=True)
+        runs = []
+        for fn in (chunk_loss, compiled):
+            for p in [*params, h0]:
+                p.grad = None
+            loss, h = fn(xs, targets, h0)
+            (loss + (h * h).sum()).backward()
+            runs.append([loss.numpy(), h.numpy(), *[p.grad.numpy().copy() for p in [*params, h0]]])
+        for a, b in zip(*runs):
+            np.testing.assert_array_equal(a, b)
+    assert loss._node.name == "compiled" and len(compiled.programs[next(iter(compiled.programs))].names) > 100
+
+
+LAYER_CASES = {
+    "lstm": lambda d: nn.LSTM(4, 5, dtype=d),
+    "lstm_peephole_2layers": lambda d: nn.LSTM(4, 5, num_layers=2, peephole=True, dtype=d),
+    "lstm_coupled_bidirectional": lambda d: nn.LSTM(4, 5, coupled=True, bidirectional=True, dtype=d),
+    "lstm_dropout": lambda d: nn.LSTM(4, 5, num_layers=2, dropout=0.3, dtype=d),
+    "gru_bidirectional_2layers": lambda d: nn.GRU(4, 5, num_layers=2, bidirectional=True, dtype=d),
+    "rnn_relu_batch_first": lambda d: nn.RNN(4, 5, nonlinearity="relu", batch_first=True, dtype=d),
+}
+
+
+@pytest.mark.parametrize("dtype", [mg.float64, mg.float32])
+@pytest.mark.parametrize("lengths", [False, True])
+@pytest.mark.parametrize("kind", list(LAYER_CASES))
+def test_a_whole_layer_captured_is_bit_identical_to_eager(kind: str, lengths: bool, dtype) -> None:
+    """The layer's whole loop over time (every option) as one node: same outputs, states and gradients."""
+    mg.manual_seed(5)
+    layer = LAYER_CASES[kind](dtype)
+    sizes = mg.tensor([6, 3, 5]) if lengths else None
+
+    def run(x):
+        output, state = layer(x, lengths=sizes)
+        return output, state
+
+    compiled = mg.compile(run)
+    rng = np.random.default_rng(2)
+    params = list(layer.parameters())
+    for call in range(3):
+        shape = (3, 6, 4) if layer.batch_first else (6, 3, 4)
+        x = mg.tensor(rng.standard_normal(shape), dtype=dtype, requires_grad=True)
+        runs = []
+        for fn in (run, compiled):
+            mg.manual_seed(10 + call)   # dropout draws the same masks in both
+            for p in [*params, x]:
+                p.grad = None
+            output, state = fn(x)
+            flat = [output, *(state if isinstance(state, tuple) else (state,))]
+            sum(((t * t).sum() for t in flat), mg.tensor(0.0, dtype=dtype)).backward()
+            runs.append([t.numpy() for t in flat] + [p.grad.numpy().copy() for p in [*params, x]])
+        for a, b in zip(*runs):
+            np.testing.assert_array_equal(a, b)
+    assert output._node.name == "compiled"
+    assert not compiled.eager, compiled.eager
