@@ -1,0 +1,106 @@
+"""PyTorch's ops with one documented rule written out: the references of tests/test_fuzz_torch.py.
+
+Each is PyTorch's op where PyTorch is right (a test there checks that), and differs only where
+PyTorch departs from IEEE 754 or multiplies a gradient by a mask; ``Resync`` hands minigrad's
+numbers on to the PyTorch graph so that both frameworks go on from the same values.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import numpy as np
+from helpers import assert_ieee_close
+
+import minigrad as mg
+
+
+class References(NamedTuple):
+    numpy_pow: Any        # torch.pow(x, ±0.5) with IEEE 754 values at -0 and -inf
+    selecting_abs: Any    # torch.abs whose gradient selects ±g
+    selecting_amax: Any   # torch.amax/amin with torch.max()'s gradient rule
+    resync: Any           # the identity that hands minigrad's numbers on, both ways
+
+
+@functools.cache
+def reference_ops(torch: Any) -> References:
+    """torch.autograd.Functions that are PyTorch's op except for one documented rule."""
+
+    class NumpyPow(torch.autograd.Function):
+        """torch.pow(x, e) for e = ±0.5, with IEEE 754 pow at x = -0 and -inf (PyTorch uses sqrt/rsqrt)."""
+
+        @staticmethod
+        def forward(ctx: Any, x: Any, e: float) -> Any:
+            ctx.save_for_backward(x)
+            ctx.e = e
+            return torch.where(_negative_zero_or_inf(torch, x), torch.pow(-x, e), torch.pow(x, e)) if e < 0 \
+                else torch.pow(x, e)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> tuple:
+            (x,) = ctx.saved_tensors
+            e = ctx.e
+            local = torch.where(_negative_zero_or_inf(torch, x), torch.pow(-x, e - 1), torch.pow(x, e - 1))
+            return g * (e * local), None
+
+    class SelectingAbs(torch.autograd.Function):
+        """torch.abs, whose gradient selects ±g instead of multiplying g by sign(x)."""
+
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            return torch.abs(x)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            return torch.where(x > 0, g, torch.where(x < 0, -g, torch.zeros_like(g)))
+
+    class SelectingAmax(torch.autograd.Function):
+        """torch.amax/amin over ``dims``, with torch.max()'s gradient: select, ties (or NaNs) share."""
+
+        @staticmethod
+        def forward(ctx: Any, x: Any, dims: tuple, keepdim: bool, smallest: bool) -> Any:
+            y = (torch.amin if smallest else torch.amax)(x, dim=dims, keepdim=True)
+            ctx.save_for_backward(x, y)
+            ctx.dims, ctx.keepdim = dims, keepdim
+            return y if keepdim else y.squeeze(dims) if dims else y
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> tuple:
+            x, y = ctx.saved_tensors
+            if not ctx.keepdim:
+                for d in sorted(ctx.dims):
+                    g = g.unsqueeze(d)
+            ties = (x == y) | (x.isnan() & y.isnan())
+            share = g / ties.sum(dim=ctx.dims, keepdim=True)
+            return torch.where(ties, share, torch.zeros_like(x)), None, None, None
+
+    class Resync(torch.autograd.Function):
+        """Identity, except that both ways it hands on minigrad's numbers (checked equal up to rounding).
+
+        Forward: minigrad's value of this op. Backward: minigrad's gradient of it, after comparing it
+        with the gradient PyTorch computed; a mismatch is recorded in ``mismatches``.
+        """
+
+        @staticmethod
+        def forward(ctx: Any, t: Any, value: Any, ours: mg.Tensor, mismatches: list, what: str) -> Any:
+            ctx.ours, ctx.mismatches, ctx.what = ours, mismatches, what
+            return value
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> tuple:
+            ours = ctx.ours.grad.numpy() if ctx.ours.grad is not None else np.zeros(ctx.ours.shape)
+            try:
+                assert_ieee_close(ours, g, ctx.what)
+            except AssertionError as failure:
+                ctx.mismatches.append(str(failure))
+                return g, None, None, None, None
+            return torch.from_numpy(ours.copy()), None, None, None, None
+
+    return References(NumpyPow, SelectingAbs, SelectingAmax, Resync)
+
+
+def _negative_zero_or_inf(torch: Any, x: Any) -> Any:
+    return torch.signbit(x) & ((x == 0) | torch.isinf(x))
