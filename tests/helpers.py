@@ -53,7 +53,7 @@ def check_op(fn: Callable, inputs: Sequence[mg.Tensor], torch: Any = None, torch
         check_against_torch(torch, fn, torch_fn, fresh, rtol, atol)
 
 
-def assert_ieee_close(actual: Any, expected: Any, what: str = "", rtol: float = 1e-7, atol: float = 1e-9) -> None:
+def assert_ieee_close(actual: Any, expected: Any, what: str = "", rtol: float = 1e-10, atol: float = 1e-12) -> None:
     """Equal shapes, NaN at the same places, the same infinities, finite values close.
 
     ``atol`` is relative to the largest finite magnitude in either array (at least 1), so values

@@ -6,7 +6,7 @@ shapes may be empty, values include 0, -0, ±inf and NaN, and log, sqrt, div and
 them. The same program runs in minigrad and in PyTorch; every intermediate value, the error (or not)
 of every op, the gradient of every intermediate value and of every leaf, for an upstream gradient
 that itself may hold inf or NaN, must agree: NaN at the same places, the same infinities, finite
-values to 1e-7.
+values to 1e-10 (relative, or 1e-12 of the largest magnitude).
 
 Where PyTorch itself departs from IEEE 754 or from "a mask selects, it never multiplies", the
 reference is PyTorch's op with that one rule written out (``reference_ops``), each with a unit test
