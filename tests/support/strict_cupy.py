@@ -154,16 +154,28 @@ class ndarray:  # noqa: N801 - CuPy's name
         self._a[_index(index)] = _unwrap_value(value, "ndarray.__setitem__")
 
 
+def _defers(other: Any) -> bool:
+    """CuPy's operators hand over to the other operand's reflected method when it opts out of ufuncs
+    (``__array_ufunc__ = None``, as minigrad's Tensor and lazy gradients do), as NumPy's do."""
+    return getattr(type(other), "__array_ufunc__", False) is None
+
+
 def _binary(name: str) -> Any:
     ufunc = getattr(numpy, name)
 
     def op(self: ndarray, other: Any) -> Any:
+        if _defers(other):
+            return NotImplemented
         return _call(ufunc, (self, other), {}, name)
 
     def rop(self: ndarray, other: Any) -> Any:
+        if _defers(other):
+            return NotImplemented
         return _call(ufunc, (other, self), {}, name)
 
     def iop(self: ndarray, other: Any) -> Any:
+        if _defers(other):
+            return NotImplemented
         _call(ufunc, (self, other), {"out": (self,)}, name)
         return self
 
