@@ -143,25 +143,31 @@ class Function:
             out = self.forward(*arrays)
         except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             raise _with_op_context(self.name, inputs, error) from error
-        outs = out if self.multiple else (out if type(out) is numpy.ndarray or not isinstance(
-            out, (numpy.generic, int, float)) else numpy.asarray(out),)   # NumPy gives scalars for 0-d results
         checks = _anomaly.get()   # False; True under detect_anomaly; a Tracer while mg.compile captures
-        if checks is True:
-            anomaly.check_forward(self.name, _scope.get(), outs, arrays)
         if record and _grad_enabled.get():
             self.edges = tuple(edges)
             self.needs_grad = tuple(needs_grad)
             self.scope = _scope.get()
             self.epoch = INPLACE.epoch
-            self.out_meta = (None if self.multiple else _meta_cache.get((outs[0].shape, outs[0].dtype))) \
-                or _shared_meta(outs)
-            result = Tensor._make(outs[0], True, self, 0) if not self.multiple else \
-                tuple([Tensor._make(y, True, self, i) for i, y in enumerate(outs)])
+            node = self
         else:
-            result = Tensor._make(outs[0], False, None, 0) if not self.multiple else \
-                tuple([Tensor._make(y, False, None, 0) for y in outs])
-        if checks and checks is not True:
-            checks.record(self, inputs, result)
+            record, node = False, None
+        if not self.multiple:
+            if type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
+                out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
+            if record:
+                meta = _meta_cache.get((out.shape, out.dtype))
+                self.out_meta = meta if meta is not None else _shared_meta((out,))
+            result = Tensor._make(out, record, node, 0)
+        else:
+            if record:
+                self.out_meta = _shared_meta(out)
+            result = tuple([Tensor._make(y, record, node, i) for i, y in enumerate(out)])
+        if checks:
+            if checks is True:
+                anomaly.check_forward(self.name, _scope.get(), out if self.multiple else (out,), arrays)
+            else:
+                checks.record(self, inputs, result)
         return result
 
     def __repr__(self) -> str:
@@ -249,10 +255,11 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
         if leaf._hooks:
             leaves[leaf] = _apply_hooks(leaf._hooks, _dense(g), _leaf_label(leaf))
     for leaf, g in leaves.items():
-        if leaf.grad is None or type(g) is not type(leaf.grad.data):
+        total = leaf.grad
+        if total is None or type(g) is not type(total.data):
             _add_to_grad(leaf, _dense(g))
         else:
-            leaf.grad.data += g   # the common case, inline
+            total.data += g   # the common case, inline
     if _anomaly.get() is True:
         anomaly.check_leaves(leaves)
 
@@ -296,24 +303,28 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
     leaves: dict = {}
     owned: set = set()   # keys of sums this walk allocated, so adding into them in place is safe
     ready = [root_node]
-    checking = _anomaly.get()
+    special = observer is not None or _anomaly.get() is True   # an observer, or anomaly checks
+    epoch = INPLACE.epoch
     while ready:
         node = ready.pop()
         grads_out = [_dense(g) for g in pending.pop(node)] if node in owned else pending.pop(node)
-        if node.saved is _FREED or node.epoch != INPLACE.epoch:
+        if node.saved is _FREED or node.epoch != epoch:
             _check_saved(node)
-        if observer is None and (node.hooks or node.retained):
+        if (node.hooks or node.retained) and observer is None:
             _run_node_hooks(node, grads_out)
+            epoch = INPLACE.epoch   # a hook may have changed an array in place: later nodes check again
         if node.multiple:
             grads_in = _multi_backward(node, grads_out)
         else:
             grads_in = node.backward(grads_out[0]) if grads_out[0] is not None else (None,) * len(node.edges)
-            grads_in = (grads_in,) if type(grads_in) is not tuple else grads_in
-        if observer is not None:
-            grads_in = tuple([_dense(g) for g in grads_in])
-            observer(node, grads_out, grads_in)
-        elif checking is True:
-            anomaly.check_backward(node.name, node.scope, [_dense(g) for g in grads_in], grads_out)
+            if type(grads_in) is not tuple:
+                grads_in = (grads_in,)
+        if special:
+            if observer is not None:
+                grads_in = tuple([_dense(g) for g in grads_in])
+                observer(node, grads_out, grads_in)
+            else:
+                anomaly.check_backward(node.name, node.scope, [_dense(g) for g in grads_in], grads_out)
         if not retain_graph:
             node.saved = _FREED
         for edge, g in zip(node.edges, grads_in):
@@ -332,10 +343,12 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
                     ready.append(parent)
             elif g is not None:
                 total = leaves.get(edge)
-                if type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
+                if total is None:
+                    leaves[edge] = g
+                elif type(total) is type(g) is numpy.ndarray and edge in owned and g.dtype is total.dtype:
                     total += g   # a weight used many times: add in place into the sum this walk made
                 else:
-                    leaves[edge] = g if total is None else _sum(total, g, edge, owned)
+                    leaves[edge] = _sum(total, g, edge, owned)
     return leaves
 
 

@@ -281,8 +281,8 @@ class Program:
             for j, index in routes:
                 g = gins[j]
                 if g is not None:
-                    total = grads[index]
-                    grads[index] = g if total is None and type(g) is numpy.ndarray else _sum(total, g, index, owned)
+                    total = grads[index]   # a lazy gradient (ProductSum) is valued where it is read
+                    grads[index] = g if total is None else _sum(total, g, index, owned)
         return tuple(grads[:len(self.externals)])
 
 
