@@ -422,11 +422,6 @@ def _root_grad(root: Tensor, grad: Any) -> Any:
     return grad
 
 
-def _tensor_backward(self: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
-    """Back-propagate from this tensor; see :func:`minigrad.autograd.backward`."""
-    backward(self, grad, retain_graph=retain_graph)
-
-
-Tensor.backward = _tensor_backward   # type: ignore[attr-defined]
+Tensor.backward = backward   # type: ignore[attr-defined]   # x.backward(grad, retain_graph): root is self
 Tensor.register_hook = register_hook   # type: ignore[attr-defined]
 Tensor.retain_grad = retain_grad   # type: ignore[attr-defined]
