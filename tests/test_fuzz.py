@@ -48,7 +48,14 @@ TENSOR_METHODS = sorted(
                 "astype", "retain_grad", "register_hook", "requires_grad_", "matmul", "__add__", "__radd__",
                 "__sub__", "__rsub__", "__mul__", "__truediv__", "__rtruediv__", "__pow__", "__rpow__",
                 "__matmul__", "__rmatmul__", "__neg__", "__abs__", "__lt__", "__le__", "__eq__", "__ne__",
-                "__len__", "__bool__", "__float__", "__int__", "__index__", "__iter__", "__repr__")
+                "__len__", "__bool__", "__float__", "__int__", "__index__", "__iter__", "__repr__",
+                # PyTorch's spellings (DESIGN §3) and in-place ops
+                "size", "numel", "dim", "flatten", "permute", "t", "expand", "repeat", "clone", "contiguous",
+                "masked_fill", "topk", "argmax", "argmin", "amax", "amin", "std", "norm", "sin", "cos", "bmm",
+                "gather", "narrow", "sort", "argsort", "index_select", "all", "any", "mm", "expand_as", "view_as",
+                "new_zeros", "new_full", "new_tensor", "int", "bool", "half", "type_as", "add", "sub", "mul", "div",
+                "add_", "sub_", "mul_", "div_", "clamp_", "zero_", "fill_", "copy_", "masked_fill_", "exp_", "pow_",
+                "uniform_", "normal_", "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__")
     if hasattr(mg.Tensor, n))
 
 

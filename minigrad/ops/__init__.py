@@ -13,7 +13,7 @@ from .. import backend
 from ..recording import note_draw
 from ..tensor import Tensor
 from . import creation, inplace
-from ._util import sum_to, unwrap
+from ._util import sum_to, tensor_arg, unwrap
 from .elementwise import (
     abs,
     add,
@@ -185,9 +185,9 @@ _methods.update({
     "pow_": inplace.pow_, "uniform_": inplace.uniform_, "normal_": inplace.normal_, "__ipow__": inplace.pow_,
     "sort": sort, "argsort": argsort, "index_select": index_select, "all": all, "any": any,
     "add": _scaled(add), "sub": _scaled(sub), "mul": mul, "div": div, "pow": pow, "neg": neg, "mm": _mm,
-    "expand_as": lambda self, other: expand(self, other.shape),
-    "view_as": lambda self, other: view(self, other.shape),
-    "reshape_as": lambda self, other: reshape(self, other.shape),
+    "expand_as": lambda self, other: expand(self, tensor_arg(other, "expand_as").shape),
+    "view_as": lambda self, other: view(self, tensor_arg(other, "view_as").shape),
+    "reshape_as": lambda self, other: reshape(self, tensor_arg(other, "reshape_as").shape),
 })
 for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import numpy
+
 from .. import backend
 from ..autograd import AxisError
 from ..tensor import Tensor
@@ -104,10 +106,26 @@ def dim_or_axis(name: str, dim: Any, axis: Any, default: Any = None) -> Any:
     return dim if given_dim else axis if given_axis else default
 
 
+def flag(value: Any, name: str, what: str) -> bool:
+    """A yes/no argument (a bool, or an int as NumPy allows); anything else raises a TypeError naming the op."""
+    if isinstance(value, (bool, int, numpy.bool_, numpy.integer)):
+        return bool(value)
+    raise TypeError(f"{name}: {what} must be a bool, got {type(value).__name__}")
+
+
+def number(value: Any, name: str, what: str) -> Any:
+    """A Python or NumPy number (a one-element Tensor gives its value); anything else raises a TypeError."""
+    if isinstance(value, Tensor) and value.data.size == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.number)):
+        raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__}")
+    return value
+
+
 def keep_flag(name: str, keepdim: Any, keepdims: Any) -> bool:
     """``keepdim`` (PyTorch) or ``keepdims`` (NumPy, None when not given), never both."""
     if keepdims is not None and keepdims is not NOT_GIVEN:
-        if keepdim:
+        if flag(keepdim, name, "keepdim"):
             raise TypeError(f"{name}: give keepdim= (PyTorch) or keepdims= (NumPy), not both")
-        return bool(keepdims)
-    return bool(keepdim)
+        return flag(keepdims, name, "keepdims")
+    return flag(keepdim, name, "keepdim")

@@ -13,7 +13,7 @@ import numpy
 from .. import backend
 from ..constructors import _like, full, rand, randn, tensor
 from ..tensor import Tensor, bool_, float16, float32, int32
-from ._util import int_tuple
+from ._util import int_tuple, number
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
@@ -42,10 +42,12 @@ def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
-    steps = int_tuple(steps, "linspace", "steps")[0]
+    if isinstance(steps, bool) or not isinstance(steps, (int, numpy.integer)):
+        raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
     if steps < 0:
         raise ValueError(f"linspace: steps must be non-negative, got {steps}")
-    values = numpy.linspace(float(start), float(end), steps)
+    start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
+    values = numpy.linspace(start, end, steps)
     return tensor(values, dtype=float32 if dtype is None else dtype, device=device, requires_grad=requires_grad)
 
 
@@ -80,8 +82,8 @@ def new_empty(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requ
 
 def new_full(x: Tensor, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    """``size`` filled with ``fill_value``, with x's dtype and device."""
-    return _new(x, (size,), fill_value, dtype, device, requires_grad, "new_full")
+    """``size`` filled with ``fill_value`` (a number), with x's dtype and device."""
+    return _new(x, (size,), number(fill_value, "new_full", "fill_value"), dtype, device, requires_grad, "new_full")
 
 
 def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -32,7 +32,7 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..constructors import rand, randn
 from ..tensor import Tensor
-from ._util import sum_to, unwrap
+from ._util import number, sum_to, unwrap
 from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
 from .shape import GetItem, _index_arrays, astype
 
@@ -275,11 +275,13 @@ def pow_(x: Tensor, exponent: Any) -> Tensor:
 
 def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with samples of U(a, b) from the device's generator (see ``manual_seed``)."""
+    a, b = number(a, "uniform_", "a"), number(b, "uniform_", "b")
     sample = rand(*x.shape, dtype=x.dtype, device=x.device)
     return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + a))
 
 
 def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples of N(mean, std²) from the device's generator (see ``manual_seed``)."""
+    mean, std = number(mean, "normal_", "mean"), number(std, "normal_", "std")
     sample = randn(*x.shape, dtype=x.dtype, device=x.device)
     return _inplace(x, "normal_", _fill("normal_", True, sample * std + mean))

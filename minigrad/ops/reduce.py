@@ -8,7 +8,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, dim_or_axis, keep_flag, normalize_axis, one_axis, tensor_arg
+from ._util import NOT_GIVEN, dim_or_axis, flag, keep_flag, normalize_axis, one_axis, tensor_arg
 from .elementwise import maximum, minimum
 from .select import max_with_indices
 
@@ -333,8 +333,10 @@ def _correction(name: str, unbiased: Any, correction: Any, ddof: Any, numpy_styl
     if len(given) > 1:
         raise TypeError(f"{name}: give one of unbiased=, correction= (PyTorch) and ddof= (NumPy)")
     if unbiased is not None:
-        return 1 if unbiased else 0
+        return 1 if flag(unbiased, name, "unbiased") else 0
     if given:
+        if isinstance(given[0], bool) or not isinstance(given[0], (int, float, backend.numpy.number)):
+            raise TypeError(f"{name}: correction / ddof must be a number, got {type(given[0]).__name__}")
         return given[0]
     return 0 if numpy_style else 1
 
@@ -394,7 +396,7 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, axis:
 
     ``p`` is a number, ``inf``, ``-inf`` or ``"fro"`` (the 2-norm of the entries).
     """
-    if p == "fro":
+    if isinstance(p, str) and p == "fro":
         p = 2
     if isinstance(p, bool) or not isinstance(p, (int, float)):
         raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")

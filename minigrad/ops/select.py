@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from .. import backend
 from ..autograd import AxisError, Function
 from ..tensor import Tensor
-from ._util import dim_or_axis, keep_flag, one_axis, tensor_arg
+from ._util import dim_or_axis, flag, keep_flag, one_axis, tensor_arg
 
 
 class ValuesIndices(NamedTuple):
@@ -161,6 +161,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
         return max_with_indices(x, 0) if k else ValuesIndices(x.reshape(0), Tensor._make(
             backend.array_module(x.data).zeros(0, dtype="int64"), False, None, 0))
     axis = one_axis(dim, x.ndim, "topk")
+    largest = flag(largest, "topk", "largest")
     size = x.shape[axis]
     if not 0 <= k <= size:
         raise ValueError(f"topk: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
@@ -197,7 +198,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     if x.ndim == 0:
         return max_with_indices(x, 0)
     axis = one_axis(dim, x.ndim, "sort")
-    index = _sort_order(x, axis, descending)
+    index = _sort_order(x, axis, flag(descending, "sort", "descending"))
     op = Gather(axis, index)
     op.name = "sort"
     return ValuesIndices(op(x), Tensor._make(index, False, None, 0))
@@ -208,7 +209,8 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
     x = tensor_arg(x, "argsort")
     if x.ndim == 0:
         return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)
-    return Tensor._make(_sort_order(x, one_axis(dim, x.ndim, "argsort"), descending), False, None, 0)
+    order = _sort_order(x, one_axis(dim, x.ndim, "argsort"), flag(descending, "argsort", "descending"))
+    return Tensor._make(order, False, None, 0)
 
 
 def index_select(x: Tensor, dim: int, index: Any) -> Tensor:

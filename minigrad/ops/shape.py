@@ -172,6 +172,7 @@ class Size(tuple):
 
 def size(x: Tensor, dim: int | None = None) -> Any:
     """``x.size()``: the shape as a :class:`Size`; ``x.size(d)``: the length of dim ``d`` (PyTorch's method)."""
+    x = tensor_arg(x, "size")
     if dim is None:
         return Size(x.shape)
     return x.shape[one_axis(dim, x.ndim, "size")] if x.ndim else _no_dims("size", dim)
@@ -183,12 +184,12 @@ def _no_dims(name: str, dim: Any) -> Any:
 
 def numel(x: Tensor) -> int:
     """The number of elements."""
-    return int(x.data.size)
+    return int(tensor_arg(x, "numel").data.size)
 
 
 def dim(x: Tensor) -> int:
     """The number of dims (``x.ndim``)."""
-    return x.data.ndim
+    return tensor_arg(x, "dim").data.ndim
 
 
 def _sizes(values: tuple, name: str) -> tuple:
