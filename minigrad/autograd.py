@@ -385,15 +385,7 @@ def _check_saved(node: Function) -> None:
             f"backward: trying to backward through the graph a second time (op {where}); its saved arrays "
             "were freed by the first backward. Pass retain_graph=True to the first backward() to keep them."
         )
-    for array in node.saved:
-        changed = INPLACE.changed_since(array, node.epoch) if backend.is_array(array) else None
-        if changed is not None:
-            raise RuntimeError(
-                f"backward: one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: the {array.dtype}{tuple(array.shape)} array saved by op {where} is at "
-                f"version {changed[0]}; expected version {changed[1]} instead. Change it out of place "
-                "(e.g. x = x + 1 instead of x += 1), or .clone() it before the in-place op."
-            )
+    INPLACE.refuse_changed(node.saved, node.epoch, where)
 
 
 def _root_grad(root: Tensor, grad: Any) -> Any:

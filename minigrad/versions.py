@@ -58,5 +58,26 @@ class InplaceLog:
         later = sum(1 for e in entry[2] if e > epoch)   # the last 16 changes are kept: exact for the usual cases
         return entry[1], entry[1] - later
 
+    def refuse_changed(self, saved: Any, epoch: int, where: str) -> None:
+        """Raise if an in-place op changed one of the ``saved`` arrays after ``epoch``.
+
+        ``saved`` is a node's saved arrays; nested tuples, lists and dicts are
+        searched too (a replayed ``mg.compile`` node keeps one entry per op).
+        """
+        stack = [saved]
+        while stack:
+            item = stack.pop()
+            if type(item) in (tuple, list, dict):
+                stack.extend(item.values() if type(item) is dict else item)
+                continue
+            changed = self.changed_since(item, epoch) if hasattr(item, "dtype") and hasattr(item, "base") else None
+            if changed is not None:
+                raise RuntimeError(
+                    f"backward: one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: the {item.dtype}{tuple(item.shape)} array saved by op {where} is at "
+                    f"version {changed[0]}; expected version {changed[1]} instead. Change it out of place "
+                    "(e.g. x = x + 1 instead of x += 1), or .clone() it before the in-place op."
+                )
+
 
 INPLACE = InplaceLog()

@@ -286,3 +286,15 @@ def test_a_whole_layer_captured_is_bit_identical_to_eager(kind: str, lengths: bo
             np.testing.assert_array_equal(a, b)
     assert output._node.name == "compiled"
     assert not compiled.eager, compiled.eager
+
+
+def test_an_in_place_change_of_a_weight_before_backward_is_refused_as_in_eager() -> None:
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    f = mg.compile(lambda x: (x * w).tanh().sum())
+    x = mg.tensor([3.0, 4.0], requires_grad=True)
+    f(x)
+    y = f(x)
+    with mg.no_grad():
+        w.mul_(2.0)   # an optimizer step between forward and backward
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
