@@ -9,12 +9,7 @@ argument order and output handling are checked without a GPU.
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
-import shutil
-import subprocess
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +18,7 @@ import minigrad as mg
 from minigrad import backend
 from minigrad.ops import fused
 from minigrad.ops.fused import GRUGates, LSTMGates, gru_gates, lstm_gates
+from tests.support.host_kernels import CXX, HostElementwiseKernel
 
 TOL = {"float64": dict(rtol=1e-12, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-6)}
 
@@ -192,111 +188,15 @@ def test_gru_gates_rejects_bad_shapes() -> None:
 
 # --- the CUDA kernels, run on the host ------------------------------------------
 
-_CXX = shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
-_CTYPES = {"float32": "float", "float64": "double"}
-
-
-class _Param:
-    def __init__(self, text: str, is_input: bool) -> None:
-        words = text.split()
-        self.raw = words[0] == "raw"
-        self.type, self.name = words[-2], words[-1]
-        self.is_input = is_input
-
-    def c_declaration(self) -> str:
-        if self.type == "int64":
-            return f"long long {self.name}"
-        const = "const " if self.is_input else ""
-        return f"{const}T* {self.name if self.raw else '_raw_' + self.name}"
-
-
-class _HostElementwiseKernel:
-    """``cupy.ElementwiseKernel`` semantics for the host, compiled with a C++ compiler.
-
-    As in CuPy: the loop index is ``i`` over the broadcast shape of the non-raw
-    arguments; a non-raw input is ``const T &x = _raw_x[index]``, a non-raw
-    output ``T &y = …``; raw arrays are indexed by hand; ``T`` is the one
-    dtype of every T argument; all outputs must be passed when one is raw.
-    """
-
-    cache_dir: Path | None = None
-
-    def __init__(self, in_params: str, out_params: str, operation: str, name: str, preamble: str = "") -> None:
-        self.params = [_Param(p, True) for p in in_params.split(",")] + \
-                      [_Param(p, False) for p in out_params.split(",")]
-        assert "i" not in [p.name for p in self.params] and "n" not in [p.name for p in self.params]
-        self.operation, self.name, self.preamble = operation, name, preamble
-        self.calls = 0
-
-    def _source(self, ctype: str) -> str:
-        decls = "".join(
-            f"      {'const ' if p.is_input else ''}T &{p.name} = _raw_{p.name}[i];\n"
-            for p in self.params if not p.raw and p.type == "T"
-        )
-        params = ", ".join(p.c_declaration() for p in self.params)
-        return (
-            "#include <cmath>\n#include <cstddef>\nusing std::exp; using std::tanh;\n"
-            "#define __device__\n#define __forceinline__ inline\n"
-            f"typedef {ctype} T;\n{self.preamble}\n"
-            f'extern "C" void {self.name}(std::ptrdiff_t _size, {params}) {{\n'
-            "  for (std::ptrdiff_t i = 0; i < _size; ++i) {\n"
-            f"{decls}{self.operation}\n  }}\n}}\n"
-        )
-
-    def _library(self, ctype: str) -> ctypes.CDLL:
-        source = self._source(ctype)
-        digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-        lib_path = self.cache_dir / f"{self.name}_{digest}.so"
-        if not lib_path.exists():
-            src_path = lib_path.with_suffix(".cpp")
-            src_path.write_text(source)
-            build = subprocess.run([_CXX, "-std=c++14", "-O1", "-Wall", "-Werror", "-Wno-unused-variable",
-                                    "-shared", "-fPIC", str(src_path), "-o", str(lib_path)],
-                                   capture_output=True, text=True)
-            assert build.returncode == 0, f"{self.name} does not compile:\n{build.stderr}"
-        return ctypes.CDLL(str(lib_path))
-
-    def __call__(self, *args: object) -> None:
-        assert len(args) == len(self.params), f"{self.name}: pass all {len(self.params)} arguments"
-        dtypes = {a.dtype for p, a in zip(self.params, args) if p.type == "T"}
-        assert len(dtypes) == 1, f"{self.name}: T arguments of several dtypes {dtypes}"
-        dtype = dtypes.pop()
-        shape = np.broadcast_shapes(*[a.shape for p, a in zip(self.params, args) if not p.raw and p.type == "T"])
-        c_args, write_back = [], []
-        for p, a in zip(self.params, args):
-            if p.type == "int64":
-                assert isinstance(a, int), f"{self.name}: {p.name} should be a Python int"
-                c_args.append(ctypes.c_longlong(a))
-                continue
-            assert isinstance(a, np.ndarray), f"{self.name}: {p.name} is {type(a).__name__}"
-            if p.raw:
-                assert a.flags.c_contiguous, f"{self.name}: raw argument {p.name} must be C-contiguous"
-                array = a
-            elif p.is_input:
-                array = np.ascontiguousarray(np.broadcast_to(a, shape))
-            else:
-                assert a.shape == shape, f"{self.name}: output {p.name} has shape {a.shape}, loop shape {shape}"
-                array = a if a.flags.c_contiguous else np.empty(shape, dtype)
-                if array is not a:
-                    write_back.append((a, array))
-            c_args.append(array.ctypes.data_as(ctypes.c_void_p))
-            write_back.append((array, array))  # keep alive through the call
-        getattr(self._library(_CTYPES[str(dtype)]), self.name)(ctypes.c_ssize_t(int(np.prod(shape))), *c_args)
-        for target, source in write_back:
-            if target is not source:
-                target[...] = source
-        self.calls += 1
-
-
 @pytest.fixture
 def host_kernels(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
     """A stand-in ``cupy`` module: NumPy arrays plus ElementwiseKernel run on the host."""
-    if _CXX is None:
+    if CXX is None:
         pytest.skip("no C++ compiler (g++/clang++) to build the CUDA kernel bodies on the host")
-    _HostElementwiseKernel.cache_dir = tmp_path_factory.getbasetemp() / "fused_kernels"
-    _HostElementwiseKernel.cache_dir.mkdir(exist_ok=True)
+    HostElementwiseKernel.cache_dir = tmp_path_factory.getbasetemp() / "fused_kernels"
+    HostElementwiseKernel.cache_dir.mkdir(exist_ok=True)
     fake = types.SimpleNamespace(**{name: getattr(np, name) for name in ("ascontiguousarray", "empty", "zeros")})
-    fake.ElementwiseKernel = _HostElementwiseKernel
+    fake.ElementwiseKernel = HostElementwiseKernel
     monkeypatch.setattr(backend, "cupy_module", lambda required=True: fake)
     monkeypatch.setattr(fused, "_compiled", {})
     return fake
