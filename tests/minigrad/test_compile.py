@@ -298,3 +298,37 @@ def test_an_in_place_change_of_a_weight_before_backward_is_refused_as_in_eager()
         w.mul_(2.0)   # an optimizer step between forward and backward
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+@pytest.mark.gpu
+def test_a_compiled_layer_on_cuda_equals_eager_and_copies_nothing_between_host_and_device() -> None:
+    """Replays on the GPU (or the strict CuPy stand-in): eager's numbers, and no host↔device copy."""
+    from minigrad import backend  # noqa: PLC0415 - which CuPy the GPU tests run on
+
+    mg.manual_seed(0)
+    layer = nn.LSTM(4, 6, num_layers=2, dropout=0.25, bidirectional=True, peephole=True).to("cuda")
+    compiled = mg.compile(lambda x: layer(x))
+    x = mg.randn(5, 3, 4, device="cuda", requires_grad=True)
+    params = [*layer.parameters(), x]
+
+    def step(fn) -> list:
+        mg.manual_seed(1)   # the same dropout masks in every run
+        for p in params:
+            p.grad = None
+        output, (h, c) = fn(x)
+        ((output * output).sum() + (h * c).sum()).backward()
+        return [output.data, h.data, c.data, *[p.grad.data for p in params]]
+
+    eager = [mg.to_numpy(a) for a in step(lambda t: layer(t))]
+    step(compiled)   # captures
+    stand_in = getattr(backend._cupy, "is_strict_stand_in", False)
+    if stand_in:
+        from tests.support import strict_cupy  # noqa: PLC0415
+
+        strict_cupy.reset_copies()
+    replayed = step(compiled)
+    if stand_in:
+        assert strict_cupy.copies == {"to_host": 0, "to_device": 0}
+    assert replayed[0] is not None and not compiled.eager
+    for a, b in zip(eager, replayed):
+        np.testing.assert_array_equal(a, mg.to_numpy(b))
