@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Text, list[str], list[str]]:
-    """The text, its training tokens and all tokens; every bad input is a usage error before anything is written."""
+def load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Text, list[str]]:
+    """The text and its training tokens; every bad input is a usage error before anything is written."""
     raw = common.read_text(parser, args.text)
     if args.max_chars:
         raw = raw[: args.max_chars]
@@ -86,7 +86,7 @@ def load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Tex
         known = ", ".join(word for word, _ in usable.most_common(20))
         parser.error(f"--start {args.start!r} does not occur in the training part of the text; "
                      f"known words include: {known}")
-    return text, train_tokens, tokenize(raw)
+    return text, train_tokens
 
 
 def rnn_bits(path: str, args: argparse.Namespace) -> float | None:
@@ -127,7 +127,7 @@ def plot(path: str, orders: list[int], validation: list[float], held_out: list[f
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
-    text, train_tokens, _ = load(parser, args)
+    text, train_tokens = load(parser, args)
     device = common.setup(args)
     rng = np.random.default_rng(args.seed)
     stopwatch = common.Stopwatch()
