@@ -14,6 +14,9 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 from helpers import assert_close
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 
@@ -422,3 +425,50 @@ def test_same_on_gpu_as_on_cpu(name: str) -> None:
         if a is not None:
             assert a.dtype == b.dtype and a.shape == b.shape, f"item {k}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"item {k}")
+
+
+# --- random shapes and dims (Hypothesis): the dim-taking ops against PyTorch --------------------
+
+DRAWN = settings(max_examples=25, deadline=None, derandomize=True,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@st.composite
+def _array_and_dims(draw: Callable, min_dims: int = 1) -> tuple:
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=4, min_side=1, max_side=4))
+    seed = draw(st.integers(0, 2**32 - 1))
+    ndim = len(shape)
+    dims = draw(st.lists(st.integers(-ndim, ndim - 1), min_size=2, max_size=2))
+    return np.random.default_rng(seed).standard_normal(shape), dims, draw(st.booleans())
+
+
+DRAWN_CASES: dict[str, Callable] = {
+    "transpose": lambda t, x, d, k: x.transpose(d[0], d[1]),
+    "max_dim": lambda t, x, d, k: x.max(d[0], keepdim=k),
+    "min_dim": lambda t, x, d, k: t.min(x, dim=d[1], keepdim=k),
+    "argmax": lambda t, x, d, k: x.argmax(d[0], keepdim=k),
+    "topk": lambda t, x, d, k: x.topk(1 + (x.shape[d[0]] - 1) // 2, dim=d[0], largest=k),
+    "sort": lambda t, x, d, k: x.sort(d[1], descending=k),
+    "var": lambda t, x, d, k: x.var(d[0], keepdim=k) if x.shape[d[0]] > 1 else x.var(d[0], correction=0),
+    "std": lambda t, x, d, k: x.std(dim=d[1], keepdim=k, unbiased=k and x.shape[d[1]] > 1),
+    "sum_two_dims": lambda t, x, d, k: x.sum(dim=tuple(sorted({a % x.ndim for a in d})), keepdim=k),
+    "amax_two_dims": lambda t, x, d, k: x.amax(dim=tuple(sorted({a % x.ndim for a in d})), keepdim=k),
+    "norm": lambda t, x, d, k: x.norm(p=3 if k else 2, dim=d[0], keepdim=k),
+    "logsumexp": lambda t, x, d, k: x.logsumexp(d[0], keepdim=k),
+    "softmax": lambda t, x, d, k: x.log_softmax(d[0]) if k else x.softmax(dim=d[0]),
+    "split": lambda t, x, d, k: x.split(max(1, x.shape[d[0]] // 2), dim=d[0]),
+    "chunk_cat": lambda t, x, d, k: t.cat(x.chunk(2 if k else 3, dim=d[0])[::-1], dim=d[0]),
+    "unbind_stack": lambda t, x, d, k: t.stack(x.unbind(d[0]), dim=d[1] % x.ndim),
+    "squeeze_unsqueeze": lambda t, x, d, k: x.unsqueeze(d[0]).squeeze(d[0]).squeeze(d[1]),
+    "flatten": lambda t, x, d, k: x.flatten(min(d[0] % x.ndim, d[1] % x.ndim), max(d[0] % x.ndim, d[1] % x.ndim)),
+    "narrow": lambda t, x, d, k: x.narrow(d[0], x.shape[d[0]] // 2, (x.shape[d[0]] + 1) // 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWN_CASES))
+@DRAWN
+@given(drawn=_array_and_dims())
+def test_drawn_shapes_same_as_torch(name: str, drawn: tuple, torch: Any) -> None:
+    array, dims, flag = drawn
+    fn = DRAWN_CASES[name]
+    same_as_torch(torch, lambda t, x: fn(t, x, dims, flag), array, gradcheck=False)
