@@ -11,6 +11,8 @@ run by one loop, ``unroll``:
 
 The exponential average *is* a one-unit linear RNN, h_t = w_hh·h_{t−1} + w_xh·x_t, with fixed
 weights w_hh = α, w_xh = 1 − α; ``fit_linear_unit`` learns those weights back from (x, h) pairs.
+The next steps are a state that is learned rather than fixed: hidden Markov models (a distribution
+over hidden symbols, updated by fixed rules) and then RNNs (a vector, updated by learned weights).
 """
 
 from __future__ import annotations
