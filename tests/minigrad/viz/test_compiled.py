@@ -91,3 +91,16 @@ def test_a_captured_loop_over_time_draws_its_steps():
     assert [n.name for n in _nodes(captured)].count("compiled") == 1
     for options in ({}, {"collapse": "steps"}, {"collapse": "steps", "steps_shown": 2}):
         assert viz.draw(captured, **options).source == viz.draw(eager, **options).source
+
+
+def test_a_whole_layer_captured_as_one_node_draws_like_eager():
+    mg.manual_seed(0)
+    layer = nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    x = mg.randn(5, 2, 3)
+    whole = mg.compile(lambda inputs: layer(inputs))
+    eager = layer(x)[0][-1].sum()
+    whole(x)
+    captured = whole(x)[0][-1].sum()
+    assert [n.name for n in _nodes(captured)].count("compiled") == 1
+    for options in ({}, {"collapse": "steps"}, {"collapse": 1}):
+        assert viz.draw(captured, **options).source == viz.draw(eager, **options).source
