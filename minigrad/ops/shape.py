@@ -388,14 +388,14 @@ def contiguous(x: Tensor) -> Tensor:
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks."""
     out = GetItem(index)(x)
-    if is_grad_enabled() and out.data.base is not None and _is_basic(index):
+    if out.data.base is not None and is_grad_enabled() and (type(index) is int or _is_basic(index)):
         # out shares x's memory: an in-place op on either must re-point the other's graph (ops/inplace.py)
         out._view = (x, index)
         views = getattr(x, "_views", None)
         if views is None:
             x._views = views = []
-        elif len(views) >= 32:
-            views[:] = [v for v in views if v() is not None]
+        elif len(views) >= 32 and not len(views) & (len(views) - 1):
+            views[:] = [v for v in views if v() is not None]   # at powers of two: amortised O(1) per view
         views.append(weakref.ref(out))
     return out
 
