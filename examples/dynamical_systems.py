@@ -194,9 +194,10 @@ def plot(path: str, demo: dict, ar: dict, recall: dict, args: argparse.Namespace
         ax.plot(np.concatenate([[1.0], values]), label=f"w0={w0:g}, w1={w1:g}")
     ax.set_title("fixed order: $x_t = w_0 + w_1 x_{t-1}$")
     ax = axes[0, 2]
-    shown = slice(ar["split"], ar["split"] + 100)
-    ax.plot(np.arange(shown.start, shown.stop), ar["series"][shown], color="grey", label="AR(4) series (held out)")
-    ax.plot(np.arange(shown.start, shown.stop), ar["forecast"][:100], label=f"one-step forecast (MSE {ar['mse']:.3f})")
+    count = min(100, len(ar["forecast"]))   # the first (up to) 100 held-out values
+    shown = np.arange(ar["split"], ar["split"] + count)
+    ax.plot(shown, ar["series"][shown], color="grey", label=f"AR({len(ar['true'])}) series (held out)")
+    ax.plot(shown, ar["forecast"][:count], label=f"one-step forecast (MSE {ar['mse']:.3f})")
     ax.set_title("fixed order: AR fitted by Adam = lstsq")
     ax = axes[1, 0]
     ax.plot(noisy, color="lightgrey", label="input")

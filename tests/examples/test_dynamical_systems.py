@@ -158,3 +158,23 @@ def test_dynamical_systems_runs_and_the_gru_beats_ar_past_the_window(run_example
     assert (tmp_path / "dynamical_systems.png").stat().st_size > 10_000
     assert (tmp_path / "dynamical_systems.npz").exists()
     assert "AR(4)" in stdout and "GRU" in stdout
+
+
+@pytest.mark.gpu
+def test_dynamical_systems_runs_on_cuda(tmp_path):
+    """--device cuda: on a real GPU, or else on the strict CuPy stand-in (refuses implicit host copies)."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    runner = ["-m"] if mg.cuda.is_available() and not getattr(mg.array_module(mg.zeros(1, device="cuda").data),
+                                                                "is_strict_stand_in", False) \
+        else ["-m", "tests.support.run_with_strict_cupy"]
+    result = subprocess.run(
+        [sys.executable, *runner, "examples.dynamical_systems", "--device", "cuda", "--length", "60",
+         "--ar-length", "200", "--ar-steps", "50", "--alpha-steps", "10", "--epochs", "1", "--steps-per-epoch", "3",
+         "--delay", "6", "--bridge-window", "2", "--hidden-size", "8", "--val-size", "20", "--no-progress",
+         "--out", str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert '"device": "cuda:0"' in result.stdout.splitlines()[-1]
