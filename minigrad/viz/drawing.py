@@ -68,7 +68,9 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             An op-level drawing of more than 2,000 nodes is elided the same way,
             with an :class:`ElisionWarning`. ``None``: never elide.
         max_nodes: raise :class:`DrawingTooLargeError` (suggesting ``collapse=``)
-            when more op nodes and boxes than this would be drawn; ``None``: no limit.
+            when more op nodes and boxes than this would be drawn (before the
+            automatic elision of an op-level drawing; after ``collapse="steps"``
+            and its elision); ``None``: no limit.
         wrap: lay each layer's time-step boxes out in rows of this many steps, the
             rows stacked top to bottom like lines of text (needs step boxes, e.g.
             ``collapse="steps"``; ``rankdir`` must then be ``"LR"`` or ``"TB"``).
@@ -92,7 +94,11 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             "no_grad, or from tensors without requires_grad=True?)"
         )
     scope_counts = Counter(node.scope for node in nodes)
-    fold, plan = _plan_folding(collapse, scope_counts, steps_shown)
+    base = cached(folder(collapse, scope_counts))
+    if max_nodes is not None and collapse != "steps":
+        # what was asked for is too large: say so, rather than elide steps from a graph this big
+        _check_size(_count_drawn(scope_counts, base), max_nodes)
+    fold, plan = _plan_folding(collapse, base, scope_counts, steps_shown)
     if max_nodes is not None:
         _check_size(_count_drawn(scope_counts, fold), max_nodes)
     grads = observe(tensors) if show_grads else None
@@ -143,9 +149,10 @@ def _check_size(drawn: int, max_nodes: int) -> None:
     if drawn > max_nodes:
         raise DrawingTooLargeError(
             f"draw: this drawing would have {drawn:,} nodes, more than max_nodes={max_nodes:,}: Graphviz "
-            f"cannot lay that out in reasonable time. Pass collapse='steps' (one box per time step), "
-            f"collapse=N (fold the scopes below level N) or a scope path such as collapse='encoder'; "
-            f"or max_nodes=None to draw it anyway"
+            f"cannot lay that out in reasonable time. Pass collapse='steps' (one box per time step, the "
+            f"middle of a long unroll elided), collapse=N (fold the scopes below level N) or a scope path "
+            f"such as collapse='encoder'; or max_nodes=None to draw it anyway (an op-level drawing then "
+            f"elides the middle time steps past {OP_LEVEL_LIMIT:,} nodes, unless steps_shown=None)"
         )
 
 
@@ -200,9 +207,9 @@ def _check_options(group: Any, params: Any, rankdir: Any, steps_shown: Any, max_
                          "cannot be combined with it (use 'LR' or 'TB')")
 
 
-def _plan_folding(collapse: Any, scope_counts: Counter, steps_shown: int | None) -> tuple[Fold, dict[str, Elided]]:
-    """The fold (scope → box path or None) and the elided step runs."""
-    base = cached(folder(collapse, scope_counts))
+def _plan_folding(collapse: Any, base: Fold, scope_counts: Counter,
+                  steps_shown: int | None) -> tuple[Fold, dict[str, Elided]]:
+    """The fold (scope → box path or None) and the elided step runs, given the fold ``collapse`` asks for."""
     if steps_shown is None:
         return base, {}
     plan = plan_elision(scope_counts, steps_shown)

@@ -163,12 +163,19 @@ def test_max_nodes_is_an_explicit_override():
     assert viz.draw(unrolled_rnn(30)[0], collapse="steps", max_nodes=20)
 
 
-def test_unrolled_op_level_drawing_without_elision_hits_the_limit():
+def test_unrolled_op_level_drawing_past_the_limit_is_refused_not_elided():
     output, _ = run_layer("lstm", 1_700, hidden=2, batch=1, inputs=1)   # 12 ops a step
-    start = time.perf_counter()
-    with pytest.raises(viz.DrawingTooLargeError, match="collapse='steps'"):
-        viz.draw(output[-1].sum(), steps_shown=None)
-    assert time.perf_counter() - start < 1.0
+    loss = output[-1].sum()
+    for options in ({}, {"steps_shown": None}, {"collapse": 3}):
+        start = time.perf_counter()
+        with pytest.raises(viz.DrawingTooLargeError, match="20,4.. nodes.*collapse='steps'"):
+            viz.draw(loss, **options)
+        assert time.perf_counter() - start < 1.0
+    with pytest.warns(viz.ElisionWarning):   # the override: drawn, its middle steps elided
+        dot = Dot(viz.draw(loss, max_nodes=None).source)
+    assert [dot.title(s) for s in steps_of(dot, "lstm/l0")] == ["t0", "t1", "t1698", "t1699"]
+    steps = Dot(viz.draw(loss, collapse="steps").source)   # what the error suggests
+    assert titles(steps) == ["t0", "t1", "t2…t1697", "t1698", "t1699"]
 
 
 @pytest.mark.parametrize("options, error, words", [
