@@ -52,7 +52,7 @@ def range_text(values: Sequence[float]) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" + ("s" if count != 1 else "")
+    return f"{count} {word}" + ("s" if count != 1 else "")   # plain digits: easy to read back
 
 
 class Scale:
