@@ -133,7 +133,9 @@ class Maximum(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
-        return self.xp.maximum(b, a)   # at a tie NumPy returns its second argument, PyTorch its first: ±0 as PyTorch
+        # a at a tie (NumPy returns its second argument): the sign of a zero from max(-0, 0) is a's,
+        # as torch.maximum gives it on small tensors (its vectorised loop returns b)
+        return self.xp.maximum(b, a)
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
