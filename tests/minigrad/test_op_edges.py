@@ -264,7 +264,7 @@ def elementwise_and_shape_ops() -> dict:
         "maximum": (lambda x: mg.maximum(x, x * 2), lambda t: torch.maximum(t, t * 2)),
         "minimum": (lambda x: mg.minimum(x, x * 2), lambda t: torch.minimum(t, t * 2)),
         "where": (lambda x: mg.where(x > 0, x, -x), lambda t: torch.where(t > 0, t, -t)),
-        "matmul xᵀx": (lambda x: mg.swapaxes(x, -1, -2) @ x, lambda t: t.transpose(-1, -2) @ t),
+        "matmul xᵀx": (lambda x: x.mT @ x if x.ndim > 1 else x @ x, lambda t: t.mT @ t if t.ndim > 1 else t @ t),
     })
     return ops
 
@@ -292,8 +292,6 @@ def run_both(torch: Any, shape: tuple, ours_fn: Callable, torch_fn: Callable, na
 @pytest.mark.parametrize("name", sorted(reductions()))
 def test_reductions_of_empty_tensors_match_torch(torch, name, shape):
     ours_fn, torch_fn = reductions()[name]
-    if "(0, 1)" in name and len(shape) < 2:
-        pytest.skip("two axes of a 1-d tensor: no such reduction")
     run_both(torch, shape, ours_fn, torch_fn, name)
 
 
@@ -301,8 +299,6 @@ def test_reductions_of_empty_tensors_match_torch(torch, name, shape):
 @pytest.mark.parametrize("name", sorted(elementwise_and_shape_ops()))
 def test_elementwise_and_shape_ops_of_empty_tensors_match_torch(torch, name, shape):
     ours_fn, torch_fn = elementwise_and_shape_ops()[name]
-    if name == "matmul xᵀx" and len(shape) < 2:
-        pytest.skip("a matrix product needs 2 dims")
     run_both(torch, shape, ours_fn, torch_fn, name)
 
 
