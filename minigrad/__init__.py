@@ -42,7 +42,7 @@ from .backend import (
     to_device,
     to_numpy,
 )
-from .compile import CompileError, compile
+from .compile import CompileError, CompileWarning, compile
 from .constructors import (
     arange,
     as_tensor,
@@ -143,7 +143,7 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "tag",
-    "HookError", "current_scope", "CompileError", "compile",
+    "HookError", "current_scope", "CompileError", "CompileWarning", "compile",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",

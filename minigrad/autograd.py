@@ -44,7 +44,6 @@ from .recording import (
     name_scope,
     no_grad,
     set_grad_enabled,
-    tag,
 )
 from .tensor import Tensor
 from .versions import INPLACE
@@ -173,6 +172,16 @@ class Function:
     def __repr__(self) -> str:
         scope = f" in {self.scope!r}" if self.scope else ""
         return f"<{self.name} node{scope}>"
+
+
+def tag(tensor: Tensor, label: str) -> Tensor:
+    """Label the op that produced ``tensor`` (e.g. ``"h"`` for a hidden state) for the visualiser."""
+    node = tensor._node
+    if node is not None:
+        node.tag = label
+        if node.multiple:   # e.g. a compiled step returning (h, c): the drawing labels each output
+            node.__dict__.setdefault("output_tags", {})[tensor._index] = label
+    return tensor
 
 
 _meta_cache: dict = {}

@@ -54,8 +54,8 @@ What is captured, and what is not (as JAX documents for ``jit``):
   ``retain_grad`` registered inside ``fn`` make the call run eagerly (the
   per-op checks and hooks need per-op nodes). Hooks on the outputs or on
   weights work as usual.
-* The visualiser sees one ``compiled`` node per call; draw an eager run to see
-  the ops inside.
+* ``mg.viz`` draws a replayed call as the ops it stands for (``Program.drawn``),
+  in the scopes eager mode would give them.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from __future__ import annotations
 import functools
 import operator
 import threading
+import warnings
 from typing import Any, Callable
 
 import numpy
@@ -73,11 +74,15 @@ from .recording import _anomaly, _grad_enabled, _scope
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = ["CompileError", "compile"]
+__all__ = ["CompileError", "CompileWarning", "compile"]
 
 
 class CompileError(RuntimeError):
     """A compiled function took a different path than the one captured (found with ``check=True``)."""
+
+
+class CompileWarning(UserWarning):
+    """A compiled function runs eagerly for an input signature (the message says why)."""
 
 
 class _Retrace(Exception):
@@ -90,7 +95,8 @@ _NOT_CAPTURED = ("saved", "edges", "hooks", "retained", "tag", "epoch", "out_met
 class Tracer:
     """Records the ops called while ``fn`` runs: the engine calls :meth:`record` for each."""
 
-    def __init__(self, inputs: list[Tensor]) -> None:
+    def __init__(self, inputs: list[Tensor], reads_run_eagerly: bool = True) -> None:
+        self.reads_run_eagerly = reads_run_eagerly   # False with check=True: compare op sequences instead
         self.slot_of: dict[int, Any] = {id(t): i for i, t in enumerate(inputs)}
         self.array_ref: dict[int, Any] = {id(t.data): i for i, t in enumerate(inputs)}   # for index arrays
         self.externals: list[Tensor] = list(inputs)   # arguments, then tensors found on the way
@@ -134,6 +140,16 @@ class Tracer:
 
     def record_draw(self, name: str, make: Callable, inputs: tuple, result: Tensor) -> None:
         self.record(_Draw(name, make), inputs, result)
+
+    def note_read(self, tensor: Tensor, how: str) -> None:
+        """Python read the values of a tensor: if ``fn`` computed it, its path may depend on them."""
+        ref = self.slot_of.get(id(tensor))
+        if ref is None or not self.reads_run_eagerly:
+            return
+        what = f"argument or weight {ref}" if type(ref) is int else \
+            f"the output of op {ref[1]} '{self.steps[ref[1]][0].name}'"
+        self.note_eager(f"it reads the value of a tensor (.{how}() of {what}), so its path or constants may "
+                        "depend on values")
 
     def note_eager(self, why: str) -> None:
         self.eager_only = self.eager_only or why
@@ -405,7 +421,7 @@ class Compiled:
         return _unflatten(program.spec, iter(outs))
 
     def _capture(self, key: Any, args: tuple, previous: Program | None) -> Any:
-        tracer = Tracer([a for a in args if isinstance(a, Tensor)])
+        tracer = Tracer([a for a in args if isinstance(a, Tensor)], reads_run_eagerly=not self.check)
         epoch = INPLACE.epoch
         token = _anomaly.set(tracer)
         try:
@@ -413,15 +429,17 @@ class Compiled:
         finally:
             _anomaly.reset(token)
         if INPLACE.epoch != epoch:
-            tracer.note_eager("an in-place op")
+            tracer.note_eager("it changes a tensor in place")
         if any(y._node is not None and (y._node.hooks or y._node.retained) for y in tracer.keep):
-            tracer.note_eager("a hook or retain_grad inside the function")
+            tracer.note_eager("it registers a hook or retain_grad on a tensor it computes")
         outputs: list = []
         spec = _flatten(result, outputs)
         if any(id(y) not in tracer.slot_of for y in outputs):
-            tracer.note_eager("an output made without a captured op")
+            tracer.note_eager("it returns a tensor no captured op made")
         if tracer.eager_only:
             self.eager[key] = tracer.eager_only
+            warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for this input signature: "
+                          f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
         program = Program(tracer, outputs, spec)
         if previous is not None and self.check and previous.names != program.names:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any, Callable
 
-from .tensor import Tensor
-
 # Per thread (and per asyncio task): a new thread starts with recording on, no scope, no anomaly mode.
 # A ContextVar read costs ~10 ns more than a module global; threading.local ~35 ns (measured).
 _grad_enabled: ContextVar[bool] = ContextVar("minigrad_grad_enabled", default=True)
@@ -112,17 +110,7 @@ def is_anomaly_enabled() -> bool:
     return _anomaly.get() is True
 
 
-def tag(tensor: Tensor, label: str) -> Tensor:
-    """Label the op that produced ``tensor`` (e.g. ``"h"`` for a hidden state) for the visualiser."""
-    node = tensor._node
-    if node is not None:
-        node.tag = label
-        if node.multiple:   # e.g. a compiled step returning (h, c): the drawing labels each output
-            node.__dict__.setdefault("output_tags", {})[tensor._index] = label
-    return tensor
-
-
-def note_draw(name: str, make: Callable, inputs: tuple, result: Tensor) -> Tensor:
+def note_draw(name: str, make: Callable, inputs: tuple, result: Any) -> Any:
     """Called by random constructors and comparisons, which make a Tensor without a ``Function``.
 
     While ``mg.compile`` captures, the value is recorded as ``make(*arrays of
@@ -133,3 +121,14 @@ def note_draw(name: str, make: Callable, inputs: tuple, result: Tensor) -> Tenso
     if tracer and tracer is not True:
         tracer.record_draw(name, make, inputs, result)
     return result
+
+
+def note_read(tensor: Any, how: str) -> None:
+    """Called where Python reads a tensor's values (``item``, ``numpy``, ``bool``).
+
+    While ``mg.compile`` captures, reading a value the captured function
+    computed means its path may depend on values, so that signature runs eagerly.
+    """
+    tracer = _anomaly.get()
+    if tracer and tracer is not True:
+        tracer.note_read(tensor, how)

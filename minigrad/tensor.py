@@ -15,6 +15,7 @@ import numpy
 
 from . import backend
 from .backend import Device
+from .recording import note_read
 from .versions import INPLACE
 
 float32 = numpy.dtype("float32")
@@ -155,6 +156,7 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
                              "only one-element tensors can be used as a condition")
+        note_read(self, "bool")   # inside an mg.compile capture: the path may depend on this value
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -206,10 +208,12 @@ class Tensor:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python scalar, got shape {self.shape}"
             )
+        note_read(self, "item")
         return backend.to_numpy(self.data).reshape(()).item()
 
     def numpy(self) -> numpy.ndarray:
         """A host ``numpy.ndarray`` (the same memory on CPU, a copy from a GPU)."""
+        note_read(self, "numpy")
         return backend.to_numpy(self.data)
 
     def tolist(self) -> Any:

@@ -179,8 +179,9 @@ def test_hooks_inside_and_anomaly_mode_run_eagerly() -> None:
         return y.sum()
 
     h = mg.compile(hooked)
-    for _ in range(2):
+    with pytest.warns(mg.CompileWarning, match="hook"):
         h(x).backward()
+    h(x).backward()
     assert len(seen) == 2
     f = mg.compile(lambda t: t.exp().sum())
     f(x), f(x)
@@ -332,3 +333,19 @@ def test_a_compiled_layer_on_cuda_equals_eager_and_copies_nothing_between_host_a
     assert replayed[0] is not None and not compiled.eager
     for a, b in zip(eager, replayed):
         np.testing.assert_array_equal(a, mg.to_numpy(b))
+
+
+def test_reading_a_computed_value_inside_runs_eagerly_with_a_warning_naming_the_op() -> None:
+    """Value-dependent control flow (`if y.item() > 0`) is found at capture time: that signature stays eager."""
+    def f(x):
+        y = x.sum()
+        return x.exp() if y.item() > 0 else x.tanh()
+
+    g = mg.compile(f)
+    with pytest.warns(mg.CompileWarning, match=r"\.item\(\) of the output of op 0 'sum'"):
+        g(mg.tensor([1.0]))
+    np.testing.assert_array_equal(g(mg.tensor([-1.0])).numpy(), np.tanh(np.float32(-1.0)))
+    scale = mg.compile(lambda x, n: x * float(n.item()))   # an argument's value becomes a Python number
+    with pytest.warns(mg.CompileWarning, match=r"\.item\(\) of argument or weight 1"):
+        scale(mg.tensor([1.0]), mg.tensor(2.0))
+    assert scale(mg.tensor([1.0]), mg.tensor(3.0)).item() == 3.0
