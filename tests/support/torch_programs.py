@@ -326,6 +326,18 @@ def softmax_like(name: str) -> Callable:
     return op
 
 
+def op_masked_fill(p: Program, x: tuple) -> tuple:
+    """masked_fill with a mask that broadcasts to x; the filled places get no gradient."""
+    m, t = x
+    mask = np.asarray(p.rng.random(p.partner_shape(m.shape)) < 0.5)
+    if mask.ndim > m.ndim or any(a not in (1, b) for a, b in zip(mask.shape[::-1], m.shape[::-1])):
+        return None   # the mask must broadcast to x's shape without growing it
+    value = p.choose([0.0, -1.5, INF, NAN])
+    p.text.append(f"  mask {mask.tolist()} value {value}")
+    return (lambda: mg.masked_fill(m, mg.tensor(mask), value),
+            lambda: p.torch.masked_fill(t, p.torch.from_numpy(mask), value))
+
+
 def op_reshape(p: Program, x: tuple) -> tuple:
     return lambda: x[0].reshape(-1), lambda: x[1].reshape(-1)
 
@@ -403,7 +415,7 @@ OPS: dict = {
     "sum": reduction("sum"), "mean": reduction("mean"), "var": reduction("var"),
     "logsumexp": reduction("logsumexp"), "max": reduction("max"), "min": reduction("min"),
     "max_dim": op_max_dim, "norm": op_norm, "torch_reduction": op_torch_reduction,
-    "transpose": op_transpose, "pieces": op_pieces,
+    "transpose": op_transpose, "pieces": op_pieces, "masked_fill": op_masked_fill,
     "softmax": softmax_like("softmax"), "log_softmax": softmax_like("log_softmax"),
     "reshape": op_reshape, "swapaxes": op_swapaxes, "expand_dims": op_expand_dims, "slice": op_slice,
     "index": op_index, "cat": op_cat, "stack": op_stack, "broadcast_to": op_broadcast,
