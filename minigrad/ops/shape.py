@@ -159,6 +159,11 @@ class ToDevice(Function):
 class Size(tuple):
     """A tensor's shape as ``x.size()`` returns it: a tuple of ints with ``numel()`` (torch.Size)."""
 
+    def __new__(cls, sizes: Any = ()) -> Size:
+        if not isinstance(sizes, (tuple, list, range)):
+            raise TypeError(f"Size: expected a tuple or list of ints, got {type(sizes).__name__}")
+        return super().__new__(cls, int_tuple(tuple(sizes), "Size", "sizes"))
+
     def numel(self) -> int:
         return math.prod(self)
 
