@@ -10,21 +10,7 @@ import importlib
 from typing import Any
 
 from . import _aliases, cuda
-from .autograd import (
-    AnomalyError,
-    AxisError,
-    Function,
-    HookError,
-    current_scope,
-    detect_anomaly,
-    enable_grad,
-    is_anomaly_enabled,
-    is_grad_enabled,
-    name_scope,
-    no_grad,
-    set_grad_enabled,
-    tag,
-)
+from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
     Device,
     array_module,
@@ -127,6 +113,16 @@ from .ops import (  # PyTorch's spellings (DESIGN §3)
 )
 from .ops.creation import from_numpy, linspace, rand_like, randn_like
 from .ops.fused import gru_gates, lstm_gates
+from .recording import (
+    current_scope,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    name_scope,
+    no_grad,
+    set_grad_enabled,
+)
 from .serialization import CheckpointError, load, save
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
 

@@ -1,4 +1,4 @@
-"""The autograd engine: op nodes, the backward pass, and the recording switches.
+"""The autograd engine: op nodes and the backward pass.
 
 Every differentiable op is a :class:`Function`. Calling one runs its
 ``forward`` on raw arrays and, when gradients are being recorded, turns the
@@ -19,8 +19,8 @@ stack: no recursion, so a 50,000-op chain is fine), calls each node's
 arrays unless ``retain_graph`` is set. :func:`observe_backward` runs the same
 walk for an observer (the visualiser's gradient norms) and changes nothing.
 
-The recording state (grad mode, anomaly mode, name scope) lives in context
-variables, so each thread has its own, as PyTorch's grad mode is per thread.
+The recording state this reads once per op (grad mode, anomaly mode, name
+scope) and its switches (``no_grad`` …) are in :mod:`minigrad.recording`.
 """
 
 from __future__ import annotations
@@ -32,27 +32,12 @@ import numpy
 from . import anomaly, backend
 from .anomaly import AnomalyError
 from .hooks import HookError, _add_to_grad, _apply_hooks, _leaf_label, _run_node_hooks, register_hook, retain_grad
-from .recording import (
-    _anomaly,
-    _grad_enabled,
-    _scope,
-    current_scope,
-    detect_anomaly,
-    enable_grad,
-    is_anomaly_enabled,
-    is_grad_enabled,
-    name_scope,
-    no_grad,
-    set_grad_enabled,
-)
+from .recording import _anomaly, _grad_enabled, _scope, current_scope, is_grad_enabled
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = [
-    "AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "backward", "current_scope",
-    "detect_anomaly", "enable_grad", "is_anomaly_enabled", "is_grad_enabled", "name_scope", "no_grad",
-    "observe_backward", "register_hook", "retain_grad", "set_grad_enabled", "tag",
-]
+__all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "backward", "current_scope",
+           "is_grad_enabled", "observe_backward", "register_hook", "retain_grad", "tag"]
 
 _FREED = object()     # marks a node whose saved arrays were released
 
