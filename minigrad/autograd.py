@@ -32,7 +32,7 @@ import numpy
 from . import anomaly, backend
 from .anomaly import AnomalyError
 from .hooks import HookError, _add_to_grad, _apply_hooks, _leaf_label, _run_node_hooks, register_hook, retain_grad
-from .recording import _anomaly, _grad_enabled, _scope, current_scope, is_grad_enabled
+from .recording import _state, current_scope, is_grad_enabled
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -127,11 +127,12 @@ class Function:
             out = self.forward(*arrays)
         except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             raise _with_op_context(self.name, inputs, error) from error
-        checks = _anomaly.get()   # False; True under detect_anomaly; a Tracer while mg.compile captures
-        if record and _grad_enabled.get():
+        state = _state.get()
+        checks = state.checks   # False; True under detect_anomaly; a Tracer while mg.compile captures
+        if record and state.grad:
             self.edges = tuple(edges)
             self.needs_grad = tuple(needs_grad)
-            self.scope = _scope.get()
+            self.scope = state.scope
             self.epoch = INPLACE.epoch
             node = self
         else:
@@ -149,7 +150,7 @@ class Function:
             result = tuple([Tensor._make(y, record, node, i) for i, y in enumerate(out)])
         if checks:
             if checks is True:
-                anomaly.check_forward(self.name, _scope.get(), out if self.multiple else (out,), arrays)
+                anomaly.check_forward(self.name, state.scope, out if self.multiple else (out,), arrays)
             else:
                 checks.record(self, inputs, result)
         return result
@@ -254,7 +255,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
             _add_to_grad(leaf, _dense(g))
         else:
             total.data += g   # the common case, inline
-    if _anomaly.get() is True:
+    if _state.get().checks is True:
         anomaly.check_leaves(leaves)
 
 
@@ -297,7 +298,7 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
     leaves: dict = {}
     owned: set = set()   # keys of sums this walk allocated, so adding into them in place is safe
     ready = [root_node]
-    special = observer is not None or _anomaly.get() is True   # an observer, or anomaly checks
+    special = observer is not None or _state.get().checks is True   # an observer, or anomaly checks
     epoch = INPLACE.epoch
     while ready:
         node = ready.pop()

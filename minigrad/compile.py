@@ -70,7 +70,7 @@ import numpy
 
 from . import backend
 from .autograd import Function, _dense, _sum
-from .recording import _anomaly, _grad_enabled, _scope
+from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
 
@@ -104,7 +104,7 @@ class Tracer:
         self.steps: list[tuple] = []                  # (op, input refs, n outputs, output shapes, recorded)
         self.keep: list[Tensor] = []                  # keeps traced outputs alive so ids stay unique
         self.eager_only: str | None = None
-        self.scope = _scope.get()   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
+        self.scope = _state.get().scope   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
         refs = []
@@ -387,7 +387,7 @@ class Compiled:
 
     @staticmethod
     def _signature(args: tuple) -> Any:
-        key: list = [_grad_enabled.get()]
+        key: list = [_state.get().grad]
         for a in args:
             if isinstance(a, Tensor):
                 data = a.data
@@ -398,7 +398,7 @@ class Compiled:
         return tuple(key)
 
     def __call__(self, *args: Any) -> Any:
-        if _anomaly.get():   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
+        if _state.get().checks:   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
             return self.fn(*args)
         try:
             key = self._signature(args)
@@ -423,11 +423,11 @@ class Compiled:
     def _capture(self, key: Any, args: tuple, previous: Program | None) -> Any:
         tracer = Tracer([a for a in args if isinstance(a, Tensor)], reads_run_eagerly=not self.check)
         epoch = INPLACE.epoch
-        token = _anomaly.set(tracer)
+        checks = set_state("checks", tracer)   # the engine hands every op it runs to the tracer
         try:
             result = self.fn(*args)
         finally:
-            _anomaly.reset(token)
+            set_state("checks", checks)
         if INPLACE.epoch != epoch:
             tracer.note_eager("it changes a tensor in place")
         if any(y._node is not None and (y._node.hooks or y._node.retained) for y in tracer.keep):

@@ -11,28 +11,58 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any, Callable
 
-# Per thread (and per asyncio task): a new thread starts with recording on, no scope, no anomaly mode.
-# A ContextVar read costs ~10 ns more than a module global; threading.local ~35 ns (measured).
-_grad_enabled: ContextVar[bool] = ContextVar("minigrad_grad_enabled", default=True)
-# True under detect_anomaly; while mg.compile captures a call, its tracer (so the engine reads one variable)
-_anomaly: ContextVar[Any] = ContextVar("minigrad_anomaly", default=False)
-_scope: ContextVar[str] = ContextVar("minigrad_scope", default="")   # e.g. "encoder/l0/t3"
+
+class State:
+    """What the engine reads once per op, kept in one context variable (a new one per change).
+
+    ``grad``: grad mode. ``checks``: False; True under ``detect_anomaly``; while
+    ``mg.compile`` captures a call, its tracer. ``scope``: the name scope, e.g.
+    ``"encoder/l0/t3"``.
+    """
+
+    __slots__ = ("grad", "checks", "scope")
+
+    def __init__(self, grad: bool, checks: Any, scope: str) -> None:
+        self.grad, self.checks, self.scope = grad, checks, scope
+
+    def but(self, field: str, value: Any) -> State:
+        """A copy with one field changed."""
+        state = State(self.grad, self.checks, self.scope)
+        setattr(state, field, value)
+        return state
+
+
+# Per thread (and per asyncio task): a new thread starts with recording on, no checks, no scope. One
+# ContextVar read per op instead of three: a read costs ~35 ns, a slot attribute ~15 ns (measured).
+# The default State is shared by every thread: it is never changed in place (each change makes a new one).
+_state: ContextVar[State] = ContextVar("minigrad_recording", default=State(True, False, ""))  # noqa: B039
+
+
+def set_state(field: str, value: Any) -> Any:
+    """Set one field of this thread's recording state; returns its previous value (to restore it)."""
+    state = _state.get()
+    previous = getattr(state, field)
+    _state.set(state.but(field, value))
+    return previous
 
 
 class _Switch:
-    """A context manager (and decorator) that sets a context variable and restores it on exit."""
+    """A context manager (and decorator) that sets one field of the recording state and restores it on exit.
 
-    variable: ContextVar
+    Only that field is restored, so ``set_grad_enabled`` inside a ``name_scope`` block outlives the block.
+    """
+
+    field: str
     value: Any
 
     def __enter__(self) -> Any:
-        self.__dict__.setdefault("_tokens", []).append(self.variable.set(self.value))
+        self.__dict__.setdefault("_previous", []).append(set_state(self.field, self.value))
 
     def __exit__(self, *exc: object) -> None:
-        self.variable.reset(self._tokens.pop())
+        set_state(self.field, self._previous.pop())
 
     def __call__(self, fn: Callable) -> Callable:
-        settings = {k: v for k, v in self.__dict__.items() if k != "_tokens"}
+        settings = {k: v for k, v in self.__dict__.items() if k != "_previous"}
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             switch = object.__new__(type(self))   # one per call: calls may overlap in threads or recurse
@@ -48,22 +78,22 @@ class _Switch:
 class no_grad(_Switch):
     """Context manager (and decorator) under which no op is recorded (in this thread)."""
 
-    variable, value = _grad_enabled, False
+    field, value = "grad", False
 
 
 class enable_grad(_Switch):
     """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
 
-    variable, value = _grad_enabled, True
+    field, value = "grad", True
 
 
 def set_grad_enabled(mode: bool) -> None:
     """Turn recording on or off for this thread until changed again."""
-    _grad_enabled.set(bool(mode))
+    set_state("grad", bool(mode))
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled.get()
+    return _state.get().grad
 
 
 class name_scope(_Switch):
@@ -72,7 +102,7 @@ class name_scope(_Switch):
     Scopes nest with ``/``: ``encoder/l0/t3``. The visualiser groups by them.
     """
 
-    variable = _scope
+    field = "scope"
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name or "/" in name:
@@ -80,7 +110,7 @@ class name_scope(_Switch):
         self.name = name
 
     def __enter__(self) -> str:
-        outer = _scope.get()
+        outer = _state.get().scope
         self.value = f"{outer}/{self.name}" if outer else self.name
         super().__enter__()
         return self.value
@@ -88,7 +118,7 @@ class name_scope(_Switch):
 
 def current_scope() -> str:
     """The name scope ops are recorded in now, e.g. ``"encoder/l0/t3"`` (``""`` outside any)."""
-    return _scope.get()
+    return _state.get().scope
 
 
 class detect_anomaly(_Switch):
@@ -100,14 +130,14 @@ class detect_anomaly(_Switch):
     flag test per op.
     """
 
-    variable = _anomaly
+    field = "checks"
 
     def __init__(self, enabled: bool = True) -> None:
         self.value = bool(enabled)
 
 
 def is_anomaly_enabled() -> bool:
-    return _anomaly.get() is True
+    return _state.get().checks is True
 
 
 def note_draw(name: str, make: Callable, inputs: tuple, result: Any) -> Any:
@@ -117,7 +147,7 @@ def note_draw(name: str, make: Callable, inputs: tuple, result: Any) -> Any:
     inputs)``, so a replay draws fresh random numbers (in eager's order) or
     compares the new values, instead of freezing the capture's. Returns ``result``.
     """
-    tracer = _anomaly.get()
+    tracer = _state.get().checks
     if tracer and tracer is not True:
         tracer.record_draw(name, make, inputs, result)
     return result
@@ -129,6 +159,6 @@ def note_read(tensor: Any, how: str) -> None:
     While ``mg.compile`` captures, reading a value the captured function
     computed means its path may depend on values, so that signature runs eagerly.
     """
-    tracer = _anomaly.get()
+    tracer = _state.get().checks
     if tracer and tracer is not True:
         tracer.note_read(tensor, how)
