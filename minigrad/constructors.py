@@ -162,18 +162,30 @@ def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = No
     return note_draw("randint", lambda: randint(low, high, shape, dtype=dtype, device=device).data, (), out)
 
 
-def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
-    """``value`` as a Tensor (no copy for a Tensor or an array)."""
-    if isinstance(value, Tensor):
-        return value
-    if backend.is_array(value):
-        if value.dtype.kind not in "biufc":   # object, string, datetime ...: refused, as tensor() does
-            raise TypeError(f"as_tensor: cannot make a tensor of dtype {value.dtype} (numbers only)")
-        return Tensor._make(value, False, None, 0)
+def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None, *,
+              like: Tensor | None = None) -> Tensor:
+    """``data`` as a Tensor, without a copy where none is needed (PyTorch's ``as_tensor``).
+
+    A Tensor, or a NumPy/CuPy array already of ``dtype`` on ``device``, is used as it is (an array
+    stays on its own device when ``device`` is None: no copy is ever made behind the caller's back).
+    Python numbers and lists become a new tensor; ``like=`` (minigrad's) takes its device, and its
+    dtype for a Python number that fits it, so ``x * 2.0`` stays in ``x``'s dtype.
+    """
+    if isinstance(data, Tensor):
+        if (dtype is None or numpy.dtype(dtype) == data.dtype) and (device is None or data.device == device):
+            return data
+        return data.to(device=device or data.device, dtype=dtype or data.dtype)
+    if backend.is_array(data):
+        if data.dtype.kind not in "biufc":   # object, string, datetime ...: refused, as tensor() does
+            raise TypeError(f"as_tensor: cannot make a tensor of dtype {data.dtype} (numbers only)")
+        target = backend.device_of(data) if device is None else backend.resolve_device(device)
+        if (dtype is None or numpy.dtype(dtype) == data.dtype) and target == backend.device_of(data):
+            return Tensor._make(data, False, None, 0)
+        return Tensor(data, dtype=dtype, device=target)
     if like is not None and not isinstance(like, Tensor):
         raise TypeError(f"as_tensor: like must be a Tensor, got {type(like).__name__}")
-    device = like.device if like is not None else None
-    dtype = None
-    if like is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
-        dtype = like.dtype if like.dtype.kind == "f" or isinstance(value, int) else None
-    return Tensor(value, dtype=dtype, device=device)
+    if device is None and like is not None:
+        device = like.device
+    if dtype is None and like is not None and isinstance(data, (int, float)) and not isinstance(data, bool):
+        dtype = like.dtype if like.dtype.kind == "f" or isinstance(data, int) else None
+    return Tensor(data, dtype=dtype, device=device)

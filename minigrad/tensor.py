@@ -70,7 +70,9 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         if device is None:
-            device = backend.device_of(data) if backend.is_array(data) else backend.get_default_device()
+            # a device array stays where it is; host data (NumPy arrays too) goes to the default device, as in PyTorch
+            on_gpu = backend.is_array(data) and type(data) is not numpy.ndarray
+            device = backend.device_of(data) if on_gpu else backend.get_default_device()
         else:
             device = backend.resolve_device(device)
         try:

@@ -275,6 +275,9 @@ def test_default_device_cuda() -> None:
     mg.set_default_device("cuda")
     try:
         assert _on_gpu(mg.zeros(2)) and _on_gpu(mg.tensor([1.0])) and _on_gpu(_nn().Linear(2, 3).weight)
+        # host arrays follow the default device too, as torch.tensor(ndarray) does; device arrays stay put
+        assert _on_gpu(mg.tensor(np.ones(2))) and _on_gpu(mg.as_tensor(np.ones(2), device="cuda"))
+        assert mg.tensor(np.ones(2), device="cpu").device == "cpu" and mg.from_numpy(np.ones(2)).device == "cpu"
     finally:
         mg.set_default_device("cpu")
 

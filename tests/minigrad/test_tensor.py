@@ -233,3 +233,19 @@ def test_nn_is_reachable_from_minigrad_as_the_same_module() -> None:
     from minigrad import nn as nn_again
 
     assert nn is nn_again and mg.nn is nn
+
+
+def test_as_tensor_takes_pytorch_dtype_and_device_and_copies_only_when_needed(torch) -> None:
+    array = np.arange(3.0)
+    shared = mg.as_tensor(array)
+    assert shared.data is array                                     # no copy: writes show in both, as torch's
+    converted = mg.as_tensor(array, mg.float32)                     # PyTorch's positional dtype
+    expected = torch.as_tensor(array, dtype=torch.float32)
+    assert converted.dtype == np.float32 and converted.data is not array
+    np.testing.assert_array_equal(converted.numpy(), expected.numpy())
+    x = mg.tensor([1.0, 2.0])
+    assert mg.as_tensor(x) is x and mg.as_tensor(x, dtype=mg.float32, device="cpu") is x
+    assert mg.as_tensor(x, dtype=mg.float64).dtype == np.float64
+    assert mg.as_tensor([1, 2], dtype=mg.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="as_tensor"):
+        mg.as_tensor(np.array(["a"]))
