@@ -91,9 +91,12 @@ def layer_peers(kind: str, batch: int, hidden: int, steps: int) -> tuple[dict, A
     return peers, (whole, data)
 
 
-def profile(compiled: Any, data: mg.Tensor, repeats: int) -> None:
-    """Per op class: count, time in the ops' forward and backward, and the replay's bookkeeping."""
-    compiled(data)
+def profile(compiled: Any, args: tuple, repeats: int) -> None:
+    """Per op class: count, time in the ops' forward and backward, and the replay's bookkeeping.
+
+    ``compiled`` is an ``mg.compile``-d function that was called with ``args``.
+    """
+    compiled(*args)
     program = next(iter(compiled.programs.values()))
     arrays = tuple(t.data for t in program.externals)
     forward_time: collections.Counter = collections.Counter()
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
               + ", ".join(f"{name} {us / 1e3:.2f}" for name, us in layer.items()) + " | "
               + ", ".join(f"{name}/numpy {us / layer['numpy']:.2f}" for name, us in layer.items() if name != "numpy"))
         if args.profile:
-            profile(whole, data, args.repeats)
+            profile(whole, (data,), args.repeats)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ class Tracer:
         self.reads_run_eagerly = reads_run_eagerly   # False with check=True: compare op sequences instead
         self.slot_of: dict[int, Any] = {id(t): i for i, t in enumerate(inputs)}
         self.array_ref: dict[int, Any] = {id(t.data): i for i, t in enumerate(inputs)}   # for index arrays
+        self.arguments = list(inputs)
         self.externals: list[Tensor] = list(inputs)   # arguments, then tensors found on the way
         self.constants: list[Any] = []                # raw (non-Tensor) op inputs
         self.steps: list[tuple] = []                  # (op, input refs, n outputs, output shapes, recorded)
@@ -229,7 +230,11 @@ class Program:
         self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
                       for k, (op, refs, _n, _shapes, rec, _params) in enumerate(tracer.steps)]
         self.names = [op.name for op, *_ in tracer.steps]
-        self.arg_shapes = tuple((t.data.shape, t.requires_grad) for t in self.externals)
+        # the tensors found on the way (weights): a replay checks they still have these shapes and flags
+        self.weights = self.externals[len(tracer.arguments):]
+        self.weight_meta = [(t.data.shape, t.requires_grad) for t in self.weights]
+        # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
+        self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"
         ops = [_fresh(op) for op, *_ in tracer.steps]
         args = [[index(r) for r in refs] for _op, refs, *_ in tracer.steps]
         # the gradient routes of each recorded op: (input position, value index) where a gradient flows
@@ -385,40 +390,38 @@ class Compiled:
         self.eager: dict = {}   # signature -> why it runs eagerly
         functools.update_wrapper(self, fn)
 
-    @staticmethod
-    def _signature(args: tuple) -> Any:
-        key: list = [_state.get().grad]
+    def __call__(self, *args: Any) -> Any:
+        state = _state.get()
+        if state.checks:   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
+            return self.fn(*args)
+        key: list = [state.grad]   # the signature: grad mode, then each argument
+        tensors = []
         for a in args:
             if isinstance(a, Tensor):
                 data = a.data
                 device = "cpu" if type(data) is numpy.ndarray else backend.device_of(data)
                 key.append((data.shape, data.dtype, device, a.requires_grad))
+                tensors.append(a)
             else:
                 key.append(("value", a))
-        return tuple(key)
-
-    def __call__(self, *args: Any) -> Any:
-        if _state.get().checks:   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
-            return self.fn(*args)
+        key = tuple(key)
         try:
-            key = self._signature(args)
             program = self.programs.get(key)
         except TypeError:
             return self.fn(*args)   # an unhashable argument: no signature, run eagerly
-        if key in self.eager:
-            return self.fn(*args)
-        if program is None or self.check:
+        if program is None:
+            return self.fn(*args) if key in self.eager else self._capture(key, args, None)
+        if self.check:
             return self._capture(key, args, program)
-        tensors = [a for a in args if isinstance(a, Tensor)]
-        inputs = [*tensors, *program.externals[len(tensors):]]
-        if len(inputs) > len(tensors) and tuple((t.data.shape, t.requires_grad) for t in inputs) != \
-                program.arg_shapes:
+        weights = program.weights
+        if weights and [(t.data.shape, t.requires_grad) for t in weights] != program.weight_meta:
             return self._capture(key, args, None)   # a weight changed shape or requires_grad
         try:
-            outs = Replay(program)(*inputs)
+            outs = Replay(program)(*tensors, *weights)
         except _Retrace:
             return self._capture(key, args, None)
-        return _unflatten(program.spec, iter(outs))
+        form = program.form
+        return outs[0] if form == "one" else outs if form == "tuple" else _unflatten(program.spec, iter(outs))
 
     def _capture(self, key: Any, args: tuple, previous: Program | None) -> Any:
         tracer = Tracer([a for a in args if isinstance(a, Tensor)], reads_run_eagerly=not self.check)
