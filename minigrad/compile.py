@@ -26,7 +26,9 @@ Capture as much as repeats: a whole loop over time steps, or a whole loss
 function, is one program and the fastest form (one node, one straight list).
 A recurrent layer can capture its per-step function (``mg.compile(step)``
 called T times gives T nodes) or its whole loop over time; both are
-bit-identical to eager. Pass the tensors that change between calls as
+bit-identical to eager. Prefer the loop: a replayed call has a fixed cost of
+a few microseconds (signature, node, outputs), as much as a tiny step's own
+ops save (an RNN step: see bench/RESULTS.md). Pass the tensors that change between calls as
 arguments (inputs, states); weights may be read from a closure or a module
 (see below). Outputs may be a Tensor or a (nested) tuple/list of Tensors.
 

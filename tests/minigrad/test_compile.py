@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -349,3 +351,59 @@ def test_reading_a_computed_value_inside_runs_eagerly_with_a_warning_naming_the_
     with pytest.warns(mg.CompileWarning, match=r"\.item\(\) of argument or weight 1"):
         scale(mg.tensor([1.0]), mg.tensor(2.0))
     assert scale(mg.tensor([1.0]), mg.tensor(3.0)).item() == 3.0
+
+
+def test_retain_graph_backward_twice_through_a_replay_doubles_the_gradients() -> None:
+    w = mg.randn(3, 3, dtype=mg.float64, requires_grad=True)
+    f = mg.compile(lambda x: (x @ w).tanh().sum())
+    x = mg.randn(2, 3, dtype=mg.float64)
+    f(x)
+    y = f(x)
+    y.backward(retain_graph=True)
+    once = w.grad.numpy().copy()
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), once + once)
+
+
+def test_threads_replaying_one_capture_at_once_get_their_own_results() -> None:
+    """Replays reuse one instance per captured op; a lock keeps concurrent calls apart."""
+    import threading  # noqa: PLC0415
+
+    w = mg.randn(8, 8, dtype=mg.float64, requires_grad=True)
+
+    def f(x):
+        h = x
+        for _ in range(20):
+            h = (h @ w).tanh()
+        return h.sum()
+
+    g = mg.compile(f)
+    g(mg.randn(4, 8, dtype=mg.float64))
+    inputs = [mg.randn(4, 8, dtype=mg.float64, requires_grad=True) for _ in range(4)]
+    expected = []
+    for x in inputs:
+        f(x).backward()
+        expected.append(x.grad.numpy().copy())
+        x.grad = None
+    errors: list = []
+
+    def work(x, want) -> None:
+        try:
+            for _ in range(30):
+                x.grad = None
+                g(x).backward()
+                np.testing.assert_array_equal(x.grad.numpy(), want)
+        except Exception as error:  # noqa: BLE001 - reported in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(x, want)) for x, want in zip(inputs, expected)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)   # switch threads often, so that unguarded replays would interleave
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]
