@@ -23,7 +23,6 @@ from .backend import (
     on_device,
     random_generator,
     resolve_device,
-    scatter_add,
     set_default_device,
     to_device,
     to_numpy,
@@ -175,3 +174,75 @@ bool = bool_  # noqa: A001
 half = float16
 
 from .ops import all, any  # noqa: E402, A004 - PyTorch's names, last: they shadow the builtins here
+
+# More of PyTorch's tensor surface. Last as well: round, type-like names shadow builtins here.
+# mg.scatter_add is torch.scatter_add for a Tensor, and still the array interop for an array module.
+from .ops.contract import addmm, baddbmm, dot, einsum, ger, mm, outer  # noqa: E402
+from .ops.extras import detach, empty_like, eye, inference_mode, is_contiguous, is_tensor, nelement  # noqa: E402
+from .ops.index import (  # noqa: E402
+    argwhere,
+    broadcast_shapes,
+    broadcast_tensors,
+    diag,
+    flip,
+    masked_select,
+    meshgrid,
+    nonzero,
+    repeat_interleave,
+    roll,
+    scatter,
+    scatter_add,
+    tril,
+    triu,
+)
+from .ops.math import (  # noqa: E402
+    allclose,
+    atan2,
+    ceil,
+    clamp_max,
+    clamp_min,
+    count_nonzero,
+    erf,
+    exp2,
+    expm1,
+    fix,
+    floor,
+    fmod,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    isneginf,
+    isposinf,
+    lerp,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    reciprocal,
+    remainder,
+    round,  # noqa: A004 - PyTorch's name
+    rsqrt,
+    sign,
+    square,
+    trunc,
+)
+from .ops.random import bernoulli, multinomial, normal, randperm  # noqa: E402
+from .ops.scan import cumprod, cumsum, logcumsumexp, median, prod  # noqa: E402
+
+__all__ += [
+    "addmm", "baddbmm", "dot", "einsum", "ger", "mm", "outer",
+    "detach", "empty_like", "eye", "inference_mode", "is_contiguous", "is_tensor", "nelement",
+    "argwhere", "broadcast_shapes", "broadcast_tensors", "diag", "flip", "masked_select", "meshgrid", "nonzero",
+    "repeat_interleave", "roll", "scatter", "tril", "triu",
+    "allclose", "atan2", "ceil", "clamp_max", "clamp_min", "count_nonzero", "erf", "exp2", "expm1", "fix", "floor",
+    "fmod", "isclose", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "lerp", "log1p", "log2", "log10",
+    "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "reciprocal", "remainder", "round",
+    "rsqrt", "sign", "square", "trunc",
+    "bernoulli", "multinomial", "normal", "randperm",
+    "cumprod", "cumsum", "logcumsumexp", "median", "prod",
+]

@@ -200,3 +200,36 @@ _comparisons = {
 for _name, _op in _comparisons.items():
     setattr(Tensor, _name, _compare(_name.strip("_"), _op))
     setattr(Tensor, _name.strip("_"), getattr(Tensor, _name))   # PyTorch's x.eq(y), x.lt(y) ...
+
+# More of PyTorch's tensor surface (math, scans, indexing, products, sampling): functions in their own
+# modules, attached here from one table like the rest.
+from . import contract, extras, index, math, random, scan  # noqa: E402 - after the Tensor methods above
+
+_more_math = ("sign", "floor", "ceil", "round", "trunc", "fix", "log1p", "expm1", "log2", "log10", "exp2", "rsqrt",
+              "square", "reciprocal", "erf", "lerp", "remainder", "fmod", "atan2", "logaddexp", "clamp_min",
+              "clamp_max", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_not", "logical_and",
+              "logical_or", "logical_xor", "isclose", "allclose", "count_nonzero")
+_more_methods: dict = {name: getattr(math, name) for name in _more_math}
+_more_methods.update({name: getattr(scan, name) for name in ("prod", "cumsum", "cumprod", "median", "logcumsumexp")})
+_more_methods.update({name: getattr(index, name) for name in (
+    "flip", "roll", "tril", "triu", "diag", "nonzero", "argwhere", "masked_select", "scatter", "scatter_",
+    "scatter_add", "scatter_add_", "repeat_interleave")})
+_more_methods.update({name: getattr(contract, name) for name in ("dot", "outer", "ger", "mm", "addmm", "baddbmm")})
+_more_methods.update({
+    "type": extras.type_, "is_contiguous": extras.is_contiguous, "nelement": extras.nelement,
+    "bernoulli": random.bernoulli, "bernoulli_": random.bernoulli_, "multinomial": random.multinomial,
+    "__mod__": math.remainder, "__rmod__": _reflected(math.remainder),
+    "clamp_min_": lambda self, min: inplace._inplace(self, "clamp_min_", lambda cur: clip(cur, min=min), min),
+    "clamp_max_": lambda self, max: inplace._inplace(self, "clamp_max_", lambda cur: clip(cur, max=max), max),
+    "__imod__": lambda self, other: inplace._inplace(self, "remainder_", lambda cur: math.remainder(cur, other),
+                                                     other),
+    "remainder_": lambda self, other: inplace._inplace(self, "remainder_", lambda cur: math.remainder(cur, other),
+                                                       other),
+    "lerp_": lambda self, end, weight: inplace._inplace(self, "lerp_", lambda cur: math.lerp(cur, end, weight),
+                                                        end, weight),
+})
+for _name in ("sign", "floor", "ceil", "round", "trunc", "log1p", "expm1", "log2", "log10", "exp2", "rsqrt",
+              "square", "reciprocal", "erf"):
+    _more_methods[_name + "_"] = inplace._unary_(_name + "_", getattr(math, _name))
+for _name, _fn in _more_methods.items():
+    setattr(Tensor, _name, _fn)

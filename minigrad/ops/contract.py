@@ -1,0 +1,182 @@
+"""Products with PyTorch's names: ``dot``, ``outer``, ``mm``, ``addmm``, ``baddbmm`` and ``einsum``.
+
+``einsum``'s backward is itself an einsum: the gradient of an operand is the
+contraction of the output gradient with the other operands, written to that
+operand's subscripts (indices it alone sums over are broadcast back).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import number, tensor_arg
+from .elementwise import add, mul
+from .linalg import MatMul, bmm
+from .shape import reshape
+
+
+def _shapes(name: str, a: Tensor, b: Tensor, want: str) -> ValueError:
+    return ValueError(f"{name}: expects {want}, got shapes {a.shape} and {b.shape}")
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    """The inner product of two 1-D tensors of the same length: a 0-d tensor (torch.dot)."""
+    a, b = tensor_arg(a, "dot"), tensor_arg(b, "dot")
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise _shapes("dot", a, b, "two 1-D tensors of the same length")
+    op = MatMul()
+    op.name = "dot"
+    return op(a, b)
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    """The outer product of 1-D tensors: (n,) and (m,) → (n, m) with out[i, j] = a[i] b[j] (torch.outer)."""
+    a, b = tensor_arg(a, "outer"), tensor_arg(b, "outer")
+    if a.ndim != 1 or b.ndim != 1:
+        raise _shapes("outer", a, b, "two 1-D tensors")
+    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+ger = outer
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """The matrix product of two 2-D tensors, (n, k) @ (k, m) → (n, m), no broadcasting (torch.mm)."""
+    a, b = tensor_arg(a, "mm"), tensor_arg(b, "mm")
+    if a.ndim != 2 or b.ndim != 2:
+        raise _shapes("mm", a, b, "two 2-D tensors")
+    op = MatMul()
+    op.name = "mm"
+    return op(a, b)
+
+
+def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:
+    """beta * x + alpha * product; x is ignored when beta is 0 (its NaN and inf do not propagate)."""
+    beta, alpha = number(beta, name, "beta"), number(alpha, name, "alpha")
+    scaled = product if alpha == 1 else mul(product, alpha)
+    if beta == 0:
+        return _broadcast_like(x, scaled, name)
+    return add(x if beta == 1 else mul(x, beta), scaled)
+
+
+def _broadcast_like(x: Any, scaled: Tensor, name: str) -> Tensor:
+    """``scaled`` broadcast to the shape x + scaled would have (beta = 0 still broadcasts x's shape)."""
+    x = tensor_arg(x, name)
+    try:
+        shape = tuple(numpy.broadcast_shapes(x.shape, scaled.shape))
+    except ValueError:
+        raise ValueError(f"{name}: input of shape {x.shape} does not broadcast to {scaled.shape}") from None
+    return scaled if shape == scaled.shape else scaled.broadcast_to(shape)
+
+
+def addmm(x: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta · x + alpha · (mat1 @ mat2): (n, k) @ (k, m), x broadcast to (n, m) (torch.addmm)."""
+    return _scaled_sum("addmm", x, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(x: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta · x + alpha · bmm(batch1, batch2): (B, n, k) @ (B, k, m), x broadcast to (B, n, m)."""
+    return _scaled_sum("baddbmm", x, bmm(batch1, batch2), beta, alpha)
+
+
+# --- einsum ----------------------------------------------------------------------------------------
+
+def _parse(equation: str, operands: tuple) -> tuple:
+    """``(input subscripts, output subscripts)`` with ``...`` spelled out as capital letters and the
+    implicit output (the indices seen once, sorted) made explicit."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a str, got {type(equation).__name__}")
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum: the equation {equation!r} has {len(inputs)} operands but {len(operands)} "
+                         "tensors were given")
+    ellipsis_dims = max((t.ndim - len(sub.replace("...", "")) for sub, t in zip(inputs, operands)
+                         if "..." in sub), default=0)
+    spelled = []
+    for sub, t in zip(inputs, operands):
+        letters = sub.replace("...", "")
+        if not letters.isalpha() and letters:
+            raise ValueError(f"einsum: subscripts must be letters (and '...'), got {sub!r} in {equation!r}")
+        if "..." in sub:
+            extra = t.ndim - len(letters)
+            if extra < 0:
+                raise ValueError(f"einsum: {sub!r} has more indices than the operand's {t.ndim} dims")
+            sub = sub.replace("...", "".join(chr(ord("A") + ellipsis_dims - extra + i) for i in range(extra)))
+        if len(sub) != t.ndim:
+            raise ValueError(f"einsum: subscripts {sub!r} for an operand of shape {t.shape} in {equation!r}")
+        if len(set(sub)) != len(sub):
+            raise NotImplementedError(f"einsum: an index repeated inside one operand ({sub!r}, a diagonal) is "
+                                      "not supported; use diagonal indexing first")
+        spelled.append(sub)
+    broadcast = "".join(chr(ord("A") + i) for i in range(ellipsis_dims))
+    if arrow:
+        out = rhs.replace("...", broadcast)
+        if not out.isalpha() and out:
+            raise ValueError(f"einsum: output subscripts must be letters, got {rhs!r}")
+        if len(set(out)) != len(out):
+            raise ValueError(f"einsum: output subscript repeated in {rhs!r}")
+        seen = set("".join(spelled))
+        for letter in out:
+            if letter not in seen:
+                raise ValueError(f"einsum: output subscript {letter!r} does not appear in the inputs")
+    else:
+        counts: dict = {}
+        for letter in "".join(spelled):
+            counts[letter] = counts.get(letter, 0) + 1
+        out = broadcast + "".join(sorted(k for k, v in counts.items() if v == 1 and k not in broadcast))
+    return spelled, out
+
+
+class Einsum(Function):
+    def __init__(self, inputs: list, output: str) -> None:
+        self.inputs, self.output = inputs, output
+
+    def forward(self, *arrays: Any) -> Any:
+        self.saved = arrays
+        spec = ",".join(self.inputs) + "->" + self.output
+        return self.xp.asarray(self.xp.einsum(spec, *arrays, optimize=len(arrays) > 2))
+
+    def backward(self, gy: Any) -> tuple:
+        xp, arrays = self.xp, self.saved
+        grads = []
+        for k, (sub, array) in enumerate(zip(self.inputs, arrays)):
+            if not self.needs_grad[k]:
+                grads.append(None)
+                continue
+            others = [(s, a) for j, (s, a) in enumerate(zip(self.inputs, arrays)) if j != k]
+            available = set(self.output).union(*(set(s) for s, _ in others))
+            kept = "".join(letter for letter in sub if letter in available)
+            spec = ",".join([self.output] + [s for s, _ in others]) + "->" + kept
+            g = xp.asarray(xp.einsum(spec, gy, *[a for _, a in others], optimize=len(others) > 1))
+            # indices only this operand had were summed in the forward: every element got all of gy
+            g = g.reshape(tuple(array.shape[i] if letter in available else 1 for i, letter in enumerate(sub)))
+            # a broadcast (size-1) '...' dim of this operand sums back
+            for i, letter in enumerate(sub):
+                if letter.isupper() and array.shape[i] == 1 and g.shape[i] != 1:
+                    g = g.sum(axis=i, keepdims=True)
+            grads.append(xp.broadcast_to(g, array.shape).astype(array.dtype, copy=True))
+        return tuple(grads)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation as torch.einsum: ``einsum("bij,bjk->bik", a, b)``; operands may also come as one
+    list. Explicit (``->``) and implicit outputs and ``...`` work; an index repeated inside one operand
+    (a diagonal) is not supported."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum: give at least one operand")
+    tensors = tuple(tensor_arg(t, "einsum") for t in operands)
+    inputs, output = _parse(equation, tensors)
+    for letter in set("".join(inputs)):
+        sizes = {t.shape[s.index(letter)] for s, t in zip(inputs, tensors) if letter in s}
+        if len(sizes - {1}) > 1 or (letter.islower() and len(sizes) > 1):
+            raise ValueError(f"einsum: index {letter!r} has sizes {sorted(sizes)} in {equation!r} "
+                             f"(shapes {[t.shape for t in tensors]})")
+    return Einsum(inputs, output)(*tensors)

@@ -1,0 +1,73 @@
+"""Small PyTorch spellings about tensors themselves: ``eye``, ``empty_like``, ``x.type()``,
+``is_contiguous``, ``nelement``, ``mg.detach``, ``mg.is_tensor`` and ``mg.inference_mode``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..constructors import _like, zeros
+from ..recording import is_grad_enabled, no_grad
+from ..tensor import Tensor, float32
+from .random import _count
+from .shape import astype
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    """The (n, m) identity matrix (m = n by default), float32 unless ``dtype`` is given (torch.eye)."""
+    n = _count(n, "eye", "n")
+    m = n if m is None else _count(m, "eye", "m")
+    out = zeros(n, m, dtype=float32 if dtype is None else dtype, device=device)
+    k = min(n, m)
+    if k:
+        out.data[range(k), range(k)] = 1
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised (here: zero) tensor with ``x``'s shape, and its dtype and device unless given."""
+    x = _like(x, "empty_like")
+    out = zeros(x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def type_(x: Tensor, dtype: Any = None) -> Any:
+    """``x.type()`` is the dtype's name (``'float32'``; PyTorch says ``'torch.FloatTensor'``);
+    ``x.type(dtype)`` casts (differentiably)."""
+    if dtype is None:
+        return str(x.dtype)
+    return x if x.dtype == dtype else astype(x, dtype)
+
+
+def is_contiguous(x: Tensor) -> bool:
+    """Whether the array is C-contiguous in memory (a transpose is not, until ``contiguous()``)."""
+    return bool(x.data.flags.c_contiguous)
+
+
+def nelement(x: Tensor) -> int:
+    """The number of elements (PyTorch's older name of ``numel``)."""
+    return int(x.data.size)
+
+
+def detach(x: Tensor) -> Tensor:
+    """``x.detach()``: the same values cut from the graph (sharing memory)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"detach: expected a Tensor, got {type(x).__name__}")
+    return x.detach()
+
+
+def is_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is an ``mg.Tensor`` (a Parameter is one)."""
+    return isinstance(obj, Tensor)
+
+
+class inference_mode(no_grad):  # noqa: N801 - PyTorch's name
+    """``with mg.inference_mode():`` (or as a decorator) records nothing, as ``no_grad``; minigrad has no
+    separate inference tensors. ``inference_mode(False)`` leaves recording as it is."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+
+    def __enter__(self) -> Any:
+        self.value = False if self.mode else is_grad_enabled()
+        return super().__enter__()

@@ -1,0 +1,349 @@
+"""Rearranging and indexing ops with PyTorch's names: ``flip``, ``roll``, ``tril``/``triu``, ``diag``,
+``nonzero``, ``masked_select``, ``scatter``/``scatter_add``, ``repeat_interleave``,
+``broadcast_tensors`` and ``meshgrid``.
+
+Each moves elements without arithmetic, so its backward moves the gradient back
+the same way (a flip flips it back, a roll rolls it back, a scatter gathers it).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from .. import backend
+from ..autograd import AxisError, Function
+from ..tensor import Tensor
+from ._util import int_tuple, normalize_axis, one_axis, tensor_arg
+from .inplace import _inplace
+from .select import _index_array, index_select
+from .shape import broadcast_to, getitem, reshape
+
+
+def _dims(dims: tuple, name: str) -> tuple:
+    """``f(x, 0, 1)`` or ``f(x, (0, 1))`` or ``f(x, [0, 1])``: the dims as one tuple."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    return int_tuple(dims, name, "dims")
+
+
+class Flip(Function):
+    def __init__(self, axes: tuple) -> None:
+        self.axes = axes
+
+    def forward(self, x: Any) -> Any:
+        return self.xp.flip(x, self.axes).copy()
+
+    def backward(self, gy: Any) -> Any:
+        return self.xp.flip(gy, self.axes)
+
+
+def flip(x: Tensor, *dims: Any) -> Tensor:
+    """``x`` with the order of elements reversed along ``dims`` (torch.flip); same shape."""
+    x = tensor_arg(x, "flip")
+    axes = normalize_axis(_dims(dims, "flip"), max(x.ndim, 1), "flip")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"flip: dim appears multiple times in {_dims(dims, 'flip')}")
+    return Flip(axes if x.ndim else ())(x)
+
+
+class Roll(Function):
+    def __init__(self, shifts: tuple, axes: tuple | None) -> None:
+        self.shifts, self.axes = shifts, axes
+
+    def forward(self, x: Any) -> Any:
+        return self.xp.roll(x, self.shifts, self.axes)
+
+    def backward(self, gy: Any) -> Any:
+        return self.xp.roll(gy, tuple(-s for s in self.shifts), self.axes)
+
+
+def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Elements shifted cyclically by ``shifts`` along ``dims`` (the flattened tensor when None)."""
+    x = tensor_arg(x, "roll")
+    shift_tuple = int_tuple(shifts, "roll", "shifts")
+    if dims is None:
+        if len(shift_tuple) != 1:
+            raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+        return Roll(shift_tuple, None)(x)
+    axes = normalize_axis(int_tuple(dims, "roll", "dims"), max(x.ndim, 1), "roll")
+    if len(axes) != len(shift_tuple):
+        raise ValueError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same length")
+    return Roll(shift_tuple, axes if x.ndim else None)(x)
+
+
+class Triangle(Function):
+    """The lower (``upper=False``) or upper triangle of the last two dims; the rest set to 0."""
+
+    def __init__(self, k: int, upper: bool) -> None:
+        self.k, self.upper = k, upper
+        self.name = "triu" if upper else "tril"
+
+    def forward(self, x: Any) -> Any:
+        return self.xp.triu(x, self.k) if self.upper else self.xp.tril(x, self.k)
+
+    def backward(self, gy: Any) -> Any:
+        return self.forward(gy)
+
+
+def _triangle(x: Any, diagonal: Any, upper: bool) -> Tensor:
+    name = "triu" if upper else "tril"
+    x = tensor_arg(x, name)
+    if x.ndim < 2:
+        raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
+    if isinstance(diagonal, bool):
+        raise TypeError(f"{name}: diagonal must be an int, got {diagonal!r}")
+    try:
+        k = operator.index(diagonal)
+    except TypeError:
+        raise TypeError(f"{name}: diagonal must be an int, got {diagonal!r}") from None
+    return Triangle(k, upper)(x)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (on and below ``diagonal``), the rest 0 (torch.tril)."""
+    return _triangle(x, diagonal, upper=False)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (on and above ``diagonal``), the rest 0 (torch.triu)."""
+    return _triangle(x, diagonal, upper=True)
+
+
+class Diag(Function):
+    """1-D (n,) → the (n+|k|, n+|k|) matrix with x on diagonal k; 2-D → its diagonal k as 1-D."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def forward(self, x: Any) -> Any:
+        self.in_shape = x.shape
+        return self.xp.diag(x, self.k).copy()
+
+    def backward(self, gy: Any) -> Any:
+        xp = self.xp
+        if len(self.in_shape) == 1:
+            return xp.diagonal(gy, self.k).copy()
+        gx = xp.zeros(self.in_shape, dtype=gy.dtype)
+        rows, cols = self.in_shape
+        start_row, start_col = (0, self.k) if self.k >= 0 else (-self.k, 0)
+        n = gy.shape[0]
+        gx[xp.arange(start_row, start_row + n), xp.arange(start_col, start_col + n)] = gy
+        return gx
+
+
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    """torch.diag: a 1-D tensor becomes a square matrix with it on ``diagonal``; a 2-D tensor gives its
+    ``diagonal`` as a 1-D tensor."""
+    x = tensor_arg(x, "diag")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"diag: expects a 1-D or 2-D tensor, got shape {x.shape}")
+    if isinstance(diagonal, bool) or not isinstance(diagonal, int):
+        raise TypeError(f"diag: diagonal must be an int, got {diagonal!r}")
+    return Diag(diagonal)(x)
+
+
+def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
+    """The indices of the non-zero elements: an int64 (count, ndim) tensor, in row-major order;
+    with ``as_tuple=True`` one 1-D int64 tensor per dim (as ``x[x.nonzero(as_tuple=True)]`` wants)."""
+    x = tensor_arg(x, "nonzero")
+    xp = backend.array_module(x.data)
+    data = x.data.reshape(1) if x.ndim == 0 else x.data
+    found = [i.astype("int64", copy=False) for i in xp.nonzero(data)]
+    if as_tuple:
+        return tuple(Tensor._make(i, False, None, 0) for i in found)
+    if x.ndim == 0:
+        return Tensor._make(xp.zeros((len(found[0]), 0), dtype="int64"), False, None, 0)
+    return Tensor._make(xp.stack(found, axis=1) if found else xp.zeros((0, 0), "int64"), False, None, 0)
+
+
+def argwhere(x: Tensor) -> Tensor:
+    """The indices of the non-zero elements as a (count, ndim) int64 tensor (torch.argwhere)."""
+    return nonzero(x)
+
+
+def masked_select(x: Tensor, mask: Any) -> Tensor:
+    """The elements of ``x`` where the bool ``mask`` is True (both broadcast together), as a 1-D tensor."""
+    x = tensor_arg(x, "masked_select")
+    mask = tensor_arg(mask, "masked_select")
+    if mask.dtype != bool:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}")
+    try:
+        shape = tuple(backend.numpy.broadcast_shapes(x.shape, mask.shape))
+    except ValueError:
+        raise ValueError(f"masked_select: mask of shape {mask.shape} does not broadcast with shape "
+                         f"{x.shape}") from None
+    xp = backend.array_module(x.data)
+    return getitem(broadcast_to(x, shape) if shape != x.shape else x, xp.broadcast_to(mask.data, shape))
+
+
+# --- scatter ---------------------------------------------------------------------------------------
+
+class Scatter(Function):
+    """out = copy of x; ``out[..., index[i], ...] = src[i]`` along ``axis`` (``add``: ``+=``, accumulating).
+
+    Gradients as PyTorch's: x gets gy except where overwritten (all of it for ``add``);
+    src gets gy gathered at index.
+    """
+
+    def __init__(self, axis: int, index: Any, add: bool) -> None:
+        self.axis, self.index, self.add = axis, index, add
+        self.name = "scatter_add" if add else "scatter"
+
+    def _where(self, xp: Any) -> tuple:
+        ndim = self.index.ndim
+        return tuple(self.index if d == self.axis else
+                     xp.arange(n).reshape((1,) * d + (n,) + (1,) * (ndim - d - 1))
+                     for d, n in enumerate(self.index.shape))
+
+    def forward(self, x: Any, src: Any) -> Any:
+        xp = self.xp
+        self.src_shape = getattr(src, "shape", None)
+        where = self._where(xp)
+        part = src[tuple(slice(0, n) for n in self.index.shape)] if self.src_shape else src
+        out = x.copy()
+        if self.add:
+            backend.scatter_add(xp, out, where, part)
+        else:
+            out[where] = part
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        xp = self.xp
+        where = self._where(xp)
+        gx = gsrc = None
+        if self.needs_grad[0]:
+            gx = gy if self.add else gy.copy()
+            if not self.add:
+                gx[where] = 0
+        if self.needs_grad[1]:
+            gsrc = xp.zeros(self.src_shape, dtype=gy.dtype)
+            gsrc[tuple(slice(0, n) for n in self.index.shape)] = gy[where]
+        return gx, gsrc
+
+
+def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value: Any = None) -> Tensor:
+    x = tensor_arg(x, name)
+    if src is None:
+        src = value
+    if x.ndim == 0:
+        raise AxisError(f"{name}: a 0-d tensor has no dim to scatter along")
+    axis = one_axis(dim, x.ndim, name)
+    index = _index_array(index, x, axis, name)
+    if isinstance(src, Tensor) or backend.is_array(src):
+        src = tensor_arg(src, name)
+        if src.ndim != index.ndim or any(n > m for n, m in zip(index.shape, src.shape)):
+            raise ValueError(f"{name}: index shape {tuple(index.shape)} must not be larger than src shape "
+                             f"{src.shape} in any dim (and both need x's {x.ndim} dims)")
+        if src.device != x.device:
+            raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
+    elif add or isinstance(src, bool) or not isinstance(src, (int, float)):
+        raise TypeError(f"{name}: src must be a Tensor{'' if add else ' or a number'}, got {type(src).__name__}")
+    if not add and isinstance(src, Tensor) and src.dtype != x.dtype:
+        raise TypeError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
+    return Scatter(axis, index, add)(x, src)
+
+
+def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+    """A copy of ``x`` with ``out[..., index[i, j], ...] = src[i, j]`` along ``dim`` (torch.scatter).
+
+    ``index`` (int, x's number of dims) is no larger than ``src`` in any dim, nor than x except
+    along ``dim``; ``src`` may be a number (or ``value=``). With repeated indices one write wins.
+    """
+    return _scatter(x, dim, index, src, False, "scatter", value)
+
+
+def scatter_add(x: Any, dim: Any, index: Any, src: Any = None) -> Any:
+    """torch.scatter_add: a copy of ``x`` with ``src`` added at ``index`` along ``dim`` (accumulating).
+
+    Called with an array module first, ``mg.scatter_add(xp, target, index, values)`` is the array
+    interop function (``target[index] += values`` in place on raw arrays) that ``nn`` uses.
+    """
+    if not isinstance(x, Tensor) and not backend.is_array(x):
+        return backend.scatter_add(x, dim, index, src)
+    return _scatter(x, dim, index, src, True, "scatter_add")
+
+
+def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+    """:func:`scatter` in place."""
+    source = value if src is None else src
+    return _inplace(x, "scatter_", lambda cur: scatter(cur, dim, index, source), source)
+
+
+def scatter_add_(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
+    """:func:`scatter_add` in place."""
+    return _inplace(x, "scatter_add_", lambda cur: _scatter(cur, dim, index, src, True, "scatter_add_"), src)
+
+
+# --- repeats, broadcasting, grids ------------------------------------------------------------------
+
+def repeat_interleave(x: Tensor, repeats: Any, dim: Any = None) -> Tensor:
+    """Each element (slice along ``dim``) repeated ``repeats`` times in place (flattened when ``dim`` is
+    None): ``[a, b]`` → ``[a, a, b, b]``. ``repeats`` is an int or a 1-D int tensor, one per slice."""
+    x = tensor_arg(x, "repeat_interleave")
+    if dim is None:
+        x, axis = reshape(x, -1), 0
+    else:
+        if x.ndim == 0:
+            x = reshape(x, 1)
+        axis = one_axis(dim, x.ndim, "repeat_interleave")
+    xp = backend.array_module(x.data)
+    counts = repeats.data if isinstance(repeats, Tensor) else repeats
+    if isinstance(counts, bool) or not (isinstance(counts, int) or backend.is_array(counts)
+                                        or isinstance(counts, (list, tuple))):
+        raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got {repeats!r}")
+    counts = backend.to_numpy(counts) if backend.is_array(counts) else backend.numpy.asarray(counts)
+    if counts.dtype.kind not in "iu" or counts.ndim > 1:
+        raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got dtype {counts.dtype} "
+                        f"shape {counts.shape}")
+    if (counts < 0).any():
+        raise ValueError("repeat_interleave: repeats must be non-negative")
+    n = x.shape[axis]
+    if counts.ndim == 1 and counts.size not in (1, n):
+        raise ValueError(f"repeat_interleave: {counts.size} repeats for dim {axis} of size {n}")
+    picks = backend.numpy.repeat(backend.numpy.arange(n), counts.reshape(-1) if counts.ndim else counts)
+    with backend.on_device(x.device):
+        return index_select(x, axis, Tensor._make(xp.asarray(picks, dtype="int64"), False, None, 0))
+
+
+def broadcast_shapes(*shapes: Any) -> tuple:
+    """The shape that ``shapes`` broadcast to (torch.broadcast_shapes)."""
+    try:
+        return tuple(backend.numpy.broadcast_shapes(*(int_tuple(s, "broadcast_shapes") for s in shapes)))
+    except ValueError:
+        raise ValueError(f"broadcast_shapes: shapes {list(shapes)} do not broadcast together") from None
+
+
+def broadcast_tensors(*tensors: Any) -> tuple:
+    """The tensors broadcast to one shape (a tuple of expanded tensors; gradients summed back)."""
+    tensors = tuple(tensor_arg(t, "broadcast_tensors") for t in tensors)
+    try:
+        shape = tuple(backend.numpy.broadcast_shapes(*(t.shape for t in tensors)))
+    except ValueError:
+        raise ValueError(f"broadcast_tensors: shapes {[t.shape for t in tensors]} do not broadcast together") from None
+    return tuple(t if t.shape == shape else broadcast_to(t, shape) for t in tensors)
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
+    """Coordinate grids from 1-D tensors (torch.meshgrid): with ``indexing="ij"`` (PyTorch's default)
+    output k varies along dim k, shape (n0, n1, …); with ``"xy"`` the first two dims are swapped."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    tensors = tuple(tensor_arg(t, "meshgrid") for t in tensors)
+    for t in tensors:
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expects 0-d or 1-D tensors, got shape {t.shape}")
+    sizes = [t.numel() for t in tensors]
+    if indexing == "xy" and len(tensors) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for k, t in enumerate(tensors):
+        position = k
+        if indexing == "xy" and len(tensors) >= 2 and k < 2:
+            position = 1 - k
+        shape = [1] * len(tensors)
+        shape[position] = sizes[position]
+        out.append(broadcast_to(reshape(t, tuple(shape)), tuple(sizes)))
+    return tuple(out)

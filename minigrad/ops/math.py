@@ -1,0 +1,338 @@
+"""More elementwise math with PyTorch's names and results: rounding, logs and exps, ``erf``, ``atan2``,
+``remainder``/``fmod``, ``logaddexp``, ``lerp``, and the tests that give bool tensors (``isnan``,
+``logical_and``, ``isclose`` …).
+
+Integer and bool inputs of the float-valued ops become float32 first, as PyTorch's
+integer-to-float promotion (NumPy would give float64). The rounding ops
+(``floor``, ``round``, ``sign`` …) have a zero gradient everywhere, as PyTorch's.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any, Callable
+
+from .. import backend
+from ..autograd import Function
+from ..recording import note_draw
+from ..tensor import Tensor, float32
+from ._util import dim_or_axis, normalize_axis, number, sum_to, tensor_arg
+from .elementwise import add, clip, mul, sub
+from .shape import astype
+
+
+def _shape(value: Any) -> tuple:
+    return getattr(value, "shape", ())
+
+
+def _floating(x: Any, name: str) -> Tensor:
+    """``x`` as a Tensor; an integer or bool tensor becomes float32 (PyTorch's default float dtype)."""
+    x = tensor_arg(x, name)
+    if x.dtype.kind in "biu":
+        return astype(x, float32)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
+    return x
+
+
+def _numeric(x: Any, name: str) -> Tensor:
+    x = tensor_arg(x, name)
+    if x.dtype.kind not in "biufc":
+        raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
+    return x
+
+
+# --- rounding: a step function's gradient is 0 --------------------------------------------------
+
+class Flat(Function):
+    """``y = f(x)`` for a piecewise-constant ``f`` (floor, sign …): the gradient is 0 everywhere."""
+
+    def __init__(self, name: str, fn: Callable[[Any, Any], Any]) -> None:
+        self.name, self.fn = name, fn
+
+    def forward(self, x: Any) -> Any:
+        return self.xp.asarray(self.fn(self.xp, x))
+
+    def backward(self, gy: Any) -> Any:
+        return self.xp.zeros_like(gy)
+
+
+def _flat(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tensor], Tensor]:
+    def op(x: Tensor) -> Tensor:
+        x = _numeric(x, name)
+        if x.dtype.kind in "biu" and name != "sign":
+            return Tensor._make(x.data.copy(), False, None, 0)   # integers are already whole (PyTorch copies)
+        return Flat(name, fn)(x)
+    op.__name__ = name
+    op.__doc__ = doc + " The gradient is 0 (as PyTorch's)."
+    return op
+
+
+def _sign(xp: Any, x: Any) -> Any:
+    if x.dtype == bool:
+        return x.copy()
+    return xp.sign(x)   # sign(NaN) is NaN in both NumPy and PyTorch
+
+
+sign = _flat("sign", _sign, "-1, 0 or 1 by the sign of each element, in x's dtype.")
+floor = _flat("floor", lambda xp, x: xp.floor(x), "The largest whole number <= x, in x's dtype.")
+ceil = _flat("ceil", lambda xp, x: xp.ceil(x), "The smallest whole number >= x, in x's dtype.")
+trunc = _flat("trunc", lambda xp, x: xp.trunc(x), "x rounded towards zero, in x's dtype.")
+fix = trunc
+
+
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """x rounded half to even (to ``decimals`` decimal places), as torch.round; the gradient is 0."""
+    x = _numeric(x, "round")
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    if x.dtype.kind in "biu":
+        return Tensor._make(x.data.copy(), False, None, 0)
+    if decimals == 0:
+        return Flat("round", lambda xp, a: xp.rint(a))(x)
+    scale = 10.0 ** builtins.abs(decimals)
+    # PyTorch's formula (not NumPy's): scale up, round to even, scale back
+    if decimals > 0:
+        return Flat("round", lambda xp, a: xp.rint(a * scale) / scale)(x)
+    return Flat("round", lambda xp, a: xp.rint(a / scale) * scale)(x)
+
+
+# --- unary math ------------------------------------------------------------------------------------
+
+class Unary(Function):
+    """``y = f(x)`` with ``dy/dx = derivative(xp, x, y)``; keeps x and y for backward."""
+
+    def __init__(self, name: str, fn: Callable, derivative: Callable) -> None:
+        self.name, self.fn, self.derivative = name, fn, derivative
+
+    def forward(self, x: Any) -> Any:
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
+            y = self.xp.asarray(self.fn(self.xp, x))
+        self.saved = (x, y)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        x, y = self.saved
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
+            return gy * self.derivative(self.xp, x, y).astype(gy.dtype, copy=False)
+
+
+def _unary(name: str, fn: Callable, derivative: Callable, doc: str) -> Callable[[Tensor], Tensor]:
+    def op(x: Tensor) -> Tensor:
+        return Unary(name, fn, derivative)(_floating(x, name))
+    op.__name__ = name
+    op.__doc__ = doc
+    return op
+
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1 / (1 + x),
+               "log(1 + x), exact for small x.")
+expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1, "exp(x) - 1, exact for small x.")
+log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda xp, x, y: 1 / (x * _LN2), "Base-2 logarithm.")
+log10 = _unary("log10", lambda xp, x: xp.log10(x), lambda xp, x, y: 1 / (x * _LN10), "Base-10 logarithm.")
+exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda xp, x, y: y * _LN2, "2 ** x.")
+rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y: -0.5 * y * y * y, "1 / sqrt(x).")
+reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, x, y: -(y * y), "1 / x.")
+
+
+def square(x: Tensor) -> Tensor:
+    """x * x (an integer tensor stays integer, as torch.square)."""
+    x = _numeric(x, "square")
+    if x.dtype == bool:
+        x = astype(x, "int64")   # PyTorch: bool * bool would be bool; square promotes to int64
+    return mul(x, x)
+
+
+def _erf_array(xp: Any, x: Any) -> Any:
+    """erf elementwise to ~2e-15, from array ops only (NumPy has no erf; this runs on any device).
+
+    |x| < 2.5: erf(x) = 2/√π · e^{-x²} · Σₙ 2ⁿ x^{2n+1} / (1·3·…·(2n+1)), a series of positive terms
+    (no cancellation); beyond: erfc(x) = e^{-x²}/√π / (x + ½/(x + 1/(x + (3/2)/(x + …)))), the
+    continued fraction evaluated from its tail.
+    """
+    a = xp.abs(x)
+    near = xp.minimum(a, 2.5)
+    term = near.copy()
+    total = near.copy()
+    for n in range(1, 100):
+        term = term * (2 * near * near / (2 * n + 1))
+        total = total + term
+    series = (2 / math.sqrt(math.pi)) * xp.exp(-near * near) * total
+    far = xp.maximum(a, 2.5)
+    tail = xp.zeros_like(far)
+    for n in range(80, 0, -1):
+        tail = (n / 2) / (far + tail)
+    with backend.errstate(xp, invalid="ignore"):
+        fraction = 1 - xp.exp(-far * far) / math.sqrt(math.pi) / (far + tail)
+    return (xp.sign(x) * xp.where(a < 2.5, series, fraction)).astype(x.dtype, copy=False)
+
+
+erf = _unary("erf", _erf_array, lambda xp, x, y: (2 / math.sqrt(math.pi)) * xp.exp(-x * x),
+             "The error function 2/√π ∫₀ˣ e^{-t²} dt (derivative 2/√π · e^{-x²}).")
+
+
+# --- binary math -----------------------------------------------------------------------------------
+
+def _pair(a: Any, b: Any, name: str) -> tuple:
+    """Two operands for a float-valued binary op: at least one Tensor; integers become float32."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    a = a if isinstance(a, (int, float)) and not isinstance(a, bool) else _numeric(a, name)
+    b = b if isinstance(b, (int, float)) and not isinstance(b, bool) else _numeric(b, name)
+    return a, b
+
+
+class Binary(Function):
+    """``y = f(a, b)`` with broadcasting; ``grads(xp, a, b, y)`` gives (dy/da, dy/db)."""
+
+    def __init__(self, name: str, fn: Callable, grads: Callable) -> None:
+        self.name, self.fn, self.grads = name, fn, grads
+
+    def forward(self, a: Any, b: Any) -> Any:
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
+            y = self.xp.asarray(self.fn(self.xp, a, b))
+        self.saved = (a, b, y)
+        return y
+
+    def backward(self, gy: Any) -> tuple:
+        a, b, y = self.saved
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
+            da, db = self.grads(self.xp, a, b, y)
+        return (sum_to(gy * da, _shape(a)) if self.needs_grad[0] else None,
+                sum_to(gy * db, _shape(b)) if self.needs_grad[1] else None)
+
+
+def remainder(a: Any, b: Any) -> Tensor:
+    """a - floor(a / b) * b: the result has the sign of ``b`` (Python's ``%``, torch.remainder)."""
+    a, b = _pair(a, b, "remainder")
+    return Binary("remainder", lambda xp, x, y: xp.remainder(x, y),
+                  lambda xp, x, y, out: (1, -xp.floor(x / y)))(a, b)
+
+
+def fmod(a: Any, b: Any) -> Tensor:
+    """a - trunc(a / b) * b: the result has the sign of ``a`` (C's fmod, torch.fmod)."""
+    a, b = _pair(a, b, "fmod")
+    return Binary("fmod", lambda xp, x, y: xp.fmod(x, y), lambda xp, x, y, out: (1, -xp.trunc(x / y)))(a, b)
+
+
+def atan2(a: Any, b: Any) -> Tensor:
+    """The angle of the point (b, a) in radians, in (-π, π] (torch.atan2(input=a, other=b))."""
+    a, b = _pair(a, b, "atan2")
+    a = _floating(a, "atan2") if isinstance(a, Tensor) else a
+    b = _floating(b, "atan2") if isinstance(b, Tensor) else b
+
+    def grads(xp: Any, x: Any, y: Any, out: Any) -> tuple:
+        r2 = x * x + y * y
+        return y / r2, -x / r2
+    return Binary("atan2", lambda xp, x, y: xp.arctan2(x, y), grads)(a, b)
+
+
+def logaddexp(a: Any, b: Any) -> Tensor:
+    """log(exp(a) + exp(b)) without overflow; gradients exp(a - y) and exp(b - y)."""
+    a, b = _pair(a, b, "logaddexp")
+    a = _floating(a, "logaddexp") if isinstance(a, Tensor) else a
+    b = _floating(b, "logaddexp") if isinstance(b, Tensor) else b
+    return Binary("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
+                  lambda xp, x, y, out: (xp.exp(x - out), xp.exp(y - out)))(a, b)
+
+
+def lerp(start: Tensor, end: Any, weight: Any) -> Tensor:
+    """start + weight * (end - start), all broadcast together (torch.lerp); gradients to all three."""
+    start = tensor_arg(start, "lerp")
+    if start.dtype.kind not in "fc":
+        raise TypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")
+    if not isinstance(weight, Tensor):
+        weight = number(weight, "lerp", "weight")
+    return add(start, mul(weight, sub(end, start)))
+
+
+def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """max(x, min) elementwise (torch.clamp_min)."""
+    return clip(x, min=min)
+
+
+def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """min(x, max) elementwise (torch.clamp_max)."""
+    return clip(x, max=max)
+
+
+# --- tests that give bool tensors (no gradient) ----------------------------------------------------
+
+def _bool_result(name: str, make: Callable, inputs: tuple) -> Tensor:
+    """A bool tensor computed from the inputs' arrays; an ``mg.compile`` replay recomputes it."""
+    arrays = [i.data if isinstance(i, Tensor) else i for i in inputs]
+    try:
+        out = make(*arrays)
+    except (ValueError, TypeError) as error:
+        shapes = " and ".join(str(_shape(a)) for a in arrays)
+        raise type(error)(f"{name}: {error} (shapes {shapes})") from error
+    if not backend.is_array(out):
+        out = backend.numpy.asarray(out)
+    return note_draw(name, make, inputs, Tensor._make(out, False, None, 0))
+
+
+def _xp_of(*values: Any) -> Any:
+    for v in values:
+        if isinstance(v, Tensor):
+            return backend.array_module(v.data)
+    return backend.numpy
+
+
+def _test(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tensor], Tensor]:
+    def op(x: Tensor) -> Tensor:
+        x = _numeric(x, name)
+        xp = backend.array_module(x.data)
+        return _bool_result(name, lambda a: xp.asarray(fn(xp, a)), (x,))
+    op.__name__ = name
+    op.__doc__ = doc + " A bool tensor of x's shape."
+    return op
+
+
+isnan = _test("isnan", lambda xp, a: xp.isnan(a), "True where x is NaN.")
+isinf = _test("isinf", lambda xp, a: xp.isinf(a), "True where x is +inf or -inf.")
+isfinite = _test("isfinite", lambda xp, a: xp.isfinite(a), "True where x is neither inf nor NaN.")
+isposinf = _test("isposinf", lambda xp, a: xp.isposinf(a), "True where x is +inf.")
+isneginf = _test("isneginf", lambda xp, a: xp.isneginf(a), "True where x is -inf.")
+logical_not = _test("logical_not", lambda xp, a: xp.logical_not(a), "True where x is zero (False).")
+
+
+def _logical(name: str, fn: Callable) -> Callable[[Any, Any], Tensor]:
+    def op(a: Any, b: Any) -> Tensor:
+        a, b = _pair(a, b, name)
+        xp = _xp_of(a, b)
+        return _bool_result(name, lambda x, y: xp.asarray(fn(xp, x, y)), (a, b))
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` of the truth values (non-zero is True), broadcast: a bool tensor."
+    return op
+
+
+logical_and = _logical("logical_and", lambda xp, a, b: xp.logical_and(a, b))
+logical_or = _logical("logical_or", lambda xp, a, b: xp.logical_or(a, b))
+logical_xor = _logical("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
+
+
+def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """|a - b| <= atol + rtol * |b| elementwise (broadcast), as torch.isclose: a bool tensor."""
+    a, b = _pair(a, b, "isclose")
+    rtol, atol = number(rtol, "isclose", "rtol"), number(atol, "isclose", "atol")
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+    xp = _xp_of(a, b)
+    return _bool_result("isclose", lambda x, y: xp.asarray(xp.isclose(x, y, rtol=rtol, atol=atol,
+                                                                       equal_nan=bool(equal_nan))), (a, b))
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether every element of ``a`` and ``b`` is close (:func:`isclose`): a Python bool."""
+    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
+
+
+def count_nonzero(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """The number of non-zero elements over ``dim`` (an int or a tuple; all when None): an int64 tensor."""
+    x = _numeric(x, "count_nonzero")
+    axes = normalize_axis(dim_or_axis("count_nonzero", dim, axis), x.ndim, "count_nonzero")
+    xp = backend.array_module(x.data)
+    return _bool_result("count_nonzero", lambda a: xp.asarray((a != 0).sum(axis=axes)).astype("int64"), (x,))

@@ -1,0 +1,251 @@
+"""Products, running sums and products along a dim, medians: ``prod``, ``cumsum``, ``cumprod``,
+``logcumsumexp``, ``median``, with PyTorch's results and gradients.
+
+The gradients of ``prod`` and ``cumprod`` never divide by the input, so they
+are exact where it has zeros: each element's gradient is the product of the
+*other* factors, built from running products from the left and from the right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import NOT_GIVEN, dim_or_axis, keep_flag, normalize_axis, one_axis, tensor_arg
+from .select import Gather, ValuesIndices, _reduction_axis
+from .shape import astype
+
+
+def _to_last(xp: Any, x: Any, axes: tuple) -> Any:
+    """``x`` with ``axes`` moved to the end and merged into one: shape (rest..., n)."""
+    moved = xp.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim)))
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return moved.reshape(moved.shape[:x.ndim - len(axes)] + (n,))
+
+
+def _from_last(xp: Any, y: Any, shape: tuple, axes: tuple) -> Any:
+    """The inverse of :func:`_to_last` for an array of the same size."""
+    rest = [s for i, s in enumerate(shape) if i not in axes]
+    moved = y.reshape(tuple(rest) + tuple(shape[a] for a in axes))
+    return xp.moveaxis(moved, tuple(range(len(rest), len(shape))), axes)
+
+
+def _exclusive_cumprod(xp: Any, x: Any) -> Any:
+    """Along the last axis: out[..., i] = x[..., 0] * … * x[..., i-1] (1 for i = 0); exact with zeros."""
+    ones = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+    return xp.concatenate([ones, xp.cumprod(x[..., :-1], axis=-1)], axis=-1)
+
+
+def _integer_result(x: Tensor) -> Tensor:
+    """Integer and bool inputs accumulate in int64, as PyTorch's sum/prod/cumsum."""
+    return astype(x, "int64") if x.dtype.kind in "biu" and x.dtype != "int64" else x
+
+
+class Prod(Function):
+    """The product over ``axes`` (None: all); the gradient is the product of the other factors."""
+
+    def __init__(self, axes: Any, keepdims: bool) -> None:
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims))
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        xp = self.xp
+        axes = tuple(range(x.ndim)) if self.axes is None else self.axes
+        if x.size == 0:
+            return xp.zeros_like(x)
+        flat = _to_last(xp, x, axes)
+        right = xp.flip(_exclusive_cumprod(xp, xp.flip(flat, -1)), -1)
+        others = _from_last(xp, _exclusive_cumprod(xp, flat) * right, x.shape, axes)
+        g = gy if self.keepdims or not axes else xp.expand_dims(gy, axes)
+        return g * others
+
+
+def prod(x: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, dtype: Any = None, axis: Any = NOT_GIVEN,
+         keepdims: Any = NOT_GIVEN) -> Tensor:
+    """The product of the elements over ``dim`` (all when not given); integer inputs give int64.
+
+    Shapes: x (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). NumPy's ``axis=``
+    may be a tuple. The gradient is exact where x has zeros.
+    """
+    x = tensor_arg(x, "prod")
+    if dtype is not None:
+        x = astype(x, dtype)
+    x = _integer_result(x)
+    chosen = dim_or_axis("prod", dim, axis)
+    if dim is not NOT_GIVEN and dim is not None:
+        chosen = one_axis(dim, max(x.ndim, 1), "prod")
+    axes = normalize_axis(chosen, x.ndim, "prod") if x.ndim else None
+    return Prod(axes, keep_flag("prod", keepdim, keepdims))(x)
+
+
+def _scan_axis(x: Tensor, dim: Any, axis: Any, name: str) -> int | None:
+    """The one axis a running sum/product goes along; None for a 0-d tensor (a scan of one element)."""
+    chosen = dim_or_axis(name, dim, axis)
+    if chosen is None or chosen is NOT_GIVEN:
+        raise TypeError(f"{name}: give the dim to accumulate along, e.g. {name}(x, dim=0)")
+    a = one_axis(chosen, max(x.ndim, 1), name)
+    return a if x.ndim else None
+
+
+class CumSum(Function):
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        return self.xp.cumsum(x, axis=self.axis, dtype=x.dtype)
+
+    def backward(self, gy: Any) -> Any:
+        xp = self.xp
+        return xp.flip(xp.cumsum(xp.flip(gy, self.axis), axis=self.axis), self.axis)   # a sum from the right
+
+
+def cumsum(x: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
+    """Running sums along ``dim``: out[i] = x[0] + … + x[i]; same shape (integer inputs give int64)."""
+    x = tensor_arg(x, "cumsum")
+    x = _integer_result(astype(x, dtype) if dtype is not None else x)
+    a = _scan_axis(x, dim, axis, "cumsum")
+    return CumSum(a)(x) if a is not None else x + 0
+
+
+class CumProd(Function):
+    """Running products. d out[j] / d x[i] = prod(x[:j+1] without x[i]) for j >= i, so
+    grad[i] = L[i] · S[i] with L the running product before i and S[i] = gy[i] + x[i+1] · S[i+1]."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.cumprod(x, axis=self.axis, dtype=x.dtype)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        xp = self.xp
+        if x.size == 0:
+            return xp.zeros_like(x)
+        xs, gs = xp.moveaxis(x, self.axis, -1), xp.moveaxis(gy, self.axis, -1)
+        n = xs.shape[-1]
+        suffix = xp.empty(gs.shape, dtype=gy.dtype)
+        suffix[..., n - 1] = gs[..., n - 1]
+        for i in range(n - 2, -1, -1):   # one pass from the right: no division, exact with zeros
+            suffix[..., i] = gs[..., i] + xs[..., i + 1] * suffix[..., i + 1]
+        return xp.moveaxis(_exclusive_cumprod(xp, xs) * suffix, -1, self.axis)
+
+
+def cumprod(x: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
+    """Running products along ``dim``: out[i] = x[0] · … · x[i]; same shape; exact gradients at zeros."""
+    x = tensor_arg(x, "cumprod")
+    x = _integer_result(astype(x, dtype) if dtype is not None else x)
+    a = _scan_axis(x, dim, axis, "cumprod")
+    return CumProd(a)(x) if a is not None else x + 0
+
+
+def _logcumsumexp_array(xp: Any, x: Any, axis: int) -> Any:
+    if hasattr(xp.logaddexp, "accumulate"):
+        return xp.logaddexp.accumulate(x, axis=axis)
+    # without ufunc.accumulate (CuPy): shift by the max of each line, then log of the running sum
+    shift = x.max(axis=axis, keepdims=True)
+    shift = xp.where(xp.isfinite(shift), shift, 0)
+    with backend.errstate(xp, divide="ignore"):
+        return xp.log(xp.cumsum(xp.exp(x - shift), axis=axis)) + shift
+
+
+class LogCumSumExp(Function):
+    """out[i] = log Σ_{k<=i} exp(x[k]); grad[k] = Σ_{i>=k} gy[i] · exp(x[k] - out[i]), summed in
+    log space (the positive and negative parts of gy apart) so that nothing overflows."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        y = _logcumsumexp_array(self.xp, x, self.axis)
+        self.saved = (x, y)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        x, y = self.saved
+        xp, axis = self.xp, self.axis
+        if x.size == 0:
+            return xp.zeros_like(x)
+        out = xp.zeros_like(x)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            for sign, part in ((1, xp.maximum(gy, 0)), (-1, xp.maximum(-gy, 0))):
+                terms = xp.log(part) - y   # log 0 = -inf: a zero part adds nothing
+                from_right = xp.flip(_logcumsumexp_array(xp, xp.flip(terms, axis), axis), axis)
+                out = out + sign * xp.exp(from_right + x)
+        return out
+
+
+def logcumsumexp(x: Tensor, dim: Any = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:
+    """log(cumsum(exp(x))) along ``dim`` without overflow; same shape."""
+    x = tensor_arg(x, "logcumsumexp")
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"logcumsumexp: expected a floating point tensor, got dtype {x.dtype}")
+    a = _scan_axis(x, dim, axis, "logcumsumexp")
+    return LogCumSumExp(a)(x) if a is not None else x + 0
+
+
+# --- median ----------------------------------------------------------------------------------------
+
+def _median_index(xp: Any, x: Any, axis: int) -> Any:
+    """The index of the lower median along ``axis`` (keepdims); of the first NaN where there is one."""
+    n = x.shape[axis]
+    order = xp.argsort(x, axis=axis, kind="stable")
+    index = xp.take(order, [(n - 1) // 2], axis=axis)
+    nans = xp.isnan(x) if x.dtype.kind == "f" else None
+    if nans is not None:
+        has_nan = nans.any(axis=axis, keepdims=True)
+        index = xp.where(has_nan, xp.argmax(nans, axis=axis, keepdims=True), index)
+    return index.astype("int64", copy=False)
+
+
+class MedianAll(Function):
+    """The lower median of all elements (NaN if any is NaN); equal elements share the gradient, as
+    torch.median()."""
+
+    def forward(self, x: Any) -> Any:
+        xp = self.xp
+        flat = x.reshape(-1)
+        if flat.size == 0:
+            y = xp.asarray(xp.nan, dtype=x.dtype)
+        else:
+            y = flat[_median_index(xp, flat, 0)].reshape(())
+        self.saved = (x, y)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        x, y = self.saved
+        xp = self.xp
+        ties = (x == y) | (xp.isnan(x) & xp.isnan(y)) if x.dtype.kind == "f" else x == y
+        count = max(int(ties.sum()), 1)
+        return xp.where(ties, gy / count, gy.dtype.type(0))
+
+
+def median(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    """The lower median, as torch.median: of all elements (a 0-d tensor) without ``dim``; with ``dim``,
+    ``(values, indices)`` along it (the gradient goes to the element at the index)."""
+    x = tensor_arg(x, "median")
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"median: expected a real tensor, got dtype {x.dtype}")
+    if dim is None:
+        return MedianAll()(x)
+    axis = _reduction_axis(x, dim, "median")
+    keep = keep_flag("median", keepdim, None)
+    xp = backend.array_module(x.data)
+    if x.ndim == 0:
+        return ValuesIndices(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
+    index = _median_index(xp, x.data, axis)
+    op = Gather(axis, index, squeeze=not keep)
+    op.name = "median"
+    values = op(x)
+    indices = index if keep else index.squeeze(axis)
+    return ValuesIndices(values, Tensor._make(indices, False, None, 0))
+
