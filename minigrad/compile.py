@@ -104,7 +104,7 @@ class Tracer:
         self.arguments = list(inputs)
         self.externals: list[Tensor] = list(inputs)   # arguments, then tensors found on the way
         self.constants: list[Any] = []                # raw (non-Tensor) op inputs
-        self.steps: list[tuple] = []                  # (op, input refs, n outputs, output shapes, recorded)
+        self.steps: list[tuple] = []   # (op, input refs, n outputs, output shapes, recorded, array params)
         self.keep: list[Tensor] = []                  # keeps traced outputs alive so ids stay unique
         self.eager_only: str | None = None
         self.scope = _state.get().scope   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
@@ -285,20 +285,17 @@ class Program:
                 g = grads[first]
                 if g is None:
                     continue
-                if keep == 1:
-                    op.saved = saved[at]
-                else:
-                    op.__dict__.update(saved[at])
-                gins = backward(g if type(g) is numpy.ndarray else _dense(g))
+                gouts: Any = (g if type(g) is numpy.ndarray else _dense(g),)
             else:
                 gouts = grads[first:first + n_out]
                 if all(g is None for g in gouts):
                     continue
-                if keep == 1:
-                    op.saved = saved[at]
-                else:
-                    op.__dict__.update(saved[at])
-                gins = backward(*[_dense(g) for g in gouts])
+                gouts = [_dense(g) for g in gouts]
+            if keep == 1:   # this call's saved arrays back on the shared op instance
+                op.saved = saved[at]
+            else:
+                op.__dict__.update(saved[at])
+            gins = backward(*gouts)
             if type(gins) is not tuple:
                 gins = (gins,)
             for j, index in routes:
