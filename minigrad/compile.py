@@ -1,8 +1,8 @@
 """Capture a function's ops once, replay them as one graph node: ``mg.compile(fn)``.
 
 The first call for an input signature (each Tensor argument's shape, dtype,
-device and ``requires_grad``, the other arguments' values, and grad mode)
-runs ``fn`` eagerly and records the ops it calls: the same ``Function``
+device and ``requires_grad``, also inside tuple and list arguments and
+keyword arguments; the other arguments' values; grad mode) runs ``fn`` eagerly and records the ops it calls: the same ``Function``
 classes, so each op's math is still written once. Later calls with that
 signature do not run ``fn``. The whole call becomes **one** node of the outer
 graph, whose
@@ -51,7 +51,9 @@ What is captured, and what is not (as JAX documents for ``jit``):
   on every call and raises :class:`CompileError` naming the first op where
   the sequence differs (a debugging aid: it costs an eager run). An op whose
   output shape differs from the capture (data-dependent shapes) is caught
-  cheaply and the call is captured again.
+  cheaply and the call is captured again. After ``MAX_PROGRAMS`` (64)
+  signatures (say, a Python number argument that changes every call), new
+  signatures run eagerly, with a warning.
 * ``detect_anomaly`` at call time, an in-place op inside ``fn``, and hooks or
   ``retain_grad`` registered inside ``fn`` make the call run eagerly (the
   per-op checks and hooks need per-op nodes). Hooks on the outputs or on
@@ -379,6 +381,23 @@ class Replay(Function):
             return program.backward(self.saved[0], grads_out)
 
 
+MAX_PROGRAMS = 64   # signatures captured per function before new ones run eagerly (torch.compile has such a limit)
+
+
+def _describe(value: Any, key: list, tensors: list) -> None:
+    """Add a non-Tensor argument to the signature ``key``; the Tensors inside tuples and lists go to ``tensors``."""
+    if isinstance(value, Tensor):
+        data = value.data
+        key.append((data.shape, data.dtype, backend.device_of(data), value.requires_grad))
+        tensors.append(value)
+    elif type(value) in (tuple, list):
+        key.append((type(value), len(value)))
+        for item in value:
+            _describe(item, key, tensors)
+    else:
+        key.append(("value", value))
+
+
 class Compiled:
     """``mg.compile(fn)``: call it as ``fn``; see the module docstring."""
 
@@ -387,47 +406,60 @@ class Compiled:
         self.check = check
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> why it runs eagerly
+        self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
         functools.update_wrapper(self, fn)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         state = _state.get()
         if state.checks:   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
-            return self.fn(*args)
+            return self.fn(*args, **kwargs)
         key: list = [state.grad]   # the signature: grad mode, then each argument
-        tensors = []
+        tensors: list = []         # the Tensor arguments, also inside tuples and lists, in order
         for a in args:
-            if isinstance(a, Tensor):
+            if isinstance(a, Tensor):   # the usual case, inline
                 data = a.data
                 device = "cpu" if type(data) is numpy.ndarray else backend.device_of(data)
                 key.append((data.shape, data.dtype, device, a.requires_grad))
                 tensors.append(a)
             else:
-                key.append(("value", a))
+                _describe(a, key, tensors)
+        for name, a in kwargs.items():
+            key.append(name)
+            _describe(a, key, tensors)
         key = tuple(key)
         try:
             program = self.programs.get(key)
         except TypeError:
-            return self.fn(*args)   # an unhashable argument: no signature, run eagerly
+            return self.fn(*args, **kwargs)   # an unhashable argument: no signature, run eagerly
         if program is None:
-            return self.fn(*args) if key in self.eager else self._capture(key, args, None)
+            if key in self.eager:
+                return self.fn(*args, **kwargs)
+            if len(self.programs) >= MAX_PROGRAMS:
+                if not self.full:
+                    self.full = True
+                    warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} was captured for {MAX_PROGRAMS} "
+                                  "input signatures (a changing Python argument?); new ones run eagerly",
+                                  CompileWarning, stacklevel=2)
+                return self.fn(*args, **kwargs)
+            return self._capture(key, args, kwargs, tensors, None)
         if self.check:
-            return self._capture(key, args, program)
+            return self._capture(key, args, kwargs, tensors, program)
         weights = program.weights
         if weights and [(t.data.shape, t.requires_grad) for t in weights] != program.weight_meta:
-            return self._capture(key, args, None)   # a weight changed shape or requires_grad
+            return self._capture(key, args, kwargs, tensors, None)   # a weight changed shape or requires_grad
         try:
             outs = Replay(program)(*tensors, *weights)
         except _Retrace:
-            return self._capture(key, args, None)
+            return self._capture(key, args, kwargs, tensors, None)
         form = program.form
         return outs[0] if form == "one" else outs if form == "tuple" else _unflatten(program.spec, iter(outs))
 
-    def _capture(self, key: Any, args: tuple, previous: Program | None) -> Any:
-        tracer = Tracer([a for a in args if isinstance(a, Tensor)], reads_run_eagerly=not self.check)
+    def _capture(self, key: Any, args: tuple, kwargs: dict, tensors: list, previous: Program | None) -> Any:
+        tracer = Tracer(tensors, reads_run_eagerly=not self.check)
         epoch = INPLACE.epoch
         checks = set_state("checks", tracer)   # the engine hands every op it runs to the tracer
         try:
-            result = self.fn(*args)
+            result = self.fn(*args, **kwargs)
         finally:
             set_state("checks", checks)
         if INPLACE.epoch != epoch:

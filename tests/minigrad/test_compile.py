@@ -407,3 +407,32 @@ def test_threads_replaying_one_capture_at_once_get_their_own_results() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert not errors, errors[0]
+
+
+def test_tensors_in_tuple_and_keyword_arguments_are_inputs_of_one_capture() -> None:
+    cell = nn.LSTMCell(3, 4, dtype=mg.float64)
+    step = mg.compile(lambda x, state=None: cell(x, state))
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+        h, c = (mg.tensor(rng.standard_normal((2, 4)), requires_grad=True) for _ in range(2))
+        runs = []
+        for fn in (lambda a, state: cell(a, state), step):
+            for t in (x, h, c, *cell.parameters()):
+                t.grad = None
+            h1, c1 = fn(x, state=(h, c))
+            (h1.sum() + (c1 * c1).sum()).backward()
+            runs.append([h1.numpy(), c1.numpy(), *[t.grad.numpy().copy() for t in (x, h, c, *cell.parameters())]])
+        for a, b in zip(*runs):
+            np.testing.assert_array_equal(a, b)
+    assert len(step.programs) == 1 and h1._node.name == "compiled"
+
+
+def test_too_many_signatures_run_eagerly_with_one_warning() -> None:
+    f = mg.compile(lambda x, scale: x * scale)
+    x = mg.tensor([1.0, 2.0])
+    with pytest.warns(mg.CompileWarning, match="64 input signatures") as caught:
+        results = [f(x, float(k)).numpy() for k in range(70)]
+    assert len(caught) == 1 and len(f.programs) == 64
+    for k, r in enumerate(results):
+        np.testing.assert_array_equal(r, [k, 2.0 * k])
