@@ -275,8 +275,12 @@ class Program:
                 keep_saved(op.saved if keep == 1 else op.__dict__.copy())
         return values, saved
 
-    def backward(self, saved: list, grads_out: tuple) -> tuple:
-        """Every captured op's backward in eager's order; returns one gradient (or None) per external."""
+    def backward(self, saved: list, grads_out: tuple, observe: Callable | None = None) -> tuple:
+        """Every captured op's backward in eager's order; returns one gradient (or None) per external.
+
+        ``observe(first, grads_out, grads_in)``, if given, sees each op that ran (``first``: the value
+        index of its first output), as ``autograd.observe_backward``'s observer sees a node.
+        """
         grads: list = [None] * self.n_values
         owned: set = set()   # value indices whose sum this backward allocated (safe to add into in place)
         for index, g in zip(self.outputs, grads_out):
@@ -300,6 +304,8 @@ class Program:
             gins = backward(*gouts)
             if type(gins) is not tuple:
                 gins = (gins,)
+            if observe is not None:   # minigrad.viz: gradient norms inside a replayed call
+                observe(first, gouts, gins)
             for j, index in routes:
                 g = gins[j]
                 if g is not None:

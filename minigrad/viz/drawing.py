@@ -57,9 +57,6 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             the one-element roots (the losses): ``draw`` walks their retained
             graph's backward pass itself and never reads or changes ``.grad``, so
             call it before ``backward()`` or after ``backward(retain_graph=True)``.
-            A replayed ``mg.compile`` call computes its ops' gradients without
-            per-op records: at op level the edges inside it carry no norm (its
-            inputs, outputs and ‖∂L/∂h‖ do); ``collapse="steps"`` shows it exactly.
         rankdir: Graphviz direction, ``"LR"`` (time runs left to right), ``"TB"``, ...
         steps_shown: with ``collapse="steps"``, a layer with more time steps than
             this keeps its first ⌈n/2⌉ and last ⌊n/2⌋ steps and draws the steps
@@ -78,7 +75,8 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     A replayed ``mg.compile`` call (one node of the graph) is drawn as the ops
     it stands for, in the scopes they were captured in rebased on the call's
     (a compiled recurrent step sits in its ``t{t}`` cluster), so a captured and
-    an eager run give the same drawing.
+    an eager run give the same drawing, gradient overlay included (the call's
+    backward runs once more with an observer).
 
     Returns:
         A :class:`Graph` (a ``graphviz.Digraph``): ``.source`` is the DOT text;

@@ -10,6 +10,7 @@ and keeps only their norms. So ``draw(show_grads=True)`` works after a plain
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, Sequence
 
@@ -23,6 +24,8 @@ def norm(g: Any) -> float | None:
     """The 2-norm of one gradient array (float64 sums), None where no gradient flowed."""
     if g is None:
         return None
+    if isinstance(g, autograd.LazyGradient):   # e.g. matmul's deferred weight gradient
+        g = g.value()
     return float(math.sqrt(float((g.astype("float64") ** 2).sum())))
 
 
@@ -47,32 +50,49 @@ class GradientNorms:
         self.hidden: dict[Any, float] = {}   # node tagged "h", or (node, output index) of a tagged output
 
     def __call__(self, node: Function, grads_out: Sequence[Any], grads_in: Sequence[Any]) -> None:
-        sent = tuple(norm(g) for g in grads_in)
-        earlier = self.sent.get(node)
-        self.sent[node] = sent if earlier is None else tuple(combined([a, b]) for a, b in zip(earlier, sent))
+        self._add_sent(node, grads_in)
         if node.tag == "h" and grads_out and grads_out[0] is not None:
             self._add_hidden(node, norm(grads_out[0]))
         for j, label in node.__dict__.get("output_tags", {}).items():   # a compiled call's (h, c)
             if label == "h" and grads_out[j] is not None:
                 self._add_hidden((node, j), norm(grads_out[j]))
+        if getattr(getattr(node, "program", None), "drawn", None) is not None:
+            self._observe_call(node, grads_out)
+
+    def _observe_call(self, node: Function, grads_out: Sequence[Any]) -> None:
+        """The same norms for each op inside a replayed ``mg.compile`` call, keyed ``(call, first)``:
+        the call's backward runs once more with an observer."""
+        program = node.program
+        tags = {entry[4]: entry[6] if len(entry) > 6 else None for entry in program.drawn}
+
+        def inside(first: int, grads_out: Sequence[Any], grads_in: Sequence[Any]) -> None:
+            self._add_sent((node, first), grads_in)
+            if tags.get(first) == "h" and grads_out[0] is not None:
+                self._add_hidden((node, first), norm(grads_out[0]))
+
+        with getattr(program, "lock", contextlib.nullcontext()):
+            program.backward(node.saved[0], tuple(grads_out), observe=inside)
+
+    def _add_sent(self, key: Any, grads_in: Sequence[Any]) -> None:
+        sent = tuple(norm(g) for g in grads_in)
+        earlier = self.sent.get(key)
+        self.sent[key] = sent if earlier is None else tuple(combined([a, b]) for a, b in zip(earlier, sent))
 
     def _add_hidden(self, key: Any, value: float | None) -> None:
         earlier = self.hidden.get(key)
         self.hidden[key] = value if earlier is None else combined([earlier, value])
 
     def sent_along(self, node: Any) -> tuple | None:
-        """Norms along ``node``'s edges. Inside a replayed ``mg.compile`` call only the call's inputs are
-        known (each used once inside it); the call computes the rest without per-op gradients."""
+        """Norms along ``node``'s edges (a captured op of a replayed call included)."""
         if isinstance(node, CapturedOp):
-            call = self.sent.get(node.call)
-            return None if call is None else tuple(None if i is None else call[i] for i in node.external_inputs)
+            return self.sent.get((node.call, node.first))
         return self.sent.get(getattr(node, "source", node))
 
     def hidden_of(self, node: Any) -> float | None:
-        """‖∂L/∂h‖ for an op tagged ``"h"``."""
+        """‖∂L/∂h‖ for an op tagged ``"h"`` (inside a replayed call: tagged there, or on the call's output)."""
         if isinstance(node, CapturedOp):
             values = [self.hidden[(node.call, j)] for j in node.call_outputs if (node.call, j) in self.hidden]
-            return combined(values)
+            return combined(values) if values else self.hidden.get((node.call, node.first))
         return self.hidden.get(getattr(node, "source", node))
 
 

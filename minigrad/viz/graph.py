@@ -106,22 +106,20 @@ def weights_of(node: Function, weights_of_parent: dict[Function, list | None]) -
 class CapturedOp:
     """One op inside a replayed ``mg.compile`` call, drawn as if it had run eagerly.
 
-    ``call`` is the replay's node; ``external_inputs[j]`` says which of the
-    call's inputs edge ``j`` carries (None: a value made inside the call), so
-    gradient norms can be read from the call; ``call_outputs`` lists which of
-    the call's outputs this op makes.
+    ``call`` is the replay's node and ``first`` the index of the op's first
+    output among the call's values (the key of its gradient norms);
+    ``call_outputs`` lists which of the call's outputs this op makes.
     """
 
-    __slots__ = ("name", "scope", "tag", "out_meta", "edges", "n_outputs", "multiple", "call", "external_inputs",
+    __slots__ = ("name", "scope", "tag", "out_meta", "edges", "n_outputs", "multiple", "call", "first",
                  "call_outputs")
 
-    def __init__(self, name: str, scope: str, out_meta: tuple, call: Function) -> None:
-        self.name, self.scope, self.out_meta, self.call = name, scope, out_meta, call
+    def __init__(self, name: str, scope: str, out_meta: tuple, call: Function, first: int) -> None:
+        self.name, self.scope, self.out_meta, self.call, self.first = name, scope, out_meta, call, first
         self.n_outputs = len(out_meta)
         self.multiple = self.n_outputs > 1
         self.tag: str | None = None
         self.edges: tuple = ()
-        self.external_inputs: tuple = ()
         self.call_outputs: list[int] = []
 
 
@@ -170,13 +168,7 @@ def expand_captured(tensors: Sequence[Tensor], nodes: list[Function]) -> tuple[l
 
 def _expand_call(node: Function, drawn: list, resolve: Any, moved: dict) -> None:
     program = node.program
-    n_external = len(program.externals)
     value_edge: dict[int, Any] = {i: resolve(edge) for i, edge in enumerate(node.edges)}
-    uses = [0] * n_external
-    for _name, _scope, _meta, inputs, _first, recorded, *_tag in drawn:
-        for v in inputs if recorded else ():
-            if v < n_external:
-                uses[v] += 1
     tags = {program.outputs[j]: label for j, label in node.__dict__.get("output_tags", {}).items()}
     calls = {}
     for j, v in enumerate(program.outputs):
@@ -186,10 +178,9 @@ def _expand_call(node: Function, drawn: list, resolve: Any, moved: dict) -> None
         if not recorded:   # made without gradient: a constant, as in eager mode
             continue
         rebased = node.scope + scope[len(base):] if scope.startswith(base) else scope
-        op = CapturedOp(name, rebased, meta, node)
+        op = CapturedOp(name, rebased, meta, node, first)
         op.tag = tag[0] if tag else None   # set inside the captured function; the caller may tag its outputs
         op.edges = tuple(value_edge.get(v) for v in inputs)
-        op.external_inputs = tuple(v if v < n_external and uses[v] == 1 else None for v in inputs)
         for i in range(op.n_outputs):
             value_edge[first + i] = (op, i)
             op.call_outputs += calls.get(first + i, [])

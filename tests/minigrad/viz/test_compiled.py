@@ -18,7 +18,7 @@ def lstm_loss(compile: bool, **options) -> mg.Tensor:
 
 
 @pytest.mark.parametrize("options", [{}, {"collapse": "steps"}, {"collapse": "steps", "show_grads": True},
-                                     {"params": "single"}, {"collapse": 1}])
+                                     {"show_grads": True}, {"params": "single"}, {"collapse": 1}])
 def test_captured_lstm_draws_like_eager(options):
     eager, captured = lstm_loss(False), lstm_loss(True)
     assert any(node.name == "compiled" for node in _nodes(captured))   # the replays are one node per step
@@ -89,8 +89,10 @@ def test_a_captured_loop_over_time_draws_its_steps():
     mg.manual_seed(2)
     captured = run(compiled)  # replays: one node for the whole loop
     assert [n.name for n in _nodes(captured)].count("compiled") == 1
-    for options in ({}, {"collapse": "steps"}, {"collapse": "steps", "steps_shown": 2}):
+    for options in ({}, {"collapse": "steps"}, {"collapse": "steps", "steps_shown": 2}, {"show_grads": True},
+                    {"collapse": "steps", "show_grads": True}):
         assert viz.draw(captured, **options).source == viz.draw(eager, **options).source
+    assert viz.draw(captured, collapse="steps", show_grads=True).source.count("‖∂L/∂h‖") == 5
 
 
 def test_a_whole_layer_captured_as_one_node_draws_like_eager():
@@ -102,5 +104,16 @@ def test_a_whole_layer_captured_as_one_node_draws_like_eager():
     whole(x)
     captured = whole(x)[0][-1].sum()
     assert [n.name for n in _nodes(captured)].count("compiled") == 1
-    for options in ({}, {"collapse": "steps"}, {"collapse": 1}):
+    for options in ({}, {"collapse": "steps"}, {"collapse": 1}, {"show_grads": True}):
         assert viz.draw(captured, **options).source == viz.draw(eager, **options).source
+
+
+def test_drawing_a_replay_with_gradients_leaves_every_grad_bit_identical():
+    mg.manual_seed(0)
+    layer = nn.LSTM(3, 4, compile=True)
+    output, _ = layer(mg.randn(4, 2, 3))
+    loss = output[-1].sum()
+    loss.backward(retain_graph=True)
+    before = [p.grad.numpy().tobytes() for p in layer.parameters()]
+    viz.draw(loss, show_grads=True)
+    assert [p.grad.numpy().tobytes() for p in layer.parameters()] == before
