@@ -1,10 +1,10 @@
 """Stateless layers and losses (``from nn import functional as F``), as ``torch.nn.functional``.
 
 Nearly everything here is composed from the engine's ops, so each function's
-gradient is the engine's and shows up op by op in the graph drawings. Three
+gradient is the engine's and shows up op by op in the graph drawings. Two
 small ops bring their own backward: :class:`EmbeddingLookup` (a gather that
-leaves the padding row without gradient), :class:`Erf` (NumPy has no erf) and
-:class:`ConstantPad`. Axis arguments are NumPy's ``axis=``; PyTorch's
+leaves the padding row without gradient) and :class:`ConstantPad` (``gelu``'s
+erf is the engine's ``mg.erf``). Axis arguments are NumPy's ``axis=``; PyTorch's
 ``dim=`` is accepted as well.
 """
 
@@ -134,41 +134,6 @@ def sigmoid(x: Tensor) -> Tensor:
     return mg.sigmoid(x)
 
 
-def _erf_array(xp: Any, x: Any) -> Any:
-    """erf elementwise to ~2e-15, from array ops only (NumPy has no erf; this runs on any device).
-
-    |x| < 2.5: erf(x) = 2/√π · e^{-x²} · Σₙ 2ⁿ x^{2n+1} / (1·3·…·(2n+1)), a series of positive terms
-    (no cancellation); beyond: erfc(x) = e^{-x²}/√π / (x + ½/(x + 1/(x + (3/2)/(x + …)))), the
-    continued fraction evaluated from its tail.
-    """
-    a = xp.abs(x)
-    near = xp.minimum(a, 2.5)
-    term = near.copy()
-    total = near.copy()
-    for n in range(1, 100):
-        term = term * (2 * near * near / (2 * n + 1))
-        total = total + term
-    series = (2 / math.sqrt(math.pi)) * xp.exp(-near * near) * total
-    far = xp.maximum(a, 2.5)
-    tail = xp.zeros_like(far)
-    for n in range(80, 0, -1):
-        tail = (n / 2) / (far + tail)
-    fraction = 1 - xp.exp(-far * far) / math.sqrt(math.pi) / (far + tail)
-    return xp.sign(x) * xp.where(a < 2.5, series, fraction)
-
-
-class Erf(mg.Function):
-    """erf(x) = 2/√π ∫₀ˣ e^{-t²} dt; its derivative 2/√π · e^{-x²}."""
-
-    def forward(self, x: Any) -> Any:
-        self.saved = (x,)
-        return _erf_array(self.xp, x).astype(x.dtype, copy=False)
-
-    def backward(self, gy: Any) -> Any:
-        (x,) = self.saved
-        return gy * ((2 / math.sqrt(math.pi)) * self.xp.exp(-x * x)).astype(gy.dtype, copy=False)
-
-
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x · Φ(x), Φ the standard normal CDF, as ``torch.nn.functional.gelu``.
 
@@ -179,7 +144,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate == "none":
         if x.dtype.kind != "f":
             raise TypeError(f"gelu: input must be floating point, got {x.dtype}")
-        return x * (0.5 * (1.0 + Erf()(x * (1 / math.sqrt(2.0)))))
+        return x * (0.5 * (1.0 + mg.erf(x * (1 / math.sqrt(2.0)))))
     if approximate == "tanh":
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
         return 0.5 * x * (1.0 + inner.tanh())

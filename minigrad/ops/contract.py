@@ -55,22 +55,21 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:
-    """beta * x + alpha * product; x is ignored when beta is 0 (its NaN and inf do not propagate)."""
+    """beta * x + alpha * product, x broadcast to the product's shape; x is ignored when beta is 0 (its
+    NaN and inf do not propagate), as PyTorch."""
     beta, alpha = number(beta, name, "beta"), number(alpha, name, "alpha")
-    scaled = product if alpha == 1 else mul(product, alpha)
-    if beta == 0:
-        return _broadcast_like(x, scaled, name)
-    return add(x if beta == 1 else mul(x, beta), scaled)
-
-
-def _broadcast_like(x: Any, scaled: Tensor, name: str) -> Tensor:
-    """``scaled`` broadcast to the shape x + scaled would have (beta = 0 still broadcasts x's shape)."""
     x = tensor_arg(x, name)
     try:
-        shape = tuple(numpy.broadcast_shapes(x.shape, scaled.shape))
+        fits = tuple(numpy.broadcast_shapes(x.shape, product.shape)) == product.shape
     except ValueError:
-        raise ValueError(f"{name}: input of shape {x.shape} does not broadcast to {scaled.shape}") from None
-    return scaled if shape == scaled.shape else scaled.broadcast_to(shape)
+        fits = False
+    if not fits:
+        raise ValueError(f"{name}: input of shape {x.shape} does not broadcast to the product's shape "
+                         f"{product.shape}")
+    scaled = product if alpha == 1 else mul(product, alpha)
+    if beta == 0:
+        return scaled
+    return add(x if beta == 1 else mul(x, beta), scaled)
 
 
 def addmm(x: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
@@ -154,12 +153,12 @@ class Einsum(Function):
             kept = "".join(letter for letter in sub if letter in available)
             spec = ",".join([self.output] + [s for s, _ in others]) + "->" + kept
             g = xp.asarray(xp.einsum(spec, gy, *[a for _, a in others], optimize=len(others) > 1))
+            # a broadcast (size-1) '...' dim of this operand sums back
+            squeezed = tuple(i for i, letter in enumerate(kept) if array.shape[sub.index(letter)] == 1 != g.shape[i])
+            if squeezed:
+                g = g.sum(axis=squeezed, keepdims=True)
             # indices only this operand had were summed in the forward: every element got all of gy
             g = g.reshape(tuple(array.shape[i] if letter in available else 1 for i, letter in enumerate(sub)))
-            # a broadcast (size-1) '...' dim of this operand sums back
-            for i, letter in enumerate(sub):
-                if letter.isupper() and array.shape[i] == 1 and g.shape[i] != 1:
-                    g = g.sum(axis=i, keepdims=True)
             grads.append(xp.broadcast_to(g, array.shape).astype(array.dtype, copy=True))
         return tuple(grads)
 
