@@ -2,8 +2,9 @@
 
 The first call for an input signature (each Tensor argument's shape, dtype,
 device and ``requires_grad``, also inside tuple and list arguments and
-keyword arguments; the other arguments' values; grad mode) runs ``fn`` eagerly and records the ops it calls: the same ``Function``
-classes, so each op's math is still written once. Later calls with that
+keyword arguments; the other arguments' values; grad mode) runs ``fn``
+eagerly and records the ops it calls: the same ``Function`` classes, so
+each op's math is still written once. Later calls with that
 signature do not run ``fn``. The whole call becomes **one** node of the outer
 graph, whose
 
@@ -28,7 +29,17 @@ A recurrent layer can capture its per-step function (``mg.compile(step)``
 called T times gives T nodes) or its whole loop over time; both are
 bit-identical to eager. Prefer the loop: a replayed call has a fixed cost of
 a few microseconds (signature, node, outputs), as much as a tiny step's own
-ops save (an RNN step: see bench/RESULTS.md). Pass the tensors that change between calls as
+ops save (an RNN step: see bench/RESULTS.md). For a layer that means::
+
+    # once, in __init__: one capture per input signature, kept across forwards
+    self._compiled_direction = mg.compile(self._run_direction)
+    # in forward: the tensors that change are arguments (tuples are fine);
+    # the weights may be read from self inside, they become inputs by themselves
+    outputs, state = self._compiled_direction(gates_x, state, keep_masks)
+
+Inside the captured function, don't read tensor values in Python
+(``lengths.numpy()``, ``.item()``): compute masks outside and pass them in,
+or the signature runs eagerly (with a :class:`CompileWarning` saying so). Pass the tensors that change between calls as
 arguments (inputs, states); weights may be read from a closure or a module
 (see below). Outputs may be a Tensor or a (nested) tuple/list of Tensors.
 
