@@ -41,6 +41,8 @@ class Flip(Function):
 def flip(x: Tensor, *dims: Any) -> Tensor:
     """``x`` with the order of elements reversed along ``dims`` (torch.flip); same shape."""
     x = tensor_arg(x, "flip")
+    if not dims:
+        raise TypeError("flip: give the dims to flip, e.g. flip(x, 0) or flip(x, (0, 1))")
     axes = normalize_axis(_dims(dims, "flip"), max(x.ndim, 1), "flip")
     if len(set(axes)) != len(axes):
         raise ValueError(f"flip: dim appears multiple times in {_dims(dims, 'flip')}")

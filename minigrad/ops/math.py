@@ -61,6 +61,8 @@ class Flat(Function):
 def _flat(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tensor], Tensor]:
     def op(x: Tensor) -> Tensor:
         x = _numeric(x, name)
+        if x.dtype == bool and name != "sign":
+            raise TypeError(f"{name}: not defined for a bool tensor (as in PyTorch); cast it first")
         if x.dtype.kind in "biu" and name != "sign":
             return Tensor._make(x.data.copy(), False, None, 0)   # integers are already whole (PyTorch copies)
         return Flat(name, fn)(x)
@@ -85,6 +87,8 @@ fix = trunc
 def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
     """x rounded half to even (to ``decimals`` decimal places), as torch.round; the gradient is 0."""
     x = _numeric(x, "round")
+    if x.dtype == bool:
+        raise TypeError("round: not defined for a bool tensor (as in PyTorch); cast it first")
     if isinstance(decimals, bool) or not isinstance(decimals, int):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")
     if x.dtype.kind in "biu":

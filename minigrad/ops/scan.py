@@ -233,8 +233,8 @@ def median(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     """The lower median, as torch.median: of all elements (a 0-d tensor) without ``dim``; with ``dim``,
     ``(values, indices)`` along it (the gradient goes to the element at the index)."""
     x = tensor_arg(x, "median")
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"median: expected a real tensor, got dtype {x.dtype}")
+    if x.dtype.kind not in "iuf":
+        raise TypeError(f"median: expected a real, non-bool tensor (as PyTorch), got dtype {x.dtype}")
     if dim is None:
         return MedianAll()(x)
     axis = _reduction_axis(x, dim, "median")
