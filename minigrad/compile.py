@@ -347,7 +347,11 @@ def _kahn_order(outputs: list[int], routes: list[tuple], producer: dict) -> list
     """The order in which eager's backward walk (``autograd._walk``) runs the captured ops.
 
     The same two passes over the same edges in the same order, from the ops
-    that made the outputs, so every gradient sum adds its terms in eager's order.
+    that made the outputs, so every gradient sum adds its terms in eager's
+    order. That is eager's order when the outputs' gradients are complete
+    before any op inside runs, as when a loss reads them (the tests' layers and
+    losses); an outer graph that interleaves with the inside can order a sum of
+    three or more terms differently (a last-bit difference, not a wrong one).
     """
     roots = list(dict.fromkeys(producer[v] for v in outputs if v in producer))
     consumers = {k: 0 for k in roots}
