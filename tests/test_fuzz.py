@@ -55,7 +55,13 @@ TENSOR_METHODS = sorted(
                 "gather", "narrow", "sort", "argsort", "index_select", "all", "any", "mm", "expand_as", "view_as",
                 "new_zeros", "new_full", "new_tensor", "int", "bool", "half", "type_as", "add", "sub", "mul", "div",
                 "add_", "sub_", "mul_", "div_", "clamp_", "zero_", "fill_", "copy_", "masked_fill_", "exp_", "pow_",
-                "uniform_", "normal_", "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__")
+                "uniform_", "normal_", "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__",
+                # more of PyTorch's surface (ops/math.py, scan.py, index.py, contract.py, random.py, extras.py)
+                "sign", "floor", "round", "log1p", "rsqrt", "square", "erf", "lerp", "remainder", "fmod", "atan2",
+                "logaddexp", "clamp_min", "isnan", "logical_and", "isclose", "allclose", "count_nonzero", "prod",
+                "cumsum", "cumprod", "median", "logcumsumexp", "flip", "roll", "tril", "diag", "nonzero",
+                "masked_select", "scatter", "scatter_", "scatter_add", "repeat_interleave", "type", "dot",
+                "outer", "addmm", "bernoulli", "bernoulli_", "multinomial", "floor_", "clamp_min_", "__mod__")
     if hasattr(mg.Tensor, n))
 
 

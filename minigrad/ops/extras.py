@@ -8,6 +8,7 @@ from typing import Any
 from ..constructors import _like, zeros
 from ..recording import is_grad_enabled, no_grad
 from ..tensor import Tensor, float32
+from ._util import flag
 from .random import _count
 from .shape import astype
 
@@ -34,26 +35,31 @@ def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
 def type_(x: Tensor, dtype: Any = None) -> Any:
     """``x.type()`` is the dtype's name (``'float32'``; PyTorch says ``'torch.FloatTensor'``);
     ``x.type(dtype)`` casts (differentiably)."""
+    x = _tensor(x, "type")
     if dtype is None:
         return str(x.dtype)
     return x if x.dtype == dtype else astype(x, dtype)
 
 
+def _tensor(x: Any, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
 def is_contiguous(x: Tensor) -> bool:
     """Whether the array is C-contiguous in memory (a transpose is not, until ``contiguous()``)."""
-    return bool(x.data.flags.c_contiguous)
+    return bool(_tensor(x, "is_contiguous").data.flags.c_contiguous)
 
 
 def nelement(x: Tensor) -> int:
     """The number of elements (PyTorch's older name of ``numel``)."""
-    return int(x.data.size)
+    return int(_tensor(x, "nelement").data.size)
 
 
 def detach(x: Tensor) -> Tensor:
     """``x.detach()``: the same values cut from the graph (sharing memory)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"detach: expected a Tensor, got {type(x).__name__}")
-    return x.detach()
+    return _tensor(x, "detach").detach()
 
 
 def is_tensor(obj: Any) -> bool:
@@ -66,7 +72,7 @@ class inference_mode(no_grad):  # noqa: N801 - PyTorch's name
     separate inference tensors. ``inference_mode(False)`` leaves recording as it is."""
 
     def __init__(self, mode: bool = True) -> None:
-        self.mode = bool(mode)
+        self.mode = flag(mode, "inference_mode", "mode")
 
     def __enter__(self) -> Any:
         self.value = False if self.mode else is_grad_enabled()

@@ -9,6 +9,7 @@ the same way (a flip flips it back, a roll rolls it back, a scatter gathers it).
 from __future__ import annotations
 
 import operator
+import types
 from typing import Any
 
 from .. import backend
@@ -261,7 +262,7 @@ def scatter_add(x: Any, dim: Any, index: Any, src: Any = None) -> Any:
     Called with an array module first, ``mg.scatter_add(xp, target, index, values)`` is the array
     interop function (``target[index] += values`` in place on raw arrays) that ``nn`` uses.
     """
-    if not isinstance(x, Tensor) and not backend.is_array(x):
+    if isinstance(x, types.ModuleType):   # numpy or cupy: the array interop form
         return backend.scatter_add(x, dim, index, src)
     return _scatter(x, dim, index, src, True, "scatter_add")
 

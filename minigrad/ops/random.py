@@ -97,7 +97,8 @@ def bernoulli(probs: Tensor, p: Any = None) -> Tensor:
     if p is None and probs.data.size and not bool(((probs.data >= 0) & (probs.data <= 1)).all()):
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
     draw = rand(*probs.shape, dtype="float64", device=probs.device).data
-    return Tensor._make((draw < chance).astype(probs.dtype), False, None, 0)
+    xp = backend.array_module(draw)
+    return Tensor._make(xp.asarray(draw < chance).astype(probs.dtype), False, None, 0)   # 0-d: an array
 
 
 def bernoulli_(x: Tensor, p: Any = 0.5) -> Tensor:
@@ -139,5 +140,5 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = No
         raise ValueError("normal: std must be non-negative")
     sample = randn(*shape, dtype=kind, device=device).data
     mean_data = mean.data if isinstance(mean, Tensor) else mean
-    out = (sample * std_data + mean_data).astype(kind, copy=False)
+    out = backend.array_module(sample).asarray(sample * std_data + mean_data).astype(kind, copy=False)
     return Tensor._make(out, requires_grad, None, 0)
