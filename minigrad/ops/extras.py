@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from ..constructors import _like, zeros
 from ..recording import is_grad_enabled, no_grad
 from ..tensor import Tensor, float32
@@ -28,7 +30,7 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
 def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised (here: zero) tensor with ``x``'s shape, and its dtype and device unless given."""
     x = _like(x, "empty_like")
-    out = zeros(x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device)
+    out = zeros(x.shape, dtype=x.dtype if dtype is None else dtype, device=x.device if device is None else device)
     return out.requires_grad_(True) if requires_grad else out
 
 
@@ -38,6 +40,10 @@ def type_(x: Tensor, dtype: Any = None) -> Any:
     x = _tensor(x, "type")
     if dtype is None:
         return str(x.dtype)
+    try:
+        dtype = numpy.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"type: {dtype!r} is not a dtype ({error})") from None
     return x if x.dtype == dtype else astype(x, dtype)
 
 

@@ -295,7 +295,10 @@ def repeat_interleave(x: Tensor, repeats: Any, dim: Any = None) -> Tensor:
     if isinstance(counts, bool) or not (isinstance(counts, int) or backend.is_array(counts)
                                         or isinstance(counts, (list, tuple))):
         raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got {repeats!r}")
-    counts = backend.to_numpy(counts) if backend.is_array(counts) else backend.numpy.asarray(counts)
+    try:
+        counts = backend.to_numpy(counts) if backend.is_array(counts) else backend.numpy.asarray(counts)
+    except ValueError:
+        raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got {repeats!r}") from None
     if counts.dtype.kind not in "iu" or counts.ndim > 1:
         raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got dtype {counts.dtype} "
                         f"shape {counts.shape}")
