@@ -182,8 +182,9 @@ def device_of(array: Any) -> Device:
     return device
 
 
-def to_device(array: Any, device: Device) -> Any:
+def to_device(array: Any, device: Device | str) -> Any:
     """Copy ``array`` to ``device`` (returns it unchanged if already there)."""
+    device = _as_device(device, "to_device")
     if device_of(array) == device:
         return array
     if device.type == "cpu":
@@ -202,8 +203,18 @@ def to_numpy(array: Any) -> numpy.ndarray:
     return numpy.asarray(array)
 
 
-def make_array(data: Any, dtype: Any, device: Device) -> Any:
+def _as_device(device: Any, caller: str) -> Device:
+    """``device`` as a Device: the public array functions also take names (``"cuda:1"``)."""
+    if type(device) is Device:
+        return device
+    if isinstance(device, str):
+        return resolve_device(device)
+    raise TypeError(f"{caller}: device must be a device name such as 'cpu' or 'cuda:0', got {type(device).__name__}")
+
+
+def make_array(data: Any, dtype: Any, device: Device | str) -> Any:
     """Build an array on ``device`` from nested lists, scalars or arrays."""
+    device = _as_device(device, "make_array")
     if device.type == "cpu":
         if is_array(data) and not isinstance(data, ndarray):
             data = data.get()
@@ -213,8 +224,9 @@ def make_array(data: Any, dtype: Any, device: Device) -> Any:
         return cp.asarray(data, dtype=dtype)
 
 
-def on_device(device: Device) -> Any:
+def on_device(device: Device | str) -> Any:
     """Context manager making ``device`` current while arrays are created."""
+    device = _as_device(device, "on_device")
     if device.type == "cpu":
         return _NullContext()
     return _check_cuda(device).cuda.Device(device.index)
@@ -235,6 +247,8 @@ def errstate(xp: Any, **kwargs: str) -> Any:
 
 def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
     """target[index] += values with accumulation over repeated indices."""
+    if xp is not numpy and xp is not _cupy:
+        raise TypeError(f"scatter_add: xp must be the array module of the target (numpy or cupy), got {xp!r:.60}")
     xp.add.at(target, index, values)   # CuPy has ufunc.at too (cupyx.scatter_add is deprecated)
 
 

@@ -209,13 +209,18 @@ def test_device_of_a_gpu_array_names_its_gpu(monkeypatch: pytest.MonkeyPatch) ->
     assert backend.device_of(np.zeros(2)) == "cpu"
 
 
-def test_scatter_add_accumulates_repeated_indices_on_both_array_modules() -> None:
+def test_scatter_add_accumulates_repeated_indices_on_both_array_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.support import strict_cupy  # noqa: PLC0415 - the CuPy stand-in: ufunc.at as CuPy has it
 
+    strict_cupy.install(monkeypatch)
     for xp, put in ((np, np.asarray), (strict_cupy.module, strict_cupy.asarray)):
         target, index, values = put(np.zeros(3)), put(np.array([0, 0, 2])), put(np.ones(3))
         backend.scatter_add(xp, target, index, values)
         np.testing.assert_array_equal(strict_cupy.asnumpy(target), [2.0, 0.0, 1.0])   # repeated index accumulates
+    with pytest.raises(TypeError, match="scatter_add: xp must be"):
+        backend.scatter_add(None, np.zeros(3), np.array([0]), np.ones(1))
+    with pytest.raises(TypeError, match="on_device: device must be"):
+        mg.on_device(mg.zeros(1))
 
 
 def test_errstate_is_a_no_op_for_cupy() -> None:
