@@ -1,6 +1,6 @@
 """Random sampling with PyTorch's names: ``randperm``, ``multinomial``, ``bernoulli``/``bernoulli_`` and
-``normal``. All draw from the engine's generator (seeded by ``mg.manual_seed``) through ``mg.rand`` /
-``mg.randn``, so they work on every device and an ``mg.compile`` replay draws fresh numbers.
+``normal``. All draw from the engine's generator for the device (seeded by ``mg.manual_seed``), so they
+work on every device; each result is noted as a draw, so an ``mg.compile`` replay draws fresh samples.
 
 The samples carry no gradient (PyTorch's are not reparameterised either).
 """
@@ -8,12 +8,12 @@ The samples carry no gradient (PyTorch's are not reparameterised either).
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 
 from .. import backend
-from ..constructors import rand, randn
+from ..recording import note_draw
 from ..tensor import Tensor, float32, int64
 from ._util import int_tuple, number, tensor_arg
 from .inplace import _fill, _inplace
@@ -36,11 +36,29 @@ def _count(n: Any, name: str, what: str) -> int:
     return n
 
 
+def _uniform(shape: tuple, device: Any, normal: bool = False) -> Any:
+    """float64 samples of U[0, 1) (or N(0, 1)) drawn straight from the device's generator."""
+    dev = backend.resolve_device(device)
+    gen = backend.generator(dev)
+    with backend.on_device(dev):
+        return gen.standard_normal(shape) if normal else gen.random(shape)
+
+
+def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
+    """``make(*arrays of inputs)`` as a Tensor without gradient, noted as a draw (an ``mg.compile``
+    replay calls ``make`` again: fresh samples, in eager's order)."""
+    arrays = [i.data if isinstance(i, Tensor) else i for i in inputs]
+    return note_draw(name, make, inputs, Tensor._make(make(*arrays), False, None, 0))
+
+
 def randperm(n: int, *, dtype: Any = int64, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0 … n-1 (int64 by default), as torch.randperm."""
     n = _count(n, "randperm", "n")
-    keys = rand(n, dtype="float64", device=device)
-    return Tensor._make(keys.data.argsort(kind="stable").astype(dtype), requires_grad, None, 0)
+    dtype = numpy.dtype(dtype)
+    if requires_grad and dtype.kind != "f":
+        raise TypeError(f"randperm: integer tensors cannot require grad (dtype {dtype})")
+    out = _drawn("randperm", lambda: _uniform((n,), device).argsort(kind="stable").astype(dtype), ())
+    return out.requires_grad_(True) if requires_grad else out
 
 
 def _probabilities(probs: Any, name: str) -> Tensor:
@@ -48,6 +66,24 @@ def _probabilities(probs: Any, name: str) -> Tensor:
     if probs.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating point tensor of probabilities, got dtype {probs.dtype}")
     return probs
+
+
+def _multinomial_array(rows: Any, k: int, replacement: bool, device: Any) -> Any:
+    """(B, C) non-negative weights → (B, k) int64 category indices."""
+    xp = backend.array_module(rows)
+    weights = rows.astype("float64")
+    totals = weights.sum(axis=1, keepdims=True)
+    uniform = _uniform((rows.shape[0], k if replacement else rows.shape[1]), device)
+    if replacement:
+        cdf = xp.cumsum(weights / totals, axis=1)
+        cdf[:, -1] = 1.0   # rounding must not leave the last category unreachable
+        picks = xp.minimum((uniform[:, :, None] >= cdf[:, None, :]).sum(axis=2), rows.shape[1] - 1)
+    else:
+        # Gumbel top-k: the k largest log w + Gumbel noise are a draw without replacement
+        with backend.errstate(xp, divide="ignore"):
+            keys = xp.log(weights) - xp.log(-xp.log(xp.maximum(uniform, 1e-300)))
+        picks = xp.argsort(-keys, axis=1, kind="stable")[:, :k]
+    return picks.astype("int64")
 
 
 def multinomial(probs: Tensor, num_samples: int, replacement: bool = False) -> Tensor:
@@ -61,56 +97,61 @@ def multinomial(probs: Tensor, num_samples: int, replacement: bool = False) -> T
     if probs.ndim not in (1, 2):
         raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {probs.shape}")
     rows = probs.data.reshape(1, -1) if probs.ndim == 1 else probs.data
-    xp = backend.array_module(rows)
-    weights = rows.astype("float64")
     if rows.shape[1] == 0:
         raise ValueError("multinomial: probs has no categories (size 0)")
-    if not bool(xp.isfinite(weights).all()) or bool((weights < 0).any()):
+    host = _host(rows).astype("float64")
+    if not numpy.isfinite(host).all() or (host < 0).any():
         raise ValueError("multinomial: probs must be finite and non-negative")
-    totals = weights.sum(axis=1, keepdims=True)
-    if bool((totals <= 0).any()):
+    if (host.sum(axis=1) <= 0).any():
         raise ValueError("multinomial: each row of probs must have a positive sum")
-    if not replacement and k > int((weights > 0).sum(axis=1).min()):
+    if not replacement and k > int((host > 0).sum(axis=1).min()):
         raise ValueError(f"multinomial: cannot draw {k} samples without replacement from a row with fewer "
                          "non-zero weights")
-    uniform = rand(rows.shape[0], k if replacement else rows.shape[1], dtype="float64", device=probs.device).data
-    if replacement:
-        cdf = xp.cumsum(weights / totals, axis=1)
-        cdf[:, -1] = 1.0   # rounding must not leave the last category unreachable
-        picks = (uniform[:, :, None] >= cdf[:, None, :]).sum(axis=2)
-        picks = xp.minimum(picks, rows.shape[1] - 1)
-    else:
-        # Gumbel top-k: the k largest log w + Gumbel noise are a draw without replacement
-        with backend.errstate(xp, divide="ignore"):
-            keys = xp.log(weights) - xp.log(-xp.log(xp.maximum(uniform, 1e-300)))
-        picks = xp.argsort(-keys, axis=1, kind="stable")[:, :k]
-    picks = picks.astype("int64")
-    return Tensor._make(picks.reshape(-1) if probs.ndim == 1 else picks, False, None, 0)
+    device, flat = probs.device, probs.ndim == 1
+
+    def make(p: Any) -> Any:
+        picks = _multinomial_array(p.reshape(1, -1) if flat else p, k, bool(replacement), device)
+        return picks.reshape(-1) if flat else picks
+    return _drawn("multinomial", make, (probs,))
 
 
 def bernoulli(probs: Tensor, p: Any = None) -> Tensor:
     """1 with probability ``probs`` (elementwise; or the number ``p`` for all), else 0; probs's dtype."""
     probs = _probabilities(probs, "bernoulli")
-    chance = probs.data if p is None else number(p, "bernoulli", "p")
-    if p is not None and not 0 <= chance <= 1:
-        raise ValueError(f"bernoulli: p must be in [0, 1], got {p}")
-    if p is None and probs.data.size and not bool(((probs.data >= 0) & (probs.data <= 1)).all()):
+    if p is not None:
+        p = number(p, "bernoulli", "p")
+        if not 0 <= p <= 1:
+            raise ValueError(f"bernoulli: p must be in [0, 1], got {p}")
+    elif probs.data.size and not ((_host(probs.data) >= 0) & (_host(probs.data) <= 1)).all():
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
-    draw = rand(*probs.shape, dtype="float64", device=probs.device).data
-    xp = backend.array_module(draw)
-    return Tensor._make(xp.asarray(draw < chance).astype(probs.dtype), False, None, 0)   # 0-d: an array
+    device = probs.device
+
+    def make(chance: Any) -> Any:
+        draw = _uniform(chance.shape, device)
+        xp = backend.array_module(draw)
+        return xp.asarray(draw < (chance if p is None else p)).astype(chance.dtype)   # 0-d: an array
+    return _drawn("bernoulli", make, (probs,))
 
 
 def bernoulli_(x: Tensor, p: Any = 0.5) -> Tensor:
     """Fill ``x`` in place with 1 with probability ``p`` (a number or a tensor broadcast to x), else 0."""
     if not isinstance(x, Tensor):
         raise TypeError(f"bernoulli_: expected a Tensor, got {type(x).__name__}")
-    chance = p.data if isinstance(p, Tensor) else number(p, "bernoulli_", "p")
-    if not bool(((_host(chance) >= 0) & (_host(chance) <= 1)).all()):
+    chance = p if isinstance(p, Tensor) else number(p, "bernoulli_", "p")
+    if not ((_host(unwrap_value(chance)) >= 0) & (_host(unwrap_value(chance)) <= 1)).all():
         raise ValueError("bernoulli_: p must be in [0, 1]")
-    draw = rand(*x.shape, dtype="float64", device=x.device).data
-    sample = Tensor._make(backend.array_module(draw).asarray(draw < chance).astype(x.dtype), False, None, 0)
+    shape, device, dtype = x.shape, x.device, x.dtype
+
+    def make(*arrays: Any) -> Any:
+        draw = _uniform(shape, device)
+        xp = backend.array_module(draw)
+        return xp.asarray(draw < (arrays[0] if arrays else chance)).astype(dtype)
+    sample = _drawn("bernoulli_", make, (chance,) if isinstance(chance, Tensor) else ())
     return _inplace(x, "bernoulli_", _fill("bernoulli_", True, sample))
+
+
+def unwrap_value(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
 
 
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = None, device: Any = None,
@@ -128,17 +169,24 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = No
             shape = tuple(numpy.broadcast_shapes(*(t.shape for t in tensors)))
         except ValueError:
             raise ValueError(f"normal: mean and std shapes {[t.shape for t in tensors]} do not broadcast") from None
-        kind = dtype or tensors[0].dtype
+        kind = numpy.dtype(dtype or tensors[0].dtype)
         device = device or tensors[0].device
     else:
         if size is None:
             raise TypeError("normal: with numbers for mean and std, give size (e.g. normal(0, 1, (2, 3)))")
         shape = int_tuple(size, "normal", "size")
-        kind = dtype or float32
-    std_data = std.data if isinstance(std, Tensor) else std
-    if bool((_host(std_data) < 0).any()):
+        kind = numpy.dtype(dtype or float32)
+    if kind.kind != "f":
+        raise TypeError(f"normal: samples must be floating point, got dtype {kind}")
+    if (_host(unwrap_value(std)) < 0).any():
         raise ValueError("normal: std must be non-negative")
-    sample = randn(*shape, dtype=kind, device=device).data
-    mean_data = mean.data if isinstance(mean, Tensor) else mean
-    out = backend.array_module(sample).asarray(sample * std_data + mean_data).astype(kind, copy=False)
-    return Tensor._make(out, requires_grad, None, 0)
+    inputs = tuple(v for v in (mean, std) if isinstance(v, Tensor))
+
+    def make(*arrays: Any) -> Any:
+        values = iter(arrays)
+        m = next(values) if isinstance(mean, Tensor) else mean
+        s = next(values) if isinstance(std, Tensor) else std
+        sample = _uniform(shape, device, normal=True)
+        return backend.array_module(sample).asarray(sample * s + m).astype(kind, copy=False)
+    out = _drawn("normal", make, inputs)
+    return out.requires_grad_(True) if requires_grad else out

@@ -401,3 +401,20 @@ def test_bad_arguments_raise_naming_the_op(call: Callable, error: type, words: t
         call()
     for word in words:
         assert word in str(info.value), str(info.value)
+
+
+def test_compiled_sampling_draws_fresh_samples_in_eager_order() -> None:
+    """An mg.compile replay draws again (not the capture's frozen samples), in eager's order."""
+    def sample(x: mg.Tensor) -> mg.Tensor:
+        return (mg.bernoulli(x) * 2 + mg.normal(x, 1.0)
+                + mg.multinomial(x.abs() + 0.1, 2, replacement=True).sum() + mg.randperm(64)[0])
+
+    compiled = mg.compile(sample)
+    x = mg.full((64,), 0.5, dtype=mg.float64)
+    mg.manual_seed(0)
+    replays = [compiled(x).numpy() for _ in range(3)]
+    mg.manual_seed(0)
+    eager = [sample(x).numpy() for _ in range(3)]
+    assert not np.array_equal(replays[1], replays[2])
+    for r, e in zip(replays, eager):
+        np.testing.assert_array_equal(r, e)
