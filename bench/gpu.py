@@ -11,7 +11,9 @@ the GPU synchronised before and after it; a number is the median over
 peers interleaved so that clock and load changes hit them alike. Peers:
 
 * ``minigrad``: ``nn.LSTM`` from primitive ops on CuPy (the unrolled graph);
-* ``mg fused``: ``nn.LSTM(fused=True)``: each step's gate math is one CuPy
+* ``compiled``: ``nn.LSTM(compile=True)``: the primitive-op steps captured once and replayed
+  (``mg.compile``), no per-node bookkeeping;
+* ``fused``: ``nn.LSTM(fused=True)``: each step's gate math is one CuPy
   elementwise kernel forward and one backward (``minigrad.ops.fused``);
 * ``torch``: ``torch.nn.LSTM`` on CUDA (cuDNN), if PyTorch with CUDA is installed.
   TF32 tensor-core math is switched off for it (``--tf32`` allows it), so that
@@ -38,7 +40,7 @@ from bench.numpy_lstm import recurrent_weights
 from minigrad import backend
 
 SIZES = [(64, 100, 512, 512), (64, 100, 1024, 1024)]
-TARGETS = {"fused": 2.0, "minigrad": 4.0}   # issue 7: times cuDNN allowed at H=1024
+TARGETS = {"fused": 2.0, "minigrad": 4.0, "compiled": 4.0}   # issue 7: times cuDNN allowed at H=1024
 
 
 def _sgd_step(model: Any, optimizer: Any, inputs: Any) -> Callable[[], Any]:
@@ -58,10 +60,11 @@ def _sgd_step(model: Any, optimizer: Any, inputs: Any) -> Callable[[], Any]:
     return step
 
 
-def minigrad_step(x: np.ndarray, weights: dict, device: str, fused: bool, lr: float) -> Callable[[], Any]:
+def minigrad_step(x: np.ndarray, weights: dict, device: str, lr: float, **options: Any) -> Callable[[], Any]:
+    """``options``: ``fused=True`` (hand-written kernels) or ``compile=True`` (captured and replayed steps)."""
     import nn  # noqa: PLC0415 - the library under test, imported once a GPU is known to exist
 
-    model = nn.LSTM(x.shape[2], weights["weight_hh_l0"].shape[1], fused=fused, device=device)
+    model = nn.LSTM(x.shape[2], weights["weight_hh_l0"].shape[1], device=device, **options)
     model.load_state_dict(weights)
     optimizer = nn.optim.SGD(model.parameters(), lr=lr)
     return _sgd_step(model, optimizer, mg.tensor(x, device=device))
@@ -127,15 +130,14 @@ def run(sizes: list[tuple[int, int, int, int]], repeats: int, warmup: int, devic
     print(f"# LSTM training step (forward, backward, SGD update), float32, GPU; "
           f"median of {repeats} steps after {warmup} warm-up steps (ms)")
     print(_describe(torch, device))
-    header = ["B", "T", "I", "H", "minigrad", "mg fused", "torch", "mg/torch", "fused/torch", "mg/fused"]
-    print(" | ".join(f"{h:>11}" for h in header), flush=True)
     notes = []
     for batch, steps, inputs, hidden in sizes:
         size = f"{batch},{steps},{inputs},{hidden}"
         x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
         weights = recurrent_weights("lstm", inputs, hidden, seed=1)
-        peers = {"minigrad": minigrad_step(x, weights, device, False, lr),
-                 "fused": minigrad_step(x, weights, device, True, lr)}
+        peers = {"minigrad": minigrad_step(x, weights, device, lr),
+                 "compiled": minigrad_step(x, weights, device, lr, compile=True),
+                 "fused": minigrad_step(x, weights, device, lr, fused=True)}
         if torch is not None:
             peers["torch"] = torch_step(torch, x, weights, device, lr)
         # first step from identical weights: the peers must agree before their times mean anything
@@ -152,10 +154,8 @@ def run(sizes: list[tuple[int, int, int, int]], repeats: int, warmup: int, devic
                 samples[name].append(_timed_ms(step, synchronize))
         ms = {name: statistics.median(values) for name, values in samples.items()}
         t = ms.get("torch", float("nan"))
-        cells = [f"{v:>11}" for v in (batch, steps, inputs, hidden)]
-        cells += [f"{ms['minigrad']:>11.1f}", f"{ms['fused']:>11.1f}", f"{t:>11.1f}",
-                  f"{ms['minigrad'] / t:>11.2f}", f"{ms['fused'] / t:>11.2f}", f"{ms['minigrad'] / ms['fused']:>11.2f}"]
-        print(" | ".join(cells), flush=True)
+        print(f"B={batch} T={steps} I={inputs} H={hidden}: " + "  ".join(f"{k} {v:.1f}" for k, v in ms.items())
+              + " ms | " + "  ".join(f"{k}/torch {v / t:.2f}" for k, v in ms.items() if k != "torch"), flush=True)
         if torch is not None and hidden == 1024:
             for peer, allowed in TARGETS.items():
                 ratio = ms[peer] / t
