@@ -12,11 +12,14 @@ PyTorch, so a ``torch.nn.LSTM`` state dict converted with ``.numpy()`` loads
 as-is. Variable-length batches come either padded with ``lengths=`` or packed
 (:class:`nn.utils.rnn.PackedSequence`), as in PyTorch.
 
-``compile=True`` (every layer) runs the step through ``mg.compile``: the first
-step for an input signature records the step's ops, every later step, in this
-forward and the next ones, replays them as one ``compiled`` node in its ``t{t}``
-scope. Values equal eager mode's bit for bit (GRU gradients: to a few ulps, see
-tests/nn/test_recurrent_compile.py); bench/RESULTS.md has the speed.
+``compile=True`` (every layer) runs each layer's loop over time, one direction at
+a time, through ``mg.compile``: the first forward for an input signature (shapes,
+dtypes, which tensors require grad, the longest and shortest of ``lengths``)
+records the loop's ops, later forwards replay them as one ``compiled`` node per
+layer and direction, drawn by ``mg.viz`` as the same ``t{t}`` steps eager mode
+records. Outputs and gradients equal eager mode's bit for bit
+(tests/nn/test_recurrent_compile.py); bench/RESULTS.md has the speed. Under
+``detect_anomaly`` the layer runs eagerly.
 """
 
 from __future__ import annotations
@@ -103,9 +106,9 @@ class _Recurrent(Module):
         self.bidirectional = bool(bidirectional)
         self.gate_count = gate_count
         self.compile = bool(compile)
-        # one capture per input signature, kept across calls: the first step of the first forward records
-        # the step's ops, every later step (of this and later forwards) replays them as one node
-        self._compiled_step = mg.compile(self._flat_step) if compile else None
+        # compile=True: one mg.compile of the loop over time per layer and direction, made on first use
+        # (each keeps its own captures, one per input signature, across forwards)
+        self._compiled_directions: dict[tuple[int, str], Any] = {}
         self._suffixes = ("", "_reverse") if bidirectional else ("",)
         for k in range(num_layers):
             layer_input = input_size if k == 0 else hidden_size * len(self._suffixes)
@@ -117,16 +120,8 @@ class _Recurrent(Module):
         # copies and pickles carry the settings, not the captured programs (they hold op objects and
         # the first call's tensors); the copy captures its own on its first call
         state = self.__dict__.copy()
-        if state.get("_compiled_step") is not None:
-            state["_compiled_step"] = None
-            state["_recompile"] = True
+        state["_compiled_directions"] = {}
         return state
-
-    def __setstate__(self, state: dict) -> None:
-        recompile = state.pop("_recompile", False)
-        self.__dict__.update(state)
-        if recompile:
-            object.__setattr__(self, "_compiled_step", mg.compile(self._flat_step))
 
     def flatten_parameters(self) -> None:
         """Nothing to do (PyTorch needs it for cuDNN; kept so PyTorch code runs unchanged)."""
@@ -150,18 +145,6 @@ class _Recurrent(Module):
     def _step_weights(self, k: int, suffix: str) -> tuple:
         """(W_hhᵀ, the per-step hidden bias or None, …) for layer ``k`` and direction ``suffix``."""
         return self._weight(f"weight_hh_l{k}{suffix}").T, None
-
-    def _flat_step(self, gates_x: Tensor, present: tuple, *tensors: Tensor) -> tuple:
-        """``_step`` with every tensor a separate argument (state, then the weights that are not None,
-        as ``present`` says), the form ``mg.compile`` captures: it replays with the tensors it is passed."""
-        rest = iter(tensors[self.n_states:])
-        weights = tuple(next(rest) if is_present else None for is_present in present)
-        return self._step(gates_x, tensors[:self.n_states], weights)
-
-    def _replayed_step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
-        """``_step`` through the compiled ``_flat_step``: the same numbers, one graph node per step."""
-        present = tuple(w is not None for w in weights)
-        return self._compiled_step(gates_x, present, *state, *(w for w in weights if w is not None))
 
     def _input_bias(self, k: int, suffix: str) -> Tensor | None:
         """The bias added to the input projection: b_ih + b_hh (both act outside the step's nonlinearity)."""
@@ -248,7 +231,34 @@ class _Recurrent(Module):
 
     def _run_direction(self, x: Tensor, time_axis: int, k: int, suffix: str, state: tuple,
                        keep: tuple | None) -> tuple[Tensor, tuple]:
-        """One layer, one direction, inside its ``l{k}[_reverse]`` scope: (output, final state)."""
+        """One layer, one direction, inside its ``l{k}[_reverse]`` scope: (output, final state).
+
+        ``compile=True`` runs :meth:`_direction` through this layer and direction's ``mg.compile``:
+        the whole loop over time is one captured program, replayed as one graph node (drawn as
+        its ops in their ``t{t}`` scopes, as eager mode records them).
+        """
+        if keep is None:
+            active, masks, shortest = x.shape[time_axis], None, 0
+        else:
+            active, masks, shortest = keep
+        if not self.compile:
+            return self._direction(x, time_axis, k, suffix, state, active, masks, shortest)
+        compiled = self._compiled_directions.get((k, suffix))
+        if compiled is None:
+            compiled = self._compiled_directions[(k, suffix)] = mg.compile(self._direction)
+        # the masks (and so the signature) are eager's: None before the shortest sequence's end. Masking
+        # every step would let batches with other shortest lengths share a capture, but the extra
+        # zero-gradient consumers change the order in which a state's gradients are summed (GRU: ulps)
+        return compiled(x, time_axis, k, suffix, state, active, masks, shortest)
+
+    def _direction(self, x: Tensor, time_axis: int, k: int, suffix: str, state: tuple, active: int,
+                   masks: tuple | None, first_masked: int) -> tuple[Tensor, tuple]:
+        """The loop over time of layer ``k``, direction ``suffix``: (output (T, B, H), final state tuple).
+
+        ``active``: the steps to run (the longest length); ``masks``: per step t a (B, 1) bool keep-mask
+        (None without lengths), applied from step ``first_masked`` on. Reads no tensor values, so
+        ``mg.compile`` can capture it.
+        """
         steps, batch = x.shape[time_axis], x.shape[1 - time_axis]
         # the input's contribution at every step in one matmul: (T·B, I) @ (I, G·H)
         gates_x = x.reshape(steps * batch, x.shape[-1]) @ self._weight(f"weight_ih_l{k}{suffix}").T
@@ -258,18 +268,13 @@ class _Recurrent(Module):
         gates_x = mg.unbind(gates_x.reshape(x.shape[0], x.shape[1], gates_x.shape[-1]), time_axis)
         weights = self._step_weights(k, suffix)
 
-        if keep is None:
-            active, masks = steps, None
-        else:
-            active, masks = keep
         order = range(active - 1, -1, -1) if suffix else range(active)
         outputs: list[Any] = [None] * steps
-        step = self._step if self._compiled_step is None else self._replayed_step
-        name_scope, tag = mg.name_scope, mg.tag   # looked up once: this loop is the hot path
+        step, name_scope, tag = self._step, mg.name_scope, mg.tag   # looked up once: this loop is the hot path
         for t in order:
             with name_scope(f"t{t}"):
                 new = step(gates_x[t], state, weights)
-                if masks is not None and masks[t] is not None:
+                if masks is not None and t >= first_masked:
                     # finished sequences keep their state and output zeros
                     new = tuple(mg.where(masks[t], n, s) for n, s in zip(new, state))
                     outputs[t] = mg.where(masks[t], new[0], 0.0)
@@ -303,7 +308,7 @@ class _Recurrent(Module):
         return [mg.unbind(s.expand_dims(1) if unbatched else s, 0) for s in states]
 
     def _length_masks(self, lengths: Any, steps: int, batch: int, device: Any) -> tuple | None:
-        """(number of steps to run, per step a (B, 1) keep-mask Tensor or None when all are kept)."""
+        """(steps to run: the longest length, per step a (B, 1) bool keep-mask Tensor, the shortest length)."""
         if lengths is None:
             return None
         owner = type(self).__name__
@@ -320,10 +325,9 @@ class _Recurrent(Module):
         if values.min() < 1 or values.max() > steps:
             raise ValueError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time steps), "
                              f"got {values.tolist()}")
-        keep = mg.to_device(numpy.arange(steps)[:, None, None] < values[None, :, None], device)   # (T, B, 1)
-        shortest = int(values.min())
-        masks = [None if t < shortest else mg.as_tensor(keep[t]) for t in range(steps)]
-        return int(values.max()), masks
+        active = int(values.max())
+        keep = mg.to_device(numpy.arange(active)[:, None, None] < values[None, :, None], device)   # (T', B, 1)
+        return active, tuple(mg.as_tensor(keep[t]) for t in range(active)), int(values.min())
 
     def _batch_hint(self) -> str:
         """Where the batch size came from, for errors that a batch_first mix-up causes."""
@@ -352,8 +356,8 @@ class RNN(_Recurrent):
     h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh) (see :class:`~nn.cells.RNNCell`).
 
     Parameters ``weight_ih_l{k}[_reverse]`` (H, I) for k = 0 ((H, D·H) above), ``weight_hh_l{k}`` (H, H),
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,). ``compile=True`` replays each step as one node (module
-    docstring). See :meth:`forward` for shapes.
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,). ``compile=True`` replays each direction's loop over time
+    as one node (module docstring). See :meth:`forward` for shapes.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -384,8 +388,8 @@ class LSTM(_Recurrent):
     (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,), gate order i, f, g, o; with ``peephole=True``
     also ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,); with ``coupled=True`` the
     input gate is dropped (rows f, g, o: 3H; no ``weight_ci``). ``fused=True`` computes each step's
-    gates with one op (plain LSTM only). ``compile=True`` replays each step as one
-    node (module docstring). The state is a tuple (h, c).
+    gates with one op (plain LSTM only). ``compile=True`` replays each direction's loop
+    over time as one node (module docstring). The state is a tuple (h, c).
     """
 
     n_states = 2
@@ -422,7 +426,8 @@ class GRU(_Recurrent):
 
     Parameters ``weight_ih_l{k}[_reverse]`` (3H, I) ((3H, D·H) above layer 0), ``weight_hh_l{k}``
     (3H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3H,), gate order r, z, n. ``fused=True`` computes
-    each step's gates with one op; ``compile=True`` replays each step as one node (module docstring).
+    each step's gates with one op; ``compile=True`` replays each direction's loop over time as one
+    node (module docstring).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,

@@ -1,8 +1,9 @@
-"""nn.RNN/LSTM/GRU(compile=True): the step replayed through mg.compile gives eager mode's numbers.
+"""nn.RNN/LSTM/GRU(compile=True): each direction's loop over time replayed through mg.compile gives
+eager mode's numbers, bit for bit.
 
-Every configuration runs twice per model (the first forward captures, the second replays from the
-start) and is compared array by array with the eager layer's: outputs, final states, and the
-gradients of the input, the initial state and every parameter.
+Every configuration runs twice per model (the first forward captures, the second replays) and is
+compared array by array with the eager layer's: outputs, final states, and the gradients of the
+input, the initial state and every parameter.
 """
 
 from __future__ import annotations
@@ -85,12 +86,7 @@ def test_compiled_layer_equals_eager(name: str, options: dict, num_layers: int, 
     eager, compiled = pair(name, options, num_layers, bidirectional, dtype)
     x_np, h_np = inputs(name, num_layers, bidirectional)
     expected, got = run(eager, x_np, h_np, layout, dtype), run(compiled, x_np, h_np, layout, dtype)
-    forward = 1 + (2 if name == "LSTM" else 1)
-    assert_same(expected[:forward], got[:forward], True, "forward")
-    # GRU's h reaches three consumers (the next step's matmul and z * h, and the output): eager mode sums
-    # the three gradients one by one, a replayed step hands back the first two already summed, so the
-    # float additions associate differently (a few ulps). RNN and LSTM states have at most two.
-    assert_same(expected[forward:], got[forward:], name != "GRU", "gradients")
+    assert_same(expected, got, True, "outputs, final states and gradients")
 
 
 def test_compiled_dropout_with_a_fixed_seed_equals_eager() -> None:
@@ -103,17 +99,35 @@ def test_compiled_dropout_with_a_fixed_seed_equals_eager() -> None:
     assert_same(results[0], results[1], True, "dropout")
 
 
-def test_compiled_layer_replays_one_node_per_step() -> None:
+def test_compiled_layer_replays_one_node_per_direction() -> None:
     model = nn.LSTM(3, 4, compile=True, bidirectional=True)
     x = mg.randn(6, 2, 3)
-    model(x)                                  # captures (at t0: the zero state needs no grad, then again)
+    model(x)                                  # captures each direction's loop over time
     out, _ = model(x)
     nodes = walk(out)
     replayed = [n for n in nodes if n.name == "compiled"]
-    assert len(replayed) >= 2 * 5             # every step but a direction's first (zero state) at least
-    assert not any(n.name == "sigmoid" and "/t3" in n.scope for n in nodes)
-    assert {n.scope for n in replayed} >= {f"lstm/l0/t{t}" for t in range(1, 6)}
+    assert sorted(n.scope for n in replayed) == ["lstm/l0", "lstm/l0_reverse"]
+    assert not any(n.name == "sigmoid" for n in nodes)   # every step's ops are inside the two replays
+    drawn_scopes = {scope for n in replayed for _name, scope, *_ in n.program.drawn}
+    assert {f"lstm/l0/t{t}" for t in range(6)} <= drawn_scopes   # drawn as the unrolled steps
     assert repr(model) == "LSTM(3, 4, bidirectional=True, compile=True)"
+
+
+def test_lengths_with_the_same_longest_and_shortest_replay_one_capture() -> None:
+    eager, compiled = pair("GRU", {}, 2, True, np.float64)
+    x_np, h_np = inputs("GRU", 2, True)
+    for lengths in ([5, 2, 4], [4, 5, 2], [2, 3, 5], [5, 5, 5], [1, 5, 3]):
+        results = []
+        for model in (eager, compiled):
+            model.zero_grad()
+            x = mg.tensor(x_np, requires_grad=True)
+            out, h = model(x, mg.tensor(h_np[0]), lengths=lengths)
+            ((out * out).sum() + h.sum()).backward()
+            results.append([out.numpy(), h.numpy(), x.grad.numpy(), *(p.grad.numpy() for p in model.parameters())])
+        assert_same(results[0], results[1], True, f"lengths {lengths}")
+    # one capture per (longest, shortest) length: (5, 2) three times, (5, 5), (5, 1)
+    assert [len(c.programs) for c in compiled._compiled_directions.values()] == [3, 3, 3, 3]
+    assert not any(c.eager for c in compiled._compiled_directions.values())
 
 
 def test_compiled_layer_copies_and_sees_weight_updates() -> None:
@@ -124,7 +138,7 @@ def test_compiled_layer_copies_and_sees_weight_updates() -> None:
     model(x)
     out, _ = model(x)
     twin = copy.deepcopy(model)                # captured programs are not copied; the twin captures its own
-    assert twin._compiled_step is not model._compiled_step and twin.compile
+    assert twin.compile and not twin._compiled_directions   # captures its own on its first call
     np.testing.assert_array_equal(twin(x)[0].numpy(), out.numpy())
     np.testing.assert_array_equal(twin(x)[0].numpy(), out.numpy())
     with mg.no_grad():                         # an optimizer-style in-place update is seen by the replay

@@ -13,7 +13,9 @@ from minigrad import viz
 def lstm_loss(compile: bool, **options) -> mg.Tensor:
     mg.manual_seed(0)
     layer = nn.LSTM(3, 4, compile=compile, **options)
-    output, _ = layer(mg.randn(3, 2, 3))   # the first step captures, the next ones replay
+    x = mg.randn(3, 2, 3)
+    layer(x)                   # compile=True: the first call captures each direction's loop over time
+    output, _ = layer(x)       # ... and this one replays it
     return output[-1].sum()
 
 
@@ -21,7 +23,7 @@ def lstm_loss(compile: bool, **options) -> mg.Tensor:
                                      {"show_grads": True}, {"params": "single"}, {"collapse": 1}])
 def test_captured_lstm_draws_like_eager(options):
     eager, captured = lstm_loss(False), lstm_loss(True)
-    assert any(node.name == "compiled" for node in _nodes(captured))   # the replays are one node per step
+    assert any(node.name == "compiled" for node in _nodes(captured))   # the replay: one node per direction
     assert viz.draw(captured, **options).source == viz.draw(eager, **options).source
 
 
