@@ -74,7 +74,9 @@ def _flat(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tenso
 def _sign(xp: Any, x: Any) -> Any:
     if x.dtype == bool:
         return x.copy()
-    return xp.sign(x)   # sign(NaN) is NaN in both NumPy and PyTorch
+    if x.dtype.kind == "f":
+        return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))   # PyTorch's sign(NaN) is 0 (NumPy's NaN)
+    return xp.sign(x)
 
 
 sign = _flat("sign", _sign, "-1, 0 or 1 by the sign of each element, in x's dtype.")

@@ -40,6 +40,7 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     # rounding: zero gradients, dtype kept
     "sign": (lambda t, x: x.sign() + t.sign(x), (STEPS,)),
     "sign_at_zero": (lambda t, x: x.sign() * x, (ZEROS,)),
+    "sign_of_nan_inf": (lambda t, x: (x / x.round()).sign(), (ZEROS,)),
     "floor": (lambda t, x: t.floor(x) * x, (STEPS,)),
     "ceil": (lambda t, x: x.ceil() * x, (STEPS,)),
     "round": (lambda t, x: t.round(x) + x.round(), (STEPS,)),
@@ -92,6 +93,8 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "median_all": (lambda t, x: x.median(), (X34,)),
     "median_all_ties": (lambda t, x: t.median(x), (ZEROS,)),
     "median_dim": (lambda t, x: x.median(1), (X34,)),
+    "median_dim_ties_and_nan": (lambda t, x: x.median(1), (np.array([[1.0, 2, 2, 2, 3], [5, 5, 5, 5, 5],
+                                                                    [3, 1, 3, 1, 3], [1, np.nan, 2, np.nan, 0]]),)),
     "median_dim_keepdim": (lambda t, x: t.median(x, dim=0, keepdim=True), (X234,)),
     # shape and selection
     "flip": (lambda t, x: x.flip(0) + t.flip(x, [1]), (X34,)),
@@ -149,7 +152,7 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "empty_products": (lambda t, a, b: [t.outer(a, b), t.dot(a, a), t.einsum("i,j->ij", a, b)], (E0, X3)),
     "empty_median": (lambda t, x: x.median(), (E0,)),
 }
-NO_GRADCHECK = {"empty_median", "sign_at_zero"}
+NO_GRADCHECK = {"empty_median", "sign_at_zero", "sign_of_nan_inf", "median_dim_ties_and_nan"}
 NOT_IN_TORCH = {"scatter_src_larger", "scatter_add_src_larger"}
 
 
