@@ -421,3 +421,40 @@ def test_compiled_sampling_draws_fresh_samples_in_eager_order() -> None:
     assert not np.array_equal(replays[1], replays[2])
     for r, e in zip(replays, eager):
         np.testing.assert_array_equal(r, e)
+
+
+# --- GPU: the same cases on cuda as on cpu (the strict CuPy stand-in where there is no GPU) ------------
+
+def _run_on(device: str, fn: Callable, arrays: tuple) -> tuple:
+    inputs = [mg.tensor(a, requires_grad=a.dtype.kind == "f", device=device) for a in arrays]
+    outputs = _flat_outputs(fn(mg, *inputs))
+    loss = None
+    for k, o in enumerate(outputs):
+        assert o.device == mg.device(device), f"output {k} is on {o.device}"
+        if o.requires_grad:
+            term = (o * (k + 1.5)).sum()
+            loss = term if loss is None else loss + term
+    if loss is not None:
+        loss.backward()
+    return [o.numpy() for o in outputs], [i.grad.numpy() if i.grad is not None else None for i in inputs]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"round_half_to_even"}))
+def test_on_gpu_same_as_on_cpu(name: str) -> None:
+    fn, arrays = CASES[name]
+    (out_cpu, grad_cpu), (out_gpu, grad_gpu) = _run_on("cpu", fn, arrays), _run_on("cuda", fn, arrays)
+    for a, b in zip(out_gpu + grad_gpu, out_cpu + grad_cpu):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.gpu
+def test_sampling_on_gpu() -> None:
+    probs = mg.tensor([[0.1, 0.0, 0.6, 0.3]], device="cuda")
+    for out in (mg.randperm(8, device="cuda"), mg.multinomial(probs, 2), mg.multinomial(probs, 5, True),
+                mg.bernoulli(probs), mg.normal(probs, 1.0), mg.normal(0.0, 1.0, (3,), device="cuda"),
+                mg.eye(3, device="cuda"), mg.zeros(4, device="cuda").bernoulli_(0.5)):
+        assert out.device == mg.device("cuda")
