@@ -26,13 +26,17 @@ class Memory:
     context: (B, H) the encoder's summary (the decoder's initial top-layer h),
     fed to every step when peeky; values: (B, S, C) encoder outputs and
     keys: (B, S, A) their attention projection; mask_bias: (B, S) 0 for real
-    source positions, -1e9 for padding.
+    source positions, -1e9 for padding; context_gates (B, G·H) and
+    context_logits (B, V): the context's share of a peeky decoder's gates and
+    logits (made by ``PeekyDecoder`` on first use).
     """
 
     context: Any = None
     values: Any = None
     keys: Any = None
     mask_bias: Any = None
+    context_gates: Any = None
+    context_logits: Any = None
 
     def repeat(self, times: int) -> Memory:
         """Each batch row repeated ``times`` times in a row (for beam search)."""
@@ -137,6 +141,80 @@ class Decoder(nn.Module):
         return self.out(output), state, None
 
 
+class PeekyDecoder(Decoder):
+    """The peeky decoder (one layer) computed the cheap way: the same model, parameters and values.
+
+    The peeky input and output are concatenations ``[x_t, context]`` whose second part is the
+    same at every step, so each product with a weight ``W = [W_x | W_c]`` splits into a part per
+    step and a part per batch::
+
+        [x_t, context] @ Wᵀ + b  =  x_t @ W_xᵀ  +  (context @ W_cᵀ + b)
+
+    ``peeky_gates`` and ``peeky_logits`` compute ``context @ W_cᵀ + b`` once per batch: in the
+    demo that is 128 of the 144 input columns of every step's gate product and of its gradient.
+    The recurrent loop is then the layer's own step function (``nn.cells``), run here because the
+    layer itself only takes whole inputs.
+    """
+
+    def forward(self, inputs: mg.Tensor, state: Any, memory: Memory, teacher_forcing: float = 1.0) -> mg.Tensor:
+        if teacher_forcing < 1.0:
+            return stepped(self, inputs, state, memory, teacher_forcing)
+        gates = self.peeky_gates(memory) + self.embedding(inputs) @ self._input_weight()   # (T, B, G·H)
+        with mg.name_scope("rnn"), mg.name_scope("l0"):
+            states, outputs = self._layer_state(state), []
+            for t, gates_t in enumerate(mg.unbind(gates, 0)):
+                with mg.name_scope(f"t{t}"):
+                    states = self._step(gates_t, states)
+                outputs.append(states[0])
+        output = mg.stack(outputs, axis=0)                                   # (T, B, H)
+        return self.peeky_logits(memory) + output @ self.out.weight[:, : self.rnn.hidden_size].T
+
+    def step(self, tokens: mg.Tensor, state: Any, memory: Memory) -> tuple[mg.Tensor, Any, None]:
+        """One step: tokens (B,) → logits (B, V), the new state, no attention weights."""
+        gates = self.peeky_gates(memory) + self.embedding(tokens) @ self._input_weight()
+        with mg.name_scope("rnn"), mg.name_scope("l0"):
+            states = self._step(gates, self._layer_state(state))
+        h = states[0]
+        logits = self.peeky_logits(memory) + h @ self.out.weight[:, : self.rnn.hidden_size].T
+        new_state = tuple(s.expand_dims(0) for s in states)
+        return logits, (new_state if len(new_state) == 2 else new_state[0]), None
+
+    def peeky_gates(self, memory: Memory) -> mg.Tensor:
+        """context @ W_cᵀ + the input bias: the context's share of every step's gates (B, G·H), made once."""
+        if memory.context_gates is None:
+            rnn, width = self.rnn, self.embedding.embedding_dim
+            bias = rnn.bias_ih_l0 + rnn.bias_hh_l0 if isinstance(rnn, nn.LSTM) else rnn.bias_ih_l0
+            memory.context_gates = memory.context @ rnn.weight_ih_l0[:, width:].T + bias
+        return memory.context_gates
+
+    def peeky_logits(self, memory: Memory) -> mg.Tensor:
+        """context @ W_cᵀ + b of the output layer: the context's share of every step's logits (B, V)."""
+        if memory.context_logits is None:
+            hidden = self.rnn.hidden_size
+            memory.context_logits = memory.context @ self.out.weight[:, hidden:].T + self.out.bias
+        return memory.context_logits
+
+    def _input_weight(self) -> mg.Tensor:
+        """W_xᵀ: the embedding's columns of the layer's input weight, (E, G·H)."""
+        return self.rnn.weight_ih_l0[:, : self.embedding.embedding_dim].T
+
+    @staticmethod
+    def _layer_state(state: Any) -> tuple:
+        """The layer's (1, B, H) state(s) as the step functions take them: a tuple of (B, H)."""
+        return tuple(s[0] for s in state) if isinstance(state, tuple) else (state[0],)
+
+    def _step(self, gates: mg.Tensor, states: tuple) -> tuple:
+        """One step of the layer's cell on precomputed input gates (B, G·H); tags h (and c) as the layer does."""
+        rnn = self.rnn
+        if isinstance(rnn, nn.LSTM):
+            states = nn.cells.lstm_step(gates, *states, rnn.weight_hh_l0.T, None, fused=rnn.fused)
+        else:
+            states = (nn.cells.gru_step(gates, states[0], rnn.weight_hh_l0.T, rnn.bias_hh_l0, fused=rnn.fused),)
+        for state, name in zip(states, "hc"):
+            mg.tag(state, name)
+        return states
+
+
 class AttentionDecoder(nn.Module):
     """Bahdanau's decoder: at step t attend with s_{t-1} over the encoder outputs,
     feed [embedding(y_{t-1}), context_t] to the LSTM/GRU, predict from [s_t, context_t].
@@ -208,7 +286,8 @@ class Seq2Seq(nn.Module):
             self.decoder = AttentionDecoder(target_vocab, embedding_size, hidden_size, num_layers, cell, dropout,
                                             value_size, attention_size or hidden_size, fused)
         else:
-            self.decoder = Decoder(target_vocab, embedding_size, hidden_size, num_layers, cell, dropout, peeky, fused)
+            kind = PeekyDecoder if peeky and num_layers == 1 else Decoder
+            self.decoder = kind(target_vocab, embedding_size, hidden_size, num_layers, cell, dropout, peeky, fused)
 
     def encode(self, source: mg.Tensor, lengths: Any) -> tuple[Memory, Any]:
         """Run the encoder: the decoder's memory and initial state."""

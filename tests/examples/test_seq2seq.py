@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minigrad as mg
 from examples.seq2seq import make_batch
+from examples.seq2seq_model import Decoder, Memory, PeekyDecoder, Seq2Seq
 from examples.seq2seq_tasks import EOS_ID, Vocab, addition_pairs, dates_pairs, encode_pairs, load_task, reverse_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +69,46 @@ def test_batches_pack_or_pad_the_source():
     assert np.array_equal(packed.inputs.numpy()[1:], packed.targets.numpy()[:-1])
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_peeky_decoder_is_the_concatenated_model(cell):
+    """PeekyDecoder's split products give the logits and gradients of the textbook form, which
+    concatenates the context to every step's input and output (Decoder), and the same per-step decoding."""
+    mg.manual_seed(3)
+    args = (11, 6, 16, 1, cell, 0.0, True)
+    fast, reference = PeekyDecoder(*args), Decoder(*args)
+    reference.load_state_dict(fast.state_dict())
+    rng = np.random.default_rng(0)
+    inputs = mg.tensor(rng.integers(0, 11, size=(5, 4)))
+    context = mg.tensor(rng.standard_normal((4, 16)).astype(np.float32))
+    h0 = mg.tensor(rng.standard_normal((1, 4, 16)).astype(np.float32))
+    state = (h0, mg.tensor(rng.standard_normal((1, 4, 16)).astype(np.float32))) if cell == "lstm" else h0
+    outputs = []
+    for decoder in (fast, reference):
+        logits = decoder(inputs, state, Memory(context=context))
+        (logits * logits).sum().backward()
+        outputs.append((logits.numpy(), {n: p.grad.numpy() for n, p in decoder.named_parameters()}))
+    (fast_logits, fast_grads), (ref_logits, ref_grads) = outputs
+    np.testing.assert_allclose(fast_logits, ref_logits, rtol=1e-5, atol=1e-6)
+    assert fast_grads.keys() == ref_grads.keys()
+    for name in ref_grads:
+        np.testing.assert_allclose(fast_grads[name], ref_grads[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    with mg.no_grad():   # one decoding step: logits, and the new state in the layer's (1, B, H) form
+        fast_step = fast.step(inputs[0], state, Memory(context=context))
+        ref_step = reference.step(inputs[0], state, Memory(context=context))
+    np.testing.assert_allclose(fast_step[0].numpy(), ref_step[0].numpy(), rtol=1e-5, atol=1e-6)
+    fast_state = fast_step[1] if cell == "lstm" else (fast_step[1],)
+    ref_state = ref_step[1] if cell == "lstm" else (ref_step[1],)
+    for a, b in zip(fast_state, ref_state):
+        assert a.shape == b.shape == (1, 4, 16)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_peeky_model_uses_the_split_decoder_for_one_layer_only():
+    assert type(Seq2Seq(12, 13, peeky=True).decoder) is PeekyDecoder
+    assert type(Seq2Seq(12, 13, peeky=True, num_layers=2).decoder) is Decoder
+    assert type(Seq2Seq(12, 13, peeky=False).decoder) is Decoder
+
+
 def test_encode_pairs_pads_and_ends_with_eos():
     vocab = Vocab("abc")
     encoded = encode_pairs([("ab", "c"), ("abca", "cab")], vocab, vocab)
@@ -102,6 +144,13 @@ def test_attention_gru_bidirectional_beam_and_scheduled_sampling(run_example, tm
     assert summary["attention"] and summary["cell"] == "gru"
     assert (tmp_path / "attention.png").exists()
     assert (tmp_path / "seq2seq.npz").exists()
+
+
+def test_peeky_beam_search_and_scheduled_sampling(run_example, tmp_path):
+    summary, _ = run_example(
+        "seq2seq", "--task", "addition", "--pairs", "300", "--epochs", "1", "--hidden-size", "16",
+        "--embedding-size", "8", "--teacher-forcing", "0.5", "--beam-width", "3", "--no-graph", "--out", str(tmp_path))
+    assert summary["peeky"] is True and 0.0 <= summary["val_accuracy"] <= 1.0
 
 
 def test_reverse_task_plain_lstm_reading_padding(run_example, tmp_path):
