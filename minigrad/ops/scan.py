@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
@@ -149,13 +151,16 @@ def cumprod(x: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = N
 
 
 def _logcumsumexp_array(xp: Any, x: Any, axis: int) -> Any:
-    if hasattr(xp.logaddexp, "accumulate"):
-        return xp.logaddexp.accumulate(x, axis=axis)
-    # without ufunc.accumulate (CuPy): shift by the max of each line, then log of the running sum
-    shift = x.max(axis=axis, keepdims=True)
-    shift = xp.where(xp.isfinite(shift), shift, 0)
-    with backend.errstate(xp, divide="ignore"):
-        return xp.log(xp.cumsum(xp.exp(x - shift), axis=axis)) + shift
+    if xp is numpy:
+        return numpy.logaddexp.accumulate(x, axis=axis)
+    # CuPy has no logaddexp.accumulate: a doubling scan, log2(n) steps of logaddexp (never a shift by the
+    # line's max, which would underflow the early terms of a line with a wide range)
+    y = xp.moveaxis(x, axis, -1)
+    offset, n = 1, y.shape[-1]
+    while offset < n:
+        y = xp.concatenate([y[..., :offset], xp.logaddexp(y[..., offset:], y[..., :-offset])], axis=-1)
+        offset *= 2
+    return xp.ascontiguousarray(xp.moveaxis(y, -1, axis))
 
 
 class LogCumSumExp(Function):
