@@ -97,6 +97,8 @@ def _parse(equation: str, operands: tuple) -> tuple:
                          "tensors were given")
     ellipsis_dims = max((t.ndim - len(sub.replace("...", "")) for sub, t in zip(inputs, operands)
                          if "..." in sub), default=0)
+    # letters the equation does not use name the dims of '...'
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq]
     spelled = []
     for sub, t in zip(inputs, operands):
         letters = sub.replace("...", "")
@@ -106,14 +108,14 @@ def _parse(equation: str, operands: tuple) -> tuple:
             extra = t.ndim - len(letters)
             if extra < 0:
                 raise ValueError(f"einsum: {sub!r} has more indices than the operand's {t.ndim} dims")
-            sub = sub.replace("...", "".join(chr(ord("A") + ellipsis_dims - extra + i) for i in range(extra)))
+            sub = sub.replace("...", "".join(spare[ellipsis_dims - extra:ellipsis_dims]))
         if len(sub) != t.ndim:
             raise ValueError(f"einsum: subscripts {sub!r} for an operand of shape {t.shape} in {equation!r}")
         if len(set(sub)) != len(sub):
             raise NotImplementedError(f"einsum: an index repeated inside one operand ({sub!r}, a diagonal) is "
                                       "not supported; use diagonal indexing first")
         spelled.append(sub)
-    broadcast = "".join(chr(ord("A") + i) for i in range(ellipsis_dims))
+    broadcast = "".join(spare[:ellipsis_dims])
     if arrow:
         out = rhs.replace("...", broadcast)
         if not out.isalpha() and out:

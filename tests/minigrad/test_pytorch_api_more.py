@@ -142,6 +142,7 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "einsum_ellipsis": (lambda t, a, b: t.einsum("...ij,jk->...ik", a, b), (X234, _normal(4, 2))),
     "einsum_ellipsis_broadcast": (lambda t, a, b: t.einsum("...ij,...jk->...ik", a, b),
                                   (_normal(1, 3, 4), _normal(2, 4, 5))),
+    "einsum_capitals_and_ellipsis": (lambda t, a, b: t.einsum("...Ij,jA", a, b), (X234, _normal(4, 2))),
     "einsum_trace_free_sum": (lambda t, a: t.einsum("ijk->", a), (X234,)),
     # zero-size shapes
     "empty_math": (lambda t, x: [x.log1p(), x.floor(), x.erf(), t.atan2(x, x), x.isnan(), x.square()], (E04,)),
