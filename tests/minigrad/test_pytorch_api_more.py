@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from test_pytorch_api import _flat_outputs, same_as_torch
+from hypothesis import given
+from test_pytorch_api import DRAWN, _array_and_dims, _flat_outputs, same_as_torch
 
 import minigrad as mg
 
@@ -171,6 +172,33 @@ def test_gradcheck(name: str) -> None:
     outputs = [o for o in _flat_outputs(fn(mg, *inputs)) if o.dtype.kind == "f"]
     if outputs and any(o.requires_grad for o in outputs):
         assert mg.gradcheck(lambda *xs: [o for o in _flat_outputs(fn(mg, *xs)) if o.dtype.kind == "f"], inputs)
+
+
+# --- random shapes and dims (Hypothesis) ---------------------------------------------------------------
+
+DRAWN_CASES: dict[str, Callable] = {
+    "prod": lambda t, x, d, k: x.prod(d[0], keepdim=k),
+    "prod_with_zeros": lambda t, x, d, k: (x * (x.abs() > 0.5)).prod(d[1]),
+    "cumsum": lambda t, x, d, k: x.cumsum(d[0]),
+    "cumprod": lambda t, x, d, k: t.cumprod(x * (x.abs() > 0.3) if k else x, dim=d[1]),
+    "logcumsumexp": lambda t, x, d, k: x.logcumsumexp(d[0]),
+    "median": lambda t, x, d, k: x.median(d[0], keepdim=k),
+    "flip": lambda t, x, d, k: x.flip(sorted({a % x.ndim for a in d})),
+    "roll": lambda t, x, d, k: x.roll(3 if k else -1, d[0]),
+    "count_nonzero": lambda t, x, d, k: (x * (x > 0)).count_nonzero(d[0]),
+    "tril_triu": lambda t, x, d, k: (x.tril(d[0]) if k else x.triu(d[1])) if x.ndim > 1 else x,
+    "repeat_interleave": lambda t, x, d, k: x.repeat_interleave(2, dim=d[0]),
+    "scatter_add_gather": lambda t, x, d, k: x.scatter_add(d[0], (x.abs() * 10).long() % x.shape[d[0]], x * 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWN_CASES))
+@DRAWN
+@given(drawn=_array_and_dims())
+def test_drawn_shapes_same_as_torch(name: str, drawn: tuple, torch: Any) -> None:
+    array, dims, flag = drawn
+    fn = DRAWN_CASES[name]
+    same_as_torch(torch, lambda t, x: fn(t, x, dims, flag), array, gradcheck=False)
 
 
 # --- dtypes: integers and bools as PyTorch promotes them -----------------------------------------------
