@@ -123,8 +123,9 @@ def reference_hubs(edges: Edges, show_shapes: bool) -> list[Unit]:
     outputs, the ``unbind`` of a projected input sequence. Each such edge to
     an op is drawn to a reference beside that op; an edge to a folded box is
     left out (the box stands for its ops). One dashed anchor edge, labelled
-    with the number of scopes the hub links to, ties the hub to the nearest
-    reference or box, so the hub keeps its place in the layout.
+    with the number of scopes the hub links to (and, with gradients, the norm
+    of all the gradients along the hub's edges taken together), ties the hub
+    to the nearest reference or box, so the hub keeps its place in the layout.
     """
     sources: dict[Unit, dict] = {}
     targets: dict[Unit, dict] = {}
@@ -138,6 +139,7 @@ def reference_hubs(edges: Edges, show_shapes: bool) -> list[Unit]:
         return []
     refs: dict[tuple, Unit] = {}
     partners: dict[tuple, dict[Unit, None]] = {}   # (hub, side) → stand-ins (refs or boxes)
+    carried: dict[tuple, list] = {}   # (hub, side) → gradient norms along the edges it stands for
     for (tail, head), edge in list(edges.items()):
         if tail.kind not in ("op", "box") or tail.home == head.home:
             continue
@@ -161,12 +163,13 @@ def reference_hubs(edges: Edges, show_shapes: bool) -> list[Unit]:
             else:
                 edges.add(stand_in, partner, edge.norms, edge.indices, edge.count)
         partners.setdefault((hub, side), {})[stand_in] = None
+        carried.setdefault((hub, side), []).extend(edge.norms)
     for (hub, side), stand_ins in partners.items():
         if side == "in":
             key = (max(stand_ins, key=lambda u: u.order), hub)
         else:
             key = (hub, min(stand_ins, key=lambda u: u.order))
-        edges.add(*key, [], [], len(stand_ins)).anchor = True
+        edges.add(*key, carried[(hub, side)], [], len(stand_ins)).anchor = True
     return list(refs.values())
 
 

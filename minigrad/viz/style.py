@@ -163,9 +163,10 @@ def edge_attrs(edge: Edge, scale: Scale | None, boxed: bool) -> dict[str, str]:
     """Style of one edge. Gradient labels between boxes get room in the layout
     (``label``); other labels are placed after layout (``xlabel``), which keeps
     big graphs fast."""
-    if edge.anchor:   # count: how many scopes the hub links to
-        return {"style": "dashed", "color": "#999999", "arrowhead": "none", "xlabel": f"×{edge.count}",
-                "fontcolor": "#777777"}
+    if edge.anchor:   # count: how many scopes the hub links to; norms: along all the hub's edges
+        value = combined(edge.norms) if scale is not None else None
+        return {"style": "dashed", "color": "#999999", "arrowhead": "none", "fontcolor": "#777777",
+                "xlabel": f"×{edge.count}" + ("" if value is None else f" {norm_text(value)}")}
     attrs: dict[str, str] = {}
     texts = []
     if edge.indices:
