@@ -109,6 +109,9 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
 
         r = σ(x_r + h_r)    z = σ(x_z + h_z)    n = tanh(x_n + r * h_n)    h' = (1 - z) * n + z * h
 
+    r and z are computed together (one add, one σ over both gates' columns), and h' as
+    n + z * (h - n), as PyTorch computes it: the same values in fewer ops.
+
     gates_x: (B, 3H); h: (B, H); weight_hh_t: (H, 3H). ``fused`` computes everything after the
     matmul as one op (``mg.gru_gates``).
     """
@@ -117,12 +120,12 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
         gates_h = gates_h + bias_hh
     if fused:
         return gru_gates(gates_x, gates_h, h)
-    x_r, x_z, x_n = gates_x.chunk(3, axis=-1)
-    h_r, h_z, h_n = gates_h.chunk(3, axis=-1)
-    r = (x_r + h_r).sigmoid()
-    z = (x_z + h_z).sigmoid()
+    hidden = h.shape[-1]
+    x_rz, x_n = gates_x.split([2 * hidden, hidden], dim=-1)
+    h_rz, h_n = gates_h.split([2 * hidden, hidden], dim=-1)
+    r, z = (x_rz + h_rz).sigmoid().chunk(2, dim=-1)
     n = (x_n + r * h_n).tanh()
-    return (1 - z) * n + z * h
+    return n + z * (h - n)
 
 
 # --- checks and parameters shared by cells and layers ---------------------------

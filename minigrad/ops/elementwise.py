@@ -67,12 +67,18 @@ class Sub(Function):
 class Mul(Function):
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
-        return a * b
+        y = a * b
+        self.shapes = _broadcast_shapes(a, b, y)
+        return y
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
-        return (sum_to(gy * b, _shape(a)) if self.needs_grad[0] else None,
-                sum_to(gy * a, _shape(b)) if self.needs_grad[1] else None)
+        needs_grad = self.needs_grad
+        if self.shapes is None:   # nothing broadcast (a recurrent cell's gates): no sums back
+            return gy * b if needs_grad[0] else None, gy * a if needs_grad[1] else None
+        shape_a, shape_b = self.shapes
+        return (sum_to(gy * b, shape_a) if needs_grad[0] else None,
+                sum_to(gy * a, shape_b) if needs_grad[1] else None)
 
 
 class Div(Function):
