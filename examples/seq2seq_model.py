@@ -150,7 +150,7 @@ class PeekyDecoder(Decoder):
 
         [x_t, context] @ Wᵀ + b  =  x_t @ W_xᵀ  +  (context @ W_cᵀ + b)
 
-    ``peeky_gates`` and ``peeky_logits`` compute ``context @ W_cᵀ + b`` once per batch: in the
+    ``_context_gates`` and ``_context_logits`` compute ``context @ W_cᵀ + b`` once per batch: in the
     demo that is 128 of the 144 input columns of every step's gate product and of its gradient.
     The recurrent loop is then the layer's own step function (``nn.cells``), run here because the
     layer itself only takes whole inputs.
@@ -159,7 +159,8 @@ class PeekyDecoder(Decoder):
     def forward(self, inputs: mg.Tensor, state: Any, memory: Memory, teacher_forcing: float = 1.0) -> mg.Tensor:
         if teacher_forcing < 1.0:
             return stepped(self, inputs, state, memory, teacher_forcing)
-        gates = self.peeky_gates(memory) + self.embedding(inputs) @ self._input_weight()   # (T, B, G·H)
+        (input_x, input_c), (out_h, out_c) = self._split_weights()
+        gates = self._context_gates(memory, input_c) + self.embedding(inputs) @ input_x.T   # (T, B, G·H)
         with mg.name_scope("rnn"), mg.name_scope("l0"):
             states, outputs = self._layer_state(state), []
             for t, gates_t in enumerate(mg.unbind(gates, 0)):
@@ -167,36 +168,39 @@ class PeekyDecoder(Decoder):
                     states = self._step(gates_t, states)
                 outputs.append(states[0])
         output = mg.stack(outputs, axis=0)                                   # (T, B, H)
-        return self.peeky_logits(memory) + output @ self.out.weight[:, : self.rnn.hidden_size].T
+        return self._context_logits(memory, out_c) + output @ out_h.T
 
     def step(self, tokens: mg.Tensor, state: Any, memory: Memory) -> tuple[mg.Tensor, Any, None]:
         """One step: tokens (B,) → logits (B, V), the new state, no attention weights."""
-        gates = self.peeky_gates(memory) + self.embedding(tokens) @ self._input_weight()
+        (input_x, input_c), (out_h, out_c) = self._split_weights()
+        gates = self._context_gates(memory, input_c) + self.embedding(tokens) @ input_x.T
         with mg.name_scope("rnn"), mg.name_scope("l0"):
             states = self._step(gates, self._layer_state(state))
-        h = states[0]
-        logits = self.peeky_logits(memory) + h @ self.out.weight[:, : self.rnn.hidden_size].T
+        logits = self._context_logits(memory, out_c) + states[0] @ out_h.T
         new_state = tuple(s.expand_dims(0) for s in states)
         return logits, (new_state if len(new_state) == 2 else new_state[0]), None
 
-    def peeky_gates(self, memory: Memory) -> mg.Tensor:
-        """context @ W_cᵀ + the input bias: the context's share of every step's gates (B, G·H), made once."""
+    def _split_weights(self) -> tuple:
+        """(W_x, W_c) of the layer's input weight (G·H, E | H) and (W_h, W_c) of the output layer's (V, H | H).
+
+        One ``split`` each, so the backward pass joins the two halves' gradients in one copy."""
+        embedding, hidden = self.embedding.embedding_dim, self.rnn.hidden_size
+        return (self.rnn.weight_ih_l0.split([embedding, hidden], 1),
+                self.out.weight.split([hidden, hidden], 1))
+
+    def _context_gates(self, memory: Memory, input_c: mg.Tensor) -> mg.Tensor:
+        """context @ W_cᵀ + the input bias: the context's share of every step's gates (B, G·H), made once per batch."""
         if memory.context_gates is None:
-            rnn, width = self.rnn, self.embedding.embedding_dim
+            rnn = self.rnn
             bias = rnn.bias_ih_l0 + rnn.bias_hh_l0 if isinstance(rnn, nn.LSTM) else rnn.bias_ih_l0
-            memory.context_gates = memory.context @ rnn.weight_ih_l0[:, width:].T + bias
+            memory.context_gates = memory.context @ input_c.T + bias
         return memory.context_gates
 
-    def peeky_logits(self, memory: Memory) -> mg.Tensor:
-        """context @ W_cᵀ + b of the output layer: the context's share of every step's logits (B, V)."""
+    def _context_logits(self, memory: Memory, out_c: mg.Tensor) -> mg.Tensor:
+        """context @ W_cᵀ + b of the output layer: the context's share of every step's logits (B, V), made once."""
         if memory.context_logits is None:
-            hidden = self.rnn.hidden_size
-            memory.context_logits = memory.context @ self.out.weight[:, hidden:].T + self.out.bias
+            memory.context_logits = memory.context @ out_c.T + self.out.bias
         return memory.context_logits
-
-    def _input_weight(self) -> mg.Tensor:
-        """W_xᵀ: the embedding's columns of the layer's input weight, (E, G·H)."""
-        return self.rnn.weight_ih_l0[:, : self.embedding.embedding_dim].T
 
     @staticmethod
     def _layer_state(state: Any) -> tuple:
