@@ -22,6 +22,7 @@ heat map are written to --out; the last line of stdout is a JSON summary.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import shutil
 import sys
@@ -37,6 +38,27 @@ from examples.seq2seq_tasks import GO_ID, PAD_ID, EncodedPairs, TaskData, load_t
 from minigrad import nn
 
 F = nn.functional
+
+
+def keep_freed_memory() -> None:
+    """Let glibc's malloc keep freed blocks of up to 32 MB for reuse (Linux; elsewhere nothing).
+
+    A training step allocates and frees the same temporaries every time: the
+    gates of a whole sequence, gradients, Adam's buffers (0.25-1.5 MB each).
+    By default glibc hands blocks that large back to the kernel (mmap above its
+    threshold, heap trimmed past 128 KB), so the next step page-faults them in
+    again, zero-filled: ~700 minor page faults per step, about a sixth of the
+    demo's step time (bench/RESULTS.md). Raising both thresholds keeps them.
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):   # not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3   # glibc's <malloc.h>
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
 
 
 # --- data → tensors ---------------------------------------------------------
@@ -209,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     device = common.setup(args)
+    keep_freed_memory()
     if args.attention and args.peeky:
         args.peeky = False  # attention reads the whole encoder output; the peeky context would be redundant
     data = load_task(args.task, n=args.pairs, val_fraction=args.val_fraction, seed=args.data_seed,
