@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.numpy_lstm import _sigmoid
+from bench.numpy_lstm import NumpyLayer, _sigmoid
 
 
-class NumpyGRU:
+class NumpyGRU(NumpyLayer):
     """One-layer GRU; weights as PyTorch: weight_ih (3H, I), weight_hh (3H, H), bias_ih, bias_hh (3H,)."""
-
-    def __init__(self, weight_ih: np.ndarray, weight_hh: np.ndarray, bias_ih: np.ndarray,
-                 bias_hh: np.ndarray) -> None:
-        self.weight_ih, self.weight_hh = weight_ih, weight_hh
-        self.bias_ih, self.bias_hh = bias_ih, bias_hh
-        self.hidden_size = weight_hh.shape[1]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: (T, B, I) → outputs h_1 … h_T: (T, B, H); zero initial state. Keeps what backward needs."""
@@ -71,14 +65,8 @@ class NumpyGRU:
                 "bias_ih": flat_x.sum(axis=0), "bias_hh": flat_h.sum(axis=0)}
 
 
-class NumpyRNN:
+class NumpyRNN(NumpyLayer):
     """One-layer tanh RNN; weights as PyTorch: weight_ih (H, I), weight_hh (H, H), bias_ih, bias_hh (H,)."""
-
-    def __init__(self, weight_ih: np.ndarray, weight_hh: np.ndarray, bias_ih: np.ndarray,
-                 bias_hh: np.ndarray) -> None:
-        self.weight_ih, self.weight_hh = weight_ih, weight_hh
-        self.bias_ih, self.bias_hh = bias_ih, bias_hh
-        self.hidden_size = weight_hh.shape[1]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: (T, B, I) → outputs h_1 … h_T: (T, B, H); zero initial state."""

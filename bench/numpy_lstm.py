@@ -31,14 +31,18 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-class NumpyLSTM:
-    """One-layer LSTM; weights as PyTorch: weight_ih (4H, I), weight_hh (4H, H), bias_ih, bias_hh (4H,)."""
+class NumpyLayer:
+    """One recurrent layer's weights as PyTorch names them: weight_ih (G·H, I), weight_hh (G·H, H), biases (G·H,)."""
 
     def __init__(self, weight_ih: np.ndarray, weight_hh: np.ndarray, bias_ih: np.ndarray,
                  bias_hh: np.ndarray) -> None:
         self.weight_ih, self.weight_hh = weight_ih, weight_hh
         self.bias_ih, self.bias_hh = bias_ih, bias_hh
         self.hidden_size = weight_hh.shape[1]
+
+
+class NumpyLSTM(NumpyLayer):
+    """One-layer LSTM (gates i, f, g, o): forward and hand-written BPTT."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x: (T, B, I) → outputs h_1 … h_T: (T, B, H); zero initial state. Keeps what backward needs."""
