@@ -1,6 +1,8 @@
 """The encoder–decoder of ``examples.seq2seq``: an LSTM/GRU encoder, a plain, peeky or
 Bahdanau-attention decoder, greedy and beam-search decoding.
 
+The training program (data, loss, evaluation, command line) is ``examples/seq2seq.py``.
+
 Shapes follow the recurrent layers: time first, source (S, B) and decoder
 inputs (T, B) as token ids, logits (T, B, V).
 """
@@ -269,6 +271,8 @@ class Seq2Seq(nn.Module):
     """Encoder, bridge (for a bidirectional encoder) and decoder.
 
     forward(source (S, B), lengths (B,), decoder inputs (T, B)) → logits (T, B, V).
+    A one-layer peeky decoder is a ``PeekyDecoder`` (the same parameters as ``Decoder``'s,
+    computed without concatenating); the others are ``Decoder`` or ``AttentionDecoder``.
     """
 
     def __init__(self, source_vocab: int, target_vocab: int, embedding_size: int = 16, hidden_size: int = 128,
