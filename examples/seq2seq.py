@@ -100,12 +100,21 @@ def training_forward(model: Seq2Seq, args: argparse.Namespace) -> Callable[..., 
     The first batch of each shape is recorded and later ones replay it as one graph node (same
     values and gradients). Only where a replay is exact: with full teacher forcing (scheduled
     sampling feeds back guesses read on the host) and without attention (its padding mask is read
-    on the host). A batch with ``lengths`` (a list: no signature) runs eagerly. Also only for the
-    ``PeekyDecoder``: a one-layer ``nn.LSTM``/``nn.GRU`` given a state unbinds it into a single
-    tensor, which ``mg.compile`` cannot replay yet (reported; lift this once it can).
+    on the host), and only for batches whose sources share one length: ``lengths`` is part of a
+    capture's signature, so the few mixed batches (~7 %) would each be captured anew; they run
+    eagerly. Also only for the ``PeekyDecoder``: a one-layer ``nn.LSTM``/``nn.GRU`` given a state
+    unbinds it into a single tensor, which ``mg.compile`` cannot replay yet (reported).
     """
     replayable = args.teacher_forcing == 1.0 and not args.attention and isinstance(model.decoder, PeekyDecoder)
-    return mg.compile(model) if args.compile and replayable else model
+    if not (args.compile and replayable):
+        return model
+    compiled = mg.compile(lambda source, inputs: model(source, None, inputs))
+
+    def forward(source: mg.Tensor, lengths: Any, inputs: mg.Tensor, teacher_forcing: float) -> mg.Tensor:
+        if lengths is None:
+            return compiled(source, inputs)
+        return model(source, lengths, inputs, teacher_forcing)
+    return forward
 
 
 def padding_of(args: argparse.Namespace) -> str:
