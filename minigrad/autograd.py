@@ -162,6 +162,10 @@ class Function:
 
 def tag(tensor: Tensor, label: str) -> Tensor:
     """Label the op that produced ``tensor`` (e.g. ``"h"`` for a hidden state) for the visualiser."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tag: expected a Tensor, got {type(tensor).__name__}")
+    if not isinstance(label, str):
+        raise TypeError(f"tag: the label must be a string, got {type(label).__name__}")
     node = tensor._node
     if node is not None:
         node.tag = label

@@ -14,6 +14,7 @@ from typing import Any
 import numpy
 
 ndarray = numpy.ndarray
+NUMERIC_KINDS = "biufc"   # bool, signed and unsigned int, float, complex: the dtype kinds a Tensor may hold
 _cupy: Any = None          # the cupy module once imported, False when unavailable
 _cupy_error: str = ""
 
@@ -185,6 +186,10 @@ def device_of(array: Any) -> Device:
 def to_device(array: Any, device: Device | str) -> Any:
     """Copy ``array`` to ``device`` (returns it unchanged if already there)."""
     device = _as_device(device, "to_device")
+    if not is_array(array) and not isinstance(array, numpy.generic):
+        # a list or a Tensor would come back unchanged on the CPU and fail only on a GPU
+        raise TypeError(f"to_device: expected a NumPy or CuPy array, got {type(array).__name__} "
+                        "(mg.make_array builds one from lists; a Tensor moves with tensor.to(device))")
     if device_of(array) == device:
         return array
     if device.type == "cpu":
@@ -195,12 +200,46 @@ def to_device(array: Any, device: Device | str) -> Any:
 
 
 def to_numpy(array: Any) -> numpy.ndarray:
-    """A host ``numpy.ndarray`` for any array."""
+    """A host ``numpy.ndarray`` for any array (or a Tensor, a number, a nested list of numbers)."""
     if type(array) is ndarray:
         return array
     if is_array(array):
         return array.get()
-    return numpy.asarray(array)
+    try:
+        host = numpy.asarray(array)
+    except (TypeError, ValueError) as error:   # ragged lists, one-element checks of a Tensor ...
+        raise type(error)(f"to_numpy: cannot make an array of this {type(array).__name__}: {error}") from error
+    if host.dtype.kind not in NUMERIC_KINDS:
+        raise TypeError(f"to_numpy: expected an array, a Tensor or numbers, got {type(array).__name__} "
+                        f"(which would give an array of dtype {host.dtype})")
+    return host
+
+
+def as_dtype(dtype: Any, caller: str) -> numpy.dtype:
+    """A user's ``dtype=`` (``mg.float32``, ``numpy.int64``, ``float``, ``"float64"``) as a numeric numpy.dtype.
+
+    Anything else raises a TypeError naming ``caller``: ``numpy.dtype`` itself would read ``[]`` as an
+    empty record type, an array's ``.dtype`` attribute as its dtype, and ``","`` as Python syntax.
+    """
+    if not isinstance(dtype, (numpy.dtype, str, type)):
+        raise TypeError(f"{caller}: dtype must be a dtype such as mg.float32 or 'int64', got {type(dtype).__name__}")
+    try:
+        dt = numpy.dtype(dtype)
+    except Exception:  # noqa: BLE001 - TypeError, and SyntaxError for some strings
+        raise TypeError(f"{caller}: {dtype!r:.40} is not a dtype (use mg.float32, mg.int64, 'float64' ...)") from None
+    if dt.kind not in NUMERIC_KINDS:
+        raise TypeError(f"{caller}: dtype {dt} is not a number type (tensors hold bools, ints, floats, complex)")
+    return dt
+
+
+def as_bool(value: Any, caller: str, what: str) -> bool:
+    """A yes/no argument: a bool (Python's or NumPy's); anything else raises PyTorch's TypeError.
+
+    ``bool(value)`` would read any string as True and raise a bare ValueError for an array.
+    """
+    if isinstance(value, (bool, numpy.bool_)):
+        return bool(value)
+    raise TypeError(f"{caller}(): argument '{what}' must be bool, not {type(value).__name__}")
 
 
 def _as_device(device: Any, caller: str) -> Device:
@@ -215,13 +254,17 @@ def _as_device(device: Any, caller: str) -> Device:
 def make_array(data: Any, dtype: Any, device: Device | str) -> Any:
     """Build an array on ``device`` from nested lists, scalars or arrays."""
     device = _as_device(device, "make_array")
-    if device.type == "cpu":
-        if is_array(data) and not isinstance(data, ndarray):
-            data = data.get()
-        return numpy.asarray(data, dtype=dtype)
-    cp = _check_cuda(device)
-    with cp.cuda.Device(device.index):
-        return cp.asarray(data, dtype=dtype)
+    dtype = None if dtype is None else as_dtype(dtype, "make_array")
+    try:
+        if device.type == "cpu":
+            if is_array(data) and not isinstance(data, ndarray):
+                data = data.get()
+            return numpy.asarray(data, dtype=dtype)
+        cp = _check_cuda(device)
+        with cp.cuda.Device(device.index):
+            return cp.asarray(data, dtype=dtype)
+    except (TypeError, ValueError) as error:   # ragged lists, strings for a numeric dtype ...
+        raise type(error)(f"make_array: {error}") from error
 
 
 def on_device(device: Device | str) -> Any:

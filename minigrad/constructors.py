@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Callable
 
@@ -42,12 +43,21 @@ def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
     return shape
 
 
+def _device_arg(device: Any, name: str) -> Device:
+    """``device=`` resolved (None: the default device); a bad one raises naming the constructor."""
+    try:
+        return backend.resolve_device(device)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from error
+
+
 def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, device: Any,
             requires_grad: bool, name: str = "tensor") -> Tensor:
-    dev = backend.resolve_device(device)
+    dev = _device_arg(device, name)
     xp = backend.module_for(dev)
+    dt = backend.as_dtype(dtype, name) if dtype is not None else float32
+    requires_grad = backend.as_bool(requires_grad, name, "requires_grad")
     try:
-        dt = numpy.dtype(dtype) if dtype is not None else float32
         with backend.on_device(dev):
             data = fill(xp, shape, dt)
     except (TypeError, ValueError) as error:
@@ -58,19 +68,25 @@ def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, de
     return t
 
 
+def _zeros(xp: Any, shape: tuple, dtype: Any) -> Any:
+    return xp.zeros(shape, dtype=dtype)
+
+
+def _ones(xp: Any, shape: tuple, dtype: Any) -> Any:
+    return xp.ones(shape, dtype=dtype)
+
+
 def zeros(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Tensor of zeros; ``shape`` as ints or one tuple: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(shape=(2, 3))``.
 
     float32 by default.
     """
-    return _filled(lambda xp, s, d: xp.zeros(s, dtype=d), _shape_arg((shape, *dims), "zeros"), dtype, device,
-                   requires_grad, "zeros")
+    return _filled(_zeros, _shape_arg((shape, *dims), "zeros"), dtype, device, requires_grad, "zeros")
 
 
 def ones(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Tensor of ones; ``shape`` as ints or one tuple."""
-    return _filled(lambda xp, s, d: xp.ones(s, dtype=d), _shape_arg((shape, *dims), "ones"), dtype, device,
-                   requires_grad, "ones")
+    return _filled(_ones, _shape_arg((shape, *dims), "ones"), dtype, device, requires_grad, "ones")
 
 
 def empty(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -81,14 +97,27 @@ def empty(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, re
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
-    """Tensor of ``shape`` filled with ``fill_value`` (dtype inferred like ``tensor``)."""
-    shape = _shape_arg((shape,), "full")
+    """Tensor of ``shape`` filled with ``fill_value``, a number (dtype inferred like ``tensor``)."""
+    return _full(_shape_arg((shape,), "full"), fill_value, dtype, device, requires_grad, "full")
+
+
+def _full(shape: tuple, fill_value: Any, dtype: Any, device: Any, requires_grad: bool, name: str) -> Tensor:
+    fill_value = _fill_number(fill_value, name)
     if dtype is None:
-        try:
-            dtype = _infer_dtype(fill_value) or float32
-        except ValueError as error:
-            raise ValueError(f"full: fill_value is not a number or an array ({error})") from error
-    return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, "full")
+        dtype = _infer_dtype(fill_value) or float32
+    return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, name)
+
+
+def _fill_number(value: Any, name: str) -> Any:
+    """A fill value: a Python or NumPy number, or a 0-d Tensor/array (its value), as PyTorch's ``full`` takes."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if backend.is_array(value) and value.ndim == 0 and value.dtype.kind in backend.NUMERIC_KINDS:
+        value = value.item()
+    if not isinstance(value, (int, float, complex, numpy.number, numpy.bool_)):
+        shape = f" of shape {value.shape}" if backend.is_array(value) else ""
+        raise TypeError(f"{name}(): argument 'fill_value' must be a number, not {type(value).__name__}{shape}")
+    return value
 
 
 def _like(x: Any, name: str) -> Tensor:
@@ -98,38 +127,60 @@ def _like(x: Any, name: str) -> Tensor:
 
 
 def zeros_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with ``x``'s shape, and its dtype and device unless given."""
     x = _like(x, "zeros_like")
-    return zeros(x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
-                 requires_grad=requires_grad)
+    return _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
+                   requires_grad, "zeros_like")
 
 
 def ones_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with ``x``'s shape, and its dtype and device unless given."""
     x = _like(x, "ones_like")
-    return ones(x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
-                requires_grad=requires_grad)
+    return _filled(_ones, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
+                   requires_grad, "ones_like")
 
 
 def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """``fill_value`` (a number) with ``x``'s shape, and its dtype and device unless given."""
     x = _like(x, "full_like")
-    return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
-                requires_grad=requires_grad)
+    return _full(x.shape, fill_value, x.dtype if dtype is None else dtype, x.device if device is None else device,
+                 requires_grad, "full_like")
 
 
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values as ``numpy.arange``; int64 for ints, float32 for floats."""
+    """Evenly spaced values as ``numpy.arange``; int64 for ints, float32 for floats.
+
+    ``start``, ``stop`` and ``step`` are numbers (or 0-d tensors); a zero step or an infinite or NaN
+    bound raises a ValueError, as in PyTorch.
+    """
     if stop is None:
         start, stop = 0, start
+    start, stop, step = (_arange_number(v, what) for v, what in ((start, "start"), (stop, "end"), (step, "step")))
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if any(isinstance(v, (float, numpy.floating)) and not math.isfinite(v) for v in (start, stop, step)):
+        raise ValueError(f"arange: unsupported range: {start} -> {stop} (step {step}): every bound must be finite")
     if dtype is None:
         dtype = int64 if all(isinstance(v, (int, numpy.integer)) for v in (start, stop, step)) else float32
     return _filled(lambda xp, s, d: xp.arange(start, stop, step, dtype=d), (), dtype, device, requires_grad,
                    "arange")
 
 
+def _arange_number(value: Any, what: str) -> Any:
+    if value is None and what == "step":
+        return 1   # numpy.arange's default
+    if isinstance(value, Tensor) and value.data.size == 1:
+        value = value.item()
+    if isinstance(value, complex) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):
+        raise TypeError(f"arange(): argument '{what}' must be a real number, not {type(value).__name__}")
+    return value
+
+
 def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the device's generator (see ``manual_seed``)."""
-    dev = backend.resolve_device(device)
+    dev = _device_arg(device, "randn")
     gen = backend.generator(dev)
     out = _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
                   else gen.standard_normal(s).astype(d), _shape_arg(shape, "randn"), dtype, dev,
@@ -140,7 +191,7 @@ def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: boo
 
 def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator."""
-    dev = backend.resolve_device(device)
+    dev = _device_arg(device, "rand")
     gen = backend.generator(dev)
     out = _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
                   else gen.random(s).astype(d), _shape_arg(shape, "rand"), dtype, dev,
@@ -151,7 +202,7 @@ def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Integers in [low, high) from the device's generator (int64 by default)."""
-    dev = backend.resolve_device(device)
+    dev = _device_arg(device, "randint")
     gen = backend.generator(dev)
     size = _shape_arg((shape,), "randint")
     kind = int64 if dtype is None else dtype
@@ -171,15 +222,19 @@ def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None, 
     Python numbers and lists become a new tensor; ``like=`` (minigrad's) takes its device, and its
     dtype for a Python number that fits it, so ``x * 2.0`` stays in ``x``'s dtype.
     """
+    if dtype is not None:
+        dtype = backend.as_dtype(dtype, "as_tensor")
+    if device is not None:
+        device = _device_arg(device, "as_tensor")
     if isinstance(data, Tensor):
-        if (dtype is None or numpy.dtype(dtype) == data.dtype) and (device is None or data.device == device):
+        if (dtype is None or dtype == data.dtype) and (device is None or data.device == device):
             return data
-        return data.to(device=device or data.device, dtype=dtype or data.dtype)
+        return data.to(device=data.device if device is None else device, dtype=data.dtype if dtype is None else dtype)
     if backend.is_array(data):
-        if data.dtype.kind not in "biufc":   # object, string, datetime ...: refused, as tensor() does
+        if data.dtype.kind not in backend.NUMERIC_KINDS:   # object, string, datetime ...: refused, as tensor() does
             raise TypeError(f"as_tensor: cannot make a tensor of dtype {data.dtype} (numbers only)")
-        target = backend.device_of(data) if device is None else backend.resolve_device(device)
-        if (dtype is None or numpy.dtype(dtype) == data.dtype) and target == backend.device_of(data):
+        target = backend.device_of(data) if device is None else device
+        if (dtype is None or dtype == data.dtype) and target == backend.device_of(data):
             return Tensor._make(data, False, None, 0)
         return Tensor(data, dtype=dtype, device=target)
     if like is not None and not isinstance(like, Tensor):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any, Callable
 
+from .backend import as_bool
+
 
 class State:
     """What the engine reads once per op, kept in one context variable (a new one per change).
@@ -89,7 +91,7 @@ class enable_grad(_Switch):
 
 def set_grad_enabled(mode: bool) -> None:
     """Turn recording on or off for this thread until changed again."""
-    set_state("grad", bool(mode))
+    set_state("grad", as_bool(mode, "set_grad_enabled", "mode"))
 
 
 def is_grad_enabled() -> bool:
@@ -133,7 +135,7 @@ class detect_anomaly(_Switch):
     field = "checks"
 
     def __init__(self, enabled: bool = True) -> None:
-        self.value = bool(enabled)
+        self.value = as_bool(enabled, "detect_anomaly", "enabled")
 
 
 def is_anomaly_enabled() -> bool:

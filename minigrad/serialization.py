@@ -24,6 +24,7 @@ every failure is a :class:`CheckpointError` naming the file and the key.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -154,7 +155,12 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
     if not isinstance(f, (str, os.PathLike)):
         raise TypeError(f"nn.save: f must be a path or a binary file object open for writing, got {type(f).__name__}")
     path = os.fspath(f)
+    if not path or os.path.isdir(path) or path.endswith(("/", os.sep)):
+        # checked first: '' would write a temporary file next to the working folder, then fail to rename it
+        raise ValueError(f"nn.save: invalid file name: {path!r} (a file path is needed, not a folder)")
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, f"nn.save: parent directory {folder} does not exist", path)
     handle, temp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as file:

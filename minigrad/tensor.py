@@ -75,6 +75,8 @@ class Tensor:
             device = backend.device_of(data) if on_gpu else backend.get_default_device()
         else:
             device = backend.resolve_device(device)
+        if dtype is not None:
+            dtype = backend.as_dtype(dtype, "tensor")
         try:
             if dtype is None:
                 dtype = _infer_dtype(data)
@@ -92,7 +94,7 @@ class Tensor:
         self._hooks = None
         self.name = None
         self.requires_grad = False
-        if requires_grad:
+        if backend.as_bool(requires_grad, "tensor", "requires_grad"):
             self.requires_grad_(True)
 
     @classmethod
@@ -139,6 +141,7 @@ class Tensor:
         return self.transpose()
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        requires_grad = backend.as_bool(requires_grad, "requires_grad_", "requires_grad")
         if requires_grad and self.data.dtype.kind not in "fc":
             raise GradTypeError(
                 f"only floating-point tensors can require gradients; this one is {self.data.dtype} "
@@ -146,7 +149,7 @@ class Tensor:
             )
         if self._node is not None and not requires_grad:
             raise RuntimeError("requires_grad_: cannot turn off requires_grad of a non-leaf; use .detach()")
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         return self
 
     def __len__(self) -> int:
@@ -242,7 +245,7 @@ class Tensor:
         return self.to(dtype=int64)
 
     def astype(self, dtype: Any) -> Tensor:
-        return self.to(dtype=dtype)
+        return self.to(dtype=backend.as_dtype(dtype, "astype"))
 
     def __repr__(self) -> str:
         body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")

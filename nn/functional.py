@@ -264,6 +264,8 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
         raise TypeError(f"{name}: logits must be floating point, got {logits.dtype}")
+    if logits.ndim == 0:
+        raise ValueError(f"{name}: logits need a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     probabilities = target.data if isinstance(target, Tensor) else target
     if mg.is_array(probabilities) and probabilities.dtype.kind == "f" and probabilities.shape == logits.shape:
         return _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)

@@ -768,3 +768,264 @@ def test_ops_as_tensor_refuses_object_string_and_datetime_arrays():
     assert mg.as_tensor(np.array([True])).dtype == np.bool_   # numbers and bools still wrap without a copy
     numbers = np.arange(3.0)
     assert mg.as_tensor(numbers).data is numbers
+
+
+def test_fuzz_like_constructors_refuse_array_devices_dtypes_and_fill_values():
+    """``device or x.device`` asked an array for its truth value; ``numpy.dtype([])`` is an empty record."""
+    import numpy as np
+    import pytest
+
+    import minigrad as mg
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    before = x.numpy().copy()
+    for name, call in (("zeros_like", lambda d: mg.zeros_like(x, device=d)),
+                       ("ones_like", lambda d: mg.ones_like(x, device=d)),
+                       ("full_like", lambda d: mg.full_like(x, 1.0, device=d)),
+                       ("rand_like", lambda d: mg.rand_like(x, device=d)),
+                       ("randn_like", lambda d: mg.randn_like(x, device=d))):
+        with pytest.raises(TypeError) as info:
+            call(np.array([]))
+        for word in (name, "device", "'cpu'"):
+            assert word in str(info.value), (name, str(info.value))
+        assert call(None).device == x.device   # None still means x's device
+    with pytest.raises(TypeError) as info:
+        mg.ones_like(x, [])
+    assert "ones_like" in str(info.value) and "dtype" in str(info.value)
+    for fill in (np.array([]), np.array([1.0, 2.0]), None, "a"):
+        with pytest.raises(TypeError) as info:
+            mg.full_like(x, fill)
+        assert "full_like" in str(info.value) and "'fill_value'" in str(info.value) and "number" in str(info.value)
+    with pytest.raises(TypeError, match="full\\(\\): argument 'fill_value' must be a number, not ndarray"):
+        mg.full((2,), np.array([1.0, 2.0]))
+    assert mg.full_like(x, mg.tensor(3.0)).tolist() == [3.0, 3.0]   # a 0-d tensor is a number, as in PyTorch
+    assert mg.full((2,), np.float64(2.5)).tolist() == [2.5, 2.5]
+    np.testing.assert_array_equal(x.numpy(), before)
+    assert x.grad is None and x.requires_grad
+
+
+def test_fuzz_arange_checks_its_numbers_step_and_dtype():
+    import numpy as np
+    import pytest
+
+    import minigrad as mg
+
+    with pytest.raises(TypeError) as info:
+        mg.arange(mg.tensor(0.25), 3, None, ",")   # numpy.dtype(",") raised a SyntaxError
+    assert "arange" in str(info.value) and "','" in str(info.value) and "not a dtype" in str(info.value)
+    with pytest.raises(ValueError, match="arange: step must be nonzero"):
+        mg.arange(0, 5, 0)                          # NumPy raised a ZeroDivisionError
+    with pytest.raises(ValueError, match="arange: unsupported range"):
+        mg.arange(0, float("inf"))
+    for bad, what in ((("a",), "end"), ((0, [3]), "end"), ((None, 3), "start"), ((0, 3, "x"), "step"),
+                      ((0, 3, 1j), "step")):
+        with pytest.raises(TypeError) as info:
+            mg.arange(*bad)
+        assert "arange" in str(info.value) and f"'{what}'" in str(info.value)
+    assert mg.arange(mg.tensor(0.25), 3).tolist() == [0.25, 1.25, 2.25]   # a 0-d tensor is a number
+    assert mg.arange(0, 5, None).tolist() == [0, 1, 2, 3, 4] and mg.arange(0, 5, None).dtype == mg.int64
+    np.testing.assert_array_equal(mg.arange(1, 0, 0.5).numpy(), np.arange(1, 0, 0.5, dtype=np.float32))
+
+
+def test_fuzz_as_tensor_checks_dtype_and_device_before_anything_else():
+    import numpy as np
+    import pytest
+
+    import minigrad as mg
+
+    array = np.array([1.0, 2.0])
+    t = mg.tensor([1.0, 2.0])
+    for data in (array, t, [1.0]):
+        with pytest.raises(TypeError) as info:
+            mg.as_tensor(data, 0)
+        assert "as_tensor" in str(info.value) and "dtype" in str(info.value)
+        with pytest.raises(TypeError) as info:
+            mg.as_tensor(data, device=np.array([]))
+        assert "as_tensor" in str(info.value) and "device" in str(info.value)
+    with pytest.raises(ValueError, match="as_tensor: unknown device 'tpu'"):
+        mg.as_tensor(t, device="tpu")
+    assert mg.as_tensor(t, mg.float64).dtype == mg.float64 and t.dtype == mg.float32
+    assert mg.as_tensor(t, "float32") is t
+    assert array.tolist() == [1.0, 2.0] and t.tolist() == [1.0, 2.0]
+
+
+def test_fuzz_yes_no_arguments_take_bools_only_as_in_pytorch():
+    """``bool(array)`` raised NumPy's ambiguity error; ``bool("no")`` is True."""
+    import numpy as np
+    import pytest
+
+    import minigrad as mg
+
+    x = mg.tensor([1.0])
+    for bad in (np.array([]), "no", [True]):
+        with pytest.raises(TypeError) as info:
+            mg.detect_anomaly(bad)
+        assert "detect_anomaly(): argument 'enabled' must be bool, not" in str(info.value)
+        assert not mg.is_anomaly_enabled()
+        with pytest.raises(TypeError) as info:
+            mg.set_grad_enabled(bad)
+        assert "set_grad_enabled(): argument 'mode' must be bool" in str(info.value)
+        assert mg.is_grad_enabled()
+        with pytest.raises(TypeError) as info:
+            x.requires_grad_(bad)
+        assert f"requires_grad_(): argument 'requires_grad' must be bool, not {type(bad).__name__}" in str(info.value)
+        assert not x.requires_grad
+        for name, make in (("tensor", lambda: mg.tensor([1.0], requires_grad=bad)),
+                           ("zeros", lambda: mg.zeros(2, requires_grad=bad)),
+                           ("ones_like", lambda: mg.ones_like(x, requires_grad=bad)),
+                           ("randperm", lambda: mg.randperm(3, requires_grad=bad))):
+            with pytest.raises(TypeError) as info:
+                make()
+            assert f"{name}(): argument 'requires_grad' must be bool" in str(info.value)
+    with mg.detect_anomaly(np.True_):   # NumPy's bool is a bool
+        assert mg.is_anomaly_enabled()
+    assert x.requires_grad_(np.True_).requires_grad is True
+
+
+def test_fuzz_tag_refuses_non_tensors_and_non_string_labels():
+    import pytest
+
+    import minigrad as mg
+
+    x = mg.tensor([1.0], requires_grad=True)
+    y = x * 2
+    mg.tag(y, "h")
+    with pytest.raises(TypeError, match="tag: expected a Tensor, got int"):
+        mg.tag(0, "h")
+    with pytest.raises(TypeError, match="tag: the label must be a string, got int"):
+        mg.tag(y, 3)
+    assert y.grad_fn.tag == "h"
+
+
+def test_fuzz_add_and_sub_alpha_must_be_a_number():
+    import numpy as np
+    import pytest
+
+    import minigrad as mg
+
+    x, y = mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0])
+    version = x._version
+    for name, call in (("add", lambda a: x.add(y, alpha=a)), ("sub", lambda a: x.sub(y, alpha=a)),
+                       ("add_", lambda a: x.add_(y, alpha=a)), ("sub_", lambda a: x.sub_(y, alpha=a)),
+                       ("add_", lambda a: x.__iadd__(y, a))):
+        for bad in (np.array([]), np.array([1.0, 2.0]), "2", None):
+            with pytest.raises(TypeError) as info:
+                call(bad)
+            assert f"{name}: alpha must be a number, got {type(bad).__name__}" in str(info.value)
+    assert x.tolist() == [1.0, 2.0] and x._version == version
+    assert x.add(y, alpha=mg.tensor(2.0)).tolist() == [7.0, 10.0]   # a 0-d tensor alpha works, as in PyTorch
+
+
+def test_fuzz_setitem_and_copy_refuse_none_strings_and_ragged_lists():
+    """``x[0] = None`` stored NaN (NumPy's reading of None); a ragged list leaked NumPy's ValueError."""
+    import pytest
+
+    import minigrad as mg
+
+    for recording in (False, True):
+        leaf = mg.tensor([1.0, 2.0], requires_grad=recording)
+        x = leaf * 1 if recording else leaf
+        version = x._version
+        for bad in (None, "a", {"a": 1}, [None], ["a"]):
+            with pytest.raises(TypeError) as info:
+                x[0] = bad
+            assert "setitem" in str(info.value) and type(bad).__name__ in str(info.value)
+        with pytest.raises(ValueError) as info:
+            x[:] = [mg.tensor(1.0), mg.tensor([])]
+        assert "setitem" in str(info.value) and "list" in str(info.value)
+        with pytest.raises(ValueError) as info:
+            x.copy_([mg.tensor(1.0), mg.tensor([])])
+        assert "copy_" in str(info.value) and "list" in str(info.value)
+        with pytest.raises(TypeError, match="copy_: can't write a list holding <U1 values into a tensor"):
+            x.copy_(["a", "b"])
+        assert x.tolist() == [1.0, 2.0] and x._version == version
+    x = mg.tensor([1.0, 2.0])
+    x[0] = 5
+    x[1:] = [7.0]
+    assert x.tolist() == [5.0, 7.0]
+
+
+def test_fuzz_array_interop_refuses_what_is_not_an_array():
+    import numpy as np
+    import pytest
+
+    import minigrad as mg
+
+    for bad in ([1, 2], None, mg.tensor([1.0])):
+        with pytest.raises(TypeError) as info:
+            mg.to_device(bad, "cpu")   # came back unchanged on the CPU, failed only on a GPU
+        assert "to_device: expected a NumPy or CuPy array, got" in str(info.value)
+    for bad in (None, "ab", {"a": 1}):
+        with pytest.raises(TypeError) as info:
+            mg.to_numpy(bad)
+        assert "to_numpy" in str(info.value) and type(bad).__name__ in str(info.value)
+    with pytest.raises(ValueError, match="to_numpy: cannot make an array of this list"):
+        mg.to_numpy([[1], [1, 2]])
+    with pytest.raises(ValueError, match="make_array: "):
+        mg.make_array([[1], [1, 2]], None, "cpu")
+    for bad in (",", [], np.array([1.0]), 0, "U3", object):
+        with pytest.raises(TypeError) as info:
+            mg.make_array([1], bad, "cpu")
+        assert "make_array" in str(info.value) and "dtype" in str(info.value)
+    assert mg.to_numpy(mg.tensor([1.0])).tolist() == [1.0]
+    assert mg.to_device(np.float32(2.0), "cpu") == 2.0   # NumPy scalars (norms, sums) are arrays enough
+
+
+def test_fuzz_dtype_arguments_are_checked_everywhere():
+    """``numpy.dtype(",")`` raises a SyntaxError, and ``numpy.dtype([])`` is an empty record type."""
+    import pytest
+
+    import minigrad as mg
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    for name, call in (("to", lambda d: x.to(dtype=d)), ("astype", lambda d: x.astype(d)),
+                       ("type", lambda d: x.type(d)), ("randperm", lambda d: mg.randperm(3, dtype=d)),
+                       ("normal", lambda d: mg.normal(0.0, 1.0, (2,), dtype=d)),
+                       ("zeros", lambda d: mg.zeros(2, dtype=d)), ("tensor", lambda d: mg.tensor([1], dtype=d)),
+                       ("eye", lambda d: mg.eye(2, dtype=d))):
+        for bad in (",", [], 0, "U3", object):
+            with pytest.raises(TypeError) as info:
+                call(bad)
+            assert name in str(info.value) and "dtype" in str(info.value), (name, bad, str(info.value))
+    assert x.to(dtype="float64").dtype == mg.float64 and x.astype(float).dtype == mg.float64
+    assert x.dtype == mg.float32 and x.grad is None
+
+
+def test_fuzz_save_refuses_empty_and_folder_paths(tmp_path, monkeypatch):
+    """``mg.save(obj, "")`` wrote a temporary file next to the working folder, then failed to rename it."""
+    import os
+
+    import pytest
+
+    import minigrad as mg
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    state = {"w": mg.tensor([1.0])}
+    for path in ("", ".", "..", str(tmp_path), "sub/"):
+        with pytest.raises(ValueError) as info:
+            mg.save(state, path)
+        assert "nn.save: invalid file name" in str(info.value) and repr(path) in str(info.value)
+    with pytest.raises(FileNotFoundError) as info:
+        mg.save(state, os.path.join("missing", "w.npz"))
+    assert "nn.save: parent directory" in str(info.value) and "missing" in str(info.value)
+    assert sorted(os.listdir(tmp_path)) == ["work"] and os.listdir(work) == []
+    assert mg.save(state, "w.npz") == "w.npz" and mg.load("w.npz")["w"].tolist() == [1.0]
+
+
+def test_fuzz_narrow_and_cross_entropy_name_their_bad_arguments():
+    import pytest
+
+    import minigrad as mg
+    import nn
+
+    x = mg.arange(6.0)
+    for args in ((0, [1], 2), (0, 1, [2]), (0, 1.5, 2)):
+        with pytest.raises(TypeError, match="narrow: start and length must be ints"):
+            x.narrow(*args)
+    assert x.narrow(0, mg.tensor(1), 2).tolist() == [1.0, 2.0]
+    logits = mg.tensor(0.25, requires_grad=True)
+    with pytest.raises(ValueError, match="cross_entropy: logits need a class dimension"):
+        nn.functional.cross_entropy(logits, mg.tensor(0.25))
+    assert logits.grad is None and x.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]

@@ -9,12 +9,16 @@ to unpack`` ...). NumPy's own messages, and errors raised by minigrad's ``raise`
 the op), are fine. Every Tensor returned holds a numeric ``numpy.ndarray`` (never a NumPy scalar or
 an object array), and backward through it gives each leaf a gradient of its own shape.
 
-Examples are derandomized so CI is reproducible; set MINIGRAD_FUZZ_EXAMPLES=500 to search harder.
+Examples are derandomized so CI is reproducible. CI draws ``EXAMPLES`` per test (about 20 s for the file
+on one busy core); ``pytest --soak tests/test_fuzz.py`` draws ``SOAK_EXAMPLES`` (minutes; not in CI), and
+MINIGRAD_FUZZ_EXAMPLES=N sets any other count. The tests run in a temporary working folder, and drawn
+strings hold no path separator, so a function that writes files (``mg.save``) writes only there.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 import warnings
 from typing import Any, Callable
@@ -29,8 +33,20 @@ import nn
 
 ALLOWED = (ValueError, TypeError, IndexError, RuntimeError)
 PACKAGE_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (mg, nn))
-EXAMPLES = int(os.environ.get("MINIGRAD_FUZZ_EXAMPLES", "12"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # errors name files relative to it
+EXAMPLES = 25
+SOAK_EXAMPLES = 1000
+
+
+def _examples() -> int:
+    """Examples per test: MINIGRAD_FUZZ_EXAMPLES if set, else SOAK_EXAMPLES under ``--soak``, else EXAMPLES."""
+    if os.environ.get("MINIGRAD_FUZZ_EXAMPLES"):
+        return int(os.environ["MINIGRAD_FUZZ_EXAMPLES"])
+    soak = any(arg == "--soak" for arg in sys.argv) or "--soak" in os.environ.get("PYTEST_ADDOPTS", "")
+    return SOAK_EXAMPLES if soak else EXAMPLES
+
+
+FUZZ = settings(max_examples=_examples(), deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 # Not fuzzed, with the reason: classes of errors and the cuda module are not functions; Function is an
@@ -84,9 +100,11 @@ def tensors(draw: Any, max_dims: int = 3) -> mg.Tensor:
 
 
 SMALL_INTS = st.integers(-4, 4)
+# strings, also read as file names by mg.save: no separator, so no file lands outside the working folder
+TEXT = st.text(st.characters(blacklist_characters="/\\", blacklist_categories=("Cs",)), max_size=2)
 VALUES = st.one_of(
     tensors(), tensors(), SMALL_INTS, st.floats(-3, 3), st.none(), st.booleans(),
-    st.tuples(SMALL_INTS, SMALL_INTS), st.lists(SMALL_INTS, max_size=3), st.text(max_size=2),
+    st.tuples(SMALL_INTS, SMALL_INTS), st.lists(SMALL_INTS, max_size=3), TEXT,
     st.lists(tensors(max_dims=2), max_size=3), tensors().map(lambda t: t.numpy()),
     st.sampled_from([mg.float32, mg.int64, "cpu", Ellipsis, slice(1, None)]),
 )
@@ -99,7 +117,7 @@ INDEX_PARTS = st.one_of(
     SMALL_INTS, st.none(), st.just(Ellipsis),
     st.builds(slice, st.none() | SMALL_INTS, st.none() | SMALL_INTS, st.none() | st.sampled_from([1, 2, -1])),
     st.lists(SMALL_INTS, max_size=3), st.lists(st.booleans(), max_size=3).map(np.array),
-    tensors(max_dims=2), st.floats(-2, 2), st.text(max_size=1),
+    tensors(max_dims=2), st.floats(-2, 2), TEXT,
 )
 INDICES = st.one_of(INDEX_PARTS, st.tuples(INDEX_PARTS, INDEX_PARTS), st.tuples(INDEX_PARTS, INDEX_PARTS, INDEX_PARTS))
 
@@ -113,7 +131,7 @@ def internal_origin(error: BaseException) -> str | None:
         return None        # raised by NumPy or by the Python call itself (wrong number of arguments)
     if (frame.line or "").lstrip().startswith("raise"):
         return None        # a deliberate minigrad error
-    return f"{os.path.relpath(frame.filename)}:{frame.lineno}: {frame.line}"
+    return f"{os.path.relpath(frame.filename, REPO)}:{frame.lineno}: {frame.line}"
 
 
 def check_call(what: str, call: Callable[[], Any], inputs: list) -> None:
@@ -150,6 +168,15 @@ def check_call(what: str, call: Callable[[], Any], inputs: list) -> None:
                     + "".join(traceback.format_exception(error)[-4:]))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _scratch_folder(tmp_path_factory: pytest.TempPathFactory):
+    """Run in a fresh folder: fuzzed strings are also file names (``mg.save(x, "a")`` writes ``a``)."""
+    before = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("fuzz"))
+    yield
+    os.chdir(before)
+
+
 @pytest.fixture(autouse=True)
 def _restore_global_state():
     yield
@@ -177,7 +204,7 @@ def test_tensor_method(method: str, x: mg.Tensor, args: list) -> None:
     check_call(f"Tensor.{method}", lambda: bound(*args), [x, *args])
 
 
-@settings(FUZZ, max_examples=EXAMPLES * 8)
+@settings(FUZZ, max_examples=FUZZ.max_examples * 8)
 @given(x=tensors(), index=INDICES)
 def test_indexing(x: mg.Tensor, index: Any) -> None:
     check_call(f"Tensor[{index!r}]", lambda: x[index], [x])

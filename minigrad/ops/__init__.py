@@ -13,7 +13,7 @@ from .. import backend
 from ..recording import note_draw
 from ..tensor import Tensor
 from . import creation, inplace
-from ._util import sum_to, tensor_arg, unwrap
+from ._util import number, sum_to, tensor_arg, unwrap
 from .elementwise import (
     abs,
     add,
@@ -114,10 +114,7 @@ def _to(self: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
         device, dtype = None, device
     out = self
     if dtype is not None:
-        try:
-            dtype = backend.numpy.dtype(dtype)
-        except TypeError as error:
-            raise TypeError(f"to: {dtype!r} is not a dtype ({error})") from error
+        dtype = backend.as_dtype(dtype, "to")
         if dtype != self.dtype:
             out = astype(out, dtype)
     if device is not None:
@@ -135,6 +132,7 @@ def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
 def _scaled(op: Any) -> Any:
     """``x.add(y, alpha=2)``: PyTorch's method spelling, ``x + alpha * y``."""
     def method(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
+        alpha = number(alpha, op.__name__, "alpha")
         return op(self, other if alpha == 1 else mul(other, alpha))
     method.__name__ = op.__name__
     method.__doc__ = f"``{op.__name__}(x, alpha * other)``, as PyTorch's ``x.{op.__name__}(other, alpha=)``."

@@ -11,7 +11,7 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..constructors import _like, full, rand, randn, tensor
+from ..constructors import _device_arg, _full, _like, rand, randn, tensor
 from ..tensor import Tensor, bool_, float16, float32, int32
 from ._util import int_tuple, number
 
@@ -28,14 +28,16 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
 def rand_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) with ``x``'s shape (and its dtype and device unless given)."""
     x = _like(x, "rand_like")
-    return rand(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
+    device = x.device if device is None else _device_arg(device, "rand_like")
+    return rand(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
                 requires_grad=requires_grad)
 
 
 def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples with ``x``'s shape (and its dtype and device unless given)."""
     x = _like(x, "randn_like")
-    return randn(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
+    device = x.device if device is None else _device_arg(device, "randn_like")
+    return randn(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
                  requires_grad=requires_grad)
 
 
@@ -60,9 +62,8 @@ def _new_shape(size: tuple, name: str) -> tuple:
 
 
 def _new(x: Tensor, size: tuple, fill: Any, dtype: Any, device: Any, requires_grad: bool, name: str) -> Tensor:
-    out = full(_new_shape(size, name), fill, dtype=x.dtype if dtype is None else dtype,
-               device=x.device if device is None else device)
-    return out.requires_grad_(True) if requires_grad else out
+    return _full(_new_shape(size, name), fill, x.dtype if dtype is None else dtype,
+                 x.device if device is None else device, requires_grad, name)
 
 
 def new_zeros(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy
-
-from ..constructors import _like, zeros
+from .. import backend
+from ..constructors import _filled, _like, _zeros
 from ..recording import is_grad_enabled, no_grad
 from ..tensor import Tensor, float32
 from ._util import flag
@@ -20,18 +19,18 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
     """The (n, m) identity matrix (m = n by default), float32 unless ``dtype`` is given (torch.eye)."""
     n = _count(n, "eye", "n")
     m = n if m is None else _count(m, "eye", "m")
-    out = zeros(n, m, dtype=float32 if dtype is None else dtype, device=device)
+    out = _filled(_zeros, (n, m), float32 if dtype is None else dtype, device, requires_grad, "eye")
     k = min(n, m)
     if k:
         out.data[range(k), range(k)] = 1
-    return out.requires_grad_(True) if requires_grad else out
+    return out
 
 
 def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised (here: zero) tensor with ``x``'s shape, and its dtype and device unless given."""
     x = _like(x, "empty_like")
-    out = zeros(x.shape, dtype=x.dtype if dtype is None else dtype, device=x.device if device is None else device)
-    return out.requires_grad_(True) if requires_grad else out
+    return _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
+                   requires_grad, "empty_like")
 
 
 def type_(x: Tensor, dtype: Any = None) -> Any:
@@ -40,10 +39,7 @@ def type_(x: Tensor, dtype: Any = None) -> Any:
     x = _tensor(x, "type")
     if dtype is None:
         return str(x.dtype)
-    try:
-        dtype = numpy.dtype(dtype)
-    except TypeError as error:
-        raise TypeError(f"type: {dtype!r} is not a dtype ({error})") from None
+    dtype = backend.as_dtype(dtype, "type")
     return x if x.dtype == dtype else astype(x, dtype)
 
 

@@ -124,12 +124,14 @@ def _dtype_of(x: Tensor, value: Any) -> Any:
 # --- the ops -------------------------------------------------------------------
 
 def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
-    """``x += alpha * other`` in place."""
+    """``x += alpha * other`` in place (``alpha`` a number)."""
+    alpha = number(alpha, "add_", "alpha")
     return _inplace(x, "add_", lambda cur: add(cur, other if alpha == 1 else mul(other, alpha)), other)
 
 
 def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
-    """``x -= alpha * other`` in place."""
+    """``x -= alpha * other`` in place (``alpha`` a number)."""
+    alpha = number(alpha, "sub_", "alpha")
     return _inplace(x, "sub_", lambda cur: sub(cur, other if alpha == 1 else mul(other, alpha)), other)
 
 
@@ -166,8 +168,7 @@ def copy_(x: Tensor, src: Any) -> Tensor:
     if isinstance(src, Tensor):
         src = _dtype_of(x, src.to(x.device) if src.device != x.device else src)
     elif backend.is_array(src) or isinstance(src, (list, tuple, int, float)):
-        src = backend.to_device(backend.numpy.asarray(backend.to_numpy(src) if backend.is_array(src) else src),
-                                x.device).astype(x.dtype, copy=False)
+        src = _value_array(src, x, "copy_").astype(x.dtype, copy=False)
     else:
         raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
     return _inplace(x, "copy_", _fill("copy_", True, src), src)
@@ -231,13 +232,17 @@ class SetItem(Function):
 
 
 def setitem(x: Tensor, index: Any, value: Any) -> None:
-    """``x[index] = value`` in place (``Tensor.__setitem__``); recorded as :class:`SetItem` when needed."""
+    """``x[index] = value`` in place (``Tensor.__setitem__``); recorded as :class:`SetItem` when needed.
+
+    ``value`` is a Tensor, an array, a number or a (nested) list of numbers.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"setitem: expected a Tensor, got {type(x).__name__}")
+    if not isinstance(value, (Tensor, int, float, complex, numpy.number, numpy.bool_)):
+        value = _value_array(value, x, "setitem")
     record = is_grad_enabled() and (x.requires_grad or _requires_grad(value))
     if not record:
-        if not isinstance(value, Tensor) and (backend.is_array(value) or isinstance(value, (list, tuple))):
-            value = backend.to_device(numpy.asarray(backend.to_numpy(value) if backend.is_array(value) else value),
-                                      x.device)
-        elif isinstance(value, Tensor) and value.device != x.device:
+        if isinstance(value, Tensor) and value.device != x.device:
             raise ValueError(f"setitem: value is on {value.device} but the tensor is on {x.device}")
         try:
             x.data[_index_arrays(index, backend.array_module(x.data))] = unwrap(value)
@@ -246,6 +251,26 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         x._bump_version()
         return
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
+
+
+def _value_array(value: Any, x: Tensor, name: str) -> Any:
+    """A non-Tensor value written into ``x`` (an array, a number, a nested list) as an array on x's device."""
+    if backend.is_array(value):
+        if value.dtype.kind not in backend.NUMERIC_KINDS:
+            raise TypeError(f"{name}: can't write an array of dtype {value.dtype} into a tensor (numbers only)")
+        return backend.to_device(value, x.device)
+    if not isinstance(value, (list, tuple, int, float, complex, numpy.number, numpy.bool_)):
+        # NumPy would store None as NaN and parse strings as numbers: PyTorch refuses both
+        raise TypeError(f"{name}: can't write a {type(value).__name__} into a tensor "
+                        "(expected a number, a list of numbers, an array or a Tensor)")
+    try:
+        host = numpy.asarray(value)
+    except (TypeError, ValueError) as error:   # ragged lists, lists of Tensors of different shapes ...
+        raise type(error)(f"{name}: cannot write this {type(value).__name__} into a tensor: {error}") from error
+    if host.dtype.kind not in backend.NUMERIC_KINDS:
+        raise TypeError(f"{name}: can't write a {type(value).__name__} holding {host.dtype} values into a tensor "
+                        "(numbers only)")
+    return backend.to_device(host, x.device)
 
 
 # --- in-place twins of unary math, and random fills ----------------------------------------------

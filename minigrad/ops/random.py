@@ -54,7 +54,8 @@ def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
 def randperm(n: int, *, dtype: Any = int64, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0 … n-1 (int64 by default), as torch.randperm."""
     n = _count(n, "randperm", "n")
-    dtype = numpy.dtype(dtype)
+    dtype = backend.as_dtype(dtype, "randperm")
+    requires_grad = backend.as_bool(requires_grad, "randperm", "requires_grad")
     if requires_grad and dtype.kind != "f":
         raise TypeError(f"randperm: integer tensors cannot require grad (dtype {dtype})")
     out = _drawn("randperm", lambda: _uniform((n,), device).argsort(kind="stable").astype(dtype), ())
@@ -169,13 +170,13 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = No
             shape = tuple(numpy.broadcast_shapes(*(t.shape for t in tensors)))
         except ValueError:
             raise ValueError(f"normal: mean and std shapes {[t.shape for t in tensors]} do not broadcast") from None
-        kind = numpy.dtype(dtype or tensors[0].dtype)
-        device = device or tensors[0].device
+        kind = tensors[0].dtype if dtype is None else backend.as_dtype(dtype, "normal")
+        device = tensors[0].device if device is None else device
     else:
         if size is None:
             raise TypeError("normal: with numbers for mean and std, give size (e.g. normal(0, 1, (2, 3)))")
         shape = int_tuple(size, "normal", "size")
-        kind = numpy.dtype(dtype or float32)
+        kind = float32 if dtype is None else backend.as_dtype(dtype, "normal")
     if kind.kind != "f":
         raise TypeError(f"normal: samples must be floating point, got dtype {kind}")
     if (_host(unwrap_value(std)) < 0).any():
@@ -189,4 +190,4 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = No
         sample = _uniform(shape, device, normal=True)
         return backend.array_module(sample).asarray(sample * s + m).astype(kind, copy=False)
     out = _drawn("normal", make, inputs)
-    return out.requires_grad_(True) if requires_grad else out
+    return out.requires_grad_(True) if backend.as_bool(requires_grad, "normal", "requires_grad") else out

@@ -4,6 +4,7 @@ copies, dtype casts and device copies (joining and splitting: ``join.py``)."""
 from __future__ import annotations
 
 import math
+import operator
 import weakref
 from typing import Any
 
@@ -233,6 +234,10 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     x = tensor_arg(x, "narrow")
     a = one_axis(dim, max(x.ndim, 1), "narrow")
     size = x.shape[a] if x.ndim else 1
+    try:
+        start, length = operator.index(start), operator.index(length)   # ints, or one-element int tensors
+    except TypeError:
+        raise TypeError(f"narrow: start and length must be ints, got {start!r:.40} and {length!r:.40}") from None
     start = start + size if start < 0 else start
     if not (0 <= start <= size and 0 <= length <= size - start):
         raise IndexError(f"narrow: start {start} and length {length} do not fit dim {a} of size {size}")
@@ -407,12 +412,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
     """Cast to ``dtype`` (the gradient is cast back)."""
-    try:
-        dtype = backend.numpy.dtype(dtype)
-    except TypeError as error:
-        raise TypeError(f"astype: {dtype!r} is not a dtype ({error})") from error
-    if dtype.kind not in "biufc":
-        raise TypeError(f"astype: tensors hold numbers; cannot cast to {dtype}")
+    dtype = backend.as_dtype(dtype, "astype")
     out = AsType(dtype)(tensor_arg(x, "astype"))
     if out.requires_grad and out.dtype.kind not in "fc":
         out = out.detach()
