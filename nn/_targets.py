@@ -13,7 +13,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-__all__ = ["TargetError", "class_targets", "class_weights", "index_array", "nll_rows", "weighted_mean"]
+__all__ = ["CheckedIndices", "TargetError", "checked_indices", "class_targets", "class_weights", "index_array",
+           "nll_rows", "weighted_mean"]
 
 
 class TargetError(IndexError, TypeError, ValueError):
@@ -42,12 +43,47 @@ def index_array(indices: Any, device: Any, name: str, what: str = "indices") -> 
     return array
 
 
-def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> tuple[Tensor, Any, Any, tuple]:
+class CheckedIndices(mg.Function):
+    """Integer indices, range-checked, with ``ignore`` entries (if given) replaced by 0: ``(flat or same shape)``.
+
+    An op rather than a check in Python, so that ``mg.compile`` records it: a
+    replayed call checks and uses *that* call's indices (a Python check or a
+    raw array computed from ``target.data`` would be frozen at capture time).
+    ``message(value)`` is the error text for an out-of-range ``value``; the op is
+    named after the function that uses it, so its errors read as that function's.
+    """
+
+    def __init__(self, name: str, bound: int, ignore: int | None, message: Any) -> None:
+        self.name, self.bound, self.ignore, self.message = name, bound, ignore, message
+
+    def forward(self, array: Any) -> Any:
+        keep = None if self.ignore is None else array != self.ignore
+        if array.size:
+            valid = array if keep is None else array[keep]
+            if valid.size:
+                low, high = int(valid.min()), int(valid.max())
+                if low < 0 or high >= self.bound:
+                    raise TargetError(self.message(low if low < 0 else high, low, high))
+        if keep is None:
+            return array
+        return self.xp.where(keep, array, 0)
+
+
+def checked_indices(indices: Any, device: Any, bound: int, name: str, message: Any, what: str = "indices",
+                    ignore: int | None = None) -> Tensor:
+    """``indices`` (Tensor, array, list or int) as an integer Tensor checked by :class:`CheckedIndices`."""
+    array = index_array(indices, device, name, what)
+    tensor = indices if isinstance(indices, Tensor) else mg.as_tensor(array)
+    return CheckedIndices(name, bound, ignore, message)(tensor)
+
+
+def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> tuple[Tensor, Tensor, Tensor, tuple]:
     """Validate the class targets of an (N, C, d1, …) input.
 
     Returns the input as (M, C) rows (class axis last), the flat targets
-    (M,) with ignored entries replaced by 0, the bool mask of kept entries (M,),
-    and the target shape.
+    (M,) with ignored entries replaced by 0, the bool mask of kept entries (M,)
+    (both Tensors computed by ops, so a compiled function sees each call's
+    targets), and the target shape.
     """
     if logits.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
@@ -55,24 +91,21 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
         raise TypeError(f"{name}: ignore_index must be an int, got {ignore_index!r}")
     batched = logits.ndim >= 2
     classes = logits.shape[1] if batched else logits.shape[0]
-    array = index_array(target, logits.device, name, f"target (class indices for C={classes} classes)")
+    what = f"target (class indices for C={classes} classes)"
+    array = index_array(target, logits.device, name, what)
     expected = (logits.shape[:1] + logits.shape[2:]) if batched else ()
     if tuple(array.shape) != expected:
         raise TargetError(f"{name}: target of shape {tuple(array.shape)} does not fit input of shape {logits.shape} "
                           f"(expected target shape {expected}: the input without its class axis 1)")
-    xp = mg.array_module(array)
-    flat = array.reshape(-1)
-    keep = flat != ignore_index
-    if flat.size:
-        valid = flat[keep]
-        if valid.size:
-            low, high = int(valid.min()), int(valid.max())
-            if low < 0 or high >= classes:
-                raise TargetError(
-                    f"{name}: target {low if low < 0 else high} is out of range for C={classes} classes "
-                    f"(targets must be in [0, {classes - 1}] or equal ignore_index={ignore_index}; "
-                    f"target dtype {array.dtype}, range [{low}, {high}])")
-    safe = xp.where(keep, flat, 0)
+
+    def message(value: int, low: int, high: int) -> str:
+        return (f"{name}: target {value} is out of range for C={classes} classes "
+                f"(targets must be in [0, {classes - 1}] or equal ignore_index={ignore_index}; "
+                f"target dtype {array.dtype}, range [{low}, {high}])")
+
+    flat = (target if isinstance(target, Tensor) else mg.as_tensor(array)).reshape(-1)
+    safe = checked_indices(flat, logits.device, classes, name, message, what, int(ignore_index))
+    keep = flat != int(ignore_index)
     if not batched:
         rows = logits.reshape(1, classes)
     elif logits.ndim == 2:
@@ -83,25 +116,32 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     return rows, safe, keep, tuple(array.shape)
 
 
-def class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Any:
+def class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Tensor | None:
+    """Per-class weights (C,) as a Tensor of ``like``'s dtype; a Tensor stays one (its values are read by
+    ops, so a compiled function sees each call's weights)."""
     if weight is None:
         return None
-    array = weight.data if isinstance(weight, Tensor) else weight
+    if isinstance(weight, Tensor):
+        if weight.device != like.device:
+            raise ValueError(f"{name}: weight is on {weight.device} but the input is on {like.device}")
+        if weight.shape != (classes,):
+            raise ValueError(f"{name}: weight must have shape ({classes},) (one per class), got {weight.shape}")
+        return weight if weight.dtype == like.dtype else weight.astype(like.dtype)
     try:
-        array = mg.to_device(array, like.device) if mg.is_array(array) \
-            else mg.make_array(array, like.dtype, like.device)
+        array = mg.to_device(weight, like.device) if mg.is_array(weight) \
+            else mg.make_array(weight, like.dtype, like.device)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name}: weight must be numbers, one per class, got {type(weight).__name__}") from error
     if tuple(array.shape) != (classes,):
         raise ValueError(f"{name}: weight must have shape ({classes},) (one per class), got {tuple(array.shape)}")
-    return array.astype(like.dtype, copy=False)
+    return mg.as_tensor(array.astype(like.dtype, copy=False))
 
 
-def nll_rows(log_probs: Tensor, safe: Any, keep: Any, weight: Any, target_shape: tuple,
-              reduction: str) -> Tensor:
+def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None, target_shape: tuple,
+             reduction: str) -> Tensor:
     """-w[t] · log_probs[i, t] per row, reduced as PyTorch (mean divides by Σ w[t] over kept rows)."""
-    xp = mg.array_module(safe)
-    rows = xp.arange(safe.shape[0])
+    with mg.on_device(log_probs.device):
+        rows = mg.array_module(log_probs.data).arange(safe.shape[0])   # depends on the shape only
     picked = log_probs[rows, safe]
     scale = keep.astype(log_probs.dtype)
     if weight is not None:
@@ -115,9 +155,10 @@ def nll_rows(log_probs: Tensor, safe: Any, keep: Any, weight: Any, target_shape:
     return weighted_mean(total, scale.sum())
 
 
-def weighted_mean(total: Tensor, denominator: Any) -> Tensor:
+def weighted_mean(total: Tensor, denominator: Tensor) -> Tensor:
     """total / denominator; when every target is ignored (denominator 0) the loss is NaN with zero
-    gradients, as PyTorch's (0/0 in the backward would make every gradient NaN)."""
-    if float(denominator) == 0.0:
-        return total * 0.0 + float("nan")
-    return total / denominator
+    gradients, as PyTorch's (0/0 in the backward would make every gradient NaN). Written with ops, not
+    a Python test of the denominator, so a compiled function decides it on each call's values."""
+    empty = denominator == 0.0
+    mean = total / mg.where(empty, 1.0, denominator)
+    return mg.where(empty, float("nan"), mean)

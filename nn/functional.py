@@ -19,7 +19,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._targets import TargetError, class_targets, class_weights, index_array, nll_rows, weighted_mean
+from ._targets import TargetError, checked_indices, class_targets, class_weights, nll_rows, weighted_mean
 
 __all__ = [
     "TargetError", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss",
@@ -87,15 +87,13 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
     num, _ = weight.shape
-    array = index_array(input, weight.device, "embedding")
-    if array.size:
-        low, high = int(array.min()), int(array.max())
-        if low < 0 or high >= num:
-            raise TargetError(f"embedding: index {low if low < 0 else high} is out of range for an embedding "
-                              f"of {num} rows (indices must be in [0, {num - 1}])")
+    # checked by an op whose output the lookup reads: a compiled function checks and uses each call's indices
+    indices = checked_indices(input, weight.device, num, "embedding", lambda value, _low, _high: (
+        f"embedding: index {value} is out of range for an embedding of {num} rows "
+        f"(indices must be in [0, {num - 1}])"))
     if padding_idx is not None:
         padding_idx = _normalize_padding(padding_idx, num, "embedding")
-    return EmbeddingLookup(array, padding_idx)(weight)
+    return EmbeddingLookup(indices.data, padding_idx)(weight)
 
 
 def _normalize_padding(padding_idx: int, num: int, name: str) -> int:
@@ -171,18 +169,18 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, numpy.integer)) or num_classes < -1:
         raise ValueError(f"one_hot: num_classes must be -1 or a non-negative int, got {num_classes!r}")
     xp = mg.array_module(array)
+    indices = tensor if isinstance(tensor, Tensor) else mg.as_tensor(array)
     if num_classes == -1:
         if not array.size:
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
-        num_classes = int(array.max()) + 1
-    if array.size:
-        low, high = int(array.min()), int(array.max())
-        if low < 0 or high >= num_classes:
-            raise TargetError(f"one_hot: class index {low if low < 0 else high} is out of range for "
-                              f"num_classes={num_classes} (indices must be in [0, {num_classes - 1}])")
+        # .item(): the output's shape depends on the values (mg.compile runs such a call eagerly)
+        num_classes = int(indices.max().item()) + 1
+    indices = checked_indices(indices, indices.device, num_classes, "one_hot", lambda value, _low, _high: (
+        f"one_hot: class index {value} is out of range for num_classes={num_classes} "
+        f"(indices must be in [0, {num_classes - 1}])"))
     with mg.on_device(mg.device_of(array)):
-        out = (array[..., None] == xp.arange(num_classes)).astype(numpy.int64)
-    return mg.as_tensor(out)
+        classes = mg.as_tensor(xp.arange(num_classes))   # depends on num_classes only
+    return (indices.unsqueeze(-1) == classes).astype(numpy.int64)
 
 
 def _axis(axis: int | None, dim: int | None, default: int = -1) -> int:
