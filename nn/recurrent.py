@@ -249,15 +249,22 @@ class _Recurrent(Module):
         # the masks (and so the signature) are eager's: None before the shortest sequence's end. Masking
         # every step would let batches with other shortest lengths share a capture, but the extra
         # zero-gradient consumers change the order in which a state's gradients are summed (GRU: ulps)
-        return compiled(x, time_axis, k, suffix, state, active, masks, shortest)
+        return compiled(x, time_axis, k, suffix, state, active, masks, shortest, self._parameters_of(k, suffix))
+
+    def _parameters_of(self, k: int, suffix: str) -> tuple:
+        """The current parameters of layer ``k``, direction ``suffix`` (a replaced one included)."""
+        end = f"_l{k}{suffix}"
+        return tuple(p for name, p in self._parameters.items() if p is not None and name.endswith(end))
 
     def _direction(self, x: Tensor, time_axis: int, k: int, suffix: str, state: tuple, active: int,
-                   masks: tuple | None, first_masked: int) -> tuple[Tensor, tuple]:
+                   masks: tuple | None, first_masked: int, parameters: tuple = ()) -> tuple[Tensor, tuple]:
         """The loop over time of layer ``k``, direction ``suffix``: (output (T, B, H), final state tuple).
 
         ``active``: the steps to run (the longest length); ``masks``: per step t a (B, 1) bool keep-mask
         (None without lengths), applied from step ``first_masked`` on. Reads no tensor values, so
-        ``mg.compile`` can capture it.
+        ``mg.compile`` can capture it. ``parameters`` (:meth:`_parameters_of`) is not read: passing the
+        tensors the loop reads through ``self`` as arguments makes a replay use the module's current
+        parameter objects (a parameter replaced after the capture is picked up, not the captured one).
         """
         steps, batch = x.shape[time_axis], x.shape[1 - time_axis]
         # the input's contribution at every step in one matmul: (T·B, I) @ (I, G·H)

@@ -172,3 +172,19 @@ def test_a_training_step_keeps_no_activations_alive_after_backward(compile: bool
     finally:
         tracemalloc.stop()
     assert kept < peak / 4, f"{kept} bytes kept after the step, peak {peak}"
+
+
+def test_a_parameter_replaced_after_the_capture_is_used() -> None:
+    eager, compiled = pair("GRU", {}, 1, True, np.float64)
+    x = mg.randn(5, 2, 3, dtype=mg.float64)
+    compiled(x)
+    compiled(x)                                # replays
+    values = np.random.default_rng(3).standard_normal((12, 4))
+    for model in (eager, compiled):
+        model.weight_hh_l0_reverse = nn.Parameter(mg.tensor(values.copy()))
+    results = []
+    for model in (eager, compiled):
+        out, h = model(x)
+        (out.sum() + h.sum()).backward()
+        results.append([out.numpy(), h.numpy(), *(p.grad.numpy() for p in model.parameters())])
+    assert_same(results[0], results[1], True, "after replacing weight_hh_l0_reverse")
