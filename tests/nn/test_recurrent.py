@@ -393,9 +393,11 @@ def test_packed_input_runs_on_the_gpu() -> None:
     lengths = [2, 4, 1]
     array = RNG.standard_normal((4, 3, 2)).astype(np.float32)
     results = []
+    mg.manual_seed(3)
+    weights = nn.LSTM(2, 3, bidirectional=True).state_dict()   # the same weights on both devices
     for device in ("cpu", "cuda"):
-        mg.manual_seed(3)
         model = nn.LSTM(2, 3, bidirectional=True, device=device)
+        model.load_state_dict(weights)
         x = mg.tensor(array, device=device, requires_grad=True)
         out, (h, c) = model(pack_padded_sequence(x, lengths, enforce_sorted=False))
         padded, _ = pad_packed_sequence(out)
