@@ -117,6 +117,7 @@ class Tracer:
         self.arguments = list(inputs)
         self.externals: list[Tensor] = list(inputs)   # arguments, then tensors found on the way
         self.constants: list[Any] = []                # raw (non-Tensor) op inputs
+        self.constant_steps: list[int] = []           # the step each constant is an input of (to name it)
         self.steps: list[tuple] = []   # (op, input refs, n outputs, output shapes, recorded, array params)
         self.keep: list[Tensor] = []                  # keeps traced outputs alive so ids stay unique
         self.eager_only: str | None = None
@@ -134,6 +135,7 @@ class Tracer:
             else:
                 refs.append(("c", len(self.constants)))
                 self.constants.append(x)
+                self.constant_steps.append(len(self.steps))
         outs = result if type(result) is tuple else (result,)
         self.steps.append((op, refs, len(outs), tuple(y.data.shape for y in outs), outs[0]._node is op,
                            self._array_params(op)))
@@ -245,6 +247,12 @@ class Program:
         self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
                       for k, (op, refs, _n, _shapes, rec, _params) in enumerate(tracer.steps)]
         self.names = [op.name for op, *_ in tracer.steps]
+        self.frozen = _frozen(tracer)
+        # frozen values: the next calls check they did not come from the arguments' values, until a call
+        # whose arguments hold other values than the capture's agrees (at most VERIFY_CALLS calls)
+        self.verified = not self.frozen
+        self.checks_left = VERIFY_CALLS
+        self.argument_values = _digest(tracer.arguments) if self.frozen else None
         # the tensors found on the way (weights): a replay checks they still have these shapes and flags
         self.weights = self.externals[len(tracer.arguments):]
         self.weight_meta = [(t.data.shape, t.requires_grad) for t in self.weights]
@@ -270,10 +278,11 @@ class Program:
                 if v not in returned:
                     dead[max(last_read.get(v, k), k)].append(v)
         self.forward_plan = []
-        for k, (op, a, (_o, _r, n_out, shapes, _rec, params)) in enumerate(zip(ops, reads, tracer.steps)):
+        for k, (op, a, (_o, _r, _n_out, shapes, _rec, params)) in enumerate(zip(ops, reads, tracer.steps)):
             forward = op.forward if not params else _with_params(op, params, len(args[k]))
-            self.forward_plan.append((op, forward, len(a), operator.itemgetter(*a) if a else None, n_out,
-                                      shapes[0], keeps.get(k, 0), tuple(dead[k])))
+            # a multi-output op (unbind, split) returns a tuple even when it has one output
+            self.forward_plan.append((op, forward, len(a), operator.itemgetter(*a) if a else None,
+                                      0 if op.multiple else 1, shapes[0], keeps.get(k, 0), tuple(dead[k])))
         self.backward_plan = [(ops[k], ops[k].backward, saved_at[k], keeps[k], first[k], tracer.steps[k][2],
                                routes[k]) for k in order]
 
@@ -282,9 +291,9 @@ class Program:
         values = [*arrays, *self.constants]
         saved: list = []
         append, extend, keep_saved = values.append, values.extend, saved.append
-        for op, forward, n_args, fetch, n_out, shape, keep, dead in self.forward_plan:
+        for op, forward, n_args, fetch, single, shape, keep, dead in self.forward_plan:
             out = forward(*fetch(values)) if n_args > 1 else forward(fetch(values)) if n_args else forward()
-            if n_out == 1:
+            if single:
                 if type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
                     out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
                 if out.shape != shape:
@@ -339,6 +348,68 @@ class Program:
                     total = grads[index]   # a lazy gradient (ProductSum) is valued where it is read
                     grads[index] = g if total is None else _sum(total, g, index, owned)
         return tuple(grads[:len(self.externals)])
+
+
+def _frozen(tracer: Tracer) -> list[tuple[int, str, Any]]:
+    """The values a replay reuses from the capture: raw (non-Tensor) op inputs and the arrays an op holds
+    that are not a traced tensor's (``(step, what, value)``). If ``fn`` computed one from an argument's
+    values with NumPy (``t.data``), it differs on a call with other values: :meth:`Compiled._capture`
+    compares them with a fresh eager run's."""
+    found = [(step, "a constant input", value) for step, value in zip(tracer.constant_steps, tracer.constants)]
+    for step, (op, _refs, _n, _shapes, _recorded, params) in enumerate(tracer.steps):
+        traced = {name for name, _position, _ref in params}
+        for name, value in op.__dict__.items():
+            if name in _NOT_CAPTURED or name == "xp":
+                continue
+            parts = value if type(value) is tuple else (value,)
+            if any(backend.is_array(part) for part in parts):
+                found.append((step, f"its array '{name}'" + (" (partly traced)" if name in traced else ""),
+                              tuple(None if name in traced and tracer.array_ref.get(id(part)) is not None
+                                    else part for part in parts)))
+    return found
+
+
+VERIFY_CALLS = 4   # calls with the capture's own argument values that may check frozen values before replaying
+
+
+def _digest(tensors: list[Tensor]) -> int:
+    """A hash of the arguments' values (on the host only: a GPU array would need a copy; there, 0)."""
+    if not all(type(t.data) is numpy.ndarray for t in tensors):
+        return 0
+    return hash(tuple(t.data.tobytes() for t in tensors))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is tuple or type(b) is tuple:
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if backend.is_array(a) or backend.is_array(b):
+        if not (backend.is_array(a) and backend.is_array(b)) or a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        return bool(backend.array_module(a).array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    try:
+        return bool(a == b) or (a != a and b != b)   # NaN constants are the same constant
+    except (TypeError, ValueError):
+        return a is b
+
+
+def _divergence(previous: Program, program: Program) -> str | None:
+    """Where a fresh capture differs from ``previous``: the first op in another place, or whose frozen
+    values (constants, index arrays) differ; None if they agree."""
+    if previous.names != program.names:
+        at = next((i for i, (a, b) in enumerate(zip(previous.names, program.names)) if a != b),
+                  min(len(previous.names), len(program.names)))
+        seen = program.names[at] if at < len(program.names) else "the end"
+        want = previous.names[at] if at < len(previous.names) else "the end"
+        return (f"op {at} is '{seen}' where the capture has '{want}' (value-dependent control flow cannot "
+                "be replayed)")
+    for (step, what, old), (_step, _what, new) in zip(previous.frozen, program.frozen):
+        if not _same(old, new):
+            return (f"op {step} '{program.names[step]}' has {what} with other values than at capture (a value "
+                    "computed from an argument's values in Python or NumPy, e.g. from .data, is frozen by a "
+                    "capture: compute it with tensor ops)")
+    if len(previous.frozen) != len(program.frozen):
+        return "the ops hold a different number of frozen values than at capture"
+    return None
 
 
 def _with_params(op: Function, params: list, n_args: int) -> Callable:
@@ -479,7 +550,7 @@ class Compiled:
                                   CompileWarning, stacklevel=2)
                 return self.fn(*args, **kwargs)
             return self._capture(key, args, kwargs, tensors, None)
-        if self.check:
+        if self.check or not program.verified:
             return self._capture(key, args, kwargs, tensors, program)
         weights = program.weights
         if weights and [(t.data.shape, t.requires_grad) for t in weights] != program.weight_meta:
@@ -513,15 +584,21 @@ class Compiled:
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
         program = Program(tracer, outputs, spec)
-        if previous is not None and self.check and previous.names != program.names:
-            at = next((i for i, (a, b) in enumerate(zip(previous.names, program.names)) if a != b),
-                      min(len(previous.names), len(program.names)))
-            seen = program.names[at] if at < len(program.names) else "the end"
-            want = previous.names[at] if at < len(previous.names) else "the end"
-            raise CompileError(f"compile: {getattr(self.fn, '__name__', 'fn')} took a different path than "
-                               f"captured: op {at} is '{seen}' where the capture has '{want}' "
-                               "(value-dependent control flow cannot be replayed)")
-        if previous is None:
+        if previous is not None:
+            name = getattr(self.fn, '__name__', 'fn')
+            why = _divergence(previous, program)
+            if why is not None and self.check:
+                raise CompileError(f"compile: {name} took a different path than captured: {why}")
+            if why is not None:   # found by the second call's check: this signature runs eagerly from now on
+                del self.programs[key]
+                self.eager[key] = why
+                warnings.warn(f"compile: {name} runs eagerly for this input signature: {why}", CompileWarning,
+                              stacklevel=3)
+            previous.checks_left -= 1
+            # a call with the capture's own values proves nothing: check again, unless that was the last try
+            previous.verified = previous.checks_left <= 0 or previous.argument_values != _digest(tensors) \
+                or previous.argument_values == 0
+        else:
             self.programs[key] = program
         return result
 

@@ -324,6 +324,7 @@ def test_a_compiled_layer_on_cuda_equals_eager_and_copies_nothing_between_host_a
 
     eager = [mg.to_numpy(a) for a in step(lambda t: layer(t))]
     step(compiled)   # captures
+    step(compiled)   # checks the capture's frozen values (index arrays) against a fresh run
     stand_in = getattr(backend._cupy, "is_strict_stand_in", False)
     if stand_in:
         from tests.support import strict_cupy  # noqa: PLC0415
