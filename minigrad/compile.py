@@ -369,7 +369,7 @@ def _frozen(tracer: Tracer) -> list[tuple[int, str, Any]]:
     return found
 
 
-VERIFY_CALLS = 4   # calls with the capture's own argument values that may check frozen values before replaying
+VERIFY_CALLS = 2   # calls that check frozen values against a fresh run before the replays start (see Program)
 
 
 def _digest(tensors: list[Tensor]) -> int:
