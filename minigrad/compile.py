@@ -222,12 +222,13 @@ class Program:
     """
 
     def __init__(self, tracer: Tracer, outputs: list[Tensor], spec: Any) -> None:
-        self.externals = tracer.externals
+        # not the externals themselves: the capture's arguments (and their graphs) must not outlive the call
+        self.n_externals = len(tracer.externals)
         self.scope = tracer.scope
         self.constants = tracer.constants
         self.spec = spec
         self.lock = threading.Lock()   # replays reuse one instance per op: one thread at a time
-        n_ext = len(self.externals)
+        n_ext = self.n_externals
         first, producer, base = [], {}, n_ext + len(self.constants)
         for k, (_op, _refs, n_out, _shapes, recorded, _params) in enumerate(tracer.steps):
             first.append(base)
@@ -254,7 +255,7 @@ class Program:
         self.checks_left = VERIFY_CALLS
         self.argument_values = _digest(tracer.arguments) if self.frozen else None
         # the tensors found on the way (weights): a replay checks they still have these shapes and flags
-        self.weights = self.externals[len(tracer.arguments):]
+        self.weights = tracer.externals[len(tracer.arguments):]
         self.weight_meta = [(t.data.shape, t.requires_grad) for t in self.weights]
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
         self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"
@@ -347,7 +348,7 @@ class Program:
                 if g is not None:
                     total = grads[index]   # a lazy gradient (ProductSum) is valued where it is read
                     grads[index] = g if total is None else _sum(total, g, index, owned)
-        return tuple(grads[:len(self.externals)])
+        return tuple(grads[:self.n_externals])
 
 
 def _frozen(tracer: Tracer) -> list[tuple[int, str, Any]]:
