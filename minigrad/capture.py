@@ -1,0 +1,367 @@
+"""The machinery behind ``mg.compile``: record a function's ops, then replay them as one node.
+
+:class:`Tracer` records each op the engine runs while a function is captured;
+:class:`Program` turns the record into two straight lists (forward in
+recording order, backward in eager's Kahn order) over one list of values;
+:class:`Replay` is the one graph node a replayed call becomes. What is
+captured and what is not is documented in :mod:`minigrad.compile`.
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+from typing import Any, Callable
+
+import numpy
+
+from . import backend
+from .autograd import Function, _dense, _sum
+from .recording import _state
+from .tensor import Tensor
+
+__all__ = ["Program", "Replay", "Tracer"]
+
+
+class _Retrace(Exception):
+    """An op's output shape differs from the capture: capture this call again."""
+
+
+_NOT_CAPTURED = ("saved", "edges", "hooks", "retained", "tag", "epoch", "out_meta")
+
+
+class Tracer:
+    """Records the ops called while ``fn`` runs: the engine calls :meth:`record` for each."""
+
+    def __init__(self, inputs: list[Tensor], reads_run_eagerly: bool = True) -> None:
+        self.reads_run_eagerly = reads_run_eagerly   # False with check=True: compare op sequences instead
+        self.slot_of: dict[int, Any] = {id(t): i for i, t in enumerate(inputs)}
+        self.array_ref: dict[int, Any] = {id(t.data): i for i, t in enumerate(inputs)}   # for index arrays
+        self.arguments = list(inputs)
+        self.externals: list[Tensor] = list(inputs)   # arguments, then tensors found on the way
+        self.constants: list[Any] = []                # raw (non-Tensor) op inputs
+        self.constant_steps: list[int] = []           # the step each constant is an input of (to name it)
+        self.steps: list[tuple] = []   # (op, input refs, n outputs, output shapes, recorded, array params)
+        self.keep: list[Tensor] = []                  # keeps traced outputs alive so ids stay unique
+        self.eager_only: str | None = None
+        self.scope = _state.get().scope   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
+
+    def record(self, op: Function, inputs: tuple, result: Any) -> None:
+        refs = []
+        for x in inputs:
+            if isinstance(x, Tensor):
+                ref = self.slot_of.get(id(x))
+                if ref is None:   # a weight or a constant tensor that is not an argument
+                    ref = self.slot_of[id(x)] = self.array_ref[id(x.data)] = len(self.externals)
+                    self.externals.append(x)
+                refs.append(("x", ref) if type(ref) is int else ref)
+            else:
+                refs.append(("c", len(self.constants)))
+                self.constants.append(x)
+                self.constant_steps.append(len(self.steps))
+        outs = result if type(result) is tuple else (result,)
+        self.steps.append((op, refs, len(outs), tuple(y.data.shape for y in outs), outs[0]._node is op,
+                           self._array_params(op)))
+        for i, y in enumerate(outs):
+            self.slot_of[id(y)] = self.array_ref[id(y.data)] = ("o", len(self.steps) - 1, i)
+            self.keep.append(y)
+
+    def _array_params(self, op: Function) -> list:
+        """The op's parameters that hold the array of a traced tensor (an index Tensor for getitem):
+        ``(attribute, position in a tuple or None, ref)``; a replay passes them the new values."""
+        found = []
+        for name, value in op.__dict__.items():
+            if name in _NOT_CAPTURED:
+                continue
+            for position, part in enumerate(value) if type(value) is tuple else ((None, value),):
+                ref = self.array_ref.get(id(part)) if backend.is_array(part) else None
+                if ref is not None:
+                    found.append((name, position, ("x", ref) if type(ref) is int else ref))
+        return found
+
+    def record_draw(self, name: str, make: Callable, inputs: tuple, result: Tensor) -> None:
+        self.record(_Draw(name, make), inputs, result)
+
+    def note_read(self, tensor: Tensor, how: str) -> None:
+        """Python read the values of a tensor: if ``fn`` computed it, its path may depend on them."""
+        ref = self.slot_of.get(id(tensor))
+        if ref is None or not self.reads_run_eagerly:
+            return
+        what = f"argument or weight {ref}" if type(ref) is int else \
+            f"the output of op {ref[1]} '{self.steps[ref[1]][0].name}'"
+        self.note_eager(f"it reads the value of a tensor (.{how}() of {what}), so its path or constants may "
+                        "depend on values")
+
+    def note_eager(self, why: str) -> None:
+        self.eager_only = self.eager_only or why
+
+
+class _Draw(Function):
+    """A random constructor or a comparison inside a capture: replayed by calling it again.
+
+    ``make(*arrays)`` returns the array; a random draw takes no inputs and
+    draws from the engine's generator at replay time, in eager's order.
+    """
+
+    def __init__(self, name: str, make: Callable) -> None:
+        self.name, self.make = name, make
+
+    def forward(self, *arrays: Any) -> Any:
+        return self.make(*arrays)
+
+
+def _flatten(value: Any, leaves: list) -> Any:
+    """The Tensors of a nested tuple/list output, and a spec to rebuild the structure."""
+    if isinstance(value, Tensor):
+        leaves.append(value)
+        return None
+    if isinstance(value, (tuple, list)):
+        return (type(value), [_flatten(v, leaves) for v in value])
+    raise TypeError(f"compile: the function must return a Tensor or a tuple/list of Tensors, got "
+                    f"{type(value).__name__}")
+
+
+def _unflatten(spec: Any, leaves: Any) -> Any:
+    if spec is None:
+        return next(leaves)
+    kind, items = spec
+    return kind(_unflatten(s, leaves) for s in items)
+
+
+def _fresh(op: Function) -> Function:
+    """A copy of a captured op without its graph state: the instance every replay reuses."""
+    copy = type(op).__new__(type(op))
+    copy.__dict__.update({k: v for k, v in op.__dict__.items() if k not in _NOT_CAPTURED})
+    return copy
+
+
+class Program:
+    """One captured signature, as two straight lists over a list of values.
+
+    Values: ``[external inputs…, constants…, outputs of op 0…, outputs of op 1…]``;
+    every op input and output is an index into it. ``forward_plan`` runs in
+    recording order; ``backward_plan`` in eager's Kahn order, each entry with
+    the value index every input gradient is added into.
+    """
+
+    def __init__(self, tracer: Tracer, outputs: list[Tensor], spec: Any) -> None:
+        # not the externals themselves: the capture's arguments (and their graphs) must not outlive the call
+        self.n_externals = len(tracer.externals)
+        self.scope = tracer.scope
+        self.constants = tracer.constants
+        self.spec = spec
+        self.lock = threading.Lock()   # replays reuse one instance per op: one thread at a time
+        n_ext = self.n_externals
+        first, producer, base = [], {}, n_ext + len(self.constants)
+        for k, (_op, _refs, n_out, _shapes, recorded, _params) in enumerate(tracer.steps):
+            first.append(base)
+            for i in range(n_out if recorded else 0):   # only recorded ops pass gradients on
+                producer[base + i] = k
+            base += n_out
+        self.n_values = base
+
+        def index(ref: Any) -> int:
+            if type(ref) is int:
+                return ref
+            return ref[1] if ref[0] == "x" else n_ext + ref[1] if ref[0] == "c" else first[ref[1]] + ref[2]
+
+        self.outputs = [index(tracer.slot_of[id(y)]) for y in outputs]
+        # what minigrad.viz draws for a replay, op by op as eager would: (name, scope, out_meta, input value
+        # indices, first output value index, recorded, tag) per captured op
+        self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
+                      for k, (op, refs, _n, _shapes, rec, _params) in enumerate(tracer.steps)]
+        self.names = [op.name for op, *_ in tracer.steps]
+        self.frozen = _frozen(tracer)
+        # mg.compile's check of the frozen values on the next calls (see compile.VERIFY_CALLS)
+        self.verified, self.checks_left, self.argument_values = not self.frozen, 0, 0
+        # the tensors found on the way (weights): a replay checks they still have these shapes and flags
+        self.weights = tracer.externals[len(tracer.arguments):]
+        self.weight_meta = [(t.data.shape, t.requires_grad) for t in self.weights]
+        # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
+        self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"
+        ops = [_fresh(op) for op, *_ in tracer.steps]
+        args = [[index(r) for r in refs] for _op, refs, *_ in tracer.steps]
+        # the gradient routes of each recorded op: (input position, value index) where a gradient flows
+        routes = [tuple((j, v) for j, v in enumerate(args[k]) if tracer.steps[k][4] and ops[k].needs_grad[j])
+                  for k in range(len(ops))]
+        order = _kahn_order(self.outputs, routes, producer)
+        keeps = {k: 2 if any(backend.is_array(v) for v in ops[k].__dict__.values()) else 1 for k in order}
+        saved_at = {k: i for i, k in enumerate(sorted(keeps))}
+        reads = [a + [index(ref) for _name, _position, ref in step[5]] for a, step in zip(args, tracer.steps)]
+        # each op output is dropped from the values once its last reader ran (a replayed loop over time
+        # would otherwise hold every intermediate array to its end: more memory, colder caches, ~8 % of
+        # an LSTM layer's step); what backward needs is in the ops' saved arrays
+        last_read = {v: k for k, a in enumerate(reads) for v in a}
+        returned = set(self.outputs)
+        dead: list[list[int]] = [[] for _ in ops]
+        for k, step in enumerate(tracer.steps):
+            for v in range(first[k], first[k] + step[2]):
+                if v not in returned:
+                    dead[max(last_read.get(v, k), k)].append(v)
+        self.forward_plan = []
+        for k, (op, a, (_o, _r, _n_out, shapes, _rec, params)) in enumerate(zip(ops, reads, tracer.steps)):
+            forward = op.forward if not params else _with_params(op, params, len(args[k]))
+            # a multi-output op (unbind, split) returns a tuple even when it has one output
+            self.forward_plan.append((op, forward, len(a), operator.itemgetter(*a) if a else None,
+                                      0 if op.multiple else 1, shapes[0], keeps.get(k, 0), tuple(dead[k])))
+        self.backward_plan = [(ops[k], ops[k].backward, saved_at[k], keeps[k], first[k], tracer.steps[k][2],
+                               routes[k]) for k in order]
+
+    def forward(self, arrays: tuple) -> tuple[list, list]:
+        """Run every captured op's forward; returns the values and the per-op state backward needs."""
+        values = [*arrays, *self.constants]
+        saved: list = []
+        append, extend, keep_saved = values.append, values.extend, saved.append
+        for op, forward, n_args, fetch, single, shape, keep, dead in self.forward_plan:
+            out = forward(*fetch(values)) if n_args > 1 else forward(fetch(values)) if n_args else forward()
+            if single:
+                if type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
+                    out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
+                if out.shape != shape:
+                    raise _Retrace
+                append(out)
+            else:
+                extend(out)
+            if keep:
+                keep_saved(op.saved if keep == 1 else op.__dict__.copy())
+            for i in dead:
+                values[i] = None
+        return values, saved
+
+    def backward(self, saved: list, grads_out: tuple, observe: Callable | None = None) -> tuple:
+        """Every captured op's backward in eager's order; returns one gradient (or None) per external.
+
+        ``observe(first, grads_out, grads_in)``, if given, sees each op that ran (``first``: the value
+        index of its first output), as ``autograd.observe_backward``'s observer sees a node.
+        """
+        grads: list = [None] * self.n_values
+        owned: set = set()   # value indices whose sum this backward allocated (safe to add into in place)
+        for index, g in zip(self.outputs, grads_out):
+            if g is not None:
+                grads[index] = _sum(grads[index], g, index, owned)
+        for op, backward, at, keep, first, n_out, routes in self.backward_plan:
+            if n_out == 1:
+                g = grads[first]
+                if g is None:
+                    continue
+                grads[first] = None   # read once: freed when the op is done with it, as eager frees them
+                gouts: Any = (g if type(g) is numpy.ndarray else _dense(g),)
+            else:
+                gouts = grads[first:first + n_out]
+                if all(g is None for g in gouts):
+                    continue
+                grads[first:first + n_out] = [None] * n_out
+                gouts = [_dense(g) for g in gouts]
+            if keep == 1:   # this call's saved arrays back on the shared op instance
+                op.saved = saved[at]
+            else:
+                op.__dict__.update(saved[at])
+            gins = backward(*gouts)
+            if keep == 1:
+                op.saved = None   # the shared instance does not keep this call's arrays alive after it
+            if type(gins) is not tuple:
+                gins = (gins,)
+            if observe is not None:   # minigrad.viz: gradient norms inside a replayed call
+                observe(first, gouts, gins)
+            for j, index in routes:
+                g = gins[j]
+                if g is not None:
+                    total = grads[index]   # a lazy gradient (ProductSum) is valued where it is read
+                    grads[index] = g if total is None else _sum(total, g, index, owned)
+        return tuple(grads[:self.n_externals])
+
+
+def _frozen(tracer: Tracer) -> list[tuple[int, str, Any]]:
+    """The values a replay reuses from the capture: raw (non-Tensor) op inputs and the arrays an op holds
+    that are not a traced tensor's (``(step, what, value)``). If ``fn`` computed one from an argument's
+    values with NumPy (``t.data``), it differs on a call with other values: :meth:`Compiled._capture`
+    compares them with a fresh eager run's."""
+    found = [(step, "a constant input", value) for step, value in zip(tracer.constant_steps, tracer.constants)]
+    for step, (op, _refs, _n, _shapes, _recorded, params) in enumerate(tracer.steps):
+        traced = {name for name, _position, _ref in params}
+        for name, value in op.__dict__.items():
+            if name in _NOT_CAPTURED or name == "xp":
+                continue
+            parts = value if type(value) is tuple else (value,)
+            if any(backend.is_array(part) for part in parts):
+                found.append((step, f"its array '{name}'" + (" (partly traced)" if name in traced else ""),
+                              tuple(None if name in traced and tracer.array_ref.get(id(part)) is not None
+                                    else part for part in parts)))
+    return found
+
+
+def _with_params(op: Function, params: list, n_args: int) -> Callable:
+    """``op.forward`` taking, after its inputs, the new arrays of its array parameters (see ``_array_params``)."""
+    template = {name: getattr(op, name) for name, _position, _ref in params}
+
+    def forward(*arrays: Any) -> Any:
+        values = {name: list(value) if type(value) is tuple else value for name, value in template.items()}
+        for (name, position, _ref), array in zip(params, arrays[n_args:]):
+            if position is None:
+                values[name] = array
+            else:
+                values[name][position] = array
+        for name, value in values.items():
+            setattr(op, name, tuple(value) if type(value) is list else value)
+        return op.forward(*arrays[:n_args])
+
+    return forward
+
+
+def _kahn_order(outputs: list[int], routes: list[tuple], producer: dict) -> list[int]:
+    """The order in which eager's backward walk (``autograd._walk``) runs the captured ops.
+
+    The same two passes over the same edges in the same order, from the ops
+    that made the outputs, so every gradient sum adds its terms in eager's
+    order. That is eager's order when the outputs' gradients are complete
+    before any op inside runs, as when a loss reads them (the tests' layers and
+    losses); an outer graph that interleaves with the inside can order a sum of
+    three or more terms differently (a last-bit difference, not a wrong one).
+    """
+    roots = list(dict.fromkeys(producer[v] for v in outputs if v in producer))
+    consumers = {k: 0 for k in roots}
+    stack = list(roots)
+    while stack:
+        for _j, v in routes[stack.pop()]:
+            parent = producer.get(v)
+            if parent is None:
+                continue
+            if parent in consumers:
+                consumers[parent] += 1
+            else:
+                consumers[parent] = 1
+                stack.append(parent)
+    order, ready = [], [k for k in roots if consumers[k] == 0]
+    while ready:
+        k = ready.pop()
+        order.append(k)
+        for _j, v in routes[k]:
+            parent = producer.get(v)
+            if parent is not None:
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+    return order
+
+
+class Replay(Function):
+    """One call of a compiled function as one node: forward and backward replay the captured ops."""
+
+    name = "compiled"
+    multiple = True
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.n_outputs = len(program.outputs)
+
+    def forward(self, *arrays: Any) -> tuple:
+        program = self.program
+        with program.lock:
+            values, saved = program.forward(arrays)
+        self.saved = (saved,)   # freed by backward unless retain_graph, like any node's saved arrays
+        return tuple([values[i] for i in program.outputs])
+
+    def backward(self, *grads_out: Any) -> tuple:
+        program = self.program
+        with program.lock:
+            return program.backward(self.saved[0], grads_out)
