@@ -222,7 +222,8 @@ def as_dtype(dtype: Any, caller: str) -> numpy.dtype:
     empty record type, an array's ``.dtype`` attribute as its dtype, and ``","`` as Python syntax.
     """
     if not isinstance(dtype, (numpy.dtype, str, type)):
-        raise TypeError(f"{caller}: dtype must be a dtype such as mg.float32 or 'int64', got {type(dtype).__name__}")
+        raise TypeError(f"{caller}: dtype must be a dtype such as mg.float32 or 'int64', "
+                        f"got {type(dtype).__name__} {dtype!r:.40}")
     try:
         dt = numpy.dtype(dtype)
     except Exception:  # noqa: BLE001 - TypeError, and SyntaxError for some strings

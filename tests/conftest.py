@@ -35,7 +35,7 @@ def _gpu_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", default=False,
                      help="long fuzz runs (tests/test_fuzz_torch.py: 50,000 programs instead of 2,000; "
-                          "tests/test_fuzz.py: 1,000 examples per test instead of 25); not in CI")
+                          "tests/test_fuzz.py: 1,000 examples per test instead of 30); not in CI")
 
 
 @pytest.fixture

@@ -1029,3 +1029,16 @@ def test_fuzz_narrow_and_cross_entropy_name_their_bad_arguments():
     with pytest.raises(ValueError, match="cross_entropy: logits need a class dimension"):
         nn.functional.cross_entropy(logits, mg.tensor(0.25))
     assert logits.grad is None and x.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_fuzz_scatter_and_gather_name_a_ragged_index_list():
+    import pytest
+
+    import minigrad as mg
+
+    x = mg.zeros(3)
+    for name, call in (("scatter", lambda i: x.scatter_(0, i, 1.0)), ("gather", lambda i: x.gather(0, i))):
+        with pytest.raises(ValueError) as info:
+            call([mg.tensor(0.25), mg.tensor([])])
+        assert name in str(info.value) and "index" in str(info.value), str(info.value)
+    assert x.tolist() == [0.0, 0.0, 0.0]

@@ -59,7 +59,10 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
     """``index`` as an int64 array on ``x``'s device, checked against ``x``'s shape."""
     xp = backend.array_module(x.data)
     data = index.data if isinstance(index, Tensor) else index
-    data = backend.to_device(data, x.device) if backend.is_array(data) else xp.asarray(data)
+    try:
+        data = backend.to_device(data, x.device) if backend.is_array(data) else xp.asarray(data)
+    except (TypeError, ValueError) as error:   # a ragged list
+        raise type(error)(f"{name}: index must be an integer tensor or a nested list of ints ({error})") from error
     if data.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
     if data.ndim != x.ndim:
