@@ -172,10 +172,12 @@ class Program:
                       for k, (op, refs, _n, _shapes, rec, _params) in enumerate(tracer.steps)]
         self.names = [op.name for op, *_ in tracer.steps]
         self.frozen = _frozen(tracer)
-        # mg.compile's check of the frozen values on the next calls (see compile.VERIFY_CALLS)
-        self.verified, self.checks_left, self.argument_values = not self.frozen, 0, 0
         # the tensors found on the way (weights): a replay checks they still have these shapes and flags
         self.weights = tracer.externals[len(tracer.arguments):]
+        # mg.compile checks the frozen values on the next calls (see compile.VERIFY_CALLS): raw values, and
+        # tensors found on the way that need no gradient (a buffer, or one made inside fn from values)
+        self.verified = not self.frozen and all(t.requires_grad for t in self.weights)
+        self.checks_left, self.argument_values = 0, 0
         self.weight_meta = [(t.data.shape, t.requires_grad) for t in self.weights]
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
         self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"

@@ -163,6 +163,12 @@ def _divergence(previous: Program, program: Program) -> str | None:
                     "capture: compute it with tensor ops)")
     if len(previous.frozen) != len(program.frozen):
         return "the ops hold a different number of frozen values than at capture"
+    # tensors read that are not arguments: the same object (a weight) is an input; a new one was made
+    # inside fn (mg.tensor(...), Tensor of raw values) and is frozen with the capture's values
+    for old, new in zip(previous.weights, program.weights):
+        if old is not new and not _same(old.data, new.data):
+            return (f"a tensor of shape {new.shape} made inside the function (not an argument, not a weight) "
+                    "has other values than at capture: make it with tensor ops from the arguments, or pass it in")
     return None
 
 
@@ -277,7 +283,7 @@ class Compiled:
                 or previous.argument_values == 0
         else:
             self.programs[key] = program
-            if program.frozen:   # check the frozen values on the next calls (see VERIFY_CALLS)
+            if not program.verified:   # check the frozen values on the next calls (see VERIFY_CALLS)
                 program.checks_left, program.argument_values = VERIFY_CALLS, _digest(tensors)
         return result
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import AxisError, Function
+from ..recording import note_draw
 from ..tensor import Tensor
 from ._util import int_tuple, normalize_axis, one_axis, tensor_arg
 from .inplace import _inplace
@@ -151,13 +152,19 @@ def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
     with ``as_tuple=True`` one 1-D int64 tensor per dim (as ``x[x.nonzero(as_tuple=True)]`` wants)."""
     x = tensor_arg(x, "nonzero")
     xp = backend.array_module(x.data)
-    data = x.data.reshape(1) if x.ndim == 0 else x.data
-    found = [i.astype("int64", copy=False) for i in xp.nonzero(data)]
+
+    def found(data: Any) -> list:
+        return [i.astype("int64", copy=False) for i in xp.nonzero(data.reshape(1) if data.ndim == 0 else data)]
+
+    # recorded draws: an mg.compile replay finds the new values' indices (a new count captures again)
     if as_tuple:
-        return tuple(Tensor._make(i, False, None, 0) for i in found)
+        return tuple(note_draw("nonzero", lambda data, d=d: found(data)[d], (x,),
+                               Tensor._make(i, False, None, 0)) for d, i in enumerate(found(x.data)))
     if x.ndim == 0:
-        return Tensor._make(xp.zeros((len(found[0]), 0), dtype="int64"), False, None, 0)
-    return Tensor._make(xp.stack(found, axis=1) if found else xp.zeros((0, 0), "int64"), False, None, 0)
+        make = lambda data: xp.zeros((len(found(data)[0]), 0), dtype="int64")   # noqa: E731
+    else:
+        make = lambda data: xp.stack(found(data), axis=1)   # noqa: E731
+    return note_draw("nonzero", make, (x,), Tensor._make(make(x.data), False, None, 0))
 
 
 def argwhere(x: Tensor) -> Tensor:
@@ -176,8 +183,9 @@ def masked_select(x: Tensor, mask: Any) -> Tensor:
     except ValueError:
         raise ValueError(f"masked_select: mask of shape {mask.shape} does not broadcast with shape "
                          f"{x.shape}") from None
-    xp = backend.array_module(x.data)
-    return getitem(broadcast_to(x, shape) if shape != x.shape else x, xp.broadcast_to(mask.data, shape))
+    # the mask as a Tensor index: an mg.compile replay selects with each call's mask
+    return getitem(broadcast_to(x, shape) if shape != x.shape else x,
+                   broadcast_to(mask, shape) if shape != mask.shape else mask)
 
 
 # --- scatter ---------------------------------------------------------------------------------------

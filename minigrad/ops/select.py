@@ -1,8 +1,10 @@
 """Ops that pick elements by index: gather, max/min along a dim with their indices, argmax, topk.
 
-The indices are computed once on raw arrays (no gradient); the values are a
-:class:`Gather` of the input at those indices, so the gradient goes to exactly
-the picked elements, as PyTorch's ``max(dim)`` and ``topk`` send it.
+The indices are computed on raw arrays (no gradient), as a recorded draw
+(:func:`_indices`) so that an ``mg.compile`` replay recomputes them from the
+new values; the values are a :class:`Gather` of the input at those indices, so
+the gradient goes to exactly the picked elements, as PyTorch's ``max(dim)``
+and ``topk`` send it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, NamedTuple
 
 from .. import backend
 from ..autograd import AxisError, Function
+from ..recording import note_draw
 from ..tensor import Tensor
 from ._util import dim_or_axis, flag, keep_flag, one_axis, tensor_arg
 
@@ -77,6 +80,12 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
     return data.astype("int64", copy=False)
 
 
+def _indices(name: str, make: Any, x: Tensor) -> Tensor:
+    """Int64 indices ``make(x's array)``: no gradient; inside ``mg.compile`` a replay calls ``make`` on that
+    call's values (indices computed once from the capture's values would be frozen: a wrong result)."""
+    return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))
+
+
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     """``x`` picked along ``dim`` at ``index`` (an int tensor with x's number of dims), as torch.gather."""
     x = tensor_arg(x, "gather")
@@ -107,12 +116,11 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool 
         return ValuesIndices(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
     xp = backend.array_module(x.data)
     pick = xp.argmin if smallest else xp.argmax
-    index = pick(x.data, axis=axis, keepdims=True)
-    op = Gather(axis, index, squeeze=not keepdim)
+    index = _indices(name, lambda data: pick(data, axis=axis, keepdims=True).astype("int64", copy=False), x)
+    op = Gather(axis, index.data, squeeze=not keepdim)
     op.name = name
     values = op(x)
-    indices = index if keepdim else index.squeeze(axis)
-    return ValuesIndices(values, Tensor._make(indices.astype("int64", copy=False), False, None, 0))
+    return ValuesIndices(values, index if keepdim else index.squeeze(axis))
 
 
 def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool) -> Tensor:
@@ -125,11 +133,11 @@ def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, small
     if dim is None:
         if x.data.size == 0:
             raise ValueError(f"{name}: the input is empty (shape {x.shape})")
-        return Tensor._make(xp.asarray(pick(x.data, axis=None, keepdims=keep)).astype("int64"), False, None, 0)
+        return _indices(name, lambda data: xp.asarray(pick(data, axis=None, keepdims=keep)).astype("int64"), x)
     a = _reduction_axis(x, dim, name)
     if x.ndim == 0:
         return Tensor._make(xp.zeros((), dtype="int64"), False, None, 0)
-    return Tensor._make(xp.asarray(pick(x.data, axis=a, keepdims=keep)).astype("int64"), False, None, 0)
+    return _indices(name, lambda data: xp.asarray(pick(data, axis=a, keepdims=keep)).astype("int64"), x)
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
@@ -169,30 +177,32 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     if not 0 <= k <= size:
         raise ValueError(f"topk: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
     xp = backend.array_module(x.data)
-    data = x.data
-    if largest:
-        key = -data if data.dtype.kind != "b" else ~data
-        if data.dtype.kind in "fc":
-            key = xp.where(xp.isnan(data), -xp.inf, key)   # NaN first, as PyTorch
-    else:
-        key = data   # argsort already puts NaN last
-    order = xp.argsort(key, axis=axis, kind="stable" if xp is backend.numpy else None)   # CuPy: always stable
-    index = xp.take(order, xp.arange(k), axis=axis).astype("int64", copy=False)
-    op = Gather(axis, index)
+
+    def make(data: Any) -> Any:
+        order = _order(xp, data, axis, descending=largest)
+        return xp.take(order, xp.arange(k), axis=axis).astype("int64", copy=False)
+
+    index = _indices("topk", make, x)
+    op = Gather(axis, index.data)
     op.name = "topk"
-    return ValuesIndices(op(x), Tensor._make(index, False, None, 0))
+    return ValuesIndices(op(x), index)
 
 
-def _sort_order(x: Tensor, axis: int, descending: bool) -> Any:
-    """Stable sort indices along ``axis``; NaN counts as the largest value, as in PyTorch."""
-    xp = backend.array_module(x.data)
-    data = x.data
-    key = data
+def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
+    """Stable sort indices of an array along ``axis``; NaN counts as the largest value, as in PyTorch."""
+    key = data   # argsort already puts NaN last
     if descending:
         key = -data if data.dtype.kind != "b" else ~data
         if data.dtype.kind in "fc":
-            key = xp.where(xp.isnan(data), -xp.inf, key)
+            key = xp.where(xp.isnan(data), -xp.inf, key)   # NaN first
+    # CuPy's argsort is always stable
     return xp.argsort(key, axis=axis, kind="stable" if xp is backend.numpy else None).astype("int64", copy=False)
+
+
+def _sort_order(x: Tensor, axis: int, descending: bool, name: str) -> Tensor:
+    """Stable sort indices of ``x`` along ``axis`` as an int64 Tensor (see :func:`_order`)."""
+    xp = backend.array_module(x.data)
+    return _indices(name, lambda data: _order(xp, data, axis, descending), x)
 
 
 def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:
@@ -201,10 +211,10 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     if x.ndim == 0:
         return max_with_indices(x, 0)
     axis = one_axis(dim, x.ndim, "sort")
-    index = _sort_order(x, axis, flag(descending, "sort", "descending"))
-    op = Gather(axis, index)
+    index = _sort_order(x, axis, flag(descending, "sort", "descending"), "sort")
+    op = Gather(axis, index.data)
     op.name = "sort"
-    return ValuesIndices(op(x), Tensor._make(index, False, None, 0))
+    return ValuesIndices(op(x), index)
 
 
 def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -212,8 +222,7 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
     x = tensor_arg(x, "argsort")
     if x.ndim == 0:
         return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)
-    order = _sort_order(x, one_axis(dim, x.ndim, "argsort"), flag(descending, "argsort", "descending"))
-    return Tensor._make(order, False, None, 0)
+    return _sort_order(x, one_axis(dim, x.ndim, "argsort"), flag(descending, "argsort", "descending"), "argsort")
 
 
 def index_select(x: Tensor, dim: int, index: Any) -> Tensor:

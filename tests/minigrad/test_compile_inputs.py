@@ -68,7 +68,23 @@ CASES = {
     "mask_from_comparison": lambda k: ((mg.tensor(np.full((4, 5), k - 2.0)),), lambda x, y: x * (y > 0)),
     "dropout_mask_argument": lambda k: ((mg.tensor((np.arange(20).reshape(4, 5) + k) % 3 > 0),),
                                         lambda x, m: x * m / (2 / 3)),
+    # engine ops whose indices come from the input's values: recomputed by each replay
+    "sort": lambda k: ((), lambda x: mg.sort(x, dim=1)[0]),
+    "sort_descending_dim0": lambda k: ((), lambda x: mg.sort(x, dim=0, descending=True)[0]),
+    "topk": lambda k: ((), lambda x: mg.topk(x, 2, dim=1)[0] * mg.topk(x, 2, dim=1, largest=False)[1]),
+    "max_dim": lambda k: ((), lambda x: x.max(dim=1)[0][:, None] * x.min(dim=0, keepdim=True)[1]),
+    "argmax_argsort": lambda k: ((), lambda x: x * x.argmax() + x * mg.argsort(x, dim=1) + x * x.argmin(dim=0)),
+    "nonzero": lambda k: ((), lambda x: x * mg.nonzero(x > 0.3).sum() + x[mg.nonzero(x > 0.0, as_tuple=True)].sum()),
+    "masked_select": lambda k: ((), lambda x: mg.masked_select(x, x > 0).sum() * x),
 }
+
+
+DATA_DEPENDENT_SHAPES = {"nonzero", "masked_select"}
+
+
+def _input(k: int) -> mg.Tensor:
+    """x (4, 5) float64: call 1 repeats call 0's values, then new values each call."""
+    return mg.tensor(np.random.default_rng(max(k, 1)).standard_normal((4, 5)), requires_grad=True)
 
 
 def _call(fn, x: mg.Tensor, extra: tuple) -> tuple:
@@ -80,17 +96,21 @@ def _call(fn, x: mg.Tensor, extra: tuple) -> tuple:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_call_uses_its_own_targets_indices_and_masks(case: str) -> None:
-    x = mg.tensor(np.random.default_rng(3).standard_normal((4, 5)), requires_grad=True)
-    fn = CASES[case](0)[1]
+    fixed = mg.tensor(np.random.default_rng(3).standard_normal((4, 5)), requires_grad=True)
+    extra, fn = CASES[case](0)
+    varies = not extra   # the engine-op cases: the input's values change, not a target's
     compiled = mg.compile(fn)
     with warnings.catch_warnings():
         warnings.simplefilter("error", mg.CompileWarning)   # none of these may fall back to eager
-        for k in range(5):
-            extra = CASES[case](k)[0]
+        for k in range(6):
+            x = _input(k) if varies else fixed
+            extra = CASES[case](min(k, 4))[0]
             got, want = _call(compiled, x, extra), _call(fn, x, extra)
             for a, b in zip(got, want):
                 np.testing.assert_array_equal(a, b, err_msg=f"{case}: call {k}")
-    out = compiled(x, *CASES[case](3)[0])
+    if case in DATA_DEPENDENT_SHAPES:
+        return   # each new count of selected elements captures again: no replay to look for
+    out = compiled(_input(5) if varies else fixed, *CASES[case](4)[0])
     assert out._node is not None and out._node.name == "compiled", "the last calls must be replays"
     assert not compiled.eager
 
@@ -131,6 +151,20 @@ def test_a_value_computed_from_an_argument_with_numpy_is_found_and_runs_eagerly(
     with pytest.warns(mg.CompileWarning, match="'mul' has a constant input with other values"):
         out = scaled(x, _targets(2))
     np.testing.assert_array_equal(out.numpy(), x.numpy() * 9.0)
+
+
+def test_a_tensor_made_inside_from_an_argument_s_values_is_found_and_runs_eagerly() -> None:
+    def scaled(x, t):
+        return x * mg.tensor(t.data * 2.0)   # a new tensor of the argument's values: a capture freezes it
+
+    x = mg.randn(4, 5, requires_grad=True)
+    compiled = mg.compile(scaled)
+    t = [mg.tensor(np.full((4, 5), v)) for v in (1.0, 1.0, 2.0)]
+    compiled(x, t[0])
+    compiled(x, t[1])
+    with pytest.warns(mg.CompileWarning, match="made inside the function"):
+        out = compiled(x, t[2])
+    np.testing.assert_array_equal(out.numpy(), x.numpy() * 4.0)
 
 
 def test_check_mode_raises_naming_the_op_whose_frozen_values_differ() -> None:
