@@ -15,7 +15,7 @@ import numpy
 
 from . import backend
 from .backend import Device
-from .recording import note_read
+from .recording import note_draw, note_read
 from .versions import INPLACE
 
 float32 = numpy.dtype("float32")
@@ -185,7 +185,8 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same array, cut from the graph (no copy)."""
-        return Tensor._make(self.data, False, None, 0)
+        # a recorded draw: inside mg.compile a replay passes on that call's array, not the capture's
+        return note_draw("detach", _same_array, (self,), Tensor._make(self.data, False, None, 0))
 
     def detach_(self) -> Tensor:
         self._node = None
@@ -259,3 +260,8 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+
+def _same_array(array: Any) -> Any:
+    """``detach``'s replay: the input's array itself."""
+    return array

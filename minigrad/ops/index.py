@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import AxisError, Function
-from ..recording import note_draw
+from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import int_tuple, normalize_axis, one_axis, tensor_arg
 from .inplace import _inplace
@@ -299,6 +299,8 @@ def repeat_interleave(x: Tensor, repeats: Any, dim: Any = None) -> Tensor:
             x = reshape(x, 1)
         axis = one_axis(dim, x.ndim, "repeat_interleave")
     xp = backend.array_module(x.data)
+    if isinstance(repeats, Tensor):   # the output's shape depends on these values: mg.compile runs it eagerly
+        note_read(repeats, "tolist")
     counts = repeats.data if isinstance(repeats, Tensor) else repeats
     if isinstance(counts, bool) or not (isinstance(counts, int) or backend.is_array(counts)
                                         or isinstance(counts, (list, tuple))):

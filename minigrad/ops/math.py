@@ -58,13 +58,22 @@ class Flat(Function):
         return self.xp.zeros_like(gy)
 
 
+def _copy(x: Tensor) -> Tensor:
+    """A copy without gradient, as a recorded draw (an mg.compile replay copies that call's values)."""
+    return note_draw("copy", _array_copy, (x,), Tensor._make(x.data.copy(), False, None, 0))
+
+
+def _array_copy(array: Any) -> Any:
+    return array.copy()
+
+
 def _flat(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tensor], Tensor]:
     def op(x: Tensor) -> Tensor:
         x = _numeric(x, name)
         if x.dtype == bool and name != "sign":
             raise TypeError(f"{name}: not defined for a bool tensor (as in PyTorch); cast it first")
         if x.dtype.kind in "biu" and name != "sign":
-            return Tensor._make(x.data.copy(), False, None, 0)   # integers are already whole (PyTorch copies)
+            return _copy(x)   # integers are already whole (PyTorch copies)
         return Flat(name, fn)(x)
     op.__name__ = name
     op.__doc__ = doc + " The gradient is 0 (as PyTorch's)."
@@ -94,7 +103,7 @@ def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's nam
     if isinstance(decimals, bool) or not isinstance(decimals, int):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")
     if x.dtype.kind in "biu":
-        return Tensor._make(x.data.copy(), False, None, 0)
+        return _copy(x)
     if decimals == 0:
         return Flat("round", lambda xp, a: xp.rint(a))(x)
     scale = 10.0 ** builtins.abs(decimals)

@@ -16,7 +16,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, dim_or_axis, keep_flag, normalize_axis, one_axis, tensor_arg
-from .select import Gather, ValuesIndices, _reduction_axis
+from .select import Gather, ValuesIndices, _indices, _reduction_axis
 from .shape import astype
 
 
@@ -247,10 +247,9 @@ def median(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     xp = backend.array_module(x.data)
     if x.ndim == 0:
         return ValuesIndices(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
-    index = _median_index(xp, x.data, axis)
-    op = Gather(axis, index, squeeze=not keep)
+    index = _indices("median", lambda data: _median_index(xp, data, axis), x)   # replayed on new values
+    op = Gather(axis, index.data, squeeze=not keep)
     op.name = "median"
     values = op(x)
-    indices = index if keep else index.squeeze(axis)
-    return ValuesIndices(values, Tensor._make(indices, False, None, 0))
+    return ValuesIndices(values, index if keep else index.squeeze(axis))
 

@@ -243,7 +243,11 @@ def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
     axis = None if dim is None else tuple(one_axis(d, max(x.ndim, 1), name) for d in
                                             (dim if isinstance(dim, (tuple, list)) else (dim,)))
     reduce = xp.all if name == "all" else xp.any
-    return Tensor._make(xp.asarray(reduce(x.data.astype(bool), axis=axis, keepdims=keepdim)), False, None, 0)
+
+    def make(data: Any) -> Any:
+        return xp.asarray(reduce(data.astype(bool), axis=axis, keepdims=keepdim))
+
+    return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))   # replayed on new values
 
 
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name

@@ -76,6 +76,9 @@ CASES = {
     "argmax_argsort": lambda k: ((), lambda x: x * x.argmax() + x * mg.argsort(x, dim=1) + x * x.argmin(dim=0)),
     "nonzero": lambda k: ((), lambda x: x * mg.nonzero(x > 0.3).sum() + x[mg.nonzero(x > 0.0, as_tuple=True)].sum()),
     "masked_select": lambda k: ((), lambda x: mg.masked_select(x, x > 0).sum() * x),
+    "detach": lambda k: ((), lambda x: x.detach() * x),
+    "median_any_integer_floor": lambda k: ((), lambda x: (mg.median(x, 1)[0][:, None] + (x > 1).any(dim=0)) * x
+                                           + mg.floor((x * 3).astype(mg.int64)) * x),
 }
 
 
@@ -236,3 +239,12 @@ def test_the_compile_cache_keeps_no_argument_or_graph_of_a_training_step_alive()
         if enabled:
             gc.enable()
     assert step.programs, "the step was captured"
+
+
+def test_tensor_repeats_of_repeat_interleave_run_eagerly_with_a_warning() -> None:
+    """The output's shape depends on the repeats' values: read in Python, so that signature runs eagerly."""
+    compiled = mg.compile(lambda x, r: mg.repeat_interleave(x, r, dim=0))
+    x = mg.tensor([1.0, 2.0])
+    with pytest.warns(mg.CompileWarning, match="tolist"):
+        compiled(x, mg.tensor([1, 2]))
+    np.testing.assert_array_equal(compiled(x, mg.tensor([2, 1])).numpy(), [1.0, 1.0, 2.0])
