@@ -75,10 +75,12 @@ What is captured, and what is not (as JAX documents for ``jit``):
   signature, so each new value captures once more and is replayed when it
   comes back; after ``MAX_PROGRAMS`` (64) signatures new ones run eagerly
   with a warning. Pass values that change every call as Tensors.
-* Random constructors (``mg.rand``/``randn``/``randint``, hence dropout) and
-  comparisons (``x > 0``, masks) are replayed: each replay draws from the
-  engine's generator in the same order as eager would, and compares the new
-  values.
+* Random constructors (``mg.rand``/``randn``/``randint``, hence dropout),
+  comparisons (``x > 0``, masks) and the other values the engine computes
+  without a gradient (the indices of ``sort``/``argsort``/``topk``/
+  ``max(dim)``/``argmax``/``median(dim)``/``nonzero``, ``any``/``all``,
+  ``detach``) are replayed: each replay draws from the engine's generator in
+  the same order as eager would, and recomputes the others from the new values.
 * Python control flow that depends on values read without ``.item()``
   (e.g. ``if t.data.any():``) is frozen at capture time; the first calls'
   eager check above finds a different op sequence (CompileWarning, eager),
