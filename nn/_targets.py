@@ -13,8 +13,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-__all__ = ["CheckedIndices", "TargetError", "checked_indices", "class_targets", "class_weights", "index_array",
-           "nll_rows", "weighted_mean"]
+__all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "checked_indices", "class_targets",
+           "class_weights", "index_array", "nll_rows", "weighted_mean"]
 
 
 class TargetError(IndexError, TypeError, ValueError):
@@ -69,6 +69,52 @@ class CheckedIndices(mg.Function):
         return self.xp.where(keep, array, 0)
 
 
+class ClassTargets(mg.Function):
+    """Class targets (any shape) → flat ``(safe, scale)``, both (M,): range-checked targets with ignored
+    entries replaced by 0, and 1.0/0.0 for kept/ignored entries in the loss's dtype.
+
+    One op, so that ``mg.compile`` records it: a replay checks and uses each call's targets.
+    """
+
+    multiple = True
+    n_outputs = 2
+
+    def __init__(self, name: str, classes: int, ignore: int, dtype: Any, message: Any) -> None:
+        self.name, self.classes, self.ignore, self.dtype, self.message = name, classes, ignore, dtype, message
+
+    def forward(self, array: Any) -> tuple:
+        flat = array.reshape(-1)
+        keep = flat != self.ignore
+        valid = flat[keep]
+        if valid.size:
+            low, high = int(valid.min()), int(valid.max())
+            if low < 0 or high >= self.classes:
+                raise TargetError(self.message(low if low < 0 else high, low, high))
+        return self.xp.where(keep, flat, 0), keep.astype(self.dtype)
+
+
+class WeightedMean(mg.Function):
+    """total / denominator (both 0-d); when the denominator is 0 (every target ignored) the loss is NaN with
+    zero gradients, as PyTorch's (0/0 in the backward would make every gradient NaN). An op, not a Python
+    test of the denominator, so a compiled function decides it on each call's values."""
+
+    name = "div"
+
+    def forward(self, total: Any, denominator: Any) -> Any:
+        empty = not denominator   # a 0-d array: its truth is its value
+        y = self.xp.full((), float("nan"), dtype=total.dtype) if empty else total / denominator
+        self.saved = (denominator, y, empty)
+        return y
+
+    def backward(self, gy: Any) -> tuple:
+        denominator, y, empty = self.saved
+        if empty:
+            zero = self.xp.zeros_like(gy)
+            return zero, zero
+        # as Div's backward, so the numbers equal a plain total / denominator
+        return gy / denominator, -gy * (y / denominator)
+
+
 def checked_indices(indices: Any, device: Any, bound: int, name: str, message: Any, what: str = "indices",
                     ignore: int | None = None) -> Tensor:
     """``indices`` (Tensor, array, list or int) as an integer Tensor checked by :class:`CheckedIndices`."""
@@ -81,9 +127,9 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     """Validate the class targets of an (N, C, d1, …) input.
 
     Returns the input as (M, C) rows (class axis last), the flat targets
-    (M,) with ignored entries replaced by 0, the bool mask of kept entries (M,)
-    (both Tensors computed by ops, so a compiled function sees each call's
-    targets), and the target shape.
+    (M,) with ignored entries replaced by 0, the kept entries as 1.0/0.0 (M,)
+    in the logits' dtype (both Tensors made by :class:`ClassTargets`, so a
+    compiled function sees each call's targets), and the target shape.
     """
     if logits.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
@@ -103,9 +149,8 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
                 f"(targets must be in [0, {classes - 1}] or equal ignore_index={ignore_index}; "
                 f"target dtype {array.dtype}, range [{low}, {high}])")
 
-    flat = (target if isinstance(target, Tensor) else mg.as_tensor(array)).reshape(-1)
-    safe = checked_indices(flat, logits.device, classes, name, message, what, int(ignore_index))
-    keep = flat != int(ignore_index)
+    source = target if isinstance(target, Tensor) else mg.as_tensor(array)
+    safe, keep = ClassTargets(name, classes, int(ignore_index), logits.dtype, message)(source)
     if not batched:
         rows = logits.reshape(1, classes)
     elif logits.ndim == 2:
@@ -143,7 +188,7 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
     with mg.on_device(log_probs.device):
         rows = mg.array_module(log_probs.data).arange(safe.shape[0])   # depends on the shape only
     picked = log_probs[rows, safe]
-    scale = keep.astype(log_probs.dtype)
+    scale = keep
     if weight is not None:
         scale = scale * weight[safe]
     loss = -(picked * scale)
@@ -156,9 +201,5 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
 
 
 def weighted_mean(total: Tensor, denominator: Tensor) -> Tensor:
-    """total / denominator; when every target is ignored (denominator 0) the loss is NaN with zero
-    gradients, as PyTorch's (0/0 in the backward would make every gradient NaN). Written with ops, not
-    a Python test of the denominator, so a compiled function decides it on each call's values."""
-    empty = denominator == 0.0
-    mean = total / mg.where(empty, 1.0, denominator)
-    return mg.where(empty, float("nan"), mean)
+    """total / denominator, NaN with zero gradients when the denominator is 0 (see :class:`WeightedMean`)."""
+    return WeightedMean()(total, denominator)

@@ -276,7 +276,7 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
         return loss
     # the uniform part: -Σ_c w_c log p_c per row, zero where the target is ignored
     weighted = log_probs if weight is None else log_probs * weight
-    kept = keep.astype(logits.dtype)
+    kept = keep   # 1.0 / 0.0 in the logits' dtype
     smooth = -(weighted.sum(axis=1) * kept)
     if reduction == "none":
         smooth = smooth.reshape(shape)
