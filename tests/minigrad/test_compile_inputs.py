@@ -27,6 +27,8 @@ def _targets(k: int) -> mg.Tensor:
 
 
 WEIGHT = [1.0, 2.0, 0.5, 3.0, 1.5]
+EMBEDDING = nn.Embedding(5, 3, padding_idx=0, dtype=mg.float64)
+LINEAR = nn.Linear(3, 2, dtype=mg.float64)
 
 # name -> fn(x (4, 5) float64 requiring grad, k) -> (the compiled function's arguments, fn to compile)
 CASES = {
@@ -77,6 +79,8 @@ CASES = {
     "nonzero": lambda k: ((), lambda x: x * mg.nonzero(x > 0.3).sum() + x[mg.nonzero(x > 0.0, as_tuple=True)].sum()),
     "masked_select": lambda k: ((), lambda x: mg.masked_select(x, x > 0).sum() * x),
     "detach": lambda k: ((), lambda x: x.detach() * x),
+    "pad_layer_norm_gelu_softmax": lambda k: ((), lambda x: F.softmax(F.gelu(F.layer_norm(F.pad(x, (1, 2)), (8,))))),
+    "embedding_and_linear_modules": lambda k: ((_targets(k),), lambda x, i: LINEAR(EMBEDDING(i)) * x[:, :2]),
     "median_any_integer_floor": lambda k: ((), lambda x: (mg.median(x, 1)[0][:, None] + (x > 1).any(dim=0)) * x
                                            + mg.floor((x * 3).astype(mg.int64)) * x),
 }
