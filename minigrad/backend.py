@@ -208,11 +208,24 @@ def to_numpy(array: Any) -> numpy.ndarray:
     try:
         host = numpy.asarray(array)
     except (TypeError, ValueError) as error:   # ragged lists, one-element checks of a Tensor ...
-        raise type(error)(f"to_numpy: cannot make an array of this {type(array).__name__}: {error}") from error
+        raise reworded(error, f"to_numpy: cannot make an array of this {type(array).__name__}: {error}") from error
     if host.dtype.kind not in NUMERIC_KINDS:
         raise TypeError(f"to_numpy: expected an array, a Tensor or numbers, got {type(array).__name__} "
                         f"(which would give an array of dtype {host.dtype})")
     return host
+
+
+def reworded(error: Exception, message: str) -> Exception:
+    """An exception of ``error``'s type carrying ``message`` (to re-raise a NumPy error with the op's name).
+
+    Some of NumPy's error types take more than a message (``_UFuncNoLoopError(ufunc, dtypes)``, raised by
+    ``tensor < ""``): those become the builtin type they derive from, so the re-raise itself cannot fail.
+    """
+    try:
+        return type(error)(message)
+    except Exception:  # noqa: BLE001 - any constructor signature
+        kind = next((k for k in (IndexError, TypeError, ValueError) if isinstance(error, k)), ValueError)
+        return kind(message)
 
 
 def as_dtype(dtype: Any, caller: str) -> numpy.dtype:
@@ -265,7 +278,7 @@ def make_array(data: Any, dtype: Any, device: Device | str) -> Any:
         with cp.cuda.Device(device.index):
             return cp.asarray(data, dtype=dtype)
     except (TypeError, ValueError) as error:   # ragged lists, strings for a numeric dtype ...
-        raise type(error)(f"make_array: {error}") from error
+        raise reworded(error, f"make_array: {error}") from error
 
 
 def on_device(device: Device | str) -> Any:

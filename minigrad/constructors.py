@@ -48,7 +48,7 @@ def _device_arg(device: Any, name: str) -> Device:
     try:
         return backend.resolve_device(device)
     except (TypeError, ValueError) as error:
-        raise type(error)(f"{name}: {error}") from error
+        raise backend.reworded(error, f"{name}: {error}") from error
 
 
 def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, device: Any,
@@ -61,7 +61,7 @@ def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, de
         with backend.on_device(dev):
             data = fill(xp, shape, dt)
     except (TypeError, ValueError) as error:
-        raise type(error)(f"{name}: {error} (shape {shape}, dtype {dtype!r})") from error
+        raise backend.reworded(error, f"{name}: {error} (shape {shape}, dtype {dtype!r})") from error
     t = Tensor._make(data, False, None, 0)
     if requires_grad:
         t.requires_grad_(True)

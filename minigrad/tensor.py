@@ -82,7 +82,7 @@ class Tensor:
                 dtype = _infer_dtype(data)
             array = backend.make_array(data, dtype, device)
         except (TypeError, ValueError) as error:
-            raise type(error)(f"tensor: cannot make a tensor from this {type(data).__name__} "
+            raise backend.reworded(error, f"tensor: cannot make a tensor from this {type(data).__name__} "
                               f"(dtype {dtype!r}): {error}") from error
         if array.dtype.kind not in "biufc":
             raise TypeError(f"tensor: cannot make a tensor of dtype {array.dtype} from a {type(data).__name__} "

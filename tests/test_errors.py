@@ -1042,3 +1042,18 @@ def test_fuzz_scatter_and_gather_name_a_ragged_index_list():
             call([mg.tensor(0.25), mg.tensor([])])
         assert name in str(info.value) and "index" in str(info.value), str(info.value)
     assert x.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_fuzz_comparison_with_a_string_names_the_op():
+    """Re-raising NumPy's ``_UFuncNoLoopError`` as ``type(error)(message)`` failed (its __init__ takes more)."""
+    import pytest
+
+    import minigrad as mg
+
+    x = mg.tensor([0, 1])
+    for name, call in (("lt", lambda: x < ""), ("le", lambda: x <= ""), ("gt", lambda: x > ""),
+                       ("ge", lambda: x >= "")):
+        with pytest.raises(TypeError) as info:
+            call()
+        assert str(info.value).startswith(f"{name}: ") and "shapes (2,) and ()" in str(info.value)
+    assert x.tolist() == [0, 1]

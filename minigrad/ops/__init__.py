@@ -86,7 +86,8 @@ def _compare(name: str, op: Any) -> Any:
         try:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
-            raise type(error)(f"{name}: {error} (shapes {self.shape} and {getattr(raw, 'shape', ())})") from error
+            message = f"{name}: {error} (shapes {self.shape} and {getattr(raw, 'shape', ())})"
+            raise backend.reworded(error, message) from error
         if not backend.is_array(result):
             result = backend.numpy.asarray(result)   # NumPy gives a scalar for 0-d operands
         # an mg.compile capture records the comparison, so a replay compares the new values

@@ -247,7 +247,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         try:
             x.data[_index_arrays(index, backend.array_module(x.data))] = unwrap(value)
         except (IndexError, ValueError, TypeError) as error:
-            raise type(error)(f"setitem: {error} (tensor shape {x.shape})") from error
+            raise backend.reworded(error, f"setitem: {error} (tensor shape {x.shape})") from error
         x._bump_version()
         return
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
@@ -266,7 +266,8 @@ def _value_array(value: Any, x: Tensor, name: str) -> Any:
     try:
         host = numpy.asarray(value)
     except (TypeError, ValueError) as error:   # ragged lists, lists of Tensors of different shapes ...
-        raise type(error)(f"{name}: cannot write this {type(value).__name__} into a tensor: {error}") from error
+        message = f"{name}: cannot write this {type(value).__name__} into a tensor: {error}"
+        raise backend.reworded(error, message) from error
     if host.dtype.kind not in backend.NUMERIC_KINDS:
         raise TypeError(f"{name}: can't write a {type(value).__name__} holding {host.dtype} values into a tensor "
                         "(numbers only)")

@@ -283,7 +283,7 @@ def _bool_result(name: str, make: Callable, inputs: tuple) -> Tensor:
         out = make(*arrays)
     except (ValueError, TypeError) as error:
         shapes = " and ".join(str(_shape(a)) for a in arrays)
-        raise type(error)(f"{name}: {error} (shapes {shapes})") from error
+        raise backend.reworded(error, f"{name}: {error} (shapes {shapes})") from error
     if not backend.is_array(out):
         out = backend.numpy.asarray(out)
     return note_draw(name, make, inputs, Tensor._make(out, False, None, 0))

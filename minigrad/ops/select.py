@@ -65,7 +65,8 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
     try:
         data = backend.to_device(data, x.device) if backend.is_array(data) else xp.asarray(data)
     except (TypeError, ValueError) as error:   # a ragged list
-        raise type(error)(f"{name}: index must be an integer tensor or a nested list of ints ({error})") from error
+        message = f"{name}: index must be an integer tensor or a nested list of ints ({error})"
+        raise backend.reworded(error, message) from error
     if data.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
     if data.ndim != x.ndim:
