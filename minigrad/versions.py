@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from typing import Any
 
@@ -17,12 +18,15 @@ class InplaceLog:
     their array (weak references, swept as the log grows).
     """
 
-    __slots__ = ("epoch", "entries", "_sweep_at")
+    __slots__ = ("epoch", "entries", "_sweep_at", "_lock")
 
     def __init__(self) -> None:
         self.epoch = 0
         self.entries: dict = {}   # id(owner) -> [weakref to owner, version, epochs of the last changes]
         self._sweep_at = 1024
+        # in-place ops are rare next to recorded ones, so a lock costs nothing that matters; without it two
+        # threads could lose an entry while one rebuilds the dict in a sweep, and a later check would miss it
+        self._lock = threading.Lock()
 
     @staticmethod
     def _owner(array: Any) -> Any:
@@ -35,16 +39,17 @@ class InplaceLog:
         return entry if entry is not None and entry[0]() is owner else None
 
     def bump(self, array: Any) -> None:
-        self.epoch += 1
-        owner = self._owner(array)
-        entry = self._entry(array)
-        if entry is None:
-            if len(self.entries) >= self._sweep_at:
-                self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None}
-                self._sweep_at = max(1024, 2 * len(self.entries))
-            entry = self.entries[id(owner)] = [weakref.ref(owner), 0, []]
-        entry[1] += 1
-        entry[2] = [*entry[2][-15:], self.epoch]
+        with self._lock:
+            self.epoch += 1
+            owner = self._owner(array)
+            entry = self._entry(array)
+            if entry is None:
+                if len(self.entries) >= self._sweep_at:
+                    self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None}
+                    self._sweep_at = max(1024, 2 * len(self.entries))
+                entry = self.entries[id(owner)] = [weakref.ref(owner), 0, []]
+            entry[1] += 1
+            entry[2] = [*entry[2][-15:], self.epoch]
 
     def version(self, array: Any) -> int:
         entry = self._entry(array)
