@@ -870,10 +870,10 @@ def test_fuzz_yes_no_arguments_take_bools_only_as_in_pytorch():
             x.requires_grad_(bad)
         assert f"requires_grad_(): argument 'requires_grad' must be bool, not {type(bad).__name__}" in str(info.value)
         assert not x.requires_grad
-        for name, make in (("tensor", lambda: mg.tensor([1.0], requires_grad=bad)),
-                           ("zeros", lambda: mg.zeros(2, requires_grad=bad)),
-                           ("ones_like", lambda: mg.ones_like(x, requires_grad=bad)),
-                           ("randperm", lambda: mg.randperm(3, requires_grad=bad))):
+        for name, make in (("tensor", lambda b=bad: mg.tensor([1.0], requires_grad=b)),
+                           ("zeros", lambda b=bad: mg.zeros(2, requires_grad=b)),
+                           ("ones_like", lambda b=bad: mg.ones_like(x, requires_grad=b)),
+                           ("randperm", lambda b=bad: mg.randperm(3, requires_grad=b))):
             with pytest.raises(TypeError) as info:
                 make()
             assert f"{name}(): argument 'requires_grad' must be bool" in str(info.value)
