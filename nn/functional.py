@@ -142,6 +142,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     ½(1 + tanh(√(2/π)(x + 0.044715 x³))). Any shape in, the same shape out.
     """
     x = _tensor(x, "gelu")
+    if not isinstance(approximate, str):   # `approximate == "none"` on an array asks NumPy for a truth value
+        raise TypeError(f"gelu(): argument 'approximate' must be str, not {type(approximate).__name__}")
     if approximate == "none":
         if x.dtype.kind != "f":
             raise TypeError(f"gelu: input must be floating point, got {x.dtype}")

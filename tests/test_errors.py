@@ -1057,3 +1057,18 @@ def test_fuzz_comparison_with_a_string_names_the_op():
             call()
         assert str(info.value).startswith(f"{name}: ") and "shapes (2,) and ()" in str(info.value)
     assert x.tolist() == [0, 1]
+
+
+def test_fuzz_gelu_approximate_must_be_a_string():
+    import numpy as np
+    import pytest
+
+    import minigrad as mg
+    import nn
+
+    x = mg.tensor([0.25], requires_grad=True)
+    for bad in (np.array([]), np.array(["none"]), None, 0):
+        with pytest.raises(TypeError) as info:
+            nn.functional.gelu(x, bad)
+        assert f"gelu(): argument 'approximate' must be str, not {type(bad).__name__}" in str(info.value)
+    assert x.grad is None and x.tolist() == [0.25]
