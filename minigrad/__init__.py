@@ -19,9 +19,7 @@ from .backend import (
     get_default_device,
     is_array,
     make_array,
-    manual_seed,
     on_device,
-    random_generator,
     resolve_device,
     set_default_device,
     to_device,
@@ -43,6 +41,7 @@ from .constructors import (
     zeros,
     zeros_like,
 )
+from .generators import manual_seed, random_generator
 from .gradcheck import GradcheckError, gradcheck
 from .memory import gc_paused
 from .ops import (  # PyTorch's spellings (DESIGN §3)

@@ -31,6 +31,7 @@ import numpy
 
 from . import anomaly, backend
 from .anomaly import AnomalyError
+from .arguments import AxisError, constant_array, with_op_context
 from .hooks import HookError, _add_to_grad, _apply_hooks, _leaf_label, _run_node_hooks, register_hook, retain_grad
 from .recording import _state, current_scope, is_grad_enabled
 from .tensor import Tensor
@@ -40,10 +41,6 @@ __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient",
            "is_grad_enabled", "observe_backward", "register_hook", "retain_grad", "tag"]
 
 _FREED = object()     # marks a node whose saved arrays were released
-
-
-class AxisError(ValueError, IndexError):
-    """An axis argument out of range (both a ValueError and an IndexError, as NumPy's)."""
 
 
 class LazyGradient:
@@ -119,14 +116,14 @@ class Function:
                     continue
             else:
                 arrays.append(x if isinstance(x, (int, float)) or backend.is_array(x)
-                              else _constant_array(self.name, x))
+                              else constant_array(self.name, x))
             edges.append(None)
             needs_grad.append(False)
         self.xp = numpy if on_host else _common_module(self.name, inputs, arrays)
         try:
             out = self.forward(*arrays)
         except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
-            raise _with_op_context(self.name, inputs, error) from error
+            raise with_op_context(self.name, inputs, error) from error
         state = _state.get()
         checks = state.checks   # False; True under detect_anomaly; a Tracer while mg.compile captures
         if record and state.grad:
@@ -208,33 +205,6 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
         if not isinstance(x, Tensor) and backend.is_array(a):
             arrays[i] = backend.to_device(a, first)
     return backend.module_for(first)
-
-
-def _constant_array(name: str, value: Any) -> Any:
-    """A non-Tensor input that is not a number or an array: a numeric array, or a TypeError naming the op."""
-    try:
-        array = numpy.asarray(value)
-    except (TypeError, ValueError):
-        array = None
-    if array is None or array.dtype.kind not in "biufc":
-        raise TypeError(f"{name}: an input must be a Tensor, an array or a number, got {type(value).__name__}"
-                        + (f" ({value!r:.60})" if isinstance(value, (str, list, tuple)) else ""))
-    return array
-
-
-def _with_op_context(name: str, inputs: Sequence[Any], error: Exception) -> Exception:
-    """Re-raise a NumPy error with the op name and the input shapes in front."""
-    message = str(error)
-    if message.startswith(f"{name}:"):
-        return error
-    shapes = " and ".join(str(getattr(x, "shape", None) or type(x).__name__) for x in inputs)
-    text = f"{name}: {message} (input shapes {shapes})"
-    if isinstance(error, ValueError) and isinstance(error, IndexError):
-        return AxisError(text)
-    for kind in (IndexError, ValueError, TypeError):
-        if isinstance(error, kind):
-            return kind(text)
-    return ValueError(text)   # ZeroDivisionError from two Python numbers
 
 
 # --- the backward pass ------------------------------------------------------

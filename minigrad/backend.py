@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy
 
+from .arguments import NUMERIC_KINDS, as_dtype, reworded  # noqa: F401 - the ops read them here too
+
 ndarray = numpy.ndarray
-NUMERIC_KINDS = "biufc"   # bool, signed and unsigned int, float, complex: the dtype kinds a Tensor may hold
+
 _cupy: Any = None          # the cupy module once imported, False when unavailable
 _cupy_error: str = ""
 
@@ -215,47 +217,6 @@ def to_numpy(array: Any) -> numpy.ndarray:
     return host
 
 
-def reworded(error: Exception, message: str) -> Exception:
-    """An exception of ``error``'s type carrying ``message`` (to re-raise a NumPy error with the op's name).
-
-    Some of NumPy's error types take more than a message (``_UFuncNoLoopError(ufunc, dtypes)``, raised by
-    ``tensor < ""``): those become the builtin type they derive from, so the re-raise itself cannot fail.
-    """
-    try:
-        return type(error)(message)
-    except Exception:  # noqa: BLE001 - any constructor signature
-        kind = next((k for k in (IndexError, TypeError, ValueError) if isinstance(error, k)), ValueError)
-        return kind(message)
-
-
-def as_dtype(dtype: Any, caller: str) -> numpy.dtype:
-    """A user's ``dtype=`` (``mg.float32``, ``numpy.int64``, ``float``, ``"float64"``) as a numeric numpy.dtype.
-
-    Anything else raises a TypeError naming ``caller``: ``numpy.dtype`` itself would read ``[]`` as an
-    empty record type, an array's ``.dtype`` attribute as its dtype, and ``","`` as Python syntax.
-    """
-    if not isinstance(dtype, (numpy.dtype, str, type)):
-        raise TypeError(f"{caller}: dtype must be a dtype such as mg.float32 or 'int64', "
-                        f"got {type(dtype).__name__} {dtype!r:.40}")
-    try:
-        dt = numpy.dtype(dtype)
-    except Exception:  # noqa: BLE001 - TypeError, and SyntaxError for some strings
-        raise TypeError(f"{caller}: {dtype!r:.40} is not a dtype (use mg.float32, mg.int64, 'float64' ...)") from None
-    if dt.kind not in NUMERIC_KINDS:
-        raise TypeError(f"{caller}: dtype {dt} is not a number type (tensors hold bools, ints, floats, complex)")
-    return dt
-
-
-def as_bool(value: Any, caller: str, what: str) -> bool:
-    """A yes/no argument: a bool (Python's or NumPy's); anything else raises PyTorch's TypeError.
-
-    ``bool(value)`` would read any string as True and raise a bare ValueError for an array.
-    """
-    if isinstance(value, (bool, numpy.bool_)):
-        return bool(value)
-    raise TypeError(f"{caller}(): argument '{what}' must be bool, not {type(value).__name__}")
-
-
 def _as_device(device: Any, caller: str) -> Device:
     """``device`` as a Device: the public array functions also take names (``"cuda:1"``)."""
     if type(device) is Device:
@@ -307,55 +268,6 @@ def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
     if xp is not numpy and xp is not _cupy:
         raise TypeError(f"scatter_add: xp must be the array module of the target (numpy or cupy), got {xp!r:.60}")
     xp.add.at(target, index, values)   # CuPy has ufunc.at too (cupyx.scatter_add is deprecated)
-
-
-# --- random numbers ---------------------------------------------------------
-
-_host_generator = numpy.random.default_rng()
-_seed: int | None = None
-_cuda_seeded = False   # whether CuPy's generators got the current _seed
-
-
-def _seed_cuda(cp: Any, seed: int) -> None:
-    """Seed CuPy's generator on every GPU (each device has its own)."""
-    for index in range(cp.cuda.runtime.getDeviceCount()):
-        with cp.cuda.Device(index):
-            cp.random.seed(seed)
-
-
-def manual_seed(seed: int) -> None:
-    """Seed the generator of every device (CuPy's too, when it is loaded)."""
-    global _host_generator, _seed, _cuda_seeded
-    if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
-        raise TypeError(f"manual_seed: the seed must be a non-negative int, got {seed!r}")
-    _seed = int(seed)
-    _host_generator = numpy.random.default_rng(_seed)
-    cp = cupy_module(required=False) if _cupy is not None else None
-    _cuda_seeded = cp is not None
-    if cp is not None:
-        _seed_cuda(cp, _seed)
-
-
-def random_generator(device: Device | str | None = None) -> Any:
-    """The engine's random generator for ``device`` (default: the default device).
-
-    A ``numpy.random.Generator`` on the CPU, CuPy's ``random`` module on a GPU;
-    both are seeded by :func:`manual_seed`. Part of the public array interop
-    (``mg.random_generator``) for libraries such as ``nn`` that draw raw arrays.
-    """
-    return generator(resolve_device(device))
-
-
-def generator(device: Device) -> Any:
-    """The random generator for ``device``: a NumPy Generator or CuPy's random module."""
-    global _cuda_seeded
-    if device.type == "cpu":
-        return _host_generator
-    cp = _check_cuda(device)
-    if _seed is not None and not _cuda_seeded:   # seeded before CuPy was loaded
-        _seed_cuda(cp, _seed)
-        _cuda_seeded = True
-    return cp.random
 
 
 def _initial_device() -> None:

@@ -9,7 +9,8 @@ from typing import Any, Callable
 
 import numpy
 
-from . import backend
+from . import backend, generators
+from .arguments import as_bool
 from .backend import Device
 from .recording import note_draw
 from .tensor import Tensor, _infer_dtype, float32, int64
@@ -56,7 +57,7 @@ def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, de
     dev = _device_arg(device, name)
     xp = backend.module_for(dev)
     dt = backend.as_dtype(dtype, name) if dtype is not None else float32
-    requires_grad = backend.as_bool(requires_grad, name, "requires_grad")
+    requires_grad = as_bool(requires_grad, name, "requires_grad")
     try:
         with backend.on_device(dev):
             data = fill(xp, shape, dt)
@@ -181,7 +182,7 @@ def _arange_number(value: Any, what: str) -> Any:
 def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the device's generator (see ``manual_seed``)."""
     dev = _device_arg(device, "randn")
-    gen = backend.generator(dev)
+    gen = generators.generator(dev)
     out = _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
                   else gen.standard_normal(s).astype(d), _shape_arg(shape, "randn"), dtype, dev,
                   requires_grad, "randn")
@@ -192,7 +193,7 @@ def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: boo
 def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator."""
     dev = _device_arg(device, "rand")
-    gen = backend.generator(dev)
+    gen = generators.generator(dev)
     out = _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
                   else gen.random(s).astype(d), _shape_arg(shape, "rand"), dtype, dev,
                   requires_grad, "rand")
@@ -203,7 +204,7 @@ def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Integers in [low, high) from the device's generator (int64 by default)."""
     dev = _device_arg(device, "randint")
-    gen = backend.generator(dev)
+    gen = generators.generator(dev)
     size = _shape_arg((shape,), "randint")
     kind = int64 if dtype is None else dtype
     if dev.type == "cpu":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any, Callable
 
-from .backend import as_bool
+from .arguments import as_bool
 
 
 class State:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy
 
 from . import backend
+from .arguments import as_bool
 from .backend import Device
 from .recording import note_draw, note_read
 from .versions import INPLACE
@@ -94,7 +95,7 @@ class Tensor:
         self._hooks = None
         self.name = None
         self.requires_grad = False
-        if backend.as_bool(requires_grad, "tensor", "requires_grad"):
+        if as_bool(requires_grad, "tensor", "requires_grad"):
             self.requires_grad_(True)
 
     @classmethod
@@ -141,7 +142,7 @@ class Tensor:
         return self.transpose()
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        requires_grad = backend.as_bool(requires_grad, "requires_grad_", "requires_grad")
+        requires_grad = as_bool(requires_grad, "requires_grad_", "requires_grad")
         if requires_grad and self.data.dtype.kind not in "fc":
             raise GradTypeError(
                 f"only floating-point tensors can require gradients; this one is {self.data.dtype} "

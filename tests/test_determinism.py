@@ -83,7 +83,7 @@ def train(seed: int, steps: int = 12) -> dict:
     mg.manual_seed(seed)
     model = Seq2Seq()
     optimizer = nn.optim.Adam(model.parameters(), lr=1e-2)
-    gen = mg.backend.generator(mg.backend.CPU)     # the engine's generator also shuffles the data
+    gen = mg.generators.generator(mg.backend.CPU)     # the engine's generator also shuffles the data
     data = mg.randint(1, 12, (32, 5)).numpy()
     for _ in range(steps):
         batch = data[gen.permutation(len(data))[:8]]                  # (B, T)

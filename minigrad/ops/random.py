@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 import numpy
 
-from .. import backend
+from .. import backend, generators
+from ..arguments import as_bool
 from ..recording import note_draw
 from ..tensor import Tensor, float32, int64
 from ._util import int_tuple, number, tensor_arg
@@ -39,7 +40,7 @@ def _count(n: Any, name: str, what: str) -> int:
 def _uniform(shape: tuple, device: Any, normal: bool = False) -> Any:
     """float64 samples of U[0, 1) (or N(0, 1)) drawn straight from the device's generator."""
     dev = backend.resolve_device(device)
-    gen = backend.generator(dev)
+    gen = generators.generator(dev)
     with backend.on_device(dev):
         return gen.standard_normal(shape) if normal else gen.random(shape)
 
@@ -55,7 +56,7 @@ def randperm(n: int, *, dtype: Any = int64, device: Any = None, requires_grad: b
     """A random permutation of 0 … n-1 (int64 by default), as torch.randperm."""
     n = _count(n, "randperm", "n")
     dtype = backend.as_dtype(dtype, "randperm")
-    requires_grad = backend.as_bool(requires_grad, "randperm", "requires_grad")
+    requires_grad = as_bool(requires_grad, "randperm", "requires_grad")
     if requires_grad and dtype.kind != "f":
         raise TypeError(f"randperm: integer tensors cannot require grad (dtype {dtype})")
     out = _drawn("randperm", lambda: _uniform((n,), device).argsort(kind="stable").astype(dtype), ())
@@ -190,4 +191,4 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = No
         sample = _uniform(shape, device, normal=True)
         return backend.array_module(sample).asarray(sample * s + m).astype(kind, copy=False)
     out = _drawn("normal", make, inputs)
-    return out.requires_grad_(True) if backend.as_bool(requires_grad, "normal", "requires_grad") else out
+    return out.requires_grad_(True) if as_bool(requires_grad, "normal", "requires_grad") else out

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import backend
+from minigrad import backend, generators
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,9 +84,9 @@ def test_an_op_on_two_devices_raises_naming_both(monkeypatch: pytest.MonkeyPatch
 
 def test_manual_seed_is_the_engines_generator() -> None:
     mg.manual_seed(7)
-    a = backend.generator(mg.device("cpu")).standard_normal(3)
+    a = generators.generator(mg.device("cpu")).standard_normal(3)
     mg.manual_seed(7)
-    b = backend.generator(mg.device("cpu")).standard_normal(3)
+    b = generators.generator(mg.device("cpu")).standard_normal(3)
     np.testing.assert_array_equal(a, b)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import backend
+from minigrad import backend, generators
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -178,7 +178,7 @@ def test_manual_seed_seeds_every_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backend, "_cupy", _fake_cupy(2, log))
     mg.manual_seed(123)
     assert log == [(0, 123), (1, 123)]
-    assert backend.generator(mg.Device("cuda:1")) is backend._cupy.random
+    assert generators.generator(mg.Device("cuda:1")) is backend._cupy.random
     assert log == [(0, 123), (1, 123)]            # already seeded: not again
 
 
@@ -191,9 +191,9 @@ def test_seed_given_before_cupy_loads_reaches_every_gpu(monkeypatch: pytest.Monk
     fake = _fake_cupy(3, log)
     monkeypatch.setattr(backend, "_cupy", fake)
     monkeypatch.setattr(backend, "cupy_module", lambda required=True: fake)
-    assert backend.generator(mg.Device("cuda:0")) is fake.random
+    assert generators.generator(mg.Device("cuda:0")) is fake.random
     assert log == [(0, 7), (1, 7), (2, 7)]
-    backend.generator(mg.Device("cuda:0"))
+    generators.generator(mg.Device("cuda:0"))
     assert len(log) == 3                                      # once per seed
 
 

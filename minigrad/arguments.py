@@ -1,0 +1,85 @@
+"""Checks of user arguments shared by the engine: dtypes, yes/no flags, and NumPy errors re-raised with an op's name.
+
+Every public function validates what it is given and names itself in the error, so a bad argument
+never surfaces as a NumPy error from deep inside (``tests/test_fuzz.py`` checks that).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy
+
+NUMERIC_KINDS = "biufc"   # bool, signed and unsigned int, float, complex: the dtype kinds a Tensor may hold
+
+
+def reworded(error: Exception, message: str) -> Exception:
+    """An exception of ``error``'s type carrying ``message`` (to re-raise a NumPy error with the op's name).
+
+    Some of NumPy's error types take more than a message (``_UFuncNoLoopError(ufunc, dtypes)``, raised by
+    ``tensor < ""``): those become the builtin type they derive from, so the re-raise itself cannot fail.
+    """
+    try:
+        return type(error)(message)
+    except Exception:  # noqa: BLE001 - any constructor signature
+        kind = next((k for k in (IndexError, TypeError, ValueError) if isinstance(error, k)), ValueError)
+        return kind(message)
+
+
+def as_dtype(dtype: Any, caller: str) -> numpy.dtype:
+    """A user's ``dtype=`` (``mg.float32``, ``numpy.int64``, ``float``, ``"float64"``) as a numeric numpy.dtype.
+
+    Anything else raises a TypeError naming ``caller``: ``numpy.dtype`` itself would read ``[]`` as an
+    empty record type, an array's ``.dtype`` attribute as its dtype, and ``","`` as Python syntax.
+    """
+    if not isinstance(dtype, (numpy.dtype, str, type)):
+        raise TypeError(f"{caller}: dtype must be a dtype such as mg.float32 or 'int64', "
+                        f"got {type(dtype).__name__} {dtype!r:.40}")
+    try:
+        dt = numpy.dtype(dtype)
+    except Exception:  # noqa: BLE001 - TypeError, and SyntaxError for some strings
+        raise TypeError(f"{caller}: {dtype!r:.40} is not a dtype (use mg.float32, mg.int64, 'float64' ...)") from None
+    if dt.kind not in NUMERIC_KINDS:
+        raise TypeError(f"{caller}: dtype {dt} is not a number type (tensors hold bools, ints, floats, complex)")
+    return dt
+
+
+def as_bool(value: Any, caller: str, what: str) -> bool:
+    """A yes/no argument: a bool (Python's or NumPy's); anything else raises PyTorch's TypeError.
+
+    ``bool(value)`` would read any string as True and raise a bare ValueError for an array.
+    """
+    if isinstance(value, (bool, numpy.bool_)):
+        return bool(value)
+    raise TypeError(f"{caller}(): argument '{what}' must be bool, not {type(value).__name__}")
+
+
+class AxisError(ValueError, IndexError):
+    """An axis argument out of range (both a ValueError and an IndexError, as NumPy's)."""
+
+
+def constant_array(name: str, value: Any) -> Any:
+    """A non-Tensor input that is not a number or an array: a numeric array, or a TypeError naming the op."""
+    try:
+        array = numpy.asarray(value)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.dtype.kind not in "biufc":
+        raise TypeError(f"{name}: an input must be a Tensor, an array or a number, got {type(value).__name__}"
+                        + (f" ({value!r:.60})" if isinstance(value, (str, list, tuple)) else ""))
+    return array
+
+
+def with_op_context(name: str, inputs: Sequence[Any], error: Exception) -> Exception:
+    """Re-raise a NumPy error with the op name and the input shapes in front."""
+    message = str(error)
+    if message.startswith(f"{name}:"):
+        return error
+    shapes = " and ".join(str(getattr(x, "shape", None) or type(x).__name__) for x in inputs)
+    text = f"{name}: {message} (input shapes {shapes})"
+    if isinstance(error, ValueError) and isinstance(error, IndexError):
+        return AxisError(text)
+    for kind in (IndexError, ValueError, TypeError):
+        if isinstance(error, kind):
+            return kind(text)
+    return ValueError(text)   # ZeroDivisionError from two Python numbers
