@@ -244,13 +244,19 @@ class LogSoftmax(Function):
     def forward(self, x: Any) -> Any:
         xp = self.xp
         z = x - (x.max(axis=self.axis, keepdims=True) if x.size else _shift(xp, x, (self.axis,)))
-        z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
-        self.saved = (z,)
+        e = xp.exp(z)
+        total = e.sum(axis=self.axis, keepdims=True)
+        z -= xp.log(total)
+        # Keep softmax = e / Σe (made in place) for backward, so backward needs no second exp
+        # over the (N, C) array; it equals exp(log_softmax) up to rounding.
+        e /= total
+        self.saved = (e,)
         return z
 
     def backward(self, gy: Any) -> Any:
-        (y,) = self.saved
-        return gy - self.xp.exp(y) * gy.sum(axis=self.axis, keepdims=True)
+        (p,) = self.saved
+        g = p * gy.sum(axis=self.axis, keepdims=True)
+        return self.xp.subtract(gy, g, out=g)    # gy - p·Σgy, without a second (N, C) temporary
 
 
 # --- public functions -------------------------------------------------------

@@ -58,8 +58,12 @@ class Adam(Optimizer):
         step = state["step"] = state["step"] + 1
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, g, 1 - beta1)
+        # One scratch array reused through the step (out=) instead of a fresh temporary per
+        # operation; the order of operations, hence every rounding, is PyTorch's as before.
+        scratch = xp.multiply(g, 1 - beta2)
+        scratch *= g                                # addcmul's order: (value·a)·b
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * g * g          # addcmul's order: (value·a)·b
+        exp_avg_sq += scratch
         second = exp_avg_sq
         if hyper["amsgrad"]:
             second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
@@ -67,7 +71,9 @@ class Adam(Optimizer):
         denom = xp.sqrt(second)
         denom /= math.sqrt(1 - beta2 ** step)
         denom += eps
-        param += -step_size * exp_avg / denom       # addcdiv's order: (value·a)/b
+        xp.multiply(exp_avg, -step_size, out=scratch)
+        scratch /= denom                            # addcdiv's order: (value·a)/b
+        param += scratch
 
 
 class AdamW(Adam):

@@ -63,7 +63,7 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     device = mg.device_of(grads[0])
     xp = mg.array_module(grads[0])
     with mg.on_device(device):
-        norms = [mg.to_device(mg.array_module(g).linalg.norm(g.ravel(), norm_type), device) for g in grads]
+        norms = [mg.to_device(_grad_norm(g, norm_type), device) for g in grads]
         total = xp.linalg.norm(xp.stack(norms), norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
             raise RuntimeError(f"nn.utils.clip_grad_norm_: the total {norm_type}-norm of the gradients is "
@@ -72,6 +72,15 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
         for g in grads:
             g *= mg.to_device(coef, mg.device_of(g)).astype(g.dtype)
     return mg.as_tensor(xp.asarray(total))
+
+
+def _grad_norm(g: Any, norm_type: float) -> Any:
+    """The ``norm_type``-norm of all entries of one gradient array, a 0-d array on its device."""
+    if norm_type == 2.0:
+        # ord=None flattens in memory order (ravel(order="K")), so the column-major weight
+        # gradients of x @ W.T are not copied as g.ravel() would; only the summation order changes.
+        return mg.array_module(g).linalg.norm(g)
+    return mg.array_module(g).linalg.norm(g.ravel(), norm_type)
 
 
 def clip_grad_value_(params: Any, clip_value: float) -> None:
