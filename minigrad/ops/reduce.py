@@ -247,16 +247,18 @@ class LogSoftmax(Function):
         e = xp.exp(z)
         total = e.sum(axis=self.axis, keepdims=True)
         z -= xp.log(total)
-        # Keep softmax = e / Σe (made in place) for backward, so backward needs no second exp
-        # over the (N, C) array; it equals exp(log_softmax) up to rounding.
-        e /= total
-        self.saved = (e,)
+        # Keep e and Σe for backward: softmax = e / Σe there, so backward needs no second exp
+        # over the (N, C) array (it equals exp(log_softmax) up to rounding).
+        self.saved = (e, total)
         return z
 
     def backward(self, gy: Any) -> Any:
-        (p,) = self.saved
-        g = p * gy.sum(axis=self.axis, keepdims=True)
-        return self.xp.subtract(gy, g, out=g)    # gy - p·Σgy, without a second (N, C) temporary
+        xp = self.xp
+        e, total = self.saved
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):   # 0/0 only for an empty axis
+            scale = gy.sum(axis=self.axis, keepdims=True) / total
+        g = e * scale
+        return xp.subtract(gy, g, out=g)    # gy - softmax·Σgy, without a second (N, C) temporary
 
 
 # --- public functions -------------------------------------------------------
