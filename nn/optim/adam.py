@@ -64,6 +64,10 @@ class Adam(Optimizer):
         scratch *= g                                # addcmul's order: (value·a)·b
         exp_avg_sq *= beta2
         exp_avg_sq += scratch
+        if scratch.strides != param.strides:
+            # weight gradients of x @ W.T are column-major: mixing layouts in the in-place
+            # steps below would send NumPy to its slow strided loops, so take param's layout
+            scratch = xp.empty_like(param)
         second = exp_avg_sq
         if hyper["amsgrad"]:
             second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
