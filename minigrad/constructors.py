@@ -179,26 +179,27 @@ def _arange_number(value: Any, what: str) -> Any:
     return value
 
 
+def _samples(name: str, method: str, shape: tuple, dtype: Any, device: Any, requires_grad: bool,
+             again: Callable[[], Any]) -> Tensor:
+    """``shape`` samples drawn with the device generator's ``method``; ``again`` redraws them for a replay."""
+    dev = _device_arg(device, name)
+    draw = getattr(generators.generator(dev), method)
+    out = _filled(lambda xp, s, d: draw(s, dtype=d) if d.kind == "f" and d.itemsize >= 4 else draw(s).astype(d),
+                  _shape_arg(shape, name), dtype, dev, requires_grad, name)
+    # inside an mg.compile capture, a replay draws again from the generator (in eager's order)
+    return note_draw(name, again, (), out)
+
+
 def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the device's generator (see ``manual_seed``)."""
-    dev = _device_arg(device, "randn")
-    gen = generators.generator(dev)
-    out = _filled(lambda xp, s, d: gen.standard_normal(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
-                  else gen.standard_normal(s).astype(d), _shape_arg(shape, "randn"), dtype, dev,
-                  requires_grad, "randn")
-    # inside an mg.compile capture, a replay draws again from the generator (in eager's order)
-    return note_draw("randn", lambda: randn(*shape, dtype=dtype, device=device).data, (), out)
+    return _samples("randn", "standard_normal", shape, dtype, device, requires_grad,
+                    lambda: randn(*shape, dtype=dtype, device=device).data)
 
 
 def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator."""
-    dev = _device_arg(device, "rand")
-    gen = generators.generator(dev)
-    out = _filled(lambda xp, s, d: gen.random(s, dtype=d) if d.kind == "f" and d.itemsize >= 4
-                  else gen.random(s).astype(d), _shape_arg(shape, "rand"), dtype, dev,
-                  requires_grad, "rand")
-    # inside an mg.compile capture, a replay draws again from the generator (in eager's order)
-    return note_draw("rand", lambda: rand(*shape, dtype=dtype, device=device).data, (), out)
+    return _samples("rand", "random", shape, dtype, device, requires_grad,
+                    lambda: rand(*shape, dtype=dtype, device=device).data)
 
 
 def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
