@@ -20,6 +20,11 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
                              f"({inner_a} columns against {inner_b} rows)")
         self.saved = (a, b)
+        if b.ndim == 2 and a.ndim > 2:
+            # a stack of matrices times one matrix: one GEMM over all rows. matmul would run
+            # one GEMM per matrix of the stack (2.6x slower at (35, 20, 200) @ (200, 10000)).
+            rows = math.prod(a.shape[:-1])
+            return (a.reshape(rows, inner_a) @ b).reshape(*a.shape[:-1], b.shape[1])
         return a @ b
 
     def backward(self, gy: Any) -> tuple:
@@ -28,6 +33,13 @@ class MatMul(Function):
             ga = gy @ b.T if self.needs_grad[0] else None
             # aᵀ gy, summed by the engine with b's other uses in one GEMM (see ProductSum)
             return ga, ProductSum(a, gy) if self.needs_grad[1] else None
+        if b.ndim == 2 and a.ndim > 2:
+            # weights shared over a stack: one GEMM over all rows each (rows counted, not -1:
+            # NumPy cannot infer -1 when k or m is 0)
+            (k, m), rows = b.shape, math.prod(a.shape[:-1])
+            g_rows = gy.reshape(rows, m)
+            ga = (g_rows @ b.T).reshape(a.shape) if self.needs_grad[0] else None
+            return ga, ProductSum(a.reshape(rows, k), g_rows) if self.needs_grad[1] else None
         xp = self.xp
         # Promote 1-D operands to matrices, as matmul does, and give gy the
         # axes they lost: b first (gy's last axis), then a (its second-to-last).
@@ -39,14 +51,7 @@ class MatMul(Function):
         if self.needs_grad[0]:
             ga = sum_to(g2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
         if self.needs_grad[1]:
-            if b2.ndim == 2 and a2.ndim > 2:
-                # weights shared over a batch of matrices: one GEMM over all rows (counted, not -1:
-                # NumPy cannot infer -1 when k or m is 0)
-                (k, m), rows = b2.shape, math.prod(a2.shape[:-1])
-                gb = a2.reshape(rows, k).T @ g2.reshape(rows, m)
-            else:
-                gb = sum_to(xp.swapaxes(a2, -1, -2) @ g2, b2.shape)
-            gb = gb.reshape(b.shape)
+            gb = sum_to(xp.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
         return ga, gb
 
 
