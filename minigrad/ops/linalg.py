@@ -32,14 +32,14 @@ class MatMul(Function):
         if a.ndim == 2 and b.ndim == 2:   # the usual case: plain matrices
             ga = gy @ b.T if self.needs_grad[0] else None
             # aᵀ gy, summed by the engine with b's other uses in one GEMM (see ProductSum)
-            return ga, ProductSum(a, gy) if self.needs_grad[1] else None
+            return ga, ProductSum(a, gy, _column_major(b)) if self.needs_grad[1] else None
         if b.ndim == 2 and a.ndim > 2:
             # weights shared over a stack: one GEMM over all rows each (rows counted, not -1:
             # NumPy cannot infer -1 when k or m is 0)
             (k, m), rows = b.shape, math.prod(a.shape[:-1])
             g_rows = gy.reshape(rows, m)
             ga = (g_rows @ b.T).reshape(a.shape) if self.needs_grad[0] else None
-            return ga, ProductSum(a.reshape(rows, k), g_rows) if self.needs_grad[1] else None
+            return ga, ProductSum(a.reshape(rows, k), g_rows, _column_major(b)) if self.needs_grad[1] else None
         xp = self.xp
         # Promote 1-D operands to matrices, as matmul does, and give gy the
         # axes they lost: b first (gy's last axis), then a (its second-to-last).
@@ -55,6 +55,12 @@ class MatMul(Function):
         return ga, gb
 
 
+def _column_major(b: Any) -> bool:
+    """Whether matrix ``b`` is laid out column-major only, as ``W.T`` of a row-major weight ``W`` is."""
+    flags = b.flags
+    return bool(flags.f_contiguous and not flags.c_contiguous)
+
+
 class ProductSum(LazyGradient):
     """A gradient Σᵢ aᵢᵀ gᵢ kept as its factors until its value is needed.
 
@@ -63,12 +69,19 @@ class ProductSum(LazyGradient):
     over all T·B rows, ``concat(a)ᵀ @ concat(g)``, when the backward pass
     reaches it, instead of T small GEMMs and T sums of full weight-sized arrays.
     The engine only adds it (``+``) and asks for its ``value()``.
+
+    ``column_major``: the operand was column-major (``x @ W.T``); the value is
+    then computed as ``(Σᵢ gᵢᵀ aᵢ)ᵀ``, the same GEMM with its operands swapped,
+    so that it too is column-major and ``W``'s gradient comes out row-major,
+    like ``W``. A mixed layout would send every later elementwise pass over the
+    gradient (optimizer steps, clipping, accumulation) to NumPy's slow strided
+    loops (4x slower for a (10000, 200) float32 update).
     """
 
-    __slots__ = ("lefts", "rights")
+    __slots__ = ("lefts", "rights", "column_major")
 
-    def __init__(self, left: Any, right: Any) -> None:
-        self.lefts, self.rights = [left], [right]
+    def __init__(self, left: Any, right: Any, column_major: bool = False) -> None:
+        self.lefts, self.rights, self.column_major = [left], [right], column_major
 
     @property
     def dtype(self) -> Any:
@@ -76,9 +89,11 @@ class ProductSum(LazyGradient):
 
     def value(self) -> Any:
         if len(self.lefts) == 1:
-            return self.lefts[0].T @ self.rights[0]
-        xp = backend.array_module(self.lefts[0])
-        return xp.concatenate(self.lefts).T @ xp.concatenate(self.rights)
+            left, right = self.lefts[0], self.rights[0]
+        else:
+            xp = backend.array_module(self.lefts[0])
+            left, right = xp.concatenate(self.lefts), xp.concatenate(self.rights)
+        return (right.T @ left).T if self.column_major else left.T @ right
 
     def __add__(self, other: Any) -> Any:
         if type(other) is ProductSum:   # two sums of products merge without any arithmetic

@@ -42,3 +42,15 @@ def test_stack_times_matrix_weight_gradient_sums_with_other_uses(torch: Any) -> 
     x, v, w = leaf((3, 2, 4), 0), leaf((5, 4), 1), leaf((4, 6), 2)
     check_op(lambda x, v, w: (x @ w).sum() + (v @ w).sum() * 2, [x, v, w], torch,
              lambda x, v, w: (x @ w).sum() + (v @ w).sum() * 2)
+
+
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 5, 4)])
+def test_weight_gradient_of_x_at_w_transposed_is_row_major_like_the_weight(torch: Any, x_shape: tuple) -> None:
+    # linear's x @ W.T: W's gradient comes out in W's (row-major) layout, summed over two uses
+    x, w = leaf(x_shape, 0), leaf((6, 4), 1)
+    ((x @ w.T).sum() + (x @ w.T * 2).sum()).backward()
+    tx, tw = torch.tensor(x.detach().numpy(), requires_grad=True), torch.tensor(w.detach().numpy(), requires_grad=True)
+    ((tx @ tw.T).sum() + (tx @ tw.T * 2).sum()).backward()
+    assert w.grad.numpy().flags.c_contiguous
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
