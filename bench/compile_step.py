@@ -34,6 +34,8 @@ import minigrad as mg
 import nn
 from bench.lstm import LAYERS, minigrad_step, numpy_step
 from bench.numpy_lstm import recurrent_weights
+from minigrad import codegen
+from minigrad.capture import _Retrace
 
 
 def _rounds(peers: dict[str, Callable[[], Any]], repeats: int, calls: int = 1) -> dict[str, float]:
@@ -98,7 +100,7 @@ def profile(compiled: Any, args: tuple, repeats: int) -> None:
     """
     compiled(*args)
     program = next(iter(compiled.programs.values()))
-    arrays = tuple(t.data for t in program.externals)
+    arrays = tuple(t.data for t in (*args, *program.weights))
     forward_time: collections.Counter = collections.Counter()
     backward_time: collections.Counter = collections.Counter()
     counts = collections.Counter(op.name for op, *_ in program.forward_plan)
@@ -111,24 +113,26 @@ def profile(compiled: Any, args: tuple, repeats: int) -> None:
             return result
         return call
 
-    plain_forward, plain_backward = program.forward_plan, program.backward_plan
+    plain = program.forward_plan, program.backward_plan, program.forward_code, program.backward_code
     totals = {"forward": 0.0, "backward": 0.0}
     for _ in range(repeats):
         start = time.perf_counter()
-        values, saved = program.forward(arrays)
+        outputs, saved = program.run(arrays)
         totals["forward"] += time.perf_counter() - start
-        grads = tuple(np.ones_like(values[i]) for i in program.outputs)
+        grads = tuple(np.ones_like(y) for y in outputs)
         start = time.perf_counter()
         program.backward(saved, grads)
         totals["backward"] += time.perf_counter() - start
-    try:
-        program.forward_plan = [(op, timed(f, op.name, forward_time), *rest) for op, f, *rest in plain_forward]
-        program.backward_plan = [(op, timed(b, op.name, backward_time), *rest) for op, b, *rest in plain_backward]
+    try:   # the same straight-line code, with every op's forward and backward timed
+        program.forward_plan = [(op, timed(f, op.name, forward_time), *rest) for op, f, *rest in plain[0]]
+        program.backward_plan = [(op, timed(b, op.name, backward_time), *rest) for op, b, *rest in plain[1]]
+        program.forward_code = codegen.write_forward(program, _Retrace)
+        program.backward_code = codegen.write_backward(program)
         for _ in range(repeats):
-            values, saved = program.forward(arrays)
+            outputs, saved = program.run(arrays)
             program.backward(saved, grads)
     finally:
-        program.forward_plan, program.backward_plan = plain_forward, plain_backward
+        program.forward_plan, program.backward_plan, program.forward_code, program.backward_code = plain
     ms = 1e3 / repeats
     print(f"\nprofile of one replayed call ({len(program.forward_plan)} ops, {len(program.backward_plan)} backwards), "
           "ms per call:")

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy
 
-from . import backend
+from . import backend, codegen
 from .autograd import Function, _dense, _sum
 from .recording import _state
 from .tensor import Tensor
@@ -208,6 +208,25 @@ class Program:
                                       0 if op.multiple else 1, shapes[0], keeps.get(k, 0), tuple(dead[k])))
         self.backward_plan = [(ops[k], ops[k].backward, saved_at[k], keeps[k], first[k], tracer.steps[k][2],
                                routes[k]) for k in order]
+        self.reads, self.first, self.n_outs = reads, first, [step[2] for step in tracer.steps]
+        # the same plans as straight-line code (minigrad.codegen), written once the program has replayed
+        # codegen.REPLAYS_FIRST times (writing costs ~0.2 ms per op; a program made only to check a capture
+        # never replays); None where too long: the loops below run instead
+        self.forward_code: Callable | None = None
+        self.backward_code: Callable | None = None
+        self.replays = 0
+
+    def run(self, arrays: tuple) -> tuple[tuple, list]:
+        """The outputs' values and the per-op state backward needs, from the external inputs' arrays."""
+        if self.replays <= codegen.REPLAYS_FIRST:
+            self.replays += 1
+            if self.replays > codegen.REPLAYS_FIRST:
+                self.forward_code = codegen.write_forward(self, _Retrace)
+                self.backward_code = codegen.write_backward(self)
+        if self.forward_code is not None:
+            return self.forward_code(arrays)
+        values, saved = self.forward(arrays)
+        return tuple([values[i] for i in self.outputs]), saved
 
     def forward(self, arrays: tuple) -> tuple[list, list]:
         """Run every captured op's forward; returns the values and the per-op state backward needs."""
@@ -236,6 +255,8 @@ class Program:
         ``observe(first, grads_out, grads_in)``, if given, sees each op that ran (``first``: the value
         index of its first output), as ``autograd.observe_backward``'s observer sees a node.
         """
+        if observe is None and self.backward_code is not None:
+            return self.backward_code(saved, grads_out)
         grads: list = [None] * self.n_values
         owned: set = set()   # value indices whose sum this backward allocated (safe to add into in place)
         for index, g in zip(self.outputs, grads_out):
@@ -359,9 +380,9 @@ class Replay(Function):
     def forward(self, *arrays: Any) -> tuple:
         program = self.program
         with program.lock:
-            values, saved = program.forward(arrays)
+            outputs, saved = program.run(arrays)
         self.saved = (saved,)   # freed by backward unless retain_graph, like any node's saved arrays
-        return tuple([values[i] for i in program.outputs])
+        return outputs
 
     def backward(self, *grads_out: Any) -> tuple:
         program = self.program
