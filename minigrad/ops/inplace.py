@@ -123,15 +123,43 @@ def _dtype_of(x: Tensor, value: Any) -> Any:
 
 # --- the ops -------------------------------------------------------------------
 
+def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
+    """``x ∘= alpha * other`` straight into ``x``'s array when nothing records it; False if the case is not plain.
+
+    Plain: not recorded (``no_grad``, or nothing requires grad), ``other`` a Tensor of ``x``'s shape,
+    floating dtype and device, ``alpha`` a Python number — an optimizer's ``p.add_(p.grad, alpha=-lr)``.
+    The same two roundings as the general path (``alpha·other`` in x's dtype, then ``x ∘ that``), in
+    place instead of through two new arrays and a copy back.
+    """
+    if (not isinstance(other, Tensor) or type(alpha) not in (int, float)
+            or (is_grad_enabled() and (x.requires_grad or other.requires_grad))):
+        return False
+    data, operand = x.data, other.data
+    if (type(operand) is not type(data) or operand.dtype != data.dtype or data.dtype.kind != "f"
+            or operand.shape != data.shape
+            or (type(data) is not numpy.ndarray and backend.device_of(operand) != backend.device_of(data))):
+        return False
+    xp = backend.array_module(data)
+    if alpha != 1:
+        operand = xp.multiply(operand, alpha)
+    getattr(xp, ufunc_name)(data, operand, out=data)
+    x._bump_version()
+    return True
+
+
 def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``x += alpha * other`` in place (``alpha`` a number)."""
     alpha = number(alpha, "add_", "alpha")
+    if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "add"):
+        return x
     return _inplace(x, "add_", lambda cur: add(cur, other if alpha == 1 else mul(other, alpha)), other)
 
 
 def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``x -= alpha * other`` in place (``alpha`` a number)."""
     alpha = number(alpha, "sub_", "alpha")
+    if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "subtract"):
+        return x
     return _inplace(x, "sub_", lambda cur: sub(cur, other if alpha == 1 else mul(other, alpha)), other)
 
 

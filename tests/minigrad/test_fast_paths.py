@@ -54,3 +54,34 @@ def test_weight_gradient_of_x_at_w_transposed_is_row_major_like_the_weight(torch
     assert w.grad.numpy().flags.c_contiguous
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["add_", "sub_"])
+@pytest.mark.parametrize("alpha", [1, -0.1, 3])
+def test_optimizer_update_in_place_rounds_as_the_out_of_place_ops(method: str, alpha: float) -> None:
+    # p.add_(p.grad, alpha=-lr) under no_grad writes straight into p: the same float32 roundings as
+    # p + alpha * g (PyTorch's value up to its fused multiply-add), the same object, a new version
+    rng = np.random.default_rng(0)
+    p = mg.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
+    g = mg.tensor(np.asfortranarray(rng.standard_normal((4, 3)).astype(np.float32)))   # any layout
+    expected = p.detach().numpy() + np.float32(alpha) * g.numpy() * (1 if method == "add_" else -1)
+    saved = p * 2                                   # a graph that saved p's old value
+    data = p.data
+    with mg.no_grad():
+        assert getattr(p, method)(g, alpha=alpha) is p
+    assert p.data is data
+    np.testing.assert_array_equal(p.numpy(), expected)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        saved.sum().backward()                      # the version check still sees the update
+
+
+def test_in_place_add_through_a_view_changes_the_base_and_plain_cases_only() -> None:
+    base = mg.zeros(4, 3)
+    view = base[1]
+    with mg.no_grad():
+        view.add_(mg.ones(3), alpha=2.0)
+    np.testing.assert_array_equal(base.numpy()[1], [2.0, 2.0, 2.0])
+    ints = mg.tensor(np.arange(3))
+    with pytest.raises(TypeError):                  # int tensor += float: the general path's error
+        ints.add_(mg.tensor([0.5, 0.5, 0.5]), alpha=1.0)
+    np.testing.assert_array_equal(ints.numpy(), [0, 1, 2])
