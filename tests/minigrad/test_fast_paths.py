@@ -85,3 +85,12 @@ def test_in_place_add_through_a_view_changes_the_base_and_plain_cases_only() -> 
     with pytest.raises(TypeError):                  # int tensor += float: the general path's error
         ints.add_(mg.tensor([0.5, 0.5, 0.5]), alpha=1.0)
     np.testing.assert_array_equal(ints.numpy(), [0, 1, 2])
+
+
+@pytest.mark.parametrize("rows", [1, 3, 48, 49])
+def test_few_rows_times_transposed_weight_is_row_major_and_equal_to_torch(torch: Any, rows: int) -> None:
+    # h @ W.T with a small batch runs as (W @ h.T).T: still row-major, same values and gradients
+    h, w = leaf((rows, 5), 0), leaf((7, 5), 1)
+    y = h @ w.T
+    assert y.numpy().flags.c_contiguous
+    check_op(lambda h, w: h @ w.T, [h, w], torch, lambda h, w: h @ w.T)
