@@ -110,7 +110,9 @@ class Unbind(Function):
 
     def backward(self, *grads: Any) -> Any:
         xp = self.xp
-        gx = xp.zeros(self.in_shape, dtype=self.in_dtype)
+        # every slice written (a recurrent layer's usual case): no zero-filling pass first
+        whole = all(g is not None for g in grads)
+        gx = (xp.empty if whole else xp.zeros)(self.in_shape, dtype=self.in_dtype)
         view = xp.moveaxis(gx, self.axis, 0)
         for i, g in enumerate(grads):
             if g is not None:
