@@ -30,8 +30,11 @@ def _broadcast_shapes(a: Any, b: Any, y: Any) -> tuple | None:
     Keeping nothing in the usual same-shape case means fewer objects per node
     for Python's cycle collector to walk.
     """
-    shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())
-    return None if shape_a == shape_b == getattr(y, "shape", ()) else (shape_a, shape_b)
+    try:   # arrays: the usual case, and the cheap one
+        shape_a, shape_b, shape_y = a.shape, b.shape, y.shape
+    except AttributeError:   # a Python number somewhere
+        shape_a, shape_b, shape_y = _shape(a), _shape(b), _shape(y)
+    return None if shape_a == shape_b == shape_y else (shape_a, shape_b)
 
 
 # --- binary arithmetic ------------------------------------------------------
@@ -219,19 +222,26 @@ class Tanh(Function):
     def backward(self, gy: Any) -> Any:
         (y,) = self.saved
         xp = self.xp
-        out = xp.multiply(y, y, out=xp.empty_like(y))   # dtanh = 1 - y², in one temporary (an array even if 0-d)
+        out = y * y   # dtanh = 1 - y², in one temporary
+        if not out.ndim:
+            out = xp.asarray(out)   # NumPy gives a scalar for 0-d input
         xp.subtract(1, out, out=out)
         out *= gy
         return out
+
+
+# NumPy's exp with overflow warnings off; errstate as a decorator costs less per call than a with block
+_exp_quietly = backend.numpy.errstate(over="ignore")(backend.numpy.exp)
 
 
 class Sigmoid(Function):
     def forward(self, x: Any) -> Any:
         xp = self.xp
         # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
-        # very negative x, which correctly gives 0, so silence that warning.
-        with backend.errstate(xp, over="ignore"):
-            y = xp.asarray(xp.exp(-x))   # asarray: NumPy gives a scalar for 0-d input
+        # very negative x, which correctly gives 0, so that warning is off.
+        y = _exp_quietly(-x) if xp is backend.numpy else xp.exp(-x)
+        if not y.ndim:
+            y = xp.asarray(y)   # NumPy gives a scalar for 0-d input
         y += 1
         xp.reciprocal(y, out=y)
         self.saved = (y,)
