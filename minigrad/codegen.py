@@ -1,30 +1,34 @@
 """A captured :class:`~minigrad.capture.Program` written out as two straight-line Python functions.
 
 The plans in :mod:`minigrad.capture` are lists that a loop walks: each op costs
-a tuple unpack, a fetch of its inputs from a list of values and a few checks,
-about a microsecond a step, which at small sizes is as much as the op's NumPy
-call. Here the same plans become Python source, one line per op input and
-output, with every value in a local variable::
+a tuple unpack, a fetch of its inputs from the list of values and a few checks,
+which at small sizes is a good part of the op's own NumPy call. Here the same
+plans become Python source, a line or two per op, with the value and gradient
+indices written in::
 
-    v7 = f0(v0, v3)                       # forward: op 0 reads values 0 and 3
-    if v7.shape != (16, 256): raise _Retrace
-    k0 = o0.saved                         # what op 0's backward needs from this call
+    V[7] = y = f0(V[0], V[3])             # forward: op 0 reads values 0 and 3
+    if y.shape != (16, 256): raise _Retrace
+    K.append(o0.saved)                    # what op 0's backward needs from this call
 
-and the backward, in eager's order, with the gradient routes of the capture
-written in::
+and the backward, in eager's order, with the gradient routes of the capture::
 
-    g = g9
+    g = D[9]
     if g is not None:
-        g9 = None
+        D[9] = None
         if type(g) is not ndarray: g = _dense(g)
         o2.saved = S[1]
         r = b2(g)
         ...
 
+Values and gradients live in lists, not in local variables: a function with
+thousands of locals has a frame too large for the interpreter's frame stack,
+and every op called from it then maps and unmaps a new stack chunk (measured:
+an RNN replay 1.8x slower, depending on where the caller's frames ended).
+
 The functions call the ops' own ``forward``/``backward`` (the math is still
 written once, in the op classes) and do exactly what the plans' loops do, in the
 same order, so values and gradients are bit-identical to the loops' (and to
-eager mode). ``Program.source`` keeps the text for reading and profiling.
+eager mode). Each function keeps its text as ``.source``, for reading and profiling.
 """
 
 from __future__ import annotations
@@ -62,34 +66,28 @@ def write_forward(program: Any, retrace: type[Exception]) -> Callable | None:
     plan = program.forward_plan
     if len(plan) > MAX_OPS:
         return None
+    n_values = program.n_externals + len(program.constants)
     names: dict[str, Any] = {"ndarray": numpy.ndarray, "generic": numpy.generic, "asarray": numpy.asarray,
-                             "_Retrace": retrace, "C": tuple(program.constants)}
-    lines = ["def forward(arrays):"]
-    n_ext, n_const = program.n_externals, len(program.constants)
-    if n_ext:
-        lines.append(f"    {_unpack(range(n_ext))} = arrays")
-    if n_const:
-        lines.append(f"    {_unpack(range(n_ext, n_ext + n_const))} = C")
-    kept = []
+                             "_Retrace": retrace, "C": tuple(program.constants),
+                             "EMPTY": (None,) * (program.n_values - n_values)}
+    lines = ["def forward(arrays):", "    V = [*arrays, *C, *EMPTY]", "    K = []"]
     for k, ((op, forward, _n, _fetch, single, shape, keep, dead), reads, first, n_out) in enumerate(
             zip(plan, program.reads, program.first, program.n_outs)):
         names[f"f{k}"], names[f"o{k}"] = forward, op
-        call = f"f{k}({', '.join(f'v{i}' for i in reads)})"
+        call = f"f{k}({', '.join(f'V[{i}]' for i in reads)})"
         if single:
-            lines.append(f"    v{first} = {call}")
+            lines.append(f"    V[{first}] = y = {call}")
             if shape == ():   # NumPy gives scalars for 0-d results
-                lines.append(f"    if type(v{first}) is not ndarray and isinstance(v{first}, (generic, int, float)):"
-                             f" v{first} = asarray(v{first})")
-            lines.append(f"    if v{first}.shape != {shape!r}: raise _Retrace")
-        else:
-            lines.append(f"    {_unpack(range(first, first + n_out))} = {call}")
+                lines.append(f"    if type(y) is not ndarray and isinstance(y, (generic, int, float)): "
+                             f"V[{first}] = y = asarray(y)")
+            lines.append(f"    if y.shape != {shape!r}: raise _Retrace")
+        else:   # unpacking checks the number of outputs
+            lines.append(f"    {_targets(range(first, first + n_out), 'V')} = {call}")
         if keep:
-            lines.append(f"    k{k} = o{k}.saved" if keep == 1 else f"    k{k} = o{k}.__dict__.copy()")
-            kept.append(f"k{k}")
+            lines.append(f"    K.append(o{k}.saved)" if keep == 1 else f"    K.append(o{k}.__dict__.copy())")
         if dead:
-            lines.append(f"    del {', '.join(f'v{i}' for i in dead)}")
-    outputs = ", ".join(f"v{i}" for i in program.outputs)
-    lines.append(f"    return ({outputs},), [{', '.join(kept)}]")
+            lines.append(f"    {' = '.join(f'V[{i}]' for i in dead)} = None")
+    lines.append(f"    return ({_targets(program.outputs, 'V')}), K")
     return _run("\n".join(lines) + "\n", names, "forward")
 
 
@@ -103,27 +101,26 @@ def write_backward(program: Any) -> Callable | None:
     plan = program.backward_plan
     if len(plan) > MAX_OPS:
         return None
-    names: dict[str, Any] = {"ndarray": numpy.ndarray, "_dense": _dense, "_sum": _sum}
-    routed = sorted({v for *_, routes in plan for _j, v in routes} | set(program.outputs))
-    lines = ["def backward(S, G):", "    owned = set()"]
-    lines += [f"    g{v} = None" for v in routed]
+    names: dict[str, Any] = {"ndarray": numpy.ndarray, "_dense": _dense, "_sum": _sum,
+                             "EMPTY": (None,) * program.n_values}
+    routed = {v for *_, routes in plan for _j, v in routes} | set(program.outputs)
+    lines = ["def backward(S, G):", "    owned = set()", "    D = [*EMPTY]"]
     for j, v in enumerate(program.outputs):
-        lines.append(f"    if G[{j}] is not None: g{v} = _sum(g{v}, G[{j}], {v}, owned)")
+        lines.append(f"    if G[{j}] is not None: D[{v}] = _sum(D[{v}], G[{j}], {v}, owned)")
     for k, (op, backward, at, keep, first, n_out, routes) in enumerate(plan):
-        names[f"o{k}"], names[f"b{k}"] = op, backward
-        body = []
         if not any(i in routed for i in range(first, first + n_out)):
             continue   # no gradient ever reaches this op
+        names[f"o{k}"], names[f"b{k}"] = op, backward
+        body = []
         if n_out == 1:
-            lines += [f"    g = g{first}", "    if g is not None:"]
-            body += [f"g{first} = None", "if type(g) is not ndarray: g = _dense(g)"]
+            lines += [f"    g = D[{first}]", "    if g is not None:"]
+            body += [f"D[{first}] = None", "if type(g) is not ndarray: g = _dense(g)"]
             call = f"b{k}(g)"
         else:
-            outs = [f"g{i}" if i in routed else "None" for i in range(first, first + n_out)]
-            reached = [g for g in outs if g != "None"]
-            lines.append(f"    if {' or '.join(f'{g} is not None' for g in reached)}:")
-            body.append(f"d = ({', '.join(f'_dense({g})' for g in outs)},)")
-            body.append(f"{', '.join(reached)}, = {', '.join(['None'] * len(reached))},")
+            outs = [f"D[{i}]" for i in range(first, first + n_out) if i in routed]
+            lines.append(f"    if {' or '.join(f'{g} is not None' for g in outs)}:")
+            body.append(f"d = ({''.join(f'_dense(D[{i}]), ' for i in range(first, first + n_out))})")
+            body.append(f"{' = '.join(outs)} = None")
             call = f"b{k}(*d)"
         body.append(f"o{k}.saved = S[{at}]" if keep == 1 else f"o{k}.__dict__.update(S[{at}])")
         body.append(f"r = {call}")
@@ -132,13 +129,12 @@ def write_backward(program: Any) -> Callable | None:
         if routes:
             body.append("if type(r) is not tuple: r = (r,)")
         for j, v in routes:
-            body += [f"x = r[{j}]", f"if x is not None: g{v} = x if g{v} is None else _sum(g{v}, x, {v}, owned)"]
+            body += [f"x = r[{j}]", f"if x is not None: D[{v}] = x if D[{v}] is None else _sum(D[{v}], x, {v}, owned)"]
         lines += [f"        {line}" for line in body]
-    grads = [f"g{v}" if v in routed else "None" for v in range(program.n_externals)]
-    lines.append(f"    return ({', '.join(grads)},)" if grads else "    return ()")
+    lines.append(f"    return ({_targets(range(program.n_externals), 'D')})")
     return _run("\n".join(lines) + "\n", names, "backward")
 
 
-def _unpack(indices: range, prefix: str = "v") -> str:
-    """``v3, v4,`` — a target list that unpacks a sequence of any length (one included)."""
-    return "".join(f"{prefix}{i}, " for i in indices).rstrip(" ")
+def _targets(indices: Any, name: str) -> str:
+    """``V[3], V[4],`` — items of a list as a tuple display or an unpacking target of any length."""
+    return "".join(f"{name}[{i}], " for i in indices).rstrip(" ")
