@@ -1,15 +1,18 @@
 """One recurrent training step: minigrad's nn.LSTM/GRU/RNN against torch.nn's and hand-written NumPy layers.
 
-    python -m bench.lstm [--cells lstm,gru,rnn] [--sizes all|small] [--repeats 5] [--threads 1]
-                         [--profile B,T,I,H]
+    python -m bench.lstm [--cells lstm,gru,rnn] [--sizes all|small] [--repeats 5] [--block 3]
+                         [--threads 1] [--profile B,T,I,H]
 
 A step is: forward over T steps from a zero state, loss = sum of the outputs,
 backward to every weight (the input needs no gradient), as in training. All
 peers run in the same process on the CPU in float32 with ``--threads`` threads
 (``torch.set_num_threads`` for PyTorch, ``threadpoolctl`` for NumPy's BLAS; 1 by
-default), with the same weights and the same batch. The peers take turns, one step each,
-so that load from other processes hits them alike; each number is the median
-over ``--repeats`` such rounds after a warm-up step. Peers:
+default), with the same weights and the same batch. The peers take turns, ``--block``
+steps each, so that load from other processes hits them alike; the last step of each
+turn is timed, as a training loop runs its step again and again (the first step after
+another peer's pays for caches and heap pages that peer left behind: up to 1.15x for a
+compiled small layer). Each number is the median over ``--repeats`` such rounds after
+a warm-up step. Peers:
 
 * ``minigrad``: ``nn.LSTM`` (``GRU``, ``RNN``) from primitive ops, eager (the unrolled graph);
 * ``compiled``: the same layer with ``compile=True``: its step captured once and replayed;
@@ -141,7 +144,7 @@ def _torch(threads: int) -> Any:
 
 
 def run(cells: list[str], sizes: list[tuple[int, int, int, int]], repeats: int, threads: int = 1,
-        freeze: bool = True) -> None:
+        freeze: bool = True, block: int = 3) -> None:
     torch = _torch(threads)
     if freeze:
         gc.collect()
@@ -149,7 +152,7 @@ def run(cells: list[str], sizes: list[tuple[int, int, int, int]], repeats: int, 
     blas = ", ".join(f"{i['internal_api']} {i['num_threads']} thread(s)" for i in threadpool_info()
                      if i["user_api"] == "blas")
     print(f"# recurrent training step (forward over T, loss = sum of outputs, backward), float32, CPU; "
-          f"median of {repeats} steps (ms)")
+          f"median of {repeats} rounds, the last of {block} steps per peer and round (ms)")
     print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}"
           f" ({blas})" + (f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else
                           ", no PyTorch") + f", gc.freeze() {'on' if freeze else 'off'}")
@@ -162,6 +165,8 @@ def run(cells: list[str], sizes: list[tuple[int, int, int, int]], repeats: int, 
             samples: dict[str, list[float]] = {name: [] for name in peers}
             for _ in range(repeats):
                 for name, step in peers.items():
+                    for _ in range(block - 1):
+                        step()
                     samples[name].append(_time_ms(step))
             ms = {name: statistics.median(values) for name, values in samples.items()}
             ratios = {f"{name}/{peer}": ms[name] / ms[peer] for name in ("minigrad", "compiled", "fused")
@@ -192,6 +197,7 @@ def main() -> None:
     parser.add_argument("--sizes", choices=["all", "small"], default="all",
                         help="all four sizes, or the two quick ones")
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per peer and size (median reported)")
+    parser.add_argument("--block", type=int, default=3, help="steps per peer and round (the last is timed)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and PyTorch threads")
     parser.add_argument("--no-freeze", action="store_true", help="do not gc.freeze() the imported objects")
     parser.add_argument("--profile", metavar="B,T,I,H", help="cProfile minigrad's step at this size instead")
@@ -209,8 +215,10 @@ def main() -> None:
             options = {"compile": True} if args.profile_compiled else {}
             profile(cells[0], size, args.repeats, **options)  # type: ignore[arg-type]
             return
+        if args.block < 1:
+            parser.error("--block must be at least 1")
         run(cells, SIZES if args.sizes == "all" else SMALL_SIZES, args.repeats, args.threads,
-            freeze=not args.no_freeze)
+            freeze=not args.no_freeze, block=args.block)
 
 
 if __name__ == "__main__":

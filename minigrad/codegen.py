@@ -47,6 +47,20 @@ REPLAYS_FIRST = 2
 MAX_OPS = 10_000
 
 
+# CPython (3.11) keeps frames on a stack of 16 KB chunks and frees a chunk as soon as its first frame
+# returns: a hot loop whose callees' frames just cross a chunk's end maps and unmaps a chunk on every
+# call (~7 us instead of 0.03), which happens or not depending on how deep the caller is. A frame
+# larger than a chunk always gets a fresh, larger chunk with room for every op it calls, for ~16 us
+# per call: paid by programs of PAD_FRAME_OPS ops or more, whose replay takes milliseconds.
+PAD_FRAME_OPS = 1_000
+_PAD_LOCALS = 2_100   # 8 bytes each: past 16 KB
+
+
+def _pad_frame(lines: list[str], n_ops: int) -> None:
+    if n_ops >= PAD_FRAME_OPS:   # locals that are never set: they only make the frame large
+        lines.append("    if False: " + " = ".join(f"_{i}" for i in range(_PAD_LOCALS)) + " = None")
+
+
 def _run(source: str, names: dict, what: str) -> Callable:
     namespace = dict(names)
     exec(compile(source, f"<minigrad.compile {what}>", "exec"), namespace)   # noqa: S102 - our own source
@@ -71,6 +85,7 @@ def write_forward(program: Any, retrace: type[Exception]) -> Callable | None:
                              "_Retrace": retrace, "C": tuple(program.constants),
                              "EMPTY": (None,) * (program.n_values - n_values)}
     lines = ["def forward(arrays):", "    V = [*arrays, *C, *EMPTY]", "    K = []"]
+    _pad_frame(lines, len(plan))
     for k, ((op, forward, _n, _fetch, single, shape, keep, dead), reads, first, n_out) in enumerate(
             zip(plan, program.reads, program.first, program.n_outs)):
         names[f"f{k}"], names[f"o{k}"] = forward, op
@@ -105,6 +120,7 @@ def write_backward(program: Any) -> Callable | None:
                              "EMPTY": (None,) * program.n_values}
     routed = {v for *_, routes in plan for _j, v in routes} | set(program.outputs)
     lines = ["def backward(S, G):", "    owned = set()", "    D = [*EMPTY]"]
+    _pad_frame(lines, len(plan))
     for j, v in enumerate(program.outputs):
         lines.append(f"    if G[{j}] is not None: D[{v}] = _sum(D[{v}], G[{j}], {v}, owned)")
     for k, (op, backward, at, keep, first, n_out, routes) in enumerate(plan):

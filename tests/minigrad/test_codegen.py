@@ -107,3 +107,16 @@ def test_outputs_without_gradient_and_unused_pieces_of_a_split() -> None:
     fn(x)[0].backward()
     np.testing.assert_array_equal(grad, w.grad.numpy())
     assert _program(compiled).backward_code is not None
+
+
+def test_a_long_program_has_a_frame_larger_than_a_frame_stack_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its op calls then always have room on the frame stack (see codegen.PAD_FRAME_OPS)."""
+    x = mg.tensor(np.ones(3), requires_grad=True)
+    for pad_from, padded in ((10, False), (4, True)):
+        monkeypatch.setattr(codegen, "PAD_FRAME_OPS", pad_from)
+        compiled = mg.compile(lambda t: (t.sigmoid() * t).exp().sum())
+        for call in range(3):
+            compiled(x * (call + 1)).backward()
+        program = _program(compiled)
+        for code in (program.forward_code, program.backward_code):
+            assert (code.__code__.co_nlocals * 8 > 16 * 1024) == padded
