@@ -25,17 +25,31 @@ def _expand(gy: Any, in_shape: tuple, axes: Any, keepdims: bool) -> Any:
     return gy.reshape(shape)
 
 
+# Up to this many elements, a reduction's gradient is a filled array rather than a broadcast view:
+# numpy.broadcast_to costs ~3 us of Python, a small fill well under 1 us
+FILL_UP_TO = 4096
+
+
+def _to_input_shape(xp: Any, g: Any, shape: tuple, size: int) -> Any:
+    """``g`` (the reduced gradient, axes re-inserted) broadcast to the input's ``shape``."""
+    if size > FILL_UP_TO:
+        return xp.broadcast_to(g, shape)   # a view: no memory for a large input
+    out = xp.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
+
+
 class Sum(Function):
     def __init__(self, axis: Any, keepdims: bool) -> None:
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x: Any) -> Any:
-        self.in_shape = x.shape
+        self.in_shape, self.in_size = x.shape, x.size
         return x.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy: Any) -> Any:
         g = _expand(gy, self.in_shape, self.axis, self.keepdims)
-        return self.xp.broadcast_to(g, self.in_shape)
+        return _to_input_shape(self.xp, g, self.in_shape, self.in_size)
 
 
 class Mean(Function):
@@ -56,7 +70,7 @@ class Mean(Function):
         if count == 0:   # the input is empty, and so is its gradient
             return self.xp.zeros(self.in_shape, dtype=gy.dtype)
         g = _expand(gy, self.in_shape, self.axis, self.keepdims) / count
-        return self.xp.broadcast_to(g, self.in_shape)
+        return _to_input_shape(self.xp, g, self.in_shape, count * g.size)
 
 
 def _count(shape: tuple, axes: Any) -> int:
@@ -255,9 +269,9 @@ class LogSoftmax(Function):
     def backward(self, gy: Any) -> Any:
         xp = self.xp
         e, total = self.saved
-        with backend.errstate(xp, divide="ignore", invalid="ignore"):   # 0/0 only for an empty axis
-            scale = gy.sum(axis=self.axis, keepdims=True) / total
-        g = e * scale
+        if not e.size:   # an empty axis (Σe = 0: 0/0 below) or an empty input: nothing to pass on
+            return xp.zeros_like(gy)
+        g = e * (gy.sum(axis=self.axis, keepdims=True) / total)
         return xp.subtract(gy, g, out=g)    # gy - softmax·Σgy, without a second (N, C) temporary
 
 
