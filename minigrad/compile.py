@@ -18,6 +18,12 @@ graph, whose
   the values are bit-identical to eager mode: no walk, no Tensor per
   intermediate value, no node objects per call.
 
+A program that has replayed twice is written out as two straight-line Python
+functions (:mod:`minigrad.codegen`: one line or two per op, the indices of its
+inputs and gradient routes written in), which then replace the two lists' loops:
+the same calls in the same order, without the loop's per-op unpacking. Writing
+costs ~0.1 ms per op, once; programs over ``codegen.MAX_OPS`` ops keep the loops.
+
 How to use it (layers and user code alike)::
 
     step = mg.compile(step)            # or @mg.compile on a def
