@@ -37,11 +37,14 @@ from bench.numpy_lstm import recurrent_weights
 from minigrad import codegen
 from minigrad.capture import _Retrace
 
+WARM_UP = 4   # calls before timing: a compiled peer captures, checks, replays, and writes its code (mg.compile)
+
 
 def _rounds(peers: dict[str, Callable[[], Any]], repeats: int, calls: int = 1) -> dict[str, float]:
     """Median microseconds per call of each peer, the peers taking turns."""
     for step in peers.values():
-        step()
+        for _ in range(WARM_UP):
+            step()
     times: dict[str, list[float]] = {name: [] for name in peers}
     for _ in range(repeats):
         for name, step in peers.items():

@@ -12,7 +12,7 @@ steps each, so that load from other processes hits them alike; the last step of 
 turn is timed, as a training loop runs its step again and again (the first step after
 another peer's pays for caches and heap pages that peer left behind: up to 1.15x for a
 compiled small layer). Each number is the median over ``--repeats`` such rounds after
-a warm-up step. Peers:
+four warm-up steps (a compiled layer captures, replays, then writes its code). Peers:
 
 * ``minigrad``: ``nn.LSTM`` (``GRU``, ``RNN``) from primitive ops, eager (the unrolled graph);
 * ``compiled``: the same layer with ``compile=True``: its step captured once and replayed;
@@ -52,6 +52,7 @@ import nn
 from bench.numpy_gru import NumpyGRU, NumpyRNN
 from bench.numpy_lstm import NumpyLSTM, recurrent_weights
 
+WARM_UP = 3   # steps per peer before timing (see codegen.REPLAYS_FIRST)
 SIZES = [(32, 50, 64, 128), (64, 50, 256, 256), (64, 100, 512, 512), (16, 200, 32, 64)]
 SMALL_SIZES = [(32, 50, 64, 128), (16, 200, 32, 64)]
 LAYERS = {"lstm": (nn.LSTM, NumpyLSTM, "LSTM"), "gru": (nn.GRU, NumpyGRU, "GRU"), "rnn": (nn.RNN, NumpyRNN, "RNN")}
@@ -161,7 +162,10 @@ def run(cells: list[str], sizes: list[tuple[int, int, int, int]], repeats: int, 
             x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
             weights = recurrent_weights(cell, inputs, hidden, seed=1)
             peers = peers_for(cell, x, weights, torch)
-            difference = _largest_difference({name: step() for name, step in peers.items()})   # also the warm-up
+            difference = _largest_difference({name: step() for name, step in peers.items()})
+            for step in peers.values():   # the warm-up: a compiled layer captures, replays, then writes its code
+                for _ in range(WARM_UP):
+                    step()
             samples: dict[str, list[float]] = {name: [] for name in peers}
             for _ in range(repeats):
                 for name, step in peers.items():
