@@ -52,7 +52,7 @@ MAX_OPS = 10_000
 # call (~7 us instead of 0.03), which happens or not depending on how deep the caller is. A frame
 # larger than a chunk always gets a fresh, larger chunk with room for every op it calls, for ~16 us
 # per call: paid by programs of PAD_FRAME_OPS ops or more, whose replay takes milliseconds.
-PAD_FRAME_OPS = 1_000
+PAD_FRAME_OPS = 500
 _PAD_LOCALS = 2_100   # 8 bytes each: past 16 KB
 
 
