@@ -84,15 +84,18 @@ class GetItem(Function):
 
     def __init__(self, index: Any) -> None:
         self.index = index
+        self.basic = _is_basic(index)   # ints and slices only: nothing to convert, a view; fixed per op
 
     def forward(self, x: Any) -> Any:
-        self.index = index = _index_arrays(self.index, self.xp)
+        index = self.index
+        if not self.basic:
+            self.index = index = _index_arrays(index, self.xp)
         self.in_shape, self.in_dtype = x.shape, x.dtype
         return x[index]
 
     def backward(self, gy: Any) -> Any:
         gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
-        if _is_basic(self.index):
+        if self.basic or _is_basic(self.index):
             gx[self.index] = gy
         else:
             backend.scatter_add(self.xp, gx, self.index, gy)
