@@ -15,6 +15,13 @@ from ._util import sum_to
 
 class MatMul(Function):
     def forward(self, a: Any, b: Any) -> Any:
+        try:   # the usual case first: two matrices that fit (a recurrent step runs it at every step)
+            plain = a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]
+        except AttributeError:   # a Python number: refused below
+            plain = False
+        if plain:
+            self.saved = (a, b)
+            return _by_matrix(a, b)
         if getattr(a, "ndim", 0) == 0 or getattr(b, "ndim", 0) == 0:
             raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
         inner_a, inner_b = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
