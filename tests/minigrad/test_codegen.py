@@ -120,3 +120,23 @@ def test_a_long_program_has_a_frame_larger_than_a_frame_stack_chunk(monkeypatch:
         program = _program(compiled)
         for code in (program.forward_code, program.backward_code):
             assert (code.__code__.co_nlocals * 8 > 16 * 1024) == padded
+
+
+def test_a_one_piece_unbind_and_zero_d_outputs_match_eager() -> None:
+    w = mg.tensor(np.arange(3.0), requires_grad=True)
+
+    def fn(x):
+        (a,) = (x * w).reshape(1, 3).unbind(0)   # a multi-output op with one output
+        return a.sum(), a * 2, a.sum()           # 0-d outputs, one op's output read twice
+
+    compiled = mg.compile(fn)
+    for call in range(4):
+        x = mg.tensor(np.full(3, call + 1.0))
+        grads = []
+        for f in (compiled, fn):
+            w.grad = None
+            total, doubled, again = f(x)
+            (total + doubled.sum() + again).backward()
+            grads.append(w.grad.numpy().copy())
+        np.testing.assert_array_equal(*grads)
+    assert _program(compiled).forward_code is not None
