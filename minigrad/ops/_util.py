@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -19,6 +20,9 @@ def sum_to(grad: Any, shape: tuple) -> Any:
     """
     if grad.shape == shape:
         return grad
+    if grad.size == math.prod(shape):
+        # as many elements: every broadcast axis had length 1 (a bias at batch 1), nothing to add up
+        return grad.reshape(shape)
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
