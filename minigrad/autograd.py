@@ -219,14 +219,18 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
     error in the walk leaves every ``.grad`` as it was.
     """
     grad = _root_grad(root, grad)
-    leaves = {root: grad} if root._node is None else _walk(root, grad, retain_graph, None)
+    fresh: set = set()   # leaves whose summed gradient this walk allocated: no other tensor can hold it
+    leaves = {root: grad} if root._node is None else _walk(root, grad, retain_graph, None, fresh)
     for leaf, g in leaves.items():   # a leaf's hooks see its gradient summed over all its uses, as in PyTorch
         if leaf._hooks:
             leaves[leaf] = _apply_hooks(leaf._hooks, _dense(g), _leaf_label(leaf))
+            fresh.discard(leaf)
+        elif isinstance(g, LazyGradient):
+            fresh.add(leaf)   # valued below into a new array
     for leaf, g in leaves.items():
         total = leaf.grad
         if total is None or type(g) is not type(total.data):
-            _add_to_grad(leaf, _dense(g))
+            _add_to_grad(leaf, _dense(g), leaf in fresh)
         else:
             total.data += g   # the common case, inline
     if _state.get().checks is True:
@@ -248,11 +252,13 @@ def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], N
         _walk(root, grad, True, observer)
 
 
-def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None) -> dict:
+def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, fresh: set | None = None) -> dict:
     """Kahn's algorithm from ``root``: run each node's backward once, after all its consumers.
 
     Returns ``{leaf: summed gradient}``. With an observer, hands it each
     node's gradients instead of running hooks and freeing saved arrays.
+    ``fresh``, if given, receives the leaves whose summed gradient the walk
+    allocated itself (``.grad`` may take those arrays without a copy).
     """
     root_node = root._node
     consumers = {root_node: 0}   # pass 1: how many consumers each node has inside this graph
@@ -318,6 +324,8 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
                     total += g   # a weight used many times: add in place into the sum this walk made
                 else:
                     leaves[edge] = _sum(total, g, edge, owned)
+    if fresh is not None:
+        fresh.update(leaf for leaf in leaves if leaf in owned)
     return leaves
 
 

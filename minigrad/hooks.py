@@ -45,14 +45,17 @@ def _apply_hooks(hooks: list, g: Any, label: str) -> Any:
     return g
 
 
-def _add_to_grad(tensor: Tensor, g: Any) -> None:
+def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
     """``tensor.grad += g``; the first time, ``.grad`` becomes a copy of ``g`` in the tensor's dtype.
 
     A copy, because the same array may reach several tensors (e.g. both inputs
-    of an add); NumPy ops give scalars, not arrays, for 0-d results.
+    of an add); NumPy ops give scalars, not arrays, for 0-d results. A
+    ``fresh`` array (one the backward walk allocated for this tensor alone: a
+    sum, a weight's product-sum value) is taken as it is, when its dtype fits.
     """
     if tensor.grad is None:
-        g = g.astype(tensor.data.dtype, copy=True)
+        if not (fresh and backend.is_array(g) and g.dtype == tensor.data.dtype):
+            g = g.astype(tensor.data.dtype, copy=True)
         tensor.grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
     else:
         tensor.grad.data += g

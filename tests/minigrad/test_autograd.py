@@ -544,3 +544,24 @@ def test_a_hook_may_return_none_or_a_gradient_of_the_same_kind() -> None:
     x.register_hook(lambda g: g.numpy() * 2)   # an array is fine too
     (x * 3).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+
+
+def test_grads_never_share_memory_with_each_other_or_the_graph() -> None:
+    """.grad takes a walk's own sums and product-sum values without a copy, and copies everything else."""
+    a = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    b = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    w = mg.tensor(np.full((3, 3), 0.5), requires_grad=True)
+    upstream = mg.tensor(np.arange(6.0).reshape(2, 3))
+    y = a + b                       # both get the same passed-through array
+    z = (a * 2) + (a @ w) @ w       # a: a sum of three uses; w: a product sum of two uses
+    (y * upstream).sum().backward(retain_graph=True)
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    assert not np.shares_memory(a.grad.numpy(), upstream.numpy())
+    first_a = a.grad.numpy().copy()
+    a.grad = b.grad = None
+    (z * upstream).sum().backward()
+    a.grad.data += 1                # a later in-place change of one .grad touches nothing else
+    assert not np.shares_memory(a.grad.numpy(), w.grad.numpy())
+    expected_w = (a.numpy() @ w.numpy()).T @ upstream.numpy() + a.numpy().T @ (upstream.numpy() @ w.numpy().T)
+    np.testing.assert_allclose(w.grad.numpy(), expected_w)
+    np.testing.assert_allclose(first_a, upstream.numpy())
