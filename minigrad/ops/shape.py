@@ -400,8 +400,9 @@ def contiguous(x: Tensor) -> Tensor:
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks."""
-    out = GetItem(index)(x)
-    if out.data.base is not None and is_grad_enabled() and (type(index) is int or _is_basic(index)):
+    op = GetItem(index)
+    out = op(x)
+    if op.basic and out.data.base is not None and is_grad_enabled():
         # out shares x's memory: an in-place op on either must re-point the other's graph (ops/inplace.py)
         out._view = (x, index)
         views = getattr(x, "_views", None)
