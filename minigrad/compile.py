@@ -22,7 +22,9 @@ A program that has replayed twice is written out as two straight-line Python
 functions (:mod:`minigrad.codegen`: one line or two per op, the indices of its
 inputs and gradient routes written in), which then replace the two lists' loops:
 the same calls in the same order, without the loop's per-op unpacking. Writing
-costs ~0.1 ms per op, once; programs over ``codegen.MAX_OPS`` ops keep the loops.
+costs ~0.2 ms per op, once (2 s for a 10,000-op program), and saves ~0.5 µs per
+op and replay: it pays off after a few hundred replays, as in a training loop.
+Programs over ``codegen.MAX_OPS`` ops keep the loops.
 
 How to use it (layers and user code alike)::
 
