@@ -32,6 +32,7 @@ import numpy
 from . import anomaly, backend
 from .anomaly import AnomalyError
 from .arguments import AxisError, constant_array, with_op_context
+from .frames import in_fresh_chunk
 from .hooks import HookError, _add_to_grad, _apply_hooks, _leaf_label, _run_node_hooks, register_hook, retain_grad
 from .recording import _state, current_scope, is_grad_enabled
 from .tensor import Tensor
@@ -252,6 +253,10 @@ def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], N
         _walk(root, grad, True, observer)
 
 
+# a walk over this many nodes or more runs its second pass in a fresh frame-stack chunk (minigrad.frames)
+FRESH_CHUNK_NODES = 500
+
+
 def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, fresh: set | None = None) -> dict:
     """Kahn's algorithm from ``root``: run each node's backward once, after all its consumers.
 
@@ -272,7 +277,15 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
                 else:
                     consumers[parent] = 1
                     stack.append(parent)
-    # pass 2: a node is ready once every consumer has sent its gradient
+    if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
+        return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, fresh, consumers)
+    return _propagate(root, grad, retain_graph, observer, fresh, consumers)
+
+
+def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, fresh: set | None,
+               consumers: dict) -> dict:
+    """Pass 2 of :func:`_walk`: a node runs once every consumer has sent its gradient."""
+    root_node = root._node
     pending: dict = {root_node: [None] * root_node.n_outputs}
     pending[root_node][root._index] = grad
     leaves: dict = {}

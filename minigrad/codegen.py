@@ -38,6 +38,7 @@ from typing import Any, Callable
 import numpy
 
 from .autograd import _dense, _sum
+from .frames import PAD_LINE
 
 __all__ = ["write_backward", "write_forward"]
 
@@ -47,18 +48,15 @@ REPLAYS_FIRST = 2
 MAX_OPS = 10_000
 
 
-# CPython (3.11) keeps frames on a stack of 16 KB chunks and frees a chunk as soon as its first frame
-# returns: a hot loop whose callees' frames just cross a chunk's end maps and unmaps a chunk on every
-# call (~7 us instead of 0.03), which happens or not depending on how deep the caller is. A frame
-# larger than a chunk always gets a fresh, larger chunk with room for every op it calls, for ~16 us
-# per call: paid by programs of PAD_FRAME_OPS ops or more, whose replay takes milliseconds.
+# A long replay runs in a frame larger than CPython's frame-stack chunk, so that its op calls never
+# straddle a chunk's end (minigrad.frames); entering it costs ~16 us, paid by programs of
+# PAD_FRAME_OPS ops or more, whose replay takes milliseconds.
 PAD_FRAME_OPS = 500
-_PAD_LOCALS = 2_100   # 8 bytes each: past 16 KB
 
 
 def _pad_frame(lines: list[str], n_ops: int) -> None:
-    if n_ops >= PAD_FRAME_OPS:   # locals that are never set: they only make the frame large
-        lines.append("    if False: " + " = ".join(f"_{i}" for i in range(_PAD_LOCALS)) + " = None")
+    if n_ops >= PAD_FRAME_OPS:
+        lines.append(f"    {PAD_LINE}")
 
 
 def _run(source: str, names: dict, what: str) -> Callable:
