@@ -220,18 +220,16 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
     error in the walk leaves every ``.grad`` as it was.
     """
     grad = _root_grad(root, grad)
-    fresh: set = set()   # leaves whose summed gradient this walk allocated: no other tensor can hold it
-    leaves = {root: grad} if root._node is None else _walk(root, grad, retain_graph, None, fresh)
+    owned: set = set()   # the walk's sums, leaves' among them: arrays no other tensor can hold
+    leaves = {root: grad} if root._node is None else _walk(root, grad, retain_graph, None, owned)
     for leaf, g in leaves.items():   # a leaf's hooks see its gradient summed over all its uses, as in PyTorch
         if leaf._hooks:
             leaves[leaf] = _apply_hooks(leaf._hooks, _dense(g), _leaf_label(leaf))
-            fresh.discard(leaf)
-        elif isinstance(g, LazyGradient):
-            fresh.add(leaf)   # valued below into a new array
+            owned.discard(leaf)
     for leaf, g in leaves.items():
         total = leaf.grad
-        if total is None or type(g) is not type(total.data):
-            _add_to_grad(leaf, _dense(g), leaf in fresh)
+        if total is None or type(g) is not type(total.data):   # a product sum is valued into a new array
+            _add_to_grad(leaf, _dense(g), leaf in owned or isinstance(g, LazyGradient))
         else:
             total.data += g   # the common case, inline
     if _state.get().checks is True:
@@ -257,13 +255,14 @@ def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], N
 FRESH_CHUNK_NODES = 500
 
 
-def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, fresh: set | None = None) -> dict:
+def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None = None) -> dict:
     """Kahn's algorithm from ``root``: run each node's backward once, after all its consumers.
 
     Returns ``{leaf: summed gradient}``. With an observer, hands it each
     node's gradients instead of running hooks and freeing saved arrays.
-    ``fresh``, if given, receives the leaves whose summed gradient the walk
-    allocated itself (``.grad`` may take those arrays without a copy).
+    ``owned``, if given, is the set the walk records its own sums in: a leaf
+    in it has a gradient array the walk allocated (``.grad`` may take it
+    without a copy).
     """
     root_node = root._node
     consumers = {root_node: 0}   # pass 1: how many consumers each node has inside this graph
@@ -278,18 +277,19 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
                     consumers[parent] = 1
                     stack.append(parent)
     if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
-        return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, fresh, consumers)
-    return _propagate(root, grad, retain_graph, observer, fresh, consumers)
+        return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, owned, consumers)
+    return _propagate(root, grad, retain_graph, observer, owned, consumers)
 
 
-def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, fresh: set | None,
+def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None,
                consumers: dict) -> dict:
     """Pass 2 of :func:`_walk`: a node runs once every consumer has sent its gradient."""
     root_node = root._node
     pending: dict = {root_node: [None] * root_node.n_outputs}
     pending[root_node][root._index] = grad
     leaves: dict = {}
-    owned: set = set()   # keys of sums this walk allocated, so adding into them in place is safe
+    if owned is None:   # keys of sums this walk allocated, so adding into them in place is safe
+        owned = set()
     ready = [root_node]
     special = observer is not None or _state.get().checks is True   # an observer, or anomaly checks
     epoch = INPLACE.epoch
@@ -337,8 +337,6 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                     total += g   # a weight used many times: add in place into the sum this walk made
                 else:
                     leaves[edge] = _sum(total, g, edge, owned)
-    if fresh is not None:
-        fresh.update(leaf for leaf in leaves if leaf in owned)
     return leaves
 
 
