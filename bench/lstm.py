@@ -10,7 +10,7 @@ peers run in the same process on the CPU in float32 with ``--threads`` threads
 default), with the same weights and the same batch. The peers take turns, ``--block``
 steps each, so that load from other processes hits them alike; the last step of each
 turn is timed, as a training loop runs its step again and again (the first step after
-another peer's pays for caches and heap pages that peer left behind: up to 1.15x for a
+another peer's pays for caches and heap pages that peer left behind: 1.12x for a
 compiled small layer). Each number is the median over ``--repeats`` such rounds after
 four warm-up steps (a compiled layer captures, replays, then writes its code). Peers:
 
