@@ -41,6 +41,7 @@ from .versions import INPLACE
 __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "backward", "current_scope",
            "is_grad_enabled", "observe_backward", "register_hook", "retain_grad", "tag"]
 
+_new_tensor = object.__new__
 _FREED = object()     # marks a node whose saved arrays were released
 
 
@@ -130,7 +131,8 @@ class Function:
         if record and state.grad:
             self.edges = tuple(edges)
             self.needs_grad = tuple(needs_grad)
-            self.scope = state.scope
+            if state.scope:   # the class default is "": most ops record outside any name scope
+                self.scope = state.scope
             self.epoch = INPLACE.epoch
             node = self
         else:
@@ -139,9 +141,14 @@ class Function:
             if type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
                 out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
             if record:
-                meta = _meta_cache.get((out.shape, out.dtype))
-                self.out_meta = meta if meta is not None else _shared_meta((out,))
-            result = Tensor._make(out, record, node, 0)
+                meta = _meta_cache.get(out.shape)   # keyed by shape, checked for dtype: cheaper to hash
+                self.out_meta = meta if meta is not None and meta[0][1] is out.dtype else _shared_meta((out,))
+            result = _new_tensor(Tensor)   # Tensor._make, inline: this runs once per op
+            result.data = out
+            result.requires_grad = record
+            result.grad = result._hooks = result.name = None
+            result._node = node
+            result._index = 0
         else:
             if record:
                 self.out_meta = _shared_meta(out)
@@ -184,10 +191,10 @@ def _shared_meta(outs: Sequence[Any]) -> tuple:
     """
     if len(outs) != 1:
         return tuple([(y.shape, y.dtype) for y in outs])
-    key = (outs[0].shape, outs[0].dtype)
+    shape = outs[0].shape
     if len(_meta_cache) > 10_000:
         _meta_cache.clear()
-    meta = _meta_cache[key] = (key,)
+    meta = _meta_cache[shape] = ((shape, outs[0].dtype),)   # by shape: Function.__call__ checks the dtype
     return meta
 
 

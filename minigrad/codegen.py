@@ -117,6 +117,7 @@ def write_backward(program: Any) -> Callable | None:
     names: dict[str, Any] = {"ndarray": numpy.ndarray, "_dense": _dense, "_sum": _sum,
                              "EMPTY": (None,) * program.n_values}
     routed = {v for *_, routes in plan for _j, v in routes} | set(program.outputs)
+    written = set(program.outputs)   # gradient slots something may have written to by this point
     lines = ["def backward(S, G):", "    owned = set()", "    D = [*EMPTY]"]
     _pad_frame(lines, len(plan))
     for j, v in enumerate(program.outputs):
@@ -143,7 +144,12 @@ def write_backward(program: Any) -> Callable | None:
         if routes:
             body.append("if type(r) is not tuple: r = (r,)")
         for j, v in routes:
-            body += [f"x = r[{j}]", f"if x is not None: D[{v}] = x if D[{v}] is None else _sum(D[{v}], x, {v}, owned)"]
+            if v not in written:   # the first gradient to reach v: the slot is still None, so it is the sum
+                body.append(f"D[{v}] = r[{j}]")
+                written.add(v)
+            else:
+                body += [f"x = r[{j}]",
+                         f"if x is not None: D[{v}] = x if D[{v}] is None else _sum(D[{v}], x, {v}, owned)"]
         lines += [f"        {line}" for line in body]
     lines.append(f"    return ({_targets(range(program.n_externals), 'D')})")
     return _run("\n".join(lines) + "\n", names, "backward")
