@@ -31,6 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import minigrad as mg
+from bench import steady_state
 
 HIDDEN, CHUNK, LR = 100, 25, 0.1
 TEXT = Path(__file__).resolve().parents[1] / "examples" / "data" / "us_documents.txt"
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds (the median is reported)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (threadpoolctl)")
     args = parser.parse_args(argv)
+    steady_state()
     with threadpool_limits(limits=args.threads):
         run(args.iterations, args.repeats)
 

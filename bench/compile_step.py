@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 import minigrad as mg
 import nn
+from bench import steady_state
 from bench.lstm import LAYERS, minigrad_step, numpy_step
 from bench.numpy_lstm import recurrent_weights
 from minigrad import codegen
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (threadpoolctl)")
     parser.add_argument("--profile", action="store_true", help="profile the replayed layer call")
     args = parser.parse_args(argv)
+    steady_state()
     with threadpool_limits(limits=args.threads):
         cell = _rounds(cell_peers(args.batch, args.hidden), args.repeats, calls=200)
         print(f"LSTMCell step B={args.batch} H={args.hidden}, fwd+bwd (us): eager {cell['eager']:.1f}, "

@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import minigrad as mg
 import nn
+from bench import steady_state
 from bench.numpy_gru import NumpyGRU, NumpyRNN
 from bench.numpy_lstm import NumpyLSTM, recurrent_weights
 
@@ -207,6 +208,7 @@ def main() -> None:
     parser.add_argument("--profile", metavar="B,T,I,H", help="cProfile minigrad's step at this size instead")
     parser.add_argument("--profile-compiled", action="store_true", help="profile the compiled step")
     args = parser.parse_args()
+    steady_state()
     cells = [c.strip() for c in args.cells.split(",")]
     unknown = [c for c in cells if c not in LAYERS]
     if unknown:

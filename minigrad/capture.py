@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import threading
+import time
 from typing import Any, Callable
 
 import numpy
@@ -209,23 +210,29 @@ class Program:
         self.backward_plan = [(ops[k], ops[k].backward, saved_at[k], keeps[k], first[k], tracer.steps[k][2],
                                routes[k]) for k in order]
         self.reads, self.first, self.n_outs = reads, first, [step[2] for step in tracer.steps]
-        # the same plans as straight-line code (minigrad.codegen), written once the program has replayed
-        # codegen.REPLAYS_FIRST times (writing costs ~0.2 ms per op; a program made only to check a capture
-        # never replays); None where too long: the loops below run instead
+        # the same plans as straight-line code (minigrad.codegen), written once the replays by the loops have
+        # taken about as long as the writing will (codegen.worth_writing; a program made only to check a
+        # capture never replays); None where too long: the loops below run instead
         self.forward_code: Callable | None = None
         self.backward_code: Callable | None = None
-        self.replays = 0
+        self.replays = 0          # replays by the loops so far
+        self.replay_seconds = 0.0   # and their time, forward and backward
+        self.written = False
 
     def run(self, arrays: tuple) -> tuple[tuple, list]:
         """The outputs' values and the per-op state backward needs, from the external inputs' arrays."""
-        if self.replays <= codegen.REPLAYS_FIRST:
-            self.replays += 1
-            if self.replays > codegen.REPLAYS_FIRST:
-                self.forward_code = codegen.write_forward(self, _Retrace)
-                self.backward_code = codegen.write_backward(self)
         if self.forward_code is not None:
             return self.forward_code(arrays)
+        if not self.written and codegen.worth_writing(self.replays, self.replay_seconds, len(self.forward_plan)):
+            self.written = True
+            self.forward_code = codegen.write_forward(self, _Retrace)
+            self.backward_code = codegen.write_backward(self)
+            if self.forward_code is not None:
+                return self.forward_code(arrays)
+        start = time.perf_counter()
         values, saved = self.forward(arrays)
+        self.replays += 1
+        self.replay_seconds += time.perf_counter() - start
         return tuple([values[i] for i in self.outputs]), saved
 
     def forward(self, arrays: tuple) -> tuple[list, list]:
@@ -257,6 +264,12 @@ class Program:
         """
         if observe is None and self.backward_code is not None:
             return self.backward_code(saved, grads_out)
+        start = time.perf_counter()
+        grads = self._backward(saved, grads_out, observe)
+        self.replay_seconds += time.perf_counter() - start
+        return grads
+
+    def _backward(self, saved: list, grads_out: tuple, observe: Callable | None) -> tuple:
         grads: list = [None] * self.n_values
         owned: set = set()   # value indices whose sum this backward allocated (safe to add into in place)
         for index, g in zip(self.outputs, grads_out):

@@ -40,12 +40,23 @@ import numpy
 from .autograd import _dense, _sum
 from .frames import PAD_LINE
 
-__all__ = ["write_backward", "write_forward"]
+__all__ = ["worth_writing", "write_backward", "write_forward"]
 
-# Writing the code costs about 0.2 ms per op (Python compiles some 100,000 lines a second), paid once per
-# program: only a program that has replayed REPLAYS_FIRST times is written out, and none past MAX_OPS ops
+# Writing the code costs about 0.15 ms per op (Python compiles some 100,000 lines a second), paid once per
+# program, and saves ~0.5 us per op and replay. Whether a program will replay long enough for that is not
+# known in advance, so the rule is a rent-or-buy one: a program is written out once its replays (forward and
+# backward, by the loops) have taken as long as its writing is estimated to take, SECONDS_PER_OP per op,
+# and at least REPLAYS_FIRST replays. A run that stops right then has spent at most twice its replays'
+# time; a training loop gets the code after a few dozen steps (an LSTM layer over 200 steps: ~15). None
+# is written past MAX_OPS ops.
 REPLAYS_FIRST = 2
+SECONDS_PER_OP = 1.5e-4
 MAX_OPS = 10_000
+
+
+def worth_writing(replays: int, replay_seconds: float, n_ops: int) -> bool:
+    """Whether a program that has replayed ``replays`` times, in ``replay_seconds`` in all, is written now."""
+    return replays >= REPLAYS_FIRST and replay_seconds >= SECONDS_PER_OP * n_ops
 
 
 # A long replay runs in a frame larger than CPython's frame-stack chunk, so that its op calls never

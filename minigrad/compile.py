@@ -18,12 +18,14 @@ graph, whose
   the values are bit-identical to eager mode: no walk, no Tensor per
   intermediate value, no node objects per call.
 
-A program that has replayed twice is written out as two straight-line Python
-functions (:mod:`minigrad.codegen`: one line or two per op, the indices of its
-inputs and gradient routes written in), which then replace the two lists' loops:
-the same calls in the same order, without the loop's per-op unpacking. Writing
-costs ~0.2 ms per op, once (2 s for a 10,000-op program), and saves ~0.5 µs per
-op and replay: it pays off after a few hundred replays, as in a training loop.
+A program is then written out as two straight-line Python functions
+(:mod:`minigrad.codegen`: one line or two per op, the indices of its inputs and
+gradient routes written in), which replace the two lists' loops: the same calls
+in the same order, without the loop's per-op unpacking. Writing costs ~0.15 ms
+per op, once (1.5 s for a 10,000-op program), and saves ~0.5 µs per op and
+replay, so it is done only once the program's replays by the loops have taken
+as long as the writing will (``codegen.worth_writing``: after a few dozen steps
+of a training loop; a signature seen a handful of times is never written).
 Programs over ``codegen.MAX_OPS`` ops keep the loops.
 
 How to use it (layers and user code alike)::

@@ -17,13 +17,14 @@ import minigrad as mg  # noqa: E402
 
 REAL_GPU = mg.cuda.is_available()
 
-# A compiled program's replays run as generated straight-line code from its third replay on
-# (minigrad/codegen.py); tests replay a program a few times, so they write it from the first
-# replay on: every replay test runs the code users' training loops run.
-# tests/minigrad/test_codegen.py compares the code with the plans' loops.
+# A compiled program's replays run as generated straight-line code once its replays have taken as
+# long as writing it will (minigrad/codegen.py); tests replay a program a few times, so they write
+# it from the first replay on: every replay test runs the code users' training loops run.
+# tests/minigrad/test_codegen.py compares the code with the plans' loops, and tests the rule.
 from minigrad import codegen  # noqa: E402
 
 codegen.REPLAYS_FIRST = 0
+codegen.SECONDS_PER_OP = 0.0
 
 
 @pytest.fixture(autouse=True)

@@ -67,10 +67,29 @@ def test_the_code_is_written_after_replays_first_replays(monkeypatch: pytest.Mon
         program = _program(compiled)
         written.append((program.replays, program.forward_code is not None))
     # a capture, a check of its constant (2) against a fresh capture, two replays by the loops, then code
-    assert written == [(0, False), (0, False), (1, False), (2, False), (3, True), (3, True)]
+    assert written == [(0, False), (0, False), (1, False), (2, False), (2, True), (2, True)]
     np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
     source = _program(compiled).forward_code.source
     assert source.count(" = f") == len(_program(compiled).forward_plan)   # one line per captured op
+
+
+def test_the_code_is_written_once_the_replays_took_as_long_as_writing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rent or buy: a program is written out when its loop replays have cost its estimated writing time."""
+    monkeypatch.setattr(codegen, "REPLAYS_FIRST", 2)
+    monkeypatch.setattr(codegen, "SECONDS_PER_OP", 1e-4)
+    assert not codegen.worth_writing(1, 1.0, 100)        # too few replays, however slow
+    assert not codegen.worth_writing(50, 0.009, 100)     # 9 ms of replays against 10 ms of writing
+    assert codegen.worth_writing(50, 0.011, 100)
+    monkeypatch.setattr(codegen, "SECONDS_PER_OP", 1e6)   # writing never pays: the loops replay on
+    w = mg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    compiled = mg.compile(lambda x: (x @ w).tanh().sum())
+    for call in range(8):   # a capture, then seven replays
+        compiled(mg.tensor(np.full((4, 2), 0.1 * call))).backward()
+    program = _program(compiled)
+    assert program.forward_code is None and program.replays == 7 and program.replay_seconds > 0
+    monkeypatch.setattr(codegen, "SECONDS_PER_OP", 0.0)   # now it does: the next replay is code
+    compiled(mg.tensor(np.full((4, 2), 0.5))).backward()
+    assert program.forward_code is not None and program.backward_code is not None and program.replays == 7
 
 
 def test_a_program_longer_than_max_ops_replays_by_the_loops(monkeypatch: pytest.MonkeyPatch) -> None:
