@@ -300,9 +300,12 @@ class LogSoftmax(Function):
 # var/std (PyTorch's correction=1, NumPy's ddof=0).
 
 def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any) -> Tensor:
-    x = tensor_arg(x, name)
-    axes = normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name)
-    op = op_class(axes, keep_flag(name, keepdim, keepdims))
+    if dim is None and axis is None and keepdim is False and keepdims is None and isinstance(x, Tensor):
+        op = op_class(None, False)   # x.sum(): over everything, nothing to check (a loss, once per step)
+    else:
+        x = tensor_arg(x, name)
+        axes = normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name)
+        op = op_class(axes, keep_flag(name, keepdim, keepdims))
     op.name = name
     return op(x)
 

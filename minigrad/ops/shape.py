@@ -58,8 +58,12 @@ class BroadcastTo(Function):
 
 def _is_basic(index: Any) -> bool:
     """True when ``index`` uses only ints, slices, None and Ellipsis (a view, no repeats)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+    if type(index) is slice:   # x[a:b], the most common index: no loop
+        return True
+    for p in index if isinstance(index, tuple) else (index,):
+        if not (p is None or p is Ellipsis or isinstance(p, (int, slice))):
+            return False
+    return True
 
 
 def _index_arrays(index: Any, xp: Any) -> Any:
