@@ -25,6 +25,7 @@ scope) and its switches (``no_grad`` …) are in :mod:`minigrad.recording`.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Callable, Sequence
 
 import numpy
@@ -283,9 +284,24 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
                 else:
                     consumers[parent] = 1
                     stack.append(parent)
-    if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
-        return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, owned, consumers)
-    return _propagate(root, grad, retain_graph, observer, owned, consumers)
+    token = _freeing.set(not retain_graph and observer is None)
+    try:
+        if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
+            return in_fresh_chunk(_propagate, root, grad, retain_graph, observer, owned, consumers)
+        return _propagate(root, grad, retain_graph, observer, owned, consumers)
+    finally:
+        _freeing.reset(token)
+
+
+# True while a backward walk runs that frees each node's saved arrays after its backward (no
+# retain_graph, no observer). A node whose saved state is many ops' (a compiled call's) may then
+# free each op's arrays as soon as that op's backward is done, as the walk does node by node.
+_freeing: ContextVar[bool] = ContextVar("minigrad_freeing", default=False)  # noqa: B039
+
+
+def frees_saved() -> bool:
+    """Whether the backward now running frees saved arrays after each node (``retain_graph=False``)."""
+    return _freeing.get()
 
 
 def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None,

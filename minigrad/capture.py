@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy
 
 from . import backend, codegen
-from .autograd import Function, _dense, _sum
+from .autograd import Function, _dense, _sum, frees_saved
 from .recording import _state
 from .tensor import Tensor
 
@@ -259,6 +259,9 @@ class Program:
     def backward(self, saved: list, grads_out: tuple, observe: Callable | None = None) -> tuple:
         """Every captured op's backward in eager's order; returns one gradient (or None) per external.
 
+        Each op's entry of ``saved`` is set to None once its backward is done (its arrays are freed
+        as early as eager frees a node's): pass a copy to keep them.
+
         ``observe(first, grads_out, grads_in)``, if given, sees each op that ran (``first``: the value
         index of its first output), as ``autograd.observe_backward``'s observer sees a node.
         """
@@ -293,6 +296,7 @@ class Program:
             else:
                 op.__dict__.update(saved[at])
             gins = backward(*gouts)
+            saved[at] = None
             if keep == 1:
                 op.saved = None   # the shared instance does not keep this call's arrays alive after it
             if type(gins) is not tuple:
@@ -399,5 +403,8 @@ class Replay(Function):
 
     def backward(self, *grads_out: Any) -> tuple:
         program = self.program
+        saved = self.saved[0]
+        if not frees_saved():   # retain_graph: a later backward needs every op's state again
+            saved = list(saved)
         with program.lock:
-            return program.backward(self.saved[0], grads_out)
+            return program.backward(saved, grads_out)

@@ -150,6 +150,7 @@ def write_backward(program: Any) -> Callable | None:
             call = f"b{k}(*d)"
         body.append(f"o{k}.saved = S[{at}]" if keep == 1 else f"o{k}.__dict__.update(S[{at}])")
         body.append(f"r = {call}")
+        body.append(f"S[{at}] = None")   # freed as soon as eager would free them (Program.backward)
         if keep == 1:
             body.append(f"o{k}.saved = None")   # the shared op does not keep this call's arrays alive
         if routes:

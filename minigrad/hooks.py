@@ -73,8 +73,28 @@ def _run_node_hooks(node: Any, grads_out: list) -> None:
             _add_to_grad(tensor, grads_out[index])   # accumulates over backward calls, as PyTorch's retain_grad
 
 
-def register_hook(tensor: Tensor, hook: Callable) -> Callable[[], None]:
-    """Call ``hook(grad)`` when the gradient of ``tensor`` is computed; returns a function that removes it.
+class RemovableHandle:
+    """What ``register_hook`` returns, as PyTorch's handle: ``handle.remove()`` (or ``handle()``) removes the hook."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        """Remove the hook; removing it again does nothing."""
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+    __call__ = remove   # the earlier API returned a function that removes the hook
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
+    """Call ``hook(grad)`` when the gradient of ``tensor`` is computed; returns a handle whose ``remove()`` removes it.
 
     The hook may return a replacement gradient: None, or a Tensor/array of the
     gradient's shape, dtype and device (anything else raises :class:`HookError`).
@@ -91,12 +111,7 @@ def register_hook(tensor: Tensor, hook: Callable) -> Callable[[], None]:
             node.hooks = {}
         hooks = node.hooks.setdefault(tensor._index, [])
     hooks.append(hook)
-
-    def remove() -> None:
-        if hook in hooks:
-            hooks.remove(hook)
-
-    return remove
+    return RemovableHandle(hooks, hook)
 
 
 def retain_grad(tensor: Tensor) -> None:

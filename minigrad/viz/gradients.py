@@ -71,7 +71,7 @@ class GradientNorms:
                 self._add_hidden((node, first), norm(grads_out[0]))
 
         with getattr(program, "lock", contextlib.nullcontext()):
-            program.backward(node.saved[0], tuple(grads_out), observe=inside)
+            program.backward(list(node.saved[0]), tuple(grads_out), observe=inside)   # a copy: it frees as it goes
 
     def _add_sent(self, key: Any, grads_in: Sequence[Any]) -> None:
         sent = tuple(norm(g) for g in grads_in)

@@ -392,6 +392,25 @@ def test_hooks_on_leaves_and_intermediates_can_replace_the_gradient() -> None:
         mg.randn(2).register_hook(lambda g: g)
 
 
+def test_register_hook_returns_a_handle_whose_remove_removes_it_as_in_pytorch() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    handle = x.register_hook(lambda g: g * 3)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 12.0])
+    handle.remove()
+    handle.remove()   # a second remove does nothing, as PyTorch's
+    x.grad = None
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    with x.register_hook(lambda g: g * 0):   # a handle is also a context manager, as PyTorch's
+        x.grad = None
+        (x * x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0])
+    x.grad = None
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
 def test_retain_grad_keeps_and_accumulates_a_non_leaf_gradient() -> None:
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2

@@ -9,6 +9,7 @@ import pytest
 
 import minigrad as mg
 import nn
+from minigrad import codegen
 
 
 def _grads(params: list) -> list:
@@ -364,6 +365,29 @@ def test_retain_graph_backward_twice_through_a_replay_doubles_the_gradients() ->
     once = w.grad.numpy().copy()
     y.backward()
     np.testing.assert_array_equal(w.grad.numpy(), once + once)
+
+
+@pytest.mark.parametrize("code", [True, False], ids=["code", "loops"])
+def test_a_replay_frees_each_ops_saved_arrays_once_its_backward_ran(code: bool,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the eager walk frees node by node: a long compiled call does not hold every op's arrays to its end."""
+    if not code:
+        monkeypatch.setattr(codegen, "REPLAYS_FIRST", 10**9)
+    w = mg.randn(3, 3, dtype=mg.float64, requires_grad=True)
+    f = mg.compile(lambda x: ((x @ w).tanh() @ w).sigmoid().sum())
+    x = mg.randn(2, 3, dtype=mg.float64)
+    f(x)
+    y = f(x)
+    node = y.grad_fn
+    saved = node.saved[0]
+    assert (node.program.backward_code is not None) == code and any(s is not None for s in saved)
+    seen = []
+    hook = w.register_hook(lambda g: seen.append([s is None for s in saved]))   # runs after the walk
+    y.backward(retain_graph=True)
+    assert seen == [[False] * len(saved)]   # retain_graph: the node's list is kept whole for the next one
+    y.backward()
+    assert seen[1] == [True] * len(saved)
+    hook.remove()
 
 
 def test_threads_replaying_one_capture_at_once_get_their_own_results() -> None:
