@@ -9,6 +9,7 @@ captured and what is not is documented in :mod:`minigrad.compile`.
 
 from __future__ import annotations
 
+import collections
 import operator
 import threading
 import time
@@ -111,22 +112,37 @@ class _Draw(Function):
         return self.make(*arrays)
 
 
+_NONE = ("none",)   # the spec of a None inside an output (a Tensor's spec is None)
+
+
+class NotCapturable(TypeError):
+    """An output that is not made of Tensors (a number, an array): the call runs eagerly."""
+
+
 def _flatten(value: Any, leaves: list) -> Any:
-    """The Tensors of a nested tuple/list output, and a spec to rebuild the structure."""
+    """The Tensors of an output nested in tuples, lists, named tuples and dicts (None allowed), and a
+    spec to rebuild it; anything else raises :class:`NotCapturable`."""
     if isinstance(value, Tensor):
         leaves.append(value)
         return None
+    if value is None:
+        return _NONE
     if isinstance(value, (tuple, list)):
         return (type(value), [_flatten(v, leaves) for v in value])
-    raise TypeError(f"compile: the function must return a Tensor or a tuple/list of Tensors, got "
-                    f"{type(value).__name__}")
+    if type(value) in (dict, collections.OrderedDict):
+        return (type(value), [_flatten(v, leaves) for v in value.values()], list(value))
+    raise NotCapturable(type(value).__name__)
 
 
 def _unflatten(spec: Any, leaves: Any) -> Any:
     if spec is None:
         return next(leaves)
-    kind, items = spec
-    return kind(_unflatten(s, leaves) for s in items)
+    if spec is _NONE:
+        return None
+    kind, items = spec[0], [_unflatten(s, leaves) for s in spec[1]]
+    if len(spec) == 3:   # a dict: its keys, in order
+        return kind(zip(spec[2], items))
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)   # a named tuple takes its fields
 
 
 def _fresh(op: Function) -> Function:

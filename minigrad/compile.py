@@ -52,7 +52,8 @@ Inside the captured function, don't read tensor values in Python
 or outside and pass them in, or the signature runs eagerly (with a
 :class:`CompileWarning` saying so). Pass the tensors that change between calls as
 arguments (inputs, states); weights may be read from a closure or a module
-(see below). Outputs may be a Tensor or a (nested) tuple/list of Tensors.
+(see below). Outputs may be a Tensor or Tensors nested in tuples, lists, named tuples and
+dicts (None allowed); a call returning anything else (a number, an array) runs eagerly.
 
 What is captured, and what is not (as JAX documents for ``jit``):
 
@@ -119,7 +120,7 @@ from typing import Any, Callable
 import numpy
 
 from . import backend
-from .capture import Program, Replay, Tracer, _flatten, _Retrace, _unflatten
+from .capture import NotCapturable, Program, Replay, Tracer, _flatten, _Retrace, _unflatten
 from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
@@ -270,7 +271,11 @@ class Compiled:
         if any(y._node is not None and (y._node.hooks or y._node.retained) for y in tracer.keep):
             tracer.note_eager("it registers a hook or retain_grad on a tensor it computes")
         outputs: list = []
-        spec = _flatten(result, outputs)
+        try:
+            spec = _flatten(result, outputs)
+        except NotCapturable as error:
+            spec = None
+            tracer.note_eager(f"it returns a value of type {error} (a replay returns Tensors, in tuples, lists and dicts)")
         if any(id(y) not in tracer.slot_of for y in outputs):
             tracer.note_eager("it returns a tensor no captured op made")
         if tracer.eager_only:
@@ -304,7 +309,7 @@ def compile(fn: Callable | None = None, *, check: bool = False) -> Any:  # noqa:
     """Capture ``fn``'s ops on its first call per input signature and replay them as one node afterwards.
 
     ``fn`` takes Tensors (and other hashable arguments) and returns a Tensor
-    or a tuple/list of Tensors. Values and gradients equal eager mode's. Use
+    or Tensors nested in tuples, lists and dicts. Values and gradients equal eager mode's. Use
     as ``step = mg.compile(step)`` or as a decorator (``@mg.compile`` or
     ``@mg.compile(check=True)``).
     """

@@ -461,3 +461,28 @@ def test_too_many_signatures_run_eagerly_with_one_warning() -> None:
     assert len(caught) == 1 and len(f.programs) == 64
     for k, r in enumerate(results):
         np.testing.assert_array_equal(r, [k, 2.0 * k])
+
+
+def test_outputs_nested_in_dicts_named_tuples_and_lists_with_none_replay_in_their_structure() -> None:
+    import collections  # noqa: PLC0415
+
+    pair = collections.namedtuple("pair", "first rest")
+    f = mg.compile(lambda x: {"double": x * 2, "none": None, "pair": pair(x + 1, [x - 1, None])})
+    x = mg.tensor([1.0, -2.0, 3.0], dtype=mg.float64, requires_grad=True)
+    for _ in range(4):   # a capture, its check, then replays
+        x.grad = None
+        out = f(x)
+        assert list(out) == ["double", "none", "pair"] and out["none"] is None and out["pair"].rest[1] is None
+        assert type(out["pair"]) is pair and type(out["pair"].rest) is list
+        (out["double"].sum() + 3 * out["pair"].first.sum() + out["pair"].rest[0].sum()).backward()
+        np.testing.assert_array_equal(out["pair"].rest[0].numpy(), [0.0, -3.0, 2.0])
+        np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0, 6.0])
+    assert len(f.programs) == 1 and next(iter(f.programs.values())).form == "nested"
+
+
+def test_a_function_returning_a_number_runs_eagerly_with_a_warning() -> None:
+    f = mg.compile(lambda x, n: (x * n, n + 1))
+    x = mg.tensor([1.0, 2.0])
+    with pytest.warns(mg.CompileWarning, match="returns a value of type int"):
+        assert f(x, 2)[1] == 3
+    assert f(x, 5)[1] == 6 and f(x, 5)[0].numpy().tolist() == [5.0, 10.0]
