@@ -275,7 +275,8 @@ class Compiled:
             spec = _flatten(result, outputs)
         except NotCapturable as error:
             spec = None
-            tracer.note_eager(f"it returns a value of type {error} (a replay returns Tensors, in tuples, lists and dicts)")
+            tracer.note_eager(f"it returns a value of type {error} (a replay returns Tensors, in tuples, lists "
+                              "and dicts)")
         if any(id(y) not in tracer.slot_of for y in outputs):
             tracer.note_eager("it returns a tensor no captured op made")
         if tracer.eager_only:
