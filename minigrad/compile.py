@@ -125,7 +125,7 @@ from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = ["CompileError", "CompileWarning", "compile"]
+__all__ = ["CompileError", "CompileWarning", "add_signature_part", "compile"]
 
 
 class CompileError(RuntimeError):
@@ -187,6 +187,16 @@ def _divergence(previous: Program, program: Program) -> str | None:
 
 MAX_PROGRAMS = 64   # signatures captured per function before new ones run eagerly (torch.compile has such a limit)
 
+# Python-level state that a function may read and a capture cannot see, each part a hashable that joins
+# every call's signature. nn adds its modules' train/eval modes: a function that ran dropout in training
+# mode must not be replayed after ``model.eval()`` (it is captured again for the new modes).
+SIGNATURE_PARTS: list[Callable[[], Any]] = []
+
+
+def add_signature_part(part: Callable[[], Any]) -> None:
+    """Make ``part()`` (hashable, cheap: it runs on every compiled call) part of every call's signature."""
+    SIGNATURE_PARTS.append(part)
+
 
 def _describe(value: Any, key: list, tensors: list) -> None:
     """Add a non-Tensor argument to the signature ``key``; the Tensors inside tuples and lists go to ``tensors``."""
@@ -202,8 +212,19 @@ def _describe(value: Any, key: list, tensors: list) -> None:
         key.append(("value", value))
 
 
+def _is_module(fn: Any) -> bool:
+    """Whether ``fn`` is an ``nn.Module`` (checked by its methods: this package does not import nn)."""
+    return callable(getattr(fn, "modules", None)) and callable(getattr(fn, "parameters", None))
+
+
+# Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
+_OWN_ATTRIBUTES = frozenset({"fn", "check", "programs", "eager", "full", "__wrapped__", "__module__", "__name__",
+                             "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
+
+
 class Compiled:
-    """``mg.compile(fn)``: call it as ``fn``; see the module docstring."""
+    """``mg.compile(fn)``: call it as ``fn``; see the module docstring. A compiled ``nn.Module`` is
+    also used as the module (its parameters, modes and state dict are the module's)."""
 
     def __init__(self, fn: Callable, check: bool = False) -> None:
         self.fn = fn
@@ -211,13 +232,40 @@ class Compiled:
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> why it runs eagerly
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
-        functools.update_wrapper(self, fn)
+        # a module's attributes are read through __getattr__, live; copying its __dict__ would freeze them
+        functools.update_wrapper(self, fn, updated=() if _is_module(fn) else functools.WRAPPER_UPDATES)
+
+    def __getattr__(self, name: str) -> Any:
+        """A compiled module is used as the module: ``parameters()``, ``train()``, ``state_dict()`` …
+
+        A method that returns the module itself (``train``, ``eval``, ``to``) returns the compiled one.
+        """
+        fn = self.__dict__.get("fn")
+        if fn is None or not _is_module(fn):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        value = getattr(fn, name)
+        if not callable(value) or not hasattr(value, "__self__"):
+            return value
+
+        @functools.wraps(value)
+        def method(*args: Any, **kwargs: Any) -> Any:
+            result = value(*args, **kwargs)
+            return self if result is fn else result
+        return method
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in _OWN_ATTRIBUTES and _is_module(self.__dict__.get("fn")):
+            setattr(self.fn, name, value)   # model.training = False, model.head = ...: on the module
+        else:
+            object.__setattr__(self, name, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         state = _state.get()
         if state.checks:   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
             return self.fn(*args, **kwargs)
-        key: list = [state.grad]   # the signature: grad mode, then each argument
+        key: list = [state.grad]   # the signature: grad mode, modes outside the arguments, then each argument
+        for part in SIGNATURE_PARTS:
+            key.append(part())
         tensors: list = []         # the Tensor arguments, also inside tuples and lists, in order
         for a in args:
             if isinstance(a, Tensor):   # the usual case, inline

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.compile import add_signature_part
 
 
 class Parameter(Tensor):
@@ -31,6 +33,36 @@ class LoadResult(NamedTuple):
     unexpected_keys: list
 
 
+# Train/eval modes, for mg.compile: every compiled call's signature includes which modules are in eval
+# mode (by serial number: ids are reused, serials never), so a function captured with dropout on is
+# captured again after model.eval() instead of replaying it. The set changes only in train()/eval() and
+# on assigning `.training`; its frozen copy is made once per change.
+_SERIALS = itertools.count()
+_IN_EVAL: set[int] = set()
+_modes_key: list = [frozenset()]   # the frozen copy of _IN_EVAL (None: stale)
+
+
+def _set_mode(module: Module, training: bool) -> None:
+    if module.__dict__.get("training") is not training:
+        object.__setattr__(module, "training", training)
+        if training:
+            _IN_EVAL.discard(module._serial)
+        else:
+            _IN_EVAL.add(module._serial)
+        _modes_key[0] = None
+
+
+def _modes() -> frozenset:
+    """The serial numbers of the modules in eval mode, frozen: part of every mg.compile signature."""
+    key = _modes_key[0]
+    if key is None:
+        key = _modes_key[0] = frozenset(_IN_EVAL)
+    return key
+
+
+add_signature_part(_modes)
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -48,13 +80,25 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_serial", next(_SERIALS))
         object.__setattr__(self, "_scope_name", type(self).__name__.lower())
+
+    def __setstate__(self, state: dict) -> None:
+        """A copy (copy.copy, copy.deepcopy) is a module of its own: its own serial for its mode."""
+        self.__dict__.update(state)
+        object.__setattr__(self, "_serial", next(_SERIALS))
+        if not self.training:
+            _IN_EVAL.add(self._serial)
+            _modes_key[0] = None
 
     # --- registration ---
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if name == "training":   # model.training = False, as model.eval() does for one module
+            _set_mode(self, bool(value))
+            return
         self._check_replacement(name, value)
         if name in self._buffers and (value is None or isinstance(value, Tensor)):
             self._buffers[name] = value   # a buffer stays a buffer (and in the state dict), as in PyTorch
@@ -173,7 +217,7 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+            _set_mode(module, bool(mode))
         return self
 
     def eval(self) -> Module:

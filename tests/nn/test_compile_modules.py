@@ -1,0 +1,89 @@
+"""mg.compile with nn modules: a compiled module is used as the module, and train/eval modes are part of
+every signature (a capture made with dropout on is never replayed in eval mode)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+
+def _model() -> nn.Module:
+    mg.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Dropout(0.5), nn.Linear(8, 2))
+
+
+def test_a_compiled_module_is_used_as_the_module() -> None:
+    model = _model()
+    compiled = mg.compile(model)
+    assert [id(p) for p in compiled.parameters()] == [id(p) for p in model.parameters()]
+    assert list(compiled.state_dict()) == list(model.state_dict())
+    assert compiled.eval() is compiled and not model.training and not compiled.training
+    assert compiled.train() is compiled and model.training
+    compiled.load_state_dict({k: v * 0 for k, v in model.state_dict().items()})
+    assert float(model[0].weight.abs().sum().item()) == 0.0
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        compiled.nope  # noqa: B018
+
+
+def test_a_compiled_module_trains_with_an_optimizer_on_its_parameters() -> None:
+    model = _model().eval()
+    reference = copy.deepcopy(model)
+    compiled = mg.compile(model)
+    x, target = mg.randn(16, 3, dtype=mg.float32), mg.randn(16, 2, dtype=mg.float32)
+    for net in (compiled, reference):
+        optimizer = nn.optim.SGD(net.parameters(), lr=0.1)
+        for _ in range(5):
+            optimizer.zero_grad()
+            ((net(x) - target) ** 2).mean().backward()
+            optimizer.step()
+    for a, b in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("wrap", ["module", "function"])
+def test_eval_after_a_capture_in_training_mode_does_not_replay_the_dropout(wrap: str) -> None:
+    model = _model()
+    compiled = mg.compile(model) if wrap == "module" else mg.compile(lambda t: model(t))
+    x = mg.randn(4, 3)
+    for _ in range(4):   # captured, checked and replayed with dropout on
+        trained = compiled(x)
+    assert (trained.numpy() != model.eval()(x).numpy()).any()
+    model.eval()
+    for _ in range(4):
+        np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+    model.train()
+    mg.manual_seed(1)
+    replayed = compiled(x).numpy()
+    mg.manual_seed(1)
+    np.testing.assert_array_equal(replayed, model(x).numpy())   # the training-mode capture again
+    assert len(compiled.programs) == 2
+
+
+def test_a_single_module_switched_by_assigning_training_counts_too() -> None:
+    model = _model()
+    compiled = mg.compile(lambda t: model(t))
+    x = mg.randn(4, 3)
+    for _ in range(3):
+        compiled(x)
+    model[2].training = False   # only the dropout, as PyTorch allows
+    np.testing.assert_array_equal(compiled(x).numpy(), compiled(x).numpy())
+    np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+
+
+def test_a_copy_of_a_module_has_a_mode_of_its_own() -> None:
+    model = _model()
+    compiled = mg.compile(model)
+    x = mg.randn(4, 3)
+    for _ in range(3):
+        compiled(x)
+    clone = copy.deepcopy(model).eval()   # the copy's eval must not look like the original's
+    assert model.training and not clone.training and clone._serial != model._serial
+    mg.manual_seed(3)
+    replayed = compiled(x).numpy()
+    mg.manual_seed(3)
+    np.testing.assert_array_equal(replayed, model(x).numpy())
