@@ -218,17 +218,18 @@ def _is_module(fn: Any) -> bool:
 
 
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
-_OWN_ATTRIBUTES = frozenset({"fn", "check", "programs", "eager", "full", "__wrapped__", "__module__", "__name__",
-                             "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
+_OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "programs", "eager", "full", "__wrapped__", "__module__",
+                             "__name__", "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
 
 
 class Compiled:
     """``mg.compile(fn)``: call it as ``fn``; see the module docstring. A compiled ``nn.Module`` is
     also used as the module (its parameters, modes and state dict are the module's)."""
 
-    def __init__(self, fn: Callable, check: bool = False) -> None:
+    def __init__(self, fn: Callable, check: bool = False, fullgraph: bool = False) -> None:
         self.fn = fn
         self.check = check
+        self.fullgraph = fullgraph   # a signature that would run eagerly raises CompileError instead
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> why it runs eagerly
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
@@ -328,6 +329,9 @@ class Compiled:
         if any(id(y) not in tracer.slot_of for y in outputs):
             tracer.note_eager("it returns a tensor no captured op made")
         if tracer.eager_only:
+            if self.fullgraph:
+                raise CompileError(f"compile: {getattr(self.fn, '__name__', 'fn')} cannot be captured whole "
+                                   f"(fullgraph=True): {tracer.eager_only}")
             self.eager[key] = tracer.eager_only
             warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for this input signature: "
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
@@ -336,7 +340,7 @@ class Compiled:
         if previous is not None:
             name = getattr(self.fn, '__name__', 'fn')
             why = _divergence(previous, program)
-            if why is not None and self.check:
+            if why is not None and (self.check or self.fullgraph):
                 raise CompileError(f"compile: {name} took a different path than captured: {why}")
             if why is not None:   # found by the second call's check: this signature runs eagerly from now on
                 del self.programs[key]
@@ -354,14 +358,39 @@ class Compiled:
         return result
 
 
-def compile(fn: Callable | None = None, *, check: bool = False) -> Any:  # noqa: A001 - mg.compile, as torch.compile
+MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")
+
+
+def compile(fn: Callable | None = None, *, check: bool = False,  # noqa: A001 - mg.compile, as torch.compile
+            fullgraph: bool = False, dynamic: bool | None = None, backend: str = "inductor",
+            mode: str | None = None, options: dict | None = None, name: str | None = None,
+            disable: bool = False) -> Any:
     """Capture ``fn``'s ops on its first call per input signature and replay them as one node afterwards.
 
-    ``fn`` takes Tensors (and other hashable arguments) and returns a Tensor
-    or Tensors nested in tuples, lists and dicts. Values and gradients equal eager mode's. Use
-    as ``step = mg.compile(step)`` or as a decorator (``@mg.compile`` or
-    ``@mg.compile(check=True)``).
+    ``fn`` (a function or an ``nn.Module``) takes Tensors (and other hashable arguments) and returns a
+    Tensor or Tensors nested in tuples, lists and dicts. Values and gradients equal eager mode's. Use
+    as ``step = mg.compile(step)`` or as a decorator (``@mg.compile`` or ``@mg.compile(check=True)``).
+
+    ``check=True`` captures every call afresh and raises :class:`CompileError` where one took another
+    path. The keywords of ``torch.compile`` are taken, so PyTorch code runs unchanged:
+    ``fullgraph=True`` raises :class:`CompileError` where a signature would run eagerly (PyTorch's
+    "graph break") instead of warning; ``disable=True`` returns ``fn`` itself. ``dynamic`` (shapes
+    re-trace either way), ``backend`` (one of ``BACKENDS``), ``mode`` (one of ``MODES``),
+    ``options`` and ``name`` are checked and have no effect: there is one way to replay.
     """
-    if fn is None:
-        return lambda f: Compiled(f, check=check)
-    return Compiled(fn, check=check)
+    if mode not in MODES:
+        raise ValueError(f"compile: unknown mode {mode!r}; expected one of {MODES}")
+    if backend not in BACKENDS:
+        raise ValueError(f"compile: unknown backend {backend!r}; expected one of {BACKENDS} "
+                         "(minigrad replays its own captured ops; the name is accepted for PyTorch code)")
+    if dynamic not in (None, True, False) or options is not None and not isinstance(options, dict):
+        raise TypeError(f"compile: dynamic must be None or a bool and options a dict, got {dynamic!r}, {options!r}")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"compile: name must be a string, got {type(name).__name__}")
+
+    def wrap(f: Callable) -> Any:
+        if not callable(f):
+            raise TypeError(f"compile: expected a function or a module, got {type(f).__name__}")
+        return f if disable else Compiled(f, check=check, fullgraph=fullgraph)
+    return wrap if fn is None else wrap(fn)

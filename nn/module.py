@@ -83,13 +83,22 @@ class Module:
         object.__setattr__(self, "_serial", next(_SERIALS))
         object.__setattr__(self, "_scope_name", type(self).__name__.lower())
 
+    def __getstate__(self) -> dict:
+        # a copy carries compile()'s settings, not its captures (they hold this module's op objects)
+        state = self.__dict__.copy()
+        state.pop("_compiled_call", None)
+        return state
+
     def __setstate__(self, state: dict) -> None:
-        """A copy (copy.copy, copy.deepcopy) is a module of its own: its own serial for its mode."""
+        """A copy (copy.copy, copy.deepcopy) is a module of its own: its own serial for its mode, and its
+        own ``compile()`` if this one was compiled."""
         self.__dict__.update(state)
         object.__setattr__(self, "_serial", next(_SERIALS))
         if not self.training:
             _IN_EVAL.add(self._serial)
             _modes_key[0] = None
+        if "_compile_options" in state:
+            self.compile(**state["_compile_options"])
 
     # --- registration ---
 
@@ -157,8 +166,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        compiled = self.__dict__.get("_compiled_call")
+        if compiled is not None:   # module.compile(): calls go through mg.compile
+            return compiled(*args, **kwargs)
+        return self._call(*args, **kwargs)
+
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
         with mg.name_scope(self._scope_name):
             return self.forward(*args, **kwargs)
+
+    def compile(self, **kwargs: Any) -> None:
+        """Compile this module's calls in place, as PyTorch's ``Module.compile``: ``mg.compile``'s
+        keywords (``fullgraph=True`` …); the module stays this module (its parameters, modes, state dict)."""
+        object.__setattr__(self, "_compiled_call", mg.compile(self._call, **kwargs))
+        object.__setattr__(self, "_compile_options", dict(kwargs))
 
     # --- traversal ---
 

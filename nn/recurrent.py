@@ -119,7 +119,7 @@ class _Recurrent(Module):
     def __getstate__(self) -> dict:
         # copies and pickles carry the settings, not the captured programs (they hold op objects and
         # the first call's tensors); the copy captures its own on its first call
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state["_compiled_directions"] = {}
         return state
 

@@ -87,3 +87,34 @@ def test_a_copy_of_a_module_has_a_mode_of_its_own() -> None:
     replayed = compiled(x).numpy()
     mg.manual_seed(3)
     np.testing.assert_array_equal(replayed, model(x).numpy())
+
+
+def test_module_compile_compiles_in_place_and_a_copy_compiles_itself() -> None:
+    model = _model().eval()
+    eager = [t.numpy() for t in (model(mg.ones(2, 3)),)]
+    model.compile(mode="reduce-overhead")
+    x = mg.ones(2, 3)
+    for _ in range(4):
+        np.testing.assert_array_equal(model(x).numpy(), eager[0])
+    assert len(model._compiled_call.programs) == 1
+    clone = copy.deepcopy(model)
+    with mg.no_grad():
+        clone[3].bias.add_(1.0)
+    np.testing.assert_allclose(clone(x).numpy(), eager[0] + 1.0, rtol=1e-6)   # the copy's own weights
+    np.testing.assert_array_equal(model(x).numpy(), eager[0])
+    assert clone._compiled_call is not model._compiled_call
+
+
+def test_torch_compile_keywords_are_taken() -> None:
+    f = mg.compile(lambda t: t * t.sum().item(), fullgraph=True)
+    with pytest.raises(mg.CompileError, match=r"fullgraph=True.*\.item\(\)"):
+        f(mg.ones(3))
+    assert mg.compile(len, disable=True) is len
+    g = mg.compile(dynamic=True, backend="eager", mode="max-autotune", options={"a": 1}, name="g")(lambda t: t + 1)
+    assert g(mg.ones(2)).numpy().tolist() == [2.0, 2.0]
+    with pytest.raises(ValueError, match="unknown mode 'fast'"):
+        mg.compile(len, mode="fast")
+    with pytest.raises(ValueError, match="unknown backend"):
+        mg.compile(len, backend="tvm")
+    with pytest.raises(TypeError, match="expected a function or a module"):
+        mg.compile(3)
