@@ -195,7 +195,7 @@ class Program:
         # tensors found on the way that need no gradient (a buffer, or one made inside fn from values)
         self.verified = not self.frozen and all(t.requires_grad for t in self.weights)
         self.checks_left, self.argument_values = 0, 0
-        self.weight_meta = [(t.data.shape, t.requires_grad) for t in self.weights]
+        self.weight_meta = [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad) for t in self.weights]
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
         self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"
         ops = [_fresh(op) for op, *_ in tracer.steps]

@@ -125,7 +125,7 @@ from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = ["CompileError", "CompileWarning", "add_signature_part", "compile"]
+__all__ = ["CompileError", "CompileWarning", "add_guard", "add_signature_part", "compile"]
 
 
 class CompileError(RuntimeError):
@@ -198,6 +198,44 @@ def add_signature_part(part: Callable[[], Any]) -> None:
     SIGNATURE_PARTS.append(part)
 
 
+# Guards: values read on every replay and compared with their values at capture; a change means the
+# function could now read other tensors than the capture did, so the call is captured again. nn adds a
+# counter of its modules' re-registrations (``model.fc = nn.Linear(...)`` after construction); each
+# compiled function also guards the variables its code reads from its closure and its module's globals
+# (``model = Model()`` again in a notebook, a weight rebound in a closure).
+GUARDS: list[Callable[[], Any]] = []
+RECAPTURE_LIMIT = 8   # captures again per function for changed guards, then it runs eagerly (torch.compile's limit)
+
+
+def add_guard(guard: Callable[[], Any]) -> None:
+    """Capture again any call for which ``guard()`` (cheap: it runs on every replay) changed since its capture."""
+    GUARDS.append(guard)
+
+
+_EMPTY_CELL = object()
+
+
+def _watched(fn: Any) -> tuple[tuple, tuple, dict]:
+    """The closure cells and the names of module globals that ``fn``'s code reads (a bound method's
+    function's); nothing for other callables (a module: nn's guard covers its attributes)."""
+    code, function = getattr(fn, "__code__", None), fn
+    if code is None:
+        function = getattr(fn, "__func__", None)
+        code = getattr(function, "__code__", None)
+    if code is None:
+        return (), (), {}
+    namespace = getattr(function, "__globals__", {})
+    return tuple(function.__closure__ or ()), tuple(n for n in code.co_names if n in namespace), namespace
+
+
+def _unchanged(now: tuple, then: tuple) -> bool:
+    """Guard values: the same objects, or equal numbers and strings (a new int of the same value is the same)."""
+    for a, b in zip(now, then):
+        if a is not b and not (type(a) is type(b) and type(a) in (int, float, bool, str) and a == b):
+            return False
+    return True
+
+
 def _describe(value: Any, key: list, tensors: list) -> None:
     """Add a non-Tensor argument to the signature ``key``; the Tensors inside tuples and lists go to ``tensors``."""
     if isinstance(value, Tensor):
@@ -218,7 +256,8 @@ def _is_module(fn: Any) -> bool:
 
 
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
-_OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "programs", "eager", "full", "__wrapped__", "__module__",
+_OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "programs", "eager", "full", "cells", "names", "namespace",
+                             "recaptures", "guarded_out", "__wrapped__", "__module__",
                              "__name__", "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
 
 
@@ -233,8 +272,23 @@ class Compiled:
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> why it runs eagerly
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
+        self.cells, self.names, self.namespace = _watched(fn)
+        self.recaptures = 0     # captures made again because a guard changed (RECAPTURE_LIMIT)
+        self.guarded_out = ""   # past the limit: why the function now runs eagerly
         # a module's attributes are read through __getattr__, live; copying its __dict__ would freeze them
         functools.update_wrapper(self, fn, updated=() if _is_module(fn) else functools.WRAPPER_UPDATES)
+
+    def _guards(self) -> tuple:
+        """The values of the guards now (see GUARDS)."""
+        values = [guard() for guard in GUARDS]
+        for cell in self.cells:
+            try:
+                values.append(cell.cell_contents)
+            except ValueError:   # a cell not yet filled
+                values.append(_EMPTY_CELL)
+        namespace = self.namespace
+        values += [namespace.get(name) for name in self.names]
+        return tuple(values)
 
     def __getattr__(self, name: str) -> Any:
         """A compiled module is used as the module: ``parameters()``, ``train()``, ``state_dict()`` …
@@ -295,11 +349,15 @@ class Compiled:
                                   CompileWarning, stacklevel=2)
                 return self.fn(*args, **kwargs)
             return self._capture(key, args, kwargs, tensors, None)
+        guards = self._guards()
+        if not _unchanged(guards, program.guards):   # it may read other tensors now
+            return self._guard_changed(guards, program.guards, key, args, kwargs, tensors)
         if self.check or not program.verified:
             return self._capture(key, args, kwargs, tensors, program)
         weights = program.weights
-        if weights and [(t.data.shape, t.requires_grad) for t in weights] != program.weight_meta:
-            return self._capture(key, args, kwargs, tensors, None)   # a weight changed shape or requires_grad
+        if weights and [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad)
+                        for t in weights] != program.weight_meta:   # e.g. model.double(), .to("cuda")
+            return self._capture(key, args, kwargs, tensors, None)   # a weight changed shape, dtype, device or grad
         try:
             outs = Replay(program)(*tensors, *weights)
         except _Retrace:
@@ -307,7 +365,32 @@ class Compiled:
         form = program.form
         return outs[0] if form == "one" else outs if form == "tuple" else _unflatten(program.spec, iter(outs))
 
+    def _guard_changed(self, now: tuple, then: tuple, key: Any, args: tuple, kwargs: dict, tensors: list) -> Any:
+        """Capture again after a guard changed; past RECAPTURE_LIMIT such captures, run eagerly from then on."""
+        if self.guarded_out:
+            return self.fn(*args, **kwargs)
+        self.recaptures += 1
+        if self.recaptures > RECAPTURE_LIMIT:
+            at = next(i for i, (a, b) in enumerate(zip(now, then)) if not _unchanged((a,), (b,)))
+            self.guarded_out = self._guard_name(at)
+            warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} was captured again {RECAPTURE_LIMIT} "
+                          f"times because {self.guarded_out} changed; it runs eagerly from now on (pass what "
+                          "changes as an argument)", CompileWarning, stacklevel=3)
+            return self.fn(*args, **kwargs)
+        return self._capture(key, args, kwargs, tensors, None)
+
+    def _guard_name(self, at: int) -> str:
+        """What guard ``at`` of :meth:`_guards` watches, in words."""
+        if at < len(GUARDS):
+            return "a module's registered parameters, buffers or children (one was replaced)"
+        at -= len(GUARDS)
+        function = getattr(self.fn, "__func__", self.fn)
+        if at < len(self.cells):
+            return f"the variable {function.__code__.co_freevars[at]!r} of its closure"
+        return f"the global {self.names[at - len(self.cells)]!r}"
+
     def _capture(self, key: Any, args: tuple, kwargs: dict, tensors: list, previous: Program | None) -> Any:
+        guards = self._guards()   # before fn runs: what it reads from here is what the capture holds
         tracer = Tracer(tensors, reads_run_eagerly=not self.check)
         epoch = INPLACE.epoch
         checks = set_state("checks", tracer)   # the engine hands every op it runs to the tracer
@@ -337,6 +420,7 @@ class Compiled:
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
         program = Program(tracer, outputs, spec)
+        program.guards = guards
         if previous is not None:
             name = getattr(self.fn, '__name__', 'fn')
             why = _divergence(previous, program)

@@ -18,7 +18,7 @@ from minigrad import Tensor
 
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, reregistered
 
 __all__ = ["Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential"]
 
@@ -166,6 +166,35 @@ class Sequential(Module):
         setattr(self, str(len(self._modules)), module)
         return self
 
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Put ``module`` before position ``index`` (as list.insert); the children are numbered anew."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: expected a Module, got {type(module).__name__}")
+        modules = list(self._modules.values())
+        length = len(modules)
+        if isinstance(index, bool) or not hasattr(index, "__index__") or not -length <= index.__index__() <= length:
+            raise IndexError(f"Sequential.insert: index {index!r} is out of range for {length} modules")
+        modules.insert(index.__index__(), module)
+        self._renumber(modules)
+        return self
+
+    def pop(self, index: int | slice) -> Any:
+        module = self[index]
+        del self[index]
+        return module
+
+    def _renumber(self, modules: list) -> None:
+        """The children ``modules``, named 0, 1, … (as PyTorch renumbers after a deletion)."""
+        for key in list(self._modules):
+            delattr(self, key)
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
+
     def __len__(self) -> int:
         return len(self._modules)
 
@@ -177,6 +206,20 @@ class Sequential(Module):
         if isinstance(index, slice):
             return Sequential(*modules[index])
         return modules[_list_index(index, len(modules), "Sequential")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: item {index!r} must be a Module, got {type(module).__name__}")
+        keys = list(self._modules)
+        setattr(self, keys[_list_index(index, len(keys), "Sequential")], module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_list_index(index, len(modules), "Sequential")]
+        self._renumber(modules)
 
 
 def _list_index(index: Any, length: int, name: str) -> int:
@@ -209,6 +252,8 @@ class _Container(Module):
     def _put(self, key: str, module: Module) -> None:
         if not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}: {key!r} is a {type(module).__name__}, not a Module")
+        if self._modules.get(key, module) is not module:
+            reregistered()
         self._modules[key] = module
         object.__setattr__(module, "_scope_name", f"{self._scope_name}.{key}")
         # a container already assigned to a parent (e.g. `self.layers.append(...)` after
@@ -238,6 +283,7 @@ class ModuleList(_Container):
             self.extend(modules)
 
     def _reindex(self, modules: list) -> None:
+        reregistered()
         self._modules.clear()
         for i, module in enumerate(modules):
             self._put(str(i), module)
@@ -324,9 +370,12 @@ class ModuleDict(_Container):
     def pop(self, key: str) -> Module:
         module = self[key]
         del self._modules[key]
+        reregistered()
         return module
 
     def clear(self) -> None:
+        if self._modules:
+            reregistered()
         self._modules.clear()
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:

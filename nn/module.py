@@ -9,7 +9,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.compile import add_signature_part
+from minigrad.compile import add_guard, add_signature_part
 
 
 class Parameter(Tensor):
@@ -40,6 +40,16 @@ class LoadResult(NamedTuple):
 _SERIALS = itertools.count()
 _IN_EVAL: set[int] = set()
 _modes_key: list = [frozenset()]   # the frozen copy of _IN_EVAL (None: stale)
+# Re-registrations (a parameter, child module or buffer replaced or removed after it was registered),
+# counted for mg.compile's guard: a capture holds the tensor objects it read, so after
+# `model.fc = nn.Linear(...)` every compiled call is captured again. First assignments do not count.
+_REREGISTRATIONS = [0]
+
+
+def reregistered() -> None:
+    """Count a registered parameter, module or buffer replaced or removed (containers that edit
+    ``_modules`` directly call it)."""
+    _REREGISTRATIONS[0] += 1
 
 
 def _set_mode(module: Module, training: bool) -> None:
@@ -61,6 +71,7 @@ def _modes() -> frozenset:
 
 
 add_signature_part(_modes)
+add_guard(lambda: _REREGISTRATIONS[0])
 
 
 class Module:
@@ -109,6 +120,9 @@ class Module:
             _set_mode(self, bool(value))
             return
         self._check_replacement(name, value)
+        if self.__dict__.get(name, value) is not value and (
+                name in self._parameters or name in self._modules or name in self._buffers):
+            _REREGISTRATIONS[0] += 1   # a registered tensor or module replaced (mg.compile's guard)
         if name in self._buffers and (value is None or isinstance(value, Tensor)):
             self._buffers[name] = value   # a buffer stays a buffer (and in the state dict), as in PyTorch
             object.__setattr__(self, name, value)
@@ -144,19 +158,23 @@ class Module:
 
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
+            if table.pop(name, None) is not None:
+                _REREGISTRATIONS[0] += 1
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` under ``name`` (None removes it: e.g. ``bias=False``)."""
         if param is None:
-            self._parameters.pop(name, None)
+            if self._parameters.pop(name, None) is not None:
+                _REREGISTRATIONS[0] += 1
             object.__setattr__(self, name, None)
         else:
             setattr(self, name, param)
 
     def register_buffer(self, name: str, value: Tensor | None) -> None:
         """A non-trainable tensor saved in the state dict and moved by ``to()``."""
+        if self._buffers.get(name, value) is not value:
+            _REREGISTRATIONS[0] += 1
         self._buffers[name] = value
         object.__setattr__(self, name, value)
 

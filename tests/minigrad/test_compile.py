@@ -486,3 +486,54 @@ def test_a_function_returning_a_number_runs_eagerly_with_a_warning() -> None:
     with pytest.warns(mg.CompileWarning, match="returns a value of type int"):
         assert f(x, 2)[1] == 3
     assert f(x, 5)[1] == 6 and f(x, 5)[0].numpy().tolist() == [5.0, 10.0]
+
+
+RANDOM_WEIGHT = mg.ones(3)   # a module global a compiled function reads (the notebook case: rebound later)
+
+
+def test_a_rebound_global_or_closure_variable_is_read_anew_not_replayed_stale() -> None:
+    global RANDOM_WEIGHT
+    f = mg.compile(lambda t: t * RANDOM_WEIGHT)
+    x = mg.tensor([1.0, 2.0, 3.0])
+    for _ in range(4):
+        f(x)
+    RANDOM_WEIGHT = mg.tensor([2.0, 2.0, 2.0])
+    try:
+        assert f(x).numpy().tolist() == [2.0, 4.0, 6.0]
+    finally:
+        RANDOM_WEIGHT = mg.ones(3)
+
+    def make() -> tuple:
+        w = mg.ones(3)
+        g = mg.compile(lambda t: t * w)
+
+        def rebind(value: float) -> None:
+            nonlocal w
+            w = mg.full((3,), value)
+        return g, rebind
+    g, rebind = make()
+    for _ in range(4):
+        g(x)
+    rebind(-1.0)
+    assert g(x).numpy().tolist() == [-1.0, -2.0, -3.0]
+    assert len(g.programs) == 1   # captured again in place
+
+
+def test_a_variable_rebound_on_every_call_runs_eagerly_after_the_recapture_limit() -> None:
+    def make() -> tuple:
+        w = mg.ones(2)
+        g = mg.compile(lambda t: t * w)
+
+        def rebind(value: float) -> None:
+            nonlocal w
+            w = mg.full((2,), value)
+        return g, rebind
+    g, rebind = make()
+    x = mg.ones(2)
+    for _ in range(4):
+        g(x)
+    with pytest.warns(mg.CompileWarning, match="captured again 8 times because the variable 'w' of its closure"):
+        for i in range(12):
+            rebind(float(i))
+            assert g(x).numpy().tolist() == [float(i)] * 2
+    assert g.guarded_out

@@ -118,3 +118,45 @@ def test_torch_compile_keywords_are_taken() -> None:
         mg.compile(len, backend="tvm")
     with pytest.raises(TypeError, match="expected a function or a module"):
         mg.compile(3)
+
+
+@pytest.mark.parametrize("change", ["parameter", "sequential item", "module list item", "child module", "double"])
+def test_a_replaced_parameter_or_child_module_is_read_anew_not_replayed_stale(change: str) -> None:
+    mg.manual_seed(5)
+    holder = nn.Module()
+    holder.body = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    holder.extra = nn.ModuleList([nn.Identity()])
+
+    def run(t: mg.Tensor) -> mg.Tensor:
+        return holder.extra[0](holder.body(t))
+    compiled = mg.compile(run)
+    x = mg.randn(2, 3)
+    for _ in range(4):
+        compiled(x)
+    if change == "parameter":
+        holder.body[0].weight = nn.Parameter(mg.randn(4, 3))
+    elif change == "sequential item":
+        holder.body[2] = nn.Linear(4, 2)
+    elif change == "module list item":
+        holder.extra[0] = nn.Tanh()
+    elif change == "child module":
+        holder.extra = nn.ModuleList([nn.Sigmoid()])
+    else:
+        holder.double()
+        x = x.double()
+    np.testing.assert_array_equal(compiled(x).numpy(), run(x).numpy())
+
+
+def test_sequential_items_are_set_deleted_inserted_and_popped_as_in_pytorch() -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch is the reference")
+    ours = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.ReLU(), nn.Sigmoid())
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh(), torch.nn.ReLU(), torch.nn.Sigmoid())
+    for seq, lib in ((ours, nn), (theirs, torch.nn)):
+        seq[1] = lib.Identity()
+        del seq[2]
+        seq.insert(1, lib.Sigmoid())
+        seq.pop(0)
+        seq.extend([lib.Tanh()])
+        del seq[0:1]
+    assert list(ours._modules) == list(theirs._modules)
+    assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs]
