@@ -125,7 +125,8 @@ from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = ["CompileError", "CompileWarning", "add_guard", "add_signature_part", "compile"]
+__all__ = ["CompileError", "CompileWarning", "add_guard", "add_signature_part", "compile", "is_compiling",
+           "run_eagerly"]
 
 
 class CompileError(RuntimeError):
@@ -196,6 +197,19 @@ SIGNATURE_PARTS: list[Callable[[], Any]] = []
 def add_signature_part(part: Callable[[], Any]) -> None:
     """Make ``part()`` (hashable, cheap: it runs on every compiled call) part of every call's signature."""
     SIGNATURE_PARTS.append(part)
+
+
+def is_compiling() -> bool:
+    """Whether ``mg.compile`` is capturing a call right now (``torch.compiler.is_compiling``'s counterpart)."""
+    return isinstance(_state.get().checks, Tracer)
+
+
+def run_eagerly(why: str) -> None:
+    """Make the call being captured, if any, run eagerly for its signature (with a CompileWarning saying
+    ``why``): for Python side effects a replay would skip, such as a module's forward hooks."""
+    tracer = _state.get().checks
+    if isinstance(tracer, Tracer):
+        tracer.note_eager(why)
 
 
 # Guards: values read on every replay and compared with their values at capture; a change means the
@@ -270,7 +284,7 @@ class Compiled:
         self.check = check
         self.fullgraph = fullgraph   # a signature that would run eagerly raises CompileError instead
         self.programs: dict = {}
-        self.eager: dict = {}   # signature -> why it runs eagerly
+        self.eager: dict = {}   # signature -> (why it runs eagerly, the guards then: a change tries again)
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
         self.cells, self.names, self.namespace = _watched(fn)
         self.recaptures = 0     # captures made again because a guard changed (RECAPTURE_LIMIT)
@@ -339,8 +353,11 @@ class Compiled:
         except TypeError:
             return self.fn(*args, **kwargs)   # an unhashable argument: no signature, run eagerly
         if program is None:
-            if key in self.eager:
-                return self.fn(*args, **kwargs)
+            eager = self.eager.get(key)
+            if eager is not None:
+                if _unchanged(self._guards(), eager[1]):
+                    return self.fn(*args, **kwargs)
+                del self.eager[key]   # e.g. a forward hook was removed: capture it now
             if len(self.programs) >= MAX_PROGRAMS:
                 if not self.full:
                     self.full = True
@@ -382,7 +399,7 @@ class Compiled:
     def _guard_name(self, at: int) -> str:
         """What guard ``at`` of :meth:`_guards` watches, in words."""
         if at < len(GUARDS):
-            return "a module's registered parameters, buffers or children (one was replaced)"
+            return "a module's parameters, buffers, children or forward hooks (one was replaced, added or removed)"
         at -= len(GUARDS)
         function = getattr(self.fn, "__func__", self.fn)
         if at < len(self.cells):
@@ -415,7 +432,8 @@ class Compiled:
             if self.fullgraph:
                 raise CompileError(f"compile: {getattr(self.fn, '__name__', 'fn')} cannot be captured whole "
                                    f"(fullgraph=True): {tracer.eager_only}")
-            self.eager[key] = tracer.eager_only
+            self.eager[key] = (tracer.eager_only, guards)
+            self.programs.pop(key, None)   # captured before a change (a hook added): eager from now on
             warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for this input signature: "
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
@@ -428,7 +446,7 @@ class Compiled:
                 raise CompileError(f"compile: {name} took a different path than captured: {why}")
             if why is not None:   # found by the second call's check: this signature runs eagerly from now on
                 del self.programs[key]
-                self.eager[key] = why
+                self.eager[key] = (why, guards)
                 warnings.warn(f"compile: {name} runs eagerly for this input signature: {why}", CompileWarning,
                               stacklevel=3)
             previous.checks_left -= 1

@@ -9,7 +9,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.compile import add_guard, add_signature_part
+from minigrad.compile import add_guard, add_signature_part, run_eagerly
 
 
 class Parameter(Tensor):
@@ -47,9 +47,29 @@ _REREGISTRATIONS = [0]
 
 
 def reregistered() -> None:
-    """Count a registered parameter, module or buffer replaced or removed (containers that edit
-    ``_modules`` directly call it)."""
+    """Count a registered parameter, module or buffer replaced or removed, or a forward hook added or
+    removed (containers that edit ``_modules`` directly call it too)."""
     _REREGISTRATIONS[0] += 1
+
+
+_HOOK_IDS = itertools.count()
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` returns, as PyTorch's: ``remove()`` (also on leaving a ``with``)."""
+
+    def __init__(self, remove: Any) -> None:
+        self._remove = remove
+
+    def remove(self) -> None:
+        """Remove the hook; removing it again does nothing."""
+        self._remove()
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def _set_mode(module: Module, training: bool) -> None:
@@ -171,11 +191,16 @@ class Module:
         else:
             setattr(self, name, param)
 
-    def register_buffer(self, name: str, value: Tensor | None) -> None:
-        """A non-trainable tensor saved in the state dict and moved by ``to()``."""
+    def register_buffer(self, name: str, value: Tensor | None, persistent: bool = True) -> None:
+        """A non-trainable tensor moved by ``to()`` and saved in the state dict (unless ``persistent=False``)."""
         if self._buffers.get(name, value) is not value:
             _REREGISTRATIONS[0] += 1
         self._buffers[name] = value
+        transient = self.__dict__.setdefault("_non_persistent", set())
+        if persistent:
+            transient.discard(name)
+        else:
+            transient.add(name)
         object.__setattr__(self, name, value)
 
     # --- calling ---
@@ -190,8 +215,77 @@ class Module:
         return self._call(*args, **kwargs)
 
     def _call(self, *args: Any, **kwargs: Any) -> Any:
-        with mg.name_scope(self._scope_name):
-            return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks is None or not (hooks["pre"] or hooks["post"]):
+            with mg.name_scope(self._scope_name):
+                return self.forward(*args, **kwargs)
+        return self._call_with_hooks(hooks, args, kwargs)
+
+    def _call_with_hooks(self, hooks: dict, args: tuple, kwargs: dict) -> Any:
+        """A call with forward (pre-)hooks, in registration order, as PyTorch runs them."""
+        run_eagerly(f"{type(self).__name__} {self._scope_name!r} has forward hooks (a replay would skip them)")
+        for hook, with_kwargs, _always in hooks["pre"].values():
+            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
+            if result is not None:
+                if with_kwargs:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{type(self).__name__}: a forward pre-hook with kwargs must return "
+                                           f"None or (args, kwargs), got {type(result).__name__}")
+                    args, kwargs = result
+                else:
+                    args = result if isinstance(result, tuple) else (result,)
+        try:
+            with mg.name_scope(self._scope_name):
+                output = self.forward(*args, **kwargs)
+        except Exception:
+            for hook, with_kwargs, always in hooks["post"].values():
+                if always:   # always_call=True: run even when forward raised (its output is None)
+                    hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+            raise
+        for hook, with_kwargs, _always in hooks["post"].values():
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def _add_forward_hook(self, which: str, hook: Any, prepend: bool, with_kwargs: bool,
+                          always_call: bool) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}: a hook must be callable, got {type(hook).__name__}")
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks is None:
+            hooks = {"pre": {}, "post": {}}
+            object.__setattr__(self, "_forward_hooks", hooks)
+        table = hooks[which]
+        key = next(_HOOK_IDS)
+        entry = (hook, bool(with_kwargs), bool(always_call))
+        if prepend:
+            items = list(table.items())
+            table.clear()
+            table[key] = entry
+            table.update(items)
+        else:
+            table[key] = entry
+        reregistered()   # calls captured without this hook run it now (they are captured again, eagerly)
+
+        def remove() -> None:
+            if table.pop(key, None) is not None:
+                reregistered()
+        return RemovableHandle(remove)
+
+    def register_forward_pre_hook(self, hook: Any, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)``) before each ``forward``; it may return
+        new args (or ``(args, kwargs)``). Returns a handle whose ``remove()`` removes it, as PyTorch's.
+        A compiled call through this module runs eagerly while the hook is registered."""
+        return self._add_forward_hook("pre", hook, prepend, with_kwargs, False)
+
+    def register_forward_hook(self, hook: Any, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) after each ``forward``;
+        it may return a new output. Returns a handle whose ``remove()`` removes it, as PyTorch's.
+        A compiled call through this module runs eagerly while the hook is registered."""
+        return self._add_forward_hook("post", hook, prepend, with_kwargs, always_call)
 
     def compile(self, **kwargs: Any) -> None:
         """Compile this module's calls in place, as PyTorch's ``Module.compile``: ``mg.compile``'s
@@ -201,15 +295,18 @@ class Module:
 
     # --- traversal ---
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """(dotted path, module) for this module and every descendant, each once."""
-        seen = set()
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(dotted path, module) for this module and every descendant; a shared one once (unless
+        ``remove_duplicate=False``). ``memo``: modules to skip, as PyTorch's."""
+        seen = set() if memo is None else {id(m) for m in memo}
         stack = [(prefix, self)]
         while stack:
             path, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
             yield path, module
             children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
@@ -227,25 +324,92 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """(dotted path, parameter) in definition order; a shared parameter once."""
+    def _named_members(self, table: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool) -> Iterator[tuple[str, Any]]:
+        """(dotted path, tensor) of each module's ``_parameters`` or ``_buffers``, in definition order."""
         seen = set()
-        for path, module in self.named_modules(prefix):
-            for name, param in module._parameters.items():
-                if param is None or id(param) in seen:
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else iter([(prefix, self)])
+        for path, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is None or (remove_duplicate and id(value) in seen):
                     continue
-                seen.add(id(param))
-                yield (f"{path}.{name}" if path else name), param
+                seen.add(id(value))
+                yield (f"{path}.{name}" if path else name), value
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted path, parameter) in definition order; a shared parameter once (unless
+        ``remove_duplicate=False``); ``recurse=False``: this module's own only."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
-        for path, module in self.named_modules():
-            for name, buf in module._buffers.items():
-                if buf is not None:
-                    yield (f"{path}.{name}" if path else name), buf
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted path, buffer), as :meth:`named_parameters`."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buf in self.named_buffers(recurse=recurse):
+            yield buf
+
+    # --- by name ---
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as the child ``name`` (as ``setattr``; None leaves a placeholder)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{type(self).__name__}.add_module: the name must be a non-empty string without '.', "
+                           f"got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {name!r} is a {type(module).__name__}, not a Module")
+        if module is None:
+            if self._modules.get(name) is not None:
+                _REREGISTRATIONS[0] += 1
+            self._modules[name] = None
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> Module:
+        """The module at dotted path ``target`` (``""``: this one); AttributeError names the missing part."""
+        module = self
+        if target == "":
+            return module
+        for part in target.split("."):
+            child = module._modules.get(part) if isinstance(module, Module) else None
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {part!r} (in {target!r})")
+            module = child
+        return module
+
+    def set_submodule(self, target: str, module: Module) -> None:
+        """Replace the module at dotted path ``target`` (its parent must exist)."""
+        parent, _, name = target.rpartition(".")
+        owner = self.get_submodule(parent)
+        if name not in owner._modules:
+            raise AttributeError(f"{type(owner).__name__} has no submodule {name!r} (in {target!r})")
+        setattr(owner, name, module)
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (``"layer.weight"``)."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._parameters or module._parameters[name] is None:
+            raise AttributeError(f"{type(module).__name__} has no parameter {name!r} (in {target!r})")
+        return module._parameters[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target``."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._buffers or module._buffers[name] is None:
+            raise AttributeError(f"{type(module).__name__} has no buffer {name!r} (in {target!r})")
+        return module._buffers[name]
 
     def apply(self, fn: Any) -> Module:
         for module in reversed(list(self.modules())):
@@ -262,10 +426,14 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Drop every parameter's ``.grad`` (set to None, as PyTorch's default)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's ``.grad`` (set to None, as PyTorch's default), or fill it with zeros
+        in place (``set_to_none=False``)."""
         for param in self.parameters():
-            param.grad = None
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad.data[...] = 0   # the same .grad tensor, zeroed, as PyTorch's zero_()
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for param in self.parameters():
@@ -316,26 +484,48 @@ class Module:
 
     # --- state ---
 
-    def state_dict(self) -> dict:
-        """Dotted name → Tensor sharing the parameter's (or buffer's) array."""
-        state = {name: param.detach() for name, param in self.named_parameters()}
-        for name, buf in self.named_buffers():
-            state[name] = buf.detach()
+    def state_dict(self, *args: Any, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> dict:
+        """Dotted name → Tensor sharing the parameter's (or buffer's) array, as PyTorch's: keys start with
+        ``prefix``, go into ``destination`` if given, and ``keep_vars=True`` gives the Parameters themselves."""
+        if args:   # PyTorch's old positional form: (destination, prefix, keep_vars)
+            if len(args) > 3:
+                raise TypeError(f"{type(self).__name__}.state_dict: at most 3 positional arguments, got {len(args)}")
+            destination, prefix, keep_vars = (*args, *(destination, prefix, keep_vars)[len(args):])
+        state = {} if destination is None else destination
+        for name, tensor in self._state_items(prefix):
+            state[name] = tensor if keep_vars else tensor.detach()
         return state
 
-    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> LoadResult:
+    def _state_items(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
+        """What the state dict holds, in PyTorch's order: this module's parameters, its persistent buffers,
+        then each child's, recursively; a shared parameter or module under each of its names, as PyTorch."""
+        for name, param in self._parameters.items():
+            if param is not None:
+                yield prefix + name, param
+        transient = self.__dict__.get("_non_persistent", ())
+        for name, buf in self._buffers.items():
+            if buf is not None and name not in transient:
+                yield prefix + name, buf
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module._state_items(f"{prefix}{name}.")
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> LoadResult:
         """Copy arrays from ``state`` (Tensors or NumPy arrays) into this module.
 
         Every name and shape is checked first; if anything is wrong nothing is
         changed and :class:`StateDictError` names each missing, unexpected and
         mis-shaped key. Values are cast to each parameter's dtype and copied
-        to its device, as PyTorch does.
+        to its device, into its array, as PyTorch does (a graph that saved the
+        old values then refuses a backward, as after any in-place change).
+        ``assign=True`` makes each parameter and buffer take the given array itself
+        (its dtype and device; no copy), as PyTorch's ``assign``.
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a mapping of name → array, "
                             f"got {type(state).__name__}")
-        own = dict(self.named_parameters())
-        own.update(self.named_buffers())
+        own = dict(self._state_items(""))
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         problems = []
@@ -358,6 +548,10 @@ class Module:
                 problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, "
                                 f"{target.shape} in the model")
                 continue
+            flags = getattr(target.data, "flags", None)
+            if not assign and flags is not None and not getattr(flags, "writeable", True):
+                problems.append(f"  {key}: the model's array is read-only (load with assign=True)")
+                continue
             arrays[key] = array
         if strict:
             problems += [f"  missing key: {k}" for k in missing]
@@ -367,9 +561,15 @@ class Module:
                                  "nothing was loaded:\n" + "\n".join(problems))
         for key, array in arrays.items():
             target = own[key]
-            new = mg.to_device(mg.to_numpy(array), target.device) if target.device.type != "cpu" \
-                else mg.to_numpy(array)
-            target.data = new.astype(target.dtype, copy=True)
+            if assign:
+                target.data = array
+            else:
+                new = mg.to_device(mg.to_numpy(array), target.device) if target.device.type != "cpu" \
+                    else mg.to_numpy(array)
+                mg.array_module(target.data).copyto(target.data, new, casting="unsafe")
+            bump = getattr(target, "_bump_version", None)
+            if bump is not None:
+                bump()
         return LoadResult(missing, unexpected)
 
     # --- printing ---

@@ -150,7 +150,10 @@ def test_to_dtype_keeps_parameter_identity() -> None:
 def test_state_dict_round_trip_with_numpy_arrays() -> None:
     a, b = Model(), Model()
     state = a.state_dict()
-    assert list(state) == EXPECTED_NAMES + ["blocks.0.count", "blocks.1.count"]
+    # PyTorch's order: each module's parameters, then its buffers, then its children's
+    assert list(state) == ["embed.weight", "blocks.0.scale", "blocks.0.count", "blocks.0.proj.weight",
+                           "blocks.0.proj.bias", "blocks.1.scale", "blocks.1.count", "blocks.1.proj.weight",
+                           "blocks.1.proj.bias", "heads.tag.weight", "heads.tag.bias", "heads.score.weight"]
     b.load_state_dict({k: v.numpy().astype(np.float64) for k, v in state.items()})  # cast to float32 on load
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         assert pb.dtype == np.float32
