@@ -114,8 +114,9 @@ What is captured, and what is not (as JAX documents for ``jit``):
 from __future__ import annotations
 
 import functools
+import operator
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy
 
@@ -242,8 +243,10 @@ def _watched(fn: Any) -> tuple[tuple, tuple, dict]:
     return tuple(function.__closure__ or ()), tuple(n for n in code.co_names if n in namespace), namespace
 
 
-def _unchanged(now: tuple, then: tuple) -> bool:
+def _unchanged(now: Sequence, then: Sequence) -> bool:
     """Guard values: the same objects, or equal numbers and strings (a new int of the same value is the same)."""
+    if all(map(operator.is_, now, then)):   # the usual case, in C
+        return True
     for a, b in zip(now, then):
         if a is not b and not (type(a) is type(b) and type(a) in (int, float, bool, str) and a == b):
             return False
@@ -292,7 +295,7 @@ class Compiled:
         # a module's attributes are read through __getattr__, live; copying its __dict__ would freeze them
         functools.update_wrapper(self, fn, updated=() if _is_module(fn) else functools.WRAPPER_UPDATES)
 
-    def _guards(self) -> tuple:
+    def _guards(self) -> list:
         """The values of the guards now (see GUARDS)."""
         values = [guard() for guard in GUARDS]
         for cell in self.cells:
@@ -300,9 +303,10 @@ class Compiled:
                 values.append(cell.cell_contents)
             except ValueError:   # a cell not yet filled
                 values.append(_EMPTY_CELL)
-        namespace = self.namespace
-        values += [namespace.get(name) for name in self.names]
-        return tuple(values)
+        if self.names:
+            namespace = self.namespace
+            values += [namespace.get(name) for name in self.names]
+        return values
 
     def __getattr__(self, name: str) -> Any:
         """A compiled module is used as the module: ``parameters()``, ``train()``, ``state_dict()`` …
