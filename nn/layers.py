@@ -1,4 +1,5 @@
-"""Basic layers (Linear, Embedding, Dropout, Identity) and containers (Sequential, ModuleList, ModuleDict).
+"""Basic layers (Linear, Embedding, Dropout, Identity, Flatten, Unflatten) and containers (Sequential,
+ModuleList, ModuleDict, ParameterList, ParameterDict).
 
 Every constructor takes PyTorch's factory keywords ``device=None, dtype=None``
 (float32 on the default device unless told otherwise) and initialises its
@@ -20,7 +21,8 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter, reregistered
 
-__all__ = ["Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "Sequential"]
+__all__ = ["Dropout", "Embedding", "Flatten", "Identity", "Linear", "ModuleDict", "ModuleList", "ParameterDict",
+           "ParameterList", "Sequential", "Unflatten"]
 
 
 def _float_dtype(dtype: Any, name: str) -> Any:
@@ -383,3 +385,152 @@ class ModuleDict(_Container):
         for pair in pairs:
             key, module = pair
             self[key] = module
+
+
+class Flatten(Module):
+    """Flatten dims ``start_dim`` … ``end_dim`` into one, as ``torch.nn.Flatten`` (by default all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (one entry may be -1), as ``torch.nn.Unflatten``:
+    (…, n, …) → (…, *unflattened_size, …)."""
+
+    def __init__(self, dim: int, unflattened_size: Iterable[int]) -> None:
+        super().__init__()
+        sizes = tuple(unflattened_size)
+        if not sizes or not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
+            raise TypeError("Unflatten: unflattened_size must be a non-empty sequence of ints, "
+                            f"got {unflattened_size!r}")
+        self.dim, self.unflattened_size = dim, sizes
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = tuple(x.shape)
+        dim = self.dim + len(shape) if self.dim < 0 else self.dim
+        if not 0 <= dim < len(shape):
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for a tensor of shape {shape}")
+        sizes = self.unflattened_size
+        known = math.prod(n for n in sizes if n != -1)
+        if (-1 not in sizes and known != shape[dim]) or (-1 in sizes and (known == 0 or shape[dim] % known)):
+            raise ValueError(f"Unflatten: cannot split dim {self.dim} of size {shape[dim]} into {sizes}")
+        return x.reshape(*shape[:dim], *sizes, *shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+def _as_parameter(value: Any, name: str) -> Any:
+    """A Tensor that is not a Parameter becomes one, as in PyTorch's ParameterList/ParameterDict."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    if not isinstance(value, Parameter):
+        raise TypeError(f"{name}: expected a Parameter or a Tensor, got {type(value).__name__}")
+    return value
+
+
+class ParameterList(Module):
+    """A list of parameters registered as ``0``, ``1``, … (``plist.0`` in the state dict), as
+    ``torch.nn.ParameterList``; a Tensor put in becomes a Parameter."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(list(self._parameters.values()))
+
+    def __getitem__(self, index: int | slice) -> Any:
+        values = list(self._parameters.values())
+        if isinstance(index, slice):
+            return ParameterList(values[index])
+        return values[_list_index(index, len(values), "ParameterList")]
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        setattr(self, str(_list_index(index, len(self), "ParameterList")), _as_parameter(value, "ParameterList"))
+
+    def append(self, value: Any) -> ParameterList:
+        setattr(self, str(len(self)), _as_parameter(value, "ParameterList"))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        for value in values:
+            self.append(value)
+        return self
+
+    def __iadd__(self, values: Iterable[Any]) -> ParameterList:
+        return self.extend(values)
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+                         for i, p in enumerate(self))
+
+
+class ParameterDict(Module):
+    """A dict of parameters by name (insertion order), as ``torch.nn.ParameterDict``; a Tensor put in
+    becomes a Parameter."""
+
+    def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def _check_key(self, key: Any) -> str:
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ParameterDict: keys must be non-empty strings without '.', got {key!r}")
+        return key
+
+    def __getitem__(self, key: str) -> Parameter:
+        if key not in self._parameters:
+            raise KeyError(f"ParameterDict: no parameter {key!r} (keys: {list(self._parameters)})")
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, self._check_key(key), _as_parameter(value, "ParameterDict"))
+
+    def __delitem__(self, key: str) -> None:
+        self[key]   # noqa: B018 - the KeyError naming the keys
+        delattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._parameters))
+
+    def keys(self) -> list[str]:
+        return list(self._parameters)
+
+    def values(self) -> list[Parameter]:
+        return list(self._parameters.values())
+
+    def items(self) -> list[tuple[str, Parameter]]:
+        return list(self._parameters.items())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._parameters.get(key, default)
+
+    def pop(self, key: str) -> Parameter:
+        value = self[key]
+        del self[key]
+        return value
+
+    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        pairs = parameters.items() if isinstance(parameters, (Mapping, ParameterDict)) else parameters
+        for key, value in pairs:
+            self[key] = value

@@ -442,13 +442,17 @@ class Module:
 
     # --- devices and dtypes ---
 
-    def to(self, device: Any = None, dtype: Any = None) -> Module:
+    def to(self, device: Any = None, dtype: Any = None, non_blocking: bool = False) -> Module:
         """Move (in place) every parameter and buffer to ``device`` and/or cast floats to ``dtype``.
 
         Parameters keep their identity, so an optimizer built before the move
         still holds them (its state follows on its next step). As in PyTorch (and
-        ``Tensor.to``), a dtype may also come first: ``model.to(mg.float64)``.
+        ``Tensor.to``), a dtype may also come first: ``model.to(mg.float64)``, or a
+        tensor whose device and dtype to take: ``model.to(x)``. ``non_blocking`` is
+        accepted and changes nothing (copies are synchronous).
         """
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype if dtype is None else dtype
         if dtype is None and isinstance(device, (numpy.dtype, type)):
             device, dtype = None, device
         dev = mg.resolve_device(device) if device is not None else None
@@ -481,6 +485,20 @@ class Module:
 
     def float(self) -> Module:
         return self.to(dtype=mg.float32)
+
+    def half(self) -> Module:
+        return self.to(dtype=mg.float16)
+
+    def bfloat16(self) -> Module:
+        raise TypeError(f"{type(self).__name__}.bfloat16: NumPy has no bfloat16; use half() (float16) or float()")
+
+    def type(self, dst_type: Any) -> Module:
+        """Cast floating parameters and buffers to ``dst_type`` (a dtype), as PyTorch's ``Module.type``."""
+        return self.to(dtype=dst_type)
+
+    def share_memory(self) -> Module:
+        """Nothing to do: NumPy arrays are plain process memory (kept so PyTorch code runs unchanged)."""
+        return self
 
     # --- state ---
 
