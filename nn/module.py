@@ -9,7 +9,9 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.compile import add_guard, add_signature_part, run_eagerly
+from minigrad.compile import add_guard, add_signature_part
+
+from .hooks import RemovableHandle, add_hook, call_with_hooks, has_hooks
 
 
 class Parameter(Tensor):
@@ -47,29 +49,9 @@ _REREGISTRATIONS = [0]
 
 
 def reregistered() -> None:
-    """Count a registered parameter, module or buffer replaced or removed, or a forward hook added or
-    removed (containers that edit ``_modules`` directly call it too)."""
+    """Count a registered parameter, module or buffer replaced or removed, or a hook added or removed
+    (containers that edit ``_modules`` directly, and nn.hooks, call it)."""
     _REREGISTRATIONS[0] += 1
-
-
-_HOOK_IDS = itertools.count()
-
-
-class RemovableHandle:
-    """What ``register_forward_hook`` returns, as PyTorch's: ``remove()`` (also on leaving a ``with``)."""
-
-    def __init__(self, remove: Any) -> None:
-        self._remove = remove
-
-    def remove(self) -> None:
-        """Remove the hook; removing it again does nothing."""
-        self._remove()
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
 
 
 def _set_mode(module: Module, training: bool) -> None:
@@ -215,77 +197,35 @@ class Module:
         return self._call(*args, **kwargs)
 
     def _call(self, *args: Any, **kwargs: Any) -> Any:
-        hooks = self.__dict__.get("_forward_hooks")
-        if hooks is None or not (hooks["pre"] or hooks["post"]):
-            with mg.name_scope(self._scope_name):
-                return self.forward(*args, **kwargs)
-        return self._call_with_hooks(hooks, args, kwargs)
+        if has_hooks(self):
+            return call_with_hooks(self, args, kwargs)
+        with mg.name_scope(self._scope_name):
+            return self.forward(*args, **kwargs)
 
-    def _call_with_hooks(self, hooks: dict, args: tuple, kwargs: dict) -> Any:
-        """A call with forward (pre-)hooks, in registration order, as PyTorch runs them."""
-        run_eagerly(f"{type(self).__name__} {self._scope_name!r} has forward hooks (a replay would skip them)")
-        for hook, with_kwargs, _always in hooks["pre"].values():
-            result = hook(self, args, kwargs) if with_kwargs else hook(self, args)
-            if result is not None:
-                if with_kwargs:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(f"{type(self).__name__}: a forward pre-hook with kwargs must return "
-                                           f"None or (args, kwargs), got {type(result).__name__}")
-                    args, kwargs = result
-                else:
-                    args = result if isinstance(result, tuple) else (result,)
-        try:
-            with mg.name_scope(self._scope_name):
-                output = self.forward(*args, **kwargs)
-        except Exception:
-            for hook, with_kwargs, always in hooks["post"].values():
-                if always:   # always_call=True: run even when forward raised (its output is None)
-                    hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
-            raise
-        for hook, with_kwargs, _always in hooks["post"].values():
-            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
-            if result is not None:
-                output = result
-        return output
-
-    def _add_forward_hook(self, which: str, hook: Any, prepend: bool, with_kwargs: bool,
-                          always_call: bool) -> RemovableHandle:
-        if not callable(hook):
-            raise TypeError(f"{type(self).__name__}: a hook must be callable, got {type(hook).__name__}")
-        hooks = self.__dict__.get("_forward_hooks")
-        if hooks is None:
-            hooks = {"pre": {}, "post": {}}
-            object.__setattr__(self, "_forward_hooks", hooks)
-        table = hooks[which]
-        key = next(_HOOK_IDS)
-        entry = (hook, bool(with_kwargs), bool(always_call))
-        if prepend:
-            items = list(table.items())
-            table.clear()
-            table[key] = entry
-            table.update(items)
-        else:
-            table[key] = entry
-        reregistered()   # calls captured without this hook run it now (they are captured again, eagerly)
-
-        def remove() -> None:
-            if table.pop(key, None) is not None:
-                reregistered()
-        return RemovableHandle(remove)
+    # --- hooks (nn/hooks.py); each returns a handle whose remove() removes it, as PyTorch's. A compiled
+    # call through a module with hooks runs eagerly (a replay would skip them) ---
 
     def register_forward_pre_hook(self, hook: Any, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
         """``hook(module, args)`` (or ``hook(module, args, kwargs)``) before each ``forward``; it may return
-        new args (or ``(args, kwargs)``). Returns a handle whose ``remove()`` removes it, as PyTorch's.
-        A compiled call through this module runs eagerly while the hook is registered."""
-        return self._add_forward_hook("pre", hook, prepend, with_kwargs, False)
+        new args (or ``(args, kwargs)``)."""
+        return add_hook(self, "forward_pre", hook, prepend, reregistered, with_kwargs=with_kwargs)
 
     def register_forward_hook(self, hook: Any, *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False) -> RemovableHandle:
         """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) after each ``forward``;
-        it may return a new output. Returns a handle whose ``remove()`` removes it, as PyTorch's.
-        A compiled call through this module runs eagerly while the hook is registered."""
-        return self._add_forward_hook("post", hook, prepend, with_kwargs, always_call)
+        it may return a new output. ``always_call``: also when ``forward`` raised (output None)."""
+        return add_hook(self, "forward", hook, prepend, reregistered, with_kwargs=with_kwargs,
+                        always_call=always_call)
+
+    def register_full_backward_pre_hook(self, hook: Any, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_output)`` when the gradients of the outputs are known; it may return new ones."""
+        return add_hook(self, "backward_pre", hook, prepend, reregistered)
+
+    def register_full_backward_hook(self, hook: Any, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` when the gradients of the tensor positional inputs are
+        known (None for an input that needs none); it may return new ``grad_input``."""
+        return add_hook(self, "backward", hook, prepend, reregistered)
 
     def compile(self, **kwargs: Any) -> None:
         """Compile this module's calls in place, as PyTorch's ``Module.compile``: ``mg.compile``'s
