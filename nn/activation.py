@@ -1,20 +1,26 @@
 """Activations as modules, for ``Sequential`` and for PyTorch programs that build them as layers.
 
-None has parameters; each accepts the factory keywords ``device``/``dtype``
-for uniformity with the other modules. Any shape in, the same shape out.
+None has parameters but ``PReLU``; each accepts the factory keywords ``device``/``dtype``
+(keyword-only, except PReLU's, which come in PyTorch's positions) for uniformity with the other
+modules. Constructor arguments come in PyTorch's positional order; ``inplace=True`` is accepted and
+gives the same values, as a new tensor. Any shape in, the same shape out (``GLU`` halves ``dim``).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
-from .module import Module
+from .module import Module, Parameter
 
-__all__ = ["GELU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+__all__ = [
+    "CELU", "ELU", "GELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid",
+    "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus",
+    "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold",
+]
 
 
 class _Elementwise(Module):
@@ -61,12 +67,6 @@ class GELU(_Elementwise):
         return f"approximate={self.approximate!r}"
 
 
-def _implicit_dim(name: str, ndim: int) -> int:
-    """PyTorch's choice when no ``dim`` is given (deprecated there too): 0 for 0-, 1- and 3-D inputs, else 1."""
-    warnings.warn(f"{name}: implicit dim is deprecated (as in PyTorch); pass dim= explicitly", stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
 class _AlongDim(_Elementwise):
     """A normalisation along one ``dim`` (PyTorch's implicit choice, with a warning, when it is None)."""
 
@@ -77,7 +77,7 @@ class _AlongDim(_Elementwise):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_dim(type(self).__name__, x.ndim)
+        dim = self.dim if self.dim is not None else F._implicit_dim(type(self).__name__, x.ndim, stacklevel=4)
         return self.function(x, dim=dim)
 
     def extra_repr(self) -> str:
@@ -94,3 +94,268 @@ class LogSoftmax(_AlongDim):
     """x - logsumexp(x) along ``dim`` (log-probabilities; pair with ``NLLLoss``)."""
 
     function = staticmethod(F.log_softmax)
+
+
+class Softmin(_AlongDim):
+    """softmax(-x) along ``dim``: every slice along ``dim`` sums to 1, the smallest entry weighs most."""
+
+    function = staticmethod(F.softmin)
+
+
+def _inplace(inplace: bool) -> str:
+    """The tail PyTorch's ``extra_repr`` adds for ``inplace=True``."""
+    return ", inplace=True" if inplace else ""
+
+
+class _WithInplace(_Elementwise):
+    """An activation whose only option is PyTorch's ``inplace`` (accepted; the result is a new tensor)."""
+
+    function = staticmethod(F.silu)
+    shows_inplace = True   # in its repr, as PyTorch's (Hardsigmoid and Hardswish show nothing)
+
+    def __init__(self, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.function(x)
+
+    def extra_repr(self) -> str:
+        return _inplace(self.inplace)[2:] if self.shows_inplace else ""
+
+
+class _Plain(_Elementwise):
+    """An activation without options."""
+
+    function = staticmethod(F.softsign)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.function(x)
+
+
+class _WithAlpha(_Elementwise):
+    """ELU and CELU: the scale α of the exponential piece, and ``inplace``."""
+
+    function = staticmethod(F.elu)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.function(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}{_inplace(self.inplace)}"
+
+
+class ELU(_WithAlpha):
+    """x for x > 0, α·(eˣ - 1) otherwise."""
+
+    function = staticmethod(F.elu)
+
+
+class CELU(_WithAlpha):
+    """max(0, x) + min(0, α·(e^{x/α} - 1)); α must not be 0."""
+
+    function = staticmethod(F.celu)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(alpha, inplace)
+        if alpha == 0:
+            raise ValueError("CELU: alpha cannot be 0 (it divides x)")
+
+
+class SELU(_WithInplace):
+    """scale · ELU(x, α) with the self-normalising constants α ≈ 1.6733, scale ≈ 1.0507."""
+
+    function = staticmethod(F.selu)
+
+
+class LeakyReLU(_Elementwise):
+    """x for x > 0, negative_slope · x otherwise."""
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}{_inplace(self.inplace)}"
+
+
+class Hardtanh(_Elementwise):
+    """x clamped to [min_val, max_val] (min_val < max_val); gradient 0 at the bounds."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        if max_val <= min_val:
+            raise ValueError(f"{type(self).__name__}: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}{_inplace(self.inplace)}"
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6)."""
+
+    def __init__(self, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace(self.inplace)[2:]
+
+
+class Hardsigmoid(_WithInplace):
+    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between."""
+
+    function = staticmethod(F.hardsigmoid)
+    shows_inplace = False
+
+
+class Hardswish(_WithInplace):
+    """x · hardsigmoid(x)."""
+
+    function = staticmethod(F.hardswish)
+    shows_inplace = False
+
+
+class SiLU(_WithInplace):
+    """x · σ(x) (swish)."""
+
+    function = staticmethod(F.silu)
+
+
+class Mish(_WithInplace):
+    """x · tanh(softplus(x))."""
+
+    function = staticmethod(F.mish)
+
+
+class _Shrink(_Elementwise):
+    """Hardshrink and Softshrink: zero the band |x| <= λ."""
+
+    function = staticmethod(F.hardshrink)
+
+    def __init__(self, lambd: float = 0.5, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.function(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Hardshrink(_Shrink):
+    """0 where |x| <= λ, else x."""
+
+    function = staticmethod(F.hardshrink)
+
+
+class Softshrink(_Shrink):
+    """0 where |x| <= λ, else x shrunk towards 0 by λ (λ >= 0)."""
+
+    function = staticmethod(F.softshrink)
+
+    def __init__(self, lambd: float = 0.5, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(lambd)
+        if lambd < 0:
+            raise ValueError(f"Softshrink: lambd must be non-negative, got {lambd}")
+
+
+class Tanhshrink(_Plain):
+    """x - tanh(x)."""
+
+    function = staticmethod(F.tanhshrink)
+
+
+class Softsign(_Plain):
+    """x / (1 + |x|)."""
+
+    function = staticmethod(F.softsign)
+
+
+class LogSigmoid(_Plain):
+    """log σ(x), stable in both tails."""
+
+    function = staticmethod(F.logsigmoid)
+
+
+class Threshold(_Elementwise):
+    """x where x > threshold, else ``value``."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.threshold(x, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}{_inplace(self.inplace)}"
+
+
+class Softplus(_Elementwise):
+    """log(1 + e^{βx}) / β, and x where βx > threshold; β must not be 0."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if beta == 0:
+            raise ValueError("Softplus: beta cannot be 0 (it divides the result)")
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class GLU(_Elementwise):
+    """a · σ(b) for the two halves a, b of the input along ``dim``: (*, 2n, *) → (*, n, *)."""
+
+    def __init__(self, dim: int = -1, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.glu(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class PReLU(Module):
+    """x for x > 0, a·x otherwise, with learned slopes ``weight`` a: (num_parameters,), all ``init`` at first.
+
+    ``num_parameters`` is 1 (one slope shared by all channels) or the number of channels C (dim 1 of
+    an input (N, C, *)), as PyTorch's.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(mg.full((num_parameters,), init, dtype=mg.float32 if dtype is None else dtype,
+                                        device=device))
+
+    def reset_parameters(self) -> None:
+        self.weight.data[...] = self.init
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

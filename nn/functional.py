@@ -4,14 +4,18 @@ Nearly everything here is composed from the engine's ops, so each function's
 gradient is the engine's and shows up op by op in the graph drawings. Two
 small ops bring their own backward: :class:`EmbeddingLookup` (a gather that
 leaves the padding row without gradient) and :class:`ConstantPad` (``gelu``'s
-erf is the engine's ``mg.erf``). Axis arguments are NumPy's ``axis=``; PyTorch's
-``dim=`` is accepted as well.
+erf is the engine's ``mg.erf``). Where PyTorch's backward is not the derivative
+of its forward (``binary_cross_entropy``, the clamp in ``cosine_similarity``),
+:func:`_with_gradient` gives the forward's value PyTorch's gradient. Axis
+arguments of the older functions are NumPy's ``axis=`` (PyTorch's ``dim=`` is
+accepted as well); the functions that PyTorch alone has take ``dim=`` only.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+import warnings
 from typing import Any
 
 import numpy
@@ -22,9 +26,12 @@ from minigrad import Tensor
 from ._targets import TargetError, checked_indices, class_targets, class_weights, nll_rows, weighted_mean
 
 __all__ = [
-    "TargetError", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "embedding", "gelu", "l1_loss",
-    "layer_norm", "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "sigmoid", "softmax",
-    "tanh",
+    "TargetError", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cosine_similarity",
+    "cross_entropy", "dropout", "elu", "embedding", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish",
+    "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid",
+    "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "pairwise_distance", "prelu", "relu", "relu6",
+    "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh",
+    "tanhshrink", "threshold",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -203,6 +210,239 @@ def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -
     return mg.log_softmax(x, axis=_axis(axis, dim))
 
 
+# --- more activations, as torch.nn.functional's -----------------------------------
+#
+# Each is written from its pieces with ``mg.where`` where PyTorch's kernel has a kink, so that the
+# gradient at the kink is the one PyTorch's backward picks (the comparison in each ``where`` is the
+# one in PyTorch's kernel). ``inplace=True`` is accepted for PyTorch's signature and gives the same
+# values, as a new tensor: the input is left unchanged.
+
+def _floating(x: Any, name: str) -> Tensor:
+    """``x`` if it is a floating-point Tensor, else a TypeError naming the function."""
+    x = _tensor(x, name)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be floating point, got {x.dtype}")
+    return x
+
+
+def _promoted(x: Any, name: str) -> Tensor:
+    """``x`` as a floating-point Tensor: integers and bools become float32, as PyTorch's composite functions."""
+    x = _tensor(x, name)
+    return x if x.dtype.kind == "f" else x.astype(mg.float32)
+
+
+def _number(value: Any, name: str, what: str) -> float:
+    """``value`` as a Python float, which never changes a tensor's dtype (a NumPy float64 scalar would
+    promote float32 to float64), or a TypeError naming the function and the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):
+        raise TypeError(f"{name}: {what} must be a number, got {value!r}")
+    return float(value)
+
+
+def _like_input(value: Any, x: Tensor) -> Any:
+    """A bound or fill value for ``x``: truncated to an int for an integer tensor (as PyTorch), else as given."""
+    return int(value) if x.dtype.kind in "iu" else value
+
+
+def _dim(dim: Any, ndim: int, name: str) -> int | None:
+    """``dim`` as a non-negative int; None for a 0-d tensor, whose only dims are 0 and -1 (as in PyTorch)."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, numpy.integer)):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r}")
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{name}: dim {dim} is out of range for a tensor with {ndim} dimensions "
+                         f"(expected in [{-size}, {size - 1}])")
+    return int(dim) % size if ndim else None
+
+
+def _implicit_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
+    """PyTorch's choice when no ``dim`` is given (deprecated there too): 0 for 0-, 1- and 3-D inputs, else 1."""
+    warnings.warn(f"{name}: implicit dim is deprecated (as in PyTorch); pass dim= explicitly", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -> Tensor:
+    """α·(exp(x·input_scale) - 1) where x <= 0, else x: ELU's two pieces; at 0 the gradient is the exponential's,
+    α·input_scale, as PyTorch's. The exponential reads min(x, 0), so a large x neither overflows nor sends inf·0 = NaN
+    back through the unused piece."""
+    negative = alpha * mg.expm1(mg.clip(x, max=0.0) * input_scale)
+    return mg.where(x <= 0, negative, x)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
+    """ELU(x) = x for x > 0, α·(eˣ - 1) otherwise. Any shape in, the same shape out."""
+    return _exponential_below_zero(_floating(input, "elu"), _number(alpha, "elu", "alpha"))
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """CELU(x) = max(0, x) + min(0, α·(e^{x/α} - 1)); α must not be 0. Any shape in, the same shape out."""
+    x, alpha = _floating(input, "celu"), _number(alpha, "celu", "alpha")
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0 (it divides x)")
+    return _exponential_below_zero(x, alpha, 1.0 / alpha)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """SELU(x) = scale · ELU(x, α) with PyTorch's constants α ≈ 1.6733, scale ≈ 1.0507. Any shape."""
+    return _SELU_SCALE * _exponential_below_zero(_floating(input, "selu"), _SELU_ALPHA)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x for x > 0, negative_slope · x otherwise (the slope's side at 0, as PyTorch). Any shape."""
+    x = _floating(input, "leaky_relu")
+    return mg.where(x > 0, x, x * _number(negative_slope, "leaky_relu", "negative_slope"))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
+             inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val]; the gradient is 0 at the bounds themselves, as PyTorch's. Any shape."""
+    x = _tensor(input, "hardtanh")
+    low, high = _number(min_val, "hardtanh", "min_val"), _number(max_val, "hardtanh", "max_val")
+    if low > high:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={low}, max_val={high}")
+    low, high = _like_input(low, x), _like_input(high, x)
+    return mg.where(x <= low, low, mg.where(x >= high, high, x))
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """min(max(x, 0), 6): ``hardtanh(x, 0, 6)``, gradient 0 at 0 and at 6. Any shape."""
+    return hardtanh(_tensor(input, "relu6"), 0, 6)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside only). Any shape."""
+    x = _floating(input, "hardsigmoid")
+    return mg.where(x <= -3, 0.0, mg.where(x >= 3, 1.0, (x + 3) / 6))
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x · hardsigmoid(x): 0 for x <= -3, x for x >= 3, x(x + 3)/6 between (gradient x/3 + 1/2 there; 0 at -3
+    and 1 at 3, as PyTorch's). Any shape."""
+    x = _floating(input, "hardswish")
+    return mg.where(x <= -3, 0.0, mg.where(x < 3, x * (x + 3) / 6, x))
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    """0 where |x| <= λ, else x. Any shape."""
+    x = _floating(input, "hardshrink")
+    return mg.where(x.abs() <= _number(lambd, "hardshrink", "lambd"), 0.0, x)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    """0 where |x| <= λ, else x - λ·sign(x) (shrunk towards 0); λ >= 0. Any shape."""
+    x, lambd = _floating(input, "softshrink"), _number(lambd, "softshrink", "lambd")
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+    return mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign())
+
+
+def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
+    """x - tanh(x). Any shape (integers become float32)."""
+    x = _promoted(input, "tanhshrink")
+    return x - x.tanh()
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x where x > threshold, else ``value`` (gradient 0 there, the threshold included). Any shape."""
+    x = _tensor(input, "threshold")
+    limit = _like_input(_number(threshold, "threshold", "threshold"), x)
+    return mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """SiLU (swish): x · σ(x). Any shape."""
+    x = _floating(input, "silu")
+    return x * x.sigmoid()
+
+
+def _softplus(x: Tensor) -> Tensor:
+    """log(1 + eˣ), stable for any x: ``logaddexp(x, 0)`` = max(x, 0) + log1p(e^{-|x|}), gradient σ(x)."""
+    return mg.logaddexp(x, 0.0)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x · tanh(softplus(x)). Any shape."""
+    x = _floating(input, "mish")
+    return x * _softplus(x).tanh()
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """log(1 + e^{βx}) / β, and x itself where βx > threshold (as PyTorch). Any shape.
+
+    Stable for any x (log1p(e^{-|βx|}) + max(βx, 0)), so it stays finite even with a huge threshold,
+    where PyTorch's log1p(exp(βx)) overflows to inf. β must not be 0.
+    """
+    x, beta = _floating(input, "softplus"), _number(beta, "softplus", "beta")
+    if beta == 0:
+        raise ValueError("softplus: beta cannot be 0 (it divides the result)")
+    scaled = x * beta
+    return mg.where(scaled > _number(threshold, "softplus", "threshold"), x, _softplus(scaled) / beta)
+
+
+def softsign(input: Tensor) -> Tensor:  # noqa: A002
+    """x / (1 + |x|). Any shape (integers become float32)."""
+    x = _promoted(input, "softsign")
+    return x / (x.abs() + 1)
+
+
+def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """log σ(x) = -softplus(-x), stable in both tails (logsigmoid(-1000) = -1000). Any shape."""
+    return -_softplus(-_floating(input, "logsigmoid"))
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
+    """Gated linear unit: a · σ(b), a and b the two halves of ``input`` along ``dim``.
+
+    input: (*, 2n, *) → (*, n, *), the size along ``dim`` halved (it must be even).
+    """
+    x = _floating(input, "glu")
+    if x.ndim == 0:
+        raise ValueError("glu: does not support a 0-d tensor (the dimension to halve must have an even size)")
+    axis = _dim(dim, x.ndim, "glu")
+    if x.shape[axis] % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {axis} of shape {x.shape} "
+                         f"has size {x.shape[axis]}")
+    a, b = x.chunk(2, axis)
+    return a * b.sigmoid()
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:  # noqa: A002
+    """softmax(-x) along ``dim``: every slice along ``dim`` sums to 1, the smallest entry weighs most.
+
+    ``dim=None`` takes PyTorch's implicit (deprecated) choice, with a warning; ``dtype`` casts the
+    input first. Any shape in, the same shape out.
+    """
+    x = _tensor(input, "softmin")
+    if dim is None:
+        dim = _implicit_dim("softmin", x.ndim, _stacklevel)
+    if dtype is not None:
+        x = x.astype(dtype)
+    return mg.softmax(-x, axis=dim)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
+    """x for x > 0, weight · x otherwise, with one learned slope per channel (dim 1), as PyTorch.
+
+    input: (N, C, *), or any shape when ``weight`` has one element; weight: (C,) or (1,) (or 0-d).
+    An input of fewer than 2 dims has 1 channel.
+    """
+    x, weight = _floating(input, "prelu"), _tensor(weight, "prelu", "weight")
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {weight.shape}")
+    count = weight.numel()
+    channels = x.shape[1] if x.ndim > 1 else 1
+    if count != 1 and count != channels:
+        raise ValueError(f"prelu: weight has {count} slopes but the input of shape {x.shape} has {channels} "
+                         f"channel{'s' if channels != 1 else ''} (dim 1)")
+    if weight.ndim != x.ndim:   # (C,) → (1, C, 1, …): one slope per channel
+        weight = weight.reshape([count if axis == 1 else 1 for axis in range(x.ndim)])
+    return mg.where(x > 0, x, weight * x)
+
+
 # --- losses -------------------------------------------------------------------
 
 def _check_reduction(reduction: str, name: str) -> None:
@@ -347,6 +587,150 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     return _reduce(loss, reduction)
 
 
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str, name: str,
+                      stacklevel: int = 3) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` pair, when given, decides the reduction (with a warning)."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn(f"{name}: size_average and reduce are deprecated (as in PyTorch); use reduction=",
+                  stacklevel=stacklevel)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return ("mean" if size_average else "sum") if reduce else "none"
+
+
+def _warn_if_broadcast(input: Tensor, target: Tensor, name: str) -> None:  # noqa: A002
+    if target.shape != input.shape:
+        warnings.warn(f"{name}: target of shape {target.shape} differs from input of shape {input.shape}; "
+                      "they broadcast, which is likely not what you meant (as PyTorch warns)", stacklevel=3)
+
+
+def _check_unit_interval(x: Tensor, name: str, what: str) -> None:
+    """Every element of ``x`` in [0, 1] (NaN is not), as PyTorch checks. A Python read of the values: inside
+    ``mg.compile`` only the capturing call checks."""
+    array = x.data
+    if array.size and not bool(((array >= 0) & (array <= 1)).all()):
+        raise ValueError(f"{name}: all elements of {what} should be between 0 and 1")
+
+
+# PyTorch's floor under x(1 - x) in binary_cross_entropy's backward: 1e-12 as a C float, in float64 too
+_BCE_EPSILON = float(numpy.float32(1e-12))
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,  # noqa: A002
+                         reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """-w·(y·log x + (1 - y)·log(1 - x)) for probabilities ``input`` x and ``target`` y, as PyTorch.
+
+    input, target: the same shape S, values in [0, 1]; weight broadcasts to S. Each log is clamped
+    to >= -100, so x = 0 or 1 gives a finite loss. The input's gradient is PyTorch's hand-written one,
+    w·(x - y) / max(x(1 - x), 1e-12): finite at x = 0 and 1 (the clamped logs' own derivative would give
+    0·inf = NaN there). The target's gradient is that of the clamped logs.
+    """
+    name = "binary_cross_entropy"
+    reduction = _legacy_reduction(size_average, reduce, reduction, name)
+    _check_reduction(reduction, name)
+    input = _floating(input, name)
+    target = _as_operand(target, input, name)
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: target shape {target.shape} must equal input shape {input.shape}")
+    _check_unit_interval(input, name, "input")
+    _check_unit_interval(target, name, "target")
+    x = input.detach()
+    loss = (target - 1) * mg.clip(mg.log1p(-x), min=-100.0) - target * mg.clip(_log(x), min=-100.0)
+    slope = (x - target.detach()) / mg.clip(x * (1 - x), min=_BCE_EPSILON)
+    if weight is not None:
+        weight = _as_operand(weight, input, name, "weight")
+        if _broadcast_shape(weight, target, name) != target.shape:
+            raise ValueError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's {input.shape}")
+        loss, slope = weight * loss, weight * slope
+    return _reduce(_with_gradient(loss, input, slope), reduction)
+
+
+def _log(x: Tensor) -> Tensor:
+    """log x, with log 0 = -inf quietly (the caller clamps it)."""
+    with mg.errstate(mg.array_module(x.data), divide="ignore"):
+        return mg.log(x)
+
+
+def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
+                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """½d²/β where |d| < β, else |d| - ½β, for d = input - target (broadcast, with a warning); reduced.
+
+    β = 0 is the L1 loss; β must be >= 0. The gradient at |d| = β is ±1 from both sides.
+    """
+    name = "smooth_l1_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, name)
+    _check_reduction(reduction, name)
+    beta = _number(beta, name, "beta")
+    if beta < 0:
+        raise ValueError(f"{name}: beta must be non-negative, got {beta}")
+    input = _floating(input, name)
+    target = _as_operand(target, input, name)
+    _warn_if_broadcast(input, target, name)
+    difference = input - target
+    distance = difference.abs()
+    if beta == 0:
+        return _reduce(distance, reduction)
+    return _reduce(mg.where(distance < beta, 0.5 * difference * difference / beta, distance - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0,  # noqa: A002
+               weight: Any = None) -> Tensor:
+    """½d² where |d| < δ, else δ·(|d| - ½δ), for d = input - target (broadcast, with a warning); reduced.
+
+    δ must be > 0; ``weight`` (the input's shape) rescales each element before the reduction.
+    """
+    name = "huber_loss"
+    _check_reduction(reduction, name)
+    delta = _number(delta, name, "delta")
+    if delta <= 0:
+        raise ValueError(f"{name}: delta must be positive, got {delta}")
+    input = _floating(input, name)
+    target = _as_operand(target, input, name)
+    _warn_if_broadcast(input, target, name)
+    difference = input - target
+    distance = difference.abs()
+    loss = mg.where(distance < delta, 0.5 * difference * difference, delta * (distance - 0.5 * delta))
+    if weight is not None:
+        weight = _as_operand(weight, input, name, "weight")
+        if weight.shape != input.shape:
+            raise ValueError(f"{name}: weight of shape {weight.shape} must have the input's shape {input.shape}")
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL divergence pointwise: y·(log y - x) for log-probabilities ``input`` x and probabilities ``target`` y
+    (0 where y = 0), or e^y·(y - x) with ``log_target=True``; reduced.
+
+    input, target: broadcastable. ``reduction="batchmean"`` divides the sum by the batch size (dim 0), the
+    true KL divergence per sample; ``"mean"`` divides by the element count and warns so, as PyTorch.
+    """
+    name = "kl_div"
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction, name)
+    elif reduction == "mean":
+        warnings.warn(f"{name}: reduction='mean' divides the total loss by both the batch size and the support "
+                      "size; 'batchmean' divides by the batch size only, as the KL divergence's definition "
+                      "(as PyTorch warns)", stacklevel=2)
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{name}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    input = _floating(input, name)
+    target = _as_operand(target, input, name)
+    if target.dtype.kind != "f":
+        raise TypeError(f"{name}: target must be floating point, got {target.dtype}")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # y·log y with 0·log 0 = 0 (log reads 1 there: no inf·0 forward or backward); NaN for y < 0, as PyTorch
+        with mg.errstate(mg.array_module(target.data), invalid="ignore"):
+            loss = target * mg.where(target == 0, 1.0, target).log() - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
 # --- padding and normalisation ----------------------------------------------------
 
 class ConstantPad(mg.Function):
@@ -476,3 +860,66 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     if bias is not None:
         out = out + bias
     return out
+
+
+# --- normalisation by a norm, and distances -------------------------------------------
+
+def _with_gradient(value: Tensor, x: Tensor, slope: Any) -> Tensor:
+    """``value`` in the forward pass, with d(result)/dx = ``slope`` (elementwise) in the backward pass.
+
+    value + slope·(x - x.detach()): the added term is exactly 0. For PyTorch functions whose backward
+    is not the derivative of their forward: a clamp done without gradient (``cosine_similarity``), a
+    backward written by hand (``binary_cross_entropy``). ``value`` and ``slope`` must not depend on ``x``'s graph.
+    """
+    if isinstance(slope, Tensor):
+        slope = slope.detach()
+    return value + slope * (x - x.detach())
+
+
+def _broadcast_shape(a: Tensor, b: Tensor, name: str) -> tuple:
+    try:
+        return tuple(mg.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} do not broadcast") from None
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:  # noqa: A002
+    """x / max(‖x‖_p, eps) along ``dim``: each slice along ``dim`` gets p-norm 1 (a zero slice stays 0).
+
+    Any shape in, the same shape out. The clamp is ``clamp_min`` (no gradient to the norm below ``eps``), as PyTorch.
+    """
+    x = _floating(input, "normalize")
+    norm = x.norm(_number(p, "normalize", "p"), _dim(dim, x.ndim, "normalize"), keepdim=True)
+    return x / mg.clip(norm, min=_number(eps, "normalize", "eps"))
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Σ (x1/‖x1‖)·(x2/‖x2‖) along ``dim``, each norm at least ``eps``, as PyTorch.
+
+    x1, x2: broadcastable shapes S → S without ``dim``. As in PyTorch, each vector is divided by its
+    norm first (so the result stays in [-1, 1]), and the clamp to ``eps`` is made without gradient:
+    a vector shorter than ``eps`` still sends the norm's gradient back.
+    """
+    name = "cosine_similarity"
+    x1, x2, eps = _floating(x1, name), _floating(x2, name), _number(eps, name, "eps")
+    shape = _broadcast_shape(x1, x2, name)
+    axis = _dim(dim, len(shape), name)
+    x1, x2 = mg.broadcast_tensors(x1, x2)
+
+    def unit(x: Tensor) -> Tensor:
+        norm = x.norm(2, axis, keepdim=True)
+        return x / _with_gradient(norm.detach().clip(min=eps), norm, 1.0)
+
+    return (unit(x1) * unit(x2)).sum(axis)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """‖x1 - x2 + eps‖_p along the last dim, as PyTorch (``eps`` keeps the norm's gradient finite at x1 = x2).
+
+    x1, x2: broadcastable (*, D) → (*) ((*, 1) with ``keepdim``); integers become float32.
+    """
+    name = "pairwise_distance"
+    x1, x2 = _promoted(x1, name), _promoted(x2, name)
+    shape = _broadcast_shape(x1, x2, name)
+    difference = x1 - x2 + _number(eps, name, "eps")
+    return difference.norm(_number(p, name, "p"), -1 if shape else None, keepdim=bool(keepdim))

@@ -1,4 +1,5 @@
-"""Losses as modules (``nn.CrossEntropyLoss()(logits, target)``), as ``torch.nn``'s.
+"""Losses as modules (``nn.CrossEntropyLoss()(logits, target)``), as ``torch.nn``'s, and the two distances
+PyTorch keeps beside them (``CosineSimilarity``, ``PairwiseDistance``).
 
 Each module holds its options and calls the function of the same name in
 :mod:`nn.functional`. Constructor arguments come in PyTorch's positional order,
@@ -8,7 +9,6 @@ follow ``model.to(...)`` and appear in the state dict as in PyTorch.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import minigrad as mg
@@ -17,7 +17,8 @@ from minigrad import Tensor
 from . import functional as F
 from .module import Module
 
-__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss"]
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineSimilarity", "CrossEntropyLoss", "HuberLoss", "KLDivLoss",
+           "L1Loss", "MSELoss", "NLLLoss", "PairwiseDistance", "SmoothL1Loss"]
 
 
 def _buffer(value: Any, name: str, what: str, dtype: Any, device: Any) -> Tensor | None:
@@ -30,23 +31,17 @@ def _buffer(value: Any, name: str, what: str, dtype: Any, device: Any) -> Tensor
         raise TypeError(f"{name}: {what} must be a Tensor or numbers, got {type(value).__name__}") from error
 
 
-def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str, name: str) -> str:
-    """PyTorch's deprecated ``size_average``/``reduce`` pair, when given, decides the reduction (with a warning)."""
-    if size_average is None and reduce is None:
-        return reduction
-    warnings.warn(f"{name}: size_average and reduce are deprecated (as in PyTorch); use reduction=", stacklevel=3)
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    return ("mean" if size_average else "sum") if reduce else "none"
-
-
 class _Loss(Module):
+    reductions = ("mean", "sum", "none")
+
     def __init__(self, reduction: str, name: str, size_average: bool | None = None,
                  reduce: bool | None = None) -> None:
         super().__init__()
-        reduction = _legacy_reduction(size_average, reduce, reduction, name)
-        if not isinstance(reduction, str) or reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        # stacklevel 4: the warning points at the line that built the loss
+        reduction = F._legacy_reduction(size_average, reduce, reduction, name, stacklevel=4)
+        if not isinstance(reduction, str) or reduction not in self.reductions:
+            *others, last = map(repr, self.reductions)
+            raise ValueError(f"{name}: reduction must be {', '.join(others)} or {last}, got {reduction!r}")
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -122,3 +117,82 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities (e.g. after ``Sigmoid``) against targets in [0, 1], the same shape;
+    ``weight`` rescales each element (broadcast). Each log is clamped to >= -100, as PyTorch."""
+
+    def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "BCELoss", size_average, reduce)
+        self.register_buffer("weight", _buffer(weight, "BCELoss", "weight", dtype, device))
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """½d²/β where |d| < β, else |d| - ½β, for d = input - target; β = 0 is the L1 loss. Any shape."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
+                 beta: float = 1.0, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "SmoothL1Loss", size_average, reduce)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """½d² where |d| < δ, else δ·(|d| - ½δ), for d = input - target (δ > 0). Any shape."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "HuberLoss")
+        if delta <= 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence y·(log y - x) of log-probabilities ``input`` x from probabilities ``target`` y (or log-
+    probabilities with ``log_target=True``). ``reduction="batchmean"`` is the true KL divergence per sample;
+    ``"mean"`` (PyTorch's default) divides by the element count, and warns so on each call, as PyTorch."""
+
+    reductions = ("mean", "batchmean", "sum", "none")
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
+                 log_target: bool = False, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "KLDivLoss", size_average, reduce)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class CosineSimilarity(Module):
+    """Cosine of the angle between x1 and x2 along ``dim``: broadcastable shapes S → S without ``dim``."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """‖x1 - x2 + eps‖_p along the last dim: (*, D) → (*) ((*, 1) with ``keepdim``). ``norm`` is p, as PyTorch's."""
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
