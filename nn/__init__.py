@@ -35,7 +35,20 @@ from .activation import (
     Threshold,
 )
 from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell
-from .layers import Dropout, Embedding, Identity, Linear, ModuleDict, ModuleList, Sequential
+from .hooks import RemovableHandle
+from .layers import (
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    Linear,
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+    Unflatten,
+)
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -57,7 +70,8 @@ from .serialization import CheckpointError, load, save
 __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "GELU", "L1Loss", "LayerNorm", "LogSoftmax", "MSELoss", "NLLLoss",
     "Softmax",
-    "CheckpointError", "Dropout", "Embedding", "Identity", "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential",
+    "CheckpointError", "Dropout", "Embedding", "Flatten", "Identity", "ParameterDict", "ParameterList",
+    "RemovableHandle", "Unflatten", "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential",
     "Sigmoid", "Tanh",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNCell", "StateDictError",
     "RecurrentStateError",

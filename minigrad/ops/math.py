@@ -145,7 +145,9 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1 / (1 + x),
                "log(1 + x), exact for small x.")
-expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: y + 1, "exp(x) - 1, exact for small x.")
+# d expm1 = exp(x), not y + 1: that rounds to 0 far in the negative tail (float32 at x = -30), where
+# elu/selu/celu built on expm1 then lose their small gradients
+expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: xp.exp(x), "exp(x) - 1, exact for small x.")
 log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda xp, x, y: 1 / (x * _LN2), "Base-2 logarithm.")
 log10 = _unary("log10", lambda xp, x: xp.log10(x), lambda xp, x, y: 1 / (x * _LN10), "Base-10 logarithm.")
 exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda xp, x, y: y * _LN2, "2 ** x.")

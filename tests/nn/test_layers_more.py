@@ -1,0 +1,80 @@
+"""Flatten, Unflatten, ParameterList, ParameterDict and Module.to(tensor)/half/type, against torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="PyTorch is the reference for these tests")
+
+
+@pytest.mark.parametrize(("start", "end"), [(1, -1), (0, -1), (1, 2), (-2, -1), (2, 2)])
+def test_flatten_as_pytorch(start: int, end: int) -> None:
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)
+    ours = nn.Flatten(start, end)(mg.tensor(x, requires_grad=True))
+    theirs = torch.nn.Flatten(start, end)(torch.from_numpy(x))
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert repr(nn.Flatten(start, end)) == repr(torch.nn.Flatten(start, end))
+
+
+@pytest.mark.parametrize(("dim", "sizes"), [(1, (2, 6)), (-1, (5, 1)), (0, (2, 1)), (1, (-1, 3)), (2, [5])])
+def test_unflatten_as_pytorch(dim: int, sizes: tuple) -> None:
+    x = np.arange(2 * 12 * 5, dtype=np.float64).reshape(2, 12, 5)
+    t = mg.tensor(x, requires_grad=True)
+    ours = nn.Unflatten(dim, sizes)(t)
+    theirs = torch.nn.Unflatten(dim, sizes)(torch.from_numpy(x))
+    assert ours.shape == tuple(theirs.shape)
+    ours.sum().backward()
+    assert t.grad.shape == x.shape
+    with pytest.raises(ValueError, match="cannot split"):
+        nn.Unflatten(1, (5, 5))(t)
+
+
+def test_parameter_list_registers_converts_and_indexes_as_pytorch() -> None:
+    values = [np.ones((2, 2)), np.zeros(3)]
+    ours = nn.ParameterList([mg.tensor(v) for v in values])
+    theirs = torch.nn.ParameterList([torch.from_numpy(v) for v in values])
+    ours.append(nn.Parameter(mg.ones(1)))
+    theirs.append(torch.nn.Parameter(torch.ones(1)))
+    ours[0] = mg.full((2, 2), 3.0)
+    theirs[0] = torch.full((2, 2), 3.0)
+    ours += [mg.zeros(4)]
+    theirs += [torch.zeros(4)]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in ours)
+    assert len(ours) == len(theirs) == 4 and len(ours[1:3]) == 2
+    np.testing.assert_array_equal(ours[0].numpy(), theirs[0].detach().numpy())
+    holder = nn.Module()
+    holder.plist = ours
+    assert list(holder.state_dict()) == ["plist.0", "plist.1", "plist.2", "plist.3"]
+    with pytest.raises(IndexError):
+        ours[9]   # noqa: B018
+
+
+def test_parameter_dict_as_pytorch() -> None:
+    ours = nn.ParameterDict({"a": mg.ones(2), "b": nn.Parameter(mg.zeros(1))})
+    theirs = torch.nn.ParameterDict({"a": torch.ones(2), "b": torch.nn.Parameter(torch.zeros(1))})
+    for d, make in ((ours, mg.ones), (theirs, torch.ones)):
+        d["c"] = make(3)
+        del d["a"]
+        d.update({"d": make(1)})
+    assert list(ours) == list(theirs) and ours.keys() == list(theirs.keys())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert "c" in ours and "a" not in ours and ours.get("a") is None
+    assert isinstance(ours.pop("c"), nn.Parameter) and len(ours) == 2
+    with pytest.raises(KeyError, match="no parameter 'zz'"):
+        ours["zz"]   # noqa: B018
+
+
+def test_module_to_a_tensor_half_and_type() -> None:
+    model = nn.Linear(2, 2)
+    assert model.to(mg.zeros(1, dtype=mg.float64)) is model and model.weight.dtype == mg.float64
+    assert model.half().weight.dtype == mg.float16
+    assert model.type(mg.float32).weight.dtype == mg.float32
+    assert model.to("cpu", non_blocking=True) is model and model.share_memory() is model
+    with pytest.raises(TypeError, match="bfloat16"):
+        model.bfloat16()
