@@ -14,6 +14,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
+from ._arguments import _implicit_dim
 from .module import Module, Parameter
 
 __all__ = [
@@ -77,7 +78,7 @@ class _AlongDim(_Elementwise):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else F._implicit_dim(type(self).__name__, x.ndim, stacklevel=4)
+        dim = self.dim if self.dim is not None else _implicit_dim(type(self).__name__, x.ndim, stacklevel=4)
         return self.function(x, dim=dim)
 
     def extra_repr(self) -> str:

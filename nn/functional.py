@@ -23,6 +23,29 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._activations import (
+    celu,
+    elu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    silu,
+    softmin,
+    softplus,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
+from ._arguments import _dim, _floating, _number, _promoted, _tensor
 from ._targets import TargetError, checked_indices, class_targets, class_weights, nll_rows, weighted_mean
 
 __all__ = [
@@ -35,13 +58,6 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
-    """``x`` if it is a Tensor, else a TypeError naming the function and the argument."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: {what} must be a Tensor, got {type(x).__name__}")
-    return x
 
 
 # --- layers -------------------------------------------------------------------
@@ -208,239 +224,6 @@ def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Te
 def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """x - logsumexp(x) along ``axis`` (default -1; ``dim=`` is PyTorch's spelling)."""
     return mg.log_softmax(x, axis=_axis(axis, dim))
-
-
-# --- more activations, as torch.nn.functional's -----------------------------------
-#
-# Each is written from its pieces with ``mg.where`` where PyTorch's kernel has a kink, so that the
-# gradient at the kink is the one PyTorch's backward picks (the comparison in each ``where`` is the
-# one in PyTorch's kernel). ``inplace=True`` is accepted for PyTorch's signature and gives the same
-# values, as a new tensor: the input is left unchanged.
-
-def _floating(x: Any, name: str) -> Tensor:
-    """``x`` if it is a floating-point Tensor, else a TypeError naming the function."""
-    x = _tensor(x, name)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be floating point, got {x.dtype}")
-    return x
-
-
-def _promoted(x: Any, name: str) -> Tensor:
-    """``x`` as a floating-point Tensor: integers and bools become float32, as PyTorch's composite functions."""
-    x = _tensor(x, name)
-    return x if x.dtype.kind == "f" else x.astype(mg.float32)
-
-
-def _number(value: Any, name: str, what: str) -> float:
-    """``value`` as a Python float, which never changes a tensor's dtype (a NumPy float64 scalar would
-    promote float32 to float64), or a TypeError naming the function and the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):
-        raise TypeError(f"{name}: {what} must be a number, got {value!r}")
-    return float(value)
-
-
-def _like_input(value: Any, x: Tensor) -> Any:
-    """A bound or fill value for ``x``: truncated to an int for an integer tensor (as PyTorch), else as given."""
-    return int(value) if x.dtype.kind in "iu" else value
-
-
-def _dim(dim: Any, ndim: int, name: str) -> int | None:
-    """``dim`` as a non-negative int; None for a 0-d tensor, whose only dims are 0 and -1 (as in PyTorch)."""
-    if isinstance(dim, bool) or not isinstance(dim, (int, numpy.integer)):
-        raise TypeError(f"{name}: dim must be an int, got {dim!r}")
-    size = max(ndim, 1)
-    if not -size <= dim < size:
-        raise IndexError(f"{name}: dim {dim} is out of range for a tensor with {ndim} dimensions "
-                         f"(expected in [{-size}, {size - 1}])")
-    return int(dim) % size if ndim else None
-
-
-def _implicit_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
-    """PyTorch's choice when no ``dim`` is given (deprecated there too): 0 for 0-, 1- and 3-D inputs, else 1."""
-    warnings.warn(f"{name}: implicit dim is deprecated (as in PyTorch); pass dim= explicitly", stacklevel=stacklevel)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -> Tensor:
-    """α·(exp(x·input_scale) - 1) where x <= 0, else x: ELU's two pieces; at 0 the gradient is the exponential's,
-    α·input_scale, as PyTorch's. The exponential reads min(x, 0), so a large x neither overflows nor sends inf·0 = NaN
-    back through the unused piece."""
-    negative = alpha * mg.expm1(mg.clip(x, max=0.0) * input_scale)
-    return mg.where(x <= 0, negative, x)
-
-
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
-    """ELU(x) = x for x > 0, α·(eˣ - 1) otherwise. Any shape in, the same shape out."""
-    return _exponential_below_zero(_floating(input, "elu"), _number(alpha, "elu", "alpha"))
-
-
-def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
-    """CELU(x) = max(0, x) + min(0, α·(e^{x/α} - 1)); α must not be 0. Any shape in, the same shape out."""
-    x, alpha = _floating(input, "celu"), _number(alpha, "celu", "alpha")
-    if alpha == 0:
-        raise ValueError("celu: alpha cannot be 0 (it divides x)")
-    return _exponential_below_zero(x, alpha, 1.0 / alpha)
-
-
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """SELU(x) = scale · ELU(x, α) with PyTorch's constants α ≈ 1.6733, scale ≈ 1.0507. Any shape."""
-    return _SELU_SCALE * _exponential_below_zero(_floating(input, "selu"), _SELU_ALPHA)
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x for x > 0, negative_slope · x otherwise (the slope's side at 0, as PyTorch). Any shape."""
-    x = _floating(input, "leaky_relu")
-    return mg.where(x > 0, x, x * _number(negative_slope, "leaky_relu", "negative_slope"))
-
-
-def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
-             inplace: bool = False) -> Tensor:
-    """x clamped to [min_val, max_val]; the gradient is 0 at the bounds themselves, as PyTorch's. Any shape."""
-    x = _tensor(input, "hardtanh")
-    low, high = _number(min_val, "hardtanh", "min_val"), _number(max_val, "hardtanh", "max_val")
-    if low > high:
-        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={low}, max_val={high}")
-    low, high = _like_input(low, x), _like_input(high, x)
-    return mg.where(x <= low, low, mg.where(x >= high, high, x))
-
-
-def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """min(max(x, 0), 6): ``hardtanh(x, 0, 6)``, gradient 0 at 0 and at 6. Any shape."""
-    return hardtanh(_tensor(input, "relu6"), 0, 6)
-
-
-def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside only). Any shape."""
-    x = _floating(input, "hardsigmoid")
-    return mg.where(x <= -3, 0.0, mg.where(x >= 3, 1.0, (x + 3) / 6))
-
-
-def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x · hardsigmoid(x): 0 for x <= -3, x for x >= 3, x(x + 3)/6 between (gradient x/3 + 1/2 there; 0 at -3
-    and 1 at 3, as PyTorch's). Any shape."""
-    x = _floating(input, "hardswish")
-    return mg.where(x <= -3, 0.0, mg.where(x < 3, x * (x + 3) / 6, x))
-
-
-def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
-    """0 where |x| <= λ, else x. Any shape."""
-    x = _floating(input, "hardshrink")
-    return mg.where(x.abs() <= _number(lambd, "hardshrink", "lambd"), 0.0, x)
-
-
-def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
-    """0 where |x| <= λ, else x - λ·sign(x) (shrunk towards 0); λ >= 0. Any shape."""
-    x, lambd = _floating(input, "softshrink"), _number(lambd, "softshrink", "lambd")
-    if lambd < 0:
-        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
-    return mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign())
-
-
-def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
-    """x - tanh(x). Any shape (integers become float32)."""
-    x = _promoted(input, "tanhshrink")
-    return x - x.tanh()
-
-
-def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x where x > threshold, else ``value`` (gradient 0 there, the threshold included). Any shape."""
-    x = _tensor(input, "threshold")
-    limit = _like_input(_number(threshold, "threshold", "threshold"), x)
-    return mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x)
-
-
-def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """SiLU (swish): x · σ(x). Any shape."""
-    x = _floating(input, "silu")
-    return x * x.sigmoid()
-
-
-def _softplus(x: Tensor) -> Tensor:
-    """log(1 + eˣ), stable for any x: ``logaddexp(x, 0)`` = max(x, 0) + log1p(e^{-|x|}), gradient σ(x)."""
-    return mg.logaddexp(x, 0.0)
-
-
-def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x · tanh(softplus(x)). Any shape."""
-    x = _floating(input, "mish")
-    return x * _softplus(x).tanh()
-
-
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
-    """log(1 + e^{βx}) / β, and x itself where βx > threshold (as PyTorch). Any shape.
-
-    Stable for any x (log1p(e^{-|βx|}) + max(βx, 0)), so it stays finite even with a huge threshold,
-    where PyTorch's log1p(exp(βx)) overflows to inf. β must not be 0.
-    """
-    x, beta = _floating(input, "softplus"), _number(beta, "softplus", "beta")
-    if beta == 0:
-        raise ValueError("softplus: beta cannot be 0 (it divides the result)")
-    scaled = x * beta
-    return mg.where(scaled > _number(threshold, "softplus", "threshold"), x, _softplus(scaled) / beta)
-
-
-def softsign(input: Tensor) -> Tensor:  # noqa: A002
-    """x / (1 + |x|). Any shape (integers become float32)."""
-    x = _promoted(input, "softsign")
-    return x / (x.abs() + 1)
-
-
-def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
-    """log σ(x) = -softplus(-x), stable in both tails (logsigmoid(-1000) = -1000). Any shape."""
-    return -_softplus(-_floating(input, "logsigmoid"))
-
-
-def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
-    """Gated linear unit: a · σ(b), a and b the two halves of ``input`` along ``dim``.
-
-    input: (*, 2n, *) → (*, n, *), the size along ``dim`` halved (it must be even).
-    """
-    x = _floating(input, "glu")
-    if x.ndim == 0:
-        raise ValueError("glu: does not support a 0-d tensor (the dimension to halve must have an even size)")
-    axis = _dim(dim, x.ndim, "glu")
-    if x.shape[axis] % 2:
-        raise ValueError(f"glu: halving dimension must be even, but dimension {axis} of shape {x.shape} "
-                         f"has size {x.shape[axis]}")
-    a, b = x.chunk(2, axis)
-    return a * b.sigmoid()
-
-
-def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:  # noqa: A002
-    """softmax(-x) along ``dim``: every slice along ``dim`` sums to 1, the smallest entry weighs most.
-
-    ``dim=None`` takes PyTorch's implicit (deprecated) choice, with a warning; ``dtype`` casts the
-    input first. Any shape in, the same shape out.
-    """
-    x = _tensor(input, "softmin")
-    if dim is None:
-        dim = _implicit_dim("softmin", x.ndim, _stacklevel)
-    if dtype is not None:
-        x = x.astype(dtype)
-    return mg.softmax(-x, axis=dim)
-
-
-def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
-    """x for x > 0, weight · x otherwise, with one learned slope per channel (dim 1), as PyTorch.
-
-    input: (N, C, *), or any shape when ``weight`` has one element; weight: (C,) or (1,) (or 0-d).
-    An input of fewer than 2 dims has 1 channel.
-    """
-    x, weight = _floating(input, "prelu"), _tensor(weight, "prelu", "weight")
-    if weight.ndim > 1:
-        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {weight.shape}")
-    count = weight.numel()
-    channels = x.shape[1] if x.ndim > 1 else 1
-    if count != 1 and count != channels:
-        raise ValueError(f"prelu: weight has {count} slopes but the input of shape {x.shape} has {channels} "
-                         f"channel{'s' if channels != 1 else ''} (dim 1)")
-    if weight.ndim != x.ndim:   # (C,) → (1, C, 1, …): one slope per channel
-        weight = weight.reshape([count if axis == 1 else 1 for axis in range(x.ndim)])
-    return mg.where(x > 0, x, weight * x)
 
 
 # --- losses -------------------------------------------------------------------
