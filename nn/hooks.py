@@ -22,7 +22,6 @@ from typing import Any, Callable
 
 import minigrad as mg
 from minigrad import Function, Tensor
-from minigrad.compile import run_eagerly
 
 KINDS = ("forward_pre", "forward", "backward_pre", "backward")
 _IDS = itertools.count()
@@ -77,7 +76,7 @@ def add_hook(module: Any, kind: str, hook: Any, prepend: bool, changed: Callable
 def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
     """``module(*args, **kwargs)`` with its hooks, in registration order, as PyTorch runs them."""
     hooks = module.__dict__["_hooks"]
-    run_eagerly(f"{type(module).__name__} {module._scope_name!r} has hooks (a replay would skip them)")
+    mg.compiler.run_eagerly(f"{type(module).__name__} {module._scope_name!r} has hooks (a replay would skip them)")
     for hook, options in hooks["forward_pre"].values():
         result = hook(module, args, kwargs) if options["with_kwargs"] else hook(module, args)
         if result is not None:

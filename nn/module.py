@@ -9,7 +9,6 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.compile import add_guard, add_signature_part
 
 from .hooks import RemovableHandle, add_hook, call_with_hooks, has_hooks
 
@@ -72,8 +71,8 @@ def _modes() -> frozenset:
     return key
 
 
-add_signature_part(_modes)
-add_guard(lambda: _REREGISTRATIONS[0])
+mg.compiler.add_signature_part(_modes)
+mg.compiler.add_guard(lambda: _REREGISTRATIONS[0])
 
 
 class Module:

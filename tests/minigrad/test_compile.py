@@ -537,3 +537,20 @@ def test_a_variable_rebound_on_every_call_runs_eagerly_after_the_recapture_limit
             rebind(float(i))
             assert g(x).numpy().tolist() == [float(i)] * 2
     assert g.guarded_out
+
+
+def test_mg_compiler_is_compiling_and_disable_as_torch_compiler() -> None:
+    seen = []
+
+    @mg.compiler.disable
+    def log(t: mg.Tensor) -> mg.Tensor:
+        seen.append(mg.compiler.is_compiling())
+        return t
+
+    f = mg.compile(lambda t: log(t * 2) + 1)
+    x = mg.ones(2)
+    with pytest.warns(mg.CompileWarning, match="marked mg.compiler.disable"):
+        f(x)
+    for _ in range(3):   # the signature runs eagerly: the disabled function runs on every call
+        assert f(x).numpy().tolist() == [3.0, 3.0]
+    assert seen == [True, False, False, False] and not mg.compiler.is_compiling()
