@@ -56,7 +56,7 @@ def rnn_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
 
 def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
               peepholes: tuple | None = None, coupled: bool = False,
-              fused: bool = False) -> tuple[Tensor, Tensor]:
+              fused: bool = False, weight_hr_t: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One LSTM step; returns (h', c').
 
     gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh, split in the order i, f, g, o::
@@ -65,22 +65,26 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
         c' = f * c + i * g
         h' = o * tanh(c')
 
-    Two variants add to these equations:
+    Three variants add to these equations, and compose:
 
     * peephole (``peepholes`` = (w_ci, w_cf, w_co), each (H,)): the input and forget gates
       also see the old cell, ``+ w_ci * c`` / ``+ w_cf * c``, the output gate the new one,
       ``+ w_co * c'``;
-    * coupled (CIFG): there are no input-gate rows (split f, g, o) and i = 1 - f.
+    * coupled (CIFG): there are no input-gate rows (split f, g, o) and i = 1 - f;
+    * projection (``weight_hr_t`` = W_hrᵀ, (H, P); Sak et al. 2014, PyTorch's ``proj_size``):
+      h' = (o * tanh(c')) W_hrᵀ, so h and h' are (B, P) while c and c' stay (B, H).
 
-    gates_x: (B, G·H) with G = 4 (3 when coupled); h, c: (B, H); weight_hh_t: (H, G·H).
-    ``fused`` computes the gate nonlinearities and the state update as one op
-    (``mg.lstm_gates``; plain LSTM only).
+    gates_x: (B, G·H) with G = 4 (3 when coupled); h: (B, H), or (B, P) with a projection;
+    c: (B, H); weight_hh_t: (H, G·H), or (P, G·H) with a projection. ``fused`` computes the gate
+    nonlinearities and the state update as one op (``mg.lstm_gates``; no peephole or coupled
+    gates; the projection is an ordinary matmul after it).
     """
     gates = gates_x + h @ weight_hh_t
     if bias_hh is not None:
         gates = gates + bias_hh
     if fused:
-        return lstm_gates(gates, c)
+        h_new, c_new = lstm_gates(gates, c)
+        return (h_new if weight_hr_t is None else h_new @ weight_hr_t), c_new
     if coupled:
         f, g, o = gates.chunk(3, axis=-1)
     else:
@@ -98,6 +102,8 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
         o = o + weight_co * c_new
     o = o.sigmoid()
     h_new = o * c_new.tanh()
+    if weight_hr_t is not None:      # projection: the hidden state is a linear map of the cell's output
+        h_new = h_new @ weight_hr_t
     return h_new, c_new
 
 
@@ -159,14 +165,15 @@ def as_input(owner: str, x: Any) -> Tensor:
     return x
 
 
-def check_states(owner: str, state: Any, names: tuple, expected: tuple, detail: str, x: Tensor,
-                 dtype: Any) -> tuple:
-    """``state`` (a Tensor, or a tuple of ``len(names)`` Tensors) checked against the input ``x``.
+def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) -> tuple:
+    """``state`` (a Tensor, or a tuple of one Tensor per name of ``expected``) checked against the input ``x``.
 
-    Each must have shape ``expected``, the step's ``dtype`` (the input's, unless the weights
-    promote it) and ``x``'s device, as PyTorch requires: a wrong dtype would otherwise promote
-    the outputs silently, a wrong device fail deep inside an op. Returns a tuple.
+    ``expected`` maps each state's name to (its shape, how that shape reads, for the error). Each
+    state must have its shape, the step's ``dtype`` (the input's, unless the weights promote it)
+    and ``x``'s device, as PyTorch requires: a wrong dtype would otherwise promote the outputs
+    silently, a wrong device fail deep inside an op. Returns a tuple.
     """
+    names = tuple(expected)
     if len(names) == 1:
         states = (state,)
     elif isinstance(state, (tuple, list)) and len(state) == len(names):
@@ -175,10 +182,11 @@ def check_states(owner: str, state: Any, names: tuple, expected: tuple, detail: 
         raise RecurrentStateError(f"{owner}: state must be a tuple ({', '.join(names)}), "
                                   f"got {type(state).__name__}")
     for name, s in zip(names, states):
+        shape, detail = expected[name]
         if not isinstance(s, Tensor):
             raise RecurrentStateError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
-        if s.shape != expected:
-            raise RecurrentStateError(f"{owner}: expected state {name} of shape {expected} {detail}, got {s.shape}")
+        if s.shape != shape:
+            raise RecurrentStateError(f"{owner}: expected state {name} of shape {shape} {detail}, got {s.shape}")
         if s.dtype != dtype:
             source = "the input's dtype" if dtype == x.dtype else f"the {x.dtype} input promoted with the weights"
             raise RecurrentStateError(f"{owner}: expected state {name} of dtype {dtype} ({source}), got {s.dtype}")
@@ -198,7 +206,10 @@ def add_parameters(module: Module, suffix: str, shapes: dict, device: Any, dtype
 
 
 def gate_shapes(rows: int, input_size: int, hidden_size: int, bias: bool) -> dict:
-    """W_ih (G·H, I), W_hh (G·H, H) and, with ``bias``, b_ih, b_hh (G·H,)."""
+    """W_ih (G·H, I), W_hh (G·H, H) and, with ``bias``, b_ih, b_hh (G·H,).
+
+    ``hidden_size`` is h's width: an LSTM's ``proj_size`` when it projects, and ``rows`` is G·H.
+    """
     shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
     if bias:
         shapes.update(bias_ih=(rows,), bias_hh=(rows,))
@@ -254,9 +265,9 @@ class _Cell(Module):
         if state is None:
             zeros = mg.zeros((batch, self.hidden_size), dtype=dtype, device=x.device)
             return x, (zeros,) * n_states, unbatched
-        expected = (self.hidden_size,) if unbatched else (batch, self.hidden_size)
-        states = check_states(owner, state, ("h", "c")[:n_states], expected,
-                              f"for input of shape {(self.input_size,) if unbatched else x.shape}", x, dtype)
+        shape = (self.hidden_size,) if unbatched else (batch, self.hidden_size)
+        detail = f"for input of shape {(self.input_size,) if unbatched else x.shape}"
+        states = check_states(owner, state, dict.fromkeys(("h", "c")[:n_states], (shape, detail)), x, dtype)
         return x, (tuple(s.expand_dims(0) for s in states) if unbatched else states), unbatched
 
     def _gates_x(self, x: Tensor) -> Tensor:

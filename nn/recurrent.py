@@ -10,7 +10,8 @@ direction), and each step's new hidden state is tagged ``"h"`` (cell state
 Parameter names, shapes, gate order and initialisation U(-1/√H, 1/√H) follow
 PyTorch, so a ``torch.nn.LSTM`` state dict converted with ``.numpy()`` loads
 as-is. Variable-length batches come either padded with ``lengths=`` or packed
-(:class:`nn.utils.rnn.PackedSequence`), as in PyTorch.
+(:class:`nn.utils.rnn.PackedSequence`), as in PyTorch. ``nn.LSTM(..., proj_size=P)`` is
+PyTorch's LSTM with projections: the hidden state is P wide, the cell state H.
 
 ``compile=True`` (every layer) runs each layer's loop over time, one direction at
 a time, through ``mg.compile``: the first forward for an input signature (shapes,
@@ -57,6 +58,27 @@ __all__ = ["GRU", "LSTM", "RNN"]
 State = Any  # a Tensor (RNN, GRU) or a tuple (h, c) (LSTM)
 
 
+def _check_proj_size(owner: str, proj_size: Any, hidden_size: int) -> int:
+    """``proj_size`` as an int in [0, hidden_size), or the error PyTorch raises."""
+    if isinstance(proj_size, bool):
+        # the 8th positional argument of nn.LSTM was peephole before it became PyTorch's proj_size
+        raise TypeError(f"{owner}: proj_size must be an integer, got {proj_size!r}; peephole and coupled are "
+                        f"keyword-only: nn.LSTM(..., peephole={proj_size!r})")
+    if not isinstance(proj_size, numbers.Integral) or proj_size < 0:
+        raise ValueError(f"{owner}: proj_size should be a positive integer or zero to disable projections, "
+                         f"got {proj_size!r}")
+    if proj_size >= hidden_size:
+        raise ValueError(f"{owner}: proj_size has to be smaller than hidden_size ({hidden_size}), got {proj_size}")
+    return int(proj_size)
+
+
+def _refuse_proj_size(owner: str, proj_size: Any) -> None:
+    """``proj_size`` is an LSTM option only (PyTorch raises ValueError for RNN and GRU too)."""
+    if proj_size:
+        raise ValueError(f"{owner}: proj_size argument is only supported for LSTM, not RNN or GRU "
+                         f"(got proj_size={proj_size!r})")
+
+
 def _check_finite_steps(owner: str, x: Tensor, time_axis: int) -> None:
     """Under ``detect_anomaly``: name the first time step at which the input holds NaN/Inf.
 
@@ -82,18 +104,23 @@ class _Recurrent(Module):
     """What RNN, LSTM and GRU share: parameters per layer and direction, the loop over time.
 
     Subclasses pass their ``gate_count`` G, set ``n_states`` (2 for LSTM) and implement ``_step``.
+    ``proj_size`` P > 0 (LSTM only) registers ``weight_hr_l{k}`` (P, H) after each layer and
+    direction's biases, as PyTorch, and makes h (and each direction's output) P wide.
     """
 
     n_states = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
                  dropout: float, bidirectional: bool, gate_count: int, device: Any, dtype: Any,
-                 compile: bool = False) -> None:
+                 compile: bool = False, proj_size: int = 0) -> None:
         super().__init__()
         owner = type(self).__name__
         self.input_size = check_size(owner, "input_size", input_size)
         self.hidden_size = check_size(owner, "hidden_size", hidden_size)
         self.num_layers = check_size(owner, "num_layers", num_layers)
+        self.proj_size = _check_proj_size(owner, proj_size, self.hidden_size)
+        # the width of h_t and of each direction's output
+        self._output_size = self.proj_size or self.hidden_size
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
             raise ValueError(f"{owner}: dropout should be a number in range [0, 1] representing the "
                              f"probability of an element being zeroed, got {dropout!r}")
@@ -111,8 +138,10 @@ class _Recurrent(Module):
         self._compiled_directions: dict[tuple[int, str], Any] = {}
         self._suffixes = ("", "_reverse") if bidirectional else ("",)
         for k in range(num_layers):
-            layer_input = input_size if k == 0 else hidden_size * len(self._suffixes)
-            shapes = gate_shapes(gate_count * hidden_size, layer_input, hidden_size, bias)
+            layer_input = input_size if k == 0 else self._output_size * len(self._suffixes)
+            shapes = gate_shapes(gate_count * hidden_size, layer_input, self._output_size, bias)
+            if self.proj_size:
+                shapes["weight_hr"] = (self.proj_size, hidden_size)
             for suffix in self._suffixes:
                 add_parameters(self, f"_l{k}{suffix}", shapes, device, dtype)
 
@@ -169,6 +198,9 @@ class _Recurrent(Module):
         Returns (output, h_n) or (output, (h_n, c_n)): output (T, B, D·H) ((B, T, D·H) if
         ``batch_first``; packed (Σ lengths, D·H) for a packed input), h_n and c_n
         (D·num_layers, B, H), in the input's batch order.
+
+        An LSTM with ``proj_size`` P > 0 has P in place of H for h0, h_n and the output
+        ((T, B, D·P)); c0 and c_n keep H.
         """
         owner = type(self).__name__
         if isinstance(x, PackedSequence):
@@ -258,7 +290,8 @@ class _Recurrent(Module):
 
     def _direction(self, x: Tensor, time_axis: int, k: int, suffix: str, state: tuple, active: int,
                    masks: tuple | None, first_masked: int, parameters: tuple = ()) -> tuple[Tensor, tuple]:
-        """The loop over time of layer ``k``, direction ``suffix``: (output (T, B, H), final state tuple).
+        """The loop over time of layer ``k``, direction ``suffix``: (output (T, B, H), final state tuple)
+        (output and h: P wide with an LSTM's ``proj_size`` P).
 
         ``active``: the steps to run (the longest length); ``masks``: per step t a (B, 1) bool keep-mask
         (None without lengths), applied from step ``first_masked`` on. Reads no tensor values, so
@@ -299,19 +332,24 @@ class _Recurrent(Module):
     # --- input checks ---
 
     def _initial_states(self, state: State, x: Tensor, batch: int, unbatched: bool) -> list:
-        """Each state tensor as a list over layer·direction of (B, H) tensors."""
+        """Each state tensor as a list over layer·direction of (B, H) tensors (h: (B, P) with ``proj_size`` P)."""
         owner = type(self).__name__
         count = self.num_layers * len(self._suffixes)
         dtype = result_dtype(x, self._weight("weight_ih_l0"))
+        # (name, width, the width's name): h is proj_size wide with a projection, c always hidden_size
+        widths = [("h0", self._output_size, "proj_size" if self.proj_size else "hidden_size"),
+                  ("c0", self.hidden_size, "hidden_size")][:self.n_states]
         if state is None:
-            zeros = mg.zeros((batch, self.hidden_size), dtype=dtype, device=x.device)
-            return [[zeros] * count for _ in range(self.n_states)]
-        if unbatched:
-            expected, detail = (count, self.hidden_size), "(num_layers * num_directions, hidden_size)"
-        else:
-            expected = (count, batch, self.hidden_size)
-            detail = "(num_layers * num_directions, batch, hidden_size)" + self._batch_hint()
-        states = check_states(owner, state, ("h0", "c0")[:self.n_states], expected, detail, x, dtype)
+            zeros = {size: mg.zeros((batch, size), dtype=dtype, device=x.device) for _, size, _ in widths}
+            return [[zeros[size]] * count for _, size, _ in widths]
+        expected = {}
+        for name, size, size_name in widths:
+            if unbatched:
+                expected[name] = ((count, size), f"(num_layers * num_directions, {size_name})")
+            else:
+                expected[name] = ((count, batch, size), f"(num_layers * num_directions, batch, {size_name})"
+                                  + self._batch_hint())
+        states = check_states(owner, state, expected, x, dtype)
         return [mg.unbind(s.expand_dims(1) if unbatched else s, 0) for s in states]
 
     def _length_masks(self, lengths: Any, steps: int, batch: int, device: Any) -> tuple | None:
@@ -343,6 +381,8 @@ class _Recurrent(Module):
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -364,16 +404,18 @@ class RNN(_Recurrent):
 
     Parameters ``weight_ih_l{k}[_reverse]`` (H, I) for k = 0 ((H, D·H) above), ``weight_hh_l{k}`` (H, H),
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,). ``compile=True`` replays each direction's loop over time
-    as one node (module docstring). See :meth:`forward` for shapes.
+    as one node (module docstring). See :meth:`forward` for shapes. ``proj_size`` is LSTM-only:
+    a non-zero one raises ValueError, as in PyTorch.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  nonlinearity: str = "tanh", *, compile: bool = False, device: Any = None,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, proj_size: int = 0) -> None:
         if isinstance(bias, str):
             raise TypeError(f"RNN: bias must be a bool, got {bias!r}; pass the nonlinearity by keyword: "
                             f"nn.RNN(..., nonlinearity={bias!r})")
+        _refuse_proj_size("RNN", proj_size)
         nonlinearity = check_nonlinearity("RNN", nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 1,
                          device, dtype, compile)
@@ -391,23 +433,35 @@ class RNN(_Recurrent):
 class LSTM(_Recurrent):
     """LSTM over a sequence, stacked and optionally bidirectional; each step is :class:`~nn.cells.LSTMCell`'s.
 
+    The positional parameters are PyTorch's, in its order (``proj_size`` 8th, then ``device``,
+    ``dtype``); this library's options ``peephole``, ``coupled``, ``fused``, ``compile`` are
+    keyword-only.
+
     Parameters ``weight_ih_l{k}[_reverse]`` (4H, I) ((4H, D·H) above layer 0), ``weight_hh_l{k}``
-    (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,), gate order i, f, g, o; with ``peephole=True``
-    also ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,); with ``coupled=True`` the
-    input gate is dropped (rows f, g, o: 3H; no ``weight_ci``). ``fused=True`` computes each step's
-    gates with one op (plain LSTM only). ``compile=True`` replays each direction's loop
-    over time as one node (module docstring). The state is a tuple (h, c).
+    (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,), gate order i, f, g, o. ``proj_size=P`` > 0
+    (LSTM with projections, Sak et al. 2014, as PyTorch) adds ``weight_hr_l{k}`` (P, H) after each
+    layer and direction's biases: h_t = (o_t * tanh(c_t)) W_hrᵀ, so h is P wide, ``weight_hh_l{k}``
+    is (4H, P), layers above 0 read D·P features, the output is (T, B, D·P) and h_n
+    (D·num_layers, B, P), while c keeps H.
+
+    Variants (not in PyTorch): ``peephole=True`` adds ``weight_ci_l{k}``, ``weight_cf_l{k}``,
+    ``weight_co_l{k}`` (H,) after all of PyTorch's parameters; ``coupled=True`` drops the input
+    gate (rows f, g, o: 3H; no ``weight_ci``). ``fused=True`` computes each step's gates with one
+    op (not with peephole or coupled). ``proj_size`` composes with each of them: the peepholes
+    see the cell (H wide), and the projection is an ordinary matmul after the gates, fused or not.
+    ``compile=True`` replays each direction's loop over time as one node (module docstring).
+    The state is a tuple (h, c).
     """
 
     n_states = 2
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 peephole: bool = False, coupled: bool = False, *, fused: bool = False, compile: bool = False,
-                 device: Any = None, dtype: Any = None) -> None:
+                 proj_size: int = 0, device: Any = None, dtype: Any = None, *, peephole: bool = False,
+                 coupled: bool = False, fused: bool = False, compile: bool = False) -> None:
         check_lstm_options("LSTM", peephole, coupled, fused)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         3 if coupled else 4, device, dtype, compile)
+                         3 if coupled else 4, device, dtype, compile, proj_size)
         self.peephole, self.coupled, self.fused = bool(peephole), bool(coupled), bool(fused)
         if peephole:
             for k in range(num_layers):
@@ -415,14 +469,18 @@ class LSTM(_Recurrent):
                     add_parameters(self, f"_l{k}{suffix}", peephole_shapes(hidden_size, coupled), device, dtype)
 
     def _step_weights(self, k: int, suffix: str) -> tuple:
-        names = ("weight_ci", "weight_cf", "weight_co")
-        return self._weight(f"weight_hh_l{k}{suffix}").T, *(self._parameters.get(f"{n}_l{k}{suffix}") for n in names)
+        """(W_hhᵀ, W_hrᵀ or None, (w_ci, w_cf, w_co) or None) for layer ``k``, direction ``suffix``."""
+        end = f"_l{k}{suffix}"
+        weight_hr_t = self._weight(f"weight_hr{end}").T if self.proj_size else None
+        peepholes = None
+        if self.peephole:                  # w_ci is None when coupled
+            peepholes = tuple(self._parameters.get(f"{n}{end}") for n in ("weight_ci", "weight_cf", "weight_co"))
+        return self._weight(f"weight_hh{end}").T, weight_hr_t, peepholes
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
-        weight_hh_t, *peepholes = weights
+        weight_hh_t, weight_hr_t, peepholes = weights
         h, c = state
-        return lstm_step(gates_x, h, c, weight_hh_t, None, tuple(peepholes) if self.peephole else None,
-                         self.coupled, self.fused)
+        return lstm_step(gates_x, h, c, weight_hh_t, None, peepholes, self.coupled, self.fused, weight_hr_t)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + lstm_options(self)
@@ -434,12 +492,14 @@ class GRU(_Recurrent):
     Parameters ``weight_ih_l{k}[_reverse]`` (3H, I) ((3H, D·H) above layer 0), ``weight_hh_l{k}``
     (3H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3H,), gate order r, z, n. ``fused=True`` computes
     each step's gates with one op; ``compile=True`` replays each direction's loop over time as one
-    node (module docstring).
+    node (module docstring). ``proj_size`` is LSTM-only: a non-zero one raises ValueError, as in PyTorch.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 *, fused: bool = False, compile: bool = False, device: Any = None, dtype: Any = None) -> None:
+                 *, fused: bool = False, compile: bool = False, device: Any = None, dtype: Any = None,
+                 proj_size: int = 0) -> None:
+        _refuse_proj_size("GRU", proj_size)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 3,
                          device, dtype, compile)
         self.fused = bool(fused)
