@@ -375,6 +375,9 @@ def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction:
     """PyTorch's deprecated ``size_average``/``reduce`` pair, when given, decides the reduction (with a warning)."""
     if size_average is None and reduce is None:
         return reduction
+    for what, value in (("size_average", size_average), ("reduce", reduce)):
+        if value is not None and not isinstance(value, (bool, numpy.bool_, int)):
+            raise TypeError(f"{name}: {what} must be a bool or None, got {type(value).__name__}")
     warnings.warn(f"{name}: size_average and reduce are deprecated (as in PyTorch); use reduction=",
                   stacklevel=stacklevel)
     size_average = True if size_average is None else size_average

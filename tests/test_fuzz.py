@@ -229,9 +229,7 @@ def test_set_default_device(device: Any) -> None:
 
 def nn_functional_names() -> list:
     F = nn.functional
-    return sorted(n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))
-                  and getattr(getattr(F, n), "__module__", "") == F.__name__
-                  and not isinstance(getattr(F, n), type))
+    return sorted(n for n in F.__all__ if callable(getattr(F, n)) and not isinstance(getattr(F, n), type))
 
 
 @pytest.mark.parametrize("name", nn_functional_names())
