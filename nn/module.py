@@ -336,19 +336,19 @@ class Module:
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at dotted path ``target`` (``"layer.weight"``)."""
-        path, _, name = target.rpartition(".")
-        module = self.get_submodule(path)
-        if name not in module._parameters or module._parameters[name] is None:
-            raise AttributeError(f"{type(module).__name__} has no parameter {name!r} (in {target!r})")
-        return module._parameters[name]
+        return self._member(target, "_parameters", "parameter")
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at dotted path ``target``."""
+        return self._member(target, "_buffers", "buffer")
+
+    def _member(self, target: str, table: str, what: str) -> Any:
         path, _, name = target.rpartition(".")
         module = self.get_submodule(path)
-        if name not in module._buffers or module._buffers[name] is None:
-            raise AttributeError(f"{type(module).__name__} has no buffer {name!r} (in {target!r})")
-        return module._buffers[name]
+        value = getattr(module, table).get(name)
+        if value is None:
+            raise AttributeError(f"{type(module).__name__} has no {what} {name!r} (in {target!r})")
+        return value
 
     def apply(self, fn: Any) -> Module:
         for module in reversed(list(self.modules())):

@@ -491,6 +491,17 @@ def test_a_function_returning_a_number_runs_eagerly_with_a_warning() -> None:
 RANDOM_WEIGHT = mg.ones(3)   # a module global a compiled function reads (the notebook case: rebound later)
 
 
+def _compiled_over_a_closure(size: int) -> tuple:
+    """``mg.compile(t * w)`` with ``w`` a closure variable, and a function that rebinds ``w`` to a new value."""
+    w = mg.ones(size)
+    compiled = mg.compile(lambda t: t * w)
+
+    def rebind(value: float) -> None:
+        nonlocal w
+        w = mg.full((size,), value)
+    return compiled, rebind
+
+
 def test_a_rebound_global_or_closure_variable_is_read_anew_not_replayed_stale() -> None:
     global RANDOM_WEIGHT
     f = mg.compile(lambda t: t * RANDOM_WEIGHT)
@@ -503,15 +514,7 @@ def test_a_rebound_global_or_closure_variable_is_read_anew_not_replayed_stale() 
     finally:
         RANDOM_WEIGHT = mg.ones(3)
 
-    def make() -> tuple:
-        w = mg.ones(3)
-        g = mg.compile(lambda t: t * w)
-
-        def rebind(value: float) -> None:
-            nonlocal w
-            w = mg.full((3,), value)
-        return g, rebind
-    g, rebind = make()
+    g, rebind = _compiled_over_a_closure(3)
     for _ in range(4):
         g(x)
     rebind(-1.0)
@@ -520,15 +523,7 @@ def test_a_rebound_global_or_closure_variable_is_read_anew_not_replayed_stale() 
 
 
 def test_a_variable_rebound_on_every_call_runs_eagerly_after_the_recapture_limit() -> None:
-    def make() -> tuple:
-        w = mg.ones(2)
-        g = mg.compile(lambda t: t * w)
-
-        def rebind(value: float) -> None:
-            nonlocal w
-            w = mg.full((2,), value)
-        return g, rebind
-    g, rebind = make()
+    g, rebind = _compiled_over_a_closure(2)
     x = mg.ones(2)
     for _ in range(4):
         g(x)
