@@ -18,8 +18,8 @@ import minigrad as mg
 from minigrad import Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "orthogonal_",
-    "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+    "orthogonal_", "sparse_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
 
@@ -179,3 +179,99 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         if rows < cols:
             q = q.T
     return _write(tensor, (gain * q).reshape(tensor.shape))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """The identity matrix (ones on the diagonal of a 2-D tensor, as ``torch.nn.init.eye_``)."""
+    _check(tensor, "eye_")
+    if tensor.ndim != 2:
+        raise ValueError(f"nn.init.eye_: needs a 2-D tensor, got shape {tensor.shape}")
+    xp = mg.array_module(tensor.data)
+    with mg.on_device(tensor.device):
+        return _write(tensor, xp.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """The Dirac delta of a convolution weight (out, in, *k) with 1-3 spatial dims: each of the first
+    min(out/groups, in) output channels of each group passes its input channel through, as PyTorch's."""
+    _check(tensor, "dirac_")
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"nn.init.dirac_: needs a 3-, 4- or 5-D tensor, got shape {tensor.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or tensor.shape[0] % groups:
+        raise ValueError(f"nn.init.dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups, got {groups!r}")
+    out_per_group = tensor.shape[0] // groups
+    xp = mg.array_module(tensor.data)
+    values = xp.zeros(tensor.shape)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(out_per_group, tensor.shape[1])):
+            values[(g * out_per_group + d, d, *centre)] = 1
+    return _write(tensor, values)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator: Any = None) -> Tensor:
+    """N(mean, std²) truncated to [a, b] (absolute bounds, as PyTorch), drawn by inverting the normal
+    CDF on uniform numbers between the CDF's values at a and b. ``generator`` is not supported (None)."""
+    _check(tensor, "trunc_normal_")
+    if generator is not None:
+        raise TypeError("nn.init.trunc_normal_: a generator is not supported; seed with mg.manual_seed")
+    if not a < b:
+        raise ValueError(f"nn.init.trunc_normal_: needs a < b, got a={a}, b={b}")
+
+    def cdf(x: float) -> float:
+        return 0.5 * (1.0 + math.erf((x - mean) / (std * math.sqrt(2.0))))
+    low, high = cdf(a), cdf(b)
+    xp = mg.array_module(tensor.data)
+    u = _uniform_array(tensor, 2 * low - 1, 2 * high - 1)   # uniform in [2Φ(a) - 1, 2Φ(b) - 1]
+    values = mean + std * math.sqrt(2.0) * _erfinv(xp, u)
+    return _write(tensor, xp.clip(values, a, b))
+
+
+def _erfinv(xp: Any, y: Any) -> Any:
+    """The inverse error function on (-1, 1): Giles' single-precision approximation, then two Newton
+    steps on erf (NumPy has no erfinv; the steps take it to float64 accuracy)."""
+    w = -xp.log((1.0 - y) * (1.0 + y))
+    small = w < 5.0
+    ws, wl = w - 2.5, xp.sqrt(xp.maximum(w, 5.0)) - 3.0
+    p_small = 2.81022636e-08
+    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+              -0.00417768164, 0.246640727, 1.50140941):
+        p_small = c + p_small * ws
+    p_large = -0.000200214257
+    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+              0.00943887047, 1.00167406, 2.83297682):
+        p_large = c + p_large * wl
+    x = xp.where(small, p_small, p_large) * y
+    erf = _erf_module(xp)
+    for _ in range(2):
+        x = x - (erf(x) - y) / (2.0 / math.sqrt(math.pi) * xp.exp(-x * x))
+    return x
+
+
+def _erf_module(xp: Any) -> Any:
+    """erf on arrays: the engine's own (``mg.erf`` on the raw array's Tensor, nothing recorded)."""
+    def erf(x: Any) -> Any:
+        with mg.no_grad():
+            return mg.erf(mg.as_tensor(x)).data
+    return erf
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any = None) -> Tensor:
+    """A 2-D tensor with N(0, std²) entries, ``ceil(sparsity · rows)`` of them in each column set to zero
+    (at random rows), as ``torch.nn.init.sparse_``."""
+    _check(tensor, "sparse_")
+    if tensor.ndim != 2:
+        raise ValueError(f"nn.init.sparse_: needs a 2-D tensor, got shape {tensor.shape}")
+    if generator is not None:
+        raise TypeError("nn.init.sparse_: a generator is not supported; seed with mg.manual_seed")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"nn.init.sparse_: sparsity must be in [0, 1], got {sparsity}")
+    rows, cols = tensor.shape
+    zeros = math.ceil(sparsity * rows)
+    values = _normal_array(tensor, 0.0, std)
+    gen = mg.random_generator(tensor.device)
+    with mg.on_device(tensor.device):
+        for col in range(cols):
+            values[gen.permutation(rows)[:zeros], col] = 0
+    return _write(tensor, values)

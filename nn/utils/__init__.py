@@ -14,7 +14,8 @@ from minigrad import Tensor
 
 from . import rnn
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "detach_state", "l1_penalty", "rnn"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "detach_state", "get_total_norm",
+           "l1_penalty", "parameters_to_vector", "rnn", "vector_to_parameters"]
 
 
 def _tensors(params: Any, name: str) -> list[Tensor]:
@@ -47,7 +48,7 @@ def detach_state(state: Any) -> Any:
 
 
 def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Scale the gradients of ``params`` so their joint ``norm_type``-norm is at most ``max_norm``.
 
     The total norm is the norm of the per-parameter norms (``inf``: the largest
@@ -55,23 +56,78 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     gradient is multiplied by it, as ``torch.nn.utils.clip_grad_norm_``.
     Parameters without a gradient are skipped. Returns the total norm before
     clipping as a 0-d Tensor (on the first gradient's device; no host sync).
+    ``foreach`` is accepted for PyTorch's signature (one loop serves both).
     """
-    grads = [p.grad.data for p in _tensors(params, "clip_grad_norm_") if p.grad is not None]
-    max_norm, norm_type = float(max_norm), float(norm_type)
-    if not grads:
+    tensors = [p for p in _tensors(params, "clip_grad_norm_") if p.grad is not None]
+    if not tensors:
         return mg.tensor(0.0)
-    device = mg.device_of(grads[0])
-    xp = mg.array_module(grads[0])
+    total = _total_norm([p.grad.data for p in tensors], float(norm_type), error_if_nonfinite, "clip_grad_norm_")
+    clip_grads_with_norm_(tensors, max_norm, total)
+    return total
+
+
+def get_total_norm(tensors: Any, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """The ``norm_type``-norm of all entries of ``tensors`` (e.g. gradients) taken together, as
+    ``torch.nn.utils.get_total_norm``: a 0-d Tensor (0 for none)."""
+    arrays = [t.data for t in _tensors(tensors, "get_total_norm")]
+    if not arrays:
+        return mg.tensor(0.0)
+    return _total_norm(arrays, float(norm_type), error_if_nonfinite, "get_total_norm")
+
+
+def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, name: str) -> Tensor:
+    """The norm of the per-array norms, on the first array's device (no host sync unless checking)."""
+    device = mg.device_of(arrays[0])
+    xp = mg.array_module(arrays[0])
     with mg.on_device(device):
-        norms = [mg.to_device(_grad_norm(g, norm_type), device) for g in grads]
+        norms = [mg.to_device(_grad_norm(a, norm_type), device) for a in arrays]
         total = xp.linalg.norm(xp.stack(norms), norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
-            raise RuntimeError(f"nn.utils.clip_grad_norm_: the total {norm_type}-norm of the gradients is "
+            raise RuntimeError(f"nn.utils.{name}: the total {norm_type}-norm of the gradients is "
                                f"{float(total)}; pass error_if_nonfinite=False to clip anyway")
-        coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
+    return mg.as_tensor(xp.asarray(total))
+
+
+def clip_grads_with_norm_(params: Any, max_norm: float, total_norm: Any, foreach: bool | None = None) -> None:
+    """Scale every gradient by ``max_norm / (total_norm + 1e-6)`` when that is below 1, in place, as
+    ``torch.nn.utils.clip_grads_with_norm_`` (``total_norm`` from :func:`get_total_norm`)."""
+    grads = [p.grad.data for p in _tensors(params, "clip_grads_with_norm_") if p.grad is not None]
+    if not grads:
+        return
+    xp = mg.array_module(grads[0])
+    total = total_norm.data if isinstance(total_norm, Tensor) else xp.asarray(total_norm)
+    with mg.on_device(mg.device_of(grads[0])):
+        coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
         for g in grads:
             g *= mg.to_device(coef, mg.device_of(g)).astype(g.dtype)
-    return mg.as_tensor(xp.asarray(total))
+
+
+def parameters_to_vector(parameters: Any) -> Tensor:
+    """All parameters flattened and joined into one 1-D tensor, in order (differentiable), as PyTorch's."""
+    tensors = _tensors(parameters, "parameters_to_vector")
+    if not tensors:
+        raise ValueError("nn.utils.parameters_to_vector: no parameters given")
+    return mg.cat([p.reshape(-1) for p in tensors])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Any) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into the parameters' arrays (nothing recorded), as
+    PyTorch's; the sizes must add up to ``vec``'s length."""
+    if not isinstance(vec, Tensor) or vec.ndim != 1:
+        raise TypeError(f"nn.utils.vector_to_parameters: expected a 1-D Tensor, got "
+                        f"{getattr(vec, 'shape', type(vec).__name__)}")
+    tensors = _tensors(parameters, "vector_to_parameters")
+    needed = sum(p.numel() for p in tensors)
+    if needed != vec.shape[0]:
+        raise ValueError(f"nn.utils.vector_to_parameters: the parameters hold {needed} numbers, the vector "
+                         f"{vec.shape[0]}")
+    start = 0
+    with mg.no_grad():
+        for p in tensors:
+            n = p.numel()
+            p.copy_(vec[start:start + n].reshape(p.shape))
+            start += n
 
 
 def _grad_norm(g: Any, norm_type: float) -> Any:
@@ -83,7 +139,7 @@ def _grad_norm(g: Any, norm_type: float) -> Any:
     return mg.array_module(g).linalg.norm(g.ravel(), norm_type)
 
 
-def clip_grad_value_(params: Any, clip_value: float) -> None:
+def clip_grad_value_(params: Any, clip_value: float, foreach: bool | None = None) -> None:
     """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place."""
     clip_value = float(clip_value)
     if not clip_value >= 0:
