@@ -1,0 +1,72 @@
+"""ASGD (averaged stochastic gradient descent), as ``torch.optim.ASGD``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+import minigrad as mg
+
+from .checks import is_number
+from .ported import SCALAR_DTYPE, ScalarStateOptimizer, check_flags, check_implementation
+
+__all__ = ["ASGD"]
+
+
+class ASGD(ScalarStateOptimizer):
+    """Averaged SGD (Polyak & Juditsky 1992), as ``torch.optim.ASGD``.
+
+    At step t, with the step size η and averaging weight μ of the step before
+    (η = lr, μ = 1 at the first): g = grad + weight_decay·p;
+    p ← p·(1 - λη) - η·g; ax ← ax + μ·(p - ax) (ax ← p while μ = 1); then
+    η ← lr / (1 + λ·lr·t)^α and μ ← 1 / max(1, t - t0). ``ax`` is the running
+    average of the parameter, which averaging starts after step ``t0``.
+    State per parameter: ``step``, ``eta`` and ``mu`` (0-d float32 scalars as in
+    PyTorch: see :mod:`nn.optim.ported`) and ``ax``.
+    """
+
+    _scalar_keys = ("eta", "mu")
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
+                 t0: float = 1e6, weight_decay: float = 0.0, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False, capturable: bool = False, *, check_finite: bool = False) -> None:
+        check_implementation(type(self).__name__, foreach, capturable, differentiable)
+        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
+                                      maximize=maximize), check_finite=check_finite)
+
+    def _hyper(self, group: dict) -> dict:
+        hyper = super()._hyper(group)           # alpha: a finite number >= 0
+        check_flags(self._name, hyper, "maximize")
+        if not is_number(hyper["lambd"]) or not 0 <= hyper["lambd"] < math.inf:
+            raise ValueError(f"{self._name}: invalid lambd={hyper['lambd']!r} (must be a finite number >= 0)")
+        if not is_number(hyper["t0"]) or math.isnan(hyper["t0"]):
+            raise ValueError(f"{self._name}: invalid t0={hyper['t0']!r} (must be a number; inf never averages)")
+        return hyper
+
+    def _state_keys(self, hyper: dict) -> tuple[set, set]:
+        return {"step", "ax"}, set()            # and the scalars eta, mu
+
+    def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
+        xp = mg.array_module(param)
+        lr, lambd, alpha, t0 = hyper["lr"], hyper["lambd"], hyper["alpha"], hyper["t0"]
+        if not state:
+            state.update(step=0, eta=np.array(lr, dtype=SCALAR_DTYPE), mu=np.array(1.0, dtype=SCALAR_DTYPE),
+                         ax=xp.zeros_like(param))
+        step = state["step"] = state["step"] + 1
+        g = -grad if hyper["maximize"] else grad
+        if hyper["weight_decay"] != 0:
+            g = g + hyper["weight_decay"] * param
+        eta, mu = float(state["eta"]), float(state["mu"])
+        param *= 1 - lambd * eta
+        param += -eta * g
+        ax = state["ax"]
+        if mu != 1:
+            ax += (param - ax) * mu
+        else:
+            ax[...] = param
+        # PyTorch makes the new values with torch.as_tensor (float32, its default dtype), then copies
+        # them into the state (float32, or the parameter's dtype after a load): rounded to float32 either way
+        state["eta"] = np.array(SCALAR_DTYPE(lr / ((1 + lambd * lr * step) ** alpha)), dtype=state["eta"].dtype)
+        state["mu"] = np.array(SCALAR_DTYPE(1 / max(1, step - t0)), dtype=state["mu"].dtype)
