@@ -1,166 +1,45 @@
-"""Learning-rate schedules, as ``torch.optim.lr_scheduler``: StepLR, ExponentialLR, CosineAnnealingLR,
-LambdaLR and ReduceLROnPlateau.
+"""Learning-rate schedules, as ``torch.optim.lr_scheduler``.
+
+Epoch schedules: StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR,
+PolynomialLR, CosineAnnealingLR, LambdaLR, MultiplicativeLR; the metric-driven
+ReduceLROnPlateau; the compositions SequentialLR and ChainedScheduler; and,
+from :mod:`nn.optim.lr_cycles`, the per-batch cycles CosineAnnealingWarmRestarts,
+CyclicLR and OneCycleLR. The base class is in :mod:`nn.optim.lr_scheduler_base`.
 
 A scheduler changes ``optimizer.param_groups[i]["lr"]`` when its ``step()`` is
 called (once per epoch, after ``optimizer.step()``), exactly as PyTorch's do:
-the same formulas in the same (recursive) form, so the learning rates agree
-with PyTorch's to the last bit over many epochs. A 0-d Tensor ``lr`` is
-written in place. Constructing a scheduler records ``initial_lr`` in each
-group and makes the first (epoch 0) step.
+the same formulas in the same form (recursive, "chainable", where PyTorch's
+is; the closed form for ``step(epoch)``), so the learning rates agree with
+PyTorch's to the last bit over many epochs. A 0-d Tensor ``lr`` is written in
+place. Constructing a scheduler records ``initial_lr`` in each group and makes
+the first (epoch 0) step.
 
 ``state_dict()`` holds the schedule's counters and settings (never the
 optimizer); ``load_state_dict`` checks it before taking any of it. A
 ``LambdaLR`` saves no functions, only the attributes of callable objects, as
-PyTorch does.
+PyTorch does; SequentialLR and ChainedScheduler save their schedulers' states.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import types
 import warnings
-from typing import Any, Callable
+from bisect import bisect_right
+from collections import Counter
+from typing import Any, Callable, Iterable, Sequence
 
 import minigrad as mg
 
 from .checks import is_number
+from .lr_cycles import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
+from .lr_scheduler_base import LRScheduler, check_int, check_optimizer, float_lr, lr_value, set_lr
 from .optimizer import Optimizer
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "ReduceLROnPlateau", "StepLR"]
-
-
-def _lr_value(lr: Any) -> Any:
-    """A group's lr as get_last_lr gives it: a number, or a copy of a Tensor lr (never an alias)."""
-    return mg.tensor(lr) if isinstance(lr, mg.Tensor) else lr
-
-
-def _set_lr(group: dict, value: float) -> None:
-    """Set a group's lr; a Tensor lr keeps its object and changes its value, as PyTorch's ``fill_``."""
-    if isinstance(group["lr"], mg.Tensor):
-        group["lr"].data[...] = float(value)
-    else:
-        group["lr"] = value
-
-
-def _float_lr(lr: Any) -> float:
-    return float(lr.item()) if isinstance(lr, mg.Tensor) else lr
-
-
-class LRScheduler:
-    """Base class: ``step()``, ``get_last_lr()``, ``last_epoch``, ``base_lrs``, ``state_dict()``.
-
-    A subclass gives ``get_lr()``: the new learning rate of each group at
-    ``self.last_epoch`` (just incremented), usually from the current ones.
-    """
-
-    # attributes state_dict leaves out (besides the optimizer); LambdaLR adds its functions
-    _not_saved: tuple[str, ...] = ()
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an Optimizer")
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
-            raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, got {last_epoch!r}")
-        self.optimizer = optimizer
-        added = []
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                if "initial_lr" not in group:
-                    group["initial_lr"] = _lr_value(group["lr"])
-                    added.append(group)
-        else:
-            for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming a "
-                                   f"scheduler with last_epoch={last_epoch}: load the optimizer's state dict first, "
-                                   "or start with last_epoch=-1")
-        self.base_lrs = [_float_lr(group["initial_lr"]) for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._step_count = 0
-        self._is_initial = True
-        try:
-            self.step()
-        except BaseException:
-            for group in added:             # a failed construction leaves the optimizer as it was
-                del group["initial_lr"]
-            raise
-        finally:
-            self._is_initial = False
-
-    def get_lr(self) -> list[float]:
-        raise NotImplementedError
-
-    def get_last_lr(self) -> list[Any]:
-        """The learning rate of each group after the latest ``step()``."""
-        return list(self._last_lr)
-
-    def _current_lrs(self) -> list[float]:
-        return [_float_lr(group["lr"]) for group in self.optimizer.param_groups]
-
-    def step(self, epoch: int | None = None) -> None:
-        """Advance one epoch (or, deprecated as in PyTorch, jump to ``epoch``) and set every group's lr."""
-        if epoch is not None:
-            warnings.warn("The epoch parameter in scheduler.step() is deprecated (as in PyTorch); call step() "
-                          "without it", UserWarning, stacklevel=2)
-        counters = self._step_count, self.last_epoch
-        self._step_count += 1
-        try:
-            if epoch is None:
-                self.last_epoch += 1
-                values = self.get_lr()
-            else:
-                self.last_epoch = epoch
-                closed_form = getattr(self, "_get_closed_form_lr", None)
-                values = closed_form() if closed_form is not None else self.get_lr()
-            for i, value in enumerate(values):       # check all before setting any
-                if not is_number(value) or math.isnan(value):
-                    raise ValueError(f"{type(self).__name__}.step: the schedule gave lr={value!r} "
-                                     f"for param_groups[{i}]")
-        except BaseException:
-            self._step_count, self.last_epoch = counters    # a failed step changes nothing
-            raise
-        for group, value in zip(self.optimizer.param_groups, values):
-            _set_lr(group, value)
-        self._last_lr = [_lr_value(group["lr"]) for group in self.optimizer.param_groups]
-
-    # --- state ---
-
-    def state_dict(self) -> dict:
-        """Every attribute but the optimizer (and a LambdaLR's functions), as PyTorch's."""
-        return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()
-                if k != "optimizer" and k not in self._not_saved}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Take the state of :meth:`state_dict`; checked first (known keys, one lr per group), all or nothing."""
-        values = self._checked_state(state_dict)
-        self.__dict__.update(values)
-
-    def _checked_state(self, state_dict: Any) -> dict:
-        name = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"{name}: expected a dict, got {type(state_dict).__name__}")
-        known = set(self.state_dict())
-        ignored = {"_get_lr_called_within_step", "verbose"}   # PyTorch's private flags: meaningless here
-        unknown = sorted(set(state_dict) - known - ignored)
-        if unknown:
-            raise ValueError(f"{name}: unknown entries {unknown}; a {type(self).__name__} state has {sorted(known)}")
-        values = {k: v for k, v in state_dict.items() if k not in ignored}
-        groups = len(self.optimizer.param_groups)
-        for key in ("base_lrs", "_last_lr", "min_lrs"):
-            if key in values:
-                value = values[key]
-                if not isinstance(value, (list, tuple)) or len(value) != groups:
-                    raise ValueError(f"{name}: {key} must hold one value per parameter group ({groups}), "
-                                     f"got {value!r}")
-                values[key] = [v.item() if isinstance(v, mg.Tensor) and v.ndim == 0 else v for v in value]
-        for key in ("last_epoch", "_step_count"):
-            if key in values:
-                value = values[key]
-                value = value.item() if isinstance(value, mg.Tensor) else value
-                if not is_number(value) or value != int(value):
-                    raise ValueError(f"{name}: {key} must be an int, got {value!r}")
-                values[key] = int(value)
-        return values
+__all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
+           "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR", "OneCycleLR",
+           "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR"]
 
 
 class StepLR(LRScheduler):
@@ -173,12 +52,128 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        self._warn_outside_step()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
     def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """lr = base_lr · gamma^(number of milestones <= epoch): × gamma at each milestone (twice if listed twice)."""
+
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self.milestones = self._counted(milestones, "MultiStepLR: milestones")
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _counted(milestones: Any, what: str) -> Counter:
+        """Milestones (an iterable of epochs, or a saved {epoch: count}) as PyTorch's Counter of ints."""
+        try:
+            counts = milestones if isinstance(milestones, dict) else Counter(milestones)
+        except TypeError:
+            counts = None
+        if counts is None or isinstance(milestones, (str, bytes)):
+            raise ValueError(f"{what} must be a list of epoch numbers, got {milestones!r}")
+        counted: Counter = Counter()
+        for epoch, count in counts.items():
+            epoch = int(epoch) if isinstance(epoch, str) and epoch.lstrip("-").isdigit() else epoch
+            if not is_number(epoch) or epoch != int(epoch) or not is_number(count) or count != int(count):
+                raise ValueError(f"{what} must be whole epoch numbers, got {epoch!r}")
+            counted[int(epoch)] += int(count)
+        return counted
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        if self.last_epoch not in self.milestones:
+            return self._current_lrs()
+        return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        milestones = sorted(self.milestones.elements())
+        return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch) for base_lr in self.base_lrs]
+
+    def state_dict(self) -> dict:
+        """As the base, with a copy of the ``milestones`` Counter."""
+        state = super().state_dict()
+        state["milestones"] = Counter(self.milestones)
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        values = self._checked_state(state_dict)
+        if "milestones" in values:
+            values["milestones"] = self._counted(values["milestones"], "MultiStepLR.load_state_dict: milestones")
+        self.__dict__.update(values)
+
+
+class ConstantLR(LRScheduler):
+    """lr = base_lr · factor for the first ``total_iters`` epochs, then base_lr.
+
+    Chainable, as PyTorch's: × factor at epoch 0 and × 1/factor at epoch
+    ``total_iters``, so it composes with other schedules.
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        if not is_number(factor) or not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor (the constant multiplicative factor) expected to be between 0 "
+                             f"and 1, got {factor!r}")
+        check_int("ConstantLR", "total_iters", total_iters, 0)
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        current = self._current_lrs()
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in current]
+        if self.last_epoch != self.total_iters:
+            return current
+        return [lr * (1.0 / self.factor) for lr in current]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base_lr in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """lr = base_lr · (start_factor + (end_factor - start_factor) · min(epoch, total_iters) / total_iters).
+
+    Chainable, as PyTorch's: each step multiplies the current lr by the ratio
+    of this epoch's factor to the last one's.
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
+        if not is_number(start_factor) or not 0 < start_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor (the starting multiplicative factor) expected to be greater "
+                             f"than 0 and less or equal to 1, got {start_factor!r}")
+        if not is_number(end_factor) or not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: end_factor (the ending multiplicative factor) expected to be between 0 "
+                             f"and 1, got {end_factor!r}")
+        check_int("LinearLR", "total_iters", total_iters, 0)
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        start, end, epoch = self.start_factor, self.end_factor, self.last_epoch
+        current = self._current_lrs()
+        if epoch == 0:
+            return [lr * start for lr in current]
+        if self._is_initial or epoch > self.total_iters:
+            return current
+        ratio = 1.0 + (end - start) / (self.total_iters * start + (epoch - 1) * (end - start))
+        return [lr * ratio for lr in current]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        start, end = self.start_factor, self.end_factor
+        return [base_lr * (start + (end - start) * min(self.total_iters, self.last_epoch) / self.total_iters)
+                for base_lr in self.base_lrs]
 
 
 class ExponentialLR(LRScheduler):
@@ -189,12 +184,41 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        self._warn_outside_step()
         if self._is_initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
     def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """lr = base_lr · (1 - min(epoch, total_iters) / total_iters)^power: 0 from epoch ``total_iters`` on.
+
+    Chainable, as PyTorch's: each step multiplies the current lr by the ratio
+    of this epoch's factor to the last one's.
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        check_int("PolynomialLR", "total_iters", total_iters, 0)
+        if not is_number(power):
+            raise ValueError(f"PolynomialLR: power must be a number, got {power!r}")
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        epoch, total = self.last_epoch, self.total_iters
+        current = self._current_lrs()
+        if self._is_initial or epoch > total:
+            return current
+        decay = ((1.0 - epoch / total) / (1.0 - (epoch - 1) / total)) ** self.power
+        return [lr * decay for lr in current]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+                for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -212,6 +236,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        self._warn_outside_step()
         epoch, period, eta_min = self.last_epoch, self.T_max, self.eta_min
         current = self._current_lrs()
         if self._is_initial:
@@ -230,27 +255,27 @@ class CosineAnnealingLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
-class LambdaLR(LRScheduler):
-    """lr = base_lr · lr_lambda(epoch); one function for all groups or a list with one per group."""
+class _LambdaSchedule(LRScheduler):
+    """What LambdaLR and MultiplicativeLR share: one function per group (or one for all), and a state that
+    saves the attributes of callable objects but no functions, as PyTorch's."""
 
     _not_saved = ("lr_lambdas",)
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
-        groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
+        name = type(self).__name__
+        check_optimizer(name, optimizer)
+        groups = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != groups:
-                raise ValueError(f"Expected {groups} lr_lambdas, but got {len(lr_lambda)}")
+                raise ValueError(f"{name}: Expected {groups} lr_lambdas, but got {len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * groups
         for fn in self.lr_lambdas:
             if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda should be a function, but got {type(fn).__name__}")
+                raise TypeError(f"{name}: lr_lambda should be a function, but got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
-
-    def get_lr(self) -> list[float]:
-        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
     def state_dict(self) -> dict:
         """As the base, plus ``lr_lambdas``: None for a function or lambda, the attributes of a callable object."""
@@ -260,23 +285,43 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
+        name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, dict):
-            raise TypeError(f"LambdaLR.load_state_dict: expected a dict, got {type(state_dict).__name__}")
+            raise TypeError(f"{name}: expected a dict, got {type(state_dict).__name__}")
         state_dict = dict(state_dict)
         saved = state_dict.pop("lr_lambdas", [None] * len(self.lr_lambdas))
         if not isinstance(saved, (list, tuple)) or len(saved) != len(self.lr_lambdas):
-            raise ValueError(f"LambdaLR.load_state_dict: lr_lambdas must hold one entry per group "
-                             f"({len(self.lr_lambdas)}), got {saved!r}")
+            raise ValueError(f"{name}: lr_lambdas must hold one entry per group ({len(self.lr_lambdas)}), "
+                             f"got {saved!r}")
         for i, attributes in enumerate(saved):
             if attributes is not None and (not isinstance(attributes, dict)
                                            or isinstance(self.lr_lambdas[i], types.FunctionType)):
-                raise ValueError(f"LambdaLR.load_state_dict: lr_lambdas[{i}] holds {attributes!r}, which does not "
-                                 "fit the function given to this scheduler")
+                raise ValueError(f"{name}: lr_lambdas[{i}] holds {attributes!r}, which does not fit the function "
+                                 "given to this scheduler")
         values = self._checked_state(state_dict)
         self.__dict__.update(values)
         for fn, attributes in zip(self.lr_lambdas, saved):
             if attributes is not None:
                 fn.__dict__.update(attributes)
+
+
+class LambdaLR(_LambdaSchedule):
+    """lr = base_lr · lr_lambda(epoch); one function for all groups or a list with one per group."""
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(_LambdaSchedule):
+    """lr ← lr · lr_lambda(epoch) at every step after the first (chainable; no closed form, as PyTorch's)."""
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        current = self._current_lrs()
+        if self._is_initial:
+            return current
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, current)]
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -307,7 +352,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.default_min_lr, self.min_lrs = min_lr, [min_lr] * groups
         self.patience, self.cooldown, self.eps = patience, cooldown, eps
         self.last_epoch = 0
-        self._last_lr = [_lr_value(group["lr"]) for group in optimizer.param_groups]
+        self._last_lr = [lr_value(group["lr"]) for group in optimizer.param_groups]
         self._set_mode(mode, threshold, threshold_mode)
         self.best, self.cooldown_counter, self.num_bad_epochs = self.mode_worse, 0, 0
 
@@ -348,7 +393,7 @@ class ReduceLROnPlateau(LRScheduler):
         if self.num_bad_epochs > self.patience:
             self._reduce_lr()
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
-        self._last_lr = [_lr_value(group["lr"]) for group in self.optimizer.param_groups]
+        self._last_lr = [lr_value(group["lr"]) for group in self.optimizer.param_groups]
 
     def _reduce_lr(self) -> None:
         groups = self.optimizer.param_groups
@@ -358,10 +403,10 @@ class ReduceLROnPlateau(LRScheduler):
                                    f"has {len(self.min_lrs)} (a group was added); set min_lrs to match")
             self.min_lrs = [self.default_min_lr] * len(groups)
         for group, min_lr in zip(groups, self.min_lrs):
-            old_lr = float(_float_lr(group["lr"]))
+            old_lr = float(float_lr(group["lr"]))
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
-                _set_lr(group, new_lr)
+                set_lr(group, new_lr)
 
     def load_state_dict(self, state_dict: dict) -> None:
         values = self._checked_state(state_dict)
@@ -371,3 +416,137 @@ class ReduceLROnPlateau(LRScheduler):
         probe._set_mode(mode, values.get("threshold", self.threshold), threshold_mode)  # raises before any change
         self.__dict__.update(values)
         self._set_mode(self.mode, self.threshold, self.threshold_mode)
+
+
+def _check_schedulers(name: str, schedulers: Any, optimizer: Optimizer) -> list[LRScheduler]:
+    """PyTorch's checks of a composition's schedulers: at least one, each stepping ``optimizer``, none needing a
+    metric."""
+    if isinstance(schedulers, LRScheduler) or not isinstance(schedulers, Sequence) or len(schedulers) < 1:
+        raise ValueError(f"{name}: schedulers must be a list of at least one scheduler, got {schedulers!r}")
+    for i, scheduler in enumerate(schedulers):
+        if not hasattr(scheduler, "optimizer"):
+            raise TypeError(f"{name}: the scheduler at index {i} ({type(scheduler).__name__}) should have "
+                            "`optimizer` as its attribute")
+        if isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError(f"{name} does not support `ReduceLROnPlateau` scheduler as it requires additional "
+                             f"kwargs to be specified when calling `step`, but got one at index {i} in the given "
+                             "schedulers sequence")
+        if scheduler.optimizer is not optimizer:
+            raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, but got scheduler "
+                             f"{type(scheduler).__name__} at index {i} with another "
+                             f"{type(scheduler.optimizer).__name__}")
+    return list(schedulers)
+
+
+class _Composition(LRScheduler):
+    """What SequentialLR and ChainedScheduler share: a state that holds each scheduler's state."""
+
+    _not_saved = ("_schedulers",)
+
+    def state_dict(self) -> dict:
+        """As the base, plus ``_schedulers``: the state dict of each scheduler, in order."""
+        state = super().state_dict()
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}: expected a dict, got {type(state_dict).__name__}")
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_schedulers", None)
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(self._schedulers):
+            raise ValueError(f"{name}: _schedulers must hold the state of each of the {len(self._schedulers)} "
+                             f"schedulers, got {saved!r}")
+        values = self._checked_state(state_dict)
+        if "_milestones" in values:
+            values["_milestones"] = _checked_milestones(f"{name}: _milestones", values["_milestones"],
+                                                        len(self._schedulers))
+        before = [scheduler.state_dict() for scheduler in self._schedulers]
+        try:
+            for scheduler, state in zip(self._schedulers, saved):
+                scheduler.load_state_dict(state)
+        except BaseException:
+            for scheduler, state in zip(self._schedulers, before):    # all or nothing
+                scheduler.load_state_dict(state)
+            raise
+        self.__dict__.update(values)
+
+
+def _checked_milestones(what: str, milestones: Any, schedulers: int) -> list[int]:
+    if not isinstance(milestones, (list, tuple)) or len(milestones) != schedulers - 1:
+        raise ValueError(f"{what}: expected one milestone fewer than the number of schedulers ({schedulers}), got "
+                         f"{milestones!r}")
+    for milestone in milestones:
+        if isinstance(milestone, bool) or not isinstance(milestone, numbers.Integral):
+            raise ValueError(f"{what} must be ints, got {milestone!r}")
+    if list(milestones) != sorted(milestones):
+        raise ValueError(f"{what} must be in increasing order, got {list(milestones)}")
+    return [int(m) for m in milestones]
+
+
+class SequentialLR(_Composition):
+    """Run ``schedulers[0]`` until epoch ``milestones[0]``, then ``schedulers[1]`` (restarted at its epoch 0), …
+
+    As PyTorch's: construction sets every lr back to ``initial_lr``, takes back
+    the first step the schedulers made when they were built, and makes the
+    first step of the scheduler for epoch 0; at a milestone the next scheduler
+    starts from epoch 0 (its closed form where it has one).
+    """
+
+    def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler], milestones: list[int],
+                 last_epoch: int = -1) -> None:
+        check_optimizer("SequentialLR", optimizer)
+        schedulers = _check_schedulers("SequentialLR", schedulers, optimizer)
+        milestones = _checked_milestones("SequentialLR: milestones", milestones, len(schedulers))
+        check_int("SequentialLR", "last_epoch", last_epoch, -1)
+        self._schedulers = schedulers
+        self._milestones = milestones
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            set_lr(group, float_lr(group["initial_lr"]))
+        self.recursive_undo()
+        scheduler = schedulers[bisect_right(milestones, 0)]
+        scheduler._initial_step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def recursive_undo(self, sched: LRScheduler | None = None) -> None:
+        """Take back one epoch of every scheduler inside (compositions included): the step each made when built."""
+        scheduler = self if sched is None else sched
+        if hasattr(scheduler, "_schedulers"):
+            for inner in scheduler._schedulers:
+                self.recursive_undo(inner)
+        elif hasattr(scheduler, "last_epoch"):
+            scheduler.last_epoch -= 1
+
+    def step(self) -> None:  # type: ignore[override]
+        """Advance one epoch with the scheduler whose turn it is (a scheduler starts at its epoch 0)."""
+        self.last_epoch += 1
+        index = bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[index]
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            scheduler._update_lr(0)
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+
+class ChainedScheduler(_Composition):
+    """Step every scheduler in turn at each ``step()``: their (chainable) changes of the lr compound."""
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
+        if optimizer is None:
+            first = schedulers[0] if isinstance(schedulers, Sequence) and len(schedulers) > 0 else None
+            optimizer = getattr(first, "optimizer", None)
+        else:
+            check_optimizer("ChainedScheduler", optimizer)
+        self._schedulers = _check_schedulers("ChainedScheduler", schedulers, optimizer)
+        self.optimizer = optimizer
+        self._last_lr = [lr_value(group["lr"]) for group in self._schedulers[-1].optimizer.param_groups]
+
+    def step(self) -> None:  # type: ignore[override]
+        """One step of every scheduler, in order."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = [lr_value(group["lr"]) for group in self._schedulers[-1].optimizer.param_groups]
