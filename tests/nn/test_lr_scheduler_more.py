@@ -23,7 +23,6 @@ LRS = (0.1, 0.3, 0.02)          # three parameter groups with different base lrs
 # keys a scheduler writes into the parameter groups; ours and torch's must hold the same ones
 SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
 # keys OneCycleLR/CyclicLR keep in the groups, which nn.optim's Optimizer.load_state_dict does not take yet
-CYCLE_KEYS = {"max_lr", "min_lr", "max_momentum", "base_momentum"}
 
 
 def make_optimizer(lib: Any, kind: str = "sgd") -> Any:
@@ -219,15 +218,6 @@ def test_learning_rates_and_momentum_equal_torch(torch, name) -> None:
 
 # --- state dicts ---
 
-def _restore_optimizer(opt: Any, state: dict) -> None:
-    """Load an optimizer's state dict. nn.optim's Optimizer.load_state_dict refuses the keys OneCycleLR and
-    CyclicLR keep in the groups (max_lr, ...), so those are taken out and set by hand."""
-    groups = [{k: v for k, v in g.items() if k not in CYCLE_KEYS} for g in state["param_groups"]]
-    opt.load_state_dict({"state": state["state"], "param_groups": groups})
-    for group, saved in zip(opt.param_groups, state["param_groups"]):
-        group.update({k: v for k, v in saved.items() if k in CYCLE_KEYS})
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_scheduler_restored_mid_run_continues_as_torch(torch, tmp_path, name) -> None:
     _, _, steps = CASES[name]
@@ -239,7 +229,7 @@ def test_a_scheduler_restored_mid_run_continues_as_torch(torch, tmp_path, name) 
     nn.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp_path / "ck.npz")
     checkpoint = nn.load(tmp_path / "ck.npz")
     opt, sched = build(None, name)          # a fresh run: its own first step, then the checkpoint
-    _restore_optimizer(opt, checkpoint["optimizer"])
+    opt.load_state_dict(checkpoint["optimizer"])   # with OneCycleLR's/CyclicLR's keys in the groups
     sched.load_state_dict(checkpoint["scheduler"])
     assert_groups_equal(opt, t_opt, "restored")
     for step in range(middle + 1, steps + 1):
