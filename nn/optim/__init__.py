@@ -2,8 +2,9 @@
 
 ``SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``, ``Adamax``, ``NAdam``, ``RAdam``,
 ``Adadelta``, ``Rprop``, ``ASGD`` and ``LBFGS`` change the parameter arrays in place,
-outside the graph (``no_grad``), with arrays on the parameters' own device: the state (momentum buffers, moment estimates) lives
-beside each parameter and follows it when a module is moved with ``to()``.
+outside the graph (``no_grad``), with arrays on the parameters' own device: the state
+(momentum buffers, moment estimates) lives beside each parameter and follows it when a
+module is moved with ``to()``.
 Parameters are given as an iterable of Tensors or as parameter groups (a list
 of dicts, each with ``"params"`` and any hyper-parameter to override for that
 group). A step is all-or-nothing (see :mod:`nn.optim.optimizer`).
