@@ -18,6 +18,7 @@ from helpers import assert_close
 import minigrad as mg
 import nn
 from nn import optim
+from tests.nn.test_optim import MLP, torch_twin  # the same small model and its PyTorch twin
 
 RNG = np.random.default_rng(23)
 X = RNG.standard_normal((16, 3))
@@ -61,24 +62,6 @@ GROUPS = {
     "Rprop": dict(lr=0.005, etas=(0.4, 1.3), step_sizes=(1e-4, 0.02)),
     "ASGD": dict(lr=0.01, lambd=0.05, alpha=1.0, t0=2, weight_decay=0.3),
 }
-
-
-class MLP(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hidden = nn.Linear(3, 5, dtype=mg.float64)
-        self.out = nn.Linear(5, 2, dtype=mg.float64)
-
-    def forward(self, x: mg.Tensor) -> mg.Tensor:
-        return self.out(self.hidden(x).tanh())
-
-
-def torch_twin(torch, model: MLP):
-    twin = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
-    with torch.no_grad():
-        for ours, theirs in zip(model.parameters(), twin.parameters()):
-            theirs.copy_(torch.from_numpy(ours.numpy()))
-    return twin
 
 
 def groups_of(params: list, name: str) -> list[dict]:
