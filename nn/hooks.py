@@ -109,12 +109,12 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
 
 
 def _watch_inputs(module: Any, args: tuple, grads: dict) -> tuple:
-    """``args`` with its tensors that require grad passed through an :class:`InputGrads` op."""
+    """``args`` with its tensors passed through an :class:`InputGrads` op (if one requires grad)."""
     places = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-    grads["n_inputs"] = len(places)
+    grads["n_inputs"] = len(args)   # grad_input has an entry per positional argument (None: not a Tensor)
     if not any(args[i].requires_grad for i in places):
         return args
-    outs = InputGrads(module, grads)(*[args[i] for i in places])
+    outs = InputGrads(module, grads, places, len(args))(*[args[i] for i in places])
     args = list(args)
     for i, out in zip(places, outs):
         args[i] = out
@@ -123,15 +123,17 @@ def _watch_inputs(module: Any, args: tuple, grads: dict) -> tuple:
 
 
 def _watch_outputs(module: Any, output: Any, grads: dict) -> Any:
-    """``output`` (a Tensor or a tuple/list of them) passed through an :class:`OutputGrads` op."""
-    tensors = [output] if isinstance(output, Tensor) else \
-        [y for y in output if isinstance(y, Tensor)] if isinstance(output, (tuple, list)) else []
-    if not any(y.requires_grad for y in tensors):
+    """``output`` (a Tensor, or a tuple/list whose Tensors are watched) passed through an :class:`OutputGrads`
+    op; ``grad_output`` then has an entry per item of the tuple (None for one that is not a Tensor)."""
+    items = (output,) if isinstance(output, Tensor) else tuple(output) if isinstance(output, (tuple, list)) else ()
+    places = [i for i, y in enumerate(items) if isinstance(y, Tensor)]
+    if not any(items[i].requires_grad for i in places):
         return output
-    outs = iter(OutputGrads(module, grads)(*tensors))
+    outs = OutputGrads(module, grads, places, len(items))(*[items[i] for i in places])
     if isinstance(output, Tensor):
-        return next(outs)
-    return type(output)(next(outs) if isinstance(y, Tensor) else y for y in output)
+        return outs[0]
+    watched = dict(zip(places, outs))
+    return type(output)(watched.get(i, y) for i, y in enumerate(items))
 
 
 class _Identity(Function):
@@ -139,8 +141,20 @@ class _Identity(Function):
 
     multiple = True
 
-    def __init__(self, module: Any, grads: dict) -> None:
-        self.module, self.grads = module, grads
+    def __init__(self, module: Any, grads: dict, places: list, length: int) -> None:
+        # ``places``: where the op's inputs sit among the module's ``length`` arguments (or outputs)
+        self.module, self.grads, self.places, self.length = module, grads, places, length
+
+    def _spread(self, arrays: tuple) -> tuple:
+        """The op's gradients as Tensors, one per argument (output) of the module, None elsewhere."""
+        full = [None] * self.length
+        for i, g in zip(self.places, _tensors(arrays)):
+            full[i] = g
+        return tuple(full)
+
+    def _gather(self, grads: tuple) -> tuple:
+        """Back from :meth:`_spread`'s form to one array (or None) per input of the op."""
+        return tuple(_arrays([grads[i] for i in self.places]))
 
     def forward(self, *arrays: Any) -> tuple:
         self.n_outputs = len(arrays)
@@ -165,11 +179,11 @@ class OutputGrads(_Identity):
     name = "backward_hook"
 
     def backward(self, *grads_out: Any) -> tuple:
-        grad_output = self._run("backward_pre", _tensors(grads_out))
+        grad_output = self._run("backward_pre", self._spread(grads_out))
         self.grads["grad_output"] = grad_output
         if not self.grads.get("inputs_watched"):   # no input needs a gradient: the hooks run here
             self._run("backward", (None,) * self.grads["n_inputs"], grad_output)
-        return tuple(_arrays(grad_output))
+        return self._gather(grad_output)
 
 
 class InputGrads(_Identity):
@@ -178,8 +192,8 @@ class InputGrads(_Identity):
     name = "backward_hook"
 
     def backward(self, *grads_in: Any) -> tuple:
-        grad_input = self._run("backward", _tensors(grads_in), self.grads.get("grad_output", ()))
-        return tuple(_arrays(grad_input))
+        grad_input = self._run("backward", self._spread(grads_in), self.grads.get("grad_output", ()))
+        return self._gather(grad_input)
 
 
 def _tensors(arrays: Any) -> tuple:

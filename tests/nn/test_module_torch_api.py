@@ -233,3 +233,20 @@ def test_a_full_backward_hook_gets_none_for_inputs_that_need_no_gradient() -> No
     ours(mg.ones(1, 3)).sum().backward()
     theirs(torch.ones(1, 3)).sum().backward()
     assert got[0][0] == got[1][0] == (None,) and got[0][1] == got[1][1] == 1
+
+
+def test_backward_hook_gradients_have_an_entry_per_argument_and_output_as_in_pytorch() -> None:
+    """An LSTM called with (x, (h0, c0)) returns (output, (h, c)): the tuple items are None entries."""
+    ours, theirs = nn.LSTM(3, 4).double(), torch.nn.LSTM(3, 4).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    log: dict = {"ours": [], "theirs": []}
+    for model, key in ((ours, "ours"), (theirs, "theirs")):
+        model.register_full_backward_hook(lambda m, gi, go, key=key: log[key].append(
+            ([None if g is None else tuple(g.shape) for g in gi], [None if g is None else tuple(g.shape) for g in go])))
+    rng = np.random.default_rng(0)
+    x, h0, c0 = rng.random((5, 2, 3)), rng.random((1, 2, 4)), rng.random((1, 2, 4))
+    xo, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours(xo, (mg.tensor(h0), mg.tensor(c0)))[0].sum().backward()
+    theirs(xt, (torch.tensor(h0), torch.tensor(c0)))[0].sum().backward()
+    assert log["ours"] == log["theirs"] == [([(5, 2, 3), None], [(5, 2, 4), None])]
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
