@@ -290,7 +290,7 @@ class RNNCell(_Cell):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-                 *, device: Any = None, dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = check_nonlinearity("RNNCell", nonlinearity)
 
@@ -323,8 +323,12 @@ class LSTMCell(_Cell):
     missing; returns (h', c'), each (B, H) or (H,).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, peephole: bool = False,
-                 coupled: bool = False, *, fused: bool = False, device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None,
+                 *, peephole: bool = False, coupled: bool = False, fused: bool = False) -> None:
+        # PyTorch's positional order (device, dtype after bias): our cell options are keywords
+        for option, value in (("peephole", peephole), ("coupled", coupled), ("fused", fused)):
+            if not isinstance(value, (bool, numpy.bool_)):
+                raise TypeError(f"LSTMCell: {option} must be True or False, got {value!r}")
         check_lstm_options("LSTMCell", peephole, coupled, fused)
         super().__init__(input_size, hidden_size, bias, 3 if coupled else 4, device, dtype)
         self.peephole, self.coupled, self.fused = bool(peephole), bool(coupled), bool(fused)
@@ -356,8 +360,8 @@ class GRUCell(_Cell):
     returns h' of h's shape. ``fused=True`` computes the gates with one op.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, fused: bool = False,
-                 device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None, *, fused: bool = False) -> None:
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
         self.fused = bool(fused)
 

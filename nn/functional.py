@@ -79,8 +79,8 @@ class EmbeddingLookup(mg.Function):
 
     name = "embedding"
 
-    def __init__(self, indices: Any, padding_idx: int | None) -> None:
-        self.indices, self.padding_idx = indices, padding_idx
+    def __init__(self, indices: Any, padding_idx: int | None, scale_grad_by_freq: bool = False) -> None:
+        self.indices, self.padding_idx, self.scale_grad_by_freq = indices, padding_idx, scale_grad_by_freq
 
     def forward(self, weight: Any) -> Any:
         self.weight_shape = weight.shape
@@ -92,6 +92,9 @@ class EmbeddingLookup(mg.Function):
         flat = self.indices.reshape(-1)
         if self.padding_idx is not None:
             rows = rows * (flat != self.padding_idx)[:, None]
+        if self.scale_grad_by_freq:   # each row's gradient over how often its index occurs in this batch
+            counts = xp.bincount(flat, minlength=self.weight_shape[0])
+            rows = rows / counts[flat][:, None].astype(rows.dtype)
         gw = xp.zeros(self.weight_shape, dtype=gy.dtype)
         # scatter element by element into the flat table: the same sums in the same order as
         # scatter_add(gw, flat, rows), but NumPy's add.at runs 3-7x faster on a 1-D target
@@ -100,15 +103,23 @@ class EmbeddingLookup(mg.Function):
         return gw
 
 
-def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
+              max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
     """Rows of ``weight`` (V, D) picked by integer indices ``input`` (any shape S) → (*S, D).
 
     Repeated indices accumulate their gradients; the row ``padding_idx`` (if
-    given) gets none, as PyTorch.
+    given) gets none, as PyTorch. ``max_norm``: each looked-up row whose
+    ``norm_type``-norm exceeds it is first scaled down to it, in ``weight``
+    itself (outside the graph, as PyTorch's). ``scale_grad_by_freq``: a row's
+    gradient is divided by how often its index occurs in ``input``. Sparse
+    gradients are not supported (``sparse=True`` raises).
     """
     weight = _tensor(weight, "embedding", "weight")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    if sparse:
+        raise ValueError("embedding: sparse=True needs sparse gradients, which minigrad does not have")
     num, _ = weight.shape
     # checked by an op whose output the lookup reads: a compiled function checks and uses each call's indices
     indices = checked_indices(input, weight.device, num, "embedding", lambda value, _low, _high: (
@@ -116,7 +127,24 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
         f"(indices must be in [0, {num - 1}])"))
     if padding_idx is not None:
         padding_idx = _normalize_padding(padding_idx, num, "embedding")
-    return EmbeddingLookup(indices.data, padding_idx)(weight)
+    if max_norm is not None:
+        _renorm_rows(weight, indices.data, _number(max_norm, "embedding", "max_norm"),
+                     _number(norm_type, "embedding", "norm_type"))
+    return EmbeddingLookup(indices.data, padding_idx, bool(scale_grad_by_freq))(weight)
+
+
+def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float) -> None:
+    """Scale each row of ``weight`` that ``indices`` names and whose norm exceeds ``max_norm`` down to it,
+    in place (as ``torch.embedding_renorm_``: by max_norm / (norm + 1e-7)); nothing is recorded."""
+    xp = mg.array_module(weight.data)
+    rows = xp.unique(indices.reshape(-1))
+    with mg.no_grad():
+        picked = weight.data[rows]
+        norms = xp.linalg.norm(picked, ord=norm_type, axis=1)
+        over = norms > max_norm
+        if over.any():
+            scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
+            weight[mg.as_tensor(rows[over])] = mg.as_tensor(picked[over] * scale[:, None])
 
 
 def _normalize_padding(padding_idx: int, num: int, name: str) -> int:

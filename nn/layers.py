@@ -76,15 +76,20 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """A lookup table: integer indices of any shape S → (*S, embedding_dim).
+    """A lookup table: integer indices of any shape S → (*S, embedding_dim), as ``torch.nn.Embedding``.
 
     ``weight``: (num_embeddings, embedding_dim), N(0, 1) as PyTorch; the row
     ``padding_idx`` (if given) starts at zero and never receives a gradient.
-    Indices may be an integer Tensor, a NumPy array or a list.
+    Indices may be an integer Tensor, a NumPy array or a list. ``max_norm``,
+    ``norm_type`` and ``scale_grad_by_freq`` are :func:`F.embedding`'s;
+    ``_weight`` (used as the weight, not reinitialised) and ``_freeze`` are what
+    :meth:`from_pretrained` passes. ``sparse=True`` is refused (no sparse gradients).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 device: Any = None, dtype: Any = None) -> None:
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, _weight: Any = None, _freeze: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         self.num_embeddings = _positive(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = _positive(embedding_dim, "embedding_dim", "Embedding", allow_zero=True)
@@ -93,10 +98,32 @@ class Embedding(Module):
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within [-{num_embeddings}, "
                                  f"{num_embeddings - 1}] for num_embeddings={num_embeddings}")
             padding_idx %= num_embeddings
-        self.padding_idx = padding_idx
-        dt = _float_dtype(dtype, "Embedding")
-        self.weight = Parameter(mg.empty(num_embeddings, embedding_dim, dtype=dt, device=device))
-        self.reset_parameters()
+        if sparse:
+            raise ValueError("Embedding: sparse=True needs sparse gradients, which minigrad does not have")
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
+        if _weight is None:
+            dt = _float_dtype(dtype, "Embedding")
+            self.weight = Parameter(mg.empty(num_embeddings, embedding_dim, dtype=dt, device=device),
+                                    requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight has shape {tuple(_weight.shape)}, expected "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:
+        """An Embedding whose weight is ``embeddings`` (V, D), frozen unless ``freeze=False``, as PyTorch's."""
+        if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
+            raise ValueError("Embedding.from_pretrained: embeddings must be a 2-D Tensor, got "
+                             f"{getattr(embeddings, 'shape', type(embeddings).__name__)}")
+        rows, dim = embeddings.shape
+        return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=embeddings, _freeze=freeze)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
@@ -105,28 +132,39 @@ class Embedding(Module):
                 self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
-        return F.embedding(indices, self.weight, self.padding_idx)
+        return F.embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
-        return text + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
+        return text
 
 
 class Dropout(Module):
     """Inverted dropout: in training, zero each entry with probability p and scale the rest by 1/(1-p);
     the identity in ``eval()`` mode. Any shape in, the same shape out."""
 
-    def __init__(self, p: float = 0.5, device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: probability p must be in [0, 1], got {p!r}")
-        self.p = float(p)
+        if not isinstance(inplace, (bool, numpy.bool_)):
+            raise TypeError(f"Dropout: inplace must be a bool, got {inplace!r}")
+        self.p, self.inplace = float(p), bool(inplace)   # inplace: the same values, as a new tensor
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Identity(Module):

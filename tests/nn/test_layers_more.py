@@ -78,3 +78,68 @@ def test_module_to_a_tensor_half_and_type() -> None:
     assert model.to("cpu", non_blocking=True) is model and model.share_memory() is model
     with pytest.raises(TypeError, match="bfloat16"):
         model.bfloat16()
+
+
+def _positional(cls: type) -> list:
+    import inspect  # noqa: PLC0415
+
+    return [p.name for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD]
+
+
+# Where our positional order is DESIGN.md's, not PyTorch's: nn.RNN keeps bias 4th (a positional "relu"
+# there raises a TypeError saying to pass nonlinearity by keyword). torch's LSTM/GRU/RNN take *args.
+POSITIONAL_EXCEPTIONS = {"RNN", "Parameter"}
+
+
+def test_every_module_takes_pytorchs_positional_arguments_in_pytorchs_order() -> None:
+    """A call written for PyTorch with positional arguments must mean the same here, or fail loudly."""
+    import inspect  # noqa: PLC0415
+
+    for name in sorted(n for n in dir(nn) if n[:1].isupper() and n not in POSITIONAL_EXCEPTIONS):
+        ours, theirs = getattr(nn, name), getattr(torch.nn, name, None)
+        if not isinstance(ours, type) or not isinstance(theirs, type):
+            continue
+        try:
+            want = _positional(theirs)
+        except (TypeError, ValueError):
+            continue
+        if not want:   # torch's signature is *args (LSTM, GRU): nothing to compare by name
+            continue
+        have = _positional(ours)
+        assert have == want[:len(have)], f"nn.{name}: ours {have}, torch {want}"
+        assert inspect.signature(ours.__init__).parameters, name
+
+
+def test_embedding_max_norm_scale_grad_by_freq_and_from_pretrained_as_pytorch() -> None:
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((6, 4)) * 3
+    idx = np.array([[0, 2, 2], [5, 2, 1]])
+    ours = nn.Embedding(6, 4, None, 1.5, 2.0, True, dtype=mg.float64)
+    theirs = torch.nn.Embedding(6, 4, None, 1.5, 2.0, True).double()
+    with mg.no_grad():
+        ours.weight.copy_(mg.tensor(table))
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(table))
+    out_o, out_t = ours(mg.tensor(idx)), theirs(torch.from_numpy(idx))
+    np.testing.assert_allclose(out_o.numpy(), out_t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.detach().numpy(), rtol=1e-12)   # rows renormed
+    (out_o * mg.tensor(np.arange(24.0).reshape(2, 3, 4))).sum().backward()
+    (out_t * torch.arange(24.0, dtype=torch.float64).reshape(2, 3, 4)).sum().backward()
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-12)
+    assert repr(ours) == repr(theirs)
+    frozen, t_frozen = nn.Embedding.from_pretrained(mg.tensor(table)), torch.nn.Embedding.from_pretrained(
+        torch.from_numpy(table))
+    assert not frozen.weight.requires_grad and not t_frozen.weight.requires_grad
+    np.testing.assert_array_equal(frozen(mg.tensor(idx)).numpy(), t_frozen(torch.from_numpy(idx)).numpy())
+    assert nn.Embedding.from_pretrained(mg.tensor(table), freeze=False, padding_idx=0).weight.requires_grad
+    with pytest.raises(ValueError, match="sparse"):
+        nn.Embedding(3, 2, sparse=True)
+
+
+def test_cells_and_dropout_take_device_and_inplace_where_pytorch_does() -> None:
+    assert nn.LSTMCell(3, 4, True, "cpu").weight_ih.device == "cpu"
+    with pytest.raises(TypeError, match="peephole must be True or False"):
+        nn.LSTMCell(3, 4, peephole="yes")
+    assert repr(nn.Dropout(0.2, True)) == repr(torch.nn.Dropout(0.2, True))
+    assert nn.GRUCell(3, 4, False, "cpu").bias_ih is None

@@ -185,7 +185,7 @@ def test_repr_reads_like_pytorch() -> None:
     text = repr(Model())
     assert text.startswith("Model(\n  (embed): Embedding(10, 3)\n  (blocks): ModuleList(\n    (0): Block(\n")
     assert "(proj): Linear(in_features=3, out_features=4, bias=True)" in text
-    assert "(drop): Dropout(p=0.5)" in text
+    assert "(drop): Dropout(p=0.5, inplace=False)" in text   # as PyTorch prints it
     assert "(score): Linear(in_features=4, out_features=1, bias=False)" in text
     assert text.endswith("\n  )\n)")
 
