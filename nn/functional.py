@@ -45,7 +45,7 @@ from ._activations import (
     tanhshrink,
     threshold,
 )
-from ._arguments import _dim, _floating, _number, _promoted, _tensor
+from ._arguments import _dim, _floating, _implicit_dim, _number, _promoted, _tensor
 from ._targets import TargetError, checked_indices, class_targets, class_weights, nll_rows, weighted_mean
 
 __all__ = [
@@ -153,13 +153,14 @@ def _normalize_padding(padding_idx: int, num: int, name: str) -> int:
     return padding_idx % num
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
     """Inverted dropout: zero each entry with probability ``p`` and scale the rest by 1/(1-p).
 
     The identity when ``training`` is False or ``p`` is 0. The mask comes
-    from the engine's generator on ``x``'s device.
+    from the engine's generator on ``input``'s device. ``inplace=True`` gives
+    the same values, as a new tensor.
     """
-    x = _tensor(x, "dropout")
+    x = _tensor(input, "dropout")
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p!r}")
     if not training or p == 0.0:
@@ -171,19 +172,19 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0) elementwise."""
-    return mg.relu(x)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """max(x, 0) elementwise (``inplace=True``: the same values, as a new tensor)."""
+    return mg.relu(input)
 
 
-def tanh(x: Tensor) -> Tensor:
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
     """Hyperbolic tangent elementwise."""
-    return mg.tanh(x)
+    return mg.tanh(input)
 
 
-def sigmoid(x: Tensor) -> Tensor:
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
     """1 / (1 + e^{-x}) elementwise."""
-    return mg.sigmoid(x)
+    return mg.sigmoid(input)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
@@ -244,14 +245,29 @@ def _axis(axis: int | None, dim: int | None, default: int = -1) -> int:
     return default if axis is None else axis
 
 
-def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """exp(x) / Σ exp(x) along ``axis`` (default -1; ``dim=`` is PyTorch's spelling)."""
-    return mg.softmax(x, axis=_axis(axis, dim))
+def _softmax_input(name: str, input: Any, dim: Any, axis: Any, dtype: Any, stacklevel: int) -> tuple:  # noqa: A002
+    """The input (cast to ``dtype`` first, as PyTorch) and the axis: ``dim`` (or ``axis=``); neither given,
+    PyTorch's implicit choice with its deprecation warning (0 for 0-, 1- and 3-D inputs, else 1)."""
+    x = _tensor(input, name)
+    if dtype is not None:
+        x = x.astype(dtype)
+    if dim is None and axis is None:
+        return x, _implicit_dim(name, x.ndim, stacklevel + 2)
+    return x, _axis(axis, dim)
 
 
-def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """x - logsumexp(x) along ``axis`` (default -1; ``dim=`` is PyTorch's spelling)."""
-    return mg.log_softmax(x, axis=_axis(axis, dim))
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,  # noqa: A002
+            axis: int | None = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``dim`` (or NumPy's ``axis=``), as ``torch.nn.functional.softmax``."""
+    x, axis = _softmax_input("softmax", input, dim, axis, dtype, _stacklevel)
+    return mg.softmax(x, axis=axis)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None, *,  # noqa: A002
+                axis: int | None = None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (or NumPy's ``axis=``), as ``torch.nn.functional.log_softmax``."""
+    x, axis = _softmax_input("log_softmax", input, dim, axis, dtype, _stacklevel)
+    return mg.log_softmax(x, axis=axis)
 
 
 # --- losses -------------------------------------------------------------------
@@ -280,24 +296,27 @@ def _as_operand(value: Any, like: Tensor, name: str, what: str = "target") -> An
     return mg.tensor(value, dtype=like.dtype, device=like.device)
 
 
-def nll_loss(log_probs: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,  # noqa: A002
+             ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class ``target`` given ``log_probs``.
 
     log_probs: (N, C) or (N, C, d1, …) (or (C,) with a 0-d target);
     target: integers (N,) or (N, d1, …), a Tensor or NumPy array; entries equal
     to ``ignore_index`` count for nothing. ``weight``: (C,) per-class weights.
-    ``reduction="mean"`` divides by the summed weight of the kept targets.
+    ``reduction="mean"`` divides by the summed weight of the kept targets. Arguments in PyTorch's
+    order, with its deprecated ``size_average``/``reduce`` pair.
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction, "nll_loss")
     _check_reduction(reduction, "nll_loss")
-    log_probs = _tensor(log_probs, "nll_loss")
+    log_probs = _tensor(input, "nll_loss")
     rows, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
     weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss")
     return nll_rows(rows, safe, keep, weight, shape, reduction)
 
 
-def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,  # noqa: A002
+                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy between ``logits`` and integer class ``target``, as PyTorch.
 
     logits: (N, C) or (N, C, d1, …) — e.g. (N, C, T) for a sequence — or (C,)
@@ -306,11 +325,13 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
     as ``log_softmax`` then a gather, so it is stable for logits of any size.
     Targets equal to ``ignore_index`` are skipped and the mean is over the
     kept ones. ``label_smoothing`` ε mixes in the uniform
-    distribution: (1-ε)·nll + ε/C·Σ_c(-w_c log p_c).
+    distribution: (1-ε)·nll + ε/C·Σ_c(-w_c log p_c). Arguments in PyTorch's order, with its
+    deprecated ``size_average``/``reduce`` pair.
     """
     name = "cross_entropy"
+    reduction = _legacy_reduction(size_average, reduce, reduction, name)
     _check_reduction(reduction, name)
-    logits = _tensor(logits, name)
+    logits = _tensor(input, name)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
@@ -357,22 +378,38 @@ def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str
     return _reduce(-products.sum(axis=axis), reduction)
 
 
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
-    """(input - target)², reduced; target broadcasts against input."""
-    _check_reduction(reduction, "mse_loss")
-    input = _tensor(input, "mse_loss")
-    diff = input - _as_operand(target, input, "mse_loss")
-    return _reduce(diff * diff, reduction)
+def mse_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
+             reduction: str = "mean", weight: Any = None) -> Tensor:
+    """(input - target)², reduced; target broadcasts against input. As PyTorch's: ``weight`` (the input's
+    shape) rescales each element, and the mean is then Σ w·e / Σ w."""
+    return _pointwise_loss("mse_loss", input, target, size_average, reduce, reduction, weight,
+                           lambda diff: diff * diff)
 
 
-def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
-    """|input - target|, reduced; target broadcasts against input."""
-    _check_reduction(reduction, "l1_loss")
-    input = _tensor(input, "l1_loss")
-    return _reduce((input - _as_operand(target, input, "l1_loss")).abs(), reduction)
+def l1_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
+            reduction: str = "mean", weight: Any = None) -> Tensor:
+    """|input - target|, reduced; target broadcasts against input; ``weight`` as in :func:`mse_loss`."""
+    return _pointwise_loss("l1_loss", input, target, size_average, reduce, reduction, weight, lambda diff: diff.abs())
+
+
+def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduce: Any,  # noqa: A002
+                    reduction: str, weight: Any, error: Any) -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction, name)
+    _check_reduction(reduction, name)
+    input = _tensor(input, name)
+    errors = error(input - _as_operand(target, input, name))
+    if weight is None:
+        return _reduce(errors, reduction)
+    weight = _as_operand(weight, input, name, "weight")
+    if tuple(getattr(weight, "shape", ())) != input.shape:
+        raise ValueError(f"{name}: weight must have the input's shape {input.shape}, got "
+                         f"{tuple(getattr(weight, 'shape', ()))}")
+    weighted = errors * weight
+    return weighted.sum() / weight.sum() if reduction == "mean" else _reduce(weighted, reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                                     size_average: bool | None = None, reduce: bool | None = None,
                                      reduction: str = "mean", pos_weight: Any = None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable expression, as PyTorch.
 
@@ -382,6 +419,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     the positive class (broadcast along the last axis).
     """
     name = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(size_average, reduce, reduction, name)
     _check_reduction(reduction, name)
     input = _tensor(input, name)
     y = _as_operand(target, input, name)
