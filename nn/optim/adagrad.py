@@ -7,6 +7,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .optimizer import Optimizer
+from .ported import check_implementation
 
 __all__ = ["Adagrad"]
 
@@ -21,8 +22,10 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False, *,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None,
                  check_finite: bool = False) -> None:
+        check_implementation("Adagrad", foreach, False, differentiable, fused)   # PyTorch's keywords, off only
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps,
                                       maximize=maximize), check_finite=check_finite)

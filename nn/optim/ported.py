@@ -35,7 +35,8 @@ __all__ = ["SCALAR_DTYPE", "DecoupledWeightDecayFlag", "ScalarStateOptimizer", "
 SCALAR_DTYPE = np.float32
 
 
-def check_implementation(name: str, foreach: Any = None, capturable: Any = False, differentiable: Any = False) -> None:
+def check_implementation(name: str, foreach: Any = None, capturable: Any = False, differentiable: Any = False,
+                         fused: Any = None) -> None:
     """Refuse PyTorch's implementation keywords unless off (``foreach`` None/False, the others False).
 
     They choose how PyTorch computes a step (fused lists, CUDA-graph capture,
@@ -44,8 +45,10 @@ def check_implementation(name: str, foreach: Any = None, capturable: Any = False
     """
     why = {"foreach": "minigrad has one implementation, PyTorch's single-tensor (foreach=False) path",
            "capturable": "minigrad does not capture CUDA graphs",
-           "differentiable": "steps run under no_grad; minigrad does not differentiate through a step"}
-    for key, value in (("foreach", foreach), ("capturable", capturable), ("differentiable", differentiable)):
+           "differentiable": "steps run under no_grad; minigrad does not differentiate through a step",
+           "fused": "minigrad has one implementation, PyTorch's single-tensor (foreach=False) path"}
+    for key, value in (("foreach", foreach), ("capturable", capturable), ("differentiable", differentiable),
+                       ("fused", fused)):
         if value is None or value is False:
             continue
         if not is_flag(value):

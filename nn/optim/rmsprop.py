@@ -7,6 +7,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .optimizer import Optimizer, lerp_
+from .ported import check_implementation
 
 __all__ = ["RMSprop"]
 
@@ -21,7 +22,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                 maximize: bool = False, *, check_finite: bool = False) -> None:
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False, *, check_finite: bool = False) -> None:
+        check_implementation("RMSprop", foreach, capturable, differentiable)   # PyTorch's positions, off only
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                                       centered=centered, maximize=maximize), check_finite=check_finite)
 

@@ -508,3 +508,26 @@ def test_on_the_gpu_same_steps_as_on_the_cpu(name, kwargs) -> None:
     gpu_opt.zero_grad()
     nn.functional.mse_loss(gpu_model(x), y).backward()
     gpu_opt.step()
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS", "Adamax", "NAdam", "RAdam",
+                                  "Adadelta", "Rprop", "ASGD"])
+def test_every_optimizer_takes_pytorchs_positional_arguments_in_pytorchs_order(torch, name: str) -> None:
+    """A PyTorch call with positional arguments means the same here (RMSprop's 8th is capturable, not maximize)."""
+    def positional(cls: type) -> list:
+        return [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"]
+    ours, theirs = positional(getattr(optim, name)), positional(getattr(torch.optim, name))
+    assert ours == theirs[:len(ours)], f"{name}: ours {ours}, torch {theirs}"
+
+
+def test_pytorchs_implementation_keywords_are_refused_unless_off() -> None:
+    p = nn.Parameter(mg.ones(2))
+    with pytest.raises(ValueError, match="capturable=True is not supported"):
+        optim.RMSprop([p], 0.01, 0.99, 1e-8, 0.0, 0.0, False, True)   # PyTorch's 8th positional: capturable
+    with pytest.raises(ValueError, match="foreach=True is not supported"):
+        optim.Adagrad([p], 0.01, 0.0, 0.0, 0.0, 1e-10, True)
+    for cls in (optim.SGD, optim.Adam, optim.AdamW):
+        cls([p], lr=0.1, foreach=False, fused=None)   # off: accepted, as PyTorch code passes them
+        with pytest.raises(ValueError, match="fused=True is not supported"):
+            cls([p], lr=0.1, fused=True)
