@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import warnings
 
 import pytest
@@ -12,6 +11,7 @@ from drawing_helpers import Dot, run_layer, steps_of, unrolled_rnn
 
 import minigrad as mg
 from minigrad import viz
+from minigrad.viz import drawing
 
 
 def boxes(dot: Dot) -> list[str]:
@@ -143,12 +143,18 @@ def chain(length: int) -> mg.Tensor:
     return y.sum()
 
 
-def test_too_large_drawing_raises_fast_and_suggests_collapse():
+def _no_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make laying out fail: a refusal must come from counting, before any layout work (the slow part)."""
+    def laid_out(*args: object, **kwargs: object) -> None:
+        raise AssertionError("draw laid the graph out before refusing it")
+    monkeypatch.setattr(drawing, "collect", laid_out)
+
+
+def test_too_large_drawing_raises_before_laying_out_and_suggests_collapse(monkeypatch):
     loss = chain(25_000)   # no time steps: nothing to elide
-    start = time.perf_counter()
+    _no_layout(monkeypatch)
     with pytest.raises(viz.DrawingTooLargeError, match=r"25,001 nodes, more than max_nodes=20,000.*collapse="):
         viz.draw(loss)
-    assert time.perf_counter() - start < 1.0
     assert isinstance(viz.DrawingTooLargeError("x"), ValueError)
 
 
@@ -163,14 +169,14 @@ def test_max_nodes_is_an_explicit_override():
     assert viz.draw(unrolled_rnn(30)[0], collapse="steps", max_nodes=20)
 
 
-def test_unrolled_op_level_drawing_past_the_limit_is_refused_not_elided():
+def test_unrolled_op_level_drawing_past_the_limit_is_refused_not_elided(monkeypatch):
     output, _ = run_layer("lstm", 1_700, hidden=2, batch=1, inputs=1)   # 12 ops a step
     loss = output[-1].sum()
-    for options in ({}, {"steps_shown": None}, {"collapse": 3}):
-        start = time.perf_counter()
-        with pytest.raises(viz.DrawingTooLargeError, match="20,4.. nodes.*collapse='steps'"):
-            viz.draw(loss, **options)
-        assert time.perf_counter() - start < 1.0
+    with monkeypatch.context() as patch:
+        _no_layout(patch)
+        for options in ({}, {"steps_shown": None}, {"collapse": 3}):
+            with pytest.raises(viz.DrawingTooLargeError, match="20,4.. nodes.*collapse='steps'"):
+                viz.draw(loss, **options)
     with pytest.warns(viz.ElisionWarning):   # the override: drawn, its middle steps elided
         dot = Dot(viz.draw(loss, max_nodes=None).source)
     assert [dot.title(s) for s in steps_of(dot, "lstm/l0")] == ["t0", "t1", "t1698", "t1699"]
@@ -188,17 +194,15 @@ def test_bad_elision_options_are_named(options, error, words):
         viz.draw(unrolled_rnn(2)[0], **options)
 
 
-def test_1000_step_lstm_collapsed_is_narrow_and_fast(has_dot):
+def test_1000_step_lstm_collapsed_is_narrow(has_dot):
+    """Its speed is bench.viz's to measure (~0.15 s), not a test's."""
     mg.manual_seed(0)
     output, _ = run_layer("lstm", 1000, hidden=32, batch=8, inputs=32)
     loss = output[-1].sum()
-    start = time.perf_counter()
     source = viz.draw(loss, collapse="steps").source
     svg = subprocess.run(["dot", "-Tsvg"], input=source.encode(), capture_output=True, check=True).stdout.decode()
-    seconds = time.perf_counter() - start
     width = int(re.search(r'<svg width="(\d+)pt"', svg).group(1))
     assert width <= 2000 and ">t999</text>" in svg and "996 steps elided" in svg
-    assert seconds < 2.0   # about 0.15 s on a quiet machine (bench.viz checks < 0.5 s); a shared CI box is slower
 
 
 # --- wrapping a long row -------------------------------------------------------------------------------------
