@@ -63,7 +63,7 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import LoadResult, Module, Parameter, StateDictError
-from .normalization import LayerNorm
+from .normalization import LayerNorm, RMSNorm
 from .recurrent import GRU, LSTM, RNN
 from .serialization import CheckpointError, load, save
 
@@ -78,5 +78,5 @@ __all__ = [
     "functional", "init", "load", "optim", "save", "utils",
     "CELU", "ELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "Mish",
     "PReLU", "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
-    "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "PairwiseDistance", "SmoothL1Loss",
+    "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "PairwiseDistance", "SmoothL1Loss", "RMSNorm",
 ]

@@ -53,6 +53,7 @@ __all__ = [
     "cross_entropy", "dropout", "elu", "embedding", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish",
     "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid",
     "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "pairwise_distance", "prelu", "relu", "relu6",
+    "rms_norm",
     "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh",
     "tanhshrink", "threshold",
 ]
@@ -712,6 +713,25 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     if bias is not None:
         out = out + bias
     return out
+
+
+def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
+             eps: float | None = None) -> Tensor:
+    """x / √(mean(x²) + eps) over the last dims given by ``normalized_shape``, then times ``weight``, as
+    ``torch.nn.functional.rms_norm``; ``eps=None`` is the input dtype's machine epsilon.
+
+    input: (*, *normalized_shape) → same shape; ``weight`` of shape ``normalized_shape`` (or None).
+    """
+    input = _floating(input, "rms_norm")
+    shape = _normalized_shape(normalized_shape, "rms_norm")
+    if not shape or len(shape) > input.ndim or input.shape[input.ndim - len(shape):] != shape:
+        raise ValueError(f"rms_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
+    if weight is not None and _tensor(weight, "rms_norm", "weight").shape != shape:
+        raise ValueError(f"rms_norm: weight of shape {weight.shape} must have normalized_shape {shape}")
+    eps = float(numpy.finfo(input.dtype).eps) if eps is None else _number(eps, "rms_norm", "eps")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    out = input * ((input * input).mean(axis=axes, keepdims=True) + eps).rsqrt()
+    return out if weight is None else out * weight
 
 
 # --- normalisation by a norm, and distances -------------------------------------------

@@ -1,4 +1,4 @@
-"""``nn.LayerNorm``: normalisation over the last dims, with a learned scale and shift."""
+"""``nn.LayerNorm`` and ``nn.RMSNorm``: normalisation over the last dims, with a learned scale (and shift)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from minigrad import Tensor
 from . import functional as F
 from .module import Module, Parameter
 
-__all__ = ["LayerNorm"]
+__all__ = ["LayerNorm", "RMSNorm"]
 
 
 class LayerNorm(Module):
@@ -48,6 +48,38 @@ class LayerNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class RMSNorm(Module):
+    """y = x / √(mean(x²) + eps) · weight over the last ``len(normalized_shape)`` dims, as ``torch.nn.RMSNorm``.
+
+    x: (*, *normalized_shape) → same shape. ``weight`` (ones) has shape ``normalized_shape``;
+    ``elementwise_affine=False`` drops it. ``eps=None``: the input dtype's machine epsilon.
+    """
+
+    def __init__(self, normalized_shape: Any, eps: float | None = None, elementwise_affine: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.normalized_shape = F._normalized_shape(normalized_shape, "RMSNorm")
+        if eps is not None and (not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps < 0):
+            raise ValueError(f"RMSNorm: eps must be a non-negative number or None, got {eps!r}")
+        self.eps = None if eps is None else float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = Parameter(mg.ones(self.normalized_shape, dtype=mg.float32 if dtype is None else dtype,
+                                            device=device))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.data[...] = 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -143,3 +143,30 @@ def test_cells_and_dropout_take_device_and_inplace_where_pytorch_does() -> None:
         nn.LSTMCell(3, 4, peephole="yes")
     assert repr(nn.Dropout(0.2, True)) == repr(torch.nn.Dropout(0.2, True))
     assert nn.GRUCell(3, 4, False, "cpu").bias_ih is None
+
+
+@pytest.mark.parametrize("shape, normalized", [((4, 6), (6,)), ((2, 3, 4), (3, 4)), ((5,), 5)])
+@pytest.mark.parametrize("eps", [None, 1e-3])
+@pytest.mark.parametrize("affine", [True, False])
+def test_rms_norm_as_pytorch(shape: tuple, normalized: object, eps: object, affine: bool) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape)
+    ours = nn.RMSNorm(normalized, eps, affine, dtype=mg.float64)
+    theirs = torch.nn.RMSNorm(normalized, eps, affine, dtype=torch.float64)
+    if affine:
+        w = rng.standard_normal(ours.weight.shape)
+        ours.load_state_dict({"weight": w})
+        theirs.load_state_dict({"weight": torch.from_numpy(w)})
+    assert repr(ours) == repr(theirs)
+    xo, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yo, yt = ours(xo), theirs(xt)
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(shape)
+    (yo * mg.tensor(g)).sum().backward()
+    (yt * torch.from_numpy(g)).sum().backward()
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-10)
+    if affine:
+        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-10)
+    assert mg.gradcheck(lambda t: nn.functional.rms_norm(t, normalized, eps=1e-3), (mg.tensor(x, requires_grad=True),))
+    with pytest.raises(ValueError, match="does not end with normalized_shape"):
+        nn.functional.rms_norm(mg.ones(3, 2), (3,))
