@@ -63,7 +63,7 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import LoadResult, Module, Parameter, StateDictError
-from .normalization import LayerNorm, RMSNorm
+from .normalization import BatchNorm1d, LayerNorm, RMSNorm
 from .recurrent import GRU, LSTM, RNN
 from .serialization import CheckpointError, load, save
 
@@ -79,4 +79,5 @@ __all__ = [
     "CELU", "ELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "Mish",
     "PReLU", "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
     "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "PairwiseDistance", "SmoothL1Loss", "RMSNorm",
+    "BatchNorm1d",
 ]

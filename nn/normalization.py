@@ -1,4 +1,5 @@
-"""``nn.LayerNorm`` and ``nn.RMSNorm``: normalisation over the last dims, with a learned scale (and shift)."""
+"""``nn.LayerNorm`` and ``nn.RMSNorm`` (over the last dims) and ``nn.BatchNorm1d`` (over the batch), with a
+learned scale and shift."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from minigrad import Tensor
 from . import functional as F
 from .module import Module, Parameter
 
-__all__ = ["LayerNorm", "RMSNorm"]
+__all__ = ["BatchNorm1d", "LayerNorm", "RMSNorm"]
 
 
 class LayerNorm(Module):
@@ -83,3 +84,75 @@ class RMSNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation over the batch (and length) dims of (N, C) or (N, C, L), as ``torch.nn.BatchNorm1d``.
+
+    Training: y = (x - mean) / √(var + eps) · weight + bias with the batch's mean and biased variance per
+    channel, and the running estimates move by ``momentum`` (``None``: a cumulative average) towards the
+    batch's mean and unbiased variance. Eval (or ``track_running_stats=False`` never): the running ones.
+    Buffers ``running_mean``, ``running_var`` (C,) and ``num_batches_tracked`` as PyTorch's state dict.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
+                 bias: bool = True) -> None:
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features <= 0:
+            raise ValueError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
+        self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
+        dt = mg.float32 if dtype is None else dtype
+        if self.affine:
+            self.weight = Parameter(mg.ones(num_features, dtype=dt, device=device))
+            if self.use_bias:
+                self.bias = Parameter(mg.zeros(num_features, dtype=dt, device=device))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", mg.zeros(num_features, dtype=dt, device=device))
+            self.register_buffer("running_var", mg.ones(num_features, dtype=dt, device=device))
+            self.register_buffer("num_batches_tracked", mg.tensor(0, dtype=mg.int64, device=device))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            with mg.no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1.0)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            with mg.no_grad():
+                self.weight.fill_(1.0)
+                if self.bias is not None:
+                    self.bias.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: input has {x.shape[1]} channels (dim 1), expected {self.num_features}")
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            with mg.no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:   # a cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.item())
+        # batch statistics in training, and always without running ones (their buffers are then None)
+        use_batch = self.training or not self.track_running_stats
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
+                            self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.use_bias}, track_running_stats={self.track_running_stats}")

@@ -170,3 +170,35 @@ def test_rms_norm_as_pytorch(shape: tuple, normalized: object, eps: object, affi
     assert mg.gradcheck(lambda t: nn.functional.rms_norm(t, normalized, eps=1e-3), (mg.tensor(x, requires_grad=True),))
     with pytest.raises(ValueError, match="does not end with normalized_shape"):
         nn.functional.rms_norm(mg.ones(3, 2), (3,))
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)])
+@pytest.mark.parametrize("options", [{}, {"momentum": None}, {"affine": False}, {"track_running_stats": False},
+                                     {"momentum": 0.3, "eps": 1e-3}, {"bias": False}])
+def test_batch_norm_1d_trains_and_evaluates_as_pytorch(shape: tuple, options: dict) -> None:
+    rng = np.random.default_rng(4)
+    ours = nn.BatchNorm1d(3, dtype=mg.float64, **options)
+    theirs = torch.nn.BatchNorm1d(3, dtype=torch.float64, **options)
+    if ours.affine:
+        new = {k: rng.standard_normal(3) for k in ("weight", "bias") if k in theirs.state_dict()}
+        ours.load_state_dict({**{k: v.numpy() for k, v in ours.state_dict().items()}, **new})
+        theirs.load_state_dict({**theirs.state_dict(), **{k: torch.from_numpy(v) for k, v in new.items()}})
+    assert list(ours.state_dict()) == list(theirs.state_dict()) and repr(ours) == repr(theirs)
+    for _ in range(3):   # training steps move the running estimates
+        x = rng.standard_normal(shape) * 2 + 1
+        xo, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        yo, yt = ours(xo), theirs(xt)
+        np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        g = rng.standard_normal(shape)
+        (yo * mg.tensor(g)).sum().backward()
+        (yt * torch.from_numpy(g)).sum().backward()
+        np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-12, err_msg=key)
+    ours.eval()
+    theirs.eval()
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="4 channels"):
+        ours(mg.ones(2, 4))
