@@ -74,15 +74,17 @@ def _run_node_hooks(node: Any, grads_out: list) -> None:
 
 
 class RemovableHandle:
-    """What ``register_hook`` returns, as PyTorch's handle: ``handle.remove()`` (or ``handle()``) removes the hook."""
+    """What a ``register_*hook`` returns, as PyTorch's handle: ``handle.remove()`` (or ``handle()``, or
+    leaving a ``with handle:`` block) removes the hook. ``remove``: the function that does it (once)."""
 
-    def __init__(self, hooks: list, hook: Callable) -> None:
-        self._hooks, self._hook = hooks, hook
+    def __init__(self, remove: Callable[[], None]) -> None:
+        self._remove, self._removed = remove, False
 
     def remove(self) -> None:
         """Remove the hook; removing it again does nothing."""
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
+        if not self._removed:
+            self._removed = True
+            self._remove()
 
     __call__ = remove   # the earlier API returned a function that removes the hook
 
@@ -111,7 +113,11 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
             node.hooks = {}
         hooks = node.hooks.setdefault(tensor._index, [])
     hooks.append(hook)
-    return RemovableHandle(hooks, hook)
+
+    def remove() -> None:
+        if hook in hooks:
+            hooks.remove(hook)
+    return RemovableHandle(remove)
 
 
 def retain_grad(tensor: Tensor) -> None:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from minigrad import RemovableHandle
+
 from . import functional, init, optim, utils
 from .activation import (
     CELU,
@@ -35,7 +37,6 @@ from .activation import (
     Threshold,
 )
 from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell
-from .hooks import RemovableHandle
 from .layers import (
     Dropout,
     Embedding,

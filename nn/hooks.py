@@ -21,27 +21,10 @@ import itertools
 from typing import Any, Callable
 
 import minigrad as mg
-from minigrad import Function, Tensor
+from minigrad import Function, RemovableHandle, Tensor
 
 KINDS = ("forward_pre", "forward", "backward_pre", "backward")
 _IDS = itertools.count()
-
-
-class RemovableHandle:
-    """What the ``register_*_hook`` methods return, as PyTorch's: ``remove()`` (also on leaving a ``with``)."""
-
-    def __init__(self, remove: Callable[[], None]) -> None:
-        self._remove = remove
-
-    def remove(self) -> None:
-        """Remove the hook; removing it again does nothing."""
-        self._remove()
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
 
 
 def has_hooks(module: Any) -> bool:
@@ -49,7 +32,8 @@ def has_hooks(module: Any) -> bool:
     return hooks is not None and any(hooks.values())
 
 
-def add_hook(module: Any, kind: str, hook: Any, prepend: bool, changed: Callable[[], None], **options: Any) -> Any:
+def add_hook(module: Any, kind: str, hook: Any, prepend: bool, changed: Callable[[], None],
+             **options: Any) -> RemovableHandle:
     """Register ``hook`` in ``module``'s table ``kind`` (first if ``prepend``); returns its handle."""
     if not callable(hook):
         raise TypeError(f"{type(module).__name__}: a hook must be callable, got {type(hook).__name__}")
