@@ -123,7 +123,7 @@ class Module:
         self._check_replacement(name, value)
         if self.__dict__.get(name, value) is not value and (
                 name in self._parameters or name in self._modules or name in self._buffers):
-            _REREGISTRATIONS[0] += 1   # a registered tensor or module replaced (mg.compile's guard)
+            reregistered()   # a registered tensor or module replaced (mg.compile's guard)
         if name in self._buffers and (value is None or isinstance(value, Tensor)):
             self._buffers[name] = value   # a buffer stays a buffer (and in the state dict), as in PyTorch
             object.__setattr__(self, name, value)
@@ -160,14 +160,14 @@ class Module:
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._modules, self._buffers):
             if table.pop(name, None) is not None:
-                _REREGISTRATIONS[0] += 1
+                reregistered()
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` under ``name`` (None removes it: e.g. ``bias=False``)."""
         if param is None:
             if self._parameters.pop(name, None) is not None:
-                _REREGISTRATIONS[0] += 1
+                reregistered()
             object.__setattr__(self, name, None)
         else:
             setattr(self, name, param)
@@ -175,7 +175,7 @@ class Module:
     def register_buffer(self, name: str, value: Tensor | None, persistent: bool = True) -> None:
         """A non-trainable tensor moved by ``to()`` and saved in the state dict (unless ``persistent=False``)."""
         if self._buffers.get(name, value) is not value:
-            _REREGISTRATIONS[0] += 1
+            reregistered()
         self._buffers[name] = value
         transient = self.__dict__.setdefault("_non_persistent", set())
         if persistent:
@@ -306,7 +306,7 @@ class Module:
             raise TypeError(f"{type(self).__name__}.add_module: {name!r} is a {type(module).__name__}, not a Module")
         if module is None:
             if self._modules.get(name) is not None:
-                _REREGISTRATIONS[0] += 1
+                reregistered()
             self._modules[name] = None
             object.__setattr__(self, name, None)
         else:
