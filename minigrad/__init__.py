@@ -246,3 +246,13 @@ __all__ += [
     "bernoulli", "multinomial", "normal", "randperm",
     "cumprod", "cumsum", "logcumsumexp", "median", "prod",
 ]
+
+# The rest of PyTorch's functions, from modules that list them in __all__ (their names may shadow builtins).
+from . import dtypes as _dtypes  # noqa: E402
+from .ops import arrange as _arrange  # noqa: E402
+from .ops import pointwise as _pointwise  # noqa: E402
+from .ops import statistics as _statistics  # noqa: E402
+
+for _module in (_pointwise, _arrange, _statistics, _dtypes):
+    globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
+    __all__ += _module.__all__

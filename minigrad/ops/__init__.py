@@ -232,3 +232,10 @@ for _name in ("sign", "floor", "ceil", "round", "trunc", "log1p", "expm1", "log2
     _more_methods[_name + "_"] = inplace._unary_(_name + "_", getattr(math, _name))
 for _name, _fn in _more_methods.items():
     setattr(Tensor, _name, _fn)
+
+# PyTorch's pointwise math, rearranging and statistics ops: each module lists its Tensor methods in METHODS.
+from . import arrange, pointwise, statistics  # noqa: E402
+
+for _module in (pointwise, arrange, statistics):
+    for _name, _fn in _module.METHODS.items():
+        setattr(Tensor, _name, _fn)
