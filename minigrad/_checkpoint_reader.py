@@ -63,6 +63,11 @@ class _Archive:
         self.entries: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in self.zip.infolist():
+            if info.filename.endswith("/data.pkl") or info.filename == "data.pkl":
+                raise self.file_error(
+                    "is a PyTorch checkpoint (torch.save's zip with a pickle inside); minigrad never unpickles. "
+                    "Convert it once with PyTorch: numpy.savez(out, **{k: v.numpy() for k, v in "
+                    "torch.load(path, weights_only=True).items()}), then load that .npz")
             if not info.filename.endswith(".npy"):
                 raise self.file_error(f"holds a member {info.filename!r} that is not an .npy array")
             key = info.filename[:-4]

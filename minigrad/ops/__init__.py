@@ -103,16 +103,23 @@ def _reflected(fn: Any) -> Any:
     return reflected
 
 
-def _to(self: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
+def _to(self: Tensor, device: Any = None, dtype: Any = None, non_blocking: bool = False, copy: bool = False,
+        memory_format: Any = None) -> Tensor:
     """Move to ``device`` and/or cast to ``dtype`` (differentiable).
 
     As in PyTorch, a dtype may also come first: ``x.to(mg.float64)``, and ``x.to(other)`` takes
-    the device and dtype of the tensor ``other``.
+    the device and dtype of the tensor ``other``. ``non_blocking`` and ``memory_format`` change
+    nothing here (copies are synchronous; arrays are C-ordered); ``copy=True`` returns a new tensor
+    even when nothing changes.
     """
+    if isinstance(dtype, bool) and isinstance(device, (Tensor, backend.numpy.dtype, type)):
+        dtype, non_blocking, copy = None, dtype, non_blocking   # to(dtype, non_blocking, copy) / to(other, ...)
     if isinstance(device, Tensor):
         device, dtype = device.device, device.dtype
     if dtype is None and isinstance(device, (backend.numpy.dtype, type)):
         device, dtype = None, device
+    if not isinstance(non_blocking, bool) or not isinstance(copy, bool):
+        raise TypeError(f"to: non_blocking and copy must be bools, got {non_blocking!r} and {copy!r}")
     out = self
     if dtype is not None:
         dtype = backend.as_dtype(dtype, "to")
@@ -122,7 +129,7 @@ def _to(self: Tensor, device: Any = None, dtype: Any = None) -> Tensor:
         dev = backend.resolve_device(device)
         if dev != self.device:
             out = to_device(out, dev)
-    return out
+    return clone(out) if copy and out is self else out
 
 
 def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:

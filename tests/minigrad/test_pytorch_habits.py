@@ -1,0 +1,35 @@
+"""PyTorch habits met in ported training loops: each either works as in PyTorch or fails with a clear error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+def test_to_takes_pytorchs_non_blocking_copy_and_memory_format() -> None:
+    x = mg.zeros(2, requires_grad=True)
+    assert x.to("cpu", non_blocking=True) is x                 # nothing to do: the same tensor, as torch
+    assert x.to("cpu", memory_format=None) is x
+    copied = x.to("cpu", copy=True)
+    assert copied is not x and copied.data is not x.data and copied.requires_grad
+    assert x.to("cpu", mg.float64, True).dtype == mg.float64    # to(device, dtype, non_blocking)
+    assert x.to(mg.float32, False, True) is not x               # to(dtype, non_blocking, copy)
+    assert x.to(x, False, True) is not x and x.to(x) is x       # to(other, non_blocking, copy)
+    with pytest.raises(TypeError, match="non_blocking and copy must be bools"):
+        x.to("cpu", non_blocking="yes")
+
+
+def test_copy_true_keeps_the_gradient_path() -> None:
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    (x.to("cpu", copy=True) * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_a_pytorch_checkpoint_is_refused_with_how_to_convert_it(tmp_path) -> None:
+    torch = pytest.importorskip("torch", reason="needs torch to write a PyTorch checkpoint")
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(3, 2).state_dict(), path)
+    with pytest.raises(mg.CheckpointError, match=r"PyTorch checkpoint.*never unpickles.*numpy.savez"):
+        mg.load(path)
