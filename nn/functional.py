@@ -398,7 +398,10 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
     reduction = _legacy_reduction(size_average, reduce, reduction, name)
     _check_reduction(reduction, name)
     input = _tensor(input, name)
-    errors = error(input - _as_operand(target, input, name))
+    if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
+        target = _as_operand(target, input, name)
+        _warn_if_broadcast(input, target, name)
+    errors = error(input - target)
     if weight is None:
         return _reduce(errors, reduction)
     weight = _as_operand(weight, input, name, "weight")

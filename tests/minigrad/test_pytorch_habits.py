@@ -33,3 +33,18 @@ def test_a_pytorch_checkpoint_is_refused_with_how_to_convert_it(tmp_path) -> Non
     torch.save(torch.nn.Linear(3, 2).state_dict(), path)
     with pytest.raises(mg.CheckpointError, match=r"PyTorch checkpoint.*never unpickles.*numpy.savez"):
         mg.load(path)
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss"])
+def test_a_target_that_broadcasts_against_the_input_warns_as_in_pytorch(loss: str) -> None:
+    """(N, 1) predictions against (N,) targets broadcast to (N, N): PyTorch warns, and so do we."""
+    from minigrad import nn
+
+    fn = getattr(nn.functional, loss)
+    with pytest.warns(UserWarning, match=rf"{loss}: target of shape \(3,\) differs from input of shape \(3, 1\)"):
+        fn(mg.zeros(3, 1), mg.ones(3))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fn(mg.zeros(3, 1), mg.ones(3, 1))
+        fn(mg.zeros(3, 1), 1.0)   # a Python number is meant to broadcast
