@@ -89,9 +89,27 @@ class enable_grad(_Switch):
     field, value = "grad", True
 
 
-def set_grad_enabled(mode: bool) -> None:
-    """Turn recording on or off for this thread until changed again."""
-    set_state("grad", as_bool(mode, "set_grad_enabled", "mode"))
+class set_grad_enabled(_Switch):  # noqa: N801 - PyTorch's name
+    """Turn recording on or off for this thread: at once when called, until changed again, and as
+    ``with mg.set_grad_enabled(is_training):`` for the block only (or as a decorator), as PyTorch's."""
+
+    field = "grad"
+
+    def __init__(self, mode: bool) -> None:
+        self.value = as_bool(mode, "set_grad_enabled", "mode")
+        self._before = set_state("grad", self.value)   # a plain call takes effect now
+
+    def __enter__(self) -> None:
+        before = self.__dict__.pop("_before", None)
+        super().__enter__()
+        if before is not None:   # the state before the call that made this object is what the block restores
+            self._previous[-1] = before
+
+    def __call__(self, fn: Callable) -> Callable:
+        before = self.__dict__.pop("_before", None)
+        if before is not None:   # as a decorator it changes nothing until the function runs
+            set_state("grad", before)
+        return super().__call__(fn)
 
 
 def is_grad_enabled() -> bool:

@@ -48,3 +48,29 @@ def test_a_target_that_broadcasts_against_the_input_warns_as_in_pytorch(loss: st
         warnings.simplefilter("error")
         fn(mg.zeros(3, 1), mg.ones(3, 1))
         fn(mg.zeros(3, 1), 1.0)   # a Python number is meant to broadcast
+
+
+def test_set_grad_enabled_works_as_a_call_a_block_and_a_decorator() -> None:
+    x = mg.ones(2, requires_grad=True)
+    assert mg.is_grad_enabled()
+    with mg.set_grad_enabled(False):              # the training loop's `with torch.set_grad_enabled(train):`
+        assert not (x * 2).requires_grad
+        with mg.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not mg.is_grad_enabled()
+    assert mg.is_grad_enabled() and (x * 2).requires_grad
+
+    @mg.set_grad_enabled(False)
+    def frozen(t: mg.Tensor) -> mg.Tensor:
+        return t * 2
+    assert mg.is_grad_enabled()                   # decorating changes nothing until the call
+    assert not frozen(x).requires_grad and mg.is_grad_enabled()
+
+    try:
+        mg.set_grad_enabled(False)                # a plain call lasts until changed again
+        assert not mg.is_grad_enabled()
+    finally:
+        mg.set_grad_enabled(True)
+    assert mg.is_grad_enabled()
+    with pytest.raises(TypeError, match="set_grad_enabled"):
+        mg.set_grad_enabled("no")
