@@ -41,7 +41,7 @@ from .constructors import (
     zeros,
     zeros_like,
 )
-from .generators import manual_seed, random_generator
+from .generators import Generator, manual_seed, random_generator
 from .gradcheck import GradcheckError, gradcheck
 from .hooks import RemovableHandle
 from .memory import gc_paused
@@ -138,7 +138,8 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "tag",
-    "HookError", "RemovableHandle", "current_scope", "CompileError", "CompileWarning", "compile", "compiler",
+    "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError", "CompileWarning", "compile",
+    "compiler",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy
@@ -57,3 +58,75 @@ def generator(device: Device) -> Any:
         _seed_cuda(cp, _seed)
         _cuda_seeded = True
     return cp.random
+
+
+class Generator:
+    """PyTorch's ``torch.Generator``: a random stream of its own, passed as ``generator=`` to the random
+    constructors and ops (``mg.randn(..., generator=g)``), ``nn.init`` and the data utilities.
+
+    ``Generator(device="cpu")`` wraps a NumPy ``Generator`` (a CuPy ``RandomState`` on a GPU). Its numbers
+    are not PyTorch's: the same seed gives the same stream here, not torch's stream.
+    """
+
+    def __init__(self, device: Device | str = "cpu") -> None:
+        self.device = resolve_device(device)
+        self._initial_seed = int(numpy.random.SeedSequence().entropy % (1 << 63))
+        self._reseed(self._initial_seed)
+
+    def _reseed(self, seed: int) -> None:
+        if self.device.type == "cpu":
+            self._draw: Any = numpy.random.default_rng(seed)
+        else:
+            cp = backend._check_cuda(self.device)
+            with cp.cuda.Device(self.device.index or 0):
+                self._draw = cp.random.RandomState(seed % (1 << 32))
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Restart the stream from ``seed`` (a non-negative int); returns the generator, as PyTorch's."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
+            raise TypeError(f"Generator.manual_seed: the seed must be a non-negative int, got {seed!r}")
+        self._initial_seed = int(seed)
+        self._reseed(self._initial_seed)
+        return self
+
+    def seed(self) -> int:
+        """Restart from a fresh nondeterministic seed, and return it."""
+        self._initial_seed = int(numpy.random.SeedSequence().entropy % (1 << 63))
+        self._reseed(self._initial_seed)
+        return self._initial_seed
+
+    def initial_seed(self) -> int:
+        """The seed the stream last started from."""
+        return self._initial_seed
+
+    def get_state(self) -> dict:
+        """A copy of the stream's state (a dict here; PyTorch gives a byte tensor), for :meth:`set_state`."""
+        if self.device.type != "cpu":
+            raise NotImplementedError("Generator.get_state: only a CPU generator's state can be read")
+        return copy.deepcopy(self._draw.bit_generator.state)
+
+    def set_state(self, state: dict) -> Generator:
+        """Continue from a state :meth:`get_state` returned."""
+        if self.device.type != "cpu":
+            raise NotImplementedError("Generator.set_state: only a CPU generator's state can be set")
+        if not isinstance(state, dict) or state.get("bit_generator") != type(self._draw.bit_generator).__name__:
+            raise ValueError("Generator.set_state: expected a state from Generator.get_state()")
+        self._draw.bit_generator.state = copy.deepcopy(state)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<minigrad.Generator on {self.device}>"
+
+
+def drawing_from(generator_: Generator | None, device: Device, name: str) -> Any:
+    """The array generator an op on ``device`` draws from: ``generator_``'s when one is given (it must be
+    an ``mg.Generator`` on that device; a NumPy ``Generator`` is taken on the CPU), else the device's own."""
+    if generator_ is None:
+        return generator(device)
+    if isinstance(generator_, Generator):
+        if generator_.device != device:
+            raise ValueError(f"{name}: the generator is on {generator_.device}, the result on {device}")
+        return generator_._draw
+    if isinstance(generator_, numpy.random.Generator) and device.type == "cpu":
+        return generator_
+    raise TypeError(f"{name}: generator must be an mg.Generator, got {type(generator_).__name__}")

@@ -134,7 +134,7 @@ def test_loader_option_errors() -> None:
         DataLoader(IterableDataset(), shuffle=True)
     with pytest.raises(ValueError, match="TensorDataset: every tensor needs the same first dim"):
         TensorDataset(mg.zeros(3, 2), mg.zeros(4))
-    with pytest.raises(TypeError, match="generator must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="generator must be an mg.Generator"):
         DataLoader(data, shuffle=True, generator=5)
 
 

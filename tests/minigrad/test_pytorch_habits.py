@@ -74,3 +74,30 @@ def test_set_grad_enabled_works_as_a_call_a_block_and_a_decorator() -> None:
     assert mg.is_grad_enabled()
     with pytest.raises(TypeError, match="set_grad_enabled"):
         mg.set_grad_enabled("no")
+
+
+def test_a_generator_gives_a_repeatable_stream_of_its_own_to_the_data_utilities() -> None:
+    from minigrad.utils.data import DataLoader, RandomSampler, TensorDataset, random_split
+
+    g = mg.Generator().manual_seed(3)
+    assert isinstance(g, mg.Generator) and g.initial_seed() == 3 and g.device == mg.device("cpu")
+    data = TensorDataset(mg.arange(20))
+
+    def orders(gen: mg.Generator) -> list:
+        loader = DataLoader(data, batch_size=5, shuffle=True, generator=gen)
+        return [batch[0].tolist() for batch in loader]
+    first = orders(mg.Generator().manual_seed(7))
+    assert first == orders(mg.Generator().manual_seed(7)) != orders(mg.Generator().manual_seed(8))
+    assert sorted(sum(first, [])) == list(range(20))
+    mg.manual_seed(0)
+    state = g.get_state()
+    a = [s.indices for s in random_split(data, [0.5, 0.5], generator=g)]
+    g.set_state(state)
+    assert a == [s.indices for s in random_split(data, [0.5, 0.5], generator=g)]
+    assert len(list(RandomSampler(data, generator=g))) == 20
+    fresh = g.seed()
+    assert g.initial_seed() == fresh
+    with pytest.raises(TypeError, match="RandomSampler: generator must be an mg.Generator"):
+        RandomSampler(data, generator=42)
+    with pytest.raises(TypeError, match="seed must be a non-negative int"):
+        g.manual_seed(-1)

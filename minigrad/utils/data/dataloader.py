@@ -38,7 +38,8 @@ class DataLoader:
                  sampler: Iterable | None = None, batch_sampler: Iterable | None = None, num_workers: int = 0,
                  collate_fn: Callable[[list], Any] | None = None, pin_memory: bool = False,
                  drop_last: bool = False, timeout: float = 0, worker_init_fn: Callable | None = None,
-                 generator: Any = None, *, prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 multiprocessing_context: Any = None, generator: Any = None, *, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False,
                  pin_memory_device: str = "", in_order: bool = True) -> None:
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, numpy.integer))
                                        or batch_size <= 0):

@@ -11,6 +11,8 @@ import numpy
 
 import minigrad as mg
 
+from .sampler import _check_generator
+
 __all__ = ["Dataset", "IterableDataset", "Subset", "TensorDataset", "random_split"]
 
 
@@ -70,7 +72,7 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
 
     ``lengths`` are counts summing to ``len(dataset)``, or fractions summing to
     1 (floors, then the remainder handed out one by one from the first). The
-    order comes from ``generator`` (a ``numpy.random.Generator``) or the engine's
+    order comes from ``generator`` (an ``mg.Generator`` or a NumPy ``Generator``) or the engine's
     generator, so ``mg.manual_seed`` makes it repeatable.
     """
     n = len(dataset)
@@ -84,7 +86,7 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
             or sum(lengths) != n:
         raise ValueError(f"random_split: sum of input lengths {lengths} does not equal the length of the input "
                          f"dataset ({n}); give counts summing to it or fractions summing to 1")
-    rng = generator if generator is not None else mg.random_generator("cpu")
+    rng = _check_generator(generator, "random_split") or mg.random_generator("cpu")
     order = [int(i) for i in rng.permutation(n)]
     offsets = numpy.cumsum([0, *lengths]).tolist()
     return [Subset(dataset, order[start:stop]) for start, stop in zip(offsets[:-1], offsets[1:])]

@@ -2,7 +2,7 @@
 
 A sampler is any iterable of indices (``len`` optional); a batch sampler
 yields lists of indices. ``RandomSampler`` draws a fresh order on every pass
-from the ``generator`` given (a ``numpy.random.Generator``) or from the
+from the ``generator`` given (an ``mg.Generator`` or a NumPy ``Generator``) or from the
 engine's, which ``mg.manual_seed`` seeds.
 """
 
@@ -13,14 +13,17 @@ from typing import Any, Iterable, Iterator, Sized
 import numpy
 
 import minigrad as mg
+from minigrad.generators import drawing_from
 
 __all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler"]
 
 
 def _check_generator(generator: Any, name: str) -> Any:
-    if generator is not None and not hasattr(generator, "permutation"):
-        raise TypeError(f"{name}: generator must be a numpy.random.Generator, got {type(generator).__name__}")
-    return generator
+    """The host array generator to draw from: an ``mg.Generator``'s (on the CPU), a NumPy ``Generator``, or
+    None for the engine's own (looked up at each draw, so that ``mg.manual_seed`` later still counts)."""
+    if generator is None:
+        return None
+    return drawing_from(generator, mg.Device("cpu"), name)
 
 
 def _count(value: Any, what: str, name: str) -> int:
