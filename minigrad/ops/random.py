@@ -1,6 +1,7 @@
 """Random sampling with PyTorch's names: ``randperm``, ``multinomial``, ``bernoulli``/``bernoulli_`` and
-``normal``. All draw from the engine's generator for the device (seeded by ``mg.manual_seed``), so they
-work on every device; each result is noted as a draw, so an ``mg.compile`` replay draws fresh samples.
+``normal``. All draw from ``generator=`` (an ``mg.Generator``) or else the engine's generator for the
+device (seeded by ``mg.manual_seed``), so they work on every device; each result is noted as a draw, so
+an ``mg.compile`` replay draws fresh samples.
 
 The samples carry no gradient (PyTorch's are not reparameterised either).
 """
@@ -37,12 +38,15 @@ def _count(n: Any, name: str, what: str) -> int:
     return n
 
 
-def _uniform(shape: tuple, device: Any, normal: bool = False) -> Any:
-    """float64 samples of U[0, 1) (or N(0, 1)) drawn straight from the device's generator."""
+def _uniform(shape: tuple, device: Any, normal: bool = False, generator: Any = None, name: str = "random") -> Any:
+    """float64 samples of U[0, 1) (or N(0, 1)) drawn straight from ``generator`` (an ``mg.Generator``) or
+    the device's generator."""
     dev = backend.resolve_device(device)
-    gen = generators.generator(dev)
+    gen = generators.drawing_from(generator, dev, name)
     with backend.on_device(dev):
-        return gen.standard_normal(shape) if normal else gen.random(shape)
+        if normal:
+            return gen.standard_normal(shape)
+        return gen.random(shape) if hasattr(gen, "random") else gen.random_sample(shape)   # CuPy's RandomState
 
 
 def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
@@ -52,14 +56,16 @@ def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
     return note_draw(name, make, inputs, Tensor._make(make(*arrays), False, None, 0))
 
 
-def randperm(n: int, *, dtype: Any = int64, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randperm(n: int, *, generator: Any = None, dtype: Any = int64, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
     """A random permutation of 0 … n-1 (int64 by default), as torch.randperm."""
     n = _count(n, "randperm", "n")
     dtype = backend.as_dtype(dtype, "randperm")
     requires_grad = as_bool(requires_grad, "randperm", "requires_grad")
     if requires_grad and dtype.kind != "f":
         raise TypeError(f"randperm: integer tensors cannot require grad (dtype {dtype})")
-    out = _drawn("randperm", lambda: _uniform((n,), device).argsort(kind="stable").astype(dtype), ())
+    out = _drawn("randperm", lambda: _uniform((n,), device, False, generator, "randperm")
+                 .argsort(kind="stable").astype(dtype), ())
     return out.requires_grad_(True) if requires_grad else out
 
 
@@ -70,12 +76,12 @@ def _probabilities(probs: Any, name: str) -> Tensor:
     return probs
 
 
-def _multinomial_array(rows: Any, k: int, replacement: bool, device: Any) -> Any:
+def _multinomial_array(rows: Any, k: int, replacement: bool, device: Any, generator: Any = None) -> Any:
     """(B, C) non-negative weights → (B, k) int64 category indices."""
     xp = backend.array_module(rows)
     weights = rows.astype("float64")
     totals = weights.sum(axis=1, keepdims=True)
-    uniform = _uniform((rows.shape[0], k if replacement else rows.shape[1]), device)
+    uniform = _uniform((rows.shape[0], k if replacement else rows.shape[1]), device, False, generator, "multinomial")
     if replacement:
         cdf = xp.cumsum(weights / totals, axis=1)
         cdf[:, -1] = 1.0   # rounding must not leave the last category unreachable
@@ -88,7 +94,7 @@ def _multinomial_array(rows: Any, k: int, replacement: bool, device: Any) -> Any
     return picks.astype("int64")
 
 
-def multinomial(probs: Tensor, num_samples: int, replacement: bool = False) -> Tensor:
+def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:
     """Category indices drawn with weights ``probs`` (non-negative, need not sum to 1), as torch.multinomial.
 
     Shapes: probs (C,) → (num_samples,); probs (B, C) → (B, num_samples), one draw per row; int64.
@@ -112,12 +118,12 @@ def multinomial(probs: Tensor, num_samples: int, replacement: bool = False) -> T
     device, flat = probs.device, probs.ndim == 1
 
     def make(p: Any) -> Any:
-        picks = _multinomial_array(p.reshape(1, -1) if flat else p, k, bool(replacement), device)
+        picks = _multinomial_array(p.reshape(1, -1) if flat else p, k, bool(replacement), device, generator)
         return picks.reshape(-1) if flat else picks
     return _drawn("multinomial", make, (probs,))
 
 
-def bernoulli(probs: Tensor, p: Any = None) -> Tensor:
+def bernoulli(probs: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
     """1 with probability ``probs`` (elementwise; or the number ``p`` for all), else 0; probs's dtype."""
     probs = _probabilities(probs, "bernoulli")
     if p is not None:
@@ -129,13 +135,13 @@ def bernoulli(probs: Tensor, p: Any = None) -> Tensor:
     device = probs.device
 
     def make(chance: Any) -> Any:
-        draw = _uniform(chance.shape, device)
+        draw = _uniform(chance.shape, device, False, generator, "bernoulli")
         xp = backend.array_module(draw)
         return xp.asarray(draw < (chance if p is None else p)).astype(chance.dtype)   # 0-d: an array
     return _drawn("bernoulli", make, (probs,))
 
 
-def bernoulli_(x: Tensor, p: Any = 0.5) -> Tensor:
+def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     """Fill ``x`` in place with 1 with probability ``p`` (a number or a tensor broadcast to x), else 0."""
     if not isinstance(x, Tensor):
         raise TypeError(f"bernoulli_: expected a Tensor, got {type(x).__name__}")
@@ -145,7 +151,7 @@ def bernoulli_(x: Tensor, p: Any = 0.5) -> Tensor:
     shape, device, dtype = x.shape, x.device, x.dtype
 
     def make(*arrays: Any) -> Any:
-        draw = _uniform(shape, device)
+        draw = _uniform(shape, device, False, generator, "bernoulli_")
         xp = backend.array_module(draw)
         return xp.asarray(draw < (arrays[0] if arrays else chance)).astype(dtype)
     sample = _drawn("bernoulli_", make, (chance,) if isinstance(chance, Tensor) else ())
@@ -156,8 +162,8 @@ def unwrap_value(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
-def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None, dtype: Any = None,
+           device: Any = None, requires_grad: bool = False) -> Tensor:
     """Samples of N(mean, std²), as torch.normal: ``mean`` and ``std`` are tensors (broadcast together,
     the result takes their shape) or numbers with a ``size``."""
     tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
@@ -188,7 +194,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = No
         values = iter(arrays)
         m = next(values) if isinstance(mean, Tensor) else mean
         s = next(values) if isinstance(std, Tensor) else std
-        sample = _uniform(shape, device, normal=True)
+        sample = _uniform(shape, device, True, generator, "normal")
         return backend.array_module(sample).asarray(sample * s + m).astype(kind, copy=False)
     out = _drawn("normal", make, inputs)
     return out.requires_grad_(True) if as_bool(requires_grad, "normal", "requires_grad") else out

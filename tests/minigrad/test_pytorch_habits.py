@@ -101,3 +101,21 @@ def test_a_generator_gives_a_repeatable_stream_of_its_own_to_the_data_utilities(
         RandomSampler(data, generator=42)
     with pytest.raises(TypeError, match="seed must be a non-negative int"):
         g.manual_seed(-1)
+
+
+def test_random_ops_draw_from_the_generator_given() -> None:
+    def draws(seed: int) -> list:
+        g = mg.Generator().manual_seed(seed)
+        probs = mg.tensor([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]])
+        return [mg.randperm(6, generator=g).tolist(), mg.multinomial(probs, 2, generator=g).tolist(),
+                mg.multinomial(probs, 4, True, generator=g).tolist(),
+                mg.bernoulli(mg.full((5,), 0.5), generator=g).tolist(),
+                mg.normal(0.0, 1.0, (3,), generator=g).tolist(),
+                mg.normal(mg.zeros(2), mg.ones(2), generator=g).tolist(),
+                mg.zeros(4).bernoulli_(0.5, generator=g).tolist()]
+    mg.manual_seed(0)
+    first = draws(5)
+    mg.manual_seed(1)                       # the engine's own generator plays no part
+    assert draws(5) == first != draws(6)
+    with pytest.raises(TypeError, match="randperm: generator must be an mg.Generator"):
+        mg.randperm(3, generator=1)
