@@ -36,6 +36,7 @@ from .activation import (
     Tanhshrink,
     Threshold,
 )
+from .attention import MultiheadAttention
 from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell
 from .layers import (
     Dropout,
@@ -81,4 +82,5 @@ __all__ = [
     "PReLU", "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
     "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "PairwiseDistance", "SmoothL1Loss", "RMSNorm",
     "BatchNorm1d",
+    "MultiheadAttention",
 ]

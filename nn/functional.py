@@ -46,6 +46,7 @@ from ._activations import (
     threshold,
 )
 from ._arguments import _dim, _floating, _implicit_dim, _number, _promoted, _tensor
+from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._targets import TargetError, checked_indices, class_targets, class_weights, nll_rows, weighted_mean
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "batch_norm", "rms_norm",
     "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh",
     "tanhshrink", "threshold",
+    "multi_head_attention_forward", "scaled_dot_product_attention",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
