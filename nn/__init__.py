@@ -38,6 +38,21 @@ from .activation import (
 )
 from .attention import MultiheadAttention
 from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell
+from .conv import (
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AvgPool1d,
+    AvgPool2d,
+    CircularPad1d,
+    ConstantPad1d,
+    Conv1d,
+    Conv2d,
+    MaxPool1d,
+    MaxPool2d,
+    ReflectionPad1d,
+    ReplicationPad1d,
+    ZeroPad1d,
+)
 from .layers import (
     Dropout,
     Embedding,
@@ -51,6 +66,7 @@ from .layers import (
     Sequential,
     Unflatten,
 )
+from .layers_extra import AlphaDropout, Bilinear, Dropout1d, LazyLinear
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -64,10 +80,30 @@ from .loss import (
     PairwiseDistance,
     SmoothL1Loss,
 )
+from .loss_more import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+)
 from .module import LoadResult, Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, LayerNorm, RMSNorm
+from .normalization_more import GroupNorm, InstanceNorm1d
 from .recurrent import GRU, LSTM, RNN
 from .serialization import CheckpointError, load, save
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "GELU", "L1Loss", "LayerNorm", "LogSoftmax", "MSELoss", "NLLLoss",
@@ -83,4 +119,10 @@ __all__ = [
     "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "PairwiseDistance", "SmoothL1Loss", "RMSNorm",
     "BatchNorm1d",
     "MultiheadAttention",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "AvgPool2d", "CircularPad1d", "ConstantPad1d", "Conv1d",
+    "Conv2d", "MaxPool1d", "MaxPool2d", "ReflectionPad1d", "ReplicationPad1d", "ZeroPad1d",
+    "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
+    "AlphaDropout", "Bilinear", "Dropout1d", "LazyLinear", "GroupNorm", "InstanceNorm1d",
 ]

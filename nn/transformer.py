@@ -1,0 +1,310 @@
+"""The Transformer of "Attention Is All You Need", as torch 2.13's ``nn.Transformer`` and its parts:
+``TransformerEncoderLayer``, ``TransformerDecoderLayer``, ``TransformerEncoder``, ``TransformerDecoder``.
+
+Same constructor arguments, submodule names and state-dict keys as torch's (a torch ``state_dict`` loads
+with ``load_state_dict``), built from :class:`MultiheadAttention`, :class:`Linear`, :class:`LayerNorm` and
+:class:`Dropout`. torch's inference fast paths (fused encoder layers, nested tensors) are not here; their
+values agree with the plain path up to rounding, except that torch's nested-tensor encoder path (eval,
+no gradient, ``src_key_padding_mask``, ``batch_first``) writes 0 at padded positions before the final norm,
+where this module, like torch's plain path, computes them.
+
+Masks, as in torch (and :class:`MultiheadAttention`): a bool mask's ``True`` means "do not attend"; a
+float mask is added to the attention scores. ``*_is_causal`` are hints that the mask given is the causal
+one (:meth:`Transformer.generate_square_subsequent_mask`); ``None`` (torch detects a causal mask to pick a
+kernel, which changes no value) uses the mask as given.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any, Callable
+
+import minigrad as mg
+from minigrad import Tensor
+
+from . import functional as F
+from . import init
+from ._attention import _canonical_mask
+from .activation import GELU, ReLU
+from .attention import MultiheadAttention
+from .layers import Dropout, Linear, ModuleList
+from .module import Module
+from .normalization import LayerNorm
+
+__all__ = ["Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+           "TransformerEncoderLayer"]
+
+
+def _activation(activation: str | Callable[[Tensor], Tensor], name: str) -> Callable[[Tensor], Tensor]:
+    """``"relu"`` → F.relu, ``"gelu"`` → F.gelu, a callable as it is."""
+    if isinstance(activation, str):
+        if activation not in ("relu", "gelu"):
+            raise ValueError(f"{name}: activation should be 'relu' or 'gelu' (or a callable), not {activation!r}")
+        return F.relu if activation == "relu" else F.gelu
+    if not callable(activation):
+        raise TypeError(f"{name}: activation must be 'relu', 'gelu' or a callable, got {type(activation).__name__}")
+    return activation
+
+
+def _float_masks(key_padding_mask: Any, mask: Any, like: Tensor, mask_name: str) -> tuple[Any, Any]:
+    """Both masks as float masks of ``like``'s dtype (bool ``True`` → -inf), warning if their types differ, as
+    torch's encoder (and encoder layer) does before its attention (which then sees float masks only)."""
+    if key_padding_mask is not None and mask is not None and key_padding_mask.dtype != mask.dtype:
+        warnings.warn(f"support for mismatched src_key_padding_mask and {mask_name} is deprecated (as in PyTorch); "
+                      "use the same type for both", stacklevel=3)
+    return (_canonical_mask(key_padding_mask, "src_key_padding_mask", like),
+            _canonical_mask(mask, mask_name, like))
+
+
+def _check_sizes(d_model: Any, nhead: Any, dim_feedforward: Any, name: str) -> None:
+    for what, size in (("d_model", d_model), ("nhead", nhead), ("dim_feedforward", dim_feedforward)):
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(f"{name}: {what} must be a positive int, got {size!r}")
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward network, each in a residual branch with dropout and a LayerNorm.
+
+    Post-norm (default): x = norm1(x + SA(x)); x = norm2(x + FF(x)). ``norm_first=True`` (pre-norm):
+    x = x + SA(norm1(x)); x = x + FF(norm2(x)). FF(x) = linear2(dropout(activation(linear1(x)))).
+    Submodules as torch's: ``self_attn`` (MultiheadAttention), ``linear1`` (d_model → dim_feedforward),
+    ``dropout``, ``linear2``, ``norm1``, ``norm2``, ``dropout1``, ``dropout2``.
+
+    src: (S, N, E), or (N, S, E) with ``batch_first``, or unbatched (S, E) → the same shape.
+    ``src_mask``: (S, S) or (N·nhead, S, S); ``src_key_padding_mask``: (N, S) (unbatched (S,)).
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: str | Callable[[Tensor], Tensor] = F.relu, layer_norm_eps: float = 1e-5,
+                 batch_first: bool = False, norm_first: bool = False, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        _check_sizes(d_model, nhead, dim_feedforward, "TransformerEncoderLayer")
+        factory = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                            **factory)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
+        self.norm_first = bool(norm_first)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        activation = _activation(activation, "TransformerEncoderLayer")
+        # torch's flag for its fused kernel: 1 relu, 2 gelu, 0 anything else
+        self.activation_relu_or_gelu = 1 if activation is F.relu or isinstance(activation, ReLU) else \
+            2 if activation is F.gelu or isinstance(activation, GELU) else 0
+        self.activation = activation
+
+    def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                is_causal: bool = False) -> Tensor:
+        """src (S, N, E) / (N, S, E) / (S, E) → the same shape; see the class docstring for the masks."""
+        src_key_padding_mask, src_mask = _float_masks(src_key_padding_mask, src_mask, src, "src_mask")
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(x + self._ff_block(x))
+
+    def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
+                  is_causal: bool) -> Tensor:
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerDecoderLayer(Module):
+    """Self-attention, attention over the encoder's output (``memory``), then a feed-forward network, each in
+    a residual branch with dropout and a LayerNorm (after it, or before with ``norm_first``).
+
+    Submodules as torch's: ``self_attn``, ``multihead_attn``, ``linear1``, ``dropout``, ``linear2``,
+    ``norm1``, ``norm2``, ``norm3``, ``dropout1``, ``dropout2``, ``dropout3``.
+    tgt: (T, N, E) (``batch_first``: (N, T, E); unbatched (T, E)), memory: (S, N, E) likewise → tgt's shape.
+    ``tgt_mask`` (T, T) or (N·nhead, T, T), ``memory_mask`` (T, S) or (N·nhead, T, S),
+    ``tgt_key_padding_mask`` (N, T), ``memory_key_padding_mask`` (N, S).
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: str | Callable[[Tensor], Tensor] = F.relu, layer_norm_eps: float = 1e-5,
+                 batch_first: bool = False, norm_first: bool = False, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        _check_sizes(d_model, nhead, dim_feedforward, "TransformerDecoderLayer")
+        factory = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias,
+                                            **factory)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=batch_first,
+                                                 bias=bias, **factory)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
+        self.norm_first = bool(norm_first)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation(activation, "TransformerDecoderLayer")
+
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
+                memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool = False,
+                memory_is_causal: bool = False) -> Tensor:
+        """tgt (T, N, E), memory (S, N, E) (or batch first, or unbatched) → tgt's shape."""
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask, memory_is_causal)
+            return x + self._ff_block(self.norm3(x))
+        x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+        x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
+        return self.norm3(x + self._ff_block(x))
+
+    def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
+                  is_causal: bool) -> Tensor:
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, is_causal=is_causal,
+                           need_weights=False)[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x: Tensor, memory: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
+                   is_causal: bool) -> Tensor:
+        x = self.multihead_attn(x, memory, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                                is_causal=is_causal, need_weights=False)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+def _clones(module: Module, count: int, name: str) -> ModuleList:
+    """``count`` independent deep copies of ``module`` (each starts with ``module``'s weights), as torch's."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"{name}: num_layers must be a non-negative int, got {count!r}")
+    if not isinstance(module, Module):
+        raise TypeError(f"{name}: expected a layer Module to copy, got {type(module).__name__}")
+    return ModuleList([copy.deepcopy(module) for _ in range(count)])
+
+
+class TransformerEncoder(Module):
+    """``num_layers`` copies of ``encoder_layer`` (``layers.0`` …, each starting with its weights), then
+    ``norm`` if given. src: (S, N, E) (or (N, S, E) / (S, E)) → the same shape.
+
+    ``enable_nested_tensor`` and ``mask_check`` (torch's inference fast path) are kept as attributes and
+    change nothing here.
+    """
+
+    def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
+                 enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
+        super().__init__()
+        self.layers = _clones(encoder_layer, num_layers, "TransformerEncoder")
+        self.num_layers = num_layers
+        self.norm = norm
+        self.enable_nested_tensor = self.use_nested_tensor = bool(enable_nested_tensor)
+        self.mask_check = bool(mask_check)
+
+    def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                is_causal: bool | None = None) -> Tensor:
+        """src → the same shape; ``mask`` (S, S) or (N·nhead, S, S), ``src_key_padding_mask`` (N, S)."""
+        src_key_padding_mask, mask = _float_masks(src_key_padding_mask, mask, src, "mask")
+        output = src
+        for layer in self.layers:
+            output = layer(output, src_mask=mask, is_causal=bool(is_causal),
+                           src_key_padding_mask=src_key_padding_mask)
+        return output if self.norm is None else self.norm(output)
+
+
+class TransformerDecoder(Module):
+    """``num_layers`` copies of ``decoder_layer`` (``layers.0`` …), then ``norm`` if given.
+    tgt: (T, N, E), memory: (S, N, E) (or batch first, or unbatched) → tgt's shape."""
+
+    def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None) -> None:
+        super().__init__()
+        self.layers = _clones(decoder_layer, num_layers, "TransformerDecoder")
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
+                memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool | None = None,
+                memory_is_causal: bool = False) -> Tensor:
+        """tgt, memory → tgt's shape; the masks as :class:`TransformerDecoderLayer`'s."""
+        output = tgt
+        for layer in self.layers:
+            output = layer(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                           tgt_key_padding_mask=tgt_key_padding_mask,
+                           memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=bool(tgt_is_causal),
+                           memory_is_causal=memory_is_causal)
+        return output if self.norm is None else self.norm(output)
+
+
+class Transformer(Module):
+    """An encoder (``num_encoder_layers`` TransformerEncoderLayers and a final LayerNorm) and a decoder
+    (``num_decoder_layers`` TransformerDecoderLayers and a LayerNorm), as torch's ``nn.Transformer``; every
+    parameter with more than one dim starts Xavier-uniform. ``custom_encoder``/``custom_decoder`` replace them.
+
+    forward(src, tgt): src (S, N, E), tgt (T, N, E) (``batch_first``: (N, S, E), (N, T, E); unbatched
+    (S, E), (T, E)) → (T, N, E) (or tgt's layout). Masks: ``src_mask`` (S, S), ``tgt_mask`` (T, T)
+    (e.g. :meth:`generate_square_subsequent_mask`), ``memory_mask`` (T, S), and key padding masks
+    ``src_key_padding_mask`` (N, S), ``tgt_key_padding_mask`` (N, T), ``memory_key_padding_mask`` (N, S).
+    """
+
+    def __init__(self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6,
+                 num_decoder_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: str | Callable[[Tensor], Tensor] = F.relu, custom_encoder: Module | None = None,
+                 custom_decoder: Module | None = None, layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first,
+                      bias)
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(TransformerEncoderLayer(*layer_args, **factory), num_encoder_layers,
+                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(TransformerDecoderLayer(*layer_args, **factory), num_decoder_layers,
+                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory))
+        self._reset_parameters()
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, bool(batch_first)
+
+    def forward(self, src: Tensor, tgt: Tensor, src_mask: Tensor | None = None, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                tgt_key_padding_mask: Tensor | None = None, memory_key_padding_mask: Tensor | None = None,
+                src_is_causal: bool | None = None, tgt_is_causal: bool | None = None,
+                memory_is_causal: bool = False) -> Tensor:
+        """src (S, N, E), tgt (T, N, E) (or batch first, or unbatched) → tgt's shape; see the class docstring."""
+        batch_dim = 0 if self.batch_first else 1
+        if src.ndim == 3 and (tgt.ndim != 3 or src.shape[batch_dim] != tgt.shape[batch_dim]):
+            raise ValueError(f"Transformer: the batch sizes of src {src.shape} and tgt {tgt.shape} must be equal "
+                             f"(batch_first={self.batch_first})")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ValueError(f"Transformer: the feature sizes of src {src.shape} and tgt {tgt.shape} must equal "
+                             f"d_model={self.d_model}")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal,
+                            memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
+        """The (sz, sz) causal float mask: -inf above the diagonal (a later position), 0 elsewhere
+        (float32 unless ``dtype`` is given), as torch's."""
+        full = mg.full((sz, sz), float("-inf"), dtype=mg.float32 if dtype is None else dtype, device=device)
+        return full.triu(1)
+
+    def _reset_parameters(self) -> None:
+        for param in self.parameters():
+            if param.ndim > 1:
+                init.xavier_uniform_(param)
