@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import _aliases, compiler, cuda
+from . import _aliases, amp, compiler, cuda
+from .amp import autocast
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
     Device,
@@ -138,8 +139,8 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "tag",
-    "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError", "CompileWarning", "compile",
-    "compiler",
+    "amp", "autocast", "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
+    "CompileWarning", "compile", "compiler",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",

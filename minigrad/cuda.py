@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import amp  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
 from .backend import cuda_device_count, cuda_is_available, cuda_synchronize
 
 

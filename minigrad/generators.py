@@ -38,14 +38,15 @@ def manual_seed(seed: int) -> None:
         _seed_cuda(cp, _seed)
 
 
-def random_generator(device: Device | str | None = None) -> Any:
-    """The engine's random generator for ``device`` (default: the default device).
+def random_generator(device: Device | str | None = None, generator_: Any = None) -> Any:
+    """The engine's random generator for ``device`` (default: the default device), or the array
+    generator behind ``generator_`` (an :class:`Generator` on that device) when one is given.
 
     A ``numpy.random.Generator`` on the CPU, CuPy's ``random`` module on a GPU;
     both are seeded by :func:`manual_seed`. Part of the public array interop
     (``mg.random_generator``) for libraries such as ``nn`` that draw raw arrays.
     """
-    return generator(resolve_device(device))
+    return drawing_from(generator_, resolve_device(device), "random_generator")
 
 
 def generator(device: Device) -> Any:

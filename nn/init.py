@@ -38,14 +38,15 @@ def _write(tensor: Tensor, values: Any) -> Tensor:
     return tensor
 
 
-def _uniform_array(tensor: Tensor, low: float, high: float) -> Any:
-    gen = mg.random_generator(tensor.device)
+def _uniform_array(tensor: Tensor, low: float, high: float, generator: Any = None) -> Any:
+    gen = mg.random_generator(tensor.device, generator)
     with mg.on_device(tensor.device):
-        return low + (high - low) * gen.random(tensor.shape)
+        draw = gen.random if hasattr(gen, "random") else gen.random_sample   # CuPy's RandomState
+        return low + (high - low) * draw(tensor.shape)
 
 
-def _normal_array(tensor: Tensor, mean: float, std: float) -> Any:
-    gen = mg.random_generator(tensor.device)
+def _normal_array(tensor: Tensor, mean: float, std: float, generator: Any = None) -> Any:
+    gen = mg.random_generator(tensor.device, generator)
     with mg.on_device(tensor.device):
         return mean + std * gen.standard_normal(tensor.shape)
 
@@ -87,20 +88,20 @@ def _fan(tensor: Tensor, mode: str, name: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with samples of U(a, b)."""
     _check(tensor, "uniform_")
     if not a <= b:
         raise ValueError(f"nn.init.uniform_: need a <= b, got a={a}, b={b}")
-    return _write(tensor, _uniform_array(tensor, a, b))
+    return _write(tensor, _uniform_array(tensor, a, b, generator))
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with samples of N(mean, std²)."""
     _check(tensor, "normal_")
     if std < 0:
         raise ValueError(f"nn.init.normal_: std must be >= 0, got {std}")
-    return _write(tensor, _normal_array(tensor, mean, std))
+    return _write(tensor, _normal_array(tensor, mean, std, generator))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -121,23 +122,23 @@ def ones_(tensor: Tensor) -> Tensor:
     return constant_(_check(tensor, "ones_"), 1.0)
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """Glorot uniform: U(-a, a) with a = gain · √(6 / (fan_in + fan_out)); tensor of ≥ 2 dims."""
     _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return _write(tensor, _uniform_array(tensor, -bound, bound))
+    return _write(tensor, _uniform_array(tensor, -bound, bound, generator))
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """Glorot normal: N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
     _check(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(tensor, "xavier_normal_")
-    return _write(tensor, _normal_array(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out))))
+    return _write(tensor, _normal_array(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator))
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu") -> Tensor:
+                     nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
     """He uniform: U(-b, b) with b = gain · √(3 / fan), gain = calculate_gain(nonlinearity, a).
 
     ``kaiming_uniform_(w, a=math.sqrt(5))`` is ``nn.Linear``'s default: U(-1/√in, 1/√in).
@@ -145,19 +146,19 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     _check(tensor, "kaiming_uniform_")
     fan = _fan(tensor, mode, "kaiming_uniform_")
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan else 0.0
-    return _write(tensor, _uniform_array(tensor, -bound, bound))
+    return _write(tensor, _uniform_array(tensor, -bound, bound, generator))
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu") -> Tensor:
+                    nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
     """He normal: N(0, std²) with std = gain / √fan."""
     _check(tensor, "kaiming_normal_")
     fan = _fan(tensor, mode, "kaiming_normal_")
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
-    return _write(tensor, _normal_array(tensor, 0.0, std))
+    return _write(tensor, _normal_array(tensor, 0.0, std, generator))
 
 
-def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """A (semi-)orthogonal matrix times ``gain``; a tensor of shape (rows, *rest) is treated as
     (rows, prod(rest)). As PyTorch: QR of a Gaussian matrix with the signs of R's diagonal
     folded into Q, so the result is uniformly distributed."""
@@ -168,7 +169,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    gen = mg.random_generator(tensor.device)
+    gen = mg.random_generator(tensor.device, generator)
     xp = mg.array_module(tensor.data)
     with mg.on_device(tensor.device):
         flat = gen.standard_normal((rows, cols))
@@ -212,10 +213,8 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: Any = None) -> Tensor:
     """N(mean, std²) truncated to [a, b] (absolute bounds, as PyTorch), drawn by inverting the normal
-    CDF on uniform numbers between the CDF's values at a and b. ``generator`` is not supported (None)."""
+    CDF on uniform numbers between the CDF's values at a and b."""
     _check(tensor, "trunc_normal_")
-    if generator is not None:
-        raise TypeError("nn.init.trunc_normal_: a generator is not supported; seed with mg.manual_seed")
     if not a < b:
         raise ValueError(f"nn.init.trunc_normal_: needs a < b, got a={a}, b={b}")
 
@@ -223,7 +222,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         return 0.5 * (1.0 + math.erf((x - mean) / (std * math.sqrt(2.0))))
     low, high = cdf(a), cdf(b)
     xp = mg.array_module(tensor.data)
-    u = _uniform_array(tensor, 2 * low - 1, 2 * high - 1)   # uniform in [2Φ(a) - 1, 2Φ(b) - 1]
+    u = _uniform_array(tensor, 2 * low - 1, 2 * high - 1, generator)   # uniform in [2Φ(a) - 1, 2Φ(b) - 1]
     values = mean + std * math.sqrt(2.0) * _erfinv(xp, u)
     return _write(tensor, xp.clip(values, a, b))
 
@@ -263,14 +262,12 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
     _check(tensor, "sparse_")
     if tensor.ndim != 2:
         raise ValueError(f"nn.init.sparse_: needs a 2-D tensor, got shape {tensor.shape}")
-    if generator is not None:
-        raise TypeError("nn.init.sparse_: a generator is not supported; seed with mg.manual_seed")
     if not 0 <= sparsity <= 1:
         raise ValueError(f"nn.init.sparse_: sparsity must be in [0, 1], got {sparsity}")
     rows, cols = tensor.shape
     zeros = math.ceil(sparsity * rows)
-    values = _normal_array(tensor, 0.0, std)
-    gen = mg.random_generator(tensor.device)
+    values = _normal_array(tensor, 0.0, std, generator)
+    gen = mg.random_generator(tensor.device, generator)
     with mg.on_device(tensor.device):
         for col in range(cols):
             values[gen.permutation(rows)[:zeros], col] = 0

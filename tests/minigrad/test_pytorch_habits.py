@@ -119,3 +119,20 @@ def test_random_ops_draw_from_the_generator_given() -> None:
     assert draws(5) == first != draws(6)
     with pytest.raises(TypeError, match="randperm: generator must be an mg.Generator"):
         mg.randperm(3, generator=1)
+
+
+@pytest.mark.parametrize("init", ["uniform_", "normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+                                  "kaiming_normal_", "orthogonal_", "trunc_normal_", "sparse_"])
+def test_every_nn_init_takes_pytorchs_generator(init: str) -> None:
+    from minigrad import nn
+
+    fn = getattr(nn.init, init)
+    extra = (0.5,) if init == "sparse_" else ()
+
+    def drawn(seed: int) -> np.ndarray:
+        return fn(mg.empty(4, 5), *extra, generator=mg.Generator().manual_seed(seed)).numpy()
+    mg.manual_seed(0)
+    first = drawn(1)
+    mg.manual_seed(9)
+    np.testing.assert_array_equal(drawn(1), first)
+    assert not np.array_equal(drawn(2), first)

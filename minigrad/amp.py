@@ -1,0 +1,222 @@
+"""``mg.amp``: PyTorch's mixed-precision spellings, so that a ported training loop runs unchanged.
+
+- ``GradScaler`` is PyTorch's loss scaler, working: ``scale(loss)`` multiplies by the scale,
+  ``unscale_(optimizer)`` divides the gradients back and looks for inf/NaN, ``step`` skips the
+  optimizer's step when one was found, and ``update`` halves the scale after a skipped step and
+  doubles it after ``growth_interval`` good ones. As in PyTorch, a scaler for ``device="cuda"``
+  on a machine without a GPU warns and disables itself (every call then passes through).
+- ``autocast`` does not change dtypes: minigrad has no per-op precision lists, so ops inside
+  the block run in their inputs' dtypes (float32 where PyTorch would pick float16/bfloat16).
+  Results are then more precise than PyTorch's, never wrong; it warns once that it does nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable
+
+from . import backend
+from .arguments import as_bool
+
+__all__ = ["GradScaler", "autocast"]
+
+_READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
+_warned_autocast = False
+
+
+class autocast:  # noqa: N801 - PyTorch's name
+    """``with mg.autocast("cuda", dtype=mg.float16):`` (or as a decorator): accepted, changes nothing.
+
+    minigrad runs every op in its inputs' dtype; cast the model (``model.half()``) to compute in
+    float16. ``enabled=True`` warns once that the block keeps full precision.
+    """
+
+    def __init__(self, device_type: str, dtype: Any = None, enabled: bool = True,
+                 cache_enabled: bool | None = None) -> None:
+        if not isinstance(device_type, str) or device_type.split(":")[0] not in ("cpu", "cuda"):
+            raise ValueError(f"autocast: device_type must be 'cpu' or 'cuda', got {device_type!r}")
+        self.device_type = device_type
+        self.fast_dtype = None if dtype is None else backend.as_dtype(dtype, "autocast")
+        self.enabled = as_bool(enabled, "autocast", "enabled")
+
+    def __enter__(self) -> autocast:
+        global _warned_autocast
+        if self.enabled and not _warned_autocast:
+            _warned_autocast = True
+            warnings.warn("autocast: minigrad does not change op dtypes; the block runs in its inputs' dtypes "
+                          "(full precision). Use model.half() to compute in float16.", stacklevel=2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __call__(self, fn: Callable) -> Callable:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+
+class GradScaler:
+    """PyTorch's dynamic loss scaler (``torch.amp.GradScaler``), same arguments, methods and state dict.
+
+    Typical loop: ``scaler.scale(loss).backward()``; optionally ``scaler.unscale_(opt)`` then clip;
+    ``scaler.step(opt)``; ``scaler.update()``.
+    """
+
+    def __init__(self, device: str = "cuda", init_scale: float = 2.0**16, growth_factor: float = 2.0,
+                 backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True) -> None:
+        self._device = device
+        self._enabled = as_bool(enabled, "GradScaler", "enabled")
+        if self._enabled and device.split(":")[0] == "cuda" and not backend.cuda_is_available():
+            warnings.warn("GradScaler is enabled, but CUDA is not available. Disabling.", stacklevel=2)
+            self._enabled = False
+        if self._enabled:
+            if not growth_factor > 1.0:
+                raise ValueError(f"GradScaler: growth_factor should be > 1, got {growth_factor}")
+            if not backoff_factor < 1.0:
+                raise ValueError(f"GradScaler: backoff_factor should be < 1, got {backoff_factor}")
+        self._init_scale = float(init_scale)
+        self._scale: float | None = None
+        self._growth_factor, self._backoff_factor = float(growth_factor), float(backoff_factor)
+        self._growth_interval = int(growth_interval)
+        self._growth_tracker = 0
+        self._per_optimizer: dict[int, dict] = {}
+
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def _current(self) -> float:
+        if self._scale is None:
+            self._scale = _float32(self._init_scale)
+        return self._scale
+
+    def scale(self, outputs: Any) -> Any:
+        """``outputs`` (a Tensor, or lists/tuples of them) times the current scale; unchanged when disabled."""
+        if not self._enabled:
+            return outputs
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        if not hasattr(outputs, "backward"):
+            raise TypeError(f"GradScaler.scale: outputs must be a Tensor or a list/tuple of them, "
+                            f"got {type(outputs).__name__}")
+        return outputs * backend.numpy.float32(self._current())
+
+    def _state(self, optimizer: Any) -> dict:
+        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": False})
+
+    def unscale_(self, optimizer: Any) -> None:
+        """Divide ``optimizer``'s gradients by the scale, in place, and note whether any is inf/NaN."""
+        if not self._enabled:
+            return
+        state = self._state(optimizer)
+        if state["stage"] is _UNSCALED:
+            raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
+        if state["stage"] is _STEPPED:
+            raise RuntimeError("unscale_() is being called after step().")
+        inverse = _float32(1.0 / self._current())
+        found = False
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad.data
+                if grad.dtype == backend.numpy.float16:
+                    raise ValueError("Attempting to unscale FP16 gradients.")
+                grad *= grad.dtype.type(inverse)
+                found = found or not bool(backend.array_module(grad).isfinite(grad).all())
+        state["found_inf"], state["stage"] = found, _UNSCALED
+
+    def step(self, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+        """Unscale (if not done yet), then ``optimizer.step()`` unless a gradient was inf/NaN."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        if "closure" in kwargs:
+            raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        state = self._state(optimizer)
+        if state["stage"] is _STEPPED:
+            raise RuntimeError("step() has already been called since the last update().")
+        if state["stage"] is _READY:
+            self.unscale_(optimizer)
+        result = None if state["found_inf"] else optimizer.step(*args, **kwargs)
+        state["stage"] = _STEPPED
+        return result
+
+    def update(self, new_scale: Any = None) -> None:
+        """Set the next scale: ``new_scale`` if given, else backed off after an inf/NaN, grown after
+        ``growth_interval`` clean steps in a row."""
+        if not self._enabled:
+            return
+        if new_scale is not None:
+            value = new_scale.item() if hasattr(new_scale, "item") else new_scale
+            self._scale = _float32(float(value))
+        else:
+            found = [s["found_inf"] for s in self._per_optimizer.values() if s["stage"] is not _READY]
+            if not found:
+                raise AssertionError("No inf checks were recorded prior to update.")
+            scale = self._current()
+            if any(found):
+                self._scale, self._growth_tracker = _float32(scale * self._backoff_factor), 0
+            else:
+                self._growth_tracker += 1
+                if self._growth_tracker == self._growth_interval:
+                    grown = _float32(scale * self._growth_factor)
+                    self._scale = grown if math.isfinite(grown) else scale
+                    self._growth_tracker = 0
+        self._per_optimizer.clear()
+
+    def get_scale(self) -> float:
+        """The current scale (1.0 when disabled)."""
+        return self._current() if self._enabled else 1.0
+
+    def get_growth_factor(self) -> float:
+        return self._growth_factor
+
+    def set_growth_factor(self, new_factor: float) -> None:
+        self._growth_factor = float(new_factor)
+
+    def get_backoff_factor(self) -> float:
+        return self._backoff_factor
+
+    def set_backoff_factor(self, new_factor: float) -> None:
+        self._backoff_factor = float(new_factor)
+
+    def get_growth_interval(self) -> int:
+        return self._growth_interval
+
+    def set_growth_interval(self, new_interval: int) -> None:
+        self._growth_interval = int(new_interval)
+
+    def state_dict(self) -> dict:
+        """PyTorch's keys: scale, growth_factor, backoff_factor, growth_interval, _growth_tracker ({} when disabled)."""
+        if not self._enabled:
+            return {}
+        return {"scale": self.get_scale(), "growth_factor": self._growth_factor,
+                "backoff_factor": self._backoff_factor, "growth_interval": self._growth_interval,
+                "_growth_tracker": self._growth_tracker}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Take a :meth:`state_dict` (checked whole before anything changes)."""
+        if not self._enabled:
+            return
+        if len(state_dict) == 0:
+            raise RuntimeError("The source state dict is empty, possibly because it was saved from a disabled "
+                               "instance of GradScaler.")
+        keys = ("scale", "growth_factor", "backoff_factor", "growth_interval", "_growth_tracker")
+        missing = [k for k in keys if k not in state_dict]
+        if missing:
+            raise KeyError(f"GradScaler.load_state_dict: missing keys {missing}")
+        values = [float(state_dict[k]) for k in keys]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("GradScaler.load_state_dict: values must be finite")
+        self._scale = _float32(values[0])
+        self._growth_factor, self._backoff_factor = values[1], values[2]
+        self._growth_interval, self._growth_tracker = int(values[3]), int(values[4])
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to float32, as PyTorch keeps the scale in a float32 tensor."""
+    return float(backend.numpy.float32(value))
