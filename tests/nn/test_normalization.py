@@ -56,7 +56,7 @@ def test_layer_norm_defaults_and_repr() -> None:
     assert norm.normalized_shape == (8,) and norm.eps == 1e-5
     assert norm.weight.dtype == mg.float32 and np.all(norm.weight.numpy() == 1) and np.all(norm.bias.numpy() == 0)
     assert [n for n, _ in norm.named_parameters()] == ["weight", "bias"]
-    assert repr(norm) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True)"
+    assert repr(norm) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True, bias=True)"
     y = norm(mg.randn(3, 8))
     np.testing.assert_allclose(y.numpy().mean(-1), 0, atol=1e-6)
     np.testing.assert_allclose(y.numpy().var(-1), 1, atol=1e-3)
