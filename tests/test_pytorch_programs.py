@@ -1,4 +1,4 @@
-"""Three real PyTorch programs, trimmed, run unchanged on minigrad: only the import lines differ.
+"""Four real PyTorch programs, trimmed, run unchanged on minigrad: only the import lines differ.
 
 Each program below is written in this repository after the structure of a
 well-known PyTorch program, cut to a small model and a few steps on generated
@@ -14,7 +14,11 @@ data:
   greedy decoding, ``NLLLoss``, two Adam optimizers);
 * ``CHAR_RNN_CLASSIFICATION``: the char-RNN name classification tutorial (an
   RNN built from ``Linear`` + ``LogSoftmax``, one-hot letters written with
-  ``tensor[li][0][index] = 1``, ``NLLLoss``, ``topk`` and a manual SGD step).
+  ``tensor[li][0][index] = 1``, ``NLLLoss``, ``topk`` and a manual SGD step);
+* ``TRANSFORMER_LANGUAGE_MODEL``: the same example's ``TransformerModel`` (a
+  subclass of ``nn.Transformer`` whose encoder runs under a float causal mask
+  from ``log(tril(ones))``, a ``PositionalEncoding`` buffer written with
+  strided slices, ``math.sqrt`` scaling).
 
 The one change from the originals that is not an import: their manual SGD step
 ``p.data.add_(p.grad.data, alpha=-lr)`` is written ``with torch.no_grad():
@@ -35,6 +39,7 @@ import numpy as np
 import pytest
 
 TORCH_IMPORTS = """\
+import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -42,6 +47,7 @@ from torch import optim
 """
 
 MINIGRAD_IMPORTS = """\
+import math
 import minigrad as torch
 import minigrad.nn as nn
 import minigrad.nn.functional as F
@@ -364,6 +370,92 @@ def train(rnn, examples, all_categories, steps, learning_rate=0.05):
 '''
 
 
+TRANSFORMER_LANGUAGE_MODEL = '''
+class PositionalEncoding(nn.Module):
+    """Adds sine/cosine position signals of different frequencies to the token embeddings."""
+
+    def __init__(self, d_model, dropout=0.1, max_len=64):
+        super(PositionalEncoding, self).__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        pe = torch.zeros(max_len, d_model)
+        position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        pe = pe.unsqueeze(0).transpose(0, 1)
+        self.register_buffer('pe', pe)
+
+    def forward(self, x):
+        x = x + self.pe[:x.size(0), :]
+        return self.dropout(x)
+
+
+class TransformerModel(nn.Transformer):
+    """A language model: an nn.Transformer whose encoder alone is used, under a causal mask."""
+
+    def __init__(self, ntoken, ninp, nhead, nhid, nlayers, dropout=0.5):
+        super(TransformerModel, self).__init__(d_model=ninp, nhead=nhead, dim_feedforward=nhid,
+                                               num_encoder_layers=nlayers, dropout=dropout)
+        self.src_mask = None
+        self.pos_encoder = PositionalEncoding(ninp, dropout)
+        self.input_emb = nn.Embedding(ntoken, ninp)
+        self.ninp = ninp
+        self.decoder = nn.Linear(ninp, ntoken)
+        self.init_weights()
+
+    def _generate_square_subsequent_mask(self, sz):
+        return torch.log(torch.tril(torch.ones(sz, sz)))
+
+    def init_weights(self):
+        initrange = 0.1
+        nn.init.uniform_(self.input_emb.weight, -initrange, initrange)
+        nn.init.zeros_(self.decoder.bias)
+        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+
+    def forward(self, src, has_mask=True):
+        if has_mask:
+            device = src.device
+            if self.src_mask is None or self.src_mask.size(0) != len(src):
+                mask = self._generate_square_subsequent_mask(len(src)).to(device)
+                self.src_mask = mask
+        else:
+            self.src_mask = None
+        src = self.input_emb(src) * math.sqrt(self.ninp)
+        src = self.pos_encoder(src)
+        output = self.encoder(src, mask=self.src_mask)
+        output = self.decoder(output)
+        return F.log_softmax(output, dim=-1)
+
+
+def make_model(ntokens):
+    return TransformerModel(ntokens, 8, 2, 16, 2, dropout=0.0)
+
+
+def train(model, corpus, ntokens, steps, lr=0.5, clip=0.25, bptt=5, batch_size=4):
+    nbatch = len(corpus) // batch_size
+    train_data = torch.from_numpy(corpus).narrow(0, 0, nbatch * batch_size).view(batch_size, -1).t().contiguous()
+    criterion = nn.NLLLoss()
+    model.train()
+    losses = []
+    while len(losses) < steps:
+        for i in range(0, train_data.size(0) - 1, bptt):
+            seq_len = min(bptt, len(train_data) - 1 - i)
+            data, targets = train_data[i:i + seq_len], train_data[i + 1:i + 1 + seq_len].reshape(-1)
+            model.zero_grad()
+            output = model(data)
+            loss = criterion(output.view(-1, ntokens), targets)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(p.grad, alpha=-lr)
+            losses.append(loss.item())
+            if len(losses) == steps:
+                break
+    return losses
+'''
+
+
 def _program(source: str, imports: str) -> dict:
     """The program's namespace after running its source below ``imports``."""
     namespace: dict = {"__name__": "program"}
@@ -403,8 +495,8 @@ def _assert_same_weights(torch_model: Any, mg_model: Any, initial: dict, noise_o
 
 
 def test_the_programs_differ_only_in_their_imports() -> None:
-    assert MINIGRAD_IMPORTS.count("\n") == TORCH_IMPORTS.count("\n") == 4
-    for source in (WORD_LANGUAGE_MODEL, SEQ2SEQ_ATTENTION, CHAR_RNN_CLASSIFICATION):
+    assert MINIGRAD_IMPORTS.count("\n") == TORCH_IMPORTS.count("\n") == 5
+    for source in (WORD_LANGUAGE_MODEL, SEQ2SEQ_ATTENTION, CHAR_RNN_CLASSIFICATION, TRANSFORMER_LANGUAGE_MODEL):
         assert "import" not in source and "minigrad" not in source and "mg." not in source
 
 
@@ -464,4 +556,18 @@ def test_char_rnn_classification(torch: Any) -> None:
     losses, guesses = mg_program["train"](mg_model, examples, all_categories, STEPS)
     np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-5)
     assert guesses == expected_guesses
+    _assert_same_weights(torch_model, mg_model, initial)
+
+
+def test_transformer_language_model(torch: Any) -> None:
+    """pytorch/examples' TransformerModel: a subclass of nn.Transformer, a float causal mask of -inf from
+    log(tril(ones)), a sine/cosine position buffer written with strided slices."""
+    rng = np.random.default_rng(3)
+    ntokens = 11
+    corpus = np.cumsum(np.where(rng.random(4 * 5 * STEPS + 4) < 0.9, 3, 1)) % ntokens
+    torch_program, torch_model, mg_program, mg_model, initial = _twin_models(TRANSFORMER_LANGUAGE_MODEL, ntokens)
+    expected = torch_program["train"](torch_model, corpus, ntokens, STEPS)
+    losses = mg_program["train"](mg_model, corpus, ntokens, STEPS)
+    np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-5)
+    # the decoder half of nn.Transformer is built but never used: its weights keep their values in both
     _assert_same_weights(torch_model, mg_model, initial)
