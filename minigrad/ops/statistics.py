@@ -1,6 +1,284 @@
-"""(placeholder, filled in by this session's work)"""
+"""PyTorch's reductions and statistics beyond sum/mean/var, with its results, dtypes and gradients.
+
+Here: ``nansum``, ``nanmean``, ``var_mean``, ``std_mean``, ``aminmax``, ``cov``, ``corrcoef``. This
+module also lists (``__all__`` for ``mg``, ``METHODS`` for ``mg.Tensor``) its neighbours' ops, one
+concept per file: order statistics (``order_stats.py``: kthvalue, mode, nanmedian, quantile,
+nanquantile, msort, cummax, cummin), counting and searching (``counting.py``: unique,
+unique_consecutive, bincount, histc, searchsorted, bucketize) and distances (``distance.py``: cdist,
+dist).
+
+As everywhere (DESIGN §3), ``dim=``/``keepdim=`` and positional arguments mean PyTorch's result.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
-METHODS: dict = {}
+import warnings
+from typing import Any, NamedTuple
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import flag, normalize_axis, one_axis, tensor_arg
+from .counting import bincount, bucketize, histc, searchsorted, unique, unique_consecutive
+from .distance import cdist, dist
+from .elementwise import clip, div, mul, sqrt, sub
+from .index import diag
+from .linalg import matmul
+from .order_stats import cummax, cummin, kthvalue, mode, msort, nanmedian, nanquantile, quantile
+from .reduce import _expand, amax, amin, mean, std, sum, var
+from .shape import astype
+
+__all__ = [
+    "MinMax", "nansum", "nanmean", "var_mean", "std_mean", "aminmax", "cov", "corrcoef",
+    "kthvalue", "mode", "nanmedian", "quantile", "nanquantile", "msort", "cummax", "cummin",
+    "unique", "unique_consecutive", "bincount", "histc", "searchsorted", "bucketize",
+    "cdist", "dist",
+]
+
+
+def _dims(x: Tensor, dim: Any, name: str) -> Any:
+    """``dim`` (an int, a sequence of ints, or None / () for all) as a tuple of axes or None; a repeated
+    dim raises, as in PyTorch. A 0-d tensor reduces over nothing: None."""
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim) or x.ndim == 0:
+        if x.ndim == 0 and dim is not None:
+            normalize_axis(dim, 0, name)   # only 0 / -1 are dims of a 0-d tensor
+        return None
+    axes = normalize_axis(dim, x.ndim, name)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name}: dim {dim} names a dim more than once (shape {x.shape})")
+    return axes
+
+
+def _floating(x: Any, name: str) -> Tensor:
+    x = tensor_arg(x, name)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point tensor (as PyTorch), got dtype {x.dtype}")
+    return x
+
+
+# --- nansum, nanmean ---------------------------------------------------------------------------------
+
+class NanSum(Function):
+    """Sum over ``axes`` counting NaN as 0; NaN elements get no gradient (torch.nansum)."""
+
+    def __init__(self, axes: Any, keepdims: bool) -> None:
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x: Any) -> Any:
+        kept = ~self.xp.isnan(x)
+        self.saved = (kept,)
+        return self.xp.asarray(self.xp.where(kept, x, x.dtype.type(0)).sum(axis=self.axes, keepdims=self.keepdims))
+
+    def backward(self, gy: Any) -> Any:
+        (kept,) = self.saved
+        return _expand(gy, kept.shape, self.axes, self.keepdims) * kept
+
+
+class NanMean(Function):
+    """Mean over ``axes`` of the non-NaN elements (NaN where there are none); each non-NaN element gets
+    gy / count, as torch.nanmean (a line of NaNs only gets NaN: PyTorch's (gy / 0) · 0)."""
+
+    def __init__(self, axes: Any, keepdims: bool) -> None:
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x: Any) -> Any:
+        xp = self.xp
+        kept = ~xp.isnan(x)
+        count = kept.sum(axis=self.axes, keepdims=True).astype(x.dtype)
+        self.saved = (kept, count)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            y = xp.where(kept, x, x.dtype.type(0)).sum(axis=self.axes, keepdims=True) / count
+        if self.keepdims:
+            return y
+        return y.reshape(()) if self.axes is None else y.squeeze(axis=self.axes)
+
+    def backward(self, gy: Any) -> Any:
+        kept, count = self.saved
+        g = _expand(gy, kept.shape, self.axes, self.keepdims)
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
+            return (g / count) * kept
+
+
+def nansum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Sum over ``dim`` (an int, a tuple, or None for all) treating NaN as 0, as torch.nansum.
+
+    x: (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). ``dtype`` casts first;
+    integer and bool inputs give int64. NaN elements get no gradient.
+    """
+    x = tensor_arg(x, "nansum")
+    if dtype is not None:
+        x = astype(x, dtype)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"nansum: expected a real tensor, got dtype {x.dtype}")
+    axes = _dims(x, dim, "nansum")
+    keep = flag(keepdim, "nansum", "keepdim")
+    if x.dtype.kind != "f":   # nothing is NaN: torch.sum, with its int64 result
+        x = astype(x, "int64") if x.dtype != "int64" else x
+        return sum(x, axes, keep)
+    return NanSum(axes, keep)(x)
+
+
+def nanmean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Mean over ``dim`` (an int, a tuple, or None for all) of the non-NaN elements, as torch.nanmean.
+
+    x: (..., n, ...) (float) → ``dim`` removed (kept as 1 with ``keepdim=True``); NaN where a line is
+    all NaN. ``dtype`` casts first.
+    """
+    x = _floating(x, "nanmean")
+    if dtype is not None:
+        x = astype(x, dtype)
+    return NanMean(_dims(x, dim, "nanmean"), flag(keepdim, "nanmean", "keepdim"))(x)
+
+
+# --- var_mean, std_mean ------------------------------------------------------------------------------
+
+def _spread_mean(spread: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdim: bool,
+                 correction: Any) -> tuple[Tensor, Tensor]:
+    x = _floating(x, name)
+    if isinstance(dim, bool):   # torch's var_mean(x, unbiased) overload
+        dim, unbiased = None, dim
+    axes = _dims(x, dim, name)
+    keep = flag(keepdim, name, "keepdim")
+    return spread(x, axes, unbiased, keep, correction=correction), mean(x, axes, keep)
+
+
+def var_mean(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple[Tensor, Tensor]:
+    """``(var(x, dim), mean(x, dim))`` as torch.var_mean (a plain tuple): PyTorch's ``correction=1``
+    (``unbiased=True``) by default. x: (..., n, ...) → both with ``dim`` removed (kept with ``keepdim``)."""
+    return _spread_mean(var, "var_mean", x, dim, unbiased, keepdim, correction)
+
+
+def std_mean(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple[Tensor, Tensor]:
+    """``(std(x, dim), mean(x, dim))`` as torch.std_mean, with :func:`var_mean`'s conventions."""
+    return _spread_mean(std, "std_mean", x, dim, unbiased, keepdim, correction)
+
+
+# --- aminmax -----------------------------------------------------------------------------------------
+
+class MinMax(NamedTuple):
+    """``(min, max)`` of :func:`aminmax`, as PyTorch's ``torch.return_types.aminmax``."""
+
+    min: Tensor
+    max: Tensor
+
+
+def aminmax(x: Tensor, *, dim: int | None = None, keepdim: bool = False) -> MinMax:
+    """The minimum and maximum over ``dim`` (one int; all elements when None), as torch.aminmax.
+
+    x: (..., n, ...) → min, max with ``dim`` removed (kept as 1 with ``keepdim=True``; with
+    ``dim=None``, ``keepdim=True`` keeps every dim as 1). Ties share the gradient, as amin/amax.
+    """
+    x = tensor_arg(x, "aminmax")
+    keep = flag(keepdim, "aminmax", "keepdim")
+    if dim is not None:
+        axis = one_axis(dim, max(x.ndim, 1), "aminmax")
+        if x.ndim and x.shape[axis] == 0:
+            raise ValueError(f"aminmax: cannot reduce dim {axis} of size 0 (shape {x.shape}): no identity")
+        dims: Any = axis if x.ndim else ()
+    else:
+        if x.data.size == 0:
+            raise ValueError(f"aminmax: cannot reduce an empty tensor (shape {x.shape}): no identity")
+        dims = ()
+    if dims == () and keep and x.ndim:
+        dims = tuple(range(x.ndim))
+    return MinMax(amin(x, dims, keep), amax(x, dims, keep))
+
+
+# --- cov, corrcoef -----------------------------------------------------------------------------------
+
+def _weights(w: Any, kinds: str, n: int, name: str, what: str, x: Tensor) -> Tensor:
+    w = tensor_arg(w, name)
+    if w.ndim > 1:
+        raise ValueError(f"{name}: {what} must have one or fewer dims, got shape {w.shape}")
+    if w.dtype.kind not in kinds:
+        kind = "an integer" if kinds == "iu" else "a floating-point"
+        raise TypeError(f"{name}: {what} must have {kind} dtype, got {w.dtype}")
+    if w.data.size != n:
+        raise ValueError(f"{name}: {what} must have one element per observation ({n}), got {w.data.size}")
+    if w.device != x.device:
+        raise ValueError(f"{name}: {what} is on {w.device} but the input is on {x.device}")
+    if n and bool((w.data < 0).any()):
+        raise ValueError(f"{name}: {what} cannot be negative")
+    return w.reshape(-1)
+
+
+def cov(x: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
+        aweights: Tensor | None = None) -> Tensor:
+    """The covariance matrix of the variables in the rows of ``x`` (observations in columns), as
+    torch.cov, with integer frequency weights ``fweights`` and float observation weights ``aweights``.
+
+    x: (V, N) → (V, V); (N,) or a single row → a 0-d tensor. Integer inputs give float32. With
+    ``correction`` >= the (weighted) number of observations, warns and divides by 0, as PyTorch.
+    Differentiable in ``x`` and ``aweights``.
+    """
+    x = tensor_arg(x, "cov")
+    if x.ndim > 2:
+        raise ValueError(f"cov: expects a tensor with two or fewer dims, got shape {x.shape}")
+    if x.dtype.kind not in "iuf":
+        raise TypeError(f"cov: not supported for dtype {x.dtype} (as in PyTorch)")
+    if isinstance(correction, bool) or not isinstance(correction, int):
+        raise TypeError(f"cov: correction must be an int, got {correction!r}")
+    rows = x.reshape(1, -1) if x.ndim < 2 else x
+    n = rows.shape[1]
+    fw = None if fweights is None else _weights(fweights, "iu", n, "cov", "fweights", x)
+    aw = None if aweights is None else _weights(aweights, "f", n, "cov", "aweights", x)
+    # PyTorch's result dtype: the float dtype among input and aweights (the wider), else float32
+    floats = [t.dtype for t in (x, aw) if t is not None and t.dtype.kind == "f"]
+    dtype = backend.numpy.result_type(*floats) if floats else backend.numpy.dtype("float32")
+    rows = astype(rows, dtype) if rows.dtype != dtype else rows
+    aw = astype(aw, dtype) if aw is not None and aw.dtype != dtype else aw
+    w = None
+    if fw is not None:
+        w = astype(fw, dtype)
+    if aw is not None:
+        w = aw if w is None else mul(w, aw)
+    if w is None:
+        w_sum: Any = n
+        average = sum(rows, 1) / n
+        norm_factor: Any = n - correction
+    else:
+        w_sum = sum(w)
+        if float(w_sum.item()) == 0:
+            raise ValueError("cov: the weights sum to zero, can't be normalized")
+        average = div(sum(mul(rows, w), 1), w_sum)
+        if correction == 0:
+            norm_factor = w_sum
+        elif aw is None:
+            norm_factor = w_sum - correction
+        else:
+            norm_factor = w_sum - correction * div(sum(mul(w, aw)), w_sum)
+    if float(norm_factor.item() if isinstance(norm_factor, Tensor) else norm_factor) <= 0:
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number "
+                      "of observations.", UserWarning, stacklevel=2)
+        norm_factor = 0.0
+    centred = sub(rows, average.reshape(-1, 1))
+    weighted = centred if w is None else mul(centred, w)
+    with backend.errstate(backend.array_module(x.data), divide="ignore", invalid="ignore"):
+        return div(matmul(centred, weighted.T), norm_factor).squeeze()
+
+
+def corrcoef(x: Tensor) -> Tensor:
+    """Pearson correlation coefficients of the variables in the rows of ``x``, as torch.corrcoef:
+    cov(x) / (σ_i σ_j), clipped to [-1, 1]. x: (V, N) → (V, V); (N,) → a 0-d tensor (1, or NaN for a
+    constant). Differentiable."""
+    x = tensor_arg(x, "corrcoef")
+    if x.ndim > 2:
+        raise ValueError(f"corrcoef: expects a tensor with two or fewer dims, got shape {x.shape}")
+    c = cov(x)
+    if c.ndim == 0:   # one variable: NaN for a zero, NaN or inf variance, else 1
+        return div(c, c)
+    deviation = sqrt(diag(c))
+    c = div(c, deviation.reshape(-1, 1))
+    c = div(c, deviation.reshape(1, -1))
+    return clip(c, -1, 1)
+
+
+METHODS: dict = {
+    "nansum": nansum, "nanmean": nanmean, "aminmax": aminmax, "cov": cov, "corrcoef": corrcoef,
+    "kthvalue": kthvalue, "mode": mode, "nanmedian": nanmedian, "quantile": quantile, "nanquantile": nanquantile,
+    "msort": msort, "cummax": cummax, "cummin": cummin,
+    "unique": unique, "unique_consecutive": unique_consecutive, "bincount": bincount, "histc": histc,
+    "dist": dist,
+}

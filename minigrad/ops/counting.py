@@ -1,0 +1,319 @@
+"""Counting and searching, with PyTorch's results and dtypes: ``unique``, ``unique_consecutive``,
+``bincount``, ``histc``, ``searchsorted``, ``bucketize``.
+
+None of these has a gradient in PyTorch (``bincount`` is differentiable here in its ``weights``,
+where PyTorch raises at backward). Their results depend on the values, so each is a recorded draw
+(``note_draw``) or an op: an ``mg.compile`` replay recomputes it from the new values.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+from .. import backend
+from ..autograd import Function
+from ..recording import note_draw
+from ..tensor import Tensor
+from ._util import flag, tensor_arg
+
+
+def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
+    """A tensor without gradient computed as ``make(*arrays of inputs)``; replayed by ``mg.compile``."""
+    arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    return note_draw(name, make, inputs, Tensor._make(make(*arrays), False, None, 0))
+
+
+def _count(value: Any, name: str, what: str) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name}: {what} must be an int, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an int, got {value!r}") from None
+
+
+# --- unique, unique_consecutive ----------------------------------------------------------------------
+
+def _runs(xp: Any, flat: Any) -> Any:
+    """True where a run of equal elements starts in the 1-D ``flat`` (NaNs never equal: each its own)."""
+    starts = xp.ones(flat.shape, dtype=bool)
+    starts[1:] = flat[1:] != flat[:-1]
+    return starts
+
+
+def _unique_parts(xp: Any, data: Any, consecutive: bool) -> tuple:
+    """(values, inverse, counts) of the flattened ``data``: sorted unique values (or one per run of equal
+    neighbours), for each element the index of its value (data's shape), and how many each value has."""
+    flat = data.reshape(-1)
+    order = None
+    if not consecutive:
+        order = xp.argsort(flat, kind="stable" if xp is backend.numpy else None)   # CuPy's is always stable
+        flat = flat[order]
+    starts = _runs(xp, flat)
+    values = flat[starts]
+    run = xp.cumsum(starts, dtype="int64") - 1
+    inverse = run
+    if order is not None:
+        inverse = xp.empty_like(run)
+        inverse[order] = run
+    first = xp.nonzero(starts)[0]
+    counts = xp.diff(xp.concatenate([first, xp.asarray([flat.size], dtype=first.dtype)])).astype("int64")
+    return values, inverse.reshape(data.shape), counts
+
+
+def _unique(name: str, x: Any, return_inverse: bool, return_counts: bool, dim: Any, consecutive: bool) -> Any:
+    x = tensor_arg(x, name)
+    if dim is not None:
+        raise NotImplementedError(f"{name}: dim= (unique slices along a dim) is not supported; only dim=None, "
+                                  "the unique elements of the flattened tensor")
+    xp = backend.array_module(x.data)
+    wanted = [0] + [i for i, on in ((1, flag(return_inverse, name, "return_inverse")),
+                                    (2, flag(return_counts, name, "return_counts"))) if on]
+    outs = tuple(_drawn(name, lambda data, i=i: _unique_parts(xp, data, consecutive)[i], (x,)) for i in wanted)
+    return outs[0] if len(outs) == 1 else outs
+
+
+def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002 - PyTorch's name
+           return_counts: bool = False, dim: int | None = None) -> Any:
+    """The unique elements of ``x`` (flattened), in ascending order, as torch.unique.
+
+    x: any shape → values: (U,); with ``return_inverse`` also the index of each element's value
+    (int64, x's shape); with ``return_counts`` also each value's count (int64, (U,)): a tuple in that
+    order. NaNs are each unique, as PyTorch's. The result is always sorted (as PyTorch's CPU and CUDA
+    results for ``sorted=False`` are). No gradient. ``dim`` is not supported (NotImplementedError).
+    """
+    flag(sorted, "unique", "sorted")
+    return _unique("unique", x, return_inverse, return_counts, dim, consecutive=False)
+
+
+def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: bool = False,
+                       dim: int | None = None) -> Any:
+    """One element per run of equal neighbours in ``x`` (flattened), as torch.unique_consecutive.
+
+    x: any shape → values: (U,) in order of appearance, optionally the inverse (int64, x's shape) and
+    the run lengths (int64, (U,)), as :func:`unique`. No gradient; ``dim`` is not supported.
+    """
+    return _unique("unique_consecutive", x, return_inverse, return_counts, dim, consecutive=True)
+
+
+# --- bincount, histc ---------------------------------------------------------------------------------
+
+def _bincount(xp: Any, index: Any, minlength: int, weights: Any = None) -> Any:
+    """``xp.bincount`` that also takes an empty ``index`` (CuPy's asks for its max)."""
+    if index.size == 0:
+        return xp.zeros(minlength, dtype="int64" if weights is None else "float64")
+    return xp.bincount(index, weights=weights, minlength=minlength)
+
+
+class BinCount(Function):
+    """out[v] = Σ weights[i] over the i with input[i] = v; the gradient of weights[i] is gy[input[i]]."""
+
+    name = "bincount"
+
+    def __init__(self, minlength: int, dtype: Any) -> None:
+        self.minlength, self.dtype = minlength, dtype
+
+    def forward(self, weights: Any, index: Any) -> Any:
+        self.saved = (index,)
+        out = _bincount(self.xp, index, self.minlength, weights.astype("float64"))
+        return out.astype(self.dtype, copy=False)
+
+    def backward(self, gy: Any) -> tuple:
+        (index,) = self.saved
+        return gy[index], None
+
+
+def bincount(x: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """The number of occurrences of each value 0, 1, … in the 1-D non-negative int tensor ``x``, as
+    torch.bincount; with ``weights`` (x's shape), their sums instead.
+
+    x: (n,) → (max(max(x) + 1, minlength),): int64 without weights; with them float32 for float32
+    weights, else float64. Differentiable in ``weights`` (PyTorch's is not).
+    """
+    x = tensor_arg(x, "bincount")
+    if x.ndim != 1 or x.dtype.kind not in "iu":
+        raise TypeError(f"bincount: only 1-D non-negative integer inputs, got dtype {x.dtype} and shape {x.shape}")
+    if x.data.size and int(x.data.min()) < 0:
+        raise ValueError(f"bincount: only non-negative inputs, got the value {int(x.data.min())}")
+    minlength = _count(minlength, "bincount", "minlength")
+    if minlength < 0:
+        raise ValueError(f"bincount: minlength must be non-negative, got {minlength}")
+    xp = backend.array_module(x.data)
+    if weights is None:
+        return _drawn("bincount", lambda data: _bincount(xp, data, minlength).astype("int64"), (x,))
+    weights = tensor_arg(weights, "bincount")
+    if weights.shape != x.shape:
+        raise ValueError(f"bincount: weights must be 1-D with the input's length, got shapes {weights.shape} "
+                         f"and {x.shape}")
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(f"bincount: weights must be numeric, got dtype {weights.dtype}")
+    dtype = weights.dtype if weights.dtype == "float32" else backend.numpy.dtype("float64")
+    return BinCount(minlength, dtype)(weights, x)
+
+
+def _histc_range(xp: Any, data: Any, low: float, high: float) -> tuple:
+    """The outer bin edges as torch.histc chooses them (the data's extremes when min == max)."""
+    if low == high and data.size:
+        low, high = float(data.min()), float(data.max())
+    if low == high:
+        low, high = low - 1, high + 1
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"histc: range of [{low}, {high}] is not finite")
+    if not low < high:
+        raise ValueError(f"histc: max must be larger than min, got min={low}, max={high}")
+    return low, high
+
+
+def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:  # noqa: A002
+    """A histogram of ``x``'s elements in ``bins`` equal bins over [min, max], as torch.histc.
+
+    When min == max the data's own min and max are used. Elements outside the range (and NaNs) are
+    not counted; the last bin includes its right edge. x: any shape (float) → (bins,) counts in x's
+    dtype. No gradient.
+    """
+    x = tensor_arg(x, "histc")
+    if x.dtype.kind != "f":
+        raise TypeError(f"histc: only floating-point tensors (as PyTorch), got dtype {x.dtype}")
+    bins = _count(bins, "histc", "bins")
+    if bins <= 0:
+        raise ValueError(f"histc: bins must be > 0, got {bins}")
+    low, high = (float(v.item() if isinstance(v, Tensor) else v) for v in (min, max))
+    xp = backend.array_module(x.data)
+    _histc_range(xp, x.data, low, high)   # the errors, now rather than at a replay
+
+    def make(data: Any) -> Any:
+        dtype = data.dtype
+        first, last = (xp.asarray(edge, dtype=dtype) for edge in _histc_range(xp, data, low, high))
+        flat = data.reshape(-1)
+        inside = flat[(flat >= first) & (flat <= last)]
+        # PyTorch's arithmetic, in x's dtype: (x - first) · bins / (last - first), truncated
+        position = ((inside - first) * xp.asarray(bins, dtype=dtype) / (last - first)).astype("int64")
+        position = xp.minimum(position, bins - 1)   # the last bin includes its right edge
+        return _bincount(xp, position, bins).astype(dtype)
+
+    return _drawn("histc", make, (x,))
+
+
+# --- searchsorted, bucketize -------------------------------------------------------------------------
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _common_dtype(a: Any, b: Any) -> Any:
+    """The dtype PyTorch compares two arrays in: the higher category (bool < int < float) wins; within
+    a category a 0-d array gives way to a dimensioned one, else the wider dtype."""
+    ca, cb = _CATEGORY[a.dtype.kind], _CATEGORY[b.dtype.kind]
+    if ca != cb:
+        return a.dtype if ca > cb else b.dtype
+    if (a.ndim == 0) != (b.ndim == 0):
+        return b.dtype if a.ndim == 0 else a.dtype
+    return backend.numpy.promote_types(a.dtype, b.dtype)
+
+
+def _binary_search(xp: Any, boundaries: Any, values: Any, sorter: Any, right: bool) -> Any:
+    """For each value, the first position in its line of ``boundaries`` (the last axis) whose element is
+    > value (``right``) or >= value: PyTorch's binary search step for step, so NaNs land where PyTorch's
+    do. boundaries: (L, n), values: (L, m), sorter: (L, n) or None → (L, m) int64."""
+    n = boundaries.shape[-1]
+    start = xp.zeros(values.shape, dtype="int64")
+    end = xp.full(values.shape, n, dtype="int64")
+    for _ in range(n.bit_length()):   # each step at least halves every interval
+        active = start < end
+        middle = (start + end) // 2
+        at = xp.minimum(middle, n - 1)
+        if sorter is not None:
+            at = xp.take_along_axis(sorter, at, axis=-1)
+        element = xp.take_along_axis(boundaries, at, axis=-1)
+        go_right = ~(element > values) if right else ~(element >= values)
+        start = xp.where(active & go_right, middle + 1, start)
+        end = xp.where(active & ~go_right, middle, end)
+    return start
+
+
+def _value_array(xp: Any, value: Any, name: str) -> Any:
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (bool, int, float)):
+        return xp.asarray(value, dtype="bool" if isinstance(value, bool) else
+                          "int64" if isinstance(value, int) else "float64")
+    raise TypeError(f"{name}: the values must be a Tensor or a number, got {type(value).__name__}")
+
+
+def _search(name: str, boundaries: Any, values: Any, out_int32: bool, right: bool, sorter: Any) -> Tensor:
+    boundaries = tensor_arg(boundaries, name)
+    xp = backend.array_module(boundaries.data)
+    for t in (boundaries, values, sorter):
+        if isinstance(t, Tensor) and t.device != boundaries.device:
+            raise ValueError(f"{name}: tensors on {boundaries.device} and {t.device}")
+    value_array = _value_array(xp, values, name)
+    for t in (boundaries.data, value_array):
+        if t.dtype.kind not in _CATEGORY:
+            raise TypeError(f"{name}: expects real tensors, got dtype {t.dtype}")
+    if boundaries.ndim == 0:
+        raise ValueError(f"{name}: the sorted sequence must have at least 1 dim, got a 0-d tensor")
+    if boundaries.ndim > 1 and (value_array.ndim != boundaries.ndim
+                                or value_array.shape[:-1] != boundaries.shape[:-1]):
+        raise ValueError(f"{name}: the sorted sequence must be 1-D or match the values in all but the last dim, "
+                         f"got shapes {boundaries.shape} and {tuple(value_array.shape)}")
+    if sorter is not None:
+        sorter = tensor_arg(sorter, name)
+        if sorter.dtype != "int64" or sorter.shape != boundaries.shape:
+            raise TypeError(f"{name}: sorter must be an int64 tensor of the sorted sequence's shape "
+                            f"{boundaries.shape}, got {sorter.dtype}{sorter.shape}")
+        n = boundaries.shape[-1]
+        if sorter.data.size and (int(sorter.data.min()) < 0 or int(sorter.data.max()) >= n):
+            raise ValueError(f"{name}: sorter indices must be in [0, {n}), got "
+                             f"{int(sorter.data.min())}..{int(sorter.data.max())}")
+    out_dtype = "int32" if flag(out_int32, name, "out_int32") else "int64"
+    dtype = _common_dtype(boundaries.data, value_array)
+
+    def make(sequence: Any, found: Any, order: Any = None) -> Any:
+        shape = found.shape
+        if found.size == 0:
+            return xp.zeros(shape, dtype=out_dtype)
+        count = 1
+        for size in sequence.shape[:-1]:
+            count *= size
+        lines = sequence.astype(dtype, copy=False).reshape(count, sequence.shape[-1])
+        points = found.astype(dtype, copy=False).reshape(count, -1)
+        if order is not None:
+            order = order.reshape(lines.shape)
+        return _binary_search(xp, lines, points, order, right).reshape(shape).astype(out_dtype)
+
+    inputs = (boundaries, values if isinstance(values, Tensor) else value_array)
+    return _drawn(name, make, inputs + ((sorter,) if sorter is not None else ()))
+
+
+def searchsorted(sorted_sequence: Tensor, input: Any, *, out_int32: bool = False,  # noqa: A002
+                 right: bool = False, side: str | None = None, sorter: Tensor | None = None) -> Tensor:
+    """Where each value would be inserted into the innermost dim of ``sorted_sequence`` to keep it
+    sorted, as torch.searchsorted: the first index whose element is >= the value (``side='left'``), or
+    > it (``right=True`` / ``side='right'``).
+
+    sorted_sequence: (n,) with values of any shape, or (..., n) with values (..., m) → the values'
+    shape (a number gives a 0-d tensor); int64, or int32 with ``out_int32``. ``sorter``: int64
+    indices that sort an unsorted sequence. Mixed dtypes compare in PyTorch's common dtype. No gradient.
+    """
+    right = flag(right, "searchsorted", "right")
+    if side is not None:
+        if side not in ("left", "right"):
+            raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+        if right and side == "left":
+            raise ValueError("searchsorted: side='left' and right=True contradict each other")
+        right = side == "right"
+    return _search("searchsorted", sorted_sequence, input, out_int32, right, sorter)
+
+
+def bucketize(input: Any, boundaries: Tensor, *, out_int32: bool = False,  # noqa: A002
+              right: bool = False) -> Tensor:
+    """The bucket of each element of ``input`` given the sorted 1-D ``boundaries``, as torch.bucketize:
+    i with boundaries[i-1] < x <= boundaries[i] (``right=True``: boundaries[i-1] <= x < boundaries[i]).
+
+    input: any shape (or a number) → its shape, int64 (int32 with ``out_int32``). No gradient.
+    """
+    boundaries = tensor_arg(boundaries, "bucketize")
+    if boundaries.ndim != 1:
+        raise ValueError(f"bucketize: boundaries must be 1-D, got shape {boundaries.shape}")
+    return _search("bucketize", boundaries, input, out_int32, flag(right, "bucketize", "right"), None)

@@ -1,0 +1,122 @@
+"""Distances: ``cdist`` (every pair of rows of two batches of matrices) and ``dist`` (one p-norm of a
+difference), with PyTorch's values and gradients."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import number, sum_to, tensor_arg
+from .elementwise import sub
+from .reduce import norm
+
+
+class Cdist(Function):
+    """out[..., i, j] = ‖x1[..., i, :] - x2[..., j, :]‖_p, with the batch dims broadcast.
+
+    Backward is PyTorch's term by term (``_cdist_backward``), per difference d = x1_i - x2_j and
+    distance D: p = 0: 0; p = 1: sign(d); p = 2: d / D; p = inf: sign(d) where |d| = D (every tie gets
+    it); p < 2: sign(d) |d|^(p-1) / D^(p-1) (0 at d = 0 when p < 1); else d |d|^(p-2) / D^(p-1).
+    A zero distance gives 0. x1: (B..., P, M), x2: (B..., R, M) → (B..., P, R).
+    """
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def _differences(self, x1: Any, x2: Any) -> Any:
+        return x1[..., :, None, :] - x2[..., None, :, :]   # (B..., P, R, M)
+
+    def forward(self, x1: Any, x2: Any) -> Any:
+        xp, p = self.xp, self.p
+        diff = xp.abs(self._differences(x1, x2))
+        if diff.shape[-1] == 0:
+            y = xp.zeros(diff.shape[:-1], dtype=diff.dtype)
+        elif p == 0:
+            y = (diff != 0).sum(axis=-1).astype(diff.dtype)
+        elif p == 1:
+            y = diff.sum(axis=-1)
+        elif p == 2:
+            y = xp.sqrt((diff * diff).sum(axis=-1))
+        elif p == math.inf:
+            y = diff.max(axis=-1)
+        else:
+            y = (diff ** p).sum(axis=-1) ** (1 / p)
+        self.saved = (x1, x2, y)
+        return y
+
+    def backward(self, gy: Any) -> tuple:
+        x1, x2, y = self.saved
+        xp, p = self.xp, self.p
+        if p == 0:
+            return (xp.zeros_like(x1) if self.needs_grad[0] else None,
+                    xp.zeros_like(x2) if self.needs_grad[1] else None)
+        d = self._differences(x1, x2)
+        g, dist = gy[..., None], y[..., None]
+        sign = (d > 0).astype(d.dtype) - (d < 0)
+        with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+            if p == 1:
+                local = sign * g
+            elif p == 2:
+                local = xp.where(dist == 0, 0, g * d / dist)
+            elif p == math.inf:
+                local = g * sign * (xp.abs(d) == dist)
+            elif p < 2:
+                local = xp.where(dist == 0, 0, sign * xp.abs(d) ** (p - 1) * g / dist ** (p - 1))
+                if p < 1:
+                    local = xp.where(d == 0, 0, local)
+            else:
+                local = xp.where(dist == 0, 0, d * xp.abs(d) ** (p - 2) * g / dist ** (p - 1))
+        local = local.astype(gy.dtype, copy=False)
+        return (sum_to(local.sum(axis=-2), x1.shape) if self.needs_grad[0] else None,
+                sum_to(-local.sum(axis=-3), x2.shape) if self.needs_grad[1] else None)
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = None) -> Tensor:
+    """The p-norm distance between each row of ``x1`` and each row of ``x2``, as torch.cdist.
+
+    x1: (B..., P, M), x2: (B..., R, M) (batch dims broadcast) → (B..., P, R). ``p`` >= 0 (inf allowed).
+    Float tensors of one dtype. Differentiable in both; ``compute_mode`` is accepted for PyTorch's
+    signature (the distances are always computed directly, never through a matrix product).
+    """
+    x1, x2 = tensor_arg(x1, "cdist"), tensor_arg(x2, "cdist")
+    for name, x in (("x1", x1), ("x2", x2)):
+        if x.ndim < 2:
+            raise ValueError(f"cdist: expects tensors with at least 2 dims, {name} has shape {x.shape}")
+        if x.dtype.kind != "f":
+            raise TypeError(f"cdist: only floating-point tensors, {name} has dtype {x.dtype}")
+    if x1.dtype != x2.dtype:
+        raise TypeError(f"cdist: x1 and x2 must have the same dtype, got {x1.dtype} and {x2.dtype}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist: x1 and x2 must have the same number of columns, got shapes {x1.shape} and "
+                         f"{x2.shape}")
+    try:
+        backend.numpy.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"cdist: the batch dims of shapes {x1.shape} and {x2.shape} do not broadcast") from None
+    p = number(p, "cdist", "p")
+    if not p >= 0:
+        raise ValueError(f"cdist: p must be non-negative, got {p}")
+    if compute_mode not in (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                            "donot_use_mm_for_euclid_dist"):
+        raise ValueError(f"cdist: {compute_mode!r} is not a valid compute_mode")
+    return Cdist(float(p))(x1, x2)
+
+
+def dist(x: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    """The p-norm of ``x - other`` (broadcast) over all elements, as torch.dist: a 0-d tensor.
+
+    Differentiable in both, with :func:`norm`'s gradient (0 for p = 0; ties of ±inf share it).
+    """
+    x, other = tensor_arg(x, "dist"), tensor_arg(other, "dist")
+    for t in (x, other):
+        if t.dtype.kind != "f":
+            raise TypeError(f"dist: expects floating-point tensors, got dtypes {x.dtype} and {other.dtype}")
+    p = number(p, "dist", "p")
+    try:
+        backend.numpy.broadcast_shapes(x.shape, other.shape)
+    except ValueError:
+        raise ValueError(f"dist: shapes {x.shape} and {other.shape} do not broadcast") from None
+    return norm(sub(x, other), p)

@@ -1,0 +1,354 @@
+"""Order statistics with PyTorch's results and gradients: ``kthvalue``, ``mode``, ``nanmedian``,
+``quantile``/``nanquantile``, ``msort``, and the running ``cummax``/``cummin``.
+
+Ops that return ``(values, indices)`` compute the indices on raw arrays (a
+recorded draw, :func:`select._indices`, so an ``mg.compile`` replay recomputes
+them) and take the values as a :class:`select.Gather` at those indices, so the
+gradient goes to exactly the picked elements, as PyTorch's does.
+
+Ties. Among equal values, ``kthvalue`` and ``mode`` pick by a stable sort:
+``kthvalue`` the element at position k of the stable order, ``mode`` the last
+occurrence of the most frequent value (the smallest such value). PyTorch's CPU
+``mode`` agrees on rows of up to 16 elements; beyond that, and for
+``kthvalue`` (a quickselect), PyTorch's index among equal values is
+unspecified, so only inputs without ties are guaranteed the same index. The
+values always agree.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import flag, one_axis, tensor_arg
+from .scan import MedianAll
+from .select import Gather, ValuesIndices, _indices, _order, _reduction_axis, sort
+
+
+def _real(x: Any, name: str, kinds: str = "iuf") -> Tensor:
+    x = tensor_arg(x, name)
+    if x.dtype.kind not in kinds:
+        raise TypeError(f"{name}: not supported for dtype {x.dtype} (as in PyTorch)")
+    return x
+
+
+def _zero_index(x: Tensor) -> Tensor:
+    return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)
+
+
+def _picked(name: str, x: Tensor, axis: int, keep: bool, make: Any) -> ValuesIndices:
+    """``(values, indices)``: ``make(array)`` gives the picked index along ``axis`` (keepdims shape)."""
+    index = _indices(name, make, x)
+    op = Gather(axis, index.data, squeeze=not keep)
+    op.name = name
+    return ValuesIndices(op(x), index if keep else index.squeeze(axis))
+
+
+def _nan_mask(xp: Any, data: Any) -> Any:
+    return xp.isnan(data) if data.dtype.kind == "f" else xp.zeros(data.shape, dtype=bool)
+
+
+# --- kthvalue, mode ----------------------------------------------------------------------------------
+
+def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+    """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as torch.kthvalue.
+
+    x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``).
+    NaN counts as the largest value. Among equal values the index is that of the stable sort
+    order (see the module docstring). The gradient goes to the picked element.
+    """
+    x = _real(x, "kthvalue")
+    if isinstance(k, bool):
+        raise TypeError(f"kthvalue: k must be an int, got {k!r}")
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"kthvalue: k must be an int, got {k!r}") from None
+    keep = flag(keepdim, "kthvalue", "keepdim")
+    axis = one_axis(dim, max(x.ndim, 1), "kthvalue")
+    size = x.shape[axis] if x.ndim else 1
+    if not 1 <= k <= size:
+        raise ValueError(f"kthvalue: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
+    if x.ndim == 0:
+        return ValuesIndices(x + 0, _zero_index(x))
+    xp = backend.array_module(x.data)
+    pick = (slice(None),) * axis + (slice(k - 1, k),)
+    return _picked("kthvalue", x, axis, keep, lambda data: _order(xp, data, axis, descending=False)[pick])
+
+
+def _running_max_int(xp: Any, a: Any) -> Any:
+    """Running maximum of a non-negative int array along the last axis (a doubling scan: CuPy has no
+    ``maximum.accumulate``)."""
+    offset, n = 1, a.shape[-1]
+    while offset < n:
+        a = xp.concatenate([a[..., :offset], xp.maximum(a[..., offset:], a[..., :-offset])], axis=-1)
+        offset *= 2
+    return a
+
+
+def _mode_index(xp: Any, data: Any, axis: int) -> Any:
+    """The index of the last occurrence of the most frequent value along ``axis`` (the smallest such
+    value; NaNs count as equal), keepdims shape."""
+    order = xp.moveaxis(_order(xp, data, axis, descending=False), axis, -1)
+    ordered = xp.take_along_axis(xp.moveaxis(data, axis, -1), order, axis=-1)
+    nan = _nan_mask(xp, ordered)
+    changes = (ordered[..., 1:] != ordered[..., :-1]) & ~(nan[..., 1:] & nan[..., :-1])
+    edge = xp.ones(ordered.shape[:-1] + (1,), dtype=bool)
+    starts = xp.concatenate([edge, changes], axis=-1)    # the first position of each run of equal values
+    ends = xp.concatenate([changes, edge], axis=-1)      # the last one
+    position = xp.broadcast_to(xp.arange(ordered.shape[-1]), ordered.shape)
+    run_start = _running_max_int(xp, xp.where(starts, position, 0))
+    length = xp.where(ends, position - run_start + 1, 0)
+    best = xp.argmax(length, axis=-1)[..., None]          # the first longest run: the smallest value
+    return xp.moveaxis(xp.take_along_axis(order, best, axis=-1), -1, axis).astype("int64", copy=False)
+
+
+def mode(x: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+    """The most frequent value along ``dim`` and an index of it, as torch.mode.
+
+    x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``). Of
+    equally frequent values the smallest; its index is its last occurrence (see the module
+    docstring). The gradient goes to the element at the index.
+    """
+    x = _real(x, "mode", "biuf")
+    keep = flag(keepdim, "mode", "keepdim")
+    axis = _reduction_axis(x, dim, "mode")
+    if x.ndim == 0:
+        return ValuesIndices(x + 0, _zero_index(x))
+    xp = backend.array_module(x.data)
+    return _picked("mode", x, axis, keep, lambda data: _mode_index(xp, data, axis))
+
+
+# --- nanmedian, msort --------------------------------------------------------------------------------
+
+def _nanmedian_index(xp: Any, data: Any, axis: int) -> Any:
+    """The index of the lower median of the non-NaN values along ``axis`` (keepdims shape); for a line of
+    NaNs only, the first of them."""
+    order = _order(xp, data, axis, descending=False)   # NaN last
+    count = (~_nan_mask(xp, data)).sum(axis=axis, keepdims=True)
+    k = xp.maximum((count - 1) // 2, 0).astype("int64", copy=False)
+    return xp.take_along_axis(order, k, axis=axis)
+
+
+class NanMedianAll(MedianAll):
+    """The lower median of the non-NaN elements (NaN when there are none); equal elements share the
+    gradient (the NaNs, for a NaN result), as torch.nanmedian()."""
+
+    name = "nanmedian"
+
+    def forward(self, x: Any) -> Any:
+        xp = self.xp
+        flat = x.reshape(-1)
+        if flat.size == 0 or not (~_nan_mask(xp, flat)).any():
+            y = flat[:1].reshape(()) if flat.size else xp.asarray(xp.nan, dtype=x.dtype)
+        else:
+            y = flat[_nanmedian_index(xp, flat, 0)].reshape(())
+        self.saved = (x, y)
+        return y
+
+
+def nanmedian(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+    """The lower median ignoring NaNs, as torch.nanmedian: of all elements (a 0-d tensor) without
+    ``dim``; with ``dim``, ``(values, indices)`` along it. A line of NaNs only gives NaN (its index: the
+    first NaN; PyTorch's is unspecified there). x: (..., n, ...) → (..., ...)."""
+    x = _real(x, "nanmedian")
+    if dim is None:
+        return NanMedianAll()(x)
+    keep = flag(keepdim, "nanmedian", "keepdim")
+    axis = _reduction_axis(x, dim, "nanmedian")
+    if x.ndim == 0:
+        return ValuesIndices(x + 0, _zero_index(x))
+    xp = backend.array_module(x.data)
+    return _picked("nanmedian", x, axis, keep, lambda data: _nanmedian_index(xp, data, axis))
+
+
+def msort(x: Tensor) -> Tensor:
+    """``x`` sorted along its first dim (torch.msort: ``sort(x, dim=0).values``); same shape."""
+    return sort(tensor_arg(x, "msort"), dim=0).values
+
+
+# --- cummax, cummin ----------------------------------------------------------------------------------
+
+def _running_arg(xp: Any, data: Any, axis: int, smallest: bool) -> Any:
+    """Indices of the running max (min) along ``axis``, as PyTorch's cummax/cummin: a new element
+    takes over when it is NaN or, while the running value is not NaN, when it is >= (<=) it, so ties
+    and NaNs give the latest index.
+
+    That rule combines two stretches (the earlier's result, the later's result) associatively, so a
+    doubling scan (log2 n steps of whole-array ops) gives it on every array module.
+    """
+    values = xp.moveaxis(data, axis, -1)
+    index = xp.broadcast_to(xp.arange(values.shape[-1], dtype="int64"), values.shape)
+    nan = _nan_mask(xp, values)
+    offset, n = 1, values.shape[-1]
+    while offset < n:
+        earlier, later = values[..., :-offset], values[..., offset:]
+        beats = later <= earlier if smallest else later >= earlier
+        take = nan[..., offset:] | (~nan[..., :-offset] & beats)
+        values = xp.concatenate([values[..., :offset], xp.where(take, later, earlier)], axis=-1)
+        index = xp.concatenate([index[..., :offset], xp.where(take, index[..., offset:], index[..., :-offset])],
+                               axis=-1)
+        nan = xp.concatenate([nan[..., :offset], xp.where(take, nan[..., offset:], nan[..., :-offset])], axis=-1)
+        offset *= 2
+    return xp.ascontiguousarray(xp.moveaxis(index, -1, axis))
+
+
+def _running_extreme(x: Any, dim: int, smallest: bool) -> ValuesIndices:
+    name = "cummin" if smallest else "cummax"
+    x = _real(x, name, "biuf")
+    axis = one_axis(dim, max(x.ndim, 1), name)
+    if x.ndim == 0:
+        return ValuesIndices(x + 0, _zero_index(x))
+    xp = backend.array_module(x.data)
+    index = _indices(name, lambda data: _running_arg(xp, data, axis, smallest), x)
+    op = Gather(axis, index.data)   # backward: the gradient scatter-added to the indices, as PyTorch's
+    op.name = name
+    return ValuesIndices(op(x), index)
+
+
+def cummax(x: Tensor, dim: int) -> ValuesIndices:
+    """Running maximum along ``dim`` and the index it came from, as torch.cummax; same shape as x.
+
+    Ties and NaNs give the latest index (a NaN, once seen, stays). The gradient of each output goes
+    to the element at its index.
+    """
+    return _running_extreme(x, dim, smallest=False)
+
+
+def cummin(x: Tensor, dim: int) -> ValuesIndices:
+    """Running minimum along ``dim`` and its index, as torch.cummin (the rules of :func:`cummax`)."""
+    return _running_extreme(x, dim, smallest=True)
+
+
+# --- quantile, nanquantile ---------------------------------------------------------------------------
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+class Quantile(Function):
+    """Quantiles ``q`` (1-D) of each line along the last axis of ``x`` (already moved there), as
+    PyTorch computes them: sort; rank = q · (n - 1) (n: the non-NaN count for nanquantile; a line with
+    a NaN has rank n - 1 for quantile, so gives NaN); round the rank per ``interpolation``; lerp
+    between the sorted values below and above it. The gradient goes to those two elements, with the
+    weights (1 - w) and w.
+
+    x: (..., n), q: (Q,) → (Q, ...).
+    """
+
+    def __init__(self, interpolation: str, ignore_nan: bool) -> None:
+        self.interpolation, self.ignore_nan = interpolation, ignore_nan
+
+    def forward(self, x: Any, q: Any) -> Any:
+        xp = self.xp
+        n = x.shape[-1]
+        order = _order(xp, x, x.ndim - 1, descending=False)   # NaN last
+        ordered = xp.take_along_axis(x, order, axis=-1)
+        q = q.reshape((-1,) + (1,) * x.ndim)                    # (Q, 1, ..., 1)
+        out_shape = q.shape[:1] + x.shape[:-1] + (1,)
+        nan = _nan_mask(xp, ordered)
+        if self.ignore_nan:
+            count = (~nan).sum(axis=-1, keepdims=True).astype(x.dtype)
+            rank = q * (count - 1)
+            rank = xp.where(rank < 0, x.dtype.type(0), rank)   # a line of NaNs: rank 0, a NaN
+        else:
+            last = x.dtype.type(n - 1)
+            rank = xp.where(nan.any(axis=-1, keepdims=True), last, q * last)
+        rank = xp.broadcast_to(rank, out_shape)
+        if self.interpolation == "lower":
+            rank = xp.floor(rank)
+        elif self.interpolation == "higher":
+            rank = xp.ceil(rank)
+        elif self.interpolation == "nearest":
+            rank = xp.rint(rank)   # half to even, as torch.round
+        below = rank.astype("int64")
+        if self.interpolation in ("linear", "midpoint"):
+            above = xp.ceil(rank).astype("int64")
+            weight = xp.full(out_shape, 0.5, dtype=x.dtype) if self.interpolation == "midpoint" \
+                else (rank - below).astype(x.dtype)
+        else:
+            above, weight = below, xp.zeros(out_shape, dtype=x.dtype)
+        lines = xp.broadcast_to(ordered, out_shape[:-1] + (n,))
+        low = xp.take_along_axis(lines, below, axis=-1)
+        high = xp.take_along_axis(lines, above, axis=-1)
+        with backend.errstate(xp, invalid="ignore"):   # inf - inf in a line with infinities
+            # torch.lerp's two formulas (exact at either end)
+            y = xp.where(weight < 0.5, low + weight * (high - low), high - (high - low) * (1 - weight))
+        positions = xp.broadcast_to(order, out_shape[:-1] + (n,))
+        self.saved = (xp.take_along_axis(positions, below, axis=-1), xp.take_along_axis(positions, above, axis=-1),
+                      weight)
+        self.in_shape = x.shape
+        return y[..., 0]
+
+    def backward(self, gy: Any) -> tuple:
+        xp = self.xp
+        below, above, weight = self.saved
+        n = self.in_shape[-1]
+        lines = 1
+        for s in self.in_shape[:-1]:
+            lines *= s
+        gx = xp.zeros((lines, n), dtype=gy.dtype)
+        line = xp.broadcast_to(xp.arange(lines).reshape(1, lines), (below.shape[0], lines))
+        g = gy[..., None]
+        for index, part in ((below, g * (1 - weight)), (above, g * weight)):
+            backend.scatter_add(xp, gx, (line, index.reshape(-1, lines)), part.reshape(-1, lines))
+        return gx.reshape(self.in_shape), None
+
+
+def _quantile(name: str, x: Any, q: Any, dim: Any, keepdim: bool, interpolation: str) -> Tensor:
+    x = tensor_arg(x, name)
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4:
+        raise TypeError(f"{name}: the input must be a float32 or float64 tensor (as PyTorch), got dtype {x.dtype}")
+    if x.data.size == 0:
+        raise ValueError(f"{name}: the input must be non-empty (shape {x.shape})")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"{name}: interpolation must be one of {', '.join(_INTERPOLATIONS)}, got {interpolation!r}")
+    keep = flag(keepdim, name, "keepdim")
+    xp = backend.array_module(x.data)
+    if isinstance(q, Tensor):
+        if q.ndim > 1:
+            raise ValueError(f"{name}: q must be a scalar or a 1-D tensor, got shape {q.shape}")
+        if q.dtype != x.dtype:
+            raise TypeError(f"{name}: q must have the input's dtype {x.dtype}, got {q.dtype}")
+        if q.device != x.device:
+            raise ValueError(f"{name}: q is on {q.device} but the input is on {x.device}")
+        if q.data.size and not bool(((q.data >= 0) & (q.data <= 1)).all()):
+            raise ValueError(f"{name}: q values must be in the range [0, 1]")
+        q_tensor, scalar_q = q.detach(), q.ndim == 0
+    else:
+        if isinstance(q, bool) or not isinstance(q, (int, float)):
+            raise TypeError(f"{name}: q must be a float or a Tensor, got {type(q).__name__}")
+        if not 0 <= q <= 1:
+            raise ValueError(f"{name}: q must be in the range [0, 1], got {q}")
+        q_tensor, scalar_q = Tensor._make(xp.asarray(q, dtype=x.dtype), False, None, 0), True
+    if dim is None or x.ndim == 0:
+        lines = x.reshape(-1)
+        kept = (1,) * x.ndim
+    else:
+        axis = one_axis(dim, x.ndim, name)
+        lines = x.permute(*[d for d in range(x.ndim) if d != axis], axis)
+        kept = x.shape[:axis] + (1,) + x.shape[axis + 1:]
+    out = Quantile(interpolation, name == "nanquantile")(lines, q_tensor)
+    if keep:
+        out = out.reshape(out.shape[:1] + kept)
+    return out.reshape(out.shape[1:]) if scalar_q else out
+
+
+def quantile(x: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,
+             interpolation: str = "linear") -> Tensor:
+    """The ``q``-quantiles of ``x`` along ``dim`` (of all elements when None), as torch.quantile.
+
+    ``q`` is a float or a 0-d/1-D tensor of x's dtype, in [0, 1]. x: (..., n, ...) → (..., ...) for a
+    scalar q, (Q, ..., ...) for Q quantiles (``dim`` kept as 1 with ``keepdim=True``). A line with a NaN
+    gives NaN. ``interpolation``: linear, lower, higher, midpoint or nearest (half to even).
+    Differentiable: the gradient goes to the one or two sorted elements the quantile interpolates.
+    """
+    return _quantile("quantile", x, q, dim, keepdim, interpolation)
+
+
+def nanquantile(x: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:
+    """:func:`quantile` of the non-NaN values of each line (NaN for a line of NaNs), as torch.nanquantile."""
+    return _quantile("nanquantile", x, q, dim, keepdim, interpolation)
