@@ -141,6 +141,8 @@ class ndarray:  # noqa: N801 - CuPy's name
             raise AttributeError(f"strict_cupy.ndarray has no attribute {name!r}")
 
         def bound(*args: Any, **kwargs: Any) -> Any:
+            if name in _STABLE_SORTS:
+                kwargs.setdefault("kind", "stable")
             return _call(method, (self, *args), kwargs, f"ndarray.{name}")
 
         return bound
@@ -423,8 +425,13 @@ class _Submodule(types.ModuleType):
 _CREATORS = {"zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "tri"}
 
 
+_STABLE_SORTS = {"sort", "argsort"}   # CuPy's sorts are stable (radix sorts); NumPy's default quicksort is not
+
+
 def _function(target: Any, name: str) -> Any:
     def device_function(*args: Any, **kwargs: Any) -> Any:
+        if name in _STABLE_SORTS:
+            kwargs.setdefault("kind", "stable")
         if name in _CREATORS:   # shapes and fill values are host numbers, not array data
             return _wrap(target(*args, **kwargs), _current[0])
         return _call(target, args, kwargs, name)
