@@ -12,15 +12,17 @@ import numpy
 from . import backend, generators
 from .arguments import as_bool
 from .backend import Device
+from .dtypes import get_default_dtype
 from .recording import note_draw
-from .tensor import Tensor, _infer_dtype, float32, int64
+from .tensor import Tensor, _infer_dtype, int64
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
            device: str | Device | None = None) -> Tensor:
     """A new leaf tensor copying ``data`` (scalar, nested list, NumPy/CuPy array or Tensor).
 
-    Python floats become float32, ints int64, bools bool; arrays keep their dtype.
+    Python floats become the default dtype (float32 unless ``mg.set_default_dtype``), ints int64,
+    bools bool; arrays keep their dtype.
     """
     if isinstance(data, Tensor):
         data = data.data
@@ -56,7 +58,7 @@ def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, de
             requires_grad: bool, name: str = "tensor") -> Tensor:
     dev = _device_arg(device, name)
     xp = backend.module_for(dev)
-    dt = backend.as_dtype(dtype, name) if dtype is not None else float32
+    dt = backend.as_dtype(dtype, name) if dtype is not None else get_default_dtype()
     requires_grad = as_bool(requires_grad, name, "requires_grad")
     try:
         with backend.on_device(dev):
@@ -80,7 +82,7 @@ def _ones(xp: Any, shape: tuple, dtype: Any) -> Any:
 def zeros(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Tensor of zeros; ``shape`` as ints or one tuple: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(shape=(2, 3))``.
 
-    float32 by default.
+    The default dtype (float32 unless ``mg.set_default_dtype``) when ``dtype`` is None, as every float constructor.
     """
     return _filled(_zeros, _shape_arg((shape, *dims), "zeros"), dtype, device, requires_grad, "zeros")
 
@@ -105,7 +107,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
 def _full(shape: tuple, fill_value: Any, dtype: Any, device: Any, requires_grad: bool, name: str) -> Tensor:
     fill_value = _fill_number(fill_value, name)
     if dtype is None:
-        dtype = _infer_dtype(fill_value) or float32
+        dtype = _infer_dtype(fill_value) or get_default_dtype()
     return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, name)
 
 
@@ -151,7 +153,7 @@ def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
 
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values as ``numpy.arange``; int64 for ints, float32 for floats.
+    """Evenly spaced values as ``numpy.arange``; int64 for ints, the default dtype (float32) for floats.
 
     ``start``, ``stop`` and ``step`` are numbers (or 0-d tensors); a zero step or an infinite or NaN
     bound raises a ValueError, as in PyTorch.
@@ -164,7 +166,8 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, devic
     if any(isinstance(v, (float, numpy.floating)) and not math.isfinite(v) for v in (start, stop, step)):
         raise ValueError(f"arange: unsupported range: {start} -> {stop} (step {step}): every bound must be finite")
     if dtype is None:
-        dtype = int64 if all(isinstance(v, (int, numpy.integer)) for v in (start, stop, step)) else float32
+        integral = all(isinstance(v, (int, numpy.integer)) for v in (start, stop, step))
+        dtype = int64 if integral else get_default_dtype()
     return _filled(lambda xp, s, d: xp.arange(start, stop, step, dtype=d), (), dtype, device, requires_grad,
                    "arange")
 

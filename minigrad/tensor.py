@@ -13,18 +13,14 @@ from typing import Any
 
 import numpy
 
-from . import backend
+from . import backend, dtypes
 from .arguments import as_bool
 from .backend import Device
+from .dtypes import bool_, float16, float32, float64, int32, int64
 from .recording import note_draw, note_read
 from .versions import INPLACE
 
-float32 = numpy.dtype("float32")
-float64 = numpy.dtype("float64")
-float16 = numpy.dtype("float16")
-int32 = numpy.dtype("int32")
-int64 = numpy.dtype("int64")
-bool_ = numpy.dtype("bool")
+__all__ = ["GradTypeError", "Tensor", "bool_", "float16", "float32", "float64", "int32", "int64"]
 
 
 class GradTypeError(TypeError, RuntimeError):
@@ -32,7 +28,8 @@ class GradTypeError(TypeError, RuntimeError):
 
 
 def _infer_dtype(data: Any) -> Any:
-    """Python scalars and lists: float32 for floats, int64 for ints, bool for bools.
+    """Python scalars and lists: the default dtype for floats (float32 unless ``mg.set_default_dtype``),
+    its complex counterpart for complex numbers, int64 for ints, bool for bools.
 
     NumPy scalars (``numpy.float64(1.5)`` is also a Python float) keep their dtype, as arrays do.
     """
@@ -43,10 +40,16 @@ def _infer_dtype(data: Any) -> Any:
     if isinstance(data, int):
         return int64
     if isinstance(data, float):
-        return float32
+        return dtypes.get_default_dtype()
+    if isinstance(data, complex):
+        return dtypes.default_complex_dtype()
     if isinstance(data, (list, tuple)):
         kind = numpy.asarray(data).dtype.kind
-        return {"b": bool_, "i": int64, "u": int64, "f": float32}.get(kind)
+        if kind == "f":
+            return dtypes.get_default_dtype()
+        if kind == "c":
+            return dtypes.default_complex_dtype()
+        return {"b": bool_, "i": int64, "u": int64}.get(kind)
     return None
 
 
@@ -61,8 +64,9 @@ class Tensor:
     # _view: (base, index) of a tensor that is base[index] sharing its memory; _views: weakrefs to such
     # tensors of this base. Set only by getitem (read with getattr): in-place ops use them to keep
     # both graphs right (ops/inplace.py).
+    # _post_hooks: register_post_accumulate_grad_hook's hooks of a leaf, set only by it (read with getattr).
     __slots__ = ("data", "requires_grad", "grad", "_node", "_index", "_hooks", "name", "_view", "_views",
-                 "__weakref__")
+                 "_post_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
     __hash__ = object.__hash__
 
@@ -182,6 +186,90 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
+    @property
+    def retains_grad(self) -> bool:
+        """Whether this non-leaf keeps its ``.grad`` after backward (``retain_grad()`` was called); False for leaves."""
+        node = self._node
+        if node is None or not node.retained:
+            return False
+        ref = node.retained.get(self._index)
+        return ref is not None and ref() is self
+
+    # --- dtype, device and memory, as PyTorch names them ---
+
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a float dtype (float16/32/64)."""
+        return self.data.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        """Whether the dtype is a complex dtype."""
+        return self.data.dtype.kind == "c"
+
+    def is_signed(self) -> bool:
+        """Whether the dtype holds negative values: signed integers, floats and complex (not bool, not uint)."""
+        return self.data.dtype.kind in "ifc"
+
+    @property
+    def is_cuda(self) -> bool:
+        return type(self.data) is not numpy.ndarray
+
+    @property
+    def is_cpu(self) -> bool:
+        return type(self.data) is numpy.ndarray
+
+    def get_device(self) -> int:
+        """The CUDA device index, or -1 on the CPU (PyTorch's)."""
+        return -1 if type(self.data) is numpy.ndarray else int(self.device.index)
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return int(self.data.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the elements (``numel() * itemsize``; a broadcast view counts its elements)."""
+        return int(self.data.size * self.data.itemsize)
+
+    def stride(self, dim: int | None = None) -> Any:
+        """The strides in elements (NumPy's byte strides / itemsize): a tuple, or one int for ``dim``.
+
+        NumPy's may be negative (a flipped view), which a PyTorch stride never is.
+        """
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        if dim is None:
+            return strides
+        return strides[self._dim(dim, "stride")]
+
+    def storage_offset(self) -> int:
+        """How many elements this tensor's first element lies past the start of the memory it views."""
+        base = self.data
+        while backend.is_array(base.base):
+            base = base.base
+        return (_address(self.data) - _address(base)) // self.data.itemsize
+
+    def data_ptr(self) -> int:
+        """The address of the first element (host memory, or device memory for a CUDA tensor)."""
+        return _address(self.data)
+
+    def is_same_size(self, other: Tensor) -> bool:
+        """Whether ``other`` has the same shape."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"is_same_size(): argument 'other' must be Tensor, not {type(other).__name__}")
+        return self.data.shape == other.data.shape
+
+    def _dim(self, dim: Any, name: str) -> int:
+        """``dim`` as an index into the shape (negative counts from the end); out of range: PyTorch's IndexError."""
+        ndim = self.data.ndim
+        if isinstance(dim, bool) or not isinstance(dim, (int, numpy.integer)):
+            raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+        if ndim == 0:
+            raise IndexError(f"{name}: dimension specified as {dim} but the tensor has no dimensions")
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"{name}: dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
+                             f"but got {dim})")
+        return int(dim) % ndim
+
     # --- autograd (backward, register_hook, retain_grad: attached by minigrad.autograd) ---
 
     def detach(self) -> Tensor:
@@ -249,18 +337,32 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         return self.to(dtype=backend.as_dtype(dtype, "astype"))
 
+    def __format__(self, format_spec: str) -> str:
+        """PyTorch's: a plain 0-d tensor formats as its value (``f"{loss:.4f}"``); any other
+        tensor (a Parameter too) only with an empty spec, as ``str(tensor)``."""
+        if self.data.ndim == 0 and type(self) is Tensor:
+            return format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
+
     def __repr__(self) -> str:
         body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extras = []
         if self.device != backend.CPU:
             extras.append(f"device='{self.device}'")
-        if self.dtype not in (float32, int64, bool_):
+        if self.dtype not in (dtypes.get_default_dtype(), dtypes.default_complex_dtype(), int64, bool_):
             extras.append(f"dtype={self.dtype}")
         if self._node is not None:
             extras.append(f"grad_fn=<{self._node.name}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+
+def _address(array: Any) -> int:
+    """Where ``array``'s first element is in memory (a NumPy or CuPy array)."""
+    if type(array) is numpy.ndarray:
+        return int(array.__array_interface__["data"][0])
+    return int(array.data.ptr)
 
 
 def _same_array(array: Any) -> Any:
