@@ -2,13 +2,15 @@
 
 A hook may look at a gradient and return None, or a replacement of the same
 shape, dtype and device; anything else raises :class:`HookError` naming the
-hook's tensor before any ``.grad`` changes.
+hook's tensor before any ``.grad`` changes. A post-accumulate-grad hook
+(``register_post_accumulate_grad_hook``) runs on a leaf after its ``.grad``
+was accumulated, and returns None.
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy
 
@@ -121,10 +123,52 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
 
 
 def retain_grad(tensor: Tensor) -> None:
-    """Make a non-leaf ``tensor`` keep its ``.grad`` after backward."""
+    """Make a non-leaf ``tensor`` keep its ``.grad`` after backward (a leaf keeps it anyway)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("retain_grad: can't retain_grad on a tensor that has requires_grad=False")
     node = tensor._node
     if node is None:
         return
     if node.retained is None:
         node.retained = {}
     node.retained[tensor._index] = weakref.ref(tensor)
+
+
+class _PostHooks:
+    """Whether any post-accumulate-grad hook was ever registered: until then backward looks for none."""
+
+    registered = False
+
+
+def register_post_accumulate_grad_hook(tensor: Tensor, hook: Callable[[Tensor], None]) -> RemovableHandle:
+    """Call ``hook(tensor)`` after backward accumulated this leaf's ``.grad`` (an optimizer step per parameter,
+    as PyTorch's); the hook returns None. Only a leaf that requires grad takes one; ``autograd.grad`` runs none.
+    """
+    if not tensor.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor that "
+                           "doesn't require gradient")
+    if tensor._node is not None:
+        raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered "
+                           "on non-leaf tensors")
+    if not callable(hook):
+        raise TypeError(f"register_post_accumulate_grad_hook: the hook must be callable, got {type(hook).__name__}")
+    hooks = getattr(tensor, "_post_hooks", None)
+    if hooks is None:
+        hooks = tensor._post_hooks = []
+    hooks.append(hook)
+    _PostHooks.registered = True
+
+    def remove() -> None:
+        if hook in hooks:
+            hooks.remove(hook)
+    return RemovableHandle(remove)
+
+
+def run_post_accumulate_hooks(leaves: Iterable[Tensor]) -> None:
+    """Each leaf's post-accumulate-grad hooks, in order of registration, after every ``.grad`` was accumulated."""
+    for leaf in leaves:
+        for hook in list(getattr(leaf, "_post_hooks", None) or ()):
+            result = hook(leaf)
+            if result is not None:
+                raise HookError(f"register_post_accumulate_grad_hook: the hook {getattr(hook, '__name__', hook)!r} "
+                                f"on {_leaf_label(leaf)} returned a {type(result).__name__}; it must return None")
