@@ -1,0 +1,35 @@
+"""The autograd engine: op nodes, the backward walk, and PyTorch's ``torch.autograd`` functions.
+
+- :mod:`.engine`: :class:`Function` (every differentiable op is one; a call records a node of the
+  graph), the backward walk (Kahn's algorithm) and :func:`observe_backward`.
+- :mod:`.functions`: ``Tensor.backward``, and :func:`backward` / :func:`grad` as PyTorch's, on the
+  same walk.
+
+``mg.autograd.grad`` and ``mg.autograd.backward`` are PyTorch's spellings.
+"""
+
+from __future__ import annotations
+
+from .engine import (  # the private names: for the engine's other modules (codegen, capture) and tests
+    AnomalyError,
+    AxisError,
+    Function,
+    HookError,
+    LazyGradient,
+    _dense,  # noqa: F401
+    _sum,  # noqa: F401
+    _walk,  # noqa: F401
+    current_scope,
+    frees_saved,  # noqa: F401
+    is_grad_enabled,
+    observe_backward,
+    register_hook,
+    register_post_accumulate_grad_hook,
+    retain_grad,
+    tag,
+)
+from .functions import backward, grad, tensor_backward
+
+__all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "backward", "current_scope", "grad",
+           "is_grad_enabled", "observe_backward", "register_hook", "register_post_accumulate_grad_hook",
+           "retain_grad", "tag", "tensor_backward"]

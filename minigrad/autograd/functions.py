@@ -1,0 +1,295 @@
+"""PyTorch's ``torch.autograd`` functions on the engine's walk: ``Tensor.backward``, :func:`backward` over
+several tensors and :func:`grad`.
+
+``x.backward()`` runs the walk of :mod:`minigrad.autograd.engine` from ``x``. With ``inputs=``, or for
+:func:`grad`, the roots become one node (:class:`_Roots`) and the walk is restricted to the ops on a
+path to the wanted tensors (:class:`_Targets`); :func:`grad` hands back their gradients instead of
+adding them into ``.grad``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy
+
+from .. import backend
+from ..hooks import _apply_hooks, _leaf_label, retain_grad
+from ..tensor import Tensor
+from ..versions import INPLACE
+from .engine import Function, LazyGradient, _accumulate, _dense, _root_grad, _walk
+
+__all__ = ["backward", "grad", "tensor_backward"]
+
+
+def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+                    inputs: Any = None, *, grad: Any = None) -> None:
+    """``x.backward()``: accumulate d(x)/d(leaf) into every leaf's ``.grad``, as PyTorch's ``Tensor.backward``.
+
+    ``gradient`` (or minigrad's earlier keyword ``grad``) is the gradient of some scalar loss w.r.t.
+    ``x`` (defaults to 1 for a one-element ``x``). ``retain_graph`` keeps the saved arrays so a
+    second backward (or :func:`observe_backward`) can run. ``inputs``: accumulate only into these
+    tensors (see :func:`backward`). Hooks run and ``.grad`` changes only after every node's
+    gradient was computed, so an error in the walk leaves every ``.grad`` as it was.
+    """
+    if grad is not None:
+        if gradient is not None:
+            raise TypeError("backward: give the gradient once, as gradient= (PyTorch's name) or grad=")
+        gradient = grad
+    if inputs is not None or create_graph:
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        return
+    gradient = _root_grad(self, gradient)
+    owned: set = set()   # the walk's sums, leaves' among them: arrays no other tensor can hold
+    leaves = {self: gradient} if self._node is None else _walk(self, gradient, retain_graph, None, owned)
+    _accumulate(leaves, owned)
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+             grad_variables: Any = None, inputs: Any = None) -> None:
+    """Accumulate the gradient of ``tensors`` into the leaves' ``.grad``, as ``torch.autograd.backward``.
+
+    ``tensors``: a Tensor or a sequence of them; ``grad_tensors``: one gradient per tensor (a
+    Tensor, array or None; None means 1 for a one-element tensor), the same shape as it. Their
+    gradients add up: ``backward([a, b], [ga, gb])`` is the backward of ``(a * ga).sum() + (b *
+    gb).sum()``. ``retain_graph`` defaults to ``create_graph``. ``inputs`` (a Tensor, a sequence or a
+    dict of them): accumulate into these tensors' ``.grad`` only, running only the ops on a path to
+    them; a non-leaf among them keeps its ``.grad`` from then on (``retain_grad()``), as in PyTorch.
+    ``grad_variables`` is PyTorch's deprecated name of ``grad_tensors``.
+    """
+    if grad_variables is not None:
+        warnings.warn("backward: grad_variables is deprecated; use grad_tensors", FutureWarning, stacklevel=2)
+        if grad_tensors is not None:
+            raise RuntimeError("backward: grad_tensors and grad_variables (deprecated) were both given; "
+                               "give only grad_tensors")
+        grad_tensors = grad_variables
+    _refuse_create_graph(create_graph, "backward")
+    roots = _tensor_list(tensors, "backward", "tensors")
+    grads = _given_grads(roots, grad_tensors, "backward", "grad_tensors")
+    targets = None
+    if inputs is not None:
+        wanted = _tensor_list(inputs, "backward", "inputs")
+        if not wanted:
+            raise RuntimeError("backward: `inputs` cannot be empty (leave it out to accumulate into every leaf)")
+        for t in wanted:
+            retain_grad(t)   # a non-leaf input keeps its .grad, as torch's backward(inputs=) makes it
+        targets = _Targets(wanted)
+    if not roots:
+        return
+    owned: set = set()
+    leaves = _walk_roots(roots, grads, create_graph if retain_graph is None else retain_graph, owned, targets)
+    if targets is not None:
+        leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
+    _accumulate(leaves, owned)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> Any:
+    """The gradients of ``outputs`` w.r.t. ``inputs``, as ``torch.autograd.grad``; no ``.grad`` changes.
+
+    ``outputs``: a Tensor or a sequence, with ``grad_outputs`` as in :func:`backward`'s
+    ``grad_tensors``. ``inputs``: a Tensor, a sequence (leaves or not) or a dict of them; returns a
+    tuple with one gradient Tensor per input, each of its shape and dtype (a dict for a dict). Only
+    the ops on a path to an input run; hooks on the tensors they pass run, as in PyTorch (and a
+    ``retain_grad()`` tensor among them gets its ``.grad``, as in PyTorch); leaves' ``.grad`` and
+    post-accumulate hooks are left alone. An input the outputs do not depend on raises a
+    RuntimeError, unless ``allow_unused`` (then its gradient is None, or zeros with
+    ``materialize_grads``, which implies ``allow_unused``). ``retain_graph`` defaults to
+    ``create_graph``. ``create_graph=True`` (higher-order gradients) and ``is_grads_batched`` raise
+    NotImplementedError; ``only_inputs`` is deprecated in PyTorch and ignored.
+    """
+    _refuse_create_graph(create_graph, "grad")
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True (vmap over grad_outputs) is not supported by "
+                                  "minigrad; call grad once per row of grad_outputs")
+    if not only_inputs:
+        warnings.warn("grad: only_inputs is deprecated and ignored (it is always True); use mg.autograd.backward "
+                      "to accumulate into other tensors' .grad", FutureWarning, stacklevel=2)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("grad: expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False")
+    names = list(inputs) if isinstance(inputs, dict) else None
+    wanted = _tensor_list(inputs, "grad", "inputs")
+    if not wanted:
+        raise RuntimeError("grad: `inputs` cannot be empty")
+    for i, t in enumerate(wanted):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad; "
+                               "only tensors that require grad can be differentiated against")
+    roots = _tensor_list(outputs, "grad", "outputs")
+    grads = _given_grads(roots, grad_outputs, "grad", "grad_outputs")
+    captured: dict = {}
+    targets = _Targets(wanted, captured)
+    owned: set = set()
+    try:
+        leaves = _walk_roots(roots, grads, create_graph if retain_graph is None else retain_graph, owned,
+                             targets) if roots else {}
+    finally:
+        targets.release()
+    result = []
+    for i, t in enumerate(wanted):
+        g = _input_grad(t, leaves, captured, owned)
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) appears to not have been used in "
+                                   "the graph of the outputs; pass allow_unused=True if this is expected")
+            if materialize_grads:
+                g = backend.array_module(t.data).zeros_like(t.data)
+        result.append(None if g is None else Tensor._make(g, False, None, 0))
+    return dict(zip(names, result)) if names is not None else tuple(result)
+
+
+def _input_grad(t: Tensor, leaves: dict, captured: dict, owned: set) -> Any:
+    """``grad``'s array for input ``t`` (None if none reached it): a leaf's sum after its hooks, or the
+    gradient captured at a non-leaf; a copy unless the walk allocated it for ``t`` alone."""
+    if t._node is not None:
+        g = captured.get((t._node, t._index))
+        return None if g is None else g.astype(t.data.dtype, copy=True)
+    g = leaves.get(t)
+    if g is None:
+        return None
+    fresh = t in owned or isinstance(g, LazyGradient)
+    g = _dense(g)
+    if t._hooks:   # leaves' hooks run in grad() too, as in PyTorch
+        g, fresh = _apply_hooks(t._hooks, g, _leaf_label(t)), False
+    if not backend.is_array(g):
+        g = backend.array_module(t.data).asarray(g)
+    return g if fresh and g.dtype == t.data.dtype else g.astype(t.data.dtype, copy=True)
+
+
+def _refuse_create_graph(create_graph: Any, name: str) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            f"{name}: create_graph=True (a differentiable backward, for higher-order gradients) is not supported: "
+            "minigrad's backward runs each op's backward on raw arrays and records no graph of it"
+        )
+
+
+def _tensor_list(value: Any, name: str, what: str) -> list:
+    """``value`` (a Tensor, a sequence of them, or a dict's values) as a list of Tensors."""
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name}: {what} must be a Tensor or a sequence of Tensors, got {type(value).__name__}")
+    for i, t in enumerate(value):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what} must all be Tensors, but {what}[{i}] is a {type(t).__name__}")
+    return list(value)
+
+
+def _given_grads(roots: list, given: Any, name: str, what: str) -> list:
+    """One starting gradient array per root, from ``given`` (None, one gradient, or a sequence of them)."""
+    if given is None or isinstance(given, Tensor) or backend.is_array(given) or isinstance(given, (int, float)):
+        given = [given] * len(roots) if given is None else [given]
+    elif not isinstance(given, (list, tuple)):
+        raise TypeError(f"{name}: {what} must be a Tensor, a sequence of Tensors or None, got {type(given).__name__}")
+    if len(given) != len(roots):
+        raise RuntimeError(f"{name}: got {len(roots)} tensors and {len(given)} gradients ({what})")
+    grads = []
+    for i, (root, g) in enumerate(zip(roots, given)):
+        if not root.requires_grad:
+            raise RuntimeError(f"{name}: element {i} of the tensors does not require grad and has no grad_fn "
+                               "(was it made under no_grad, or from inputs without requires_grad=True?)")
+        grads.append(_root_grad(root, g, name))
+    return grads
+
+
+class _Roots(Function):
+    """The tensors one backward starts from, as one node: its edges are theirs, and its backward
+    hands each the gradient given for it (so several roots are one walk, their gradients summed)."""
+
+    name = "given gradients"
+
+    def __init__(self, roots: list, grads: list) -> None:
+        self.edges = tuple([t if t._node is None else (t._node, t._index) for t in roots])
+        self.needs_grad = (True,) * len(roots)
+        self.saved = tuple(grads)
+        self.epoch = INPLACE.epoch
+
+    def backward(self, _unused: Any) -> tuple:
+        return self.saved
+
+
+def _walk_roots(roots: list, grads: list, retain_graph: Any, owned: set, targets: _Targets | None) -> dict:
+    """:func:`_walk` from several roots at once (through a :class:`_Roots` node); ``{leaf: summed gradient}``."""
+    start = Tensor._make(numpy.ones(()), True, _Roots(roots, grads), 0)
+    return _walk(start, start.data, retain_graph, None, owned, targets)
+
+
+class _Targets:
+    """The tensors a restricted backward is for (``grad``'s inputs, ``backward(inputs=)``): leaves by
+    identity, non-leaves by ``(node, output index)``. With ``captured`` (a dict), :meth:`prepare` also
+    puts a hook on each non-leaf target that stores its gradient there, until :meth:`release`."""
+
+    def __init__(self, tensors: list, captured: dict | None = None) -> None:
+        self.leaves = {t for t in tensors if t._node is None}
+        self.outputs: dict = {}
+        for t in tensors:
+            if t._node is not None:
+                self.outputs.setdefault(t._node, set()).add(t._index)
+        self.captured = captured
+        self.installed: list = []
+
+    def prepare(self, root_node: Function) -> tuple[dict, set]:
+        """Pass 1 of a restricted walk: consumers counted among the nodes on a path to a target only, and
+        the targets' nodes that lead to no other target (their hooks run, their backward does not).
+
+        First an iterative depth-first pass finds, for each node, whether a target lies beyond it.
+        """
+        outputs, leaves = self.outputs, self.leaves
+        beyond: dict = {}   # node -> whether its backward leads to a target (None while its parents are visited)
+        stack = [root_node]
+        while stack:
+            node = stack[-1]
+            if node not in beyond:
+                beyond[node] = None
+                stack.extend([edge[0] for edge in node.edges if type(edge) is tuple and edge[0] not in beyond])
+                continue
+            stack.pop()
+            if beyond[node] is None:
+                beyond[node] = any(edge[0] in outputs or beyond[edge[0]] if type(edge) is tuple
+                                   else edge is not None and edge in leaves for edge in node.edges)
+        consumers = {root_node: 0} if beyond[root_node] or root_node in outputs else {}
+        stops = {node for node in outputs if node in beyond and not beyond[node]}
+        for node, leads in beyond.items():
+            if leads:
+                for edge in node.edges:
+                    if type(edge) is tuple and (beyond[edge[0]] or edge[0] in outputs):
+                        consumers[edge[0]] = consumers.get(edge[0], 0) + 1
+        if self.captured is not None:
+            for node in outputs:
+                if node in consumers:
+                    self._capture(node, node in stops)
+        return consumers, stops
+
+    def _capture(self, node: Function, stop: bool) -> None:
+        """Hook each target output of ``node`` to store its gradient: after the user's hooks at a node that
+        does not run on (what PyTorch returns there), before them at one that does (PyTorch's too)."""
+        captured = self.captured
+        assert captured is not None
+        for index in self.outputs[node]:
+            def capture(g: Tensor, key: tuple = (node, index)) -> None:
+                captured[key] = g.data
+            if node.hooks is None:
+                node.hooks = {}
+            hooks = node.hooks.setdefault(index, [])
+            hooks.insert(len(hooks) if stop else 0, capture)
+            self.installed.append((node, index, capture))
+
+    def release(self) -> None:
+        """Remove the capturing hooks :meth:`prepare` added."""
+        for node, index, capture in self.installed:
+            hooks = node.hooks[index]
+            hooks.remove(capture)
+            if not hooks:
+                del node.hooks[index]
+            if not node.hooks:
+                node.hooks = None
+        self.installed = []
+
+
+Tensor.backward = tensor_backward   # type: ignore[attr-defined]   # x.backward(gradient, retain_graph): root is self
