@@ -45,8 +45,33 @@ from ._activations import (
     tanhshrink,
     threshold,
 )
+from ._activations_inplace import celu_, elu_, hardtanh_, leaky_relu_, relu_, selu_, threshold_
 from ._arguments import _dim, _floating, _implicit_dim, _number, _promoted, _tensor
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
+from ._conv import (
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    max_pool1d,
+    max_pool2d,
+)
+from ._functional_more import alpha_dropout, bilinear, dropout1d, gumbel_softmax, pdist
+from ._losses import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
+from ._normalization import group_norm, instance_norm
 from ._targets import TargetError, checked_indices, class_targets, class_weights, nll_rows, weighted_mean
 
 __all__ = [
@@ -58,6 +83,11 @@ __all__ = [
     "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh",
     "tanhshrink", "threshold",
     "multi_head_attention_forward", "scaled_dot_product_attention",
+    "adaptive_avg_pool1d", "adaptive_max_pool1d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d",
+    "max_pool2d", "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
+    "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
+    "soft_margin_loss", "triplet_margin_loss", "celu_", "elu_", "hardtanh_", "leaky_relu_", "relu_", "selu_",
+    "threshold_", "alpha_dropout", "bilinear", "dropout1d", "gumbel_softmax", "pdist", "group_norm", "instance_norm",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")

@@ -1,0 +1,351 @@
+"""Convolution and pooling as ``torch.nn.functional``'s: ``conv1d``, ``conv2d``, ``max_pool1d``/``2d``,
+``avg_pool1d``/``2d``, ``adaptive_avg_pool1d``, ``adaptive_max_pool1d`` (re-exported by ``nn.functional``).
+
+Each is an im2col, :class:`Unfold`, then ordinary engine ops: a convolution is a matmul of the weight with
+the windows, a max pool a ``gather`` of each window's largest entry, an average pool a sum over the window.
+:class:`Unfold` is the one op with its own backward: its forward takes one strided slice of the (padded)
+input per kernel offset and its backward adds each offset's gradient back into the same slice, so neither
+pass scatters element by element.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from ._arguments import _floating, _tensor
+from ._flags import flag
+
+__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
+           "max_pool1d", "max_pool2d"]
+
+
+class Unfold(mg.Function):
+    """im2col: the windows of a kernel sliding over x (N, C, *S) → (N, C, *K, *O).
+
+    x is first padded with ``value`` by ``padding`` ((before, after) ≥ 0 per spatial dim). Along each
+    spatial dim, output position o of kernel offset k reads padded position o·stride + k·dilation, so
+    one kernel offset reads one strided slice: K slices forward, K slice-adds backward.
+    """
+
+    name = "unfold"
+
+    def __init__(self, kernel: tuple, stride: tuple, dilation: tuple, padding: tuple, value: float,
+                 out_size: tuple) -> None:
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        self.padding, self.value, self.out_size = padding, value, out_size
+
+    def _window(self, offsets: tuple) -> tuple:
+        """The index of the slice that kernel offset ``offsets`` reads from the padded input."""
+        return (slice(None), slice(None)) + tuple(
+            slice(k * d, k * d + s * (o - 1) + 1, s)
+            for k, s, d, o in zip(offsets, self.stride, self.dilation, self.out_size))
+
+    def _offsets(self) -> Any:
+        return itertools.product(*(range(k) for k in self.kernel))
+
+    def forward(self, x: Any) -> Any:
+        if any(before or after for before, after in self.padding):
+            x = self.xp.pad(x, ((0, 0), (0, 0), *self.padding), constant_values=self.value)
+        self.padded_shape = x.shape
+        windows = [x[self._window(offsets)] for offsets in self._offsets()]
+        return self.xp.stack(windows, axis=2).reshape(x.shape[:2] + self.kernel + self.out_size)
+
+    def backward(self, gy: Any) -> Any:
+        gy = gy.reshape(gy.shape[:2] + (math.prod(self.kernel),) + self.out_size)
+        gx = self.xp.zeros(self.padded_shape, dtype=gy.dtype)
+        for i, offsets in enumerate(self._offsets()):
+            gx[self._window(offsets)] += gy[:, :, i]
+        inner = tuple(slice(before, n - after) for (before, after), n in zip(self.padding, self.padded_shape[2:]))
+        return gx[(slice(None), slice(None)) + inner]
+
+
+# --- arguments ---------------------------------------------------------------------------------
+
+def _ints(value: Any, dims: int, name: str, what: str, low: int) -> tuple:
+    """An int or a sequence of ``dims`` ints, each >= ``low``, as a tuple of ``dims`` ints."""
+    items = value if isinstance(value, (tuple, list)) else (value,) * dims
+    try:
+        numbers = tuple(operator.index(v) for v in items if not isinstance(v, bool))
+    except TypeError:
+        numbers = ()
+    if len(numbers) != dims or len(items) != dims:
+        raise TypeError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
+    if min(numbers) < low:
+        raise ValueError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
+    return numbers
+
+
+def _batched(x: Tensor, dims: int, name: str) -> tuple[Tensor, bool]:
+    """(N, C, *S) as given, or an unbatched (C, *S) with a batch dim of 1 added; and whether it was added."""
+    if x.ndim == dims + 1:
+        return x.unsqueeze(0), True
+    if x.ndim != dims + 2:
+        raise ValueError(f"{name}: expected a {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got "
+                         f"shape {x.shape}")
+    return x, False
+
+
+def _out_size(size: int, kernel: int, stride: int, dilation: int, before: int, after: int, name: str,
+              shape: tuple) -> int:
+    span = dilation * (kernel - 1) + 1
+    if size + before + after < span:
+        raise ValueError(f"{name}: the padded input size {size + before + after} is smaller than the kernel's "
+                         f"extent {span} (kernel size {kernel}, dilation {dilation}) for an input of shape {shape}")
+    return (size + before + after - span) // stride + 1
+
+
+# --- convolution -------------------------------------------------------------------------------
+
+def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any,  # noqa: A002
+          dilation: Any, groups: Any) -> Tensor:
+    x, weight = _floating(input, name), _tensor(weight, name, "weight")
+    x, unbatched = _batched(x, dims, name)
+    if weight.ndim != dims + 2:
+        raise ValueError(f"{name}: weight must be {dims + 2}-D (out_channels, in_channels/groups, *kernel), "
+                         f"got shape {weight.shape}")
+    if weight.dtype != x.dtype or (bias is not None and _tensor(bias, name, "bias").dtype != x.dtype):
+        raise TypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
+                        f"({getattr(bias, 'dtype', None)}) must have the same dtype")
+    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+    out_channels, channels_per_group, *kernel = weight.shape
+    kernel = tuple(kernel)
+    if x.shape[1] != channels_per_group * groups or out_channels % groups:
+        raise ValueError(f"{name}: with groups={groups}, weight of shape {weight.shape} expects an input with "
+                         f"{channels_per_group * groups} channels (dim 1) and out_channels divisible by groups; "
+                         f"got input of shape {x.shape}")
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")
+    stride = _ints(stride, dims, name, "stride", 1)
+    dilation = _ints(dilation, dims, name, "dilation", 1)
+    pads = _conv_padding(padding, kernel, stride, dilation, dims, name)
+    out_size = tuple(_out_size(n, k, s, d, before, after, name, x.shape)
+                     for n, k, s, d, (before, after) in zip(x.shape[2:], kernel, stride, dilation, pads))
+    windows = Unfold(kernel, stride, dilation, pads, 0.0, out_size)(x)        # (N, C, *K, *O)
+    batch = x.shape[0]
+    columns = windows.reshape(batch, groups, channels_per_group * math.prod(kernel), math.prod(out_size))
+    y = weight.reshape(groups, out_channels // groups, -1) @ columns           # (N, G, out/G, O)
+    y = y.reshape(batch, out_channels, *out_size)
+    if bias is not None:
+        y = y + bias.reshape(out_channels, *(1,) * dims)
+    return y.squeeze(0) if unbatched else y
+
+
+def _conv_padding(padding: Any, kernel: tuple, stride: tuple, dilation: tuple, dims: int, name: str) -> tuple:
+    """((before, after), …) per spatial dim: ints, or PyTorch's 'valid' (none) and 'same' (the output keeps
+    the input's size; an odd total puts the extra element after, as PyTorch)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * dims
+        if padding != "same":
+            raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions (stride={stride})")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((total // 2, total - total // 2) for total in totals)
+    return tuple((p, p) for p in _ints(padding, dims, name, "padding", 0))
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation, as ``torch.nn.functional.conv1d``.
+
+    input: (N, C_in, L) or unbatched (C_in, L); weight: (C_out, C_in/groups, k); bias: (C_out,) →
+    (N, C_out, L_out), L_out = ⌊(L + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1. ``padding``: an int,
+    ``'valid'`` (0) or ``'same'`` (L_out = L; stride 1 only). Zero padding; see ``nn.Conv1d`` for others.
+    """
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
+
+    input: (N, C_in, H, W) or unbatched (C_in, H, W); weight: (C_out, C_in/groups, kH, kW); bias: (C_out,)
+    → (N, C_out, H_out, W_out), each as in :func:`conv1d`. ``stride``, ``padding``, ``dilation``: an int or
+    a pair; ``padding`` also ``'valid'`` or ``'same'``.
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+# --- pooling -------------------------------------------------------------------------------------
+
+def _pool_out_size(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool,
+                   name: str, shape: tuple) -> int:
+    """PyTorch's pooling output size: ⌊ or ⌈(size + 2p - d(k - 1) - 1) / s⌉ + 1, where in ceil mode a last
+    window that would start past the input and its left padding is dropped."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    if out < 1:
+        raise ValueError(f"{name}: input of shape {shape} is too small: the computed output size is {out} "
+                         f"(kernel size {kernel}, stride {stride}, padding {padding}, dilation {dilation})")
+    return out
+
+
+def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
+                  dilation: Any, ceil_mode: Any, value: float) -> tuple:
+    """The pooling windows (N, C, *K, *O) of ``input`` padded with ``value`` (extra on the right in ceil mode),
+    with the batched input, whether it was unbatched, and the parsed kernel, stride, padding, output size."""
+    x, unbatched = _batched(_floating(input, name), dims, name)
+    kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
+        else _ints(stride, dims, name, "stride", 1)
+    padding = _ints(padding, dims, name, "padding", 0)
+    dilation = _ints(dilation, dims, name, "dilation", 1)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{name}: padding should be at most half of kernel size, got padding={padding} and "
+                         f"kernel_size={kernel}")
+    out_size = tuple(_pool_out_size(n, k, s, p, d, flag(ceil_mode, name, "ceil_mode"), name, x.shape)
+                     for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
+    # the right padding reaches the end of the last window (in ceil mode past the given padding)
+    pads = tuple((p, max((o - 1) * s + d * (k - 1) + 1 - n - p, 0))
+                 for n, k, s, p, d, o in zip(x.shape[2:], kernel, stride, padding, dilation, out_size))
+    windows = Unfold(kernel, stride, dilation, pads, value, out_size)(x)
+    return windows, x, unbatched, kernel, stride, padding, out_size
+
+
+def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
+              dilation: Any, ceil_mode: Any, return_indices: Any) -> Any:
+    windows, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
+        name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"))
+    dilation = _ints(dilation, dims, name, "dilation", 1)
+    flat = windows.reshape(*x.shape[:2], math.prod(kernel), *out_size)
+    with mg.no_grad():
+        # the first largest entry of each window (a NaN wins, as PyTorch's kernel): its gradient is the window's
+        choice = flat.argmax(dim=2, keepdim=True)
+    values = flat.gather(2, choice).squeeze(2)
+    if unbatched:
+        values = values.squeeze(0)
+    if not flag(return_indices, name, "return_indices"):
+        return values
+    # each choice as a flat index into the input's spatial dims, as PyTorch's indices
+    offsets = numpy.unravel_index(numpy.arange(math.prod(kernel)), kernel)
+    with mg.no_grad():
+        index = mg.zeros(choice.shape, dtype=mg.int64, device=x.device)
+        for axis in range(dims):
+            step = mg.as_tensor(mg.make_array(offsets[axis] * dilation[axis], numpy.int64, x.device))
+            starts = numpy.arange(out_size[axis]) * stride[axis] - padding[axis]
+            starts = mg.as_tensor(mg.make_array(starts.reshape((-1,) + (1,) * (dims - 1 - axis)), numpy.int64,
+                                                x.device))
+            index = index * x.shape[2 + axis] + (step[choice] + starts)
+        index = index.squeeze(2)
+    return values, index.squeeze(0) if unbatched else index
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """The largest entry of each window, as ``torch.nn.functional.max_pool1d``.
+
+    input: (N, C, L) or (C, L) → (N, C, L_out), L_out = ⌊(L + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1
+    (⌈⌉ with ``ceil_mode``, a last window starting in the right padding dropped). ``stride`` defaults to
+    ``kernel_size``; padding (with -inf) at most half the kernel. The gradient goes to the first largest entry.
+    ``return_indices``: also the int64 position in L of each maximum, as PyTorch's.
+    """
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """:func:`max_pool1d` over the last two dims: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out); each
+    argument an int or a pair. ``return_indices``: positions in the flattened H·W plane, as PyTorch's."""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _window_counts(size: int, kernel: int, stride: int, padding: int, out: int, include_pad: bool) -> Any:
+    """How many entries each average-pooling window divides by, as PyTorch: the window clipped to the
+    padded input (``include_pad``) or to the input itself."""
+    starts = numpy.arange(out) * stride - padding
+    ends = numpy.minimum(starts + kernel, size + padding)
+    if include_pad:
+        return ends - starts
+    return numpy.minimum(ends, size) - numpy.maximum(starts, 0)
+
+
+def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
+              ceil_mode: Any, count_include_pad: Any, divisor_override: Any = None) -> Tensor:
+    windows, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
+        name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0.0)
+    sums = windows.sum(axis=tuple(range(2, 2 + dims)))
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, numpy.integer)) \
+                or divisor_override == 0:
+            raise ValueError(f"{name}: divisor_override must be a non-zero int, got {divisor_override!r}")
+        out = sums / float(divisor_override)
+    else:
+        include_pad = flag(count_include_pad, name, "count_include_pad")
+        counts = numpy.ones((), dtype=numpy.int64)
+        for n, k, s, p, o in zip(x.shape[2:], kernel, stride, padding, out_size):
+            counts = numpy.multiply.outer(counts, _window_counts(n, k, s, p, o, include_pad))
+        out = sums / mg.as_tensor(mg.make_array(counts.astype(x.dtype), x.dtype, x.device))
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """The mean of each window, as ``torch.nn.functional.avg_pool1d``: (N, C, L) or (C, L) → (N, C, L_out),
+    L_out as in :func:`max_pool1d` (no dilation). Zero padding, at most half the kernel; each window divides
+    by its size clipped to the padded input (``count_include_pad``) or to the input alone."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """:func:`avg_pool1d` over the last two dims: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out); each
+    argument an int or a pair; ``divisor_override`` divides every window's sum by itself instead."""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+# --- adaptive pooling ------------------------------------------------------------------------------
+
+def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa: A002
+    """The input (a float Tensor of 2 or 3 dims) and PyTorch's adaptive windows along its last dim:
+    window i covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉)."""
+    x = _floating(input, name)
+    if x.ndim not in (2, 3) or x.shape[-1] == 0:
+        raise ValueError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input with L > 0, got shape {x.shape}")
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
+        output_size = output_size[0]
+    if output_size is None:
+        output_size = x.shape[-1]
+    (out,) = _ints(output_size, 1, name, "output_size", 1)
+    length = x.shape[-1]
+    steps = numpy.arange(out)
+    return x, steps * length // out, -((-(steps + 1) * length) // out)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
+    """Mean over ``output_size`` windows that tile the last dim, as PyTorch's: (N, C, L) or (C, L) →
+    (N, C, output_size); window i covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). ``None`` keeps L. One matmul."""
+    x, starts, ends = _adaptive_bounds(input, output_size, "adaptive_avg_pool1d")
+    positions = numpy.arange(x.shape[-1])[:, None]
+    averaging = ((positions >= starts) & (positions < ends)) / (ends - starts)   # (L, out)
+    return x @ mg.as_tensor(mg.make_array(averaging.astype(x.dtype), x.dtype, x.device))
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:  # noqa: A002
+    """Largest entry of ``output_size`` windows that tile the last dim (as :func:`adaptive_avg_pool1d`'s), as
+    PyTorch's: (N, C, L) or (C, L) → (N, C, output_size), the gradient to the first largest entry;
+    ``return_indices``: also each maximum's int64 position in L."""
+    x, starts, ends = _adaptive_bounds(input, output_size, "adaptive_max_pool1d")
+    # (out, widest window) positions; a narrower window repeats its first position, which leaves its max unchanged
+    width = int((ends - starts).max())
+    table = starts[:, None] + numpy.arange(width)
+    table = numpy.where(table < ends[:, None], table, starts[:, None])
+    table = mg.as_tensor(mg.make_array(table, numpy.int64, x.device))
+    with mg.no_grad():
+        windows = x.detach()[..., table]                                     # (*, out, width)
+        choice = windows.argmax(dim=-1, keepdim=True)
+        indices = table.broadcast_to(windows.shape).gather(-1, choice).squeeze(-1)
+    values = x.gather(-1, indices)
+    return (values, indices) if flag(return_indices, "adaptive_max_pool1d", "return_indices") else values

@@ -1,0 +1,144 @@
+"""More of ``torch.nn.functional`` (re-exported by ``nn.functional``): ``bilinear``, ``pdist``,
+``gumbel_softmax``, ``dropout1d`` and ``alpha_dropout``, each composed of engine ops.
+
+Random draws come from the engine's generator on the input's device (``mg.manual_seed``), through
+``mg.rand``, so a compiled function draws afresh on every call.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from ._arguments import _dim, _floating, _number, _tensor
+from ._flags import flag
+
+__all__ = ["alpha_dropout", "bilinear", "dropout1d", "gumbel_softmax", "pdist"]
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y_o = x1ᵀ A_o x2 + b_o, as ``torch.nn.functional.bilinear``.
+
+    input1: (*, in1), input2: (*, in2) with the same leading dims, weight A: (out, in1, in2), bias: (out,)
+    → (*, out). One matmul: x1 against A laid out as (in1, out·in2), then a product with x2 summed over in2.
+    """
+    name = "bilinear"
+    x1, x2 = _floating(input1, name), _tensor(input2, name, "input2")
+    weight = _tensor(weight, name, "weight")
+    if weight.ndim != 3 or x1.ndim == 0 or x1.shape[:-1] != x2.shape[:-1] \
+            or (x1.shape[-1], x2.shape[-1]) != weight.shape[1:]:
+        raise ValueError(f"{name}: expected input1 (*, in1) and input2 (*, in2) with the same leading dims and "
+                         f"weight (out, in1, in2); got input1 {x1.shape}, input2 {x2.shape}, weight {weight.shape}")
+    out, in1, in2 = weight.shape
+    if bias is not None and _tensor(bias, name, "bias").shape != (out,):
+        raise ValueError(f"{name}: bias must have shape ({out},), got {bias.shape}")
+    lead = x1.shape[:-1]
+    mixed = x1.reshape(-1, in1) @ weight.permute(1, 0, 2).reshape(in1, out * in2)     # (B, out·in2)
+    y = (mixed.reshape(-1, out, in2) * x2.reshape(-1, 1, in2)).sum(axis=-1)             # (B, out)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, out)
+
+
+def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The p-norm distance between every pair of rows i < j of ``input`` (N, M) → (N(N-1)/2,), in the order
+    (0, 1), (0, 2), …, (1, 2), …, as ``torch.nn.functional.pdist``. p >= 0 (0 counts differing entries, inf
+    takes the largest); a zero distance sends no gradient back, as PyTorch's."""
+    name = "pdist"
+    x = _floating(input, name)
+    p = _number(p, name, "p")
+    if x.ndim != 2:
+        raise ValueError(f"{name}: only supports 2-D inputs (N, M), got shape {x.shape}")
+    if p < 0:
+        raise ValueError(f"{name}: only supports non-negative p values, got {p}")
+    first, second = numpy.triu_indices(x.shape[0], 1)
+    difference = (x[mg.as_tensor(mg.make_array(first, numpy.int64, x.device))]
+                  - x[mg.as_tensor(mg.make_array(second, numpy.int64, x.device))])        # (pairs, M)
+    if p == 0:
+        return (difference.detach() != 0).sum(axis=-1).astype(x.dtype)
+    size = difference.abs()
+    if p == math.inf:
+        return size.amax(dim=-1) if x.shape[1] else size.sum(axis=-1)
+    if p == 1:
+        return size.sum(axis=-1)
+    total = (size * size if p == 2 else size ** p).sum(axis=-1)
+    # the root read at 1 where the distance is 0: the value is 0 and the gradient 0 instead of 0·inf
+    positive = total > 0
+    return mg.where(positive, mg.where(positive, total, 1.0) ** (1.0 / p), 0.0)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
+    """A sample from the Gumbel-softmax (concrete) distribution: softmax((logits + g) / tau) along ``dim``, g
+    Gumbel(0, 1) noise, as ``torch.nn.functional.gumbel_softmax``. Any shape in, the same shape out.
+
+    ``hard=True``: the one-hot of each sample's largest entry in the forward pass, with the soft sample's
+    gradient (straight-through). ``eps`` is deprecated and unused, as in PyTorch.
+    """
+    name = "gumbel_softmax"
+    logits = _floating(logits, name)
+    if logits.ndim == 0:   # one class: the sample is 1 (PyTorch's softmax of a 0-d tensor)
+        _dim(dim, 0, name)
+        return gumbel_softmax(logits.reshape(1), tau, hard, eps, 0).reshape(())
+    if _number(eps, name, "eps") != 1e-10:
+        warnings.warn(f"{name}: `eps` parameter is deprecated and has no effect.", stacklevel=2)
+    tau = _number(tau, name, "tau")
+    axis = _dim(dim, logits.ndim, name)
+    # -log E, E ~ Exp(1) = -log(1 - U): kept above the dtype's tiniest value, so the noise stays finite
+    uniform = mg.rand(*logits.shape, dtype=logits.dtype, device=logits.device)
+    exponential = (-mg.log1p(-uniform)).clip(min=float(numpy.finfo(logits.dtype).tiny))
+    soft = mg.softmax((logits - exponential.log()) / tau, axis=axis)
+    if not flag(hard, name, "hard"):
+        return soft
+    with mg.no_grad():
+        choice = soft.argmax(dim=axis, keepdim=True)
+        classes = mg.arange(logits.shape[axis], device=logits.device)
+        one_hot = (classes.reshape([-1 if i == axis else 1 for i in range(logits.ndim)]) == choice)
+    return one_hot.astype(logits.dtype) - soft.detach() + soft
+
+
+def _probability(p: Any, name: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0 <= p <= 1:
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")
+    return float(p)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels: each (sample, channel) row of (N, C, L) (or (C, L)) with probability ``p``, and
+    scale the rest by 1/(1 - p); as ``torch.nn.functional.dropout1d``. The identity when not ``training``.
+    ``inplace=True`` gives the same values, as a new tensor."""
+    name = "dropout1d"
+    p, x = _probability(p, name), _floating(input, name)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
+    if not flag(training, name, "training") or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = mg.rand(*x.shape[:-1], 1, dtype=mg.float32, device=x.device) >= p
+    return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+
+
+# SELU's negative saturation value λ·α: alpha dropout sets dropped entries to -λα, then restores mean and variance
+_SELU_SATURATION = 1.7580993408473766
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Dropout for self-normalising (SELU) networks, as ``torch.nn.functional.alpha_dropout``: each entry
+    is set with probability ``p`` to SELU's saturation -λα, then a·x + b keeps zero mean and unit variance
+    (a = 1/√(((λα)²·p + 1)(1 - p)), b = a·λα·p). The identity when not ``training``. Any shape."""
+    name = "alpha_dropout"
+    p, x = _probability(p, name), _floating(input, name)
+    if not flag(training, name, "training") or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = (mg.rand(*x.shape, dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
+    a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
+    shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
+    return x * (keep * a) + shift

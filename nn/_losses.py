@@ -1,0 +1,351 @@
+"""Margin, ranking, embedding and likelihood losses as ``torch.nn.functional``'s (re-exported by ``nn.functional``):
+``gaussian_nll_loss``, ``poisson_nll_loss``, ``margin_ranking_loss``, ``hinge_embedding_loss``,
+``soft_margin_loss``, ``multilabel_soft_margin_loss``, ``cosine_embedding_loss``, ``triplet_margin_loss``,
+``multi_margin_loss`` and ``multilabel_margin_loss``.
+
+Each is its formula in engine ops, in PyTorch's argument order (with its deprecated ``size_average``/``reduce``
+pair). Where PyTorch's kernel has a kink, the comparison in ``mg.where`` is the kernel's, so the gradient at
+the kink is PyTorch's: ``clamp_min(z, 0)`` passes the gradient at z = 0 (``z >= 0``), the hand-written
+multi-margin kernels do not (``z > 0``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from ._arguments import _floating, _number, _tensor
+from ._flags import flag
+from ._targets import checked_indices, class_weights, index_array
+
+__all__ = ["cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
+           "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
+           "soft_margin_loss", "triplet_margin_loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# --- shared pieces (nn.functional's own helpers live in the module that re-exports these) -----------------
+
+def _reduction(size_average: Any, reduce: Any, reduction: Any, name: str) -> str:
+    """The reduction: PyTorch's deprecated ``size_average``/``reduce`` pair decides it when given (with a warning)."""
+    if size_average is not None or reduce is not None:
+        for what, value in (("size_average", size_average), ("reduce", reduce)):
+            if value is not None and not isinstance(value, (bool, numpy.bool_, int)):
+                raise TypeError(f"{name}: {what} must be a bool or None, got {type(value).__name__}")
+        warnings.warn(f"{name}: size_average and reduce are deprecated (as in PyTorch); use reduction=",
+                      stacklevel=3)
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = ("mean" if size_average else "sum") if reduce else "none"
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tensor:
+    """A loss's other operand as a Tensor on ``like``'s device, in its dtype when it holds integers or bools
+    (a ±1 target must not promote a float32 loss); arrays and numbers welcome."""
+    if isinstance(value, Tensor):
+        if value.device != like.device:
+            raise ValueError(f"{name}: input is on {like.device} but {what} is on {value.device}")
+    elif mg.is_array(value):
+        value = mg.as_tensor(mg.to_device(value, like.device))
+    else:
+        try:
+            value = mg.tensor(value, dtype=like.dtype, device=like.device)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{name}: {what} must be a Tensor, an array or numbers, got {type(value).__name__}") \
+                from error
+    return value if value.dtype.kind == "f" else value.astype(like.dtype)
+
+
+def _clamp_min_zero(z: Tensor) -> Tensor:
+    """max(z, 0) with the gradient of PyTorch's ``clamp_min``: passed where z >= 0, z = 0 included."""
+    return mg.where(z >= 0, z, 0.0)
+
+
+def _same_ndim(name: str, **tensors: Tensor) -> None:
+    if len({t.ndim for t in tensors.values()}) > 1:
+        shapes = ", ".join(f"{key}: {t.shape}" for key, t in tensors.items())
+        raise ValueError(f"{name}: all input tensors should have the same number of dims, got {shapes}")
+
+
+def _broadcast(name: str, *tensors: Tensor) -> None:
+    try:
+        mg.broadcast_shapes(*(t.shape for t in tensors))
+    except ValueError:
+        raise ValueError(f"{name}: shapes {', '.join(str(t.shape) for t in tensors)} do not broadcast") from None
+
+
+# --- likelihoods -------------------------------------------------------------------------------
+
+def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, eps: float = 1e-6,  # noqa: A002
+                      reduction: str = "mean") -> Tensor:
+    """½(log max(var, eps) + (input - target)² / max(var, eps)) (+ ½log 2π with ``full``), reduced; as PyTorch.
+
+    input, target: (N, *) (target broadcasts); var: the input's shape, or one dim short of it (one variance
+    per row), or with one dim of size 1 where the input's is not, or a float. The clamp to ``eps`` is made
+    without gradient, as PyTorch's: var's gradient is that of the unclamped formula at the clamped value.
+    Entries of var must be >= 0.
+    """
+    name = "gaussian_nll_loss"
+    input = _floating(input, name)
+    target = _operand(target, input, name)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        var = mg.full(input.shape, float(var), dtype=input.dtype, device=input.device)
+    var = _operand(var, input, name, "var")
+    if bool((var.detach() < 0).any().item()):
+        raise ValueError(f"{name}: var has negative entry/entries")
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:   # one variance per row of the last dim
+            var = var.unsqueeze(-1)
+        elif not (input.ndim == var.ndim
+                  and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError(f"{name}: var of shape {var.shape} is of incorrect size for input of shape {input.shape}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    _broadcast(name, input, target)
+    eps = _number(eps, name, "eps")
+    # var clamped to eps in value only: the gradient flows to var as if unclamped (PyTorch's no_grad clamp_)
+    floor = var.detach().clip(min=eps) - var.detach()
+    var = var + floor
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if flag(full, name, "full"):
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: bool = False,  # noqa: A002
+                     size_average: bool | None = None, eps: float = 1e-8, reduce: bool | None = None,
+                     reduction: str = "mean") -> Tensor:
+    """Poisson negative log-likelihood of ``target`` counts, reduced; as PyTorch.
+
+    ``log_input``: input is the log-rate, loss = eˣ - target·x; else the rate, loss = x - target·log(x + eps).
+    ``full`` adds Stirling's term target·log target - target + ½log(2π·target) where target > 1. Any shapes
+    that broadcast.
+    """
+    name = "poisson_nll_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    input = _floating(input, name)
+    target = _operand(target, input, name)
+    _broadcast(name, input, target)
+    if flag(log_input, name, "log_input"):
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + _number(eps, name, "eps")).log()
+    if flag(full, name, "full"):
+        # evaluated where target > 1 only (elsewhere at 2, then zeroed): no log 0 and no NaN gradient
+        counts = mg.where(target > 1, target, 2.0)
+        stirling = counts * counts.log() - counts + 0.5 * (2 * math.pi * counts).log()
+        loss = loss + mg.where(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+# --- margins and rankings -----------------------------------------------------------------------
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: float = 0,  # noqa: A002
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Tensor:
+    """max(0, -target·(input1 - input2) + margin), reduced; as PyTorch. target ±1 says which input should
+    rank higher. input1, input2, target: the same number of dims (broadcastable shapes)."""
+    name = "margin_ranking_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    input1, input2 = _floating(input1, name), _tensor(input2, name, "input2")
+    target = _operand(target, input1, name)
+    _same_ndim(name, input1=input1, input2=input2, target=target)
+    _broadcast(name, input1, input2, target)
+    return _reduce(_clamp_min_zero(-target * (input1 - input2) + _number(margin, name, "margin")), reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Any, margin: float = 1.0,  # noqa: A002
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """x where target = 1, max(0, margin - x) where target = -1, reduced; as PyTorch (a target that is
+    neither gets both terms). input x: distances, any shape; target broadcasts against it."""
+    name = "hinge_embedding_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    input = _floating(input, name)
+    target = _operand(target, input, name)
+    _broadcast(name, input, target)
+    below_margin = _clamp_min_zero(_number(margin, name, "margin") - input)
+    return _reduce(mg.where(target != 1, below_margin, 0.0) + mg.where(target != -1, input, 0.0), reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
+                     reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """log(1 + e^{-target·input}) (two-class logistic loss, target ±1), reduced; as PyTorch, but stable for
+    any product (PyTorch's overflows to inf where -target·input > ~88 in float32). Broadcastable shapes."""
+    name = "soft_margin_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    input = _floating(input, name)
+    target = _operand(target, input, name)
+    _broadcast(name, input, target)
+    return _reduce(mg.logaddexp(-target * input, 0.0), reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                                size_average: bool | None = None, reduce: bool | None = None,
+                                reduction: str = "mean") -> Tensor:
+    """-mean over classes of w·(y·log σ(x) + (1 - y)·log σ(-x)), reduced over the rest; as PyTorch.
+
+    input: (N, C) (or any shape: the classes are the last dim); target y in [0, 1] broadcasting against it;
+    ``weight`` broadcasts too (e.g. (C,)). reduction='none' gives (N,).
+    """
+    name = "multilabel_soft_margin_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    input = _floating(input, name)
+    if input.ndim == 0:
+        raise ValueError(f"{name}: input needs a class dim (the last), got a 0-d tensor")
+    target = _operand(target, input, name)
+    _broadcast(name, input, target)
+    # log σ(x) = -softplus(-x), stable in both tails
+    loss = target * mg.logaddexp(-input, 0.0) + (1 - target) * mg.logaddexp(input, 0.0)
+    if weight is not None:
+        weight = _operand(weight, input, name, "weight")
+        _broadcast(name, loss, weight)
+        loss = loss * weight
+    return _reduce(loss.sum(axis=-1) / input.shape[-1], reduction)
+
+
+_COSINE_EPSILON = 1e-12   # PyTorch's, added to each squared norm
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: float = 0,  # noqa: A002
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) where target = 1, max(0, cos(x1, x2) - margin) where target = -1 (0 for other targets),
+    reduced; as PyTorch. input1, input2: (N, D) with target (N,), or (D,) with a 0-d target.
+    cos = Σx1·x2 / √((Σx1² + 1e-12)(Σx2² + 1e-12)), PyTorch's guard against zero vectors."""
+    name = "cosine_embedding_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    input1, input2 = _floating(input1, name), _tensor(input2, name, "input2")
+    target = _operand(target, input1, name)
+    if target.ndim not in (0, 1) or input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
+        raise ValueError(f"{name}: expected inputs (N, D) with a target (N,), or (D,) with a 0-d target; got "
+                         f"input1 {input1.shape}, input2 {input2.shape}, target {target.shape}")
+    _broadcast(name, input1, input2)
+    axis = target.ndim
+    products = (input1 * input2).sum(axis=axis)
+    norms = ((input1 * input1).sum(axis=axis) + _COSINE_EPSILON) * ((input2 * input2).sum(axis=axis)
+                                                                   + _COSINE_EPSILON)
+    cosine = products / norms.sqrt()
+    positive = mg.where(target == 1, 1 - cosine, 0.0)
+    negative = mg.where(target == -1, _clamp_min_zero(cosine - _number(margin, name, "margin")), 0.0)
+    return _reduce(positive + negative, reduction)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, size_average: bool | None = None,
+                        reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(a, p) - d(a, n)), d(x, y) = ‖x - y + eps‖_p over the last dim; reduced; as PyTorch.
+
+    anchor, positive, negative: (N, D) or (D,) (any shapes with the same number of dims that broadcast) →
+    (N,). ``swap``: d(a, n) becomes min(d(a, n), d(p, n)) (Balntas et al. 2016). margin > 0.
+    """
+    name = "triplet_margin_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    anchor = _floating(anchor, name)
+    positive, negative = _tensor(positive, name, "positive"), _tensor(negative, name, "negative")
+    margin, p, eps = _number(margin, name, "margin"), _number(p, name, "p"), _number(eps, name, "eps")
+    if margin <= 0:
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+    _same_ndim(name, anchor=anchor, positive=positive, negative=negative)
+    _broadcast(name, anchor, positive, negative)
+
+    def distance(x: Tensor, y: Tensor) -> Tensor:
+        return (x - y + eps).norm(p, -1 if x.ndim else None)
+
+    to_negative = distance(anchor, negative)
+    if flag(swap, name, "swap"):
+        to_negative = mg.minimum(to_negative, distance(positive, negative))
+    return _reduce(_clamp_min_zero(margin + distance(anchor, positive) - to_negative), reduction)
+
+
+def _class_rows(input: Tensor, name: str) -> tuple[Tensor, bool]:  # noqa: A002
+    """(N, C) rows of a (N, C) or (C,) input (a 1-D input is one row), and whether it was 1-D."""
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise ValueError(f"{name}: expected a non-empty (N, C) or (C,) input, got shape {input.shape}")
+    return (input.unsqueeze(0), True) if input.ndim == 1 else (input, False)
+
+
+def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,  # noqa: A002
+                      size_average: bool | None = None, reduce: bool | None = None,
+                      reduction: str = "mean") -> Tensor:
+    """Σ_{i ≠ y} w_y·max(0, margin - x_y + x_i)^p / C per sample (multi-class hinge), reduced; as PyTorch.
+
+    input: (N, C) or (C,); target: class indices (N,) (0-d or (1,) for a (C,) input); p ∈ {1, 2};
+    ``weight``: (C,). reduction='none' gives (N,) (0-d for a 0-d target). A term exactly at 0 gets no
+    gradient, as PyTorch's kernel.
+    """
+    name = "multi_margin_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or p not in (1, 2):
+        raise ValueError(f"{name}: only p == 1 and p == 2 supported, got {p!r}")
+    rows, _ = _class_rows(_floating(input, name), name)
+    count, classes = rows.shape
+    target = checked_indices(target, rows.device, classes, name, lambda value, _low, _high: (
+        f"{name}: target {value} is out of range for C={classes} classes"), "target")
+    if target.ndim > 1 or target.numel() != count:
+        raise ValueError(f"{name}: inconsistent target size: expected {count} class indices for input of shape "
+                         f"{input.shape}, got target of shape {target.shape}")
+    safe = target.reshape(count, 1)
+    z = _number(margin, name, "margin") - rows.gather(1, safe) + rows                                     # (N, C)
+    others = mg.arange(classes, device=rows.device) != safe
+    terms = mg.where(mg.logical_and(others, z.detach() > 0), z, 0.0)
+    if p == 2:
+        terms = terms * terms
+    if weight is not None:
+        weight = class_weights(weight, rows, classes, name)
+        terms = terms * weight[safe]
+    loss = terms.sum(axis=1) / classes
+    if reduction == "none":
+        return loss.reshape(target.shape)
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
+                           reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Σ_{j target} Σ_{i not target} max(0, 1 - (x_j - x_i)) / C per sample, reduced; as PyTorch.
+
+    input: (N, C) or (C,); target: integers of the input's shape listing each sample's target classes, ended
+    by the first -1 (the rest is ignored; every entry must be in [-1, C)). reduction='none' gives (N,)
+    (0-d for a (C,) input). A term exactly at 0 gets no gradient, as PyTorch's kernel.
+    """
+    name = "multilabel_margin_loss"
+    reduction = _reduction(size_average, reduce, reduction, name)
+    rows, single = _class_rows(_floating(input, name), name)
+    classes = rows.shape[1]
+    # shifted by one, so that the end marker -1 is index 0 to the range check
+    target = target if isinstance(target, Tensor) else mg.as_tensor(index_array(target, rows.device, name, "target"))
+    shifted = checked_indices(target + 1, rows.device, classes + 1, name, lambda value, _low, _high: (
+                                  f"{name}: target {value - 1} is out of range: entries must be in "
+                                  f"[-1, {classes - 1}]"), "target")
+    if shifted.shape != input.shape:
+        raise ValueError(f"{name}: target must have the input's shape {input.shape}, got {shifted.shape}")
+    with mg.no_grad():
+        shifted = shifted.reshape(rows.shape)
+        listed = (shifted > 0).astype(mg.int64).cumprod(dim=1) > 0            # (N, C): before the first -1
+        labels = mg.where(listed, shifted - 1, 0)
+        classes_range = mg.arange(classes, device=rows.device)
+        # is_target[n, i]: class i is one of sample n's listed targets
+        is_target = mg.logical_and(labels.unsqueeze(2) == classes_range, listed.unsqueeze(2)).any(dim=1)
+    z = 1 - rows.gather(1, labels).unsqueeze(2) + rows.unsqueeze(1)            # (N, j, i)
+    counted = mg.logical_and(mg.logical_and(listed.unsqueeze(2), mg.logical_not(is_target.unsqueeze(1))),
+                             z.detach() > 0)
+    loss = mg.where(counted, z, 0.0).sum(axis=(1, 2)) / classes
+    if reduction == "none":
+        return loss.reshape(()) if single else loss
+    return _reduce(loss, reduction)

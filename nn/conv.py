@@ -1,0 +1,308 @@
+"""Convolution, pooling and padding layers, as ``torch.nn``'s: ``Conv1d``, ``Conv2d``, ``MaxPool1d``/``2d``,
+``AvgPool1d``/``2d``, ``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d`` and the 1-D padding layers.
+
+Each holds its options (and a convolution its ``weight`` (out, in/groups, *kernel) and ``bias`` (out,), named
+and initialised as PyTorch's) and calls the function of the same name in :mod:`nn.functional`. A causal
+convolution is ``Conv1d(..., padding=k - 1)`` followed by ``y[..., :-(k - 1)]``, or ``ConstantPad1d((k - 1, 0),
+0)`` before an unpadded ``Conv1d``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "AvgPool2d", "CircularPad1d", "ConstantPad1d",
+           "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "ReflectionPad1d", "ReplicationPad1d", "ZeroPad1d"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _tuple(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple:
+    """An int or ``dims`` ints (each >= ``low``, if given) as a tuple, as PyTorch's ``_single``/``_pair``."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+    if len(items) != dims or not all(isinstance(v, (int, numpy.integer)) and not isinstance(v, bool) for v in items):
+        raise TypeError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
+    if low is not None and min(items) < low:
+        raise ValueError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+class _ConvNd(Module):
+    dims = 0
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < (what == "groups"):
+                raise ValueError(f"{name}: {what} must be a {'positive' if what == 'groups' else 'non-negative'} "
+                                 f"int, got {value!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, but got "
+                             f"padding_mode={padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.kernel_size = _tuple(kernel_size, self.dims, name, "kernel_size", 1)
+        self.stride = _tuple(stride, self.dims, name, "stride", 1)
+        self.dilation = _tuple(dilation, self.dims, name, "dilation", 1)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = _tuple(padding, self.dims, name, "padding", 0)
+        self.padding_mode = padding_mode
+        self.transposed, self.output_padding = False, (0,) * self.dims
+        # F.pad's amounts for the non-zero modes: (left, right) of the last dim first, as PyTorch's attribute
+        self._reversed_padding_repeated_twice = []
+        for k, d, p in reversed(list(zip(self.kernel_size, self.dilation, self._padding_amounts()))):
+            total = d * (k - 1) if self.padding == "same" else 2 * p
+            self._reversed_padding_repeated_twice += [total // 2, total - total // 2]
+        dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(mg.empty(*shape, dtype=dt, device=device))
+        if bias:
+            self.bias = Parameter(mg.empty(self.out_channels, dtype=dt, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def _padding_amounts(self) -> tuple:
+        return (0,) * self.dims if isinstance(self.padding, str) else self.padding
+
+    def reset_parameters(self) -> None:
+        """PyTorch's: weight kaiming-uniform with a=√5, bias U(-1/√fan_in, 1/√fan_in), fan_in = in/groups·∏k."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
+            if fan_in:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.padding_mode == "zeros":
+            return self._function(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        padded = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+        return self._function(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * len(self.padding):
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self.dims:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation) over (N, C_in, L) or unbatched (C_in, L) → (N, C_out, L_out), as
+    ``torch.nn.Conv1d``; L_out = ⌊(L + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1.
+
+    ``weight``: (C_out, C_in/groups, k), ``bias``: (C_out,). ``padding``: an int, ``'valid'`` or ``'same'``;
+    ``padding_mode``: ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+    """
+
+    dims = 1
+    _function = staticmethod(F.conv1d)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) or (C_in, H, W) → (N, C_out, H_out, W_out), as ``torch.nn.Conv2d``;
+    ``weight``: (C_out, C_in/groups, kH, kW). Arguments as :class:`Conv1d`'s, each an int or a pair."""
+
+    dims = 2
+    _function = staticmethod(F.conv2d)
+
+
+# --- pooling ------------------------------------------------------------------------------------------
+
+class _MaxPoolNd(Module):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x: Tensor) -> Any:
+        return self._function(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                              self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """Largest entry of each window: (N, C, L) or (C, L) → (N, C, L_out), as ``torch.nn.MaxPool1d`` (see
+    ``F.max_pool1d``); ``return_indices=True`` also gives each maximum's position in L."""
+
+    _function = staticmethod(F.max_pool1d)
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Largest entry of each window: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out), as ``torch.nn.MaxPool2d``."""
+
+    _function = staticmethod(F.max_pool2d)
+
+
+class AvgPool1d(Module):
+    """Mean of each window: (N, C, L) or (C, L) → (N, C, L_out), as ``torch.nn.AvgPool1d`` (see ``F.avg_pool1d``)."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.kernel_size = _tuple(kernel_size, 1, "AvgPool1d", "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _tuple(stride, 1, "AvgPool1d", "stride", 1)
+        self.padding = _tuple(padding, 1, "AvgPool1d", "padding", 0)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Mean of each window: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out), as ``torch.nn.AvgPool2d``."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Mean over ``output_size`` windows tiling the last dim: (N, C, L) or (C, L) → (N, C, output_size)."""
+
+    def __init__(self, output_size: Any, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """Largest entry of ``output_size`` windows tiling the last dim: (N, C, L) or (C, L) → (N, C, output_size);
+    ``return_indices=True`` also gives each maximum's position in L."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor) -> Any:
+        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+# --- padding ---------------------------------------------------------------------------------------
+
+class _Pad1d(Module):
+    """Pad the last dim by ``padding`` (an int, or (left, right)); a negative amount crops, as PyTorch's."""
+
+    mode = "constant"
+
+    def __init__(self, padding: Any, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.padding = _tuple(padding, 2, type(self).__name__, "padding", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.mode == "constant":
+            return F.pad(x, self.padding, "constant", self.value)
+        if not isinstance(x, Tensor) or x.ndim not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        # a negative amount crops first, then the rest pads what is left (PyTorch's order)
+        left, right = self.padding
+        x = x[..., max(-left, 0):x.shape[-1] - max(-right, 0)]
+        return F.pad(x, (max(left, 0), max(right, 0)), self.mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ConstantPad1d(_Pad1d):
+    """Pad the last dim with ``value``: (*, L) → (*, left + L + right), as ``torch.nn.ConstantPad1d``."""
+
+    def __init__(self, padding: Any, value: float, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(padding)
+        self.value = value
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ZeroPad1d(ConstantPad1d):
+    """Pad the last dim with zeros: (*, L) → (*, left + L + right), as ``torch.nn.ZeroPad1d``."""
+
+    def __init__(self, padding: Any, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_Pad1d):
+    """Mirror the last dim about its end entries (not repeating them): (C, L) or (N, C, L) → (…, left + L +
+    right); each amount < L. As ``torch.nn.ReflectionPad1d``."""
+
+    mode = "reflect"
+
+
+class ReplicationPad1d(_Pad1d):
+    """Repeat the end entries of the last dim: (C, L) or (N, C, L) → (…, left + L + right), as
+    ``torch.nn.ReplicationPad1d``."""
+
+    mode = "replicate"
+
+
+class CircularPad1d(_Pad1d):
+    """Wrap the last dim around: (C, L) or (N, C, L) → (…, left + L + right); each amount <= L. As
+    ``torch.nn.CircularPad1d``."""
+
+    mode = "circular"

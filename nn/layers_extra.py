@@ -1,0 +1,150 @@
+"""``nn.Dropout1d``, ``nn.AlphaDropout``, ``nn.LazyLinear`` and ``nn.Bilinear``, as ``torch.nn``'s.
+
+Parameters are named and initialised as PyTorch's, from the engine's generator (``mg.manual_seed``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from . import functional as F
+from . import init
+from .layers import Linear
+from .module import LoadResult, Module, Parameter
+
+__all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "LazyLinear"]
+
+
+class _DropoutNd(Module):
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p!r}")
+        self.p, self.inplace = float(p), bool(inplace)   # inplace: the same values, as a new tensor
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels in training: each (sample, channel) of (N, C, L) or (C, L) with probability p, the
+    rest scaled by 1/(1-p); the identity in ``eval()``. As ``torch.nn.Dropout1d``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout1d(x, self.p, self.training)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout that keeps a SELU network's zero mean and unit variance (see ``F.alpha_dropout``); the identity
+    in ``eval()``. Any shape. As ``torch.nn.AlphaDropout``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.alpha_dropout(x, self.p, self.training)
+
+
+class LazyLinear(Linear):
+    """A :class:`Linear` whose ``in_features`` is the last dim of its first input, as ``torch.nn.LazyLinear``.
+
+    Until then ``weight`` and ``bias`` are empty placeholders (shape (0,)); the first call gives them their
+    shapes (out_features, in_features) and (out_features,) in place and initialises them as Linear's, so an
+    optimizer built before still holds them; the module then becomes a plain :class:`Linear`, as PyTorch's.
+    ``load_state_dict`` before the first call takes the shapes from the state dict.
+    """
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+        Module.__init__(self)
+        if isinstance(out_features, bool) or not isinstance(out_features, (int, numpy.integer)) or out_features < 0:
+            raise ValueError(f"LazyLinear: out_features must be a non-negative int, got {out_features!r}")
+        dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"LazyLinear: dtype must be a floating type, got {dt}")
+        self.in_features, self.out_features = 0, int(out_features)
+        self.weight = Parameter(mg.empty(0, dtype=dt, device=device))
+        if bias:
+            self.bias = Parameter(mg.empty(0, dtype=dt, device=device))
+        else:
+            self.register_parameter("bias", None)
+
+    def has_uninitialized_params(self) -> bool:
+        """Whether the parameters are still the placeholders (no input seen yet)."""
+        return self.weight.ndim != 2
+
+    def initialize_parameters(self, x: Tensor) -> None:
+        """Shape the parameters for inputs (*, in_features) like ``x`` and initialise them as Linear's."""
+        if not self.has_uninitialized_params():
+            return
+        if not isinstance(x, Tensor) or x.ndim == 0:
+            raise ValueError(f"LazyLinear: the first input must be a Tensor (*, in_features), got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        self._materialize(x.shape[-1])
+
+    def _materialize(self, in_features: int) -> None:
+        self.in_features = int(in_features)
+        with mg.no_grad():
+            # the same Parameter objects, given arrays of their real shapes
+            self.weight.data = mg.empty(self.out_features, self.in_features, dtype=self.weight.dtype,
+                                        device=self.weight.device).data
+            if self.bias is not None:
+                self.bias.data = mg.empty(self.out_features, dtype=self.bias.dtype, device=self.bias.device).data
+        self.reset_parameters()
+        object.__setattr__(self, "__class__", self.cls_to_become)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params():
+            super().reset_parameters()
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.initialize_parameters(x)
+        return F.linear(x, self.weight, self.bias)
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> LoadResult:
+        weight = state.get("weight") if isinstance(state, Mapping) else None
+        if self.has_uninitialized_params() and weight is not None and len(getattr(weight, "shape", ())) == 2:
+            self._materialize(weight.shape[1])
+        return Module.load_state_dict(self, state, strict, assign)   # self may be a Linear by now
+
+
+class Bilinear(Module):
+    """y = x1ᵀ A x2 + b per output feature: x1 (*, in1_features), x2 (*, in2_features) → (*, out_features), as
+    ``torch.nn.Bilinear``. ``weight`` A: (out, in1, in2) and ``bias`` (out,), both U(-1/√in1, 1/√in1)."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        sizes = (in1_features, in2_features, out_features)
+        if not all(isinstance(n, (int, numpy.integer)) and not isinstance(n, bool) and n >= 0 for n in sizes):
+            raise ValueError(f"Bilinear: in1_features, in2_features and out_features must be non-negative ints, "
+                             f"got {sizes}")
+        if in1_features <= 0:
+            raise ValueError(f"Bilinear: in1_features must be > 0, but got (in1_features={in1_features})")
+        self.in1_features, self.in2_features, self.out_features = (int(n) for n in sizes)
+        dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+        if dt.kind != "f":
+            raise TypeError(f"Bilinear: dtype must be a floating type, got {dt}")
+        self.weight = Parameter(mg.empty(out_features, in1_features, in2_features, dtype=dt, device=device))
+        if bias:
+            self.bias = Parameter(mg.empty(out_features, dtype=dt, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

@@ -1,0 +1,156 @@
+"""Margin, ranking, embedding and likelihood losses as modules, as ``torch.nn``'s: ``GaussianNLLLoss``,
+``PoissonNLLLoss``, ``MarginRankingLoss``, ``HingeEmbeddingLoss``, ``SoftMarginLoss``,
+``MultiLabelSoftMarginLoss``, ``CosineEmbeddingLoss``, ``TripletMarginLoss``, ``MultiMarginLoss`` and
+``MultiLabelMarginLoss``.
+
+Each holds its options (constructor arguments in PyTorch's positional order, with its deprecated
+``size_average``/``reduce`` pair) and calls the function of the same name in :mod:`nn.functional`; a class
+``weight`` is a buffer, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import Tensor
+
+from . import functional as F
+from .loss import _buffer, _Loss
+
+__all__ = ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss"]
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood of ``target`` under N(input, var): ½(log var + (input - target)²/var),
+    var clamped to ``eps`` (plus ½log 2π with ``full``). Called as ``loss(input, target, var)``."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean", device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__(reduction, "GaussianNLLLoss")
+        self.full, self.eps = full, eps
+
+    def forward(self, input: Tensor, target: Any, var: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood of ``target`` counts given a log-rate input (``log_input``) or a rate."""
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average: bool | None = None, eps: float = 1e-8,
+                 reduce: bool | None = None, reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "PoissonNLLLoss", size_average, reduce)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input: Tensor, target: Any) -> Tensor:
+        return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full, eps=self.eps,
+                                  reduction=self.reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """max(0, -target·(input1 - input2) + margin): ``loss(input1, input2, target)`` with target ±1."""
+
+    def __init__(self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "MarginRankingLoss", size_average, reduce)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        return F.margin_ranking_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """x where target = 1, max(0, margin - x) where target = -1, for distances x; any shape."""
+
+    def __init__(self, margin: float = 1.0, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "HingeEmbeddingLoss", size_average, reduce)
+        self.margin = margin
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """log(1 + e^{-target·input}) with target ±1 (two-class logistic loss); any shape."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", *,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "SoftMarginLoss", size_average, reduce)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """One-vs-all logistic loss per class, averaged over the classes: input (N, C), target in [0, 1] (N, C);
+    ``weight`` (C,) rescales each class."""
+
+    def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "MultiLabelSoftMarginLoss", size_average, reduce)
+        self.register_buffer("weight", _buffer(weight, "MultiLabelSoftMarginLoss", "weight", dtype, device))
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos(x1, x2) where target = 1, max(0, cos(x1, x2) - margin) where target = -1: ``loss(x1, x2, target)``
+    with x1, x2 (N, D) and target (N,)."""
+
+    def __init__(self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "CosineEmbeddingLoss", size_average, reduce)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """max(0, margin + ‖a - p‖ - ‖a - n‖) (p-norms over the last dim): ``loss(anchor, positive, negative)``,
+    each (N, D); ``swap`` uses the closer of a and p to n."""
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", *,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "TripletMarginLoss", size_average, reduce)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
+                                     swap=self.swap, reduction=self.reduction)
+
+
+class MultiMarginLoss(_Loss):
+    """Multi-class hinge loss Σ_{i ≠ y} max(0, margin - x_y + x_i)^p / C: input (N, C), target (N,) class
+    indices; ``weight`` (C,) rescales by the target's class."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None, size_average: bool | None = None,
+                 reduce: bool | None = None, reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "MultiMarginLoss", size_average, reduce)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 supported, got {p!r}")
+        if weight is not None and getattr(weight, "ndim", 1) != 1:
+            raise ValueError("MultiMarginLoss: weight must be one-dimensional")
+        self.p, self.margin = p, margin
+        self.register_buffer("weight", _buffer(weight, "MultiMarginLoss", "weight", dtype, device))
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
+                                   reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss: input (N, C), target (N, C) of class indices ended by -1; see
+    ``F.multilabel_margin_loss``."""
+
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", *,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "MultiLabelMarginLoss", size_average, reduce)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)

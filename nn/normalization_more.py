@@ -1,0 +1,135 @@
+"""``nn.GroupNorm`` and ``nn.InstanceNorm1d``, as ``torch.nn``'s: a learned scale and shift per channel,
+PyTorch's parameter and buffer names."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from . import functional as F
+from .module import Module, Parameter
+
+__all__ = ["GroupNorm", "InstanceNorm1d"]
+
+
+def _channels(value: Any, what: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
+        raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _affine_parameters(module: Module, channels: int, affine: bool, bias: bool, dtype: Any, device: Any) -> None:
+    """``weight`` (ones) and ``bias`` (zeros), both (C,), or None where PyTorch has None."""
+    dt = mg.float32 if dtype is None else dtype
+    if affine:
+        module.weight = Parameter(mg.ones(channels, dtype=dt, device=device))
+        if bias:
+            module.bias = Parameter(mg.zeros(channels, dtype=dt, device=device))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+class GroupNorm(Module):
+    """Normalise each group of channels of each sample: (N, C, *) → same shape, as ``torch.nn.GroupNorm``.
+
+    The C channels split into ``num_groups`` groups; each group of each sample gets mean 0 and biased variance 1
+    over its channels and all other dims, then ``weight`` (ones) and ``bias`` (zeros), both (C,), scale and
+    shift each channel (``affine=False``: neither; ``bias=False``: no shift).
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__()
+        self.num_groups = _channels(num_groups, "num_groups", "GroupNorm")
+        self.num_channels = _channels(num_channels, "num_channels", "GroupNorm")
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.eps, self.affine = float(eps), bool(affine)
+        _affine_parameters(self, self.num_channels, self.affine, bias, dtype, device)
+
+    def reset_parameters(self) -> None:
+        with mg.no_grad():
+            if self.weight is not None:
+                self.weight.fill_(1.0)
+            if self.bias is not None:
+                self.bias.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class InstanceNorm1d(Module):
+    """Normalise each channel of each sample over its length: (N, C, L) or (C, L) → same shape, as
+    ``torch.nn.InstanceNorm1d``.
+
+    ``affine=True`` adds ``weight`` (ones) and ``bias`` (zeros), (C,). ``track_running_stats=True`` keeps
+    buffers ``running_mean``, ``running_var`` (C,) and ``num_batches_tracked``, moved by ``momentum`` in
+    training and used in ``eval()`` instead of each instance's statistics.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device: Any = None, dtype: Any = None, *,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.num_features = _channels(num_features, "num_features", "InstanceNorm1d")
+        self.eps, self.momentum = float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        _affine_parameters(self, self.num_features, self.affine, bias, dtype, device)
+        if self.track_running_stats:
+            dt = mg.float32 if dtype is None else dtype
+            self.register_buffer("running_mean", mg.zeros(num_features, dtype=dt, device=device))
+            self.register_buffer("running_var", mg.ones(num_features, dtype=dt, device=device))
+            self.register_buffer("num_batches_tracked", mg.tensor(0, dtype=mg.int64, device=device))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            with mg.no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1.0)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        with mg.no_grad():
+            if self.weight is not None:
+                self.weight.fill_(1.0)
+            if self.bias is not None:
+                self.bias.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.ndim not in (2, 3):
+            raise ValueError(f"InstanceNorm1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        channels = x.shape[-2]
+        if channels != self.num_features:
+            if self.affine:
+                raise ValueError(f"InstanceNorm1d: expected input's size at dim={x.ndim - 2} to match num_features "
+                                 f"({self.num_features}), but got: {channels}.")
+            warnings.warn(f"InstanceNorm1d: input's size at dim={x.ndim - 2} does not match num_features. You can "
+                          "silence this warning by not passing in num_features, which is not used because "
+                          "affine=False", stacklevel=2)
+        batched = x if x.ndim == 3 else x.unsqueeze(0)
+        out = F.instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out if x.ndim == 3 else out.squeeze(0)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
