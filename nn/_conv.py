@@ -69,8 +69,9 @@ class Unfold(mg.Function):
 
 # --- arguments ---------------------------------------------------------------------------------
 
-def _ints(value: Any, dims: int, name: str, what: str, low: int) -> tuple:
-    """An int or a sequence of ``dims`` ints, each >= ``low``, as a tuple of ``dims`` ints."""
+def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple:
+    """An int or a sequence of ``dims`` ints, each >= ``low`` (if given), as a tuple of ``dims`` ints (PyTorch's
+    ``_single``/``_pair``, checked)."""
     items = value if isinstance(value, (tuple, list)) else (value,) * dims
     try:
         numbers = tuple(operator.index(v) for v in items if not isinstance(v, bool))
@@ -78,7 +79,7 @@ def _ints(value: Any, dims: int, name: str, what: str, low: int) -> tuple:
         numbers = ()
     if len(numbers) != dims or len(items) != dims:
         raise TypeError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
-    if min(numbers) < low:
+    if low is not None and min(numbers) < low:
         raise ValueError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
     return numbers
 

@@ -19,22 +19,13 @@ from minigrad import Tensor
 
 from . import functional as F
 from . import init
+from ._conv import _ints
 from .module import Module, Parameter
 
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "AvgPool2d", "CircularPad1d", "ConstantPad1d",
            "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "ReflectionPad1d", "ReplicationPad1d", "ZeroPad1d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _tuple(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple:
-    """An int or ``dims`` ints (each >= ``low``, if given) as a tuple, as PyTorch's ``_single``/``_pair``."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
-    if len(items) != dims or not all(isinstance(v, (int, numpy.integer)) and not isinstance(v, bool) for v in items):
-        raise TypeError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
-    if low is not None and min(items) < low:
-        raise ValueError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
-    return tuple(int(v) for v in items)
 
 
 class _ConvNd(Module):
@@ -56,9 +47,9 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, but got "
                              f"padding_mode={padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        self.kernel_size = _tuple(kernel_size, self.dims, name, "kernel_size", 1)
-        self.stride = _tuple(stride, self.dims, name, "stride", 1)
-        self.dilation = _tuple(dilation, self.dims, name, "dilation", 1)
+        self.kernel_size = _ints(kernel_size, self.dims, name, "kernel_size", 1)
+        self.stride = _ints(stride, self.dims, name, "stride", 1)
+        self.dilation = _ints(dilation, self.dims, name, "dilation", 1)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
@@ -66,7 +57,7 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _tuple(padding, self.dims, name, "padding", 0)
+            self.padding = _ints(padding, self.dims, name, "padding", 0)
         self.padding_mode = padding_mode
         self.transposed, self.output_padding = False, (0,) * self.dims
         # F.pad's amounts for the non-zero modes: (left, right) of the last dim first, as PyTorch's attribute
@@ -178,9 +169,9 @@ class AvgPool1d(Module):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.kernel_size = _tuple(kernel_size, 1, "AvgPool1d", "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _tuple(stride, 1, "AvgPool1d", "stride", 1)
-        self.padding = _tuple(padding, 1, "AvgPool1d", "padding", 0)
+        self.kernel_size = _ints(kernel_size, 1, "AvgPool1d", "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _ints(stride, 1, "AvgPool1d", "stride", 1)
+        self.padding = _ints(padding, 1, "AvgPool1d", "padding", 0)
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
@@ -249,7 +240,7 @@ class _Pad1d(Module):
 
     def __init__(self, padding: Any, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.padding = _tuple(padding, 2, type(self).__name__, "padding", None)
+        self.padding = _ints(padding, 2, type(self).__name__, "padding", None)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.mode == "constant":
