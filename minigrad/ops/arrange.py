@@ -1,6 +1,545 @@
-"""(placeholder, filled in by this session's work)"""
+"""PyTorch's rearranging and indexing ops: ``movedim``, ``select``, ``tile``, ``unflatten``, ``diagonal``,
+``diag_embed``, ``take``, ``index_add``/``index_copy``/``index_fill``, ``masked_scatter``, ``rot90``
+and ``unfold``. The stacks (``hstack`` …), splits (``tensor_split`` …) and products (``mv``,
+``tensordot``, ``kron``, ``cross``, ``diff`` …) are in ``combine.py``, and listed here too.
+
+Most are compositions of differentiable ops (``permute``, ``getitem``, ``gather``, ``scatter``,
+``split`` …), so their gradients are those ops' gradients; a ``Function`` is written only where
+no composition gives the gradient cheaply (``diagonal``/``diag_embed``, ``masked_scatter``).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
-METHODS: dict = {}
+import math
+from typing import Any, Sequence
+
+from .. import backend
+from ..autograd import AxisError, Function
+from ..tensor import Tensor
+from ._util import int_tuple, normalize_axis, number, one_axis, tensor_arg
+from .combine import (  # listed in __all__ and METHODS below
+    _int,
+    addbmm,
+    addmv,
+    addr,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    column_stack,
+    cross,
+    diff,
+    dsplit,
+    dstack,
+    hsplit,
+    hstack,
+    inner,
+    kron,
+    linalg_cross,
+    matrix_power,
+    mv,
+    row_stack,
+    split_with_sizes,
+    tensor_split,
+    tensordot,
+    vdot,
+    vsplit,
+    vstack,
+)
+from .elementwise import where
+from .index import flip
+from .inplace import _fill, _inplace
+from .select import Gather
+from .shape import Reshape, broadcast_to, clone, getitem, narrow, permute, repeat, reshape, swapaxes
+
+
+def _device_array(x: Tensor, make: Any) -> Any:
+    """``make(xp)`` on ``x``'s device: index arrays built next to the data (CuPy's current device)."""
+    with backend.on_device(x.device):
+        return make(backend.array_module(x.data))
+
+
+# --- moving dims ---------------------------------------------------------------------------------------
+
+def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
+    """The dims ``source`` (an int or a sequence) moved to positions ``destination``, the others kept in
+    order (torch.movedim); (2, 3, 4).movedim(0, -1) → (3, 4, 2)."""
+    x = tensor_arg(x, "movedim")
+    src, dst = int_tuple(source, "movedim", "source"), int_tuple(destination, "movedim", "destination")
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {list(src)} and destination {list(dst)} must have the same number of dims")
+    ndim = max(x.ndim, 1)
+    src, dst = normalize_axis(src, ndim, "movedim"), normalize_axis(dst, ndim, "movedim")
+    for what, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"movedim: repeated dim in {what} {list(dims)} (shape {x.shape})")
+    if x.ndim == 0:
+        return permute(x, (), name="movedim")
+    order = [d for d in range(x.ndim) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, order, name="movedim")
+
+
+moveaxis = movedim
+
+
+def swapdims(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Dims ``dim0`` and ``dim1`` exchanged (torch.swapdims: ``transpose(dim0, dim1)``)."""
+    x = tensor_arg(x, "swapdims")
+    for d in (dim0, dim1):
+        one_axis(d, max(x.ndim, 1), "swapdims")   # an error names this op
+    return swapaxes(x, dim0, dim1)
+
+
+def select(x: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim`` (that dim removed): ``x.select(1, i)`` is ``x[:, i]``."""
+    x = tensor_arg(x, "select")
+    if x.ndim == 0:
+        raise IndexError("select: cannot be applied to a 0-d tensor")
+    axis = one_axis(dim, x.ndim, "select")
+    i = _int(index, "select", "index")
+    size = x.shape[axis]
+    if not -size <= i < size:
+        raise IndexError(f"select: index {i} is out of range for dim {axis} of size {size} (shape {x.shape})")
+    return getitem(x, (slice(None),) * axis + (i,))
+
+
+def tile(x: Tensor, *dims: Any) -> Tensor:
+    """``x`` repeated ``dims[i]`` times along each dim; fewer counts than dims are padded with 1s in front
+    (torch.tile): (3, 4).tile(2) → (3, 8)."""
+    x = tensor_arg(x, "tile")
+    counts = int_tuple(dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims, "tile", "dims")
+    if any(c < 0 for c in counts):
+        raise ValueError(f"tile: counts must be non-negative, got {list(counts)} (shape {x.shape})")
+    return repeat(x, (1,) * (x.ndim - len(counts)) + counts)
+
+
+def ravel(x: Tensor) -> Tensor:
+    """The elements as a 1-D tensor in row-major order (a 0-d tensor gives shape (1,))."""
+    op = Reshape((-1,))
+    op.name = "ravel"
+    return op(tensor_arg(x, "ravel"))
+
+
+def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
+    """Dim ``dim`` split into several with ``sizes`` (one may be -1): (3, 4).unflatten(1, (2, 2)) → (3, 2, 2)."""
+    x = tensor_arg(x, "unflatten")
+    if x.ndim == 0:
+        raise AxisError("unflatten: a 0-d tensor has no dim to unflatten")
+    axis = one_axis(dim, x.ndim, "unflatten")
+    sizes = int_tuple(sizes, "unflatten", "sizes")
+    size = x.shape[axis]
+    known = math.prod(s for s in sizes if s != -1)
+    if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes) or (
+            known != size if -1 not in sizes else (known == 0 or size % known)):
+        raise ValueError(f"unflatten: sizes {list(sizes)} do not multiply up to the size {size} of dim {axis} "
+                         f"(shape {x.shape}; give a non-empty list with at most one -1)")
+    sizes = tuple(size // known if s == -1 else s for s in sizes)
+    op = Reshape(x.shape[:axis] + sizes + x.shape[axis + 1:])
+    op.name = "unflatten"
+    return op(x)
+
+
+# --- diagonals -----------------------------------------------------------------------------------------
+
+def _write_diagonal(xp: Any, shape: tuple, values: Any, offset: int, axis1: int, axis2: int) -> Any:
+    """Zeros of ``shape`` with ``values`` (…, n) on diagonal ``offset`` of dims ``axis1``, ``axis2``."""
+    out = xp.zeros(shape, dtype=values.dtype)
+    n = values.shape[-1]
+    rows, cols = xp.arange(n) + max(-offset, 0), xp.arange(n) + max(offset, 0)
+    xp.moveaxis(out, (axis1, axis2), (-2, -1))[..., rows, cols] = values   # a view: writes into out
+    return out
+
+
+class Diagonal(Function):
+    """Diagonal ``offset`` of dims ``axis1``, ``axis2``, as a new last dim; backward writes it back."""
+
+    def __init__(self, offset: int, axis1: int, axis2: int) -> None:
+        self.offset, self.axis1, self.axis2 = offset, axis1, axis2
+
+    def forward(self, x: Any) -> Any:
+        self.in_shape = x.shape
+        return self.xp.diagonal(x, self.offset, self.axis1, self.axis2).copy()
+
+    def backward(self, gy: Any) -> Any:
+        return _write_diagonal(self.xp, self.in_shape, gy, self.offset, self.axis1, self.axis2)
+
+
+class DiagEmbed(Function):
+    """The last dim of x written on diagonal ``offset`` of new dims ``axis1``, ``axis2`` (Diagonal's adjoint)."""
+
+    name = "diag_embed"
+
+    def __init__(self, offset: int, axis1: int, axis2: int, out_shape: tuple) -> None:
+        self.offset, self.axis1, self.axis2, self.out_shape = offset, axis1, axis2, out_shape
+
+    def forward(self, x: Any) -> Any:
+        return _write_diagonal(self.xp, self.out_shape, x, self.offset, self.axis1, self.axis2)
+
+    def backward(self, gy: Any) -> Any:
+        return self.xp.diagonal(gy, self.offset, self.axis1, self.axis2).copy()
+
+
+def _two_dims(ndim: int, dim1: Any, dim2: Any, name: str) -> tuple:
+    a1, a2 = one_axis(dim1, ndim, name), one_axis(dim2, ndim, name)
+    if a1 == a2:
+        raise ValueError(f"{name}: the two dims must differ, got {dim1} and {dim2}")
+    return a1, a2
+
+
+def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The elements ``x[…, i, …, i + offset, …]`` of dims ``dim1``, ``dim2``, as a new last dim (torch.diagonal):
+    (3, 4, 5).diagonal(0, 1, 2) → (3, 4); an offset past the edge gives an empty last dim."""
+    x = tensor_arg(x, "diagonal")
+    if x.ndim < 2:
+        raise AxisError(f"diagonal: expects a tensor with at least 2 dims, got shape {x.shape}")
+    a1, a2 = _two_dims(x.ndim, dim1, dim2, "diagonal")
+    return Diagonal(_int(offset, "diagonal", "offset"), a1, a2)(x)
+
+
+def diag_embed(x: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Each last-dim vector (n,) of ``x`` as diagonal ``offset`` of an (n + |offset|) square in new dims
+    ``dim1``, ``dim2`` of the output, zeros elsewhere (torch.diag_embed): (2, 3) → (2, 3, 3)."""
+    x = tensor_arg(x, "diag_embed")
+    if x.ndim == 0:
+        raise AxisError("diag_embed: expects a tensor with at least 1 dim, got shape ()")
+    offset = _int(offset, "diag_embed", "offset")
+    a1, a2 = _two_dims(x.ndim + 1, dim1, dim2, "diag_embed")
+    side = x.shape[-1] + abs(offset)
+    batch = iter(x.shape[:-1])
+    out_shape = tuple(side if d in (a1, a2) else next(batch) for d in range(x.ndim + 1))
+    return DiagEmbed(offset, a1, a2, out_shape)(x)
+
+
+def trace(x: Tensor) -> Tensor:
+    """The sum of the main diagonal of a 2-D tensor (integers sum to int64), a 0-d tensor (torch.trace)."""
+    x = tensor_arg(x, "trace")
+    if x.ndim != 2:
+        raise ValueError(f"trace: expects a 2-D tensor (a matrix), got shape {x.shape}")
+    if x.dtype.kind == "b":
+        raise TypeError("trace: not implemented for bool tensors (as in PyTorch); cast first")
+    return diagonal(x).sum()
+
+
+# --- picking and writing by index ----------------------------------------------------------------------
+
+def _index_data(index: Any, name: str, max_ndim: int | None = None) -> Any:
+    """The raw integer array of an index (a Tensor, an array or a list); other dtypes raise a TypeError."""
+    data = index.data if isinstance(index, Tensor) else index
+    if not backend.is_array(data):
+        try:
+            data = backend.numpy.asarray(data)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: index must be an integer tensor, got {type(index).__name__}") from None
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
+    if max_ndim is not None and data.ndim > max_ndim:
+        raise ValueError(f"{name}: index must be a vector (0-d or 1-D), got shape {tuple(data.shape)}")
+    return data
+
+
+def _check_range(data: Any, size: int, name: str, where: str, negative: bool) -> None:
+    """Every index in ``[-size, size)`` (``[0, size)`` without ``negative``); a host read of min and max."""
+    if data.size:
+        low, high = int(data.min()), int(data.max())
+        if low < (-size if negative else 0) or high >= size:
+            bad = low if low < (-size if negative else 0) else high
+            raise IndexError(f"{name}: index {bad} is out of range for {where} of size {size}")
+
+
+def take(x: Tensor, index: Any) -> Tensor:
+    """``x`` read as 1-D at the integers ``index`` (negative count from the end); the result has index's
+    shape. Repeated indices accumulate their gradients (torch.take)."""
+    x = tensor_arg(x, "take")
+    data = _index_data(index, "take")
+    _check_range(data, x.numel(), "take", f"a tensor of shape {x.shape} read as 1-D", negative=True)
+    flat = reshape(x, -1)
+    # a Tensor index stays one, so an mg.compile replay reads each call's indices
+    return getitem(flat, index if isinstance(index, Tensor) else backend.to_device(data, x.device))
+
+
+def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
+    """``x`` picked at ``indices`` along ``dim``, both broadcast in the other dims (torch.take_along_dim);
+    without ``dim``, ``x`` flattened at ``indices`` flattened (a 1-D result)."""
+    x = tensor_arg(x, "take_along_dim")
+    data = _index_data(indices, "take_along_dim")
+    if dim is None:
+        _check_range(data, x.numel(), "take_along_dim", f"a tensor of shape {x.shape} read as 1-D", negative=False)
+        flat_index = reshape(indices, -1) if isinstance(indices, Tensor) else backend.to_device(data, x.device)
+        return getitem(reshape(x, -1), flat_index)
+    if x.ndim == 0 or data.ndim != x.ndim:
+        raise ValueError(f"take_along_dim: input and indices need the same number of dims (at least 1), got "
+                         f"shapes {x.shape} and {tuple(data.shape)}")
+    axis = one_axis(dim, x.ndim, "take_along_dim")
+    size = x.shape[axis]
+    _check_range(data, size, "take_along_dim", f"dim {axis}", negative=True)
+    try:
+        batch = backend.numpy.broadcast_shapes(x.shape[:axis] + (1,) + x.shape[axis + 1:],
+                                               data.shape[:axis] + (1,) + data.shape[axis + 1:])
+    except ValueError:
+        raise ValueError(f"take_along_dim: shapes {x.shape} and {tuple(data.shape)} do not broadcast outside "
+                         f"dim {axis}") from None
+    x_shape = batch[:axis] + (size,) + batch[axis + 1:]
+    index_shape = batch[:axis] + (data.shape[axis],) + batch[axis + 1:]
+    # with tensor ops, so that the array Gather holds is a traced one an mg.compile replay recomputes
+    index = indices.to(x.device) if isinstance(indices, Tensor) else tensor_arg(backend.to_device(data, x.device),
+                                                                                 "take_along_dim")
+    index = where(index < 0, index + size, index).astype("int64")
+    op = Gather(axis, (index if index.shape == index_shape else broadcast_to(index, index_shape)).data)
+    op.name = "take_along_dim"
+    return op(x if x.shape == x_shape else broadcast_to(x, x_shape))
+
+
+def _index_vector(x: Tensor, dim: Any, index: Any, name: str, negative: bool) -> tuple:
+    """(axis, 1-D int64 index array on x's device) for the ``index_*`` ops; a 0-d x counts as shape (1,).
+
+    A 1-D int64 index Tensor's own array is kept (not a copy), so an ``mg.compile`` replay reads each call's.
+    """
+    axis = one_axis(dim, max(x.ndim, 1), name)
+    data = _index_data(index, name, max_ndim=1)
+    size = x.shape[axis] if x.ndim else 1
+    _check_range(data, size, name, f"dim {axis} (shape {x.shape})", negative)
+    vector = data if data.ndim == 1 else data.reshape(-1)
+    return axis, backend.to_device(vector, x.device).astype("int64", copy=False)
+
+
+class IndexWrite(Function):
+    """``out = x`` with the slices ``source[…, i, …]`` added (``add``) or copied to ``out[…, index[i], …]``
+    along ``axis``; repeated indices accumulate when adding.
+
+    Gradients as PyTorch's: x gets gy (less the overwritten slices for a copy); source gets gy's
+    slices at ``index``.
+    """
+
+    def __init__(self, axis: int, index: Any, add: bool) -> None:
+        self.axis, self.index, self.add = axis, index, add
+        self.name = "index_add" if add else "index_copy"
+
+    def forward(self, x: Any, source: Any) -> Any:
+        xp = self.xp
+        out = x.copy()
+        target, values = xp.moveaxis(out, self.axis, 0), xp.moveaxis(source, self.axis, 0)   # views
+        if self.add:
+            backend.scatter_add(xp, target, self.index, values)
+        else:
+            target[self.index] = values
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        xp = self.xp
+        gx = gsource = None
+        if self.needs_grad[0]:
+            gx = gy if self.add else gy.copy()
+            if not self.add:
+                xp.moveaxis(gx, self.axis, 0)[self.index] = 0
+        if self.needs_grad[1]:
+            gsource = xp.moveaxis(xp.moveaxis(gy, self.axis, 0)[self.index], 0, self.axis)
+        return gx, gsource
+
+
+def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool, alpha: Any = 1) -> Tensor:
+    """index_add (``add``) or index_copy, checked as PyTorch checks them."""
+    x, source = tensor_arg(x, name), tensor_arg(source, name)
+    axis, data = _index_vector(x, dim, index, name, negative=False)
+    expected = x.shape[:axis] + (data.size,) + x.shape[axis + 1:] if x.ndim else ()
+    if source.shape != expected:
+        raise ValueError(f"{name}: source of shape {source.shape} must have the shape {expected} of the tensor "
+                         f"{x.shape} with dim {axis} the index's length {data.size}")
+    if source.dtype != x.dtype:
+        raise TypeError(f"{name}: the tensor ({x.dtype}) and source ({source.dtype}) must have the same dtype")
+    if source.device != x.device:
+        raise ValueError(f"{name}: source is on {source.device} but the tensor is on {x.device}")
+    alpha = number(alpha, name, "alpha")
+    if alpha != 1:
+        if x.dtype.kind in "iub" and (x.dtype.kind == "b" or not float(alpha).is_integer()):
+            raise TypeError(f"{name}: alpha {alpha!r} for a tensor of dtype {x.dtype} (ints take a whole number, "
+                            "bools none)")
+        source = source * (int(alpha) if x.dtype.kind in "iu" else alpha)
+    if x.ndim == 0:
+        return reshape(IndexWrite(0, data, add)(reshape(x, (1,)), reshape(source, (1,))), ())
+    return IndexWrite(axis, data, add)(x, source)
+
+
+def index_add(x: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
+    """A copy of ``x`` with ``alpha * source[…, i, …]`` added at ``x[…, index[i], …]`` along ``dim``
+    (repeated indices accumulate). source: x's shape with dim ``dim`` of index's length (torch.index_add)."""
+    return _index_write(x, dim, index, source, "index_add", True, alpha)
+
+
+def index_copy(x: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
+    """A copy of ``x`` with ``x[…, index[i], …] = source[…, i, …]`` along ``dim`` (torch.index_copy)."""
+    return _index_write(x, dim, index, source, "index_copy", False)
+
+
+def index_fill(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:
+    """A copy of ``x`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor,
+    cast to x's dtype; a tensor value gets the sum of the gradient at the filled places)."""
+    x = tensor_arg(x, "index_fill")
+    axis, data = _index_vector(x, dim, index, "index_fill", negative=True)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+        value = value.to(x.device, x.dtype)
+    elif isinstance(value, (bool, int, float, backend.numpy.number, backend.numpy.bool_)):
+        value = _device_array(x, lambda xp: xp.asarray(value).astype(x.dtype))
+    else:
+        raise TypeError(f"index_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
+
+    def make_mask(xp: Any) -> Any:
+        mask = xp.zeros(x.shape[axis] if x.ndim else 1, dtype=bool)
+        mask[data] = True
+        return mask.reshape((1,) * axis + (-1,) + (1,) * (x.ndim - axis - 1)) if x.ndim else mask.reshape(())
+
+    return _fill("index_fill", _device_array(x, make_mask), value)(x)
+
+
+class MaskedScatter(Function):
+    """``out[mask] = source.flatten()[:count]``: x's gradient where the mask is False, source's at its first
+    ``count`` elements (the rest 0)."""
+
+    name = "masked_scatter"
+
+    def forward(self, x: Any, mask: Any, source: Any) -> Any:
+        mask = self.xp.broadcast_to(mask, x.shape)
+        self.saved, self.source_shape = (mask,), source.shape   # saved: an mg.compile replay uses each call's
+        count = int(mask.sum())
+        if count > source.size:
+            raise ValueError(f"the mask has {count} True elements but source has only {source.size}")
+        out = x.copy()
+        out[mask] = source.reshape(-1)[:count]
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        xp = self.xp
+        (mask,) = self.saved
+        gx = gsource = None
+        if self.needs_grad[0]:
+            gx = xp.where(mask, xp.zeros((), dtype=gy.dtype), gy)
+        if self.needs_grad[2]:
+            picked = gy[mask]
+            gsource = xp.zeros(math.prod(self.source_shape), dtype=gy.dtype)
+            gsource[:picked.size] = picked
+            gsource = gsource.reshape(self.source_shape)
+        return gx, None, gsource
+
+
+def masked_scatter(x: Tensor, mask: Any, source: Tensor) -> Tensor:
+    """``x`` with the places where the bool ``mask`` is True filled, in row-major order, from the first
+    elements of ``source`` (which needs at least as many); x and mask broadcast (torch.masked_scatter)."""
+    x, mask, source = (tensor_arg(t, "masked_scatter") for t in (x, mask, source))
+    if mask.dtype != bool:
+        raise TypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}")
+    if source.dtype != x.dtype:
+        raise TypeError(f"masked_scatter: the tensor ({x.dtype}) and source ({source.dtype}) must have the same "
+                        "dtype")
+    try:
+        shape = tuple(backend.numpy.broadcast_shapes(x.shape, mask.shape))
+    except ValueError:
+        raise ValueError(f"masked_scatter: mask of shape {mask.shape} does not broadcast with shape {x.shape}") \
+            from None
+    return MaskedScatter()(x if x.shape == shape else broadcast_to(x, shape), mask, source)
+
+
+def index_add_(x: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
+    """:func:`index_add` in place."""
+    return _inplace(x, "index_add_", lambda cur: _index_write(cur, dim, index, source, "index_add_", True, alpha),
+                    source)
+
+
+def index_copy_(x: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
+    """:func:`index_copy` in place."""
+    return _inplace(x, "index_copy_", lambda cur: _index_write(cur, dim, index, source, "index_copy_", False),
+                    source)
+
+
+def index_fill_(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:
+    """:func:`index_fill` in place."""
+    return _inplace(x, "index_fill_", lambda cur: index_fill(cur, dim, index, value), value)
+
+
+def masked_scatter_(x: Tensor, mask: Any, source: Tensor) -> Tensor:
+    """:func:`masked_scatter` in place (the mask broadcasts to x's shape, x does not grow)."""
+    return _inplace(x, "masked_scatter_", lambda cur: masked_scatter(cur, mask, source), source)
+
+
+# --- flips, rotations, windows -------------------------------------------------------------------------
+
+def rot90(x: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+    """``x`` rotated by 90° ``k`` times in the plane ``dims``, from the first dim towards the second
+    (torch.rot90); (3, 4) → (4, 3) for odd k."""
+    x = tensor_arg(x, "rot90")
+    k = _int(k, "rot90", "k") % 4
+    dims = int_tuple(dims, "rot90", "dims")
+    if len(dims) != 2:
+        raise ValueError(f"rot90: dims must be two dims, got {list(dims)}")
+    if x.ndim < 2:
+        raise ValueError(f"rot90: expects a tensor with at least 2 dims, got shape {x.shape}")
+    a, b = _two_dims(x.ndim, dims[0], dims[1], "rot90")
+    if k == 0:
+        return clone(x)
+    if k == 2:
+        return flip(x, (a, b))
+    return swapaxes(flip(x, b if k == 1 else a), a, b)
+
+
+def fliplr(x: Tensor) -> Tensor:
+    """``x`` with dim 1 reversed (left/right); at least 2 dims."""
+    x = tensor_arg(x, "fliplr")
+    if x.ndim < 2:
+        raise ValueError(f"fliplr: expects a tensor with at least 2 dims, got shape {x.shape}")
+    return flip(x, 1)
+
+
+def flipud(x: Tensor) -> Tensor:
+    """``x`` with dim 0 reversed (up/down); at least 1 dim."""
+    x = tensor_arg(x, "flipud")
+    if x.ndim < 1:
+        raise ValueError("flipud: expects a tensor with at least 1 dim, got shape ()")
+    return flip(x, 0)
+
+
+def narrow_copy(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """A copy of ``x.narrow(dim, start, length)`` (its own memory)."""
+    try:
+        part = narrow(x, dim, start, length)
+    except (IndexError, TypeError, ValueError) as error:
+        raise backend.reworded(error, f"narrow_copy{str(error)[len('narrow'):]}") from error
+    return clone(part)
+
+
+def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """All windows of ``size`` along ``dimension``, ``step`` apart, as a new last dim (Tensor.unfold):
+    (3, 7).unfold(1, 3, 2) → (3, 3, 3); overlapping windows add their gradients."""
+    x = tensor_arg(x, "unfold")
+    axis = one_axis(dimension, max(x.ndim, 1), "unfold")
+    size, step = _int(size, "unfold", "size"), _int(step, "unfold", "step")
+    length = x.shape[axis] if x.ndim else 1
+    if size < 0 or size > length:
+        raise ValueError(f"unfold: size {size} must be in 0..{length}, the size of dim {axis} (shape {x.shape})")
+    if step <= 0:
+        raise ValueError(f"unfold: step must be positive, got {step}")
+    if x.ndim == 0:
+        return getitem(reshape(x, (1,)), slice(0, size))
+    windows = (length - size) // step + 1
+    starts = _device_array(x, lambda xp: (xp.arange(windows) * step)[:, None] + xp.arange(size)[None, :])
+    picked = getitem(x, (slice(None),) * axis + (starts,))   # (…, windows, size, …): the window dims in place
+    return movedim(picked, axis + 1, -1)
+
+
+# --- the tables ----------------------------------------------------------------------------------------
+
+__all__ = [
+    "movedim", "moveaxis", "swapdims", "select", "tile", "ravel", "unflatten", "diagonal", "diag_embed", "trace",
+    "take", "take_along_dim", "index_add", "index_copy", "index_fill", "masked_scatter", "rot90", "fliplr",
+    "flipud", "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack",
+    "column_stack", "tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes",
+    # from combine.py
+    "mv", "vdot", "tensordot", "inner", "kron", "cross", "linalg_cross", "addmv", "addr", "addbmm", "matrix_power",
+    "diff",
+]
+# torch.Tensor's methods among them (no stacks, tensordot nor linalg_cross), the in-place ones and unfold
+METHODS: dict = {name: globals()[name] for name in __all__ if name not in (
+    "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack", "column_stack",
+    "tensordot", "linalg_cross")}
+METHODS.update({"index_add_": index_add_, "index_copy_": index_copy_, "index_fill_": index_fill_,
+                "masked_scatter_": masked_scatter_, "unfold": unfold})

@@ -1,0 +1,407 @@
+"""Ops that combine tensors or cut one into parts, with PyTorch's names: the stacks (``hstack``,
+``vstack``, ``dstack``, ``column_stack``, ``atleast_Nd``), the splits (``tensor_split``, ``hsplit`` …,
+``split_with_sizes``), the products (``mv``, ``inner``, ``tensordot``, ``kron``, ``cross`` and
+``linalg_cross``, ``vdot``, ``addmv``, ``addr``, ``addbmm``, ``matrix_power``) and ``diff``.
+
+Each is a composition of ``cat``, ``split``, ``matmul``, ``permute``/``reshape``, ``mul`` and
+``roll``, so the gradients are theirs; ``tensordot`` and ``addbmm`` become one matrix product each.
+Mixed dtypes promote as everywhere in minigrad (NumPy's rules; PyTorch refuses some pairs).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import warnings
+from typing import Any, Sequence
+
+from .. import backend
+from ..autograd import AxisError
+from ..recording import note_read
+from ..tensor import Tensor
+from ._util import int_tuple, normalize_axis, number, one_axis, tensor_arg
+from .contract import _scaled_sum, dot, mm, outer
+from .elementwise import mul, sub
+from .index import roll
+from .inplace import _fill
+from .join import Split, cat
+from .linalg import MatMul, matmul
+from .shape import broadcast_to, clone, getitem, permute, reshape
+
+
+def _int(value: Any, name: str, what: str) -> int:
+    """An int argument (a one-element int tensor too); a bool, float or anything else raises a TypeError."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}") from None
+
+
+def _shapes(name: str, a: Tensor, b: Tensor, want: str) -> ValueError:
+    return ValueError(f"{name}: expects {want}, got shapes {a.shape} and {b.shape}")
+
+
+# --- stacks and splits ---------------------------------------------------------------------------------
+
+def _atleast(ndim: int, tensors: tuple, name: str) -> Any:
+    """torch.atleast_Nd: one tensor in gives one out; several, or one list, give a tuple."""
+    single = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
+    items = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    out = []
+    for t in items:
+        t = tensor_arg(t, name)
+        if t.ndim < ndim:
+            if t.ndim == 0:
+                shape = (1,) * ndim
+            elif t.ndim == 1:
+                shape = (1, t.shape[0], 1)[:ndim]   # (n,) → (1, n) or (1, n, 1)
+            else:
+                shape = t.shape + (1,)              # (m, n) → (m, n, 1)
+            t = reshape(t, shape)
+        out.append(t)
+    return out[0] if single else tuple(out)
+
+
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor with at least 1 dim (a 0-d one becomes (1,)); one tensor in, one out, else a tuple."""
+    return _atleast(1, tensors, "atleast_1d")
+
+
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor with at least 2 dims: () → (1, 1), (n,) → (1, n)."""
+    return _atleast(2, tensors, "atleast_2d")
+
+
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor with at least 3 dims: () → (1, 1, 1), (n,) → (1, n, 1), (m, n) → (m, n, 1)."""
+    return _atleast(3, tensors, "atleast_3d")
+
+
+def _tensor_list(tensors: Any, name: str) -> list:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{name}: expects a non-empty list of tensors")
+    return [tensor_arg(t, name) for t in tensors]
+
+
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Tensors joined column-wise: 1-D ones end to end (dim 0), others along dim 1 (torch.hstack)."""
+    parts = list(atleast_1d(tuple(_tensor_list(tensors, "hstack"))))
+    return cat(parts, 0 if parts[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Tensors joined row-wise (dim 0) after :func:`atleast_2d`: (n,) and (n,) → (2, n)."""
+    return cat(list(atleast_2d(tuple(_tensor_list(tensors, "vstack")))), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Tensors joined depth-wise (dim 2) after :func:`atleast_3d`: (m, n) and (m, n) → (m, n, 2)."""
+    return cat(list(atleast_3d(tuple(_tensor_list(tensors, "dstack")))), 2)
+
+
+def column_stack(tensors: Sequence[Tensor]) -> Tensor:
+    """0-d and 1-D tensors as columns (n, 1), joined with the others along dim 1: (n,), (n, 2) → (n, 3)."""
+    parts = [reshape(t, (t.numel(), 1)) if t.ndim < 2 else t for t in _tensor_list(tensors, "column_stack")]
+    return cat(parts, 1)
+
+
+def tensor_split(x: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple:
+    """``x`` cut along ``dim`` into a tuple of views (torch.tensor_split): an int n gives n parts, the first
+    ``size % n`` one longer; a list of indices gives the parts between them (Python's slice rules)."""
+    x = tensor_arg(x, "tensor_split")
+    if x.ndim == 0:
+        raise AxisError("tensor_split: expects a tensor with at least 1 dim, got shape ()")
+    axis = one_axis(dim, x.ndim, "tensor_split")
+    cuts = indices_or_sections
+    if isinstance(cuts, Tensor):
+        note_read(cuts, "tolist")   # the parts' shapes depend on these values: mg.compile runs it eagerly
+        if cuts.dtype.kind not in "iu" or cuts.ndim > 1:
+            raise TypeError(f"tensor_split: a tensor of sections or indices must be a 0-d or 1-D integer tensor, "
+                            f"got {cuts.dtype}{cuts.shape}")
+        cuts = cuts.tolist()
+    size = x.shape[axis]
+    if isinstance(cuts, (list, tuple)):
+        points = list(int_tuple(cuts, "tensor_split", "indices"))
+    else:
+        sections = _int(cuts, "tensor_split", "sections (or a list of indices)")
+        if sections <= 0:
+            raise ValueError(f"tensor_split: the number of sections must be positive, got {sections}")
+        points, total = [], 0
+        for i in range(sections - 1):
+            total += size // sections + (i < size % sections)
+            points.append(total)
+    op = Split(points, axis, len(points) + 1)
+    op.name = "tensor_split"
+    return tuple(op(x))
+
+
+def _split_by(x: Any, cuts: Any, axis: int, min_ndim: int, name: str) -> tuple:
+    x = tensor_arg(x, name)
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name}: expects a tensor with at least {min_ndim} dims, got shape {x.shape}")
+    if not isinstance(cuts, (list, tuple, Tensor)):
+        sections = _int(cuts, name, "sections (or a list of indices)")
+        if sections <= 0 or x.shape[axis] % sections:
+            raise ValueError(f"{name}: dim {axis} of size {x.shape[axis]} does not divide into {sections} equal "
+                             f"parts (shape {x.shape})")
+    return tensor_split(x, cuts, axis)
+
+
+def hsplit(x: Tensor, indices_or_sections: Any) -> tuple:
+    """:func:`tensor_split` along dim 1 (dim 0 of a 1-D tensor); an int must divide the dim evenly."""
+    ndim = getattr(x, "ndim", 0)
+    return _split_by(x, indices_or_sections, 0 if ndim == 1 else 1, 1, "hsplit")
+
+
+def vsplit(x: Tensor, indices_or_sections: Any) -> tuple:
+    """:func:`tensor_split` along dim 0 of a tensor with at least 2 dims; an int must divide it evenly."""
+    return _split_by(x, indices_or_sections, 0, 2, "vsplit")
+
+
+def dsplit(x: Tensor, indices_or_sections: Any) -> tuple:
+    """:func:`tensor_split` along dim 2 of a tensor with at least 3 dims; an int must divide it evenly."""
+    return _split_by(x, indices_or_sections, 2, 3, "dsplit")
+
+
+def split_with_sizes(x: Tensor, split_sizes: Sequence[int], dim: int = 0) -> tuple:
+    """``x`` cut along ``dim`` into parts of ``split_sizes`` (non-negative, summing to the dim's size)."""
+    x = tensor_arg(x, "split_with_sizes")
+    if x.ndim == 0:
+        raise AxisError("split_with_sizes: expects a tensor with at least 1 dim, got shape ()")
+    axis = one_axis(dim, x.ndim, "split_with_sizes")
+    sizes = int_tuple(split_sizes, "split_with_sizes", "split_sizes")
+    if any(s < 0 for s in sizes) or sum(sizes) != x.shape[axis]:
+        raise ValueError(f"split_with_sizes: split_sizes {list(sizes)} must be non-negative and sum exactly to "
+                         f"the size {x.shape[axis]} of dim {axis} (shape {x.shape})")
+    if not sizes:   # an empty dim split into no parts, as PyTorch
+        return ()
+    points = [sum(sizes[:i + 1]) for i in range(len(sizes) - 1)]
+    op = Split(points, axis, len(sizes))
+    op.name = "split_with_sizes"
+    return tuple(op(x))
+
+
+
+# --- products ------------------------------------------------------------------------------------------
+
+def mv(mat: Tensor, vec: Tensor) -> Tensor:
+    """Matrix times vector: (n, m) @ (m,) → (n,) (torch.mv)."""
+    mat, vec = tensor_arg(mat, "mv"), tensor_arg(vec, "mv")
+    if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
+        raise _shapes("mv", mat, vec, "a matrix (n, m) and a vector (m,)")
+    op = MatMul()
+    op.name = "mv"
+    return op(mat, vec)
+
+
+def vdot(a: Tensor, b: Tensor) -> Tensor:
+    """The dot product of two 1-D tensors of the same length (torch.vdot; complex tensors are not supported)."""
+    a, b = tensor_arg(a, "vdot"), tensor_arg(b, "vdot")
+    if a.dtype.kind == "c" or b.dtype.kind == "c":
+        raise NotImplementedError("vdot: complex tensors are not supported")
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise _shapes("vdot", a, b, "two 1-D tensors of the same length")
+    return dot(a, b)
+
+
+def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
+    """tensordot's ``dims`` as two equally long tuples of non-negative dims of ``a`` and ``b``."""
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, (list, tuple)):
+        if len(dims) != 2:
+            raise ValueError(f"tensordot: dims must be an int or two lists of dims, got {dims!r}")
+        dims_a, dims_b = (int_tuple(d, "tensordot", "dims") for d in dims)
+        if len(dims_a) != len(dims_b):
+            raise ValueError(f"tensordot: the two lists of dims must have the same length, got {dims!r}")
+        if not a.ndim or not b.ndim:
+            if dims_a:
+                raise AxisError(f"tensordot: dims {dims!r} for a 0-d tensor (shapes {a.shape} and {b.shape})")
+            return (), ()
+        dims_a, dims_b = normalize_axis(dims_a, a.ndim, "tensordot"), normalize_axis(dims_b, b.ndim, "tensordot")
+        for ds in (dims_a, dims_b):
+            if len(set(ds)) != len(ds):
+                raise ValueError(f"tensordot: a dim appears more than once in {dims!r}")
+        return dims_a, dims_b
+    n = _int(dims, "tensordot", "dims")
+    if n < 0 or n > min(a.ndim, b.ndim):
+        raise ValueError(f"tensordot: dims must be in 0..{min(a.ndim, b.ndim)} for shapes {a.shape} and {b.shape}, "
+                         f"got {n}")
+    return tuple(range(a.ndim - n, a.ndim)), tuple(range(n))
+
+
+def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
+    """Sum of products over the dims of ``a`` and ``b`` that ``dims`` pairs (torch.tensordot): an int n pairs
+    a's last n dims with b's first n; ``([1, 2], [1, 0])`` names them. The result has a's other dims, then
+    b's: (2, 3, 4) and (4, 3, 5) with ``([1, 2], [1, 0])`` → (2, 5)."""
+    a, b = tensor_arg(a, "tensordot"), tensor_arg(b, "tensordot")
+    dims_a, dims_b = _contracted(dims, a, b)
+    for da, db in zip(dims_a, dims_b):
+        if a.shape[da] != b.shape[db]:
+            raise ValueError(f"tensordot: contracted dims need the same size, but dim {da} of shape {a.shape} has "
+                             f"{a.shape[da]} and dim {db} of shape {b.shape} has {b.shape[db]}")
+    free_a = [d for d in range(a.ndim) if d not in dims_a]
+    free_b = [d for d in range(b.ndim) if d not in dims_b]
+    inner = math.prod(a.shape[d] for d in dims_a)
+    rows, cols = math.prod(a.shape[d] for d in free_a), math.prod(b.shape[d] for d in free_b)
+    order_a, order_b = free_a + list(dims_a), list(dims_b) + free_b
+    a2 = permute(a, order_a) if order_a != sorted(order_a) else a
+    b2 = permute(b, order_b) if order_b != sorted(order_b) else b
+    product = matmul(reshape(a2, (rows, inner)), reshape(b2, (inner, cols)))
+    return reshape(product, tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b))
+
+
+def inner(a: Tensor, b: Tensor) -> Tensor:
+    """Sum of products over the last dims (torch.inner): (…a, n) and (…b, n) → (…a, …b); a 0-d operand
+    multiplies."""
+    a, b = tensor_arg(a, "inner"), tensor_arg(b, "inner")
+    if a.ndim == 0 or b.ndim == 0:
+        return mul(a, b)
+    if a.shape[-1] != b.shape[-1]:
+        raise _shapes("inner", a, b, "the same size in the last dim")
+    return tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]))
+
+
+def kron(a: Tensor, b: Tensor) -> Tensor:
+    """The Kronecker product (torch.kron): blocks ``a[i, j] * b``; shapes padded with leading 1s to the same
+    length, then multiplied dim by dim: (2, 3) and (4, 5) → (8, 15)."""
+    a, b = tensor_arg(a, "kron"), tensor_arg(b, "kron")
+    ndim = max(a.ndim, b.ndim)
+    shape_a, shape_b = (1,) * (ndim - a.ndim) + a.shape, (1,) * (ndim - b.ndim) + b.shape
+    # a as (a0, 1, a1, 1, …) times b as (1, b0, 1, b1, …): out[i0, j0, i1, j1, …] = a[i0, i1, …] b[j0, j1, …]
+    spread_a = reshape(a, tuple(n for size in shape_a for n in (size, 1)))
+    spread_b = reshape(b, tuple(n for size in shape_b for n in (1, size)))
+    return reshape(mul(spread_a, spread_b), tuple(m * n for m, n in zip(shape_a, shape_b)))
+
+
+def _cross(a: Any, b: Any, dim: Any, name: str) -> Tensor:
+    a, b = tensor_arg(a, name), tensor_arg(b, name)
+    if a.ndim != b.ndim:
+        raise _shapes(name, a, b, "inputs with the same number of dims")
+    try:
+        shape = tuple(backend.numpy.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        raise _shapes(name, a, b, "shapes that broadcast together") from None
+    if dim is None:
+        dim = next((d for d, n in enumerate(a.shape) if n == 3), None)
+        if dim is None:
+            raise ValueError(f"{name}: no dim of size 3 in the input (shapes {a.shape} and {b.shape})")
+    axis = one_axis(dim, max(a.ndim, 1), name)
+    if not a.ndim or a.shape[axis] != 3 or b.shape[axis] != 3:
+        raise _shapes(name, a, b, f"length 3 in dim {dim} of both inputs")
+    a = a if a.shape == shape else broadcast_to(a, shape)
+    b = b if b.shape == shape else broadcast_to(b, shape)
+    # (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0): rolled by -1 the components are (1, 2, 0), by -2 (2, 0, 1)
+    return sub(mul(roll(a, -1, axis), roll(b, -2, axis)), mul(roll(a, -2, axis), roll(b, -1, axis)))
+
+
+def cross(a: Tensor, b: Tensor, dim: int | None = None) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (torch.cross; inputs with the same number of dims broadcast).
+
+    Without ``dim`` it takes a's first dim of size 3 and warns, as PyTorch (whose default will become
+    -1, :func:`linalg_cross`'s)."""
+    if dim is None:
+        warnings.warn("cross: using it without the dim argument is deprecated (as torch.cross); pass dim "
+                      "explicitly or use linalg_cross", UserWarning, stacklevel=2)
+    return _cross(a, b, dim, "cross")
+
+
+def linalg_cross(a: Tensor, b: Tensor, *, dim: int = -1) -> Tensor:
+    """torch.linalg.cross: the cross product of 3-vectors along ``dim`` (-1 by default), inputs broadcast."""
+    return _cross(a, b, dim, "linalg.cross")
+
+
+def _integer_scaling(name: str, dtypes: Sequence[Any], beta: Any, alpha: Any) -> None:
+    """PyTorch refuses float alpha/beta for integer tensors (the result would silently change dtype)."""
+    if all(d.kind in "iub" for d in dtypes):
+        for what, value in (("beta", beta), ("alpha", alpha)):
+            if isinstance(number(value, name, what), float):
+                raise TypeError(f"{name}: for integer tensors {what} must be an int, got {value!r}")
+
+
+def addmv(x: Any, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta · x + alpha · (mat @ vec): (n, m) @ (m,), x broadcast to (n,) (torch.addmv)."""
+    product = mv(mat, vec)
+    _integer_scaling("addmv", (tensor_arg(x, "addmv").dtype, product.dtype), beta, alpha)
+    return _scaled_sum("addmv", x, product, beta, alpha)
+
+
+def addr(x: Any, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta · x + alpha · outer(vec1, vec2): (n,) and (m,), x broadcast to (n, m) (torch.addr)."""
+    product = outer(vec1, vec2)
+    _integer_scaling("addr", (tensor_arg(x, "addr").dtype, product.dtype), beta, alpha)
+    return _scaled_sum("addr", x, product, beta, alpha)
+
+
+def addbmm(x: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta · x + alpha · Σ_b batch1[b] @ batch2[b]: (B, n, k) and (B, k, m), x broadcast to (n, m)
+    (torch.addbmm); the sum over the batch is one (n, B·k) @ (B·k, m) product."""
+    batch1, batch2 = tensor_arg(batch1, "addbmm"), tensor_arg(batch2, "addbmm")
+    if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0] \
+            or batch1.shape[2] != batch2.shape[1]:
+        raise _shapes("addbmm", batch1, batch2, "(B, n, k) and (B, k, m) with the same B and k")
+    (count, n, k), m = batch1.shape, batch2.shape[2]
+    product = mm(reshape(permute(batch1, (1, 0, 2)), (n, count * k)), reshape(batch2, (count * k, m)))
+    _integer_scaling("addbmm", (tensor_arg(x, "addbmm").dtype, product.dtype), beta, alpha)
+    return _scaled_sum("addbmm", x, product, beta, alpha)
+
+
+def matrix_power(x: Tensor, n: int) -> Tensor:
+    """``x`` (…, m, m) multiplied by itself ``n`` times (n = 0: the identity, still differentiable with a zero
+    gradient); negative n needs an inverse, which minigrad does not have (torch.matrix_power)."""
+    x = tensor_arg(x, "matrix_power")
+    n = _int(n, "matrix_power", "n")
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"matrix_power: expects square matrices (…, m, m), got shape {x.shape}")
+    if n < 0:
+        raise NotImplementedError("matrix_power: a negative power needs a matrix inverse, which minigrad does not "
+                                  "have")
+    if n == 0:
+        with backend.on_device(x.device):
+            eye = backend.array_module(x.data).eye(x.shape[-1], dtype=x.dtype)
+        return _fill("matrix_power", True, 0)(x) + eye   # zeros that keep x's graph (NaN in x does not leak)
+    result, power = None, x
+    while n:   # binary powers: about 2·log2(n) products
+        if n & 1:
+            result = power if result is None else matmul(result, power)
+        n >>= 1
+        if n:
+            power = matmul(power, power)
+    return clone(x) if result is x else result   # a new tensor, as PyTorch's, for n = 1 too
+
+
+def diff(x: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None, append: Tensor | None = None) -> Tensor:
+    """The ``n``-th forward difference ``x[i + 1] - x[i]`` along ``dim`` (torch.diff; bools: ``!=``); ``prepend``
+    and ``append`` (x's dims, x's shape outside ``dim``) are joined on first. (…, L) → (…, L - n)."""
+    x = tensor_arg(x, "diff")
+    if x.ndim == 0:
+        raise ValueError("diff: expects a tensor with at least 1 dim, got shape ()")
+    n = _int(n, "diff", "n")
+    if n < 0:
+        raise ValueError(f"diff: the order n must be non-negative, got {n}")
+    axis = one_axis(dim, x.ndim, "diff")
+    parts = []
+    for what, part in (("prepend", prepend), (None, x), ("append", append)):
+        if part is None:
+            continue
+        if what is not None:
+            if not isinstance(part, Tensor):
+                raise TypeError(f"diff: {what} must be a Tensor, got {type(part).__name__}")
+            if part.ndim != x.ndim or any(p != s for d, (p, s) in enumerate(zip(part.shape, x.shape)) if d != axis):
+                raise ValueError(f"diff: {what} of shape {part.shape} must have the shape {x.shape} of the input "
+                                 f"outside dim {axis}")
+        parts.append(part)
+    y = cat(parts, axis) if len(parts) > 1 else x
+    before = (slice(None),) * axis
+    for _ in range(n):
+        later, earlier = getitem(y, before + (slice(1, None),)), getitem(y, before + (slice(None, -1),))
+        y = later != earlier if y.dtype.kind == "b" else sub(later, earlier)
+    return y
+
