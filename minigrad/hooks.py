@@ -58,7 +58,7 @@ def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
     if tensor.grad is None:
         if not (fresh and backend.is_array(g) and g.dtype == tensor.data.dtype):
             g = g.astype(tensor.data.dtype, copy=True)
-        tensor.grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
+        tensor._grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
     else:
         tensor.grad.data += g
 

@@ -65,7 +65,9 @@ class Tensor:
     # tensors of this base. Set only by getitem (read with getattr): in-place ops use them to keep
     # both graphs right (ops/inplace.py).
     # _post_hooks: register_post_accumulate_grad_hook's hooks of a leaf, set only by it (read with getattr).
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_index", "_hooks", "name", "_view", "_views",
+    # _grad: the gradient behind the ``grad`` property (the engine writes it directly; a user's assignment
+    # is checked).
+    __slots__ = ("data", "requires_grad", "_grad", "_node", "_index", "_hooks", "name", "_view", "_views",
                  "_post_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
     __hash__ = object.__hash__
@@ -93,7 +95,7 @@ class Tensor:
             raise TypeError(f"tensor: cannot make a tensor of dtype {array.dtype} from a {type(data).__name__} "
                             "(numbers only)")
         self.data = array
-        self.grad = None
+        self._grad = None
         self._node = None
         self._index = 0
         self._hooks = None
@@ -108,7 +110,7 @@ class Tensor:
         t = object.__new__(cls)
         t.data = data
         t.requires_grad = requires_grad
-        t.grad = None
+        t._grad = None
         t._node = node
         t._index = index
         t._hooks = None
@@ -284,7 +286,30 @@ class Tensor:
         return self
 
     def zero_grad_(self) -> None:
-        self.grad = None
+        self._grad = None
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient backward accumulated into this tensor (a leaf, or a non-leaf after ``retain_grad()``),
+        or None. Assigning checks, as PyTorch does: a Tensor of this shape, dtype and device, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__module__}.{type(value).__qualname__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"attempting to assign a gradient of shape {value.shape} to a tensor of shape "
+                                   f"{self.shape}. Please ensure that the gradient and the tensor are the same size")
+            if value.dtype != self.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype {value.dtype} to a tensor with "
+                                   f"dtype {self.dtype}; the gradient must match the tensor's dtype")
+            if value.device != self.device:
+                raise RuntimeError(f"attempting to assign a gradient on {value.device} to a tensor on "
+                                   f"{self.device}; the gradient must be on the tensor's device")
+        self._grad = value
 
     @property
     def _version(self) -> int:

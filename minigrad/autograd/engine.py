@@ -161,7 +161,7 @@ class Function:
             result = _new_tensor(Tensor)   # Tensor._make, inline: this runs once per op
             result.data = out
             result.requires_grad = record
-            result.grad = result._hooks = result.name = None
+            result._grad = result._hooks = result.name = None
             result._node = node
             result._index = 0
         else:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import autograd, frames
+from minigrad import frames
+from minigrad.autograd import engine as autograd
 
 
 def test_in_fresh_chunk_calls_through_a_frame_larger_than_a_chunk() -> None:

@@ -136,3 +136,20 @@ def test_every_nn_init_takes_pytorchs_generator(init: str) -> None:
     mg.manual_seed(9)
     np.testing.assert_array_equal(drawn(1), first)
     assert not np.array_equal(drawn(2), first)
+
+
+def test_assigning_grad_is_checked_as_in_pytorch() -> None:
+    x = mg.zeros(2, requires_grad=True)
+    before = x.grad
+    with pytest.raises(RuntimeError, match=r"gradient of shape \(3,\) to a tensor of shape \(2,\)"):
+        x.grad = mg.zeros(3)
+    with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None but got grad of type numpy"):
+        x.grad = np.zeros(2)
+    with pytest.raises(RuntimeError, match="gradient with dtype float64 to a tensor with dtype float32"):
+        x.grad = mg.zeros(2, dtype=mg.float64)
+    assert x.grad is before   # nothing changed
+    x.grad = mg.ones(2)       # the right kind is taken, and backward adds into it
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    x.grad = None
+    assert x.grad is None

@@ -72,10 +72,11 @@ def assert_unchanged(before: dict, after: dict) -> None:
 
 
 def set_grad(p: mg.Tensor, grad: mg.Tensor) -> None:
-    try:
-        p.grad = grad
-    except (TypeError, ValueError, RuntimeError):
-        pytest.skip("Tensor.grad refuses this assignment itself, so a step never sees it")
+    """Give ``p`` a gradient ``Tensor.grad``'s own check would refuse, through its array (as code writing
+    ``p.grad.data = ...`` can), so that the step's checks are what is tested."""
+    if p.grad is None:
+        p.grad = mg.zeros_like(p)
+    p.grad.data = grad.data
 
 
 # --- step() ---
@@ -101,11 +102,11 @@ def test_a_bad_grad_on_a_later_parameter_changes_nothing(name, kwargs, bad) -> N
     index, grad, error, pattern = BAD_GRADS[bad]
     params, opt = stepped(name, kwargs)
     give_grads(params)
-    good = params[index].grad
+    good = params[index].grad.data
     set_grad(params[index], grad)
     assert_step_fails(params, opt, error, pattern.format(name=name))
     before = params[0].numpy().copy()
-    params[index].grad = good                          # fixed: the step goes through
+    params[index].grad.data = good                     # fixed: the step goes through
     opt.step()
     assert not np.array_equal(params[0].numpy(), before)
 
