@@ -241,8 +241,8 @@ for _name, _fn in _more_methods.items():
     setattr(Tensor, _name, _fn)
 
 # PyTorch's pointwise math, rearranging and statistics ops: each module lists its Tensor methods in METHODS.
-from . import arrange, pointwise, statistics  # noqa: E402
+from . import arrange, bitwise, pointwise, statistics  # noqa: E402
 
-for _module in (pointwise, arrange, statistics):
+for _module in (pointwise, arrange, statistics, bitwise):
     for _name, _fn in _module.METHODS.items():
         setattr(Tensor, _name, _fn)
