@@ -117,8 +117,16 @@ def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:
 
 
 def _dtype_of(x: Tensor, value: Any) -> Any:
-    """A Tensor value cast to ``x``'s dtype (differentiably): a fill keeps the dtype of what it fills."""
-    return astype(value, x.dtype) if isinstance(value, Tensor) and value.dtype != x.dtype else value
+    """A Tensor value cast to ``x``'s dtype (differentiably): a fill keeps the dtype of what it fills. A Python
+    number filling an integer or bool tensor is converted as PyTorch converts it (2.7 → 2, 2.7 → True)."""
+    if isinstance(value, Tensor):
+        return astype(value, x.dtype) if value.dtype != x.dtype else value
+    if x.dtype.kind in "biu" and isinstance(value, (int, float)):
+        try:
+            return x.dtype.type(value)
+        except (OverflowError, ValueError):
+            raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow") from None
+    return value
 
 
 # --- the ops -------------------------------------------------------------------

@@ -153,3 +153,19 @@ def test_assigning_grad_is_checked_as_in_pytorch() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
     x.grad = None
     assert x.grad is None
+
+
+def test_masked_fill_keeps_an_integer_or_bool_dtype_as_pytorch() -> None:
+    torch = pytest.importorskip("torch", reason="the reference is PyTorch")
+    mask = [True, False, True]
+    for dtype in ("int64", "int32", "bool"):
+        for value in (2.7, -2.7, 1, 0.5):
+            ours = mg.zeros(3, dtype=dtype).masked_fill(mg.tensor(mask), value)
+            theirs = torch.zeros(3, dtype=getattr(torch, dtype)).masked_fill(torch.tensor(mask), value)
+            assert ours.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    x = mg.zeros(3, dtype=mg.int64)
+    x.masked_fill_(mg.tensor(mask), 3.9)
+    assert x.tolist() == [3, 0, 3]
+    with pytest.raises(RuntimeError, match="cannot be converted to type int32 without overflow"):
+        mg.zeros(3, dtype=mg.int32).masked_fill(mg.tensor(mask), 1e20)
