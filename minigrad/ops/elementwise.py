@@ -7,6 +7,11 @@ temporaries it made itself.
 A backward that masks (relu, abs, clip, maximum, minimum) *selects* with
 ``where`` instead of multiplying by a 0/1 mask: the gradient that does not flow
 is exactly 0 even when an inf or NaN arrives from above (inf * 0 would be NaN).
+
+The float-valued ops (exp, log, sqrt, tanh, sigmoid, sin, cos, and true division
+of two integer or bool operands) compute integers and bools in float32, as
+PyTorch does (NumPy would give float64, or float16 for small ints and bools).
+An integer mixed with a float keeps NumPy 2's promotion.
 """
 
 from __future__ import annotations
@@ -17,7 +22,23 @@ from .. import backend
 from ..autograd import Function
 from ..constructors import as_tensor
 from ..tensor import Tensor
+from ..tensor import float32 as _FLOAT32
+from ..tensor import float64 as _FLOAT64
 from ._util import sum_to
+
+
+def _integral(value: Any) -> bool:
+    """Whether ``value`` (an array or a Python number) holds integers or bools."""
+    dtype = getattr(value, "dtype", None)
+    return isinstance(value, int) if dtype is None else dtype.kind in "biu"
+
+
+_USUAL_FLOATS = frozenset((_FLOAT32, _FLOAT64))
+
+
+def _float32_if_integral(x: Any) -> Any:
+    """An integer or bool array as float32 (PyTorch's promotion; NumPy's exp would give float64 or float16)."""
+    return x.astype(_FLOAT32) if x.dtype.kind in "biu" else x
 
 
 def _shape(value: Any) -> tuple:
@@ -89,6 +110,9 @@ class Div(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         y = a / b
+        # integers and bools divide to float64 in NumPy, in float32 in PyTorch (the float cases leave early)
+        if y.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and _integral(a) and _integral(b):
+            y = self.xp.divide(a, b, dtype=_FLOAT32)
         self.saved = (b, y)
         self.shape_a = _shape(a)
         return y
@@ -196,6 +220,8 @@ class Neg(Function):
 
 class Exp(Function):
     def forward(self, x: Any) -> Any:
+        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
+            x = _float32_if_integral(x)
         y = self.xp.exp(x)
         self.saved = (y,)
         return y
@@ -206,6 +232,8 @@ class Exp(Function):
 
 class Log(Function):
     def forward(self, x: Any) -> Any:
+        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
+            x = _float32_if_integral(x)
         self.saved = (x,)
         return self.xp.log(x)
 
@@ -215,6 +243,8 @@ class Log(Function):
 
 class Tanh(Function):
     def forward(self, x: Any) -> Any:
+        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
+            x = _float32_if_integral(x)
         y = self.xp.tanh(x)
         self.saved = (y,)
         return y
@@ -236,6 +266,8 @@ _exp_quietly = backend.numpy.errstate(over="ignore")(backend.numpy.exp)
 
 class Sigmoid(Function):
     def forward(self, x: Any) -> Any:
+        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
+            x = _float32_if_integral(x)
         xp = self.xp
         # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
         # very negative x, which correctly gives 0, so that warning is off.
@@ -280,6 +312,8 @@ class Abs(Function):
 
 class Sqrt(Function):
     def forward(self, x: Any) -> Any:
+        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
+            x = _float32_if_integral(x)
         y = self.xp.sqrt(x)
         self.saved = (y,)
         return y
@@ -426,6 +460,8 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 class Sin(Function):
     def forward(self, x: Any) -> Any:
+        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
+            x = _float32_if_integral(x)
         self.saved = (x,)
         return self.xp.sin(x)
 
@@ -435,6 +471,8 @@ class Sin(Function):
 
 class Cos(Function):
     def forward(self, x: Any) -> Any:
+        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
+            x = _float32_if_integral(x)
         self.saved = (x,)
         return self.xp.cos(x)
 
