@@ -349,8 +349,8 @@ class PReLU(Module):
         if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) or num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
         self.num_parameters, self.init = num_parameters, init
-        self.weight = Parameter(mg.full((num_parameters,), init, dtype=mg.float32 if dtype is None else dtype,
-                                        device=device))
+        dt = mg.get_default_dtype() if dtype is None else dtype
+        self.weight = Parameter(mg.full((num_parameters,), init, dtype=dt, device=device))
 
     def reset_parameters(self) -> None:
         self.weight.data[...] = self.init

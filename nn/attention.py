@@ -57,7 +57,7 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiheadAttention: dropout must be a probability in [0, 1], got {dropout!r}")
-        dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+        dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"MultiheadAttention: dtype must be a floating type, got {dt}")
         self.embed_dim = embed_dim

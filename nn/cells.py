@@ -200,7 +200,7 @@ def add_parameters(module: Module, suffix: str, shapes: dict, device: Any, dtype
     """Register ``name + suffix`` for each name → shape, each drawn from U(-1/√H, 1/√H) as PyTorch."""
     bound = 1.0 / math.sqrt(module.hidden_size)
     for name, shape in shapes.items():
-        param = Parameter(mg.empty(shape, dtype=dtype or mg.float32, device=device))
+        param = Parameter(mg.empty(shape, dtype=dtype or mg.get_default_dtype(), device=device))
         init.uniform_(param, -bound, bound)
         setattr(module, name + suffix, param)
 

@@ -65,7 +65,7 @@ class _ConvNd(Module):
         for k, d, p in reversed(list(zip(self.kernel_size, self.dilation, self._padding_amounts()))):
             total = d * (k - 1) if self.padding == "same" else 2 * p
             self._reversed_padding_repeated_twice += [total // 2, total - total // 2]
-        dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+        dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)

@@ -26,7 +26,7 @@ __all__ = ["Dropout", "Embedding", "Flatten", "Identity", "Linear", "ModuleDict"
 
 
 def _float_dtype(dtype: Any, name: str) -> Any:
-    dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+    dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
     return dt

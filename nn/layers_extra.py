@@ -63,7 +63,7 @@ class LazyLinear(Linear):
         Module.__init__(self)
         if isinstance(out_features, bool) or not isinstance(out_features, (int, numpy.integer)) or out_features < 0:
             raise ValueError(f"LazyLinear: out_features must be a non-negative int, got {out_features!r}")
-        dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+        dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"LazyLinear: dtype must be a floating type, got {dt}")
         self.in_features, self.out_features = 0, int(out_features)
@@ -126,7 +126,7 @@ class Bilinear(Module):
         if in1_features <= 0:
             raise ValueError(f"Bilinear: in1_features must be > 0, but got (in1_features={in1_features})")
         self.in1_features, self.in2_features, self.out_features = (int(n) for n in sizes)
-        dt = mg.float32 if dtype is None else numpy.dtype(dtype)
+        dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"Bilinear: dtype must be a floating type, got {dt}")
         self.weight = Parameter(mg.empty(out_features, in1_features, in2_features, dtype=dt, device=device))

@@ -30,7 +30,7 @@ class LayerNorm(Module):
             raise ValueError(f"LayerNorm: eps must be a non-negative number, got {eps!r}")
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        dt = mg.float32 if dtype is None else dtype
+        dt = mg.get_default_dtype() if dtype is None else dtype
         if self.elementwise_affine:
             self.weight = Parameter(mg.ones(self.normalized_shape, dtype=dt, device=device))
             if bias:
@@ -71,8 +71,8 @@ class RMSNorm(Module):
         self.eps = None if eps is None else float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         if self.elementwise_affine:
-            self.weight = Parameter(mg.ones(self.normalized_shape, dtype=mg.float32 if dtype is None else dtype,
-                                            device=device))
+            dt = mg.get_default_dtype() if dtype is None else dtype
+            self.weight = Parameter(mg.ones(self.normalized_shape, dtype=dt, device=device))
         else:
             self.register_parameter("weight", None)
 
@@ -105,7 +105,7 @@ class BatchNorm1d(Module):
         self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
-        dt = mg.float32 if dtype is None else dtype
+        dt = mg.get_default_dtype() if dtype is None else dtype
         if self.affine:
             self.weight = Parameter(mg.ones(num_features, dtype=dt, device=device))
             if self.use_bias:

@@ -25,7 +25,7 @@ def _channels(value: Any, what: str, name: str) -> int:
 
 def _affine_parameters(module: Module, channels: int, affine: bool, bias: bool, dtype: Any, device: Any) -> None:
     """``weight`` (ones) and ``bias`` (zeros), both (C,), or None where PyTorch has None."""
-    dt = mg.float32 if dtype is None else dtype
+    dt = mg.get_default_dtype() if dtype is None else dtype
     if affine:
         module.weight = Parameter(mg.ones(channels, dtype=dt, device=device))
         if bias:
@@ -89,7 +89,7 @@ class InstanceNorm1d(Module):
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         _affine_parameters(self, self.num_features, self.affine, bias, dtype, device)
         if self.track_running_stats:
-            dt = mg.float32 if dtype is None else dtype
+            dt = mg.get_default_dtype() if dtype is None else dtype
             self.register_buffer("running_mean", mg.zeros(num_features, dtype=dt, device=device))
             self.register_buffer("running_var", mg.ones(num_features, dtype=dt, device=device))
             self.register_buffer("num_batches_tracked", mg.tensor(0, dtype=mg.int64, device=device))

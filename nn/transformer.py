@@ -301,7 +301,7 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
         """The (sz, sz) causal float mask: -inf above the diagonal (a later position), 0 elsewhere
         (float32 unless ``dtype`` is given), as torch's."""
-        full = mg.full((sz, sz), float("-inf"), dtype=mg.float32 if dtype is None else dtype, device=device)
+        full = mg.full((sz, sz), float("-inf"), dtype=mg.get_default_dtype() if dtype is None else dtype, device=device)
         return full.triu(1)
 
     def _reset_parameters(self) -> None:

@@ -169,3 +169,25 @@ def test_masked_fill_keeps_an_integer_or_bool_dtype_as_pytorch() -> None:
     assert x.tolist() == [3, 0, 3]
     with pytest.raises(RuntimeError, match="cannot be converted to type int32 without overflow"):
         mg.zeros(3, dtype=mg.int32).masked_fill(mg.tensor(mask), 1e20)
+
+
+def test_set_default_dtype_reaches_every_layer_as_in_pytorch() -> None:
+    """``torch.set_default_dtype(torch.float64)`` at the top of a script makes every layer float64."""
+    from minigrad import nn
+
+    layers = [nn.Linear(3, 4), nn.LSTM(3, 4), nn.GRUCell(3, 4), nn.Embedding(5, 3), nn.LayerNorm(4), nn.RMSNorm(4),
+              nn.BatchNorm1d(4), nn.PReLU(), nn.Conv1d(3, 4, 2), nn.MultiheadAttention(4, 2), nn.Bilinear(2, 3, 4),
+              nn.GroupNorm(2, 4)]
+    assert all(p.dtype == mg.float32 for layer in layers for p in layer.parameters())
+    try:
+        mg.set_default_dtype(mg.float64)
+        layers = [type(layer) for layer in layers]
+        made = [nn.Linear(3, 4), nn.LSTM(3, 4), nn.GRUCell(3, 4), nn.Embedding(5, 3), nn.LayerNorm(4),
+                nn.RMSNorm(4), nn.BatchNorm1d(4), nn.PReLU(), nn.Conv1d(3, 4, 2), nn.MultiheadAttention(4, 2),
+                nn.Bilinear(2, 3, 4), nn.GroupNorm(2, 4)]
+        assert [type(m) for m in made] == layers
+        assert all(p.dtype == mg.float64 for layer in made for p in layer.parameters())
+        out, _ = made[1](mg.randn(2, 1, 3))
+        assert out.dtype == mg.float64 and mg.tensor([1.5]).dtype == mg.float64 and mg.randn(2).dtype == mg.float64
+    finally:
+        mg.set_default_dtype(mg.float32)
