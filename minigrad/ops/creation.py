@@ -12,7 +12,8 @@ import numpy
 
 from .. import backend
 from ..constructors import _device_arg, _full, _like, rand, randn, tensor
-from ..tensor import Tensor, bool_, float16, float32, int32
+from ..dtypes import get_default_dtype
+from ..tensor import Tensor, bool_, float16, int32
 from ._util import int_tuple, number
 
 
@@ -50,7 +51,8 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
         raise ValueError(f"linspace: steps must be non-negative, got {steps}")
     start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
     values = numpy.linspace(start, end, steps)
-    return tensor(values, dtype=float32 if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    dtype = get_default_dtype() if dtype is None else dtype
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 # --- x.new_* : the dtype and device of x unless given ------------------------

@@ -7,8 +7,9 @@ from typing import Any
 
 from .. import backend
 from ..constructors import _filled, _like, _zeros
+from ..dtypes import get_default_dtype
 from ..recording import is_grad_enabled, no_grad
-from ..tensor import Tensor, float32
+from ..tensor import Tensor
 from ._util import flag
 from .random import _count
 from .shape import astype
@@ -19,7 +20,7 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
     """The (n, m) identity matrix (m = n by default), float32 unless ``dtype`` is given (torch.eye)."""
     n = _count(n, "eye", "n")
     m = n if m is None else _count(m, "eye", "m")
-    out = _filled(_zeros, (n, m), float32 if dtype is None else dtype, device, requires_grad, "eye")
+    out = _filled(_zeros, (n, m), get_default_dtype() if dtype is None else dtype, device, requires_grad, "eye")
     k = min(n, m)
     if k:
         out.data[range(k), range(k)] = 1

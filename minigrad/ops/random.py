@@ -15,8 +15,9 @@ import numpy
 
 from .. import backend, generators
 from ..arguments import as_bool
+from ..dtypes import get_default_dtype
 from ..recording import note_draw
-from ..tensor import Tensor, float32, int64
+from ..tensor import Tensor, int64
 from ._util import int_tuple, number, tensor_arg
 from .inplace import _fill, _inplace
 
@@ -183,7 +184,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         if size is None:
             raise TypeError("normal: with numbers for mean and std, give size (e.g. normal(0, 1, (2, 3)))")
         shape = int_tuple(size, "normal", "size")
-        kind = float32 if dtype is None else backend.as_dtype(dtype, "normal")
+        kind = get_default_dtype() if dtype is None else backend.as_dtype(dtype, "normal")
     if kind.kind != "f":
         raise TypeError(f"normal: samples must be floating point, got dtype {kind}")
     if (_host(unwrap_value(std)) < 0).any():

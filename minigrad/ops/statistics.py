@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from .. import backend
 from ..autograd import Function
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import flag, normalize_axis, one_axis, tensor_arg
 from .counting import bincount, bucketize, histc, searchsorted, unique, unique_consecutive
@@ -226,7 +227,7 @@ def cov(x: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
     aw = None if aweights is None else _weights(aweights, "f", n, "cov", "aweights", x)
     # PyTorch's result dtype: the float dtype among input and aweights (the wider), else float32
     floats = [t.dtype for t in (x, aw) if t is not None and t.dtype.kind == "f"]
-    dtype = backend.numpy.result_type(*floats) if floats else backend.numpy.dtype("float32")
+    dtype = backend.numpy.result_type(*floats) if floats else get_default_dtype()
     rows = astype(rows, dtype) if rows.dtype != dtype else rows
     aw = astype(aw, dtype) if aw is not None and aw.dtype != dtype else aw
     w = None
