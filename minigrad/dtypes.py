@@ -23,7 +23,9 @@ import numpy
 
 from .arguments import as_dtype
 
-__all__ = ["can_cast", "finfo", "get_default_dtype", "iinfo", "promote_types", "result_type", "set_default_dtype"]
+__all__ = ["can_cast", "cdouble", "cfloat", "complex64", "complex128", "finfo", "get_default_dtype", "iinfo", "int8",
+           "int16", "promote_types", "result_type", "set_default_dtype", "short", "uint8", "uint16", "uint32",
+           "uint64"]
 
 float16 = numpy.dtype("float16")
 float32 = numpy.dtype("float32")
@@ -33,6 +35,10 @@ complex128 = numpy.dtype("complex128")
 int32 = numpy.dtype("int32")
 int64 = numpy.dtype("int64")
 bool_ = numpy.dtype("bool")
+# the rest of PyTorch's dtype names that NumPy has (bfloat16 it has not), with PyTorch's aliases
+int8, uint8, int16 = numpy.dtype("int8"), numpy.dtype("uint8"), numpy.dtype("int16")
+uint16, uint32, uint64 = numpy.dtype("uint16"), numpy.dtype("uint32"), numpy.dtype("uint64")
+short, cfloat, cdouble = int16, complex64, complex128   # PyTorch's aliases
 
 # What Python floats and complex numbers become; set_default_dtype changes both together.
 _default_float = float32

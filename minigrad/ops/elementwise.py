@@ -25,6 +25,7 @@ from ..tensor import Tensor
 from ..tensor import float32 as _FLOAT32
 from ..tensor import float64 as _FLOAT64
 from ._util import sum_to
+from .shape import AsType
 
 
 def _integral(value: Any) -> bool:
@@ -33,12 +34,15 @@ def _integral(value: Any) -> bool:
     return isinstance(value, int) if dtype is None else dtype.kind in "biu"
 
 
-_USUAL_FLOATS = frozenset((_FLOAT32, _FLOAT64))
-
-
-def _float32_if_integral(x: Any) -> Any:
-    """An integer or bool array as float32 (PyTorch's promotion; NumPy's exp would give float64 or float16)."""
-    return x.astype(_FLOAT32) if x.dtype.kind in "biu" else x
+def _floating(x: Any) -> Any:
+    """The input of a float-valued op (exp, tanh …): an integer or bool tensor (or number, or array) becomes
+    float32 first, as PyTorch's promotion (NumPy's exp would give float64, or float16 for bools). Done here,
+    in the public function, so that a replay of a captured call (which runs the ops' forwards) pays nothing."""
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    if x.data.dtype.kind in "biu":
+        return AsType(_FLOAT32)(x)
+    return x
 
 
 def _shape(value: Any) -> tuple:
@@ -220,8 +224,6 @@ class Neg(Function):
 
 class Exp(Function):
     def forward(self, x: Any) -> Any:
-        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
-            x = _float32_if_integral(x)
         y = self.xp.exp(x)
         self.saved = (y,)
         return y
@@ -232,8 +234,6 @@ class Exp(Function):
 
 class Log(Function):
     def forward(self, x: Any) -> Any:
-        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
-            x = _float32_if_integral(x)
         self.saved = (x,)
         return self.xp.log(x)
 
@@ -243,8 +243,6 @@ class Log(Function):
 
 class Tanh(Function):
     def forward(self, x: Any) -> Any:
-        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
-            x = _float32_if_integral(x)
         y = self.xp.tanh(x)
         self.saved = (y,)
         return y
@@ -266,8 +264,6 @@ _exp_quietly = backend.numpy.errstate(over="ignore")(backend.numpy.exp)
 
 class Sigmoid(Function):
     def forward(self, x: Any) -> Any:
-        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
-            x = _float32_if_integral(x)
         xp = self.xp
         # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
         # very negative x, which correctly gives 0, so that warning is off.
@@ -312,8 +308,6 @@ class Abs(Function):
 
 class Sqrt(Function):
     def forward(self, x: Any) -> Any:
-        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
-            x = _float32_if_integral(x)
         y = self.xp.sqrt(x)
         self.saved = (y,)
         return y
@@ -394,22 +388,22 @@ def neg(x: Tensor) -> Tensor:
 
 def exp(x: Tensor) -> Tensor:
     """e ** x elementwise."""
-    return Exp()(x)
+    return Exp()(_floating(x))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm elementwise."""
-    return Log()(x)
+    return Log()(_floating(x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent elementwise."""
-    return Tanh()(x)
+    return Tanh()(_floating(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + exp(-x)) elementwise, stable for any x."""
-    return Sigmoid()(x)
+    return Sigmoid()(_floating(x))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -424,7 +418,7 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - the op's name
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root elementwise."""
-    return Sqrt()(x)
+    return Sqrt()(_floating(x))
 
 
 def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - NumPy's names
@@ -460,8 +454,6 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 class Sin(Function):
     def forward(self, x: Any) -> Any:
-        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
-            x = _float32_if_integral(x)
         self.saved = (x,)
         return self.xp.sin(x)
 
@@ -471,8 +463,6 @@ class Sin(Function):
 
 class Cos(Function):
     def forward(self, x: Any) -> Any:
-        if getattr(x, "dtype", _FLOAT32) not in _USUAL_FLOATS:   # the usual floats pass at once
-            x = _float32_if_integral(x)
         self.saved = (x,)
         return self.xp.cos(x)
 
@@ -482,9 +472,9 @@ class Cos(Function):
 
 def sin(x: Tensor) -> Tensor:
     """Sine elementwise (radians)."""
-    return Sin()(x)
+    return Sin()(_floating(x))
 
 
 def cos(x: Tensor) -> Tensor:
     """Cosine elementwise (radians)."""
-    return Cos()(x)
+    return Cos()(_floating(x))

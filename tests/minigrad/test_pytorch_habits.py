@@ -191,3 +191,22 @@ def test_set_default_dtype_reaches_every_layer_as_in_pytorch() -> None:
         assert out.dtype == mg.float64 and mg.tensor([1.5]).dtype == mg.float64 and mg.randn(2).dtype == mg.float64
     finally:
         mg.set_default_dtype(mg.float32)
+
+
+def test_pytorchs_other_dtype_names_exist() -> None:
+    torch = pytest.importorskip("torch", reason="the reference is PyTorch")
+    for name in ("int8", "uint8", "int16", "short", "uint16", "uint32", "uint64", "complex64", "complex128",
+                 "cfloat", "cdouble", "half", "double", "long", "int", "float", "bool"):
+        ours, theirs = getattr(mg, name), getattr(torch, name)
+        assert mg.zeros(1, dtype=ours).numpy().dtype == torch.zeros(1, dtype=theirs).numpy().dtype, name
+
+
+def test_float_valued_ops_of_integer_tensors_are_float32_in_eager_and_compiled_calls() -> None:
+    def f(x: mg.Tensor) -> mg.Tensor:
+        return x.exp() + x.tanh() + x.sigmoid() + x.sqrt() + x.sin() + x.cos() + x.log() + x / 2
+    compiled = mg.compile(f)
+    for _ in range(3):
+        x = mg.tensor([1, 2, 3])
+        for out in (f(x), compiled(x)):
+            assert out.dtype == mg.float32
+            np.testing.assert_allclose(out.numpy(), f(x.float()).numpy(), rtol=1e-6)
