@@ -251,11 +251,12 @@ __all__ += [
 
 # The rest of PyTorch's functions, from modules that list them in __all__ (their names may shadow builtins).
 from . import dtypes as _dtypes  # noqa: E402
+from . import legacy as _legacy  # noqa: E402
 from .ops import arrange as _arrange  # noqa: E402
 from .ops import bitwise as _bitwise  # noqa: E402
 from .ops import pointwise as _pointwise  # noqa: E402
 from .ops import statistics as _statistics  # noqa: E402
 
-for _module in (_pointwise, _arrange, _statistics, _bitwise, _dtypes):
+for _module in (_pointwise, _arrange, _statistics, _bitwise, _dtypes, _legacy):
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
     __all__ += _module.__all__

@@ -28,7 +28,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
         data = data.data
     if backend.is_array(data) and (device is None or backend.resolve_device(device) == backend.device_of(data)):
         data = data.copy()
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    return Tensor._new(data, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
 def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
@@ -241,11 +241,11 @@ def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None, 
         target = backend.device_of(data) if device is None else device
         if (dtype is None or dtype == data.dtype) and target == backend.device_of(data):
             return Tensor._make(data, False, None, 0)
-        return Tensor(data, dtype=dtype, device=target)
+        return Tensor._new(data, dtype=dtype, device=target)
     if like is not None and not isinstance(like, Tensor):
         raise TypeError(f"as_tensor: like must be a Tensor, got {type(like).__name__}")
     if device is None and like is not None:
         device = like.device
     if dtype is None and like is not None and isinstance(data, (int, float)) and not isinstance(data, bool):
         dtype = like.dtype if like.dtype.kind == "f" or isinstance(data, int) else None
-    return Tensor(data, dtype=dtype, device=device)
+    return Tensor._new(data, dtype=dtype, device=device)

@@ -53,6 +53,25 @@ def _infer_dtype(data: Any) -> Any:
     return None
 
 
+def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
+    """``(data, dtype)`` for ``Tensor(*args, dtype=)``, read as PyTorch reads ``torch.Tensor(*args)``."""
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        return args[0], dtype   # shares the array, keeps its dtype unless one is given
+    dtype = dtypes.get_default_dtype() if dtype is None else backend.as_dtype(dtype, "Tensor")
+    if not args:
+        return numpy.zeros((0,), dtype), dtype
+    if all(isinstance(a, (int, numpy.integer)) and not isinstance(a, bool) for a in args) or (
+            len(args) == 1 and type(args[0]).__name__ == "Size"):
+        shape = tuple(int(a) for a in (args if isinstance(args[0], (int, numpy.integer)) else args[0]))
+        if any(n < 0 for n in shape):
+            raise ValueError(f"Tensor: negative dimension in shape {shape}")
+        return numpy.zeros(shape, dtype), dtype
+    if len(args) != 1 or not isinstance(args[0], (list, tuple)) and not backend.is_array(args[0]):
+        raise TypeError(f"Tensor: expected sizes (ints), one sequence or array of data, or a Tensor; got "
+                        f"{', '.join(type(a).__name__ for a in args)} (use mg.tensor(...) for a number)")
+    return args[0], dtype
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
@@ -72,8 +91,23 @@ class Tensor:
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
     __hash__ = object.__hash__
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
+    def __init__(self, *data: Any, dtype: Any = None, requires_grad: bool = False,
                  device: str | Device | None = None) -> None:
+        """``mg.Tensor(...)`` as PyTorch's legacy ``torch.Tensor(...)``: ``Tensor([1, 2])`` and ``Tensor(array)``
+        give the default float dtype (float32), ``Tensor(2, 3)`` / ``Tensor(size)`` zeros of that shape,
+        ``Tensor()`` an empty tensor, ``Tensor(t)`` a tensor sharing ``t``'s array; ``dtype=`` overrides.
+        ``mg.tensor(data)`` is the constructor that infers the dtype from the data."""
+        self._initialize(*_legacy_arguments(data, dtype), requires_grad, device)
+
+    @classmethod
+    def _new(cls, data: Any, dtype: Any = None, requires_grad: bool = False,
+             device: str | Device | None = None) -> Tensor:
+        """A leaf from ``data`` with its dtype inferred (``mg.tensor``'s rules) unless ``dtype`` is given."""
+        t = object.__new__(cls)
+        t._initialize(data, dtype, requires_grad, device)
+        return t
+
+    def _initialize(self, data: Any, dtype: Any, requires_grad: Any, device: str | Device | None) -> None:
         if isinstance(data, Tensor):
             data = data.data
         if device is None:

@@ -19,7 +19,8 @@ class Parameter(Tensor):
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        super().__init__(data, requires_grad=requires_grad)
+        # an array keeps its dtype (a float64 tensor makes a float64 parameter); a list gets the default float
+        super().__init__(data, dtype=getattr(data, "dtype", None), requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

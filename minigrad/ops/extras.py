@@ -8,6 +8,7 @@ from typing import Any
 from .. import backend
 from ..constructors import _filled, _like, _zeros
 from ..dtypes import get_default_dtype
+from ..legacy import legacy_dtype
 from ..recording import is_grad_enabled, no_grad
 from ..tensor import Tensor
 from ._util import flag
@@ -36,11 +37,12 @@ def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
 
 def type_(x: Tensor, dtype: Any = None) -> Any:
     """``x.type()`` is the dtype's name (``'float32'``; PyTorch says ``'torch.FloatTensor'``);
-    ``x.type(dtype)`` casts (differentiably)."""
+    ``x.type(dtype)`` casts (differentiably); ``dtype`` may be a legacy type (``mg.DoubleTensor`` or
+    ``'torch.DoubleTensor'``)."""
     x = _tensor(x, "type")
     if dtype is None:
         return str(x.dtype)
-    dtype = backend.as_dtype(dtype, "type")
+    dtype = backend.as_dtype(legacy_dtype(dtype), "type")
     return x if x.dtype == dtype else astype(x, dtype)
 
 

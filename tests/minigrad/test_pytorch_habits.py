@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -210,3 +212,32 @@ def test_float_valued_ops_of_integer_tensors_are_float32_in_eager_and_compiled_c
         for out in (f(x), compiled(x)):
             assert out.dtype == mg.float32
             np.testing.assert_allclose(out.numpy(), f(x.float()).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("args", [(), (2, 3), ([1, 2],), ([[1.5, 2], [3, 4]],), ((2, 3),), ("size",),
+                                  ("int_tensor",), ("float64_tensor",), ("int_array",)])
+def test_the_legacy_tensor_constructors_read_arguments_as_pytorchs(args: tuple) -> None:
+    torch = pytest.importorskip("torch", reason="the reference is PyTorch")
+
+    def build(lib: Any, cls: str) -> Any:
+        made = {"size": lib.Size([2, 2]) if lib is torch else mg.Size([2, 2]),
+                "int_tensor": lib.tensor([1, 2]), "float64_tensor": lib.tensor([1.5], dtype=lib.float64),
+                "int_array": np.array([3, 4])}
+        return getattr(lib, cls)(*[made.get(a, a) if isinstance(a, str) else a for a in args])
+    for cls in ("Tensor", "FloatTensor", "DoubleTensor", "LongTensor", "BoolTensor"):
+        if cls != "Tensor" and args and args[0] in ("int_tensor", "float64_tensor"):
+            continue   # torch refuses a tensor of another dtype here; minigrad casts it
+        ours, theirs = build(mg, cls), build(torch, cls)
+        assert ours.shape == tuple(theirs.shape), cls
+        assert ours.numpy().dtype == theirs.numpy().dtype, cls
+        if theirs.numel() and args not in ((2, 3), ("size",)):   # torch leaves shape-made tensors uninitialised
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_legacy_types_test_dtypes_and_name_casts() -> None:
+    assert isinstance(mg.zeros(2), mg.FloatTensor) and not isinstance(mg.zeros(2), mg.LongTensor)
+    assert isinstance(mg.tensor([1]), mg.LongTensor) and isinstance(mg.tensor([1]), mg.Tensor)
+    assert mg.zeros(2).type(mg.DoubleTensor).dtype == mg.float64
+    assert mg.zeros(2).type("torch.LongTensor").dtype == mg.int64
+    with pytest.raises(TypeError, match="use mg.tensor"):
+        mg.Tensor(3.5)
