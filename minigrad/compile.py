@@ -122,6 +122,7 @@ import numpy
 
 from . import backend
 from .capture import NotCapturable, Program, Replay, Tracer, _flatten, _Retrace, _unflatten
+from .dtypes import get_default_dtype
 from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
@@ -198,6 +199,10 @@ SIGNATURE_PARTS: list[Callable[[], Any]] = []
 def add_signature_part(part: Callable[[], Any]) -> None:
     """Make ``part()`` (hashable, cheap: it runs on every compiled call) part of every call's signature."""
     SIGNATURE_PARTS.append(part)
+
+
+# what Python floats become: a capture made under one default dtype holds its constants in that dtype
+add_signature_part(get_default_dtype)
 
 
 def is_compiling() -> bool:

@@ -241,3 +241,18 @@ def test_legacy_types_test_dtypes_and_name_casts() -> None:
     assert mg.zeros(2).type("torch.LongTensor").dtype == mg.int64
     with pytest.raises(TypeError, match="use mg.tensor"):
         mg.Tensor(3.5)
+
+
+def test_a_compiled_call_captures_again_under_another_default_dtype() -> None:
+    @mg.compile
+    def f(x: mg.Tensor) -> mg.Tensor:
+        return x * mg.tensor(0.1)   # a constant made from a Python float: the default dtype's
+    x = mg.ones(2, dtype=mg.float64)
+    for _ in range(3):
+        assert f(x).numpy()[0] == np.float64(np.float32(0.1))
+    try:
+        mg.set_default_dtype(mg.float64)
+        for _ in range(3):
+            assert f(x).numpy()[0] == 0.1
+    finally:
+        mg.set_default_dtype(mg.float32)
