@@ -1,10 +1,15 @@
-"""One helper to check an op or layer two ways: finite differences and PyTorch."""
+"""One helper to check an op or layer two ways: finite differences and PyTorch (and on the GPU as on the CPU)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import warnings
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 
@@ -71,3 +76,162 @@ def assert_ieee_close(actual: Any, expected: Any, what: str = "", rtol: float = 
     finite = np.concatenate([np.abs(a[np.isfinite(a)]).ravel(), np.abs(e[np.isfinite(e)]).ravel(), [1.0]])
     close = np.isclose(a, e, rtol=rtol, atol=atol * finite.max(), equal_nan=True)
     assert close.all(), f"{what}: differ at {np.argwhere(~close)[:5].tolist()}\n{a}\n{e}"
+
+
+# --- tables of cases in PyTorch's spelling ---------------------------------------------------------------
+# A case is ``fn(lib, *tensors)`` written once in PyTorch's spelling, with the arrays it runs on (float64,
+# integer or bool): ``CASES = {name: (fn, arrays)}`` in tests/minigrad/test_pytorch_api.py and its
+# neighbours. The functions below return the tests of such a table; a test file assigns them to the names
+# pytest collects, for instance ``test_same_as_torch, test_gradcheck = case_tests(CASES)``.
+
+
+def flat_outputs(out: Any) -> list:
+    """Tensors in an op's result: one, or a (values, indices) pair, or a list of parts."""
+    if isinstance(out, (tuple, list)):
+        return [t for part in out for t in flat_outputs(part)]
+    return [out]
+
+
+def _leaf(lib: Any, array: np.ndarray) -> Any:
+    return lib.tensor(array, requires_grad=array.dtype.kind == "f")
+
+
+def same_as_torch(torch: Any, fn: Callable, *arrays: np.ndarray, gradcheck: bool = True) -> None:
+    """``fn(mg, ...)`` and ``fn(torch, ...)``: equal outputs (values, shapes, dtypes) and input gradients.
+
+    ``arrays``: the inputs, float ones as leaves that require grad. With ``gradcheck`` a differentiable
+    case also passes :func:`gradcheck_case`.
+    """
+    ours_in = [_leaf(mg, a) for a in arrays]
+    theirs_in = [_leaf(torch, a) for a in arrays]
+    ours, theirs = fn(mg, *ours_in), fn(torch, *theirs_in)
+    assert type(ours) is not list or isinstance(theirs, (tuple, list))
+    ours_flat, theirs_flat = flat_outputs(ours), flat_outputs(theirs)
+    assert len(ours_flat) == len(theirs_flat)
+    if type(theirs).__module__ == "torch.return_types":   # (values, indices): the same field names
+        assert_close(ours.values, theirs.values, what="values")
+        assert_close(ours.indices, theirs.indices, what="indices")
+    rng = np.random.default_rng(12)
+    loss_ours, loss_theirs = 0, 0
+    for i, (o, t) in enumerate(zip(ours_flat, theirs_flat)):
+        assert_close(o, t, what=f"output {i}")
+        assert o.dtype == t.detach().numpy().dtype, f"output {i}: dtype {o.dtype} != {t.dtype}"
+        if o.requires_grad:
+            assert t.requires_grad, f"output {i} requires grad in minigrad only"
+            weights = rng.standard_normal(o.shape)
+            loss_ours = loss_ours + (o * mg.tensor(weights)).sum()
+            loss_theirs = loss_theirs + (t * torch.from_numpy(weights)).sum()
+    if isinstance(loss_ours, mg.Tensor):
+        loss_ours.backward()
+        loss_theirs.backward()
+        for i, (o, t) in enumerate(zip(ours_in, theirs_in)):
+            if o.requires_grad:
+                assert_close(o.grad if o.grad is not None else np.zeros(o.shape), t.grad if t.grad is not None
+                             else np.zeros(o.shape), what=f"grad of input {i}")
+        if gradcheck:
+            gradcheck_case(fn, arrays)
+
+
+def gradcheck_case(fn: Callable, arrays: Sequence[np.ndarray]) -> None:
+    """``mg.gradcheck`` of ``fn(mg, ...)``'s float outputs in float64, without PyTorch.
+
+    A case none of whose outputs requires grad (bool results, indices) has nothing to check.
+    """
+    inputs = [_leaf(mg, a) for a in arrays]
+
+    def float_outputs(*xs: mg.Tensor) -> list:
+        return [o for o in flat_outputs(fn(mg, *xs)) if o.dtype.kind == "f"]
+
+    if any(o.requires_grad for o in float_outputs(*inputs)):
+        assert mg.gradcheck(float_outputs, inputs)
+
+
+def case_tests(cases: dict[str, tuple[Callable, tuple]], no_gradcheck: Collection[str] = (),
+               not_in_torch: Collection[str] = ()) -> tuple[Callable, Callable]:
+    """``test_same_as_torch`` (:func:`same_as_torch`, each case but those PyTorch refuses, ``not_in_torch``)
+    and ``test_gradcheck`` (:func:`gradcheck_case`, each case but ``no_gradcheck``: kinks at ties, NaNs,
+    outputs that share memory with an input), parametrized by the case's name."""
+    @pytest.mark.parametrize("name", sorted(set(cases) - set(not_in_torch)))
+    def test_same_as_torch(name: str, torch: Any) -> None:
+        fn, arrays = cases[name]
+        same_as_torch(torch, fn, *arrays, gradcheck=name not in no_gradcheck)
+
+    @pytest.mark.parametrize("name", sorted(set(cases) - set(no_gradcheck)))
+    def test_gradcheck(name: str) -> None:
+        """Finite differences in float64, without PyTorch."""
+        gradcheck_case(*cases[name])
+
+    return test_same_as_torch, test_gradcheck
+
+
+# --- random shapes and dims (Hypothesis) -------------------------------------------------------------------
+# A drawn case is ``fn(lib, x, dims, flag)``: ``dims`` two dims of ``x`` (negative ones too), ``flag`` a
+# bool for the case to choose keepdim, largest, descending... with.
+
+DRAWN = settings(max_examples=25, deadline=None, derandomize=True,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@st.composite
+def array_and_dims(draw: Callable, min_dims: int = 1) -> tuple:
+    """``(x, [dim, dim], flag)``: a float64 array of 1 to 4 dims of sizes 1 to 4, two dims of it, a bool."""
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=4, min_side=1, max_side=4))
+    seed = draw(st.integers(0, 2**32 - 1))
+    ndim = len(shape)
+    dims = draw(st.lists(st.integers(-ndim, ndim - 1), min_size=2, max_size=2))
+    return np.random.default_rng(seed).standard_normal(shape), dims, draw(st.booleans())
+
+
+def drawn_case_tests(cases: dict[str, Callable]) -> Callable:
+    """``test_drawn_shapes_same_as_torch``: each drawn case on 25 drawn ``(x, dims, flag)``, by
+    :func:`same_as_torch` (without gradcheck), parametrized by the case's name."""
+    @pytest.mark.parametrize("name", sorted(cases))
+    @DRAWN
+    @given(drawn=array_and_dims())
+    def test_drawn_shapes_same_as_torch(name: str, drawn: tuple, torch: Any) -> None:
+        array, dims, flag = drawn
+        fn = cases[name]
+        same_as_torch(torch, lambda t, x: fn(t, x, dims, flag), array, gradcheck=False)
+
+    return test_drawn_shapes_same_as_torch
+
+
+# --- on the GPU (a real one, or the strict CuPy stand-in of tests/conftest.py) -----------------------------
+
+def _run_on(device: str, fn: Callable, arrays: Sequence[np.ndarray]) -> tuple[list, list]:
+    leaves = [mg.tensor(a, requires_grad=a.dtype.kind == "f", device=device) for a in arrays]
+    outs = flat_outputs(fn(mg, *leaves))
+    loss = None
+    for k, out in enumerate(outs):
+        assert out.device == mg.device(device), f"output {k} on {out.device}"
+        if out.requires_grad:
+            weights = mg.tensor(np.random.default_rng(k).standard_normal(out.shape), device=device)
+            loss = (out * weights).sum() if loss is None else loss + (out * weights).sum()
+    if loss is not None:
+        loss.backward()
+    return [o.numpy() for o in outs], [None if x.grad is None else x.grad.numpy() for x in leaves]
+
+
+def same_on_gpu_as_on_cpu(fn: Callable, arrays: Sequence[np.ndarray], rtol: float = 1e-10,
+                          atol: float = 1e-12) -> None:
+    """``fn(mg, ...)`` on cuda: outputs on cuda, and outputs and input gradients equal to the cpu run's
+    (dtypes and shapes too)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)   # the stand-in is NumPy, which warns where CuPy does not
+        (cpu_out, cpu_grads), (gpu_out, gpu_grads) = _run_on("cpu", fn, arrays), _run_on("cuda", fn, arrays)
+    for k, (a, b) in enumerate(zip(gpu_out + gpu_grads, cpu_out + cpu_grads)):
+        assert (a is None) == (b is None), f"item {k}"
+        if a is not None:
+            assert a.dtype == b.dtype and a.shape == b.shape, f"item {k}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"item {k}")
+
+
+def gpu_case_tests(cases: dict[str, tuple[Callable, tuple]], leave_out: Collection[str] = (),
+                   rtol: float = 1e-10, atol: float = 1e-12) -> Callable:
+    """``test_same_on_gpu_as_on_cpu``: each case but ``leave_out`` by :func:`same_on_gpu_as_on_cpu`."""
+    @pytest.mark.gpu
+    @pytest.mark.parametrize("name", sorted(set(cases) - set(leave_out)))
+    def test_same_on_gpu_as_on_cpu(name: str) -> None:
+        same_on_gpu_as_on_cpu(*cases[name], rtol=rtol, atol=atol)
+
+    return test_same_on_gpu_as_on_cpu

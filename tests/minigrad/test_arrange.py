@@ -13,8 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
-from test_pytorch_api import DRAWN, _array_and_dims, _flat_outputs, same_as_torch
+from helpers import case_tests, drawn_case_tests, flat_outputs, gpu_case_tests
 
 import minigrad as mg
 
@@ -160,27 +159,15 @@ CASES: dict[str, tuple[Callable, tuple]] = {
 }
 
 
-NO_TORCH_GRADIENT = {"narrow_copy_negative_start"}
+NO_TORCH_GRADIENT = {"narrow_copy_negative_start"}   # values compared in test_values_where_torch_has_no_gradient
+test_same_as_torch, test_gradcheck = case_tests(CASES, not_in_torch=NO_TORCH_GRADIENT)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_same_as_torch(name: str, torch: Any) -> None:
+@pytest.mark.parametrize("name", sorted(NO_TORCH_GRADIENT))
+def test_values_where_torch_has_no_gradient(name: str, torch: Any) -> None:
     fn, arrays = CASES[name]
-    if name in NO_TORCH_GRADIENT:
-        ours, theirs = fn(mg, *(mg.tensor(a) for a in arrays)), fn(torch, *(torch.from_numpy(a) for a in arrays))
-        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-        return
-    same_as_torch(torch, fn, *arrays)
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_gradcheck(name: str) -> None:
-    """Finite differences in float64, without PyTorch."""
-    fn, arrays = CASES[name]
-    inputs = [mg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-    outputs = [o for o in _flat_outputs(fn(mg, *inputs)) if o.dtype.kind == "f"]
-    if outputs and any(o.requires_grad for o in outputs):
-        assert mg.gradcheck(lambda *xs: [o for o in _flat_outputs(fn(mg, *xs)) if o.dtype.kind == "f"], inputs)
+    ours, theirs = fn(mg, *(mg.tensor(a) for a in arrays)), fn(torch, *(torch.from_numpy(a) for a in arrays))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
 # --- integer and bool tensors: PyTorch's result dtypes -------------------------------------------------
@@ -207,8 +194,8 @@ INTEGER_CASES: dict[str, Callable] = {
 @pytest.mark.parametrize("name", sorted(INTEGER_CASES))
 def test_integer_dtypes_as_torch(name: str, dtype: str, torch: Any) -> None:
     fn = INTEGER_CASES[name]
-    ours = _flat_outputs(fn(mg, mg.tensor(I34.astype(dtype))))
-    theirs = _flat_outputs(fn(torch, torch.from_numpy(I34.astype(dtype))))
+    ours = flat_outputs(fn(mg, mg.tensor(I34.astype(dtype))))
+    theirs = flat_outputs(fn(torch, torch.from_numpy(I34.astype(dtype))))
     for k, (a, b) in enumerate(zip(ours, theirs)):
         assert a.dtype == b.numpy().dtype, f"{name} output {k}: {a.dtype} != {b.dtype}"
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{name} output {k}")
@@ -241,13 +228,7 @@ DRAWN_CASES: dict[str, Callable] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DRAWN_CASES))
-@DRAWN
-@given(drawn=_array_and_dims())
-def test_drawn_shapes_same_as_torch(name: str, drawn: tuple, torch: Any) -> None:
-    array, dims, flag = drawn
-    fn = DRAWN_CASES[name]
-    same_as_torch(torch, lambda t, x: fn(t, x, dims, flag), array, gradcheck=False)
+test_drawn_shapes_same_as_torch = drawn_case_tests(DRAWN_CASES)
 
 
 # --- PyTorch's other spellings --------------------------------------------------------------------------
@@ -476,30 +457,7 @@ def test_bad_arguments_raise_errors_naming_the_op(case: int) -> None:
 
 # --- on the GPU (a real one, or the strict CuPy stand-in of tests/conftest.py) -------------------------
 
-def _run_on(device: str, fn: Callable, arrays: tuple) -> tuple[list, list]:
-    leaves = [mg.tensor(a, requires_grad=a.dtype.kind == "f", device=device) for a in arrays]
-    outs = _flat_outputs(fn(mg, *leaves))
-    loss = None
-    for k, out in enumerate(outs):
-        assert out.device == mg.device(device), f"output {k} on {out.device}"
-        if out.requires_grad:
-            weights = mg.tensor(np.random.default_rng(k).standard_normal(out.shape), device=device)
-            loss = (out * weights).sum() if loss is None else loss + (out * weights).sum()
-    if loss is not None:
-        loss.backward()
-    return [o.numpy() for o in outs], [None if x.grad is None else x.grad.numpy() for x in leaves]
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_same_on_gpu_as_on_cpu(name: str) -> None:
-    fn, arrays = CASES[name]
-    (cpu_out, cpu_grads), (gpu_out, gpu_grads) = _run_on("cpu", fn, arrays), _run_on("cuda", fn, arrays)
-    for k, (a, b) in enumerate(zip(gpu_out + gpu_grads, cpu_out + cpu_grads)):
-        assert (a is None) == (b is None), f"item {k}"
-        if a is not None:
-            assert a.dtype == b.dtype and a.shape == b.shape, f"item {k}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"item {k}")
+test_same_on_gpu_as_on_cpu = gpu_case_tests(CASES)
 
 
 @pytest.mark.gpu

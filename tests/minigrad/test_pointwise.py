@@ -13,8 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from helpers import assert_ieee_close
-from test_pytorch_api import _flat_outputs, same_as_torch
+from helpers import assert_ieee_close, case_tests, gpu_case_tests
 
 import minigrad as mg
 from minigrad.ops import elementwise, pointwise
@@ -104,23 +103,7 @@ CASES: dict[str, tuple[Callable, tuple]] = {
 NO_GRADCHECK = {"nan_to_num_non_finite", "sgn_at_zero"}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_same_as_torch(name: str, torch: Any) -> None:
-    fn, arrays = CASES[name]
-    same_as_torch(torch, fn, *arrays, gradcheck=name not in NO_GRADCHECK)
-
-
-@pytest.mark.parametrize("name", sorted(set(CASES) - NO_GRADCHECK))
-def test_gradcheck(name: str) -> None:
-    """Finite differences in float64, without PyTorch."""
-    fn, arrays = CASES[name]
-    inputs = [mg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-
-    def differentiable(*xs: mg.Tensor) -> list:
-        return [o for o in _flat_outputs(fn(mg, *xs)) if o.dtype.kind == "f" and o.requires_grad]
-
-    if differentiable(*inputs):
-        assert mg.gradcheck(differentiable, inputs)
+test_same_as_torch, test_gradcheck = case_tests(CASES, no_gradcheck=NO_GRADCHECK)
 
 
 # --- floor division ------------------------------------------------------------------------------------
@@ -558,38 +541,23 @@ def test_shape_mismatch_names_the_op() -> None:
 
 # --- the same on the GPU (a real one, or the strict CuPy stand-in in CI) -----------------------------------
 
-GPU_CASES: dict[str, tuple[Callable, list]] = {
-    "rounding": (lambda a, b: [mg.div(a, b, rounding_mode="floor"), mg.div(a, b, rounding_mode="trunc") * b,
-                               (a // b).detach() * a, mg.frac(a)], [DIVIDEND, DIVISOR]),
-    "trig": (lambda a, b: [mg.tan(b), mg.asin(b), mg.acos(b), mg.atan(a), mg.sinh(a), mg.cosh(a), mg.asinh(a),
-                           mg.atanh(b), mg.acosh(a.abs() + 1.5), mg.sinc(a), mg.deg2rad(a), mg.rad2deg(a)],
-             [X34, UNIT34]),
-    "binary": (lambda a, b: [mg.xlogy(a, b.abs()), mg.hypot(a, b), mg.logaddexp2(a, b), mg.copysign(a, b),
-                             mg.fmax(a, b), mg.fmin(a, 0.5), mg.float_power(b.abs(), a), mg.xlogy(2.0, b.abs())],
-               [ZEROS, X14]),
-    "unary": (lambda a: [mg.erfc(a * 4), mg.logit(a.sigmoid()), mg.logit(a, 0.2), mg.nan_to_num(a.log()), mg.sgn(a)],
-              [X34]),
-    "fused": (lambda x, a, b: [mg.addcmul(x, a, b, value=0.5), mg.addcdiv(x, a, b.abs() + 0.5, value=2)],
-              [X34, X31, X14]),
+GPU_CASES: dict[str, tuple[Callable, tuple]] = {
+    "rounding": (lambda t, a, b: [t.div(a, b, rounding_mode="floor"), t.div(a, b, rounding_mode="trunc") * b,
+                                  (a // b).detach() * a, t.frac(a)], (DIVIDEND, DIVISOR)),
+    "trig": (lambda t, a, b: [t.tan(b), t.asin(b), t.acos(b), t.atan(a), t.sinh(a), t.cosh(a), t.asinh(a),
+                              t.atanh(b), t.acosh(a.abs() + 1.5), t.sinc(a), t.deg2rad(a), t.rad2deg(a)],
+             (X34, UNIT34)),
+    "binary": (lambda t, a, b: [t.xlogy(a, b.abs()), t.hypot(a, b), t.logaddexp2(a, b), t.copysign(a, b),
+                                t.fmax(a, b), t.fmin(a, 0.5), t.float_power(b.abs(), a), t.xlogy(2.0, b.abs())],
+               (ZEROS, X14)),
+    "unary": (lambda t, a: [t.erfc(a * 4), t.logit(a.sigmoid()), t.logit(a, 0.2), t.nan_to_num(a.log()), t.sgn(a)],
+              (X34,)),
+    "fused": (lambda t, x, a, b: [t.addcmul(x, a, b, value=0.5), t.addcdiv(x, a, b.abs() + 0.5, value=2)],
+              (X34, X31, X14)),
 }
 
 
-def _run_on(device: str, fn: Callable, arrays: list) -> tuple:
-    leaves = [mg.tensor(np.asarray(a, dtype=np.float64), requires_grad=True, device=device) for a in arrays]
-    outputs = fn(*leaves)
-    with np.errstate(all="ignore"):
-        total = sum((y * mg.full(y.shape, 0.5, dtype=y.dtype, device=device)).sum() for y in outputs)
-        total.backward()
-    return [y.numpy() for y in outputs], [x.grad.numpy() for x in leaves]
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("name", sorted(GPU_CASES))
-def test_on_gpu_equal_cpu(name: str) -> None:
-    fn, arrays = GPU_CASES[name]
-    cpu, gpu = _run_on("cpu", fn, arrays), _run_on("cuda", fn, arrays)
-    for i, (a, b) in enumerate(zip(cpu[0] + cpu[1], gpu[0] + gpu[1])):
-        assert_ieee_close(b, a, f"{name} #{i}", rtol=1e-12, atol=1e-14)
+test_on_gpu_equal_cpu = gpu_case_tests(GPU_CASES, rtol=1e-12)
 
 
 @pytest.mark.gpu

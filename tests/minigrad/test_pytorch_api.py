@@ -3,8 +3,9 @@
 Each case is ``fn(lib, *tensors)`` written once in PyTorch's spelling; it runs
 with ``lib = minigrad`` and ``lib = torch`` on the same float64 values, and the
 outputs (values, indices, dtypes) and the input gradients must agree. Every
-differentiable case also passes ``mg.gradcheck``. NumPy's keywords
-(``axis=``, ``keepdims=``, ``ddof=``) keep NumPy's results: tested at the end.
+differentiable case also passes ``mg.gradcheck`` (the tests of such a table: ``case_tests`` and its
+neighbours in tests/helpers.py). NumPy's keywords (``axis=``, ``keepdims=``, ``ddof=``) keep NumPy's
+results: tested at the end.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from helpers import assert_close
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from helpers import assert_close, case_tests, drawn_case_tests, gpu_case_tests
 
 import minigrad as mg
 
@@ -25,52 +23,6 @@ RNG = np.random.default_rng(12)
 
 def _normal(*shape: int) -> np.ndarray:
     return RNG.standard_normal(shape)
-
-
-def _flat_outputs(out: Any) -> list:
-    """Tensors in an op's result: one, or a (values, indices) pair, or a list of parts."""
-    if isinstance(out, (tuple, list)):
-        return [t for part in out for t in _flat_outputs(part)]
-    return [out]
-
-
-def _to_lib(lib: Any, array: np.ndarray, torch: Any) -> Any:
-    if lib is mg:
-        return mg.tensor(array, requires_grad=array.dtype.kind == "f")
-    return torch.tensor(array, requires_grad=array.dtype.kind == "f")
-
-
-def same_as_torch(torch: Any, fn: Callable, *arrays: np.ndarray, gradcheck: bool = True) -> None:
-    """``fn(mg, ...)`` and ``fn(torch, ...)``: equal outputs (values, shapes, dtypes) and input gradients."""
-    ours_in = [_to_lib(mg, a, torch) for a in arrays]
-    theirs_in = [_to_lib(torch, a, torch) for a in arrays]
-    ours, theirs = fn(mg, *ours_in), fn(torch, *theirs_in)
-    assert type(ours) is not list or isinstance(theirs, (tuple, list))
-    ours_flat, theirs_flat = _flat_outputs(ours), _flat_outputs(theirs)
-    assert len(ours_flat) == len(theirs_flat)
-    if type(theirs).__module__ == "torch.return_types":   # (values, indices): the same field names
-        assert_close(ours.values, theirs.values, what="values")
-        assert_close(ours.indices, theirs.indices, what="indices")
-    loss_ours, loss_theirs = 0, 0
-    for i, (o, t) in enumerate(zip(ours_flat, theirs_flat)):
-        assert_close(o, t, what=f"output {i}")
-        assert o.dtype == t.detach().numpy().dtype, f"output {i}: dtype {o.dtype} != {t.dtype}"
-        if o.requires_grad:
-            assert t.requires_grad, f"output {i} requires grad in minigrad only"
-            weights = RNG.standard_normal(o.shape)
-            loss_ours = loss_ours + (o * mg.tensor(weights)).sum()
-            loss_theirs = loss_theirs + (t * torch.from_numpy(weights)).sum()
-    if isinstance(loss_ours, mg.Tensor):
-        loss_ours.backward()
-        loss_theirs.backward()
-        for i, (o, t) in enumerate(zip(ours_in, theirs_in)):
-            if o.requires_grad:
-                assert_close(o.grad if o.grad is not None else np.zeros(o.shape), t.grad if t.grad is not None
-                             else np.zeros(o.shape), what=f"grad of input {i}")
-        if gradcheck:
-            def differentiable(*xs: mg.Tensor) -> list:
-                return [o for o in _flat_outputs(fn(mg, *xs)) if o.dtype.kind == "f"]
-            assert mg.gradcheck(differentiable, [mg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays])
 
 
 # --- the cases: name → (fn(lib, *tensors), arrays) ------------------------------------------------
@@ -213,18 +165,7 @@ NO_GRADCHECK = {name for name, (_, arrays) in CASES.items() if any(a is TIES for
     "norm_inf", "detach"} | {name for name in CASES if name.startswith("arg")}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_same_as_torch(name: str, torch: Any) -> None:
-    fn, arrays = CASES[name]
-    same_as_torch(torch, fn, *arrays, gradcheck=name not in NO_GRADCHECK)
-
-
-@pytest.mark.parametrize("name", sorted(set(CASES) - NO_GRADCHECK))
-def test_gradcheck(name: str) -> None:
-    """Finite differences in float64, without PyTorch."""
-    fn, arrays = CASES[name]
-    inputs = [mg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-    assert mg.gradcheck(lambda *xs: [o for o in _flat_outputs(fn(mg, *xs)) if o.dtype.kind == "f"], inputs)
+test_same_as_torch, test_gradcheck = case_tests(CASES, no_gradcheck=NO_GRADCHECK)
 
 
 def test_max_with_dim_returns_values_and_indices(torch: Any) -> None:
@@ -401,46 +342,10 @@ def test_readme_coming_from_pytorch_runs_as_written(capsys: Any) -> None:
 
 # --- on the GPU (a real one, or the strict CuPy stand-in of tests/conftest.py) -------------------
 
-def _run_on(device: str, fn: Callable, arrays: tuple) -> tuple[list, list]:
-    leaves = [mg.tensor(a, requires_grad=a.dtype.kind == "f", device=device) for a in arrays]
-    outs = _flat_outputs(fn(mg, *leaves))
-    loss = None
-    for k, out in enumerate(outs):
-        assert out.device == mg.device(device), f"output {k} on {out.device}"
-        if out.requires_grad:
-            weights = mg.tensor(np.random.default_rng(k).standard_normal(out.shape), device=device)
-            loss = (out * weights).sum() if loss is None else loss + (out * weights).sum()
-    if loss is not None:
-        loss.backward()
-    return [o.numpy() for o in outs], [None if x.grad is None else x.grad.numpy() for x in leaves]
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_same_on_gpu_as_on_cpu(name: str) -> None:
-    fn, arrays = CASES[name]
-    (cpu_out, cpu_grads), (gpu_out, gpu_grads) = _run_on("cpu", fn, arrays), _run_on("cuda", fn, arrays)
-    for k, (a, b) in enumerate(zip(gpu_out + gpu_grads, cpu_out + cpu_grads)):
-        assert (a is None) == (b is None), f"item {k}"
-        if a is not None:
-            assert a.dtype == b.dtype and a.shape == b.shape, f"item {k}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"item {k}")
+test_same_on_gpu_as_on_cpu = gpu_case_tests(CASES)
 
 
 # --- random shapes and dims (Hypothesis): the dim-taking ops against PyTorch --------------------
-
-DRAWN = settings(max_examples=25, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-@st.composite
-def _array_and_dims(draw: Callable, min_dims: int = 1) -> tuple:
-    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=4, min_side=1, max_side=4))
-    seed = draw(st.integers(0, 2**32 - 1))
-    ndim = len(shape)
-    dims = draw(st.lists(st.integers(-ndim, ndim - 1), min_size=2, max_size=2))
-    return np.random.default_rng(seed).standard_normal(shape), dims, draw(st.booleans())
-
 
 DRAWN_CASES: dict[str, Callable] = {
     "transpose": lambda t, x, d, k: x.transpose(d[0], d[1]),
@@ -465,10 +370,4 @@ DRAWN_CASES: dict[str, Callable] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DRAWN_CASES))
-@DRAWN
-@given(drawn=_array_and_dims())
-def test_drawn_shapes_same_as_torch(name: str, drawn: tuple, torch: Any) -> None:
-    array, dims, flag = drawn
-    fn = DRAWN_CASES[name]
-    same_as_torch(torch, lambda t, x: fn(t, x, dims, flag), array, gradcheck=False)
+test_drawn_shapes_same_as_torch = drawn_case_tests(DRAWN_CASES)

@@ -12,8 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
-from test_pytorch_api import DRAWN, _array_and_dims, _flat_outputs, same_as_torch
+from helpers import case_tests, drawn_case_tests, gpu_case_tests
 
 import minigrad as mg
 
@@ -158,20 +157,7 @@ NO_GRADCHECK = {"empty_median", "sign_at_zero", "sign_of_nan_inf", "median_dim_t
 NOT_IN_TORCH = {"scatter_src_larger", "scatter_add_src_larger"}
 
 
-@pytest.mark.parametrize("name", sorted(set(CASES) - NOT_IN_TORCH))
-def test_same_as_torch(name: str, torch: Any) -> None:
-    fn, arrays = CASES[name]
-    same_as_torch(torch, fn, *arrays, gradcheck=name not in NO_GRADCHECK)
-
-
-@pytest.mark.parametrize("name", sorted(set(CASES) - NO_GRADCHECK))
-def test_gradcheck(name: str) -> None:
-    """Finite differences in float64, without PyTorch."""
-    fn, arrays = CASES[name]
-    inputs = [mg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-    outputs = [o for o in _flat_outputs(fn(mg, *inputs)) if o.dtype.kind == "f"]
-    if outputs and any(o.requires_grad for o in outputs):
-        assert mg.gradcheck(lambda *xs: [o for o in _flat_outputs(fn(mg, *xs)) if o.dtype.kind == "f"], inputs)
+test_same_as_torch, test_gradcheck = case_tests(CASES, no_gradcheck=NO_GRADCHECK, not_in_torch=NOT_IN_TORCH)
 
 
 # --- random shapes and dims (Hypothesis) ---------------------------------------------------------------
@@ -192,13 +178,7 @@ DRAWN_CASES: dict[str, Callable] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DRAWN_CASES))
-@DRAWN
-@given(drawn=_array_and_dims())
-def test_drawn_shapes_same_as_torch(name: str, drawn: tuple, torch: Any) -> None:
-    array, dims, flag = drawn
-    fn = DRAWN_CASES[name]
-    same_as_torch(torch, lambda t, x: fn(t, x, dims, flag), array, gradcheck=False)
+test_drawn_shapes_same_as_torch = drawn_case_tests(DRAWN_CASES)
 
 
 # --- dtypes: integers and bools as PyTorch promotes them -----------------------------------------------
@@ -454,30 +434,8 @@ def test_compiled_sampling_draws_fresh_samples_in_eager_order() -> None:
 
 # --- GPU: the same cases on cuda as on cpu (the strict CuPy stand-in where there is no GPU) ------------
 
-def _run_on(device: str, fn: Callable, arrays: tuple) -> tuple:
-    inputs = [mg.tensor(a, requires_grad=a.dtype.kind == "f", device=device) for a in arrays]
-    outputs = _flat_outputs(fn(mg, *inputs))
-    loss = None
-    for k, o in enumerate(outputs):
-        assert o.device == mg.device(device), f"output {k} is on {o.device}"
-        if o.requires_grad:
-            term = (o * (k + 1.5)).sum()
-            loss = term if loss is None else loss + term
-    if loss is not None:
-        loss.backward()
-    return [o.numpy() for o in outputs], [i.grad.numpy() if i.grad is not None else None for i in inputs]
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("name", sorted(set(CASES) - {"round_half_to_even"}))
-def test_on_gpu_same_as_on_cpu(name: str) -> None:
-    fn, arrays = CASES[name]
-    (out_cpu, grad_cpu), (out_gpu, grad_gpu) = _run_on("cpu", fn, arrays), _run_on("cuda", fn, arrays)
-    for a, b in zip(out_gpu + grad_gpu, out_cpu + grad_cpu):
-        assert (a is None) == (b is None)
-        if a is not None:
-            assert a.dtype == b.dtype and a.shape == b.shape
-            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+# round_half_to_even makes its constant on the cpu
+test_on_gpu_same_as_on_cpu = gpu_case_tests(CASES, leave_out={"round_half_to_even"}, rtol=1e-9)
 
 
 @pytest.mark.gpu

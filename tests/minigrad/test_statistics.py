@@ -9,13 +9,11 @@ cases run on the GPU (a real one, or the strict CuPy stand-in) and must equal th
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
-from test_pytorch_api import DRAWN, _array_and_dims, _flat_outputs, same_as_torch
+from helpers import case_tests, drawn_case_tests, gpu_case_tests
 
 import minigrad as mg
 
@@ -172,22 +170,7 @@ NO_GRADCHECK = {"nanmean_all_nan_line", "quantile_nan_line", "nanquantile_all_na
 TIES_UNSPECIFIED = {"nanmedian_all_nan_line": (lambda t, x: t.nanmedian(x, 1), (ALL_NAN_ROW,))}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_same_as_torch(name: str, torch: Any) -> None:
-    fn, arrays = CASES[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        same_as_torch(torch, fn, *arrays, gradcheck=name not in NO_GRADCHECK)
-
-
-@pytest.mark.parametrize("name", sorted(set(CASES) - NO_GRADCHECK))
-def test_gradcheck(name: str) -> None:
-    """Finite differences in float64, without PyTorch."""
-    fn, arrays = CASES[name]
-    inputs = [mg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-    outputs = [o for o in _flat_outputs(fn(mg, *inputs)) if o.dtype.kind == "f" and o.requires_grad]
-    if outputs:
-        assert mg.gradcheck(lambda *xs: [o for o in _flat_outputs(fn(mg, *xs)) if o.dtype.kind == "f"], inputs)
+test_same_as_torch, test_gradcheck = case_tests(CASES, no_gradcheck=NO_GRADCHECK)
 
 
 @pytest.mark.parametrize("name", sorted(TIES_UNSPECIFIED))
@@ -220,13 +203,7 @@ DRAWN_CASES: dict[str, Callable] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DRAWN_CASES))
-@DRAWN
-@given(drawn=_array_and_dims())
-def test_drawn_shapes_same_as_torch(name: str, drawn: tuple, torch: Any) -> None:
-    array, dims, flag = drawn
-    fn = DRAWN_CASES[name]
-    same_as_torch(torch, lambda t, x: fn(t, x, dims, flag), array, gradcheck=False)
+test_drawn_shapes_same_as_torch = drawn_case_tests(DRAWN_CASES)
 
 
 # --- result types and fields --------------------------------------------------------------------------
@@ -487,30 +464,4 @@ def test_public_lists_reach_mg_and_tensor() -> None:
 
 # --- on the GPU (a real one, or the strict CuPy stand-in of tests/conftest.py) -------------------------
 
-def _run_on(device: str, fn: Callable, arrays: tuple) -> tuple[list, list]:
-    leaves = [mg.tensor(a, requires_grad=a.dtype.kind == "f", device=device) for a in arrays]
-    outs = _flat_outputs(fn(mg, *leaves))
-    loss = None
-    for k, out in enumerate(outs):
-        assert out.device == mg.device(device), f"output {k} on {out.device}"
-        if out.requires_grad:
-            weights = mg.tensor(np.random.default_rng(k).standard_normal(out.shape), device=device)
-            loss = (out * weights).sum() if loss is None else loss + (out * weights).sum()
-    if loss is not None:
-        loss.backward()
-    return [o.numpy() for o in outs], [None if x.grad is None else x.grad.numpy() for x in leaves]
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_same_on_gpu_as_on_cpu(name: str) -> None:
-    fn, arrays = CASES[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)   # the stand-in is NumPy, which warns where CuPy does not
-        (cpu_out, cpu_grads), (gpu_out, gpu_grads) = _run_on("cpu", fn, arrays), _run_on("cuda", fn, arrays)
-    for k, (a, b) in enumerate(zip(gpu_out + gpu_grads, cpu_out + cpu_grads)):
-        assert (a is None) == (b is None), f"item {k}"
-        if a is not None:
-            assert a.dtype == b.dtype and a.shape == b.shape, f"item {k}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"item {k}")
+test_same_on_gpu_as_on_cpu = gpu_case_tests(CASES)

@@ -44,6 +44,16 @@ def check_module(torch, ours: nn.Module, theirs: object, arrays: list, grads: li
     check_against_torch(torch, lambda *a: ours(*a), lambda *a: theirs(*a), inputs)
 
 
+def check_loss(torch, name: str, module: str, arrays: list, grads: list, *args, **kwargs) -> None:
+    """``F.<name>(*inputs, *args, **kwargs)`` against torch's (gradcheck in float64, values, gradients of
+    ``arrays[i]`` where ``grads[i]``), then the module ``nn.<module>(*args, **kwargs)`` against torch's."""
+    inputs = [leaf(a) if g else mg.tensor(a) for a, g in zip(arrays, grads)]
+    check_op(lambda *xs: getattr(F, name)(*xs, *args, **kwargs), inputs, torch,
+             lambda *xs: getattr(torch.nn.functional, name)(*xs, *args, **kwargs))
+    check_module(torch, getattr(nn, module)(*args, **kwargs), getattr(torch.nn, module)(*args, **kwargs), arrays,
+                 grads)
+
+
 # --- Gaussian and Poisson NLL ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -77,11 +87,8 @@ def test_gaussian_nll_loss_clamps_var_without_changing_its_gradient(torch) -> No
 def test_poisson_nll_loss_as_pytorch(torch, reduction: str, log_input: bool, full: bool) -> None:
     x = RNG.standard_normal((3, 4)) if log_input else RNG.uniform(0.1, 3.0, (3, 4))
     y = RNG.poisson(2.0, (3, 4)).astype(np.float64)   # counts 0 and 1 too, where Stirling's term is 0
-    check_op(lambda a: F.poisson_nll_loss(a, mg.tensor(y), log_input, full, reduction=reduction), [leaf(x)], torch,
-             lambda a: torch.nn.functional.poisson_nll_loss(a, torch.from_numpy(y), log_input, full,
-                                                            reduction=reduction))
-    check_module(torch, nn.PoissonNLLLoss(log_input, full, reduction=reduction),
-                 torch.nn.PoissonNLLLoss(log_input, full, reduction=reduction), [x, y], [True, False])
+    check_loss(torch, "poisson_nll_loss", "PoissonNLLLoss", [x, y], [True, False], log_input, full,
+               reduction=reduction)
 
 
 # --- margins and rankings ----------------------------------------------------------------------------------
@@ -91,12 +98,8 @@ def test_poisson_nll_loss_as_pytorch(torch, reduction: str, log_input: bool, ful
 def test_margin_ranking_loss_as_pytorch(torch, reduction: str, margin: float) -> None:
     x1, x2, y = RNG.standard_normal(8), RNG.standard_normal(8), signs(8)
     x1 = x2 + away_from(x1 - x2, [margin, -margin])
-    check_op(lambda a, b: F.margin_ranking_loss(a, b, mg.tensor(y), margin, reduction=reduction),
-             [leaf(x1), leaf(x2)], torch,
-             lambda a, b: torch.nn.functional.margin_ranking_loss(a, b, torch.from_numpy(y), margin,
-                                                                  reduction=reduction))
-    check_module(torch, nn.MarginRankingLoss(margin, reduction=reduction),
-                 torch.nn.MarginRankingLoss(margin, reduction=reduction), [x1, x2, y], [True, True, False])
+    check_loss(torch, "margin_ranking_loss", "MarginRankingLoss", [x1, x2, y], [True, True, False], margin,
+               reduction=reduction)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -112,10 +115,7 @@ def test_hinge_embedding_loss_as_pytorch(torch, reduction: str) -> None:
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_soft_margin_loss_as_pytorch(torch, reduction: str) -> None:
     x, y = RNG.standard_normal((3, 4)) * 3, signs(3, 4)
-    check_op(lambda a: F.soft_margin_loss(a, mg.tensor(y), reduction=reduction), [leaf(x)], torch,
-             lambda a: torch.nn.functional.soft_margin_loss(a, torch.from_numpy(y), reduction=reduction))
-    check_module(torch, nn.SoftMarginLoss(reduction=reduction), torch.nn.SoftMarginLoss(reduction=reduction),
-                 [x, y], [True, False])
+    check_loss(torch, "soft_margin_loss", "SoftMarginLoss", [x, y], [True, False], reduction=reduction)
     # stable where PyTorch's log1p(exp(·)) overflows: the loss is -y·x there
     far = F.soft_margin_loss(mg.tensor([-1000.0], dtype=mg.float32), mg.tensor([1.0]), reduction="none")
     assert far.numpy()[0] == 1000.0
@@ -139,12 +139,8 @@ def test_multilabel_soft_margin_loss_as_pytorch(torch, reduction: str, weighted:
 @pytest.mark.parametrize("margin", [0.0, 0.3, -0.2])
 def test_cosine_embedding_loss_as_pytorch(torch, reduction: str, margin: float) -> None:
     x1, x2, y = RNG.standard_normal((6, 4)), RNG.standard_normal((6, 4)), RNG.choice([-1.0, 1.0, 0.0], 6)
-    check_op(lambda a, b: F.cosine_embedding_loss(a, b, mg.tensor(y), margin, reduction=reduction),
-             [leaf(x1), leaf(x2)], torch,
-             lambda a, b: torch.nn.functional.cosine_embedding_loss(a, b, torch.from_numpy(y), margin,
-                                                                    reduction=reduction))
-    check_module(torch, nn.CosineEmbeddingLoss(margin, reduction=reduction),
-                 torch.nn.CosineEmbeddingLoss(margin, reduction=reduction), [x1, x2, y], [True, True, False])
+    check_loss(torch, "cosine_embedding_loss", "CosineEmbeddingLoss", [x1, x2, y], [True, True, False], margin,
+               reduction=reduction)
     # a single pair: (D,) inputs with a 0-d target; a zero vector stays finite (PyTorch's 1e-12), its
     # gradient of order 1e6 agreeing to the rounding of the different order of operations
     for a, b, rtol in ((x1[0], x2[0], 1e-10), (np.zeros(4), x2[0], 1e-8)):
@@ -157,11 +153,8 @@ def test_cosine_embedding_loss_as_pytorch(torch, reduction: str, margin: float) 
 @pytest.mark.parametrize(("p", "swap"), [(2.0, False), (1.0, False), (2.0, True), (3.0, True)])
 def test_triplet_margin_loss_as_pytorch(torch, reduction: str, p: float, swap: bool) -> None:
     a, pos, neg = (RNG.standard_normal((5, 3)) for _ in range(3))
-    check_op(lambda u, v, w: F.triplet_margin_loss(u, v, w, 0.8, p, swap=swap, reduction=reduction),
-             [leaf(a), leaf(pos), leaf(neg)], torch,
-             lambda u, v, w: torch.nn.functional.triplet_margin_loss(u, v, w, 0.8, p, swap=swap, reduction=reduction))
-    check_module(torch, nn.TripletMarginLoss(0.8, p, swap=swap, reduction=reduction),
-                 torch.nn.TripletMarginLoss(0.8, p, swap=swap, reduction=reduction), [a, pos, neg], [True] * 3)
+    check_loss(torch, "triplet_margin_loss", "TripletMarginLoss", [a, pos, neg], [True] * 3, 0.8, p, swap=swap,
+               reduction=reduction)
     with pytest.raises(ValueError, match="margin must be greater than 0"):
         F.triplet_margin_loss(leaf(a), leaf(pos), leaf(neg), margin=0.0)
 
@@ -203,10 +196,8 @@ def test_multilabel_margin_loss_as_pytorch(torch, reduction: str) -> None:
     target = np.array([[3, 0, -1, 1, 4], [1, 2, 4, 0, 3], [-1, 0, 1, 2, 3], [2, 2, -1, -1, -1]])
     x = RNG.standard_normal((4, 5))
     x = away_from(x, [-2, -1, 0, 1, 2], 0.0)   # (x_j - x_i) = 1 would be a kink; random values miss it
-    check_op(lambda a: F.multilabel_margin_loss(a, mg.tensor(target), reduction=reduction), [leaf(x)], torch,
-             lambda a: torch.nn.functional.multilabel_margin_loss(a, torch.from_numpy(target), reduction=reduction))
-    check_module(torch, nn.MultiLabelMarginLoss(reduction=reduction),
-                 torch.nn.MultiLabelMarginLoss(reduction=reduction), [x, target], [True, False])
+    check_loss(torch, "multilabel_margin_loss", "MultiLabelMarginLoss", [x, target], [True, False],
+               reduction=reduction)
     one = F.multilabel_margin_loss(leaf(x[0]), target[0], reduction=reduction)   # (C,) with an array target
     assert_close(one, torch.nn.functional.multilabel_margin_loss(torch.from_numpy(x[0]), torch.from_numpy(target[0]),
                                                                  reduction=reduction))

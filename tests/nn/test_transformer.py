@@ -33,6 +33,19 @@ def load_into(torch, ours, theirs) -> None:
     ours.load_state_dict({name: value.numpy() for name, value in theirs.state_dict().items()})
 
 
+def loaded_pair(torch, name: str, *args, **kwargs) -> tuple:
+    """``nn.<name>(*args, **kwargs)`` and ``torch.nn.<name>`` in float64, torch's random weights loaded into
+    ours. ``activation="tanh"`` stands for the callable: ``F.tanh`` in ours, ``torch.tanh`` in torch's."""
+    ours_kw, theirs_kw = dict(kwargs), dict(kwargs)
+    if kwargs.get("activation") == "tanh":
+        ours_kw["activation"], theirs_kw["activation"] = F.tanh, torch.tanh
+    theirs = getattr(torch.nn, name)(*args, dtype=torch.float64, **theirs_kw)
+    ours = getattr(nn, name)(*args, dtype=mg.float64, **ours_kw)
+    randomize(torch, theirs)
+    load_into(torch, ours, theirs)
+    return ours, theirs
+
+
 def run_both(torch, ours, theirs, arrays: list, kwargs: dict, rtol: float = 1e-10, atol: float = 1e-10,
              backward: bool = True) -> None:
     """Forward both modules on the same inputs (the masks in ``kwargs`` are NumPy arrays), then compare
@@ -86,23 +99,17 @@ LAYER_CONFIGS = {
 }
 
 
-def activation_pair(torch, config: dict) -> tuple[dict, dict]:
-    ours, theirs = dict(config), dict(config)
-    if config.get("activation") == "tanh":
-        ours["activation"], theirs["activation"] = F.tanh, torch.tanh
-    return ours, theirs
+def layer_pair(torch, name: str, config: str) -> tuple:
+    """:func:`loaded_pair` of the layer ``name`` built with ``LAYER_CONFIGS[config]``, and its batch_first."""
+    settings = LAYER_CONFIGS[config]
+    ours, theirs = loaded_pair(torch, name, D_MODEL, NHEAD, FEEDFORWARD, 0.0, **settings)
+    return ours, theirs, settings.get("batch_first", False)
 
 
 @pytest.mark.parametrize("config", list(LAYER_CONFIGS))
 @pytest.mark.parametrize("masks", ["none", "bool", "float", "causal_hint", "unbatched"])
 def test_encoder_layer_matches_torch_in_training(torch, config: str, masks: str) -> None:
-    settings = LAYER_CONFIGS[config]
-    ours_kw, theirs_kw = activation_pair(torch, settings)
-    theirs = torch.nn.TransformerEncoderLayer(D_MODEL, NHEAD, FEEDFORWARD, 0.0, dtype=torch.float64, **theirs_kw)
-    ours = nn.TransformerEncoderLayer(D_MODEL, NHEAD, FEEDFORWARD, 0.0, dtype=mg.float64, **ours_kw)
-    randomize(torch, theirs)
-    load_into(torch, ours, theirs)
-    batch_first = settings.get("batch_first", False)
+    ours, theirs, batch_first = layer_pair(torch, "TransformerEncoderLayer", config)
     src = RNG.standard_normal(layout(batch_first, 5))
     kwargs = {
         "none": {},
@@ -121,13 +128,7 @@ def test_encoder_layer_matches_torch_in_training(torch, config: str, masks: str)
 @pytest.mark.parametrize("config", list(LAYER_CONFIGS))
 @pytest.mark.parametrize("masks", ["none", "bool", "float", "causal_hint", "unbatched"])
 def test_decoder_layer_matches_torch_in_training(torch, config: str, masks: str) -> None:
-    settings = LAYER_CONFIGS[config]
-    ours_kw, theirs_kw = activation_pair(torch, settings)
-    theirs = torch.nn.TransformerDecoderLayer(D_MODEL, NHEAD, FEEDFORWARD, 0.0, dtype=torch.float64, **theirs_kw)
-    ours = nn.TransformerDecoderLayer(D_MODEL, NHEAD, FEEDFORWARD, 0.0, dtype=mg.float64, **ours_kw)
-    randomize(torch, theirs)
-    load_into(torch, ours, theirs)
-    batch_first = settings.get("batch_first", False)
+    ours, theirs, batch_first = layer_pair(torch, "TransformerDecoderLayer", config)
     arrays = [RNG.standard_normal(layout(batch_first, 4)), RNG.standard_normal(layout(batch_first, 6))]
     kwargs = {
         "none": {},
@@ -188,10 +189,7 @@ TRANSFORMER_CONFIGS = {
 @pytest.mark.filterwarnings("ignore:.*mismatched")   # a float tgt_mask with a bool padding mask: both warn
 def test_transformer_matches_torch_in_training(torch, config: str) -> None:
     settings = TRANSFORMER_CONFIGS[config]
-    theirs = torch.nn.Transformer(D_MODEL, NHEAD, 2, 2, FEEDFORWARD, 0.0, dtype=torch.float64, **settings)
-    ours = nn.Transformer(D_MODEL, NHEAD, 2, 2, FEEDFORWARD, 0.0, dtype=mg.float64, **settings)
-    randomize(torch, theirs)
-    load_into(torch, ours, theirs)
+    ours, theirs = loaded_pair(torch, "Transformer", D_MODEL, NHEAD, 2, 2, FEEDFORWARD, 0.0, **settings)
     batch_first = settings.get("batch_first", False)
     arrays = [RNG.standard_normal(layout(batch_first, 6)), RNG.standard_normal(layout(batch_first, 4))]
     tgt_mask = nn.Transformer.generate_square_subsequent_mask(4, dtype=mg.float64).numpy()
@@ -208,10 +206,7 @@ def test_transformer_in_eval_mode_matches_torch(torch, batch_first: bool) -> Non
     """Dropout 0.1 is off in eval mode. With gradients torch takes its plain path; without them (and with
     batch_first) its fused and nested-tensor paths, which agree up to rounding except at padded source
     positions, where the nested-tensor encoder writes zeros: the padding is left out of that comparison."""
-    theirs = torch.nn.Transformer(D_MODEL, NHEAD, 2, 2, FEEDFORWARD, dtype=torch.float64, batch_first=batch_first)
-    ours = nn.Transformer(D_MODEL, NHEAD, 2, 2, FEEDFORWARD, dtype=mg.float64, batch_first=batch_first)
-    randomize(torch, theirs)
-    load_into(torch, ours, theirs)
+    ours, theirs = loaded_pair(torch, "Transformer", D_MODEL, NHEAD, 2, 2, FEEDFORWARD, batch_first=batch_first)
     ours.eval()
     theirs.eval()
     arrays = [RNG.standard_normal(layout(batch_first, 6)), RNG.standard_normal(layout(batch_first, 4))]
