@@ -38,6 +38,7 @@ from .activation import (
 )
 from .attention import MultiheadAttention
 from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import (
     AdaptiveAvgPool1d,
     AdaptiveMaxPool1d,
@@ -53,19 +54,7 @@ from .conv import (
     ReplicationPad1d,
     ZeroPad1d,
 )
-from .layers import (
-    Dropout,
-    Embedding,
-    Flatten,
-    Identity,
-    Linear,
-    ModuleDict,
-    ModuleList,
-    ParameterDict,
-    ParameterList,
-    Sequential,
-    Unflatten,
-)
+from .layers import Dropout, Embedding, Flatten, Identity, Linear, Unflatten
 from .layers_extra import AlphaDropout, Bilinear, Dropout1d, LazyLinear
 from .loss import (
     BCELoss,

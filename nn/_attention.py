@@ -22,21 +22,11 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _number, _tensor
+from ._dropout import dropout
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 _NEG_INF = float("-inf")
-
-
-def _dropout(x: Tensor, p: float) -> Tensor:
-    """Inverted dropout in training (``F.dropout``'s arithmetic; ``nn.functional`` imports this module, so
-    this module cannot import it)."""
-    if p == 0.0:
-        return x
-    if p == 1.0:
-        return x * 0.0
-    keep = mg.rand(*x.shape, dtype=mg.float32, device=x.device) >= p
-    return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
 def _dropout_probability(p: Any, name: str) -> float:
@@ -134,7 +124,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
             raise ValueError(f"{name}: attn_mask of shape {attn_mask.shape} does not broadcast to the attention "
                              f"weights' shape {scores.shape}")
         scores = mg.where(attn_mask, scores, _NEG_INF) if attn_mask.dtype == mg.bool_ else scores + attn_mask
-    weights = _dropout(_safe_softmax(scores), dropout_p)
+    weights = dropout(_safe_softmax(scores), dropout_p)
     return weights @ value
 
 
@@ -323,7 +313,7 @@ def multi_head_attention_forward(
             scores = scores + attn_mask
         with mg.errstate(mg.array_module(scores.data), invalid="ignore"):   # NaN rows, as torch's
             weights = mg.softmax(scores, dim=-1)
-        weights = _dropout(weights, dropout_p)
+        weights = dropout(weights, dropout_p)
         output = (weights @ v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
         output = _linear(output, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
         weights = weights.reshape(bsz, num_heads, tgt_len, src_len)

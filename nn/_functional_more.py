@@ -1,15 +1,14 @@
-"""More of ``torch.nn.functional`` (re-exported by ``nn.functional``): ``bilinear``, ``pdist``,
-``gumbel_softmax``, ``dropout1d`` and ``alpha_dropout``, each composed of engine ops.
+"""More of ``torch.nn.functional`` (re-exported by ``nn.functional``): ``bilinear``, ``pdist`` and
+``gumbel_softmax``, each composed of engine ops.
 
-Random draws come from the engine's generator on the input's device (``mg.manual_seed``), through
-``mg.rand``, so a compiled function draws afresh on every call.
+``gumbel_softmax`` draws its noise from the engine's generator on the input's device (``mg.manual_seed``),
+through ``mg.rand``, so a compiled function draws afresh on every call.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
 
 import numpy
 
@@ -19,7 +18,7 @@ from minigrad import Tensor
 from ._arguments import _dim, _floating, _number, _tensor
 from ._flags import flag
 
-__all__ = ["alpha_dropout", "bilinear", "dropout1d", "gumbel_softmax", "pdist"]
+__all__ = ["bilinear", "gumbel_softmax", "pdist"]
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -100,45 +99,3 @@ def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: floa
         classes = mg.arange(logits.shape[axis], device=logits.device)
         one_hot = (classes.reshape([-1 if i == axis else 1 for i in range(logits.ndim)]) == choice)
     return one_hot.astype(logits.dtype) - soft.detach() + soft
-
-
-def _probability(p: Any, name: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0 <= p <= 1:
-        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")
-    return float(p)
-
-
-def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Zero whole channels: each (sample, channel) row of (N, C, L) (or (C, L)) with probability ``p``, and
-    scale the rest by 1/(1 - p); as ``torch.nn.functional.dropout1d``. The identity when not ``training``.
-    ``inplace=True`` gives the same values, as a new tensor."""
-    name = "dropout1d"
-    p, x = _probability(p, name), _floating(input, name)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
-    if not flag(training, name, "training") or p == 0:
-        return x
-    if p == 1:
-        return x * 0.0
-    keep = mg.rand(*x.shape[:-1], 1, dtype=mg.float32, device=x.device) >= p
-    return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
-
-
-# SELU's negative saturation value λ·α: alpha dropout sets dropped entries to -λα, then restores mean and variance
-_SELU_SATURATION = 1.7580993408473766
-
-
-def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Dropout for self-normalising (SELU) networks, as ``torch.nn.functional.alpha_dropout``: each entry
-    is set with probability ``p`` to SELU's saturation -λα, then a·x + b keeps zero mean and unit variance
-    (a = 1/√(((λα)²·p + 1)(1 - p)), b = a·λα·p). The identity when not ``training``. Any shape."""
-    name = "alpha_dropout"
-    p, x = _probability(p, name), _floating(input, name)
-    if not flag(training, name, "training") or p == 0:
-        return x
-    if p == 1:
-        return x * 0.0
-    keep = (mg.rand(*x.shape, dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
-    a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
-    shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
-    return x * (keep * a) + shift

@@ -12,7 +12,6 @@ multi-margin kernels do not (``z > 0``).
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy
@@ -22,38 +21,15 @@ from minigrad import Tensor
 
 from ._arguments import _floating, _number, _tensor
 from ._flags import flag
+from ._reduction import check_reduction, checked_reduction, reduce_loss
 from ._targets import checked_indices, class_weights, index_array
 
 __all__ = ["cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
            "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
            "soft_margin_loss", "triplet_margin_loss"]
 
-_REDUCTIONS = ("mean", "sum", "none")
 
-
-# --- shared pieces (nn.functional's own helpers live in the module that re-exports these) -----------------
-
-def _reduction(size_average: Any, reduce: Any, reduction: Any, name: str) -> str:
-    """The reduction: PyTorch's deprecated ``size_average``/``reduce`` pair decides it when given (with a warning)."""
-    if size_average is not None or reduce is not None:
-        for what, value in (("size_average", size_average), ("reduce", reduce)):
-            if value is not None and not isinstance(value, (bool, numpy.bool_, int)):
-                raise TypeError(f"{name}: {what} must be a bool or None, got {type(value).__name__}")
-        warnings.warn(f"{name}: size_average and reduce are deprecated (as in PyTorch); use reduction=",
-                      stacklevel=3)
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        reduction = ("mean" if size_average else "sum") if reduce else "none"
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return reduction
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
-
+# --- shared pieces ----------------------------------------------------------------------------------
 
 def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tensor:
     """A loss's other operand as a Tensor on ``like``'s device, in its dtype when it holds integers or bools
@@ -115,8 +91,7 @@ def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, 
         elif not (input.ndim == var.ndim
                   and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
             raise ValueError(f"{name}: var of shape {var.shape} is of incorrect size for input of shape {input.shape}")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    check_reduction(reduction, name)
     _broadcast(name, input, target)
     eps = _number(eps, name, "eps")
     # var clamped to eps in value only: the gradient flows to var as if unclamped (PyTorch's no_grad clamp_)
@@ -125,7 +100,7 @@ def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, 
     loss = 0.5 * (var.log() + (input - target) ** 2 / var)
     if flag(full, name, "full"):
         loss = loss + 0.5 * math.log(2 * math.pi)
-    return _reduce(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: bool = False,  # noqa: A002
@@ -138,7 +113,7 @@ def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: b
     that broadcast.
     """
     name = "poisson_nll_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _floating(input, name)
     target = _operand(target, input, name)
     _broadcast(name, input, target)
@@ -151,7 +126,7 @@ def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: b
         counts = mg.where(target > 1, target, 2.0)
         stirling = counts * counts.log() - counts + 0.5 * (2 * math.pi * counts).log()
         loss = loss + mg.where(target > 1, stirling, 0.0)
-    return _reduce(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 # --- margins and rankings -----------------------------------------------------------------------
@@ -162,12 +137,12 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: flo
     """max(0, -target·(input1 - input2) + margin), reduced; as PyTorch. target ±1 says which input should
     rank higher. input1, input2, target: the same number of dims (broadcastable shapes)."""
     name = "margin_ranking_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     input1, input2 = _floating(input1, name), _tensor(input2, name, "input2")
     target = _operand(target, input1, name)
     _same_ndim(name, input1=input1, input2=input2, target=target)
     _broadcast(name, input1, input2, target)
-    return _reduce(_clamp_min_zero(-target * (input1 - input2) + _number(margin, name, "margin")), reduction)
+    return reduce_loss(_clamp_min_zero(-target * (input1 - input2) + _number(margin, name, "margin")), reduction)
 
 
 def hinge_embedding_loss(input: Tensor, target: Any, margin: float = 1.0,  # noqa: A002
@@ -176,12 +151,12 @@ def hinge_embedding_loss(input: Tensor, target: Any, margin: float = 1.0,  # noq
     """x where target = 1, max(0, margin - x) where target = -1, reduced; as PyTorch (a target that is
     neither gets both terms). input x: distances, any shape; target broadcasts against it."""
     name = "hinge_embedding_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _floating(input, name)
     target = _operand(target, input, name)
     _broadcast(name, input, target)
     below_margin = _clamp_min_zero(_number(margin, name, "margin") - input)
-    return _reduce(mg.where(target != 1, below_margin, 0.0) + mg.where(target != -1, input, 0.0), reduction)
+    return reduce_loss(mg.where(target != 1, below_margin, 0.0) + mg.where(target != -1, input, 0.0), reduction)
 
 
 def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
@@ -189,11 +164,11 @@ def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = Non
     """log(1 + e^{-target·input}) (two-class logistic loss, target ±1), reduced; as PyTorch, but stable for
     any product (PyTorch's overflows to inf where -target·input > ~88 in float32). Broadcastable shapes."""
     name = "soft_margin_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _floating(input, name)
     target = _operand(target, input, name)
     _broadcast(name, input, target)
-    return _reduce(mg.logaddexp(-target * input, 0.0), reduction)
+    return reduce_loss(mg.logaddexp(-target * input, 0.0), reduction)
 
 
 def multilabel_soft_margin_loss(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
@@ -205,7 +180,7 @@ def multilabel_soft_margin_loss(input: Tensor, target: Any, weight: Any = None, 
     ``weight`` broadcasts too (e.g. (C,)). reduction='none' gives (N,).
     """
     name = "multilabel_soft_margin_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _floating(input, name)
     if input.ndim == 0:
         raise ValueError(f"{name}: input needs a class dim (the last), got a 0-d tensor")
@@ -217,7 +192,7 @@ def multilabel_soft_margin_loss(input: Tensor, target: Any, weight: Any = None, 
         weight = _operand(weight, input, name, "weight")
         _broadcast(name, loss, weight)
         loss = loss * weight
-    return _reduce(loss.sum(axis=-1) / input.shape[-1], reduction)
+    return reduce_loss(loss.sum(axis=-1) / input.shape[-1], reduction)
 
 
 _COSINE_EPSILON = 1e-12   # PyTorch's, added to each squared norm
@@ -230,7 +205,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: f
     reduced; as PyTorch. input1, input2: (N, D) with target (N,), or (D,) with a 0-d target.
     cos = Σx1·x2 / √((Σx1² + 1e-12)(Σx2² + 1e-12)), PyTorch's guard against zero vectors."""
     name = "cosine_embedding_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     input1, input2 = _floating(input1, name), _tensor(input2, name, "input2")
     target = _operand(target, input1, name)
     if target.ndim not in (0, 1) or input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
@@ -244,7 +219,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: f
     cosine = products / norms.sqrt()
     positive = mg.where(target == 1, 1 - cosine, 0.0)
     negative = mg.where(target == -1, _clamp_min_zero(cosine - _number(margin, name, "margin")), 0.0)
-    return _reduce(positive + negative, reduction)
+    return reduce_loss(positive + negative, reduction)
 
 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
@@ -256,7 +231,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     (N,). ``swap``: d(a, n) becomes min(d(a, n), d(p, n)) (Balntas et al. 2016). margin > 0.
     """
     name = "triplet_margin_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     anchor = _floating(anchor, name)
     positive, negative = _tensor(positive, name, "positive"), _tensor(negative, name, "negative")
     margin, p, eps = _number(margin, name, "margin"), _number(p, name, "p"), _number(eps, name, "eps")
@@ -271,7 +246,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     to_negative = distance(anchor, negative)
     if flag(swap, name, "swap"):
         to_negative = mg.minimum(to_negative, distance(positive, negative))
-    return _reduce(_clamp_min_zero(margin + distance(anchor, positive) - to_negative), reduction)
+    return reduce_loss(_clamp_min_zero(margin + distance(anchor, positive) - to_negative), reduction)
 
 
 def _class_rows(input: Tensor, name: str) -> tuple[Tensor, bool]:  # noqa: A002
@@ -291,7 +266,7 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     gradient, as PyTorch's kernel.
     """
     name = "multi_margin_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or p not in (1, 2):
         raise ValueError(f"{name}: only p == 1 and p == 2 supported, got {p!r}")
     rows, _ = _class_rows(_floating(input, name), name)
@@ -313,7 +288,7 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     loss = terms.sum(axis=1) / classes
     if reduction == "none":
         return loss.reshape(target.shape)
-    return _reduce(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
@@ -325,7 +300,7 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None
     (0-d for a (C,) input). A term exactly at 0 gets no gradient, as PyTorch's kernel.
     """
     name = "multilabel_margin_loss"
-    reduction = _reduction(size_average, reduce, reduction, name)
+    reduction = checked_reduction(size_average, reduce, reduction, name)
     rows, single = _class_rows(_floating(input, name), name)
     classes = rows.shape[1]
     # shifted by one, so that the end marker -1 is index 0 to the range check
@@ -348,4 +323,4 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None
     loss = mg.where(counted, z, 0.0).sum(axis=(1, 2)) / classes
     if reduction == "none":
         return loss.reshape(()) if single else loss
-    return _reduce(loss, reduction)
+    return reduce_loss(loss, reduction)

@@ -1,6 +1,6 @@
-"""``group_norm`` and ``instance_norm`` as ``torch.nn.functional``'s (re-exported by ``nn.functional``),
-composed of engine ops: the mean and the biased variance over each group or instance, then the scale and
-shift per channel."""
+"""The normalisations of ``torch.nn.functional`` (re-exported by ``nn.functional``): ``layer_norm``,
+``rms_norm``, ``batch_norm``, ``group_norm`` and ``instance_norm``, composed of engine ops: the mean and the
+biased variance over the normalised dims (each group, instance or channel), then the scale and shift."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from minigrad import Tensor
 from ._arguments import _floating, _number, _tensor
 from ._flags import flag
 
-__all__ = ["group_norm", "instance_norm"]
+__all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "rms_norm"]
 
 
 def _per_channel(tensor: Any, channels: int, ndim: int, name: str, what: str) -> Tensor:
@@ -41,6 +41,98 @@ def _normalized(x: Tensor, axes: tuple, eps: float) -> tuple[Tensor, Tensor, Ten
     centered = x - mean
     variance = (centered * centered).mean(axis=axes, keepdims=True)
     return centered / (variance + eps).sqrt(), mean, variance
+
+
+def _normalized_shape(normalized_shape: Any, name: str) -> tuple:
+    """``normalized_shape`` (an int or a sequence of ints) as a tuple."""
+    if isinstance(normalized_shape, (int, numpy.integer)):
+        normalized_shape = (normalized_shape,)
+    try:
+        shape = tuple(normalized_shape)
+    except TypeError:
+        shape = (None,)
+    if not all(isinstance(s, (int, numpy.integer)) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last dims given by ``normalized_shape`` (mean 0, biased variance 1), then scale and shift.
+
+    input: (*, *normalized_shape) → same shape. y = (x - E[x]) / √(Var[x] + eps) · weight + bias,
+    with ``weight`` and ``bias`` of shape ``normalized_shape`` (either may be None).
+    """
+    input = _tensor(input, "layer_norm")
+    shape = _normalized_shape(normalized_shape, "layer_norm")
+    if not shape or input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
+        raise ValueError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
+    for what, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and _tensor(tensor, "layer_norm", what).shape != shape:
+            raise ValueError(f"layer_norm: {what} of shape {tensor.shape} must have normalized_shape {shape}")
+    out, _, _ = _normalized(input, tuple(range(input.ndim - len(shape), input.ndim)), eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (dim 1) of (N, C, *) over every other dim, as ``torch.nn.functional.batch_norm``.
+
+    ``training``: with the batch's mean and biased variance, and the running estimates (if given) moved
+    in place by ``momentum`` towards the batch mean and unbiased variance; else with the running ones.
+    Then times ``weight`` and plus ``bias`` (C,), either may be None.
+    """
+    x = _floating(input, "batch_norm")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), got shape {x.shape}")
+    axes = (0, *range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if training:
+        count = x.numel() // x.shape[1]
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                             f"of shape {x.shape}")
+        mean = x.mean(axis=axes)
+        centered = x - mean.reshape(shape)
+        variance = (centered * centered).mean(axis=axes)
+        if running_mean is not None and running_var is not None:
+            with mg.no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
+                running_var.mul_(1 - momentum).add_(variance.detach() * (momentum * count / (count - 1)))
+        out = centered / (variance.reshape(shape) + eps).sqrt()
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when not training")
+        out = (x - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
+             eps: float | None = None) -> Tensor:
+    """x / √(mean(x²) + eps) over the last dims given by ``normalized_shape``, then times ``weight``, as
+    ``torch.nn.functional.rms_norm``; ``eps=None`` is the input dtype's machine epsilon.
+
+    input: (*, *normalized_shape) → same shape; ``weight`` of shape ``normalized_shape`` (or None).
+    """
+    input = _floating(input, "rms_norm")
+    shape = _normalized_shape(normalized_shape, "rms_norm")
+    if not shape or len(shape) > input.ndim or input.shape[input.ndim - len(shape):] != shape:
+        raise ValueError(f"rms_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
+    if weight is not None and _tensor(weight, "rms_norm", "weight").shape != shape:
+        raise ValueError(f"rms_norm: weight of shape {weight.shape} must have normalized_shape {shape}")
+    eps = float(numpy.finfo(input.dtype).eps) if eps is None else _number(eps, "rms_norm", "eps")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    out = input * ((input * input).mean(axis=axes, keepdims=True) + eps).rsqrt()
+    return out if weight is None else out * weight
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002 - PyTorch's name

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy
 
-import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
 from . import init
 from ._conv import _ints
-from .module import Module, Parameter
+from ._parameters import float_dtype, weight_and_bias
+from .module import Module
 
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "AvgPool2d", "CircularPad1d", "ConstantPad1d",
            "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "ReflectionPad1d", "ReplicationPad1d", "ZeroPad1d"]
@@ -65,15 +65,8 @@ class _ConvNd(Module):
         for k, d, p in reversed(list(zip(self.kernel_size, self.dilation, self._padding_amounts()))):
             total = d * (k - 1) if self.padding == "same" else 2 * p
             self._reversed_padding_repeated_twice += [total // 2, total - total // 2]
-        dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
-        if dt.kind != "f":
-            raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
-        self.weight = Parameter(mg.empty(*shape, dtype=dt, device=device))
-        if bias:
-            self.bias = Parameter(mg.empty(self.out_channels, dtype=dt, device=device))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, shape, bias, float_dtype(dtype, name), device)
         self.reset_parameters()
 
     def _padding_amounts(self) -> tuple:

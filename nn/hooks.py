@@ -10,7 +10,7 @@ backward sees ``grad_input`` and calls the hooks with both::
     inputs ─► [InputGrads] ─► forward ─► [OutputGrads] ─► outputs
                   ▲ backward: hook(module, grad_input, grad_output)   ▲ backward: pre-hook(module, grad_output)
 
-A hook registered or removed is counted (``module.reregistered``), so a compiled
+A hook registered or removed is counted (``_compile_state.reregistered``), so a compiled
 call through the module is captured again, eagerly while a hook exists: a replay
 would skip Python side effects.
 """

@@ -1,16 +1,16 @@
-"""Basic layers (Linear, Embedding, Dropout, Identity, Flatten, Unflatten) and containers (Sequential,
-ModuleList, ModuleDict, ParameterList, ParameterDict).
+"""Basic layers: ``Linear``, ``Embedding``, ``Dropout``, ``Identity``, ``Flatten`` and ``Unflatten``.
 
-Every constructor takes PyTorch's factory keywords ``device=None, dtype=None``
+Every constructor with parameters takes PyTorch's factory keywords ``device=None, dtype=None``
 (float32 on the default device unless told otherwise) and initialises its
 parameters as PyTorch does, from the engine's generator (``mg.manual_seed``).
+The containers (``Sequential``, ``ModuleList``, …) are in ``nn/containers.py``; this module imports them
+too, so ``nn.layers.Sequential`` still names them.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable
 
 import numpy
 
@@ -19,17 +19,12 @@ from minigrad import Tensor
 
 from . import functional as F
 from . import init
-from .module import Module, Parameter, reregistered
+from ._parameters import float_dtype, weight_and_bias
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .module import Module, Parameter
 
 __all__ = ["Dropout", "Embedding", "Flatten", "Identity", "Linear", "ModuleDict", "ModuleList", "ParameterDict",
            "ParameterList", "Sequential", "Unflatten"]
-
-
-def _float_dtype(dtype: Any, name: str) -> Any:
-    dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
-    return dt
 
 
 def _positive(value: Any, what: str, name: str, allow_zero: bool = False) -> int:
@@ -51,12 +46,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive(in_features, "in_features", "Linear", allow_zero=True)
         self.out_features = _positive(out_features, "out_features", "Linear", allow_zero=True)
-        dt = _float_dtype(dtype, "Linear")
-        self.weight = Parameter(mg.empty(out_features, in_features, dtype=dt, device=device))
-        if bias:
-            self.bias = Parameter(mg.empty(out_features, dtype=dt, device=device))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (out_features, in_features), bias, float_dtype(dtype, "Linear"), device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -103,7 +93,7 @@ class Embedding(Module):
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         if _weight is None:
-            dt = _float_dtype(dtype, "Embedding")
+            dt = float_dtype(dtype, "Embedding")
             self.weight = Parameter(mg.empty(num_embeddings, embedding_dim, dtype=dt, device=device),
                                     requires_grad=not _freeze)
             self.reset_parameters()
@@ -177,254 +167,6 @@ class Identity(Module):
         return x
 
 
-class Sequential(Module):
-    """Modules applied one after another: ``Sequential(Linear(2, 8), Tanh(), Linear(8, 1))``.
-
-    Children are named ``0``, ``1``, … (or by the keys of one OrderedDict
-    argument), so parameters read ``0.weight``, ``2.bias``.
-    """
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            items = list(modules[0].items())
-        else:
-            items = [(str(i), m) for i, m in enumerate(modules)]
-        for name, module in items:
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential: item {name!r} is a {type(module).__name__}, not a Module")
-            setattr(self, name, module)
-
-    def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-    def append(self, module: Module) -> Sequential:
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
-        setattr(self, str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index: int, module: Module) -> Sequential:
-        """Put ``module`` before position ``index`` (as list.insert); the children are numbered anew."""
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential.insert: expected a Module, got {type(module).__name__}")
-        modules = list(self._modules.values())
-        length = len(modules)
-        if isinstance(index, bool) or not hasattr(index, "__index__") or not -length <= index.__index__() <= length:
-            raise IndexError(f"Sequential.insert: index {index!r} is out of range for {length} modules")
-        modules.insert(index.__index__(), module)
-        self._renumber(modules)
-        return self
-
-    def pop(self, index: int | slice) -> Any:
-        module = self[index]
-        del self[index]
-        return module
-
-    def _renumber(self, modules: list) -> None:
-        """The children ``modules``, named 0, 1, … (as PyTorch renumbers after a deletion)."""
-        for key in list(self._modules):
-            delattr(self, key)
-        for i, module in enumerate(modules):
-            setattr(self, str(i), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __getitem__(self, index: int | slice) -> Any:
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*modules[index])
-        return modules[_list_index(index, len(modules), "Sequential")]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        if not isinstance(module, Module):
-            raise TypeError(f"Sequential: item {index!r} must be a Module, got {type(module).__name__}")
-        keys = list(self._modules)
-        setattr(self, keys[_list_index(index, len(keys), "Sequential")], module)
-
-    def __delitem__(self, index: int | slice) -> None:
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            del modules[index]
-        else:
-            del modules[_list_index(index, len(modules), "Sequential")]
-        self._renumber(modules)
-
-
-def _list_index(index: Any, length: int, name: str) -> int:
-    if isinstance(index, bool) or not hasattr(index, "__index__"):
-        raise TypeError(f"{name}: indices must be integers or slices, got {type(index).__name__}")
-    index = index.__index__()
-    if not -length <= index < length:
-        raise IndexError(f"{name}: index {index} is out of range for {length} modules")
-    return index % length
-
-
-class _Container(Module):
-    """A module that holds children by key; each child's name scope is ``<container>.<key>``.
-
-    A container has no ``forward``: its parent calls the children, and
-    ``layers.0`` then labels the ops of ``self.layers[0]`` as its parameter
-    path ``layers.0.weight`` does.
-    """
-
-    @property
-    def _scope_name(self) -> str:
-        return self.__dict__["_container_scope"]
-
-    @_scope_name.setter
-    def _scope_name(self, name: str) -> None:
-        self.__dict__["_container_scope"] = name
-        for key, child in self._modules.items():
-            object.__setattr__(child, "_scope_name", f"{name}.{key}")
-
-    def _put(self, key: str, module: Module) -> None:
-        if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: {key!r} is a {type(module).__name__}, not a Module")
-        if self._modules.get(key, module) is not module:
-            reregistered()
-        self._modules[key] = module
-        object.__setattr__(module, "_scope_name", f"{self._scope_name}.{key}")
-        # a container already assigned to a parent (e.g. `self.layers.append(...)` after
-        # `self.layers = ModuleList()`) names the new parameters from that attribute
-        assigned = self._scope_name != type(self).__name__.lower()
-        prefix = f"{self._scope_name}.{key}" if assigned else key
-        for path, param in module.named_parameters():
-            param.name = f"{prefix}.{path}"
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getattr__(self, name: str) -> Module:
-        # only reached when normal lookup fails: `model.heads.score` as in PyTorch
-        modules = self.__dict__.get("_modules", {})
-        if name in modules:
-            return modules[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute or module {name!r}")
-
-
-class ModuleList(_Container):
-    """A list of modules whose parameters the parent registers (``layers.0.weight``, …)."""
-
-    def __init__(self, modules: Iterable[Module] | None = None) -> None:
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def _reindex(self, modules: list) -> None:
-        reregistered()
-        self._modules.clear()
-        for i, module in enumerate(modules):
-            self._put(str(i), module)
-
-    def append(self, module: Module) -> ModuleList:
-        self._put(str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
-            raise TypeError("ModuleList.extend: expected an iterable of Modules, got a single Module")
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._reindex(modules)
-
-    def __getitem__(self, index: int | slice) -> Any:
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            return ModuleList(modules[index])
-        return modules[_list_index(index, len(modules), "ModuleList")]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        self._put(str(_list_index(index, len(self._modules), "ModuleList")), module)
-
-    def __delitem__(self, index: int | slice) -> None:
-        modules = list(self._modules.values())
-        if isinstance(index, slice):
-            del modules[index]
-        else:
-            del modules[_list_index(index, len(modules), "ModuleList")]
-        self._reindex(modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
-
-    def __add__(self, other: Iterable[Module]) -> ModuleList:
-        return ModuleList(list(self) + list(other))
-
-
-class ModuleDict(_Container):
-    """A dict of modules (insertion order) whose parameters the parent registers (``heads.a.weight``)."""
-
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
-
-    def _check_key(self, key: Any) -> str:
-        if not isinstance(key, str) or not key or "." in key or "/" in key:
-            raise KeyError(f"ModuleDict: keys must be non-empty strings without '.' or '/', got {key!r}")
-        return key
-
-    def __getitem__(self, key: str) -> Module:
-        if key not in self._modules:
-            raise KeyError(f"ModuleDict: no module {key!r} (keys: {list(self._modules)})")
-        return self._modules[key]
-
-    def __setitem__(self, key: str, module: Module) -> None:
-        self._put(self._check_key(key), module)
-
-    def __delitem__(self, key: str) -> None:
-        self.pop(key)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._modules
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._modules))
-
-    def keys(self) -> list[str]:
-        return list(self._modules.keys())
-
-    def values(self) -> list[Module]:
-        return list(self._modules.values())
-
-    def items(self) -> list[tuple[str, Module]]:
-        return list(self._modules.items())
-
-    def pop(self, key: str) -> Module:
-        module = self[key]
-        del self._modules[key]
-        reregistered()
-        return module
-
-    def clear(self) -> None:
-        if self._modules:
-            reregistered()
-        self._modules.clear()
-
-    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        pairs = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
-        for pair in pairs:
-            key, module = pair
-            self[key] = module
-
-
 class Flatten(Module):
     """Flatten dims ``start_dim`` … ``end_dim`` into one, as ``torch.nn.Flatten`` (by default all but the batch dim)."""
 
@@ -464,111 +206,3 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
-
-
-def _as_parameter(value: Any, name: str) -> Any:
-    """A Tensor that is not a Parameter becomes one, as in PyTorch's ParameterList/ParameterDict."""
-    if isinstance(value, Tensor) and not isinstance(value, Parameter):
-        return Parameter(value)
-    if not isinstance(value, Parameter):
-        raise TypeError(f"{name}: expected a Parameter or a Tensor, got {type(value).__name__}")
-    return value
-
-
-class ParameterList(Module):
-    """A list of parameters registered as ``0``, ``1``, … (``plist.0`` in the state dict), as
-    ``torch.nn.ParameterList``; a Tensor put in becomes a Parameter."""
-
-    def __init__(self, values: Iterable[Any] | None = None) -> None:
-        super().__init__()
-        if values is not None:
-            self.extend(values)
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[Parameter]:
-        return iter(list(self._parameters.values()))
-
-    def __getitem__(self, index: int | slice) -> Any:
-        values = list(self._parameters.values())
-        if isinstance(index, slice):
-            return ParameterList(values[index])
-        return values[_list_index(index, len(values), "ParameterList")]
-
-    def __setitem__(self, index: int, value: Any) -> None:
-        setattr(self, str(_list_index(index, len(self), "ParameterList")), _as_parameter(value, "ParameterList"))
-
-    def append(self, value: Any) -> ParameterList:
-        setattr(self, str(len(self)), _as_parameter(value, "ParameterList"))
-        return self
-
-    def extend(self, values: Iterable[Any]) -> ParameterList:
-        for value in values:
-            self.append(value)
-        return self
-
-    def __iadd__(self, values: Iterable[Any]) -> ParameterList:
-        return self.extend(values)
-
-    def extra_repr(self) -> str:
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
-                         for i, p in enumerate(self))
-
-
-class ParameterDict(Module):
-    """A dict of parameters by name (insertion order), as ``torch.nn.ParameterDict``; a Tensor put in
-    becomes a Parameter."""
-
-    def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
-        super().__init__()
-        if parameters is not None:
-            self.update(parameters)
-
-    def _check_key(self, key: Any) -> str:
-        if not isinstance(key, str) or not key or "." in key:
-            raise KeyError(f"ParameterDict: keys must be non-empty strings without '.', got {key!r}")
-        return key
-
-    def __getitem__(self, key: str) -> Parameter:
-        if key not in self._parameters:
-            raise KeyError(f"ParameterDict: no parameter {key!r} (keys: {list(self._parameters)})")
-        return self._parameters[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        setattr(self, self._check_key(key), _as_parameter(value, "ParameterDict"))
-
-    def __delitem__(self, key: str) -> None:
-        self[key]   # noqa: B018 - the KeyError naming the keys
-        delattr(self, key)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._parameters
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._parameters))
-
-    def keys(self) -> list[str]:
-        return list(self._parameters)
-
-    def values(self) -> list[Parameter]:
-        return list(self._parameters.values())
-
-    def items(self) -> list[tuple[str, Parameter]]:
-        return list(self._parameters.items())
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._parameters.get(key, default)
-
-    def pop(self, key: str) -> Parameter:
-        value = self[key]
-        del self[key]
-        return value
-
-    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
-        pairs = parameters.items() if isinstance(parameters, (Mapping, ParameterDict)) else parameters
-        for key, value in pairs:
-            self[key] = value

@@ -15,8 +15,9 @@ from minigrad import Tensor
 
 from . import functional as F
 from . import init
+from ._parameters import float_dtype, weight_and_bias
 from .layers import Linear
-from .module import LoadResult, Module, Parameter
+from .module import LoadResult, Module
 
 __all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "LazyLinear"]
 
@@ -63,15 +64,8 @@ class LazyLinear(Linear):
         Module.__init__(self)
         if isinstance(out_features, bool) or not isinstance(out_features, (int, numpy.integer)) or out_features < 0:
             raise ValueError(f"LazyLinear: out_features must be a non-negative int, got {out_features!r}")
-        dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
-        if dt.kind != "f":
-            raise TypeError(f"LazyLinear: dtype must be a floating type, got {dt}")
         self.in_features, self.out_features = 0, int(out_features)
-        self.weight = Parameter(mg.empty(0, dtype=dt, device=device))
-        if bias:
-            self.bias = Parameter(mg.empty(0, dtype=dt, device=device))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (0,), bias, float_dtype(dtype, "LazyLinear"), device)   # placeholders of shape (0,)
 
     def has_uninitialized_params(self) -> bool:
         """Whether the parameters are still the placeholders (no input seen yet)."""
@@ -126,14 +120,7 @@ class Bilinear(Module):
         if in1_features <= 0:
             raise ValueError(f"Bilinear: in1_features must be > 0, but got (in1_features={in1_features})")
         self.in1_features, self.in2_features, self.out_features = (int(n) for n in sizes)
-        dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
-        if dt.kind != "f":
-            raise TypeError(f"Bilinear: dtype must be a floating type, got {dt}")
-        self.weight = Parameter(mg.empty(out_features, in1_features, in2_features, dtype=dt, device=device))
-        if bias:
-            self.bias = Parameter(mg.empty(out_features, dtype=dt, device=device))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (out_features, in1_features, in2_features), bias, float_dtype(dtype, "Bilinear"), device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

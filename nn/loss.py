@@ -15,6 +15,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
+from ._reduction import REDUCTIONS, legacy_reduction
 from .module import Module
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineSimilarity", "CrossEntropyLoss", "HuberLoss", "KLDivLoss",
@@ -32,13 +33,13 @@ def _buffer(value: Any, name: str, what: str, dtype: Any, device: Any) -> Tensor
 
 
 class _Loss(Module):
-    reductions = ("mean", "sum", "none")
+    reductions = REDUCTIONS
 
     def __init__(self, reduction: str, name: str, size_average: bool | None = None,
                  reduce: bool | None = None) -> None:
         super().__init__()
         # stacklevel 4: the warning points at the line that built the loss
-        reduction = F._legacy_reduction(size_average, reduce, reduction, name, stacklevel=4)
+        reduction = legacy_reduction(size_average, reduce, reduction, name, stacklevel=4)
         if not isinstance(reduction, str) or reduction not in self.reductions:
             *others, last = map(repr, self.reductions)
             raise ValueError(f"{name}: reduction must be {', '.join(others)} or {last}, got {reduction!r}")

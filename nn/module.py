@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy
@@ -10,6 +9,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._compile_state import give_serial, reregistered, set_mode
+from ._state_dict import check_state, load_arrays
 from .hooks import RemovableHandle, add_hook, call_with_hooks, has_hooks
 
 
@@ -35,47 +36,6 @@ class LoadResult(NamedTuple):
     unexpected_keys: list
 
 
-# Train/eval modes, for mg.compile: every compiled call's signature includes which modules are in eval
-# mode (by serial number: ids are reused, serials never), so a function captured with dropout on is
-# captured again after model.eval() instead of replaying it. The set changes only in train()/eval() and
-# on assigning `.training`; its frozen copy is made once per change.
-_SERIALS = itertools.count()
-_IN_EVAL: set[int] = set()
-_modes_key: list = [frozenset()]   # the frozen copy of _IN_EVAL (None: stale)
-# Re-registrations (a parameter, child module or buffer replaced or removed after it was registered),
-# counted for mg.compile's guard: a capture holds the tensor objects it read, so after
-# `model.fc = nn.Linear(...)` every compiled call is captured again. First assignments do not count.
-_REREGISTRATIONS = [0]
-
-
-def reregistered() -> None:
-    """Count a registered parameter, module or buffer replaced or removed, or a hook added or removed
-    (containers that edit ``_modules`` directly, and nn.hooks, call it)."""
-    _REREGISTRATIONS[0] += 1
-
-
-def _set_mode(module: Module, training: bool) -> None:
-    if module.__dict__.get("training") is not training:
-        object.__setattr__(module, "training", training)
-        if training:
-            _IN_EVAL.discard(module._serial)
-        else:
-            _IN_EVAL.add(module._serial)
-        _modes_key[0] = None
-
-
-def _modes() -> frozenset:
-    """The serial numbers of the modules in eval mode, frozen: part of every mg.compile signature."""
-    key = _modes_key[0]
-    if key is None:
-        key = _modes_key[0] = frozenset(_IN_EVAL)
-    return key
-
-
-mg.compiler.add_signature_part(_modes)
-mg.compiler.add_guard(lambda: _REREGISTRATIONS[0])
-
-
 class Module:
     """Base class of every layer and model.
 
@@ -93,7 +53,7 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_serial", next(_SERIALS))
+        give_serial(self)
         object.__setattr__(self, "_scope_name", type(self).__name__.lower())
 
     def __getstate__(self) -> dict:
@@ -106,10 +66,7 @@ class Module:
         """A copy (copy.copy, copy.deepcopy) is a module of its own: its own serial for its mode, and its
         own ``compile()`` if this one was compiled."""
         self.__dict__.update(state)
-        object.__setattr__(self, "_serial", next(_SERIALS))
-        if not self.training:
-            _IN_EVAL.add(self._serial)
-            _modes_key[0] = None
+        give_serial(self)
         if "_compile_options" in state:
             self.compile(**state["_compile_options"])
 
@@ -119,7 +76,7 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         if name == "training":   # model.training = False, as model.eval() does for one module
-            _set_mode(self, bool(value))
+            set_mode(self, bool(value))
             return
         self._check_replacement(name, value)
         if self.__dict__.get(name, value) is not value and (
@@ -360,7 +317,7 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         for module in self.modules():
-            _set_mode(module, bool(mode))
+            set_mode(module, bool(mode))
         return self
 
     def eval(self) -> Module:
@@ -484,50 +441,11 @@ class Module:
             raise TypeError(f"{type(self).__name__}.load_state_dict: expected a mapping of name → array, "
                             f"got {type(state).__name__}")
         own = dict(self._state_items(""))
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        problems = []
-        arrays = {}
-        for key, target in own.items():
-            if key not in state:
-                continue
-            value = state[key]
-            array = value.data if isinstance(value, Tensor) else value
-            if not mg.is_array(array):
-                try:
-                    array = numpy.asarray(array)
-                except Exception:  # noqa: BLE001 - reported below with the key
-                    array = None
-            if array is None or array.dtype.kind not in "biuf":
-                kind = type(value).__name__ if array is None else f"dtype {array.dtype}"
-                problems.append(f"  {key}: not a numeric array ({kind})")
-                continue
-            if tuple(array.shape) != target.shape:
-                problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, "
-                                f"{target.shape} in the model")
-                continue
-            flags = getattr(target.data, "flags", None)
-            if not assign and flags is not None and not getattr(flags, "writeable", True):
-                problems.append(f"  {key}: the model's array is read-only (load with assign=True)")
-                continue
-            arrays[key] = array
-        if strict:
-            problems += [f"  missing key: {k}" for k in missing]
-            problems += [f"  unexpected key: {k}" for k in unexpected]
+        arrays, missing, unexpected, problems = check_state(own, state, strict, assign)
         if problems:
             raise StateDictError(f"{type(self).__name__}.load_state_dict: the state dict does not fit; "
                                  "nothing was loaded:\n" + "\n".join(problems))
-        for key, array in arrays.items():
-            target = own[key]
-            if assign:
-                target.data = array
-            else:
-                new = mg.to_device(mg.to_numpy(array), target.device) if target.device.type != "cpu" \
-                    else mg.to_numpy(array)
-                mg.array_module(target.data).copyto(target.data, new, casting="unsafe")
-            bump = getattr(target, "_bump_version", None)
-            if bump is not None:
-                bump()
+        load_arrays(own, arrays, assign)
         return LoadResult(missing, unexpected)
 
     # --- printing ---

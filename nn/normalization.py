@@ -9,6 +9,8 @@ import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
+from ._normalization import _normalized_shape
+from ._parameters import affine_parameters, reset_affine
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "LayerNorm", "RMSNorm"]
@@ -25,21 +27,12 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.normalized_shape = F._normalized_shape(normalized_shape, "LayerNorm")
+        self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
         if not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps < 0:
             raise ValueError(f"LayerNorm: eps must be a non-negative number, got {eps!r}")
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        dt = mg.get_default_dtype() if dtype is None else dtype
-        if self.elementwise_affine:
-            self.weight = Parameter(mg.ones(self.normalized_shape, dtype=dt, device=device))
-            if bias:
-                self.bias = Parameter(mg.zeros(self.normalized_shape, dtype=dt, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, dtype, device)
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
@@ -65,7 +58,7 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape: Any, eps: float | None = None, elementwise_affine: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.normalized_shape = F._normalized_shape(normalized_shape, "RMSNorm")
+        self.normalized_shape = _normalized_shape(normalized_shape, "RMSNorm")
         if eps is not None and (not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps < 0):
             raise ValueError(f"RMSNorm: eps must be a non-negative number or None, got {eps!r}")
         self.eps = None if eps is None else float(eps)
@@ -87,7 +80,41 @@ class RMSNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
-class BatchNorm1d(Module):
+class _NormBase(Module):
+    """What BatchNorm1d and InstanceNorm1d share, as PyTorch's ``_NormBase``: ``weight`` (ones) and ``bias``
+    (zeros), both (C,), with ``affine``, and with ``track_running_stats`` the buffers ``running_mean`` (zeros),
+    ``running_var`` (ones), both (C,), and ``num_batches_tracked``; else None for each, as PyTorch's."""
+
+    num_features: int
+    affine: bool
+    track_running_stats: bool
+
+    def _add_parameters_and_buffers(self, bias: bool, dtype: Any, device: Any) -> None:
+        """The parameters and buffers above, for ``self.num_features``, ``affine`` and ``track_running_stats``
+        (``bias=False``: no bias even when affine)."""
+        affine_parameters(self, self.num_features, self.affine, bias, dtype, device)
+        if self.track_running_stats:
+            dt = mg.get_default_dtype() if dtype is None else dtype
+            self.register_buffer("running_mean", mg.zeros(self.num_features, dtype=dt, device=device))
+            self.register_buffer("running_var", mg.ones(self.num_features, dtype=dt, device=device))
+            self.register_buffer("num_batches_tracked", mg.tensor(0, dtype=mg.int64, device=device))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            with mg.no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1.0)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        reset_affine(self)
+
+
+class BatchNorm1d(_NormBase):
     """Batch normalisation over the batch (and length) dims of (N, C) or (N, C, L), as ``torch.nn.BatchNorm1d``.
 
     Training: y = (x - mean) / √(var + eps) · weight + bias with the batch's mean and biased variance per
@@ -105,38 +132,7 @@ class BatchNorm1d(Module):
         self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
-        dt = mg.get_default_dtype() if dtype is None else dtype
-        if self.affine:
-            self.weight = Parameter(mg.ones(num_features, dtype=dt, device=device))
-            if self.use_bias:
-                self.bias = Parameter(mg.zeros(num_features, dtype=dt, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", mg.zeros(num_features, dtype=dt, device=device))
-            self.register_buffer("running_var", mg.ones(num_features, dtype=dt, device=device))
-            self.register_buffer("num_batches_tracked", mg.tensor(0, dtype=mg.int64, device=device))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
-
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            with mg.no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1.0)
-                self.num_batches_tracked.zero_()
-
-    def reset_parameters(self) -> None:
-        self.reset_running_stats()
-        if self.affine:
-            with mg.no_grad():
-                self.weight.fill_(1.0)
-                if self.bias is not None:
-                    self.bias.zero_()
+        self._add_parameters_and_buffers(self.use_bias, dtype, device)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in (2, 3):

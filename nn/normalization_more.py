@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy
 
-import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
-from .module import Module, Parameter
+from ._parameters import affine_parameters, reset_affine
+from .module import Module
+from .normalization import _NormBase
 
 __all__ = ["GroupNorm", "InstanceNorm1d"]
 
@@ -21,20 +22,6 @@ def _channels(value: Any, what: str, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
         raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
     return int(value)
-
-
-def _affine_parameters(module: Module, channels: int, affine: bool, bias: bool, dtype: Any, device: Any) -> None:
-    """``weight`` (ones) and ``bias`` (zeros), both (C,), or None where PyTorch has None."""
-    dt = mg.get_default_dtype() if dtype is None else dtype
-    if affine:
-        module.weight = Parameter(mg.ones(channels, dtype=dt, device=device))
-        if bias:
-            module.bias = Parameter(mg.zeros(channels, dtype=dt, device=device))
-        else:
-            module.register_parameter("bias", None)
-    else:
-        module.register_parameter("weight", None)
-        module.register_parameter("bias", None)
 
 
 class GroupNorm(Module):
@@ -54,14 +41,10 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         self.eps, self.affine = float(eps), bool(affine)
-        _affine_parameters(self, self.num_channels, self.affine, bias, dtype, device)
+        affine_parameters(self, self.num_channels, self.affine, bias, dtype, device)
 
     def reset_parameters(self) -> None:
-        with mg.no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1.0)
-            if self.bias is not None:
-                self.bias.zero_()
+        reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
@@ -71,7 +54,7 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class InstanceNorm1d(Module):
+class InstanceNorm1d(_NormBase):
     """Normalise each channel of each sample over its length: (N, C, L) or (C, L) → same shape, as
     ``torch.nn.InstanceNorm1d``.
 
@@ -87,30 +70,7 @@ class InstanceNorm1d(Module):
         self.num_features = _channels(num_features, "num_features", "InstanceNorm1d")
         self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        _affine_parameters(self, self.num_features, self.affine, bias, dtype, device)
-        if self.track_running_stats:
-            dt = mg.get_default_dtype() if dtype is None else dtype
-            self.register_buffer("running_mean", mg.zeros(num_features, dtype=dt, device=device))
-            self.register_buffer("running_var", mg.ones(num_features, dtype=dt, device=device))
-            self.register_buffer("num_batches_tracked", mg.tensor(0, dtype=mg.int64, device=device))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
-
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            with mg.no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1.0)
-                self.num_batches_tracked.zero_()
-
-    def reset_parameters(self) -> None:
-        self.reset_running_stats()
-        with mg.no_grad():
-            if self.weight is not None:
-                self.weight.fill_(1.0)
-            if self.bias is not None:
-                self.bias.zero_()
+        self._add_parameters_and_buffers(bias, dtype, device)
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor) or x.ndim not in (2, 3):

@@ -29,11 +29,11 @@ import numbers
 import warnings
 from typing import Any
 
-import numpy
-
 import minigrad as mg
 from minigrad import Tensor
 
+from ._dropout import dropout
+from ._recurrent_checks import check_finite_steps, check_proj_size, length_masks, refuse_proj_size
 from .cells import (
     add_parameters,
     as_input,
@@ -49,55 +49,12 @@ from .cells import (
     result_dtype,
     rnn_step,
 )
-from .functional import dropout
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence, pack_like, pad_packed_sequence
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
 State = Any  # a Tensor (RNN, GRU) or a tuple (h, c) (LSTM)
-
-
-def _check_proj_size(owner: str, proj_size: Any, hidden_size: int) -> int:
-    """``proj_size`` as an int in [0, hidden_size), or the error PyTorch raises."""
-    if isinstance(proj_size, bool):
-        # the 8th positional argument of nn.LSTM was peephole before it became PyTorch's proj_size
-        raise TypeError(f"{owner}: proj_size must be an integer, got {proj_size!r}; peephole and coupled are "
-                        f"keyword-only: nn.LSTM(..., peephole={proj_size!r})")
-    if not isinstance(proj_size, numbers.Integral) or proj_size < 0:
-        raise ValueError(f"{owner}: proj_size should be a positive integer or zero to disable projections, "
-                         f"got {proj_size!r}")
-    if proj_size >= hidden_size:
-        raise ValueError(f"{owner}: proj_size has to be smaller than hidden_size ({hidden_size}), got {proj_size}")
-    return int(proj_size)
-
-
-def _refuse_proj_size(owner: str, proj_size: Any) -> None:
-    """``proj_size`` is an LSTM option only (PyTorch raises ValueError for RNN and GRU too)."""
-    if proj_size:
-        raise ValueError(f"{owner}: proj_size argument is only supported for LSTM, not RNN or GRU "
-                         f"(got proj_size={proj_size!r})")
-
-
-def _check_finite_steps(owner: str, x: Tensor, time_axis: int) -> None:
-    """Under ``detect_anomaly``: name the first time step at which the input holds NaN/Inf.
-
-    The layer projects all time steps in one matmul (scope ``l0``), so without this the anomaly
-    would be reported there rather than at the step it belongs to (``l0/t3``).
-    """
-    bad = ~mg.array_module(x.data).isfinite(x.data)
-    if not bool(bad.any()):
-        return
-    per_step = bad.any(axis=-1)                      # (T, B)
-    if time_axis == 1:
-        per_step = per_step.T
-    t = int(per_step.any(axis=1).argmax())
-    b = int(per_step[t].argmax())
-    with mg.name_scope("l0") as scope:               # the full scope the step would be recorded in
-        pass
-    raise mg.AnomalyError(
-        f"detect_anomaly: the input of {owner} holds NaN/Inf, first at time step {t} (batch element {b}), "
-        f"read by the step in scope '{scope}/t{t}'; input {x.dtype}{x.shape} non-finite={int(bad.sum())}")
 
 
 class _Recurrent(Module):
@@ -118,7 +75,7 @@ class _Recurrent(Module):
         self.input_size = check_size(owner, "input_size", input_size)
         self.hidden_size = check_size(owner, "hidden_size", hidden_size)
         self.num_layers = check_size(owner, "num_layers", num_layers)
-        self.proj_size = _check_proj_size(owner, proj_size, self.hidden_size)
+        self.proj_size = check_proj_size(owner, proj_size, self.hidden_size)
         # the width of h_t and of each direction's output
         self._output_size = self.proj_size or self.hidden_size
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
@@ -230,9 +187,9 @@ class _Recurrent(Module):
         if steps == 0:
             raise ValueError(f"{owner}: the input has no time steps (shape {x.shape})")
         initial = self._initial_states(state, x, batch, unbatched)
-        keep = self._length_masks(lengths, steps, batch, x.device)
+        keep = length_masks(owner, lengths, steps, batch, x.device, self._batch_hint())
         if mg.is_anomaly_enabled():
-            _check_finite_steps(owner, x, time_axis)
+            check_finite_steps(owner, x, time_axis)
 
         with mg.gc_paused():
             output, finals = self._run_layers(x, time_axis, initial, keep)
@@ -352,28 +309,6 @@ class _Recurrent(Module):
         states = check_states(owner, state, expected, x, dtype)
         return [mg.unbind(s.expand_dims(1) if unbatched else s, 0) for s in states]
 
-    def _length_masks(self, lengths: Any, steps: int, batch: int, device: Any) -> tuple | None:
-        """(steps to run: the longest length, per step a (B, 1) bool keep-mask Tensor, the shortest length)."""
-        if lengths is None:
-            return None
-        owner = type(self).__name__
-        if isinstance(lengths, Tensor):
-            values = lengths.numpy()
-        else:
-            values = mg.to_numpy(lengths) if mg.is_array(lengths) else numpy.asarray(lengths)
-        if values.dtype.kind not in "iu":
-            raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
-                            f"got dtype {values.dtype}")
-        if values.ndim != 1 or values.shape[0] != batch:
-            raise ValueError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
-                             f"got shape {values.shape}" + self._batch_hint())
-        if values.min() < 1 or values.max() > steps:
-            raise ValueError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time steps), "
-                             f"got {values.tolist()}")
-        active = int(values.max())
-        keep = mg.to_device(numpy.arange(active)[:, None, None] < values[None, :, None], device)   # (T', B, 1)
-        return active, tuple(mg.as_tensor(keep[t]) for t in range(active)), int(values.min())
-
     def _batch_hint(self) -> str:
         """Where the batch size came from, for errors that a batch_first mix-up causes."""
         layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
@@ -415,7 +350,7 @@ class RNN(_Recurrent):
         if isinstance(bias, str):
             raise TypeError(f"RNN: bias must be a bool, got {bias!r}; pass the nonlinearity by keyword: "
                             f"nn.RNN(..., nonlinearity={bias!r})")
-        _refuse_proj_size("RNN", proj_size)
+        refuse_proj_size("RNN", proj_size)
         nonlinearity = check_nonlinearity("RNN", nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 1,
                          device, dtype, compile)
@@ -499,7 +434,7 @@ class GRU(_Recurrent):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  *, fused: bool = False, compile: bool = False, device: Any = None, dtype: Any = None,
                  proj_size: int = 0) -> None:
-        _refuse_proj_size("GRU", proj_size)
+        refuse_proj_size("GRU", proj_size)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 3,
                          device, dtype, compile)
         self.fused = bool(fused)

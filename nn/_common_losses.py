@@ -1,0 +1,371 @@
+"""The losses of :mod:`nn.loss`'s modules as ``torch.nn.functional``'s (re-exported by ``nn.functional``):
+``nll_loss``, ``cross_entropy``, ``mse_loss``, ``l1_loss``, ``binary_cross_entropy``,
+``binary_cross_entropy_with_logits``, ``smooth_l1_loss``, ``huber_loss`` and ``kl_div``, and the two distances
+PyTorch keeps beside them, ``cosine_similarity`` and ``pairwise_distance``. (The margin, ranking and likelihood
+losses are in ``nn/_losses.py``.)
+
+Each is its formula in engine ops, in PyTorch's argument order (with its deprecated ``size_average``/``reduce``
+pair). Where PyTorch's backward is not the derivative of its forward (``binary_cross_entropy``, the clamp in
+``cosine_similarity``), :func:`_with_gradient` gives the forward's value PyTorch's gradient.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from ._arguments import _dim, _floating, _number, _promoted, _tensor
+from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
+from ._targets import class_targets, class_weights, nll_rows, weighted_mean
+
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity", "cross_entropy",
+           "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss", "pairwise_distance", "smooth_l1_loss"]
+
+
+# --- shared pieces ------------------------------------------------------------------------------------
+
+def _as_operand(value: Any, like: Tensor, name: str, what: str = "target") -> Any:
+    """A loss's second operand as a Tensor on ``like``'s device (arrays and numbers welcome)."""
+    if isinstance(value, Tensor):
+        if value.device != like.device:
+            raise ValueError(f"{name}: input is on {like.device} but {what} is on {value.device}")
+        return value
+    if mg.is_array(value):
+        return mg.as_tensor(mg.to_device(value, like.device))
+    return mg.tensor(value, dtype=like.dtype, device=like.device)
+
+
+def _warn_if_broadcast(input: Tensor, target: Tensor, name: str) -> None:  # noqa: A002
+    if target.shape != input.shape:
+        warnings.warn(f"{name}: target of shape {target.shape} differs from input of shape {input.shape}; "
+                      "they broadcast, which is likely not what you meant (as PyTorch warns)", stacklevel=3)
+
+
+def _with_gradient(value: Tensor, x: Tensor, slope: Any) -> Tensor:
+    """``value`` in the forward pass, with d(result)/dx = ``slope`` (elementwise) in the backward pass.
+
+    value + slope·(x - x.detach()): the added term is exactly 0. For PyTorch functions whose backward
+    is not the derivative of their forward: a clamp done without gradient (``cosine_similarity``), a
+    backward written by hand (``binary_cross_entropy``). ``value`` and ``slope`` must not depend on ``x``'s graph.
+    """
+    if isinstance(slope, Tensor):
+        slope = slope.detach()
+    return value + slope * (x - x.detach())
+
+
+def _broadcast_shape(a: Tensor, b: Tensor, name: str) -> tuple:
+    try:
+        return tuple(mg.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} do not broadcast") from None
+
+
+# --- classes and probabilities -------------------------------------------------------------------------
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,  # noqa: A002
+             ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class ``target`` given ``log_probs``.
+
+    log_probs: (N, C) or (N, C, d1, …) (or (C,) with a 0-d target);
+    target: integers (N,) or (N, d1, …), a Tensor or NumPy array; entries equal
+    to ``ignore_index`` count for nothing. ``weight``: (C,) per-class weights.
+    ``reduction="mean"`` divides by the summed weight of the kept targets. Arguments in PyTorch's
+    order, with its deprecated ``size_average``/``reduce`` pair.
+    """
+    reduction = checked_reduction(size_average, reduce, reduction, "nll_loss")
+    log_probs = _tensor(input, "nll_loss")
+    rows, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
+    weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss")
+    return nll_rows(rows, safe, keep, weight, shape, reduction)
+
+
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,  # noqa: A002
+                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy between ``logits`` and integer class ``target``, as PyTorch.
+
+    logits: (N, C) or (N, C, d1, …) — e.g. (N, C, T) for a sequence — or (C,)
+    with a 0-d target; target: (N,) or (N, d1, …) integers (Tensor or NumPy
+    array), or floating class probabilities of the logits' shape. Computed
+    as ``log_softmax`` then a gather, so it is stable for logits of any size.
+    Targets equal to ``ignore_index`` are skipped and the mean is over the
+    kept ones. ``label_smoothing`` ε mixes in the uniform
+    distribution: (1-ε)·nll + ε/C·Σ_c(-w_c log p_c). Arguments in PyTorch's order, with its
+    deprecated ``size_average``/``reduce`` pair.
+    """
+    name = "cross_entropy"
+    reduction = checked_reduction(size_average, reduce, reduction, name)
+    logits = _tensor(input, name)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"{name}: logits must be floating point, got {logits.dtype}")
+    if logits.ndim == 0:
+        raise ValueError(f"{name}: logits need a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    probabilities = target.data if isinstance(target, Tensor) else target
+    if mg.is_array(probabilities) and probabilities.dtype.kind == "f" and probabilities.shape == logits.shape:
+        return _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)
+    rows, safe, keep, shape = class_targets(logits, target, ignore_index, name)
+    classes = rows.shape[1]
+    weight = class_weights(weight, logits, classes, name)
+    log_probs = mg.log_softmax(rows, axis=1)
+    loss = nll_rows(log_probs, safe, keep, weight, shape, reduction)
+    if label_smoothing == 0.0:
+        return loss
+    # the uniform part: -Σ_c w_c log p_c per row, zero where the target is ignored
+    weighted = log_probs if weight is None else log_probs * weight
+    kept = keep   # 1.0 / 0.0 in the logits' dtype
+    smooth = -(weighted.sum(axis=1) * kept)
+    if reduction == "none":
+        smooth = smooth.reshape(shape)
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        denominator = kept.sum() if weight is None else (weight[safe] * kept).sum()
+        smooth = weighted_mean(smooth.sum(), denominator)
+    return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / classes)
+
+
+def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str, label_smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities ``target`` of the logits' shape: -Σ_c w_c·p_c·log q_c
+    over the class axis (1, or 0 for a 1-D input); the mean is over the other entries, as PyTorch."""
+    name = "cross_entropy"
+    target = _as_operand(target, logits, name)
+    axis = 1 if logits.ndim >= 2 else 0
+    classes = logits.shape[axis]
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / classes
+    products = mg.log_softmax(logits, axis=axis) * target
+    weight = class_weights(weight, logits, classes, name)
+    if weight is not None:
+        products = products * weight.reshape((classes,) + (1,) * (logits.ndim - axis - 1))
+    return reduce_loss(-products.sum(axis=axis), reduction)
+
+
+def _same_shape_target(target: Any, input: Tensor, name: str) -> Tensor:  # noqa: A002
+    """The target as a Tensor of the input's shape, which the binary cross-entropies require (no broadcast)."""
+    target = _as_operand(target, input, name)
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: target shape {target.shape} must equal input shape {input.shape}")
+    return target
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                                     size_average: bool | None = None, reduce: bool | None = None,
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable expression, as PyTorch.
+
+    loss = (1 - y)·x + (1 + (pos_weight - 1)·y) · log(1 + e^{-x}), with
+    log(1 + e^{-x}) written as m + log(e^{-m} + e^{-x-m}), m = max(-x, 0), so
+    no exponential overflows. ``weight`` rescales each element, ``pos_weight``
+    the positive class (broadcast along the last axis).
+    """
+    name = "binary_cross_entropy_with_logits"
+    reduction = checked_reduction(size_average, reduce, reduction, name)
+    input = _tensor(input, name)
+    y = _same_shape_target(target, input, name)
+    m = mg.maximum(-input, 0.0)
+    softplus_neg = m + mg.log(mg.exp(-m) + mg.exp(-input - m))
+    if pos_weight is not None:
+        pw = _as_operand(pos_weight, input, name, "pos_weight")
+        softplus_neg = (1 + (pw - 1) * y) * softplus_neg
+    loss = (1 - y) * input + softplus_neg
+    if weight is not None:
+        loss = loss * _as_operand(weight, input, name, "weight")
+    return reduce_loss(loss, reduction)
+
+
+def _check_unit_interval(x: Tensor, name: str, what: str) -> None:
+    """Every element of ``x`` in [0, 1] (NaN is not), as PyTorch checks. A Python read of the values: inside
+    ``mg.compile`` only the capturing call checks."""
+    array = x.data
+    if array.size and not bool(((array >= 0) & (array <= 1)).all()):
+        raise ValueError(f"{name}: all elements of {what} should be between 0 and 1")
+
+
+# PyTorch's floor under x(1 - x) in binary_cross_entropy's backward: 1e-12 as a C float, in float64 too
+_BCE_EPSILON = float(numpy.float32(1e-12))
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,  # noqa: A002
+                         reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """-w·(y·log x + (1 - y)·log(1 - x)) for probabilities ``input`` x and ``target`` y, as PyTorch.
+
+    input, target: the same shape S, values in [0, 1]; weight broadcasts to S. Each log is clamped
+    to >= -100, so x = 0 or 1 gives a finite loss. The input's gradient is PyTorch's hand-written one,
+    w·(x - y) / max(x(1 - x), 1e-12): finite at x = 0 and 1 (the clamped logs' own derivative would give
+    0·inf = NaN there). The target's gradient is that of the clamped logs.
+    """
+    name = "binary_cross_entropy"
+    reduction = checked_reduction(size_average, reduce, reduction, name)
+    input = _floating(input, name)
+    target = _same_shape_target(target, input, name)
+    _check_unit_interval(input, name, "input")
+    _check_unit_interval(target, name, "target")
+    x = input.detach()
+    loss = (target - 1) * mg.clip(mg.log1p(-x), min=-100.0) - target * mg.clip(_log(x), min=-100.0)
+    slope = (x - target.detach()) / mg.clip(x * (1 - x), min=_BCE_EPSILON)
+    if weight is not None:
+        weight = _as_operand(weight, input, name, "weight")
+        if _broadcast_shape(weight, target, name) != target.shape:
+            raise ValueError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's {input.shape}")
+        loss, slope = weight * loss, weight * slope
+    return reduce_loss(_with_gradient(loss, input, slope), reduction)
+
+
+def _log(x: Tensor) -> Tensor:
+    """log x, with log 0 = -inf quietly (the caller clamps it)."""
+    with mg.errstate(mg.array_module(x.data), divide="ignore"):
+        return mg.log(x)
+
+
+def kl_div(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL divergence pointwise: y·(log y - x) for log-probabilities ``input`` x and probabilities ``target`` y
+    (0 where y = 0), or e^y·(y - x) with ``log_target=True``; reduced.
+
+    input, target: broadcastable. ``reduction="batchmean"`` divides the sum by the batch size (dim 0), the
+    true KL divergence per sample; ``"mean"`` divides by the element count and warns so, as PyTorch.
+    """
+    name = "kl_div"
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce, reduction, name)
+    elif reduction == "mean":
+        warnings.warn(f"{name}: reduction='mean' divides the total loss by both the batch size and the support "
+                      "size; 'batchmean' divides by the batch size only, as the KL divergence's definition "
+                      "(as PyTorch warns)", stacklevel=2)
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{name}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    input = _floating(input, name)
+    target = _as_operand(target, input, name)
+    if target.dtype.kind != "f":
+        raise TypeError(f"{name}: target must be floating point, got {target.dtype}")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # y·log y with 0·log 0 = 0 (log reads 1 there: no inf·0 forward or backward); NaN for y < 0, as PyTorch
+        with mg.errstate(mg.array_module(target.data), invalid="ignore"):
+            loss = target * mg.where(target == 0, 1.0, target).log() - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return reduce_loss(loss, reduction)
+
+
+# --- regression ----------------------------------------------------------------------------------------
+
+def mse_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
+             reduction: str = "mean", weight: Any = None) -> Tensor:
+    """(input - target)², reduced; target broadcasts against input. As PyTorch's: ``weight`` (the input's
+    shape) rescales each element, and the mean is then Σ w·e / Σ w."""
+    return _pointwise_loss("mse_loss", input, target, size_average, reduce, reduction, weight,
+                           lambda diff: diff * diff)
+
+
+def l1_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
+            reduction: str = "mean", weight: Any = None) -> Tensor:
+    """|input - target|, reduced; target broadcasts against input; ``weight`` as in :func:`mse_loss`."""
+    return _pointwise_loss("l1_loss", input, target, size_average, reduce, reduction, weight, lambda diff: diff.abs())
+
+
+def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduce: Any,  # noqa: A002
+                    reduction: str, weight: Any, error: Any) -> Tensor:
+    reduction = checked_reduction(size_average, reduce, reduction, name)
+    input = _tensor(input, name)
+    if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
+        target = _as_operand(target, input, name)
+        _warn_if_broadcast(input, target, name)
+    errors = error(input - target)
+    if weight is None:
+        return reduce_loss(errors, reduction)
+    weight = _as_operand(weight, input, name, "weight")
+    if tuple(getattr(weight, "shape", ())) != input.shape:
+        raise ValueError(f"{name}: weight must have the input's shape {input.shape}, got "
+                         f"{tuple(getattr(weight, 'shape', ()))}")
+    weighted = errors * weight
+    return weighted.sum() / weight.sum() if reduction == "mean" else reduce_loss(weighted, reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
+                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """½d²/β where |d| < β, else |d| - ½β, for d = input - target (broadcast, with a warning); reduced.
+
+    β = 0 is the L1 loss; β must be >= 0. The gradient at |d| = β is ±1 from both sides.
+    """
+    name = "smooth_l1_loss"
+    reduction = checked_reduction(size_average, reduce, reduction, name)
+    beta = _number(beta, name, "beta")
+    if beta < 0:
+        raise ValueError(f"{name}: beta must be non-negative, got {beta}")
+    input = _floating(input, name)
+    target = _as_operand(target, input, name)
+    _warn_if_broadcast(input, target, name)
+    difference = input - target
+    distance = difference.abs()
+    if beta == 0:
+        return reduce_loss(distance, reduction)
+    loss = mg.where(distance < beta, 0.5 * difference * difference / beta, distance - 0.5 * beta)
+    return reduce_loss(loss, reduction)
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0,  # noqa: A002
+               weight: Any = None) -> Tensor:
+    """½d² where |d| < δ, else δ·(|d| - ½δ), for d = input - target (broadcast, with a warning); reduced.
+
+    δ must be > 0; ``weight`` (the input's shape) rescales each element before the reduction.
+    """
+    name = "huber_loss"
+    check_reduction(reduction, name)
+    delta = _number(delta, name, "delta")
+    if delta <= 0:
+        raise ValueError(f"{name}: delta must be positive, got {delta}")
+    input = _floating(input, name)
+    target = _as_operand(target, input, name)
+    _warn_if_broadcast(input, target, name)
+    difference = input - target
+    distance = difference.abs()
+    loss = mg.where(distance < delta, 0.5 * difference * difference, delta * (distance - 0.5 * delta))
+    if weight is not None:
+        weight = _as_operand(weight, input, name, "weight")
+        if weight.shape != input.shape:
+            raise ValueError(f"{name}: weight of shape {weight.shape} must have the input's shape {input.shape}")
+        loss = loss * weight
+    return reduce_loss(loss, reduction)
+
+
+# --- distances ----------------------------------------------------------------------------------------
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Σ (x1/‖x1‖)·(x2/‖x2‖) along ``dim``, each norm at least ``eps``, as PyTorch.
+
+    x1, x2: broadcastable shapes S → S without ``dim``. As in PyTorch, each vector is divided by its
+    norm first (so the result stays in [-1, 1]), and the clamp to ``eps`` is made without gradient:
+    a vector shorter than ``eps`` still sends the norm's gradient back.
+    """
+    name = "cosine_similarity"
+    x1, x2, eps = _floating(x1, name), _floating(x2, name), _number(eps, name, "eps")
+    shape = _broadcast_shape(x1, x2, name)
+    axis = _dim(dim, len(shape), name)
+    x1, x2 = mg.broadcast_tensors(x1, x2)
+
+    def unit(x: Tensor) -> Tensor:
+        norm = x.norm(2, axis, keepdim=True)
+        return x / _with_gradient(norm.detach().clip(min=eps), norm, 1.0)
+
+    return (unit(x1) * unit(x2)).sum(axis)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """‖x1 - x2 + eps‖_p along the last dim, as PyTorch (``eps`` keeps the norm's gradient finite at x1 = x2).
+
+    x1, x2: broadcastable (*, D) → (*) ((*, 1) with ``keepdim``); integers become float32.
+    """
+    name = "pairwise_distance"
+    x1, x2 = _promoted(x1, name), _promoted(x2, name)
+    shape = _broadcast_shape(x1, x2, name)
+    difference = x1 - x2 + _number(eps, name, "eps")
+    return difference.norm(_number(p, name, "p"), -1 if shape else None, keepdim=bool(keepdim))

@@ -1,0 +1,86 @@
+"""Dropout as ``torch.nn.functional``'s (re-exported by ``nn.functional``): ``dropout``, ``dropout1d`` and
+``alpha_dropout`` (attention's dropout is ``dropout`` too).
+
+The masks come from the engine's generator on the input's device (``mg.manual_seed``), through ``mg.rand``
+and a comparison rather than raw arrays, so an ``mg.compile`` replay draws a fresh mask on every call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from ._arguments import _floating, _tensor
+from ._flags import flag
+
+__all__ = ["alpha_dropout", "dropout", "dropout1d"]
+
+
+def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
+    """x with each entry zeroed with probability ``p`` (a ``mask_shape`` that broadcasts against x, such as
+    (N, C, 1), zeroes whole rows) and the rest scaled by 1/(1-p). x itself for p = 0; p is in [0, 1]."""
+    if p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = mg.rand(*mask_shape, dtype=mg.float32, device=x.device) >= p
+    return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Inverted dropout: zero each entry with probability ``p`` and scale the rest by 1/(1-p).
+
+    The identity when ``training`` is False or ``p`` is 0. The mask comes
+    from the engine's generator on ``input``'s device. ``inplace=True`` gives
+    the same values, as a new tensor.
+    """
+    x = _tensor(input, "dropout")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability p must be in [0, 1], got {p!r}")
+    if not training:
+        return x
+    return _inverted_dropout(x, p, x.shape)
+
+
+def _probability(p: Any, name: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0 <= p <= 1:
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")
+    return float(p)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels: each (sample, channel) row of (N, C, L) (or (C, L)) with probability ``p``, and
+    scale the rest by 1/(1 - p); as ``torch.nn.functional.dropout1d``. The identity when not ``training``.
+    ``inplace=True`` gives the same values, as a new tensor."""
+    name = "dropout1d"
+    p, x = _probability(p, name), _floating(input, name)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
+    if not flag(training, name, "training"):
+        return x
+    return _inverted_dropout(x, p, (*x.shape[:-1], 1))
+
+
+# SELU's negative saturation value λ·α: alpha dropout sets dropped entries to -λα, then restores mean and variance
+_SELU_SATURATION = 1.7580993408473766
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Dropout for self-normalising (SELU) networks, as ``torch.nn.functional.alpha_dropout``: each entry
+    is set with probability ``p`` to SELU's saturation -λα, then a·x + b keeps zero mean and unit variance
+    (a = 1/√(((λα)²·p + 1)(1 - p)), b = a·λα·p). The identity when not ``training``. Any shape."""
+    name = "alpha_dropout"
+    p, x = _probability(p, name), _floating(input, name)
+    if not flag(training, name, "training") or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = (mg.rand(*x.shape, dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
+    a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
+    shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
+    return x * (keep * a) + shift

@@ -1,0 +1,55 @@
+"""How the layers make their parameters, as PyTorch's constructors do: a floating dtype checked once, a
+``weight`` with an optional ``bias`` that ``reset_parameters`` then fills, and a normalisation's ``weight``
+(ones) and ``bias`` (zeros)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+
+from .module import Module, Parameter
+
+
+def float_dtype(dtype: Any, name: str) -> numpy.dtype:
+    """``dtype`` (None: the default dtype) if it is a floating type, else a TypeError naming the layer."""
+    dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
+    return dt
+
+
+def weight_and_bias(module: Module, weight_shape: tuple, bias: bool, dtype: numpy.dtype, device: Any) -> None:
+    """``module.weight`` of ``weight_shape`` and ``module.bias`` (weight_shape[0],), both uninitialised (the
+    layer's ``reset_parameters`` fills them); ``bias=False`` registers the bias as None."""
+    module.weight = Parameter(mg.empty(*weight_shape, dtype=dtype, device=device))
+    if bias:
+        module.bias = Parameter(mg.empty(weight_shape[0], dtype=dtype, device=device))
+    else:
+        module.register_parameter("bias", None)
+
+
+def affine_parameters(module: Module, shape: Any, affine: bool, bias: bool, dtype: Any, device: Any) -> None:
+    """A normalisation's ``weight`` (ones) and ``bias`` (zeros) of ``shape``, or None where PyTorch has None:
+    both without ``affine``, the bias without ``bias``."""
+    dt = mg.get_default_dtype() if dtype is None else dtype
+    if affine:
+        module.weight = Parameter(mg.ones(shape, dtype=dt, device=device))
+        if bias:
+            module.bias = Parameter(mg.zeros(shape, dtype=dt, device=device))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def reset_affine(module: Module) -> None:
+    """A normalisation's ``weight`` back to ones and ``bias`` to zeros, in place (either may be None)."""
+    with mg.no_grad():
+        if module.weight is not None:
+            module.weight.fill_(1.0)
+        if module.bias is not None:
+            module.bias.zero_()
