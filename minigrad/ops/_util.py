@@ -51,6 +51,36 @@ def tensor_arg(x: Any, name: str) -> Tensor:
     raise TypeError(f"{name}: expected a Tensor (or an array or number), got {type(x).__name__}")
 
 
+def device_array(x: Tensor, make: Any) -> Any:
+    """``make(xp)`` on ``x``'s device: index arrays built next to the data (CuPy's current device)."""
+    with backend.on_device(x.device):
+        return make(backend.array_module(x.data))
+
+
+def index_data(index: Any, name: str, max_ndim: int | None = None) -> Any:
+    """The raw integer array of an index (a Tensor, an array or a list); other dtypes raise a TypeError."""
+    data = index.data if isinstance(index, Tensor) else index
+    if not backend.is_array(data):
+        try:
+            data = backend.numpy.asarray(data)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: index must be an integer tensor, got {type(index).__name__}") from None
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
+    if max_ndim is not None and data.ndim > max_ndim:
+        raise ValueError(f"{name}: index must be a vector (0-d or 1-D), got shape {tuple(data.shape)}")
+    return data
+
+
+def check_index_range(data: Any, size: int, name: str, where: str, negative: bool) -> None:
+    """Every index in ``[-size, size)`` (``[0, size)`` without ``negative``); a host read of min and max."""
+    if data.size:
+        low, high = int(data.min()), int(data.max())
+        if low < (-size if negative else 0) or high >= size:
+            bad = low if low < (-size if negative else 0) else high
+            raise IndexError(f"{name}: index {bad} is out of range for {where} of size {size}")
+
+
 def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
     """An int or a sequence of ints as a tuple of ints; anything else raises a TypeError naming the op."""
     items = values if isinstance(values, (tuple, list)) else (values,)
@@ -60,6 +90,24 @@ def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
         return tuple(operator.index(v) for v in items)
     except TypeError:
         raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}") from None
+
+
+def int_arg(value: Any, name: str, what: str) -> int:
+    """An int argument (a one-element int tensor too); a bool, a float or anything else raises a TypeError."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError("a bool")
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}") from None
+
+
+def count_arg(value: Any, name: str, what: str) -> int:
+    """A non-negative int argument (a size or a count); a negative one raises a ValueError naming the op."""
+    count = int_arg(value, name, what)
+    if count < 0:
+        raise ValueError(f"{name}: {what} must be non-negative, got {count}")
+    return count
 
 
 def one_axis(axis: Any, ndim: int, name: str) -> int:

@@ -1,7 +1,8 @@
 """PyTorch's rearranging and indexing ops: ``movedim``, ``select``, ``tile``, ``unflatten``, ``diagonal``,
-``diag_embed``, ``take``, ``index_add``/``index_copy``/``index_fill``, ``masked_scatter``, ``rot90``
-and ``unfold``. The stacks (``hstack`` …), splits (``tensor_split`` …) and products (``mv``,
-``tensordot``, ``kron``, ``cross``, ``diff`` …) are in ``combine.py``, and listed here too.
+``diag_embed``, ``take``, ``take_along_dim``, ``rot90`` and ``unfold``. The writes at indices
+(``index_add``/``index_copy``/``index_fill``, ``masked_scatter``) are in ``index_write.py``; the stacks
+(``hstack`` …), splits (``tensor_split`` …) and products (``mv``, ``tensordot``, ``kron``, ``cross``,
+``diff`` …) in ``combine.py``; both are listed here too.
 
 Most are compositions of differentiable ops (``permute``, ``getitem``, ``gather``, ``scatter``,
 ``split`` …), so their gradients are those ops' gradients; a ``Function`` is written only where
@@ -16,9 +17,8 @@ from typing import Any, Sequence
 from .. import backend
 from ..autograd import AxisError, Function
 from ..tensor import Tensor
-from ._util import int_tuple, normalize_axis, number, one_axis, tensor_arg
+from ._util import check_index_range, device_array, index_data, int_arg, int_tuple, normalize_axis, one_axis, tensor_arg
 from .combine import (  # listed in __all__ and METHODS below
-    _int,
     addbmm,
     addmv,
     addr,
@@ -47,16 +47,18 @@ from .combine import (  # listed in __all__ and METHODS below
 )
 from .elementwise import where
 from .index import flip
-from .inplace import _fill, _inplace
+from .index_write import (  # listed in __all__ and METHODS below
+    index_add,
+    index_add_,
+    index_copy,
+    index_copy_,
+    index_fill,
+    index_fill_,
+    masked_scatter,
+    masked_scatter_,
+)
 from .select import Gather
 from .shape import Reshape, broadcast_to, clone, getitem, narrow, permute, repeat, reshape, swapaxes
-
-
-def _device_array(x: Tensor, make: Any) -> Any:
-    """``make(xp)`` on ``x``'s device: index arrays built next to the data (CuPy's current device)."""
-    with backend.on_device(x.device):
-        return make(backend.array_module(x.data))
-
 
 # --- moving dims ---------------------------------------------------------------------------------------
 
@@ -97,7 +99,7 @@ def select(x: Tensor, dim: int, index: int) -> Tensor:
     if x.ndim == 0:
         raise IndexError("select: cannot be applied to a 0-d tensor")
     axis = one_axis(dim, x.ndim, "select")
-    i = _int(index, "select", "index")
+    i = int_arg(index, "select", "index")
     size = x.shape[axis]
     if not -size <= i < size:
         raise IndexError(f"select: index {i} is out of range for dim {axis} of size {size} (shape {x.shape})")
@@ -194,7 +196,7 @@ def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor
     if x.ndim < 2:
         raise AxisError(f"diagonal: expects a tensor with at least 2 dims, got shape {x.shape}")
     a1, a2 = _two_dims(x.ndim, dim1, dim2, "diagonal")
-    return Diagonal(_int(offset, "diagonal", "offset"), a1, a2)(x)
+    return Diagonal(int_arg(offset, "diagonal", "offset"), a1, a2)(x)
 
 
 def diag_embed(x: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
@@ -203,7 +205,7 @@ def diag_embed(x: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Te
     x = tensor_arg(x, "diag_embed")
     if x.ndim == 0:
         raise AxisError("diag_embed: expects a tensor with at least 1 dim, got shape ()")
-    offset = _int(offset, "diag_embed", "offset")
+    offset = int_arg(offset, "diag_embed", "offset")
     a1, a2 = _two_dims(x.ndim + 1, dim1, dim2, "diag_embed")
     side = x.shape[-1] + abs(offset)
     batch = iter(x.shape[:-1])
@@ -221,38 +223,14 @@ def trace(x: Tensor) -> Tensor:
     return diagonal(x).sum()
 
 
-# --- picking and writing by index ----------------------------------------------------------------------
-
-def _index_data(index: Any, name: str, max_ndim: int | None = None) -> Any:
-    """The raw integer array of an index (a Tensor, an array or a list); other dtypes raise a TypeError."""
-    data = index.data if isinstance(index, Tensor) else index
-    if not backend.is_array(data):
-        try:
-            data = backend.numpy.asarray(data)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: index must be an integer tensor, got {type(index).__name__}") from None
-    if data.dtype.kind not in "iu":
-        raise TypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
-    if max_ndim is not None and data.ndim > max_ndim:
-        raise ValueError(f"{name}: index must be a vector (0-d or 1-D), got shape {tuple(data.shape)}")
-    return data
-
-
-def _check_range(data: Any, size: int, name: str, where: str, negative: bool) -> None:
-    """Every index in ``[-size, size)`` (``[0, size)`` without ``negative``); a host read of min and max."""
-    if data.size:
-        low, high = int(data.min()), int(data.max())
-        if low < (-size if negative else 0) or high >= size:
-            bad = low if low < (-size if negative else 0) else high
-            raise IndexError(f"{name}: index {bad} is out of range for {where} of size {size}")
-
+# --- picking by index ----------------------------------------------------------------------------------
 
 def take(x: Tensor, index: Any) -> Tensor:
     """``x`` read as 1-D at the integers ``index`` (negative count from the end); the result has index's
     shape. Repeated indices accumulate their gradients (torch.take)."""
     x = tensor_arg(x, "take")
-    data = _index_data(index, "take")
-    _check_range(data, x.numel(), "take", f"a tensor of shape {x.shape} read as 1-D", negative=True)
+    data = index_data(index, "take")
+    check_index_range(data, x.numel(), "take", f"a tensor of shape {x.shape} read as 1-D", negative=True)
     flat = reshape(x, -1)
     # a Tensor index stays one, so an mg.compile replay reads each call's indices
     return getitem(flat, index if isinstance(index, Tensor) else backend.to_device(data, x.device))
@@ -262,9 +240,9 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
     """``x`` picked at ``indices`` along ``dim``, both broadcast in the other dims (torch.take_along_dim);
     without ``dim``, ``x`` flattened at ``indices`` flattened (a 1-D result)."""
     x = tensor_arg(x, "take_along_dim")
-    data = _index_data(indices, "take_along_dim")
+    data = index_data(indices, "take_along_dim")
     if dim is None:
-        _check_range(data, x.numel(), "take_along_dim", f"a tensor of shape {x.shape} read as 1-D", negative=False)
+        check_index_range(data, x.numel(), "take_along_dim", f"a tensor of shape {x.shape} read as 1-D", negative=False)
         flat_index = reshape(indices, -1) if isinstance(indices, Tensor) else backend.to_device(data, x.device)
         return getitem(reshape(x, -1), flat_index)
     if x.ndim == 0 or data.ndim != x.ndim:
@@ -272,7 +250,7 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
                          f"shapes {x.shape} and {tuple(data.shape)}")
     axis = one_axis(dim, x.ndim, "take_along_dim")
     size = x.shape[axis]
-    _check_range(data, size, "take_along_dim", f"dim {axis}", negative=True)
+    check_index_range(data, size, "take_along_dim", f"dim {axis}", negative=True)
     try:
         batch = backend.numpy.broadcast_shapes(x.shape[:axis] + (1,) + x.shape[axis + 1:],
                                                data.shape[:axis] + (1,) + data.shape[axis + 1:])
@@ -290,185 +268,13 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
     return op(x if x.shape == x_shape else broadcast_to(x, x_shape))
 
 
-def _index_vector(x: Tensor, dim: Any, index: Any, name: str, negative: bool) -> tuple:
-    """(axis, 1-D int64 index array on x's device) for the ``index_*`` ops; a 0-d x counts as shape (1,).
-
-    A 1-D int64 index Tensor's own array is kept (not a copy), so an ``mg.compile`` replay reads each call's.
-    """
-    axis = one_axis(dim, max(x.ndim, 1), name)
-    data = _index_data(index, name, max_ndim=1)
-    size = x.shape[axis] if x.ndim else 1
-    _check_range(data, size, name, f"dim {axis} (shape {x.shape})", negative)
-    vector = data if data.ndim == 1 else data.reshape(-1)
-    return axis, backend.to_device(vector, x.device).astype("int64", copy=False)
-
-
-class IndexWrite(Function):
-    """``out = x`` with the slices ``source[…, i, …]`` added (``add``) or copied to ``out[…, index[i], …]``
-    along ``axis``; repeated indices accumulate when adding.
-
-    Gradients as PyTorch's: x gets gy (less the overwritten slices for a copy); source gets gy's
-    slices at ``index``.
-    """
-
-    def __init__(self, axis: int, index: Any, add: bool) -> None:
-        self.axis, self.index, self.add = axis, index, add
-        self.name = "index_add" if add else "index_copy"
-
-    def forward(self, x: Any, source: Any) -> Any:
-        xp = self.xp
-        out = x.copy()
-        target, values = xp.moveaxis(out, self.axis, 0), xp.moveaxis(source, self.axis, 0)   # views
-        if self.add:
-            backend.scatter_add(xp, target, self.index, values)
-        else:
-            target[self.index] = values
-        return out
-
-    def backward(self, gy: Any) -> tuple:
-        xp = self.xp
-        gx = gsource = None
-        if self.needs_grad[0]:
-            gx = gy if self.add else gy.copy()
-            if not self.add:
-                xp.moveaxis(gx, self.axis, 0)[self.index] = 0
-        if self.needs_grad[1]:
-            gsource = xp.moveaxis(xp.moveaxis(gy, self.axis, 0)[self.index], 0, self.axis)
-        return gx, gsource
-
-
-def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool, alpha: Any = 1) -> Tensor:
-    """index_add (``add``) or index_copy, checked as PyTorch checks them."""
-    x, source = tensor_arg(x, name), tensor_arg(source, name)
-    axis, data = _index_vector(x, dim, index, name, negative=False)
-    expected = x.shape[:axis] + (data.size,) + x.shape[axis + 1:] if x.ndim else ()
-    if source.shape != expected:
-        raise ValueError(f"{name}: source of shape {source.shape} must have the shape {expected} of the tensor "
-                         f"{x.shape} with dim {axis} the index's length {data.size}")
-    if source.dtype != x.dtype:
-        raise TypeError(f"{name}: the tensor ({x.dtype}) and source ({source.dtype}) must have the same dtype")
-    if source.device != x.device:
-        raise ValueError(f"{name}: source is on {source.device} but the tensor is on {x.device}")
-    alpha = number(alpha, name, "alpha")
-    if alpha != 1:
-        if x.dtype.kind in "iub" and (x.dtype.kind == "b" or not float(alpha).is_integer()):
-            raise TypeError(f"{name}: alpha {alpha!r} for a tensor of dtype {x.dtype} (ints take a whole number, "
-                            "bools none)")
-        source = source * (int(alpha) if x.dtype.kind in "iu" else alpha)
-    if x.ndim == 0:
-        return reshape(IndexWrite(0, data, add)(reshape(x, (1,)), reshape(source, (1,))), ())
-    return IndexWrite(axis, data, add)(x, source)
-
-
-def index_add(x: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
-    """A copy of ``x`` with ``alpha * source[…, i, …]`` added at ``x[…, index[i], …]`` along ``dim``
-    (repeated indices accumulate). source: x's shape with dim ``dim`` of index's length (torch.index_add)."""
-    return _index_write(x, dim, index, source, "index_add", True, alpha)
-
-
-def index_copy(x: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
-    """A copy of ``x`` with ``x[…, index[i], …] = source[…, i, …]`` along ``dim`` (torch.index_copy)."""
-    return _index_write(x, dim, index, source, "index_copy", False)
-
-
-def index_fill(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:
-    """A copy of ``x`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor,
-    cast to x's dtype; a tensor value gets the sum of the gradient at the filled places)."""
-    x = tensor_arg(x, "index_fill")
-    axis, data = _index_vector(x, dim, index, "index_fill", negative=True)
-    if isinstance(value, Tensor):
-        if value.ndim:
-            raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
-        value = value.to(x.device, x.dtype)
-    elif isinstance(value, (bool, int, float, backend.numpy.number, backend.numpy.bool_)):
-        value = _device_array(x, lambda xp: xp.asarray(value).astype(x.dtype))
-    else:
-        raise TypeError(f"index_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
-
-    def make_mask(xp: Any) -> Any:
-        mask = xp.zeros(x.shape[axis] if x.ndim else 1, dtype=bool)
-        mask[data] = True
-        return mask.reshape((1,) * axis + (-1,) + (1,) * (x.ndim - axis - 1)) if x.ndim else mask.reshape(())
-
-    return _fill("index_fill", _device_array(x, make_mask), value)(x)
-
-
-class MaskedScatter(Function):
-    """``out[mask] = source.flatten()[:count]``: x's gradient where the mask is False, source's at its first
-    ``count`` elements (the rest 0)."""
-
-    name = "masked_scatter"
-
-    def forward(self, x: Any, mask: Any, source: Any) -> Any:
-        mask = self.xp.broadcast_to(mask, x.shape)
-        self.saved, self.source_shape = (mask,), source.shape   # saved: an mg.compile replay uses each call's
-        count = int(mask.sum())
-        if count > source.size:
-            raise ValueError(f"the mask has {count} True elements but source has only {source.size}")
-        out = x.copy()
-        out[mask] = source.reshape(-1)[:count]
-        return out
-
-    def backward(self, gy: Any) -> tuple:
-        xp = self.xp
-        (mask,) = self.saved
-        gx = gsource = None
-        if self.needs_grad[0]:
-            gx = xp.where(mask, xp.zeros((), dtype=gy.dtype), gy)
-        if self.needs_grad[2]:
-            picked = gy[mask]
-            gsource = xp.zeros(math.prod(self.source_shape), dtype=gy.dtype)
-            gsource[:picked.size] = picked
-            gsource = gsource.reshape(self.source_shape)
-        return gx, None, gsource
-
-
-def masked_scatter(x: Tensor, mask: Any, source: Tensor) -> Tensor:
-    """``x`` with the places where the bool ``mask`` is True filled, in row-major order, from the first
-    elements of ``source`` (which needs at least as many); x and mask broadcast (torch.masked_scatter)."""
-    x, mask, source = (tensor_arg(t, "masked_scatter") for t in (x, mask, source))
-    if mask.dtype != bool:
-        raise TypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}")
-    if source.dtype != x.dtype:
-        raise TypeError(f"masked_scatter: the tensor ({x.dtype}) and source ({source.dtype}) must have the same "
-                        "dtype")
-    try:
-        shape = tuple(backend.numpy.broadcast_shapes(x.shape, mask.shape))
-    except ValueError:
-        raise ValueError(f"masked_scatter: mask of shape {mask.shape} does not broadcast with shape {x.shape}") \
-            from None
-    return MaskedScatter()(x if x.shape == shape else broadcast_to(x, shape), mask, source)
-
-
-def index_add_(x: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
-    """:func:`index_add` in place."""
-    return _inplace(x, "index_add_", lambda cur: _index_write(cur, dim, index, source, "index_add_", True, alpha),
-                    source)
-
-
-def index_copy_(x: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
-    """:func:`index_copy` in place."""
-    return _inplace(x, "index_copy_", lambda cur: _index_write(cur, dim, index, source, "index_copy_", False),
-                    source)
-
-
-def index_fill_(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:
-    """:func:`index_fill` in place."""
-    return _inplace(x, "index_fill_", lambda cur: index_fill(cur, dim, index, value), value)
-
-
-def masked_scatter_(x: Tensor, mask: Any, source: Tensor) -> Tensor:
-    """:func:`masked_scatter` in place (the mask broadcasts to x's shape, x does not grow)."""
-    return _inplace(x, "masked_scatter_", lambda cur: masked_scatter(cur, mask, source), source)
-
-
 # --- flips, rotations, windows -------------------------------------------------------------------------
 
 def rot90(x: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     """``x`` rotated by 90° ``k`` times in the plane ``dims``, from the first dim towards the second
     (torch.rot90); (3, 4) → (4, 3) for odd k."""
     x = tensor_arg(x, "rot90")
-    k = _int(k, "rot90", "k") % 4
+    k = int_arg(k, "rot90", "k") % 4
     dims = int_tuple(dims, "rot90", "dims")
     if len(dims) != 2:
         raise ValueError(f"rot90: dims must be two dims, got {list(dims)}")
@@ -512,7 +318,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
     (3, 7).unfold(1, 3, 2) → (3, 3, 3); overlapping windows add their gradients."""
     x = tensor_arg(x, "unfold")
     axis = one_axis(dimension, max(x.ndim, 1), "unfold")
-    size, step = _int(size, "unfold", "size"), _int(step, "unfold", "step")
+    size, step = int_arg(size, "unfold", "size"), int_arg(step, "unfold", "step")
     length = x.shape[axis] if x.ndim else 1
     if size < 0 or size > length:
         raise ValueError(f"unfold: size {size} must be in 0..{length}, the size of dim {axis} (shape {x.shape})")
@@ -521,7 +327,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
     if x.ndim == 0:
         return getitem(reshape(x, (1,)), slice(0, size))
     windows = (length - size) // step + 1
-    starts = _device_array(x, lambda xp: (xp.arange(windows) * step)[:, None] + xp.arange(size)[None, :])
+    starts = device_array(x, lambda xp: (xp.arange(windows) * step)[:, None] + xp.arange(size)[None, :])
     picked = getitem(x, (slice(None),) * axis + (starts,))   # (…, windows, size, …): the window dims in place
     return movedim(picked, axis + 1, -1)
 

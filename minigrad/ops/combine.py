@@ -11,7 +11,6 @@ Mixed dtypes promote as everywhere in minigrad (NumPy's rules; PyTorch refuses s
 from __future__ import annotations
 
 import math
-import operator
 import warnings
 from typing import Any, Sequence
 
@@ -19,29 +18,14 @@ from .. import backend
 from ..autograd import AxisError
 from ..recording import note_read
 from ..tensor import Tensor
-from ._util import int_tuple, normalize_axis, number, one_axis, tensor_arg
-from .contract import _scaled_sum, dot, mm, outer
+from ._util import int_arg, int_tuple, normalize_axis, number, one_axis, tensor_arg
+from .contract import _named_product, _scaled_sum, _shapes, dot, mm, outer
 from .elementwise import mul, sub
 from .index import roll
 from .inplace import _fill
 from .join import Split, cat
-from .linalg import MatMul, matmul
+from .linalg import matmul
 from .shape import broadcast_to, clone, getitem, permute, reshape
-
-
-def _int(value: Any, name: str, what: str) -> int:
-    """An int argument (a one-element int tensor too); a bool, float or anything else raises a TypeError."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}") from None
-
-
-def _shapes(name: str, a: Tensor, b: Tensor, want: str) -> ValueError:
-    return ValueError(f"{name}: expects {want}, got shapes {a.shape} and {b.shape}")
-
 
 # --- stacks and splits ---------------------------------------------------------------------------------
 
@@ -130,7 +114,7 @@ def tensor_split(x: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple:
     if isinstance(cuts, (list, tuple)):
         points = list(int_tuple(cuts, "tensor_split", "indices"))
     else:
-        sections = _int(cuts, "tensor_split", "sections (or a list of indices)")
+        sections = int_arg(cuts, "tensor_split", "sections (or a list of indices)")
         if sections <= 0:
             raise ValueError(f"tensor_split: the number of sections must be positive, got {sections}")
         points, total = [], 0
@@ -147,7 +131,7 @@ def _split_by(x: Any, cuts: Any, axis: int, min_ndim: int, name: str) -> tuple:
     if x.ndim < min_ndim:
         raise ValueError(f"{name}: expects a tensor with at least {min_ndim} dims, got shape {x.shape}")
     if not isinstance(cuts, (list, tuple, Tensor)):
-        sections = _int(cuts, name, "sections (or a list of indices)")
+        sections = int_arg(cuts, name, "sections (or a list of indices)")
         if sections <= 0 or x.shape[axis] % sections:
             raise ValueError(f"{name}: dim {axis} of size {x.shape[axis]} does not divide into {sections} equal "
                              f"parts (shape {x.shape})")
@@ -196,9 +180,7 @@ def mv(mat: Tensor, vec: Tensor) -> Tensor:
     mat, vec = tensor_arg(mat, "mv"), tensor_arg(vec, "mv")
     if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
         raise _shapes("mv", mat, vec, "a matrix (n, m) and a vector (m,)")
-    op = MatMul()
-    op.name = "mv"
-    return op(mat, vec)
+    return _named_product("mv", mat, vec)
 
 
 def vdot(a: Tensor, b: Tensor) -> Tensor:
@@ -230,7 +212,7 @@ def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
             if len(set(ds)) != len(ds):
                 raise ValueError(f"tensordot: a dim appears more than once in {dims!r}")
         return dims_a, dims_b
-    n = _int(dims, "tensordot", "dims")
+    n = int_arg(dims, "tensordot", "dims")
     if n < 0 or n > min(a.ndim, b.ndim):
         raise ValueError(f"tensordot: dims must be in 0..{min(a.ndim, b.ndim)} for shapes {a.shape} and {b.shape}, "
                          f"got {n}")
@@ -357,7 +339,7 @@ def matrix_power(x: Tensor, n: int) -> Tensor:
     """``x`` (…, m, m) multiplied by itself ``n`` times (n = 0: the identity, still differentiable with a zero
     gradient); negative n needs an inverse, which minigrad does not have (torch.matrix_power)."""
     x = tensor_arg(x, "matrix_power")
-    n = _int(n, "matrix_power", "n")
+    n = int_arg(n, "matrix_power", "n")
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"matrix_power: expects square matrices (…, m, m), got shape {x.shape}")
     if n < 0:
@@ -383,7 +365,7 @@ def diff(x: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None, ap
     x = tensor_arg(x, "diff")
     if x.ndim == 0:
         raise ValueError("diff: expects a tensor with at least 1 dim, got shape ()")
-    n = _int(n, "diff", "n")
+    n = int_arg(n, "diff", "n")
     if n < 0:
         raise ValueError(f"diff: the order n must be non-negative, got {n}")
     axis = one_axis(dim, x.ndim, "diff")

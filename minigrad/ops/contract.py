@@ -23,14 +23,19 @@ def _shapes(name: str, a: Tensor, b: Tensor, want: str) -> ValueError:
     return ValueError(f"{name}: expects {want}, got shapes {a.shape} and {b.shape}")
 
 
+def _named_product(name: str, a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` as one MatMul node named ``name`` (so its errors and graph node say ``dot``, ``mm`` …)."""
+    op = MatMul()
+    op.name = name
+    return op(a, b)
+
+
 def dot(a: Tensor, b: Tensor) -> Tensor:
     """The inner product of two 1-D tensors of the same length: a 0-d tensor (torch.dot)."""
     a, b = tensor_arg(a, "dot"), tensor_arg(b, "dot")
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise _shapes("dot", a, b, "two 1-D tensors of the same length")
-    op = MatMul()
-    op.name = "dot"
-    return op(a, b)
+    return _named_product("dot", a, b)
 
 
 def outer(a: Tensor, b: Tensor) -> Tensor:
@@ -49,9 +54,7 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
     a, b = tensor_arg(a, "mm"), tensor_arg(b, "mm")
     if a.ndim != 2 or b.ndim != 2:
         raise _shapes("mm", a, b, "two 2-D tensors")
-    op = MatMul()
-    op.name = "mm"
-    return op(a, b)
+    return _named_product("mm", a, b)
 
 
 def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:

@@ -9,29 +9,19 @@ where PyTorch raises at backward). Their results depend on the values, so each i
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 from .. import backend
 from ..autograd import Function
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import flag, tensor_arg
+from ._util import count_arg, flag, int_arg, tensor_arg
 
 
 def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
     """A tensor without gradient computed as ``make(*arrays of inputs)``; replayed by ``mg.compile``."""
     arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
     return note_draw(name, make, inputs, Tensor._make(make(*arrays), False, None, 0))
-
-
-def _count(value: Any, name: str, what: str) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name}: {what} must be an int, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: {what} must be an int, got {value!r}") from None
 
 
 # --- unique, unique_consecutive ----------------------------------------------------------------------
@@ -137,9 +127,7 @@ def bincount(x: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Te
         raise TypeError(f"bincount: only 1-D non-negative integer inputs, got dtype {x.dtype} and shape {x.shape}")
     if x.data.size and int(x.data.min()) < 0:
         raise ValueError(f"bincount: only non-negative inputs, got the value {int(x.data.min())}")
-    minlength = _count(minlength, "bincount", "minlength")
-    if minlength < 0:
-        raise ValueError(f"bincount: minlength must be non-negative, got {minlength}")
+    minlength = count_arg(minlength, "bincount", "minlength")
     xp = backend.array_module(x.data)
     if weights is None:
         return _drawn("bincount", lambda data: _bincount(xp, data, minlength).astype("int64"), (x,))
@@ -176,7 +164,7 @@ def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     x = tensor_arg(x, "histc")
     if x.dtype.kind != "f":
         raise TypeError(f"histc: only floating-point tensors (as PyTorch), got dtype {x.dtype}")
-    bins = _count(bins, "histc", "bins")
+    bins = int_arg(bins, "histc", "bins")
     if bins <= 0:
         raise ValueError(f"histc: bins must be > 0, got {bins}")
     low, high = (float(v.item() if isinstance(v, Tensor) else v) for v in (min, max))

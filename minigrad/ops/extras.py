@@ -11,16 +11,15 @@ from ..dtypes import get_default_dtype
 from ..legacy import legacy_dtype
 from ..recording import is_grad_enabled, no_grad
 from ..tensor import Tensor
-from ._util import flag
-from .random import _count
+from ._util import count_arg, flag
 from .shape import astype
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     """The (n, m) identity matrix (m = n by default), float32 unless ``dtype`` is given (torch.eye)."""
-    n = _count(n, "eye", "n")
-    m = n if m is None else _count(m, "eye", "m")
+    n = count_arg(n, "eye", "n")
+    m = n if m is None else count_arg(m, "eye", "m")
     out = _filled(_zeros, (n, m), get_default_dtype() if dtype is None else dtype, device, requires_grad, "eye")
     k = min(n, m)
     if k:

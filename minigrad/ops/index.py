@@ -8,7 +8,6 @@ the same way (a flip flips it back, a roll rolls it back, a scatter gathers it).
 
 from __future__ import annotations
 
-import operator
 import types
 from typing import Any
 
@@ -16,7 +15,7 @@ from .. import backend
 from ..autograd import AxisError, Function
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
-from ._util import int_tuple, normalize_axis, one_axis, tensor_arg
+from ._util import int_arg, int_tuple, normalize_axis, one_axis, tensor_arg
 from .inplace import _inplace
 from .select import _index_array, index_select
 from .shape import broadcast_to, getitem, reshape
@@ -95,13 +94,7 @@ def _triangle(x: Any, diagonal: Any, upper: bool) -> Tensor:
     x = tensor_arg(x, name)
     if x.ndim < 2:
         raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
-    if isinstance(diagonal, bool):
-        raise TypeError(f"{name}: diagonal must be an int, got {diagonal!r}")
-    try:
-        k = operator.index(diagonal)
-    except TypeError:
-        raise TypeError(f"{name}: diagonal must be an int, got {diagonal!r}") from None
-    return Triangle(k, upper)(x)
+    return Triangle(int_arg(diagonal, name, "diagonal"), upper)(x)
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:

@@ -58,6 +58,20 @@ class Flat(Function):
         return self.xp.zeros_like(gy)
 
 
+class NotDifferentiable(Function):
+    """An op whose derivative PyTorch does not implement: its output requires grad, its backward raises."""
+
+    def __init__(self, name: str, fn: Callable[..., Any], hint: str = "") -> None:
+        self.name, self.fn, self.hint = name, fn, hint
+
+    def forward(self, *arrays: Any) -> Any:
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
+            return self.xp.asarray(self.fn(self.xp, *arrays))
+
+    def backward(self, gy: Any) -> Any:
+        raise RuntimeError(f"{self.name}: derivative for {self.name} is not implemented (as in PyTorch){self.hint}")
+
+
 def _copy(x: Tensor) -> Tensor:
     """A copy without gradient, as a recorded draw (an mg.compile replay copies that call's values)."""
     return note_draw("copy", _array_copy, (x,), Tensor._make(x.data.copy(), False, None, 0))
@@ -203,7 +217,12 @@ def _pair(a: Any, b: Any, name: str) -> tuple:
 
 
 class Binary(Function):
-    """``y = f(a, b)`` with broadcasting; ``grads(xp, a, b, y)`` gives (dy/da, dy/db)."""
+    """``y = fn(a, b)`` broadcast; ``grads(xp, gy, a, b, y)`` gives both gradients, which are then summed
+    back to each input's shape.
+
+    ``grads`` sees ``gy`` (rather than giving local derivatives to multiply it by), so a gradient that does
+    not flow can be selected away (exactly 0 even where ``gy`` is inf) or be zeros.
+    """
 
     def __init__(self, name: str, fn: Callable, grads: Callable) -> None:
         self.name, self.fn, self.grads = name, fn, grads
@@ -217,22 +236,23 @@ class Binary(Function):
     def backward(self, gy: Any) -> tuple:
         a, b, y = self.saved
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
-            da, db = self.grads(self.xp, a, b, y)
-        return (sum_to(gy * da, _shape(a)) if self.needs_grad[0] else None,
-                sum_to(gy * db, _shape(b)) if self.needs_grad[1] else None)
+            ga, gb = self.grads(self.xp, gy, a, b, y)
+        return (sum_to(ga, _shape(a)) if self.needs_grad[0] else None,
+                sum_to(gb, _shape(b)) if self.needs_grad[1] else None)
 
 
 def remainder(a: Any, b: Any) -> Tensor:
     """a - floor(a / b) * b: the result has the sign of ``b`` (Python's ``%``, torch.remainder)."""
     a, b = _pair(a, b, "remainder")
     return Binary("remainder", lambda xp, x, y: xp.remainder(x, y),
-                  lambda xp, x, y, out: (1, -xp.floor(x / y)))(a, b)
+                  lambda xp, gy, x, y, out: (gy, gy * -xp.floor(x / y)))(a, b)
 
 
 def fmod(a: Any, b: Any) -> Tensor:
     """a - trunc(a / b) * b: the result has the sign of ``a`` (C's fmod, torch.fmod)."""
     a, b = _pair(a, b, "fmod")
-    return Binary("fmod", lambda xp, x, y: xp.fmod(x, y), lambda xp, x, y, out: (1, -xp.trunc(x / y)))(a, b)
+    return Binary("fmod", lambda xp, x, y: xp.fmod(x, y),
+                  lambda xp, gy, x, y, out: (gy, gy * -xp.trunc(x / y)))(a, b)
 
 
 def atan2(a: Any, b: Any) -> Tensor:
@@ -241,9 +261,9 @@ def atan2(a: Any, b: Any) -> Tensor:
     a = _floating(a, "atan2") if isinstance(a, Tensor) else a
     b = _floating(b, "atan2") if isinstance(b, Tensor) else b
 
-    def grads(xp: Any, x: Any, y: Any, out: Any) -> tuple:
+    def grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
         r2 = x * x + y * y
-        return y / r2, -x / r2
+        return gy * (y / r2), gy * (-x / r2)
     return Binary("atan2", lambda xp, x, y: xp.arctan2(x, y), grads)(a, b)
 
 
@@ -253,7 +273,7 @@ def logaddexp(a: Any, b: Any) -> Tensor:
     a = _floating(a, "logaddexp") if isinstance(a, Tensor) else a
     b = _floating(b, "logaddexp") if isinstance(b, Tensor) else b
     return Binary("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
-                  lambda xp, x, y, out: (xp.exp(x - out), xp.exp(y - out)))(a, b)
+                  lambda xp, gy, x, y, out: (gy * xp.exp(x - out), gy * xp.exp(y - out)))(a, b)
 
 
 def lerp(start: Tensor, end: Any, weight: Any) -> Tensor:

@@ -17,13 +17,12 @@ values always agree.
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import flag, one_axis, tensor_arg
+from ._util import flag, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
 from .select import Gather, ValuesIndices, _indices, _order, _reduction_axis, sort
 
@@ -40,8 +39,12 @@ def _zero_index(x: Tensor) -> Tensor:
 
 
 def _picked(name: str, x: Tensor, axis: int, keep: bool, make: Any) -> ValuesIndices:
-    """``(values, indices)``: ``make(array)`` gives the picked index along ``axis`` (keepdims shape)."""
-    index = _indices(name, make, x)
+    """``(values, indices)``: ``make(xp, array)`` gives the picked index along ``axis`` (keepdims shape);
+    a 0-d ``x`` is its own value, at index 0."""
+    if x.ndim == 0:
+        return ValuesIndices(x + 0, _zero_index(x))
+    xp = backend.array_module(x.data)
+    index = _indices(name, lambda data: make(xp, data), x)
     op = Gather(axis, index.data, squeeze=not keep)
     op.name = name
     return ValuesIndices(op(x), index if keep else index.squeeze(axis))
@@ -61,22 +64,14 @@ def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesI
     order (see the module docstring). The gradient goes to the picked element.
     """
     x = _real(x, "kthvalue")
-    if isinstance(k, bool):
-        raise TypeError(f"kthvalue: k must be an int, got {k!r}")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise TypeError(f"kthvalue: k must be an int, got {k!r}") from None
+    k = int_arg(k, "kthvalue", "k")
     keep = flag(keepdim, "kthvalue", "keepdim")
     axis = one_axis(dim, max(x.ndim, 1), "kthvalue")
     size = x.shape[axis] if x.ndim else 1
     if not 1 <= k <= size:
         raise ValueError(f"kthvalue: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
-    if x.ndim == 0:
-        return ValuesIndices(x + 0, _zero_index(x))
-    xp = backend.array_module(x.data)
     pick = (slice(None),) * axis + (slice(k - 1, k),)
-    return _picked("kthvalue", x, axis, keep, lambda data: _order(xp, data, axis, descending=False)[pick])
+    return _picked("kthvalue", x, axis, keep, lambda xp, data: _order(xp, data, axis, descending=False)[pick])
 
 
 def _running_max_int(xp: Any, a: Any) -> Any:
@@ -116,10 +111,7 @@ def mode(x: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
     x = _real(x, "mode", "biuf")
     keep = flag(keepdim, "mode", "keepdim")
     axis = _reduction_axis(x, dim, "mode")
-    if x.ndim == 0:
-        return ValuesIndices(x + 0, _zero_index(x))
-    xp = backend.array_module(x.data)
-    return _picked("mode", x, axis, keep, lambda data: _mode_index(xp, data, axis))
+    return _picked("mode", x, axis, keep, lambda xp, data: _mode_index(xp, data, axis))
 
 
 # --- nanmedian, msort --------------------------------------------------------------------------------
@@ -159,10 +151,7 @@ def nanmedian(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
         return NanMedianAll()(x)
     keep = flag(keepdim, "nanmedian", "keepdim")
     axis = _reduction_axis(x, dim, "nanmedian")
-    if x.ndim == 0:
-        return ValuesIndices(x + 0, _zero_index(x))
-    xp = backend.array_module(x.data)
-    return _picked("nanmedian", x, axis, keep, lambda data: _nanmedian_index(xp, data, axis))
+    return _picked("nanmedian", x, axis, keep, lambda xp, data: _nanmedian_index(xp, data, axis))
 
 
 def msort(x: Tensor) -> Tensor:

@@ -8,7 +8,6 @@ The samples carry no gradient (PyTorch's are not reparameterised either).
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Callable
 
 import numpy
@@ -18,25 +17,13 @@ from ..arguments import as_bool
 from ..dtypes import get_default_dtype
 from ..recording import note_draw
 from ..tensor import Tensor, int64
-from ._util import int_tuple, number, tensor_arg
+from ._util import count_arg, int_tuple, number, tensor_arg
 from .inplace import _fill, _inplace
 
 
 def _host(value: Any) -> Any:
     """A number or an array (on any device) as a NumPy array, for checking its values."""
     return numpy.asarray(backend.to_numpy(value) if backend.is_array(value) else value)
-
-
-def _count(n: Any, name: str, what: str) -> int:
-    if isinstance(n, bool):
-        raise TypeError(f"{name}: {what} must be an int, got {n!r}")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"{name}: {what} must be an int, got {n!r}") from None
-    if n < 0:
-        raise ValueError(f"{name}: {what} must be non-negative, got {n}")
-    return n
 
 
 def _uniform(shape: tuple, device: Any, normal: bool = False, generator: Any = None, name: str = "random") -> Any:
@@ -60,7 +47,7 @@ def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
 def randperm(n: int, *, generator: Any = None, dtype: Any = int64, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     """A random permutation of 0 … n-1 (int64 by default), as torch.randperm."""
-    n = _count(n, "randperm", "n")
+    n = count_arg(n, "randperm", "n")
     dtype = backend.as_dtype(dtype, "randperm")
     requires_grad = as_bool(requires_grad, "randperm", "requires_grad")
     if requires_grad and dtype.kind != "f":
@@ -102,7 +89,7 @@ def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, *, g
     Without replacement each row gives distinct categories (at most its number of non-zero weights).
     """
     probs = _probabilities(probs, "multinomial")
-    k = _count(num_samples, "multinomial", "num_samples")
+    k = count_arg(num_samples, "multinomial", "num_samples")
     if probs.ndim not in (1, 2):
         raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {probs.shape}")
     rows = probs.data.reshape(1, -1) if probs.ndim == 1 else probs.data

@@ -9,14 +9,13 @@ and ``topk`` send it.
 
 from __future__ import annotations
 
-import operator
 from typing import Any, NamedTuple
 
 from .. import backend
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import dim_or_axis, flag, keep_flag, one_axis, tensor_arg
+from ._util import dim_or_axis, flag, int_arg, keep_flag, one_axis, tensor_arg
 
 
 class ValuesIndices(NamedTuple):
@@ -161,12 +160,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     elements. x: (..., n, ...) → values, indices: (..., k, ...).
     """
     x = tensor_arg(x, "topk")
-    try:
-        if isinstance(k, bool):
-            raise TypeError
-        k = operator.index(k)
-    except TypeError:
-        raise TypeError(f"topk: k must be an int, got {k!r}") from None
+    k = int_arg(k, "topk", "k")
     if x.ndim == 0:
         if k not in (0, 1):
             raise ValueError(f"topk: k ({k}) is out of range for a 0-d tensor")

@@ -1,0 +1,330 @@
+"""PyTorch's elementwise functions beyond arithmetic: trigonometric and hyperbolic (``tan``, ``asin`` …
+``atanh`` and the ``arc*`` aliases, ``sinc``, ``deg2rad``/``rad2deg``), special functions (``erfc``,
+``logit``, ``xlogy``), two-input functions (``hypot``, ``logaddexp2``, ``float_power``, ``copysign``,
+``fmax``/``fmin``, ``heaviside``) and the sign, fraction and non-finite values (``sgn``, ``signbit``,
+``frac``, ``nan_to_num``).
+
+Every op takes tensors of any shape that broadcast together (NumPy's rules) and gives the broadcast
+shape; gradients are summed back to each input's shape. Integer and bool inputs of the float-valued
+ops become float32 (as ``ops/math.py``). ``heaviside`` has no derivative, in PyTorch either.
+
+``pointwise.py`` lists these ops in its ``__all__`` and ``METHODS``, the tables minigrad attaches.
+"""
+
+from __future__ import annotations
+
+import math as _math
+from typing import Any
+
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor, float64
+from . import elementwise, inplace
+from ._util import number
+from .elementwise import _integral
+from .math import Binary, NotDifferentiable, _bool_result, _copy, _erf_array, _floating, _numeric, _unary, atan2, sign
+from .shape import astype
+
+
+def _plain_number(value: Any) -> bool:
+    return isinstance(value, (int, float, complex, numpy.number)) and not isinstance(value, (bool, numpy.bool_))
+
+
+def _operands(a: Any, b: Any, name: str, floating: bool = True) -> tuple:
+    """Two operands of a binary op as Tensors or typed 0-d arrays: at least one must be a Tensor.
+
+    ``floating``: integer and bool tensors become float32 first (PyTorch's promotion). A Python number
+    becomes a 0-d array of the dtype NumPy 2 gives it next to the other operand (a weak scalar: 2.5
+    beside a float32 tensor is float32), so the op's forward never meets a bare Python float.
+    """
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    out = [v if _plain_number(v) else _floating(v, name) if floating else _numeric(v, name) for v in (a, b)]
+    for i in (0, 1):
+        if not isinstance(out[i], Tensor):
+            try:
+                out[i] = numpy.asarray(out[i], dtype=numpy.result_type(out[1 - i].dtype, out[i]))
+            except OverflowError as error:   # a Python int beyond the tensor's integer type
+                raise TypeError(f"{name}: {error} (tensor dtype {out[1 - i].dtype})") from None
+    return tuple(out)   # a 0-d array moves to the tensor's device in Function
+
+
+# --- trigonometric and hyperbolic -----------------------------------------------------------------------
+# Integer and bool inputs become float32. Each derivative is PyTorch's formula (derivatives.yaml).
+
+tan = _unary("tan", lambda xp, x: xp.tan(x), lambda xp, x, y: 1 + y * y, "Tangent (radians).")
+asin = _unary("asin", lambda xp, x: xp.arcsin(x), lambda xp, x, y: 1 / xp.sqrt(1 - x * x),
+              "Inverse sine, in [-π/2, π/2] (NaN outside [-1, 1]).")
+acos = _unary("acos", lambda xp, x: xp.arccos(x), lambda xp, x, y: -1 / xp.sqrt(1 - x * x),
+              "Inverse cosine, in [0, π] (NaN outside [-1, 1]).")
+atan = _unary("atan", lambda xp, x: xp.arctan(x), lambda xp, x, y: 1 / (x * x + 1), "Inverse tangent.")
+sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda xp, x, y: xp.cosh(x), "Hyperbolic sine.")
+cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda xp, x, y: xp.sinh(x), "Hyperbolic cosine.")
+asinh = _unary("asinh", lambda xp, x: xp.arcsinh(x), lambda xp, x, y: 1 / xp.sqrt(x * x + 1),
+               "Inverse hyperbolic sine.")
+acosh = _unary("acosh", lambda xp, x: xp.arccosh(x), lambda xp, x, y: 1 / xp.sqrt(x * x - 1),
+               "Inverse hyperbolic cosine (NaN below 1).")
+atanh = _unary("atanh", lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x),
+               "Inverse hyperbolic tangent (±inf at ±1, NaN outside).")
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh, arctan2 = asin, acos, atan, asinh, acosh, atanh, atan2
+
+
+def _sinc(xp: Any, x: Any) -> Any:
+    scaled = x * _math.pi
+    return xp.where(x == 0, x.dtype.type(1), xp.sin(scaled) / scaled)
+
+
+def _sinc_derivative(xp: Any, x: Any, y: Any) -> Any:
+    scaled = x * _math.pi
+    return xp.where(x == 0, x.dtype.type(0), (scaled * xp.cos(scaled) - xp.sin(scaled)) / (scaled * x))
+
+
+sinc = _unary("sinc", _sinc, _sinc_derivative, "sin(πx) / (πx), 1 at 0 (the normalised sinc).")
+
+
+def deg2rad(x: Tensor) -> Tensor:
+    """Degrees to radians, ``x * π/180``."""
+    return elementwise.mul(_floating(x, "deg2rad"), _math.pi / 180)
+
+
+def rad2deg(x: Tensor) -> Tensor:
+    """Radians to degrees, ``x * 180/π``."""
+    return elementwise.mul(_floating(x, "rad2deg"), 180 / _math.pi)
+
+
+# --- special functions: erfc, logit ---------------------------------------------------------------------
+
+def _erfc_array(xp: Any, x: Any) -> Any:
+    """1 - erf(x) without the cancellation of ``1 - erf`` in the right tail (erfc(10) = 2.1e-45).
+
+    For |x| >= 2.5 the continued fraction erfc(|x|) = e^{-x²}/√π / (|x| + ½/(|x| + 1/(|x| + (3/2)/(…)))),
+    evaluated from its tail, as ``ops/math.py``'s erf; elsewhere 1 - erf(x), which loses no digits there.
+    """
+    a = xp.abs(x)
+    far = xp.maximum(a, 2.5)
+    tail = xp.zeros_like(far)
+    for n in range(80, 0, -1):
+        tail = (n / 2) / (far + tail)
+    right = xp.exp(-far * far) / _math.sqrt(_math.pi) / (far + tail)
+    far_value = xp.where(x > 0, right, 2 - right)
+    return xp.where(a < 2.5, 1 - _erf_array(xp, xp.minimum(a, 2.5) * xp.sign(x)), far_value).astype(x.dtype)
+
+
+erfc = _unary("erfc", _erfc_array, lambda xp, x, y: (-2 / _math.sqrt(_math.pi)) * xp.exp(-x * x),
+              "The complementary error function 1 - erf(x), exact in the tails (derivative -2/√π · e^{-x²}).")
+
+
+class Logit(Function):
+    """log(z / (1 - z)) with z = x, or x clamped to [eps, 1 - eps] (PyTorch's torch.logit and its backward)."""
+
+    def __init__(self, eps: float | None) -> None:
+        self.eps = eps
+
+    def forward(self, x: Any) -> Any:
+        xp, eps = self.xp, self.eps
+        z = x if eps is None else xp.where(x < eps, x.dtype.type(eps), xp.where(x > 1 - eps, x.dtype.type(1 - eps), x))
+        self.saved = (x,)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            return xp.asarray(xp.log(z / (1 - z)))
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        xp, eps = self.xp, self.eps
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            slope = gy / (x * (1 - x))
+        if eps is None:   # outside [0, 1] the log is NaN, and so is the gradient
+            return xp.where((x < 0) | (x > 1), gy.dtype.type("nan"), slope)
+        return xp.where((x < eps) | (x > 1 - eps), gy.dtype.type(0), slope)   # clamped: flat
+
+
+def logit(x: Tensor, eps: float | None = None) -> Tensor:
+    """log(x / (1 - x)), the inverse of sigmoid; with ``eps``, x is first clamped to [eps, 1 - eps].
+
+    A negative ``eps`` means none, as in PyTorch. Integer and bool tensors become float32.
+    """
+    if eps is not None:
+        eps = float(number(eps, "logit", "eps"))
+        if eps < 0:
+            eps = None
+    return Logit(eps)(_floating(x, "logit"))
+
+
+# --- two-input functions -------------------------------------------------------------------------------
+
+def _xlogy(xp: Any, x: Any, y: Any) -> Any:
+    with backend.errstate(xp, divide="ignore", invalid="ignore"):
+        out = x * xp.log(y)
+    out = xp.where(x == 0, out.dtype.type(0), out)
+    return xp.where(xp.isnan(y), out.dtype.type("nan"), out)   # NaN y wins even over x == 0, as in PyTorch
+
+
+def _xlogy_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
+    # PyTorch's: xlogy(gy, y), but 0 where x == 0 and y <= 0 (log(y) there is -inf or NaN); gy * x / y
+    return xp.where((x == 0) & (y <= 0), gy.dtype.type(0), _xlogy(xp, gy, y)), gy * x / y
+
+
+def xlogy(a: Any, b: Any) -> Tensor:
+    """``a * log(b)``, 0 where a == 0 (even at b == 0), NaN where b is NaN (torch.xlogy); broadcast.
+
+    Gradients ``log(b)`` (0 where a == 0 and b <= 0) and ``a / b``. Integer and bool tensors become float32.
+    """
+    a, b = _operands(a, b, "xlogy")
+    return Binary("xlogy", _xlogy, _xlogy_grads)(a, b)
+
+
+def _no_integers(a: Any, b: Any, name: str) -> None:
+    if all(_integral(v) for v in (a, b) if isinstance(v, Tensor)):
+        raise TypeError(f"{name}: not implemented for integer or bool tensors (as in PyTorch); cast to float first")
+
+
+def hypot(a: Any, b: Any) -> Tensor:
+    """sqrt(a² + b²) without overflow, broadcast (torch.hypot); gradients a / y and b / y (NaN at 0, 0)."""
+    _no_integers(a, b, "hypot")
+    a, b = _operands(a, b, "hypot")
+    return Binary("hypot", lambda xp, x, y: xp.hypot(x, y),
+                    lambda xp, gy, x, y, out: (gy * x / out, gy * y / out))(a, b)
+
+
+def logaddexp2(a: Any, b: Any) -> Tensor:
+    """log2(2^a + 2^b) without overflow, broadcast; gradients 1 / (1 + 2^(b - a)) and 1 / (1 + 2^(a - b))."""
+    _no_integers(a, b, "logaddexp2")
+    a, b = _operands(a, b, "logaddexp2")
+    return Binary("logaddexp2", lambda xp, x, y: xp.logaddexp2(x, y),
+                    lambda xp, gy, x, y, out: (gy / (1 + xp.exp2(y - x)), gy / (1 + xp.exp2(x - y))))(a, b)
+
+
+def float_power(a: Any, b: Any) -> Tensor:
+    """``a ** b`` computed in float64 (complex128 for complex inputs), as torch.float_power; broadcast.
+
+    The gradient of a float32 input is cast back to float32.
+    """
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"float_power: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    values = [v if _plain_number(v) else _numeric(v, "float_power") for v in (a, b)]
+    target = _float_power_dtype(*values)
+    cast = [target.type(v) if not isinstance(v, Tensor) else astype(v, target) if v.dtype != target else v
+            for v in values]
+    return elementwise.pow(*cast)
+
+
+def _float_power_dtype(*values: Any) -> Any:
+    is_complex_ = any(isinstance(v, complex) or getattr(v, "dtype", float64).kind == "c" for v in values)
+    return numpy.dtype("complex128") if is_complex_ else float64
+
+
+def float_power_(x: Tensor, exponent: Any) -> Tensor:
+    """``x = x.float_power(exponent)`` in place: x must be float64 (or complex128), as in PyTorch."""
+    target = _float_power_dtype(x, exponent)
+    if x.dtype != target:
+        raise inplace.InplaceCastError(f"float_power_: the base has dtype {x.dtype} but the operation's result "
+                                       f"requires dtype {target} (as in PyTorch)")
+    return inplace._inplace(x, "float_power_", lambda cur: float_power(cur, exponent), exponent)
+
+
+def _copysign_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
+    ratio = xp.where(x == 0, out.dtype.type(0), out / x)   # ±1, and 0 at x == 0 (PyTorch's masked ratio)
+    return gy * ratio, xp.zeros_like(gy)
+
+
+def copysign(a: Any, b: Any) -> Tensor:
+    """|a| with the sign of b (the sign bit: -0.0 is negative), broadcast; b gets a zero gradient."""
+    a, b = _operands(a, b, "copysign")
+    return Binary("copysign", lambda xp, x, y: xp.copysign(x, y), _copysign_grads)(a, b)
+
+
+def _fmax_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
+    x_wins = (x >= y) | xp.isnan(y)   # a tie goes to x; NaN loses to a number
+    zero = gy.dtype.type(0)
+    return xp.where(x_wins, gy, zero), xp.where(x_wins, zero, gy)
+
+
+def _fmin_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
+    x_wins = (x <= y) | xp.isnan(y)
+    zero = gy.dtype.type(0)
+    return xp.where(x_wins, gy, zero), xp.where(x_wins, zero, gy)
+
+
+def fmax(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum that ignores NaN (NaN only where both are), broadcast; a tie's gradient goes to a."""
+    a, b = _operands(a, b, "fmax", floating=False)
+    return Binary("fmax", lambda xp, x, y: xp.fmax(x, y), _fmax_grads)(a, b)
+
+
+def fmin(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum that ignores NaN (NaN only where both are), broadcast; a tie's gradient goes to a."""
+    a, b = _operands(a, b, "fmin", floating=False)
+    return Binary("fmin", lambda xp, x, y: xp.fmin(x, y), _fmin_grads)(a, b)
+
+
+def heaviside(x: Tensor, values: Any) -> Tensor:
+    """0 where x < 0, ``values`` where x == 0, 1 where x > 0 (NaN gives 0), broadcast; x's dtype.
+
+    ``values`` must have x's dtype, as in PyTorch. No derivative (PyTorch's backward raises; so does this one).
+    """
+    x = _numeric(x, "heaviside")
+    if _plain_number(values):
+        if numpy.result_type(x.dtype, values) != x.dtype:
+            raise TypeError(f"heaviside: values {values!r} does not fit x's dtype {x.dtype}")
+        values = numpy.asarray(values, dtype=x.dtype)
+    else:
+        values = _numeric(values, "heaviside")
+    if isinstance(values, Tensor) and values.dtype != x.dtype:
+        raise TypeError(f"heaviside: values has dtype {values.dtype} but x has dtype {x.dtype}: not implemented "
+                        "for tensors with different dtypes (as in PyTorch)")
+    return NotDifferentiable("heaviside", lambda xp, a, v: xp.where(a == 0, v, (a > 0).astype(a.dtype)))(x, values)
+
+
+# --- unary: sign, fraction, non-finite values -------------------------------------------------------------
+
+def sgn(x: Tensor) -> Tensor:
+    """The sign of each element, -1, 0 or 1 in x's dtype (torch.sgn, for real tensors :func:`sign`)."""
+    return sign(x)
+
+
+def signbit(x: Tensor) -> Tensor:
+    """True where the sign bit is set (negative numbers, -0.0, -NaN): a bool tensor of x's shape."""
+    x = _numeric(x, "signbit")
+    xp = backend.array_module(x.data)
+    return _bool_result("signbit", lambda a: xp.asarray(xp.signbit(a) if a.dtype.kind != "b" else a & False), (x,))
+
+
+def frac(x: Tensor) -> Tensor:
+    """x - trunc(x), with x's sign (gradient 1); integer tensors raise, as in PyTorch."""
+    x = _numeric(x, "frac")
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"frac: not implemented for dtype {x.dtype} (as in PyTorch)")
+    return _frac(x)
+
+
+_frac = _unary("frac", lambda xp, a: a - xp.trunc(a), lambda xp, a, y: xp.ones_like(y), "x - trunc(x).")
+
+
+class NanToNum(Function):
+    """NaN, +inf and -inf replaced by numbers; the gradient passes where x was finite (``gy * isfinite(x)``)."""
+
+    name = "nan_to_num"
+
+    def __init__(self, nan: float, posinf: float | None, neginf: float | None) -> None:
+        self.nan, self.posinf, self.neginf = nan, posinf, neginf
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        with backend.errstate(self.xp, over="ignore"):   # a bound beyond the dtype's range becomes inf
+            return self.xp.asarray(self.xp.nan_to_num(x, nan=self.nan, posinf=self.posinf, neginf=self.neginf))
+
+    def backward(self, gy: Any) -> Any:
+        return gy * self.xp.isfinite(self.saved[0])   # PyTorch multiplies (an inf gradient there gives NaN)
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """NaN → ``nan``, +inf → ``posinf``, -inf → ``neginf``; the defaults are 0 and x's dtype's largest and
+    smallest finite values (torch.nan_to_num). Integer and bool tensors come back as a copy."""
+    x = _numeric(x, "nan_to_num")
+    nan = number(nan, "nan_to_num", "nan")
+    posinf = None if posinf is None else number(posinf, "nan_to_num", "posinf")
+    neginf = None if neginf is None else number(neginf, "nan_to_num", "neginf")
+    if x.dtype.kind in "biu":
+        return _copy(x)
+    return NanToNum(nan, posinf, neginf)(x)
