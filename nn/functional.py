@@ -330,7 +330,7 @@ def _pad_source(mode: str, n: int, before: int, after: int) -> Any:
 
 
 def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
-    """Pad (or, with negative amounts in constant mode, crop) the last dims of ``input``, as PyTorch.
+    """Pad (or, with negative amounts, crop) the last dims of ``input``, as PyTorch.
 
     ``pad`` lists (before, after) amounts starting from the LAST dim:
     ``(left, right)`` pads dim -1, ``(left, right, top, bottom)`` dims -1 and
@@ -364,10 +364,21 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
         if (before, after) == (0, 0):
             continue
         n = input.shape[axis]
+        if mode == "circular" and (before < 0 or after < 0):   # PyTorch's circular crops first, then wraps
+            if n + min(before, 0) + min(after, 0) < 0:
+                raise ValueError(f"pad: circular padding ({before}, {after}) of dim {axis} crops more than the "
+                                 f"input of shape {input.shape} has")
+            out = out[(slice(None),) * axis + (slice(max(-before, 0), n - max(-after, 0)),)]
+            n, before, after = out.shape[axis], max(before, 0), max(after, 0)
+            if (before, after) == (0, 0):
+                continue
+        elif n + before + after <= 0:   # reflect, replicate: a negative amount crops the padded result
+            raise ValueError(f"pad: {mode} padding ({before}, {after}) of dim {axis} leaves nothing of the "
+                             f"input of shape {input.shape}")
         limit = {"reflect": n - 1, "circular": n, "replicate": None}[mode]
-        if before < 0 or after < 0 or n == 0 or (limit is not None and max(before, after) > limit):
+        if n == 0 or (limit is not None and max(before, after) > limit):
             rule = {"reflect": f"< the dim size {n}", "circular": f"<= the dim size {n}",
-                    "replicate": "non-negative on a non-empty dim"}[mode]
+                    "replicate": "on a non-empty dim"}[mode]
             raise ValueError(f"pad: {mode} padding ({before}, {after}) of dim {axis} of an input of shape "
                              f"{input.shape} must be {rule}")
         source = mg.make_array(_pad_source(mode, n, before, after), numpy.int64, input.device)

@@ -302,3 +302,23 @@ def test_functional_embedding_matches_torch(torch) -> None:
                         lambda w: torch.nn.functional.embedding(torch.from_numpy(index), w, padding_idx=2), [weight])
     assert np.all(weight.grad.numpy()[2] == 0)
     assert mg.gradcheck(lambda w: F.embedding(index, w), [weight.detach().requires_grad_()])   # padding_idx blocks it
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_with_negative_amounts_crops_as_pytorch(mode: str) -> None:
+    """A negative amount crops: reflect/replicate index the original input (then crop), circular crops first."""
+    torch = pytest.importorskip("torch", reason="the reference is PyTorch")
+    x = np.random.default_rng(0).standard_normal((2, 3, 6))
+    for pads in [(-1, 2), (2, -1), (-2, -1), (0, 0, -1, 1), (-2, 3), (3, -2, -1, 2), (3, -2), (5, -1)]:
+        if mode == "reflect" and max(pads) >= 6:
+            continue
+        ours_in, theirs_in = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ours, theirs = F.pad(ours_in, pads, mode=mode), torch.nn.functional.pad(theirs_in, pads, mode=mode)
+        np.testing.assert_array_equal(ours.numpy(), theirs.detach().numpy(), err_msg=str(pads))
+        weights = np.random.default_rng(1).standard_normal(tuple(theirs.shape))
+        (ours * mg.tensor(weights)).sum().backward()
+        (theirs * torch.tensor(weights)).sum().backward()
+        np.testing.assert_allclose(ours_in.grad.numpy(), theirs_in.grad.numpy(), rtol=1e-12, err_msg=str(pads))
+    if mode in ("reflect", "replicate"):
+        with pytest.raises(ValueError, match="leaves nothing of the input"):
+            F.pad(mg.tensor(x), (-3, -3), mode=mode)
