@@ -371,5 +371,9 @@ def count_nonzero(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
     """The number of non-zero elements over ``dim`` (an int or a tuple; all when None): an int64 tensor."""
     x = _numeric(x, "count_nonzero")
     axes = normalize_axis(dim_or_axis("count_nonzero", dim, axis), x.ndim, "count_nonzero")
+    if axes is not None and len(set(axes)) != len(axes):
+        raise ValueError(f"count_nonzero: dim {axes} names a dim more than once (shape {x.shape})")
+    if x.ndim == 0:
+        axes = None   # dim 0 / -1 of a 0-d tensor is the tensor itself, as in PyTorch
     xp = backend.array_module(x.data)
     return _bool_result("count_nonzero", lambda a: xp.asarray((a != 0).sum(axis=axes)).astype("int64"), (x,))

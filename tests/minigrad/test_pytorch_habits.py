@@ -256,3 +256,10 @@ def test_a_compiled_call_captures_again_under_another_default_dtype() -> None:
             assert f(x).numpy()[0] == 0.1
     finally:
         mg.set_default_dtype(mg.float32)
+
+
+def test_count_nonzero_of_a_0d_tensor_and_repeated_dims() -> None:
+    assert mg.count_nonzero(mg.tensor(3.0), dim=0).item() == 1
+    assert mg.count_nonzero(mg.tensor(0.0), dim=-1).item() == 0
+    with pytest.raises(ValueError, match="names a dim more than once"):
+        mg.count_nonzero(mg.ones(2, 3), dim=(1, 1))
