@@ -120,7 +120,7 @@ def one_axis(axis: Any, ndim: int, name: str) -> int:
         axis = operator.index(axis)
     except TypeError:
         raise TypeError(f"{name}: axis must be a single int, got {axis!r}") from None
-    return normalize_axis(axis, ndim, name)[0]
+    return normalize_axis(axis, ndim, name)[0] if ndim else normalize_axis(axis, 1, name)[0]
 
 
 def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
@@ -136,9 +136,11 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
             a = operator.index(a)
         except TypeError:
             raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}") from None
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):   # a 0-d tensor takes dim 0 and -1, as in PyTorch
             raise AxisError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
+    if ndim == 0:
+        return ()   # over a 0-d tensor's dim 0 or -1 (as PyTorch allows) nothing is reduced
     return tuple(out)
 
 

@@ -423,13 +423,19 @@ def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = 
 def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim`` (the last by default), stable for large inputs."""
     x = tensor_arg(x, "softmax")
-    return Softmax(one_axis(dim_or_axis("softmax", dim, axis, -1), x.ndim, "softmax"))(x)
+    axis = one_axis(dim_or_axis("softmax", dim, axis, -1), x.ndim, "softmax")
+    if x.ndim == 0:   # over a 0-d tensor's only element, as PyTorch
+        return Softmax(0)(x.reshape(1)).reshape(())
+    return Softmax(axis)(x)
 
 
 def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """x - logsumexp(x) along ``dim`` (the last by default), stable for large inputs."""
     x = tensor_arg(x, "log_softmax")
-    return LogSoftmax(one_axis(dim_or_axis("log_softmax", dim, axis, -1), x.ndim, "log_softmax"))(x)
+    axis = one_axis(dim_or_axis("log_softmax", dim, axis, -1), x.ndim, "log_softmax")
+    if x.ndim == 0:   # over a 0-d tensor's only element, as PyTorch
+        return LogSoftmax(0)(x.reshape(1)).reshape(())
+    return LogSoftmax(axis)(x)
 
 
 def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, axis: Any = None,

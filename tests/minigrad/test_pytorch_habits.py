@@ -263,3 +263,28 @@ def test_count_nonzero_of_a_0d_tensor_and_repeated_dims() -> None:
     assert mg.count_nonzero(mg.tensor(0.0), dim=-1).item() == 0
     with pytest.raises(ValueError, match="names a dim more than once"):
         mg.count_nonzero(mg.ones(2, 3), dim=(1, 1))
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_reductions_over_dim_0_or_minus_1_of_a_0d_tensor_as_pytorch(dim: int) -> None:
+    torch = pytest.importorskip("torch", reason="the reference is PyTorch")
+    calls = {
+        "sum": lambda t: t.sum(dim=dim), "mean": lambda t: t.mean(dim=dim), "amax": lambda t: t.amax(dim=dim),
+        "logsumexp": lambda t: t.logsumexp(dim=dim), "softmax": lambda t: t.softmax(dim=dim),
+        "log_softmax": lambda t: t.log_softmax(dim=dim), "std": lambda t: t.std(dim=dim, correction=0),
+        "var": lambda t: t.var(dim=dim, correction=0), "norm": lambda t: t.norm(dim=dim),
+        "max": lambda t: t.max(dim=dim).values, "cumsum": lambda t: t.cumsum(dim=dim),
+        "any": lambda t: t.any(dim=dim), "all": lambda t: t.all(dim=dim),
+        "count_nonzero": lambda t: t.count_nonzero(dim=dim),
+    }
+    for name, call in calls.items():
+        ours_in, theirs_in = mg.tensor(3.0, dtype=mg.float64, requires_grad=True), torch.tensor(3.0,
+                                                                                               dtype=torch.float64,
+                                                                                               requires_grad=True)
+        ours, theirs = call(ours_in), call(theirs_in)
+        assert ours.shape == () and ours.numpy().dtype == theirs.detach().numpy().dtype, name
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), err_msg=name)
+        if theirs.requires_grad:
+            ours.backward()
+            theirs.backward()
+            np.testing.assert_allclose(ours_in.grad.numpy(), theirs_in.grad.numpy(), err_msg=name)
