@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import importlib
+import math as _math
 from typing import Any
 
 from . import _aliases, amp, compiler, cuda
@@ -42,7 +43,16 @@ from .constructors import (
     zeros,
     zeros_like,
 )
-from .generators import Generator, manual_seed, random_generator
+from .generators import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    random_generator,
+    seed,
+    set_rng_state,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .hooks import RemovableHandle
 from .memory import gc_paused
@@ -139,7 +149,8 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "tag",
-    "amp", "autocast", "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
+    "amp", "autocast", "default_generator", "get_rng_state", "initial_seed", "seed", "set_rng_state",
+    "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
     "CompileWarning", "compile", "compiler",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
@@ -158,7 +169,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # `mg.viz` and `from minigrad import nn` are loaded on first use, so that
     # importing the engine never needs graphviz nor imports the nn library.
-    if name in ("viz", "utils", "linalg", "special", "distributions"):
+    if name in ("viz", "utils", "linalg", "special", "distributions", "testing"):
         return importlib.import_module(f".{name}", __name__)
     if name in ("nn", "optim"):
         return importlib.import_module(_aliases.real_name(f"minigrad.{name}"))
@@ -252,11 +263,16 @@ __all__ += [
 # The rest of PyTorch's functions, from modules that list them in __all__ (their names may shadow builtins).
 from . import dtypes as _dtypes  # noqa: E402
 from . import legacy as _legacy  # noqa: E402
+from . import settings as _settings  # noqa: E402
 from .ops import arrange as _arrange  # noqa: E402
 from .ops import bitwise as _bitwise  # noqa: E402
 from .ops import pointwise as _pointwise  # noqa: E402
 from .ops import statistics as _statistics  # noqa: E402
 
-for _module in (_pointwise, _arrange, _statistics, _bitwise, _dtypes, _legacy):
+for _module in (_pointwise, _arrange, _statistics, _bitwise, _dtypes, _legacy, _settings):
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
     __all__ += _module.__all__
+
+# PyTorch's constants
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
+__all__ += ["pi", "e", "inf", "nan"]

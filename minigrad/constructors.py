@@ -183,39 +183,52 @@ def _arange_number(value: Any, what: str) -> Any:
 
 
 def _samples(name: str, method: str, shape: tuple, dtype: Any, device: Any, requires_grad: bool,
-             again: Callable[[], Any]) -> Tensor:
-    """``shape`` samples drawn with the device generator's ``method``; ``again`` redraws them for a replay."""
+             again: Callable[[], Any], generator: Any = None) -> Tensor:
+    """``shape`` samples drawn with the generator's ``method`` (``generator``'s, an ``mg.Generator``, else the
+    device's); ``again`` redraws them for a replay."""
     dev = _device_arg(device, name)
-    draw = getattr(generators.generator(dev), method)
+    source = generators.drawing_from(generator, dev, name)
+    if method == "random" and not hasattr(source, "random"):
+        method = "random_sample"   # CuPy's RandomState
+    draw = getattr(source, method)
     out = _filled(lambda xp, s, d: draw(s, dtype=d) if d.kind == "f" and d.itemsize >= 4 else draw(s).astype(d),
                   _shape_arg(shape, name), dtype, dev, requires_grad, name)
     # inside an mg.compile capture, a replay draws again from the generator (in eager's order)
     return note_draw(name, again, (), out)
 
 
-def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the device's generator (see ``manual_seed``)."""
+def randn(*shape: Any, generator: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from ``generator`` or the device's generator (see ``manual_seed``)."""
     return _samples("randn", "standard_normal", shape, dtype, device, requires_grad,
-                    lambda: randn(*shape, dtype=dtype, device=device).data)
+                    lambda: randn(*shape, generator=generator, dtype=dtype, device=device).data, generator)
 
 
-def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the device's generator."""
+def rand(*shape: Any, generator: Any = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from ``generator`` or the device's generator."""
     return _samples("rand", "random", shape, dtype, device, requires_grad,
-                    lambda: rand(*shape, dtype=dtype, device=device).data)
+                    lambda: rand(*shape, generator=generator, dtype=dtype, device=device).data, generator)
 
 
-def randint(low: int, high: int, shape: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """Integers in [low, high) from the device's generator (int64 by default)."""
+def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = None, dtype: Any = None,
+            device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Integers in [low, high) (int64 by default), as ``torch.randint``: ``randint(low, high, size)`` or
+    ``randint(high, size)``, from ``generator`` or the device's generator."""
+    if size is None:
+        if high is None:
+            raise TypeError("randint: give randint(high, size) or randint(low, high, size)")
+        low, high, size = 0, low, high
+    if requires_grad:
+        raise TypeError("randint: integer tensors cannot require grad")
     dev = _device_arg(device, "randint")
-    gen = generators.generator(dev)
-    size = _shape_arg((shape,), "randint")
+    gen = generators.drawing_from(generator, dev, "randint")
+    shape = _shape_arg((size,), "randint")
     kind = int64 if dtype is None else dtype
-    if dev.type == "cpu":
-        out = _filled(lambda xp, s, d: gen.integers(low, high, s).astype(d), size, kind, dev, False, "randint")
-    else:
-        out = _filled(lambda xp, s, d: gen.randint(low, high, s).astype(d), size, kind, dev, False, "randint")
-    return note_draw("randint", lambda: randint(low, high, shape, dtype=dtype, device=device).data, (), out)
+    draw = gen.integers if hasattr(gen, "integers") else gen.randint   # NumPy's Generator / CuPy's
+    out = _filled(lambda xp, s, d: draw(low, high, s).astype(d), shape, kind, dev, False, "randint")
+    return note_draw("randint", lambda: randint(low, high, size, generator=generator, dtype=dtype,
+                                                device=device).data, (), out)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None, *,

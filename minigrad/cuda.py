@@ -1,8 +1,14 @@
-"""``mg.cuda``: is a GPU usable, how many, wait for it."""
+"""``mg.cuda``: is a GPU usable, how many, which one, wait for it, seed it, free its cache."""
 
 from __future__ import annotations
 
-from . import amp  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
+from typing import Any
+
+from . import (
+    amp,  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
+    backend,
+    generators,
+)
 from .backend import cuda_device_count, cuda_is_available, cuda_synchronize
 
 
@@ -16,6 +22,55 @@ def device_count() -> int:
     return cuda_device_count()
 
 
-def synchronize() -> None:
+def synchronize(device: Any = None) -> None:
     """Wait for all queued GPU work (no-op without CuPy)."""
     cuda_synchronize()
+
+
+def current_device() -> int:
+    """The index of the current GPU (raises, as PyTorch's, when there is none)."""
+    cp = backend.cupy_module()
+    return int(cp.cuda.Device().id)
+
+
+def set_device(device: Any) -> None:
+    """Make GPU ``device`` (an index, ``"cuda:1"`` or an ``mg.device``) the current one."""
+    index = device if isinstance(device, int) else backend.resolve_device(device).index or 0
+    backend.cupy_module().cuda.Device(index).use()
+
+
+def get_device_name(device: Any = None) -> str:
+    """The GPU's name, e.g. ``"NVIDIA H100 80GB HBM3"``."""
+    cp = backend.cupy_module()
+    index = current_device() if device is None else (device if isinstance(device, int)
+                                                     else backend.resolve_device(device).index or 0)
+    name = cp.cuda.runtime.getDeviceProperties(index)["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the GPUs' generators (without CuPy: nothing to seed, as PyTorch's call is silent without CUDA)."""
+    generators.seed_cuda(seed)
+
+
+manual_seed_all = manual_seed   # minigrad seeds every GPU at once
+
+
+def empty_cache() -> None:
+    """Hand CuPy's cached, unused GPU memory back to the driver (no-op without CuPy)."""
+    cp = backend.cupy_module(required=False)
+    if cp is not None:
+        cp.get_default_memory_pool().free_all_blocks()
+        cp.get_default_pinned_memory_pool().free_all_blocks()
+
+
+def memory_allocated(device: Any = None) -> int:
+    """Bytes of GPU memory held by tensors (CuPy's memory pool in use); 0 without CuPy."""
+    cp = backend.cupy_module(required=False)
+    return 0 if cp is None else int(cp.get_default_memory_pool().used_bytes())
+
+
+def memory_reserved(device: Any = None) -> int:
+    """Bytes of GPU memory CuPy's pool holds, in use or cached; 0 without CuPy."""
+    cp = backend.cupy_module(required=False)
+    return 0 if cp is None else int(cp.get_default_memory_pool().total_bytes())

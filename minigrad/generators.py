@@ -14,8 +14,9 @@ from . import backend
 from .backend import Device, resolve_device
 
 _host_generator = numpy.random.default_rng()
-_seed: int | None = None
-_cuda_seeded = False   # whether CuPy's generators got the current _seed
+_seed: int | None = None          # the host's seed (None: drawn from the OS)
+_cuda_seed: int | None = None     # the GPUs' seed, applied when CuPy is loaded
+_cuda_seeded = False              # whether CuPy's generators got _cuda_seed
 
 
 def _seed_cuda(cp: Any, seed: int) -> None:
@@ -25,17 +26,58 @@ def _seed_cuda(cp: Any, seed: int) -> None:
             cp.random.seed(seed)
 
 
-def manual_seed(seed: int) -> None:
-    """Seed the generator of every device (CuPy's too, when it is loaded)."""
-    global _host_generator, _seed, _cuda_seeded
+def _checked_seed(seed: Any, name: str) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
-        raise TypeError(f"manual_seed: the seed must be a non-negative int, got {seed!r}")
-    _seed = int(seed)
-    _host_generator = numpy.random.default_rng(_seed)
+        raise TypeError(f"{name}: the seed must be a non-negative int, got {seed!r}")
+    return int(seed)
+
+
+def seed_cuda(seed: int) -> None:
+    """Seed the GPUs' generators only (``mg.cuda.manual_seed``), now or when CuPy is loaded."""
+    global _cuda_seed, _cuda_seeded
+    _cuda_seed = _checked_seed(seed, "cuda.manual_seed")
     cp = backend.cupy_module(required=False) if backend._cupy is not None else None
     _cuda_seeded = cp is not None
     if cp is not None:
-        _seed_cuda(cp, _seed)
+        _seed_cuda(cp, _cuda_seed)
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the generator of every device (CuPy's too, when it is loaded); returns ``mg.default_generator``,
+    as PyTorch's returns its default generator."""
+    global _host_generator, _seed
+    _seed = _checked_seed(seed, "manual_seed")
+    _host_generator = numpy.random.default_rng(_seed)
+    seed_cuda(_seed)
+    return default_generator
+
+
+def seed() -> int:
+    """Seed every device from a fresh nondeterministic number, and return it (``torch.seed``)."""
+    fresh = int(numpy.random.SeedSequence().entropy % (1 << 63))
+    manual_seed(fresh)
+    return fresh
+
+
+def initial_seed() -> int:
+    """The host generator's last seed (one drawn from the OS and kept, if none was set)."""
+    global _seed
+    if _seed is None:
+        _seed = int(numpy.random.SeedSequence().entropy % (1 << 63))
+        globals()["_host_generator"] = numpy.random.default_rng(_seed)
+    return _seed
+
+
+def get_rng_state() -> dict:
+    """A copy of the host generator's state (a dict here; PyTorch gives a byte tensor), for :func:`set_rng_state`."""
+    return copy.deepcopy(_host_generator.bit_generator.state)
+
+
+def set_rng_state(state: dict) -> None:
+    """Continue the host generator from a state :func:`get_rng_state` returned."""
+    if not isinstance(state, dict) or state.get("bit_generator") != type(_host_generator.bit_generator).__name__:
+        raise ValueError("set_rng_state: expected a state from mg.get_rng_state()")
+    _host_generator.bit_generator.state = copy.deepcopy(state)
 
 
 def random_generator(device: Device | str | None = None, generator_: Any = None) -> Any:
@@ -55,8 +97,8 @@ def generator(device: Device) -> Any:
     if device.type == "cpu":
         return _host_generator
     cp = backend._check_cuda(device)
-    if _seed is not None and not _cuda_seeded:   # seeded before CuPy was loaded
-        _seed_cuda(cp, _seed)
+    if _cuda_seed is not None and not _cuda_seeded:   # seeded before CuPy was loaded
+        _seed_cuda(cp, _cuda_seed)
         _cuda_seeded = True
     return cp.random
 
@@ -131,3 +173,30 @@ def drawing_from(generator_: Generator | None, device: Device, name: str) -> Any
     if isinstance(generator_, numpy.random.Generator) and device.type == "cpu":
         return generator_
     raise TypeError(f"{name}: generator must be an mg.Generator, got {type(generator_).__name__}")
+
+
+class _DefaultGenerator(Generator):
+    """``mg.default_generator``: the engine's own host stream (what ``mg.manual_seed`` seeds) as a Generator."""
+
+    def __init__(self) -> None:
+        self.device = resolve_device("cpu")
+
+    @property
+    def _draw(self) -> Any:   # type: ignore[override]
+        return _host_generator
+
+    def _reseed(self, seed: int) -> None:
+        manual_seed(seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        manual_seed(seed)
+        return self
+
+    def seed(self) -> int:
+        return seed()
+
+    def initial_seed(self) -> int:
+        return initial_seed()
+
+
+default_generator = _DefaultGenerator()

@@ -335,15 +335,15 @@ def pow_(x: Tensor, exponent: Any) -> Tensor:
     return _inplace(x, "pow_", lambda cur: pow(cur, exponent), exponent)
 
 
-def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill with samples of U(a, b) from the device's generator (see ``manual_seed``)."""
+def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with samples of U(a, b) from ``generator`` or the device's generator (see ``manual_seed``)."""
     a, b = number(a, "uniform_", "a"), number(b, "uniform_", "b")
-    sample = rand(*x.shape, dtype=x.dtype, device=x.device)
+    sample = rand(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + a))
 
 
-def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill with samples of N(mean, std²) from the device's generator (see ``manual_seed``)."""
+def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with samples of N(mean, std²) from ``generator`` or the device's generator (see ``manual_seed``)."""
     mean, std = number(mean, "normal_", "mean"), number(std, "normal_", "std")
-    sample = randn(*x.shape, dtype=x.dtype, device=x.device)
+    sample = randn(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return _inplace(x, "normal_", _fill("normal_", True, sample * std + mean))

@@ -288,3 +288,58 @@ def test_reductions_over_dim_0_or_minus_1_of_a_0d_tensor_as_pytorch(dim: int) ->
             ours.backward()
             theirs.backward()
             np.testing.assert_allclose(ours_in.grad.numpy(), theirs_in.grad.numpy(), err_msg=name)
+
+
+def test_the_reproducibility_preamble_of_a_pytorch_script_runs() -> None:
+    """seeds, cudnn flags, thread counts and the rest of the usual first lines of a training script."""
+    assert mg.manual_seed(0) is mg.default_generator
+    mg.cuda.manual_seed(0)
+    mg.cuda.manual_seed_all(0)
+    mg.backends.cudnn.deterministic = True
+    mg.backends.cudnn.benchmark = False
+    mg.use_deterministic_algorithms(True)
+    assert mg.are_deterministic_algorithms_enabled()
+    mg.use_deterministic_algorithms(False)
+    assert not mg.backends.mps.is_available() and not mg.backends.cudnn.is_available()
+    device = mg.device("cuda" if mg.cuda.is_available() else "cpu")
+    mg.cuda.empty_cache()
+    assert mg.get_num_threads() >= 1
+    assert (mg.pi, mg.e, mg.inf) == (np.pi, np.e, np.inf) and np.isnan(mg.nan)
+    assert mg.zeros(1, device=device).device == device
+
+
+def test_seeds_and_rng_states_repeat_draws() -> None:
+    mg.manual_seed(5)
+    first = [mg.randn(3).tolist(), mg.rand(2).tolist(), mg.randint(10, (4,)).tolist(),
+             mg.randint(3, 9, (2,)).tolist(), mg.empty(3).uniform_(-1, 1).tolist(), mg.empty(2).normal_(0, 2).tolist()]
+    assert mg.initial_seed() == 5
+    mg.manual_seed(5)
+    state = mg.get_rng_state()
+    again = [mg.randn(3).tolist(), mg.rand(2).tolist(), mg.randint(10, (4,)).tolist(),
+             mg.randint(3, 9, (2,)).tolist(), mg.empty(3).uniform_(-1, 1).tolist(), mg.empty(2).normal_(0, 2).tolist()]
+    assert again == first
+    mg.set_rng_state(state)
+    assert mg.randn(3).tolist() == first[0]
+    g = mg.Generator().manual_seed(2)
+    drawn = [mg.randn(2, generator=g).tolist(), mg.rand(2, generator=g).tolist(),
+             mg.randint(0, 5, (3,), generator=g).tolist(), mg.zeros(2).uniform_(generator=g).tolist(),
+             mg.zeros(2).normal_(generator=g).tolist()]
+    g.manual_seed(2)
+    assert drawn == [mg.randn(2, generator=g).tolist(), mg.rand(2, generator=g).tolist(),
+                     mg.randint(0, 5, (3,), generator=g).tolist(), mg.zeros(2).uniform_(generator=g).tolist(),
+                     mg.zeros(2).normal_(generator=g).tolist()]
+    assert all(0 <= v < 10 for v in mg.randint(10, (50,)).tolist())
+    with pytest.raises(TypeError, match="randint"):
+        mg.randint(5)
+    fresh = mg.seed()
+    assert mg.initial_seed() == fresh
+
+
+def test_assert_close_has_pytorchs_default_tolerances() -> None:
+    mg.testing.assert_close(mg.ones(2), mg.ones(2) + 1e-6)
+    mg.testing.assert_close({"a": [mg.ones(1)]}, {"a": [mg.ones(1)]})
+    with pytest.raises(AssertionError, match="not close"):
+        mg.testing.assert_close(mg.ones(2), mg.ones(2) + 1e-4)
+    with pytest.raises(AssertionError, match="different dtypes"):
+        mg.testing.assert_close(mg.ones(2), mg.ones(2, dtype=mg.float64))
+    mg.testing.assert_close(mg.ones(2, dtype=mg.float64), mg.ones(2, dtype=mg.float64) + 1e-8)

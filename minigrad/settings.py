@@ -1,0 +1,74 @@
+"""The process-wide settings PyTorch scripts set at the top: ``mg.set_num_threads``, ``mg.get_num_threads``,
+``mg.use_deterministic_algorithms`` and the ``mg.backends`` flags (``cudnn.deterministic``,
+``cudnn.benchmark``, ``mps.is_available()`` …), so that such a preamble runs unchanged.
+
+What each one does here: the thread count limits BLAS (NumPy's matrix products) through
+``threadpoolctl`` when it is installed (the ``examples``/``dev`` extras); minigrad's CPU ops are
+deterministic already, and it has no cuDNN or MPS backend, so those flags are stored and read back.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import warnings
+from typing import Any
+
+from .arguments import as_bool
+
+__all__ = ["are_deterministic_algorithms_enabled", "backends", "get_num_threads", "set_num_threads",
+           "use_deterministic_algorithms"]
+
+_threads: list = [None]          # the threadpoolctl limiter in force, or None
+_deterministic = [False, False]  # use_deterministic_algorithms(mode, warn_only)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in BLAS from now on (PyTorch's intra-op threads; here, NumPy's BLAS pool)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    try:
+        from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - optional, loaded on use
+    except ImportError:
+        warnings.warn("set_num_threads: threadpoolctl is not installed (pip install threadpoolctl), so the BLAS "
+                      "thread count was left as it is", stacklevel=2)
+        return
+    if _threads[0] is not None:
+        _threads[0].restore_original_limits()
+    _threads[0] = ThreadpoolController().limit(limits=n, user_api="blas")
+
+
+def get_num_threads() -> int:
+    """The BLAS thread count (the CPU count when threadpoolctl cannot tell)."""
+    try:
+        from threadpoolctl import threadpool_info  # noqa: PLC0415 - optional, loaded on use
+    except ImportError:
+        return os.cpu_count() or 1
+    pools = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(pools) if pools else (os.cpu_count() or 1)
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Accepted: every minigrad op on the CPU is deterministic (a GPU scatter-add may add in any order)."""
+    _deterministic[:] = [as_bool(mode, "use_deterministic_algorithms", "mode"),
+                         as_bool(warn_only, "use_deterministic_algorithms", "warn_only")]
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    """What :func:`use_deterministic_algorithms` was last given."""
+    return _deterministic[0]
+
+
+def _flags(name: str, **values: Any) -> types.SimpleNamespace:
+    namespace = types.SimpleNamespace(**values)
+    namespace.__doc__ = f"PyTorch's torch.backends.{name} flags: stored, no effect in minigrad."
+    return namespace
+
+
+backends = types.SimpleNamespace(
+    cudnn=_flags("cudnn", deterministic=False, benchmark=False, enabled=True, allow_tf32=True,
+                 is_available=lambda: False, version=lambda: None),
+    mps=_flags("mps", is_available=lambda: False, is_built=lambda: False),
+    cuda=_flags("cuda", matmul=types.SimpleNamespace(allow_tf32=False), is_built=lambda: False),
+    mkldnn=_flags("mkldnn", enabled=False, is_available=lambda: False),
+)
