@@ -1,5 +1,338 @@
-"""(placeholder, filled in by this session's work)"""
+"""``mg.linalg``: PyTorch's ``torch.linalg`` namespace (``import minigrad as mg; mg.linalg.inv(A)``).
+
+Every function takes batches: ``A`` is ``(…, m, n)`` (``(…, n, n)`` where a square matrix is needed)
+and the leading dims are a batch, as PyTorch's. Results, dtypes, shapes, errors and gradients follow
+PyTorch 2.13 for float32 and float64 tensors; integer, bool and float16 inputs raise as PyTorch's do,
+and complex tensors are not supported (NotImplementedError). Named results are tuples with PyTorch's
+field names (``mg.linalg.slogdet(A).logabsdet``).
+
+The ops (forward and backward on arrays) live in :mod:`minigrad.ops.solvers` (inv, solve, det,
+slogdet), :mod:`minigrad.ops.decompositions` (cholesky, qr, eigh, svd, pinv) and
+:mod:`minigrad.ops.matrix_functions` (matrix_exp); they run on NumPy and CuPy through ``xp.linalg``.
+The compositions live in :mod:`minigrad.ops.norms`, :mod:`minigrad.ops.least_squares` (pinv,
+matrix_rank, lstsq) and :mod:`minigrad.ops.matrix_products` (vecdot, multi_dot, vander, tensorinv,
+tensorsolve); this module checks arguments, names the results and holds the thin wrappers.
+
+A singular matrix in ``inv``/``solve`` and a matrix that is not positive-definite in ``cholesky``
+raise :class:`LinAlgError` (a RuntimeError, as ``torch.linalg.LinAlgError``) naming the function,
+the failing pivot or minor, and the batch element. Where CuPy lacks a routine (a matrix exponential,
+a batched least-squares solver), the code uses array ops and ``solve``/``svd``, on both backends.
+
+Not provided: ``eig``/``eigvals`` (complex results), the LU and LDL families (``lu``, ``lu_factor``,
+``lu_solve``, ``ldl_factor``, ``ldl_solve``) and ``householder_product``: asking for one raises an
+AttributeError that says so. No function takes PyTorch's ``out=``.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any, NamedTuple
+
+import numpy
+
+from . import backend
+from .autograd import is_grad_enabled
+from .ops._util import int_arg, tensor_arg
+from .ops.arrange import diagonal as _diagonal
+from .ops.combine import linalg_cross
+from .ops.combine import matrix_power as _matrix_power
+from .ops.decompositions import QR, SVD, Cholesky, Eigh
+from .ops.index import tril, triu
+from .ops.least_squares import LstsqResult, lstsq, matrix_rank, pinv
+from .ops.linalg import matmul
+from .ops.linalg_arguments import floating, matrices, module, same_dtype
+from .ops.matrix_functions import MatrixExp
+from .ops.matrix_products import multi_dot, tensorinv, tensorsolve, vander, vecdot
+from .ops.norms import cond, matrix_norm, norm, singular_values, vector_norm
+from .ops.shape import squeeze, swapaxes, unsqueeze
+from .ops.solvers import Det, Inverse, LinAlgError, SignLogDet, Solve
+from .tensor import Tensor
+
+__all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "QRResult",
+           "SVDResult", "SlogdetResult", "SolveExResult", "cholesky", "cholesky_ex", "cond", "cross", "det",
+           "diagonal", "eigh", "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm",
+           "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
+           "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
+
+
+class SlogdetResult(NamedTuple):
+    """``(sign, logabsdet)`` of :func:`slogdet`, as ``torch.return_types.linalg_slogdet``."""
+
+    sign: Tensor
+    logabsdet: Tensor
+
+
+class EighResult(NamedTuple):
+    """``(eigenvalues, eigenvectors)`` of :func:`eigh`."""
+
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
+class SVDResult(NamedTuple):
+    """``(U, S, Vh)`` of :func:`svd`."""
+
+    U: Tensor
+    S: Tensor
+    Vh: Tensor
+
+
+class QRResult(NamedTuple):
+    """``(Q, R)`` of :func:`qr`."""
+
+    Q: Tensor
+    R: Tensor
+
+
+class InvExResult(NamedTuple):
+    """``(inverse, info)`` of :func:`inv_ex`."""
+
+    inverse: Tensor
+    info: Tensor
+
+
+class CholeskyExResult(NamedTuple):
+    """``(L, info)`` of :func:`cholesky_ex`."""
+
+    L: Tensor
+    info: Tensor
+
+
+class SolveExResult(NamedTuple):
+    """``(result, info)`` of :func:`solve_ex`."""
+
+    result: Tensor
+    info: Tensor
+
+
+# --- inverses and linear systems -----------------------------------------------------------------------------
+
+def inv(A: Any) -> Tensor:  # noqa: N803
+    """The inverse of each matrix of A (…, n, n) → (…, n, n); a singular matrix raises :class:`LinAlgError`
+    ("linalg.inv: the input is not invertible (singular) …", naming the zero pivot and the batch element).
+    Gradient ``-A⁻ᵀ g A⁻ᵀ``."""
+    return Inverse()(matrices(A, "linalg.inv", square=True))
+
+
+def inv_ex(A: Any, *, check_errors: bool = False) -> InvExResult:  # noqa: N803
+    """``(inverse, info)`` without raising (unless ``check_errors``): ``info`` (…) int32 is 0 for an invertible
+    matrix, else the 1-based index of the zero pivot of its LU factorization (LAPACK's ``getrf`` info, as
+    PyTorch's). The inverse of a singular matrix is NaN (PyTorch leaves LAPACK's inf/NaN there)."""
+    name = "linalg.inv_ex"
+    op = Inverse(check_errors, with_info=True)
+    op.name = name
+    inverse, info = op(matrices(A, name, square=True))
+    return InvExResult(inverse, info.detach())
+
+
+def _solve_case(A: Tensor, B: Tensor, left: bool, name: str) -> bool:
+    """Whether B is a (batch of) vector(s), by PyTorch's rule; raises for shapes that do not fit."""
+    n = A.shape[-1]
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    equation = "AX = B" if left else "XA = B"
+    if vector:
+        fits = B.shape[-1] == n and (left or n == 1)
+    else:
+        fits = B.ndim >= 2 and B.shape[-2 if left else -1] == n
+    if fits and not vector:
+        try:
+            numpy.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+        except ValueError:
+            fits = False
+    if not fits:
+        hint = " (B of A's batch shape + (n,) is read as a batch of column vectors)" if vector else ""
+        raise ValueError(f"{name}: incompatible shapes of A {A.shape} and B {B.shape} for the equation "
+                         f"{equation}{hint}")
+    return vector
+
+
+def _solve(A: Any, B: Any, left: bool, check_errors: bool, name: str, with_info: bool = False) -> Any:  # noqa: N803
+    """X (and, ``with_info``, LAPACK's info) of ``A X = B`` (``X A = B`` unless ``left``)."""
+    A, B = matrices(A, name, square=True), floating(B, name, "B")  # noqa: N806
+    same_dtype(name, A, B)
+    vector = _solve_case(A, B, left, name)
+    op = Solve(vector and left, check_errors, with_info, transposed=not left)
+    op.name = name
+    if left:
+        return op(A, B)
+    # X A = B  ⇔  Aᵀ Xᵀ = Bᵀ
+    matrix_b = unsqueeze(B, -1) if vector else B
+    out = op(swapaxes(A, -1, -2), swapaxes(matrix_b, -1, -2))
+    result = swapaxes(out[0] if with_info else out, -1, -2)
+    result = squeeze(result, -1) if vector else result
+    return (result, out[1]) if with_info else result
+
+
+def solve(A: Any, B: Any, *, left: bool = True) -> Tensor:  # noqa: N803
+    """X with ``A X = B`` (``left=False``: ``X A = B``) for A (…, n, n) and B (…, n, k), batch dims broadcast →
+    X (…, n, k). B of shape (n,), or of A's batch shape + (n,), is a batch of vectors: X has B's batch shape too,
+    as PyTorch reads it. A singular A raises :class:`LinAlgError`. Gradients ``gB = A⁻ᵀ gX``, ``gA = -gB Xᵀ``."""
+    return _solve(A, B, left, True, "linalg.solve")
+
+
+def solve_ex(A: Any, B: Any, *, left: bool = True, check_errors: bool = False) -> SolveExResult:  # noqa: N803
+    """``(result, info)`` of :func:`solve` without raising: ``info`` (…) int32 as :func:`inv_ex`'s; the result for
+    a singular A is NaN."""
+    result, info = _solve(A, B, left, check_errors, "linalg.solve_ex", with_info=True)
+    return SolveExResult(result, info.detach())
+
+
+def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True,  # noqa: N803
+                     unitriangular: bool = False) -> Tensor:
+    """X with ``A X = B`` (``left=False``: ``X A = B``) for a triangular A (…, n, n) (only its ``upper`` or lower
+    triangle is read; ``unitriangular``: its diagonal is taken as ones) and B (…, n, k) (left) or (…, k, n). The
+    gradient of A is its triangle's, as PyTorch's. A zero on the diagonal gives NaN (PyTorch: inf)."""
+    name = "linalg.solve_triangular"
+    A, B = matrices(A, name, square=True), matrices(B, name)  # noqa: N806
+    same_dtype(name, A, B)
+    shift = 1 if unitriangular else 0
+    triangle = triu(A, shift) if upper else tril(A, -shift)
+    if unitriangular:
+        with backend.on_device(A.device):
+            triangle = triangle + module(A.data).eye(A.shape[-1], dtype=A.dtype)
+    return _solve(triangle, B, left, False, name)
+
+
+def det(A: Any) -> Tensor:  # noqa: N803
+    """The determinant of each matrix of A (…, n, n) → (…). The gradient is the cofactor matrix, exact also at a
+    singular A (the adjugate, from the SVD, as PyTorch's second-order path; PyTorch's first-order backward
+    returns 0 at an exactly singular matrix)."""
+    return Det()(matrices(A, "linalg.det", square=True))
+
+
+def slogdet(A: Any) -> SlogdetResult:  # noqa: N803
+    """``(sign, logabsdet)`` of each matrix of A (…, n, n), each (…): ``det = sign · exp(logabsdet)`` without
+    overflow; a singular matrix gives sign 0 and logabsdet -inf. Gradient of logabsdet: ``A⁻ᵀ`` (NaN at a
+    singular A); sign has none."""
+    sign, logabsdet = SignLogDet()(matrices(A, "linalg.slogdet", square=True))
+    return SlogdetResult(sign, logabsdet)
+
+
+def matrix_power(A: Any, n: int) -> Tensor:  # noqa: N803
+    """A (…, m, m) multiplied by itself ``n`` times (n = 0: the identity; n < 0: powers of :func:`inv`), as
+    torch.linalg.matrix_power. Integer matrices are allowed for n ≥ 0."""
+    name = "linalg.matrix_power"
+    A = tensor_arg(A, name)  # noqa: N806
+    n = int_arg(n, name, "n")
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"{name}: A must be batches of square matrices (…, m, m), got shape {A.shape}")
+    if n < 0:
+        op = Inverse()
+        op.name = name
+        return _matrix_power(op(matrices(A, name, square=True)), -n)
+    return _matrix_power(A, n)
+
+
+def matrix_exp(A: Any) -> Tensor:  # noqa: N803
+    """The matrix exponential ``Σ Aᵏ/k!`` of each matrix of A (…, n, n), by scaling and squaring with a
+    degree-13 Padé approximant; the gradient is that of PyTorch (the block-matrix identity)."""
+    return MatrixExp()(matrices(A, "linalg.matrix_exp", square=True))
+
+
+# --- decompositions ------------------------------------------------------------------------------------------
+
+def cholesky(A: Any, *, upper: bool = False) -> Tensor:  # noqa: N803
+    """The Cholesky factor L (…, n, n), lower triangular with a positive diagonal, ``A = L Lᵀ``, of a symmetric
+    positive-definite A (…, n, n) read from its lower triangle (``upper=True``: its upper one, giving ``U = Lᵀ``,
+    ``A = Uᵀ U``). A matrix that is not positive-definite raises :class:`LinAlgError` naming the order of the
+    failing leading minor. The gradient is symmetric."""
+    return Cholesky(bool(upper))(matrices(A, "linalg.cholesky", square=True))
+
+
+def cholesky_ex(A: Any, *, upper: bool = False, check_errors: bool = False) -> CholeskyExResult:  # noqa: N803
+    """``(L, info)`` of :func:`cholesky` without raising: ``info`` (…) int32 is 0, or the order of the leading
+    minor that is not positive-definite (L then holds the partial factor, as LAPACK's)."""
+    name = "linalg.cholesky_ex"
+    op = Cholesky(bool(upper), check_errors, with_info=True)
+    op.name = name
+    factor, info = op(matrices(A, name, square=True))
+    return CholeskyExResult(factor, info.detach())
+
+
+def qr(A: Any, mode: str = "reduced") -> QRResult:  # noqa: N803
+    """``(Q, R)`` with ``A = Q R``, Q orthonormal columns, R upper triangular, for A (…, m, n), k = min(m, n):
+    ``"reduced"`` Q (…, m, k), R (…, k, n); ``"complete"`` Q (…, m, m), R (…, m, n); ``"r"`` R only (Q is an
+    empty tensor, and there is no gradient, as in PyTorch). Signs as LAPACK's (and PyTorch's) Householder QR."""
+    name = "linalg.qr"
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"{name}: mode must be 'reduced' (default), 'complete' or 'r', got {mode!r}")
+    q, r = QR(mode)(matrices(A, name))
+    return QRResult(q, r)
+
+
+def _uplo(UPLO: Any, name: str) -> str:  # noqa: N803
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"{name}: UPLO must be 'L' or 'U', got {UPLO!r}")
+    return UPLO
+
+
+def eigh(A: Any, UPLO: str = "L") -> EighResult:  # noqa: N803
+    """``(eigenvalues, eigenvectors)`` of a symmetric A (…, n, n) read from its lower (``UPLO="U"``: upper)
+    triangle: eigenvalues (…, n) ascending, eigenvectors (…, n, n) orthonormal columns,
+    ``A = V diag(λ) Vᵀ``.
+
+    Each eigenvector is unique only up to sign (the sign LAPACK returns, which may differ from PyTorch's
+    LAPACK); a loss that depends on the signs has no well-defined gradient, and repeated eigenvalues make the
+    eigenvector gradient inf/NaN (``1/(λⱼ - λᵢ)``), as in PyTorch. The gradient is symmetric."""
+    name = "linalg.eigh"
+    values, vectors = Eigh(_uplo(UPLO, name))(matrices(A, name, square=True))
+    return EighResult(values, vectors)
+
+
+def eigvalsh(A: Any, UPLO: str = "L") -> Tensor:  # noqa: N803
+    """The eigenvalues (…, n), ascending, of a symmetric A (…, n, n) (see :func:`eigh`); gradient
+    ``V diag(g) Vᵀ``, defined also where eigenvalues repeat."""
+    name = "linalg.eigvalsh"
+    A = matrices(A, name, square=True)  # noqa: N806
+    return Eigh(_uplo(UPLO, name), values_only=True, vectors=A.requires_grad and is_grad_enabled())(A)
+
+
+def svd(A: Any, full_matrices: bool = True, *, driver: str | None = None) -> SVDResult:  # noqa: N803
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh`` for A (…, m, n), k = min(m, n): S (…, k) descending;
+    ``full_matrices`` (the default, as PyTorch) U (…, m, m) and Vh (…, n, n), else U (…, m, k), Vh (…, k, n).
+    ``driver`` (a cuSOLVER choice in PyTorch) is ignored.
+
+    Singular vectors are unique only up to a sign shared by ``U[..., :, i]`` and ``Vh[..., i, :]``: the
+    gradient is defined for losses that do not depend on it, and for distinct singular values (and, through U
+    or Vh of a non-square A, non-zero ones). With full matrices the gradients of the columns of U and rows of
+    Vh past k are ignored, as PyTorch's."""
+    u, s, vh = SVD(bool(full_matrices))(matrices(A, "linalg.svd"))
+    return SVDResult(u, s, vh)
+
+
+def svdvals(A: Any, *, driver: str | None = None) -> Tensor:  # noqa: N803
+    """The singular values (…, k) of A (…, m, n), descending; gradient ``U diag(g) Vh``."""
+    return singular_values(matrices(A, "linalg.svdvals"))
+
+
+def cross(input: Any, other: Any, *, dim: int = -1) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The cross product of 3-vectors along ``dim`` (-1 by default) of two tensors with the same number of dims,
+    which broadcast (torch.linalg.cross): (…, 3) and (…, 3) → (…, 3)."""
+    return linalg_cross(input, other, dim=dim)
+
+
+def diagonal(A: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: N803
+    """The diagonal ``offset`` of the matrices in dims ``dim1``, ``dim2`` (the last two by default), as a new
+    last dim (torch.linalg.diagonal): (…, m, n) → (…, min(m, n))."""
+    return _diagonal(A, offset, dim1, dim2)
+
+
+_NOT_PROVIDED = {
+    "eig": "eigenvalues of a general matrix are complex, which mg.linalg does not support; use eigh for a "
+           "symmetric matrix",
+    "eigvals": "eigenvalues of a general matrix are complex, which mg.linalg does not support; use eigvalsh for a "
+               "symmetric matrix",
+    "lu": "the LU family is not implemented; use solve, inv or det",
+    "lu_factor": "the LU family is not implemented; use solve, inv or det",
+    "lu_factor_ex": "the LU family is not implemented; use solve, inv or det",
+    "lu_solve": "the LU family is not implemented; use solve",
+    "ldl_factor": "the LDL family is not implemented; use cholesky or solve",
+    "ldl_factor_ex": "the LDL family is not implemented; use cholesky or solve",
+    "ldl_solve": "the LDL family is not implemented; use solve",
+    "householder_product": "householder_product is not implemented; qr gives Q directly",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NOT_PROVIDED:
+        raise AttributeError(f"mg.linalg has no {name} (torch.linalg.{name}): {_NOT_PROVIDED[name]}")
+    raise AttributeError(f"module 'minigrad.linalg' has no attribute {name!r}")

@@ -1,0 +1,55 @@
+"""Argument checks shared by ``mg.linalg``'s functions: float matrices, equal dtypes, and the ``info`` tensors
+of the ``*_ex`` functions. Errors name the function and the shapes or dtypes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..recording import note_draw
+from ..tensor import Tensor
+from ._util import tensor_arg
+
+
+def floating(x: Any, name: str, what: str = "input") -> Tensor:
+    """``x`` as a float32/float64 Tensor; integers, bools, float16 and complex raise, naming the op."""
+    x = tensor_arg(x, name)
+    if x.dtype.kind == "c":
+        raise NotImplementedError(f"{name}: complex tensors are not supported (got {what} of dtype {x.dtype})")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point {what}, got dtype {x.dtype} (as PyTorch, which "
+                        f"refuses integer and bool inputs; cast it first)")
+    if x.dtype.itemsize < 4:
+        raise TypeError(f"{name}: low-precision dtypes are not supported, got {x.dtype} (as in PyTorch); cast it to "
+                        f"float32 first")
+    return x
+
+
+def matrices(A: Any, name: str, square: bool = False) -> Tensor:  # noqa: N803 - PyTorch's name
+    """A float tensor of at least 2 dims (square in its last two with ``square``); else a clear error."""
+    A = floating(A, name, "A")  # noqa: N806
+    if A.ndim < 2:
+        raise ValueError(f"{name}: A must have at least 2 dims (a matrix or a batch of matrices), got shape {A.shape}")
+    if square and A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"{name}: A must be batches of square matrices, but they are {A.shape[-2]} by {A.shape[-1]} "
+                         f"matrices (shape {A.shape})")
+    return A
+
+
+def same_dtype(name: str, a: Tensor, b: Tensor, names: str = "A and B") -> None:
+    """Refuse two operands of different dtypes, as PyTorch's linear algebra does."""
+    if a.dtype != b.dtype:
+        first, second = names.split(" and ")
+        raise TypeError(f"{name}: expected {names} to have the same dtype, got {first} of dtype {a.dtype} and "
+                        f"{second} of dtype {b.dtype}")
+
+
+def module(array: Any) -> Any:
+    """The array module (NumPy or CuPy) of ``array``."""
+    return backend.array_module(array)
+
+
+def info_tensor(name: str, info: Any, inputs: tuple, make: Any) -> Tensor:
+    """``info`` (an array computed by an op) as a Tensor without gradient; an ``mg.compile`` replay recomputes it
+    as ``make(*arrays of inputs)``."""
+    return note_draw(name, make, inputs, Tensor._make(info, False, None, 0))

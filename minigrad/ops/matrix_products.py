@@ -1,0 +1,146 @@
+"""Products and tensor-shaped systems with ``torch.linalg``'s names: ``vecdot``, ``multi_dot`` (in the cheapest
+order), ``vander``, ``tensorinv``, ``tensorsolve``. Compositions of ``matmul``, ``mul``, ``cumprod``, ``reshape``
+and the inverse and solve ops, so their gradients are those ops'."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy
+
+from .. import backend
+from ..tensor import Tensor
+from ._util import int_arg, int_tuple, normalize_axis, tensor_arg
+from .arrange import movedim
+from .elementwise import mul
+from .join import cat
+from .linalg import matmul
+from .linalg_arguments import floating, module, same_dtype
+from .scan import cumprod
+from .shape import broadcast_to, reshape, squeeze, unsqueeze
+from .solvers import Inverse, Solve
+
+
+def vecdot(x: Any, y: Any, *, dim: int = -1) -> Tensor:
+    """``Σ x·y`` along ``dim`` after broadcasting, as torch.linalg.vecdot: (…, n) and (…, n) → (…)."""
+    name = "linalg.vecdot"
+    x, y = floating(x, name, "x"), floating(y, name, "y")
+    same_dtype(name, x, y, "x and y")
+    try:
+        shape = numpy.broadcast_shapes(x.shape, y.shape)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {x.shape} and {y.shape} do not broadcast") from None
+    axis = normalize_axis(dim, max(len(shape), 1), name)[0]
+    return mul(x, y).sum(axis - len(shape) if shape else None)
+
+
+def multi_dot(tensors: Sequence[Any]) -> Tensor:
+    """The product of a chain of matrices, in the cheapest order (torch.linalg.multi_dot): the first may be a
+    vector (n,) read as a row, the last a vector read as a column, and their dims are dropped from the result;
+    the others are 2-D. (n,) @ (n, m) @ (m,) → ()."""
+    name = "linalg.multi_dot"
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    if len(tensors) < 2:
+        raise ValueError(f"{name}: expected at least 2 tensors, got {len(tensors)}")
+    items = [tensor_arg(t, name) for t in tensors]
+    for i, t in enumerate(items):
+        allowed = (1, 2) if i in (0, len(items) - 1) else (2,)
+        if t.ndim not in allowed:
+            where = "first" if i == 0 else "last" if i == len(items) - 1 else f"tensor {i}"
+            raise ValueError(f"{name}: the {where} tensor must be {' or '.join(f'{d}-D' for d in allowed)}, got "
+                             f"shape {t.shape}")
+        if t.dtype != items[0].dtype:
+            raise TypeError(f"{name}: all tensors must have the same dtype, but tensor 0 is {items[0].dtype} and "
+                            f"tensor {i} is {t.dtype}")
+    row, column = items[0].ndim == 1, items[-1].ndim == 1
+    matrices = list(items)
+    if row:
+        matrices[0] = unsqueeze(matrices[0], 0)
+    if column:
+        matrices[-1] = unsqueeze(matrices[-1], -1)
+    for i in range(len(matrices) - 1):
+        if matrices[i].shape[1] != matrices[i + 1].shape[0]:
+            raise ValueError(f"{name}: tensors {i} and {i + 1} with shapes {items[i].shape} and {items[i + 1].shape} "
+                             f"cannot be multiplied")
+    result = _chain(matrices)
+    if row and column:
+        return reshape(result, ())
+    return squeeze(result, 0) if row else squeeze(result, -1) if column else result
+
+
+def _chain(matrices: list) -> Tensor:
+    """The product of 2-D tensors in the order of fewest multiplications (the textbook dynamic programme)."""
+    count = len(matrices)
+    sizes = [matrices[0].shape[0]] + [m.shape[1] for m in matrices]
+    cost = [[0] * count for _ in range(count)]
+    split = [[0] * count for _ in range(count)]
+    for length in range(1, count):
+        for i in range(count - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + sizes[i] * sizes[k + 1] * sizes[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+
+    def product(i: int, j: int) -> Tensor:
+        if i == j:
+            return matrices[i]
+        return matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+    return product(0, count - 1)
+
+
+def vander(x: Any, N: int | None = None) -> Tensor:  # noqa: N803
+    """The Vandermonde matrix of x (…, n) (0-d: (1,)): (…, n, N) with columns ``x⁰, x¹, …, x^(N-1)`` (N = n by
+    default), as torch.linalg.vander; a cumulative product of x, so the gradient is PyTorch's."""
+    name = "linalg.vander"
+    x = tensor_arg(x, name)
+    if x.dtype.kind not in "iuf" or (x.dtype.kind == "f" and x.dtype.itemsize < 4):
+        raise TypeError(f"{name}: supports float32, float64 and integer tensors, got {x.dtype}")
+    if x.ndim == 0:
+        x = unsqueeze(x, -1)
+    count = x.shape[-1] if N is None else int_arg(N, name, "N")
+    if count <= 1:
+        raise ValueError(f"{name}: N must be greater than 1, got {count}")
+    powers = cumprod(broadcast_to(unsqueeze(x, -1), tuple(x.shape) + (count - 1,)), -1)
+    with backend.on_device(x.device):
+        ones = module(x.data).ones(tuple(x.shape) + (1,), dtype=powers.dtype)
+    return cat([Tensor._make(ones, False, None, 0), powers], -1)
+
+
+def tensorinv(A: Any, ind: int = 2) -> Tensor:  # noqa: N803
+    """The inverse of A read as a linear map from its last dims to its first ``ind`` dims (torch.linalg.tensorinv):
+    A of shape ``S₁ + S₂`` with ``prod(S₁) == prod(S₂)`` → ``S₂ + S₁``."""
+    name = "linalg.tensorinv"
+    A = floating(A, name, "A")  # noqa: N806
+    ind = int_arg(ind, name, "ind")
+    if ind <= 0:
+        raise ValueError(f"{name}: ind must be a positive integer, got {ind}")
+    rows, columns = A.shape[:ind], A.shape[ind:]
+    if math.prod(rows) != math.prod(columns):
+        raise ValueError(f"{name}: expected prod(A.shape[ind:]) == prod(A.shape[:ind]), got shape {A.shape} with "
+                         f"ind={ind}")
+    op = Inverse()
+    op.name = name
+    return reshape(op(reshape(A, (math.prod(rows), math.prod(columns)))), tuple(columns) + tuple(rows))
+
+
+def tensorsolve(A: Any, B: Any, dims: Any = None) -> Tensor:  # noqa: N803
+    """X with ``tensordot(A, X, X.ndim) = B`` (torch.linalg.tensorsolve): A of shape ``B.shape + X.shape``;
+    ``dims`` moves those dims of A to the end first."""
+    name = "linalg.tensorsolve"
+    A, B = floating(A, name, "A"), floating(B, name, "B")  # noqa: N806
+    same_dtype(name, A, B)
+    if dims is not None:
+        moved = int_tuple(dims, name, "dims")
+        A = movedim(A, moved, tuple(range(A.ndim - len(moved), A.ndim)))  # noqa: N806
+    result_shape = tuple(A.shape[B.ndim:])
+    if tuple(A.shape[:B.ndim]) != tuple(B.shape) or math.prod(result_shape) != B.numel():
+        raise ValueError(f"{name}: A's shape {A.shape} must be B's shape {B.shape} followed by the solution's, with "
+                         f"as many elements as B")
+    op = Solve(True)
+    op.name = name
+    return reshape(op(reshape(A, (B.numel(), B.numel())), reshape(B, (B.numel(),))), result_shape)

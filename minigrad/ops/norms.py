@@ -1,0 +1,196 @@
+"""Vector and matrix norms with ``torch.linalg``'s names, arguments and results: ``vector_norm``,
+``matrix_norm``, ``norm`` (PyTorch's dispatch between the two) and ``cond``.
+
+``vector_norm`` is the :class:`~minigrad.ops.reduce.Norm` op (PyTorch's ``norm_backward`` term by
+term: the gradient at a zero norm is 0, ties of the inf-norms share it). The matrix norms are
+compositions, as PyTorch's: ``'fro'`` a vector 2-norm over the two dims, ``1``/``inf`` a max of
+absolute column/row sums, ``2``/``-2``/``'nuc'`` the largest/smallest/sum of the singular values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+from ..autograd import is_grad_enabled
+from ..tensor import Tensor
+from ._util import int_tuple, normalize_axis, tensor_arg
+from .arrange import movedim
+from .decompositions import SingularValues
+from .elementwise import div, mul, where
+from .linalg_arguments import floating
+from .reduce import Norm, amax, amin
+from .shape import astype, getitem, unsqueeze
+from .solvers import Inverse
+
+_INF = math.inf
+
+
+def _cast(x: Any, dtype: Any, name: str) -> Tensor:
+    """The ``dtype=`` keyword of the norms: ``x`` cast to ``dtype`` first (a float dtype at least as wide)."""
+    x = floating(x, name)
+    if dtype is None:
+        return x
+    target = numpy.dtype(dtype)
+    if target.kind != "f":
+        raise TypeError(f"{name}: dtype should be a floating-point dtype, got {target}")
+    if target.itemsize < x.dtype.itemsize:
+        raise TypeError(f"{name}: the input's dtype {x.dtype} should be convertible without narrowing to dtype "
+                        f"{target}")
+    return x if target == x.dtype else astype(x, target)
+
+
+def _order(ord: Any, name: str) -> float:  # noqa: A002 - PyTorch's name
+    if isinstance(ord, Tensor) and ord.numel() == 1:
+        ord = ord.item()   # noqa: A001
+    if isinstance(ord, bool) or not isinstance(ord, (int, float, numpy.number)):
+        raise TypeError(f"{name}: ord must be a number (inf and -inf too), got {ord!r}")
+    return float(ord)
+
+
+def _order_text(order: float) -> str:
+    return str(int(order)) if math.isfinite(order) and order == int(order) else str(order)
+
+
+def _vector_dims(dim: Any, ndim: int, name: str) -> Any:
+    """vector_norm's ``dim``: None, ``()`` and ``[]`` reduce every dim; a 0-d tensor takes 0 or -1."""
+    if dim is None:
+        return None
+    dims = int_tuple(dim, name, "dim")
+    if not dims:
+        return None
+    if ndim == 0:
+        if any(d not in (0, -1) for d in dims):
+            normalize_axis(dims, ndim, name)   # raises, naming the dim
+        return None
+    axes = normalize_axis(dims, ndim, name)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name}: dim {dim!r} names a dim more than once")
+    return axes
+
+
+def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+                dtype: Any = None) -> Tensor:
+    """The vector ``ord``-norm of ``x`` over ``dim`` (None: all elements), as torch.linalg.vector_norm:
+    ``(Σ|x|ᵒʳᵈ)^(1/ord)``; ``inf``/``-inf`` the max/min of |x|; 0 the count of non-zeros. (2, 3, 4) over
+    dim (1, 2) → (2,) (or (2, 1, 1) with ``keepdim``). ``dtype`` casts x first.
+
+    The gradient at a zero norm is 0 (a subgradient), as PyTorch's. ``inf`` and negative orders have no
+    identity: reducing an empty dim with them raises, as in PyTorch."""
+    name = "linalg.vector_norm"
+    order = _order(ord, name)
+    x = _cast(x, dtype, name)
+    axes = _vector_dims(dim, x.ndim, name)
+    if order < 0 or order == _INF:
+        empty = [a for a in (range(x.ndim) if axes is None else axes) if x.shape[a] == 0]
+        if empty:
+            raise ValueError(f"{name}: cannot compute the {_order_text(order)} norm over the empty dim {empty[0]} "
+                             f"of shape {x.shape}: the operation has no identity")
+    op = Norm(order, axes, bool(keepdim))
+    op.name = name
+    return op(x)
+
+
+def _matrix_dims(dim: Any, ndim: int, name: str) -> tuple:
+    dims = int_tuple(dim, name, "dim")
+    if len(dims) != 2:
+        raise ValueError(f"{name}: dim must be a pair of dims, got {dim!r}")
+    first, second = normalize_axis(dims, ndim, name)
+    if first == second:
+        raise ValueError(f"{name}: the two dims must be different, got {dim!r}")
+    return first, second
+
+
+def singular_values(a: Tensor) -> Tensor:
+    """S (…, k) of a (…, m, n); U and Vh are kept for the gradient only when ``a`` requires one."""
+    return SingularValues(a.requires_grad and is_grad_enabled())(a)
+
+
+def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = False, *,  # noqa: A002, N803
+                dtype: Any = None) -> Tensor:
+    """The matrix ``ord``-norm of the matrices in dims ``dim`` of A, as torch.linalg.matrix_norm: ``'fro'``
+    (Frobenius), ``'nuc'`` (sum of singular values), 1 / -1 (max / min absolute column sum), inf / -inf (max /
+    min absolute row sum), 2 / -2 (largest / smallest singular value). A (…, m, n) → (…) (or (…, 1, 1) with
+    ``keepdim``). The orders 2, -2 and 'nuc' differentiate through the SVD (distinct singular values)."""
+    name = "linalg.matrix_norm"
+    A = _cast(A, dtype, name)  # noqa: N806
+    if A.ndim < 2:
+        raise ValueError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
+    first, second = _matrix_dims(dim, A.ndim, name)
+    if isinstance(ord, str):
+        if ord not in ("fro", "nuc"):
+            raise ValueError(f"{name}: order {ord!r} is not supported; use 'fro', 'nuc', 1, -1, 2, -2, inf or -inf")
+        order = ord
+    else:
+        order = _order(ord, name)
+        if order not in (1, -1, 2, -2, _INF, -_INF):
+            raise ValueError(f"{name}: order {_order_text(order)} is not supported; use 'fro', 'nuc', 1, -1, 2, -2, "
+                             f"inf or -inf")
+    if A.shape[first] == 0 or A.shape[second] == 0:
+        if order in ("fro", "nuc") or (abs(order) == 1 and A.shape[second] and A.shape[first] == 0) \
+                or (abs(order) == _INF and A.shape[first] and A.shape[second] == 0):
+            return vector_norm(A, 2, (first, second), keepdim)   # 0, with a (zero) gradient, as PyTorch's
+        if order < 0:
+            raise ValueError(f"{name}: cannot compute the {_order_text(order)} norm of empty matrices (shape "
+                             f"{A.shape}): the operation has no identity")
+        return vector_norm(A, 2, (first, second), keepdim).detach()   # a max over nothing: 0, without gradient
+    if order == "fro":
+        return vector_norm(A, 2, (first, second), keepdim)
+    if order in ("nuc", 2, -2):
+        values = singular_values(movedim(A, (first, second), (-2, -1)))
+        result = values.sum(-1) if order == "nuc" else amax(values, -1) if order == 2 else amin(values, -1)
+        if keepdim:
+            result = unsqueeze(unsqueeze(result, min(first, second)), max(first, second))
+        return result
+    # 1 / -1: column sums (over the first dim), then their max / min; inf / -inf: row sums
+    summed, extreme = (first, second) if abs(order) == 1 else (second, first)
+    sums = Norm(1.0, (summed,), bool(keepdim))(A)
+    if not keepdim and summed < extreme:
+        extreme -= 1
+    return amax(sums, extreme, keepdim) if order > 0 else amin(sums, extreme, keepdim)
+
+
+def norm(A: Any, ord: Any = None, dim: Any = None, keepdim: bool = False, *,  # noqa: A002, N803
+         dtype: Any = None) -> Tensor:
+    """A vector or matrix norm, chosen as torch.linalg.norm chooses: a string ``ord``, or ``ord`` with two dims
+    (or with a 2-D A and no dim), gives :func:`matrix_norm`; otherwise :func:`vector_norm` (``ord=None``: the
+    2-norm of the flattened A, or over ``dim``)."""
+    name = "linalg.norm"
+    A = tensor_arg(A, name)  # noqa: N806
+    dims = None if dim is None else int_tuple(dim, name, "dim")
+    if dims is not None and len(dims) not in (1, 2):
+        raise ValueError(f"{name}: if dim is given, it must name 1 or 2 dims, got {dim!r}")
+    if dims is None and ord is not None and A.ndim not in (1, 2):
+        raise ValueError(f"{name}: if dim is not given but ord is, the input must be 1-D or 2-D, got shape "
+                         f"{A.shape}")
+    if isinstance(ord, str) or (ord is not None and (dims is None and A.ndim == 2 or dims is not None
+                                                      and len(dims) == 2)):
+        return matrix_norm(A, ord, (0, 1) if dims is None else dims, keepdim, dtype=dtype)
+    return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
+
+
+def cond(A: Any, p: Any = None) -> Tensor:  # noqa: N803
+    """The condition number of A (…, m, n) in the matrix norm ``p`` (torch.linalg.cond) → (…): for None, 2 and
+    -2 the ratio of the extreme singular values (any m, n); for 'fro', 'nuc', 1, -1, inf, -inf (square A)
+    ``norm(A) · norm(A⁻¹)``, inf where A is singular."""
+    name = "linalg.cond"
+    A = floating(A, name)  # noqa: N806
+    if A.ndim < 2:
+        raise ValueError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
+    if p is None or (not isinstance(p, str) and _order(p, name) in (2, -2)):
+        values = singular_values(A)
+        largest, smallest = getitem(values, (..., 0)), getitem(values, (..., -1))
+        return div(largest, smallest) if p is None or _order(p, name) == 2 else div(smallest, largest)
+    if A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"{name}(ord={p!r}): A must be batches of square matrices, but they are {A.shape[-2]} by "
+                         f"{A.shape[-1]} matrices (shape {A.shape})")
+    op = Inverse(check_errors=False, with_info=True)
+    op.name = name
+    inverse, info = op(A)
+    singular = info.detach() != 0
+    product = mul(matrix_norm(A, p), matrix_norm(where(unsqueeze(unsqueeze(singular, -1), -1), 0.0, inverse), p))
+    return where(singular, math.inf, product)
+
+

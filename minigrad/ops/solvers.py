@@ -1,0 +1,267 @@
+"""Linear systems with PyTorch's ``torch.linalg`` results: ``inv``, ``solve``, ``det``, ``slogdet``.
+
+Each op works on a batch of square matrices ``(…, n, n)`` through ``xp.linalg`` (NumPy's LAPACK or
+CuPy's cuSOLVER). A singular matrix is found as LAPACK finds it, as an exactly zero pivot of the LU
+factorization with partial pivoting; :func:`zero_pivots` repeats that factorization to name the
+pivot and the batch element in the error, as PyTorch's message does. NumPy raises on a singular
+matrix; CuPy does not (it returns inf/NaN), so a non-finite result is checked the same way.
+
+Gradients (``Aᵀ`` the transpose of the last two dims):
+
+- ``Y = A⁻¹``: ``gA = -Yᵀ gY Yᵀ``.
+- ``X = A⁻¹ B``: ``gB = A⁻ᵀ gX`` and ``gA = -gB Xᵀ``, each summed back over broadcast batch dims.
+- ``d = det A``: ``gA = g · d · A⁻ᵀ``, the cofactor matrix; where ``|d| < 100 eps`` it is computed
+  from the SVD ``A = U S Vh`` as ``det(U) det(Vh) · U diag(∏_{j≠i} s_j) Vh``, which stays exact for a
+  singular matrix (the adjugate, as PyTorch's ``create_graph=True`` path; its first-order path gives 0).
+- ``(sign, log|d|) = slogdet A``: ``gA = g_log · A⁻ᵀ`` (``sign`` has no gradient); NaN for a singular A.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from .. import backend
+from ..autograd import Function
+from ._util import sum_to
+
+_LAPACK_ERRORS = (numpy.linalg.LinAlgError,)   # NumPy's class; CuPy raises the same one
+
+
+class LinAlgError(RuntimeError):
+    """A matrix a routine cannot handle (singular, not positive-definite), as ``torch.linalg.LinAlgError``."""
+
+
+def transpose(xp: Any, a: Any) -> Any:
+    """``a`` with its last two dims swapped (``mT``)."""
+    return xp.swapaxes(a, -1, -2)
+
+
+def batch_shape(*shapes: tuple) -> tuple:
+    """The broadcast of batch shapes (host shapes, no data)."""
+    return tuple(numpy.broadcast_shapes(*shapes))
+
+
+def first_failure(info: Any) -> tuple[int, int] | None:
+    """``(batch element, code)`` of the first non-zero LAPACK-style ``info``, or None (one host read)."""
+    flat = backend.to_numpy(info).reshape(-1)
+    bad = numpy.flatnonzero(flat)
+    return None if not bad.size else (int(bad[0]), int(flat[bad[0]]))
+
+
+def where_text(element: int, shape: tuple) -> str:
+    """`` of the batch element k`` for a batch of matrices, else nothing; then the input's shape."""
+    batch = f" in batch element {element}" if len(shape) > 2 else ""
+    return f"{batch} (input shape {tuple(shape)})"
+
+
+def zero_pivots(xp: Any, a: Any) -> Any:
+    """LAPACK's ``getrf`` info for each matrix of ``a`` (…, n, n): the 1-based column of the first exactly zero
+    pivot of LU with partial pivoting, 0 where there is none. Used to name a singular matrix; O(n) array steps."""
+    n = a.shape[-1]
+    lu = a.reshape(-1, n, n).copy()
+    count = lu.shape[0]
+    rows = xp.arange(count)
+    info = xp.zeros(count, dtype=xp.int32)
+    for k in range(n):
+        pivot_row = xp.argmax(xp.abs(lu[:, k:, k]), axis=1) + k
+        swapped = lu[rows, pivot_row].copy()
+        lu[rows, pivot_row] = lu[:, k]
+        lu[:, k] = swapped
+        pivot = lu[:, k, k]
+        zero = pivot == 0
+        info = xp.where((info == 0) & zero, k + 1, info).astype(xp.int32)
+        # a zero pivot is the largest entry of its column: the column below is zero, nothing to eliminate
+        factors = lu[:, k + 1:, k] / xp.where(zero, 1, pivot)[:, None]
+        lu[:, k + 1:, k + 1:] -= factors[:, :, None] * lu[:, None, k, k + 1:]
+    return info.reshape(a.shape[:-2])
+
+
+def _finite(xp: Any, y: Any) -> bool:
+    return bool(xp.isfinite(y).all())
+
+
+def solve_arrays(xp: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """``(A⁻¹ B, info)`` for A (…, n, n) and B (…, n, k) of the same batch shape; NaN where A is singular."""
+    try:
+        with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+            x = xp.linalg.solve(a, b)
+        if _finite(xp, x):
+            return x, xp.zeros(a.shape[:-2], dtype=xp.int32)
+    except _LAPACK_ERRORS:
+        pass
+    info = zero_pivots(xp, a)
+    singular = (info != 0)[..., None, None]
+    eye = xp.eye(a.shape[-1], dtype=a.dtype)
+    try:
+        with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+            x = xp.linalg.solve(xp.where(singular, eye, a), b)
+    except _LAPACK_ERRORS:   # LAPACK's blocked LU met a zero pivot that the plain one did not (rounding)
+        return _solve_each(xp, a, b, info)
+    return xp.where(singular, xp.nan, x).astype(b.dtype, copy=False), info
+
+
+def _solve_each(xp: Any, a: Any, b: Any, info: Any) -> tuple[Any, Any]:
+    """:func:`solve_arrays` one matrix at a time; a matrix LAPACK finds singular gets NaN and at least info n."""
+    n, k = a.shape[-1], b.shape[-1]
+    flat_a, flat_b, flat_info = a.reshape(-1, n, n), b.reshape(-1, n, k), info.reshape(-1).copy()
+    x = xp.full(flat_b.shape, xp.nan, dtype=b.dtype)
+    known = backend.to_numpy(flat_info) != 0
+    for i in range(flat_a.shape[0]):
+        if known[i]:
+            continue
+        try:
+            with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+                x[i] = xp.linalg.solve(flat_a[i], flat_b[i])
+        except _LAPACK_ERRORS:
+            flat_info[i] = n
+    return x.reshape(b.shape), flat_info.reshape(info.shape)
+
+
+def inverse_arrays(xp: Any, a: Any) -> tuple[Any, Any]:
+    """``(A⁻¹, info)`` for A (…, n, n); NaN where A is singular (``info`` > 0 there)."""
+    eye = xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    return solve_arrays(xp, a, eye)
+
+
+def singular_error(name: str, info: Any, shape: tuple, what: str) -> LinAlgError | None:
+    """The LinAlgError for the first singular matrix in ``info``, or None when there is none."""
+    failure = first_failure(info)
+    if failure is None:
+        return None
+    element, column = failure
+    return LinAlgError(f"{name}: {what} is not invertible (singular): the diagonal element {column} of its LU "
+                       f"factorization is zero{where_text(element, shape)}")
+
+
+class Inverse(Function):
+    """``Y = A⁻¹`` for A (…, n, n). ``check_errors``: a singular A raises :class:`LinAlgError` naming the pivot and
+    the batch element; else its inverse is NaN. ``with_info`` (``inv_ex``): a second output, LAPACK's ``info``
+    (batch shape, int32: the 1-based zero pivot, 0 where A is invertible), which has no gradient."""
+
+    name = "linalg.inv"
+
+    def __init__(self, check_errors: bool = True, with_info: bool = False) -> None:
+        self.check_errors, self.with_info = check_errors, with_info
+        if with_info:
+            self.multiple, self.n_outputs = True, 2
+
+    def forward(self, a: Any) -> Any:
+        y, info = inverse_arrays(self.xp, a)
+        if self.check_errors:
+            error = singular_error(self.name, info, a.shape, "the input")
+            if error is not None:
+                raise error
+        self.saved = (y,)
+        return (y, info) if self.with_info else y
+
+    def backward(self, gy: Any, g_info: Any = None) -> Any:
+        (y,) = self.saved
+        y_t = transpose(self.xp, y)
+        return -(y_t @ gy @ y_t)
+
+
+class Solve(Function):
+    """``X = A⁻¹ B``: A (…, n, n), B (…, n, k) or, with ``vector``, (…, n); batch dims broadcast.
+
+    ``check_errors`` and ``with_info`` as :class:`Inverse`; ``transposed``: the input is ``Aᵀ`` of the user's A
+    (``X A = B`` solved as ``Aᵀ Xᵀ = Bᵀ``), whose own LU then gives ``info``, as PyTorch's. Backward:
+    ``gB = A⁻ᵀ gX``, ``gA = -gB Xᵀ``."""
+
+    name = "linalg.solve"
+
+    def __init__(self, vector: bool, check_errors: bool = True, with_info: bool = False,
+                 transposed: bool = False) -> None:
+        self.vector, self.check_errors, self.with_info, self.transposed = vector, check_errors, with_info, transposed
+        if with_info:
+            self.multiple, self.n_outputs = True, 2
+
+    def forward(self, a: Any, b: Any) -> Any:
+        xp = self.xp
+        matrix_b = b[..., None] if self.vector else b
+        batch = batch_shape(a.shape[:-2], matrix_b.shape[:-2])
+        a_full = xp.broadcast_to(a, batch + a.shape[-2:])
+        x, info = solve_arrays(xp, a_full, xp.broadcast_to(matrix_b, batch + matrix_b.shape[-2:]))
+        if self.transposed and first_failure(info) is not None:
+            info = zero_pivots(xp, transpose(xp, a_full))
+        if self.check_errors:
+            error = singular_error(self.name, info, a_full.shape, "the matrix A")
+            if error is not None:
+                raise error
+        self.saved = (a_full, x, a.shape, b.shape)
+        result = x[..., 0] if self.vector else x
+        return (result, info) if self.with_info else result
+
+    def backward(self, gx: Any, g_info: Any = None) -> tuple:
+        a_full, x, a_shape, b_shape = self.saved
+        xp = self.xp
+        g = gx[..., None] if self.vector else gx
+        gb, _ = solve_arrays(xp, transpose(xp, a_full), g)
+        ga = -(gb @ transpose(xp, x)) if self.needs_grad[0] else None
+        if self.vector:
+            gb = gb[..., 0]
+        return (sum_to(ga, a_shape) if ga is not None else None,
+                sum_to(gb, b_shape) if self.needs_grad[1] else None)
+
+
+def _products_but_one(xp: Any, s: Any) -> Any:
+    """``∏_{j≠i} s_j`` for each i along the last dim, without dividing (exact with zeros)."""
+    ones = xp.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(s, axis=-1)[..., :-1]], axis=-1), axis=-1), axis=-1)
+    return before * after
+
+
+def cofactors(xp: Any, a: Any, det: Any) -> Any:
+    """The cofactor matrix ``det(A) · A⁻ᵀ`` of each A (…, n, n), exact also where A is singular."""
+    n = a.shape[-1]
+    small = xp.abs(det) < 100 * xp.finfo(a.dtype).eps
+    eye = xp.eye(n, dtype=a.dtype)
+    inverse, _ = inverse_arrays(xp, xp.where(small[..., None, None], eye, a))
+    result = det[..., None, None] * transpose(xp, inverse)
+    if bool(small.any()):   # near-singular: from the SVD, as PyTorch's adjugate
+        u, s, vh = xp.linalg.svd(a)
+        sign = xp.linalg.det(u) * xp.linalg.det(vh)
+        adjugate_t = (u * _products_but_one(xp, s)[..., None, :]) @ vh * sign[..., None, None]
+        result = xp.where(small[..., None, None], adjugate_t, result)
+    return result
+
+
+class Det(Function):
+    """``d = det A`` for A (…, n, n) → (…); backward ``g · cofactors(A)`` (the adjugate transposed)."""
+
+    name = "linalg.det"
+
+    def forward(self, a: Any) -> Any:
+        d = self.xp.asarray(self.xp.linalg.det(a))
+        self.saved = (a, d)
+        return d
+
+    def backward(self, g: Any) -> Any:
+        a, d = self.saved
+        if a.size == 0:
+            return self.xp.zeros_like(a)
+        return g[..., None, None] * cofactors(self.xp, a, d)
+
+
+class SignLogDet(Function):
+    """``(sign, log|det A|)`` for A (…, n, n) → two (…) arrays; backward ``g_log · A⁻ᵀ`` (sign is flat)."""
+
+    name = "linalg.slogdet"
+    multiple = True
+    n_outputs = 2
+
+    def forward(self, a: Any) -> tuple:
+        xp = self.xp
+        sign, logabsdet = xp.linalg.slogdet(a)
+        self.saved = (a,)
+        return xp.asarray(sign), xp.asarray(logabsdet)
+
+    def backward(self, g_sign: Any, g_logabsdet: Any) -> Any:
+        (a,) = self.saved
+        xp = self.xp
+        if g_logabsdet is None:
+            return xp.zeros_like(a)
+        inverse, _ = inverse_arrays(xp, a)   # NaN for a singular A, where log|det| is -inf
+        return g_logabsdet[..., None, None] * transpose(xp, inverse)
