@@ -1,5 +1,87 @@
-"""(placeholder, filled in by this session's work)"""
+"""``mg.special``: PyTorch's ``torch.special``, the special functions under their scipy-style names.
+
+Each is elementwise (a tensor of any shape gives that shape; two inputs broadcast) and differentiable
+where PyTorch's is, unless said otherwise; integer and bool tensors become float32 as in PyTorch.
+The functions minigrad already had are reused (``expit`` is ``mg.sigmoid``, ``erf``, ``erfc``,
+``logit``, ``xlogy``, ``sinc``, ``log1p``, ``expm1``, ``exp2``, ``round``); the gamma family is in
+``ops/gamma.py``, the error-function inverses, normal CDFs and Bessel functions in
+``ops/special_functions.py``, with their accuracy.
+
+Not here (PyTorch 2.13 has them): the Bessel functions of the first and second kind
+(``bessel_j0`` …), ``modified_bessel_k0/k1``, ``airy_ai``, ``spherical_bessel_j0`` and the orthogonal
+polynomials (``chebyshev_polynomial_t`` …); calling one raises a NotImplementedError that says so.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any
+
+from .ops.elementwise import sigmoid as expit
+from .ops.gamma import digamma, gammainc, gammaincc, mvlgamma, polygamma, zeta
+from .ops.gamma import lgamma as gammaln
+from .ops.math import erf, exp2, expm1, log1p
+from .ops.math import round as _round
+from .ops.reduce import log_softmax as _log_softmax
+from .ops.reduce import logsumexp as _logsumexp
+from .ops.reduce import softmax as _softmax
+from .ops.shape import astype
+from .ops.special import erfc, logit, sinc, xlogy
+from .ops.special_functions import entr, erfcx, erfinv, i0, i0e, i1, i1e, log_ndtr, ndtr, ndtri, xlog1py
+from .tensor import Tensor
+
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc",
+           "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp",
+           "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+
+psi = digamma
+
+_NOT_HERE = ("airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0",
+             "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
+             "scaled_modified_bessel_k1", "spherical_bessel_j0", "chebyshev_polynomial_t", "chebyshev_polynomial_u",
+             "chebyshev_polynomial_v", "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+             "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w",
+             "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p")
+
+
+def multigammaln(x: Tensor, p: int) -> Tensor:
+    """The multivariate log-gamma function of dimension ``p`` (torch.special.multigammaln, mg.mvlgamma).
+
+    x: any shape, every element > (p - 1)/2 → the same shape.
+    """
+    return mvlgamma(x, p)
+
+
+def round(x: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """x rounded half to even, to ``decimals`` places (torch.special.round); the gradient is 0."""
+    return _round(x, decimals=decimals)
+
+
+def _cast(x: Tensor, dtype: Any) -> Tensor:
+    return x if dtype is None else astype(x, dtype)
+
+
+def softmax(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (required, as in torch.special.softmax); ``dtype`` casts x first.
+
+    x: any shape → the same shape.
+    """
+    return _softmax(_cast(x, dtype), dim)
+
+
+def log_softmax(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (required); ``dtype`` casts x first. x: any shape → the same shape."""
+    return _log_softmax(_cast(x, dtype), dim)
+
+
+def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``dim`` (an int or a tuple; required), stable for large inputs.
+
+    x: any shape → that shape without ``dim`` (kept as size 1 with ``keepdim``).
+    """
+    return _logsumexp(x, dim, keepdim)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NOT_HERE:
+        raise NotImplementedError(f"mg.special.{name}: not implemented in minigrad (torch.special has it)")
+    raise AttributeError(f"module 'minigrad.special' has no attribute {name!r}")

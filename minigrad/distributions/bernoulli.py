@@ -1,0 +1,93 @@
+"""The Bernoulli distribution over {0, 1}, by ``probs`` or ``logits``, as torch.distributions.Bernoulli."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import minigrad as mg
+
+from ..tensor import Tensor
+from . import constraints
+from .distribution import Distribution
+from .utils import broadcast_all, is_number, lazy_property, logits_to_probs, probs_to_logits
+
+__all__ = ["Bernoulli"]
+
+
+def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
+    """-[t log σ(l) + (1 - t) log(1 - σ(l))] = max(l, 0) - l t + log(1 + e^-|l|), stable for any l."""
+    return logits.clamp(min=0) - logits * target + (-logits.abs()).exp().log1p()
+
+
+class Bernoulli(Distribution):
+    """1 with probability ``probs`` (or sigmoid(``logits``)), else 0; the batch shape is the parameter's.
+
+    Give exactly one of ``probs`` (in [0, 1]) and ``logits``; the other is computed on first use.
+    """
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+
+    def __init__(self, probs: Tensor | float | None = None, logits: Tensor | float | None = None,
+                 validate_args: bool | None = None) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+        else:
+            (self.logits,) = broadcast_all(logits)
+        given = probs if probs is not None else logits
+        self._param = self.probs if probs is not None else self.logits
+        super().__init__(() if is_number(given) else self._param.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape: Any, _instance: Any = None) -> Bernoulli:
+        new = self._expanded(Bernoulli, batch_shape, _instance, ("probs", "logits"))
+        new._param = new.probs if "probs" in self.__dict__ else new.logits
+        return new
+
+    @lazy_property
+    def logits(self) -> Tensor:
+        """log(p / (1 - p)): batch_shape."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> Tensor:
+        """P(1) = sigmoid(logits): batch_shape."""
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self) -> mg.Size:
+        return self._param.size()
+
+    @property
+    def mean(self) -> Tensor:
+        return self.probs
+
+    @property
+    def mode(self) -> Tensor:
+        """1 where p > ½, 0 where p < ½, NaN at p = ½ (as PyTorch)."""
+        mode = (self.probs >= 0.5).astype(self.probs.dtype)
+        return mg.where(self.probs == 0.5, float("nan"), mode)
+
+    @property
+    def variance(self) -> Tensor:
+        return self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape: Any = ()) -> Tensor:
+        with mg.no_grad():
+            return mg.bernoulli(self.probs.expand(self._extended_shape(sample_shape)))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        return -_bce_with_logits(logits, value.astype(logits.dtype))
+
+    def entropy(self) -> Tensor:
+        return _bce_with_logits(self.logits, self.probs)
+
+    def enumerate_support(self, expand: bool = True) -> Tensor:
+        values = mg.arange(2, dtype=self._param.dtype, device=self._param.device)
+        values = values.reshape((-1,) + (1,) * len(self._batch_shape))
+        return values.expand((2,) + tuple(self._batch_shape)) if expand else values

@@ -1,0 +1,68 @@
+"""The Laplace (double exponential) distribution, as torch.distributions.Laplace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import minigrad as mg
+
+from ..tensor import Tensor
+from . import constraints
+from .distribution import Distribution
+from .utils import broadcast_all, is_number, uniform
+
+__all__ = ["Laplace"]
+
+
+class Laplace(Distribution):
+    """density exp(-|x - loc| / scale) / (2 scale), elementwise over the broadcast shape of ``loc`` and
+    ``scale``; ``rsample`` is loc - scale · sign(u) · log(1 - |u|), u ~ U[eps - 1, 1)."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(() if is_number(loc) and is_number(scale) else self.loc.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape: Any, _instance: Any = None) -> Laplace:
+        return self._expanded(Laplace, batch_shape, _instance, ("loc", "scale"))
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return 2 * self.scale ** 2
+
+    @property
+    def stddev(self) -> Tensor:
+        return 2 ** 0.5 * self.scale
+
+    def rsample(self, sample_shape: Any = ()) -> Tensor:
+        eps = float(mg.finfo(self.loc.dtype).eps)
+        u = uniform(self._extended_shape(sample_shape), self.loc) * (2 - eps) + (eps - 1)
+        return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
+
+    def cdf(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return 0.5 - 0.5 * (value - self.loc).sign() * (-(value - self.loc).abs() / self.scale).expm1()
+
+    def icdf(self, value: Tensor) -> Tensor:
+        term = value - 0.5
+        return self.loc - self.scale * term.sign() * (-2 * term.abs()).log1p()
+
+    def entropy(self) -> Tensor:
+        return 1 + (2 * self.scale).log()

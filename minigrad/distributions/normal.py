@@ -1,0 +1,71 @@
+"""The normal (Gaussian) distribution N(loc, scale²), as torch.distributions.Normal."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import minigrad as mg
+
+from .. import special
+from ..tensor import Tensor
+from . import constraints
+from .distribution import Distribution
+from .utils import broadcast_all, is_number, standard_normal
+
+__all__ = ["Normal"]
+
+
+class Normal(Distribution):
+    """N(loc, scale²), elementwise over the broadcast shape of ``loc`` and ``scale`` (the batch shape).
+
+    density: exp(-(x - loc)² / (2 scale²)) / (scale √(2π)); ``rsample`` is loc + scale · ε, ε ~ N(0, 1).
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        batch_shape = () if is_number(loc) and is_number(scale) else self.loc.shape
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape: Any, _instance: Any = None) -> Normal:
+        return self._expanded(Normal, batch_shape, _instance, ("loc", "scale"))
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def stddev(self) -> Tensor:
+        return self.scale
+
+    @property
+    def variance(self) -> Tensor:
+        return self.scale ** 2
+
+    def rsample(self, sample_shape: Any = ()) -> Tensor:
+        eps = standard_normal(self._extended_shape(sample_shape), self.loc)
+        return self.loc + eps * self.scale
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return -((value - self.loc) ** 2) / (2 * self.scale ** 2) - self.scale.log() - math.log(math.sqrt(2 * math.pi))
+
+    def cdf(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return 0.5 * (1 + mg.erf((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)))
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return self.loc + self.scale * special.erfinv(2 * value - 1) * math.sqrt(2)
+
+    def entropy(self) -> Tensor:
+        return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()

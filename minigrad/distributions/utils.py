@@ -1,0 +1,92 @@
+"""Helpers shared by the distributions, with ``torch.distributions.utils``' names: broadcasting the
+parameters, probabilities ↔ logits, cached properties, one-hot vectors."""
+
+from __future__ import annotations
+
+from functools import update_wrapper
+from typing import Any, Callable
+
+import minigrad as mg
+
+from ..tensor import Tensor
+
+__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
+
+euler_constant = 0.57721566490153286060
+
+
+def is_number(value: Any) -> bool:
+    """A Python int or float (not a bool): a parameter given as a number gives an empty batch shape."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def broadcast_all(*values: Any) -> tuple:
+    """Tensors and numbers broadcast to one shape (torch.distributions.utils.broadcast_all).
+
+    Numbers become tensors of the first tensor's dtype and device, or of the default dtype when all
+    are numbers. Anything else raises the ValueError PyTorch raises.
+    """
+    if not all(isinstance(v, Tensor) or is_number(v) for v in values):
+        raise ValueError("Input arguments must all be instances of Number, torch.Tensor or objects implementing "
+                         "__torch_function__.")
+    first = next((v for v in values if isinstance(v, Tensor)), None)
+    dtype = mg.get_default_dtype() if first is None else first.dtype
+    device = None if first is None else first.device
+    tensors = [v if isinstance(v, Tensor) else mg.tensor(v, dtype=dtype, device=device) for v in values]
+    return tuple(mg.broadcast_tensors(*tensors))
+
+
+def logits_to_probs(logits: Tensor, is_binary: bool = False) -> Tensor:
+    """sigmoid(logits) for a binary variable, else softmax over the last dim. Shapes kept."""
+    return logits.sigmoid() if is_binary else mg.softmax(logits, -1)
+
+
+def clamp_probs(probs: Tensor) -> Tensor:
+    """probs clamped to [eps, 1 - eps] of their dtype, so their logs are finite."""
+    eps = mg.finfo(probs.dtype).eps
+    return probs.clamp(min=eps, max=1 - eps)
+
+
+def probs_to_logits(probs: Tensor, is_binary: bool = False) -> Tensor:
+    """log p - log(1 - p) for a binary variable, else log p (probs clamped first). Shapes kept."""
+    clamped = clamp_probs(probs)
+    return clamped.log() - (-clamped).log1p() if is_binary else clamped.log()
+
+
+class lazy_property:  # noqa: N801 - PyTorch's name
+    """A property computed on first use (with gradients recorded) and then stored on the instance."""
+
+    def __init__(self, wrapped: Callable) -> None:
+        self.wrapped = wrapped
+        update_wrapper(self, wrapped)  # type: ignore[arg-type]
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        with mg.enable_grad():
+            value = self.wrapped(instance)
+        setattr(instance, self.wrapped.__name__, value)
+        return value
+
+
+def sum_rightmost(value: Tensor, dim: int) -> Tensor:
+    """``value`` summed over its ``dim`` rightmost dims: (..., *rightmost) → (...)."""
+    if dim == 0:
+        return value
+    return value.reshape(value.shape[:value.ndim - dim] + (-1,)).sum(-1)
+
+
+def one_hot(indices: Tensor, num_classes: int, dtype: Any) -> Tensor:
+    """indices (...) → (..., num_classes) of 0s with a 1 at each index, in ``dtype``."""
+    classes = mg.arange(num_classes, device=indices.device)
+    return (indices.unsqueeze(-1) == classes).astype(dtype)
+
+
+def standard_normal(shape: tuple, like: Tensor) -> Tensor:
+    """N(0, 1) samples of ``shape`` in ``like``'s dtype and on its device (the engine's generator)."""
+    return mg.randn(*shape, dtype=like.dtype, device=like.device)
+
+
+def uniform(shape: tuple, like: Tensor) -> Tensor:
+    """U[0, 1) samples of ``shape`` in ``like``'s dtype and on its device (the engine's generator)."""
+    return mg.rand(*shape, dtype=like.dtype, device=like.device)
