@@ -276,3 +276,11 @@ for _module in (_pointwise, _arrange, _statistics, _bitwise, _dtypes, _legacy, _
 # PyTorch's constants
 pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
 __all__ += ["pi", "e", "inf", "nan"]
+
+# Gamma-family and other special functions with PyTorch's top-level names (mg.special has the rest)
+from .ops.gamma import binomial, digamma, lgamma, mvlgamma, poisson, polygamma  # noqa: E402
+from .ops.gamma import gammainc as igamma  # noqa: E402
+from .ops.gamma import gammaincc as igammac  # noqa: E402
+from .ops.special_functions import erfinv, i0  # noqa: E402
+
+__all__ += ["binomial", "digamma", "erfinv", "i0", "igamma", "igammac", "lgamma", "mvlgamma", "poisson", "polygamma"]

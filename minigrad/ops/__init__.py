@@ -246,3 +246,16 @@ from . import arrange, bitwise, pointwise, statistics  # noqa: E402
 for _module in (pointwise, arrange, statistics, bitwise):
     for _name, _fn in _module.METHODS.items():
         setattr(Tensor, _name, _fn)
+
+# the gamma family and the other special functions PyTorch has as Tensor methods
+from . import gamma, special_functions  # noqa: E402
+
+_gamma_methods: dict = {
+    "lgamma": gamma.lgamma, "digamma": gamma.digamma, "erfinv": special_functions.erfinv, "i0": special_functions.i0,
+    "polygamma": lambda self, n: gamma.polygamma(n, self), "mvlgamma": gamma.mvlgamma,
+    "igamma": gamma.gammainc, "igammac": gamma.gammaincc,
+}
+for _name in ("lgamma", "digamma", "erfinv", "i0"):
+    _gamma_methods[_name + "_"] = inplace._unary_(_name + "_", _gamma_methods[_name])
+for _name, _fn in _gamma_methods.items():
+    setattr(Tensor, _name, _fn)

@@ -343,3 +343,17 @@ def test_assert_close_has_pytorchs_default_tolerances() -> None:
     with pytest.raises(AssertionError, match="different dtypes"):
         mg.testing.assert_close(mg.ones(2), mg.ones(2, dtype=mg.float64))
     mg.testing.assert_close(mg.ones(2, dtype=mg.float64), mg.ones(2, dtype=mg.float64) + 1e-8)
+
+
+def test_the_gamma_family_has_pytorchs_top_level_names_and_methods() -> None:
+    torch = pytest.importorskip("torch", reason="the reference is PyTorch")
+    values = [0.5, 1.5, 3.0, 7.25]
+    ours, theirs = mg.tensor(values, dtype=mg.float64), torch.tensor(values, dtype=torch.float64)
+    for name in ("lgamma", "digamma", "i0"):
+        np.testing.assert_allclose(getattr(ours, name)().numpy(), getattr(theirs, name)().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(getattr(mg, name)(ours).numpy(), getattr(torch, name)(theirs).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(mg.polygamma(1, ours).numpy(), torch.polygamma(1, theirs).numpy(), rtol=1e-8)
+    np.testing.assert_allclose(mg.erfinv(ours / 8).numpy(), torch.erfinv(theirs / 8).numpy(), rtol=1e-12)
+    x = mg.tensor(values, dtype=mg.float64)
+    x.lgamma_()
+    np.testing.assert_allclose(x.numpy(), torch.lgamma(theirs).numpy(), rtol=1e-12)
