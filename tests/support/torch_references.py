@@ -20,6 +20,7 @@ class References(NamedTuple):
     numpy_pow: Any        # torch.pow(x, ±0.5) with IEEE 754 values at -0 and -inf
     selecting_abs: Any    # torch.abs whose gradient selects ±g
     selecting_amax: Any   # torch.amax/amin with torch.max()'s gradient rule
+    nan_keeping_logcumsumexp: Any   # torch.logcumsumexp whose gradient keeps a NaN from above
     resync: Any           # the identity that hands minigrad's numbers on, both ways
 
 
@@ -77,6 +78,28 @@ def reference_ops(torch: Any) -> References:
             share = g / ties.sum(dim=ctx.dims, keepdim=True)
             return torch.where(ties, share, torch.zeros_like(x)), None, None, None
 
+    class NanKeepingLogcumsumexp(torch.autograd.Function):
+        """torch.logcumsumexp along ``dim``, whose gradient is NaN at every x[k] that feeds an output with a
+        NaN gradient from above (PyTorch's backward splits g by ``where(g > 0, …)`` and ``where(g < 0, …)``,
+        so a NaN in g counts as 0)."""
+
+        @staticmethod
+        def forward(ctx: Any, x: Any, dim: int) -> Any:
+            ctx.save_for_backward(x)
+            ctx.dim = dim
+            return torch.logcumsumexp(x, dim)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> tuple:
+            (x,) = ctx.saved_tensors
+            with torch.enable_grad():
+                leaf = x.detach().requires_grad_()
+                (gx,) = torch.autograd.grad(torch.logcumsumexp(leaf, ctx.dim), leaf, g)
+            nan = g.isnan()
+            if x.ndim:   # x[k] feeds the outputs k, k + 1, …: a NaN there or later along dim
+                nan = nan.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim) > 0
+            return torch.where(nan, torch.full_like(gx, float("nan")), gx), None
+
     class Resync(torch.autograd.Function):
         """Identity, except that both ways it hands on minigrad's numbers (checked equal up to rounding).
 
@@ -91,6 +114,8 @@ def reference_ops(torch: Any) -> References:
 
         @staticmethod
         def backward(ctx: Any, g: Any) -> tuple:
+            if g._is_zerotensor():   # torch.sgn's gradient: a lazy zero tensor, which has no NumPy view
+                g = torch.zeros(g.shape, dtype=g.dtype)
             ours = ctx.ours.grad.numpy() if ctx.ours.grad is not None else np.zeros(ctx.ours.shape)
             try:
                 assert_ieee_close(ours, g, ctx.what)
@@ -99,7 +124,7 @@ def reference_ops(torch: Any) -> References:
                 return g, None, None, None, None
             return torch.from_numpy(ours.copy()), None, None, None, None
 
-    return References(NumpyPow, SelectingAbs, SelectingAmax, Resync)
+    return References(NumpyPow, SelectingAbs, SelectingAmax, NanKeepingLogcumsumexp, Resync)
 
 
 def _negative_zero_or_inf(torch: Any, x: Any) -> Any:
