@@ -35,9 +35,9 @@ below that shows PyTorch still does it:
 Where PyTorch's result is unspecified (which of equal elements an index picks), inconsistent with
 itself (its vector and scalar loops, cdist against vector_norm) or raises, or where the two frameworks
 group the same products otherwise (so overflow and inf - inf land elsewhere), the op is not applied to
-those inputs: each such domain has its one-line reason at the op in torch_program_ops.py. Bugs the
-fuzz found in minigrad are marked "KNOWN BUG" there, with a strict xfail test below that reproduces
-each; when one is fixed, its test fails as XPASS: delete the test and the domain restriction.
+those inputs: each such domain has its one-line reason at the op in torch_program_ops.py. The bugs
+the fuzz found in minigrad (seven, in this session's new ops and in remainder/atan2/norm) are fixed;
+a test below reproduces each.
 
 CI runs ``PROGRAMS`` programs (about 15 s on one core); ``pytest --soak tests/test_fuzz_torch.py``
 runs ``SOAK_PROGRAMS``.
@@ -207,12 +207,7 @@ def test_the_fuzz_finds_a_wrong_gradient(torch, monkeypatch):
     assert caught > 0
 
 
-# --- bugs the fuzz found in minigrad (each a KNOWN BUG domain restriction in torch_program_ops.py) ----------
-
-def known_bug(reason: str) -> Any:
-    """A test that reproduces a bug: it must fail with an AssertionError until the bug is fixed."""
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
-
+# --- bugs the fuzz found in minigrad, fixed: each test reproduces one and now passes --------------------------
 
 def _grads(torch: Any, ours_fn: Any, theirs_fn: Any, *arrays: np.ndarray, upstream: Any = None) -> tuple:
     """Gradients of every input of ``ours_fn(*mg tensors)`` and ``theirs_fn(*torch tensors)``."""
@@ -230,25 +225,20 @@ def _same_grads(torch: Any, *args: Any, **kwargs: Any) -> None:
         assert_ieee_close(a, b, f"gradient of input {i}")
 
 
-@known_bug("sinc's gradient multiplies gy by 0 at x = 0 (inf -> NaN; PyTorch selects 0) and is 0/0 = NaN "
-           "for 0 < |x| < 1e-162, where (πx)·x underflows")
-def test_known_bug_sinc_gradient_at_and_near_zero(torch):
+def test_sinc_gradient_at_and_near_zero_is_pytorchs(torch):
     with np.errstate(all="ignore"):
         _same_grads(torch, mg.sinc, torch.sinc, np.array([0.0, 1e-170, 0.5]), upstream=[INF, 1.0, 1.0])
 
 
-@known_bug("diff(n=0) joins prepend/append (torch and NumPy return x as it is)")
-def test_known_bug_diff_of_order_zero_joins_prepend_and_append(torch):
+def test_diff_of_order_zero_is_the_input_without_prepend_or_append(torch):
     x, before = np.array([1.0, 2.0]), np.array([5.0])
     ours = mg.diff(mg.tensor(x), n=0, prepend=mg.tensor(before))
     assert_ieee_close(ours, torch.diff(torch.tensor(x), n=0, prepend=torch.tensor(before)))
 
 
-@known_bug("quantile's lower/higher/nearest lerp between a value and itself: inf + 0·(inf - inf) = NaN "
-           "(PyTorch gathers: inf), and so for the gradient")
 @pytest.mark.parametrize("part", ["value", "gradient"])
 @pytest.mark.parametrize("interpolation", ["lower", "higher", "nearest"])
-def test_known_bug_quantile_without_interpolation_at_infinity(torch, interpolation, part):
+def test_quantile_without_interpolation_gathers_infinities(torch, interpolation, part):
     with np.errstate(all="ignore"):
         if part == "value":
             x = np.array([INF, 1.0])
@@ -260,29 +250,22 @@ def test_known_bug_quantile_without_interpolation_at_infinity(torch, interpolati
                         np.array([1.0, 5.0, 3.0]), upstream=INF)
 
 
-@known_bug("logit's gradient at x = -0.0 is gy / -0 (PyTorch: gy · inf at x == 0)")
-def test_known_bug_logit_gradient_at_negative_zero(torch):
+def test_logit_gradient_at_negative_zero_is_pytorchs(torch):
     with np.errstate(all="ignore"):
         _same_grads(torch, mg.logit, torch.logit, np.array([-0.0, 0.5]), upstream=[-1.0, 1.0])
 
 
-@known_bug("remainder's gradient for b is -floor(a / b), not the floor division its forward uses (PyTorch: "
-           "div(a, b, rounding_mode='floor')): -70 at (7, 0.1)")
-def test_known_bug_remainder_gradient_is_not_its_floor_division(torch):
+def test_remainder_gradient_uses_its_floor_division(torch):
     with np.errstate(all="ignore"):
         _same_grads(torch, mg.remainder, torch.remainder, np.array([7.0, INF]), np.array([0.1, -1.2]))
 
 
-@known_bug("atan2's gradient is NaN at (0, 0) and ±inf where a² + b² underflows "
-           "(PyTorch: 0 where a² + b² == 0)")
-def test_known_bug_atan2_gradient_at_the_origin(torch):
+def test_atan2_gradient_at_the_origin_is_zero(torch):
     with np.errstate(all="ignore"):
         _same_grads(torch, mg.atan2, torch.atan2, np.array([0.0, 1e-200, 1.0]), np.array([0.0, 1e-200, 2.0]))
 
 
-@known_bug("norm (and dist) over one element computes (|x|^p)^(1/p), inf or 0 where |x|^p over- or underflows "
-           "(PyTorch: |x|)")
-def test_known_bug_norm_of_one_element_overflows(torch):
+def test_norm_of_one_element_is_its_magnitude(torch):
     x = np.array([[1e200], [1e-200], [3.0]])
     with np.errstate(all="ignore"):
         for order in (2, 3):

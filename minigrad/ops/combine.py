@@ -380,6 +380,8 @@ def diff(x: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None, ap
                 raise ValueError(f"diff: {what} of shape {part.shape} must have the shape {x.shape} of the input "
                                  f"outside dim {axis}")
         parts.append(part)
+    if n == 0:
+        return x   # as PyTorch and NumPy: order 0 is the input itself, without prepend/append
     y = cat(parts, axis) if len(parts) > 1 else x
     before = (slice(None),) * axis
     for _ in range(n):

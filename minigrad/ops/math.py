@@ -244,8 +244,9 @@ class Binary(Function):
 def remainder(a: Any, b: Any) -> Tensor:
     """a - floor(a / b) * b: the result has the sign of ``b`` (Python's ``%``, torch.remainder)."""
     a, b = _pair(a, b, "remainder")
+    # d/db is -(a // b) with the floor division the forward used (7 // 0.1 is 69, not floor(7 / 0.1) = 70)
     return Binary("remainder", lambda xp, x, y: xp.remainder(x, y),
-                  lambda xp, gy, x, y, out: (gy, gy * -xp.floor(x / y)))(a, b)
+                  lambda xp, gy, x, y, out: (gy, gy * -xp.floor_divide(x, y)))(a, b)
 
 
 def fmod(a: Any, b: Any) -> Tensor:
@@ -262,8 +263,9 @@ def atan2(a: Any, b: Any) -> Tensor:
     b = _floating(b, "atan2") if isinstance(b, Tensor) else b
 
     def grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
-        r2 = x * x + y * y
-        return gy * (y / r2), gy * (-x / r2)
+        recip = 1 / (x * x + y * y)
+        recip = xp.where(xp.isinf(recip), recip.dtype.type(0), recip)   # at the origin (or where x² + y² underflows): 0
+        return gy * y * recip, gy * -x * recip
     return Binary("atan2", lambda xp, x, y: xp.arctan2(x, y), grads)(a, b)
 
 

@@ -262,9 +262,12 @@ class Quantile(Function):
         lines = xp.broadcast_to(ordered, out_shape[:-1] + (n,))
         low = xp.take_along_axis(lines, below, axis=-1)
         high = xp.take_along_axis(lines, above, axis=-1)
-        with backend.errstate(xp, invalid="ignore"):   # inf - inf in a line with infinities
-            # torch.lerp's two formulas (exact at either end)
-            y = xp.where(weight < 0.5, low + weight * (high - low), high - (high - low) * (1 - weight))
+        if self.interpolation in ("linear", "midpoint"):
+            with backend.errstate(xp, invalid="ignore"):   # inf - inf in a line with infinities
+                # torch.lerp's two formulas (exact at either end)
+                y = xp.where(weight < 0.5, low + weight * (high - low), high - (high - low) * (1 - weight))
+        else:
+            y = low   # lower/higher/nearest gather one value, as PyTorch (no inf + 0 · (inf - inf))
         positions = xp.broadcast_to(order, out_shape[:-1] + (n,))
         self.saved = (xp.take_along_axis(positions, below, axis=-1), xp.take_along_axis(positions, above, axis=-1),
                       weight)
@@ -281,7 +284,10 @@ class Quantile(Function):
         gx = xp.zeros((lines, n), dtype=gy.dtype)
         line = xp.broadcast_to(xp.arange(lines).reshape(1, lines), (below.shape[0], lines))
         g = gy[..., None]
-        for index, part in ((below, g * (1 - weight)), (above, g * weight)):
+        parts = ((below, g * (1 - weight)), (above, g * weight))
+        if self.interpolation not in ("linear", "midpoint"):
+            parts = ((below, g),)   # all of it to the one value gathered (an inf gy gives no inf · 0)
+        for index, part in parts:
             backend.scatter_add(xp, gx, (line, index.reshape(-1, lines)), part.reshape(-1, lines))
         return gx.reshape(self.in_shape), None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 from .. import backend
@@ -179,6 +180,8 @@ class Norm(Function):
             y = abs_x.min(axis=axis, keepdims=True)
         elif p == 0:
             y = (abs_x != 0).sum(axis=axis, keepdims=True).astype(x.dtype)
+        elif (x.size if axis is None else math.prod(x.shape[a] for a in axis)) == 1:
+            y = abs_x   # one element per norm: |x|, as PyTorch (no |x|^p over- or underflowing)
         elif p == 1:
             y = abs_x.sum(axis=axis, keepdims=True)
         elif p == 2:

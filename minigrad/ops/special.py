@@ -76,12 +76,31 @@ def _sinc(xp: Any, x: Any) -> Any:
     return xp.where(x == 0, x.dtype.type(1), xp.sin(scaled) / scaled)
 
 
-def _sinc_derivative(xp: Any, x: Any, y: Any) -> Any:
-    scaled = x * _math.pi
-    return xp.where(x == 0, x.dtype.type(0), (scaled * xp.cos(scaled) - xp.sin(scaled)) / (scaled * x))
+class Sinc(Function):
+    """sin(πx) / (πx), 1 at 0. The gradient is PyTorch's: 0 at x = 0 whatever arrives from above (selected,
+    not multiplied), and -π²x/3 (the series) where |x| is so small that (πx)·x would underflow to 0/0."""
+
+    name = "sinc"
+
+    def forward(self, x: Any) -> Any:
+        with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
+            y = self.xp.asarray(_sinc(self.xp, x))
+        self.saved = (x,)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        xp = self.xp
+        scaled = x * _math.pi
+        with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+            slope = (scaled * xp.cos(scaled) - xp.sin(scaled)) / (scaled * x)
+            slope = xp.where(xp.abs(x) < 1e-5, x * (-_math.pi ** 2 / 3), slope)
+            return xp.where(x == 0, gy.dtype.type(0), gy * slope.astype(gy.dtype, copy=False))
 
 
-sinc = _unary("sinc", _sinc, _sinc_derivative, "sin(πx) / (πx), 1 at 0 (the normalised sinc).")
+def sinc(x: Tensor) -> Tensor:
+    """sin(πx) / (πx), 1 at 0 (the normalised sinc)."""
+    return Sinc()(_floating(x, "sinc"))
 
 
 def deg2rad(x: Tensor) -> Tensor:
@@ -133,7 +152,8 @@ class Logit(Function):
         (x,) = self.saved
         xp, eps = self.xp, self.eps
         with backend.errstate(xp, divide="ignore", invalid="ignore"):
-            slope = gy / (x * (1 - x))
+            # x == 0 (also -0.0): gy · inf, as PyTorch, not gy / -0
+            slope = xp.where(x == 0, gy * x.dtype.type("inf"), gy / (x * (1 - x)))
         if eps is None:   # outside [0, 1] the log is NaN, and so is the gradient
             return xp.where((x < 0) | (x > 1), gy.dtype.type("nan"), slope)
         return xp.where((x < eps) | (x > 1 - eps), gy.dtype.type(0), slope)   # clamped: flat
