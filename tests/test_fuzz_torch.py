@@ -37,7 +37,8 @@ itself (its vector and scalar loops, cdist against vector_norm) or raises, or wh
 group the same products otherwise (so overflow and inf - inf land elsewhere), the op is not applied to
 those inputs: each such domain has its one-line reason at the op in torch_program_ops.py. The bugs
 the fuzz found in minigrad (seven, in this session's new ops and in remainder/atan2/norm) are fixed;
-a test below reproduces each.
+a test below reproduces each. (One of them, logit's gradient at -0.0, is PyTorch's scalar loop's;
+its vector loop gives the opposite sign, so the fuzz leaves -0.0 out of logit.)
 
 CI runs ``PROGRAMS`` programs (about 15 s on one core); ``pytest --soak tests/test_fuzz_torch.py``
 runs ``SOAK_PROGRAMS``.
@@ -159,6 +160,24 @@ def test_deviation_dist_with_p_0_has_no_backward_in_pytorch(torch):
         torch.dist(x, y, 0).backward()
     torch.linalg.vector_norm(x - y, 0).backward()                # no gradient (or zeros): the reference
     assert all(t.grad is None or not t.grad.any() for t in (x, y))
+
+
+def test_pytorch_logit_gradient_at_negative_zero_and_nan_depends_on_its_loop(torch):
+    """Why the fuzz applies logit to no -0.0 (and, with eps, no NaN): PyTorch's vector loop (x[0] of 65) and
+    its scalar loop (x[64], the tail) give different gradients there. minigrad gives the scalar loop's."""
+    def ends(value: float, eps: Any) -> list:
+        x = torch.full((65,), 0.5, dtype=torch.float64)
+        x[0] = x[64] = value
+        x.requires_grad_()
+        torch.logit(x, eps).backward(torch.ones(65, dtype=torch.float64))
+        return [x.grad[0].item(), x.grad[64].item()]
+
+    assert ends(-0.0, None) == [-INF, INF]
+    vector, scalar = ends(NAN, 0.25)
+    assert vector == 0.0 and np.isnan(scalar)
+    ours = mg.tensor([-0.0, 0.5], requires_grad=True)
+    mg.logit(ours).backward(mg.tensor([1.0, 1.0]))
+    assert ours.grad.numpy()[0] == INF
 
 
 def test_references_are_pytorch_ops_away_from_their_one_rule(torch):
