@@ -266,10 +266,11 @@ from . import legacy as _legacy  # noqa: E402
 from . import settings as _settings  # noqa: E402
 from .ops import arrange as _arrange  # noqa: E402
 from .ops import bitwise as _bitwise  # noqa: E402
+from .ops import grids as _grids  # noqa: E402
 from .ops import pointwise as _pointwise  # noqa: E402
 from .ops import statistics as _statistics  # noqa: E402
 
-for _module in (_pointwise, _arrange, _statistics, _bitwise, _dtypes, _legacy, _settings):
+for _module in (_pointwise, _arrange, _statistics, _bitwise, _grids, _dtypes, _legacy, _settings):
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
     __all__ += _module.__all__
 
@@ -284,3 +285,47 @@ from .ops.gamma import gammaincc as igammac  # noqa: E402
 from .ops.special_functions import erfinv, i0  # noqa: E402
 
 __all__ += ["binomial", "digamma", "erfinv", "i0", "igamma", "igammac", "lgamma", "mvlgamma", "poisson", "polygamma"]
+
+# PyTorch's other top-level spellings of what exists under another name
+from .tensor import set_printoptions  # noqa: E402
+
+concatenate, absolute, asarray = cat, abs, as_tensor
+
+
+def _linalg_function(name: str) -> Any:
+    return getattr(importlib.import_module(".linalg", __name__), name)
+
+
+def det(A: Tensor) -> Tensor:  # noqa: N803 - PyTorch's argument name
+    """torch.det: ``mg.linalg.det``."""
+    return _linalg_function("det")(A)
+
+
+def slogdet(A: Tensor) -> Any:  # noqa: N803
+    """torch.slogdet: ``mg.linalg.slogdet`` (sign, logabsdet)."""
+    return _linalg_function("slogdet")(A)
+
+
+def logdet(A: Tensor) -> Tensor:  # noqa: N803
+    """log(det(A)): NaN for a negative determinant, -inf for a zero one (torch.logdet)."""
+    sign, logabsdet = _linalg_function("slogdet")(A)
+    return where(sign < 0, _math.nan, logabsdet)   # (the builtin float is shadowed here by mg.float)
+
+
+def inverse(A: Tensor) -> Tensor:  # noqa: N803
+    """torch.inverse: ``mg.linalg.inv``."""
+    return _linalg_function("inv")(A)
+
+
+def pinverse(A: Tensor, rcond: float = 1e-15) -> Tensor:  # noqa: N803
+    """torch.pinverse: ``mg.linalg.pinv`` with ``rtol=rcond``."""
+    return _linalg_function("pinv")(A, rtol=rcond)
+
+
+def matrix_exp(A: Tensor) -> Tensor:  # noqa: N803
+    """torch.matrix_exp: ``mg.linalg.matrix_exp``."""
+    return _linalg_function("matrix_exp")(A)
+
+
+__all__ += ["set_printoptions", "concatenate", "absolute", "asarray", "det", "slogdet", "logdet", "inverse",
+            "pinverse", "matrix_exp"]

@@ -190,9 +190,17 @@ def _scratch_folder(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(autouse=True)
 def _restore_global_state():
+    """Every process-wide setting a fuzzed call may change (set_default_dtype, set_printoptions …) put back."""
     yield
     mg.set_grad_enabled(True)
     mg.set_default_device("cpu")
+    mg.set_default_dtype(mg.float32)
+    mg.set_printoptions(profile="default")
+    mg.use_deterministic_algorithms(False)
+    limiter = mg.settings._threads[0]
+    if limiter is not None:   # set_num_threads: the BLAS pools as they were
+        limiter.restore_original_limits()
+        mg.settings._threads[0] = None
 
 
 # --- the fuzz tests -------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""Tensors PyTorch builds from index grids and spacings: ``logspace``, ``tril_indices``/``triu_indices``,
+``cartesian_prod``, ``block_diag``, ``trapezoid``, ``randint_like`` and ``scalar_tensor``.
+
+The ones of tensors (``cartesian_prod``, ``block_diag``, ``trapezoid``) are compositions of
+differentiable ops, so their gradients are those ops'.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+from .. import backend
+from ..constructors import randint, tensor
+from ..dtypes import get_default_dtype
+from ..tensor import Tensor, int64
+from ._util import count_arg, int_arg, number, one_axis, tensor_arg
+from .elementwise import add, mul
+from .join import cat, stack
+from .shape import getitem, reshape
+
+__all__ = ["block_diag", "cartesian_prod", "logspace", "randint_like", "scalar_tensor", "trapezoid", "trapz",
+           "tril_indices", "triu_indices"]
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` values base**t for t evenly spaced from ``start`` to ``end`` (torch.logspace): (steps,)."""
+    start, end, base = (float(number(v, "logspace", what)) for v, what in ((start, "start"), (end, "end"),
+                                                                           (base, "base")))
+    steps = count_arg(steps, "logspace", "steps")
+    values = numpy.power(base, numpy.linspace(start, end, steps))
+    return tensor(values, dtype=get_default_dtype() if dtype is None else dtype, device=device,
+                  requires_grad=requires_grad)
+
+
+def _triangle_indices(name: str, row: int, col: int, offset: int, upper: bool, dtype: Any, device: Any) -> Tensor:
+    row, col, offset = count_arg(row, name, "row"), count_arg(col, name, "col"), int_arg(offset, name, "offset")
+    rows, cols = numpy.indices((row, col))
+    keep = cols - rows >= offset if upper else cols - rows <= offset
+    pairs = numpy.stack([rows[keep], cols[keep]])   # row-major order, as PyTorch
+    return tensor(pairs, dtype=int64 if dtype is None else dtype, device=device)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """The (row, col) indices of the lower triangle of a (row, col) matrix, on and below diagonal ``offset``:
+    (2, N) int64, row by row (torch.tril_indices)."""
+    return _triangle_indices("tril_indices", row, col, offset, False, dtype, device)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """The (row, col) indices of the upper triangle, on and above diagonal ``offset``: (2, N) int64."""
+    return _triangle_indices("triu_indices", row, col, offset, True, dtype, device)
+
+
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """Every combination of one element from each 1-D tensor, in order: (Π len, k), or (len,) for one tensor."""
+    if not tensors:
+        raise TypeError("cartesian_prod: expected at least one tensor")
+    tensors = tuple(tensor_arg(t, "cartesian_prod") for t in tensors)
+    if any(t.ndim != 1 for t in tensors):
+        raise ValueError(f"cartesian_prod: expects 1-D tensors, got shapes {[t.shape for t in tensors]}")
+    if len(tensors) == 1:
+        return tensors[0]
+    sizes = [t.shape[0] for t in tensors]
+    columns = []
+    for i, t in enumerate(tensors):
+        picks = numpy.indices(sizes)[i].reshape(-1)
+        columns.append(getitem(t, backend.make_array(picks, numpy.int64, t.device)))
+    return stack(columns, 1)
+
+
+def block_diag(*tensors: Tensor) -> Tensor:
+    """The given matrices (0-d and 1-D tensors count as (1, 1) and (1, n)) down the diagonal of one matrix,
+    zeros elsewhere (torch.block_diag): (Σ rows, Σ cols)."""
+    blocks = []
+    for t in tensors:
+        t = tensor_arg(t, "block_diag")
+        if t.ndim > 2:
+            raise ValueError(f"block_diag: expects tensors of at most 2 dims, got shape {t.shape}")
+        blocks.append(reshape(t, (1, -1) if t.ndim == 1 else (1, 1) if t.ndim == 0 else t.shape))
+    if not blocks:
+        return tensor(numpy.zeros((1, 0)), dtype=get_default_dtype())
+    total = sum(b.shape[1] for b in blocks)
+    rows, before = [], 0
+    for b in blocks:
+        after = total - before - b.shape[1]
+        parts = [p for p in (b.new_zeros((b.shape[0], before)), b, b.new_zeros((b.shape[0], after))) if p.shape[1]]
+        rows.append(cat(parts, 1) if len(parts) > 1 else parts[0])
+        before += b.shape[1]
+    return cat(rows, 0)
+
+
+def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """The trapezoidal rule along ``dim``: Σ (y[i] + y[i+1]) / 2 · Δx, with sample points ``x`` (a tensor)
+    or a spacing ``dx`` (1 by default), as torch.trapezoid. y (…, n, …) → (…, …)."""
+    y = tensor_arg(y, "trapezoid")
+    if y.ndim == 0:
+        raise IndexError(f"trapezoid: dim {dim} is out of range for a 0-d tensor (PyTorch's IndexError)")
+    axis = one_axis(dim, y.ndim, "trapezoid")
+    n = y.shape[axis]
+    if n == 0:
+        return y.sum(dim=axis)
+    later = getitem(y, (slice(None),) * axis + (slice(1, None),))
+    earlier = getitem(y, (slice(None),) * axis + (slice(None, -1),))
+    pairs = add(later, earlier)
+    if isinstance(x, Tensor):
+        if dx is not None:
+            raise TypeError("trapezoid: give x or dx, not both")
+        spacing = x[1:] - x[:-1] if x.ndim == 1 else getitem(x, (slice(None),) * axis + (slice(1, None),)) - \
+            getitem(x, (slice(None),) * axis + (slice(None, -1),))
+        if x.ndim == 1:
+            spacing = reshape(spacing, (n - 1,) + (1,) * (y.ndim - axis - 1))
+        return mul(mul(pairs, spacing), 0.5).sum(dim=axis)
+    step = 1.0 if dx is None and x is None else float(number(x if dx is None else dx, "trapezoid", "dx"))
+    return mul(pairs.sum(dim=axis), step / 2)
+
+
+trapz = trapezoid
+
+
+def randint_like(x: Tensor, low: int = 0, high: Any = None, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """Integers in [low, high) with ``x``'s shape, dtype and device unless given (``randint_like(x, high)``
+    or ``randint_like(x, low, high)``)."""
+    x = tensor_arg(x, "randint_like")
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, x.shape, dtype=x.dtype if dtype is None else dtype,
+                   device=x.device if device is None else device)
+
+
+def scalar_tensor(value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor of ``value``, the default float dtype unless given (torch.scalar_tensor)."""
+    value = number(value, "scalar_tensor", "value")
+    if math.isnan(value) and dtype is not None and numpy.dtype(dtype).kind != "f":
+        raise ValueError("scalar_tensor: NaN does not fit an integer dtype")
+    return tensor(value, dtype=get_default_dtype() if dtype is None else dtype, device=device,
+                  requires_grad=requires_grad)
