@@ -9,7 +9,7 @@ import minigrad as mg
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, is_number, lazy_property, logits_to_probs, probs_to_logits
+from .utils import BinaryParameters, broadcast_all, is_number
 
 __all__ = ["Bernoulli"]
 
@@ -19,7 +19,7 @@ def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
     return logits.clamp(min=0) - logits * target + (-logits.abs()).exp().log1p()
 
 
-class Bernoulli(Distribution):
+class Bernoulli(BinaryParameters, Distribution):
     """1 with probability ``probs`` (or sigmoid(``logits``)), else 0; the batch shape is the parameter's.
 
     Give exactly one of ``probs`` (in [0, 1]) and ``logits``; the other is computed on first use.
@@ -45,20 +45,6 @@ class Bernoulli(Distribution):
         new = self._expanded(Bernoulli, batch_shape, _instance, ("probs", "logits"))
         new._param = new.probs if "probs" in self.__dict__ else new.logits
         return new
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        """log(p / (1 - p)): batch_shape."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        """P(1) = sigmoid(logits): batch_shape."""
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> mg.Size:
-        return self._param.size()
 
     @property
     def mean(self) -> Tensor:

@@ -11,7 +11,7 @@ from ..ops.gamma import binomial
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import BinaryParameters, broadcast_all
 
 __all__ = ["Binomial"]
 
@@ -21,7 +21,7 @@ def _clamp_by_zero(x: Tensor) -> Tensor:
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
-class Binomial(Distribution):
+class Binomial(BinaryParameters, Distribution):
     """P(k) = C(n, k) p^k (1-p)^(n-k) for k = 0 … n, elementwise over the broadcast shape of
     ``total_count`` (n) and ``probs`` (or ``logits``); give exactly one of probs and logits."""
 
@@ -50,18 +50,6 @@ class Binomial(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self) -> Any:
         return constraints.integer_interval(0, self.total_count)
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> mg.Size:
-        return self._param.size()
 
     @property
     def mean(self) -> Tensor:

@@ -9,12 +9,12 @@ import minigrad as mg
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, is_number, uniform
+from .utils import Located, broadcast_all, is_number, uniform
 
 __all__ = ["Laplace"]
 
 
-class Laplace(Distribution):
+class Laplace(Located, Distribution):
     """density exp(-|x - loc| / scale) / (2 scale), elementwise over the broadcast shape of ``loc`` and
     ``scale``; ``rsample`` is loc - scale · sign(u) · log(1 - |u|), u ~ U[eps - 1, 1)."""
 
@@ -28,14 +28,6 @@ class Laplace(Distribution):
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Laplace:
         return self._expanded(Laplace, batch_shape, _instance, ("loc", "scale"))
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def variance(self) -> Tensor:

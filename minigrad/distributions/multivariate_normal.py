@@ -10,7 +10,7 @@ import minigrad as mg
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import lazy_property, standard_normal
+from .utils import Located, lazy_property, standard_normal
 
 __all__ = ["MultivariateNormal"]
 
@@ -37,7 +37,7 @@ def _precision_to_scale_tril(precision: Tensor) -> Tensor:
     return mg.linalg.solve_triangular(inverse, identity, upper=False)
 
 
-class MultivariateNormal(Distribution):
+class MultivariateNormal(Located, Distribution):
     """N(loc, Σ) over vectors of length n: event_shape (n,), batch_shape the broadcast of loc's and the
     matrix's leading dims.
 
@@ -110,14 +110,6 @@ class MultivariateNormal(Distribution):
         identity = mg.eye(tril.shape[-1], dtype=tril.dtype, device=tril.device)
         inverse = mg.linalg.solve_triangular(tril, identity, upper=False)
         return (inverse.mT @ inverse).expand(self._matrix_shape())
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def variance(self) -> Tensor:

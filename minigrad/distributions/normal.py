@@ -11,12 +11,12 @@ from .. import special
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, is_number, standard_normal
+from .utils import Located, broadcast_all, is_number, standard_normal
 
 __all__ = ["Normal"]
 
 
-class Normal(Distribution):
+class Normal(Located, Distribution):
     """N(loc, scale²), elementwise over the broadcast shape of ``loc`` and ``scale`` (the batch shape).
 
     density: exp(-(x - loc)² / (2 scale²)) / (scale √(2π)); ``rsample`` is loc + scale · ε, ε ~ N(0, 1).
@@ -33,14 +33,6 @@ class Normal(Distribution):
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Normal:
         return self._expanded(Normal, batch_shape, _instance, ("loc", "scale"))
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def stddev(self) -> Tensor:

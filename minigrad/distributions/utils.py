@@ -90,3 +90,39 @@ def standard_normal(shape: tuple, like: Tensor) -> Tensor:
 def uniform(shape: tuple, like: Tensor) -> Tensor:
     """U[0, 1) samples of ``shape`` in ``like``'s dtype and on its device (the engine's generator)."""
     return mg.rand(*shape, dtype=like.dtype, device=like.device)
+
+
+class Located:
+    """For a distribution with a ``loc`` parameter (Normal, Laplace, MultivariateNormal): mean and mode are
+    ``loc``."""
+
+    loc: Any
+
+    @property
+    def mean(self) -> Any:
+        return self.loc
+
+    @property
+    def mode(self) -> Any:
+        return self.loc
+
+
+class BinaryParameters:
+    """For a distribution of successes (Bernoulli, Binomial): ``probs`` and ``logits`` of one success, each
+    computed from the other when first read; ``param_shape`` is the given one's."""
+
+    _param: Any
+
+    @lazy_property
+    def logits(self) -> Any:
+        """log(p / (1 - p)): batch_shape."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> Any:
+        """P(success) = sigmoid(logits): batch_shape."""
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self) -> Any:
+        return self._param.size()
