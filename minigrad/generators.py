@@ -61,10 +61,10 @@ def seed() -> int:
 
 def initial_seed() -> int:
     """The host generator's last seed (one drawn from the OS and kept, if none was set)."""
-    global _seed
+    global _seed, _host_generator
     if _seed is None:
         _seed = int(numpy.random.SeedSequence().entropy % (1 << 63))
-        globals()["_host_generator"] = numpy.random.default_rng(_seed)
+        _host_generator = numpy.random.default_rng(_seed)
     return _seed
 
 
