@@ -163,11 +163,12 @@ class PeekyDecoder(Decoder):
             return stepped(self, inputs, state, memory, teacher_forcing)
         (input_x, input_c), (out_h, out_c) = self._split_weights()
         gates = self._context_gates(memory, input_c) + self.embedding(inputs) @ input_x.T   # (T, B, G·H)
+        weight_hh_t = nn.cells.loop_weight(self.rnn.weight_hh_l0)   # W_hhᵀ, multiplied by at every step
         with mg.name_scope("rnn"), mg.name_scope("l0"):
             states, outputs = self._layer_state(state), []
             for t, gates_t in enumerate(mg.unbind(gates, 0)):
                 with mg.name_scope(f"t{t}"):
-                    states = self._step(gates_t, states)
+                    states = self._step(gates_t, states, weight_hh_t)
                 outputs.append(states[0])
         output = mg.stack(outputs, axis=0)                                   # (T, B, H)
         return self._context_logits(memory, out_c) + output @ out_h.T
@@ -177,7 +178,7 @@ class PeekyDecoder(Decoder):
         (input_x, input_c), (out_h, out_c) = self._split_weights()
         gates = self._context_gates(memory, input_c) + self.embedding(tokens) @ input_x.T
         with mg.name_scope("rnn"), mg.name_scope("l0"):
-            states = self._step(gates, self._layer_state(state))
+            states = self._step(gates, self._layer_state(state), self.rnn.weight_hh_l0.T)
         logits = self._context_logits(memory, out_c) + states[0] @ out_h.T
         new_state = tuple(s.expand_dims(0) for s in states)
         return logits, (new_state if len(new_state) == 2 else new_state[0]), None
@@ -209,13 +210,15 @@ class PeekyDecoder(Decoder):
         """The layer's (1, B, H) state(s) as the step functions take them: a tuple of (B, H)."""
         return tuple(s[0] for s in state) if isinstance(state, tuple) else (state[0],)
 
-    def _step(self, gates: mg.Tensor, states: tuple) -> tuple:
-        """One step of the layer's cell on precomputed input gates (B, G·H); tags h (and c) as the layer does."""
+    def _step(self, gates: mg.Tensor, states: tuple, weight_hh_t: Any) -> tuple:
+        """One step of the layer's cell on precomputed input gates (B, G·H); tags h (and c) as the layer does.
+
+        ``weight_hh_t``: W_hhᵀ, or ``nn.cells.loop_weight(W_hh)`` in a loop over time."""
         rnn = self.rnn
         if isinstance(rnn, nn.LSTM):
-            states = nn.cells.lstm_step(gates, *states, rnn.weight_hh_l0.T, None, fused=rnn.fused)
+            states = nn.cells.lstm_step(gates, *states, weight_hh_t, None, fused=rnn.fused)
         else:
-            states = (nn.cells.gru_step(gates, states[0], rnn.weight_hh_l0.T, rnn.bias_hh_l0, fused=rnn.fused),)
+            states = (nn.cells.gru_step(gates, states[0], weight_hh_t, rnn.bias_hh_l0, fused=rnn.fused),)
         for state, name in zip(states, "hc"):
             mg.tag(state, name)
         return states

@@ -24,12 +24,12 @@ from typing import Any
 import numpy
 
 import minigrad as mg
-from minigrad import Tensor, gru_gates, lstm_gates
+from minigrad import Tensor, gru_gates, lstm_gates, step_matmul
 
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RecurrentStateError", "gru_step", "lstm_step", "rnn_step"]
+__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RecurrentStateError", "gru_step", "loop_weight", "lstm_step", "rnn_step"]
 
 
 class RecurrentStateError(RuntimeError, TypeError, ValueError):
@@ -42,13 +42,32 @@ class RecurrentStateError(RuntimeError, TypeError, ValueError):
 
 # --- the cells' math ----------------------------------------------------------
 
+def loop_weight(weight: Tensor) -> tuple[Tensor, Tensor]:
+    """A weight W (m, k) prepared for a loop over time: (Wᵀ, Wᵀ copied row-major), each (k, m).
+
+    The step functions take it wherever they take a transposed weight, with the same values and
+    gradients; their product ``h @ Wᵀ`` then runs from the copy (``mg.step_matmul``), which
+    is faster on the CPU. The layers make one per loop, so the copy is paid once, not per step.
+    """
+    transposed = weight.T
+    return transposed, transposed.detach().contiguous()
+
+
+def _times(h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+    """``h @ Wᵀ`` for a transposed weight or a :func:`loop_weight` pair."""
+    if type(weight_t) is tuple:
+        return step_matmul(h, *weight_t)
+    return h @ weight_t
+
+
 def rnn_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
              nonlinearity: str = "tanh") -> Tensor:
     """h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh).
 
-    gates_x: (B, H) = x W_ihᵀ + b_ih; h: (B, H); weight_hh_t: (H, H) = W_hhᵀ; returns h': (B, H).
+    gates_x: (B, H) = x W_ihᵀ + b_ih; h: (B, H); weight_hh_t: (H, H) = W_hhᵀ (or ``loop_weight(W_hh)``,
+    as for every transposed weight of the step functions); returns h': (B, H).
     """
-    pre = gates_x + h @ weight_hh_t
+    pre = gates_x + _times(h, weight_hh_t)
     if bias_hh is not None:
         pre = pre + bias_hh
     return pre.tanh() if nonlinearity == "tanh" else pre.relu()
@@ -79,12 +98,12 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
     nonlinearities and the state update as one op (``mg.lstm_gates``; no peephole or coupled
     gates; the projection is an ordinary matmul after it).
     """
-    gates = gates_x + h @ weight_hh_t
+    gates = gates_x + _times(h, weight_hh_t)
     if bias_hh is not None:
         gates = gates + bias_hh
     if fused:
         h_new, c_new = lstm_gates(gates, c)
-        return (h_new if weight_hr_t is None else h_new @ weight_hr_t), c_new
+        return (h_new if weight_hr_t is None else _times(h_new, weight_hr_t)), c_new
     if coupled:
         f, g, o = gates.chunk(3, axis=-1)
     else:
@@ -103,7 +122,7 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
     o = o.sigmoid()
     h_new = o * c_new.tanh()
     if weight_hr_t is not None:      # projection: the hidden state is a linear map of the cell's output
-        h_new = h_new @ weight_hr_t
+        h_new = _times(h_new, weight_hr_t)
     return h_new, c_new
 
 
@@ -121,7 +140,7 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
     gates_x: (B, 3H); h: (B, H); weight_hh_t: (H, 3H). ``fused`` computes everything after the
     matmul as one op (``mg.gru_gates``).
     """
-    gates_h = h @ weight_hh_t
+    gates_h = _times(h, weight_hh_t)
     if bias_hh is not None:
         gates_h = gates_h + bias_hh
     if fused:

@@ -43,6 +43,7 @@ from .cells import (
     check_states,
     gate_shapes,
     gru_step,
+    loop_weight,
     lstm_options,
     lstm_step,
     peephole_shapes,
@@ -128,9 +129,15 @@ class _Recurrent(Module):
         """One time step: (gates_x (B, G·H), state tuple, weights) → new state tuple."""
         raise NotImplementedError
 
-    def _step_weights(self, k: int, suffix: str) -> tuple:
+    def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
         """(W_hhᵀ, the per-step hidden bias or None, …) for layer ``k`` and direction ``suffix``."""
-        return self._weight(f"weight_hh_l{k}{suffix}").T, None
+        return self._transposed(f"weight_hh_l{k}{suffix}", loop), None
+
+    def _transposed(self, name: str, loop: bool) -> Tensor | tuple:
+        """Parameter ``name`` transposed; for a loop of several steps a ``loop_weight`` pair, whose row-major
+        copy makes each step's product faster for the price of one copy."""
+        weight = self._weight(name)
+        return loop_weight(weight) if loop else weight.T
 
     def _input_bias(self, k: int, suffix: str) -> Tensor | None:
         """The bias added to the input projection: b_ih + b_hh (both act outside the step's nonlinearity)."""
@@ -263,7 +270,7 @@ class _Recurrent(Module):
         if bias is not None:
             gates_x = gates_x + bias
         gates_x = mg.unbind(gates_x.reshape(x.shape[0], x.shape[1], gates_x.shape[-1]), time_axis)
-        weights = self._step_weights(k, suffix)
+        weights = self._step_weights(k, suffix, active > 1)
 
         order = range(active - 1, -1, -1) if suffix else range(active)
         outputs: list[Any] = [None] * steps
@@ -403,14 +410,14 @@ class LSTM(_Recurrent):
                 for suffix in self._suffixes:
                     add_parameters(self, f"_l{k}{suffix}", peephole_shapes(hidden_size, coupled), device, dtype)
 
-    def _step_weights(self, k: int, suffix: str) -> tuple:
+    def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
         """(W_hhᵀ, W_hrᵀ or None, (w_ci, w_cf, w_co) or None) for layer ``k``, direction ``suffix``."""
         end = f"_l{k}{suffix}"
-        weight_hr_t = self._weight(f"weight_hr{end}").T if self.proj_size else None
+        weight_hr_t = self._transposed(f"weight_hr{end}", loop) if self.proj_size else None
         peepholes = None
         if self.peephole:                  # w_ci is None when coupled
             peepholes = tuple(self._parameters.get(f"{n}{end}") for n in ("weight_ci", "weight_cf", "weight_co"))
-        return self._weight(f"weight_hh{end}").T, weight_hr_t, peepholes
+        return self._transposed(f"weight_hh{end}", loop), weight_hr_t, peepholes
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
         weight_hh_t, weight_hr_t, peepholes = weights
@@ -443,9 +450,9 @@ class GRU(_Recurrent):
         # b_hn sits inside r * (h W_hnᵀ + b_hn), so b_hh stays in the step
         return self._weight(f"bias_ih_l{k}{suffix}") if self.bias else None
 
-    def _step_weights(self, k: int, suffix: str) -> tuple:
+    def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
         bias_hh = self._weight(f"bias_hh_l{k}{suffix}") if self.bias else None
-        return self._weight(f"weight_hh_l{k}{suffix}").T, bias_hh
+        return self._transposed(f"weight_hh_l{k}{suffix}", loop), bias_hh
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
         weight_hh_t, bias_hh = weights

@@ -94,3 +94,28 @@ def test_few_rows_times_transposed_weight_is_row_major_and_equal_to_torch(torch:
     y = h @ w.T
     assert y.numpy().flags.c_contiguous
     check_op(lambda h, w: h @ w.T, [h, w], torch, lambda h, w: h @ w.T)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 49])
+def test_step_matmul_is_h_times_the_transposed_weight_with_its_gradients(torch: Any, rows: int) -> None:
+    # the recurrent step's product runs from a row-major copy of Wᵀ; values and gradients are those of h @ W.T
+    h, w = leaf((rows, 5), 0), leaf((7, 5), 1)
+
+    def step(h: mg.Tensor, w: mg.Tensor) -> mg.Tensor:
+        transposed = w.T
+        return mg.step_matmul(h, transposed, transposed.detach().contiguous())
+
+    y = step(h, w)
+    assert y.numpy().flags.c_contiguous
+    np.testing.assert_array_equal(y.numpy(), h.numpy() @ np.ascontiguousarray(w.numpy().T))
+    check_op(step, [h, w], torch, lambda h, w: h @ w.T)
+    y.sum().backward()
+    assert w.grad.numpy().flags.c_contiguous   # W's gradient in W's layout, as for h @ W.T
+
+
+def test_step_matmul_refuses_mismatched_shapes_naming_them() -> None:
+    h, w = mg.randn(3, 5), mg.randn(7, 5)
+    with pytest.raises(ValueError, match=r"step_matmul: .*\(3, 5\), \(5, 7\), \(7, 5\)"):
+        mg.step_matmul(h, w.T, w)
+    with pytest.raises(ValueError, match=r"step_matmul: .*\(3, 4\)"):
+        mg.step_matmul(mg.randn(3, 4), w.T, w.T.contiguous())

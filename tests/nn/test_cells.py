@@ -148,3 +148,65 @@ def test_fused_cell_matches_primitive_ops(name: str) -> None:
         assert_close(b, a.numpy(), rtol=1e-5, atol=1e-6, what="gradient")
     fused_names = {node.name for node in walk(outs[1][0][0])}
     assert ("lstm_gates" if name == "LSTMCell" else "gru_gates") in fused_names
+
+
+
+# --- loop weights ----------------------------------------------------------------------------------
+
+def _step_cases() -> list:
+    """(name, step(gates_x, (h, c), weight_hh_t, weight_hr_t) → outputs, gates width G·H, state widths)."""
+    h_size, p_size = 4, 3
+    rng = np.random.default_rng(5)
+    bias = mg.tensor(rng.standard_normal(3 * h_size), requires_grad=True)
+    peepholes = tuple(mg.tensor(rng.standard_normal(h_size), requires_grad=True) for _ in range(3))
+    return [
+        ("rnn", lambda g, s, w, _: (nn.cells.rnn_step(g, s[0], w, None, "relu"),), h_size, (h_size,)),
+        ("lstm", lambda g, s, w, _: nn.cells.lstm_step(g, *s, w, None), 4 * h_size, (h_size, h_size)),
+        ("lstm_peephole_coupled", lambda g, s, w, _: nn.cells.lstm_step(g, *s, w, None, (None, *peepholes[1:]),
+                                                                        True), 3 * h_size, (h_size, h_size)),
+        ("lstm_fused", lambda g, s, w, _: nn.cells.lstm_step(g, *s, w, None, fused=True), 4 * h_size,
+         (h_size, h_size)),
+        ("lstm_projection", lambda g, s, w, r: nn.cells.lstm_step(g, *s, w, None, weight_hr_t=r), 4 * h_size,
+         (p_size, h_size)),
+        ("gru", lambda g, s, w, _: (nn.cells.gru_step(g, s[0], w, bias),), 3 * h_size, (h_size,)),
+        ("gru_fused", lambda g, s, w, _: (nn.cells.gru_step(g, s[0], w, bias, fused=True),), 3 * h_size,
+         (h_size,)),
+    ]
+
+
+@pytest.mark.parametrize("case", _step_cases(), ids=lambda case: case[0])
+def test_a_loop_weight_gives_the_transposed_weights_values_and_gradients(case: tuple) -> None:
+    # the layers pass loop_weight pairs for W_hhᵀ (and W_hrᵀ) in their loops: the same values and
+    # gradients, to the last bit, as plain transposes, over three steps of every cell variant
+    name, step, width, state_widths = case
+    rng = np.random.default_rng(0)
+    batch, rows = 3, state_widths[0]
+    gates_x = [mg.tensor(rng.standard_normal((batch, width)), requires_grad=True) for _ in range(3)]
+    weight = mg.tensor(rng.standard_normal((width, rows)), requires_grad=True)
+    projection = mg.tensor(rng.standard_normal((rows, state_widths[-1])), requires_grad=True)   # W_hr (P, H)
+    start = tuple(mg.tensor(rng.standard_normal((batch, n)), requires_grad=True) for n in state_widths)
+
+    def run(transpose: Any) -> list:
+        leaves = (*gates_x, weight, projection, *start)
+        for x in leaves:
+            x.grad = None
+        weight_t, projection_t = transpose(weight), transpose(projection)
+        state, outputs = start, []
+        for g in gates_x:
+            state = step(g, state, weight_t, projection_t)
+            outputs += state
+        sum(((o * (k + 1.5)) ** 2).sum() for k, o in enumerate(outputs)).backward()
+        return [o.numpy() for o in outputs] + [x.grad.numpy() for x in leaves if x.grad is not None]
+
+    expected, actual = run(lambda w: w.T), run(nn.cells.loop_weight)
+    assert len(actual) == len(expected) > 3
+    for a, b in zip(actual, expected):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_loop_weight_is_the_transposed_weight_and_a_row_major_copy() -> None:
+    weight = mg.randn(6, 4, requires_grad=True)
+    transposed, rows = nn.cells.loop_weight(weight)
+    assert transposed.shape == rows.shape == (4, 6)
+    np.testing.assert_array_equal(rows.numpy(), weight.numpy().T)
+    assert rows.numpy().flags.c_contiguous and not rows.requires_grad and transposed.requires_grad
