@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import statistics
 import sys
 import time
 from typing import Any, Iterable, Iterator
@@ -34,6 +35,7 @@ from minigrad import nn
 # (bench/RESULTS.md, "Examples"): at the examples' sizes (batch 16-128 × a few
 # hundred) one thread is as fast as two, and when the other core is busy two
 # threads waiting on each other make every matmul several times slower.
+# `--threads auto` (seq2seq's default, see ThreadTuner) measures it instead.
 BLAS_THREADS = 1
 
 
@@ -42,6 +44,11 @@ BLAS_THREADS = 1
 def positive_int(text: str) -> int:
     """An int ≥ 1 (epochs, batch size, hidden size, steps ...)."""
     return _checked_int(text, 1)
+
+
+def thread_count(text: str) -> int | str:
+    """``--threads``: a positive int, or ``auto`` (a :class:`ThreadTuner` picks by timing the training steps)."""
+    return "auto" if text == "auto" else positive_int(text)
 
 
 def nonnegative_int(text: str) -> int:
@@ -144,7 +151,8 @@ def read_text(parser: argparse.ArgumentParser, path: str) -> str:
         raise   # parser.error exits; this line only tells type checkers so
 
 
-def parser(name: str, description: str | None, epochs: int | None, seed: int = 0) -> argparse.ArgumentParser:
+def parser(name: str, description: str | None, epochs: int | None, seed: int = 0,
+           tuned_threads: bool = False) -> argparse.ArgumentParser:
     """An argument parser with the options every example has.
 
     ``--device``, ``--seed``, ``--epochs``, ``--threads``, ``--out`` (default
@@ -152,6 +160,8 @@ def parser(name: str, description: str | None, epochs: int | None, seed: int = 0
     ``description`` (the module docstring) is the help text. ``--epochs`` must
     be positive, unless its default is 0 (then 0 is allowed: "skip training");
     ``epochs=None`` leaves it out, for a program that does not train in epochs.
+    ``tuned_threads``: the program times its steps with a :class:`ThreadTuner`, so
+    ``--threads`` also takes ``auto``, its default.
     """
     text = (description or "").strip().split("\n\n")[0]
     result = argparse.ArgumentParser(
@@ -164,8 +174,13 @@ def parser(name: str, description: str | None, epochs: int | None, seed: int = 0
     if epochs is not None:
         result.add_argument("--epochs", type=positive_int if epochs > 0 else nonnegative_int, default=epochs,
                             help="passes over the training data")
-    result.add_argument("--threads", type=positive_int, default=BLAS_THREADS,
-                        help="BLAS threads for NumPy's matrix products (see BLAS_THREADS)")
+    if tuned_threads:
+        result.add_argument("--threads", type=thread_count, default="auto",
+                            help="BLAS threads for NumPy's matrix products, or auto: the count that trains "
+                                 "fastest, timed as it trains (see ThreadTuner)")
+    else:
+        result.add_argument("--threads", type=positive_int, default=BLAS_THREADS,
+                            help="BLAS threads for NumPy's matrix products (see BLAS_THREADS)")
     result.add_argument("--out", default=os.path.join("runs", name),
                         help="folder for the checkpoint, pictures and summary.json")
     result.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -177,7 +192,8 @@ def setup(args: argparse.Namespace) -> str:
 
     ``--device`` was already checked by its argparse type.
     """
-    limit_blas_threads(args.threads)
+    if args.threads != "auto":   # else a ThreadTuner sets them step by step
+        limit_blas_threads(args.threads)
     mg.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     return str(args.device)
@@ -197,6 +213,102 @@ def limit_blas_threads(threads: int) -> None:
               "(pip install -e .[examples])", file=sys.stderr)
         return
     threadpool_limits(limits=threads, user_api="blas")
+
+
+class ThreadTuner:
+    """Times a training loop's steps to run them with the fastest BLAS thread count (``--threads auto``).
+
+    Whether two threads beat one for an example's matrix products depends on the machine and, on a
+    shared one, on the minute: on the 2-core CI VM two threads train the seq2seq demo ~1.3x faster
+    most of the time and ~1.1x slower while the other core is taken by someone else (bench/RESULTS.md).
+    So the choice is measured, and measured again: after ``warmup`` steps, a trial runs
+    ``trial`` steps with each candidate count, taking turns, and the count with the lowest median
+    time per unit of work (``work``: anything proportional to a step's cost, such as its tokens)
+    runs the next ``period`` steps; then the next trial. Candidates are 1, 2, 4 … up to the cores
+    this process may use; a given ``threads`` count (an int) fixes it and times nothing.
+
+    Usage::
+
+        tuner = common.ThreadTuner(args.threads)
+        for batch in batches:
+            with tuner(work=tokens_in(batch)):
+                ...   # forward, backward, optimizer step
+    """
+
+    def __init__(self, threads: int | str, period: int = 100, trial: int = 4, warmup: int = 20) -> None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if threads == "auto":
+            self.candidates = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= cores]
+        else:
+            self.candidates = [int(threads)]
+        self.period, self.trial, self.warmup = period, trial, warmup
+        self.steps_with = dict.fromkeys(self.candidates, 0)   # steps run with each count, for the summary
+        self._blas = None
+        self._current: int | None = None
+        self._step = 0
+        self._times: dict[int, list[float]] = {}
+        self._chosen = self.candidates[-1]
+        self._work = 1.0
+        self._start = 0.0
+
+    @property
+    def tuning(self) -> bool:
+        return len(self.candidates) > 1
+
+    def __call__(self, work: float = 1.0) -> ThreadTuner:
+        self._work = max(float(work), 1e-12)
+        self._use(self._count_for(self._step))
+        return self
+
+    def __enter__(self) -> ThreadTuner:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = time.perf_counter() - self._start
+        step, count = self._step, self._current
+        self._step += 1
+        self.steps_with[count] += 1
+        if not self.tuning or step < self.warmup:
+            return
+        cycle, trial_steps = self.trial * len(self.candidates) + self.period, self.trial * len(self.candidates)
+        position = (step - self.warmup) % cycle
+        if position < trial_steps:
+            self._times.setdefault(count, []).append(elapsed / self._work)
+            if position == trial_steps - 1:   # the trial's last step: choose, and start afresh next time
+                self._chosen = min(self._times, key=lambda n: statistics.median(self._times[n]))
+                self._times = {}
+
+    def _count_for(self, step: int) -> int:
+        """The count step ``step`` runs with: the largest while warming up, in turn during a trial, else the chosen."""
+        if not self.tuning:
+            return self.candidates[0]
+        if step < self.warmup:
+            return self._chosen
+        trial_steps = self.trial * len(self.candidates)
+        position = (step - self.warmup) % (trial_steps + self.period)
+        return self.candidates[position % len(self.candidates)] if position < trial_steps else self._chosen
+
+    def _use(self, count: int) -> None:
+        if count == self._current:
+            return
+        if self._blas is None:
+            try:
+                from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - only programs that run
+            except ImportError:  # pragma: no cover - threadpoolctl is in the examples extra
+                self.candidates, self.steps_with = [count], {count: 0}
+                self._current = count
+                return
+            self._blas = ThreadpoolController().select(user_api="blas")
+        self._blas.limit(limits=count)
+        self._current = count
+
+    def summary(self) -> str:
+        """E.g. ``"auto: 2 threads for 2,700 steps, 1 for 116"``, or ``"1"`` for a fixed count."""
+        if not self.tuning:
+            return str(self.candidates[0])
+        ranked = sorted(self.steps_with.items(), key=lambda item: -item[1])
+        return "auto: " + ", ".join(f"{n} thread{'s' if n > 1 else ''} for {k:,} steps" for n, k in ranked if k)
 
 
 def progress(iterable: Iterable, args: argparse.Namespace, **kwargs: Any) -> Any:

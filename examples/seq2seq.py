@@ -212,7 +212,7 @@ def plot_attention(model: Seq2Seq, data: TaskData, args: argparse.Namespace, dev
 # --- the program ------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.parser("seq2seq", __doc__, epochs=8)
+    parser = common.parser("seq2seq", __doc__, epochs=8, tuned_threads=True)
     add = parser.add_argument
     add("--task", choices=["addition", "dates", "reverse"], default="addition", help="the generated task")
     add("--pairs", type=common.positive_int, default=50_000, help="distinct (source, target) pairs to generate")
@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
     forward = training_forward(model, args)
     rng = np.random.default_rng(args.seed)
     stopwatch = common.Stopwatch()
+    threads = common.ThreadTuner(args.threads if device == "cpu" else 1)   # a GPU's products use no host BLAS
     history: list[float] = []
     accuracy = 0.0
     for epoch in range(1, args.epochs + 1):
@@ -289,13 +290,15 @@ def main(argv: list[str] | None = None) -> dict:
                 common.set_learning_rate(optimizer, args.lr, (epoch - 1 + i / len(batches)) / args.epochs,
                                          args.lr_schedule)
                 batch = make_batch(data.train, index, device, padding)
-                logits = forward(batch.source, batch.lengths, batch.inputs, args.teacher_forcing)
-                loss = sequence_loss(logits, batch.targets)
-                optimizer.zero_grad()
-                loss.backward()
-                if args.clip > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-                optimizer.step()
+                # a step's cost grows with its recurrent steps: source plus target length, times the batch
+                with threads(work=(batch.source.shape[0] + batch.inputs.shape[0]) * len(index)):
+                    logits = forward(batch.source, batch.lengths, batch.inputs, args.teacher_forcing)
+                    loss = sequence_loss(logits, batch.targets)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    if args.clip > 0:
+                        nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+                    optimizer.step()
                 # running loss and token accuracy for the bar
                 targets = batch.targets.numpy()
                 mask = targets != PAD_ID
@@ -314,6 +317,7 @@ def main(argv: list[str] | None = None) -> dict:
         for (source, target), guess in list(zip(data.val.text, guesses))[: args.examples]:
             common.log(f"    {'✓' if guess == target else '✗'} {source:>28} → {guess:<12} (want {target})")
 
+    common.log(f"BLAS threads: {threads.summary()}")
     checkpoint = common.save_checkpoint(model, args.out, "seq2seq", config={
         **vars(args), "source_vocab": data.source_vocab.tokens, "target_vocab": data.target_vocab.tokens})
     common.log(f"checkpoint: {checkpoint}")
@@ -328,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
         val_accuracy=accuracy, best_val_accuracy=max(history, default=0.0), accuracy_per_epoch=history,
         task=args.task, cell=args.cell, reverse_source=args.reverse_source, peeky=args.peeky, packed=args.packed,
         attention=args.attention, init=args.init, hidden_size=args.hidden_size, parameters=n_params,
-        checkpoint=checkpoint, graph=graph, attention_map=heat_map,
+        checkpoint=checkpoint, graph=graph, attention_map=heat_map, blas_threads=threads.summary(),
     )
 
 
