@@ -17,6 +17,9 @@ Each epoch prints the held-out exact-match accuracy and a few decoded
 examples. At the end the checkpoint (``nn.save``), the unrolled graph of one
 batch collapsed to time steps (``mg.viz``), and with --attention an attention
 heat map are written to --out; the last line of stdout is a JSON summary.
+BLAS threads default to ``--threads auto``: the training loop times its steps
+with each thread count in short trials and runs the fastest
+(``common.ThreadTuner``).
 """
 
 from __future__ import annotations
