@@ -31,7 +31,14 @@ class PackingError(ValueError, RuntimeError):
     these and ValueError for some; this is both."""
 
 
-class PackedSequence(NamedTuple):
+class _PackedSequenceFields(NamedTuple):
+    data: Tensor
+    batch_sizes: Tensor
+    sorted_indices: Tensor | None
+    unsorted_indices: Tensor | None
+
+
+class PackedSequence(_PackedSequenceFields):
     """A batch of sequences that keeps only their real steps (PyTorch's layout).
 
     * ``data``: (Σ lengths, *), the steps ordered by time, then by sorted sequence;
@@ -40,13 +47,24 @@ class PackedSequence(NamedTuple):
       batch came sorted, ``enforce_sorted=True``);
     * ``unsorted_indices``: (B,) int64, its inverse permutation (None likewise).
 
-    Build one with :func:`pack_padded_sequence` or :func:`pack_sequence`, not by hand.
+    Build one with :func:`pack_padded_sequence` or :func:`pack_sequence`. Built by hand, it takes
+    PyTorch's forms: ``PackedSequence(data, batch_sizes, sorted_indices)`` derives ``unsorted_indices``
+    (without it, unpacking would leave the batch in sorted order), and ``PackedSequence((data, batch_sizes))``.
     """
 
-    data: Tensor
-    batch_sizes: Tensor
-    sorted_indices: Tensor | None = None
-    unsorted_indices: Tensor | None = None
+    __slots__ = ()
+
+    def __new__(cls, data: Any, batch_sizes: Any = None, sorted_indices: Any = None,
+                unsorted_indices: Any = None) -> PackedSequence:
+        if batch_sizes is None:
+            if not (isinstance(data, (tuple, list)) and len(data) == 2):
+                raise TypeError("PackedSequence: give (data, batch_sizes), either as two arguments or as one pair, "
+                                f"got {type(data).__name__} and no batch_sizes")
+            data, batch_sizes = data
+        if unsorted_indices is None and sorted_indices is not None:
+            device = sorted_indices.device if isinstance(sorted_indices, Tensor) else "cpu"
+            unsorted_indices = _index_tensor(numpy.argsort(_host(sorted_indices), kind="stable"), device)
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     def to(self, *args: Any, **kwargs: Any) -> PackedSequence:
         """``data.to(...)``; the indices follow the data's device, ``batch_sizes`` stays on the CPU."""

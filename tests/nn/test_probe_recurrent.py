@@ -1,0 +1,81 @@
+"""Regression tests for differences from PyTorch 2.13 found by probing the recurrent stack
+(nn/utils/rnn.py, nn/recurrent.py, nn/cells.py), each checked against torch with the weights copied over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+from nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from tests.helpers import assert_close
+from tests.nn.recurrent_helpers import assert_same_param_grads, copy_weights, leaf, torch_leaf, weighted_sum
+
+RNG = np.random.default_rng(4321)
+
+
+def final_states(name: str, final: Any) -> list:
+    return list(final) if name == "LSTM" else [final]
+
+
+# --- PackedSequence built by hand -------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_packed_sequence_without_unsorted_indices_derives_them(torch, name: str) -> None:
+    """PackedSequence(data, batch_sizes, sorted_indices) (PyTorch's form) once kept unsorted_indices None,
+    so unpacking and the layers left the batch in sorted order: outputs and h_n silently permuted."""
+    from torch.nn.utils import rnn as trnn
+
+    lengths = [2, 5, 1, 4]
+    array = RNG.standard_normal((5, 4, 3))
+    tmodel = getattr(torch.nn, name)(3, 4, bidirectional=True).double()
+    model = getattr(nn, name)(3, 4, bidirectional=True, dtype=mg.float64)
+    copy_weights(model, tmodel)
+    x, tx = leaf(array, np.float64), torch_leaf(torch, array, np.float64)
+    packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+    tpacked = trnn.pack_padded_sequence(tx, lengths, enforce_sorted=False)
+    by_hand = PackedSequence(packed.data, packed.batch_sizes, packed.sorted_indices)
+    tby_hand = trnn.PackedSequence(tpacked.data, tpacked.batch_sizes, tpacked.sorted_indices)
+    np.testing.assert_array_equal(by_hand.unsorted_indices.numpy(), tby_hand.unsorted_indices.numpy())
+    assert by_hand.unsorted_indices.dtype == np.int64
+
+    padded, sizes = pad_packed_sequence(by_hand)
+    tpadded, tsizes = trnn.pad_packed_sequence(tby_hand)
+    assert_close(padded, tpadded, what="padded")
+    np.testing.assert_array_equal(sizes.numpy(), tsizes.numpy())
+
+    out, final = model(by_hand)
+    tout, tfinal = tmodel(tby_hand)
+    np.testing.assert_array_equal(out.unsorted_indices.numpy(), tout.unsorted_indices.numpy())
+    assert_close(out.data, tout.data, what="output")
+    for a, b in zip(final_states(name, final), final_states(name, tfinal)):
+        assert_close(a, b, what="h_n")
+    weighted_sum([out.data, *final_states(name, final)]).backward()
+    weighted_sum([tout.data, *final_states(name, tfinal)], torch).backward()
+    assert_close(x.grad, tx.grad, what="grad of x")
+    assert_same_param_grads(model, tmodel, np.float64)
+
+
+def test_packed_sequence_from_a_data_batch_sizes_pair(torch) -> None:
+    from torch.nn.utils import rnn as trnn
+
+    packed = pack_padded_sequence(mg.tensor(RNG.standard_normal((3, 2, 2))), [3, 1])
+    pair = PackedSequence((packed.data, packed.batch_sizes))
+    tpair = trnn.PackedSequence((torch.from_numpy(packed.data.numpy()), torch.tensor([2, 1, 1])))
+    assert pair.data is packed.data and pair.batch_sizes is packed.batch_sizes
+    assert pair.sorted_indices is None and pair.unsorted_indices is None
+    assert tpair.sorted_indices is None and tpair.unsorted_indices is None
+    with pytest.raises(TypeError, match="PackedSequence: give \\(data, batch_sizes\\)"):
+        PackedSequence(packed.data)
+
+
+def test_packed_sequence_still_copies_and_replaces() -> None:
+    import copy
+
+    packed = pack_padded_sequence(mg.tensor(RNG.standard_normal((3, 2, 2))), [1, 3], enforce_sorted=False)
+    for clone in (copy.deepcopy(packed), copy.copy(packed), packed._replace(data=packed.data * 2)):
+        assert isinstance(clone, PackedSequence)
+        np.testing.assert_array_equal(clone.unsorted_indices.numpy(), packed.unsorted_indices.numpy())
