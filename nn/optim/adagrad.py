@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterable
 
 import minigrad as mg
@@ -18,7 +19,9 @@ class Adagrad(Optimizer):
     At step t: g = grad + weight_decay·p; clr = lr / (1 + (t-1)·lr_decay);
     sum ← sum + g²; p ← p - clr · g / (√sum + eps).
     ``sum`` starts at ``initial_accumulator_value``; like PyTorch, the state of
-    every parameter exists from construction (``step`` 0).
+    every parameter exists from construction (``step`` 0). As in PyTorch, every
+    ``sum`` starts at the constructor's ``initial_accumulator_value`` (a parameter
+    group's own value is kept in the group but not used; a warning says so).
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
@@ -31,7 +34,17 @@ class Adagrad(Optimizer):
                                       maximize=maximize), check_finite=check_finite)
         for group in self.param_groups:
             for p in group["params"]:
-                self.state[p] = self._initial_state(p.data, group["initial_accumulator_value"])
+                self.state[p] = self._initial_state(p.data, self.defaults["initial_accumulator_value"])
+
+    def add_param_group(self, group: dict) -> None:
+        """As the base; warns when the group sets an ``initial_accumulator_value`` that PyTorch ignores."""
+        super().add_param_group(group)
+        value, default = self.param_groups[-1]["initial_accumulator_value"], self.defaults["initial_accumulator_value"]
+        if value != default:
+            warnings.warn(f"Adagrad: param_groups[{len(self.param_groups) - 1}] sets initial_accumulator_value="
+                          f"{value!r}, but as in PyTorch every sum starts at the constructor's "
+                          f"initial_accumulator_value={default!r}; the group's value is not used",
+                          UserWarning, stacklevel=2)
 
     @staticmethod
     def _initial_state(param: Any, initial_accumulator_value: float) -> dict:
@@ -42,8 +55,8 @@ class Adagrad(Optimizer):
 
     def _update(self, param: Any, grad: Any, state: dict, hyper: dict) -> None:
         xp = mg.array_module(param)
-        if not state:                      # a group added after construction
-            state.update(self._initial_state(param, hyper["initial_accumulator_value"]))
+        if not state:                      # a group added after construction (PyTorch: the constructor's value)
+            state.update(self._initial_state(param, self.defaults["initial_accumulator_value"]))
         step = state["step"] = state["step"] + 1
         g = -grad if hyper["maximize"] else grad
         if hyper["weight_decay"] != 0:
