@@ -29,7 +29,8 @@ from minigrad import Tensor, gru_gates, lstm_gates, step_matmul
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RecurrentStateError", "gru_step", "loop_weight", "lstm_step", "rnn_step"]
+__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RecurrentStateError", "gru_step", "loop_weight", "lstm_step", "rnn_step",
+           "torch_keywords"]
 
 
 class RecurrentStateError(RuntimeError, TypeError, ValueError):
@@ -184,6 +185,22 @@ def as_input(owner: str, x: Any) -> Tensor:
     return x
 
 
+def torch_keywords(owner: str, x: Any, state: Any, input: Any, hx: Any) -> tuple[Any, Any]:
+    """(x, state) from a forward's arguments, where PyTorch's keyword names ``input=`` and ``hx=`` may stand
+    for ``x`` and ``state``; naming one twice is a TypeError."""
+    if input is not None:
+        if x is not None:
+            raise TypeError(f"{owner}: got the input twice, positionally and as input=")
+        x = input
+    if hx is not None:
+        if state is not None:
+            raise TypeError(f"{owner}: got the state twice, as state= (or positionally) and as hx=")
+        state = hx
+    if x is None:
+        raise TypeError(f"{owner}: forward() missing the input (positional, or input=)")
+    return x, state
+
+
 def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) -> tuple:
     """``state`` (a Tensor, or a tuple of one Tensor per name of ``expected``) checked against the input ``x``.
 
@@ -313,7 +330,10 @@ class RNNCell(_Cell):
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = check_nonlinearity("RNNCell", nonlinearity)
 
-    def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor | None = None, state: Tensor | None = None, *, input: Tensor | None = None,
+                hx: Tensor | None = None) -> Tensor:
+        """x (B, I) or (I,), state h (B, H) or (H,) → h' (B, H) or (H,). PyTorch's ``input=``, ``hx=`` work too."""
+        x, state = torch_keywords("RNNCell", x, state, input, hx)
         x, (h,), unbatched = self._check(x, state, 1)
         h = mg.tag(rnn_step(self._gates_x(x), h, self.weight_hh.T, self.bias_hh, self.nonlinearity), "h")
         return h.squeeze(0) if unbatched else h
@@ -354,7 +374,10 @@ class LSTMCell(_Cell):
         if peephole:
             add_parameters(self, "", peephole_shapes(hidden_size, coupled), device, dtype)
 
-    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor | None = None, state: tuple[Tensor, Tensor] | None = None, *,
+                input: Tensor | None = None, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """x (B, I) or (I,), state (h, c) each (B, H) or (H,) → (h', c'). PyTorch's ``input=``, ``hx=`` work too."""
+        x, state = torch_keywords("LSTMCell", x, state, input, hx)
         x, (h, c), unbatched = self._check(x, state, 2)
         peepholes = (getattr(self, "weight_ci", None), self.weight_cf, self.weight_co) if self.peephole else None
         h, c = lstm_step(self._gates_x(x), h, c, self.weight_hh.T, self.bias_hh, peepholes, self.coupled,
@@ -384,7 +407,10 @@ class GRUCell(_Cell):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
         self.fused = bool(fused)
 
-    def forward(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor | None = None, state: Tensor | None = None, *, input: Tensor | None = None,
+                hx: Tensor | None = None) -> Tensor:
+        """x (B, I) or (I,), state h (B, H) or (H,) → h' (B, H) or (H,). PyTorch's ``input=``, ``hx=`` work too."""
+        x, state = torch_keywords("GRUCell", x, state, input, hx)
         x, (h,), unbatched = self._check(x, state, 1)
         h = mg.tag(gru_step(self._gates_x(x), h, self.weight_hh.T, self.bias_hh, self.fused), "h")
         return h.squeeze(0) if unbatched else h

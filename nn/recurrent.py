@@ -49,6 +49,7 @@ from .cells import (
     peephole_shapes,
     result_dtype,
     rnn_step,
+    torch_keywords,
 )
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence, pack_like, pad_packed_sequence
@@ -148,8 +149,9 @@ class _Recurrent(Module):
     def _weight(self, name: str) -> Parameter:
         return self._parameters[name]
 
-    def forward(self, x: Tensor | PackedSequence, state: State = None,
-                lengths: Any = None) -> tuple[Tensor | PackedSequence, State]:
+    def forward(self, x: Tensor | PackedSequence | None = None, state: State = None, lengths: Any = None, *,
+                input: Tensor | PackedSequence | None = None,
+                hx: State = None) -> tuple[Tensor | PackedSequence, State]:
         """Run over a sequence. x: (T, B, I), or (B, T, I) if ``batch_first``, or unbatched (T, I),
         or a :class:`~nn.utils.rnn.PackedSequence` (then the output is packed the same way).
 
@@ -159,6 +161,8 @@ class _Recurrent(Module):
         past a sequence's end are zero, its final state is the one at its last real step, and the
         reverse direction starts at its own end, as a packed sequence in PyTorch.
 
+        PyTorch's keyword names work too: ``input=`` for x, ``hx=`` for the state.
+
         Returns (output, h_n) or (output, (h_n, c_n)): output (T, B, D·H) ((B, T, D·H) if
         ``batch_first``; packed (Σ lengths, D·H) for a packed input), h_n and c_n
         (D·num_layers, B, H), in the input's batch order.
@@ -167,6 +171,7 @@ class _Recurrent(Module):
         ((T, B, D·P)); c0 and c_n keep H.
         """
         owner = type(self).__name__
+        x, state = torch_keywords(owner, x, state, input, hx)
         if isinstance(x, PackedSequence):
             if lengths is not None:
                 raise ValueError(f"{owner}: a PackedSequence carries its own lengths; do not pass lengths= too")

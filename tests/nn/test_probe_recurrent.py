@@ -79,3 +79,56 @@ def test_packed_sequence_still_copies_and_replaces() -> None:
     for clone in (copy.deepcopy(packed), copy.copy(packed), packed._replace(data=packed.data * 2)):
         assert isinstance(clone, PackedSequence)
         np.testing.assert_array_equal(clone.unsorted_indices.numpy(), packed.unsorted_indices.numpy())
+
+
+# --- PyTorch's keyword names: input=, hx= ---------------------------------------------------
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_layer_takes_torchs_input_and_hx_keywords(torch, name: str) -> None:
+    """``model(x, hx=h0)`` and ``model(input=x)`` (PyTorch's forward(input, hx=None)) raised TypeError."""
+    tmodel = getattr(torch.nn, name)(3, 4, num_layers=2).double()
+    model = getattr(nn, name)(3, 4, num_layers=2, dtype=mg.float64)
+    copy_weights(model, tmodel)
+    array = RNG.standard_normal((5, 2, 3))
+    states = [RNG.standard_normal((2, 2, 4)) for _ in range(2 if name == "LSTM" else 1)]
+    x, tx = leaf(array, np.float64), torch_leaf(torch, array, np.float64)
+    ours = [leaf(s, np.float64) for s in states]
+    theirs = [torch_leaf(torch, s, np.float64) for s in states]
+    state, tstate = (tuple(ours), tuple(theirs)) if name == "LSTM" else (ours[0], theirs[0])
+    out, final = model(input=x, hx=state)
+    tout, tfinal = tmodel(input=tx, hx=tstate)
+    assert_close(out, tout, what="output")
+    for a, b in zip(final_states(name, final), final_states(name, tfinal)):
+        assert_close(a, b, what="h_n")
+    weighted_sum([out, *final_states(name, final)]).backward()
+    weighted_sum([tout, *final_states(name, tfinal)], torch).backward()
+    assert_close(x.grad, tx.grad, what="grad of x")
+    for a, b in zip(ours, theirs):
+        assert_close(a.grad, b.grad, what="grad of the state")
+    assert_same_param_grads(model, tmodel, np.float64)
+    # the keywords mean the same as the positions
+    again, _ = model(x, hx=state)
+    np.testing.assert_array_equal(again.numpy(), out.numpy())
+    with pytest.raises(TypeError, match=f"{name}: got the state twice"):
+        model(x, state, hx=state)
+    with pytest.raises(TypeError, match=f"{name}: got the input twice"):
+        model(x, input=x)
+    with pytest.raises(TypeError, match=f"{name}: forward\\(\\) missing the input"):
+        model(hx=state)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cell_takes_torchs_input_and_hx_keywords(torch, name: str) -> None:
+    tcell = getattr(torch.nn, name)(3, 4).double()
+    cell = getattr(nn, name)(3, 4, dtype=mg.float64)
+    copy_weights(cell, tcell)
+    array = RNG.standard_normal((2, 3))
+    states = [RNG.standard_normal((2, 4)) for _ in range(2 if name == "LSTMCell" else 1)]
+    state = tuple(mg.tensor(s) for s in states) if name == "LSTMCell" else mg.tensor(states[0])
+    tstate = tuple(torch.tensor(s) for s in states) if name == "LSTMCell" else torch.tensor(states[0])
+    result = cell(input=mg.tensor(array), hx=state)
+    tresult = tcell(input=torch.tensor(array), hx=tstate)
+    for a, b in zip(result if name == "LSTMCell" else [result], tresult if name == "LSTMCell" else [tresult]):
+        assert_close(a, b, what=f"{name} output")
+    with pytest.raises(TypeError, match=f"{name}: got the state twice"):
+        cell(mg.tensor(array), state, hx=state)
