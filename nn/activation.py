@@ -38,11 +38,6 @@ class Tanh(_Elementwise):
         return x.tanh()
 
 
-class ReLU(_Elementwise):
-    """max(x, 0) elementwise, as a module for ``Sequential``."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
 
 
 class Sigmoid(_Elementwise):
@@ -123,6 +118,13 @@ class _WithInplace(_Elementwise):
 
     def extra_repr(self) -> str:
         return _inplace(self.inplace)[2:] if self.shows_inplace else ""
+
+
+class ReLU(_WithInplace):
+    """max(x, 0) elementwise, as a module for ``Sequential``; ``ReLU(inplace=True)`` (PyTorch's idiom) is
+    accepted and shown in the repr, and gives the same values as a new tensor."""
+
+    function = staticmethod(F.relu)
 
 
 class _Plain(_Elementwise):
