@@ -1,7 +1,7 @@
 """Margin, ranking, embedding and likelihood losses as ``torch.nn.functional``'s (re-exported by ``nn.functional``):
 ``gaussian_nll_loss``, ``poisson_nll_loss``, ``margin_ranking_loss``, ``hinge_embedding_loss``,
 ``soft_margin_loss``, ``multilabel_soft_margin_loss``, ``cosine_embedding_loss``, ``triplet_margin_loss``,
-``multi_margin_loss`` and ``multilabel_margin_loss``.
+``multi_margin_loss``, ``multilabel_margin_loss`` and ``triplet_margin_with_distance_loss``.
 
 Each is its formula in engine ops, in PyTorch's argument order (with its deprecated ``size_average``/``reduce``
 pair). Where PyTorch's kernel has a kink, the comparison in ``mg.where`` is the kernel's, so the gradient at
@@ -20,13 +20,15 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _floating, _number, _tensor
+from ._common_losses import pairwise_distance
 from ._flags import flag
 from ._reduction import check_reduction, checked_reduction, reduce_loss
 from ._targets import checked_indices, class_weights, index_array
 
 __all__ = ["cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
            "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
-           "soft_margin_loss", "triplet_margin_loss"]
+           "soft_margin_loss", "triplet_margin_loss",
+           "triplet_margin_with_distance_loss"]
 
 
 # --- shared pieces ----------------------------------------------------------------------------------
@@ -248,6 +250,33 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
         to_negative = mg.minimum(to_negative, distance(positive, negative))
     return reduce_loss(_clamp_min_zero(margin + distance(anchor, positive) - to_negative), reduction)
 
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function: Any = None, margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(a, p) - d(a, n)) for any ``distance_function`` d (default ``pairwise_distance``),
+    reduced; as ``torch.nn.functional.triplet_margin_with_distance_loss``.
+
+    anchor, positive, negative: the same number of dims, e.g. (N, D) → (N,) with the default distance.
+    ``swap``: d(a, n) becomes min(d(a, n), d(p, n)). margin > 0.
+    """
+    name = "triplet_margin_with_distance_loss"
+    check_reduction(reduction, name)
+    margin = _number(margin, name, "margin")
+    if margin <= 0:
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+    anchor = _tensor(anchor, name, "anchor")
+    positive, negative = _tensor(positive, name, "positive"), _tensor(negative, name, "negative")
+    _same_ndim(name, anchor=anchor, positive=positive, negative=negative)
+    if distance_function is None:
+        distance_function = pairwise_distance
+    elif not callable(distance_function):
+        raise TypeError(f"{name}: distance_function must be callable, got {type(distance_function).__name__}")
+    to_negative = distance_function(anchor, negative)
+    if flag(swap, name, "swap"):
+        to_negative = mg.minimum(to_negative, distance_function(positive, negative))
+    return reduce_loss(_clamp_min_zero(margin + distance_function(anchor, positive) - to_negative), reduction)
 
 def _class_rows(input: Tensor, name: str) -> tuple[Tensor, bool]:  # noqa: A002
     """(N, C) rows of a (N, C) or (C,) input (a 1-D input is one row), and whether it was 1-D."""

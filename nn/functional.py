@@ -85,6 +85,7 @@ from ._losses import (
     poisson_nll_loss,
     soft_margin_loss,
     triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from ._normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm
 from ._targets import TargetError, checked_indices
@@ -101,7 +102,8 @@ __all__ = [
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d",
     "max_pool2d", "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
-    "soft_margin_loss", "triplet_margin_loss", "celu_", "elu_", "hardtanh_", "leaky_relu_", "relu_", "selu_",
+    "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "celu_", "elu_", "hardtanh_",
+    "leaky_relu_", "relu_", "selu_",
     "threshold_", "alpha_dropout", "bilinear", "dropout1d", "gumbel_softmax", "pdist", "group_norm", "instance_norm",
 ]
 
@@ -109,14 +111,18 @@ __all__ = [
 # --- layers -------------------------------------------------------------------
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weightᵀ + bias. x: (*, in), weight: (out, in), bias: (out,) → (*, out)."""
+    """x @ weightᵀ + bias. x: (*, in), weight: (out, in), bias: (out,) → (*, out).
+
+    As PyTorch, a 1-D weight (in,) gives (*,): one output feature without its axis (x @ weight).
+    """
     x, weight = _tensor(x, "linear"), _tensor(weight, "linear", "weight")
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
-    if x.shape[-1:] != weight.shape[1:]:
+    if weight.ndim not in (1, 2):
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features) or 1-D (in_features,), "
+                         f"got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
-                         f"(last input dimension must be {weight.shape[1]})")
-    y = x @ weight.T
+                         f"(last input dimension must be {weight.shape[-1]})")
+    y = x @ (weight.T if weight.ndim == 2 else weight)
     return y if bias is None else y + bias
 
 

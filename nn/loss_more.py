@@ -1,7 +1,8 @@
 """Margin, ranking, embedding and likelihood losses as modules, as ``torch.nn``'s: ``GaussianNLLLoss``,
 ``PoissonNLLLoss``, ``MarginRankingLoss``, ``HingeEmbeddingLoss``, ``SoftMarginLoss``,
-``MultiLabelSoftMarginLoss``, ``CosineEmbeddingLoss``, ``TripletMarginLoss``, ``MultiMarginLoss`` and
-``MultiLabelMarginLoss``.
+``MultiLabelSoftMarginLoss``, ``CosineEmbeddingLoss``, ``TripletMarginLoss``, ``MultiMarginLoss``,
+``MultiLabelMarginLoss`` and ``TripletMarginWithDistanceLoss`` (not yet re-exported as ``nn.…``: import it from
+``nn.loss_more``).
 
 Each holds its options (constructor arguments in PyTorch's positional order, with its deprecated
 ``size_average``/``reduce`` pair) and calls the function of the same name in :mod:`nn.functional`; a class
@@ -15,10 +16,11 @@ from typing import Any
 from minigrad import Tensor
 
 from . import functional as F
-from .loss import _buffer, _Loss
+from .loss import PairwiseDistance, _buffer, _Loss
 
 __all__ = ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
-           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss"]
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
+           "TripletMarginWithDistanceLoss"]
 
 
 class GaussianNLLLoss(_Loss):
@@ -124,6 +126,24 @@ class TripletMarginLoss(_Loss):
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
                                      swap=self.swap, reduction=self.reduction)
 
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """max(0, margin + d(a, p) - d(a, n)) for a ``distance_function`` d (default: a :class:`PairwiseDistance`
+    submodule, as PyTorch's): ``loss(anchor, positive, negative)``; ``swap`` uses the closer of a and p to n."""
+
+    def __init__(self, *, distance_function: Any = None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean", device: Any = None, dtype: Any = None) -> None:
+        super().__init__(reduction, "TripletMarginWithDistanceLoss")
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}")
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        return F.triplet_margin_with_distance_loss(anchor, positive, negative,
+                                                   distance_function=self.distance_function, margin=self.margin,
+                                                   swap=self.swap, reduction=self.reduction)
 
 class MultiMarginLoss(_Loss):
     """Multi-class hinge loss Σ_{i ≠ y} max(0, margin - x_y + x_i)^p / C: input (N, C), target (N,) class
