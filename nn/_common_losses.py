@@ -171,13 +171,20 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     y = _same_shape_target(target, input, name)
     m = mg.maximum(-input, 0.0)
     softplus_neg = m + mg.log(mg.exp(-m) + mg.exp(-input - m))
+    dtype = numpy.result_type(input.dtype, y.dtype)
     if pos_weight is not None:
-        pw = _as_operand(pos_weight, input, name, "pos_weight")
+        pw = _weight_in(_as_operand(pos_weight, input, name, "pos_weight"), dtype)
         softplus_neg = (1 + (pw - 1) * y) * softplus_neg
     loss = (1 - y) * input + softplus_neg
     if weight is not None:
-        loss = loss * _as_operand(weight, input, name, "weight")
+        loss = loss * _weight_in(_as_operand(weight, input, name, "weight"), dtype)
     return reduce_loss(loss, reduction)
+
+
+def _weight_in(weight: Tensor, dtype: Any) -> Tensor:
+    """A binary cross-entropy's ``weight``/``pos_weight`` in the loss's dtype: as PyTorch's, a float64 weight
+    does not turn a float32 loss into float64 (its gradient, if it wants one, comes back in its own dtype)."""
+    return weight if weight.dtype == dtype else weight.astype(dtype)
 
 
 def _check_unit_interval(x: Tensor, name: str, what: str) -> None:
@@ -211,7 +218,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     loss = (target - 1) * mg.clip(mg.log1p(-x), min=-100.0) - target * mg.clip(_log(x), min=-100.0)
     slope = (x - target.detach()) / mg.clip(x * (1 - x), min=_BCE_EPSILON)
     if weight is not None:
-        weight = _as_operand(weight, input, name, "weight")
+        weight = _weight_in(_as_operand(weight, input, name, "weight"), input.dtype)
         if _broadcast_shape(weight, target, name) != target.shape:
             raise ValueError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's {input.shape}")
         loss, slope = weight * loss, weight * slope

@@ -1,0 +1,189 @@
+"""Regression tests for the differences from PyTorch that a probe of the losses and ``nn.functional`` found:
+values, gradients (float64 gradcheck) and dtypes against torch in float32 and float64."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import assert_close, gradcheck_case, same_as_torch
+
+import minigrad as mg
+import nn
+from nn.loss_more import TripletMarginWithDistanceLoss
+
+F = nn.functional
+RNG = np.random.default_rng(17)
+
+
+def normal(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape)
+
+
+def torch_and_ours(torch: Any, fn: Any, arrays: list, dtype: Any) -> tuple:
+    """``fn(lib, *tensors)`` on both libraries, float arrays in ``dtype`` and requiring grad; outputs and inputs."""
+    arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
+    ours = [mg.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    return fn(mg, *ours), fn(torch, *theirs), ours, theirs
+
+
+def check_both_dtypes(torch: Any, fn: Any, *arrays: np.ndarray) -> None:
+    """Values, dtypes and input gradients equal torch's in float32 and float64; gradcheck in float64."""
+    for dtype, tolerance in ((np.float32, 1e-5), (np.float64, 1e-10)):
+        out, peer, ours, theirs = torch_and_ours(torch, fn, list(arrays), dtype)
+        assert_close(out, peer, rtol=tolerance, atol=tolerance, what="forward")
+        assert out.dtype == peer.detach().numpy().dtype
+        weights = np.random.default_rng(3).standard_normal(out.shape).astype(out.dtype)
+        (out * mg.tensor(weights)).sum().backward()
+        (peer * torch.from_numpy(weights)).sum().backward()
+        for i, (x, t) in enumerate(zip(ours, theirs)):
+            if t.requires_grad:
+                assert_close(x.grad, t.grad, rtol=tolerance, atol=tolerance, what=f"grad of input {i}")
+    gradcheck_case(fn, list(arrays))
+
+
+def lib_nn(lib: Any) -> Any:
+    return nn if lib is mg else lib.nn
+
+
+def lib_f(lib: Any) -> Any:
+    return F if lib is mg else lib.nn.functional
+
+
+# --- nn.ReLU(inplace=True) -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,kwargs,text", [((), {}, "ReLU()"), ((True,), {}, "ReLU(inplace=True)"),
+                                              ((), {"inplace": True}, "ReLU(inplace=True)"),
+                                              ((False,), {}, "ReLU()")])
+def test_relu_module_takes_pytorchs_inplace_argument(torch: Any, args: tuple, kwargs: dict, text: str) -> None:
+    """``nn.ReLU(inplace=True)`` (PyTorch's common idiom) was refused; its repr is PyTorch's."""
+    module = nn.ReLU(*args, **kwargs)
+    assert repr(module) == repr(torch.nn.ReLU(*args, **kwargs)) == text
+    x = mg.tensor([-1.5, 0.0, 2.0], requires_grad=True)
+    y = module(x)
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(x.numpy(), [-1.5, 0.0, 2.0])   # the input is left as it was
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 1.0])
+
+
+# --- F.linear with a 1-D weight ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((2, 3, 4), (4,)), ((4,), (4,), ()), ((4,), (5, 4), (5,))])
+def test_linear_takes_a_one_dimensional_weight(torch: Any, shapes: tuple) -> None:
+    """F.linear(x (*, in), w (in,)) is x @ w of shape (*,), as PyTorch; it was refused."""
+    arrays = [normal(*shape) for shape in shapes]
+    check_both_dtypes(torch, lambda lib, *xs: lib_f(lib).linear(*xs), *arrays)
+
+
+def test_linear_still_names_the_shapes_it_refuses() -> None:
+    with pytest.raises(ValueError, match=r"linear: input of shape \(3, 4\) does not match weight of shape \(3,\)"):
+        F.linear(mg.randn(3, 4), mg.randn(3))
+    with pytest.raises(ValueError, match=r"linear: weight must be 2-D .* or 1-D .* got shape \(2, 3, 4\)"):
+        F.linear(mg.randn(3, 4), mg.randn(2, 3, 4))
+
+
+# --- binary cross-entropies: a float64 weight keeps a float32 loss float32 ----------------------------------------
+
+@pytest.mark.parametrize("options", ["weight", "pos_weight", "both"])
+def test_bce_with_logits_weights_take_the_losss_dtype(torch: Any, options: str) -> None:
+    """PyTorch computes in the input's dtype whatever the weights' dtype; minigrad promoted to float64."""
+    x, y, w = normal(4, 3).astype(np.float32), RNG.random((4, 3)).astype(np.float32), RNG.random(3) * 2
+    keywords = {"weight": w, "pos_weight": w[::-1].copy()} if options == "both" else {options: w}
+    for reduction in ("mean", "none"):
+        ours = F.binary_cross_entropy_with_logits(mg.tensor(x), mg.tensor(y), reduction=reduction,
+                                                  **{k: mg.tensor(v) for k, v in keywords.items()})
+        theirs = torch.nn.functional.binary_cross_entropy_with_logits(
+            torch.from_numpy(x), torch.from_numpy(y), reduction=reduction,
+            **{k: torch.from_numpy(v) for k, v in keywords.items()})
+        assert ours.dtype == np.float32
+        assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_bce_weight_takes_the_inputs_dtype(torch: Any) -> None:
+    x, y, w = RNG.uniform(0.05, 0.95, (4, 3)).astype(np.float32), RNG.random((4, 3)).astype(np.float32), RNG.random(3)
+    leaf = mg.tensor(x, requires_grad=True)
+    peer = torch.tensor(x, requires_grad=True)
+    ours = F.binary_cross_entropy(leaf, mg.tensor(y), weight=mg.tensor(w))
+    theirs = torch.nn.functional.binary_cross_entropy(peer, torch.from_numpy(y), weight=torch.from_numpy(w))
+    assert ours.dtype == np.float32
+    assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    ours.backward()
+    theirs.backward()
+    assert leaf.grad.dtype == np.float32
+    assert_close(leaf.grad, peer.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_bce_loss_modules_with_a_float64_weight_buffer_stay_float32(torch: Any) -> None:
+    x, y, w = normal(4, 3).astype(np.float32), RNG.random((4, 3)).astype(np.float32), RNG.random(3)
+    ours = nn.BCEWithLogitsLoss(mg.tensor(w), pos_weight=mg.tensor(w))(mg.tensor(x), mg.tensor(y))
+    theirs = torch.nn.BCEWithLogitsLoss(torch.from_numpy(w), pos_weight=torch.from_numpy(w))(
+        torch.from_numpy(x), torch.from_numpy(y))
+    assert ours.dtype == np.float32
+    assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_bce_with_logits_weight_gradients_keep_the_weights_dtype() -> None:
+    """Weights that require grad (PyTorch refuses them; minigrad differentiates) get gradients of their dtype."""
+    w = mg.tensor(RNG.random(3) + 0.5, requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(mg.tensor(normal(4, 3).astype(np.float32)),
+                                              mg.tensor(RNG.random((4, 3)).astype(np.float32)), weight=w,
+                                              pos_weight=w)
+    loss.backward()
+    assert w.grad.dtype == np.float64 and w.grad.shape == (3,)
+
+
+# --- triplet_margin_with_distance_loss and its module ------------------------------------------------------------
+
+def _cosine_distance(lib: Any) -> Any:
+    return lambda u, v: 1 - lib_f(lib).cosine_similarity(u, v, dim=-1)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("options", [{}, {"swap": True, "margin": 0.5}, {"distance": True},
+                                     {"distance": True, "swap": True}])
+@pytest.mark.parametrize("shape", [(5, 3), (3,)])
+def test_triplet_margin_with_distance_loss_as_pytorch(torch: Any, reduction: str, options: dict,
+                                                      shape: tuple) -> None:
+    """F.triplet_margin_with_distance_loss was missing."""
+    keywords = dict(options)
+
+    def fn(lib: Any, a: Any, p: Any, n: Any) -> Any:
+        extra = dict(keywords)
+        if extra.pop("distance", False):
+            extra["distance_function"] = _cosine_distance(lib)
+        return lib_f(lib).triplet_margin_with_distance_loss(a, p, n, reduction=reduction, **extra)
+
+    check_both_dtypes(torch, fn, normal(*shape), normal(*shape), normal(*shape))
+
+
+def test_triplet_margin_with_distance_loss_module_as_pytorch(torch: Any) -> None:
+    assert repr(TripletMarginWithDistanceLoss()) == repr(torch.nn.TripletMarginWithDistanceLoss())
+    assert TripletMarginWithDistanceLoss().state_dict() == {}
+
+    def fn(lib: Any, a: Any, p: Any, n: Any) -> Any:
+        module = TripletMarginWithDistanceLoss if lib is mg else lib.nn.TripletMarginWithDistanceLoss
+        return module(distance_function=_cosine_distance(lib), margin=2.0, swap=True, reduction="none")(a, p, n)
+
+    check_both_dtypes(torch, fn, normal(4, 3), normal(4, 3), normal(4, 3))
+    same_as_torch(torch, lambda lib, a, p, n: (TripletMarginWithDistanceLoss if lib is mg
+                                               else lib.nn.TripletMarginWithDistanceLoss)()(a, p, n),
+                  normal(4, 3), normal(4, 3), normal(4, 3))
+
+
+def test_triplet_margin_with_distance_loss_errors_name_it() -> None:
+    a = mg.randn(4, 3)
+    with pytest.raises(ValueError, match="triplet_margin_with_distance_loss: margin must be greater than 0"):
+        F.triplet_margin_with_distance_loss(a, a, a, margin=0.0)
+    with pytest.raises(ValueError, match=r"triplet_margin_with_distance_loss: .* anchor: \(4, 3\), positive: \(3,\)"):
+        F.triplet_margin_with_distance_loss(a, mg.randn(3), a)
+    with pytest.raises(ValueError, match="triplet_margin_with_distance_loss: reduction must be"):
+        F.triplet_margin_with_distance_loss(a, a, a, reduction="avg")
+    with pytest.raises(TypeError, match="distance_function must be callable"):
+        F.triplet_margin_with_distance_loss(a, a, a, distance_function=2)
+    with pytest.raises(ValueError, match="TripletMarginWithDistanceLoss: margin must be greater than 0"):
+        TripletMarginWithDistanceLoss(margin=-1.0)
+    with pytest.raises(TypeError):
+        TripletMarginWithDistanceLoss(None)   # keyword-only, as PyTorch's
