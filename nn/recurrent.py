@@ -59,6 +59,41 @@ __all__ = ["GRU", "LSTM", "RNN"]
 State = Any  # a Tensor (RNN, GRU) or a tuple (h, c) (LSTM)
 
 
+class _CompileSwitch:
+    """``layer.compile``, two things at once: the ``compile=`` option (a bool when read as one: replay each
+    loop over time) and, when called, ``Module.compile`` (PyTorch's ``model.compile()``), which a plain
+    bool attribute would hide ("'bool' object is not callable")."""
+
+    def __get__(self, layer: Any, owner: Any = None) -> Any:
+        return self if layer is None else _BoundCompile(layer)
+
+    def __set__(self, layer: Any, value: Any) -> None:
+        layer.__dict__["_compile_loops"] = bool(value)
+
+
+class _BoundCompile:
+    __slots__ = ("_layer",)
+
+    def __init__(self, layer: Module) -> None:
+        self._layer = layer
+
+    def __bool__(self) -> bool:
+        return self._layer.__dict__.get("_compile_loops", False)
+
+    def __eq__(self, other: Any) -> bool:
+        return bool(self) == other
+
+    def __hash__(self) -> int:
+        return hash(bool(self))
+
+    def __repr__(self) -> str:
+        return repr(bool(self))
+
+    def __call__(self, **kwargs: Any) -> None:
+        """``Module.compile(**kwargs)``: the whole module's calls through ``mg.compile``."""
+        Module.compile(self._layer, **kwargs)
+
+
 class _Recurrent(Module):
     """What RNN, LSTM and GRU share: parameters per layer and direction, the loop over time.
 
@@ -68,6 +103,7 @@ class _Recurrent(Module):
     """
 
     n_states = 1
+    compile = _CompileSwitch()
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
                  dropout: float, bidirectional: bool, gate_count: int, device: Any, dtype: Any,
@@ -242,7 +278,7 @@ class _Recurrent(Module):
             active, masks, shortest = x.shape[time_axis], None, 0
         else:
             active, masks, shortest = keep
-        if not self.compile:
+        if not self._compile_loops:
             return self._direction(x, time_axis, k, suffix, state, active, masks, shortest)
         compiled = self._compiled_directions.get((k, suffix))
         if compiled is None:
@@ -340,7 +376,7 @@ class _Recurrent(Module):
             text += f", dropout={self.dropout}"
         if self.bidirectional:
             text += ", bidirectional=True"
-        if self.compile:
+        if self._compile_loops:
             text += ", compile=True"
         return text
 

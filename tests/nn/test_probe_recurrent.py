@@ -132,3 +132,26 @@ def test_cell_takes_torchs_input_and_hx_keywords(torch, name: str) -> None:
         assert_close(a, b, what=f"{name} output")
     with pytest.raises(TypeError, match=f"{name}: got the state twice"):
         cell(mg.tensor(array), state, hx=state)
+
+
+# --- Module.compile() on a recurrent layer ----------------------------------------------------
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("loops", [False, True])
+def test_module_compile_is_callable_on_a_recurrent_layer(torch, name: str, loops: bool) -> None:
+    """``torch.nn.LSTM(...).compile()`` works; ours raised "'bool' object is not callable" because the
+    layer's ``compile=`` option, stored as a bool attribute, hid ``Module.compile``."""
+    tmodel = getattr(torch.nn, name)(3, 4).double()
+    model = getattr(nn, name)(3, 4, compile=loops, dtype=mg.float64)
+    assert bool(model.compile) is loops and model.compile == loops
+    assert ("compile=True" in repr(model)) is loops
+    copy_weights(model, tmodel)
+    model.compile()
+    array = RNG.standard_normal((5, 2, 3))
+    expected, _ = tmodel(torch.tensor(array))
+    for _ in range(2):                         # the capture, then a replay
+        out, _ = model(mg.tensor(array))
+        assert_close(out, expected, what=f"compiled {name}")
+    assert bool(model.compile) is loops        # the option is unchanged
+    model.compile = not loops
+    assert bool(model.compile) is (not loops)
