@@ -5,9 +5,10 @@
 outside the graph (``no_grad``), with arrays on the parameters' own device: the state
 (momentum buffers, moment estimates) lives beside each parameter and follows it when a
 module is moved with ``to()``.
-Parameters are given as an iterable of Tensors or as parameter groups (a list
-of dicts, each with ``"params"`` and any hyper-parameter to override for that
-group). A step is all-or-nothing (see :mod:`nn.optim.optimizer`).
+Parameters are given as an iterable of Tensors (or of ``(name, Tensor)`` pairs,
+as ``named_parameters()`` gives) or as parameter groups (a list of dicts, each
+with ``"params"`` and any hyper-parameter to override for that group). A step
+is all-or-nothing (see :mod:`nn.optim.optimizer`).
 
 ``state_dict()`` has PyTorch's layout: ``{"state": {index: {name: Tensor |
 number}}, "param_groups": [{..., "params": [index, …]}]}``, where indices count

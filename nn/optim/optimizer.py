@@ -34,7 +34,7 @@ __all__ = ["Optimizer"]
 
 # Keys PyTorch writes into its param groups that choose an implementation, not the result.
 # A PyTorch state dict converted with `.numpy()` loads with them dropped.
-_TORCH_IMPLEMENTATION_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable", "param_names"})
+_TORCH_IMPLEMENTATION_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable"})
 # A learning-rate scheduler records its settings in each group, as PyTorch's do: the starting lr, and
 # OneCycleLR's/CyclicLR's bounds (so an optimizer's state dict saved during such a schedule loads again).
 _SCHEDULER_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"})
@@ -67,7 +67,9 @@ def bump_version(p: mg.Tensor) -> None:
 class Optimizer:
     """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``.
 
-    ``params``: an iterable of Tensors, or of dicts (parameter groups) each with
+    ``params``: an iterable of Tensors (or of ``(name, Tensor)`` pairs, as
+    ``module.named_parameters()`` gives; the group then keeps the names as
+    ``"param_names"``, as PyTorch's), or of dicts (parameter groups) each with
     ``"params"`` and any hyper-parameter to override for that group.
     ``check_finite=True`` (keyword only; PyTorch has no such check) makes
     ``step()`` refuse a NaN or infinite gradient before anything changes.
@@ -113,6 +115,7 @@ class Optimizer:
         if isinstance(params, (set, frozenset)):
             raise TypeError(f"{self._name}: parameters must be an ordered sequence (a set has no stable order)")
         params = [params] if isinstance(params, mg.Tensor) else list(params)
+        params, names = self._named(params)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for i, p in enumerate(params):
             if not isinstance(p, mg.Tensor):
@@ -129,12 +132,35 @@ class Optimizer:
         if unknown:
             raise TypeError(f"{self._name}: unknown hyper-parameter(s) {unknown}; known: {sorted(self.defaults)}")
         full = {"params": params}
+        if names is not None:
+            full["param_names"] = names
         for key, value in self.defaults.items():
             full[key] = group.get(key, value)
         for key in _SCHEDULER_KEYS & group.keys():
             full[key] = group[key]
         self._hyper(full)
         self.param_groups.append(full)
+
+    def _named(self, params: list) -> tuple[list, list[str] | None]:
+        """(Tensors, names or None) from a group's entries: Tensors, or ``(name, Tensor)`` pairs as
+        ``module.named_parameters()`` gives them (PyTorch keeps the names in the group as ``param_names``)."""
+        pairs = [isinstance(p, tuple) for p in params]
+        if not any(pairs):
+            names = None
+        elif not all(pairs):
+            raise ValueError(f"{self._name}: all optimizer params should be with/without names. Some param names "
+                             f"are missing ({pairs.count(False)} of {len(params)} parameters have none)")
+        else:
+            for i, pair in enumerate(params):
+                if len(pair) != 2 or not isinstance(pair[0], str):
+                    raise TypeError(f"{self._name}: parameter {i} of a group is a tuple that is not a "
+                                    f"(name, Tensor) pair: {pair!r}")
+            names, params = [name for name, _ in params], [p for _, p in params]
+        if self.param_groups and (names is None) != ("param_names" not in self.param_groups[0]):
+            which = "with names" if names is not None else "without names"
+            raise ValueError(f"{self._name}: all optimizer param groups should be with/without names. "
+                             f"cannot add param group {which} to the optimizer")
+        return params, names
 
     def _checked_hyper(self, group: dict, where: str) -> dict:
         """:meth:`_hyper`, with ``where`` (which group, which call) added to the message of its error."""
@@ -159,7 +185,7 @@ class Optimizer:
 
         Raises ValueError (TypeError for a wrong kind of value) naming the optimizer and the value.
         """
-        hyper = {k: v for k, v in group.items() if k != "params"}
+        hyper = {k: v for k, v in group.items() if k != "params" and k != "param_names"}
         if "lr" in hyper:                  # (a user's subclass may have no lr)
             hyper["lr"] = self._checked_lr(hyper["lr"])
         for key, value in hyper.items():
@@ -323,7 +349,8 @@ class Optimizer:
                 state[index[id(p)]] = {k: snapshot(v) for k, v in entries.items()}
         groups = []
         for group in self.param_groups:
-            saved = {k: (mg.tensor(v) if isinstance(v, mg.Tensor) else v) for k, v in group.items() if k != "params"}
+            saved = {k: (mg.tensor(v) if isinstance(v, mg.Tensor) else list(v) if isinstance(v, list) else v)
+                     for k, v in group.items() if k != "params"}
             saved["params"] = [index[id(p)] for p in group["params"]]
             groups.append(saved)
         return {"state": state, "param_groups": groups}
@@ -394,6 +421,13 @@ class Optimizer:
         unknown = []
         for key, value in saved.items():
             if key == "params" or key in _TORCH_IMPLEMENTATION_KEYS:
+                continue
+            if key == "param_names":         # as PyTorch's: the saved names replace the group's
+                if (not isinstance(value, (list, tuple)) or len(value) != len(group["params"])
+                        or not all(isinstance(name, str) for name in value)):
+                    raise ValueError(f"{where}: param_names must be one name (a str) per parameter of the group "
+                                     f"({len(group['params'])}), got {value!r}")
+                values[key] = list(value)
                 continue
             if key == "decoupled_weight_decay":   # PyTorch's Adam flag: must mean what this class does
                 if bool(value) != bool(getattr(self, "decoupled", False)):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+import nn
 from nn import optim
 from tests.nn.test_optim import MLP, torch_twin  # the same small model and its PyTorch twin
-from tests.nn.test_optim_more import assert_same_parameters, step_ours, step_torch
+from tests.nn.test_optim_more import assert_same_parameters, converted_from_torch, step_ours, step_torch
 
 
 def run_both(torch, ours, theirs, model: MLP, twin, steps: int = 20) -> None:
@@ -51,3 +52,63 @@ def test_adagrad_added_group_starts_at_the_constructors_value(torch) -> None:
     theirs.add_param_group({"params": t_params[2:], "initial_accumulator_value": 0.1})
     run_both(torch, ours, theirs, model, twin, steps=10)
     assert_same_parameters(model, twin)
+
+
+# --- named parameters, as PyTorch 2.x takes them (named_parameters(), param_names in the groups) ---
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "NAdam"])
+def test_named_parameters_are_taken_and_names_kept_as_in_torch(torch, name) -> None:
+    """``optim.SGD(model.named_parameters())`` raised TypeError (a tuple is not a Tensor); PyTorch takes it."""
+    model = MLP()
+    twin = torch_twin(torch, model)
+    ours = getattr(optim, name)(model.named_parameters(), lr=0.01)
+    theirs = getattr(torch.optim, name)(twin.named_parameters(), lr=0.01)
+    run_both(torch, ours, theirs, model, twin)
+    assert_same_parameters(model, twin)
+    names = [n for n, _ in model.named_parameters()]
+    assert ours.param_groups[0]["param_names"] == names
+    assert ours.param_groups[0]["params"] == list(model.parameters())
+    assert ours.state_dict()["param_groups"][0]["param_names"] == names
+    assert theirs.state_dict()["param_groups"][0]["param_names"] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_named_parameter_groups_and_their_state_dicts_as_in_torch(torch, tmp_path) -> None:
+    model = MLP()
+    twin = torch_twin(torch, model)
+    named, t_named = list(model.named_parameters()), list(twin.named_parameters())
+    ours = optim.Adam([{"params": named[:2]}, {"params": named[2:], "lr": 0.003}], lr=0.01)
+    theirs = torch.optim.Adam([{"params": t_named[:2]}, {"params": t_named[2:], "lr": 0.003}], lr=0.01)
+    run_both(torch, ours, theirs, model, twin, steps=5)
+    assert_same_parameters(model, twin)
+    # PyTorch's state dict (its own names) loads; the saved names replace ours, as in PyTorch's load
+    again = optim.Adam([{"params": named[:2]}, {"params": named[2:], "lr": 0.5}], lr=0.5)
+    again.load_state_dict(converted_from_torch(theirs.state_dict()))
+    assert [g["param_names"] for g in again.param_groups] == [["0.weight", "0.bias"], ["2.weight", "2.bias"]]
+    run_both(torch, again, theirs, model, twin, steps=5)
+    assert_same_parameters(model, twin)
+    # ours through a file, into an optimizer built without names
+    nn.save(again.state_dict(), tmp_path / "adam.npz")
+    plain = optim.Adam([{"params": list(model.parameters())[:2]}, {"params": list(model.parameters())[2:]}])
+    plain.load_state_dict(nn.load(tmp_path / "adam.npz"))
+    assert plain.param_groups[1]["param_names"] == ["2.weight", "2.bias"]
+    run_both(torch, plain, theirs, model, twin, steps=5)
+    assert_same_parameters(model, twin)
+    bad = again.state_dict()
+    bad["param_groups"][0]["param_names"] = ["only one"]
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: param_groups\[0\]: param_names must be one name"):
+        again.load_state_dict(bad)
+
+
+def test_named_and_unnamed_parameters_do_not_mix_as_in_torch(torch) -> None:
+    model = MLP()
+    named = list(model.named_parameters())
+    with pytest.raises(ValueError, match=r"SGD: all optimizer params should be with/without names"):
+        optim.SGD([named[0], named[1][1]], lr=0.1)
+    ours = optim.SGD(named[:2], lr=0.1)
+    with pytest.raises(ValueError, match=r"SGD: all optimizer param groups should be with/without names"):
+        ours.add_param_group({"params": [p for _, p in named[2:]]})
+    with pytest.raises(TypeError, match=r"SGD: parameter 0 of a group is a tuple that is not a \(name, Tensor\)"):
+        optim.SGD([(1, named[0][1])], lr=0.1)
+    twin = torch_twin(torch, model)
+    with pytest.raises(ValueError, match="all optimizer params should be with/without names"):
+        torch.optim.SGD([next(twin.named_parameters()), next(twin.parameters())], lr=0.1)
