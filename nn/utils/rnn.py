@@ -94,8 +94,8 @@ class PackedSequence(_PackedSequenceFields):
 
 # --- index arithmetic on the host ---------------------------------------------------
 
-def _lengths_array(owner: str, lengths: Any, batch: int) -> numpy.ndarray:
-    """``lengths`` (list, array or integer Tensor) as a 1-D int64 NumPy array of ``batch`` values ≥ 1."""
+def _lengths_array(owner: str, lengths: Any, batch: int, minimum: int = 1) -> numpy.ndarray:
+    """``lengths`` (list, array or integer Tensor) as a 1-D int64 NumPy array of ``batch`` values ≥ ``minimum``."""
     if isinstance(lengths, Tensor):
         values = lengths.numpy()
     elif mg.is_array(lengths):
@@ -108,8 +108,9 @@ def _lengths_array(owner: str, lengths: Any, batch: int) -> numpy.ndarray:
     if values.ndim != 1 or values.shape[0] != batch:
         raise PackingError(f"{owner}: expected len(lengths) to be equal to batch_size ({batch}), "
                          f"got lengths of shape {values.shape}")
-    if batch and values.min() <= 0:
-        raise PackingError(f"{owner}: every length must be greater than 0, got {values.tolist()}")
+    if batch and values.min() < minimum:
+        bound = "greater than 0" if minimum == 1 else f"at least {minimum}"
+        raise PackingError(f"{owner}: every length must be {bound}, got {values.tolist()}")
     return values.astype(numpy.int64)
 
 
@@ -299,9 +300,9 @@ def pack_sequence(sequences: Any, enforce_sorted: bool = True) -> PackedSequence
 
 
 def unpad_sequence(padded_sequences: Tensor, lengths: Any, batch_first: bool = False) -> list[Tensor]:
-    """Undo :func:`pad_sequence`: the list of (L_i, *) sequences of a right-padded batch."""
+    """Undo :func:`pad_sequence`: the list of (L_i, *) sequences of a right-padded batch (a length may be 0)."""
     batch = padded_sequences.shape[0 if batch_first else 1]
-    values = _lengths_array("unpad_sequence", lengths, batch)
+    values = _lengths_array("unpad_sequence", lengths, batch, minimum=0)
     if batch_first:
         return [padded_sequences[b, :int(n)] for b, n in enumerate(values)]
     return [padded_sequences[:int(n), b] for b, n in enumerate(values)]

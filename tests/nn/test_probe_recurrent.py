@@ -155,3 +155,26 @@ def test_module_compile_is_callable_on_a_recurrent_layer(torch, name: str, loops
     assert bool(model.compile) is loops        # the option is unchanged
     model.compile = not loops
     assert bool(model.compile) is (not loops)
+
+
+# --- unpad_sequence -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_unpad_sequence_takes_a_zero_length(torch, batch_first: bool) -> None:
+    """PyTorch's unpad_sequence gives a (0, *) sequence for a length of 0; ours refused it."""
+    from torch.nn.utils import rnn as trnn
+
+    from nn.utils.rnn import unpad_sequence
+
+    array = RNG.standard_normal((3, 4, 2) if batch_first else (4, 3, 2))
+    lengths = [0, 4, 2]
+    padded = leaf(array, np.float64)
+    ours = unpad_sequence(padded, mg.tensor(lengths), batch_first=batch_first)
+    theirs = trnn.unpad_sequence(torch.tensor(array), torch.tensor(lengths), batch_first=batch_first)
+    assert [tuple(s.shape) for s in ours] == [tuple(s.shape) for s in theirs] == [(0, 2), (4, 2), (2, 2)]
+    for a, b in zip(ours, theirs):
+        assert_close(a, b, what="sequence")
+    sum((s * mg.tensor(np.ones(s.shape))).sum() for s in ours[1:]).backward()
+    assert padded.grad.numpy().sum() == 6 * 2
+    with pytest.raises(ValueError, match="unpad_sequence: every length must be at least 0"):
+        unpad_sequence(padded, [-1, 4, 2], batch_first=batch_first)
