@@ -47,10 +47,24 @@ def _requires_grad(value: Any) -> bool:
     return isinstance(value, Tensor) and value.requires_grad
 
 
+def _check_writable(x: Tensor, name: str) -> None:
+    """PyTorch's refusal of an in-place write where elements share memory (an ``expand``-ed tensor), and
+    of one into a read-only view (overlapping ``unfold`` windows), naming the op and the shape."""
+    data = x.data
+    if any(n > 1 and step == 0 for n, step in zip(data.shape, data.strides)):
+        raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor "
+                           f"(shape {x.shape}, an expanded view) refers to a single memory location. Please clone() "
+                           "the tensor before performing the operation.")
+    if not getattr(data.flags, "writeable", True):
+        raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) is a read-only view whose "
+                           "elements overlap in memory (overlapping unfold windows); clone() it first.")
+
+
 def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
     """Write ``compute(old value of x)`` into ``x``'s array and keep the object; record it when needed."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    _check_writable(x, name)
     record = is_grad_enabled() and (x.requires_grad or any(_requires_grad(o) for o in operands))
     current = x
     view = getattr(x, "_view", None) if record else None
@@ -92,12 +106,17 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
 
 
 def _repoint_views(base: Tensor) -> None:
-    """Tensors that are ``base[index]`` (same memory) now come from base's new node, as in PyTorch."""
-    for ref in getattr(base, "_views", None) or ():
-        view = ref()
-        if view is not None and getattr(view, "_view", None) is not None:
-            fresh = GetItem(view._view[1])(base)
-            view._node, view._index, view.requires_grad = fresh._node, fresh._index, fresh.requires_grad
+    """Tensors that are ``base[index]`` (same memory) now come from base's new node, as in PyTorch;
+    so do views of those views (``base[1:][0]``), at any depth."""
+    stack = [base]
+    while stack:
+        parent = stack.pop()
+        for ref in getattr(parent, "_views", None) or ():
+            view = ref()
+            if view is not None and getattr(view, "_view", None) is not None and view._view[0] is parent:
+                fresh = GetItem(view._view[1])(parent)
+                view._node, view._index, view.requires_grad = fresh._node, fresh._index, fresh.requires_grad
+                stack.append(view)
 
 
 def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:
@@ -284,6 +303,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     if not record:
         if isinstance(value, Tensor) and value.device != x.device:
             raise ValueError(f"setitem: value is on {value.device} but the tensor is on {x.device}")
+        if not getattr(x.data.flags, "writeable", True):
+            _check_writable(x[index], "setitem")   # PyTorch's error where the written part overlaps itself
+            raise NotImplementedError(f"setitem: writing into part of an expanded (read-only) tensor of shape "
+                                      f"{x.shape} is not supported; clone() it first")
         try:
             x.data[_index_arrays(index, backend.array_module(x.data))] = unwrap(value)
         except (IndexError, ValueError, TypeError) as error:

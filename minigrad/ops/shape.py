@@ -301,10 +301,61 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 
 def view(x: Tensor, *shape: Any) -> Tensor:
-    """PyTorch's ``view``: :func:`reshape` (a NumPy view of the data when the layout allows)."""
+    """PyTorch's ``view``: the same memory in a new shape (one size may be -1); as PyTorch, it raises
+    where the layout does not allow that (a transposed tensor flattened: use :func:`reshape`).
+
+    ``view(dtype)`` reinterprets the bytes (no gradient unless the dtype is the same); the last dim
+    scales by the ratio of the item sizes.
+    """
+    x = tensor_arg(x, "view")
+    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)) and type(shape[0]).__name__ != "Size":
+        return _view_dtype(x, backend.as_dtype(shape[0], "view"))
     op = Reshape(_sizes(shape, "view"))
     op.name = "view"
-    return op(tensor_arg(x, "view"))
+    out = op(x)
+    if out.data.size and not _viewable(x.shape, x.data.strides, out.shape):
+        raise RuntimeError(f"view: view size {out.shape} is not compatible with input tensor's size {x.shape} and "
+                           f"stride {tuple(s // x.data.itemsize for s in x.data.strides)} (at least one dimension "
+                           "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return out
+
+
+def _viewable(shape: tuple, strides: tuple, new_shape: tuple) -> bool:
+    """Whether memory of ``shape`` and ``strides`` can be read in ``new_shape`` without a copy (PyTorch's
+    ``computeStride``: each run of dims contiguous with one another must map onto whole new dims)."""
+    if not shape:
+        return True
+    new_dim = len(new_shape) - 1
+    chunk_stride, numel, new_numel = strides[-1], 1, 1
+    for d in range(len(shape) - 1, -1, -1):
+        numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != numel * chunk_stride):   # a run of dims ends
+            while new_dim >= 0 and (new_numel < numel or new_shape[new_dim] == 1):
+                new_numel *= new_shape[new_dim]
+                new_dim -= 1
+            if new_numel != numel:
+                return False
+            if d > 0:
+                chunk_stride, numel, new_numel = strides[d - 1], 1, 1
+    return new_dim == -1
+
+
+def _view_dtype(x: Tensor, dtype: Any) -> Tensor:
+    """``x.view(dtype)``: x's bytes read as ``dtype`` (torch's ``Tensor.view(dtype)``)."""
+    if dtype == x.dtype:
+        return view(x, x.shape)
+    data = x.data
+    if dtype.itemsize != data.itemsize and (data.ndim == 0 or data.strides[-1] != data.itemsize
+                                            or (data.shape[-1] * data.itemsize) % dtype.itemsize):
+        raise RuntimeError(f"view: cannot view a tensor of dtype {x.dtype} and shape {x.shape} as dtype {dtype}: "
+                           "the item sizes differ, so the last dim must have stride 1 and a size whose bytes "
+                           f"{dtype.itemsize} divides")
+    try:
+        reinterpreted = data.view(dtype)
+    except ValueError as error:
+        raise RuntimeError(f"view: cannot view a tensor of dtype {x.dtype} and shape {x.shape} as dtype {dtype} "
+                           f"({error})") from error
+    return Tensor._make(reinterpreted, False, None, 0)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:

@@ -83,3 +83,61 @@ def test_0d_tensor_index_is_a_view() -> None:
     x[mg.tensor(1)].add_(10)
     x[np.int64(0), mg.tensor(2)] = -1.0
     np.testing.assert_array_equal(x.numpy(), [[0, 1, -1], [13, 14, 15]])
+
+
+def test_view_of_a_view_follows_an_in_place_op_on_the_base(torch: Any) -> None:
+    """x[1:][0] saved before x.mul_(2): its gradient is that of the new values (it was half of it)."""
+    grads = []
+    for lib in (mg, torch):
+        leaf = lib.tensor(X34, requires_grad=True)
+        x = leaf * 1
+        w = x[1:][0]
+        x.mul_(2)
+        (w * w).sum().backward()
+        grads.append(leaf.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1])
+
+
+def test_in_place_on_a_view_of_a_view(torch: Any) -> None:
+    results = []
+    for lib in (mg, torch):
+        leaf = lib.tensor(X34, requires_grad=True)
+        x = leaf * 1
+        v = x[1:]
+        w = v[0]
+        w.mul_(5)
+        (x * x).sum().backward()
+        results.append((x.detach().numpy(), v.detach().numpy(), leaf.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs)
+
+
+def test_in_place_on_an_expanded_tensor_raises_naming_the_op() -> None:
+    x = mg.tensor([[1.0], [2.0]]).expand(2, 3)
+    with pytest.raises(RuntimeError, match=r"add_: .*more than one element.*\(2, 3\)"):
+        x.add_(1)
+    with pytest.raises(RuntimeError, match="setitem: .*more than one element"):
+        x[0] = 1.0
+    with pytest.raises(NotImplementedError, match=r"setitem: .*expanded.*\(2, 3\)"):
+        x[0, 0] = 1.0   # PyTorch writes one element here; minigrad's expanded arrays are read-only
+
+
+def test_view_refuses_a_layout_it_cannot_view(torch: Any) -> None:
+    x = mg.tensor(X34)
+    with pytest.raises(RuntimeError, match=r"view: .*\(12,\).*\(4, 3\).*reshape"):
+        x.t().view(12)
+    with pytest.raises(RuntimeError):
+        torch.tensor(X34).t().view(12)
+    v = x.t().view(4, 3, 1)   # a layout it can view: the same memory
+    v.add_(1)
+    np.testing.assert_array_equal(x.numpy(), X34 + 1)
+    np.testing.assert_array_equal(x[:, ::2].view(3, 2, 1).numpy(), X34[:, ::2, None] + 1)
+
+
+def test_view_dtype(torch: Any) -> None:
+    for dtype in ("int64", "float32", "int32", "float16"):
+        x = mg.tensor(X34).float() if dtype != "int64" else mg.tensor(X34)
+        ours = x.view(getattr(mg, dtype) if hasattr(mg, dtype) else dtype)
+        theirs = torch.from_numpy(x.numpy()).view(getattr(torch, dtype))
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert not ours.requires_grad
