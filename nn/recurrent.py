@@ -153,12 +153,24 @@ class _Recurrent(Module):
     @property
     def all_weights(self) -> list[list[Parameter]]:
         """The parameters of each layer and direction, in PyTorch's order."""
-        groups = []
-        for k in range(self.num_layers):
-            for suffix in self._suffixes:
-                names = [n for n, _ in self.named_parameters() if n.endswith(f"_l{k}{suffix}")]
-                groups.append([getattr(self, n) for n in names])
-        return groups
+        return [[getattr(self, n) for n in names] for names in self._all_weights]
+
+    @property
+    def _all_weights(self) -> list[list[str]]:
+        """The parameter names of each layer and direction, in PyTorch's order (PyTorch's attribute, which
+        weight-dropping code reads)."""
+        return [[n for n in self._parameters if self._parameters[n] is not None and n.endswith(f"_l{k}{suffix}")]
+                for k in range(self.num_layers) for suffix in self._suffixes]
+
+    @property
+    def _flat_weights_names(self) -> list[str]:
+        """:attr:`_all_weights` flattened (PyTorch's attribute)."""
+        return [n for names in self._all_weights for n in names]
+
+    @property
+    def _flat_weights(self) -> list[Parameter]:
+        """The parameters named by :attr:`_flat_weights_names` (PyTorch's attribute)."""
+        return [getattr(self, n) for n in self._flat_weights_names]
 
     # --- the loop over time ---
 
@@ -404,6 +416,11 @@ class RNN(_Recurrent):
                          device, dtype, compile)
         self.nonlinearity = nonlinearity
 
+    @property
+    def mode(self) -> str:
+        """PyTorch's name of the layer's kind: 'RNN_TANH' or 'RNN_RELU'."""
+        return f"RNN_{self.nonlinearity.upper()}"
+
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
         weight_hh_t, bias_hh = weights
         return (rnn_step(gates_x, state[0], weight_hh_t, bias_hh, self.nonlinearity),)
@@ -437,6 +454,7 @@ class LSTM(_Recurrent):
     """
 
     n_states = 2
+    mode = "LSTM"          # PyTorch's name of the layer's kind
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -477,6 +495,8 @@ class GRU(_Recurrent):
     each step's gates with one op; ``compile=True`` replays each direction's loop over time as one
     node (module docstring). ``proj_size`` is LSTM-only: a non-zero one raises ValueError, as in PyTorch.
     """
+
+    mode = "GRU"           # PyTorch's name of the layer's kind
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,

@@ -178,3 +178,22 @@ def test_unpad_sequence_takes_a_zero_length(torch, batch_first: bool) -> None:
     assert padded.grad.numpy().sum() == 6 * 2
     with pytest.raises(ValueError, match="unpad_sequence: every length must be at least 0"):
         unpad_sequence(padded, [-1, 4, 2], batch_first=batch_first)
+
+
+# --- PyTorch's attributes ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("RNN", {}), ("RNN", {"nonlinearity": "relu", "num_layers": 2}), ("GRU", {"bias": False, "bidirectional": True}),
+    ("LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 2}), ("LSTM", {"bias": False}),
+])
+def test_mode_and_weight_name_lists_are_torchs(torch, name: str, kwargs: dict) -> None:
+    """``mode``, ``_all_weights``, ``_flat_weights_names`` and ``_flat_weights`` (read by weight-dropping
+    code written for PyTorch) were missing."""
+    model, tmodel = getattr(nn, name)(3, 4, **kwargs), getattr(torch.nn, name)(3, 4, **kwargs)
+    assert model.mode == tmodel.mode
+    assert model._all_weights == tmodel._all_weights
+    assert model._flat_weights_names == tmodel._flat_weights_names
+    assert [p.shape for p in model._flat_weights] == [tuple(p.shape) for p in tmodel._flat_weights]
+    assert all(p is getattr(model, n) for p, n in zip(model._flat_weights, model._flat_weights_names))
+    assert [[tuple(p.shape) for p in group] for group in model.all_weights] == \
+        [[tuple(p.shape) for p in group] for group in tmodel.all_weights]
