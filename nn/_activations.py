@@ -14,6 +14,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _implicit_dim, _like_input, _number, _promoted, _tensor
+from ._flags import flag
 
 
 def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -> Tensor:
@@ -51,6 +52,22 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     x = _floating(input, "leaky_relu")
     return mg.where(x > 0, x, x * _number(negative_slope, "leaky_relu", "negative_slope"))
 
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,  # noqa: A002
+          inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU, as ``torch.nn.functional.rrelu``: x for x > 0, a·x otherwise. Training, each
+    element draws its own slope a ~ U(lower, upper) (from the engine's generator, x = 0 included) and its
+    gradient is that a; otherwise a = (lower + upper)/2, a leaky ReLU. lower <= upper. Any shape."""
+    name = "rrelu"
+    x = _floating(input, name)
+    lower, upper = _number(lower, name, "lower"), _number(upper, name, "upper")
+    if lower > upper:
+        raise ValueError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
+    if not flag(training, name, "training"):
+        return mg.where(x > 0, x, x * ((lower + upper) / 2))
+    slopes = mg.rand(*x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
+    return mg.where(x > 0, x, x * slopes)
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
              inplace: bool = False) -> Tensor:

@@ -1,8 +1,9 @@
-"""More of ``torch.nn.functional`` (re-exported by ``nn.functional``): ``bilinear``, ``pdist`` and
-``gumbel_softmax``, each composed of engine ops.
+"""More of ``torch.nn.functional`` (re-exported by ``nn.functional``): ``bilinear``, ``pdist``,
+``gumbel_softmax`` and the channel dropouts ``dropout2d``, ``dropout3d`` and ``feature_alpha_dropout``, each
+composed of engine ops.
 
-``gumbel_softmax`` draws its noise from the engine's generator on the input's device (``mg.manual_seed``),
-through ``mg.rand``, so a compiled function draws afresh on every call.
+``gumbel_softmax`` and the dropouts draw their noise from the engine's generator on the input's device
+(``mg.manual_seed``), through ``mg.rand``, so a compiled function draws afresh on every call.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _number, _tensor
+from ._dropout import _SELU_SATURATION, _inverted_dropout, _probability
 from ._flags import flag
 
-__all__ = ["bilinear", "gumbel_softmax", "pdist"]
+__all__ = ["bilinear", "dropout2d", "dropout3d", "feature_alpha_dropout", "gumbel_softmax", "pdist"]
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -99,3 +101,74 @@ def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: floa
         classes = mg.arange(logits.shape[axis], device=logits.device)
         one_hot = (classes.reshape([-1 if i == axis else 1 for i in range(logits.ndim)]) == choice)
     return one_hot.astype(logits.dtype) - soft.detach() + soft
+
+
+# --- channel dropout ---------------------------------------------------------------------------------------------
+
+def _channel_mask_shape(x: Tensor, name: str) -> tuple:
+    """(N, C, 1, …, 1): one draw per (sample, channel), as PyTorch's feature dropout."""
+    if x.ndim < 2:
+        raise ValueError(f"{name}: feature dropout requires at least 2 dimensions (N, C, *) in the input, "
+                         f"got shape {x.shape}")
+    return x.shape[:2] + (1,) * (x.ndim - 2)
+
+
+def _dimension_warning(name: str, ndim: int, expected: tuple, spatial: int) -> None:
+    if ndim not in expected:
+        warnings.warn(f"{name}: Received a {ndim}-D input to {name}, which is deprecated (as in PyTorch); it "
+                      f"drops channels of dim 1. {name} is for inputs with {spatial} spatial dimensions, a channel "
+                      f"dimension and an optional batch dimension ({expected[0]}-D or {expected[1]}-D)",
+                      stacklevel=3)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels of (N, C, H, W) with probability ``p`` and scale the rest by 1/(1 - p), as
+    ``torch.nn.functional.dropout2d``. A 3-D input is read as (N, C, L), with PyTorch's warning (PyTorch does
+    the same for now); other ranks warn too and drop along dim 1. The identity when not ``training``.
+    ``inplace=True`` gives the same values, as a new tensor."""
+    name = "dropout2d"
+    p, x = _probability(p, name), _tensor(input, name)
+    _dimension_warning(name, x.ndim, (3, 4), 2)
+    if x.ndim == 3:
+        warnings.warn(f"{name}: Received a 3D input to {name} and assuming that channel-wise 1D dropout behavior "
+                      "is desired - input is interpreted as shape (N, C, L), where C is the channel dim (as "
+                      "PyTorch); use dropout1d for that", stacklevel=2)
+    if not flag(training, name, "training") or p == 0 or x.numel() == 0:
+        return x
+    if p == 1:   # before the rank check, as PyTorch
+        return x * 0.0
+    return _inverted_dropout(x, p, _channel_mask_shape(x, name))
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels of (N, C, D, H, W) (or unbatched (C, D, H, W)) with probability ``p`` and scale the
+    rest by 1/(1 - p), as ``torch.nn.functional.dropout3d``. Other ranks warn, as PyTorch. The identity when
+    not ``training``. ``inplace=True`` gives the same values, as a new tensor."""
+    name = "dropout3d"
+    p, x = _probability(p, name), _tensor(input, name)
+    _dimension_warning(name, x.ndim, (4, 5), 3)
+    if not flag(training, name, "training") or p == 0 or x.numel() == 0:
+        return x
+    if p == 1:   # before the rank check, as PyTorch
+        return x * 0.0
+    if x.ndim == 5:
+        return _inverted_dropout(x, p, _channel_mask_shape(x, name))
+    batched = x.unsqueeze(0)   # any other rank is one sample, as PyTorch
+    return _inverted_dropout(batched, p, _channel_mask_shape(batched, name)).squeeze(0)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,  # noqa: A002
+                          inplace: bool = False) -> Tensor:
+    """Alpha dropout (see ``F.alpha_dropout``) of whole channels of (N, C, *): each (sample, channel) is set with
+    probability ``p`` to SELU's saturation, then a·x + b restores zero mean and unit variance; as
+    ``torch.nn.functional.feature_alpha_dropout``. The identity when not ``training``."""
+    name = "feature_alpha_dropout"
+    p, x = _probability(p, name), _floating(input, name)
+    if not flag(training, name, "training") or p == 0 or x.numel() == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = (mg.rand(*_channel_mask_shape(x, name), dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
+    a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
+    shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
+    return x * (keep * a) + shift

@@ -8,6 +8,7 @@ gives the same values, as a new tensor. Any shape in, the same shape out (``GLU`
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import minigrad as mg
@@ -19,8 +20,8 @@ from .module import Module, Parameter
 
 __all__ = [
     "CELU", "ELU", "GELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid",
-    "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus",
-    "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold",
+    "LogSoftmax", "Mish", "PReLU", "RReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax", "Softmin",
+    "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold",
 ]
 
 
@@ -190,12 +191,38 @@ class LeakyReLU(_Elementwise):
         return f"negative_slope={self.negative_slope}{_inplace(self.inplace)}"
 
 
+
+class RReLU(_Elementwise):
+    """Randomized leaky ReLU: x for x > 0, a·x otherwise, a ~ U(lower, upper) per element in training mode and
+    (lower + upper)/2 in eval mode, as ``torch.nn.RReLU`` (see ``F.rrelu``)."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False, *,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}{_inplace(self.inplace)}"
+
 class Hardtanh(_Elementwise):
     """x clamped to [min_val, max_val] (min_val < max_val); gradient 0 at the bounds."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False, *, device: Any = None,
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+                 min_value: float | None = None, max_value: float | None = None, *, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
+        # PyTorch's deprecated spellings, in its positions: they override, with its FutureWarning
+        if min_value is not None:
+            warnings.warn("Hardtanh: keyword argument `min_value` is deprecated and renamed to `min_val`",
+                          FutureWarning, stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("Hardtanh: keyword argument `max_value` is deprecated and renamed to `max_val`",
+                          FutureWarning, stacklevel=2)
+            max_val = max_value
         if max_val <= min_val:
             raise ValueError(f"{type(self).__name__}: max_val ({max_val}) must be greater than min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace

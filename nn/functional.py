@@ -37,6 +37,7 @@ from ._activations import (
     mish,
     prelu,
     relu6,
+    rrelu,
     selu,
     silu,
     softmin,
@@ -73,7 +74,7 @@ from ._conv import (
     max_pool2d,
 )
 from ._dropout import alpha_dropout, dropout, dropout1d
-from ._functional_more import bilinear, gumbel_softmax, pdist
+from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
 from ._losses import (
     cosine_embedding_loss,
     gaussian_nll_loss,
@@ -105,6 +106,7 @@ __all__ = [
     "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "celu_", "elu_", "hardtanh_",
     "leaky_relu_", "relu_", "selu_",
     "threshold_", "alpha_dropout", "bilinear", "dropout1d", "gumbel_softmax", "pdist", "group_norm", "instance_norm",
+    "dropout2d", "dropout3d", "feature_alpha_dropout", "rrelu",
 ]
 
 
@@ -229,14 +231,14 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     x = _tensor(x, "gelu")
     if not isinstance(approximate, str):   # `approximate == "none"` on an array asks NumPy for a truth value
         raise TypeError(f"gelu(): argument 'approximate' must be str, not {type(approximate).__name__}")
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if x.dtype.kind != "f":   # either way, as PyTorch (the tanh form quietly gave float64 for integers)
+        raise TypeError(f"gelu: input must be floating point, got {x.dtype} (shape {x.shape})")
     if approximate == "none":
-        if x.dtype.kind != "f":
-            raise TypeError(f"gelu: input must be floating point, got {x.dtype}")
         return x * (0.5 * (1.0 + mg.erf(x * (1 / math.sqrt(2.0)))))
-    if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
-        return 0.5 * x * (1.0 + inner.tanh())
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
+    return 0.5 * x * (1.0 + inner.tanh())
 
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:

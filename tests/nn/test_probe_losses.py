@@ -3,6 +3,7 @@ values, gradients (float64 gradcheck) and dtypes against torch in float32 and fl
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -187,3 +188,114 @@ def test_triplet_margin_with_distance_loss_errors_name_it() -> None:
         TripletMarginWithDistanceLoss(margin=-1.0)
     with pytest.raises(TypeError):
         TripletMarginWithDistanceLoss(None)   # keyword-only, as PyTorch's
+
+
+# --- channel dropouts (were missing) ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,shape", [("dropout2d", (2, 3, 4, 4)), ("dropout3d", (2, 3, 2, 2, 2)),
+                                        ("dropout3d", (3, 2, 2, 2)), ("feature_alpha_dropout", (2, 3, 4)),
+                                        ("feature_alpha_dropout", (2, 3, 2, 2))])
+def test_channel_dropouts_are_the_identity_in_eval_as_pytorch(torch: Any, name: str, shape: tuple) -> None:
+    check_both_dtypes(torch, lambda lib, x: getattr(lib_f(lib), name)(x, 0.5, False), normal(*shape))
+    check_both_dtypes(torch, lambda lib, x: getattr(lib_f(lib), name)(x, 0.0, True), normal(*shape))
+
+
+@pytest.mark.parametrize("name,shape,channels", [("dropout2d", (4, 10, 3, 3), 40), ("dropout3d", (4, 10, 2, 2, 2), 40),
+                                                 ("dropout3d", (40, 2, 2, 2), 40)])
+def test_channel_dropout_zeroes_whole_channels_and_scales_the_rest(name: str, shape: tuple, channels: int) -> None:
+    mg.manual_seed(4)
+    x = mg.tensor(np.ones(shape, dtype=np.float32), requires_grad=True)
+    y = getattr(F, name)(x, 0.5)
+    assert y.dtype == np.float32 and y.shape == shape
+    per_channel = y.numpy().reshape(channels, -1)
+    assert (per_channel == per_channel[:, :1]).all()                  # one draw per (sample, channel)
+    assert set(np.unique(per_channel)) == {0.0, 2.0}                   # kept ones scaled by 1/(1 - p)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())
+
+
+def test_feature_alpha_dropout_keeps_pytorchs_two_values_per_channel(torch: Any) -> None:
+    mg.manual_seed(1)
+    y = F.feature_alpha_dropout(mg.ones(40, 50, 3, dtype=mg.float64), 0.5, True).numpy()
+    peer = torch.nn.functional.feature_alpha_dropout(torch.ones(40, 50, 3, dtype=torch.float64), 0.5, True).numpy()
+    assert (y == y[..., :1]).all()
+    np.testing.assert_allclose(np.unique(y), np.unique(peer), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["dropout2d", "dropout3d", "feature_alpha_dropout"])
+def test_channel_dropouts_check_as_pytorch(torch: Any, name: str) -> None:
+    fn = getattr(F, name)
+    with pytest.raises(ValueError, match=f"{name}: dropout probability has to be between 0 and 1"):
+        fn(mg.ones(2, 3, 4, 4), 1.5, True)
+    np.testing.assert_array_equal(fn(mg.ones(2, 3, 2, 2), 1.0, True).numpy(), np.zeros((2, 3, 2, 2)))
+    if name != "dropout3d":   # dropout3d makes a lone sample of any rank
+        with pytest.raises(ValueError, match=rf"{name}: feature dropout requires at least 2 dimensions .* \(3,\)"), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # dropout2d's warning about the rank, as PyTorch's
+            fn(mg.ones(3), 0.5, True)
+
+
+def test_dropout2d_warns_as_pytorch_about_3d_input() -> None:
+    with pytest.warns(UserWarning, match=r"dropout2d: Received a 3D input .* \(N, C, L\)"):
+        F.dropout2d(mg.ones(2, 3, 4), 0.5, False)
+    with pytest.warns(UserWarning, match="dropout2d: Received a 2-D input to dropout2d, which is deprecated"):
+        F.dropout2d(mg.ones(2, 3), 0.5, False)
+    with pytest.warns(UserWarning, match="dropout3d: Received a 3-D input to dropout3d, which is deprecated"):
+        F.dropout3d(mg.ones(2, 3, 4), 0.5, False)
+
+
+# --- rrelu / RReLU (were missing) -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bounds", [(), (0.1, 0.5), (0.2, 0.2)])
+def test_rrelu_in_eval_as_pytorch(torch: Any, bounds: tuple) -> None:
+    check_both_dtypes(torch, lambda lib, x: lib_f(lib).rrelu(x, *bounds), normal(3, 4))
+    same_as_torch(torch, lambda lib, x: lib_f(lib).rrelu(x, *bounds), np.array([0.0, -1.0, 2.0]), gradcheck=False)
+
+
+def test_rrelu_in_training_draws_one_slope_per_element_as_its_gradient() -> None:
+    mg.manual_seed(2)
+    x = mg.tensor(-np.abs(normal(200)) - 0.1, requires_grad=True)
+    y = F.rrelu(x, 0.1, 0.4, training=True)
+    slopes = y.numpy() / x.numpy()
+    assert 0.1 <= slopes.min() and slopes.max() <= 0.4 and len(np.unique(slopes)) > 100
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), slopes, rtol=1e-12)
+    np.testing.assert_array_equal(F.rrelu(mg.tensor([3.0]), training=True).numpy(), [3.0])
+
+
+def test_rrelu_checks_and_module_as_pytorch(torch: Any) -> None:
+    from nn.activation import RReLU
+
+    with pytest.raises(ValueError, match="rrelu: lower bound 0.5 should be less than or equal to the upper bound 0.1"):
+        F.rrelu(mg.randn(3), 0.5, 0.1)
+    with pytest.raises(TypeError, match="rrelu: input must be floating point"):
+        F.rrelu(mg.tensor([1, -2]))
+    for args in [(), (0.1, 0.3, True)]:
+        assert repr(RReLU(*args)) == repr(torch.nn.RReLU(*args))
+    module = RReLU(0.1, 0.3).eval()
+    x = normal(3, 4)
+    assert_close(module(mg.tensor(x)), torch.nn.RReLU(0.1, 0.3).eval()(torch.from_numpy(x)))
+
+
+# --- gelu refuses integers with either approximation; Hardtanh's deprecated spellings ------------------------------
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_refuses_integers_either_way_as_pytorch(torch: Any, approximate: str) -> None:
+    with pytest.raises(NotImplementedError):
+        torch.nn.functional.gelu(torch.tensor([1, -2]), approximate=approximate)
+    with pytest.raises(TypeError, match=r"gelu: input must be floating point, got int64 \(shape \(2,\)\)"):
+        F.gelu(mg.tensor([1, -2]), approximate=approximate)
+    with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh'"):
+        F.gelu(mg.tensor([1, -2]), approximate="erf")
+
+
+@pytest.mark.parametrize("args,kwargs", [((), {"min_value": -2.0}), ((), {"max_value": 3.0}),
+                                         ((-1.0, 1.0, False, -3.0, 4.0), {})])
+def test_hardtanh_takes_pytorchs_deprecated_min_value_max_value(torch: Any, args: tuple, kwargs: dict) -> None:
+    with pytest.warns(FutureWarning, match="deprecated and renamed"):
+        module = nn.Hardtanh(*args, **kwargs)
+    with pytest.warns(FutureWarning):
+        peer = torch.nn.Hardtanh(*args, **kwargs)
+    assert repr(module) == repr(peer)
+    x = normal(5) * 4
+    assert_close(module(mg.tensor(x)), peer(torch.from_numpy(x)))
