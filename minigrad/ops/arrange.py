@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from .. import backend
 from ..autograd import AxisError, Function
 from ..tensor import Tensor
-from ._util import check_index_range, device_array, index_data, int_arg, int_tuple, normalize_axis, one_axis, tensor_arg
+from ._util import check_index_range, index_data, int_arg, int_tuple, normalize_axis, one_axis, tensor_arg
 from .combine import (  # listed in __all__ and METHODS below
     addbmm,
     addmv,
@@ -161,7 +161,11 @@ class Diagonal(Function):
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
-        return self.xp.diagonal(x, self.offset, self.axis1, self.axis2).copy()
+        out = self.xp.diagonal(x, self.offset, self.axis1, self.axis2)   # a view, as PyTorch's: writes reach x
+        flags = getattr(out, "flags", None)
+        if flags is not None and not getattr(flags, "writeable", True) and getattr(x.flags, "writeable", False):
+            flags.writeable = True   # NumPy returns it read-only for backward compatibility only
+        return out
 
     def backward(self, gy: Any) -> Any:
         return _write_diagonal(self.xp, self.in_shape, gy, self.offset, self.axis1, self.axis2)
@@ -313,6 +317,35 @@ def narrow_copy(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     return clone(part)
 
 
+class Unfold(Function):
+    """The windows of ``size`` along ``axis``, ``step`` apart, as a new last dim: (…, n, …) → (…, windows, …,
+    size). On the CPU a strided view of x, as PyTorch's (writes reach x; overlapping windows are read-only);
+    elsewhere a copy. Backward adds each window's gradient back, overlaps accumulating."""
+
+    def __init__(self, axis: int, size: int, step: int) -> None:
+        self.axis, self.size, self.step = axis, size, step
+
+    def forward(self, x: Any) -> Any:
+        xp, axis, size, step = self.xp, self.axis, self.size, self.step
+        self.in_shape = x.shape
+        windows = (x.shape[axis] - size) // step + 1
+        shape = x.shape[:axis] + (windows,) + x.shape[axis + 1:] + (size,)
+        if xp is backend.numpy:
+            strides = x.strides[:axis] + (x.strides[axis] * step,) + x.strides[axis + 1:] + (x.strides[axis],)
+            return backend.numpy.lib.stride_tricks.as_strided(
+                x, shape, strides, writeable=step >= size and x.flags.writeable)
+        starts = (xp.arange(windows) * step)[:, None] + xp.arange(size)[None, :]
+        return xp.moveaxis(x[(slice(None),) * axis + (starts,)], axis + 1, -1)
+
+    def backward(self, gy: Any) -> Any:
+        gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
+        windows = gy.shape[self.axis]
+        for j in range(self.size):   # element j of every window: one strided slice of x, no repeats in it
+            where = (slice(None),) * self.axis + (slice(j, j + self.step * (windows - 1) + 1, self.step),)
+            gx[where] += gy[..., j]
+        return gx
+
+
 def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """All windows of ``size`` along ``dimension``, ``step`` apart, as a new last dim (Tensor.unfold):
     (3, 7).unfold(1, 3, 2) → (3, 3, 3); overlapping windows add their gradients."""
@@ -326,10 +359,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise ValueError(f"unfold: step must be positive, got {step}")
     if x.ndim == 0:
         return getitem(reshape(x, (1,)), slice(0, size))
-    windows = (length - size) // step + 1
-    starts = device_array(x, lambda xp: (xp.arange(windows) * step)[:, None] + xp.arange(size)[None, :])
-    picked = getitem(x, (slice(None),) * axis + (starts,))   # (…, windows, size, …): the window dims in place
-    return movedim(picked, axis + 1, -1)
+    return Unfold(axis, size, step)(x)
 
 
 # --- the tables ----------------------------------------------------------------------------------------

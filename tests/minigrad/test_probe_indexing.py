@@ -141,3 +141,21 @@ def test_view_dtype(torch: Any) -> None:
         theirs = torch.from_numpy(x.numpy()).view(getattr(torch, dtype))
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
         assert not ours.requires_grad
+
+
+@pytest.mark.parametrize("write", [
+    lambda t, x: x.diagonal().fill_(1.0),
+    lambda t, x: x.diagonal(1).mul_(10),
+    lambda t, x: x.unfold(1, 2, 2).mul_(10),
+    lambda t, x: x.unfold(0, 1, 2).add_(5),
+], ids=["diagonal_fill_", "diagonal_offset_mul_", "unfold_mul_", "unfold_gaps_add_"])
+def test_diagonal_and_unfold_are_views(write: Callable, torch: Any) -> None:
+    ours, theirs = mg.tensor(X34), torch.tensor(X34)
+    write(mg, ours)
+    write(torch, theirs)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_overlapping_unfold_windows_refuse_in_place() -> None:
+    with pytest.raises(RuntimeError, match=r"mul_: .*\(3, 2\).*unfold"):
+        mg.tensor(X34[0]).unfold(0, 2, 1).mul_(2)
