@@ -87,6 +87,28 @@ class PackedSequence(_PackedSequenceFields):
     def double(self) -> PackedSequence:
         return self.to(mg.float64)
 
+    def half(self) -> PackedSequence:
+        return self.to(mg.float16)
+
+    def long(self) -> PackedSequence:
+        return self.to(mg.int64)
+
+    def int(self) -> PackedSequence:
+        return self.to(mg.int32)
+
+    def short(self) -> PackedSequence:
+        return self.to(mg.int16)
+
+    def char(self) -> PackedSequence:
+        return self.to(mg.int8)
+
+    def byte(self) -> PackedSequence:
+        return self.to(mg.uint8)
+
+    def is_pinned(self) -> bool:
+        """False: minigrad has no pinned host memory."""
+        return False
+
     @property
     def is_cuda(self) -> bool:
         return self.data.device.type == "cuda"

@@ -197,3 +197,16 @@ def test_mode_and_weight_name_lists_are_torchs(torch, name: str, kwargs: dict) -
     assert all(p is getattr(model, n) for p, n in zip(model._flat_weights, model._flat_weights_names))
     assert [[tuple(p.shape) for p in group] for group in model.all_weights] == \
         [[tuple(p.shape) for p in group] for group in tmodel.all_weights]
+
+
+def test_packed_sequence_has_torchs_dtype_methods(torch) -> None:
+    from torch.nn.utils import rnn as trnn
+
+    array = RNG.standard_normal((3, 2, 2)) * 10
+    packed = pack_padded_sequence(mg.tensor(array), [3, 1])
+    tpacked = trnn.pack_padded_sequence(torch.tensor(array), [3, 1])
+    for method in ("half", "long", "int", "short", "char", "byte", "float", "double"):
+        ours, theirs = getattr(packed, method)(), getattr(tpacked, method)()
+        assert str(ours.data.dtype) == str(theirs.data.dtype).removeprefix("torch."), method
+        assert ours.batch_sizes is packed.batch_sizes
+    assert packed.is_pinned() is False and tpacked.is_pinned() is False
