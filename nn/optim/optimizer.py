@@ -51,6 +51,15 @@ def lerp_(start: Any, end: Any, weight: float) -> None:
         start[...] = end - difference
 
 
+def snapshot_value(value: Any) -> Any:
+    """A group's value as ``state_dict`` gives it: Tensors (a Tensor lr) and lists copied."""
+    if isinstance(value, mg.Tensor):
+        return mg.tensor(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(snapshot_value(v) for v in value)
+    return value
+
+
 def bump_version(p: mg.Tensor) -> None:
     """Count a step as an in-place change of ``p``, as PyTorch's optimizers do (their ``add_`` bumps it).
 
@@ -166,7 +175,7 @@ class Optimizer:
         """:meth:`_hyper`, with ``where`` (which group, which call) added to the message of its error."""
         try:
             return self._hyper(group)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, NotImplementedError) as error:
             raise type(error)(f"{error} [{where}]") from None
 
     def _checked_lr(self, lr: Any) -> float:
@@ -188,6 +197,12 @@ class Optimizer:
         hyper = {k: v for k, v in group.items() if k != "params" and k != "param_names"}
         if "lr" in hyper:                  # (a user's subclass may have no lr)
             hyper["lr"] = self._checked_lr(hyper["lr"])
+        betas = hyper.get("betas")
+        if isinstance(betas, (tuple, list)) and any(isinstance(b, mg.Tensor) or mg.is_array(b) for b in betas):
+            # PyTorch takes them, but then computes its bias corrections (and NAdam its mu product) in the
+            # Tensors' dtype, float32 for torch.tensor(0.9): floats here rather than steps that differ
+            raise NotImplementedError(f"{self._name}: Tensor betas are not supported, got betas={betas!r}; pass "
+                                      "Python floats, e.g. betas=(float(beta1), float(beta2))")
         for key, value in hyper.items():
             if key == "lr" or key in _SCHEDULER_KEYS:
                 continue
@@ -349,8 +364,7 @@ class Optimizer:
                 state[index[id(p)]] = {k: snapshot(v) for k, v in entries.items()}
         groups = []
         for group in self.param_groups:
-            saved = {k: (mg.tensor(v) if isinstance(v, mg.Tensor) else list(v) if isinstance(v, list) else v)
-                     for k, v in group.items() if k != "params"}
+            saved = {k: snapshot_value(v) for k, v in group.items() if k != "params"}
             saved["params"] = [index[id(p)] for p in group["params"]]
             groups.append(saved)
         return {"state": state, "param_groups": groups}

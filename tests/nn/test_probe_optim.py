@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+import minigrad as mg
 import nn
 from nn import optim
 from tests.nn.test_optim import MLP, torch_twin  # the same small model and its PyTorch twin
@@ -112,3 +113,21 @@ def test_named_and_unnamed_parameters_do_not_mix_as_in_torch(torch) -> None:
     twin = torch_twin(torch, model)
     with pytest.raises(ValueError, match="all optimizer params should be with/without names"):
         torch.optim.SGD([next(twin.named_parameters()), next(twin.parameters())], lr=0.1)
+
+
+# --- Tensor betas: refused with a clear message (PyTorch computes with them in their own dtype) ---
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "Adamax", "NAdam", "RAdam"])
+def test_tensor_betas_are_refused_naming_the_optimizer_and_the_value(torch, name) -> None:
+    """PyTorch takes ``betas=(tensor(0.9), tensor(0.99))`` but then computes the bias corrections (NAdam: its
+    mu product) in the Tensors' dtype, float32 for ``torch.tensor(0.9)``; minigrad said "invalid betas"."""
+    params = list(MLP().parameters())
+    with pytest.raises(NotImplementedError, match=rf"{name}: Tensor betas are not supported, got betas=\(tensor"):
+        getattr(optim, name)(params, betas=(mg.tensor(0.9), mg.tensor(0.99, dtype=mg.float64)))
+    ours = getattr(optim, name)(params, betas=(0.9, 0.99))
+    ours.param_groups[0]["betas"] = (0.9, mg.tensor(0.99))
+    for p in params:
+        p.grad = mg.zeros_like(p)
+    with pytest.raises(NotImplementedError, match=rf"{name}: Tensor betas are not supported, .*param_groups\[0\]"):
+        ours.step()
+    torch.optim.Adam([torch.ones(2, requires_grad=True)], betas=(torch.tensor(0.9), torch.tensor(0.99)))
