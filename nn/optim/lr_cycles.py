@@ -16,7 +16,7 @@ import types
 from typing import Any, Callable
 
 from .checks import is_number
-from .lr_scheduler_base import LRScheduler, check_optimizer, float_lr, set_lr
+from .lr_scheduler_base import LRScheduler, check_gamma, check_optimizer, float_lr, set_lr
 from .optimizer import Optimizer
 
 __all__ = ["CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR"]
@@ -172,6 +172,8 @@ class CyclicLR(LRScheduler):
                              "'triangular2' or 'exp_range', or give a scale_fn)")
         if scale_fn is not None and not callable(scale_fn):
             raise TypeError(f"CyclicLR: scale_fn should be a function, but got {type(scale_fn).__name__}")
+        if scale_fn is None and mode == "exp_range":
+            check_gamma("CyclicLR", gamma)
         if scale_mode not in ("cycle", "iterations"):
             raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
         if cycle_momentum:

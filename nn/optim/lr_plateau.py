@@ -11,6 +11,7 @@ from typing import Any
 
 import minigrad as mg
 
+from .checks import is_number
 from .lr_scheduler_base import LRScheduler, float_lr, lr_value, set_lr
 from .optimizer import Optimizer
 
@@ -30,8 +31,8 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0, eps: float = 1e-8) -> None:
-        if not factor < 1.0:
-            raise ValueError("ReduceLROnPlateau: Factor should be < 1.0.")
+        if not is_number(factor) or not factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: Factor should be < 1.0, got factor={factor!r}")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer")
         self.factor = factor
@@ -69,7 +70,11 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric (a number or 0-d Tensor); reduce the lr after ``patience`` bad epochs."""
-        current = float(metrics.item() if isinstance(metrics, mg.Tensor) else metrics)
+        try:
+            current = float(metrics.item() if isinstance(metrics, mg.Tensor) else metrics)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"ReduceLROnPlateau.step: metrics must be a number or a 1-element Tensor, got "
+                              f"{metrics!r} ({error})") from None
         if epoch is None:
             epoch = self.last_epoch + 1
         else:

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .checks import is_number
 from .lr_cycles import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
 from .lr_plateau import ReduceLROnPlateau
-from .lr_scheduler_base import LRScheduler, check_int, check_optimizer, float_lr, lr_value, set_lr
+from .lr_scheduler_base import LRScheduler, check_gamma, check_int, check_optimizer, float_lr, lr_value, set_lr
 from .optimizer import Optimizer
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
@@ -47,6 +47,7 @@ class StepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
             raise ValueError(f"StepLR: step_size must be an int >= 1, got {step_size!r}")
+        check_gamma("StepLR", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -66,6 +67,7 @@ class MultiStepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
         self.milestones = self._counted(milestones, "MultiStepLR: milestones")
+        check_gamma("MultiStepLR", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -179,6 +181,7 @@ class ExponentialLR(LRScheduler):
     """lr = base_lr · gamma^epoch (× gamma every epoch)."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        check_gamma("ExponentialLR", gamma)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 

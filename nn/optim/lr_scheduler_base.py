@@ -59,6 +59,13 @@ def check_int(scheduler: str, name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"{scheduler}: {name} must be an int >= {minimum}, got {value!r}")
 
 
+def check_gamma(scheduler: str, gamma: Any) -> None:
+    """Raise a TypeError naming the scheduler unless ``gamma`` is a real number (PyTorch would fail at a later
+    step, with a message that names neither)."""
+    if not is_number(gamma):
+        raise TypeError(f"{scheduler}: gamma must be a number, got {gamma!r}")
+
+
 def check_optimizer(scheduler: str, optimizer: Any) -> None:
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{scheduler}: {type(optimizer).__name__} is not an Optimizer")

@@ -12,6 +12,7 @@ import pytest
 import minigrad as mg
 import nn
 from nn import optim
+from nn.optim import lr_scheduler
 from tests.nn.test_optim import MLP, torch_twin  # the same small model and its PyTorch twin
 from tests.nn.test_optim_more import assert_same_parameters, converted_from_torch, step_ours, step_torch
 
@@ -131,3 +132,34 @@ def test_tensor_betas_are_refused_naming_the_optimizer_and_the_value(torch, name
     with pytest.raises(NotImplementedError, match=rf"{name}: Tensor betas are not supported, .*param_groups\[0\]"):
         ours.step()
     torch.optim.Adam([torch.ones(2, requires_grad=True)], betas=(torch.tensor(0.9), torch.tensor(0.99)))
+
+
+# --- scheduler errors that named neither the class nor the value ---
+
+@pytest.mark.parametrize("make,words", [
+    (lambda o: lr_scheduler.StepLR(o, 2, gamma="0.5"), r"StepLR: gamma must be a number, got '0.5'"),
+    (lambda o: lr_scheduler.MultiStepLR(o, [2], gamma=None), r"MultiStepLR: gamma must be a number, got None"),
+    (lambda o: lr_scheduler.ExponentialLR(o, "0.9"), r"ExponentialLR: gamma must be a number, got '0.9'"),
+    (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, mode="exp_range", gamma="x"), r"CyclicLR: gamma must be a number"),
+])
+def test_a_gamma_that_is_no_number_is_refused_naming_the_scheduler(make, words) -> None:
+    """PyTorch takes these and fails at a later step with "can't multiply sequence by non-int of type 'float'"."""
+    with pytest.raises(TypeError, match=words):
+        make(optim.SGD(MLP().parameters(), lr=0.1, momentum=0.9))
+
+
+def test_reduce_lr_on_plateau_errors_name_the_class_and_the_value() -> None:
+    opt = optim.SGD(MLP().parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: Factor should be < 1.0, got factor=1.5"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: Factor should be < 1.0, got factor='0.5'"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor="0.5")
+    scheduler = lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau.step: metrics must be a number .* got 'low'"):
+        scheduler.step("low")
+    with pytest.raises(TypeError, match=r"ReduceLROnPlateau.step: metrics must be a number .* got None"):
+        scheduler.step(None)
+    assert scheduler.last_epoch == 0 and opt.param_groups[0]["lr"] == 0.1      # nothing changed
+    scheduler.step(mg.tensor(1.0))
+    scheduler.step(mg.tensor([2.0]))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
