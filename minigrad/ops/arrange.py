@@ -54,8 +54,12 @@ from .index_write import (  # listed in __all__ and METHODS below
     index_copy_,
     index_fill,
     index_fill_,
+    index_put,
+    index_put_,
     masked_scatter,
     masked_scatter_,
+    put,
+    put_,
 )
 from .select import Gather
 from .shape import Reshape, broadcast_to, clone, getitem, narrow, permute, repeat, reshape, swapaxes
@@ -366,9 +370,9 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
 
 __all__ = [
     "movedim", "moveaxis", "swapdims", "select", "tile", "ravel", "unflatten", "diagonal", "diag_embed", "trace",
-    "take", "take_along_dim", "index_add", "index_copy", "index_fill", "masked_scatter", "rot90", "fliplr",
-    "flipud", "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes",
+    "take", "take_along_dim", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter", "rot90",
+    "fliplr", "flipud", "narrow_copy", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack",
+    "dstack", "column_stack", "tensor_split", "hsplit", "vsplit", "dsplit", "split_with_sizes",
     # from combine.py
     "mv", "vdot", "tensordot", "inner", "kron", "cross", "linalg_cross", "addmv", "addr", "addbmm", "matrix_power",
     "diff",
@@ -378,4 +382,5 @@ METHODS: dict = {name: globals()[name] for name in __all__ if name not in (
     "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack", "column_stack",
     "tensordot", "linalg_cross")}
 METHODS.update({"index_add_": index_add_, "index_copy_": index_copy_, "index_fill_": index_fill_,
-                "masked_scatter_": masked_scatter_, "unfold": unfold})
+                "masked_scatter_": masked_scatter_, "unfold": unfold,
+                "index_put_": index_put_, "put_": put_})

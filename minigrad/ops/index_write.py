@@ -15,9 +15,9 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import check_index_range, device_array, index_data, number, one_axis, tensor_arg
-from .inplace import _fill, _inplace
-from .shape import broadcast_to, reshape
+from ._util import check_index_range, device_array, flag, index_data, number, one_axis, sum_to, tensor_arg
+from .inplace import SetItem, _fill, _inplace
+from .shape import _index_arrays, broadcast_to, reshape
 
 
 def _index_vector(x: Tensor, dim: Any, index: Any, name: str, negative: bool) -> tuple:
@@ -191,3 +191,70 @@ def masked_scatter_(x: Tensor, mask: Any, source: Tensor) -> Tensor:
     """:func:`masked_scatter` in place (the mask broadcasts to x's shape, x does not grow)."""
     return _inplace(x, "masked_scatter_", lambda cur: masked_scatter(cur, mask, source), source)
 
+
+
+# --- index_put and put: writes at a tuple of index tensors, or into the flattened tensor -------------------
+
+class IndexPutAdd(Function):
+    """``out = x`` with ``values`` (broadcast to ``x[index]``'s shape) added at ``index``, repeated places
+    accumulating: x gets gy, values get gy at index summed back to their shape."""
+
+    name = "index_put"
+
+    def __init__(self, index: tuple) -> None:
+        self.index = index
+
+    def forward(self, x: Any, values: Any) -> Any:
+        xp = self.xp
+        self.index = index = _index_arrays(self.index, xp)
+        self.values_shape = values.shape
+        out = x.copy()
+        backend.scatter_add(xp, out, index, xp.broadcast_to(values, out[index].shape))
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        gvalues = sum_to(self.xp.asarray(gy[self.index]), self.values_shape) if self.needs_grad[1] else None
+        return gy, gvalues
+
+
+def index_put(x: Tensor, indices: Any, values: Any, accumulate: bool = False) -> Tensor:
+    """A copy of ``x`` with ``x[indices] = values`` (``indices`` a tuple of int or bool tensors; values
+    broadcast), or ``+=`` with ``accumulate=True``, repeated indices then adding up (torch.index_put)."""
+    x = tensor_arg(x, "index_put")
+    if not isinstance(indices, (tuple, list)) or not all(isinstance(i, Tensor) or backend.is_array(i) for i in indices):
+        raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices).__name__}")
+    values = tensor_arg(values, "index_put")
+    if values.dtype != x.dtype:
+        raise TypeError(f"index_put: values ({values.dtype}) must have the dtype of the tensor ({x.dtype})")
+    index = tuple(indices)
+    try:
+        if flag(accumulate, "index_put", "accumulate"):
+            return IndexPutAdd(index)(x, values)
+        return SetItem(index)(x, values)
+    except (IndexError, ValueError) as error:
+        raise backend.reworded(error, f"index_put: {error} (tensor shape {x.shape}, values shape "
+                                      f"{values.shape})") from error
+
+
+def index_put_(x: Tensor, indices: Any, values: Any, accumulate: bool = False) -> Tensor:
+    """:func:`index_put` in place."""
+    return _inplace(x, "index_put_", lambda cur: index_put(cur, indices, values, accumulate), values)
+
+
+def put(x: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:
+    """A copy of ``x`` with ``x.flatten()[index] = source`` (source has index's number of elements; negative
+    indices count from the end), ``+=`` with ``accumulate=True`` (torch.put)."""
+    x, source = tensor_arg(x, "put"), tensor_arg(source, "put")
+    data = index_data(index, "put")
+    check_index_range(data, x.numel(), "put", f"a tensor of shape {x.shape} read as 1-D", negative=True)
+    if data.size != source.numel():
+        raise ValueError(f"put: index ({tuple(data.shape)}) and source ({source.shape}) must have the same number "
+                         "of elements")
+    flat_index = reshape(index, -1) if isinstance(index, Tensor) else backend.to_device(data.reshape(-1), x.device)
+    out = index_put(reshape(x, -1), (flat_index,), reshape(source, -1), accumulate)
+    return reshape(out, x.shape)
+
+
+def put_(x: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:
+    """:func:`put` in place (Tensor.put_)."""
+    return _inplace(x, "put_", lambda cur: put(cur, index, source, accumulate), source)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from helpers import case_tests
+from helpers import case_tests, gpu_case_tests
 
 import minigrad as mg
 
@@ -53,10 +53,19 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "setitem_int_slice_tensor": (_set(lambda t: (1, slice(None), _i(t, [2, 3]))), (X456, V52)),
     "setitem_0d_tensor": (_set(lambda t: (_i(t, 3), 2)), (X456, RNG.standard_normal(6))),
     "setitem_empty_list": (_set(lambda t: []), (X456, RNG.standard_normal(6))),
+    # index_put / put (were missing)
+    "index_put": (lambda t, x, v: x.index_put((_i(t, [0, 2]),), v), (X34, V4)),
+    "index_put_accumulate_repeats": (lambda t, x, v: t.index_put(x, (_i(t, [0, 0, 2]), _i(t, [1, 1, 3])), v[:3],
+                                                               accumulate=True), (X34, V4)),
+    "index_put_mask_broadcast": (lambda t, x, v: x.index_put((t.tensor([True, False, True]),), v), (X34, V4)),
+    "index_put_": (lambda t, x, v: (x * 1).index_put_((_i(t, [1]), _i(t, [-1])), v[0]), (X34, V4)),
+    "put": (lambda t, x, v: t.put(x, _i(t, [[0, -1]]), v[:2]), (X34, V4)),
+    "put_accumulate": (lambda t, x, v: (x * 1).put_(_i(t, [5, 5, 0]), v[:3], accumulate=True), (X34, V4)),
 }
 NO_GRADCHECK: set = set()
 
 test_same_as_torch, test_gradcheck = case_tests(CASES, no_gradcheck=NO_GRADCHECK)
+test_on_gpu_same_as_on_cpu = gpu_case_tests(CASES)
 
 
 # --- PyTorch's deprecated spellings: the same result, with a warning ---------------------------------------
