@@ -173,17 +173,24 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     softplus_neg = m + mg.log(mg.exp(-m) + mg.exp(-input - m))
     dtype = numpy.result_type(input.dtype, y.dtype)
     if pos_weight is not None:
-        pw = _weight_in(_as_operand(pos_weight, input, name, "pos_weight"), dtype)
+        pw = _weight_in(_as_operand(pos_weight, input, name, "pos_weight"), dtype, input, name, "pos_weight")
         softplus_neg = (1 + (pw - 1) * y) * softplus_neg
     loss = (1 - y) * input + softplus_neg
     if weight is not None:
-        loss = loss * _weight_in(_as_operand(weight, input, name, "weight"), dtype)
+        loss = loss * _weight_in(_as_operand(weight, input, name, "weight"), dtype, input, name, "weight")
     return reduce_loss(loss, reduction)
 
 
-def _weight_in(weight: Tensor, dtype: Any) -> Tensor:
+def _weight_in(weight: Tensor, dtype: Any, like: Tensor | None = None, name: str = "", what: str = "") -> Tensor:
     """A binary cross-entropy's ``weight``/``pos_weight`` in the loss's dtype: as PyTorch's, a float64 weight
-    does not turn a float32 loss into float64 (its gradient, if it wants one, comes back in its own dtype)."""
+    does not turn a float32 loss into float64 (its gradient, if it wants one, comes back in its own dtype).
+    With ``like``, it must broadcast against it (an error names the function, ``what`` and both shapes)."""
+    if like is not None:
+        try:
+            mg.broadcast_shapes(weight.shape, like.shape)
+        except ValueError:
+            raise ValueError(f"{name}: {what} of shape {weight.shape} does not broadcast against the input of shape "
+                             f"{like.shape}") from None
     return weight if weight.dtype == dtype else weight.astype(dtype)
 
 
@@ -252,6 +259,7 @@ def kl_div(input: Tensor, target: Any, size_average: bool | None = None, reduce:
     target = _as_operand(target, input, name)
     if target.dtype.kind != "f":
         raise TypeError(f"{name}: target must be floating point, got {target.dtype}")
+    _broadcast_shape(input, target, name)
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -285,6 +293,7 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
     input = _tensor(input, name)
     if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
         target = _as_operand(target, input, name)
+        _broadcast_shape(input, target, name)
         _warn_if_broadcast(input, target, name)
     errors = error(input - target)
     if weight is None:
@@ -310,6 +319,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
         raise ValueError(f"{name}: beta must be non-negative, got {beta}")
     input = _floating(input, name)
     target = _as_operand(target, input, name)
+    _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
     difference = input - target
     distance = difference.abs()
@@ -332,6 +342,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
         raise ValueError(f"{name}: delta must be positive, got {delta}")
     input = _floating(input, name)
     target = _as_operand(target, input, name)
+    _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
     difference = input - target
     distance = difference.abs()

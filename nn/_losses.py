@@ -214,6 +214,11 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: f
         raise ValueError(f"{name}: expected inputs (N, D) with a target (N,), or (D,) with a 0-d target; got "
                          f"input1 {input1.shape}, input2 {input2.shape}, target {target.shape}")
     _broadcast(name, input1, input2)
+    try:
+        mg.broadcast_shapes(mg.broadcast_shapes(input1.shape, input2.shape)[:-1], target.shape)
+    except ValueError:
+        raise ValueError(f"{name}: target of shape {target.shape} does not fit inputs of shapes {input1.shape} and "
+                         f"{input2.shape} (one target per row)") from None
     axis = target.ndim
     products = (input1 * input2).sum(axis=axis)
     norms = ((input1 * input1).sum(axis=axis) + _COSINE_EPSILON) * ((input2 * input2).sum(axis=axis)

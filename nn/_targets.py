@@ -140,16 +140,19 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     what = f"target (class indices for C={classes} classes)"
     array = index_array(target, logits.device, name, what)
     expected = (logits.shape[:1] + logits.shape[2:]) if batched else ()
+    source = target if isinstance(target, Tensor) else mg.as_tensor(array)
+    if not batched and tuple(array.shape) == (1,):   # PyTorch takes a (1,) target for a (C,) input, as a 0-d one
+        array, source = array.reshape(()), source.reshape(())
     if tuple(array.shape) != expected:
+        axis = "class axis 1" if batched else "class axis 0: a 0-d or (1,) target"
         raise TargetError(f"{name}: target of shape {tuple(array.shape)} does not fit input of shape {logits.shape} "
-                          f"(expected target shape {expected}: the input without its class axis 1)")
+                          f"(expected target shape {expected}: the input without its {axis})")
 
     def message(value: int, low: int, high: int) -> str:
         return (f"{name}: target {value} is out of range for C={classes} classes "
                 f"(targets must be in [0, {classes - 1}] or equal ignore_index={ignore_index}; "
                 f"target dtype {array.dtype}, range [{low}, {high}])")
 
-    source = target if isinstance(target, Tensor) else mg.as_tensor(array)
     safe, keep = ClassTargets(name, classes, int(ignore_index), logits.dtype, message)(source)
     if not batched:
         rows = logits.reshape(1, classes)

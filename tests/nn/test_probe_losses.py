@@ -299,3 +299,40 @@ def test_hardtanh_takes_pytorchs_deprecated_min_value_max_value(torch: Any, args
     assert repr(module) == repr(peer)
     x = normal(5) * 4
     assert_close(module(mg.tensor(x)), peer(torch.from_numpy(x)))
+
+
+# --- a (1,) class target for a (C,) input; errors that name the loss ----------------------------------------------
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_a_one_element_target_for_an_unbatched_input_as_pytorch(torch: Any, name: str, reduction: str) -> None:
+    """PyTorch takes a (1,) target for a (C,) input (as a 0-d one); minigrad refused it. (PyTorch's own backward
+    fails on it, so only the forward is compared; the gradient is the 0-d target's.)"""
+    x = normal(4)
+    ours = getattr(F, name)(mg.tensor(x, requires_grad=True), mg.tensor(np.array([1])), reduction=reduction)
+    theirs = getattr(torch.nn.functional, name)(torch.from_numpy(x), torch.tensor([1]), reduction=reduction)
+    assert_close(ours, theirs)
+    gradcheck_case(lambda lib, v: getattr(lib_f(lib), name)(v, lib.tensor(np.array([1])), reduction=reduction), [x])
+    with pytest.raises(ValueError, match=rf"{name}: target of shape \(2,\) does not fit input of shape \(4,\)"):
+        getattr(F, name)(mg.tensor(x), mg.tensor(np.array([1, 2])))
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: F.mse_loss(mg.randn(3, 4), mg.randn(3, 5)), r"mse_loss: shapes \(3, 4\) and \(3, 5\) do not broadcast"),
+    (lambda: F.l1_loss(mg.randn(3, 4), mg.randn(3, 5)), r"l1_loss: shapes \(3, 4\) and \(3, 5\)"),
+    (lambda: F.huber_loss(mg.randn(3, 4), mg.randn(3, 5)), r"huber_loss: shapes \(3, 4\) and \(3, 5\)"),
+    (lambda: F.smooth_l1_loss(mg.randn(3, 4), mg.randn(3, 5)), r"smooth_l1_loss: shapes \(3, 4\) and \(3, 5\)"),
+    (lambda: F.kl_div(mg.randn(3, 4), mg.rand(3, 5), reduction="sum"), r"kl_div: shapes \(3, 4\) and \(3, 5\)"),
+    (lambda: F.binary_cross_entropy_with_logits(mg.randn(3, 4), mg.rand(3, 4), weight=mg.rand(3)),
+     r"binary_cross_entropy_with_logits: weight of shape \(3,\) does not broadcast against the input of shape"),
+    (lambda: F.binary_cross_entropy_with_logits(mg.randn(3, 4), mg.rand(3, 4), pos_weight=mg.rand(3)),
+     r"binary_cross_entropy_with_logits: pos_weight of shape \(3,\) does not broadcast"),
+    (lambda: F.cosine_embedding_loss(mg.randn(3, 4), mg.randn(3, 4), mg.ones(4)),
+     r"cosine_embedding_loss: target of shape \(4,\) does not fit inputs of shapes \(3, 4\) and \(3, 4\)"),
+])
+def test_shape_errors_name_the_loss_and_the_shapes(torch: Any, call: Any, message: str) -> None:
+    """These raised the inner op's error (``sub:``, ``mul:``, ``where:``) instead of the loss's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=message):
+            call()
