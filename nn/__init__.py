@@ -25,9 +25,11 @@ from .activation import (
     PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
     Softshrink,
@@ -55,7 +57,7 @@ from .conv import (
     ZeroPad1d,
 )
 from .layers import Dropout, Embedding, Flatten, Identity, Linear, Unflatten
-from .layers_extra import AlphaDropout, Bilinear, Dropout1d, LazyLinear
+from .layers_extra import AlphaDropout, Bilinear, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout, LazyLinear
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -80,6 +82,7 @@ from .loss_more import (
     PoissonNLLLoss,
     SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from .module import LoadResult, Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, LayerNorm, RMSNorm
@@ -114,4 +117,5 @@ __all__ = [
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
     "AlphaDropout", "Bilinear", "Dropout1d", "LazyLinear", "GroupNorm", "InstanceNorm1d",
+    "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss",
 ]

@@ -21,7 +21,7 @@ from .module import Module, Parameter
 __all__ = [
     "CELU", "ELU", "GELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid",
     "LogSoftmax", "Mish", "PReLU", "RReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax", "Softmin",
-    "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold",
+    "Softmax2d", "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold",
 ]
 
 
@@ -85,6 +85,16 @@ class Softmax(_AlongDim):
     """exp(x) / Σ exp(x) along ``dim``: every slice along ``dim`` sums to 1."""
 
     function = staticmethod(F.softmax)
+
+
+class Softmax2d(_Elementwise):
+    """softmax over the channels at each location: (N, C, H, W) or (C, H, W) → the same shape, as
+    ``torch.nn.Softmax2d`` (softmax along dim -3)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected an input of shape (C, H, W) or (N, C, H, W), got {x.shape}")
+        return F.softmax(x, dim=-3)
 
 
 class LogSoftmax(_AlongDim):

@@ -19,7 +19,7 @@ from ._parameters import float_dtype, weight_and_bias
 from .layers import Linear
 from .module import LoadResult, Module
 
-__all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "LazyLinear"]
+__all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "LazyLinear"]
 
 
 class _DropoutNd(Module):
@@ -39,6 +39,29 @@ class Dropout1d(_DropoutNd):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout1d(x, self.p, self.training)
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels in training: each (sample, channel) of (N, C, H, W) or (C, H, W) with probability p,
+    the rest scaled by 1/(1-p); the identity in ``eval()``. As ``torch.nn.Dropout2d``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training)
+
+
+class Dropout3d(_DropoutNd):
+    """``Dropout2d`` for (N, C, D, H, W) or (C, D, H, W) input, as ``torch.nn.Dropout3d``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout3d(x, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """``AlphaDropout`` of whole channels (see ``F.feature_alpha_dropout``); the identity in ``eval()``.
+    As ``torch.nn.FeatureAlphaDropout``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.feature_alpha_dropout(x, self.p, self.training)
 
 
 class AlphaDropout(_DropoutNd):

@@ -311,3 +311,30 @@ def test_the_new_modules_take_pytorchs_factory_keywords() -> None:
             assert tensor.device == "cpu", name
             if tensor.dtype.kind == "f":
                 assert tensor.dtype == mg.float64, f"{type(module).__name__}.{name}"
+
+
+@pytest.mark.parametrize("name", ["Dropout2d", "Dropout3d", "FeatureAlphaDropout", "RReLU", "Softmax2d",
+                                  "TripletMarginWithDistanceLoss"])
+def test_more_torch_modules_exist_with_torchs_repr_and_are_exported(torch, name: str) -> None:
+    assert name in nn.__all__
+    assert repr(getattr(nn, name)()) == repr(getattr(torch.nn, name)())
+
+
+@pytest.mark.parametrize(("name", "shape"), [("Dropout2d", (4, 6, 3, 3)), ("Dropout3d", (2, 6, 2, 3, 3)),
+                                             ("FeatureAlphaDropout", (4, 6, 3, 3))])
+def test_channel_dropout_modules_drop_whole_channels_in_training_only(name: str, shape: tuple) -> None:
+    module = getattr(nn, name)(0.5)
+    mg.manual_seed(0)
+    y = module(mg.ones(*shape, dtype=mg.float64)).numpy().reshape(shape[0] * shape[1], -1)
+    assert (y == y[:, :1]).all() and len(np.unique(y[:, 0])) == 2   # one draw per (sample, channel)
+    module.eval()
+    x = mg.randn(*shape)
+    assert np.array_equal(module(x).numpy(), x.numpy())
+
+
+def test_softmax2d_is_softmax_over_channels_as_pytorch(torch) -> None:
+    for shape in ((2, 3, 4, 5), (3, 4, 5)):
+        x = mg.tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
+        check_op(nn.Softmax2d(), [x], torch, torch.nn.Softmax2d())
+    with pytest.raises(ValueError, match=r"Softmax2d: .*\(3, 4\)"):
+        nn.Softmax2d()(mg.randn(3, 4))
