@@ -83,9 +83,11 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, index: int | slice) -> Any:
-        modules = list(self._modules.values())
+        """The module at ``index``; a slice is a Sequential of the same children under the same keys (``seq[1:]``
+        holds ``1.weight``, as PyTorch's)."""
         if isinstance(index, slice):
-            return Sequential(*modules[index])
+            return type(self)(OrderedDict(list(self._modules.items())[index]))
+        modules = list(self._modules.values())
         return modules[_list_index(index, len(modules), "Sequential")]
 
     def __setitem__(self, index: int, module: Module) -> None:
@@ -101,6 +103,36 @@ class Sequential(Module):
         else:
             del modules[_list_index(index, len(modules), "Sequential")]
         self._renumber(modules)
+
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new Sequential of this one's modules, then ``other``'s, numbered 0, 1, … (the same module objects)."""
+        if not isinstance(other, Sequential):
+            raise ValueError("Sequential: the + operator supports only Sequential, but "
+                             f"{type(other).__name__} is given")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError("Sequential: the += operator supports only Sequential, but "
+                             f"{type(other).__name__} is given")
+        return self.extend(list(other))
+
+    def _times(self, count: Any, operator: str) -> list:
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"Sequential: unsupported operand type(s) for {operator}: 'Sequential' and "
+                            f"'{type(count).__name__}'")
+        if count <= 0:
+            raise ValueError(f"Sequential: non-positive multiplication factor {count}")
+        return list(self) * count
+
+    def __mul__(self, count: int) -> Sequential:
+        """A new Sequential of this one's modules ``count`` times over (the same objects, so shared weights)."""
+        return Sequential(*self._times(count, "*"))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, count: int) -> Sequential:
+        return self.extend(self._times(count, "*=")[len(self):])
 
 
 def _list_index(index: Any, length: int, name: str) -> int:
@@ -185,10 +217,19 @@ class ModuleList(_Container):
         modules.insert(index, module)
         self._reindex(modules)
 
+    def pop(self, index: int | slice) -> Any:
+        """Remove and return the module (or the ModuleList of a slice) at ``index``; the rest are numbered anew."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
+
     def __getitem__(self, index: int | slice) -> Any:
         modules = list(self._modules.values())
         if isinstance(index, slice):
-            return ModuleList(modules[index])
+            return type(self)(modules[index])
         return modules[_list_index(index, len(modules), "ModuleList")]
 
     def __setitem__(self, index: int, module: Module) -> None:
@@ -260,10 +301,20 @@ class ModuleDict(_Container):
         self._modules.clear()
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        pairs = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
-        for pair in pairs:
-            key, module = pair
-            self[key] = module
+        if isinstance(modules, (Mapping, ModuleDict)):
+            pairs = list(modules.items())
+        elif isinstance(modules, Iterable):
+            pairs = list(modules)
+        else:
+            raise TypeError("ModuleDict.update: expected a mapping or an iterable of (key, module) pairs, got "
+                            f"{type(modules).__name__}")
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, Iterable) or isinstance(pair, (str, Module)):
+                raise TypeError(f"ModuleDict.update: element #{i} is a {type(pair).__name__}, not a (key, module) pair")
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(f"ModuleDict.update: element #{i} has length {len(pair)}; 2 is required")
+            self[pair[0]] = pair[1]
 
 
 def _as_parameter(value: Any, name: str) -> Any:
