@@ -252,6 +252,14 @@ def multi_head_attention_forward(
     if not isinstance(num_heads, int) or num_heads <= 0 or embed_dim % num_heads:
         raise ValueError(f"{name}: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
     head_dim = embed_dim // num_heads
+    if key.shape[1] != bsz or value.shape[1] != bsz:
+        raise ValueError(f"{name}: query of shape {query.shape}, key of shape {key.shape} and value of shape "
+                         f"{value.shape} must have the same batch size (dim 1 of a batched (L, N, E) input)")
+    expected = (embed_dim, embed_dim) if not use_separate_proj_weight else tuple(
+        w.shape[-1] if w is not None else None for w in (k_proj_weight, v_proj_weight))
+    if (key.shape[-1], value.shape[-1]) != expected:
+        raise ValueError(f"{name}: key of shape {key.shape} and value of shape {value.shape} must have "
+                         f"{expected[0]} and {expected[1]} features (kdim, vdim)")
     if use_separate_proj_weight:
         if key.shape[:2] != value.shape[:2]:
             raise ValueError(f"{name}: key's sequence and batch dims {key.shape[:2]} differ from value's "
@@ -315,7 +323,7 @@ def multi_head_attention_forward(
             weights = mg.softmax(scores, dim=-1)
         weights = dropout(weights, dropout_p)
         output = (weights @ v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-        output = _linear(output, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+        output = _linear(output, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, out_proj_weight.shape[0])
         weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
         if average_attn_weights:
             weights = weights.mean(dim=1)
@@ -325,13 +333,13 @@ def multi_head_attention_forward(
 
     if attn_mask is not None:   # (1, 1, L, S) or (N, num_heads, L, S), as scaled_dot_product_attention wants
         attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else \
-            attn_mask.reshape(bsz, num_heads, -1, src_len)
+            attn_mask.reshape(bsz, num_heads, attn_mask.shape[1], src_len)
     q = q.reshape(bsz, num_heads, tgt_len, head_dim)
     k = k.reshape(bsz, num_heads, src_len, head_dim)
     v = v.reshape(bsz, num_heads, src_len, head_dim)
     output = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
     output = output.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
-    output = _linear(output, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+    output = _linear(output, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, out_proj_weight.shape[0])
     return (output if batched else output.squeeze(1)), None
 
 

@@ -92,6 +92,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), got shape {x.shape}")
     axes = (0, *range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    for what, tensor in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                         ("bias", bias)):
+        if tensor is not None:   # the (C,) shape, named with the input's, before any in-place update
+            _tensor(tensor, "batch_norm", what)
+            if tensor.shape != (x.shape[1],):
+                raise ValueError(f"batch_norm: {what} must have shape ({x.shape[1]},) (one per channel of the input "
+                                 f"of shape {x.shape}), got {tensor.shape}")
     if training:
         count = x.numel() // x.shape[1]
         if count <= 1:

@@ -28,10 +28,11 @@ __all__ = ["Dropout", "Embedding", "Flatten", "Identity", "Linear", "ModuleDict"
 
 
 def _positive(value: Any, what: str, name: str, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (value == 0 and not allow_zero):
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 0 \
+            or (value == 0 and not allow_zero):
         raise ValueError(f"{name}: {what} must be a {'non-negative' if allow_zero else 'positive'} int, "
                          f"got {value!r}")
-    return value
+    return int(value)   # a NumPy integer too, as PyTorch takes it
 
 
 class Linear(Module):
@@ -46,7 +47,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive(in_features, "in_features", "Linear", allow_zero=True)
         self.out_features = _positive(out_features, "out_features", "Linear", allow_zero=True)
-        weight_and_bias(self, (out_features, in_features), bias, float_dtype(dtype, "Linear"), device)
+        weight_and_bias(self, (self.out_features, self.in_features), bias, float_dtype(dtype, "Linear"), device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -83,6 +84,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = _positive(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = _positive(embedding_dim, "embedding_dim", "Embedding", allow_zero=True)
+        num_embeddings, embedding_dim = self.num_embeddings, self.embedding_dim
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} must be within [-{num_embeddings}, "

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 import minigrad as mg
 from minigrad import Tensor
 
@@ -127,9 +129,9 @@ class BatchNorm1d(_NormBase):
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features <= 0:
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, numpy.integer)) or num_features <= 0:
             raise ValueError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
-        self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
         self._add_parameters_and_buffers(self.use_bias, dtype, device)

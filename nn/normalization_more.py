@@ -47,6 +47,11 @@ class GroupNorm(Module):
         reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
+        # without affine parameters torch normalises any channel count divisible by num_groups, so only with them
+        affine = self.weight is not None or self.bias is not None
+        if affine and isinstance(x, Tensor) and x.ndim >= 2 and x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected an input with num_channels={self.num_channels} channels (dim 1), "
+                             f"got shape {x.shape}")
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
