@@ -112,12 +112,12 @@ __all__ = [
 
 # --- layers -------------------------------------------------------------------
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002 - PyTorch's keyword
     """x @ weightᵀ + bias. x: (*, in), weight: (out, in), bias: (out,) → (*, out).
 
     As PyTorch, a 1-D weight (in,) gives (*,): one output feature without its axis (x @ weight).
     """
-    x, weight = _tensor(x, "linear"), _tensor(weight, "linear", "weight")
+    x, weight = _tensor(input, "linear"), _tensor(weight, "linear", "weight")
     if weight.ndim not in (1, 2):
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features) or 1-D (in_features,), "
                          f"got shape {weight.shape}")
@@ -222,13 +222,13 @@ def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
     return mg.sigmoid(input)
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - PyTorch's keyword
     """GELU(x) = x · Φ(x), Φ the standard normal CDF, as ``torch.nn.functional.gelu``.
 
     ``approximate="none"``: Φ(x) = ½(1 + erf(x/√2)); ``"tanh"``:
     ½(1 + tanh(√(2/π)(x + 0.044715 x³))). Any shape in, the same shape out.
     """
-    x = _tensor(x, "gelu")
+    x = _tensor(input, "gelu")
     if not isinstance(approximate, str):   # `approximate == "none"` on an array asks NumPy for a truth value
         raise TypeError(f"gelu(): argument 'approximate' must be str, not {type(approximate).__name__}")
     if approximate not in ("none", "tanh"):

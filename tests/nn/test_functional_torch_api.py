@@ -4,6 +4,7 @@ order and names as torch's, the deprecated size_average/reduce pair, weighted ms
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 
 import numpy as np
@@ -36,6 +37,21 @@ def test_positional_arguments_are_pytorchs_in_pytorchs_order(name: str) -> None:
     """A call written for PyTorch, positionally or with PyTorch's keyword names, means the same here."""
     ours, theirs = _positional(getattr(F, name)), _positional(getattr(TF, name))
     assert ours == theirs[:len(ours)], f"F.{name}: ours {ours}, torch {theirs}"
+
+
+def _documented(fn: object) -> list:
+    """The parameter names of a torch C builtin, from its docstring's first line: ``linear(input, weight, …)``."""
+    match = re.match(r"\s*\w+\(([^)]*)\)", fn.__doc__ or "")
+    return [part.split("=")[0].strip() for part in match.group(1).split(",") if part.strip()] if match else []
+
+
+@pytest.mark.parametrize("name", sorted(n for n in F.__all__ if hasattr(TF, n) and callable(getattr(F, n))
+                                        and not isinstance(getattr(F, n), type) and not _has_signature(getattr(TF, n))
+                                        and _documented(getattr(TF, n))))
+def test_builtins_take_pytorchs_documented_argument_names_in_order(name: str) -> None:
+    """torch's C builtins (linear, gelu, conv1d …) have no signature; their docstrings name the arguments."""
+    ours, theirs = _positional(getattr(F, name)), [n for n in _documented(getattr(TF, name)) if n not in ("*", "/")]
+    assert ours[:len(theirs)] == theirs[:len(ours)], f"F.{name}: ours {ours}, torch {theirs}"
 
 
 @pytest.mark.parametrize("name", ["cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "mse_loss",
