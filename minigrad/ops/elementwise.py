@@ -24,6 +24,7 @@ from ..constructors import as_tensor
 from ..tensor import Tensor
 from ..tensor import float32 as _FLOAT32
 from ..tensor import float64 as _FLOAT64
+from ..tensor import int64 as _INT64
 from ._util import sum_to
 from .shape import AsType
 
@@ -129,11 +130,36 @@ class Div(Function):
         return ga, gb
 
 
+def _power(xp: Any, a: Any, exponent: Any) -> Any:
+    """``a ** exponent`` for a Python number ``exponent``, with PyTorch's kernels for a float ``a``: the exponents
+    2, 3, -2, 0.5, -0.5 and -1 are products, sqrt and reciprocals (so (-0.0) ** -0.5 is -inf and
+    (-inf) ** 0.5 NaN, as PyTorch's, and x ** 3 rounds as x * x * x); a float32 ``a`` to another exponent
+    is computed in float64 and rounded once, as PyTorch's."""
+    if getattr(a, "dtype", None) is None or a.dtype.kind != "f":
+        return a ** exponent
+    if exponent == 2:
+        return a * a
+    if exponent == 3:
+        return a * a * a
+    with backend.errstate(xp, divide="ignore", invalid="ignore"):
+        if exponent == 0.5:
+            return xp.sqrt(a)
+        if exponent == -1:
+            return 1 / a
+        if exponent == -2:
+            return 1 / (a * a)
+        if exponent == -0.5:
+            return 1 / xp.sqrt(a)
+        if a.dtype.itemsize < 8 and exponent not in (0, 1):   # PyTorch: float32 ** a double, in double
+            return (a.astype(_FLOAT64) ** exponent).astype(a.dtype)
+        return a ** exponent
+
+
 class Pow(Function):
     """a ** b for tensors or scalars on either side."""
 
     def forward(self, a: Any, b: Any) -> Any:
-        y = a ** b
+        y = _power(self.xp, a, b) if isinstance(b, (int, float)) else a ** b
         self.saved = (a, b, y)
         return y
 
@@ -145,7 +171,7 @@ class Pow(Function):
         # (even at a == 0), and d/db at a == 0 with b >= 0.
         if self.needs_grad[0]:
             if isinstance(b, (int, float)):
-                ga = gy * (2 * a) if b == 2 else gy * (b * a ** (b - 1)) if b != 0 else xp.zeros_like(gy)
+                ga = gy * (2 * a) if b == 2 else gy * (b * _power(xp, a, b - 1)) if b != 0 else xp.zeros_like(gy)
             else:
                 with backend.errstate(xp, divide="ignore", invalid="ignore"):
                     ga = xp.where(b == 0, gy.dtype.type(0), gy * (b * a ** (b - 1)))
@@ -156,6 +182,24 @@ class Pow(Function):
                 local = xp.where((a == 0) & (b >= 0), 0, y * log_a)
             gb = sum_to(gy * local, _shape(b))
         return ga, gb
+
+
+class IntegerPow(Function):
+    """``a ** b`` of integers where the exponent is a tensor: a negative exponent gives 1 for a base of 1, ±1
+    for -1 and 0 otherwise, as PyTorch (NumPy refuses). Integers have no gradient."""
+
+    name = "pow"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        xp = self.xp
+        negative = b < 0
+        y = xp.asarray(xp.power(a, xp.where(negative, b.dtype.type(0), b)))
+        if y.dtype.kind == "u":   # both unsigned: no negative exponent
+            return y
+        one, zero = y.dtype.type(1), y.dtype.type(0)
+        odd = (b % 2) != 0
+        fraction = xp.where(a == 1, one, xp.where(a == -1, xp.where(odd, -one, one), zero))
+        return xp.where(negative, fraction, y)
 
 
 def _winner_share(xp: Any, gy: Any, x: Any, other: Any, x_loses: Any) -> Any:
@@ -378,7 +422,15 @@ def div(a: Any, b: Any) -> Tensor:
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the op's name
-    """a ** b with broadcasting."""
+    """a ** b with broadcasting.
+
+    Integers to a tensor of integer exponents follow PyTorch: a negative exponent gives 1, -1 or 0
+    (``2 ** -1 == 0``); a bool tensor to a Python int is computed in int64, as PyTorch's.
+    """
+    if isinstance(b, Tensor) and _integral(b) and _integral(a):
+        return IntegerPow()(a, b)
+    if isinstance(a, Tensor) and a.dtype.kind == "b" and isinstance(b, int) and not isinstance(b, bool):
+        a = AsType(_INT64)(a)
     return Pow()(a, b)
 
 

@@ -18,12 +18,25 @@ from ..autograd import Function
 from ..recording import note_draw
 from ..tensor import Tensor, float32
 from ._util import dim_or_axis, normalize_axis, number, sum_to, tensor_arg
-from .elementwise import add, clip, mul, sub
+from .elementwise import _integral, clip, mul
 from .shape import astype
 
 
 def _shape(value: Any) -> tuple:
     return getattr(value, "shape", ())
+
+
+class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
+    """An integer divided by zero: Python's ZeroDivisionError, and the RuntimeError PyTorch raises."""
+
+
+def _no_integer_zero(xp: Any, a: Any, b: Any, name: str) -> None:
+    """Raise where an integer (or bool) ``a`` meets an integer zero in ``b``, as PyTorch (NumPy gives 0)."""
+    if _integral(a) and _integral(b):
+        zero = b == 0
+        if zero.any() if hasattr(zero, "any") else zero:
+            raise IntegerDivisionByZero(f"{name}: integer division by zero (as in PyTorch; shapes "
+                                        f"{_shape(a)} and {_shape(b)})")
 
 
 def _floating(x: Any, name: str) -> Tensor:
@@ -198,7 +211,7 @@ def _erf_array(xp: Any, x: Any) -> Any:
         tail = (n / 2) / (far + tail)
     with backend.errstate(xp, invalid="ignore"):
         fraction = 1 - xp.exp(-far * far) / math.sqrt(math.pi) / (far + tail)
-    return (xp.sign(x) * xp.where(a < 2.5, series, fraction)).astype(x.dtype, copy=False)
+    return xp.copysign(xp.where(a < 2.5, series, fraction), x).astype(x.dtype, copy=False)   # erf(-0.0) is -0.0
 
 
 erf = _unary("erf", _erf_array, lambda xp, x, y: (2 / math.sqrt(math.pi)) * xp.exp(-x * x),
@@ -211,8 +224,8 @@ def _pair(a: Any, b: Any, name: str) -> tuple:
     """Two operands for a float-valued binary op: at least one Tensor; integers become float32."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    a = a if isinstance(a, (int, float)) and not isinstance(a, bool) else _numeric(a, name)
-    b = b if isinstance(b, (int, float)) and not isinstance(b, bool) else _numeric(b, name)
+    a = a if isinstance(a, (int, float)) else _numeric(a, name)   # a Python bool is a number too, as in PyTorch
+    b = b if isinstance(b, (int, float)) else _numeric(b, name)
     return a, b
 
 
@@ -241,19 +254,38 @@ class Binary(Function):
                 sum_to(gb, _shape(b)) if self.needs_grad[1] else None)
 
 
+def _remainder(xp: Any, a: Any, b: Any) -> Any:
+    """PyTorch's remainder: fmod, moved by b where its sign differs from b's. A zero result keeps fmod's sign
+    (the sign of a: ``-0.0 % 2.0`` is -0.0, and ``3.0 % -1.5`` is 0.0, where NumPy gives b's sign)."""
+    _no_integer_zero(xp, a, b, "remainder")
+    if _integral(a) and _integral(b):
+        return xp.remainder(a, b)
+    mod = xp.asarray(xp.fmod(a, b))
+    return xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+
+
+def _fmod(xp: Any, a: Any, b: Any) -> Any:
+    _no_integer_zero(xp, a, b, "fmod")
+    return xp.fmod(a, b)
+
+
 def remainder(a: Any, b: Any) -> Tensor:
-    """a - floor(a / b) * b: the result has the sign of ``b`` (Python's ``%``, torch.remainder)."""
+    """a - floor(a / b) * b: the result has the sign of ``b`` (Python's ``%``, torch.remainder).
+
+    An integer divided by an integer zero raises :class:`IntegerDivisionByZero`, as PyTorch.
+    """
     a, b = _pair(a, b, "remainder")
     # d/db is -(a // b) with the floor division the forward used (7 // 0.1 is 69, not floor(7 / 0.1) = 70)
-    return Binary("remainder", lambda xp, x, y: xp.remainder(x, y),
-                  lambda xp, gy, x, y, out: (gy, gy * -xp.floor_divide(x, y)))(a, b)
+    return Binary("remainder", _remainder, lambda xp, gy, x, y, out: (gy, gy * -xp.floor_divide(x, y)))(a, b)
 
 
 def fmod(a: Any, b: Any) -> Tensor:
-    """a - trunc(a / b) * b: the result has the sign of ``a`` (C's fmod, torch.fmod)."""
+    """a - trunc(a / b) * b: the result has the sign of ``a`` (C's fmod, torch.fmod).
+
+    An integer divided by an integer zero raises :class:`IntegerDivisionByZero`, as PyTorch.
+    """
     a, b = _pair(a, b, "fmod")
-    return Binary("fmod", lambda xp, x, y: xp.fmod(x, y),
-                  lambda xp, gy, x, y, out: (gy, gy * -xp.trunc(x / y)))(a, b)
+    return Binary("fmod", _fmod, lambda xp, gy, x, y, out: (gy, gy * -xp.trunc(x / y)))(a, b)
 
 
 def atan2(a: Any, b: Any) -> Tensor:
@@ -278,14 +310,49 @@ def logaddexp(a: Any, b: Any) -> Tensor:
                   lambda xp, gy, x, y, out: (gy * xp.exp(x - out), gy * xp.exp(y - out)))(a, b)
 
 
+class Lerp(Function):
+    """start + weight * (end - start) as PyTorch's vectorised kernel computes it: ``end + (weight - 1) * (end - start)``
+    where |weight| >= 0.5, so weight 1 gives ``end`` exactly (and an infinite weight gives PyTorch's inf or NaN).
+    Gradients ``1 - weight``, ``weight`` and ``end - start``. ``weight`` is a Python number given here, or
+    the third input."""
+
+    name = "lerp"
+
+    def __init__(self, weight: Any = None) -> None:
+        self.weight = weight
+
+    def forward(self, start: Any, end: Any, *weight: Any) -> Any:
+        xp = self.xp
+        w = weight[0] if weight else self.weight
+        with backend.errstate(xp, invalid="ignore", over="ignore"):
+            diff = end - start
+            if not weight:
+                y = start + w * diff if builtins.abs(w) < 0.5 else end + (w - 1) * diff
+            else:
+                y = xp.where(xp.abs(w) < 0.5, start + w * diff, end + (w - 1) * diff)
+        self.saved = (start, end, w)
+        return xp.asarray(y)
+
+    def backward(self, gy: Any) -> tuple:
+        start, end, w = self.saved
+        needs = self.needs_grad
+        with backend.errstate(self.xp, invalid="ignore", over="ignore"):
+            return (sum_to(gy * (1 - w), _shape(start)) if needs[0] else None,
+                    sum_to(gy * w, _shape(end)) if needs[1] else None,
+                    *((sum_to(gy * (end - start), _shape(w)) if needs[2] else None,) if len(needs) > 2 else ()))
+
+
 def lerp(start: Tensor, end: Any, weight: Any) -> Tensor:
-    """start + weight * (end - start), all broadcast together (torch.lerp); gradients to all three."""
+    """start + weight * (end - start), all broadcast together (torch.lerp, with its formula for
+    |weight| >= 0.5: ``end + (weight - 1) * (end - start)``); gradients to all three."""
     start = tensor_arg(start, "lerp")
     if start.dtype.kind not in "fc":
         raise TypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")
-    if not isinstance(weight, Tensor):
-        weight = number(weight, "lerp", "weight")
-    return add(start, mul(weight, sub(end, start)))
+    if not isinstance(end, (int, float)):
+        end = _numeric(end, "lerp")
+    if isinstance(weight, Tensor):
+        return Lerp()(start, end, _numeric(weight, "lerp"))
+    return Lerp(number(weight, "lerp", "weight"))(start, end)
 
 
 def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name

@@ -33,7 +33,21 @@ from ..tensor import Tensor
 from . import elementwise, inplace
 from ._util import number, tensor_arg
 from .elementwise import _integral
-from .math import NotDifferentiable, _bool_result, _numeric, _shape, _xp_of, atan2
+from .math import (
+    IntegerDivisionByZero,
+    NotDifferentiable,
+    _bool_result,
+    _numeric,
+    _shape,
+    _xp_of,
+    atan2,
+    fmod,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+)
+from .math import trunc as math_trunc
 from .shape import astype
 from .special import (  # listed in __all__ and METHODS below
     _plain_number,
@@ -64,6 +78,7 @@ from .special import (  # listed in __all__ and METHODS below
     logaddexp2,
     logit,
     nan_to_num,
+    nextafter,
     rad2deg,
     sgn,
     signbit,
@@ -81,7 +96,8 @@ __all__ = [
     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2",
     "sinc", "deg2rad", "rad2deg", "erfc", "logit", "xlogy", "hypot", "logaddexp2", "float_power", "copysign",
-    "fmax", "fmin", "heaviside", "sgn", "signbit", "frac", "nan_to_num",
+    "fmax", "fmin", "heaviside", "sgn", "signbit", "frac", "nan_to_num", "nextafter",
+    "absolute", "rsub", "gcd", "lcm", "isreal",
     # fused multiply-add and predicates
     "addcmul", "addcdiv", "isin", "is_floating_point", "is_complex", "is_nonzero", "equal",
 ]
@@ -90,10 +106,6 @@ __all__ = [
 def _is_bool(value: Any) -> bool:
     dtype = getattr(value, "dtype", None)
     return isinstance(value, bool) if dtype is None else dtype.kind == "b"
-
-
-class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
-    """An integer divided by zero: Python's ZeroDivisionError, and the RuntimeError PyTorch raises."""
 
 
 # --- division with rounding --------------------------------------------------------------------------
@@ -139,7 +151,8 @@ class RoundedDiv(Function):
 def _division_operands(a: Any, b: Any, name: str) -> tuple:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    return tuple(v if _plain_number(v) and not isinstance(v, complex) else _numeric(v, name) for v in (a, b))
+    return tuple(v if (_plain_number(v) and not isinstance(v, complex)) or isinstance(v, bool) else _numeric(v, name)
+                 for v in (a, b))
 
 
 def floor_divide(a: Any, b: Any) -> Tensor:
@@ -205,20 +218,42 @@ def _alpha(alpha: Any, a: Any, b: Any, name: str) -> Any:
     return alpha
 
 
-def _scaled(b: Any, alpha: Any) -> Any:
+def _scaled(b: Any, alpha: Any, a: Any = None) -> Any:
+    """``alpha * b``; a tensor ``b`` is first cast to the dtype of ``a ∘ b`` (PyTorch computes ``alpha * b`` in
+    the result's dtype: a uint8 ``b`` times 2 must not wrap at 256 before it is added to a float)."""
     if alpha == 1:
         return b
-    return b * alpha if _plain_number(b) else elementwise.mul(b, alpha)
+    if not isinstance(b, Tensor):
+        return b * alpha if _plain_number(b) or isinstance(b, bool) else elementwise.mul(b, alpha)
+    if isinstance(a, Tensor) or backend.is_array(a):
+        common = numpy.result_type(a.dtype, b.dtype)
+    elif a is not None:
+        common = numpy.result_type(b.dtype, a)
+    else:
+        common = b.dtype
+    if common.kind == "b":   # True + 2 * True stays bool in PyTorch: alpha * b is b (alpha non-zero)
+        return astype(elementwise.mul(b, alpha), bool)
+    return elementwise.mul(b if b.dtype == common else astype(b, common), alpha)
 
 
 def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
-    """``a + alpha * b`` broadcast (torch.add)."""
-    return elementwise.add(a, _scaled(b, _alpha(alpha, a, b, "add")))
+    """``a + alpha * b`` broadcast (torch.add); ``alpha * b`` is computed in the result's dtype."""
+    return elementwise.add(a, _scaled(b, _alpha(alpha, a, b, "add"), a))
 
 
 def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
-    """``a - alpha * b`` broadcast (torch.sub)."""
-    return elementwise.sub(a, _scaled(b, _alpha(alpha, a, b, "sub")))
+    """``a - alpha * b`` broadcast (torch.sub); ``alpha * b`` is computed in the result's dtype."""
+    return elementwise.sub(a, _scaled(b, _alpha(alpha, a, b, "sub"), a))
+
+
+def _add_method(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``x.add(other, alpha=1)``: ``x + alpha * other`` (torch.Tensor.add)."""
+    return add(x, other, alpha=alpha)
+
+
+def _sub_method(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    """``x.sub(other, alpha=1)``: ``x - alpha * other`` (torch.Tensor.sub)."""
+    return sub(x, other, alpha=alpha)
 
 
 subtract = sub
@@ -254,6 +289,48 @@ eq, ne = _comparison("eq", "__eq__"), _comparison("ne", "__ne__")
 lt, le = _comparison("lt", "__lt__"), _comparison("le", "__le__")
 gt, ge = _comparison("gt", "__gt__"), _comparison("ge", "__ge__")
 greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def absolute(x: Tensor) -> Tensor:
+    """|x| (torch.absolute, an alias of abs)."""
+    return elementwise.abs(x)
+
+
+def rsub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    """``b - alpha * a`` broadcast (torch.rsub)."""
+    return sub(b, a, alpha=alpha)
+
+
+def _integer_pair(a: Any, b: Any, name: str) -> tuple:
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    a, b = (v if isinstance(v, int) and not isinstance(v, bool) else _numeric(v, name) for v in (a, b))
+    for value in (a, b):
+        if isinstance(value, Tensor) and value.dtype.kind not in "iu":
+            raise TypeError(f"{name}: not implemented for dtype {value.dtype} (integers only, as in PyTorch); "
+                            f"shapes {_shape(a)} and {_shape(b)}")
+    return a, b
+
+
+def gcd(a: Any, b: Any) -> Tensor:
+    """The greatest common divisor of integers, elementwise and broadcast (non-negative; gcd(0, 0) is 0)."""
+    a, b = _integer_pair(a, b, "gcd")
+    xp = _xp_of(a, b)
+    return _bool_result("gcd", lambda x, y: xp.asarray(xp.gcd(x, y)), (a, b))
+
+
+def lcm(a: Any, b: Any) -> Tensor:
+    """The least common multiple of integers, elementwise and broadcast (non-negative; 0 if either is 0)."""
+    a, b = _integer_pair(a, b, "lcm")
+    xp = _xp_of(a, b)
+    return _bool_result("lcm", lambda x, y: xp.asarray(xp.lcm(x, y)), (a, b))
+
+
+def isreal(x: Tensor) -> Tensor:
+    """True where the element has no imaginary part: everywhere for a real tensor. A bool tensor of x's shape."""
+    x = _numeric(x, "isreal")
+    xp = backend.array_module(x.data)
+    return _bool_result("isreal", lambda a: xp.asarray(xp.isreal(a)), (x,))
 
 
 # --- fused multiply-add ---------------------------------------------------------------------------------
@@ -356,6 +433,9 @@ _WITH_ARGUMENTS = {"logit": logit, "xlogy": xlogy, "hypot": hypot, "copysign": c
                    "nan_to_num": nan_to_num, "addcmul": addcmul, "addcdiv": addcdiv, "atan2": atan2,
                    "arctan2": arctan2}
 
+_BINARY_WITH_IN_PLACE = {"fmod": fmod, "nextafter": nextafter, "gcd": gcd, "lcm": lcm, "logical_and": logical_and,
+                         "logical_or": logical_or, "logical_xor": logical_xor}
+
 METHODS: dict = {
     "floor_divide": floor_divide, "__floordiv__": floor_divide, "__rfloordiv__": _rfloordiv,
     "floor_divide_": floor_divide_, "__ifloordiv__": floor_divide_,
@@ -369,5 +449,11 @@ METHODS: dict = {
     **_WITH_ARGUMENTS, **{name + "_": _method_with(name + "_", fn) for name, fn in _WITH_ARGUMENTS.items()},
     "logaddexp2": logaddexp2, "float_power": float_power, "float_power_": float_power_,
     "fmax": fmax, "fmin": fmin, "signbit": signbit,
+    "add": _add_method, "sub": _sub_method, "absolute": absolute, "absolute_": inplace._unary_("absolute_", absolute),
+    "fix_": inplace._unary_("fix_", math_trunc), "sin_": inplace._unary_("sin_", elementwise.sin),
+    "cos_": inplace._unary_("cos_", elementwise.cos), "logical_not_": inplace._unary_("logical_not_", logical_not),
+    "nextafter": nextafter, "isreal": isreal,
+    **{name: fn for name, fn in _BINARY_WITH_IN_PLACE.items()},
+    **{name + "_": _method_with(name + "_", fn) for name, fn in _BINARY_WITH_IN_PLACE.items()},
     "is_nonzero": is_nonzero, "equal": equal,
 }

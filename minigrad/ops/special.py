@@ -41,7 +41,8 @@ def _operands(a: Any, b: Any, name: str, floating: bool = True) -> tuple:
     """
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    out = [v if _plain_number(v) else _floating(v, name) if floating else _numeric(v, name) for v in (a, b)]
+    out = [v if _plain_number(v) or isinstance(v, bool) else _floating(v, name) if floating else _numeric(v, name)
+           for v in (a, b)]
     for i in (0, 1):
         if not isinstance(out[i], Tensor):
             try:
@@ -121,6 +122,9 @@ def _erfc_array(xp: Any, x: Any) -> Any:
     For |x| >= 2.5 the continued fraction erfc(|x|) = e^{-x²}/√π / (|x| + ½/(|x| + 1/(|x| + (3/2)/(…)))),
     evaluated from its tail, as ``ops/math.py``'s erf; elsewhere 1 - erf(x), which loses no digits there.
     """
+    dtype = x.dtype
+    if dtype.itemsize < 8:   # float32: 1 - erf in float32 would lose the digits of erfc(2) = 0.00468
+        x = x.astype(float64)
     a = xp.abs(x)
     far = xp.maximum(a, 2.5)
     tail = xp.zeros_like(far)
@@ -128,7 +132,7 @@ def _erfc_array(xp: Any, x: Any) -> Any:
         tail = (n / 2) / (far + tail)
     right = xp.exp(-far * far) / _math.sqrt(_math.pi) / (far + tail)
     far_value = xp.where(x > 0, right, 2 - right)
-    return xp.where(a < 2.5, 1 - _erf_array(xp, xp.minimum(a, 2.5) * xp.sign(x)), far_value).astype(x.dtype)
+    return xp.where(a < 2.5, 1 - _erf_array(xp, xp.minimum(a, 2.5) * xp.sign(x)), far_value).astype(dtype)
 
 
 erfc = _unary("erfc", _erfc_array, lambda xp, x, y: (-2 / _math.sqrt(_math.pi)) * xp.exp(-x * x),
@@ -222,7 +226,7 @@ def float_power(a: Any, b: Any) -> Tensor:
     """
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"float_power: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    values = [v if _plain_number(v) else _numeric(v, "float_power") for v in (a, b)]
+    values = [v if _plain_number(v) or isinstance(v, bool) else _numeric(v, "float_power") for v in (a, b)]
     target = _float_power_dtype(*values)
     cast = [target.type(v) if not isinstance(v, Tensor) else astype(v, target) if v.dtype != target else v
             for v in values]
@@ -241,6 +245,24 @@ def float_power_(x: Tensor, exponent: Any) -> Tensor:
         raise inplace.InplaceCastError(f"float_power_: the base has dtype {x.dtype} but the operation's result "
                                        f"requires dtype {target} (as in PyTorch)")
     return inplace._inplace(x, "float_power_", lambda cur: float_power(cur, exponent), exponent)
+
+
+def nextafter(a: Tensor, b: Any) -> Tensor:
+    """The next float after ``a`` towards ``b``, broadcast (torch.nextafter); float tensors only, as PyTorch.
+
+    Gradients as PyTorch's: ``a`` gets the incoming gradient (0 where a == b: the result is b), ``b`` zero.
+    """
+    a, b = _operands(a, b, "nextafter", floating=False)
+    for value in (a, b):
+        if isinstance(value, Tensor) and value.dtype.kind != "f":
+            raise TypeError(f"nextafter: not implemented for dtype {value.dtype} (as in PyTorch); shapes "
+                            f"{_shape_of(a)} and {_shape_of(b)}")
+    return Binary("nextafter", lambda xp, x, y: xp.nextafter(x, y),
+                  lambda xp, gy, x, y, out: (xp.where(x == y, gy.dtype.type(0), gy), xp.zeros_like(gy)))(a, b)
+
+
+def _shape_of(value: Any) -> tuple:
+    return tuple(getattr(value, "shape", ()))
 
 
 def _copysign_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
