@@ -12,10 +12,10 @@ import math
 from typing import Any
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import count_arg, flag, int_arg, tensor_arg
+from ._util import count_arg, flag, int_arg, one_axis, tensor_arg
 
 
 def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
@@ -26,42 +26,68 @@ def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
 
 # --- unique, unique_consecutive ----------------------------------------------------------------------
 
-def _runs(xp: Any, flat: Any) -> Any:
-    """True where a run of equal elements starts in the 1-D ``flat`` (NaNs never equal: each its own)."""
-    starts = xp.ones(flat.shape, dtype=bool)
-    starts[1:] = flat[1:] != flat[:-1]
+def _runs(xp: Any, items: Any) -> Any:
+    """True where a run of equal items starts along the first axis of ``items`` (elements, or rows that
+    are equal when every entry is; NaNs never equal: each its own)."""
+    starts = xp.ones(items.shape[:1], dtype=bool)
+    differs = items[1:] != items[:-1]
+    starts[1:] = differs if items.ndim == 1 else differs.any(axis=1)
     return starts
 
 
-def _unique_parts(xp: Any, data: Any, consecutive: bool) -> tuple:
-    """(values, inverse, counts) of the flattened ``data``: sorted unique values (or one per run of equal
-    neighbours), for each element the index of its value (data's shape), and how many each value has."""
-    flat = data.reshape(-1)
+def _sort_order(xp: Any, items: Any) -> Any:
+    """Stable ascending order of the elements of the 1-D ``items``, or of the rows of the 2-D ``items``
+    compared entry by entry (lexicographically), as torch.unique with ``dim`` sorts its slices."""
+    if items.ndim == 1:
+        return xp.argsort(items, kind="stable" if xp is backend.numpy else None)   # CuPy's is always stable
+    if items.shape[0] == 0:
+        return xp.zeros(0, dtype="int64")
+    keys = items.astype("uint8") if items.dtype == bool else items
+    return xp.lexsort(keys.T[::-1])   # lexsort's last key is the primary one: the first column
+
+
+def _unique_parts(xp: Any, data: Any, consecutive: bool, axis: int | None = None) -> tuple:
+    """(values, inverse, counts): the sorted unique elements of the flattened ``data`` (or one per run of
+    equal neighbours), for each element the index of its value (data's shape), and how many each value
+    has. With ``axis``, the same for the slices of ``data`` along it: values keep data's other dims, the
+    inverse has one entry per slice."""
+    if axis is None:
+        items = data.reshape(-1)
+    else:   # one row per slice
+        moved = xp.moveaxis(data, axis, 0)
+        items = moved.reshape(moved.shape[0], math.prod(moved.shape[1:]))
     order = None
     if not consecutive:
-        order = xp.argsort(flat, kind="stable" if xp is backend.numpy else None)   # CuPy's is always stable
-        flat = flat[order]
-    starts = _runs(xp, flat)
-    values = flat[starts]
+        order = _sort_order(xp, items)
+        items = items[order]
+    starts = _runs(xp, items)
+    values = items[starts]
+    if axis is not None:
+        values = xp.moveaxis(values.reshape(values.shape[:1] + moved.shape[1:]), 0, axis)
     run = xp.cumsum(starts, dtype="int64") - 1
     inverse = run
     if order is not None:
         inverse = xp.empty_like(run)
         inverse[order] = run
     first = xp.nonzero(starts)[0]
-    counts = xp.diff(xp.concatenate([first, xp.asarray([flat.size], dtype=first.dtype)])).astype("int64")
-    return values, inverse.reshape(data.shape), counts
+    counts = xp.diff(xp.concatenate([first, xp.asarray([items.shape[0]], dtype=first.dtype)])).astype("int64")
+    return values, inverse.reshape(data.shape) if axis is None else inverse, counts
 
 
 def _unique(name: str, x: Any, return_inverse: bool, return_counts: bool, dim: Any, consecutive: bool) -> Any:
     x = tensor_arg(x, name)
+    axis = None
     if dim is not None:
-        raise NotImplementedError(f"{name}: dim= (unique slices along a dim) is not supported; only dim=None, "
-                                  "the unique elements of the flattened tensor")
+        if x.ndim == 0:
+            raise AxisError(f"{name}: dim {dim} is out of range for a 0-d tensor (dim= needs at least 1 dim)")
+        axis = one_axis(dim, x.ndim, name)
+        if any(size == 0 for d, size in enumerate(x.shape) if d != axis) and x.shape[axis] != 0:
+            raise ValueError(f"{name}: dim {dim} of shape {x.shape}: the other dims include one of size 0, "
+                             "so there are no slices to compare (as PyTorch refuses)")
     xp = backend.array_module(x.data)
     wanted = [0] + [i for i, on in ((1, flag(return_inverse, name, "return_inverse")),
                                     (2, flag(return_counts, name, "return_counts"))) if on]
-    outs = tuple(_drawn(name, lambda data, i=i: _unique_parts(xp, data, consecutive)[i], (x,)) for i in wanted)
+    outs = tuple(_drawn(name, lambda data, i=i: _unique_parts(xp, data, consecutive, axis)[i], (x,)) for i in wanted)
     return outs[0] if len(outs) == 1 else outs
 
 
@@ -72,7 +98,8 @@ def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa
     x: any shape → values: (U,); with ``return_inverse`` also the index of each element's value
     (int64, x's shape); with ``return_counts`` also each value's count (int64, (U,)): a tuple in that
     order. NaNs are each unique, as PyTorch's. The result is always sorted (as PyTorch's CPU and CUDA
-    results for ``sorted=False`` are). No gradient. ``dim`` is not supported (NotImplementedError).
+    results for ``sorted=False`` are). With ``dim``, the unique slices along it, sorted
+    lexicographically: x: (..., n, ...) → values (..., U, ...), inverse (n,), counts (U,). No gradient.
     """
     flag(sorted, "unique", "sorted")
     return _unique("unique", x, return_inverse, return_counts, dim, consecutive=False)
@@ -83,7 +110,8 @@ def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: b
     """One element per run of equal neighbours in ``x`` (flattened), as torch.unique_consecutive.
 
     x: any shape → values: (U,) in order of appearance, optionally the inverse (int64, x's shape) and
-    the run lengths (int64, (U,)), as :func:`unique`. No gradient; ``dim`` is not supported.
+    the run lengths (int64, (U,)), as :func:`unique`. With ``dim``, one slice per run of equal
+    neighbouring slices along it: x: (..., n, ...) → values (..., U, ...), inverse (n,). No gradient.
     """
     return _unique("unique_consecutive", x, return_inverse, return_counts, dim, consecutive=True)
 

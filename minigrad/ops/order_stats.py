@@ -319,6 +319,8 @@ def _quantile(name: str, x: Any, q: Any, dim: Any, keepdim: bool, interpolation:
             raise ValueError(f"{name}: q must be in the range [0, 1], got {q}")
         q_tensor, scalar_q = Tensor._make(xp.asarray(q, dtype=x.dtype), False, None, 0), True
     if dim is None or x.ndim == 0:
+        if dim is not None:
+            one_axis(dim, 1, name)   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         lines = x.reshape(-1)
         kept = (1,) * x.ndim
     else:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, dim_or_axis, flag, keep_flag, normalize_axis, one_axis, tensor_arg
 from .elementwise import maximum, minimum
@@ -105,13 +106,15 @@ def _shift(xp: Any, x: Any, axes: Any) -> Any:
 
 class Max(Function):
     """max (or min) over axes, values only. Ties share the gradient equally, as torch.max() and
-    torch.amax; where the result is NaN, the NaN elements share it (as torch.max())."""
+    torch.amax. Where the result is NaN, the NaN elements share it (as torch.max()); with
+    ``nan_shares=False`` (torch.amax/amin) every element of that line gets NaN instead, as PyTorch's
+    (gy / count) · mask with no element equal to the NaN."""
 
-    def __init__(self, axis: Any, keepdims: bool, smallest: bool = False) -> None:
-        self.axis, self.keepdims, self.smallest = axis, keepdims, smallest
+    def __init__(self, axis: Any, keepdims: bool, smallest: bool = False, nan_shares: bool = True) -> None:
+        self.axis, self.keepdims, self.smallest, self.nan_shares = axis, keepdims, smallest, nan_shares
 
     def forward(self, x: Any) -> Any:
-        _check_reducible("min" if self.smallest else "max", x.shape, self.axis)
+        _check_reducible(self.name, x.shape, self.axis)
         y = x.min(axis=self.axis, keepdims=True) if self.smallest else x.max(axis=self.axis, keepdims=True)
         self.saved = (x, y)
         if self.keepdims:
@@ -119,12 +122,23 @@ class Max(Function):
         return y.reshape(()) if self.axis is None else y.squeeze(axis=self.axis)
 
     def backward(self, gy: Any) -> Any:
+        if not self.nan_shares:
+            return self._amax_backward(gy)
         x, y = self.saved
         xp = self.xp
         ties = (x == y) | (xp.isnan(x) & xp.isnan(y))
         count = ties.sum(axis=self.axis, keepdims=True).astype(gy.dtype)
         share = _expand(gy, x.shape, self.axis, self.keepdims) / count
         return xp.where(ties, share, gy.dtype.type(0))   # select: elements that are not the max get exactly 0
+
+    def _amax_backward(self, gy: Any) -> Any:
+        x, y = self.saved
+        xp = self.xp
+        ties = x == y
+        count = ties.sum(axis=self.axis, keepdims=True).astype(gy.dtype)   # 0 where the result is NaN
+        share = _expand(gy, x.shape, self.axis, self.keepdims) / xp.maximum(count, 1)
+        g = xp.where(ties, share, gy.dtype.type(0))   # select: elements that are not the max get exactly 0
+        return xp.where(count == 0, gy.dtype.type("nan"), g)   # a NaN result: NaN for its whole line
 
 
 class Var(Function):
@@ -307,6 +321,8 @@ def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: An
         op = op_class(None, False)   # x.sum(): over everything, nothing to check (a loss, once per step)
     else:
         x = tensor_arg(x, name)
+        if isinstance(dim, (tuple, list)) and not dim:
+            dim = None   # PyTorch: an empty dim list reduces every dim (NumPy's axis=() reduces none)
         axes = normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name)
         op = op_class(axes, keep_flag(name, keepdim, keepdims))
     op.name = name
@@ -315,10 +331,21 @@ def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: An
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
         keepdims: bool | None = None, dtype: Any = None) -> Tensor:
-    """Sum over ``dim`` (int, tuple or None for all); ``dtype`` casts first, as torch.sum."""
+    """Sum over ``dim`` (int, tuple, or None or () for all); ``dtype`` casts first, as torch.sum.
+
+    Integer and bool inputs give int64 (unsigned ones too, as PyTorch); an integer or bool ``dtype``
+    gives that dtype (bool: whether any element is non-zero).
+    """
+    if dtype is None and isinstance(x, Tensor) and x.data.dtype.kind != "u":
+        return _reduced(Sum, "sum", x, dim, keepdim, axis, keepdims)
+    x = tensor_arg(x, "sum")
     if dtype is not None:
-        x = tensor_arg(x, "sum").to(dtype=dtype)
-    return _reduced(Sum, "sum", x, dim, keepdim, axis, keepdims)
+        x = x.to(dtype=dtype)
+    wanted = x.dtype if dtype is not None and x.dtype.kind in "biu" else None
+    if x.dtype.kind == "u":   # NumPy sums unsigned ints as uint64; PyTorch gives int64
+        x = x.to(dtype="int64")
+    out = _reduced(Sum, "sum", x, dim, keepdim, axis, keepdims)
+    return out.to(dtype=wanted) if wanted is not None and out.dtype != wanted else out
 
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -329,8 +356,12 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
     return _reduced(Mean, "mean", x, dim, keepdim, axis, keepdims)
 
 
-def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool) -> Any:
+def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool, other: Any) -> Any:
     name = "min" if smallest else "max"
+    if other is not None:   # torch.max(a, other=b)
+        if dim is not None:
+            raise TypeError(f"{name}: give a dim or other=, not both")
+        dim = other
     if isinstance(dim, Tensor):   # torch.max(a, b): the elementwise maximum
         return minimum(x, dim) if smallest else maximum(x, dim)
     if dim is not None and axis is None and keepdims is None:   # PyTorch: (values, indices)
@@ -343,34 +374,33 @@ def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest
 
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
-        keepdims: bool | None = None) -> Any:
+        keepdims: bool | None = None, other: Tensor | None = None) -> Any:
     """The maximum: of all elements (no dim), ``(values, indices)`` along ``dim``, values along ``axis=``.
 
     ``x.max()`` and ``x.max(axis=...)`` share the gradient among ties (as
     torch.amax); ``x.max(dim)`` sends it to the returned index, and
-    ``mg.max(a, b)`` with a Tensor ``b`` is the elementwise maximum, as in PyTorch.
+    ``mg.max(a, b)`` (or ``other=b``) with a Tensor ``b`` is the elementwise maximum, as in PyTorch.
     """
-    return _extreme(x, dim, keepdim, axis, keepdims, smallest=False)
+    return _extreme(x, dim, keepdim, axis, keepdims, False, other)
 
 
 def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
-        keepdims: bool | None = None) -> Any:
+        keepdims: bool | None = None, other: Tensor | None = None) -> Any:
     """The minimum; the same conventions as :func:`max`."""
-    return _extreme(x, dim, keepdim, axis, keepdims, smallest=True)
+    return _extreme(x, dim, keepdim, axis, keepdims, True, other)
 
 
 def amax(x: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
          keepdims: bool | None = None) -> Tensor:
     """Maximum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient."""
-    dim = None if isinstance(dim, (tuple, list)) and not dim else dim
-    return _reduced(lambda axes, keep: Max(axes, keep), "amax", x, dim, keepdim, axis, keepdims)
+    return _reduced(lambda axes, keep: Max(axes, keep, nan_shares=False), "amax", x, dim, keepdim, axis, keepdims)
 
 
 def amin(x: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
          keepdims: bool | None = None) -> Tensor:
     """Minimum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient."""
-    dim = None if isinstance(dim, (tuple, list)) and not dim else dim
-    return _reduced(lambda axes, keep: Max(axes, keep, smallest=True), "amin", x, dim, keepdim, axis, keepdims)
+    return _reduced(lambda axes, keep: Max(axes, keep, smallest=True, nan_shares=False), "amin", x, dim, keepdim,
+                    axis, keepdims)
 
 
 def _correction(name: str, unbiased: Any, correction: Any, ddof: Any, numpy_style: bool) -> Any:
@@ -401,6 +431,8 @@ def _spread(op_class: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdim: 
             axis: Any, keepdims: Any, ddof: Any) -> Tensor:
     if isinstance(dim, bool):   # torch's var(unbiased) overload: x.var(False)
         dim, unbiased = None, dim
+    if isinstance(dim, (tuple, list)) and not dim:
+        dim = None   # PyTorch: an empty dim list reduces every dim
     numpy_style = axis is not NOT_GIVEN or keepdims is not None or ddof is not None
     correction = _correction(name, unbiased, correction, ddof, numpy_style)
     x = tensor_arg(x, name)
@@ -419,22 +451,34 @@ def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
 
 def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
               keepdims: bool | None = None) -> Tensor:
-    """log(sum(exp(x))) over ``dim`` (None: all), stable for large inputs."""
+    """log(sum(exp(x))) over ``dim`` (None: all), stable for large inputs.
+
+    Integer and bool inputs give the default float dtype (float32), as PyTorch.
+    """
+    x = tensor_arg(x, "logsumexp")
+    if x.dtype.kind not in "fc":
+        x = x.to(dtype=get_default_dtype())
     return _reduced(LogSumExp, "logsumexp", x, dim, keepdim, axis, keepdims)
 
 
-def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim`` (the last by default), stable for large inputs."""
+def softmax(x: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (the last by default), stable for large inputs; ``dtype`` casts
+    first, as torch.softmax. Same shape as x."""
     x = tensor_arg(x, "softmax")
+    if dtype is not None:
+        x = x.to(dtype=dtype)
     axis = one_axis(dim_or_axis("softmax", dim, axis, -1), x.ndim, "softmax")
     if x.ndim == 0:   # over a 0-d tensor's only element, as PyTorch
         return Softmax(0)(x.reshape(1)).reshape(())
     return Softmax(axis)(x)
 
 
-def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """x - logsumexp(x) along ``dim`` (the last by default), stable for large inputs."""
+def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (the last by default), stable for large inputs; ``dtype`` casts
+    first, as torch.log_softmax. Same shape as x."""
     x = tensor_arg(x, "log_softmax")
+    if dtype is not None:
+        x = x.to(dtype=dtype)
     axis = one_axis(dim_or_axis("log_softmax", dim, axis, -1), x.ndim, "log_softmax")
     if x.ndim == 0:   # over a 0-d tensor's only element, as PyTorch
         return LogSoftmax(0)(x.reshape(1)).reshape(())

@@ -72,20 +72,20 @@ class Prod(Function):
 
 def prod(x: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, dtype: Any = None, axis: Any = NOT_GIVEN,
          keepdims: Any = NOT_GIVEN) -> Tensor:
-    """The product of the elements over ``dim`` (all when not given); integer inputs give int64.
+    """The product of the elements over ``dim`` (all when not given); integer inputs give int64, and an
+    integer or bool ``dtype`` that dtype (bool: whether every element is non-zero), as torch.prod.
 
     Shapes: x (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). NumPy's ``axis=``
     may be a tuple. The gradient is exact where x has zeros.
     """
     x = tensor_arg(x, "prod")
-    if dtype is not None:
-        x = astype(x, dtype)
-    x = _integer_result(x)
+    x = astype(x, dtype) if dtype is not None else _integer_result(x)
     chosen = dim_or_axis("prod", dim, axis)
     if dim is not NOT_GIVEN and dim is not None:
         chosen = one_axis(dim, max(x.ndim, 1), "prod")
     axes = normalize_axis(chosen, x.ndim, "prod") if x.ndim else None
-    return Prod(axes, keep_flag("prod", keepdim, keepdims))(x)
+    out = Prod(axes, keep_flag("prod", keepdim, keepdims))(x)
+    return astype(out, x.dtype) if out.dtype != x.dtype else out   # NumPy's int64 product of int32 or bool
 
 
 def _scan_axis(x: Tensor, dim: Any, axis: Any, name: str) -> int | None:
@@ -110,9 +110,10 @@ class CumSum(Function):
 
 
 def cumsum(x: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
-    """Running sums along ``dim``: out[i] = x[0] + … + x[i]; same shape (integer inputs give int64)."""
+    """Running sums along ``dim``: out[i] = x[0] + … + x[i]; same shape (integer inputs give int64, as
+    PyTorch; ``dtype`` casts first and is the result's dtype)."""
     x = tensor_arg(x, "cumsum")
-    x = _integer_result(astype(x, dtype) if dtype is not None else x)
+    x = astype(x, dtype) if dtype is not None else _integer_result(x)
     a = _scan_axis(x, dim, axis, "cumsum")
     return CumSum(a)(x) if a is not None else x + 0
 
@@ -145,7 +146,7 @@ class CumProd(Function):
 def cumprod(x: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
     """Running products along ``dim``: out[i] = x[0] · … · x[i]; same shape; exact gradients at zeros."""
     x = tensor_arg(x, "cumprod")
-    x = _integer_result(astype(x, dtype) if dtype is not None else x)
+    x = astype(x, dtype) if dtype is not None else _integer_result(x)
     a = _scan_axis(x, dim, axis, "cumprod")
     return CumProd(a)(x) if a is not None else x + 0
 

@@ -204,6 +204,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     """``(values, indices)`` sorted along ``dim`` (equal values keep their order); the gradient follows."""
     x = tensor_arg(x, "sort")
     if x.ndim == 0:
+        one_axis(dim, 1, "sort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return max_with_indices(x, 0)
     axis = one_axis(dim, x.ndim, "sort")
     index = _sort_order(x, axis, flag(descending, "sort", "descending"), "sort")
@@ -216,6 +217,7 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
     """The indices that sort ``x`` along ``dim`` (int64, no gradient)."""
     x = tensor_arg(x, "argsort")
     if x.ndim == 0:
+        one_axis(dim, 1, "argsort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)
     return _sort_order(x, one_axis(dim, x.ndim, "argsort"), flag(descending, "argsort", "descending"), "argsort")
 
@@ -242,16 +244,17 @@ def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
     reduce = xp.all if name == "all" else xp.any
 
     def make(data: Any) -> Any:
-        return xp.asarray(reduce(data.astype(bool), axis=axis, keepdims=keepdim))
+        out = xp.asarray(reduce(data.astype(bool), axis=axis, keepdims=keepdim))
+        return out.astype("uint8") if data.dtype == "uint8" else out   # PyTorch's uint8 result for uint8
 
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))   # replayed on new values
 
 
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
-    """Whether every element (along ``dim``) is non-zero: a bool tensor."""
+    """Whether every element (along ``dim``) is non-zero: a bool tensor (uint8 for uint8, as PyTorch)."""
     return _logical(x, dim, keepdim, "all")
 
 
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
-    """Whether some element (along ``dim``) is non-zero: a bool tensor."""
+    """Whether some element (along ``dim``) is non-zero: a bool tensor (uint8 for uint8, as PyTorch)."""
     return _logical(x, dim, keepdim, "any")

@@ -103,8 +103,8 @@ class NanMean(Function):
 def nansum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all) treating NaN as 0, as torch.nansum.
 
-    x: (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). ``dtype`` casts first;
-    integer and bool inputs give int64. NaN elements get no gradient.
+    x: (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). ``dtype`` casts first and is
+    the result's dtype; integer and bool inputs give int64 without it. NaN elements get no gradient.
     """
     x = tensor_arg(x, "nansum")
     if dtype is not None:
@@ -113,9 +113,8 @@ def nansum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = No
         raise TypeError(f"nansum: expected a real tensor, got dtype {x.dtype}")
     axes = _dims(x, dim, "nansum")
     keep = flag(keepdim, "nansum", "keepdim")
-    if x.dtype.kind != "f":   # nothing is NaN: torch.sum, with its int64 result
-        x = astype(x, "int64") if x.dtype != "int64" else x
-        return sum(x, axes, keep)
+    if x.dtype.kind != "f":   # nothing is NaN: torch.sum, with its int64 result (or the dtype asked for)
+        return sum(x, axes, keep, dtype=dtype)
     return NanSum(axes, keep)(x)
 
 
