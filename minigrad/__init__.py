@@ -192,7 +192,7 @@ from .ops import all, any  # noqa: E402, A004 - PyTorch's names, last: they shad
 # More of PyTorch's tensor surface. Last as well: round, type-like names shadow builtins here.
 # mg.scatter_add is torch.scatter_add for a Tensor, and still the array interop for an array module.
 from .ops.contract import addmm, baddbmm, dot, einsum, ger, mm, outer  # noqa: E402
-from .ops.extras import detach, empty_like, eye, inference_mode, is_contiguous, is_tensor, nelement  # noqa: E402
+from .ops.extras import detach, empty_like, eye, is_contiguous, is_tensor, nelement  # noqa: E402
 from .ops.index import (  # noqa: E402
     argwhere,
     broadcast_shapes,
@@ -209,6 +209,7 @@ from .ops.index import (  # noqa: E402
     tril,
     triu,
 )
+from .ops.inference import inference_mode, is_inference_mode_enabled  # noqa: E402
 from .ops.math import (  # noqa: E402
     allclose,
     atan2,
@@ -251,6 +252,7 @@ from .ops.scan import cumprod, cumsum, logcumsumexp, median, prod  # noqa: E402
 __all__ += [
     "addmm", "baddbmm", "dot", "einsum", "ger", "mm", "outer",
     "detach", "empty_like", "eye", "inference_mode", "is_contiguous", "is_tensor", "nelement",
+    "is_inference_mode_enabled",
     "argwhere", "broadcast_shapes", "broadcast_tensors", "diag", "flip", "masked_select", "meshgrid", "nonzero",
     "repeat_interleave", "roll", "scatter", "tril", "triu",
     "allclose", "atan2", "ceil", "clamp_max", "clamp_min", "count_nonzero", "erf", "exp2", "expm1", "fix", "floor",

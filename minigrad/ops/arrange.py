@@ -60,9 +60,14 @@ from .index_write import (  # listed in __all__ and METHODS below
     masked_scatter_,
     put,
     put_,
+    scatter,
+    scatter_,
+    scatter_reduce,
+    scatter_reduce_,
 )
 from .select import Gather
 from .shape import Reshape, broadcast_to, clone, getitem, narrow, permute, repeat, reshape, swapaxes
+from .strided import PROPERTIES, adjoint, as_strided, strided  # listed in __all__ and METHODS below
 
 # --- moving dims ---------------------------------------------------------------------------------------
 
@@ -376,11 +381,16 @@ __all__ = [
     # from combine.py
     "mv", "vdot", "tensordot", "inner", "kron", "cross", "linalg_cross", "addmv", "addr", "addbmm", "matrix_power",
     "diff",
+    # from index_write.py: scatter_reduce, and scatter with PyTorch's older reduce= (index.py's scatter otherwise)
+    "scatter_reduce", "scatter",
+    # from strided.py
+    "as_strided", "adjoint", "strided",
 ]
 # torch.Tensor's methods among them (no stacks, tensordot nor linalg_cross), the in-place ones and unfold
 METHODS: dict = {name: globals()[name] for name in __all__ if name not in (
     "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack", "column_stack",
-    "tensordot", "linalg_cross")}
+    "tensordot", "linalg_cross", "strided")}
 METHODS.update({"index_add_": index_add_, "index_copy_": index_copy_, "index_fill_": index_fill_,
                 "masked_scatter_": masked_scatter_, "unfold": unfold,
-                "index_put_": index_put_, "put_": put_})
+                "index_put_": index_put_, "put_": put_, "scatter_reduce_": scatter_reduce_, "scatter_": scatter_})
+METHODS.update(PROPERTIES)   # layout, mH, H

@@ -10,13 +10,16 @@ that dim as PyTorch checks it. ``index_fill`` is a composition (a masked fill); 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from . import index as _index
 from ._util import check_index_range, device_array, flag, index_data, number, one_axis, sum_to, tensor_arg
 from .inplace import SetItem, _fill, _inplace
+from .select import _index_array
 from .shape import _index_arrays, broadcast_to, reshape
 
 
@@ -258,3 +261,222 @@ def put(x: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:
 def put_(x: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:
     """:func:`put` in place (Tensor.put_)."""
     return _inplace(x, "put_", lambda cur: put(cur, index, source, accumulate), source)
+
+
+# --- scatter_reduce: reductions at the places an index names along a dim, and scatter's older reduce= ------
+
+_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+_UFUNCS = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
+
+
+def _reduce_at(xp: Any, out: Any, where: tuple, values: Any, reduce: str, include_self: bool) -> None:
+    """``out[where] ⊕= values`` in place for the reduction ``reduce`` (mean: the sum), repeated places
+    combining in index order; without ``include_self`` the places ``where`` names start from the
+    reduction's identity (amax/amin: from one of their values, which max and min may repeat).
+
+    NumPy has ``ufunc.at`` for each; CuPy only for add, so prod, amax and amin combine the values one
+    rank of repetition at a time (the k-th value aimed at each place), a loop as long as the most
+    values one place receives.
+    """
+    if not include_self:
+        out[where] = values if reduce in ("amax", "amin") else (1 if reduce == "prod" else 0)
+    ufunc = getattr(xp, _UFUNCS[reduce])
+    if reduce in ("sum", "mean"):
+        backend.scatter_add(xp, out, where, values)
+        return
+    if xp is backend.numpy:
+        ufunc.at(out, where, values)
+        return
+    flat = out.reshape(-1)   # out is a fresh C-ordered array: a view
+    places = sum(w * math.prod(out.shape[d + 1:]) for d, w in enumerate(where))
+    places = xp.broadcast_to(places, values.shape).reshape(-1)
+    order = xp.argsort(places)   # CuPy's sort is stable: equal places keep the index order
+    places, values = places[order], values.reshape(-1)[order]
+    rank = xp.arange(places.size) - xp.searchsorted(places, places, side="left")
+    for k in range(int(rank.max()) + 1 if places.size else 0):
+        pick = rank == k
+        flat[places[pick]] = ufunc(flat[places[pick]], values[pick])
+
+
+class ScatterReduce(Function):
+    """``out = x`` reduced with ``src[i]`` at ``out[..., index[i], ...]`` along ``axis`` (torch.scatter_reduce).
+
+    ``reduce``: sum, prod, mean, amax or amin; ``include_self``: whether x's value at a place the index
+    names takes part (else only the src values aimed there). Places no index names keep x's value.
+    Gradients are PyTorch's (``scatter_reduce_backward``): mean divides by the counts, prod divides the
+    product by each factor and treats a single zero exactly, amax/amin share the gradient equally among
+    the values equal to the result (x's included when it takes part).
+    """
+
+    name = "scatter_reduce"
+
+    def __init__(self, axis: int, index: Any, reduce: str, include_self: bool) -> None:
+        self.axis, self.index, self.reduce, self.include_self = axis, index, reduce, include_self
+
+    def _where(self, xp: Any) -> tuple:
+        ndim = self.index.ndim
+        return tuple(self.index if d == self.axis else
+                     xp.arange(n).reshape((1,) * d + (n,) + (1,) * (ndim - d - 1))
+                     for d, n in enumerate(self.index.shape))
+
+    def _part(self, src: Any) -> Any:
+        return src[tuple(slice(0, n) for n in self.index.shape)]
+
+    def _counts(self, xp: Any, where: tuple, shape: tuple, dtype: Any) -> Any:
+        """How many values each place of the result averages (at least 1)."""
+        counts = xp.full(shape, 1 if self.include_self else 0, dtype=dtype)
+        backend.scatter_add(xp, counts, where, xp.ones(self.index.shape, dtype=dtype))
+        return xp.maximum(counts, xp.ones((), dtype=dtype))
+
+    def forward(self, x: Any, src: Any) -> Any:
+        xp = self.xp
+        where, part = self._where(xp), self._part(src)
+        out = x.copy()
+        with backend.errstate(xp, invalid="ignore"):   # NaN propagates through amax/amin, as in PyTorch
+            _reduce_at(xp, out, where, part, self.reduce, self.include_self)
+        if self.reduce == "mean":
+            if out.dtype.kind in "iu":   # PyTorch divides integers rounding down
+                out = xp.floor_divide(out, self._counts(xp, where, out.shape, out.dtype))
+            else:
+                out = out / self._counts(xp, where, out.shape, out.dtype)
+        self.saved = (x, src, out)
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        xp = self.xp
+        x, src, out = self.saved
+        where, part, reduce = self._where(xp), self._part(src), self.reduce
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            if reduce == "sum":
+                gx, gpart = gy, gy[where]
+            elif reduce == "mean":
+                counts = self._counts(xp, where, gy.shape, gy.dtype)
+                gx, gpart = gy / counts, gy[where] / counts[where]
+            elif reduce == "prod":
+                gx, gpart = self._prod_grads(xp, gy, x, part, out, where)
+            else:   # amax, amin: shared equally among the values equal to the result
+                value = out[where]
+                x_is, part_is = x == out, part == value
+                ties = x_is.astype(gy.dtype)
+                backend.scatter_add(xp, ties, where, part_is.astype(gy.dtype))
+                shared = gy / ties
+                gx, gpart = xp.where(x_is, shared, 0), xp.where(part_is, shared[where], 0)
+        gx = gx.astype(gy.dtype, copy=False)
+        if not self.include_self:
+            gx = gx.copy()
+            gx[where] = 0
+        gsrc = None
+        if self.needs_grad[1]:
+            gsrc = xp.zeros(src.shape, dtype=gy.dtype)
+            gsrc[tuple(slice(0, n) for n in self.index.shape)] = gpart
+        return (gx if self.needs_grad[0] else None), gsrc
+
+    def _prod_grads(self, xp: Any, gy: Any, x: Any, part: Any, out: Any, where: tuple) -> tuple:
+        """PyTorch's: the product without a factor is the product over the factor, except where that
+        factor is the only zero at its place, whose gradient is the product of the others."""
+        one = xp.ones((), dtype=x.dtype)
+        x_ones = xp.where(x == 0, one, x)
+        others = x_ones.copy()
+        _reduce_at(xp, others, where, part, "prod", self.include_self)
+        gx = gy * others / x_ones
+        part_zero = part == 0
+        zeros_at = xp.zeros(x.shape, dtype=gy.dtype)
+        backend.scatter_add(xp, zeros_at, where, part_zero.astype(gy.dtype))
+        single_zero = part_zero & (zeros_at[where] == 1)
+        without = x.copy()
+        _reduce_at(xp, without, where, xp.where(single_zero, one, part), "prod", self.include_self)
+        gpart = xp.where(single_zero, (gy * without)[where], (gy * out)[where] / xp.where(part_zero, one, part))
+        return gx, gpart
+
+
+def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include_self: Any, name: str) -> Tensor:
+    """scatter_reduce, checked as PyTorch checks it; errors name ``name``."""
+    x, src = tensor_arg(x, name), tensor_arg(src, name)
+    if not isinstance(reduce, str) or reduce not in _REDUCTIONS + ("max", "min"):
+        raise ValueError(f"{name}: reduce must be one of 'sum', 'prod', 'mean', 'amax' or 'amin', got {reduce!r}")
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)   # PyTorch's forward takes these too
+    include_self = flag(include_self, name, "include_self")
+    if x.ndim == 0:   # PyTorch treats a 0-d tensor as one of shape (1,)
+        scalar_index = index_data(index, name)
+        if src.ndim or scalar_index.ndim:
+            raise ValueError(f"{name}: a 0-d tensor needs a 0-d index and src, got index shape "
+                             f"{tuple(scalar_index.shape)} and src shape {src.shape}")
+        one_axis(dim, 1, name)
+        flat_index = backend.to_device(scalar_index.reshape(1), x.device)
+        out = _scatter_reduce(reshape(x, (1,)), 0, flat_index, reshape(src, (1,)), reduce, include_self, name)
+        return reshape(out, ())
+    axis = one_axis(dim, x.ndim, name)
+    data = _index_array(index, x, axis, name)
+    if src.ndim != x.ndim or any(n > m for n, m in zip(data.shape, src.shape)):
+        raise ValueError(f"{name}: index {tuple(data.shape)} must be no larger than src {src.shape} in any dim "
+                         f"(and src needs the tensor's {x.ndim} dims, shape {x.shape})")
+    if src.dtype != x.dtype:
+        raise TypeError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
+    if src.device != x.device:
+        raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
+    if reduce == "mean" and x.dtype.kind == "b":
+        raise TypeError(f"{name}: reduce='mean' is not implemented for bool tensors (as in PyTorch)")
+    if reduce in ("amax", "amin") and x.dtype.kind == "c":
+        raise TypeError(f"{name}: reduce={reduce!r} is not implemented for complex tensors (dtype {x.dtype})")
+    op = ScatterReduce(axis, data, reduce, include_self)
+    op.name = name
+    return op(x, src)
+
+
+def scatter_reduce(x: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """A copy of ``x`` where each ``src[i, j]`` is combined into ``out[index[i, j], j]`` (dim 0; likewise for
+    any ``dim``) by ``reduce``: 'sum', 'prod', 'mean', 'amax' or 'amin' (torch.scatter_reduce).
+
+    index: an int tensor with x's number of dims, no larger than src in any dim nor than x outside ``dim``;
+    src: x's dtype. With ``include_self=False`` x's values at the places the index names are left out
+    (places it does not name keep x's value). Integer means round down, as PyTorch's.
+    """
+    return _scatter_reduce(x, dim, index, src, reduce, include_self, "scatter_reduce")
+
+
+def scatter_reduce_(x: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """:func:`scatter_reduce` in place."""
+    return _inplace(x, "scatter_reduce_", lambda cur: _scatter_reduce(cur, dim, index, src, reduce, include_self,
+                                                                      "scatter_reduce_"), src)
+
+
+def _scatter_with_reduce(x: Any, dim: Any, index: Any, src: Any, value: Any, reduce: Any, name: str) -> Tensor:
+    """PyTorch's older ``scatter(..., reduce='add'|'multiply')``: scatter_reduce 'sum'/'prod' with x included
+    (src a tensor, or a number at every place the index names)."""
+    if reduce not in ("add", "multiply"):
+        raise ValueError(f"{name}: reduce must be either 'add' or 'multiply', got {reduce!r} (scatter_reduce "
+                         "takes 'sum', 'prod', 'mean', 'amax' and 'amin')")
+    x = tensor_arg(x, name)
+    if src is None:
+        src = value
+    if isinstance(src, Tensor) or backend.is_array(src):
+        warnings.warn("The reduce argument of scatter with Tensor src is deprecated (as in PyTorch); use "
+                      "scatter_reduce instead", UserWarning, stacklevel=3)
+        src = tensor_arg(src, name)
+    elif isinstance(src, (int, float)) and not isinstance(src, bool):
+        data = index_data(index, name)
+        src = device_array(x, lambda xp: xp.full(tuple(data.shape), src).astype(x.dtype))
+        src = tensor_arg(src, name)
+    else:
+        raise TypeError(f"{name}: src must be a Tensor or a number, got {type(src).__name__}")
+    return _scatter_reduce(x, dim, index, src, "sum" if reduce == "add" else "prod", True, name)
+
+
+def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
+            reduce: str | None = None) -> Tensor:
+    """torch.scatter (see :func:`minigrad.ops.index.scatter`), with PyTorch's older ``reduce='add'`` or
+    ``'multiply'`` (src or value combined into the places instead of written; a Tensor src warns that this
+    is deprecated, as PyTorch does). Unlike PyTorch, the reduce forms have gradients (scatter_reduce's)."""
+    if reduce is None:
+        return _index.scatter(x, dim, index, src, value=value)
+    return _scatter_with_reduce(x, dim, index, src, value, reduce, "scatter")
+
+
+def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
+             reduce: str | None = None) -> Tensor:
+    """:func:`scatter` in place."""
+    if reduce is None:
+        return _index.scatter_(x, dim, index, src, value=value)
+    source = value if src is None else src
+    return _inplace(x, "scatter_", lambda cur: _scatter_with_reduce(cur, dim, index, src, value, reduce, "scatter_"),
+                    source)

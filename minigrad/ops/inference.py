@@ -1,0 +1,31 @@
+"""``mg.inference_mode`` (``extras.py``'s: recording off, as ``no_grad``) that also says it is on, for
+``mg.is_inference_mode_enabled()``, per thread as PyTorch's. minigrad has no separate inference tensors
+(PyTorch's ``Tensor.is_inference()``), so nothing else changes inside the block."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from . import extras
+
+_enabled: ContextVar[bool] = ContextVar("minigrad_inference_mode", default=False)
+
+
+class inference_mode(extras.inference_mode):  # noqa: N801 - PyTorch's name
+    """``with mg.inference_mode():`` (or as a decorator) records nothing, as ``no_grad``, and
+    ``mg.is_inference_mode_enabled()`` is True inside; ``inference_mode(False)`` turns it off again
+    (recording left as it is)."""
+
+    def __enter__(self) -> Any:
+        self.__dict__.setdefault("_tokens", []).append(_enabled.set(self.mode))
+        return super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        _enabled.reset(self._tokens.pop())
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside ``mg.inference_mode()`` (torch.is_inference_mode_enabled)."""
+    return _enabled.get()
