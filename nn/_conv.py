@@ -23,8 +23,8 @@ from minigrad import Tensor
 from ._arguments import _floating, _tensor
 from ._flags import flag
 
-__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
-           "max_pool1d", "max_pool2d"]
+__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
+           "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d"]
 
 
 class Unfold(mg.Function):
@@ -352,3 +352,61 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
         indices = table.broadcast_to(windows.shape).gather(-1, choice).squeeze(-1)
     values = x.gather(-1, indices)
     return (values, indices) if flag(return_indices, "adaptive_max_pool1d", "return_indices") else values
+
+
+def _adaptive_windows_2d(input: Any, output_size: Any, name: str) -> tuple:  # noqa: A002
+    """The input (a float Tensor of 3 or 4 dims) and PyTorch's adaptive windows along each of its last two dims,
+    ((starts, ends) over H, (starts, ends) over W); an ``output_size`` entry of None keeps that dim's size."""
+    x = _floating(input, name)
+    if x.ndim not in (3, 4) or 0 in x.shape[-2:]:
+        raise ValueError(f"{name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with H, W > 0, "
+                         f"got shape {x.shape}")
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(sizes) != 2:
+        raise TypeError(f"{name}: output_size must be an int or a pair, got {output_size!r}")
+    sizes = tuple(length if size is None else size for size, length in zip(sizes, x.shape[-2:]))
+    windows = []
+    for out, length in zip(_ints(sizes, 2, name, "output_size", 1), x.shape[-2:]):
+        steps = numpy.arange(out)
+        windows.append((steps * length // out, -((-(steps + 1) * length) // out)))
+    return x, windows
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
+    """Mean over the ``output_size`` (an int or a pair; None keeps a dim) windows that tile the last two dims,
+    as PyTorch's: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out); along each dim window i covers
+    [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). Two matmuls: the mean over a rectangle is the mean over its rows of the
+    means over its columns."""
+    x, ((starts_h, ends_h), (starts_w, ends_w)) = _adaptive_windows_2d(input, output_size, "adaptive_avg_pool2d")
+
+    def averaging(starts: Any, ends: Any, length: int) -> Tensor:   # (length, out)
+        positions = numpy.arange(length)[:, None]
+        weights = ((positions >= starts) & (positions < ends)) / (ends - starts)
+        return mg.as_tensor(mg.make_array(weights.astype(x.dtype), x.dtype, x.device))
+
+    over_w = x @ averaging(starts_w, ends_w, x.shape[-1])                      # (*, H, W_out)
+    return averaging(starts_h, ends_h, x.shape[-2]).T @ over_w                 # (*, H_out, W_out)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:  # noqa: A002
+    """Largest entry of each window of :func:`adaptive_avg_pool2d`'s, as PyTorch's: (N, C, H, W) or (C, H, W) →
+    (N, C, H_out, W_out), the gradient to the first largest entry in row-major order; ``return_indices``: also
+    each maximum's int64 position in the flattened H·W plane."""
+    x, ((starts_h, ends_h), (starts_w, ends_w)) = _adaptive_windows_2d(input, output_size, "adaptive_max_pool2d")
+    height, width = x.shape[-2:]
+    # (H_out, W_out, widest window) flat positions, row-major within each window; a smaller window repeats its
+    # first position, which leaves its maximum and the first index of it unchanged
+    rows = starts_h[:, None] + numpy.arange(int((ends_h - starts_h).max()))
+    rows = numpy.where(rows < ends_h[:, None], rows, starts_h[:, None])               # (H_out, kh)
+    cols = starts_w[:, None] + numpy.arange(int((ends_w - starts_w).max()))
+    cols = numpy.where(cols < ends_w[:, None], cols, starts_w[:, None])               # (W_out, kw)
+    table = (rows[:, None, :, None] * width + cols[None, :, None, :]).reshape(len(rows), len(cols), -1)
+    table = mg.as_tensor(mg.make_array(table, numpy.int64, x.device))
+    flat = x.reshape(*x.shape[:-2], height * width)
+    with mg.no_grad():
+        windows = flat.detach()[..., table]                                    # (*, H_out, W_out, kh·kw)
+        choice = windows.argmax(dim=-1, keepdim=True)
+        indices = table.broadcast_to(windows.shape).gather(-1, choice).squeeze(-1)
+    out_shape = indices.shape
+    values = flat.gather(-1, indices.reshape(*x.shape[:-2], -1)).reshape(out_shape)
+    return (values, indices) if flag(return_indices, "adaptive_max_pool2d", "return_indices") else values

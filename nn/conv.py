@@ -22,7 +22,8 @@ from ._conv import _ints
 from ._parameters import float_dtype, weight_and_bias
 from .module import Module
 
-__all__ = ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "AvgPool2d", "CircularPad1d", "ConstantPad1d",
+__all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d",
+           "AvgPool2d", "CircularPad1d", "ConstantPad1d",
            "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "ReflectionPad1d", "ReplicationPad1d", "ZeroPad1d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -294,3 +295,34 @@ class CircularPad1d(_Pad1d):
     ``torch.nn.CircularPad1d``."""
 
     mode = "circular"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Mean over ``output_size`` (an int or a pair; None keeps a dim) windows tiling the last two dims:
+    (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out). ``AdaptiveAvgPool2d(1)`` is a global average pool."""
+
+    def __init__(self, output_size: Any, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Largest entry of ``output_size`` windows tiling the last two dims: (N, C, H, W) or (C, H, W) →
+    (N, C, H_out, W_out); ``return_indices=True`` also gives each maximum's position in the H·W plane."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor) -> Any:
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -65,7 +65,9 @@ from ._common_losses import (
 )
 from ._conv import (
     adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
     adaptive_max_pool1d,
+    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     conv1d,
@@ -100,7 +102,8 @@ __all__ = [
     "selu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh",
     "tanhshrink", "threshold",
     "multi_head_attention_forward", "scaled_dot_product_attention",
-    "adaptive_avg_pool1d", "adaptive_max_pool1d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
+    "avg_pool2d", "conv1d", "conv2d", "max_pool1d",
     "max_pool2d", "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
     "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "celu_", "elu_", "hardtanh_",

@@ -272,6 +272,33 @@ def test_adaptive_pools_as_pytorch(torch, output_size: int | None) -> None:
     assert_close(unbatched, torch.nn.functional.adaptive_avg_pool1d(to_torch(torch, x[0]), size))
 
 
+@pytest.mark.parametrize("output_size", [1, 3, (2, 4), (None, 2), (5, None), (7, 5), (9, 11)])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 5), (3, 6, 6)])
+def test_adaptive_pools_2d_as_pytorch(torch, output_size: object, shape: tuple) -> None:
+    x = mg.tensor(np.random.default_rng(3).standard_normal(shape), requires_grad=True)
+    check_op(lambda v: F.adaptive_avg_pool2d(v, output_size), [x], torch,
+             lambda v: torch.nn.functional.adaptive_avg_pool2d(v, output_size))
+    check_op(lambda v: nn.AdaptiveMaxPool2d(output_size)(v), [x], torch,
+             lambda v: torch.nn.AdaptiveMaxPool2d(output_size)(v))
+    # with ties: the same index as torch's (the first largest in row-major order), and the gradient there
+    tied = mg.tensor(np.random.default_rng(3).standard_normal(shape).round(0), requires_grad=True)
+    values, indices = F.adaptive_max_pool2d(tied, output_size, return_indices=True)
+    theirs = to_torch(torch, tied)
+    their_values, their_indices = torch.nn.functional.adaptive_max_pool2d(theirs, output_size, True)
+    np.testing.assert_array_equal(indices.numpy(), their_indices.numpy())
+    values.sum().backward()
+    their_values.sum().backward()
+    np.testing.assert_array_equal(tied.grad.numpy(), theirs.grad.numpy())
+    assert repr(nn.AdaptiveAvgPool2d(output_size)) == repr(torch.nn.AdaptiveAvgPool2d(output_size))
+
+
+def test_adaptive_pools_2d_refuse_other_ranks_naming_the_function() -> None:
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: .*\(2, 3\)"):
+        F.adaptive_avg_pool2d(leaf(2, 3), 1)
+    with pytest.raises(ValueError, match="adaptive_max_pool2d: output_size must be positive"):
+        F.adaptive_max_pool2d(leaf(1, 2, 3), (0, 1))
+
+
 # --- padding layers -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["ConstantPad1d", "ZeroPad1d", "ReflectionPad1d", "ReplicationPad1d",
