@@ -31,6 +31,7 @@ import numpy
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..constructors import rand, randn
+from ..dtypes import can_cast
 from ..tensor import Tensor
 from ._util import number, sum_to, unwrap
 from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
@@ -87,7 +88,7 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         raise RuntimeError(f"{name}: the result has shape {out.shape} but the tensor written in place has "
                            f"shape {x.shape} (an in-place op cannot change the shape)")
     if out.dtype != x.dtype:
-        if not numpy.can_cast(out.dtype, x.dtype, casting="same_kind"):
+        if not can_cast(out.dtype, x.dtype):   # PyTorch's rule: no float to int, nothing to bool
             raise InplaceCastError(f"{name}: result type {out.dtype} can't be cast to the dtype {x.dtype} "
                                    "of the tensor written in place")
         if record:

@@ -101,7 +101,7 @@ def _erfinv_array(xp: Any, x: Any) -> Any:
     small = a <= 0.5
     y = xp.where(small, _erfinv_small(xp, xp.minimum(a, 0.5)), _erfcinv_tail(xp, 1 - xp.maximum(a, 0.5)))
     y = xp.where(a > 1, x.dtype.type(xp.nan), y)
-    return (xp.sign(x) * y).astype(x.dtype, copy=False)
+    return xp.copysign(y, x).astype(x.dtype, copy=False)   # erfinv(-0.0) = -0.0, as PyTorch's
 
 
 def _erfcinv_array(xp: Any, t: Any) -> Any:

@@ -330,3 +330,16 @@ def test_in_place_programs_on_gpu_equal_cpu(name: str) -> None:
         results[device] = [out.numpy()] + [leaf.grad.numpy() for leaf in leaves]
     for k, (a, b) in enumerate(zip(results["cuda"], results["cpu"])):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"item {k}")
+
+
+def test_in_place_casts_follow_pytorchs_rule_not_numpys(torch: Any) -> None:
+    # PyTorch lets an in-place op write an int64 result into uint8 (NumPy's same_kind refuses signed to unsigned)
+    for ours_fn, theirs_fn in [(lambda t: t.add_(mg.tensor([10, -5])), lambda t: t.add_(torch.tensor([10, -5]))),
+                               (lambda t: t.add_(2, alpha=3), lambda t: t.add_(2, alpha=3))]:
+        ours = ours_fn(mg.tensor(np.array([250, 3], dtype=np.uint8)))
+        theirs = theirs_fn(torch.tensor([250, 3], dtype=torch.uint8))
+        assert ours.dtype == np.uint8 and ours.numpy().tolist() == theirs.tolist()
+    with pytest.raises(TypeError, match="add_: result type float64 can't be cast"):
+        mg.tensor([1, 2]).add_(1.5)
+    with pytest.raises(TypeError, match="add_: result type int64 can't be cast"):
+        mg.tensor([True, False]).add_(1)

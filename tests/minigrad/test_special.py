@@ -304,3 +304,14 @@ def test_names_as_torch_special(torch: Any) -> None:
             assert "not implemented in minigrad" in str(error)
     assert mg.special.psi is mg.special.digamma
     assert mg.special.expit is mg.sigmoid
+
+
+def test_float32_lgamma_is_accurate_near_its_zeros_and_erfinv_keeps_the_sign_of_zero() -> None:
+    # float32 lgamma is computed in float64: near its zeros the float32 series lost up to 1e-2 of the value
+    x = np.concatenate([np.linspace(-3, -2, 2001)[1:-1], np.linspace(0.9, 2.1, 1001), [-2.5, -0.5]])
+    ours = mg.lgamma(mg.tensor(x.astype(np.float32))).numpy()
+    truth = mg.lgamma(mg.tensor(x.astype(np.float32).astype(np.float64))).numpy()
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours, truth, rtol=2e-7, atol=1e-30)
+    zeros = mg.erfinv(mg.tensor([-0.0, 0.0], dtype=mg.float32)).numpy()
+    assert list(np.signbit(zeros)) == [True, False]

@@ -362,11 +362,18 @@ def test_unique_outputs_have_no_gradient() -> None:
     assert not mg.histc(x).requires_grad and not mg.searchsorted(x.flatten().sort().values, x).requires_grad
 
 
-def test_unique_with_dim_is_refused_clearly() -> None:
-    with pytest.raises(NotImplementedError, match="unique: dim="):
-        mg.unique(mg.tensor(X34), dim=0)
-    with pytest.raises(NotImplementedError, match="unique_consecutive: dim="):
-        mg.tensor(X34).unique_consecutive(dim=1)
+def test_unique_with_dim_as_pytorch(torch: Any) -> None:
+    # (unique over slices used to be refused; tests/minigrad/test_probe_reductions.py has the corner cases)
+    x = np.array([[1, 2, 1], [0, 5, 0], [1, 2, 1]])
+    for dim in (0, 1):
+        ours = mg.unique(mg.tensor(x), dim=dim, return_inverse=True, return_counts=True)
+        theirs = torch.unique(torch.tensor(x), dim=dim, return_inverse=True, return_counts=True)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        ours = mg.tensor(x).unique_consecutive(dim=dim, return_counts=True)
+        theirs = torch.tensor(x).unique_consecutive(dim=dim, return_counts=True)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_empty_inputs(torch: Any) -> None:
