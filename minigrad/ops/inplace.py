@@ -58,7 +58,8 @@ def _check_writable(x: Tensor, name: str) -> None:
                            "the tensor before performing the operation.")
     if not getattr(data.flags, "writeable", True):
         raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) is a read-only view whose "
-                           "elements overlap in memory (overlapping unfold windows); clone() it first.")
+                           "elements overlap in memory (overlapping windows of unfold or as_strided); "
+                           "clone() it first.")
 
 
 def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:

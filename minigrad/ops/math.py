@@ -439,6 +439,8 @@ def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan
 def count_nonzero(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
     """The number of non-zero elements over ``dim`` (an int or a tuple; all when None): an int64 tensor."""
     x = _numeric(x, "count_nonzero")
+    if axis is None and isinstance(dim, (tuple, list)) and not dim:
+        dim = None   # PyTorch reads dim=() as every dim (NumPy's axis=() as none)
     axes = normalize_axis(dim_or_axis("count_nonzero", dim, axis), x.ndim, "count_nonzero")
     if axes is not None and len(set(axes)) != len(axes):
         raise ValueError(f"count_nonzero: dim {axes} names a dim more than once (shape {x.shape})")

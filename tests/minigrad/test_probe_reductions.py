@@ -114,3 +114,9 @@ def test_errors_name_the_public_op_and_the_shape() -> None:
         mg.unique(mg.zeros((0, 2)), dim=1)
     with pytest.raises(TypeError, match="max: give a dim or other="):
         mg.max(mg.zeros(2), 0, other=mg.zeros(2))
+
+
+def test_count_nonzero_over_an_empty_dim_tuple_counts_everything(torch: Any) -> None:
+    x = np.array([[0.0, 1.0, 2.0], [3.0, 0.0, 0.0]])
+    assert mg.count_nonzero(mg.tensor(x), ()).item() == torch.count_nonzero(torch.tensor(x), ()).item() == 3
+    assert mg.count_nonzero(mg.tensor(x), axis=()).shape == (2, 3)   # NumPy's axis=(): nothing reduced
