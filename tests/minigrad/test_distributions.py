@@ -398,7 +398,8 @@ def test_expand_as_torch(name: str, torch: Any) -> None:
     assert ours.sample().shape == new_batch + event_shape
     torch.manual_seed(0)   # a fixed draw: the test must not depend on what ran before it
     value = theirs.sample()
-    rtol = 1e-10 if value.dtype == torch.float64 else 1e-6
+    # float32: torch's own float32 lgamma is good to ~1e-5 relative (minigrad's computes it in float64)
+    rtol = 1e-10 if value.dtype == torch.float64 else 1e-5
     assert_close(ours.log_prob(mg.tensor(value.numpy())), theirs.log_prob(value), rtol=rtol, what=name)
     assert type(ours) is type(make(mg)) and ours._validate_args
 

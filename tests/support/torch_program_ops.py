@@ -516,10 +516,8 @@ def op_aminmax(p: Any, x: tuple) -> tuple:
     p.text.append(f"  aminmax(dim={dim}, keepdim={keep})")
 
     def reference() -> Any:
-        if m.ndim == 0:
-            return p.torch.stack([t.clone(), t.clone()])
-        dims = tuple(range(m.ndim)) if dim is None else (dim % m.ndim,)
-        ends = [p.refs.selecting_amax.apply(t, dims, keep, smallest) for smallest in (True, False)]
+        dims = () if m.ndim == 0 else tuple(range(m.ndim)) if dim is None else (dim % m.ndim,)
+        ends = [p.refs.selecting_amax.apply(t, dims, keep, smallest, True) for smallest in (True, False)]
         return p.torch.stack(ends)
 
     return lambda: mg.stack(list(mg.aminmax(m, dim=dim, keepdim=keep))), reference

@@ -17,9 +17,8 @@ import minigrad as mg
 
 
 class References(NamedTuple):
-    numpy_pow: Any        # torch.pow(x, ±0.5) with IEEE 754 values at -0 and -inf
     selecting_abs: Any    # torch.abs whose gradient selects ±g
-    selecting_amax: Any   # torch.amax/amin with torch.max()'s gradient rule
+    selecting_amax: Any   # torch.amax/amin whose gradient selects (and, for max/min over dims, NaNs share)
     nan_keeping_logcumsumexp: Any   # torch.logcumsumexp whose gradient keeps a NaN from above
     resync: Any           # the identity that hands minigrad's numbers on, both ways
 
@@ -27,23 +26,6 @@ class References(NamedTuple):
 @functools.cache
 def reference_ops(torch: Any) -> References:
     """torch.autograd.Functions that are PyTorch's op except for one documented rule."""
-
-    class NumpyPow(torch.autograd.Function):
-        """torch.pow(x, e) for e = ±0.5, with IEEE 754 pow at x = -0 and -inf (PyTorch uses sqrt/rsqrt)."""
-
-        @staticmethod
-        def forward(ctx: Any, x: Any, e: float) -> Any:
-            ctx.save_for_backward(x)
-            ctx.e = e
-            return torch.where(_negative_zero_or_inf(torch, x), torch.pow(-x, e), torch.pow(x, e)) if e < 0 \
-                else torch.pow(x, e)
-
-        @staticmethod
-        def backward(ctx: Any, g: Any) -> tuple:
-            (x,) = ctx.saved_tensors
-            e = ctx.e
-            local = torch.where(_negative_zero_or_inf(torch, x), torch.pow(-x, e - 1), torch.pow(x, e - 1))
-            return g * (e * local), None
 
     class SelectingAbs(torch.autograd.Function):
         """torch.abs, whose gradient selects ±g instead of multiplying g by sign(x)."""
@@ -59,13 +41,16 @@ def reference_ops(torch: Any) -> References:
             return torch.where(x > 0, g, torch.where(x < 0, -g, torch.zeros_like(g)))
 
     class SelectingAmax(torch.autograd.Function):
-        """torch.amax/amin over ``dims``, with torch.max()'s gradient: select, ties (or NaNs) share."""
+        """torch.amax/amin over ``dims`` whose gradient selects: ties share g, the rest get 0 (PyTorch
+        multiplies g by the mask, so an infinite g gives NaN there). On a line whose result is NaN, the NaNs
+        share g (``nan_spreads=False``, minigrad's max/min over dims, as torch.max()) or the whole line gets
+        NaN (``nan_spreads=True``: amax/amin/aminmax, as PyTorch's)."""
 
         @staticmethod
-        def forward(ctx: Any, x: Any, dims: tuple, keepdim: bool, smallest: bool) -> Any:
+        def forward(ctx: Any, x: Any, dims: tuple, keepdim: bool, smallest: bool, nan_spreads: bool = False) -> Any:
             y = (torch.amin if smallest else torch.amax)(x, dim=dims, keepdim=True)
             ctx.save_for_backward(x, y)
-            ctx.dims, ctx.keepdim = dims, keepdim
+            ctx.dims, ctx.keepdim, ctx.nan_spreads = dims, keepdim, nan_spreads
             return y if keepdim else y.squeeze(dims) if dims else y
 
         @staticmethod
@@ -74,9 +59,12 @@ def reference_ops(torch: Any) -> References:
             if not ctx.keepdim:
                 for d in sorted(ctx.dims):
                     g = g.unsqueeze(d)
-            ties = (x == y) | (x.isnan() & y.isnan())
-            share = g / ties.sum(dim=ctx.dims, keepdim=True)
-            return torch.where(ties, share, torch.zeros_like(x)), None, None, None
+            ties = (x == y) if ctx.nan_spreads else (x == y) | (x.isnan() & y.isnan())
+            count = ties.sum(dim=ctx.dims, keepdim=True)
+            out = torch.where(ties, g / count, torch.zeros_like(x))
+            if ctx.nan_spreads:
+                out = torch.where(count == 0, torch.full_like(out, float("nan")), out)
+            return out, None, None, None, None
 
     class NanKeepingLogcumsumexp(torch.autograd.Function):
         """torch.logcumsumexp along ``dim``, whose gradient is NaN at every x[k] that feeds an output with a
@@ -124,8 +112,4 @@ def reference_ops(torch: Any) -> References:
                 return g, None, None, None, None
             return torch.from_numpy(ours.copy()), None, None, None, None
 
-    return References(NumpyPow, SelectingAbs, SelectingAmax, NanKeepingLogcumsumexp, Resync)
-
-
-def _negative_zero_or_inf(torch: Any, x: Any) -> Any:
-    return torch.signbit(x) & ((x == 0) | torch.isinf(x))
+    return References(SelectingAbs, SelectingAmax, NanKeepingLogcumsumexp, Resync)
