@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from .custom import FunctionCtx, once_differentiable  # also gives Function its PyTorch-style `apply`
 from .engine import (  # the private names: for the engine's other modules (codegen, capture) and tests
     AnomalyError,
     AxisError,
@@ -30,6 +31,7 @@ from .engine import (  # the private names: for the engine's other modules (code
 )
 from .functions import backward, grad, tensor_backward
 
-__all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "backward", "current_scope", "grad",
+__all__ = ["AnomalyError", "AxisError", "Function", "FunctionCtx", "HookError", "LazyGradient", "backward",
+           "current_scope", "grad", "once_differentiable",
            "is_grad_enabled", "observe_backward", "register_hook", "register_post_accumulate_grad_hook",
            "retain_grad", "tag", "tensor_backward"]

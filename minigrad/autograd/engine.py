@@ -108,6 +108,8 @@ class Function:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__.lower()
+        if isinstance(cls.__dict__.get("forward"), staticmethod):   # PyTorch's style: Op.apply(…) (autograd.custom)
+            cls.__call__ = Function._pytorch_style_call
 
     def forward(self, *arrays: Any) -> Any:
         raise NotImplementedError

@@ -1,0 +1,178 @@
+"""PyTorch-style custom autograd Functions: static ``forward(ctx, …)`` / ``backward(ctx, …)`` on Tensors.
+
+PyTorch code writes its own differentiable ops like this, and it runs here unchanged::
+
+    class Clamp(mg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, low):              # Tensors (and anything else) in, Tensors out
+            ctx.save_for_backward(x)
+            ctx.low = low
+            return x.clamp(min=low)
+
+        @staticmethod
+        def backward(ctx, grad):               # one gradient per output → one per forward argument
+            (x,) = ctx.saved_tensors
+            return grad * (x > ctx.low), None   # None: no gradient for `low`
+
+    y = Clamp.apply(x, 0.0)
+
+``forward`` runs with gradient recording off; the call becomes one node of the graph, whose backward
+calls ``backward`` (also without recording: the gradient is not itself differentiable, as with
+PyTorch's ``once_differentiable``). The ctx offers PyTorch's ``save_for_backward``/``saved_tensors``,
+``needs_input_grad``, ``mark_non_differentiable`` and ``set_materialize_grads``; the ``setup_context``
+form (``forward`` without ctx) works too. A class whose ``forward`` is an ordinary method is one of the
+engine's own ops (``forward``/``backward`` on arrays, see :class:`~minigrad.autograd.engine.Function`);
+for those, ``Op.apply(*inputs)`` is ``Op()(*inputs)``.
+
+Inside ``mg.compile``, a call to a custom Function makes the captured call run eagerly (with a
+``CompileWarning``): its ``forward`` is Python the replay cannot see into.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..recording import _state, no_grad
+from ..tensor import Tensor
+from .engine import Function, _dense
+
+__all__ = ["FunctionCtx", "once_differentiable"]
+
+
+class FunctionCtx:
+    """What ``forward`` (or ``setup_context``) leaves for ``backward``; PyTorch's ``ctx``.
+
+    Any attribute may be set on it (``ctx.low = low``); tensors for the backward go through
+    :meth:`save_for_backward`, as in PyTorch.
+    """
+
+    def __init__(self, needs_input_grad: tuple) -> None:
+        self.needs_input_grad = needs_input_grad   # per forward argument: a Tensor that wants a gradient
+        self.materialize_grads = True
+        self._saved: tuple = ()
+        self._non_differentiable: set[int] = set()
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keep ``tensors`` (Tensors or None) for ``backward``, which reads them as ``ctx.saved_tensors``."""
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save Tensors or None, but argument {i} is of type "
+                                f"{type(t).__name__}")
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return self._saved
+
+    def mark_non_differentiable(self, *outputs: Tensor) -> None:
+        """These outputs (returned by ``forward``) get no gradient and do not require grad (an index, a mask)."""
+        self._non_differentiable.update(id(t) for t in outputs)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, ``backward`` receives None for an output that got no gradient, instead of zeros."""
+        self.materialize_grads = bool(value)
+
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        raise NotImplementedError("mark_dirty: custom autograd Functions that change their inputs in place are not "
+                                  "supported; return a new tensor instead")
+
+
+def once_differentiable(backward: Callable) -> Callable:
+    """PyTorch's decorator for a ``backward`` that is not itself differentiable: every custom ``backward``
+    runs that way here (without recording), so this returns it unchanged."""
+    return backward
+
+
+class _CustomNode(Function):
+    """The graph node of one ``Op.apply(…)``: its outputs were computed by ``Op.forward``; its backward
+    calls ``Op.backward`` on Tensors and hands the engine one array (or None) per tensor input."""
+
+    def __init__(self, op: type, ctx: FunctionCtx, outputs: tuple, positions: list[int], n_args: int) -> None:
+        self.name = op.__name__
+        self.op, self.ctx, self.outputs = op, ctx, tuple(t.data for t in outputs)
+        self.positions, self.n_args = positions, n_args   # where each tensor input sits among the arguments
+        self.multiple, self.n_outputs = len(outputs) > 1, len(outputs)
+        self.shapes = [t.shape for t in outputs]
+
+    def forward(self, *arrays: Any) -> Any:
+        return self.outputs if self.multiple else self.outputs[0]
+
+    def backward(self, *grads: Any) -> Any:
+        ctx, xp = self.ctx, self.xp
+        if ctx.materialize_grads:
+            grads = tuple(xp.zeros(shape, dtype=out.dtype) if g is None else g
+                          for g, shape, out in zip(grads, self.shapes, self.outputs))
+        with no_grad():
+            result = self.op.backward(ctx, *(None if g is None else Tensor._make(_dense(g), False, None, 0)
+                                             for g in grads))
+        result = result if isinstance(result, tuple) else (result,)
+        if len(result) < self.n_args or any(g is not None for g in result[self.n_args:]):
+            raise RuntimeError(f"{self.name}.backward returned an incorrect number of gradients (expected "
+                               f"{self.n_args}, got {len(result)})")
+        arrays = []
+        for k, position in enumerate(self.positions):
+            g = result[position]
+            if g is None or not self.needs_grad[k]:
+                arrays.append(None)
+                continue
+            data = g.data if isinstance(g, Tensor) else g
+            shape = self.input_shapes[k]
+            if getattr(data, "shape", None) != shape:
+                raise RuntimeError(f"{self.name}.backward returned an invalid gradient at index {position}: got "
+                                   f"shape {getattr(data, 'shape', type(data).__name__)} but expected {shape}")
+            arrays.append(data)
+        return tuple(arrays) if len(arrays) > 1 else arrays[0]
+
+
+def _is_pytorch_style(op: type) -> bool:
+    return isinstance(op.__dict__.get("forward"), staticmethod) or any(
+        isinstance(base.__dict__.get("forward"), staticmethod) for base in op.__mro__[1:] if base is not Function)
+
+
+def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
+    """``Op.apply(*args)``: run a PyTorch-style ``Op.forward`` and record one node for the call."""
+    if not _is_pytorch_style(op):   # one of the engine's ops: apply is calling it
+        return op(**kwargs)(*args)
+    if kwargs:
+        raise TypeError(f"{op.__name__}.apply takes positional arguments only, as PyTorch's")
+    recording = _state.get()
+    tracer = recording.checks
+    if tracer not in (True, False) and hasattr(tracer, "note_eager"):
+        tracer.note_eager(f"it calls the custom autograd Function {op.__name__}, whose forward the replay "
+                          "cannot see into")
+    positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+    needs = tuple(isinstance(a, Tensor) and a.requires_grad and recording.grad for a in args)
+    ctx = FunctionCtx(needs)
+    with no_grad():
+        if "setup_context" in _defined(op):
+            result = op.forward(*args)
+            op.setup_context(ctx, args, result)
+        else:
+            result = op.forward(ctx, *args)
+    outputs = result if isinstance(result, tuple) else (result,)
+    for i, y in enumerate(outputs):
+        if not isinstance(y, Tensor):
+            raise TypeError(f"{op.__name__}.forward must return Tensors (or a tuple of them); output {i} is of type "
+                            f"{type(y).__name__}")
+    node = _CustomNode(op, ctx, outputs, positions, len(args))
+    node.input_shapes = [args[i].shape for i in positions]
+    made = node(*(args[i] for i in positions))
+    made = made if isinstance(made, tuple) else (made,)
+    for y, original in zip(made, outputs):
+        if id(original) in ctx._non_differentiable:
+            y.requires_grad, y._node = False, None
+    return made if isinstance(result, tuple) else made[0]
+
+
+def _defined(op: type) -> set:
+    """The names the user's classes define (not Function's own)."""
+    return {name for base in op.__mro__ if base is not Function and base is not object for name in base.__dict__}
+
+
+def _refuse_call(self: Function, *args: Any) -> Any:
+    raise TypeError(f"{type(self).__name__} is a PyTorch-style autograd Function (a static forward): call "
+                    f"{type(self).__name__}.apply(...), not an instance")
+
+
+Function.apply = classmethod(_apply)
+Function._pytorch_style_call = _refuse_call   # used by Function.__init_subclass__ for static-forward classes
