@@ -10,7 +10,7 @@ import importlib
 import math as _math
 from typing import Any
 
-from . import _aliases, amp, compiler, cuda
+from . import _aliases, amp, autograd, compiler, cuda
 from .amp import autocast
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
@@ -138,6 +138,8 @@ from .serialization import CheckpointError, load, save
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
 
 __version__ = "0.1.0"
+
+autograd.gradcheck = gradcheck   # torch.autograd.gradcheck's spelling (autograd cannot import it: a cycle)
 
 _aliases.install()   # `import minigrad.nn` / `minigrad.optim` are the top-level nn / nn.optim
 

@@ -38,8 +38,11 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     """
     if not callable(fn):
         raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
-    if isinstance(inputs, Tensor) or not isinstance(inputs, (list, tuple)):
-        raise TypeError(f"gradcheck: inputs must be a list or tuple of Tensors, got {type(inputs).__name__}")
+    if isinstance(inputs, Tensor):   # one Tensor, as torch.autograd.gradcheck takes it
+        inputs = (inputs,)
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"gradcheck: inputs must be a Tensor or a list or tuple of Tensors, got "
+                        f"{type(inputs).__name__}")
     rng = numpy.random.default_rng(seed)
     leaves = []
     for x in inputs:

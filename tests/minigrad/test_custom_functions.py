@@ -224,3 +224,9 @@ def test_inside_mg_compile_the_call_runs_eagerly_with_a_warning() -> None:
         np.testing.assert_allclose(r.numpy(), 2 * np.exp(A))
     results[-1].sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(A))
+
+
+def test_autograd_gradcheck_is_torchs_spelling_and_takes_one_tensor() -> None:
+    x = mg.tensor(A, requires_grad=True)
+    assert mg.autograd.gradcheck(lambda t: define(mg)["Exp"].apply(t), x)
+    assert mg.autograd.gradcheck is mg.gradcheck
