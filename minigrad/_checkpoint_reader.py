@@ -30,6 +30,7 @@ MAX_CONTAINER_DEPTH = 64        # dicts/lists/tuples inside one another
 MAX_JSON_DEPTH = 3 * MAX_CONTAINER_DEPTH + 4   # a dict level is three JSON levels: {"dict": [[key, ...]]}
 MAX_LAYOUT_BYTES = 64 << 20
 _SCALAR_KINDS = {"int": ("iu", int), "float": ("fiu", float), "bool": ("b", bool), "str": ("U", str)}
+_TENSOR_KEYS = {"requires_grad", "parameter", "same_as", "view_of", "offset", "strides"}
 _LIST_KINDS = {"int_list": "iu", "float_list": "fiu", "int_tuple": "iu", "float_tuple": "fiu"}
 
 
@@ -168,6 +169,21 @@ class _Layout:
     def __init__(self, archive: _Archive, make: Callable[[numpy.ndarray], Any]) -> None:
         self.archive, self.make = archive, make
         self.used: set[str] = set()
+        self.tensors: dict = {}   # archive key -> the Tensor built for it (``same_as`` gives it again)
+        self.host: dict = {}      # archive key -> its host array, for the ``view_of`` entries that share it
+        self.bases: set = set()   # the keys some ``view_of`` names (see :meth:`find_bases`)
+
+    def find_bases(self, root: Any) -> None:
+        """The keys ``view_of`` entries name, found before building so a base keeps its host array."""
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                if isinstance(node.get("view_of"), str):
+                    self.bases.add(node["view_of"])
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
 
     def bad(self, where: str, text: str) -> CheckpointError:
         return self.archive.error(f"the layout entry {LAYOUT_KEY!r} is malformed at {where}: {text}")
@@ -175,7 +191,7 @@ class _Layout:
     def build(self, node: Any, where: str, depth: int) -> Any:
         if depth > MAX_CONTAINER_DEPTH:
             raise self.bad(where, f"nested more than {MAX_CONTAINER_DEPTH} containers deep")
-        if not isinstance(node, dict) or len(node) not in (1, 2):
+        if not isinstance(node, dict) or len(node) not in (1, 2) and "leaf" not in node:
             raise self.bad(where, f"expected a node object, got {_short(node)}")
         if "none" in node and len(node) == 1:
             return None
@@ -204,13 +220,15 @@ class _Layout:
 
     def leaf(self, node: dict, where: str) -> Any:
         key, kind = node.get("leaf"), node.get("kind", "tensor")
-        if not isinstance(key, str) or not isinstance(kind, str) or set(node) - {"leaf", "kind"}:
+        extra = set(node) - {"leaf", "kind"}
+        if not isinstance(key, str) or not isinstance(kind, str) or \
+                (extra and (kind != "tensor" or extra - _TENSOR_KEYS)):
             raise self.bad(where, f"expected {{'leaf': key, 'kind': kind}}, got {_short(node)}")
         if key == LAYOUT_KEY or key in self.used:
             raise self.archive.error(f"key {key!r} is used twice by the layout (keys collide)")
         self.used.add(key)
         if kind == "tensor":
-            return self.make(self.archive.array(key))
+            return self.tensor(key, node, where)
         if kind in _SCALAR_KINDS:
             kinds, convert = _SCALAR_KINDS[kind]
             array = self.archive.array(key, kinds, limit=1 << 20)
@@ -224,6 +242,65 @@ class _Layout:
             values = array.tolist()
             return tuple(values) if kind.endswith("tuple") else values
         raise self.archive.error(f"key {key!r} has an unknown kind {kind!r} in the layout")
+
+    def tensor(self, key: str, node: dict, where: str) -> Any:
+        """A tensor entry: the same Tensor as an earlier one (``same_as``), a view of another entry's array
+        (``view_of``, ``offset``, ``strides`` in bytes), or its own array; ``requires_grad``/``parameter``."""
+        for flag in ("requires_grad", "parameter"):
+            if node.get(flag, False) is not True and flag in node:
+                raise self.bad(where, f"{flag!r} must be true when present, got {_short(node[flag])}")
+        if "same_as" in node:
+            first = node["same_as"]
+            if set(node) - {"leaf", "kind", "same_as"} or first not in self.tensors:
+                raise self.bad(where, f"'same_as' must name an earlier tensor entry, got {_short(first)}")
+            return self.tensors[first]
+        if "view_of" in node:
+            array = self.view(key, node, where)
+        else:
+            array = self.host.get(key)
+            if array is None:
+                array = self.archive.array(key)
+                if key in self.bases:
+                    self.host[key] = array
+        flags = {flag: True for flag in ("requires_grad", "parameter") if node.get(flag)}
+        if flags.get("requires_grad") and array.dtype.kind not in "fc":
+            raise self.archive.error(f"key {key!r} is marked requires_grad but has dtype {array.dtype} "
+                                     "(only float tensors require grad)")
+        tensor = self.make(array, **flags) if flags else self.make(array)
+        self.tensors[key] = tensor
+        return tensor
+
+    def view(self, key: str, node: dict, where: str) -> numpy.ndarray:
+        """The entry ``key`` as a view of the array of entry ``node['view_of']``, checked to lie inside it and to
+        hold the values stored under ``key``."""
+        base_key, offset, strides = node.get("view_of"), node.get("offset"), node.get("strides")
+        if not isinstance(base_key, str) or base_key == key or base_key == LAYOUT_KEY \
+                or not _is_int(offset) or not isinstance(strides, list) or not all(map(_is_int, strides)):
+            raise self.bad(where, f"'view_of' needs a key, an int 'offset' and int 'strides', got {_short(node)}")
+        base = self.host.get(base_key)
+        if base is None:
+            if base_key not in self.bases or base_key in self.tensors or base_key not in self.archive.entries:
+                raise self.bad(where, f"'view_of' names {base_key!r}, which is not a tensor entry to share")
+            base = self.host[base_key] = self.archive.array(base_key)
+        stored = self.archive.array(key)
+        low = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st < 0)
+        high = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st > 0) + stored.itemsize
+        if stored.dtype != base.dtype or len(strides) != stored.ndim or not base.flags.c_contiguous \
+                or (stored.size and (low < 0 or high > base.nbytes or 0 in strides)):
+            raise self.archive.error(f"key {key!r} claims to be a view of {base_key!r} that does not fit in it "
+                                     f"(dtype {stored.dtype} shape {stored.shape} offset {offset} strides {strides}; "
+                                     f"the base is {base.dtype} {base.shape}) (tampered?)")
+        if not stored.size:
+            return stored
+        view = numpy.ndarray(stored.shape, stored.dtype, buffer=base, offset=offset, strides=tuple(strides))
+        if numpy.ascontiguousarray(view).tobytes() != numpy.ascontiguousarray(stored).tobytes():
+            raise self.archive.error(f"key {key!r} is marked as a view of {base_key!r} but holds other values "
+                                     "(tampered?)")
+        return view
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _short(value: Any) -> str:
@@ -279,4 +356,6 @@ def read_checkpoint(file: BinaryIO, name: str, max_ratio: float | None,
     if layout.get("format") != 1:
         raise archive.error(f"the layout format {_short(layout.get('format'))} is not 1 "
                             "(written by a newer minigrad?)")
-    return _Layout(archive, make).build(layout["root"], "the root", 0)
+    builder = _Layout(archive, make)
+    builder.find_bases(layout["root"])
+    return builder.build(layout["root"], "the root", 0)

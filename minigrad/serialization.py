@@ -13,6 +13,12 @@ a bool, a string or None) so ``load`` gives back the same structure, with
 arrays as ``mg.Tensor``s and scalars as Python scalars. A ``.npz`` without that
 entry loads too: its keys are split on ``/`` into nested dicts.
 
+As ``torch.save``, a tensor keeps what it was beyond its values: one that
+required grad is loaded requiring grad (an ``nn.Parameter`` as a Parameter),
+the same Tensor saved twice loads as one object, and a tensor that was a view
+of another saved one (sharing its memory, on the host) loads as a view of it.
+Each entry still holds its own values, so ``numpy.load`` reads every key.
+
 Saving to a path is atomic: the archive is written to a temporary file in the
 same folder, flushed to disk (fsync) and renamed over ``path``, so a crash
 never leaves a half-written checkpoint under the real name. A binary file
@@ -46,6 +52,11 @@ from ._checkpoint_reader import (
 )
 from .tensor import Tensor
 
+try:   # NumPy 2
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:  # pragma: no cover - NumPy 1
+    from numpy import byte_bounds
+
 __all__ = ["CheckpointError", "CheckpointNotFoundError", "load", "save"]
 
 _FORMAT = 1
@@ -64,6 +75,8 @@ def _leaf_array(value: Any) -> Any:
     if isinstance(value, bool):
         return numpy.asarray(value), "bool"
     if isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise OverflowError("int")   # _flatten names the key
         return numpy.asarray(value, dtype=numpy.int64), "int"
     if isinstance(value, float):
         return numpy.asarray(value, dtype=numpy.float64), "float"
@@ -82,14 +95,75 @@ def _store(arrays: dict, path: str, array: numpy.ndarray) -> None:
     arrays[path] = array
 
 
-def _flatten(obj: Any, path: str, arrays: dict, where: str, depth: int = 0) -> Any:
-    """Walk ``obj``: put arrays in ``arrays`` under their ``/`` path, return the JSON skeleton."""
+class _Saver:
+    """What :func:`save` has met so far: the arrays by archive key, and each tensor it saved, to find the same
+    tensor saved again (``same_as``) and host views of one saved tensor (``view_of``)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict = {}
+        self.tensors: dict = {}   # id(Tensor) -> (path, Tensor): the object is kept so the id stays its own
+        self.host: list = []      # (path, node, original numpy array) per tensor saved from the host
+
+    def tensor_node(self, obj: Any, array: numpy.ndarray, path: str) -> dict:
+        node: dict = {"leaf": path, "kind": "tensor"}
+        if isinstance(obj, Tensor):
+            first = self.tensors.get(id(obj))
+            if first is not None:
+                node["same_as"] = first[0]
+                return node
+            self.tensors[id(obj)] = (path, obj)
+            if obj.requires_grad:
+                node["requires_grad"] = True
+            if type(obj).__name__ == "Parameter" and type(obj).__module__.split(".")[0] == "nn":
+                node["parameter"] = True
+            data = obj.data
+        else:
+            data = obj
+        if type(data) is numpy.ndarray and data.size:
+            self.host.append((path, node, data))
+        return node
+
+    def link_views(self) -> None:
+        """Mark each host tensor whose memory lies inside the largest C-contiguous saved tensor of the same root
+        buffer and dtype as a view of it (byte offset and strides), as ``torch.save`` keeps shared storages."""
+        groups: dict = {}
+        for entry in self.host:
+            groups.setdefault(id(_root(entry[2])), []).append(entry)
+        for entries in groups.values():
+            bases = [e for e in entries if e[2].flags.c_contiguous]
+            if len(entries) < 2 or not bases:
+                continue
+            base_path, _, base = max(bases, key=lambda e: e[2].nbytes)   # the first of the largest
+            start, end = byte_bounds(base)
+            for path, node, data in entries:
+                low, high = byte_bounds(data)
+                if path != base_path and data.dtype == base.dtype and start <= low and high <= end \
+                        and 0 not in data.strides:
+                    node["view_of"] = base_path
+                    node["offset"] = int(data.__array_interface__["data"][0] - start)
+                    node["strides"] = [int(st) for st in data.strides]
+
+
+def _root(array: numpy.ndarray) -> Any:
+    """The object owning ``array``'s memory (the end of its ``.base`` chain)."""
+    while isinstance(array.base, numpy.ndarray):
+        array = array.base
+    return array if array.base is None else array.base
+
+
+def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> Any:
+    """Walk ``obj``: put arrays in ``saver.arrays`` under their ``/`` path, return the JSON skeleton."""
+    arrays = saver.arrays
     if depth > MAX_CONTAINER_DEPTH:
         # load refuses deeper layouts (a hostile file must not exhaust the stack), so never write one
         raise ValueError(f"nn.save: {where} is nested more than {MAX_CONTAINER_DEPTH} containers deep")
     if obj is None:
         return {"none": True}
-    leaf = _leaf_array(obj)
+    try:
+        leaf = _leaf_array(obj)
+    except OverflowError:
+        raise OverflowError(f"nn.save: {where} is the int {obj}, which does not fit in 64 bits "
+                            "(ints are saved as int64); save it as a str or a float") from None
     if leaf is not None:
         array, kind = leaf
         if kind == "tensor" and array.dtype.kind not in "biufc":
@@ -97,7 +171,7 @@ def _flatten(obj: Any, path: str, arrays: dict, where: str, depth: int = 0) -> A
             raise TypeError(f"nn.save: {where} is {what}; only numeric and bool arrays can be saved "
                             "(strings as Python str)")
         _store(arrays, path, array)
-        return {"leaf": path, "kind": kind}
+        return saver.tensor_node(obj, array, path) if kind == "tensor" else {"leaf": path, "kind": kind}
     if isinstance(obj, dict):
         items = []
         for key, value in obj.items():
@@ -108,21 +182,26 @@ def _flatten(obj: Any, path: str, arrays: dict, where: str, depth: int = 0) -> A
                 raise ValueError(f"nn.save: key {key!r} in {where} is empty or contains '/' "
                                  "('/' joins the keys of nested entries in the archive)")
             child = f"{path}/{text}" if path else text
-            items.append([key, _flatten(value, child, arrays, f"key {child!r}", depth + 1)])
+            items.append([key, _flatten(value, child, saver, f"key {child!r}", depth + 1)])
         return {"dict": items}
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
         # a list of plain ints or floats (e.g. a group's parameter indices) is one array
         for number in (int, float):
-            if _is_number_list(obj, number) and path:
+            if _is_number_list(obj, number) and path and \
+                    (number is float or all(-(1 << 63) <= v < (1 << 63) for v in obj)):
                 _store(arrays, path, numpy.asarray(obj, dtype=numpy.int64 if number is int else numpy.float64))
                 return {"leaf": path, "kind": f"{number.__name__}_{kind}"}
-        children = [_flatten(v, f"{path}/{i}" if path else str(i), arrays, f"{where}[{i}]", depth + 1)
+        children = [_flatten(v, f"{path}/{i}" if path else str(i), saver, f"{where}[{i}]", depth + 1)
                     for i, v in enumerate(obj)]
         return {kind: children}
-    hint = " (save its state_dict() instead)" if hasattr(obj, "state_dict") else ""
-    raise TypeError(f"nn.save: cannot save {where}, a {type(obj).__name__}{hint}: expected Tensors, arrays, "
-                    "numbers, strings, None, and dicts/lists/tuples of those")
+    hint = " (save its state_dict() instead)" if hasattr(obj, "state_dict") else \
+        " (convert it with .numpy() first)" if hasattr(obj, "numpy") and hasattr(obj, "shape") else ""
+    kind = type(obj).__qualname__ if type(obj).__module__ in ("builtins", "minigrad.tensor") or \
+        type(obj).__module__.split(".")[0] in ("minigrad", "nn") \
+        else f"{type(obj).__module__.split('.')[0]}.{type(obj).__qualname__}"
+    raise TypeError(f"nn.save: cannot save {where}, a {kind}{hint}: expected minigrad Tensors, NumPy/CuPy "
+                    "arrays, numbers, strings, None, and dicts/lists/tuples of those")
 
 
 def _write_archive(file: BinaryIO, arrays: dict, layout: str) -> None:
@@ -141,8 +220,10 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
     are copied to the host first. Raises TypeError naming the key of anything
     that is not a tensor, numeric array, number, string or None.
     """
-    arrays: dict = {}
-    skeleton = _flatten(obj, "", arrays, "the object")
+    saver = _Saver()
+    skeleton = _flatten(obj, "", saver, "the object")
+    saver.link_views()
+    arrays = saver.arrays
     if LAYOUT_KEY in arrays:
         raise ValueError(f"nn.save: the key {LAYOUT_KEY!r} is reserved")
     layout = json.dumps({"format": _FORMAT, "root": skeleton})
@@ -226,6 +307,12 @@ def _open_regular(path: str) -> BinaryIO:
         raise
 
 
+def _parameter_class() -> type:
+    """``nn.Parameter``, for a tensor saved as one (imported here, on use: the engine never imports nn itself)."""
+    import minigrad
+    return minigrad.nn.Parameter
+
+
 def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: Any = None,
          weights_only: bool = True, max_ratio: float | None = MAX_RATIO) -> Any:
     """Read a checkpoint written by :func:`save` (or any numeric ``.npz``), as ``torch.load``.
@@ -233,9 +320,12 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
     ``f`` is a path or a binary file object open for reading. Returns the
     saved structure with arrays as ``mg.Tensor``s (on ``device``, default the
     host; ``map_location`` is PyTorch's spelling of it) and scalars as Python
-    scalars. A plain ``.npz`` without a minigrad layout gives nested dicts split
-    on ``/``. Nothing is ever unpickled (``weights_only`` is accepted for
-    PyTorch's sake; loading is always weights-only).
+    scalars. As ``torch.load``: a tensor saved requiring grad requires grad (a
+    Parameter is an ``nn.Parameter``), one Tensor saved twice is one object, and
+    on the host a tensor saved as a view of another shares its memory. A plain
+    ``.npz`` without a minigrad layout gives nested dicts split on ``/``.
+    Nothing is ever unpickled (``weights_only`` is accepted for PyTorch's
+    sake; loading is always weights-only).
 
     Every failure raises :class:`CheckpointError` naming the file and the key:
     a missing file (also a FileNotFoundError), a FIFO or device, a file that is
@@ -250,9 +340,10 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
     target = device if device is not None else map_location
     dev = backend.resolve_device(target) if target is not None else None
 
-    def make(array: numpy.ndarray) -> Tensor:
-        return Tensor._make(array if dev is None or dev.type == "cpu" else backend.to_device(array, dev),
-                            False, None, 0)
+    def make(array: numpy.ndarray, requires_grad: bool = False, parameter: bool = False) -> Tensor:
+        cls = _parameter_class() if parameter else Tensor
+        return cls._make(array if dev is None or dev.type == "cpu" else backend.to_device(array, dev),
+                         requires_grad, None, 0)
 
     if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
         name = str(getattr(f, "name", None) or f"<{type(f).__name__}>")
