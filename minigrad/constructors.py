@@ -79,35 +79,55 @@ def _ones(xp: Any, shape: tuple, dtype: Any) -> Any:
     return xp.ones(shape, dtype=dtype)
 
 
-def zeros(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Tensor of zeros; ``shape`` as ints or one tuple: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(shape=(2, 3))``.
+def _sized(shape: Any, dims: tuple, size: Any, name: str) -> tuple:
+    """The shape of ``name(*shape_and_dims)`` or ``name(size=...)`` (PyTorch's keyword), checked."""
+    if size is not None:
+        if shape is not None or dims:
+            raise TypeError(f"{name}(): give the shape once, as ints, one tuple or size=, not both")
+        shape = size
+    return _shape_arg(() if shape is None else (shape, *dims), name)
+
+
+def zeros(shape: Any = None, *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+          size: Any = None) -> Tensor:
+    """Tensor of zeros; ``shape`` as ints or one tuple: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(shape=(2, 3))``
+    or ``zeros(size=(2, 3))`` (PyTorch's keyword).
 
     The default dtype (float32 unless ``mg.set_default_dtype``) when ``dtype`` is None, as every float constructor.
     """
-    return _filled(_zeros, _shape_arg((shape, *dims), "zeros"), dtype, device, requires_grad, "zeros")
+    return _filled(_zeros, _sized(shape, dims, size, "zeros"), dtype, device, requires_grad, "zeros")
 
 
-def ones(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Tensor of ones; ``shape`` as ints or one tuple."""
-    return _filled(_ones, _shape_arg((shape, *dims), "ones"), dtype, device, requires_grad, "ones")
+def ones(shape: Any = None, *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+         size: Any = None) -> Tensor:
+    """Tensor of ones; ``shape`` as ints or one tuple (or ``size=``)."""
+    return _filled(_ones, _sized(shape, dims, size, "ones"), dtype, device, requires_grad, "ones")
 
 
-def empty(shape: Any = (), *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uninitialised tensor; ``shape`` as ints or one tuple."""
-    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _shape_arg((shape, *dims), "empty"), dtype, device,
+def empty(shape: Any = None, *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+          size: Any = None) -> Tensor:
+    """Uninitialised tensor; ``shape`` as ints or one tuple (or ``size=``)."""
+    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _sized(shape, dims, size, "empty"), dtype, device,
                    requires_grad, "empty")
 
 
-def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
-    """Tensor of ``shape`` filled with ``fill_value``, a number (dtype inferred like ``tensor``)."""
-    return _full(_shape_arg((shape,), "full"), fill_value, dtype, device, requires_grad, "full")
+def full(shape: Any = None, fill_value: Any = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False, *, size: Any = None) -> Tensor:
+    """Tensor of ``shape`` (or PyTorch's ``size=``) filled with ``fill_value``, a number: its dtype is
+    PyTorch's (a bool gives bool, an int int64, a float the default dtype; a NumPy number counts as the
+    Python number of its kind, a ``numpy.bool_`` as a float, as in PyTorch) unless ``dtype`` is given."""
+    if fill_value is None:
+        raise TypeError("full() missing 1 required argument: 'fill_value'")
+    return _full(_sized(shape, (), size, "full"), fill_value, dtype, device, requires_grad, "full")
 
 
 def _full(shape: tuple, fill_value: Any, dtype: Any, device: Any, requires_grad: bool, name: str) -> Tensor:
     fill_value = _fill_number(fill_value, name)
     if dtype is None:
-        dtype = _infer_dtype(fill_value) or get_default_dtype()
+        # PyTorch reads a NumPy number as the Python number of its kind (full((2,), numpy.int32(2)) is int64),
+        # but a numpy.bool_ as a float
+        number = fill_value.item() if isinstance(fill_value, numpy.number) else fill_value
+        dtype = _infer_dtype(number) or get_default_dtype()
     return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, name)
 
 
@@ -151,25 +171,49 @@ def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad, "full_like")
 
 
-def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values as ``numpy.arange``; int64 for ints, the default dtype (float32) for floats.
+def arange(start: Any = None, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False, *, stop: Any = None) -> Tensor:
+    """Evenly spaced values in [start, end), as ``torch.arange``: ``arange(5)``, ``arange(1, 5)``,
+    ``arange(0, 1, 0.1)``, ``arange(end=5)`` (``stop=`` is NumPy's name); int64 when every bound is an
+    int, else the default dtype (float32).
 
-    ``start``, ``stop`` and ``step`` are numbers (or 0-d tensors); a zero step or an infinite or NaN
-    bound raises a ValueError, as in PyTorch.
+    Length ``ceil((end - start) / step)`` and values ``start + i * step`` computed in float64 and
+    rounded once, as PyTorch (``arange(0, 1, 0.1)`` has 10 elements, its last float32(0.9)), not by
+    NumPy's repeated float32 steps. An integer ``dtype`` with float bounds truncates them as PyTorch
+    does (int64 truncates the bounds before the length; narrower ints only start and step) and wraps
+    out-of-range values. A zero step, or an infinite or NaN bound, raises a ValueError.
     """
-    if stop is None:
-        start, stop = 0, start
-    start, stop, step = (_arange_number(v, what) for v, what in ((start, "start"), (stop, "end"), (step, "step")))
+    if stop is not None:
+        if end is not None:
+            raise TypeError("arange(): give end (PyTorch's name) or stop (NumPy's), not both")
+        end = stop
+    if end is None:
+        if start is None:
+            raise TypeError("arange() missing the argument 'end'")
+        start, end = 0, start
+    elif start is None:
+        start = 0
+    start, end, step = (_arange_number(v, what) for v, what in ((start, "start"), (end, "end"), (step, "step")))
     if step == 0:
         raise ValueError("arange: step must be nonzero")
-    if any(isinstance(v, (float, numpy.floating)) and not math.isfinite(v) for v in (start, stop, step)):
-        raise ValueError(f"arange: unsupported range: {start} -> {stop} (step {step}): every bound must be finite")
-    if dtype is None:
-        integral = all(isinstance(v, (int, numpy.integer)) for v in (start, stop, step))
-        dtype = int64 if integral else get_default_dtype()
-    return _filled(lambda xp, s, d: xp.arange(start, stop, step, dtype=d), (), dtype, device, requires_grad,
-                   "arange")
+    if any(isinstance(v, (float, numpy.floating)) and not math.isfinite(v) for v in (start, end, step)):
+        raise ValueError(f"arange: unsupported range: {start} -> {end} (step {step}): every bound must be finite")
+    integral = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
+    kind = (int64 if integral else get_default_dtype()) if dtype is None else backend.as_dtype(dtype, "arange")
+    if integral or (kind == int64):
+        first, last, stride = int(start), int(end), int(step)   # int() truncates, as PyTorch's int64 path
+        if stride == 0:
+            raise ValueError(f"arange: step must be nonzero (step {step} truncates to 0 for dtype {kind})")
+        count = max(0, -((first - last) // stride))   # ceil((last - first) / stride) in exact integers
+    else:
+        first, stride = (int(start), int(step)) if kind.kind in "biu" else (start, step)
+        count = max(0, math.ceil((float(end) - float(start)) / float(step)))
+
+    def fill(xp: Any, shape: tuple, d: Any) -> Any:
+        exact = "int64" if isinstance(first, int) and isinstance(stride, int) else "float64"
+        values = xp.arange(count, dtype=exact) * xp.asarray(stride, dtype=exact) + xp.asarray(first, dtype=exact)
+        return values.astype(d)
+    return _filled(fill, (), kind, device, requires_grad, "arange")
 
 
 def _arange_number(value: Any, what: str) -> Any:
@@ -183,78 +227,149 @@ def _arange_number(value: Any, what: str) -> Any:
 
 
 def _samples(name: str, method: str, shape: tuple, dtype: Any, device: Any, requires_grad: bool,
-             again: Callable[[], Any], generator: Any = None) -> Tensor:
-    """``shape`` samples drawn with the generator's ``method`` (``generator``'s, an ``mg.Generator``, else the
-    device's); ``again`` redraws them for a replay."""
+             again: Callable[[], Any], generator: Any = None, size: Any = None) -> Tensor:
+    """``shape`` (or ``size=``) samples drawn with the generator's ``method`` (``generator``'s, an
+    ``mg.Generator``, else the device's); ``again`` redraws them for a replay.
+
+    Only float and complex dtypes, as PyTorch: a cast of float samples to an integer dtype would give
+    zeros (rand) or truncated values (randn). A complex sample draws the real and imaginary parts;
+    randn's each have variance 1/2, so the complex variance is 1, as PyTorch's.
+    """
     dev = _device_arg(device, name)
+    kind = get_default_dtype() if dtype is None else backend.as_dtype(dtype, name)
+    if kind.kind not in "fc":
+        raise TypeError(f"{name}: samples must be floating point or complex, got dtype {kind}"
+                        + (" (mg.randint draws integers)" if kind.kind in "iu" else ""))
+    if size is not None:
+        if shape:
+            raise TypeError(f"{name}(): give the shape once, as ints, one tuple or size=, not both")
+        shape = (size,)
     source = generators.drawing_from(generator, dev, name)
     if method == "random" and not hasattr(source, "random"):
         method = "random_sample"   # CuPy's RandomState
     draw = getattr(source, method)
-    out = _filled(lambda xp, s, d: draw(s, dtype=d) if d.kind == "f" and d.itemsize >= 4 else draw(s).astype(d),
-                  _shape_arg(shape, name), dtype, dev, requires_grad, name)
+
+    def fill(xp: Any, s: tuple, d: Any) -> Any:
+        if d.kind == "c":
+            parts = draw((2, *s)) * (0.5 ** 0.5 if method == "standard_normal" else 1.0)
+            return (parts[0] + 1j * parts[1]).astype(d)
+        return draw(s, dtype=d) if d.itemsize >= 4 else draw(s).astype(d)
+    out = _filled(fill, _shape_arg(shape, name), kind, dev, requires_grad, name)
     # inside an mg.compile capture, a replay draws again from the generator (in eager's order)
     return note_draw(name, again, (), out)
 
 
 def randn(*shape: Any, generator: Any = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from ``generator`` or the device's generator (see ``manual_seed``)."""
+          requires_grad: bool = False, size: Any = None) -> Tensor:
+    """Standard normal samples from ``generator`` or the device's generator (see ``manual_seed``);
+    ``randn(2, 3)``, ``randn((2, 3))`` or ``randn(size=(2, 3))``; float or complex dtypes only."""
     return _samples("randn", "standard_normal", shape, dtype, device, requires_grad,
-                    lambda: randn(*shape, generator=generator, dtype=dtype, device=device).data, generator)
+                    lambda: randn(*shape, generator=generator, dtype=dtype, device=device, size=size).data,
+                    generator, size)
 
 
 def rand(*shape: Any, generator: Any = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from ``generator`` or the device's generator."""
+         requires_grad: bool = False, size: Any = None) -> Tensor:
+    """Uniform samples in [0, 1) from ``generator`` or the device's generator; float or complex dtypes only."""
     return _samples("rand", "random", shape, dtype, device, requires_grad,
-                    lambda: rand(*shape, generator=generator, dtype=dtype, device=device).data, generator)
+                    lambda: rand(*shape, generator=generator, dtype=dtype, device=device, size=size).data,
+                    generator, size)
 
 
-def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = None, dtype: Any = None,
+def exact_integers(dtype: Any, name: str) -> tuple[int, int]:
+    """The range of integers ``dtype`` holds exactly (bool: 0 and 1; float16: ±2048 …); complex raises."""
+    if dtype.kind == "b":
+        return 0, 1
+    if dtype.kind in "iu":
+        info = numpy.iinfo(dtype)
+        return int(info.min), int(info.max)
+    if dtype.kind == "f":
+        limit = 2 ** (numpy.finfo(dtype).nmant + 1)
+        return -limit, limit
+    raise TypeError(f"{name}: cannot draw integers of dtype {dtype} (integer, float or bool dtypes only)")
+
+
+def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: Any = None, dtype: Any = None,
             device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Integers in [low, high) (int64 by default), as ``torch.randint``: ``randint(low, high, size)`` or
-    ``randint(high, size)``, from ``generator`` or the device's generator."""
+    """Integers in [low, high) (int64 by default), as ``torch.randint``: ``randint(low, high, size)``,
+    ``randint(high, size)`` or ``randint(high=5, size=(3,))``, from ``generator`` or the device's generator.
+
+    ``low`` and ``high - 1`` must fit in ``dtype`` (as PyTorch checks; a cast would wrap); a float
+    ``dtype`` may require grad.
+    """
     if size is None:
-        if high is None:
-            raise TypeError("randint: give randint(high, size) or randint(low, high, size)")
+        if low is None or high is None:
+            raise TypeError("randint: give randint(high, size), randint(low, high, size) or randint(high=, size=)")
         low, high, size = 0, low, high
-    if requires_grad:
-        raise TypeError("randint: integer tensors cannot require grad")
+    elif high is None:
+        if low is None:
+            raise TypeError("randint: missing the argument 'high'")
+        low, high = 0, low
+    elif low is None:
+        low = 0
+    kind = int64 if dtype is None else backend.as_dtype(dtype, "randint")
+    lowest, highest = exact_integers(kind, "randint")
+    if not low < high:
+        raise ValueError(f"randint: expects low < high, got low={low} >= high={high}")
+    if low < lowest or high - 1 > highest:
+        raise ValueError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {kind} "
+                         f"(it holds {lowest} … {highest})")
+    if as_bool(requires_grad, "randint", "requires_grad") and kind.kind not in "fc":
+        raise TypeError(f"randint: integer tensors cannot require grad (dtype {kind}); use a float dtype")
     dev = _device_arg(device, "randint")
     gen = generators.drawing_from(generator, dev, "randint")
     shape = _shape_arg((size,), "randint")
-    kind = int64 if dtype is None else dtype
     draw = gen.integers if hasattr(gen, "integers") else gen.randint   # NumPy's Generator / CuPy's
-    out = _filled(lambda xp, s, d: draw(low, high, s).astype(d), shape, kind, dev, False, "randint")
+    out = _filled(lambda xp, s, d: draw(low, high, s).astype(d), shape, kind, dev, requires_grad, "randint")
     return note_draw("randint", lambda: randint(low, high, size, generator=generator, dtype=dtype,
                                                 device=device).data, (), out)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None, *,
-              like: Tensor | None = None) -> Tensor:
-    """``data`` as a Tensor, without a copy where none is needed (PyTorch's ``as_tensor``).
+              like: Tensor | None = None, copy: bool | None = None, requires_grad: bool | None = None) -> Tensor:
+    """``data`` as a Tensor, without a copy where none is needed (PyTorch's ``as_tensor``; ``mg.asarray``
+    is this function, so it also takes ``torch.asarray``'s ``copy=`` and ``requires_grad=``).
 
     A Tensor, or a NumPy/CuPy array already of ``dtype`` on ``device``, is used as it is (an array
     stays on its own device when ``device`` is None: no copy is ever made behind the caller's back).
     Python numbers and lists become a new tensor; ``like=`` (minigrad's) takes its device, and its
     dtype for a Python number that fits it, so ``x * 2.0`` stays in ``x``'s dtype.
+    ``copy=True`` always copies (a Tensor differentiably, as ``clone``); ``copy=False`` raises where a
+    copy is needed. ``requires_grad=True`` makes the result require grad; ``False`` gives a Tensor
+    that requires grad detached (PyTorch's asarray would switch it off on the caller's tensor).
     """
+    out = _as_tensor(data, dtype, device, like, copy)
+    if requires_grad is not None:
+        if as_bool(requires_grad, "asarray", "requires_grad"):
+            if not out.requires_grad:
+                out.requires_grad_(True)
+        elif out.requires_grad:
+            out = out.detach()
+    return out
+
+
+def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None) -> Tensor:
+    if copy is not None:
+        copy = as_bool(copy, "asarray", "copy")
     if dtype is not None:
         dtype = backend.as_dtype(dtype, "as_tensor")
     if device is not None:
         device = _device_arg(device, "as_tensor")
     if isinstance(data, Tensor):
         if (dtype is None or dtype == data.dtype) and (device is None or data.device == device):
-            return data
+            return data.clone() if copy else data
+        _no_copy(copy, f"a {data.dtype} tensor on {data.device}", dtype, device)
         return data.to(device=data.device if device is None else device, dtype=data.dtype if dtype is None else dtype)
     if backend.is_array(data):
         if data.dtype.kind not in backend.NUMERIC_KINDS:   # object, string, datetime ...: refused, as tensor() does
             raise TypeError(f"as_tensor: cannot make a tensor of dtype {data.dtype} (numbers only)")
         target = backend.device_of(data) if device is None else device
         if (dtype is None or dtype == data.dtype) and target == backend.device_of(data):
-            return Tensor._make(data, False, None, 0)
+            return Tensor._make(data.copy() if copy else data, False, None, 0)
+        _no_copy(copy, f"a {data.dtype} array on {backend.device_of(data)}", dtype, device)
         return Tensor._new(data, dtype=dtype, device=target)
+    if copy is False:
+        raise ValueError(f"asarray: copy=False cannot alias a {type(data).__name__} into a tensor (a copy is needed)")
     if like is not None and not isinstance(like, Tensor):
         raise TypeError(f"as_tensor: like must be a Tensor, got {type(like).__name__}")
     if device is None and like is not None:
@@ -262,3 +377,9 @@ def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None, 
     if dtype is None and like is not None and isinstance(data, (int, float)) and not isinstance(data, bool):
         dtype = like.dtype if like.dtype.kind == "f" or isinstance(data, int) else None
     return Tensor._new(data, dtype=dtype, device=device)
+
+
+def _no_copy(copy: bool | None, what: str, dtype: Any, device: Any) -> None:
+    if copy is False:
+        raise ValueError(f"asarray: copy=False cannot alias {what} as dtype {dtype} on device {device} "
+                         "(a copy is needed)")

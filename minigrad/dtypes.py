@@ -171,6 +171,53 @@ def result_type(tensor: Any, other: Any) -> numpy.dtype:
     return result
 
 
+# --- what torch.tensor infers from a nested list ------------------------------------------------
+
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def sequence_dtype(data: list | tuple, name: str = "tensor") -> numpy.dtype | None:
+    """The dtype ``torch.tensor(data)`` gives a nested list or tuple: each element's dtype promoted by
+    :func:`promote_types` (a Python bool is bool, an int int64, a float the default dtype, a complex
+    its complex counterpart; a NumPy scalar, an array or a Tensor keeps its own dtype), so
+    ``[np.float64(1), 2.0]`` and a list of float64 0-d tensors give float64 and ``[True, 2]`` int64.
+
+    An empty sequence gives the default dtype; an element of another kind (a string, None …) gives
+    None (the array maker then names the problem). A Python int outside int64 raises, as PyTorch's.
+    """
+    result: numpy.dtype | None = None
+    pending: list = [data]
+    while pending:
+        seq = pending.pop()
+        found: set = set()
+        if not len(seq):
+            found.add(_default_float)
+        for kind in set(map(type, seq)):
+            items = [v for v in seq if type(v) is kind]
+            if kind is list or kind is tuple:
+                pending.extend(items)
+            elif kind is bool:
+                found.add(bool_)
+            elif kind is int:
+                if min(items) < _INT64_MIN or max(items) > _INT64_MAX:
+                    raise OverflowError(f"{name}: the integer {max(items, key=abs)} does not fit in int64 "
+                                        "(PyTorch's 'Overflow when unpacking long long')")
+                found.add(int64)
+            elif kind is float:
+                found.add(_default_float)
+            elif kind is complex:
+                found.add(_default_complex)
+            elif all(isinstance(getattr(v, "dtype", None), numpy.dtype) for v in items):
+                found.update(v.dtype for v in items)   # NumPy scalars and arrays, CuPy arrays, Tensors
+            else:
+                return None
+        for dtype in found:
+            if dtype.kind not in "biufc":
+                return None
+            result = dtype if result is None else promote_types(result, dtype)
+    return result
+
+
 # --- machine limits -----------------------------------------------------------------------------
 
 class finfo:  # noqa: N801 - PyTorch's name

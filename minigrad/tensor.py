@@ -45,12 +45,7 @@ def _infer_dtype(data: Any) -> Any:
     if isinstance(data, complex):
         return dtypes.default_complex_dtype()
     if isinstance(data, (list, tuple)):
-        kind = numpy.asarray(data).dtype.kind
-        if kind == "f":
-            return dtypes.get_default_dtype()
-        if kind == "c":
-            return dtypes.default_complex_dtype()
-        return {"b": bool_, "i": int64, "u": int64}.get(kind)
+        return dtypes.sequence_dtype(data)   # PyTorch's: each element's dtype, promoted
     return None
 
 
@@ -366,8 +361,9 @@ class Tensor:
         note_read(self, "item")
         return backend.to_numpy(self.data).reshape(()).item()
 
-    def numpy(self) -> numpy.ndarray:
-        """A host ``numpy.ndarray`` (the same memory on CPU, a copy from a GPU)."""
+    def numpy(self, *, force: bool = False) -> numpy.ndarray:
+        """A host ``numpy.ndarray`` (the same memory on CPU, a copy from a GPU); ``force`` is PyTorch's
+        keyword (minigrad never refuses: a tensor that requires grad gives its values too)."""
         note_read(self, "numpy")
         return backend.to_numpy(self.data)
 
@@ -393,6 +389,21 @@ class Tensor:
 
     def long(self) -> Tensor:
         return self.to(dtype=int64)
+
+    def short(self) -> Tensor:
+        return self.to(dtype=dtypes.int16)
+
+    def char(self) -> Tensor:
+        return self.to(dtype=dtypes.int8)
+
+    def byte(self) -> Tensor:
+        return self.to(dtype=dtypes.uint8)
+
+    def cfloat(self) -> Tensor:
+        return self.to(dtype=dtypes.complex64)
+
+    def cdouble(self) -> Tensor:
+        return self.to(dtype=dtypes.complex128)
 
     def astype(self, dtype: Any) -> Tensor:
         return self.to(dtype=backend.as_dtype(dtype, "astype"))

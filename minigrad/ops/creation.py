@@ -11,7 +11,7 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..constructors import _device_arg, _full, _like, rand, randn, tensor
+from ..constructors import _device_arg, _fill_number, _full, _like, rand, randn, tensor
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, bool_, float16, int32
 from ._util import int_tuple, number
@@ -57,36 +57,45 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
 
 # --- x.new_* : the dtype and device of x unless given ------------------------
 
-def _new_shape(size: tuple, name: str) -> tuple:
+def _new_shape(size: tuple, name: str, keyword: Any = None) -> tuple:
+    if keyword is not None:   # PyTorch's x.new_zeros(size=(2, 3))
+        if size:
+            raise TypeError(f"{name}(): give the size once, as ints, one tuple or size=, not both")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     return int_tuple(size, name)
 
 
-def _new(x: Tensor, size: tuple, fill: Any, dtype: Any, device: Any, requires_grad: bool, name: str) -> Tensor:
-    return _full(_new_shape(size, name), fill, x.dtype if dtype is None else dtype,
+def _new(x: Tensor, size: tuple, fill: Any, dtype: Any, device: Any, requires_grad: bool, name: str,
+         keyword: Any = None) -> Tensor:
+    return _full(_new_shape(size, name, keyword), fill, x.dtype if dtype is None else dtype,
                  x.device if device is None else device, requires_grad, name)
 
 
-def new_zeros(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Zeros of ``size`` with x's dtype and device: ``x.new_zeros(2, 3)`` or ``x.new_zeros((2, 3))``."""
-    return _new(x, size, 0, dtype, device, requires_grad, "new_zeros")
+def new_zeros(x: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    """Zeros of ``size`` with x's dtype and device: ``x.new_zeros(2, 3)``, ``x.new_zeros((2, 3))`` or
+    ``x.new_zeros(size=(2, 3))``."""
+    return _new(x, sizes, 0, dtype, device, requires_grad, "new_zeros", size)
 
 
-def new_ones(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def new_ones(x: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
     """Ones of ``size`` with x's dtype and device."""
-    return _new(x, size, 1, dtype, device, requires_grad, "new_ones")
+    return _new(x, sizes, 1, dtype, device, requires_grad, "new_ones", size)
 
 
-def new_empty(x: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def new_empty(x: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
     """An uninitialised (here: zero) tensor of ``size`` with x's dtype and device."""
-    return _new(x, size, 0, dtype, device, requires_grad, "new_empty")
+    return _new(x, sizes, 0, dtype, device, requires_grad, "new_empty", size)
 
 
 def new_full(x: Tensor, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    """``size`` filled with ``fill_value`` (a number), with x's dtype and device."""
-    return _new(x, (size,), number(fill_value, "new_full", "fill_value"), dtype, device, requires_grad, "new_full")
+    """``size`` filled with ``fill_value`` (a number, a bool too), with x's dtype and device."""
+    return _new(x, (size,), _fill_number(fill_value, "new_full"), dtype, device, requires_grad, "new_full")
 
 
 def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -14,6 +14,7 @@ import numpy
 
 from .. import backend, generators
 from ..arguments import as_bool
+from ..constructors import exact_integers
 from ..dtypes import get_default_dtype
 from ..recording import note_draw
 from ..tensor import Tensor, int64
@@ -49,6 +50,10 @@ def randperm(n: int, *, generator: Any = None, dtype: Any = int64, device: Any =
     """A random permutation of 0 … n-1 (int64 by default), as torch.randperm."""
     n = count_arg(n, "randperm", "n")
     dtype = backend.as_dtype(dtype, "randperm")
+    if dtype.kind not in "iuf":
+        raise TypeError(f"randperm: not implemented for dtype {dtype} (integer or float dtypes)")
+    if n - 1 > exact_integers(dtype, "randperm")[1]:   # a cast would wrap or round, as PyTorch refuses
+        raise ValueError(f"randperm: n = {n} is too large for dtype {dtype} (values up to n - 1 must fit)")
     requires_grad = as_bool(requires_grad, "randperm", "requires_grad")
     if requires_grad and dtype.kind != "f":
         raise TypeError(f"randperm: integer tensors cannot require grad (dtype {dtype})")
