@@ -8,6 +8,8 @@ own, as PyTorch's grad mode is per thread: ``optimizer.step()`` entering
 
 from __future__ import annotations
 
+import functools
+import inspect
 from contextvars import ContextVar
 from typing import Any, Callable
 
@@ -66,10 +68,16 @@ class _Switch:
     def __call__(self, fn: Callable) -> Callable:
         settings = {k: v for k, v in self.__dict__.items() if k != "_previous"}
 
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def fresh() -> _Switch:
             switch = object.__new__(type(self))   # one per call: calls may overlap in threads or recurse
             switch.__dict__.update(settings)
-            with switch:
+            return switch
+
+        if inspect.isgeneratorfunction(fn):
+            return functools.wraps(fn)(_generator_wrapper(fn, fresh))
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with fresh():
                 return fn(*args, **kwargs)
 
         wrapper.__name__ = getattr(fn, "__name__", "wrapper")
@@ -77,13 +85,52 @@ class _Switch:
         return wrapper
 
 
-class no_grad(_Switch):
+def _generator_wrapper(fn: Callable, fresh: Callable) -> Callable:
+    """A generator function whose body runs under the switch each time it resumes, and never while it is
+    suspended (the caller's code between two ``next`` calls keeps its own mode), as PyTorch's decorators."""
+
+    def generator(*args: Any, **kwargs: Any) -> Any:
+        switch = fresh()
+        with switch:
+            inner = fn(*args, **kwargs)
+        try:
+            with switch:
+                response = inner.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with switch:
+                        inner.close()
+                    raise
+                except BaseException as error:  # noqa: BLE001 - thrown into the generator: hand it on
+                    with switch:
+                        response = inner.throw(error)
+                else:
+                    with switch:
+                        response = inner.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator
+
+
+class _BareDecorator:
+    """Lets the class itself decorate, as PyTorch's: ``@mg.no_grad`` as well as ``@mg.no_grad()``."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+
+class no_grad(_BareDecorator, _Switch):
     """Context manager (and decorator) under which no op is recorded (in this thread)."""
 
     field, value = "grad", False
 
 
-class enable_grad(_Switch):
+class enable_grad(_BareDecorator, _Switch):
     """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
 
     field, value = "grad", True

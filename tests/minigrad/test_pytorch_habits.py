@@ -52,6 +52,37 @@ def test_a_target_that_broadcasts_against_the_input_warns_as_in_pytorch(loss: st
         fn(mg.zeros(3, 1), 1.0)   # a Python number is meant to broadcast
 
 
+def test_grad_mode_decorators_cover_generators_and_bare_classes(torch: Any) -> None:
+    # @no_grad() on a generator function: the body runs without recording at every resume, and the
+    # caller's code between two next() calls keeps its own mode (it used to record everything)
+    for lib in (mg, torch):
+        x = lib.ones(2, requires_grad=True)
+
+        @lib.no_grad()
+        def batches(t: Any) -> Any:
+            got = yield (t * 2).requires_grad
+            yield (t * got).requires_grad
+
+        steps = batches(x)
+        assert next(steps) is False and (x * 2).requires_grad and steps.send(3) is False
+
+        @lib.no_grad                                # the class itself as the decorator
+        def frozen(t: Any) -> bool:
+            return (t * 2).requires_grad
+
+        @lib.inference_mode
+        def inferred(t: Any) -> bool:
+            return (t * 2).requires_grad
+
+        @lib.enable_grad
+        def recorded(t: Any) -> bool:
+            return (t * 2).requires_grad
+
+        with lib.no_grad():
+            assert recorded(x) is True
+        assert frozen(x) is False and inferred(x) is False and frozen.__name__ == "frozen"
+
+
 def test_set_grad_enabled_works_as_a_call_a_block_and_a_decorator() -> None:
     x = mg.ones(2, requires_grad=True)
     assert mg.is_grad_enabled()
