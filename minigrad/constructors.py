@@ -171,7 +171,10 @@ def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
                  requires_grad, "full_like")
 
 
-def arange(start: Any = None, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
+_NOT_GIVEN = object()   # arange's start when only end is given (a None start is refused, as PyTorch's)
+
+
+def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
            requires_grad: bool = False, *, stop: Any = None) -> Tensor:
     """Evenly spaced values in [start, end), as ``torch.arange``: ``arange(5)``, ``arange(1, 5)``,
     ``arange(0, 1, 0.1)``, ``arange(end=5)`` (``stop=`` is NumPy's name); int64 when every bound is an
@@ -188,10 +191,10 @@ def arange(start: Any = None, end: Any = None, step: Any = 1, dtype: Any = None,
             raise TypeError("arange(): give end (PyTorch's name) or stop (NumPy's), not both")
         end = stop
     if end is None:
-        if start is None:
+        if start is _NOT_GIVEN:
             raise TypeError("arange() missing the argument 'end'")
         start, end = 0, start
-    elif start is None:
+    elif start is _NOT_GIVEN:
         start = 0
     start, end, step = (_arange_number(v, what) for v, what in ((start, "start"), (end, "end"), (step, "step")))
     if step == 0:
