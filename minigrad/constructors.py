@@ -310,6 +310,11 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
         low, high = 0, low
     elif low is None:
         low = 0
+    try:
+        low, high = operator.index(low), operator.index(high)
+    except TypeError:
+        raise TypeError(f"randint(): low and high must be ints, got {type(low).__name__} and "
+                        f"{type(high).__name__}") from None
     kind = int64 if dtype is None else backend.as_dtype(dtype, "randint")
     lowest, highest = exact_integers(kind, "randint")
     if not low < high:

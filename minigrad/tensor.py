@@ -76,9 +76,10 @@ class Tensor:
     creator node (``grad_fn``); a leaf has none.
     """
 
-    # _view: (base, index) of a tensor that is base[index] sharing its memory; _views: weakrefs to such
-    # tensors of this base. Set only by getitem (read with getattr): in-place ops use them to keep
-    # both graphs right (ops/inplace.py).
+    # _view: (base, how) of a tensor that shares base's memory, ``how`` a basic index (base[how]) or the
+    # Reshape/Transpose op that made it; () for the copy a reshape made. _views: weakrefs to such tensors of
+    # this base. Set only by getitem and the view ops of ops/shape.py (read with getattr): in-place ops use
+    # them to keep both graphs right (ops/inplace.py).
     # _post_hooks: register_post_accumulate_grad_hook's hooks of a leaf, set only by it (read with getattr).
     # _grad: the gradient behind the ``grad`` property (the engine writes it directly; a user's assignment
     # is checked).

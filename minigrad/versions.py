@@ -7,6 +7,12 @@ import weakref
 from typing import Any
 
 
+def memory_owner(array: Any) -> Any:
+    """The array that owns ``array``'s memory: its ``.base`` for a view (NumPy and CuPy keep the owner there)."""
+    base = getattr(array, "base", None)
+    return array if base is None or not hasattr(base, "shape") else base
+
+
 class InplaceLog:
     """Which arrays in-place ops changed, and when: the version counters behind backward's check.
 
@@ -28,20 +34,15 @@ class InplaceLog:
         # threads could lose an entry while one rebuilds the dict in a sweep, and a later check would miss it
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _owner(array: Any) -> Any:
-        base = getattr(array, "base", None)
-        return array if base is None or not hasattr(base, "shape") else base   # a view: its owner
-
     def _entry(self, array: Any) -> list | None:
-        owner = self._owner(array)
+        owner = memory_owner(array)
         entry = self.entries.get(id(owner))
         return entry if entry is not None and entry[0]() is owner else None
 
     def bump(self, array: Any) -> None:
         with self._lock:
             self.epoch += 1
-            owner = self._owner(array)
+            owner = memory_owner(array)
             entry = self._entry(array)
             if entry is None:
                 if len(self.entries) >= self._sweep_at:

@@ -14,12 +14,15 @@ Recording follows PyTorch:
   does) the op is recorded like its out-of-place twin applied to a copy of the
   old value, and ``x`` becomes that node's output: gradients stay exact.
 
-Views made by indexing (``v = x[index]``, which shares x's memory) are
-tracked: an in-place op on ``v`` is written through ``x[index] = ...`` so x's
-graph records it, and an in-place op on ``x`` re-points the graphs of its live
-views, as PyTorch's view tracking does. A recorded in-place op on any other
-view (of a reshape, transpose, split …) would leave the other tensor's graph
-stale, so it raises instead.
+Views made while recording by basic indexing (``v = x[index]``) and by reshape,
+view, flatten, unsqueeze, squeeze, transpose, permute, ``t`` and ``T`` share x's
+memory and are tracked: an in-place op on ``v`` is written through the base
+(``x[index] = ...``, or all of x replaced by the new value put back in x's
+layout), so x's graph records it, and an in-place op on ``x`` re-points the
+graphs of its live views (and of their views), as PyTorch's view tracking
+does. A recorded in-place op on any other view (split, chunk, unbind,
+diagonal, unfold, as_strided, ravel, unflatten, or a view made under
+``no_grad``) would leave the other tensor's graph stale, so it raises instead.
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ from ..autograd import Function, is_grad_enabled
 from ..constructors import rand, randn
 from ..dtypes import can_cast
 from ..tensor import Tensor
+from ..versions import memory_owner
 from ._util import number, sum_to, unwrap
 from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
-from .shape import GetItem, _index_arrays, _torch_index, astype, getitem
+from .shape import GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -74,14 +78,17 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         if x._node is None and x.requires_grad:
             raise RuntimeError(f"{name}: {LEAF_ERROR} Update parameters under `with mg.no_grad():`, "
                                "or use the out-of-place op.")
-        if view is not None and view[0].is_leaf and view[0].requires_grad:
+        if (view or getattr(x.data, "base", None) is not None) and _views_a_leaf(x):
             raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
                                "in-place operation.")
-        if view is None and getattr(x.data, "base", None) is not None:
-            raise RuntimeError(
-                f"{name}: in-place op on a view of another tensor (from reshape, transpose, split ...) while "
-                "recording gradients: minigrad cannot update the other tensor's graph. "
-                "Use the out-of-place op, or clone() the view first.")
+        if not view:   # None, or () for the copy a reshape made: memory of its own
+            if view is None and getattr(x.data, "base", None) is not None:
+                raise RuntimeError(
+                    f"{name}: in-place op on a view of another tensor (from split, chunk, unbind, diagonal, "
+                    "unfold, as_strided, ravel, unflatten, or a view made under no_grad) while recording "
+                    "gradients: minigrad cannot update the other tensor's graph. Use the out-of-place op, or "
+                    "clone() the view first.")
+            view = None
         # the node keeps the old value, so the overwrite below cannot change what its backward reads
         current = Tensor._make(x.data.copy(), x.requires_grad, x._node, x._index)
     out = compute(current)
@@ -95,9 +102,12 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         if record:
             out = astype(out, x.dtype)
     if view is not None:
-        # x is base[index]: write through the base, whose graph then re-points x (as PyTorch's CopySlices)
-        base, index = view
-        setitem(base, index, out)
+        # write through the base, whose graph then re-points x (as PyTorch's CopySlices)
+        base, how = view
+        if isinstance(how, (Reshape, Transpose)):   # x is all of base, rearranged: base takes all of out
+            _inplace(base, name, lambda _: _put_back(how, out, base.shape), out)
+        else:   # x is base[how]
+            setitem(base, how, out)
         return x
     x.data[...] = out.data
     if record:
@@ -108,17 +118,58 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
 
 
 def _repoint_views(base: Tensor) -> None:
-    """Tensors that are ``base[index]`` (same memory) now come from base's new node, as in PyTorch;
-    so do views of those views (``base[1:][0]``), at any depth."""
+    """Views of ``base`` (same memory: ``base[index]``, ``base.view(...)``, ``base.t()`` ...) now come from
+    base's new node, as in PyTorch; so do views of those views (``base.t()[1:]``), at any depth."""
     stack = [base]
     while stack:
         parent = stack.pop()
         for ref in getattr(parent, "_views", None) or ():
             view = ref()
-            if view is not None and getattr(view, "_view", None) is not None and view._view[0] is parent:
-                fresh = GetItem(view._view[1])(parent)
+            record = getattr(view, "_view", None) if view is not None else None
+            if record and record[0] is parent:
+                fresh = _read(record[1], parent)
                 view._node, view._index, view.requires_grad = fresh._node, fresh._index, fresh.requires_grad
                 stack.append(view)
+
+
+def _read(how: Any, base: Tensor) -> Tensor:
+    """The view ``how`` of ``base`` read again (a new node): ``base[how]`` for an index, else the same
+    reshape or transpose as the op ``how`` that made the view."""
+    if isinstance(how, Reshape):
+        op = Reshape(how.shape)
+    elif isinstance(how, Transpose):
+        op = Transpose(how.axes)
+    else:
+        return GetItem(how)(base)
+    op.name = how.name
+    return op(base)
+
+
+def _put_back(how: Reshape | Transpose, value: Tensor, shape: tuple) -> Tensor:
+    """``value`` (the new value of a view made by ``how``) in the layout of its base, of ``shape``."""
+    if isinstance(how, Reshape):
+        return Reshape(shape)(value)
+    if how.axes is None:
+        return Transpose(None)(value)
+    inverse = [0] * len(how.axes)
+    for i, a in enumerate(how.axes):
+        inverse[a] = i
+    return Transpose(tuple(inverse))(value)
+
+
+def _views_a_leaf(x: Tensor) -> bool:
+    """Whether ``x`` shares the memory of a leaf that requires grad: the root of its chain of views is
+    one, or was made from one by a view op (views of such leaves are not recorded)."""
+    while True:
+        view = getattr(x, "_view", None)
+        if not view:
+            break
+        x = view[0]
+    if x._node is None:
+        return x.requires_grad
+    owner = memory_owner(x.data)
+    return any(isinstance(e, Tensor) and e.requires_grad and memory_owner(e.data) is owner
+               for e in getattr(x._node, "edges", None) or ())
 
 
 def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:

@@ -297,7 +297,7 @@ def _sizes(values: tuple, name: str) -> tuple:
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """The same data in a new shape (one dimension may be -1); ``view`` is the same op."""
-    return Reshape(_sizes(shape, "reshape"))(tensor_arg(x, "reshape"))
+    return _view_op(tensor_arg(x, "reshape"), Reshape(_sizes(shape, "reshape")))
 
 
 def view(x: Tensor, *shape: Any) -> Tensor:
@@ -312,7 +312,7 @@ def view(x: Tensor, *shape: Any) -> Tensor:
         return _view_dtype(x, backend.as_dtype(shape[0], "view"))
     op = Reshape(_sizes(shape, "view"))
     op.name = "view"
-    out = op(x)
+    out = _view_op(x, op)
     if out.data.size and not _viewable(x.shape, x.data.strides, out.shape):
         raise RuntimeError(f"view: view size {out.shape} is not compatible with input tensor's size {x.shape} and "
                            f"stride {tuple(s // x.data.itemsize for s in x.data.strides)} (at least one dimension "
@@ -362,12 +362,12 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim``..``end_dim`` into one (a 0-d tensor becomes shape (1,)), as torch.flatten."""
     x = tensor_arg(x, "flatten")
     if x.ndim == 0:
-        return Reshape((1,))(x)
+        return _view_op(x, Reshape((1,)))
     start, end = one_axis(start_dim, x.ndim, "flatten"), one_axis(end_dim, x.ndim, "flatten")
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {x.shape})")
     shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
-    return Reshape(shape)(x)
+    return _view_op(x, Reshape(shape))
 
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
@@ -403,7 +403,7 @@ def transpose(x: Tensor, *dims: Any, axes: Any = None) -> Tensor:
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     if not dims:
-        return Transpose(None)(x)
+        return _view_op(x, Transpose(None))
     return permute(x, dims, name="transpose")
 
 
@@ -417,7 +417,7 @@ def permute(x: Tensor, *dims: Any, name: str = "permute") -> Tensor:
         raise ValueError(f"{name}: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
     op = Transpose(permutation)
     op.name = name
-    return op(x)
+    return _view_op(x, op)
 
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
@@ -425,10 +425,10 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     x = tensor_arg(x, "swapaxes")
     a, b = one_axis(axis1, max(x.ndim, 1), "transpose"), one_axis(axis2, max(x.ndim, 1), "transpose")
     if x.ndim == 0:
-        return Transpose(None)(x)   # PyTorch accepts dims 0/-1 of a 0-d tensor
+        return _view_op(x, Transpose(None))   # PyTorch accepts dims 0/-1 of a 0-d tensor
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
-    return Transpose(tuple(perm))(x)
+    return _view_op(x, Transpose(tuple(perm)))
 
 
 def t(x: Tensor) -> Tensor:
@@ -453,7 +453,7 @@ def expand_dims(x: Tensor, axis: int) -> Tensor:
     a = one_axis(axis, x.ndim + 1, "expand_dims")
     shape = list(x.shape)
     shape.insert(a, 1)
-    return Reshape(tuple(shape))(x)
+    return _view_op(x, Reshape(tuple(shape)))
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
@@ -478,7 +478,7 @@ def squeeze(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
                 if x.ndim and x.shape[a] != 1:
                     raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
         shape = tuple(s for i, s in enumerate(x.shape) if i not in axes or s != 1)
-    return Reshape(shape)(x)
+    return _view_op(x, Reshape(shape))
 
 
 def broadcast_to(x: Tensor, shape: Any) -> Tensor:
@@ -545,14 +545,43 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     op = GetItem(index)
     out = op(x)
     if op.basic and out.data.base is not None and is_grad_enabled():
-        # out shares x's memory: an in-place op on either must re-point the other's graph (ops/inplace.py)
-        out._view = (x, index)
-        views = getattr(x, "_views", None)
-        if views is None:
-            x._views = views = []
-        elif len(views) >= 32 and not len(views) & (len(views) - 1):
-            views[:] = [v for v in views if v() is not None]   # at powers of two: amortised O(1) per view
-        views.append(weakref.ref(out))
+        _note_view(x, out, index)
+    return out
+
+
+def _note_view(x: Tensor, out: Tensor, how: Any) -> None:
+    """Record that ``out`` reads x's memory through ``how``: a basic index, or the Reshape/Transpose op that
+    made it. An in-place op on either then re-points the other's graph (ops/inplace.py)."""
+    out._view = (x, how)
+    views = getattr(x, "_views", None)
+    if views is None:
+        x._views = views = []
+    elif len(views) >= 32 and not len(views) & (len(views) - 1):
+        views[:] = [v for v in views if v() is not None]   # at powers of two: amortised O(1) per view
+    views.append(weakref.ref(out))
+
+
+def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
+    """``op(x)``, recorded as a view of x (:func:`_note_view`) when it shares x's memory while recording.
+
+    A view of a leaf that requires grad is not recorded: in-place ops on it are refused anyway, and
+    ``x @ W.T`` runs in every recurrent step.
+    """
+    out = op(x)
+    if out.requires_grad:
+        if x._node is None:
+            return out
+    elif not is_grad_enabled():
+        return out
+    base = out.data.base
+    if base is not None:
+        data = x.data
+        if base is data or base is data.base or type(data) is not backend.numpy.ndarray and (
+                type(op) is Transpose or _viewable(x.shape, data.strides, out.shape)):
+            # NumPy's .base is always the memory's owner; where another array module's may not be, the layout says
+            _note_view(x, out, op)
+        else:
+            out._view = ()   # reshape copied (a layout it cannot view): out's memory is its own, as in PyTorch
     return out
 
 
