@@ -66,7 +66,7 @@ from .index_write import (  # listed in __all__ and METHODS below
     scatter_reduce_,
 )
 from .select import Gather
-from .shape import Reshape, broadcast_to, clone, getitem, narrow, permute, repeat, reshape, swapaxes
+from .shape import Reshape, _view_op, broadcast_to, clone, getitem, narrow, permute, repeat, reshape, swapaxes
 from .strided import PROPERTIES, adjoint, as_strided, strided  # listed in __all__ and METHODS below
 
 # --- moving dims ---------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def ravel(x: Tensor) -> Tensor:
     """The elements as a 1-D tensor in row-major order (a 0-d tensor gives shape (1,))."""
     op = Reshape((-1,))
     op.name = "ravel"
-    return op(tensor_arg(x, "ravel"))
+    return _view_op(tensor_arg(x, "ravel"), op)   # a view: an in-place op on it reaches x, as PyTorch's
 
 
 def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
@@ -148,7 +148,7 @@ def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
     sizes = tuple(size // known if s == -1 else s for s in sizes)
     op = Reshape(x.shape[:axis] + sizes + x.shape[axis + 1:])
     op.name = "unflatten"
-    return op(x)
+    return _view_op(x, op)
 
 
 # --- diagonals -----------------------------------------------------------------------------------------

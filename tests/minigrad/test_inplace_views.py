@@ -148,6 +148,13 @@ def _copy_fill_setitem(t: Any, leaf: Any, weight: Any) -> Any:
     return x * x, v * 2
 
 
+def _ravel_unflatten(t: Any, leaf: Any, weight: Any) -> Any:
+    x = leaf * 1
+    x.ravel().mul_(weight.ravel())
+    x.unflatten(1, (2, 2)).add_(1)
+    return x * x
+
+
 CASES: dict[str, tuple[Callable, tuple]] = {
     # the examples of the request, one by one
     "view_add_": (_view_add, (X34,)),
@@ -168,6 +175,7 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "permute": (_permute, (X322, RNG.standard_normal((2, 3, 2)))),
     "T_mT_swapaxes": (_transposes, (X34, W34)),
     "copy_fill_setitem": (_copy_fill_setitem, (X34, W34)),
+    "ravel_unflatten": (_ravel_unflatten, (X34, W34)),
 }
 
 test_same_as_torch, test_gradcheck = case_tests(CASES)
