@@ -39,7 +39,7 @@ from ..tensor import Tensor
 from ..versions import memory_owner
 from ._util import number, sum_to, unwrap
 from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
-from .shape import GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
+from .shape import NO_GRAD_VIEW, GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -71,6 +71,11 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     _check_writable(x, name)
+    if getattr(x, "_view", None) is NO_GRAD_VIEW and is_grad_enabled():
+        raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
+                           "mode enabled (as PyTorch, this is refused: nothing would update the graph of the "
+                           "tensor it views). Make the view and the in-place op both inside the no_grad block, or "
+                           "both outside.")
     record = is_grad_enabled() and (x.requires_grad or any(_requires_grad(o) for o in operands))
     current = x
     view = getattr(x, "_view", None) if record else None

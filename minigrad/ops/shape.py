@@ -544,9 +544,17 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         x = getitem(x, first)
     op = GetItem(index)
     out = op(x)
-    if op.basic and out.data.base is not None and is_grad_enabled():
-        _note_view(x, out, index)
+    if op.basic and out.data.base is not None:
+        if is_grad_enabled():
+            _note_view(x, out, index)
+        elif x.requires_grad:
+            out._view = NO_GRAD_VIEW
     return out
+
+
+# the view record of a view made under no_grad from a tensor that requires grad: an in-place op on it with
+# grad mode on is refused, as PyTorch's (nothing would update the base's graph)
+NO_GRAD_VIEW = (None, "no_grad")
 
 
 def _note_view(x: Tensor, out: Tensor, how: Any) -> None:
@@ -572,6 +580,8 @@ def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
         if x._node is None:
             return out
     elif not is_grad_enabled():
+        if x.requires_grad and out.data.base is not None:
+            out._view = NO_GRAD_VIEW
         return out
     base = out.data.base
     if base is not None:

@@ -261,3 +261,16 @@ def test_no_grad_writes_through_every_view() -> None:
     expected = (X34 + 1) * 2
     expected[1:] = 0
     np.testing.assert_array_equal(x.numpy(), expected)
+
+
+def test_a_view_made_under_no_grad_is_refused_in_place_with_grad_on_as_torch(torch: Any) -> None:
+    # it used to write into the base silently, leaving the base's graph stale
+    for lib in (mg, torch):
+        x = lib.tensor(X34, requires_grad=True) * 1
+        with lib.no_grad():
+            transposed, row = x.t(), x[0]
+            transposed.mul_(2)                     # inside no_grad: allowed, as torch
+        with pytest.raises(RuntimeError, match="(?i)a view was created in no_grad mode"):
+            transposed.mul_(2)
+        with pytest.raises(RuntimeError, match="(?i)a view was created in no_grad mode"):
+            row.add_(1)
