@@ -10,6 +10,7 @@ Imports run one way: backend ← tensor ← autograd ← ops.
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import numpy
@@ -322,8 +323,15 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The gradient backward accumulated into this tensor (a leaf, or a non-leaf after ``retain_grad()``),
-        or None. Assigning checks, as PyTorch does: a Tensor of this shape, dtype and device, or None."""
-        return self._grad
+        or None. Assigning checks, as PyTorch does: a Tensor of this shape, dtype and device, or None.
+        Reading it on a non-leaf that does not retain its gradient warns, as PyTorch's (it stays None)."""
+        grad = self._grad
+        if grad is None and self._node is not None and not self.retains_grad:
+            warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+                          "attribute won't be populated during backward(). If you want the gradient of a non-leaf "
+                          "Tensor, call .retain_grad() on it before backward(), or use mg.autograd.grad.",
+                          UserWarning, stacklevel=2)
+        return grad
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:

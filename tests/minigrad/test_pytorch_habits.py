@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -388,3 +389,16 @@ def test_the_gamma_family_has_pytorchs_top_level_names_and_methods() -> None:
     x = mg.tensor(values, dtype=mg.float64)
     x.lgamma_()
     np.testing.assert_allclose(x.numpy(), torch.lgamma(theirs).numpy(), rtol=1e-12)
+
+
+def test_reading_grad_of_a_non_leaf_without_retain_grad_warns_as_pytorch(torch: Any) -> None:
+    for lib in (mg, torch):
+        x = lib.ones(3, requires_grad=True)
+        y = x * 2
+        with pytest.warns(UserWarning, match="not a leaf Tensor"):
+            assert y.grad is None
+        y.retain_grad()
+        y.sum().backward()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert y.grad is not None and x.grad is not None   # retained and leaf: no warning
