@@ -210,9 +210,9 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.data.dtype.kind not in "biu" or self.data.size != 1:
             raise TypeError(
-                f"only integer tensors of one element can be used as an index, got {self.dtype}{self.shape}"
+                f"only integer or bool tensors of one element can be used as an index, got {self.dtype}{self.shape}"
             )
         return int(self.item())
 

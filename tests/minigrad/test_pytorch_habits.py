@@ -402,3 +402,12 @@ def test_reading_grad_of_a_non_leaf_without_retain_grad_warns_as_pytorch(torch: 
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert y.grad is not None and x.grad is not None   # retained and leaf: no warning
+
+
+def test_a_one_element_bool_or_int_tensor_indexes_a_python_sequence_as_pytorch(torch: Any) -> None:
+    for lib in (mg, torch):
+        assert [10, 20][lib.tensor(True)] == 20 and [10, 20][lib.tensor([1])] == 20 and range(5)[lib.tensor(2)] == 2
+    with pytest.raises(TypeError, match="one element"):
+        [10, 20][mg.tensor([0, 1])]
+    with pytest.raises(TypeError, match="integer or bool"):
+        [10, 20][mg.tensor(1.0)]
