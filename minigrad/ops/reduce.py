@@ -464,25 +464,24 @@ def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = 
 def softmax(x: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim`` (the last by default), stable for large inputs; ``dtype`` casts
     first, as torch.softmax. Same shape as x."""
-    x = tensor_arg(x, "softmax")
-    if dtype is not None:
-        x = x.to(dtype=dtype)
-    axis = one_axis(dim_or_axis("softmax", dim, axis, -1), x.ndim, "softmax")
-    if x.ndim == 0:   # over a 0-d tensor's only element, as PyTorch
-        return Softmax(0)(x.reshape(1)).reshape(())
-    return Softmax(axis)(x)
+    return _along_one_dim(Softmax, "softmax", x, dim, dtype, axis)
 
 
 def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:
     """x - logsumexp(x) along ``dim`` (the last by default), stable for large inputs; ``dtype`` casts
     first, as torch.log_softmax. Same shape as x."""
-    x = tensor_arg(x, "log_softmax")
+    return _along_one_dim(LogSoftmax, "log_softmax", x, dim, dtype, axis)
+
+
+def _along_one_dim(op: type, name: str, x: Tensor, dim: Any, dtype: Any, axis: Any) -> Tensor:
+    """softmax or log_softmax: the checks, the ``dtype`` cast, and a 0-d tensor's only element."""
+    x = tensor_arg(x, name)
     if dtype is not None:
         x = x.to(dtype=dtype)
-    axis = one_axis(dim_or_axis("log_softmax", dim, axis, -1), x.ndim, "log_softmax")
+    axis = one_axis(dim_or_axis(name, dim, axis, -1), x.ndim, name)
     if x.ndim == 0:   # over a 0-d tensor's only element, as PyTorch
-        return LogSoftmax(0)(x.reshape(1)).reshape(())
-    return LogSoftmax(axis)(x)
+        return op(0)(x.reshape(1)).reshape(())
+    return op(axis)(x)
 
 
 def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
