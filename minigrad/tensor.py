@@ -9,7 +9,6 @@ Imports run one way: backend ← tensor ← autograd ← ops.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from typing import Any
 
@@ -19,6 +18,7 @@ from . import backend, dtypes
 from .arguments import as_bool
 from .backend import Device
 from .dtypes import bool_, float16, float32, float64, int32, int64
+from .printing import set_printoptions, tensor_repr  # noqa: F401 - mg.set_printoptions is imported from here
 from .recording import note_draw, note_read
 from .versions import INPLACE
 
@@ -425,44 +425,7 @@ class Tensor:
         return object.__format__(self, format_spec)
 
     def __repr__(self) -> str:
-        body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(", **PRINT_OPTIONS)
-        extras = []
-        if self.device != backend.CPU:
-            extras.append(f"device='{self.device}'")
-        if self.dtype not in (dtypes.get_default_dtype(), dtypes.default_complex_dtype(), int64, bool_):
-            extras.append(f"dtype={self.dtype}")
-        if self._node is not None:
-            extras.append(f"grad_fn=<{self._node.name}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return f"tensor({body}{''.join(', ' + e for e in extras)})"
-
-
-# set_printoptions' choices for repr (empty: NumPy's defaults)
-PRINT_OPTIONS: dict = {}
-_PROFILES = {"default": {}, "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "max_line_width": 80},
-             "full": {"threshold": sys.maxsize}}
-
-
-def set_printoptions(precision: int | None = None, threshold: int | None = None, edgeitems: int | None = None,
-                     linewidth: int | None = None, profile: str | None = None, sci_mode: bool | None = None) -> None:
-    """How tensors print, as ``torch.set_printoptions``: digits after the point, the element count past
-    which a summary (…) is shown, the items kept at each edge of it, the line width, a profile
-    (``"default"``: NumPy's settings, ``"short"``, ``"full"``), and ``sci_mode=False`` to never use
-    scientific notation."""
-    if profile is not None and profile not in _PROFILES:
-        raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, got {profile!r}")
-    given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems, "max_line_width": linewidth}
-    given = {k: v for k, v in given.items() if v is not None}
-    for key, value in given.items():   # everything checked before anything changes
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise TypeError(f"set_printoptions: {key} must be a non-negative int, got {value!r}")
-    if sci_mode is not None:
-        given["suppress_small"] = not as_bool(sci_mode, "set_printoptions", "sci_mode")
-    if profile is not None:
-        PRINT_OPTIONS.clear()
-        PRINT_OPTIONS.update(_PROFILES[profile])
-    PRINT_OPTIONS.update(given)
+        return tensor_repr(self)
 
 
 def _address(array: Any) -> int:
