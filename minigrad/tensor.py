@@ -29,6 +29,10 @@ class GradTypeError(TypeError, RuntimeError):
     """Only floating-point tensors can require gradients."""
 
 
+_LEAVES_ONLY = ("only a leaf tensor's requires_grad can change; this one was computed by an op (it requires grad "
+                "because its inputs do). For a copy cut from the graph use .detach()")
+
+
 def _infer_dtype(data: Any) -> Any:
     """Python scalars and lists: the default dtype for floats (float32 unless ``mg.set_default_dtype``),
     its complex counterpart for complex numbers, int64 for ints, bool for bools.
@@ -83,8 +87,8 @@ class Tensor:
     # them to keep both graphs right (ops/inplace.py).
     # _post_hooks: register_post_accumulate_grad_hook's hooks of a leaf, set only by it (read with getattr).
     # _grad: the gradient behind the ``grad`` property (the engine writes it directly; a user's assignment
-    # is checked).
-    __slots__ = ("data", "requires_grad", "_grad", "_node", "_index", "_hooks", "name", "_view", "_views",
+    # is checked). _requires_grad: likewise behind ``requires_grad`` (the engine reads and writes the slot).
+    __slots__ = ("data", "_requires_grad", "_grad", "_node", "_index", "_hooks", "name", "_view", "_views",
                  "_post_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
     __hash__ = object.__hash__
@@ -132,7 +136,7 @@ class Tensor:
         self._index = 0
         self._hooks = None
         self.name = None
-        self.requires_grad = False
+        self._requires_grad = False
         if as_bool(requires_grad, "tensor", "requires_grad"):
             self.requires_grad_(True)
 
@@ -141,7 +145,7 @@ class Tensor:
         """Wrap an array without checks (the engine's fast path)."""
         t = object.__new__(cls)
         t.data = data
-        t.requires_grad = requires_grad
+        t._requires_grad = requires_grad
         t._grad = None
         t._node = node
         t._index = index
@@ -187,9 +191,23 @@ class Tensor:
                 "(integer and bool tensors are for indices and masks)"
             )
         if self._node is not None and not requires_grad:
-            raise RuntimeError("requires_grad_: cannot turn off requires_grad of a non-leaf; use .detach()")
-        self.requires_grad = requires_grad
+            raise RuntimeError(f"requires_grad_: {_LEAVES_ONLY}")
+        self._requires_grad = requires_grad
         return self
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor are recorded for backward. Assigning checks, as PyTorch does: a bool,
+        on a leaf only (a non-leaf's follows from its inputs), True only for a float or complex dtype."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if not isinstance(value, (bool, numpy.bool_)):
+            raise TypeError(f"requires_grad must be a bool, got {type(value).__name__}")
+        if self._node is not None:
+            raise RuntimeError(f"requires_grad: {_LEAVES_ONLY}")
+        self.requires_grad_(bool(value))
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -314,7 +332,7 @@ class Tensor:
     def detach_(self) -> Tensor:
         self._node = None
         self._index = 0
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     def zero_grad_(self) -> None:

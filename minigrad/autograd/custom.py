@@ -160,7 +160,7 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     made = made if isinstance(made, tuple) else (made,)
     for y, original in zip(made, outputs):
         if id(original) in ctx._non_differentiable:
-            y.requires_grad, y._node = False, None
+            y._requires_grad, y._node = False, None
     return made if isinstance(result, tuple) else made[0]
 
 

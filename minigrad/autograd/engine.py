@@ -127,7 +127,7 @@ class Function:
                 arrays.append(data)
                 if type(data) is not numpy.ndarray:
                     on_host = False
-                if x.requires_grad:
+                if x._requires_grad:
                     record = True
                     node = x._node
                     edges.append(x if node is None else (node, x._index))
@@ -162,7 +162,7 @@ class Function:
                 self.out_meta = meta if meta is not None and meta[0][1] is out.dtype else _shared_meta((out,))
             result = _new_tensor(Tensor)   # Tensor._make, inline: this runs once per op
             result.data = out
-            result.requires_grad = record
+            result._requires_grad = record
             result._grad = result._hooks = result.name = None
             result._node = node
             result._index = 0

@@ -116,7 +116,7 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         return x
     x.data[...] = out.data
     if record:
-        x._node, x._index, x.requires_grad = out._node, out._index, out.requires_grad
+        x._node, x._index, x._requires_grad = out._node, out._index, out._requires_grad
         _repoint_views(x)
     x._bump_version()
     return x
@@ -133,7 +133,7 @@ def _repoint_views(base: Tensor) -> None:
             record = getattr(view, "_view", None) if view is not None else None
             if record and record[0] is parent:
                 fresh = _read(record[1], parent)
-                view._node, view._index, view.requires_grad = fresh._node, fresh._index, fresh.requires_grad
+                view._node, view._index, view._requires_grad = fresh._node, fresh._index, fresh._requires_grad
                 stack.append(view)
 
 

@@ -189,6 +189,32 @@ def test_assigning_grad_is_checked_as_in_pytorch() -> None:
     assert x.grad is None
 
 
+def test_assigning_requires_grad_is_checked_as_in_pytorch() -> None:
+    x = mg.ones(2, requires_grad=True)
+    y = x * 2
+    for value in (False, True):   # a non-leaf's flag follows from its inputs: PyTorch refuses both
+        with pytest.raises(RuntimeError, match="leaf"):
+            y.requires_grad = value
+    assert y.requires_grad and y.grad_fn is not None
+    with pytest.raises(RuntimeError, match="leaf"):
+        y.requires_grad_(False)
+    assert y.requires_grad_(True) is y   # allowed, as PyTorch's
+    for value in (1, 0, None, "yes"):
+        with pytest.raises(TypeError, match="bool"):
+            x.requires_grad = value
+    assert x.requires_grad
+    ints = mg.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="floating-point"):
+        ints.requires_grad = True
+    ints.requires_grad = False   # allowed: nothing changes
+    assert not ints.requires_grad
+    x.requires_grad = False   # a leaf may stop recording, and start again
+    assert not (x * 2).requires_grad
+    x.requires_grad = True
+    (x * 3).sum().backward()
+    assert x.grad.numpy().tolist() == [3.0, 3.0]
+
+
 def test_masked_fill_keeps_an_integer_or_bool_dtype_as_pytorch() -> None:
     torch = pytest.importorskip("torch", reason="the reference is PyTorch")
     mask = [True, False, True]
