@@ -55,12 +55,12 @@ def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
     ``fresh`` array (one the backward walk allocated for this tensor alone: a
     sum, a weight's product-sum value) is taken as it is, when its dtype fits.
     """
-    if tensor.grad is None:
+    if tensor._grad is None:
         if not (fresh and backend.is_array(g) and g.dtype == tensor.data.dtype):
             g = g.astype(tensor.data.dtype, copy=True)
         tensor._grad = Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
     else:
-        tensor.grad.data += g
+        tensor._grad.data += g
 
 
 def _run_node_hooks(node: Any, grads_out: list) -> None:

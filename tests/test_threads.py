@@ -1,4 +1,5 @@
-"""Recording state is per thread: grad mode, anomaly mode and name scopes, as PyTorch's grad mode.
+"""Recording state is per thread: grad mode, anomaly mode and name scopes, as PyTorch's grad mode; threads
+backpropagating into shared weights lose no gradient.
 
 Two threads each training their own LSTM with Adam (whose ``step()`` enters ``no_grad``) must end
 with the same parameters, bit for bit, as the same two runs one after the other.
@@ -187,3 +188,27 @@ def test_two_threads_training_lstms_end_bit_identical_to_sequential_runs() -> No
         for a, b in zip(seq, par):
             np.testing.assert_array_equal(a, b)
     assert not all(np.array_equal(a, b) for a, b in zip(*sequential))   # the two models really differ
+
+
+@pytest.mark.parametrize("product", ["elementwise", "matmul"])
+def test_threads_backpropagating_into_shared_weights_lose_no_gradient(product: str) -> None:
+    """Hogwild-style: threads run backward into the same leaf at once; every contribution lands in .grad,
+    as with PyTorch's locked gradient accumulation (NumPy's += runs without the GIL, and the first
+    gradient of a leaf is assigned, not added: both could lose another thread's work)."""
+    threads, rounds = 4, 25
+    if product == "elementwise":
+        weight, x = mg.zeros(1 << 20, requires_grad=True), mg.ones(1 << 20)
+        loss = lambda: (weight * x).sum()   # noqa: E731
+    else:   # a weight's gradient valued from its product sum, then added
+        weight, x = mg.zeros((512, 512), requires_grad=True), mg.ones((2, 512))
+        loss = lambda: (x @ weight).sum()   # noqa: E731
+    start = threading.Barrier(threads)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(rounds):
+            loss().backward()
+
+    _in_threads(*[work] * threads)
+    per_round = 1.0 if product == "elementwise" else 2.0
+    np.testing.assert_array_equal(weight.grad.numpy(), np.full(weight.shape, threads * rounds * per_round))

@@ -28,6 +28,7 @@ scope) and its switches (``no_grad`` …) are in :mod:`minigrad.recording`.
 
 from __future__ import annotations
 
+import threading
 from contextvars import ContextVar
 from typing import Any, Callable, Sequence
 
@@ -234,18 +235,27 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
 
 # --- the backward pass ------------------------------------------------------
 
+# held while gradients are added into leaves' .grad (a read-modify-write NumPy may run without the GIL)
+_ACCUMULATING = threading.Lock()
+
+
 def _accumulate(leaves: dict, owned: set) -> None:
     """Each leaf's hooks on its summed gradient, then ``leaf.grad += gradient``, then post-accumulate hooks."""
     for leaf, g in leaves.items():   # a leaf's hooks see its gradient summed over all its uses, as in PyTorch
         if leaf._hooks:
             leaves[leaf] = _apply_hooks(leaf._hooks, _dense(g), _leaf_label(leaf))
             owned.discard(leaf)
-    for leaf, g in leaves.items():
-        total = leaf.grad
-        if total is None or type(g) is not type(total.data):   # a product sum is valued into a new array
-            _add_to_grad(leaf, _dense(g), leaf in owned or isinstance(g, LazyGradient))
-        else:
-            total.data += g   # the common case, inline
+    # product sums are valued first, outside the lock: threads sharing weights (Hogwild-style training)
+    # run their GEMMs in parallel and only add in turn, so that no thread's addition is lost
+    sums = [(leaf, g.value(), True) if isinstance(g, LazyGradient) else (leaf, g, leaf in owned)
+            for leaf, g in leaves.items()]
+    with _ACCUMULATING:
+        for leaf, g, fresh in sums:
+            total = leaf._grad
+            if total is None or type(g) is not type(total.data):
+                _add_to_grad(leaf, g, fresh)
+            else:
+                total.data += g   # the common case, inline
     if _state.get().checks is True:
         anomaly.check_leaves(leaves)
     if _PostHooks.registered:
