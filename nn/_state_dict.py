@@ -1,65 +1,289 @@
-"""Loading a state dict into a module's parameters and buffers, all or nothing: every key, value and shape
-is checked before any array is copied (``Module.load_state_dict``)."""
+"""Module state dicts, as PyTorch's: saving through each module's ``_save_to_state_dict`` and its hooks, and
+loading through each module's ``_load_from_state_dict`` and its hooks, all or nothing.
+
+Saving (``Module.state_dict``), per module: its state-dict pre-hooks ``hook(module, prefix, keep_vars)``,
+its own parameters and persistent buffers (and ``_extra_state`` when the class defines ``get_extra_state``),
+each child's ``state_dict``, then its post-hooks ``hook(module, state_dict, prefix, local_metadata)``. The
+result is an OrderedDict whose ``_metadata`` records each module's ``_version``, as PyTorch's.
+
+Loading (``Module.load_state_dict``) walks the modules as PyTorch does (each child sees the keys under its
+prefix) and calls ``_load_from_state_dict``, which runs the load pre-hooks and then *records* what each key
+would load. Only when every recorded value is a numeric array of the right shape (and, with ``strict``,
+no key is missing or unexpected) are the arrays copied in; then the load post-hooks run, bottom-up, with
+the ``_IncompatibleKeys`` they may edit in place. If a post-hook leaves a strict load with missing or
+unexpected keys (or raises), every array (and extra state) is put back before the error is raised.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import threading
+from collections import OrderedDict
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy
 
 import minigrad as mg
 from minigrad import Tensor
 
+__all__ = ["StateDictError", "_IncompatibleKeys", "load_module_state", "record_module_state",
+           "save_module_state"]
 
-def check_state(own: dict, state: Mapping[str, Any], strict: bool,
-                assign: bool) -> tuple[dict, list, list, list]:
-    """(the arrays to load by key, missing keys, unexpected keys, problems): ``own`` maps each key to the
-    module's tensor; a problem is a line naming a key whose value is not a numeric array, has another
-    shape, or would be copied into a read-only array (and, with ``strict``, each missing or unexpected key)."""
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    problems = []
-    arrays = {}
-    for key, target in own.items():
-        if key not in state:
-            continue
-        value = state[key]
-        array = value.data if isinstance(value, Tensor) else value
-        if not mg.is_array(array):
-            try:
-                array = numpy.asarray(array)
-            except Exception:  # noqa: BLE001 - reported below with the key
-                array = None
+
+class StateDictError(RuntimeError, ValueError):
+    """A state dict does not fit the module: the message names every bad key."""
+
+
+class _IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as PyTorch's: the keys the module has and the state dict lacks, and the
+    keys the state dict has and the module lacks (lists, in the order found)."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
+
+    __str__ = __repr__
+
+
+def _hooks(module: Any, kind: str) -> list:
+    """``module``'s state-dict hooks of ``kind`` as ``(hook, options)`` pairs, in calling order."""
+    table = module.__dict__.get("_state_hooks")
+    return list(table[kind].values()) if table else []
+
+
+def own_state(module: Any) -> Iterator[tuple[str, Tensor]]:
+    """(name, tensor) of ``module``'s own parameters, then its persistent buffers, skipping None."""
+    for name, param in module._parameters.items():
+        if param is not None:
+            yield name, param
+    transient = module.__dict__.get("_non_persistent", ())
+    for name, buf in module._buffers.items():
+        if buf is not None and name not in transient:
+            yield name, buf
+
+
+# --- saving ---
+
+def save_module_state(module: Any, destination: dict | None, prefix: str, keep_vars: bool) -> dict:
+    """``module.state_dict(destination=..., prefix=..., keep_vars=...)``, PyTorch's walk (see the module doc)."""
+    if destination is None:
+        destination = OrderedDict()
+        destination._metadata = OrderedDict()
+    local_metadata = {"version": getattr(module, "_version", 1)}
+    metadata = getattr(destination, "_metadata", None)
+    if metadata is not None:
+        metadata[prefix[:-1]] = local_metadata
+    for hook, _ in _hooks(module, "state_dict_pre"):
+        hook(module, prefix, keep_vars)
+    module._save_to_state_dict(destination, prefix, keep_vars)
+    for name, child in module._modules.items():
+        if child is not None:
+            child.state_dict(destination=destination, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
+    for hook, options in _hooks(module, "state_dict"):
+        result = hook(module, destination, prefix, local_metadata)
+        if options.get("public"):
+            if result is not None:
+                raise RuntimeError(f"{type(module).__name__}: a state_dict post-hook (register_state_dict_post_hook) "
+                                   "must return None; change the state dict in place")
+        elif result is not None:
+            destination = result
+    return destination
+
+
+# --- loading ---
+
+class _Load:
+    """One ``load_state_dict`` call: what each key would load, and the extra states to set."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[Tensor, Any]] = {}   # key → (the module's tensor, the value to load)
+        self.extra: list[tuple[Any, Any]] = []             # (module, the value for set_extra_state)
+
+
+_ACTIVE = threading.local()
+
+
+def record_module_state(module: Any, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict,
+                        strict: bool, missing_keys: list, unexpected_keys: list, error_msgs: list,
+                        extra_state: bool) -> None:
+    """``Module._load_from_state_dict``: the load pre-hooks, then what ``module``'s own keys would load
+    (recorded; copied once the whole load is checked), missing and unexpected keys as PyTorch finds them."""
+    load = getattr(_ACTIVE, "load", None)
+    if load is None:   # called by hand, outside load_state_dict: this module's own keys, checked, then copied
+        _ACTIVE.load = load = _Load()
+        try:
+            record_module_state(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                error_msgs, extra_state)
+        finally:
+            _ACTIVE.load = None
+        arrays, problems = _check_values(load.values, bool(local_metadata.get("assign_to_params_buffers")))
+        error_msgs.extend(problem.strip() for problem in problems)
+        if not problems:
+            _copy_in(load, arrays, bool(local_metadata.get("assign_to_params_buffers")))
+        return
+    for hook, _ in _hooks(module, "load_pre"):
+        hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+    local = dict(own_state(module))
+    for name, tensor in local.items():
+        key = prefix + name
+        if key in state_dict:
+            load.values[key] = (tensor, state_dict[key])
+        elif strict:
+            missing_keys.append(key)
+    extra_key = prefix + "_extra_state"
+    if extra_state:
+        if extra_key in state_dict:
+            load.extra.append((module, state_dict[extra_key]))
+        elif strict:
+            missing_keys.append(extra_key)
+    elif strict and extra_key in state_dict:
+        unexpected_keys.append(extra_key)
+    if strict:
+        for key in state_dict:
+            if not key.startswith(prefix) or key == extra_key:
+                continue
+            first, dot, _ = key[len(prefix):].partition(".")
+            if (dot and first not in module._modules) or (not dot and first not in local):
+                unexpected_keys.append(key)
+
+
+def load_module_state(root: Any, state: Mapping[str, Any], strict: bool, assign: bool) -> _IncompatibleKeys:
+    """``root.load_state_dict(state, strict, assign)``: PyTorch's walk, checked whole before anything is copied."""
+    name = f"{type(root).__name__}.load_state_dict"
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{name}: expected a mapping of name → array, got {type(state).__name__}")
+    metadata = getattr(state, "_metadata", None)
+    state = OrderedDict(state)   # the hooks may edit it; never the caller's
+    if metadata is not None:
+        state._metadata = metadata
+    missing: list = []
+    unexpected: list = []
+    errors: list = []
+    load = _Load()
+    previous, _ACTIVE.load = getattr(_ACTIVE, "load", None), load
+    try:
+        _walk(root, state, "", metadata, assign, (missing, unexpected, errors))
+    finally:
+        _ACTIVE.load = previous
+    arrays, problems = _check_values(load.values, assign)
+    problems += [f"  {message}" for message in errors]
+    post_hooks = _has_post_hooks(root)
+    if problems or (strict and (missing or unexpected) and not post_hooks):
+        raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
+                             + "\n".join(problems + _key_lines(strict, missing, unexpected)))
+    undo = _copy_in(load, arrays, assign)
+    result = _IncompatibleKeys(missing, unexpected)
+    try:
+        if post_hooks:
+            _run_post_hooks(root, result)
+        if strict and (missing or unexpected):
+            raise StateDictError(f"{name}: the state dict does not fit; nothing was loaded:\n"
+                                 + "\n".join(_key_lines(strict, missing, unexpected)))
+    except BaseException:
+        undo()
+        raise
+    return result
+
+
+def _walk(module: Any, local: dict, prefix: str, metadata: Any, assign: bool, lists: tuple) -> None:
+    """PyTorch's ``load`` recursion: ``module._load_from_state_dict`` on the keys under ``prefix``, then each
+    child (a shared child under each of its names) on the keys under its own prefix."""
+    local_metadata = dict(metadata.get(prefix[:-1], {})) if metadata is not None else {}
+    if assign:
+        local_metadata["assign_to_params_buffers"] = assign
+    module._load_from_state_dict(local, prefix, local_metadata, True, *lists)
+    for name, child in module._modules.items():
+        if child is not None:
+            child_prefix = f"{prefix}{name}."
+            child_local = OrderedDict((k, v) for k, v in local.items() if k.startswith(child_prefix))
+            _walk(child, child_local, child_prefix, metadata, assign, lists)
+
+
+def _has_post_hooks(module: Any) -> bool:
+    return any(_hooks(m, "load_post") for _, m in module.named_modules(remove_duplicate=False))
+
+
+def _run_post_hooks(module: Any, keys: _IncompatibleKeys) -> None:
+    """Each module's load post-hooks after its children's (PyTorch's order); they edit ``keys`` in place."""
+    for child in module._modules.values():
+        if child is not None:
+            _run_post_hooks(child, keys)
+    for hook, _ in _hooks(module, "load_post"):
+        if hook(module, keys) is not None:
+            raise RuntimeError(f"{type(module).__name__}: a load_state_dict post-hook must return None; to change "
+                               "the missing or unexpected keys, edit incompatible_keys' lists in place")
+
+
+def _key_lines(strict: bool, missing: list, unexpected: list) -> list[str]:
+    if not strict:
+        return []
+    return [f"  missing key: {k}" for k in missing] + [f"  unexpected key: {k}" for k in unexpected]
+
+
+def _as_array(value: Any) -> Any:
+    """A state-dict value as an array (a Tensor's, a NumPy/CuPy array, a PyTorch tensor's), or None."""
+    array = value.data if isinstance(value, Tensor) else value
+    if mg.is_array(array):
+        return array
+    if hasattr(value, "detach") and hasattr(value, "cpu"):   # a PyTorch tensor, e.g. from state_dict(keep_vars=True)
+        value = value.detach().cpu()
+    try:
+        return numpy.asarray(value)
+    except Exception:  # noqa: BLE001 - reported with the key
+        return None
+
+
+def _check_values(values: dict, assign: bool) -> tuple[dict, list]:
+    """(the arrays to load by key, problems): a problem names a key whose value is not a numeric array, has
+    another shape, or would be copied into a read-only array."""
+    arrays, problems = {}, []
+    for key, (target, value) in values.items():
+        array = _as_array(value)
         if array is None or array.dtype.kind not in "biuf":
             kind = type(value).__name__ if array is None else f"dtype {array.dtype}"
             problems.append(f"  {key}: not a numeric array ({kind})")
             continue
         if tuple(array.shape) != target.shape:
-            problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, "
-                            f"{target.shape} in the model")
+            problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, {target.shape} in the model")
             continue
         flags = getattr(target.data, "flags", None)
         if not assign and flags is not None and not getattr(flags, "writeable", True):
             problems.append(f"  {key}: the model's array is read-only (load with assign=True)")
             continue
         arrays[key] = array
-    if strict:
-        problems += [f"  missing key: {k}" for k in missing]
-        problems += [f"  unexpected key: {k}" for k in unexpected]
-    return arrays, missing, unexpected, problems
+    return arrays, problems
 
 
-def load_arrays(own: dict, arrays: dict, assign: bool) -> None:
-    """Each checked array into its tensor: cast to its dtype and copied to its device, into its array (as
-    PyTorch's copy), or with ``assign`` taken as it is."""
+def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
+    """Each checked array into its tensor (cast to its dtype and copied to its device, into its array, as
+    PyTorch's copy; with ``assign`` taken as it is), then the extra states; returns a function that undoes it."""
+    saved = []
     for key, array in arrays.items():
-        target = own[key]
-        if assign:
-            target.data = array
-        else:
-            new = mg.to_device(mg.to_numpy(array), target.device) if target.device.type != "cpu" \
-                else mg.to_numpy(array)
-            mg.array_module(target.data).copyto(target.data, new, casting="unsafe")
-        bump = getattr(target, "_bump_version", None)
-        if bump is not None:
-            bump()
+        target = load.values[key][0]
+        saved.append((target, target.data if assign else target.data.copy()))
+        _put(target, array, assign)
+    extras = []
+    for module, value in load.extra:
+        extras.append((module, module.get_extra_state()))
+        module.set_extra_state(value)
+
+    def undo() -> None:
+        for target, old in reversed(saved):
+            _put(target, old, assign)
+        for module, old in reversed(extras):
+            module.set_extra_state(old)
+    return undo
+
+
+def _put(target: Tensor, array: Any, assign: bool) -> None:
+    if assign:
+        target.data = array
+    else:
+        new = mg.to_device(mg.to_numpy(array), target.device) if target.device.type != "cpu" else mg.to_numpy(array)
+        mg.array_module(target.data).copyto(target.data, new, casting="unsafe")
+    bump = getattr(target, "_bump_version", None)
+    if bump is not None:
+        bump()

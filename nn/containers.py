@@ -317,6 +317,12 @@ class ModuleDict(_Container):
             self[pair[0]] = pair[1]
 
 
+def _described(p: Parameter) -> str:
+    """How PyTorch's ParameterList/ParameterDict print an entry: ``Parameter containing: [float32 of size 2x3]``."""
+    device = f" ({p.device})" if p.device.type != "cpu" else ""
+    return f"Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}{device}]"
+
+
 def _as_parameter(value: Any, name: str) -> Any:
     """A Tensor that is not a Parameter becomes one, as in PyTorch's ParameterList/ParameterDict."""
     if isinstance(value, Tensor) and not isinstance(value, Parameter):
@@ -363,8 +369,7 @@ class ParameterList(Module):
         return self.extend(values)
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
-                         for i, p in enumerate(self))
+        return "\n".join(f"  ({i}): {_described(p)}" for i, p in enumerate(self))
 
 
 class ParameterDict(Module):
@@ -423,3 +428,48 @@ class ParameterDict(Module):
         pairs = parameters.items() if isinstance(parameters, (Mapping, ParameterDict)) else parameters
         for key, value in pairs:
             self[key] = value
+
+    def setdefault(self, key: str, default: Any = None) -> Parameter:
+        """``self[key]``, first set to ``default`` if absent (as dict's)."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self) -> tuple[str, Parameter]:
+        """Remove and return the last (key, parameter) inserted."""
+        if not self._parameters:
+            raise KeyError("ParameterDict.popitem: the dict is empty")
+        key = next(reversed(self._parameters))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        for key in list(self._parameters):
+            del self[key]
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same Parameter objects."""
+        return ParameterDict(self.items())
+
+    def fromkeys(self, keys: Iterable[str], default: Any = None) -> ParameterDict:
+        """A new ParameterDict with each of ``keys`` set to ``default``."""
+        return ParameterDict((key, default) for key in keys)
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._parameters))
+
+    def __or__(self, other: ParameterDict) -> ParameterDict:
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other: ParameterDict) -> ParameterDict:
+        merged = other.copy()
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other: ParameterDict) -> ParameterDict:
+        self.update(other)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({key}): {_described(p)}" for key, p in self.items())

@@ -23,13 +23,52 @@ from typing import Any, Callable
 import minigrad as mg
 from minigrad import Function, RemovableHandle, Tensor
 
+from ._compile_state import reregistered
+
 KINDS = ("forward_pre", "forward", "backward_pre", "backward")
+STATE_KINDS = ("state_dict_pre", "state_dict", "load_pre", "load_post")   # in ``_state_hooks``: calls stay plain
 _IDS = itertools.count()
 
 
+# every module's forward pre-hooks and forward hooks, run before each module's own (PyTorch's global hooks)
+_GLOBAL: dict = {"forward_pre": {}, "forward": {}}
+_NO_HOOKS: dict = {kind: {} for kind in KINDS}
+
+
 def has_hooks(module: Any) -> bool:
+    if _GLOBAL["forward_pre"] or _GLOBAL["forward"]:
+        return True
     hooks = module.__dict__.get("_hooks")
     return hooks is not None and any(hooks.values())
+
+
+def _add_global(kind: str, hook: Any, **options: Any) -> RemovableHandle:
+    if not callable(hook):
+        raise TypeError(f"a global module hook must be callable, got {type(hook).__name__}")
+    table, key = _GLOBAL[kind], next(_IDS)
+    table[key] = (hook, options)
+    reregistered()
+
+    def remove() -> None:
+        if table.pop(key, None) is not None:
+            reregistered()
+    return RemovableHandle(remove)
+
+
+def register_module_forward_pre_hook(hook: Any) -> RemovableHandle:
+    """``hook(module, args)`` before the ``forward`` of every module (before its own pre-hooks), as PyTorch's
+    ``torch.nn.modules.module.register_module_forward_pre_hook``; it may return new args."""
+    return _add_global("forward_pre", hook, with_kwargs=False)
+
+
+def register_module_forward_hook(hook: Any, *, with_kwargs: bool = False, always_call: bool = False) -> RemovableHandle:
+    """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) after the ``forward`` of every
+    module (before its own forward hooks), as PyTorch's ``register_module_forward_hook``."""
+    return _add_global("forward", hook, with_kwargs=with_kwargs, always_call=always_call)
+
+
+def _unchanged() -> None:
+    """State-dict hooks do not change a call, so mg.compile's captures stay valid."""
 
 
 def add_hook(module: Any, kind: str, hook: Any, prepend: bool, changed: Callable[[], None],
@@ -37,10 +76,11 @@ def add_hook(module: Any, kind: str, hook: Any, prepend: bool, changed: Callable
     """Register ``hook`` in ``module``'s table ``kind`` (first if ``prepend``); returns its handle."""
     if not callable(hook):
         raise TypeError(f"{type(module).__name__}: a hook must be callable, got {type(hook).__name__}")
-    hooks = module.__dict__.get("_hooks")
+    attribute, kinds = ("_state_hooks", STATE_KINDS) if kind in STATE_KINDS else ("_hooks", KINDS)
+    hooks = module.__dict__.get(attribute)
     if hooks is None:
-        hooks = {kind: {} for kind in KINDS}
-        object.__setattr__(module, "_hooks", hooks)
+        hooks = {name: {} for name in kinds}
+        object.__setattr__(module, attribute, hooks)
     table, key = hooks[kind], next(_IDS)
     if prepend:
         rest = list(table.items())
@@ -57,11 +97,79 @@ def add_hook(module: Any, kind: str, hook: Any, prepend: bool, changed: Callable
     return RemovableHandle(remove)
 
 
+class ModuleHooks:
+    """The hook registrations of ``nn.Module``, as PyTorch's; each returns a handle whose ``remove()`` removes
+    the hook. A compiled call through a module with call hooks runs eagerly (a replay would skip them)."""
+
+    def register_forward_pre_hook(self, hook: Any, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)``) before each ``forward``; it may return
+        new args (or ``(args, kwargs)``)."""
+        return add_hook(self, "forward_pre", hook, prepend, reregistered, with_kwargs=with_kwargs)
+
+    def register_forward_hook(self, hook: Any, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) after each ``forward``;
+        it may return a new output. ``always_call``: also when ``forward`` raised (output None)."""
+        return add_hook(self, "forward", hook, prepend, reregistered, with_kwargs=with_kwargs,
+                        always_call=always_call)
+
+    def register_full_backward_pre_hook(self, hook: Any, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_output)`` when the gradients of the outputs are known; it may return new ones."""
+        return add_hook(self, "backward_pre", hook, prepend, reregistered)
+
+    def register_full_backward_hook(self, hook: Any, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` when the gradients of the tensor positional inputs are
+        known (None for an input that needs none); it may return new ``grad_input``."""
+        return add_hook(self, "backward", hook, prepend, reregistered)
+
+    def register_backward_hook(self, hook: Any) -> RemovableHandle:
+        """PyTorch's deprecated non-full backward hook: not supported (its gradients are those of the module's
+        last op, not of its inputs); use ``register_full_backward_hook``."""
+        raise NotImplementedError(f"{type(self).__name__}.register_backward_hook (deprecated in PyTorch) is not "
+                                  "supported; use register_full_backward_hook(hook), hook(module, grad_input, "
+                                  "grad_output)")
+
+    # --- state dicts (nn/_state_dict.py calls them) ---
+
+    def register_state_dict_pre_hook(self, hook: Any) -> RemovableHandle:
+        """``hook(module, prefix, keep_vars)`` before this module's entries are saved by ``state_dict``."""
+        return add_hook(self, "state_dict_pre", hook, False, _unchanged)
+
+    def register_state_dict_post_hook(self, hook: Any) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata)`` after this module's (and its children's)
+        entries are saved; it may change ``state_dict`` in place and must return None."""
+        return add_hook(self, "state_dict", hook, False, _unchanged, public=True)
+
+    def _register_state_dict_hook(self, hook: Any) -> RemovableHandle:
+        """PyTorch's private form of :meth:`register_state_dict_post_hook`: a non-None result replaces the
+        state dict."""
+        return add_hook(self, "state_dict", hook, False, _unchanged, public=False)
+
+    def register_load_state_dict_pre_hook(self, hook: Any) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` before this module's keys are read by ``load_state_dict``; it may edit ``state_dict``
+        (a copy of the caller's) in place, e.g. to rename old keys."""
+        return add_hook(self, "load_pre", hook, False, _unchanged)
+
+    def _register_load_state_dict_pre_hook(self, hook: Any, with_module: bool = False) -> RemovableHandle:
+        """PyTorch's private form: ``hook(state_dict, prefix, ...)``, with the module first if ``with_module``."""
+        call = hook if with_module else (lambda module, *args: hook(*args))
+        return add_hook(self, "load_pre", call, False, _unchanged)
+
+    def register_load_state_dict_post_hook(self, hook: Any) -> RemovableHandle:
+        """``hook(module, incompatible_keys)`` after the load (children's hooks first); it may edit
+        ``incompatible_keys.missing_keys`` / ``.unexpected_keys`` in place (a strict load checks them after)."""
+        return add_hook(self, "load_post", hook, False, _unchanged)
+
+
 def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
     """``module(*args, **kwargs)`` with its hooks, in registration order, as PyTorch runs them."""
-    hooks = module.__dict__["_hooks"]
+    hooks = module.__dict__.get("_hooks") or _NO_HOOKS
+    pre_hooks = [*_GLOBAL["forward_pre"].values(), *hooks["forward_pre"].values()]
+    forward_hooks = [*_GLOBAL["forward"].values(), *hooks["forward"].values()]
     mg.compiler.run_eagerly(f"{type(module).__name__} {module._scope_name!r} has hooks (a replay would skip them)")
-    for hook, options in hooks["forward_pre"].values():
+    for hook, options in pre_hooks:
         result = hook(module, args, kwargs) if options["with_kwargs"] else hook(module, args)
         if result is not None:
             if options["with_kwargs"]:
@@ -79,11 +187,11 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
         with mg.name_scope(module._scope_name):
             output = module.forward(*args, **kwargs)
     except Exception:
-        for hook, options in hooks["forward"].values():
+        for hook, options in forward_hooks:
             if options["always_call"]:   # always_call=True: run even when forward raised (its output is None)
                 hook(module, args, kwargs, None) if options["with_kwargs"] else hook(module, args, None)
         raise
-    for hook, options in hooks["forward"].values():
+    for hook, options in forward_hooks:
         result = hook(module, args, kwargs, output) if options["with_kwargs"] else hook(module, args, output)
         if result is not None:
             output = result

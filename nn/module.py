@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, NamedTuple
+from typing import Any, Iterator, Mapping
 
 import numpy
 
@@ -10,8 +10,21 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._compile_state import give_serial, reregistered, set_mode
-from ._state_dict import check_state, load_arrays
-from .hooks import RemovableHandle, add_hook, call_with_hooks, has_hooks
+from ._state_dict import (
+    StateDictError,
+    _IncompatibleKeys,
+    load_module_state,
+    own_state,
+    record_module_state,
+    save_module_state,
+)
+from .hooks import (
+    ModuleHooks,
+    call_with_hooks,
+    has_hooks,
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 
 
 class Parameter(Tensor):
@@ -27,26 +40,23 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class StateDictError(RuntimeError, ValueError):
-    """A state dict does not fit the module: the message names every bad key."""
+LoadResult = _IncompatibleKeys   # what load_state_dict returns (PyTorch's name is _IncompatibleKeys)
+__all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "register_module_forward_hook",
+           "register_module_forward_pre_hook"]
 
 
-class LoadResult(NamedTuple):
-    missing_keys: list
-    unexpected_keys: list
-
-
-class Module:
+class Module(ModuleHooks):
     """Base class of every layer and model.
 
     Assigning a :class:`Parameter`, a Module or a buffer (``register_buffer``)
     to an attribute registers it, in definition order. Calling a module runs
     ``forward`` inside a name scope named by its attribute name in its parent
     (a root module: its class name in lower case), so every op it records is
-    labelled ``encoder/l0/t3``-style for the visualiser.
+    labelled ``encoder/l0/t3``-style for the visualiser. Hooks: :class:`nn.hooks.ModuleHooks`.
     """
 
     training: bool
+    _version: int = 1   # saved in the state dict's _metadata; a subclass's _load_from_state_dict may read it
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -73,6 +83,10 @@ class Module:
     # --- registration ---
 
     def __setattr__(self, name: str, value: Any) -> None:
+        """PyTorch's rules: a Parameter registers as a parameter and a Module as a child (each dropping any
+        buffer or child of that name); a registered parameter takes only a Parameter or None, a child only a
+        Module, a Parameter or None, a buffer only a Tensor (it stays a buffer), a Module, a Parameter or None.
+        None keeps the name registered, in its place (a later Parameter returns to the same place)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         if name == "training":   # model.training = False, as model.eval() does for one module
@@ -82,56 +96,83 @@ class Module:
         if self.__dict__.get(name, value) is not value and (
                 name in self._parameters or name in self._modules or name in self._buffers):
             reregistered()   # a registered tensor or module replaced (mg.compile's guard)
-        if name in self._buffers and (value is None or isinstance(value, Tensor)):
-            self._buffers[name] = value   # a buffer stays a buffer (and in the state dict), as in PyTorch
-            object.__setattr__(self, name, value)
-            return
-        # a Parameter (Module) assigned again, e.g. by `model.w -= ...` under no_grad, keeps its place, as in PyTorch
-        keep = self._parameters if isinstance(value, Parameter) else \
-            self._modules if isinstance(value, Module) else None
-        for table in (self._parameters, self._modules, self._buffers):
-            if table is not keep:
-                table.pop(name, None)
         if isinstance(value, Parameter):
+            self._forget(name, self._buffers, self._modules)
             self._parameters[name] = value
             value.name = name
+        elif name in self._parameters:   # None
+            self._parameters[name] = None
         elif isinstance(value, Module):
+            self._forget(name, self._parameters, self._buffers)
             self._modules[name] = value
             object.__setattr__(value, "_scope_name", name)
             for path, param in value.named_parameters():
                 param.name = f"{name}.{path}"
+        elif name in self._modules:      # None
+            self._modules[name] = None
+        elif name in self._buffers:      # a Tensor or None: a buffer stays a buffer (and in the state dict)
+            self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def _forget(self, name: str, *tables: dict) -> None:
+        for table in tables:
+            table.pop(name, None)
+        self.__dict__.get("_non_persistent", set()).discard(name)
 
     def _check_replacement(self, name: str, value: Any) -> None:
         """PyTorch's rule: a registered parameter is replaced only by a Parameter (or None), a child
-        module only by a Module (or None); a plain Tensor would silently drop out of ``parameters()``."""
-        if value is None:
+        module only by a Module or a Parameter (or None), a buffer by anything but a non-Tensor; a plain
+        Tensor would silently drop out of ``parameters()``."""
+        if value is None or isinstance(value, Parameter):
             return
-        if name in self._parameters and not isinstance(value, Parameter):
+        if name in self._parameters:
             raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as parameter {name!r} "
                             "(nn.Parameter or None expected); to change its values in place, write "
                             f"`with mg.no_grad(): self.{name}.copy_(...)` or `self.{name}.data[...] = ...`")
         if name in self._modules and not isinstance(value, Module):
             raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as child module "
                             f"{name!r} (nn.Module or None expected)")
+        if name in self._buffers and not isinstance(value, (Module, Tensor)):
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as buffer {name!r} "
+                            "(a Tensor or None expected)")
 
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._modules, self._buffers):
-            if table.pop(name, None) is not None:
+            if name in table and table.pop(name) is not None:
                 reregistered()
+        self.__dict__.get("_non_persistent", set()).discard(name)
         object.__delattr__(self, name)
 
+    def _check_new_name(self, name: Any, table: str, what: str) -> None:
+        """PyTorch's checks of a name given to ``register_parameter``/``register_buffer``/``add_module``."""
+        if table not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: cannot register a {what} before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: {what} name should be a string, got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f"{type(self).__name__}: {what} name can't contain \".\", got {name!r}")
+        if name == "":
+            raise KeyError(f"{type(self).__name__}: {what} name can't be empty string \"\"")
+        if hasattr(self, name) and name not in self.__dict__[table]:
+            raise KeyError(f"{type(self).__name__}: attribute {name!r} already exists (not a {what})")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        """Register ``param`` under ``name`` (None removes it: e.g. ``bias=False``)."""
-        if param is None:
-            if self._parameters.pop(name, None) is not None:
-                reregistered()
-            object.__setattr__(self, name, None)
-        else:
-            setattr(self, name, param)
+        """Register ``param`` under ``name`` (None: the name stays registered with no value, e.g. ``bias=False``).
+        As PyTorch: the name must be new (or a parameter's) and ``param`` a Parameter, not a plain Tensor."""
+        self._check_new_name(name, "_parameters", "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(param).__name__} object to parameter "
+                            f"{name!r} (nn.Parameter or None required)")
+        if isinstance(param, Parameter) and not param.is_leaf:
+            raise ValueError(f"{type(self).__name__}: cannot assign a non-leaf Tensor to parameter {name!r}")
+        setattr(self, name, param)
 
     def register_buffer(self, name: str, value: Tensor | None, persistent: bool = True) -> None:
         """A non-trainable tensor moved by ``to()`` and saved in the state dict (unless ``persistent=False``)."""
+        self._check_new_name(name, "_buffers", "buffer")
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} object to buffer "
+                            f"{name!r} (a Tensor or None required)")
         if self._buffers.get(name, value) is not value:
             reregistered()
         self._buffers[name] = value
@@ -158,31 +199,6 @@ class Module:
             return call_with_hooks(self, args, kwargs)
         with mg.name_scope(self._scope_name):
             return self.forward(*args, **kwargs)
-
-    # --- hooks (nn/hooks.py); each returns a handle whose remove() removes it, as PyTorch's. A compiled
-    # call through a module with hooks runs eagerly (a replay would skip them) ---
-
-    def register_forward_pre_hook(self, hook: Any, *, prepend: bool = False,
-                                  with_kwargs: bool = False) -> RemovableHandle:
-        """``hook(module, args)`` (or ``hook(module, args, kwargs)``) before each ``forward``; it may return
-        new args (or ``(args, kwargs)``)."""
-        return add_hook(self, "forward_pre", hook, prepend, reregistered, with_kwargs=with_kwargs)
-
-    def register_forward_hook(self, hook: Any, *, prepend: bool = False, with_kwargs: bool = False,
-                              always_call: bool = False) -> RemovableHandle:
-        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) after each ``forward``;
-        it may return a new output. ``always_call``: also when ``forward`` raised (output None)."""
-        return add_hook(self, "forward", hook, prepend, reregistered, with_kwargs=with_kwargs,
-                        always_call=always_call)
-
-    def register_full_backward_pre_hook(self, hook: Any, prepend: bool = False) -> RemovableHandle:
-        """``hook(module, grad_output)`` when the gradients of the outputs are known; it may return new ones."""
-        return add_hook(self, "backward_pre", hook, prepend, reregistered)
-
-    def register_full_backward_hook(self, hook: Any, prepend: bool = False) -> RemovableHandle:
-        """``hook(module, grad_input, grad_output)`` when the gradients of the tensor positional inputs are
-        known (None for an input that needs none); it may return new ``grad_input``."""
-        return add_hook(self, "backward", hook, prepend, reregistered)
 
     def compile(self, **kwargs: Any) -> None:
         """Compile this module's calls in place, as PyTorch's ``Module.compile``: ``mg.compile``'s
@@ -213,8 +229,11 @@ class Module:
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, child) of the direct children; one shared under two names comes once, as PyTorch's."""
+        seen = set()
         for name, module in self._modules.items():
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self) -> Iterator[Module]:
@@ -262,6 +281,8 @@ class Module:
                            f"got {name!r}")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}.add_module: {name!r} is a {type(module).__name__}, not a Module")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"{type(self).__name__}.add_module: attribute {name!r} already exists (not a module)")
         if module is None:
             if self._modules.get(name) is not None:
                 reregistered()
@@ -284,12 +305,19 @@ class Module:
             module = child
         return module
 
-    def set_submodule(self, target: str, module: Module) -> None:
-        """Replace the module at dotted path ``target`` (its parent must exist)."""
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Set the module at dotted path ``target`` (its parent must exist); ``strict=True``: only replace one
+        that exists, as PyTorch's."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.set_submodule: {type(module).__name__} is not a Module")
+        if not isinstance(target, str) or not target:
+            raise ValueError(f"{type(self).__name__}.set_submodule: cannot set a submodule without a target name")
         parent, _, name = target.rpartition(".")
         owner = self.get_submodule(parent)
-        if name not in owner._modules:
+        if strict and name not in owner._modules:
             raise AttributeError(f"{type(owner).__name__} has no submodule {name!r} (in {target!r})")
+        if name in owner.__dict__ and name not in owner._modules:
+            raise AttributeError(f"{type(owner).__name__}.{name} is not an nn.Module (in {target!r})")
         setattr(owner, name, module)
 
     def get_parameter(self, target: str) -> Parameter:
@@ -309,13 +337,17 @@ class Module:
         return value
 
     def apply(self, fn: Any) -> Module:
-        for module in reversed(list(self.modules())):
-            fn(module)
+        """``fn(module)`` on each child's tree (``children()`` order), then on this module, as PyTorch's."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
         return self
 
     # --- modes and gradients ---
 
     def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, (bool, numpy.bool_)):
+            raise ValueError(f"{type(self).__name__}.train: training mode is expected to be boolean, got {mode!r}")
         for module in self.modules():
             set_mode(module, bool(mode))
         return self
@@ -401,65 +433,72 @@ class Module:
 
     def state_dict(self, *args: Any, destination: dict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> dict:
-        """Dotted name → Tensor sharing the parameter's (or buffer's) array, as PyTorch's: keys start with
-        ``prefix``, go into ``destination`` if given, and ``keep_vars=True`` gives the Parameters themselves."""
+        """Dotted name → Tensor sharing the parameter's (or buffer's) array, as PyTorch's: this module's
+        parameters, its persistent buffers, then each child's (a shared one under each name), through the
+        state-dict hooks. Keys start with ``prefix``, go into ``destination`` if given (else a new OrderedDict
+        whose ``_metadata`` holds each module's ``_version``); ``keep_vars=True`` gives the Parameters."""
         if args:   # PyTorch's old positional form: (destination, prefix, keep_vars)
             if len(args) > 3:
                 raise TypeError(f"{type(self).__name__}.state_dict: at most 3 positional arguments, got {len(args)}")
             destination, prefix, keep_vars = (*args, *(destination, prefix, keep_vars)[len(args):])
-        state = {} if destination is None else destination
-        for name, tensor in self._state_items(prefix):
-            state[name] = tensor if keep_vars else tensor.detach()
-        return state
+        return save_module_state(self, destination, prefix, keep_vars)
 
-    def _state_items(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
-        """What the state dict holds, in PyTorch's order: this module's parameters, its persistent buffers,
-        then each child's, recursively; a shared parameter or module under each of its names, as PyTorch."""
-        for name, param in self._parameters.items():
-            if param is not None:
-                yield prefix + name, param
-        transient = self.__dict__.get("_non_persistent", ())
-        for name, buf in self._buffers.items():
-            if buf is not None and name not in transient:
-                yield prefix + name, buf
-        for name, module in self._modules.items():
-            if module is not None:
-                yield from module._state_items(f"{prefix}{name}.")
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """This module's own entries (not its children's) into ``destination``; override to save more."""
+        for name, tensor in own_state(self):
+            destination[prefix + name] = tensor if keep_vars else tensor.detach()
+        if self._has_extra_state():
+            destination[prefix + "_extra_state"] = self.get_extra_state()
+
+    def get_extra_state(self) -> Any:
+        """Override (with ``set_extra_state``) to save any object under ``<prefix>_extra_state``."""
+        raise RuntimeError(f"{type(self).__name__}: get_extra_state() is called only when a subclass defines it")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Override (with ``get_extra_state``) to take back what ``get_extra_state`` saved."""
+        raise RuntimeError(f"{type(self).__name__}: the state dict has _extra_state but the module does not "
+                           "implement set_extra_state()")
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> LoadResult:
-        """Copy arrays from ``state`` (Tensors or NumPy arrays) into this module.
+        """Copy arrays from ``state`` (Tensors, NumPy arrays, PyTorch tensors) into this module.
 
-        Every name and shape is checked first; if anything is wrong nothing is
-        changed and :class:`StateDictError` names each missing, unexpected and
-        mis-shaped key. Values are cast to each parameter's dtype and copied
+        PyTorch's walk (each module's ``_load_from_state_dict`` and load hooks), checked whole before
+        anything is copied: if anything is wrong nothing is changed and :class:`StateDictError` names each
+        missing, unexpected and mis-shaped key. Values are cast to each parameter's dtype and copied
         to its device, into its array, as PyTorch does (a graph that saved the
         old values then refuses a backward, as after any in-place change).
         ``assign=True`` makes each parameter and buffer take the given array itself
-        (its dtype and device; no copy), as PyTorch's ``assign``.
+        (its dtype and device; no copy), as PyTorch's ``assign``. Returns ``_IncompatibleKeys(missing_keys,
+        unexpected_keys)``.
         """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a mapping of name → array, "
-                            f"got {type(state).__name__}")
-        own = dict(self._state_items(""))
-        arrays, missing, unexpected, problems = check_state(own, state, strict, assign)
-        if problems:
-            raise StateDictError(f"{type(self).__name__}.load_state_dict: the state dict does not fit; "
-                                 "nothing was loaded:\n" + "\n".join(problems))
-        load_arrays(own, arrays, assign)
-        return LoadResult(missing, unexpected)
+        return load_module_state(self, state, strict, assign)
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """This module's own keys (under ``prefix``) of ``state_dict``, as PyTorch's: runs the load pre-hooks,
+        notes missing and unexpected keys; override to rename or convert keys, then call this."""
+        record_module_state(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                            error_msgs, self._has_extra_state())
+
+    def _has_extra_state(self) -> bool:
+        return type(self).get_extra_state is not Module.get_extra_state
 
     # --- printing ---
 
     def extra_repr(self) -> str:
         return ""
 
+    def _get_name(self) -> str:
+        return type(self).__name__
+
     def __repr__(self) -> str:
-        lines = []
-        for name, module in self._modules.items():
-            child = repr(module).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {child}")
+        """PyTorch's layout: ``Name(extra)`` on one line, else the extra lines then ``(child): repr``, indented."""
         extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self._modules.items()]
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{self._get_name()}({extra_lines[0]})"
+        lines = extra_lines + child_lines
         if not lines:
-            return f"{type(self).__name__}({extra})"
-        head = f"{type(self).__name__}(" + (f"{extra}" if extra else "")
-        return head + "\n" + "\n".join(lines) + "\n)"
+            return f"{self._get_name()}()"
+        return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"

@@ -9,27 +9,28 @@ import minigrad as mg
 
 from .checks import is_number
 from .optimizer import Optimizer, lerp_
-from .ported import check_implementation
+from .ported import DecoupledWeightDecayFlag, check_implementation
 
 __all__ = ["Adam", "AdamW"]
 
 
-class Adam(Optimizer):
-    """Adam (Kingma & Ba), as ``torch.optim.Adam``: weight decay is added to the gradient (L2).
+class Adam(DecoupledWeightDecayFlag, Optimizer):
+    """Adam (Kingma & Ba), as ``torch.optim.Adam``: weight decay is added to the gradient (L2), or with
+    ``decoupled_weight_decay=True`` (a group setting, as PyTorch's) taken off the parameter first, as AdamW.
 
     m ← β₁m + (1-β₁)g, v ← β₂v + (1-β₂)g², p ← p - lr/(1-β₁ᵗ) · m / (√v/√(1-β₂ᵗ) + eps).
     ``amsgrad`` uses the running maximum of v instead of v.
     """
 
-    decoupled = False
-
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
-                 differentiable: bool = False, fused: bool | None = None, check_finite: bool = False) -> None:
+                 differentiable: bool = False, fused: bool | None = None, decoupled_weight_decay: bool = False,
+                 check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable, fused)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize), check_finite=check_finite)
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
         hyper = super()._hyper(group)
@@ -50,7 +51,7 @@ class Adam(Optimizer):
         lr, (beta1, beta2), eps, weight_decay = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
         g = -grad if hyper["maximize"] else grad
         if weight_decay != 0:
-            if self.decoupled:
+            if hyper["decoupled_weight_decay"]:
                 param *= 1 - lr * weight_decay
             else:
                 g = g + weight_decay * param
@@ -85,9 +86,8 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``:
-    p ← p·(1 - lr·weight_decay) before the Adam step. Default weight_decay=1e-2."""
-
-    decoupled = True
+    p ← p·(1 - lr·weight_decay) before the Adam step. Default weight_decay=1e-2. As PyTorch's, an Adam
+    whose groups have ``decoupled_weight_decay=True``."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
@@ -95,4 +95,4 @@ class AdamW(Adam):
                  differentiable: bool = False, fused: bool | None = None, check_finite: bool = False) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
-                         fused=fused, check_finite=check_finite)
+                         fused=fused, decoupled_weight_decay=True, check_finite=check_finite)

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable
 import minigrad as mg
 
 from .checks import check_count, copied, followed, is_flag, is_number, param_label, scalar_of, snapshot
+from .hooks import OptimizerHooks, hooks_of
 
 __all__ = ["Optimizer"]
 
@@ -73,8 +74,9 @@ def bump_version(p: mg.Tensor) -> None:
         bump()
 
 
-class Optimizer:
-    """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``.
+class Optimizer(OptimizerHooks):
+    """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``, and
+    PyTorch's step and state-dict hooks (:mod:`nn.optim.hooks`).
 
     ``params``: an iterable of Tensors (or of ``(name, Tensor)`` pairs, as
     ``module.named_parameters()`` gives; the group then keeps the names as
@@ -356,7 +358,18 @@ class Optimizer:
 
         Indices count the parameters across groups in order, as PyTorch's. State
         arrays are copies (a snapshot) as Tensors on the parameters' device.
+        The state-dict hooks run before and after (a post-hook may return a new dict).
         """
+        for hook in hooks_of(self, "state_dict_pre"):
+            hook(self)
+        state_dict = self._state_dict()
+        for hook in hooks_of(self, "state_dict_post"):
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
+
+    def _state_dict(self) -> dict:
         index = {id(p): i for i, p in enumerate(self._indexed())}
         state = {}
         for p, entries in self.state.items():
@@ -377,7 +390,14 @@ class Optimizer:
         every hyper-parameter, every state entry (names, shapes, floating dtypes,
         step counts). On any problem nothing changes and the error says what.
         Arrays are copied to each parameter's device and cast to its dtype.
+        The load pre-hooks see (and may replace) a shallow copy of ``state_dict``; the post-hooks run after.
         """
+        if isinstance(state_dict, dict):
+            state_dict = dict(state_dict)
+        for hook in hooks_of(self, "load_state_dict_pre"):
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
         try:
             new_groups, new_state = self._checked_load(state_dict, f"{self._name}.load_state_dict")
         except (TypeError, ValueError) as error:
@@ -387,6 +407,8 @@ class Optimizer:
             group.update(values)
         self.state = defaultdict(dict, {p: {k: copied(v) for k, v in entries.items()}
                                         for p, entries in new_state.items() if entries})
+        for hook in hooks_of(self, "load_state_dict_post"):
+            hook(self)
 
     def _checked_load(self, state_dict: Any, where: str) -> tuple[list, dict]:
         """(per group: (values to set, hyper-parameters), per parameter: its state), all checked and converted."""
@@ -443,8 +465,8 @@ class Optimizer:
                                      f"({len(group['params'])}), got {value!r}")
                 values[key] = list(value)
                 continue
-            if key == "decoupled_weight_decay":   # PyTorch's Adam flag: must mean what this class does
-                if bool(value) != bool(getattr(self, "decoupled", False)):
+            if key == "decoupled_weight_decay" and key not in self.defaults:   # (Adam, NAdam, RAdam have it)
+                if bool(scalar_of(value)):
                     raise ValueError(f"{where}: decoupled_weight_decay={value!r} does not match {self._name}")
                 continue
             if key not in self.defaults and key not in _SCHEDULER_KEYS:
