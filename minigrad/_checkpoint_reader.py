@@ -2,15 +2,24 @@
 
 The checks run before anything large is allocated or anything deep is walked:
 
-- the zip directory is read first; only ``.npy`` members stored plainly or
-  deflated (NumPy's two ways) are accepted, each name once;
+- the zip directory is read first and must list as many members as its end
+  record declares (a damaged directory entry makes Python's zipfile drop the
+  members after it silently: a partial checkpoint); only ``.npy`` members
+  stored plainly or deflated (NumPy's two ways) are accepted, each name once;
 - the sizes the directory declares may inflate at most ``max_ratio`` times the
   file's real size (a zip bomb is refused before anything is inflated);
-- each member's ``.npy`` header must name a numeric or bool dtype (no objects,
-  strings, dates or records) and a shape whose byte count equals the bytes
-  the member holds, so a header claiming 10¹² elements is refused unread;
+- each member's ``.npy`` header must name one of minigrad's dtypes (bool,
+  ints, uints, float16/32/64, complex64/128: no objects, strings, dates,
+  records or the platform-dependent longdouble) and a shape of non-negative
+  dims whose byte count equals the bytes the member holds, so a header
+  claiming 10¹² elements is refused unread;
 - the JSON layout entry has a size and a nesting limit, and every node of it is
-  checked for its form; keys that collide (``a/b`` and ``a``) are refused.
+  checked for its form; keys that collide (``a/b`` and ``a``) are refused, and
+  so is a member the layout does not use (the archive was edited).
+
+Anything else that goes wrong while the file is interpreted (a malformed value
+deep in the layout) is still a :class:`CheckpointError` naming the file;
+errors from placing the arrays on a device pass through unchanged.
 """
 
 from __future__ import annotations
@@ -29,9 +38,23 @@ RATIO_FLOOR = 1 << 24           # archives inflating to under 16 MiB are never r
 MAX_CONTAINER_DEPTH = 64        # dicts/lists/tuples inside one another
 MAX_JSON_DEPTH = 3 * MAX_CONTAINER_DEPTH + 4   # a dict level is three JSON levels: {"dict": [[key, ...]]}
 MAX_LAYOUT_BYTES = 64 << 20
-_SCALAR_KINDS = {"int": ("iu", int), "float": ("fiu", float), "bool": ("b", bool), "str": ("U", str)}
+_SCALAR_KINDS = {"int": ("iu", int), "float": ("fiu", float), "bool": ("b", bool), "str": ("U", str),
+                 "complex": ("cfiu", complex)}
 _TENSOR_KEYS = {"requires_grad", "parameter", "same_as", "view_of", "offset", "strides"}
 _LIST_KINDS = {"int_list": "iu", "float_list": "fiu", "int_tuple": "iu", "float_tuple": "fiu"}
+_BYTES_KINDS = {"bytes": bytes, "bytearray": bytearray}
+_KIND_NAMES = {"U": "text", "iu": "an integer", "fiu": "a real number", "cfiu": "a number", "b": "a bool",
+               "u": "uint8", "biufc": "a numeric or bool array"}
+# minigrad's dtypes (PyTorch's that NumPy has): longdouble (f16/c32 in NumPy's codes) is left out, as its
+# layout depends on the platform that wrote it (80-bit x86 extended or IEEE quad), and neither library has it
+_DTYPES = {numpy.dtype(code).newbyteorder(order) for code in ("?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8",
+                                                             "f2", "f4", "f8", "c8", "c16") for order in "<>"}
+_MAX_BYTES = (1 << 63) - 1     # what a NumPy array may span (intp on 64-bit)
+
+
+def supported_dtype(dtype: numpy.dtype) -> bool:
+    """Whether ``dtype`` is one of minigrad's (what ``save`` writes and ``load`` reads as a tensor)."""
+    return dtype in _DTYPES
 
 
 class CheckpointError(ValueError):
@@ -42,15 +65,29 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """The checkpoint file does not exist (a FileNotFoundError too, as ``torch.load`` raises)."""
 
 
+class _PassThrough(Exception):  # noqa: N818 - a carrier, never seen outside this module
+    """Carries an exception raised by ``make`` (placing an array on a device) past the guard that turns every
+    other failure while reading into a CheckpointError."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _is_torch_member(name: str) -> bool:
+    return name == "data.pkl" or name.endswith("/data.pkl")
+
+
 class _Archive:
     """The members of an ``.npz`` zip, checked for form and size before any is read."""
 
     def __init__(self, file: BinaryIO, name: str, max_ratio: float | None) -> None:
         self.name = name
-        size = file.seek(0, 2)
-        file.seek(0)
+        start = file.tell()   # a stream is read from where it stands, as torch.load reads it
+        size = file.seek(0, 2) - start
+        file.seek(start)
         head = file.read(8)
-        file.seek(0)
+        file.seek(start)
         if head.startswith(b"\x93NUMPY"):
             raise self.file_error("holds a single .npy array, not an .npz archive; use numpy.load for it")
         try:
@@ -63,12 +100,28 @@ class _Archive:
                              "nn.load never unpickles)") from None
         self.entries: dict[str, zipfile.ZipInfo] = {}
         total = 0
-        for info in self.zip.infolist():
-            if info.filename.endswith("/data.pkl") or info.filename == "data.pkl":
-                raise self.file_error(
-                    "is a PyTorch checkpoint (torch.save's zip with a pickle inside); minigrad never unpickles. "
-                    "Convert it once with PyTorch: numpy.savez(out, **{k: v.numpy() for k, v in "
-                    "torch.load(path, weights_only=True).items()}), then load that .npz")
+        members = self.zip.infolist()
+        # zipfile finds the archive from the stream's end: make sure it is the one that starts here (not the
+        # last of two saved one after the other, nor one after other data)
+        begins = min((info.header_offset for info in members), default=self.zip.start_dir)
+        if begins < start:
+            raise self.file_error(f"is read from position {start:,}, inside the .npz archive that begins at byte "
+                                  f"{begins:,}; seek to the archive's start to load it")
+        if begins > start:
+            where = "the file's start" if start == 0 else f"the stream's position {start:,}"
+            raise self.file_error(f"holds other data at {where}: the .npz archive it ends with begins at byte "
+                                  f"{begins:,} (two checkpoints saved one after the other, or a damaged file?); "
+                                  "seek to the archive to load it")
+        if any(_is_torch_member(info.filename) for info in members):   # first: its other members are not .npy
+            raise self.file_error(
+                "is a PyTorch checkpoint (torch.save's zip with a pickle inside); minigrad never unpickles. "
+                "Convert it once with PyTorch: numpy.savez(out, **{k: v.numpy() for k, v in "
+                "torch.load(path, weights_only=True).items()}), then load that .npz")
+        declared = self._declared_members(file)
+        if declared is not None and declared != len(members):
+            raise self.file_error(f"is a damaged .npz archive: its zip directory lists {len(members)} of the "
+                                  f"{declared} members it declares (truncated or corrupt?)")
+        for info in members:
             if not info.filename.endswith(".npy"):
                 raise self.file_error(f"holds a member {info.filename!r} that is not an .npy array")
             key = info.filename[:-4]
@@ -87,6 +140,15 @@ class _Archive:
             raise self.file_error(f"would inflate to {total:,} bytes from {size:,} on disk (more than {max_ratio:g} "
                              "times: a zip bomb?); refusing to decompress it. Pass max_ratio=None to load a "
                              "file you trust")
+
+    @staticmethod
+    def _declared_members(file: BinaryIO) -> int | None:
+        """The member count the zip's end record declares (None where this Python's zipfile cannot say)."""
+        end_record = getattr(zipfile, "_EndRecData", None)   # the routine zipfile itself reads the record with
+        if end_record is None:   # pragma: no cover - every CPython since 2.x has it
+            return None
+        record = end_record(file)
+        return record[getattr(zipfile, "_ECD_ENTRIES_TOTAL", 4)] if record else None
 
     def error(self, text: str) -> CheckpointError:
         """An error about one part of the file: ``nn.load: <file>: <text>``."""
@@ -122,9 +184,17 @@ class _Archive:
             if dtype.hasobject:
                 raise self.error(f"key {key!r} holds an object (pickled) array; refusing to load it "
                                  "(nn.load never unpickles)")
-            if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in kinds:
-                raise self.error(f"key {key!r} has dtype {dtype.str} ({dtype}); only numeric and bool arrays "
-                                 "are loaded")
+            if dtype.fields is not None or dtype.subdtype is not None or \
+                    (dtype not in _DTYPES if dtype.kind != "U" or "U" not in kinds else dtype.kind not in kinds):
+                raise self.error(f"key {key!r} has dtype {dtype.str} ({dtype}); only numeric and bool arrays of "
+                                 "minigrad's dtypes (bool, int8-64, uint8-64, float16/32/64, complex64/128) are "
+                                 "loaded")
+            if dtype.kind not in kinds:
+                raise self.error(f"key {key!r} has dtype {dtype} where its layout entry needs "
+                                 f"{_KIND_NAMES.get(kinds, kinds)} (tampered?)")
+            if any(n < 0 for n in shape) or math.prod(n for n in shape if n) * dtype.itemsize > _MAX_BYTES:
+                raise self.error(f"key {key!r}: its header claims shape {shape}, which has a negative dimension "
+                                 "or more bytes than an array can hold (tampered?)")
             count = math.prod(shape)
             needed = count * dtype.itemsize
             stored = info.file_size - member.tell()
@@ -241,6 +311,12 @@ class _Layout:
                 raise self.archive.error(f"key {key!r} should hold a list of numbers but has shape {array.shape}")
             values = array.tolist()
             return tuple(values) if kind.endswith("tuple") else values
+        if kind in _BYTES_KINDS:
+            array = self.archive.array(key, "u")
+            if array.ndim != 1 or array.dtype != numpy.uint8:
+                raise self.archive.error(f"key {key!r} should hold {kind} as uint8 of one dimension but has "
+                                         f"dtype {array.dtype} shape {array.shape}")
+            return _BYTES_KINDS[kind](array.tobytes())
         raise self.archive.error(f"key {key!r} has an unknown kind {kind!r} in the layout")
 
     def tensor(self, key: str, node: dict, where: str) -> Any:
@@ -251,7 +327,7 @@ class _Layout:
                 raise self.bad(where, f"{flag!r} must be true when present, got {_short(node[flag])}")
         if "same_as" in node:
             first = node["same_as"]
-            if set(node) - {"leaf", "kind", "same_as"} or first not in self.tensors:
+            if set(node) - {"leaf", "kind", "same_as"} or not isinstance(first, str) or first not in self.tensors:
                 raise self.bad(where, f"'same_as' must name an earlier tensor entry, got {_short(first)}")
             return self.tensors[first]
         if "view_of" in node:
@@ -286,6 +362,7 @@ class _Layout:
         low = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st < 0)
         high = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st > 0) + stored.itemsize
         if stored.dtype != base.dtype or len(strides) != stored.ndim or not base.flags.c_contiguous \
+                or any(abs(st) > base.nbytes for st in strides) \
                 or (stored.size and (low < 0 or high > base.nbytes or 0 in strides)):
             raise self.archive.error(f"key {key!r} claims to be a view of {base_key!r} that does not fit in it "
                                      f"(dtype {stored.dtype} shape {stored.shape} offset {offset} strides {strides}; "
@@ -326,9 +403,23 @@ def _nested_dicts(archive: _Archive, make: Callable[[numpy.ndarray], Any]) -> di
     return result
 
 
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object that names no key twice (``json`` would keep the last silently)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set = set()
+        twice = sorted({key for key, _ in pairs if key in seen or seen.add(key)})
+        raise ValueError(f"an object names {_short(twice)} twice")
+    return result
+
+
 def read_checkpoint(file: BinaryIO, name: str, max_ratio: float | None,
                     make: Callable[[numpy.ndarray], Any]) -> Any:
-    """The structure saved in ``file`` (called ``name`` in errors), arrays passed through ``make``."""
+    """The structure saved in ``file`` (called ``name`` in errors), arrays passed through ``make``.
+
+    Every failure is a :class:`CheckpointError` naming ``name``, except what ``make`` itself raises (a device
+    that cannot take the array), which passes through unchanged.
+    """
     if max_ratio is not None and (isinstance(max_ratio, bool) or not max_ratio > 0):
         raise ValueError(f"nn.load: max_ratio must be a positive number or None, got {max_ratio!r}")
     try:
@@ -337,6 +428,25 @@ def read_checkpoint(file: BinaryIO, name: str, max_ratio: float | None,
         raise
     except Exception as error:  # noqa: BLE001 - an unreadable stream
         raise CheckpointError(f"nn.load: {name} cannot be read: {type(error).__name__}: {error}") from None
+
+    def guarded(array: numpy.ndarray, **flags: bool) -> Any:
+        try:
+            return make(array, **flags)
+        except Exception as error:  # noqa: BLE001 - the device's error, not the file's
+            raise _PassThrough(error) from None
+
+    try:
+        return _interpret(archive, guarded)
+    except CheckpointError:
+        raise
+    except _PassThrough as carried:
+        raise carried.error from None
+    except Exception as error:  # noqa: BLE001 - any other failure of a hostile file is the file's
+        raise archive.file_error(f"cannot be read (tampered or corrupt?): {type(error).__name__}: {error}") from None
+
+
+def _interpret(archive: _Archive, make: Callable[[numpy.ndarray], Any]) -> Any:
+    """The structure the archive's layout describes (nested dicts for a plain ``.npz``), every member used."""
     if LAYOUT_KEY not in archive.entries:
         return _nested_dicts(archive, make)
     text = archive.array(LAYOUT_KEY, kinds="U", limit=MAX_LAYOUT_BYTES)
@@ -348,7 +458,7 @@ def read_checkpoint(file: BinaryIO, name: str, max_ratio: float | None,
         raise archive.error(f"the layout entry {LAYOUT_KEY!r} is nested {depth} levels deep, more than the "
                             f"{MAX_JSON_DEPTH} allowed (tampered?)")
     try:
-        layout = json.loads(text)
+        layout = json.loads(text, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError) as error:
         raise archive.error(f"the layout entry {LAYOUT_KEY!r} is not valid JSON: {error}") from None
     if not isinstance(layout, dict) or "root" not in layout:
@@ -358,4 +468,9 @@ def read_checkpoint(file: BinaryIO, name: str, max_ratio: float | None,
                             "(written by a newer minigrad?)")
     builder = _Layout(archive, make)
     builder.find_bases(layout["root"])
-    return builder.build(layout["root"], "the root", 0)
+    result = builder.build(layout["root"], "the root", 0)
+    unused = sorted(set(archive.entries) - builder.used - {LAYOUT_KEY})
+    if unused:
+        raise archive.error(f"the archive holds {len(unused)} member(s) its layout does not use ({_short(unused)}): "
+                            "it was edited or damaged; nothing was loaded")
+    return result

@@ -1,7 +1,8 @@
 """``mg.save`` / ``mg.load`` (also ``nn.save`` / ``nn.load``): checkpoints as ``.npz``, never with pickle.
 
 What can be saved: a state dict (name → Tensor, NumPy array or Python
-scalar), or any nesting of dicts, lists and tuples of those — for example
+scalar: bool, int, float, complex, str, bytes, bytearray or None), or any
+nesting of dicts, lists and tuples of those — for example
 ``{"model": model.state_dict(), "optimizer": opt.state_dict(), "step": 1200}``.
 
 Layout on disk: an ordinary NumPy ``.npz`` archive. Each array sits under the
@@ -49,6 +50,7 @@ from ._checkpoint_reader import (
     CheckpointError,
     CheckpointNotFoundError,
     read_checkpoint,
+    supported_dtype,
 )
 from .tensor import Tensor
 
@@ -80,9 +82,24 @@ def _leaf_array(value: Any) -> Any:
         return numpy.asarray(value, dtype=numpy.int64), "int"
     if isinstance(value, float):
         return numpy.asarray(value, dtype=numpy.float64), "float"
+    if isinstance(value, complex):
+        return numpy.asarray(value, dtype=numpy.complex128), "complex"
     if isinstance(value, str):
+        if value.endswith("\x00"):
+            raise ValueError("str")   # _flatten names the key
         return numpy.asarray(value), "str"
+    if isinstance(value, (bytes, bytearray)):
+        return numpy.frombuffer(bytes(value), dtype=numpy.uint8).copy(), \
+            "bytearray" if isinstance(value, bytearray) else "bytes"
     return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_number_list(value: Any, kind: type) -> bool:
@@ -164,11 +181,16 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
     except OverflowError:
         raise OverflowError(f"nn.save: {where} is the int {obj}, which does not fit in 64 bits "
                             "(ints are saved as int64); save it as a str or a float") from None
+    except ValueError:
+        # NumPy's text arrays drop trailing NULs: the string would load shorter than it was saved
+        raise ValueError(f"nn.save: {where} is a str ending in '\\x00', which .npz text cannot keep "
+                         "(save it as bytes: s.encode())") from None
     if leaf is not None:
         array, kind = leaf
-        if kind == "tensor" and array.dtype.kind not in "biufc":
+        if kind == "tensor" and not supported_dtype(array.dtype):
             what = "an object array" if array.dtype.kind == "O" else f"an array of dtype {array.dtype}"
-            raise TypeError(f"nn.save: {where} is {what}; only numeric and bool arrays can be saved "
+            raise TypeError(f"nn.save: {where} is {what}; only numeric and bool arrays of minigrad's dtypes "
+                            "(bool, int8-64, uint8-64, float16/32/64, complex64/128) can be saved "
                             "(strings as Python str)")
         _store(arrays, path, array)
         return saver.tensor_node(obj, array, path) if kind == "tensor" else {"leaf": path, "kind": kind}
@@ -181,6 +203,10 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
             if not text or "/" in text:
                 raise ValueError(f"nn.save: key {key!r} in {where} is empty or contains '/' "
                                  "('/' joins the keys of nested entries in the archive)")
+            if "\x00" in text or not text.isprintable() and not _utf8(text):
+                # a zip member name ends at a NUL, and must be UTF-8: the file would not load back
+                raise ValueError(f"nn.save: key {key!r} in {where} holds a NUL or a lone surrogate, which "
+                                 "an archive member's name cannot")
             child = f"{path}/{text}" if path else text
             items.append([key, _flatten(value, child, saver, f"key {child!r}", depth + 1)])
         return {"dict": items}
@@ -201,7 +227,7 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
         type(obj).__module__.split(".")[0] in ("minigrad", "nn") \
         else f"{type(obj).__module__.split('.')[0]}.{type(obj).__qualname__}"
     raise TypeError(f"nn.save: cannot save {where}, a {kind}{hint}: expected minigrad Tensors, NumPy/CuPy "
-                    "arrays, numbers, strings, None, and dicts/lists/tuples of those")
+                    "arrays, numbers, strings, bytes, None, and dicts/lists/tuples of those")
 
 
 def _write_archive(file: BinaryIO, arrays: dict, layout: str) -> None:
@@ -228,14 +254,21 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
         raise ValueError(f"nn.save: the key {LAYOUT_KEY!r} is reserved")
     layout = json.dumps({"format": _FORMAT, "root": skeleton})
     if hasattr(f, "write") and not isinstance(f, (str, bytes, os.PathLike)):
+        name = getattr(f, "name", None) or f"<{type(f).__name__}>"
         if isinstance(f, io.TextIOBase):
-            name = getattr(f, "name", None) or f"<{type(f).__name__}>"
             raise TypeError(f"nn.save: {name} is open in text mode; open it in binary mode ('wb')")
+        if getattr(f, "closed", False) is True:
+            raise ValueError(f"nn.save: {name} is closed")
+        writable = getattr(f, "writable", None)
+        if callable(writable) and not writable():
+            raise io.UnsupportedOperation(f"nn.save: {name} is not open for writing; open it with 'wb'")
         _write_archive(f, arrays, layout)
         return None
     if not isinstance(f, (str, os.PathLike)):
         raise TypeError(f"nn.save: f must be a path or a binary file object open for writing, got {type(f).__name__}")
     path = os.fspath(f)
+    if "\x00" in path:
+        raise ValueError(f"nn.save: invalid file name {path!r}: it holds a NUL byte")
     if not path or os.path.isdir(path) or path.endswith(("/", os.sep)):
         # checked first: '' would write a temporary file next to the working folder, then fail to rename it
         raise ValueError(f"nn.save: invalid file name: {path!r} (a file path is needed, not a folder)")
@@ -307,6 +340,19 @@ def _open_regular(path: str) -> BinaryIO:
         raise
 
 
+def _read_all(f: Any, name: str) -> io.BytesIO:
+    """The rest of a stream that cannot seek (or a duck-typed reader with ``read`` only), in memory."""
+    try:
+        data = f.read()
+    except Exception as error:  # noqa: BLE001 - an unreadable stream is the file's failure
+        raise CheckpointError(f"nn.load: {name} cannot be read: {type(error).__name__}: {error}") from None
+    if isinstance(data, str):
+        raise TypeError(f"nn.load: {name} gives text; open it in binary mode ('rb')")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"nn.load: {name}.read() gave a {type(data).__name__}, not bytes")
+    return io.BytesIO(data)
+
+
 def _parameter_class() -> type:
     """``nn.Parameter``, for a tensor saved as one (imported here, on use: the engine never imports nn itself)."""
     import minigrad
@@ -317,7 +363,9 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
          weights_only: bool = True, max_ratio: float | None = MAX_RATIO) -> Any:
     """Read a checkpoint written by :func:`save` (or any numeric ``.npz``), as ``torch.load``.
 
-    ``f`` is a path or a binary file object open for reading. Returns the
+    ``f`` is a path or a binary file object open for reading (anything with
+    ``read()``, as ``torch.load`` takes; one that cannot seek is read into
+    memory first). Returns the
     saved structure with arrays as ``mg.Tensor``s (on ``device``, default the
     host; ``map_location`` is PyTorch's spelling of it) and scalars as Python
     scalars. As ``torch.load``: a tensor saved requiring grad requires grad (a
@@ -331,9 +379,12 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
     a missing file (also a FileNotFoundError), a FIFO or device, a file that is
     not an ``.npz`` archive, a truncated or corrupt one, an entry whose dtype is
     not numeric or bool, a header whose shape does not match the bytes stored,
-    a tampered or too deeply nested layout, two keys that collide, or an archive
-    that would inflate more than ``max_ratio`` times its size on disk (pass
-    ``max_ratio=None`` for a file you trust).
+    a tampered or too deeply nested layout, two keys that collide, a damaged zip
+    directory or a member the layout does not use (nothing is loaded from an
+    archive that lost or gained members), or an archive that would inflate
+    more than ``max_ratio`` times its size on disk (pass ``max_ratio=None`` for
+    a file you trust). What placing the arrays on ``device`` raises passes
+    through unchanged.
     """
     if device is not None and map_location is not None and device != map_location:
         raise TypeError(f"nn.load: give device= or map_location=, not both ({device!r}, {map_location!r})")
@@ -349,12 +400,19 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
         name = str(getattr(f, "name", None) or f"<{type(f).__name__}>")
         if isinstance(f, io.TextIOBase):
             raise TypeError(f"nn.load: {name} is open in text mode; open it in binary mode ('rb')")
-        if not f.seekable():
-            f = io.BytesIO(f.read())   # zip needs to seek (its directory sits at the end)
+        if getattr(f, "closed", False) is True:
+            raise ValueError(f"nn.load: {name} is closed")
+        if not isinstance(f, io.IOBase) or not f.seekable():
+            f = _read_all(f, name)   # zip needs to seek (its directory sits at the end) on a real file object
         return read_checkpoint(f, name, max_ratio, make)
-    if not isinstance(f, (str, os.PathLike)):
+    name = os.fspath(f) if isinstance(f, os.PathLike) else f
+    if isinstance(name, bytes):
+        raise TypeError("nn.load: f must be a path or a binary file object open for reading, got bytes (a path: "
+                        "decode it with os.fsdecode(path); the file's contents: wrap them in io.BytesIO)")
+    if not isinstance(name, str):
         raise TypeError(f"nn.load: f must be a path or a binary file object open for reading, "
                         f"got {type(f).__name__}")
-    name = os.fspath(f)
+    if "\x00" in name:
+        raise CheckpointError(f"nn.load: invalid file name {name!r}: it holds a NUL byte")
     with _open_regular(name) as file:
         return read_checkpoint(file, name, max_ratio, make)
