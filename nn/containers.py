@@ -195,6 +195,21 @@ class ModuleList(_Container):
         if modules is not None:
             self.extend(modules)
 
+    def __repr__(self) -> str:
+        """PyTorch's layout, with runs of children that print alike as one line: ``(0-2): 3 x ReLU()``."""
+        texts = [repr(module) for module in self]
+        if not texts:
+            return f"{self._get_name()}()"
+        runs: list[list] = []   # [first index, last index, text]
+        for i, text in enumerate(texts):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = [(f"({first}): " if first == last else f"({first}-{last}): {last - first + 1} x ")
+                 + text.replace("\n", "\n  ") for first, last, text in runs]
+        return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
+
     def _reindex(self, modules: list) -> None:
         reregistered()
         self._modules.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -183,11 +185,22 @@ def test_failed_load_state_dict_changes_nothing_and_names_every_key() -> None:
 
 def test_repr_reads_like_pytorch() -> None:
     text = repr(Model())
-    assert text.startswith("Model(\n  (embed): Embedding(10, 3)\n  (blocks): ModuleList(\n    (0): Block(\n")
+    # two children that print alike are one line, as PyTorch prints them
+    assert text.startswith("Model(\n  (embed): Embedding(10, 3)\n  (blocks): ModuleList(\n    (0-1): 2 x Block(\n")
     assert "(proj): Linear(in_features=3, out_features=4, bias=True)" in text
     assert "(drop): Dropout(p=0.5, inplace=False)" in text   # as PyTorch prints it
     assert "(score): Linear(in_features=4, out_features=1, bias=False)" in text
     assert text.endswith("\n  )\n)")
+
+
+def test_module_list_repr_is_pytorchs(torch) -> None:
+    def build(lib: Any) -> Any:
+        n = lib.nn
+        return n.ModuleList([n.ReLU(), n.ReLU(), n.ReLU(), n.Linear(2, 3), n.Tanh(), n.Tanh(),
+                             n.Sequential(n.Linear(3, 3), n.ReLU()), n.Sequential(n.Linear(3, 3), n.ReLU())])
+    assert repr(build(mg)) == repr(build(torch))
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList()) == "ModuleList()"
+    assert repr(nn.ModuleList([nn.ReLU()])) == repr(torch.nn.ModuleList([torch.nn.ReLU()]))
 
 
 def test_assigning_a_plain_tensor_over_a_parameter_raises_as_in_torch(torch) -> None:
