@@ -1,20 +1,28 @@
 """The engine's random generators: one NumPy Generator for the host, CuPy's per-GPU generators.
 
 ``mg.manual_seed(n)`` seeds all of them; CuPy's are seeded when CuPy is loaded later, too.
+``mg.get_rng_state()`` is a uint8 Tensor (as PyTorch's ByteTensor) that ``mg.set_rng_state`` takes
+back; ``fork_rng`` (``mg.random.fork_rng``) restores every stream when its block ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any
+import operator
+import threading
+from typing import Any, Iterable, Iterator
 
 import numpy
 
 from . import backend
 from .backend import Device, resolve_device
 
-_host_generator = numpy.random.default_rng()
-_seed: int | None = None          # the host's seed (None: drawn from the OS)
+# the host's seed, drawn from the OS at import (as PyTorch's default generator), so that
+# mg.manual_seed(mg.initial_seed()) replays the whole run from its start
+_seed: int = int(numpy.random.SeedSequence().entropy % (1 << 63))
+_host_generator = numpy.random.default_rng(_seed)
+_local = threading.local()        # .host/.seed: a DataLoader worker's own host stream, in this thread only
 _cuda_seed: int | None = None     # the GPUs' seed, applied when CuPy is loaded
 _cuda_seeded = False              # whether CuPy's generators got _cuda_seed
 
@@ -27,9 +35,62 @@ def _seed_cuda(cp: Any, seed: int) -> None:
 
 
 def _checked_seed(seed: Any, name: str) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
+    """A seed as an int in [0, 2**64): ints, NumPy ints and integer 0-d Tensors (anything with ``__index__``)."""
+    try:
+        value = None if isinstance(seed, bool) else operator.index(seed)
+    except TypeError:
+        value = None
+    if value is None or value < 0:
         raise TypeError(f"{name}: the seed must be a non-negative int, got {seed!r}")
-    return int(seed)
+    if value >= 1 << 64:
+        raise ValueError(f"{name}: the seed must be below 2**64 (as PyTorch's), got {value}")
+    return value
+
+
+def _host() -> numpy.random.Generator:
+    """The host stream this thread draws from: a DataLoader worker's own while one runs here, else the engine's."""
+    return getattr(_local, "host", None) or _host_generator
+
+
+def _in_worker() -> bool:
+    return getattr(_local, "host", None) is not None
+
+
+def _state_bytes(state: dict, name: str) -> Any:
+    """A PCG64 state as a uint8 Tensor of 56 bytes (tag, state, inc, has_uint32, uinteger; little-endian)."""
+    from .tensor import Tensor  # the tensor module imports this one
+
+    if state.get("bit_generator") != "PCG64":
+        raise NotImplementedError(f"{name}: only a PCG64 stream's state can be read, got {state.get('bit_generator')}")
+    words = [state["state"]["state"], state["state"]["inc"]]
+    raw = _STATE_TAG + b"".join(w.to_bytes(16, "little") for w in words) \
+        + int(state["has_uint32"]).to_bytes(8, "little") + int(state["uinteger"]).to_bytes(8, "little")
+    return Tensor._make(numpy.frombuffer(raw, dtype=numpy.uint8).copy(), False, None, 0)
+
+
+def _state_dict(state: Any, name: str, source: str) -> dict:
+    """The PCG64 state dict behind a state :func:`_state_bytes` made (a uint8 Tensor or array, or the dict)."""
+    if isinstance(state, dict):
+        if state.get("bit_generator") != "PCG64":
+            raise ValueError(f"{name}: expected a state from {source}")
+        return copy.deepcopy(state)
+    from .tensor import Tensor
+
+    data = state.data if isinstance(state, Tensor) else state
+    raw = backend.to_numpy(data) if backend.is_array(data) else None
+    if raw is None or raw.dtype != numpy.uint8 or raw.ndim != 1 or raw.size != _STATE_SIZE \
+            or raw[:len(_STATE_TAG)].tobytes() != _STATE_TAG:
+        what = f"{type(state).__name__}" + (f" of dtype {raw.dtype} and shape {raw.shape}" if raw is not None else "")
+        raise ValueError(f"{name}: expected the uint8 tensor of {_STATE_SIZE} bytes that {source} returns, "
+                         f"got a {what}")
+    raw = raw.tobytes()[len(_STATE_TAG):]
+    number = [int.from_bytes(raw[i:i + 16], "little") for i in (0, 16)]
+    return {"bit_generator": "PCG64", "state": {"state": number[0], "inc": number[1]},
+            "has_uint32": int.from_bytes(raw[32:40], "little"), "uinteger": int.from_bytes(raw[40:48], "little")}
+
+
+_STATE_TAG = b"PCG64\x00\x00\x00"
+_STATE_SIZE = len(_STATE_TAG) + 48
 
 
 def seed_cuda(seed: int) -> None:
@@ -44,10 +105,19 @@ def seed_cuda(seed: int) -> None:
 
 def manual_seed(seed: int) -> Generator:
     """Seed the generator of every device (CuPy's too, when it is loaded); returns ``mg.default_generator``,
-    as PyTorch's returns its default generator."""
-    global _host_generator, _seed
-    _seed = _checked_seed(seed, "manual_seed")
-    _host_generator = numpy.random.default_rng(_seed)
+    as PyTorch's returns its default generator.
+
+    The host stream is reseeded in place, so an array generator taken earlier (``mg.random_generator()``)
+    follows the seed too. Inside an emulated DataLoader worker this seeds that worker's host stream only
+    (a worker process in PyTorch seeds its own streams, not the main process's).
+    """
+    global _seed
+    value = _checked_seed(seed, "manual_seed")
+    _host().bit_generator.state = numpy.random.PCG64(value).state
+    if _in_worker():
+        _local.seed = value
+        return default_generator
+    _seed = value
     seed_cuda(_seed)
     return default_generator
 
@@ -60,24 +130,101 @@ def seed() -> int:
 
 
 def initial_seed() -> int:
-    """The host generator's last seed (one drawn from the OS and kept, if none was set)."""
-    global _seed, _host_generator
-    if _seed is None:
-        _seed = int(numpy.random.SeedSequence().entropy % (1 << 63))
-        _host_generator = numpy.random.default_rng(_seed)
+    """The host generator's last seed (drawn from the OS at import if none was set since); in an emulated
+    DataLoader worker, that worker's seed (as PyTorch's ``torch.initial_seed()`` in a worker)."""
+    if _in_worker():
+        return _local.seed
     return _seed
 
 
-def get_rng_state() -> dict:
-    """A copy of the host generator's state (a dict here; PyTorch gives a byte tensor), for :func:`set_rng_state`."""
-    return copy.deepcopy(_host_generator.bit_generator.state)
+def get_rng_state() -> Any:
+    """The host generator's state as a uint8 Tensor of shape (56,) (PyTorch's is a ByteTensor too, of
+    another size), for :func:`set_rng_state`; a copy, so later draws do not change it."""
+    return _state_bytes(_host().bit_generator.state, "get_rng_state")
 
 
-def set_rng_state(state: dict) -> None:
-    """Continue the host generator from a state :func:`get_rng_state` returned."""
-    if not isinstance(state, dict) or state.get("bit_generator") != type(_host_generator.bit_generator).__name__:
-        raise ValueError("set_rng_state: expected a state from mg.get_rng_state()")
-    _host_generator.bit_generator.state = copy.deepcopy(state)
+def set_rng_state(new_state: Any) -> None:
+    """Continue the host generator from a state :func:`get_rng_state` returned: the draws that followed it
+    repeat exactly. (A state dict from an older minigrad is taken too.)"""
+    _host().bit_generator.state = _state_dict(new_state, "set_rng_state", "mg.get_rng_state()")
+
+
+def _cuda_indices(devices: Iterable | None) -> list[int]:
+    """The GPU indices ``fork_rng`` forks: those given (ints, "cuda:N" or Devices), or every GPU CuPy
+    sees when CuPy is loaded (none otherwise: nothing has drawn on a GPU yet)."""
+    cp = backend.cupy_module(required=False) if backend._cupy else None
+    if devices is None:
+        return list(range(cp.cuda.runtime.getDeviceCount())) if cp is not None else []
+    indices = []
+    for device in list(devices):
+        if isinstance(device, (int, numpy.integer)) and not isinstance(device, bool):
+            indices.append(int(device))
+            continue
+        dev = resolve_device(device)
+        if dev.type != "cuda":
+            raise ValueError(f"fork_rng: devices lists GPUs (ints or 'cuda:N'), got {device!r}")
+        indices.append(dev.index or 0)
+    return indices
+
+
+@contextlib.contextmanager
+def fork_rng(devices: Iterable | None = None, enabled: bool = True, _caller: str = "fork_rng",
+             _devices_kw: str = "devices", device_type: str = "cuda") -> Iterator[None]:
+    """``with mg.random.fork_rng(): ...`` — draws inside the block do not change the streams outside it:
+    on exit, the host generator (and each GPU's in ``devices``, default every GPU when CuPy is loaded) is
+    back where it was, as ``torch.random.fork_rng``. ``enabled=False`` makes it a no-op.
+
+    Inside the block the host stream continues from its state (the same numbers it would have drawn);
+    a GPU's stream inside the block is a new one seeded from the host stream (CuPy's state cannot be
+    copied), and the GPU's own stream is put back untouched on exit.
+    """
+    if device_type not in ("cuda", "gpu"):
+        raise ValueError(f"fork_rng: device_type must be 'cuda', got {device_type!r}")
+    if not enabled:
+        yield
+        return
+    indices = _cuda_indices(devices)
+    host, host_seed = _host().bit_generator.state, (_local.seed if _in_worker() else _seed)
+    saved, cp = [], None
+    if indices:
+        cp = backend.cupy_module()
+        for index in indices:
+            with cp.cuda.Device(index):
+                saved.append(cp.random.get_random_state())
+                fork = int(_host().integers(0, 1 << 32))
+                cp.random.set_random_state(cp.random.RandomState(fork))
+        _host().bit_generator.state = host   # the draws for the forks leave no trace
+    try:
+        yield
+    finally:
+        _restore_host(host, host_seed)
+        for index, state in zip(indices, saved):
+            with cp.cuda.Device(index):
+                cp.random.set_random_state(state)
+
+
+def _restore_host(state: dict, seed_: int | None) -> None:
+    global _seed
+    _host().bit_generator.state = state
+    if _in_worker():
+        _local.seed = seed_
+    else:
+        _seed = seed_
+
+
+@contextlib.contextmanager
+def worker_stream(worker: Any) -> Iterator[None]:
+    """Inside the block this thread's host draws (``mg.rand``, ``mg.manual_seed``, ``mg.initial_seed`` …) use
+    ``worker.stream`` (a NumPy Generator) and ``worker.seed`` instead of the engine's: a DataLoader worker's
+    own stream, emulated in the calling process (a reseed inside is kept in ``worker.seed``). Other threads,
+    and the GPUs' streams, stay the engine's."""
+    before = getattr(_local, "host", None), getattr(_local, "seed", None)
+    _local.host, _local.seed = worker.stream, worker.seed
+    try:
+        yield
+    finally:
+        worker.seed = _local.seed
+        _local.host, _local.seed = before
 
 
 def random_generator(device: Device | str | None = None, generator_: Any = None) -> Any:
@@ -95,7 +242,7 @@ def generator(device: Device) -> Any:
     """The random generator for ``device``: a NumPy Generator or CuPy's random module."""
     global _cuda_seeded
     if device.type == "cpu":
-        return _host_generator
+        return _host()
     cp = backend._check_cuda(device)
     if _cuda_seed is not None and not _cuda_seeded:   # seeded before CuPy was loaded
         _seed_cuda(cp, _cuda_seed)
@@ -125,10 +272,9 @@ class Generator:
                 self._draw = cp.random.RandomState(seed % (1 << 32))
 
     def manual_seed(self, seed: int) -> Generator:
-        """Restart the stream from ``seed`` (a non-negative int); returns the generator, as PyTorch's."""
-        if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
-            raise TypeError(f"Generator.manual_seed: the seed must be a non-negative int, got {seed!r}")
-        self._initial_seed = int(seed)
+        """Restart the stream from ``seed`` (a non-negative int below 2**64); returns the generator, as
+        PyTorch's."""
+        self._initial_seed = _checked_seed(seed, "Generator.manual_seed")
         self._reseed(self._initial_seed)
         return self
 
@@ -142,20 +288,28 @@ class Generator:
         """The seed the stream last started from."""
         return self._initial_seed
 
-    def get_state(self) -> dict:
-        """A copy of the stream's state (a dict here; PyTorch gives a byte tensor), for :meth:`set_state`."""
+    def get_state(self) -> Any:
+        """The stream's state as a uint8 Tensor of shape (56,) (a copy), for :meth:`set_state`, as PyTorch's
+        ByteTensor state."""
         if self.device.type != "cpu":
             raise NotImplementedError("Generator.get_state: only a CPU generator's state can be read")
-        return copy.deepcopy(self._draw.bit_generator.state)
+        return _state_bytes(self._draw.bit_generator.state, "Generator.get_state")
 
-    def set_state(self, state: dict) -> Generator:
-        """Continue from a state :meth:`get_state` returned."""
+    def set_state(self, new_state: Any) -> Generator:
+        """Continue from a state :meth:`get_state` (or ``mg.get_rng_state()``) returned; returns the generator."""
         if self.device.type != "cpu":
             raise NotImplementedError("Generator.set_state: only a CPU generator's state can be set")
-        if not isinstance(state, dict) or state.get("bit_generator") != type(self._draw.bit_generator).__name__:
-            raise ValueError("Generator.set_state: expected a state from Generator.get_state()")
-        self._draw.bit_generator.state = copy.deepcopy(state)
+        self._draw.bit_generator.state = _state_dict(new_state, "Generator.set_state", "Generator.get_state()")
         return self
+
+    def clone_state(self) -> Generator:
+        """A new Generator on the same device in the same state (its draws repeat this one's next draws)."""
+        if self.device.type != "cpu":
+            raise NotImplementedError("Generator.clone_state: only a CPU generator's state can be copied")
+        twin = Generator(self.device)
+        twin._initial_seed = self.initial_seed()
+        twin._draw.bit_generator.state = self._draw.bit_generator.state
+        return twin
 
     def __repr__(self) -> str:
         return f"<minigrad.Generator on {self.device}>"
@@ -183,7 +337,7 @@ class _DefaultGenerator(Generator):
 
     @property
     def _draw(self) -> Any:   # type: ignore[override]
-        return _host_generator
+        return _host()
 
     def _reseed(self, seed: int) -> None:
         manual_seed(seed)

@@ -1,5 +1,6 @@
-"""Random sampling with PyTorch's names: ``randperm``, ``multinomial``, ``bernoulli``/``bernoulli_`` and
-``normal``. All draw from ``generator=`` (an ``mg.Generator``) or else the engine's generator for the
+"""Random sampling with PyTorch's names: ``randperm``, ``multinomial``, ``bernoulli``/``bernoulli_``,
+``normal``, and the in-place fills ``random_``, ``exponential_``, ``geometric_``, ``cauchy_`` and
+``log_normal_``. All draw from ``generator=`` (an ``mg.Generator``) or else the engine's generator for the
 device (seeded by ``mg.manual_seed``), so they work on every device; each result is noted as a draw, so
 an ``mg.compile`` replay draws fresh samples.
 
@@ -95,6 +96,8 @@ def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, *, g
     """
     probs = _probabilities(probs, "multinomial")
     k = count_arg(num_samples, "multinomial", "num_samples")
+    if k == 0:
+        raise ValueError("multinomial: cannot sample num_samples <= 0 samples (as PyTorch)")
     if probs.ndim not in (1, 2):
         raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {probs.shape}")
     rows = probs.data.reshape(1, -1) if probs.ndim == 1 else probs.data
@@ -191,3 +194,129 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         return backend.array_module(sample).asarray(sample * s + m).astype(kind, copy=False)
     out = _drawn("normal", make, inputs)
     return out.requires_grad_(True) if as_bool(requires_grad, "normal", "requires_grad") else out
+
+
+# --- in-place fills from the other distributions x.exponential_() … (PyTorch's Tensor methods) --------
+
+def _fill_from(x: Any, name: str, sample: Callable[[Any, Any], Any], generator: Any) -> Tensor:
+    """Fill ``x`` in place with ``sample(draw, shape)`` cast to x's dtype; ``draw`` is the array generator
+    (``generator``'s or the device's), so an ``mg.compile`` replay draws afresh."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    shape, device, dtype = x.shape, x.device, x.dtype
+
+    def make() -> Any:
+        dev = backend.resolve_device(device)
+        gen = generators.drawing_from(generator, dev, name)
+        with backend.on_device(dev):
+            return sample(gen, shape).astype(dtype)
+    return _inplace(x, name, _fill(name, True, _drawn(name, make, ())))
+
+
+def _floating(x: Any, name: str) -> None:
+    if isinstance(x, Tensor) and x.dtype.kind != "f":
+        raise TypeError(f"{name}: not implemented for dtype {x.dtype} (floating point tensors only, as PyTorch)")
+
+
+def _unit(gen: Any, shape: tuple) -> Any:
+    """U[0, 1) in float64 from a NumPy Generator or CuPy's RandomState."""
+    return gen.random(shape) if hasattr(gen, "random") else gen.random_sample(shape)
+
+
+_NOT_GIVEN = object()
+
+
+def random_(x: Tensor, from_: Any = _NOT_GIVEN, to: Any = _NOT_GIVEN, *, generator: Any = None,
+            **kwargs: Any) -> Tensor:
+    """Fill ``x`` with integers drawn uniformly, as ``Tensor.random_``: ``random_(to)`` → [0, to),
+    ``random_(from, to)`` → [from, to), ``random_()`` → [0, the largest integer x's dtype holds exactly]
+    (2**24 for float32, 2**53 for float64, the dtype's max for integers, {0, 1} for bool), and
+    ``random_(from, None)`` → [from, that largest value]. PyTorch's keywords ``from=``/``to=`` work too.
+    """
+    if "from" in kwargs:
+        if from_ is not _NOT_GIVEN:
+            raise TypeError("random_: got 'from' twice")
+        from_ = kwargs.pop("from")
+    if kwargs:
+        raise TypeError(f"random_: unexpected keyword arguments {sorted(kwargs)}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"random_: expected a Tensor, got {type(x).__name__}")
+    lowest, highest = exact_integers(x.dtype, "random_")
+    if from_ is not _NOT_GIVEN and to is _NOT_GIVEN:   # random_(to), PyTorch's one-argument overload
+        from_, to = 0, from_
+    low = 0 if from_ is _NOT_GIVEN else _integer(from_, "from")
+    high = highest if to is _NOT_GIVEN or to is None else _integer(to, "to") - 1   # inclusive
+    if low > high:
+        raise ValueError(f"random_: expects 'from' to be less than 'to', got from={low} >= to={high + 1}")
+    if low < lowest or high > highest:
+        raise ValueError(f"random_: [{low}, {high + 1}) does not fit in dtype {x.dtype} "
+                         f"(it holds {lowest} … {highest} exactly)")
+
+    def sample(gen: Any, shape: tuple) -> Any:
+        if hasattr(gen, "integers"):   # a NumPy Generator
+            return gen.integers(low, high, shape, endpoint=True, dtype="int64" if high < 1 << 63 else "uint64")
+        return gen.randint(low, high + 1, shape, dtype="int64" if high < 1 << 63 else "uint64")   # CuPy's
+    return _fill_from(x, "random_", sample, generator)
+
+
+def _integer(value: Any, what: str) -> int:
+    if isinstance(value, Tensor) and value.data.size == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
+        raise TypeError(f"random_: {what} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def exponential_(x: Tensor, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill ``x`` with samples of Exp(lambd) (density lambd·e^(-lambd·t), mean 1/lambd), as PyTorch's."""
+    lambd = number(lambd, "exponential_", "lambd")
+    if not lambd > 0:
+        raise ValueError(f"exponential_: expects lambd > 0.0, got lambd={lambd}")
+    _floating(x, "exponential_")
+    return _fill_from(x, "exponential_", lambda gen, shape: _log_of_one_minus(_unit(gen, shape)) / -lambd,
+                      generator)
+
+
+def _log_of_one_minus(u: Any) -> Any:
+    """log(1 - u) for u in [0, 1): finite (1 - u is in (0, 1])."""
+    return backend.array_module(u).log1p(-u)
+
+
+def geometric_(x: Tensor, p: float, *, generator: Any = None) -> Tensor:
+    """Fill ``x`` with the number of Bernoulli(p) trials up to the first success: 1, 2, … (P(k) = (1-p)^(k-1) p)."""
+    p = number(p, "geometric_", "p")
+    if not 0 < p < 1:
+        raise ValueError(f"geometric_: expects p to be in (0, 1), got p={p}")
+    if isinstance(x, Tensor) and x.dtype.kind == "b":
+        raise TypeError("geometric_: not implemented for dtype bool")
+
+    def sample(gen: Any, shape: tuple) -> Any:
+        u = _unit(gen, shape)
+        return backend.array_module(u).floor(_log_of_one_minus(u) / numpy.log1p(-p)) + 1
+    return _fill_from(x, "geometric_", sample, generator)
+
+
+def cauchy_(x: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill ``x`` with samples of the Cauchy distribution: median + sigma·tan(π(U - ½))."""
+    median, sigma = number(median, "cauchy_", "median"), number(sigma, "cauchy_", "sigma")
+    if not sigma > 0:
+        raise ValueError(f"cauchy_: expects sigma > 0.0, got sigma={sigma}")
+    _floating(x, "cauchy_")
+
+    def sample(gen: Any, shape: tuple) -> Any:
+        u = _unit(gen, shape)
+        return median + sigma * backend.array_module(u).tan(numpy.pi * (u - 0.5))
+    return _fill_from(x, "cauchy_", sample, generator)
+
+
+def log_normal_(x: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: Any = None) -> Tensor:
+    """Fill ``x`` with exp(N(mean, std²)) samples, as PyTorch's (``mean`` and ``std`` of the underlying normal)."""
+    mean, std = number(mean, "log_normal_", "mean"), number(std, "log_normal_", "std")
+    if not std > 0:
+        raise ValueError(f"log_normal_: expects std > 0.0, got std={std}")
+    _floating(x, "log_normal_")
+
+    def sample(gen: Any, shape: tuple) -> Any:
+        z = gen.standard_normal(shape)
+        return backend.array_module(z).exp(mean + std * z)
+    return _fill_from(x, "log_normal_", sample, generator)

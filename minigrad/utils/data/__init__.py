@@ -6,18 +6,38 @@
         ...
 
 Shuffling draws a fresh order each epoch from the engine's generator (so
-``mg.manual_seed`` makes it repeatable), or from the ``generator`` given (a
-``numpy.random.Generator``).
+``mg.manual_seed`` makes it repeatable), or from the ``generator`` given (an
+``mg.Generator`` or a ``numpy.random.Generator``). ``num_workers > 0`` is
+emulated in the calling process, batch for batch as PyTorch's workers deliver
+them (see :mod:`minigrad.utils.data.worker`).
 """
 
 from __future__ import annotations
 
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
-from .dataset import Dataset, IterableDataset, Subset, TensorDataset, random_split
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    StackDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
+from .worker import WorkerInfo, get_worker_info
 
 __all__ = [
-    "BatchSampler", "DataLoader", "Dataset", "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler",
-    "Subset", "TensorDataset", "default_collate", "default_convert", "random_split",
+    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler",
+    "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset",
+    "WeightedRandomSampler", "WorkerInfo", "default_collate", "default_convert", "get_worker_info", "random_split",
 ]

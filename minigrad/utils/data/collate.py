@@ -3,8 +3,9 @@ as PyTorch's."""
 
 from __future__ import annotations
 
+import copy
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any
 
 import numpy
@@ -27,9 +28,12 @@ def default_collate(batch: Sequence[Any]) -> Any:
 
     Tensors and arrays are stacked along a new first dim (Tensors that
     require grad through ``mg.stack``, so the batch stays in the graph);
-    Python floats give a float64 Tensor, ints int64, bools bool (PyTorch's
-    choice); strings stay a list; dicts, tuples and lists are collated field
-    by field (a tuple of fields comes back as a list, a named tuple as itself).
+    Python floats give a float64 Tensor; a batch whose first sample is an int
+    becomes ``mg.tensor(batch)`` as PyTorch's ``torch.tensor(batch)``: int64
+    for ints, bool for bools, the default float dtype when a float is among
+    them (never truncated); strings come back as the batch itself; dicts, tuples and lists are
+    collated field by field (a tuple of fields comes back as a list, a named
+    tuple, a list or a mapping as its own type where it can be copied).
     """
     if not len(batch):
         raise ValueError("default_collate: got an empty batch")
@@ -48,28 +52,56 @@ def default_collate(batch: Sequence[Any]) -> Any:
         if arrays[0].dtype.kind not in "biufc":
             raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {arrays[0].dtype}")
         return _stack_arrays([mg.to_device(a, mg.get_default_device()) for a in arrays], "array")
-    if isinstance(elem, bool):
-        return mg.tensor(list(batch), dtype=mg.bool_)
     if isinstance(elem, numbers.Integral):
-        return mg.tensor(list(batch), dtype=mg.int64)
+        # PyTorch's torch.tensor(batch): [1, 2.5] is float, [True, 2] int64, [True, False] bool
+        return mg.tensor([_python_number(b) for b in batch])
     if isinstance(elem, numbers.Real):
-        return mg.tensor(list(batch), dtype=mg.float64)
+        return mg.tensor([_python_number(b) for b in batch], dtype=mg.float64)
     if isinstance(elem, (str, bytes)):
-        return list(batch)
+        return batch   # as PyTorch: the batch itself (a field of tuples stays the tuple zip made)
     if isinstance(elem, Mapping):
-        fields = {key: default_collate([d[key] for d in batch]) for key in elem}
-        try:
-            return type(elem)(fields)   # an OrderedDict or another mapping keeps its type when it can
-        except TypeError:
-            return fields
+        return _same_mapping(elem, {key: default_collate([d[key] for d in batch]) for key in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):   # a named tuple keeps its type
-        return type(elem)(*(default_collate(list(field)) for field in zip(*batch)))
+        return type(elem)(*(default_collate(field) for field in zip(*batch)))
     if isinstance(elem, Sequence):
         if len({len(b) for b in batch}) != 1:
             raise RuntimeError("default_collate: each element in list of batch should be of equal size")
-        return [default_collate(list(field)) for field in zip(*batch)]
+        fields = [default_collate(field) for field in zip(*batch)]
+        return fields if isinstance(elem, tuple) else _same_sequence(elem, fields)
     raise TypeError(f"default_collate: batch must contain Tensors, numpy arrays, numbers, dicts or lists; "
                     f"found {type(elem).__name__}")
+
+
+def _python_number(value: Any) -> Any:
+    """A number of a batch for ``mg.tensor``; anything else raises PyTorch's collate error."""
+    if isinstance(value, (numbers.Number, numpy.generic)) and not isinstance(value, (str, bytes)):
+        return value
+    raise TypeError(f"default_collate: a batch mixes numbers and {type(value).__name__}")
+
+
+def _same_mapping(elem: Mapping, fields: dict) -> Any:
+    """``fields`` in a mapping of ``elem``'s type (a copy of it, so a defaultdict keeps its default), as PyTorch."""
+    try:
+        if isinstance(elem, MutableMapping):
+            clone = copy.copy(elem)
+            clone.update(fields)
+            return clone
+        return type(elem)(fields)
+    except TypeError:
+        return fields
+
+
+def _same_sequence(elem: Sequence, fields: list) -> Any:
+    """``fields`` in a sequence of ``elem``'s type where it can be made (a list subclass stays one)."""
+    try:
+        if isinstance(elem, MutableSequence):
+            clone = copy.copy(elem)
+            for i, field in enumerate(fields):
+                clone[i] = field
+            return clone
+        return type(elem)(fields)
+    except TypeError:
+        return fields
 
 
 def default_convert(sample: Any) -> Any:
@@ -81,9 +113,11 @@ def default_convert(sample: Any) -> Any:
     if isinstance(sample, numpy.generic) and not isinstance(sample, (numpy.str_, numpy.bytes_)):
         return mg.tensor(sample)
     if isinstance(sample, Mapping):
-        return {key: default_convert(value) for key, value in sample.items()}
+        return _same_mapping(sample, {key: default_convert(value) for key, value in sample.items()})
     if isinstance(sample, tuple) and hasattr(sample, "_fields"):
         return type(sample)(*(default_convert(v) for v in sample))
-    if isinstance(sample, (list, tuple)):
+    if isinstance(sample, tuple):
         return [default_convert(v) for v in sample]
+    if isinstance(sample, Sequence) and not isinstance(sample, (str, bytes)):
+        return _same_sequence(sample, [default_convert(v) for v in sample])
     return sample

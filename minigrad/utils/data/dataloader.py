@@ -1,7 +1,12 @@
 """``DataLoader``: batches of Tensors from a dataset, in order or shuffled (seeded), as PyTorch's.
 
-Everything runs in the calling process: ``num_workers`` and ``pin_memory`` are
-accepted for PyTorch's sake and change nothing.
+Everything runs in the calling process. ``num_workers > 0`` is emulated there (see
+:mod:`minigrad.utils.data.worker`): the batches come in the order PyTorch's worker processes deliver
+them (for a map-style dataset, the same batches as ``num_workers=0``; for an IterableDataset, each
+worker's stream, interleaved batch by batch, so a stream that does not shard itself by
+``get_worker_info()`` is repeated once per worker, as in PyTorch), with ``worker_init_fn``, per-worker
+dataset copies and per-worker random streams. ``pin_memory``, ``prefetch_factor``, ``timeout``,
+``multiprocessing_context`` and ``in_order`` are checked as PyTorch checks them and change nothing else.
 """
 
 from __future__ import annotations
@@ -10,16 +15,32 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy
 
+import minigrad as mg
+
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset
-from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, _check_generator
+from .worker import Worker
 
 __all__ = ["DataLoader"]
 
+_FIXED = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers")
 
-def _batches(samples: Iterable[Any], batch_size: int, drop_last: bool) -> Iterator[list]:
-    """Lists of ``batch_size`` consecutive items (the last shorter unless ``drop_last``)."""
-    return iter(BatchSampler(samples, batch_size, drop_last))
+
+class _LoaderIterator:
+    """What ``iter(loader)`` returns: the batches of one pass, with ``len()`` as the loader's."""
+
+    def __init__(self, loader: DataLoader, batches: Iterator[Any]) -> None:
+        self._loader, self._batches = loader, batches
+
+    def __iter__(self) -> _LoaderIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._batches)
+
+    def __len__(self) -> int:
+        return len(self._loader)
 
 
 class DataLoader:
@@ -31,7 +52,9 @@ class DataLoader:
     ``drop_last`` drops a last, smaller batch. ``sampler`` (an iterable of
     indices, e.g. a ``RandomSampler``) or ``batch_sampler`` (an iterable of
     index lists) replace the built-in order. ``collate_fn`` turns a list of
-    samples into a batch (default: :func:`default_collate`).
+    samples into a batch (default: :func:`default_collate`). A dataset with
+    ``__getitems__(indices)`` gets each batch's indices in one call.
+    ``num_workers > 0`` is emulated in this process (see the module's note).
     """
 
     def __init__(self, dataset: Any, batch_size: int | None = 1, shuffle: bool | None = None,
@@ -45,8 +68,24 @@ class DataLoader:
                                        or batch_size <= 0):
             raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got "
                              f"batch_size={batch_size!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, numpy.integer)) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers!r}; "
+                             "use num_workers=0 to load in this process")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout!r}")
+        if num_workers == 0:
+            for value, what in ((prefetch_factor, "prefetch_factor"), (multiprocessing_context,
+                                                                      "multiprocessing_context")):
+                if value is not None:
+                    raise ValueError(f"DataLoader: the {what} option can only be used with worker loading "
+                                     f"(num_workers > 0), but got num_workers=0 and {what}={value!r}")
+            if persistent_workers:
+                raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        elif prefetch_factor is None:
+            prefetch_factor = 2
+        elif isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, (int, numpy.integer)) \
+                or prefetch_factor <= 0:
+            raise ValueError(f"DataLoader: prefetch_factor option should be a positive int, got {prefetch_factor!r}")
         iterable = isinstance(dataset, IterableDataset) or (not hasattr(dataset, "__getitem__")
                                                            and hasattr(dataset, "__iter__"))
         if iterable and (shuffle or sampler is not None or batch_sampler is not None):
@@ -54,30 +93,125 @@ class DataLoader:
                              "batch_sampler options (the stream decides its order)")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
-            raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
-                             "sampler, and drop_last")
-        self.dataset, self.drop_last, self.generator = dataset, bool(drop_last), generator
-        self._iterable = iterable
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                                 "sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually exclusive "
+                             "with drop_last")
+        if generator is not None:
+            _check_generator(generator, "DataLoader")
         if not iterable and sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        batched = batch_size is not None or batch_sampler is not None
         if batch_sampler is None and batch_size is not None and not iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
-        self.sampler, self.batch_sampler = sampler, batch_sampler
-        self.batch_size = None if batch_sampler is not None and not isinstance(batch_sampler, BatchSampler) \
-            else batch_size
-        batched = batch_size is not None or batch_sampler is not None
+        self.dataset, self.batch_size, self.drop_last = dataset, batch_size, bool(drop_last)
+        self.sampler, self.batch_sampler, self.generator = sampler, batch_sampler, generator
+        self._iterable, self._batched = iterable, batched
         self.collate_fn = collate_fn if collate_fn is not None else (default_collate if batched else default_convert)
-        self.num_workers, self.pin_memory, self.timeout = num_workers, pin_memory, timeout
+        self.num_workers, self.pin_memory, self.timeout = int(num_workers), pin_memory, timeout
+        self.worker_init_fn, self.multiprocessing_context = worker_init_fn, multiprocessing_context
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, bool(persistent_workers)
+        self.pin_memory_device, self.in_order = pin_memory_device, in_order
+        self._workers: list[Worker] | None = None
+        self._initialized = True
 
-    def __iter__(self) -> Iterator[Any]:
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FIXED and self.__dict__.get("_initialized"):
+            raise ValueError(f"DataLoader: the {name} attribute should not be set after the DataLoader is "
+                             "initialized (make a new DataLoader)")
+        super().__setattr__(name, value)
+
+    # --- one pass ---------------------------------------------------------------------------------
+
+    def __iter__(self) -> _LoaderIterator:
+        return _LoaderIterator(self, self._pass())
+
+    def _fetch(self, dataset: Any, index: Any) -> Any:
+        """The batch (or, unbatched, the sample) of ``dataset`` at ``index`` (a list of indices when batched)."""
+        if not self._batched:
+            return self.collate_fn(dataset[index])
+        getitems = getattr(dataset, "__getitems__", None)
+        samples = getitems(list(index)) if callable(getitems) else [dataset[i] for i in index]
+        return self.collate_fn(samples)
+
+    def _pass(self) -> Iterator[Any]:
+        if self.num_workers:
+            workers = self._start_workers()
+            yield from (self._pass_stream(workers) if self._iterable else self._pass_map(workers))
+            return
         if self._iterable:
-            if self.batch_size is None:
-                return (self.collate_fn(sample) for sample in self.dataset)
-            return (self.collate_fn(batch) for batch in _batches(self.dataset, self.batch_size, self.drop_last))
-        if self.batch_sampler is None:
-            return (self.collate_fn(self.dataset[index]) for index in self.sampler)
-        return (self.collate_fn([self.dataset[i] for i in indices]) for indices in self.batch_sampler)
+            stream = iter(self.dataset)
+            while True:
+                batch = self._next_of_stream(stream)
+                if batch is None:
+                    return
+                yield batch[0]
+        indices = self.batch_sampler if self.batch_sampler is not None else self.sampler
+        for index in indices:
+            yield self._fetch(self.dataset, index)
+
+    def _next_of_stream(self, stream: Iterator[Any]) -> Any:
+        """The next batch (or sample) of an IterableDataset's ``stream``, or None at its end (a last short
+        batch is None too under ``drop_last``), as PyTorch's fetcher."""
+        if self.batch_size is None:
+            try:
+                return (self.collate_fn(next(stream)),)
+            except StopIteration:
+                return None
+        samples = []
+        for sample in stream:
+            samples.append(sample)
+            if len(samples) == self.batch_size:
+                break
+        if not samples or (self.drop_last and len(samples) < self.batch_size):
+            return None
+        return (self.collate_fn(samples),)
+
+    def _start_workers(self) -> list[Worker]:
+        """This pass's workers: new ones (a fresh base seed drawn from ``generator`` or the engine's stream, as
+        PyTorch draws one per pass), or the same ones again with ``persistent_workers``."""
+        if self.persistent_workers and self._workers is not None:
+            return self._workers
+        rng = _check_generator(self.generator, "DataLoader") or mg.random_generator("cpu")
+        base_seed = int(rng.integers(0, 1 << 63))
+        workers = [Worker(self.dataset, w, self.num_workers, base_seed, self.worker_init_fn)
+                   for w in range(self.num_workers)]
+        if self.persistent_workers:
+            self._workers = workers
+        return workers
+
+    def _pass_map(self, workers: list[Worker]) -> Iterator[Any]:
+        """Batch i is fetched by worker i mod num_workers (PyTorch's in-order round robin)."""
+        for worker in workers:   # every worker starts (and runs worker_init_fn) before the first batch
+            with worker.running():
+                pass
+        indices = self.batch_sampler if self.batch_sampler is not None else self.sampler
+        for i, index in enumerate(indices):
+            worker = workers[i % len(workers)]
+            with worker.running():
+                batch = self._fetch(worker.info.dataset, index)
+            yield batch
+
+    def _pass_stream(self, workers: list[Worker]) -> Iterator[Any]:
+        """Each worker iterates its own copy of the stream; batches come round robin over the workers not
+        yet exhausted, as PyTorch's."""
+        streams = []
+        for worker in workers:
+            with worker.running():
+                streams.append(iter(worker.info.dataset))
+        active = list(range(len(workers)))
+        while active:
+            for w in list(active):
+                with workers[w].running():
+                    batch = self._next_of_stream(streams[w])
+                if batch is None:
+                    active.remove(w)
+                    continue
+                yield batch[0]
 
     def __len__(self) -> int:
         """Number of batches: ⌈N / batch_size⌉, or ⌊N / batch_size⌋ with ``drop_last``."""
@@ -88,6 +222,4 @@ class DataLoader:
                             f"{type(source).__name__} has no len()")
         if self._iterable and self.batch_size is not None:
             return len(BatchSampler(range(len(source)), self.batch_size, self.drop_last))
-        if self.batch_sampler is not None and not hasattr(self.batch_sampler, "__len__"):
-            raise TypeError("DataLoader: the batch_sampler has no len()")
         return len(source)

@@ -1,11 +1,14 @@
 """Datasets: indexable collections of samples (``Dataset``), streams (``IterableDataset``), tensors row by
-row (``TensorDataset``), and index views (``Subset``, ``random_split``)."""
+row (``TensorDataset``), index views (``Subset``, ``random_split``), and combinations (``ConcatDataset``,
+``ChainDataset``, ``StackDataset``), as ``torch.utils.data``'s."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Sequence
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy
 
@@ -13,21 +16,30 @@ import minigrad as mg
 
 from .sampler import _check_generator
 
-__all__ = ["Dataset", "IterableDataset", "Subset", "TensorDataset", "random_split"]
+__all__ = ["ChainDataset", "ConcatDataset", "Dataset", "IterableDataset", "StackDataset", "Subset", "TensorDataset",
+           "random_split"]
 
 
 class Dataset:
-    """A map-style dataset: ``dataset[i]`` is sample ``i``; ``len(dataset)`` the number of samples."""
+    """A map-style dataset: ``dataset[i]`` is sample ``i``; ``len(dataset)`` the number of samples.
+    ``a + b`` is ``ConcatDataset([a, b])``."""
 
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no __getitem__()")
 
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
 
 class IterableDataset(Dataset):
-    """A stream of samples: ``iter(dataset)`` yields them (no indexing, so no shuffling)."""
+    """A stream of samples: ``iter(dataset)`` yields them (no indexing, so no shuffling).
+    ``a + b`` is ``ChainDataset([a, b])``."""
 
     def __iter__(self) -> Iterator[Any]:
         raise NotImplementedError(f"{type(self).__name__} has no __iter__()")
+
+    def __add__(self, other: Dataset) -> ChainDataset:   # type: ignore[override]
+        return ChainDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -61,10 +73,99 @@ class Subset(Dataset):
         self.dataset, self.indices = dataset, list(indices)
 
     def __getitem__(self, index: int) -> Any:
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
         return self.dataset[self.indices[index]]
+
+    def __getitems__(self, indices: list[int]) -> list:
+        """The samples at ``indices`` (the DataLoader's batched fetch), through the dataset's own
+        ``__getitems__`` when it has one."""
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__([self.indices[i] for i in indices])
+        return [self.dataset[self.indices[i]] for i in indices]
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """The samples of several map-style datasets one after the other: ``ConcatDataset([a, b])[len(a)] is b[0]``.
+
+    ``cumulative_sizes`` are the running totals of the lengths; negative indices count from the end.
+    """
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset (use ChainDataset)")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        if index < 0:
+            if -index > len(self):
+                raise ValueError("ConcatDataset: absolute value of index should not exceed dataset length")
+            index = len(self) + index
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        if which == len(self.datasets):
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {len(self)} samples")
+        return self.datasets[which][index - (self.cumulative_sizes[which - 1] if which else 0)]
+
+    @property
+    def cummulative_sizes(self) -> list[int]:
+        """PyTorch's old (misspelt) name of :attr:`cumulative_sizes`."""
+        return self.cumulative_sizes
+
+
+class ChainDataset(IterableDataset):
+    """The streams of several IterableDatasets one after the other (chained lazily at each pass)."""
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = datasets
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+            yield from d
+
+    def __len__(self) -> int:
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+            total += len(d)   # type: ignore[arg-type]
+        return total
+
+
+class StackDataset(Dataset):
+    """Samples of several datasets of one length side by side: ``StackDataset(a, b)[i] == (a[i], b[i])``,
+    ``StackDataset(x=a, y=b)[i] == {"x": a[i], "y": b[i]}``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and kwargs:
+            raise ValueError("StackDataset: supported either tuple-like (via args) or dict-like (via kwargs) "
+                             "input/output, but both types are given")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        self._datasets: Any = args or kwargs
+        sizes = [len(d) for d in (args or kwargs.values())]
+        if len(set(sizes)) != 1:
+            raise ValueError(f"StackDataset: size mismatch between datasets (lengths {sizes})")
+        self._length = sizes[0]
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(self._datasets, dict):
+            return {key: d[index] for key, d in self._datasets.items()}
+        return tuple(d[index] for d in self._datasets)
+
+    def __len__(self) -> int:
+        return self._length
 
 
 def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) -> list[Subset]:
@@ -77,7 +178,11 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) and 0 <= x <= 1 for x in lengths) and math.isclose(sum(lengths), 1):
+    if lengths and all(isinstance(x, (int, float, numpy.number)) and not isinstance(x, bool) for x in lengths) \
+            and math.isclose(sum(lengths), 1):   # fractions, as PyTorch reads any lengths summing to 1
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1, got {fraction}")
         counts = [int(math.floor(n * fraction)) for fraction in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1

@@ -15,7 +15,8 @@ import numpy
 import minigrad as mg
 from minigrad.generators import drawing_from
 
-__all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler"]
+__all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler"]
 
 
 def _check_generator(generator: Any, name: str) -> Any:
@@ -24,6 +25,13 @@ def _check_generator(generator: Any, name: str) -> Any:
     if generator is None:
         return None
     return drawing_from(generator, mg.Device("cpu"), name)
+
+
+def _flag(value: Any, what: str, name: str) -> bool:
+    """A bool option, as PyTorch checks it (1 or "yes" are refused: a typo must not pass silently)."""
+    if not isinstance(value, (bool, numpy.bool_)):
+        raise TypeError(f"{name}: {what} should be a boolean value, but got {what}={value!r}")
+    return bool(value)
 
 
 def _count(value: Any, what: str, name: str) -> int:
@@ -57,7 +65,7 @@ class RandomSampler(Sampler):
 
     def __init__(self, data_source: Sized, replacement: bool = False, num_samples: int | None = None,
                  generator: Any = None) -> None:
-        self.data_source, self.replacement = data_source, bool(replacement)
+        self.data_source, self.replacement = data_source, _flag(replacement, "replacement", "RandomSampler")
         self._num_samples = None if num_samples is None else _count(num_samples, "num_samples", "RandomSampler")
         self.generator = _check_generator(generator, "RandomSampler")
 
@@ -83,7 +91,7 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool) -> None:
         self.sampler, self.batch_size = sampler, _count(batch_size, "batch_size", "BatchSampler")
-        self.drop_last = bool(drop_last)
+        self.drop_last = _flag(drop_last, "drop_last", "BatchSampler")
 
     def __iter__(self) -> Iterator[list[int]]:
         batch: list[int] = []
@@ -98,3 +106,44 @@ class BatchSampler(Sampler):
     def __len__(self) -> int:
         n = len(self.sampler)  # type: ignore[arg-type]
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+class SubsetRandomSampler(Sampler):
+    """The given ``indices`` in a fresh random order on every pass (from ``generator`` or the engine's)."""
+
+    def __init__(self, indices: Any, generator: Any = None) -> None:
+        self.indices = indices
+        self.generator = _check_generator(generator, "SubsetRandomSampler")
+
+    def __iter__(self) -> Iterator[Any]:
+        rng = self.generator if self.generator is not None else mg.random_generator("cpu")
+        order = [self.indices[int(i)] for i in rng.permutation(len(self.indices))]
+        return iter(order)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices in [0, len(weights)) drawn with probabilities proportional to ``weights``
+    (a 1-D sequence or Tensor of non-negative numbers), with replacement by default, as PyTorch's; without
+    replacement ``num_samples`` may not exceed the number of non-zero weights (an error when iterating)."""
+
+    def __init__(self, weights: Any, num_samples: int, replacement: bool = True, generator: Any = None) -> None:
+        self.num_samples = _count(num_samples, "num_samples", "WeightedRandomSampler")
+        self.replacement = _flag(replacement, "replacement", "WeightedRandomSampler")
+        values = weights.numpy() if isinstance(weights, mg.Tensor) else numpy.asarray(weights)
+        if values.dtype.kind not in "biuf":
+            raise TypeError(f"WeightedRandomSampler: weights must be numbers, got dtype {values.dtype}")
+        if values.ndim != 1:
+            raise ValueError(f"WeightedRandomSampler: weights should be a 1d sequence but given weights have "
+                             f"shape {tuple(values.shape)}")
+        self.weights = mg.tensor(values.astype(numpy.float64), device="cpu")
+        self.generator = _check_generator(generator, "WeightedRandomSampler")
+
+    def __iter__(self) -> Iterator[int]:
+        drawn = mg.multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
+        return iter(drawn.tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
