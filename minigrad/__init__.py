@@ -172,7 +172,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # `mg.viz` and `from minigrad import nn` are loaded on first use, so that
     # importing the engine never needs graphviz nor imports the nn library.
-    if name in ("viz", "utils", "linalg", "special", "distributions", "testing"):
+    if name in ("viz", "utils", "linalg", "special", "distributions", "testing", "random"):
         return importlib.import_module(f".{name}", __name__)
     if name in ("nn", "optim"):
         return importlib.import_module(_aliases.real_name(f"minigrad.{name}"))
@@ -194,7 +194,7 @@ from .ops import all, any  # noqa: E402, A004 - PyTorch's names, last: they shad
 # More of PyTorch's tensor surface. Last as well: round, type-like names shadow builtins here.
 # mg.scatter_add is torch.scatter_add for a Tensor, and still the array interop for an array module.
 from .ops.contract import addmm, baddbmm, dot, einsum, ger, mm, outer  # noqa: E402
-from .ops.extras import detach, empty_like, eye, is_contiguous, is_tensor, nelement  # noqa: E402
+from .ops.extras import detach, empty_like, empty_strided, eye, is_contiguous, is_tensor, nelement  # noqa: E402
 from .ops.index import (  # noqa: E402
     argwhere,
     broadcast_shapes,
@@ -253,7 +253,7 @@ from .ops.scan import cumprod, cumsum, logcumsumexp, median, prod  # noqa: E402
 
 __all__ += [
     "addmm", "baddbmm", "dot", "einsum", "ger", "mm", "outer",
-    "detach", "empty_like", "eye", "inference_mode", "is_contiguous", "is_tensor", "nelement",
+    "detach", "empty_like", "empty_strided", "eye", "inference_mode", "is_contiguous", "is_tensor", "nelement",
     "is_inference_mode_enabled",
     "argwhere", "broadcast_shapes", "broadcast_tensors", "diag", "flip", "masked_select", "meshgrid", "nonzero",
     "repeat_interleave", "roll", "scatter", "tril", "triu",

@@ -16,11 +16,12 @@ from typing import Any
 
 from .arguments import as_bool
 
-__all__ = ["are_deterministic_algorithms_enabled", "backends", "get_num_threads", "set_num_threads",
-           "use_deterministic_algorithms"]
+__all__ = ["are_deterministic_algorithms_enabled", "backends", "get_float32_matmul_precision", "get_num_threads",
+           "set_float32_matmul_precision", "set_num_threads", "use_deterministic_algorithms"]
 
 _threads: list = [None]          # the threadpoolctl limiter in force, or None
 _deterministic = [False, False]  # use_deterministic_algorithms(mode, warn_only)
+_matmul_precision = ["highest"]  # set_float32_matmul_precision's last valid value
 
 
 def set_num_threads(n: int) -> None:
@@ -57,6 +58,25 @@ def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None
 def are_deterministic_algorithms_enabled() -> bool:
     """What :func:`use_deterministic_algorithms` was last given."""
     return _deterministic[0]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Stored for :func:`get_float32_matmul_precision`: ``"highest"``, ``"high"`` or ``"medium"``. minigrad's
+    float32 products always run in full float32 (``"highest"``; NumPy and CuPy have no TF32 or bfloat16 mode).
+    Another string warns and changes nothing, as in PyTorch."""
+    if not isinstance(precision, str):
+        raise TypeError(f"set_float32_matmul_precision(): argument 'precision' must be str, not "
+                        f"{type(precision).__name__}")
+    if precision not in ("highest", "high", "medium"):
+        warnings.warn(f"set_float32_matmul_precision: {precision!r} is not one of 'highest', 'high' or 'medium'; "
+                      "the call has no effect", stacklevel=2)
+        return
+    _matmul_precision[0] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    """What :func:`set_float32_matmul_precision` was last given (``"highest"`` at first)."""
+    return _matmul_precision[0]
 
 
 def _flags(name: str, **values: Any) -> types.SimpleNamespace:

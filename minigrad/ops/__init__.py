@@ -222,8 +222,10 @@ _more_methods.update({name: getattr(index, name) for name in (
     "scatter_add", "scatter_add_", "repeat_interleave")})
 _more_methods.update({name: getattr(contract, name) for name in ("dot", "outer", "ger", "mm", "addmm", "baddbmm")})
 _more_methods.update({
-    "type": extras.type_, "is_contiguous": extras.is_contiguous, "nelement": extras.nelement,
+    "type": extras.type_, "is_contiguous": extras.is_contiguous, "nelement": extras.nelement, "apply_": extras.apply_,
     "bernoulli": random.bernoulli, "bernoulli_": random.bernoulli_, "multinomial": random.multinomial,
+    "random_": random.random_, "exponential_": random.exponential_, "geometric_": random.geometric_,
+    "cauchy_": random.cauchy_, "log_normal_": random.log_normal_,
     "__mod__": math.remainder, "__rmod__": _reflected(math.remainder),
     "clamp_min_": lambda self, min: inplace._inplace(self, "clamp_min_", lambda cur: clip(cur, min=min), min),
     "clamp_max_": lambda self, max: inplace._inplace(self, "clamp_max_", lambda cur: clip(cur, max=max), max),

@@ -1,9 +1,11 @@
-"""Small PyTorch spellings about tensors themselves: ``eye``, ``empty_like``, ``x.type()``,
-``is_contiguous``, ``nelement``, ``mg.detach``, ``mg.is_tensor`` and ``mg.inference_mode``."""
+"""Small PyTorch spellings about tensors themselves: ``eye``, ``empty_like``, ``empty_strided``, ``x.type()``,
+``is_contiguous``, ``nelement``, ``x.apply_``, ``mg.detach``, ``mg.is_tensor`` and ``mg.inference_mode``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+import numpy
 
 from .. import backend
 from ..constructors import _filled, _like, _zeros
@@ -11,7 +13,7 @@ from ..dtypes import get_default_dtype
 from ..legacy import legacy_dtype
 from ..recording import is_grad_enabled, no_grad
 from ..tensor import Tensor
-from ._util import count_arg, flag
+from ._util import count_arg, flag, int_tuple
 from .shape import astype
 
 
@@ -32,6 +34,38 @@ def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: 
     x = _like(x, "empty_like")
     return _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
                    requires_grad, "empty_like")
+
+
+def empty_strided(size: Any, stride: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+                  layout: Any = None, pin_memory: bool = False) -> Tensor:
+    """An uninitialised tensor of shape ``size`` whose neighbours along dim d lie ``stride[d]`` elements apart
+    in its memory (torch.empty_strided): ``empty_strided((2, 3), (1, 2))`` is column-major."""
+    size, stride = int_tuple(size, "empty_strided", "size"), int_tuple(stride, "empty_strided", "stride")
+    if len(size) != len(stride):
+        raise ValueError(f"empty_strided: size {size} and stride {stride} need the same number of dims")
+    if any(n < 0 for n in size) or any(s < 0 for s in stride):
+        raise ValueError(f"empty_strided: sizes and strides must be non-negative, got size {size}, stride {stride}")
+    places = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
+
+    def fill(xp: Any, _shape: tuple, dt: Any) -> Any:
+        memory = xp.empty(places, dtype=dt)
+        return xp.lib.stride_tricks.as_strided(memory, size, tuple(s * memory.itemsize for s in stride))
+    return _filled(fill, size, dtype, device, requires_grad, "empty_strided")
+
+
+def apply_(x: Tensor, function: Callable[[Any], Any]) -> Tensor:
+    """Replace each element of ``x`` by ``function(element)``, in place, in Python (slow; a CPU tensor that
+    does not require grad, as PyTorch's ``Tensor.apply_``). Results are cast to x's dtype."""
+    x = _tensor(x, "apply_")
+    if not callable(function):
+        raise TypeError(f"apply_: expected a callable, got {type(function).__name__}")
+    if x.requires_grad:
+        raise RuntimeError("apply_: cannot call it on a tensor that requires grad (its values would change "
+                           "outside the graph); use x.detach().apply_(...)")
+    if x.device != backend.CPU:
+        raise TypeError(f"apply_: only implemented for CPU tensors, as PyTorch's; this one is on {x.device}")
+    values = numpy.vectorize(function, otypes=[x.dtype])(x.data) if x.data.size else x.data.copy()
+    return x.copy_(Tensor._make(values, False, None, 0))
 
 
 def type_(x: Tensor, dtype: Any = None) -> Any:

@@ -121,14 +121,15 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
 trapz = trapezoid
 
 
-def randint_like(x: Tensor, low: int = 0, high: Any = None, *, dtype: Any = None, device: Any = None) -> Tensor:
+def randint_like(x: Tensor, low: int = 0, high: Any = None, *, generator: Any = None, dtype: Any = None,
+                 device: Any = None, requires_grad: bool = False) -> Tensor:
     """Integers in [low, high) with ``x``'s shape, dtype and device unless given (``randint_like(x, high)``
-    or ``randint_like(x, low, high)``)."""
+    or ``randint_like(x, low, high)``), from ``generator`` if given."""
     x = tensor_arg(x, "randint_like")
     if high is None:
         low, high = 0, low
-    return randint(low, high, x.shape, dtype=x.dtype if dtype is None else dtype,
-                   device=x.device if device is None else device)
+    return randint(low, high, x.shape, generator=generator, dtype=x.dtype if dtype is None else dtype,
+                   device=x.device if device is None else device, requires_grad=requires_grad)
 
 
 def scalar_tensor(value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -437,3 +437,48 @@ def test_a_one_element_bool_or_int_tensor_indexes_a_python_sequence_as_pytorch(t
         [10, 20][mg.tensor([0, 1])]
     with pytest.raises(TypeError, match="integer or bool"):
         [10, 20][mg.tensor(1.0)]
+
+
+def test_preamble_and_small_tensor_spellings_as_pytorchs(torch: Any) -> None:
+    """set_float32_matmul_precision, empty_strided, Tensor.apply_, the in-place random fills as methods,
+    mg.random, and generator= on the *_like draws, as PyTorch spells them."""
+    assert mg.get_float32_matmul_precision() == torch.get_float32_matmul_precision() == "highest"
+    mg.set_float32_matmul_precision("high")
+    assert mg.get_float32_matmul_precision() == "high"
+    with pytest.warns(UserWarning, match="no effect"):
+        mg.set_float32_matmul_precision("fastest")
+    assert mg.get_float32_matmul_precision() == "high"
+    mg.set_float32_matmul_precision("highest")
+
+    layouts = [((2, 3), (1, 2)), ((2, 3), (3, 1)), ((4,), (2,)), ((2, 0), (1, 2)), ((), ()), ((3, 2), (0, 1))]
+    for size, stride in layouts:
+        ours, theirs = mg.empty_strided(size, stride, dtype=mg.float64), torch.empty_strided(size, stride)
+        assert ours.shape == tuple(theirs.shape) and ours.stride() == theirs.stride(), (size, stride)
+        assert ours.is_contiguous() == theirs.is_contiguous()
+    with pytest.raises(ValueError, match="same number of dims"):
+        mg.empty_strided((2, 3), (1,))
+
+    for dtype in ("int64", "float32"):
+        ours = mg.arange(5, dtype=dtype).apply_(lambda v: v * v / 2)
+        theirs = torch.arange(5, dtype=getattr(torch, dtype)).apply_(lambda v: v * v / 2)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert str(ours.dtype) == dtype
+    with pytest.raises(RuntimeError, match="requires grad"):
+        mg.ones(2, requires_grad=True).apply_(abs)
+
+    mg.manual_seed(5)
+    first = [mg.zeros(4).exponential_(), mg.zeros(4).cauchy_(), mg.zeros(4).log_normal_(),
+             mg.zeros(4).geometric_(0.5), mg.zeros(4, dtype=mg.int64).random_(0, 10)]
+    mg.random.manual_seed(5)   # torch.random's spelling
+    again = [mg.zeros(4).exponential_(), mg.zeros(4).cauchy_(), mg.zeros(4).log_normal_(),
+             mg.zeros(4).geometric_(0.5), mg.zeros(4, dtype=mg.int64).random_(0, 10)]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert (first[0].numpy() > 0).all() and set(first[4].numpy().tolist()) <= set(range(10))
+
+    for draw in (mg.rand_like, mg.randn_like, lambda x, generator: mg.randint_like(x, 7, generator=generator)):
+        a = draw(mg.zeros(6), generator=mg.Generator().manual_seed(1))
+        b = draw(mg.zeros(6), generator=mg.Generator().manual_seed(1))
+        c = draw(mg.zeros(6), generator=mg.Generator().manual_seed(2))
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        assert not np.array_equal(a.numpy(), c.numpy())
