@@ -17,12 +17,12 @@ from typing import Any, Callable
 
 import numpy
 
-from . import backend, codegen
+from . import anomaly, backend, codegen, generators
 from .autograd import Function, _dense, _sum, frees_saved
 from .recording import _state
 from .tensor import Tensor
 
-__all__ = ["Program", "Replay", "Tracer"]
+__all__ = ["Program", "Replay", "Tracer", "host_stream", "random_states", "restore_random", "stream_of"]
 
 
 class _Retrace(Exception):
@@ -46,6 +46,11 @@ class Tracer:
         self.steps: list[tuple] = []   # (op, input refs, n outputs, output shapes, recorded, array params)
         self.keep: list[Tensor] = []                  # keeps traced outputs alive so ids stay unique
         self.eager_only: str | None = None
+        self.generators: list[tuple[int, Any]] = []   # (step, generator) of each draw from a generator= object
+        # the host generator's state before and after fn ran, if it drew from it (set by mg.compile)
+        self.host_states: tuple | None = None
+        self.host_draws = 0   # random draws from the engine's host generator
+        self.grad = _state.get().grad
         self.scope = _state.get().scope   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
@@ -82,6 +87,11 @@ class Tracer:
         return found
 
     def record_draw(self, name: str, make: Callable, inputs: tuple, result: Tensor) -> None:
+        found = _generators_in(make)
+        for generator in found:   # generator=: a replay draws from it again
+            self.generators.append((len(self.steps), generator))
+        if name in RANDOM_DRAWS and not found and type(result.data) is numpy.ndarray:
+            self.host_draws += 1   # from the engine's host generator
         self.record(_Draw(name, make), inputs, result)
 
     def note_read(self, tensor: Tensor, how: str) -> None:
@@ -94,8 +104,62 @@ class Tracer:
         self.note_eager(f"it reads the value of a tensor (.{how}() of {what}), so its path or constants may "
                         "depend on values")
 
+    def note_seed(self, what: str) -> None:
+        """``fn`` seeds (or sets the state of) a random generator: a replay would not."""
+        self.note_eager(f"it seeds a random generator ({what} inside it), which a replay would not do")
+
     def note_eager(self, why: str) -> None:
         self.eager_only = self.eager_only or why
+
+
+# the draws that are random (the others, e.g. nonzero or argmax, recompute from their inputs)
+RANDOM_DRAWS = frozenset({"rand", "randn", "randint", "randperm", "multinomial", "bernoulli", "bernoulli_",
+                          "normal", "poisson", "binomial", "standard_gamma"})
+
+
+def _generators_in(make: Callable) -> list:
+    """The ``generator=`` objects (an ``mg.Generator`` other than the default one, or a NumPy Generator) that
+    a random draw's ``make`` holds in its closure: a replay draws from them again."""
+    found = []
+    for cell in getattr(make, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:   # a cell not yet filled
+            continue
+        if isinstance(value, numpy.random.Generator) or (isinstance(value, generators.Generator)
+                                                         and not isinstance(value, generators._DefaultGenerator)):
+            found.append(value)
+    return found
+
+
+_CPU = backend.resolve_device("cpu")
+
+
+def host_stream() -> Any:
+    """The engine's host generator this thread draws from now (a NumPy Generator)."""
+    return generators.generator(_CPU)
+
+
+def stream_of(generator: Any) -> Any:
+    """The array generator behind ``generator`` now (an ``mg.Generator``'s changes when it is seeded again)."""
+    return generator._draw if isinstance(generator, generators.Generator) else generator
+
+
+def random_states(sources: list) -> list:
+    """``(bit generator, state)`` of each host stream among a program's random ``sources`` (CuPy's
+    generators are left out: they have no state to put back), for :func:`restore_random`."""
+    states = []
+    for source in sources:
+        bits = getattr(source() if source is host_stream else stream_of(source), "bit_generator", None)
+        if bits is not None:
+            states.append((bits, bits.state))
+    return states
+
+
+def restore_random(states: list) -> None:
+    """Put the streams back where :func:`random_states` found them."""
+    for bits, state in states:
+        bits.state = state
 
 
 class _Draw(Function):
@@ -183,6 +247,23 @@ class Program:
             return ref[1] if ref[0] == "x" else n_ext + ref[1] if ref[0] == "c" else first[ref[1]] + ref[2]
 
         self.outputs = [index(tracer.slot_of[id(y)]) for y in outputs]
+        # outputs a replay hands back as eager does rather than as new outputs of its node (fix_outputs): an
+        # argument or weight returned as it is (eager returns that object), a tensor returned twice (the same
+        # object twice), and one that eager gives without a gradient (an index, a mask, a detached value)
+        self.passthrough = [(j, v) for j, v in enumerate(self.outputs) if v < n_ext]
+        first_at: dict[int, int] = {}
+        self.duplicates = [(j, first_at[v]) for j, v in enumerate(self.outputs)
+                           if v >= n_ext and first_at.setdefault(v, j) != j]
+        self.no_grad_outputs = [j for j, (v, y) in enumerate(zip(self.outputs, outputs))
+                                if tracer.grad and v >= n_ext and first_at[v] == j and not y.requires_grad]
+        self.made_inside: set[int] = set()   # weights made inside fn (found by the check run): returned as copies
+        self.fixes = bool(self.passthrough or self.duplicates or self.no_grad_outputs)
+        # the random streams its draws use (the engine's host generator, generator= objects): a call that
+        # must be captured again (an op's shape changed) puts them back first, so it draws what eager would
+        self.random = ([host_stream] if tracer.host_states else []) + list(dict.fromkeys(
+            generator for _step, generator in tracer.generators)) or None
+        self.generators = tracer.generators
+        self.host_states = tracer.host_states
         # what minigrad.viz draws for a replay, op by op as eager would: (name, scope, out_meta, input value
         # indices, first output value index, recorded, tag) per captured op
         self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
@@ -193,7 +274,8 @@ class Program:
         self.weights = tracer.externals[len(tracer.arguments):]
         # mg.compile checks the frozen values on the next calls (see compile.VERIFY_CALLS): raw values, and
         # tensors found on the way that need no gradient (a buffer, or one made inside fn from values)
-        self.verified = not self.frozen and all(t.requires_grad for t in self.weights)
+        # (and draws from generator= objects: one made or seeded inside fn would not be made again)
+        self.verified = not self.frozen and all(t.requires_grad for t in self.weights) and not self.random
         self.checks_left, self.argument_values = 0, 0
         self.weight_meta = [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad) for t in self.weights]
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
@@ -226,6 +308,7 @@ class Program:
         self.backward_plan = [(ops[k], ops[k].backward, saved_at[k], keeps[k], first[k], tracer.steps[k][2],
                                routes[k]) for k in order]
         self.reads, self.first, self.n_outs = reads, first, [step[2] for step in tracer.steps]
+        self.shapes = [step[3] for step in tracer.steps]   # each op's output shapes at capture, for errors
         # the same plans as straight-line code (minigrad.codegen), written once the replays by the loops have
         # taken about as long as the writing will (codegen.worth_writing; a program made only to check a
         # capture never replays); None where too long: the loops below run instead
@@ -250,6 +333,63 @@ class Program:
         self.replays += 1
         self.replay_seconds += time.perf_counter() - start
         return tuple([values[i] for i in self.outputs]), saved
+
+    def fix_outputs(self, outs: tuple, tensors: list, weights: list) -> tuple:
+        """The replay's outputs as eager gives them (see ``passthrough`` …): ``tensors`` are the call's
+        Tensor arguments, ``weights`` the tensors found on the way."""
+        outs = list(outs)
+        for j in self.no_grad_outputs:
+            outs[j] = Tensor._make(outs[j].data, False, None, 0)
+        n_arguments = len(tensors)
+        for j, v in self.passthrough:
+            if v < n_arguments:
+                outs[j] = tensors[v]
+            elif v in self.made_inside:   # eager makes a new tensor on every call
+                outs[j] = Tensor._make(weights[v - n_arguments].data.copy(), False, None, 0)
+            else:
+                outs[j] = weights[v - n_arguments]
+        for j, first in self.duplicates:
+            outs[j] = outs[first]
+        return tuple(outs)
+
+    def failed(self, error: Exception, arrays: tuple) -> Exception:
+        """``error``, raised by a captured op's forward during a replay, as an error that names the op, its
+        name scope and its input shapes (the op is found from the traceback)."""
+        k = None
+        tb = error.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code is Program.forward.__code__:   # the loop: the op about to append its output
+                done = len(frame.f_locals["values"])
+                k = self.first.index(done) if done in self.first else None
+            elif self.forward_code is not None and frame.f_code is self.forward_code.__code__:
+                k = self.forward_code.op_at_line.get(tb.tb_lineno)
+            tb = tb.tb_next
+        if k is None:
+            return error
+        name, scope = self.drawn[k][0], self.drawn[k][1]
+
+        def shape(v: int) -> Any:
+            if v < self.n_externals:
+                return arrays[v].shape
+            if v < self.n_externals + len(self.constants):
+                constant = self.constants[v - self.n_externals]
+                return getattr(constant, "shape", None) or type(constant).__name__
+            at = max(i for i, f in enumerate(self.first) if f <= v)
+            return self.shapes[at][v - self.first[at]]
+        shapes = " and ".join(str(shape(v)) for v in self.reads[k])
+        where = f" in scope '{scope}'" if scope else ""
+        text = (f"compiled: replaying op {k} '{name}'{where} of the captured function: {error} "
+                f"(its input shapes {shapes})")
+        for kind in (IndexError, ValueError, TypeError):
+            if isinstance(error, kind):
+                return kind(text)
+        return ValueError(text)
+
+    def anomaly_check(self, first: int, grads_out: Any, grads_in: tuple) -> None:
+        """Under ``detect_anomaly``: a replayed op whose backward made a NaN/Inf gradient is named, as eager."""
+        k = self.first.index(first)
+        anomaly.check_backward(self.drawn[k][0], self.drawn[k][1], grads_in, grads_out)
 
     def forward(self, arrays: tuple) -> tuple[list, list]:
         """Run every captured op's forward; returns the values and the per-op state backward needs."""
@@ -413,7 +553,10 @@ class Replay(Function):
     def forward(self, *arrays: Any) -> tuple:
         program = self.program
         with program.lock:
-            outputs, saved = program.run(arrays)
+            try:
+                outputs, saved = program.run(arrays)
+            except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:   # name the op that failed
+                raise program.failed(error, arrays) from error
         self.saved = (saved,)   # freed by backward unless retain_graph, like any node's saved arrays
         return outputs
 
@@ -423,4 +566,6 @@ class Replay(Function):
         if not frees_saved():   # retain_graph: a later backward needs every op's state again
             saved = list(saved)
         with program.lock:
+            if _state.get().checks is True:   # detect_anomaly around the backward: each op is checked, as eager
+                return program.backward(saved, grads_out, program.anomaly_check)
             return program.backward(saved, grads_out)

@@ -95,10 +95,12 @@ def write_forward(program: Any, retrace: type[Exception]) -> Callable | None:
                              "EMPTY": (None,) * (program.n_values - n_values)}
     lines = ["def forward(arrays):", "    V = [*arrays, *C, *EMPTY]", "    K = []"]
     _pad_frame(lines, len(plan))
+    op_at_line: dict[int, int] = {}
     for k, ((op, forward, _n, _fetch, single, shape, keep, dead), reads, first, n_out) in enumerate(
             zip(plan, program.reads, program.first, program.n_outs)):
         names[f"f{k}"], names[f"o{k}"] = forward, op
         call = f"f{k}({', '.join(f'V[{i}]' for i in reads)})"
+        op_at_line[len(lines) + 1] = k   # a failing op is named by its line (Program.failed)
         if single:
             lines.append(f"    V[{first}] = y = {call}")
             if shape == ():   # NumPy gives scalars for 0-d results
@@ -112,7 +114,9 @@ def write_forward(program: Any, retrace: type[Exception]) -> Callable | None:
         if dead:
             lines.append(f"    {' = '.join(f'V[{i}]' for i in dead)} = None")
     lines.append(f"    return ({_targets(program.outputs, 'V')}), K")
-    return _run("\n".join(lines) + "\n", names, "forward")
+    function = _run("\n".join(lines) + "\n", names, "forward")
+    function.op_at_line = op_at_line
+    return function
 
 
 def write_backward(program: Any) -> Callable | None:

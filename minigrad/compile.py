@@ -61,8 +61,12 @@ What is captured, and what is not (as JAX documents for ``jit``):
   tensors) are inputs of the captured node too: weights that require grad get
   their gradients, and an in-place update (an optimizer step) is seen by the
   next replay. Changing such a tensor's shape or ``requires_grad`` captures
-  again. Tensors made inside ``fn`` by ``mg.zeros``/``mg.tensor`` … are
-  captured as constants (their value at capture time).
+  again, and so does rebinding it: a closure variable, a global, or an item
+  or attribute of a list, dict or plain object the function reads (its
+  ``self`` too: ``params[0] = …``, ``self.w = …``); a module's parameters and
+  children are nn's to guard. Tensors made inside ``fn`` by
+  ``mg.zeros``/``mg.tensor`` … are captured as constants (their value at
+  capture time).
 * **Arguments are data.** A Tensor argument's values are read by the
   replayed ops on every call: targets, index tensors (``x[i]``, ``gather``,
   ``F.embedding``), masks (``masked_fill``, ``where``, ``x * mask``) and
@@ -83,15 +87,30 @@ What is captured, and what is not (as JAX documents for ``jit``):
   signature eagerly at once (a :class:`CompileWarning` says so).
 * **Non-Tensor arguments are static** (as JAX's ``static_argnums``): ints,
   strings and lists/tuples of them (``lengths=[5, 3, 2]``) are part of the
-  signature, so each new value captures once more and is replayed when it
-  comes back; after ``MAX_PROGRAMS`` (64) signatures new ones run eagerly
-  with a warning. Pass values that change every call as Tensors.
+  signature, by type and value (``2``, ``2.0`` and ``True`` are three), so
+  each new value captures once more and is replayed when it comes back;
+  after ``MAX_PROGRAMS`` (64) signatures new ones run eagerly with a
+  warning. Pass values that change every call as Tensors. Tensors inside
+  tuples, lists, named tuples and dicts are inputs; so are the Tensor
+  attributes of a plain object argument, whose number and string attributes
+  are static (a module argument is itself: nn guards it). A call with an
+  unhashable argument (a NumPy array) runs eagerly, with a warning.
+* **The same tensor twice.** A capture of ``f(x, x)`` (or of ``f(w)`` where
+  ``fn`` also reads ``w`` from its closure, a global or ``self``) reads the
+  one tensor through one argument, so it is replayed only while the
+  arguments are still the one tensor; other calls capture again. A capture
+  of distinct tensors replays any call.
 * Random constructors (``mg.rand``/``randn``/``randint``, hence dropout),
   comparisons (``x > 0``, masks) and the other values the engine computes
   without a gradient (the indices of ``sort``/``argsort``/``topk``/
   ``max(dim)``/``argmax``/``median(dim)``/``nonzero``, ``any``/``all``,
-  ``detach``) are replayed: each replay draws from the engine's generator in
-  the same order as eager would, and recomputes the others from the new values.
+  ``detach``) are replayed: each replay draws from the engine's generator (or
+  the ``generator=`` given) in the same order as eager would, and recomputes
+  the others from the new values. A call captured again because a shape
+  changed first puts the host generators back where the replay found them,
+  so it draws what eager would. ``fn`` seeding a generator inside
+  (``mg.manual_seed``, a ``Generator`` made or seeded inside) runs eagerly:
+  a replay would not seed it (found at capture, or on the check call).
 * Python control flow that depends on values read without ``.item()``
   (e.g. ``if t.data.any():``) is frozen at capture time; the first calls'
   eager check above finds a different op sequence (CompileWarning, eager),
@@ -104,9 +123,19 @@ What is captured, and what is not (as JAX documents for ``jit``):
   found (tensors read from a closure or module), never the capture's
   arguments or their graph; a call's saved arrays live on its node, as in eager.
 * ``detect_anomaly`` at call time, an in-place op inside ``fn``, and hooks or
-  ``retain_grad`` registered inside ``fn`` make the call run eagerly (the
-  per-op checks and hooks need per-op nodes). Hooks on the outputs or on
-  weights work as usual.
+  ``retain_grad`` registered inside ``fn`` (on a tensor it computes or on an
+  argument) make the call run eagerly (the per-op checks and hooks need
+  per-op nodes), as do other changes a replay would not make: to an
+  argument's ``requires_grad``/``.grad``/``.data``/``name``, or the grad
+  mode, a module's train/eval mode or the default dtype left changed when
+  ``fn`` returns. Hooks on the outputs or on weights work as usual;
+  ``detect_anomaly`` around a backward checks each replayed op's gradients
+  and names the op, as eager.
+* **Outputs as eager gives them.** An argument or weight returned as it is
+  is that object (a leaf stays a leaf), a tensor returned twice is one
+  object, and an output that eager gives without a gradient (an index, a
+  mask, a ``detach()``-ed value) does not require grad. An op that fails in
+  a replay (an index out of range) raises naming the op, as eager.
 * ``mg.viz`` draws a replayed call as the ops it stands for (``Program.drawn``),
   in the scopes eager mode would give them.
 """
@@ -114,15 +143,27 @@ What is captured, and what is not (as JAX documents for ``jit``):
 from __future__ import annotations
 
 import functools
-import operator
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy
 
-from . import backend
-from .capture import NotCapturable, Program, Replay, Tracer, _flatten, _Retrace, _unflatten
+from . import backend, guards
+from .capture import (
+    NotCapturable,
+    Program,
+    Replay,
+    Tracer,
+    _flatten,
+    _Retrace,
+    _unflatten,
+    host_stream,
+    random_states,
+    restore_random,
+    stream_of,
+)
 from .dtypes import get_default_dtype
+from .ops.inference import is_inference_mode_enabled
 from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
@@ -156,6 +197,10 @@ def _same(a: Any, b: Any) -> bool:
         if not (backend.is_array(a) and backend.is_array(b)) or a.shape != b.shape or a.dtype != b.dtype:
             return False
         return bool(backend.array_module(a).array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if type(a) is not type(b):   # 2 and 2.0 are equal, but a tensor times each has another dtype
+        return False
+    if type(a) is float:
+        return guards.static(a) == guards.static(b)   # -0.0 is not 0.0; NaN is NaN
     try:
         return bool(a == b) or (a != a and b != b)   # NaN constants are the same constant
     except (TypeError, ValueError):
@@ -185,6 +230,33 @@ def _divergence(previous: Program, program: Program) -> str | None:
         if old is not new and not _same(old.data, new.data):
             return (f"a tensor of shape {new.shape} made inside the function (not an argument, not a weight) "
                     "has other values than at capture: make it with tensor ops from the arguments, or pass it in")
+    return None
+
+
+def _increment(state: dict) -> Any:
+    """A PCG64 stream's increment (set by its seed, kept by its draws); None for other bit generators."""
+    inner = state.get("state")
+    return inner.get("inc") if isinstance(inner, dict) else None
+
+
+def _generator_divergence(previous: Program, program: Program, streams: list, host: tuple) -> str | None:
+    """Whether the random draws of a fresh capture (the check run) differ from ``previous``'s in what a
+    replay cannot do: seed the host generator (it ends in the same state from another start), draw from
+    another ``generator=`` object (one made inside fn) or from one seeded inside fn (``streams``: their
+    streams before the check run; ``host``: the host generator's state before and after it). A replay draws
+    on from the generators as they are."""
+    if previous.host_states is not None and host[1] == previous.host_states[1] and host[0] != previous.host_states[0]:
+        return "it seeds the random generator (mg.manual_seed inside it), which a replay would not do"
+    for (step, old), (_step, new) in zip(previous.generators, program.generators):
+        if old is not new:
+            return (f"op {step} '{program.names[step]}' draws from another generator= object than at capture "
+                    "(one made inside the function?); a replay would draw on from the capture's")
+    for (step, generator), stream in zip(program.generators, streams):
+        if stream_of(generator) is not stream:
+            return (f"op {step} '{program.names[step]}' draws from a generator seeded inside the function, which "
+                    "a replay would not do")
+    if len(previous.generators) != len(program.generators):
+        return "it draws from generator= objects another number of times than at capture"
     return None
 
 
@@ -232,54 +304,9 @@ def add_guard(guard: Callable[[], Any]) -> None:
     GUARDS.append(guard)
 
 
-_EMPTY_CELL = object()
-
-
-def _watched(fn: Any) -> tuple[tuple, tuple, dict]:
-    """The closure cells and the names of module globals that ``fn``'s code reads (a bound method's
-    function's); nothing for other callables (a module: nn's guard covers its attributes)."""
-    code, function = getattr(fn, "__code__", None), fn
-    if code is None:
-        function = getattr(fn, "__func__", None)
-        code = getattr(function, "__code__", None)
-    if code is None:
-        return (), (), {}
-    namespace = getattr(function, "__globals__", {})
-    return tuple(function.__closure__ or ()), tuple(n for n in code.co_names if n in namespace), namespace
-
-
-def _unchanged(now: Sequence, then: Sequence) -> bool:
-    """Guard values: the same objects, or equal numbers and strings (a new int of the same value is the same)."""
-    if all(map(operator.is_, now, then)):   # the usual case, in C
-        return True
-    for a, b in zip(now, then):
-        if a is not b and not (type(a) is type(b) and type(a) in (int, float, bool, str) and a == b):
-            return False
-    return True
-
-
-def _describe(value: Any, key: list, tensors: list) -> None:
-    """Add a non-Tensor argument to the signature ``key``; the Tensors inside tuples and lists go to ``tensors``."""
-    if isinstance(value, Tensor):
-        data = value.data
-        key.append((data.shape, data.dtype, backend.device_of(data), value.requires_grad))
-        tensors.append(value)
-    elif type(value) in (tuple, list):
-        key.append((type(value), len(value)))
-        for item in value:
-            _describe(item, key, tensors)
-    else:
-        key.append(("value", value))
-
-
-def _is_module(fn: Any) -> bool:
-    """Whether ``fn`` is an ``nn.Module`` (checked by its methods: this package does not import nn)."""
-    return callable(getattr(fn, "modules", None)) and callable(getattr(fn, "parameters", None))
-
-
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
 _OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "programs", "eager", "full", "cells", "names", "namespace",
-                             "recaptures", "guarded_out", "__wrapped__", "__module__",
+                             "recaptures", "guarded_out", "unhashable", "__wrapped__", "__module__",
                              "__name__", "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
 
 
@@ -294,11 +321,12 @@ class Compiled:
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> (why it runs eagerly, the guards then: a change tries again)
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
-        self.cells, self.names, self.namespace = _watched(fn)
+        self.cells, self.names, self.namespace = guards.watched(fn)
         self.recaptures = 0     # captures made again because a guard changed (RECAPTURE_LIMIT)
         self.guarded_out = ""   # past the limit: why the function now runs eagerly
+        self.unhashable = False   # warned once about a call with an unhashable argument
         # a module's attributes are read through __getattr__, live; copying its __dict__ would freeze them
-        functools.update_wrapper(self, fn, updated=() if _is_module(fn) else functools.WRAPPER_UPDATES)
+        functools.update_wrapper(self, fn, updated=() if guards.is_module(fn) else functools.WRAPPER_UPDATES)
 
     def _guards(self) -> list:
         """The values of the guards now (see GUARDS)."""
@@ -307,7 +335,7 @@ class Compiled:
             try:
                 values.append(cell.cell_contents)
             except ValueError:   # a cell not yet filled
-                values.append(_EMPTY_CELL)
+                values.append(guards.EMPTY_CELL)
         if self.names:
             namespace = self.namespace
             values += [namespace.get(name) for name in self.names]
@@ -319,7 +347,7 @@ class Compiled:
         A method that returns the module itself (``train``, ``eval``, ``to``) returns the compiled one.
         """
         fn = self.__dict__.get("fn")
-        if fn is None or not _is_module(fn):
+        if fn is None or not guards.is_module(fn):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         value = getattr(fn, name)
         if not callable(value) or not hasattr(value, "__self__"):
@@ -332,7 +360,7 @@ class Compiled:
         return method
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name not in _OWN_ATTRIBUTES and _is_module(self.__dict__.get("fn")):
+        if name not in _OWN_ATTRIBUTES and guards.is_module(self.__dict__.get("fn")):
             setattr(self.fn, name, value)   # model.training = False, model.head = ...: on the module
         else:
             object.__setattr__(self, name, value)
@@ -341,7 +369,9 @@ class Compiled:
         state = _state.get()
         if state.checks:   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
             return self.fn(*args, **kwargs)
-        key: list = [state.grad]   # the signature: grad mode, modes outside the arguments, then each argument
+        # the signature: grad mode (and inference mode when it is off), modes outside the arguments, then each
+        # argument
+        key: list = [state.grad or (False, is_inference_mode_enabled())]
         for part in SIGNATURE_PARTS:
             key.append(part())
         tensors: list = []         # the Tensor arguments, also inside tuples and lists, in order
@@ -352,19 +382,23 @@ class Compiled:
                 key.append((data.shape, data.dtype, device, a.requires_grad))
                 tensors.append(a)
             else:
-                _describe(a, key, tensors)
+                guards.describe(a, key, tensors)
         for name, a in kwargs.items():
             key.append(name)
-            _describe(a, key, tensors)
+            guards.describe(a, key, tensors)
         key = tuple(key)
         try:
             program = self.programs.get(key)
-        except TypeError:
-            return self.fn(*args, **kwargs)   # an unhashable argument: no signature, run eagerly
+        except TypeError as error:   # an unhashable argument (a NumPy array, a set): no signature, run eagerly
+            if not self.unhashable:
+                self.unhashable = True
+                warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for calls with an "
+                              f"unhashable argument ({error}); pass arrays as Tensors", CompileWarning, stacklevel=2)
+            return self.fn(*args, **kwargs)
         if program is None:
             eager = self.eager.get(key)
             if eager is not None:
-                if _unchanged(self._guards(), eager[1]):
+                if guards.unchanged(self._guards(), eager[1]):
                     return self.fn(*args, **kwargs)
                 del self.eager[key]   # e.g. a forward hook was removed: capture it now
             if len(self.programs) >= MAX_PROGRAMS:
@@ -375,38 +409,50 @@ class Compiled:
                                   CompileWarning, stacklevel=2)
                 return self.fn(*args, **kwargs)
             return self._capture(key, args, kwargs, tensors, None)
-        guards = self._guards()
-        if not _unchanged(guards, program.guards):   # it may read other tensors now
-            return self._guard_changed(guards, program.guards, key, args, kwargs, tensors)
+        now = self._guards()
+        if not guards.unchanged(now, program.guards):   # it may read other tensors now
+            return self._guard_changed(lambda: self._guard_name(now, program.guards), key, args, kwargs, tensors)
+        if program.paths and not guards.paths_hold(self, program.paths):   # a weight or module in a list, dict, object
+            return self._guard_changed(lambda: guards.moved(self, program.paths), key, args, kwargs, tensors)
+        if program.aliases and not guards.aliases_hold(self, program.aliases, tensors):   # captured with f(x, x)
+            return self._capture(key, args, kwargs, tensors, None)
         if self.check or not program.verified:
             return self._capture(key, args, kwargs, tensors, program)
         weights = program.weights
         if weights and [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad)
                         for t in weights] != program.weight_meta:   # e.g. model.double(), .to("cuda")
             return self._capture(key, args, kwargs, tensors, None)   # a weight changed shape, dtype, device or grad
+        random = program.random
+        if random is not None:   # where its draws start: a call captured again draws these numbers, as eager
+            states = random_states(random)
         try:
             outs = Replay(program)(*tensors, *weights)
         except _Retrace:
+            if random is not None:
+                restore_random(states)
             return self._capture(key, args, kwargs, tensors, None)
+        if program.fixes:   # arguments returned as they are, outputs without a gradient, one returned twice
+            outs = program.fix_outputs(outs, tensors, weights)
         form = program.form
         return outs[0] if form == "one" else outs if form == "tuple" else _unflatten(program.spec, iter(outs))
 
-    def _guard_changed(self, now: tuple, then: tuple, key: Any, args: tuple, kwargs: dict, tensors: list) -> Any:
-        """Capture again after a guard changed; past RECAPTURE_LIMIT such captures, run eagerly from then on."""
+    def _guard_changed(self, what: Callable[[], str], key: Any, args: tuple, kwargs: dict, tensors: list) -> Any:
+        """Capture again after a guard changed (``what()`` says which); past RECAPTURE_LIMIT such captures,
+        run eagerly from then on."""
         if self.guarded_out:
             return self.fn(*args, **kwargs)
         self.recaptures += 1
         if self.recaptures > RECAPTURE_LIMIT:
-            at = next(i for i, (a, b) in enumerate(zip(now, then)) if not _unchanged((a,), (b,)))
-            self.guarded_out = self._guard_name(at)
+            self.guarded_out = what()
             warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} was captured again {RECAPTURE_LIMIT} "
                           f"times because {self.guarded_out} changed; it runs eagerly from now on (pass what "
                           "changes as an argument)", CompileWarning, stacklevel=3)
             return self.fn(*args, **kwargs)
         return self._capture(key, args, kwargs, tensors, None)
 
-    def _guard_name(self, at: int) -> str:
-        """What guard ``at`` of :meth:`_guards` watches, in words."""
+    def _guard_name(self, now: list, then: list) -> str:
+        """What the first guard of :meth:`_guards` that changed watches, in words."""
+        at = next(i for i, (a, b) in enumerate(zip(now, then)) if not guards.unchanged((a,), (b,)))
         if at < len(GUARDS):
             return "a module's parameters, buffers, children or forward hooks (one was replaced, added or removed)"
         at -= len(GUARDS)
@@ -416,9 +462,13 @@ class Compiled:
         return f"the global {self.names[at - len(self.cells)]!r}"
 
     def _capture(self, key: Any, args: tuple, kwargs: dict, tensors: list, previous: Program | None) -> Any:
-        guards = self._guards()   # before fn runs: what it reads from here is what the capture holds
+        watched = self._guards()   # before fn runs: what it reads from here is what the capture holds
         tracer = Tracer(tensors, reads_run_eagerly=not self.check)
         epoch = INPLACE.epoch
+        host = host_stream()
+        host_state = host.bit_generator.state
+        arguments = [guards.autograd_state(t) for t in tensors]
+        streams = [] if previous is None else [stream_of(g) for _step, g in previous.generators]
         checks = set_state("checks", tracer)   # the engine hands every op it runs to the tracer
         try:
             result = self.fn(*args, **kwargs)
@@ -426,6 +476,22 @@ class Compiled:
             set_state("checks", checks)
         if INPLACE.epoch != epoch:
             tracer.note_eager("it changes a tensor in place")
+        # Python-level effects a replay would not have: seeding, modes left changed, an argument's autograd state
+        after = host_stream().bit_generator.state
+        if after != host_state:   # it drew from the host generator (or seeded it: a new increment says so)
+            tracer.host_states = (host_state, after)
+            if host_stream() is not host or _increment(after) != _increment(host_state):
+                tracer.note_seed("mg.manual_seed")
+        elif tracer.host_draws:   # it drew, yet the generator is where it was: seeded back to it
+            tracer.note_seed("mg.manual_seed")
+        modes = (_state.get().grad or (False, is_inference_mode_enabled()), *(part() for part in SIGNATURE_PARTS))
+        if modes != key[:len(modes)]:
+            tracer.note_eager("it leaves the grad mode, a module's train/eval mode or the default dtype changed, "
+                              "which a replay would not do")
+        for i, (t, before) in enumerate(zip(tensors, arguments)):
+            if guards.autograd_state(t) != before:
+                tracer.note_eager(f"it changes Tensor argument {i} itself (its requires_grad, hooks, retain_grad, "
+                                  ".grad, .data or name), which a replay would not do")
         if any(y._node is not None and (y._node.hooks or y._node.retained) for y in tracer.keep):
             tracer.note_eager("it registers a hook or retain_grad on a tensor it computes")
         outputs: list = []
@@ -441,21 +507,28 @@ class Compiled:
             if self.fullgraph:
                 raise CompileError(f"compile: {getattr(self.fn, '__name__', 'fn')} cannot be captured whole "
                                    f"(fullgraph=True): {tracer.eager_only}")
-            self.eager[key] = (tracer.eager_only, guards)
+            self.eager[key] = (tracer.eager_only, watched)
             self.programs.pop(key, None)   # captured before a change (a hook added): eager from now on
             warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for this input signature: "
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
         program = Program(tracer, outputs, spec)
-        program.guards = guards
+        program.guards = watched
+        program.paths = guards.find_paths(self, program.weights) if program.weights else []
+        program.aliases = guards.aliases(self, tensors)
         if previous is not None:
             name = getattr(self.fn, '__name__', 'fn')
-            why = _divergence(previous, program)
+            why = _divergence(previous, program) or \
+                _generator_divergence(previous, program, streams, (host_state, after))
+            if why is None:   # the tensors read that are not the capture's objects were made inside fn
+                n_arguments = previous.n_externals - len(previous.weights)
+                previous.made_inside = {n_arguments + i for i, (old, new) in
+                                        enumerate(zip(previous.weights, program.weights)) if old is not new}
             if why is not None and (self.check or self.fullgraph):
                 raise CompileError(f"compile: {name} took a different path than captured: {why}")
             if why is not None:   # found by the second call's check: this signature runs eagerly from now on
                 del self.programs[key]
-                self.eager[key] = (why, guards)
+                self.eager[key] = (why, watched)
                 warnings.warn(f"compile: {name} runs eagerly for this input signature: {why}", CompileWarning,
                               stacklevel=3)
             previous.checks_left -= 1
@@ -467,6 +540,9 @@ class Compiled:
             if not program.verified:   # check the frozen values on the next calls (see VERIFY_CALLS)
                 program.checks_left, program.argument_values = VERIFY_CALLS, _digest(tensors)
         return result
+
+
+guards.OPAQUE += (Compiled,)   # a compiled function is not looked into for the tensors a capture read
 
 
 MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")

@@ -229,3 +229,14 @@ def note_read(tensor: Any, how: str) -> None:
     tracer = _state.get().checks
     if tracer and tracer is not True:
         tracer.note_read(tensor, how)
+
+
+def note_seed(what: str) -> None:
+    """Called where a random generator is seeded or its state set (``manual_seed``, ``set_rng_state`` …).
+
+    While ``mg.compile`` captures, a function that seeds inside runs eagerly for that signature: a replay
+    draws on from the generator as it is and would not seed it again.
+    """
+    tracer = _state.get().checks
+    if tracer and tracer is not True:
+        tracer.note_seed(what)
