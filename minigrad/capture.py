@@ -275,7 +275,9 @@ class Program:
         # mg.compile checks the frozen values on the next calls (see compile.VERIFY_CALLS): raw values, and
         # tensors found on the way that need no gradient (a buffer, or one made inside fn from values)
         # (and draws from generator= objects: one made or seeded inside fn would not be made again)
-        self.verified = not self.frozen and all(t.requires_grad for t in self.weights) and not self.random
+        # (and a weight it returns: made inside fn, eager returns a new one on every call)
+        self.verified = not self.frozen and all(t.requires_grad for t in self.weights) and not self.random \
+            and all(v < len(tracer.arguments) for _j, v in self.passthrough)
         self.checks_left, self.argument_values = 0, 0
         self.weight_meta = [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad) for t in self.weights]
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec

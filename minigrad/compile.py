@@ -524,6 +524,10 @@ class Compiled:
                 n_arguments = previous.n_externals - len(previous.weights)
                 previous.made_inside = {n_arguments + i for i, (old, new) in
                                         enumerate(zip(previous.weights, program.weights)) if old is not new}
+                if any(v in previous.made_inside and previous.weights[v - n_arguments].requires_grad
+                       for _j, v in previous.passthrough):
+                    why = ("it returns a tensor that requires grad made inside it (eager makes a new leaf on every "
+                           "call; a replay would return the capture's)")
             if why is not None and (self.check or self.fullgraph):
                 raise CompileError(f"compile: {name} took a different path than captured: {why}")
             if why is not None:   # found by the second call's check: this signature runs eagerly from now on

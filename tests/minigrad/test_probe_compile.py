@@ -201,6 +201,28 @@ def test_a_detached_output_used_in_a_later_loss_does_not_reach_back_into_the_rep
         np.testing.assert_array_equal(w.grad.numpy(), x.numpy() + (x * w).numpy())
 
 
+def test_a_weight_returned_is_that_weight_and_a_leaf_made_inside_is_new_on_every_call() -> None:
+    w = mg.ones(3, requires_grad=True)
+    x = mg.tensor([1.0, 2.0, 3.0])
+    returns_weight = mg.compile(lambda t: ((t * w).sum(), w))
+    for _ in range(4):
+        loss, same = returns_weight(x)
+    assert same is w and loss._node.name == "compiled"
+
+    def makes_leaf(t):
+        c = mg.ones(3, requires_grad=True)
+        return (t * c).sum(), c, mg.zeros(3) + 1
+
+    compiled = mg.compile(makes_leaf)
+    seen = []
+    for _ in range(4):
+        loss, leaf, constant = _quiet(compiled, x)
+        loss.backward()
+        np.testing.assert_array_equal(leaf.grad.numpy(), x.numpy())   # a fresh leaf each call, as eager
+        seen += [leaf, constant]
+    assert len({id(t) for t in seen}) == len(seen) and compiled.eager
+
+
 # --- random draws ------------------------------------------------------------------------------------
 
 def _draws(fn: Callable, x: mg.Tensor, calls: int, seed: int | None = 0) -> list:
