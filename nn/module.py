@@ -45,6 +45,11 @@ __all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "register_modu
            "register_module_forward_pre_hook"]
 
 
+
+# values compared by value when an attribute is assigned again (the same number is no change)
+_PLAIN = frozenset({int, float, bool, str, type(None)})
+
+
 class Module(ModuleHooks):
     """Base class of every layer and model.
 
@@ -93,9 +98,11 @@ class Module(ModuleHooks):
             set_mode(self, bool(value))
             return
         self._check_replacement(name, value)
-        if self.__dict__.get(name, value) is not value and (
-                name in self._parameters or name in self._modules or name in self._buffers):
-            reregistered()   # a registered tensor or module replaced (mg.compile's guard)
+        old = self.__dict__.get(name, value)
+        if old is not value and not (type(old) is type(value) and type(value) in _PLAIN and old == value):
+            # a registered tensor or module, or a plain attribute a forward may read (Dropout's p, a tensor
+            # kept as an attribute), replaced: mg.compile's guard, so that no capture replays the old one
+            reregistered()
         if isinstance(value, Parameter):
             self._forget(name, self._buffers, self._modules)
             self._parameters[name] = value

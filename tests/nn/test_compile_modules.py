@@ -160,3 +160,32 @@ def test_sequential_items_are_set_deleted_inserted_and_popped_as_in_pytorch() ->
         del seq[0:1]
     assert list(ours._modules) == list(theirs._modules)
     assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs]
+
+
+def test_a_plain_attribute_assigned_after_a_capture_is_not_replayed_stale() -> None:
+    """Dropout's p, LeakyReLU's slope, a tensor kept as a plain attribute (of the module or of a child):
+    assigning a new value makes the next call capture again, as a replaced parameter does."""
+    x = mg.ones(2, 4)
+
+    class Shifted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin, self.shift = nn.Linear(4, 4), mg.zeros(4)
+
+        def forward(self, x: mg.Tensor) -> mg.Tensor:
+            return self.lin(x) + self.shift
+
+    drop, leaky, shifted = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)), nn.LeakyReLU(0.1), Shifted()
+    outer = nn.Sequential(shifted)
+    cases = [(drop, lambda: setattr(drop[1], "p", 0.0)), (leaky, lambda: setattr(leaky, "negative_slope", 0.5)),
+             (shifted, lambda: setattr(shifted, "shift", mg.ones(4))),
+             (outer, lambda: setattr(shifted, "shift", mg.full((4,), 2.0)))]
+    for module, change in cases:
+        compiled = mg.compile(module)
+        for _ in range(4):
+            compiled(x - 2)
+        change()
+        mg.manual_seed(0)
+        got = compiled(x - 2)
+        mg.manual_seed(0)
+        np.testing.assert_array_equal(got.numpy(), module(x - 2).numpy())
