@@ -17,6 +17,7 @@ import numpy
 
 from . import backend
 from .backend import Device, resolve_device
+from .recording import note_seed
 
 # the host's seed, drawn from the OS at import (as PyTorch's default generator), so that
 # mg.manual_seed(mg.initial_seed()) replays the whole run from its start
@@ -96,6 +97,7 @@ _STATE_SIZE = len(_STATE_TAG) + 48
 def seed_cuda(seed: int) -> None:
     """Seed the GPUs' generators only (``mg.cuda.manual_seed``), now or when CuPy is loaded."""
     global _cuda_seed, _cuda_seeded
+    note_seed("mg.cuda.manual_seed")   # inside mg.compile: this signature runs eagerly (a replay would not seed)
     _cuda_seed = _checked_seed(seed, "cuda.manual_seed")
     cp = backend.cupy_module(required=False) if backend._cupy is not None else None
     _cuda_seeded = cp is not None
@@ -112,6 +114,7 @@ def manual_seed(seed: int) -> Generator:
     (a worker process in PyTorch seeds its own streams, not the main process's).
     """
     global _seed
+    note_seed("mg.manual_seed")
     value = _checked_seed(seed, "manual_seed")
     _host().bit_generator.state = numpy.random.PCG64(value).state
     if _in_worker():
@@ -146,6 +149,7 @@ def get_rng_state() -> Any:
 def set_rng_state(new_state: Any) -> None:
     """Continue the host generator from a state :func:`get_rng_state` returned: the draws that followed it
     repeat exactly. (A state dict from an older minigrad is taken too.)"""
+    note_seed("mg.set_rng_state")
     _host().bit_generator.state = _state_dict(new_state, "set_rng_state", "mg.get_rng_state()")
 
 
@@ -274,12 +278,14 @@ class Generator:
     def manual_seed(self, seed: int) -> Generator:
         """Restart the stream from ``seed`` (a non-negative int below 2**64); returns the generator, as
         PyTorch's."""
+        note_seed("Generator.manual_seed")
         self._initial_seed = _checked_seed(seed, "Generator.manual_seed")
         self._reseed(self._initial_seed)
         return self
 
     def seed(self) -> int:
         """Restart from a fresh nondeterministic seed, and return it."""
+        note_seed("Generator.seed")
         self._initial_seed = int(numpy.random.SeedSequence().entropy % (1 << 63))
         self._reseed(self._initial_seed)
         return self._initial_seed
@@ -299,6 +305,7 @@ class Generator:
         """Continue from a state :meth:`get_state` (or ``mg.get_rng_state()``) returned; returns the generator."""
         if self.device.type != "cpu":
             raise NotImplementedError("Generator.set_state: only a CPU generator's state can be set")
+        note_seed("Generator.set_state")
         self._draw.bit_generator.state = _state_dict(new_state, "Generator.set_state", "Generator.get_state()")
         return self
 

@@ -259,6 +259,29 @@ def test_seeding_inside_the_function_runs_eagerly() -> None:
         assert compiled.eager
 
 
+def test_a_state_set_inside_the_function_runs_eagerly() -> None:
+    """mg.set_rng_state / Generator.set_state inside: each call starts its draws from that state, as eager."""
+    x = mg.ones(8)
+    held = mg.Generator()
+    host, saved = mg.get_rng_state(), held.get_state()
+
+    def host_state(x):
+        mg.set_rng_state(host)
+        return x * mg.rand(8)
+
+    def generator_state(x):
+        held.set_state(saved)
+        return x * mg.rand(8, generator=held)
+
+    for fn in (host_state, generator_state):
+        compiled = mg.compile(fn)
+        draws = [compiled(x).numpy() for _ in range(5)]
+        for d in draws[1:]:
+            np.testing.assert_array_equal(d, draws[0])
+        np.testing.assert_array_equal(draws[0], fn(x).numpy())
+        assert compiled.eager
+
+
 def test_a_generator_reseeded_between_calls_is_replayed_from_its_new_seed() -> None:
     g = mg.Generator()
 
