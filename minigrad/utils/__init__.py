@@ -1,7 +1,8 @@
-"""Utilities beside the engine, as ``torch.utils``: ``minigrad.utils.data`` (datasets and a DataLoader)."""
+"""Utilities beside the engine, as ``torch.utils``: ``minigrad.utils.data`` (datasets and a DataLoader) and
+``minigrad.utils.checkpoint`` (activation checkpointing: ``checkpoint``, ``checkpoint_sequential``)."""
 
 from __future__ import annotations
 
-from . import data
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]

@@ -1,0 +1,497 @@
+"""Activation checkpointing, as ``torch.utils.checkpoint``: trade compute for memory.
+
+    h = checkpoint(block, x, use_reentrant=False)        # block's activations are not kept for backward
+    y = checkpoint_sequential(model, 4, x, use_reentrant=False)
+
+A plain forward keeps, until backward, every array its ops saved for their gradients. Under
+``checkpoint(function, *args)`` the ops inside ``function`` keep nothing once it returns: only the
+arguments (and the random streams' state) are kept, and backward runs ``function`` again to get back
+what it needs.
+
+How, in this engine:
+
+1. ``function`` runs once, recording as usual, inside a name scope of its own (``checkpoint#N``), which
+   tells the ops it recorded apart from the rest of the graph.
+2. From its outputs, a walk back through those ops finds where they read from outside: a leaf that
+   requires grad (an argument, a module's parameter, a closure's tensor) or the output of an op outside
+   (an argument computed before, a tensor from a closure). Their scopes lose the ``checkpoint#N`` part.
+3. The outputs become the outputs of one node, ``checkpoint``, whose inputs are those outside tensors;
+   the segment's own graph (and every array it saved) is dropped.
+4. That node's backward runs ``function`` again on the same arguments, grad recording on and the random
+   streams set back to where the forward's draws began (and put back after: the outer streams continue
+   as if nothing had been recomputed). The recomputed graph's edges to the outside tensors are pointed
+   at stand-in leaves, and ``mg.autograd.grad`` of the recomputed outputs with respect to those gives
+   one gradient per input of the node, which the outer backward carries on with.
+
+The segment's ops run again in the same order on the same arrays, so every gradient is the plain run's,
+bit for bit (up to the order in which a tensor used both inside and outside a segment sums its parts).
+``loss.backward()``, ``mg.autograd.grad`` (no ``.grad`` changes), ``retain_graph=True``, nested
+checkpoints, keyword arguments, non-tensor arguments and outputs that are tuples, lists or dicts work.
+
+While ``function`` runs in the forward, its graph exists as in a plain run; it is dropped when
+``checkpoint`` returns, so the saving is in what the graph holds between forward and backward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import warnings
+from typing import Any, Callable, ContextManager, Iterator, Sequence
+
+from .. import backend
+from ..arguments import as_bool
+from ..autograd.engine import Function, LazyGradient
+from ..autograd.functions import grad
+from ..compile import run_eagerly
+from ..generators import fork_rng, get_rng_state, set_rng_state
+from ..generators import generator as device_stream
+from ..recording import _state, enable_grad, name_scope, no_grad
+from ..tensor import Tensor
+from ..versions import INPLACE
+
+__all__ = ["CheckpointError", "checkpoint", "checkpoint_sequential", "noop_context_fn"]
+
+_MARKER = "checkpoint#"          # the scope a checkpointed function records in: checkpoint#1, checkpoint#2, …
+_serial = itertools.count(1)
+_DETERMINISM_CHECKS = ("default", "none")
+
+
+class CheckpointError(RuntimeError):
+    """The recomputation in backward did not match the forward (as ``torch.utils.checkpoint.CheckpointError``)."""
+
+
+def noop_context_fn() -> tuple[ContextManager, ContextManager]:
+    """``context_fn``'s default: no context around the forward run nor around the recomputation."""
+    return contextlib.nullcontext(), contextlib.nullcontext()
+
+
+def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None, preserve_rng_state: bool = True,
+               context_fn: Callable[[], tuple[ContextManager, ContextManager]] | None = None,
+               determinism_check: str = "default", debug: bool = False, early_stop: bool = True,
+               **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, keeping none of its activations for backward, which recomputes them.
+
+    Returns what ``function`` returns (a Tensor, or tuples, lists and dicts holding Tensors and other
+    values); each tensor it computed from tensors that require grad is an output of one ``checkpoint``
+    node (a tensor it returns as it got it, or one that needs no grad, is returned as it is). Gradients
+    reach the tensor arguments and every tensor ``function`` reads that requires grad (a module's
+    parameters, a closure's tensors), equal to a plain call's bit for bit, except that a tensor used both
+    inside ``function`` and outside it (with three or more uses) may sum the parts of its gradient in
+    another order: equal to rounding. ``args``: anything; tensors keep any shape, e.g. ``x: (T, B, I)``
+    for an LSTM. The graph keeps the arguments (and the RNG state) for backward, none of the arrays the
+    function's ops save; while ``function`` runs, its graph exists as in a plain call.
+
+    ``use_reentrant``: pass it, as torch 2.13 asks; left out, a UserWarning says so and the reentrant
+    variant is used, as torch's default. Both variants use the same mechanism here (the results are
+    identical), except where torch's reentrant variant differs: with ``use_reentrant=True`` keyword
+    arguments, ``context_fn`` and ``debug`` raise a ValueError, and when no tensor argument requires grad
+    it warns that gradients will be None and its outputs do not require grad, as torch's. Unlike torch's
+    reentrant variant, it also works under ``mg.autograd.grad`` and ``backward(inputs=)``, and tensors
+    inside nested arguments or outputs get their gradients.
+
+    ``preserve_rng_state``: the recomputation draws the same random numbers as the forward (dropout masks
+    repeat), and the streams after backward are where they would be without the recomputation. On the
+    CPU the draws are those of a plain run. On a GPU (of a tensor argument, as torch's), CuPy's stream
+    cannot be copied, so the function draws from a stream seeded from that GPU's stream: other numbers
+    than a plain run, repeated exactly by the recomputation. False: the recomputation draws on from the
+    streams as they are then.
+
+    ``context_fn``: returns two context managers: the forward runs in the first, the recomputation in the
+    second (torch's ``create_selective_checkpoint_contexts`` is not available). ``determinism_check``:
+    ``"default"`` checks that the recomputation gives outputs of the same shapes and dtypes, ``"none"``
+    does not (that it returns and reads the same tensors is always checked: its gradients map on them);
+    ``debug=True`` lists the ops of both runs in a :class:`CheckpointError`. ``early_stop`` is taken and
+    changes nothing: the whole function is always recomputed (torch may stop once it has what it needs).
+
+    Inside ``mg.compile`` the captured call runs eagerly (with a CompileWarning): a replay cannot
+    recompute the function. A function that changes a tensor argument in place, or whose recomputation
+    reads a tensor that requires grad which the forward did not (one it makes itself), raises.
+    """
+    reentrant = _use_reentrant(use_reentrant, "checkpoint")
+    preserve = as_bool(preserve_rng_state, "checkpoint", "preserve_rng_state")
+    debug = as_bool(debug, "checkpoint", "debug")
+    as_bool(early_stop, "checkpoint", "early_stop")
+    if not callable(function):
+        raise TypeError(f"checkpoint: function must be callable, got {type(function).__name__}")
+    if reentrant:
+        if kwargs:
+            raise ValueError(f"checkpoint: unexpected keyword arguments: {','.join(kwargs)} (the reentrant variant "
+                             "passes none to the function, as torch's; pass use_reentrant=False)")
+        if (context_fn is not None and context_fn is not noop_context_fn) or debug:
+            raise ValueError("checkpoint: passing `context_fn` or `debug` is only supported when use_reentrant=False")
+    elif determinism_check not in _DETERMINISM_CHECKS:
+        raise ValueError(f"checkpoint: determinism_check should be one of {list(_DETERMINISM_CHECKS)}, "
+                         f"but got {determinism_check!r}")
+    if context_fn is not None and not callable(context_fn):
+        raise TypeError(f"checkpoint: context_fn must be callable (returning two context managers), got "
+                        f"{type(context_fn).__name__}")
+    run_eagerly("it calls checkpoint, whose function runs again in backward: a replay cannot recompute it")
+    if not _state.get().grad:   # nothing is recorded, so nothing is kept: a plain call
+        return function(*args, **kwargs)
+    if reentrant and not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+        warnings.warn("checkpoint: none of the inputs have requires_grad=True. Gradients will be None",
+                      UserWarning, stacklevel=2)
+        with no_grad():   # as torch's reentrant checkpoint: its outputs then do not require grad
+            return function(*args)
+    segment = _Segment(function, args, kwargs, preserve, context_fn, determinism_check == "default" or reentrant,
+                       debug)
+    return segment.run()
+
+
+def checkpoint_sequential(functions: Any, segments: int, input: Any, use_reentrant: bool | None = None,  # noqa: A002
+                          **kwargs: Any) -> Any:
+    """Run ``functions`` one after another on ``input``, checkpointing ``segments - 1`` runs of them.
+
+    ``functions``: an ``nn.Sequential`` (its modules in the order its forward runs them), a list of
+    modules or callables; each takes the previous one's output, as in ``nn.Sequential``. With ``n``
+    functions, each of the first ``segments - 1`` segments holds ``n // segments`` of them and runs under
+    :func:`checkpoint`; the rest run normally, as torch's (whose last segment is not checkpointed).
+    ``preserve_rng_state`` (keyword) is passed on; ``use_reentrant`` as in :func:`checkpoint` (left out: a
+    UserWarning, and the reentrant variant). Unlike torch's, a module that appears twice in an
+    ``nn.Sequential`` runs twice (torch's takes ``children()``, which gives it once).
+    """
+    reentrant = _use_reentrant(use_reentrant, "checkpoint_sequential")
+    preserve = kwargs.pop("preserve_rng_state", True)
+    if kwargs:
+        raise ValueError(f"checkpoint_sequential: unexpected keyword arguments: {','.join(kwargs)}")
+    if isinstance(functions, (list, tuple)):
+        functions = list(functions)
+    elif callable(getattr(functions, "children", None)) and hasattr(functions, "__iter__"):
+        functions = list(functions)   # an nn.Sequential or ModuleList: its modules in order
+    else:
+        raise TypeError(f"checkpoint_sequential: functions must be an nn.Sequential or a list of modules or "
+                        f"functions, got {type(functions).__name__}")
+    if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
+        raise ValueError(f"checkpoint_sequential: segments must be a positive int, got {segments!r}")
+    size = len(functions) // segments
+    if size == 0 and segments > 1:
+        raise ValueError(f"checkpoint_sequential: {segments} segments of {len(functions)} functions leave some "
+                         "segments empty; use at most as many segments as functions")
+
+    def run(start: int, end: int) -> Callable[[Any], Any]:
+        def forward(x: Any) -> Any:
+            for j in range(start, end + 1):
+                x = functions[j](x)
+            return x
+        return forward
+
+    end = -1
+    for start in range(0, size * (segments - 1), size):
+        end = start + size - 1
+        input = checkpoint(run(start, end), input, use_reentrant=reentrant, preserve_rng_state=preserve)
+    return run(end + 1, len(functions) - 1)(input)
+
+
+def _use_reentrant(value: Any, caller: str) -> bool:
+    if value is None:
+        warnings.warn(f"{caller}: the use_reentrant parameter should be passed explicitly (torch 2.13 warns, and "
+                      "says a later version will raise). use_reentrant=False is recommended; without it the "
+                      "reentrant variant is used, as torch's default. See minigrad.utils.checkpoint.checkpoint "
+                      "for the differences between the two.", UserWarning, stacklevel=3)
+        return True
+    return as_bool(value, caller, "use_reentrant")
+
+
+class _Segment:
+    """One checkpointed call: what its backward needs to run the function again, and how to map what the
+    recomputation reads onto the inputs of its ``checkpoint`` node."""
+
+    def __init__(self, function: Callable, args: tuple, kwargs: dict, preserve: bool, context_fn: Callable | None,
+                 check: bool, debug: bool) -> None:
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.preserve, self.check, self.debug = preserve, check, debug
+        self.context_fn = context_fn or noop_context_fn
+
+    def run(self) -> Any:
+        """The forward: run the function once, then replace its graph by one ``checkpoint`` node."""
+        arguments = _unique(_tensors_in((self.args, self.kwargs), []))
+        before = [INPLACE.version(t.data) for t in arguments]
+        self.host_state = get_rng_state() if self.preserve else None
+        gpus = sorted({t.device.index or 0 for t in arguments if t.device.type == "cuda"}) if self.preserve else []
+        self.gpu_seeds = _draw_gpu_seeds(gpus)
+        outer = _state.get().scope
+        forward_context, self.recompute_context = _contexts(self.context_fn)
+        with _gpu_streams(self.gpu_seeds), forward_context, name_scope(f"{_MARKER}{next(_serial)}") as path:
+            result = self.function(*self.args, **self.kwargs)
+        for i, (t, version) in enumerate(zip(arguments, before)):
+            if INPLACE.version(t.data) != version:
+                raise RuntimeError(f"checkpoint: {_name(self.function)} changed tensor argument {i} (shape "
+                                   f"{tuple(t.shape)}, {t.dtype}) in place; its recomputation in backward would "
+                                   "read the changed values. Change it out of place (or .clone() it first).")
+        found = _tensors_in(result, [])
+        wrapped = [y for y in _unique(found) if y._node is not None and _recorded_in(y._node, path)]
+        if not wrapped:   # nothing it recorded reaches its outputs: no graph to drop
+            return result
+        self.n_found = len(found)
+        self.positions = [next(i for i, y in enumerate(found) if y is w) for w in wrapped]
+        self.meta = [(y.shape, y.dtype) for y in wrapped]
+        nodes, externals = _segment(wrapped, path)
+        _relabel(nodes, path, outer)
+        self.ops = [n.name for n in nodes] if self.debug else None
+        self.label = _without_markers(outer)   # the recomputed ops' scope, as the forward's ops had it
+        self.input_keys = {_key(edge): k for k, edge in enumerate(externals)}
+        self.input_dtypes = [edge.dtype if isinstance(edge, Tensor) else edge[0].out_meta[edge[1]][1]
+                             for edge in externals]
+        # in-place changes of these after the forward are refused at backward, as a plain run's saved arrays
+        self.arrays = tuple([t.data for t in arguments] + [e.data for e in externals if isinstance(e, Tensor)])
+        node = _Checkpoint(self, externals, [y.data for y in wrapped])
+        made = [Tensor._make(y.data, True, node, i) for i, y in enumerate(wrapped)]
+        return _rebuild(result, {id(y): m for y, m in zip(wrapped, made)})
+
+    def gradients(self, node: _Checkpoint, grads: tuple) -> tuple:
+        """The node's backward: recompute, then one gradient array (or None) per input of the node."""
+        with fork_rng(devices=[], enabled=self.preserve):
+            if self.preserve:
+                set_rng_state(self.host_state)
+            with _gpu_streams(self.gpu_seeds), enable_grad(), self.recompute_context, \
+                    name_scope(f"{_MARKER}{next(_serial)}") as path:
+                result = self.function(*self.args, **self.kwargs)
+        found = _tensors_in(result, [])
+        ys = [found[p] for p in self.positions] if len(found) == self.n_found else []
+        if len(found) != self.n_found or any(not isinstance(y, Tensor) or y._node is None
+                                             or not _recorded_in(y._node, path) for y in ys):
+            self._mismatch(f"the forward returned {self.n_found} tensors, {len(self.positions)} of them computed "
+                           f"by recorded ops; the recomputation returned {len(found)}, and not the same ones", [])
+        if self.check:
+            for k, (y, (shape, dtype)) in enumerate(zip(ys, self.meta)):
+                if y.shape != shape or y.dtype != dtype:
+                    self._mismatch(f"output {k} was {dtype}{shape} in the forward and is {y.dtype}{y.shape} in "
+                                   "the recomputation", [])
+        nodes, _ = _segment(ys, path)
+        _relabel(nodes, path, self.label)
+        stand_ins = self._point_at_stand_ins(nodes, node)
+        roots, given = [], []
+        for y, g in zip(ys, grads):
+            if g is not None:
+                roots.append(y)
+                given.append(Tensor._make(g.value() if isinstance(g, LazyGradient) else g, False, None, 0))
+        wanted = [s for s in stand_ins if s is not None]
+        if not roots or not wanted:
+            return (None,) * len(stand_ins)
+        computed = iter(grad(roots, wanted, grad_outputs=given, allow_unused=True))
+        out = []
+        for s in stand_ins:
+            g = None if s is None else next(computed)
+            out.append(None if g is None else g.data)
+        return tuple(out)
+
+    def _point_at_stand_ins(self, nodes: list, node: _Checkpoint) -> list:
+        """Point every edge of the recomputed ops to a tensor outside at a fresh leaf standing for the node's
+        input it is (so the gradient stops there, without the outside tensor's hooks); those leaves, per input."""
+        inside = set(nodes)
+        stand_ins: list = [None] * len(self.input_keys)
+        for op in nodes:
+            edges, changed = list(op.edges), False
+            for j, edge in enumerate(edges):
+                if edge is None or (type(edge) is tuple and edge[0] in inside):
+                    continue
+                k = self.input_keys.get(_key(edge))
+                if k is None:
+                    what = f"a leaf of shape {tuple(edge.shape)}" if isinstance(edge, Tensor) else \
+                        f"output {edge[1]} of op '{edge[0].name}'"
+                    self._mismatch(f"the recomputation read a tensor that requires grad ({what}) that the forward "
+                                   "did not read (a tensor that requires grad made inside the function cannot be "
+                                   "checkpointed)", nodes)
+                if stand_ins[k] is None:
+                    data = edge.data if isinstance(edge, Tensor) else node.xp.zeros((), dtype=self.input_dtypes[k])
+                    stand_ins[k] = Tensor._make(data, True, None, 0)
+                edges[j], changed = stand_ins[k], True
+            if changed:
+                op.edges = tuple(edges)
+        return stand_ins
+
+    def _mismatch(self, what: str, nodes: list) -> None:
+        message = (f"checkpoint: recomputing {_name(self.function)} in backward did not match its forward: {what}. "
+                   "The function must compute the same thing when run again (same ops, tensors and shapes).")
+        if self.debug:
+            recomputed = [n.name for n in nodes]
+            message += f"\nforward ops (backward order): {_ops(self.ops)}\nrecomputed ops: {_ops(recomputed)}"
+        else:
+            message += " Pass debug=True to list the ops of both runs."
+        raise CheckpointError(message)
+
+
+class _Checkpoint(Function):
+    """The node of one checkpointed call: its outputs are the function's, its inputs the tensors from
+    outside the function that those depend on, and its backward recomputes the function
+    (:meth:`_Segment.gradients`). Made directly, as ``autograd.functions._Roots``: its outputs were
+    computed by the function's own ops, so it has no ``forward`` of its own."""
+
+    name = "checkpoint"
+    multiple = True
+
+    def __init__(self, segment: _Segment, edges: list, outputs: list) -> None:
+        self.edges = tuple(edges)
+        self.needs_grad = (True,) * len(edges)
+        self.n_outputs = len(outputs)
+        self.out_meta = tuple((a.shape, a.dtype) for a in outputs)
+        self.xp = backend.array_module(outputs[0])
+        scope = _state.get().scope
+        if scope:
+            self.scope = scope
+        self.epoch = INPLACE.epoch
+        # freed by a backward without retain_graph (a second one then raises, as a plain graph's); the arrays
+        # are checked for in-place changes since now, as every node's saved arrays
+        self.saved = (segment.arrays, segment)
+
+    def backward(self, *grads: Any) -> tuple:
+        return self.saved[1].gradients(self, grads)
+
+
+# --- the walk over a checkpointed function's ops -----------------------------------------------------------
+
+
+def _recorded_in(node: Function, path: str) -> bool:
+    scope = node.scope
+    return scope == path or scope.startswith(path + "/")
+
+
+def _segment(outputs: Sequence[Tensor], path: str) -> tuple[list, list]:
+    """The ops recorded in scope ``path`` that ``outputs`` depend on, and the edges by which they read from
+    outside it (a leaf Tensor, or ``(node, index)`` of an op outside), each once, in the order met."""
+    nodes: list = []
+    seen: set = set()
+    externals: list = []
+    known: set = set()
+    stack = []
+    for y in outputs:
+        if y._node not in seen:
+            seen.add(y._node)
+            stack.append(y._node)
+    while stack:
+        op = stack.pop()
+        nodes.append(op)
+        for edge in op.edges:
+            if edge is None:
+                continue
+            if type(edge) is tuple:
+                parent = edge[0]
+                if parent in seen:
+                    continue
+                if _recorded_in(parent, path):
+                    seen.add(parent)
+                    stack.append(parent)
+                    continue
+            key = _key(edge)
+            if key not in known:
+                known.add(key)
+                externals.append(edge)
+    return nodes, externals
+
+
+def _key(edge: Any) -> Any:
+    """A hashable identity for an edge: its leaf, or its op and output index."""
+    return id(edge) if isinstance(edge, Tensor) else (id(edge[0]), edge[1])
+
+
+def _relabel(nodes: list, path: str, scope: str) -> None:
+    """Give the ops recorded in ``path`` the scope they would have had without checkpointing."""
+    cut = len(path)
+    for op in nodes:
+        rest = op.scope[cut:]   # "" or "/linear/..."
+        op.scope = f"{scope}{rest}" if scope else rest[1:]
+
+
+def _without_markers(scope: str) -> str:
+    """``scope`` less the scopes checkpoints record in (from an outer checkpoint's recomputation)."""
+    return "/".join(part for part in scope.split("/") if not part.startswith(_MARKER)) if _MARKER in scope else scope
+
+
+# --- the random streams ---------------------------------------------------------------------------------
+
+
+def _draw_gpu_seeds(indices: list[int]) -> list[tuple[int, int]]:
+    """A seed drawn from each GPU's stream, for the stream the checkpointed function draws from there."""
+    if not indices:
+        return []
+    cp = backend.cupy_module()
+    seeds = []
+    for index in indices:
+        stream = device_stream(backend.resolve_device(f"cuda:{index}"))   # applies a seed set before CuPy loaded
+        with cp.cuda.Device(index):
+            seeds.append((index, int(stream.randint(0, 1 << 31))))
+    return seeds
+
+
+@contextlib.contextmanager
+def _gpu_streams(seeds: list[tuple[int, int]]) -> Iterator[None]:
+    """Inside: each GPU draws from a stream started from its seed; after: from its own stream, as it was."""
+    if not seeds:
+        yield
+        return
+    cp = backend.cupy_module()
+    outer = []
+    for index, seed in seeds:
+        with cp.cuda.Device(index):
+            outer.append(cp.random.get_random_state())
+            cp.random.set_random_state(cp.random.RandomState(seed))
+    try:
+        yield
+    finally:
+        for (index, _), state in zip(seeds, outer):
+            with cp.cuda.Device(index):
+                cp.random.set_random_state(state)
+
+
+# --- arguments and results --------------------------------------------------------------------------------
+
+
+def _contexts(context_fn: Callable) -> tuple[ContextManager, ContextManager]:
+    contexts = context_fn()
+    if not (isinstance(contexts, tuple) and len(contexts) == 2
+            and all(hasattr(c, "__enter__") and hasattr(c, "__exit__") for c in contexts)):
+        raise TypeError("checkpoint: context_fn must return a tuple of two context managers (forward, "
+                        f"recomputation), got {type(contexts).__name__}")
+    return contexts
+
+
+def _tensors_in(value: Any, found: list) -> list:
+    """The Tensors in ``value`` (nested tuples, lists and dicts), in order, repeats included."""
+    if isinstance(value, Tensor):
+        found.append(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _tensors_in(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _tensors_in(item, found)
+    return found
+
+
+def _unique(tensors: list) -> list:
+    seen: set = set()
+    return [t for t in tensors if not (id(t) in seen or seen.add(id(t)))]
+
+
+def _rebuild(value: Any, replace: dict) -> Any:
+    """``value`` with the Tensors in ``replace`` (by id) replaced; containers without one are kept as they are."""
+    if isinstance(value, Tensor):
+        return replace.get(id(value), value)
+    if isinstance(value, dict):
+        items = {k: _rebuild(v, replace) for k, v in value.items()}
+        if all(items[k] is value[k] for k in value):
+            return value
+        if type(value) is dict:
+            return items
+        copy = value.copy()
+        copy.update(items)
+        return copy
+    if isinstance(value, (list, tuple)):
+        items = [_rebuild(v, replace) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        if isinstance(value, tuple) and hasattr(value, "_fields"):   # a namedtuple
+            return type(value)(*items)
+        return type(value)(items)
+    return value
+
+
+def _name(function: Callable) -> str:
+    name = getattr(function, "__qualname__", None) or type(function).__name__
+    return f"'{name}'"
+
+
+def _ops(names: list | None) -> str:
+    names = names or []
+    return ", ".join(names[:60]) + (f", … ({len(names)} in all)" if len(names) > 60 else "")
