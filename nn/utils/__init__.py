@@ -3,6 +3,9 @@
 ``clip_grad_norm_`` and ``clip_grad_value_`` change ``.grad`` arrays in place
 (nothing is recorded); ``l1_penalty`` is differentiable and goes into the loss.
 ``nn.utils.rnn`` packs and pads variable-length sequences, as ``torch.nn.utils.rnn``.
+``nn.utils.parametrize`` computes a module's tensor from others on each read (``register_parametrization``);
+``nn.utils.parametrizations`` builds ``weight_norm``, ``spectral_norm`` and ``orthogonal`` on it, as
+PyTorch's; ``weight_norm``/``spectral_norm`` here are PyTorch's legacy hook-based forms.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from typing import Any, Iterable
 import minigrad as mg
 from minigrad import Tensor
 
-from . import rnn
+from . import parametrizations, parametrize, rnn
+from .spectral_norm import remove_spectral_norm, spectral_norm
+from .weight_norm import remove_weight_norm, weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "detach_state", "get_total_norm",
-           "l1_penalty", "parameters_to_vector", "rnn", "vector_to_parameters"]
+           "l1_penalty", "parameters_to_vector", "parametrizations", "parametrize", "remove_spectral_norm",
+           "remove_weight_norm", "rnn", "spectral_norm", "vector_to_parameters", "weight_norm"]
 
 
 def _tensors(params: Any, name: str) -> list[Tensor]:
