@@ -124,10 +124,11 @@ def inv_ex(A: Any, *, check_errors: bool = False) -> InvExResult:  # noqa: N803
     return InvExResult(inverse, info.detach())
 
 
-def _solve_case(A: Tensor, B: Tensor, left: bool, name: str) -> bool:
-    """Whether B is a (batch of) vector(s), by PyTorch's rule; raises for shapes that do not fit."""
+def _solve_case(A: Tensor, B: Tensor, left: bool, name: str, vectors: bool = True) -> bool:
+    """Whether B is a (batch of) vector(s), by PyTorch's rule for ``linalg.solve``; raises for shapes that do not
+    fit. ``vectors=False`` (``solve_triangular``, whose B is always a matrix (…, n, k)): never a vector."""
     n = A.shape[-1]
-    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    vector = vectors and (B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])))
     equation = "AX = B" if left else "XA = B"
     if vector:
         fits = B.shape[-1] == n and (left or n == 1)
@@ -145,11 +146,13 @@ def _solve_case(A: Tensor, B: Tensor, left: bool, name: str) -> bool:
     return vector
 
 
-def _solve(A: Any, B: Any, left: bool, check_errors: bool, name: str, with_info: bool = False) -> Any:  # noqa: N803
-    """X (and, ``with_info``, LAPACK's info) of ``A X = B`` (``X A = B`` unless ``left``)."""
+def _solve(A: Any, B: Any, left: bool, check_errors: bool, name: str, with_info: bool = False,  # noqa: N803
+           vectors: bool = True) -> Any:
+    """X (and, ``with_info``, LAPACK's info) of ``A X = B`` (``X A = B`` unless ``left``); ``vectors``: whether B may
+    be a batch of vectors (as in ``linalg.solve``; ``solve_triangular`` takes matrices only)."""
     A, B = matrices(A, name, square=True), floating(B, name, "B")  # noqa: N806
     same_dtype(name, A, B)
-    vector = _solve_case(A, B, left, name)
+    vector = _solve_case(A, B, left, name, vectors)
     op = Solve(vector and left, check_errors, with_info, transposed=not left)
     op.name = name
     if left:
@@ -182,14 +185,16 @@ def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True,  # noqa:
     triangle is read; ``unitriangular``: its diagonal is taken as ones) and B (…, n, k) (left) or (…, k, n). The
     gradient of A is its triangle's, as PyTorch's. A zero on the diagonal gives NaN (PyTorch: inf)."""
     name = "linalg.solve_triangular"
-    A, B = matrices(A, name, square=True), matrices(B, name)  # noqa: N806
+    A, B = matrices(A, name, square=True), matrices(B, name, what="B")  # noqa: N806
     same_dtype(name, A, B)
     shift = 1 if unitriangular else 0
     triangle = triu(A, shift) if upper else tril(A, -shift)
     if unitriangular:
         with backend.on_device(A.device):
             triangle = triangle + module(A.data).eye(A.shape[-1], dtype=A.dtype)
-    return _solve(triangle, B, left, False, name)
+    # B is a matrix (…, n, k) even where it has A's batch shape + (n,) (a batch of vectors to linalg.solve): as
+    # PyTorch's, which MultivariateNormal relies on for a batch of n matrices of order n solved against eye(n)
+    return _solve(triangle, B, left, False, name, vectors=False)
 
 
 def det(A: Any) -> Tensor:  # noqa: N803

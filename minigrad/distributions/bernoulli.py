@@ -9,14 +9,15 @@ import minigrad as mg
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import BinaryParameters, broadcast_all, is_number
+from .utils import BinaryParameters, broadcast_all, is_number, softplus
 
 __all__ = ["Bernoulli"]
 
 
 def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
-    """-[t log σ(l) + (1 - t) log(1 - σ(l))] = max(l, 0) - l t + log(1 + e^-|l|), stable for any l."""
-    return logits.clamp(min=0) - logits * target + (-logits.abs()).exp().log1p()
+    """-[t log σ(l) + (1 - t) log(1 - σ(l))] = softplus(l) - l t, stable for any l; gradient σ(l) - t to l, also
+    at l = 0 (probs ½)."""
+    return softplus(logits) - logits * target
 
 
 class Bernoulli(BinaryParameters, Distribution):
@@ -68,7 +69,9 @@ class Bernoulli(BinaryParameters, Distribution):
         if self._validate_args:
             self._validate_sample(value)
         logits, value = broadcast_all(self.logits, value)
-        return -_bce_with_logits(logits, value.astype(logits.dtype))
+        # float32 logits and float64 values score in float64 (PyTorch's promotion); integer values in logits' dtype
+        dtype = mg.promote_types(logits.dtype, value.dtype) if value.dtype.kind == "f" else logits.dtype
+        return -_bce_with_logits(logits.astype(dtype), value.astype(dtype))
 
     def entropy(self) -> Tensor:
         return _bce_with_logits(self.logits, self.probs)

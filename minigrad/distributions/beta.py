@@ -10,7 +10,7 @@ from ..tensor import Tensor
 from . import constraints
 from .dirichlet import Dirichlet
 from .distribution import Distribution
-from .utils import broadcast_all, is_number
+from .utils import broadcast_all, is_number, value_like
 
 __all__ = ["Beta"]
 
@@ -69,6 +69,7 @@ class Beta(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self._dirichlet.concentration)
         return self._dirichlet.log_prob(mg.stack([value, 1.0 - value], -1))
 
     def entropy(self) -> Tensor:

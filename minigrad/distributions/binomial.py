@@ -11,14 +11,9 @@ from ..ops.gamma import binomial
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import BinaryParameters, broadcast_all
+from .utils import BinaryParameters, broadcast_all, clamp_by_zero, value_like
 
 __all__ = ["Binomial"]
-
-
-def _clamp_by_zero(x: Tensor) -> Tensor:
-    """max(x, 0) with a gradient of ½ at 0 (as PyTorch's)."""
-    return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
 class Binomial(BinaryParameters, Distribution):
@@ -72,8 +67,9 @@ class Binomial(BinaryParameters, Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.total_count)
         n, logits = self.total_count, self.logits
-        normalize = n * _clamp_by_zero(logits) + n * (-logits.abs()).exp().log1p() - special.gammaln(n + 1)
+        normalize = n * clamp_by_zero(logits) + n * (-logits.abs()).exp().log1p() - special.gammaln(n + 1)
         return value * logits - special.gammaln(value + 1) - special.gammaln(n - value + 1) - normalize
 
     def _homogeneous_count(self, what: str) -> int:

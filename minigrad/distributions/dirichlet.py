@@ -11,7 +11,7 @@ from ..ops.gamma import standard_gamma
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import one_hot
+from .utils import one_hot, value_like
 
 __all__ = ["Dirichlet"]
 
@@ -45,6 +45,7 @@ class Dirichlet(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.concentration)
         return (mg.xlogy(self.concentration - 1.0, value).sum(-1) + special.gammaln(self.concentration.sum(-1))
                 - special.gammaln(self.concentration).sum(-1))
 

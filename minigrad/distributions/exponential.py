@@ -9,7 +9,7 @@ import minigrad as mg
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, is_number, uniform
+from .utils import broadcast_all, is_number, uniform, value_like
 
 __all__ = ["Exponential"]
 
@@ -52,14 +52,17 @@ class Exponential(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.rate)
         return self.rate.log() - self.rate * value
 
     def cdf(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.rate)
         return 1 - (-self.rate * value).exp()
 
     def icdf(self, value: Tensor) -> Tensor:
+        value = value_like(value, self.rate)
         return -(-value).log1p() / self.rate
 
     def entropy(self) -> Tensor:

@@ -11,7 +11,7 @@ from ..ops.gamma import standard_gamma
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, is_number
+from .utils import broadcast_all, is_number, value_like
 
 __all__ = ["Gamma"]
 
@@ -53,7 +53,9 @@ class Gamma(Distribution):
         return standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
 
     def log_prob(self, value: Tensor | float) -> Tensor:
-        value = value if isinstance(value, Tensor) else mg.tensor(value, dtype=self.rate.dtype, device=self.rate.device)
+        # in rate's dtype, numbers and tensors alike (PyTorch's torch.as_tensor(value, dtype=rate.dtype))
+        value = (value.astype(self.rate.dtype) if isinstance(value, Tensor)
+                 else mg.tensor(value, dtype=self.rate.dtype, device=self.rate.device))
         if self._validate_args:
             self._validate_sample(value)
         return (mg.xlogy(self.concentration, self.rate) + mg.xlogy(self.concentration - 1, value)
@@ -62,6 +64,7 @@ class Gamma(Distribution):
     def cdf(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.rate)
         return special.gammainc(self.concentration, self.rate * value)
 
     def entropy(self) -> Tensor:

@@ -31,7 +31,7 @@ from .multivariate_normal import MultivariateNormal, batch_mahalanobis
 from .normal import Normal
 from .poisson import Poisson
 from .uniform import Uniform
-from .utils import sum_rightmost
+from .utils import softplus, sum_rightmost
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -103,15 +103,11 @@ def kl_divergence(p: Distribution, q: Distribution) -> Tensor:
     return fn(p, q)
 
 
-def _softplus(x: Tensor) -> Tensor:
-    return x.clamp(min=0) + (-x.abs()).exp().log1p()
-
-
 @register_kl(Bernoulli, Bernoulli)
 def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> Tensor:
-    t1 = p.probs * (_softplus(-q.logits) - _softplus(-p.logits))
+    t1 = p.probs * (softplus(-q.logits) - softplus(-p.logits))
     t1 = mg.where(p.probs == 0, 0.0, mg.where(q.probs == 0, _INF, t1))
-    t2 = (1 - p.probs) * (_softplus(q.logits) - _softplus(p.logits))
+    t2 = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
     t2 = mg.where(p.probs == 1, 0.0, mg.where(q.probs == 1, _INF, t2))
     return t1 + t2
 

@@ -9,7 +9,7 @@ import minigrad as mg
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import Located, broadcast_all, is_number, uniform
+from .utils import Located, broadcast_all, is_number, uniform, value_like
 
 __all__ = ["Laplace"]
 
@@ -45,14 +45,17 @@ class Laplace(Located, Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.loc)
         return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
 
     def cdf(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.loc)
         return 0.5 - 0.5 * (value - self.loc).sign() * (-(value - self.loc).abs() / self.scale).expm1()
 
     def icdf(self, value: Tensor) -> Tensor:
+        value = value_like(value, self.loc)
         term = value - 0.5
         return self.loc - self.scale * term.sign() * (-2 * term.abs()).log1p()
 

@@ -23,6 +23,7 @@ def batch_mv(matrix: Tensor, vector: Tensor) -> Tensor:
 def batch_mahalanobis(scale_tril: Tensor, x: Tensor) -> Tensor:
     """|L⁻¹ x|² for L (..., n, n) lower triangular and x (..., n), batch dims broadcast → (...)."""
     n = x.shape[-1]
+    x = x.astype(scale_tril.dtype)   # float64 or integer values next to a float32 L: float32, as PyTorch's solve
     batch = tuple(mg.broadcast_shapes(tuple(scale_tril.shape[:-2]), tuple(x.shape[:-1])))
     solved = mg.linalg.solve_triangular(scale_tril.expand(batch + (n, n)), x.expand(batch + (n,)).unsqueeze(-1),
                                         upper=False)

@@ -11,7 +11,7 @@ from .. import special
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import Located, broadcast_all, is_number, standard_normal
+from .utils import Located, broadcast_all, is_number, standard_normal, value_like
 
 __all__ = ["Normal"]
 
@@ -49,14 +49,17 @@ class Normal(Located, Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.loc)
         return -((value - self.loc) ** 2) / (2 * self.scale ** 2) - self.scale.log() - math.log(math.sqrt(2 * math.pi))
 
     def cdf(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.loc)
         return 0.5 * (1 + mg.erf((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)))
 
     def icdf(self, value: Tensor) -> Tensor:
+        value = value_like(value, self.loc)
         return self.loc + self.scale * special.erfinv(2 * value - 1) * math.sqrt(2)
 
     def entropy(self) -> Tensor:

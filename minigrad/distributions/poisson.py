@@ -11,7 +11,7 @@ from ..ops.gamma import poisson
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, is_number
+from .utils import broadcast_all, is_number, value_like
 
 __all__ = ["Poisson"]
 
@@ -52,8 +52,8 @@ class Poisson(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        rate, value = broadcast_all(self.rate, value)
-        value = value.astype(rate.dtype)
+        value = value_like(value, self.rate)
+        rate, value = broadcast_all(self.rate, value)   # float64 counts next to float32 rates: float64, as PyTorch
         return mg.xlogy(value, rate) - rate - special.gammaln(value + 1)
 
     def entropy(self) -> Tensor:

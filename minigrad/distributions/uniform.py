@@ -9,7 +9,7 @@ import minigrad as mg
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, is_number, uniform
+from .utils import broadcast_all, is_number, uniform, value_like
 
 __all__ = ["Uniform"]
 
@@ -59,15 +59,18 @@ class Uniform(Distribution):
         """-log(high - low) inside [low, high), -inf outside (the gradient flows to the bounds everywhere)."""
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.low)
         inside = self.low.le(value) & self.high.gt(value)
         return mg.where(inside, 0.0, float("-inf")).astype(self.low.dtype) - (self.high - self.low).log()
 
     def cdf(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.low)
         return ((value - self.low) / (self.high - self.low)).clamp(min=0, max=1)
 
     def icdf(self, value: Tensor) -> Tensor:
+        value = value_like(value, self.low)
         return value * (self.high - self.low) + self.low
 
     def entropy(self) -> Tensor:

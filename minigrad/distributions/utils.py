@@ -36,6 +36,26 @@ def broadcast_all(*values: Any) -> tuple:
     return tuple(mg.broadcast_tensors(*tensors))
 
 
+def clamp_by_zero(x: Tensor) -> Tensor:
+    """max(x, 0) with PyTorch's gradient: 1 above 0, 0 below and ½ at 0 (a plain clamp gives 1 there)."""
+    return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
+
+
+def softplus(x: Tensor) -> Tensor:
+    """log(1 + eˣ) = max(x, 0) + log(1 + e^-|x|), stable for any x; gradient sigmoid(x) (½ at 0, where a plain
+    clamp and |x| would give 1 or 0)."""
+    return clamp_by_zero(x) + (-x.abs()).exp().log1p()
+
+
+def value_like(value: Any, like: Tensor) -> Any:
+    """A value to score (log_prob, cdf, icdf) next to the parameter ``like``: an integer or bool tensor takes
+    ``like``'s float dtype, as PyTorch's promotion gives (float32 parameters and int64 counts score in float32,
+    where NumPy's rule would give float64); anything else is returned as it is. Shapes kept."""
+    if isinstance(value, Tensor) and value.dtype.kind in "biu" and like.dtype.kind == "f":
+        return value.astype(like.dtype)
+    return value
+
+
 def logits_to_probs(logits: Tensor, is_binary: bool = False) -> Tensor:
     """sigmoid(logits) for a binary variable, else softmax over the last dim. Shapes kept."""
     return logits.sigmoid() if is_binary else mg.softmax(logits, -1)

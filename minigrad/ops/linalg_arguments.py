@@ -25,14 +25,16 @@ def floating(x: Any, name: str, what: str = "input") -> Tensor:
     return x
 
 
-def matrices(A: Any, name: str, square: bool = False) -> Tensor:  # noqa: N803 - PyTorch's name
-    """A float tensor of at least 2 dims (square in its last two with ``square``); else a clear error."""
-    A = floating(A, name, "A")  # noqa: N806
+def matrices(A: Any, name: str, square: bool = False, what: str = "A") -> Tensor:  # noqa: N803 - PyTorch's name
+    """A float tensor of at least 2 dims (square in its last two with ``square``); else a clear error naming the
+    argument ``what``."""
+    A = floating(A, name, what)  # noqa: N806
     if A.ndim < 2:
-        raise ValueError(f"{name}: A must have at least 2 dims (a matrix or a batch of matrices), got shape {A.shape}")
+        raise ValueError(f"{name}: {what} must have at least 2 dims (a matrix or a batch of matrices), got shape "
+                         f"{A.shape}")
     if square and A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"{name}: A must be batches of square matrices, but they are {A.shape[-2]} by {A.shape[-1]} "
-                         f"matrices (shape {A.shape})")
+        raise ValueError(f"{name}: {what} must be batches of square matrices, but they are {A.shape[-2]} by "
+                         f"{A.shape[-1]} matrices (shape {A.shape})")
     return A
 
 
