@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import assert_close, gpu_case_tests
 
 import minigrad as mg
 
@@ -309,3 +309,26 @@ def test_erfcx_gradient_for_large_x(dtype: Any, rtol: float) -> None:
     assert x.grad.dtype == dtype
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=rtol)
     assert mg.gradcheck(mg.special.erfcx, [_leaf(mg, [9.99, 10.0, 10.01, 50.0, -3.0])])
+
+
+# --- the same on the GPU (a real one, or the strict CuPy stand-in) ------------------------------------------
+
+GPU_CASES = {
+    "solve_triangular_square_b": (lambda lib, a, b: lib.linalg.solve_triangular(a, b, upper=False),
+                                  (np.tril(np.ones((3, 3, 3))) + np.eye(3), np.arange(9.0).reshape(3, 3))),
+    "mvn_batched_precision": (lambda lib, p: lib.distributions.MultivariateNormal(
+        lib.zeros(2, dtype=lib.float64, device=p.device), precision_matrix=p).log_prob(
+        lib.tensor([[0.5, 1.0], [2.0, 3.0]], dtype=lib.float64, device=p.device)), (PRECISIONS,)),
+    "bernoulli_at_zero": (lambda lib, x: lib.distributions.Bernoulli(logits=x).entropy(), (np.array([0.0, 0.3]),)),
+    "polygamma_negative": (lambda lib, x: lib.special.polygamma(2, x), (np.array([-171.5, -2.5, -0.3, np.inf]),)),
+    "polygamma_float32": (lambda lib, x: lib.special.polygamma(4, x.float()), (np.array([-10.5, -0.3]),)),
+    "gammaincc_small": (lambda lib, x: lib.special.gammaincc(x.detach() * 0.5, x),
+                        (np.array([1e-3, 0.3, 0.9, 1.05, 3.0, 0.0]),)),
+    "gammainc_number": (lambda lib, x: lib.special.gammainc(2.0, x.float()), (np.array([0.5, 1.0, 3.0]),)),
+    "zeta_edges": (lambda lib, q: lib.special.zeta(lib.tensor([np.inf, 2.0, 1.5, 3.0], device=q.device).double(), q),
+                   (np.array([2.0, 0.5, -2.5, 10.0]),)),
+    "erfcx_large": (lambda lib, x: lib.special.erfcx(x), (np.array([9.5, 10.5, 700.0, -2.0]),)),
+    "ndtri_float32": (lambda lib, p: lib.special.ndtri(p.float()), (np.array([1e-12, 0.3, 0.999]),)),
+}
+test_same_on_gpu_as_on_cpu = gpu_case_tests(GPU_CASES, rtol=1e-9)
+
