@@ -163,6 +163,32 @@ def dim_or_axis(name: str, dim: Any, axis: Any, default: Any = None) -> Any:
     return dim if given_dim else axis if given_axis else default
 
 
+def sizes_keyword(name: str, values: tuple, keyword: str, value: Any) -> tuple:
+    """Sizes or dims PyTorch lets a call give positionally (``view(2, 3)``) or by keyword (``view(size=(2, 3))``):
+    the keyword's ``value`` as the one positional tuple; both given is a TypeError naming the op."""
+    if values:
+        raise TypeError(f"{name}: give the {keyword} positionally or as {keyword}=, not both")
+    return (value,)
+
+
+def unsupported(name: str, option: str, why: str) -> NotImplementedError:
+    """The error for one of PyTorch's options that minigrad does not implement, naming the op and the option."""
+    return NotImplementedError(f"{name}: {option} is not supported ({why})")
+
+
+OUT_DTYPE = "PyTorch's CUDA-only float16/bfloat16 product accumulated into float32; cast the inputs instead"
+
+
+def one_of(name: str, **spellings: Any) -> Any:
+    """The one argument given (not ``NOT_GIVEN``) among ``spellings``, the names PyTorch and NumPy give it
+    (``broadcast_to(x, size=)`` or ``shape=``); none or several given is a TypeError naming the op and the names."""
+    given = [value for value in spellings.values() if value is not NOT_GIVEN]
+    if len(given) != 1:
+        names = ", ".join(f"{keyword}=" for keyword in spellings)
+        raise TypeError(f"{name}: give exactly one of {names} (got {'none' if not given else len(given)})")
+    return given[0]
+
+
 def flag(value: Any, name: str, what: str) -> bool:
     """A yes/no argument (a bool, or an int as NumPy allows); anything else raises a TypeError naming the op."""
     if isinstance(value, (bool, int, numpy.bool_, numpy.integer)):

@@ -17,7 +17,16 @@ from typing import Any, Sequence
 from .. import backend
 from ..autograd import AxisError, Function
 from ..tensor import Tensor
-from ._util import check_index_range, index_data, int_arg, int_tuple, normalize_axis, one_axis, tensor_arg
+from ._util import (
+    check_index_range,
+    index_data,
+    int_arg,
+    int_tuple,
+    normalize_axis,
+    one_axis,
+    sizes_keyword,
+    tensor_arg,
+)
 from .combine import (  # listed in __all__ and METHODS below
     addbmm,
     addmv,
@@ -71,10 +80,10 @@ from .strided import PROPERTIES, adjoint, as_strided, strided  # listed in __all
 
 # --- moving dims ---------------------------------------------------------------------------------------
 
-def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
+def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A002
     """The dims ``source`` (an int or a sequence) moved to positions ``destination``, the others kept in
     order (torch.movedim); (2, 3, 4).movedim(0, -1) → (3, 4, 2)."""
-    x = tensor_arg(x, "movedim")
+    x = tensor_arg(input, "movedim")
     src, dst = int_tuple(source, "movedim", "source"), int_tuple(destination, "movedim", "destination")
     if len(src) != len(dst):
         raise ValueError(f"movedim: source {list(src)} and destination {list(dst)} must have the same number of dims")
@@ -94,17 +103,17 @@ def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
 moveaxis = movedim
 
 
-def swapdims(x: Tensor, dim0: int, dim1: int) -> Tensor:
+def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
     """Dims ``dim0`` and ``dim1`` exchanged (torch.swapdims: ``transpose(dim0, dim1)``)."""
-    x = tensor_arg(x, "swapdims")
+    x = tensor_arg(input, "swapdims")
     for d in (dim0, dim1):
         one_axis(d, max(x.ndim, 1), "swapdims")   # an error names this op
     return swapaxes(x, dim0, dim1)
 
 
-def select(x: Tensor, dim: int, index: int) -> Tensor:
+def select(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
     """The slice at ``index`` along ``dim`` (that dim removed): ``x.select(1, i)`` is ``x[:, i]``."""
-    x = tensor_arg(x, "select")
+    x = tensor_arg(input, "select")
     if x.ndim == 0:
         raise IndexError("select: cannot be applied to a 0-d tensor")
     axis = one_axis(dim, x.ndim, "select")
@@ -115,26 +124,28 @@ def select(x: Tensor, dim: int, index: int) -> Tensor:
     return getitem(x, (slice(None),) * axis + (i,))
 
 
-def tile(x: Tensor, *dims: Any) -> Tensor:
-    """``x`` repeated ``dims[i]`` times along each dim; fewer counts than dims are padded with 1s in front
-    (torch.tile): (3, 4).tile(2) → (3, 8)."""
-    x = tensor_arg(x, "tile")
+def tile(input: Tensor, *counts: Any, dims: Any = None) -> Tensor:  # noqa: A002
+    """``x`` repeated ``dims[i]`` times along each dim (positional or ``dims=``); fewer counts than dims are
+    padded with 1s in front (torch.tile): (3, 4).tile(2) → (3, 8)."""
+    dims = counts if dims is None else sizes_keyword("tile", counts, "dims", dims)
+    x = tensor_arg(input, "tile")
     counts = int_tuple(dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims, "tile", "dims")
     if any(c < 0 for c in counts):
         raise ValueError(f"tile: counts must be non-negative, got {list(counts)} (shape {x.shape})")
     return repeat(x, (1,) * (x.ndim - len(counts)) + counts)
 
 
-def ravel(x: Tensor) -> Tensor:
+def ravel(input: Tensor) -> Tensor:  # noqa: A002
     """The elements as a 1-D tensor in row-major order (a 0-d tensor gives shape (1,))."""
+    x = input
     op = Reshape((-1,))
     op.name = "ravel"
     return _view_op(tensor_arg(x, "ravel"), op)   # a view: an in-place op on it reaches x, as PyTorch's
 
 
-def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
+def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:  # noqa: A002
     """Dim ``dim`` split into several with ``sizes`` (one may be -1): (3, 4).unflatten(1, (2, 2)) → (3, 2, 2)."""
-    x = tensor_arg(x, "unflatten")
+    x = tensor_arg(input, "unflatten")
     if x.ndim == 0:
         raise AxisError("unflatten: a 0-d tensor has no dim to unflatten")
     axis = one_axis(dim, x.ndim, "unflatten")
@@ -202,20 +213,20 @@ def _two_dims(ndim: int, dim1: Any, dim2: Any, name: str) -> tuple:
     return a1, a2
 
 
-def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
     """The elements ``x[…, i, …, i + offset, …]`` of dims ``dim1``, ``dim2``, as a new last dim (torch.diagonal):
     (3, 4, 5).diagonal(0, 1, 2) → (3, 4); an offset past the edge gives an empty last dim."""
-    x = tensor_arg(x, "diagonal")
+    x = tensor_arg(input, "diagonal")
     if x.ndim < 2:
         raise AxisError(f"diagonal: expects a tensor with at least 2 dims, got shape {x.shape}")
     a1, a2 = _two_dims(x.ndim, dim1, dim2, "diagonal")
     return Diagonal(int_arg(offset, "diagonal", "offset"), a1, a2)(x)
 
 
-def diag_embed(x: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: A002
     """Each last-dim vector (n,) of ``x`` as diagonal ``offset`` of an (n + |offset|) square in new dims
     ``dim1``, ``dim2`` of the output, zeros elsewhere (torch.diag_embed): (2, 3) → (2, 3, 3)."""
-    x = tensor_arg(x, "diag_embed")
+    x = tensor_arg(input, "diag_embed")
     if x.ndim == 0:
         raise AxisError("diag_embed: expects a tensor with at least 1 dim, got shape ()")
     offset = int_arg(offset, "diag_embed", "offset")
@@ -226,9 +237,9 @@ def diag_embed(x: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Te
     return DiagEmbed(offset, a1, a2, out_shape)(x)
 
 
-def trace(x: Tensor) -> Tensor:
+def trace(input: Tensor) -> Tensor:  # noqa: A002
     """The sum of the main diagonal of a 2-D tensor (integers sum to int64), a 0-d tensor (torch.trace)."""
-    x = tensor_arg(x, "trace")
+    x = tensor_arg(input, "trace")
     if x.ndim != 2:
         raise ValueError(f"trace: expects a 2-D tensor (a matrix), got shape {x.shape}")
     if x.dtype.kind == "b":
@@ -238,10 +249,10 @@ def trace(x: Tensor) -> Tensor:
 
 # --- picking by index ----------------------------------------------------------------------------------
 
-def take(x: Tensor, index: Any) -> Tensor:
+def take(input: Tensor, index: Any) -> Tensor:  # noqa: A002
     """``x`` read as 1-D at the integers ``index`` (negative count from the end); the result has index's
     shape. Repeated indices accumulate their gradients (torch.take)."""
-    x = tensor_arg(x, "take")
+    x = tensor_arg(input, "take")
     data = index_data(index, "take")
     check_index_range(data, x.numel(), "take", f"a tensor of shape {x.shape} read as 1-D", negative=True)
     flat = reshape(x, -1)
@@ -249,10 +260,10 @@ def take(x: Tensor, index: Any) -> Tensor:
     return getitem(flat, index if isinstance(index, Tensor) else backend.to_device(data, x.device))
 
 
-def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
+def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tensor:  # noqa: A002
     """``x`` picked at ``indices`` along ``dim``, both broadcast in the other dims (torch.take_along_dim);
     without ``dim``, ``x`` flattened at ``indices`` flattened (a 1-D result)."""
-    x = tensor_arg(x, "take_along_dim")
+    x = tensor_arg(input, "take_along_dim")
     data = index_data(indices, "take_along_dim")
     if dim is None:
         check_index_range(data, x.numel(), "take_along_dim", f"a tensor of shape {x.shape} read as 1-D", negative=False)
@@ -283,10 +294,10 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
 
 # --- flips, rotations, windows -------------------------------------------------------------------------
 
-def rot90(x: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:  # noqa: A002
     """``x`` rotated by 90° ``k`` times in the plane ``dims``, from the first dim towards the second
     (torch.rot90); (3, 4) → (4, 3) for odd k."""
-    x = tensor_arg(x, "rot90")
+    x = tensor_arg(input, "rot90")
     k = int_arg(k, "rot90", "k") % 4
     dims = int_tuple(dims, "rot90", "dims")
     if len(dims) != 2:
@@ -301,24 +312,25 @@ def rot90(x: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     return swapaxes(flip(x, b if k == 1 else a), a, b)
 
 
-def fliplr(x: Tensor) -> Tensor:
+def fliplr(input: Tensor) -> Tensor:  # noqa: A002
     """``x`` with dim 1 reversed (left/right); at least 2 dims."""
-    x = tensor_arg(x, "fliplr")
+    x = tensor_arg(input, "fliplr")
     if x.ndim < 2:
         raise ValueError(f"fliplr: expects a tensor with at least 2 dims, got shape {x.shape}")
     return flip(x, 1)
 
 
-def flipud(x: Tensor) -> Tensor:
+def flipud(input: Tensor) -> Tensor:  # noqa: A002
     """``x`` with dim 0 reversed (up/down); at least 1 dim."""
-    x = tensor_arg(x, "flipud")
+    x = tensor_arg(input, "flipud")
     if x.ndim < 1:
         raise ValueError("flipud: expects a tensor with at least 1 dim, got shape ()")
     return flip(x, 0)
 
 
-def narrow_copy(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
     """A copy of ``x.narrow(dim, start, length)`` (its own memory)."""
+    x = input
     try:
         part = narrow(x, dim, start, length)
     except (IndexError, TypeError, ValueError) as error:

@@ -18,7 +18,7 @@ from .. import backend
 from ..autograd import AxisError
 from ..recording import note_read
 from ..tensor import Tensor
-from ._util import int_arg, int_tuple, normalize_axis, number, one_axis, tensor_arg
+from ._util import NOT_GIVEN, int_arg, int_tuple, normalize_axis, number, one_axis, one_of, tensor_arg
 from .contract import _named_product, _scaled_sum, _shapes, dot, mm, outer
 from .elementwise import mul, sub
 from .index import roll
@@ -96,10 +96,17 @@ def column_stack(tensors: Sequence[Tensor]) -> Tensor:
     return cat(parts, 1)
 
 
-def tensor_split(x: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple:
+def tensor_split(input: Tensor, indices_or_sections: Any = NOT_GIVEN, dim: int = 0, *,  # noqa: A002
+                 sections: Any = NOT_GIVEN, indices: Any = NOT_GIVEN, tensor_indices_or_sections: Any = NOT_GIVEN,
+                 ) -> tuple:
     """``x`` cut along ``dim`` into a tuple of views (torch.tensor_split): an int n gives n parts, the first
-    ``size % n`` one longer; a list of indices gives the parts between them (Python's slice rules)."""
-    x = tensor_arg(x, "tensor_split")
+    ``size % n`` one longer; a list of indices gives the parts between them (Python's slice rules).
+    PyTorch's keywords ``sections=``, ``indices=`` and ``tensor_indices_or_sections=`` name them too."""
+    if (indices_or_sections is NOT_GIVEN or sections is not NOT_GIVEN or indices is not NOT_GIVEN
+            or tensor_indices_or_sections is not NOT_GIVEN):   # PyTorch's keywords
+        indices_or_sections = _cuts("tensor_split", indices_or_sections=indices_or_sections, sections=sections,
+                                    indices=indices, tensor_indices_or_sections=tensor_indices_or_sections)
+    x = tensor_arg(input, "tensor_split")
     if x.ndim == 0:
         raise AxisError("tensor_split: expects a tensor with at least 1 dim, got shape ()")
     axis = one_axis(dim, x.ndim, "tensor_split")
@@ -126,7 +133,19 @@ def tensor_split(x: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple:
     return tuple(op(x))
 
 
-def _split_by(x: Any, cuts: Any, axis: int, min_ndim: int, name: str) -> tuple:
+def _cuts(name: str, **spellings: Any) -> Any:
+    """The cuts given as one of ``indices_or_sections`` or PyTorch's keywords ``sections=`` (an int),
+    ``indices=`` (a list) and ``tensor_indices_or_sections=`` (a Tensor of either)."""
+    sections, indices = spellings["sections"], spellings["indices"]
+    if isinstance(sections, (list, tuple)) or (indices is not NOT_GIVEN and not isinstance(indices, (list, tuple))):
+        raise TypeError(f"{name}: sections= takes an int and indices= a list of ints, got {sections!r:.40} and "
+                        f"{indices!r:.40}")
+    return one_of(name, **spellings)
+
+
+def _split_by(x: Any, cuts: Any, axis: int, min_ndim: int, name: str, sections: Any, indices: Any) -> tuple:
+    if cuts is NOT_GIVEN or sections is not NOT_GIVEN or indices is not NOT_GIVEN:   # PyTorch's keywords
+        cuts = _cuts(name, indices_or_sections=cuts, sections=sections, indices=indices)
     x = tensor_arg(x, name)
     if x.ndim < min_ndim:
         raise ValueError(f"{name}: expects a tensor with at least {min_ndim} dims, got shape {x.shape}")
@@ -138,25 +157,29 @@ def _split_by(x: Any, cuts: Any, axis: int, min_ndim: int, name: str) -> tuple:
     return tensor_split(x, cuts, axis)
 
 
-def hsplit(x: Tensor, indices_or_sections: Any) -> tuple:
-    """:func:`tensor_split` along dim 1 (dim 0 of a 1-D tensor); an int must divide the dim evenly."""
-    ndim = getattr(x, "ndim", 0)
-    return _split_by(x, indices_or_sections, 0 if ndim == 1 else 1, 1, "hsplit")
+def hsplit(input: Tensor, indices_or_sections: Any = NOT_GIVEN, *, sections: Any = NOT_GIVEN,  # noqa: A002
+           indices: Any = NOT_GIVEN) -> tuple:
+    """:func:`tensor_split` along dim 1 (dim 0 of a 1-D tensor); an int must divide the dim evenly. PyTorch's
+    keywords ``sections=`` (an int) and ``indices=`` (a list) name them too, as in vsplit and dsplit."""
+    ndim = getattr(input, "ndim", 0)
+    return _split_by(input, indices_or_sections, 0 if ndim == 1 else 1, 1, "hsplit", sections, indices)
 
 
-def vsplit(x: Tensor, indices_or_sections: Any) -> tuple:
+def vsplit(input: Tensor, indices_or_sections: Any = NOT_GIVEN, *, sections: Any = NOT_GIVEN,  # noqa: A002
+           indices: Any = NOT_GIVEN) -> tuple:
     """:func:`tensor_split` along dim 0 of a tensor with at least 2 dims; an int must divide it evenly."""
-    return _split_by(x, indices_or_sections, 0, 2, "vsplit")
+    return _split_by(input, indices_or_sections, 0, 2, "vsplit", sections, indices)
 
 
-def dsplit(x: Tensor, indices_or_sections: Any) -> tuple:
+def dsplit(input: Tensor, indices_or_sections: Any = NOT_GIVEN, *, sections: Any = NOT_GIVEN,  # noqa: A002
+           indices: Any = NOT_GIVEN) -> tuple:
     """:func:`tensor_split` along dim 2 of a tensor with at least 3 dims; an int must divide it evenly."""
-    return _split_by(x, indices_or_sections, 2, 3, "dsplit")
+    return _split_by(input, indices_or_sections, 2, 3, "dsplit", sections, indices)
 
 
-def split_with_sizes(x: Tensor, split_sizes: Sequence[int], dim: int = 0) -> tuple:
+def split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int = 0) -> tuple:  # noqa: A002
     """``x`` cut along ``dim`` into parts of ``split_sizes`` (non-negative, summing to the dim's size)."""
-    x = tensor_arg(x, "split_with_sizes")
+    x = tensor_arg(input, "split_with_sizes")
     if x.ndim == 0:
         raise AxisError("split_with_sizes: expects a tensor with at least 1 dim, got shape ()")
     axis = one_axis(dim, x.ndim, "split_with_sizes")
@@ -175,17 +198,18 @@ def split_with_sizes(x: Tensor, split_sizes: Sequence[int], dim: int = 0) -> tup
 
 # --- products ------------------------------------------------------------------------------------------
 
-def mv(mat: Tensor, vec: Tensor) -> Tensor:
+def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
     """Matrix times vector: (n, m) @ (m,) → (n,) (torch.mv)."""
+    mat = input
     mat, vec = tensor_arg(mat, "mv"), tensor_arg(vec, "mv")
     if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
         raise _shapes("mv", mat, vec, "a matrix (n, m) and a vector (m,)")
     return _named_product("mv", mat, vec)
 
 
-def vdot(a: Tensor, b: Tensor) -> Tensor:
+def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The dot product of two 1-D tensors of the same length (torch.vdot; complex tensors are not supported)."""
-    a, b = tensor_arg(a, "vdot"), tensor_arg(b, "vdot")
+    a, b = tensor_arg(input, "vdot"), tensor_arg(other, "vdot")
     if a.dtype.kind == "c" or b.dtype.kind == "c":
         raise NotImplementedError("vdot: complex tensors are not supported")
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
@@ -240,10 +264,10 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     return reshape(product, tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b))
 
 
-def inner(a: Tensor, b: Tensor) -> Tensor:
+def inner(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """Sum of products over the last dims (torch.inner): (…a, n) and (…b, n) → (…a, …b); a 0-d operand
     multiplies."""
-    a, b = tensor_arg(a, "inner"), tensor_arg(b, "inner")
+    a, b = tensor_arg(input, "inner"), tensor_arg(other, "inner")
     if a.ndim == 0 or b.ndim == 0:
         return mul(a, b)
     if a.shape[-1] != b.shape[-1]:
@@ -251,10 +275,10 @@ def inner(a: Tensor, b: Tensor) -> Tensor:
     return tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]))
 
 
-def kron(a: Tensor, b: Tensor) -> Tensor:
+def kron(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The Kronecker product (torch.kron): blocks ``a[i, j] * b``; shapes padded with leading 1s to the same
     length, then multiplied dim by dim: (2, 3) and (4, 5) → (8, 15)."""
-    a, b = tensor_arg(a, "kron"), tensor_arg(b, "kron")
+    a, b = tensor_arg(input, "kron"), tensor_arg(other, "kron")
     ndim = max(a.ndim, b.ndim)
     shape_a, shape_b = (1,) * (ndim - a.ndim) + a.shape, (1,) * (ndim - b.ndim) + b.shape
     # a as (a0, 1, a1, 1, …) times b as (1, b0, 1, b1, …): out[i0, j0, i1, j1, …] = a[i0, i1, …] b[j0, j1, …]
@@ -284,11 +308,12 @@ def _cross(a: Any, b: Any, dim: Any, name: str) -> Tensor:
     return sub(mul(roll(a, -1, axis), roll(b, -2, axis)), mul(roll(a, -2, axis), roll(b, -1, axis)))
 
 
-def cross(a: Tensor, b: Tensor, dim: int | None = None) -> Tensor:
+def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
     """The cross product of 3-vectors along ``dim`` (torch.cross; inputs with the same number of dims broadcast).
 
     Without ``dim`` it takes a's first dim of size 3 and warns, as PyTorch (whose default will become
     -1, :func:`linalg_cross`'s)."""
+    a, b = input, other
     if dim is None:
         warnings.warn("cross: using it without the dim argument is deprecated (as torch.cross); pass dim "
                       "explicitly or use linalg_cross", UserWarning, stacklevel=2)
@@ -308,23 +333,26 @@ def _integer_scaling(name: str, dtypes: Sequence[Any], beta: Any, alpha: Any) ->
                 raise TypeError(f"{name}: for integer tensors {what} must be an int, got {value!r}")
 
 
-def addmv(x: Any, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+def addmv(input: Any, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
     """beta · x + alpha · (mat @ vec): (n, m) @ (m,), x broadcast to (n,) (torch.addmv)."""
+    x = input
     product = mv(mat, vec)
     _integer_scaling("addmv", (tensor_arg(x, "addmv").dtype, product.dtype), beta, alpha)
     return _scaled_sum("addmv", x, product, beta, alpha)
 
 
-def addr(x: Any, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+def addr(input: Any, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
     """beta · x + alpha · outer(vec1, vec2): (n,) and (m,), x broadcast to (n, m) (torch.addr)."""
+    x = input
     product = outer(vec1, vec2)
     _integer_scaling("addr", (tensor_arg(x, "addr").dtype, product.dtype), beta, alpha)
     return _scaled_sum("addr", x, product, beta, alpha)
 
 
-def addbmm(x: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+def addbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
     """beta · x + alpha · Σ_b batch1[b] @ batch2[b]: (B, n, k) and (B, k, m), x broadcast to (n, m)
     (torch.addbmm); the sum over the batch is one (n, B·k) @ (B·k, m) product."""
+    x = input
     batch1, batch2 = tensor_arg(batch1, "addbmm"), tensor_arg(batch2, "addbmm")
     if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0] \
             or batch1.shape[2] != batch2.shape[1]:
@@ -335,10 +363,10 @@ def addbmm(x: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any 
     return _scaled_sum("addbmm", x, product, beta, alpha)
 
 
-def matrix_power(x: Tensor, n: int) -> Tensor:
+def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
     """``x`` (…, m, m) multiplied by itself ``n`` times (n = 0: the identity, still differentiable with a zero
     gradient); negative n needs an inverse, which minigrad does not have (torch.matrix_power)."""
-    x = tensor_arg(x, "matrix_power")
+    x = tensor_arg(input, "matrix_power")
     n = int_arg(n, "matrix_power", "n")
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"matrix_power: expects square matrices (…, m, m), got shape {x.shape}")
@@ -359,9 +387,11 @@ def matrix_power(x: Tensor, n: int) -> Tensor:
     return clone(x) if result is x else result   # a new tensor, as PyTorch's, for n = 1 too
 
 
-def diff(x: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None, append: Tensor | None = None) -> Tensor:
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,  # noqa: A002
+         append: Tensor | None = None) -> Tensor:
     """The ``n``-th forward difference ``x[i + 1] - x[i]`` along ``dim`` (torch.diff; bools: ``!=``); ``prepend``
     and ``append`` (x's dims, x's shape outside ``dim``) are joined on first. (…, L) → (…, L - n)."""
+    x = input
     x = tensor_arg(x, "diff")
     if x.ndim == 0:
         raise ValueError("diff: expects a tensor with at least 1 dim, got shape ()")

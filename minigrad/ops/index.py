@@ -15,7 +15,7 @@ from .. import backend
 from ..autograd import AxisError, Function
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
-from ._util import int_arg, int_tuple, normalize_axis, one_axis, tensor_arg
+from ._util import int_arg, int_tuple, normalize_axis, one_axis, sizes_keyword, tensor_arg
 from .inplace import _inplace
 from .select import _index_array, index_select
 from .shape import broadcast_to, getitem, reshape
@@ -39,9 +39,11 @@ class Flip(Function):
         return self.xp.flip(gy, self.axes)
 
 
-def flip(x: Tensor, *dims: Any) -> Tensor:
-    """``x`` with the order of elements reversed along ``dims`` (torch.flip); same shape."""
-    x = tensor_arg(x, "flip")
+def flip(input: Tensor, *axes: Any, dims: Any = None) -> Tensor:  # noqa: A002
+    """``x`` with the order of elements reversed along ``dims`` (torch.flip: ``flip(x, 0, 1)``, ``flip(x, (0, 1))``
+    or ``flip(x, dims=(0, 1))``); same shape."""
+    dims = axes if dims is None else sizes_keyword("flip", axes, "dims", dims)
+    x = tensor_arg(input, "flip")
     if not dims:
         raise TypeError("flip: give the dims to flip, e.g. flip(x, 0) or flip(x, (0, 1))")
     axes = normalize_axis(_dims(dims, "flip"), max(x.ndim, 1), "flip")
@@ -61,9 +63,9 @@ class Roll(Function):
         return self.xp.roll(gy, tuple(-s for s in self.shifts), self.axes)
 
 
-def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     """Elements shifted cyclically by ``shifts`` along ``dims`` (the flattened tensor when None)."""
-    x = tensor_arg(x, "roll")
+    x = tensor_arg(input, "roll")
     shift_tuple = int_tuple(shifts, "roll", "shifts")
     if dims is None:
         if len(shift_tuple) != 1:
@@ -97,14 +99,14 @@ def _triangle(x: Any, diagonal: Any, upper: bool) -> Tensor:
     return Triangle(int_arg(diagonal, name, "diagonal"), upper)(x)
 
 
-def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     """The lower triangle of the last two dims (on and below ``diagonal``), the rest 0 (torch.tril)."""
-    return _triangle(x, diagonal, upper=False)
+    return _triangle(input, diagonal, upper=False)
 
 
-def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     """The upper triangle of the last two dims (on and above ``diagonal``), the rest 0 (torch.triu)."""
-    return _triangle(x, diagonal, upper=True)
+    return _triangle(input, diagonal, upper=True)
 
 
 class Diag(Function):
@@ -129,10 +131,10 @@ class Diag(Function):
         return gx
 
 
-def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     """torch.diag: a 1-D tensor becomes a square matrix with it on ``diagonal``; a 2-D tensor gives its
     ``diagonal`` as a 1-D tensor."""
-    x = tensor_arg(x, "diag")
+    x = tensor_arg(input, "diag")
     if x.ndim not in (1, 2):
         raise ValueError(f"diag: expects a 1-D or 2-D tensor, got shape {x.shape}")
     if isinstance(diagonal, bool) or not isinstance(diagonal, int):
@@ -140,10 +142,10 @@ def diag(x: Tensor, diagonal: int = 0) -> Tensor:
     return Diag(diagonal)(x)
 
 
-def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002
     """The indices of the non-zero elements: an int64 (count, ndim) tensor, in row-major order;
     with ``as_tuple=True`` one 1-D int64 tensor per dim (as ``x[x.nonzero(as_tuple=True)]`` wants)."""
-    x = tensor_arg(x, "nonzero")
+    x = tensor_arg(input, "nonzero")
     xp = backend.array_module(x.data)
 
     def found(data: Any) -> list:
@@ -160,14 +162,14 @@ def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
     return note_draw("nonzero", make, (x,), Tensor._make(make(x.data), False, None, 0))
 
 
-def argwhere(x: Tensor) -> Tensor:
+def argwhere(input: Tensor) -> Tensor:  # noqa: A002
     """The indices of the non-zero elements as a (count, ndim) int64 tensor (torch.argwhere)."""
-    return nonzero(x)
+    return nonzero(input)
 
 
-def masked_select(x: Tensor, mask: Any) -> Tensor:
+def masked_select(input: Tensor, mask: Any) -> Tensor:  # noqa: A002
     """The elements of ``x`` where the bool ``mask`` is True (both broadcast together), as a 1-D tensor."""
-    x = tensor_arg(x, "masked_select")
+    x = tensor_arg(input, "masked_select")
     mask = tensor_arg(mask, "masked_select")
     if mask.dtype != bool:
         raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}")
@@ -257,12 +259,13 @@ def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = No
     return _scatter(x, dim, index, src, False, "scatter", value)
 
 
-def scatter_add(x: Any, dim: Any, index: Any, src: Any = None) -> Any:
+def scatter_add(input: Any, dim: Any, index: Any, src: Any = None) -> Any:  # noqa: A002
     """torch.scatter_add: a copy of ``x`` with ``src`` added at ``index`` along ``dim`` (accumulating).
 
     Called with an array module first, ``mg.scatter_add(xp, target, index, values)`` is the array
     interop function (``target[index] += values`` in place on raw arrays) that ``nn`` uses.
     """
+    x = input
     if isinstance(x, types.ModuleType):   # numpy or cupy: the array interop form
         return backend.scatter_add(x, dim, index, src)
     return _scatter(x, dim, index, src, True, "scatter_add")
@@ -281,10 +284,12 @@ def scatter_add_(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
 
 # --- repeats, broadcasting, grids ------------------------------------------------------------------
 
-def repeat_interleave(x: Tensor, repeats: Any, dim: Any = None) -> Tensor:
+def repeat_interleave(input: Tensor, repeats: Any, dim: Any = None, *, output_size: int | None = None,  # noqa: A002
+                      ) -> Tensor:
     """Each element (slice along ``dim``) repeated ``repeats`` times in place (flattened when ``dim`` is
-    None): ``[a, b]`` → ``[a, a, b, b]``. ``repeats`` is an int or a 1-D int tensor, one per slice."""
-    x = tensor_arg(x, "repeat_interleave")
+    None): ``[a, b]`` → ``[a, a, b, b]``. ``repeats`` is an int or a 1-D int tensor, one per slice.
+    ``output_size`` (PyTorch's hint, the total length along ``dim``) is checked against it."""
+    x = tensor_arg(input, "repeat_interleave")
     if dim is None:
         x, axis = reshape(x, -1), 0
     else:
@@ -311,6 +316,8 @@ def repeat_interleave(x: Tensor, repeats: Any, dim: Any = None) -> Tensor:
     if counts.ndim == 1 and counts.size not in (1, n):
         raise ValueError(f"repeat_interleave: {counts.size} repeats for dim {axis} of size {n}")
     picks = backend.numpy.repeat(backend.numpy.arange(n), counts.reshape(-1) if counts.ndim else counts)
+    if output_size is not None and output_size != picks.size:
+        raise ValueError(f"repeat_interleave: output_size={output_size!r} but the repeats give {picks.size}")
     with backend.on_device(x.device):
         return index_select(x, axis, Tensor._make(xp.asarray(picks, dtype="int64"), False, None, 0))
 

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from .. import backend
 from ..autograd import AxisError, Function
 from ..tensor import Tensor
-from ._util import dim_or_axis, int_tuple, one_axis, tensor_arg
+from ._util import NOT_GIVEN, dim_or_axis, int_tuple, one_axis, one_of, tensor_arg
 
 
 class Concat(Function):
@@ -188,13 +188,17 @@ def _torch_split_points(split_size_or_sections: Any, size: int, a: int) -> list:
 
 
 
-def split(x: Tensor, split_size_or_sections: Any, dim: int | None = None, *, axis: int | None = None) -> list:
-    """Split along ``dim`` as torch.split: an int gives parts of that size, a list gives the parts' sizes.
+def split(tensor: Tensor, split_size_or_sections: Any = NOT_GIVEN, dim: int | None = None, *, axis: int | None = None,
+          split_size: Any = NOT_GIVEN) -> list:
+    """Split along ``dim`` as torch.split: an int gives parts of that size, a list gives the parts' sizes
+    (``split_size=`` too, the name of PyTorch's method ``x.split``).
 
     With ``axis=`` it is numpy.split instead: an int is a count of equal parts,
     a list gives split points (``split(x, [4], axis=1)``: columns :4 and 4:).
     """
-    x = tensor_arg(x, "split")
+    if split_size_or_sections is NOT_GIVEN or split_size is not NOT_GIVEN:
+        split_size_or_sections = one_of("split", split_size_or_sections=split_size_or_sections, split_size=split_size)
+    x = tensor_arg(tensor, "split")
     numpy_style = axis is not None
     a = _existing_axis(dim_or_axis("split", dim, axis, 0), x, "split")
     size = x.shape[a]
@@ -202,9 +206,9 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int | None = None, *, axi
     return list(Split(points, a, len(points) + 1)(x))
 
 
-def chunk(x: Tensor, chunks: int, dim: int | None = None, *, axis: int | None = None) -> list:
+def chunk(input: Tensor, chunks: int, dim: int | None = None, *, axis: int | None = None) -> list:  # noqa: A002
     """Split into ``chunks`` parts of ceil(size / chunks) along ``dim`` (0 by default), as torch.chunk."""
-    x = tensor_arg(x, "chunk")
+    x = tensor_arg(input, "chunk")
     a = _existing_axis(dim_or_axis("chunk", dim, axis, 0), x, "chunk")
     if isinstance(chunks, bool) or not isinstance(chunks, int):
         raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
@@ -217,8 +221,8 @@ def chunk(x: Tensor, chunks: int, dim: int | None = None, *, axis: int | None = 
     return list(Split(points, a, len(points) + 1)(x))
 
 
-def unbind(x: Tensor, dim: int | None = None, *, axis: int | None = None) -> list:
+def unbind(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> list:  # noqa: A002
     """The slices along ``dim`` (0 by default) as a list (one graph node for all of them)."""
-    x = tensor_arg(x, "unbind")
+    x = tensor_arg(input, "unbind")
     a = _existing_axis(dim_or_axis("unbind", dim, axis, 0), x, "unbind")
     return list(Unbind(a, x.shape[a])(x))

@@ -13,7 +13,17 @@ from .. import backend
 from ..autograd import AxisError, Function, is_grad_enabled
 from ..recording import note_read
 from ..tensor import Tensor
-from ._util import dim_or_axis, int_tuple, normalize_axis, one_axis, sum_to, tensor_arg
+from ._util import (
+    NOT_GIVEN,
+    dim_or_axis,
+    int_tuple,
+    normalize_axis,
+    one_axis,
+    one_of,
+    sizes_keyword,
+    sum_to,
+    tensor_arg,
+)
 
 
 class Reshape(Function):
@@ -278,9 +288,9 @@ def _no_dims(name: str, dim: Any) -> Any:
     raise AxisError(f"{name}: dim {dim!r} is out of range for a 0-d tensor")
 
 
-def numel(x: Tensor) -> int:
+def numel(input: Tensor) -> int:  # noqa: A002
     """The number of elements."""
-    return int(tensor_arg(x, "numel").data.size)
+    return int(tensor_arg(input, "numel").data.size)
 
 
 def dim(x: Tensor) -> int:
@@ -295,18 +305,25 @@ def _sizes(values: tuple, name: str) -> tuple:
     return int_tuple(values, name)
 
 
-def reshape(x: Tensor, *shape: Any) -> Tensor:
-    """The same data in a new shape (one dimension may be -1); ``view`` is the same op."""
-    return _view_op(tensor_arg(x, "reshape"), Reshape(_sizes(shape, "reshape")))
+def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:  # noqa: A002
+    """The same data in a new shape (one dimension may be -1): ``reshape(2, 3)``, ``reshape((2, 3))`` or
+    PyTorch's ``reshape(shape=(2, 3))``; ``view`` is the same op."""
+    if shape is not None:
+        sizes = sizes_keyword("reshape", sizes, "shape", shape)
+    return _view_op(tensor_arg(input, "reshape"), Reshape(_sizes(sizes, "reshape")))
 
 
-def view(x: Tensor, *shape: Any) -> Tensor:
-    """PyTorch's ``view``: the same memory in a new shape (one size may be -1); as PyTorch, it raises
-    where the layout does not allow that (a transposed tensor flattened: use :func:`reshape`).
+def view(x: Tensor, *shape: Any, size: Any = None, dtype: Any = None) -> Tensor:
+    """PyTorch's ``view``: the same memory in a new shape (one size may be -1; or ``size=``); as PyTorch,
+    it raises where the layout does not allow that (a transposed tensor flattened: use :func:`reshape`).
 
-    ``view(dtype)`` reinterprets the bytes (no gradient unless the dtype is the same); the last dim
-    scales by the ratio of the item sizes.
+    ``view(dtype)`` (or ``dtype=``) reinterprets the bytes (no gradient unless the dtype is the same); the
+    last dim scales by the ratio of the item sizes.
     """
+    if size is not None:
+        shape = sizes_keyword("view", shape, "size", size)
+    if dtype is not None:
+        shape = sizes_keyword("view", shape, "dtype", dtype)
     x = tensor_arg(x, "view")
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)) and type(shape[0]).__name__ != "Size":
         return _view_dtype(x, backend.as_dtype(shape[0], "view"))
@@ -358,9 +375,9 @@ def _view_dtype(x: Tensor, dtype: Any) -> Tensor:
     return Tensor._make(reinterpreted, False, None, 0)
 
 
-def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
     """Merge dims ``start_dim``..``end_dim`` into one (a 0-d tensor becomes shape (1,)), as torch.flatten."""
-    x = tensor_arg(x, "flatten")
+    x = tensor_arg(input, "flatten")
     if x.ndim == 0:
         return _view_op(x, Reshape((1,)))
     start, end = one_axis(start_dim, x.ndim, "flatten"), one_axis(end_dim, x.ndim, "flatten")
@@ -370,9 +387,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return _view_op(x, Reshape(shape))
 
 
-def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
     """``x`` along ``dim`` from ``start`` for ``length`` elements (a view: ``x[..., start:start + length]``)."""
-    x = tensor_arg(x, "narrow")
+    x = tensor_arg(input, "narrow")
     a = one_axis(dim, max(x.ndim, 1), "narrow")
     size = x.shape[a] if x.ndim else 1
     try:
@@ -385,15 +402,22 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     return getitem(x, (slice(None),) * a + (slice(start, start + length),))
 
 
-def transpose(x: Tensor, *dims: Any, axes: Any = None) -> Tensor:
-    """``transpose(d0, d1)`` swaps two dims, as PyTorch (also on a 2-D tensor).
+def transpose(input: Tensor, *dims: Any, axes: Any = None, dim0: Any = None, dim1: Any = None) -> Tensor:  # noqa: A002
+    """``transpose(d0, d1)`` (or PyTorch's ``transpose(dim0=d0, dim1=d1)``) swaps two dims, as PyTorch (also on a
+    2-D tensor).
 
     NumPy's meanings stay where they cannot be read as a swap: ``transpose()``
     reverses the dims; a full permutation, as separate ints for a tensor with
     other than 2 dims (``transpose(2, 0, 1)``) or as one tuple / ``axes=``,
     reorders them.
     """
-    x = tensor_arg(x, "transpose")
+    x = tensor_arg(input, "transpose")
+    if dim0 is not None or dim1 is not None:   # PyTorch's keywords: transpose(dim0=0, dim1=1) or (0, dim1=1)
+        given = (*dims, *(d for d in (dim0, dim1) if d is not None))
+        if len(given) != 2 or (dims and dim0 is not None):
+            raise TypeError(f"transpose: give two dims, positionally or as dim0= and dim1= (got {dims}, dim0={dim0}, "
+                            f"dim1={dim1})")
+        dims = given
     if axes is not None:
         if dims:
             raise TypeError("transpose: give the dims positionally or as axes=, not both")
@@ -407,9 +431,11 @@ def transpose(x: Tensor, *dims: Any, axes: Any = None) -> Tensor:
     return permute(x, dims, name="transpose")
 
 
-def permute(x: Tensor, *dims: Any, name: str = "permute") -> Tensor:
-    """Reorder the dims: ``permute(2, 0, 1)`` or ``permute((2, 0, 1))``; output dim i is input dim ``dims[i]``."""
-    x = tensor_arg(x, name)
+def permute(input: Tensor, *order: Any, dims: Any = None, name: str = "permute") -> Tensor:  # noqa: A002
+    """Reorder the dims: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or PyTorch's ``permute(dims=(2, 0, 1))``;
+    output dim i is input dim ``dims[i]``."""
+    dims = order if dims is None else sizes_keyword(name, order, "dims", dims)
+    x = tensor_arg(input, name)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     permutation = normalize_axis(dims, x.ndim, name)
@@ -420,9 +446,16 @@ def permute(x: Tensor, *dims: Any, name: str = "permute") -> Tensor:
     return _view_op(x, op)
 
 
-def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
-    """Exchange two axes (PyTorch's ``transpose(d0, d1)``, NumPy's ``swapaxes``)."""
-    x = tensor_arg(x, "swapaxes")
+def swapaxes(input: Tensor, axis1: int, axis2: int = NOT_GIVEN, *, axis0: int = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """Exchange two axes (PyTorch's ``transpose(d0, d1)``): NumPy's ``swapaxes(x, axis1=, axis2=)`` or PyTorch's
+    ``swapaxes(x, axis0=, axis1=)``."""
+    if axis0 is not NOT_GIVEN:   # PyTorch's keywords: the pair is (axis0, axis1)
+        if axis2 is not NOT_GIVEN:
+            raise TypeError("swapaxes: give axis0= and axis1= (PyTorch) or axis1= and axis2= (NumPy), not a mix")
+        axis1, axis2 = axis0, axis1
+    elif axis2 is NOT_GIVEN:
+        raise TypeError("swapaxes: missing the second axis (axis2=, or PyTorch's axis0= and axis1=)")
+    x = tensor_arg(input, "swapaxes")
     a, b = one_axis(axis1, max(x.ndim, 1), "transpose"), one_axis(axis2, max(x.ndim, 1), "transpose")
     if x.ndim == 0:
         return _view_op(x, Transpose(None))   # PyTorch accepts dims 0/-1 of a 0-d tensor
@@ -431,9 +464,9 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     return _view_op(x, Transpose(tuple(perm)))
 
 
-def t(x: Tensor) -> Tensor:
+def t(input: Tensor) -> Tensor:  # noqa: A002
     """Transpose a 2-D tensor; 0-d and 1-D come back as they are (torch's ``t``)."""
-    x = tensor_arg(x, "t")
+    x = tensor_arg(input, "t")
     if x.ndim > 2:
         raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {x.shape} (use transpose or mT)")
     return swapaxes(x, 0, -1) if x.ndim == 2 else x
@@ -456,18 +489,18 @@ def expand_dims(x: Tensor, axis: int) -> Tensor:
     return _view_op(x, Reshape(tuple(shape)))
 
 
-def unsqueeze(x: Tensor, dim: int) -> Tensor:
+def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     """Insert a length-1 dim at ``dim`` (-1: at the end)."""
-    return expand_dims(x, dim)
+    return expand_dims(input, dim)
 
 
-def squeeze(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # noqa: A002
     """Remove length-1 dims: all of them, or those in ``dim``.
 
     As PyTorch, a ``dim`` whose length is not 1 is left alone; with NumPy's
     ``axis=`` it raises, as numpy.squeeze does.
     """
-    x = tensor_arg(x, "squeeze")
+    x = tensor_arg(input, "squeeze")
     numpy_style = axis is not None
     axes = normalize_axis(dim_or_axis("squeeze", dim, axis), x.ndim, "squeeze")
     if axes is None:
@@ -481,13 +514,18 @@ def squeeze(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
     return _view_op(x, Reshape(shape))
 
 
-def broadcast_to(x: Tensor, shape: Any) -> Tensor:
-    """A broadcast view of ``x`` with ``shape``; the gradient is summed back."""
-    return BroadcastTo(int_tuple(shape, "broadcast_to"))(tensor_arg(x, "broadcast_to"))
+def broadcast_to(input: Tensor, size: Any = NOT_GIVEN, *, shape: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+    """A broadcast view of ``x`` with shape ``size`` (NumPy's ``shape=`` too); the gradient is summed back."""
+    if size is NOT_GIVEN or shape is not NOT_GIVEN:
+        size = one_of("broadcast_to", size=size, shape=shape)
+    return BroadcastTo(int_tuple(size, "broadcast_to"))(tensor_arg(input, "broadcast_to"))
 
 
-def expand(x: Tensor, *sizes: Any) -> Tensor:
-    """Broadcast length-1 dims to ``sizes`` (-1 keeps a dim), new dims in front; as torch's ``expand``."""
+def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
+    """Broadcast length-1 dims to ``sizes`` (or ``size=``; -1 keeps a dim), new dims in front; as torch's
+    ``expand``."""
+    if size is not None:
+        sizes = sizes_keyword("expand", sizes, "size", size)
     x = tensor_arg(x, "expand")
     sizes = _sizes(sizes, "expand")
     lead = len(sizes) - x.ndim
@@ -509,10 +547,11 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
     return op(x)
 
 
-def repeat(x: Tensor, *repeats: Any) -> Tensor:
-    """Tile the data ``repeats[i]`` times along dim i (at least one count per dim), as torch's ``repeat``."""
+def repeat(x: Tensor, *counts: Any, repeats: Any = None) -> Tensor:
+    """Tile the data ``repeats[i]`` times along dim i (at least one count per dim; positional or ``repeats=``),
+    as torch's ``repeat``."""
     x = tensor_arg(x, "repeat")
-    repeats = _sizes(repeats, "repeat")
+    repeats = _sizes(counts if repeats is None else sizes_keyword("repeat", counts, "repeats", repeats), "repeat")
     if len(repeats) < x.ndim:
         raise ValueError(f"repeat: {len(repeats)} counts {repeats} for a tensor with {x.ndim} dims "
                          f"(give at least one per dim)")
@@ -521,9 +560,9 @@ def repeat(x: Tensor, *repeats: Any) -> Tensor:
     return Repeat(repeats)(x)
 
 
-def clone(x: Tensor) -> Tensor:
+def clone(input: Tensor) -> Tensor:  # noqa: A002
     """A copy with its own memory; the gradient flows back to ``x``."""
-    return Clone()(tensor_arg(x, "clone"))
+    return Clone()(tensor_arg(input, "clone"))
 
 
 def contiguous(x: Tensor) -> Tensor:
