@@ -239,6 +239,14 @@ _more_methods.update({
 for _name in ("sign", "floor", "ceil", "round", "trunc", "log1p", "expm1", "log2", "log10", "exp2", "rsqrt",
               "square", "reciprocal", "erf"):
     _more_methods[_name + "_"] = inplace._unary_(_name + "_", getattr(math, _name))
+
+
+def _round_(self: Tensor, decimals: int = 0) -> Tensor:
+    """``x = x.round(decimals=decimals)`` in place (the gradient as the out-of-place op)."""
+    return inplace._inplace(self, "round_", lambda cur: math.round(cur, decimals=decimals))
+
+
+_more_methods["round_"] = _round_
 for _name, _fn in _more_methods.items():
     setattr(Tensor, _name, _fn)
 

@@ -13,7 +13,7 @@ import numpy
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import number, tensor_arg
+from ._util import OUT_DTYPE, number, tensor_arg, unsupported
 from .elementwise import add, mul
 from .linalg import MatMul, bmm
 from .shape import reshape
@@ -30,17 +30,17 @@ def _named_product(name: str, a: Tensor, b: Tensor) -> Tensor:
     return op(a, b)
 
 
-def dot(a: Tensor, b: Tensor) -> Tensor:
+def dot(input: Tensor, tensor: Tensor) -> Tensor:  # noqa: A002
     """The inner product of two 1-D tensors of the same length: a 0-d tensor (torch.dot)."""
-    a, b = tensor_arg(a, "dot"), tensor_arg(b, "dot")
+    a, b = tensor_arg(input, "dot"), tensor_arg(tensor, "dot")
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise _shapes("dot", a, b, "two 1-D tensors of the same length")
     return _named_product("dot", a, b)
 
 
-def outer(a: Tensor, b: Tensor) -> Tensor:
+def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
     """The outer product of 1-D tensors: (n,) and (m,) → (n, m) with out[i, j] = a[i] b[j] (torch.outer)."""
-    a, b = tensor_arg(a, "outer"), tensor_arg(b, "outer")
+    a, b = tensor_arg(input, "outer"), tensor_arg(vec2, "outer")
     if a.ndim != 1 or b.ndim != 1:
         raise _shapes("outer", a, b, "two 1-D tensors")
     return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
@@ -49,9 +49,11 @@ def outer(a: Tensor, b: Tensor) -> Tensor:
 ger = outer
 
 
-def mm(a: Tensor, b: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None) -> Tensor:  # noqa: A002
     """The matrix product of two 2-D tensors, (n, k) @ (k, m) → (n, m), no broadcasting (torch.mm)."""
-    a, b = tensor_arg(a, "mm"), tensor_arg(b, "mm")
+    if out_dtype is not None:
+        raise unsupported("mm", "out_dtype=", OUT_DTYPE)
+    a, b = tensor_arg(input, "mm"), tensor_arg(mat2, "mm")
     if a.ndim != 2 or b.ndim != 2:
         raise _shapes("mm", a, b, "two 2-D tensors")
     return _named_product("mm", a, b)
@@ -75,14 +77,20 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
     return add(x if beta == 1 else mul(x, beta), scaled)
 
 
-def addmm(x: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+def addmm(input: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1,  # noqa: A002
+          out_dtype: Any = None) -> Tensor:
     """beta · x + alpha · (mat1 @ mat2): (n, k) @ (k, m), x broadcast to (n, m) (torch.addmm)."""
-    return _scaled_sum("addmm", x, mm(mat1, mat2), beta, alpha)
+    if out_dtype is not None:
+        raise unsupported("addmm", "out_dtype=", OUT_DTYPE)
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
-def baddbmm(x: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+def baddbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1,  # noqa: A002
+            out_dtype: Any = None) -> Tensor:
     """beta · x + alpha · bmm(batch1, batch2): (B, n, k) @ (B, k, m), x broadcast to (B, n, m)."""
-    return _scaled_sum("baddbmm", x, bmm(batch1, batch2), beta, alpha)
+    if out_dtype is not None:
+        raise unsupported("baddbmm", "out_dtype=", OUT_DTYPE)
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
 # --- einsum ----------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def _unique(name: str, x: Any, return_inverse: bool, return_counts: bool, dim: A
     return outs[0] if len(outs) == 1 else outs
 
 
-def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002 - PyTorch's name
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002 - PyTorch's name
            return_counts: bool = False, dim: int | None = None) -> Any:
     """The unique elements of ``x`` (flattened), in ascending order, as torch.unique.
 
@@ -101,11 +101,12 @@ def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa
     results for ``sorted=False`` are). With ``dim``, the unique slices along it, sorted
     lexicographically: x: (..., n, ...) → values (..., U, ...), inverse (n,), counts (U,). No gradient.
     """
+    x = input
     flag(sorted, "unique", "sorted")
     return _unique("unique", x, return_inverse, return_counts, dim, consecutive=False)
 
 
-def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: bool = False,
+def unique_consecutive(input: Tensor, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
                        dim: int | None = None) -> Any:
     """One element per run of equal neighbours in ``x`` (flattened), as torch.unique_consecutive.
 
@@ -113,7 +114,7 @@ def unique_consecutive(x: Tensor, return_inverse: bool = False, return_counts: b
     the run lengths (int64, (U,)), as :func:`unique`. With ``dim``, one slice per run of equal
     neighbouring slices along it: x: (..., n, ...) → values (..., U, ...), inverse (n,). No gradient.
     """
-    return _unique("unique_consecutive", x, return_inverse, return_counts, dim, consecutive=True)
+    return _unique("unique_consecutive", input, return_inverse, return_counts, dim, consecutive=True)
 
 
 # --- bincount, histc ---------------------------------------------------------------------------------
@@ -143,14 +144,14 @@ class BinCount(Function):
         return gy[index], None
 
 
-def bincount(x: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:  # noqa: A002
     """The number of occurrences of each value 0, 1, … in the 1-D non-negative int tensor ``x``, as
     torch.bincount; with ``weights`` (x's shape), their sums instead.
 
     x: (n,) → (max(max(x) + 1, minlength),): int64 without weights; with them float32 for float32
     weights, else float64. Differentiable in ``weights`` (PyTorch's is not).
     """
-    x = tensor_arg(x, "bincount")
+    x = tensor_arg(input, "bincount")
     if x.ndim != 1 or x.dtype.kind not in "iu":
         raise TypeError(f"bincount: only 1-D non-negative integer inputs, got dtype {x.dtype} and shape {x.shape}")
     if x.data.size and int(x.data.min()) < 0:
@@ -182,14 +183,14 @@ def _histc_range(xp: Any, data: Any, low: float, high: float) -> tuple:
     return low, high
 
 
-def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:  # noqa: A002
+def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:  # noqa: A002
     """A histogram of ``x``'s elements in ``bins`` equal bins over [min, max], as torch.histc.
 
     When min == max the data's own min and max are used. Elements outside the range (and NaNs) are
     not counted; the last bin includes its right edge. x: any shape (float) → (bins,) counts in x's
     dtype. No gradient.
     """
-    x = tensor_arg(x, "histc")
+    x = tensor_arg(input, "histc")
     if x.dtype.kind != "f":
         raise TypeError(f"histc: only floating-point tensors (as PyTorch), got dtype {x.dtype}")
     bins = int_arg(bins, "histc", "bins")

@@ -26,21 +26,21 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
     return Tensor._make(array, False, None, 0)
 
 
-def rand_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,
+def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
               generator: Any = None) -> Tensor:
     """Uniform samples in [0, 1) with ``x``'s shape (and its dtype and device unless given), from ``generator``
     (an ``mg.Generator``) if given."""
-    x = _like(x, "rand_like")
+    x = _like(input, "rand_like")
     device = x.device if device is None else _device_arg(device, "rand_like")
     return rand(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
                 requires_grad=requires_grad, generator=generator)
 
 
-def randn_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,
+def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
               generator: Any = None) -> Tensor:
     """Standard normal samples with ``x``'s shape (and its dtype and device unless given), from ``generator``
     if given."""
-    x = _like(x, "randn_like")
+    x = _like(input, "randn_like")
     device = x.device if device is None else _device_arg(device, "randn_like")
     return randn(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
                  requires_grad=requires_grad, generator=generator)

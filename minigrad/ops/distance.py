@@ -105,11 +105,12 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
     return Cdist(float(p))(x1, x2)
 
 
-def dist(x: Tensor, other: Tensor, p: float = 2) -> Tensor:
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002
     """The p-norm of ``x - other`` (broadcast) over all elements, as torch.dist: a 0-d tensor.
 
     Differentiable in both, with :func:`norm`'s gradient (0 for p = 0; ties of ±inf share it).
     """
+    x = input
     x, other = tensor_arg(x, "dist"), tensor_arg(other, "dist")
     for t in (x, other):
         if t.dtype.kind != "f":

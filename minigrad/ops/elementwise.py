@@ -411,9 +411,9 @@ def sub(a: Any, b: Any) -> Tensor:
     return Sub()(a, b)
 
 
-def mul(a: Any, b: Any) -> Tensor:
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """a * b with broadcasting."""
-    return Mul()(a, b)
+    return Mul()(input, other)
 
 
 def div(a: Any, b: Any) -> Tensor:
@@ -421,12 +421,13 @@ def div(a: Any, b: Any) -> Tensor:
     return Div()(a, b)
 
 
-def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the op's name
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A002, A001 - the op's name
     """a ** b with broadcasting.
 
     Integers to a tensor of integer exponents follow PyTorch: a negative exponent gives 1, -1 or 0
     (``2 ** -1 == 0``); a bool tensor to a Python int is computed in int64, as PyTorch's.
     """
+    a, b = input, exponent
     if isinstance(b, Tensor) and _integral(b) and _integral(a):
         return IntegerPow()(a, b)
     if isinstance(a, Tensor) and a.dtype.kind == "b" and isinstance(b, int) and not isinstance(b, bool):
@@ -434,50 +435,51 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the op's name
     return Pow()(a, b)
 
 
-def neg(x: Tensor) -> Tensor:
-    return Neg()(x)
+def neg(input: Tensor) -> Tensor:  # noqa: A002
+    return Neg()(input)
 
 
-def exp(x: Tensor) -> Tensor:
+def exp(input: Tensor) -> Tensor:  # noqa: A002
     """e ** x elementwise."""
-    return Exp()(_floating(x))
+    return Exp()(_floating(input))
 
 
-def log(x: Tensor) -> Tensor:
+def log(input: Tensor) -> Tensor:  # noqa: A002
     """Natural logarithm elementwise."""
-    return Log()(_floating(x))
+    return Log()(_floating(input))
 
 
-def tanh(x: Tensor) -> Tensor:
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
     """Hyperbolic tangent elementwise."""
-    return Tanh()(_floating(x))
+    return Tanh()(_floating(input))
 
 
-def sigmoid(x: Tensor) -> Tensor:
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
     """1 / (1 + exp(-x)) elementwise, stable for any x."""
-    return Sigmoid()(_floating(x))
+    return Sigmoid()(_floating(input))
 
 
-def relu(x: Tensor) -> Tensor:
+def relu(input: Tensor) -> Tensor:  # noqa: A002
     """max(x, 0) elementwise."""
-    return Relu()(x)
+    return Relu()(input)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001 - the op's name
+def abs(input: Tensor) -> Tensor:  # noqa: A002, A001 - the op's name
     """|x| elementwise (gradient 0 at 0)."""
-    return Abs()(x)
+    return Abs()(input)
 
 
-def sqrt(x: Tensor) -> Tensor:
+def sqrt(input: Tensor) -> Tensor:  # noqa: A002
     """Square root elementwise."""
-    return Sqrt()(_floating(x))
+    return Sqrt()(_floating(input))
 
 
-def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - NumPy's names
+def clip(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - NumPy's names
     """Clamp ``x`` into [min, max] (either may be None); Tensor bounds broadcast and get gradients.
 
     Shapes: x, min and max broadcast together, as ``numpy.clip``; the result has the broadcast shape.
     """
+    x = input
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     for bound in (min, max):
@@ -487,18 +489,19 @@ def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 -
     return Clip(min is not None, max is not None)(x, *bounds)
 
 
-def maximum(a: Any, b: Any) -> Tensor:
+def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
     """Elementwise maximum with broadcasting."""
-    return Maximum()(a, b)
+    return Maximum()(input, other)
 
 
-def minimum(a: Any, b: Any) -> Tensor:
+def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
     """Elementwise minimum with broadcasting."""
-    return Minimum()(a, b)
+    return Minimum()(input, other)
 
 
-def where(condition: Any, a: Any, b: Any) -> Tensor:
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """``a`` where ``condition`` is true, else ``b`` (all broadcast together)."""
+    a, b = input, other
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a, like=condition if isinstance(condition, Tensor) else None)
     return Where()(condition, a, b)
@@ -522,11 +525,11 @@ class Cos(Function):
         return -gy * self.xp.sin(self.saved[0])
 
 
-def sin(x: Tensor) -> Tensor:
+def sin(input: Tensor) -> Tensor:  # noqa: A002
     """Sine elementwise (radians)."""
-    return Sin()(_floating(x))
+    return Sin()(_floating(input))
 
 
-def cos(x: Tensor) -> Tensor:
+def cos(input: Tensor) -> Tensor:  # noqa: A002
     """Cosine elementwise (radians)."""
-    return Cos()(_floating(x))
+    return Cos()(_floating(input))

@@ -29,9 +29,9 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
     return out
 
 
-def empty_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def empty_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """An uninitialised (here: zero) tensor with ``x``'s shape, and its dtype and device unless given."""
-    x = _like(x, "empty_like")
+    x = _like(input, "empty_like")
     return _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
                    requires_grad, "empty_like")
 
@@ -68,11 +68,13 @@ def apply_(x: Tensor, function: Callable[[Any], Any]) -> Tensor:
     return x.copy_(Tensor._make(values, False, None, 0))
 
 
-def type_(x: Tensor, dtype: Any = None) -> Any:
+def type_(x: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
     """``x.type()`` is the dtype's name (``'float32'``; PyTorch says ``'torch.FloatTensor'``);
     ``x.type(dtype)`` casts (differentiably); ``dtype`` may be a legacy type (``mg.DoubleTensor`` or
-    ``'torch.DoubleTensor'``)."""
+    ``'torch.DoubleTensor'``). ``non_blocking`` changes nothing (copies are synchronous here)."""
     x = _tensor(x, "type")
+    if not isinstance(non_blocking, bool):
+        raise TypeError(f"type: non_blocking must be a bool, got {non_blocking!r}")
     if dtype is None:
         return str(x.dtype)
     dtype = backend.as_dtype(legacy_dtype(dtype), "type")
@@ -95,9 +97,9 @@ def nelement(x: Tensor) -> int:
     return int(_tensor(x, "nelement").data.size)
 
 
-def detach(x: Tensor) -> Tensor:
+def detach(input: Tensor) -> Tensor:  # noqa: A002
     """``x.detach()``: the same values cut from the graph (sharing memory)."""
-    return _tensor(x, "detach").detach()
+    return _tensor(input, "detach").detach()
 
 
 def is_tensor(obj: Any) -> bool:

@@ -121,20 +121,20 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
 trapz = trapezoid
 
 
-def randint_like(x: Tensor, low: int = 0, high: Any = None, *, generator: Any = None, dtype: Any = None,
+def randint_like(input: Tensor, low: int = 0, high: Any = None, *, generator: Any = None, dtype: Any = None,  # noqa: A002
                  device: Any = None, requires_grad: bool = False) -> Tensor:
     """Integers in [low, high) with ``x``'s shape, dtype and device unless given (``randint_like(x, high)``
     or ``randint_like(x, low, high)``), from ``generator`` if given."""
-    x = tensor_arg(x, "randint_like")
+    x = tensor_arg(input, "randint_like")
     if high is None:
         low, high = 0, low
     return randint(low, high, x.shape, generator=generator, dtype=x.dtype if dtype is None else dtype,
                    device=x.device if device is None else device, requires_grad=requires_grad)
 
 
-def scalar_tensor(value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """A 0-d tensor of ``value``, the default float dtype unless given (torch.scalar_tensor)."""
-    value = number(value, "scalar_tensor", "value")
+def scalar_tensor(s: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor of the number ``s``, the default float dtype unless given (torch.scalar_tensor)."""
+    value = number(s, "scalar_tensor", "s")
     if math.isnan(value) and dtype is not None and numpy.dtype(dtype).kind != "f":
         raise ValueError("scalar_tensor: NaN does not fit an integer dtype")
     return tensor(value, dtype=get_default_dtype() if dtype is None else dtype, device=device,

@@ -93,21 +93,21 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
     return IndexWrite(axis, data, add)(x, source)
 
 
-def index_add(x: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
+def index_add(input: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """A copy of ``x`` with ``alpha * source[…, i, …]`` added at ``x[…, index[i], …]`` along ``dim``
     (repeated indices accumulate). source: x's shape with dim ``dim`` of index's length (torch.index_add)."""
-    return _index_write(x, dim, index, source, "index_add", True, alpha)
+    return _index_write(input, dim, index, source, "index_add", True, alpha)
 
 
-def index_copy(x: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
+def index_copy(input: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:  # noqa: A002
     """A copy of ``x`` with ``x[…, index[i], …] = source[…, i, …]`` along ``dim`` (torch.index_copy)."""
-    return _index_write(x, dim, index, source, "index_copy", False)
+    return _index_write(input, dim, index, source, "index_copy", False)
 
 
-def index_fill(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:
+def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # noqa: A002
     """A copy of ``x`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor,
     cast to x's dtype; a tensor value gets the sum of the gradient at the filled places)."""
-    x = tensor_arg(x, "index_fill")
+    x = tensor_arg(input, "index_fill")
     axis, data = _index_vector(x, dim, index, "index_fill", negative=True)
     if isinstance(value, Tensor):
         if value.ndim:
@@ -156,9 +156,10 @@ class MaskedScatter(Function):
         return gx, None, gsource
 
 
-def masked_scatter(x: Tensor, mask: Any, source: Tensor) -> Tensor:
+def masked_scatter(input: Tensor, mask: Any, source: Tensor) -> Tensor:  # noqa: A002
     """``x`` with the places where the bool ``mask`` is True filled, in row-major order, from the first
     elements of ``source`` (which needs at least as many); x and mask broadcast (torch.masked_scatter)."""
+    x = input
     x, mask, source = (tensor_arg(t, "masked_scatter") for t in (x, mask, source))
     if mask.dtype != bool:
         raise TypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}")
@@ -220,10 +221,10 @@ class IndexPutAdd(Function):
         return gy, gvalues
 
 
-def index_put(x: Tensor, indices: Any, values: Any, accumulate: bool = False) -> Tensor:
+def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False) -> Tensor:  # noqa: A002
     """A copy of ``x`` with ``x[indices] = values`` (``indices`` a tuple of int or bool tensors; values
     broadcast), or ``+=`` with ``accumulate=True``, repeated indices then adding up (torch.index_put)."""
-    x = tensor_arg(x, "index_put")
+    x = tensor_arg(input, "index_put")
     if not isinstance(indices, (tuple, list)) or not all(isinstance(i, Tensor) or backend.is_array(i) for i in indices):
         raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices).__name__}")
     values = tensor_arg(values, "index_put")
@@ -244,9 +245,10 @@ def index_put_(x: Tensor, indices: Any, values: Any, accumulate: bool = False) -
     return _inplace(x, "index_put_", lambda cur: index_put(cur, indices, values, accumulate), values)
 
 
-def put(x: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:
+def put(input: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:  # noqa: A002
     """A copy of ``x`` with ``x.flatten()[index] = source`` (source has index's number of elements; negative
     indices count from the end), ``+=`` with ``accumulate=True`` (torch.put)."""
+    x = input
     x, source = tensor_arg(x, "put"), tensor_arg(source, "put")
     data = index_data(index, "put")
     check_index_range(data, x.numel(), "put", f"a tensor of shape {x.shape} read as 1-D", negative=True)
@@ -423,7 +425,8 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
     return op(x, src)
 
 
-def scatter_reduce(x: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+def scatter_reduce(input: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *,  # noqa: A002
+                   include_self: bool = True) -> Tensor:
     """A copy of ``x`` where each ``src[i, j]`` is combined into ``out[index[i, j], j]`` (dim 0; likewise for
     any ``dim``) by ``reduce``: 'sum', 'prod', 'mean', 'amax' or 'amin' (torch.scatter_reduce).
 
@@ -431,7 +434,7 @@ def scatter_reduce(x: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *,
     src: x's dtype. With ``include_self=False`` x's values at the places the index names are left out
     (places it does not name keep x's value). Integer means round down, as PyTorch's.
     """
-    return _scatter_reduce(x, dim, index, src, reduce, include_self, "scatter_reduce")
+    return _scatter_reduce(input, dim, index, src, reduce, include_self, "scatter_reduce")
 
 
 def scatter_reduce_(x: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
@@ -462,11 +465,12 @@ def _scatter_with_reduce(x: Any, dim: Any, index: Any, src: Any, value: Any, red
     return _scatter_reduce(x, dim, index, src, "sum" if reduce == "add" else "prod", True, name)
 
 
-def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
+def scatter(input: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,  # noqa: A002
             reduce: str | None = None) -> Tensor:
     """torch.scatter (see :func:`minigrad.ops.index.scatter`), with PyTorch's older ``reduce='add'`` or
     ``'multiply'`` (src or value combined into the places instead of written; a Tensor src warns that this
     is deprecated, as PyTorch does). Unlike PyTorch, the reduce forms have gradients (scatter_reduce's)."""
+    x = input
     if reduce is None:
         return _index.scatter(x, dim, index, src, value=value)
     return _scatter_with_reduce(x, dim, index, src, value, reduce, "scatter")

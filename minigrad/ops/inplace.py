@@ -276,8 +276,11 @@ def fill_(x: Tensor, value: Any) -> Tensor:
     return _inplace(x, "fill_", _fill("fill_", True, value), value)
 
 
-def copy_(x: Tensor, src: Any) -> Tensor:
-    """Copy ``src`` (broadcast to x's shape, cast to its dtype, moved to its device) into ``x``."""
+def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast to x's shape, cast to its dtype, moved to its device) into ``x``.
+    ``non_blocking`` changes nothing (copies are synchronous here), as in :meth:`Tensor.to`."""
+    if not isinstance(non_blocking, bool):
+        raise TypeError(f"copy_: non_blocking must be a bool, got {non_blocking!r}")
     if isinstance(src, Tensor):
         src = _dtype_of(x, src.to(x.device) if src.device != x.device else src)
     elif backend.is_array(src) or isinstance(src, (list, tuple, int, float)):
@@ -295,8 +298,9 @@ def _bool_mask(mask: Any, name: str) -> Any:
     return mask
 
 
-def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
     """``value`` where the bool ``mask`` (broadcast to x) is True, else ``x``; x's dtype is kept."""
+    x = input
     if not isinstance(x, Tensor):
         raise TypeError(f"masked_fill: expected a Tensor, got {type(x).__name__}")
     if isinstance(value, Tensor) and value.ndim:
@@ -420,8 +424,15 @@ def pow_(x: Tensor, exponent: Any) -> Tensor:
     return _inplace(x, "pow_", lambda cur: pow(cur, exponent), exponent)
 
 
-def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
-    """Fill with samples of U(a, b) from ``generator`` or the device's generator (see ``manual_seed``)."""
+def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None, **bounds: Any) -> Tensor:
+    """Fill with samples of U(a, b) from ``generator`` or the device's generator (see ``manual_seed``).
+    PyTorch's keywords for a and b are ``from`` (a Python keyword: ``uniform_(**{"from": -1, "to": 1})``)
+    and ``to``."""
+    if bounds:
+        if not set(bounds) <= {"from", "to"}:
+            raise TypeError(f"uniform_: unexpected keyword {sorted(set(bounds) - {'from', 'to'})[0]!r} (the bounds "
+                            "are a and b, or PyTorch's from and to)")
+        a, b = bounds.get("from", a), bounds.get("to", b)
     a, b = number(a, "uniform_", "a"), number(b, "uniform_", "b")
     sample = rand(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + a))

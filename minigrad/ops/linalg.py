@@ -10,7 +10,7 @@ import numpy
 from .. import backend
 from ..autograd import Function, LazyGradient
 from ..tensor import Tensor
-from ._util import sum_to
+from ._util import OUT_DTYPE, sum_to, unsupported
 
 
 class MatMul(Function):
@@ -157,9 +157,9 @@ class StepMatMul(MatMul):
         return (*super().backward(gy), None)
 
 
-def matmul(a: Any, b: Any) -> Tensor:
+def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """Matrix product ``a @ b`` as ``numpy.matmul``: (…, n, k) @ (…, k, m) → (…, n, m)."""
-    return MatMul()(a, b)
+    return MatMul()(input, other)
 
 
 def step_matmul(h: Tensor, weight_t: Tensor, weight_t_rows: Tensor) -> Tensor:
@@ -177,8 +177,11 @@ def step_matmul(h: Tensor, weight_t: Tensor, weight_t_rows: Tensor) -> Tensor:
     return StepMatMul()(h, weight_t, weight_t_rows)
 
 
-def bmm(a: Tensor, b: Tensor) -> Tensor:
+def bmm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None) -> Tensor:  # noqa: A002
     """Batched matrix product, as torch.bmm: (B, n, k) @ (B, k, m) → (B, n, m); no broadcasting."""
+    if out_dtype is not None:
+        raise unsupported("bmm", "out_dtype=", OUT_DTYPE)
+    a, b = input, mat2
     shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())
     if len(shape_a) != 3 or len(shape_b) != 3 or shape_a[0] != shape_b[0] or shape_a[2] != shape_b[1]:
         raise ValueError(f"bmm: expects (B, n, k) and (B, k, m) with the same B and k, got shapes "

@@ -95,8 +95,8 @@ def _array_copy(array: Any) -> Any:
 
 
 def _flat(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tensor], Tensor]:
-    def op(x: Tensor) -> Tensor:
-        x = _numeric(x, name)
+    def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        x = _numeric(input, name)
         if x.dtype == bool and name != "sign":
             raise TypeError(f"{name}: not defined for a bool tensor (as in PyTorch); cast it first")
         if x.dtype.kind in "biu" and name != "sign":
@@ -122,9 +122,9 @@ trunc = _flat("trunc", lambda xp, x: xp.trunc(x), "x rounded towards zero, in x'
 fix = trunc
 
 
-def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyTorch's name
     """x rounded half to even (to ``decimals`` decimal places), as torch.round; the gradient is 0."""
-    x = _numeric(x, "round")
+    x = _numeric(input, "round")
     if x.dtype == bool:
         raise TypeError("round: not defined for a bool tensor (as in PyTorch); cast it first")
     if isinstance(decimals, bool) or not isinstance(decimals, int):
@@ -161,8 +161,8 @@ class Unary(Function):
 
 
 def _unary(name: str, fn: Callable, derivative: Callable, doc: str) -> Callable[[Tensor], Tensor]:
-    def op(x: Tensor) -> Tensor:
-        return Unary(name, fn, derivative)(_floating(x, name))
+    def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return Unary(name, fn, derivative)(_floating(input, name))
     op.__name__ = name
     op.__doc__ = doc
     return op
@@ -182,9 +182,9 @@ rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y: -0.5 * y 
 reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, x, y: -(y * y), "1 / x.")
 
 
-def square(x: Tensor) -> Tensor:
+def square(input: Tensor) -> Tensor:  # noqa: A002
     """x * x (an integer tensor stays integer, as torch.square)."""
-    x = _numeric(x, "square")
+    x = _numeric(input, "square")
     if x.dtype == bool:
         x = astype(x, "int64")   # PyTorch: bool * bool would be bool; square promotes to int64
     return mul(x, x)
@@ -269,28 +269,28 @@ def _fmod(xp: Any, a: Any, b: Any) -> Any:
     return xp.fmod(a, b)
 
 
-def remainder(a: Any, b: Any) -> Tensor:
+def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
     """a - floor(a / b) * b: the result has the sign of ``b`` (Python's ``%``, torch.remainder).
 
     An integer divided by an integer zero raises :class:`IntegerDivisionByZero`, as PyTorch.
     """
-    a, b = _pair(a, b, "remainder")
+    a, b = _pair(input, other, "remainder")
     # d/db is -(a // b) with the floor division the forward used (7 // 0.1 is 69, not floor(7 / 0.1) = 70)
     return Binary("remainder", _remainder, lambda xp, gy, x, y, out: (gy, gy * -xp.floor_divide(x, y)))(a, b)
 
 
-def fmod(a: Any, b: Any) -> Tensor:
+def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
     """a - trunc(a / b) * b: the result has the sign of ``a`` (C's fmod, torch.fmod).
 
     An integer divided by an integer zero raises :class:`IntegerDivisionByZero`, as PyTorch.
     """
-    a, b = _pair(a, b, "fmod")
+    a, b = _pair(input, other, "fmod")
     return Binary("fmod", _fmod, lambda xp, gy, x, y, out: (gy, gy * -xp.trunc(x / y)))(a, b)
 
 
-def atan2(a: Any, b: Any) -> Tensor:
+def atan2(input: Any, other: Any) -> Tensor:  # noqa: A002
     """The angle of the point (b, a) in radians, in (-π, π] (torch.atan2(input=a, other=b))."""
-    a, b = _pair(a, b, "atan2")
+    a, b = _pair(input, other, "atan2")
     a = _floating(a, "atan2") if isinstance(a, Tensor) else a
     b = _floating(b, "atan2") if isinstance(b, Tensor) else b
 
@@ -301,9 +301,9 @@ def atan2(a: Any, b: Any) -> Tensor:
     return Binary("atan2", lambda xp, x, y: xp.arctan2(x, y), grads)(a, b)
 
 
-def logaddexp(a: Any, b: Any) -> Tensor:
+def logaddexp(input: Any, other: Any) -> Tensor:  # noqa: A002
     """log(exp(a) + exp(b)) without overflow; gradients exp(a - y) and exp(b - y)."""
-    a, b = _pair(a, b, "logaddexp")
+    a, b = _pair(input, other, "logaddexp")
     a = _floating(a, "logaddexp") if isinstance(a, Tensor) else a
     b = _floating(b, "logaddexp") if isinstance(b, Tensor) else b
     return Binary("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
@@ -342,10 +342,10 @@ class Lerp(Function):
                     *((sum_to(gy * (end - start), _shape(w)) if needs[2] else None,) if len(needs) > 2 else ()))
 
 
-def lerp(start: Tensor, end: Any, weight: Any) -> Tensor:
+def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:  # noqa: A002
     """start + weight * (end - start), all broadcast together (torch.lerp, with its formula for
     |weight| >= 0.5: ``end + (weight - 1) * (end - start)``); gradients to all three."""
-    start = tensor_arg(start, "lerp")
+    start = tensor_arg(input, "lerp")
     if start.dtype.kind not in "fc":
         raise TypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")
     if not isinstance(end, (int, float)):
@@ -355,14 +355,14 @@ def lerp(start: Tensor, end: Any, weight: Any) -> Tensor:
     return Lerp(number(weight, "lerp", "weight"))(start, end)
 
 
-def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """max(x, min) elementwise (torch.clamp_min)."""
-    return clip(x, min=min)
+    return clip(input, min=min)
 
 
-def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """min(x, max) elementwise (torch.clamp_max)."""
-    return clip(x, max=max)
+    return clip(input, max=max)
 
 
 # --- tests that give bool tensors (no gradient) ----------------------------------------------------
@@ -388,8 +388,8 @@ def _xp_of(*values: Any) -> Any:
 
 
 def _test(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tensor], Tensor]:
-    def op(x: Tensor) -> Tensor:
-        x = _numeric(x, name)
+    def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        x = _numeric(input, name)
         xp = backend.array_module(x.data)
         return _bool_result(name, lambda a: xp.asarray(fn(xp, a)), (x,))
     op.__name__ = name
@@ -406,8 +406,8 @@ logical_not = _test("logical_not", lambda xp, a: xp.logical_not(a), "True where 
 
 
 def _logical(name: str, fn: Callable) -> Callable[[Any, Any], Tensor]:
-    def op(a: Any, b: Any) -> Tensor:
-        a, b = _pair(a, b, name)
+    def op(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
+        a, b = _pair(input, other, name)
         xp = _xp_of(a, b)
         return _bool_result(name, lambda x, y: xp.asarray(fn(xp, x, y)), (a, b))
     op.__name__ = name
@@ -420,9 +420,9 @@ logical_or = _logical("logical_or", lambda xp, a, b: xp.logical_or(a, b))
 logical_xor = _logical("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
 
 
-def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002
     """|a - b| <= atol + rtol * |b| elementwise (broadcast), as torch.isclose: a bool tensor."""
-    a, b = _pair(a, b, "isclose")
+    a, b = _pair(input, other, "isclose")
     rtol, atol = number(rtol, "isclose", "rtol"), number(atol, "isclose", "atol")
     if rtol < 0 or atol < 0:
         raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
@@ -431,14 +431,14 @@ def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan:
                                                                        equal_nan=bool(equal_nan))), (a, b))
 
 
-def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:  # noqa: A002
     """Whether every element of ``a`` and ``b`` is close (:func:`isclose`): a Python bool."""
-    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
 
 
-def count_nonzero(x: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # noqa: A002
     """The number of non-zero elements over ``dim`` (an int or a tuple; all when None): an int64 tensor."""
-    x = _numeric(x, "count_nonzero")
+    x = _numeric(input, "count_nonzero")
     if axis is None and isinstance(dim, (tuple, list)) and not dim:
         dim = None   # PyTorch reads dim=() as every dim (NumPy's axis=() as none)
     axes = normalize_axis(dim_or_axis("count_nonzero", dim, axis), x.ndim, "count_nonzero")

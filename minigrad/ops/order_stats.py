@@ -56,14 +56,14 @@ def _nan_mask(xp: Any, data: Any) -> Any:
 
 # --- kthvalue, mode ----------------------------------------------------------------------------------
 
-def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:  # noqa: A002
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as torch.kthvalue.
 
     x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``).
     NaN counts as the largest value. Among equal values the index is that of the stable sort
     order (see the module docstring). The gradient goes to the picked element.
     """
-    x = _real(x, "kthvalue")
+    x = _real(input, "kthvalue")
     k = int_arg(k, "kthvalue", "k")
     keep = flag(keepdim, "kthvalue", "keepdim")
     axis = one_axis(dim, max(x.ndim, 1), "kthvalue")
@@ -101,13 +101,14 @@ def _mode_index(xp: Any, data: Any, axis: int) -> Any:
     return xp.moveaxis(xp.take_along_axis(order, best, axis=-1), -1, axis).astype("int64", copy=False)
 
 
-def mode(x: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:  # noqa: A002
     """The most frequent value along ``dim`` and an index of it, as torch.mode.
 
     x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``). Of
     equally frequent values the smallest; its index is its last occurrence (see the module
     docstring). The gradient goes to the element at the index.
     """
+    x = input
     x = _real(x, "mode", "biuf")
     keep = flag(keepdim, "mode", "keepdim")
     axis = _reduction_axis(x, dim, "mode")
@@ -142,11 +143,11 @@ class NanMedianAll(MedianAll):
         return y
 
 
-def nanmedian(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+def nanmedian(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A002
     """The lower median ignoring NaNs, as torch.nanmedian: of all elements (a 0-d tensor) without
     ``dim``; with ``dim``, ``(values, indices)`` along it. A line of NaNs only gives NaN (its index: the
     first NaN; PyTorch's is unspecified there). x: (..., n, ...) → (..., ...)."""
-    x = _real(x, "nanmedian")
+    x = _real(input, "nanmedian")
     if dim is None:
         return NanMedianAll()(x)
     keep = flag(keepdim, "nanmedian", "keepdim")
@@ -154,9 +155,9 @@ def nanmedian(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     return _picked("nanmedian", x, axis, keep, lambda xp, data: _nanmedian_index(xp, data, axis))
 
 
-def msort(x: Tensor) -> Tensor:
+def msort(input: Tensor) -> Tensor:  # noqa: A002
     """``x`` sorted along its first dim (torch.msort: ``sort(x, dim=0).values``); same shape."""
-    return sort(tensor_arg(x, "msort"), dim=0).values
+    return sort(tensor_arg(input, "msort"), dim=0).values
 
 
 # --- cummax, cummin ----------------------------------------------------------------------------------
@@ -198,18 +199,18 @@ def _running_extreme(x: Any, dim: int, smallest: bool) -> ValuesIndices:
     return ValuesIndices(op(x), index)
 
 
-def cummax(x: Tensor, dim: int) -> ValuesIndices:
+def cummax(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
     """Running maximum along ``dim`` and the index it came from, as torch.cummax; same shape as x.
 
     Ties and NaNs give the latest index (a NaN, once seen, stays). The gradient of each output goes
     to the element at its index.
     """
-    return _running_extreme(x, dim, smallest=False)
+    return _running_extreme(input, dim, smallest=False)
 
 
-def cummin(x: Tensor, dim: int) -> ValuesIndices:
+def cummin(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002
     """Running minimum along ``dim`` and its index, as torch.cummin (the rules of :func:`cummax`)."""
-    return _running_extreme(x, dim, smallest=True)
+    return _running_extreme(input, dim, smallest=True)
 
 
 # --- quantile, nanquantile ---------------------------------------------------------------------------
@@ -333,7 +334,7 @@ def _quantile(name: str, x: Any, q: Any, dim: Any, keepdim: bool, interpolation:
     return out.reshape(out.shape[1:]) if scalar_q else out
 
 
-def quantile(x: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,
+def quantile(input: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,  # noqa: A002
              interpolation: str = "linear") -> Tensor:
     """The ``q``-quantiles of ``x`` along ``dim`` (of all elements when None), as torch.quantile.
 
@@ -342,10 +343,10 @@ def quantile(x: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *
     gives NaN. ``interpolation``: linear, lower, higher, midpoint or nearest (half to even).
     Differentiable: the gradient goes to the one or two sorted elements the quantile interpolates.
     """
-    return _quantile("quantile", x, q, dim, keepdim, interpolation)
+    return _quantile("quantile", input, q, dim, keepdim, interpolation)
 
 
-def nanquantile(x: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,
+def nanquantile(input: Tensor, q: Any, dim: int | None = None, keepdim: bool = False, *,  # noqa: A002
                 interpolation: str = "linear") -> Tensor:
     """:func:`quantile` of the non-NaN values of each line (NaN for a line of NaNs), as torch.nanquantile."""
-    return _quantile("nanquantile", x, q, dim, keepdim, interpolation)
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation)

@@ -31,7 +31,7 @@ from ..autograd import Function
 from ..recording import note_read
 from ..tensor import Tensor
 from . import elementwise, inplace
-from ._util import number, tensor_arg
+from ._util import NOT_GIVEN, number, one_of, tensor_arg
 from .elementwise import _integral
 from .math import (
     IntegerDivisionByZero,
@@ -155,7 +155,7 @@ def _division_operands(a: Any, b: Any, name: str) -> tuple:
                  for v in (a, b))
 
 
-def floor_divide(a: Any, b: Any) -> Tensor:
+def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
     """``a // b`` rounded towards -inf (PyTorch's floor division), broadcast; integers stay integers.
 
     ``[-5, 5] // 2 == [-3, 2]``. A zero integer divisor raises :class:`IntegerDivisionByZero` (a
@@ -163,17 +163,18 @@ def floor_divide(a: Any, b: Any) -> Tensor:
     of float inputs requires grad but its backward raises; ``div(a, b, rounding_mode="floor")`` gives the
     same values with a zero gradient.
     """
-    a, b = _division_operands(a, b, "floor_divide")
+    a, b = _division_operands(input, other, "floor_divide")
     return NotDifferentiable("floor_divide", lambda xp, x, y: _quotient(xp, x, y, "floor", "floor_divide"),
                              "; div(a, b, rounding_mode='floor') has a zero gradient")(a, b)
 
 
-def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
     """``a / b`` broadcast (torch.div): true division, or rounded with ``rounding_mode="trunc"|"floor"``.
 
     True division of two integer or bool operands gives float32, as in PyTorch; the rounded modes keep
     integers integer and have a zero gradient.
     """
+    a, b = input, other
     if rounding_mode is None:
         return elementwise.div(a, b)
     if rounding_mode not in ("trunc", "floor"):
@@ -186,9 +187,9 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
 divide = div
 
 
-def true_divide(a: Any, b: Any) -> Tensor:
+def true_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
     """``a / b`` broadcast, always true division (torch.true_divide)."""
-    return elementwise.div(a, b)
+    return elementwise.div(input, other)
 
 
 def _rfloordiv(self: Tensor, other: Any) -> Tensor:
@@ -236,14 +237,14 @@ def _scaled(b: Any, alpha: Any, a: Any = None) -> Any:
     return elementwise.mul(b if b.dtype == common else astype(b, common), alpha)
 
 
-def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """``a + alpha * b`` broadcast (torch.add); ``alpha * b`` is computed in the result's dtype."""
-    return elementwise.add(a, _scaled(b, _alpha(alpha, a, b, "add"), a))
+    return elementwise.add(input, _scaled(other, _alpha(alpha, input, other, "add"), input))
 
 
-def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """``a - alpha * b`` broadcast (torch.sub); ``alpha * b`` is computed in the result's dtype."""
-    return elementwise.sub(a, _scaled(b, _alpha(alpha, a, b, "sub"), a))
+    return elementwise.sub(input, _scaled(other, _alpha(alpha, input, other, "sub"), input))
 
 
 def _add_method(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
@@ -259,29 +260,29 @@ def _sub_method(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
 subtract = sub
 
 
-def multiply(a: Any, b: Any) -> Tensor:
+def multiply(input: Any, other: Any) -> Tensor:  # noqa: A002
     """``a * b`` broadcast (torch.multiply)."""
-    return elementwise.mul(a, b)
+    return elementwise.mul(input, other)
 
 
-def negative(x: Tensor) -> Tensor:
+def negative(input: Tensor) -> Tensor:  # noqa: A002
     """``-x`` (torch.negative)."""
-    return elementwise.neg(x)
+    return elementwise.neg(input)
 
 
-def positive(x: Tensor) -> Tensor:
+def positive(input: Tensor) -> Tensor:  # noqa: A002
     """``+x``: ``x`` itself, as torch.positive (a bool tensor raises, as in PyTorch)."""
-    x = tensor_arg(x, "positive")
+    x = tensor_arg(input, "positive")
     if x.dtype == bool:
         raise TypeError("positive: the `+` operator on a bool tensor is not supported (as in PyTorch)")
     return x
 
 
 def _comparison(name: str, dunder: str) -> Callable[[Any, Any], Tensor]:
-    def compare(a: Any, b: Any) -> Tensor:
-        return getattr(tensor_arg(a, name), dunder)(b)
+    def compare(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
+        return getattr(tensor_arg(input, name), dunder)(other)
     compare.__name__ = name
-    compare.__doc__ = f"Elementwise ``{dunder}`` of ``a`` and ``b`` broadcast: a bool tensor with no gradient."
+    compare.__doc__ = f"Elementwise ``{dunder}`` of ``input`` and ``other`` broadcast: a bool tensor with no gradient."
     return compare
 
 
@@ -296,9 +297,9 @@ def absolute(x: Tensor) -> Tensor:
     return elementwise.abs(x)
 
 
-def rsub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """``b - alpha * a`` broadcast (torch.rsub)."""
-    return sub(b, a, alpha=alpha)
+    return sub(other, input, alpha=alpha)
 
 
 def _integer_pair(a: Any, b: Any, name: str) -> tuple:
@@ -312,23 +313,23 @@ def _integer_pair(a: Any, b: Any, name: str) -> tuple:
     return a, b
 
 
-def gcd(a: Any, b: Any) -> Tensor:
+def gcd(input: Any, other: Any) -> Tensor:  # noqa: A002
     """The greatest common divisor of integers, elementwise and broadcast (non-negative; gcd(0, 0) is 0)."""
-    a, b = _integer_pair(a, b, "gcd")
+    a, b = _integer_pair(input, other, "gcd")
     xp = _xp_of(a, b)
     return _bool_result("gcd", lambda x, y: xp.asarray(xp.gcd(x, y)), (a, b))
 
 
-def lcm(a: Any, b: Any) -> Tensor:
+def lcm(input: Any, other: Any) -> Tensor:  # noqa: A002
     """The least common multiple of integers, elementwise and broadcast (non-negative; 0 if either is 0)."""
-    a, b = _integer_pair(a, b, "lcm")
+    a, b = _integer_pair(input, other, "lcm")
     xp = _xp_of(a, b)
     return _bool_result("lcm", lambda x, y: xp.asarray(xp.lcm(x, y)), (a, b))
 
 
-def isreal(x: Tensor) -> Tensor:
+def isreal(input: Tensor) -> Tensor:  # noqa: A002
     """True where the element has no imaginary part: everywhere for a real tensor. A bool tensor of x's shape."""
-    x = _numeric(x, "isreal")
+    x = _numeric(input, "isreal")
     xp = backend.array_module(x.data)
     return _bool_result("isreal", lambda a: xp.asarray(xp.isreal(a)), (x,))
 
@@ -342,8 +343,9 @@ def _common(name: str, *tensors: Any) -> list:
     return [astype(t, common) if t.dtype != common else t for t in tensors]
 
 
-def addcmul(x: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
     """``x + value * tensor1 * tensor2``, all broadcast together (torch.addcmul); gradients to all three."""
+    x = input
     x, tensor1, tensor2 = _common("addcmul", x, tensor1, tensor2)
     value = number(value, "addcmul", "value")
     if x.dtype.kind in "biu" and isinstance(value, (float, numpy.floating)):
@@ -351,11 +353,12 @@ def addcmul(x: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
     return elementwise.add(x, elementwise.mul(_scaled(tensor1, value), tensor2))
 
 
-def addcdiv(x: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
     """``x + value * tensor1 / tensor2``, all broadcast together (torch.addcdiv); gradients to all three.
 
     Integer tensors raise, as in PyTorch (its old integer division was removed).
     """
+    x = input
     x, tensor1, tensor2 = _common("addcdiv", x, tensor1, tensor2)
     if tensor1.dtype.kind in "biu":
         raise TypeError("addcdiv: integer division with addcdiv is not supported (as in PyTorch); "
@@ -366,9 +369,15 @@ def addcdiv(x: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
 
 # --- predicates ----------------------------------------------------------------------------------------
 
-def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+def isin(elements: Any = NOT_GIVEN, test_elements: Any = NOT_GIVEN, *, assume_unique: bool = False,
+         invert: bool = False, element: Any = NOT_GIVEN, test_element: Any = NOT_GIVEN) -> Tensor:
     """True where an element of ``elements`` is in ``test_elements`` (False where ``invert``): a bool tensor
-    of elements' shape. Either may be a number, not both; values compare across dtypes, NaN matches nothing."""
+    of elements' shape. Either may be a number, not both (PyTorch names a number ``element=`` or
+    ``test_element=``); values compare across dtypes, NaN matches nothing."""
+    if elements is NOT_GIVEN or element is not NOT_GIVEN:
+        elements = one_of("isin", elements=elements, element=element)
+    if test_elements is NOT_GIVEN or test_element is not NOT_GIVEN:
+        test_elements = one_of("isin", test_elements=test_elements, test_element=test_element)
     if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
         raise TypeError("isin: expected at least one Tensor, got "
                         f"{type(elements).__name__} and {type(test_elements).__name__}")
@@ -380,19 +389,19 @@ def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False, inve
                         (elements, test_elements))
 
 
-def is_floating_point(x: Tensor) -> bool:
+def is_floating_point(input: Tensor) -> bool:  # noqa: A002
     """Whether x's dtype is a floating-point one (float16/32/64)."""
-    return tensor_arg(x, "is_floating_point").dtype.kind == "f"
+    return tensor_arg(input, "is_floating_point").dtype.kind == "f"
 
 
-def is_complex(x: Tensor) -> bool:
+def is_complex(input: Tensor) -> bool:  # noqa: A002
     """Whether x's dtype is a complex one."""
-    return tensor_arg(x, "is_complex").dtype.kind == "c"
+    return tensor_arg(input, "is_complex").dtype.kind == "c"
 
 
-def is_nonzero(x: Tensor) -> bool:
+def is_nonzero(input: Tensor) -> bool:  # noqa: A002
     """Whether the single element of ``x`` is non-zero (NaN is); other sizes raise, as in PyTorch."""
-    x = tensor_arg(x, "is_nonzero")
+    x = tensor_arg(input, "is_nonzero")
     if x.data.size == 0:
         raise RuntimeError("is_nonzero: Boolean value of Tensor with no values is ambiguous")
     if x.data.size > 1:
@@ -401,9 +410,9 @@ def is_nonzero(x: Tensor) -> bool:
     return bool(x.data.reshape(()) != 0)
 
 
-def equal(a: Tensor, b: Tensor) -> bool:
+def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
     """Whether ``a`` and ``b`` have the same shape and equal elements (no broadcasting; NaN is unequal)."""
-    a, b = tensor_arg(a, "equal"), tensor_arg(b, "equal")
+    a, b = tensor_arg(input, "equal"), tensor_arg(other, "equal")
     if a.device != b.device:
         raise ValueError(f"equal: tensors are on different devices ({a.device} and {b.device})")
     if a.shape != b.shape:

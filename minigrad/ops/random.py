@@ -88,13 +88,13 @@ def _multinomial_array(rows: Any, k: int, replacement: bool, device: Any, genera
     return picks.astype("int64")
 
 
-def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:  # noqa: A002
     """Category indices drawn with weights ``probs`` (non-negative, need not sum to 1), as torch.multinomial.
 
     Shapes: probs (C,) → (num_samples,); probs (B, C) → (B, num_samples), one draw per row; int64.
     Without replacement each row gives distinct categories (at most its number of non-zero weights).
     """
-    probs = _probabilities(probs, "multinomial")
+    probs = _probabilities(input, "multinomial")
     k = count_arg(num_samples, "multinomial", "num_samples")
     if k == 0:
         raise ValueError("multinomial: cannot sample num_samples <= 0 samples (as PyTorch)")
@@ -119,9 +119,9 @@ def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, *, g
     return _drawn("multinomial", make, (probs,))
 
 
-def bernoulli(probs: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
+def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:  # noqa: A002
     """1 with probability ``probs`` (elementwise; or the number ``p`` for all), else 0; probs's dtype."""
-    probs = _probabilities(probs, "bernoulli")
+    probs = _probabilities(input, "bernoulli")
     if p is not None:
         p = number(p, "bernoulli", "p")
         if not 0 <= p <= 1:

@@ -329,13 +329,14 @@ def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: An
     return op(x)
 
 
-def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
         keepdims: bool | None = None, dtype: Any = None) -> Tensor:
     """Sum over ``dim`` (int, tuple, or None or () for all); ``dtype`` casts first, as torch.sum.
 
     Integer and bool inputs give int64 (unsigned ones too, as PyTorch); an integer or bool ``dtype``
     gives that dtype (bool: whether any element is non-zero).
     """
+    x = input
     if dtype is None and isinstance(x, Tensor) and x.data.dtype.kind != "u":
         return _reduced(Sum, "sum", x, dim, keepdim, axis, keepdims)
     x = tensor_arg(x, "sum")
@@ -348,9 +349,10 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, 
     return out.to(dtype=wanted) if wanted is not None and out.dtype != wanted else out
 
 
-def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
          keepdims: bool | None = None, dtype: Any = None) -> Tensor:
     """Mean over ``dim`` (int, tuple or None for all)."""
+    x = input
     if dtype is not None:
         x = tensor_arg(x, "mean").to(dtype=dtype)
     return _reduced(Mean, "mean", x, dim, keepdim, axis, keepdims)
@@ -373,7 +375,7 @@ def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest
     return op(x)
 
 
-def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
         keepdims: bool | None = None, other: Tensor | None = None) -> Any:
     """The maximum: of all elements (no dim), ``(values, indices)`` along ``dim``, values along ``axis=``.
 
@@ -381,25 +383,25 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, 
     torch.amax); ``x.max(dim)`` sends it to the returned index, and
     ``mg.max(a, b)`` (or ``other=b``) with a Tensor ``b`` is the elementwise maximum, as in PyTorch.
     """
-    return _extreme(x, dim, keepdim, axis, keepdims, False, other)
+    return _extreme(input, dim, keepdim, axis, keepdims, False, other)
 
 
-def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
         keepdims: bool | None = None, other: Tensor | None = None) -> Any:
     """The minimum; the same conventions as :func:`max`."""
-    return _extreme(x, dim, keepdim, axis, keepdims, True, other)
+    return _extreme(input, dim, keepdim, axis, keepdims, True, other)
 
 
-def amax(x: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,  # noqa: A002
          keepdims: bool | None = None) -> Tensor:
     """Maximum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient."""
-    return _reduced(lambda axes, keep: Max(axes, keep, nan_shares=False), "amax", x, dim, keepdim, axis, keepdims)
+    return _reduced(lambda axes, keep: Max(axes, keep, nan_shares=False), "amax", input, dim, keepdim, axis, keepdims)
 
 
-def amin(x: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,  # noqa: A002
          keepdims: bool | None = None) -> Tensor:
     """Minimum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient."""
-    return _reduced(lambda axes, keep: Max(axes, keep, smallest=True, nan_shares=False), "amin", x, dim, keepdim,
+    return _reduced(lambda axes, keep: Max(axes, keep, smallest=True, nan_shares=False), "amin", input, dim, keepdim,
                     axis, keepdims)
 
 
@@ -416,7 +418,7 @@ def _correction(name: str, unbiased: Any, correction: Any, ddof: Any, numpy_styl
     return 0 if numpy_style else 1
 
 
-def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
         correction: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None,
         ddof: Any = None) -> Tensor:
     """Variance over ``dim``: PyTorch's ``correction=1`` (``unbiased=True``) by default.
@@ -424,7 +426,7 @@ def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
     With NumPy's keywords (``axis=``, ``keepdims=``, ``ddof=``) the default is
     NumPy's ``ddof=0``: ``x.var(axis=0)`` is the population variance.
     """
-    return _spread(Var, "var", x, dim, unbiased, keepdim, correction, axis, keepdims, ddof)
+    return _spread(Var, "var", input, dim, unbiased, keepdim, correction, axis, keepdims, ddof)
 
 
 def _spread(op_class: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdim: bool, correction: Any,
@@ -442,35 +444,35 @@ def _spread(op_class: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdim: 
     return op(x)
 
 
-def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
         correction: Any = None, axis: Any = NOT_GIVEN, keepdims: bool | None = None,
         ddof: Any = None) -> Tensor:
     """Standard deviation, ``sqrt(var(...))``, with :func:`var`'s conventions."""
-    return _spread(Std, "std", x, dim, unbiased, keepdim, correction, axis, keepdims, ddof)
+    return _spread(Std, "std", input, dim, unbiased, keepdim, correction, axis, keepdims, ddof)
 
 
-def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
               keepdims: bool | None = None) -> Tensor:
     """log(sum(exp(x))) over ``dim`` (None: all), stable for large inputs.
 
     Integer and bool inputs give the default float dtype (float32), as PyTorch.
     """
-    x = tensor_arg(x, "logsumexp")
+    x = tensor_arg(input, "logsumexp")
     if x.dtype.kind not in "fc":
         x = x.to(dtype=get_default_dtype())
     return _reduced(LogSumExp, "logsumexp", x, dim, keepdim, axis, keepdims)
 
 
-def softmax(x: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:  # noqa: A002
     """exp(x) / sum(exp(x)) along ``dim`` (the last by default), stable for large inputs; ``dtype`` casts
     first, as torch.softmax. Same shape as x."""
-    return _along_one_dim(Softmax, "softmax", x, dim, dtype, axis)
+    return _along_one_dim(Softmax, "softmax", input, dim, dtype, axis)
 
 
-def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None, *, axis: int | None = None) -> Tensor:  # noqa: A002
     """x - logsumexp(x) along ``dim`` (the last by default), stable for large inputs; ``dtype`` casts
     first, as torch.log_softmax. Same shape as x."""
-    return _along_one_dim(LogSoftmax, "log_softmax", x, dim, dtype, axis)
+    return _along_one_dim(LogSoftmax, "log_softmax", input, dim, dtype, axis)
 
 
 def _along_one_dim(op: type, name: str, x: Tensor, dim: Any, dtype: Any, axis: Any) -> Tensor:
@@ -484,12 +486,14 @@ def _along_one_dim(op: type, name: str, x: Tensor, dim: Any, dtype: Any, axis: A
     return op(axis)(x)
 
 
-def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
-         keepdims: bool | None = None) -> Tensor:
+def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
+         keepdims: bool | None = None, dtype: Any = None) -> Tensor:
     """The vector p-norm over ``dim`` (None: all elements), as torch.norm / torch.linalg.vector_norm.
 
-    ``p`` is a number, ``inf``, ``-inf`` or ``"fro"`` (the 2-norm of the entries).
+    ``p`` is a number, ``inf``, ``-inf`` or ``"fro"`` (the 2-norm of the entries); ``dtype`` casts x
+    first (a floating dtype at least as wide as x's), as torch's.
     """
+    x = input
     if isinstance(p, str) and p == "fro":
         p = 2
     if isinstance(p, bool) or not isinstance(p, (int, float)):
@@ -497,5 +501,10 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, axis:
     x = tensor_arg(x, "norm")
     if x.dtype.kind not in "fc":
         raise TypeError(f"norm: expected a floating-point tensor, got {x.dtype}")
+    if dtype is not None:
+        dtype = backend.as_dtype(dtype, "norm")
+        if dtype.kind not in "fc" or not backend.numpy.can_cast(x.dtype, dtype, "safe"):
+            raise TypeError(f"norm: dtype={dtype} must be a floating dtype x's {x.dtype} casts to without narrowing")
+        x = x.to(dtype=dtype)
     axes = normalize_axis(dim_or_axis("norm", dim, axis), x.ndim, "norm")
     return Norm(float(p), axes, keep_flag("norm", keepdim, keepdims))(x)

@@ -70,7 +70,7 @@ class Prod(Function):
         return g * others
 
 
-def prod(x: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, dtype: Any = None, axis: Any = NOT_GIVEN,
+def prod(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, dtype: Any = None, axis: Any = NOT_GIVEN,  # noqa: A002
          keepdims: Any = NOT_GIVEN) -> Tensor:
     """The product of the elements over ``dim`` (all when not given); integer inputs give int64, and an
     integer or bool ``dtype`` that dtype (bool: whether every element is non-zero), as torch.prod.
@@ -78,7 +78,7 @@ def prod(x: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, dtype: Any =
     Shapes: x (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). NumPy's ``axis=``
     may be a tuple. The gradient is exact where x has zeros.
     """
-    x = tensor_arg(x, "prod")
+    x = tensor_arg(input, "prod")
     x = astype(x, dtype) if dtype is not None else _integer_result(x)
     chosen = dim_or_axis("prod", dim, axis)
     if dim is not NOT_GIVEN and dim is not None:
@@ -109,10 +109,10 @@ class CumSum(Function):
         return xp.flip(xp.cumsum(xp.flip(gy, self.axis), axis=self.axis), self.axis)   # a sum from the right
 
 
-def cumsum(x: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
+def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """Running sums along ``dim``: out[i] = x[0] + … + x[i]; same shape (integer inputs give int64, as
     PyTorch; ``dtype`` casts first and is the result's dtype)."""
-    x = tensor_arg(x, "cumsum")
+    x = tensor_arg(input, "cumsum")
     x = astype(x, dtype) if dtype is not None else _integer_result(x)
     a = _scan_axis(x, dim, axis, "cumsum")
     return CumSum(a)(x) if a is not None else x + 0
@@ -143,9 +143,9 @@ class CumProd(Function):
         return xp.moveaxis(_exclusive_cumprod(xp, xs) * suffix, -1, self.axis)
 
 
-def cumprod(x: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
+def cumprod(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """Running products along ``dim``: out[i] = x[0] · … · x[i]; same shape; exact gradients at zeros."""
-    x = tensor_arg(x, "cumprod")
+    x = tensor_arg(input, "cumprod")
     x = astype(x, dtype) if dtype is not None else _integer_result(x)
     a = _scan_axis(x, dim, axis, "cumprod")
     return CumProd(a)(x) if a is not None else x + 0
@@ -190,9 +190,9 @@ class LogCumSumExp(Function):
         return out
 
 
-def logcumsumexp(x: Tensor, dim: Any = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:
+def logcumsumexp(input: Tensor, dim: Any = NOT_GIVEN, *, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """log(cumsum(exp(x))) along ``dim`` without overflow; same shape."""
-    x = tensor_arg(x, "logcumsumexp")
+    x = tensor_arg(input, "logcumsumexp")
     if x.dtype.kind not in "fc":
         raise TypeError(f"logcumsumexp: expected a floating point tensor, got dtype {x.dtype}")
     a = _scan_axis(x, dim, axis, "logcumsumexp")
@@ -235,10 +235,10 @@ class MedianAll(Function):
         return xp.where(ties, gy / count, gy.dtype.type(0))
 
 
-def median(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
+def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A002
     """The lower median, as torch.median: of all elements (a 0-d tensor) without ``dim``; with ``dim``,
     ``(values, indices)`` along it (the gradient goes to the element at the index)."""
-    x = tensor_arg(x, "median")
+    x = tensor_arg(input, "median")
     if x.dtype.kind not in "iuf":
         raise TypeError(f"median: expected a real, non-bool tensor (as PyTorch), got dtype {x.dtype}")
     if dim is None:

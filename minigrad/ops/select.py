@@ -15,7 +15,7 @@ from .. import backend
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import dim_or_axis, flag, int_arg, keep_flag, one_axis, tensor_arg
+from ._util import dim_or_axis, flag, int_arg, keep_flag, one_axis, tensor_arg, unsupported
 
 
 class ValuesIndices(NamedTuple):
@@ -86,9 +86,11 @@ def _indices(name: str, make: Any, x: Tensor) -> Tensor:
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))
 
 
-def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:  # noqa: A002
     """``x`` picked along ``dim`` at ``index`` (an int tensor with x's number of dims), as torch.gather."""
-    x = tensor_arg(x, "gather")
+    if sparse_grad:
+        raise unsupported("gather", "sparse_grad=True", "minigrad has no sparse tensors: the gradient is dense")
+    x = tensor_arg(input, "gather")
     axis = one_axis(dim, x.ndim, "gather") if x.ndim else 0
     if x.ndim == 0:
         raise AxisError("gather: a 0-d tensor has no dim to gather along")
@@ -140,26 +142,26 @@ def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, small
     return _indices(name, lambda data: xp.asarray(pick(data, axis=a, keepdims=keep)).astype("int64"), x)
 
 
-def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,  # noqa: A002
            keepdims: bool | None = None) -> Tensor:
     """Index of the max along ``dim`` (of the flattened tensor when None); int64, no gradient."""
-    return _argextreme(x, dim, keepdim, axis, keepdims, smallest=False)
+    return _argextreme(input, dim, keepdim, axis, keepdims, smallest=False)
 
 
-def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,  # noqa: A002
            keepdims: bool | None = None) -> Tensor:
     """Index of the min along ``dim`` (of the flattened tensor when None); int64, no gradient."""
-    return _argextreme(x, dim, keepdim, axis, keepdims, smallest=True)
+    return _argextreme(input, dim, keepdim, axis, keepdims, smallest=True)
 
 
-def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:  # noqa: A002
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:  # noqa: A002
     """The ``k`` largest (smallest) elements along ``dim`` and their indices, as torch.topk.
 
     Values come in descending (ascending) order; equal values keep their index
     order; NaN counts as the largest value. The gradient goes to the picked
     elements. x: (..., n, ...) → values, indices: (..., k, ...).
     """
-    x = tensor_arg(x, "topk")
+    x = tensor_arg(input, "topk")
     k = int_arg(k, "topk", "k")
     if x.ndim == 0:
         if k not in (0, 1):
@@ -200,9 +202,9 @@ def _sort_order(x: Tensor, axis: int, descending: bool, name: str) -> Tensor:
     return _indices(name, lambda data: _order(xp, data, axis, descending), x)
 
 
-def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:  # noqa: A002
     """``(values, indices)`` sorted along ``dim`` (equal values keep their order); the gradient follows."""
-    x = tensor_arg(x, "sort")
+    x = tensor_arg(input, "sort")
     if x.ndim == 0:
         one_axis(dim, 1, "sort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return max_with_indices(x, 0)
@@ -213,18 +215,18 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     return ValuesIndices(op(x), index)
 
 
-def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:  # noqa: A002
     """The indices that sort ``x`` along ``dim`` (int64, no gradient)."""
-    x = tensor_arg(x, "argsort")
+    x = tensor_arg(input, "argsort")
     if x.ndim == 0:
         one_axis(dim, 1, "argsort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)
     return _sort_order(x, one_axis(dim, x.ndim, "argsort"), flag(descending, "argsort", "descending"), "argsort")
 
 
-def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+def index_select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
     """The slices of ``x`` at the 1-D int ``index`` along ``dim``; repeated indices accumulate gradients."""
-    x = tensor_arg(x, "index_select")
+    x = tensor_arg(input, "index_select")
     if x.ndim == 0:
         raise AxisError("index_select: a 0-d tensor has no dim to select along")
     axis = one_axis(dim, x.ndim, "index_select")
@@ -250,11 +252,11 @@ def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))   # replayed on new values
 
 
-def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002, A001 - PyTorch's name
     """Whether every element (along ``dim``) is non-zero: a bool tensor (uint8 for uint8, as PyTorch)."""
-    return _logical(x, dim, keepdim, "all")
+    return _logical(input, dim, keepdim, "all")
 
 
-def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002, A001 - PyTorch's name
     """Whether some element (along ``dim``) is non-zero: a bool tensor (uint8 for uint8, as PyTorch)."""
-    return _logical(x, dim, keepdim, "any")
+    return _logical(input, dim, keepdim, "any")

@@ -100,13 +100,13 @@ class NanMean(Function):
             return (g / count) * kept
 
 
-def nansum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
     """Sum over ``dim`` (an int, a tuple, or None for all) treating NaN as 0, as torch.nansum.
 
     x: (..., n, ...) → ``dim`` removed (kept as 1 with ``keepdim=True``). ``dtype`` casts first and is
     the result's dtype; integer and bool inputs give int64 without it. NaN elements get no gradient.
     """
-    x = tensor_arg(x, "nansum")
+    x = tensor_arg(input, "nansum")
     if dtype is not None:
         x = astype(x, dtype)
     if x.dtype.kind not in "biuf":
@@ -118,13 +118,13 @@ def nansum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = No
     return NanSum(axes, keep)(x)
 
 
-def nanmean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
     """Mean over ``dim`` (an int, a tuple, or None for all) of the non-NaN elements, as torch.nanmean.
 
     x: (..., n, ...) (float) → ``dim`` removed (kept as 1 with ``keepdim=True``); NaN where a line is
     all NaN. ``dtype`` casts first.
     """
-    x = _floating(x, "nanmean")
+    x = _floating(input, "nanmean")
     if dtype is not None:
         x = astype(x, dtype)
     return NanMean(_dims(x, dim, "nanmean"), flag(keepdim, "nanmean", "keepdim"))(x)
@@ -142,17 +142,17 @@ def _spread_mean(spread: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdi
     return spread(x, axes, unbiased, keep, correction=correction), mean(x, axes, keep)
 
 
-def var_mean(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
              correction: Any = None) -> tuple[Tensor, Tensor]:
     """``(var(x, dim), mean(x, dim))`` as torch.var_mean (a plain tuple): PyTorch's ``correction=1``
     (``unbiased=True``) by default. x: (..., n, ...) → both with ``dim`` removed (kept with ``keepdim``)."""
-    return _spread_mean(var, "var_mean", x, dim, unbiased, keepdim, correction)
+    return _spread_mean(var, "var_mean", input, dim, unbiased, keepdim, correction)
 
 
-def std_mean(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
              correction: Any = None) -> tuple[Tensor, Tensor]:
     """``(std(x, dim), mean(x, dim))`` as torch.std_mean, with :func:`var_mean`'s conventions."""
-    return _spread_mean(std, "std_mean", x, dim, unbiased, keepdim, correction)
+    return _spread_mean(std, "std_mean", input, dim, unbiased, keepdim, correction)
 
 
 # --- aminmax -----------------------------------------------------------------------------------------
@@ -164,13 +164,13 @@ class MinMax(NamedTuple):
     max: Tensor
 
 
-def aminmax(x: Tensor, *, dim: int | None = None, keepdim: bool = False) -> MinMax:
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> MinMax:  # noqa: A002
     """The minimum and maximum over ``dim`` (one int; all elements when None), as torch.aminmax.
 
     x: (..., n, ...) → min, max with ``dim`` removed (kept as 1 with ``keepdim=True``; with
     ``dim=None``, ``keepdim=True`` keeps every dim as 1). Ties share the gradient, as amin/amax.
     """
-    x = tensor_arg(x, "aminmax")
+    x = tensor_arg(input, "aminmax")
     keep = flag(keepdim, "aminmax", "keepdim")
     if dim is not None:
         axis = one_axis(dim, max(x.ndim, 1), "aminmax")
@@ -204,7 +204,7 @@ def _weights(w: Any, kinds: str, n: int, name: str, what: str, x: Tensor) -> Ten
     return w.reshape(-1)
 
 
-def cov(x: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
+def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  # noqa: A002
         aweights: Tensor | None = None) -> Tensor:
     """The covariance matrix of the variables in the rows of ``x`` (observations in columns), as
     torch.cov, with integer frequency weights ``fweights`` and float observation weights ``aweights``.
@@ -213,7 +213,7 @@ def cov(x: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
     ``correction`` >= the (weighted) number of observations, warns and divides by 0, as PyTorch.
     Differentiable in ``x`` and ``aweights``.
     """
-    x = tensor_arg(x, "cov")
+    x = tensor_arg(input, "cov")
     if x.ndim > 2:
         raise ValueError(f"cov: expects a tensor with two or fewer dims, got shape {x.shape}")
     if x.dtype.kind not in "iuf":
@@ -259,10 +259,11 @@ def cov(x: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
         return div(matmul(centred, weighted.T), norm_factor).squeeze()
 
 
-def corrcoef(x: Tensor) -> Tensor:
+def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
     """Pearson correlation coefficients of the variables in the rows of ``x``, as torch.corrcoef:
     cov(x) / (σ_i σ_j), clipped to [-1, 1]. x: (V, N) → (V, V); (N,) → a 0-d tensor (1, or NaN for a
     constant). Differentiable."""
+    x = input
     x = tensor_arg(x, "corrcoef")
     if x.ndim > 2:
         raise ValueError(f"corrcoef: expects a tensor with two or fewer dims, got shape {x.shape}")

@@ -144,7 +144,7 @@ class AsStrided(Function):
         return gx
 
 
-def as_strided(x: Tensor, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:
+def as_strided(input: Tensor, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:  # noqa: A002
     """A view of ``x``'s storage with shape ``size``, element strides ``stride`` and first element at
     ``storage_offset`` (x's own offset when None), as torch.as_strided: (12,).as_strided((3, 3), (3, 1), 1)
     → the 3×3 block starting at element 1; ``(n - k + 1, k), (1, 1)`` gives overlapping windows.
@@ -153,7 +153,7 @@ def as_strided(x: Tensor, size: Any, stride: Any, storage_offset: int | None = N
     sizes). On the CPU the result shares x's memory and is read-only where its elements may overlap; on
     a GPU it is a copy. Overlapping windows add their gradients.
     """
-    x = tensor_arg(x, "as_strided")
+    x = tensor_arg(input, "as_strided")
     size, stride = int_tuple(size, "as_strided", "size"), int_tuple(stride, "as_strided", "stride")
     if len(size) != len(stride):
         raise ValueError(f"as_strided: size {list(size)} and stride {list(stride)} must have the same length")
@@ -192,10 +192,10 @@ def _real_transpose(x: Tensor, name: str, ndims: str) -> Tensor:
     return swapaxes(x, -2, -1)
 
 
-def adjoint(x: Tensor) -> Tensor:
+def adjoint(input: Tensor) -> Tensor:  # noqa: A002
     """The conjugate transpose of the last two dims (torch.adjoint, ``x.mH``); for real tensors ``x.mT``:
     (…, m, n) → (…, n, m)."""
-    return _real_transpose(tensor_arg(x, "adjoint"), "adjoint", "2+")
+    return _real_transpose(tensor_arg(input, "adjoint"), "adjoint", "2+")
 
 
 def _mh(x: Tensor) -> Tensor:
