@@ -292,44 +292,46 @@ from .ops.special_functions import erfinv, i0  # noqa: E402
 __all__ += ["binomial", "digamma", "erfinv", "i0", "igamma", "igammac", "lgamma", "mvlgamma", "poisson", "polygamma"]
 
 # PyTorch's other top-level spellings of what exists under another name
+from .constructors import asarray  # noqa: E402
 from .tensor import set_printoptions  # noqa: E402
 
-concatenate, absolute, asarray = cat, abs, as_tensor
+concatenate, absolute = cat, abs
 
 
 def _linalg_function(name: str) -> Any:
     return getattr(importlib.import_module(".linalg", __name__), name)
 
 
-def det(A: Tensor) -> Tensor:  # noqa: N803 - PyTorch's argument name
+def det(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's argument name
     """torch.det: ``mg.linalg.det``."""
-    return _linalg_function("det")(A)
+    return _linalg_function("det")(input)
 
 
-def slogdet(A: Tensor) -> Any:  # noqa: N803
+def slogdet(input: Tensor) -> Any:  # noqa: A002
     """torch.slogdet: ``mg.linalg.slogdet`` (sign, logabsdet)."""
-    return _linalg_function("slogdet")(A)
+    return _linalg_function("slogdet")(input)
 
 
-def logdet(A: Tensor) -> Tensor:  # noqa: N803
+def logdet(input: Tensor) -> Tensor:  # noqa: A002
     """log(det(A)): NaN for a negative determinant, -inf for a zero one (torch.logdet)."""
+    A = input
     sign, logabsdet = _linalg_function("slogdet")(A)
     return where(sign < 0, _math.nan, logabsdet)   # (the builtin float is shadowed here by mg.float)
 
 
-def inverse(A: Tensor) -> Tensor:  # noqa: N803
+def inverse(input: Tensor) -> Tensor:  # noqa: A002
     """torch.inverse: ``mg.linalg.inv``."""
-    return _linalg_function("inv")(A)
+    return _linalg_function("inv")(input)
 
 
-def pinverse(A: Tensor, rcond: float = 1e-15) -> Tensor:  # noqa: N803
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:  # noqa: A002
     """torch.pinverse: ``mg.linalg.pinv`` with ``rtol=rcond``."""
-    return _linalg_function("pinv")(A, rtol=rcond)
+    return _linalg_function("pinv")(input, rtol=rcond)
 
 
-def matrix_exp(A: Tensor) -> Tensor:  # noqa: N803
+def matrix_exp(input: Tensor) -> Tensor:  # noqa: A002
     """torch.matrix_exp: ``mg.linalg.matrix_exp``."""
-    return _linalg_function("matrix_exp")(A)
+    return _linalg_function("matrix_exp")(input)
 
 
 __all__ += ["set_printoptions", "concatenate", "absolute", "asarray", "det", "slogdet", "logdet", "inverse",

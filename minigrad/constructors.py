@@ -149,24 +149,24 @@ def _like(x: Any, name: str) -> Tensor:
     return x
 
 
-def zeros_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """Zeros with ``x``'s shape, and its dtype and device unless given."""
-    x = _like(x, "zeros_like")
+    x = _like(input, "zeros_like")
     return _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
                    requires_grad, "zeros_like")
 
 
-def ones_like(x: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     """Ones with ``x``'s shape, and its dtype and device unless given."""
-    x = _like(x, "ones_like")
+    x = _like(input, "ones_like")
     return _filled(_ones, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
                    requires_grad, "ones_like")
 
 
-def full_like(x: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
+def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,  # noqa: A002
               requires_grad: bool = False) -> Tensor:
     """``fill_value`` (a number) with ``x``'s shape, and its dtype and device unless given."""
-    x = _like(x, "full_like")
+    x = _like(input, "full_like")
     return _full(x.shape, fill_value, x.dtype if dtype is None else dtype, x.device if device is None else device,
                  requires_grad, "full_like")
 
@@ -333,10 +333,16 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
                                                 device=device).data, (), out)
 
 
+def asarray(obj: Any, dtype: Any = None, device: str | Device | None = None, *, like: Tensor | None = None,
+            copy: bool | None = None, requires_grad: bool | None = None) -> Tensor:
+    """torch.asarray: :func:`as_tensor` of ``obj`` (PyTorch names the argument ``obj`` here, ``data`` there)."""
+    return as_tensor(obj, dtype, device, like=like, copy=copy, requires_grad=requires_grad)
+
+
 def as_tensor(data: Any, dtype: Any = None, device: str | Device | None = None, *,
               like: Tensor | None = None, copy: bool | None = None, requires_grad: bool | None = None) -> Tensor:
     """``data`` as a Tensor, without a copy where none is needed (PyTorch's ``as_tensor``; ``mg.asarray``
-    is this function, so it also takes ``torch.asarray``'s ``copy=`` and ``requires_grad=``).
+    calls it, so it also takes ``torch.asarray``'s ``copy=`` and ``requires_grad=``).
 
     A Tensor, or a NumPy/CuPy array already of ``dtype`` on ``device``, is used as it is (an array
     stays on its own device when ``device`` is None: no copy is ever made behind the caller's back).

@@ -153,8 +153,10 @@ def _operand_dtype(x: Any) -> tuple[str, numpy.dtype]:
     raise TypeError(f"result_type: expected a Tensor or a number, got {type(x).__name__}")
 
 
-def result_type(tensor: Any, other: Any) -> numpy.dtype:
-    """The dtype an arithmetic op on ``tensor`` and ``other`` gives, by PyTorch's rules.
+def result_type(tensor: Any = None, other: Any = None, *, scalar: Any = None, scalar1: Any = None,
+                scalar2: Any = None) -> numpy.dtype:
+    """The dtype an arithmetic op on ``tensor`` and ``other`` gives, by PyTorch's rules (whose other
+    spellings ``result_type(scalar=, tensor=)`` and ``result_type(scalar1=, scalar2=)`` work too).
 
     Each is a Tensor (an array), a 0-d one or a Python number. Within a category (bool < integer
     < float < complex) the dtype of a dimensioned tensor wins over a 0-d tensor's, which wins over
@@ -162,8 +164,12 @@ def result_type(tensor: Any, other: Any) -> numpy.dtype:
     ``result_type(int32 tensor of shape (3,), 1.5)`` is float32 and ``result_type(int32 (3,),
     int64 0-d)`` is int32.
     """
+    operands = [x for x in (tensor, other, scalar, scalar1, scalar2) if x is not None]
+    if len(operands) != 2:
+        raise TypeError(f"result_type: expected two operands (tensor and other, scalar and tensor, or scalar1 and "
+                        f"scalar2), got {len(operands)}")
     best: dict[str, numpy.dtype | None] = {"dimensioned": None, "zero_dim": None, "number": None}
-    for x in (tensor, other):
+    for x in operands:
         kind, dtype = _operand_dtype(x)
         best[kind] = dtype if best[kind] is None else promote_types(best[kind], dtype)
     result = _category_result(best["dimensioned"], _category_result(best["zero_dim"], best["number"]))

@@ -244,12 +244,17 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - Py
     return 0.5 * x * (1.0 + inner.tanh())
 
 
-def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+def one_hot(tensor: Any = None, num_classes: int = -1, *, input: Any = None) -> Tensor:  # noqa: A002
     """Integer class indices of shape S → int64 Tensor (*S, num_classes) with a 1 at each index.
 
     ``num_classes=-1`` takes one more than the largest index (as PyTorch).
-    The result records no gradient (indices are not differentiable).
+    The result records no gradient (indices are not differentiable). PyTorch's docstring names the
+    indices ``tensor``, its binding ``input=``: both keywords work.
     """
+    if input is not None:
+        if tensor is not None:
+            raise TypeError("one_hot: give the indices as tensor or as input=, not both")
+        tensor = input
     if isinstance(tensor, Tensor):
         array = tensor.data
     elif mg.is_array(tensor):
