@@ -235,10 +235,12 @@ def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) 
 def add_parameters(module: Module, suffix: str, shapes: dict, device: Any, dtype: Any) -> None:
     """Register ``name + suffix`` for each name → shape, each drawn from U(-1/√H, 1/√H) as PyTorch."""
     bound = 1.0 / math.sqrt(module.hidden_size)
+    names = module.__dict__.setdefault("_weight_names", [])   # in registration order (PyTorch's)
     for name, shape in shapes.items():
         param = Parameter(mg.empty(shape, dtype=dtype or mg.get_default_dtype(), device=device))
         init.uniform_(param, -bound, bound)
         setattr(module, name + suffix, param)
+        names.append(name + suffix)
 
 
 def gate_shapes(rows: int, input_size: int, hidden_size: int, bias: bool) -> dict:

@@ -157,9 +157,9 @@ class _Recurrent(Module):
 
     @property
     def _all_weights(self) -> list[list[str]]:
-        """The parameter names of each layer and direction, in PyTorch's order (PyTorch's attribute, which
-        weight-dropping code reads)."""
-        return [[n for n in self._parameters if self._parameters[n] is not None and n.endswith(f"_l{k}{suffix}")]
+        """The weight names of each layer and direction, in PyTorch's order (PyTorch's attribute, which
+        weight-dropping code reads): those registered, as long as they are set (a parametrized one too)."""
+        return [[n for n in self._weight_names if n.endswith(f"_l{k}{suffix}") and getattr(self, n, None) is not None]
                 for k in range(self.num_layers) for suffix in self._suffixes]
 
     @property
@@ -194,8 +194,10 @@ class _Recurrent(Module):
             return None
         return self._weight(f"bias_ih_l{k}{suffix}") + self._weight(f"bias_hh_l{k}{suffix}")
 
-    def _weight(self, name: str) -> Parameter:
-        return self._parameters[name]
+    def _weight(self, name: str) -> Tensor:
+        """The weight ``name`` as an attribute: a parameter, or the tensor a parametrization (``nn.utils.
+        parametrize``, weight norm) computes from its own parameters."""
+        return getattr(self, name)
 
     def forward(self, x: Tensor | PackedSequence | None = None, state: State = None, lengths: Any = None, *,
                 input: Tensor | PackedSequence | None = None,
@@ -475,7 +477,7 @@ class LSTM(_Recurrent):
         weight_hr_t = self._transposed(f"weight_hr{end}", loop) if self.proj_size else None
         peepholes = None
         if self.peephole:                  # w_ci is None when coupled
-            peepholes = tuple(self._parameters.get(f"{n}{end}") for n in ("weight_ci", "weight_cf", "weight_co"))
+            peepholes = tuple(getattr(self, f"{n}{end}", None) for n in ("weight_ci", "weight_cf", "weight_co"))
         return self._transposed(f"weight_hh{end}", loop), weight_hr_t, peepholes
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:

@@ -225,34 +225,12 @@ def _setattr(self: Module, name: str, value: Any) -> None:
     super(type(self), self).__setattr__(name, value)
 
 
-def _recurrent_accessors(module: Module) -> dict:
-    """What a recurrent layer's ``Parametrized`` class changes: the layer reads its weights from
-    ``_parameters`` by name (``_weight``, ``_all_weights``); here it reads them as attributes, so a
-    parametrized one is computed. The names per layer and direction are the layer's at registration."""
-    names = [list(group) for group in module._all_weights]
-
-    def _weight(self: Module, name: str) -> Tensor:
-        return getattr(self, name)
-
-    def _all_weights(self: Module) -> list[list[str]]:
-        return [[n for n in group if self._parameters.get(n) is not None or is_parametrized(self, n)]
-                for group in names]
-    return {"_weight": _weight, "_all_weights": property(_all_weights)}
-
-
-def _is_recurrent(module: Module) -> bool:
-    from ..recurrent import _Recurrent
-    return isinstance(module, _Recurrent)
-
-
 def _inject_new_class(module: Module) -> None:
     """Give ``module`` a class of its own, ``Parametrized<Class>`` (a subclass), to hold the properties."""
     cls = module.__class__
     namespace: dict = {"__getstate__": _getstate, "__setattr__": _setattr, "__module__": __name__}
     if not hasattr(cls, "__deepcopy__"):
         namespace["__deepcopy__"] = _deepcopy
-    if _is_recurrent(module):
-        namespace.update(_recurrent_accessors(module))
     module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), namespace)
 
 
@@ -302,9 +280,6 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
         chain.unsafe |= unsafe
         reregistered()   # the tensor is now computed by other ops (mg.compile's captures)
     elif tensor_name in module._buffers or tensor_name in module._parameters:
-        if _is_recurrent(module) and tensor_name.startswith(("weight_ci", "weight_cf", "weight_co")):
-            raise NotImplementedError(f"register_parametrization: {type(module).__name__} reads its peephole weight "
-                                      f"{tensor_name!r} from _parameters; parametrizing it is not supported")
         original = getattr(module, tensor_name)
         if original is None:
             raise ValueError(f"Module '{module}' does not have a parameter, a buffer, or a parametrized element "

@@ -21,7 +21,6 @@ from .._compile_state import reregistered
 from .._state_dict import _as_array
 from ..module import Module, Parameter
 from .parametrizations import _default_dim
-from .parametrize import _is_recurrent
 
 __all__ = ["SpectralNorm", "SpectralNormLoadStateDictPreHook", "SpectralNormStateDictHook", "remove_spectral_norm",
            "spectral_norm"]
@@ -89,10 +88,6 @@ class SpectralNorm:
         for hook, _ in _hook_table(module, "_hooks", "forward_pre").values():
             if isinstance(hook, SpectralNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
-        if _is_recurrent(module):
-            raise NotImplementedError(f"nn.utils.spectral_norm: {type(module).__name__} reads its weights from "
-                                      "_parameters, which the legacy hook empties; use "
-                                      "nn.utils.parametrizations.spectral_norm")
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
         weight = module._parameters.get(name)
         if weight is None:

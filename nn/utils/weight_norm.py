@@ -17,7 +17,6 @@ from minigrad import Tensor
 from .._compile_state import reregistered
 from ..module import Module, Parameter
 from .parametrizations import _weight_norm, norm_except_dim
-from .parametrize import _is_recurrent
 
 __all__ = ["WeightNorm", "remove_weight_norm", "weight_norm"]
 
@@ -52,10 +51,6 @@ class WeightNorm:
         for hook, _ in _forward_pre_hooks(module).values():
             if isinstance(hook, WeightNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
-        if _is_recurrent(module):
-            raise NotImplementedError(f"nn.utils.weight_norm: {type(module).__name__} reads its weights from "
-                                      "_parameters, which the legacy hook empties; use "
-                                      "nn.utils.parametrizations.weight_norm")
         fn = WeightNorm(name, dim)
         weight = getattr(module, name)
         if not isinstance(weight, Parameter):

@@ -288,13 +288,38 @@ def test_weight_norm_of_a_recurrent_weight_matches_torch(torch, kind, compiled) 
         torch_sgd_steps(torch, torch_module)
 
 
-def test_what_the_recurrent_layers_cannot_take_is_refused() -> None:
-    with pytest.raises(NotImplementedError, match="peephole"):
-        weight_norm(nn.LSTM(2, 3, peephole=True), "weight_ci_l0")
-    for legacy in (nn.utils.weight_norm, nn.utils.spectral_norm):
-        with pytest.raises(NotImplementedError, match="use nn.utils.parametrizations"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            legacy(nn.GRU(2, 3), "weight_hh_l0")
+@pytest.mark.parametrize("legacy", ["weight_norm", "spectral_norm"])
+def test_the_legacy_hooks_on_a_recurrent_weight_match_torch(torch, legacy) -> None:
+    """The layers read their weights as attributes, so the tensor a legacy hook sets before each forward
+    is the one the loop uses."""
+    module, torch_module = nn.GRU(3, 4, dtype=mg.float64), torch.nn.GRU(3, 4).double()
+    torch_module.load_state_dict(torch_state(module, torch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        getattr(nn.utils, legacy)(module, "weight_hh_l0")
+        getattr(torch.nn.utils, legacy)(torch_module, "weight_hh_l0")
+    from_torch(module, torch_module)   # the same starting vectors for the power iteration
+    module.eval(), torch_module.eval()
+    x = RNG.standard_normal((5, 2, 3))
+    for step in range(2):
+        assert_same_run(torch, module, torch_module, x, what=f"step {step}")
+        sgd_steps(module)
+        torch_sgd_steps(torch, torch_module)
+
+
+def test_a_parametrized_peephole_weight_is_the_one_the_step_reads() -> None:
+    module = nn.LSTM(2, 3, peephole=True, dtype=mg.float64)
+    plain = nn.LSTM(2, 3, peephole=True, dtype=mg.float64)
+    plain.load_state_dict(module.state_dict())
+    weight_norm(module, "weight_cf_l0", dim=None)
+    assert "weight_cf_l0" in module._all_weights[0]
+    with mg.no_grad():
+        plain.weight_cf_l0.copy_(module.weight_cf_l0)   # the same value, computed from (g, v)
+    x = mg.tensor(RNG.standard_normal((4, 2, 2)))
+    np.testing.assert_allclose(module(x)[0].numpy(), plain(x)[0].numpy(), rtol=1e-12)
+    module(x)[0].sum().backward()
+    original = module.parametrizations.weight_cf_l0
+    assert original.original0.grad is not None and np.abs(original.original1.grad.numpy()).sum() > 0
 
 
 def test_parameter_names_keep_the_models_path() -> None:
