@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from .. import backend
 from ..autograd import Function
-from ..recording import note_draw
+from ..recording import note_draw, note_read
 from ..tensor import Tensor, float32
 from ._util import dim_or_axis, normalize_axis, number, sum_to, tensor_arg
 from .elementwise import _integral, clip, mul
@@ -433,7 +433,9 @@ def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, eq
 
 def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:  # noqa: A002
     """Whether every element of ``a`` and ``b`` is close (:func:`isclose`): a Python bool."""
-    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    close = isclose(input, other, rtol, atol, equal_nan)
+    note_read(close, "allclose")   # inside mg.compile: the caller's path may depend on the answer
+    return bool(close.data.all())
 
 
 def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # noqa: A002

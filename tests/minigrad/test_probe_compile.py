@@ -592,3 +592,15 @@ def test_threads_with_other_shapes_and_grad_modes_get_their_own_results() -> Non
     finally:
         sys.setswitchinterval(interval)
     assert not errors, errors[0]
+
+
+def test_a_branch_on_allclose_is_not_replayed_stale() -> None:
+    pos = mg.ones(3)
+
+    def branch(x):
+        return x.exp() if mg.allclose(x, pos) else x.tanh()
+
+    compiled = mg.compile(branch)
+    for _ in range(4):
+        compiled(mg.ones(3))
+    np.testing.assert_array_equal(compiled(mg.zeros(3)).numpy(), branch(mg.zeros(3)).numpy())
