@@ -43,42 +43,44 @@ _NOT_HERE = ("airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "mod
              "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p")
 
 
-def multigammaln(x: Tensor, p: int) -> Tensor:
+def multigammaln(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's name
     """The multivariate log-gamma function of dimension ``p`` (torch.special.multigammaln, mg.mvlgamma).
 
-    x: any shape, every element > (p - 1)/2 → the same shape.
+    input: any shape, every element > (p - 1)/2 → the same shape.
     """
-    return mvlgamma(x, p)
+    return mvlgamma(input, p)
 
 
-def round(x: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
-    """x rounded half to even, to ``decimals`` places (torch.special.round); the gradient is 0."""
-    return _round(x, decimals=decimals)
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyTorch's name
+    """input rounded half to even, to ``decimals`` places (torch.special.round); the gradient is 0. Any shape."""
+    return _round(input, decimals=decimals)
 
 
 def _cast(x: Tensor, dtype: Any) -> Tensor:
     return x if dtype is None else astype(x, dtype)
 
 
-def softmax(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim`` (required, as in torch.special.softmax); ``dtype`` casts x first.
+def softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """exp(x) / sum(exp(x)) along ``dim`` (required, as in torch.special.softmax), x = ``input``; ``dtype``
+    casts x first.
 
-    x: any shape → the same shape.
+    input: any shape → the same shape.
     """
-    return _softmax(_cast(x, dtype), dim)
+    return _softmax(_cast(input, dtype), dim)
 
 
-def log_softmax(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
-    """x - logsumexp(x) along ``dim`` (required); ``dtype`` casts x first. x: any shape → the same shape."""
-    return _log_softmax(_cast(x, dtype), dim)
+def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """x - logsumexp(x) along ``dim`` (required), x = ``input``; ``dtype`` casts x first. input: any shape →
+    the same shape."""
+    return _log_softmax(_cast(input, dtype), dim)
 
 
-def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``dim`` (an int or a tuple; required), stable for large inputs.
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
+    """log(sum(exp(x))) over ``dim`` (an int or a tuple; required), x = ``input``, stable for large inputs.
 
-    x: any shape → that shape without ``dim`` (kept as size 1 with ``keepdim``).
+    input: any shape → that shape without ``dim`` (kept as size 1 with ``keepdim``).
     """
-    return _logsumexp(x, dim, keepdim)
+    return _logsumexp(input, dim, keepdim)
 
 
 def __getattr__(name: str) -> Any:

@@ -195,31 +195,31 @@ def _polygamma_array(xp: Any, n: int, x: Any) -> Any:
     return xp.where(pole, x.dtype.type(xp.inf if n % 2 else -xp.inf), out).astype(x.dtype, copy=False)
 
 
-def lgamma(x: Tensor) -> Tensor:
-    """log|Γ(x)| elementwise (torch.lgamma); gradient digamma(x). x: any shape → the same shape."""
-    return Unary("lgamma", _lgamma_array, lambda xp, x, y: _polygamma_array(xp, 0, x))(_floating(x, "lgamma"))
+def lgamma(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """log|Γ(x)| elementwise (torch.lgamma); gradient digamma(x). input: any shape → the same shape."""
+    return Unary("lgamma", _lgamma_array, lambda xp, x, y: _polygamma_array(xp, 0, x))(_floating(input, "lgamma"))
 
 
-def digamma(x: Tensor) -> Tensor:
+def digamma(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """ψ(x) = d/dx lgamma(x) elementwise (torch.digamma); gradient polygamma(1, x). Any shape."""
-    return polygamma(0, x)
+    return polygamma(0, input)
 
 
-def polygamma(n: int, x: Tensor) -> Tensor:
+def polygamma(n: int, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """ψ⁽ⁿ⁾(x), the n-th derivative of digamma, elementwise (torch.polygamma(n, x)); gradient
-    polygamma(n + 1, x). n: an int ≥ 0; x: any shape → the same shape."""
+    polygamma(n + 1, x). n: an int ≥ 0; input: any shape → the same shape."""
     n = int_arg(n, "polygamma", "n")
     if n < 0:
         raise ValueError(f"polygamma: n must be non-negative, got {n}")
     name = "digamma" if n == 0 else "polygamma"
     return Unary(name, lambda xp, a: _polygamma_array(xp, n, a),
-                 lambda xp, a, y: _polygamma_array(xp, n + 1, a))(_floating(x, name))
+                 lambda xp, a, y: _polygamma_array(xp, n + 1, a))(_floating(input, name))
 
 
-def mvlgamma(x: Tensor, p: int) -> Tensor:
+def mvlgamma(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's name
     """The multivariate log-gamma function of dimension p (torch.mvlgamma / special.multigammaln):
-    p(p-1)/4 · log π + Σ_{i<p} lgamma(x - i/2). Every element must be > (p-1)/2. Any shape."""
-    x = _floating(x, "mvlgamma")
+    p(p-1)/4 · log π + Σ_{i<p} lgamma(x - i/2), x = ``input``. Every element must be > (p-1)/2. Any shape."""
+    x = _floating(input, "mvlgamma")
     p = int_arg(p, "mvlgamma", "p")
     if p < 1:
         raise ValueError(f"mvlgamma: p has to be greater than or equal to 1, got {p}")
@@ -365,17 +365,19 @@ class IncompleteGamma(Function):
         return None, sum_to(gx, x.shape)
 
 
-def gammainc(a: Any, x: Any) -> Tensor:
-    """The regularized lower incomplete gamma function P(a, x) = γ(a, x) / Γ(a) (torch.special.gammainc),
-    broadcast; gradient to x only: x^(a-1) e^-x / Γ(a). A Python number beside a tensor takes its dtype."""
-    a, x = _operands(a, x, "gammainc")
+def gammainc(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The regularized lower incomplete gamma function P(a, x) = γ(a, x) / Γ(a), a = ``input``, x = ``other``
+    (torch.special.gammainc, torch.igamma), broadcast; gradient to x only: x^(a-1) e^-x / Γ(a). A Python
+    number beside a tensor takes its dtype."""
+    a, x = _operands(input, other, "gammainc")
     return IncompleteGamma(False)(a, x)
 
 
-def gammaincc(a: Any, x: Any) -> Tensor:
-    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x) (torch.special.gammaincc),
-    broadcast; gradient to x only. A Python number beside a tensor takes its dtype."""
-    a, x = _operands(a, x, "gammaincc")
+def gammaincc(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x), a = ``input``, x = ``other``
+    (torch.special.gammaincc, torch.igammac), broadcast; gradient to x only. A Python number beside a tensor
+    takes its dtype."""
+    a, x = _operands(input, other, "gammaincc")
     return IncompleteGamma(True)(a, x)
 
 
@@ -430,10 +432,10 @@ class Zeta(Function):
         return None, sum_to(gq, q.shape)
 
 
-def zeta(x: Any, q: Any) -> Tensor:
-    """The Hurwitz zeta function ζ(x, q) = Σ_{k≥0} (q + k)^-x (torch.special.zeta), broadcast; gradient
-    to q only. A Python number beside a tensor takes its dtype."""
-    x, q = _operands(x, q, "zeta")
+def zeta(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The Hurwitz zeta function ζ(x, q) = Σ_{k≥0} (q + k)^-x, x = ``input``, q = ``other``
+    (torch.special.zeta), broadcast; gradient to q only. A Python number beside a tensor takes its dtype."""
+    x, q = _operands(input, other, "zeta")
     return Zeta()(x, q)
 
 
@@ -484,9 +486,10 @@ def standard_gamma(concentration: Tensor, *, generator: Any = None) -> Tensor:
     return GammaReparameterised()(alpha, _drawn("standard_gamma", make, (alpha,)))
 
 
-def poisson(rates: Tensor, generator: Any = None) -> Tensor:
-    """Counts drawn from Poisson(rates), one per element, in the rates' dtype (torch.poisson); no gradient."""
-    rates = _check_floating(rates, "poisson")
+def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Counts drawn from Poisson(rates), rates = ``input``, one per element, in the rates' dtype and shape
+    (torch.poisson); no gradient."""
+    rates = _check_floating(input, "poisson")
     if rates.data.size and not bool((rates.data >= 0).all()):
         raise ValueError("poisson: rates must be non-negative")
     device = rates.device

@@ -99,19 +99,19 @@ class Sinc(Function):
             return xp.where(x == 0, gy.dtype.type(0), gy * slope.astype(gy.dtype, copy=False))
 
 
-def sinc(x: Tensor) -> Tensor:
-    """sin(πx) / (πx), 1 at 0 (the normalised sinc)."""
-    return Sinc()(_floating(x, "sinc"))
+def sinc(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """sin(πx) / (πx), 1 at 0 (the normalised sinc). input: any shape → the same shape."""
+    return Sinc()(_floating(input, "sinc"))
 
 
-def deg2rad(x: Tensor) -> Tensor:
-    """Degrees to radians, ``x * π/180``."""
-    return elementwise.mul(_floating(x, "deg2rad"), _math.pi / 180)
+def deg2rad(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Degrees to radians, ``input * π/180``; any shape."""
+    return elementwise.mul(_floating(input, "deg2rad"), _math.pi / 180)
 
 
-def rad2deg(x: Tensor) -> Tensor:
-    """Radians to degrees, ``x * 180/π``."""
-    return elementwise.mul(_floating(x, "rad2deg"), 180 / _math.pi)
+def rad2deg(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Radians to degrees, ``input * 180/π``; any shape."""
+    return elementwise.mul(_floating(input, "rad2deg"), 180 / _math.pi)
 
 
 # --- special functions: erfc, logit ---------------------------------------------------------------------
@@ -163,8 +163,9 @@ class Logit(Function):
         return xp.where((x < eps) | (x > 1 - eps), gy.dtype.type(0), slope)   # clamped: flat
 
 
-def logit(x: Tensor, eps: float | None = None) -> Tensor:
-    """log(x / (1 - x)), the inverse of sigmoid; with ``eps``, x is first clamped to [eps, 1 - eps].
+def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """log(x / (1 - x)) with x = ``input``, the inverse of sigmoid; with ``eps``, x is first clamped to
+    [eps, 1 - eps]. Any shape → the same shape.
 
     A negative ``eps`` means none, as in PyTorch. Integer and bool tensors become float32.
     """
@@ -172,7 +173,7 @@ def logit(x: Tensor, eps: float | None = None) -> Tensor:
         eps = float(number(eps, "logit", "eps"))
         if eps < 0:
             eps = None
-    return Logit(eps)(_floating(x, "logit"))
+    return Logit(eps)(_floating(input, "logit"))
 
 
 # --- two-input functions -------------------------------------------------------------------------------
@@ -189,12 +190,13 @@ def _xlogy_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
     return xp.where((x == 0) & (y <= 0), gy.dtype.type(0), _xlogy(xp, gy, y)), gy * x / y
 
 
-def xlogy(a: Any, b: Any) -> Tensor:
-    """``a * log(b)``, 0 where a == 0 (even at b == 0), NaN where b is NaN (torch.xlogy); broadcast.
+def xlogy(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """``a * log(b)`` (a = ``input``, b = ``other``), 0 where a == 0 (even at b == 0), NaN where b is NaN
+    (torch.xlogy); broadcast.
 
     Gradients ``log(b)`` (0 where a == 0 and b <= 0) and ``a / b``. Integer and bool tensors become float32.
     """
-    a, b = _operands(a, b, "xlogy")
+    a, b = _operands(input, other, "xlogy")
     return Binary("xlogy", _xlogy, _xlogy_grads)(a, b)
 
 
@@ -203,27 +205,31 @@ def _no_integers(a: Any, b: Any, name: str) -> None:
         raise TypeError(f"{name}: not implemented for integer or bool tensors (as in PyTorch); cast to float first")
 
 
-def hypot(a: Any, b: Any) -> Tensor:
-    """sqrt(a² + b²) without overflow, broadcast (torch.hypot); gradients a / y and b / y (NaN at 0, 0)."""
-    _no_integers(a, b, "hypot")
-    a, b = _operands(a, b, "hypot")
+def hypot(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """sqrt(a² + b²) (a = ``input``, b = ``other``) without overflow, broadcast (torch.hypot); gradients
+    a / y and b / y (NaN at 0, 0)."""
+    _no_integers(input, other, "hypot")
+    a, b = _operands(input, other, "hypot")
     return Binary("hypot", lambda xp, x, y: xp.hypot(x, y),
                     lambda xp, gy, x, y, out: (gy * x / out, gy * y / out))(a, b)
 
 
-def logaddexp2(a: Any, b: Any) -> Tensor:
-    """log2(2^a + 2^b) without overflow, broadcast; gradients 1 / (1 + 2^(b - a)) and 1 / (1 + 2^(a - b))."""
-    _no_integers(a, b, "logaddexp2")
-    a, b = _operands(a, b, "logaddexp2")
+def logaddexp2(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """log2(2^a + 2^b) (a = ``input``, b = ``other``) without overflow, broadcast; gradients
+    1 / (1 + 2^(b - a)) and 1 / (1 + 2^(a - b))."""
+    _no_integers(input, other, "logaddexp2")
+    a, b = _operands(input, other, "logaddexp2")
     return Binary("logaddexp2", lambda xp, x, y: xp.logaddexp2(x, y),
                     lambda xp, gy, x, y, out: (gy / (1 + xp.exp2(y - x)), gy / (1 + xp.exp2(x - y))))(a, b)
 
 
-def float_power(a: Any, b: Any) -> Tensor:
-    """``a ** b`` computed in float64 (complex128 for complex inputs), as torch.float_power; broadcast.
+def float_power(input: Any, exponent: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """``input ** exponent`` computed in float64 (complex128 for complex inputs), as torch.float_power;
+    broadcast.
 
     The gradient of a float32 input is cast back to float32.
     """
+    a, b = input, exponent
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"float_power: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     values = [v if _plain_number(v) or isinstance(v, bool) else _numeric(v, "float_power") for v in (a, b)]
@@ -247,12 +253,14 @@ def float_power_(x: Tensor, exponent: Any) -> Tensor:
     return inplace._inplace(x, "float_power_", lambda cur: float_power(cur, exponent), exponent)
 
 
-def nextafter(a: Tensor, b: Any) -> Tensor:
-    """The next float after ``a`` towards ``b``, broadcast (torch.nextafter); float tensors only, as PyTorch.
+def nextafter(input: Tensor, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The next float after ``input`` towards ``other``, broadcast (torch.nextafter); float tensors only, as
+    PyTorch.
 
-    Gradients as PyTorch's: ``a`` gets the incoming gradient (0 where a == b: the result is b), ``b`` zero.
+    Gradients as PyTorch's: ``input`` gets the incoming gradient (0 where input == other: the result is
+    other), ``other`` zero.
     """
-    a, b = _operands(a, b, "nextafter", floating=False)
+    a, b = _operands(input, other, "nextafter", floating=False)
     for value in (a, b):
         if isinstance(value, Tensor) and value.dtype.kind != "f":
             raise TypeError(f"nextafter: not implemented for dtype {value.dtype} (as in PyTorch); shapes "
@@ -270,9 +278,10 @@ def _copysign_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
     return gy * ratio, xp.zeros_like(gy)
 
 
-def copysign(a: Any, b: Any) -> Tensor:
-    """|a| with the sign of b (the sign bit: -0.0 is negative), broadcast; b gets a zero gradient."""
-    a, b = _operands(a, b, "copysign")
+def copysign(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """|input| with the sign of ``other`` (the sign bit: -0.0 is negative), broadcast; ``other`` gets a zero
+    gradient."""
+    a, b = _operands(input, other, "copysign")
     return Binary("copysign", lambda xp, x, y: xp.copysign(x, y), _copysign_grads)(a, b)
 
 
@@ -288,24 +297,27 @@ def _fmin_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
     return xp.where(x_wins, gy, zero), xp.where(x_wins, zero, gy)
 
 
-def fmax(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum that ignores NaN (NaN only where both are), broadcast; a tie's gradient goes to a."""
-    a, b = _operands(a, b, "fmax", floating=False)
+def fmax(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Elementwise maximum that ignores NaN (NaN only where both are), broadcast; a tie's gradient goes to
+    ``input``."""
+    a, b = _operands(input, other, "fmax", floating=False)
     return Binary("fmax", lambda xp, x, y: xp.fmax(x, y), _fmax_grads)(a, b)
 
 
-def fmin(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum that ignores NaN (NaN only where both are), broadcast; a tie's gradient goes to a."""
-    a, b = _operands(a, b, "fmin", floating=False)
+def fmin(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Elementwise minimum that ignores NaN (NaN only where both are), broadcast; a tie's gradient goes to
+    ``input``."""
+    a, b = _operands(input, other, "fmin", floating=False)
     return Binary("fmin", lambda xp, x, y: xp.fmin(x, y), _fmin_grads)(a, b)
 
 
-def heaviside(x: Tensor, values: Any) -> Tensor:
-    """0 where x < 0, ``values`` where x == 0, 1 where x > 0 (NaN gives 0), broadcast; x's dtype.
+def heaviside(input: Tensor, values: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """0 where x < 0, ``values`` where x == 0, 1 where x > 0 (NaN gives 0), x = ``input``; broadcast; x's
+    dtype.
 
     ``values`` must have x's dtype, as in PyTorch. No derivative (PyTorch's backward raises; so does this one).
     """
-    x = _numeric(x, "heaviside")
+    x = _numeric(input, "heaviside")
     if _plain_number(values):
         if numpy.result_type(x.dtype, values) != x.dtype:
             raise TypeError(f"heaviside: values {values!r} does not fit x's dtype {x.dtype}")
@@ -320,21 +332,22 @@ def heaviside(x: Tensor, values: Any) -> Tensor:
 
 # --- unary: sign, fraction, non-finite values -------------------------------------------------------------
 
-def sgn(x: Tensor) -> Tensor:
-    """The sign of each element, -1, 0 or 1 in x's dtype (torch.sgn, for real tensors :func:`sign`)."""
-    return sign(x)
+def sgn(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The sign of each element, -1, 0 or 1 in input's dtype (torch.sgn, for real tensors :func:`sign`)."""
+    return sign(input)
 
 
-def signbit(x: Tensor) -> Tensor:
-    """True where the sign bit is set (negative numbers, -0.0, -NaN): a bool tensor of x's shape."""
-    x = _numeric(x, "signbit")
+def signbit(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """True where the sign bit is set (negative numbers, -0.0, -NaN): a bool tensor of input's shape."""
+    x = _numeric(input, "signbit")
     xp = backend.array_module(x.data)
     return _bool_result("signbit", lambda a: xp.asarray(xp.signbit(a) if a.dtype.kind != "b" else a & False), (x,))
 
 
-def frac(x: Tensor) -> Tensor:
-    """x - trunc(x), with x's sign (gradient 1); integer tensors raise, as in PyTorch."""
-    x = _numeric(x, "frac")
+def frac(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """x - trunc(x) with x = ``input``, with x's sign (gradient 1); any shape; integer tensors raise, as in
+    PyTorch."""
+    x = _numeric(input, "frac")
     if x.dtype.kind not in "fc":
         raise TypeError(f"frac: not implemented for dtype {x.dtype} (as in PyTorch)")
     return _frac(x)
@@ -360,10 +373,11 @@ class NanToNum(Function):
         return gy * self.xp.isfinite(self.saved[0])   # PyTorch multiplies (an inf gradient there gives NaN)
 
 
-def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
-    """NaN → ``nan``, +inf → ``posinf``, -inf → ``neginf``; the defaults are 0 and x's dtype's largest and
-    smallest finite values (torch.nan_to_num). Integer and bool tensors come back as a copy."""
-    x = _numeric(x, "nan_to_num")
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,  # noqa: A002 - PyTorch's name
+               neginf: float | None = None) -> Tensor:
+    """NaN → ``nan``, +inf → ``posinf``, -inf → ``neginf``; the defaults are 0 and input's dtype's largest and
+    smallest finite values (torch.nan_to_num). Any shape. Integer and bool tensors come back as a copy."""
+    x = _numeric(input, "nan_to_num")
     nan = number(nan, "nan_to_num", "nan")
     posinf = None if posinf is None else number(posinf, "nan_to_num", "posinf")
     neginf = None if neginf is None else number(neginf, "nan_to_num", "neginf")

@@ -166,37 +166,37 @@ def _erfcx_derivative(xp: Any, x: Any, y: Any) -> Any:
     return xp.where(x64 >= 10, (2 / _SQRT_PI) * series, direct).astype(x.dtype, copy=False)
 
 
-def erfinv(x: Tensor) -> Tensor:
+def erfinv(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The inverse error function (torch.erfinv): erf(erfinv(x)) = x for -1 ≤ x ≤ 1, ±inf at ±1, NaN
     outside; gradient √π/2 · exp(erfinv(x)²). Any shape."""
-    return Unary("erfinv", _erfinv_array, lambda xp, x, y: (_SQRT_PI / 2) * xp.exp(y * y))(_floating(x, "erfinv"))
+    return Unary("erfinv", _erfinv_array, lambda xp, x, y: (_SQRT_PI / 2) * xp.exp(y * y))(_floating(input, "erfinv"))
 
 
-def erfcx(x: Tensor) -> Tensor:
+def erfcx(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The scaled complementary error function exp(x²) · erfc(x) (torch.special.erfcx), without
     overflow for large x; gradient 2x · erfcx(x) - 2/√π (its asymptotic series for x ≥ 10). Any shape."""
-    return Unary("erfcx", _erfcx_array, _erfcx_derivative)(_floating(x, "erfcx"))
+    return Unary("erfcx", _erfcx_array, _erfcx_derivative)(_floating(input, "erfcx"))
 
 
-def ndtr(x: Tensor) -> Tensor:
+def ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The standard normal CDF Φ(x) = erfc(-x/√2) / 2 (torch.special.ndtr), exact in both tails;
     gradient the density φ(x). Any shape."""
     return Unary("ndtr", _ndtr_array, lambda xp, a, y: _exp_square(xp, a, -0.5) / math.sqrt(2 * math.pi))(
-        _floating(x, "ndtr"))
+        _floating(input, "ndtr"))
 
 
-def ndtri(p: Tensor) -> Tensor:
+def ndtri(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The standard normal quantile Φ⁻¹(p) (torch.special.ndtri): ∓inf at 0 and 1, NaN outside [0, 1];
     gradient √(2π) · exp(ndtri(p)² / 2). Any shape; float32 is computed in float64 (its own Newton steps were
     5e-4 off at p = 1e-12)."""
     return Unary("ndtri", _in_float64(_ndtri_array),
-                 lambda xp, a, y: math.sqrt(2 * math.pi) * xp.exp(y * y / 2))(_floating(p, "ndtri"))
+                 lambda xp, a, y: math.sqrt(2 * math.pi) * xp.exp(y * y / 2))(_floating(input, "ndtri"))
 
 
-def log_ndtr(x: Tensor) -> Tensor:
+def log_ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """log Φ(x), the log of the standard normal CDF (torch.special.log_ndtr), finite far into the left
     tail; gradient φ(x)/Φ(x). Any shape."""
-    return Unary("log_ndtr", _log_ndtr_array, _log_ndtr_derivative)(_floating(x, "log_ndtr"))
+    return Unary("log_ndtr", _log_ndtr_array, _log_ndtr_derivative)(_floating(input, "log_ndtr"))
 
 
 # --- modified Bessel functions of the first kind, orders 0 and 1 ------------------------------------------
@@ -237,27 +237,27 @@ def _i1e_derivative(xp: Any, x: Any, y: Any) -> Any:
     return xp.where(x == 0, x.dtype.type(0.5), _bessel_array(xp, 0, x, True) - y * (xp.sign(x) + 1 / safe))
 
 
-def i0(x: Tensor) -> Tensor:
+def i0(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The modified Bessel function of the first kind of order 0 (torch.i0 / special.i0); gradient i1(x)."""
     return Unary("i0", lambda xp, a: _bessel_array(xp, 0, a, False),
-                 lambda xp, a, y: _bessel_array(xp, 1, a, False))(_floating(x, "i0"))
+                 lambda xp, a, y: _bessel_array(xp, 1, a, False))(_floating(input, "i0"))
 
 
-def i0e(x: Tensor) -> Tensor:
+def i0e(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """exp(-|x|) · i0(x), without overflow (torch.special.i0e); gradient i1e(x) - sgn(x) · i0e(x)."""
     return Unary("i0e", lambda xp, a: _bessel_array(xp, 0, a, True),
-                 lambda xp, a, y: _bessel_array(xp, 1, a, True) - xp.sign(a) * y)(_floating(x, "i0e"))
+                 lambda xp, a, y: _bessel_array(xp, 1, a, True) - xp.sign(a) * y)(_floating(input, "i0e"))
 
 
-def i1(x: Tensor) -> Tensor:
+def i1(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The modified Bessel function of the first kind of order 1 (torch.special.i1); gradient
     i0(x) - i1(x)/x (½ at 0)."""
-    return Unary("i1", lambda xp, a: _bessel_array(xp, 1, a, False), _i1_derivative)(_floating(x, "i1"))
+    return Unary("i1", lambda xp, a: _bessel_array(xp, 1, a, False), _i1_derivative)(_floating(input, "i1"))
 
 
-def i1e(x: Tensor) -> Tensor:
+def i1e(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """exp(-|x|) · i1(x), without overflow (torch.special.i1e); gradient i0e(x) - i1e(x)(sgn(x) + 1/x)."""
-    return Unary("i1e", lambda xp, a: _bessel_array(xp, 1, a, True), _i1e_derivative)(_floating(x, "i1e"))
+    return Unary("i1e", lambda xp, a: _bessel_array(xp, 1, a, True), _i1e_derivative)(_floating(input, "i1e"))
 
 
 # --- the entropy terms x·log1p(y) and -x log x -----------------------------------------------------------
@@ -273,10 +273,10 @@ def _xlog1py_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
     return xp.where((x == 0) & (y <= -1), gy.dtype.type(0), _xlog1py(xp, gy, y)), gy * x / (1 + y)
 
 
-def xlog1py(x: Any, y: Any) -> Tensor:
-    """``x * log1p(y)``, 0 where x == 0, NaN where y is NaN (torch.special.xlog1py), broadcast;
-    gradients log1p(y) (0 where x == 0 and y <= -1) and x / (1 + y)."""
-    x, y = _operands(x, y, "xlog1py")
+def xlog1py(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """``x * log1p(y)`` (x = ``input``, y = ``other``), 0 where x == 0, NaN where y is NaN
+    (torch.special.xlog1py), broadcast; gradients log1p(y) (0 where x == 0 and y <= -1) and x / (1 + y)."""
+    x, y = _operands(input, other, "xlog1py")
     return Binary("xlog1py", _xlog1py, _xlog1py_grads)(x, y)
 
 
@@ -286,6 +286,6 @@ def _entr(xp: Any, x: Any) -> Any:
     return xp.where(x < 0, x.dtype.type(-xp.inf), out)   # NaN stays NaN
 
 
-def entr(x: Tensor) -> Tensor:
+def entr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """-x log x elementwise, 0 at 0, -inf below 0 (torch.special.entr); gradient -(1 + log x). Any shape."""
-    return Unary("entr", _entr, lambda xp, a, y: -(1 + xp.log(a)))(_floating(x, "entr"))
+    return Unary("entr", _entr, lambda xp, a, y: -(1 + xp.log(a)))(_floating(input, "entr"))

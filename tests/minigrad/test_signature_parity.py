@@ -1,17 +1,17 @@
 """PyTorch's keyword names: a call written for PyTorch with keyword arguments runs here.
 
-Every public function of ``mg``, method of ``mg.Tensor`` and function of ``nn.functional`` that torch also
-has (``torch.X``, ``torch.Tensor.X``, ``torch.nn.functional.X``) accepts each keyword torch's accepts, as a
-named parameter or through ``**kwargs``, less the keywords of the explicit tables below (each with its
-reason). Then ~40 common ops are called with the same keyword arguments in minigrad and in torch, and give
-the same values, dtypes and gradients.
+Every public function of ``mg``, method of ``mg.Tensor`` and function of ``nn.functional`` and ``mg.special``
+that torch also has (``torch.X``, ``torch.Tensor.X``, ``torch.nn.functional.X``, ``torch.special.X``) accepts
+each keyword torch's accepts, as a named parameter or through ``**kwargs``, less the keywords of the explicit
+tables below (each with its reason). Then ~40 common ops are called with the same keyword arguments in
+minigrad and in torch, and give the same values, dtypes and gradients.
 
 torch's keyword names come from ``inspect.signature`` where torch's function has one. A C builtin has none;
 its names come from its ATen schemas, the signatures its Python binding is generated from (``self`` is
-``input`` for a function, the bound tensor for a method), and a builtin without a schema from the signature
-lines of its docstring (as tests/nn/test_functional_torch_api.py reads F.linear's). Docstrings alone would
-not do: they misname keywords torch refuses (Tensor.div's "value", Tensor.fmod's "divisor", Tensor.bmm's
-"batch2"), while the schemas name what the binding parses.
+``input`` for a function, the bound tensor for a method; ``aten::special_X`` for ``torch.special.X``), and a
+builtin without a schema from the signature lines of its docstring (as tests/nn/test_functional_torch_api.py
+reads F.linear's). Docstrings alone would not do: they misname keywords torch refuses (Tensor.div's "value",
+Tensor.fmod's "divisor", Tensor.bmm's "batch2"), while the schemas name what the binding parses.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import nn
 torch = pytest.importorskip("torch", reason="PyTorch is the reference for these tests")
 TF = torch.nn.functional
 
-NAMESPACES = {"mg": (mg, torch), "Tensor": (mg.Tensor, torch.Tensor), "F": (nn.functional, TF)}
+NAMESPACES = {"mg": (mg, torch), "Tensor": (mg.Tensor, torch.Tensor), "F": (nn.functional, TF),
+              "special": (mg.special, torch.special)}
 
 # Keywords of torch's that do not apply to minigrad, whatever the op.
 NOT_APPLICABLE = {
@@ -149,7 +150,7 @@ def torch_keywords(where: str, name: str) -> set[str] | None:
     if parameters is not None and not {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD} <= kinds:
         names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         return set(names[1:] if method and names and names[0] == "self" else names)
-    keywords = _schema_keywords(name, method)
+    keywords = _schema_keywords("special_" + name if where == "special" else name, method)
     return keywords if keywords is not None else _documented(fn, name)
 
 
@@ -212,22 +213,7 @@ NOT_SUPPORTED: dict[tuple[str, str], dict[str, tuple[str, Callable[[], Any]]]] =
                                            lambda: _M.gather(0, mg.zeros(1, 2, dtype=mg.int64), sparse_grad=True))},
 }
 
-# torch's names for ops that live in files other helpers are editing right now (minigrad/ops/special.py,
-# special_functions.py, gamma.py): their first arguments are still named x, a, b (reported to the lead). Strict
-# xfails: the day the names arrive, these tests fail until the entry is removed.
-_ELSEWHERE = "its module (minigrad/ops/special.py, special_functions.py or gamma.py) is another helper's just now"
-PENDING = {(where, name): _ELSEWHERE for where, names in {
-    "mg": ("copysign", "deg2rad", "digamma", "erfinv", "float_power", "fmax", "fmin", "frac", "heaviside", "hypot",
-           "i0", "igamma", "igammac", "lgamma", "logaddexp2", "logit", "mvlgamma", "nan_to_num", "nextafter",
-           "poisson", "polygamma", "rad2deg", "sgn", "signbit", "sinc", "xlogy"),
-    "Tensor": ("copysign", "float_power", "fmax", "fmin", "hypot", "igamma", "igammac", "logaddexp2", "nextafter",
-               "xlogy"),
-}.items() for name in names}
-
-
-@pytest.mark.parametrize(("where", "name"), [
-    pytest.param(w, n, id=f"{w}.{n}", marks=[pytest.mark.xfail(strict=True, reason=PENDING[w, n])]
-                 if (w, n) in PENDING else []) for w, n in SHARED])
+@pytest.mark.parametrize(("where", "name"), SHARED, ids=[f"{w}.{n}" for w, n in SHARED])
 def test_accepts_pytorchs_keywords(where: str, name: str) -> None:
     missing = missing_keywords(where, name)
     assert not missing, f"{where}.{name} lacks torch's keywords {missing}"
@@ -253,7 +239,7 @@ def test_the_keywords_left_out_as_torch_refuses_them_are_refused_by_torch(key: t
 
 def test_the_tables_name_real_ops_and_keywords() -> None:
     shared = set(SHARED)
-    for key in [*LEFT_OUT, *NOT_SUPPORTED, *PENDING, *((w, n) for w, n, _ in TORCH_REFUSES)]:
+    for key in [*LEFT_OUT, *NOT_SUPPORTED, *((w, n) for w, n, _ in TORCH_REFUSES)]:
         assert key in shared, f"{key} is not an op both minigrad and torch have"
     for (where, name), keywords in LEFT_OUT.items():
         assert set(keywords) <= torch_keywords(where, name), f"torch's {where}.{name} has no {set(keywords)}"
@@ -274,6 +260,7 @@ X14, W54, B5, B234 = RNG.standard_normal((1, 4)), RNG.standard_normal((5, 4)), R
 TARGET = np.array([0, 3, 1])
 INDEX = np.array([[0, 2], [1, 1], [3, 0]])
 ROWS = np.array([2, 0, 2])
+SHAPE34 = np.abs(RNG.standard_normal((3, 4))) + 0.5   # a constant first argument (no gradient to it, in torch either)
 
 KEYWORD_CASES: dict[str, tuple[Callable, tuple]] = {
     # reductions
@@ -331,6 +318,29 @@ KEYWORD_CASES: dict[str, tuple[Callable, tuple]] = {
     "pow": (lambda t, x: t.pow(input=x, exponent=2), (X34,)),
     "atan2": (lambda t, x, y: x.atan2(other=y), (X34, Y34)),
     "lerp": (lambda t, x, y: t.lerp(input=x, end=y, weight=0.25), (X34, Y34)),
+    "xlogy": (lambda t, x, y: t.xlogy(input=x, other=y.abs() + 0.5), (X34, Y34)),
+    "hypot_method": (lambda t, x, y: x.hypot(other=y), (X34, Y34)),
+    "float_power": (lambda t, x: t.float_power(input=x, exponent=2), (X34,)),
+    "copysign": (lambda t, x, y: t.copysign(input=x, other=y), (X34, Y34)),
+    "fmax_method": (lambda t, x, y: x.fmax(other=y), (X34, Y34)),
+    "logaddexp2": (lambda t, x, y: t.logaddexp2(input=x, other=y), (X34, Y34)),
+    "logit": (lambda t, x: t.logit(input=x.sigmoid(), eps=0.1), (X34,)),
+    "nan_to_num": (lambda t, x: t.nan_to_num(input=x / (x > 0), nan=0.5, posinf=2.0), (X34,)),
+    "sinc": (lambda t, x: t.sinc(input=x), (X34,)),
+    "deg2rad": (lambda t, x: t.deg2rad(input=x), (X34,)),
+    # special functions
+    "lgamma": (lambda t, x: t.lgamma(input=x.abs() + 0.1), (X34,)),
+    "polygamma": (lambda t, x: t.polygamma(n=2, input=x.abs() + 0.5), (X34,)),   # torch's n = 1 is 1e-9 off
+    "mvlgamma": (lambda t, x: t.mvlgamma(input=x.abs() + 2, p=3), (X34,)),
+    "erfinv": (lambda t, x: t.erfinv(input=x.tanh() * 0.9), (X34,)),
+    "igammac_method": (lambda t, y: t.tensor(SHAPE34).igammac(other=y.abs() + 0.1), (Y34,)),
+    "special_gammainc": (lambda t, y: t.special.gammainc(input=t.tensor(SHAPE34), other=y.abs()), (Y34,)),
+    "special_xlog1py": (lambda t, x, y: t.special.xlog1py(input=x, other=y.abs()), (X34, Y34)),
+    "special_zeta": (lambda t, q: t.special.zeta(input=t.tensor(SHAPE34) + 1, other=q.abs() + 1), (X34,)),
+    "special_ndtri": (lambda t, x: t.special.ndtri(input=x.sigmoid()), (X34,)),
+    "special_multigammaln": (lambda t, x: t.special.multigammaln(input=x.abs() + 1, p=2), (X34,)),
+    "special_softmax": (lambda t, x: t.special.softmax(input=x, dim=1, dtype=t.float64), (X34,)),
+    "special_logsumexp": (lambda t, x: t.special.logsumexp(input=x, dim=0, keepdim=True), (X34,)),
     # products
     "matmul": (lambda t, x, y: t.matmul(input=x, other=y.T), (X34, Y34)),
     "mm": (lambda t, x, y: t.mm(input=x, mat2=y.T), (X34, Y34)),
@@ -375,7 +385,8 @@ KEYWORD_CASES: dict[str, tuple[Callable, tuple]] = {
 }
 # padding_idx's row gets no gradient by design (PyTorch's too), and the class weights are detached (torch does
 # not differentiate them): finite differences cannot agree with either
-NO_GRADCHECK = {"embedding", "cross_entropy_weight"}
+# nan_to_num's input is ±inf where finite differences are taken (inf - inf)
+NO_GRADCHECK = {"embedding", "cross_entropy_weight", "nan_to_num"}
 
 
 @pytest.mark.parametrize("name", sorted(KEYWORD_CASES))
