@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import warnings
 from typing import Any, Callable, Collection, Sequence
 
@@ -235,3 +237,17 @@ def gpu_case_tests(cases: dict[str, tuple[Callable, tuple]], leave_out: Collecti
         same_on_gpu_as_on_cpu(*cases[name], rtol=rtol, atol=atol)
 
     return test_same_on_gpu_as_on_cpu
+
+
+def run_interleaved(threads: Sequence[threading.Thread]) -> None:
+    """Start and join ``threads`` with the interpreter switching between them as often as it can, so that
+    code that is not thread-safe would interleave (and fail the threads' own checks)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
+from helpers import run_interleaved
 
 import minigrad as mg
 import nn
@@ -422,15 +421,7 @@ def test_threads_replaying_one_capture_at_once_get_their_own_results() -> None:
             errors.append(error)
 
     threads = [threading.Thread(target=work, args=(x, want)) for x, want in zip(inputs, expected)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)   # switch threads often, so that unguarded replays would interleave
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    run_interleaved(threads)
     assert not errors, errors[0]
 
 

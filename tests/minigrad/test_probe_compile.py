@@ -8,13 +8,13 @@ gradients, dtypes and objects, or run eagerly with a CompileWarning where a repl
 from __future__ import annotations
 
 import collections
-import sys
 import threading
 import warnings
 from typing import Any, Callable
 
 import numpy as np
 import pytest
+from helpers import run_interleaved
 
 import minigrad as mg
 import nn
@@ -582,15 +582,7 @@ def test_threads_with_other_shapes_and_grad_modes_get_their_own_results() -> Non
             errors.append(error)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(len(inputs))]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    run_interleaved(threads)
     assert not errors, errors[0]
 
 
