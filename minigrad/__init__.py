@@ -291,6 +291,10 @@ from .ops.special_functions import erfinv, i0  # noqa: E402
 
 __all__ += ["binomial", "digamma", "erfinv", "i0", "igamma", "igammac", "lgamma", "mvlgamma", "poisson", "polygamma"]
 
+from .ops.ctc import ctc_loss  # noqa: E402 - torch.ctc_loss (reduction also as torch's enum); nn.functional's too
+
+__all__ += ["ctc_loss"]
+
 # PyTorch's other top-level spellings of what exists under another name
 from .constructors import asarray  # noqa: E402
 from .tensor import set_printoptions  # noqa: E402

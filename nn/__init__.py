@@ -75,6 +75,7 @@ from .loss import (
 )
 from .loss_more import (
     CosineEmbeddingLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     MarginRankingLoss,
@@ -121,4 +122,5 @@ __all__ = [
     "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
     "AlphaDropout", "Bilinear", "Dropout1d", "LazyLinear", "GroupNorm", "InstanceNorm1d",
     "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss",
+    "CTCLoss",
 ]

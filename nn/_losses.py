@@ -1,7 +1,8 @@
 """Margin, ranking, embedding and likelihood losses as ``torch.nn.functional``'s (re-exported by ``nn.functional``):
 ``gaussian_nll_loss``, ``poisson_nll_loss``, ``margin_ranking_loss``, ``hinge_embedding_loss``,
 ``soft_margin_loss``, ``multilabel_soft_margin_loss``, ``cosine_embedding_loss``, ``triplet_margin_loss``,
-``multi_margin_loss``, ``multilabel_margin_loss`` and ``triplet_margin_with_distance_loss``.
+``multi_margin_loss``, ``multilabel_margin_loss``, ``triplet_margin_with_distance_loss`` and ``ctc_loss`` (an
+engine op: ``minigrad/ops/ctc.py``).
 
 Each is its formula in engine ops, in PyTorch's argument order (with its deprecated ``size_average``/``reduce``
 pair). Where PyTorch's kernel has a kink, the comparison in ``mg.where`` is the kernel's, so the gradient at
@@ -18,6 +19,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.ops import ctc as _ctc
 
 from ._arguments import _floating, _number, _tensor
 from ._common_losses import pairwise_distance
@@ -25,7 +27,7 @@ from ._flags import flag
 from ._reduction import check_reduction, checked_reduction, reduce_loss
 from ._targets import checked_indices, class_weights, index_array
 
-__all__ = ["cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
+__all__ = ["cosine_embedding_loss", "ctc_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
            "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
            "soft_margin_loss", "triplet_margin_loss",
            "triplet_margin_with_distance_loss"]
@@ -129,6 +131,23 @@ def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: b
         stirling = counts * counts.log() - counts + 0.5 * (2 * math.pi * counts).log()
         loss = loss + mg.where(target > 1, stirling, 0.0)
     return reduce_loss(loss, reduction)
+
+
+def ctc_loss(log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths: Any, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification loss, as PyTorch's: -log p(target | log_probs) summed over all
+    alignments (the op and its gradient: ``minigrad/ops/ctc.py``).
+
+    log_probs: (T, N, C) (or (T, C) unbatched) log-probabilities, usually ``log_softmax(dim=2)``; targets:
+    (N, S) padded or (sum(target_lengths),) concatenated labels, none equal to ``blank``; input_lengths,
+    target_lengths: (N,) integers as Tensors, lists or tuples. reduction 'none' → (N,), 'sum', 'mean' (each
+    loss over its target length clamped to >= 1, then the batch mean). ``zero_infinity``: impossible
+    alignments give 0 (and a zero gradient) instead of inf (and NaN).
+    """
+    name = "ctc_loss"
+    check_reduction(reduction, name)
+    return _ctc.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank, reduction=reduction,
+                         zero_infinity=flag(zero_infinity, name, "zero_infinity"))
 
 
 # --- margins and rankings -----------------------------------------------------------------------

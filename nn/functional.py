@@ -79,6 +79,7 @@ from ._dropout import alpha_dropout, dropout, dropout1d
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
 from ._losses import (
     cosine_embedding_loss,
+    ctc_loss,
     gaussian_nll_loss,
     hinge_embedding_loss,
     margin_ranking_loss,
@@ -110,6 +111,7 @@ __all__ = [
     "leaky_relu_", "relu_", "selu_",
     "threshold_", "alpha_dropout", "bilinear", "dropout1d", "gumbel_softmax", "pdist", "group_norm", "instance_norm",
     "dropout2d", "dropout3d", "feature_alpha_dropout", "rrelu",
+    "ctc_loss",
 ]
 
 

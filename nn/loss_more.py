@@ -1,8 +1,7 @@
 """Margin, ranking, embedding and likelihood losses as modules, as ``torch.nn``'s: ``GaussianNLLLoss``,
 ``PoissonNLLLoss``, ``MarginRankingLoss``, ``HingeEmbeddingLoss``, ``SoftMarginLoss``,
 ``MultiLabelSoftMarginLoss``, ``CosineEmbeddingLoss``, ``TripletMarginLoss``, ``MultiMarginLoss``,
-``MultiLabelMarginLoss`` and ``TripletMarginWithDistanceLoss`` (not yet re-exported as ``nn.…``: import it from
-``nn.loss_more``).
+``MultiLabelMarginLoss``, ``TripletMarginWithDistanceLoss`` and ``CTCLoss``.
 
 Each holds its options (constructor arguments in PyTorch's positional order, with its deprecated
 ``size_average``/``reduce`` pair) and calls the function of the same name in :mod:`nn.functional`; a class
@@ -20,7 +19,7 @@ from .loss import PairwiseDistance, _buffer, _Loss
 
 __all__ = ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
-           "TripletMarginWithDistanceLoss"]
+           "TripletMarginWithDistanceLoss", "CTCLoss"]
 
 
 class GaussianNLLLoss(_Loss):
@@ -174,3 +173,17 @@ class MultiLabelMarginLoss(_Loss):
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss: ``loss(log_probs, targets, input_lengths, target_lengths)``
+    with log_probs (T, N, C) (or (T, C)), targets (N, S) padded or concatenated, lengths (N,); see
+    ``F.ctc_loss``. ``blank`` is the blank label's index; ``zero_infinity`` zeroes impossible alignments."""
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+        super().__init__(reduction, "CTCLoss")
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths: Any) -> Tensor:
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
+                          reduction=self.reduction, zero_infinity=self.zero_infinity)
