@@ -37,7 +37,7 @@ from ..autograd import Function
 from ..tensor import Tensor, float32, float64, int64
 from ._util import tensor_arg
 
-__all__ = ["CTCLoss", "CTCLossError", "ctc_loss"]
+__all__ = ["CTC", "CTCLossError", "ctc_loss"]
 
 NAME = "ctc_loss"
 _REDUCTIONS = {"none": "none", "mean": "mean", "sum": "sum", 0: "none", 1: "mean", 2: "sum"}   # torch's enum too
@@ -60,11 +60,11 @@ def _first(xp: Any, bad: Any) -> tuple:
     return divmod(flat, bad.shape[1])
 
 
-class CTCLoss(Function):
-    """The CTC loss per sequence: log_probs (T, N, C), targets (N, S) padded or (sum of lengths,)
-    concatenated, input_lengths and target_lengths (N,) integers → (N,) losses. Only log_probs gets a
-    gradient. The lengths and targets are checked here, on each call's values (an ``mg.compile``
-    replay checks its own)."""
+class CTC(Function):
+    """The CTC loss per sequence (the op; ``nn.CTCLoss`` is the module): log_probs (T, N, C), targets
+    (N, S) padded or (sum of lengths,) concatenated, input_lengths and target_lengths (N,) integers →
+    (N,) losses. Only log_probs gets a gradient. The lengths and targets are checked here, on each
+    call's values (an ``mg.compile`` replay checks its own)."""
 
     name = NAME
 
@@ -206,15 +206,18 @@ def _lengths(value: Any, batch: int, device: Any, what: str) -> Tensor:
         if tensor.device != device:
             tensor = tensor.to(device)
     else:
-        items = [value] if isinstance(value, int) else value
+        items = [value] if hasattr(value, "__index__") else value   # one int (unbatched)
         try:
-            if isinstance(items, (str, bytes)) or any(isinstance(v, bool) for v in items):
+            if not isinstance(items, (list, tuple)) or any(isinstance(v, bool) for v in items):
                 raise TypeError
             numbers = [operator.index(v) for v in items]
         except TypeError:
             raise TypeError(f"{NAME}: {what} must be a Tensor of integers or a list/tuple of ints, got "
                             f"{value!r:.80}") from None
-        tensor = Tensor._make(backend.make_array(numbers, int64, device), False, None, 0)
+        try:
+            tensor = Tensor._make(backend.make_array(numbers, int64, device), False, None, 0)
+        except OverflowError:
+            raise CTCLossError(f"{NAME}: {what} must fit in int64, got {numbers!r:.80}") from None
     if tensor.numel() != batch:
         raise CTCLossError(f"{NAME}: {what} must hold one length per batch element (N={batch}), got shape "
                            f"{tuple(tensor.shape)}")
@@ -262,14 +265,16 @@ def ctc_loss(log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths
         raise TypeError(f"{NAME}: log_probs must be float32 or float64, got {lp.dtype} (shape {lp.shape})")
     if lp.ndim not in (2, 3):
         raise CTCLossError(f"{NAME}: log_probs must be (T, N, C), or (T, C) unbatched, got shape {lp.shape}")
-    if lp.size == 0:
+    if lp.numel() == 0:
         raise CTCLossError(f"{NAME}: log_probs must not be empty, got shape {lp.shape}")
     try:
+        if isinstance(blank, bool):
+            raise TypeError
         blank = operator.index(blank)
     except TypeError:
         raise TypeError(f"{NAME}: blank must be an int, got {blank!r}") from None
     classes = lp.shape[-1]
-    if isinstance(blank, bool) or not 0 <= blank < classes:
+    if not 0 <= blank < classes:
         raise CTCLossError(f"{NAME}: blank must be in the label range [0, {classes - 1}] (log_probs of shape "
                            f"{lp.shape}), got {blank}")
     if isinstance(reduction, bool) or not isinstance(reduction, (str, int)) or reduction not in _REDUCTIONS:
@@ -283,7 +288,7 @@ def ctc_loss(log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths
     targets = _targets(targets, batch, lp.device, batched)
     input_lengths = _lengths(input_lengths, batch, lp.device, "input_lengths")
     target_lengths = _lengths(target_lengths, batch, lp.device, "target_lengths")
-    losses = CTCLoss(blank, zero_infinity)(lp, targets, input_lengths, target_lengths)
+    losses = CTC(blank, zero_infinity)(lp, targets, input_lengths, target_lengths)
     reduction = _REDUCTIONS[reduction]
     if reduction == "mean":
         return (losses / target_lengths.astype(lp.dtype).clip(min=1)).mean()
