@@ -3,6 +3,8 @@
 * ``nn.BatchNorm2d`` / ``nn.BatchNorm3d`` (the CRNN program's ``Conv2d → BatchNorm2d → ReLU`` block): batch
   normalisation of (N, C, H, W) and (N, C, D, H, W) per channel, as PyTorch's, in ``nn/normalization.py``
   beside ``BatchNorm1d`` (all three share ``_BatchNorm``).
+* ``torch.autograd.Variable`` (older RNN tutorials: ``from torch.autograd import Variable``,
+  ``Variable(torch.zeros(...))`` for hidden states): ``minigrad/autograd/variable.py``.
 """
 
 from __future__ import annotations
@@ -111,3 +113,48 @@ def test_batch_norm_2d_on_the_gpu_as_on_the_cpu() -> None:
                            layer(xo).numpy()]
     for cpu, gpu in zip(results["cpu"], results["cuda"]):
         np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-5)
+
+
+def test_variable_as_torchs_legacy_wrapper(torch: Any) -> None:
+    from minigrad.autograd import Variable  # noqa: PLC0415 - spelled as older programs import it
+
+    data = np.arange(3, dtype=np.float32)
+    for lib, wrap in ((mg, Variable), (torch, torch.autograd.Variable)):
+        t = lib.from_numpy(data.copy())
+        v = wrap(t, requires_grad=True)
+        assert v is not t and v.requires_grad and v.is_leaf and not t.requires_grad
+        assert isinstance(t, wrap) and isinstance(v, lib.Tensor)
+        assert wrap(v * 2).grad_fn is None and not wrap(v * 2).requires_grad   # detached from the graph
+        with lib.no_grad():
+            v[0] = 7.0
+        assert t[0].item() == 7.0   # the same memory
+        with pytest.warns(UserWarning, match="volatile was removed"):
+            wrap(t, volatile=True)
+        with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
+            wrap([1.0])
+    assert issubclass(mg.Tensor, Variable)
+
+
+def test_an_old_tutorial_rnn_with_variables_as_torch(torch: Any) -> None:
+    """The hidden state made as ``Variable(torch.zeros(...))`` and the input as ``Variable(x)`` (pre-0.4 code)."""
+    source = """
+def run(weights, x):
+    rnn = torch.nn.GRU(3, 4)
+    rnn.load_state_dict(weights)
+    hidden = Variable(torch.zeros(1, x.size(1), 4))
+    output, hidden = rnn(Variable(x, requires_grad=True), hidden)
+    loss = output.pow(2).mean()
+    loss.backward()
+    return loss.item(), rnn.weight_hh_l0.grad
+"""
+    weights = torch.nn.GRU(3, 4).state_dict()
+    x = np.random.default_rng(12).standard_normal((5, 2, 3)).astype(np.float32)
+    results = []
+    for lib in (torch, mg):
+        namespace = {"torch": lib, "Variable": lib.autograd.Variable}
+        exec(source, namespace)   # noqa: S102 - our own program text
+        state = {k: lib.from_numpy(v.numpy().copy()) for k, v in weights.items()}
+        results.append(namespace["run"](state, lib.from_numpy(x.copy())))
+    (loss, grad), (torch_loss, torch_grad) = results[1], results[0]
+    assert loss == pytest.approx(torch_loss, rel=1e-5)
+    assert_close(grad, torch_grad, rtol=1e-4, atol=1e-6, what="weight_hh_l0 gradient")

@@ -5,7 +5,8 @@
 - :mod:`.functions`: ``Tensor.backward``, and :func:`backward` / :func:`grad` as PyTorch's, on the
   same walk.
 
-``mg.autograd.grad`` and ``mg.autograd.backward`` are PyTorch's spellings.
+``mg.autograd.grad`` and ``mg.autograd.backward`` are PyTorch's spellings; :mod:`.variable`: the legacy
+``Variable`` of older PyTorch programs.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from .engine import (  # the private names: for the engine's other modules (code
     tag,
 )
 from .functions import backward, grad, tensor_backward
+from .variable import Variable
 
 __all__ = ["AnomalyError", "AxisError", "Function", "FunctionCtx", "HookError", "LazyGradient", "backward",
            "current_scope", "grad", "once_differentiable",
            "is_grad_enabled", "observe_backward", "register_hook", "register_post_accumulate_grad_hook",
-           "retain_grad", "tag", "tensor_backward"]
+           "retain_grad", "tag", "tensor_backward", "Variable"]
