@@ -1,4 +1,4 @@
-"""``nn.LayerNorm`` and ``nn.RMSNorm`` (over the last dims) and ``nn.BatchNorm1d/2d/3d`` (over the batch), with a
+"""``nn.LayerNorm`` and ``nn.RMSNorm`` (over the last dims) and ``nn.BatchNorm1d`` (over the batch), with a
 learned scale and shift."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ._normalization import _normalized_shape
 from ._parameters import affine_parameters, reset_affine
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "RMSNorm"]
+__all__ = ["BatchNorm1d", "LayerNorm", "RMSNorm"]
 
 
 class LayerNorm(Module):
@@ -116,37 +116,31 @@ class _NormBase(Module):
         reset_affine(self)
 
 
-class _BatchNorm(_NormBase):
-    """Batch normalisation over every dim but the channels (dim 1), as PyTorch's ``_BatchNorm``.
+class BatchNorm1d(_NormBase):
+    """Batch normalisation over the batch (and length) dims of (N, C) or (N, C, L), as ``torch.nn.BatchNorm1d``.
 
     Training: y = (x - mean) / √(var + eps) · weight + bias with the batch's mean and biased variance per
     channel, and the running estimates move by ``momentum`` (``None``: a cumulative average) towards the
     batch's mean and unbiased variance. Eval (or ``track_running_stats=False`` never): the running ones.
     Buffers ``running_mean``, ``running_var`` (C,) and ``num_batches_tracked`` as PyTorch's state dict.
-    A subclass names the input dims it takes (``_input_dims``) and how they read (``_input_layout``).
     """
-
-    _input_dims: tuple[int, ...]
-    _input_layout: str
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
-        name = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, (int, numpy.integer)) or num_features <= 0:
-            raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
+            raise ValueError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
         self._add_parameters_and_buffers(self.use_bias, dtype, device)
 
     def forward(self, x: Tensor) -> Tensor:
-        name = type(self).__name__
-        if x.ndim not in self._input_dims:
-            raise ValueError(f"{name}: expected a {self._input_layout} input, got shape {x.shape}")
+        if x.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape {x.shape}")
         if x.shape[1] != self.num_features:
-            raise ValueError(f"{name}: input has {x.shape[1]} channels (dim 1), expected {self.num_features}")
+            raise ValueError(f"BatchNorm1d: input has {x.shape[1]} channels (dim 1), expected {self.num_features}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             with mg.no_grad():
@@ -161,24 +155,3 @@ class _BatchNorm(_NormBase):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.use_bias}, track_running_stats={self.track_running_stats}")
-
-
-class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of (N, C) or (N, C, L) over N (and L) per channel, as ``torch.nn.BatchNorm1d``."""
-
-    _input_dims = (2, 3)
-    _input_layout = "2-D (N, C) or 3-D (N, C, L)"
-
-
-class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of images (N, C, H, W) over N, H and W per channel, as ``torch.nn.BatchNorm2d``."""
-
-    _input_dims = (4,)
-    _input_layout = "4-D (N, C, H, W)"
-
-
-class BatchNorm3d(_BatchNorm):
-    """Batch normalisation of volumes (N, C, D, H, W) over N, D, H and W per channel, as ``torch.nn.BatchNorm3d``."""
-
-    _input_dims = (5,)
-    _input_layout = "5-D (N, C, D, H, W)"
