@@ -297,9 +297,11 @@ __all__ += ["ctc_loss"]
 
 # PyTorch's other top-level spellings of what exists under another name
 from .constructors import asarray  # noqa: E402
+from .ops.shuffle import channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: E402
 from .tensor import set_printoptions  # noqa: E402
 
 concatenate, absolute = cat, abs
+__all__ += ["channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle"]
 
 
 def _linalg_function(name: str) -> Any:

@@ -58,6 +58,8 @@ from .conv import (
     ReplicationPad1d,
     ZeroPad1d,
 )
+from .conv_transpose import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, Unfold
+from .embedding_bag import EmbeddingBag
 from .layers import Dropout, Embedding, Flatten, Identity, Linear, Unflatten
 from .layers_extra import AlphaDropout, Bilinear, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout, LazyLinear
 from .loss import (
@@ -90,6 +92,31 @@ from .loss_more import (
 from .module import LoadResult, Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, LayerNorm, RMSNorm
 from .normalization_more import GroupNorm, InstanceNorm1d
+from .normalization_nd import BatchNorm2d, BatchNorm3d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm
+from .padding_more import (
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
+from .pooling_more import (
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool3d,
+    AvgPool3d,
+    LPPool1d,
+    LPPool2d,
+    LPPool3d,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+)
 from .recurrent import GRU, LSTM, RNN
 from .serialization import CheckpointError, load, save
 from .transformer import (
@@ -98,6 +125,14 @@ from .transformer import (
     TransformerDecoderLayer,
     TransformerEncoder,
     TransformerEncoderLayer,
+)
+from .upsampling import (
+    ChannelShuffle,
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
 )
 
 __all__ = [
@@ -123,4 +158,14 @@ __all__ = [
     "AlphaDropout", "Bilinear", "Dropout1d", "LazyLinear", "GroupNorm", "InstanceNorm1d",
     "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss",
     "CTCLoss",
+]
+# resizing, transposed and 3-D convolution, sliding blocks, 2-D/3-D normalisation, padding and pooling, bags
+__all__ += [
+    "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Fold", "Unfold", "EmbeddingBag",
+    "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
+    "CircularPad2d", "CircularPad3d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad2d", "ReflectionPad3d",
+    "ReplicationPad2d", "ReplicationPad3d", "ZeroPad2d", "ZeroPad3d",
+    "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool3d",
+    "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+    "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]

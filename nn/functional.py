@@ -23,6 +23,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.ops.shuffle import channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle
 
 from ._activations import (
     celu,
@@ -76,7 +77,9 @@ from ._conv import (
     max_pool2d,
 )
 from ._dropout import alpha_dropout, dropout, dropout1d
+from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
+from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from ._losses import (
     cosine_embedding_loss,
     ctc_loss,
@@ -92,7 +95,27 @@ from ._losses import (
     triplet_margin_with_distance_loss,
 )
 from ._normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm
+from ._pool_more import (
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d,
+    adaptive_max_pool3d_with_indices,
+    avg_pool3d,
+    local_response_norm,
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_pool3d,
+    max_pool3d_with_indices,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+)
 from ._targets import TargetError, checked_indices
+from .embedding_bag import embedding_bag
 
 __all__ = [
     "TargetError", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cosine_similarity",
@@ -112,6 +135,15 @@ __all__ = [
     "threshold_", "alpha_dropout", "bilinear", "dropout1d", "gumbel_softmax", "pdist", "group_norm", "instance_norm",
     "dropout2d", "dropout3d", "feature_alpha_dropout", "rrelu",
     "ctc_loss",
+]
+# resizing, transposed and 3-D convolution, sliding blocks, more pooling, embedding bags, pixel shuffles
+__all__ += [
+    "interpolate", "upsample", "upsample_bilinear", "upsample_nearest", "conv3d", "conv_transpose1d",
+    "conv_transpose2d", "conv_transpose3d", "fold", "unfold", "adaptive_avg_pool3d", "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices", "avg_pool3d",
+    "local_response_norm", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+    "max_pool3d", "max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d", "embedding_bag",
+    "channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle",
 ]
 
 

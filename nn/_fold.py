@@ -1,0 +1,195 @@
+"""Sliding blocks and transposed convolution, as ``torch.nn.functional``'s: ``unfold`` (im2col), ``fold``
+(col2im), ``conv_transpose1d``/``2d``/``3d`` and ``conv3d`` (re-exported by ``nn.functional``).
+
+:class:`Fold` is the adjoint of ``nn._conv``'s :class:`Unfold`: its forward adds each kernel offset's block of
+columns into one strided slice of the (padded) output, its backward reads the same slices back. A transposed
+convolution is then what PyTorch computes too: one matmul of the weight with the input, (C_out·∏k, ∏I)
+columns per group, folded into the output, so no zeros are inserted and nothing is multiplied by them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+from minigrad import Tensor
+
+from ._arguments import _floating, _tensor
+from ._conv import Unfold, _batched, _conv, _ints
+
+__all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
+
+
+class Fold(Unfold):
+    """col2im: blocks (N, C, *K, *B) summed into (N, C, *output_size), as ``torch.nn.functional.fold``.
+
+    Block b of kernel offset k lands on padded position b·stride + k·dilation along each dim; the padding
+    ((before, after) per dim) is cut off at the end. Forward is :class:`Unfold`'s backward and backward its
+    forward: K slice-adds, then K slices.
+    """
+
+    name = "fold"
+
+    def __init__(self, kernel: tuple, stride: tuple, dilation: tuple, padding: tuple, blocks: tuple,
+                 output_size: tuple) -> None:
+        super().__init__(kernel, stride, dilation, padding, 0.0, blocks)
+        self.output_size = output_size
+
+    def forward(self, columns: Any) -> Any:
+        self.padded_shape = columns.shape[:2] + tuple(
+            size + before + after for size, (before, after) in zip(self.output_size, self.padding))
+        return Unfold.backward(self, columns)
+
+    def backward(self, gy: Any) -> Any:
+        return Unfold.forward(self, gy)
+
+
+def _blocks(name: str, sizes: tuple, kernel: tuple, dilation: tuple, padding: tuple, stride: tuple) -> tuple:
+    """The number of sliding blocks along each dim: ⌊(size + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1."""
+    blocks = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                   for n, k, d, p, s in zip(sizes, kernel, dilation, padding, stride))
+    if any(b < 1 for b in blocks):
+        raise ValueError(f"{name}: given input with spatial size {sizes}, kernel_size={kernel}, dilation={dilation}, "
+                         f"padding={padding}, stride={stride}, calculated shape of the array of sliding blocks as "
+                         f"{blocks}, but its components must be at least one.")
+    return blocks
+
+
+def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:  # noqa: A002
+    """The sliding blocks of a batched (N, C, H, W) or unbatched (C, H, W) input as columns, as
+    ``torch.nn.functional.unfold`` (im2col): → (N, C·kH·kW, L), L = the number of blocks
+    ∏ ⌊(size + 2·padding - dilation·(k - 1) - 1) / stride⌋ + 1; row c·kH·kW + i·kW + j holds kernel offset (i, j)
+    of channel c. Zero padding. Each argument an int or a pair."""
+    name = "unfold"
+    x = _tensor(input, name)
+    if x.ndim not in (3, 4):
+        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D)")
+    x, unbatched = _batched(x, 2, name)
+    kernel = _ints(kernel_size, 2, name, "kernel_size", 1)
+    dilation, stride = _ints(dilation, 2, name, "dilation", 1), _ints(stride, 2, name, "stride", 1)
+    padding = _ints(padding, 2, name, "padding", 0)
+    blocks = _blocks(name, x.shape[2:], kernel, dilation, padding, stride)
+    columns = Unfold(kernel, stride, dilation, tuple((p, p) for p in padding), 0.0, blocks)(x)
+    columns = columns.reshape(x.shape[0], x.shape[1] * math.prod(kernel), math.prod(blocks))
+    return columns.squeeze(0) if unbatched else columns
+
+
+def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,  # noqa: A002
+         stride: Any = 1) -> Tensor:
+    """Sum the columns of sliding blocks back into an image, as ``torch.nn.functional.fold`` (col2im, the
+    adjoint of :func:`unfold`): (N, C·kH·kW, L) or unbatched (C·kH·kW, L) → (N, C, *output_size); overlapping
+    blocks add up, the padding is cut off. L must be the number of blocks :func:`unfold` would give."""
+    name = "fold"
+    x = _tensor(input, name)
+    if x.ndim not in (2, 3):
+        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
+                                  f"(got {x.ndim}D)")
+    x, unbatched = (x.unsqueeze(0), True) if x.ndim == 2 else (x, False)
+    size = _ints(output_size, 2, name, "output_size", 1)
+    kernel = _ints(kernel_size, 2, name, "kernel_size", 1)
+    dilation, stride = _ints(dilation, 2, name, "dilation", 1), _ints(stride, 2, name, "stride", 1)
+    padding = _ints(padding, 2, name, "padding", 0)
+    if x.shape[1] % math.prod(kernel):
+        raise ValueError(f"{name}: expected size of input's dimension 1 to be divisible by the product of "
+                         f"kernel_size, but got input.size(1)={x.shape[1]} and kernel_size={kernel}")
+    blocks = _blocks(name, size, kernel, dilation, padding, stride)
+    if x.shape[2] != math.prod(blocks):
+        raise ValueError(f"{name}: given output_size={size}, kernel_size={kernel}, dilation={dilation}, "
+                         f"padding={padding}, stride={stride}, expected size of input's dimension 2 to match the "
+                         f"calculated number of sliding blocks {blocks[0]} * {blocks[1]} = {math.prod(blocks)}, but "
+                         f"got input.size(2)={x.shape[2]}")
+    channels = x.shape[1] // math.prod(kernel)
+    columns = x.reshape(x.shape[0], channels, *kernel, *blocks)
+    out = Fold(kernel, stride, dilation, tuple((p, p) for p in padding), blocks, size)(columns)
+    return out.squeeze(0) if unbatched else out
+
+
+# --- convolutions ------------------------------------------------------------------------------------------
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """3-D cross-correlation, as ``torch.nn.functional.conv3d``: (N, C_in, D, H, W) or (C_in, D, H, W) with
+    weight (C_out, C_in/groups, kD, kH, kW) → (N, C_out, D_out, H_out, W_out), each size as ``conv1d``'s.
+    ``stride``, ``padding``, ``dilation``: an int or a triple; ``padding`` also ``'valid'`` or ``'same'``."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,  # noqa: A002
+                    padding: Any, output_padding: Any, groups: Any, dilation: Any) -> Tensor:
+    x, weight = _floating(input, name), _tensor(weight, name, "weight")
+    x, unbatched = _batched(x, dims, name)
+    if weight.ndim != dims + 2:
+        raise ValueError(f"{name}: weight must be {dims + 2}-D (in_channels, out_channels/groups, *kernel), got "
+                         f"shape {weight.shape}")
+    if bias is not None:
+        bias = _tensor(bias, name, "bias")
+    if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):
+        raise TypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
+                        f"({getattr(bias, 'dtype', None)}) must have the same dtype")
+    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+    in_channels, per_group, *kernel = weight.shape
+    kernel = tuple(kernel)
+    if x.shape[1] != in_channels or in_channels % groups:
+        raise ValueError(f"{name}: weight of shape {weight.shape} expects an input with {in_channels} channels "
+                         f"(dim 1), divisible by groups={groups}; got input of shape {x.shape}")
+    out_channels = per_group * groups
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")
+    if isinstance(padding, str):
+        raise TypeError(f"{name}: padding must be an int or a tuple of {dims} ints (no 'same'/'valid' for a "
+                        f"transposed convolution), got {padding!r}")
+    stride, dilation = _ints(stride, dims, name, "stride", 1), _ints(dilation, dims, name, "dilation", 1)
+    padding = _ints(padding, dims, name, "padding", 0)
+    output_padding = _ints(output_padding, dims, name, "output_padding", 0)
+    if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{name}: output padding must be smaller than either stride or dilation, but got "
+                         f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    sizes = x.shape[2:]
+    out_size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1
+                     for n, s, p, d, k, op in zip(sizes, stride, padding, dilation, kernel, output_padding))
+    if any(o < 1 for o in out_size):
+        raise ValueError(f"{name}: the output size {out_size} of an input of shape {x.shape} with weight "
+                         f"{weight.shape} is too small (stride {stride}, padding {padding}, dilation {dilation})")
+    batch = x.shape[0]
+    # each input position spreads weightᵀ·x over a kernel-sized block of the output: (N, G, C_out/G·∏k, ∏I)
+    columns = weight.reshape(groups, in_channels // groups, -1).mT @ x.reshape(
+        batch, groups, in_channels // groups, math.prod(sizes))
+    columns = columns.reshape(batch, out_channels, *kernel, *sizes)
+    y = Fold(kernel, stride, dilation, tuple((p, p) for p in padding), tuple(sizes), out_size)(columns)
+    if bias is not None:
+        y = y + bias.reshape(out_channels, *(1,) * dims)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """1-D transposed convolution (the gradient of ``conv1d`` with respect to its input), as
+    ``torch.nn.functional.conv_transpose1d``.
+
+    input: (N, C_in, L) or (C_in, L); weight: (C_in, C_out/groups, k); bias: (C_out,) → (N, C_out, L_out),
+    L_out = (L - 1)·stride - 2·padding + dilation·(k - 1) + output_padding + 1 (output_padding < stride or
+    < dilation picks among the sizes a strided ``conv1d`` maps to L).
+    """
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``: (N, C_in, H, W) or (C_in, H, W)
+    with weight (C_in, C_out/groups, kH, kW) → (N, C_out, H_out, W_out), each size as in
+    :func:`conv_transpose1d`; each argument an int or a pair."""
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """3-D transposed convolution, as ``torch.nn.functional.conv_transpose3d``: (N, C_in, D, H, W) with weight
+    (C_in, C_out/groups, kD, kH, kW) → (N, C_out, D_out, H_out, W_out), sizes as in :func:`conv_transpose1d`."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+

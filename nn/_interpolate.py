@@ -1,0 +1,284 @@
+"""Resizing as ``torch.nn.functional``'s: ``interpolate`` (nearest, nearest-exact, linear, bilinear, bicubic,
+trilinear, area) and its deprecated spellings ``upsample``, ``upsample_nearest``, ``upsample_bilinear``.
+
+Every mode but ``area`` is separable: along each spatial dim, output position o reads a few input positions
+(its taps) and weighs them. The taps and weights are computed on the host, in the arithmetic of PyTorch's
+CPU kernels (``aten/src/ATen/native/UpSample.h``: float32 for float32 inputs, float64 for float64), and the
+resampling is ordinary engine ops: a gather along the dim per tap, times its weights, summed. So the gradient
+is the engine's (a scatter-add back to the taps), shows up op by op in the graph, and runs on CuPy alike.
+The dims are resampled innermost first (W, then H, then D), the order in which PyTorch's kernel sums.
+``area`` is adaptive average pooling.
+"""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from ._arguments import _tensor
+from ._flags import flag
+
+__all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
+
+_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact", "lanczos")
+_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_CUBIC_A = -0.75   # PyTorch's (and OpenCV's) bicubic convolution parameter
+
+
+# --- taps and weights along one dim (host NumPy, PyTorch's arithmetic) ------------------------------------
+
+def _compute_dtype(dtype: numpy.dtype) -> type:
+    """PyTorch's ``opmath_t`` for the index arithmetic: float64 for float64 inputs, else float32."""
+    return numpy.float64 if dtype == numpy.float64 else numpy.float32
+
+
+def _nearest_taps(in_size: int, out_size: int, scale: float | None, exact: bool, spatial: int) -> numpy.ndarray:
+    """Input position of each output position, as ``nearest_idx`` / ``nearest_exact_idx`` (float32 arithmetic):
+    ⌊o·s⌋ (nearest) or ⌊(o + ½)·s⌋ (nearest-exact), s = 1/scale_factor if given else in/out, at most in - 1.
+    PyTorch's 2-D nearest kernel (``spatial == 2``) copies when out = in and takes ⌊o/2⌋ when out = 2·in,
+    whatever the scale factor; its 1-D and 3-D kernels do not."""
+    f32 = numpy.float32
+    out = numpy.arange(out_size)
+    if not exact and spatial == 2 and out_size == in_size:
+        return out
+    if not exact and spatial == 2 and out_size == 2 * in_size:
+        return out >> 1
+    step = f32(1.0 / scale) if scale is not None and scale > 0 else f32(in_size) / f32(out_size)
+    if exact:   # (o + 0.5) is a double in PyTorch's kernel, times the float scale, then floorf
+        source = numpy.floor(((out + 0.5) * numpy.float64(step)).astype(f32))
+    else:
+        source = numpy.floor(out.astype(f32) * step)
+    return numpy.minimum(source.astype(numpy.int64), in_size - 1)
+
+
+def _source_positions(in_size: int, out_size: int, scale: float | None, align_corners: bool, cubic: bool,
+                      ct: type) -> numpy.ndarray:
+    """Real input position of each output position (``area_pixel_compute_scale`` / ``_source_index``):
+    o·(in - 1)/(out - 1) with ``align_corners``, else (o + ½)·s - ½ with s = 1/scale_factor or in/out,
+    clamped at 0 except for bicubic."""
+    out = numpy.arange(out_size).astype(ct)
+    if align_corners:
+        ratio = ct(in_size - 1) / ct(out_size - 1) if out_size > 1 else ct(0)
+        return ratio * out
+    ratio = ct(1.0 / scale) if scale is not None and scale > 0 else ct(in_size) / ct(out_size)
+    source = ratio * (out + ct(0.5)) - ct(0.5)
+    return source if cubic else numpy.maximum(source, ct(0))
+
+
+def _index_and_fraction(source: numpy.ndarray, in_size: int, ct: type) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """``guard_index_and_lambda``: ⌊source⌋ (as floorf: through float32) at most in - 1, and the fraction
+    source - index clamped to [0, 1]."""
+    index = numpy.minimum(numpy.floor(source.astype(numpy.float32)).astype(numpy.int64), in_size - 1)
+    return index, numpy.clip(source - index.astype(ct), ct(0), ct(1))
+
+
+def _linear_taps(in_size: int, out_size: int, scale: float | None, align_corners: bool,
+                 ct: type) -> list[tuple[numpy.ndarray, numpy.ndarray]] | None:
+    """Two (positions, weights) taps per output position, as ``compute_source_index_and_lambda``; None when the
+    sizes are equal (PyTorch copies)."""
+    if in_size == out_size:
+        return None
+    index, fraction = _index_and_fraction(_source_positions(in_size, out_size, scale, align_corners, False, ct),
+                                          in_size, ct)
+    return [(index, ct(1) - fraction), (index + (index < in_size - 1), fraction)]
+
+
+def _cubic_taps(in_size: int, out_size: int, scale: float | None, align_corners: bool,
+                ct: type) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
+    """Four taps per output position, as PyTorch's bicubic: positions index - 1 … index + 2 clamped to the
+    input, weights the cubic convolution (A = -0.75) at distances 1 + t, t, 1 - t, 2 - t."""
+    index, t = _index_and_fraction(_source_positions(in_size, out_size, scale, align_corners, True, ct), in_size, ct)
+    a = ct(_CUBIC_A)
+
+    def near(x: numpy.ndarray) -> numpy.ndarray:      # |x| <= 1
+        return ((a + ct(2)) * x - (a + ct(3))) * x * x + ct(1)
+
+    def far(x: numpy.ndarray) -> numpy.ndarray:       # 1 < |x| < 2
+        return ((a * x - ct(5) * a) * x + ct(8) * a) * x - ct(4) * a
+
+    weights = [far(t + ct(1)), near(t), near(ct(1) - t), far(ct(1) - t + ct(1))]
+    return [(numpy.clip(index + k - 1, 0, in_size - 1), w) for k, w in enumerate(weights)]
+
+
+def _resample(x: Tensor, axis: int, taps: Any) -> Tensor:
+    """Σ over taps of x gathered at the tap's positions along ``axis``, times its weights (None: no weights)."""
+    out = None
+    trailing = (1,) * (x.ndim - 1 - axis)
+    for positions, weights in taps:
+        index = mg.as_tensor(mg.make_array(positions, numpy.int64, x.device))
+        picked = x[(slice(None),) * axis + (index,)]
+        if weights is not None:
+            picked = picked * mg.as_tensor(mg.make_array(weights.reshape((-1,) + trailing), x.dtype, x.device))
+        out = picked if out is None else out + picked
+    return out
+
+
+# --- arguments ----------------------------------------------------------------------------------------------
+
+def _sizes_and_scales(x: Tensor, size: Any, scale_factor: Any, recompute_scale_factor: Any, mode: str,
+                      name: str) -> tuple[tuple, tuple]:
+    """The output size of each spatial dim and the scale factor its kernel uses (None: in/out), as
+    ``interpolate``'s argument processing and ATen's ``compute_output_size``."""
+    dims = x.ndim - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is None and scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    recompute = recompute_scale_factor is not None and flag(recompute_scale_factor, name, "recompute_scale_factor")
+    if size is not None:
+        if recompute:
+            raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size,) * dims
+        if len(sizes) != dims:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
+                             f"spatial dimensions of {list(x.shape[2:])} and output size of {size}. Please provide "
+                             f"input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
+                             f"format.")
+        try:
+            sizes = tuple(operator.index(s) for s in sizes if not isinstance(s, bool))
+        except TypeError:
+            sizes = ()
+        if len(sizes) != dims:
+            raise TypeError(f"{name}: expected size to be one of int or Tuple[int] or Tuple[int, int] or "
+                            f"Tuple[int, int, int], but got size {size!r}")
+        scales: tuple = (None,) * dims
+    else:
+        scales = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * dims
+        if len(scales) != dims:
+            raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {list(x.shape[2:])} and scale_factor of shape "
+                             f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                             f"scale_factor in (s1, s2, ...,sK) format.")
+        if not all(isinstance(s, (int, float, numpy.integer, numpy.floating)) and not isinstance(s, bool)
+                   for s in scales):
+            raise TypeError(f"{name}: scale_factor must be a number or a sequence of numbers, got {scale_factor!r}")
+        scales = tuple(float(s) for s in scales)
+        sizes = tuple(n * int(s) if int(s) == s else int(n * s) for n, s in zip(x.shape[2:], scales))
+        if recompute or mode == "area":   # PyTorch passes the size alone on: the kernel uses in/out
+            scales = (None,) * dims
+    if any(s < (mode != "area") for s in sizes) or any(n <= 0 for n in x.shape[2:]):   # area: as adaptive pooling
+        raise ValueError(f"{name}: input and output sizes should be greater than 0, but got input "
+                         f"(spatial) {tuple(x.shape[2:])} and output {sizes}")
+    return sizes, scales
+
+
+def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",  # noqa: A002
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resize the spatial dims of (N, C, *S) to (N, C, *size) or (N, C, *⌊S·scale_factor⌋), as
+    ``torch.nn.functional.interpolate``.
+
+    ``mode``: ``'nearest'`` (PyTorch's: input position ⌊o·in/out⌋), ``'nearest-exact'`` (⌊(o + ½)·in/out⌋),
+    ``'linear'`` (3-D input), ``'bilinear'`` / ``'bicubic'`` (4-D), ``'trilinear'`` (5-D) or ``'area'``
+    (adaptive average pooling). ``align_corners`` (the interpolating modes only; None is False): the corner
+    pixels' centres of input and output coincide. With ``scale_factor``, the kernels place the output by
+    1/scale_factor unless ``recompute_scale_factor=True`` (then by in/out of the computed size). Nearest modes
+    work on any dtype; the interpolating ones need floating point. ``antialias=True`` and ``'lanczos'`` are
+    not supported (NotImplementedError).
+    """
+    name = "interpolate"
+    x = _tensor(input, name)
+    if not isinstance(mode, str) or mode not in _MODES:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for the "
+                                  f"modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+                                  f"nearest-exact (got {mode})")
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear "
+                             "| bicubic | trilinear")
+    else:
+        align_corners = False if align_corners is None else flag(align_corners, name, "align_corners")
+    if x.ndim < 3 or x.ndim > 5:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for the "
+                                  f"modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+                                  f"nearest-exact (got {mode})")
+    sizes, scales = _sizes_and_scales(x, size, scale_factor, recompute_scale_factor, mode, name)
+    if flag(antialias, name, "antialias"):
+        if mode not in ("bilinear", "bicubic", "lanczos") or x.ndim != 4:
+            raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires "
+                             "a 4-D tensor as input")
+        raise NotImplementedError(f"interpolate: antialias=True (mode {mode!r}) is not supported in minigrad; "
+                                  f"resize without it, or blur first (a conv2d with a box or Gaussian kernel)")
+    if mode == "lanczos":
+        raise NotImplementedError("interpolate: mode 'lanczos' (antialiased, CPU-only in PyTorch) is not supported "
+                                  "in minigrad")
+    if mode == "area":
+        return _area(x, sizes)
+    wanted = _LINEAR_DIMS.get(mode, 2 if mode == "bicubic" else None)
+    if wanted is not None and wanted != x.ndim - 2:
+        if mode == "bicubic":
+            raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for "
+                                      f"the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | "
+                                      f"area | nearest-exact (got {mode})")
+        raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {wanted + 2}D input")
+    if mode.startswith("nearest"):
+        out = x
+        for axis in reversed(range(2, x.ndim)):
+            positions = _nearest_taps(x.shape[axis], sizes[axis - 2], scales[axis - 2], mode == "nearest-exact",
+                                      x.ndim - 2)
+            if not numpy.array_equal(positions, numpy.arange(x.shape[axis])):
+                out = _resample(out, axis, [(positions, None)])
+        return out
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"interpolate: mode {mode!r} needs a floating-point input, got {x.dtype} "
+                                  f"(shape {x.shape}); nearest modes take any dtype")
+    ct = _compute_dtype(x.dtype)
+    out = x
+    for axis in reversed(range(2, x.ndim)):
+        in_size, out_size, scale = x.shape[axis], sizes[axis - 2], scales[axis - 2]
+        if mode == "bicubic":
+            taps = _cubic_taps(in_size, out_size, scale, align_corners, ct)
+        else:
+            taps = _linear_taps(in_size, out_size, scale, align_corners, ct)
+        if taps is not None:
+            out = _resample(out, axis, taps)
+    return out
+
+
+def _area(x: Tensor, sizes: tuple) -> Tensor:
+    """Adaptive average pooling to ``sizes``: window i of a dim covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). One matmul
+    per dim with the (L, out) averaging matrix."""
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"interpolate: mode 'area' needs a floating-point input, got {x.dtype}")
+    out = x
+    spatial = x.ndim - 2
+    for k in reversed(range(spatial)):
+        length, size = x.shape[2 + k], sizes[k]
+        steps = numpy.arange(size)
+        starts, ends = steps * length // size, -((-(steps + 1) * length) // size)
+        positions = numpy.arange(length)[:, None]
+        averaging = ((positions >= starts) & (positions < ends)) / (ends - starts)          # (L, out)
+        matrix = mg.as_tensor(mg.make_array(averaging.astype(x.dtype), x.dtype, x.device))
+        moved = out.movedim(2 + k, -1)
+        out = (moved @ matrix).movedim(-1, 2 + k)
+    return out
+
+
+# --- the deprecated spellings --------------------------------------------------------------------------------
+
+def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",  # noqa: A002
+             align_corners: bool | None = None) -> Tensor:
+    """Deprecated spelling of :func:`interpolate` (with PyTorch's warning)."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:  # noqa: A002
+    """Deprecated: ``interpolate(..., mode='nearest')`` (with PyTorch's warning)."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:  # noqa: A002
+    """Deprecated: ``interpolate(..., mode='bilinear', align_corners=True)`` (with PyTorch's warning)."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+

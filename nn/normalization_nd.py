@@ -1,0 +1,153 @@
+"""Batch and instance normalisation of images and volumes, and local response normalisation, as ``torch.nn``'s:
+``BatchNorm2d``, ``BatchNorm3d``, ``InstanceNorm2d``, ``InstanceNorm3d``, ``LocalResponseNorm``.
+
+They share ``_NormBase`` with ``BatchNorm1d``/``InstanceNorm1d`` (the same parameters, buffers and state-dict
+names as PyTorch's) and call ``F.batch_norm``/``F.instance_norm``, which normalise (N, C, *) over any number
+of trailing dims.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from ._normalization import batch_norm, instance_norm
+from ._pool_more import local_response_norm
+from .module import Module
+from .normalization import _NormBase
+
+__all__ = ["BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
+
+
+def _features(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
+        raise ValueError(f"{name}: num_features must be a positive int, got {value!r}")
+    return int(value)
+
+
+class _BatchNormNd(_NormBase):
+    """Batch normalisation over the batch and spatial dims of (N, C, *S), ``dims`` = len(S), as PyTorch's
+    ``BatchNorm{dims}d``; see ``nn.BatchNorm1d`` for training, eval, momentum and the buffers."""
+
+    dims = 0
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.num_features = _features(num_features, type(self).__name__)
+        self.eps, self.momentum = float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
+        self._add_parameters_and_buffers(self.use_bias, dtype, device)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        name, wanted = type(self).__name__, self.dims + 2
+        if not isinstance(input, Tensor) or input.ndim != wanted:
+            got = f"{input.ndim}D input" if isinstance(input, Tensor) else type(input).__name__
+            raise ValueError(f"{name}: expected {wanted}D input (got {got})")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{name}: input has {input.shape[1]} channels (dim 1), expected {self.num_features}")
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            with mg.no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:   # a cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.item())
+        use_batch = self.training or not self.track_running_stats
+        return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
+                          self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.use_bias}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm2d(_BatchNormNd):
+    """Batch normalisation of images (N, C, H, W), per channel over N, H and W, as ``torch.nn.BatchNorm2d``:
+    y = (x - mean) / √(var + eps) · weight + bias, with the batch's statistics in training (moving the
+    running ones by ``momentum``) and the running ones in eval. ``weight``, ``bias``, ``running_mean``,
+    ``running_var``: (C,); ``num_batches_tracked``; names as PyTorch's state dict."""
+
+    dims = 2
+
+
+class BatchNorm3d(_BatchNormNd):
+    """Batch normalisation of volumes (N, C, D, H, W), per channel, as ``torch.nn.BatchNorm3d`` (see
+    :class:`BatchNorm2d`)."""
+
+    dims = 3
+
+
+class _InstanceNormNd(_NormBase):
+    """Normalise each channel of each sample over its ``dims`` spatial dims: (N, C, *S) or (C, *S), as PyTorch's
+    ``InstanceNorm{dims}d``; see ``nn.InstanceNorm1d`` for ``affine``, ``track_running_stats`` and momentum."""
+
+    dims = 0
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device: Any = None, dtype: Any = None, *,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.num_features = _features(num_features, type(self).__name__)
+        self.eps, self.momentum = float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self._add_parameters_and_buffers(bias, dtype, device)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        name, dims = type(self).__name__, self.dims
+        if not isinstance(input, Tensor) or input.ndim not in (dims + 1, dims + 2):
+            raise ValueError(f"{name}: expected {dims + 1}D or {dims + 2}D input (got "
+                             f"{getattr(input, 'ndim', type(input).__name__)}D input)")
+        channels = input.shape[-dims - 1]
+        if channels != self.num_features:
+            if self.affine:
+                raise ValueError(f"{name}: expected input's size at dim={input.ndim - dims - 1} to match num_features "
+                                 f"({self.num_features}), but got: {channels}.")
+            warnings.warn(f"{name}: input's size at dim={input.ndim - dims - 1} does not match num_features. You can "
+                          "silence this warning by not passing in num_features, which is not used because "
+                          "affine=False", stacklevel=2)
+        batched = input if input.ndim == dims + 2 else input.unsqueeze(0)
+        out = instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out if input.ndim == dims + 2 else out.squeeze(0)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm2d(_InstanceNormNd):
+    """Normalise each channel of each image over H and W: (N, C, H, W) or (C, H, W), as ``torch.nn.InstanceNorm2d``
+    (style transfer's); ``affine=False`` and ``track_running_stats=False`` by default, as PyTorch's."""
+
+    dims = 2
+
+
+class InstanceNorm3d(_InstanceNormNd):
+    """Normalise each channel of each volume over D, H and W: (N, C, D, H, W) or (C, D, H, W), as
+    ``torch.nn.InstanceNorm3d``."""
+
+    dims = 3
+
+
+class LocalResponseNorm(Module):
+    """x / (k + α/n · Σ x²)^β over the ``size`` = n neighbouring channels, as ``torch.nn.LocalResponseNorm``
+    (see ``F.local_response_norm``): (N, C, *) → same shape."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0, *, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -1,0 +1,129 @@
+"""The 2-D and 3-D padding layers, as ``torch.nn``'s: ``ZeroPad2d``/``3d``, ``ConstantPad2d``/``3d``,
+``ReflectionPad2d``/``3d``, ``ReplicationPad2d``/``3d`` and ``CircularPad2d``/``3d`` (the 1-D ones are in
+``nn/conv.py``). Each calls ``F.pad``; a negative amount crops, as PyTorch's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import Tensor
+
+from ._conv import _ints
+from .functional import pad
+from .module import Module
+
+__all__ = ["CircularPad2d", "CircularPad3d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad2d", "ReflectionPad3d",
+           "ReplicationPad2d", "ReplicationPad3d", "ZeroPad2d", "ZeroPad3d"]
+
+
+class _PadNd(Module):
+    """Pad the last ``dims`` dims by ``padding``: an int for every side, or (left, right, top, bottom[, front,
+    back]) starting from the last dim, as ``F.pad``'s amounts."""
+
+    dims = 0
+    mode = "constant"
+
+    def __init__(self, padding: Any, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.padding = _ints(padding, 2 * self.dims, type(self).__name__, "padding", None)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        if self.mode == "constant":
+            return pad(input, self.padding, "constant", self.value)
+        if not isinstance(input, Tensor) or input.ndim not in (self.dims + 1, self.dims + 2):
+            raise ValueError(f"{type(self).__name__}: expected a {self.dims + 1}-D or {self.dims + 2}-D input, got "
+                             f"{getattr(input, 'shape', type(input).__name__)}")
+        # negative amounts crop first, then the rest pads what is left (PyTorch's order, as the 1-D layers)
+        x = input
+        for k in range(self.dims):
+            axis, (before, after) = input.ndim - 1 - k, self.padding[2 * k:2 * k + 2]
+            if before < 0 or after < 0:
+                x = x[(slice(None),) * axis + (slice(max(-before, 0), x.shape[axis] - max(-after, 0)),)]
+        return pad(x, tuple(max(p, 0) for p in self.padding), self.mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class _ConstantPadNd(_PadNd):
+    def __init__(self, padding: Any, value: float, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(padding)
+        self.value = value
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad2d(_ConstantPadNd):
+    """Pad the last two dims with ``value``: (*, H, W) → (*, top + H + bottom, left + W + right), as
+    ``torch.nn.ConstantPad2d``; ``padding`` an int or (left, right, top, bottom)."""
+
+    dims = 2
+
+
+class ConstantPad3d(_ConstantPadNd):
+    """Pad the last three dims with ``value``, as ``torch.nn.ConstantPad3d``; ``padding`` an int or
+    (left, right, top, bottom, front, back)."""
+
+    dims = 3
+
+
+class ZeroPad2d(ConstantPad2d):
+    """Pad the last two dims with zeros, as ``torch.nn.ZeroPad2d``; ``padding`` an int or (left, right, top,
+    bottom)."""
+
+    def __init__(self, padding: Any, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Pad the last three dims with zeros, as ``torch.nn.ZeroPad3d``."""
+
+    def __init__(self, padding: Any, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad2d(_PadNd):
+    """Mirror the last two dims about their edge entries (not repeating them): (C, H, W) or (N, C, H, W), as
+    ``torch.nn.ReflectionPad2d``; each amount smaller than its dim."""
+
+    dims, mode = 2, "reflect"
+
+
+class ReflectionPad3d(_PadNd):
+    """Mirror the last three dims about their edge entries: (C, D, H, W) or (N, C, D, H, W), as
+    ``torch.nn.ReflectionPad3d``."""
+
+    dims, mode = 3, "reflect"
+
+
+class ReplicationPad2d(_PadNd):
+    """Repeat the edge entries of the last two dims: (C, H, W) or (N, C, H, W), as ``torch.nn.ReplicationPad2d``."""
+
+    dims, mode = 2, "replicate"
+
+
+class ReplicationPad3d(_PadNd):
+    """Repeat the edge entries of the last three dims: (C, D, H, W) or (N, C, D, H, W), as
+    ``torch.nn.ReplicationPad3d``."""
+
+    dims, mode = 3, "replicate"
+
+
+class CircularPad2d(_PadNd):
+    """Wrap the last two dims around: (C, H, W) or (N, C, H, W), as ``torch.nn.CircularPad2d``; each amount at
+    most its dim."""
+
+    dims, mode = 2, "circular"
+
+
+class CircularPad3d(_PadNd):
+    """Wrap the last three dims around: (C, D, H, W) or (N, C, D, H, W), as ``torch.nn.CircularPad3d``."""
+
+    dims, mode = 3, "circular"
