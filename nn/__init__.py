@@ -39,7 +39,7 @@ from .activation import (
     Threshold,
 )
 from .attention import MultiheadAttention
-from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell
+from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell, RNNCellBase
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import (
     AdaptiveAvgPool1d,
@@ -117,7 +117,7 @@ from .pooling_more import (
     MaxUnpool2d,
     MaxUnpool3d,
 )
-from .recurrent import GRU, LSTM, RNN
+from .recurrent import GRU, LSTM, RNN, RNNBase
 from .serialization import CheckpointError, load, save
 from .transformer import (
     Transformer,
@@ -141,8 +141,8 @@ __all__ = [
     "CheckpointError", "Dropout", "Embedding", "Flatten", "Identity", "ParameterDict", "ParameterList",
     "RemovableHandle", "Unflatten", "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential",
     "Sigmoid", "Tanh",
-    "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNCell", "StateDictError",
-    "RecurrentStateError",
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNBase", "RNNCell",
+    "RNNCellBase", "StateDictError", "RecurrentStateError",
     "functional", "init", "load", "optim", "save", "utils",
     "CELU", "ELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "Mish",
     "PReLU", "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",

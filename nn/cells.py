@@ -29,8 +29,8 @@ from minigrad import Tensor, gru_gates, lstm_gates, step_matmul
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RecurrentStateError", "gru_step", "loop_weight", "lstm_step", "rnn_step",
-           "torch_keywords"]
+__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase", "RecurrentStateError", "gru_step", "loop_weight",
+           "lstm_step", "rnn_step", "torch_keywords"]
 
 
 class RecurrentStateError(RuntimeError, TypeError, ValueError):
@@ -317,6 +317,10 @@ class _Cell(Module):
         if not self.bias:
             text += ", bias=False"
         return text
+
+
+# PyTorch's name for the cells' base class (weight-init code tests isinstance(m, nn.RNNCellBase))
+RNNCellBase = _Cell
 
 
 class RNNCell(_Cell):

@@ -54,7 +54,7 @@ from .cells import (
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence, pack_like, pad_packed_sequence
 
-__all__ = ["GRU", "LSTM", "RNN"]
+__all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 
 State = Any  # a Tensor (RNN, GRU) or a tuple (h, c) (LSTM)
 
@@ -393,6 +393,10 @@ class _Recurrent(Module):
         if self._compile_loops:
             text += ", compile=True"
         return text
+
+
+# PyTorch's name for the sequence layers' base class (isinstance(m, nn.RNNBase) in weight-init code)
+RNNBase = _Recurrent
 
 
 class RNN(_Recurrent):

@@ -58,3 +58,14 @@ def run(weights, x):
     (loss, grad), (torch_loss, torch_grad) = results[1], results[0]
     assert loss == pytest.approx(torch_loss, rel=1e-5)
     assert_close(grad, torch_grad, rtol=1e-4, atol=1e-6, what="weight_hh_l0 gradient")
+
+
+def test_weight_init_code_finds_the_recurrent_base_classes_and_copy_errors_name_shapes(torch: Any) -> None:
+    """``isinstance(m, nn.RNNBase)`` / ``nn.RNNCellBase`` as in PyTorch's weight-init loops; a copy_ whose
+    source does not broadcast names both shapes."""
+    for lib in (mg.nn, torch.nn):
+        layers = [lib.LSTM(2, 3), lib.GRU(2, 3), lib.RNN(2, 3), lib.LSTMCell(2, 3), lib.Linear(2, 3)]
+        assert [isinstance(m, lib.RNNBase) for m in layers] == [True, True, True, False, False]
+        assert [isinstance(m, lib.RNNCellBase) for m in layers] == [False, False, False, True, False]
+    with mg.no_grad(), pytest.raises(ValueError, match=r"source of shape \(3, 3\).*\(3, 4\)"):
+        mg.nn.Linear(4, 3).weight.copy_(mg.ones(3, 3))

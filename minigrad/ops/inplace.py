@@ -287,7 +287,17 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
         src = _value_array(src, x, "copy_").astype(x.dtype, copy=False)
     else:
         raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
+    if src.shape != x.shape and not _broadcasts_to(tuple(src.shape), tuple(x.shape)):
+        raise ValueError(f"copy_: the source of shape {tuple(src.shape)} does not broadcast to the shape of the "
+                         f"tensor copied into, {tuple(x.shape)}")
     return _inplace(x, "copy_", _fill("copy_", True, src), src)
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` (NumPy's rule, one way)."""
+    if len(shape) > len(target):
+        return False
+    return all(n == 1 or n == m for n, m in zip(shape[::-1], target[::-1]))
 
 
 def _bool_mask(mask: Any, name: str) -> Any:
