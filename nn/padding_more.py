@@ -33,7 +33,9 @@ class _PadNd(Module):
         if not isinstance(input, Tensor) or input.ndim not in (self.dims + 1, self.dims + 2):
             raise ValueError(f"{type(self).__name__}: expected a {self.dims + 1}-D or {self.dims + 2}-D input, got "
                              f"{getattr(input, 'shape', type(input).__name__)}")
-        # negative amounts crop first, then the rest pads what is left (PyTorch's order, as the 1-D layers)
+        if self.mode != "replicate":   # F.pad's order (circular crops first, reflect reads past the crop), as torch
+            return pad(input, self.padding, self.mode)
+        # replicate: negative amounts crop first, then the rest pads what is left (torch's order, as the 1-D layer)
         x = input
         for k in range(self.dims):
             axis, (before, after) = input.ndim - 1 - k, self.padding[2 * k:2 * k + 2]
