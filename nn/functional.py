@@ -79,6 +79,7 @@ from ._conv import (
 from ._dropout import alpha_dropout, dropout, dropout1d
 from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
+from ._grid_sample import affine_grid, grid_sample
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from ._losses import (
     cosine_embedding_loss,
@@ -145,6 +146,7 @@ __all__ += [
     "max_pool3d", "max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d", "embedding_bag",
     "channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle",
 ]
+__all__ += ["affine_grid", "grid_sample"]
 
 
 # --- layers -------------------------------------------------------------------

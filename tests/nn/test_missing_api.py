@@ -1,6 +1,6 @@
 """The torch API that minigrad lacked and now has, against torch 2.13: F.interpolate and nn.Upsample, transposed
 and 3-D convolution, fold/unfold, 3-D/adaptive/Lp pooling and unpooling, local response norm, 2-D/3-D batch and
-instance norm, the 2-D/3-D padding layers, embedding bags and the pixel/channel shuffles.
+instance norm, the 2-D/3-D padding layers, embedding bags, the pixel/channel shuffles, grid_sample/affine_grid.
 
 Functions: each case ``fn(lib, *tensors)`` in PyTorch's spelling runs with ``lib = minigrad`` and ``lib = torch`` on
 the same float64 values; values, dtypes and input gradients agree and every differentiable case passes
@@ -35,6 +35,7 @@ def _positive(*shape: int) -> np.ndarray:
 
 
 X3, X4, X5 = _normal(2, 3, 5), _normal(2, 3, 4, 5), _normal(1, 2, 3, 4, 3)
+XS = _normal(2, 2, 3, 4)   # a small image: grid_sample's gradcheck perturbs every input and grid entry
 P3, P4, P5 = _positive(2, 3, 9), _positive(2, 3, 5, 7), _positive(1, 2, 4, 5, 3)
 CHANNELS = _normal(2, 8, 3, 2)
 TABLE = _normal(7, 3)
@@ -139,6 +140,32 @@ CASES: dict[str, tuple[Callable, tuple]] = {
                          (TABLE, BAG_INDEX.reshape(2, 5))),
     "embedding_bag_last_offset": (lambda t, w, i: t.nn.functional.embedding_bag(
         i, w, t.tensor([0, 3, 10]), mode="max", include_last_offset=True), (TABLE, BAG_INDEX)),
+    # spatial transformers (align_corners given: None warns, as torch)
+    "affine_grid_2d": (lambda t, th: t.nn.functional.affine_grid(th, (2, 3, 4, 5), align_corners=False),
+                       (_normal(2, 2, 3),)),
+    "affine_grid_3d": (lambda t, th: t.nn.functional.affine_grid(th, [2, 1, 3, 2, 4], align_corners=True),
+                       (_normal(2, 3, 4),)),
+    "grid_sample_bilinear": (lambda t, x, g: t.nn.functional.grid_sample(x, g, align_corners=False),
+                             (XS, RNG.uniform(-1.3, 1.3, (2, 2, 3, 2)))),
+    "grid_sample_bilinear_border": (lambda t, x, g: t.nn.functional.grid_sample(x, g, padding_mode="border",
+                                                                                align_corners=True),
+                                    (XS, RNG.uniform(-1.3, 1.3, (2, 2, 3, 2)))),
+    "grid_sample_reflection": (lambda t, x, g: t.nn.functional.grid_sample(x, g, padding_mode="reflection",
+                                                                           align_corners=False),
+                               (XS, RNG.uniform(-2.5, 2.5, (2, 2, 3, 2)))),
+    "grid_sample_reflection_align": (lambda t, x, g: t.nn.functional.grid_sample(x, g, padding_mode="reflection",
+                                                                                 align_corners=True),
+                                     (XS, RNG.uniform(-2.5, 2.5, (2, 2, 3, 2)))),
+    "grid_sample_nearest": (lambda t, x, g: t.nn.functional.grid_sample(x, g, mode="nearest", align_corners=False),
+                            (XS, RNG.uniform(-1.3, 1.3, (2, 2, 3, 2)))),
+    "grid_sample_bicubic": (lambda t, x, g: t.nn.functional.grid_sample(x, g, mode="bicubic", padding_mode="border",
+                                                                        align_corners=False),
+                            (XS[:1], RNG.uniform(-1.2, 1.2, (1, 2, 2, 2)))),
+    "grid_sample_trilinear": (lambda t, x, g: t.nn.functional.grid_sample(x, g, align_corners=True),
+                              (X5[:, :1], RNG.uniform(-1.2, 1.2, (1, 2, 2, 2, 3)))),
+    "spatial_transformer": (lambda t, x, th: t.nn.functional.grid_sample(
+        x, t.nn.functional.affine_grid(th, (2, 2, 2, 3), align_corners=False), align_corners=False),
+        (XS, np.eye(2, 3) + 0.2 * _normal(2, 2, 3))),
 }
 CASES["max_unpool1d"] = _unpool_case(1, 2, None, 0)
 CASES["max_unpool2d"] = _unpool_case(2, 2, 2, 1, side=7, output_size=(7, 7))   # no repeated index
@@ -237,6 +264,20 @@ def test_the_deprecated_upsample_functions_warn_and_resize_as_interpolate(torch)
 def test_errors_name_the_op_and_the_problem(call: Callable, match: str) -> None:
     with pytest.raises((ValueError, TypeError, NotImplementedError), match=match):
         call()
+
+
+def test_grid_sample_and_affine_grid_warn_without_align_corners_as_pytorch() -> None:
+    x, theta = mg.tensor(X4), mg.tensor(_normal(2, 2, 3))
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        grid = F.affine_grid(theta, (2, 3, 4, 5))
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(x, grid)
+    with pytest.raises(ValueError, match="expected mode"):
+        F.grid_sample(x, grid, mode="area", align_corners=False)
+    with pytest.raises(ValueError, match="bicubic interpolation only supports 4D"):
+        F.grid_sample(mg.tensor(X5), mg.tensor(_normal(1, 2, 2, 2, 3)), mode="bicubic", align_corners=False)
+    with pytest.raises(ValueError, match="Nx2x3"):
+        F.affine_grid(mg.tensor(_normal(2, 3, 4)), (2, 3, 4, 5), align_corners=False)
 
 
 def test_embedding_bag_per_sample_weights_only_with_sum() -> None:
@@ -425,6 +466,7 @@ def test_the_new_names_are_exported() -> None:
                  "EmbeddingBag", "PixelShuffle", "ZeroPad2d", "MaxPool3d", "LocalResponseNorm", "MaxUnpool2d"):
         assert name in nn.__all__ and issubclass(getattr(nn, name), nn.Module)
     for name in ("interpolate", "conv_transpose2d", "fold", "unfold", "embedding_bag", "pixel_shuffle", "conv3d",
-                 "max_pool3d", "lp_pool2d", "max_unpool2d", "local_response_norm", "adaptive_avg_pool3d"):
+                 "max_pool3d", "lp_pool2d", "max_unpool2d", "local_response_norm", "adaptive_avg_pool3d",
+                 "grid_sample", "affine_grid"):
         assert name in F.__all__ and callable(getattr(F, name))
     assert mg.pixel_shuffle is F.pixel_shuffle and "channel_shuffle" in mg.__all__

@@ -1,0 +1,234 @@
+"""Spatial transformers as ``torch.nn.functional``'s: ``affine_grid`` and ``grid_sample`` (bilinear, nearest and
+bicubic; zeros, border and reflection padding; 4-D and, but for bicubic, 5-D inputs).
+
+Composed of engine ops in the steps of PyTorch's kernel (``aten/src/ATen/native/GridSampler.h``): grid
+coordinates in [-1, 1] → input positions (unnormalise, then clip or reflect for the padding mode) → the corner
+taps (``floor``, outside the graph) and their weights (from the positions, inside it) → a ``gather`` per tap.
+So the gradient reaches both the input (scatter-add back to the taps) and the grid (through the weights), as
+PyTorch's; and it runs on CuPy alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from typing import Any
+
+import numpy
+
+import minigrad as mg
+from minigrad import Tensor
+
+from ._arguments import _tensor
+from ._flags import flag
+
+__all__ = ["affine_grid", "grid_sample"]
+
+_CUBIC_A = -0.75
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                  "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                  "grid_sample for details.")
+
+
+def _align(align_corners: Any, name: str) -> bool:
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=3)
+        return False
+    return flag(align_corners, name, "align_corners")
+
+
+# --- affine_grid ---------------------------------------------------------------------------------------------
+
+def _steps(count: int, align_corners: bool) -> numpy.ndarray:
+    """The ``count`` pixel centres in [-1, 1] coordinates: ±1 at the corner pixels' centres with
+    ``align_corners``, else ±(count - 1)/count (the corners of the corner pixels at ±1)."""
+    if count <= 1:
+        return numpy.zeros(max(count, 1))
+    end = 1.0 if align_corners else (count - 1) / count
+    return numpy.linspace(-end, end, count)
+
+
+def affine_grid(theta: Tensor, size: Any, align_corners: bool | None = None) -> Tensor:
+    """The sampling grid of a batch of affine maps, as ``torch.nn.functional.affine_grid``: theta (N, 2, 3) and
+    size (N, C, H, W) → (N, H, W, 2), each entry θ·(x, y, 1) for the output pixel's centre (x, y) in [-1, 1]
+    coordinates; theta (N, 3, 4) and size (N, C, D, H, W) → (N, D, H, W, 3). Differentiable in theta."""
+    name = "affine_grid"
+    theta = _tensor(theta, name, "theta")
+    align = _align(align_corners, name)
+    if theta.dtype.kind != "f":
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = [int(s) for s in size]
+    if len(size) == 4:
+        if theta.ndim != 3 or theta.shape[-2:] != (2, 3):
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got "
+                             f"{theta.shape}.")
+    elif len(size) == 5:
+        if theta.ndim != 3 or theta.shape[-2:] != (3, 4):
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got "
+                             f"{theta.shape}.")
+    else:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {size}.")
+    spatial = size[2:]
+    if align and min(spatial) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+                      "align_corners=True. This is not an intended use case of affine_grid. See the documentation of "
+                      "affine_grid for details.", UserWarning, stacklevel=2)
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if theta.shape[0] != size[0]:
+        raise ValueError(f"{name}: theta has {theta.shape[0]} matrices for a size with batch {size[0]}")
+    # (∏S, dims + 1) rows (x, y[, z], 1), x varying fastest
+    axes = [_steps(n, align) for n in reversed(spatial)]                     # x over W, y over H, z over D
+    mesh = numpy.meshgrid(*reversed(axes), indexing="ij")[::-1]             # x, y[, z], each of shape S
+    base = numpy.stack([m.reshape(-1) for m in mesh] + [numpy.ones(math.prod(spatial))], axis=1)
+    base = mg.as_tensor(mg.make_array(base.astype(theta.dtype), theta.dtype, theta.device))
+    grid = base @ theta.mT                                                   # (N, ∏S, dims)
+    return grid.reshape(size[0], *spatial, len(spatial))
+
+
+# --- grid_sample ---------------------------------------------------------------------------------------------
+
+def _unnormalize(coordinate: Tensor, size: int, align_corners: bool) -> Tensor:
+    """[-1, 1] → [0, size - 1] (``align_corners``) or [-½, size - ½], as ``grid_sampler_unnormalize``."""
+    if align_corners:
+        return (coordinate + 1) / 2 * (size - 1)
+    return ((coordinate + 1) * size - 1) / 2
+
+
+def _reflect(coordinate: Tensor, twice_low: int, twice_high: int) -> Tensor:
+    """Reflect about low and high until inside [low, high] (``reflect_coordinates``)."""
+    if twice_low == twice_high:
+        return coordinate * 0
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    distance = (coordinate - low).abs()
+    extra = mg.fmod(distance, span)
+    with mg.no_grad():
+        even = mg.fmod((distance.detach() / span).floor(), 2) == 0
+    return mg.where(even, extra + low, span - extra + low)
+
+
+def _padded(coordinate: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
+    """``compute_coordinates``: as is (zeros), clipped into the input (border), or reflected then clipped."""
+    if padding_mode == "zeros":
+        return coordinate
+    if padding_mode == "reflection":
+        coordinate = _reflect(coordinate, 0, 2 * (size - 1)) if align_corners else \
+            _reflect(coordinate, -1, 2 * size - 1)
+    return mg.clip(coordinate, 0, size - 1)
+
+
+def _cubic_weights(t: Tensor) -> list[Tensor]:
+    """The cubic convolution weights (A = -0.75) of the four taps at distances 1 + t, t, 1 - t, 2 - t."""
+    a = _CUBIC_A
+
+    def near(x: Tensor) -> Tensor:
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: Tensor) -> Tensor:
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)]
+
+
+class _Taps:
+    """Reads the input at integer positions per output point: (N, C, *S) flattened once; a tap is the values at
+    (positions along each dim, x first), zero where outside the input."""
+
+    def __init__(self, x: Tensor, out_shape: tuple) -> None:
+        self.flat = x.reshape(*x.shape[:2], -1)
+        self.sizes = x.shape[2:][::-1]                     # W, H[, D]: the order of the grid's coordinates
+        self.shape = x.shape[:2] + out_shape
+        self.device = x.device
+
+    def read(self, positions: list[Tensor]) -> Tensor:
+        """Values (N, C, *out) at integer-valued positions (each (N, *out), x first), 0 outside the input."""
+        with mg.no_grad():
+            inside = None
+            flat_index = None
+            for position, size in zip(reversed(positions), reversed(self.sizes)):   # D (or H) first: row-major
+                ok = (position >= 0) & (position < size)
+                inside = ok if inside is None else inside & ok
+                index = mg.clip(position, 0, size - 1).astype(mg.int64)
+                flat_index = index if flat_index is None else flat_index * size + index
+            batch, channels = self.shape[:2]
+            index = flat_index.reshape(batch, 1, -1).expand(batch, channels, flat_index[0].numel())
+        values = self.flat.gather(2, index).reshape(self.shape)
+        return values * inside.astype(values.dtype).unsqueeze(1)
+
+
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",  # noqa: A002
+                align_corners: bool | None = None) -> Tensor:
+    """Sample ``input`` at the [-1, 1] coordinates of ``grid``, as ``torch.nn.functional.grid_sample``.
+
+    input (N, C, H, W) with grid (N, H_out, W_out, 2) of (x, y) → (N, C, H_out, W_out); or input (N, C, D, H, W)
+    with grid (N, D_out, H_out, W_out, 3) of (x, y, z). (-1, -1) is the centre of the top-left pixel with
+    ``align_corners=True``, its top-left corner otherwise. ``mode``: ``'bilinear'`` (trilinear for 5-D),
+    ``'nearest'`` (half to even) or ``'bicubic'`` (4-D only, A = -0.75). ``padding_mode`` for points outside:
+    ``'zeros'``, ``'border'`` (the edge values) or ``'reflection'``. Gradients to the input and to the grid.
+    """
+    name = "grid_sample"
+    x, grid = _tensor(input, name), _tensor(grid, name, "grid")
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but "
+                         f"got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    align = _align(align_corners, name)
+    if x.ndim not in (4, 5) or grid.ndim != x.ndim or grid.shape[0] != x.shape[0] or grid.shape[-1] != x.ndim - 2:
+        raise ValueError(f"{name}: expected a 4-D input with a (N, H_out, W_out, 2) grid or a 5-D input with a "
+                         f"(N, D_out, H_out, W_out, 3) grid, the same N; got input {x.shape} and grid {grid.shape}")
+    if x.dtype.kind != "f" or grid.dtype != x.dtype:
+        raise TypeError(f"{name}: expected input and grid of the same floating dtype, got {x.dtype} and {grid.dtype}")
+    if 0 in x.shape[2:]:
+        raise ValueError(f"{name}: expected an input with non-empty spatial dimensions, got {x.shape}")
+    if mode == "bicubic" and x.ndim != 4:
+        raise ValueError("grid_sampler(): bicubic interpolation only supports 4D input")
+    taps = _Taps(x, grid.shape[1:-1])
+    sizes = taps.sizes
+    coordinates = [_unnormalize(grid[..., k], size, align) for k, size in enumerate(sizes)]   # x, y[, z]
+    if mode == "bicubic":
+        return _bicubic(taps, coordinates, padding_mode, align)
+    positions = [_padded(c, size, padding_mode, align) for c, size in zip(coordinates, sizes)]
+    if mode == "nearest":   # half to even, as nearbyint; the gradient reaches the input only
+        with mg.no_grad():
+            nearest = [p.detach().round() for p in positions]
+        return taps.read(nearest)
+    with mg.no_grad():
+        lows = [p.detach().floor() for p in positions]
+    out = None
+    # the corners in PyTorch's order of summation: the last coordinate slowest, x fastest (nw, ne, sw, se, …)
+    for bits in itertools.product((0, 1), repeat=len(positions)):
+        bits = bits[::-1]                                                    # x's bit first
+        weight = None
+        for position, low, bit in zip(positions, lows, bits):
+            factor = (position - low) if bit else (low + 1 - position)
+            weight = factor if weight is None else weight * factor
+        value = taps.read([low + bit for low, bit in zip(lows, bits)]) * weight.unsqueeze(1)
+        out = value if out is None else out + value
+    return out
+
+
+def _bicubic(taps: _Taps, coordinates: list[Tensor], padding_mode: str, align_corners: bool) -> Tensor:
+    """4×4 taps around each point, the cubic weights of its fractional part along x, then along y; each tap's
+    position goes through the padding mode (PyTorch's ``get_value_bounded``)."""
+    ix, iy = coordinates
+    (width, height) = taps.sizes
+    with mg.no_grad():
+        ix_low, iy_low = ix.detach().floor(), iy.detach().floor()
+    wx, wy = _cubic_weights(ix - ix_low), _cubic_weights(iy - iy_low)
+    out = None
+    for j in range(4):
+        row = None
+        with mg.no_grad():
+            y = _padded(iy_low + (j - 1), height, padding_mode, align_corners).trunc()
+        for i in range(4):
+            with mg.no_grad():
+                x = _padded(ix_low + (i - 1), width, padding_mode, align_corners).trunc()
+            term = taps.read([x, y]) * wx[i].unsqueeze(1)
+            row = term if row is None else row + term
+        term = row * wy[j].unsqueeze(1)
+        out = term if out is None else out + term
+    return out
