@@ -298,10 +298,21 @@ __all__ += ["ctc_loss"]
 # PyTorch's other top-level spellings of what exists under another name
 from .constructors import asarray  # noqa: E402
 from .ops.shuffle import channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: E402
+from .ops.tensor_more import (  # noqa: E402
+    diagflat,
+    frexp,
+    index_reduce,
+    is_same_size,
+    is_signed,
+    ldexp,
+    renorm,
+    unravel_index,
+)
 from .tensor import set_printoptions  # noqa: E402
 
 concatenate, absolute = cat, abs
 __all__ += ["channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle"]
+__all__ += ["diagflat", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm", "unravel_index"]
 
 
 def _linalg_function(name: str) -> Any:

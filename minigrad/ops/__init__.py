@@ -269,3 +269,9 @@ for _name in ("lgamma", "digamma", "erfinv", "i0"):
     _gamma_methods[_name + "_"] = inplace._unary_(_name + "_", _gamma_methods[_name])
 for _name, _fn in _gamma_methods.items():
     setattr(Tensor, _name, _fn)
+
+# more of torch.Tensor's methods: in-place variants, the linear-algebra methods, renorm, index_reduce, new …
+from . import tensor_more  # noqa: E402
+
+for _name, _fn in tensor_more.METHODS.items():
+    setattr(Tensor, _name, _fn)

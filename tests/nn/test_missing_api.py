@@ -21,7 +21,8 @@ import minigrad as mg
 import nn
 from nn import functional as F
 
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")   # torch's, about its copy
+pytestmark = [pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel"),   # torch's, about its copy
+              pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta")]
 
 RNG = np.random.default_rng(11)
 
@@ -35,6 +36,7 @@ def _positive(*shape: int) -> np.ndarray:
 
 
 X3, X4, X5 = _normal(2, 3, 5), _normal(2, 3, 4, 5), _normal(1, 2, 3, 4, 3)
+X34 = _normal(3, 4)
 XS = _normal(2, 2, 3, 4)   # a small image: grid_sample's gradcheck perturbs every input and grid entry
 P3, P4, P5 = _positive(2, 3, 9), _positive(2, 3, 5, 7), _positive(1, 2, 4, 5, 3)
 CHANNELS = _normal(2, 8, 3, 2)
@@ -166,6 +168,31 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "spatial_transformer": (lambda t, x, th: t.nn.functional.grid_sample(
         x, t.nn.functional.affine_grid(th, (2, 2, 2, 3), align_corners=False), align_corners=False),
         (XS, np.eye(2, 3) + 0.2 * _normal(2, 2, 3))),
+    # tensor methods and functions (torch.X / Tensor.X)
+    "diagflat": (lambda t, x: [t.diagflat(x), x.diagflat(1), t.diagflat(x[0], -2)], (X34,)),
+    "renorm": (lambda t, x: [t.renorm(x, 2, 0, 1.5), x.renorm(1, 1, 2.0), (x * 1).renorm_(3.0, -1, 0.5)], (X34,)),
+    "index_reduce": (lambda t, x, s: [x.index_reduce(0, t.tensor([0, 2, 0]), s, "prod"),
+                                      t.index_reduce(x, 0, t.tensor([1, 1, 0]), s, "mean", include_self=False),
+                                      (x * 1).index_reduce_(1, t.tensor([3, 0, 3, 1]), s, "amax")],
+                     (X34, _normal(3, 4))),
+    "ldexp": (lambda t, x, e: [t.ldexp(x, e), (x * 1).ldexp_(e)], (X34, RNG.integers(0, 4, (3, 4)))),
+    "frexp": (lambda t, x: [*t.frexp(x), x.frexp().exponent], (X34 * 100,)),
+    "unravel_index": (lambda t, i: list(t.unravel_index(i, (3, 4, 5))), (np.array([0, 7, 59, -1, 33]),)),
+    "sum_to_size": (lambda t, x: [x.sum_to_size(1, 4, 1), x.sum_to_size((5,)), x.sum_to_size(size=(3, 1, 5))],
+                    (X4[0],)),
+    "linalg_methods": (lambda t, a: [a.det(), a.inverse(), a.logdet(), *a.slogdet(), a.pinverse(), a.matrix_exp()],
+                       (_normal(3, 3) + 3 * np.eye(3),)),
+    "fill_diagonal_": (lambda t, x: [(x * 1).fill_diagonal_(2.5), (x.T.repeat(2, 1) * 1).fill_diagonal_(-1, wrap=True),
+                                     (x.T.repeat(2, 1) * 1).fill_diagonal_(1)], (X34,)),
+    "tril_triu_cumsum_": (lambda t, x: [(x * 1).tril_(), (x * 1).triu_(1), (x * 1).cumsum_(1), (x * 1).cumprod_(0)],
+                          (X34,)),
+    "addmm_family_": (lambda t, x, m, v: [(x * 1).addmm_(m, x, beta=0.5, alpha=2), (v * 1).addmv_(x.T, v[:3]),
+                                          (x * 1).addr_(v[:3], v), (m * 1).addbmm_(x.unsqueeze(0), x.T.unsqueeze(0)),
+                                          (x.unsqueeze(0) * 1).baddbmm_(m.unsqueeze(0), x.unsqueeze(0))],
+                      (X34, _normal(3, 3), _normal(4))),
+    "comparisons_": (lambda t, x, y: [(x * 1).eq_(y), (x * 1).lt_(y), (x * 1).ge_(0.1), (x * 1).greater_(y),
+                                      (x * 1).less_equal_(y), (x * 1).not_equal_(x)], (X34, X34[::-1].copy())),
+    "mvlgamma_": (lambda t, x: (x.abs() + 2).mvlgamma_(2), (X34,)),
 }
 CASES["max_unpool1d"] = _unpool_case(1, 2, None, 0)
 CASES["max_unpool2d"] = _unpool_case(2, 2, 2, 1, side=7, output_size=(7, 7))   # no repeated index
@@ -278,6 +305,34 @@ def test_grid_sample_and_affine_grid_warn_without_align_corners_as_pytorch() -> 
         F.grid_sample(mg.tensor(X5), mg.tensor(_normal(1, 2, 2, 2, 3)), mode="bicubic", align_corners=False)
     with pytest.raises(ValueError, match="Nx2x3"):
         F.affine_grid(mg.tensor(_normal(2, 3, 4)), (2, 3, 4, 5), align_corners=False)
+
+
+def test_real_tensor_bits_and_the_legacy_constructor_as_pytorch(torch) -> None:
+    ours, theirs = mg.tensor(X3), torch.from_numpy(X3)
+    for call in (lambda x: x.is_conj(), lambda x: x.is_neg(), lambda x: x.is_signed(), lambda x: (x > 0).is_signed(),
+                 lambda x: x.is_pinned(), lambda x: tuple(x.new(2, 3).shape), lambda x: tuple(x.new().shape),
+                 lambda x: x.new([1, 2]).tolist()):
+        assert call(ours) == call(theirs)
+    assert ours.conj() is ours and ours.resolve_conj() is ours and ours.resolve_neg() is ours
+    assert ours.pin_memory() is ours and mg.is_same_size(ours, ours * 2) and not mg.is_same_size(ours, ours[0])
+    assert ours.new(mg.Size((2, 1))).shape == (2, 1) and ours.new(mg.Size((2, 1))).dtype == ours.dtype
+
+
+def test_the_in_place_gamma_family_writes_the_out_of_place_result() -> None:
+    x = mg.tensor(np.abs(X34) + 1)
+    for method, expected in (("polygamma_", mg.polygamma(1, x)), ("igamma_", mg.igamma(x, x * 0.5)),
+                             ("igammac_", mg.igammac(x, x * 0.5))):
+        target = x.clone()
+        getattr(target, method)(*((1,) if method == "polygamma_" else (x * 0.5,)))
+        np.testing.assert_array_equal(target.numpy(), expected.numpy())
+
+
+def test_ldexp_gradient_with_negative_exponents_is_two_to_the_exponent() -> None:
+    """d(x·2^e)/dx = 2^e; torch 2.13 computes 2^e in integers there (0 for e < 0)."""
+    x = mg.tensor(X34, requires_grad=True)
+    exponent = RNG.integers(-3, 3, (3, 4))
+    mg.ldexp(x, mg.tensor(exponent)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 ** exponent)
 
 
 def test_embedding_bag_per_sample_weights_only_with_sum() -> None:

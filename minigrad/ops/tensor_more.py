@@ -1,0 +1,271 @@
+"""More of torch.Tensor's methods, and the functions among them torch also has at its top level.
+
+In place, as the rest of ``ops/inplace.py`` (the gradient is the out-of-place op's): ``tril_``, ``triu_``,
+``fill_diagonal_``, ``cumsum_``, ``cumprod_``, ``addmm_``/``addbmm_``/``addmv_``/``addr_``/``baddbmm_``,
+``renorm_``, ``index_reduce_``, ``ldexp_``, ``igamma_``/``igammac_``/``polygamma_``/``mvlgamma_`` and the
+comparisons ``eq_``, ``ne_``, ``lt_`` … (the result cast to the tensor's dtype). Out of place: ``renorm``,
+``index_reduce``, ``sum_to_size``, ``diagflat``, ``ldexp``, ``frexp``, the linear-algebra methods ``det``,
+``inverse``, ``logdet``, ``slogdet``, ``pinverse``, ``matrix_exp`` (``mg.linalg``'s), and the real-tensor
+no-ops ``conj``, ``resolve_conj``, ``resolve_neg``, ``is_conj``, ``is_neg``, ``is_signed``, ``pin_memory``,
+``is_pinned``, plus the legacy constructor ``new``. Each composes existing ops, so gradients are theirs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import operator
+from typing import Any, NamedTuple
+
+import numpy
+
+from .. import backend
+from ..constructors import empty, tensor
+from ..recording import note_draw
+from ..tensor import Tensor
+from ._util import int_arg, number, one_axis, tensor_arg
+from .combine import addbmm, addmv, addr
+from .contract import addmm, baddbmm
+from .elementwise import mul, where
+from .gamma import gammainc, gammaincc, mvlgamma, polygamma
+from .index import diag, tril, triu
+from .index_write import scatter_reduce
+from .inplace import _inplace, masked_fill
+from .math import exp2
+from .scan import cumprod, cumsum
+from .shape import broadcast_to, reshape
+
+__all__ = ["diagflat", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm", "unravel_index"]
+
+
+# --- out of place ---------------------------------------------------------------------------------------------
+
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The flattened input on diagonal ``offset`` of a square matrix (torch.diagflat): (*) → (n + |offset|, …)."""
+    return diag(reshape(tensor_arg(input, "diagflat"), (-1,)), int_arg(offset, "diagflat", "offset"))
+
+
+def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:  # noqa: A002
+    """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to norm ``maxnorm``
+    (by maxnorm / (norm + 1e-7), as torch.renorm); the others unchanged. Differentiable through the norm."""
+    name = "renorm"
+    x = tensor_arg(input, name)
+    if x.ndim <= 1:
+        raise ValueError(f"{name}: input needs at least 2 dimensions, got {x.ndim} (shape {x.shape})")
+    p, maxnorm = number(p, name, "p"), number(maxnorm, name, "maxnorm")
+    if p <= 0 or maxnorm < 0:
+        raise ValueError(f"{name}: p must be positive and maxnorm non-negative, got p={p}, maxnorm={maxnorm}")
+    axis = one_axis(dim, x.ndim, name)
+    others = tuple(a for a in range(x.ndim) if a != axis)
+    norm = x.norm(p, others, keepdim=True)
+    return x * where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(x.dtype)
+
+
+def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: str, *,  # noqa: A002
+                 include_self: bool = True) -> Tensor:
+    """A copy of ``input`` where slice ``index[i]`` along ``dim`` is combined with ``source``'s slice i by
+    ``reduce``: 'prod', 'mean', 'amax' or 'amin' (torch.index_reduce); ``include_self=False`` leaves out the
+    input's values at the slices the index names. index: 1-D int, one per slice of ``source`` along ``dim``."""
+    name = "index_reduce"
+    x, source = tensor_arg(input, name), tensor_arg(source, name)
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise ValueError(f"{name}: reduce must be one of 'prod', 'mean', 'amax', 'amin', got {reduce!r}")
+    axis = one_axis(dim, max(x.ndim, 1), name)
+    index = index if isinstance(index, Tensor) else tensor(index)
+    if index.ndim != 1 or index.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be a 1-D integer tensor, got {index.dtype}{tuple(index.shape)}")
+    if source.ndim != x.ndim or source.shape[axis] != index.shape[0]:
+        raise ValueError(f"{name}: source of shape {source.shape} must have input's {x.ndim} dims and "
+                         f"{index.shape[0]} slices (the index's length) along dim {axis}")
+    spread = broadcast_to(reshape(index, (-1,) + (1,) * (x.ndim - 1 - axis)), source.shape)
+    return scatter_reduce(x, axis, spread, source, reduce, include_self=include_self)
+
+
+def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    """input · 2^other (torch.ldexp): a float result, differentiable in ``input``."""
+    x = tensor_arg(input, "ldexp")
+    power = exp2(other if isinstance(other, Tensor) else tensor(other))
+    return mul(x, power)
+
+
+class FrexpResult(NamedTuple):
+    """``(mantissa, exponent)`` of :func:`frexp`, as torch's return type."""
+
+    mantissa: Tensor
+    exponent: Tensor
+
+
+def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
+    """Mantissa in [0.5, 1) (with the input's sign) and int32 exponent, input = mantissa · 2^exponent
+    (torch.frexp). Not differentiable, as torch's."""
+    x = tensor_arg(input, "frexp")
+    if x.dtype.kind != "f":
+        raise TypeError(f"frexp: expects a floating-point input, got {x.dtype}")
+    xp = backend.array_module(x.data)
+
+    def mantissa(data: Any) -> Any:
+        return xp.frexp(data)[0]
+
+    def exponent(data: Any) -> Any:
+        return xp.frexp(data)[1].astype(numpy.int32)
+
+    return FrexpResult(note_draw("frexp", mantissa, (x,), Tensor._make(mantissa(x.data), False, None, 0)),
+                       note_draw("frexp", exponent, (x,), Tensor._make(exponent(x.data), False, None, 0)))
+
+
+def unravel_index(indices: Any, shape: Any) -> tuple:
+    """The coordinates, one int64 tensor per dim of ``shape``, of flat row-major ``indices`` (torch.unravel_index).
+    Negative indices count from the end, as torch's."""
+    name = "unravel_index"
+    index = indices if isinstance(indices, Tensor) else tensor(indices)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected 'indices' to be an integer tensor, got {index.dtype}")
+    dims = (shape,) if isinstance(shape, (int, numpy.integer)) else tuple(shape)
+    dims = tuple(int_arg(d, name, "shape") for d in dims)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{name}: 'shape' cannot have negative values, got {dims}")
+    total = math.prod(dims)
+    xp = backend.array_module(index.data)
+    data = index.data
+    if data.size and (int(data.max()) >= total or int(data.min()) < -total):
+        raise IndexError(f"{name}: 'indices' must be in range [{-total}, {total - 1}] for shape {dims}")
+
+    def coordinate(k: int) -> Any:
+        def make(values: Any) -> Any:
+            flat = xp.where(values < 0, values + total, values).astype(numpy.int64)
+            return xp.asarray(xp.unravel_index(flat, dims)[k] if dims else flat * 0, dtype=numpy.int64)
+        return note_draw(name, make, (index,), Tensor._make(make(data), False, None, 0))
+
+    return tuple(coordinate(k) for k in range(len(dims)))
+
+
+def is_signed(input: Tensor) -> bool:  # noqa: A002
+    """Whether the dtype holds negative numbers (torch.is_signed): False for bool and unsigned integers."""
+    return tensor_arg(input, "is_signed").dtype.kind not in "bu"
+
+
+def is_same_size(input: Tensor, other: Tensor) -> bool:  # noqa: A002
+    """Whether the two tensors have the same shape (torch.is_same_size)."""
+    return tensor_arg(input, "is_same_size").shape == tensor_arg(other, "is_same_size").shape
+
+
+def _sum_to_size(self: Tensor, *sizes: Any, size: Any = None) -> Tensor:
+    """The sum of ``self`` down to ``size``, which ``self`` must broadcast from (Tensor.sum_to_size): sizes as
+    arguments, one sequence, or ``size=``."""
+    if size is not None:
+        if sizes:
+            raise TypeError("sum_to_size: give the size as arguments or as size=, not both")
+        sizes = (size,)
+    shape = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    shape = tuple(int_arg(s, "sum_to_size", "size") for s in shape)
+    lead = self.ndim - len(shape)
+    if lead < 0 or any(s not in (1, n) for s, n in zip(shape, self.shape[lead:])):
+        raise ValueError(f"sum_to_size: size {shape} is not expandable to the tensor's size {self.shape}")
+    axes = tuple(range(lead)) + tuple(lead + k for k, (s, n) in enumerate(zip(shape, self.shape[lead:]))
+                                      if s == 1 and n != 1)
+    out = self.sum(axis=axes, keepdims=True) if axes else self
+    return reshape(out, shape)
+
+
+def _linalg(name: str) -> Any:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module("minigrad"), name)(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = f"``mg.{name}(self)`` (torch.Tensor.{name})."
+    return method
+
+
+def _new(self: Tensor, *args: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """The legacy constructor: ``x.new(2, 3)`` or ``x.new(mg.Size((2, 3)))`` an uninitialised tensor of that size,
+    ``x.new(data)`` a tensor of ``data``, ``x.new()`` an empty one; ``x``'s dtype and device unless given."""
+    dtype = self.dtype if dtype is None else dtype
+    device = self.device if device is None else device
+    if not args:
+        return empty(0, dtype=dtype, device=device, requires_grad=requires_grad)
+    if all(isinstance(a, (int, numpy.integer)) and not isinstance(a, bool) for a in args) or \
+            (len(args) == 1 and type(args[0]).__name__ == "Size"):
+        shape = tuple(args[0]) if len(args) == 1 and not isinstance(args[0], (int, numpy.integer)) else args
+        return empty(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    if len(args) != 1:
+        raise TypeError(f"new(): expected sizes (ints) or one sequence of data, got {args!r:.80}")
+    data = args[0].detach().data if isinstance(args[0], Tensor) else args[0]
+    return tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+# --- in place -------------------------------------------------------------------------------------------------
+
+def _fill_diagonal_(self: Tensor, fill_value: Any, wrap: bool = False) -> Tensor:
+    """Write ``fill_value`` on the main diagonal, in place (Tensor.fill_diagonal_): a 2-D tensor of any shape, or
+    one of more dims all of equal size; ``wrap``: a tall matrix's diagonal restarts every (columns + 1) rows."""
+    name = "fill_diagonal_"
+    if self.ndim < 2:
+        raise ValueError(f"{name}: dimensions must larger than 1, got shape {self.shape}")
+    if self.ndim > 2 and len(set(self.shape)) != 1:
+        raise ValueError(f"{name}: all dimensions of input must be of equal length, got shape {self.shape}")
+    step = sum(math.prod(self.shape[k + 1:]) for k in range(self.ndim))   # the sum of the row-major strides
+    count = min(self.shape)
+    if self.ndim == 2 and wrap and self.shape[0] > self.shape[1]:
+        count = (self.numel() + step - 1) // step
+    flat = numpy.zeros(self.numel(), dtype=bool)
+    flat[numpy.arange(count) * step] = True
+    mask = Tensor._make(backend.make_array(flat.reshape(self.shape), bool, self.device), False, None, 0)
+    return _inplace(self, name, lambda cur: masked_fill(cur, mask, fill_value))
+
+
+def _inplace_of(name: str, op: Any, *fixed: str) -> Any:
+    """``x.name(*args, **kwargs)``: ``x = op(x, *args, **kwargs)`` in place; tensor arguments are operands."""
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        operands = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+        return _inplace(self, name, lambda cur: op(cur, *args, **kwargs), *operands)
+    method.__name__ = name
+    method.__doc__ = f"``x = x.{name[:-1]}(...)`` in place (the gradient as the out-of-place op)."
+    return method
+
+
+_COMPARISONS = {"eq_": operator.eq, "ne_": operator.ne, "lt_": operator.lt, "le_": operator.le, "gt_": operator.gt,
+                "ge_": operator.ge, "greater_": operator.gt, "greater_equal_": operator.ge, "less_": operator.lt,
+                "less_equal_": operator.le, "not_equal_": operator.ne}
+
+
+def _compare_(name: str, op: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return _inplace(self, name, lambda cur: op(cur, other), *([other] if isinstance(other, Tensor) else []))
+    method.__name__ = name
+    method.__doc__ = f"``x = (x {op.__name__} other)`` in place, as 1/0 (or True/False) of x's dtype."
+    return method
+
+
+def _real(name: str, value: Any) -> Any:
+    def method(self: Tensor) -> Any:
+        if self.dtype.kind == "c":
+            raise NotImplementedError(f"{name}: complex tensors are not supported in minigrad")
+        return self if value is None else value
+    method.__name__ = name
+    method.__doc__ = ("The tensor itself: minigrad's tensors are real, so conjugation and negation bits never "
+                      "apply." if value is None else f"{value}: minigrad's tensors are real (no lazy bits).")
+    return method
+
+
+METHODS: dict = {
+    "diagflat": diagflat, "renorm": renorm, "index_reduce": index_reduce, "ldexp": ldexp, "frexp": frexp,
+    "is_signed": is_signed, "sum_to_size": _sum_to_size, "new": _new,
+    "det": _linalg("det"), "inverse": _linalg("inverse"), "logdet": _linalg("logdet"),
+    "slogdet": _linalg("slogdet"), "pinverse": _linalg("pinverse"), "matrix_exp": _linalg("matrix_exp"),
+    "conj": _real("conj", None), "resolve_conj": _real("resolve_conj", None), "resolve_neg": _real("resolve_neg", None),
+    "is_conj": _real("is_conj", False), "is_neg": _real("is_neg", False),
+    "pin_memory": lambda self, device=None: self, "is_pinned": lambda self, device=None: False,
+    "fill_diagonal_": _fill_diagonal_,
+    "tril_": _inplace_of("tril_", tril), "triu_": _inplace_of("triu_", triu),
+    "cumsum_": _inplace_of("cumsum_", cumsum), "cumprod_": _inplace_of("cumprod_", cumprod),
+    "addmm_": _inplace_of("addmm_", addmm), "addbmm_": _inplace_of("addbmm_", addbmm),
+    "addmv_": _inplace_of("addmv_", addmv), "addr_": _inplace_of("addr_", addr),
+    "baddbmm_": _inplace_of("baddbmm_", baddbmm), "renorm_": _inplace_of("renorm_", renorm),
+    "index_reduce_": _inplace_of("index_reduce_", index_reduce), "ldexp_": _inplace_of("ldexp_", ldexp),
+    "igamma_": _inplace_of("igamma_", gammainc), "igammac_": _inplace_of("igammac_", gammaincc),
+    "polygamma_": lambda self, n: _inplace(self, "polygamma_", lambda cur: polygamma(n, cur)),
+    "mvlgamma_": _inplace_of("mvlgamma_", mvlgamma),
+}
+METHODS.update({name: _compare_(name, op) for name, op in _COMPARISONS.items()})
+METHODS["pin_memory"].__doc__ = "The tensor itself: minigrad has no page-locked host memory (CuPy copies from any)."
+METHODS["is_pinned"].__doc__ = "False: minigrad has no page-locked host memory."
+
