@@ -162,6 +162,13 @@ def check_size(owner: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def refuse_base(cls: type, base: type, name: str, instead: str) -> None:
+    """A base class kept for ``isinstance`` checks (PyTorch's ``nn.RNNBase``/``nn.RNNCellBase``) is not built
+    directly here: its arguments differ from PyTorch's (``mode`` first), so a call written for PyTorch fails."""
+    if cls is base:
+        raise TypeError(f"{name} is the base class of the recurrent modules, for isinstance checks; build {instead}")
+
+
 def check_nonlinearity(owner: str, nonlinearity: Any) -> str:
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{owner}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
@@ -274,6 +281,10 @@ def lstm_options(module: Module) -> str:
 
 class _Cell(Module):
     """What the three cells share: W_ih (G·H, I), W_hh (G·H, H), b_ih, b_hh (G·H,), G = ``gate_count``."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> _Cell:
+        refuse_base(cls, _Cell, "nn.RNNCellBase", "nn.RNNCell, nn.LSTMCell or nn.GRUCell")
+        return super().__new__(cls)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, gate_count: int,
                  device: Any, dtype: Any) -> None:

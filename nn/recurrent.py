@@ -47,6 +47,7 @@ from .cells import (
     lstm_options,
     lstm_step,
     peephole_shapes,
+    refuse_base,
     result_dtype,
     rnn_step,
     torch_keywords,
@@ -104,6 +105,10 @@ class _Recurrent(Module):
 
     n_states = 1
     compile = _CompileSwitch()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> _Recurrent:
+        refuse_base(cls, _Recurrent, "nn.RNNBase", "nn.RNN, nn.LSTM or nn.GRU")
+        return super().__new__(cls)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
                  dropout: float, bidirectional: bool, gate_count: int, device: Any, dtype: Any,

@@ -89,7 +89,8 @@ def _positional(cls: type) -> list:
 
 # Where our positional order is DESIGN.md's, not PyTorch's: nn.RNN keeps bias 4th (a positional "relu"
 # there raises a TypeError saying to pass nonlinearity by keyword). torch's LSTM/GRU/RNN take *args.
-POSITIONAL_EXCEPTIONS = {"RNN", "Parameter"}
+# nn.RNNBase/nn.RNNCellBase are there for isinstance checks; building one raises (torch's take mode first).
+POSITIONAL_EXCEPTIONS = {"RNN", "Parameter", "RNNBase", "RNNCellBase"}
 
 
 def test_every_module_takes_pytorchs_positional_arguments_in_pytorchs_order() -> None:
