@@ -103,11 +103,11 @@ def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
         raise TypeError(f"frexp: expects a floating-point input, got {x.dtype}")
     xp = backend.array_module(x.data)
 
-    def mantissa(data: Any) -> Any:
-        return xp.frexp(data)[0]
+    def mantissa(data: Any) -> Any:   # asarray: NumPy gives scalars for a 0-d input
+        return xp.asarray(xp.frexp(data)[0])
 
     def exponent(data: Any) -> Any:
-        return xp.frexp(data)[1].astype(numpy.int32)
+        return xp.asarray(xp.frexp(data)[1]).astype(numpy.int32)
 
     return FrexpResult(note_draw("frexp", mantissa, (x,), Tensor._make(mantissa(x.data), False, None, 0)),
                        note_draw("frexp", exponent, (x,), Tensor._make(exponent(x.data), False, None, 0)))
