@@ -246,10 +246,7 @@ class _Pad1d(Module):
         if not isinstance(x, Tensor) or x.ndim not in (2, 3):
             raise ValueError(f"{type(self).__name__}: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
                              f"{getattr(x, 'shape', type(x).__name__)}")
-        # a negative amount crops first, then the rest pads what is left (PyTorch's order)
-        left, right = self.padding
-        x = x[..., max(-left, 0):x.shape[-1] - max(-right, 0)]
-        return F.pad(x, (max(left, 0), max(right, 0)), self.mode)
+        return F.pad(x, self.padding, self.mode)   # a negative amount crops, in F.pad's order (PyTorch's)
 
     def extra_repr(self) -> str:
         return f"{self.padding}"

@@ -6,6 +6,8 @@ torch's (1e-10 in float64); the modules with torch's weights copied in, in float
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from helpers import assert_close, check_op, to_torch
@@ -337,3 +339,21 @@ def test_conv_and_pooling_on_the_gpu_match_the_cpu() -> None:
 
     for gpu, cpu in zip(run("cuda"), run("cpu")):
         np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-5)
+
+
+def test_padding_layers_with_negative_amounts_are_pytorchs(torch) -> None:
+    """ReflectionPad1d/ReplicationPad1d/CircularPad1d crop and pad in F.pad's order, as PyTorch's modules
+    ((-1, 3) on length 4 reflects first, then crops: [1, 2, 3, 2, 1, 0]); where PyTorch returns memory it
+    never wrote (a circular crop of everything), minigrad raises."""
+    for length in (3, 5):
+        x = np.arange(float(length)).reshape(1, 1, length)
+        for pad in itertools.product(range(-length + 1, length), repeat=2):
+            for name in ("ReflectionPad1d", "ReplicationPad1d", "CircularPad1d"):
+                try:
+                    want = getattr(torch.nn, name)(pad)(torch.tensor(x)).numpy()
+                except RuntimeError:
+                    with pytest.raises((ValueError, RuntimeError)):
+                        getattr(nn, name)(pad)(mg.tensor(x))
+                    continue
+                np.testing.assert_array_equal(getattr(nn, name)(pad)(mg.tensor(x)).numpy(), want,
+                                              err_msg=f"{name}{pad} on length {length}")
