@@ -308,11 +308,13 @@ from .ops.tensor_more import (  # noqa: E402
     renorm,
     unravel_index,
 )
+from .ops.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window  # noqa: E402
 from .tensor import set_printoptions  # noqa: E402
 
 concatenate, absolute = cat, abs
 __all__ += ["channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle"]
 __all__ += ["diagflat", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm", "unravel_index"]
+__all__ += ["bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"]
 
 
 def _linalg_function(name: str) -> Any:

@@ -275,3 +275,9 @@ from . import tensor_more  # noqa: E402
 
 for _name, _fn in tensor_more.METHODS.items():
     setattr(Tensor, _name, _fn)
+
+# in-place shape changes: unsqueeze_, squeeze_, t_, transpose_ (swapaxes_, swapdims_), resize_, resize_as_
+from . import inplace_shape  # noqa: E402
+
+for _name, _fn in inplace_shape.METHODS.items():
+    setattr(Tensor, _name, _fn)

@@ -1,0 +1,211 @@
+"""In-place shape changes, as PyTorch's: ``unsqueeze_``, ``squeeze_``, ``t_``, ``transpose_`` (``swapaxes_``,
+``swapdims_``), ``resize_`` and ``resize_as_``.
+
+Each keeps the tensor object and gives it the new shape. The four view-like ones make ``x.data`` a view of
+its old array (the memory stays shared with anything that shared it), and follow PyTorch's recording rules:
+
+* under ``no_grad``, or when x does not require grad, only the shape changes;
+* on a leaf that requires grad (or a view of one) they raise PyTorch's error;
+* on a non-leaf they are recorded as the out-of-place op (``x`` becomes that node's output), so gradients
+  flow to what x was computed from.
+
+Like every in-place op they bump x's version counter, so a backward that saved x's array raises, as
+PyTorch's does. View tracking (ops/inplace.py) stays exact: when x is a tracked view (``x = base[0]``) or
+has tracked views (``v = x[0]``), x's old self lives on as a hidden tensor that takes over those records,
+and x becomes its view through the reshape or transpose, so in-place ops on any of them still update the
+others' graphs, as PyTorch's view tracking does. ``resize_`` refuses a tensor that requires grad, as
+PyTorch's; see its docstring for the storage rules.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from .. import backend
+from ..autograd import is_grad_enabled
+from ..tensor import Tensor
+from ._util import int_tuple, one_axis
+from .inplace import LEAF_ERROR, _views_a_leaf
+from .shape import NO_GRAD_VIEW, Reshape, Transpose, _note_view, squeeze, swapaxes, unsqueeze
+
+__all__ = ["resize_", "resize_as_", "squeeze_", "swapaxes_", "swapdims_", "t_", "transpose_", "unsqueeze_"]
+
+
+def _tracked_views(x: Tensor) -> list:
+    """The live tensors whose view record says they view ``x``."""
+    views = [ref() for ref in getattr(x, "_views", None) or ()]
+    return [v for v in views if v is not None and (getattr(v, "_view", None) or (None,))[0] is x]
+
+
+def _is_tracked_view(x: Tensor) -> bool:
+    record = getattr(x, "_view", None)
+    return bool(record) and record[0] is not None   # not () (own memory) nor NO_GRAD_VIEW (no base to follow)
+
+
+def _check(x: Any, name: str) -> bool:
+    """PyTorch's refusals for an in-place op on ``x``; returns whether the op is recorded."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    view = getattr(x, "_view", None)
+    if view is NO_GRAD_VIEW and is_grad_enabled():
+        raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
+                           "mode enabled (as PyTorch, this is refused). Make the view and the in-place op both "
+                           "inside the no_grad block, or both outside.")
+    record = is_grad_enabled() and x.requires_grad
+    if record:
+        if x._node is None:
+            raise RuntimeError(f"{name}: {LEAF_ERROR} Change its shape under `with mg.no_grad():`, "
+                               "or use the out-of-place op.")
+        if (view or getattr(x.data, "base", None) is not None) and _views_a_leaf(x):
+            raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+    return record
+
+
+def _reshape_in_place(x: Any, name: str, make: Callable[[Tensor], Any]) -> Tensor:
+    """Give ``x`` the shape of ``make(x)``: a Reshape or Transpose op (None: the shape stays), applied as a view
+    of x's array; recorded when x is a non-leaf that requires grad (see the module docstring)."""
+    record = _check(x, name)
+    try:
+        op = make(x)
+    except (IndexError, ValueError, TypeError) as error:
+        raise backend.reworded(error, f"{name}: {error}") from error
+    if op is not None:
+        op.name = name[:-1]
+        views = _tracked_views(x)
+        if views or _is_tracked_view(x):
+            # x's old self, hidden, keeps x's place among the views; x becomes op(old), a view of it
+            old = Tensor._make(x.data, x._requires_grad, x._node, x._index)
+            record_before = getattr(x, "_view", None)
+            if _is_tracked_view(x):
+                _note_view(record_before[0], old, record_before[1])
+            else:
+                old._view = record_before
+            for view in views:
+                _note_view(old, view, view._view[1])
+            x._views = []
+            source = old
+        else:
+            source = x
+        data_before = x.data
+        out = op(source)
+        x.data = out.data
+        if record:
+            x._node, x._index, x._requires_grad = out._node, out._index, out._requires_grad
+        if source is x:   # no view records to keep: () marks memory of its own (x's array is now a view)
+            before = getattr(x, "_view", None)
+            if before is not NO_GRAD_VIEW:
+                owns = before == () or (before is None and getattr(data_before, "base", None) is None)
+                x._view = () if owns else None
+        else:
+            _note_view(old, x, op)
+    x._bump_version()
+    return x
+
+
+def _two_dims(x: Tensor, dim0: Any, dim1: Any, name: str) -> Transpose | None:
+    swapaxes(Tensor._make(x.data, False, None, 0), dim0, dim1)   # PyTorch's checks and errors, on a stand-in
+    if x.ndim == 0:
+        return None
+    axes = list(range(x.ndim))
+    a, b = one_axis(dim0, x.ndim, name), one_axis(dim1, x.ndim, name)
+    axes[a], axes[b] = axes[b], axes[a]
+    return Transpose(tuple(axes))
+
+
+def _new_shape(x: Tensor, make: Callable[[Tensor], Tensor]) -> Reshape:
+    return Reshape(tuple(make(Tensor._make(x.data, False, None, 0)).shape))   # checked and shaped on a stand-in
+
+
+def unsqueeze_(x: Tensor, dim: int) -> Tensor:
+    """Insert a length-1 dim at ``dim`` in place: (*S) → S with a 1 at ``dim``."""
+    return _reshape_in_place(x, "unsqueeze_", lambda cur: _new_shape(cur, lambda s: unsqueeze(s, dim)))
+
+
+def squeeze_(x: Tensor, dim: Any = None) -> Tensor:
+    """Remove length-1 dims in place: all of them, or those of ``dim`` (an int or a tuple) that have length 1."""
+    return _reshape_in_place(x, "squeeze_", lambda cur: _new_shape(
+        cur, lambda s: squeeze(s) if dim is None else squeeze(s, dim)))
+
+
+def t_(x: Tensor) -> Tensor:
+    """Transpose a 2-D tensor in place, (m, n) → (n, m); 0-d and 1-D stay as they are. More dims raise."""
+    if isinstance(x, Tensor) and x.ndim > 2:
+        raise ValueError(f"t_: expects a tensor with <= 2 dimensions, but self is {x.ndim}D (shape {x.shape})")
+    return _reshape_in_place(x, "t_", lambda cur: Transpose((1, 0)) if cur.ndim == 2 else None)
+
+
+def transpose_(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap dims ``dim0`` and ``dim1`` in place."""
+    return _reshape_in_place(x, "transpose_", lambda cur: _two_dims(cur, dim0, dim1, "transpose_"))
+
+
+def swapaxes_(x: Tensor, axis0: int, axis1: int) -> Tensor:
+    """:func:`transpose_` (PyTorch's ``swapaxes_`` spelling)."""
+    return _reshape_in_place(x, "swapaxes_", lambda cur: _two_dims(cur, axis0, axis1, "swapaxes_"))
+
+
+def swapdims_(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """:func:`transpose_` (PyTorch's ``swapdims_`` spelling)."""
+    return _reshape_in_place(x, "swapdims_", lambda cur: _two_dims(cur, dim0, dim1, "swapdims_"))
+
+
+def resize_(x: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
+    """Give ``x`` the shape ``sizes`` (ints or one sequence) in place, as ``torch.Tensor.resize_``.
+
+    The elements are read in x's memory order: shrinking keeps the first ∏sizes of them (x's array becomes
+    a view of its old one); growing keeps them all and adds zeros after them, in new memory (PyTorch leaves
+    new elements uninitialised). Refused, with an error naming the case: a tensor that requires grad (as
+    PyTorch); one that is not C-contiguous (PyTorch reads its storage order: call ``contiguous()`` first);
+    shrinking a tensor that is, or has, a view tracked for autograd (``x[0]`` made while recording: its
+    place in the shrunk memory has no index; resize a ``clone()``). The same shape changes nothing.
+    ``memory_format`` is accepted (arrays are C-ordered).
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"resize_: expected a Tensor, got {type(x).__name__}")
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    shape = int_tuple(sizes, "resize_", "size")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"resize_: sizes must be non-negative, got {shape}")
+    if x.requires_grad:
+        raise RuntimeError(f"resize_: cannot resize variables that require grad (shape {x.shape} → {shape})")
+    if shape == x.shape:
+        return x
+    data = x.data
+    if not data.flags.c_contiguous:
+        raise NotImplementedError(f"resize_: the tensor (shape {x.shape}) is not C-contiguous; PyTorch would read "
+                                  "its storage order, which minigrad does not model: call .contiguous() first")
+    count, flat = math.prod(shape), data.reshape(-1)   # a view: the array is contiguous
+    views = _tracked_views(x)
+    if count <= flat.size:
+        if views or _is_tracked_view(x):
+            raise NotImplementedError(f"resize_: shrinking a tensor (shape {x.shape} → {shape}) that is a view, or "
+                                      "has views, tracked for autograd (x[i], x.view(...) made while recording) is "
+                                      "not supported; resize a clone() of it")
+        before = getattr(x, "_view", None)
+        x.data = flat[:count].reshape(shape)
+        if before is not NO_GRAD_VIEW:
+            x._view = () if before == () or (before is None and getattr(data, "base", None) is None) else None
+    else:
+        xp = backend.array_module(data)
+        with backend.on_device(x.device):
+            grown = xp.zeros(count, dtype=data.dtype)
+        grown[:flat.size] = flat
+        x.data = grown.reshape(shape)
+        for view in views:   # they keep the old memory, which x no longer shares
+            view._view = None
+        x._view, x._views = (), []
+    x._bump_version()
+    return x
+
+
+def resize_as_(x: Tensor, the_template: Tensor, memory_format: Any = None) -> Tensor:
+    """:func:`resize_` to the shape of ``the_template``."""
+    if not isinstance(the_template, Tensor):
+        raise TypeError(f"resize_as_: the template must be a Tensor, got {type(the_template).__name__}")
+    return resize_(x, the_template.shape)
+
+
+METHODS = {name: globals()[name] for name in __all__}

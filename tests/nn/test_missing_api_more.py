@@ -1,0 +1,212 @@
+"""The second batch of torch API that minigrad lacked, against torch 2.13: signal windows, in-place shape changes
+(``unsqueeze_``, ``squeeze_``, ``t_``, ``transpose_``, ``resize_`` …), ``nn.Buffer``, ``nn.DataParallel``, the lazy
+convolution and normalisation modules, and torch's top-level spellings of functional ops (``mg.conv2d`` …).
+
+Function cases are ``fn(lib, *tensors)`` in PyTorch's spelling, run with ``lib = minigrad`` and ``lib = torch`` on
+the same float64 values (tests/helpers.py): values, dtypes and input gradients agree, and every differentiable case
+passes ``mg.gradcheck``. Modules: torch's weights loaded, forward and gradients agree, reprs and state-dict keys
+match.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from helpers import assert_close, case_tests, gpu_case_tests
+
+import minigrad as mg
+
+RNG = np.random.default_rng(23)
+
+
+def _normal(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape)
+
+
+X23, X234 = _normal(2, 3), _normal(2, 3, 4)
+
+
+# --- signal windows -------------------------------------------------------------------------------------------
+
+WINDOWS = ("hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window")
+
+
+@pytest.mark.parametrize("name", WINDOWS)
+@pytest.mark.parametrize("periodic", [True, False])
+def test_windows_same_as_torch(name: str, periodic: bool, torch: Any) -> None:
+    """Every length from 0 (empty) and 1 ([1.]) up, both kinds, in the default dtype, float64 and float16."""
+    for length in (0, 1, 2, 3, 4, 7, 10):
+        for ours_dtype, their_dtype, tol in ((None, None, 1e-6), (mg.float64, torch.float64, 1e-12),
+                                             (mg.float16, torch.float16, 2e-3)):
+            ours = getattr(mg, name)(length, periodic, dtype=ours_dtype)
+            theirs = getattr(torch, name)(length, periodic, dtype=their_dtype)
+            assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+            assert_close(ours, theirs.float() if ours_dtype == mg.float16 else theirs, rtol=tol, atol=tol,
+                         what=f"{name}({length}, {periodic}, {ours_dtype})")
+
+
+def test_window_options_same_as_torch(torch: Any) -> None:
+    cases = [("hamming_window", (9, False, 0.5, 0.5)), ("hamming_window", (8, True, 0.6, 0.3)),
+             ("kaiser_window", (9, False, 3.0)), ("kaiser_window", (8, True, 0.5)), ("kaiser_window", (6, True))]
+    for name, args in cases:
+        assert_close(getattr(mg, name)(*args, dtype=mg.float64), getattr(torch, name)(*args, dtype=torch.float64),
+                     what=f"{name}{args}")
+    w = mg.hann_window(5, requires_grad=True)
+    assert w.requires_grad and w.is_leaf and w.dtype == mg.float32
+    assert mg.blackman_window(4, device="cpu").device == mg.device("cpu")
+
+
+@pytest.mark.parametrize("name", WINDOWS)
+def test_window_errors_name_the_function(name: str) -> None:
+    fn = getattr(mg, name)
+    with pytest.raises(ValueError, match=f"{name} requires non-negative window_length"):
+        fn(-1)
+    with pytest.raises(TypeError, match=f"{name}.*floating point"):
+        fn(4, dtype=mg.int64)
+    for bad in (4.0, True, None):
+        with pytest.raises(TypeError, match="window_length"):
+            fn(bad)
+    with pytest.raises(TypeError, match="periodic"):
+        fn(4, "yes")
+
+
+# --- in-place shape changes -----------------------------------------------------------------------------------
+
+def _views_case(t: Any, x: Any) -> Any:
+    """An in-place op on a view made before the shape change still writes through its base (torch's view tracking)."""
+    y = x * 1
+    row = y[0]
+    y.unsqueeze_(0)
+    row.mul_(2)
+    return y * t.arange(6.0).reshape(1, 2, 3).to(y)
+
+
+def _base_then_view_case(t: Any, x: Any) -> Any:
+    """The base changed in place after a view's shape changed: the view follows, values and graph."""
+    base = x * 1
+    column = base[:, 1:]
+    column.t_()
+    base.mul_(3)
+    return column * 1
+
+
+def _view_through_base_case(t: Any, x: Any) -> Any:
+    base = x * 1
+    y = base.view(3, 2)
+    y.swapdims_(0, 1)
+    y.unsqueeze_(2)
+    y.mul_(2)
+    return base.exp()
+
+
+INPLACE_SHAPE_CASES: dict[str, tuple[Callable, tuple]] = {
+    "unsqueeze_": (lambda t, x: (x * 2).unsqueeze_(1), (X23,)),
+    "unsqueeze_negative": (lambda t, x: (x * 2).unsqueeze_(-1), (X23,)),
+    "squeeze_all": (lambda t, x: (x * 2).unsqueeze_(0).unsqueeze_(-1).squeeze_(), (X23,)),
+    "squeeze_dim": (lambda t, x: (x * 2).unsqueeze_(1).squeeze_(1), (X23,)),
+    "squeeze_dim_not_1": (lambda t, x: (x * 2).squeeze_(0), (X23,)),
+    "squeeze_dims": (lambda t, x: (x * 2).unsqueeze_(0).unsqueeze_(2).squeeze_((0, 2)), (X23,)),
+    "t_": (lambda t, x: (x * 2).t_().exp(), (X23,)),
+    "t_1d": (lambda t, x: (x[0] * 2).t_(), (X23,)),
+    "transpose_": (lambda t, x: (x * 2).transpose_(0, 2).sin(), (X234,)),
+    "swapaxes_": (lambda t, x: (x * 2).swapaxes_(-1, 0), (X234,)),
+    "swapdims_": (lambda t, x: (x * 2).swapdims_(1, 2) * t.arange(12.0).reshape(1, 4, 3).to(x), (X234,)),
+    "chain_then_inplace_math": (lambda t, x: (x + 1).t_().unsqueeze_(0).mul_(x.t()), (X23,)),
+    "view_made_before": (_views_case, (X23,)),
+    "base_changed_after": (_base_then_view_case, (X23,)),
+    "view_through_base": (_view_through_base_case, (X23,)),
+}
+test_inplace_shape_same_as_torch, test_inplace_shape_gradcheck = case_tests(INPLACE_SHAPE_CASES)
+test_inplace_shape_on_gpu_same_as_on_cpu = gpu_case_tests(INPLACE_SHAPE_CASES)
+
+
+def test_inplace_shape_keeps_the_object_and_the_memory() -> None:
+    x = mg.tensor(np.arange(6.0).reshape(2, 3))
+    array = x.data
+    assert x.unsqueeze_(0) is x and x.shape == (1, 2, 3)
+    assert np.shares_memory(array, x.data) and array.shape == (2, 3)
+    x.squeeze_().t_()
+    x.data[0, 1] = 100.0
+    assert array[1, 0] == 100.0 and x.shape == (3, 2)
+    detached = mg.tensor(np.ones((2, 3)))
+    alias = detached.detach()
+    detached.transpose_(0, 1)
+    assert alias.shape == (2, 3) and detached.shape == (3, 2)
+
+
+def test_inplace_shape_recording_rules_as_torch(torch: Any) -> None:
+    """A leaf that requires grad (or a view of one) is refused while recording; under no_grad it only changes
+    shape; the version counter moves, so a backward that saved the array raises, as torch's."""
+    ops = {"unsqueeze_": (0,), "squeeze_": (), "t_": (), "transpose_": (0, 0), "swapaxes_": (0, 0),
+           "swapdims_": (0, 0)}
+    for name, args in ops.items():
+        for lib in (mg, torch):
+            leaf = lib.zeros(3, requires_grad=True)
+            with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+                getattr(leaf, name)(*args)
+            with pytest.raises(RuntimeError, match="view of a leaf"):
+                getattr(leaf.view(3, 1), name)(*args)
+        with pytest.raises(RuntimeError, match=name):
+            getattr(mg.zeros(3, requires_grad=True), name)(*args)
+    for lib in (mg, torch):
+        param = lib.zeros(2, 3, requires_grad=True)
+        with lib.no_grad():
+            param.t_().unsqueeze_(0)
+        assert tuple(param.shape) == (1, 3, 2) and param.is_leaf and param.requires_grad
+        x = lib.ones(2, 3, requires_grad=True)
+        y = x.exp()
+        z = y.sin()          # saves y
+        y.t_()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            z.sum().backward()
+        with lib.no_grad():
+            view = x[0]
+        with pytest.raises(RuntimeError, match="no_grad"):
+            view.unsqueeze_(0)
+
+
+def test_inplace_shape_errors_name_the_op() -> None:
+    with pytest.raises(ValueError, match="t_: expects a tensor with <= 2 dimensions"):
+        mg.zeros(2, 3, 4).t_()
+    with pytest.raises(IndexError, match="unsqueeze_"):
+        mg.zeros(2, 3).unsqueeze_(5)
+    with pytest.raises(IndexError, match="transpose_"):
+        mg.zeros(2, 3).transpose_(0, 2)
+    with pytest.raises(TypeError, match="squeeze_"):
+        mg.zeros(2, 3).squeeze_(1.5)
+
+
+def test_resize_same_as_torch(torch: Any) -> None:
+    for lib in (mg, torch):
+        x = lib.arange(6.0)
+        array = x.data if lib is mg else None
+        x.resize_(2, 2)
+        assert x.tolist() == [[0.0, 1.0], [2.0, 3.0]]
+        if lib is mg:
+            assert np.shares_memory(array, x.data)   # shrinking keeps the memory
+        x.resize_((3,))
+        assert x.tolist() == [0.0, 1.0, 2.0]
+        x.resize_as_(lib.zeros(2, 1))
+        assert tuple(x.shape) == (2, 1) and x.dtype == (mg.float32 if lib is mg else torch.float32)
+        grown = lib.arange(4)
+        grown.resize_(2, 3)
+        assert grown.flatten()[:4].tolist() == [0, 1, 2, 3]   # torch leaves the rest uninitialised; minigrad zeros
+        with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+            lib.zeros(3, requires_grad=True).resize_(2)
+    assert mg.arange(4).resize_(2, 3).tolist() == [[0, 1, 2], [3, 0, 0]]
+
+
+def test_resize_refusals_name_the_case() -> None:
+    with pytest.raises(NotImplementedError, match="resize_: .*not C-contiguous"):
+        mg.zeros(2, 3).t().resize_(6)
+    with pytest.raises(ValueError, match="resize_: sizes must be non-negative"):
+        mg.zeros(2).resize_(-1)
+    base = mg.zeros(2, 3)
+    row = base[0]   # tracked for autograd while grad mode is on
+    with pytest.raises(NotImplementedError, match="resize_: shrinking a tensor .* tracked"):
+        base.resize_(4)
+    del row
+    base.resize_(4)
+    assert base.shape == (4,)
