@@ -8,6 +8,7 @@ from __future__ import annotations
 from minigrad import RemovableHandle
 
 from . import functional, init, optim, utils
+from ._buffer import Buffer
 from .activation import (
     CELU,
     ELU,
@@ -169,3 +170,4 @@ __all__ += [
     "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
     "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
+__all__ += ["Buffer"]

@@ -9,6 +9,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._buffer import buffer_persistence
 from ._compile_state import give_serial, reregistered, set_mode
 from ._state_dict import (
     StateDictError,
@@ -117,6 +118,9 @@ class Module(ModuleHooks):
                 param.name = f"{name}.{path}"
         elif name in self._modules:      # None
             self._modules[name] = None
+        elif buffer_persistence(value) is not None:   # nn.Buffer(t, persistent=...): registered as PyTorch's
+            self.register_buffer(name, value, buffer_persistence(value))
+            return
         elif name in self._buffers:      # a Tensor or None: a buffer stays a buffer (and in the state dict)
             self._buffers[name] = value
         object.__setattr__(self, name, value)

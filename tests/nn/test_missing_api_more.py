@@ -17,6 +17,7 @@ import pytest
 from helpers import assert_close, case_tests, gpu_case_tests
 
 import minigrad as mg
+import nn
 
 RNG = np.random.default_rng(23)
 
@@ -210,3 +211,55 @@ def test_resize_refusals_name_the_case() -> None:
     del row
     base.resize_(4)
     assert base.shape == (4,)
+
+
+# --- nn.Buffer --------------------------------------------------------------------------------------------------
+
+def _buffered(lib: Any) -> Any:
+    class Model(lib.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.kept = lib.nn.Buffer(lib.ones(2))
+            self.scratch = lib.nn.Buffer(lib.zeros(1), persistent=False)
+            self.weight = lib.nn.Parameter(lib.ones(1))
+    return Model()
+
+
+def test_buffer_registers_as_torch(torch: Any) -> None:
+    ours, theirs = _buffered(mg), _buffered(torch)
+    for model in (ours, theirs):
+        assert list(model.state_dict()) == ["weight", "kept"]
+        assert [name for name, _ in model.named_buffers()] == ["kept", "scratch"]
+    lib_buffer = {id(ours): nn.Buffer, id(theirs): torch.nn.Buffer}
+    for model, tensor_type in ((ours, mg.Tensor), (theirs, torch.Tensor)):
+        buffer = lib_buffer[id(model)]
+        assert type(model.kept) is tensor_type and isinstance(model.kept, buffer)
+        assert not isinstance(model.weight, buffer) and not isinstance(tensor_type([1.0]), buffer)
+        model.kept = model.kept * 0       # a plain tensor into a buffer's name: still a (persistent) buffer
+        assert list(model.state_dict()) == ["weight", "kept"]
+        model.kept = buffer(model.kept, persistent=False)   # a Buffer: its persistence
+        assert list(model.state_dict()) == ["weight"]
+        model.register_buffer("late", None)
+        model.late = buffer(model.weight * 2)
+        assert list(model.state_dict()) == ["weight", "late"] and model.late.is_leaf and model.late.requires_grad
+    ours.to(mg.float64)
+    assert ours.kept.dtype == mg.float64 and isinstance(ours.kept, nn.Buffer)
+
+
+def test_buffer_refusals_as_torch(torch: Any) -> None:
+    for lib in (mg, torch):
+        model = _buffered(lib)
+        with pytest.raises(TypeError, match="parameter 'weight'"):
+            model.weight = lib.nn.Buffer(lib.ones(1))
+        model.child = lib.nn.Linear(1, 1)
+        with pytest.raises(TypeError, match="child module 'child'"):
+            model.child = lib.nn.Buffer(lib.ones(1))
+        model.plain = 5
+        with pytest.raises(KeyError, match="already exists"):
+            model.plain = lib.nn.Buffer(lib.ones(1))
+        empty = lib.nn.Buffer()
+        assert tuple(empty.shape) == (0,) and str(empty.dtype).endswith("float32")
+    with pytest.raises(TypeError, match="nn.Buffer: data must be a Tensor"):
+        nn.Buffer([1.0])
+    data = mg.ones(3)
+    assert nn.Buffer(data).data is data.data   # detached, sharing the array
