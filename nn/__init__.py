@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from minigrad import RemovableHandle
 
-from . import functional, init, optim, utils
+from . import functional, init, optim, parallel, utils
 from ._buffer import Buffer
 from .activation import (
     CELU,
@@ -106,6 +106,7 @@ from .padding_more import (
     ZeroPad2d,
     ZeroPad3d,
 )
+from .parallel import DataParallel
 from .pooling_more import (
     AdaptiveAvgPool3d,
     AdaptiveMaxPool3d,
@@ -170,4 +171,4 @@ __all__ += [
     "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
     "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
-__all__ += ["Buffer"]
+__all__ += ["Buffer", "DataParallel", "parallel"]

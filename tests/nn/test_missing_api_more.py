@@ -10,6 +10,7 @@ match.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable
 
 import numpy as np
@@ -263,3 +264,58 @@ def test_buffer_refusals_as_torch(torch: Any) -> None:
         nn.Buffer([1.0])
     data = mg.ones(3)
     assert nn.Buffer(data).data is data.data   # detached, sharing the array
+
+
+# --- nn.DataParallel --------------------------------------------------------------------------------------------
+
+def _copy_weights(ours: Any, theirs: Any) -> None:
+    ours.load_state_dict({key: value.detach().numpy() for key, value in theirs.state_dict().items()})
+
+
+@pytest.mark.skipif(mg.cuda.is_available(), reason="the no-GPU pass-through (a GPU machine runs the GPU test)")
+def test_data_parallel_without_gpu_is_torch_pass_through(torch: Any) -> None:
+    theirs = torch.nn.DataParallel(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh())).double()
+    ours = nn.DataParallel(nn.Sequential(nn.Linear(3, 4), nn.Tanh())).double()
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    assert ours.device_ids == theirs.device_ids == [] and isinstance(ours.module, nn.Sequential)
+    _copy_weights(ours, theirs)   # keys 'module.0.weight' …: a DataParallel checkpoint loads as-is
+    x = _normal(5, 3)
+    out_ours, out_theirs = ours(mg.tensor(x)), theirs(torch.tensor(x))
+    assert_close(out_ours, out_theirs)
+    out_ours.sum().backward()
+    out_theirs.sum().backward()
+    assert_close(ours.module[0].weight.grad, theirs.module[0].weight.grad)
+    with pytest.raises(Exception, match="Missing key|missing key"):
+        ours.load_state_dict(ours.module.state_dict())   # unprefixed keys do not fit, as torch's
+    with pytest.raises(RuntimeError, match="device type could not be determined"):
+        nn.parallel.data_parallel(ours.module, mg.ones(1, 3))
+
+
+def test_data_parallel_unwrapping_idioms() -> None:
+    model = nn.DataParallel(nn.Linear(2, 2))
+    inner = model.module if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)) else model
+    assert isinstance(inner, nn.Linear) and list(model.parameters()) == list(inner.parameters())
+    with pytest.raises(NotImplementedError, match="DistributedDataParallel"):
+        nn.parallel.DistributedDataParallel(nn.Linear(1, 1))
+    import nn.parallel as parallel  # noqa: PLC0415 - torch.nn.parallel's import spelling
+    assert parallel.DataParallel is nn.DataParallel
+
+
+@pytest.mark.gpu
+def test_data_parallel_on_gpu_runs_on_the_first_device() -> None:
+    lin = nn.Linear(2, 3)
+    model = nn.DataParallel(lin, device_ids=[0])   # one device: the module moves there, as torch's
+    assert model.device_ids == [0] and model.output_device == 0 and lin.weight.device == mg.device("cuda:0")
+    out = model(mg.ones(4, 2))   # host inputs are moved to the device
+    assert out.device == mg.device("cuda:0") and out.shape == (4, 3)
+    out.sum().backward()
+    assert lin.weight.grad.device == mg.device("cuda:0")
+    several_gpus = mg.cuda.device_count() > 1
+    with pytest.warns(UserWarning, match="not split over devices") if several_gpus else contextlib.nullcontext():
+        several = nn.DataParallel(lin, output_device=-1)(mg.ones(1, 2))
+    assert several.device == mg.device("cpu" if several_gpus else "cuda:0")
+    stray = nn.DataParallel(nn.Linear(2, 3), device_ids=[0, 0])   # several ids: the module is not moved
+    with pytest.raises(RuntimeError, match="module must have its parameters and buffers on device cuda:0"):
+        stray(mg.ones(1, 2))
+    assert nn.parallel.data_parallel(lin, (mg.ones(2, 2),), device_ids=[0]).device == mg.device("cuda:0")
+
