@@ -247,13 +247,15 @@ def _accumulate(leaves: dict, owned: set) -> None:
             owned.discard(leaf)
     # product sums are valued first, outside the lock: threads sharing weights (Hogwild-style training)
     # run their GEMMs in parallel and only add in turn, so that no thread's addition is lost
-    sums = [(leaf, g.value(), True) if isinstance(g, LazyGradient) else (leaf, g, leaf in owned)
-            for leaf, g in leaves.items()]
+    for leaf, g in leaves.items():
+        if isinstance(g, LazyGradient):
+            leaves[leaf] = g.value()
+            owned.add(leaf)   # a new array, this leaf's alone
     with _ACCUMULATING:
-        for leaf, g, fresh in sums:
+        for leaf, g in leaves.items():
             total = leaf._grad
             if total is None or type(g) is not type(total.data):
-                _add_to_grad(leaf, g, fresh)
+                _add_to_grad(leaf, g, leaf in owned)
             else:
                 total.data += g   # the common case, inline
     if _state.get().checks is True:
