@@ -319,3 +319,112 @@ def test_data_parallel_on_gpu_runs_on_the_first_device() -> None:
         stray(mg.ones(1, 2))
     assert nn.parallel.data_parallel(lin, (mg.ones(2, 2),), device_ids=[0]).device == mg.device("cuda:0")
 
+
+
+# --- lazy modules -----------------------------------------------------------------------------------------------
+
+LAZY_CASES = {
+    "conv1d": ("LazyConv1d", (4, 3), (2, 3, 7)),
+    "conv1d_unbatched": ("LazyConv1d", (4, 3), (3, 7)),
+    "conv2d_groups": ("LazyConv2d", (4, 3, 2, 1, 1, 2, False), (2, 4, 6, 6)),
+    "conv2d_reflect": ("LazyConv2d", (2, 3, 1, 1, 1, 1, True, "reflect"), (1, 3, 5, 5)),
+    "conv3d": ("LazyConv3d", (2, 2), (1, 3, 4, 4, 4)),
+    "conv_transpose1d_groups": ("LazyConvTranspose1d", (4, 3, 1, 0, 0, 2), (2, 6, 5)),
+    "conv_transpose2d": ("LazyConvTranspose2d", (4, 3, 2), (2, 6, 3, 3)),
+    "conv_transpose3d": ("LazyConvTranspose3d", (2, 2), (1, 3, 2, 2, 2)),
+    "batch_norm1d": ("LazyBatchNorm1d", (), (4, 3, 5)),
+    "batch_norm2d": ("LazyBatchNorm2d", (1e-3, 0.3), (2, 3, 4, 4)),
+    "batch_norm3d_no_bias": ("LazyBatchNorm3d", (1e-5, 0.1, True, True, None, None), (2, 3, 2, 2, 2)),
+    "instance_norm1d": ("LazyInstanceNorm1d", (), (2, 3, 5)),
+    "instance_norm2d": ("LazyInstanceNorm2d", (1e-5, 0.1, True, False), (2, 3, 4, 4)),
+    "instance_norm3d": ("LazyInstanceNorm3d", (), (2, 3, 2, 3, 2)),
+}
+
+
+def _lazy_pair(torch: Any, name: str, args: tuple) -> tuple:
+    kwargs = {"bias": False} if name == "LazyBatchNorm3d" else {}
+    return getattr(nn, name)(*args, **kwargs).double(), getattr(torch.nn, name)(*args, **kwargs).double()
+
+
+@pytest.mark.parametrize("case", sorted(LAZY_CASES))
+def test_lazy_module_same_as_torch(case: str, torch: Any) -> None:
+    """Uninitialised as torch's (repr, state-dict keys, has_uninitialized_params), the same parameter objects
+    shaped by the first call, the plain class after it; with torch's weights, equal outputs and gradients."""
+    name, args, shape = LAZY_CASES[case]
+    ours, theirs = _lazy_pair(torch, name, args)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert ours.has_uninitialized_params() and theirs.has_uninitialized_params()
+    assert all(p.shape == (0,) for p in ours.parameters())
+    params = list(ours.parameters())
+    x = _normal(*shape)
+    out_ours, out_theirs = ours(mg.tensor(x)), theirs(torch.tensor(x))
+    assert type(ours).__name__ == type(theirs).__name__ == name[4:]
+    assert type(ours) is getattr(nn, name).cls_to_become and not hasattr(ours, "has_uninitialized_params")
+    assert repr(ours) == repr(theirs) and out_ours.shape == tuple(out_theirs.shape)
+    assert list(ours.parameters()) == params   # the same objects, now shaped
+    assert [p.shape for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+    # a fresh lazy module inside a container takes torch's weights (and their shapes) from the state dict
+    fresh = nn.Sequential(getattr(nn, name)(*args, **({"bias": False} if name == "LazyBatchNorm3d" else {})))
+    fresh.double().load_state_dict({f"0.{k}": v.detach().numpy() for k, v in theirs.state_dict().items()})
+    assert not fresh[0].has_uninitialized_params() and type(fresh[0]).__name__ == name
+    x = _normal(*shape)
+    ours_in, theirs_in = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out_ours, out_theirs = fresh(ours_in), theirs(theirs_in)
+    assert type(fresh[0]).__name__ == name[4:] and repr(fresh[0]) == repr(theirs)
+    assert_close(out_ours, out_theirs, rtol=1e-9, atol=1e-10)
+    weights = _normal(*out_ours.shape)
+    (out_ours * mg.tensor(weights)).sum().backward()
+    (out_theirs * torch.tensor(weights)).sum().backward()
+    assert_close(ours_in.grad, theirs_in.grad, rtol=1e-9, atol=1e-10)
+    for (key, mine), theirs_param in zip(fresh[0].named_parameters(), theirs.parameters()):
+        assert_close(mine.grad, theirs_param.grad, rtol=1e-9, atol=1e-10, what=key)
+
+
+def test_lazy_modules_train_with_an_optimizer_built_before_the_first_call() -> None:
+    model = nn.Sequential(nn.LazyConv1d(4, 3), nn.ReLU(), nn.LazyConvTranspose1d(2, 1), nn.LazyBatchNorm1d(),
+                          nn.LazyInstanceNorm1d())
+    optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+    out = model(mg.randn(2, 5, 7))
+    assert out.shape == (2, 2, 5)
+    assert [type(m).__name__ for m in model] == ["Conv1d", "ReLU", "ConvTranspose1d", "BatchNorm1d",
+                                                 "InstanceNorm1d"]
+    out.pow(2).sum().backward()
+    before = model[0].weight.detach().clone()
+    optimizer.step()
+    assert [p.shape for p in optimizer.param_groups[0]["params"]] == [p.shape for p in model.parameters()]
+    assert not mg.allclose(before, model[0].weight)
+
+
+def test_lazy_modules_minigrad_choices_and_errors() -> None:
+    norm = nn.LazyInstanceNorm2d()
+    norm(mg.randn(3, 4, 5))   # unbatched (C, H, W): the channels are dim 0 (torch reads dim 1 and fails)
+    assert norm.num_features == 3 and norm.weight.shape == (3,)
+    plain = nn.LazyBatchNorm1d(affine=False, track_running_stats=False)
+    assert not plain.has_uninitialized_params()
+    plain(mg.randn(4, 3))
+    assert type(plain) is nn.BatchNorm1d and plain.num_features == 3
+    loaded = nn.LazyConv2d(4, 3)
+    loaded.load_state_dict(nn.Conv2d(2, 4, 3).state_dict())
+    assert loaded.in_channels == 2 and type(loaded) is nn.LazyConv2d   # torch keeps 0 until the first call
+    partial = nn.LazyConv1d(4, 3)
+    partial.load_state_dict({"weight": mg.zeros(4, 2, 3)}, strict=False)
+    with pytest.raises(RuntimeError, match=r"LazyConv1d: the state dict gave \['weight'\] but not \['bias'\]"):
+        partial(mg.randn(1, 2, 5))
+    with pytest.raises(ValueError, match=r"LazyConv1d: in_channels \(3\) must be divisible by groups \(2\)"):
+        nn.LazyConv1d(4, 3, groups=2)(mg.randn(2, 3, 5))
+    with pytest.raises(ValueError, match="LazyConv1d: expected a 2-D .* or 3-D"):
+        nn.LazyConv1d(4, 3)(mg.randn(5))
+    with pytest.raises(ValueError, match="LazyBatchNorm2d: expected a 4-D input"):
+        nn.LazyBatchNorm2d()(mg.randn(5, 3))
+    lazy64 = nn.LazyConv2d(3, 2).double()
+    lazy64(mg.randn(1, 2, 4, 4, dtype=mg.float64))
+    assert lazy64.weight.dtype == mg.float64 and lazy64.weight.shape == (3, 2, 2, 2)
+
+
+@pytest.mark.gpu
+def test_lazy_module_on_gpu() -> None:
+    model = nn.Sequential(nn.LazyConv2d(3, 2), nn.LazyBatchNorm2d()).to("cuda")
+    out = model(mg.randn(2, 4, 5, 5, device="cuda"))
+    assert out.device == mg.device("cuda:0") and model[0].weight.device == mg.device("cuda:0")
+    assert model[1].running_mean.shape == (3,) and model[1].running_mean.device == mg.device("cuda:0")
