@@ -10,7 +10,7 @@ import importlib
 import math as _math
 from typing import Any
 
-from . import _aliases, amp, autograd, compiler, cuda
+from . import _aliases, _nn_functions, amp, autograd, compiler, cuda
 from .amp import autocast
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
@@ -176,6 +176,10 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f".{name}", __name__)
     if name in ("nn", "optim"):
         return importlib.import_module(_aliases.real_name(f"minigrad.{name}"))
+    if name in _nn_functions.NAMES:   # torch's top-level conv2d, dropout …: nn puts them here as it loads
+        __getattr__("nn")
+        if name in globals():
+            return globals()[name]
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
 
 

@@ -186,6 +186,10 @@ __all__ += [
     "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 __all__ += ["Buffer", "DataParallel", "parallel"]
+
+from . import _toplevel  # noqa: E402
+
+_toplevel.install()   # torch's top-level conv2d, dropout, layer_norm … as mg.conv2d … (see nn/_toplevel.py)
 __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
             "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
             "LazyInstanceNorm2d", "LazyInstanceNorm3d"]

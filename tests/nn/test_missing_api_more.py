@@ -11,6 +11,7 @@ match.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -428,3 +429,201 @@ def test_lazy_module_on_gpu() -> None:
     out = model(mg.randn(2, 4, 5, 5, device="cuda"))
     assert out.device == mg.device("cuda:0") and model[0].weight.device == mg.device("cuda:0")
     assert model[1].running_mean.shape == (3,) and model[1].running_mean.device == mg.device("cuda:0")
+
+
+# --- torch's top-level spellings of functional ops (mg.conv2d …) -----------------------------------------------
+
+X3, X4, X5 = _normal(2, 3, 7), _normal(2, 3, 5, 5), _normal(1, 2, 3, 4, 3)
+C4 = _normal(2, 4, 5)
+A34, B34, N34 = _normal(3, 4), _normal(3, 4), _normal(3, 4)
+W3, W4, W7 = _normal(3), _normal(4), _normal(7)
+RUNNING_MEAN, RUNNING_VAR = _normal(3), RNG.uniform(0.5, 2.0, 3)
+PROBS, SIGNS, COUNTS = RNG.uniform(0.1, 0.9, (3, 4)), np.array([1.0, -1.0, 1.0]), RNG.uniform(0.0, 3.0, (3, 4))
+INDICES = np.array([[0, 2, 4], [3, 3, 1]])
+GRID = RNG.uniform(-1.1, 1.1, (2, 3, 4, 2))
+POS_WEIGHT = RNG.uniform(0.5, 2, 4)
+
+
+def _const(t: Any, like: Any, array: np.ndarray) -> Any:
+    """A constant (no gradient) on ``like``'s device."""
+    return t.tensor(array).to(like.device)
+
+
+TOPLEVEL_CASES: dict[str, tuple[Callable, tuple]] = {
+    # convolutions (F's functions; conv_tbc is time-batch-channel)
+    "conv1d": (lambda t, x, w, b: t.conv1d(x, w, b, 1, 1), (X3, _normal(4, 3, 3), W4)),
+    "conv2d": (lambda t, x, w: t.conv2d(x, w, None, 2, 1, 1, 1), (X4, _normal(4, 3, 3, 3))),
+    "conv3d": (lambda t, x, w: t.conv3d(x, w, padding="same"), (X5, _normal(2, 2, 3, 3, 3))),
+    "conv_transpose1d": (lambda t, x, w, b: t.conv_transpose1d(x, w, b, 2, 1, 1), (X3, _normal(3, 2, 3), _normal(2))),
+    "conv_transpose2d": (lambda t, x, w: t.conv_transpose2d(x, w, None, 1, 0, 0, 3), (X4, _normal(3, 1, 2, 2))),
+    "conv_transpose3d": (lambda t, x, w: t.conv_transpose3d(x, w), (X5, _normal(2, 2, 2, 1, 2))),
+    "conv_tbc": (lambda t, x, w, b: t.conv_tbc(x, w, b, 1), (_normal(7, 2, 3), _normal(3, 3, 4), W4)),
+    # normalisation, with torch's argument orders
+    "batch_norm_eval": (lambda t, x, w, b: t.batch_norm(x, w, b, _const(t, x, RUNNING_MEAN), _const(t, x, RUNNING_VAR),
+                                                       False, 0.1, 1e-5, True), (X3, W3, _normal(3))),
+    "batch_norm_batch_stats": (lambda t, x: t.batch_norm(x, None, None, None, None, True, 0.1, 1e-3, False), (X4,)),
+    "instance_norm": (lambda t, x, w, b: t.instance_norm(x, w, b, None, None, True, 0.1, 1e-5, True),
+                      (X3, W3, _normal(3))),
+    "layer_norm": (lambda t, x, w, b: t.layer_norm(x, [7], w, b, 1e-5, True), (X3, W7, _normal(7))),
+    "layer_norm_defaults": (lambda t, x: t.layer_norm(x, (5, 5)), (X4,)),
+    "group_norm": (lambda t, x, w, b: t.group_norm(x, 2, w, b, 1e-5, True), (C4, W4, _normal(4))),
+    "rms_norm": (lambda t, x, w: t.rms_norm(x, [7], w, 1e-6), (X3, W7)),
+    # dropout that changes nothing (not training, or p = 0): the values are deterministic
+    "dropout_eval": (lambda t, x: t.dropout(x, 0.5, False), (X3,)),
+    "dropout_p0": (lambda t, x: t.dropout(x, 0.0, True), (X3,)),
+    "dropout_p1": (lambda t, x: t.dropout(x, 1.0, True), (X3,)),
+    "dropout_inplace": (lambda t, x: t.dropout_(x * 1, 0.0, True), (X3,)),
+    "alpha_dropout_eval": (lambda t, x: t.alpha_dropout(x, 0.3, False), (X3,)),
+    "feature_dropout_eval": (lambda t, x: t.feature_dropout(x, 0.3, False), (X3,)),
+    "feature_alpha_dropout_eval": (lambda t, x: t.feature_alpha_dropout_(x * 2, 0.3, False), (X3,)),
+    # pooling and padding: ATen's stride=[] is the kernel size; adaptive_max_pool1d gives indices too
+    "max_pool1d": (lambda t, x: t.max_pool1d(x, 2), (X3,)),
+    "max_pool1d_options": (lambda t, x: t.max_pool1d(x, 3, 2, 1, 1, True), (X3,)),
+    "max_pool1d_with_indices": (lambda t, x: t.max_pool1d_with_indices(x, 3, [], 1), (X3,)),
+    "max_pool2d": (lambda t, x: t.max_pool2d(x, 2, [], 0, 1, True), (X4,)),
+    "max_pool3d": (lambda t, x: t.max_pool3d(x, (2, 2, 1), 1), (X5,)),
+    "avg_pool1d": (lambda t, x: t.avg_pool1d(x, 3), (X3,)),
+    "avg_pool1d_options": (lambda t, x: t.avg_pool1d(x, 3, 2, 1, True, False), (X3,)),
+    "adaptive_avg_pool1d": (lambda t, x: t.adaptive_avg_pool1d(x, 3), (X3,)),
+    "adaptive_max_pool1d": (lambda t, x: t.adaptive_max_pool1d(x, 3), (X3,)),
+    "constant_pad_nd": (lambda t, x: t.constant_pad_nd(x, [1, -2, 0, 1], 0.5), (X3,)),
+    "grid_sampler": (lambda t, x, g: t.grid_sampler(x, g, 0, 0, False), (X4, GRID)),
+    "grid_sampler_bicubic_border": (lambda t, x, g: t.grid_sampler(x, g, 2, 1, True), (X4, GRID)),
+    "grid_sampler_nearest_reflection": (lambda t, x, g: t.grid_sampler(x, g, 1, 2, False), (X4, GRID)),
+    "affine_grid_generator": (lambda t, theta: t.affine_grid_generator(theta, [2, 3, 4, 5], False),
+                              (_normal(2, 2, 3),)),
+    # embeddings: the table first; a negative padding_idx is none
+    "embedding": (lambda t, w, i: t.embedding(w, i), (_normal(5, 3), INDICES)),
+    "embedding_padding": (lambda t, w, i: t.embedding(w, i, 3, True), (_normal(5, 3), INDICES)),
+    "embedding_negative_padding": (lambda t, w, i: t.embedding(w, i, -2), (_normal(5, 3), INDICES)),
+    # distances, bilinear, activations
+    "bilinear": (lambda t, a, b, w, c: t.bilinear(a, b, w, c), (A34, _normal(3, 5), _normal(2, 4, 5), _normal(2))),
+    "cosine_similarity": (lambda t, a, b: t.cosine_similarity(a, b, 0, 1e-8), (A34, B34)),
+    "pairwise_distance": (lambda t, a, b: t.pairwise_distance(a, b, 3.0, 1e-6, True), (A34, B34)),
+    "pdist": (lambda t, a: t.pdist(a, 1.5), (A34,)),
+    "hardshrink": (lambda t, x: t.hardshrink(x, 0.3), (X3,)),
+    # alpha exact in float32: torch's celu backward rounds alpha to float32 (1e-8 off in float64 for 0.7)
+    "celu": (lambda t, x: t.celu(x, 0.5), (X3,)),
+    "celu_": (lambda t, x: t.celu_(x * 1, 0.5), (X3,)),
+    "selu": (lambda t, x: t.selu(x), (X3,)),
+    "selu_": (lambda t, x: t.selu_(x * 1), (X3,)),
+    "relu_": (lambda t, x: t.relu_(x * 1), (X3,)),
+    "threshold": (lambda t, x: t.threshold(x, 0.1, -2.0), (X3,)),
+    "threshold_": (lambda t, x: t.threshold_(x * 1, 0.1, -2.0), (X3,)),
+    "prelu": (lambda t, x, w: t.prelu(x, w), (X3, W3)),
+    "rrelu_eval": (lambda t, x: t.rrelu(x, 0.1, 0.3, False), (X3,)),
+    "rrelu_inplace_eval": (lambda t, x: t.rrelu_(x * 1, 0.1, 0.3), (X3,)),
+    # losses, reduction as torch's enum (0 none, 1 mean, 2 sum)
+    "bce_with_logits": (lambda t, x: t.binary_cross_entropy_with_logits(x, _const(t, x, PROBS), _const(t, x, W4),
+                                                                       _const(t, x, POS_WEIGHT)), (A34,)),
+    "bce_with_logits_none": (lambda t, x: t.binary_cross_entropy_with_logits(x, _const(t, x, PROBS), None, None, 0),
+                             (A34,)),
+    "kl_div_default_none": (lambda t, x: t.kl_div(x, _const(t, x, PROBS)), (A34,)),   # torch's binding: 0
+    "kl_div_mean": (lambda t, x: t.kl_div(x, _const(t, x, PROBS), 1), (A34,)),
+    "hinge_embedding_loss_default_none": (lambda t, x: t.hinge_embedding_loss(x, _const(t, x, np.sign(B34))),
+                                          (A34,)),
+    "kl_div_sum_log_target": (lambda t, x: t.kl_div(x, _const(t, x, np.log(PROBS)), 2, log_target=True), (A34,)),
+    "kl_div_none": (lambda t, x: t.kl_div(x, _const(t, x, PROBS), 0), (A34,)),
+    "cosine_embedding_loss": (lambda t, a, b: t.cosine_embedding_loss(a, b, _const(t, a, SIGNS), 0.1, 2), (A34, B34)),
+    "hinge_embedding_loss": (lambda t, x: t.hinge_embedding_loss(x, _const(t, x, np.sign(B34)), 0.5, 1), (A34,)),
+    "margin_ranking_loss": (lambda t, a, b: t.margin_ranking_loss(a, b, _const(t, a, np.sign(N34)), 0.2, 0),
+                            (A34, B34)),
+    "poisson_nll_loss": (lambda t, x: t.poisson_nll_loss(x, _const(t, x, COUNTS), True, True, 1e-8, 1), (A34,)),
+    "poisson_nll_loss_rates": (lambda t, x: t.poisson_nll_loss(x.exp(), _const(t, x, COUNTS), False, False, 1e-8, 2),
+                               (A34,)),
+    "triplet_margin_loss": (lambda t, a, p, n: t.triplet_margin_loss(a, p, n, 1.0, 2.0, 1e-6, True, 1),
+                            (A34, B34, N34)),
+}
+# a padding row gets no gradient though it is read: finite differences disagree there by design
+test_toplevel_same_as_torch, test_toplevel_gradcheck = case_tests(TOPLEVEL_CASES, no_gradcheck={"embedding_padding"})
+test_toplevel_on_gpu_same_as_on_cpu = gpu_case_tests(TOPLEVEL_CASES, rtol=1e-9, atol=1e-11)
+
+
+def test_toplevel_names_are_torch_top_level_ones_with_torch_argument_names(torch: Any) -> None:
+    """Each name exists at torch's top level; the positional parameters have ATen's names, in order, and the
+    same ones are required; minigrad's list of names (read by mg.__getattr__) is nn's."""
+    from minigrad import _nn_functions  # noqa: PLC0415 - the list minigrad keeps
+    from nn import _toplevel  # noqa: PLC0415
+
+    assert set(_toplevel.__all__) == _nn_functions.NAMES
+    for name in _toplevel.__all__:
+        assert hasattr(torch, name), name
+        schema = torch._C._jit_get_schemas_for_operator(f"aten::{name}")[0]
+        theirs = [("input" if a.name == "self" else a.name, a.has_default_value()) for a in schema.arguments
+                  if not a.kwarg_only]
+        parameters = inspect.signature(getattr(mg, name)).parameters.values()
+        ours = [(p.name, p.default is not inspect.Parameter.empty) for p in parameters
+                if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+        assert ours == theirs, name
+        keywords = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        assert {a.name for a in schema.arguments if a.kwarg_only and a.name != "out"} <= keywords, name
+
+
+def test_toplevel_functions_load_nn_on_first_use() -> None:
+    """``import minigrad`` alone does not import nn; the first mg.conv2d does (and then they are module
+    attributes); names mg already had keep their meaning."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = ("import sys, minigrad as mg; assert 'nn' not in sys.modules; f = mg.layer_norm; "
+            "assert 'nn' in sys.modules and 'layer_norm' in vars(mg) and f is mg.layer_norm; "
+            "import nn; assert mg.conv2d is nn.functional.conv2d and mg.relu is not nn.functional.relu_; "
+            "assert not hasattr(mg, 'no_such_function')")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+
+
+def test_toplevel_dropout_draws_as_f(torch: Any) -> None:
+    """Training dropouts: the same statistics as torch's (each entry, or each (sample, channel), dropped with
+    probability p, the rest scaled); the in-place ones keep the object; all of ATen's arguments are required."""
+    mg.manual_seed(0)
+    x = mg.ones(200, 50, 2)
+    out = mg.dropout(x, 0.3, True)
+    assert abs(float((out == 0).float().mean()) - 0.3) < 0.02 and np.allclose(np.unique(out.numpy()), [0.0, 1 / 0.7])
+    out = mg.feature_dropout(x, 0.3, True)
+    channel_kept = out.numpy()[:, :, 0] != 0
+    assert (channel_kept == (out.numpy()[:, :, 1] != 0)).all() and abs(1 - channel_kept.mean() - 0.3) < 0.02
+    y = x * 1
+    assert mg.dropout_(y, 0.5, True) is y and float((y == 0).float().mean()) > 0.4
+    assert mg.alpha_dropout(x, 0.2, True).shape == x.shape and mg.feature_alpha_dropout_(x * 1, 0.2, True) is not x
+    for lib in (mg, torch):
+        with pytest.raises(TypeError):
+            lib.dropout(lib.ones(3), 0.5)   # train is required, as ATen's
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            lib.dropout_(lib.ones(3, requires_grad=True), 0.5, True)
+        with pytest.raises((ValueError, RuntimeError), match="(?i)feature dropout requires at least 2 dimensions"):
+            lib.feature_dropout(lib.ones(3), 0.5, True)
+
+
+def test_toplevel_batch_norm_moves_running_stats_as_torch(torch: Any) -> None:
+    x = _normal(4, 3, 5)
+    stats = {lib: (lib.tensor(RUNNING_MEAN), lib.tensor(RUNNING_VAR)) for lib in (mg, torch)}
+    for lib in (mg, torch):
+        lib.batch_norm(lib.tensor(x), None, None, *stats[lib], True, 0.2, 1e-5, False)
+    for ours, theirs in zip(stats[mg], stats[torch]):
+        assert_close(ours, theirs)
+
+
+def test_toplevel_embedding_renorm_and_rrelu_generator_as_torch(torch: Any) -> None:
+    table = _normal(5, 3) * 3
+    for lib in (mg, torch):
+        weight = lib.tensor(table)
+        assert lib.embedding_renorm_(weight, lib.tensor(INDICES), 1.5, 2.0) is weight
+        assert_close(weight, torch.embedding_renorm_(torch.tensor(table), torch.tensor(INDICES), 1.5, 2.0))
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            lib.embedding_renorm_(lib.tensor(table, requires_grad=True), lib.tensor(INDICES), 1.0, 2.0)
+    generator = mg.Generator().manual_seed(3)
+    first = mg.rrelu(mg.tensor(-np.ones(6)), 0.1, 0.3, True, generator)
+    generator.manual_seed(3)
+    assert_close(first, mg.rrelu(mg.tensor(-np.ones(6)), 0.1, 0.3, True, generator).numpy())
+    assert ((-first.numpy() >= 0.1) & (-first.numpy() <= 0.3)).all()
+
+
+def test_toplevel_errors_name_the_function() -> None:
+    with pytest.raises(ValueError, match="kl_div: reduction must be 0 \\(none\\), 1 \\(mean\\) or 2 \\(sum\\)"):
+        mg.kl_div(mg.zeros(3), mg.zeros(3), 3)
+    with pytest.raises(ValueError, match="grid_sampler: interpolation_mode must be 0, 1 or 2"):
+        mg.grid_sampler(mg.zeros(1, 1, 2, 2), mg.zeros(1, 1, 1, 2), 3, 0, False)
+    with pytest.raises(ValueError, match="conv_tbc: expected input \\(T, B, C_in\\)"):
+        mg.conv_tbc(mg.zeros(2, 3), mg.zeros(1, 3, 4), mg.zeros(4))
+    with pytest.raises(ValueError, match="conv_tbc: .* do not fit"):
+        mg.conv_tbc(mg.zeros(5, 2, 3), mg.zeros(1, 2, 4), mg.zeros(4))
