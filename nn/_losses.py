@@ -19,7 +19,6 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor
-from minigrad.ops import ctc as _ctc
 
 from ._arguments import _floating, _number, _tensor
 from ._common_losses import pairwise_distance
@@ -146,8 +145,8 @@ def ctc_loss(log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths
     """
     name = "ctc_loss"
     check_reduction(reduction, name)
-    return _ctc.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank, reduction=reduction,
-                         zero_infinity=flag(zero_infinity, name, "zero_infinity"))
+    return mg.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank, reduction=reduction,
+                       zero_infinity=flag(zero_infinity, name, "zero_infinity"))
 
 
 # --- margins and rankings -----------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ._conv import (
     max_pool2d,
 )
 from ._flags import flag
+from ._padding import ConstantPad
 from ._targets import checked_indices
 
 __all__ = ["adaptive_avg_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
@@ -269,7 +270,6 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     channels = x.shape[1]
     squares = x * x
     widths = ((0, 0), (size // 2, (size - 1) // 2)) + ((0, 0),) * (x.ndim - 2)
-    from .functional import ConstantPad  # noqa: PLC0415 - nn.functional imports this module
 
     padded = ConstantPad(widths, 0.0)(squares)
     total = None

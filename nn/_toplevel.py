@@ -25,9 +25,9 @@ from . import functional as F
 from ._activations_inplace import _in_place
 from ._arguments import _floating, _number, _tensor
 from ._dropout import _inverted_dropout, _probability
+from ._embedding import _renorm_rows
 from ._flags import flag
 from ._functional_more import _channel_mask_shape
-from .functional import _renorm_rows
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_max_pool1d", "affine_grid_generator", "alpha_dropout", "alpha_dropout_",

@@ -20,6 +20,7 @@ from minigrad import Tensor
 
 from . import init
 from ._arguments import _number, _tensor
+from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
 from ._flags import flag
 from ._parameters import float_dtype
 from ._targets import checked_indices, index_array
@@ -83,7 +84,6 @@ def embedding_bag(input: Any, weight: Tensor, offsets: Any = None, max_norm: flo
     ``max_norm``, ``norm_type``, ``scale_grad_by_freq``: as :func:`F.embedding` (the frequency over all of
     ``input``). ``sparse=True`` is refused (no sparse gradients).
     """
-    from .functional import EmbeddingLookup, _normalize_padding, _renorm_rows  # noqa: PLC0415 - imports this
 
     name = "embedding_bag"
     weight = _tensor(weight, name, "weight")

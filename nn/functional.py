@@ -22,8 +22,7 @@ from typing import Any
 import numpy
 
 import minigrad as mg
-from minigrad import Tensor
-from minigrad.ops.shuffle import channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle
+from minigrad import Tensor, channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle
 
 from ._activations import (
     celu,
@@ -77,6 +76,7 @@ from ._conv import (
     max_pool2d,
 )
 from ._dropout import alpha_dropout, dropout, dropout1d
+from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
 from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
 from ._grid_sample import affine_grid, grid_sample
@@ -96,6 +96,7 @@ from ._losses import (
     triplet_margin_with_distance_loss,
 )
 from ._normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm
+from ._padding import ConstantPad
 from ._pool_more import (
     adaptive_avg_pool3d,
     adaptive_max_pool1d_with_indices,
@@ -167,35 +168,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return y if bias is None else y + bias
 
 
-class EmbeddingLookup(mg.Function):
-    """weight[indices]; the gradient scatters back with accumulation, except into ``padding_idx``."""
-
-    name = "embedding"
-
-    def __init__(self, indices: Any, padding_idx: int | None, scale_grad_by_freq: bool = False) -> None:
-        self.indices, self.padding_idx, self.scale_grad_by_freq = indices, padding_idx, scale_grad_by_freq
-
-    def forward(self, weight: Any) -> Any:
-        self.weight_shape = weight.shape
-        return weight[self.indices]
-
-    def backward(self, gy: Any) -> Any:
-        xp = self.xp
-        rows = gy.reshape(-1, gy.shape[-1])
-        flat = self.indices.reshape(-1)
-        if self.padding_idx is not None:
-            rows = rows * (flat != self.padding_idx)[:, None]
-        if self.scale_grad_by_freq:   # each row's gradient over how often its index occurs in this batch
-            counts = xp.bincount(flat, minlength=self.weight_shape[0])
-            rows = rows / counts[flat][:, None].astype(rows.dtype)
-        gw = xp.zeros(self.weight_shape, dtype=gy.dtype)
-        # scatter element by element into the flat table: the same sums in the same order as
-        # scatter_add(gw, flat, rows), but NumPy's add.at runs 3-7x faster on a 1-D target
-        width = rows.shape[-1]
-        mg.scatter_add(xp, gw.reshape(-1), (flat[:, None] * width + xp.arange(width)).reshape(-1), rows.reshape(-1))
-        return gw
-
-
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
               max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
               sparse: bool = False) -> Tensor:
@@ -224,26 +196,6 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
         _renorm_rows(weight, indices.data, _number(max_norm, "embedding", "max_norm"),
                      _number(norm_type, "embedding", "norm_type"))
     return EmbeddingLookup(indices.data, padding_idx, bool(scale_grad_by_freq))(weight)
-
-
-def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float) -> None:
-    """Scale each row of ``weight`` that ``indices`` names and whose norm exceeds ``max_norm`` down to it,
-    in place (as ``torch.embedding_renorm_``: by max_norm / (norm + 1e-7)); nothing is recorded."""
-    xp = mg.array_module(weight.data)
-    rows = xp.unique(indices.reshape(-1))
-    with mg.no_grad():
-        picked = weight.data[rows]
-        norms = xp.linalg.norm(picked, ord=norm_type, axis=1)
-        over = norms > max_norm
-        if over.any():
-            scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
-            weight[mg.as_tensor(rows[over])] = mg.as_tensor(picked[over] * scale[:, None])
-
-
-def _normalize_padding(padding_idx: int, num: int, name: str) -> int:
-    if not -num <= padding_idx < num:
-        raise ValueError(f"{name}: padding_idx {padding_idx} is out of range for {num} embeddings")
-    return padding_idx % num
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -350,22 +302,6 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
 
 
 # --- padding, and normalisation by a norm ---------------------------------------------
-
-class ConstantPad(mg.Function):
-    """Surround the array with ``value``: ``widths`` is NumPy's ((before, after), …) per axis, all ≥ 0."""
-
-    name = "pad"
-
-    def __init__(self, widths: tuple, value: float) -> None:
-        self.widths, self.value = widths, value
-
-    def forward(self, x: Any) -> Any:
-        self.inner = tuple(slice(before, before + n) for (before, _), n in zip(self.widths, x.shape))
-        return self.xp.pad(x, self.widths, mode="constant", constant_values=self.value)
-
-    def backward(self, gy: Any) -> Any:
-        return gy[self.inner]
-
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 

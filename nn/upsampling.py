@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad import Tensor
-from minigrad.ops.shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle
+from minigrad import Tensor, channel_shuffle, pixel_shuffle, pixel_unshuffle
 
 from ._interpolate import interpolate
 from .module import Module
