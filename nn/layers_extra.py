@@ -17,7 +17,7 @@ from . import functional as F
 from . import init
 from ._parameters import float_dtype, weight_and_bias
 from .layers import Linear
-from .module import LoadResult, Module
+from .module import Module
 
 __all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "LazyLinear"]
 
@@ -122,11 +122,15 @@ class LazyLinear(Linear):
         self.initialize_parameters(x)
         return F.linear(x, self.weight, self.bias)
 
-    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> LoadResult:
-        weight = state.get("weight") if isinstance(state, Mapping) else None
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """PyTorch's lazy load hook: a (out_features, in_features) weight in the state dict gives the shapes
+        (also when this module sits inside a container that is loading)."""
+        weight = state_dict.get(prefix + "weight")
         if self.has_uninitialized_params() and weight is not None and len(getattr(weight, "shape", ())) == 2:
             self._materialize(weight.shape[1])
-        return Module.load_state_dict(self, state, strict, assign)   # self may be a Linear by now
+        Module._load_from_state_dict(self, state_dict, prefix, local_metadata, strict,   # self is a Linear now
+                                     missing_keys, unexpected_keys, error_msgs)
 
 
 class Bilinear(Module):
