@@ -119,8 +119,11 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
 
 # --- bincount, histc ---------------------------------------------------------------------------------
 
-def _bincount(xp: Any, index: Any, minlength: int, weights: Any = None) -> Any:
-    """``xp.bincount`` that also takes an empty ``index`` (CuPy's asks for its max)."""
+def _bincount(xp: Any, index: Any, minlength: int, weights: Any = None, check: bool = False) -> Any:
+    """``xp.bincount`` that also takes an empty ``index`` (CuPy's asks for its max); ``check``: a user's
+    index, whose values must be non-negative (checked here, so an ``mg.compile`` replay checks each call's)."""
+    if check and index.size and int(index.min()) < 0:
+        raise ValueError(f"bincount: only non-negative inputs, got the value {int(index.min())}")
     if index.size == 0:
         return xp.zeros(minlength, dtype="int64" if weights is None else "float64")
     return xp.bincount(index, weights=weights, minlength=minlength)
@@ -136,7 +139,7 @@ class BinCount(Function):
 
     def forward(self, weights: Any, index: Any) -> Any:
         self.saved = (index,)
-        out = _bincount(self.xp, index, self.minlength, weights.astype("float64"))
+        out = _bincount(self.xp, index, self.minlength, weights.astype("float64"), check=True)
         return out.astype(self.dtype, copy=False)
 
     def backward(self, gy: Any) -> tuple:
@@ -154,12 +157,10 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     x = tensor_arg(input, "bincount")
     if x.ndim != 1 or x.dtype.kind not in "iu":
         raise TypeError(f"bincount: only 1-D non-negative integer inputs, got dtype {x.dtype} and shape {x.shape}")
-    if x.data.size and int(x.data.min()) < 0:
-        raise ValueError(f"bincount: only non-negative inputs, got the value {int(x.data.min())}")
     minlength = count_arg(minlength, "bincount", "minlength")
     xp = backend.array_module(x.data)
     if weights is None:
-        return _drawn("bincount", lambda data: _bincount(xp, data, minlength).astype("int64"), (x,))
+        return _drawn("bincount", lambda data: _bincount(xp, data, minlength, check=True).astype("int64"), (x,))
     weights = tensor_arg(weights, "bincount")
     if weights.shape != x.shape:
         raise ValueError(f"bincount: weights must be 1-D with the input's length, got shapes {weights.shape} "
@@ -279,15 +280,16 @@ def _search(name: str, boundaries: Any, values: Any, out_int32: bool, right: boo
         if sorter.dtype != "int64" or sorter.shape != boundaries.shape:
             raise TypeError(f"{name}: sorter must be an int64 tensor of the sorted sequence's shape "
                             f"{boundaries.shape}, got {sorter.dtype}{sorter.shape}")
-        n = boundaries.shape[-1]
-        if sorter.data.size and (int(sorter.data.min()) < 0 or int(sorter.data.max()) >= n):
-            raise ValueError(f"{name}: sorter indices must be in [0, {n}), got "
-                             f"{int(sorter.data.min())}..{int(sorter.data.max())}")
     out_dtype = "int32" if flag(out_int32, name, "out_int32") else "int64"
     dtype = _common_dtype(boundaries.data, value_array)
 
     def make(sequence: Any, found: Any, order: Any = None) -> Any:
         shape = found.shape
+        if order is not None and order.size:   # checked here: an mg.compile replay checks each call's sorter
+            n = sequence.shape[-1]
+            low, high = int(order.min()), int(order.max())
+            if low < 0 or high >= n:
+                raise ValueError(f"{name}: sorter indices must be in [0, {n}), got {low}..{high}")
         if found.size == 0:
             return xp.zeros(shape, dtype=out_dtype)
         count = 1

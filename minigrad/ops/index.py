@@ -17,7 +17,7 @@ from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import int_arg, int_tuple, normalize_axis, one_axis, sizes_keyword, tensor_arg
 from .inplace import _inplace
-from .select import _index_array, index_select
+from .select import _index_array, check_along, index_select
 from .shape import broadcast_to, getitem, reshape
 
 
@@ -189,12 +189,13 @@ class Scatter(Function):
     """out = copy of x; ``out[..., index[i], ...] = src[i]`` along ``axis`` (``add``: ``+=``, accumulating).
 
     Gradients as PyTorch's: x gets gy except where overwritten (all of it for ``add``);
-    src gets gy gathered at index.
+    src gets gy gathered at index. ``check``: the name the index's range check (made here, so each
+    ``mg.compile`` replay checks its own index) gives in its error; None: not checked.
     """
 
-    def __init__(self, axis: int, index: Any, add: bool) -> None:
-        self.axis, self.index, self.add = axis, index, add
-        self.name = "scatter_add" if add else "scatter"
+    def __init__(self, axis: int, index: Any, add: bool, check: str | None = None) -> None:
+        self.axis, self.index, self.add, self.check = axis, index, add, check
+        self.name = check or ("scatter_add" if add else "scatter")
 
     def _where(self, xp: Any) -> tuple:
         ndim = self.index.ndim
@@ -204,6 +205,8 @@ class Scatter(Function):
 
     def forward(self, x: Any, src: Any) -> Any:
         xp = self.xp
+        if self.check is not None:
+            check_along(self.index, x.shape[self.axis], self.check, self.axis)
         self.src_shape = getattr(src, "shape", None)
         where = self._where(xp)
         part = src[tuple(slice(0, n) for n in self.index.shape)] if self.src_shape else src
@@ -247,7 +250,7 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
         raise TypeError(f"{name}: src must be a Tensor{'' if add else ' or a number'}, got {type(src).__name__}")
     if not add and isinstance(src, Tensor) and src.dtype != x.dtype:
         raise TypeError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
-    return Scatter(axis, index, add)(x, src)
+    return Scatter(axis, index, add, check=name)(x, src)
 
 
 def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:

@@ -19,21 +19,26 @@ from ..tensor import Tensor
 from . import index as _index
 from ._util import check_index_range, device_array, flag, index_data, number, one_axis, sum_to, tensor_arg
 from .inplace import SetItem, _fill, _inplace
-from .select import _index_array
+from .select import _index_array, check_along
 from .shape import _index_arrays, broadcast_to, reshape
 
 
-def _index_vector(x: Tensor, dim: Any, index: Any, name: str, negative: bool) -> tuple:
-    """(axis, 1-D int64 index array on x's device) for the ``index_*`` ops; a 0-d x counts as shape (1,).
-
-    A 1-D int64 index Tensor's own array is kept (not a copy), so an ``mg.compile`` replay reads each call's.
+def _index_vector(x: Tensor, dim: Any, index: Any, name: str) -> tuple:
+    """(axis, the 0-d or 1-D integer index array on x's device) for the ``index_*`` ops; a 0-d x counts as
+    shape (1,). The values are checked by the op that reads them (:func:`_check_vector`), so an ``mg.compile``
+    replay checks each call's; an index Tensor's own array is kept (no int64 or 1-D copy), so a replay reads
+    each call's.
     """
     axis = one_axis(dim, max(x.ndim, 1), name)
     data = index_data(index, name, max_ndim=1)
-    size = x.shape[axis] if x.ndim else 1
-    check_index_range(data, size, name, f"dim {axis} (shape {x.shape})", negative)
-    vector = data if data.ndim == 1 else data.reshape(-1)
-    return axis, backend.to_device(vector, x.device).astype("int64", copy=False)
+    return axis, backend.to_device(data, x.device)
+
+
+def _check_vector(index: Any, size: int, check: tuple) -> Any:
+    """``index`` (0-d or 1-D) as a 1-D array, its values checked: ``check`` is (op name, where, negative)."""
+    name, where, negative = check
+    check_index_range(index, size, name, where, negative)
+    return index if index.ndim == 1 else index.reshape(1)
 
 
 class IndexWrite(Function):
@@ -41,21 +46,24 @@ class IndexWrite(Function):
     along ``axis``; repeated indices accumulate when adding.
 
     Gradients as PyTorch's: x gets gy (less the overwritten slices for a copy); source gets gy's
-    slices at ``index``.
+    slices at ``index``. ``check``: (op name, where, negative) for the index's range check, made here so
+    that each ``mg.compile`` replay checks its own index (see :func:`_check_vector`).
     """
 
-    def __init__(self, axis: int, index: Any, add: bool) -> None:
-        self.axis, self.index, self.add = axis, index, add
-        self.name = "index_add" if add else "index_copy"
+    def __init__(self, axis: int, index: Any, add: bool, check: tuple) -> None:
+        self.axis, self.index, self.add, self.check = axis, index, add, check
+        self.name = check[0]   # index_add, index_copy or their in-place names, which the check's errors give
 
     def forward(self, x: Any, source: Any) -> Any:
         xp = self.xp
+        index = _check_vector(self.index, x.shape[self.axis], self.check)
+        self.saved = (index,)   # saved: an mg.compile replay's backward uses each call's
         out = x.copy()
         target, values = xp.moveaxis(out, self.axis, 0), xp.moveaxis(source, self.axis, 0)   # views
         if self.add:
-            backend.scatter_add(xp, target, self.index, values)
+            backend.scatter_add(xp, target, index, values)
         else:
-            target[self.index] = values
+            target[index] = values
         return out
 
     def backward(self, gy: Any) -> tuple:
@@ -64,16 +72,40 @@ class IndexWrite(Function):
         if self.needs_grad[0]:
             gx = gy if self.add else gy.copy()
             if not self.add:
-                xp.moveaxis(gx, self.axis, 0)[self.index] = 0
+                xp.moveaxis(gx, self.axis, 0)[self.saved[0]] = 0
         if self.needs_grad[1]:
-            gsource = xp.moveaxis(xp.moveaxis(gy, self.axis, 0)[self.index], 0, self.axis)
+            gsource = xp.moveaxis(xp.moveaxis(gy, self.axis, 0)[self.saved[0]], 0, self.axis)
         return gx, gsource
+
+
+class IndexMask(Function):
+    """The bool mask of :func:`index_fill`, from its index (the op's one input, no gradient): True at the
+    slices ``index`` names along ``axis`` of a tensor of shape ``shape``, shaped to broadcast against it.
+
+    Made from the index in the forward, so an ``mg.compile`` replay fills each call's slices and checks
+    each call's index (``check``: (op name, where, negative), see :func:`_check_vector`).
+    """
+
+    name = "index_fill"
+
+    def __init__(self, axis: int, shape: tuple, check: tuple) -> None:
+        self.axis, self.shape, self.check = axis, shape, check
+
+    def forward(self, index: Any) -> Any:
+        axis, shape = self.axis, self.shape
+        size = shape[axis] if shape else 1
+        mask = self.xp.zeros(size, dtype=bool)
+        mask[_check_vector(index, size, self.check)] = True
+        return mask.reshape((1,) * axis + (-1,) + (1,) * (len(shape) - axis - 1)) if shape else mask.reshape(())
+
+    def backward(self, gy: Any) -> Any:
+        return None
 
 
 def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool, alpha: Any = 1) -> Tensor:
     """index_add (``add``) or index_copy, checked as PyTorch checks them."""
     x, source = tensor_arg(x, name), tensor_arg(source, name)
-    axis, data = _index_vector(x, dim, index, name, negative=False)
+    axis, data = _index_vector(x, dim, index, name)
     expected = x.shape[:axis] + (data.size,) + x.shape[axis + 1:] if x.ndim else ()
     if source.shape != expected:
         raise ValueError(f"{name}: source of shape {source.shape} must have the shape {expected} of the tensor "
@@ -88,9 +120,10 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
             raise TypeError(f"{name}: alpha {alpha!r} for a tensor of dtype {x.dtype} (ints take a whole number, "
                             "bools none)")
         source = source * (int(alpha) if x.dtype.kind in "iu" else alpha)
+    check = (name, f"dim {axis} (shape {x.shape})", False)
     if x.ndim == 0:
-        return reshape(IndexWrite(0, data, add)(reshape(x, (1,)), reshape(source, (1,))), ())
-    return IndexWrite(axis, data, add)(x, source)
+        return reshape(IndexWrite(0, data, add, check)(reshape(x, (1,)), reshape(source, (1,))), ())
+    return IndexWrite(axis, data, add, check)(x, source)
 
 
 def index_add(input: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:  # noqa: A002
@@ -108,7 +141,7 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
     """A copy of ``x`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or a 0-d tensor,
     cast to x's dtype; a tensor value gets the sum of the gradient at the filled places)."""
     x = tensor_arg(input, "index_fill")
-    axis, data = _index_vector(x, dim, index, "index_fill", negative=True)
+    axis, data = _index_vector(x, dim, index, "index_fill")
     if isinstance(value, Tensor):
         if value.ndim:
             raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
@@ -117,13 +150,10 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
         value = device_array(x, lambda xp: xp.asarray(value).astype(x.dtype))
     else:
         raise TypeError(f"index_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
-
-    def make_mask(xp: Any) -> Any:
-        mask = xp.zeros(x.shape[axis] if x.ndim else 1, dtype=bool)
-        mask[data] = True
-        return mask.reshape((1,) * axis + (-1,) + (1,) * (x.ndim - axis - 1)) if x.ndim else mask.reshape(())
-
-    return _fill("index_fill", device_array(x, make_mask), value)(x)
+    # the mask is an op of the index (the caller's Tensor when it is one): a compiled replay uses each call's
+    index = index if isinstance(index, Tensor) and index.data is data else Tensor._make(data, False, None, 0)
+    mask = IndexMask(axis, x.shape, ("index_fill", f"dim {axis} (shape {x.shape})", True))(index)
+    return _fill("index_fill", mask, value)(x)
 
 
 class MaskedScatter(Function):
@@ -312,8 +342,9 @@ class ScatterReduce(Function):
 
     name = "scatter_reduce"
 
-    def __init__(self, axis: int, index: Any, reduce: str, include_self: bool) -> None:
+    def __init__(self, axis: int, index: Any, reduce: str, include_self: bool, check: str | None = None) -> None:
         self.axis, self.index, self.reduce, self.include_self = axis, index, reduce, include_self
+        self.check = check   # the name the index's range check gives (checked here: each mg.compile replay's own)
 
     def _where(self, xp: Any) -> tuple:
         ndim = self.index.ndim
@@ -332,6 +363,8 @@ class ScatterReduce(Function):
 
     def forward(self, x: Any, src: Any) -> Any:
         xp = self.xp
+        if self.check is not None:
+            check_along(self.index, x.shape[self.axis], self.check, self.axis)
         where, part = self._where(xp), self._part(src)
         out = x.copy()
         with backend.errstate(xp, invalid="ignore"):   # NaN propagates through amax/amin, as in PyTorch
@@ -420,7 +453,7 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
         raise TypeError(f"{name}: reduce='mean' is not implemented for bool tensors (as in PyTorch)")
     if reduce in ("amax", "amin") and x.dtype.kind == "c":
         raise TypeError(f"{name}: reduce={reduce!r} is not implemented for complex tensors (dtype {x.dtype})")
-    op = ScatterReduce(axis, data, reduce, include_self)
+    op = ScatterReduce(axis, data, reduce, include_self, check=name)
     op.name = name
     return op(x, src)
 

@@ -30,15 +30,19 @@ class Gather(Function):
 
     ``index`` has the input's number of dims and may be shorter in every dim;
     ``squeeze`` drops the (length-1) ``axis`` from the output, for ``max(dim)``.
+    ``check``: the op's name for a user's index, whose range the forward checks (each ``mg.compile``
+    replay checks its own index: NumPy would wrap a negative one); None for indices the engine made.
     Repeated indices accumulate their gradients.
     """
 
-    def __init__(self, axis: int, index: Any, squeeze: bool = False) -> None:
-        self.axis, self.index, self.squeeze = axis, index, squeeze
+    def __init__(self, axis: int, index: Any, squeeze: bool = False, check: str | None = None) -> None:
+        self.axis, self.index, self.squeeze, self.check = axis, index, squeeze, check
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
         index = self.index
+        if self.check is not None:
+            check_along(index, x.shape[self.axis], self.check, self.axis)
         part = tuple(slice(None) if d == self.axis else slice(0, n) for d, n in enumerate(index.shape))
         y = self.xp.take_along_axis(x[part], index, axis=self.axis)
         return y.squeeze(self.axis) if self.squeeze else y
@@ -57,8 +61,22 @@ class Gather(Function):
         return gx
 
 
+def check_along(index: Any, size: int, name: str, axis: int) -> None:
+    """Every value of ``index`` in ``[0, size)``, the size of dim ``axis`` (gather, scatter and scatter_reduce's
+    check, made by their ops' forward); a host read of min and max."""
+    if index.size:
+        low, high = int(index.min()), int(index.max())
+        if low < 0 or high >= size:
+            raise IndexError(f"{name}: index out of range for dim {axis} of size {size} "
+                             f"(index values {low}..{high})")
+
+
 def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
-    """``index`` as an int64 array on ``x``'s device, checked against ``x``'s shape."""
+    """``index`` as an integer array on ``x``'s device, its dtype and shapes checked against ``x``'s.
+
+    The values are checked by the op that reads them (:func:`check_along`), so an ``mg.compile`` replay
+    checks each call's; an index Tensor's own array is kept (not an int64 copy), so a replay reads each call's.
+    """
     xp = backend.array_module(x.data)
     data = index.data if isinstance(index, Tensor) else index
     try:
@@ -74,10 +92,7 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
         if d != axis and n > m:
             raise ValueError(f"{name}: index shape {tuple(data.shape)} is larger than input shape {x.shape} "
                              f"in dim {d}")
-    if data.size and (int(data.min()) < 0 or int(data.max()) >= x.shape[axis]):
-        raise IndexError(f"{name}: index out of range for dim {axis} of size {x.shape[axis]} "
-                         f"(index values {int(data.min())}..{int(data.max())})")
-    return data.astype("int64", copy=False)
+    return data
 
 
 def _indices(name: str, make: Any, x: Tensor) -> Tensor:
@@ -94,7 +109,7 @@ def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) ->
     axis = one_axis(dim, x.ndim, "gather") if x.ndim else 0
     if x.ndim == 0:
         raise AxisError("gather: a 0-d tensor has no dim to gather along")
-    return Gather(axis, _index_array(index, x, axis, "gather"))(x)
+    return Gather(axis, _index_array(index, x, axis, "gather"), check="gather")(x)
 
 
 def _reduction_axis(x: Tensor, dim: Any, name: str) -> int:

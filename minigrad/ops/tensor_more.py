@@ -126,15 +126,14 @@ def unravel_index(indices: Any, shape: Any) -> tuple:
         raise ValueError(f"{name}: 'shape' cannot have negative values, got {dims}")
     total = math.prod(dims)
     xp = backend.array_module(index.data)
-    data = index.data
-    if data.size and (int(data.max()) >= total or int(data.min()) < -total):
-        raise IndexError(f"{name}: 'indices' must be in range [{-total}, {total - 1}] for shape {dims}")
 
-    def coordinate(k: int) -> Any:
-        def make(values: Any) -> Any:
+    def coordinate(k: int) -> Tensor:
+        def make(values: Any) -> Any:   # checked here: an mg.compile replay checks each call's indices
+            if values.size and (int(values.max()) >= total or int(values.min()) < -total):
+                raise IndexError(f"{name}: 'indices' must be in range [{-total}, {total - 1}] for shape {dims}")
             flat = xp.where(values < 0, values + total, values).astype(numpy.int64)
             return xp.asarray(xp.unravel_index(flat, dims)[k] if dims else flat * 0, dtype=numpy.int64)
-        return note_draw(name, make, (index,), Tensor._make(make(data), False, None, 0))
+        return note_draw(name, make, (index,), Tensor._make(make(index.data), False, None, 0))
 
     return tuple(coordinate(k) for k in range(len(dims)))
 
