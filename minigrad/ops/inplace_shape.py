@@ -151,8 +151,8 @@ def swapdims_(x: Tensor, dim0: int, dim1: int) -> Tensor:
     return _reshape_in_place(x, "swapdims_", lambda cur: _two_dims(cur, dim0, dim1, "swapdims_"))
 
 
-def resize_(x: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
-    """Give ``x`` the shape ``sizes`` (ints or one sequence) in place, as ``torch.Tensor.resize_``.
+def resize_(x: Tensor, *sizes: Any, size: Any = None, memory_format: Any = None) -> Tensor:
+    """Give ``x`` the shape ``sizes`` (ints or one sequence, or ``size=``) in place, as ``torch.Tensor.resize_``.
 
     The elements are read in x's memory order: shrinking keeps the first ∏sizes of them (x's array becomes
     a view of its old one); growing keeps them all and adds zeros after them, in new memory (PyTorch leaves
@@ -164,6 +164,10 @@ def resize_(x: Tensor, *sizes: Any, memory_format: Any = None) -> Tensor:
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"resize_: expected a Tensor, got {type(x).__name__}")
+    if size is not None:   # PyTorch's keyword
+        if sizes:
+            raise TypeError("resize_: give the sizes once, positionally or as size=")
+        sizes = (size,)
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     shape = int_tuple(sizes, "resize_", "size")
