@@ -267,8 +267,12 @@ def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tenso
     data = index_data(indices, "take_along_dim")
     if dim is None:
         check_index_range(data, x.numel(), "take_along_dim", f"a tensor of shape {x.shape} read as 1-D", negative=False)
-        flat_index = reshape(indices, -1) if isinstance(indices, Tensor) else backend.to_device(data, x.device)
-        return getitem(reshape(x, -1), flat_index)
+        flat_index = reshape(indices.to(x.device), -1).data if isinstance(indices, Tensor) else \
+            backend.to_device(data, x.device).reshape(-1)
+        # a Gather that checks its index: an mg.compile replay checks each call's (NumPy would wrap a negative one)
+        op = Gather(0, flat_index, check="take_along_dim")
+        op.name = "take_along_dim"
+        return op(reshape(x, -1))
     if x.ndim == 0 or data.ndim != x.ndim:
         raise ValueError(f"take_along_dim: input and indices need the same number of dims (at least 1), got "
                          f"shapes {x.shape} and {tuple(data.shape)}")

@@ -179,3 +179,16 @@ def test_unravel_index_replay_checks_the_range() -> None:
     assert isinstance(replayed, IndexError)
     assert str(eager) == "unravel_index: 'indices' must be in range [-12, 11] for shape (3, 4)"
     _replays(lambda i: mg.unravel_index(i, (3, 4))[1] * 1, [0, 5, 11], [0, -13, 1])
+
+
+def test_take_along_dim_without_dim_checks_each_replays_index() -> None:
+    x = mg.arange(6.0).reshape(2, 3).requires_grad_()
+    compiled = mg.compile(lambda x, i: mg.take_along_dim(x, i))
+    for _ in range(4):
+        compiled(x, mg.tensor([5, 0]))
+    for bad in (mg.tensor([5, -1]), mg.tensor([6, 0])):
+        with pytest.raises(IndexError, match="take_along_dim"):
+            mg.take_along_dim(x, bad)
+        with pytest.raises(IndexError, match="take_along_dim"):
+            compiled(x, bad)
+    np.testing.assert_array_equal(compiled(x, mg.tensor([1, 2])).numpy(), [1.0, 2.0])
