@@ -29,6 +29,17 @@ __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "Adapt
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
+def check_channels(name: str, in_channels: Any, out_channels: Any, groups: Any) -> None:
+    """PyTorch's checks of a convolution's channel counts (plain or transposed): ints, groups ≥ 1 dividing both."""
+    for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+        if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < (what == "groups"):
+            raise ValueError(f"{name}: {what} must be a {'positive' if what == 'groups' else 'non-negative'} "
+                             f"int, got {value!r}")
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                         f"divisible by groups ({groups})")
+
+
 class _ConvNd(Module):
     dims = 0
 
@@ -37,13 +48,7 @@ class _ConvNd(Module):
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < (what == "groups"):
-                raise ValueError(f"{name}: {what} must be a {'positive' if what == 'groups' else 'non-negative'} "
-                                 f"int, got {value!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-                             f"divisible by groups ({groups})")
+        check_channels(name, in_channels, out_channels, groups)
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, but got "
                              f"padding_mode={padding_mode!r}")

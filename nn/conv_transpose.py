@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy
-
 import minigrad as mg
 from minigrad import Tensor
 
@@ -19,7 +17,7 @@ from . import init
 from ._conv import _ints
 from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ._parameters import float_dtype
-from .conv import _ConvNd
+from .conv import _ConvNd, check_channels
 from .module import Module, Parameter
 
 __all__ = ["Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Fold", "Unfold"]
@@ -42,13 +40,7 @@ class _ConvTransposeNd(Module):
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < (what == "groups"):
-                raise ValueError(f"{name}: {what} must be a {'positive' if what == 'groups' else 'non-negative'} "
-                                 f"int, got {value!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-                             f"divisible by groups ({groups})")
+        check_channels(name, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {name}')
         if isinstance(padding, str):

@@ -116,6 +116,19 @@ class _NormBase(Module):
         reset_affine(self)
 
 
+def running_update(module: Module) -> tuple[float, bool]:
+    """(momentum, use_batch) for a batch norm's forward, as PyTorch's: in training with running statistics,
+    counts the batch (``momentum=None``: a cumulative moving average, 1 / batches seen); batch statistics are
+    used in training, and always without running ones (their buffers are then None)."""
+    momentum = 0.0 if module.momentum is None else module.momentum
+    if module.training and module.track_running_stats:
+        with mg.no_grad():
+            module.num_batches_tracked.add_(1)
+        if module.momentum is None:
+            momentum = 1.0 / float(module.num_batches_tracked.item())
+    return momentum, module.training or not module.track_running_stats
+
+
 class BatchNorm1d(_NormBase):
     """Batch normalisation over the batch (and length) dims of (N, C) or (N, C, L), as ``torch.nn.BatchNorm1d``.
 
@@ -141,14 +154,7 @@ class BatchNorm1d(_NormBase):
             raise ValueError(f"BatchNorm1d: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape {x.shape}")
         if x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: input has {x.shape[1]} channels (dim 1), expected {self.num_features}")
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            with mg.no_grad():
-                self.num_batches_tracked.add_(1)
-            if self.momentum is None:   # a cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.item())
-        # batch statistics in training, and always without running ones (their buffers are then None)
-        use_batch = self.training or not self.track_running_stats
+        momentum, use_batch = running_update(self)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
                             self.eps)
 

@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy
 
-import minigrad as mg
 from minigrad import Tensor
 
 from ._normalization import batch_norm, instance_norm
 from ._pool_more import local_response_norm
 from .module import Module
-from .normalization import _NormBase
+from .normalization import _NormBase, running_update
 
 __all__ = ["BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
 
@@ -53,13 +52,7 @@ class _BatchNormNd(_NormBase):
             raise ValueError(f"{name}: expected {wanted}D input (got {got})")
         if input.shape[1] != self.num_features:
             raise ValueError(f"{name}: input has {input.shape[1]} channels (dim 1), expected {self.num_features}")
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            with mg.no_grad():
-                self.num_batches_tracked.add_(1)
-            if self.momentum is None:   # a cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.item())
-        use_batch = self.training or not self.track_running_stats
+        momentum, use_batch = running_update(self)
         return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
                           self.eps)
 
