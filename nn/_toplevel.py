@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad._nn_functions import NAMES
 
 from . import functional as F
 from ._activations_inplace import _in_place
@@ -29,17 +30,8 @@ from ._embedding import _renorm_rows
 from ._flags import flag
 from ._functional_more import _channel_mask_shape
 
-__all__ = [
-    "adaptive_avg_pool1d", "adaptive_max_pool1d", "affine_grid_generator", "alpha_dropout", "alpha_dropout_",
-    "avg_pool1d", "batch_norm", "bilinear", "binary_cross_entropy_with_logits", "celu", "celu_", "constant_pad_nd",
-    "conv1d", "conv2d", "conv3d", "conv_tbc", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-    "cosine_embedding_loss", "cosine_similarity", "dropout", "dropout_", "embedding", "embedding_renorm_",
-    "feature_alpha_dropout", "feature_alpha_dropout_", "feature_dropout", "feature_dropout_", "grid_sampler",
-    "group_norm", "hardshrink", "hinge_embedding_loss", "instance_norm", "kl_div", "layer_norm",
-    "margin_ranking_loss", "max_pool1d", "max_pool1d_with_indices", "max_pool2d", "max_pool3d", "pairwise_distance",
-    "pdist", "poisson_nll_loss", "prelu", "relu_", "rms_norm", "rrelu", "rrelu_", "selu", "selu_", "threshold",
-    "threshold_", "triplet_margin_loss",
-]
+# the names minigrad lists too (it loads nn on the first use of one of them: minigrad/_nn_functions.py)
+__all__ = sorted(NAMES)
 
 # the same functions as F's (in PyTorch too, F's are these)
 adaptive_avg_pool1d = F.adaptive_avg_pool1d

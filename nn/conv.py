@@ -184,8 +184,10 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool2d(Module):
-    """Mean of each window: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out), as ``torch.nn.AvgPool2d``."""
+class _AvgPoolNd(Module):
+    """What AvgPool2d and AvgPool3d share: PyTorch's options, and ``_function`` (the F. pool) applied with them."""
+
+    _function: Any = None
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override: int | None = None, *, device: Any = None,
@@ -196,12 +198,18 @@ class AvgPool2d(Module):
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                            self.divisor_override)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._function(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                              self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_AvgPoolNd):
+    """Mean of each window: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out), as ``torch.nn.AvgPool2d``."""
+
+    _function = staticmethod(F.avg_pool2d)
 
 
 class AdaptiveAvgPool1d(Module):

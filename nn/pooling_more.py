@@ -21,7 +21,7 @@ from ._pool_more import (
     max_unpool2d,
     max_unpool3d,
 )
-from .conv import _MaxPoolNd
+from .conv import _AvgPoolNd, _MaxPoolNd
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool3d",
@@ -35,24 +35,10 @@ class MaxPool3d(_MaxPoolNd):
     _function = staticmethod(max_pool3d)
 
 
-class AvgPool3d(Module):
+class AvgPool3d(_AvgPoolNd):
     """Mean of each window: (N, C, D, H, W) or (C, D, H, W) → (N, C, D_out, H_out, W_out), as ``torch.nn.AvgPool3d``."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-                 count_include_pad: bool = True, divisor_override: int | None = None, *, device: Any = None,
-                 dtype: Any = None) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding, self.ceil_mode = padding, ceil_mode
-        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                          self.divisor_override)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+    _function = staticmethod(avg_pool3d)
 
 
 class AdaptiveAvgPool3d(Module):
