@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from . import functional  # noqa: F401  # mg.autograd.functional: PyTorch's jacobian, vjp, jvp
 from .custom import FunctionCtx, once_differentiable  # also gives Function its PyTorch-style `apply`
 from .engine import (  # the private names: for the engine's other modules (codegen, capture) and tests
     AnomalyError,
