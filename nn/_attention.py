@@ -74,10 +74,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     dims each, and the batch dims before the last two broadcast. ``scale`` defaults to 1/√E.
 
     ``attn_mask`` broadcasts to the weights' shape (N, …, Hq, L, S): a bool mask where ``True`` means the
-    pair takes part (``False`` becomes -inf), or a float mask of the query's dtype that is added to the
-    scores. ``is_causal=True`` (with no ``attn_mask``) lets query i see keys 0 … i: the lower triangle of
-    an (L, S) matrix aligned at the top left, also when L != S. ``enable_gqa=True``: key and value may have
-    fewer heads (dim -3) than query, each dividing it; their heads are repeated to match.
+    pair takes part (``False`` becomes -inf), or a float mask of the query's dtype (or float32, as torch
+    takes for any query: it is cast to the query's dtype) that is added to the scores. ``is_causal=True``
+    (with no ``attn_mask``) lets query i see keys 0 … i: the lower triangle of an (L, S) matrix aligned at
+    the top left, also when L != S. ``enable_gqa=True``: key and value may have fewer heads (dim -3) than
+    query, each dividing it; their heads are repeated to match.
     ``dropout_p``: dropout on the attention weights (always applied when > 0: pass 0 in eval mode).
 
     A query row whose every key is masked out gives zeros (and sends no gradient back), as torch 2.13's
@@ -113,9 +114,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         attn_mask = mg.ones(length, source, dtype=mg.bool_, device=query.device).tril()
     if attn_mask is not None:
         attn_mask = _tensor(attn_mask, name, "attn_mask")
-        if attn_mask.dtype != mg.bool_ and attn_mask.dtype != query.dtype:
-            raise TypeError(f"{name}: attn_mask must be bool or of the query's dtype {query.dtype}, got "
+        if attn_mask.dtype not in (mg.bool_, mg.float32, query.dtype):
+            also = "" if query.dtype == mg.float32 else " (or float32)"
+            raise TypeError(f"{name}: attn_mask must be bool or of the query's dtype {query.dtype}{also}, got "
                             f"{attn_mask.dtype}")
+        if attn_mask.dtype != mg.bool_ and attn_mask.dtype != query.dtype:
+            attn_mask = attn_mask.to(query.dtype)   # torch takes a float32 mask for any query (added in its dtype)
         try:
             fits = mg.broadcast_shapes(scores.shape, attn_mask.shape) == scores.shape
         except ValueError:

@@ -20,6 +20,8 @@ import copy
 import warnings
 from typing import Any, Callable
 
+import numpy
+
 import minigrad as mg
 from minigrad import Tensor
 
@@ -190,12 +192,22 @@ def _clones(module: Module, count: int, name: str) -> ModuleList:
     return ModuleList([copy.deepcopy(module) for _ in range(count)])
 
 
+def _nested_tensor_capable(layer: Module) -> bool:
+    """torch's conditions for ``TransformerEncoder.use_nested_tensor`` (its sparsity fast path) on a layer."""
+    if not isinstance(layer, TransformerEncoderLayer) or layer.norm_first:
+        return False
+    attention = layer.self_attn
+    return (attention.batch_first and attention._qkv_same_embed_dim and attention.in_proj_bias is not None
+            and bool(layer.activation_relu_or_gelu) and layer.norm1.eps == layer.norm2.eps
+            and attention.num_heads % 2 == 0)
+
+
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` (``layers.0`` …, each starting with its weights), then
     ``norm`` if given. src: (S, N, E) (or (N, S, E) / (S, E)) → the same shape.
 
     ``enable_nested_tensor`` and ``mask_check`` (torch's inference fast path) are kept as attributes and
-    change nothing here.
+    change nothing here; ``use_nested_tensor`` is set as torch sets it (no value depends on it).
     """
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
@@ -204,7 +216,9 @@ class TransformerEncoder(Module):
         self.layers = _clones(encoder_layer, num_layers, "TransformerEncoder")
         self.num_layers = num_layers
         self.norm = norm
-        self.enable_nested_tensor = self.use_nested_tensor = bool(enable_nested_tensor)
+        self.enable_nested_tensor = bool(enable_nested_tensor)
+        # torch's attribute: whether its nested-tensor fast path could be used (no value depends on it)
+        self.use_nested_tensor = self.enable_nested_tensor and _nested_tensor_capable(encoder_layer)
         self.mask_check = bool(mask_check)
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
@@ -298,9 +312,13 @@ class Transformer(Module):
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
         """The (sz, sz) causal float mask: -inf above the diagonal (a later position), 0 elsewhere
-        (float32 unless ``dtype`` is given), as torch's."""
-        full = mg.full((sz, sz), float("-inf"), dtype=mg.get_default_dtype() if dtype is None else dtype, device=device)
-        return full.triu(1)
+        (float32 unless ``dtype`` is given), as torch's; with ``dtype=bool``: True above the diagonal.
+        An integer ``dtype`` (which cannot hold -inf) is a TypeError, where torch raises too."""
+        dtype = mg.get_default_dtype() if dtype is None else dtype
+        if numpy.dtype(dtype).kind not in "fb":
+            raise TypeError(f"Transformer.generate_square_subsequent_mask: dtype must be floating point or bool "
+                            f"(-inf does not fit {numpy.dtype(dtype)}), got {dtype}")
+        return mg.full((sz, sz), float("-inf"), dtype=dtype, device=device).triu(1)
 
     def _reset_parameters(self) -> None:
         for param in self.parameters():
