@@ -29,7 +29,7 @@ from .contract import addmm, baddbmm
 from .elementwise import mul, where
 from .gamma import gammainc, gammaincc, mvlgamma, polygamma
 from .index import diag, tril, triu
-from .index_write import scatter_reduce
+from .index_write import _scatter_reduce
 from .inplace import _inplace, masked_fill
 from .math import exp2
 from .scan import cumprod, cumsum
@@ -78,7 +78,7 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
         raise ValueError(f"{name}: source of shape {source.shape} must have input's {x.ndim} dims and "
                          f"{index.shape[0]} slices (the index's length) along dim {axis}")
     spread = broadcast_to(reshape(index, (-1,) + (1,) * (x.ndim - 1 - axis)), source.shape)
-    return scatter_reduce(x, axis, spread, source, reduce, include_self=include_self)
+    return _scatter_reduce(x, axis, spread, source, reduce, include_self, name)   # its errors name index_reduce
 
 
 def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002

@@ -72,7 +72,7 @@ EAGER_ERRORS = {
     ("index_fill", 1): "index_fill: index -5 is out of range for dim 1 (shape (3, 4)) of size 4",
     ("index_fill", 2): "index_fill: index 4 is out of range for dim 1 (shape (3, 4)) of size 4",
     ("index_fill_", 2): "index_fill: index 4 is out of range for dim 1 (shape (3, 4)) of size 4",
-    ("index_reduce", 0): "scatter_reduce: index out of range for dim 1 of size 4 (index values -1..1)",
+    ("index_reduce", 0): "index_reduce: index out of range for dim 1 of size 4 (index values -1..1)",
 }
 
 
