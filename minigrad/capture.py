@@ -67,6 +67,9 @@ class Tracer:
                 self.constants.append(x)
                 self.constant_steps.append(len(self.steps))
         outs = result if type(result) is tuple else (result,)
+        if not outs:   # e.g. unbind of a size-0 dim: nothing to replay into
+            self.note_eager(f"op {type(op).__name__} returns no tensors")
+            return
         self.steps.append((op, refs, len(outs), tuple(y.data.shape for y in outs), outs[0]._node is op,
                            self._array_params(op)))
         for i, y in enumerate(outs):

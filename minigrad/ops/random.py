@@ -126,11 +126,11 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
         p = number(p, "bernoulli", "p")
         if not 0 <= p <= 1:
             raise ValueError(f"bernoulli: p must be in [0, 1], got {p}")
-    elif probs.data.size and not ((_host(probs.data) >= 0) & (_host(probs.data) <= 1)).all():
-        raise ValueError("bernoulli: probabilities must be in [0, 1]")
     device = probs.device
 
-    def make(chance: Any) -> Any:
+    def make(chance: Any) -> Any:   # the range check here, so that every mg.compile replay makes its own
+        if p is None and chance.size and not ((_host(chance) >= 0) & (_host(chance) <= 1)).all():
+            raise ValueError("bernoulli: probabilities must be in [0, 1]")
         draw = _uniform(chance.shape, device, False, generator, "bernoulli")
         xp = backend.array_module(draw)
         return xp.asarray(draw < (chance if p is None else p)).astype(chance.dtype)   # 0-d: an array
@@ -142,11 +142,13 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"bernoulli_: expected a Tensor, got {type(x).__name__}")
     chance = p if isinstance(p, Tensor) else number(p, "bernoulli_", "p")
-    if not ((_host(unwrap_value(chance)) >= 0) & (_host(unwrap_value(chance)) <= 1)).all():
+    if not isinstance(chance, Tensor) and not 0 <= chance <= 1:
         raise ValueError("bernoulli_: p must be in [0, 1]")
     shape, device, dtype = x.shape, x.device, x.dtype
 
-    def make(*arrays: Any) -> Any:
+    def make(*arrays: Any) -> Any:   # a tensor p's range checked here, so that every mg.compile replay checks its own
+        if arrays and not ((_host(arrays[0]) >= 0) & (_host(arrays[0]) <= 1)).all():
+            raise ValueError("bernoulli_: p must be in [0, 1]")
         draw = _uniform(shape, device, False, generator, "bernoulli_")
         xp = backend.array_module(draw)
         return xp.asarray(draw < (arrays[0] if arrays else chance)).astype(dtype)
