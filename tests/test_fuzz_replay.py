@@ -215,3 +215,29 @@ def test_tensor_method_replays_new_values(method: str, candidates: list, seed: i
 
     check_replay(f"Tensor.{method}", fn, [([x, *args], {}) for x, args, _ in candidates], seed)
 
+
+
+class _FrozenShift(mg.Function):
+    """A deliberately broken op: the shift is computed from the argument's values when the op is made (in
+    the public function), so a replay adds the capture's shift: the bug class this file hunts."""
+
+    def __init__(self, shift: Any) -> None:
+        self.shift = shift
+
+    def forward(self, x: Any) -> Any:
+        return x + self.shift
+
+    def backward(self, gy: Any) -> Any:
+        return gy
+
+
+def _frozen(x: mg.Tensor) -> mg.Tensor:
+    return _FrozenShift(x.data.max().copy())(x)
+
+
+def test_the_check_catches_a_value_frozen_at_capture() -> None:
+    x = mg.tensor(np.arange(6.0).reshape(2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mg.CompileWarning)
+        with pytest.raises(AssertionError):
+            check_replay("frozen", _frozen, [([x], {})], seed=0)
