@@ -59,7 +59,46 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class InstanceNorm1d(_NormBase):
+class _InstanceNormNd(_NormBase):
+    """Normalise each channel of each sample over its ``dims`` spatial dims: (N, C, *S) or (C, *S), as PyTorch's
+    ``InstanceNorm{dims}d``; see :class:`InstanceNorm1d` for ``affine``, ``track_running_stats`` and momentum."""
+
+    dims = 0
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device: Any = None, dtype: Any = None, *,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.num_features = _channels(num_features, "num_features", type(self).__name__)
+        self.eps, self.momentum = float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self._add_parameters_and_buffers(bias, dtype, device)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        name, dims = type(self).__name__, self.dims
+        if not isinstance(input, Tensor) or input.ndim not in (dims + 1, dims + 2):
+            raise ValueError(f"{name}: expected {dims + 1}D or {dims + 2}D input (got "
+                             f"{getattr(input, 'ndim', type(input).__name__)}D input)")
+        channels = input.shape[-dims - 1]
+        if channels != self.num_features:
+            if self.affine:
+                raise ValueError(f"{name}: expected input's size at dim={input.ndim - dims - 1} to match num_features "
+                                 f"({self.num_features}), but got: {channels}.")
+            warnings.warn(f"{name}: input's size at dim={input.ndim - dims - 1} does not match num_features. You can "
+                          "silence this warning by not passing in num_features, which is not used because "
+                          "affine=False", stacklevel=2)
+        batched = input if input.ndim == dims + 2 else input.unsqueeze(0)
+        out = F.instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out if input.ndim == dims + 2 else out.squeeze(0)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNormNd):
     """Normalise each channel of each sample over its length: (N, C, L) or (C, L) → same shape, as
     ``torch.nn.InstanceNorm1d``.
 
@@ -68,33 +107,4 @@ class InstanceNorm1d(_NormBase):
     training and used in ``eval()`` instead of each instance's statistics.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, device: Any = None, dtype: Any = None, *,
-                 bias: bool = True) -> None:
-        super().__init__()
-        self.num_features = _channels(num_features, "num_features", "InstanceNorm1d")
-        self.eps, self.momentum = float(eps), momentum
-        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        self._add_parameters_and_buffers(bias, dtype, device)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor) or x.ndim not in (2, 3):
-            raise ValueError(f"InstanceNorm1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
-        channels = x.shape[-2]
-        if channels != self.num_features:
-            if self.affine:
-                raise ValueError(f"InstanceNorm1d: expected input's size at dim={x.ndim - 2} to match num_features "
-                                 f"({self.num_features}), but got: {channels}.")
-            warnings.warn(f"InstanceNorm1d: input's size at dim={x.ndim - 2} does not match num_features. You can "
-                          "silence this warning by not passing in num_features, which is not used because "
-                          "affine=False", stacklevel=2)
-        batched = x if x.ndim == 3 else x.unsqueeze(0)
-        out = F.instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
-                              self.training or not self.track_running_stats,
-                              self.momentum if self.momentum is not None else 0.0, self.eps)
-        return out if x.ndim == 3 else out.squeeze(0)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+    dims = 1

@@ -8,25 +8,17 @@ of trailing dims.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
-
-import numpy
 
 from minigrad import Tensor
 
-from ._normalization import batch_norm, instance_norm
+from ._normalization import batch_norm
 from ._pool_more import local_response_norm
 from .module import Module
 from .normalization import _NormBase, running_update
+from .normalization_more import _channels, _InstanceNormNd
 
 __all__ = ["BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
-
-
-def _features(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
-        raise ValueError(f"{name}: num_features must be a positive int, got {value!r}")
-    return int(value)
 
 
 class _BatchNormNd(_NormBase):
@@ -39,7 +31,7 @@ class _BatchNormNd(_NormBase):
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
-        self.num_features = _features(num_features, type(self).__name__)
+        self.num_features = _channels(num_features, "num_features", type(self).__name__)
         self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
@@ -75,45 +67,6 @@ class BatchNorm3d(_BatchNormNd):
     :class:`BatchNorm2d`)."""
 
     dims = 3
-
-
-class _InstanceNormNd(_NormBase):
-    """Normalise each channel of each sample over its ``dims`` spatial dims: (N, C, *S) or (C, *S), as PyTorch's
-    ``InstanceNorm{dims}d``; see ``nn.InstanceNorm1d`` for ``affine``, ``track_running_stats`` and momentum."""
-
-    dims = 0
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, device: Any = None, dtype: Any = None, *,
-                 bias: bool = True) -> None:
-        super().__init__()
-        self.num_features = _features(num_features, type(self).__name__)
-        self.eps, self.momentum = float(eps), momentum
-        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        self._add_parameters_and_buffers(bias, dtype, device)
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        name, dims = type(self).__name__, self.dims
-        if not isinstance(input, Tensor) or input.ndim not in (dims + 1, dims + 2):
-            raise ValueError(f"{name}: expected {dims + 1}D or {dims + 2}D input (got "
-                             f"{getattr(input, 'ndim', type(input).__name__)}D input)")
-        channels = input.shape[-dims - 1]
-        if channels != self.num_features:
-            if self.affine:
-                raise ValueError(f"{name}: expected input's size at dim={input.ndim - dims - 1} to match num_features "
-                                 f"({self.num_features}), but got: {channels}.")
-            warnings.warn(f"{name}: input's size at dim={input.ndim - dims - 1} does not match num_features. You can "
-                          "silence this warning by not passing in num_features, which is not used because "
-                          "affine=False", stacklevel=2)
-        batched = input if input.ndim == dims + 2 else input.unsqueeze(0)
-        out = instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training or not self.track_running_stats,
-                            self.momentum if self.momentum is not None else 0.0, self.eps)
-        return out if input.ndim == dims + 2 else out.squeeze(0)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class InstanceNorm2d(_InstanceNormNd):
