@@ -10,7 +10,7 @@ import importlib
 import math as _math
 from typing import Any
 
-from . import _aliases, _nn_functions, amp, autograd, compiler, cuda
+from . import _aliases, _nn_functions, amp, autograd, compiler, cuda, return_types
 from .amp import autocast
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
@@ -154,7 +154,7 @@ __all__ = [
     "gc_paused", "gru_gates", "lstm_gates", "step_matmul", "tag",
     "amp", "autocast", "default_generator", "get_rng_state", "initial_seed", "seed", "set_rng_state",
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
-    "CompileWarning", "compile", "compiler",
+    "CompileWarning", "compile", "compiler", "return_types",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",
@@ -215,7 +215,7 @@ from .ops.index import (  # noqa: E402
     tril,
     triu,
 )
-from .ops.inference import inference_mode, is_inference_mode_enabled  # noqa: E402
+from .ops.inference import inference_mode, is_inference, is_inference_mode_enabled  # noqa: E402
 from .ops.math import (  # noqa: E402
     allclose,
     atan2,
@@ -258,7 +258,7 @@ from .ops.scan import cumprod, cumsum, logcumsumexp, median, prod  # noqa: E402
 __all__ += [
     "addmm", "baddbmm", "dot", "einsum", "ger", "mm", "outer",
     "detach", "empty_like", "empty_strided", "eye", "inference_mode", "is_contiguous", "is_tensor", "nelement",
-    "is_inference_mode_enabled",
+    "is_inference", "is_inference_mode_enabled",
     "argwhere", "broadcast_shapes", "broadcast_tensors", "diag", "flip", "masked_select", "meshgrid", "nonzero",
     "repeat_interleave", "roll", "scatter", "tril", "triu",
     "allclose", "atan2", "ceil", "clamp_max", "clamp_min", "count_nonzero", "erf", "exp2", "expm1", "fix", "floor",
@@ -331,8 +331,8 @@ def det(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's argument name
 
 
 def slogdet(input: Tensor) -> Any:  # noqa: A002
-    """torch.slogdet: ``mg.linalg.slogdet`` (sign, logabsdet)."""
-    return _linalg_function("slogdet")(input)
+    """torch.slogdet: ``mg.linalg.slogdet`` (sign, logabsdet), a ``minigrad.return_types.slogdet``."""
+    return return_types.slogdet(*_linalg_function("slogdet")(input))
 
 
 def logdet(input: Tensor) -> Tensor:  # noqa: A002

@@ -25,11 +25,11 @@ AttributeError that says so. No function takes PyTorch's ``out=``.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy
 
-from . import backend
+from . import backend, return_types
 from .autograd import is_grad_enabled
 from .ops._util import int_arg, tensor_arg
 from .ops.arrange import diagonal as _diagonal
@@ -45,6 +45,15 @@ from .ops.matrix_products import multi_dot, tensorinv, tensorsolve, vander, vecd
 from .ops.norms import cond, matrix_norm, norm, singular_values, vector_norm
 from .ops.shape import squeeze, swapaxes, unsqueeze
 from .ops.solvers import Det, Inverse, LinAlgError, SignLogDet, Solve
+from .return_types import (  # the result tuples' field layouts (PyTorch's names: return_types)
+    CholeskyExResult,
+    EighResult,
+    InvExResult,
+    QRResult,
+    SlogdetResult,
+    SolveExResult,
+    SVDResult,
+)
 from .tensor import Tensor
 
 __all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "QRResult",
@@ -52,56 +61,6 @@ __all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "Lsts
            "diagonal", "eigh", "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm",
            "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
-
-
-class SlogdetResult(NamedTuple):
-    """``(sign, logabsdet)`` of :func:`slogdet`, as ``torch.return_types.linalg_slogdet``."""
-
-    sign: Tensor
-    logabsdet: Tensor
-
-
-class EighResult(NamedTuple):
-    """``(eigenvalues, eigenvectors)`` of :func:`eigh`."""
-
-    eigenvalues: Tensor
-    eigenvectors: Tensor
-
-
-class SVDResult(NamedTuple):
-    """``(U, S, Vh)`` of :func:`svd`."""
-
-    U: Tensor
-    S: Tensor
-    Vh: Tensor
-
-
-class QRResult(NamedTuple):
-    """``(Q, R)`` of :func:`qr`."""
-
-    Q: Tensor
-    R: Tensor
-
-
-class InvExResult(NamedTuple):
-    """``(inverse, info)`` of :func:`inv_ex`."""
-
-    inverse: Tensor
-    info: Tensor
-
-
-class CholeskyExResult(NamedTuple):
-    """``(L, info)`` of :func:`cholesky_ex`."""
-
-    L: Tensor
-    info: Tensor
-
-
-class SolveExResult(NamedTuple):
-    """``(result, info)`` of :func:`solve_ex`."""
-
-    result: Tensor
-    info: Tensor
 
 
 # --- inverses and linear systems -----------------------------------------------------------------------------
@@ -121,7 +80,7 @@ def inv_ex(A: Any, *, check_errors: bool = False) -> InvExResult:  # noqa: N803
     op = Inverse(check_errors, with_info=True)
     op.name = name
     inverse, info = op(matrices(A, name, square=True))
-    return InvExResult(inverse, info.detach())
+    return return_types.linalg_inv_ex(inverse, info.detach())
 
 
 def _solve_case(A: Tensor, B: Tensor, left: bool, name: str, vectors: bool = True) -> bool:
@@ -176,7 +135,7 @@ def solve_ex(A: Any, B: Any, *, left: bool = True, check_errors: bool = False) -
     """``(result, info)`` of :func:`solve` without raising: ``info`` (…) int32 as :func:`inv_ex`'s; the result for
     a singular A is NaN."""
     result, info = _solve(A, B, left, check_errors, "linalg.solve_ex", with_info=True)
-    return SolveExResult(result, info.detach())
+    return return_types.linalg_solve_ex(result, info.detach())
 
 
 def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True,  # noqa: N803
@@ -209,7 +168,7 @@ def slogdet(A: Any) -> SlogdetResult:  # noqa: N803
     overflow; a singular matrix gives sign 0 and logabsdet -inf. Gradient of logabsdet: ``A⁻ᵀ`` (NaN at a
     singular A); sign has none."""
     sign, logabsdet = SignLogDet()(matrices(A, "linalg.slogdet", square=True))
-    return SlogdetResult(sign, logabsdet)
+    return return_types.linalg_slogdet(sign, logabsdet)
 
 
 def matrix_power(A: Any, n: int) -> Tensor:  # noqa: N803
@@ -250,7 +209,7 @@ def cholesky_ex(A: Any, *, upper: bool = False, check_errors: bool = False) -> C
     op = Cholesky(bool(upper), check_errors, with_info=True)
     op.name = name
     factor, info = op(matrices(A, name, square=True))
-    return CholeskyExResult(factor, info.detach())
+    return return_types.linalg_cholesky_ex(factor, info.detach())
 
 
 def qr(A: Any, mode: str = "reduced") -> QRResult:  # noqa: N803
@@ -261,7 +220,7 @@ def qr(A: Any, mode: str = "reduced") -> QRResult:  # noqa: N803
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"{name}: mode must be 'reduced' (default), 'complete' or 'r', got {mode!r}")
     q, r = QR(mode)(matrices(A, name))
-    return QRResult(q, r)
+    return return_types.linalg_qr(q, r)
 
 
 def _uplo(UPLO: Any, name: str) -> str:  # noqa: N803
@@ -280,7 +239,7 @@ def eigh(A: Any, UPLO: str = "L") -> EighResult:  # noqa: N803
     eigenvector gradient inf/NaN (``1/(λⱼ - λᵢ)``), as in PyTorch. The gradient is symmetric."""
     name = "linalg.eigh"
     values, vectors = Eigh(_uplo(UPLO, name))(matrices(A, name, square=True))
-    return EighResult(values, vectors)
+    return return_types.linalg_eigh(values, vectors)
 
 
 def eigvalsh(A: Any, UPLO: str = "L") -> Tensor:  # noqa: N803
@@ -301,7 +260,7 @@ def svd(A: Any, full_matrices: bool = True, *, driver: str | None = None) -> SVD
     or Vh of a non-square A, non-zero ones). With full matrices the gradients of the columns of U and rows of
     Vh past k are ignored, as PyTorch's."""
     u, s, vh = SVD(bool(full_matrices))(matrices(A, "linalg.svd"))
-    return SVDResult(u, s, vh)
+    return return_types.linalg_svd(u, s, vh)
 
 
 def svdvals(A: Any, *, driver: str | None = None) -> Tensor:  # noqa: N803

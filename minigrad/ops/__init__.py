@@ -209,7 +209,7 @@ for _name, _op in _comparisons.items():
 
 # More of PyTorch's tensor surface (math, scans, indexing, products, sampling): functions in their own
 # modules, attached here from one table like the rest.
-from . import contract, extras, index, math, random, scan  # noqa: E402 - after the Tensor methods above
+from . import contract, extras, index, inference, math, random, scan  # noqa: E402 - after the Tensor methods above
 
 _more_math = ("sign", "floor", "ceil", "round", "trunc", "fix", "log1p", "expm1", "log2", "log10", "exp2", "rsqrt",
               "square", "reciprocal", "erf", "lerp", "remainder", "fmod", "atan2", "logaddexp", "clamp_min",
@@ -223,6 +223,7 @@ _more_methods.update({name: getattr(index, name) for name in (
 _more_methods.update({name: getattr(contract, name) for name in ("dot", "outer", "ger", "mm", "addmm", "baddbmm")})
 _more_methods.update({
     "type": extras.type_, "is_contiguous": extras.is_contiguous, "nelement": extras.nelement, "apply_": extras.apply_,
+    "is_inference": inference.is_inference,
     "bernoulli": random.bernoulli, "bernoulli_": random.bernoulli_, "multinomial": random.multinomial,
     "random_": random.random_, "exponential_": random.exponential_, "geometric_": random.geometric_,
     "cauchy_": random.cauchy_, "log_normal_": random.log_normal_,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
+from ..tensor import Tensor
 from . import extras
 
 _enabled: ContextVar[bool] = ContextVar("minigrad_inference_mode", default=False)
@@ -29,3 +30,12 @@ class inference_mode(extras.inference_mode):  # noqa: N801 - PyTorch's name
 def is_inference_mode_enabled() -> bool:
     """Whether this thread is inside ``mg.inference_mode()`` (torch.is_inference_mode_enabled)."""
     return _enabled.get()
+
+
+def is_inference(input: Any) -> bool:  # noqa: A002 - PyTorch's argument name
+    """``x.is_inference()`` / ``mg.is_inference(x)``: always False. minigrad makes no inference tensors: a
+    tensor made inside ``mg.inference_mode()`` is an ordinary tensor that autograd may record later (where
+    PyTorch refuses one), so code that clones an inference tensor before training needs no clone here."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_inference(): argument 'input' must be Tensor, not {type(input).__name__}")
+    return False

@@ -6,11 +6,11 @@ All three cut singular values at PyTorch's tolerance ``max(atol, rtol · σ_max)
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy
 
-from .. import backend
+from .. import backend, return_types
 from ..recording import note_read
 from ..tensor import Tensor
 from .decompositions import PseudoInverse
@@ -19,14 +19,7 @@ from .linalg_arguments import floating, info_tensor, matrices, module, same_dtyp
 from .norms import singular_values
 from .shape import squeeze, unsqueeze
 
-
-class LstsqResult(NamedTuple):
-    """``(solution, residuals, rank, singular_values)`` of :func:`lstsq`."""
-
-    solution: Tensor
-    residuals: Tensor
-    rank: Tensor
-    singular_values: Tensor
+LstsqResult = return_types.LstsqResult   # lstsq returns its subclass return_types.linalg_lstsq
 
 
 def tolerances(A: Tensor, atol: Any, rtol: Any) -> tuple:
@@ -114,8 +107,8 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
         residuals = (residual * residual).sum(-2)   # (…, 1) for vectors too, as PyTorch's
     if driver in ("gelsd", "gelss"):
         singular = singular_values(A).detach()   # no gradient, as PyTorch's
-    return LstsqResult(squeeze(solution, -1) if vector else solution, residuals, no_rank if driver == "gels" else rank,
-                       singular)
+    return return_types.linalg_lstsq(squeeze(solution, -1) if vector else solution, residuals,
+                                     no_rank if driver == "gels" else rank, singular)
 
 
 # --- products and helpers ------------------------------------------------------------------------------------

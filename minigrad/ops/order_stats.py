@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import backend
+from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import flag, int_arg, one_axis, tensor_arg
@@ -42,12 +42,12 @@ def _picked(name: str, x: Tensor, axis: int, keep: bool, make: Any) -> ValuesInd
     """``(values, indices)``: ``make(xp, array)`` gives the picked index along ``axis`` (keepdims shape);
     a 0-d ``x`` is its own value, at index 0."""
     if x.ndim == 0:
-        return ValuesIndices(x + 0, _zero_index(x))
+        return getattr(return_types, name)(x + 0, _zero_index(x))
     xp = backend.array_module(x.data)
     index = _indices(name, lambda data: make(xp, data), x)
     op = Gather(axis, index.data, squeeze=not keep)
     op.name = name
-    return ValuesIndices(op(x), index if keep else index.squeeze(axis))
+    return getattr(return_types, name)(op(x), index if keep else index.squeeze(axis))
 
 
 def _nan_mask(xp: Any, data: Any) -> Any:
@@ -191,12 +191,12 @@ def _running_extreme(x: Any, dim: int, smallest: bool) -> ValuesIndices:
     x = _real(x, name, "biuf")
     axis = one_axis(dim, max(x.ndim, 1), name)
     if x.ndim == 0:
-        return ValuesIndices(x + 0, _zero_index(x))
+        return getattr(return_types, name)(x + 0, _zero_index(x))
     xp = backend.array_module(x.data)
     index = _indices(name, lambda data: _running_arg(xp, data, axis, smallest), x)
     op = Gather(axis, index.data)   # backward: the gradient scatter-added to the indices, as PyTorch's
     op.name = name
-    return ValuesIndices(op(x), index)
+    return getattr(return_types, name)(op(x), index)
 
 
 def cummax(input: Tensor, dim: int) -> ValuesIndices:  # noqa: A002

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy
 
-from .. import backend
+from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, dim_or_axis, keep_flag, normalize_axis, one_axis, tensor_arg
-from .select import Gather, ValuesIndices, _indices, _reduction_axis
+from .select import Gather, _indices, _reduction_axis
 from .shape import astype
 
 
@@ -247,10 +247,10 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noq
     keep = keep_flag("median", keepdim, None)
     xp = backend.array_module(x.data)
     if x.ndim == 0:
-        return ValuesIndices(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
+        return return_types.median(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
     index = _indices("median", lambda data: _median_index(xp, data, axis), x)   # replayed on new values
     op = Gather(axis, index.data, squeeze=not keep)
     op.name = "median"
     values = op(x)
-    return ValuesIndices(values, index if keep else index.squeeze(axis))
+    return return_types.median(values, index if keep else index.squeeze(axis))
 

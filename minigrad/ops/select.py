@@ -9,20 +9,14 @@ and ``topk`` send it.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
-from .. import backend
+from .. import backend, return_types
 from ..autograd import AxisError, Function
 from ..recording import note_draw
+from ..return_types import ValuesIndices
 from ..tensor import Tensor
 from ._util import dim_or_axis, flag, int_arg, keep_flag, one_axis, tensor_arg, unsupported
-
-
-class ValuesIndices(NamedTuple):
-    """``(values, indices)`` of ``max``/``min`` along a dim and of ``topk``, as PyTorch's return types."""
-
-    values: Tensor
-    indices: Tensor
 
 
 class Gather(Function):
@@ -126,18 +120,19 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool 
     ``amax`` shares it among ties instead).
     """
     name = "min" if smallest else "max"
+    result = return_types.min if smallest else return_types.max
     x = tensor_arg(x, name)
     axis = _reduction_axis(x, dim, name)
     if x.ndim == 0:   # PyTorch accepts dim 0 / -1 of a 0-d tensor: the value itself, index 0
         xp = backend.array_module(x.data)
-        return ValuesIndices(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
+        return result(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
     xp = backend.array_module(x.data)
     pick = xp.argmin if smallest else xp.argmax
     index = _indices(name, lambda data: pick(data, axis=axis, keepdims=True).astype("int64", copy=False), x)
     op = Gather(axis, index.data, squeeze=not keepdim)
     op.name = name
     values = op(x)
-    return ValuesIndices(values, index if keepdim else index.squeeze(axis))
+    return result(values, index if keepdim else index.squeeze(axis))
 
 
 def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool) -> Tensor:
@@ -181,7 +176,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if x.ndim == 0:
         if k not in (0, 1):
             raise ValueError(f"topk: k ({k}) is out of range for a 0-d tensor")
-        return max_with_indices(x, 0) if k else ValuesIndices(x.reshape(0), Tensor._make(
+        return return_types.topk(*max_with_indices(x, 0)) if k else return_types.topk(x.reshape(0), Tensor._make(
             backend.array_module(x.data).zeros(0, dtype="int64"), False, None, 0))
     axis = one_axis(dim, x.ndim, "topk")
     largest = flag(largest, "topk", "largest")
@@ -197,7 +192,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     index = _indices("topk", make, x)
     op = Gather(axis, index.data)
     op.name = "topk"
-    return ValuesIndices(op(x), index)
+    return return_types.topk(op(x), index)
 
 
 def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
@@ -222,12 +217,12 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     x = tensor_arg(input, "sort")
     if x.ndim == 0:
         one_axis(dim, 1, "sort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
-        return max_with_indices(x, 0)
+        return return_types.sort(*max_with_indices(x, 0))
     axis = one_axis(dim, x.ndim, "sort")
     index = _sort_order(x, axis, flag(descending, "sort", "descending"), "sort")
     op = Gather(axis, index.data)
     op.name = "sort"
-    return ValuesIndices(op(x), index)
+    return return_types.sort(op(x), index)
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:  # noqa: A002

@@ -13,9 +13,9 @@ As everywhere (DESIGN §3), ``dim=``/``keepdim=`` and positional arguments mean 
 from __future__ import annotations
 
 import warnings
-from typing import Any, NamedTuple
+from typing import Any
 
-from .. import backend
+from .. import backend, return_types
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
@@ -157,11 +157,7 @@ def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepd
 
 # --- aminmax -----------------------------------------------------------------------------------------
 
-class MinMax(NamedTuple):
-    """``(min, max)`` of :func:`aminmax`, as PyTorch's ``torch.return_types.aminmax``."""
-
-    min: Tensor
-    max: Tensor
+MinMax = return_types.MinMax   # (min, max); aminmax returns its subclass return_types.aminmax
 
 
 def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> MinMax:  # noqa: A002
@@ -183,7 +179,7 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> 
         dims = ()
     if dims == () and keep and x.ndim:
         dims = tuple(range(x.ndim))
-    return MinMax(amin(x, dims, keep), amax(x, dims, keep))
+    return return_types.aminmax(amin(x, dims, keep), amax(x, dims, keep))
 
 
 # --- cov, corrcoef -----------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from __future__ import annotations
 import importlib
 import math
 import operator
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy
 
-from .. import backend
+from .. import backend, return_types
 from ..constructors import empty, tensor
 from ..recording import note_draw
 from ..tensor import Tensor
@@ -88,11 +88,7 @@ def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     return mul(x, power)
 
 
-class FrexpResult(NamedTuple):
-    """``(mantissa, exponent)`` of :func:`frexp`, as torch's return type."""
-
-    mantissa: Tensor
-    exponent: Tensor
+FrexpResult = return_types.FrexpResult   # (mantissa, exponent); frexp returns its subclass return_types.frexp
 
 
 def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
@@ -109,7 +105,7 @@ def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
     def exponent(data: Any) -> Any:
         return xp.asarray(xp.frexp(data)[1]).astype(numpy.int32)
 
-    return FrexpResult(note_draw("frexp", mantissa, (x,), Tensor._make(mantissa(x.data), False, None, 0)),
+    return return_types.frexp(note_draw("frexp", mantissa, (x,), Tensor._make(mantissa(x.data), False, None, 0)),
                        note_draw("frexp", exponent, (x,), Tensor._make(exponent(x.data), False, None, 0)))
 
 
