@@ -121,6 +121,7 @@ from .padding_more import (
     ZeroPad3d,
 )
 from .parallel import DataParallel
+from .pooling_fractional import FractionalMaxPool2d, FractionalMaxPool3d
 from .pooling_more import (
     AdaptiveAvgPool3d,
     AdaptiveMaxPool3d,
@@ -186,6 +187,7 @@ __all__ += [
     "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 __all__ += ["Buffer", "DataParallel", "parallel"]
+__all__ += ["FractionalMaxPool2d", "FractionalMaxPool3d"]
 
 from . import _toplevel  # noqa: E402
 

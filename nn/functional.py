@@ -78,6 +78,12 @@ from ._conv import (
 from ._dropout import alpha_dropout, dropout, dropout1d
 from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
 from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
+from ._fractional_pool import (
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+)
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
 from ._grid_sample import affine_grid, grid_sample
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
@@ -148,6 +154,8 @@ __all__ += [
     "channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle",
 ]
 __all__ += ["affine_grid", "grid_sample"]
+__all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+            "fractional_max_pool3d_with_indices"]
 
 
 # --- layers -------------------------------------------------------------------
