@@ -24,8 +24,12 @@ __all__ = [
 
 
 def _check(tensor: Any, name: str) -> Tensor:
+    # PyTorch programs fill ``m.weight.data``, which is minigrad's NumPy/CuPy array: fill it through a
+    # Tensor that shares it (as_tensor never copies an array).
+    if mg.is_array(tensor):
+        tensor = mg.as_tensor(tensor)
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"nn.init.{name}: expected a Tensor or Parameter, got {type(tensor).__name__}")
+        raise TypeError(f"nn.init.{name}: expected a Tensor, Parameter or array, got {type(tensor).__name__}")
     if tensor.dtype.kind != "f":
         raise TypeError(f"nn.init.{name}: can only fill floating-point tensors, got {tensor.dtype}")
     return tensor
@@ -90,7 +94,7 @@ def _fan(tensor: Tensor, mode: str, name: str) -> int:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with samples of U(a, b)."""
-    _check(tensor, "uniform_")
+    tensor = _check(tensor, "uniform_")
     if not a <= b:
         raise ValueError(f"nn.init.uniform_: need a <= b, got a={a}, b={b}")
     return _write(tensor, _uniform_array(tensor, a, b, generator))
@@ -98,7 +102,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = No
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with samples of N(mean, std²)."""
-    _check(tensor, "normal_")
+    tensor = _check(tensor, "normal_")
     if std < 0:
         raise ValueError(f"nn.init.normal_: std must be >= 0, got {std}")
     return _write(tensor, _normal_array(tensor, mean, std, generator))
@@ -106,7 +110,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with the value ``val``."""
-    _check(tensor, "constant_")
+    tensor = _check(tensor, "constant_")
     with mg.no_grad():
         tensor.data[...] = val
     return tensor
@@ -124,7 +128,7 @@ def ones_(tensor: Tensor) -> Tensor:
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """Glorot uniform: U(-a, a) with a = gain · √(6 / (fan_in + fan_out)); tensor of ≥ 2 dims."""
-    _check(tensor, "xavier_uniform_")
+    tensor = _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return _write(tensor, _uniform_array(tensor, -bound, bound, generator))
@@ -132,7 +136,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) ->
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     """Glorot normal: N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
-    _check(tensor, "xavier_normal_")
+    tensor = _check(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(tensor, "xavier_normal_")
     return _write(tensor, _normal_array(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator))
 
@@ -143,7 +147,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 
     ``kaiming_uniform_(w, a=math.sqrt(5))`` is ``nn.Linear``'s default: U(-1/√in, 1/√in).
     """
-    _check(tensor, "kaiming_uniform_")
+    tensor = _check(tensor, "kaiming_uniform_")
     fan = _fan(tensor, mode, "kaiming_uniform_")
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan else 0.0
     return _write(tensor, _uniform_array(tensor, -bound, bound, generator))
@@ -152,7 +156,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
     """He normal: N(0, std²) with std = gain / √fan."""
-    _check(tensor, "kaiming_normal_")
+    tensor = _check(tensor, "kaiming_normal_")
     fan = _fan(tensor, mode, "kaiming_normal_")
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
     return _write(tensor, _normal_array(tensor, 0.0, std, generator))
@@ -162,7 +166,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
     """A (semi-)orthogonal matrix times ``gain``; a tensor of shape (rows, *rest) is treated as
     (rows, prod(rest)). As PyTorch: QR of a Gaussian matrix with the signs of R's diagonal
     folded into Q, so the result is uniformly distributed."""
-    _check(tensor, "orthogonal_")
+    tensor = _check(tensor, "orthogonal_")
     if tensor.ndim < 2:
         raise ValueError(f"nn.init.orthogonal_: needs a tensor with at least 2 dimensions, got shape {tensor.shape}")
     if tensor.numel() == 0:
@@ -184,7 +188,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
 
 def eye_(tensor: Tensor) -> Tensor:
     """The identity matrix (ones on the diagonal of a 2-D tensor, as ``torch.nn.init.eye_``)."""
-    _check(tensor, "eye_")
+    tensor = _check(tensor, "eye_")
     if tensor.ndim != 2:
         raise ValueError(f"nn.init.eye_: needs a 2-D tensor, got shape {tensor.shape}")
     xp = mg.array_module(tensor.data)
@@ -195,7 +199,7 @@ def eye_(tensor: Tensor) -> Tensor:
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """The Dirac delta of a convolution weight (out, in, *k) with 1-3 spatial dims: each of the first
     min(out/groups, in) output channels of each group passes its input channel through, as PyTorch's."""
-    _check(tensor, "dirac_")
+    tensor = _check(tensor, "dirac_")
     if tensor.ndim not in (3, 4, 5):
         raise ValueError(f"nn.init.dirac_: needs a 3-, 4- or 5-D tensor, got shape {tensor.shape}")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or tensor.shape[0] % groups:
@@ -214,7 +218,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
                   generator: Any = None) -> Tensor:
     """N(mean, std²) truncated to [a, b] (absolute bounds, as PyTorch), drawn by inverting the normal
     CDF on uniform numbers between the CDF's values at a and b."""
-    _check(tensor, "trunc_normal_")
+    tensor = _check(tensor, "trunc_normal_")
     if not a < b:
         raise ValueError(f"nn.init.trunc_normal_: needs a < b, got a={a}, b={b}")
 
@@ -259,7 +263,7 @@ def _erf_module(xp: Any) -> Any:
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any = None) -> Tensor:
     """A 2-D tensor with N(0, std²) entries, ``ceil(sparsity · rows)`` of them in each column set to zero
     (at random rows), as ``torch.nn.init.sparse_``."""
-    _check(tensor, "sparse_")
+    tensor = _check(tensor, "sparse_")
     if tensor.ndim != 2:
         raise ValueError(f"nn.init.sparse_: needs a 2-D tensor, got shape {tensor.shape}")
     if not 0 <= sparsity <= 1:
