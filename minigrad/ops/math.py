@@ -302,12 +302,13 @@ def atan2(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 
 def logaddexp(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """log(exp(a) + exp(b)) without overflow; gradients exp(a - y) and exp(b - y)."""
+    """log(exp(a) + exp(b)) without overflow; gradients 1 / (1 + exp(b - a)) and 1 / (1 + exp(a - b)), PyTorch's
+    formulas (exp(a - y) would be inf - inf = NaN where a = inf and b is finite; PyTorch gives 1 and 0)."""
     a, b = _pair(input, other, "logaddexp")
     a = _floating(a, "logaddexp") if isinstance(a, Tensor) else a
     b = _floating(b, "logaddexp") if isinstance(b, Tensor) else b
     return Binary("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
-                  lambda xp, gy, x, y, out: (gy * xp.exp(x - out), gy * xp.exp(y - out)))(a, b)
+                  lambda xp, gy, x, y, out: (gy / (1 + xp.exp(y - x)), gy / (1 + xp.exp(x - y))))(a, b)
 
 
 class Lerp(Function):
