@@ -86,16 +86,19 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside only). Any shape."""
+    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside only; at NaN 0, as PyTorch's:
+    the middle piece reads x through a clamp, whose gradient at NaN is 0). Any shape."""
     x = _floating(input, "hardsigmoid")
-    return mg.where(x <= -3, 0.0, mg.where(x >= 3, 1.0, (x + 3) / 6))
+    return mg.where(x <= -3, 0.0, mg.where(x >= 3, 1.0, (x.clamp(-3.0, 3.0) + 3) / 6))
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x · hardsigmoid(x): 0 for x <= -3, x for x >= 3, x(x + 3)/6 between (gradient x/3 + 1/2 there; 0 at -3
-    and 1 at 3, as PyTorch's). Any shape."""
+    and 1 at 3, as PyTorch's). NaN at -inf (PyTorch's x · 0); the middle piece reads x clamped to [-3, 3], so an
+    infinite x sends no inf · 0 = NaN back through it. Any shape."""
     x = _floating(input, "hardswish")
-    return mg.where(x <= -3, 0.0, mg.where(x < 3, x * (x + 3) / 6, x))
+    middle = x.clamp(-3.0, 3.0)
+    return mg.where(x <= -3, x * 0.0, mg.where(x < 3, middle * (middle + 3) / 6, x))
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
