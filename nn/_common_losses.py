@@ -161,16 +161,14 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     """Sigmoid + binary cross-entropy in one stable expression, as PyTorch.
 
     loss = (1 - y)·x + (1 + (pos_weight - 1)·y) · log(1 + e^{-x}), with
-    log(1 + e^{-x}) written as m + log(e^{-m} + e^{-x-m}), m = max(-x, 0), so
-    no exponential overflows. ``weight`` rescales each element, ``pos_weight``
-    the positive class (broadcast along the last axis).
+    log(1 + e^{-x}) = logaddexp(-x, 0), so no exponential overflows. ``weight``
+    rescales each element, ``pos_weight`` the positive class (broadcast along the last axis).
     """
     name = "binary_cross_entropy_with_logits"
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _tensor(input, name)
     y = _same_shape_target(target, input, name)
-    m = mg.maximum(-input, 0.0)
-    softplus_neg = m + mg.log(mg.exp(-m) + mg.exp(-input - m))
+    softplus_neg = mg.logaddexp(-input, 0.0)   # its gradient -σ(x) stays finite at x = -inf, as PyTorch's
     dtype = numpy.result_type(input.dtype, y.dtype)
     if pos_weight is not None:
         pw = _weight_in(_as_operand(pos_weight, input, name, "pos_weight"), dtype, input, name, "pos_weight")
@@ -213,7 +211,8 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     input, target: the same shape S, values in [0, 1]; weight broadcasts to S. Each log is clamped
     to >= -100, so x = 0 or 1 gives a finite loss. The input's gradient is PyTorch's hand-written one,
     w·(x - y) / max(x(1 - x), 1e-12): finite at x = 0 and 1 (the clamped logs' own derivative would give
-    0·inf = NaN there). The target's gradient is that of the clamped logs.
+    0·inf = NaN there). The target's gradient is PyTorch's too, -w·logit(x) with the logs unclamped
+    (±inf at x = 0 and 1).
     """
     name = "binary_cross_entropy"
     reduction = checked_reduction(size_average, reduce, reduction, name)
@@ -222,7 +221,10 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     _check_unit_interval(input, name, "input")
     _check_unit_interval(target, name, "target")
     x = input.detach()
-    loss = (target - 1) * mg.clip(mg.log1p(-x), min=-100.0) - target * mg.clip(_log(x), min=-100.0)
+    y = target.detach()
+    loss = (y - 1) * mg.clip(mg.log1p(-x), min=-100.0) - y * mg.clip(_log(x), min=-100.0)
+    if target.requires_grad:
+        loss = loss + _TargetSlope()(target, x)
     slope = (x - target.detach()) / mg.clip(x * (1 - x), min=_BCE_EPSILON)
     if weight is not None:
         weight = _weight_in(_as_operand(weight, input, name, "weight"), input.dtype)
@@ -230,6 +232,22 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
             raise ValueError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's {input.shape}")
         loss, slope = weight * loss, weight * slope
     return reduce_loss(_with_gradient(loss, input, slope), reduction)
+
+
+class _TargetSlope(mg.Function):
+    """0 in the forward pass; d/dy = -logit(x) in the backward: binary_cross_entropy's target gradient as
+    PyTorch's (±inf at x = 0 and 1), which no finite product with the clamped loss could carry. y, x: (S,)."""
+
+    name = "binary_cross_entropy"
+
+    def forward(self, target: Any, x: Any) -> Any:
+        self.saved = (x,)
+        return self.xp.zeros_like(target)
+
+    def backward(self, gy: Any) -> tuple:
+        (x,) = self.saved
+        with mg.errstate(self.xp, divide="ignore", invalid="ignore"):
+            return gy * (self.xp.log1p(-x) - self.xp.log(x)), None
 
 
 def _log(x: Tensor) -> Tensor:
@@ -263,9 +281,9 @@ def kl_div(input: Tensor, target: Any, size_average: bool | None = None, reduce:
     if log_target:
         loss = target.exp() * (target - input)
     else:
-        # y·log y with 0·log 0 = 0 (log reads 1 there: no inf·0 forward or backward); NaN for y < 0, as PyTorch
+        # PyTorch's xlogy(y, y) - y·x: 0·log 0 = 0, NaN for y < 0, and (as PyTorch) a NaN target gradient at y = 0
         with mg.errstate(mg.array_module(target.data), invalid="ignore"):
-            loss = target * mg.where(target == 0, 1.0, target).log() - target * input
+            loss = mg.xlogy(target, target) - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     return reduce_loss(loss, reduction)
