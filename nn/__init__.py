@@ -53,6 +53,7 @@ from .activation import (
     Tanhshrink,
     Threshold,
 )
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .attention import MultiheadAttention
 from .cells import GRUCell, LSTMCell, RecurrentStateError, RNNCell, RNNCellBase
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
@@ -187,7 +188,7 @@ __all__ += [
     "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 __all__ += ["Buffer", "DataParallel", "parallel"]
-__all__ += ["FractionalMaxPool2d", "FractionalMaxPool3d"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "FractionalMaxPool2d", "FractionalMaxPool3d"]
 
 from . import _toplevel  # noqa: E402
 
