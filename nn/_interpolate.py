@@ -106,6 +106,44 @@ def _cubic_taps(in_size: int, out_size: int, scale: float | None, align_corners:
     return [(numpy.clip(index + k - 1, 0, in_size - 1), w) for k, w in enumerate(weights)]
 
 
+def _antialias_taps(in_size: int, out_size: int, scale: float | None, align_corners: bool, cubic: bool,
+                    ct: type) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
+    """The taps of ``antialias=True`` (``_compute_index_ranges_weights`` in PyTorch's ``UpSampleKernel.cpp``):
+    when shrinking by s = in/out > 1 the filter (triangle, or cubic with A = -0.5 as PIL's) is stretched to
+    support s·(2 or 4)/2 around each centre s·(o + ½), so every input pixel contributes; the weights of a
+    position are normalised to sum 1. Double/scalar roundings as the C++ code (``ct`` its scalar type)."""
+    f64 = numpy.float64
+    interp_size = 4 if cubic else 2
+    if align_corners:
+        s = ct(in_size - 1) / ct(out_size - 1) if out_size > 1 else ct(0)
+    else:
+        s = ct(1.0 / scale) if scale is not None and scale > 0 else ct(in_size) / ct(out_size)
+    support = ct(f64(interp_size * 0.5) * f64(s)) if s >= 1.0 else ct(interp_size * 0.5)
+    width = int(numpy.ceil(support)) * 2 + 1
+    invscale = ct(1.0 / f64(s)) if s >= 1.0 else ct(1.0)
+    center = (f64(s) * (numpy.arange(out_size) + 0.5)).astype(ct)
+    low = numpy.maximum(((center - support).astype(f64) + 0.5).astype(numpy.int64), 0)
+    high = numpy.minimum(((center + support).astype(f64) + 0.5).astype(numpy.int64), in_size)
+    count = numpy.clip(high - low, 0, width)
+    j = numpy.arange(width)[:, None]                                                      # (width, out)
+    distance = ((((j + low) - center).astype(ct)).astype(f64) + 0.5) * f64(invscale)
+    x = numpy.abs(distance.astype(ct))
+    if cubic:
+        a = ct(-0.5)
+        near = ((a + ct(2)) * x - (a + ct(3))) * x * x + ct(1)
+        far = ((a * x - ct(5) * a) * x + ct(8) * a) * x - ct(4) * a
+        weights = numpy.where(x < 1.0, near, numpy.where(x < 2.0, far, ct(0)))
+    else:
+        weights = numpy.where(x < 1.0, (1.0 - x.astype(f64)).astype(ct), ct(0))
+    weights = numpy.where(j < count, weights, ct(0)).astype(ct)
+    total = numpy.zeros(out_size, dtype=ct)
+    for row in weights:            # summed in order, in the scalar type, as the C++ loop
+        total = (total + row).astype(ct)
+    weights = numpy.where(total != 0, weights / numpy.where(total != 0, total, ct(1)), weights).astype(ct)
+    positions = numpy.minimum(low + j, in_size - 1)
+    return [(positions[k], weights[k]) for k in range(width)]
+
+
 def _resample(x: Tensor, axis: int, taps: Any) -> Tensor:
     """Σ over taps of x gathered at the tap's positions along ``axis``, times its weights (None: no weights)."""
     out = None
@@ -179,8 +217,9 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     (adaptive average pooling). ``align_corners`` (the interpolating modes only; None is False): the corner
     pixels' centres of input and output coincide. With ``scale_factor``, the kernels place the output by
     1/scale_factor unless ``recompute_scale_factor=True`` (then by in/out of the computed size). Nearest modes
-    work on any dtype; the interpolating ones need floating point. ``antialias=True`` and ``'lanczos'`` are
-    not supported (NotImplementedError).
+    work on any dtype; the interpolating ones need floating point. ``antialias=True`` (bilinear and bicubic of
+    4-D inputs) widens the filter when shrinking, as PyTorch's (and PIL's) resize; ``'lanczos'`` is not
+    supported (NotImplementedError).
     """
     name = "interpolate"
     x = _tensor(input, name)
@@ -199,12 +238,10 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                   f"modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
                                   f"nearest-exact (got {mode})")
     sizes, scales = _sizes_and_scales(x, size, scale_factor, recompute_scale_factor, mode, name)
-    if flag(antialias, name, "antialias"):
-        if mode not in ("bilinear", "bicubic", "lanczos") or x.ndim != 4:
-            raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires "
-                             "a 4-D tensor as input")
-        raise NotImplementedError(f"interpolate: antialias=True (mode {mode!r}) is not supported in minigrad; "
-                                  f"resize without it, or blur first (a conv2d with a box or Gaussian kernel)")
+    antialias = flag(antialias, name, "antialias")
+    if antialias and (mode not in ("bilinear", "bicubic", "lanczos") or x.ndim != 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires "
+                         "a 4-D tensor as input")
     if mode == "lanczos":
         raise NotImplementedError("interpolate: mode 'lanczos' (antialiased, CPU-only in PyTorch) is not supported "
                                   "in minigrad")
@@ -232,7 +269,10 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     out = x
     for axis in reversed(range(2, x.ndim)):
         in_size, out_size, scale = x.shape[axis], sizes[axis - 2], scales[axis - 2]
-        if mode == "bicubic":
+        if antialias:   # PyTorch's separable kernel leaves a dim of unchanged size alone
+            taps = _antialias_taps(in_size, out_size, scale, align_corners, mode == "bicubic", ct) \
+                if in_size != out_size else None
+        elif mode == "bicubic":
             taps = _cubic_taps(in_size, out_size, scale, align_corners, ct)
         else:
             taps = _linear_taps(in_size, out_size, scale, align_corners, ct)
