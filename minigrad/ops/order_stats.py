@@ -25,6 +25,7 @@ from ..tensor import Tensor
 from ._util import flag, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
 from .select import Gather, ValuesIndices, _indices, _order, _reduction_axis, sort
+from .shape import clone
 
 
 def _real(x: Any, name: str, kinds: str = "iuf") -> Tensor:
@@ -42,7 +43,7 @@ def _picked(name: str, x: Tensor, axis: int, keep: bool, make: Any) -> ValuesInd
     """``(values, indices)``: ``make(xp, array)`` gives the picked index along ``axis`` (keepdims shape);
     a 0-d ``x`` is its own value, at index 0."""
     if x.ndim == 0:
-        return getattr(return_types, name)(x + 0, _zero_index(x))
+        return getattr(return_types, name)(clone(x), _zero_index(x))
     xp = backend.array_module(x.data)
     index = _indices(name, lambda data: make(xp, data), x)
     op = Gather(axis, index.data, squeeze=not keep)
@@ -191,7 +192,7 @@ def _running_extreme(x: Any, dim: int, smallest: bool) -> ValuesIndices:
     x = _real(x, name, "biuf")
     axis = one_axis(dim, max(x.ndim, 1), name)
     if x.ndim == 0:
-        return getattr(return_types, name)(x + 0, _zero_index(x))
+        return getattr(return_types, name)(clone(x), _zero_index(x))
     xp = backend.array_module(x.data)
     index = _indices(name, lambda data: _running_arg(xp, data, axis, smallest), x)
     op = Gather(axis, index.data)   # backward: the gradient scatter-added to the indices, as PyTorch's

@@ -148,12 +148,18 @@ class Var(Function):
         self.axis, self.keepdims, self.ddof = axis, keepdims, ddof
 
     def forward(self, x: Any) -> Any:
+        y = self._variance(x)
+        return y.astype(x.dtype) if x.dtype == "float16" else y
+
+    def _variance(self, x: Any) -> Any:
+        """The variance, in float32 for a float16 ``x`` (rounded once at the end, as PyTorch's)."""
         # NumPy's own algorithm, written out so that no degrees of freedom (an empty axis, or
         # ddof >= n) gives NaN or inf without NumPy's warnings, as PyTorch does
         n = _count(x.shape, self.axis)
+        wide = x.astype("float32") if x.dtype == "float16" else x
         with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
-            centred = x - x.sum(axis=self.axis, keepdims=True) / n
-            self.saved = (centred,)
+            centred = wide - wide.sum(axis=self.axis, keepdims=True) / n
+            self.saved = (centred.astype(x.dtype) if x.dtype == "float16" else centred,)
             return (centred * centred).sum(axis=self.axis, keepdims=self.keepdims) / builtins.max(n - self.ddof, 0)
 
     def backward(self, gy: Any) -> Any:
@@ -167,7 +173,8 @@ class Std(Var):
     """sqrt of :class:`Var`; where the deviation is 0 the gradient is 0 (not inf * 0), as PyTorch."""
 
     def forward(self, x: Any) -> Any:
-        y = self.xp.sqrt(super().forward(x))
+        y = self.xp.sqrt(self._variance(x))
+        y = y.astype(x.dtype) if x.dtype == "float16" else y
         self.deviation = y
         return y
 
@@ -186,26 +193,32 @@ class Norm(Function):
         self.p, self.axis, self.keepdims = p, axis, keepdims
 
     def forward(self, x: Any) -> Any:
+        xp, axis = self.xp, self.axis
+        y = self._norm(xp.abs(x.astype("float32") if x.dtype == "float16" else x), x.size)   # float16: as PyTorch
+        y = y.astype(x.dtype, copy=False)
+        self.saved = (x, y)
+        if self.keepdims:
+            return y
+        return y.reshape(()) if axis is None else y.squeeze(axis=axis)
+
+    def _norm(self, abs_x: Any, size: int) -> Any:
+        """The p-norm of ``abs_x = |x|`` over the axes, keepdims shape."""
         xp, p, axis = self.xp, self.p, self.axis
-        abs_x = xp.abs(x)
         if p == float("inf"):
             y = abs_x.max(axis=axis, keepdims=True)
         elif p == float("-inf"):
             y = abs_x.min(axis=axis, keepdims=True)
         elif p == 0:
-            y = (abs_x != 0).sum(axis=axis, keepdims=True).astype(x.dtype)
-        elif (x.size if axis is None else math.prod(x.shape[a] for a in axis)) == 1:
+            y = (abs_x != 0).sum(axis=axis, keepdims=True).astype(abs_x.dtype)
+        elif (size if axis is None else math.prod(abs_x.shape[a] for a in axis)) == 1:
             y = abs_x   # one element per norm: |x|, as PyTorch (no |x|^p over- or underflowing)
         elif p == 1:
             y = abs_x.sum(axis=axis, keepdims=True)
         elif p == 2:
-            y = xp.sqrt((x * x).sum(axis=axis, keepdims=True))
+            y = xp.sqrt((abs_x * abs_x).sum(axis=axis, keepdims=True))
         else:
             y = (abs_x ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
-        self.saved = (x, y)
-        if self.keepdims:
-            return y
-        return y.reshape(()) if axis is None else y.squeeze(axis=axis)
+        return y
 
     def backward(self, gy: Any) -> Any:
         # PyTorch's norm_backward term by term, so that inf, NaN and zero norms give what PyTorch gives
@@ -349,12 +362,20 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     return out.to(dtype=wanted) if wanted is not None and out.dtype != wanted else out
 
 
+def _mean_dtype(dtype: Any, name: str) -> Any:
+    """The ``dtype=`` of a mean: a floating one, as PyTorch's (an integer mean would not be that dtype)."""
+    dtype = backend.as_dtype(dtype, name)
+    if dtype.kind not in "fc":
+        raise TypeError(f"{name}: dtype must be a floating point dtype, got {dtype} (as PyTorch)")
+    return dtype
+
+
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
          keepdims: bool | None = None, dtype: Any = None) -> Tensor:
-    """Mean over ``dim`` (int, tuple or None for all)."""
+    """Mean over ``dim`` (int, tuple or None for all); ``dtype`` (a floating one, as torch.mean) casts first."""
     x = input
     if dtype is not None:
-        x = tensor_arg(x, "mean").to(dtype=dtype)
+        x = tensor_arg(x, "mean").to(dtype=_mean_dtype(dtype, "mean"))
     return _reduced(Mean, "mean", x, dim, keepdim, axis, keepdims)
 
 

@@ -42,6 +42,12 @@ def _exclusive_cumprod(xp: Any, x: Any) -> Any:
     return xp.concatenate([ones, xp.cumprod(x[..., :-1], axis=-1)], axis=-1)
 
 
+def _wide(x: Any) -> Any:
+    """The accumulation dtype PyTorch uses: float32 for a float16 array (one rounding at the end, not one
+    per step), else the array's own."""
+    return "float32" if x.dtype == "float16" else x.dtype
+
+
 def _integer_result(x: Tensor) -> Tensor:
     """Integer and bool inputs accumulate in int64, as PyTorch's sum/prod/cumsum."""
     return astype(x, "int64") if x.dtype.kind in "biu" and x.dtype != "int64" else x
@@ -102,7 +108,7 @@ class CumSum(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        return self.xp.cumsum(x, axis=self.axis, dtype=x.dtype)
+        return self.xp.cumsum(x, axis=self.axis, dtype=_wide(x)).astype(x.dtype, copy=False)
 
     def backward(self, gy: Any) -> Any:
         xp = self.xp
@@ -127,7 +133,7 @@ class CumProd(Function):
 
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
-        return self.xp.cumprod(x, axis=self.axis, dtype=x.dtype)
+        return self.xp.cumprod(x, axis=self.axis, dtype=_wide(x)).astype(x.dtype, copy=False)
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
@@ -172,7 +178,7 @@ class LogCumSumExp(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        y = _logcumsumexp_array(self.xp, x, self.axis)
+        y = _logcumsumexp_array(self.xp, x.astype(_wide(x), copy=False), self.axis).astype(x.dtype, copy=False)
         self.saved = (x, y)
         return y
 

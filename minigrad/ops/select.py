@@ -17,6 +17,7 @@ from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
 from ._util import dim_or_axis, flag, int_arg, keep_flag, one_axis, tensor_arg, unsupported
+from .shape import clone
 
 
 class Gather(Function):
@@ -125,7 +126,7 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool 
     axis = _reduction_axis(x, dim, name)
     if x.ndim == 0:   # PyTorch accepts dim 0 / -1 of a 0-d tensor: the value itself, index 0
         xp = backend.array_module(x.data)
-        return result(x + 0, Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))
+        return result(clone(x), Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))   # a bool stays bool
     xp = backend.array_module(x.data)
     pick = xp.argmin if smallest else xp.argmax
     index = _indices(name, lambda data: pick(data, axis=axis, keepdims=True).astype("int64", copy=False), x)
@@ -173,11 +174,11 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     """
     x = tensor_arg(input, "topk")
     k = int_arg(k, "topk", "k")
-    if x.ndim == 0:
+    if x.ndim == 0:   # dim 0 / -1 only; k = 0 or 1 both give the value itself at index 0, as PyTorch
+        one_axis(dim, 1, "topk")
         if k not in (0, 1):
             raise ValueError(f"topk: k ({k}) is out of range for a 0-d tensor")
-        return return_types.topk(*max_with_indices(x, 0)) if k else return_types.topk(x.reshape(0), Tensor._make(
-            backend.array_module(x.data).zeros(0, dtype="int64"), False, None, 0))
+        return return_types.topk(*max_with_indices(x, 0))
     axis = one_axis(dim, x.ndim, "topk")
     largest = flag(largest, "topk", "largest")
     size = x.shape[axis]
@@ -199,7 +200,8 @@ def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
     """Stable sort indices of an array along ``axis``; NaN counts as the largest value, as in PyTorch."""
     key = data   # argsort already puts NaN last
     if descending:
-        key = -data if data.dtype.kind != "b" else ~data
+        # ~x = -x - 1 reverses integers without overflow (-x wraps for unsigned ints and the most negative one)
+        key = -data if data.dtype.kind in "fc" else ~data
         if data.dtype.kind in "fc":
             key = xp.where(xp.isnan(data), -xp.inf, key)   # NaN first
     # CuPy's argsort is always stable

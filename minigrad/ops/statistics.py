@@ -26,7 +26,7 @@ from .elementwise import clip, div, mul, sqrt, sub
 from .index import diag
 from .linalg import matmul
 from .order_stats import cummax, cummin, kthvalue, mode, msort, nanmedian, nanquantile, quantile
-from .reduce import _expand, amax, amin, mean, std, sum, var
+from .reduce import _expand, _mean_dtype, amax, amin, mean, std, sum, var
 from .shape import astype
 
 __all__ = [
@@ -126,7 +126,7 @@ def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any
     """
     x = _floating(input, "nanmean")
     if dtype is not None:
-        x = astype(x, dtype)
+        x = astype(x, _mean_dtype(dtype, "nanmean"))
     return NanMean(_dims(x, dim, "nanmean"), flag(keepdim, "nanmean", "keepdim"))(x)
 
 
