@@ -26,6 +26,11 @@ from ._dropout import dropout
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
+
+class CausalHintError(ValueError, RuntimeError):
+    """``is_causal=True`` without the mask it describes: torch raises a RuntimeError, minigrad first raised a
+    ValueError; both catch it."""
+
 _NEG_INF = float("-inf")
 
 
@@ -99,6 +104,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         raise ValueError(f"{name}: query (…, L, E) {query.shape}, key (…, S, E) {key.shape} and value (…, S, Ev) "
                          f"{value.shape} do not fit")
     dropout_p = _dropout_probability(dropout_p, name)
+    if not isinstance(is_causal, bool):   # as torch's binding: None, 0/1 or a NumPy bool are refused
+        raise TypeError(f"{name}(): argument 'is_causal' must be bool, not {type(is_causal).__name__}")
     if is_causal and attn_mask is not None:
         raise ValueError(f"{name}: an explicit attn_mask must not be given with is_causal=True")
     if enable_gqa:
@@ -242,7 +249,7 @@ def multi_head_attention_forward(
                       "PyTorch); use the same type for both", stacklevel=2)
     key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query)
     if is_causal and attn_mask is None:
-        raise ValueError(f"{name}: is_causal=True needs attn_mask (the causal mask: "
+        raise CausalHintError(f"{name}: is_causal=True needs attn_mask (the causal mask: "
                          "Transformer.generate_square_subsequent_mask makes it)")
     if is_causal and key_padding_mask is None and not need_weights:
         attn_mask = None   # the hint alone tells scaled_dot_product_attention
@@ -319,7 +326,7 @@ def multi_head_attention_forward(
 
     if need_weights:
         if is_causal and attn_mask is None:
-            raise ValueError(f"{name}: is_causal=True with need_weights=True needs attn_mask")
+            raise CausalHintError(f"{name}: is_causal=True with need_weights=True needs attn_mask")
         scores = (q * math.sqrt(1.0 / head_dim)) @ k.mT   # (N·num_heads, L, S)
         if attn_mask is not None:
             scores = scores + attn_mask
