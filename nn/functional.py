@@ -385,9 +385,9 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
 def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
     crop = []
     for axis, ((before, after), n) in enumerate(zip(widths, x.shape)):
-        if n + before + after < 0:
+        if n + min(before, 0) + min(after, 0) < 0:   # torch crops first: the crop alone must leave >= 0
             raise ValueError(f"pad: padding ({before}, {after}) of dim {axis} would make its size {n} "
-                             f"negative ({n + before + after}) for an input of shape {x.shape}")
+                             f"negative ({n + min(before, 0) + min(after, 0)}) for an input of shape {x.shape}")
         crop.append(slice(max(-before, 0), n - max(-after, 0)))
     if any(before < 0 or after < 0 for before, after in widths):
         x = x[tuple(crop)]   # negative amounts crop, as in PyTorch

@@ -193,14 +193,15 @@ class Unflatten(Module):
         if not sizes or not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
             raise TypeError("Unflatten: unflattened_size must be a non-empty sequence of ints, "
                             f"got {unflattened_size!r}")
-        self.dim, self.unflattened_size = dim, sizes
+        # a list stays a list, as torch keeps it (its repr shows the brackets)
+        self.dim, self.unflattened_size = dim, list(sizes) if isinstance(unflattened_size, list) else sizes
 
     def forward(self, x: Tensor) -> Tensor:
         shape = tuple(x.shape)
         dim = self.dim + len(shape) if self.dim < 0 else self.dim
         if not 0 <= dim < len(shape):
             raise IndexError(f"Unflatten: dim {self.dim} is out of range for a tensor of shape {shape}")
-        sizes = self.unflattened_size
+        sizes = tuple(self.unflattened_size)
         known = math.prod(n for n in sizes if n != -1)
         if (-1 not in sizes and known != shape[dim]) or (-1 in sizes and (known == 0 or shape[dim] % known)):
             raise ValueError(f"Unflatten: cannot split dim {self.dim} of size {shape[dim]} into {sizes}")

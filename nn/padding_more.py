@@ -33,15 +33,15 @@ class _PadNd(Module):
         if not isinstance(input, Tensor) or input.ndim not in (self.dims + 1, self.dims + 2):
             raise ValueError(f"{type(self).__name__}: expected a {self.dims + 1}-D or {self.dims + 2}-D input, got "
                              f"{getattr(input, 'shape', type(input).__name__)}")
-        if self.mode != "replicate":   # F.pad's order (circular crops first, reflect reads past the crop), as torch
-            return pad(input, self.padding, self.mode)
-        # replicate: negative amounts crop first, then the rest pads what is left (torch's order, as the 1-D layer)
-        x = input
+        # torch's 2-D/3-D kernels give an empty dim where the amounts crop exactly all of it (the 1-D ones refuse);
+        # F.pad refuses any size <= 0, so such a dim is emptied here and left unpadded. Otherwise F.pad's order, as
+        # torch's (circular crops first, reflect reads past the crop, replicate copies input[clamp(j - before)]).
+        x, amounts = input, list(self.padding)
         for k in range(self.dims):
-            axis, (before, after) = input.ndim - 1 - k, self.padding[2 * k:2 * k + 2]
-            if before < 0 or after < 0:
-                x = x[(slice(None),) * axis + (slice(max(-before, 0), x.shape[axis] - max(-after, 0)),)]
-        return pad(x, tuple(max(p, 0) for p in self.padding), self.mode)
+            axis, (before, after) = input.ndim - 1 - k, amounts[2 * k:2 * k + 2]
+            if self.mode != "circular" and input.shape[axis] + before + after == 0:
+                x, amounts[2 * k:2 * k + 2] = x[(slice(None),) * axis + (slice(0, 0),)], (0, 0)
+        return pad(x, tuple(amounts), self.mode)
 
     def extra_repr(self) -> str:
         return f"{self.padding}"
