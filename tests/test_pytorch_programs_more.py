@@ -1,0 +1,1016 @@
+"""Six more real PyTorch programs, trimmed, run unchanged on minigrad: only the import lines differ.
+
+Written in this repository after well-known PyTorch programs, cut to small models and a few steps on
+generated data (the helpers and the rule come from tests/test_pytorch_programs.py):
+
+* ``MNIST_CNN``: pytorch/examples ``mnist`` (``Conv2d``, ``F.relu``, ``F.max_pool2d``, ``nn.Dropout``,
+  ``torch.flatten(x, 1)``, ``F.log_softmax``/``F.nll_loss``, ``Adadelta`` under ``StepLR(gamma=0.7)``,
+  ``train()``/``eval()``, a ``no_grad`` test loop summing ``F.nll_loss(reduction='sum').item()`` and counting
+  ``pred.eq(target.view_as(pred)).sum().item()``);
+* ``VAE``: pytorch/examples ``vae`` (``reparameterize`` with ``torch.randn_like``,
+  ``F.binary_cross_entropy(reduction='sum')``, the KL term with ``.pow(2)`` and ``.exp()``, Adam, samples
+  decoded from ``torch.randn``);
+* ``LSTM_TAGGER``: the "Sequence Models and Long Short-Term Memory Networks" tutorial's part-of-speech
+  tagger (``prepare_sequence`` with ``torch.tensor(idxs, dtype=torch.long)``, ``nn.Embedding``, ``nn.LSTM``
+  over ``embeds.view(len(sentence), 1, -1)``, ``nn.NLLLoss``, ``SGD(lr=0.1)``, ``model.zero_grad()``);
+* ``DCGAN``: the DCGAN faces tutorial at 16x16 (``ConvTranspose2d``/``BatchNorm2d``/``ReLU(True)``/``Tanh``
+  generator, ``Conv2d``/``LeakyReLU(0.2, inplace=True)``/``Sigmoid`` discriminator, ``weights_init`` through
+  ``classname.find('Conv')`` and ``nn.init.normal_(m.weight.data, 0.0, 0.02)``, ``BCELoss``, two Adam
+  optimizers with ``betas=(0.5, 0.999)``, ``torch.full``, ``label.fill_``, ``fake.detach()``);
+* ``TIME_SERIES_LSTM``: a forecasting LSTM as in the common time-series tutorials (``nn.LSTM(batch_first=True)``
+  from ``(torch.zeros(...), torch.zeros(...))``, ``clip_grad_norm_``, ``ReduceLROnPlateau``, the best
+  weights kept with ``torch.save(model.state_dict(), path)`` and restored with
+  ``model.load_state_dict(torch.load(path, weights_only=True))``);
+* ``NAME_CLASSIFIER``: a character-level name classifier (``nn.RNN`` over ``pad_sequence`` +
+  ``pack_padded_sequence(enforce_sorted=False)``, ``CrossEntropyLoss(weight=..., label_smoothing=0.1)``,
+  ``random_split`` under a seeded ``torch.Generator``).
+
+Random draws inside the programs (``torch.randn``/``randn_like`` noise, ``random_split``) come from two
+different generators in the two engines. Where the draws are part of the computation compared, the test
+makes both engines read the same numbers: ``torch.randn``/``torch.randn_like`` are replaced, in both
+libraries alike and only during the run, by draws from one NumPy stream (``_shared_noise``); the split
+indices from torch's ``random_split`` are given to minigrad's ``Subset``. Dropout masks cannot be shared:
+the MNIST net's losses are compared with its two ``Dropout`` modules at ``p = 0``, and its real dropout is
+checked for what does not depend on the masks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.test_pytorch_programs import (
+    MINIGRAD_IMPORTS,
+    TORCH_IMPORTS,
+    _assert_same_weights,
+    _copy_weights,
+    _program,
+)
+
+# the extra lines the examples import with; each line names the same thing in both
+TORCH_IMPORTS_MORE = TORCH_IMPORTS + """\
+from torch.optim.lr_scheduler import StepLR
+from torch.utils.data import DataLoader, Subset, TensorDataset, random_split
+from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+"""
+
+MINIGRAD_IMPORTS_MORE = MINIGRAD_IMPORTS + """\
+from minigrad.optim.lr_scheduler import StepLR
+from minigrad.utils.data import DataLoader, Subset, TensorDataset, random_split
+from minigrad.nn.utils.rnn import pack_padded_sequence, pad_sequence
+"""
+
+
+MNIST_CNN = '''
+class Net(nn.Module):
+    def __init__(self):
+        super(Net, self).__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        x = F.relu(x)
+        x = self.conv2(x)
+        x = F.relu(x)
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = torch.flatten(x, 1)
+        x = self.fc1(x)
+        x = F.relu(x)
+        x = self.dropout2(x)
+        x = self.fc2(x)
+        output = F.log_softmax(x, dim=1)
+        return output
+
+
+class Args:
+    batch_size = 8
+    test_batch_size = 4
+    epochs = 2
+    lr = 1.0
+    gamma = 0.7
+    log_interval = 1
+
+
+def train(args, model, device, train_loader, optimizer, epoch, log):
+    model.train()
+    for batch_idx, (data, target) in enumerate(train_loader):
+        data, target = data.to(device), target.to(device)
+        optimizer.zero_grad()
+        output = model(data)
+        loss = F.nll_loss(output, target)
+        loss.backward()
+        optimizer.step()
+        if batch_idx % args.log_interval == 0:
+            log.append((epoch, batch_idx * len(data), len(train_loader.dataset),
+                        100. * batch_idx / len(train_loader), loss.item()))
+
+
+def test(model, device, test_loader):
+    model.eval()
+    test_loss = 0
+    correct = 0
+    with torch.no_grad():
+        for data, target in test_loader:
+            data, target = data.to(device), target.to(device)
+            output = model(data)
+            test_loss += F.nll_loss(output, target, reduction='sum').item()  # sum up batch loss
+            pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
+            correct += pred.eq(target.view_as(pred)).sum().item()
+
+    test_loss /= len(test_loader.dataset)
+    return test_loss, correct
+
+
+def make_model():
+    return Net()
+
+
+def main(model, train_images, train_labels, test_images, test_labels):
+    args = Args()
+    device = torch.device("cpu")
+    train_kwargs = {'batch_size': args.batch_size}
+    test_kwargs = {'batch_size': args.test_batch_size}
+    dataset1 = TensorDataset(torch.from_numpy(train_images), torch.from_numpy(train_labels))
+    dataset2 = TensorDataset(torch.from_numpy(test_images), torch.from_numpy(test_labels))
+    train_loader = DataLoader(dataset1, **train_kwargs)
+    test_loader = DataLoader(dataset2, **test_kwargs)
+
+    model = model.to(device)
+    optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
+
+    log, tests, lrs = [], [], []
+    scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
+    for epoch in range(1, args.epochs + 1):
+        train(args, model, device, train_loader, optimizer, epoch, log)
+        tests.append(test(model, device, test_loader))
+        scheduler.step()
+        lrs.append(scheduler.get_last_lr()[0])
+    return log, tests, lrs
+'''
+
+
+VAE = '''
+class VAE(nn.Module):
+    def __init__(self):
+        super(VAE, self).__init__()
+
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def reparameterize(self, mu, logvar):
+        std = torch.exp(0.5*logvar)
+        eps = torch.randn_like(std)
+        return mu + eps*std
+
+    def decode(self, z):
+        h3 = F.relu(self.fc3(z))
+        return torch.sigmoid(self.fc4(h3))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 784))
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+
+# Reconstruction + KL divergence losses summed over all elements and batch
+def loss_function(recon_x, x, mu, logvar):
+    BCE = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum')
+
+    # see Appendix B from VAE paper:
+    # Kingma and Welling. Auto-Encoding Variational Bayes. ICLR, 2014
+    # https://arxiv.org/abs/1312.6114
+    # 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)
+    KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+    return BCE + KLD
+
+
+def make_model():
+    return VAE()
+
+
+def train(model, optimizer, train_loader, epoch, log):
+    model.train()
+    train_loss = 0
+    for batch_idx, (data, _) in enumerate(train_loader):
+        optimizer.zero_grad()
+        recon_batch, mu, logvar = model(data)
+        loss = loss_function(recon_batch, data, mu, logvar)
+        loss.backward()
+        train_loss += loss.item()
+        optimizer.step()
+        log.append(loss.item() / len(data))
+    return train_loss / len(train_loader.dataset)
+
+
+def test(model, test_loader, batch_size):
+    model.eval()
+    test_loss = 0
+    comparison = None
+    with torch.no_grad():
+        for i, (data, _) in enumerate(test_loader):
+            recon_batch, mu, logvar = model(data)
+            test_loss += loss_function(recon_batch, data, mu, logvar).item()
+            if i == 0:
+                n = min(data.size(0), 8)
+                comparison = torch.cat([data[:n],
+                                      recon_batch.view(batch_size, 1, 28, 28)[:n]])
+
+    test_loss /= len(test_loader.dataset)
+    return test_loss, comparison
+
+
+def main(model, train_images, test_images, epochs=2, batch_size=8):
+    train_loader = DataLoader(TensorDataset(torch.from_numpy(train_images), torch.zeros(len(train_images))),
+                              batch_size=batch_size, shuffle=False)
+    test_loader = DataLoader(TensorDataset(torch.from_numpy(test_images), torch.zeros(len(test_images))),
+                             batch_size=batch_size, shuffle=False)
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    log, averages, tests = [], [], []
+    for epoch in range(1, epochs + 1):
+        averages.append(train(model, optimizer, train_loader, epoch, log))
+        test_loss, comparison = test(model, test_loader, batch_size)
+        tests.append(test_loss)
+        with torch.no_grad():
+            sample = torch.randn(64, 20)
+            sample = model.decode(sample).cpu()
+    return log, averages, tests, comparison.numpy(), sample.view(64, 1, 28, 28).numpy()
+'''
+
+
+LSTM_TAGGER = '''
+def prepare_sequence(seq, to_ix):
+    idxs = [to_ix[w] for w in seq]
+    return torch.tensor(idxs, dtype=torch.long)
+
+
+training_data = [
+    # Tags are: DET - determiner; NN - noun; V - verb
+    # For example, the word "The" is a determiner
+    ("The dog ate the apple".split(), ["DET", "NN", "V", "DET", "NN"]),
+    ("Everybody read that book".split(), ["NN", "V", "DET", "NN"])
+]
+word_to_ix = {}
+# For each words-list (sentence) and tags-list in each tuple of training_data
+for sent, tags in training_data:
+    for word in sent:
+        if word not in word_to_ix:  # word has not been assigned an index yet
+            word_to_ix[word] = len(word_to_ix)  # Assign each word with a unique index
+tag_to_ix = {"DET": 0, "NN": 1, "V": 2}  # Assign each tag with a unique index
+
+# These will usually be more like 32 or 64 dimensional.
+# We will keep them small, so we can see how the weights change as we train.
+EMBEDDING_DIM = 6
+HIDDEN_DIM = 6
+
+
+class LSTMTagger(nn.Module):
+
+    def __init__(self, embedding_dim, hidden_dim, vocab_size, tagset_size):
+        super(LSTMTagger, self).__init__()
+        self.hidden_dim = hidden_dim
+
+        self.word_embeddings = nn.Embedding(vocab_size, embedding_dim)
+
+        # The LSTM takes word embeddings as inputs, and outputs hidden states
+        # with dimensionality hidden_dim.
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim)
+
+        # The linear layer that maps from hidden state space to tag space
+        self.hidden2tag = nn.Linear(hidden_dim, tagset_size)
+
+    def forward(self, sentence):
+        embeds = self.word_embeddings(sentence)
+        lstm_out, _ = self.lstm(embeds.view(len(sentence), 1, -1))
+        tag_space = self.hidden2tag(lstm_out.view(len(sentence), -1))
+        tag_scores = F.log_softmax(tag_space, dim=1)
+        return tag_scores
+
+
+def make_model():
+    return LSTMTagger(EMBEDDING_DIM, HIDDEN_DIM, len(word_to_ix), len(tag_to_ix))
+
+
+def main(model, epochs):
+    loss_function = nn.NLLLoss()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+
+    # See what the scores are before training
+    # Note that element i,j of the output is the score for tag j for word i.
+    # Here we don't need to train, so the code is wrapped in torch.no_grad()
+    with torch.no_grad():
+        inputs = prepare_sequence(training_data[0][0], word_to_ix)
+        tag_scores = model(inputs)
+        before = tag_scores.numpy()
+
+    losses = []
+    for epoch in range(epochs):  # again, normally you would NOT do 300 epochs, it is toy data
+        for sentence, tags in training_data:
+            # Step 1. Remember that Pytorch accumulates gradients.
+            # We need to clear them out before each instance
+            model.zero_grad()
+
+            # Step 2. Get our inputs ready for the network, that is, turn them into
+            # Tensors of word indices.
+            sentence_in = prepare_sequence(sentence, word_to_ix)
+            targets = prepare_sequence(tags, tag_to_ix)
+
+            # Step 3. Run our forward pass.
+            tag_scores = model(sentence_in)
+
+            # Step 4. Compute the loss, gradients, and update the parameters by
+            #  calling optimizer.step()
+            loss = loss_function(tag_scores, targets)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+
+    # See what the scores are after training
+    with torch.no_grad():
+        inputs = prepare_sequence(training_data[0][0], word_to_ix)
+        tag_scores = model(inputs)
+
+        # The sentence is "the dog ate the apple".  i,j corresponds to score for tag j
+        # for word i. The predicted tag is the maximum scoring tag.
+        # Here, we can see the predicted sequence below is 0 1 2 0 1
+        # since 0 is index of the maximum value of row 1,
+        # 1 is the index of maximum value of row 2, etc.
+        # Which is DET NOUN VERB DET NOUN, the correct sequence!
+        return before, losses, tag_scores.numpy(), tag_scores.argmax(dim=1).tolist()
+'''
+
+
+DCGAN = '''
+# Number of channels in the training images. For color images this is 3
+nc = 1
+
+# Size of z latent vector (i.e. size of generator input)
+nz = 8
+
+# Size of feature maps in generator
+ngf = 4
+
+# Size of feature maps in discriminator
+ndf = 4
+
+# Learning rate for optimizers
+lr = 0.0002
+
+# Beta1 hyperparameter for Adam optimizers
+beta1 = 0.5
+
+# Number of GPUs available. Use 0 for CPU mode.
+ngpu = 0
+
+device = torch.device("cuda:0" if (torch.cuda.is_available() and ngpu > 0) else "cpu")
+
+
+# custom weights initialization called on ``netG`` and ``netD``
+def weights_init(m):
+    classname = m.__class__.__name__
+    if classname.find('Conv') != -1:
+        nn.init.normal_(m.weight.data, 0.0, 0.02)
+    elif classname.find('BatchNorm') != -1:
+        nn.init.normal_(m.weight.data, 1.0, 0.02)
+        nn.init.constant_(m.bias.data, 0)
+
+
+# Generator Code
+
+class Generator(nn.Module):
+    def __init__(self, ngpu):
+        super(Generator, self).__init__()
+        self.ngpu = ngpu
+        self.main = nn.Sequential(
+            # input is Z, going into a convolution
+            nn.ConvTranspose2d( nz, ngf * 4, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            # state size. ``(ngf*4) x 4 x 4``
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            # state size. ``(ngf*2) x 8 x 8``
+            nn.ConvTranspose2d( ngf * 2, nc, 4, 2, 1, bias=False),
+            nn.Tanh()
+            # state size. ``(nc) x 16 x 16``
+        )
+
+    def forward(self, input):
+        return self.main(input)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, ngpu):
+        super(Discriminator, self).__init__()
+        self.ngpu = ngpu
+        self.main = nn.Sequential(
+            # input is ``(nc) x 16 x 16``
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            # state size. ``(ndf) x 8 x 8``
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            # state size. ``(ndf*2) x 4 x 4``
+            nn.Conv2d(ndf * 2, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid()
+        )
+
+    def forward(self, input):
+        return self.main(input)
+
+
+def make_models():
+    # Create the generator
+    netG = Generator(ngpu).to(device)
+    # Apply the ``weights_init`` function to randomly initialize all weights
+    #  to ``mean=0``, ``stdev=0.02``.
+    netG.apply(weights_init)
+    # Create the Discriminator
+    netD = Discriminator(ngpu).to(device)
+    netD.apply(weights_init)
+    return netG, netD
+
+
+def train(netG, netD, dataloader, num_epochs):
+    # Initialize the ``BCELoss`` function
+    criterion = nn.BCELoss()
+
+    # Create batch of latent vectors that we will use to visualize
+    #  the progression of the generator
+    fixed_noise = torch.randn(16, nz, 1, 1, device=device)
+
+    # Establish convention for real and fake labels during training
+    real_label = 1.
+    fake_label = 0.
+
+    # Setup Adam optimizers for both G and D
+    optimizerD = optim.Adam(netD.parameters(), lr=lr, betas=(beta1, 0.999))
+    optimizerG = optim.Adam(netG.parameters(), lr=lr, betas=(beta1, 0.999))
+
+    # Lists to keep track of progress
+    img_list = []
+    G_losses = []
+    D_losses = []
+    stats = []
+    iters = 0
+
+    for epoch in range(num_epochs):
+        # For each batch in the dataloader
+        for i, data in enumerate(dataloader, 0):
+
+            ############################
+            # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
+            ###########################
+            ## Train with all-real batch
+            netD.zero_grad()
+            # Format batch
+            real_cpu = data[0].to(device)
+            b_size = real_cpu.size(0)
+            label = torch.full((b_size,), real_label, dtype=torch.float, device=device)
+            # Forward pass real batch through D
+            output = netD(real_cpu).view(-1)
+            # Calculate loss on all-real batch
+            errD_real = criterion(output, label)
+            # Calculate gradients for D in backward pass
+            errD_real.backward()
+            D_x = output.mean().item()
+
+            ## Train with all-fake batch
+            # Generate batch of latent vectors
+            noise = torch.randn(b_size, nz, 1, 1, device=device)
+            # Generate fake image batch with G
+            fake = netG(noise)
+            label.fill_(fake_label)
+            # Classify all fake batch with D
+            output = netD(fake.detach()).view(-1)
+            # Calculate D's loss on the all-fake batch
+            errD_fake = criterion(output, label)
+            # Calculate the gradients for this batch, accumulated (summed) with previous gradients
+            errD_fake.backward()
+            D_G_z1 = output.mean().item()
+            # Compute error of D as sum over the fake and the real batches
+            errD = errD_real + errD_fake
+            # Update D
+            optimizerD.step()
+
+            ############################
+            # (2) Update G network: maximize log(D(G(z)))
+            ###########################
+            netG.zero_grad()
+            label.fill_(real_label)  # fake labels are real for generator cost
+            # Since we just updated D, perform another forward pass of all-fake batch through D
+            output = netD(fake).view(-1)
+            # Calculate G's loss based on this output
+            errG = criterion(output, label)
+            # Calculate gradients for G
+            errG.backward()
+            D_G_z2 = output.mean().item()
+            # Update G
+            optimizerG.step()
+
+            # Save Losses for plotting later
+            G_losses.append(errG.item())
+            D_losses.append(errD.item())
+            stats.append((D_x, D_G_z1, D_G_z2))
+
+            # Check how the generator is doing by saving G's output on fixed_noise
+            if (iters % 4 == 0) or ((epoch == num_epochs-1) and (i == len(dataloader)-1)):
+                with torch.no_grad():
+                    fake = netG(fixed_noise).detach().cpu()
+                img_list.append(fake.numpy())
+
+            iters += 1
+    return G_losses, D_losses, stats, img_list
+'''
+
+
+TIME_SERIES_LSTM = '''
+class LSTMModel(nn.Module):
+    def __init__(self, input_size=1, hidden_size=8, num_layers=2, output_size=1):
+        super(LSTMModel, self).__init__()
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True)
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        # Initialize hidden state and cell state with zeros
+        hidden = (torch.zeros(self.num_layers, x.size(0), self.hidden_size),
+                  torch.zeros(self.num_layers, x.size(0), self.hidden_size))
+        out, hidden = self.lstm(x, hidden)
+        # Decode the hidden state of the last time step
+        out = self.fc(out[:, -1, :])
+        return out
+
+
+def make_model():
+    return LSTMModel()
+
+
+def create_sequences(data, seq_length):
+    xs, ys = [], []
+    for i in range(len(data) - seq_length):
+        xs.append(data[i:i + seq_length])
+        ys.append(data[i + seq_length])
+    return xs, ys
+
+
+def train(model, series, path, seq_length=8, epochs=5, batch_size=8):
+    # Min-max scale to [0, 1]
+    lo, hi = min(series), max(series)
+    scaled = [(v - lo) / (hi - lo) for v in series]
+    xs, ys = create_sequences(scaled, seq_length)
+    X = torch.tensor(xs, dtype=torch.float32).unsqueeze(-1)
+    y = torch.tensor(ys, dtype=torch.float32).unsqueeze(-1)
+    train_size = int(len(X) * 0.8)
+    X_train, X_test = X[:train_size], X[train_size:]
+    y_train, y_test = y[:train_size], y[train_size:]
+
+    criterion = nn.MSELoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode='min', factor=0.5, patience=1)
+
+    history = {'train': [], 'val': [], 'lr': [], 'norm': []}
+    best_val_loss = float('inf')
+    for epoch in range(epochs):
+        model.train()
+        epoch_loss = 0.0
+        for i in range(0, len(X_train), batch_size):
+            inputs = X_train[i:i + batch_size]
+            targets = y_train[i:i + batch_size]
+            optimizer.zero_grad()
+            outputs = model(inputs)
+            loss = criterion(outputs, targets)
+            loss.backward()
+            norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+            optimizer.step()
+            epoch_loss += loss.item() * inputs.size(0)
+            history['norm'].append(float(norm))
+        epoch_loss /= len(X_train)
+
+        model.eval()
+        with torch.no_grad():
+            val_outputs = model(X_test)
+            val_loss = criterion(val_outputs, y_test).item()
+        scheduler.step(val_loss)
+        history['train'].append(epoch_loss)
+        history['val'].append(val_loss)
+        history['lr'].append(optimizer.param_groups[0]['lr'])
+
+        if val_loss < best_val_loss:
+            best_val_loss = val_loss
+            torch.save(model.state_dict(), path)
+
+    # Restore the best model and forecast the test windows
+    model.load_state_dict(torch.load(path, weights_only=True))
+    model.eval()
+    with torch.no_grad():
+        predictions = model(X_test).squeeze().tolist()
+    predictions = [p * (hi - lo) + lo for p in predictions]
+    return history, best_val_loss, predictions
+'''
+
+
+NAME_CLASSIFIER = '''
+all_letters = "abcdefghijklmnopqrstuvwxyz"
+n_letters = len(all_letters) + 1  # index 0 is padding
+
+
+def line_to_indices(line):
+    return torch.tensor([all_letters.find(letter) + 1 for letter in line], dtype=torch.long)
+
+
+class NamesDataset:
+    def __init__(self, names, labels):
+        self.names = names
+        self.labels = labels
+
+    def __len__(self):
+        return len(self.names)
+
+    def __getitem__(self, idx):
+        return line_to_indices(self.names[idx]), torch.tensor(self.labels[idx])
+
+
+def collate_fn(batch):
+    names, labels = zip(*batch)
+    lengths = torch.tensor([len(n) for n in names])
+    padded = pad_sequence(names, batch_first=True, padding_value=0)
+    return padded, lengths, torch.stack(labels)
+
+
+class CharRNN(nn.Module):
+    def __init__(self, n_letters, embedding_dim, hidden_size, n_categories):
+        super().__init__()
+        self.embedding = nn.Embedding(n_letters, embedding_dim, padding_idx=0)
+        self.rnn = nn.RNN(embedding_dim, hidden_size, num_layers=1, batch_first=True)
+        self.h2o = nn.Linear(hidden_size, n_categories)
+
+    def forward(self, names, lengths):
+        embedded = self.embedding(names)
+        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+        _, hidden = self.rnn(packed)
+        return self.h2o(hidden[-1])
+
+
+def make_model(n_categories):
+    return CharRNN(n_letters, 6, 10, n_categories)
+
+
+def split(dataset, seed=42):
+    generator = torch.Generator().manual_seed(seed)
+    return random_split(dataset, [0.75, 0.25], generator=generator)
+
+
+def train(model, train_set, test_set, labels, n_categories, epochs=3, batch_size=4):
+    # weight the classes by their inverse frequency in the training data
+    counts = torch.bincount(torch.tensor([labels[i] for i in train_set.indices]), minlength=n_categories)
+    class_weights = counts.sum() / (n_categories * counts.float())
+    criterion = nn.CrossEntropyLoss(weight=class_weights, label_smoothing=0.1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
+    test_loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
+
+    losses, accuracies = [], []
+    for epoch in range(epochs):
+        model.train()
+        for names, lengths, target in train_loader:
+            optimizer.zero_grad()
+            output = model(names, lengths)
+            loss = criterion(output, target)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 3)
+            optimizer.step()
+            losses.append(loss.item())
+
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for names, lengths, target in test_loader:
+                output = model(names, lengths)
+                correct += (output.argmax(1) == target).sum().item()
+        accuracies.append(correct / len(test_set))
+    return losses, accuracies, class_weights.tolist()
+'''
+
+PROGRAMS = (MNIST_CNN, VAE, LSTM_TAGGER, DCGAN, TIME_SERIES_LSTM, NAME_CLASSIFIER)
+
+
+def _twins(source: str, *args: Any, factory: str = "make_model") -> tuple:
+    """Both programs, and ``factory``'s model(s) in each, minigrad's loaded with torch's initial weights."""
+    torch_program = _program(source, TORCH_IMPORTS_MORE)
+    mg_program = _program(source, MINIGRAD_IMPORTS_MORE)
+    torch_program["torch"].manual_seed(0)
+    torch_models = torch_program[factory](*args)
+    mg_models = mg_program[factory](*args)
+    single = not isinstance(torch_models, tuple)
+    torch_models, mg_models = ((torch_models,), (mg_models,)) if single else (torch_models, mg_models)
+    initials = []
+    for torch_model, mg_model in zip(torch_models, mg_models):
+        initials.append(_copy_weights(torch_model, mg_program))
+        mg_model.load_state_dict(initials[-1])
+    if single:
+        return torch_program, torch_models[0], mg_program, mg_models[0], initials[0]
+    return torch_program, torch_models, mg_program, mg_models, tuple(initials)
+
+
+def _shared_noise(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
+    """``torch.randn``/``randn_like`` of both libraries draw, in call order, from one float32 NumPy stream each.
+
+    The two engines' generators differ; with this the noise a program draws is the same numbers in both runs
+    (each library its own stream of the same seed), so everything downstream of it can be compared exactly.
+    """
+    import minigrad as mg  # noqa: PLC0415
+
+    for lib, wrap in ((torch, torch.from_numpy), (mg, mg.from_numpy)):
+        rng = np.random.default_rng(seed)
+
+        def randn(*size: Any, rng: np.random.Generator = rng, wrap: Any = wrap, float32: Any = lib.float32,
+                  **kwargs: Any) -> Any:
+            shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+            assert kwargs.get("dtype") in (None, float32) and str(kwargs.get("device", "cpu")) == "cpu"
+            return wrap(rng.standard_normal(shape).astype(np.float32))
+
+        def randn_like(x: Any, randn: Any = randn) -> Any:
+            return randn(*x.shape)
+
+        monkeypatch.setattr(lib, "randn", randn)
+        monkeypatch.setattr(lib, "randn_like", randn_like)
+
+
+def test_the_programs_differ_only_in_their_imports() -> None:
+    assert TORCH_IMPORTS_MORE.count("\n") == MINIGRAD_IMPORTS_MORE.count("\n") == 8
+    for torch_line, mg_line in zip(TORCH_IMPORTS_MORE.splitlines()[5:], MINIGRAD_IMPORTS_MORE.splitlines()[5:]):
+        assert torch_line.replace("torch", "minigrad") == mg_line
+    for source in PROGRAMS:
+        assert "import" not in source and "minigrad" not in source and "mg." not in source
+
+
+# ----------------------------------------------------------------------------- 1. pytorch/examples mnist
+
+
+def _mnist_data(count: int, seed: int) -> tuple:
+    """Normalised 1x28x28 images whose label is the brightest of 10 horizontal bands, labels int64."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    images = rng.random((count, 1, 28, 28)) * 0.5
+    for row, label in enumerate(labels):
+        images[row, 0, 2 + 2 * label:4 + 2 * label] += 0.5
+    images = (images - 0.1307) / 0.3081   # transforms.Normalize((0.1307,), (0.3081,))
+    return images.astype(np.float32), labels.astype(np.int64)
+
+
+def _no_dropout(model: Any) -> None:
+    model.dropout1.p = model.dropout2.p = 0.0
+
+
+def test_mnist_cnn_with_adadelta_and_steplr(torch: Any) -> None:
+    """The mnist example's Net, train() and test() on 16 + 8 random images, two epochs, Dropout at p = 0."""
+    train_images, train_labels = _mnist_data(16, 0)
+    test_images, test_labels = _mnist_data(8, 1)
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(MNIST_CNN)
+    _no_dropout(torch_model)
+    _no_dropout(mg_model)
+    log, tests, lrs = mg_program["main"](mg_model, train_images, train_labels, test_images, test_labels)
+    expected_log, expected_tests, expected_lrs = torch_program["main"](
+        torch_model, train_images, train_labels, test_images, test_labels)
+    assert [entry[:4] for entry in log] == [entry[:4] for entry in expected_log] == [
+        (epoch, 8 * batch, 16, 100. * batch / 2) for epoch in (1, 2) for batch in range(2)]
+    np.testing.assert_allclose([entry[4] for entry in log], [entry[4] for entry in expected_log], rtol=1e-5)
+    np.testing.assert_allclose(tests, expected_tests, rtol=1e-5)   # (summed nll / 8, correct count)
+    assert [correct for _, correct in tests] == [correct for _, correct in expected_tests]
+    assert lrs == pytest.approx(expected_lrs) == [0.7, 0.49]
+    _assert_same_weights(torch_model, mg_model, initial)
+
+
+def test_mnist_cnn_dropout_is_on_in_train_and_off_in_eval(torch: Any) -> None:
+    """With the example's Dropout(0.25)/(0.5): training draws masks (two calls differ; the streams differ from
+    torch's, so only the run's shape is compared), eval() switches them off (torch's test numbers exactly)."""
+    train_images, train_labels = _mnist_data(8, 2)
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(MNIST_CNN)
+    x = mg_program["torch"].from_numpy(train_images[:4])
+    mg_model.train()
+    assert not np.allclose(mg_model(x).numpy(), mg_model(x).numpy())
+    mg_model.eval()
+    np.testing.assert_array_equal(mg_model(x).numpy(), mg_model(x).numpy())
+    with torch.no_grad():
+        np.testing.assert_allclose(mg_model(x).numpy(), torch_model.eval()(torch.from_numpy(train_images[:4])),
+                                   rtol=1e-5, atol=1e-5)
+    mg_program["Args"].epochs = 1
+    log, tests, lrs = mg_program["main"](mg_model, train_images, train_labels, train_images, train_labels)
+    assert len(log) == 1 and np.isfinite(log[0][4]) and len(tests) == 1 and 0 <= tests[0][1] <= 8
+
+
+# ----------------------------------------------------------------------------- 2. pytorch/examples vae
+
+
+def test_vae_with_shared_noise(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vae example: every number compared, the reparameterisation noise and the decoded samples included,
+    since both engines' randn/randn_like read one shared stream here."""
+    rng = np.random.default_rng(3)
+    train_images = rng.random((24, 1, 28, 28)).astype(np.float32) ** 3
+    test_images = rng.random((8, 1, 28, 28)).astype(np.float32) ** 3
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(VAE)
+    _shared_noise(monkeypatch, torch, 4)
+    log, averages, tests, comparison, sample = mg_program["main"](mg_model, train_images, test_images)
+    expected = torch_program["main"](torch_model, train_images, test_images)
+    for name, ours, theirs in zip(("log", "averages", "tests"), (log, averages, tests), expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, err_msg=name)
+    assert comparison.shape == expected[3].shape == (16, 1, 28, 28)
+    np.testing.assert_allclose(comparison, expected[3], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(sample, expected[4], rtol=1e-4, atol=1e-6)
+    # Adam moves every weight by about lr a step whatever its gradient's size, so a weight whose gradient is
+    # float32 rounding noise takes noise-sized steps: fc1.weight[271, 167]'s first gradient is -1.78e-7 in
+    # float64, a sum of terms near 0.1 that cancel; torch's float32 gives -1.56e-7 and minigrad's -2.25e-7.
+    _assert_same_weights(torch_model, mg_model, initial, noise_only=("fc1.weight",))
+    ours, theirs = mg_model.fc1.weight.numpy(), torch_model.fc1.weight.detach().numpy()
+    assert (np.abs(ours - theirs) > 1e-5).sum() <= 3
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_vae_with_its_own_noise(torch: Any) -> None:
+    """minigrad's own randn_like: the same seed gives the same run, and what does not depend on the draw
+    (the encoder's mu and logvar, the KL term, the decoder) equals torch's."""
+    rng = np.random.default_rng(5)
+    images = rng.random((8, 1, 28, 28)).astype(np.float32) ** 3
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(VAE)
+    mg = mg_program["torch"]
+    runs = []
+    for _ in range(2):
+        mg_model.load_state_dict(initial)
+        mg.manual_seed(7)
+        runs.append(mg_program["main"](mg_model, images, images, epochs=1)[0])
+    assert runs[0] == runs[1] and len(runs[0]) == 1
+    mg_model.load_state_dict(initial)
+    x, tx = mg.from_numpy(images), torch.from_numpy(images)
+    with torch.no_grad(), mg.no_grad():
+        (mu, logvar), (tmu, tlogvar) = mg_model.encode(x.view(-1, 784)), torch_model.encode(tx.view(-1, 784))
+        np.testing.assert_allclose(mu.numpy(), tmu.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(logvar.numpy(), tlogvar.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(mg_model.decode(mu).numpy(), torch_model.decode(tmu).numpy(), rtol=1e-5, atol=1e-6)
+        # the loss with z = mu (noise 0) in both
+        loss = mg_program["loss_function"](mg_model.decode(mu), x, mu, logvar).item()
+        expected = torch_program["loss_function"](torch_model.decode(tmu), tx, tmu, tlogvar).item()
+        assert loss == pytest.approx(expected, rel=1e-5)
+        eps = mg_model.reparameterize(mu, logvar) - mu
+        assert eps.shape == (8, 20) and eps.dtype == mg.float32
+
+
+# ----------------------------------------------------------------------------- 3. LSTM part-of-speech tagger
+
+
+def test_lstm_part_of_speech_tagger(torch: Any) -> None:
+    """The tutorial's LSTMTagger, SGD(lr=0.1) over its two sentences; it learns DET NN V DET NN."""
+    epochs = 150   # the tutorial's 300 is twice what it needs
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(LSTM_TAGGER)
+    before, losses, after, tags = mg_program["main"](mg_model, epochs)
+    expected_before, expected_losses, expected_after, expected_tags = torch_program["main"](torch_model, epochs)
+    np.testing.assert_allclose(before, expected_before, rtol=1e-5, atol=1e-6)
+    assert len(losses) == 2 * epochs
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(after, expected_after, rtol=1e-4, atol=1e-5)
+    assert tags == expected_tags == [0, 1, 2, 0, 1]
+    _assert_same_weights(torch_model, mg_model, initial)
+
+
+# ----------------------------------------------------------------------------- 4. DCGAN
+
+
+def test_dcgan_weights_init_follows_the_class_names(torch: Any) -> None:
+    """weights_init, applied with Module.apply, writes through ``m.weight.data`` (minigrad's is the array)."""
+    mg_program = _program(DCGAN, MINIGRAD_IMPORTS_MORE)
+    mg_program["torch"].manual_seed(0)
+    net_g, net_d = mg_program["make_models"]()
+    for net in (net_g, net_d):
+        for module in net.modules():
+            name = type(module).__name__
+            if "Conv" in name:
+                assert abs(float(module.weight.std()) - 0.02) < 0.008 and abs(float(module.weight.mean())) < 0.01
+            elif "BatchNorm" in name:
+                assert abs(float(module.weight.mean()) - 1.0) < 0.03 and (module.bias.numpy() == 0).all()
+
+
+@pytest.mark.gpu
+def test_dcgan_weights_init_writes_device_arrays_in_place() -> None:
+    """On the GPU ``m.weight.data`` is a CuPy array: weights_init fills it where it is, the same array."""
+    mg_program = _program(DCGAN, MINIGRAD_IMPORTS_MORE)
+    net_d = mg_program["Discriminator"](0).to("cuda")
+    conv, norm = net_d.main[0], net_d.main[3]
+    conv.weight.data[...] = 5.0
+    norm.bias.data[...] = 5.0
+    arrays = conv.weight.data, norm.weight.data, norm.bias.data
+    net_d.apply(mg_program["weights_init"])
+    assert all(new is old for new, old in zip((conv.weight.data, norm.weight.data, norm.bias.data), arrays))
+    assert conv.weight.device.type == "cuda" and abs(float(conv.weight.std().cpu()) - 0.02) < 0.01
+    assert (norm.bias.numpy() == 0).all() and abs(float(norm.weight.mean().cpu()) - 1.0) < 0.03
+
+
+def test_dcgan_with_shared_noise(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DCGAN tutorial's loop at 16x16: both engines draw the latent vectors from one shared stream."""
+    rng = np.random.default_rng(8)
+    grid = np.linspace(-1, 1, 16, dtype=np.float32)
+    centres = rng.uniform(-0.5, 0.5, (24, 2)).astype(np.float32)
+    images = np.tanh(3 * (0.3 - np.hypot(grid[None, None, :] - centres[:, 0, None, None],
+                                         grid[None, :, None] - centres[:, 1, None, None])))[:, None]
+    torch_program, torch_models, mg_program, mg_models, initials = _twins(DCGAN, factory="make_models")
+    _shared_noise(monkeypatch, torch, 9)
+    loader = mg_program["DataLoader"](mg_program["TensorDataset"](mg_program["torch"].from_numpy(images)),
+                                      batch_size=8)
+    torch_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(images)), batch_size=8)
+    g_losses, d_losses, stats, img_list = mg_program["train"](*mg_models, loader, 2)
+    expected = torch_program["train"](*torch_models, torch_loader, 2)
+    np.testing.assert_allclose(g_losses, expected[0], rtol=1e-5)
+    np.testing.assert_allclose(d_losses, expected[1], rtol=1e-5)
+    np.testing.assert_allclose(stats, expected[2], rtol=1e-5)
+    assert len(img_list) == len(expected[3]) == 3   # iterations 0 and 4, and the last
+    np.testing.assert_allclose(np.stack(img_list), np.stack(expected[3]), rtol=1e-4, atol=1e-6)
+    # the running statistics of all four BatchNorm2d layers are in the state dicts compared here
+    for torch_model, mg_model, initial in zip(torch_models, mg_models, initials):
+        _assert_same_weights(torch_model, mg_model, initial)
+
+
+# ----------------------------------------------------------------------------- 5. time-series LSTM
+
+
+def test_time_series_lstm_with_checkpoint_round_trip(torch: Any, tmp_path: Any) -> None:
+    """A two-layer batch_first LSTM forecaster, clip_grad_norm_, ReduceLROnPlateau; the best epoch's state dict
+    saved with torch.save and restored with torch.load(weights_only=True) in each engine."""
+    rng = np.random.default_rng(10)
+    series = (np.sin(np.arange(60) * 0.3) * 10 + 20 + rng.standard_normal(60)).astype(np.float32).tolist()
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(TIME_SERIES_LSTM)
+    history, best, predictions = mg_program["train"](mg_model, series, str(tmp_path / "minigrad.pt"))
+    expected, expected_best, expected_predictions = torch_program["train"](
+        torch_model, series, str(tmp_path / "torch.pt"))
+    for key in ("train", "val", "norm"):
+        np.testing.assert_allclose(history[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    assert history["lr"] == pytest.approx(expected["lr"])
+    assert best == pytest.approx(expected_best, rel=1e-5) and best == min(history["val"])
+    assert history["val"].index(best) == 2 and history["lr"] == pytest.approx([0.02] * 4 + [0.01])
+    assert len(predictions) == 11
+    np.testing.assert_allclose(predictions, expected_predictions, rtol=1e-5)
+    _assert_same_weights(torch_model, mg_model, initial)   # both restored from their own checkpoint
+    # each engine's checkpoint holds the third epoch's weights, which the model now has again (the files
+    # differ: minigrad's is an .npz, by design)
+    mg_best = mg_program["torch"].load(str(tmp_path / "minigrad.pt"), weights_only=True)
+    torch_best = torch.load(str(tmp_path / "torch.pt"), weights_only=True)
+    assert list(mg_best) == list(torch_best)
+    for name in torch_best:
+        np.testing.assert_array_equal(mg_best[name].numpy(), mg_model.state_dict()[name].numpy())
+        np.testing.assert_allclose(mg_best[name].numpy(), torch_best[name].numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- 6. character-level name classifier
+
+
+def _names(count: int, seed: int) -> tuple:
+    """Names of 3-8 letters; each class draws its letters from its own third of the alphabet (class 0 most often)."""
+    rng = np.random.default_rng(seed)
+    names, labels = [], []
+    for _ in range(count):
+        label = int(rng.choice(3, p=[0.5, 0.3, 0.2]))
+        letters = "abcdefghijklmnopqrstuvwxyz"[8 * label:8 * label + 9]
+        names.append("".join(letters[int(i)] for i in rng.integers(0, 9, int(rng.integers(3, 9)))))
+        labels.append(label)
+    return names, labels
+
+
+def test_name_classifier_rnn_on_packed_sequences(torch: Any) -> None:
+    """nn.RNN over packed unsorted names, weighted CrossEntropyLoss with label smoothing, momentum SGD; the split
+    comes from random_split under a seeded Generator."""
+    names, labels = _names(32, 11)
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(NAME_CLASSIFIER, 3)
+    torch_train, torch_test = torch_program["split"](torch_program["NamesDataset"](names, labels))
+    dataset = mg_program["NamesDataset"](names, labels)
+    mg_train, mg_test = mg_program["split"](dataset)
+    # the two engines' streams differ: the split's sizes and cover are compared, and minigrad's repeats
+    assert (len(mg_train), len(mg_test)) == (len(torch_train), len(torch_test)) == (24, 8)
+    assert sorted(mg_train.indices + mg_test.indices) == list(range(32))
+    assert mg_program["split"](dataset)[0].indices == mg_train.indices != mg_program["split"](dataset, 1)[0].indices
+    # the run itself on torch's split
+    subset = mg_program["Subset"]
+    mg_train, mg_test = subset(dataset, list(torch_train.indices)), subset(dataset, list(torch_test.indices))
+    losses, accuracies, weights = mg_program["train"](mg_model, mg_train, mg_test, labels, 3)
+    expected, expected_accuracies, expected_weights = torch_program["train"](
+        torch_model, torch_train, torch_test, labels, 3)
+    assert weights == pytest.approx(expected_weights) and len(set(weights)) == 3
+    assert len(losses) == 3 * 6
+    np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
+    assert accuracies == pytest.approx(expected_accuracies)
+    _assert_same_weights(torch_model, mg_model, initial)
