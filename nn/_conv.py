@@ -408,5 +408,5 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
         choice = windows.argmax(dim=-1, keepdim=True)
         indices = table.broadcast_to(windows.shape).gather(-1, choice).squeeze(-1)
     out_shape = indices.shape
-    values = flat.gather(-1, indices.reshape(*x.shape[:-2], -1)).reshape(out_shape)
+    values = flat.gather(-1, indices.reshape(*x.shape[:-2], len(rows) * len(cols))).reshape(out_shape)
     return (values, indices) if flag(return_indices, "adaptive_max_pool2d", "return_indices") else values

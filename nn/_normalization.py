@@ -99,11 +99,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if tensor.shape != (x.shape[1],):
                 raise ValueError(f"batch_norm: {what} must have shape ({x.shape[1]},) (one per channel of the input "
                                  f"of shape {x.shape}), got {tensor.shape}")
-    if training:
-        count = x.numel() // x.shape[1]
-        if count <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
-                             f"of shape {x.shape}")
+    count = math.prod(x.shape[axis] for axis in axes)
+    if training and count == 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
+                         f"of shape {x.shape}")
+    if training and count == 0:   # an empty batch: nothing to normalise, the running estimates kept, as torch
+        out = x
+    elif training:
         mean = x.mean(axis=axes)
         centered = x - mean.reshape(shape)
         variance = (centered * centered).mean(axis=axes)

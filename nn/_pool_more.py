@@ -125,7 +125,7 @@ def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = 
         picked = flat.detach()[..., table]                                       # (*, D_out, H_out, W_out, k)
         choice = picked.argmax(dim=-1, keepdim=True)
         indices = table.broadcast_to(picked.shape).gather(-1, choice).squeeze(-1)
-    values = flat.gather(-1, indices.reshape(*x.shape[:-3], -1)).reshape(indices.shape)
+    values = flat.gather(-1, indices.reshape(*x.shape[:-3], math.prod(indices.shape[-3:]))).reshape(indices.shape)
     return (values, indices) if flag(return_indices, name, "return_indices") else values
 
 
@@ -222,11 +222,11 @@ def _max_unpool(name: str, dims: int, input: Any, indices: Any, kernel_size: Any
                                  f'{default[d] - stride[d]} and {default[d] + stride[d]})')
     total = math.prod(size)
     shape = "x".join(map(str, size))
-    flat_index = checked_indices(indices.reshape(*x.shape[:-dims], -1), x.device, total, name,
+    flat_index = checked_indices(indices.reshape(*x.shape[:-dims], math.prod(x.shape[-dims:])), x.device, total, name,
                                  lambda value, _low, _high: f"{name}: Found an invalid max index: {value} (output "
                                                             f"volumes are of size {shape})")
     out = mg.zeros(*x.shape[:-dims], total, dtype=x.dtype, device=x.device)
-    out = out.scatter(-1, flat_index, x.reshape(*x.shape[:-dims], -1))
+    out = out.scatter(-1, flat_index, x.reshape(*x.shape[:-dims], math.prod(x.shape[-dims:])))
     return out.reshape(*x.shape[:-dims], *size)
 
 

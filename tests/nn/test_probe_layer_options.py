@@ -98,3 +98,40 @@ def test_unflatten_repr_keeps_the_sizes_as_given(torch, sizes: Any) -> None:
     x = RNG.standard_normal((4, 6, 2))
     out, t_out, our_x, their_x = run_both(torch, lambda lib: lib.Unflatten(1, sizes), x)
     assert_same_with_gradients(torch, out, t_out, our_x, their_x)
+
+
+# --- empty batches ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, shape", [("BatchNorm1d", (0, 3)), ("BatchNorm1d", (1, 3, 0)),
+                                         ("BatchNorm2d", (0, 3, 2, 2)), ("BatchNorm3d", (0, 3, 1, 2, 2))])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_trains_on_an_empty_batch_as_torch(torch, name: str, shape: tuple, momentum: Any) -> None:
+    """torch normalises nothing, keeps the running estimates and counts the batch; minigrad refused (as for one
+    value per channel, which both still refuse)."""
+    ours, theirs = getattr(nn, name)(3, momentum=momentum).double(), getattr(torch.nn, name)(3, momentum=momentum)
+    theirs = theirs.double()
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    x = np.zeros(shape)
+    out, t_out = ours(mg.tensor(x, requires_grad=True)), theirs(to_torch(torch, x, requires_grad=True))
+    assert out.shape == tuple(t_out.shape)
+    out.sum().backward()
+    t_out.sum().backward()
+    for key, value in theirs.state_dict().items():
+        assert_close(ours.state_dict()[key], value, what=key)
+    assert_close(ours.weight.grad, theirs.weight.grad)
+    assert_close(ours.bias.grad, theirs.bias.grad)
+    with pytest.raises(ValueError, match="expected more than 1 value per channel"):
+        getattr(nn, name)(3)(mg.zeros(*((1, 3) + (1,) * (len(shape) - 2))))
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_adaptive_max_pool_and_max_unpool_take_an_empty_batch_as_torch(torch, dims: int) -> None:
+    """AdaptiveMaxPool2d/3d and MaxUnpool*d reshaped an empty batch with -1 (a NumPy error)."""
+    shape = (0, 3) + (4,) * dims
+    values, indices = getattr(nn, f"AdaptiveMaxPool{dims}d")(2, return_indices=True)(mg.zeros(*shape))
+    t_values, t_indices = getattr(torch.nn, f"AdaptiveMaxPool{dims}d")(2, return_indices=True)(torch.zeros(shape))
+    assert values.shape == tuple(t_values.shape) and indices.shape == tuple(t_indices.shape)
+    pooled, where = getattr(nn, f"MaxPool{dims}d")(2, return_indices=True)(mg.zeros(*shape))
+    t_pooled, t_where = getattr(torch.nn, f"MaxPool{dims}d")(2, return_indices=True)(torch.zeros(shape))
+    assert getattr(nn, f"MaxUnpool{dims}d")(2)(pooled, where).shape == \
+        tuple(getattr(torch.nn, f"MaxUnpool{dims}d")(2)(t_pooled, t_where).shape)
