@@ -67,6 +67,13 @@ What is captured, and what is not (as JAX documents for ``jit``):
   children are nn's to guard. Tensors made inside ``fn`` by
   ``mg.zeros``/``mg.tensor`` … are captured as constants (their value at
   capture time).
+* **Python values it reads are guarded, as torch.compile's are.** Numbers, strings and flags read
+  through a list, a dict, an object's attribute, a Python module or a class (``cfg.scale``,
+  ``hp["lr"]``, ``self.p``, a module's ``self.cfg["s"]``; also in the helpers and methods its code
+  calls, and the globals they and a module's ``forward`` read) are checked on every replay; a change
+  captures again (:func:`guards.find_statics`). A Python side effect inside (``log.append(y)``,
+  ``self.calls += 1``, ``print``) runs the signature eagerly with a :class:`CompileWarning`: a replay
+  would skip it.
 * **Arguments are data.** A Tensor argument's values are read by the
   replayed ops on every call: targets, index tensors (``x[i]``, ``gather``,
   ``F.embedding``), masks (``masked_fill``, ``where``, ``x * mask``) and
@@ -144,6 +151,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+import weakref
 from typing import Any, Callable
 
 import numpy
@@ -168,7 +176,7 @@ from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = ["CompileError", "CompileWarning", "add_guard", "add_signature_part", "compile", "is_compiling",
+__all__ = ["CompileError", "CompileWarning", "add_guard", "add_signature_part", "compile", "is_compiling", "reset",
            "run_eagerly"]
 
 
@@ -305,14 +313,29 @@ def add_guard(guard: Callable[[], Any]) -> None:
 
 
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
-_OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "programs", "eager", "full", "cells", "names", "namespace",
-                             "recaptures", "guarded_out", "unhashable", "__wrapped__", "__module__",
+_OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "programs", "eager", "full", "cells", "cell_names", "names",
+                             "owner", "words", "prints", "recaptures", "guarded_out", "unhashable", "lock",
+                             "__wrapped__", "__module__",
                              "__name__", "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
+
+
+_ALL: weakref.WeakSet = weakref.WeakSet()   # every compiled function alive, for reset()
+
+
+def reset() -> None:
+    """Forget every capture of every compiled function (``torch.compiler.reset``): each next call captures
+    again, and functions that ran eagerly for a signature or past a limit try again."""
+    for compiled in list(_ALL):
+        compiled.programs.clear()
+        compiled.eager.clear()
+        compiled.full = compiled.unhashable = False
+        compiled.recaptures, compiled.guarded_out = 0, ""
 
 
 class Compiled:
     """``mg.compile(fn)``: call it as ``fn``; see the module docstring. A compiled ``nn.Module`` is
-    also used as the module (its parameters, modes and state dict are the module's)."""
+    also used as the module (its parameters, modes and state dict are the module's, its state dict's keys
+    too: without torch's ``_orig_mod.`` prefix); ``._orig_mod`` is the module, as in PyTorch."""
 
     def __init__(self, fn: Callable, check: bool = False, fullgraph: bool = False) -> None:
         self.fn = fn
@@ -321,12 +344,27 @@ class Compiled:
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> (why it runs eagerly, the guards then: a change tries again)
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
-        self.cells, self.names, self.namespace = guards.watched(fn)
+        self._watch(guards.watched(fn))
         self.recaptures = 0     # captures made again because a guard changed (RECAPTURE_LIMIT)
         self.guarded_out = ""   # past the limit: why the function now runs eagerly
         self.unhashable = False   # warned once about a call with an unhashable argument
         # a module's attributes are read through __getattr__, live; copying its __dict__ would freeze them
         functools.update_wrapper(self, fn, updated=() if guards.is_module(fn) else functools.WRAPPER_UPDATES)
+        _ALL.add(self)
+
+    @property
+    def _orig_mod(self) -> Any:
+        """The compiled module (PyTorch's ``OptimizedModule._orig_mod``); a compiled function has none."""
+        if not guards.is_module(self.fn):
+            raise AttributeError("_orig_mod: only a compiled module has one (this is a compiled function; see .fn)")
+        return self.fn
+
+    def __repr__(self) -> str:
+        return f"Compiled({self.fn!r})"
+
+    def _watch(self, watched: guards.Watched) -> None:
+        """Guard the variables the function's code (and its helpers') reads (see :func:`guards.watched`)."""
+        self.cells, self.cell_names, self.names, self.owner, self.words, self.prints = watched
 
     def _guards(self) -> list:
         """The values of the guards now (see GUARDS)."""
@@ -337,8 +375,7 @@ class Compiled:
             except ValueError:   # a cell not yet filled
                 values.append(guards.EMPTY_CELL)
         if self.names:
-            namespace = self.namespace
-            values += [namespace.get(name) for name in self.names]
+            values += [namespace.get(name) for namespace, name in self.names]
         return values
 
     def __getattr__(self, name: str) -> Any:
@@ -414,6 +451,8 @@ class Compiled:
             return self._guard_changed(lambda: self._guard_name(now, program.guards), key, args, kwargs, tensors)
         if program.paths and not guards.paths_hold(self, program.paths):   # a weight or module in a list, dict, object
             return self._guard_changed(lambda: guards.moved(self, program.paths), key, args, kwargs, tensors)
+        if program.statics and not guards.statics_hold(self, program.statics):   # cfg.scale, hp["lr"] changed
+            return self._guard_changed(lambda: guards.static_moved(self, program.statics), key, args, kwargs, tensors)
         if program.aliases and not guards.aliases_hold(self, program.aliases, tensors):   # captured with f(x, x)
             return self._capture(key, args, kwargs, tensors, None)
         if self.check or not program.verified:
@@ -456,13 +495,18 @@ class Compiled:
         if at < len(GUARDS):
             return "a module's parameters, buffers, children or forward hooks (one was replaced, added or removed)"
         at -= len(GUARDS)
-        function = getattr(self.fn, "__func__", self.fn)
         if at < len(self.cells):
-            return f"the variable {function.__code__.co_freevars[at]!r} of its closure"
-        return f"the global {self.names[at - len(self.cells)]!r}"
+            return f"the variable {self.cell_names[at]!r} of its closure"
+        return f"the global {self.names[at - len(self.cells)][1]!r}"
 
     def _capture(self, key: Any, args: tuple, kwargs: dict, tensors: list, previous: Program | None) -> Any:
+        if previous is None:   # a module's children or a helper may have changed: look again at what it reads
+            watch = guards.watched(self.fn)
+            if watch[:3] != (self.cells, self.cell_names, self.names):
+                self._watch(watch)
+                self.programs.clear()   # their guards are values of the variables looked at before
         watched = self._guards()   # before fn runs: what it reads from here is what the capture holds
+        statics = guards.find_statics(self)
         tracer = Tracer(tensors, reads_run_eagerly=not self.check)
         epoch = INPLACE.epoch
         host = host_stream()
@@ -476,6 +520,11 @@ class Compiled:
             set_state("checks", checks)
         if INPLACE.epoch != epoch:
             tracer.note_eager("it changes a tensor in place")
+        if statics and not guards.statics_hold(self, statics):
+            tracer.note_eager(f"it changes {guards.static_moved(self, statics)}, a Python side effect a replay "
+                              "would skip")
+        if self.prints:
+            tracer.note_eager("it calls print, which a replay would skip")
         # Python-level effects a replay would not have: seeding, modes left changed, an argument's autograd state
         after = host_stream().bit_generator.state
         if after != host_state:   # it drew from the host generator (or seeded it: a new increment says so)
@@ -514,6 +563,7 @@ class Compiled:
             return result
         program = Program(tracer, outputs, spec)
         program.guards = watched
+        program.statics = statics
         program.paths = guards.find_paths(self, program.weights) if program.weights else []
         program.aliases = guards.aliases(self, tensors)
         if previous is not None:

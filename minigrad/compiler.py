@@ -2,6 +2,7 @@
 
 * :func:`is_compiling` — True while ``mg.compile`` captures a call.
 * :func:`disable` — a function that makes any call capturing it run eagerly (PyTorch's graph break).
+* :func:`reset` — forget every capture (``torch.compiler.reset``).
 * :func:`run_eagerly` — the same from inside a function, with the reason to warn with (``nn`` calls it
   for a module with hooks: a replay would skip them).
 * :func:`add_signature_part`, :func:`add_guard` — Python-level state a capture cannot see: a part joins
@@ -14,9 +15,9 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from .compile import add_guard, add_signature_part, is_compiling, run_eagerly
+from .compile import add_guard, add_signature_part, is_compiling, reset, run_eagerly
 
-__all__ = ["add_guard", "add_signature_part", "disable", "is_compiling", "run_eagerly"]
+__all__ = ["add_guard", "add_signature_part", "disable", "is_compiling", "reset", "run_eagerly"]
 
 
 def disable(fn: Callable | None = None, recursive: bool = True) -> Any:

@@ -6,55 +6,153 @@ call's signature or checked before a replay (``Compiled`` in :mod:`minigrad.comp
 * :func:`describe` — a non-Tensor argument's part of the signature: numbers and strings by type and
   value (``2``, ``2.0`` and ``True`` are three), the Tensors inside tuples, lists, dicts and plain
   objects as inputs;
-* :func:`watched` / :func:`unchanged` — the closure cells and globals the function's code reads,
-  compared by identity on every replay;
+* :func:`watched` / :func:`unchanged` — the closure cells and globals the function's code reads (and
+  its helpers': the functions it reads, the forwards of a module's own classes), compared by identity on
+  every replay;
+* :func:`find_statics` / :func:`statics_hold` — the Python numbers and strings it may read inside lists,
+  dicts, objects, Python modules and classes (``cfg.scale``, ``hp["lr"]``), and those lists' and dicts'
+  lengths: checked on every replay, and compared before and after a capture (a function that changes
+  them, ``log.append(y)``, ``self.calls += 1``, has a Python side effect a replay would skip);
 * :func:`find_paths` / :func:`paths_hold` — the tensors it read (and modules holding them) inside
   lists, dicts and plain objects (``params[0]``, ``self.w``), checked by following the same path;
 * :func:`aliases` / :func:`aliases_hold` — an argument that was also another argument, or also a
   variable the function reads (``f(x, x)``, ``f(w)`` with ``w`` in its closure);
 * :func:`autograd_state` — what a function may change on a Tensor argument (hooks, ``requires_grad``).
 
-``compiled`` below is a :class:`~minigrad.compile.Compiled`: its ``fn`` and the ``cells``, ``names``
-and ``namespace`` that :func:`watched` found.
+``compiled`` below is a :class:`~minigrad.compile.Compiled`: its ``fn`` and the ``cells``, ``names``,
+``owner`` and ``words`` that :func:`watched` found.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import operator
 import types
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from . import backend
+from .generators import Generator
 from .tensor import Tensor
 
-__all__ = ["EMPTY_CELL", "aliases", "aliases_hold", "autograd_state", "describe", "find_paths", "is_module",
-           "moved", "paths_hold", "static", "unchanged", "watched"]
+__all__ = ["EMPTY_CELL", "Watched", "aliases", "aliases_hold", "autograd_state", "describe", "find_paths",
+           "find_statics", "is_module", "moved", "paths_hold", "static", "static_moved", "statics_hold", "unchanged",
+           "watched"]
 
 EMPTY_CELL = object()   # a closure cell not yet filled, or a path that leads nowhere now
 
 PATH_DEPTH = 3      # how deep find_paths looks into lists, dicts and objects for the tensors a capture read
 PATH_BREADTH = 64   # and how many items of one container it looks at
 PATH_BUDGET = 2048  # and how many containers in all, per capture
+STATIC_BUDGET = 256  # Python numbers, strings and lengths find_statics keeps per capture (each checked per replay)
+HELPERS = 16        # functions besides fn itself whose closures and globals watched() guards
+
+# packages whose functions read no user state: their helpers are not looked into (fn itself always is)
+LIBRARIES = frozenset({"minigrad", "nn", "numpy", "builtins", "functools"})
 
 # types never looked into (Compiled is added by minigrad.compile: a compiled function holds its captures)
-OPAQUE: tuple = (type, types.ModuleType, types.FunctionType, types.MethodType, Tensor)
+OPAQUE: tuple = (type, types.ModuleType, types.FunctionType, types.MethodType, Tensor, Generator)
 
 _SCALARS = (int, float, bool, str, complex, type(None))
 
 
-def watched(fn: Any) -> tuple[tuple, tuple, dict]:
-    """The closure cells and the names of module globals that ``fn``'s code reads (a bound method's
-    function's); nothing for other callables (a module: nn's guard covers its attributes)."""
-    code, function = getattr(fn, "__code__", None), fn
-    if code is None:
-        function = getattr(fn, "__func__", None)
-        code = getattr(function, "__code__", None)
-    if code is None:
-        return (), (), {}
-    namespace = getattr(function, "__globals__", {})
-    return tuple(function.__closure__ or ()), tuple(n for n in code.co_names if n in namespace), namespace
+class Watched(NamedTuple):
+    """What :func:`watched` found: closure ``cells`` (with their variables' ``cell_names``), ``names`` as
+    ``(namespace, name)`` pairs, the ``owner`` its code knows as ``self`` (or None), the ``words`` its code
+    names (attribute names and string constants), and whether it calls the builtin ``print``."""
+
+    cells: tuple
+    cell_names: tuple
+    names: tuple
+    owner: Any
+    words: frozenset
+    prints: bool
+
+
+def _library(function: Any) -> bool:
+    return (getattr(function, "__module__", None) or "").partition(".")[0] in LIBRARIES
+
+
+def code_function(fn: Any) -> tuple[Any, Any]:
+    """The Python function whose code a call of ``fn`` runs and the object that code knows as ``self``: a
+    function's own, a bound method's, a ``functools.partial``'s function's, a module's ``forward``, a
+    callable object's ``__call__``; ``(None, None)`` for other callables (a builtin, a compiled function)."""
+    if isinstance(fn, functools.partial):
+        return code_function(fn.func)
+    if isinstance(fn, types.FunctionType):
+        return fn, None
+    if isinstance(fn, types.MethodType):
+        function, owner = code_function(fn.__func__)
+        return function, fn.__self__
+    call = getattr(type(fn), "forward" if is_module(fn) else "__call__", None)
+    if isinstance(call, types.FunctionType) and not isinstance(fn, OPAQUE):
+        return call, fn
+    return None, None
+
+
+def _codes(code: types.CodeType) -> list:
+    """A code object and those nested in it (lambdas, inner functions, comprehensions)."""
+    codes, stack = [], [code]
+    while stack:
+        code = stack.pop()
+        codes.append(code)
+        stack += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return codes
+
+
+def _methods(kind: type) -> list:
+    """The functions defined in a class and its bases outside the libraries (a user's methods)."""
+    return [f for base in kind.__mro__ for f in vars(base).values()
+            if isinstance(f, types.FunctionType) and not _library(f)]
+
+
+def watched(fn: Any) -> Watched:
+    """The closure cells and the names of module globals that ``fn``'s code reads, and those of the helpers
+    it reads (functions in its closure or globals, the methods of its ``self``'s class, the forwards of a
+    module's submodules; outside the libraries, up to ``HELPERS``), compared on every replay; the words
+    (attribute names, string constants) all that code names, for :func:`find_statics`."""
+    function, owner = code_function(fn)
+    if function is None:
+        return Watched((), (), (), None, frozenset(), False)
+    functions, queue = [function], [function]
+    if owner is not None:
+        modules = owner.modules() if is_module(owner) else (owner,)
+        queue += [f for kind in dict.fromkeys(type(m) for m in modules) for f in _methods(kind)]
+    cells, cell_names, names, words, prints = [], [], [], set(), False
+    seen = {id(function)}
+    while queue:
+        f = queue.pop(0)
+        if f is not function:
+            if id(f) in seen or len(functions) > HELPERS:
+                continue
+            seen.add(id(f))
+            functions.append(f)
+        code, namespace = f.__code__, f.__globals__
+        cells += f.__closure__ or ()
+        cell_names += code.co_freevars
+        for c in _codes(code):
+            words.update(c.co_names)
+            words.update(k for k in c.co_consts if type(k) is str)
+            prints = prints or "print" in c.co_names and "print" not in namespace   # the builtin
+            for name in c.co_names:
+                if name in namespace:
+                    names.append((namespace, name))
+        for value in (*(namespace.get(n) for n in code.co_names if n in namespace),
+                      *(_contents(cell) for cell in f.__closure__ or ())):
+            if isinstance(value, types.FunctionType) and not _library(value) and id(value) not in seen:
+                queue.append(value)
+    names = list(dict.fromkeys((id(namespace), name) for namespace, name in names))
+    namespaces = {id(f.__globals__): f.__globals__ for f in functions}
+    return Watched(tuple(cells), tuple(cell_names), tuple((namespaces[i], name) for i, name in names), owner,
+                   frozenset(words), prints)
+
+
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:   # a cell not yet filled
+        return EMPTY_CELL
 
 
 def unchanged(now: Sequence, then: Sequence) -> bool:
@@ -150,16 +248,7 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False) -> list:
     variable too: the function may read the same tensor both ways (see :func:`aliases`).
     """
     wanted = {id(t): t for t in targets}
-    roots: list = []
-    for i, cell in enumerate(compiled.cells):
-        try:
-            roots.append((("cell", i), cell.cell_contents))
-        except ValueError:   # a cell not yet filled
-            pass
-    roots += [(("global", name), compiled.namespace.get(name)) for name in compiled.names]
-    owner = getattr(compiled.fn, "__self__", None)
-    if owner is not None:
-        roots.append((("self",), owner))
+    roots = _roots(compiled)
     paths, seen, found = [], set(), set()
     if arguments:
         for root, value in roots:
@@ -193,11 +282,31 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False) -> list:
     return paths
 
 
+def _roots(compiled: Any) -> list:
+    """``(root, value)`` for the variables the function's code reads (closure cells, globals) and its ``self``."""
+    roots = [(("cell", i), value) for i, cell in enumerate(compiled.cells)
+             if (value := _contents(cell)) is not EMPTY_CELL]
+    roots += [(("global", i), namespace.get(name)) for i, (namespace, name) in enumerate(compiled.names)]
+    if compiled.owner is not None:
+        roots.append((("self",), compiled.owner))
+    return roots
+
+
+def _root_name(compiled: Any, root: tuple) -> str:
+    return compiled.cell_names[root[1]] if root[0] == "cell" else \
+        compiled.names[root[1]][1] if root[0] == "global" else "self"
+
+
 def follow(compiled: Any, root: tuple, hops: tuple) -> Any:
     """The object at ``root`` (a closure cell, a global, the bound method's ``self``) then ``hops``."""
     try:
-        value = compiled.cells[root[1]].cell_contents if root[0] == "cell" else \
-            compiled.namespace.get(root[1]) if root[0] == "global" else compiled.fn.__self__
+        if root[0] == "cell":
+            value = compiled.cells[root[1]].cell_contents
+        elif root[0] == "global":
+            namespace, name = compiled.names[root[1]]
+            value = namespace.get(name)
+        else:
+            value = compiled.owner
         for kind, name in hops:
             value = getattr(value, name) if kind == "attr" else value[name]
     except (AttributeError, LookupError, TypeError, ValueError):
@@ -215,15 +324,17 @@ def paths_hold(compiled: Any, paths: list) -> bool:
 
 def moved(compiled: Any, paths: list) -> str:
     """The first path of :func:`paths_hold` that no longer holds, in words (``params['w']``, ``self.w``)."""
-    function = getattr(compiled.fn, "__func__", compiled.fn)
     for root, hops, target in paths:
         if follow(compiled, root, hops) is not target:
-            text = function.__code__.co_freevars[root[1]] if root[0] == "cell" else \
-                root[1] if root[0] == "global" else "self"
-            for kind, name in hops:
-                text += f".{name}" if kind == "attr" else f"[{name!r}]"
-            return f"{text} (a tensor or module it reads)"
+            return f"{_path_text(compiled, root, hops)} (a tensor or module it reads)"
     return "a tensor it reads"
+
+
+def _path_text(compiled: Any, root: tuple, hops: tuple) -> str:
+    text = _root_name(compiled, root)
+    for kind, name in hops:
+        text += f".{name}" if kind == "attr" else f"[{name!r}]"
+    return text
 
 
 def aliases(compiled: Any, tensors: list) -> list:
@@ -264,3 +375,93 @@ def autograd_state(t: Tensor) -> tuple:
             len(getattr(t, "_post_hooks", None) or ()),
             0 if node is None else len((node.hooks or {}).get(t._index, ())),
             node is not None and t._index in (node.retained or {}))
+
+
+def _marker(value: Any) -> Any:
+    """What :func:`find_statics` keeps of a value: a number's or string's type and value, a list's or dict's
+    type and length (an item appended), None for anything else (a tensor, a function: guarded elsewhere)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return static(value)
+    if kind in (list, dict, collections.OrderedDict):
+        return (kind, len(value))
+    return None
+
+
+def _state_children(value: Any, words: set) -> list:
+    """The items of a list, tuple or dict, the attributes of a plain object that the code names, a
+    module's public attributes that hold Python state (its numbers are nn's to guard) and its children, a
+    Python module's or class's attributes that the code names: ``(hop, item)`` each."""
+    kind = type(value)
+    if kind in (list, tuple):
+        return [(("item", i), item) for i, item in enumerate(value)] if len(value) <= PATH_BREADTH else []
+    if kind in (dict, collections.OrderedDict):
+        return [] if len(value) > PATH_BREADTH else \
+            [(("item", k), item) for k, item in value.items() if type(k) in _SCALARS]
+    if isinstance(value, (type, types.ModuleType)):
+        name = value.__module__ if isinstance(value, type) else value.__name__
+        if not isinstance(name, str) or name.partition(".")[0] in LIBRARIES:
+            return []
+        items = vars(value)
+        return [(("attr", name), items[name]) for name in words if name in items]
+    if is_module(value):
+        words.update(w for f in _methods(type(value)) for c in _codes(f.__code__) for w in c.co_names)
+        items = vars(value)
+        children = [(("attr", name), item) for name, item in getattr(value, "_modules", {}).items() if item is not None]
+        return children + [(("attr", name), item) for name, item in items.items() if name[0] != "_"
+                           and type(item) not in _SCALARS and not isinstance(item, OPAQUE) and not is_module(item)]
+    if _is_container(value):
+        if not _library(kind):   # its methods may read attributes fn's own code does not name
+            words.update(w for f in _methods(kind) for c in _codes(f.__code__) for w in c.co_names)
+        items = vars(value)
+        return [] if len(items) > PATH_BREADTH else [(("attr", name), items[name]) for name in words if name in items]
+    return []
+
+
+def find_statics(compiled: Any) -> list:
+    """The Python state the function may read besides tensors and its variables: ``(root, hops, marker)``
+    for each number and string inside the lists, tuples, dicts, plain objects (the attributes its code
+    names), Python modules and classes (likewise) and a module's public containers that it reads, and for
+    each list's and dict's length (see :func:`_marker`).
+
+    A replay checks them (:func:`statics_hold`): a capture holds such a value as a constant (``x * cfg.scale``)
+    or followed a branch on it. Compared before and after a capture, they also show a Python side effect
+    that a replay would skip (``log.append(y)``, ``stats["calls"] += 1``).
+    """
+    words = set(compiled.words)
+    entries: list = []
+    seen: set = set()
+    queue = collections.deque((root, (), value, 0) for root, value in _roots(compiled) if type(value) not in _SCALARS)
+    budget = PATH_BUDGET
+    while queue and budget and len(entries) < STATIC_BUDGET:
+        root, hops, value, depth = queue.popleft()
+        marker = _marker(value)
+        if marker is not None:
+            entries.append((root, hops, marker))
+        if type(value) in _SCALARS or id(value) in seen or depth > PATH_DEPTH:
+            continue
+        seen.add(id(value))
+        budget -= 1
+        try:
+            children = _state_children(value, words)
+        except Exception:  # noqa: BLE001 - an odd object (a proxy): not looked into
+            continue
+        step = 0 if is_module(value) else 1   # a module tree counts as one level, however deep
+        queue.extend((root, (*hops, hop), item, depth + step) for hop, item in children)
+    return entries
+
+
+def statics_hold(compiled: Any, entries: list) -> bool:
+    """Whether every value :func:`find_statics` found is still what it was."""
+    for root, hops, marker in entries:
+        if _marker(follow(compiled, root, hops)) != marker:
+            return False
+    return True
+
+
+def static_moved(compiled: Any, entries: list) -> str:
+    """The first value of :func:`statics_hold` that changed, in words (``cfg.scale``, ``hp['lr']``)."""
+    for root, hops, marker in entries:
+        if _marker(follow(compiled, root, hops)) != marker:
+            return f"{_path_text(compiled, root, hops)} (a Python value it reads)"
+    return "a Python value it reads"
