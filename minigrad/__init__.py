@@ -10,7 +10,7 @@ import importlib
 import math as _math
 from typing import Any
 
-from . import _aliases, _nn_functions, amp, autograd, compiler, cuda, return_types
+from . import _aliases, _nn_functions, accelerator, amp, autograd, compiler, cuda, return_types
 from .amp import autocast
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
@@ -154,7 +154,7 @@ __all__ = [
     "gc_paused", "gru_gates", "lstm_gates", "step_matmul", "tag",
     "amp", "autocast", "default_generator", "get_rng_state", "initial_seed", "seed", "set_rng_state",
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
-    "CompileWarning", "compile", "compiler", "return_types",
+    "CompileWarning", "accelerator", "compile", "compiler", "return_types",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",
