@@ -45,4 +45,4 @@ def test_the_gpu_is_the_accelerator() -> None:
     assert mg.accelerator.current_device_index() == mg.cuda.current_device()
     x = mg.ones(3, device=mg.accelerator.current_accelerator())
     mg.accelerator.synchronize()
-    assert x.device.type == "cuda" and mg.accelerator.memory_allocated() >= 0
+    assert x.device.type == "cuda"
