@@ -197,15 +197,18 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 
 def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
-    """Stable sort indices of an array along ``axis``; NaN counts as the largest value, as in PyTorch."""
-    key = data   # argsort already puts NaN last
-    if descending:
-        # ~x = -x - 1 reverses integers without overflow (-x wraps for unsigned ints and the most negative one)
-        key = -data if data.dtype.kind in "fc" else ~data
-        if data.dtype.kind in "fc":
-            key = xp.where(xp.isnan(data), -xp.inf, key)   # NaN first
-    # CuPy's argsort is always stable
-    return xp.argsort(key, axis=axis, kind="stable" if xp is backend.numpy else None).astype("int64", copy=False)
+    """Stable sort indices of an array along ``axis``; NaN counts as the largest value, as in PyTorch.
+
+    Descending: the ascending order of the reversed line, read backwards (equal values then keep their
+    index order). No key is negated: -x wraps for unsigned ints and the most negative int, and a NaN key
+    of -inf would tie with +inf.
+    """
+    kind = "stable" if xp is backend.numpy else None   # CuPy's argsort is always stable; both put NaN last
+    if not descending:
+        return xp.argsort(data, axis=axis, kind=kind).astype("int64", copy=False)
+    n = data.shape[axis]
+    order = xp.flip(xp.argsort(xp.flip(data, axis), axis=axis, kind=kind), axis)
+    return (n - 1 - order).astype("int64", copy=False)
 
 
 def _sort_order(x: Tensor, axis: int, descending: bool, name: str) -> Tensor:
