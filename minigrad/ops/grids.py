@@ -97,6 +97,12 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
     """The trapezoidal rule along ``dim``: Σ (y[i] + y[i+1]) / 2 · Δx, with sample points ``x`` (a tensor)
     or a spacing ``dx`` (1 by default), as torch.trapezoid. y (…, n, …) → (…, …)."""
     y = tensor_arg(y, "trapezoid")
+    if y.dtype.kind == "b":
+        raise TypeError("trapezoid: a bool y is not supported (as in PyTorch)")
+    if y.dtype.kind in "iu":   # integrated in the default float dtype, as PyTorch (NumPy's int * float: float64)
+        y = y.to(dtype=get_default_dtype())
+    if isinstance(x, Tensor) and x.dtype.kind in "biu":
+        x = x.to(dtype=y.dtype)
     if y.ndim == 0:
         raise IndexError(f"trapezoid: dim {dim} is out of range for a 0-d tensor (PyTorch's IndexError)")
     axis = one_axis(dim, y.ndim, "trapezoid")

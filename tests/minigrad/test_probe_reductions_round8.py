@@ -114,3 +114,19 @@ def test_float64_results_and_gradients_unchanged_by_the_float16_path() -> None:
     assert mg.gradcheck(lambda a: [a.var(1), a.std(0, correction=0), mg.norm(a, 3, dim=1), mg.norm(a),
                                    mg.norm(a, float("inf"), 0), a.cumsum(1), a.cumprod(0), mg.logcumsumexp(a, 1)],
                         [x])
+
+
+def test_trapezoid_of_integers_gives_the_default_float_dtype_as_torch(torch: Any) -> None:
+    """An integer y integrates in float32 (was NumPy's int * float: float64); a float64 y or x keeps float64."""
+    y, x, xf = np.array([[1, 2, 4], [0, 5, 3]]), np.array([0, 1, 3]), np.array([0.0, 1.0, 3.0])
+    for call in (lambda t, a, b, c: t.trapezoid(a), lambda t, a, b, c: t.trapezoid(a, dx=2),
+                 lambda t, a, b, c: t.trapezoid(a, b), lambda t, a, b, c: t.trapezoid(a, c),
+                 lambda t, a, b, c: t.trapezoid(a.to(t.uint8), dim=0), lambda t, a, b, c: t.trapezoid(a * 1.0, b)):
+        ours = call(mg, *(mg.tensor(v) for v in (y, x, xf)))
+        theirs = call(torch, *(torch.from_numpy(v) for v in (y, x, xf)))
+        assert ours.dtype == theirs.numpy().dtype
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+    with pytest.raises(RuntimeError):
+        torch.trapezoid(torch.tensor([True, False]))
+    with pytest.raises(TypeError, match="trapezoid: a bool y"):
+        mg.trapezoid(mg.tensor([True, False]))
