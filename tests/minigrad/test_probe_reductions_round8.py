@@ -121,7 +121,7 @@ def test_trapezoid_of_integers_gives_the_default_float_dtype_as_torch(torch: Any
     y, x, xf = np.array([[1, 2, 4], [0, 5, 3]]), np.array([0, 1, 3]), np.array([0.0, 1.0, 3.0])
     for call in (lambda t, a, b, c: t.trapezoid(a), lambda t, a, b, c: t.trapezoid(a, dx=2),
                  lambda t, a, b, c: t.trapezoid(a, b), lambda t, a, b, c: t.trapezoid(a, c),
-                 lambda t, a, b, c: t.trapezoid(a.to(t.uint8), dim=0), lambda t, a, b, c: t.trapezoid(a * 1.0, b)):
+                 lambda t, a, b, c: t.trapezoid(a.to(t.uint8), dim=0), lambda t, a, b, c: t.trapezoid(a.double(), b)):
         ours = call(mg, *(mg.tensor(v) for v in (y, x, xf)))
         theirs = call(torch, *(torch.from_numpy(v) for v in (y, x, xf)))
         assert ours.dtype == theirs.numpy().dtype
