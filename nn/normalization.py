@@ -3,7 +3,7 @@ learned scale and shift."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy
 
@@ -90,6 +90,7 @@ class _NormBase(Module):
     num_features: int
     affine: bool
     track_running_stats: bool
+    _version = 2   # torch's: version 2 added num_batches_tracked
 
     def _add_parameters_and_buffers(self, bias: bool, dtype: Any, device: Any) -> None:
         """The parameters and buffers above, for ``self.num_features``, ``affine`` and ``track_running_stats``
@@ -114,6 +115,17 @@ class _NormBase(Module):
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         reset_affine(self)
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """As torch's: a state dict without a version (a plain dict, or one saved before version 2) may lack
+        ``num_batches_tracked``; the module's own count is kept then."""
+        key = prefix + "num_batches_tracked"
+        if local_metadata.get("version") is None or local_metadata["version"] < 2:
+            if self.track_running_stats and key not in state_dict:
+                state_dict[key] = self.num_batches_tracked
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
 
 def running_update(module: Module) -> tuple[float, bool]:

@@ -135,3 +135,29 @@ def test_adaptive_max_pool_and_max_unpool_take_an_empty_batch_as_torch(torch, di
     t_pooled, t_where = getattr(torch.nn, f"MaxPool{dims}d")(2, return_indices=True)(torch.zeros(shape))
     assert getattr(nn, f"MaxUnpool{dims}d")(2)(pooled, where).shape == \
         tuple(getattr(torch.nn, f"MaxUnpool{dims}d")(2)(t_pooled, t_where).shape)
+
+
+# --- norm layers load a state dict without num_batches_tracked, as torch's version-1 rule ------------------------
+
+@pytest.mark.parametrize("make, shape", [(lambda lib: lib.BatchNorm1d(3), (4, 3, 2)),
+                                         (lambda lib: lib.BatchNorm2d(3, momentum=None), (4, 3, 2, 2)),
+                                         (lambda lib: lib.InstanceNorm1d(3, track_running_stats=True), (4, 3, 2))])
+def test_norms_load_a_plain_state_dict_without_the_batch_count_as_torch(torch, make: Callable, shape: tuple) -> None:
+    """torch's _NormBase (version 2) lets an unversioned state dict (a plain dict: converted weights, old
+    checkpoints) lack num_batches_tracked and keeps the module's own count; minigrad called the key missing."""
+    theirs = make(torch.nn)
+    theirs.train()(torch.randn(*shape))
+    plain = {key: value.numpy() for key, value in theirs.state_dict().items() if key != "num_batches_tracked"}
+    ours = make(nn)
+    ours.num_batches_tracked.fill_(7)
+    fresh = make(torch.nn)
+    fresh.num_batches_tracked.fill_(7)
+    assert tuple(ours.load_state_dict(plain)) == tuple(fresh.load_state_dict(
+        {key: torch.from_numpy(value) for key, value in plain.items()})) == ([], [])
+    for key, value in fresh.state_dict().items():
+        assert_close(ours.state_dict()[key], value, what=key)
+    assert ours.state_dict()._metadata[""]["version"] == theirs.state_dict()._metadata[""]["version"] == 2
+    versioned = ours.state_dict()   # version 2 says the count must be there, as torch's
+    del versioned["num_batches_tracked"]
+    with pytest.raises(RuntimeError, match="missing key: num_batches_tracked"):
+        ours.load_state_dict(versioned)
