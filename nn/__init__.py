@@ -75,6 +75,7 @@ from .conv import (
     ZeroPad1d,
 )
 from .conv_transpose import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, Unfold
+from .deprecated import Container, NLLLoss2d
 from .embedding_bag import EmbeddingBag
 from .layers import Dropout, Embedding, Flatten, Identity, Linear, Unflatten
 from .layers_extra import AlphaDropout, Bilinear, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout, LazyLinear
@@ -188,11 +189,14 @@ __all__ += [
     "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 __all__ += ["Buffer", "DataParallel", "parallel"]
-__all__ += ["AdaptiveLogSoftmaxWithLoss", "FractionalMaxPool2d", "FractionalMaxPool3d"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "Container", "FractionalMaxPool2d", "FractionalMaxPool3d", "NLLLoss2d"]
 
 from . import _toplevel  # noqa: E402
 
 _toplevel.install()   # torch's top-level conv2d, dropout, layer_norm … as mg.conv2d … (see nn/_toplevel.py)
+# two of them are nn.functional's too (functional cannot import _toplevel: _toplevel imports functional)
+functional.conv_tbc, functional.rrelu_ = _toplevel.conv_tbc, _toplevel.rrelu_
+functional.__all__ += ["conv_tbc", "rrelu_"]
 __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
             "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
             "LazyInstanceNorm2d", "LazyInstanceNorm3d"]

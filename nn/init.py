@@ -12,6 +12,7 @@ Fans follow PyTorch: for a weight of shape ``(out, in, *k)``,
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import minigrad as mg
@@ -276,3 +277,31 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
         for col in range(cols):
             values[gen.permutation(rows)[:zeros], col] = 0
     return _write(tensor, values)
+
+
+# --- PyTorch's deprecated spellings without the trailing underscore (old tutorials write them) -----------------
+
+def _deprecated(method: Any) -> Any:
+    new_name = method.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.", FutureWarning,
+                      stacklevel=2)
+        return method(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old_name
+    deprecated_init.__doc__ = f"Deprecated (with PyTorch's FutureWarning): :func:`{new_name}`."
+    return deprecated_init
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)

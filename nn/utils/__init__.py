@@ -10,18 +10,22 @@ PyTorch's; ``weight_norm``/``spectral_norm`` here are PyTorch's legacy hook-base
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterable
 
 import minigrad as mg
 from minigrad import Tensor
 
-from . import parametrizations, parametrize, rnn
+from . import fusion, parametrizations, parametrize, rnn
+from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
 from .spectral_norm import remove_spectral_norm, spectral_norm
 from .weight_norm import remove_weight_norm, weight_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "detach_state", "get_total_norm",
            "l1_penalty", "parameters_to_vector", "parametrizations", "parametrize", "remove_spectral_norm",
            "remove_weight_norm", "rnn", "spectral_norm", "vector_to_parameters", "weight_norm"]
+__all__ += ["clip_grad_norm", "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval",
+            "fuse_linear_bn_weights", "fusion"]
 
 
 def _tensors(params: Any, name: str) -> list[Tensor]:
@@ -168,3 +172,11 @@ def l1_penalty(params: Iterable[Tensor] | Any) -> Tensor:
     for p in tensors[1:]:
         total = total + p.abs().sum()
     return total
+
+
+def clip_grad_norm(parameters: Any, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """Deprecated spelling of :func:`clip_grad_norm_` (with PyTorch's FutureWarning)."""
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
+                  FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)

@@ -22,8 +22,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-__all__ = ["PackedSequence", "PackingError", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence",
-           "pad_sequence", "unpack_sequence", "unpad_sequence"]
+__all__ = ["PackedSequence", "PackingError", "invert_permutation", "pack_padded_sequence", "pack_sequence",
+           "pad_packed_sequence", "pad_sequence", "unpack_sequence", "unpad_sequence"]
 
 
 class PackingError(ValueError, RuntimeError):
@@ -334,3 +334,13 @@ def unpack_sequence(packed_sequences: PackedSequence) -> list[Tensor]:
     """Undo :func:`pack_sequence`: the list of (L_i, *) sequences, in the original order."""
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
+
+
+def invert_permutation(permutation: Tensor | None) -> Tensor | None:
+    """The inverse of a 1-D int64 ``permutation`` (``out[permutation[i]] = i``), as torch's (None gives None):
+    it turns a PackedSequence's ``sorted_indices`` into its ``unsorted_indices``."""
+    if permutation is None:
+        return None
+    permutation = mg.as_tensor(permutation)
+    positions = mg.arange(permutation.numel(), dtype=permutation.dtype, device=permutation.device)
+    return mg.empty_like(permutation).scatter(0, permutation, positions)

@@ -381,3 +381,127 @@ GPU_CASES = {
                           (_normal(1, 2, 9, 9),)),
 }
 test_round8_on_gpu_same_as_on_cpu = gpu_case_tests(GPU_CASES)
+
+
+# --- nn.utils.fusion, the deprecated spellings, invert_permutation ------------------------------------------
+
+def _copy_into(ours: Any, theirs: Any) -> None:
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+
+
+def _eval_norm(torch: Any, theirs: Any) -> Any:
+    with torch.no_grad():
+        theirs.running_mean.uniform_(-1, 1)
+        theirs.running_var.uniform_(0.5, 2)
+        if theirs.weight is not None:
+            theirs.weight.uniform_(0.5, 2)
+            theirs.bias.uniform_(-1, 1)
+    return theirs.eval()
+
+
+@pytest.mark.parametrize("conv_bias, affine, transpose", [(False, True, False), (True, True, False),
+                                                          (True, False, False), (True, True, True)])
+def test_fuse_conv_bn_eval_as_torch(conv_bias: bool, affine: bool, transpose: bool, torch: Any) -> None:
+    torch.manual_seed(8)
+    make = "ConvTranspose2d" if transpose else "Conv2d"
+    t_conv = getattr(torch.nn, make)(3, 4, 3, bias=conv_bias).double().eval()
+    t_norm = _eval_norm(torch, torch.nn.BatchNorm2d(4, affine=affine).double())
+    conv, norm = getattr(nn, make)(3, 4, 3, bias=conv_bias, dtype=mg.float64), nn.BatchNorm2d(4, affine=affine,
+                                                                                             dtype=mg.float64)
+    _copy_into(conv, t_conv)
+    _copy_into(norm, t_norm)
+    conv.eval()
+    norm.eval()
+    fused, t_fused = nn.utils.fuse_conv_bn_eval(conv, norm, transpose), torch.nn.utils.fuse_conv_bn_eval(
+        t_conv, t_norm, transpose)
+    a = _normal(2, 3, 6, 6)
+    np.testing.assert_allclose(fused(mg.tensor(a)).detach().numpy(), t_fused(torch.tensor(a)).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused(mg.tensor(a)).detach().numpy(), norm(conv(mg.tensor(a))).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+    assert isinstance(fused.bias, nn.Parameter) and fused is not conv
+    assert (fused.weight.requires_grad, fused.bias.requires_grad) == (t_fused.weight.requires_grad,
+                                                                      t_fused.bias.requires_grad)
+    assert conv.bias is None or conv.bias is not fused.bias   # the original is left alone
+
+
+@pytest.mark.parametrize("features", [4, 1])
+def test_fuse_linear_bn_eval_as_torch(features: int, torch: Any) -> None:
+    torch.manual_seed(8)
+    t_linear, t_norm = torch.nn.Linear(5, 4).double().eval(), _eval_norm(torch, torch.nn.BatchNorm1d(features).double())
+    linear, norm = nn.Linear(5, 4, dtype=mg.float64), nn.BatchNorm1d(features, dtype=mg.float64)
+    _copy_into(linear, t_linear)
+    _copy_into(norm, t_norm)
+    linear.eval()
+    norm.eval()
+    a = _normal(3, 5)
+    fused, t_fused = nn.utils.fuse_linear_bn_eval(linear, norm), torch.nn.utils.fuse_linear_bn_eval(t_linear, t_norm)
+    np.testing.assert_allclose(fused(mg.tensor(a)).detach().numpy(), t_fused(torch.tensor(a)).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(AssertionError, match="Fusion only for eval"):
+        nn.utils.fuse_linear_bn_eval(linear.train(), norm)
+    with pytest.raises(AssertionError, match="linear.out_features == bn.num_features"):
+        nn.utils.fuse_linear_bn_eval(nn.Linear(5, 3).eval(), nn.BatchNorm1d(4).eval())
+    assert nn.utils.fusion.fuse_conv_bn_weights is nn.utils.fuse_conv_bn_weights
+
+
+@pytest.mark.parametrize("name", ["uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+                                  "kaiming_uniform", "kaiming_normal", "orthogonal"])
+def test_deprecated_init_spellings_warn_and_fill_as_the_new_ones(name: str, torch: Any) -> None:
+    shape = (3, 2, 3) if name == "dirac" else (3, 4)
+    arguments = (0.5,) if name == "constant" else ()
+    with pytest.warns(FutureWarning, match=f"`nn.init.{name}` is now deprecated in favor of `nn.init.{name}_`"):
+        ours = getattr(nn.init, name)(mg.empty(*shape), *arguments)
+    with pytest.warns(FutureWarning, match=f"`nn.init.{name}` is now deprecated"):
+        theirs = getattr(torch.nn.init, name)(torch.empty(*shape), *arguments)
+    assert ours.shape == tuple(theirs.shape) and getattr(nn.init, name).__name__ == name
+    if name in ("constant", "eye", "dirac"):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_clip_grad_norm_is_the_deprecated_clip_grad_norm_(torch: Any) -> None:
+    layer = nn.Linear(3, 2)
+    (layer(mg.ones(4, 3)) * 10).sum().backward()
+    with pytest.warns(FutureWarning, match="`torch.nn.utils.clip_grad_norm` is now deprecated"):
+        total = nn.utils.clip_grad_norm(layer.parameters(), 1.0)
+    assert float(total) > 1.0 and abs(float(nn.utils.get_total_norm([p.grad for p in layer.parameters()])) - 1) < 1e-5
+
+
+def test_invert_permutation_as_torch(torch: Any) -> None:
+    permutation = np.array([3, 0, 4, 1, 2])
+    ours = nn.utils.rnn.invert_permutation(mg.tensor(permutation))
+    theirs = torch.nn.utils.rnn.invert_permutation(torch.tensor(permutation))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert ours.dtype == mg.int64 and nn.utils.rnn.invert_permutation(None) is None
+    packed = nn.utils.rnn.pack_sequence([mg.ones(2, 1), mg.ones(3, 1)], enforce_sorted=False)
+    np.testing.assert_array_equal(nn.utils.rnn.invert_permutation(packed.sorted_indices).numpy(),
+                                  packed.unsorted_indices.numpy())
+
+
+def test_deprecated_modules_warn_and_work_as_torchs(torch: Any) -> None:
+    with pytest.warns(FutureWarning, match="`NLLLoss2d` has been deprecated"):
+        loss = nn.NLLLoss2d(ignore_index=1)
+    with pytest.warns(FutureWarning, match="`NLLLoss2d` has been deprecated"):
+        t_loss = torch.nn.NLLLoss2d(ignore_index=1)
+    a, target = _normal(2, 3, 4, 4), RNG.integers(0, 3, (2, 4, 4))
+    np.testing.assert_allclose(loss(mg.tensor(a).log_softmax(dim=1), mg.tensor(target)).numpy(),
+                               t_loss(torch.tensor(a).log_softmax(dim=1), torch.tensor(target)).numpy(), rtol=1e-12)
+    assert isinstance(loss, nn.NLLLoss) and repr(loss) == repr(t_loss)
+    with pytest.warns(FutureWarning, match="`nn.Container` is deprecated"):
+        container = nn.Container(first=nn.Linear(2, 3))
+    with pytest.warns(FutureWarning, match="`nn.Container` is deprecated"):
+        t_container = torch.nn.Container(first=torch.nn.Linear(2, 3))
+    assert repr(container) == repr(t_container) and list(container.state_dict()) == list(t_container.state_dict())
+
+
+def test_conv_tbc_and_rrelu_in_place_are_functional_names_too(torch: Any) -> None:
+    assert F.conv_tbc is mg.conv_tbc and F.rrelu_ is mg.rrelu_
+    assert {"conv_tbc", "rrelu_"} <= set(F.__all__)
+    a, w, b = _normal(5, 2, 3), _normal(3, 3, 4), _normal(4)
+    np.testing.assert_allclose(F.conv_tbc(mg.tensor(a), mg.tensor(w), mg.tensor(b), 1).numpy(),
+                               torch.nn.functional.conv_tbc(torch.tensor(a), torch.tensor(w), torch.tensor(b),
+                                                            1).numpy(), rtol=1e-12)
+    x, tx = mg.tensor(_normal(6)), None
+    tx = torch.tensor(x.numpy())
+    assert F.rrelu_(x) is x and torch.nn.functional.rrelu_(tx) is tx
+    np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-12)
