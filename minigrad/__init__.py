@@ -132,6 +132,7 @@ from .recording import (
     is_grad_enabled,
     name_scope,
     no_grad,
+    set_detect_anomaly,
     set_grad_enabled,
 )
 from .serialization import CheckpointError, load, save
@@ -161,7 +162,7 @@ __all__ = [
     "arange", "as_tensor", "astype", "bool_", "broadcast_to", "chunk", "clip", "concat", "cuda",
     "detect_anomaly", "device", "div", "empty", "enable_grad", "exp", "expand_dims", "float16",
     "float32", "float64", "full", "full_like", "get_default_device", "gradcheck", "int32", "int64",
-    "is_anomaly_enabled", "is_grad_enabled", "log", "log_softmax", "logsumexp", "manual_seed",
+    "is_anomaly_enabled", "is_grad_enabled", "set_detect_anomaly", "log", "log_softmax", "logsumexp", "manual_seed",
     "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "name_scope", "neg", "no_grad",
     "ones", "ones_like", "pow", "rand", "randint", "randn", "relu", "reshape", "set_default_device",
     "set_grad_enabled", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sub", "sum",
@@ -359,3 +360,16 @@ def matrix_exp(input: Tensor) -> Tensor:  # noqa: A002
 
 __all__ += ["set_printoptions", "concatenate", "absolute", "asarray", "det", "slogdet", "logdet", "inverse",
             "pinverse", "matrix_exp"]
+
+# PyTorch's older linear algebra (torch.svd's (U, S, V), qr(some=), cholesky, cholesky_solve …), also as methods
+from . import linalg_legacy as _linalg_legacy  # noqa: E402
+
+globals().update({_name: getattr(_linalg_legacy, _name) for _name in _linalg_legacy.__all__})
+__all__ += _linalg_legacy.__all__
+for _name, _fn in _linalg_legacy.METHODS.items():
+    setattr(Tensor, _name, _fn)
+
+# torch.autograd's spellings of the recording switches (autograd cannot import them: ops is a layer above)
+autograd.no_grad, autograd.enable_grad, autograd.set_grad_enabled = no_grad, enable_grad, set_grad_enabled
+autograd.inference_mode, autograd.detect_anomaly = inference_mode, detect_anomaly
+autograd.set_detect_anomaly = set_detect_anomaly

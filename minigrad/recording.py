@@ -203,6 +203,26 @@ class detect_anomaly(_Switch):
         self.value = as_bool(enabled, "detect_anomaly", "enabled")
 
 
+class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
+    """``mg.set_detect_anomaly(True)`` turns :class:`detect_anomaly`'s checks on (or off) for this thread at once,
+    until changed again, and for a block only as ``with mg.set_detect_anomaly(mode):``, as
+    ``torch.autograd.set_detect_anomaly``. ``check_nan=False`` (PyTorch's tracebacks without the NaN checks) has
+    nothing to keep here: refused."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self.value = as_bool(mode, "set_detect_anomaly", "mode")
+        if not as_bool(check_nan, "set_detect_anomaly", "check_nan"):
+            raise NotImplementedError("set_detect_anomaly(check_nan=False): minigrad's anomaly mode is its NaN/Inf "
+                                      "checks (it records no forward tracebacks)")
+        self._before = set_state(self.field, self.value)   # a plain call takes effect now
+
+    def __enter__(self) -> None:
+        before = self.__dict__.pop("_before", None)
+        super().__enter__()
+        if before is not None:   # the block restores the state from before the call that made this object
+            self._previous[-1] = before
+
+
 def is_anomaly_enabled() -> bool:
     return _state.get().checks is True
 

@@ -92,6 +92,21 @@ class SolveExResult(NamedTuple):
     info: Tensor
 
 
+class SVDLegacyResult(NamedTuple):
+    """``(U, S, V)`` of the deprecated ``torch.svd`` (V, not Vh)."""
+
+    U: Tensor
+    S: Tensor
+    V: Tensor
+
+
+class TriangularSolveResult(NamedTuple):
+    """``(solution, cloned_coefficient)`` of the deprecated ``torch.triangular_solve``."""
+
+    solution: Tensor
+    cloned_coefficient: Tensor
+
+
 class LstsqResult(NamedTuple):
     """``(solution, residuals, rank, singular_values)`` of ``linalg.lstsq``."""
 
@@ -133,14 +148,18 @@ linalg_inv_ex = _structseq("linalg_inv_ex", InvExResult)
 linalg_cholesky_ex = _structseq("linalg_cholesky_ex", CholeskyExResult)
 linalg_solve_ex = _structseq("linalg_solve_ex", SolveExResult)
 linalg_lstsq = _structseq("linalg_lstsq", LstsqResult)
+svd = _structseq("svd", SVDLegacyResult)
+qr = _structseq("qr", QRResult)
+triangular_solve = _structseq("triangular_solve", TriangularSolveResult)
 max = _structseq("max", ValuesIndices)  # noqa: A001 - PyTorch's names; last, they shadow the builtins here
 min = _structseq("min", ValuesIndices)  # noqa: A001
 
 __all__ = ["ValuesIndices", "MinMax", "FrexpResult", "SlogdetResult", "EighResult", "SVDResult", "QRResult",
-           "InvExResult", "CholeskyExResult", "SolveExResult", "LstsqResult",
+           "InvExResult", "CholeskyExResult", "SolveExResult", "LstsqResult", "SVDLegacyResult",
+           "TriangularSolveResult",
            "topk", "sort", "kthvalue", "mode", "median", "nanmedian", "cummax", "cummin", "aminmax", "frexp",
            "slogdet", "linalg_slogdet", "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_inv_ex",
-           "linalg_cholesky_ex", "linalg_solve_ex", "linalg_lstsq", "max", "min"]
+           "linalg_cholesky_ex", "linalg_solve_ex", "linalg_lstsq", "svd", "qr", "triangular_solve", "max", "min"]
 
 
 def __dir__() -> Any:

@@ -109,3 +109,99 @@ def test_is_inference_is_false_as_minigrad_makes_no_inference_tensors(torch: Any
         mg.is_inference([1.0])
     with pytest.raises(TypeError):
         torch.is_inference([1.0])
+
+
+# --- PyTorch's older linear algebra: svd (U, S, V), qr(some=), cholesky, cholesky_solve/inverse, triangular_solve
+
+A23 = RNG.standard_normal((2, 5, 3))
+SPD23 = A23.transpose(0, 2, 1) @ A23 + np.eye(3)
+B23 = RNG.standard_normal((2, 3, 2))
+
+def _sym(s: Any) -> Any:
+    """The symmetric part: finite differences then move both triangles, as the factorizations read one."""
+    return (s + s.mT) / 2
+
+
+LEGACY_CASES: dict[str, tuple[Callable, tuple]] = {   # sign-free results, so U, V and Q compare with torch's
+    "svd_values": (lambda lib, a: lib.svd(a).S, (A23,)),
+    "svd_reconstruct": (lambda lib, a: (lambda r: r.U @ lib.diag_embed(r.S) @ r.V.mT)(lib.svd(a)), (A23,)),
+    "svd_some_false": (lambda lib, a: (lambda r: (r.U[..., :3].abs(), r.U.shape[-1] * r.S, r.V.abs()))(
+        lib.svd(a, some=False)), (A23,)),   # U (5, 5): its last columns are any completion
+    "svd_no_uv": (lambda lib, a: tuple(lib.svd(a, compute_uv=False)), (A23,)),
+    "svd_method": (lambda lib, a: a.svd().S, (A23,)),
+    "qr_reconstruct": (lambda lib, a: (lambda r: r.Q @ r.R)(lib.qr(a)), (A23,)),
+    "qr_complete": (lambda lib, a: (lambda r: r.Q @ r.R)(lib.qr(a.mT, some=False)), (A23,)),
+    "cholesky": (lambda lib, s: (lambda s: (lib.cholesky(s), lib.cholesky(s, upper=True), s.cholesky()))(_sym(s)),
+                 (SPD23,)),
+    "cholesky_solve": (lambda lib, s, b: lib.cholesky_solve(b, lib.linalg.cholesky(_sym(s))), (SPD23, B23)),
+    "cholesky_solve_upper": (lambda lib, s, b: b.cholesky_solve(lib.linalg.cholesky(_sym(s), upper=True), upper=True),
+                             (SPD23, B23)),
+    "cholesky_inverse": (lambda lib, s: lib.cholesky_inverse(lib.linalg.cholesky(_sym(s))), (SPD23,)),
+    "cholesky_inverse_upper": (lambda lib, s: lib.linalg.cholesky(_sym(s), upper=True).cholesky_inverse(upper=True),
+                               (SPD23,)),
+}
+for _upper in (True, False):
+    for _transpose in (True, False):
+        for _unit in (True, False):
+            LEGACY_CASES[f"triangular_solve_{_upper}_{_transpose}_{_unit}"] = (
+                lambda lib, s, b, u=_upper, t=_transpose, n=_unit: tuple(
+                    lib.triangular_solve(b, s, upper=u, transpose=t, unitriangular=n)), (SPD23, B23))
+
+
+@pytest.mark.filterwarnings("ignore:torch.*is deprecated")
+@pytest.mark.parametrize("case", sorted(LEGACY_CASES))
+def test_legacy_linalg_same_as_torch_and_gradcheck(case: str, torch: Any) -> None:
+    fn, arrays = LEGACY_CASES[case]
+    same_as_torch(torch, fn, *arrays)
+
+
+@pytest.mark.filterwarnings("ignore:torch.*is deprecated")
+def test_legacy_linalg_result_types_and_warnings(torch: Any) -> None:
+    a, s, b = torch.from_numpy(A23), torch.from_numpy(SPD23), torch.from_numpy(B23)
+    ours = {"svd": mg.svd(mg.tensor(A23)), "qr": mg.qr(mg.tensor(A23)),
+            "triangular_solve": mg.triangular_solve(mg.tensor(B23), mg.tensor(SPD23))}
+    theirs = {"svd": torch.svd(a), "qr": torch.qr(a), "triangular_solve": torch.triangular_solve(b, s)}
+    for name, result in ours.items():
+        assert type(result) is getattr(mg.return_types, name) and type(theirs[name]).__name__ == name
+        assert result._fields == type(theirs[name]).__match_args__
+    for call in (lambda: mg.qr(mg.tensor(A23)), lambda: mg.cholesky(mg.tensor(SPD23)),
+                 lambda: mg.triangular_solve(mg.tensor(B23), mg.tensor(SPD23))):
+        with pytest.warns(UserWarning, match="is deprecated in favor of torch.linalg"):
+            call()
+    np.testing.assert_array_equal(ours["triangular_solve"].cloned_coefficient.numpy(), SPD23)
+
+
+# --- torch.autograd's spellings of the switches, set_detect_anomaly ------------------------------------------
+
+def test_autograd_namespace_has_torchs_switches(torch: Any) -> None:
+    for name in ("no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "detect_anomaly",
+                 "set_detect_anomaly"):
+        assert hasattr(torch.autograd, name) and getattr(mg.autograd, name) is getattr(mg, name)
+    with mg.autograd.no_grad():
+        assert not mg.is_grad_enabled()
+        with mg.autograd.enable_grad():
+            assert mg.is_grad_enabled()
+    with mg.autograd.inference_mode():
+        assert mg.is_inference_mode_enabled()
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_set_detect_anomaly_acts_at_once_and_as_a_block(torch: Any) -> None:
+    assert not mg.is_anomaly_enabled()
+    try:
+        mg.autograd.set_detect_anomaly(True)
+        assert mg.is_anomaly_enabled()
+        with mg.autograd.set_detect_anomaly(False):
+            assert not mg.is_anomaly_enabled()
+        assert mg.is_anomaly_enabled()
+        x = mg.tensor([-1.0], requires_grad=True)
+        with pytest.raises(mg.AnomalyError):
+            x.sqrt().log()
+    finally:
+        mg.autograd.set_detect_anomaly(False)
+    assert not mg.is_anomaly_enabled()
+    with pytest.raises(NotImplementedError, match="check_nan=False"):
+        mg.autograd.set_detect_anomaly(True, check_nan=False)
+    assert not mg.is_anomaly_enabled()
+    with pytest.raises(TypeError):
+        mg.autograd.set_detect_anomaly("yes")
