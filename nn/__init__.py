@@ -138,6 +138,7 @@ from .pooling_more import (
 )
 from .recurrent import GRU, LSTM, RNN, RNNBase
 from .serialization import CheckpointError, load, save
+from .sync_batchnorm import SyncBatchNorm
 from .transformer import (
     Transformer,
     TransformerDecoder,
@@ -189,7 +190,8 @@ __all__ += [
     "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 __all__ += ["Buffer", "DataParallel", "parallel"]
-__all__ += ["AdaptiveLogSoftmaxWithLoss", "Container", "FractionalMaxPool2d", "FractionalMaxPool3d", "NLLLoss2d"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "Container", "FractionalMaxPool2d", "FractionalMaxPool3d", "NLLLoss2d",
+            "SyncBatchNorm"]
 
 from . import _toplevel  # noqa: E402
 

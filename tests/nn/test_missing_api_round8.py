@@ -505,3 +505,46 @@ def test_conv_tbc_and_rrelu_in_place_are_functional_names_too(torch: Any) -> Non
     tx = torch.tensor(x.numpy())
     assert F.rrelu_(x) is x and torch.nn.functional.rrelu_(tx) is tx
     np.testing.assert_allclose(x.numpy(), tx.numpy(), rtol=1e-12)
+
+
+# --- SyncBatchNorm (one process) -----------------------------------------------------------------------------
+
+def test_sync_batchnorm_converts_and_normalises_as_torch_in_one_process(torch: Any) -> None:
+    torch.manual_seed(8)
+    t_model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                                  torch.nn.Sequential(torch.nn.Flatten(), torch.nn.BatchNorm1d(64, momentum=None)))
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4),
+                          nn.Sequential(nn.Flatten(), nn.BatchNorm1d(64, momentum=None)))
+    _copy_into(model, t_model.double())
+    model.double()
+    norm = model[1]
+    t_model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(t_model)
+    model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert repr(model) == repr(t_model) and list(model.state_dict()) == list(t_model.state_dict())
+    assert type(model[1]) is nn.SyncBatchNorm and model[1].weight is norm.weight
+    assert model[1].running_mean is norm.running_mean
+    a = _normal(2, 3, 6, 6)
+    for training in (True, True, False):
+        x, tx = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        out, t_out = model.train(training)(x), t_model.train(training)(tx)
+        np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-9, atol=1e-10)
+        (out * out).sum().backward()
+        (t_out * t_out).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-8, atol=1e-9)
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), t_model.state_dict()[key].numpy(), rtol=1e-12, err_msg=key)
+
+
+def test_sync_batchnorm_takes_any_rank_and_refuses_what_torch_refuses(torch: Any) -> None:
+    for shape in ((4, 3), (2, 3, 5), (2, 3, 2, 2, 2)):
+        a = _normal(*shape)
+        np.testing.assert_allclose(nn.SyncBatchNorm(3, dtype=mg.float64)(mg.tensor(a)).detach().numpy(),
+                                   torch.nn.SyncBatchNorm(3).double()(torch.tensor(a)).detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+    with pytest.raises(ValueError, match="expected at least 2D input"):
+        nn.SyncBatchNorm(3)(mg.ones(3))
+    with pytest.raises(ValueError, match="expected at least 2D input"):
+        torch.nn.SyncBatchNorm(3)(torch.ones(3))
+    with pytest.raises(NotImplementedError, match="process_group"):
+        nn.SyncBatchNorm(3, process_group=object())
+    assert repr(nn.SyncBatchNorm(3, bias=False)) == repr(torch.nn.SyncBatchNorm(3, bias=False))
