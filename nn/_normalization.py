@@ -99,6 +99,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if tensor.shape != (x.shape[1],):
                 raise ValueError(f"batch_norm: {what} must have shape ({x.shape[1]},) (one per channel of the input "
                                  f"of shape {x.shape}), got {tensor.shape}")
+    if (running_mean is None) != (running_var is None):   # one alone was left un-updated; torch refuses
+        raise ValueError("batch_norm: running_mean and running_var must either both be None or neither be None")
     count = math.prod(x.shape[axis] for axis in axes)
     if training and count == 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
@@ -182,6 +184,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     x, eps = _floating(input, name), _number(eps, name, "eps")
     if x.ndim < 3:
         raise ValueError(f"{name}: expected an input of at least 3 dims (N, C, *), got shape {x.shape}")
+    if (running_mean is None) != (running_var is None):   # as torch (its batch_norm underneath) refuses
+        raise ValueError(f"{name}: running_mean and running_var must either both be None or neither be None")
     channels, count = x.shape[1], math.prod(x.shape[2:])
     if not flag(use_input_stats, name, "use_input_stats"):
         if running_mean is None or running_var is None:

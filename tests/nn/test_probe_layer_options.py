@@ -161,3 +161,18 @@ def test_norms_load_a_plain_state_dict_without_the_batch_count_as_torch(torch, m
     del versioned["num_batches_tracked"]
     with pytest.raises(RuntimeError, match="missing key: num_batches_tracked"):
         ours.load_state_dict(versioned)
+
+
+def test_batch_and_instance_norm_refuse_one_running_statistic_alone(torch) -> None:
+    """F.batch_norm ignored a running_mean given without running_var (and instance_norm updated it alone);
+    torch refuses both."""
+    x = mg.tensor(RNG.standard_normal((4, 3, 5)))
+    for function, t_function, options in ((F.batch_norm, torch.nn.functional.batch_norm, {"training": True}),
+                                          (F.instance_norm, torch.nn.functional.instance_norm, {})):
+        for running_mean, running_var in ((mg.zeros(3), None), (None, mg.ones(3))):
+            theirs = [None if value is None else to_torch(torch, value) for value in (running_mean, running_var)]
+            with pytest.raises((RuntimeError, ValueError, TypeError)):   # its wording varies with the case
+                t_function(to_torch(torch, x), *theirs, **options)
+            with pytest.raises(ValueError, match="running_mean and running_var must either both be None or neither"):
+                function(x, running_mean, running_var, **options)
+            assert running_mean is None or not running_mean.numpy().any()
