@@ -176,3 +176,24 @@ def test_batch_and_instance_norm_refuse_one_running_statistic_alone(torch) -> No
             with pytest.raises(ValueError, match="running_mean and running_var must either both be None or neither"):
                 function(x, running_mean, running_var, **options)
             assert running_mean is None or not running_mean.numpy().any()
+
+
+# --- the same paths on the GPU (or the strict CuPy stand-in) ------------------------------------------------------
+
+@pytest.mark.gpu
+def test_the_changed_paths_on_the_gpu_match_the_cpu() -> None:
+    x = RNG.standard_normal((2, 3, 4, 4)).astype(np.float32)
+
+    def run(device: str) -> list:
+        inputs = mg.tensor(x, requires_grad=True, device=device)
+        total = nn.ReplicationPad2d((-5, 2, 1, -1))(inputs).sum() + nn.ReflectionPad2d((-2, -2, 1, 0))(inputs).sum() \
+            + nn.ZeroPad2d((-4, 2, 0, 0))(inputs).sum()
+        total.backward()
+        norm = nn.BatchNorm2d(3).to(device)
+        empty = norm(mg.zeros(0, 3, 2, 2, device=device))
+        pooled, indices = F.adaptive_max_pool2d(mg.zeros(0, 3, 4, 4, device=device), 2, return_indices=True)
+        return [inputs.grad.numpy(), np.array(empty.shape), norm.num_batches_tracked.numpy(),
+                np.array(pooled.shape + indices.shape)]
+
+    for gpu, cpu in zip(run("cuda"), run("cpu")):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-5)
