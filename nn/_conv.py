@@ -196,10 +196,16 @@ def _pool_out_size(size: int, kernel: int, stride: int, padding: int, dilation: 
 
 
 def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
-                  dilation: Any, ceil_mode: Any, value: float) -> tuple:
+                  dilation: Any, ceil_mode: Any, value: float, integers: bool = False) -> tuple:
     """The pooling windows (N, C, *K, *O) of ``input`` padded with ``value`` (extra on the right in ceil mode),
-    with the batched input, whether it was unbatched, and the parsed kernel, stride, padding, output size."""
-    x, unbatched = _batched(_floating(input, name), dims, name)
+    with the batched input, whether it was unbatched, and the parsed kernel, stride, padding, output size.
+    ``integers``: an integer input is taken too (padded with its dtype's minimum)."""
+    x = _tensor(input, name)
+    if not (integers and x.dtype.kind in "iu"):
+        x = _floating(x, name)
+    else:
+        value = numpy.iinfo(x.dtype).min
+    x, unbatched = _batched(x, dims, name)
     kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
         else _ints(stride, dims, name, "stride", 1)
@@ -217,15 +223,33 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
     return windows, x, unbatched, kernel, stride, padding, out_size
 
 
+def _inside_windows(size: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+                    out_size: tuple) -> Any:
+    """(prod(K), *O) booleans: whether each window position reads the input rather than its padding."""
+    inside = numpy.ones((), dtype=bool)
+    for n, k, s, p, d, o in zip(size, kernel, stride, padding, dilation, out_size):
+        positions = numpy.arange(k)[:, None] * d + numpy.arange(o)[None, :] * s - p   # (k, o)
+        inside = numpy.multiply.outer(inside, (positions >= 0) & (positions < n))
+    # axes (k0, o0, k1, o1, …) → (k0, k1, …, o0, o1, …), then the kernel axes flattened
+    order = [2 * i for i in range(len(size))] + [2 * i + 1 for i in range(len(size))]
+    return inside.transpose(order).reshape(math.prod(kernel), *out_size)
+
+
 def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
               dilation: Any, ceil_mode: Any, return_indices: Any) -> Any:
+    # torch's 2-D and 3-D CPU kernels also take integer tensors (no gradient); its 1-D one refuses them
     windows, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
-        name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"))
+        name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"), integers=dims > 1)
     dilation = _ints(dilation, dims, name, "dilation", 1)
     flat = windows.reshape(*x.shape[:2], math.prod(kernel), *out_size)
     with mg.no_grad():
-        # the first largest entry of each window (a NaN wins, as PyTorch's kernel): its gradient is the window's
-        choice = flat.argmax(dim=2, keepdim=True)
+        if x.dtype.kind in "iu":   # the first largest entry read from the input (a padded minimum is no entry)
+            inside = mg.as_tensor(mg.make_array(_inside_windows(x.shape[2:], kernel, stride, padding, dilation,
+                                                                out_size), numpy.bool_, x.device))
+            largest = mg.where(inside, flat, numpy.iinfo(x.dtype).min).amax(dim=2, keepdim=True)
+            choice = ((flat == largest) & inside).to(mg.int64).argmax(dim=2, keepdim=True)
+        else:   # the first largest entry of each window (a NaN wins, as PyTorch's kernel): it gets the gradient
+            choice = flat.argmax(dim=2, keepdim=True)
     values = flat.gather(2, choice).squeeze(2)
     if unbatched:
         values = values.squeeze(0)

@@ -192,8 +192,42 @@ def test_the_changed_paths_on_the_gpu_match_the_cpu() -> None:
         norm = nn.BatchNorm2d(3).to(device)
         empty = norm(mg.zeros(0, 3, 2, 2, device=device))
         pooled, indices = F.adaptive_max_pool2d(mg.zeros(0, 3, 4, 4, device=device), 2, return_indices=True)
+        integers = mg.tensor((x * 10).astype(np.int64), device=device)
+        int_values, int_indices = F.max_pool2d(integers, 3, 2, 1, ceil_mode=True, return_indices=True)
         return [inputs.grad.numpy(), np.array(empty.shape), norm.num_batches_tracked.numpy(),
-                np.array(pooled.shape + indices.shape)]
+                np.array(pooled.shape + indices.shape), int_values.numpy(), int_indices.numpy()]
 
     for gpu, cpu in zip(run("cuda"), run("cpu")):
         np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-5)
+
+
+# --- integer max pooling (torch's 2-D and 3-D CPU kernels) ---------------------------------------------------------
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8, np.uint8])
+def test_max_pool_2d_3d_takes_integers_as_torch(torch, dims: int, dtype: Any) -> None:
+    """max_pool2d/3d refused integer tensors, which torch pools (values, dtypes and indices; an entry equal to the
+    dtype's minimum next to the padding keeps its own index)."""
+    info = np.iinfo(dtype)
+    for kernel, stride, padding, dilation, ceil_mode in [(2, 1, 1, 1, False), (3, 2, 1, 2, True), (3, 3, 1, 1, True),
+                                                         (2, 2, 0, 1, True)]:
+        x = RNG.integers(info.min, int(info.max) + 1, (2, 3) + (5,) * dims).astype(dtype)
+        x.reshape(-1)[::3] = info.min
+        t_values, t_indices = getattr(torch.nn, f"MaxPool{dims}d")(kernel, stride, padding, dilation, True, ceil_mode)(
+            torch.from_numpy(x))
+        values, indices = getattr(nn, f"MaxPool{dims}d")(kernel, stride, padding, dilation, True, ceil_mode)(
+            mg.tensor(x))
+        assert values.dtype == np.dtype(dtype) and indices.dtype == np.int64
+        np.testing.assert_array_equal(values.numpy(), t_values.numpy())
+        np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
+    unbatched = getattr(nn, f"MaxPool{dims}d")(2)(mg.tensor(x[0]))
+    np.testing.assert_array_equal(unbatched.numpy(), getattr(torch.nn, f"MaxPool{dims}d")(2)(torch.from_numpy(x[0])))
+
+
+def test_max_pool_1d_and_average_pools_still_refuse_integers_as_torch(torch) -> None:
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.max_pool1d(torch.zeros(1, 2, 4, dtype=torch.int64), 2)
+    with pytest.raises(TypeError, match="max_pool1d: input must be floating point, got int64"):
+        F.max_pool1d(mg.zeros(1, 2, 4, dtype=mg.int64), 2)
+    with pytest.raises(TypeError, match="avg_pool2d: input must be floating point, got int64"):
+        F.avg_pool2d(mg.zeros(1, 2, 4, 4, dtype=mg.int64), 2)
