@@ -142,15 +142,17 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
 # --- multi-head attention ---------------------------------------------------------------------------------
 
 def _canonical_mask(mask: Any, name: str, like: Tensor) -> Tensor | None:
-    """``mask`` as a float mask of ``like``'s dtype: a bool one's ``True`` entries become -inf, the others 0."""
+    """``mask`` as a float mask: a bool one of ``like``'s dtype (``True`` → -inf, ``False`` → 0); a float one as
+    it is, of any float dtype, as torch's ``_canonical_mask`` (the attention then takes the query's dtype, or
+    float32 on the ``need_weights=False`` path, as torch's do)."""
     if mask is None:
         return None
     mask = _tensor(mask, "multi_head_attention_forward", name)
     if mask.dtype == mg.bool_:
         return mg.zeros(mask.shape, dtype=like.dtype, device=like.device).masked_fill(mask, _NEG_INF)
-    if mask.dtype != like.dtype:
-        raise TypeError(f"multi_head_attention_forward: {name} must be bool or of the query's dtype {like.dtype}, "
-                        f"got {mask.dtype}")
+    if mask.dtype.kind != "f":
+        raise TypeError(f"multi_head_attention_forward: {name} must be bool or of the query's dtype {like.dtype} "
+                        f"(a float mask), got {mask.dtype}")
     return mask
 
 
@@ -324,6 +326,10 @@ def multi_head_attention_forward(
     if not training:
         dropout_p = 0.0
 
+    if attn_mask is not None and attn_mask.dtype != q.dtype and (need_weights or attn_mask.dtype != mg.float32):
+        also = "" if need_weights or q.dtype == mg.float32 else " or float32"
+        raise TypeError(f"{name}: a float attn_mask/key_padding_mask must be of the query's dtype {q.dtype}{also} "
+                        f"(with need_weights={need_weights}, as torch's), got {attn_mask.dtype}")
     if need_weights:
         if is_causal and attn_mask is None:
             raise CausalHintError(f"{name}: is_causal=True with need_weights=True needs attn_mask")

@@ -3,10 +3,10 @@
 
 Same constructor arguments, submodule names and state-dict keys as torch's (a torch ``state_dict`` loads
 with ``load_state_dict``), built from :class:`MultiheadAttention`, :class:`Linear`, :class:`LayerNorm` and
-:class:`Dropout`. torch's inference fast paths (fused encoder layers, nested tensors) are not here; their
-values agree with the plain path up to rounding, except that torch's nested-tensor encoder path (eval,
-no gradient, ``src_key_padding_mask``, ``batch_first``) writes 0 at padded positions before the final norm,
-where this module, like torch's plain path, computes them.
+:class:`Dropout`. torch's fused inference kernels are not here (their values agree with the plain path up to
+rounding), but the one value they change is: where torch's ``TransformerEncoder`` takes its nested-tensor path
+(its conditions, see :meth:`TransformerEncoder.forward`), the padded positions come out as 0 before the final
+norm, as torch's do.
 
 Masks, as in torch (and :class:`MultiheadAttention`): a bool mask's ``True`` means "do not attend"; a
 float mask is added to the attention scores. ``*_is_causal`` are hints that the mask given is the causal
@@ -61,9 +61,11 @@ def _float_masks(key_padding_mask: Any, mask: Any, like: Tensor, mask_name: str)
 
 
 def _check_sizes(d_model: Any, nhead: Any, dim_feedforward: Any, name: str) -> None:
-    for what, size in (("d_model", d_model), ("nhead", nhead), ("dim_feedforward", dim_feedforward)):
-        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise ValueError(f"{name}: {what} must be a positive int, got {size!r}")
+    # dim_feedforward may be 0, as torch's (a feed-forward network whose output is linear2's bias)
+    for what, size, least in (("d_model", d_model, 1), ("nhead", nhead, 1), ("dim_feedforward", dim_feedforward, 0)):
+        if isinstance(size, bool) or not isinstance(size, int) or size < least:
+            kind = "a positive" if least else "a non-negative"
+            raise ValueError(f"{name}: {what} must be {kind} int, got {size!r}")
 
 
 class _TransformerLayer(Module):
@@ -202,6 +204,22 @@ def _nested_tensor_capable(layer: Module) -> bool:
             and attention.num_heads % 2 == 0)
 
 
+def _nested_padding(key_padding_mask: Tensor, mask_check: bool) -> tuple[Tensor, Tensor]:
+    """torch's nested tensor of a float key padding mask (N, S): sequence n keeps its first ``length[n]``
+    positions, its count of zero entries. Returns the float padding mask the layers then see (-inf after
+    ``length``) and the (N, S) bool mask of the positions torch's padded output sets to 0. With ``mask_check``
+    and a mask whose padding is not all at the rows' ends, both are as without the nested path (the mask
+    given, nothing zeroed), as torch then takes its plain path; tensor ops decide, so mg.compile replays too."""
+    keep = key_padding_mask == 0
+    lengths = keep.sum(dim=1, keepdim=True)
+    padded = mg.arange(keep.shape[1], device=keep.device).unsqueeze(0) >= lengths   # (N, S)
+    nested = mg.zeros_like(key_padding_mask).masked_fill(padded, float("-inf"))
+    if not mask_check:
+        return nested, padded
+    aligned = (keep != padded).all()   # left-aligned: the kept positions are exactly the first `length`
+    return mg.where(aligned, nested, key_padding_mask), padded & aligned
+
+
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` (``layers.0`` …, each starting with its weights), then
     ``norm`` if given. src: (S, N, E) (or (N, S, E) / (S, E)) → the same shape.
@@ -223,13 +241,42 @@ class TransformerEncoder(Module):
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
-        """src → the same shape; ``mask`` (S, S) or (N·nhead, S, S), ``src_key_padding_mask`` (N, S)."""
+        """src → the same shape; ``mask`` (S, S) or (N·nhead, S, S), ``src_key_padding_mask`` (N, S).
+
+        torch 2.13's nested-tensor path, and its values: when ``use_nested_tensor``, the first layer in eval
+        mode, a batched ``src``, a ``src_key_padding_mask``, no ``mask``, and no gradient wanted (grad mode off,
+        or neither ``src`` nor the first layer's weights require grad), each sequence keeps its first ``length``
+        positions, ``length`` its count of zero entries in the (float) padding mask (so a nonzero float entry
+        pads, as a ``True`` does), and the positions after them are 0 before ``norm``. With ``mask_check``
+        (default) that happens only when every row's padding is at its end (else torch takes the plain path,
+        as under ``mg.compile``); without it, torch does not look and keeps the first ``length`` positions.
+        """
         src_key_padding_mask, mask = _float_masks(src_key_padding_mask, mask, src, "mask")
+        zeroed = None
+        if self._takes_nested_path(src, mask, src_key_padding_mask):
+            src_key_padding_mask, zeroed = _nested_padding(src_key_padding_mask, self.mask_check)
         output = src
         for layer in self.layers:
             output = layer(output, src_mask=mask, is_causal=bool(is_causal),
                            src_key_padding_mask=src_key_padding_mask)
+        if zeroed is not None:   # torch's to_padded_tensor(0.0)
+            batch_first = self.layers[0].self_attn.batch_first
+            output = mg.where((zeroed if batch_first else zeroed.T).unsqueeze(-1), 0.0, output)
         return output if self.norm is None else self.norm(output)
+
+    def _takes_nested_path(self, src: Tensor, mask: Tensor | None, key_padding_mask: Tensor | None) -> bool:
+        """torch 2.13's conditions for its nested-tensor path (``why_not_sparsity_fast_path`` empty), but
+        the left-alignment check, which :func:`_nested_padding` makes with tensor ops."""
+        if (not self.use_nested_tensor or not len(self.layers) or self.layers[0].training or src.ndim != 3
+                or key_padding_mask is None or mask is not None or (self.mask_check and mg.compiler.is_compiling())):
+            return False
+        first = self.layers[0]
+        attention = first.self_attn
+        tensors = (src, attention.in_proj_weight, attention.in_proj_bias, attention.out_proj.weight,
+                   attention.out_proj.bias, first.norm1.weight, first.norm1.bias, first.norm2.weight,
+                   first.norm2.bias, first.linear1.weight, first.linear1.bias, first.linear2.weight,
+                   first.linear2.bias)
+        return not (mg.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors))
 
 
 class TransformerDecoder(Module):
