@@ -248,8 +248,9 @@ class TransformerEncoder(Module):
         or neither ``src`` nor the first layer's weights require grad), each sequence keeps its first ``length``
         positions, ``length`` its count of zero entries in the (float) padding mask (so a nonzero float entry
         pads, as a ``True`` does), and the positions after them are 0 before ``norm``. With ``mask_check``
-        (default) that happens only when every row's padding is at its end (else torch takes the plain path,
-        as under ``mg.compile``); without it, torch does not look and keeps the first ``length`` positions.
+        (default) that happens only when every row's padding is at its end (else torch takes the plain path);
+        without it, torch does not look and keeps the first ``length`` positions. (Under torch.compile torch
+        skips the path with ``mask_check``; ``mg.compile`` gives the eager values.)
         """
         src_key_padding_mask, mask = _float_masks(src_key_padding_mask, mask, src, "mask")
         zeroed = None
@@ -266,9 +267,10 @@ class TransformerEncoder(Module):
 
     def _takes_nested_path(self, src: Tensor, mask: Tensor | None, key_padding_mask: Tensor | None) -> bool:
         """torch 2.13's conditions for its nested-tensor path (``why_not_sparsity_fast_path`` empty), but
-        the left-alignment check, which :func:`_nested_padding` makes with tensor ops."""
+        the left-alignment check, which :func:`_nested_padding` makes with tensor ops (so a replay needs no
+        read of the mask, and mg.compile, unlike torch.compile, keeps the path)."""
         if (not self.use_nested_tensor or not len(self.layers) or self.layers[0].training or src.ndim != 3
-                or key_padding_mask is None or mask is not None or (self.mask_check and mg.compiler.is_compiling())):
+                or key_padding_mask is None or mask is not None):
             return False
         first = self.layers[0]
         attention = first.self_attn
