@@ -373,3 +373,11 @@ for _name, _fn in _linalg_legacy.METHODS.items():
 autograd.no_grad, autograd.enable_grad, autograd.set_grad_enabled = no_grad, enable_grad, set_grad_enabled
 autograd.inference_mode, autograd.detect_anomaly = inference_mode, detect_anomaly
 autograd.set_detect_anomaly = set_detect_anomaly
+
+# The LU family's top-level and method spellings (torch.lu, torch.lu_solve, torch.lu_unpack; Tensor.lu, lu_solve)
+from .ops import lu as _lu  # noqa: E402
+
+lu, lu_solve, lu_unpack = _lu.lu, _lu.legacy_lu_solve, _lu.lu_unpack
+__all__ += ["lu", "lu_solve", "lu_unpack"]
+for _name, _fn in _lu.METHODS.items():
+    setattr(Tensor, _name, _fn)

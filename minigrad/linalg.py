@@ -18,9 +18,11 @@ raise :class:`LinAlgError` (a RuntimeError, as ``torch.linalg.LinAlgError``) nam
 the failing pivot or minor, and the batch element. Where CuPy lacks a routine (a matrix exponential,
 a batched least-squares solver), the code uses array ops and ``solve``/``svd``, on both backends.
 
-Not provided: ``eig``/``eigvals`` (complex results), the LU and LDL families (``lu``, ``lu_factor``,
-``lu_solve``, ``ldl_factor``, ``ldl_solve``) and ``householder_product``: asking for one raises an
-AttributeError that says so. No function takes PyTorch's ``out=``.
+The LU family (``lu_factor``, ``lu_factor_ex``, ``lu``, ``lu_solve``) lives in :mod:`minigrad.ops.lu`.
+
+Not provided: ``eig``/``eigvals`` (complex results), the LDL family (``ldl_factor``, ``ldl_solve``) and
+``householder_product``: asking for one raises an AttributeError that says so. No function takes PyTorch's
+``out=``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from .ops.index import tril, triu
 from .ops.least_squares import LstsqResult, lstsq, matrix_rank, pinv
 from .ops.linalg import matmul
 from .ops.linalg_arguments import floating, matrices, module, same_dtype
+from .ops.lu import linalg_lu as lu
+from .ops.lu import linalg_lu_solve as lu_solve
+from .ops.lu import lu_factor, lu_factor_ex
 from .ops.matrix_functions import MatrixExp
 from .ops.matrix_products import multi_dot, tensorinv, tensorsolve, vander, vecdot
 from .ops.norms import cond, matrix_norm, norm, singular_values, vector_norm
@@ -58,7 +63,8 @@ from .tensor import Tensor
 
 __all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "QRResult",
            "SVDResult", "SlogdetResult", "SolveExResult", "cholesky", "cholesky_ex", "cond", "cross", "det",
-           "diagonal", "eigh", "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm",
+           "diagonal", "eigh", "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
+           "matmul", "matrix_exp", "matrix_norm",
            "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
 
@@ -285,10 +291,6 @@ _NOT_PROVIDED = {
            "symmetric matrix",
     "eigvals": "eigenvalues of a general matrix are complex, which mg.linalg does not support; use eigvalsh for a "
                "symmetric matrix",
-    "lu": "the LU family is not implemented; use solve, inv or det",
-    "lu_factor": "the LU family is not implemented; use solve, inv or det",
-    "lu_factor_ex": "the LU family is not implemented; use solve, inv or det",
-    "lu_solve": "the LU family is not implemented; use solve",
     "ldl_factor": "the LDL family is not implemented; use cholesky or solve",
     "ldl_factor_ex": "the LDL family is not implemented; use cholesky or solve",
     "ldl_solve": "the LDL family is not implemented; use solve",

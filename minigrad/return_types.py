@@ -107,6 +107,36 @@ class TriangularSolveResult(NamedTuple):
     cloned_coefficient: Tensor
 
 
+class LUFactorResult(NamedTuple):
+    """``(LU, pivots)`` of ``linalg.lu_factor``."""
+
+    LU: Tensor
+    pivots: Tensor
+
+
+class LUFactorExResult(NamedTuple):
+    """``(LU, pivots, info)`` of ``linalg.lu_factor_ex`` and of ``torch.lu(get_infos=True)``."""
+
+    LU: Tensor
+    pivots: Tensor
+    info: Tensor
+
+
+class PLUResult(NamedTuple):
+    """``(P, L, U)`` of ``linalg.lu`` and ``lu_unpack``."""
+
+    P: Tensor
+    L: Tensor
+    U: Tensor
+
+
+class HistogramResult(NamedTuple):
+    """``(hist, bin_edges)`` of ``histogram`` (bin_edges a tensor) and ``histogramdd`` (a tuple of tensors)."""
+
+    hist: Tensor
+    bin_edges: Any
+
+
 class LstsqResult(NamedTuple):
     """``(solution, residuals, rank, singular_values)`` of ``linalg.lstsq``."""
 
@@ -148,6 +178,13 @@ linalg_inv_ex = _structseq("linalg_inv_ex", InvExResult)
 linalg_cholesky_ex = _structseq("linalg_cholesky_ex", CholeskyExResult)
 linalg_solve_ex = _structseq("linalg_solve_ex", SolveExResult)
 linalg_lstsq = _structseq("linalg_lstsq", LstsqResult)
+linalg_lu_factor = _structseq("linalg_lu_factor", LUFactorResult)
+linalg_lu_factor_ex = _structseq("linalg_lu_factor_ex", LUFactorExResult)
+linalg_lu = _structseq("linalg_lu", PLUResult)
+lu_unpack = _structseq("lu_unpack", PLUResult)
+_lu_with_info = _structseq("_lu_with_info", LUFactorExResult)
+histogram = _structseq("histogram", HistogramResult)
+histogramdd = _structseq("histogramdd", HistogramResult)
 svd = _structseq("svd", SVDLegacyResult)
 qr = _structseq("qr", QRResult)
 triangular_solve = _structseq("triangular_solve", TriangularSolveResult)
@@ -156,10 +193,12 @@ min = _structseq("min", ValuesIndices)  # noqa: A001
 
 __all__ = ["ValuesIndices", "MinMax", "FrexpResult", "SlogdetResult", "EighResult", "SVDResult", "QRResult",
            "InvExResult", "CholeskyExResult", "SolveExResult", "LstsqResult", "SVDLegacyResult",
-           "TriangularSolveResult",
+           "TriangularSolveResult", "LUFactorResult", "LUFactorExResult", "PLUResult", "HistogramResult",
            "topk", "sort", "kthvalue", "mode", "median", "nanmedian", "cummax", "cummin", "aminmax", "frexp",
            "slogdet", "linalg_slogdet", "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_inv_ex",
-           "linalg_cholesky_ex", "linalg_solve_ex", "linalg_lstsq", "svd", "qr", "triangular_solve", "max", "min"]
+           "linalg_cholesky_ex", "linalg_solve_ex", "linalg_lstsq", "svd", "qr", "triangular_solve", "max", "min",
+           "linalg_lu_factor", "linalg_lu_factor_ex", "linalg_lu", "lu_unpack", "_lu_with_info", "histogram",
+           "histogramdd"]
 
 
 def __dir__() -> Any:
