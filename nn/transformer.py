@@ -270,7 +270,8 @@ class TransformerEncoder(Module):
         the left-alignment check, which :func:`_nested_padding` makes with tensor ops (so a replay needs no
         read of the mask, and mg.compile, unlike torch.compile, keeps the path)."""
         if (not self.use_nested_tensor or not len(self.layers) or self.layers[0].training or src.ndim != 3
-                or key_padding_mask is None or mask is not None):
+                or key_padding_mask is None or key_padding_mask.ndim != 2 or mask is not None):
+            # (a padding mask of another rank is left to the attention, which names the shapes it expects)
             return False
         first = self.layers[0]
         attention = first.self_attn

@@ -484,7 +484,40 @@ def test_errors_name_the_shapes() -> None:
         (lambda: decoder(mg.randn(T, N, E), x, memory_mask=mg.zeros(S, T)), ValueError,
          r"attn_mask has shape \(5, 4\), expected \(4, 5\)"),
     ]
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(E, HEADS, FF, batch_first=True), 1).eval()
+    for kpm, message in ((mg.zeros(S, dtype=mg.bool_), "key_padding_mask must be 2-D"),
+                         (mg.zeros(2, N, S, dtype=mg.bool_), "key_padding_mask must be 2-D"),
+                         (mg.zeros(N, T, dtype=mg.bool_), r"key_padding_mask has shape \(3, 4\), expected \(3, 5\)")):
+        # on the nested path's conditions too (was an AxisError / a broadcast error from the emulation)
+        cases.append((lambda kpm=kpm: encoder(mg.randn(N, S, E), src_key_padding_mask=kpm), ValueError, message))
     for fn, error, message in cases:
-        with warnings.catch_warnings(), pytest.raises(error, match=message):
+        with warnings.catch_warnings(), pytest.raises(error, match=message), mg.no_grad():
             warnings.simplefilter("ignore")
             fn()
+
+
+@pytest.mark.gpu
+def test_nested_path_and_float32_masks_on_gpu_match_cpu() -> None:
+    """The nested-path emulation and a float32 mask on a float64 model, on the GPU (or the strict stand-in)."""
+    cpu = nn.TransformerEncoder(nn.TransformerEncoderLayer(E, HEADS, FF, batch_first=True), 2, nn.LayerNorm(E)).eval()
+    cpu_decoder = nn.TransformerDecoderLayer(E, HEADS, FF, dtype=mg.float64)
+    src = RNG.standard_normal((N, S, E)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        model = nn.TransformerEncoder(nn.TransformerEncoderLayer(E, HEADS, FF, batch_first=True), 2,
+                                      nn.LayerNorm(E)).to(device).eval()
+        model.load_state_dict(cpu.state_dict())
+        with mg.no_grad():
+            out = [model(mg.tensor(src, device=device), src_key_padding_mask=mg.tensor(kpm, device=device))
+                   for kpm in (LEFT, NOT_LEFT)]
+        model64 = nn.TransformerDecoderLayer(E, HEADS, FF, dtype=mg.float64).to(device)
+        model64.load_state_dict(cpu_decoder.state_dict())
+        y = mg.tensor(src.astype(np.float64).transpose(1, 0, 2), device=device, requires_grad=True)
+        causal = nn.Transformer.generate_square_subsequent_mask(S, device=device)
+        out.append(model64.eval()(y, y, tgt_mask=causal))
+        out[-1].sum().backward()
+        assert all(o.device.type == device for o in out)
+        results.append([o.numpy() for o in out] + [y.grad.numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert not results[0][0][LEFT].any() and results[0][1][NOT_LEFT].any()
