@@ -381,3 +381,11 @@ lu, lu_solve, lu_unpack = _lu.lu, _lu.legacy_lu_solve, _lu.lu_unpack
 __all__ += ["lu", "lu_solve", "lu_unpack"]
 for _name, _fn in _lu.METHODS.items():
     setattr(Tensor, _name, _fn)
+
+# Histograms (torch.histogram, torch.histogramdd; Tensor.histogram)
+from .ops import histogram as _histogram  # noqa: E402
+
+histogram, histogramdd = _histogram.histogram, _histogram.histogramdd
+__all__ += ["histogram", "histogramdd"]
+for _name, _fn in _histogram.METHODS.items():
+    setattr(Tensor, _name, _fn)
