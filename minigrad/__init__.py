@@ -389,3 +389,9 @@ histogram, histogramdd = _histogram.histogram, _histogram.histogramdd
 __all__ += ["histogram", "histogramdd"]
 for _name, _fn in _histogram.METHODS.items():
     setattr(Tensor, _name, _fn)
+
+# Tensors from a sequence: torch.combinations, vander, cumulative_trapezoid and the deprecated chain_matmul
+from .ops import sequences as _sequences  # noqa: E402
+
+globals().update({_name: getattr(_sequences, _name) for _name in _sequences.__all__})
+__all__ += _sequences.__all__
