@@ -395,3 +395,12 @@ from .ops import sequences as _sequences  # noqa: E402
 
 globals().update({_name: getattr(_sequences, _name) for _name in _sequences.__all__})
 __all__ += _sequences.__all__
+
+# PyTorch's other spellings: the top-level in-place functions (torch.exp_(x)), unsafe_chunk/unsafe_split and
+# Tensor.bfloat16 (a TypeError: NumPy has no bfloat16)
+from .ops import spellings as _spellings  # noqa: E402
+
+globals().update({_name: getattr(_spellings, _name) for _name in _spellings.__all__})
+__all__ += _spellings.__all__
+for _name, _fn in _spellings.METHODS.items():
+    setattr(Tensor, _name, _fn)

@@ -11,6 +11,8 @@ from typing import Any, Sequence
 import numpy
 
 NUMERIC_KINDS = "biufc"   # bool, signed and unsigned int, float, complex: the dtype kinds a Tensor may hold
+NO_BFLOAT16 = ("NumPy (and so minigrad, on CPU and CuPy alike) has no bfloat16 dtype; use float16 (mg.half) or "
+               "float32 (mg.float) instead")
 
 
 def reworded(error: Exception, message: str) -> Exception:
@@ -33,13 +35,19 @@ def as_dtype(dtype: Any, caller: str) -> numpy.dtype:
     empty record type, an array's ``.dtype`` attribute as its dtype, and ``","`` as Python syntax.
     """
     if not isinstance(dtype, (numpy.dtype, str, type)):
+        if "bfloat16" in str(dtype):   # torch.bfloat16 itself
+            raise TypeError(f"{caller}: {NO_BFLOAT16}")
         raise TypeError(f"{caller}: dtype must be a dtype such as mg.float32 or 'int64', "
                         f"got {type(dtype).__name__} {dtype!r:.40}")
     try:
         dt = numpy.dtype(dtype)
     except Exception:  # noqa: BLE001 - TypeError, and SyntaxError for some strings
+        if "bfloat16" in str(dtype):   # "bfloat16", "torch.bfloat16"
+            raise TypeError(f"{caller}: {NO_BFLOAT16}") from None
         raise TypeError(f"{caller}: {dtype!r:.40} is not a dtype (use mg.float32, mg.int64, 'float64' ...)") from None
     if dt.kind not in NUMERIC_KINDS:
+        if "bfloat16" in str(dtype):   # mg.bfloat16, a class NumPy reads as an object dtype
+            raise TypeError(f"{caller}: {NO_BFLOAT16}")
         raise TypeError(f"{caller}: dtype {dt} is not a number type (tensors hold bools, ints, floats, complex)")
     return dt
 

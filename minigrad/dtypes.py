@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy
 
-from .arguments import as_dtype
+from .arguments import NO_BFLOAT16, as_dtype
 
-__all__ = ["can_cast", "cdouble", "cfloat", "complex64", "complex128", "finfo", "get_default_dtype", "iinfo", "int8",
-           "int16", "promote_types", "result_type", "set_default_dtype", "short", "uint8", "uint16", "uint32",
-           "uint64"]
+__all__ = ["bfloat16", "can_cast", "cdouble", "cfloat", "complex64", "complex128", "finfo", "get_default_dtype",
+           "iinfo", "int8", "int16", "promote_types", "result_type", "set_default_dtype", "short", "uint8", "uint16",
+           "uint32", "uint64"]
 
 float16 = numpy.dtype("float16")
 float32 = numpy.dtype("float32")
@@ -39,6 +39,14 @@ bool_ = numpy.dtype("bool")
 int8, uint8, int16 = numpy.dtype("int8"), numpy.dtype("uint8"), numpy.dtype("int16")
 uint16, uint32, uint64 = numpy.dtype("uint16"), numpy.dtype("uint32"), numpy.dtype("uint64")
 short, cfloat, cdouble = int16, complex64, complex128   # PyTorch's aliases
+
+
+class bfloat16:  # noqa: N801 - PyTorch's name
+    """PyTorch's bfloat16, which NumPy has no dtype for: a program that names ``mg.bfloat16`` loads, and asking for
+    it as a dtype (``dtype=mg.bfloat16``, ``x.to(mg.bfloat16)``, ``"bfloat16"``) raises a TypeError saying so."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"bfloat16: {NO_BFLOAT16}")
 
 # What Python floats and complex numbers become; set_default_dtype changes both together.
 _default_float = float32

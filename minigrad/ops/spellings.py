@@ -1,0 +1,62 @@
+"""PyTorch's other spellings of ops minigrad has as Tensor methods: the top-level in-place functions
+(``torch.exp_(x)`` is ``x.exp_()``), the ``unsafe_chunk``/``unsafe_split``/``unsafe_split_with_sizes`` aliases
+(PyTorch's skip a view check that minigrad does not make), and ``Tensor.bfloat16()``, which NumPy cannot hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..arguments import NO_BFLOAT16
+from ..tensor import Tensor
+from ._util import int_arg
+from .combine import split_with_sizes
+from .join import chunk, split
+
+# torch's top-level in-place functions, each the Tensor method of its name
+INPLACE = ("abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_",
+           "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_",
+           "cosh_", "deg2rad_", "detach_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_",
+           "frac_", "gcd_", "i0_", "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_",
+           "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
+           "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_")
+
+__all__ = [*INPLACE, "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes"]
+
+
+def _inplace_function(name: str) -> Any:
+    def function(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' must be a Tensor (it is changed in place), got "
+                            f"{type(input).__name__}")
+        return getattr(input, name)(*args, **kwargs)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``torch.{name}(x, …)``: ``x.{name}(…)``, changing x in place and returning it."
+    return function
+
+
+globals().update({_name: _inplace_function(_name) for _name in INPLACE})
+
+
+def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> list:  # noqa: A002
+    """:func:`chunk` (torch.unsafe_chunk): ``chunks`` parts along ``dim``."""
+    return chunk(input, int_arg(chunks, "unsafe_chunk", "chunks"), dim)
+
+
+def unsafe_split(input: Tensor, split_size: int, dim: int = 0) -> list:  # noqa: A002
+    """:func:`split` into parts of ``split_size`` (an int, as torch.unsafe_split) along ``dim``."""
+    return split(input, int_arg(split_size, "unsafe_split", "split_size"), dim)
+
+
+def unsafe_split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> list:  # noqa: A002
+    """:func:`split_with_sizes` (torch.unsafe_split_with_sizes): parts of the given sizes along ``dim``."""
+    return split_with_sizes(input, split_sizes, dim)
+
+
+def bfloat16(self: Tensor, memory_format: Any = None) -> Tensor:
+    """``Tensor.bfloat16()``: a TypeError, NumPy has no bfloat16 (use ``x.half()`` or ``x.float()``)."""
+    raise TypeError(f"Tensor.bfloat16: {NO_BFLOAT16}")
+
+
+METHODS = {"unsafe_chunk": unsafe_chunk, "unsafe_split": unsafe_split,
+           "unsafe_split_with_sizes": unsafe_split_with_sizes, "bfloat16": bfloat16}
