@@ -56,6 +56,7 @@ from .generators import (
 from .gradcheck import GradcheckError, gradcheck
 from .hooks import RemovableHandle
 from .memory import gc_paused
+from .memory_formats import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from .ops import (  # PyTorch's spellings (DESIGN §3)
     Size,
     ValuesIndices,
@@ -156,6 +157,7 @@ __all__ = [
     "amp", "autocast", "default_generator", "get_rng_state", "initial_seed", "seed", "set_rng_state",
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
     "CompileWarning", "accelerator", "compile", "compiler", "return_types",
+    "channels_last", "channels_last_3d", "contiguous_format", "memory_format", "preserve_format",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import numpy
 
 from . import backend, generators
+from . import memory_formats as _memory_format
 from .arguments import as_bool
 from .backend import Device
 from .dtypes import get_default_dtype
@@ -105,10 +106,14 @@ def ones(shape: Any = None, *dims: Any, dtype: Any = None, device: Any = None, r
 
 
 def empty(shape: Any = None, *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-          size: Any = None) -> Tensor:
-    """Uninitialised tensor; ``shape`` as ints or one tuple (or ``size=``)."""
-    return _filled(lambda xp, s, d: xp.empty(s, dtype=d), _sized(shape, dims, size, "empty"), dtype, device,
-                   requires_grad, "empty")
+          size: Any = None, memory_format: Any = None) -> Tensor:
+    """Uninitialised tensor; ``shape`` as ints or one tuple (or ``size=``); ``memory_format`` as PyTorch's
+    (``mg.channels_last`` for 4-D; ``preserve_format`` is refused: there is nothing to preserve)."""
+    if memory_format is _memory_format.preserve_format:
+        raise RuntimeError("empty: unsupported memory format preserve_format (there is no tensor to preserve)")
+    out = _filled(lambda xp, s, d: xp.empty(s, dtype=d), _sized(shape, dims, size, "empty"), dtype, device,
+                  requires_grad, "empty")
+    return _memory_format.relayout(out, memory_format, "empty")
 
 
 def full(shape: Any = None, fill_value: Any = None, dtype: Any = None, device: Any = None,
@@ -149,26 +154,31 @@ def _like(x: Any, name: str) -> Tensor:
     return x
 
 
-def zeros_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    """Zeros with ``x``'s shape, and its dtype and device unless given."""
+def zeros_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
+               memory_format: Any = None) -> Tensor:
+    """Zeros with ``x``'s shape, and its dtype and device unless given (``memory_format``: minigrad.memory_format)."""
     x = _like(input, "zeros_like")
-    return _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
-                   requires_grad, "zeros_like")
+    out = _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
+                  requires_grad, "zeros_like")
+    return _memory_format.relayout(out, memory_format, "zeros_like", x)
 
 
-def ones_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    """Ones with ``x``'s shape, and its dtype and device unless given."""
+def ones_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
+              memory_format: Any = None) -> Tensor:
+    """Ones with ``x``'s shape, and its dtype and device unless given (``memory_format``: minigrad.memory_format)."""
     x = _like(input, "ones_like")
-    return _filled(_ones, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
-                   requires_grad, "ones_like")
+    out = _filled(_ones, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
+                  requires_grad, "ones_like")
+    return _memory_format.relayout(out, memory_format, "ones_like", x)
 
 
 def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,  # noqa: A002
-              requires_grad: bool = False) -> Tensor:
+              requires_grad: bool = False, *, memory_format: Any = None) -> Tensor:
     """``fill_value`` (a number) with ``x``'s shape, and its dtype and device unless given."""
     x = _like(input, "full_like")
-    return _full(x.shape, fill_value, x.dtype if dtype is None else dtype, x.device if device is None else device,
-                 requires_grad, "full_like")
+    out = _full(x.shape, fill_value, x.dtype if dtype is None else dtype, x.device if device is None else device,
+                requires_grad, "full_like")
+    return _memory_format.relayout(out, memory_format, "full_like", x)
 
 
 _NOT_GIVEN = object()   # arange's start when only end is given (a None start is refused, as PyTorch's)

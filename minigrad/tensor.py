@@ -408,29 +408,29 @@ class Tensor:
     def cuda(self, device: int | None = None) -> Tensor:
         return self.to("cuda" if device is None else f"cuda:{device}")
 
-    def float(self) -> Tensor:
-        return self.to(dtype=float32)
+    def float(self, memory_format: Any = None) -> Tensor:
+        return self.to(memory_format=memory_format, dtype=float32)
 
-    def double(self) -> Tensor:
-        return self.to(dtype=float64)
+    def double(self, memory_format: Any = None) -> Tensor:
+        return self.to(memory_format=memory_format, dtype=float64)
 
-    def long(self) -> Tensor:
-        return self.to(dtype=int64)
+    def long(self, memory_format: Any = None) -> Tensor:
+        return self.to(memory_format=memory_format, dtype=int64)
 
-    def short(self) -> Tensor:
-        return self.to(dtype=dtypes.int16)
+    def short(self, memory_format: Any = None) -> Tensor:
+        return self.to(memory_format=memory_format, dtype=dtypes.int16)
 
-    def char(self) -> Tensor:
-        return self.to(dtype=dtypes.int8)
+    def char(self, memory_format: Any = None) -> Tensor:
+        return self.to(memory_format=memory_format, dtype=dtypes.int8)
 
-    def byte(self) -> Tensor:
-        return self.to(dtype=dtypes.uint8)
+    def byte(self, memory_format: Any = None) -> Tensor:
+        return self.to(memory_format=memory_format, dtype=dtypes.uint8)
 
-    def cfloat(self) -> Tensor:
-        return self.to(dtype=dtypes.complex64)
+    def cfloat(self, memory_format: Any = None) -> Tensor:
+        return self.to(memory_format=memory_format, dtype=dtypes.complex64)
 
-    def cdouble(self) -> Tensor:
-        return self.to(dtype=dtypes.complex128)
+    def cdouble(self, memory_format: Any = None) -> Tensor:
+        return self.to(memory_format=memory_format, dtype=dtypes.complex128)
 
     def astype(self, dtype: Any) -> Tensor:
         return self.to(dtype=backend.as_dtype(dtype, "astype"))

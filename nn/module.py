@@ -7,7 +7,7 @@ from typing import Any, Iterator, Mapping
 import numpy
 
 import minigrad as mg
-from minigrad import Tensor
+from minigrad import Tensor, memory_formats
 
 from ._buffer import buffer_persistence
 from ._compile_state import give_serial, reregistered, set_mode
@@ -382,15 +382,22 @@ class Module(ModuleHooks):
 
     # --- devices and dtypes ---
 
-    def to(self, device: Any = None, dtype: Any = None, non_blocking: bool = False) -> Module:
+    def to(self, device: Any = None, dtype: Any = None, non_blocking: bool = False, *,
+           memory_format: Any = None) -> Module:
         """Move (in place) every parameter and buffer to ``device`` and/or cast floats to ``dtype``.
 
         Parameters keep their identity, so an optimizer built before the move
         still holds them (its state follows on its next step). As in PyTorch (and
         ``Tensor.to``), a dtype may also come first: ``model.to(mg.float64)``, or a
         tensor whose device and dtype to take: ``model.to(x)``. ``non_blocking`` is
-        accepted and changes nothing (copies are synchronous).
+        accepted and changes nothing (copies are synchronous). ``memory_format=mg.channels_last``
+        lays the 4-D parameters and buffers out NHWC (``channels_last_3d``: the 5-D ones), as PyTorch's.
         """
+        fmt = memory_formats.check(memory_format, "to")
+        if fmt is mg.channels_last or fmt is mg.channels_last_3d:
+            rank = 4 if fmt is mg.channels_last else 5
+        else:
+            fmt = rank = None   # contiguous_format / preserve_format: parameters are kept as they are
         if isinstance(device, Tensor):
             device, dtype = device.device, device.dtype if dtype is None else dtype
         if dtype is None and isinstance(device, (numpy.dtype, type)):
@@ -405,6 +412,8 @@ class Module(ModuleHooks):
                 array = array.astype(dt)
             if dev is not None:
                 array = mg.to_device(array, dev)
+            if fmt is not None and array.ndim == rank:
+                array = memory_formats.lay_out(array, fmt, f"{type(self).__name__}.to")
             return array
 
         for tensor in list(self.parameters()) + [b for _, b in self.named_buffers()]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..recording import note_draw
 from ..tensor import Tensor
 from . import creation, inplace
@@ -108,9 +109,9 @@ def _to(self: Tensor, device: Any = None, dtype: Any = None, non_blocking: bool 
     """Move to ``device`` and/or cast to ``dtype`` (differentiable).
 
     As in PyTorch, a dtype may also come first: ``x.to(mg.float64)``, and ``x.to(other)`` takes
-    the device and dtype of the tensor ``other``. ``non_blocking`` and ``memory_format`` change
-    nothing here (copies are synchronous; arrays are C-ordered); ``copy=True`` returns a new tensor
-    even when nothing changes.
+    the device and dtype of the tensor ``other``. ``non_blocking`` changes nothing here (copies are
+    synchronous); ``memory_format`` lays the result out as :func:`contiguous` does (``preserve_format``
+    keeps the layout); ``copy=True`` returns a new tensor even when nothing changes.
     """
     if isinstance(dtype, bool) and isinstance(device, (Tensor, backend.numpy.dtype, type)):
         dtype, non_blocking, copy = None, dtype, non_blocking   # to(dtype, non_blocking, copy) / to(other, ...)
@@ -129,6 +130,8 @@ def _to(self: Tensor, device: Any = None, dtype: Any = None, non_blocking: bool 
         dev = backend.resolve_device(device)
         if dev != self.device:
             out = to_device(out, dev)
+    if _memory_format.check(memory_format, "to") not in (None, _memory_format.preserve_format):
+        out = contiguous(out, memory_format)
     return clone(out) if copy and out is self else out
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..constructors import _device_arg, _fill_number, _full, _like, rand, randn, tensor
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, bool_, float16, int32
@@ -27,23 +28,25 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
 
 
 def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
-              generator: Any = None) -> Tensor:
+              generator: Any = None, memory_format: Any = None) -> Tensor:
     """Uniform samples in [0, 1) with ``x``'s shape (and its dtype and device unless given), from ``generator``
     (an ``mg.Generator``) if given."""
     x = _like(input, "rand_like")
     device = x.device if device is None else _device_arg(device, "rand_like")
-    return rand(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
-                requires_grad=requires_grad, generator=generator)
+    out = rand(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
+               requires_grad=requires_grad, generator=generator)
+    return _memory_format.relayout(out, memory_format, "rand_like", x)
 
 
 def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
-              generator: Any = None) -> Tensor:
+               generator: Any = None, memory_format: Any = None) -> Tensor:
     """Standard normal samples with ``x``'s shape (and its dtype and device unless given), from ``generator``
     if given."""
     x = _like(input, "randn_like")
     device = x.device if device is None else _device_arg(device, "randn_like")
-    return randn(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
-                 requires_grad=requires_grad, generator=generator)
+    out = randn(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
+                requires_grad=requires_grad, generator=generator)
+    return _memory_format.relayout(out, memory_format, "randn_like", x)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
@@ -110,19 +113,19 @@ def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None, requ
 
 # --- dtype casts (x.float() and x.double() are Tensor methods already) -------
 
-def to_int(x: Tensor) -> Tensor:
+def to_int(x: Tensor, memory_format: Any = None) -> Tensor:
     """``x.int()``: cast to int32 (PyTorch's ``int``)."""
-    return x.to(dtype=int32)
+    return x.to(dtype=int32, memory_format=memory_format)
 
 
-def to_bool(x: Tensor) -> Tensor:
+def to_bool(x: Tensor, memory_format: Any = None) -> Tensor:
     """``x.bool()``: cast to bool (non-zero is True)."""
-    return x.to(dtype=bool_)
+    return x.to(dtype=bool_, memory_format=memory_format)
 
 
-def to_half(x: Tensor) -> Tensor:
+def to_half(x: Tensor, memory_format: Any = None) -> Tensor:
     """``x.half()``: cast to float16."""
-    return x.to(dtype=float16)
+    return x.to(dtype=float16, memory_format=memory_format)
 
 
 def type_as(x: Tensor, other: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..constructors import _filled, _like, _zeros
 from ..dtypes import get_default_dtype
 from ..legacy import legacy_dtype
@@ -29,11 +30,13 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
     return out
 
 
-def empty_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+def empty_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
+               memory_format: Any = None) -> Tensor:
     """An uninitialised (here: zero) tensor with ``x``'s shape, and its dtype and device unless given."""
     x = _like(input, "empty_like")
-    return _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
-                   requires_grad, "empty_like")
+    out = _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
+                  requires_grad, "empty_like")
+    return _memory_format.relayout(out, memory_format, "empty_like", x)
 
 
 def empty_strided(size: Any, stride: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
@@ -87,9 +90,10 @@ def _tensor(x: Any, name: str) -> Tensor:
     return x
 
 
-def is_contiguous(x: Tensor) -> bool:
-    """Whether the array is C-contiguous in memory (a transpose is not, until ``contiguous()``)."""
-    return bool(_tensor(x, "is_contiguous").data.flags.c_contiguous)
+def is_contiguous(x: Tensor, memory_format: Any = None) -> bool:
+    """Whether the array is C-contiguous in memory (a transpose is not, until ``contiguous()``), or dense in
+    ``memory_format``'s layout (``mg.channels_last``: NHWC strides)."""
+    return _memory_format.is_contiguous_as(_tensor(x, "is_contiguous").data, memory_format)
 
 
 def nelement(x: Tensor) -> int:

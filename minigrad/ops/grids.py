@@ -13,6 +13,7 @@ from typing import Any
 import numpy
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..constructors import randint, tensor
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, int64
@@ -128,14 +129,15 @@ trapz = trapezoid
 
 
 def randint_like(input: Tensor, low: int = 0, high: Any = None, *, generator: Any = None, dtype: Any = None,  # noqa: A002
-                 device: Any = None, requires_grad: bool = False) -> Tensor:
+                 device: Any = None, requires_grad: bool = False, memory_format: Any = None) -> Tensor:
     """Integers in [low, high) with ``x``'s shape, dtype and device unless given (``randint_like(x, high)``
     or ``randint_like(x, low, high)``), from ``generator`` if given."""
     x = tensor_arg(input, "randint_like")
     if high is None:
         low, high = 0, low
-    return randint(low, high, x.shape, generator=generator, dtype=x.dtype if dtype is None else dtype,
-                   device=x.device if device is None else device, requires_grad=requires_grad)
+    out = randint(low, high, x.shape, generator=generator, dtype=x.dtype if dtype is None else dtype,
+                  device=x.device if device is None else device, requires_grad=requires_grad)
+    return _memory_format.relayout(out, memory_format, "randint_like", x)
 
 
 def scalar_tensor(s: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

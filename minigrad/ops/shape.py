@@ -10,6 +10,7 @@ import weakref
 from typing import Any
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function, is_grad_enabled
 from ..recording import note_read
 from ..tensor import Tensor
@@ -218,10 +219,15 @@ class Repeat(Function):
 
 
 class Clone(Function):
-    """A copy of the array (C-contiguous); the gradient passes through unchanged."""
+    """A copy of the array (C-contiguous, or in ``memory_format``'s layout); the gradient passes through."""
+
+    def __init__(self, memory_format: Any = None) -> None:
+        self.memory_format = memory_format
 
     def forward(self, x: Any) -> Any:
-        return self.xp.array(x, copy=True, order="C")
+        if self.memory_format is None:
+            return self.xp.array(x, copy=True, order="C")
+        return _memory_format.lay_out(self.xp.array(x, copy=True, order="C"), self.memory_format, self.name, x)
 
     def backward(self, gy: Any) -> Any:
         return gy
@@ -560,17 +566,23 @@ def repeat(x: Tensor, *counts: Any, repeats: Any = None) -> Tensor:
     return Repeat(repeats)(x)
 
 
-def clone(input: Tensor) -> Tensor:  # noqa: A002
-    """A copy with its own memory; the gradient flows back to ``x``."""
-    return Clone()(tensor_arg(input, "clone"))
+def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002
+    """A copy with its own memory; the gradient flows back to ``x``. C-ordered, or in ``memory_format``'s
+    layout (``mg.preserve_format`` keeps a channels-last input's)."""
+    fmt = _memory_format.check(memory_format, "clone")
+    return Clone(None if fmt is _memory_format.contiguous_format else fmt)(tensor_arg(input, "clone"))
 
 
-def contiguous(x: Tensor) -> Tensor:
-    """``x`` itself when its array is C-contiguous, else a contiguous copy (as PyTorch)."""
+def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
+    """``x`` itself when its array is C-contiguous (or dense in ``memory_format``'s layout, e.g.
+    ``mg.channels_last``), else a copy that is (as PyTorch)."""
     x = tensor_arg(x, "contiguous")
-    if x.data.flags.c_contiguous:
+    fmt = _memory_format.check(memory_format, "contiguous")
+    if fmt is _memory_format.preserve_format or fmt is _memory_format.contiguous_format:
+        fmt = None
+    if _memory_format.is_contiguous_as(x.data, fmt):
         return x
-    op = Clone()
+    op = Clone(fmt)
     op.name = "contiguous"
     return op(x)
 

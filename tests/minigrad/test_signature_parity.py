@@ -39,7 +39,6 @@ NOT_APPLICABLE = {
     "out": "minigrad's ops return a new Tensor: there are no preallocated outputs to write into",
     "layout": "one layout, dense and strided: no sparse or nested tensors",
     "pin_memory": "no page-locked host memory: CuPy copies from ordinary NumPy arrays",
-    "memory_format": "arrays are C-ordered: there is no channels_last or preserve_format to choose",
     "names": "no named tensors (torch's Dimname overloads)",
 }
 
