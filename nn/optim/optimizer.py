@@ -61,6 +61,20 @@ def snapshot_value(value: Any) -> Any:
     return value
 
 
+def _taken(value: Any, p: mg.Tensor) -> Any:
+    """A state entry of an optimizer written as PyTorch's (its own ``step``), loaded as PyTorch loads it: Tensors
+    and arrays copied onto ``p``'s device (floating ones in ``p``'s dtype), containers taken apart, the rest kept."""
+    if isinstance(value, mg.Tensor):
+        return mg.tensor(followed(value.data, p))
+    if mg.is_array(value):
+        return copied(followed(value, p))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_taken(v, p) for v in value)
+    if isinstance(value, dict):
+        return {k: _taken(v, p) for k, v in value.items()}
+    return value
+
+
 def bump_version(p: mg.Tensor) -> None:
     """Count a step as an in-place change of ``p``, as PyTorch's optimizers do (their ``add_`` bumps it).
 
@@ -314,6 +328,8 @@ class Optimizer(OptimizerHooks):
             raise TypeError(f"{where}: {label} is a {type(entries).__name__}, not a dict")
         if not entries:
             return {}
+        if type(self)._state_keys is Optimizer._state_keys:   # a subclass with its own step(), as PyTorch's
+            return {key: _taken(value, p) for key, value in entries.items()}
         required, optional = self._state_keys(hyper)
         if not required <= entries.keys():
             raise ValueError(f"{where}: {label} (of {param_label(p, index)}) lacks {sorted(required - entries.keys())} "
