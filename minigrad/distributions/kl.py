@@ -1,14 +1,19 @@
 """KL(p ‖ q) between two distributions, as torch.distributions.kl: ``kl_divergence`` looks up the most
 specific function registered with ``register_kl`` for the pair of types.
 
-Implemented for the same-family pairs: Bernoulli, Beta, Binomial, Categorical, Dirichlet,
-Exponential, Gamma, Independent, Laplace, MultivariateNormal, Normal, OneHotCategorical, Poisson and
-Uniform. Each gives a tensor of the (broadcast) batch shape, differentiable in both distributions'
-parameters; an infinite divergence (q rules out what p allows) is +inf, as in PyTorch.
+Implemented for the same-family pairs: Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet,
+Exponential, Gamma (and Chi2), Geometric, Gumbel, HalfNormal, Independent, Laplace, LowRankMultivariateNormal,
+MultivariateNormal, Normal, OneHotCategorical, Pareto, Poisson, TransformedDistribution (same transforms)
+and Uniform; between (LowRank)MultivariateNormal and LowRankMultivariateNormal; and PyTorch's cross-family
+pairs among Exponential, Gamma, Gumbel, Normal, Pareto and Uniform (Beta, Laplace and Normal against
+Pareto, and Gumbel against the families with bounded support, are +inf). Each gives a tensor of the
+(broadcast) batch shape, differentiable in both distributions' parameters; an infinite divergence (q
+rules out what p allows) is +inf, as in PyTorch.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from functools import total_ordering
 from typing import Any, Callable
@@ -21,17 +26,29 @@ from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
 from .categorical import Categorical, OneHotCategorical
+from .cauchy import Cauchy
 from .dirichlet import Dirichlet
 from .distribution import Distribution
 from .exponential import Exponential
 from .gamma import Gamma
+from .geometric import Geometric
+from .gumbel import Gumbel
+from .half_normal import HalfNormal
 from .independent import Independent
 from .laplace import Laplace
+from .lowrank_multivariate_normal import (
+    LowRankMultivariateNormal,
+    batch_lowrank_logdet,
+    batch_lowrank_mahalanobis,
+    batch_trace_xxt,
+)
 from .multivariate_normal import MultivariateNormal, batch_mahalanobis
 from .normal import Normal
+from .pareto import Pareto
 from .poisson import Poisson
+from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
-from .utils import softplus, sum_rightmost
+from .utils import euler_constant, softplus, sum_rightmost
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -216,3 +233,206 @@ def _kl_independent_independent(p: Independent, q: Independent) -> Tensor:
     if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
         raise NotImplementedError
     return sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+# --- the families added in round 8 ---------------------------------------------------------------------------------
+
+def _infinite_like(tensor: Tensor) -> Tensor:
+    return mg.full(tuple(tensor.shape), _INF, dtype=tensor.dtype, device=tensor.device)
+
+
+def _where_infinite(condition: Tensor, result: Tensor) -> Tensor:
+    return mg.where(condition, _INF, result)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p: Cauchy, q: Cauchy) -> Tensor:
+    """log(((σp + σq)² + (μp - μq)²) / (4 σp σq)) (Chyzak and Nielsen 2019)."""
+    return ((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)).log() - (4 * p.scale * q.scale).log()
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p: Geometric, q: Geometric) -> Tensor:
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p: Gumbel, q: Gumbel) -> Tensor:
+    ct1, ct2, ct3 = p.scale / q.scale, q.loc / q.scale, p.loc / q.scale
+    t3 = (ct2 + special.gammaln(1 + ct1) - ct3).exp()
+    return -ct1.log() - ct2 + ct3 + ct1 * euler_constant + t3 - (1 + euler_constant)
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p: HalfNormal, q: HalfNormal) -> Tensor:
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p: Pareto, q: Pareto) -> Tensor:
+    scale_ratio, alpha_ratio = p.scale / q.scale, q.alpha / p.alpha
+    result = q.alpha * scale_ratio.log() - alpha_ratio.log() + alpha_ratio - 1
+    return _where_infinite(p.support.lower_bound < q.support.lower_bound, result)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistribution) -> Tensor:
+    if p.transforms != q.transforms or p.event_shape != q.event_shape:
+        raise NotImplementedError
+    return kl_divergence(p.base_dist, q.base_dist)
+
+
+def _check_event_shapes(p: Distribution, q: Distribution) -> None:
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with different event shapes "
+                         "cannot be computed")
+
+
+def _woodbury_factor(q: LowRankMultivariateNormal) -> Tensor:
+    """A = C⁻¹ Wᵀ D⁻¹ of q, so Σq⁻¹ = D⁻¹ - Aᵀ A."""
+    wt_dinv = q._unbroadcasted_cov_factor.mT / q._unbroadcasted_cov_diag.unsqueeze(-2)
+    return mg.linalg.solve_triangular(q._capacitance_tril, wt_dinv, upper=False)
+
+
+def _lowrank_terms(q: LowRankMultivariateNormal, p_loc: Tensor) -> tuple:
+    """(log det Σq, (μq - μp)ᵀ Σq⁻¹ (μq - μp))."""
+    w, d, cap = q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag, q._capacitance_tril
+    return batch_lowrank_logdet(w, d, cap), batch_lowrank_mahalanobis(w, d, q.loc - p_loc, cap)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p: LowRankMultivariateNormal, q: LowRankMultivariateNormal) -> Tensor:
+    _check_event_shapes(p, q)
+    q_logdet, term3 = _lowrank_terms(q, p.loc)
+    term1 = q_logdet - batch_lowrank_logdet(p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag,
+                                            p._capacitance_tril)
+    a = _woodbury_factor(q)   # tr(Σq⁻¹ Σp) = tr((D⁻¹ - AᵀA)(Dp + Wp Wpᵀ))
+    term21 = (p._unbroadcasted_cov_diag / q._unbroadcasted_cov_diag).sum(-1)
+    term22 = batch_trace_xxt(p._unbroadcasted_cov_factor * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+    term23 = batch_trace_xxt(a * p._unbroadcasted_cov_diag.sqrt().unsqueeze(-2))
+    term24 = batch_trace_xxt(a @ p._unbroadcasted_cov_factor)
+    return 0.5 * (term1 + term21 + term22 - term23 - term24 + term3 - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_multivariatenormal_lowrank(p: MultivariateNormal, q: LowRankMultivariateNormal) -> Tensor:
+    _check_event_shapes(p, q)
+    q_logdet, term3 = _lowrank_terms(q, p.loc)
+    term1 = q_logdet - 2 * p._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    a = _woodbury_factor(q)
+    term21 = batch_trace_xxt(p._unbroadcasted_scale_tril * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+    term22 = batch_trace_xxt(a @ p._unbroadcasted_scale_tril)
+    return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_multivariatenormal(p: LowRankMultivariateNormal, q: MultivariateNormal) -> Tensor:
+    _check_event_shapes(p, q)
+    q_tril = q._unbroadcasted_scale_tril
+    term1 = (2 * q_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+             - batch_lowrank_logdet(p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag, p._capacitance_tril))
+    term3 = batch_mahalanobis(q_tril, q.loc - p.loc)
+    # cov_diag's batch dims count too (PyTorch 2.13 leaves them out and fails to expand)
+    batch = tuple(mg.broadcast_shapes(tuple(q_tril.shape[:-2]), tuple(p._unbroadcasted_cov_factor.shape[:-2]),
+                                      tuple(p._unbroadcasted_cov_diag.shape[:-1])))
+    n, m = p.event_shape[0], p.cov_factor.shape[-1]
+    q_tril = q_tril.expand(batch + (n, n))
+    p_factor = p._unbroadcasted_cov_factor.expand(batch + (n, m))
+    p_diag = p._unbroadcasted_cov_diag.sqrt().diag_embed().expand(batch + (n, n))
+    term21 = batch_trace_xxt(mg.linalg.solve_triangular(q_tril, p_factor, upper=False))
+    term22 = batch_trace_xxt(mg.linalg.solve_triangular(q_tril, p_diag, upper=False))
+    return 0.5 * (term1 + term21 + term22 + term3 - p.event_shape[0])
+
+
+@register_kl(Exponential, Gumbel)
+def _kl_exponential_gumbel(p: Exponential, q: Gumbel) -> Tensor:
+    scale_rate_prod, loc_scale_ratio = p.rate * q.scale, q.loc / q.scale
+    t2 = loc_scale_ratio.exp() * scale_rate_prod / (scale_rate_prod + 1)
+    return scale_rate_prod.log() - 1 - loc_scale_ratio + t2 + scale_rate_prod.reciprocal()
+
+
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p: Gamma, q: Gumbel) -> Tensor:
+    beta_scale_prod, loc_scale_ratio = p.rate * q.scale, q.loc / q.scale
+    t1 = ((p.concentration - 1) * special.digamma(p.concentration) - special.gammaln(p.concentration)
+          - p.concentration)
+    t2 = beta_scale_prod.log() + p.concentration / beta_scale_prod
+    t3 = loc_scale_ratio.exp() * (1 + beta_scale_prod.reciprocal()).pow(-p.concentration) - loc_scale_ratio
+    return t1 + t2 + t3
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p: Gumbel, q: Normal) -> Tensor:
+    param_ratio = p.scale / q.scale
+    t1 = (param_ratio / math.sqrt(2 * math.pi)).log()
+    t2 = (math.pi * param_ratio * 0.5).pow(2) / 3
+    t3 = ((p.loc + p.scale * euler_constant - q.loc) / q.scale).pow(2) * 0.5
+    return -t1 + t2 + t3 - (euler_constant + 1)
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p: Normal, q: Gumbel) -> Tensor:
+    mean_scale_ratio, loc_scale_ratio = p.loc / q.scale, q.loc / q.scale
+    var_scale_sqr_ratio = (p.scale / q.scale).pow(2)
+    t3 = (-mean_scale_ratio + 0.5 * var_scale_sqr_ratio + loc_scale_ratio).exp()
+    return (-var_scale_sqr_ratio.log() * 0.5 + mean_scale_ratio - loc_scale_ratio + t3
+            - 0.5 * (1 + math.log(2 * math.pi)))
+
+
+@register_kl(Uniform, Gumbel)
+def _kl_uniform_gumbel(p: Uniform, q: Gumbel) -> Tensor:
+    common_term = q.scale / (p.high - p.low)
+    high_loc_diff, low_loc_diff = (p.high - q.loc) / q.scale, (p.low - q.loc) / q.scale
+    t1 = common_term.log() + 0.5 * (high_loc_diff + low_loc_diff)
+    return t1 - common_term * ((-high_loc_diff).exp() - (-low_loc_diff).exp())
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p: Pareto, q: Exponential) -> Tensor:
+    scale_rate_prod = p.scale * q.rate
+    result = (p.alpha / scale_rate_prod).log() - p.alpha.reciprocal() + p.alpha * scale_rate_prod / (p.alpha - 1) - 1
+    return _where_infinite(p.alpha <= 1, result)
+
+
+@register_kl(Pareto, Gamma)
+def _kl_pareto_gamma(p: Pareto, q: Gamma) -> Tensor:
+    common_term = p.scale.log() + p.alpha.reciprocal()
+    t1 = p.alpha.log() - common_term
+    t2 = special.gammaln(q.concentration) - q.concentration * q.rate.log()
+    t3 = (1 - q.concentration) * common_term
+    t4 = q.rate * p.alpha * p.scale / (p.alpha - 1)
+    return _where_infinite(p.alpha <= 1, t1 + t2 + t3 + t4 - 1)
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p: Pareto, q: Normal) -> Tensor:
+    var_normal = 2 * q.scale.pow(2)
+    common_term = p.scale / (p.alpha - 1)
+    t1 = (math.sqrt(2 * math.pi) * q.scale * p.alpha / p.scale).log()
+    t3 = p.alpha * common_term.pow(2) / (p.alpha - 2)
+    t4 = (p.alpha * common_term - q.loc).pow(2)
+    return _where_infinite(p.alpha <= 2, t1 - p.alpha.reciprocal() + (t3 + t4) / var_normal - 1)
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p: Uniform, q: Pareto) -> Tensor:
+    support_uniform = p.high - p.low
+    t1 = (q.alpha * q.scale.pow(q.alpha) * support_uniform).log()
+    t2 = (mg.xlogy(p.high, p.high) - mg.xlogy(p.low, p.low) - support_uniform) / support_uniform
+    return _where_infinite(p.low < q.support.lower_bound, t2 * (q.alpha + 1) - t1)
+
+
+def _infinity_of(parameter: str) -> Callable:
+    """A KL that is +inf everywhere: q rules out (part of) p's support."""
+    def _kl_infinity(p: Distribution, q: Distribution) -> Tensor:
+        return _infinite_like(getattr(p, parameter))
+    return _kl_infinity
+
+
+for _p, _qs, _parameter in ((Beta, (Pareto,), "concentration1"), (Exponential, (Pareto,), "rate"),
+                            (Gamma, (Pareto,), "concentration"),
+                            (Gumbel, (Beta, Exponential, Gamma, Pareto, Uniform), "loc"),
+                            (Laplace, (Pareto,), "loc"), (Normal, (Pareto,), "loc"),
+                            (Pareto, (Beta, Uniform), "scale")):
+    for _q in _qs:
+        register_kl(_p, _q)(_infinity_of(_parameter))

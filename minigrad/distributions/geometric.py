@@ -1,0 +1,76 @@
+"""The geometric distribution (failures before the first success), as torch.distributions.Geometric."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import minigrad as mg
+
+from ..tensor import Tensor
+from . import constraints
+from .distribution import Distribution
+from .utils import BinaryParameters, broadcast_all, is_number, softplus, uniform, value_like
+
+__all__ = ["Geometric"]
+
+
+class Geometric(BinaryParameters, Distribution):
+    """P(k) = (1 - p)^k p for k = 0, 1, 2 …, p = ``probs`` (in (0, 1]) or sigmoid(``logits``); batch shape the
+    parameter's. Draws are floor(log u / log(1 - p)), u ~ U(tiny, 1)."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, probs: Tensor | float | None = None, logits: Tensor | float | None = None,
+                 validate_args: bool | None = None) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+        else:
+            (self.logits,) = broadcast_all(logits)
+        given = probs if probs is not None else logits
+        self._param = self.probs if probs is not None else self.logits
+        super().__init__(() if is_number(given) else self._param.shape, validate_args=validate_args)
+        if self._validate_args and probs is not None:
+            valid = self.probs > 0
+            if not bool(valid.all()):
+                raise ValueError(f"Expected parameter probs ({type(self.probs).__name__} of shape "
+                                 f"{tuple(self.probs.shape)}) of distribution {self!r} to be positive but found "
+                                 f"invalid values:\n{self.probs.detach()[~valid]}")
+
+    def expand(self, batch_shape: Any, _instance: Any = None) -> Geometric:
+        new = self._expanded(Geometric, batch_shape, _instance, ("probs", "logits"))
+        new._param = new.probs if "probs" in self.__dict__ else new.logits
+        return new
+
+    @property
+    def mean(self) -> Tensor:
+        return 1.0 / self.probs - 1.0
+
+    @property
+    def mode(self) -> Tensor:
+        return mg.zeros_like(self.probs)
+
+    @property
+    def variance(self) -> Tensor:
+        return (1.0 / self.probs - 1.0) / self.probs
+
+    def sample(self, sample_shape: Any = ()) -> Tensor:
+        """Counts in probs' dtype: sample_shape + batch_shape."""
+        shape = tuple(self._extended_shape(sample_shape))
+        with mg.no_grad():
+            probs = self.probs.detach()
+            u = uniform(shape, probs).clamp(min=float(mg.finfo(probs.dtype).tiny))
+            return (u.log() / (-probs).log1p()).floor()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        value, probs = broadcast_all(value_like(value, self.probs), self.probs)
+        probs = mg.where((probs == 1) & (value == 0), 0.0, probs).astype(probs.dtype)   # 0 · log 0 = 0 at p = 1
+        return value * (-probs).log1p() + self.probs.log()
+
+    def entropy(self) -> Tensor:
+        """(softplus(l) - l p) / p, the binary entropy of one trial divided by p."""
+        return (softplus(self.logits) - self.logits * self.probs) / self.probs
