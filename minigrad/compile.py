@@ -149,6 +149,7 @@ What is captured, and what is not (as JAX documents for ``jit``):
 
 from __future__ import annotations
 
+import copy
 import functools
 import warnings
 import weakref
@@ -361,6 +362,11 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"Compiled({self.fn!r})"
+
+    def __deepcopy__(self, memo: dict) -> Compiled:
+        """A copy of a compiled module (``copy.deepcopy(mg.compile(model))``, as for EMA or best-model copies):
+        the module copied and compiled anew, with the same options (captures hold the original's op objects)."""
+        return Compiled(copy.deepcopy(self.fn, memo), check=self.check, fullgraph=self.fullgraph)
 
     def _watch(self, watched: guards.Watched) -> None:
         """Guard the variables the function's code (and its helpers') reads (see :func:`guards.watched`)."""

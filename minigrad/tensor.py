@@ -9,6 +9,7 @@ Imports run one way: backend ← tensor ← autograd ← ops.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
@@ -174,6 +175,23 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self._node is None
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """``copy.deepcopy`` of a leaf (a parameter, data): its own array, its ``.grad`` copied too, as PyTorch's.
+        A tensor computed in a graph is refused with PyTorch's error (copying its graph is not meaningful)."""
+        if self._node is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment (this tensor came from "
+                               f"'{getattr(self._node, 'name', type(self._node).__name__)}'; copy x.detach())")
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for cls in type(self).__mro__:
+            for slot in cls.__dict__.get("__slots__", ()):
+                if slot not in ("__weakref__", "__dict__") and hasattr(self, slot):
+                    object.__setattr__(new, slot, copy.deepcopy(object.__getattribute__(self, slot), memo))
+        if hasattr(self, "__dict__"):
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     @property
     def grad_fn(self) -> Any:
