@@ -73,6 +73,9 @@ def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:  # noqa: A00
     torch.cholesky_inverse."""
     factor = tensor_arg(input, "cholesky_inverse")
     upper = flag(upper, "cholesky_inverse", "upper")
+    if factor.ndim < 2 or factor.shape[-1] != factor.shape[-2]:
+        raise ValueError(f"cholesky_inverse: the input must be a square matrix or a batch of them (…, n, n), got "
+                         f"shape {factor.shape}")
     lower = factor.mT if upper else factor
     identity = eye(lower.shape[-1], dtype=lower.dtype, device=lower.device).expand(*lower.shape)
     inverse = linalg.solve_triangular(lower, identity, upper=False)   # L⁻¹

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ..arguments import NO_BFLOAT16
@@ -24,12 +25,32 @@ INPLACE = ("abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_"
 __all__ = [*INPLACE, "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes"]
 
 
+_SIGNATURES: dict = {}   # name → the Tensor method's signature, read on first use
+
+
+def _signature(name: str, method: Any) -> inspect.Signature:
+    """The arguments ``method`` takes: its own signature, or, where it forwards ``*args`` to the op it applies in
+    place, that of the out-of-place method (``xlogy_`` → ``xlogy``)."""
+    signature = inspect.signature(method)
+    forwards = any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values())
+    if forwards and hasattr(Tensor, name[:-1]):
+        return inspect.signature(getattr(Tensor, name[:-1]))
+    return signature
+
+
 def _inplace_function(name: str) -> Any:
     def function(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002 - PyTorch's name
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' must be a Tensor (it is changed in place), got "
                             f"{type(input).__name__}")
-        return getattr(input, name)(*args, **kwargs)
+        method = getattr(Tensor, name)
+        if name not in _SIGNATURES:
+            _SIGNATURES[name] = _signature(name, method)
+        try:   # the method's arguments, checked here so that a wrong one names this function
+            _SIGNATURES[name].bind(input, *args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{name}(): {error}") from None
+        return method(input, *args, **kwargs)
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"``torch.{name}(x, …)``: ``x.{name}(…)``, changing x in place and returning it."
     return function
