@@ -377,9 +377,13 @@ def test_each_top_level_inplace_function_changes_its_input_as_torchs(name: str, 
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
 
 
-def test_inplace_functions_refuse_what_is_not_a_tensor() -> None:
+def test_inplace_functions_refuse_what_is_not_a_tensor_and_name_a_wrong_argument() -> None:
     with pytest.raises(TypeError, match="exp_\\(\\): argument 'input' must be a Tensor"):
         mg.exp_(np.ones(2))
+    with pytest.raises(TypeError, match="xlogy_\\(\\): missing a required argument: 'other'"):
+        mg.xlogy_(mg.ones(2))
+    with pytest.raises(TypeError, match="exp_\\(\\): got an unexpected keyword argument 'axis'"):
+        mg.exp_(mg.ones(2), axis=0)
 
 
 @pytest.mark.parametrize("call", [
