@@ -74,6 +74,36 @@ def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
     return args[0], dtype
 
 
+# NumPy's binary ufuncs and the reflected Tensor operator that ``array (op) tensor`` means
+_REFLECTED = {"add": "__radd__", "subtract": "__rsub__", "multiply": "__rmul__", "divide": "__rtruediv__",
+              "floor_divide": "__rfloordiv__", "power": "__rpow__", "matmul": "__rmatmul__", "remainder": "__rmod__",
+              "bitwise_and": "__rand__", "bitwise_or": "__ror__", "bitwise_xor": "__rxor__",
+              "left_shift": "__rlshift__", "right_shift": "__rrshift__", "less": "__gt__", "greater": "__lt__",
+              "less_equal": "__ge__", "greater_equal": "__le__", "equal": "__eq__", "not_equal": "__ne__"}
+
+
+def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, out: Any = None, **kwargs: Any) -> Any:
+    """NumPy meeting a Tensor. ``array += tensor`` (the ``p.data += -lr * p.grad`` habit: ``.data`` is the
+    array) updates the array in place with the tensor's values, outside autograd as PyTorch's ``.data``;
+    ``array * tensor`` and the other operators are the Tensor's reflected ones (a Tensor); any other
+    NumPy function of a Tensor is refused (TypeError): use the Tensor's own op or ``.numpy()``."""
+    if method == "__call__" and out is not None and all(backend.is_array(o) for o in out):
+        return ufunc(*(x.data if isinstance(x, Tensor) else x for x in inputs), out=out, **kwargs)
+    name = _REFLECTED.get(ufunc.__name__)
+    if method == "__call__" and out is None and not kwargs and name and len(inputs) == 2 and inputs[1] is self:
+        return getattr(self, name)(inputs[0])
+    return NotImplemented
+
+
+class _NumPyOnly:
+    """``Tensor.__array_ufunc__``: NumPy reads it from the class and gets :func:`_array_ufunc`; CuPy reads it from
+    the instance and gets None, its opt-out, so ``cupy_array * tensor`` goes to the Tensor's reflected operator
+    (CuPy's ufuncs do not dispatch to other types, and a device array has no in-place update from a Tensor)."""
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        return _array_ufunc if instance is None else None
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
@@ -91,7 +121,7 @@ class Tensor:
     # is checked). _requires_grad: likewise behind ``requires_grad`` (the engine reads and writes the slot).
     __slots__ = ("data", "_requires_grad", "_grad", "_node", "_index", "_hooks", "name", "_view", "_views",
                  "_post_hooks", "__weakref__")
-    __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
+    __array_ufunc__ = _NumPyOnly()   # `array += tensor`, `array * tensor`: see _array_ufunc
     __hash__ = object.__hash__
 
     def __init__(self, *data: Any, dtype: Any = None, requires_grad: bool = False,

@@ -158,8 +158,9 @@ class ndarray:  # noqa: N801 - CuPy's name
 
 def _defers(other: Any) -> bool:
     """CuPy's operators hand over to the other operand's reflected method when it opts out of ufuncs
-    (``__array_ufunc__ = None``, as minigrad's Tensor and lazy gradients do), as NumPy's do."""
-    return getattr(type(other), "__array_ufunc__", False) is None
+    (``__array_ufunc__`` None, as minigrad's Tensor and lazy gradients give it), as NumPy's do. CuPy reads the
+    attribute from the instance (``y.__array_ufunc__`` in its ``_should_use_rop``), so this does too."""
+    return getattr(other, "__array_ufunc__", False) is None
 
 
 def _binary(name: str) -> Any:
