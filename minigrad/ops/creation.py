@@ -57,9 +57,28 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
     if steps < 0:
         raise ValueError(f"linspace: steps must be non-negative, got {steps}")
     start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
-    values = numpy.linspace(start, end, steps)
-    dtype = get_default_dtype() if dtype is None else dtype
+    dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "linspace")
+    values = linspace_arrays(numpy, start, end, steps, dtype)
     return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) -> Any:
+    """PyTorch's CPU ``linspace`` in ``dtype``, bit for bit: the first half from ``low`` up, the second from
+    ``high`` down, each ``start ± step · i`` rounded once (PyTorch's loop fuses the multiply-add; here it runs in
+    a wider float: float64 for float32, the host's long double for float64). Integer dtypes take float64's
+    values, truncated, as PyTorch's do. float16 (c10::Half's own rounding steps) and CuPy's float64 may differ
+    from PyTorch's in the last bit."""
+    dtype = xp.dtype(dtype)
+    compute = dtype if dtype.kind == "f" else xp.dtype(xp.float64)
+    if steps == 1:
+        return xp.full(1, low, dtype=compute).astype(dtype)
+    start, end = xp.asarray(low, dtype=compute), xp.asarray(high, dtype=compute)
+    step = (end - start) / xp.asarray(max(steps - 1, 1), dtype=compute)
+    wide = xp.float64 if compute.itemsize < 8 else getattr(xp, "longdouble", xp.float64)   # CuPy has no long double
+    start, end, step = start.astype(wide), end.astype(wide), step.astype(wide)
+    i = xp.arange(steps).astype(wide)
+    first_half = xp.arange(steps) < steps // 2
+    return xp.where(first_half, start + step * i, end - step * (steps - 1 - i)).astype(compute).astype(dtype)
 
 
 # --- x.new_* : the dtype and device of x unless given ------------------------

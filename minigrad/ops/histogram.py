@@ -18,21 +18,9 @@ from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import flag, int_arg, number, tensor_arg
+from .creation import linspace_arrays
 
 __all__ = ["histogram", "histogramdd"]
-
-
-def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) -> Any:
-    """PyTorch's CPU ``linspace`` in ``dtype``: the first half from ``low`` up, the second from ``high`` down, each
-    ``start ± step · i`` rounded once (PyTorch's vectorized loop fuses the multiply-add: float32 edges are computed
-    in float64 and rounded, which gives the same values)."""
-    start, end = xp.asarray(low, dtype=dtype), xp.asarray(high, dtype=dtype)
-    step = (end - start) / xp.asarray(max(steps - 1, 1), dtype=dtype)
-    wide = xp.float64 if xp.dtype(dtype).itemsize < 8 else dtype
-    start, end, step = start.astype(wide), end.astype(wide), step.astype(wide)
-    i = xp.arange(steps).astype(wide)
-    first_half = xp.arange(steps) < steps // 2
-    return xp.where(first_half, start + step * i, end - step * (steps - 1 - i)).astype(dtype)
 
 
 def outer_edges(xp: Any, column: Any, given: tuple | None, dim: int, name: str) -> tuple[float, float]:
