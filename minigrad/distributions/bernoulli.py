@@ -8,7 +8,7 @@ import minigrad as mg
 
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import BinaryParameters, broadcast_all, is_number, softplus
 
 __all__ = ["Bernoulli"]
@@ -20,7 +20,7 @@ def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
     return softplus(logits) - logits * target
 
 
-class Bernoulli(BinaryParameters, Distribution):
+class Bernoulli(BinaryParameters, ExponentialFamily):
     """1 with probability ``probs`` (or sigmoid(``logits``)), else 0; the batch shape is the parameter's.
 
     Give exactly one of ``probs`` (in [0, 1]) and ``logits``; the other is computed on first use.
@@ -75,6 +75,15 @@ class Bernoulli(BinaryParameters, Distribution):
 
     def entropy(self) -> Tensor:
         return _bce_with_logits(self.logits, self.probs)
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (mg.logit(self.probs),)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return x.exp().log1p()
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
         values = mg.arange(2, dtype=self._param.dtype, device=self._param.device)

@@ -6,16 +6,18 @@ from typing import Any
 
 import minigrad as mg
 
+from .. import special
 from ..tensor import Tensor
 from . import constraints
 from .dirichlet import Dirichlet
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, is_number, value_like
 
 __all__ = ["Beta"]
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     """density x^(a-1) (1-x)^(b-1) / B(a, b) with a = ``concentration1``, b = ``concentration0``,
     elementwise over their broadcast shape; ``rsample`` is X / (X + Y), X ~ Gamma(a), Y ~ Gamma(b)."""
 
@@ -71,6 +73,13 @@ class Beta(Distribution):
             self._validate_sample(value)
         value = value_like(value, self._dirichlet.concentration)
         return self._dirichlet.log_prob(mg.stack([value, 1.0 - value], -1))
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return special.gammaln(x) + special.gammaln(y) - special.gammaln(x + y)
 
     def entropy(self) -> Tensor:
         return self._dirichlet.entropy()

@@ -10,13 +10,13 @@ from .. import special
 from ..ops.gamma import standard_gamma
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import one_hot, value_like
 
 __all__ = ["Dirichlet"]
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """density Γ(Σα) / ΠΓ(α_k) · Π x_k^(α_k - 1) on the simplex; concentration α: (*batch_shape, K),
     event_shape (K,).
 
@@ -67,6 +67,13 @@ class Dirichlet(Distribution):
     def variance(self) -> Tensor:
         total = self.concentration.sum(-1, keepdim=True)
         return self.concentration * (total - self.concentration) / (total ** 2 * (total + 1))
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (self.concentration,)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return special.gammaln(x).sum(-1) - special.gammaln(x.sum(-1))
 
     def entropy(self) -> Tensor:
         k = self.concentration.shape[-1]

@@ -8,13 +8,13 @@ import minigrad as mg
 
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, is_number, uniform, value_like
 
 __all__ = ["Exponential"]
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     """density rate · exp(-rate x) for x ≥ 0, elementwise over ``rate``'s shape; ``rsample`` is
     -log(1 - u) / rate, u ~ U[0, 1)."""
 
@@ -64,6 +64,15 @@ class Exponential(Distribution):
     def icdf(self, value: Tensor) -> Tensor:
         value = value_like(value, self.rate)
         return -(-value).log1p() / self.rate
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (-self.rate,)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return -(-x).log()
 
     def entropy(self) -> Tensor:
         return 1.0 - self.rate.log()

@@ -10,13 +10,13 @@ from .. import special
 from ..ops.gamma import standard_gamma
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, is_number, value_like
 
 __all__ = ["Gamma"]
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """density β^α x^(α-1) e^(-βx) / Γ(α) for x ≥ 0, elementwise over the broadcast shape of
     ``concentration`` and ``rate``.
 
@@ -66,6 +66,15 @@ class Gamma(Distribution):
             self._validate_sample(value)
         value = value_like(value, self.rate)
         return special.gammainc(self.concentration, self.rate * value)
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return special.gammaln(x + 1) + (x + 1) * (-y.reciprocal()).log()
 
     def entropy(self) -> Tensor:
         return (self.concentration - self.rate.log() + special.gammaln(self.concentration)

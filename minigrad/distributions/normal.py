@@ -10,13 +10,13 @@ import minigrad as mg
 from .. import special
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import Located, broadcast_all, is_number, standard_normal, value_like
 
 __all__ = ["Normal"]
 
 
-class Normal(Located, Distribution):
+class Normal(Located, ExponentialFamily):
     """N(loc, scale²), elementwise over the broadcast shape of ``loc`` and ``scale`` (the batch shape).
 
     density: exp(-(x - loc)² / (2 scale²)) / (scale √(2π)); ``rsample`` is loc + scale · ε, ε ~ N(0, 1).
@@ -61,6 +61,15 @@ class Normal(Located, Distribution):
     def icdf(self, value: Tensor) -> Tensor:
         value = value_like(value, self.loc)
         return self.loc + self.scale * special.erfinv(2 * value - 1) * math.sqrt(2)
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x: Tensor, y: Tensor) -> Tensor:
+        return -0.25 * x.pow(2) / y + 0.5 * (-math.pi / y).log()
 
     def entropy(self) -> Tensor:
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()

@@ -10,13 +10,13 @@ from .. import special
 from ..ops.gamma import poisson
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, is_number, value_like
 
 __all__ = ["Poisson"]
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     """P(k) = rate^k e^-rate / k! for k = 0, 1, …, elementwise over ``rate``'s shape.
 
     ``entropy`` is not available (as in PyTorch, which has no closed form either).
@@ -55,6 +55,13 @@ class Poisson(Distribution):
         value = value_like(value, self.rate)
         rate, value = broadcast_all(self.rate, value)   # float64 counts next to float32 rates: float64, as PyTorch
         return mg.xlogy(value, rate) - rate - special.gammaln(value + 1)
+
+    @property
+    def _natural_params(self) -> tuple:
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x: Tensor) -> Tensor:
+        return x.exp()
 
     def entropy(self) -> Tensor:
         raise NotImplementedError("Poisson.entropy: not implemented (nor in PyTorch)")
