@@ -119,7 +119,7 @@ def watched(fn: Any) -> Watched:
     if owner is not None:
         modules = owner.modules() if is_module(owner) else (owner,)
         queue += [f for kind in dict.fromkeys(type(m) for m in modules) for f in _methods(kind)]
-    cells, cell_names, names, words, prints = [], [], [], set(), False
+    cells, cell_names, names, words, calls = [], [], [], set(), {}
     seen = {id(function)}
     while queue:
         f = queue.pop(0)
@@ -131,21 +131,47 @@ def watched(fn: Any) -> Watched:
         code, namespace = f.__code__, f.__globals__
         cells += f.__closure__ or ()
         cell_names += code.co_freevars
+        own_words, helpers = set(), []
         for c in _codes(code):
-            words.update(c.co_names)
-            words.update(k for k in c.co_consts if type(k) is str)
-            prints = prints or "print" in c.co_names and "print" not in namespace   # the builtin
+            own_words.update(c.co_names)
+            own_words.update(k for k in c.co_consts if type(k) is str)
             for name in c.co_names:
                 if name in namespace:
                     names.append((namespace, name))
+        words |= own_words
         for value in (*(namespace.get(n) for n in code.co_names if n in namespace),
                       *(_contents(cell) for cell in f.__closure__ or ())):
-            if isinstance(value, types.FunctionType) and not _library(value) and id(value) not in seen:
-                queue.append(value)
+            if isinstance(value, types.FunctionType) and not _library(value):
+                helpers.append(value)
+                if id(value) not in seen:
+                    queue.append(value)
+        calls[id(f)] = (own_words, helpers, "print" in own_words and "print" not in namespace)   # the builtin
     names = list(dict.fromkeys((id(namespace), name) for namespace, name in names))
     namespaces = {id(f.__globals__): f.__globals__ for f in functions}
     return Watched(tuple(cells), tuple(cell_names), tuple((namespaces[i], name) for i, name in names), owner,
-                   frozenset(words), prints)
+                   frozenset(words), _reaches_print(function, functions, calls))
+
+
+def _reaches_print(function: Any, functions: list, calls: dict) -> bool:
+    """Whether code a call may run calls the builtin print: ``function``'s, the helpers it reads, the modules'
+    forwards and operator methods, and the methods named in that code. A method named nowhere on the way (a
+    module's ``__init__``, nanoGPT's ``configure_optimizers``) does not run inside the call."""
+    methods: dict = {}
+    for f in functions:
+        methods.setdefault(f.__name__, []).append(f)
+    stack = [function, *(f for f in functions if f.__name__ == "forward"
+                         or f.__name__.startswith("__") and f.__name__ != "__init__")]
+    reached = set()
+    while stack:
+        f = stack.pop()
+        if id(f) in reached or id(f) not in calls:
+            continue
+        reached.add(id(f))
+        own_words, helpers, prints = calls[id(f)]
+        if prints:
+            return True
+        stack += helpers + [m for name in own_words for m in methods.get(name, ())]
+    return False
 
 
 def _contents(cell: Any) -> Any:
