@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import minigrad as mg
+
 from ..tensor import Tensor
 from . import constraints
 from .exponential import Exponential
@@ -33,8 +35,10 @@ class Pareto(TransformedDistribution):
 
     @property
     def mean(self) -> Tensor:
+        """α scale / (α - 1); +inf where α ≤ 1 (quietly, as PyTorch)."""
         a = self.alpha.clamp(min=1)
-        return a * self.scale / (a - 1)
+        with mg.errstate(mg.array_module(a.data), divide="ignore", invalid="ignore"):
+            return a * self.scale / (a - 1)
 
     @property
     def mode(self) -> Tensor:
@@ -42,8 +46,10 @@ class Pareto(TransformedDistribution):
 
     @property
     def variance(self) -> Tensor:
+        """scale² α / ((α - 1)² (α - 2)); +inf where α ≤ 2 (quietly, as PyTorch)."""
         a = self.alpha.clamp(min=2)
-        return self.scale.pow(2) * a / ((a - 1).pow(2) * (a - 2))
+        with mg.errstate(mg.array_module(a.data), divide="ignore", invalid="ignore"):
+            return self.scale.pow(2) * a / ((a - 1).pow(2) * (a - 2))
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self) -> Any:

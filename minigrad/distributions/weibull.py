@@ -48,7 +48,10 @@ class Weibull(TransformedDistribution):
 
     @property
     def mode(self) -> Tensor:
-        return self.scale * ((self.concentration - 1) / self.concentration) ** self.concentration.reciprocal()
+        """scale ((k - 1)/k)^(1/k); NaN where a negative base meets a fractional power (k < 1), quietly, as PyTorch."""
+        base = (self.concentration - 1) / self.concentration
+        with mg.errstate(mg.array_module(base.data), invalid="ignore"):
+            return self.scale * base ** self.concentration.reciprocal()
 
     @property
     def variance(self) -> Tensor:
