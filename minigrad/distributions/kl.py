@@ -1,14 +1,15 @@
 """KL(p ‖ q) between two distributions, as torch.distributions.kl: ``kl_divergence`` looks up the most
 specific function registered with ``register_kl`` for the pair of types.
 
-Implemented for the same-family pairs: Bernoulli, Beta, Binomial, Categorical, Cauchy, Dirichlet,
-Exponential, Gamma (and Chi2), Geometric, Gumbel, HalfNormal, Independent, Laplace, LowRankMultivariateNormal,
-MultivariateNormal, Normal, OneHotCategorical, Pareto, Poisson, TransformedDistribution (same transforms)
-and Uniform; between (LowRank)MultivariateNormal and LowRankMultivariateNormal; and PyTorch's cross-family
-pairs among Exponential, Gamma, Gumbel, Normal, Pareto and Uniform (Beta, Laplace and Normal against
-Pareto, and Gumbel against the families with bounded support, are +inf). Each gives a tensor of the
-(broadcast) batch shape, differentiable in both distributions' parameters; an infinite divergence (q
-rules out what p allows) is +inf, as in PyTorch.
+Implemented for the same-family pairs: Bernoulli, Beta, Binomial, Categorical, Cauchy, ContinuousBernoulli,
+Dirichlet, Exponential, Gamma (and Chi2), Geometric, Gumbel, HalfNormal, Independent, Laplace,
+LowRankMultivariateNormal, MultivariateNormal, Normal, OneHotCategorical, Pareto, Poisson,
+TransformedDistribution (same transforms) and Uniform; any other two members of one ExponentialFamily (Wishart)
+through the Bregman divergence of the log normaliser; between (LowRank)MultivariateNormal and
+LowRankMultivariateNormal; and every cross-family pair PyTorch 2.13 registers among Bernoulli, Beta, Binomial,
+ContinuousBernoulli, Exponential, Gamma, Gumbel, Laplace, Normal, Pareto, Poisson and Uniform (those where q rules
+out part of p's support are +inf everywhere). Each gives a tensor of the (broadcast) batch shape, differentiable in
+both distributions' parameters; an infinite divergence (q rules out what p allows) is +inf, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from .beta import Beta
 from .binomial import Binomial
 from .categorical import Categorical, OneHotCategorical
 from .cauchy import Cauchy
+from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
 from .distribution import Distribution
+from .exp_family import ExponentialFamily, log_normalizer_and_gradients
 from .exponential import Exponential
 from .gamma import Gamma
 from .geometric import Geometric
@@ -429,10 +432,193 @@ def _infinity_of(parameter: str) -> Callable:
     return _kl_infinity
 
 
-for _p, _qs, _parameter in ((Beta, (Pareto,), "concentration1"), (Exponential, (Pareto,), "rate"),
-                            (Gamma, (Pareto,), "concentration"),
-                            (Gumbel, (Beta, Exponential, Gamma, Pareto, Uniform), "loc"),
-                            (Laplace, (Pareto,), "loc"), (Normal, (Pareto,), "loc"),
-                            (Pareto, (Beta, Uniform), "scale")):
+for _p, _qs, _parameter in ((Beta, (Pareto,), "concentration1"),
+                            (ContinuousBernoulli, (Pareto,), "probs"),
+                            (Exponential, (Beta, ContinuousBernoulli, Pareto, Uniform), "rate"),
+                            (Gamma, (Beta, ContinuousBernoulli, Pareto, Uniform), "concentration"),
+                            (Gumbel, (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform), "loc"),
+                            (Laplace, (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform), "loc"),
+                            (Normal, (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform), "loc"),
+                            (Pareto, (Beta, ContinuousBernoulli, Uniform), "scale"),
+                            (Poisson, (Bernoulli, Binomial), "rate")):
     for _q in _qs:
         register_kl(_p, _q)(_infinity_of(_parameter))
+
+
+# --- round 8b: the remaining cross-family pairs, ContinuousBernoulli, the exponential families -----------------------
+
+def _x_log_x(x: Tensor) -> Tensor:
+    return mg.xlogy(x, x)   # 0 at x = 0
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p: ExponentialFamily, q: ExponentialFamily) -> Tensor:
+    """The Bregman divergence of the log normaliser F: F(θq) - F(θp) - ⟨θq - θp, ∇F(θp)⟩ (gradients to q's
+    parameters only, as PyTorch's, which differentiates ∇F from a detached θp)."""
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential families cannot be "
+                                  "computed using Bregman divergences")
+    p_params, p_log_normalizer, gradients = log_normalizer_and_gradients(p)
+    result = q._log_normalizer(*q._natural_params) - p_log_normalizer
+    for p_param, q_param, gradient in zip(p_params, q._natural_params, gradients):
+        # each parameter's own event dims (PyTorch sums len(event_shape) dims of every one, batch dims too)
+        result = result - sum_rightmost((q_param - p_param) * gradient, q_param.ndim - len(p.batch_shape))
+    return result
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> Tensor:
+    return -p.entropy() - (p.probs * q.rate.log() - q.rate)
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_continuous_bernoulli(p: Beta, q: ContinuousBernoulli) -> Tensor:
+    return -p.entropy() - p.mean * q.logits - (-q.probs).log1p() - q._cont_bern_log_norm()
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p: Beta, q: Exponential) -> Tensor:
+    return -p.entropy() - q.rate.log() + q.rate * (p.concentration1 / (p.concentration1 + p.concentration0))
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p: Beta, q: Gamma) -> Tensor:
+    t2 = special.gammaln(q.concentration) - q.concentration * q.rate.log()
+    t3 = (q.concentration - 1) * (special.digamma(p.concentration1)
+                                  - special.digamma(p.concentration1 + p.concentration0))
+    t4 = q.rate * p.concentration1 / (p.concentration1 + p.concentration0)
+    return -p.entropy() + t2 - t3 + t4
+
+
+@register_kl(Beta, Normal)
+def _kl_beta_normal(p: Beta, q: Normal) -> Tensor:
+    e_beta = p.concentration1 / (p.concentration1 + p.concentration0)
+    var_normal = q.scale.pow(2)
+    t2 = 0.5 * (var_normal * 2 * math.pi).log()
+    t3 = (e_beta * (1 - e_beta) / (p.concentration1 + p.concentration0 + 1) + e_beta.pow(2)) * 0.5
+    t4, t5 = q.loc * e_beta, q.loc.pow(2) * 0.5
+    return -p.entropy() + t2 + (t3 - t4 + t5) / var_normal
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p: Beta, q: Uniform) -> Tensor:
+    result = -p.entropy() + (q.high - q.low).log()
+    return _where_infinite((q.low > p.support.lower_bound) | (q.high < p.support.upper_bound), result)
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p: ContinuousBernoulli, q: ContinuousBernoulli) -> Tensor:
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + (-p.probs).log1p()
+    t3 = -q._cont_bern_log_norm() - (-q.probs).log1p()
+    return t1 + t2 + t3
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p: ContinuousBernoulli, q: Exponential) -> Tensor:
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p: ContinuousBernoulli, q: Normal) -> Tensor:
+    t2 = 0.5 * (math.log(2.0 * math.pi) + (q.loc / q.scale).square()) + q.scale.log()
+    t3 = (p.variance + p.mean.square() - 2.0 * q.loc * p.mean) / (2.0 * q.scale.square())
+    return -p.entropy() + t2 + t3
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p: ContinuousBernoulli, q: Uniform) -> Tensor:
+    result = -p.entropy() + (q.high - q.low).log()
+    # +inf where q's support misses part of [0, 1] (PyTorch 2.13 also where it ends exactly at 0 or 1: q.low ≥ 0)
+    return _where_infinite((q.low > p.support.lower_bound) | (q.high < p.support.upper_bound), result)
+
+
+@register_kl(Exponential, Gamma)
+def _kl_exponential_gamma(p: Exponential, q: Gamma) -> Tensor:
+    ratio = q.rate / p.rate
+    return (-q.concentration * ratio.log() + ratio + special.gammaln(q.concentration)
+            + q.concentration * euler_constant - (1 + euler_constant))
+
+
+@register_kl(Exponential, Normal)
+def _kl_exponential_normal(p: Exponential, q: Normal) -> Tensor:
+    var_normal, rate_sqr = q.scale.pow(2), p.rate.pow(2)
+    t1 = 0.5 * (rate_sqr * var_normal * 2 * math.pi).log()
+    return t1 - 1 + (rate_sqr.reciprocal() - q.loc / p.rate + q.loc.pow(2) * 0.5) / var_normal
+
+
+@register_kl(Gamma, Exponential)
+def _kl_gamma_exponential(p: Gamma, q: Exponential) -> Tensor:
+    return -p.entropy() - q.rate.log() + q.rate * p.concentration / p.rate
+
+
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p: Gamma, q: Normal) -> Tensor:
+    var_normal, beta_sqr = q.scale.pow(2), p.rate.pow(2)
+    t1 = (0.5 * (beta_sqr * var_normal * 2 * math.pi).log() - p.concentration
+          - special.gammaln(p.concentration))
+    t2 = 0.5 * (p.concentration.pow(2) + p.concentration) / beta_sqr
+    t3 = q.loc * p.concentration / p.rate
+    t4 = 0.5 * q.loc.pow(2)
+    return t1 + (p.concentration - 1) * special.digamma(p.concentration) + (t2 - t3 + t4) / var_normal
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p: Laplace, q: Normal) -> Tensor:
+    var_normal = q.scale.pow(2)
+    scale_sqr_var_ratio = p.scale.pow(2) / var_normal
+    t1 = 0.5 * (2 * scale_sqr_var_ratio / math.pi).log()
+    t2, t3, t4 = 0.5 * p.loc.pow(2), p.loc * q.loc, 0.5 * q.loc.pow(2)
+    return -t1 + scale_sqr_var_ratio + (t2 - t3 + t4) / var_normal - 1
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p: Normal, q: Laplace) -> Tensor:
+    loc_diff = p.loc - q.loc
+    scale_ratio = p.scale / q.scale
+    loc_diff_scale_ratio = loc_diff / p.scale
+    t2 = math.sqrt(2 / math.pi) * p.scale * (-0.5 * loc_diff_scale_ratio.pow(2)).exp()
+    t3 = loc_diff * special.erf(math.sqrt(0.5) * loc_diff_scale_ratio)
+    return -scale_ratio.log() + (t2 + t3) / q.scale - (0.5 * (1 + math.log(0.5 * math.pi)))
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p: Uniform, q: Beta) -> Tensor:
+    common_term = p.high - p.low
+    t2 = (q.concentration1 - 1) * (_x_log_x(p.high) - _x_log_x(p.low) - common_term) / common_term
+    t3 = (q.concentration0 - 1) * (_x_log_x(1 - p.high) - _x_log_x(1 - p.low) + common_term) / common_term
+    t4 = (special.gammaln(q.concentration1) + special.gammaln(q.concentration0)
+          - special.gammaln(q.concentration1 + q.concentration0))
+    result = t3 + t4 - common_term.log() - t2
+    return _where_infinite((p.high > q.support.upper_bound) | (p.low < q.support.lower_bound), result)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_continuous_bernoulli(p: Uniform, q: ContinuousBernoulli) -> Tensor:
+    result = -p.entropy() - p.mean * q.logits - (-q.probs).log1p() - q._cont_bern_log_norm()
+    # +inf where p's support leaves [0, 1] (PyTorch 2.13 also where it ends exactly at 0 or 1: p.low ≤ 0)
+    return _where_infinite((p.high > q.support.upper_bound) | (p.low < q.support.lower_bound), result)
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p: Uniform, q: Exponential) -> Tensor:
+    result = q.rate * (p.high + p.low) / 2 - ((p.high - p.low) * q.rate).log()
+    return _where_infinite(p.low < q.support.lower_bound, result)
+
+
+@register_kl(Uniform, Gamma)
+def _kl_uniform_gamma(p: Uniform, q: Gamma) -> Tensor:
+    common_term = p.high - p.low
+    t2 = special.gammaln(q.concentration) - q.concentration * q.rate.log()
+    t3 = (1 - q.concentration) * (_x_log_x(p.high) - _x_log_x(p.low) - common_term) / common_term
+    t4 = q.rate * (p.high + p.low) / 2
+    return _where_infinite(p.low < q.support.lower_bound, -common_term.log() + t2 + t3 + t4)
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p: Uniform, q: Normal) -> Tensor:
+    common_term = p.high - p.low
+    t1 = (math.sqrt(math.pi * 2) * q.scale / common_term).log()
+    t2 = common_term.pow(2) / 12
+    t3 = ((p.high + p.low - 2 * q.loc) / 2).pow(2)
+    return t1 + 0.5 * (t2 + t3) / q.scale.pow(2)

@@ -18,9 +18,18 @@ import minigrad as mg
 
 from ..tensor import Tensor
 from . import constraints
-from .utils import broadcast_all, is_number, lazy_property, softplus, sum_rightmost
+from .utils import (
+    broadcast_all,
+    is_number,
+    lazy_property,
+    softplus,
+    sum_rightmost,
+    tril_matrix_to_vec,
+    vec_to_tril_matrix,
+)
 
-__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CumulativeDistributionTransform",
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CorrCholeskyTransform",
+           "CumulativeDistributionTransform",
            "ExpTransform", "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
            "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform",
            "StackTransform", "StickBreakingTransform", "TanhTransform", "Transform", "identity_transform"]
@@ -657,6 +666,58 @@ class StickBreakingTransform(Transform):
         if len(shape) < 1:
             raise ValueError("Too few dimensions on input")
         return mg.Size(tuple(shape[:-1]) + (shape[-1] - 1,))
+
+
+class CorrCholeskyTransform(Transform):
+    """Reals (..., D(D-1)/2) → Cholesky factors (..., D, D) of correlation matrices (lower triangular, positive
+    diagonal, rows of unit length): the vector fills the strict lower triangle in row order, each entry goes through
+    tanh, and each row is a signed stick-breaking of its squares (Stan's construction). Bijective
+    (``biject_to(constraints.corr_cholesky)``); ``log_abs_det_jacobian`` is that of x → the strict lower triangle."""
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CorrCholeskyTransform)
+
+    def _call(self, x: Tensor) -> Tensor:
+        eps = float(mg.finfo(x.dtype).eps)
+        r = vec_to_tril_matrix(x.tanh().clamp(min=-1 + eps, max=1 - eps), diag=-1)
+        # y = sign(r) sqrt(z ∏(1 - z_prev)) = r sqrt(∏(1 - z_prev)), z = r², and 1 on the diagonal
+        z1m_cumprod_sqrt = (1 - r ** 2).sqrt().cumprod(-1)
+        r = r + mg.eye(r.shape[-1], dtype=r.dtype, device=r.device)
+        return r * _pad_last(z1m_cumprod_sqrt[..., :-1], before=True)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        y_cumsum = 1 - (y * y).cumsum(-1)
+        y_cumsum_shifted = _pad_last(y_cumsum[..., :-1], before=True)
+        t = tril_matrix_to_vec(y, diag=-1) / tril_matrix_to_vec(y_cumsum_shifted, diag=-1).sqrt()
+        return (t.log1p() - (-t).log1p()) / 2
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        y1m_cumsum = 1 - (y * y).cumsum(-1)
+        # diag=-2 reads the cumulative sums shifted by one, as the stick-breaking needs (also for 2 x 2)
+        stick_breaking_logdet = 0.5 * tril_matrix_to_vec(y1m_cumsum, diag=-2).log().sum(-1)
+        tanh_logdet = -2 * (x + softplus(-2 * x) - math.log(2.0)).sum(-1)
+        return stick_breaking_logdet + tanh_logdet
+
+    def forward_shape(self, shape: Any) -> Any:
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        n = shape[-1]
+        d = round((0.25 + 2 * n) ** 0.5 + 0.5)
+        if d * (d - 1) // 2 != n:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return mg.Size(tuple(shape[:-1]) + (d, d))
+
+    def inverse_shape(self, shape: Any) -> Any:
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        d = shape[-1]
+        return mg.Size(tuple(shape[:-2]) + (d * (d - 1) // 2,))
 
 
 class LowerCholeskyTransform(Transform):

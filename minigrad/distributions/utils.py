@@ -10,7 +10,8 @@ import minigrad as mg
 
 from ..tensor import Tensor
 
-__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits"]
+__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits", "tril_matrix_to_vec",
+           "vec_to_tril_matrix"]
 
 euler_constant = 0.57721566490153286060
 
@@ -94,6 +95,31 @@ def sum_rightmost(value: Tensor, dim: int) -> Tensor:
     if dim == 0:
         return value
     return value.reshape(value.shape[:value.ndim - dim] + (-1,)).sum(-1)
+
+
+def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
+    """The entries on and below diagonal ``diag`` of (..., n, n) matrices in row order: (..., m)."""
+    n = mat.shape[-1]
+    if diag < -n or diag >= n:
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    rows, cols = mg.tril_indices(n, n, diag, device=mat.device)
+    return mat[..., rows, cols]
+
+
+def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
+    """(..., m) → (..., n, n) lower-triangular matrices holding the entries in row order on and below diagonal
+    ``diag`` (zeros elsewhere); a gather, so gradients flow back to ``vec``."""
+    m = vec.shape[-1]
+    root = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * m + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if abs(round(root) - root) > float(mg.finfo(vec.dtype).eps):   # PyTorch tests one side only
+        raise ValueError(f"The size of last dimension is {m} which cannot be expressed as the lower triangular part "
+                         "of a square D x D matrix.")
+    n = round(root)
+    rows, cols = mg.tril_indices(n, n, diag, device=vec.device)
+    source = mg.full((n * n,), m, dtype=mg.int64, device=vec.device)   # position m: the zero padded on below
+    source[rows * n + cols] = mg.arange(m, device=vec.device)
+    padded = mg.cat([vec, vec.new_zeros(tuple(vec.shape[:-1]) + (1,))], -1)
+    return padded[..., source].reshape(tuple(vec.shape[:-1]) + (n, n))
 
 
 def one_hot(indices: Tensor, num_classes: int, dtype: Any) -> Tensor:
