@@ -1,4 +1,4 @@
-"""``mg.cuda``: is a GPU usable, how many, which one, wait for it, seed it, free its cache."""
+"""``mg.cuda``: is a GPU usable, how many, which one, wait for it, seed it, free its cache; no bfloat16."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def get_device_name(device: Any = None) -> str:
                                                      else backend.resolve_device(device).index or 0)
     name = cp.cuda.runtime.getDeviceProperties(index)["name"]
     return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """False: minigrad has no bfloat16 (NumPy and CuPy have no such dtype), so a script's
+    ``'bfloat16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float16'`` picks float16."""
+    return False
 
 
 def manual_seed(seed: int) -> None:
