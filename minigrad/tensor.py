@@ -122,6 +122,12 @@ class Tensor:
     __slots__ = ("data", "_requires_grad", "_grad", "_node", "_index", "_hooks", "name", "_view", "_views",
                  "_post_hooks", "__weakref__")
     __array_ufunc__ = _NumPyOnly()   # `array += tensor`, `array * tensor`: see _array_ufunc
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """A GPU tensor's device memory, as CuPy takes it (``cupy_array += tensor``, ``cupy.asarray(tensor)``:
+        zero-copy). A host tensor has none (AttributeError, so ``hasattr`` says False)."""
+        return self.data.__cuda_array_interface__
     __hash__ = object.__hash__
 
     def __init__(self, *data: Any, dtype: Any = None, requires_grad: bool = False,

@@ -1,9 +1,8 @@
 """What the optimizers ported one to one from ``torch.optim`` share: Adamax, NAdam, RAdam, Adadelta, Rprop, ASGD.
 
-- PyTorch's implementation keywords (``foreach``, ``capturable``,
-  ``differentiable``) are accepted so that PyTorch calls run unchanged, but
-  minigrad has one implementation of each optimizer, so they must keep their
-  off values.
+- PyTorch's implementation keywords are accepted so that PyTorch calls run
+  unchanged: ``foreach``/``fused`` with either value (minigrad has one
+  implementation of each optimizer), ``capturable``/``differentiable`` off.
 - ``betas`` pairs are checked as Adam checks them.
 - Per-parameter *scalar* state (NAdam's ``mu_product``, ASGD's ``eta`` and
   ``mu``): PyTorch keeps these as 0-d tensors of its default scalar dtype
@@ -37,23 +36,22 @@ SCALAR_DTYPE = np.float32
 
 def check_implementation(name: str, foreach: Any = None, capturable: Any = False, differentiable: Any = False,
                          fused: Any = None) -> None:
-    """Refuse PyTorch's implementation keywords unless off (``foreach`` None/False, the others False).
+    """Check PyTorch's implementation keywords: flags (or None), and ``capturable``/``differentiable`` off.
 
-    They choose how PyTorch computes a step (fused lists, CUDA-graph capture,
-    autograd through the step), never what it computes; minigrad's one
-    implementation is PyTorch's single-tensor ``foreach=False`` path.
+    ``foreach`` and ``fused`` choose how PyTorch computes a step (lists of tensors at once, one fused
+    kernel), never what it computes, so either value is taken and minigrad runs its one implementation
+    (nanoGPT passes ``fused=True`` when ``AdamW``'s signature has it). ``capturable`` (CUDA-graph
+    capture) and ``differentiable`` (autograd through the step) would change what a step does: refused.
     """
-    why = {"foreach": "minigrad has one implementation, PyTorch's single-tensor (foreach=False) path",
-           "capturable": "minigrad does not capture CUDA graphs",
-           "differentiable": "steps run under no_grad; minigrad does not differentiate through a step",
-           "fused": "minigrad has one implementation, PyTorch's single-tensor (foreach=False) path"}
+    why = {"capturable": "minigrad does not capture CUDA graphs",
+           "differentiable": "steps run under no_grad; minigrad does not differentiate through a step"}
     for key, value in (("foreach", foreach), ("capturable", capturable), ("differentiable", differentiable),
                        ("fused", fused)):
         if value is None or value is False:
             continue
         if not is_flag(value):
             raise TypeError(f"{name}: {key} must be True, False or None, got {value!r}")
-        if value:
+        if value and key in why:
             raise ValueError(f"{name}: {key}={value!r} is not supported ({why[key]}); leave it False or None")
 
 

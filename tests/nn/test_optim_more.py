@@ -385,12 +385,13 @@ def test_a_bad_hyper_parameter_set_between_steps_changes_nothing(name, kwargs, t
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_implementation_keywords_must_be_off(name) -> None:
+def test_implementation_keywords_what_changes_must_be_off(name) -> None:
     model = MLP()
     make = getattr(optim, name)
     make(model.parameters(), foreach=None, capturable=False, differentiable=False)
     make(model.parameters(), foreach=False)
-    for key in ("foreach", "capturable", "differentiable"):
+    make(model.parameters(), foreach=True)   # how PyTorch computes, not what: taken
+    for key in ("capturable", "differentiable"):
         with pytest.raises(ValueError, match=rf"{name}: {key}=True is not supported .* leave it False or None"):
             make(model.parameters(), **{key: True})
     with pytest.raises(TypeError, match=rf"{name}: foreach must be True, False or None"):
@@ -521,13 +522,26 @@ def test_every_optimizer_takes_pytorchs_positional_arguments_in_pytorchs_order(t
     assert ours == theirs[:len(ours)], f"{name}: ours {ours}, torch {theirs}"
 
 
-def test_pytorchs_implementation_keywords_are_refused_unless_off() -> None:
+def test_pytorchs_implementation_keywords_how_taken_what_refused() -> None:
+    """foreach/fused choose how PyTorch computes a step: taken, the same numbers; capturable/differentiable
+    would change what a step does: refused."""
     p = nn.Parameter(mg.ones(2))
     with pytest.raises(ValueError, match="capturable=True is not supported"):
         optim.RMSprop([p], 0.01, 0.99, 1e-8, 0.0, 0.0, False, True)   # PyTorch's 8th positional: capturable
-    with pytest.raises(ValueError, match="foreach=True is not supported"):
-        optim.Adagrad([p], 0.01, 0.0, 0.0, 0.0, 1e-10, True)
+    with pytest.raises(ValueError, match="differentiable=True is not supported"):
+        optim.Adam([p], lr=0.1, differentiable=True)
+    with pytest.raises(TypeError, match="fused must be True, False or None"):
+        optim.AdamW([p], lr=0.1, fused="yes")
+    optim.Adagrad([p], 0.01, 0.0, 0.0, 0.0, 1e-10, True)   # PyTorch's 7th positional: foreach
     for cls in (optim.SGD, optim.Adam, optim.AdamW):
-        cls([p], lr=0.1, foreach=False, fused=None)   # off: accepted, as PyTorch code passes them
-        with pytest.raises(ValueError, match="fused=True is not supported"):
-            cls([p], lr=0.1, fused=True)
+        results = []
+        for flags in ({}, {"foreach": True}, {"fused": True}):
+            q = nn.Parameter(mg.tensor([1.0, -2.0]))
+            opt = cls([q], lr=0.1, **flags)
+            for _ in range(3):
+                opt.zero_grad()
+                (q * q).sum().backward()
+                opt.step()
+            results.append(q.numpy().copy())
+        np.testing.assert_array_equal(results[1], results[0])
+        np.testing.assert_array_equal(results[2], results[0])

@@ -57,6 +57,9 @@ class _DeviceInfo:
         return f"<CUDA Device {self.id}>"
 
 
+_SELF = "strict_cupy.ndarray"   # the key under which a stand-in array's interface carries the array
+
+
 class ndarray:  # noqa: N801 - CuPy's name
     """A device array: a NumPy array that will not silently become one."""
 
@@ -68,6 +71,12 @@ class ndarray:  # noqa: N801 - CuPy's name
             raise TypeError(f"strict_cupy.ndarray wraps a numpy.ndarray, got {type(array).__name__}")
         self._a = array
         self.device = _DeviceInfo(_current[0] if device is None else device)
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """CuPy's export of device memory; here the array itself rides along (``_SELF``) for ``_unwrap``."""
+        return {"shape": self._a.shape, "typestr": self._a.dtype.str, "strides": self._a.strides,
+                "data": (self._a.__array_interface__["data"][0], False), "version": 3, _SELF: self}
 
     # --- the ways back to the host (each one counted) ---
     def get(self, stream: Any = None, out: Any = None) -> numpy.ndarray:
@@ -176,9 +185,7 @@ def _binary(name: str) -> Any:
             return NotImplemented
         return _call(ufunc, (other, self), {}, name)
 
-    def iop(self: ndarray, other: Any) -> Any:
-        if _defers(other):
-            return NotImplemented
+    def iop(self: ndarray, other: Any) -> Any:   # CuPy's in-place operators never defer (core.pyx's __iadd__)
         _call(ufunc, (self, other), {"out": (self,)}, name)
         return self
 
@@ -223,6 +230,12 @@ def _unwrap(value: Any, where: str, devices: set) -> Any:
     if isinstance(value, numpy.ndarray):
         raise TypeError(f"strict_cupy: {where} got a numpy.ndarray {value.dtype}{value.shape} mixed with device "
                         "arrays (CuPy: Unsupported type <class 'numpy.ndarray'>); move it with cupy.asarray first")
+    interface = getattr(value, "__cuda_array_interface__", None)   # another library's device array: CuPy views it
+    if interface is not None:
+        return _unwrap(interface[_SELF], where, devices)
+    if not isinstance(value, (list, tuple, dict, int, float, complex, bool, str, slice, type(None), type(...),
+                              numpy.generic, numpy.dtype, type)) and hasattr(value, "__array__"):
+        raise TypeError(f"strict_cupy: {where} got a {type(value).__name__} (CuPy: Unsupported type)")
     if isinstance(value, (list, tuple)):
         return type(value)(_unwrap(v, where, devices) for v in value)
     if isinstance(value, dict):
