@@ -367,7 +367,9 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
     ``read()``, as ``torch.load`` takes; one that cannot seek is read into
     memory first). Returns the
     saved structure with arrays as ``mg.Tensor``s (on ``device``, default the
-    host; ``map_location`` is PyTorch's spelling of it) and scalars as Python
+    host; ``map_location`` is PyTorch's spelling of it: a device, a dict from the saved location, here always
+    ``"cpu"``, to the new one, or PyTorch's ``fn(storage, location)`` given each host tensor and ``"cpu"``,
+    returning the tensor to keep or None) and scalars as Python
     scalars. As ``torch.load``: a tensor saved requiring grad requires grad (a
     Parameter is an ``nn.Parameter``), one Tensor saved twice is one object, and
     on the host a tensor saved as a view of another shares its memory. A plain
@@ -389,12 +391,21 @@ def load(f: str | os.PathLike | BinaryIO, device: Any = None, *, map_location: A
     if device is not None and map_location is not None and device != map_location:
         raise TypeError(f"nn.load: give device= or map_location=, not both ({device!r}, {map_location!r})")
     target = device if device is not None else map_location
-    dev = backend.resolve_device(target) if target is not None else None
+    if isinstance(target, dict):   # PyTorch's {saved location: new location}; arrays are saved from the host
+        target = target.get("cpu")
+    place = target if callable(target) and not isinstance(target, str) else None
+    dev = backend.resolve_device(target) if target is not None and place is None else None
 
     def make(array: numpy.ndarray, requires_grad: bool = False, parameter: bool = False) -> Tensor:
         cls = _parameter_class() if parameter else Tensor
-        return cls._make(array if dev is None or dev.type == "cpu" else backend.to_device(array, dev),
-                         requires_grad, None, 0)
+        if place is not None:   # PyTorch's map_location(storage, location): a host tensor and "cpu"
+            moved = place(Tensor._make(array, False, None, 0), "cpu")
+            array = array if moved is None else moved.data if isinstance(moved, Tensor) else moved
+            if not backend.is_array(array):
+                raise TypeError(f"nn.load: map_location returned a {type(moved).__name__}, not a tensor or None")
+        elif dev is not None and dev.type != "cpu":
+            array = backend.to_device(array, dev)
+        return cls._make(array, requires_grad, None, 0)
 
     if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
         name = str(getattr(f, "name", None) or f"<{type(f).__name__}>")
