@@ -56,3 +56,14 @@ def test_a_device_array_hands_its_operators_to_the_tensor() -> None:
     out = array * t
     assert isinstance(out, mg.Tensor) and out.device.type == "cuda"
     assert out.numpy().tolist() == [2.0, 2.0, 2.0]
+
+
+def test_where_with_the_condition_alone_gives_indices_as_torch(torch: Any) -> None:
+    condition = np.array([[True, False, True], [False, False, True]])
+    ours, theirs = mg.where(mg.tensor(condition)), torch.where(torch.tensor(condition))
+    assert len(ours) == len(theirs) == 2
+    for a, b in zip(ours, theirs):
+        assert a.dtype == mg.int64
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(TypeError, match="condition alone"):
+        mg.where(mg.tensor(condition), 1.0)
