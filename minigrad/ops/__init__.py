@@ -214,6 +214,20 @@ for _name, _op in _comparisons.items():
 # modules, attached here from one table like the rest.
 from . import contract, extras, index, inference, math, random, scan  # noqa: E402 - after the Tensor methods above
 
+_where = where
+_ONE_ARGUMENT = object()   # where(condition): no input and other given
+
+
+def where(condition: Any, input: Any = _ONE_ARGUMENT, other: Any = _ONE_ARGUMENT) -> Any:  # noqa: A002
+    """``input`` where ``condition`` is true, else ``other`` (all broadcast together). ``where(condition)`` alone
+    is ``nonzero(condition, as_tuple=True)``: one int64 index tensor per dim, as PyTorch's and NumPy's."""
+    if input is _ONE_ARGUMENT and other is _ONE_ARGUMENT:
+        return index.nonzero(condition, as_tuple=True)
+    if input is _ONE_ARGUMENT or other is _ONE_ARGUMENT:
+        raise TypeError("where() takes the condition alone, or the condition, input and other")
+    return _where(condition, input, other)
+
+
 _more_math = ("sign", "floor", "ceil", "round", "trunc", "fix", "log1p", "expm1", "log2", "log10", "exp2", "rsqrt",
               "square", "reciprocal", "erf", "lerp", "remainder", "fmod", "atan2", "logaddexp", "clamp_min",
               "clamp_max", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_not", "logical_and",

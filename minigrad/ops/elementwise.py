@@ -499,18 +499,8 @@ def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
     return Minimum()(input, other)
 
 
-_ONE_ARGUMENT = object()   # where(condition): no input and other given
-
-
-def where(condition: Any, input: Any = _ONE_ARGUMENT, other: Any = _ONE_ARGUMENT) -> Any:  # noqa: A002
-    """``input`` where ``condition`` is true, else ``other`` (all broadcast together). ``where(condition)`` alone
-    is ``nonzero(condition, as_tuple=True)``: one int64 index tensor per dim, as PyTorch's and NumPy's."""
-    if input is _ONE_ARGUMENT and other is _ONE_ARGUMENT:
-        from .index import nonzero  # noqa: PLC0415 - index.py imports this module
-
-        return nonzero(condition, as_tuple=True)
-    if input is _ONE_ARGUMENT or other is _ONE_ARGUMENT:
-        raise TypeError("where() takes the condition alone, or the condition, input and other")
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``a`` where ``condition`` is true, else ``b`` (all broadcast together)."""
     a, b = input, other
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a, like=condition if isinstance(condition, Tensor) else None)
