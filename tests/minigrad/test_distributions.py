@@ -223,8 +223,12 @@ def test_kl_infinities_and_missing_pairs() -> None:
         D.kl_divergence(D.Binomial(3, probs=mg.tensor(0.5)), D.Binomial(5, probs=mg.tensor(0.5)))
 
 
-def test_register_kl_picks_the_most_specific() -> None:
+def test_register_kl_picks_the_most_specific(monkeypatch: pytest.MonkeyPatch) -> None:
     D = mg.distributions
+    from minigrad.distributions import kl
+    # a registry of its own, so Wide → Normal does not outlive this test (test_kl_registry_covers_torch reads it)
+    monkeypatch.setattr(kl, "_KL_REGISTRY", dict(kl._KL_REGISTRY))
+    monkeypatch.setattr(kl, "_KL_MEMOIZE", {})
 
     class Wide(D.Normal):
         pass
