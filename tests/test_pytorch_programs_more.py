@@ -64,96 +64,87 @@ from minigrad.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 
 MNIST_CNN = '''
-class Net(nn.Module):
+class DigitNet(nn.Module):
+    """Two 3x3 convolutions, one 2x2 max pool, two dropouts, two linear layers.
+
+    images: (B, 1, 28, 28) -> log-probabilities (B, 10).
+    """
+
     def __init__(self):
-        super(Net, self).__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = nn.Conv2d(32, 64, 3, 1)
-        self.dropout1 = nn.Dropout(0.25)
-        self.dropout2 = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(9216, 128)
-        self.fc2 = nn.Linear(128, 10)
+        super(DigitNet, self).__init__()
+        self.conv_in = nn.Conv2d(1, 32, 3, 1)
+        self.conv_out = nn.Conv2d(32, 64, 3, 1)
+        self.drop_pooled = nn.Dropout(0.25)
+        self.drop_hidden = nn.Dropout(0.5)
+        self.hidden = nn.Linear(9216, 128)     # 64 channels x 12 x 12 after the pool
+        self.scores = nn.Linear(128, 10)
 
-    def forward(self, x):
-        x = self.conv1(x)
-        x = F.relu(x)
-        x = self.conv2(x)
-        x = F.relu(x)
-        x = F.max_pool2d(x, 2)
-        x = self.dropout1(x)
-        x = torch.flatten(x, 1)
-        x = self.fc1(x)
-        x = F.relu(x)
-        x = self.dropout2(x)
-        x = self.fc2(x)
-        output = F.log_softmax(x, dim=1)
-        return output
+    def forward(self, images):
+        h = F.relu(self.conv_in(images))
+        h = F.relu(self.conv_out(h))
+        h = self.drop_pooled(F.max_pool2d(h, 2))
+        h = F.relu(self.hidden(torch.flatten(h, 1)))
+        return F.log_softmax(self.scores(self.drop_hidden(h)), dim=1)
 
 
-class Args:
-    batch_size = 8
-    test_batch_size = 4
+class Options:
     epochs = 2
+    batch_size = 8
+    eval_batch_size = 4
     lr = 1.0
     gamma = 0.7
-    log_interval = 1
+    report_every = 1
 
 
-def train(args, model, device, train_loader, optimizer, epoch, log):
+def fit_one_epoch(opts, model, device, loader, optimizer, epoch, log):
     model.train()
-    for batch_idx, (data, target) in enumerate(train_loader):
-        data, target = data.to(device), target.to(device)
+    for step, (images, labels) in enumerate(loader):
+        images, labels = images.to(device), labels.to(device)
         optimizer.zero_grad()
-        output = model(data)
-        loss = F.nll_loss(output, target)
+        loss = F.nll_loss(model(images), labels)
         loss.backward()
         optimizer.step()
-        if batch_idx % args.log_interval == 0:
-            log.append((epoch, batch_idx * len(data), len(train_loader.dataset),
-                        100. * batch_idx / len(train_loader), loss.item()))
+        if step % opts.report_every == 0:
+            done = step * len(images)
+            log.append((epoch, done, len(loader.dataset), 100. * step / len(loader), loss.item()))
 
 
-def test(model, device, test_loader):
+def evaluate(model, device, loader):
+    """(mean summed nll over the set, number of right answers)"""
     model.eval()
-    test_loss = 0
-    correct = 0
+    summed_nll, right = 0, 0
     with torch.no_grad():
-        for data, target in test_loader:
-            data, target = data.to(device), target.to(device)
-            output = model(data)
-            test_loss += F.nll_loss(output, target, reduction='sum').item()  # sum up batch loss
-            pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
-            correct += pred.eq(target.view_as(pred)).sum().item()
-
-    test_loss /= len(test_loader.dataset)
-    return test_loss, correct
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            log_probs = model(images)
+            summed_nll += F.nll_loss(log_probs, labels, reduction='sum').item()
+            guess = log_probs.argmax(dim=1, keepdim=True)
+            right += guess.eq(labels.view_as(guess)).sum().item()
+    return summed_nll / len(loader.dataset), right
 
 
 def make_model():
-    return Net()
+    return DigitNet()
 
 
 def main(model, train_images, train_labels, test_images, test_labels):
-    args = Args()
+    opts = Options()
     device = torch.device("cpu")
-    train_kwargs = {'batch_size': args.batch_size}
-    test_kwargs = {'batch_size': args.test_batch_size}
-    dataset1 = TensorDataset(torch.from_numpy(train_images), torch.from_numpy(train_labels))
-    dataset2 = TensorDataset(torch.from_numpy(test_images), torch.from_numpy(test_labels))
-    train_loader = DataLoader(dataset1, **train_kwargs)
-    test_loader = DataLoader(dataset2, **test_kwargs)
+    fit_args = {'batch_size': opts.batch_size}
+    eval_args = {'batch_size': opts.eval_batch_size}
+    fit_loader = DataLoader(TensorDataset(torch.from_numpy(train_images), torch.from_numpy(train_labels)), **fit_args)
+    eval_loader = DataLoader(TensorDataset(torch.from_numpy(test_images), torch.from_numpy(test_labels)), **eval_args)
 
     model = model.to(device)
-    optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
-
-    log, tests, lrs = [], [], []
-    scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
-    for epoch in range(1, args.epochs + 1):
-        train(args, model, device, train_loader, optimizer, epoch, log)
-        tests.append(test(model, device, test_loader))
+    optimizer = optim.Adadelta(model.parameters(), lr=opts.lr)
+    scheduler = StepLR(optimizer, step_size=1, gamma=opts.gamma)
+    log, scores, lrs = [], [], []
+    for epoch in range(1, opts.epochs + 1):
+        fit_one_epoch(opts, model, device, fit_loader, optimizer, epoch, log)
+        scores.append(evaluate(model, device, eval_loader))
         scheduler.step()
         lrs.append(scheduler.get_last_lr()[0])
-    return log, tests, lrs
+    return log, scores, lrs
 '''
 
 
@@ -778,11 +769,11 @@ def _mnist_data(count: int, seed: int) -> tuple:
 
 
 def _no_dropout(model: Any) -> None:
-    model.dropout1.p = model.dropout2.p = 0.0
+    model.drop_pooled.p = model.drop_hidden.p = 0.0
 
 
 def test_mnist_cnn_with_adadelta_and_steplr(torch: Any) -> None:
-    """The mnist example's Net, train() and test() on 16 + 8 random images, two epochs, Dropout at p = 0."""
+    """DigitNet, fit_one_epoch() and evaluate() on 16 + 8 random images, two epochs, Dropout at p = 0."""
     train_images, train_labels = _mnist_data(16, 0)
     test_images, test_labels = _mnist_data(8, 1)
     torch_program, torch_model, mg_program, mg_model, initial = _twins(MNIST_CNN)
@@ -813,7 +804,7 @@ def test_mnist_cnn_dropout_is_on_in_train_and_off_in_eval(torch: Any) -> None:
     with torch.no_grad():
         np.testing.assert_allclose(mg_model(x).numpy(), torch_model.eval()(torch.from_numpy(train_images[:4])),
                                    rtol=1e-5, atol=1e-5)
-    mg_program["Args"].epochs = 1
+    mg_program["Options"].epochs = 1
     log, tests, lrs = mg_program["main"](mg_model, train_images, train_labels, train_images, train_labels)
     assert len(log) == 1 and np.isfinite(log[0][4]) and len(tests) == 1 and 0 <= tests[0][1] <= 8
 
