@@ -131,6 +131,13 @@ class Transform:
         return type(self).__name__ + "()"
 
 
+class _ParameterlessTransform(Transform):
+    """A transform without parameters: any two of the same class are equal (``ExpTransform() == ExpTransform()``)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self))
+
+
 class _InverseTransform(Transform):
     """The inverse of a transform (use ``Transform.inv``)."""
 
@@ -374,16 +381,13 @@ class ReshapeTransform(Transform):
         return self._reshaped(shape, self.out_shape, self.in_shape)
 
 
-class ExpTransform(Transform):
+class ExpTransform(_ParameterlessTransform):
     """y = exp(x); log |dy/dx| = x."""
 
     domain = constraints.real
     codomain = constraints.positive
     bijective = True
     sign = +1
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ExpTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         return x.exp()
@@ -442,16 +446,13 @@ def _clipped_sigmoid(x: Tensor) -> Tensor:
     return x.sigmoid().clamp(min=float(finfo.tiny), max=1.0 - float(finfo.eps))
 
 
-class SigmoidTransform(Transform):
+class SigmoidTransform(_ParameterlessTransform):
     """y = sigmoid(x), x = logit(y); log |dy/dx| = -softplus(-x) - softplus(x)."""
 
     domain = constraints.real
     codomain = constraints.unit_interval
     bijective = True
     sign = +1
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SigmoidTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         return _clipped_sigmoid(x)
@@ -465,16 +466,13 @@ class SigmoidTransform(Transform):
         return -softplus(-x) - softplus(x)
 
 
-class SoftplusTransform(Transform):
+class SoftplusTransform(_ParameterlessTransform):
     """y = log(1 + exp(x)); x = log(exp(y) - 1); log |dy/dx| = -softplus(-x)."""
 
     domain = constraints.real
     codomain = constraints.positive
     bijective = True
     sign = +1
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SoftplusTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         # PyTorch's softplus (threshold 20: x itself above it)
@@ -487,7 +485,7 @@ class SoftplusTransform(Transform):
         return -softplus(-x)
 
 
-class TanhTransform(Transform):
+class TanhTransform(_ParameterlessTransform):
     """y = tanh(x) (the squashed Gaussian of SAC); log |dy/dx| = 2 (log 2 - x - softplus(-2x)), stable for any
     x. Use ``cache_size=1`` where y reaches ±1 (atanh is infinite there)."""
 
@@ -495,9 +493,6 @@ class TanhTransform(Transform):
     codomain = constraints.interval(-1.0, 1.0)
     bijective = True
     sign = +1
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TanhTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         return x.tanh()
@@ -509,14 +504,11 @@ class TanhTransform(Transform):
         return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
 
 
-class AbsTransform(Transform):
+class AbsTransform(_ParameterlessTransform):
     """y = |x| (not bijective: the inverse gives the positive root)."""
 
     domain = constraints.real
     codomain = constraints.positive
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, AbsTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         return x.abs()
@@ -596,14 +588,11 @@ class AffineTransform(Transform):
         return self.forward_shape(shape)
 
 
-class SoftmaxTransform(Transform):
+class SoftmaxTransform(_ParameterlessTransform):
     """y = softmax(x) over the last dim (not bijective: the inverse is log y, up to a constant)."""
 
     domain = constraints.real_vector
     codomain = constraints.simplex
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SoftmaxTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         probs = (x - x.max(-1, True)[0]).exp()
@@ -626,16 +615,13 @@ def _pad_last(x: Tensor, before: bool) -> Tensor:
     return mg.cat([ones, x] if before else [x, ones], -1)
 
 
-class StickBreakingTransform(Transform):
+class StickBreakingTransform(_ParameterlessTransform):
     """Reals (..., K-1) → the simplex (..., K) by breaking a stick: z_k = sigmoid(x_k - log(K - k)), y_k = z_k
     ∏_{j<k} (1 - z_j), y_K what is left. Bijective (``biject_to(simplex)``)."""
 
     domain = constraints.real_vector
     codomain = constraints.simplex
     bijective = True
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StickBreakingTransform)
 
     @staticmethod
     def _offset(x: Tensor, count: int, total: int) -> Tensor:
@@ -668,7 +654,7 @@ class StickBreakingTransform(Transform):
         return mg.Size(tuple(shape[:-1]) + (shape[-1] - 1,))
 
 
-class CorrCholeskyTransform(Transform):
+class CorrCholeskyTransform(_ParameterlessTransform):
     """Reals (..., D(D-1)/2) → Cholesky factors (..., D, D) of correlation matrices (lower triangular, positive
     diagonal, rows of unit length): the vector fills the strict lower triangle in row order, each entry goes through
     tanh, and each row is a signed stick-breaking of its squares (Stan's construction). Bijective
@@ -677,9 +663,6 @@ class CorrCholeskyTransform(Transform):
     domain = constraints.real_vector
     codomain = constraints.corr_cholesky
     bijective = True
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CorrCholeskyTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         eps = float(mg.finfo(x.dtype).eps)
@@ -720,15 +703,12 @@ class CorrCholeskyTransform(Transform):
         return mg.Size(tuple(shape[:-2]) + (d * (d - 1) // 2,))
 
 
-class LowerCholeskyTransform(Transform):
+class LowerCholeskyTransform(_ParameterlessTransform):
     """Square matrices → lower triangular ones with a positive diagonal (the strict lower part kept, the
     diagonal exponentiated)."""
 
     domain = constraints.independent(constraints.real, 2)
     codomain = constraints.lower_cholesky
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LowerCholeskyTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
@@ -737,14 +717,11 @@ class LowerCholeskyTransform(Transform):
         return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
 
 
-class PositiveDefiniteTransform(Transform):
+class PositiveDefiniteTransform(_ParameterlessTransform):
     """Square matrices → positive definite ones: L Lᵀ of the LowerCholeskyTransform's L."""
 
     domain = constraints.independent(constraints.real, 2)
     codomain = constraints.positive_definite
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PositiveDefiniteTransform)
 
     def _call(self, x: Tensor) -> Tensor:
         tril = LowerCholeskyTransform()(x)
