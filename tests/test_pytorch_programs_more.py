@@ -149,98 +149,95 @@ def main(model, train_images, train_labels, test_images, test_labels):
 
 
 VAE = '''
-class VAE(nn.Module):
-    def __init__(self):
-        super(VAE, self).__init__()
+PIXELS = 784      # a flattened 28x28 image
+LATENT = 20
 
-        self.fc1 = nn.Linear(784, 400)
-        self.fc21 = nn.Linear(400, 20)
-        self.fc22 = nn.Linear(400, 20)
-        self.fc3 = nn.Linear(20, 400)
-        self.fc4 = nn.Linear(400, 784)
 
-    def encode(self, x):
-        h1 = F.relu(self.fc1(x))
-        return self.fc21(h1), self.fc22(h1)
+class Autoencoder(nn.Module):
+    """Gaussian encoder and Bernoulli decoder, each one hidden layer of 400.
 
-    def reparameterize(self, mu, logvar):
+    forward: images (B, 1, 28, 28) -> (pixel probabilities (B, 784), mu (B, 20), logvar (B, 20)).
+    """
+
+    def __init__(self, hidden=400):
+        super(Autoencoder, self).__init__()
+        self.enc_hidden = nn.Linear(PIXELS, hidden)
+        self.enc_mu = nn.Linear(hidden, LATENT)
+        self.enc_logvar = nn.Linear(hidden, LATENT)
+        self.dec_hidden = nn.Linear(LATENT, hidden)
+        self.dec_out = nn.Linear(hidden, PIXELS)
+
+    def encode(self, flat):
+        h = F.relu(self.enc_hidden(flat))
+        return self.enc_mu(h), self.enc_logvar(h)
+
+    def sample_latent(self, mu, logvar):
         std = torch.exp(0.5*logvar)
-        eps = torch.randn_like(std)
-        return mu + eps*std
+        noise = torch.randn_like(std)
+        return mu + noise*std
 
     def decode(self, z):
-        h3 = F.relu(self.fc3(z))
-        return torch.sigmoid(self.fc4(h3))
+        return torch.sigmoid(self.dec_out(F.relu(self.dec_hidden(z))))
 
-    def forward(self, x):
-        mu, logvar = self.encode(x.view(-1, 784))
-        z = self.reparameterize(mu, logvar)
-        return self.decode(z), mu, logvar
+    def forward(self, images):
+        mu, logvar = self.encode(images.view(-1, PIXELS))
+        return self.decode(self.sample_latent(mu, logvar)), mu, logvar
 
 
-# Reconstruction + KL divergence losses summed over all elements and batch
-def loss_function(recon_x, x, mu, logvar):
-    BCE = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction='sum')
-
-    # see Appendix B from VAE paper:
-    # Kingma and Welling. Auto-Encoding Variational Bayes. ICLR, 2014
-    # https://arxiv.org/abs/1312.6114
-    # 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)
-    KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-
-    return BCE + KLD
+def elbo_loss(probs, images, mu, logvar):
+    """Negative ELBO summed over the batch: reconstruction BCE plus the closed-form KL to N(0, I)."""
+    reconstruction = F.binary_cross_entropy(probs, images.view(-1, PIXELS), reduction='sum')
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return reconstruction + kl
 
 
 def make_model():
-    return VAE()
+    return Autoencoder()
 
 
-def train(model, optimizer, train_loader, epoch, log):
+def fit_one_epoch(model, optimizer, loader, per_batch):
     model.train()
-    train_loss = 0
-    for batch_idx, (data, _) in enumerate(train_loader):
+    total = 0
+    for images, _ in loader:
         optimizer.zero_grad()
-        recon_batch, mu, logvar = model(data)
-        loss = loss_function(recon_batch, data, mu, logvar)
+        probs, mu, logvar = model(images)
+        loss = elbo_loss(probs, images, mu, logvar)
         loss.backward()
-        train_loss += loss.item()
+        total += loss.item()
         optimizer.step()
-        log.append(loss.item() / len(data))
-    return train_loss / len(train_loader.dataset)
+        per_batch.append(loss.item() / len(images))
+    return total / len(loader.dataset)
 
 
-def test(model, test_loader, batch_size):
+def evaluate(model, loader, batch_size):
+    """(mean loss per image, the first batch's first images stacked above their reconstructions)"""
     model.eval()
-    test_loss = 0
-    comparison = None
+    total, side_by_side = 0, None
     with torch.no_grad():
-        for i, (data, _) in enumerate(test_loader):
-            recon_batch, mu, logvar = model(data)
-            test_loss += loss_function(recon_batch, data, mu, logvar).item()
-            if i == 0:
-                n = min(data.size(0), 8)
-                comparison = torch.cat([data[:n],
-                                      recon_batch.view(batch_size, 1, 28, 28)[:n]])
-
-    test_loss /= len(test_loader.dataset)
-    return test_loss, comparison
+        for step, (images, _) in enumerate(loader):
+            probs, mu, logvar = model(images)
+            total += elbo_loss(probs, images, mu, logvar).item()
+            if step == 0:
+                shown = min(images.size(0), 8)
+                side_by_side = torch.cat([images[:shown], probs.view(batch_size, 1, 28, 28)[:shown]])
+    return total / len(loader.dataset), side_by_side
 
 
 def main(model, train_images, test_images, epochs=2, batch_size=8):
-    train_loader = DataLoader(TensorDataset(torch.from_numpy(train_images), torch.zeros(len(train_images))),
-                              batch_size=batch_size, shuffle=False)
-    test_loader = DataLoader(TensorDataset(torch.from_numpy(test_images), torch.zeros(len(test_images))),
-                             batch_size=batch_size, shuffle=False)
+    def loader(images):
+        dataset = TensorDataset(torch.from_numpy(images), torch.zeros(len(images)))
+        return DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+    fit_loader, eval_loader = loader(train_images), loader(test_images)
     optimizer = optim.Adam(model.parameters(), lr=1e-3)
-    log, averages, tests = [], [], []
-    for epoch in range(1, epochs + 1):
-        averages.append(train(model, optimizer, train_loader, epoch, log))
-        test_loss, comparison = test(model, test_loader, batch_size)
-        tests.append(test_loss)
+    per_batch, epoch_means, eval_losses = [], [], []
+    for _ in range(epochs):
+        epoch_means.append(fit_one_epoch(model, optimizer, fit_loader, per_batch))
+        eval_loss, side_by_side = evaluate(model, eval_loader, batch_size)
+        eval_losses.append(eval_loss)
         with torch.no_grad():
-            sample = torch.randn(64, 20)
-            sample = model.decode(sample).cpu()
-    return log, averages, tests, comparison.numpy(), sample.view(64, 1, 28, 28).numpy()
+            samples = model.decode(torch.randn(64, LATENT)).cpu()
+    return per_batch, epoch_means, eval_losses, side_by_side.numpy(), samples.view(64, 1, 28, 28).numpy()
 '''
 
 
@@ -813,7 +810,7 @@ def test_mnist_cnn_dropout_is_on_in_train_and_off_in_eval(torch: Any) -> None:
 
 
 def test_vae_with_shared_noise(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The vae example: every number compared, the reparameterisation noise and the decoded samples included,
+    """The VAE program: every number compared, the reparameterisation noise and the decoded samples included,
     since both engines' randn/randn_like read one shared stream here."""
     rng = np.random.default_rng(3)
     train_images = rng.random((24, 1, 28, 28)).astype(np.float32) ** 3
@@ -828,10 +825,10 @@ def test_vae_with_shared_noise(torch: Any, monkeypatch: pytest.MonkeyPatch) -> N
     np.testing.assert_allclose(comparison, expected[3], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(sample, expected[4], rtol=1e-4, atol=1e-6)
     # Adam moves every weight by about lr a step whatever its gradient's size, so a weight whose gradient is
-    # float32 rounding noise takes noise-sized steps: fc1.weight[271, 167]'s first gradient is -1.78e-7 in
+    # float32 rounding noise takes noise-sized steps: enc_hidden.weight[271, 167]'s first gradient is -1.78e-7 in
     # float64, a sum of terms near 0.1 that cancel; torch's float32 gives -1.56e-7 and minigrad's -2.25e-7.
-    _assert_same_weights(torch_model, mg_model, initial, noise_only=("fc1.weight",))
-    ours, theirs = mg_model.fc1.weight.numpy(), torch_model.fc1.weight.detach().numpy()
+    _assert_same_weights(torch_model, mg_model, initial, noise_only=("enc_hidden.weight",))
+    ours, theirs = mg_model.enc_hidden.weight.numpy(), torch_model.enc_hidden.weight.detach().numpy()
     assert (np.abs(ours - theirs) > 1e-5).sum() <= 3
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
@@ -857,10 +854,10 @@ def test_vae_with_its_own_noise(torch: Any) -> None:
         np.testing.assert_allclose(logvar.numpy(), tlogvar.numpy(), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(mg_model.decode(mu).numpy(), torch_model.decode(tmu).numpy(), rtol=1e-5, atol=1e-6)
         # the loss with z = mu (noise 0) in both
-        loss = mg_program["loss_function"](mg_model.decode(mu), x, mu, logvar).item()
-        expected = torch_program["loss_function"](torch_model.decode(tmu), tx, tmu, tlogvar).item()
+        loss = mg_program["elbo_loss"](mg_model.decode(mu), x, mu, logvar).item()
+        expected = torch_program["elbo_loss"](torch_model.decode(tmu), tx, tmu, tlogvar).item()
         assert loss == pytest.approx(expected, rel=1e-5)
-        eps = mg_model.reparameterize(mu, logvar) - mu
+        eps = mg_model.sample_latent(mu, logvar) - mu
         assert eps.shape == (8, 20) and eps.dtype == mg.float32
 
 
