@@ -81,98 +81,85 @@ STEPS = 20
 
 WORD_LANGUAGE_MODEL = '''
 class RNNModel(nn.Module):
-    """Container module with an encoder, a recurrent module, and a decoder."""
+    """Token ids (T, B) to next-token log-probabilities (T * B, V): embedding, a stacked RNN picked by
+    its class name ("LSTM", "GRU", "RNN"), and a linear read-out."""
 
-    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5):
+    def __init__(self, rnn_type, vocab_size, embed_size, hidden_size, layers, dropout=0.5):
         super(RNNModel, self).__init__()
-        self.ntoken = ntoken
+        self.vocab_size = vocab_size
         self.drop = nn.Dropout(dropout)
-        self.encoder = nn.Embedding(ntoken, ninp)
-        self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=dropout)
-        self.decoder = nn.Linear(nhid, ntoken)
-        self.init_weights()
-        self.rnn_type = rnn_type
-        self.nhid = nhid
-        self.nlayers = nlayers
+        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.rnn = getattr(nn, rnn_type)(embed_size, hidden_size, layers, dropout=dropout)
+        self.readout = nn.Linear(hidden_size, vocab_size)
+        self.rnn_type, self.hidden_size, self.layers = rnn_type, hidden_size, layers
+        self.reset_parameters()
 
-    def init_weights(self):
-        initrange = 0.1
-        nn.init.uniform_(self.encoder.weight, -initrange, initrange)
-        nn.init.zeros_(self.decoder.bias)
-        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+    def reset_parameters(self):
+        bound = 0.1
+        nn.init.zeros_(self.readout.bias)
+        nn.init.uniform_(self.embedding.weight, -bound, bound)
+        nn.init.uniform_(self.readout.weight, -bound, bound)
 
-    def forward(self, input, hidden):
-        emb = self.drop(self.encoder(input))
-        output, hidden = self.rnn(emb, hidden)
-        output = self.drop(output)
-        decoded = self.decoder(output)
-        decoded = decoded.view(-1, self.ntoken)
-        return F.log_softmax(decoded, dim=1), hidden
+    def forward(self, tokens, state):
+        outputs, state = self.rnn(self.drop(self.embedding(tokens)), state)
+        logits = self.readout(self.drop(outputs)).view(-1, self.vocab_size)
+        return F.log_softmax(logits, dim=1), state
 
-    def init_hidden(self, bsz):
-        weight = next(self.parameters())
-        if self.rnn_type == 'LSTM':
-            return (weight.new_zeros(self.nlayers, bsz, self.nhid),
-                    weight.new_zeros(self.nlayers, bsz, self.nhid))
-        else:
-            return weight.new_zeros(self.nlayers, bsz, self.nhid)
+    def init_hidden(self, batch_size):
+        like = next(self.parameters())   # new_zeros: the state takes the parameters' dtype and device
+        if self.rnn_type != 'LSTM':
+            return like.new_zeros(self.layers, batch_size, self.hidden_size)
+        return (like.new_zeros(self.layers, batch_size, self.hidden_size),
+                like.new_zeros(self.layers, batch_size, self.hidden_size))
 
 
-def batchify(data, bsz):
-    # Work out how cleanly we can divide the dataset into bsz parts.
-    nbatch = data.size(0) // bsz
-    # Trim off any extra elements that wouldn't cleanly fit (remainders).
-    data = data.narrow(0, 0, nbatch * bsz)
-    # Evenly divide the data across the bsz batches.
-    data = data.view(bsz, -1).t().contiguous()
-    return data
+def batchify(stream, columns):
+    """A 1-D id stream as (rows, columns), each column a contiguous stretch; the ragged tail is dropped."""
+    rows = stream.size(0) // columns
+    return stream.narrow(0, 0, rows * columns).view(columns, -1).t().contiguous()
 
 
-def repackage_hidden(h):
-    """Wraps hidden states in new Tensors, to detach them from their history."""
-    if isinstance(h, torch.Tensor):
-        return h.detach()
-    else:
-        return tuple(repackage_hidden(v) for v in h)
+def detach_state(state):
+    """The recurrent state cut off from the previous window's graph (a tensor, or a tuple for LSTM)."""
+    if not isinstance(state, torch.Tensor):
+        return tuple(detach_state(part) for part in state)
+    return state.detach()
 
 
-def get_batch(source, i, bptt):
-    seq_len = min(bptt, len(source) - 1 - i)
-    data = source[i:i+seq_len]
-    target = source[i+1:i+1+seq_len].view(-1)
-    return data, target
+def window(source, start, bptt):
+    """Rows start..start+bptt as inputs, the rows one further on, flattened, as targets."""
+    length = min(bptt, len(source) - 1 - start)
+    inputs = source[start:start+length]
+    targets = source[start+1:start+1+length].view(-1)
+    return inputs, targets
 
 
-def make_model(ntokens):
-    return RNNModel('LSTM', ntokens, 8, 12, 2, dropout=0.0)
+def make_model(vocab_size):
+    return RNNModel('LSTM', vocab_size, 8, 12, 2, dropout=0.0)
 
 
-def train(model, corpus, ntokens, steps, lr=2.0, clip=0.25, bptt=5, batch_size=4):
-    train_data = batchify(torch.from_numpy(corpus), batch_size)
-    criterion = nn.NLLLoss()
+def train(model, corpus, vocab_size, steps, lr=2.0, clip=0.25, bptt=5, batch_size=4):
+    columns = batchify(torch.from_numpy(corpus), batch_size)
+    loss_fn = nn.NLLLoss()
     model.train()
-    losses = []
-    hidden = model.init_hidden(batch_size)
-    while len(losses) < steps:
-        for batch, i in enumerate(range(0, train_data.size(0) - 1, bptt)):
-            data, targets = get_batch(train_data, i, bptt)
-            # Starting each batch, we detach the hidden state from how it was previously produced.
-            # If we didn't, the model would try backpropagating all the way to start of the dataset.
+    state = model.init_hidden(batch_size)
+    history = []
+    while len(history) < steps:
+        for start in range(0, columns.size(0) - 1, bptt):
+            inputs, targets = window(columns, start, bptt)
+            state = detach_state(state)   # backpropagate through this window only
             model.zero_grad()
-            hidden = repackage_hidden(hidden)
-            output, hidden = model(data, hidden)
-            loss = criterion(output, targets)
+            log_probs, state = model(inputs, state)
+            loss = loss_fn(log_probs, targets)
             loss.backward()
-
-            # `clip_grad_norm` helps prevent the exploding gradient problem in RNNs / LSTMs.
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             with torch.no_grad():
                 for p in model.parameters():
                     p.add_(p.grad, alpha=-lr)
-            losses.append(loss.item())
-            if len(losses) == steps:
+            history.append(loss.item())
+            if len(history) == steps:
                 break
-    return losses
+    return history
 '''
 
 
