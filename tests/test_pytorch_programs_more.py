@@ -242,104 +242,62 @@ def main(model, train_images, test_images, epochs=2, batch_size=8):
 
 
 LSTM_TAGGER = '''
-def prepare_sequence(seq, to_ix):
-    idxs = [to_ix[w] for w in seq]
-    return torch.tensor(idxs, dtype=torch.long)
-
-
-training_data = [
-    # Tags are: DET - determiner; NN - noun; V - verb
-    # For example, the word "The" is a determiner
-    ("The dog ate the apple".split(), ["DET", "NN", "V", "DET", "NN"]),
-    ("Everybody read that book".split(), ["NN", "V", "DET", "NN"])
+SENTENCES = [
+    ("The cat saw the bird".split(), ["DET", "NN", "V", "DET", "NN"]),
+    ("Somebody wrote this letter".split(), ["NN", "V", "DET", "NN"]),
 ]
-word_to_ix = {}
-# For each words-list (sentence) and tags-list in each tuple of training_data
-for sent, tags in training_data:
-    for word in sent:
-        if word not in word_to_ix:  # word has not been assigned an index yet
-            word_to_ix[word] = len(word_to_ix)  # Assign each word with a unique index
-tag_to_ix = {"DET": 0, "NN": 1, "V": 2}  # Assign each tag with a unique index
+TAGS = {"DET": 0, "NN": 1, "V": 2}
+WORDS = {}
+for words, _ in SENTENCES:
+    for word in words:
+        WORDS.setdefault(word, len(WORDS))   # case matters: "The" and "the" are two entries
 
-# These will usually be more like 32 or 64 dimensional.
-# We will keep them small, so we can see how the weights change as we train.
-EMBEDDING_DIM = 6
-HIDDEN_DIM = 6
+EMBEDDING_DIM = HIDDEN_DIM = 6
 
 
-class LSTMTagger(nn.Module):
+def as_indices(tokens, index):
+    return torch.tensor([index[token] for token in tokens], dtype=torch.long)
 
-    def __init__(self, embedding_dim, hidden_dim, vocab_size, tagset_size):
-        super(LSTMTagger, self).__init__()
+
+class Tagger(nn.Module):
+    """Embedding, one-layer LSTM, linear read-out. sentence: (T,) word ids -> (T, tags) log-probabilities."""
+
+    def __init__(self, embedding_dim, hidden_dim, vocab_size, tag_count):
+        super(Tagger, self).__init__()
         self.hidden_dim = hidden_dim
-
-        self.word_embeddings = nn.Embedding(vocab_size, embedding_dim)
-
-        # The LSTM takes word embeddings as inputs, and outputs hidden states
-        # with dimensionality hidden_dim.
+        self.embed = nn.Embedding(vocab_size, embedding_dim)
         self.lstm = nn.LSTM(embedding_dim, hidden_dim)
-
-        # The linear layer that maps from hidden state space to tag space
-        self.hidden2tag = nn.Linear(hidden_dim, tagset_size)
+        self.to_tags = nn.Linear(hidden_dim, tag_count)
 
     def forward(self, sentence):
-        embeds = self.word_embeddings(sentence)
-        lstm_out, _ = self.lstm(embeds.view(len(sentence), 1, -1))
-        tag_space = self.hidden2tag(lstm_out.view(len(sentence), -1))
-        tag_scores = F.log_softmax(tag_space, dim=1)
-        return tag_scores
+        length = len(sentence)
+        states, _ = self.lstm(self.embed(sentence).view(length, 1, -1))   # (T, batch 1, hidden)
+        return F.log_softmax(self.to_tags(states.view(length, -1)), dim=1)
 
 
 def make_model():
-    return LSTMTagger(EMBEDDING_DIM, HIDDEN_DIM, len(word_to_ix), len(tag_to_ix))
+    return Tagger(EMBEDDING_DIM, HIDDEN_DIM, len(WORDS), len(TAGS))
 
 
 def main(model, epochs):
-    loss_function = nn.NLLLoss()
-    optimizer = optim.SGD(model.parameters(), lr=0.1)
-
-    # See what the scores are before training
-    # Note that element i,j of the output is the score for tag j for word i.
-    # Here we don't need to train, so the code is wrapped in torch.no_grad()
+    first = as_indices(SENTENCES[0][0], WORDS)
     with torch.no_grad():
-        inputs = prepare_sequence(training_data[0][0], word_to_ix)
-        tag_scores = model(inputs)
-        before = tag_scores.numpy()
+        untrained = model(first).numpy()
 
+    criterion = nn.NLLLoss()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
     losses = []
-    for epoch in range(epochs):  # again, normally you would NOT do 300 epochs, it is toy data
-        for sentence, tags in training_data:
-            # Step 1. Remember that Pytorch accumulates gradients.
-            # We need to clear them out before each instance
+    for _ in range(epochs):
+        for words, tags in SENTENCES:
             model.zero_grad()
-
-            # Step 2. Get our inputs ready for the network, that is, turn them into
-            # Tensors of word indices.
-            sentence_in = prepare_sequence(sentence, word_to_ix)
-            targets = prepare_sequence(tags, tag_to_ix)
-
-            # Step 3. Run our forward pass.
-            tag_scores = model(sentence_in)
-
-            # Step 4. Compute the loss, gradients, and update the parameters by
-            #  calling optimizer.step()
-            loss = loss_function(tag_scores, targets)
+            loss = criterion(model(as_indices(words, WORDS)), as_indices(tags, TAGS))
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
 
-    # See what the scores are after training
     with torch.no_grad():
-        inputs = prepare_sequence(training_data[0][0], word_to_ix)
-        tag_scores = model(inputs)
-
-        # The sentence is "the dog ate the apple".  i,j corresponds to score for tag j
-        # for word i. The predicted tag is the maximum scoring tag.
-        # Here, we can see the predicted sequence below is 0 1 2 0 1
-        # since 0 is index of the maximum value of row 1,
-        # 1 is the index of maximum value of row 2, etc.
-        # Which is DET NOUN VERB DET NOUN, the correct sequence!
-        return before, losses, tag_scores.numpy(), tag_scores.argmax(dim=1).tolist()
+        scores = model(first)
+        return untrained, losses, scores.numpy(), scores.argmax(dim=1).tolist()
 '''
 
 
@@ -865,8 +823,8 @@ def test_vae_with_its_own_noise(torch: Any) -> None:
 
 
 def test_lstm_part_of_speech_tagger(torch: Any) -> None:
-    """The tutorial's LSTMTagger, SGD(lr=0.1) over its two sentences; it learns DET NN V DET NN."""
-    epochs = 150   # the tutorial's 300 is twice what it needs
+    """The LSTM tagger, SGD(lr=0.1) over its two sentences; it learns DET NN V DET NN."""
+    epochs = 150   # enough to get every tag right
     torch_program, torch_model, mg_program, mg_model, initial = _twins(LSTM_TAGGER)
     before, losses, after, tags = mg_program["main"](mg_model, epochs)
     expected_before, expected_losses, expected_after, expected_tags = torch_program["main"](torch_model, epochs)
