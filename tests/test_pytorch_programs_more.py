@@ -302,188 +302,124 @@ def main(model, epochs):
 
 
 DCGAN = '''
-# Number of channels in the training images. For color images this is 3
-nc = 1
+IMAGE_CHANNELS = 1
+LATENT_SIZE = 8
+G_WIDTH = 4           # the generator's narrowest feature map count
+D_WIDTH = 4
+LEARNING_RATE = 0.0002
+ADAM_BETAS = (0.5, 0.999)
+GPUS = 0
+REAL, FAKE = 1., 0.
 
-# Size of z latent vector (i.e. size of generator input)
-nz = 8
-
-# Size of feature maps in generator
-ngf = 4
-
-# Size of feature maps in discriminator
-ndf = 4
-
-# Learning rate for optimizers
-lr = 0.0002
-
-# Beta1 hyperparameter for Adam optimizers
-beta1 = 0.5
-
-# Number of GPUs available. Use 0 for CPU mode.
-ngpu = 0
-
-device = torch.device("cuda:0" if (torch.cuda.is_available() and ngpu > 0) else "cpu")
+device = torch.device("cuda:0" if (torch.cuda.is_available() and GPUS > 0) else "cpu")
 
 
-# custom weights initialization called on ``netG`` and ``netD``
-def weights_init(m):
-    classname = m.__class__.__name__
-    if classname.find('Conv') != -1:
+def init_weights(m):
+    """N(0, 0.02) convolution weights; N(1, 0.02) batch-norm scales with zero shifts."""
+    kind = m.__class__.__name__
+    if kind.find('Conv') != -1:
         nn.init.normal_(m.weight.data, 0.0, 0.02)
-    elif classname.find('BatchNorm') != -1:
+    elif kind.find('BatchNorm') != -1:
         nn.init.normal_(m.weight.data, 1.0, 0.02)
         nn.init.constant_(m.bias.data, 0)
 
 
-# Generator Code
-
 class Generator(nn.Module):
-    def __init__(self, ngpu):
+    """z: (B, LATENT_SIZE, 1, 1) -> images (B, IMAGE_CHANNELS, 16, 16) in [-1, 1], through 4x4 and 8x8."""
+
+    def __init__(self, gpus):
         super(Generator, self).__init__()
-        self.ngpu = ngpu
-        self.main = nn.Sequential(
-            # input is Z, going into a convolution
-            nn.ConvTranspose2d( nz, ngf * 4, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(ngf * 4),
+        self.gpus = gpus
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(LATENT_SIZE, G_WIDTH * 4, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(G_WIDTH * 4),
             nn.ReLU(True),
-            # state size. ``(ngf*4) x 4 x 4``
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 2),
+            nn.ConvTranspose2d(G_WIDTH * 4, G_WIDTH * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(G_WIDTH * 2),
             nn.ReLU(True),
-            # state size. ``(ngf*2) x 8 x 8``
-            nn.ConvTranspose2d( ngf * 2, nc, 4, 2, 1, bias=False),
-            nn.Tanh()
-            # state size. ``(nc) x 16 x 16``
+            nn.ConvTranspose2d(G_WIDTH * 2, IMAGE_CHANNELS, 4, 2, 1, bias=False),
+            nn.Tanh(),
         )
 
-    def forward(self, input):
-        return self.main(input)
+    def forward(self, z):
+        return self.net(z)
 
 
 class Discriminator(nn.Module):
-    def __init__(self, ngpu):
+    """images (B, IMAGE_CHANNELS, 16, 16) -> probability of being real (B, 1, 1, 1), through 8x8 and 4x4."""
+
+    def __init__(self, gpus):
         super(Discriminator, self).__init__()
-        self.ngpu = ngpu
-        self.main = nn.Sequential(
-            # input is ``(nc) x 16 x 16``
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+        self.gpus = gpus
+        self.net = nn.Sequential(
+            nn.Conv2d(IMAGE_CHANNELS, D_WIDTH, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, inplace=True),
-            # state size. ``(ndf) x 8 x 8``
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ndf * 2),
+            nn.Conv2d(D_WIDTH, D_WIDTH * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(D_WIDTH * 2),
             nn.LeakyReLU(0.2, inplace=True),
-            # state size. ``(ndf*2) x 4 x 4``
-            nn.Conv2d(ndf * 2, 1, 4, 1, 0, bias=False),
-            nn.Sigmoid()
+            nn.Conv2d(D_WIDTH * 2, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
         )
 
-    def forward(self, input):
-        return self.main(input)
+    def forward(self, images):
+        return self.net(images)
 
 
 def make_models():
-    # Create the generator
-    netG = Generator(ngpu).to(device)
-    # Apply the ``weights_init`` function to randomly initialize all weights
-    #  to ``mean=0``, ``stdev=0.02``.
-    netG.apply(weights_init)
-    # Create the Discriminator
-    netD = Discriminator(ngpu).to(device)
-    netD.apply(weights_init)
-    return netG, netD
+    generator = Generator(GPUS).to(device)
+    generator.apply(init_weights)
+    discriminator = Discriminator(GPUS).to(device)
+    discriminator.apply(init_weights)
+    return generator, discriminator
 
 
-def train(netG, netD, dataloader, num_epochs):
-    # Initialize the ``BCELoss`` function
-    criterion = nn.BCELoss()
+def train(generator, discriminator, loader, epochs):
+    """Alternate one discriminator step (real then fake batch) and one generator step per batch."""
+    bce = nn.BCELoss()
+    probe = torch.randn(16, LATENT_SIZE, 1, 1, device=device)   # the same latents every snapshot
+    d_opt = optim.Adam(discriminator.parameters(), lr=LEARNING_RATE, betas=ADAM_BETAS)
+    g_opt = optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=ADAM_BETAS)
 
-    # Create batch of latent vectors that we will use to visualize
-    #  the progression of the generator
-    fixed_noise = torch.randn(16, nz, 1, 1, device=device)
+    g_losses, d_losses, scores, snapshots = [], [], [], []
+    step = 0
+    for epoch in range(epochs):
+        for batch, data in enumerate(loader, 0):
+            discriminator.zero_grad()
+            real = data[0].to(device)
+            count = real.size(0)
+            target = torch.full((count,), REAL, dtype=torch.float, device=device)
+            judged = discriminator(real).view(-1)
+            d_loss_real = bce(judged, target)
+            d_loss_real.backward()
+            on_real = judged.mean().item()
 
-    # Establish convention for real and fake labels during training
-    real_label = 1.
-    fake_label = 0.
+            fake = generator(torch.randn(count, LATENT_SIZE, 1, 1, device=device))
+            target.fill_(FAKE)
+            judged = discriminator(fake.detach()).view(-1)   # no gradient into the generator here
+            d_loss_fake = bce(judged, target)
+            d_loss_fake.backward()                           # adds to the real batch's gradients
+            on_fake_before = judged.mean().item()
+            d_loss = d_loss_real + d_loss_fake
+            d_opt.step()
 
-    # Setup Adam optimizers for both G and D
-    optimizerD = optim.Adam(netD.parameters(), lr=lr, betas=(beta1, 0.999))
-    optimizerG = optim.Adam(netG.parameters(), lr=lr, betas=(beta1, 0.999))
+            generator.zero_grad()
+            target.fill_(REAL)   # the generator is scored on being taken for real
+            judged = discriminator(fake).view(-1)
+            g_loss = bce(judged, target)
+            g_loss.backward()
+            on_fake_after = judged.mean().item()
+            g_opt.step()
 
-    # Lists to keep track of progress
-    img_list = []
-    G_losses = []
-    D_losses = []
-    stats = []
-    iters = 0
-
-    for epoch in range(num_epochs):
-        # For each batch in the dataloader
-        for i, data in enumerate(dataloader, 0):
-
-            ############################
-            # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
-            ###########################
-            ## Train with all-real batch
-            netD.zero_grad()
-            # Format batch
-            real_cpu = data[0].to(device)
-            b_size = real_cpu.size(0)
-            label = torch.full((b_size,), real_label, dtype=torch.float, device=device)
-            # Forward pass real batch through D
-            output = netD(real_cpu).view(-1)
-            # Calculate loss on all-real batch
-            errD_real = criterion(output, label)
-            # Calculate gradients for D in backward pass
-            errD_real.backward()
-            D_x = output.mean().item()
-
-            ## Train with all-fake batch
-            # Generate batch of latent vectors
-            noise = torch.randn(b_size, nz, 1, 1, device=device)
-            # Generate fake image batch with G
-            fake = netG(noise)
-            label.fill_(fake_label)
-            # Classify all fake batch with D
-            output = netD(fake.detach()).view(-1)
-            # Calculate D's loss on the all-fake batch
-            errD_fake = criterion(output, label)
-            # Calculate the gradients for this batch, accumulated (summed) with previous gradients
-            errD_fake.backward()
-            D_G_z1 = output.mean().item()
-            # Compute error of D as sum over the fake and the real batches
-            errD = errD_real + errD_fake
-            # Update D
-            optimizerD.step()
-
-            ############################
-            # (2) Update G network: maximize log(D(G(z)))
-            ###########################
-            netG.zero_grad()
-            label.fill_(real_label)  # fake labels are real for generator cost
-            # Since we just updated D, perform another forward pass of all-fake batch through D
-            output = netD(fake).view(-1)
-            # Calculate G's loss based on this output
-            errG = criterion(output, label)
-            # Calculate gradients for G
-            errG.backward()
-            D_G_z2 = output.mean().item()
-            # Update G
-            optimizerG.step()
-
-            # Save Losses for plotting later
-            G_losses.append(errG.item())
-            D_losses.append(errD.item())
-            stats.append((D_x, D_G_z1, D_G_z2))
-
-            # Check how the generator is doing by saving G's output on fixed_noise
-            if (iters % 4 == 0) or ((epoch == num_epochs-1) and (i == len(dataloader)-1)):
+            g_losses.append(g_loss.item())
+            d_losses.append(d_loss.item())
+            scores.append((on_real, on_fake_before, on_fake_after))
+            last = epoch == epochs - 1 and batch == len(loader) - 1
+            if step % 4 == 0 or last:
                 with torch.no_grad():
-                    fake = netG(fixed_noise).detach().cpu()
-                img_list.append(fake.numpy())
-
-            iters += 1
-    return G_losses, D_losses, stats, img_list
+                    snapshot = generator(probe).detach().cpu()
+                snapshots.append(snapshot.numpy())
+            step += 1
+    return g_losses, d_losses, scores, snapshots
 '''
 
 
@@ -840,7 +776,7 @@ def test_lstm_part_of_speech_tagger(torch: Any) -> None:
 
 
 def test_dcgan_weights_init_follows_the_class_names(torch: Any) -> None:
-    """weights_init, applied with Module.apply, writes through ``m.weight.data`` (minigrad's is the array)."""
+    """init_weights, applied with Module.apply, writes through ``m.weight.data`` (minigrad's is the array)."""
     mg_program = _program(DCGAN, MINIGRAD_IMPORTS_MORE)
     mg_program["torch"].manual_seed(0)
     net_g, net_d = mg_program["make_models"]()
@@ -855,21 +791,21 @@ def test_dcgan_weights_init_follows_the_class_names(torch: Any) -> None:
 
 @pytest.mark.gpu
 def test_dcgan_weights_init_writes_device_arrays_in_place() -> None:
-    """On the GPU ``m.weight.data`` is a CuPy array: weights_init fills it where it is, the same array."""
+    """On the GPU ``m.weight.data`` is a CuPy array: init_weights fills it where it is, the same array."""
     mg_program = _program(DCGAN, MINIGRAD_IMPORTS_MORE)
     net_d = mg_program["Discriminator"](0).to("cuda")
-    conv, norm = net_d.main[0], net_d.main[3]
+    conv, norm = net_d.net[0], net_d.net[3]
     conv.weight.data[...] = 5.0
     norm.bias.data[...] = 5.0
     arrays = conv.weight.data, norm.weight.data, norm.bias.data
-    net_d.apply(mg_program["weights_init"])
+    net_d.apply(mg_program["init_weights"])
     assert all(new is old for new, old in zip((conv.weight.data, norm.weight.data, norm.bias.data), arrays))
     assert conv.weight.device.type == "cuda" and abs(float(conv.weight.std().cpu()) - 0.02) < 0.01
     assert (norm.bias.numpy() == 0).all() and abs(float(norm.weight.mean().cpu()) - 1.0) < 0.03
 
 
 def test_dcgan_with_shared_noise(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The DCGAN tutorial's loop at 16x16: both engines draw the latent vectors from one shared stream."""
+    """The DCGAN loop at 16x16: both engines draw the latent vectors from one shared stream."""
     rng = np.random.default_rng(8)
     grid = np.linspace(-1, 1, 16, dtype=np.float32)
     centres = rng.uniform(-0.5, 0.5, (24, 2)).astype(np.float32)
