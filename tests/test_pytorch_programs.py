@@ -164,139 +164,107 @@ def train(model, corpus, vocab_size, steps, lr=2.0, clip=0.25, bptt=5, batch_siz
 
 
 SEQ2SEQ_ATTENTION = '''
-SOS_token = 0
-EOS_token = 1
+START = 0
 MAX_LENGTH = 6
 
 
-class EncoderRNN(nn.Module):
-    def __init__(self, input_size, hidden_size, dropout_p=0.1):
-        super(EncoderRNN, self).__init__()
-        self.hidden_size = hidden_size
+class Encoder(nn.Module):
+    """Word ids (B, T) to GRU outputs (B, T, H) and the last state (1, B, H)."""
 
-        self.embedding = nn.Embedding(input_size, hidden_size)
+    def __init__(self, vocab_size, hidden_size, dropout_p=0.1):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, hidden_size)
         self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout_p)
 
-    def forward(self, input):
-        embedded = self.dropout(self.embedding(input))
-        output, hidden = self.gru(embedded)
-        return output, hidden
+    def forward(self, words):
+        return self.gru(self.dropout(self.embedding(words)))
 
 
-class BahdanauAttention(nn.Module):
+class AdditiveAttention(nn.Module):
+    """score(q, k) = v . tanh(W q + U k), softmax over the source positions, context = weights @ keys."""
+
     def __init__(self, hidden_size):
-        super(BahdanauAttention, self).__init__()
-        self.Wa = nn.Linear(hidden_size, hidden_size)
-        self.Ua = nn.Linear(hidden_size, hidden_size)
-        self.Va = nn.Linear(hidden_size, 1)
+        super().__init__()
+        self.query_proj = nn.Linear(hidden_size, hidden_size)
+        self.key_proj = nn.Linear(hidden_size, hidden_size)
+        self.score = nn.Linear(hidden_size, 1)
 
     def forward(self, query, keys):
-        scores = self.Va(torch.tanh(self.Wa(query) + self.Ua(keys)))
-        scores = scores.squeeze(2).unsqueeze(1)
-
-        weights = F.softmax(scores, dim=-1)
-        context = torch.bmm(weights, keys)
-
-        return context, weights
+        # query (B, 1, H), keys (B, T, H) -> context (B, 1, H), weights (B, 1, T)
+        scores = self.score(torch.tanh(self.query_proj(query) + self.key_proj(keys)))   # (B, T, 1)
+        weights = F.softmax(scores.squeeze(2).unsqueeze(1), dim=-1)
+        return torch.bmm(weights, keys), weights
 
 
-class AttnDecoderRNN(nn.Module):
-    def __init__(self, hidden_size, output_size, dropout_p=0.1):
-        super(AttnDecoderRNN, self).__init__()
-        self.embedding = nn.Embedding(output_size, hidden_size)
-        self.attention = BahdanauAttention(hidden_size)
+class AttentionDecoder(nn.Module):
+    """MAX_LENGTH steps of log-probabilities (B, MAX_LENGTH, V) over the encoder's outputs, fed the
+    targets when given (teacher forcing), else its own greedy picks."""
+
+    def __init__(self, hidden_size, vocab_size, dropout_p=0.1):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, hidden_size)
+        self.attention = AdditiveAttention(hidden_size)
         self.gru = nn.GRU(2 * hidden_size, hidden_size, batch_first=True)
-        self.out = nn.Linear(hidden_size, output_size)
+        self.out = nn.Linear(hidden_size, vocab_size)
         self.dropout = nn.Dropout(dropout_p)
 
-    def forward(self, encoder_outputs, encoder_hidden, target_tensor=None):
-        batch_size = encoder_outputs.size(0)
-        decoder_input = torch.empty(batch_size, 1, dtype=torch.long).fill_(SOS_token)
-        decoder_hidden = encoder_hidden
-        decoder_outputs = []
-        attentions = []
+    def step(self, word, state, memory):
+        context, weights = self.attention(state.permute(1, 0, 2), memory)   # the state (1, B, H) as (B, 1, H)
+        rnn_input = torch.cat((self.dropout(self.embedding(word)), context), dim=2)
+        output, state = self.gru(rnn_input, state)
+        return self.out(output), state, weights
 
-        for i in range(MAX_LENGTH):
-            decoder_output, decoder_hidden, attn_weights = self.forward_step(
-                decoder_input, decoder_hidden, encoder_outputs
-            )
-            decoder_outputs.append(decoder_output)
-            attentions.append(attn_weights)
-
-            if target_tensor is not None:
-                # Teacher forcing: Feed the target as the next input
-                decoder_input = target_tensor[:, i].unsqueeze(1) # Teacher forcing
+    def forward(self, memory, state, targets=None):
+        word = torch.empty(memory.size(0), 1, dtype=torch.long).fill_(START)
+        logits, attention = [], []
+        for t in range(MAX_LENGTH):
+            step_logits, state, weights = self.step(word, state, memory)
+            logits.append(step_logits)
+            attention.append(weights)
+            if targets is None:
+                _, best = step_logits.topk(1)
+                word = best.squeeze(-1).detach()
             else:
-                # Without teacher forcing: use its own predictions as the next input
-                _, topi = decoder_output.topk(1)
-                decoder_input = topi.squeeze(-1).detach()  # detach from history as input
-
-        decoder_outputs = torch.cat(decoder_outputs, dim=1)
-        decoder_outputs = F.log_softmax(decoder_outputs, dim=-1)
-        attentions = torch.cat(attentions, dim=1)
-
-        return decoder_outputs, decoder_hidden, attentions
-
-    def forward_step(self, input, hidden, encoder_outputs):
-        embedded =  self.dropout(self.embedding(input))
-
-        query = hidden.permute(1, 0, 2)
-        context, attn_weights = self.attention(query, encoder_outputs)
-        input_gru = torch.cat((embedded, context), dim=2)
-
-        output, hidden = self.gru(input_gru, hidden)
-        output = self.out(output)
-
-        return output, hidden, attn_weights
+                word = targets[:, t].unsqueeze(1)
+        log_probs = F.log_softmax(torch.cat(logits, dim=1), dim=-1)
+        return log_probs, state, torch.cat(attention, dim=1)
 
 
-def make_model(input_lang_n_words, output_lang_n_words, hidden_size=10):
-    encoder = EncoderRNN(input_lang_n_words, hidden_size, dropout_p=0.0)
-    decoder = AttnDecoderRNN(hidden_size, output_lang_n_words, dropout_p=0.0)
-    return nn.ModuleDict({"encoder": encoder, "decoder": decoder})
+def make_model(source_words, target_words, hidden_size=10):
+    return nn.ModuleDict({"encoder": Encoder(source_words, hidden_size, dropout_p=0.0),
+                          "decoder": AttentionDecoder(hidden_size, target_words, dropout_p=0.0)})
 
 
 def train(model, pairs, steps, learning_rate=0.01, batch_size=4):
     encoder, decoder = model["encoder"], model["decoder"]
-    input_ids, target_ids = pairs
-    encoder_optimizer = optim.Adam(encoder.parameters(), lr=learning_rate)
-    decoder_optimizer = optim.Adam(decoder.parameters(), lr=learning_rate)
-    criterion = nn.NLLLoss()
-    losses = []
+    sources, targets = pairs
+    optimizers = [optim.Adam(encoder.parameters(), lr=learning_rate),
+                  optim.Adam(decoder.parameters(), lr=learning_rate)]
+    loss_fn = nn.NLLLoss()
+    history = []
     for step in range(steps):
-        start = (step * batch_size) % len(input_ids)
-        input_tensor = torch.from_numpy(input_ids[start:start + batch_size])
-        target_tensor = torch.from_numpy(target_ids[start:start + batch_size])
-
-        encoder_optimizer.zero_grad()
-        decoder_optimizer.zero_grad()
-
-        encoder_outputs, encoder_hidden = encoder(input_tensor)
-        decoder_outputs, _, _ = decoder(encoder_outputs, encoder_hidden, target_tensor)
-
-        loss = criterion(
-            decoder_outputs.view(-1, decoder_outputs.size(-1)),
-            target_tensor.view(-1)
-        )
+        first = (step * batch_size) % len(sources)
+        source = torch.from_numpy(sources[first:first + batch_size])
+        target = torch.from_numpy(targets[first:first + batch_size])
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        memory, state = encoder(source)
+        log_probs, _, _ = decoder(memory, state, target)
+        loss = loss_fn(log_probs.view(-1, log_probs.size(-1)), target.view(-1))
         loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        history.append(loss.item())
+    return history
 
-        encoder_optimizer.step()
-        decoder_optimizer.step()
-        losses.append(loss.item())
-    return losses
 
-
-def evaluate(model, input_ids):
-    encoder, decoder = model["encoder"], model["decoder"]
+def evaluate(model, sources):
     with torch.no_grad():
-        input_tensor = torch.from_numpy(input_ids)
-        encoder_outputs, encoder_hidden = encoder(input_tensor)
-        decoder_outputs, decoder_hidden, decoder_attn = decoder(encoder_outputs, encoder_hidden)
-
-        _, topi = decoder_outputs.topk(1)
-        decoded_ids = topi.squeeze()
-    return decoded_ids.tolist(), decoder_attn.sum().item()
+        memory, state = model["encoder"](torch.from_numpy(sources))
+        log_probs, _, attention = model["decoder"](memory, state)
+        _, best = log_probs.topk(1)
+    return best.squeeze().tolist(), attention.sum().item()
 '''
 
 
@@ -910,8 +878,8 @@ def test_seq2seq_translation_with_bahdanau_attention(torch: Any) -> None:
     expected = torch_program["train"](torch_model, pairs, STEPS)
     losses = mg_program["train"](mg_model, pairs, STEPS)
     np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-5)
-    # softmax ignores a shift of all scores: Va's bias gets a zero gradient
-    _assert_same_weights(torch_model, mg_model, initial, noise_only=("decoder.attention.Va.bias",))
+    # softmax ignores a shift of all scores: the score layer's bias gets a zero gradient
+    _assert_same_weights(torch_model, mg_model, initial, noise_only=("decoder.attention.score.bias",))
     decoded, attention = mg_program["evaluate"](mg_model, pairs[0][:3])
     torch_decoded, torch_attention = torch_program["evaluate"](torch_model, pairs[0][:3])
     assert decoded == torch_decoded   # greedy decoding with topk, fed back step by step
