@@ -424,89 +424,77 @@ def train(generator, discriminator, loader, epochs):
 
 
 TIME_SERIES_LSTM = '''
-class LSTMModel(nn.Module):
+class Forecaster(nn.Module):
+    """Stacked batch_first LSTM read out at the last step. windows: (B, T, 1) -> next value (B, 1)."""
+
     def __init__(self, input_size=1, hidden_size=8, num_layers=2, output_size=1):
-        super(LSTMModel, self).__init__()
+        super(Forecaster, self).__init__()
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True)
-        self.fc = nn.Linear(hidden_size, output_size)
+        self.head = nn.Linear(hidden_size, output_size)
 
-    def forward(self, x):
-        # Initialize hidden state and cell state with zeros
-        hidden = (torch.zeros(self.num_layers, x.size(0), self.hidden_size),
-                  torch.zeros(self.num_layers, x.size(0), self.hidden_size))
-        out, hidden = self.lstm(x, hidden)
-        # Decode the hidden state of the last time step
-        out = self.fc(out[:, -1, :])
-        return out
+    def forward(self, windows):
+        shape = (self.num_layers, windows.size(0), self.hidden_size)
+        start = (torch.zeros(shape), torch.zeros(shape))   # (h0, c0), spelled out
+        outputs, _ = self.lstm(windows, start)
+        return self.head(outputs[:, -1, :])
 
 
 def make_model():
-    return LSTMModel()
+    return Forecaster()
 
 
-def create_sequences(data, seq_length):
-    xs, ys = [], []
-    for i in range(len(data) - seq_length):
-        xs.append(data[i:i + seq_length])
-        ys.append(data[i + seq_length])
-    return xs, ys
+def sliding_windows(values, width):
+    """Every run of ``width`` values, paired with the value that follows it."""
+    starts = range(len(values) - width)
+    return [values[s:s + width] for s in starts], [values[s + width] for s in starts]
 
 
 def train(model, series, path, seq_length=8, epochs=5, batch_size=8):
-    # Min-max scale to [0, 1]
-    lo, hi = min(series), max(series)
-    scaled = [(v - lo) / (hi - lo) for v in series]
-    xs, ys = create_sequences(scaled, seq_length)
-    X = torch.tensor(xs, dtype=torch.float32).unsqueeze(-1)
-    y = torch.tensor(ys, dtype=torch.float32).unsqueeze(-1)
-    train_size = int(len(X) * 0.8)
-    X_train, X_test = X[:train_size], X[train_size:]
-    y_train, y_test = y[:train_size], y[train_size:]
+    low, high = min(series), max(series)
+    unit = [(v - low) / (high - low) for v in series]
+    windows, nexts = sliding_windows(unit, seq_length)
+    inputs = torch.tensor(windows, dtype=torch.float32).unsqueeze(-1)   # (N, T, 1)
+    targets = torch.tensor(nexts, dtype=torch.float32).unsqueeze(-1)    # (N, 1)
+    cut = int(len(inputs) * 0.8)
+    fit_x, fit_y, held_x, held_y = inputs[:cut], targets[:cut], inputs[cut:], targets[cut:]
 
-    criterion = nn.MSELoss()
+    mse = nn.MSELoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode='min', factor=0.5, patience=1)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode='min', factor=0.5, patience=1)
 
     history = {'train': [], 'val': [], 'lr': [], 'norm': []}
-    best_val_loss = float('inf')
-    for epoch in range(epochs):
+    best = float('inf')
+    for _ in range(epochs):
         model.train()
-        epoch_loss = 0.0
-        for i in range(0, len(X_train), batch_size):
-            inputs = X_train[i:i + batch_size]
-            targets = y_train[i:i + batch_size]
+        summed = 0.0
+        for first in range(0, len(fit_x), batch_size):
+            x, y = fit_x[first:first + batch_size], fit_y[first:first + batch_size]
             optimizer.zero_grad()
-            outputs = model(inputs)
-            loss = criterion(outputs, targets)
+            loss = mse(model(x), y)
             loss.backward()
-            norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
             optimizer.step()
-            epoch_loss += loss.item() * inputs.size(0)
-            history['norm'].append(float(norm))
-        epoch_loss /= len(X_train)
+            summed += loss.item() * x.size(0)
+            history['norm'].append(float(grad_norm))
 
         model.eval()
         with torch.no_grad():
-            val_outputs = model(X_test)
-            val_loss = criterion(val_outputs, y_test).item()
-        scheduler.step(val_loss)
-        history['train'].append(epoch_loss)
-        history['val'].append(val_loss)
+            held_loss = mse(model(held_x), held_y).item()
+        plateau.step(held_loss)
+        history['train'].append(summed / len(fit_x))
+        history['val'].append(held_loss)
         history['lr'].append(optimizer.param_groups[0]['lr'])
-
-        if val_loss < best_val_loss:
-            best_val_loss = val_loss
+        if held_loss < best:
+            best = held_loss
             torch.save(model.state_dict(), path)
 
-    # Restore the best model and forecast the test windows
     model.load_state_dict(torch.load(path, weights_only=True))
     model.eval()
     with torch.no_grad():
-        predictions = model(X_test).squeeze().tolist()
-    predictions = [p * (hi - lo) + lo for p in predictions]
-    return history, best_val_loss, predictions
+        forecast = model(held_x).squeeze().tolist()
+    return history, best, [f * (high - low) + low for f in forecast]
 '''
 
 
