@@ -269,81 +269,63 @@ def evaluate(model, sources):
 
 
 CHAR_RNN_CLASSIFICATION = '''
-all_letters = "abcdefghij .,;'"
-n_letters = len(all_letters)
+ALPHABET = "abcdefghij .,;'"
 
 
-# Find letter index from all_letters, e.g. "a" = 0
-def letterToIndex(letter):
-    return all_letters.find(letter)
+def one_hot_word(word):
+    """A word as one-hot letters, (len(word), 1, len(ALPHABET)): a batch of one at each time step."""
+    letters = torch.zeros(len(word), 1, len(ALPHABET))
+    for position, letter in enumerate(word):
+        letters[position][0][ALPHABET.find(letter)] = 1
+    return letters
 
 
-# Turn a line into a <line_length x 1 x n_letters>,
-# or an array of one-hot letter vectors
-def lineToTensor(line):
-    tensor = torch.zeros(len(line), 1, n_letters)
-    for li, letter in enumerate(line):
-        tensor[li][0][letterToIndex(letter)] = 1
-    return tensor
+class RecurrentClassifier(nn.Module):
+    """One step: [letter, state] (1, I + H) -> class log-probabilities (1, C) and the next state (1, H)."""
 
-
-class RNN(nn.Module):
-    def __init__(self, input_size, hidden_size, output_size):
-        super(RNN, self).__init__()
-
+    def __init__(self, input_size, hidden_size, classes):
+        super(RecurrentClassifier, self).__init__()
         self.hidden_size = hidden_size
+        self.to_state = nn.Linear(input_size + hidden_size, hidden_size)
+        self.to_class = nn.Linear(input_size + hidden_size, classes)
+        self.log_softmax = nn.LogSoftmax(dim=1)
 
-        self.i2h = nn.Linear(input_size + hidden_size, hidden_size)
-        self.i2o = nn.Linear(input_size + hidden_size, output_size)
-        self.softmax = nn.LogSoftmax(dim=1)
+    def forward(self, letter, state):
+        joined = torch.cat((letter, state), 1)
+        return self.log_softmax(self.to_class(joined)), self.to_state(joined)
 
-    def forward(self, input, hidden):
-        combined = torch.cat((input, hidden), 1)
-        hidden = self.i2h(combined)
-        output = self.i2o(combined)
-        output = self.softmax(output)
-        return output, hidden
-
-    def initHidden(self):
+    def initial_state(self):
         return torch.zeros(1, self.hidden_size)
 
 
-def categoryFromOutput(output, all_categories):
-    top_n, top_i = output.topk(1)
-    category_i = top_i[0].item()
-    return all_categories[category_i], category_i
+def best_label(log_probs, labels):
+    _, index = log_probs.topk(1)
+    return labels[index[0].item()]
 
 
-def make_model(n_categories, n_hidden=16):
-    return RNN(n_letters, n_hidden, n_categories)
+def make_model(classes, hidden_size=16):
+    return RecurrentClassifier(len(ALPHABET), hidden_size, classes)
 
 
-def train(rnn, examples, all_categories, steps, learning_rate=0.05):
-    criterion = nn.NLLLoss()
-    losses, guesses = [], []
+def train(model, examples, labels, steps, learning_rate=0.05):
+    loss_fn = nn.NLLLoss()
+    history, guesses = [], []
     for step in range(steps):
-        category, line = examples[step % len(examples)]
-        category_tensor = torch.tensor([all_categories.index(category)], dtype=torch.long)
-        line_tensor = lineToTensor(line)
-
-        hidden = rnn.initHidden()
-
-        rnn.zero_grad()
-
-        for i in range(line_tensor.size()[0]):
-            output, hidden = rnn(line_tensor[i], hidden)
-
-        loss = criterion(output, category_tensor)
+        label, word = examples[step % len(examples)]
+        target = torch.tensor([labels.index(label)], dtype=torch.long)
+        letters = one_hot_word(word)
+        model.zero_grad()
+        state = model.initial_state()
+        for t in range(letters.size()[0]):
+            log_probs, state = model(letters[t], state)
+        loss = loss_fn(log_probs, target)
         loss.backward()
-
-        # Add parameters' gradients to their values, multiplied by learning rate
         with torch.no_grad():
-            for p in rnn.parameters():
+            for p in model.parameters():
                 p.add_(p.grad, alpha=-learning_rate)
-
-        losses.append(loss.item())
-        guesses.append(categoryFromOutput(output, all_categories)[0])
-    return losses, guesses
+        history.append(loss.item())
+        guesses.append(best_label(log_probs, labels))
+    return history, guesses
 '''
 
 
