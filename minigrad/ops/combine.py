@@ -18,7 +18,7 @@ from .. import backend
 from ..autograd import AxisError
 from ..recording import note_read
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, int_arg, int_tuple, normalize_axis, number, one_axis, one_of, tensor_arg
+from ._util import NOT_GIVEN, int_arg, int_tuple, normalize_axis, one_axis, one_of, tensor_arg
 from .contract import _named_product, _scaled_sum, _shapes, dot, mm, outer
 from .elementwise import mul, sub
 from .index import roll
@@ -325,19 +325,10 @@ def linalg_cross(a: Tensor, b: Tensor, *, dim: int = -1) -> Tensor:
     return _cross(a, b, dim, "linalg.cross")
 
 
-def _integer_scaling(name: str, dtypes: Sequence[Any], beta: Any, alpha: Any) -> None:
-    """PyTorch refuses float alpha/beta for integer tensors (the result would silently change dtype)."""
-    if all(d.kind in "iub" for d in dtypes):
-        for what, value in (("beta", beta), ("alpha", alpha)):
-            if isinstance(number(value, name, what), float):
-                raise TypeError(f"{name}: for integer tensors {what} must be an int, got {value!r}")
-
-
 def addmv(input: Any, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
     """beta · x + alpha · (mat @ vec): (n, m) @ (m,), x broadcast to (n,) (torch.addmv)."""
     x = input
     product = mv(mat, vec)
-    _integer_scaling("addmv", (tensor_arg(x, "addmv").dtype, product.dtype), beta, alpha)
     return _scaled_sum("addmv", x, product, beta, alpha)
 
 
@@ -345,7 +336,6 @@ def addr(input: Any, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 
     """beta · x + alpha · outer(vec1, vec2): (n,) and (m,), x broadcast to (n, m) (torch.addr)."""
     x = input
     product = outer(vec1, vec2)
-    _integer_scaling("addr", (tensor_arg(x, "addr").dtype, product.dtype), beta, alpha)
     return _scaled_sum("addr", x, product, beta, alpha)
 
 
@@ -359,7 +349,6 @@ def addbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: 
         raise _shapes("addbmm", batch1, batch2, "(B, n, k) and (B, k, m) with the same B and k")
     (count, n, k), m = batch1.shape, batch2.shape[2]
     product = mm(reshape(permute(batch1, (1, 0, 2)), (n, count * k)), reshape(batch2, (count * k, m)))
-    _integer_scaling("addbmm", (tensor_arg(x, "addbmm").dtype, product.dtype), beta, alpha)
     return _scaled_sum("addbmm", x, product, beta, alpha)
 
 

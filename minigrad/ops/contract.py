@@ -61,9 +61,18 @@ def mm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None) -> Tensor:  # noqa
 
 def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:
     """beta * x + alpha * product, x broadcast to the product's shape; x is ignored when beta is 0 (its
-    NaN and inf do not propagate), as PyTorch."""
-    beta, alpha = number(beta, name, "beta"), number(alpha, name, "alpha")
+    NaN and inf do not propagate), as PyTorch. Integer tensors refuse a float beta or alpha (PyTorch's
+    addr does; its addmm/addmv/addbmm/baddbmm truncate them to ints, silently); bool tensors read them as
+    truth values (``(beta and x) or (alpha and product)``), as PyTorch's."""
+    beta, alpha = (number(int(v) if isinstance(v, bool) else v, name, what)   # True/False: PyTorch's Scalars
+                   for v, what in ((beta, "beta"), (alpha, "alpha")))
     x = tensor_arg(x, name)
+    if x.dtype.kind in "iub" and product.dtype.kind in "iub":
+        for what, value in (("beta", beta), ("alpha", alpha)):
+            if isinstance(value, float):
+                raise TypeError(f"{name}: for integer tensors {what} must be an int, got {value!r}")
+        if x.dtype == product.dtype == numpy.bool_:
+            beta, alpha = bool(beta), bool(alpha)
     try:
         fits = tuple(numpy.broadcast_shapes(x.shape, product.shape)) == product.shape
     except ValueError:

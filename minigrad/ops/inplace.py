@@ -198,6 +198,8 @@ def _dtype_of(x: Tensor, value: Any) -> Any:
     number filling an integer or bool tensor is converted as PyTorch converts it (2.7 → 2, 2.7 → True)."""
     if isinstance(value, Tensor):
         return astype(value, x.dtype) if value.dtype != x.dtype else value
+    if isinstance(value, complex) and x.dtype.kind != "c":   # NumPy would make the result complex
+        raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow")
     if x.dtype.kind in "biu" and isinstance(value, (int, float)):
         try:
             return x.dtype.type(value)
@@ -451,5 +453,7 @@ def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None
 def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
     """Fill with samples of N(mean, std²) from ``generator`` or the device's generator (see ``manual_seed``)."""
     mean, std = number(mean, "normal_", "mean"), number(std, "normal_", "std")
+    if not std >= 0:
+        raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
     sample = randn(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return _inplace(x, "normal_", _fill("normal_", True, sample * std + mean))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy
 
 from .. import backend, return_types
+from ..autograd import Function
 from ..constructors import empty, tensor
 from ..recording import note_draw
 from ..tensor import Tensor
@@ -82,31 +83,43 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
 
 
 def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
-    """input · 2^other (torch.ldexp): a float result, differentiable in ``input``."""
+    """input · 2^other (torch.ldexp): a float result, differentiable in ``input``; integer inputs give the
+    float dtype of 2^other (float32 for an integer ``other``), as PyTorch's."""
     x = tensor_arg(input, "ldexp")
     power = exp2(other if isinstance(other, Tensor) else tensor(other))
-    return mul(x, power)
+    return mul(x.astype(power.dtype) if x.dtype.kind in "iub" else x, power)
 
 
 FrexpResult = return_types.FrexpResult   # (mantissa, exponent); frexp returns its subclass return_types.frexp
 
 
+class Mantissa(Function):
+    """frexp's mantissa m = x · 2^-e: its gradient is 2^-e (ldexp, so no power of two overflows), as PyTorch's."""
+
+    name = "frexp"
+
+    def forward(self, x: Any) -> Any:
+        mantissa, self.exponent = self.xp.frexp(x)
+        return self.xp.asarray(mantissa)   # asarray: NumPy gives scalars for a 0-d input
+
+    def backward(self, gy: Any) -> Any:
+        return self.xp.ldexp(gy, -self.xp.asarray(self.exponent)).astype(gy.dtype, copy=False)
+
+
 def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
     """Mantissa in [0.5, 1) (with the input's sign) and int32 exponent, input = mantissa · 2^exponent
-    (torch.frexp). Not differentiable, as torch's."""
+    (torch.frexp), both of the input's shape. The mantissa is differentiable (gradient 2^-exponent), as
+    torch's; the exponent is not."""
     x = tensor_arg(input, "frexp")
     if x.dtype.kind != "f":
         raise TypeError(f"frexp: expects a floating-point input, got {x.dtype}")
     xp = backend.array_module(x.data)
 
-    def mantissa(data: Any) -> Any:   # asarray: NumPy gives scalars for a 0-d input
-        return xp.asarray(xp.frexp(data)[0])
-
     def exponent(data: Any) -> Any:
         return xp.asarray(xp.frexp(data)[1]).astype(numpy.int32)
 
-    return return_types.frexp(note_draw("frexp", mantissa, (x,), Tensor._make(mantissa(x.data), False, None, 0)),
-                       note_draw("frexp", exponent, (x,), Tensor._make(exponent(x.data), False, None, 0)))
+    return return_types.frexp(Mantissa()(x),
+                              note_draw("frexp", exponent, (x,), Tensor._make(exponent(x.data), False, None, 0)))
 
 
 def unravel_index(indices: Any, shape: Any) -> tuple:
