@@ -499,84 +499,84 @@ def train(model, series, path, seq_length=8, epochs=5, batch_size=8):
 
 
 NAME_CLASSIFIER = '''
-all_letters = "abcdefghijklmnopqrstuvwxyz"
-n_letters = len(all_letters) + 1  # index 0 is padding
+ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+VOCAB = len(ALPHABET) + 1   # id 0 pads; letters are 1..26
 
 
-def line_to_indices(line):
-    return torch.tensor([all_letters.find(letter) + 1 for letter in line], dtype=torch.long)
+def letter_ids(name):
+    return torch.tensor([ALPHABET.find(ch) + 1 for ch in name], dtype=torch.long)
 
 
 class NamesDataset:
+    """Item i: (letter ids (len(name),), class id as a 0-d tensor)."""
+
     def __init__(self, names, labels):
-        self.names = names
-        self.labels = labels
+        self.names, self.labels = names, labels
 
     def __len__(self):
         return len(self.names)
 
-    def __getitem__(self, idx):
-        return line_to_indices(self.names[idx]), torch.tensor(self.labels[idx])
+    def __getitem__(self, i):
+        return letter_ids(self.names[i]), torch.tensor(self.labels[i])
 
 
-def collate_fn(batch):
-    names, labels = zip(*batch)
-    lengths = torch.tensor([len(n) for n in names])
-    padded = pad_sequence(names, batch_first=True, padding_value=0)
-    return padded, lengths, torch.stack(labels)
+def batch_names(items):
+    """-> (ids (B, longest) zero-padded, lengths (B,), classes (B,))"""
+    ids, classes = zip(*items)
+    lengths = torch.tensor([len(x) for x in ids])
+    return pad_sequence(ids, batch_first=True, padding_value=0), lengths, torch.stack(classes)
 
 
-class CharRNN(nn.Module):
-    def __init__(self, n_letters, embedding_dim, hidden_size, n_categories):
+class NameRNN(nn.Module):
+    """Embedding and an Elman RNN over the packed batch; class scores from the last real step of each name."""
+
+    def __init__(self, vocab, embedding_dim, hidden_size, classes):
         super().__init__()
-        self.embedding = nn.Embedding(n_letters, embedding_dim, padding_idx=0)
+        self.embed = nn.Embedding(vocab, embedding_dim, padding_idx=0)
         self.rnn = nn.RNN(embedding_dim, hidden_size, num_layers=1, batch_first=True)
-        self.h2o = nn.Linear(hidden_size, n_categories)
+        self.out = nn.Linear(hidden_size, classes)
 
-    def forward(self, names, lengths):
-        embedded = self.embedding(names)
-        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
-        _, hidden = self.rnn(packed)
-        return self.h2o(hidden[-1])
+    def forward(self, ids, lengths):
+        packed = pack_padded_sequence(self.embed(ids), lengths, batch_first=True, enforce_sorted=False)
+        _, last = self.rnn(packed)   # (layers, B, hidden), back in the batch's own order
+        return self.out(last[-1])
 
 
-def make_model(n_categories):
-    return CharRNN(n_letters, 6, 10, n_categories)
+def make_model(classes):
+    return NameRNN(VOCAB, 6, 10, classes)
 
 
 def split(dataset, seed=42):
-    generator = torch.Generator().manual_seed(seed)
-    return random_split(dataset, [0.75, 0.25], generator=generator)
+    return random_split(dataset, [0.75, 0.25], generator=torch.Generator().manual_seed(seed))
 
 
-def train(model, train_set, test_set, labels, n_categories, epochs=3, batch_size=4):
-    # weight the classes by their inverse frequency in the training data
-    counts = torch.bincount(torch.tensor([labels[i] for i in train_set.indices]), minlength=n_categories)
-    class_weights = counts.sum() / (n_categories * counts.float())
+def train(model, train_set, test_set, labels, classes, epochs=3, batch_size=4):
+    # rarer classes weigh more: total / (classes * count)
+    seen = torch.tensor([labels[i] for i in train_set.indices])
+    counts = torch.bincount(seen, minlength=classes)
+    class_weights = counts.sum() / (classes * counts.float())
     criterion = nn.CrossEntropyLoss(weight=class_weights, label_smoothing=0.1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
-    test_loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
+    fit_loader = DataLoader(train_set, batch_size=batch_size, shuffle=False, collate_fn=batch_names)
+    eval_loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, collate_fn=batch_names)
 
     losses, accuracies = [], []
-    for epoch in range(epochs):
+    for _ in range(epochs):
         model.train()
-        for names, lengths, target in train_loader:
+        for ids, lengths, target in fit_loader:
             optimizer.zero_grad()
-            output = model(names, lengths)
-            loss = criterion(output, target)
+            loss = criterion(model(ids, lengths), target)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 3)
             optimizer.step()
             losses.append(loss.item())
 
         model.eval()
-        correct = 0
+        hits = 0
         with torch.no_grad():
-            for names, lengths, target in test_loader:
-                output = model(names, lengths)
-                correct += (output.argmax(1) == target).sum().item()
-        accuracies.append(correct / len(test_set))
+            for ids, lengths, target in eval_loader:
+                hits += (model(ids, lengths).argmax(1) == target).sum().item()
+        accuracies.append(hits / len(test_set))
     return losses, accuracies, class_weights.tolist()
 '''
 
