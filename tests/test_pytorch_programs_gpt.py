@@ -293,220 +293,161 @@ class GPT(nn.Module):
 '''
 
 TRAIN_PY = '''
-# -----------------------------------------------------------------------------
-# default config values designed to train a gpt2 (124M) on OpenWebText
-# I/O
+# ---- settings (GPT-2 small on OpenWebText); configurator.py, run below, may replace any of them
 out_dir = 'out'
+init_from = 'scratch'   # or 'resume', from out_dir/ckpt.pt
 eval_interval = 2000
-log_interval = 1
 eval_iters = 200
-eval_only = False # if True, script exits right after the first eval
-always_save_checkpoint = True # if True, always save a checkpoint after each eval
-init_from = 'scratch' # 'scratch' or 'resume' or 'gpt2*'
-# wandb logging
-wandb_log = False # disabled by default
+log_interval = 1
+eval_only = False   # stop after the first evaluation
+always_save_checkpoint = True   # save at every evaluation, not only when val loss improves
+wandb_log = False
 wandb_project = 'owt'
-wandb_run_name = 'gpt2' # 'run' + str(time.time())
-# data
+wandb_run_name = 'gpt2'
 dataset = 'openwebtext'
-gradient_accumulation_steps = 5 * 8 # used to simulate larger batch sizes
-batch_size = 12 # if gradient_accumulation_steps > 1, this is the micro-batch size
+batch_size = 12   # per micro-batch
 block_size = 1024
-# model
+gradient_accumulation_steps = 40   # micro-batches per optimizer step
 n_layer = 12
 n_head = 12
 n_embd = 768
-dropout = 0.0 # for pretraining 0 is good, for finetuning try 0.1+
-bias = False # do we use bias inside LayerNorm and Linear layers?
-# adamw optimizer
-learning_rate = 6e-4 # max learning rate
-max_iters = 600000 # total number of training iterations
+dropout = 0.0
+bias = False
+learning_rate = 6e-4   # the peak, after warmup
+min_lr = 6e-5
 weight_decay = 1e-1
 beta1 = 0.9
 beta2 = 0.95
-grad_clip = 1.0 # clip gradients at this value, or disable if == 0.0
-# learning rate decay settings
-decay_lr = True # whether to decay the learning rate
-warmup_iters = 2000 # how many steps to warm up for
-lr_decay_iters = 600000 # should be ~= max_iters per Chinchilla
-min_lr = 6e-5 # minimum learning rate, should be ~= learning_rate/10 per Chinchilla
-# system
-device = 'cuda' # examples: 'cpu', 'cuda', 'cuda:0', 'cuda:1' etc., or try 'mps' on macbooks
-# 'float32', 'bfloat16', or 'float16', the latter will auto implement a GradScaler
+grad_clip = 1.0   # 0.0: no clipping
+decay_lr = True
+warmup_iters = 2000
+lr_decay_iters = 600000
+max_iters = 600000
+device = 'cuda'
 dtype = 'bfloat16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float16'
-compile = True # use PyTorch 2.0 to compile the model to be faster
-# -----------------------------------------------------------------------------
-config_keys = [k for k,v in globals().items() if not k.startswith('_') and isinstance(v, (int, float, bool, str))]
-exec(open('configurator.py').read()) # overrides from command line or config file
-config = {k: globals()[k] for k in config_keys} # will be useful for logging
-# -----------------------------------------------------------------------------
+compile = True
+setting_names = [k for k, v in globals().items() if not k.startswith('_') and isinstance(v, (int, float, bool, str))]
+exec(open('configurator.py').read())
+config = {k: globals()[k] for k in setting_names}   # what the run used, for wandb and the checkpoints
 
-# various inits, derived attributes, I/O setup
-ddp = False # trimmed: no torch.distributed here
-master_process = True
-seed_offset = 0
-ddp_world_size = 1
-tokens_per_iter = gradient_accumulation_steps * ddp_world_size * batch_size * block_size
-print(f"tokens per iteration will be: {tokens_per_iter:,}")
-
-if master_process:
-    os.makedirs(out_dir, exist_ok=True)
-torch.manual_seed(1337 + seed_offset)
-torch.backends.cuda.matmul.allow_tf32 = True # allow tf32 on matmul
-torch.backends.cudnn.allow_tf32 = True # allow tf32 on cudnn
-device_type = 'cuda' if 'cuda' in device else 'cpu' # for later use in torch.autocast
-# note: float16 data type will automatically use a GradScaler
+ddp = False   # one process: no torch.distributed in this copy
+print(f"tokens per iteration will be: {gradient_accumulation_steps * batch_size * block_size:,}")
+os.makedirs(out_dir, exist_ok=True)
+torch.manual_seed(1337)
+torch.backends.cuda.matmul.allow_tf32 = True
+torch.backends.cudnn.allow_tf32 = True
+device_type = 'cuda' if 'cuda' in device else 'cpu'
 ptdtype = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}[dtype]
 ctx = nullcontext() if device_type == 'cpu' else torch.amp.autocast(device_type=device_type, dtype=ptdtype)
 
-# poor man's data loader
 data_dir = os.path.join('data', dataset)
-def get_batch(split):
-    # We recreate np.memmap every batch to avoid a memory leak, as per
-    # https://stackoverflow.com/questions/45132940/numpy-memmap-memory-usage-want-to-iterate-once/61472122#61472122
-    if split == 'train':
-        data = np.memmap(os.path.join(data_dir, 'train.bin'), dtype=np.uint16, mode='r')
-    else:
-        data = np.memmap(os.path.join(data_dir, 'val.bin'), dtype=np.uint16, mode='r')
-    ix = torch.randint(len(data) - block_size, (batch_size,))
-    x = torch.stack([torch.from_numpy((data[i:i+block_size]).astype(np.int64)) for i in ix])
-    y = torch.stack([torch.from_numpy((data[i+1:i+1+block_size]).astype(np.int64)) for i in ix])
-    if device_type == 'cuda':
-        # pin arrays x,y, which allows us to move them to GPU asynchronously (non_blocking=True)
-        x, y = x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
-    else:
-        x, y = x.to(device), y.to(device)
-    return x, y
+token_files = {'train': 'train.bin', 'val': 'val.bin'}
 
-# init these up here, can override if init_from='resume' (i.e. from a checkpoint)
+def get_batch(split):
+    """batch_size random windows of the split's tokens: inputs x and next tokens y, both (batch_size, block_size)."""
+    # a new memmap each call: one kept open grows its resident memory as it is read
+    tokens = np.memmap(os.path.join(data_dir, token_files[split]), dtype=np.uint16, mode='r')
+    starts = torch.randint(len(tokens) - block_size, (batch_size,))
+    x = torch.stack([torch.from_numpy(tokens[i:i + block_size].astype(np.int64)) for i in starts])
+    y = torch.stack([torch.from_numpy(tokens[i + 1:i + 1 + block_size].astype(np.int64)) for i in starts])
+    if device_type == 'cuda':   # from pinned memory the copies can overlap the GPU's work
+        return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
+    return x.to(device), y.to(device)
+
 iter_num = 0
 best_val_loss = 1e9
 
-# attempt to derive vocab_size from the dataset
 meta_path = os.path.join(data_dir, 'meta.json')
 meta_vocab_size = None
 if os.path.exists(meta_path):
     with open(meta_path) as f:
-        meta = json.load(f)
-    meta_vocab_size = meta['vocab_size']
-    print(f"found vocab_size = {meta_vocab_size} (inside {meta_path})")
+        meta_vocab_size = json.load(f)['vocab_size']
+    print(f"vocab_size {meta_vocab_size} read from {meta_path}")
 
-# model init
 model_args = dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size,
-                  bias=bias, vocab_size=None, dropout=dropout) # start with model_args from command line
+                  bias=bias, vocab_size=None, dropout=dropout)
 if init_from == 'scratch':
-    # init a new model from scratch
     print("Initializing a new model from scratch")
-    # determine the vocab size we'll use for from-scratch training
-    if meta_vocab_size is None:
-        print("defaulting to vocab_size of GPT-2 to 50304 (50257 rounded up for efficiency)")
     model_args['vocab_size'] = meta_vocab_size if meta_vocab_size is not None else 50304
-    gptconf = GPTConfig(**model_args)
-    model = GPT(gptconf)
+    model = GPT(GPTConfig(**model_args))
 elif init_from == 'resume':
     print(f"Resuming training from {out_dir}")
-    # resume training from a checkpoint.
-    ckpt_path = os.path.join(out_dir, 'ckpt.pt')
-    checkpoint = torch.load(ckpt_path, map_location=device)
-    checkpoint_model_args = checkpoint['model_args']
-    # force these config attributes to be equal otherwise we can't even resume training
-    # the rest of the attributes (e.g. dropout) can stay as desired from command line
+    checkpoint = torch.load(os.path.join(out_dir, 'ckpt.pt'), map_location=device)
+    # the network's shape is the checkpoint's; dropout may differ from the first run
     for k in ['n_layer', 'n_head', 'n_embd', 'block_size', 'bias', 'vocab_size']:
-        model_args[k] = checkpoint_model_args[k]
-    # create the model
-    gptconf = GPTConfig(**model_args)
-    model = GPT(gptconf)
+        model_args[k] = checkpoint['model_args'][k]
+    model = GPT(GPTConfig(**model_args))
     state_dict = checkpoint['model']
-    # fix the keys of the state dictionary :(
-    # honestly no idea how checkpoints sometimes get this prefix, have to debug more
-    unwanted_prefix = '_orig_mod.'
-    for k,v in list(state_dict.items()):
-        if k.startswith(unwanted_prefix):
-            state_dict[k[len(unwanted_prefix):]] = state_dict.pop(k)
+    # state saved through a torch.compile wrapper names every entry '_orig_mod.<name>'
+    prefix = '_orig_mod.'
+    for k, v in list(state_dict.items()):
+        if k.startswith(prefix):
+            state_dict[k[len(prefix):]] = state_dict.pop(k)
     model.load_state_dict(state_dict)
     iter_num = checkpoint['iter_num']
     best_val_loss = checkpoint['best_val_loss']
-# crop down the model block size if desired, using model surgery
-if block_size < model.config.block_size:
+if block_size < model.config.block_size:   # a shorter context than the checkpoint's
     model.crop_block_size(block_size)
-    model_args['block_size'] = block_size # so that the checkpoint will have the right value
+    model_args['block_size'] = block_size
 model.to(device)
 
-# initialize a GradScaler. If enabled=False scaler is a no-op
-scaler = torch.cuda.amp.GradScaler(enabled=(dtype == 'float16'))
-
-# optimizer
+scaler = torch.cuda.amp.GradScaler(enabled=(dtype == 'float16'))   # does nothing unless enabled
 optimizer = model.configure_optimizers(weight_decay, learning_rate, (beta1, beta2), device_type)
 if init_from == 'resume':
     optimizer.load_state_dict(checkpoint['optimizer'])
-checkpoint = None # free up memory
+checkpoint = None   # drop the loaded copies
 
-# compile the model
 if compile:
-    print("compiling the model... (takes a ~minute)")
+    print("compiling the model")
     unoptimized_model = model
-    model = torch.compile(model) # requires PyTorch 2.0
+    model = torch.compile(model)
 
-# helps estimate an arbitrarily accurate loss over either split using many batches
 @torch.no_grad()
 def estimate_loss():
-    out = {}
+    """The mean loss of eval_iters random batches of each split, measured in eval mode."""
     model.eval()
+    means = {}
     for split in ['train', 'val']:
         losses = torch.zeros(eval_iters)
         for k in range(eval_iters):
             X, Y = get_batch(split)
             with ctx:
-                logits, loss = model(X, Y)
+                _, loss = model(X, Y)
             losses[k] = loss.item()
-        out[split] = losses.mean()
+        means[split] = losses.mean()
     model.train()
-    return out
+    return means
 
-# learning rate decay scheduler (cosine with warmup)
 def get_lr(it):
-    # 1) linear warmup for warmup_iters steps
+    """Linear warmup to learning_rate, then half a cosine down to min_lr at lr_decay_iters, then min_lr."""
     if it < warmup_iters:
         return learning_rate * (it + 1) / (warmup_iters + 1)
-    # 2) if it > lr_decay_iters, return min learning rate
     if it > lr_decay_iters:
         return min_lr
-    # 3) in between, use cosine decay down to min learning rate
-    decay_ratio = (it - warmup_iters) / (lr_decay_iters - warmup_iters)
-    assert 0 <= decay_ratio <= 1
-    coeff = 0.5 * (1.0 + math.cos(math.pi * decay_ratio)) # coeff ranges 0..1
-    return min_lr + coeff * (learning_rate - min_lr)
+    progress = (it - warmup_iters) / (lr_decay_iters - warmup_iters)
+    assert 0 <= progress <= 1
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (learning_rate - min_lr)
 
-# logging
-if wandb_log and master_process:
+if wandb_log:
     import wandb
     wandb.init(project=wandb_project, name=wandb_run_name, config=config)
 
-# training loop
-X, Y = get_batch('train') # fetch the very first batch
-t0 = time.time()
-local_iter_num = 0 # number of iterations in the lifetime of this process
-raw_model = model.module if ddp else model # unwrap DDP container if needed
-running_mfu = -1.0
+X, Y = get_batch('train')
+last_time = time.time()
+steps_this_run = 0
+raw_model = model.module if ddp else model
+mfu_average = -1.0
 while True:
-
-    # determine and set the learning rate for this iteration
     lr = get_lr(iter_num) if decay_lr else learning_rate
     for param_group in optimizer.param_groups:
         param_group['lr'] = lr
 
-    # evaluate the loss on train/val sets and write checkpoints
-    if iter_num % eval_interval == 0 and master_process:
+    if iter_num % eval_interval == 0:
         losses = estimate_loss()
         print(f"step {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
         if wandb_log:
-            wandb.log({
-                "iter": iter_num,
-                "train/loss": losses['train'],
-                "val/loss": losses['val'],
-                "lr": lr,
-                "mfu": running_mfu*100, # convert to percentage
-            })
+            wandb.log({"iter": iter_num, "train/loss": losses['train'], "val/loss": losses['val'],
+                       "lr": lr, "mfu": mfu_average * 100})
         if losses['val'] < best_val_loss or always_save_checkpoint:
             best_val_loss = losses['val']
             if iter_num > 0:
@@ -523,42 +464,30 @@ while True:
     if iter_num == 0 and eval_only:
         break
 
-    # forward backward update, with optional gradient accumulation to simulate larger batch size
-    # and using the GradScaler if data type is float16
-    for micro_step in range(gradient_accumulation_steps):
+    # one optimizer step over several micro-batches: dividing each loss makes the summed gradients a mean
+    for _ in range(gradient_accumulation_steps):
         with ctx:
-            logits, loss = model(X, Y)
-            loss = loss / gradient_accumulation_steps # scale the loss to account for gradient accumulation
-        # immediately async prefetch next batch while model is doing the forward pass on the GPU
-        X, Y = get_batch('train')
-        # backward pass, with gradient scaling if training in fp16
+            _, loss = model(X, Y)
+            loss = loss / gradient_accumulation_steps
+        X, Y = get_batch('train')   # read the next batch while the GPU runs this one
         scaler.scale(loss).backward()
-    # clip the gradient
     if grad_clip != 0.0:
-        scaler.unscale_(optimizer)
+        scaler.unscale_(optimizer)   # the norm of the true gradients, not of the scaled ones
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    # step the optimizer and scaler if training in fp16
     scaler.step(optimizer)
     scaler.update()
-    # flush the gradients as soon as we can, no need for this memory anymore
     optimizer.zero_grad(set_to_none=True)
 
-    # timing and logging
-    t1 = time.time()
-    dt = t1 - t0
-    t0 = t1
-    if iter_num % log_interval == 0 and master_process:
-        # get loss as float. note: this is a CPU-GPU sync point
-        # scale up to undo the division above, approximating the true total loss (exact would have been a sum)
-        lossf = loss.item() * gradient_accumulation_steps
-        if local_iter_num >= 5: # let the training loop settle a bit
+    now = time.time()
+    dt, last_time = now - last_time, now
+    if iter_num % log_interval == 0:
+        last_loss = loss.item() * gradient_accumulation_steps   # the last micro-batch's, undivided
+        if steps_this_run >= 5:   # the first steps include warm-up and compilation
             mfu = raw_model.estimate_mfu(batch_size * gradient_accumulation_steps, dt)
-            running_mfu = mfu if running_mfu == -1.0 else 0.9*running_mfu + 0.1*mfu
-        print(f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%")
+            mfu_average = mfu if mfu_average == -1.0 else 0.9 * mfu_average + 0.1 * mfu
+        print(f"iter {iter_num}: loss {last_loss:.4f}, time {dt * 1000:.2f}ms, mfu {mfu_average * 100:.2f}%")
     iter_num += 1
-    local_iter_num += 1
-
-    # termination conditions
+    steps_this_run += 1
     if iter_num > max_iters:
         break
 '''
