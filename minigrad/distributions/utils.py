@@ -159,6 +159,25 @@ class BinaryParameters:
 
     _param: Any
 
+    def _set_probs_or_logits(self, probs: Any, logits: Any, total_count: Any = None) -> None:
+        """Keeps the one of ``probs`` and ``logits`` given (a ValueError unless exactly one is) as a tensor and as
+        ``_param``; with ``total_count`` (Binomial, NegativeBinomial), broadcasts the two and keeps total_count in
+        the parameter's dtype."""
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        name, given = ("probs", probs) if probs is not None else ("logits", logits)
+        if total_count is None:
+            (self._param,) = broadcast_all(given)
+        else:
+            total_count, self._param = broadcast_all(total_count, given)
+            self.total_count = total_count.type_as(self._param)
+        setattr(self, name, self._param)   # the other one is computed when first read
+
+    def _expanded(self, cls: type, batch_shape: Any, _instance: Any, names: tuple, event_shape: Any = ()) -> Any:
+        new = super()._expanded(cls, batch_shape, _instance, names, event_shape)  # type: ignore[misc]
+        new._param = new.probs if "probs" in self.__dict__ else new.logits
+        return new
+
     @lazy_property
     def logits(self) -> Any:
         """log(p / (1 - p)): batch_shape."""
