@@ -1,29 +1,39 @@
-"""Six more real PyTorch programs, trimmed, run unchanged on minigrad: only the import lines differ.
+"""Six more PyTorch programs, small, run unchanged on minigrad: only the import lines differ.
 
-Written in this repository after well-known PyTorch programs, cut to small models and a few steps on
+Each program is our own rewrite of a well-known public PyTorch program: it keeps the original's PyTorch calls
+and habits in the same roles, with our own names, structure and comments, a small model, a few steps and
 generated data (the helpers and the rule come from tests/test_pytorch_programs.py):
 
-* ``MNIST_CNN``: pytorch/examples ``mnist`` (``Conv2d``, ``F.relu``, ``F.max_pool2d``, ``nn.Dropout``,
-  ``torch.flatten(x, 1)``, ``F.log_softmax``/``F.nll_loss``, ``Adadelta`` under ``StepLR(gamma=0.7)``,
-  ``train()``/``eval()``, a ``no_grad`` test loop summing ``F.nll_loss(reduction='sum').item()`` and counting
-  ``pred.eq(target.view_as(pred)).sum().item()``);
-* ``VAE``: pytorch/examples ``vae`` (``reparameterize`` with ``torch.randn_like``,
-  ``F.binary_cross_entropy(reduction='sum')``, the KL term with ``.pow(2)`` and ``.exp()``, Adam, samples
-  decoded from ``torch.randn``);
-* ``LSTM_TAGGER``: the "Sequence Models and Long Short-Term Memory Networks" tutorial's part-of-speech
-  tagger (``prepare_sequence`` with ``torch.tensor(idxs, dtype=torch.long)``, ``nn.Embedding``, ``nn.LSTM``
-  over ``embeds.view(len(sentence), 1, -1)``, ``nn.NLLLoss``, ``SGD(lr=0.1)``, ``model.zero_grad()``);
-* ``DCGAN``: the DCGAN faces tutorial at 16x16 (``ConvTranspose2d``/``BatchNorm2d``/``ReLU(True)``/``Tanh``
-  generator, ``Conv2d``/``LeakyReLU(0.2, inplace=True)``/``Sigmoid`` discriminator, ``weights_init`` through
-  ``classname.find('Conv')`` and ``nn.init.normal_(m.weight.data, 0.0, 0.02)``, ``BCELoss``, two Adam
-  optimizers with ``betas=(0.5, 0.999)``, ``torch.full``, ``label.fill_``, ``fake.detach()``);
-* ``TIME_SERIES_LSTM``: a forecasting LSTM as in the common time-series tutorials (``nn.LSTM(batch_first=True)``
-  from ``(torch.zeros(...), torch.zeros(...))``, ``clip_grad_norm_``, ``ReduceLROnPlateau``, the best
-  weights kept with ``torch.save(model.state_dict(), path)`` and restored with
-  ``model.load_state_dict(torch.load(path, weights_only=True))``);
-* ``NAME_CLASSIFIER``: a character-level name classifier (``nn.RNN`` over ``pad_sequence`` +
-  ``pack_padded_sequence(enforce_sorted=False)``, ``CrossEntropyLoss(weight=..., label_smoothing=0.1)``,
-  ``random_split`` under a seeded ``torch.Generator``).
+* ``MNIST_CNN`` mirrors pytorch/examples ``mnist`` (https://github.com/pytorch/examples/tree/main/mnist):
+  ``Conv2d``, ``F.relu``, ``F.max_pool2d``, ``nn.Dropout``, ``torch.flatten(x, 1)``,
+  ``F.log_softmax``/``F.nll_loss``, ``Adadelta`` under ``StepLR(gamma=0.7)``, ``train()``/``eval()``,
+  ``DataLoader(dataset, **kwargs)``, a ``no_grad`` evaluation summing ``F.nll_loss(reduction='sum').item()``
+  and counting ``pred.eq(target.view_as(pred)).sum().item()``;
+* ``VAE`` mirrors pytorch/examples ``vae`` (https://github.com/pytorch/examples/tree/main/vae): the
+  reparameterisation with ``torch.randn_like``, ``F.binary_cross_entropy(reduction='sum')``, the KL term
+  with ``.pow(2)`` and ``.exp()``, Adam, ``torch.cat`` of inputs and reconstructions, samples decoded from
+  ``torch.randn``;
+* ``LSTM_TAGGER`` mirrors the part-of-speech tagger of the "Sequence Models and Long Short-Term Memory
+  Networks" tutorial (https://pytorch.org/tutorials/beginner/nlp/sequence_models_tutorial.html), on our own
+  two sentences: ``torch.tensor(ids, dtype=torch.long)``, ``nn.Embedding``, ``nn.LSTM`` over
+  ``embeds.view(len(sentence), 1, -1)``, ``nn.NLLLoss``, ``SGD(lr=0.1)``, ``model.zero_grad()``;
+* ``DCGAN`` mirrors the DCGAN faces tutorial (https://pytorch.org/tutorials/beginner/dcgan_faces_tutorial.html)
+  at 16x16: ``ConvTranspose2d``/``BatchNorm2d``/``ReLU(True)``/``Tanh`` generator,
+  ``Conv2d``/``LeakyReLU(0.2, inplace=True)``/``Sigmoid`` discriminator, an init function chosen by
+  ``m.__class__.__name__.find('Conv')`` that writes ``nn.init.normal_(m.weight.data, 0.0, 0.02)``,
+  ``Module.apply``, ``BCELoss``, two Adam optimizers with ``betas=(0.5, 0.999)``, ``torch.full``,
+  ``label.fill_``, ``fake.detach()``, ``torch.device("cuda:0" if torch.cuda.is_available() ...)``;
+* ``TIME_SERIES_LSTM`` mirrors the many-to-one LSTM of yunjey/pytorch-tutorial's recurrent network
+  (https://github.com/yunjey/pytorch-tutorial/tree/master/tutorials/02-intermediate/recurrent_neural_network),
+  as the common forecasting tutorials train it: ``nn.LSTM(batch_first=True)`` from
+  ``(torch.zeros(...), torch.zeros(...))``, ``clip_grad_norm_``, ``ReduceLROnPlateau``, the best weights
+  kept with ``torch.save(model.state_dict(), path)`` and restored with
+  ``model.load_state_dict(torch.load(path, weights_only=True))``;
+* ``NAME_CLASSIFIER`` mirrors the task of the "Classifying Names with a Character-Level RNN" tutorial
+  (https://pytorch.org/tutorials/intermediate/char_rnn_classification_tutorial.html), batched: ``nn.RNN``
+  over ``pad_sequence`` + ``pack_padded_sequence(enforce_sorted=False)``,
+  ``CrossEntropyLoss(weight=..., label_smoothing=0.1)``, ``random_split`` under a seeded
+  ``torch.Generator``, a ``DataLoader`` with a ``collate_fn``.
 
 Random draws inside the programs (``torch.randn``/``randn_like`` noise, ``random_split``) come from two
 different generators in the two engines. Where the draws are part of the computation compared, the test
@@ -633,7 +643,7 @@ def test_the_programs_differ_only_in_their_imports() -> None:
         assert "import" not in source and "minigrad" not in source and "mg." not in source
 
 
-# ----------------------------------------------------------------------------- 1. pytorch/examples mnist
+# ----------------------------------------------------------------------------- 1. MNIST convolutional net
 
 
 def _mnist_data(count: int, seed: int) -> tuple:
@@ -671,7 +681,7 @@ def test_mnist_cnn_with_adadelta_and_steplr(torch: Any) -> None:
 
 
 def test_mnist_cnn_dropout_is_on_in_train_and_off_in_eval(torch: Any) -> None:
-    """With the example's Dropout(0.25)/(0.5): training draws masks (two calls differ; the streams differ from
+    """With the program's Dropout(0.25)/(0.5): training draws masks (two calls differ; the streams differ from
     torch's, so only the run's shape is compared), eval() switches them off (torch's test numbers exactly)."""
     train_images, train_labels = _mnist_data(8, 2)
     torch_program, torch_model, mg_program, mg_model, initial = _twins(MNIST_CNN)
@@ -688,7 +698,7 @@ def test_mnist_cnn_dropout_is_on_in_train_and_off_in_eval(torch: Any) -> None:
     assert len(log) == 1 and np.isfinite(log[0][4]) and len(tests) == 1 and 0 <= tests[0][1] <= 8
 
 
-# ----------------------------------------------------------------------------- 2. pytorch/examples vae
+# ----------------------------------------------------------------------------- 2. variational autoencoder
 
 
 def test_vae_with_shared_noise(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
