@@ -493,71 +493,62 @@ while True:
 '''
 
 SAMPLE_PY = '''
-# -----------------------------------------------------------------------------
-init_from = 'resume' # either 'resume' (from an out_dir) or a gpt2 variant (e.g. 'gpt2-xl')
-out_dir = 'out' # ignored if init_from is not 'resume'
-start = "\\n" # or "<|endoftext|>" or etc. Can also specify a file, use as: "FILE:prompt.txt"
-num_samples = 10 # number of samples to draw
-max_new_tokens = 500 # number of tokens generated in each sample
-temperature = 0.8 # 1.0 = no change, < 1.0 = less random, > 1.0 = more random, in predictions
-top_k = 200 # retain only the top_k most likely tokens, clamp others to have 0 probability
+# ---- settings; configurator.py, run below, may replace any of them
+init_from = 'resume'   # the model in out_dir/ckpt.pt
+out_dir = 'out'
+start = "\\n"   # the prompt every sample continues
+num_samples = 10
+max_new_tokens = 500
+temperature = 0.8   # under 1 sharpens the next-token distribution, over 1 flattens it
+top_k = 200   # draw among the top_k most likely tokens only
 seed = 1337
-device = 'cuda' # examples: 'cpu', 'cuda', 'cuda:0', 'cuda:1', etc.
-dtype = 'bfloat16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float16' # or 'float32'
-compile = False # use PyTorch 2.0 to compile the model to be faster
-exec(open('configurator.py').read()) # overrides from command line or config file
-# -----------------------------------------------------------------------------
+device = 'cuda'
+dtype = 'bfloat16' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 'float16'
+compile = False
+exec(open('configurator.py').read())
 
 torch.manual_seed(seed)
 torch.cuda.manual_seed(seed)
-torch.backends.cuda.matmul.allow_tf32 = True # allow tf32 on matmul
-torch.backends.cudnn.allow_tf32 = True # allow tf32 on cudnn
-device_type = 'cuda' if 'cuda' in device else 'cpu' # for later use in torch.autocast
+torch.backends.cuda.matmul.allow_tf32 = True
+torch.backends.cudnn.allow_tf32 = True
+device_type = 'cuda' if 'cuda' in device else 'cpu'
 ptdtype = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}[dtype]
 ctx = nullcontext() if device_type == 'cpu' else torch.amp.autocast(device_type=device_type, dtype=ptdtype)
 
-# model
 if init_from == 'resume':
-    # init from a model saved in a specific directory
-    ckpt_path = os.path.join(out_dir, 'ckpt.pt')
-    checkpoint = torch.load(ckpt_path, map_location=device)
-    gptconf = GPTConfig(**checkpoint['model_args'])
-    model = GPT(gptconf)
+    checkpoint = torch.load(os.path.join(out_dir, 'ckpt.pt'), map_location=device)
+    model = GPT(GPTConfig(**checkpoint['model_args']))
     state_dict = checkpoint['model']
-    unwanted_prefix = '_orig_mod.'
-    for k,v in list(state_dict.items()):
-        if k.startswith(unwanted_prefix):
-            state_dict[k[len(unwanted_prefix):]] = state_dict.pop(k)
+    prefix = '_orig_mod.'   # written by a torch.compile wrapper's state_dict
+    for k, v in list(state_dict.items()):
+        if k.startswith(prefix):
+            state_dict[k[len(prefix):]] = state_dict.pop(k)
     model.load_state_dict(state_dict)
-
 model.eval()
 model.to(device)
 if compile:
-    model = torch.compile(model) # requires PyTorch 2.0 (optional)
+    model = torch.compile(model)
 
-# look for the meta pickle in case it is available in the dataset folder
-load_meta = False
-# older checkpoints might not have these...
-if init_from == 'resume' and 'config' in checkpoint and 'dataset' in checkpoint['config']:
+# the characters of the dataset the checkpoint was trained on, if its folder has them
+meta_path = None
+if init_from == 'resume' and 'dataset' in checkpoint.get('config', {}):
     meta_path = os.path.join('data', checkpoint['config']['dataset'], 'meta.json')
-    load_meta = os.path.exists(meta_path)
-if load_meta:
-    print(f"Loading meta from {meta_path}...")
+if meta_path is not None and os.path.exists(meta_path):
+    print(f"Loading meta from {meta_path}")
     with open(meta_path) as f:
         meta = json.load(f)
-    # TODO want to make this more general to arbitrary encoder/decoder schemes
     stoi, itos = meta['stoi'], meta['itos']
-    encode = lambda s: [stoi[c] for c in s]
-    decode = lambda l: ''.join([itos[i] for i in l])
 
-# encode the beginning of the prompt
-start_ids = encode(start)
-x = (torch.tensor(start_ids, dtype=torch.long, device=device)[None, ...])
+    def encode(text):
+        return [stoi[ch] for ch in text]
 
-# run generation
+    def decode(ids):
+        return ''.join(itos[i] for i in ids)
+
+x = torch.tensor(encode(start), dtype=torch.long, device=device)[None, ...]   # (1, len(start))
 with torch.no_grad():
     with ctx:
-        for k in range(num_samples):
+        for _ in range(num_samples):
             y = model.generate(x, max_new_tokens, temperature=temperature, top_k=top_k)
             print(decode(y[0].tolist()))
             print('---------------')
