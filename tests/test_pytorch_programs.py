@@ -330,88 +330,79 @@ def train(model, examples, labels, steps, learning_rate=0.05):
 
 
 TRANSFORMER_LANGUAGE_MODEL = '''
-class PositionalEncoding(nn.Module):
-    """Adds sine/cosine position signals of different frequencies to the token embeddings."""
+class SinusoidalPositions(nn.Module):
+    """x (T, B, D) plus a fixed code of each position: sines in the even features, cosines in the odd
+    ones, at wavelengths that grow geometrically with the feature index."""
 
     def __init__(self, d_model, dropout=0.1, max_len=64):
-        super(PositionalEncoding, self).__init__()
+        super().__init__()
         self.dropout = nn.Dropout(p=dropout)
-        pe = torch.zeros(max_len, d_model)
-        position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
-        div_term = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
-        pe[:, 0::2] = torch.sin(position * div_term)
-        pe[:, 1::2] = torch.cos(position * div_term)
-        pe = pe.unsqueeze(0).transpose(0, 1)
-        self.register_buffer('pe', pe)
+        table = torch.zeros(max_len, d_model)
+        positions = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)   # (max_len, 1)
+        rates = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))   # (D / 2,)
+        table[:, 0::2] = torch.sin(positions * rates)
+        table[:, 1::2] = torch.cos(positions * rates)
+        self.register_buffer('table', table.unsqueeze(0).transpose(0, 1))   # (max_len, 1, D)
 
     def forward(self, x):
-        x = x + self.pe[:x.size(0), :]
-        return self.dropout(x)
+        return self.dropout(x + self.table[:x.size(0), :])
 
 
-class TransformerModel(nn.Transformer):
-    """A language model: an nn.Transformer whose encoder alone is used, under a causal mask."""
+class CausalTransformerLM(nn.Transformer):
+    """Token ids (T, B) -> log-probabilities (T, B, V). Only nn.Transformer's encoder stack runs, under a
+    causal mask; the linear read-out is assigned to `decoder`, which replaces the decoder stack."""
 
-    def __init__(self, ntoken, ninp, nhead, nhid, nlayers, dropout=0.5):
-        super(TransformerModel, self).__init__(d_model=ninp, nhead=nhead, dim_feedforward=nhid,
-                                               num_encoder_layers=nlayers, dropout=dropout)
+    def __init__(self, vocab_size, d_model, heads, ff_size, layers, dropout=0.5):
+        super().__init__(d_model=d_model, nhead=heads, dim_feedforward=ff_size, num_encoder_layers=layers,
+                         dropout=dropout)
         self.src_mask = None
-        self.pos_encoder = PositionalEncoding(ninp, dropout)
-        self.input_emb = nn.Embedding(ntoken, ninp)
-        self.ninp = ninp
-        self.decoder = nn.Linear(ninp, ntoken)
-        self.init_weights()
-
-    def _generate_square_subsequent_mask(self, sz):
-        return torch.log(torch.tril(torch.ones(sz, sz)))
-
-    def init_weights(self):
-        initrange = 0.1
-        nn.init.uniform_(self.input_emb.weight, -initrange, initrange)
+        self.pos_encoder = SinusoidalPositions(d_model, dropout)
+        self.input_emb = nn.Embedding(vocab_size, d_model)
+        self.decoder = nn.Linear(d_model, vocab_size)
+        bound = 0.1
+        nn.init.uniform_(self.input_emb.weight, -bound, bound)
+        nn.init.uniform_(self.decoder.weight, -bound, bound)
         nn.init.zeros_(self.decoder.bias)
-        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
 
-    def forward(self, src, has_mask=True):
-        if has_mask:
-            device = src.device
-            if self.src_mask is None or self.src_mask.size(0) != len(src):
-                mask = self._generate_square_subsequent_mask(len(src)).to(device)
-                self.src_mask = mask
-        else:
+    @staticmethod
+    def causal_mask(size):
+        # log of a lower-triangular matrix of ones: 0 where a position may look, -inf after it
+        return torch.log(torch.tril(torch.ones(size, size)))
+
+    def forward(self, src, causal=True):
+        if not causal:
             self.src_mask = None
-        src = self.input_emb(src) * math.sqrt(self.ninp)
-        src = self.pos_encoder(src)
-        output = self.encoder(src, mask=self.src_mask)
-        output = self.decoder(output)
-        return F.log_softmax(output, dim=-1)
+        elif self.src_mask is None or self.src_mask.size(0) != len(src):
+            self.src_mask = self.causal_mask(len(src)).to(src.device)   # kept for the next batch of this length
+        x = self.pos_encoder(self.input_emb(src) * math.sqrt(self.d_model))
+        return F.log_softmax(self.decoder(self.encoder(x, mask=self.src_mask)), dim=-1)
 
 
-def make_model(ntokens):
-    return TransformerModel(ntokens, 8, 2, 16, 2, dropout=0.0)
+def make_model(vocab_size):
+    return CausalTransformerLM(vocab_size, 8, 2, 16, 2, dropout=0.0)
 
 
-def train(model, corpus, ntokens, steps, lr=0.5, clip=0.25, bptt=5, batch_size=4):
-    nbatch = len(corpus) // batch_size
-    train_data = torch.from_numpy(corpus).narrow(0, 0, nbatch * batch_size).view(batch_size, -1).t().contiguous()
-    criterion = nn.NLLLoss()
+def train(model, corpus, vocab_size, steps, lr=0.5, clip=0.25, bptt=5, batch_size=4):
+    rows = len(corpus) // batch_size
+    columns = torch.from_numpy(corpus).narrow(0, 0, rows * batch_size).view(batch_size, -1).t().contiguous()
+    loss_fn = nn.NLLLoss()
     model.train()
-    losses = []
-    while len(losses) < steps:
-        for i in range(0, train_data.size(0) - 1, bptt):
-            seq_len = min(bptt, len(train_data) - 1 - i)
-            data, targets = train_data[i:i + seq_len], train_data[i + 1:i + 1 + seq_len].reshape(-1)
+    history = []
+    while len(history) < steps:
+        for start in range(0, columns.size(0) - 1, bptt):
+            length = min(bptt, len(columns) - 1 - start)
+            inputs, targets = columns[start:start + length], columns[start + 1:start + 1 + length].reshape(-1)
             model.zero_grad()
-            output = model(data)
-            loss = criterion(output.view(-1, ntokens), targets)
+            loss = loss_fn(model(inputs).view(-1, vocab_size), targets)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             with torch.no_grad():
                 for p in model.parameters():
                     p.add_(p.grad, alpha=-lr)
-            losses.append(loss.item())
-            if len(losses) == steps:
+            history.append(loss.item())
+            if len(history) == steps:
                 break
-    return losses
+    return history
 '''
 
 
@@ -887,8 +878,9 @@ def test_char_rnn_classification(torch: Any) -> None:
 
 
 def test_transformer_language_model(torch: Any) -> None:
-    """pytorch/examples' TransformerModel: a subclass of nn.Transformer, a float causal mask of -inf from
-    log(tril(ones)), a sine/cosine position buffer written with strided slices."""
+    """After pytorch/examples' TransformerModel: a subclass of nn.Transformer whose `decoder` attribute is
+    replaced by a Linear, a float causal mask of -inf from log(tril(ones)), a sine/cosine position buffer
+    written with strided slices."""
     rng = np.random.default_rng(3)
     ntokens = 11
     corpus = np.cumsum(np.where(rng.random(4 * 5 * STEPS + 4) < 0.9, 3, 1)) % ntokens
@@ -896,7 +888,8 @@ def test_transformer_language_model(torch: Any) -> None:
     expected = torch_program["train"](torch_model, corpus, ntokens, STEPS)
     losses = mg_program["train"](mg_model, corpus, ntokens, STEPS)
     np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-5)
-    # the decoder half of nn.Transformer is built but never used: its weights keep their values in both
+    # assigning the Linear to `decoder` dropped nn.Transformer's decoder stack from both models
+    assert not any(key.startswith("decoder.layers") for key in mg_model.state_dict())
     _assert_same_weights(torch_model, mg_model, initial)
 
 
