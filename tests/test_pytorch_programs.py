@@ -407,94 +407,91 @@ def train(model, corpus, vocab_size, steps, lr=0.5, clip=0.25, bptt=5, batch_siz
 
 
 SENTIMENT_BIGRU = '''
-PAD_IDX = 0
+PAD = 0
 
 
-class SentimentRNN(nn.Module):
-    def __init__(self, vocab_size, embedding_dim, hidden_dim, output_dim, dropout):
+class BiGRUClassifier(nn.Module):
+    """Padded word ids (B, T) and their lengths (B,) -> class logits (B, C): a bidirectional GRU reads the
+    packed batch; its two last states plus its outputs averaged over the real tokens feed the classifier."""
+
+    def __init__(self, vocab_size, embed_size, hidden_size, classes, dropout):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_IDX)
-        self.rnn = nn.GRU(embedding_dim, hidden_dim, num_layers=1, bidirectional=True, batch_first=True)
-        self.fc = nn.Linear(hidden_dim * 2, output_dim)
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=PAD)
+        self.rnn = nn.GRU(embed_size, hidden_size, num_layers=1, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(hidden_size * 2, classes)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, text, text_lengths):
-        # text = [batch size, sent len]
-        embedded = self.dropout(self.embedding(text))
-        # pack sequence; lengths need to be on CPU
-        packed_embedded = nn.utils.rnn.pack_padded_sequence(embedded, text_lengths.to('cpu'), batch_first=True,
-                                                            enforce_sorted=False)
-        packed_output, hidden = self.rnn(packed_embedded)
-        # unpack sequence
-        output, output_lengths = nn.utils.rnn.pad_packed_sequence(packed_output, batch_first=True)
-        # output = [batch size, sent len, hid dim * num directions]; padding tokens are zeros
-        mask = (text[:, :output.size(1)] != PAD_IDX).unsqueeze(-1)
-        pooled = output.masked_fill(~mask, 0.0).sum(dim=1) / output_lengths.unsqueeze(1).float()
-        # concat the final forward (hidden[-2,:,:]) and backward (hidden[-1,:,:]) hidden layers
-        hidden = self.dropout(torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1))
-        return self.fc(hidden + pooled)
+    def forward(self, tokens, lengths):
+        vectors = self.dropout(self.embedding(tokens))
+        packed = nn.utils.rnn.pack_padded_sequence(vectors, lengths.to('cpu'), batch_first=True,
+                                                   enforce_sorted=False)
+        packed_outputs, last = self.rnn(packed)
+        outputs, output_lengths = nn.utils.rnn.pad_packed_sequence(packed_outputs, batch_first=True)   # (B, T', 2H)
+        real = (tokens[:, :outputs.size(1)] != PAD).unsqueeze(-1)
+        mean = outputs.masked_fill(~real, 0.0).sum(dim=1) / output_lengths.unsqueeze(1).float()
+        # last[-2] and last[-1]: the top layer's forward and backward directions
+        both = self.dropout(torch.cat((last[-2, :, :], last[-1, :, :]), dim=1))
+        return self.fc(both + mean)
 
 
-def get_linear_schedule_with_warmup(optimizer, num_warmup_steps, num_training_steps, last_epoch=-1):
-    def lr_lambda(current_step: int):
-        if current_step < num_warmup_steps:
-            return float(current_step) / float(max(1, num_warmup_steps))
-        return max(0.0, float(num_training_steps - current_step) / float(max(1, num_training_steps - num_warmup_steps)))
-    return optim.lr_scheduler.LambdaLR(optimizer, lr_lambda, last_epoch)
+def warmup_then_linear_decay(optimizer, warmup, total, last_epoch=-1):
+    """A LambdaLR whose factor climbs from 0 to 1 over `warmup` steps, then falls linearly to 0 at `total`."""
+    def factor(step: int):
+        if step >= warmup:
+            return max(0.0, float(total - step) / float(max(1, total - warmup)))
+        return float(step) / float(max(1, warmup))
+    return optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch)
 
 
 def make_model(vocab_size, dropout=0.0):
-    return SentimentRNN(vocab_size, 8, 6, 3, dropout)
+    return BiGRUClassifier(vocab_size, 8, 6, 3, dropout)
 
 
-def binary_accuracy(preds, y):
-    top_pred = preds.argmax(1, keepdim=True)
-    correct = top_pred.eq(y.view_as(top_pred)).sum()
-    return correct.float() / y.shape[0]
+def batch_accuracy(logits, labels):
+    picked = logits.argmax(1, keepdim=True)   # (B, 1)
+    return picked.eq(labels.view_as(picked)).sum().float() / labels.shape[0]
 
 
 def train(model, batches, steps, lr=0.02):
     optimizer = optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    scheduler = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=2, num_training_steps=steps)
-    criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+    scheduler = warmup_then_linear_decay(optimizer, warmup=2, total=steps)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     model.train()
-    losses, norms, lrs, accs = [], [], [], []
+    losses, norms, rates, accuracies = [], [], [], []
     for step in range(steps):
-        text, text_lengths, label = (torch.from_numpy(a) for a in batches[step % len(batches)])
+        tokens, lengths, labels = (torch.from_numpy(a) for a in batches[step % len(batches)])
         optimizer.zero_grad()
-        predictions = model(text, text_lengths)
-        loss = criterion(predictions, label)
-        acc = binary_accuracy(predictions, label)
+        logits = model(tokens, lengths)
+        loss = loss_fn(logits, labels)
+        accuracy = batch_accuracy(logits, labels)
         loss.backward()
-        total_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
         optimizer.step()
         scheduler.step()
         losses.append(loss.item())
-        norms.append(total_norm.item())
-        lrs.append(scheduler.get_last_lr()[0])
-        accs.append(acc.item())
-    return losses, norms, lrs, accs
+        norms.append(norm.item())
+        rates.append(scheduler.get_last_lr()[0])
+        accuracies.append(accuracy.item())
+    return losses, norms, rates, accuracies
 
 
 def evaluate(model, batches):
     model.eval()
-    epoch_acc = 0
-    logits = []
+    accuracy_sum, all_logits = 0, []
     with torch.no_grad():
-        for text, text_lengths, label in batches:
-            text, text_lengths, label = torch.tensor(text), torch.tensor(text_lengths), torch.tensor(label)
-            predictions = model(text, text_lengths)
-            pred = predictions.argmax(dim=-1)
-            epoch_acc += (pred == label).float().mean().item()
-            logits.append(predictions)
-    return epoch_acc / len(batches), torch.cat(logits).numpy()
+        for tokens, lengths, labels in batches:
+            labels = torch.tensor(labels)
+            logits = model(torch.tensor(tokens), torch.tensor(lengths))
+            accuracy_sum += (logits.argmax(dim=-1) == labels).float().mean().item()
+            all_logits.append(logits)
+    return accuracy_sum / len(batches), torch.cat(all_logits).numpy()
 
 
 def save_and_reload(model, path, vocab_size):
     torch.save(model.state_dict(), path)
-    reloaded = make_model(vocab_size, dropout=0.5)
-    reloaded.load_state_dict(torch.load(path))
-    return reloaded
+    fresh = make_model(vocab_size, dropout=0.5)
+    fresh.load_state_dict(torch.load(path))
+    return fresh
 '''
 
 
