@@ -8,24 +8,15 @@ from typing import Any
 import minigrad as mg
 
 from ..tensor import Tensor
-from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, is_number, uniform, value_like
+from .utils import LocationScale, uniform, value_like
 
 __all__ = ["Cauchy"]
 
 
-class Cauchy(Distribution):
+class Cauchy(LocationScale, Distribution):
     """density 1 / (π scale (1 + ((x - loc) / scale)²)), elementwise over the broadcast shape of ``loc`` and
     ``scale``; no mean or variance (NaN and inf, as PyTorch). ``rsample`` is loc + scale · tan(π (u - ½))."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(() if is_number(loc) and is_number(scale) else self.loc.shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Cauchy:
         return self._expanded(Cauchy, batch_shape, _instance, ("loc", "scale"))

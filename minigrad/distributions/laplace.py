@@ -7,24 +7,15 @@ from typing import Any
 import minigrad as mg
 
 from ..tensor import Tensor
-from . import constraints
 from .distribution import Distribution
-from .utils import Located, broadcast_all, is_number, uniform, value_like
+from .utils import Located, LocationScale, uniform, value_like
 
 __all__ = ["Laplace"]
 
 
-class Laplace(Located, Distribution):
+class Laplace(LocationScale, Located, Distribution):
     """density exp(-|x - loc| / scale) / (2 scale), elementwise over the broadcast shape of ``loc`` and
     ``scale``; ``rsample`` is loc - scale · sign(u) · log(1 - |u|), u ~ U[eps - 1, 1)."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(() if is_number(loc) and is_number(scale) else self.loc.shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Laplace:
         return self._expanded(Laplace, batch_shape, _instance, ("loc", "scale"))

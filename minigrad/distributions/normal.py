@@ -9,27 +9,17 @@ import minigrad as mg
 
 from .. import special
 from ..tensor import Tensor
-from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import Located, broadcast_all, is_number, standard_normal, value_like
+from .utils import Located, LocationScale, standard_normal, value_like
 
 __all__ = ["Normal"]
 
 
-class Normal(Located, ExponentialFamily):
+class Normal(LocationScale, Located, ExponentialFamily):
     """N(loc, scale²), elementwise over the broadcast shape of ``loc`` and ``scale`` (the batch shape).
 
     density: exp(-(x - loc)² / (2 scale²)) / (scale √(2π)); ``rsample`` is loc + scale · ε, ε ~ N(0, 1).
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        batch_shape = () if is_number(loc) and is_number(scale) else self.loc.shape
-        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Normal:
         return self._expanded(Normal, batch_shape, _instance, ("loc", "scale"))

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import minigrad as mg
 
 from ..tensor import Tensor
+from . import constraints
 
 __all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs", "probs_to_logits", "tril_matrix_to_vec",
            "vec_to_tril_matrix"]
@@ -151,6 +152,19 @@ class Located:
     @property
     def mode(self) -> Any:
         return self.loc
+
+
+class LocationScale:
+    """For a distribution on the reals with a ``loc`` and a positive ``scale`` (Normal, Laplace, Cauchy): the two
+    broadcast together give the batch shape."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)  # type: ignore[call-arg]
 
 
 class BinaryParameters:
