@@ -496,25 +496,20 @@ def save_and_reload(model, path, vocab_size):
 
 
 CHAR_LSTM_LANGUAGE_MODEL = '''
-class CharLSTM(nn.Module):
-    def __init__(self, vocab_size, embed_size, hidden_size, num_layers):
-        super(CharLSTM, self).__init__()
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.embed = nn.Embedding(vocab_size, embed_size)
-        self.lstm = nn.LSTM(embed_size, hidden_size, num_layers, batch_first=True)
-        self.linear = nn.Linear(hidden_size, vocab_size)
+class CharacterModel(nn.Module):
+    """Character ids (B, T) and an (h, c) state -> next-character logits (B * T, V) and the new state."""
 
-    def forward(self, x, h):
-        # Embed word ids to vectors
-        x = self.embed(x)
-        # Forward propagate LSTM
-        out, (h, c) = self.lstm(x, h)
-        # Reshape output to (batch_size*sequence_length, hidden_size)
-        out = out.reshape(out.size(0) * out.size(1), out.size(2))
-        # Decode hidden states of all time steps
-        out = self.linear(out)
-        return out, (h, c)
+    def __init__(self, vocab_size, embed_size, hidden_size, num_layers):
+        super().__init__()
+        self.hidden_size, self.num_layers = hidden_size, num_layers
+        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.lstm = nn.LSTM(embed_size, hidden_size, num_layers, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, ids, state):
+        out, (h, c) = self.lstm(self.embedding(ids), state)
+        rows = out.reshape(out.size(0) * out.size(1), out.size(2))   # one row per (sequence, step)
+        return self.head(rows), (h, c)
 
     def init_hidden(self, batch_size, device="cpu"):
         return (torch.zeros(self.num_layers, batch_size, self.hidden_size).to(device),
@@ -522,69 +517,61 @@ class CharLSTM(nn.Module):
 
 
 def make_model(vocab_size):
-    return CharLSTM(vocab_size, 6, 10, 2)
+    return CharacterModel(vocab_size, 6, 10, 2)
 
 
-def batchify(ids, batch_size):
-    num_batches = ids.size(0) // batch_size
-    ids = ids[:num_batches * batch_size]
-    return ids.view(batch_size, -1)
+def as_rows(ids, rows):
+    """A 1-D stream as `rows` equal rows (rows, N // rows), the remainder dropped."""
+    per_row = ids.size(0) // rows
+    return ids[:per_row * rows].view(rows, -1)
 
 
 def train(model, text, vocab, steps, seq_length=6, batch_size=3, lr=0.02):
-    char2idx = {ch: i for i, ch in enumerate(vocab)}
-    ids = torch.LongTensor([char2idx[ch] for ch in text])
-    ids = batchify(ids, batch_size)
-    criterion = nn.CrossEntropyLoss()
+    index = {ch: i for i, ch in enumerate(vocab)}
+    stream = as_rows(torch.LongTensor([index[ch] for ch in text]), batch_size)
+    loss_fn = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-    num_batches = ids.size(1) // seq_length
-    losses, perplexities, lrs = [], [], []
-    step = 0
-    epoch = 0
-    while step < steps:
-        # Set initial hidden and cell states
-        states = model.init_hidden(batch_size)
+    losses, perplexities, rates = [], [], []
+    epochs = 0
+    while len(losses) < steps:
         model.train()
-        for i in range(0, ids.size(1) - seq_length, seq_length):
-            # Get mini-batch inputs and targets
-            inputs = ids[:, i:i+seq_length]
-            targets = ids[:, (i+1):(i+1)+seq_length]
-            # Forward pass: truncated backpropagation, the state carried over detached
-            states = tuple(s.detach() for s in states)
-            outputs, states = model(inputs, states)
-            loss = criterion(outputs, targets.reshape(-1))
-            # Backward and optimize
+        states = model.init_hidden(batch_size)
+        for i in range(0, stream.size(1) - seq_length, seq_length):
+            inputs = stream[:, i:i+seq_length]
+            targets = stream[:, (i+1):(i+1)+seq_length]
+            states = tuple(s.detach() for s in states)   # carry the values on, not the graph
+            logits, states = model(inputs, states)
+            loss = loss_fn(logits, targets.reshape(-1))
             model.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 0.5)
             optimizer.step()
             losses.append(loss.item())
             perplexities.append(math.exp(loss.item()))
-            step += 1
-            if step == steps:
+            if len(losses) == steps:
                 break
         scheduler.step()
-        lrs.append(optimizer.param_groups[0]["lr"])
-        epoch += 1
-    return losses, perplexities, lrs, epoch
+        rates.append(optimizer.param_groups[0]["lr"])
+        epochs += 1
+    return losses, perplexities, rates, epochs
 
 
-def sample(model, vocab, start, num_samples, temperature=0.8, seed=1234):
+def sample(model, vocab, start, length, temperature=0.8, seed=1234):
     generator = torch.Generator().manual_seed(seed)
     model.eval()
+    picked, totals = [], []
     with torch.no_grad():
         state = model.init_hidden(1)
-        input = torch.tensor([[vocab.index(start)]], dtype=torch.long)
-        out_ids, probs_seen = [], []
-        for i in range(num_samples):
-            output, state = model(input, state)
-            prob = F.softmax(output / temperature, dim=-1)
-            word_id = torch.multinomial(prob, num_samples=1, generator=generator).item()
-            probs_seen.append(prob.sum().item())
-            input.fill_(word_id)
-            out_ids.append(word_id)
-    return "".join(vocab[i] for i in out_ids), probs_seen, state[0].shape, state[1].shape
+        current = torch.tensor([[vocab.index(start)]], dtype=torch.long)
+        for _ in range(length):
+            logits, state = model(current, state)
+            probs = F.softmax(logits / temperature, dim=-1)
+            choice = torch.multinomial(probs, num_samples=1, generator=generator).item()
+            totals.append(probs.sum().item())
+            current.fill_(choice)   # the next input, written in place
+            picked.append(choice)
+    return "".join(vocab[i] for i in picked), totals, state[0].shape, state[1].shape
 '''
 
 
