@@ -14,12 +14,12 @@ from . import constraints
 from .binomial import Binomial
 from .categorical import Categorical
 from .distribution import Distribution, _size_arg
-from .utils import broadcast_all, one_hot
+from .utils import CategoricalParameters, broadcast_all, one_hot
 
 __all__ = ["Multinomial"]
 
 
-class Multinomial(Distribution):
+class Multinomial(CategoricalParameters, Distribution):
     """Counts (..., K) of ``total_count`` (an int, the same for the whole batch) draws from K categories with
     ``probs`` (normalised over the last dim) or ``logits``: P(x) = n! / ∏ x_k! ∏ p_k^x_k; event_shape (K,).
     ``log_prob`` does not need total_count (as PyTorch: any counts score)."""
@@ -37,29 +37,15 @@ class Multinomial(Distribution):
                          validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Multinomial:
-        new = self._get_checked_instance(Multinomial, _instance)
+        new = self._expanded(Multinomial, batch_shape, _instance, ())
         new.total_count = self.total_count
         new._categorical = self._categorical.expand(batch_shape)
         new._binomial = Binomial(total_count=self.total_count, probs=new._categorical.probs)
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
 
     @constraints.dependent_property(is_discrete=True, event_dim=1)
     def support(self) -> Any:
         return constraints.multinomial(self.total_count)
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def param_shape(self) -> Any:
-        return self._categorical.param_shape
 
     @property
     def mean(self) -> Tensor:

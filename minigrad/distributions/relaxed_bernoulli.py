@@ -9,7 +9,7 @@ from . import constraints
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import SigmoidTransform
-from .utils import BinaryParameters, broadcast_all, clamp_probs, uniform
+from .utils import BinaryParameters, RelaxedParameters, broadcast_all, clamp_probs, uniform
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
 
@@ -46,7 +46,7 @@ class LogitRelaxedBernoulli(BinaryParameters, Distribution):
         return self.temperature.log() + diff - 2 * diff.exp().log1p()
 
 
-class RelaxedBernoulli(TransformedDistribution):
+class RelaxedBernoulli(RelaxedParameters, TransformedDistribution):
     """sigmoid of a LogitRelaxedBernoulli: a differentiable stand-in for a Bernoulli draw on (0, 1), sharper as
     ``temperature`` → 0 (Maddison et al. 2017; Jang et al. 2017)."""
 
@@ -61,15 +61,3 @@ class RelaxedBernoulli(TransformedDistribution):
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> RelaxedBernoulli:
         return super().expand(batch_shape, _instance=self._get_checked_instance(RelaxedBernoulli, _instance))
-
-    @property
-    def temperature(self) -> Tensor:
-        return self.base_dist.temperature
-
-    @property
-    def logits(self) -> Tensor:
-        return self.base_dist.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self.base_dist.probs

@@ -205,3 +205,41 @@ class BinaryParameters:
     @property
     def param_shape(self) -> Any:
         return self._param.size()
+
+
+class CategoricalParameters:
+    """For a distribution built on a Categorical ``_categorical`` (Multinomial, ExpRelaxedCategorical): its
+    ``probs``, ``logits`` (*batch_shape, K) and ``param_shape``."""
+
+    _categorical: Any
+
+    @property
+    def logits(self) -> Any:
+        return self._categorical.logits
+
+    @property
+    def probs(self) -> Any:
+        return self._categorical.probs
+
+    @property
+    def param_shape(self) -> Any:
+        return self._categorical.param_shape
+
+
+class RelaxedParameters:
+    """For a relaxed distribution, a transform of ``base_dist`` (RelaxedBernoulli, RelaxedOneHotCategorical): the
+    base's ``temperature``, ``logits`` and ``probs``."""
+
+    base_dist: Any
+
+    @property
+    def temperature(self) -> Any:
+        return self.base_dist.temperature
+
+    @property
+    def logits(self) -> Any:
+        return self.base_dist.logits
+
+    @property
+    def probs(self) -> Any:
+        return self.base_dist.probs
