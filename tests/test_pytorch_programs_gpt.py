@@ -561,167 +561,118 @@ MAKEMORE_IMPORTS = {
 }
 
 MAKEMORE_MLP = '''
-# read in all the words
-words = open('names.txt', 'r').read().splitlines()
+names = open('names.txt', 'r').read().splitlines()
+letters = sorted(set(''.join(names)))
+char_to_id = {ch: i + 1 for i, ch in enumerate(letters)}
+char_to_id['.'] = 0   # one token pads the context before a name and marks its end
+id_to_char = {i: ch for ch, i in char_to_id.items()}
+vocab_size = len(id_to_char)
+context_size = 3   # how many previous characters predict the next one
 
-# build the vocabulary of characters and mappings to/from integers
-chars = sorted(list(set(''.join(words))))
-stoi = {s:i+1 for i,s in enumerate(chars)}
-stoi['.'] = 0
-itos = {i:s for s,i in stoi.items()}
-vocab_size = len(itos)
-
-# build the dataset
-block_size = 3 # context length: how many characters do we take to predict the next one?
-
-def build_dataset(words):
-  X, Y = [], []
-
-  for w in words:
-    context = [0] * block_size
-    for ch in w + '.':
-      ix = stoi[ch]
-      X.append(context)
-      Y.append(ix)
-      context = context[1:] + [ix] # crop and append
-
-  X = torch.tensor(X)
-  Y = torch.tensor(Y)
-  print(X.shape, Y.shape)
-  return X, Y
+def make_examples(names):
+    """Each character of each name (and its end) with the context_size ids before it: X (N, context_size), Y (N,)."""
+    contexts, targets = [], []
+    for name in names:
+        window = [0] * context_size
+        for ch in name + '.':
+            contexts.append(window)
+            targets.append(char_to_id[ch])
+            window = window[1:] + [char_to_id[ch]]
+    X, Y = torch.tensor(contexts), torch.tensor(targets)
+    print(X.shape, Y.shape)
+    return X, Y
 
 random.seed(42)
-random.shuffle(words)
-n1 = int(0.8*len(words))
-n2 = int(0.9*len(words))
+random.shuffle(names)
+train_end, val_end = int(0.8 * len(names)), int(0.9 * len(names))
+X_train, Y_train = make_examples(names[:train_end])
+X_val, Y_val = make_examples(names[train_end:val_end])
+X_test, Y_test = make_examples(names[val_end:])
 
-Xtr,  Ytr  = build_dataset(words[:n1])     # 80%
-Xdev, Ydev = build_dataset(words[n1:n2])   # 10%
-Xte,  Yte  = build_dataset(words[n2:])     # 10%
+embedding_dim, hidden_size = 10, 200
+fan_in = embedding_dim * context_size
+g = torch.Generator().manual_seed(2147483647)
+table = torch.randn((vocab_size, embedding_dim), generator=g)
+# tanh's gain over sqrt(fan_in); no hidden bias, since the batch norm subtracts the mean anyway
+W_hidden = torch.randn((fan_in, hidden_size), generator=g) * (5/3) / (fan_in**0.5)
+W_out = torch.randn((hidden_size, vocab_size), generator=g) * 0.01   # nearly uniform first predictions
+b_out = torch.randn(vocab_size, generator=g) * 0
 
-# MLP revisited
-n_embd = 10 # the dimensionality of the character embedding vectors
-n_hidden = 200 # the number of neurons in the hidden layer of the MLP
+# batch norm by hand: a learned scale and shift, and running statistics for use after training
+bn_gain = torch.ones((1, hidden_size))
+bn_shift = torch.zeros((1, hidden_size))
+running_mean = torch.zeros((1, hidden_size))
+running_std = torch.ones((1, hidden_size))
 
-g = torch.Generator().manual_seed(2147483647) # for reproducibility
-C  = torch.randn((vocab_size, n_embd),            generator=g)
-W1 = torch.randn((n_embd * block_size, n_hidden), generator=g) * (5/3)/((n_embd * block_size)**0.5) #* 0.2
-#b1 = torch.randn(n_hidden,                        generator=g) * 0.01
-W2 = torch.randn((n_hidden, vocab_size),          generator=g) * 0.01
-b2 = torch.randn(vocab_size,                      generator=g) * 0
+params = [table, W_hidden, W_out, b_out, bn_gain, bn_shift]
+print(sum(p.nelement() for p in params))
+for p in params:
+    p.requires_grad = True
 
-# BatchNorm parameters
-bngain = torch.ones((1, n_hidden))
-bnbias = torch.zeros((1, n_hidden))
-bnmean_running = torch.zeros((1, n_hidden))
-bnstd_running = torch.ones((1, n_hidden))
+def preactivation(x):
+    """x: (N, context_size) ids -> (N, hidden_size), the hidden layer before its batch norm."""
+    emb = table[x]   # (N, context_size, embedding_dim)
+    return emb.view(emb.shape[0], -1) @ W_hidden
 
-parameters = [C, W1, W2, b2, bngain, bnbias]
-print(sum(p.nelement() for p in parameters)) # number of parameters in total
-for p in parameters:
-  p.requires_grad = True
+def batch_norm(h, mean, std):
+    return bn_gain * (h - mean) / std + bn_shift
 
-# same optimization as last time
-max_steps = 120
-batch_size = 32
-lossi = []
+max_steps, batch_size = 120, 32
+log10_losses = []
+for step in range(max_steps):
+    rows = torch.randint(0, X_train.shape[0], (batch_size,), generator=g)
+    Xb, Yb = X_train[rows], Y_train[rows]
+    pre = preactivation(Xb)
+    batch_mean = pre.mean(0, keepdim=True)
+    batch_std = pre.std(0, keepdim=True)   # unbiased, torch.std's default
+    pre = batch_norm(pre, batch_mean, batch_std)
+    with torch.no_grad():   # the running statistics stay out of the graph
+        running_mean = 0.999 * running_mean + 0.001 * batch_mean
+        running_std = 0.999 * running_std + 0.001 * batch_std
+    logits = torch.tanh(pre) @ W_out + b_out
+    loss = F.cross_entropy(logits, Yb)
 
-for i in range(max_steps):
+    for p in params:
+        p.grad = None
+    loss.backward()
+    lr = 0.1 if step < 60 else 0.01
+    for p in params:
+        p.data += -lr * p.grad
 
-  # minibatch construct
-  ix = torch.randint(0, Xtr.shape[0], (batch_size,), generator=g)
-  Xb, Yb = Xtr[ix], Ytr[ix] # batch X,Y
+    if step % 20 == 0:
+        print(f'step {step:4d} of {max_steps}: loss {loss.item():.4f}')
+    log10_losses.append(loss.log10().item())
 
-  # forward pass
-  emb = C[Xb] # embed the characters into vectors
-  embcat = emb.view(emb.shape[0], -1) # concatenate the vectors
-  # Linear layer
-  hpreact = embcat @ W1 #+ b1 # hidden layer pre-activation
-  # BatchNorm layer
-  # -------------------------------------------------------------
-  bnmeani = hpreact.mean(0, keepdim=True)
-  bnstdi = hpreact.std(0, keepdim=True)
-  hpreact = bngain * (hpreact - bnmeani) / bnstdi + bnbias
-  with torch.no_grad():
-    bnmean_running = 0.999 * bnmean_running + 0.001 * bnmeani
-    bnstd_running = 0.999 * bnstd_running + 0.001 * bnstdi
-  # -------------------------------------------------------------
-  # Non-linearity
-  h = torch.tanh(hpreact) # hidden layer
-  logits = h @ W2 + b2 # output layer
-  loss = F.cross_entropy(logits, Yb) # loss function
-
-  # backward pass
-  for p in parameters:
-    p.grad = None
-  loss.backward()
-
-  # update
-  lr = 0.1 if i < 60 else 0.01 # step learning rate decay
-  for p in parameters:
-    p.data += -lr * p.grad
-
-  # track stats
-  if i % 20 == 0: # print every once in a while
-    print(f'{i:7d}/{max_steps:7d}: {loss.item():.4f}')
-  lossi.append(loss.log10().item())
-
-@torch.no_grad() # this decorator disables gradient tracking
+@torch.no_grad()
 def split_loss(split):
-  x,y = {
-    'train': (Xtr, Ytr),
-    'val': (Xdev, Ydev),
-    'test': (Xte, Yte),
-  }[split]
-  emb = C[x] # (N, block_size, n_embd)
-  embcat = emb.view(emb.shape[0], -1) # concat into (N, block_size * n_embd)
-  hpreact = embcat @ W1 # + b1
-  hpreact = bngain * (hpreact - bnmean_running) / bnstd_running + bnbias
-  h = torch.tanh(hpreact) # (N, n_hidden)
-  logits = h @ W2 + b2 # (N, vocab_size)
-  loss = F.cross_entropy(logits, y)
-  print(split, loss.item())
+    x, y = {'train': (X_train, Y_train), 'val': (X_val, Y_val), 'test': (X_test, Y_test)}[split]
+    pre = batch_norm(preactivation(x), running_mean, running_std)
+    loss = F.cross_entropy(torch.tanh(pre) @ W_out + b_out, y)
+    print(split, 'loss', loss.item())
 
 split_loss('train')
 split_loss('val')
 
-# calibrate the batch norm at the end of training
+# after training: the statistics of the whole training set, for sampling
 with torch.no_grad():
-  # pass the training set through
-  emb = C[Xtr]
-  embcat = emb.view(emb.shape[0], -1)
-  hpreact = embcat @ W1 # + b1
-  # measure the mean/std over the entire training set
-  bnmean = hpreact.mean(0, keepdim=True)
-  bnstd = hpreact.std(0, keepdim=True)
+    pre = preactivation(X_train)
+    full_mean = pre.mean(0, keepdim=True)
+    full_std = pre.std(0, keepdim=True)
 
-# sample from the model
 g = torch.Generator().manual_seed(2147483647 + 10)
-
 for _ in range(20):
-
-    out = []
-    context = [0] * block_size # initialize with all ...
+    window, drawn = [0] * context_size, []
     while True:
-      # forward pass the neural net
-      emb = C[torch.tensor([context])] # (1,block_size,n_embd)
-      embcat = emb.view(emb.shape[0], -1)
-      hpreact = embcat @ W1
-      hpreact = bngain * (hpreact - bnmean) / bnstd + bnbias
-      h = torch.tanh(hpreact)
-      logits = h @ W2 + b2
-      probs = F.softmax(logits, dim=1)
-      # sample from the distribution
-      ix = torch.multinomial(probs, num_samples=1, generator=g).item()
-      # shift the context window and track the samples
-      context = context[1:] + [ix]
-      out.append(ix)
-      # if we sample the special '.' token, break
-      if ix == 0:
-        break
-
-    print(''.join(itos[i] for i in out)) # decode and print the generated word
+        pre = batch_norm(preactivation(torch.tensor([window])), full_mean, full_std)
+        probs = F.softmax(torch.tanh(pre) @ W_out + b_out, dim=1)   # (1, vocab_size)
+        ix = torch.multinomial(probs, num_samples=1, generator=g).item()
+        window = window[1:] + [ix]
+        drawn.append(ix)
+        if ix == 0:   # the end token
+            break
+    print(''.join(id_to_char[i] for i in drawn))
 '''
+
 
 # ----------------------------------------------------------------------------- running the scripts
 
@@ -1142,8 +1093,8 @@ def _makemore(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, engine: str, lib:
 
 def test_makemore_mlp_with_hand_written_batchnorm(torch: Any, monkeypatch: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
-    """The "building makemore" MLP (part 3, BatchNorm by hand) as the lecture types it: raw tensors made
-    ``requires_grad`` in a loop, ``C[Xb]``, ``emb.view(emb.shape[0], -1)``, ``hpreact.std(0, keepdim=True)``
+    """The makemore MLP with batch norm written out by hand (after the lecture's part 3): raw tensors made
+    ``requires_grad`` in a loop, ``table[Xb]``, ``emb.view(emb.shape[0], -1)``, ``pre.std(0, keepdim=True)``
     (unbiased), running statistics under ``no_grad``, ``p.grad = None``, the update ``p.data += -lr * p.grad``
     (minigrad's ``.data`` is the NumPy array: the Tensor on the right is added into it in place), the
     ``@torch.no_grad()`` split loss and sampling with ``multinomial(..., generator=g).item()``.
@@ -1155,21 +1106,23 @@ def test_makemore_mlp_with_hand_written_batchnorm(torch: Any, monkeypatch: pytes
 
     torch_ns, torch_out = _makemore(monkeypatch, tmp_path, "torch", torch, shared=True)
     mg_ns, mg_out = _makemore(monkeypatch, tmp_path, "minigrad", minigrad, shared=True)
-    assert mg_ns["vocab_size"] == 27 and mg_ns["Xtr"].dtype == minigrad.int64 and mg_ns["Xtr"].shape[1] == 3
-    assert mg_ns["Xtr"].shape == tuple(torch_ns["Xtr"].shape)
-    np.testing.assert_allclose(mg_ns["lossi"], torch_ns["lossi"], rtol=2e-5, atol=2e-6)
-    assert mg_ns["lossi"][-1] < mg_ns["lossi"][0] - 0.08   # log10 of the loss: 3.3 -> 2.6
-    for name in ("C", "W1", "W2", "b2", "bngain", "bnbias", "bnmean_running", "bnstd_running", "bnmean", "bnstd"):
+    x_train = mg_ns["X_train"]
+    assert mg_ns["vocab_size"] == 27 and x_train.dtype == minigrad.int64 and x_train.shape[1] == 3
+    assert x_train.shape == tuple(torch_ns["X_train"].shape)
+    np.testing.assert_allclose(mg_ns["log10_losses"], torch_ns["log10_losses"], rtol=2e-5, atol=2e-6)
+    assert mg_ns["log10_losses"][-1] < mg_ns["log10_losses"][0] - 0.08   # log10 of the loss: 3.3 -> 2.6
+    for name in ("table", "W_hidden", "W_out", "b_out", "bn_gain", "bn_shift", "running_mean", "running_std",
+                 "full_mean", "full_std"):
         ours, theirs = mg_ns[name], torch_ns[name]
         assert isinstance(ours.data, np.ndarray), name   # `p.data += ...` kept the arrays
         np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
-    for p in mg_ns["parameters"]:
+    for p in mg_ns["params"]:
         assert p.is_leaf and p.requires_grad and p.grad is not None and p.grad_fn is None
-    assert not mg_ns["bnmean_running"].requires_grad and not mg_ns["bnstd_running"].requires_grad
+    assert not mg_ns["running_mean"].requires_grad and not mg_ns["running_std"].requires_grad
     printed = [line.split() for line in mg_out.splitlines()]
     torch_printed = [line.split() for line in torch_out.splitlines()]
     assert len(printed) == len(torch_printed) == 3 + 1 + 6 + 2 + 20
-    # build_dataset's print(X.shape, Y.shape): `(N, 3) (N,)` here (x.shape is a tuple, README), torch.Size there
+    # make_examples's print(X.shape, Y.shape): `(N, 3) (N,)` here (x.shape is a tuple, README), torch.Size there
     assert [re.findall(r"\d+", " ".join(line)) for line in printed[:3]] == [
         re.findall(r"\d+", " ".join(line)) for line in torch_printed[:3]]
     assert printed[3] == torch_printed[3] == [str(27 * 10 + 30 * 200 + 200 * 27 + 27 + 200 + 200)]
@@ -1182,22 +1135,23 @@ def test_makemore_mlp_with_hand_written_batchnorm(torch: Any, monkeypatch: pytes
 
 def test_makemore_mlp_with_its_own_generator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The same program on minigrad's own ``torch.Generator().manual_seed(2147483647)`` stream: the lecture's
-    init scales come out (C ~ N(0, 1), W1 ~ (5/3)/sqrt(30) N(0, 1), b2 = 0), it trains, its sampled names are
-    names, and a second run repeats the first number for number."""
+    init scales come out (table ~ N(0, 1), W_hidden ~ (5/3)/sqrt(30) N(0, 1), b_out = 0), it trains, its
+    sampled names are names, and a second run repeats the first number for number."""
     import minigrad  # noqa: PLC0415
 
     runs = [_makemore(monkeypatch, tmp_path, "minigrad", minigrad, shared=False) for _ in range(2)]
     (ns, out), (again, again_out) = runs
-    assert out == again_out and ns["lossi"] == again["lossi"]
-    assert ns["lossi"][-1] < ns["lossi"][0] - 0.08 and np.isfinite(ns["lossi"]).all()
+    assert out == again_out and ns["log10_losses"] == again["log10_losses"]
+    losses = ns["log10_losses"]
+    assert losses[-1] < losses[0] - 0.08 and np.isfinite(losses).all()
     names = out.splitlines()[-20:]
-    assert all(name.endswith(".") and set(name[:-1]) <= set(ns["chars"]) for name in names)
+    assert all(name.endswith(".") and set(name[:-1]) <= set(ns["letters"]) for name in names)
     # the first draws of a fresh run, with the lecture's seed, before training changes them
     g = minigrad.Generator().manual_seed(2147483647)
     c = minigrad.randn((27, 10), generator=g)
     w1 = minigrad.randn((30, 200), generator=g) * (5 / 3) / (30 ** 0.5)
     assert abs(float(c.std()) - 1) < 0.15 and abs(float(w1.std()) - (5 / 3) / 30 ** 0.5) < 0.02
-    assert (ns["b2"].numpy() != 0).any()   # b2 starts at randn * 0 and trains
+    assert (ns["b_out"].numpy() != 0).any()   # b_out starts at randn * 0 and trains
 
 
 def test_the_data_update_of_the_lecture_is_in_place() -> None:
