@@ -576,104 +576,82 @@ def sample(model, vocab, start, length, temperature=0.8, seed=1234):
 
 
 LSTM_FORECASTER = '''
-class Encoder(nn.Module):
-    def __init__(self, input_size, hidden_size, num_layers=1):
+class Forecaster(nn.Module):
+    """A window (B, T, F) -> the next `horizon` values (B, horizon, F). An LSTM reads the window; an
+    LSTMCell then steps on from its last state, fed its own prediction, or the true value on the steps
+    listed in `teacher_forcing`."""
+
+    def __init__(self, features, hidden_size, horizon):
         super().__init__()
-        self.lstm = nn.LSTM(input_size, hidden_size, num_layers=num_layers, batch_first=True)
-
-    def forward(self, x):
-        outputs, (hidden, cell) = self.lstm(x)
-        return hidden, cell
-
-
-class Decoder(nn.Module):
-    def __init__(self, output_size, hidden_size):
-        super().__init__()
-        self.cell = nn.LSTMCell(output_size, hidden_size)
-        self.fc = nn.Linear(hidden_size, output_size)
-
-    def forward(self, x, hidden, cell):
-        hidden, cell = self.cell(x, (hidden, cell))
-        return self.fc(hidden), hidden, cell
-
-
-class Seq2SeqForecaster(nn.Module):
-    def __init__(self, input_size, hidden_size, horizon):
-        super().__init__()
-        self.encoder = Encoder(input_size, hidden_size)
-        self.decoder = Decoder(input_size, hidden_size)
         self.horizon = horizon
+        self.encoder = nn.LSTM(features, hidden_size, num_layers=1, batch_first=True)
+        self.cell = nn.LSTMCell(features, hidden_size)
+        self.readout = nn.Linear(hidden_size, features)
 
-    def forward(self, src, trg=None, teacher_forcing=()):
-        batch_size = src.shape[0]
-        hidden, cell = self.encoder(src)
-        hidden, cell = hidden[-1], cell[-1]
-        decoder_input = src[:, -1, :]
-        outputs = []
+    def forward(self, window, future=None, teacher_forcing=()):
+        _, (h, c) = self.encoder(window)
+        h, c = h[-1], c[-1]   # the top layer's state, (B, H)
+        value = window[:, -1, :]
+        predictions = []
         for t in range(self.horizon):
-            output, hidden, cell = self.decoder(decoder_input, hidden, cell)
-            outputs.append(output.unsqueeze(1))
-            # teacher forcing, decided by the step index (a coin flip per step in the original)
-            teacher_force = trg is not None and t in teacher_forcing
-            decoder_input = trg[:, t, :] if teacher_force else output
-        return torch.cat(outputs, dim=1)
+            h, c = self.cell(value, (h, c))
+            prediction = self.readout(h)
+            predictions.append(prediction.unsqueeze(1))
+            value = future[:, t, :] if future is not None and t in teacher_forcing else prediction
+        return torch.cat(predictions, dim=1)
 
 
 def make_model(hidden_size=8, horizon=3):
-    return Seq2SeqForecaster(1, hidden_size, horizon)
+    return Forecaster(1, hidden_size, horizon)
 
 
-def make_windows(series, window, horizon):
-    xs, ys = [], []
-    for i in range(len(series) - window - horizon + 1):
-        xs.append(series[i:i + window])
-        ys.append(series[i + window:i + window + horizon])
-    x = torch.tensor(xs, dtype=torch.float32).unsqueeze(-1)
-    y = torch.tensor(ys, dtype=torch.float32).unsqueeze(-1)
-    return x, y
+def sliding_windows(series, window, horizon):
+    """Every full (window, horizon) cut of the series: inputs (N, window, 1), targets (N, horizon, 1)."""
+    count = len(series) - window - horizon + 1
+    inputs = [series[i:i + window] for i in range(count)]
+    targets = [series[i + window:i + window + horizon] for i in range(count)]
+    return (torch.tensor(inputs, dtype=torch.float32).unsqueeze(-1),
+            torch.tensor(targets, dtype=torch.float32).unsqueeze(-1))
 
 
 def train(model, series, epochs, window=6, batch_size=4, shuffle=False, seed=0, patience=3):
-    x, y = make_windows(series, window, model.horizon)
-    n_train = int(len(x) * 0.75)
-    train_ds = torch.utils.data.TensorDataset(x[:n_train], y[:n_train])
-    val_ds = torch.utils.data.TensorDataset(x[n_train:], y[n_train:])
+    x, y = sliding_windows(series, window, model.horizon)
+    split = int(len(x) * 0.75)
     g = torch.Generator()
     g.manual_seed(seed)
-    train_loader = torch.utils.data.DataLoader(train_ds, batch_size=batch_size, shuffle=shuffle, drop_last=True,
+    train_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:split], y[:split]),
+                                               batch_size=batch_size, shuffle=shuffle, drop_last=True,
                                                generator=g)
-    val_loader = torch.utils.data.DataLoader(val_ds, batch_size=batch_size, shuffle=False)
-    criterion = nn.MSELoss()
+    val_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[split:], y[split:]),
+                                             batch_size=batch_size, shuffle=False)
+    loss_fn = nn.MSELoss()
     optimizer = optim.Adam(model.parameters(), lr=0.05)
     scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=0)
-    best_val, best_state, bad_epochs = float("inf"), None, 0
     history = {"train": [], "val": [], "lr": [], "batches": 0}
-    for epoch in range(epochs):
+    best_val, best_state, epochs_without_gain = float("inf"), None, 0
+    for _ in range(epochs):
         model.train()
         for step, (xb, yb) in enumerate(train_loader):
             optimizer.zero_grad()
-            pred = model(xb, yb, teacher_forcing=range(0, model.horizon, step % 2 + 1))
-            loss = criterion(pred, yb)
+            # the true value is fed back on every step in even batches, on every other step in odd ones
+            loss = loss_fn(model(xb, yb, teacher_forcing=range(0, model.horizon, step % 2 + 1)), yb)
             loss.backward()
             optimizer.step()
             history["train"].append(loss.item())
             history["batches"] += 1
         model.eval()
-        preds, targets = [], []
         with torch.no_grad():
-            for xb, yb in val_loader:
-                preds.append(model(xb))
-                targets.append(yb)
-        val_loss = criterion(torch.cat(preds), torch.cat(targets)).item()
+            outputs = [(model(xb), yb) for xb, yb in val_loader]
+        val_loss = loss_fn(torch.cat([p for p, _ in outputs]), torch.cat([t for _, t in outputs])).item()
         history["val"].append(val_loss)
         scheduler.step(val_loss)
         history["lr"].append(optimizer.param_groups[0]["lr"])
         if val_loss < best_val - 1e-4:
-            best_val, bad_epochs = val_loss, 0
+            best_val, epochs_without_gain = val_loss, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
-            bad_epochs += 1
-            if bad_epochs >= patience:
+            epochs_without_gain += 1
+            if epochs_without_gain >= patience:
                 break
     model.load_state_dict(best_state)
     return history, best_val
