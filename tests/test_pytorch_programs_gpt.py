@@ -1,25 +1,32 @@
-"""nanoGPT and makemore, the most-copied modern PyTorch programs, run unchanged on minigrad: only imports differ.
+"""Programs in the style of nanoGPT and makemore, the most-copied modern PyTorch code, run unchanged on minigrad:
+only the imports differ.
 
-Written in this repository after the programs as their authors publish them, at a tiny size on generated data
-(the helpers and the rule come from tests/test_pytorch_programs.py):
+The program texts are our own rewrites, not copies: each keeps the PyTorch calls, argument forms, module and
+state_dict names and habits of the public program it mirrors, in the same roles, with our own names, comments
+and docstrings, at a tiny size on generated data (the helpers and the imports-only rule come from
+tests/test_pytorch_programs.py):
 
-* ``MODEL_PY``: nanoGPT's model.py (LayerNorm with optional bias through ``F.layer_norm``, CausalSelfAttention
-  with ``self.flash = hasattr(torch.nn.functional, 'scaled_dot_product_attention')`` and the slow path's
-  ``tril`` buffer and ``masked_fill(-inf)``, ``split(n_embd, dim=2)``/``view``/``transpose``/``contiguous``,
-  GELU MLP, ``nn.ModuleDict``/``nn.ModuleList``, weight tying, ``self.apply(self._init_weights)`` and the
-  ``c_proj`` scaled init, ``get_num_params``, ``cross_entropy(ignore_index=-1)``, the ``x[:, [-1], :]``
-  inference path, ``configure_optimizers`` with its ``inspect.signature(torch.optim.AdamW)`` look for
-  ``fused``, ``crop_block_size``, ``@torch.no_grad() generate`` with temperature, ``topk`` and
-  ``multinomial``); ``from_pretrained`` (it needs ``transformers``) is left out;
-* ``TRAIN_PY``: nanoGPT's train.py, trimmed of DDP, reading ``data/<dataset>/{train,val}.bin`` with
-  ``np.memmap`` and its overrides from ``configurator.py`` (written by the test, as the repository's config
-  files are), ``torch.cuda.amp.GradScaler``, gradient accumulation, ``clip_grad_norm_``, the cosine lr with
-  warmup, ``estimate_loss``, checkpoints with ``torch.save``/``torch.load`` and the ``_orig_mod.`` fix-up,
-  ``torch.compile``, and ``wandb`` logging (a recording stand-in module: it gives the eval losses at full
-  precision); ``SAMPLE_PY``: nanoGPT's sample.py. The dataset's ``meta.pkl`` is JSON here (``meta.json``,
-  read with ``json.load`` where the originals ``pickle.load``).
-* ``MAKEMORE_MLP``: the "building makemore" MLP with BatchNorm by hand (part 3), as the lecture types it, with
-  fewer steps.
+* ``MODEL_PY`` mirrors model.py of nanoGPT (https://github.com/karpathy/nanoGPT/blob/master/model.py): a
+  layer norm with an optional bias through ``F.layer_norm``; causal attention with ``self.flash =
+  hasattr(torch.nn.functional, 'scaled_dot_product_attention')`` and, without it, a ``tril`` buffer named
+  ``bias`` and ``masked_fill(-inf)``; ``split(n_embd, dim=2)``/``view``/``transpose``/``contiguous``; a GELU
+  feed-forward; ``nn.ModuleDict``/``nn.ModuleList`` under nanoGPT's state_dict names; weight tying;
+  ``self.apply(self._init_module)`` and the smaller ``c_proj`` init; ``get_num_params``;
+  ``cross_entropy(ignore_index=-1)``; the ``x[:, [-1], :]`` inference path; ``configure_optimizers`` with two
+  AdamW groups and its ``inspect.signature(torch.optim.AdamW)`` look for ``fused``; ``crop_block_size``;
+  ``@torch.no_grad() generate`` with temperature, ``topk`` and ``multinomial``. No ``from_pretrained``
+  (it needs ``transformers``).
+* ``TRAIN_PY`` mirrors nanoGPT's train.py (https://github.com/karpathy/nanoGPT/blob/master/train.py) without
+  DDP: ``data/<dataset>/{train,val}.bin`` read through ``np.memmap``, settings replaced by ``exec`` of a
+  ``configurator.py`` (the test writes it, as nanoGPT's config files are), ``torch.cuda.amp.GradScaler``,
+  gradient accumulation, ``clip_grad_norm_``, the cosine lr with warmup, an ``estimate_loss``, checkpoints
+  through ``torch.save``/``torch.load`` and the ``_orig_mod.`` fix-up loop, ``torch.compile``, and ``wandb``
+  logging (a recording stand-in module: it gives the eval losses at full precision).
+* ``SAMPLE_PY`` mirrors nanoGPT's sample.py (https://github.com/karpathy/nanoGPT/blob/master/sample.py). The
+  dataset's vocabulary is ``meta.json`` read with ``json.load`` where nanoGPT pickles a ``meta.pkl``.
+* ``MAKEMORE_MLP`` mirrors the character MLP with batch norm written out by hand from "Building makemore
+  Part 3" of Neural Networks: Zero to Hero (https://github.com/karpathy/nn-zero-to-hero, notebook
+  lectures/makemore/makemore_part3_bn.ipynb), with fewer steps.
 
 Random draws: the two engines' generators differ. nanoGPT's weights (``torch.nn.init.normal_``), its batches
 (``torch.randint``) and samples (``torch.multinomial``), and makemore's ``torch.randn``/``randint``/
@@ -897,7 +904,7 @@ def test_nanogpt_train_resume_and_sample(torch: Any, monkeypatch: pytest.MonkeyP
 
 
 def _twin_gpts(monkeypatch: pytest.MonkeyPatch, torch: Any, **config: Any) -> tuple:
-    """model.py's GPT in each engine, each initialised by its own ``_init_weights``; minigrad's then loads torch's
+    """model.py's GPT in each engine, each initialised by its own ``_init_module``; minigrad's then loads torch's
     state dict (both names of the tied embedding, and the slow path's buffers, as PyTorch's state dicts have them).
     Returns (torch_model, mg_model, initial state dict)."""
     models, modules = [], []
