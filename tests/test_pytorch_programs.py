@@ -659,8 +659,10 @@ def train(model, series, epochs, window=6, batch_size=4, shuffle=False, seed=0, 
 
 
 CRNN_MASKED_ATTENTION = '''
-class CRNN(nn.Module):
-    """Conv features of a tiny image read column by column by a GRU, pooled with masked attention."""
+class ConvRecurrentClassifier(nn.Module):
+    """Images (B, 1, 8, W) of real widths `widths` (B,) -> class logits (B, C) and attention (B, W / 2).
+    Convolutions turn the image into W / 2 columns, a bidirectional GRU reads them left to right, and the
+    outputs are pooled by attention that sees only the columns of the real (unpadded) width."""
 
     def __init__(self, num_classes, channels=4, hidden=8):
         super().__init__()
@@ -675,47 +677,45 @@ class CRNN(nn.Module):
             nn.MaxPool2d((2, 1), (2, 1)),
         )
         self.rnn = nn.GRU(channels * 2 * 2, hidden, batch_first=True, bidirectional=True)
-        self.attn = nn.Linear(2 * hidden, 1)
+        self.score = nn.Linear(2 * hidden, 1)
         self.classifier = nn.Sequential(nn.Dropout(0.0), nn.Linear(2 * hidden, num_classes))
 
     def forward(self, images, widths):
-        features = self.cnn(images)                      # (B, C, H', W')
-        b, c, h, w = features.size()
-        features = features.permute(0, 3, 1, 2).flatten(2)   # (B, W', C*H')
-        output, _ = self.rnn(features)
-        scores = self.attn(output).squeeze(-1)            # (B, W')
-        positions = torch.arange(w).unsqueeze(0).expand(b, -1)
-        mask = positions < (widths // 2).unsqueeze(1)
-        scores = scores.masked_fill(mask == 0, float("-inf"))
+        maps = self.cnn(images)                            # (B, C, H', W')
+        b, c, h, w = maps.size()
+        columns = maps.permute(0, 3, 1, 2).flatten(2)      # (B, W', C * H')
+        outputs, _ = self.rnn(columns)
+        scores = self.score(outputs).squeeze(-1)           # (B, W')
+        real = torch.arange(w).unsqueeze(0).expand(b, -1) < (widths // 2).unsqueeze(1)
+        scores = scores.masked_fill(real == 0, float("-inf"))
         weights = torch.softmax(scores, dim=-1)
-        context = torch.einsum("bt,bth->bh", weights, output)
-        return self.classifier(context), weights
+        pooled = torch.einsum("bt,bth->bh", weights, outputs)
+        return self.classifier(pooled), weights
 
 
-def collate(samples):
-    """Variable-width images, padded on the right to the widest (pad_sequence over the width axis)."""
-    images = [s[0].permute(2, 0, 1) for s in samples]      # (W, 1, H)
-    padded = nn.utils.rnn.pad_sequence(images, batch_first=True, padding_value=0.0)
-    padded = padded.permute(0, 2, 3, 1).contiguous()       # (B, 1, H, W)
-    widths = torch.tensor([s[0].shape[-1] for s in samples])
-    labels = torch.stack([s[1] for s in samples])
-    return padded, widths, labels
+def pad_batch(samples):
+    """(image (1, H, W), label) pairs -> images (B, 1, H, W_max) zero-padded on the right, widths, labels."""
+    by_column = [image.permute(2, 0, 1) for image, _ in samples]   # (W, 1, H): pad_sequence pads dim 0
+    padded = nn.utils.rnn.pad_sequence(by_column, batch_first=True, padding_value=0.0)
+    images = padded.permute(0, 2, 3, 1).contiguous()
+    widths = torch.tensor([image.shape[-1] for image, _ in samples])
+    return images, widths, torch.stack([label for _, label in samples])
 
 
 def make_model(num_classes):
-    return CRNN(num_classes)
+    return ConvRecurrentClassifier(num_classes)
 
 
 def train(model, samples, steps, batch_size=4):
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    criterion = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss()
     losses, attention_sums = [], []
     model.train()
     for step in range(steps):
-        start = (step * batch_size) % len(samples)
-        images, widths, labels = collate(samples[start:start + batch_size])
+        first = (step * batch_size) % len(samples)
+        images, widths, labels = pad_batch(samples[first:first + batch_size])
         logits, weights = model(images, widths)
-        loss = criterion(logits, labels)
+        loss = loss_fn(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -727,11 +727,10 @@ def train(model, samples, steps, batch_size=4):
 @torch.no_grad()
 def predict(model, samples):
     model.eval()
-    images, widths, labels = collate(samples)
+    images, widths, _ = pad_batch(samples)
     logits, weights = model(images, widths)
-    probs = F.softmax(logits, dim=1)
-    conf, pred = probs.max(dim=1)
-    return pred.tolist(), conf.numpy(), weights.numpy(), model.cnn[1].running_mean.numpy()
+    confidence, predicted = F.softmax(logits, dim=1).max(dim=1)
+    return predicted.tolist(), confidence.numpy(), weights.numpy(), model.cnn[1].running_mean.numpy()
 '''
 
 
