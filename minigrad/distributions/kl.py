@@ -501,7 +501,10 @@ def _kl_beta_normal(p: Beta, q: Normal) -> Tensor:
 
 
 @register_kl(Beta, Uniform)
-def _kl_beta_uniform(p: Beta, q: Uniform) -> Tensor:
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_unit_interval_uniform(p: Beta | ContinuousBernoulli, q: Uniform) -> Tensor:
+    """KL(p ‖ U(low, high)) for p on [0, 1]: -H(p) + log(high - low), +inf where q's support misses part of [0, 1]
+    (PyTorch 2.13 also where it ends exactly at 0 or 1: q.low ≥ 0)."""
     result = -p.entropy() + (q.high - q.low).log()
     return _where_infinite((q.low > p.support.lower_bound) | (q.high < p.support.upper_bound), result)
 
@@ -524,13 +527,6 @@ def _kl_continuous_bernoulli_normal(p: ContinuousBernoulli, q: Normal) -> Tensor
     t2 = 0.5 * (math.log(2.0 * math.pi) + (q.loc / q.scale).square()) + q.scale.log()
     t3 = (p.variance + p.mean.square() - 2.0 * q.loc * p.mean) / (2.0 * q.scale.square())
     return -p.entropy() + t2 + t3
-
-
-@register_kl(ContinuousBernoulli, Uniform)
-def _kl_continuous_bernoulli_uniform(p: ContinuousBernoulli, q: Uniform) -> Tensor:
-    result = -p.entropy() + (q.high - q.low).log()
-    # +inf where q's support misses part of [0, 1] (PyTorch 2.13 also where it ends exactly at 0 or 1: q.low ≥ 0)
-    return _where_infinite((q.low > p.support.lower_bound) | (q.high < p.support.upper_bound), result)
 
 
 @register_kl(Exponential, Gamma)

@@ -38,6 +38,16 @@ def _precision_to_scale_tril(precision: Tensor) -> Tensor:
     return mg.linalg.solve_triangular(inverse, identity, upper=False)
 
 
+def _scale_tril(covariance_matrix: Tensor | None, precision_matrix: Tensor | None,
+                scale_tril: Tensor | None) -> Tensor:
+    """The lower Cholesky factor L (L Lᵀ = Σ) of whichever one of Σ, Σ⁻¹ and L is given: (..., n, n)."""
+    if scale_tril is not None:
+        return scale_tril
+    if covariance_matrix is not None:
+        return mg.linalg.cholesky(covariance_matrix)
+    return _precision_to_scale_tril(precision_matrix)
+
+
 class MultivariateNormal(Located, Distribution):
     """N(loc, Σ) over vectors of length n: event_shape (n,), batch_shape the broadcast of loc's and the
     matrix's leading dims.
@@ -69,12 +79,7 @@ class MultivariateNormal(Located, Distribution):
         setattr(self, name, matrix.expand(batch_shape + tuple(matrix.shape[-2:])))
         self.loc = loc.expand(batch_shape + (n,))
         super().__init__(batch_shape, (n,), validate_args=validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = mg.linalg.cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril(covariance_matrix, precision_matrix, scale_tril)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> MultivariateNormal:
         new = self._get_checked_instance(MultivariateNormal, _instance)

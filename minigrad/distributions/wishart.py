@@ -14,7 +14,7 @@ from . import constraints
 from .chi2 import Chi2
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
-from .multivariate_normal import _precision_to_scale_tril
+from .multivariate_normal import _scale_tril
 from .utils import is_number, lazy_property, standard_normal
 
 __all__ = ["Wishart"]
@@ -82,12 +82,7 @@ class Wishart(ExponentialFamily):
                           "ndim.", stacklevel=2)
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
         self._batch_dims = [-(x + 1) for x in range(len(self._batch_shape))]
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = mg.linalg.cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril(covariance_matrix, precision_matrix, scale_tril)
         self._dist_chi2 = self._chi2(self.df, batch_shape)
 
     def _chi2(self, df: Tensor, batch_shape: tuple) -> Chi2:
