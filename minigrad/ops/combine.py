@@ -26,6 +26,7 @@ from .inplace import _fill
 from .join import Split, cat
 from .linalg import matmul
 from .shape import broadcast_to, clone, getitem, permute, reshape
+from .solvers import Inverse
 
 # --- stacks and splits ---------------------------------------------------------------------------------
 
@@ -354,14 +355,17 @@ def addbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: 
 
 def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
     """``x`` (…, m, m) multiplied by itself ``n`` times (n = 0: the identity, still differentiable with a zero
-    gradient); negative n needs an inverse, which minigrad does not have (torch.matrix_power)."""
+    gradient; n < 0: powers of the inverse, of a floating x), as torch.matrix_power."""
     x = tensor_arg(input, "matrix_power")
     n = int_arg(n, "matrix_power", "n")
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"matrix_power: expects square matrices (…, m, m), got shape {x.shape}")
     if n < 0:
-        raise NotImplementedError("matrix_power: a negative power needs a matrix inverse, which minigrad does not "
-                                  "have")
+        if x.dtype.kind != "f":
+            raise TypeError(f"matrix_power: a negative power inverts x, which needs a floating dtype, got {x.dtype}")
+        inverse = Inverse()
+        inverse.name = "matrix_power"
+        x, n = inverse(x), -n
     if n == 0:
         with backend.on_device(x.device):
             eye = backend.array_module(x.data).eye(x.shape[-1], dtype=x.dtype)
