@@ -1,56 +1,56 @@
-"""Eight real PyTorch programs, trimmed, run unchanged on minigrad: only the import lines differ.
+"""Eight PyTorch programs of well-known shapes, run on torch and on minigrad: only the import lines differ.
 
-Each program below is written in this repository after the structure of a
-well-known PyTorch program, cut to a small model and a few steps on generated
-data:
+Each program mirrors a public PyTorch program but is rewritten here in our own words (names, helpers,
+comments and docstrings are ours), cut to a small model and a few steps on generated data. What each
+keeps is the PyTorch usage of its model, in the same roles:
 
-* ``WORD_LANGUAGE_MODEL``: pytorch/examples ``word_language_model`` (LSTM
-  language model: ``batchify`` with ``narrow``/``view``/``t``/``contiguous``,
-  ``get_batch``, ``repackage_hidden``, ``init_hidden`` with ``new_zeros``,
-  ``NLLLoss`` over ``log_softmax``, gradient clipping and a manual SGD step);
-* ``SEQ2SEQ_ATTENTION``: the PyTorch seq2seq translation tutorial with
-  Bahdanau attention (GRU encoder and decoder, ``bmm``, ``permute``,
-  ``squeeze``/``unsqueeze``, ``cat``, ``softmax``, teacher forcing, ``topk``
-  greedy decoding, ``NLLLoss``, two Adam optimizers);
-* ``CHAR_RNN_CLASSIFICATION``: the char-RNN name classification tutorial (an
-  RNN built from ``Linear`` + ``LogSoftmax``, one-hot letters written with
-  ``tensor[li][0][index] = 1``, ``NLLLoss``, ``topk`` and a manual SGD step);
-* ``TRANSFORMER_LANGUAGE_MODEL``: the same example's ``TransformerModel`` (a
-  subclass of ``nn.Transformer`` whose encoder runs under a float causal mask
-  from ``log(tril(ones))``, a ``PositionalEncoding`` buffer written with
-  strided slices, ``math.sqrt`` scaling);
-* ``SENTIMENT_BIGRU``: a sentiment classifier as in the well-known sentiment
-  tutorials (``Embedding(padding_idx=0)``, ``pack_padded_sequence(enforce_sorted=False)``
-  and ``pad_packed_sequence`` around a bidirectional GRU, ``hidden[-2]``/``hidden[-1]``,
-  masked mean pooling, ``CrossEntropyLoss(label_smoothing=0.1)``, ``AdamW`` under a
-  ``get_linear_schedule_with_warmup``-style ``LambdaLR``, ``clip_grad_norm_``,
-  ``eval()``/``no_grad()`` accuracy with ``(pred == y).float().mean().item()``, and
-  ``torch.save``/``torch.load`` of the state dict into a fresh model);
-* ``CHAR_LSTM_LANGUAGE_MODEL``: a character LSTM trained with truncated BPTT over
-  one long stream (the state carried across batches as ``tuple(s.detach() for s in
-  states)``), ``StepLR``, perplexity ``math.exp(loss)``, and temperature sampling
-  with ``torch.multinomial`` under a seeded ``torch.Generator`` (the two engines'
-  random streams differ, so samples are compared by shape and range only);
-* ``LSTM_FORECASTER``: a sequence-to-sequence forecaster (LSTM encoder, ``LSTMCell``
-  decoder loop, teacher forcing decided by the step index where the original flips
-  ``torch.rand(1).item() < ratio``), windows in a ``TensorDataset`` read by a
-  ``DataLoader(drop_last=True, generator=g)``, ``MSELoss``, ``ReduceLROnPlateau``
-  and early stopping that restores the best state dict;
-* ``CRNN_MASKED_ATTENTION``: a CRNN (``Conv2d``, ``BatchNorm2d``, in-place
-  ``ReLU``/``LeakyReLU``, ``MaxPool2d``) whose columns a bidirectional GRU reads,
-  variable-width images padded with ``pad_sequence``, attention pooling under
-  ``masked_fill(mask == 0, float("-inf"))`` and ``einsum``, Nesterov SGD with weight
-  decay, ``zero_grad(set_to_none=True)`` and an ``@torch.no_grad()`` predictor.
+* ``WORD_LANGUAGE_MODEL`` mirrors pytorch/examples' word language model
+  (https://github.com/pytorch/examples/tree/main/word_language_model): an LSTM picked with
+  ``getattr(nn, rnn_type)``, the stream cut into columns with ``narrow``/``view``/``t``/``contiguous``,
+  state detached between windows, ``new_zeros`` for the initial state, ``NLLLoss`` over ``log_softmax``,
+  ``clip_grad_norm_`` and a manual SGD step;
+* ``SEQ2SEQ_ATTENTION`` mirrors the PyTorch tutorial "NLP From Scratch: Translation with a Sequence to
+  Sequence Network and Attention" (https://pytorch.org/tutorials/intermediate/seq2seq_translation_tutorial.html):
+  GRU encoder and decoder with additive attention (``bmm``, ``permute``, ``squeeze``/``unsqueeze``, ``cat``,
+  ``softmax``), teacher forcing, ``topk`` greedy decoding, ``NLLLoss``, one Adam optimizer per half of an
+  ``nn.ModuleDict``;
+* ``CHAR_RNN_CLASSIFICATION`` mirrors the tutorial "NLP From Scratch: Classifying Names with a
+  Character-Level RNN" (https://pytorch.org/tutorials/intermediate/char_rnn_classification_tutorial.html):
+  a recurrent step built from ``Linear`` + ``LogSoftmax``, one-hot letters written with
+  ``tensor[t][0][index] = 1``, ``NLLLoss``, ``topk`` and a manual SGD step;
+* ``TRANSFORMER_LANGUAGE_MODEL`` mirrors the ``TransformerModel`` of the same pytorch/examples directory:
+  a subclass of ``nn.Transformer`` that runs its encoder under a float causal mask from
+  ``log(tril(ones))`` and replaces ``decoder`` with a Linear, a sine/cosine position buffer written with
+  strided slices, ``math.sqrt`` scaling;
+* ``SENTIMENT_BIGRU`` mirrors the packed bidirectional RNN of bentrevett/pytorch-sentiment-analysis
+  (https://github.com/bentrevett/pytorch-sentiment-analysis) with a warmup-then-linear-decay ``LambdaLR``
+  of the kind Hugging Face's ``get_linear_schedule_with_warmup`` makes: ``Embedding(padding_idx=0)``,
+  ``pack_padded_sequence(enforce_sorted=False)`` and ``pad_packed_sequence``, ``hidden[-2]``/``hidden[-1]``,
+  masked mean pooling, ``CrossEntropyLoss(label_smoothing=0.1)``, ``AdamW``, ``clip_grad_norm_``,
+  ``eval()``/``no_grad()`` accuracy, and ``torch.save``/``torch.load`` of the state dict into a fresh model;
+* ``CHAR_LSTM_LANGUAGE_MODEL`` mirrors the language model of yunjey/pytorch-tutorial
+  (https://github.com/yunjey/pytorch-tutorial/tree/master/tutorials/02-intermediate/language_model), on
+  characters: truncated BPTT over one long stream (``tuple(s.detach() for s in states)``), ``StepLR``,
+  perplexity ``math.exp(loss)``, temperature sampling with ``torch.multinomial`` under a seeded
+  ``torch.Generator`` (the two engines' random streams differ, so samples are compared by shape and range);
+* ``LSTM_FORECASTER`` follows the encoder-decoder pattern of bentrevett/pytorch-seq2seq
+  (https://github.com/bentrevett/pytorch-seq2seq) on a time series: an LSTM encoder, an ``LSTMCell``
+  decoder loop, teacher forcing chosen by step index (where such programs flip ``torch.rand(1).item() <
+  ratio``), a ``TensorDataset`` read by ``DataLoader(drop_last=True, generator=g)``, ``MSELoss``,
+  ``ReduceLROnPlateau`` and early stopping that restores the best state dict;
+* ``CRNN_MASKED_ATTENTION`` is written for this file in the common CRNN layout: ``Conv2d``,
+  ``BatchNorm2d``, in-place ``ReLU``/``LeakyReLU``, ``MaxPool2d`` columns read by a bidirectional GRU,
+  images padded with ``pad_sequence``, attention pooling under ``masked_fill(mask == 0, float("-inf"))``
+  and ``einsum``, Nesterov SGD with weight decay, ``zero_grad(set_to_none=True)``, an ``@torch.no_grad()``
+  predictor.
 
-The one change from the originals that is not an import: their manual SGD step
-``p.data.add_(p.grad.data, alpha=-lr)`` is written ``with torch.no_grad():
-p.add_(p.grad, alpha=-lr)`` (PyTorch's recommended form), since minigrad's
-``.data`` is the NumPy array (README, "Coming from PyTorch").
+The manual SGD steps use ``with torch.no_grad(): p.add_(p.grad, alpha=-lr)`` (PyTorch's recommended form)
+rather than the older ``p.data.add_(p.grad.data, alpha=-lr)``, since minigrad's ``.data`` is the NumPy
+array (README, "Coming from PyTorch").
 
-Each source runs twice, after ``TORCH_IMPORTS`` and after
-``MINIGRAD_IMPORTS``, from the same initial weights (the torch model's state
-dict, loaded with ``load_state_dict``), and the training losses must agree
-to 1e-5, step by step.
+Each source runs twice, after ``TORCH_IMPORTS`` and after ``MINIGRAD_IMPORTS``, from the same initial
+weights (the torch model's state dict, loaded with ``load_state_dict``), and the training losses must
+agree to 1e-5, step by step.
 """
 
 from __future__ import annotations
