@@ -2,6 +2,8 @@
 
 * ``torch.autograd.Variable`` (older RNN tutorials: ``from torch.autograd import Variable``,
   ``Variable(torch.zeros(...))`` for hidden states): ``minigrad/autograd/variable.py``.
+
+The short program text below is written here in that pre-0.4 style; it copies no particular tutorial.
 """
 
 from __future__ import annotations
