@@ -39,7 +39,9 @@ from .elementwise import (
 from .inplace import masked_fill
 from .join import cat, chunk, concat, split, stack, unbind
 from .linalg import bmm, matmul
-from .reduce import amax, amin, log_softmax, logsumexp, max, mean, min, norm, softmax, std, sum, var
+from .norms import matrix_norm
+from .reduce import amax, amin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
+from .reduce import norm as _vector_norm
 from .select import ValuesIndices, all, any, argmax, argmin, argsort, gather, index_select, sort, topk
 from .shape import (
     Size,
@@ -96,6 +98,17 @@ def _compare(name: str, op: Any) -> Any:
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` comparison: a bool tensor with no gradient."
     return compare
+
+
+def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
+         keepdims: bool | None = None, dtype: Any = None) -> Tensor:
+    """The vector p-norm over ``dim`` (None: all elements), as torch.norm (see :func:`reduce.norm`); ``p='nuc'``
+    is the nuclear norm of the matrices in the two dims ``dim`` (None: a 2-D input's), as torch.norm's."""
+    if isinstance(p, str) and p == "nuc":
+        if dim is None and getattr(input, "ndim", 2) != 2:
+            raise ValueError(f"norm: p='nuc' needs a 2-D input or two dims in dim, got shape {input.shape}")
+        return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    return _vector_norm(input, p, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
 
 
 def _reflected(fn: Any) -> Any:

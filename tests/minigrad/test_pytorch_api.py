@@ -314,7 +314,7 @@ def test_both_conventions_at_once_is_an_error() -> None:
     (lambda x: x.gather(1, mg.tensor([[5]])), IndexError, ("gather",)),
     (lambda x: x.masked_fill(x, 0.0), TypeError, ("masked_fill", "bool")),
     (lambda x: mg.bmm(x, x), ValueError, ("bmm",)),
-    (lambda x: x.norm(p="nuc"), ValueError, ("norm",)),
+    (lambda x: x.norm(p="nuc", dim=(0, 1, 2)), ValueError, ("matrix_norm",)),
     (lambda x: mg.zeros(0, 2).max(0), IndexError, ("max", "non-zero")),
 ])
 def test_bad_arguments_raise_naming_the_op(call: Callable, error: type, words: tuple) -> None:
@@ -371,3 +371,15 @@ DRAWN_CASES: dict[str, Callable] = {
 
 
 test_drawn_shapes_same_as_torch = drawn_case_tests(DRAWN_CASES)
+
+
+def test_norm_nuc_as_torch(torch) -> None:
+    a = np.random.default_rng(3).standard_normal((2, 3, 4))
+    x, t = mg.tensor(a[0], requires_grad=True), torch.tensor(a[0], requires_grad=True)
+    mg.norm(x, "nuc").backward()
+    torch.norm(t, "nuc").backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(mg.tensor(a).norm(p="nuc", dim=(1, 2)).numpy(),
+                               torch.tensor(a).norm(p="nuc", dim=(1, 2)).numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="nuc"):
+        mg.norm(mg.tensor(a), "nuc")
