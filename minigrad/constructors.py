@@ -194,7 +194,8 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
     rounded once, as PyTorch (``arange(0, 1, 0.1)`` has 10 elements, its last float32(0.9)), not by
     NumPy's repeated float32 steps. An integer ``dtype`` with float bounds truncates them as PyTorch
     does (int64 truncates the bounds before the length; narrower ints only start and step) and wraps
-    out-of-range values. A zero step, or an infinite or NaN bound, raises a ValueError.
+    out-of-range values. A zero step, an infinite or NaN bound, or a step that leads away from ``end``
+    raises a ValueError, as PyTorch's (with NumPy's ``stop=``, the last gives NumPy's empty range).
     """
     if stop is not None:
         if end is not None:
@@ -211,6 +212,9 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
         raise ValueError("arange: step must be nonzero")
     if any(isinstance(v, (float, numpy.floating)) and not math.isfinite(v) for v in (start, end, step)):
         raise ValueError(f"arange: unsupported range: {start} -> {end} (step {step}): every bound must be finite")
+    if stop is None and (end - start) * step < 0:   # PyTorch refuses; NumPy's stop= gives an empty range
+        raise ValueError(f"arange: upper bound and lower bound inconsistent with step sign: {start} -> {end} "
+                         f"(step {step})")
     integral = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
     kind = (int64 if integral else get_default_dtype()) if dtype is None else backend.as_dtype(dtype, "arange")
     if integral or (kind == int64):

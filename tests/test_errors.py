@@ -826,7 +826,9 @@ def test_fuzz_arange_checks_its_numbers_step_and_dtype():
         assert "arange" in str(info.value) and f"'{what}'" in str(info.value)
     assert mg.arange(mg.tensor(0.25), 3).tolist() == [0.25, 1.25, 2.25]   # a 0-d tensor is a number
     assert mg.arange(0, 5, None).tolist() == [0, 1, 2, 3, 4] and mg.arange(0, 5, None).dtype == mg.int64
-    np.testing.assert_array_equal(mg.arange(1, 0, 0.5).numpy(), np.arange(1, 0, 0.5, dtype=np.float32))
+    with pytest.raises(ValueError, match="inconsistent with step sign"):   # as PyTorch's
+        mg.arange(1, 0, 0.5)
+    np.testing.assert_array_equal(mg.arange(1, stop=0, step=0.5).numpy(), np.arange(1, 0, 0.5, dtype=np.float32))
 
 
 def test_fuzz_as_tensor_checks_dtype_and_device_before_anything_else():
