@@ -14,6 +14,16 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from distribution_helpers import (
+    agree,
+    as_leaves,
+    check_manual_seed_repeats,
+    check_moments,
+    check_sample_shapes,
+    evaluate,
+    expand_both,
+    gradcheck_scores,
+)
 from helpers import assert_close, gpu_case_tests
 
 import minigrad as mg
@@ -64,46 +74,18 @@ DIGAMMA_RTOL = 3e-8   # torch's trigamma
 ATTRIBUTES = ("log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "icdf", "perplexity")
 
 
-def _leaves(lib: Any, arrays: tuple) -> list:
-    return [lib.tensor(np.ascontiguousarray(a), requires_grad=True) for a in arrays]
-
-
-def _evaluate(dist: Any, attribute: str, lib: Any, value: np.ndarray) -> Any:
-    member = getattr(dist, attribute)
-    if attribute in ("log_prob", "cdf"):
-        return member(lib.tensor(value))
-    if attribute == "icdf":
-        return member(lib.tensor(PROB))
-    return member() if callable(member) else member
-
-
-def agree(torch: Any, ours: Any, theirs: Any, leaves: list, torch_leaves: list, rtol: float, what: str) -> None:
-    """Equal values, shapes and dtypes, and equal gradients of a weighted sum w.r.t. the leaves."""
-    assert_close(ours, theirs, rtol, 1e-12, what)
-    assert ours.dtype == theirs.detach().numpy().dtype, what
-    if theirs.requires_grad:
-        weights = np.random.default_rng(2).standard_normal(ours.shape)
-        finite = np.isfinite(theirs.detach().numpy())
-        (mg.where(mg.tensor(finite), ours, 0.0) * mg.tensor(weights)).sum().backward()
-        (torch.where(torch.tensor(finite), theirs, 0.0) * torch.from_numpy(weights)).sum().backward()
-        for i, (o, t) in enumerate(zip(leaves, torch_leaves)):
-            if t.grad is not None:
-                assert o.grad is not None, f"{what}: leaf {i} got no gradient"
-                assert_close(o.grad, t.grad, rtol, 1e-12, f"{what}: gradient of leaf {i}")
-
-
 @pytest.mark.parametrize("attribute", ATTRIBUTES)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_same_as_torch(name: str, attribute: str, torch: Any) -> None:
     make, arrays, value = CASES[name]
-    torch_leaves, leaves = _leaves(torch, arrays), _leaves(mg, arrays)
+    torch_leaves, leaves = as_leaves(torch, arrays), as_leaves(mg, arrays)
     try:
-        theirs = _evaluate(make(torch, *torch_leaves), attribute, torch, value)
+        theirs = evaluate(make(torch, *torch_leaves), attribute, torch, value, PROB)
     except NotImplementedError:
         with pytest.raises(NotImplementedError):
-            _evaluate(make(mg, *leaves), attribute, mg, value)
+            evaluate(make(mg, *leaves), attribute, mg, value, PROB)
         return
-    ours = _evaluate(make(mg, *leaves), attribute, mg, value)
+    ours = evaluate(make(mg, *leaves), attribute, mg, value, PROB)
     rtol = DIGAMMA_RTOL if name.split("_")[0] in DIGAMMA_GRADIENTS else 1e-10
     if name.endswith("_numbers"):   # float32 parameters (the default dtype): float32 special functions
         rtol = 1e-5
@@ -118,14 +100,7 @@ def test_same_as_torch(name: str, attribute: str, torch: Any) -> None:
 def test_gradcheck_log_prob_and_entropy(name: str) -> None:
     """Finite differences of log_prob (and entropy where it exists), in the parameters, without PyTorch."""
     make, arrays, value = CASES[name]
-
-    def scores(*params: mg.Tensor) -> list:
-        dist = make(mg, *params)
-        out = [dist.log_prob(mg.tensor(value))]
-        if name != "Binomial_probs" and not name.startswith("Categorical"):
-            out.append(dist.entropy())
-        return out
-    assert mg.gradcheck(scores, _leaves(mg, arrays))
+    gradcheck_scores(make, arrays, value, with_entropy=name != "Binomial_probs" and not name.startswith("Categorical"))
 
 
 def _scores(dist: Any, value: Any) -> list:
@@ -200,7 +175,7 @@ NO_KL_GRADCHECK = {"Bernoulli_infinite", "Categorical_infinite", "Uniform_infini
 @pytest.mark.parametrize("name", sorted(KL_CASES))
 def test_kl_same_as_torch(name: str, torch: Any) -> None:
     fn, arrays = KL_CASES[name]
-    torch_leaves, leaves = _leaves(torch, arrays), _leaves(mg, arrays)
+    torch_leaves, leaves = as_leaves(torch, arrays), as_leaves(mg, arrays)
     rtol = DIGAMMA_RTOL if name in DIGAMMA_GRADIENTS else 1e-10
     agree(torch, fn(mg, *leaves), fn(torch, *torch_leaves), leaves, torch_leaves, rtol, f"KL {name}")
 
@@ -208,7 +183,7 @@ def test_kl_same_as_torch(name: str, torch: Any) -> None:
 @pytest.mark.parametrize("name", sorted(set(KL_CASES) - NO_KL_GRADCHECK))
 def test_kl_gradcheck(name: str) -> None:
     fn, arrays = KL_CASES[name]
-    assert mg.gradcheck(lambda *xs: fn(mg, *xs), _leaves(mg, arrays))
+    assert mg.gradcheck(lambda *xs: fn(mg, *xs), as_leaves(mg, arrays))
 
 
 def test_kl_infinities_and_missing_pairs() -> None:
@@ -272,19 +247,7 @@ SAMPLED: dict[str, tuple[Callable, tuple, tuple]] = {   # name → (make(lib), b
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_sample_shapes_as_torch(name: str, sample_shape: tuple, torch: Any) -> None:
     make, batch_shape, event_shape = SAMPLED[name]
-    ours, theirs = make(mg), make(torch)
-    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == batch_shape
-    assert tuple(ours.event_shape) == tuple(theirs.event_shape) == event_shape
-    assert ours.has_rsample == theirs.has_rsample
-    expected = sample_shape + batch_shape + event_shape
-    sample = ours.sample(sample_shape)
-    assert sample.shape == expected and not sample.requires_grad
-    assert sample.dtype == theirs.sample(sample_shape).numpy().dtype
-    if ours.has_rsample:
-        assert ours.rsample(sample_shape).shape == expected
-    else:
-        with pytest.raises(NotImplementedError):
-            ours.rsample(sample_shape)
+    check_sample_shapes(make(mg), make(torch), batch_shape, event_shape, sample_shape)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
@@ -294,25 +257,18 @@ def test_sample_statistics(name: str) -> None:
     dist = make(mg)
     mg.manual_seed(1)
     draws = dist.sample((20_000,)).numpy().astype(np.float64)
-    mean, variance = dist.mean.numpy(), dist.variance.numpy()
     if name == "Categorical":   # mean/variance are NaN (as PyTorch); check the frequencies instead
         frequencies = np.stack([(draws == k).mean(0) for k in range(2)], -1)
         np.testing.assert_allclose(frequencies, dist.probs.numpy(), atol=0.02)
         return
-    standard_error = np.sqrt(variance / draws.shape[0])
-    assert (np.abs(draws.mean(0) - mean) < 5 * standard_error + 1e-12).all(), name
-    np.testing.assert_allclose(draws.var(0), variance, rtol=0.15 if name != "Gamma_small_concentration" else 0.3)
+    check_moments(dist, draws, name, variance_rtol=0.15 if name != "Gamma_small_concentration" else 0.3)
     support = dist.support
     assert bool(mg.all(support.check(mg.tensor(draws[:100]))).item())
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_manual_seed_repeats_samples(name: str) -> None:
-    dist = SAMPLED[name][0](mg)
-    mg.manual_seed(7)
-    first = dist.sample((4,)).numpy()
-    mg.manual_seed(7)
-    np.testing.assert_array_equal(dist.sample((4,)).numpy(), first)
+    check_manual_seed_repeats(SAMPLED[name][0](mg))
 
 
 def test_categorical_normalises_and_handles_minus_infinity(torch: Any) -> None:
@@ -396,16 +352,12 @@ def test_straight_through_rsample_passes_gradients_to_probs() -> None:
 @pytest.mark.parametrize("name", sorted(set(SAMPLED) - {"Normal_scalar"}))
 def test_expand_as_torch(name: str, torch: Any) -> None:
     make, batch_shape, event_shape = SAMPLED[name]
-    new_batch = (4,) + batch_shape
-    ours, theirs = make(mg).expand(new_batch), make(torch).expand(new_batch)
-    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == new_batch
-    assert ours.sample().shape == new_batch + event_shape
+    ours, theirs = expand_both(make, batch_shape, event_shape, torch)
     torch.manual_seed(0)   # a fixed draw: the test must not depend on what ran before it
     value = theirs.sample()
     # float32: torch's own float32 lgamma is good to ~1e-5 relative (minigrad's computes it in float64)
     rtol = 1e-10 if value.dtype == torch.float64 else 1e-5
     assert_close(ours.log_prob(mg.tensor(value.numpy())), theirs.log_prob(value), rtol=rtol, what=name)
-    assert type(ours) is type(make(mg)) and ours._validate_args
 
 
 @pytest.mark.parametrize("name", ["Bernoulli", "Binomial_homogeneous", "Categorical", "OneHotCategorical"])

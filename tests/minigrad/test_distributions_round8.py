@@ -17,6 +17,18 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from distribution_helpers import (
+    agree,
+    as_leaves,
+    check_manual_seed_repeats,
+    check_moments,
+    check_pit,
+    check_sample_shapes,
+    evaluate,
+    expand_both,
+    gradcheck_rsample,
+    gradcheck_scores,
+)
 from helpers import assert_close, gpu_case_tests
 
 import minigrad as mg
@@ -96,33 +108,8 @@ DIGAMMA = {"StudentT", "StudentT_small_df", "Kumaraswamy", "Sigmoid_inverse_powe
 ATTRIBUTES = ("log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "icdf")
 
 
-def _leaves(lib: Any, arrays: tuple) -> list:
-    return [lib.tensor(np.ascontiguousarray(a), requires_grad=True) for a in arrays]
-
-
 def _evaluate(dist: Any, attribute: str, lib: Any, value: np.ndarray) -> Any:
-    member = getattr(dist, attribute)
-    if attribute in ("log_prob", "cdf"):
-        return member(lib.tensor(np.ascontiguousarray(value)))
-    if attribute == "icdf":
-        return member(lib.tensor(PROB if dist.batch_shape == (3, 2) else PROB[:, 0]))
-    return member() if callable(member) else member
-
-
-def agree(torch: Any, ours: Any, theirs: Any, leaves: list, torch_leaves: list, rtol: float, what: str) -> None:
-    """Equal values (NaN and inf where torch has them), shapes and dtypes, and equal gradients of a weighted sum
-    of the finite entries w.r.t. the leaves."""
-    assert_close(ours, theirs, rtol, 1e-12, what)
-    assert ours.dtype == theirs.detach().numpy().dtype, what
-    if theirs.requires_grad:
-        weights = np.random.default_rng(2).standard_normal(ours.shape)
-        finite = np.isfinite(theirs.detach().numpy())
-        (mg.where(mg.tensor(finite), ours, 0.0) * mg.tensor(weights)).sum().backward()
-        (torch.where(torch.tensor(finite), theirs, 0.0) * torch.from_numpy(weights)).sum().backward()
-        for i, (o, t) in enumerate(zip(leaves, torch_leaves)):
-            if t.grad is not None and np.isfinite(t.grad.numpy()).all():
-                assert o.grad is not None, f"{what}: leaf {i} got no gradient"
-                assert_close(o.grad, t.grad, rtol, 1e-12, f"{what}: gradient of leaf {i}")
+    return evaluate(dist, attribute, lib, value, PROB if dist.batch_shape == (3, 2) else PROB[:, 0])
 
 
 def _rtol(name: str, attribute: str) -> float:
@@ -139,7 +126,7 @@ def test_same_as_torch(name: str, attribute: str, torch: Any) -> None:
     if name == "Softplus_affine_vector" and attribute == "icdf":
         pytest.skip("an icdf of a vector event: torch raises a shape error")
     make, arrays, value = CASES[name]
-    torch_leaves, leaves = _leaves(torch, arrays), _leaves(mg, arrays)
+    torch_leaves, leaves = as_leaves(torch, arrays), as_leaves(mg, arrays)
     try:
         theirs = _evaluate(make(torch, *torch_leaves), attribute, torch, value)
     except NotImplementedError:
@@ -162,14 +149,7 @@ NO_ENTROPY = {"VonMises", "Affine_exp", "Sigmoid_inverse_power", "StickBreaking_
 def test_gradcheck_log_prob_and_entropy(name: str) -> None:
     """Finite differences of log_prob (and entropy where it exists) in the parameters, without PyTorch."""
     make, arrays, value = CASES[name]
-
-    def scores(*params: mg.Tensor) -> list:
-        dist = make(mg, *params)
-        out = [dist.log_prob(mg.tensor(value))]
-        if name not in NO_ENTROPY:
-            out.append(dist.entropy())
-        return out
-    assert mg.gradcheck(scores, _leaves(mg, arrays))
+    gradcheck_scores(make, arrays, value, with_entropy=name not in NO_ENTROPY)
 
 
 # --- rsample: gradients with a fixed noise draw, shapes, statistics ------------------------------------------------
@@ -185,11 +165,7 @@ def test_gradcheck_rsample_with_fixed_noise(name: str) -> None:
     """rsample is a smooth function of the parameters once the noise is fixed (the same seed in every call).
     (StudentT and Chi2 draw through the gamma sampler, whose implicit gradient is checked by statistics.)"""
     make, arrays, _ = CASES[name]
-
-    def draw(*params: mg.Tensor) -> mg.Tensor:
-        mg.manual_seed(5)
-        return make(mg, *params).rsample((3,))
-    assert mg.gradcheck(draw, _leaves(mg, arrays))
+    gradcheck_rsample(make, arrays)
 
 
 # name → (make(lib), batch_shape, event_shape, how to check statistics: "moments" or "pit" (the cdf of the draws is
@@ -237,19 +213,7 @@ SAMPLED: dict[str, tuple[Callable, tuple, tuple, str]] = {
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_sample_shapes_as_torch(name: str, sample_shape: tuple, torch: Any) -> None:
     make, batch_shape, event_shape, _ = SAMPLED[name]
-    ours, theirs = make(mg), make(torch)
-    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == batch_shape
-    assert tuple(ours.event_shape) == tuple(theirs.event_shape) == event_shape
-    assert ours.has_rsample == theirs.has_rsample
-    expected = sample_shape + batch_shape + event_shape
-    sample = ours.sample(sample_shape)
-    assert sample.shape == expected and not sample.requires_grad
-    assert sample.dtype == theirs.sample(sample_shape).numpy().dtype
-    if ours.has_rsample:
-        assert ours.rsample(sample_shape).shape == expected
-    else:
-        with pytest.raises(NotImplementedError):
-            ours.rsample(sample_shape)
+    check_sample_shapes(make(mg), make(torch), batch_shape, event_shape, sample_shape)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
@@ -262,13 +226,9 @@ def test_sample_statistics(name: str) -> None:
     assert bool(mg.all(dist.support.check(draws[:200])).item()), name
     x = draws.numpy().astype(np.float64)
     if check == "moments":
-        mean, variance = dist.mean.numpy(), dist.variance.numpy()
-        assert (np.abs(x.mean(0) - mean) < 5 * np.sqrt(variance / x.shape[0]) + 1e-12).all(), name
-        np.testing.assert_allclose(x.var(0), variance, rtol=0.15)
+        check_moments(dist, x, name)
     elif check == "pit":
-        u = dist.cdf(draws).numpy()
-        np.testing.assert_allclose(u.mean(0), 0.5, atol=0.01)
-        np.testing.assert_allclose(u.var(0), 1 / 12, atol=0.005)
+        check_pit(dist, draws)
     elif check == "mean_probs":   # a relaxed Bernoulli at temperature ½ puts P(x > ½) = p
         np.testing.assert_allclose((x > 0.5).mean(0), dist.probs.numpy(), atol=0.015)
     elif check == "student":   # df / (df + T²) ~ Beta(df / 2, ½)
@@ -296,11 +256,7 @@ def test_sample_statistics(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_manual_seed_repeats_samples(name: str) -> None:
-    dist = SAMPLED[name][0](mg)
-    mg.manual_seed(7)
-    first = dist.sample((4,)).numpy()
-    mg.manual_seed(7)
-    np.testing.assert_array_equal(dist.sample((4,)).numpy(), first)
+    check_manual_seed_repeats(SAMPLED[name][0](mg))
 
 
 def test_rsample_gradients_through_the_gamma_draw() -> None:
@@ -322,16 +278,11 @@ def test_rsample_gradients_through_the_gamma_draw() -> None:
 @pytest.mark.parametrize("name", sorted(set(SAMPLED) - {"LogNormal_scalar"}))
 def test_expand_as_torch(name: str, torch: Any) -> None:
     make, batch_shape, event_shape, _ = SAMPLED[name]
-    new_batch = (4,) + batch_shape
-    ours, theirs = make(mg).expand(new_batch), make(torch).expand(new_batch)
-    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == new_batch
-    assert tuple(ours.event_shape) == tuple(theirs.event_shape)
-    assert ours.sample().shape == new_batch + event_shape
+    ours, theirs = expand_both(make, batch_shape, event_shape, torch)
     torch.manual_seed(0)
     value = theirs.sample()
     rtol = 1e-6 if name.startswith("VonMises") or value.dtype == torch.float32 else 1e-10   # torch's float32 lgamma
     assert_close(ours.log_prob(mg.tensor(value.numpy())), theirs.log_prob(value), rtol=rtol, what=name)
-    assert type(ours) is type(make(mg)) and ours._validate_args
 
 
 # --- transforms ---------------------------------------------------------------------------------------------------
@@ -371,13 +322,13 @@ def test_transform_as_torch(name: str, torch: Any) -> None:
     forward/inverse shapes — as torch's."""
     ours, array = _transforms(mg)[name]
     theirs, _ = _transforms(torch)[name]
-    x_ours, x_theirs = _leaves(mg, (array,))[0], _leaves(torch, (array,))[0]
+    x_ours, x_theirs = as_leaves(mg, (array,))[0], as_leaves(torch, (array,))[0]
     y_ours, y_theirs = ours(x_ours), theirs(x_theirs)
     agree(torch, y_ours, y_theirs, [x_ours], [x_theirs], 1e-10, f"{name}: forward")
     y_ours, y_theirs = ours(x_ours.detach()), theirs(x_theirs.detach())
     assert_close(ours.inv(y_ours), theirs.inv(y_theirs), 1e-9, 1e-12, f"{name}: inverse")
     if name not in NON_BIJECTIVE:
-        x_ours, x_theirs = _leaves(mg, (array,))[0], _leaves(torch, (array,))[0]
+        x_ours, x_theirs = as_leaves(mg, (array,))[0], as_leaves(torch, (array,))[0]
         agree(torch, ours.log_abs_det_jacobian(x_ours, ours(x_ours)),
               theirs.log_abs_det_jacobian(x_theirs, theirs(x_theirs)), [x_ours], [x_theirs], 1e-10,
               f"{name}: log_abs_det_jacobian")
@@ -405,7 +356,7 @@ def test_transform_as_torch(name: str, torch: Any) -> None:
                                   "Compose", "Compose_event", "Stack", "Cat", "Cat_last_dim", "Softplus"])
 def test_transform_gradcheck(name: str) -> None:
     transform, array = _transforms(mg)[name]
-    x = _leaves(mg, (array,))[0]
+    x = as_leaves(mg, (array,))[0]
     assert mg.gradcheck(lambda v: [transform(v), transform.log_abs_det_jacobian(v, transform(v))], [x])
 
 
@@ -496,7 +447,7 @@ def test_biject_to_and_transform_to_as_torch(registry: str, name: str, torch: An
         return
     ours = getattr(mg.distributions, registry)(constraint)
     assert type(ours).__name__ == type(theirs).__name__
-    x_ours, x_theirs = _leaves(mg, (x_array,))[0], _leaves(torch, (x_array,))[0]
+    x_ours, x_theirs = as_leaves(mg, (x_array,))[0], as_leaves(torch, (x_array,))[0]
     y_ours = ours(x_ours)
     assert_close(y_ours, theirs(x_theirs), what=f"{registry}({name})")
     assert bool(mg.all(constraint.check(y_ours)).item())
@@ -610,7 +561,7 @@ NO_KL_GRADCHECK = {"Pareto_infinite", "Gumbel_Uniform", "Normal_Pareto", "Beta_P
 @pytest.mark.parametrize("name", sorted(KL_CASES))
 def test_kl_same_as_torch(name: str, torch: Any) -> None:
     fn, arrays = KL_CASES[name]
-    torch_leaves, leaves = _leaves(torch, arrays), _leaves(mg, arrays)
+    torch_leaves, leaves = as_leaves(torch, arrays), as_leaves(mg, arrays)
     rtol = 3e-8 if name.startswith(("Gamma", "Chi2", "Gumbel", "Pareto_Gamma")) else 1e-10
     agree(torch, fn(mg, *leaves), fn(torch, *torch_leaves), leaves, torch_leaves, rtol, f"KL {name}")
 
@@ -618,7 +569,7 @@ def test_kl_same_as_torch(name: str, torch: Any) -> None:
 @pytest.mark.parametrize("name", sorted(set(KL_CASES) - NO_KL_GRADCHECK))
 def test_kl_gradcheck(name: str) -> None:
     fn, arrays = KL_CASES[name]
-    assert mg.gradcheck(lambda *xs: fn(mg, *xs), _leaves(mg, arrays))
+    assert mg.gradcheck(lambda *xs: fn(mg, *xs), as_leaves(mg, arrays))
 
 
 def test_kl_lowrank_to_full_with_batched_cov_diag() -> None:

@@ -15,8 +15,19 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
+from distribution_helpers import (
+    agree,
+    as_leaves,
+    check_manual_seed_repeats,
+    check_moments,
+    check_pit,
+    check_sample_shapes,
+    evaluate,
+    expand_both,
+    gradcheck_rsample,
+    gradcheck_scores,
+)
 from helpers import assert_close, gpu_case_tests
-from test_distributions_round8 import _leaves, agree
 
 import minigrad as mg
 
@@ -72,30 +83,21 @@ def _float64_default(torch: Any) -> Iterator[None]:
         torch.set_default_dtype(saved)
 
 
-def _evaluate(dist: Any, attribute: str, lib: Any, value: np.ndarray) -> Any:
-    member = getattr(dist, attribute)
-    if attribute in ("log_prob", "cdf"):
-        return member(lib.tensor(np.ascontiguousarray(value)))
-    if attribute == "icdf":
-        return member(lib.tensor(PROB))
-    return member() if callable(member) else member
-
-
 @pytest.mark.parametrize("attribute", ATTRIBUTES)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_same_as_torch(name: str, attribute: str, torch: Any) -> None:
     make, arrays, value = CASES[name]
-    torch_leaves, leaves = _leaves(torch, arrays), _leaves(mg, arrays)
+    torch_leaves, leaves = as_leaves(torch, arrays), as_leaves(mg, arrays)
     try:
         with _float64_default(torch):
-            theirs = _evaluate(make(torch, *torch_leaves), attribute, torch, value)
+            theirs = evaluate(make(torch, *torch_leaves), attribute, torch, value, PROB)
     except NotImplementedError:
         with pytest.raises(NotImplementedError):
-            _evaluate(make(mg, *leaves), attribute, mg, value)
+            evaluate(make(mg, *leaves), attribute, mg, value, PROB)
         return
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)   # NaN and inf moments come quietly
-        ours = _evaluate(make(mg, *leaves), attribute, mg, value)
+        ours = evaluate(make(mg, *leaves), attribute, mg, value, PROB)
     if name == "InverseGamma" and attribute == "cdf":   # neither library differentiates gammainc in a
         theirs, ours = theirs.detach(), ours.detach()
     agree(torch, ours, theirs, leaves, torch_leaves, 3e-8 if name in DIGAMMA else 1e-10, f"{name}.{attribute}")
@@ -111,11 +113,7 @@ NO_ENTROPY = {"LKJCholesky", "FisherSnedecor"}   # none in torch either
 @pytest.mark.parametrize("name", sorted(GRADCHECK_CASES))
 def test_gradcheck_log_prob_and_entropy(name: str) -> None:
     make, arrays, value = GRADCHECK_CASES[name]
-
-    def scores(*params: mg.Tensor) -> list:
-        dist = make(mg, *params)
-        return [dist.log_prob(mg.tensor(value))] + ([] if name in NO_ENTROPY else [dist.entropy()])
-    assert mg.gradcheck(scores, _leaves(mg, arrays))
+    gradcheck_scores(make, arrays, value, with_entropy=name not in NO_ENTROPY)
 
 
 @pytest.mark.parametrize("name", ["ContinuousBernoulli_probs", "ContinuousBernoulli_logits", "GeneralizedPareto"])
@@ -123,11 +121,7 @@ def test_gradcheck_rsample_with_fixed_noise(name: str) -> None:
     """(FisherSnedecor, InverseGamma and Wishart draw through the implicitly reparameterised gamma, checked by the
     round-8 file's statistics.)"""
     make, arrays, _ = GRADCHECK_CASES[name]
-
-    def draw(*params: mg.Tensor) -> mg.Tensor:
-        mg.manual_seed(5)
-        return make(mg, *params).rsample((3,))
-    assert mg.gradcheck(draw, _leaves(mg, arrays))
+    gradcheck_rsample(make, arrays)
 
 
 # --- samples -------------------------------------------------------------------------------------------------------
@@ -150,21 +144,7 @@ SAMPLED: dict[str, tuple[Callable, tuple, tuple, str]] = {
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_sample_shapes_as_torch(name: str, sample_shape: tuple, torch: Any) -> None:
     make, batch_shape, event_shape, _ = SAMPLED[name]
-    ours, theirs = make(mg), make(torch)
-    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == batch_shape
-    assert tuple(ours.event_shape) == tuple(theirs.event_shape) == event_shape
-    assert ours.has_rsample == theirs.has_rsample
-    expected = sample_shape + batch_shape + event_shape
-    sample = ours.sample(sample_shape)
-    assert sample.shape == expected and not sample.requires_grad
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # torch 2.13's Wishart warns "Singular sample detected." on every draw
-        assert sample.dtype == theirs.sample(sample_shape).numpy().dtype
-    if ours.has_rsample:
-        assert ours.rsample(sample_shape).shape == expected
-    else:
-        with pytest.raises(NotImplementedError):
-            ours.rsample(sample_shape)
+    check_sample_shapes(make(mg), make(torch), batch_shape, event_shape, sample_shape)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
@@ -181,13 +161,9 @@ def test_sample_statistics(name: str) -> None:
     assert bool(mg.all(dist.support.check(draws[:200])).item()), name
     x = draws.numpy()
     if check == "moments":
-        mean, variance = dist.mean.numpy(), dist.variance.numpy()
-        assert (np.abs(x.mean(0) - mean) < 5 * np.sqrt(variance / x.shape[0]) + 1e-12).all(), name
-        np.testing.assert_allclose(x.var(0), variance, rtol=0.15)
+        check_moments(dist, x, name)
     elif check == "pit":
-        u = dist.cdf(draws).numpy()
-        np.testing.assert_allclose(u.mean(0), 0.5, atol=0.01)
-        np.testing.assert_allclose(u.var(0), 1 / 12, atol=0.005)
+        check_pit(dist, draws)
     else:
         corr = x @ x.transpose(0, 1, 3, 2)
         np.testing.assert_allclose(np.diagonal(corr, axis1=-2, axis2=-1), 1.0, rtol=1e-12)
@@ -199,11 +175,7 @@ def test_sample_statistics(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_manual_seed_repeats_samples(name: str) -> None:
-    dist = SAMPLED[name][0](mg)
-    mg.manual_seed(7)
-    first = dist.sample((4,)).numpy()
-    mg.manual_seed(7)
-    np.testing.assert_array_equal(dist.sample((4,)).numpy(), first)
+    check_manual_seed_repeats(SAMPLED[name][0](mg))
 
 
 def test_rsample_gradients_through_the_gamma_draws() -> None:
@@ -222,11 +194,7 @@ def test_rsample_gradients_through_the_gamma_draws() -> None:
 @pytest.mark.parametrize("name", sorted(SAMPLED))
 def test_expand_as_torch(name: str, torch: Any) -> None:
     make, batch_shape, event_shape, _ = SAMPLED[name]
-    new_batch = (4,) + batch_shape
-    ours, theirs = make(mg).expand(new_batch), make(torch).expand(new_batch)
-    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == new_batch
-    assert tuple(ours.event_shape) == tuple(theirs.event_shape)
-    assert ours.sample().shape == new_batch + event_shape
+    ours, theirs = expand_both(make, batch_shape, event_shape, torch)
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -235,7 +203,6 @@ def test_expand_as_torch(name: str, torch: Any) -> None:
     with _float64_default(torch):
         expected = theirs.log_prob(value)
     assert_close(ours.log_prob(mg.tensor(value.numpy())), expected, rtol=rtol, what=name)
-    assert type(ours) is type(make(mg)) and ours._validate_args
 
 
 # --- CorrCholeskyTransform ----------------------------------------------------------------------------------------
@@ -244,9 +211,9 @@ def test_expand_as_torch(name: str, torch: Any) -> None:
 def test_corr_cholesky_transform_as_torch(size: int, torch: Any) -> None:
     array = RNG.standard_normal((2, size)) * 1.5
     ours, theirs = mg.distributions.CorrCholeskyTransform(), torch.distributions.CorrCholeskyTransform()
-    x_ours, x_theirs = _leaves(mg, (array,))[0], _leaves(torch, (array,))[0]
+    x_ours, x_theirs = as_leaves(mg, (array,))[0], as_leaves(torch, (array,))[0]
     agree(torch, ours(x_ours), theirs(x_theirs), [x_ours], [x_theirs], 1e-10, "forward")
-    x_ours, x_theirs = _leaves(mg, (array,))[0], _leaves(torch, (array,))[0]
+    x_ours, x_theirs = as_leaves(mg, (array,))[0], as_leaves(torch, (array,))[0]
     agree(torch, ours.log_abs_det_jacobian(x_ours, ours(x_ours)),
           theirs.log_abs_det_jacobian(x_theirs, theirs(x_theirs)), [x_ours], [x_theirs], 1e-10, "log_abs_det_jacobian")
     y = ours(mg.tensor(array))
@@ -256,7 +223,7 @@ def test_corr_cholesky_transform_as_torch(size: int, torch: Any) -> None:
     assert tuple(ours.inverse_shape(tuple(y.shape))) == (2, size)
     assert ours.bijective and ours == mg.distributions.CorrCholeskyTransform()
     assert repr(ours.domain) == repr(theirs.domain) and repr(ours.codomain) == repr(theirs.codomain)
-    assert mg.gradcheck(lambda v: [ours(v), ours.log_abs_det_jacobian(v, ours(v))], _leaves(mg, (array,)))
+    assert mg.gradcheck(lambda v: [ours(v), ours.log_abs_det_jacobian(v, ours(v))], as_leaves(mg, (array,)))
     for registry in ("biject_to", "transform_to"):
         transform = getattr(mg.distributions, registry)(mg.distributions.constraints.corr_cholesky)
         assert type(transform).__name__ == type(getattr(torch.distributions, registry)(
@@ -361,7 +328,7 @@ KL_CASES.update({   # finite everywhere, for gradcheck
 @pytest.mark.parametrize("name", sorted(KL_CASES))
 def test_kl_same_as_torch(name: str, torch: Any) -> None:
     fn, arrays = KL_CASES[name]
-    torch_leaves, leaves = _leaves(torch, arrays), _leaves(mg, arrays)
+    torch_leaves, leaves = as_leaves(torch, arrays), as_leaves(mg, arrays)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         ours = fn(mg, *leaves)
@@ -375,7 +342,7 @@ def test_kl_same_as_torch(name: str, torch: Any) -> None:
 @pytest.mark.parametrize("name", sorted(set(KL_CASES) - NO_KL_GRADCHECK))
 def test_kl_gradcheck(name: str) -> None:
     fn, arrays = KL_CASES[name]
-    assert mg.gradcheck(lambda *xs: fn(mg, *xs), _leaves(mg, arrays))
+    assert mg.gradcheck(lambda *xs: fn(mg, *xs), as_leaves(mg, arrays))
 
 
 def test_kl_registry_covers_torch(torch: Any) -> None:
@@ -429,12 +396,12 @@ def test_exponential_family_kl() -> None:
     of Wisharts gives each element's KL (torch 2.13 sums the df term over the batch)."""
     D = mg.distributions
     from minigrad.distributions.kl import _kl_expfamily_expfamily
-    loc, scale = _leaves(mg, (REAL[::-1], POS2))
+    loc, scale = as_leaves(mg, (REAL[::-1], POS2))
     p, q = D.Normal(mg.tensor(REAL), mg.tensor(POS)), D.Normal(loc, scale)
     bregman = _kl_expfamily_expfamily(p, q)
     assert_close(bregman, D.kl_divergence(p, q).detach().numpy())
     bregman.sum().backward()
-    loc2, scale2 = _leaves(mg, (REAL[::-1], POS2))
+    loc2, scale2 = as_leaves(mg, (REAL[::-1], POS2))
     D.kl_divergence(p, D.Normal(loc2, scale2)).sum().backward()
     assert_close(loc.grad, loc2.grad.numpy())
     assert_close(scale.grad, scale2.grad.numpy())
