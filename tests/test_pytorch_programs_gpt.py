@@ -1180,17 +1180,20 @@ def test_the_data_update_of_the_lecture_is_in_place() -> None:
     np.testing.assert_allclose(p.numpy(), [-0.4, 0.8, -1.2], rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="`p.data = <Tensor>` stores the Tensor in the .data slot unchecked (an "
-                   "ndarray minus a Tensor is a Tensor): the parameter is broken silently; see the report")
-def test_assigning_a_tensor_to_data_keeps_an_array() -> None:
+def test_assigning_a_tensor_to_data_is_caught_at_the_next_use() -> None:
     """``p.data = p.data - lr * p.grad`` (micrograd's and older PyTorch code's spelling): PyTorch replaces p's
-    data with the new tensor's. Here ``.data`` is a plain slot, so the Tensor itself lands in it."""
+    data with the new tensor's. Here ``.data`` is the array and a plain slot, so the Tensor lands in it; the
+    next op on p and its repr say so (never a silent result), and the in-place spelling works."""
     import minigrad  # noqa: PLC0415
 
     p = minigrad.tensor([1.0, 2.0], requires_grad=True)
     (p * p).sum().backward()
     p.data = p.data - 0.1 * p.grad
-    assert isinstance(p.data, np.ndarray)
+    with pytest.raises(TypeError, match=r"mul: an input's .data holds a Tensor, not an array"):
+        p * 2
+    assert "assign arrays to .data" in repr(p)
+    p.data = np.array([1.0, 2.0])
+    p.data -= 0.1 * p.grad
     assert (p * 2).sum().item() == pytest.approx(4.8)
 
 

@@ -216,8 +216,17 @@ def _shared_meta(outs: Sequence[Any]) -> tuple:
     return meta
 
 
+# a Tensor assigned to .data (p.data = p.data - lr * p.grad: an array minus a Tensor is a Tensor)
+DATA_NOT_ARRAY = ("{name}: an input's .data holds a {kind}, not an array: a Tensor was assigned to .data (.data is the "
+                  "NumPy/CuPy array; assign an array, p.data = p.data - lr * p.grad.data, or update it in place, "
+                  "p.data -= lr * p.grad)")
+
+
 def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
-    """The array module shared by all Tensor inputs; raise if devices differ."""
+    """The array module shared by all Tensor inputs; raise if devices differ (or a Tensor holds no array)."""
+    for x, a in zip(inputs, arrays):
+        if isinstance(x, Tensor) and not backend.is_array(a):
+            raise TypeError(DATA_NOT_ARRAY.format(name=name, kind=type(a).__name__))
     devices = [x.device for x in inputs if isinstance(x, Tensor)]
     first = devices[0]
     for dev in devices[1:]:
