@@ -71,8 +71,10 @@ class Unfold(mg.Function):
 
 def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple:
     """An int or a sequence of ``dims`` ints, each >= ``low`` (if given), as a tuple of ``dims`` ints (PyTorch's
-    ``_single``/``_pair``, checked)."""
+    ``_single``/``_pair``, checked). A one-element sequence stands for all ``dims``, as torch's C++ ops take it."""
     items = value if isinstance(value, (tuple, list)) else (value,) * dims
+    if len(items) == 1 and dims > 1:
+        items = tuple(items) * dims
     try:
         numbers = tuple(operator.index(v) for v in items if not isinstance(v, bool))
     except TypeError:
