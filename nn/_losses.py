@@ -52,8 +52,9 @@ def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tenso
 
 
 def _clamp_min_zero(z: Tensor) -> Tensor:
-    """max(z, 0) with the gradient of PyTorch's ``clamp_min``: passed where z >= 0, z = 0 included."""
-    return mg.where(z >= 0, z, 0.0)
+    """max(z, 0) as PyTorch's ``clamp_min``: the gradient passed where z >= 0, z = 0 included; a NaN stays NaN
+    (with gradient 0), so a NaN distance does not turn into a zero loss."""
+    return z.clamp(min=0.0)
 
 
 def _same_ndim(name: str, **tensors: Tensor) -> None:
@@ -302,10 +303,11 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     return reduce_loss(_clamp_min_zero(margin + distance_function(anchor, positive) - to_negative), reduction)
 
 def _class_rows(input: Tensor, name: str) -> tuple[Tensor, bool]:  # noqa: A002
-    """(N, C) rows of a (N, C) or (C,) input (a 1-D input is one row), and whether it was 1-D."""
-    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+    """(N, C) rows of a (N, C) or (C,) input (a 1-D input is one row, a 0-d one a row of one class, as
+    PyTorch's), and whether it was 1-D or 0-d."""
+    if input.ndim > 2 or (input.ndim and input.shape[-1] == 0):
         raise ValueError(f"{name}: expected a non-empty (N, C) or (C,) input, got shape {input.shape}")
-    return (input.unsqueeze(0), True) if input.ndim == 1 else (input, False)
+    return (input.reshape(1, -1), True) if input.ndim < 2 else (input, False)
 
 
 def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,  # noqa: A002
