@@ -99,6 +99,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if tensor.shape != (x.shape[1],):
                 raise ValueError(f"batch_norm: {what} must have shape ({x.shape[1]},) (one per channel of the input "
                                  f"of shape {x.shape}), got {tensor.shape}")
+    if training and not eps > 0:   # a zero-variance channel would divide by zero, a negative eps give NaN
+        raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
+    if not eps >= 0:
+        raise ValueError(f"batch_norm: eps must be non-negative, got {eps}")
     if (running_mean is None) != (running_var is None):   # one alone was left un-updated; torch refuses
         raise ValueError("batch_norm: running_mean and running_var must either both be None or neither be None")
     count = math.prod(x.shape[axis] for axis in axes)
