@@ -128,12 +128,14 @@ def _fractional_max_pool(dims: int, input: Any, kernel_size: Any, output_size: A
             shape[2 + axis], shape[2 + dims + axis] = out[axis], kernel[axis]
             table = table * spatial[axis] + rows.reshape(shape)
         table = table.reshape(batch, channels, *out, math.prod(kernel))
-        picked = flat.detach().gather(-1, table.reshape(batch, channels, -1)).reshape(table.shape)
+        # explicit sizes, not -1: an empty batch has nothing to infer a -1 from
+        windows = math.prod(out) * math.prod(kernel)
+        picked = flat.detach().gather(-1, table.reshape(batch, channels, windows)).reshape(table.shape)
         nan = picked.isnan()
         last_nan = (nan.shape[-1] - 1) - nan.flip(-1).int().argmax(dim=-1, keepdim=True)
         choice = mg.where(nan.any(dim=-1, keepdim=True), last_nan, picked.argmax(dim=-1, keepdim=True))
         indices = table.gather(-1, choice).squeeze(-1)                              # (N, C, *out)
-    values = flat.gather(-1, indices.reshape(batch, channels, -1)).reshape(indices.shape)
+    values = flat.gather(-1, indices.reshape(batch, channels, math.prod(out))).reshape(indices.shape)
     if unbatched:
         values, indices = values.squeeze(0), indices.squeeze(0)
     return (values, indices) if flag(return_indices, name, "return_indices") else values

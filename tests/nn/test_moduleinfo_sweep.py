@@ -127,3 +127,21 @@ def test_cosine_embedding_and_triplet_losses_keep_nan(torch: Any) -> None:
 def test_margin_losses_take_a_0d_input(torch: Any, name: str, reduction: str) -> None:
     _both(torch, lambda x: getattr(F, name)(x, mg.tensor(0), reduction=reduction),
           lambda x: getattr(torch.nn.functional, name)(x, torch.tensor(0), reduction=reduction), np.array(0.7))
+
+
+# --- fractional max pooling on an empty batch (a -1 reshape had nothing to infer from) ----------------------
+
+@pytest.mark.parametrize("dims, shape", [(2, (0, 2, 5, 5)), (3, (0, 1, 4, 5, 4))])
+def test_fractional_max_pool_empty_batch(torch: Any, dims: int, shape: tuple) -> None:
+    name = f"fractional_max_pool{dims}d"
+    x = mg.zeros(*shape, dtype=mg.float64, requires_grad=True)
+    values, indices = getattr(F, name)(x, 2, output_size=2, return_indices=True)
+    expected, expected_indices = getattr(torch.nn.functional, name)(torch.zeros(shape, dtype=torch.float64), 2,
+                                                                     output_size=2, return_indices=True)
+    assert values.shape == tuple(expected.shape) and indices.shape == tuple(expected_indices.shape)
+    assert indices.dtype == mg.int64
+    values.sum().backward()
+    assert x.grad.shape == shape
+    module = getattr(nn, f"FractionalMaxPool{dims}d")(2, output_ratio=0.5)
+    assert module(mg.zeros(*shape)).shape == tuple(getattr(torch.nn, f"FractionalMaxPool{dims}d")(
+        2, output_ratio=0.5)(torch.zeros(shape)).shape)
