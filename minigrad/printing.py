@@ -228,7 +228,7 @@ def tensor_repr(tensor: Any) -> str:
     note_read(tensor, "__repr__")   # inside an mg.compile capture: printing reads the values
     options = PRINT_OPTIONS
     array = tensor.data
-    if not backend.is_array(array):   # p.data = <a Tensor>: say so rather than fail inside the layout
+    if hasattr(array, "requires_grad"):   # p.data = <a Tensor>: say so rather than fail inside the layout
         return f"<Tensor whose .data holds a {type(array).__name__}, not an array: assign arrays to .data>"
     prefix = "tensor("
     indent = len(prefix)

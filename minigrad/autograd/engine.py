@@ -223,9 +223,9 @@ DATA_NOT_ARRAY = ("{name}: an input's .data holds a {kind}, not an array: a Tens
 
 
 def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
-    """The array module shared by all Tensor inputs; raise if devices differ (or a Tensor holds no array)."""
-    for x, a in zip(inputs, arrays):
-        if isinstance(x, Tensor) and not backend.is_array(a):
+    """The array module shared by all Tensor inputs; raise if devices differ (or a Tensor's .data is a Tensor)."""
+    for a in arrays:
+        if isinstance(a, Tensor):
             raise TypeError(DATA_NOT_ARRAY.format(name=name, kind=type(a).__name__))
     devices = [x.device for x in inputs if isinstance(x, Tensor)]
     first = devices[0]
