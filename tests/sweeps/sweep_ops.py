@@ -1,7 +1,7 @@
 """Silent-wrong-result sweep: minigrad against PyTorch's OpInfo database.
 
 Run from the repository root (not part of the test suite; needs torch):
-    PYTHONPATH=. .venv/bin/python tools/sweep_ops.py [op names...]   # writes sweep_ops_report.txt
+    PYTHONPATH=. .venv/bin/python tests/sweeps/sweep_ops.py [op names...]   # writes sweep_ops_report.txt
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Silent-wrong-result sweep of nn modules / nn.functional against torch's module_db and op_db.
 
 Run from the repository root (not part of the test suite; needs torch):
-    PYTHONPATH=. .venv/bin/python tools/sweep_modules.py [filter]   # writes sweep_modules_report.txt
+    PYTHONPATH=. .venv/bin/python tests/sweeps/sweep_modules.py [filter]   # writes sweep_modules_report.txt
 """
 import collections
 import os
