@@ -25,6 +25,7 @@ from .index import roll
 from .inplace import _fill
 from .join import Split, cat
 from .linalg import matmul
+from .reduce import sum as sum_
 from .shape import broadcast_to, clone, getitem, permute, reshape
 from .solvers import Inverse
 
@@ -251,6 +252,11 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     a, b = tensor_arg(a, "tensordot"), tensor_arg(b, "tensordot")
     dims_a, dims_b = _contracted(dims, a, b)
     for da, db in zip(dims_a, dims_b):
+        # PyTorch's tensordot broadcasts a contracted dim of size 1: the other operand is summed over its dim
+        if b.shape[db] == 1 and a.shape[da] != 1:
+            a = sum_(a, da, keepdim=True, dtype=a.dtype)
+        elif a.shape[da] == 1 and b.shape[db] != 1:
+            b = sum_(b, db, keepdim=True, dtype=b.dtype)
         if a.shape[da] != b.shape[db]:
             raise ValueError(f"tensordot: contracted dims need the same size, but dim {da} of shape {a.shape} has "
                              f"{a.shape[da]} and dim {db} of shape {b.shape} has {b.shape[db]}")

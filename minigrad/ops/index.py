@@ -12,10 +12,10 @@ import types
 from typing import Any
 
 from .. import backend
-from ..autograd import AxisError, Function
+from ..autograd import Function
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
-from ._util import int_arg, int_tuple, normalize_axis, one_axis, sizes_keyword, tensor_arg
+from ._util import index_data, int_arg, int_tuple, normalize_axis, one_axis, sizes_keyword, tensor_arg
 from .inplace import _inplace
 from .select import _index_array, check_along, index_select
 from .shape import broadcast_to, getitem, reshape
@@ -235,8 +235,17 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
     x = tensor_arg(x, name)
     if src is None:
         src = value
-    if x.ndim == 0:
-        raise AxisError(f"{name}: a 0-d tensor has no dim to scatter along")
+    if x.ndim == 0:   # PyTorch reads a 0-d tensor (and a 0-d index or src) as shape (1,); index and src may be 1-D
+        one_axis(dim, 1, name)
+        data = index_data(index, name)
+        tensor_src = isinstance(src, Tensor) or backend.is_array(src)
+        src_ndim = tensor_arg(src, name).ndim if tensor_src else 0
+        if data.ndim > 1 or src_ndim > 1:
+            raise ValueError(f"{name}: a 0-d tensor takes a 0-d or 1-D index and src, got index shape "
+                             f"{tuple(data.shape)} and src shape {tuple(src.shape) if tensor_src else ()}")
+        flat = reshape(index, (-1,)) if isinstance(index, Tensor) else data.reshape(-1)
+        flat_src = reshape(tensor_arg(src, name), (-1,)) if tensor_src else src
+        return reshape(_scatter(reshape(x, (1,)), 0, flat, flat_src, add, name), ())
     axis = one_axis(dim, x.ndim, name)
     index = _index_array(index, x, axis, name)
     if isinstance(src, Tensor) or backend.is_array(src):

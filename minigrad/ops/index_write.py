@@ -114,12 +114,14 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
         raise TypeError(f"{name}: the tensor ({x.dtype}) and source ({source.dtype}) must have the same dtype")
     if source.device != x.device:
         raise ValueError(f"{name}: source is on {source.device} but the tensor is on {x.device}")
-    alpha = number(alpha, name, "alpha")
+    alpha = int(alpha) if isinstance(alpha, bool) else number(alpha, name, "alpha")   # PyTorch takes a bool alpha
     if alpha != 1:
-        if x.dtype.kind in "iub" and (x.dtype.kind == "b" or not float(alpha).is_integer()):
-            raise TypeError(f"{name}: alpha {alpha!r} for a tensor of dtype {x.dtype} (ints take a whole number, "
-                            "bools none)")
-        source = source * (int(alpha) if x.dtype.kind in "iu" else alpha)
+        if x.dtype.kind == "b":   # PyTorch's bool index_add: any non-zero alpha adds (an or), zero adds nothing
+            source = source * bool(alpha)
+        elif x.dtype.kind in "iu" and not float(alpha).is_integer():
+            raise TypeError(f"{name}: alpha {alpha!r} for a tensor of dtype {x.dtype} (ints take a whole number)")
+        else:
+            source = source * (int(alpha) if x.dtype.kind in "iu" else alpha)
     check = (name, f"dim {axis} (shape {x.shape})", False)
     if x.ndim == 0:
         return reshape(IndexWrite(0, data, add, check)(reshape(x, (1,)), reshape(source, (1,))), ())

@@ -16,8 +16,8 @@ from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
-from ._util import dim_or_axis, flag, int_arg, keep_flag, one_axis, tensor_arg, unsupported
-from .shape import clone
+from ._util import dim_or_axis, flag, index_data, int_arg, keep_flag, one_axis, tensor_arg, unsupported
+from .shape import clone, reshape
 
 
 class Gather(Function):
@@ -101,9 +101,14 @@ def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) ->
     if sparse_grad:
         raise unsupported("gather", "sparse_grad=True", "minigrad has no sparse tensors: the gradient is dense")
     x = tensor_arg(input, "gather")
-    axis = one_axis(dim, x.ndim, "gather") if x.ndim else 0
-    if x.ndim == 0:
-        raise AxisError("gather: a 0-d tensor has no dim to gather along")
+    if x.ndim == 0:   # PyTorch reads a 0-d input as shape (1,) and takes a 0-d or 1-D index; out: index's shape
+        one_axis(dim, 1, "gather")
+        data = index_data(index, "gather")
+        if data.ndim > 1:
+            raise ValueError(f"gather: index has {data.ndim} dims but the input is 0-d (it takes a 0-d or 1-D index)")
+        flat = reshape(index, (-1,)) if isinstance(index, Tensor) else data.reshape(-1)
+        return reshape(gather(reshape(x, (1,)), 0, flat), tuple(data.shape))
+    axis = one_axis(dim, x.ndim, "gather")
     return Gather(axis, _index_array(index, x, axis, "gather"), check="gather")(x)
 
 
@@ -242,12 +247,15 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
 def index_select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
     """The slices of ``x`` at the 1-D int ``index`` along ``dim``; repeated indices accumulate gradients."""
     x = tensor_arg(input, "index_select")
-    if x.ndim == 0:
-        raise AxisError("index_select: a 0-d tensor has no dim to select along")
-    axis = one_axis(dim, x.ndim, "index_select")
+    axis = one_axis(dim, max(x.ndim, 1), "index_select")
     data = index.data if isinstance(index, Tensor) else backend.numpy.asarray(index)
     if data.ndim > 1 or data.dtype.kind not in "iu":
         raise TypeError(f"index_select: index must be a 1-D integer tensor, got {data.dtype}{tuple(data.shape)}")
+    if x.ndim == 0:   # PyTorch reads a 0-d input as shape (1,): a one-element index gives a 0-d result
+        if data.size != 1:
+            raise ValueError(f"index_select: a 0-d input takes a one-element index, got shape {tuple(data.shape)}")
+        flat = reshape(index, (1,)) if isinstance(index, Tensor) else data.reshape(1)
+        return reshape(index_select(reshape(x, (1,)), 0, flat), ())
     return x[(slice(None),) * axis + (index if isinstance(index, Tensor) else data.reshape(-1),)]
 
 

@@ -73,8 +73,16 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
         raise ValueError(f"{name}: reduce must be one of 'prod', 'mean', 'amax', 'amin', got {reduce!r}")
     axis = one_axis(dim, max(x.ndim, 1), name)
     index = index if isinstance(index, Tensor) else tensor(index)
-    if index.ndim != 1 or index.dtype.kind not in "iu":
+    if index.ndim > 1 or index.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be a 1-D integer tensor, got {index.dtype}{tuple(index.shape)}")
+    if x.ndim == 0:   # PyTorch reads a 0-d input as shape (1,): a one-element index and a 0-d source
+        if index.numel() != 1 or source.ndim:
+            raise ValueError(f"{name}: a 0-d input takes a one-element index and a 0-d source, got index shape "
+                             f"{tuple(index.shape)} and source shape {source.shape}")
+        out = index_reduce(reshape(x, (1,)), 0, reshape(index, (1,)), reshape(source, (1,)), reduce,
+                           include_self=include_self)
+        return reshape(out, ())
+    index = reshape(index, (-1,)) if index.ndim == 0 else index   # PyTorch reads a 0-d index as one of shape (1,)
     if source.ndim != x.ndim or source.shape[axis] != index.shape[0]:
         raise ValueError(f"{name}: source of shape {source.shape} must have input's {x.ndim} dims and "
                          f"{index.shape[0]} slices (the index's length) along dim {axis}")

@@ -82,3 +82,149 @@ def test_normal__refuses_a_negative_std(torch):
         x.normal_(0, -1)
     assert x.tolist() == [0.0, 0.0, 0.0]
     assert x.normal_(0, 0).tolist() == [0.0, 0.0, 0.0]
+
+
+# --- 0-d inputs of the index ops (PyTorch reads a 0-d tensor as one of shape (1,)), index_add's bool alpha,
+# --- tensordot's broadcast contracted dims
+
+def _both(torch, fn, *arrays, grad=True):
+    """fn on minigrad and on torch tensors made from ``arrays`` (float ones require grad): values, dtypes,
+    shapes, then the gradients of a weighted sum; returns nothing, asserts."""
+    mg_in = [mg.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+    t_in = [torch.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+    out, expected = fn(mg, *mg_in), fn(torch, *t_in)
+    assert out.shape == tuple(expected.shape) and out.dtype == expected.detach().numpy().dtype
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
+    if out.requires_grad:
+        weights = np.arange(1.0, out.numel() + 1).reshape(out.shape)
+        (out * mg.tensor(weights)).sum().backward()
+        (expected * torch.tensor(weights)).sum().backward()
+        for a, t in zip(mg_in, t_in):
+            if t.requires_grad:
+                np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+_X0, _S0, _S1 = np.array(3.5), np.array(7.0), np.array([7.0, 8.0])
+_ZERO_D_CASES = {
+    "gather_0d_index": (lambda lib, x: lib.gather(x, 0, lib.tensor(0)), (_X0,)),
+    "gather_1d_index": (lambda lib, x: lib.gather(x, -1, lib.tensor([0, 0, 0])), (_X0,)),
+    "gather_empty_index": (lambda lib, x: lib.gather(x, 0, lib.tensor([], dtype=lib.int64)), (_X0,)),
+    "gather_int": (lambda lib, x: lib.gather(x, 0, lib.tensor([0, 0])), (np.array(3),)),
+    "index_select_0d_index": (lambda lib, x: lib.index_select(x, 0, lib.tensor(0)), (_X0,)),
+    "index_select_1d_index": (lambda lib, x: lib.index_select(x, -1, lib.tensor([0])), (_X0,)),
+    "index_select_bool": (lambda lib, x: lib.index_select(x, 0, lib.tensor([0])), (np.array(True),)),
+    "scatter": (lambda lib, x, s: lib.scatter(x, 0, lib.tensor(0), s), (_X0, _S0)),
+    "scatter_1d": (lambda lib, x, s: lib.scatter(x, -1, lib.tensor([0]), s), (_X0, _S1[:1])),
+    # torch's backward fails for a src longer than the index here ("invalid gradient"): values only
+    "scatter_longer_src": (lambda lib, x, s: lib.scatter(x, -1, lib.tensor([0]), s), (_X0, _S1), False),
+    "scatter_value": (lambda lib, x: lib.scatter(x, 0, lib.tensor([0, 0]), 2.0), (_X0,)),
+    "scatter_empty_index": (lambda lib, x, s: lib.scatter(x, 0, lib.tensor([], dtype=lib.int64), s), (_X0, _S1),
+                            False),
+    "scatter_add": (lambda lib, x, s: lib.scatter_add(x, 0, lib.tensor(0), s), (_X0, _S0)),
+    "scatter_add_repeats": (lambda lib, x, s: lib.scatter_add(x, 0, lib.tensor([0, 0]), s), (_X0, _S1)),
+    "scatter_add_0d_src": (lambda lib, x, s: lib.scatter_add(x, 0, lib.tensor([0]), s), (_X0, _S0)),
+    "scatter_add_int": (lambda lib, x, s: lib.scatter_add(x, 0, lib.tensor(0), s), (np.array(3), np.array(4))),
+    "scatter_add_": (lambda lib, x, s: (x * 1).scatter_add_(0, lib.tensor([0]), s), (_X0, _S0)),
+}
+
+
+@pytest.mark.parametrize("case", list(_ZERO_D_CASES))
+def test_index_ops_take_a_0d_input_as_torch(torch, case):
+    fn, arrays, *grad = _ZERO_D_CASES[case]
+    _both(torch, fn, *arrays, grad=grad[0] if grad else True)
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta")
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("index", [0, [0]])
+def test_index_reduce_takes_a_0d_input_as_torch(torch, reduce, include_self, index):
+    for x, source in ((_X0, _S0), (np.array(3), np.array(4)), (np.array(-2.0), np.array(-2.0))):
+        _both(torch, lambda lib, a, s: lib.index_reduce(a, 0, lib.tensor(index), s, reduce,
+                                                        include_self=include_self), x, source)
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta")
+def test_index_ops_on_a_0d_input_refuse_what_torch_refuses(torch):
+    x, t = mg.tensor(3.5), torch.tensor(3.5)
+    refused = [  # (minigrad call, torch call, minigrad's error kind, its message)
+        (lambda: mg.gather(x, 1, mg.tensor(0)), lambda: torch.gather(t, 1, torch.tensor(0)), Exception, "gather"),
+        (lambda: mg.gather(x, 0, mg.tensor([[0]])), lambda: torch.gather(t, 0, torch.tensor([[0]])), ValueError,
+         r"gather: index has 2 dims but the input is 0-d"),
+        (lambda: mg.gather(x, 0, mg.tensor(1)), lambda: torch.gather(t, 0, torch.tensor(1)), IndexError,
+         r"gather: index out of range for dim 0 of size 1"),
+        (lambda: mg.gather(x, 0, mg.tensor(-1)), lambda: torch.gather(t, 0, torch.tensor(-1)), IndexError,
+         r"gather: index out of range"),
+        (lambda: mg.index_select(x, 0, mg.tensor([0, 0])), lambda: torch.index_select(t, 0, torch.tensor([0, 0])),
+         ValueError, r"index_select: a 0-d input takes a one-element index, got shape \(2,\)"),
+        (lambda: mg.index_select(x, 0, mg.tensor(1)), lambda: torch.index_select(t, 0, torch.tensor(1)),
+         IndexError, "1"),
+        (lambda: mg.scatter(x, 0, mg.tensor(1), mg.tensor(7.0)),
+         lambda: torch.scatter(t, 0, torch.tensor(1), torch.tensor(7.0)), IndexError, "scatter: index out of range"),
+        (lambda: mg.scatter_add(x, 0, mg.tensor([0, 0]), mg.tensor(7.0)),
+         lambda: torch.scatter_add(t, 0, torch.tensor([0, 0]), torch.tensor(7.0)), ValueError,
+         r"scatter_add: index shape \(2,\) must not be larger than src shape \(1,\)"),
+        (lambda: mg.scatter(x, 0, mg.tensor([[0]]), mg.tensor([[7.0]])),
+         lambda: torch.scatter(t, 0, torch.tensor([[0]]), torch.tensor([[7.0]])), ValueError,
+         r"scatter: a 0-d tensor takes a 0-d or 1-D index and src, got index shape \(1, 1\)"),
+        (lambda: mg.index_reduce(x, 0, mg.tensor([0, 0]), mg.tensor(7.0), "prod"),
+         lambda: torch.index_reduce(t, 0, torch.tensor([0, 0]), torch.tensor(7.0), "prod"), ValueError,
+         r"index_reduce: a 0-d input takes a one-element index and a 0-d source, got index shape \(2,\)"),
+        (lambda: mg.index_reduce(x, 0, mg.tensor([0]), mg.tensor([7.0]), "amax"),
+         lambda: torch.index_reduce(t, 0, torch.tensor([0]), torch.tensor([7.0]), "amax"), ValueError,
+         r"source shape \(1,\)"),
+        (lambda: mg.index_reduce(x, 0, mg.tensor([1]), mg.tensor(7.0), "amin"),
+         lambda: torch.index_reduce(t, 0, torch.tensor([1]), torch.tensor(7.0), "amin"), IndexError, "index_reduce"),
+    ]
+    for mg_call, torch_call, kind, message in refused:
+        with pytest.raises(Exception):   # noqa: B017, PT011 - torch's kinds vary (RuntimeError, IndexError)
+            torch_call()
+        with pytest.raises(kind, match=message):
+            mg_call()
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta")
+def test_index_reduce_takes_a_0d_index_as_torch(torch):
+    x, source = np.arange(6.0).reshape(2, 3), np.array([[9.0], [-1.0]])
+    _both(torch, lambda lib, a, s: lib.index_reduce(a, 1, lib.tensor(1), s, "amax"), x, source)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int64", "float64"])
+@pytest.mark.parametrize("alpha", [True, False])
+def test_index_add_takes_a_bool_alpha_as_torch(torch, dtype, alpha):
+    x, source = np.array([0, 1, 0, 1]).astype(dtype), np.array([1, 1, 0, 0]).astype(dtype)
+    _both(torch, lambda lib, a, s: lib.index_add(a, 0, lib.tensor([2, 1, 0, 3]), s, alpha=alpha), x, source)
+
+
+@pytest.mark.parametrize("alpha", [2, -1, 0])
+def test_index_add_on_bool_tensors_takes_any_alpha_as_torch(torch, alpha):
+    x, source = np.array([False, True, False, True]), np.array([True, True, False, False])
+    _both(torch, lambda lib, a, s: lib.index_add(a, 0, lib.tensor([0, 1, 2, 3]), s, alpha=alpha), x, source)
+
+
+@pytest.mark.parametrize(("shape_a", "shape_b", "dims"), [
+    ((1, 1, 1), (2, 1, 2), [[0, 1], [2, 0]]),   # the sweep's sample
+    ((3, 1), (4, 5), ([1], [0])),
+    ((3, 4), (1, 5), ([1], [0])),
+    ((3, 4), (1, 5), 1),
+    ((2, 1, 3), (3, 4, 2), ([0, 1, 2], [2, 1, 0])),
+])
+def test_tensordot_broadcasts_a_size_1_contracted_dim_as_torch(torch, shape_a, shape_b, dims):
+    # deliberate in PyTorch (aten/src/ATen/native/Linear.cpp: "broadcasted dimensions can be summed right away")
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    _both(torch, lambda lib, x, y: lib.tensordot(x, y, dims=dims), a, b)
+    _both(torch, lambda lib, x, y: lib.tensordot(x, y, dims=dims), a.astype(np.int64), b.astype(np.int64) + 1)
+    assert mg.gradcheck(lambda x, y: mg.tensordot(x, y, dims=dims),
+                        [mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)])
+    with pytest.raises(ValueError, match=r"tensordot: contracted dims need the same size, but dim 1 of shape"):
+        mg.tensordot(mg.ones(3, 2), mg.ones(3, 5), dims=([1], [0]))
+
+
+def test_index_ops_on_a_0d_input_gradcheck():
+    x, s = mg.tensor(3.5, requires_grad=True), mg.tensor([7.0, 8.0], requires_grad=True)
+    assert mg.gradcheck(lambda a: mg.gather(a, 0, mg.tensor([0, 0])), [x])
+    assert mg.gradcheck(lambda a: mg.index_select(a, 0, mg.tensor(0)), [x])
+    assert mg.gradcheck(lambda a, b: mg.scatter_add(a, 0, mg.tensor([0, 0]), b), [x, s])
+    assert mg.gradcheck(lambda a, b: mg.scatter(a, 0, mg.tensor([0]), b), [x, s])
+    assert mg.gradcheck(lambda a, b: mg.index_reduce(a, 0, mg.tensor([0]), b[0], "prod"), [x, s])
