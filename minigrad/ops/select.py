@@ -66,6 +66,22 @@ def check_along(index: Any, size: int, name: str, axis: int) -> None:
                              f"(index values {low}..{high})")
 
 
+class InRange(Function):
+    """An index tensor passed through unchanged once its values are in ``[0, size)``: the check is in the forward,
+    so each ``mg.compile`` replay makes it on its own index (``index_select``: a negative index is refused, as
+    PyTorch refuses it, where indexing would wrap it)."""
+
+    def __init__(self, size: int, axis: int, name: str) -> None:
+        self.size, self.axis, self.name = size, axis, name
+
+    def forward(self, index: Any) -> Any:
+        check_along(index, self.size, self.name, self.axis)
+        return index
+
+    def backward(self, gy: Any) -> Any:
+        return None
+
+
 def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
     """``index`` as an integer array on ``x``'s device, its dtype and shapes checked against ``x``'s.
 
@@ -256,7 +272,12 @@ def index_select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
             raise ValueError(f"index_select: a 0-d input takes a one-element index, got shape {tuple(data.shape)}")
         flat = reshape(index, (1,)) if isinstance(index, Tensor) else data.reshape(1)
         return reshape(index_select(reshape(x, (1,)), 0, flat), ())
-    return x[(slice(None),) * axis + (index if isinstance(index, Tensor) else data.reshape(-1),)]
+    if isinstance(index, Tensor):
+        index = InRange(x.shape[axis], axis, "index_select")(index)
+    else:
+        check_along(data, x.shape[axis], "index_select", axis)
+        index = data.reshape(-1)
+    return x[(slice(None),) * axis + (index,)]
 
 
 def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:

@@ -228,3 +228,20 @@ def test_index_ops_on_a_0d_input_gradcheck():
     assert mg.gradcheck(lambda a, b: mg.scatter_add(a, 0, mg.tensor([0, 0]), b), [x, s])
     assert mg.gradcheck(lambda a, b: mg.scatter(a, 0, mg.tensor([0]), b), [x, s])
     assert mg.gradcheck(lambda a, b: mg.index_reduce(a, 0, mg.tensor([0]), b[0], "prod"), [x, s])
+
+
+def test_index_select_refuses_negative_and_large_indices_as_torch(torch) -> None:
+    """Indexing wraps -1; torch's index_select refuses it (and each mg.compile replay checks its own index)."""
+    x = mg.arange(6.0).view(2, 3)
+    for bad in ([-1], [3], [0, -2]):
+        with pytest.raises(Exception):  # noqa: B017, PT011 - torch's RuntimeError
+            torch.arange(6.0).view(2, 3).index_select(1, torch.tensor(bad))
+        with pytest.raises(IndexError, match="index_select: index out of range for dim 1 of size 3"):
+            x.index_select(1, mg.tensor(bad))
+        with pytest.raises(IndexError, match="index_select: index out of range"):
+            x.index_select(1, bad)
+    replayed = mg.compile(lambda t, i: t.index_select(1, i))
+    for good in ([0, 2], [2, 2], [1, 0]):
+        np.testing.assert_array_equal(replayed(x, mg.tensor(good)).numpy(), x.numpy()[:, good])
+    with pytest.raises(IndexError, match="index_select: index out of range"):
+        replayed(x, mg.tensor([0, -1]))
