@@ -257,7 +257,7 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
             raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
     elif add or isinstance(src, bool) or not isinstance(src, (int, float)):
         raise TypeError(f"{name}: src must be a Tensor{'' if add else ' or a number'}, got {type(src).__name__}")
-    if not add and isinstance(src, Tensor) and src.dtype != x.dtype:
+    if isinstance(src, Tensor) and src.dtype != x.dtype:   # torch refuses for scatter_add too (ints truncated)
         raise TypeError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
     return Scatter(axis, index, add, check=name)(x, src)
 

@@ -245,3 +245,16 @@ def test_index_select_refuses_negative_and_large_indices_as_torch(torch) -> None
         np.testing.assert_array_equal(replayed(x, mg.tensor(good)).numpy(), x.numpy()[:, good])
     with pytest.raises(IndexError, match="index_select: index out of range"):
         replayed(x, mg.tensor([0, -1]))
+
+
+def test_scatter_add_refuses_a_src_of_another_dtype_as_torch(torch) -> None:
+    """An int tensor given float sources truncated them silently (0.7 added as 0); torch refuses any mismatch."""
+    with pytest.raises(RuntimeError):
+        torch.zeros(3, dtype=torch.int64).scatter_add(0, torch.tensor([0, 1, 2]), torch.tensor([0.7, 1.6, 2.2]))
+    for target, source in ((mg.zeros(3, dtype=mg.int64), mg.tensor([0.7, 1.6, 2.2])),
+                           (mg.zeros(3), mg.tensor([1.0, 2.0, 3.0], dtype=mg.float64))):
+        with pytest.raises(TypeError, match="scatter_add: src has dtype"):
+            target.scatter_add(0, mg.tensor([0, 1, 2]), source)
+        with pytest.raises(TypeError, match="scatter_add_: src has dtype"):
+            target.clone().scatter_add_(0, mg.tensor([0, 1, 2]), source)
+    np.testing.assert_array_equal(mg.zeros(3).scatter_add(0, mg.tensor([0, 0, 2]), mg.ones(3)).numpy(), [2, 0, 1])
