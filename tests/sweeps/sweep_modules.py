@@ -262,6 +262,24 @@ def record(kind, name, idx, klass, detail=""):
     RESULTS.append((kind, name, idx, klass, detail))
 
 
+def run_sample(kind, name, sid, desc, run, *args):
+    """One sample of a module or function, classified and recorded; its exceptions are classes, not failures."""
+    signal.alarm(TIMEOUT)
+    try:
+        klass, detail = run(*args)
+        record(kind, name, sid, klass, f"[{desc}] {detail}")
+    except Skip as skipped:
+        record(kind, name, sid, "skip", str(skipped))
+    except Timeout:
+        record(kind, name, sid, "timeout")
+    except Exception as e:
+        tb = traceback.extract_tb(e.__traceback__)[-1]
+        record(kind, name, sid, "mg_raises", f"[{desc}] {type(e).__name__}: {str(e)[:160]} "
+               f"@{tb.filename.split('/')[-1]}:{tb.lineno}")
+    finally:
+        signal.alarm(0)
+
+
 def clone_t(x):
     if isinstance(x, torch.Tensor):
         y = x.detach().clone()
@@ -408,21 +426,7 @@ def sweep_modules():
                 continue
             for idx, sample in enumerate(samples[:MAXS]):
                 sid = f"{'T' if training else 'E'}{idx}"
-                signal.alarm(TIMEOUT)
-                try:
-                    klass, detail = run_module(mi, training, idx, sample)
-                    record("module", name, sid, klass, f"[{sample.desc}] {detail}")
-                except Skip as s:
-                    record("module", name, sid, "skip", str(s))
-                except Timeout:
-                    record("module", name, sid, "timeout")
-                except Exception as e:
-                    tb = traceback.extract_tb(e.__traceback__)[-1]
-                    record("module", name, sid, "mg_raises",
-                           f"[{sample.desc}] {type(e).__name__}: {str(e)[:160]} "
-                           f"@{tb.filename.split('/')[-1]}:{tb.lineno}")
-                finally:
-                    signal.alarm(0)
+                run_sample("module", name, sid, sample.desc, run_module, mi, training, idx, sample)
         run_module_errors(mi)
 
 
@@ -495,20 +499,7 @@ def sweep_ops():
             record("func", full, "-", "skip", f"samples: {e}")
             continue
         for idx, s in enumerate(samples[:MAXS]):
-            signal.alarm(TIMEOUT)
-            try:
-                klass, detail = run_op(op, idx, s, dtype)
-                record("func", full, idx, klass, f"[{summ(s)}] {detail}")
-            except Skip as e:
-                record("func", full, idx, "skip", str(e))
-            except Timeout:
-                record("func", full, idx, "timeout")
-            except Exception as e:
-                tb = traceback.extract_tb(e.__traceback__)[-1]
-                record("func", full, idx, "mg_raises", f"[{summ(s)}] {type(e).__name__}: {str(e)[:160]} "
-                       f"@{tb.filename.split('/')[-1]}:{tb.lineno}")
-            finally:
-                signal.alarm(0)
+            run_sample("func", full, idx, summ(s), run_op, op, idx, s, dtype)
         try:
             errs = list(op.error_inputs("cpu"))[:MAXS]
         except Exception:
