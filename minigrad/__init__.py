@@ -124,7 +124,7 @@ from .ops import (  # PyTorch's spellings (DESIGN §3)
 )
 from .ops.creation import from_numpy, linspace, rand_like, randn_like
 from .ops.fused import gru_gates, lstm_gates
-from .ops.linalg import step_matmul
+from .ops.linalg import step_addmm, step_matmul
 from .recording import (
     current_scope,
     detect_anomaly,
@@ -153,7 +153,7 @@ __all__ = [
     "double", "flatten", "from_numpy", "gather", "half", "linspace", "long", "masked_fill", "narrow", "norm", "numel",
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
-    "gc_paused", "gru_gates", "lstm_gates", "step_matmul", "tag",
+    "gc_paused", "gru_gates", "lstm_gates", "step_addmm", "step_matmul", "tag",
     "amp", "autocast", "default_generator", "get_rng_state", "initial_seed", "seed", "set_rng_state",
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
     "CompileWarning", "accelerator", "compile", "compiler", "return_types",

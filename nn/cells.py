@@ -24,9 +24,10 @@ from typing import Any
 import numpy
 
 import minigrad as mg
-from minigrad import Tensor, gru_gates, lstm_gates, step_matmul
+from minigrad import Tensor, gru_gates, lstm_gates, step_addmm, step_matmul
 
 from . import init
+from ._recurrent_checks import RecurrentInputError
 from .module import Module, Parameter
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase", "RecurrentStateError", "gru_step", "loop_weight",
@@ -61,6 +62,13 @@ def _times(h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) -> Tensor:
     return h @ weight_t
 
 
+def _plus_times(addend: Tensor, h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+    """``addend + h @ Wᵀ``; for a :func:`loop_weight` pair one op (``mg.step_addmm``), a node fewer per step."""
+    if type(weight_t) is tuple:
+        return step_addmm(addend, h, *weight_t)
+    return addend + h @ weight_t
+
+
 def rnn_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
              nonlinearity: str = "tanh") -> Tensor:
     """h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh).
@@ -68,7 +76,7 @@ def rnn_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
     gates_x: (B, H) = x W_ihᵀ + b_ih; h: (B, H); weight_hh_t: (H, H) = W_hhᵀ (or ``loop_weight(W_hh)``,
     as for every transposed weight of the step functions); returns h': (B, H).
     """
-    pre = gates_x + _times(h, weight_hh_t)
+    pre = _plus_times(gates_x, h, weight_hh_t)
     if bias_hh is not None:
         pre = pre + bias_hh
     return pre.tanh() if nonlinearity == "tanh" else pre.relu()
@@ -99,7 +107,7 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
     nonlinearities and the state update as one op (``mg.lstm_gates``; no peephole or coupled
     gates; the projection is an ordinary matmul after it).
     """
-    gates = gates_x + _times(h, weight_hh_t)
+    gates = _plus_times(gates_x, h, weight_hh_t)
     if bias_hh is not None:
         gates = gates + bias_hh
     if fused:
@@ -141,9 +149,7 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
     gates_x: (B, 3H); h: (B, H); weight_hh_t: (H, 3H). ``fused`` computes everything after the
     matmul as one op (``mg.gru_gates``).
     """
-    gates_h = _times(h, weight_hh_t)
-    if bias_hh is not None:
-        gates_h = gates_h + bias_hh
+    gates_h = _times(h, weight_hh_t) if bias_hh is None else _plus_times(bias_hh, h, weight_hh_t)
     if fused:
         return gru_gates(gates_x, gates_h, h)
     hidden = h.shape[-1]
@@ -157,7 +163,10 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
 # --- checks and parameters shared by cells and layers ---------------------------
 
 def check_size(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        # PyTorch's TypeError ("hidden_size should be of type int")
+        raise TypeError(f"{owner}: {name} must be a positive integer, got {type(value).__name__} {value!r}")
+    if value <= 0:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -187,8 +196,8 @@ def as_input(owner: str, x: Any) -> Tensor:
             raise TypeError(f"{owner}: input must be a Tensor, got {type(x).__name__}")
         x = mg.as_tensor(x)
     if x.dtype.kind != "f":
-        raise TypeError(f"{owner}: input must be a floating-point tensor, got {x.dtype} "
-                        "(embed token ids with nn.Embedding first)")
+        raise RecurrentInputError(f"{owner}: input must be a floating-point tensor, got {x.dtype} "
+                                  "(embed token ids with nn.Embedding first)")
     return x
 
 
@@ -304,8 +313,8 @@ class _Cell(Module):
         owner = type(self).__name__
         x = as_input(owner, x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(f"{owner}: expected input of shape (batch, input_size={self.input_size}) or "
-                             f"(input_size,), got {x.shape}")
+            raise RecurrentInputError(f"{owner}: expected input of shape (batch, input_size={self.input_size}) or "
+                                      f"(input_size,), got {x.shape}")
         unbatched = x.ndim == 1
         if unbatched:
             x = x.expand_dims(0)

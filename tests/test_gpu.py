@@ -148,6 +148,8 @@ OP_CASES = [
     ("matmul_vector_matrix", mg.matmul, [_r(4), _r(4, 5)]),
     ("matmul_dot", mg.matmul, [_r(4), _r(4)]),
     ("step_matmul", lambda h, w: mg.step_matmul(h, w.T, w.T.detach().contiguous()), [_r(3, 4), _r(5, 4)]),
+    ("step_addmm", lambda c, h, w: mg.step_addmm(c, h, w.T, w.T.detach().contiguous()),
+     [_r(5), _r(3, 4), _r(5, 4)]),
     ("reshape", lambda a: a.reshape(4, 3), [_r(3, 4)]),
     ("transpose", lambda a: a.transpose(2, 0, 1), [_r(2, 3, 4)]),
     ("T", lambda a: a.T, [_r(3, 4)]),

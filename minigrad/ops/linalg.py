@@ -157,9 +157,43 @@ class StepMatMul(MatMul):
         return (*super().backward(gy), None)
 
 
+class StepAddMatMul(StepMatMul):
+    """``c + h @ Wᵀ`` of a recurrent step (the gates' sum): ``StepMatMul`` with an addend, as one op.
+
+    Inputs as ``StepMatMul``'s, then ``c``: (n, m), or a bias (m,) broadcast over the rows. The
+    sum is added into the product's fresh array, ``y += c``, which gives the same values as
+    ``c + y`` (floating-point addition is commutative); an addend of another dtype, or one that
+    would widen the result, is added out of place. One op instead of two saves a node per step
+    of a recurrent layer: the graph's bookkeeping, not the arithmetic, is what small steps cost.
+    """
+
+    name = "addmm"   # PyTorch's name for bias + product
+
+    def forward(self, a: Any, b: Any, b_rows: Any, c: Any) -> Any:
+        self.saved = (a, b)
+        self.addend_shape = c.shape
+        y = a @ b_rows
+        if y.dtype == c.dtype:   # the addend's shape is (n, m) or (m,): y keeps its shape
+            y += c
+            return y
+        return c + y
+
+    def backward(self, gy: Any) -> tuple:
+        gc = sum_to(gy, self.addend_shape) if self.needs_grad[3] else None
+        return (*MatMul.backward(self, gy), None, gc)
+
+
 def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """Matrix product ``a @ b`` as ``numpy.matmul``: (…, n, k) @ (…, k, m) → (…, n, m)."""
     return MatMul()(input, other)
+
+
+def _check_step_operands(name: str, h: Any, weight_t: Any, weight_t_rows: Any) -> None:
+    shapes = [getattr(x, "shape", None) for x in (h, weight_t, weight_t_rows)]
+    if (any(s is None or len(s) != 2 for s in shapes) or shapes[0][1] != shapes[1][0]
+            or shapes[1] != shapes[2]):
+        raise ValueError(f"{name}: expected h (n, k), weight_t (k, m) and weight_t_rows (k, m) tensors, "
+                         f"got shapes {', '.join(str(tuple(s)) if s is not None else '?' for s in shapes)}")
 
 
 def step_matmul(h: Tensor, weight_t: Tensor, weight_t_rows: Tensor) -> Tensor:
@@ -169,12 +203,20 @@ def step_matmul(h: Tensor, weight_t: Tensor, weight_t_rows: Tensor) -> Tensor:
     once before the loop): the forward product runs from it, faster on the CPU (see ``StepMatMul``);
     gradients flow to ``h`` and ``weight_t`` as for ``h @ weight_t``, none to the copy.
     """
-    shapes = [getattr(x, "shape", None) for x in (h, weight_t, weight_t_rows)]
-    if (any(s is None or len(s) != 2 for s in shapes) or shapes[0][1] != shapes[1][0]
-            or shapes[1] != shapes[2]):
-        raise ValueError(f"step_matmul: expected h (n, k), weight_t (k, m) and weight_t_rows (k, m) tensors, "
-                         f"got shapes {', '.join(str(tuple(s)) if s is not None else '?' for s in shapes)}")
+    _check_step_operands("step_matmul", h, weight_t, weight_t_rows)
     return StepMatMul()(h, weight_t, weight_t_rows)
+
+
+def step_addmm(addend: Tensor, h: Tensor, weight_t: Tensor, weight_t_rows: Tensor) -> Tensor:
+    """``addend + h @ weight_t`` as one op (``StepAddMatMul``): the product as :func:`step_matmul`'s,
+    ``addend`` (n, m), or (m,) broadcast over the rows; the same values and gradients as the two ops."""
+    _check_step_operands("step_addmm", h, weight_t, weight_t_rows)
+    rows, columns = h.shape[0], weight_t.shape[1]
+    shape = getattr(addend, "shape", None)
+    if shape not in ((rows, columns), (columns,)):
+        raise ValueError(f"step_addmm: the addend must be ({rows}, {columns}) or ({columns},) to add to "
+                         f"h {tuple(h.shape)} @ weight_t {tuple(weight_t.shape)}, got {shape}")
+    return StepAddMatMul()(h, weight_t, weight_t_rows, addend)
 
 
 def bmm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None) -> Tensor:  # noqa: A002

@@ -113,6 +113,35 @@ def test_step_matmul_is_h_times_the_transposed_weight_with_its_gradients(torch: 
     assert w.grad.numpy().flags.c_contiguous   # W's gradient in W's layout, as for h @ W.T
 
 
+@pytest.mark.parametrize("addend_shape", [(3, 7), (7,)])
+def test_step_addmm_is_the_addend_plus_step_matmul_bit_for_bit(torch: Any, addend_shape: tuple) -> None:
+    # a recurrent step's gates_x + h Wᵀ (or h Wᵀ + b_hh) as one op: the two ops' values to the last bit,
+    # their gradients, torch.addmm's values
+    h, w, c = leaf((3, 5), 0), leaf((7, 5), 1), leaf(addend_shape, 2)
+
+    def step(c: mg.Tensor, h: mg.Tensor, w: mg.Tensor) -> mg.Tensor:
+        transposed = w.T
+        return mg.step_addmm(c, h, transposed, transposed.detach().contiguous())
+
+    for dtype in (mg.float32, mg.float64):
+        args = [x.to(dtype).detach().requires_grad_() for x in (c, h, w)]
+        fused, separate = step(*args), args[0] + args[1] @ args[2].T
+        np.testing.assert_array_equal(fused.numpy(), separate.numpy())
+        assert fused.dtype == separate.dtype
+    check_op(step, [c, h, w], torch, lambda c, h, w: torch.addmm(c, h, w.T))
+    mixed = step(c.float(), h, w)      # a float32 addend to a float64 product: promoted, not added in place
+    assert mixed.dtype == mg.float64
+    np.testing.assert_array_equal(mixed.numpy(), (c.float() + h @ w.T).numpy())
+
+
+def test_step_addmm_refuses_an_addend_of_another_shape_naming_it() -> None:
+    h, w = mg.randn(3, 5), mg.randn(7, 5)
+    with pytest.raises(ValueError, match=r"step_addmm: the addend must be \(3, 7\) or \(7,\).*got \(3, 1\)"):
+        mg.step_addmm(mg.randn(3, 1), h, w.T, w.T.contiguous())
+    with pytest.raises(ValueError, match=r"step_addmm: .*\(3, 4\)"):
+        mg.step_addmm(mg.randn(3, 7), mg.randn(3, 4), w.T, w.T.contiguous())
+
+
 def test_step_matmul_refuses_mismatched_shapes_naming_them() -> None:
     h, w = mg.randn(3, 5), mg.randn(7, 5)
     with pytest.raises(ValueError, match=r"step_matmul: .*\(3, 5\), \(5, 7\), \(7, 5\)"):

@@ -270,7 +270,7 @@ def test_scopes_and_tags_name_layer_direction_and_step() -> None:
                 scope = f"model/encoder/l{k}{suffix}/t{t}"
                 assert ("h", scope) in tagged and ("c", scope) in tagged, scope
                 step_ops = sorted(n.name for n in nodes if n.scope == scope)
-                assert step_ops.count("sigmoid") == 3 and step_ops.count("matmul") == 1, step_ops
+                assert step_ops.count("sigmoid") == 3 and step_ops.count("addmm") == 1, step_ops   # gates_x + h W_hhᵀ
     assert len(tagged) == 2 * 2 * 2 * 4
     # the projection of all steps is one matmul per layer and direction, outside the step scopes
     projections = [n for n in nodes if n.name == "matmul" and "/t" not in n.scope]

@@ -119,18 +119,18 @@ def test_elided_deterministic_dot():
 
 
 def test_large_op_level_drawing_is_elided_with_a_warning():
-    output, _ = run_layer("rnn", 800, hidden=2, batch=1, inputs=1)
+    output, _ = run_layer("rnn", 1_100, hidden=2, batch=1, inputs=1)   # 2 ops a step
     loss = output[-1].sum()
     with pytest.warns(viz.ElisionWarning, match=r"steps_shown=None to draw every op.*collapse='steps'"):
         dot = Dot(viz.draw(loss).source)
     steps = [dot.title(s) for s in steps_of(dot, "rnn/l0")]
-    assert steps == ["t0", "t1", "t798", "t799"]               # kept steps still drawn op by op
-    assert titles(dot) == ["t2…t797"] and "796 steps elided" in dot.nodes["b0"]
+    assert steps == ["t0", "t1", "t1098", "t1099"]             # kept steps still drawn op by op
+    assert titles(dot) == ["t2…t1097"] and "1096 steps elided" in dot.nodes["b0"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         every = Dot(viz.draw(loss, steps_shown=None).source)   # asked for every op: no elision, no warning
         small = Dot(viz.draw(run_layer("rnn", 20)[0].sum()).source)
-    assert len(steps_of(every, "rnn/l0")) == 800 and len(steps_of(small, "rnn/l0")) == 20
+    assert len(steps_of(every, "rnn/l0")) == 1_100 and len(steps_of(small, "rnn/l0")) == 20
 
 
 # --- too large to lay out ---------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_max_nodes_is_an_explicit_override():
 
 
 def test_unrolled_op_level_drawing_past_the_limit_is_refused_not_elided(monkeypatch):
-    output, _ = run_layer("lstm", 1_700, hidden=2, batch=1, inputs=1)   # 12 ops a step
+    output, _ = run_layer("lstm", 1_860, hidden=2, batch=1, inputs=1)   # 11 ops a step
     loss = output[-1].sum()
     with monkeypatch.context() as patch:
         _no_layout(patch)
@@ -179,9 +179,9 @@ def test_unrolled_op_level_drawing_past_the_limit_is_refused_not_elided(monkeypa
                 viz.draw(loss, **options)
     with pytest.warns(viz.ElisionWarning):   # the override: drawn, its middle steps elided
         dot = Dot(viz.draw(loss, max_nodes=None).source)
-    assert [dot.title(s) for s in steps_of(dot, "lstm/l0")] == ["t0", "t1", "t1698", "t1699"]
+    assert [dot.title(s) for s in steps_of(dot, "lstm/l0")] == ["t0", "t1", "t1858", "t1859"]
     steps = Dot(viz.draw(loss, collapse="steps").source)   # what the error suggests
-    assert titles(steps) == ["t0", "t1", "t2…t1697", "t1698", "t1699"]
+    assert titles(steps) == ["t0", "t1", "t2…t1857", "t1858", "t1859"]
 
 
 @pytest.mark.parametrize("options, error, words", [
