@@ -392,6 +392,9 @@ def _nested_dicts(archive: _Archive, make: Callable[[numpy.ndarray], Any]) -> di
         parts = key.split("/")
         if not all(parts):
             raise archive.error(f"key {key!r} has an empty part between '/'s")
+        if len(parts) > MAX_CONTAINER_DEPTH:   # a layout's limit: nothing nested deeper than save writes
+            raise archive.error(f"key {_short(key)} has {len(parts)} parts between '/'s: nested more than "
+                                f"{MAX_CONTAINER_DEPTH} containers deep (tampered?)")
         table = result
         for depth, part in enumerate(parts[:-1]):
             table = table.setdefault(part, {})

@@ -22,7 +22,9 @@ Each entry still holds its own values, so ``numpy.load`` reads every key.
 
 Saving to a path is atomic: the archive is written to a temporary file in the
 same folder, flushed to disk (fsync) and renamed over ``path``, so a crash
-never leaves a half-written checkpoint under the real name. A binary file
+never leaves a half-written checkpoint under the real name. As ``open(path, "wb")``
+would, a symlink is written through (its target is replaced) and a file that
+exists keeps its permissions. A binary file
 object (``io.BytesIO``, ``open(..., "wb")``) is written in place.
 
 Loading treats the file as hostile (see :mod:`minigrad._checkpoint_reader`):
@@ -272,17 +274,27 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
     if not path or os.path.isdir(path) or path.endswith(("/", os.sep)):
         # checked first: '' would write a temporary file next to the working folder, then fail to rename it
         raise ValueError(f"nn.save: invalid file name: {path!r} (a file path is needed, not a folder)")
-    folder = os.path.dirname(os.path.abspath(path))
+    # a symlink is written through, as open(path, "wb") (torch.save) writes: its target is replaced, not the link
+    target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+    folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, f"nn.save: parent directory {folder} does not exist", path)
-    handle, temp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:   # an existing file keeps its permissions (a private checkpoint stays private), as open(path, "wb") keeps them
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()   # mkstemp makes 0600; give a new file the usual permissions
+    try:
+        handle, temp = tempfile.mkstemp(prefix=os.path.basename(target) + ".", suffix=".tmp", dir=folder)
+    except OSError as error:   # name the file asked for, not the temporary one
+        raise type(error)(error.errno, f"nn.save: cannot write {path}: cannot create a file in {folder}: "
+                                       f"{error.strerror}", path) from None
     try:
         with os.fdopen(handle, "wb") as file:
             _write_archive(file, arrays, layout)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temp, 0o666 & ~_umask())   # mkstemp makes 0600; give the file the usual permissions
-        os.replace(temp, path)
+        os.chmod(temp, mode)
+        os.replace(temp, target)
     except BaseException:
         if os.path.exists(temp):
             os.remove(temp)

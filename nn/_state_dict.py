@@ -157,6 +157,10 @@ def load_module_state(root: Any, state: Mapping[str, Any], strict: bool, assign:
         raise TypeError(f"{name}: expected a mapping of name → array, got {type(state).__name__}")
     metadata = getattr(state, "_metadata", None)
     state = OrderedDict(state)   # the hooks may edit it; never the caller's
+    bad_keys = [key for key in state if not isinstance(key, str)]
+    if bad_keys:   # PyTorch fails on key.startswith; say which key
+        raise TypeError(f"{name}: state dict keys must be strings (dotted names), got {bad_keys[0]!r} "
+                        f"({type(bad_keys[0]).__name__}); nothing was loaded")
     if metadata is not None:
         state._metadata = metadata
     missing: list = []
@@ -249,6 +253,10 @@ def _check_values(values: dict, assign: bool) -> tuple[dict, list]:
         if tuple(array.shape) != target.shape:
             problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, {target.shape} in the model")
             continue
+        if assign and target.requires_grad and array.dtype.kind not in "fc":
+            problems.append(f"  {key}: dtype {array.dtype} cannot be assigned to a tensor that requires grad "
+                            "(only float and complex tensors can require gradients)")
+            continue
         flags = getattr(target.data, "flags", None)
         if not assign and flags is not None and not getattr(flags, "writeable", True):
             problems.append(f"  {key}: the model's array is read-only (load with assign=True)")
@@ -260,21 +268,26 @@ def _check_values(values: dict, assign: bool) -> tuple[dict, list]:
 def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
     """Each checked array into its tensor (cast to its dtype and copied to its device, into its array, as
     PyTorch's copy; with ``assign`` taken as it is), then the extra states; returns a function that undoes it."""
-    saved = []
-    for key, array in arrays.items():
-        target = load.values[key][0]
-        saved.append((target, target.data if assign else target.data.copy()))
-        _put(target, array, assign)
-    extras = []
-    for module, value in load.extra:
-        extras.append((module, module.get_extra_state()))
-        module.set_extra_state(value)
+    saved: list = []
+    extras: list = []
 
     def undo() -> None:
         for target, old in reversed(saved):
             _put(target, old, assign)
         for module, old in reversed(extras):
             module.set_extra_state(old)
+
+    try:   # a set_extra_state (or a device copy) that raises half-way puts back what was already loaded
+        for key, array in arrays.items():
+            target = load.values[key][0]
+            saved.append((target, target.data if assign else target.data.copy()))
+            _put(target, array, assign)
+        for module, value in load.extra:
+            extras.append((module, module.get_extra_state()))
+            module.set_extra_state(value)
+    except BaseException:
+        undo()
+        raise
     return undo
 
 
