@@ -406,3 +406,16 @@ globals().update({_name: getattr(_spellings, _name) for _name in _spellings.__al
 __all__ += _spellings.__all__
 for _name, _fn in _spellings.METHODS.items():
     setattr(Tensor, _name, _fn)
+
+# Writes into a view (torch.select_scatter …), torch.gradient, the *_copy variants, and more of PyTorch's top-level
+# functions (nonzero_static, fill, frombuffer, from_dlpack, the deprecated range, the legacy norms); also as methods
+from .ops import copies as _copies  # noqa: E402
+from .ops import gradient as _gradient  # noqa: E402
+from .ops import scatters as _scatters  # noqa: E402
+from .ops import torch_functions as _torch_functions  # noqa: E402
+
+for _module in (_scatters, _gradient, _copies, _torch_functions):
+    globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
+    __all__ += _module.__all__
+for _name, _fn in {**_scatters.METHODS, **_torch_functions.METHODS}.items():
+    setattr(Tensor, _name, _fn)

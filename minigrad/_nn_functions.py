@@ -16,4 +16,5 @@ NAMES = frozenset({
     "margin_ranking_loss", "max_pool1d", "max_pool1d_with_indices", "max_pool2d", "max_pool3d", "pairwise_distance",
     "pdist", "poisson_nll_loss", "prelu", "relu_", "rms_norm", "rrelu", "rrelu_", "selu", "selu_", "threshold",
     "threshold_", "triplet_margin_loss",
+    "gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell",   # the functional recurrent cells
 })

@@ -25,6 +25,7 @@ from minigrad._nn_functions import NAMES
 from . import functional as F
 from ._activations_inplace import _in_place
 from ._arguments import _floating, _number, _tensor
+from ._cell_functions import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: F401 - in __all__
 from ._dropout import _inverted_dropout, _probability
 from ._embedding import _renorm_rows
 from ._flags import flag

@@ -1,0 +1,135 @@
+"""PyTorch's ``*_copy`` functions (``torch.permute_copy``, ``torch.view_copy`` …): the view op of the same name,
+then a copy, so the result never shares memory with the input. Each is the view followed by :func:`clone`,
+so its gradient is the view's.
+
+Only the dense ones torch 2.13 has at its top level: its ``indices_copy``/``values_copy``/``crow_indices_copy``
+… read sparse layouts and ``view_as_real_copy``/``view_as_complex_copy`` complex ones, which minigrad does not have.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..tensor import Tensor
+from ._util import tensor_arg
+from .arrange import diagonal, select, split_with_sizes, unfold
+from .extras import detach
+from .join import split, unbind
+from .shape import clone, expand, getitem, permute, squeeze, t, transpose, unsqueeze, view
+from .strided import as_strided
+
+__all__ = ["alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy", "permute_copy",
+           "select_copy", "slice_copy", "split_copy", "split_with_sizes_copy", "squeeze_copy", "t_copy",
+           "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy", "view_copy"]
+
+
+def _copied(name: str, view_op: Any, input: Any, *args: Any) -> Any:  # noqa: A002 - PyTorch's name
+    """``view_op(input, *args)`` copied (each part of a tuple of views); errors name ``name``."""
+    x = tensor_arg(input, name)
+    try:
+        out = view_op(x, *args)
+    except (IndexError, TypeError, ValueError, RuntimeError) as error:
+        raise backend.reworded(error, f"{name}: {error}") from error
+    if isinstance(out, (tuple, list)):
+        return tuple(clone(part) for part in out)
+    return clone(out)
+
+
+def alias_copy(input: Tensor) -> Tensor:  # noqa: A002
+    """torch.alias_copy: a copy of ``input`` (same shape, its own memory), differentiable."""
+    return _copied("alias_copy", lambda x: x, input)
+
+
+def as_strided_copy(input: Tensor, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:  # noqa: A002
+    """torch.as_strided_copy: ``input.as_strided(size, stride, storage_offset)`` copied; shape ``size``."""
+    return _copied("as_strided_copy", as_strided, input, size, stride, storage_offset)
+
+
+def detach_copy(input: Tensor) -> Tensor:  # noqa: A002
+    """torch.detach_copy: a copy of ``input`` cut from the graph (no gradient flows through it)."""
+    return _copied("detach_copy", detach, input)
+
+
+def diagonal_copy(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
+    """torch.diagonal_copy: ``input.diagonal(offset, dim1, dim2)`` copied (the other dims, then the diagonal)."""
+    return _copied("diagonal_copy", diagonal, input, offset, dim1, dim2)
+
+
+def expand_copy(input: Tensor, size: Any, *, implicit: bool = False) -> Tensor:  # noqa: A002
+    """torch.expand_copy: ``input.expand(size)`` copied (-1 keeps a dim); shape ``size``. ``implicit`` changes
+    nothing (PyTorch's flag for its tracer)."""
+    return _copied("expand_copy", lambda x: expand(x, size=tuple(size) if isinstance(size, list) else size), input)
+
+
+def permute_copy(input: Tensor, dims: Any) -> Tensor:  # noqa: A002
+    """torch.permute_copy: ``input.permute(dims)`` copied."""
+    return _copied("permute_copy", lambda x: permute(x, dims=dims), input)
+
+
+def select_copy(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
+    """torch.select_copy: ``input.select(dim, index)`` copied (that dim removed)."""
+    return _copied("select_copy", select, input, dim, index)
+
+
+def _slice(x: Tensor, dim: int, start: int | None, end: int | None, step: int) -> Tensor:
+    if x.ndim == 0:
+        raise IndexError("slice() cannot be applied to a 0-dim tensor")
+    if step <= 0:
+        raise ValueError(f"slice step must be positive, got {step}")
+    axis = dim % x.ndim if -x.ndim <= dim < x.ndim else dim
+    if not 0 <= axis < x.ndim:
+        raise IndexError(f"dim {dim} is out of range for a tensor with {x.ndim} dims (shape {x.shape})")
+    return getitem(x, (slice(None),) * axis + (slice(start, end, step),))
+
+
+def slice_copy(input: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,  # noqa: A002
+               step: int = 1) -> Tensor:
+    """torch.slice_copy: ``input[start:end:step]`` along ``dim``, copied."""
+    return _copied("slice_copy", _slice, input, dim, start, end, step)
+
+
+def split_copy(input: Tensor, split_size: Any, dim: int = 0) -> tuple:  # noqa: A002
+    """torch.split_copy: ``input.split(split_size, dim)``, each part copied; a tuple."""
+    return _copied("split_copy", split, input, split_size, dim)
+
+
+def split_with_sizes_copy(input: Tensor, split_sizes: Any, dim: int = 0) -> tuple:  # noqa: A002
+    """torch.split_with_sizes_copy: ``input.split_with_sizes(split_sizes, dim)``, each part copied; a tuple."""
+    return _copied("split_with_sizes_copy", split_with_sizes, input, split_sizes, dim)
+
+
+def squeeze_copy(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
+    """torch.squeeze_copy: ``input.squeeze(dim)`` copied (every length-1 dim when ``dim`` is None)."""
+    return _copied("squeeze_copy", squeeze, input, dim)
+
+
+def t_copy(input: Tensor) -> Tensor:  # noqa: A002
+    """torch.t_copy: ``input.t()`` copied (a 2-D input transposed; fewer dims unchanged)."""
+    return _copied("t_copy", t, input)
+
+
+def transpose_copy(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
+    """torch.transpose_copy: ``input.transpose(dim0, dim1)`` copied."""
+    return _copied("transpose_copy", lambda x: transpose(x, dim0=dim0, dim1=dim1), input)
+
+
+def unbind_copy(input: Tensor, dim: int = 0) -> tuple:  # noqa: A002
+    """torch.unbind_copy: ``input.unbind(dim)``, each slice copied; a tuple."""
+    return _copied("unbind_copy", unbind, input, dim)
+
+
+def unfold_copy(input: Tensor, dimension: int, size: int, step: int) -> Tensor:  # noqa: A002
+    """torch.unfold_copy: ``input.unfold(dimension, size, step)`` copied: (…, windows, …, size)."""
+    return _copied("unfold_copy", unfold, input, dimension, size, step)
+
+
+def unsqueeze_copy(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """torch.unsqueeze_copy: ``input.unsqueeze(dim)`` copied."""
+    return _copied("unsqueeze_copy", unsqueeze, input, dim)
+
+
+def view_copy(input: Tensor, size: Any) -> Tensor:  # noqa: A002
+    """torch.view_copy: ``input.view(size)`` (a shape, -1 inferred) or ``input.view(dtype)`` copied."""
+    is_shape = isinstance(size, (tuple, list)) or (hasattr(size, "__index__") and not isinstance(size, bool))
+    return _copied("view_copy", lambda x: view(x, size) if is_shape else view(x, dtype=size), input)

@@ -1,0 +1,98 @@
+"""PyTorch's functional recurrent cells at the top level: ``torch.rnn_tanh_cell``, ``rnn_relu_cell``, ``lstm_cell``
+and ``gru_cell`` (``mg.rnn_tanh_cell`` …, put on minigrad by nn/_toplevel.py). One step of the cell for given
+weights, with PyTorch's arguments ``(input, hx, w_ih, w_hh, b_ih=None, b_hh=None)``.
+
+The math is the cells' own (``rnn_step``, ``lstm_step``, ``gru_step`` in cells.py), after the input's
+contribution ``input @ w_ihᵀ + b_ih``; the checks are PyTorch's, with its messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad import Tensor
+
+from .cells import gru_step, lstm_step, rnn_step
+
+__all__ = ["gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell"]
+
+
+def _tensor(value: Any, name: str, what: str, position: int) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}(): argument '{what}' (position {position}) must be Tensor, not "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _input_gates(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,  # noqa: A002
+                 gates: int) -> tuple:
+    """The checked arguments, and the input's contribution ``input @ w_ihᵀ + b_ih``: (B, gates · H)."""
+    x = _tensor(input, name, "input", 1)
+    w_ih, w_hh = _tensor(w_ih, name, "w_ih", 3), _tensor(w_hh, name, "w_hh", 4)
+    b_ih = None if b_ih is None else _tensor(b_ih, name, "b_ih", 5)
+    b_hh = None if b_hh is None else _tensor(b_hh, name, "b_hh", 6)
+    if x.ndim != 2:
+        raise IndexError(f"{name}: expects a 2-D input (batch, input_size), got shape {x.shape}")
+    if w_ih.ndim != 2 or w_hh.ndim != 2:
+        raise RuntimeError(f"{name}: w_ih and w_hh must be 2-D, got shapes {w_ih.shape} and {w_hh.shape}")
+    hidden = w_hh.shape[1]
+    if x.shape[1] != w_ih.shape[1]:
+        raise RuntimeError(f"{name}: input has inconsistent input_size: got {x.shape[1]} expected {w_ih.shape[1]} "
+                           f"(input shape {x.shape}, w_ih shape {w_ih.shape})")
+    for what, weight in (("weight_ih", w_ih), ("weight_hh", w_hh)):
+        if weight.shape[0] != gates * hidden:
+            raise RuntimeError(f"{name}: {what} first dim must be {gates} * hidden_size = {gates * hidden}, but got "
+                               f"{weight.shape[0]}")
+    for what, bias in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if bias is not None and tuple(bias.shape) != (gates * hidden,):
+            raise RuntimeError(f"{name}: {what} must have shape ({gates * hidden},), got {bias.shape}")
+    for i, h in enumerate(hx):
+        if h.ndim != 2 or h.shape[0] != x.shape[0]:
+            raise RuntimeError(f"{name}: Input batch size {x.shape[0]} doesn't match hidden{i} batch size "
+                               f"{h.shape[0] if h.ndim else '()'} (shape {h.shape})")
+        if h.shape[1] != hidden:
+            raise RuntimeError(f"{name}: hidden{i} has inconsistent hidden_size: got {h.shape[1]}, expected {hidden}")
+    gates_x = x @ w_ih.T
+    if b_ih is not None:
+        gates_x = gates_x + b_ih
+    return gates_x, w_hh.T, b_hh
+
+
+def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002
+                  b_hh: Tensor | None = None) -> Tensor:
+    """torch.rnn_tanh_cell: h' = tanh(input w_ihᵀ + b_ih + hx w_hhᵀ + b_hh). input (B, I), hx (B, H), w_ih (H, I),
+    w_hh (H, H), biases (H,) → (B, H)."""
+    hx = _tensor(hx, "rnn_tanh_cell", "hx", 2)
+    gates_x, w_hh_t, b_hh = _input_gates("rnn_tanh_cell", input, (hx,), w_ih, w_hh, b_ih, b_hh, 1)
+    return rnn_step(gates_x, hx, w_hh_t, b_hh, "tanh")
+
+
+def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002
+                  b_hh: Tensor | None = None) -> Tensor:
+    """torch.rnn_relu_cell: h' = relu(input w_ihᵀ + b_ih + hx w_hhᵀ + b_hh); shapes as :func:`rnn_tanh_cell`."""
+    hx = _tensor(hx, "rnn_relu_cell", "hx", 2)
+    gates_x, w_hh_t, b_hh = _input_gates("rnn_relu_cell", input, (hx,), w_ih, w_hh, b_ih, b_hh, 1)
+    return rnn_step(gates_x, hx, w_hh_t, b_hh, "relu")
+
+
+def lstm_cell(input: Tensor, hx: Any, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002
+              b_hh: Tensor | None = None) -> tuple:
+    """torch.lstm_cell: one LSTM step (gates i, f, g, o), returning (h', c'). input (B, I), hx = (h, c) each (B, H),
+    w_ih (4H, I), w_hh (4H, H), biases (4H,)."""
+    name = "lstm_cell"
+    if not isinstance(hx, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'hx' (position 2) must be tuple of Tensors, not {type(hx).__name__}")
+    if len(hx) != 2:
+        raise RuntimeError(f"{name}: lstm_cell expects two hidden states, got {len(hx)}")
+    h, c = (_tensor(state, name, "hx", 2) for state in hx)
+    gates_x, w_hh_t, b_hh = _input_gates(name, input, (h, c), w_ih, w_hh, b_ih, b_hh, 4)
+    return lstm_step(gates_x, h, c, w_hh_t, b_hh)
+
+
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002
+             b_hh: Tensor | None = None) -> Tensor:
+    """torch.gru_cell: one GRU step (gates r, z, n; PyTorch's convention), returning h'. input (B, I), hx (B, H),
+    w_ih (3H, I), w_hh (3H, H), biases (3H,)."""
+    hx = _tensor(hx, "gru_cell", "hx", 2)
+    gates_x, w_hh_t, b_hh = _input_gates("gru_cell", input, (hx,), w_ih, w_hh, b_ih, b_hh, 3)
+    return gru_step(gates_x, hx, w_hh_t, b_hh)
