@@ -36,9 +36,10 @@ __all__ = ["Optimizer"]
 # Keys PyTorch writes into its param groups that choose an implementation, not the result.
 # A PyTorch state dict converted with `.numpy()` loads with them dropped.
 _TORCH_IMPLEMENTATION_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable"})
-# A learning-rate scheduler records its settings in each group, as PyTorch's do: the starting lr, and
-# OneCycleLR's/CyclicLR's bounds (so an optimizer's state dict saved during such a schedule loads again).
-_SCHEDULER_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"})
+# A learning-rate scheduler records its settings in each group, as PyTorch's do: the starting lr,
+# OneCycleLR's/CyclicLR's bounds and SWALR's swa_lr (so an optimizer's state dict saved during such a
+# schedule loads again).
+_SCHEDULER_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum", "swa_lr"})
 
 
 def lerp_(start: Any, end: Any, weight: float) -> None:
