@@ -1,7 +1,7 @@
 """Optimizers and learning-rate schedules — the update rules of ``torch.optim``.
 
 ``SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``, ``Adamax``, ``NAdam``, ``RAdam``,
-``Adadelta``, ``Rprop``, ``ASGD`` and ``LBFGS`` change the parameter arrays in place,
+``Adadelta``, ``Rprop``, ``ASGD``, ``Adafactor``, ``Muon`` and ``LBFGS`` change the parameter arrays in place,
 outside the graph (``no_grad``), with arrays on the parameters' own device: the state
 (momentum buffers, moment estimates) lives beside each parameter and follows it when a
 module is moved with ``to()``.
@@ -14,18 +14,22 @@ is all-or-nothing (see :mod:`nn.optim.optimizer`).
 number}}, "param_groups": [{..., "params": [index, …]}]}``, where indices count
 the parameters across groups in order; ``nn.save`` writes it as ``.npz``.
 
-``nn.optim.lr_scheduler`` holds the schedules (``from nn.optim import lr_scheduler``).
+``nn.optim.lr_scheduler`` holds the schedules (``from nn.optim import lr_scheduler``);
+``nn.optim.swa_utils`` weight averaging (SWA, EMA) as ``torch.optim.swa_utils``. PyTorch's
+``SparseAdam`` is absent: it takes sparse gradients only, and minigrad has none.
 """
 
 from __future__ import annotations
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
 from .lbfgs import LBFGS
+from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
@@ -33,5 +37,5 @@ from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
 
-__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam",
-           "RMSprop", "Rprop", "lr_scheduler"]
+__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Muon", "NAdam",
+           "Optimizer", "RAdam", "RMSprop", "Rprop", "lr_scheduler", "swa_utils"]
