@@ -1,0 +1,25 @@
+"""``minigrad.func``: PyTorch's ``torch.func`` — function transforms over minigrad's reverse-mode engine.
+
+- :func:`functional_call` (and :func:`stack_module_state`): call a module with given tensors in place of its
+  parameters and buffers.
+- :func:`grad`, :func:`grad_and_value`, :func:`vjp`, :func:`jvp`, :func:`jacrev`, :func:`jacfwd`,
+  :func:`hessian`: derivatives of a function, over pytrees of Tensors (:mod:`.transforms`; jvp/jacfwd are
+  computed in reverse mode, nested ones need ``create_graph``).
+- :func:`vmap`: a function mapped over a batch dimension, as a loop over the batch (:mod:`.vmap`).
+
+Per-sample gradients, as in PyTorch's tutorial::
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    def loss_fn(params, x, y):
+        return F.cross_entropy(functional_call(model, params, (x.unsqueeze(0),)), y.unsqueeze(0))
+    per_sample = vmap(grad(loss_fn), in_dims=(None, 0, 0))(params, x, y)   # each (B, *param.shape)
+"""
+
+from __future__ import annotations
+
+from .functional_call import functional_call, stack_module_state
+from .transforms import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp
+from .vmap import vmap
+
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "stack_module_state",
+           "vjp", "vmap"]

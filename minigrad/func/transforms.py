@@ -1,0 +1,375 @@
+"""The differentiating transforms of ``torch.func``: :func:`grad`, :func:`grad_and_value`, :func:`vjp`,
+:func:`jvp`, :func:`jacrev`, :func:`jacfwd` and :func:`hessian`, on minigrad's reverse-mode engine.
+
+Each call runs ``func`` once with recording on (also under ``mg.no_grad()``) on stand-ins for the inputs
+it differentiates, then ``mg.autograd.grad`` over the recorded graph. The differentiated inputs may be
+pytrees (tuples, lists, dicts of Tensors, e.g. a model's parameters for :func:`functional_call`); the
+results have the same structure. Nothing's ``.grad`` changes and the inputs need not require grad.
+
+Levels. A transform called outside any other gives results that are detached (``requires_grad=False``):
+its stand-ins are fresh leaves (``x.detach().requires_grad_()``). torch.func's results stay differentiable
+by ordinary autograd when the inputs require grad; minigrad's are not, as that needs a differentiable
+backward. A transform called while another differentiates (``hessian``, ``jacrev(jacrev(f))``,
+``grad(grad(f))``) is *nested*: its stand-ins stay connected to the outer inputs (``x.view_as(x)``) and
+it asks ``mg.autograd.grad(..., create_graph=True)`` for a differentiable result; where the engine cannot
+do that for the ops involved, it raises NotImplementedError saying so. :func:`vmap` is not a level: it
+only loops, so ``vmap(grad(f))`` (per-sample gradients) is first-order.
+
+:func:`jacfwd` and :func:`jvp` are computed in reverse mode (minigrad has no forward-mode AD): one
+backward per output element. The results are the same; the cost grows with the output's size rather
+than the input's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from typing import Any, Callable, Iterator
+
+from .. import backend
+from ..autograd import grad as autograd_grad
+from ..constructors import zeros_like
+from ..ops import stack
+from ..recording import enable_grad
+from ..tensor import Tensor
+from . import _pytree
+from .vmap import check_randomness, randomness_checked
+
+__all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp"]
+
+_local = threading.local()
+
+
+def _depth() -> int:
+    """How many transforms are differentiating ``func`` calls on this thread right now."""
+    return getattr(_local, "depth", 0)
+
+
+@contextlib.contextmanager
+def _level() -> Iterator[None]:
+    _local.depth = _depth() + 1
+    try:
+        yield
+    finally:
+        _local.depth -= 1
+
+
+# --- argnums and stand-ins -----------------------------------------------------------------------------------------
+
+
+def _wrap_argnum(argnum: Any, num_args: int) -> int:
+    if not isinstance(argnum, int) or isinstance(argnum, bool):
+        raise RuntimeError(f"argnum must be int, got: {type(argnum)}")
+    if 0 <= argnum < num_args:
+        return argnum
+    if -num_args <= argnum < 0:
+        return argnum + num_args
+    raise RuntimeError(f"Got argnum={argnum}, but only {num_args} positional inputs")
+
+
+def _argnums(argnums: Any, num_args: int) -> int | tuple:
+    """``argnums`` checked and made non-negative, as torch's ``_slice_argnums``."""
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
+        return _wrap_argnum(argnums, num_args)
+    if not isinstance(argnums, tuple):
+        raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+    wrapped = tuple(_wrap_argnum(a, num_args) for a in argnums)
+    if not wrapped:
+        raise RuntimeError("argnums must be non-empty")
+    if len(set(wrapped)) != len(wrapped):
+        raise RuntimeError(f"argnums elements must be unique, got {wrapped}")
+    return wrapped
+
+
+def _stand_in(x: Any, nested: bool) -> Tensor:
+    """What ``func`` gets for a differentiated input: connected to ``x`` when an outer transform
+    differentiates through this one (and ``x`` is on its graph), else a fresh leaf."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
+    if nested and x.requires_grad:
+        return x.view_as(x)
+    return x.detach().requires_grad_(True)
+
+
+def _with_stand_ins(args: tuple, argnums: Any, nested: bool) -> tuple[list, Any]:
+    """(the arguments with stand-ins at ``argnums``, the differentiated pytree: one arg's tree for an int
+    ``argnums``, a tuple of trees for a tuple, every argument for None)."""
+    args = list(args)
+    positions = range(len(args)) if argnums is None else (argnums,) if isinstance(argnums, int) else argnums
+    for i in positions:
+        args[i] = _pytree.tree_map(lambda x: _stand_in(x, nested), args[i])
+    if isinstance(argnums, int):
+        return args, args[argnums]
+    return args, tuple(args[i] for i in positions)
+
+
+def _detached(tree: Any, nested: bool) -> Any:
+    """``tree``'s Tensors detached from this level's graph (kept as they are when nested)."""
+    if nested:
+        return tree
+    return _pytree.tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, tree)
+
+
+def _differentiate(outputs: list, inputs: list, grad_outputs: list | None, nested: bool, api: str) -> list:
+    """One gradient per input (zeros where no output reaches it), as torch.func's ``_autograd_grad``:
+    outputs that do not require grad are left out."""
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    kept = [(out, g) for out, g in zip(outputs, grad_outputs) if out.requires_grad]
+    if not kept:
+        return [zeros_like(x) for x in inputs]
+    outs, gouts = [out for out, _ in kept], [g for _, g in kept]
+    if nested:
+        try:
+            grads = autograd_grad(outs, inputs, gouts, retain_graph=True, create_graph=True, allow_unused=True)
+        except NotImplementedError as error:
+            raise NotImplementedError(
+                f"{api}: nested differentiation (hessian, jacrev(jacrev(f)), grad(grad(f)), or a transform inside "
+                "another that differentiates) needs a differentiable backward, mg.autograd.grad(..., "
+                f"create_graph=True), which minigrad cannot do here: {error}") from error
+    else:
+        grads = autograd_grad(outs, inputs, gouts, retain_graph=True, allow_unused=True)
+    return [zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+
+
+def _name(func: Any) -> str:
+    if isinstance(func, functools.partial):
+        return f"functools.partial({_name(func.func)}, ...)"
+    return getattr(func, "__name__", repr(func))
+
+
+# --- grad ---------------------------------------------------------------------------------------------------------
+
+
+def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callable:
+    """``func`` → a function returning ``(gradient, value)`` (``(gradient, (value, aux))`` with ``has_aux``),
+    as ``torch.func.grad_and_value``.
+
+    ``func`` must return a 0-d Tensor (or ``(0-d Tensor, aux)``). The gradient is taken w.r.t. the
+    positional argument(s) ``argnums`` (an int, or a tuple: then a tuple of gradients), each a Tensor or a
+    pytree of Tensors; each gradient has its input's shape, dtype and structure. Keyword arguments are
+    passed through, not differentiated.
+    """
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> tuple:
+        nested = _depth() > 0
+        numbers = _argnums(argnums, len(args))
+        with enable_grad():
+            args, diff = _with_stand_ins(args, numbers, nested)
+            with _level():
+                output = func(*args, **kwargs)
+            aux = None
+            if has_aux:
+                if not (isinstance(output, tuple) and len(output) == 2):
+                    raise RuntimeError("grad_and_value(f)(*args): output of function f should be a tuple: "
+                                       "(output, aux) if has_aux is True")
+                output, aux = output
+            if not isinstance(output, Tensor):
+                raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got "
+                                   f"{type(output)}")
+            if output.ndim != 0:
+                raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got tensor "
+                                   f"with {output.ndim} dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
+            flat, spec = _pytree.flatten(diff)
+            grads = _pytree.unflatten(_differentiate([output], flat, None, nested, "grad"), spec)
+        value = _detached(output, nested)
+        if has_aux:
+            return grads, (value, _detached(aux, nested))
+        return grads, value
+    return wrapper
+
+
+def grad(func: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Callable:
+    """``func`` → a function returning the gradient of ``func``'s 0-d output (``(gradient, aux)`` with
+    ``has_aux``), as ``torch.func.grad``; see :func:`grad_and_value` for ``argnums``.
+
+    ``grad(loss)(params, x, y)`` with ``params`` a dict gives a dict of the same keys; inside
+    :func:`vmap`, ``vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)`` gives per-sample gradients.
+    """
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        grads, value = grad_and_value(func, argnums, has_aux)(*args, **kwargs)
+        if has_aux:
+            return grads, value[1]
+        return grads
+    return wrapper
+
+
+# --- vjp ----------------------------------------------------------------------------------------------------------
+
+
+def _call_for_outputs(func: Callable, args: list, kwargs: dict, has_aux: bool, api: str) -> tuple:
+    """``func(*args)`` at a new level: (output, aux, flat outputs, output spec), outputs checked as torch's vjp."""
+    with _level():
+        output = func(*args, **kwargs)
+    aux = None
+    if has_aux:
+        if not (isinstance(output, tuple) and len(output) == 2):
+            raise RuntimeError(f"{api}(f, *primals): output of function f should be a tuple: (output, aux) "
+                               "if has_aux is True")
+        output, aux = output
+    flat, spec = _pytree.flatten(output)
+    if (len(flat) == 1 and flat[0] is None) or not flat:
+        raise RuntimeError(f"{api}(f, *primals): Expected f to be a function that has non-empty output "
+                           f"(got output = {flat})")
+    for out in flat:
+        if not isinstance(out, Tensor):
+            raise RuntimeError(f"{api}(f, *primals): expected f(*primals) to return only tensors, "
+                               f"got unsupported type {type(out)}")
+        if out.dtype.kind not in "fc":
+            raise RuntimeError(f"{api}(f, ...): All outputs of f must be floating-point or complex Tensors, got "
+                               f"Tensor with dtype {out.dtype}")
+    return output, aux, flat, spec
+
+
+def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """``(func(*primals), vjp_fn)`` (``(output, vjp_fn, aux)`` with ``has_aux``), as ``torch.func.vjp``.
+
+    ``vjp_fn(cotangents)``: ``cotangents`` has the structure and shapes of ``func``'s output; returns a
+    tuple with one vector-Jacobian product per primal, each of that primal's shape, dtype and structure.
+    ``vjp_fn`` may be called many times.
+    """
+    nested = _depth() > 0
+    with enable_grad():
+        args, diff = _with_stand_ins(primals, None, nested)
+        output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp")
+    flat_diff, diff_spec = _pytree.flatten(diff)
+
+    def vjp_fn(cotangents: Any, retain_graph: bool = True, create_graph: bool | None = None) -> tuple:
+        flat_cot, cot_spec = _pytree.flatten(cotangents)
+        if cot_spec != out_spec:
+            raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree structure of "
+                               f"outputs to the function. cotangents: {cot_spec.pprint()}, "
+                               f"primal output: {out_spec.pprint()}")
+        for i, (cot, out) in enumerate(zip(flat_cot, flat_out)):
+            if not isinstance(cot, Tensor):
+                raise TypeError(f"vjp_fn: cotangent {i} is a {type(cot).__name__}, not a Tensor")
+            if cot.shape != out.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(cot.shape)} and "
+                                   f"output[{i}] has a shape of {tuple(out.shape)}.")
+        deep = nested or _depth() > 0 or bool(create_graph)
+        with enable_grad():
+            grads = _differentiate(flat_out, flat_diff, flat_cot, deep, "vjp")
+        return _pytree.unflatten(grads, diff_spec)
+
+    if has_aux:
+        return _detached(output, nested), vjp_fn, _detached(aux, nested)
+    return _detached(output, nested), vjp_fn
+
+
+def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, has_aux: bool = False) -> tuple:
+    """``(func(*primals), J·tangents)`` (and ``aux`` with ``has_aux``), as ``torch.func.jvp``.
+
+    ``primals`` and ``tangents``: tuples of Tensors of the same shapes. Computed in reverse mode from the
+    rows of J (one backward per output element): exact, but slower than forward mode for large outputs.
+    """
+    for what, value in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(value, tuple):
+            raise RuntimeError(f"jvp(f, primals, tangents): Expected {what} to be a tuple. E.g. it should be "
+                               f"valid to call f(*{what}).")
+    flat_p, p_spec = _pytree.flatten(primals)
+    flat_t, t_spec = _pytree.flatten(tangents)
+    if p_spec != t_spec:
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have the same python "
+                           f"structure. For example, if primals is a tuple of 3 tensors, tangents also must be. "
+                           f"Got primals with structure {p_spec.pprint()} and tangents with structure "
+                           f"{t_spec.pprint()}")
+    for p, t in zip(flat_p, flat_t):
+        if not isinstance(p, Tensor) or not isinstance(t, Tensor):
+            raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to only contain Tensors")
+        if p.shape != t.shape:
+            raise RuntimeError(f"jvp(f, primals, tangents): Expected primals and tangents to have the same shape, "
+                               f"got {tuple(p.shape)} and {tuple(t.shape)}")
+    jac_fn = _jacobian(func, tuple(range(len(primals))), has_aux, None, "jvp", with_output=True)
+    jac, output, aux = jac_fn(*primals)
+    flat_out, out_spec = _pytree.flatten(output)
+    flat_jac = _pytree.flatten(jac)[0]   # output-major: for each output, one block per flat primal
+    results = []
+    for i, out in enumerate(flat_out):
+        blocks = flat_jac[i * len(flat_p):(i + 1) * len(flat_p)]
+        total = zeros_like(out)
+        if out.numel():
+            for block, t in zip(blocks, flat_t):
+                total = total + (block.reshape(out.numel(), -1) @ t.reshape(-1).to(block.dtype)).reshape(out.shape)
+        results.append(total)
+    jvp_out = _pytree.unflatten(results, out_spec)
+    if has_aux:
+        return output, jvp_out, aux
+    return output, jvp_out
+
+
+# --- Jacobians ----------------------------------------------------------------------------------------------------
+
+
+def _zeros(shape: tuple, like: Tensor) -> Tensor:
+    return Tensor._make(backend.array_module(like.data).zeros(shape, dtype=like.dtype), False, None, 0)
+
+
+def _one_hot(out: Tensor, k: int) -> Tensor:
+    xp = backend.array_module(out.data)
+    row = xp.zeros(out.numel(), dtype=out.dtype)
+    row[k] = 1
+    return Tensor._make(row.reshape(out.shape), False, None, 0)
+
+
+def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | None, api: str,
+              with_output: bool = False) -> Callable:
+    """jacrev/jacfwd's body: the Jacobian blocks in torch.func's structure, output-major."""
+    @functools.wraps(func)
+    def wrapper(*args: Any) -> Any:
+        nested = _depth() > 0
+        if randomness is not None:
+            check_randomness(randomness)
+        numbers = _argnums(argnums, len(args))
+        with enable_grad():
+            args, diff = _with_stand_ins(args, numbers, nested)
+            with randomness_checked(randomness or "different", 1):
+                output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp")
+            flat_diff, diff_spec = _pytree.flatten(diff)
+            per_output = []
+            for out in flat_out:
+                rows: list = [[] for _ in flat_diff]
+                for k in range(out.numel()):
+                    for j, g in enumerate(_differentiate([out], flat_diff, [_one_hot(out, k)], nested, api)):
+                        rows[j].append(g)
+                blocks = [stack(column, dim=0).reshape(tuple(out.shape) + tuple(x.shape)) if column
+                          else _zeros(tuple(out.shape) + tuple(x.shape), x) for x, column in zip(flat_diff, rows)]
+                per_output.append(_pytree.unflatten(blocks, diff_spec))
+        result = _pytree.unflatten(per_output, out_spec)
+        if with_output:
+            return result, _detached(output, nested), _detached(aux, nested)
+        if has_aux:
+            return result, _detached(aux, nested)
+        return result
+    return wrapper
+
+
+def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False, chunk_size: int | None = None,
+           _preallocate_and_copy: bool = False) -> Callable:
+    """``func`` → a function returning its Jacobian w.r.t. the argument(s) ``argnums``, as
+    ``torch.func.jacrev``.
+
+    For an output ``o`` and a differentiated input ``x`` the block has shape ``o.shape + x.shape``;
+    the result has the structure of ``func``'s output, each output holding the structure of the
+    input(s) (a tuple over ``argnums`` when it is a tuple). With ``has_aux``: ``(jacobian, aux)``.
+    One backward per output element; ``chunk_size`` (rows per batched backward in PyTorch) is accepted
+    and does not change the result.
+    """
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+    return _jacobian(func, argnums, has_aux, None, "jacrev")
+
+
+def jacfwd(func: Callable, argnums: int | tuple = 0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
+    """``torch.func.jacfwd``: the same Jacobian as :func:`jacrev` (same structure), computed in reverse mode
+    (minigrad has no forward-mode AD), so its cost grows with the output's size. ``randomness`` as
+    :func:`vmap`'s: ``"error"`` raises if ``func`` draws random numbers (on the host stream)."""
+    return _jacobian(func, argnums, has_aux, randomness, "jacfwd")
+
+
+def hessian(func: Callable, argnums: int | tuple = 0) -> Callable:
+    """``jacfwd(jacrev(func, argnums), argnums)``, as ``torch.func.hessian``: blocks of shape
+    ``o.shape + x.shape + x.shape``. Needs nested differentiation: where ``mg.autograd.grad(...,
+    create_graph=True)`` is not available for the ops involved, it raises NotImplementedError."""
+    return jacfwd(jacrev(func, argnums), argnums)

@@ -1,0 +1,234 @@
+"""``vmap``: map a function over a batch dimension of its inputs, as ``torch.func.vmap``.
+
+minigrad has no batching rules: ``vmap(f)(x)`` calls ``f`` once per index ``i`` of the mapped
+dimension, on ``x.select(in_dim, i)`` (and the unmapped arguments as they are), and stacks each output
+along ``out_dims``. The results (values, shapes, structure, errors) are torch's; the speed is a Python
+loop's. The slices are ordinary ops, so ``grad(vmap(f))`` differentiates through the loop and
+``vmap(grad(f))`` gives per-sample gradients.
+
+``randomness`` (PyTorch's meanings): ``"different"`` — each call draws its own numbers (what a loop
+does); ``"same"`` — every call starts from the same state of the host (CPU) generator, so all draw the
+same numbers, and the generator ends where one call left it; ``"error"`` (default) — a call that draws
+from the host generator raises PyTorch's error. Draws on a GPU's generator are not seen by ``"error"``
+and not repeated by ``"same"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any, Callable, Iterator
+
+from ..constructors import zeros
+from ..generators import _host
+from ..ops import stack
+from ..tensor import Tensor
+from . import _pytree
+
+__all__ = ["vmap"]
+
+
+def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = "error", *,
+         chunk_size: int | None = None) -> Callable:
+    """``func`` mapped over a dimension of its inputs, as ``torch.func.vmap``.
+
+    ``in_dims``: an int (every input's mapped dim), or a tuple with one entry per positional argument,
+    each an int, None (not mapped: passed whole to every call) or a pytree of those matching that
+    argument's structure (e.g. ``({"w": 0, "b": None}, 0)``); negative dims count from the end.
+    ``out_dims``: where each output gets the mapped dimension (an int, None for an output that does not
+    depend on the mapped inputs, or a pytree matching the outputs). Every mapped input must have the
+    same size B along its dim; each output ``o`` of one call becomes one of shape ``o.shape`` with B
+    inserted at its out_dim. Keyword arguments are passed to every call unmapped. ``chunk_size`` is
+    accepted (the loop runs one call at a time anyway).
+    """
+    check_randomness(randomness)
+    if chunk_size is not None and not chunk_size > 0:
+        raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
+
+    @functools.wraps(func)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return _vmap_call(func, in_dims, out_dims, randomness, args, kwargs)
+    return wrapped
+
+
+def check_randomness(randomness: Any) -> None:
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. Got {randomness}")
+
+
+def _name(func: Any) -> str:
+    if isinstance(func, functools.partial):
+        return f"functools.partial({_name(func.func)}, ...)"
+    return getattr(func, "__name__", repr(func))
+
+
+def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, args: tuple, kwargs: dict) -> Any:
+    name = _name(func)
+    _check_out_dims(out_dims, name)
+    batch_size, flat_dims, flat_args, args_spec = _batched_inputs(in_dims, args, name)
+    if batch_size == 0:
+        return _empty_batch(func, flat_dims, flat_args, args_spec, kwargs, out_dims, name)
+    results = []
+    with randomness_checked(randomness, batch_size) as start_call:
+        for i in range(batch_size):
+            sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
+            start_call()
+            results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
+    return _stacked(results, out_dims, name)
+
+
+def _batched_inputs(in_dims: Any, args: tuple, name: str) -> tuple[int, list, list, _pytree.Spec]:
+    """(batch size, one mapped dim or None per leaf of ``args``, the leaves, the spec), checked as torch's."""
+    if not isinstance(in_dims, (int, tuple)) or isinstance(in_dims, bool):
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): expected `in_dims` to be int or a "
+                         f"(potentially nested) tuple matching the structure of inputs, got: {type(in_dims)}.")
+    if not args:
+        raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add inputs, or you are trying "
+                         "to vmap over a function with no inputs. The latter is unsupported.")
+    flat_args, args_spec = _pytree.flatten(args)
+    flat_dims = _pytree.broadcast_prefix(in_dims, args_spec)
+    if flat_dims is None:
+        raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
+                         f"structure of `inputs`. in_dims has structure {_pytree.flatten(in_dims)[1]} but inputs "
+                         f"has structure {args_spec}.")
+    where = f"vmap({name}, in_dims={in_dims}, ...)(<inputs>)"
+    for i, (arg, dim) in enumerate(zip(flat_args, flat_dims)):
+        if dim is None:
+            continue
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise ValueError(f"{where}: Got in_dim={dim} for an input but in_dim must be either an integer "
+                             "dimension or None.")
+        if not isinstance(arg, Tensor):
+            raise ValueError(f"{where}: Got in_dim={dim} for an input but the input is of type {type(arg)}. We cannot "
+                             "vmap over non-Tensor arguments, please use None as the respective in_dim")
+        if not -arg.ndim <= dim < arg.ndim:
+            raise ValueError(f"{where}: Got in_dim={dim} for some input, but that input is a Tensor of "
+                             f"dimensionality {arg.ndim} so expected in_dim to satisfy -{arg.ndim} <= in_dim "
+                             f"< {arg.ndim}.")
+        flat_dims[i] = dim % arg.ndim
+    sizes = [arg.shape[dim] for arg, dim in zip(flat_args, flat_dims) if dim is not None]
+    if not sizes:
+        raise ValueError("vmap: Expected at least one Tensor to vmap over")
+    if any(size != sizes[0] for size in sizes):
+        raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped dimension, got sizes "
+                         f"{sizes} for the mapped dimension")
+    return sizes[0], flat_dims, flat_args, args_spec
+
+
+def _check_out_dims(out_dims: Any, name: str) -> None:
+    if isinstance(out_dims, int) and not isinstance(out_dims, bool):
+        return
+    for dim in _pytree.flatten(out_dims)[0]:
+        if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool)):
+            raise ValueError(f"vmap({name}, ..., out_dims={out_dims}): `out_dims` must be an int, None or a python "
+                             "collection of ints representing where in the outputs the vmapped dimension should "
+                             "appear.")
+
+
+def _flat_out_dims(out_dims: Any, output: Any, out_spec: _pytree.Spec, name: str) -> list:
+    def incompatible() -> ValueError:
+        return ValueError(f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not compatible with the "
+                          f"structure of `outputs`. out_dims has structure {_pytree.flatten(out_dims)[1]} but "
+                          f"outputs has structure {out_spec}.")
+    if isinstance(output, Tensor):   # torch's edge case: a lone Tensor takes an int, None or a 1-tuple
+        if out_dims is None or isinstance(out_dims, int):
+            return [out_dims]
+        if isinstance(out_dims, tuple) and len(out_dims) == 1:
+            return list(out_dims)
+        raise incompatible()
+    flat = _pytree.broadcast_prefix(out_dims, out_spec)
+    if flat is None:
+        raise incompatible()
+    return flat
+
+
+def _stacked(results: list, out_dims: Any, name: str) -> Any:
+    """The outputs of the calls, each leaf stacked along its out_dim."""
+    flat_results = []
+    out_spec = None
+    for result in results:
+        flat, spec = _pytree.flatten(result)
+        if out_spec is None:
+            out_spec = spec
+        elif spec != out_spec:
+            raise ValueError(f"vmap({name}, ...): `{name}` returned outputs of different structures for different "
+                             f"samples: {out_spec} and {spec}")
+        flat_results.append(flat)
+    assert out_spec is not None
+    flat_dims = _flat_out_dims(out_dims, results[0], out_spec, name)
+    outputs = []
+    for j, dim in enumerate(flat_dims):
+        values = [flat[j] for flat in flat_results]
+        if dim is None:
+            if isinstance(values[0], Tensor) and not _all_same(values):
+                raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
+            outputs.append(values[0])
+            continue
+        if not isinstance(values[0], Tensor):
+            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(values[0])}. "
+                             "Did you mean to set out_dims= to None for output?")
+        outputs.append(stack(values, dim=dim))
+    return _pytree.unflatten(outputs, out_spec)
+
+
+def _all_same(values: list) -> bool:
+    """Whether every call returned the same tensor (or equal values): an output that is not mapped."""
+    first = values[0]
+    for value in values[1:]:
+        if value is first:
+            continue
+        if not isinstance(value, Tensor) or value.shape != first.shape or not bool((value == first).all()):
+            return False
+    return True
+
+
+def _empty_batch(func: Callable, flat_dims: list, flat_args: list, args_spec: _pytree.Spec, kwargs: dict,
+                 out_dims: Any, name: str) -> Any:
+    """A mapped dimension of size 0: ``func`` runs once on zeros of one sample's shape (its draws undone) to
+    learn the outputs' shapes; each output is empty along its out_dim."""
+    sample = []
+    for arg, dim in zip(flat_args, flat_dims):
+        if dim is None:
+            sample.append(arg)
+        else:
+            shape = tuple(arg.shape[:dim]) + tuple(arg.shape[dim + 1:])
+            sample.append(zeros(shape, dtype=arg.dtype, device=arg.device))
+    state = _host().bit_generator.state
+    try:
+        result = func(*_pytree.unflatten(sample, args_spec), **kwargs)
+    finally:
+        _host().bit_generator.state = state
+    flat, spec = _pytree.flatten(result)
+    outputs = []
+    for value, dim in zip(flat, _flat_out_dims(out_dims, result, spec, name)):
+        if dim is None or not isinstance(value, Tensor):
+            outputs.append(_stacked([value], dim, name))   # returns it, or raises torch's error for a non-Tensor
+            continue
+        shape = list(value.shape)
+        shape.insert(dim % (value.ndim + 1), 0)
+        outputs.append(zeros(tuple(shape), dtype=value.dtype, device=value.device))
+    return _pytree.unflatten(outputs, spec)
+
+
+@contextlib.contextmanager
+def randomness_checked(randomness: str, calls: int) -> Iterator[Callable[[], None]]:
+    """Around the calls of one vmap (or jacfwd): yields ``start_call()``, to call before each. ``"error"``:
+    a call that drew from the host generator raises torch's error; ``"same"``: each call starts from the
+    state the first did; ``"different"``: nothing."""
+    if randomness == "different":
+        yield lambda: None
+        return
+    generator = _host().bit_generator
+    start = generator.state
+
+    def start_call() -> None:
+        if randomness == "same":
+            generator.state = start
+        elif generator.state != start:
+            raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use the "
+                               "'same' or 'different' randomness flags on vmap or perform the randomness operation "
+                               "out of vmap")
+
+    yield start_call
+    if randomness == "error":
+        start_call()   # the last call's draws
