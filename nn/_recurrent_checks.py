@@ -12,13 +12,25 @@ import minigrad as mg
 from minigrad import Tensor
 
 
+class RecurrentInputError(RuntimeError, TypeError, ValueError):
+    """An input a recurrent cell or layer cannot read: the wrong size, number of dims or dtype, or no time steps.
+
+    PyTorch raises RuntimeError for a wrong ``input_size`` or an empty sequence, ValueError for a wrong
+    number of dims or a layer's integer input (a cell's: RuntimeError); this is all three (TypeError too,
+    which minigrad raised for a non-floating input), so ``except`` clauses written for either work.
+    """
+
+
 def check_proj_size(owner: str, proj_size: Any, hidden_size: int) -> int:
     """``proj_size`` as an int in [0, hidden_size), or the error PyTorch raises."""
     if isinstance(proj_size, bool):
         # the 8th positional argument of nn.LSTM was peephole before it became PyTorch's proj_size
         raise TypeError(f"{owner}: proj_size must be an integer, got {proj_size!r}; peephole and coupled are "
                         f"keyword-only: nn.LSTM(..., peephole={proj_size!r})")
-    if not isinstance(proj_size, numbers.Integral) or proj_size < 0:
+    if not isinstance(proj_size, numbers.Integral):
+        # PyTorch: TypeError (a float proj_size fails as a tensor size)
+        raise TypeError(f"{owner}: proj_size should be of type int, got {type(proj_size).__name__} {proj_size!r}")
+    if proj_size < 0:
         raise ValueError(f"{owner}: proj_size should be a positive integer or zero to disable projections, "
                          f"got {proj_size!r}")
     if proj_size >= hidden_size:

@@ -29,11 +29,19 @@ import numbers
 import warnings
 from typing import Any
 
+import numpy
+
 import minigrad as mg
 from minigrad import Tensor
 
 from ._dropout import dropout
-from ._recurrent_checks import check_finite_steps, check_proj_size, length_masks, refuse_proj_size
+from ._recurrent_checks import (
+    RecurrentInputError,
+    check_finite_steps,
+    check_proj_size,
+    length_masks,
+    refuse_proj_size,
+)
 from .cells import (
     add_parameters,
     as_input,
@@ -127,6 +135,10 @@ class _Recurrent(Module):
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{owner}: dropout is applied between recurrent layers, so dropout={dropout} with "
                           "num_layers=1 has no effect", stacklevel=3)
+        for flag, value in (("bias", bias), ("batch_first", batch_first)):
+            # PyTorch's TypeError: batch_first="False" would otherwise read as True
+            if not isinstance(value, (bool, numpy.bool_)):
+                raise TypeError(f"{owner}: {flag} should be of type bool, got {type(value).__name__} {value!r}")
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
@@ -231,16 +243,16 @@ class _Recurrent(Module):
             if lengths is not None:
                 raise ValueError(f"{owner}: a PackedSequence carries its own lengths; do not pass lengths= too")
             if x.data.ndim != 2 or x.data.shape[-1] != self.input_size:
-                raise ValueError(f"{owner}: expected packed data of shape (total length, input_size="
-                                 f"{self.input_size}), got {x.data.shape}")
+                raise RecurrentInputError(f"{owner}: expected packed data of shape (total length, input_size="
+                                          f"{self.input_size}), got {x.data.shape}")
             padded, packed_lengths = pad_packed_sequence(x)
             output, final = self._forward_padded(as_input(owner, padded), state, packed_lengths, 0, False)
             return pack_like(output, x), final
         x = as_input(owner, x)
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
-            raise ValueError(f"{owner}: expected input of shape {layout} or (seq_len, input_size) with "
-                             f"input_size={self.input_size}, got {x.shape}")
+            raise RecurrentInputError(f"{owner}: expected input of shape {layout} or (seq_len, input_size) with "
+                                      f"input_size={self.input_size}, got {x.shape}")
         unbatched = x.ndim == 2
         if unbatched:
             return self._forward_padded(x.expand_dims(1), state, lengths, 0, True)
@@ -252,7 +264,7 @@ class _Recurrent(Module):
         owner = type(self).__name__
         steps, batch = x.shape[time_axis], x.shape[1 - time_axis]
         if steps == 0:
-            raise ValueError(f"{owner}: the input has no time steps (shape {x.shape})")
+            raise RecurrentInputError(f"{owner}: the input has no time steps (shape {x.shape})")
         initial = self._initial_states(state, x, batch, unbatched)
         keep = length_masks(owner, lengths, steps, batch, x.device, self._batch_hint())
         if mg.is_anomaly_enabled():

@@ -15,6 +15,7 @@ tensor, so gradients flow through packing and unpacking into the padded input.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, NamedTuple
 
 import numpy
@@ -124,9 +125,12 @@ def _lengths_array(owner: str, lengths: Any, batch: int, minimum: int = 1) -> nu
         values = mg.to_numpy(lengths)
     else:
         values = numpy.asarray(lengths)
-    if values.dtype.kind not in "iu" and not (values.dtype.kind == "f" and values.size == 0):
-        raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
-                        f"got dtype {values.dtype}")
+    # PyTorch reads lengths as int64 (``lengths = mask.sum(1)`` of a float mask packs); a fraction would be cut
+    # silently there, so it is refused here
+    whole = values.dtype.kind == "f" and bool(numpy.all(numpy.isfinite(values) & (values == numpy.round(values))))
+    if values.dtype.kind not in "iu" and not whole:
+        raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor) or whole "
+                        f"numbers, got dtype {values.dtype}: {values.tolist()}")
     if values.ndim != 1 or values.shape[0] != batch:
         raise PackingError(f"{owner}: expected len(lengths) to be equal to batch_size ({batch}), "
                          f"got lengths of shape {values.shape}")
@@ -239,6 +243,9 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     batch_sizes = _host(sequence.batch_sizes)
     steps, batch = batch_sizes.size, int(batch_sizes[0])
     if total_length is not None:
+        if isinstance(total_length, bool) or not isinstance(total_length, numbers.Integral):
+            raise TypeError(f"pad_packed_sequence: total_length must be an int, got {type(total_length).__name__} "
+                            f"{total_length!r}")
         if total_length < steps:
             raise PackingError(f"pad_packed_sequence: expected total_length to be at least the length of the "
                              f"longest sequence ({steps}), got total_length={total_length}")

@@ -380,7 +380,7 @@ def test_dropout_between_projected_layers() -> None:
     (5, ValueError, r"LSTM: proj_size has to be smaller than hidden_size \(5\), got 5"),
     (9, ValueError, "smaller than hidden_size"),
     (-1, ValueError, "proj_size should be a positive integer or zero"),
-    (2.0, ValueError, "proj_size should be a positive integer or zero"),
+    (2.0, TypeError, "proj_size should be of type int, got float 2.0"),    # PyTorch's TypeError too
     (True, TypeError, r"peephole and coupled are keyword-only: nn.LSTM\(..., peephole=True\)"),
 ])
 def test_invalid_proj_size_is_refused(torch, proj_size: Any, error: type, message: str) -> None:

@@ -143,7 +143,7 @@ def test_rnn_utils_errors() -> None:
     with pytest.raises(ValueError, match="at most the input's 4 time steps"):
         pack_padded_sequence(x, [5, 2, 1])
     with pytest.raises(TypeError, match="lengths must be integers"):
-        pack_padded_sequence(x, [4.0, 2.0, 1.0])
+        pack_padded_sequence(x, [4.5, 2.0, 1.0])      # whole floats pack, as in PyTorch; a fraction is refused
     with pytest.raises(ValueError, match="total_length to be at least"):
         pad_packed_sequence(pack_padded_sequence(x, [4, 2, 1]), total_length=3)
     with pytest.raises(TypeError, match="expected a PackedSequence"):
