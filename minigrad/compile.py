@@ -514,7 +514,7 @@ class Compiled:
         watched = self._guards()   # before fn runs: what it reads from here is what the capture holds
         statics = guards.find_statics(self)
         tracer = Tracer(tensors, reads_run_eagerly=not self.check)
-        epoch = INPLACE.epoch
+        changes = INPLACE.thread_changes()   # this thread's: another thread's in-place ops are not fn's
         host = host_stream()
         host_state = host.bit_generator.state
         arguments = [guards.autograd_state(t) for t in tensors]
@@ -524,7 +524,7 @@ class Compiled:
             result = self.fn(*args, **kwargs)
         finally:
             set_state("checks", checks)
-        if INPLACE.epoch != epoch:
+        if INPLACE.thread_changes() != changes:
             tracer.note_eager("it changes a tensor in place")
         if statics and not guards.statics_hold(self, statics):
             tracer.note_eager(f"it changes {guards.static_moved(self, statics)}, a Python side effect a replay "

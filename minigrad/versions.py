@@ -24,7 +24,7 @@ class InplaceLog:
     their array (weak references, swept as the log grows).
     """
 
-    __slots__ = ("epoch", "entries", "_sweep_at", "_lock")
+    __slots__ = ("epoch", "entries", "_sweep_at", "_lock", "_thread")
 
     def __init__(self) -> None:
         self.epoch = 0
@@ -33,6 +33,7 @@ class InplaceLog:
         # in-place ops are rare next to recorded ones, so a lock costs nothing that matters; without it two
         # threads could lose an entry while one rebuilds the dict in a sweep, and a later check would miss it
         self._lock = threading.Lock()
+        self._thread = threading.local()   # .changes: the in-place changes this thread made (see thread_changes)
 
     def _entry(self, array: Any) -> list | None:
         owner = memory_owner(array)
@@ -51,6 +52,13 @@ class InplaceLog:
                 entry = self.entries[id(owner)] = [weakref.ref(owner), 0, []]
             entry[1] += 1
             entry[2] = [*entry[2][-15:], self.epoch]
+        mine = self._thread
+        mine.changes = getattr(mine, "changes", 0) + 1
+
+    def thread_changes(self) -> int:
+        """How many in-place changes the calling thread has made: ``mg.compile`` compares it around a capture,
+        so another thread's in-place ops (an optimizer step) do not make the captured function run eagerly."""
+        return getattr(self._thread, "changes", 0)
 
     def version(self, array: Any) -> int:
         entry = self._entry(array)

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import tracemalloc
+import warnings
 import zipfile
 from typing import Any, Callable
 
@@ -473,3 +474,48 @@ def test_the_global_generator_is_shared_by_threads_as_torchs(torch) -> None:
     own = _in_threads(lambda: mg.randn(3, generator=mg.Generator().manual_seed(7)).numpy(),
                       lambda: mg.randn(3, generator=mg.Generator().manual_seed(7)).numpy())
     np.testing.assert_array_equal(*own)
+
+
+def test_another_threads_in_place_ops_do_not_make_a_capture_run_eagerly() -> None:
+    """A capture watched a global in-place counter: an optimizer step in another thread during it made the
+    function run eagerly for good, warning that it 'changes a tensor in place'. Now each thread's own count."""
+    weight = mg.randn(16, 16, requires_grad=True)
+
+    def deep(x: mg.Tensor) -> mg.Tensor:
+        h = x
+        for _ in range(300):
+            h = (h @ weight).tanh()
+        return h.sum()
+
+    compiled = mg.compile(deep)
+    capturing, done = threading.Event(), threading.Event()
+    counter = mg.zeros(4)
+
+    def other() -> int:
+        capturing.wait()
+        bumps = 0
+        while not done.is_set():
+            counter.add_(1.0)
+            bumps += 1
+        return bumps
+
+    def capture() -> None:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                capturing.set()
+                compiled(mg.randn(2, 16)).backward()
+            assert not [w for w in caught if "in place" in str(w.message)]
+        finally:
+            done.set()
+
+    bumps = _in_threads(other, capture)[0]
+    assert bumps > 0 and compiled.programs and not compiled.eager
+
+    def changes(x: mg.Tensor) -> mg.Tensor:
+        with mg.no_grad():
+            counter.add_(1.0)
+        return (x * 2).sum()
+
+    with pytest.warns(mg.CompileWarning, match="it changes a tensor in place"):   # fn's own are still seen
+        mg.compile(changes)(mg.ones(2))
