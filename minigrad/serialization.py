@@ -23,8 +23,9 @@ Each entry still holds its own values, so ``numpy.load`` reads every key.
 Saving to a path is atomic: the archive is written to a temporary file in the
 same folder, flushed to disk (fsync) and renamed over ``path``, so a crash
 never leaves a half-written checkpoint under the real name. As ``open(path, "wb")``
-would, a symlink is written through (its target is replaced) and a file that
-exists keeps its permissions. A binary file
+would, a symlink is written through (its target is replaced), a file that
+exists keeps its permissions, and a device or FIFO (``/dev/null``) is written
+to, not replaced. A binary file
 object (``io.BytesIO``, ``open(..., "wb")``) is written in place.
 
 Loading treats the file as hostile (see :mod:`minigrad._checkpoint_reader`):
@@ -280,9 +281,17 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, f"nn.save: parent directory {folder} does not exist", path)
     try:   # an existing file keeps its permissions (a private checkpoint stays private), as open(path, "wb") keeps them
-        mode = stat.S_IMODE(os.stat(target).st_mode)
+        existing = os.stat(target).st_mode
     except OSError:
-        mode = 0o666 & ~_umask()   # mkstemp makes 0600; give a new file the usual permissions
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing):
+        # a device or FIFO (/dev/null) is written to as open(path, "wb") writes, never replaced by a file
+        buffer = io.BytesIO()   # zip reads back its position, which a device does not keep
+        _write_archive(buffer, arrays, layout)
+        with open(target, "wb") as file:
+            file.write(buffer.getbuffer())
+        return path
+    mode = stat.S_IMODE(existing) if existing is not None else 0o666 & ~_umask()   # mkstemp makes 0600
     try:
         handle, temp = tempfile.mkstemp(prefix=os.path.basename(target) + ".", suffix=".tmp", dir=folder)
     except OSError as error:   # name the file asked for, not the temporary one

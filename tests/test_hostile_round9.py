@@ -184,6 +184,20 @@ def test_a_save_writes_through_a_symlink_and_keeps_a_files_permissions(tmp_path)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~mask
 
 
+def test_a_save_to_a_fifo_writes_into_it_and_never_replaces_it(tmp_path) -> None:
+    """As open(path, 'wb'): a FIFO (or a device: mg.save(obj, '/dev/null') as root replaced /dev/null with a
+    regular file, the atomic rename put the temporary file in its place) is written to and stays what it was."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    mg.save({"w": mg.arange(3.0)}, fifo)
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and os.listdir(tmp_path) == ["pipe"]
+    np.testing.assert_array_equal(mg.load(io.BytesIO(received[0]))["w"].numpy(), [0.0, 1.0, 2.0])
+
+
 # --- load_state_dict --------------------------------------------------------------------------------------------
 
 class Extra(nn.Module):
