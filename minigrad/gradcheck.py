@@ -103,3 +103,54 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
                 f"(abs error {error[worst]:.3g}, atol {atol}, rtol {rtol})"
             )
     return True
+
+
+def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: Sequence[Any] | None = None,
+                  eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+    """Check ``fn``'s second derivatives against central differences of its gradient, in float64
+    (``torch.autograd.gradgradcheck``).
+
+    The gradient of ``fn``'s outputs (those that require grad) w.r.t. its inputs that require grad is
+    computed with ``create_graph=True`` along ``grad_outputs`` (one per such output, of its shape; random
+    ones by default), and :func:`gradcheck` checks that gradient as a function of the inputs and of
+    ``grad_outputs``. Returns True or raises :class:`GradcheckError`.
+    """
+    from .autograd import grad  # autograd imports this module's package: imported when used
+
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"gradgradcheck: inputs must be a Tensor or a list or tuple of Tensors, got "
+                        f"{type(inputs).__name__}")
+    inputs = list(inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input has requires_grad=True")
+    if grad_outputs is None:
+        rng = numpy.random.default_rng(seed + 1)
+        grad_outputs = []
+        for y in _outputs(fn(*inputs)):
+            if y.requires_grad:
+                w = rng.standard_normal(y.shape)
+                grad_outputs.append(Tensor._make(backend.to_device(w, y.device) if y.device != backend.CPU else w,
+                                                 False, None, 0))
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    directions = []
+    for g in grad_outputs:
+        direction = Tensor._make(g.data if isinstance(g, Tensor) else g, False, None, 0)
+        direction.requires_grad = True
+        directions.append(direction)
+    count = len(inputs)
+
+    def gradient(*args: Any) -> Any:
+        xs, gs = args[:count], args[count:]
+        outputs = [y for y in _outputs(fn(*xs)) if y.requires_grad]
+        if len(outputs) != len(gs):
+            raise ValueError(f"gradgradcheck: {len(gs)} grad_outputs for {len(outputs)} outputs that require grad")
+        if not outputs:
+            return [x * 0 for x in (xs[i] for i in checked)]
+        return list(grad(outputs, [xs[i] for i in checked], list(gs), create_graph=True, allow_unused=True,
+                         materialize_grads=True))
+
+    return gradcheck(gradient, (*inputs, *directions), eps=eps, atol=atol, rtol=rtol, seed=seed)

@@ -53,9 +53,11 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     ``tensors``: a Tensor or a sequence of them; ``grad_tensors``: one gradient per tensor (a
     Tensor, array or None; None means 1 for a one-element tensor), the same shape as it. Their
     gradients add up: ``backward([a, b], [ga, gb])`` is the backward of ``(a * ga).sum() + (b *
-    gb).sum()``. ``retain_graph`` defaults to ``create_graph``. ``inputs`` (a Tensor, a sequence or a
-    dict of them): accumulate into these tensors' ``.grad`` only, running only the ops on a path to
-    them; a non-leaf among them keeps its ``.grad`` from then on (``retain_grad()``), as in PyTorch.
+    gb).sum()``. ``retain_graph`` defaults to ``create_graph``; ``create_graph=True`` makes each ``.grad`` a
+    Tensor with a graph (``.grad + gradient``, out of place, as PyTorch), see :mod:`.higher_order`.
+    ``inputs`` (a Tensor, a sequence or a dict of them): accumulate into these tensors' ``.grad`` only,
+    running only the ops on a path to them; a non-leaf among them keeps its ``.grad`` from then on
+    (``retain_grad()``), as in PyTorch.
     ``grad_variables`` is PyTorch's deprecated name of ``grad_tensors``.
     """
     if grad_variables is not None:
@@ -64,9 +66,9 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             raise RuntimeError("backward: grad_tensors and grad_variables (deprecated) were both given; "
                                "give only grad_tensors")
         grad_tensors = grad_variables
-    _refuse_create_graph(create_graph, "backward")
     roots = _tensor_list(tensors, "backward", "tensors")
-    grads = _given_grads(roots, grad_tensors, "backward", "grad_tensors")
+    if not create_graph:
+        grads = _given_grads(roots, grad_tensors, "backward", "grad_tensors")
     targets = None
     if inputs is not None:
         wanted = _tensor_list(inputs, "backward", "inputs")
@@ -77,8 +79,12 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         targets = _Targets(wanted)
     if not roots:
         return
+    if create_graph:   # a differentiable backward: its own walk (higher_order), not this hot path
+        from . import higher_order
+        higher_order.backward(roots, grad_tensors, True if retain_graph is None else retain_graph, targets)
+        return
     owned: set = set()
-    leaves = _walk_roots(roots, grads, create_graph if retain_graph is None else retain_graph, owned, targets)
+    leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets)
     if targets is not None:
         leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
     _accumulate(leaves, owned)
@@ -97,10 +103,10 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     post-accumulate hooks are left alone. An input the outputs do not depend on raises a
     RuntimeError, unless ``allow_unused`` (then its gradient is None, or zeros with
     ``materialize_grads``, which implies ``allow_unused``). ``retain_graph`` defaults to
-    ``create_graph``. ``create_graph=True`` (higher-order gradients) and ``is_grads_batched`` raise
-    NotImplementedError; ``only_inputs`` is deprecated in PyTorch and ignored.
+    ``create_graph``. ``create_graph=True`` gives gradients with a graph of their own (higher-order
+    gradients, :mod:`.higher_order`; an op without a higher-order rule raises NotImplementedError naming
+    it); ``is_grads_batched`` raises NotImplementedError; ``only_inputs`` is deprecated in PyTorch and ignored.
     """
-    _refuse_create_graph(create_graph, "grad")
     if is_grads_batched:
         raise NotImplementedError("grad: is_grads_batched=True (vmap over grad_outputs) is not supported by "
                                   "minigrad; call grad once per row of grad_outputs")
@@ -119,12 +125,17 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad; "
                                "only tensors that require grad can be differentiated against")
     roots = _tensor_list(outputs, "grad", "outputs")
+    if create_graph:   # a differentiable backward: its own walk (higher_order)
+        from . import higher_order
+        result = higher_order.grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
+                                   allow_unused, materialize_grads)
+        return dict(zip(names, result)) if names is not None else tuple(result)
     grads = _given_grads(roots, grad_outputs, "grad", "grad_outputs")
     captured: dict = {}
     targets = _Targets(wanted, captured)
     owned: set = set()
     try:
-        leaves = _walk_roots(roots, grads, create_graph if retain_graph is None else retain_graph, owned,
+        leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned,
                              targets) if roots else {}
     finally:
         targets.release()
@@ -157,14 +168,6 @@ def _input_grad(t: Tensor, leaves: dict, captured: dict, owned: set) -> Any:
     if not backend.is_array(g):
         g = backend.array_module(t.data).asarray(g)
     return g if fresh and g.dtype == t.data.dtype else g.astype(t.data.dtype, copy=True)
-
-
-def _refuse_create_graph(create_graph: Any, name: str) -> None:
-    if create_graph:
-        raise NotImplementedError(
-            f"{name}: create_graph=True (a differentiable backward, for higher-order gradients) is not supported: "
-            "minigrad's backward runs each op's backward on raw arrays and records no graph of it"
-        )
 
 
 def _tensor_list(value: Any, name: str, what: str) -> list:

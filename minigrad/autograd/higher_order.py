@@ -1,0 +1,841 @@
+"""Higher-order gradients: the backward walk of ``create_graph=True``.
+
+The ordinary backward (:mod:`.engine`) runs each op's ``backward`` on raw arrays and records nothing. This
+module runs only when a caller asks for ``create_graph=True``: the same walk (Kahn's algorithm from the roots,
+each node once after all its consumers), but the gradients are Tensors and each node's gradient is computed
+by a *rule* written with minigrad's own differentiable ops, so the gradient has a graph of its own and can be
+differentiated again (a gradient penalty, a MAML inner step, d²u/dx² of a physics-informed net, a Hessian).
+
+A rule ``rule(node, g)`` gets the node and the Tensor gradient of its output (of each output, a list with
+None where none arrived, for a node with several outputs) and returns one gradient Tensor (or None) per
+edge, as ``Function.backward`` returns arrays. It reaches the node's inputs and outputs as Tensors without
+the node keeping them alive: an input is rebuilt from the node's edge (``(parent, index)`` or a leaf) and the
+array the node saved for its backward, an output from the node itself (``Tensor._make(y, True, node, 0)``),
+so a derivative through ``tanh``'s output runs through the same ``tanh`` node again. Nothing is added to the
+ordinary path: the rules are looked up here, by the op's class, only when this walk runs.
+
+An op without a rule raises ``NotImplementedError`` naming it; a gradient is never silently detached.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable
+
+from .. import backend
+from ..hooks import HookError, _leaf_label, _PostHooks, run_post_accumulate_hooks
+from ..ops.elementwise import (
+    Abs,
+    Add,
+    Clip,
+    Cos,
+    Div,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Mul,
+    Neg,
+    Pow,
+    Relu,
+    Sigmoid,
+    Sin,
+    Sqrt,
+    Sub,
+    Tanh,
+    Where,
+)
+from ..ops.join import Concat, Split, Stack, Unbind
+from ..ops.linalg import MatMul, StepMatMul
+from ..ops.math import Binary, Unary
+from ..ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
+from ..ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
+from ..recording import enable_grad
+from ..tensor import Tensor
+from ..versions import INPLACE
+from .engine import _FREED, Function, _check_saved
+
+__all__ = ["RULES", "walk"]
+
+Rule = Callable[[Function, Any], Any]
+RULES: dict[type, Rule] = {}
+# rules for ops defined above minigrad (nn's), by "module.Class", so that minigrad never imports nn
+LATE_RULES: dict[str, Rule] = {}
+
+
+def rule(*classes: type) -> Callable[[Rule], Rule]:
+    """Register the decorated function as the Tensor-level backward of ``classes``."""
+    def register(fn: Rule) -> Rule:
+        for cls in classes:
+            RULES[cls] = fn
+        return fn
+    return register
+
+
+def rule_for(node: Function) -> Rule:
+    """The rule of ``node``'s op; NotImplementedError naming the op where there is none."""
+    cls = type(node)
+    found = RULES.get(cls) or LATE_RULES.get(f"{cls.__module__}.{cls.__qualname__}")
+    if found is None:
+        raise _no_rule(node)
+    return found
+
+
+def _no_rule(node: Function) -> NotImplementedError:
+    scope = f" in scope {node.scope!r}" if node.scope else ""
+    return NotImplementedError(
+        f"create_graph=True: no higher-order gradient for {node.name} yet (op class {type(node).__qualname__}"
+        f"{scope}); its first-order backward works: leave create_graph=False")
+
+
+# --- the walk ---------------------------------------------------------------------------------------------------
+
+def walk(start: Function, targets: Any = None) -> tuple[dict, dict, list]:
+    """Run the rules from ``start`` (a ``functions._Roots`` node whose saved values are the roots' gradient Tensors).
+
+    Returns ``({leaf: gradient Tensor}, {(node, index): gradient Tensor}, nodes run)``; the second holds
+    the gradients of ``targets``' non-leaf tensors (``targets``: a ``functions._Targets`` restricting
+    the walk to the ops on a path to them, or None for every op). Runs with gradient recording on.
+    """
+    leaves: dict = {}
+    captured: dict = {}
+    visited: list = []
+    if targets is not None:
+        consumers, stops = targets.prepare(start)
+        if start not in consumers:
+            return leaves, captured, visited
+        wanted = targets.outputs
+    else:
+        consumers, stops, wanted = _count_consumers(start), frozenset(), {}
+    pending: dict = {start: [None] * start.n_outputs}
+    ready = [start]
+    with enable_grad():   # PyTorch: a create_graph backward records, even under no_grad
+        while ready:
+            node = ready.pop()
+            grads_out = pending.pop(node)
+            stop = node in stops
+            if node is not start and (node.saved is _FREED or node.epoch != INPLACE.epoch) and not stop:
+                _check_saved(node)
+            if node in wanted and not stop:   # a target that leads on: its gradient before its hooks, as torch
+                _capture(captured, node, wanted[node], grads_out)
+            if node.hooks or node.retained:
+                _run_hooks(node, grads_out)
+            if stop:
+                _capture(captured, node, wanted[node], grads_out)
+                continue
+            grads_in = node.saved if node is start else _node_grads(node, grads_out)   # start: the roots' grads
+            visited.append(node)
+            for edge, g in zip(node.edges, grads_in):
+                if edge is None:
+                    continue
+                if type(edge) is tuple:
+                    parent, index = edge
+                    if parent not in consumers:   # a restricted walk: no target beyond this parent
+                        continue
+                    count = consumers[parent] = consumers[parent] - 1
+                    slot = pending.get(parent)
+                    if slot is None:
+                        slot = pending[parent] = [None] * parent.n_outputs
+                    if g is not None:
+                        slot[index] = g if slot[index] is None else Add()(slot[index], g)
+                    if count == 0:
+                        ready.append(parent)
+                elif g is not None:
+                    total = leaves.get(edge)
+                    leaves[edge] = g if total is None else Add()(total, g)
+    return leaves, captured, visited
+
+
+def _count_consumers(start: Function) -> dict:
+    """How many consumers each node reachable from ``start`` has (pass 1 of the engine's walk)."""
+    consumers = {start: 0}
+    stack = [start]
+    while stack:
+        for edge in stack.pop().edges:
+            if type(edge) is tuple:
+                parent = edge[0]
+                if parent in consumers:
+                    consumers[parent] += 1
+                else:
+                    consumers[parent] = 1
+                    stack.append(parent)
+    return consumers
+
+
+def _node_grads(node: Function, grads_out: list) -> tuple:
+    """One gradient Tensor (or None) per edge of ``node``, from its rule."""
+    if node.multiple:
+        if all(g is None for g in grads_out):
+            return (None,) * len(node.edges)
+        grads = rule_for(node)(node, grads_out)
+    else:
+        if grads_out[0] is None:
+            return (None,) * len(node.edges)
+        grads = rule_for(node)(node, grads_out[0])
+    return grads if type(grads) is tuple else (grads,)
+
+
+def _capture(captured: dict, node: Function, indices: set, grads_out: list) -> None:
+    for index in indices:
+        if grads_out[index] is not None:
+            captured[(node, index)] = grads_out[index]
+
+
+def _run_hooks(node: Function, grads_out: list) -> None:
+    """The tensor hooks of ``node``'s outputs on their gradient Tensors, then ``retain_grad`` tensors' ``.grad``."""
+    for index, hooks in (node.hooks or {}).items():
+        if grads_out[index] is not None:
+            grads_out[index] = apply_hooks(hooks, grads_out[index], f"output {index} of op '{node.name}'")
+    for index, ref in (node.retained or {}).items():
+        tensor = ref()
+        if tensor is not None and grads_out[index] is not None:
+            accumulate(tensor, grads_out[index])
+
+
+def apply_hooks(hooks: list, g: Tensor, label: str) -> Tensor:
+    """Each hook on the gradient Tensor ``g`` (with its graph); a hook may return a replacement of its shape."""
+    for hook in hooks:
+        result = hook(g)
+        if result is None:
+            continue
+        if not isinstance(result, Tensor) and backend.is_array(result):
+            result = Tensor._make(result, False, None, 0)
+        if not isinstance(result, Tensor) or result.shape != g.shape or result.dtype != g.dtype:
+            got = f"shape {tuple(result.shape)}, dtype {result.dtype}" if isinstance(result, Tensor) \
+                else f"a {type(result).__name__}"
+            raise HookError(f"register_hook: the hook {getattr(hook, '__name__', hook)!r} on {label} returned "
+                            f"{got}; it must return None or a Tensor of the gradient's shape {tuple(g.shape)} "
+                            f"and dtype {g.dtype}")
+        g = result
+    return g
+
+
+def accumulate(tensor: Tensor, g: Tensor) -> None:
+    """``tensor.grad += g`` as PyTorch does with ``create_graph=True``: the first time a (differentiable) copy
+    of ``g`` in ``tensor``'s dtype, then ``tensor.grad = tensor.grad + g``, out of place, graph kept."""
+    if g.dtype != tensor.dtype:
+        g = AsType(tensor.dtype)(g)
+    tensor._grad = Clone()(g) if tensor._grad is None else Add()(tensor._grad, g)
+
+
+def leaf_grad(leaf: Tensor, g: Tensor) -> Tensor:
+    """A leaf's gradient after its own hooks (they run in ``grad`` and ``backward`` alike)."""
+    return apply_hooks(leaf._hooks, g, _leaf_label(leaf)) if leaf._hooks else g
+
+
+# --- the entry points: backward and grad with create_graph=True (called by .functions) -------------------------
+
+REFERENCE_CYCLE = ("Using backward() with create_graph=True will create a reference cycle between the parameter and "
+                   "its gradient which can cause a memory leak. We recommend using autograd.grad when creating the "
+                   "graph to avoid this. If you have to use this function, make sure to reset the .grad fields of "
+                   "your parameters to None after use to break the cycle and avoid the leak.")
+
+
+def root_grads(roots: list, given: Any, name: str, what: str) -> list:
+    """One starting gradient Tensor per root: a given Tensor that requires grad is kept (the result is then
+    differentiable w.r.t. it too, as in PyTorch); anything else is checked as the ordinary backward checks it."""
+    from .functions import _given_grads
+    arrays = _given_grads(roots, given, name, what)
+    items = given if isinstance(given, (list, tuple)) else [given] * len(roots)
+    grads = []
+    for root, g, array in zip(roots, items, arrays):
+        if isinstance(g, Tensor) and g.requires_grad:
+            grads.append(g if g.dtype == root.dtype else AsType(root.dtype)(g))
+        else:
+            grads.append(Tensor._make(array, False, None, 0))
+    return grads
+
+
+def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
+    """``backward(create_graph=True)``: each leaf's ``.grad`` becomes ``.grad + gradient`` (a Tensor with its graph)."""
+    from .functions import _Roots
+    grads = root_grads(roots, given, "backward", "grad_tensors")
+    leaves, _, visited = walk(_Roots(roots, grads), targets)
+    if targets is not None:
+        leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
+    leaves = {leaf: leaf_grad(leaf, g) for leaf, g in leaves.items()}   # every hook first: an error changes nothing
+    for leaf, g in leaves.items():
+        if g.requires_grad:
+            warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=4)
+        accumulate(leaf, g)
+    if _PostHooks.registered:
+        run_post_accumulate_hooks(leaves)
+    _release(visited, retain_graph)
+
+
+def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused: Any,
+         materialize_grads: bool) -> list:
+    """``grad(create_graph=True)``: one gradient Tensor (with its graph) or None per tensor of ``wanted``."""
+    from .functions import _Roots, _Targets
+    grads = root_grads(roots, given, "grad", "grad_outputs")
+    leaves, captured, visited = walk(_Roots(roots, grads), _Targets(wanted)) if roots else ({}, {}, [])
+    result = []
+    for i, t in enumerate(wanted):
+        if t._node is not None:
+            g = captured.get((t._node, t._index))
+        else:
+            g = leaves.get(t)
+            g = None if g is None else leaf_grad(t, g)
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) appears to not have been used in "
+                                   "the graph of the outputs; pass allow_unused=True if this is expected")
+            if materialize_grads:
+                g = _zeros(tuple(t.shape), t)
+        elif g.dtype != t.dtype:
+            g = AsType(t.dtype)(g)
+        result.append(g)
+    _release(visited, retain_graph)
+    return result
+
+
+def _release(visited: list, retain_graph: bool) -> None:
+    """``retain_graph=False`` given with ``create_graph=True``: free the saved arrays of the nodes the walk ran, as
+    the ordinary backward does (a later backward through them then raises)."""
+    if not retain_graph:
+        for node in visited[1:]:   # visited[0] is the start node
+            node.saved = _FREED
+
+
+# --- helpers: a node's inputs and outputs as Tensors ------------------------------------------------------------
+
+def _input(node: Function, i: int, value: Any) -> Any:
+    """Input ``i`` of ``node`` as a Tensor on the graph, from the array ``value`` the node saved; a constant
+    input (edge None) stays the number or array it was."""
+    edge = node.edges[i]
+    if edge is None:
+        return value
+    if type(edge) is tuple:
+        return Tensor._make(value, True, edge[0], edge[1])
+    return edge   # a leaf: the Tensor itself
+
+
+def _output(node: Function, value: Any, index: int = 0) -> Tensor:
+    """Output ``index`` of ``node`` (array ``value``) as a Tensor whose gradient flows into ``node`` again."""
+    return Tensor._make(value, True, node, index)
+
+
+def _shape(value: Any) -> tuple:
+    return tuple(getattr(value, "shape", ()))
+
+
+def sum_to(g: Tensor, shape: tuple) -> Tensor:
+    """``g`` summed down to ``shape`` (the inverse of broadcasting), differentiably: ``ops._util.sum_to``'s twin."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    if g.data.size == math.prod(shape):
+        return Reshape(shape)(g)
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and g.shape[lead + i] != 1)
+    out = Sum(axes, True)(g)
+    return Reshape(shape)(out) if lead else out
+
+
+def _unreduce(g: Tensor, in_shape: tuple, axes: Any, keepdims: bool) -> Tensor:
+    """The gradient of a reduction's result broadcast back to the input's shape: ``reduce._expand`` then a
+    broadcast, as Tensors."""
+    if axes is None:
+        shape: Any = (1,) * len(in_shape)
+    elif keepdims:
+        shape = tuple(g.shape)
+    else:
+        shape = list(g.shape)
+        for a in sorted(axes):
+            shape.insert(a, 1)
+        shape = tuple(shape)
+    if tuple(g.shape) != shape:
+        g = Reshape(shape)(g)
+    return BroadcastTo(tuple(in_shape))(g) if shape != tuple(in_shape) else g
+
+
+def _zero(g: Tensor) -> Any:
+    return g.dtype.type(0)
+
+
+def _select(mask: Any, g: Tensor, other: Any = None) -> Tensor:
+    """``g`` where ``mask`` (an array), else ``other`` (0 by default): a selection, so that 0 stays 0."""
+    return Where()(mask, g, _zero(g) if other is None else other)
+
+
+def _zeros(shape: tuple, like: Tensor) -> Tensor:
+    xp = backend.array_module(like.data)
+    return Tensor._make(xp.zeros(shape, dtype=like.dtype), False, None, 0)
+
+
+# --- rules: arithmetic ---------------------------------------------------------------------------------------------
+
+def _shapes(node: Function, g: Tensor) -> tuple:
+    return node.shapes if node.shapes is not None else (tuple(g.shape), tuple(g.shape))
+
+
+@rule(Add)
+def _add(node: Function, g: Tensor) -> tuple:
+    shape_a, shape_b = _shapes(node, g)
+    return (sum_to(g, shape_a) if node.edges[0] is not None else None,
+            sum_to(g, shape_b) if node.edges[1] is not None else None)
+
+
+@rule(Sub)
+def _sub(node: Function, g: Tensor) -> tuple:
+    shape_a, shape_b = _shapes(node, g)
+    return (sum_to(g, shape_a) if node.edges[0] is not None else None,
+            sum_to(Neg()(g), shape_b) if node.edges[1] is not None else None)
+
+
+@rule(Mul)
+def _mul(node: Function, g: Tensor) -> tuple:
+    a, b = node.saved
+    return (sum_to(Mul()(g, _input(node, 1, b)), _shape(a)) if node.edges[0] is not None else None,
+            sum_to(Mul()(g, _input(node, 0, a)), _shape(b)) if node.edges[1] is not None else None)
+
+
+def _quotient_grads(node: Function, g: Tensor, b: Any, y: Any, shape_a: tuple) -> tuple:
+    """d(a / b): ``g / b`` and ``-g * (y / b)`` (PyTorch's grouping), ``y`` the node's own output."""
+    b_t = _input(node, 1, b)
+    ga = sum_to(Div()(g, b_t), shape_a) if node.edges[0] is not None else None
+    gb = sum_to(Mul()(Neg()(g), Div()(_output(node, y), b_t)), _shape(b)) if node.edges[1] is not None else None
+    return ga, gb
+
+
+@rule(Div)
+def _div(node: Function, g: Tensor) -> tuple:
+    b, y = node.saved
+    return _quotient_grads(node, g, b, y, node.shape_a)
+
+
+@rule(Neg)
+def _neg(node: Function, g: Tensor) -> Tensor:
+    return Neg()(g)
+
+
+@rule(Pow)
+def _pow(node: Function, g: Tensor) -> tuple:
+    a, b, y = node.saved
+    xp = node.xp
+    base, exponent = _input(node, 0, a), _input(node, 1, b)
+    ga = gb = None
+    if node.edges[0] is not None:
+        if isinstance(b, (int, float)):
+            if b == 0:
+                ga = _zeros(_shape(a), g)
+            else:
+                local = Mul()(2, base) if b == 2 else Mul()(b, Pow()(base, b - 1))
+                ga = Mul()(g, local)
+        else:
+            local = Mul()(exponent, Pow()(base, Sub()(exponent, 1)))
+            ga = sum_to(Where()(b == 0, _zero(g), Mul()(g, local)), _shape(a))
+    if node.edges[1] is not None:
+        flat = (a == 0) & (b >= 0)   # d/db is 0 there (0 * log 0), as PyTorch's
+        if isinstance(base, Tensor):
+            log_a = Log()(Where()(flat, 1, base))   # log(1) = 0 where masked, so no 0 * inf below
+        else:
+            log_a = xp.log(xp.where(flat, 1, xp.asarray(a, dtype=y.dtype)))
+        local = Where()(flat, _zero(g), Mul()(_output(node, y), log_a))
+        gb = sum_to(Mul()(g, local), _shape(b))
+    return ga, gb
+
+
+# --- rules: unary math ---------------------------------------------------------------------------------------------
+
+@rule(Exp)
+def _exp(node: Function, g: Tensor) -> Tensor:
+    return Mul()(g, _output(node, node.saved[0]))
+
+
+@rule(Log)
+def _log(node: Function, g: Tensor) -> Tensor:
+    return Div()(g, _input(node, 0, node.saved[0]))
+
+
+@rule(Sqrt)
+def _sqrt(node: Function, g: Tensor) -> Tensor:
+    return Div()(g, Mul()(2, _output(node, node.saved[0])))
+
+
+@rule(Tanh)
+def _tanh(node: Function, g: Tensor) -> Tensor:
+    y = _output(node, node.saved[0])
+    return Mul()(g, Sub()(1, Mul()(y, y)))
+
+
+@rule(Sigmoid)
+def _sigmoid(node: Function, g: Tensor) -> Tensor:
+    y = _output(node, node.saved[0])
+    return Mul()(Mul()(g, y), Sub()(1, y))
+
+
+@rule(Relu)
+def _relu(node: Function, g: Tensor) -> Tensor:
+    return Where()(node.saved[0] <= 0, _zero(g), g)   # `<= 0`: a NaN input passes its gradient, as the engine's
+
+
+@rule(Abs)
+def _abs(node: Function, g: Tensor) -> Tensor:
+    (x,) = node.saved
+    return Where()(x > 0, g, Where()(x < 0, Neg()(g), _zero(g)))
+
+
+@rule(Sin)
+def _sin(node: Function, g: Tensor) -> Tensor:
+    return Mul()(g, Cos()(_input(node, 0, node.saved[0])))
+
+
+@rule(Cos)
+def _cos(node: Function, g: Tensor) -> Tensor:
+    return Mul()(Neg()(g), Sin()(_input(node, 0, node.saved[0])))
+
+
+_SQRT_PI = math.sqrt(math.pi)
+# math.Unary ops by name: dy/dx from the input x and the output y, as Tensors
+_UNARY: dict[str, Callable[[Any, Tensor], Tensor]] = {
+    "rsqrt": lambda x, y: Mul()(-0.5, Mul()(y, Mul()(y, y))),
+    "reciprocal": lambda x, y: Neg()(Mul()(y, y)),
+    "expm1": lambda x, y: Exp()(x),
+    "log1p": lambda x, y: Div()(1, Add()(1, x)),
+    "log2": lambda x, y: Div()(1 / math.log(2.0), x),
+    "log10": lambda x, y: Div()(1 / math.log(10.0), x),
+    "exp2": lambda x, y: Mul()(y, math.log(2.0)),
+    "erf": lambda x, y: Mul()(2 / _SQRT_PI, Exp()(Neg()(Mul()(x, x)))),
+}
+
+
+@rule(Unary)
+def _unary(node: Function, g: Tensor) -> Tensor:
+    derivative = _UNARY.get(node.name)
+    if derivative is None:
+        raise _no_rule(node)
+    x, y = node.saved
+    return Mul()(g, derivative(_input(node, 0, x), _output(node, y)))
+
+
+@rule(Binary)
+def _binary(node: Function, g: Tensor) -> tuple:
+    if node.name != "logaddexp":
+        raise _no_rule(node)
+    a, b, _ = node.saved
+    a_t, b_t = _input(node, 0, a), _input(node, 1, b)
+    # PyTorch's formulas: 1 / (1 + exp(b - a)) and 1 / (1 + exp(a - b))
+    return (sum_to(Div()(g, Add()(1, Exp()(Sub()(b_t, a_t)))), _shape(a)) if node.edges[0] is not None else None,
+            sum_to(Div()(g, Add()(1, Exp()(Sub()(a_t, b_t)))), _shape(b)) if node.edges[1] is not None else None)
+
+
+# --- rules: selections (masks computed from the saved arrays, constants of the gradient's graph) ------------------
+
+def _winner(g: Tensor, x: Any, other: Any, x_loses: Any, shape: tuple) -> Tensor:
+    """maximum/minimum's share of ``g`` for ``x``: all where it wins, half at a tie, 0 where it loses."""
+    return sum_to(Where()(x_loses, _zero(g), Where()(x == other, Div()(g, 2), g)), shape)
+
+
+@rule(Maximum)
+def _maximum(node: Function, g: Tensor) -> tuple:
+    a, b = node.saved
+    return (_winner(g, a, b, a < b, _shape(a)) if node.edges[0] is not None else None,
+            _winner(g, b, a, b < a, _shape(b)) if node.edges[1] is not None else None)
+
+
+@rule(Minimum)
+def _minimum(node: Function, g: Tensor) -> tuple:
+    a, b = node.saved
+    return (_winner(g, a, b, a > b, _shape(a)) if node.edges[0] is not None else None,
+            _winner(g, b, a, b > a, _shape(b)) if node.edges[1] is not None else None)
+
+
+@rule(Where)
+def _where(node: Function, g: Tensor) -> tuple:
+    (condition,) = node.saved
+    return (None,
+            sum_to(_select(condition, g), node.shapes[0]) if node.edges[1] is not None else None,
+            sum_to(Where()(condition, _zero(g), g), node.shapes[1]) if node.edges[2] is not None else None)
+
+
+@rule(Clip)
+def _clip(node: Function, g: Tensor) -> tuple:
+    x, low, high = node.saved
+    passes: Any = True
+    if low is not None:
+        passes = passes & (x >= low)
+    if high is not None:
+        passes = passes & (x <= high)
+    grads = [sum_to(_select(passes, g), _shape(x)) if node.edges[0] is not None else None]
+    if low is not None:
+        wins = x < low if high is None else (x < low) & (low < high)
+        grads.append(sum_to(_select(wins, g), _shape(low)) if node.edges[1] is not None else None)
+    if high is not None:
+        wins = x > high if low is None else (x > high) | (high < low)
+        grads.append(sum_to(_select(wins, g), _shape(high)) if node.edges[-1] is not None else None)
+    return tuple(grads)
+
+
+# --- rules: matrix products ------------------------------------------------------------------------------------------
+
+def _swap_last(x: Any) -> Any:
+    n = len(_shape(x))
+    return Transpose(tuple(range(n - 2)) + (n - 1, n - 2))(x)
+
+
+@rule(MatMul)
+def _matmul(node: Function, g: Tensor) -> tuple:
+    a, b = node.saved
+    a_t, b_t = _input(node, 0, a), _input(node, 1, b)
+    if a.ndim >= 2 and b.ndim == 2:   # matrices, or a stack of them times one matrix: no sums back
+        ga = MatMul()(g, _swap_last(b_t)) if node.edges[0] is not None else None
+        gb = None
+        if node.edges[1] is not None:
+            rows = math.prod(a.shape[:-1])
+            gb = MatMul()(_swap_last(Reshape((rows, a.shape[-1]))(a_t)), Reshape((rows, b.shape[1]))(g))
+        return ga, gb
+    # 1-D operands become matrices, as matmul does; gy gets the axes they lost (b's first, then a's)
+    a2 = Reshape((1,) + a.shape)(a_t) if a.ndim == 1 else a_t
+    b2 = Reshape(b.shape + (1,))(b_t) if b.ndim == 1 else b_t
+    g2 = Reshape(tuple(g.shape) + (1,))(g) if b.ndim == 1 else g
+    g2 = Reshape(tuple(g2.shape[:-1]) + (1,) + tuple(g2.shape[-1:]))(g2) if a.ndim == 1 else g2
+    ga = gb = None
+    if node.edges[0] is not None:
+        ga = Reshape(a.shape)(sum_to(MatMul()(g2, _swap_last(b2)), _shape(a2)))
+    if node.edges[1] is not None:
+        gb = Reshape(b.shape)(sum_to(MatMul()(_swap_last(a2), g2), _shape(b2)))
+    return ga, gb
+
+
+@rule(StepMatMul)
+def _step_matmul(node: Function, g: Tensor) -> tuple:
+    return (*_matmul(node, g), None)
+
+
+# --- rules: reductions and softmax -----------------------------------------------------------------------------------
+
+@rule(Sum)
+def _sum(node: Function, g: Tensor) -> Tensor:
+    return _unreduce(g, node.in_shape, node.axis, node.keepdims)
+
+
+@rule(Mean)
+def _mean(node: Function, g: Tensor) -> Tensor:
+    count = _count(node.in_shape, node.axis)
+    if count == 0:
+        return _zeros(node.in_shape, g)
+    return _unreduce(Div()(g, count), node.in_shape, node.axis, node.keepdims)
+
+
+def _kept(node: Function, y: Any) -> Tensor:
+    """A reduction's output (saved with its reduced axes kept, ``y``) as a Tensor of that keepdims shape."""
+    out = y if node.keepdims else y.reshape(()) if node.axis is None else y.squeeze(axis=node.axis)
+    out_t = _output(node, out)
+    return out_t if out.shape == y.shape else Reshape(y.shape)(out_t)
+
+
+@rule(Max)
+def _max(node: Function, g: Tensor) -> Tensor:
+    x, y = node.saved
+    xp = node.xp
+    ties = x == y if not node.nan_shares else (x == y) | (xp.isnan(x) & xp.isnan(y))
+    count = ties.sum(axis=node.axis, keepdims=True).astype(g.dtype)
+    share = Div()(_unreduce(g, x.shape, node.axis, node.keepdims), xp.maximum(count, 1))
+    out = _select(ties, share)
+    return out if node.nan_shares else Where()(xp.broadcast_to(count == 0, x.shape), g.dtype.type("nan"), out)
+
+
+@rule(LogSumExp)
+def _logsumexp(node: Function, g: Tensor) -> Tensor:
+    x, y = node.saved
+    return Mul()(Exp()(Sub()(_input(node, 0, x), _kept(node, y))), _unreduce(g, x.shape, node.axis, node.keepdims))
+
+
+@rule(Norm)
+def _norm(node: Function, g: Tensor) -> Tensor:
+    x, y = node.saved
+    if node.p not in (1.0, 2.0):
+        raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} with p={node.p:g} "
+                                  "yet (p=1 and p=2 have one)")
+    g_x = _unreduce(g, x.shape, node.axis, node.keepdims)
+    if node.p == 1.0:
+        return Mul()(g_x, (x > 0).astype(x.dtype) - (x < 0))
+    zero = y == 0   # a zero norm: gradient 0, as PyTorch's (x / y would be 0 / 0)
+    y_t = Where()(zero, 1, _kept(node, y))
+    return Mul()(g_x, Where()(zero, _zero(g), Div()(_input(node, 0, x), y_t)))
+
+
+def _sum_along(x: Tensor, axis: int) -> Tensor:
+    return Sum((axis,), True)(x)
+
+
+@rule(Softmax)
+def _softmax(node: Function, g: Tensor) -> Tensor:
+    y = _output(node, node.saved[0])
+    gy = Mul()(g, y)
+    return Sub()(gy, Mul()(y, _sum_along(gy, node.axis)))
+
+
+@rule(LogSoftmax)
+def _log_softmax(node: Function, g: Tensor) -> Tensor:
+    e, total = node.saved
+    xp = node.xp
+    if not e.size:
+        return _zeros(e.shape, g)
+    with backend.errstate(xp, divide="ignore"):   # e may underflow to 0: log gives -inf, exp gives back 0
+        z = xp.log(e) - xp.log(total)
+    softmax = Exp()(_output(node, z))   # exp(log_softmax(x)): differentiable through this node
+    return Sub()(g, Mul()(softmax, _sum_along(g, node.axis)))
+
+
+# --- rules: shapes, indexing, joining ------------------------------------------------------------------------------
+
+@rule(Reshape)
+def _reshape(node: Function, g: Tensor) -> Tensor:
+    return Reshape(node.in_shape)(g)
+
+
+@rule(Transpose)
+def _transpose(node: Function, g: Tensor) -> Tensor:
+    if node.axes is None:
+        return Transpose(None)(g)
+    inverse = [0] * len(node.axes)
+    for i, a in enumerate(node.axes):
+        inverse[a] = i
+    return Transpose(tuple(inverse))(g)
+
+
+@rule(BroadcastTo)
+def _broadcast_to(node: Function, g: Tensor) -> Tensor:
+    return sum_to(g, node.in_shape)
+
+
+@rule(Repeat)
+def _repeat(node: Function, g: Tensor) -> Tensor:
+    # g viewed as (r0, s0, r1, s1, ...), the copies (the r axes) summed back onto one, as Repeat's backward
+    shape = (1,) * (len(node.repeats) - len(node.in_shape)) + tuple(node.in_shape)
+    split = tuple(n for pair in zip(node.repeats, shape) for n in pair)
+    summed = Sum(tuple(range(0, len(split), 2)), False)(Reshape(split)(g))
+    return Reshape(tuple(node.in_shape))(summed)
+
+
+@rule(Clone)
+def _clone(node: Function, g: Tensor) -> Tensor:
+    return g
+
+
+@rule(AsType)
+def _astype(node: Function, g: Tensor) -> Tensor:
+    return AsType(node.in_dtype)(g) if g.dtype != node.in_dtype else g
+
+
+class IndexBackward(Function):
+    """``x[index]``'s backward as an op: zeros of the input's shape with ``gy`` added at ``index`` (repeated
+    indices accumulate). Its own backward is ``x[index]`` again, so it can be differentiated any number of times."""
+
+    name = "getitem_backward"
+
+    def __init__(self, in_shape: tuple, index: Any) -> None:
+        self.in_shape, self.index = in_shape, index
+
+    def forward(self, gy: Any) -> Any:
+        gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
+        if _is_basic(self.index):
+            gx[self.index] = gy
+        else:
+            backend.scatter_add(self.xp, gx, self.index, gy)
+        return gx
+
+    def backward(self, gg: Any) -> Any:
+        return gg[self.index]
+
+
+@rule(GetItem)
+def _getitem(node: Function, g: Tensor) -> Tensor:
+    return IndexBackward(node.in_shape, node.index)(g)
+
+
+@rule(IndexBackward)
+def _index_backward(node: Function, g: Tensor) -> Tensor:
+    return GetItem(node.index)(g)
+
+
+@rule(Concat)
+def _concat(node: Function, g: Tensor) -> tuple:
+    axis = node.axis % g.ndim
+    points, total = [], 0
+    for size in node.sizes[:-1]:
+        total += size
+        points.append(total)
+    return Split(points, axis, len(node.sizes))(g)
+
+
+@rule(Stack)
+def _stack(node: Function, g: Tensor) -> tuple:
+    axis = node.axis % g.ndim
+    return Unbind(axis, len(node.edges))(g)
+
+
+def _filled(node: Function, grads: list) -> list:
+    """The gradients of a multi-output node's parts, zeros (constants) where none arrived."""
+    like = next(g for g in grads if g is not None)
+    return [g if g is not None else _zeros(node.out_meta[i][0], like) for i, g in enumerate(grads)]
+
+
+@rule(Split)
+def _split(node: Function, grads: list) -> Tensor:
+    if node.sorted_end is None or node.sorted_end > node.in_shape[node.axis]:
+        raise NotImplementedError("create_graph=True: no higher-order gradient for split with points "
+                                  f"{node.points} (out of order, negative or past the end) yet")
+    return Concat(node.axis)(*_filled(node, grads))
+
+
+@rule(Unbind)
+def _unbind(node: Function, grads: list) -> Tensor:
+    return Stack(node.axis)(*_filled(node, grads))
+
+
+# --- rules: ops defined in nn (registered by name: minigrad never imports nn) ----------------------------------------
+
+def _weighted_mean(node: Function, g: Tensor) -> tuple:
+    denominator, y, empty = node.saved
+    if empty:   # every target ignored: NaN loss, zero gradients, as the engine's
+        return _zeros((), g), _zeros((), g)
+    return _quotient_grads(node, g, denominator, y, ())
+
+
+LATE_RULES["nn._targets.WeightedMean"] = _weighted_mean
+
+
+def _step_add_matmul(node: Function, g: Tensor) -> tuple:   # c + h @ Wᵀ of a recurrent step, as one op
+    return (*_matmul(node, g), None, sum_to(g, node.addend_shape) if node.edges[3] is not None else None)
+
+
+LATE_RULES["minigrad.ops.linalg.StepAddMatMul"] = _step_add_matmul
+
+
+class UnfoldBackward(Function):
+    """The backward of ``nn._conv.Unfold`` (im2col) as an op: each kernel offset's gradient added back into its
+    slice of the padded input (col2im). Linear; its own backward is ``Unfold`` padded with zeros."""
+
+    name = "unfold_backward"
+
+    def __init__(self, unfold: Function) -> None:
+        self.unfold = unfold   # the forward op, for its sizes (kernel, stride, padding …)
+
+    def forward(self, gy: Any) -> Any:
+        return type(self.unfold).backward(self.unfold, gy)
+
+    def backward(self, gg: Any) -> Any:
+        op = self._zero_padded()
+        op.xp = self.xp
+        return op.forward(gg)
+
+    def _zero_padded(self) -> Function:
+        u = self.unfold
+        return type(u)(u.kernel, u.stride, u.dilation, u.padding, 0.0, u.out_size)
+
+
+def _unfold(node: Function, g: Tensor) -> Tensor:
+    return UnfoldBackward(node)(g)
+
+
+@rule(UnfoldBackward)
+def _unfold_backward(node: Function, g: Tensor) -> Tensor:
+    return node._zero_padded()(g)
+
+
+LATE_RULES["nn._conv.Unfold"] = _unfold
