@@ -1,5 +1,5 @@
-"""PyTorch's ``torch.autograd.functional`` where first-order reverse mode is enough: :func:`vjp`,
-:func:`jacobian` and :func:`jvp`.
+"""PyTorch's ``torch.autograd.functional``: :func:`vjp`, :func:`jacobian`, :func:`jvp`, :func:`hessian`,
+:func:`hvp` and :func:`vhp`.
 
 Each takes ``func`` and its ``inputs`` (a Tensor or a tuple of Tensors), calls ``func`` on fresh
 requires-grad copies of the inputs (``x.detach().requires_grad_()``, as PyTorch: a tensor the function
@@ -8,11 +8,15 @@ runs :func:`minigrad.autograd.grad` over the recorded graph. Outputs and results
 PyTorch's structures. An output that does not depend on an input gives zeros for it, or an error with
 ``strict=True`` (PyTorch's messages).
 
+With ``create_graph=True`` an input that requires grad is passed on as a view of itself instead (PyTorch's
+``view_as``), and the results keep their graph, so they can be differentiated again w.r.t. the original
+inputs (higher-order gradients, :mod:`.higher_order`). :func:`hessian` is the Jacobian of the gradient;
+:func:`vhp` and :func:`hvp` differentiate the gradient once more along ``v`` (the Hessian is symmetric for
+the twice continuously differentiable functions these are meant for, so ``hvp`` is ``vhp``'s product).
+
 :func:`jvp` is J·v from the Jacobian's rows, one backward per output element: exact, but slower than
-PyTorch's double-backward trick for large outputs. Everything that needs a second derivative
-(:func:`hessian`, :func:`hvp`, :func:`vhp`, ``create_graph=True``) raises NotImplementedError: it needs a
-differentiable backward (double backward), which minigrad does not have. So does
-``jacobian(strategy="forward-mode")``: minigrad has no forward-mode AD.
+PyTorch's double-backward trick for large outputs (with ``create_graph=True`` it uses that trick).
+``jacobian(strategy="forward-mode")`` raises NotImplementedError: minigrad has no forward-mode AD.
 """
 
 from __future__ import annotations
@@ -35,8 +39,7 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     tuple, as ``func`` returned) and the vector-Jacobian product, one Tensor per input of its shape and
     dtype (a Tensor or a tuple, as ``inputs`` was given).
     """
-    _refuse_create_graph(create_graph, "vjp")
-    is_inputs_tuple, inputs, outputs, is_outputs_tuple = _call(func, inputs, "vjp", strict)
+    is_inputs_tuple, inputs, outputs, is_outputs_tuple = _call(func, inputs, "vjp", strict, create_graph)
     if v is not None:
         _, v = _as_tuple(v, "v", "vjp")
         v = tuple(t.detach() for t in v)
@@ -44,13 +47,13 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     elif len(outputs) != 1 or outputs[0].numel() != 1:
         raise RuntimeError("The vector v can only be None if the user-provided function returns "
                            "a single Tensor with a single element.")
-    grads = _grads(outputs, inputs, v, retain_graph=False)
+    grads = _grads(outputs, inputs, v, retain_graph=create_graph, create_graph=create_graph)
     for i, g in enumerate(grads):
         if g is None and strict:
             raise RuntimeError(f"The output of the user-provided function is independent of input {i}. "
                                "This is not allowed in strict mode.")
     result = tuple(_zeros_like(x) if g is None else _wrap(g) for g, x in zip(grads, inputs))
-    return _unpack(_detached(outputs), is_outputs_tuple), _unpack(result, is_inputs_tuple)
+    return _unpack(_kept(outputs, create_graph), is_outputs_tuple), _unpack(result, is_inputs_tuple)
 
 
 def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:
@@ -62,9 +65,8 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     returned). Computed from the rows of J (one backward per output element), not with PyTorch's
     double-backward trick: exact, but slower for outputs with many elements.
     """
-    _refuse_create_graph(create_graph, "jvp")
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-    inputs = _requires_grad_copies(inputs)
+    inputs = _requires_grad_copies(inputs, create_graph)
     if v is not None:
         _, v = _as_tuple(v, "v", "jvp")
         v = tuple(t.detach() for t in v)
@@ -73,6 +75,8 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
         raise RuntimeError("The vector v can only be None if the input to the user-provided function is "
                            "a single Tensor with a single element.")
     outputs, is_outputs_tuple = _outputs(func, inputs, "jvp", strict)
+    if create_graph:
+        return _jvp_with_graph(outputs, is_outputs_tuple, inputs, v, strict)
     vs = [t.data for t in v] if v is not None else [backend.array_module(inputs[0].data).ones_like(inputs[0].data)]
     used = [False] * len(inputs)     # input j reaches some output
     unreached = []                   # outputs that no input reaches
@@ -117,11 +121,15 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
     if strategy == "forward-mode":
         raise NotImplementedError('jacobian: strategy="forward-mode" is not supported: minigrad has reverse-mode '
                                   'autograd only; strategy="reverse-mode" (the default) gives the same Jacobian')
-    _refuse_create_graph(create_graph, "jacobian")
     if vectorize and strict:
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
                            "supported together. Please either set `strict=False` or `vectorize=False`.")
-    is_inputs_tuple, inputs, outputs, is_outputs_tuple = _call(func, inputs, "jacobian", strict)
+    is_inputs_tuple, inputs, outputs, is_outputs_tuple = _call(func, inputs, "jacobian", strict, create_graph)
+    if create_graph:
+        result = tuple(_jacobian_rows_with_graph(i, out, inputs, strict) for i, out in enumerate(outputs))
+        if not is_inputs_tuple:
+            result = tuple(blocks[0] for blocks in result)
+        return result if is_outputs_tuple else result[0]
     by_output = []
     for i, out in enumerate(outputs):
         blocks = [backend.array_module(x.data).zeros((out.numel(),) + x.shape, dtype=x.dtype) for x in inputs]
@@ -141,34 +149,93 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
 
 def hessian(func: Callable, inputs: Any, create_graph: bool = False, strict: bool = False,
             vectorize: bool = False, outer_jacobian_strategy: str = "reverse-mode") -> Any:
-    """Not supported: a Hessian needs double backward (see the module's docstring)."""
-    raise _second_derivative("hessian")
+    """The Hessian of a scalar ``func`` at ``inputs``, as ``torch.autograd.functional.hessian``.
 
+    ``func`` returns one Tensor with one element. For inputs ``x_i`` and ``x_j`` the block ``H[i][j]`` has
+    shape ``x_i.shape + x_j.shape``; a tuple of tuples of blocks when ``inputs`` is a tuple, one Tensor
+    when it is a Tensor. The Jacobian of the gradient (the gradient computed with ``create_graph=True``).
+    """
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
+    if outer_jacobian_strategy == "forward-mode":
+        raise NotImplementedError('hessian: outer_jacobian_strategy="forward-mode" is not supported: minigrad has '
+                                  'reverse-mode autograd only; "reverse-mode" (the default) gives the same Hessian')
 
-def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:
-    """Not supported: a Hessian-vector product needs double backward (see the module's docstring)."""
-    raise _second_derivative("hvp")
+    def single_output(*inp: Tensor) -> Tensor:
+        out = func(*inp)
+        is_out_tuple, t_out = _as_tuple(out, "outputs of the user-provided function", "hessian")
+        if strict and not t_out[0].requires_grad:
+            raise RuntimeError("Output 0 of the user-provided function does not require gradients. The outputs "
+                               "must be computed in a differentiable manner from the input when running in "
+                               "strict mode.")
+        if is_out_tuple or not isinstance(out, Tensor):
+            raise RuntimeError("The function given to hessian should return a single Tensor")
+        if out.numel() != 1:
+            raise RuntimeError("The Tensor returned by the function given to hessian should contain a single "
+                               "element")
+        return out.reshape(())
+
+    def gradient(*inp: Tensor) -> tuple:
+        return jacobian(single_output, inp, create_graph=True, strict=strict)
+
+    result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize)
+    return result if is_inputs_tuple else result[0][0]   # one input: the one block of a 1-by-1 tuple
 
 
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:
-    """Not supported: a vector-Hessian product needs double backward (see the module's docstring)."""
-    raise _second_derivative("vhp")
+    """``(func(*inputs), vᵀ·H)`` for a scalar ``func``, as ``torch.autograd.functional.vhp``.
+
+    ``v``: one Tensor per input, of its shape (it may be left out only for one input with one element).
+    Returns the output (detached unless ``create_graph``) and one Tensor per input of its shape.
+    """
+    return _second_order(func, inputs, v, create_graph, strict, "vhp")
+
+
+def hvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:
+    """``(func(*inputs), H·v)`` for a scalar ``func``, as ``torch.autograd.functional.hvp``.
+
+    Shapes as :func:`vhp`. The Hessian of a twice continuously differentiable function is symmetric, so
+    H·v is computed as (vᵀ·H)ᵀ, one backward fewer than PyTorch's double-backward trick.
+    """
+    return _second_order(func, inputs, v, create_graph, strict, "hvp")
+
+
+def _second_order(func: Callable, inputs: Any, v: Any, create_graph: bool, strict: bool, name: str) -> tuple:
+    """vhp and hvp: the gradient with its graph, then its vector-Jacobian product with ``v``."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
+    inputs = _requires_grad_copies(inputs, create_graph)
+    if v is not None:
+        _, v = _as_tuple(v, "v", name)
+        v = tuple(t.detach() for t in v)
+        _validate_v(v, inputs, is_inputs_tuple)
+    elif len(inputs) != 1 or inputs[0].numel() != 1:
+        raise RuntimeError("The vector v can only be None if the input to the user-provided function is a single "
+                           "Tensor with a single element.")
+    outputs, is_outputs_tuple = _outputs(func, inputs, name, strict)
+    if is_outputs_tuple or len(outputs) != 1:
+        raise RuntimeError(f"The function given to {name} should return a single Tensor")
+    if outputs[0].numel() != 1:
+        raise RuntimeError(f"The Tensor returned by the function given to {name} should contain a single element")
+    first = _grads(outputs, inputs, None, retain_graph=True, create_graph=True)
+    if strict and any(g is None for g in first):
+        i = next(i for i, g in enumerate(first) if g is None)
+        raise RuntimeError(f"The output of the user-provided function is independent of input {i}. This is not "
+                           "allowed in strict mode.")
+    kept = [(g, vi) for g, vi in zip(first, v if v is not None else (None,) * len(inputs)) if g is not None]
+    second: tuple = (None,) * len(inputs)
+    if kept and any(g.requires_grad for g, _ in kept):
+        tensors = [g for g, _ in kept if g.requires_grad]
+        directions = [vi for g, vi in kept if g.requires_grad]
+        second = _grads(tuple(tensors), inputs, tuple(directions), retain_graph=create_graph,
+                        create_graph=create_graph)
+    if strict and any(g is None for g in second):
+        i = next(i for i, g in enumerate(second) if g is None)
+        raise RuntimeError(f"The jacobian of the user-provided function is independent of input {i}. This is not "
+                           "allowed in strict mode when create_graph=True.")
+    result = tuple(_zeros_like(x) if g is None else _wrap(g) for g, x in zip(second, inputs))
+    return _unpack(_kept(outputs, create_graph), False), _unpack(result, is_inputs_tuple)
 
 
 # --- helpers: PyTorch's input/output conventions ------------------------------------------------------------------
-
-
-def _second_derivative(name: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"torch.autograd.functional.{name} is not supported by minigrad: second derivatives need double backward "
-        "(a differentiable backward), which minigrad does not have; jacobian, vjp and jvp (first derivatives) work")
-
-
-def _refuse_create_graph(create_graph: Any, name: str) -> None:
-    if create_graph:
-        raise NotImplementedError(
-            f"{name}: create_graph=True (a differentiable result, for second derivatives) is not supported: second "
-            "derivatives need double backward, which minigrad does not have; leave create_graph=False")
 
 
 def _as_tuple(value: Any, what: str, name: str) -> tuple[bool, tuple]:
@@ -182,8 +249,14 @@ def _as_tuple(value: Any, what: str, name: str) -> tuple[bool, tuple]:
     return is_tuple, values
 
 
-def _requires_grad_copies(inputs: tuple) -> tuple:
-    """New leaf Tensors on the same arrays that require grad (PyTorch's ``_grad_preprocess``)."""
+def _requires_grad_copies(inputs: tuple, create_graph: bool = False) -> tuple:
+    """New leaf Tensors on the same arrays that require grad (PyTorch's ``_grad_preprocess``); with
+    ``create_graph``, an input that requires grad becomes a view of itself, so results keep their graph to it."""
+    if create_graph:
+        from ..ops.shape import Reshape  # ops import autograd: imported when used
+
+        return tuple(Reshape(tuple(x.shape))(x) if x.requires_grad else x.detach().requires_grad_(True)
+                     for x in inputs)
     return tuple(x.detach().requires_grad_(True) for x in inputs)
 
 
@@ -201,9 +274,10 @@ def _outputs(func: Callable, inputs: tuple, name: str, strict: bool) -> tuple[tu
     return outputs, is_tuple
 
 
-def _call(func: Callable, inputs: Any, name: str, strict: bool) -> tuple[bool, tuple, tuple, bool]:
+def _call(func: Callable, inputs: Any, name: str, strict: bool, create_graph: bool = False
+          ) -> tuple[bool, tuple, tuple, bool]:
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
-    inputs = _requires_grad_copies(inputs)
+    inputs = _requires_grad_copies(inputs, create_graph)
     outputs, is_outputs_tuple = _outputs(func, inputs, name, strict)
     return is_inputs_tuple, inputs, outputs, is_outputs_tuple
 
@@ -221,17 +295,60 @@ def _validate_v(v: tuple, other: tuple, is_other_tuple: bool) -> None:
                                f"{tuple(el_v.shape)}.")
 
 
-def _grads(outputs: tuple, inputs: tuple, grad_outputs: Any, retain_graph: bool) -> tuple:
-    """One gradient array (or None where no output reaches it) per input; outputs that do not require
-    grad are left out, as PyTorch's ``_autograd_grad`` does."""
+def _grads(outputs: tuple, inputs: tuple, grad_outputs: Any, retain_graph: bool, create_graph: bool = False) -> tuple:
+    """One gradient array (a Tensor with its graph, with ``create_graph``) or None where no output reaches it,
+    per input; outputs that do not require grad are left out, as PyTorch's ``_autograd_grad`` does."""
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     kept = [(out, g) for out, g in zip(outputs, grad_outputs) if out.requires_grad]
     if not kept:
         return (None,) * len(inputs)
     grads = grad([out for out, _ in kept], list(inputs), [g for _, g in kept], retain_graph=retain_graph,
-                 allow_unused=True)
-    return tuple(None if g is None else g.data for g in grads)
+                 create_graph=create_graph, allow_unused=True)
+    return grads if create_graph else tuple(None if g is None else g.data for g in grads)
+
+
+def _jacobian_rows_with_graph(i: int, out: Tensor, inputs: tuple, strict: bool) -> tuple:
+    """``jacobian(create_graph=True)``'s blocks for output ``i``: its rows (gradients with their graph) stacked."""
+    from ..ops.join import stack  # ops import autograd: imported when used
+
+    n = out.numel()
+    rows: list = [[] for _ in inputs]
+    xp = backend.array_module(out.data)
+    for k in range(n):
+        one_hot = xp.zeros(n, dtype=out.dtype)
+        one_hot[k] = 1
+        grads = _grads((out,), inputs, (one_hot.reshape(out.shape),), retain_graph=True, create_graph=True)
+        for j, (g, x) in enumerate(zip(grads, inputs)):
+            if g is None:
+                if strict:
+                    raise RuntimeError(f"Output {i} of the user-provided function is independent of input {j}. "
+                                       "This is not allowed in strict mode.")
+                g = _zeros_like(x)
+            rows[j].append(g)
+    return tuple((stack(r, dim=0) if r else _wrap(backend.array_module(x.data).zeros((0,) + x.shape, x.dtype)))
+                 .reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, inputs))
+
+
+def _jvp_with_graph(outputs: tuple, is_outputs_tuple: bool, inputs: tuple, v: Any, strict: bool) -> tuple:
+    """``jvp(create_graph=True)`` by PyTorch's double-backward trick: the vector-Jacobian product with a dummy
+    ``u`` that requires grad is linear in ``u``; its gradient w.r.t. ``u`` along ``v`` is J·v, with its graph."""
+    dummies = tuple(_wrap(backend.array_module(out.data).zeros_like(out.data)).requires_grad_(True)
+                    for out in outputs)
+    vjps = _grads(outputs, inputs, dummies, retain_graph=True, create_graph=True)
+    if strict and any(g is None for g in vjps):
+        j = next(j for j, g in enumerate(vjps) if g is None)
+        raise RuntimeError(f"The output of the user-provided function is independent of input {j}. "
+                           "This is not allowed in strict mode.")
+    if v is None:
+        v = (_wrap(backend.array_module(inputs[0].data).ones_like(inputs[0].data)),)
+    kept = [(g, vi) for g, vi in zip(vjps, v) if g is not None and g.requires_grad]
+    result: tuple = (None,) * len(outputs)
+    if kept:
+        result = grad([g for g, _ in kept], list(dummies), [vi for _, vi in kept], create_graph=True,
+                      allow_unused=True)
+    result = tuple(_zeros_like(out) if g is None else g for g, out in zip(result, outputs))
+    return _unpack(outputs, is_outputs_tuple), _unpack(result, is_outputs_tuple)
 
 
 def _rows(out: Tensor, inputs: tuple) -> Any:
@@ -249,7 +366,13 @@ def _rows(out: Tensor, inputs: tuple) -> Any:
 
 
 def _wrap(array: Any) -> Tensor:
-    return Tensor._make(array, False, None, 0)
+    """An array as a Tensor; a Tensor (a gradient with its graph) as it is."""
+    return array if isinstance(array, Tensor) else Tensor._make(array, False, None, 0)
+
+
+def _kept(outputs: tuple, create_graph: bool) -> tuple:
+    """The outputs as returned: detached, or with their graph with ``create_graph`` (``_grad_postprocess``)."""
+    return outputs if create_graph else _detached(outputs)
 
 
 def _zeros_like(x: Tensor) -> Tensor:
