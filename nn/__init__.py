@@ -23,6 +23,7 @@ from ._lazy_more import (
     LazyInstanceNorm2d,
     LazyInstanceNorm3d,
 )
+from ._recurrent_checks import RecurrentInputError
 from .activation import (
     CELU,
     ELU,
@@ -162,7 +163,7 @@ __all__ = [
     "RemovableHandle", "Unflatten", "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential",
     "Sigmoid", "Tanh",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNBase", "RNNCell",
-    "RNNCellBase", "StateDictError", "RecurrentStateError",
+    "RNNCellBase", "StateDictError", "RecurrentInputError", "RecurrentStateError",
     "functional", "init", "load", "optim", "save", "utils",
     "CELU", "ELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "Mish",
     "PReLU", "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",

@@ -146,14 +146,15 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
     r and z are computed together (one add, one σ over both gates' columns), and h' as
     n + z * (h - n), as PyTorch computes it: the same values in fewer ops.
 
-    gates_x: (B, 3H); h: (B, H); weight_hh_t: (H, 3H). ``fused`` computes everything after the
-    matmul as one op (``mg.gru_gates``).
+    gates_x: (B, 3H), or its columns already split, ((B, 2H), (B, H)) (a layer splits all steps' at
+    once); h: (B, H); weight_hh_t: (H, 3H). ``fused`` computes everything after the matmul as one op
+    (``mg.gru_gates``; it takes gates_x whole).
     """
     gates_h = _times(h, weight_hh_t) if bias_hh is None else _plus_times(bias_hh, h, weight_hh_t)
     if fused:
         return gru_gates(gates_x, gates_h, h)
     hidden = h.shape[-1]
-    x_rz, x_n = gates_x.split([2 * hidden, hidden], dim=-1)
+    x_rz, x_n = gates_x if type(gates_x) is tuple else gates_x.split([2 * hidden, hidden], dim=-1)
     h_rz, h_n = gates_h.split([2 * hidden, hidden], dim=-1)
     r, z = (x_rz + h_rz).sigmoid().chunk(2, dim=-1)
     n = (x_n + r * h_n).tanh()

@@ -205,6 +205,10 @@ class _Recurrent(Module):
         weight = self._weight(name)
         return loop_weight(weight) if loop else weight.T
 
+    def _per_step(self, gates_x: Tensor, time_axis: int) -> list:
+        """The input projection (T, B, G·H) (or (B, T, G·H)) cut into what each step takes: (B, G·H) per step."""
+        return mg.unbind(gates_x, time_axis)
+
     def _input_bias(self, k: int, suffix: str) -> Tensor | None:
         """The bias added to the input projection: b_ih + b_hh (both act outside the step's nonlinearity)."""
         if not self.bias:
@@ -341,7 +345,7 @@ class _Recurrent(Module):
         bias = self._input_bias(k, suffix)
         if bias is not None:
             gates_x = gates_x + bias
-        gates_x = mg.unbind(gates_x.reshape(x.shape[0], x.shape[1], gates_x.shape[-1]), time_axis)
+        gates_x = self._per_step(gates_x.reshape(x.shape[0], x.shape[1], gates_x.shape[-1]), time_axis)
         weights = self._step_weights(k, suffix, active > 1)
 
         order = range(active - 1, -1, -1) if suffix else range(active)
@@ -529,6 +533,14 @@ class GRU(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 3,
                          device, dtype, compile)
         self.fused = bool(fused)
+
+    def _per_step(self, gates_x: Tensor, time_axis: int) -> list:
+        # the step splits its input's columns into (r, z) and n: split all steps' at once, a node fewer per step
+        if self.fused:
+            return super()._per_step(gates_x, time_axis)
+        hidden = gates_x.shape[-1] // 3
+        x_rz, x_n = gates_x.split([2 * hidden, hidden], dim=-1)
+        return list(zip(mg.unbind(x_rz, time_axis), mg.unbind(x_n, time_axis)))
 
     def _input_bias(self, k: int, suffix: str) -> Tensor | None:
         # b_hn sits inside r * (h W_hnᵀ + b_hn), so b_hh stays in the step
