@@ -129,7 +129,11 @@ def unsqueeze_copy(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     return _copied("unsqueeze_copy", unsqueeze, input, dim)
 
 
-def view_copy(input: Tensor, size: Any) -> Tensor:  # noqa: A002
+def view_copy(input: Tensor, size: Any = None, *, dtype: Any = None) -> Tensor:  # noqa: A002
     """torch.view_copy: ``input.view(size)`` (a shape, -1 inferred) or ``input.view(dtype)`` copied."""
+    if (size is None) == (dtype is None):
+        raise TypeError("view_copy: give a size or a dtype (one of them)")
+    if dtype is not None:
+        size = dtype
     is_shape = isinstance(size, (tuple, list)) or (hasattr(size, "__index__") and not isinstance(size, bool))
     return _copied("view_copy", lambda x: view(x, size) if is_shape else view(x, dtype=size), input)

@@ -128,12 +128,23 @@ def frombuffer(buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0, req
 _DLPACK_CUDA = (2, 3, 13)   # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
 
 
-def from_dlpack(ext_tensor: Any) -> Tensor:
+def from_dlpack(ext_tensor: Any, *, device: Any = None, copy: bool | None = None) -> Tensor:
     """A tensor sharing the memory of another library's array through the DLPack protocol (torch.from_dlpack):
     a NumPy or CuPy array, a torch tensor, a JAX array … (anything with ``__dlpack__``). CPU memory gives a NumPy-
     backed tensor, CUDA memory a CuPy-backed one. A bare DLPack capsule is refused (it can be consumed once only,
-    and NumPy does not read one)."""
+    and NumPy does not read one). ``device``: move the result there (a copy); ``copy=True`` always copies,
+    ``copy=False`` refuses a move."""
     name = "from_dlpack"
+    shared = _shared_from_dlpack(name, ext_tensor)
+    if device is not None and shared.device != backend.Device(str(device)):
+        if copy is False:
+            raise ValueError(f"{name}: copy=False, but the array is on {shared.device} and device={device!r} "
+                             f"needs a copy")
+        return shared.to(device)
+    return shared.clone() if copy else shared
+
+
+def _shared_from_dlpack(name: str, ext_tensor: Any) -> Tensor:
     if isinstance(ext_tensor, Tensor):
         return Tensor._make(ext_tensor.data, False, None, 0)
     if not hasattr(ext_tensor, "__dlpack__") or not hasattr(ext_tensor, "__dlpack_device__"):
