@@ -10,7 +10,17 @@ import importlib
 import math as _math
 from typing import Any
 
-from . import _aliases, _nn_functions, accelerator, amp, autograd, compiler, cuda, return_types
+from . import (
+    _aliases,
+    _nn_functions,
+    accelerator,
+    amp,
+    autograd,
+    compiler,
+    cuda,
+    higher_order,  # noqa: F401  # registers create_graph=True's walk with autograd
+    return_types,
+)
 from .amp import autocast
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
@@ -53,7 +63,7 @@ from .generators import (
     seed,
     set_rng_state,
 )
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .hooks import RemovableHandle
 from .memory import gc_paused
 from .memory_formats import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
@@ -142,6 +152,7 @@ from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
 __version__ = "0.1.0"
 
 autograd.gradcheck = gradcheck   # torch.autograd.gradcheck's spelling (autograd cannot import it: a cycle)
+autograd.gradgradcheck = gradgradcheck
 
 _aliases.install()   # `import minigrad.nn` / `minigrad.optim` are the top-level nn / nn.optim
 

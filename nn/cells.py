@@ -125,7 +125,7 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
     f = f.sigmoid()
     i = 1 - f if coupled else i.sigmoid()          # coupled: what is not forgotten is written
     g = g.tanh()
-    c_new = f * c + i * g
+    c_new = mg.addcmul(f * c, i, g)   # f * c + i * g, one op
     if peepholes is not None:        # peephole: the output gate sees the new cell
         o = o + weight_co * c_new
     o = o.sigmoid()
@@ -157,8 +157,8 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
     x_rz, x_n = gates_x if type(gates_x) is tuple else gates_x.split([2 * hidden, hidden], dim=-1)
     h_rz, h_n = gates_h.split([2 * hidden, hidden], dim=-1)
     r, z = (x_rz + h_rz).sigmoid().chunk(2, dim=-1)
-    n = (x_n + r * h_n).tanh()
-    return n + z * (h - n)
+    n = mg.addcmul(x_n, r, h_n).tanh()   # x_n + r * h_n, one op
+    return mg.addcmul(n, z, h - n)       # n + z * (h - n)
 
 
 # --- checks and parameters shared by cells and layers ---------------------------

@@ -4,16 +4,14 @@
   graph), the backward walk (Kahn's algorithm) and :func:`observe_backward`.
 - :mod:`.functions`: ``Tensor.backward``, and :func:`backward` / :func:`grad` as PyTorch's, on the
   same walk.
-- :mod:`.higher_order`: the walk of ``create_graph=True`` (gradients that have a graph of their own),
-  loaded only when one is asked for; ``gradgradcheck`` checks it.
+- :mod:`minigrad.higher_order` (above the ops; it registers itself here): the walk of
+  ``create_graph=True`` (gradients that have a graph of their own); ``gradgradcheck`` checks it.
 
 ``mg.autograd.grad`` and ``mg.autograd.backward`` are PyTorch's spellings; :mod:`.variable`: the legacy
 ``Variable`` of older PyTorch programs.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from . import functional  # noqa: F401  # mg.autograd.functional: PyTorch's jacobian, vjp, jvp
 from .custom import FunctionCtx, once_differentiable  # also gives Function its PyTorch-style `apply`
@@ -37,15 +35,6 @@ from .engine import (  # the private names: for the engine's other modules (code
 )
 from .functions import backward, grad, tensor_backward
 from .variable import Variable
-
-
-def __getattr__(name: str) -> Any:
-    # torch.autograd.gradgradcheck's spelling; minigrad.gradcheck imports this package, so it is looked up late
-    if name == "gradgradcheck":
-        from ..gradcheck import gradgradcheck
-        return gradgradcheck
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 __all__ = ["AnomalyError", "AxisError", "Function", "FunctionCtx", "HookError", "LazyGradient", "backward",
            "current_scope", "grad", "once_differentiable",

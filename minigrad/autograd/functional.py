@@ -10,7 +10,7 @@ PyTorch's structures. An output that does not depend on an input gives zeros for
 
 With ``create_graph=True`` an input that requires grad is passed on as a view of itself instead (PyTorch's
 ``view_as``), and the results keep their graph, so they can be differentiated again w.r.t. the original
-inputs (higher-order gradients, :mod:`.higher_order`). :func:`hessian` is the Jacobian of the gradient;
+inputs (higher-order gradients, :mod:`minigrad.higher_order`). :func:`hessian` is the Jacobian of the gradient;
 :func:`vhp` and :func:`hvp` differentiate the gradient once more along ``v`` (the Hessian is symmetric for
 the twice continuously differentiable functions these are meant for, so ``hvp`` is ``vhp``'s product).
 
@@ -26,7 +26,7 @@ from typing import Any, Callable
 from .. import backend
 from ..recording import enable_grad
 from ..tensor import Tensor
-from .functions import grad
+from .functions import create_graph_walk, grad
 
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
 
@@ -253,10 +253,8 @@ def _requires_grad_copies(inputs: tuple, create_graph: bool = False) -> tuple:
     """New leaf Tensors on the same arrays that require grad (PyTorch's ``_grad_preprocess``); with
     ``create_graph``, an input that requires grad becomes a view of itself, so results keep their graph to it."""
     if create_graph:
-        from ..ops.shape import Reshape  # ops import autograd: imported when used
-
-        return tuple(Reshape(tuple(x.shape))(x) if x.requires_grad else x.detach().requires_grad_(True)
-                     for x in inputs)
+        view_of = create_graph_walk().view_of
+        return tuple(view_of(x) if x.requires_grad else x.detach().requires_grad_(True) for x in inputs)
     return tuple(x.detach().requires_grad_(True) for x in inputs)
 
 
@@ -310,8 +308,7 @@ def _grads(outputs: tuple, inputs: tuple, grad_outputs: Any, retain_graph: bool,
 
 def _jacobian_rows_with_graph(i: int, out: Tensor, inputs: tuple, strict: bool) -> tuple:
     """``jacobian(create_graph=True)``'s blocks for output ``i``: its rows (gradients with their graph) stacked."""
-    from ..ops.join import stack  # ops import autograd: imported when used
-
+    stack = create_graph_walk().stack_tensors
     n = out.numel()
     rows: list = [[] for _ in inputs]
     xp = backend.array_module(out.data)

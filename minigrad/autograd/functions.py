@@ -23,6 +23,23 @@ from .engine import Function, LazyGradient, _accumulate, _dense, _root_grad, _wa
 __all__ = ["backward", "grad", "tensor_backward"]
 
 
+# The walk of create_graph=True is written with the ops (its rules are Tensor-level backwards), a layer above
+# this one: minigrad.higher_order registers itself here when minigrad is imported.
+_CREATE_GRAPH: list = []
+
+
+def register_create_graph_walk(module: Any) -> None:
+    """Called by :mod:`minigrad.higher_order`: the module whose ``backward``/``grad`` run ``create_graph=True``."""
+    _CREATE_GRAPH[:] = [module]
+
+
+def create_graph_walk() -> Any:
+    """The registered :mod:`minigrad.higher_order` (its ``backward``, ``grad``, ``view_of`` and ``stack_tensors``)."""
+    if not _CREATE_GRAPH:
+        raise NotImplementedError("create_graph=True: import minigrad (it registers the higher-order walk)")
+    return _CREATE_GRAPH[0]
+
+
 def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
                     inputs: Any = None, *, grad: Any = None) -> None:
     """``x.backward()``: accumulate d(x)/d(leaf) into every leaf's ``.grad``, as PyTorch's ``Tensor.backward``.
@@ -54,7 +71,7 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     Tensor, array or None; None means 1 for a one-element tensor), the same shape as it. Their
     gradients add up: ``backward([a, b], [ga, gb])`` is the backward of ``(a * ga).sum() + (b *
     gb).sum()``. ``retain_graph`` defaults to ``create_graph``; ``create_graph=True`` makes each ``.grad`` a
-    Tensor with a graph (``.grad + gradient``, out of place, as PyTorch), see :mod:`.higher_order`.
+    Tensor with a graph (``.grad + gradient``, out of place, as PyTorch), see :mod:`minigrad.higher_order`.
     ``inputs`` (a Tensor, a sequence or a dict of them): accumulate into these tensors' ``.grad`` only,
     running only the ops on a path to them; a non-leaf among them keeps its ``.grad`` from then on
     (``retain_grad()``), as in PyTorch.
@@ -79,9 +96,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         targets = _Targets(wanted)
     if not roots:
         return
-    if create_graph:   # a differentiable backward: its own walk (higher_order), not this hot path
-        from . import higher_order
-        higher_order.backward(roots, grad_tensors, True if retain_graph is None else retain_graph, targets)
+    if create_graph:   # a differentiable backward: its own walk (minigrad.higher_order), not this hot path
+        create_graph_walk().backward(roots, grad_tensors, True if retain_graph is None else retain_graph, targets)
         return
     owned: set = set()
     leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned, targets)
@@ -104,7 +120,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     RuntimeError, unless ``allow_unused`` (then its gradient is None, or zeros with
     ``materialize_grads``, which implies ``allow_unused``). ``retain_graph`` defaults to
     ``create_graph``. ``create_graph=True`` gives gradients with a graph of their own (higher-order
-    gradients, :mod:`.higher_order`; an op without a higher-order rule raises NotImplementedError naming
+    gradients, :mod:`minigrad.higher_order`; an op without a higher-order rule raises NotImplementedError naming
     it); ``is_grads_batched`` raises NotImplementedError; ``only_inputs`` is deprecated in PyTorch and ignored.
     """
     if is_grads_batched:
@@ -125,9 +141,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad; "
                                "only tensors that require grad can be differentiated against")
     roots = _tensor_list(outputs, "grad", "outputs")
-    if create_graph:   # a differentiable backward: its own walk (higher_order)
-        from . import higher_order
-        result = higher_order.grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
+    if create_graph:   # a differentiable backward: its own walk (minigrad.higher_order)
+        result = create_graph_walk().grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
                                    allow_unused, materialize_grads)
         return dict(zip(names, result)) if names is not None else tuple(result)
     grads = _given_grads(roots, grad_outputs, "grad", "grad_outputs")

@@ -110,6 +110,35 @@ class Mul(Function):
                 sum_to(gy * a, shape_b) if needs_grad[1] else None)
 
 
+class AddCMul(Function):
+    """``a + b * c`` as one op (PyTorch's ``addcmul`` with value 1): the same values as ``add(a, mul(b, c))``,
+    the product rounded first, and the same gradients, in one node instead of two (a recurrent step's
+    ``f * c + i * g``)."""
+
+    name = "addcmul"
+
+    def forward(self, a: Any, b: Any, c: Any) -> Any:
+        self.saved = (b, c)
+        y = b * c
+        self.shapes = _broadcast_shapes(b, c, y)
+        self.shape_a, self.shape_y = _shape(a), y.shape
+        if self.shape_a == y.shape and getattr(a, "dtype", None) == y.dtype:
+            y += a   # the product's fresh array: y + a is a + y (floating-point addition is commutative)
+            return y
+        return a + y
+
+    def backward(self, gy: Any) -> tuple:
+        b, c = self.saved
+        needs_grad = self.needs_grad
+        ga = sum_to(gy, self.shape_a) if needs_grad[0] else None
+        g = sum_to(gy, self.shape_y)   # the product's share, as add's backward hands it to mul's
+        if self.shapes is None:   # nothing broadcast (a recurrent cell's state update): no sums back
+            return ga, g * c if needs_grad[1] else None, g * b if needs_grad[2] else None
+        shape_b, shape_c = self.shapes
+        return (ga, sum_to(g * c, shape_b) if needs_grad[1] else None,
+                sum_to(g * b, shape_c) if needs_grad[2] else None)
+
+
 class Div(Function):
     name = "div"
 

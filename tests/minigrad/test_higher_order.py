@@ -16,6 +16,7 @@ from minigrad.autograd.functional import hessian, hvp, jacobian, jvp, vhp, vjp
 from tests.helpers import assert_close, to_torch
 
 F = nn.functional
+LSTM, GRU = nn.LSTM(3, 2, dtype=mg.float64), nn.GRU(3, 2, dtype=mg.float64)   # fixed weights for the checks
 RNG = np.random.default_rng(7)
 
 
@@ -66,6 +67,12 @@ OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
     "dot": (lambda u, v: (u @ v) ** 2, lambda: [_t(4), _t(4)]),
     "linear": (lambda x, w, b: F.linear(x, w, b).tanh(), lambda: [_t(3, 4), _t(2, 4), _t(2)]),
     "addmm": (lambda c, a, b: mg.addmm(c, a, b).tanh(), lambda: [_t(2), _t(3, 4), _t(4, 2)]),
+    "addcmul": (lambda a, b, c: mg.addcmul(a, b, c) * b + mg.addcmul(a.sum(0), b, c[:1]), lambda: [_t(2, 3), _t(2, 3),
+                                                                                                 _t(2, 3)]),
+    "step_addmm": (lambda c, h, w: (mg.step_addmm(c, h, w.T, w.T.detach().contiguous()) * h.sum()).tanh(),
+                   lambda: [_t(3, 2), _t(3, 4), _t(2, 4)]),
+    "recurrent_layers": (lambda x, h: LSTM(x, (h, h))[1][1].sum() + GRU(x, h)[0].sum(),   # step_addmm, addcmul
+                         lambda: [_t(2, 1, 3), _t(1, 1, 2)]),
     "sum_mean": (lambda a: a.sum(dim=1, keepdim=True) * a.mean(dim=0) + a.sum() * a.mean(), lambda: [_t(3, 4)]),
     "shapes": (lambda a: a.reshape(4, 3).t().flatten().view(2, 6).unsqueeze(0).squeeze(0).transpose(0, 1)
                .permute(1, 0).T ** 2, lambda: [_t(3, 4)]),

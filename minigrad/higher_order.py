@@ -20,14 +20,18 @@ An op without a rule raises ``NotImplementedError`` naming it; a gradient is nev
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from typing import Any, Callable
 
-from .. import backend
-from ..hooks import HookError, _leaf_label, _PostHooks, run_post_accumulate_hooks
-from ..ops.elementwise import (
+from . import backend
+from .autograd.engine import _FREED, Function, _check_saved
+from .autograd.functions import register_create_graph_walk
+from .hooks import HookError, _leaf_label, _PostHooks, run_post_accumulate_hooks
+from .ops.elementwise import (
     Abs,
     Add,
+    AddCMul,
     Clip,
     Cos,
     Div,
@@ -46,15 +50,15 @@ from ..ops.elementwise import (
     Tanh,
     Where,
 )
-from ..ops.join import Concat, Split, Stack, Unbind
-from ..ops.linalg import MatMul, StepMatMul
-from ..ops.math import Binary, Unary
-from ..ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
-from ..ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
-from ..recording import enable_grad
-from ..tensor import Tensor
-from ..versions import INPLACE
-from .engine import _FREED, Function, _check_saved
+from .ops.join import Concat, Split, Stack, Unbind
+from .ops.join import stack as stack_tensors  # noqa: F401  # autograd.functional's jacobian(create_graph=True)
+from .ops.linalg import MatMul, StepAddMatMul, StepMatMul
+from .ops.math import Binary, Unary
+from .ops.reduce import LogSoftmax, LogSumExp, Max, Mean, Norm, Softmax, Sum, _count
+from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Repeat, Reshape, Transpose, _is_basic
+from .recording import enable_grad
+from .tensor import Tensor
+from .versions import INPLACE
 
 __all__ = ["RULES", "walk"]
 
@@ -235,7 +239,7 @@ REFERENCE_CYCLE = ("Using backward() with create_graph=True will create a refere
 def root_grads(roots: list, given: Any, name: str, what: str) -> list:
     """One starting gradient Tensor per root: a given Tensor that requires grad is kept (the result is then
     differentiable w.r.t. it too, as in PyTorch); anything else is checked as the ordinary backward checks it."""
-    from .functions import _given_grads
+    from .autograd.functions import _given_grads
     arrays = _given_grads(roots, given, name, what)
     items = given if isinstance(given, (list, tuple)) else [given] * len(roots)
     grads = []
@@ -249,7 +253,7 @@ def root_grads(roots: list, given: Any, name: str, what: str) -> list:
 
 def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
     """``backward(create_graph=True)``: each leaf's ``.grad`` becomes ``.grad + gradient`` (a Tensor with its graph)."""
-    from .functions import _Roots
+    from .autograd.functions import _Roots
     grads = root_grads(roots, given, "backward", "grad_tensors")
     leaves, _, visited = walk(_Roots(roots, grads), targets)
     if targets is not None:
@@ -267,7 +271,7 @@ def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
 def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused: Any,
          materialize_grads: bool) -> list:
     """``grad(create_graph=True)``: one gradient Tensor (with its graph) or None per tensor of ``wanted``."""
-    from .functions import _Roots, _Targets
+    from .autograd.functions import _Roots, _Targets
     grads = root_grads(roots, given, "grad", "grad_outputs")
     leaves, captured, visited = walk(_Roots(roots, grads), _Targets(wanted)) if roots else ({}, {}, [])
     result = []
@@ -383,6 +387,16 @@ def _sub(node: Function, g: Tensor) -> tuple:
     shape_a, shape_b = _shapes(node, g)
     return (sum_to(g, shape_a) if node.edges[0] is not None else None,
             sum_to(Neg()(g), shape_b) if node.edges[1] is not None else None)
+
+
+@rule(AddCMul)
+def _addcmul(node: Function, g: Tensor) -> tuple:   # a + b * c as one op
+    b, c = node.saved
+    shape_b, shape_c = node.shapes if node.shapes is not None else (node.shape_y, node.shape_y)
+    product = sum_to(g, node.shape_y)
+    return (sum_to(g, node.shape_a) if node.edges[0] is not None else None,
+            sum_to(Mul()(product, _input(node, 2, c)), shape_b) if node.edges[1] is not None else None,
+            sum_to(Mul()(product, _input(node, 1, b)), shape_c) if node.edges[2] is not None else None)
 
 
 @rule(Mul)
@@ -605,6 +619,11 @@ def _step_matmul(node: Function, g: Tensor) -> tuple:
     return (*_matmul(node, g), None)
 
 
+@rule(StepAddMatMul)
+def _step_add_matmul(node: Function, g: Tensor) -> tuple:   # c + h @ Wᵀ of a recurrent step, as one op
+    return (*_matmul(node, g), None, sum_to(g, node.addend_shape) if node.edges[3] is not None else None)
+
+
 # --- rules: reductions and softmax -----------------------------------------------------------------------------------
 
 @rule(Sum)
@@ -800,13 +819,6 @@ def _weighted_mean(node: Function, g: Tensor) -> tuple:
 LATE_RULES["nn._targets.WeightedMean"] = _weighted_mean
 
 
-def _step_add_matmul(node: Function, g: Tensor) -> tuple:   # c + h @ Wᵀ of a recurrent step, as one op
-    return (*_matmul(node, g), None, sum_to(g, node.addend_shape) if node.edges[3] is not None else None)
-
-
-LATE_RULES["minigrad.ops.linalg.StepAddMatMul"] = _step_add_matmul
-
-
 class UnfoldBackward(Function):
     """The backward of ``nn._conv.Unfold`` (im2col) as an op: each kernel offset's gradient added back into its
     slice of the padded input (col2im). Linear; its own backward is ``Unfold`` padded with zeros."""
@@ -839,3 +851,11 @@ def _unfold_backward(node: Function, g: Tensor) -> Tensor:
 
 
 LATE_RULES["nn._conv.Unfold"] = _unfold
+
+
+def view_of(x: Tensor) -> Tensor:
+    """``x`` through a view of itself (PyTorch's ``view_as``): results computed from it keep their graph to x."""
+    return Reshape(tuple(x.shape))(x)
+
+
+register_create_graph_walk(sys.modules[__name__])
