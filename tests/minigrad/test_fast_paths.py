@@ -134,6 +134,19 @@ def test_step_addmm_is_the_addend_plus_step_matmul_bit_for_bit(torch: Any, adden
     np.testing.assert_array_equal(mixed.numpy(), (c.float() + h @ w.T).numpy())
 
 
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4), (3, 4)), ((4,), (3, 4), (3, 1)), ((2, 3, 4), (3, 1), (4,)),
+                                    ((), (3,), (3,))])
+def test_addcmul_is_one_op_with_the_values_of_add_and_mul(torch: Any, shapes: tuple) -> None:
+    # a + b * c as one node (a recurrent cell's f * c + i * g): the two ops' values to the last bit, their
+    # gradients (broadcast shapes summed back), torch.addcmul's values; float32 inputs stay float32
+    a, b, c = (leaf(shape, seed) for seed, shape in enumerate(shapes))
+    y = mg.addcmul(a, b, c)
+    assert y.grad_fn.name == "addcmul"
+    np.testing.assert_array_equal(y.numpy(), (a.detach() + b.detach() * c.detach()).numpy())
+    check_op(mg.addcmul, [a, b, c], torch, torch.addcmul)
+    assert mg.addcmul(a.float(), b.float(), c.float()).dtype == mg.float32
+
+
 def test_step_addmm_refuses_an_addend_of_another_shape_naming_it() -> None:
     h, w = mg.randn(3, 5), mg.randn(7, 5)
     with pytest.raises(ValueError, match=r"step_addmm: the addend must be \(3, 7\) or \(7,\).*got \(3, 1\)"):
