@@ -25,11 +25,9 @@ SPELLINGS = {
 REAL = {"nn": "nn", "functional": "nn.functional", "optim": "nn.optim"}
 
 
-@pytest.mark.parametrize("spelling", list(SPELLINGS))
-def test_each_spelling_in_a_fresh_interpreter_gives_the_real_module(spelling: str) -> None:
-    """Run first thing in a new process, so the alias is what loads the module."""
+def _program(spelling: str) -> str:
     real = REAL["functional" if "functional" in spelling else "optim" if "optim" in spelling else "nn"]
-    program = SPELLINGS[spelling] + f"""
+    return SPELLINGS[spelling] + f"""
 import sys, importlib
 real = importlib.import_module({real!r})
 assert m is real, (m, real)
@@ -39,8 +37,27 @@ import nn
 assert nn.Module is importlib.import_module("minigrad.nn").Module
 print("ok")
 """
-    result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.fixture(scope="module")
+def fresh_interpreters():
+    """Every spelling's program, each in its own new process, all started at once (they wait on imports)."""
+    processes = {spelling: subprocess.Popen([sys.executable, "-c", _program(spelling)], cwd=ROOT, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for spelling in SPELLINGS}
+    yield processes
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_each_spelling_in_a_fresh_interpreter_gives_the_real_module(spelling: str, fresh_interpreters) -> None:
+    """Run first thing in a new process, so the alias is what loads the module."""
+    process = fresh_interpreters[spelling]
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and stdout.strip() == "ok", stderr
 
 
 def test_aliases_and_top_level_names_are_identical_objects() -> None:
