@@ -6,14 +6,21 @@ it differentiates, then ``mg.autograd.grad`` over the recorded graph. The differ
 pytrees (tuples, lists, dicts of Tensors, e.g. a model's parameters for :func:`functional_call`); the
 results have the same structure. Nothing's ``.grad`` changes and the inputs need not require grad.
 
-Levels. A transform called outside any other gives results that are detached (``requires_grad=False``):
-its stand-ins are fresh leaves (``x.detach().requires_grad_()``). torch.func's results stay differentiable
-by ordinary autograd when the inputs require grad; minigrad's are not, as that needs a differentiable
-backward. A transform called while another differentiates (``hessian``, ``jacrev(jacrev(f))``,
-``grad(grad(f))``) is *nested*: its stand-ins stay connected to the outer inputs (``x.view_as(x)``) and
-it asks ``mg.autograd.grad(..., create_graph=True)`` for a differentiable result; where the engine cannot
-do that for the ops involved, it raises NotImplementedError saying so. :func:`vmap` is not a level: it
-only loops, so ``vmap(grad(f))`` (per-sample gradients) is first-order.
+Levels. A transform called outside any other gives, as torch.func's, results that stay differentiable by
+ordinary autograd w.r.t. whatever outside the transform requires grad: a differentiated input that requires
+grad (its stand-in is then a view of it, ``x.view_as(x)``) or a tensor ``func`` closes over (a model's
+parameters). So ``grad(f)(x).sum().backward()`` fills ``x.grad`` with second derivatives, a MAML inner
+step ``p - lr * grad(loss)(params, ...)[k]`` keeps its second-order term and a gradient penalty reaches the
+critic's parameters. That needs ``mg.autograd.grad(..., create_graph=True)`` (:mod:`minigrad.higher_order`):
+where the engine has no higher-order rule for an op involved it raises NotImplementedError, never a detached
+result (``mg.no_grad()`` around the call, or detached parameters, say no gradient through it is wanted).
+When nothing outside requires grad (or grad mode is off), the gradients are first-order and the results
+detached (``requires_grad=False``); finding out is one walk over the recorded graph, which stops at the
+first tensor from outside. A result that does not depend on anything outside comes back detached.
+A transform called while another differentiates (``hessian``, ``jacrev(jacrev(f))``, ``grad(grad(f))``)
+is *nested*: its stand-ins stay connected to the outer ones and it always asks for a differentiable
+result. :func:`vmap` is not a level: it only loops, so ``vmap(grad(f))`` (per-sample gradients) is one
+top-level ``grad`` per sample.
 
 :func:`jacfwd` and :func:`jvp` are computed in reverse mode (minigrad has no forward-mode AD): one
 backward per output element. The results are the same; the cost grows with the output's size rather
@@ -31,7 +38,7 @@ from .. import backend
 from ..autograd import grad as autograd_grad
 from ..constructors import zeros_like
 from ..ops import stack
-from ..recording import enable_grad
+from ..recording import enable_grad, is_grad_enabled
 from ..tensor import Tensor
 from . import _pytree
 from .vmap import check_randomness, randomness_checked
@@ -82,55 +89,121 @@ def _argnums(argnums: Any, num_args: int) -> int | tuple:
     return wrapped
 
 
-def _stand_in(x: Any, nested: bool) -> Tensor:
-    """What ``func`` gets for a differentiated input: connected to ``x`` when an outer transform
-    differentiates through this one (and ``x`` is on its graph), else a fresh leaf."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
-    if nested and x.requires_grad:
-        return x.view_as(x)
-    return x.detach().requires_grad_(True)
+class _Level:
+    """One call of a transform: its stand-ins for the differentiated inputs and whether the gradients must
+    keep their graph (``create_graph``), because the transform is nested or because the computation reaches
+    a tensor from outside that requires grad."""
 
+    def __init__(self, api: str) -> None:
+        self.api = api
+        self.nested = _depth() > 0
+        self.outer = is_grad_enabled() and not self.nested   # results may stay differentiable w.r.t. outside
+        self.own: set = set()     # ids of the stand-ins that are fresh leaves (the transform's own inputs)
+        self.clean: set = set()   # nodes known to reach nothing from outside
+        self.create_graph = self.nested
 
-def _with_stand_ins(args: tuple, argnums: Any, nested: bool) -> tuple[list, Any]:
-    """(the arguments with stand-ins at ``argnums``, the differentiated pytree: one arg's tree for an int
-    ``argnums``, a tuple of trees for a tuple, every argument for None)."""
-    args = list(args)
-    positions = range(len(args)) if argnums is None else (argnums,) if isinstance(argnums, int) else argnums
-    for i in positions:
-        args[i] = _pytree.tree_map(lambda x: _stand_in(x, nested), args[i])
-    if isinstance(argnums, int):
-        return args, args[argnums]
-    return args, tuple(args[i] for i in positions)
+    def stand_in(self, x: Any) -> Tensor:
+        """What ``func`` gets for a differentiated input: a view of ``x`` when results may be differentiated
+        w.r.t. it (nested, or ``x`` requires grad with grad mode on), else a fresh leaf."""
+        if not isinstance(x, Tensor):
+            raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
+        if (self.nested or self.outer) and x.requires_grad:
+            self.create_graph = True
+            return x.view_as(x)
+        leaf = x.detach().requires_grad_(True)
+        self.own.add(id(leaf))
+        return leaf
 
+    def with_stand_ins(self, args: tuple, argnums: Any) -> tuple[list, Any]:
+        """(the arguments with stand-ins at ``argnums``, the differentiated pytree: one arg's tree for an int
+        ``argnums``, a tuple of trees for a tuple, every argument for None)."""
+        args = list(args)
+        positions = range(len(args)) if argnums is None else (argnums,) if isinstance(argnums, int) else argnums
+        for i in positions:
+            args[i] = _pytree.tree_map(self.stand_in, args[i])
+        if isinstance(argnums, int):
+            return args, args[argnums]
+        return args, tuple(args[i] for i in positions)
 
-def _detached(tree: Any, nested: bool) -> Any:
-    """``tree``'s Tensors detached from this level's graph (kept as they are when nested)."""
-    if nested:
-        return tree
-    return _pytree.tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, tree)
+    def decide(self, outputs: list) -> None:
+        """After ``func`` ran: keep the gradients' graph if ``outputs`` reach a tensor from outside."""
+        if self.outer and not self.create_graph:
+            self.create_graph = self.reaches_outside(outputs)
 
+    def reaches_outside(self, tensors: list) -> bool:
+        """Whether the graph of ``tensors`` reaches a tensor that requires grad other than this level's own
+        stand-ins: an input that requires grad or a tensor ``func`` closed over. Iterative, each node once;
+        it stops at the first such tensor (nodes of a walk that found none are remembered as clean)."""
+        own, clean = self.own, self.clean
+        seen: set = set()
+        stack = []
+        for t in tensors:
+            if isinstance(t, Tensor) and t._requires_grad:
+                node = t._node
+                if node is None:
+                    if id(t) not in own:
+                        return True
+                elif node not in seen and node not in clean:
+                    seen.add(node)
+                    stack.append(node)
+        while stack:
+            for edge in stack.pop().edges:
+                if type(edge) is tuple:
+                    node = edge[0]
+                    if node not in seen and node not in clean:
+                        seen.add(node)
+                        stack.append(node)
+                elif edge is not None and id(edge) not in own:
+                    return True
+        clean |= seen
+        return False
 
-def _differentiate(outputs: list, inputs: list, grad_outputs: list | None, nested: bool, api: str) -> list:
-    """One gradient per input (zeros where no output reaches it), as torch.func's ``_autograd_grad``:
-    outputs that do not require grad are left out."""
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    kept = [(out, g) for out, g in zip(outputs, grad_outputs) if out.requires_grad]
-    if not kept:
-        return [zeros_like(x) for x in inputs]
-    outs, gouts = [out for out, _ in kept], [g for _, g in kept]
-    if nested:
-        try:
-            grads = autograd_grad(outs, inputs, gouts, retain_graph=True, create_graph=True, allow_unused=True)
-        except NotImplementedError as error:
-            raise NotImplementedError(
-                f"{api}: nested differentiation (hessian, jacrev(jacrev(f)), grad(grad(f)), or a transform inside "
-                "another that differentiates) needs a differentiable backward, mg.autograd.grad(..., "
-                f"create_graph=True), which minigrad cannot do here: {error}") from error
-    else:
-        grads = autograd_grad(outs, inputs, gouts, retain_graph=True, allow_unused=True)
-    return [zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+    def unwrapped(self, tree: Any) -> Any:
+        """``tree``'s Tensors as results: detached unless grad mode is on and they depend on a tensor from
+        outside (as torch.func unwraps its level); nested, kept as they are."""
+        if self.nested:
+            return tree
+        keep = is_grad_enabled()
+
+        def result(t: Any) -> Any:
+            if not isinstance(t, Tensor) or not t._requires_grad or (keep and self.reaches_outside([t])):
+                return t
+            return t.detach()
+        return result(tree) if isinstance(tree, Tensor) else _pytree.tree_map(result, tree)
+
+    def differentiate(self, outputs: list, inputs: list, grad_outputs: list | None = None,
+                      create_graph: bool | None = None) -> list:
+        """One gradient per input (zeros where no output reaches it), as torch.func's ``_autograd_grad``:
+        outputs that do not require grad are left out. Differentiable when this level decided so (or as
+        ``create_graph`` says)."""
+        if create_graph is None:
+            create_graph = self.create_graph
+        if grad_outputs is None:
+            grad_outputs = [None] * len(outputs)
+        kept = [(out, g) for out, g in zip(outputs, grad_outputs) if out.requires_grad]
+        if not kept:
+            return [zeros_like(x) for x in inputs]
+        outs, gouts = [out for out, _ in kept], [g for _, g in kept]
+        if not create_graph:
+            grads = autograd_grad(outs, inputs, gouts, retain_graph=True, allow_unused=True)
+        else:
+            try:
+                grads = autograd_grad(outs, inputs, gouts, retain_graph=True, create_graph=True, allow_unused=True)
+            except NotImplementedError as error:
+                raise NotImplementedError(self._no_create_graph(error)) from error
+        return [zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+
+    def _no_create_graph(self, error: Exception) -> str:
+        if self.nested:
+            return (f"{self.api}: nested differentiation (hessian, jacrev(jacrev(f)), grad(grad(f)), or a transform "
+                    "inside another that differentiates) needs a differentiable backward, mg.autograd.grad(..., "
+                    f"create_graph=True), which minigrad cannot do here: {error}")
+        return (f"{self.api}: the result would stay differentiable w.r.t. tensors outside the transform that require "
+                "grad (a differentiated input that requires grad, or one the function closes over, e.g. a model's "
+                "parameters), as torch.func's, which needs mg.autograd.grad(..., create_graph=True); minigrad "
+                f"cannot do that here: {error}. If no gradient through this result is wanted, call the transform "
+                "under `with mg.no_grad():` or pass/close over detached tensors (`p.detach()`), which gives "
+                "first-order results")
 
 
 def _name(func: Any) -> str:
@@ -153,10 +226,10 @@ def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = Fal
     """
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> tuple:
-        nested = _depth() > 0
+        level = _Level("grad")
         numbers = _argnums(argnums, len(args))
         with enable_grad():
-            args, diff = _with_stand_ins(args, numbers, nested)
+            args, diff = level.with_stand_ins(args, numbers)
             with _level():
                 output = func(*args, **kwargs)
             aux = None
@@ -171,11 +244,14 @@ def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = Fal
             if output.ndim != 0:
                 raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got tensor "
                                    f"with {output.ndim} dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
+            level.decide([output])
             flat, spec = _pytree.flatten(diff)
-            grads = _pytree.unflatten(_differentiate([output], flat, None, nested, "grad"), spec)
-        value = _detached(output, nested)
+            grads = _pytree.unflatten(level.differentiate([output], flat), spec)
+        if level.create_graph:   # first-order gradients have no graph
+            grads = level.unwrapped(grads)
+        value = level.unwrapped(output)
         if has_aux:
-            return grads, (value, _detached(aux, nested))
+            return grads, (value, level.unwrapped(aux))
         return grads, value
     return wrapper
 
@@ -228,12 +304,15 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 
     ``vjp_fn(cotangents)``: ``cotangents`` has the structure and shapes of ``func``'s output; returns a
     tuple with one vector-Jacobian product per primal, each of that primal's shape, dtype and structure.
-    ``vjp_fn`` may be called many times.
+    ``vjp_fn`` may be called many times; as torch's, ``vjp_fn(cotangents, create_graph=None)`` keeps the
+    products differentiable (w.r.t. the primals, tensors ``func`` closed over and the cotangents, where
+    those require grad) when grad mode is on; ``create_graph=False`` gives first-order, detached ones.
     """
-    nested = _depth() > 0
+    level = _Level("vjp")
     with enable_grad():
-        args, diff = _with_stand_ins(primals, None, nested)
+        args, diff = level.with_stand_ins(primals, None)
         output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp")
+        level.decide(flat_out)
     flat_diff, diff_spec = _pytree.flatten(diff)
 
     def vjp_fn(cotangents: Any, retain_graph: bool = True, create_graph: bool | None = None) -> tuple:
@@ -248,14 +327,18 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
             if cot.shape != out.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(cot.shape)} and "
                                    f"output[{i}] has a shape of {tuple(out.shape)}.")
-        deep = nested or _depth() > 0 or bool(create_graph)
+        inside = level.nested or _depth() > 0
+        if create_graph is None:   # torch: differentiable when grad mode is on (and there is something to reach)
+            create_graph = inside or (is_grad_enabled() and (level.create_graph or any(
+                cot.requires_grad for cot in flat_cot)))
         with enable_grad():
-            grads = _differentiate(flat_out, flat_diff, flat_cot, deep, "vjp")
-        return _pytree.unflatten(grads, diff_spec)
+            grads = _pytree.unflatten(level.differentiate(flat_out, flat_diff, flat_cot, inside or create_graph),
+                                      diff_spec)
+        return level.unwrapped(grads) if create_graph and not inside else grads
 
     if has_aux:
-        return _detached(output, nested), vjp_fn, _detached(aux, nested)
-    return _detached(output, nested), vjp_fn
+        return level.unwrapped(output), vjp_fn, level.unwrapped(aux)
+    return level.unwrapped(output), vjp_fn
 
 
 def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, has_aux: bool = False) -> tuple:
@@ -318,29 +401,32 @@ def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | Non
     """jacrev/jacfwd's body: the Jacobian blocks in torch.func's structure, output-major."""
     @functools.wraps(func)
     def wrapper(*args: Any) -> Any:
-        nested = _depth() > 0
+        level = _Level(api)
         if randomness is not None:
             check_randomness(randomness)
         numbers = _argnums(argnums, len(args))
         with enable_grad():
-            args, diff = _with_stand_ins(args, numbers, nested)
+            args, diff = level.with_stand_ins(args, numbers)
             with randomness_checked(randomness or "different", 1):
                 output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp")
+            level.decide(flat_out)
             flat_diff, diff_spec = _pytree.flatten(diff)
             per_output = []
             for out in flat_out:
                 rows: list = [[] for _ in flat_diff]
                 for k in range(out.numel()):
-                    for j, g in enumerate(_differentiate([out], flat_diff, [_one_hot(out, k)], nested, api)):
+                    for j, g in enumerate(level.differentiate([out], flat_diff, [_one_hot(out, k)])):
                         rows[j].append(g)
                 blocks = [stack(column, dim=0).reshape(tuple(out.shape) + tuple(x.shape)) if column
                           else _zeros(tuple(out.shape) + tuple(x.shape), x) for x, column in zip(flat_diff, rows)]
                 per_output.append(_pytree.unflatten(blocks, diff_spec))
         result = _pytree.unflatten(per_output, out_spec)
+        if level.create_graph:   # first-order blocks have no graph
+            result = level.unwrapped(result)
         if with_output:
-            return result, _detached(output, nested), _detached(aux, nested)
+            return result, level.unwrapped(output), level.unwrapped(aux)
         if has_aux:
-            return result, _detached(aux, nested)
+            return result, level.unwrapped(aux)
         return result
     return wrapper
 

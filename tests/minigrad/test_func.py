@@ -92,11 +92,12 @@ def test_grad_leaves_grad_alone_and_needs_no_requires_grad(torch: Any) -> None:
     model = nn.Linear(4, 2, dtype=mg.float64)
     g = func.grad(lambda a: model(a).square().sum())(x)
     assert x.grad is None and all(p.grad is None for p in model.parameters())
-    assert not g.requires_grad and g.is_leaf
+    assert g.requires_grad   # as torch.func's: differentiable w.r.t. x and the parameters (tested below)
     y = mg.tensor(X)   # does not require grad
-    with mg.no_grad():   # the transform records inside, as torch.func does
+    with mg.no_grad():   # the transform records inside, as torch.func does; the result is detached
         g2 = func.grad(lambda a: model(a).square().sum())(y)
-    np.testing.assert_allclose(g2.numpy(), g.numpy())
+    np.testing.assert_allclose(g2.numpy(), g.detach().numpy())
+    assert not g2.requires_grad and g2.is_leaf
     value, aux = func.grad_and_value(lambda a: (a.sum(), a * 2), has_aux=True)(y)[1]
     assert not value.requires_grad and not aux.requires_grad
 
@@ -208,6 +209,119 @@ def test_nested_without_a_differentiable_backward_raises() -> None:
     assert func.jacrev(lambda a: _Cube.apply(a).sum())(x).shape == (4,)   # first order works
     with pytest.raises(NotImplementedError, match="hessian, jacrev\\(jacrev\\(f\\)\\).*create_graph=True"):
         func.hessian(lambda a: _Cube.apply(a).sum())(x)
+
+
+# --- results stay differentiable w.r.t. what outside the transform requires grad ------------------------------------
+
+C = RNG.standard_normal((4, 4))
+
+
+def _f(w: Any, c: Any) -> Any:
+    return lambda a: (a.sin() * w) @ c @ a.tanh()
+
+
+def _maml(lib: Any, F: Any, x: Any, w: Any, c: Any) -> Any:
+    def loss_fn(p: dict, data: Any) -> Any:
+        return ((data @ p["c"]).tanh() * p["w"]).sum() ** 2
+    params = {"w": w, "c": c}
+    grads = F.grad(loss_fn)(params, lib.tensor(X[:3]))
+    fast = {k: p - 0.1 * grads[k] for k, p in params.items()}   # second-order MAML: through grads too
+    return loss_fn(fast, lib.tensor(X[::-1] * 0.5))
+
+
+def _grad_and_value(lib: Any, F: Any, x: Any, w: Any, c: Any) -> Any:
+    g, v = F.grad_and_value(_f(w, c))(x)
+    return (g ** 2).sum() + v * 3
+
+
+def _vjp(lib: Any, F: Any, x: Any, w: Any, c: Any) -> Any:
+    out, vjp_fn = F.vjp(lambda a: (a.sin() * w) @ c, x)
+    return (vjp_fn(out.cos())[0] ** 2).sum() + out.sum()
+
+
+def _jvp(lib: Any, F: Any, x: Any, w: Any, c: Any) -> Any:
+    out, tangent = F.jvp(lambda a: (a.sin() * w) @ c, (x,), (w.cos(),))
+    return out.sum() + (tangent ** 2).sum()
+
+
+def _aux(lib: Any, F: Any, x: Any, w: Any, c: Any) -> Any:
+    g, aux = F.grad(lambda a: ((a * w).sin().sum(), (a * w).exp()), has_aux=True)(x)
+    return (g ** 2).sum() + aux.sum()
+
+
+@pytest.mark.parametrize("program", [
+    lambda lib, F, x, w, c: (F.grad(_f(w, c))(x) ** 2).sum(),
+    lambda lib, F, x, w, c: (F.grad(_f(w, c))(x.detach()) ** 2).sum(),   # only the closed-over w, c
+    _grad_and_value, _aux, _vjp,
+    lambda lib, F, x, w, c: (F.vjp(lambda a: a.sin() @ c.detach(), x.detach())[1](w)[0] ** 2).sum(),   # cotangent
+    lambda lib, F, x, w, c: (F.jacrev(lambda a: (a.sin() * w) @ c)(x) ** 2).sum(),
+    lambda lib, F, x, w, c: (F.jacfwd(lambda a: (a.sin() * w) @ c)(x) ** 2).sum(),
+    lambda lib, F, x, w, c: (F.hessian(_f(w, c))(x) ** 2).sum(),
+    _jvp,
+    lambda lib, F, x, w, c: (F.vmap(F.grad(lambda a, m: (a.sin() * w @ m).sum()), in_dims=(None, 0))(x, c) ** 2).sum(),
+    _maml,
+], ids=["grad", "grad-closure", "grad_and_value", "aux", "vjp", "vjp-cotangent", "jacrev", "jacfwd", "hessian", "jvp",
+        "vmap-grad", "maml"])
+def test_results_stay_differentiable_as_torch(torch: Any, program: Any) -> None:
+    """The .grad of the inputs and closed-over tensors after a backward through the results equal torch's."""
+    grads = []
+    for lib, F in ((mg, func), (torch, torch.func)):
+        leaves = [lib.tensor(a, dtype=lib.float64, requires_grad=True) for a in (V, V[::-1] + 0.5, C)]
+        program(lib, F, *leaves).backward()
+        grads.append(tuple(t.grad for t in leaves))
+    _same(*grads, what="grads")
+
+
+def test_gradient_penalty_and_per_sample_gradients_reach_the_parameters_as_torch(torch: Any) -> None:
+    """A WGAN-GP penalty and per-sample gradients of the parameters themselves (not detached): the
+    outer backward reaches the parameters through the gradients, as with torch.func."""
+    model, peer = _models(torch)
+    y = np.array([0, 1, 1])
+    grads = []
+    for F, lib, net, functional in ((func, mg, model, nn.functional), (torch.func, torch, peer, torch.nn.functional)):
+        x = lib.tensor(X)
+        g = F.grad(lambda a, net=net: net(a).tanh().sum())(x)
+        penalty = ((g ** 2).sum(1).sqrt() - 1).square().mean()
+
+        def loss_fn(p: dict, xi: Any, yi: Any, F: Any = F, net: Any = net, functional: Any = functional) -> Any:
+            return functional.cross_entropy(F.functional_call(net, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+        per_sample = F.vmap(F.grad(loss_fn), in_dims=(None, 0, 0))(dict(net.named_parameters()), x, lib.tensor(y))
+        (net(x).sum() + penalty + sum((v ** 2).sum() for v in per_sample.values())).backward()
+        grads.append({k: v.grad for k, v in net.named_parameters()})
+    _same(*grads, what="parameter grads")
+
+
+def _requires_grad_flags(lib: Any, F: Any) -> list:
+    x = lib.tensor(V, dtype=lib.float64, requires_grad=True)
+    w = lib.tensor(V[::-1] + 0.5, dtype=lib.float64, requires_grad=True)
+    plain = x.detach()
+    f = lambda a: (a.sin() * w * a).sum()   # noqa: E731
+    out, vjp_fn = F.vjp(lambda a: a.sin(), plain)
+    flags = [F.grad(lambda a: (a.sin() * a).sum())(plain), F.grad(f)(plain), *F.grad_and_value(f)(x),
+             F.grad(lambda a: (a * a).sum() + w.sum())(plain),
+             F.grad_and_value(lambda a: (a * a).sum() + w.sum())(plain),
+             *F.grad(lambda a: ((a * w).sum(), a * 2), has_aux=True)(plain),
+             *F.grad(lambda a: ((a * w).sum(), w * 2), has_aux=True)(plain),
+             out, vjp_fn(lib.ones(4, dtype=lib.float64))[0], vjp_fn(w)[0],
+             vjp_fn(w, create_graph=False)[0], F.jacrev(lambda a: a.sin() * w)(plain), F.hessian(f)(plain)]
+    with lib.no_grad():
+        flags.append(F.grad(f)(x))
+    return [t[1].requires_grad if isinstance(t, tuple) else t.requires_grad for t in flags]
+
+
+def test_results_require_grad_exactly_where_torchs_do(torch: Any) -> None:
+    """Detached when nothing from outside is reached (or grad mode is off), else differentiable."""
+    assert _requires_grad_flags(mg, func) == _requires_grad_flags(torch, torch.func)
+
+
+def test_an_op_without_a_higher_order_rule_raises_at_top_level_and_says_how_to_opt_out() -> None:
+    x = mg.tensor(V, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="differentiable w.r.t. tensors outside.*mg.no_grad"):
+        func.grad(lambda a: _Cube.apply(a).sum())(x)
+    with mg.no_grad():
+        first = func.grad(lambda a: _Cube.apply(a).sum())(x)
+    np.testing.assert_allclose(first.numpy(), 3 * V ** 2)
+    np.testing.assert_allclose(func.grad(lambda a: _Cube.apply(a).sum())(x.detach()).numpy(), 3 * V ** 2)
 
 
 # --- vmap ---------------------------------------------------------------------------------------------------------
