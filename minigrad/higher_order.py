@@ -14,7 +14,11 @@ array the node saved for its backward, an output from the node itself (``Tensor.
 so a derivative through ``tanh``'s output runs through the same ``tanh`` node again. Nothing is added to the
 ordinary path: the rules are looked up here, by the op's class, only when this walk runs.
 
-An op without a rule raises ``NotImplementedError`` naming it; a gradient is never silently detached.
+An op without a rule raises ``NotImplementedError`` naming it; a gradient is never silently detached. The rules of
+the arithmetic, activations, matrix products, reductions and shapes are here; :mod:`minigrad.higher_order_rules`
+adds statistics, scans, index ops, nn's embedding and pad, and custom Functions. A node marked ``reads_input``
+(nn marks leaky_relu, hardtanh, max-pool …) ties each gradient to its input with a zero derivative, as PyTorch's
+backward of those ops reads the input (:class:`ReadsInput`).
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ from .recording import enable_grad
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = ["RULES", "walk"]
+__all__ = ["BINARY", "LATE_RULES", "RULES", "rule", "walk"]
 
 Rule = Callable[[Function, Any], Any]
 RULES: dict[type, Rule] = {}
@@ -177,7 +181,10 @@ def _node_grads(node: Function, grads_out: list) -> tuple:
         if grads_out[0] is None:
             return (None,) * len(node.edges)
         grads = rule_for(node)(node, grads_out[0])
-    return grads if type(grads) is tuple else (grads,)
+    grads = grads if type(grads) is tuple else (grads,)
+    if getattr(node, "reads_input", False):   # marked by nn (leaky_relu, hardtanh, max-pool …): see ReadsInput
+        grads = tuple(reads_input(node, i, g) for i, g in enumerate(grads))
+    return grads
 
 
 def _capture(captured: dict, node: Function, indices: set, grads_out: list) -> None:
@@ -369,6 +376,32 @@ def _zeros(shape: tuple, like: Tensor) -> Tensor:
     return Tensor._make(xp.zeros(shape, dtype=like.dtype), False, None, 0)
 
 
+class ReadsInput(Function):
+    """``g`` unchanged, with a zero gradient for ``x``: the gradient of a piecewise-linear op (relu, leaky_relu,
+    hardtanh, abs, the 1- and inf-norms) reads its input only to pick a piece. PyTorch's backward of these ops
+    takes the input and differentiates to ``zeros_like``, so a tensor that reaches a gradient only through such
+    a mask gets zeros from ``create_graph=True``, not None; this op gives it the same zeros."""
+
+    name = "reads_input"
+
+    def forward(self, g: Any, x: Any) -> Any:
+        self.x_shape, self.x_dtype = x.shape, x.dtype
+        return g
+
+    def backward(self, gg: Any) -> tuple:
+        return (gg if self.needs_grad[0] else None,
+                self.xp.zeros(self.x_shape, dtype=self.x_dtype) if self.needs_grad[1] else None)
+
+
+def reads_input(node: Function, i: int, g: Any, value: Any = None) -> Any:
+    """The gradient ``g`` for input ``i`` of ``node``, tied to that input by :class:`ReadsInput` (``value``: an
+    array of its shape and dtype; ``g``'s own array where None)."""
+    edge = node.edges[i]
+    if g is None or edge is None:
+        return g
+    return ReadsInput()(g, _input(node, i, g.data if value is None else value))
+
+
 # --- rules: arithmetic ---------------------------------------------------------------------------------------------
 
 def _shapes(node: Function, g: Tensor) -> tuple:
@@ -483,13 +516,14 @@ def _sigmoid(node: Function, g: Tensor) -> Tensor:
 
 @rule(Relu)
 def _relu(node: Function, g: Tensor) -> Tensor:
-    return Where()(node.saved[0] <= 0, _zero(g), g)   # `<= 0`: a NaN input passes its gradient, as the engine's
+    (y,) = node.saved   # `<= 0`: a NaN input passes its gradient, as the engine's
+    return reads_input(node, 0, Where()(y <= 0, _zero(g), g), y)
 
 
 @rule(Abs)
 def _abs(node: Function, g: Tensor) -> Tensor:
     (x,) = node.saved
-    return Where()(x > 0, g, Where()(x < 0, Neg()(g), _zero(g)))
+    return reads_input(node, 0, Where()(x > 0, g, Where()(x < 0, Neg()(g), _zero(g))), x)
 
 
 @rule(Sin)
@@ -525,15 +559,27 @@ def _unary(node: Function, g: Tensor) -> Tensor:
     return Mul()(g, derivative(_input(node, 0, x), _output(node, y)))
 
 
+# math.Binary ops by name: (node, g) -> (gradient of a, gradient of b), None for a constant
+BINARY: dict[str, Rule] = {}
+
+
 @rule(Binary)
 def _binary(node: Function, g: Tensor) -> tuple:
-    if node.name != "logaddexp":
+    found = BINARY.get(node.name)
+    if found is None:
         raise _no_rule(node)
+    return found(node, g)
+
+
+def _logaddexp(node: Function, g: Tensor) -> tuple:
     a, b, _ = node.saved
     a_t, b_t = _input(node, 0, a), _input(node, 1, b)
     # PyTorch's formulas: 1 / (1 + exp(b - a)) and 1 / (1 + exp(a - b))
     return (sum_to(Div()(g, Add()(1, Exp()(Sub()(b_t, a_t)))), _shape(a)) if node.edges[0] is not None else None,
             sum_to(Div()(g, Add()(1, Exp()(Sub()(a_t, b_t)))), _shape(b)) if node.edges[1] is not None else None)
+
+
+BINARY["logaddexp"] = _logaddexp
 
 
 # --- rules: selections (masks computed from the saved arrays, constants of the gradient's graph) ------------------
@@ -665,16 +711,32 @@ def _logsumexp(node: Function, g: Tensor) -> Tensor:
 
 @rule(Norm)
 def _norm(node: Function, g: Tensor) -> Tensor:
+    # PyTorch's norm_backward term by term, as the engine's Norm.backward; sgn(x) reads x (a zero derivative)
     x, y = node.saved
-    if node.p not in (1.0, 2.0):
-        raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} with p={node.p:g} "
-                                  "yet (p=1 and p=2 have one)")
+    xp, p = node.xp, node.p
+    if p == 0:   # a count of non-zeros is flat
+        return _zeros(x.shape, g)
     g_x = _unreduce(g, x.shape, node.axis, node.keepdims)
-    if node.p == 1.0:
-        return Mul()(g_x, (x > 0).astype(x.dtype) - (x < 0))
+    sign = (x > 0).astype(x.dtype) - (x < 0)
+    if p == 1.0:
+        return reads_input(node, 0, Mul()(g_x, sign), x)
     zero = y == 0   # a zero norm: gradient 0, as PyTorch's (x / y would be 0 / 0)
-    y_t = Where()(zero, 1, _kept(node, y))
-    return Mul()(g_x, Where()(zero, _zero(g), Div()(_input(node, 0, x), y_t)))
+    y_t = Where()(zero, 1, _kept(node, y))   # 1 where masked: no 0 * inf in the derivatives of the masked branch
+    x_t = _input(node, 0, x)
+    if p == 2.0:
+        return Mul()(g_x, Where()(zero, _zero(g), Div()(x_t, y_t)))
+    abs_x = xp.abs(x)
+    if p in (math.inf, -math.inf):   # the max (min) |x| and the NaNs share the gradient
+        ties = (abs_x == y) | xp.isnan(abs_x)
+        count = ties.sum(axis=node.axis, keepdims=True).astype(g.dtype)
+        return reads_input(node, 0, Mul()(Div()(g_x, count), sign * ties), x)
+    abs_t = Abs()(x_t)
+    if p < 1:
+        at_zero = x == 0
+        scaled = Where()(at_zero, _zero(g), Mul()(sign, Pow()(Where()(at_zero, 1, abs_t), p - 1)))
+        return Mul()(Mul()(scaled, g_x), Pow()(_kept(node, y), 1 - p))   # y itself: 0 where an x is 0 (p < 0)
+    scaled = Mul()(sign, Pow()(abs_t, p - 1)) if p < 2 else Mul()(x_t, Pow()(abs_t, p - 2))
+    return Mul()(scaled, Where()(zero, _zero(g), Div()(g_x, Pow()(y_t, p - 1))))
 
 
 def _sum_along(x: Tensor, axis: int) -> Tensor:
@@ -734,6 +796,11 @@ def _repeat(node: Function, g: Tensor) -> Tensor:
 @rule(Clone)
 def _clone(node: Function, g: Tensor) -> Tensor:
     return g
+
+
+@rule(ReadsInput)
+def _reads_input(node: Function, g: Tensor) -> tuple:
+    return g, (_zeros(node.x_shape, g) if node.edges[1] is not None else None)
 
 
 @rule(AsType)

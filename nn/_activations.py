@@ -17,6 +17,17 @@ from ._arguments import _dim, _floating, _implicit_dim, _like_input, _number, _p
 from ._flags import flag
 
 
+def _reads_input(y: Tensor) -> Tensor:
+    """``y``, its op marked as one whose backward reads the input to pick a piece, as PyTorch's backward of
+    leaky_relu, hardtanh, threshold, the shrinks and prelu does: with ``create_graph=True`` the input then gets
+    a zero gradient through the piece (PyTorch's ``zeros_like``), not none (an optimizer with momentum tells
+    the two apart)."""
+    node = y.grad_fn
+    if node is not None:
+        node.reads_input = True
+    return y
+
+
 def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -> Tensor:
     """α·(exp(x·input_scale) - 1) where x <= 0, else x: ELU's two pieces; at 0 the gradient is the exponential's,
     α·input_scale, as PyTorch's. The exponential reads min(x, 0), so a large x neither overflows nor sends inf·0 = NaN
@@ -50,7 +61,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
     """x for x > 0, negative_slope · x otherwise (the slope's side at 0, as PyTorch). Any shape."""
     x = _floating(input, "leaky_relu")
-    return mg.where(x > 0, x, x * _number(negative_slope, "leaky_relu", "negative_slope"))
+    return _reads_input(mg.where(x > 0, x, x * _number(negative_slope, "leaky_relu", "negative_slope")))
 
 
 
@@ -65,9 +76,9 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     if lower > upper:
         raise ValueError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
     if not flag(training, name, "training"):
-        return mg.where(x > 0, x, x * ((lower + upper) / 2))
+        return _reads_input(mg.where(x > 0, x, x * ((lower + upper) / 2)))
     slopes = mg.rand(*x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
-    return mg.where(x > 0, x, x * slopes)
+    return _reads_input(mg.where(x > 0, x, x * slopes))
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
              inplace: bool = False) -> Tensor:
@@ -77,7 +88,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
     if low > high:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={low}, max_val={high}")
     low, high = _like_input(low, x), _like_input(high, x)
-    return mg.where(x <= low, low, mg.where(x >= high, high, x))
+    return _reads_input(mg.where(x <= low, low, mg.where(x >= high, high, x)))
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -104,7 +115,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     """0 where |x| <= λ, else x. Any shape."""
     x = _floating(input, "hardshrink")
-    return mg.where(x.abs() <= _number(lambd, "hardshrink", "lambd"), 0.0, x)
+    return _reads_input(mg.where(x.abs() <= _number(lambd, "hardshrink", "lambd"), 0.0, x))
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
@@ -112,7 +123,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     x, lambd = _floating(input, "softshrink"), _number(lambd, "softshrink", "lambd")
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
-    return mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign())
+    return _reads_input(mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign()))
 
 
 def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
@@ -125,7 +136,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
     """x where x > threshold, else ``value`` (gradient 0 there, the threshold included). Any shape."""
     x = _tensor(input, "threshold")
     limit = _like_input(_number(threshold, "threshold", "threshold"), x)
-    return mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x)
+    return _reads_input(mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x))
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -215,4 +226,4 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
                          f"channel{'s' if channels != 1 else ''} (dim 1)")
     if weight.ndim != x.ndim:   # (C,) → (1, C, 1, …): one slope per channel
         weight = weight.reshape([count if axis == 1 else 1 for axis in range(x.ndim)])
-    return mg.where(x > 0, x, weight * x)
+    return _reads_input(mg.where(x > 0, x, weight * x))

@@ -20,6 +20,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._activations import _reads_input
 from ._arguments import _floating, _tensor
 from ._flags import flag
 
@@ -252,7 +253,7 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
             choice = ((flat == largest) & inside).to(mg.int64).argmax(dim=2, keepdim=True)
         else:   # the first largest entry of each window (a NaN wins, as PyTorch's kernel): it gets the gradient
             choice = flat.argmax(dim=2, keepdim=True)
-    values = flat.gather(2, choice).squeeze(2)
+    values = _reads_input(flat.gather(2, choice)).squeeze(2)   # PyTorch's max-pool backward reads x
     if unbatched:
         values = values.squeeze(0)
     if not flag(return_indices, name, "return_indices"):

@@ -17,10 +17,11 @@ PyTorch code writes its own differentiable ops like this, and it runs here uncha
     y = Clamp.apply(x, 0.0)
 
 ``forward`` runs with gradient recording off; the call becomes one node of the graph, whose backward
-calls ``backward`` (also without recording: the gradient is not itself differentiable, as with
-PyTorch's ``once_differentiable``). The ctx offers PyTorch's ``save_for_backward``/``saved_tensors``,
-``needs_input_grad``, ``mark_non_differentiable`` and ``set_materialize_grads``; the ``setup_context``
-form (``forward`` without ctx) works too. A class whose ``forward`` is an ordinary method is one of the
+calls ``backward`` without recording; with ``create_graph=True`` it records, as PyTorch's, so that the
+gradient it returns can be differentiated again (unless it is decorated with :func:`once_differentiable`).
+The ctx offers PyTorch's ``save_for_backward``/``saved_tensors``, ``needs_input_grad``,
+``mark_non_differentiable`` and ``set_materialize_grads``; the ``setup_context`` form (``forward``
+without ctx) works too. A class whose ``forward`` is an ordinary method is one of the
 engine's own ops (``forward``/``backward`` on arrays, see :class:`~minigrad.autograd.engine.Function`);
 for those, ``Op.apply(*inputs)`` is ``Op()(*inputs)``.
 
@@ -30,13 +31,14 @@ Inside ``mg.compile``, a call to a custom Function makes the captured call run e
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
-from ..recording import _state, no_grad
+from ..recording import _state, enable_grad, no_grad
 from ..tensor import Tensor
 from .engine import Function, _dense
 
-__all__ = ["FunctionCtx", "once_differentiable"]
+__all__ = ["DelayedError", "FunctionCtx", "once_differentiable"]
 
 
 class FunctionCtx:
@@ -77,10 +79,33 @@ class FunctionCtx:
                                   "supported; return a new tensor instead")
 
 
+ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
+
+
 def once_differentiable(backward: Callable) -> Callable:
-    """PyTorch's decorator for a ``backward`` that is not itself differentiable: every custom ``backward``
-    runs that way here (without recording), so this returns it unchanged."""
-    return backward
+    """PyTorch's decorator for a ``backward`` that is not itself differentiable: it runs without recording even
+    with ``create_graph=True``. As in PyTorch, where the gradients it receives require grad, the gradients it
+    returns then require grad too, and differentiating them raises a RuntimeError; a double backward that does
+    not need them is fine."""
+    @functools.wraps(backward)
+    def wrapper(ctx: Any, *grads: Any) -> Any:
+        with no_grad():
+            return backward(ctx, *grads)
+    wrapper.once_differentiable = True
+    return wrapper
+
+
+class DelayedError(Function):
+    """Stands for a gradient a ``once_differentiable`` backward returned: the gradient itself, whose own
+    backward raises (PyTorch's ``DelayedError``), so only a double backward that needs it fails."""
+
+    name = "once_differentiable"
+
+    def forward(self, g: Any) -> Any:
+        return g
+
+    def backward(self, gg: Any) -> Any:
+        raise RuntimeError(ONCE_DIFFERENTIABLE)
 
 
 class _CustomNode(Function):
@@ -105,23 +130,66 @@ class _CustomNode(Function):
         with no_grad():
             result = self.op.backward(ctx, *(None if g is None else Tensor._make(_dense(g), False, None, 0)
                                              for g in grads))
+        arrays = []
+        for g in self._per_input(result):
+            arrays.append(None if g is None else g.data if isinstance(g, Tensor) else g)
+        return tuple(arrays) if len(arrays) > 1 else arrays[0]
+
+    def _per_input(self, result: Any) -> list:
+        """``Op.backward``'s result checked: one gradient (or None) per tensor input, in their order."""
         result = result if isinstance(result, tuple) else (result,)
         if len(result) < self.n_args or any(g is not None for g in result[self.n_args:]):
             raise RuntimeError(f"{self.name}.backward returned an incorrect number of gradients (expected "
                                f"{self.n_args}, got {len(result)})")
-        arrays = []
+        grads = []
         for k, position in enumerate(self.positions):
             g = result[position]
             if g is None or not self.needs_grad[k]:
-                arrays.append(None)
+                grads.append(None)
                 continue
             data = g.data if isinstance(g, Tensor) else g
             shape = self.input_shapes[k]
             if getattr(data, "shape", None) != shape:
                 raise RuntimeError(f"{self.name}.backward returned an invalid gradient at index {position}: got "
                                    f"shape {getattr(data, 'shape', type(data).__name__)} but expected {shape}")
-            arrays.append(data)
-        return tuple(arrays) if len(arrays) > 1 else arrays[0]
+            grads.append(g)
+        return grads
+
+    def recorded_backward(self, grads: list) -> tuple:
+        """``create_graph=True``: ``Op.backward`` on the gradient Tensors ``grads`` (one per output, None where
+        none arrived) with recording on, as PyTorch runs it, so the gradients it returns can be differentiated
+        again. A saved output becomes this node's output again (its derivative runs through this node); a
+        saved input is the input itself. Returns one gradient Tensor (or None) per tensor input."""
+        ctx, xp = self.ctx, self.xp
+        if ctx.materialize_grads:
+            grads = [Tensor._make(xp.zeros(shape, dtype=out.dtype), False, None, 0) if g is None else g
+                     for g, shape, out in zip(grads, self.shapes, self.outputs)]
+        once = getattr(self.op.backward, "once_differentiable", False)
+        saved = ctx._saved
+        ctx._saved = tuple(self._on_graph(t) for t in saved)
+        try:
+            with enable_grad():
+                result = self.op.backward(ctx, *grads)
+        finally:
+            ctx._saved = saved
+        out = []
+        for g in self._per_input(result):
+            if g is not None and not isinstance(g, Tensor):
+                g = Tensor._make(g, False, None, 0)
+            out.append(g)
+        if once and any(g is not None and g.requires_grad for g in grads):
+            # as PyTorch's once_differentiable: a gradient that would depend on the incoming ones raises when used
+            out = [None if g is None else DelayedError()(Tensor._make(g.data, True, None, 0)) for g in out]
+        return tuple(out)
+
+    def _on_graph(self, t: Any) -> Any:
+        """A saved tensor as ``backward`` sees it under ``create_graph=True``: an output of ``forward`` (saved
+        without a graph) as this node's output, anything else as it is."""
+        if isinstance(t, Tensor) and not t.requires_grad:
+            for i, data in enumerate(self.outputs):
+                if t.data is data and id(t) not in self.ctx._non_differentiable:
+                    return Tensor._make(data, True, self, i)
+        return t
 
 
 def _is_pytorch_style(op: type) -> bool:

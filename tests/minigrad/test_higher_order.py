@@ -30,6 +30,58 @@ def _t(*shape: int, low: float | None = None, grad: bool = True) -> mg.Tensor:
 
 TARGETS = mg.tensor(np.array([0, 2, 1]))
 INDEX = mg.tensor(np.array([2, 0, 2]))   # a repeated index: gradients accumulate
+GATHER = mg.tensor(np.array([[0, 1], [1, 1], [2, 0]]))
+SCATTER, SCATTER_ONE = mg.tensor(np.array([[0, 1], [0, 0]])), mg.tensor(np.array([[0], [2], [1]]))
+MASK = mg.tensor(np.array([[True, False], [False, True], [False, False]]))
+TOKENS = mg.tensor(np.array([[2, 0], [2, 1], [3, 3]]))   # 1 is the padding index
+
+
+class Exp(mg.autograd.Function):
+    """A PyTorch-style custom Function that saves its output."""
+
+    @staticmethod
+    def forward(ctx: Any, x: mg.Tensor) -> mg.Tensor:
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: mg.Tensor) -> mg.Tensor:
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class MulAdd(mg.autograd.Function):
+    """x * w + k: saves its inputs, and a non-tensor argument on the ctx."""
+
+    @staticmethod
+    def forward(ctx: Any, x: mg.Tensor, w: mg.Tensor, k: float) -> mg.Tensor:
+        ctx.save_for_backward(x, w)
+        ctx.k = k
+        return x * w + k
+
+    @staticmethod
+    def backward(ctx: Any, g: mg.Tensor) -> tuple:
+        x, w = ctx.saved_tensors
+        return g * w, g * x, None
+
+
+def _with_zeros(*shape: int) -> mg.Tensor:
+    """A float64 tensor with zeros in it (one row with two): prod's and cumprod's exact, division-free case."""
+    values = RNG.uniform(0.5, 1.5, shape) * RNG.choice([-1, 1], shape)
+    values.flat[[0, 1, shape[-1] + 1]] = 0.0
+    return mg.tensor(values, dtype="float64", requires_grad=True)
+
+
+def _implicit_log_softmax(a: mg.Tensor) -> mg.Tensor:
+    with warnings.catch_warnings():   # dim=None: PyTorch's implicit dim (0 for 1-D, 1 for 2-D), with its warning
+        warnings.simplefilter("ignore", UserWarning)
+        return F.log_softmax(a)
+
+
+def _seeded(fn: Callable[[], mg.Tensor]) -> mg.Tensor:
+    mg.manual_seed(0)   # the same dropout mask at every call of gradgradcheck's
+    return fn()
 
 # name -> (function, input tensors)
 OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
@@ -97,6 +149,53 @@ OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
     "clone_repeat": (lambda a: a.clone().repeat(2, 1) ** 2, lambda: [_t(3)]),
     "conv1d": (lambda x, w: F.conv1d(x, w, padding=1).tanh(), lambda: [_t(1, 2, 5), _t(3, 2, 2)]),
     "conv2d": (lambda x, w: F.conv2d(x, w, stride=2).tanh(), lambda: [_t(1, 2, 4, 4), _t(2, 2, 2, 2)]),
+    # statistics, scans, binary math
+    "var_std": (lambda a: a.var(dim=1, keepdim=True) * a + a.var(dim=0, correction=0) + a.var() + a.std(dim=(0, 1))
+                + a.std(dim=0, keepdim=True, correction=0), lambda: [_t(3, 4)]),
+    "prod": (lambda a: a.prod(dim=1) * a.prod(), lambda: [_t(3, 4)]),
+    "prod_with_zeros": (lambda a: a.prod(dim=1).sum() + a.prod(0) + a[:2].prod(), lambda: [_with_zeros(3, 2)]),
+    "cumsum": (lambda a: a.cumsum(1) * a, lambda: [_t(3, 4)]),
+    "cumprod": (lambda a: a.cumprod(1), lambda: [_t(3, 4)]),
+    "cumprod_with_zeros": (lambda a: a.cumprod(0), lambda: [_with_zeros(4, 2)]),
+    "atan2": (lambda a, b: mg.atan2(a, b) * a + mg.atan2(b, 0.5), lambda: [_t(4), _t(4)]),
+    "fmod_remainder": (lambda a: mg.fmod(a, 0.7) * a + mg.remainder(a, -0.6) * a * a, lambda: [_t(5)]),
+    "norms": (lambda a: a.norm(float("inf")) * a + a.norm(float("-inf"), dim=1, keepdim=True) * a + a.norm(3)
+              + a.norm(1.5, dim=0).sum() + mg.linalg.vector_norm(a, 0.5) + a.norm("fro") * a.norm(0),
+              lambda: [_t(3, 4)]),
+    # activations written from pieces
+    "logsigmoid_softplus": (lambda a: F.logsigmoid(a) + F.softplus(a, beta=2, threshold=1.5), lambda: [_t(6)]),
+    "hardtanh_relu6": (lambda a: F.hardtanh(a * 2) * a + F.relu6(a * 4) * a, lambda: [_t(6)]),
+    "mish_selu_celu": (lambda a: F.mish(a) + F.selu(a) + F.celu(a, 0.7), lambda: [_t(6)]),
+    "log_softmax_implicit_dim": (lambda a, b: _implicit_log_softmax(a) * a + _implicit_log_softmax(b).sum(),
+                                 lambda: [_t(3, 4), _t(5)]),
+    # rearranging and indexing
+    "trace_diagonal": (lambda a: a.trace() * a + a.diagonal(1).sum() * a + mg.diag_embed(a.diagonal()) ** 2,
+                       lambda: [_t(3, 3)]),
+    "triu_tril_flip_roll": (lambda a: (a.triu(1) * a.tril() + a.flip(0) * a.roll(1, 1) + a.roll(2)) ** 2,
+                            lambda: [_t(3, 3)]),
+    "gather_scatter": (lambda a, s: (a.gather(1, GATHER) ** 2).sum() + a[:2, :2].scatter_add(0, SCATTER, s[:, :2]) ** 2
+                       + (a.scatter(1, SCATTER_ONE, s[:1, :1].expand(3, 1) * a[:, :1]) ** 2).sum()
+                       + (a.index_select(0, INDEX) ** 2).sum(), lambda: [_t(3, 3), _t(2, 3)]),
+    "masked_fill_pad": (lambda a: a.masked_fill(MASK, 1.0) * a + (F.pad(a, (1, 2, 0, 1), value=0.5) ** 3).sum(),
+                        lambda: [_t(3, 2)]),
+    "embedding": (lambda w: F.embedding(TOKENS, w, padding_idx=1) ** 2, lambda: [_t(4, 2)]),
+    "dropout": (lambda a: _seeded(lambda: F.dropout(a, 0.5) ** 2), lambda: [_t(3, 4)]),
+    # normalization, pooling, resampling, attention
+    "layer_norm": (lambda a, w, b: F.layer_norm(a, (4,), w, b) ** 2, lambda: [_t(3, 4), _t(4), _t(4)]),
+    "group_norm": (lambda a, w, b: F.group_norm(a, 2, w, b) ** 2, lambda: [_t(2, 4, 3), _t(4), _t(4)]),
+    "batch_norm_train": (lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True) ** 2,
+                         lambda: [_t(4, 3), _t(3), _t(3)]),
+    "batch_norm_eval": (lambda a, w, b: F.batch_norm(a, mg.tensor(np.array([0.1, -0.2, 0.3])),
+                                                     mg.tensor(np.array([1.5, 0.5, 2.0])), w, b) ** 2,
+                        lambda: [_t(4, 3), _t(3), _t(3)]),
+    "pools": (lambda a: F.max_pool2d(a, 2) ** 2 + F.avg_pool2d(a, 2) * F.adaptive_avg_pool2d(a, 2),
+              lambda: [_t(1, 2, 4, 4)]),
+    "interpolate": (lambda a: (F.interpolate(a, scale_factor=2) ** 2).sum()
+                    + (F.interpolate(a, size=(5, 4), mode="bilinear") ** 2).sum(), lambda: [_t(1, 1, 3, 3)]),
+    "max_dim_topk": (lambda a: a.max(dim=1).values * a.topk(2, dim=1).values.sum(1), lambda: [_t(3, 4)]),
+    "custom_functions": (lambda x, w: MulAdd.apply(Exp.apply(x), w, 2.0).sin() * x, lambda: [_t(3), _t(3)]),
+    "scaled_dot_product_attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                                     lambda: [_t(2, 3, 4), _t(2, 3, 4), _t(2, 3, 4)]),
 }
 
 
@@ -161,15 +260,12 @@ def test_wgan_gradient_penalty_matches_torch(act: str, torch: Any) -> None:
         results.append((penalty, [p.grad for p in params], x.grad))
     (ours, our_grads, our_x), (theirs, their_grads, their_x) = results
     assert_close(ours, theirs.detach(), what="penalty")
-    # with leaky_relu, the first layer's bias and x reach the penalty only through the activation's mask: torch's
-    # fused op gives the bias zeros, minigrad's leaky_relu (a where) gives it none, as torch.where would
+    # with leaky_relu, the first layer's bias and x reach the penalty only through the activation's mask: zeros, as
+    # torch's leaky_relu_backward gives them; the last bias does not reach it at all: None in both
     for i, (a, b) in enumerate(zip(our_grads + [our_x], their_grads + [their_x])):
-        if a is None and b is None:   # the last bias: the gradient w.r.t. x does not depend on it
-            continue
-        if a is None:
-            assert act == "leaky_relu" and i in (1, len(our_grads)) and not b.abs().sum(), f"param {i}"
-            continue
-        assert_close(a, b, rtol=1e-9, what=f"d penalty / d param {i}")
+        assert (a is None) == (b is None), f"param {i}: {a} vs {b}"
+        if a is not None:
+            assert_close(a, b, rtol=1e-9, what=f"d penalty / d param {i}")
 
 
 def test_maml_inner_step_matches_torch(torch: Any) -> None:
@@ -310,13 +406,13 @@ def test_grad_of_a_non_leaf_and_hooks_with_create_graph() -> None:
 
 def test_an_op_without_a_rule_raises_naming_it() -> None:
     x = mg.tensor([0.5, 1.5], requires_grad=True)
-    with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for atan2 yet"):
-        mg.autograd.grad(mg.atan2(x, x + 1).sum(), x, create_graph=True)
-    with pytest.raises(NotImplementedError, match="no higher-order gradient for cumsum yet"):
-        (x.cumsum(0) * x).sum().backward(create_graph=True)
+    with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for hypot yet"):
+        mg.autograd.grad(mg.hypot(x, x + 1).sum(), x, create_graph=True)
+    with pytest.raises(NotImplementedError, match="no higher-order gradient for logcumsumexp yet"):
+        (x.logcumsumexp(0) * x).sum().backward(create_graph=True)
     assert x.grad is None   # nothing accumulated
     # the first-order path still works on the same graph
-    (g,) = mg.autograd.grad(mg.atan2(x, x + 1).sum(), x)
+    (g,) = mg.autograd.grad(mg.hypot(x, x + 1).sum(), x)
     assert not g.requires_grad
 
 
@@ -337,3 +433,255 @@ def test_float32_gradients_keep_their_dtype(torch: Any) -> None:
     (th,) = torch.autograd.grad(tg.sum(), tx)
     assert g.dtype == h.dtype == np.float32
     assert_close(h, th, rtol=1e-6, atol=1e-6)
+
+
+# --- second derivatives of the composite ops against torch's, None where torch has None ---------------------------
+
+def _values(*shape: int, zeros: bool = False) -> np.ndarray:
+    values = RNG.standard_normal(shape)
+    values = np.where(np.abs(values) < 0.2, np.sign(values) * 0.2 + values, values)
+    if zeros:
+        values.flat[[0, 1, shape[-1] + 1]] = 0.0
+    return values
+
+
+# name -> (fn(lib, F, *inputs), input arrays); each the same code for minigrad and torch
+COMPOSITES: dict[str, tuple[Callable, list]] = {
+    "var_std": (lambda L, F, a: a.var(dim=1, keepdim=True) + a.var(dim=0, correction=0).sum() + a.var()
+                + a.std(dim=(0, 1)) * a.std(dim=0, keepdim=True, correction=0), [_values(3, 4)]),
+    "prod_cumprod_with_zeros": (lambda L, F, a: a.prod(dim=1).sum() + a.prod() + a.cumprod(0).sum(1).prod()
+                                + a.cumsum(1).sum(), [_values(3, 4, zeros=True)]),
+    "atan2_fmod_remainder": (lambda L, F, a, b: L.atan2(a, b) + L.fmod(a, 0.7) * a + L.remainder(a, 0.6) * a * b,
+                             [_values(5), _values(5)]),
+    "norms": (lambda L, F, a: a.norm(float("inf")) * a + a.norm(float("-inf"), dim=1, keepdim=True) * a
+              + a.norm(3) + a.norm(1.5, dim=0).sum() + L.linalg.vector_norm(a, 0.5) + a.norm("fro") * a.norm(1),
+              [_values(3, 4)]),
+    "activations": (lambda L, F, a: F.logsigmoid(a) + F.softplus(a, beta=2, threshold=1.5) + F.hardtanh(a * 2) * a
+                    + F.relu6(a * 4) * a + F.leaky_relu(a, 0.2) * a + F.gelu(a, approximate="tanh") + F.mish(a)
+                    + F.selu(a) + F.celu(a, 0.7), [_values(6)]),
+    "log_softmax": (lambda L, F, a, b: F.log_softmax(a, dim=-1) * a + (F.log_softmax(b, 0) * b).sum(),
+                    [_values(3, 4), _values(5)]),
+    "rearranging": (lambda L, F, a: a.trace() * a + a.diagonal(1).sum() * a + (a.triu(1) * a.tril()
+                    + a.flip(0) * a.roll(1, 1)) ** 2, [_values(3, 3)]),
+    "indexing": (lambda L, F, a, s: (a.gather(1, L.tensor(GATHER.numpy())) ** 2).sum()
+                 + (a.scatter_add(0, L.tensor(np.array([[0, 1, 2], [0, 1, 0]])), s) ** 2).sum()
+                 + (a.index_select(0, L.tensor(INDEX.numpy())) ** 2).sum()
+                 + (a.masked_fill(L.tensor(MASK.numpy()[:, :1].repeat(3, 1)), 1.0) * a).sum(), [_values(3, 3),
+                                                                                                 _values(2, 3)]),
+    "pad_embedding": (lambda L, F, a: (F.pad(a, (1, 1, 2, 0), value=0.5) ** 3).sum()
+                      + (F.embedding(L.tensor(TOKENS.numpy()), a, padding_idx=1) ** 2).sum(), [_values(4, 2)]),
+    "norm_layers": (lambda L, F, a, w, b: F.layer_norm(a, (4,), w, b) ** 2 + F.batch_norm(a, None, None, w, b, True)
+                    + F.batch_norm(a, L.tensor(np.array([0.1, -0.2, 0.3, 0.0])), L.tensor(np.array([1.5, 0.5, 2, 1])),
+                                   w, b) ** 2 + F.group_norm(a.reshape(3, 4, 1), 2, w, b).reshape(3, 4) ** 2,
+                    [_values(3, 4), _values(4), _values(4)]),
+    "pools_interpolate": (lambda L, F, a: (F.max_pool2d(a, 2) ** 2).sum() + (F.avg_pool2d(a, 2) ** 2).sum()
+                          + (F.adaptive_avg_pool2d(a, 3) ** 2).sum() + (F.interpolate(a, scale_factor=2) ** 2).sum()
+                          + (F.interpolate(a, size=(5, 3), mode="bilinear") ** 2).sum(), [_values(1, 2, 4, 4)]),
+    "attention": (lambda L, F, q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                  [_values(2, 3, 4), _values(2, 3, 4), _values(2, 3, 4)]),
+}
+
+
+def _second_order(lib: Any, fn: Callable, values: list, weights: np.ndarray, directions: list) -> tuple:
+    """fn's value, its gradient (create_graph=True) and the gradient of <gradient, directions>, with torch's None."""
+    functional = F if lib is mg else lib.nn.functional
+    xs = [lib.tensor(v, requires_grad=True) for v in values]
+    y = fn(lib, functional, *xs)
+    grads = lib.autograd.grad((y * lib.tensor(weights)).sum(), xs, create_graph=True, allow_unused=True)
+    inner = [(g * lib.tensor(d)).sum() for g, d in zip(grads, directions) if g is not None and g.requires_grad]
+    seconds = lib.autograd.grad(sum(inner), xs, allow_unused=True) if inner else (None,) * len(xs)
+    return y, grads, seconds
+
+
+@pytest.mark.parametrize("name", list(COMPOSITES))
+def test_second_derivatives_match_torch(name: str, torch: Any) -> None:
+    fn, values = COMPOSITES[name]
+    rng = np.random.default_rng(5)
+    shape = tuple(fn(torch, torch.nn.functional, *(torch.tensor(v) for v in values)).shape)
+    weights, directions = rng.standard_normal(shape), [rng.standard_normal(v.shape) for v in values]
+    ours = _second_order(mg, fn, values, weights, directions)
+    theirs = _second_order(torch, fn, values, weights, directions)
+    assert_close(ours[0], theirs[0].detach(), rtol=1e-9, what="value")
+    for what, mine, torchs in (("gradient", ours[1], theirs[1]), ("second derivative", ours[2], theirs[2])):
+        for i, (a, b) in enumerate(zip(mine, torchs)):
+            assert (a is None) == (b is None), f"{what} of input {i}: {a} vs torch's {b}"
+            if a is not None:
+                assert_close(a.detach(), b.detach(), rtol=1e-7, atol=1e-9, what=f"{what} of input {i}")
+
+
+# --- zeros, not None, where torch's backward reads its input to pick a piece ------------------------------------------
+
+ACTIVATIONS: dict[str, Callable] = {   # torch: zeros for the first bias (its backward takes the input) …
+    "relu": lambda L, F, h: F.relu(h),
+    "leaky_relu": lambda L, F, h: F.leaky_relu(h, 0.2),
+    "LeakyReLU": lambda L, F, h: (nn.LeakyReLU(0.2) if L is mg else L.nn.LeakyReLU(0.2))(h),
+    "hardtanh": lambda L, F, h: F.hardtanh(h),
+    "relu6": lambda L, F, h: F.relu6(h * 3),
+    "threshold": lambda L, F, h: F.threshold(h, 0.1, 0.0),
+    "hardshrink_softshrink": lambda L, F, h: F.hardshrink(h, 0.3) + F.softshrink(h, 0.3),
+    "prelu": lambda L, F, h: F.prelu(h, L.tensor(np.array([0.25]))),
+    "rrelu": lambda L, F, h: F.rrelu(h),
+    "abs": lambda L, F, h: h.abs(),
+    "max_pool1d": lambda L, F, h: F.max_pool1d(h.reshape(5, 1, 4), 2).reshape(5, 2).repeat(1, 2),
+    "where": lambda L, F, h: L.where(h > 0, h, 0.2 * h),   # … None: the condition is not an input of where
+    "clamp_maximum_amax": lambda L, F, h: h.clamp(-1, 1) + L.maximum(h, 0.2 * h) + h.amax(1, keepdim=True),
+    "elu": lambda L, F, h: F.elu(h),   # a real second derivative
+}
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_gradient_penalty_gives_zeros_or_none_as_torch(name: str, torch: Any) -> None:
+    """A parameter that reaches the penalty only through a piecewise-linear mask gets zeros where torch gives zeros
+    (relu, leaky_relu, hardtanh …: their backward reads the input) and None where torch gives None (where, clamp)."""
+    rng = np.random.default_rng(4)
+    values = [rng.standard_normal(s) for s in ((4, 3), (4,), (1, 4), (1,), (5, 3))]
+    results = []
+    for lib in (mg, torch):
+        functional = F if lib is mg else torch.nn.functional
+        w1, b1, w2, b2, x = (lib.tensor(v, requires_grad=True) for v in values)
+        out = ACTIVATIONS[name](lib, functional, x @ w1.T + b1) @ w2.T + b2
+        (gx,) = lib.autograd.grad(out.sum(), x, create_graph=True)
+        penalty = ((gx.norm(2, dim=1) - 1) ** 2).mean()
+        results.append(lib.autograd.grad(penalty, [w1, b1, w2, b2], allow_unused=True))
+    for i, (a, b) in enumerate(zip(*results)):
+        assert (a is None) == (b is None), f"param {i}: {a} vs torch's {b}"
+        if a is not None:
+            assert_close(a, b, rtol=1e-9, what=f"param {i}")
+
+
+def _critic(lib: Any) -> Any:
+    module = nn if lib is mg else lib.nn
+    return module.Sequential(module.Linear(3, 8), module.LayerNorm(8), module.LeakyReLU(0.2), module.Linear(8, 8),
+                             module.LayerNorm(8), module.LeakyReLU(0.2), module.Linear(8, 1))
+
+
+def test_wgan_gp_with_a_layernorm_leaky_relu_critic_matches_torch(torch: Any) -> None:
+    """WGAN-GP's critic step: every parameter's .grad (None vs zeros included) and the parameters after one Adam step
+    equal torch's; the penalty's own gradients too, where its zeros come through LeakyReLU's mask."""
+    rng = np.random.default_rng(6)
+    real, fake, alpha = rng.standard_normal((6, 3)), rng.standard_normal((6, 3)), rng.uniform(size=(6, 1))
+    critics = [_critic(mg).double(), _critic(torch).double()]
+    weights = {name: rng.standard_normal(tuple(p.shape)) * 0.5 for name, p in critics[1].named_parameters()}
+    results = []
+    for lib, critic in zip((mg, torch), critics):
+        critic.load_state_dict({name: lib.tensor(w) for name, w in weights.items()})
+        params = list(critic.parameters())
+        optimizer = (nn.optim if lib is mg else torch.optim).Adam(params, lr=1e-2, betas=(0.5, 0.9))
+        x = lib.tensor(alpha * real + (1 - alpha) * fake, requires_grad=True)
+        (gx,) = lib.autograd.grad(critic(x).sum(), x, create_graph=True)
+        penalty = ((gx.norm(2, dim=1) - 1) ** 2).mean()
+        penalty_grads = lib.autograd.grad(penalty, params, retain_graph=True, allow_unused=True)
+        critic_loss = critic(lib.tensor(fake)).mean() - critic(lib.tensor(real)).mean()
+        optimizer.zero_grad()
+        (critic_loss + 10 * penalty).backward()
+        grads = [p.grad for p in params]
+        optimizer.step()
+        results.append((penalty, penalty_grads, grads, [p.detach() for p in params]))
+    (penalty, penalty_grads, grads, after), (t_penalty, t_penalty_grads, t_grads, t_after) = results
+    assert_close(penalty, t_penalty.detach(), rtol=1e-9, what="penalty")
+    names = [name for name, _ in critics[1].named_parameters()]
+    for what, mine, theirs in (("d penalty", penalty_grads, t_penalty_grads), (".grad", grads, t_grads),
+                               ("after Adam", after, t_after)):
+        for name, a, b in zip(names, mine, theirs):
+            assert (a is None) == (b is None), f"{what} of {name}: {a} vs torch's {b}"
+            if a is not None:
+                assert not a.requires_grad
+                assert_close(a, b, rtol=1e-8, atol=1e-12, what=f"{what} of {name}")
+    # the last LayerNorm's bias reaches the penalty only through the last LeakyReLU's mask: zeros, as torch's
+    assert names[7] == "4.bias" and penalty_grads[7] is not None and not penalty_grads[7].abs().sum().item()
+
+
+# --- PyTorch-style custom Functions under create_graph=True -------------------------------------------------------
+
+def _once_cube(lib: Any) -> type:
+    once = lib.autograd.function.once_differentiable if lib is not mg else mg.autograd.once_differentiable
+
+    class OnceCube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        @once
+        def backward(ctx: Any, g: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            return 3 * g * x * x
+    return OnceCube
+
+
+def test_custom_function_backward_is_recorded_with_create_graph(torch: Any) -> None:
+    values = np.array([0.3, -0.7, 1.1])
+    results = []
+    for lib in (mg, torch):
+        exp, mul_add = (Exp, MulAdd) if lib is mg else _torch_customs(torch)
+        x, w = lib.tensor(values, requires_grad=True), lib.tensor(values[::-1].copy(), requires_grad=True)
+        y = mul_add.apply(exp.apply(x), w, 2.0).sin()
+        gx, gw = lib.autograd.grad(y.sum(), [x, w], create_graph=True)
+        assert gx.requires_grad and gw.requires_grad
+        results.append((gx, gw, *lib.autograd.grad((gx * gx).sum() + gw.sum() * gx.sum(), [x, w])))
+    for i, (a, b) in enumerate(zip(*results)):
+        assert_close(a.detach(), b.detach(), rtol=1e-10, what=f"result {i}")
+
+
+def _torch_customs(torch: Any) -> tuple:
+    class TorchExp(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (y,) = ctx.saved_tensors
+            return g * y
+
+    class TorchMulAdd(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, w: Any, k: float) -> Any:
+            ctx.save_for_backward(x, w)
+            return x * w + k
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> tuple:
+            x, w = ctx.saved_tensors
+            return g * w, g * x, None
+    return TorchExp, TorchMulAdd
+
+
+def test_once_differentiable_raises_only_when_its_gradient_is_differentiated(torch: Any) -> None:
+    values = np.array([0.3, -0.7, 1.1])
+    for lib in (mg, torch):
+        cube = _once_cube(lib)
+        x, z = lib.tensor(values, requires_grad=True), lib.tensor(values, requires_grad=True)
+        (last,) = lib.autograd.grad(cube.apply(x).sum(), x, create_graph=True)   # the incoming gradient is constant
+        assert not last.requires_grad
+        (inner,) = lib.autograd.grad(cube.apply(x).sin().sum(), x, create_graph=True)
+        assert inner.requires_grad
+        with pytest.raises(RuntimeError, match="differentiate twice a function that was marked with @once_differ"):
+            inner.sum().backward()
+        (gz,) = lib.autograd.grad((cube.apply(x) * z).sum(), z, create_graph=True)   # not needed: no error
+        assert lib.autograd.grad(gz.sum(), z, allow_unused=True) == (None,)
+        assert_close(lib.autograd.grad(cube.apply(x).sum(), x)[0], 3 * values ** 2, what=lib.__name__)
+
+
+GPU_OPS = ["relu", "abs", "var_std", "prod_with_zeros", "cumsum", "cumprod", "cumprod_with_zeros", "atan2",
+           "fmod_remainder", "norms", "hardtanh_relu6", "trace_diagonal", "triu_tril_flip_roll", "max_dim_topk",
+           "layer_norm", "pools", "interpolate", "scaled_dot_product_attention", "custom_functions"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", GPU_OPS)
+def test_second_derivatives_on_gpu_equal_cpu(name: str) -> None:
+    fn, make = OPS[name]
+    inputs = make()
+    results = []
+    for device in ("cpu", "cuda"):
+        xs = [x.detach().to(device).requires_grad_() for x in inputs]
+        y = fn(*xs)
+        grads = mg.autograd.grad((y * y).sum(), xs, create_graph=True)
+        inner = sum((g * g).sum() for g in grads if g.requires_grad)
+        results.append([g.numpy() for g in grads] + [g.numpy() for g in mg.autograd.grad(inner, xs)])
+    for i, (a, b) in enumerate(zip(*results)):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12, err_msg=f"result {i}")
