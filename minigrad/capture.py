@@ -50,6 +50,10 @@ class Tracer:
         # the host generator's state before and after fn ran, if it drew from it (set by mg.compile)
         self.host_states: tuple | None = None
         self.host_draws = 0   # random draws from the engine's host generator
+        # the modules whose train/eval flag fn read or set (nn tells, see note_mode): id -> [module, flag when
+        # fn began, whether fn set it]; mixed: another thread changed one while fn ran
+        self.modes: dict[int, list] = {}
+        self.modes_mixed = False
         self.grad = _state.get().grad
         self.scope = _state.get().scope   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
 
@@ -110,6 +114,16 @@ class Tracer:
     def note_seed(self, what: str) -> None:
         """``fn`` seeds (or sets the state of) a random generator: a replay would not."""
         self.note_eager(f"it seeds a random generator ({what} inside it), which a replay would not do")
+
+    def note_mode(self, module: Any, flag: bool, changed: bool) -> None:
+        """``fn`` read a module's train/eval ``flag`` or (``changed``) set it, ``flag`` its value before."""
+        entry = self.modes.get(id(module))
+        if entry is None:
+            self.modes[id(module)] = [module, flag, changed]
+        elif changed:
+            entry[2] = True
+        elif not entry[2] and entry[1] != flag:   # it changed, yet not by fn: another thread set it meanwhile
+            self.modes_mixed = True
 
     def note_eager(self, why: str) -> None:
         self.eager_only = self.eager_only or why

@@ -2,7 +2,8 @@
 
 The first call for an input signature (each Tensor argument's shape, dtype,
 device and ``requires_grad``, also inside tuple and list arguments and
-keyword arguments; the other arguments' values; grad mode) runs ``fn``
+keyword arguments; the other arguments' values; grad mode; the train/eval
+flags of the modules its captures read, see ``mode_read``) runs ``fn``
 eagerly and records the ops it calls: the same ``Function`` classes, so
 each op's math is still written once. Later calls with that
 signature do not run ``fn``. The whole call becomes **one** node of the outer
@@ -135,7 +136,9 @@ What is captured, and what is not (as JAX documents for ``jit``):
   per-op nodes), as do other changes a replay would not make: to an
   argument's ``requires_grad``/``.grad``/``.data``/``name``, or the grad
   mode, a module's train/eval mode or the default dtype left changed when
-  ``fn`` returns. Hooks on the outputs or on weights work as usual;
+  ``fn`` returns (its own thread's changes: another thread's in-place ops,
+  seeds, draws and mode switches while a capture runs are not ``fn``'s).
+  Hooks on the outputs or on weights work as usual;
   ``detect_anomaly`` around a backward checks each replayed op's gradients
   and names the op, as eager.
 * **Outputs as eager gives them.** An argument or weight returned as it is
@@ -151,13 +154,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import warnings
 import weakref
 from typing import Any, Callable
 
 import numpy
 
-from . import backend, guards
+from . import backend, generators, guards
 from .capture import (
     NotCapturable,
     Program,
@@ -177,8 +181,8 @@ from .recording import _state, set_state
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = ["CompileError", "CompileWarning", "add_guard", "add_signature_part", "compile", "is_compiling", "reset",
-           "run_eagerly"]
+__all__ = ["CompileError", "CompileWarning", "add_guard", "add_signature_part", "compile", "is_compiling",
+           "mode_changed", "mode_read", "reset", "run_eagerly"]
 
 
 class CompileError(RuntimeError):
@@ -261,7 +265,7 @@ def _generator_divergence(previous: Program, program: Program, streams: list, ho
             return (f"op {step} '{program.names[step]}' draws from another generator= object than at capture "
                     "(one made inside the function?); a replay would draw on from the capture's")
     for (step, generator), stream in zip(program.generators, streams):
-        if stream_of(generator) is not stream:
+        if stream_of(generator) is not stream and not generators.seeded_in_another_thread(generator):
             return (f"op {step} '{program.names[step]}' draws from a generator seeded inside the function, which "
                     "a replay would not do")
     if len(previous.generators) != len(program.generators):
@@ -272,8 +276,7 @@ def _generator_divergence(previous: Program, program: Program, streams: list, ho
 MAX_PROGRAMS = 64   # signatures captured per function before new ones run eagerly (torch.compile has such a limit)
 
 # Python-level state that a function may read and a capture cannot see, each part a hashable that joins
-# every call's signature. nn adds its modules' train/eval modes: a function that ran dropout in training
-# mode must not be replayed after ``model.eval()`` (it is captured again for the new modes).
+# every call's signature (the default dtype; modules' train/eval modes have their own part, see mode_read).
 SIGNATURE_PARTS: list[Callable[[], Any]] = []
 
 
@@ -284,6 +287,36 @@ def add_signature_part(part: Callable[[], Any]) -> None:
 
 # what Python floats become: a capture made under one default dtype holds its constants in that dtype
 add_signature_part(get_default_dtype)
+
+
+# Train/eval modes. A call's signature holds the flags of the modules whose mode this function's captures read
+# or set (nn tells: mode_read, mode_changed), not every module's: a module it never looks at (another model, an
+# EMA or validation copy made in eval mode) changes nothing, while a dropout captured in training mode is never
+# replayed in eval mode (its module's flag was read; a different path reads other flags and captures again).
+# The flags are read again only once some module's mode changed (_mode_epoch moved on): one comparison per call.
+_mode_tickets = itertools.count(1)   # next() is atomic: each change gets an epoch no other change has
+_mode_epoch = [0]
+
+
+def mode_read(module: Any, flag: bool) -> None:
+    """``nn`` reads ``module.training`` (``flag``): a capture running in this thread guards that flag."""
+    tracer = _state.get().checks
+    if tracer and tracer is not True:
+        tracer.note_mode(module, flag, False)
+
+
+def mode_changed(module: Any, before: bool) -> None:
+    """``nn`` changed ``module.training`` from ``before`` (in ``module.__dict__``, where the signature reads it):
+    every compiled call reads its modes' flags again; a capture running in this thread notes fn changed it."""
+    _mode_epoch[0] = next(_mode_tickets)   # after the flag was set: a call that sees the new epoch sees the flag
+    tracer = _state.get().checks
+    if tracer and tracer is not True:
+        tracer.note_mode(module, before, True)
+
+
+def _flag(module_ref: weakref.ref) -> Any:
+    module = module_ref()
+    return None if module is None else module.__dict__.get("training")
 
 
 def is_compiling() -> bool:
@@ -316,6 +349,7 @@ def add_guard(guard: Callable[[], Any]) -> None:
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
 _OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "programs", "eager", "full", "cells", "cell_names", "names",
                              "owner", "words", "prints", "recaptures", "guarded_out", "unhashable", "lock",
+                             "moded", "mode_index", "modes_seen",
                              "__wrapped__", "__module__",
                              "__name__", "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
 
@@ -331,6 +365,7 @@ def reset() -> None:
         compiled.eager.clear()
         compiled.full = compiled.unhashable = False
         compiled.recaptures, compiled.guarded_out = 0, ""
+        compiled._forget_modes()
 
 
 class Compiled:
@@ -349,6 +384,7 @@ class Compiled:
         self.recaptures = 0     # captures made again because a guard changed (RECAPTURE_LIMIT)
         self.guarded_out = ""   # past the limit: why the function now runs eagerly
         self.unhashable = False   # warned once about a call with an unhashable argument
+        self._forget_modes()
         # a module's attributes are read through __getattr__, live; copying its __dict__ would freeze them
         functools.update_wrapper(self, fn, updated=() if guards.is_module(fn) else functools.WRAPPER_UPDATES)
         _ALL.add(self)
@@ -371,6 +407,63 @@ class Compiled:
     def _watch(self, watched: guards.Watched) -> None:
         """Guard the variables the function's code (and its helpers') reads (see :func:`guards.watched`)."""
         self.cells, self.cell_names, self.names, self.owner, self.words, self.prints = watched
+
+    def _forget_modes(self) -> None:
+        """No module's mode in the signature (see mode_read)."""
+        self.moded: list = []        # weak references to the modules whose flags the signature holds, in order
+        self.mode_index: dict = {}   # id(module) -> its place in moded
+        self.modes_seen = (-1, ())   # (epoch, their flags then): one attribute, so threads never mix the two
+
+    def _modes_now(self) -> tuple:
+        """The flags of the modules in the signature, read again after a mode changed somewhere."""
+        epoch = _mode_epoch[0]   # before the flags: a change after this read moves the epoch on again
+        flags = tuple(map(_flag, self.moded))
+        self.modes_seen = (epoch, flags)
+        return flags
+
+    def _merge_modes(self, key: tuple, tracer: Tracer) -> tuple | None:
+        """The signature of a capture made under ``key``, with the flags of the modules whose mode it read or set
+        for the first time added (the signatures kept get their flags now: they did not read them, any value
+        fits, see :meth:`_other_modes`); None if another thread changed one of those modes while it ran (nothing
+        is kept then)."""
+        part = key[1]
+        if tracer.modes_mixed or len(part) != len(self.moded):
+            return None
+        new = []
+        for module, before, _changed in tracer.modes.values():
+            at = self.mode_index.get(id(module))
+            if at is None or self.moded[at]() is not module:
+                new.append((module, before))
+            elif part[at] != before:   # set by another thread between the signature and fn's read
+                return None
+        if not new:
+            return key
+        for module, _before in new:
+            self.mode_index[id(module)] = len(self.moded)
+            self.moded.append(weakref.ref(module))
+        now = tuple(module.__dict__.get("training") for module, _before in new)
+        for table in (self.programs, self.eager):
+            kept = {(k[0], k[1] + now, *k[2:]): value for k, value in list(table.items())}   # list: one step
+            table.clear()
+            table.update(kept)
+        self.modes_seen = (-1, ())
+        return (key[0], part + tuple(before for _module, before in new), *key[2:])
+
+    def _other_modes(self, key: tuple) -> Any:
+        """A program kept for ``key`` but for the flags of modules it never read (they joined the signature with
+        a later capture), now kept for ``key`` too; None if there is none. Only when a call finds no program."""
+        part, rest = key[1], key[2:]
+        for other, program in list(self.programs.items()):   # a snapshot: another thread may add one
+            if other[0] == key[0] and other[2:] == rest and len(other[1]) == len(part) \
+                    and all(other[1][at] == part[at] for at in program.mode_reads):
+                self.programs[key] = program
+                return program
+        return None
+
+    def _forget_program(self, program: Any) -> None:
+        """Drop ``program`` under every signature it is kept for (see :meth:`_other_modes`)."""
+        for key in [key for key, kept in self.programs.items() if kept is program]:
+            del self.programs[key]
 
     def _guards(self) -> list:
         """The values of the guards now (see GUARDS)."""
@@ -412,9 +505,11 @@ class Compiled:
         state = _state.get()
         if state.checks:   # anomaly mode, or an outer capture running: run eagerly (the outer capture records)
             return self.fn(*args, **kwargs)
-        # the signature: grad mode (and inference mode when it is off), modes outside the arguments, then each
-        # argument
-        key: list = [state.grad or (False, is_inference_mode_enabled())]
+        # the signature: grad mode (and inference mode when it is off), the modes of the modules it reads, the
+        # other modes outside the arguments, then each argument
+        seen = self.modes_seen
+        key: list = [state.grad or (False, is_inference_mode_enabled()),
+                     seen[1] if seen[0] == _mode_epoch[0] else self._modes_now()]
         for part in SIGNATURE_PARTS:
             key.append(part())
         tensors: list = []         # the Tensor arguments, also inside tuples and lists, in order
@@ -438,13 +533,15 @@ class Compiled:
                 warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for calls with an "
                               f"unhashable argument ({error}); pass arrays as Tensors", CompileWarning, stacklevel=2)
             return self.fn(*args, **kwargs)
+        if program is None and key[1] and key not in self.eager:   # kept for other flags of modules it never read?
+            program = self._other_modes(key)
         if program is None:
             eager = self.eager.get(key)
             if eager is not None:
                 if guards.unchanged(self._guards(), eager[1]):
                     return self.fn(*args, **kwargs)
                 del self.eager[key]   # e.g. a forward hook was removed: capture it now
-            if len(self.programs) >= MAX_PROGRAMS:
+            if len(self.programs) >= MAX_PROGRAMS and len(set(map(id, self.programs.values()))) >= MAX_PROGRAMS:
                 if not self.full:
                     self.full = True
                     warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} was captured for {MAX_PROGRAMS} "
@@ -515,15 +612,20 @@ class Compiled:
         statics = guards.find_statics(self)
         tracer = Tracer(tensors, reads_run_eagerly=not self.check)
         changes = INPLACE.thread_changes()   # this thread's: another thread's in-place ops are not fn's
-        host = host_stream()
-        host_state = host.bit_generator.state
         arguments = [guards.autograd_state(t) for t in tensors]
         streams = [] if previous is None else [stream_of(g) for _step, g in previous.generators]
+        generators.count_host_uses(1)
+        uses = generators.host_uses()   # what this thread and the others do with the host generator from here
+        host = host_stream()
+        host_state = host.bit_generator.state
         checks = set_state("checks", tracer)   # the engine hands every op it runs to the tracer
         try:
             result = self.fn(*args, **kwargs)
         finally:
             set_state("checks", checks)
+            after = host_stream().bit_generator.state
+            others, mine = generators.host_uses_since(uses)   # mine: fn's uses and the two host_stream() here
+            generators.count_host_uses(-1)
         if INPLACE.thread_changes() != changes:
             tracer.note_eager("it changes a tensor in place")
         if statics and not guards.statics_hold(self, statics):
@@ -532,17 +634,20 @@ class Compiled:
         if self.prints:
             tracer.note_eager("it calls print, which a replay would skip")
         # Python-level effects a replay would not have: seeding, modes left changed, an argument's autograd state
-        after = host_stream().bit_generator.state
-        if after != host_state:   # it drew from the host generator (or seeded it: a new increment says so)
-            tracer.host_states = (host_state, after)
-            if host_stream() is not host or _increment(after) != _increment(host_state):
-                tracer.note_seed("mg.manual_seed")
-        elif tracer.host_draws:   # it drew, yet the generator is where it was: seeded back to it
+        # (another thread's draws and seeds are not fn's: with those, only fn's own draws and seeds count, the
+        # seeds through recording.note_seed, which tells this thread's capture only)
+        if after != host_state and (not others or mine > 2 or tracer.host_draws):
+            tracer.host_states = (host_state, after)   # it drew from the host generator (or seeded it)
+            if host_stream() is not host or not others and _increment(after) != _increment(host_state):
+                tracer.note_seed("mg.manual_seed")     # a new increment says it seeded
+        elif tracer.host_draws and not others:   # it drew, yet the generator is where it was: seeded back to it
             tracer.note_seed("mg.manual_seed")
         modes = (_state.get().grad or (False, is_inference_mode_enabled()), *(part() for part in SIGNATURE_PARTS))
-        if modes != key[:len(modes)]:
-            tracer.note_eager("it leaves the grad mode, a module's train/eval mode or the default dtype changed, "
-                              "which a replay would not do")
+        if modes != (key[0], *key[2:2 + len(SIGNATURE_PARTS)]):
+            tracer.note_eager("it leaves the grad mode or the default dtype changed, which a replay would not do")
+        if any(changed and module.__dict__.get("training") != before
+               for module, before, changed in tracer.modes.values()):   # this thread's changes only
+            tracer.note_eager("it leaves a module's train/eval mode changed, which a replay would not do")
         for i, (t, before) in enumerate(zip(tensors, arguments)):
             if guards.autograd_state(t) != before:
                 tracer.note_eager(f"it changes Tensor argument {i} itself (its requires_grad, hooks, retain_grad, "
@@ -558,12 +663,16 @@ class Compiled:
                               "and dicts)")
         if any(id(y) not in tracer.slot_of for y in outputs):
             tracer.note_eager("it returns a tensor no captured op made")
+        key = self._merge_modes(key, tracer) if tracer.modes else key
+        if key is None:   # another thread changed the mode of a module fn reads while it ran: keep nothing
+            return result
         if tracer.eager_only:
             if self.fullgraph:
                 raise CompileError(f"compile: {getattr(self.fn, '__name__', 'fn')} cannot be captured whole "
                                    f"(fullgraph=True): {tracer.eager_only}")
             self.eager[key] = (tracer.eager_only, watched)
-            self.programs.pop(key, None)   # captured before a change (a hook added): eager from now on
+            if key in self.programs:   # captured before a change (a hook added): eager from now on
+                self._forget_program(self.programs[key])
             warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for this input signature: "
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
@@ -572,11 +681,13 @@ class Compiled:
         program.statics = statics
         program.paths = guards.find_paths(self, program.weights) if program.weights else []
         program.aliases = guards.aliases(self, tensors)
+        program.mode_reads = frozenset(self.mode_index[id(entry[0])] for entry in tracer.modes.values())
         if previous is not None:
             name = getattr(self.fn, '__name__', 'fn')
             why = _divergence(previous, program) or \
                 _generator_divergence(previous, program, streams, (host_state, after))
             if why is None:   # the tensors read that are not the capture's objects were made inside fn
+                previous.mode_reads |= program.mode_reads
                 n_arguments = previous.n_externals - len(previous.weights)
                 previous.made_inside = {n_arguments + i for i, (old, new) in
                                         enumerate(zip(previous.weights, program.weights)) if old is not new}
@@ -587,7 +698,7 @@ class Compiled:
             if why is not None and (self.check or self.fullgraph):
                 raise CompileError(f"compile: {name} took a different path than captured: {why}")
             if why is not None:   # found by the second call's check: this signature runs eagerly from now on
-                del self.programs[key]
+                self._forget_program(previous)
                 self.eager[key] = (why, watched)
                 warnings.warn(f"compile: {name} runs eagerly for this input signature: {why}", CompileWarning,
                               stacklevel=3)

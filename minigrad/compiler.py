@@ -6,8 +6,10 @@
 * :func:`run_eagerly` — the same from inside a function, with the reason to warn with (``nn`` calls it
   for a module with hooks: a replay would skip them).
 * :func:`add_signature_part`, :func:`add_guard` — Python-level state a capture cannot see: a part joins
-  every call's signature (``nn``: which modules are in eval mode), a guard captures again when it
-  changes (``nn``: a parameter or child module replaced, a hook added or removed).
+  every call's signature, a guard captures again when it changes (``nn``: a parameter or child module
+  replaced, a hook added or removed).
+* :func:`mode_read`, :func:`mode_changed` — ``nn`` tells of each read and change of a module's
+  ``training`` flag: a call's signature holds the flags of the modules its captures read or set.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from .compile import add_guard, add_signature_part, is_compiling, reset, run_eagerly
+from .compile import add_guard, add_signature_part, is_compiling, mode_changed, mode_read, reset, run_eagerly
 
-__all__ = ["add_guard", "add_signature_part", "disable", "is_compiling", "reset", "run_eagerly"]
+__all__ = ["add_guard", "add_signature_part", "disable", "is_compiling", "mode_changed", "mode_read", "reset",
+           "run_eagerly"]
 
 
 def disable(fn: Callable | None = None, recursive: bool = True) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import operator
 import threading
 from typing import Any, Iterable, Iterator
@@ -24,6 +25,12 @@ from .recording import note_seed
 _seed: int = int(numpy.random.SeedSequence().entropy % (1 << 63))
 _host_generator = numpy.random.default_rng(_seed)
 _local = threading.local()        # .host/.seed: a DataLoader worker's own host stream, in this thread only
+# while an mg.compile capture runs (_counting[0] > 0), one ticket per use of the shared host stream by any thread
+# (next() is atomic in CPython), and _local.uses counts this thread's: a capture tells its function's draws and
+# seeds from another thread's (see host_uses_since); otherwise a draw pays one test
+_tickets = itertools.count()
+_counting = [0]
+_counting_lock = threading.Lock()
 _cuda_seed: int | None = None     # the GPUs' seed, applied when CuPy is loaded
 _cuda_seeded = False              # whether CuPy's generators got _cuda_seed
 
@@ -50,7 +57,37 @@ def _checked_seed(seed: Any, name: str) -> int:
 
 def _host() -> numpy.random.Generator:
     """The host stream this thread draws from: a DataLoader worker's own while one runs here, else the engine's."""
-    return getattr(_local, "host", None) or _host_generator
+    host = getattr(_local, "host", None)
+    if host is not None:
+        return host
+    if _counting[0]:
+        _local.uses = getattr(_local, "uses", 0) + 1
+        next(_tickets)
+    return _host_generator
+
+
+def count_host_uses(change: int) -> None:
+    """``+1`` when a capture starts counting the uses of the shared host stream, ``-1`` when it stops."""
+    with _counting_lock:
+        _counting[0] += change
+
+
+def host_uses() -> tuple[int, int]:
+    """A mark for :func:`host_uses_since` (taken while counting, see :func:`count_host_uses`): a ticket now and
+    how many times this thread has used the shared host stream (drawn from it, seeded it, read or set its state)."""
+    return next(_tickets), getattr(_local, "uses", 0)
+
+
+def host_uses_since(since: tuple[int, int]) -> tuple[int, int]:
+    """How many times other threads and this one used the shared host stream since ``since`` (a
+    :func:`host_uses` mark), while this thread draws from it: a change of its state in that time is not all this
+    thread's doing when others did (``mg.compile`` counts its own thread's draws and seeds). Another thread's
+    ``host_uses`` counts as a use: an unneeded doubt only. In a DataLoader worker's stream: ``(0, 0)``."""
+    ticket, mine = host_uses()
+    if getattr(_local, "host", None) is not None:
+        return 0, 0
+    mine -= since[1]
+    return ticket - since[0] - 1 - mine, mine
 
 
 def _in_worker() -> bool:
@@ -268,6 +305,7 @@ class Generator:
         self._reseed(self._initial_seed)
 
     def _reseed(self, seed: int) -> None:
+        self._seeded_in = threading.get_ident()   # mg.compile: a capture's own reseed, or another thread's
         if self.device.type == "cpu":
             self._draw: Any = numpy.random.default_rng(seed)
         else:
@@ -320,6 +358,13 @@ class Generator:
 
     def __repr__(self) -> str:
         return f"<minigrad.Generator on {self.device}>"
+
+
+def seeded_in_another_thread(generator_: Any) -> bool:
+    """Whether an ``mg.Generator`` was last seeded by another thread than the calling one (``mg.compile`` does
+    not take another thread's reseed during a capture for the captured function's)."""
+    seeded = getattr(generator_, "_seeded_in", None)
+    return seeded is not None and seeded != threading.get_ident()
 
 
 def drawing_from(generator_: Generator | None, device: Device, name: str) -> Any:

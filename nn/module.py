@@ -10,7 +10,7 @@ import minigrad as mg
 from minigrad import Tensor, memory_formats
 
 from ._buffer import buffer_persistence
-from ._compile_state import give_serial, reregistered, set_mode
+from ._compile_state import TrainingFlag, give_serial, reregistered, set_mode
 from ._state_dict import (
     StateDictError,
     _IncompatibleKeys,
@@ -61,14 +61,14 @@ class Module(ModuleHooks):
     labelled ``encoder/l0/t3``-style for the visualiser. Hooks: :class:`nn.hooks.ModuleHooks`.
     """
 
-    training: bool
+    training = TrainingFlag()   # a read inside mg.compile puts the flag in the captured call's signature
     _version: int = 1   # saved in the state dict's _metadata; a subclass's _load_from_state_dict may read it
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_buffers", {})
-        object.__setattr__(self, "training", True)
+        self.__dict__["training"] = True   # a new module is in no signature: nothing to tell mg.compile
         give_serial(self)
         object.__setattr__(self, "_scope_name", type(self).__name__.lower())
 
