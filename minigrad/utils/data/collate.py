@@ -16,9 +16,11 @@ __all__ = ["default_collate", "default_convert"]
 
 
 def _stack_arrays(arrays: list, what: str) -> mg.Tensor:
-    shapes = {tuple(a.shape) for a in arrays}
-    if len(shapes) > 1:
-        raise RuntimeError(f"default_collate: stack expects each {what} to be equal size, got shapes {sorted(shapes)}")
+    first = tuple(arrays[0].shape)
+    for entry, array in enumerate(arrays):
+        if tuple(array.shape) != first:   # PyTorch's message: the first entry whose shape differs from entry 0's
+            raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, but got "
+                               f"{list(first)} at entry 0 and {list(array.shape)} at entry {entry} (of the {what}s)")
     xp = mg.array_module(arrays[0])
     return mg.as_tensor(xp.stack(arrays))
 

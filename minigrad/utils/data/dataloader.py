@@ -19,7 +19,7 @@ import minigrad as mg
 
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset
-from .sampler import BatchSampler, RandomSampler, SequentialSampler, _check_generator
+from .sampler import BatchSampler, RandomSampler, SequentialSampler, _AssertValueError, _check_generator
 from .worker import Worker
 
 __all__ = ["DataLoader"]
@@ -84,8 +84,9 @@ class DataLoader:
         elif prefetch_factor is None:
             prefetch_factor = 2
         elif isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, (int, numpy.integer)) \
-                or prefetch_factor <= 0:
-            raise ValueError(f"DataLoader: prefetch_factor option should be a positive int, got {prefetch_factor!r}")
+                or prefetch_factor <= 0:   # PyTorch: ValueError below 0, AssertionError at iter() for 0
+            raise _AssertValueError(f"DataLoader: prefetch_factor option should be a positive int, got "
+                                    f"{prefetch_factor!r}")
         iterable = isinstance(dataset, IterableDataset) or (not hasattr(dataset, "__getitem__")
                                                            and hasattr(dataset, "__iter__"))
         if iterable and (shuffle or sampler is not None or batch_sampler is not None):
@@ -128,6 +129,9 @@ class DataLoader:
     # --- one pass ---------------------------------------------------------------------------------
 
     def __iter__(self) -> _LoaderIterator:
+        if self.timeout and not self.num_workers:   # as PyTorch's single-process iterator
+            raise _AssertValueError(f"DataLoader: timeout={self.timeout!r} needs num_workers > 0 (PyTorch's "
+                                    "single-process loading requires timeout == 0)")
         return _LoaderIterator(self, self._pass())
 
     def _fetch(self, dataset: Any, index: Any) -> Any:

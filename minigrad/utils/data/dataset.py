@@ -14,7 +14,7 @@ import numpy
 
 import minigrad as mg
 
-from .sampler import _check_generator
+from .sampler import _AssertTypeError, _AssertValueError, _check_generator
 
 __all__ = ["ChainDataset", "ConcatDataset", "Dataset", "IterableDataset", "StackDataset", "Subset", "TensorDataset",
            "random_split"]
@@ -55,7 +55,7 @@ class TensorDataset(Dataset):
         sizes = [t.shape[0] if t.ndim else None for t in tensors]
         if None in sizes or len(set(sizes)) != 1:
             shapes = ", ".join(str(t.shape) for t in tensors)
-            raise ValueError(f"TensorDataset: every tensor needs the same first dim (size mismatch between "
+            raise _AssertValueError(f"TensorDataset: every tensor needs the same first dim (size mismatch between "
                              f"tensors of shapes {shapes})")
         self.tensors = tensors
 
@@ -97,10 +97,10 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets: Iterable[Any]) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+            raise _AssertValueError("ConcatDataset: datasets should not be an empty iterable")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
-                raise TypeError("ConcatDataset does not support IterableDataset (use ChainDataset)")
+                raise _AssertTypeError("ConcatDataset does not support IterableDataset (use ChainDataset)")
         self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
 
     def __len__(self) -> int:
@@ -131,14 +131,14 @@ class ChainDataset(IterableDataset):
     def __iter__(self) -> Iterator[Any]:
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
-                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+                raise _AssertTypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
             yield from d
 
     def __len__(self) -> int:
         total = 0
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
-                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+                raise _AssertTypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
             total += len(d)   # type: ignore[arg-type]
         return total
 
@@ -153,16 +153,32 @@ class StackDataset(Dataset):
                              "input/output, but both types are given")
         if not args and not kwargs:
             raise ValueError("StackDataset: at least one dataset should be passed")
-        self._datasets: Any = args or kwargs
+        self.datasets: Any = args or kwargs   # PyTorch's attribute: the tuple, or the dict of names
         sizes = [len(d) for d in (args or kwargs.values())]
         if len(set(sizes)) != 1:
             raise ValueError(f"StackDataset: size mismatch between datasets (lengths {sizes})")
         self._length = sizes[0]
 
     def __getitem__(self, index: int) -> Any:
-        if isinstance(self._datasets, dict):
-            return {key: d[index] for key, d in self._datasets.items()}
-        return tuple(d[index] for d in self._datasets)
+        if isinstance(self.datasets, dict):
+            return {key: d[index] for key, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices: list[int]) -> list:
+        """The samples at ``indices`` (the DataLoader's batched fetch), each dataset read through its own
+        ``__getitems__`` when it has one, as PyTorch's."""
+        named = isinstance(self.datasets, dict)
+        columns = {}
+        for key, d in (self.datasets.items() if named else enumerate(self.datasets)):
+            getitems = getattr(d, "__getitems__", None)
+            column = getitems(list(indices)) if callable(getitems) else [d[i] for i in indices]
+            if len(column) != len(indices):
+                raise ValueError(f"StackDataset: nested dataset's output size mismatch. Expected {len(indices)}, "
+                                 f"got {len(column)}")
+            columns[key] = column
+        if named:
+            return [{key: column[j] for key, column in columns.items()} for j in range(len(indices))]
+        return [tuple(column[j] for column in columns.values()) for j in range(len(indices))]
 
     def __len__(self) -> int:
         return self._length

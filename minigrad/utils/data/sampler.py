@@ -27,10 +27,24 @@ def _check_generator(generator: Any, name: str) -> Any:
     return drawing_from(generator, mg.Device("cpu"), name)
 
 
-def _flag(value: Any, what: str, name: str) -> bool:
-    """A bool option, as PyTorch checks it (1 or "yes" are refused: a typo must not pass silently)."""
+class _AssertValueError(ValueError, AssertionError):
+    """A ValueError where PyTorch raises AssertionError (an ``except`` of either catches it)."""
+
+
+class _AssertTypeError(TypeError, AssertionError):
+    """A TypeError where PyTorch raises AssertionError (an ``except`` of either catches it)."""
+
+
+class _RuntimeValueError(ValueError, RuntimeError):
+    """A ValueError where PyTorch raises RuntimeError (an ``except`` of either catches it)."""
+
+
+def _flag(value: Any, what: str, name: str, error: type[Exception] = TypeError) -> bool:
+    """A bool option, as PyTorch checks it (1 or "yes" are refused: a typo must not pass silently); ``error``
+    is the class PyTorch raises there (TypeError in RandomSampler, ValueError in BatchSampler and
+    WeightedRandomSampler)."""
     if not isinstance(value, (bool, numpy.bool_)):
-        raise TypeError(f"{name}: {what} should be a boolean value, but got {what}={value!r}")
+        raise error(f"{name}: {what} should be a boolean value, but got {what}={value!r}")
     return bool(value)
 
 
@@ -68,6 +82,7 @@ class RandomSampler(Sampler):
         self.data_source, self.replacement = data_source, _flag(replacement, "replacement", "RandomSampler")
         self._num_samples = None if num_samples is None else _count(num_samples, "num_samples", "RandomSampler")
         self.generator = _check_generator(generator, "RandomSampler")
+        _count(self.num_samples, "num_samples", "RandomSampler")   # as PyTorch: an empty data_source is refused
 
     @property
     def num_samples(self) -> int:
@@ -91,7 +106,7 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool) -> None:
         self.sampler, self.batch_size = sampler, _count(batch_size, "batch_size", "BatchSampler")
-        self.drop_last = _flag(drop_last, "drop_last", "BatchSampler")
+        self.drop_last = _flag(drop_last, "drop_last", "BatchSampler", ValueError)
 
     def __iter__(self) -> Iterator[list[int]]:
         batch: list[int] = []
@@ -131,7 +146,7 @@ class WeightedRandomSampler(Sampler):
 
     def __init__(self, weights: Any, num_samples: int, replacement: bool = True, generator: Any = None) -> None:
         self.num_samples = _count(num_samples, "num_samples", "WeightedRandomSampler")
-        self.replacement = _flag(replacement, "replacement", "WeightedRandomSampler")
+        self.replacement = _flag(replacement, "replacement", "WeightedRandomSampler", ValueError)
         values = weights.numpy() if isinstance(weights, mg.Tensor) else numpy.asarray(weights)
         if values.dtype.kind not in "biuf":
             raise TypeError(f"WeightedRandomSampler: weights must be numbers, got dtype {values.dtype}")
@@ -142,6 +157,10 @@ class WeightedRandomSampler(Sampler):
         self.generator = _check_generator(generator, "WeightedRandomSampler")
 
     def __iter__(self) -> Iterator[int]:
+        if not self.replacement and self.num_samples > self.weights.shape[0]:
+            raise _RuntimeValueError(f"WeightedRandomSampler: cannot sample n_sample > prob_dist.size(-1) samples "
+                                     f"without replacement (num_samples={self.num_samples}, "
+                                     f"{self.weights.shape[0]} weights)")
         drawn = mg.multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
         return iter(drawn.tolist())
 
