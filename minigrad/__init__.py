@@ -19,6 +19,7 @@ from . import (
     compiler,
     cuda,
     higher_order,  # noqa: F401  # registers create_graph=True's walk with autograd
+    higher_order_arrays,  # noqa: F401  # and those of index writes, strided reads, einsum and linear algebra
     higher_order_rules,  # noqa: F401  # more of its rules (statistics, scans, indexing, custom Functions)
     return_types,
 )

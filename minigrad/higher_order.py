@@ -64,7 +64,7 @@ from .recording import enable_grad
 from .tensor import Tensor
 from .versions import INPLACE
 
-__all__ = ["BINARY", "LATE_RULES", "RULES", "rule", "walk"]
+__all__ = ["BINARY", "LATE_RULES", "RULES", "UNARY_OF_NODE", "rule", "walk"]
 
 Rule = Callable[[Function, Any], Any]
 RULES: dict[type, Rule] = {}
@@ -550,12 +550,19 @@ _UNARY: dict[str, Callable[[Any, Tensor], Tensor]] = {
 }
 
 
+# math.Unary ops whose derivative needs the node too (polygamma's order): dy/dx from the node, x and y
+UNARY_OF_NODE: dict[str, Callable[[Function, Any, Tensor], Tensor]] = {}
+
+
 @rule(Unary)
 def _unary(node: Function, g: Tensor) -> Tensor:
     derivative = _UNARY.get(node.name)
-    if derivative is None:
-        raise _no_rule(node)
     x, y = node.saved
+    if derivative is None:
+        of_node = UNARY_OF_NODE.get(node.name)
+        if of_node is None:
+            raise _no_rule(node)
+        return Mul()(g, of_node(node, _input(node, 0, x), _output(node, y)))
     return Mul()(g, derivative(_input(node, 0, x), _output(node, y)))
 
 

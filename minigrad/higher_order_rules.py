@@ -1,6 +1,8 @@
 """More rules of ``create_graph=True`` (see :mod:`minigrad.higher_order`): statistics (var, std, prod), running
-sums and products, atan2/fmod/remainder, the index and rearranging ops (diagonal, triu/tril, flip, roll, gather,
-scatter), nn's embedding and constant pad, and PyTorch-style custom Functions.
+sums and products, the math beyond the arithmetic (inverse trigonometric and hyperbolic functions, erfc/erfinv,
+lgamma/digamma/polygamma, sinc, logit, xlogy, hypot, lerp, rounded division, atan2/fmod/remainder), the index
+and rearranging ops (diagonal, triu/tril, flip, roll, gather, scatter), nn's embedding and constant pad, and
+PyTorch-style custom Functions.
 
 Each rule is the op's backward written with minigrad's own differentiable ops, PyTorch's formula where PyTorch has
 one; a linear op's rule is its adjoint op (flip flips back, diagonal writes the diagonal back), whose own rule is
@@ -16,11 +18,14 @@ from . import backend
 from .autograd.custom import ONCE_DIFFERENTIABLE, DelayedError, _CustomNode
 from .autograd.engine import Function
 from .higher_order import (
+    _UNARY,
     BINARY,
     LATE_RULES,
+    UNARY_OF_NODE,
     IndexBackward,
     _input,
     _output,
+    _select,
     _shape,
     _unreduce,
     _zero,
@@ -29,14 +34,19 @@ from .higher_order import (
     sum_to,
 )
 from .ops.arrange import DiagEmbed, Diagonal
-from .ops.elementwise import Add, Div, Mul, Neg, Sub, Where
+from .ops.elementwise import Add, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Where
+from .ops.fused import GRUGates, LSTMGates
+from .ops.gamma import polygamma
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
-from .ops.math import Flat
+from .ops.math import Flat, Lerp
+from .ops.pointwise import RoundedDiv
 from .ops.reduce import Mean, Std, Sum, Var, _count
-from .ops.scan import CumProd, CumSum, Prod
+from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
 from .ops.shape import GetItem, Reshape, Transpose
+from .ops.special import Logit, Sinc, cosh, sinh, xlogy
+from .ops.special_functions import i1, i1e, xlog1py
 from .tensor import Tensor
 
 __all__: list[str] = []
@@ -175,26 +185,186 @@ def _atan2(node: Function, g: Tensor) -> tuple:
             sum_to(Mul()(Mul()(Neg()(g), a_t), recip), _shape(b)) if node.edges[1] is not None else None)
 
 
-def _rounded_quotient(node: Function, g: Tensor, quotient: Any) -> tuple:
-    """fmod/remainder: ``a - q(a / b) * b`` with q piecewise constant (trunc, floor): ``g`` for a, ``-g * q`` for b."""
+def _rounded_quotient(node: Function, g: Tensor, mode: str) -> tuple:
+    """fmod/remainder: ``a - q(a / b) * b`` with q piecewise constant (trunc, floor): ``g`` for a, ``-g * q`` for b.
+
+    q is ``div(a, b, rounding_mode=mode)`` of the input Tensors (the forward's own rounding), an op whose gradient
+    is zeros: b's gradient stays on the graph even where ``g`` is a constant, and differentiates to zeros, as
+    PyTorch's (a constant q would make a second ``grad`` raise "does not require grad")."""
     a, b, _ = node.saved
-    return (sum_to(g, _shape(a)) if node.edges[0] is not None else None,
-            sum_to(Mul()(g, -quotient), _shape(b)) if node.edges[1] is not None else None)
+    gb = None
+    if node.edges[1] is not None:
+        quotient = RoundedDiv(mode)(_input(node, 0, a), _input(node, 1, b))
+        gb = sum_to(Mul()(g, Neg()(quotient)), _shape(b))
+    return (sum_to(g, _shape(a)) if node.edges[0] is not None else None), gb
 
 
 def _fmod(node: Function, g: Tensor) -> tuple:
-    a, b, _ = node.saved
-    with backend.errstate(node.xp, divide="ignore", invalid="ignore"):
-        return _rounded_quotient(node, g, node.xp.trunc(a / b))
+    return _rounded_quotient(node, g, "trunc")
 
 
 def _remainder(node: Function, g: Tensor) -> tuple:
+    return _rounded_quotient(node, g, "floor")
+
+
+@rule(RoundedDiv)
+def _rounded_div(node: Function, g: Tensor) -> tuple:   # a step function: zeros, as PyTorch's zeros_like(grad)
+    xp = node.xp
+    return tuple(Tensor._make(xp.zeros(shape, dtype=g.dtype if dtype is None else dtype), False, None, 0)
+                 if edge is not None else None for (shape, dtype), edge in zip(node.inputs, node.edges))
+
+
+def _constant(xp: Any, value: Any, like: Tensor) -> Any:
+    """``value`` as a Tensor: itself when it is one, else a constant Tensor in ``like``'s dtype (a number or array)."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor._make(xp.asarray(value, dtype=like.dtype), False, None, 0)
+
+
+def _xlogy(node: Function, g: Tensor) -> tuple:
+    """PyTorch's: ``xlogy(g, b)`` (0 where a == 0 and b <= 0) for a, ``g * a / b`` for b."""
+    return _x_log_grads(node, g, xlogy, 0)
+
+
+def _xlog1py(node: Function, g: Tensor) -> tuple:
+    """PyTorch's: ``xlog1py(g, b)`` (0 where a == 0 and b <= -1) for a, ``g * a / (1 + b)`` for b."""
+    return _x_log_grads(node, g, xlog1py, 1)
+
+
+def _x_log_grads(node: Function, g: Tensor, op: Any, shift: int) -> tuple:
     a, b, _ = node.saved
-    with backend.errstate(node.xp, divide="ignore", invalid="ignore"):
-        return _rounded_quotient(node, g, node.xp.floor_divide(a, b))
+    xp = node.xp
+    a_t, b_t = _input(node, 0, a), _input(node, 1, b)
+    ga = gb = None
+    if node.edges[0] is not None:
+        flat = (xp.asarray(a) == 0) & (xp.asarray(b) <= -shift)
+        ga = sum_to(Where()(flat, _zero(g), op(g, _constant(xp, b_t, g))), _shape(a))
+    if node.edges[1] is not None:
+        gb = sum_to(Div()(Mul()(g, a_t), Add()(b_t, shift) if shift else b_t), _shape(b))
+    return ga, gb
 
 
-BINARY.update(atan2=_atan2, fmod=_fmod, remainder=_remainder)
+def _hypot(node: Function, g: Tensor) -> tuple:
+    a, b, y = node.saved
+    y_t = _output(node, y)
+    return (sum_to(Div()(Mul()(g, _input(node, 0, a)), y_t), _shape(a)) if node.edges[0] is not None else None,
+            sum_to(Div()(Mul()(g, _input(node, 1, b)), y_t), _shape(b)) if node.edges[1] is not None else None)
+
+
+BINARY.update(atan2=_atan2, fmod=_fmod, remainder=_remainder, xlogy=_xlogy, xlog1py=_xlog1py, hypot=_hypot)
+
+
+# --- unary math (math.Unary, by name: dy/dx from the input x and the output y, PyTorch's formulas) -------------------
+
+_SQRT_PI, _SQRT_2PI = math.sqrt(math.pi), math.sqrt(2 * math.pi)
+
+
+def _square_of(x: Tensor) -> Tensor:
+    return Mul()(x, x)
+
+
+_UNARY.update({
+    "tan": lambda x, y: Add()(1, _square_of(y)),
+    "asin": lambda x, y: Div()(1, Sqrt()(Sub()(1, _square_of(x)))),
+    "acos": lambda x, y: Div()(-1, Sqrt()(Sub()(1, _square_of(x)))),
+    "atan": lambda x, y: Div()(1, Add()(_square_of(x), 1)),
+    "sinh": lambda x, y: cosh(x),
+    "cosh": lambda x, y: sinh(x),
+    "asinh": lambda x, y: Div()(1, Sqrt()(Add()(_square_of(x), 1))),
+    "acosh": lambda x, y: Div()(1, Sqrt()(Sub()(_square_of(x), 1))),
+    "atanh": lambda x, y: Div()(1, Sub()(1, _square_of(x))),
+    "erfc": lambda x, y: Mul()(-2 / _SQRT_PI, Exp()(Neg()(_square_of(x)))),
+    "erfinv": lambda x, y: Mul()(_SQRT_PI / 2, Exp()(_square_of(y))),
+    "erfcx": lambda x, y: Sub()(Mul()(Mul()(2, x), y), 2 / _SQRT_PI),
+    "ndtr": lambda x, y: Div()(Exp()(Mul()(-0.5, _square_of(x))), _SQRT_2PI),
+    "log_ndtr": lambda x, y: Div()(Exp()(Sub()(Mul()(-0.5, _square_of(x)), y)), _SQRT_2PI),
+    "ndtri": lambda x, y: Mul()(_SQRT_2PI, Exp()(Mul()(0.5, _square_of(y)))),
+    "entr": lambda x, y: Neg()(Add()(1, Log()(x))),
+    "i0": lambda x, y: i1(x),
+    "i0e": lambda x, y: Sub()(i1e(x), Mul()(_sign_of(x), y)),
+    "lgamma": lambda x, y: polygamma(0, x),
+    "frac": lambda x, y: 1,
+})
+
+
+def _sign_of(x: Tensor) -> Any:
+    """sign(x) as a constant array (a step function: its derivative is 0)."""
+    return (x.data > 0).astype(x.dtype) - (x.data < 0)
+
+
+def _polygamma(node: Function, x: Tensor, y: Tensor) -> Tensor:
+    """digamma = polygamma(0, ·) and polygamma(n, ·): the derivative is polygamma(n + 1, x). The order n is the one
+    the op's function closes over (``gamma.polygamma`` makes both ops)."""
+    free = node.fn.__code__.co_freevars
+    order = node.fn.__closure__[free.index("n")].cell_contents
+    return polygamma(order + 1, x)
+
+
+UNARY_OF_NODE.update(digamma=_polygamma, polygamma=_polygamma)
+
+
+@rule(Sinc)
+def _sinc(node: Function, g: Tensor) -> Tensor:
+    """PyTorch's (π x cos πx - sin πx) / (π x²), 0 at x = 0 and the series -π²x/3 where |x| < 1e-5; the masked
+    places read a safe x, so nothing there is 0/0 in a later derivative."""
+    (x,) = node.saved
+    xp = node.xp
+    tiny = xp.abs(x) < 1e-5
+    x_t = _input(node, 0, x)
+    safe = Where()(tiny, 1, x_t)
+    scaled = Mul()(safe, math.pi)
+    slope = Div()(Sub()(Mul()(scaled, Cos()(scaled)), Sin()(scaled)), Mul()(scaled, safe))
+    slope = Where()(tiny, Mul()(x_t, -math.pi ** 2 / 3), slope)
+    return Where()(x == 0, _zero(g), Mul()(g, slope))
+
+
+@rule(Logit)
+def _logit(node: Function, g: Tensor) -> Tensor:
+    """g / (x (1 - x)); NaN outside [0, 1] without eps, 0 where eps clamps x (flat), as the engine's."""
+    (x,) = node.saved
+    x_t = _input(node, 0, x)
+    if node.eps is None:
+        outside, fill = (x < 0) | (x > 1), g.dtype.type("nan")
+    else:
+        outside, fill = (x < node.eps) | (x > 1 - node.eps), _zero(g)
+    safe = Where()(outside, 0.5, x_t)
+    return Where()(outside, fill, Div()(g, Mul()(safe, Sub()(1, safe))))
+
+
+@rule(Lerp)
+def _lerp(node: Function, g: Tensor) -> tuple:
+    start, end, w = node.saved
+    w_t = _input(node, 2, w) if len(node.edges) > 2 else w
+    ga = sum_to(Mul()(g, Sub()(1, w_t)), _shape(start)) if node.edges[0] is not None else None
+    gb = sum_to(Mul()(g, w_t), _shape(end)) if node.edges[1] is not None else None
+    if len(node.edges) == 2:
+        return ga, gb
+    gw = None
+    if node.edges[2] is not None:
+        gw = sum_to(Mul()(g, Sub()(_input(node, 1, end), _input(node, 0, start))), _shape(w))
+    return ga, gb, gw
+
+
+@rule(LogCumSumExp)
+def _logcumsumexp(node: Function, g: Tensor) -> Tensor:
+    """grad[k] = Σ_{i>=k} g[i] · exp(x[k] - y[i]), as exp(x[k] - m) · (a cumsum from the right of g · exp(m - y)),
+    m each line's largest x (a constant shift)."""
+    x, y = node.saved
+    if x.size == 0:
+        return _zeros(x.shape, g)
+    axis = node.axis
+    shift = x.max(axis=axis, keepdims=True)
+    x_t, y_t = _input(node, 0, x), _output(node, y)
+    return Mul()(Exp()(Sub()(x_t, shift)), _reversed_cumsum(Mul()(g, Exp()(Sub()(shift, y_t))), axis))
+
+
+@rule(MedianAll)
+def _median_all(node: Function, g: Tensor) -> Tensor:
+    x, y = node.saved
+    xp = node.xp
+    ties = (x == y) | (xp.isnan(x) & xp.isnan(y)) if x.dtype.kind == "f" else x == y
+    count = max(int(ties.sum()), 1)
+    return _select(ties, _unreduce(Div()(g, count), x.shape, None, False))
 
 
 # --- rearranging and indexing: each rule is the op's adjoint ---------------------------------------------------------
@@ -269,8 +439,50 @@ def _embedding(node: Function, g: Tensor) -> Tensor:
     return IndexBackward(node.weight_shape, indices)(g)
 
 
+def _fold(node: Function, g: Tensor) -> Tensor:
+    """col2im (conv_transpose's last step): its adjoint is im2col of the gradient, zero-padded (nn's Unfold, Fold's
+    base class), whose own rule is col2im again; shaped back as the columns that came in."""
+    unfold = type(node).__mro__[1](node.kernel, node.stride, node.dilation, node.padding, 0.0, node.out_size)
+    columns = unfold(g)
+    edge = node.edges[0]
+    shape = edge[0].out_meta[edge[1]][0] if type(edge) is tuple else tuple(edge.shape)
+    return Reshape(tuple(shape))(columns) if tuple(columns.shape) != tuple(shape) else columns
+
+
+def _target_slope(node: Function, g: Tensor) -> tuple:
+    """binary_cross_entropy's target gradient, -logit(x), with x the detached input (a constant here)."""
+    (x,) = node.saved
+    xp = node.xp
+    with backend.errstate(xp, divide="ignore", invalid="ignore"):
+        return Mul()(g, xp.log1p(-x) - xp.log(x)), None
+
+
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
 LATE_RULES["nn._embedding.EmbeddingLookup"] = _embedding
+LATE_RULES["nn._fold.Fold"] = _fold
+LATE_RULES["nn._common_losses._TargetSlope"] = _target_slope
+
+
+# --- fused and compiled nodes: refused with the way that works -------------------------------------------------
+
+def _refuse(node: Function, why: str) -> NotImplementedError:
+    scope = f" in scope {node.scope!r}" if node.scope else ""
+    return NotImplementedError(f"create_graph=True: no higher-order gradient through {node.name}{scope}: {why}")
+
+
+@rule(LSTMGates, GRUGates)
+def _fused_gates(node: Function, g: Any) -> Any:
+    raise _refuse(node, "the fused recurrent step saves only its activations; build the layer with fused=False "
+                        "(its cell written with primitive ops supports create_graph=True), or leave "
+                        "create_graph=False")
+
+
+def _compiled(node: Function, g: Any) -> Any:
+    raise _refuse(node, "a mg.compile'd call is one replay node without a higher-order rule; call the function "
+                        "eagerly (uncompiled), which supports create_graph=True, or leave create_graph=False")
+
+
+LATE_RULES["minigrad.capture.Replay"] = _compiled
 
 
 # --- PyTorch-style custom Functions: their own backward, recorded -------------------------------------------------

@@ -196,6 +196,65 @@ OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
     "custom_functions": (lambda x, w: MulAdd.apply(Exp.apply(x), w, 2.0).sin() * x, lambda: [_t(3), _t(3)]),
     "scaled_dot_product_attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
                                      lambda: [_t(2, 3, 4), _t(2, 3, 4), _t(2, 3, 4)]),
+    # more unary and binary math, rounding
+    "trigonometric": (lambda a, b: a.tan() + b.asin() + b.acos() * a + a.atan() * b, lambda: [_t(4, low=-0.5),
+                                                                                            _t(4, low=-0.5)]),
+    "hyperbolic": (lambda a, b: a.sinh() * a.cosh() + a.asinh() + (b + 1).acosh() + (b - 0.6).atanh(),
+                   lambda: [_t(4), _t(4, low=0.1)]),
+    "special": (lambda a, b: mg.erfc(a) + mg.erfinv(b - 0.7) + mg.lgamma(b + 0.5) * mg.digamma(b + 0.5)
+                + mg.polygamma(2, b + 0.5) + mg.sinc(a) + mg.logit(b) * mg.logit(b, eps=0.3),
+                lambda: [_t(4), _t(4, low=0.1)]),
+    "xlogy_hypot": (lambda a, b: mg.xlogy(a, b) * a + mg.special.xlog1py(a, b) + mg.hypot(a, b) + mg.xlogy(2.0, b),
+                    lambda: [_t(2, 3), _t(3, low=0.5)]),
+    "lerp": (lambda a, b, w: mg.lerp(a, b, w) * a + mg.lerp(a, b, 0.7) ** 2, lambda: [_t(3, 2), _t(2), _t(3, 1)]),
+    "logcumsumexp_median": (lambda a: mg.logcumsumexp(a, 1) * a + a.median() * a + a.nanmedian(0).values.sum()
+                            + a.kthvalue(2, 1).values.sum() + a.sort(1).values[:, 0].sum() + a.cummax(1).values.sum()
+                            + a.cummin(0).values.sum(), lambda: [_t(3, 4)]),
+    "rounding_zero_gradient": (lambda a, b: (mg.div(a, b, rounding_mode="floor") + mg.div(a, b, rounding_mode="trunc")
+                                             + a.frac() + a.trunc() + a.round() + a.ceil()) * a * b,
+                               lambda: [_t(4), _t(4, low=1.0)]),
+    "fmod_remainder_tensors": (lambda a, b: mg.fmod(a, b) + mg.remainder(a, b) * a, lambda: [_t(4), _t(4, low=0.5)]),
+    # writes at indices and into views
+    "index_writes": (lambda a, s: a.index_add(0, INDEX, s) ** 2 + a.index_copy(0, INDEX[:2], s[:2]) * a
+                     + a.index_put((INDEX[:2],), s[1]) ** 2 + a.index_put((INDEX,), s, accumulate=True) * a
+                     + a.index_fill(1, INDEX[1:2], 1.5) * a, lambda: [_t(3, 2), _t(3, 2)]),
+    "masked_scatter_scatter_reduce": (lambda a, s: a.masked_scatter(MASK, s[:1]) * a
+                                      + sum(a.scatter_reduce(0, SCATTER[:, :1].expand(2, 2), s[:2], r,
+                                                             include_self=r != "amax") ** 2
+                                            for r in ("sum", "mean", "amax")) + mg.take(a, INDEX) .sum() * a,
+                                      lambda: [_t(3, 2), _t(3, 2)]),
+    "view_scatters": (lambda a, s: mg.select_scatter(a, s[0], 0, 1) ** 2 + mg.slice_scatter(a, s[:2], 0, 1) * a
+                      + mg.diagonal_scatter(a, s[0], 0) ** 2 + mg.as_strided_scatter(a, s[1, :2], (2,), (4,)) * a
+                      + mg.fill(a, s[0, 0]) * a, lambda: [_t(3, 3), _t(2, 3)]),
+    "strided_reads": (lambda a, v: mg.diag(a, 1).sum() * a + mg.diag(v, -1) ** 2 + (a.unfold(1, 2, 1) ** 2).sum()
+                      + (a.as_strided((2, 2), (1, 3), 1) ** 2).sum(), lambda: [_t(3, 3), _t(2)]),
+    "einsum": (lambda a, b, c: mg.einsum("ij,jk,k->i", a, b, c) ** 2 + mg.einsum("bij->bj", a[None] * a[:, :1]).sum(),
+               lambda: [_t(3, 2), _t(2, 4), _t(4)]),
+    # linear algebra
+    "inv_det_slogdet": (lambda a: mg.linalg.inv(a) * mg.linalg.det(a) + mg.linalg.slogdet(a)[1] * a
+                        + mg.logdet(a @ a.mT), lambda: [_t(3, 3) + 3 * mg.eye(3, dtype=mg.float64)]),
+    "solve": (lambda a, b, v: mg.linalg.solve(a, b) ** 2 + mg.linalg.solve(a, v)[:, None] * b
+              + mg.linalg.solve_triangular(a, b, upper=True) ** 2 + mg.linalg.solve(a, b.mT, left=False).mT,
+              lambda: [_t(3, 3) + 3 * mg.eye(3, dtype=mg.float64), _t(3, 2), _t(3)]),
+    "cholesky_matrix_exp_eigh": (lambda a: mg.linalg.cholesky(a @ a.mT + mg.eye(3, dtype=mg.float64)) ** 2
+                                 + mg.linalg.cholesky(a.mT @ a + 1e-1, upper=True) + mg.linalg.matrix_exp(a * 0.5)
+                                 + mg.linalg.eigvalsh(a + a.mT).sum() * a + mg.linalg.eigh(a + a.mT)[1] ** 2,
+                                 lambda: [_t(3, 3)]),
+    # nn
+    "conv_transpose_fold": (lambda x, w: F.conv_transpose1d(x, w, stride=2).tanh().sum()
+                            + F.conv_transpose2d(x[..., None], w[..., None], stride=(2, 1)).tanh(),
+                            lambda: [_t(1, 2, 3), _t(2, 1, 2)]),
+    "more_nn": (lambda a, b: F.normalize(a, dim=1) * F.cosine_similarity(a, b)[:, None]
+                + F.pairwise_distance(a, b)[:, None]
+                + F.smooth_l1_loss(a, b) + F.huber_loss(a, b, delta=0.5) + F.l1_loss(a, b) * a
+                + F.kl_div(F.log_softmax(a, 1), F.softmax(b, 1), reduction="batchmean")
+                + F.binary_cross_entropy_with_logits(a, b.sigmoid()), lambda: [_t(3, 4), _t(3, 4)]),
+    "embedding_bag_conv3d": (lambda w, x: F.embedding_bag(INDEX, w, mg.tensor(np.array([0, 1])), mode="mean") ** 2
+                             + F.embedding_bag(INDEX, w, mg.tensor(np.array([0, 2])), mode="sum") * w[:2]
+                             + F.conv3d(x, x[:1, :1, :2, :2, :2]).sum(), lambda: [_t(3, 2), _t(1, 1, 3, 3, 3)]),
+    "more_pools": (lambda x: F.max_pool1d(x, 2).sum() * x + F.avg_pool1d(x, 2).sum() * x
+                   + F.adaptive_max_pool1d(x, 2).sum() + F.pixel_shuffle(x[..., None], 1).sum() * x,
+                   lambda: [_t(1, 2, 4)]),
 }
 
 
@@ -406,13 +465,13 @@ def test_grad_of_a_non_leaf_and_hooks_with_create_graph() -> None:
 
 def test_an_op_without_a_rule_raises_naming_it() -> None:
     x = mg.tensor([0.5, 1.5], requires_grad=True)
-    with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for hypot yet"):
-        mg.autograd.grad(mg.hypot(x, x + 1).sum(), x, create_graph=True)
-    with pytest.raises(NotImplementedError, match="no higher-order gradient for logcumsumexp yet"):
-        (x.logcumsumexp(0) * x).sum().backward(create_graph=True)
+    with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for i1 yet"):
+        mg.autograd.grad(mg.special.i1(x + 1).sum(), x, create_graph=True)
+    with pytest.raises(NotImplementedError, match="no higher-order gradient for linalg.pinv yet"):
+        (mg.linalg.pinv(x[None]) * x).sum().backward(create_graph=True)
     assert x.grad is None   # nothing accumulated
     # the first-order path still works on the same graph
-    (g,) = mg.autograd.grad(mg.hypot(x, x + 1).sum(), x)
+    (g,) = mg.autograd.grad(mg.special.i1(x + 1).sum(), x)
     assert not g.requires_grad
 
 
@@ -479,6 +538,22 @@ COMPOSITES: dict[str, tuple[Callable, list]] = {
                           + (F.interpolate(a, size=(5, 3), mode="bilinear") ** 2).sum(), [_values(1, 2, 4, 4)]),
     "attention": (lambda L, F, q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
                   [_values(2, 3, 4), _values(2, 3, 4), _values(2, 3, 4)]),
+    "more_math": (lambda L, F, a, b: (a * 0.4).asin() + (b.abs() + 1).acosh() * a + L.erfinv(a * 0.4)
+                  + L.lgamma(b.abs()) + L.digamma(b.abs()) * a + L.sinc(a) + L.logit(b.sigmoid())
+                  + L.xlogy(a, b.abs()) + L.hypot(a, b)
+                  + L.lerp(a, b, a.sigmoid()) + L.logcumsumexp(a * b, 0) + L.fmod(a, b) + L.remainder(b, a),
+                  [_values(5), _values(5)]),
+    "writes": (lambda L, F, a, s: (a.index_add(0, L.tensor(INDEX.numpy()), s) ** 2).sum(0)
+               + (a.index_copy(0, L.tensor(INDEX.numpy()[:2]), s[:2]) * a).sum(0)
+               + (a.index_put((L.tensor(INDEX.numpy()),), s, accumulate=True) ** 2).sum(0)
+               + (a.masked_scatter(L.tensor(MASK.numpy()), s) ** 2).sum(0)
+               + (a.scatter_reduce(0, L.tensor(SCATTER.numpy()), s[:2], "mean") ** 2).sum(0)
+               + (L.select_scatter(a, s[0], 0, 1) ** 2).sum(0) + (L.slice_scatter(a, s[:2] * a[:2], 0, 1) ** 2).sum(0),
+               [_values(3, 2), _values(3, 2)]),
+    "linear_algebra": (lambda L, F, a, b: L.linalg.inv(a) * L.linalg.det(a) + L.linalg.slogdet(a)[1] * a
+                       + L.linalg.solve(a, b) ** 2 + L.linalg.cholesky(a @ a.mT + L.eye(3, dtype=a.dtype))
+                       + L.linalg.matrix_exp(a * 0.3) + L.linalg.eigvalsh(a + a.mT)[:, None] * a
+                       + L.einsum("ij,jk->ik", a, b * a), [_values(3, 3) + 3 * np.eye(3), _values(3, 3)]),
 }
 
 
@@ -507,6 +582,36 @@ def test_second_derivatives_match_torch(name: str, torch: Any) -> None:
             assert (a is None) == (b is None), f"{what} of input {i}: {a} vs torch's {b}"
             if a is not None:
                 assert_close(a.detach(), b.detach(), rtol=1e-7, atol=1e-9, what=f"{what} of input {i}")
+
+
+def test_fmod_remainder_divisor_gradient_stays_on_the_graph_as_torch(torch: Any) -> None:
+    """b's gradient -g · q(a / b) keeps a graph even where g is a constant, and differentiates to zeros, as torch's
+    (a constant quotient made the second grad raise "does not require grad")."""
+    values = (np.array([1.3, -2.5, 0.7]), np.array([0.4, 0.6, -0.3]))
+    for lib in (mg, torch):
+        for fn in (lib.fmod, lib.remainder):
+            a, b = (lib.tensor(v, requires_grad=True) for v in values)
+            (gb,) = lib.autograd.grad(fn(a, b).sum(), b, create_graph=True)
+            assert gb.requires_grad
+            for g in lib.autograd.grad(gb.sum(), [a, b]):
+                assert not g.abs().sum().item()
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "compile"])
+def test_fused_and_compiled_nodes_refuse_with_the_way_that_works(kind: str) -> None:
+    x, h = _t(2, 1, 3), _t(1, 1, 2)
+    if kind == "compile":
+        square_sin = mg.compile(lambda a: (a * a).sin())
+        for _ in range(3):   # captured and replayed as one node
+            y = square_sin(x)
+        match = "mg.compile'd call .* eagerly"
+    else:
+        layer = (nn.LSTM if kind == "lstm" else nn.GRU)(3, 2, dtype=mg.float64, fused=True)
+        y = layer(x, (h, h) if kind == "lstm" else h)[0]
+        match = f"{kind}_gates .* fused=False"
+    with pytest.raises(NotImplementedError, match=match):
+        mg.autograd.grad(y.sum(), x, create_graph=True)
+    assert mg.autograd.grad(y.sum(), x)[0].shape == x.shape   # the first-order backward works
 
 
 # --- zeros, not None, where torch's backward reads its input to pick a piece ------------------------------------------

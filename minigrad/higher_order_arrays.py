@@ -1,0 +1,402 @@
+"""Rules of ``create_graph=True`` (see :mod:`minigrad.higher_order`) for writes at indices and into views
+(index_add/index_copy/index_put, masked_scatter, scatter_reduce, the ``*_scatter`` ops, fill), the strided
+reads (diag, Tensor.unfold, as_strided), einsum, and the linear algebra commonly differentiated twice (inv,
+solve and solve_triangular, det, slogdet/logdet, cholesky, matrix_exp, eigh/eigvalsh).
+
+A write is linear in the written tensor and in what it writes: its rule reads the gradient back through the
+same places (a gather) and zeroes them in the gradient of the tensor written into (the write again, of zeros),
+so each rule's own rule exists and the gradient can be differentiated any number of times. The linear algebra
+rules are PyTorch's formulas written with the ops themselves (``inv``'s gradient uses ``inv``'s output).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import backend
+from .autograd.engine import Function
+from .higher_order import (
+    IndexBackward,
+    _input,
+    _output,
+    _select,
+    _swap_last,
+    _zero,
+    _zeros,
+    rule,
+    sum_to,
+)
+from .ops.arrange import DiagEmbed
+from .ops.arrange import Unfold as WindowsAlong
+from .ops.contract import Einsum
+from .ops.decompositions import Cholesky, Eigh
+from .ops.elementwise import Add, Div, Mul, Neg, Sub, Where
+from .ops.index import Diag, Triangle
+from .ops.index_write import IndexPutAdd, IndexWrite, MaskedScatter, ScatterReduce
+from .ops.inplace import SetItem
+from .ops.join import Concat
+from .ops.linalg import MatMul
+from .ops.matrix_functions import MatrixExp
+from .ops.reduce import Sum
+from .ops.scatters import _Embed, _EmbedAt, _EmbedDiagonal, _EmbedStrided
+from .ops.shape import AsType, BroadcastTo, GetItem, Reshape
+from .ops.solvers import Det, Inverse, SignLogDet, Solve
+from .ops.strided import AsStrided, _may_overlap, _places, _span
+from .ops.torch_functions import Fill
+from .tensor import Tensor
+
+__all__ = ["ViewRead"]
+
+
+def _constant(array: Any) -> Tensor:
+    return Tensor._make(array, False, None, 0)
+
+
+def _first(node: Function, grads: Any) -> Any:
+    """The gradient of output 0 (a node with an ``info`` output, ``inv_ex`` …, gets a list; its info has none)."""
+    return grads[0] if node.multiple else grads
+
+
+# --- writes at indices ------------------------------------------------------------------------------------------------
+
+def _zeroed_at(g: Tensor, index: Any) -> Tensor:
+    """``g`` with the places ``index`` names set to 0: a write of zeros (linear in ``g``; its rule zeroes again)."""
+    return SetItem(index)(g, _zero(g))
+
+
+@rule(SetItem)
+def _setitem(node: Function, g: Tensor) -> tuple:
+    gx = _zeroed_at(g, node.index) if node.edges[0] is not None else None
+    gv = None
+    if node.edges[1] is not None:
+        gv = sum_to(GetItem(node.index)(g), node.value_shape)
+        if node.value_dtype is not None and gv.dtype != node.value_dtype:
+            gv = AsType(node.value_dtype)(gv)
+    return gx, gv
+
+
+@rule(IndexPutAdd)
+def _index_put_add(node: Function, g: Tensor) -> tuple:
+    return (g if node.edges[0] is not None else None,
+            sum_to(GetItem(node.index)(g), node.values_shape) if node.edges[1] is not None else None)
+
+
+@rule(IndexWrite)
+def _index_write(node: Function, g: Tensor) -> tuple:   # index_add, index_copy
+    where = (slice(None),) * node.axis + (node.saved[0],)
+    gx = None
+    if node.edges[0] is not None:
+        gx = g if node.add else _zeroed_at(g, where)
+    return gx, (GetItem(where)(g) if node.edges[1] is not None else None)
+
+
+@rule(MaskedScatter)
+def _masked_scatter(node: Function, g: Tensor) -> tuple:
+    (mask,) = node.saved
+    gx = Where()(mask, _zero(g), g) if node.edges[0] is not None else None
+    gsource = None
+    if node.edges[2] is not None:   # the first `count` elements of source were written, in row-major order
+        picked = GetItem(mask)(g)
+        size = math.prod(node.source_shape)
+        flat = IndexBackward((size,), slice(0, picked.shape[0]))(picked) if picked.shape[0] != size else picked
+        gsource = Reshape(tuple(node.source_shape))(flat)
+    return gx, None, gsource
+
+
+@rule(ScatterReduce)
+def _scatter_reduce(node: Function, g: Tensor) -> tuple:
+    xp = node.xp
+    x, src, out = node.saved
+    where, reduce = node._where(xp), node.reduce
+    if reduce == "sum":
+        gx, gpart = g, GetItem(where)(g)
+    elif reduce == "mean":
+        counts = node._counts(xp, where, tuple(g.shape), g.dtype)
+        gx, gpart = Div()(g, counts), Div()(GetItem(where)(g), counts[where])
+    elif reduce in ("amax", "amin"):   # shared equally among the values equal to the result (masks: constants)
+        x_is, part_is = x == out, node._part(src) == out[where]
+        ties = x_is.astype(g.dtype)
+        backend.scatter_add(xp, ties, where, part_is.astype(g.dtype))
+        shared = Div()(g, ties)
+        gx, gpart = _select(x_is, shared), _select(part_is, GetItem(where)(shared))
+    else:
+        raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} with reduce="
+                                  f"{reduce!r} yet (sum, mean, amax and amin have one); its first-order backward "
+                                  "works: leave create_graph=False")
+    if not node.include_self:
+        gx = _zeroed_at(gx, where)
+    gsrc = None
+    if node.edges[1] is not None:
+        gsrc = gpart if src.shape == node.index.shape else \
+            IndexBackward(src.shape, tuple(slice(0, n) for n in node.index.shape))(gpart)
+    return (gx if node.edges[0] is not None else None), gsrc
+
+
+# --- writes into a view: select/slice/diagonal/as_strided_scatter -------------------------------------------------
+
+def _fresh(embed: Function) -> Function:
+    """A new op of ``embed``'s kind writing into the same view (never the recorded node itself)."""
+    if isinstance(embed, _EmbedAt):
+        return _EmbedAt(embed.name, embed.key)
+    if isinstance(embed, _EmbedDiagonal):
+        return _EmbedDiagonal(embed.cols - embed.rows, embed.axis1, embed.axis2, embed.n)
+    return _EmbedStrided(embed.x_strides, embed.storage, embed.size, embed.stride, embed.offset)
+
+
+class ViewRead(Function):
+    """``g`` read through the view of a ``*_scatter`` op (its ``src``'s gradient) as an op: (in_shape) → the view's
+    shape. Linear; its backward writes the view's gradient into zeros, and its rule is the scatter op of zeros."""
+
+    name = "scatter_view_read"
+
+    def __init__(self, embed: Function) -> None:
+        self.embed = embed
+
+    def forward(self, g: Any) -> Any:
+        self.in_shape, self.embed.xp = g.shape, self.xp
+        return self.xp.asarray(self.embed.read(g))
+
+    def backward(self, gg: Any) -> Any:
+        self.embed.xp = self.xp
+        out = self.xp.zeros(self.in_shape, dtype=gg.dtype)
+        self.embed.write(out, gg)
+        return out
+
+
+@rule(_Embed)
+def _embed(node: Function, g: Tensor) -> tuple:
+    gx = _fresh(node)(g, _constant(node.xp.zeros((), dtype=g.dtype))) if node.edges[0] is not None else None
+    gsrc = None
+    if node.edges[1] is not None:
+        gsrc = ViewRead(_fresh(node))(g)
+        gsrc = AsType(node.src_dtype)(gsrc) if gsrc.dtype != node.src_dtype else gsrc
+    return gx, gsrc
+
+
+@rule(_EmbedAt, _EmbedDiagonal, _EmbedStrided)
+def _embed_kinds(node: Function, g: Tensor) -> tuple:
+    return _embed(node, g)
+
+
+@rule(ViewRead)
+def _view_read(node: Function, g: Tensor) -> Tensor:
+    return _fresh(node.embed)(_zeros(node.in_shape, g), g)
+
+
+@rule(Fill)
+def _fill(node: Function, g: Tensor) -> tuple:   # the input: zeros, as PyTorch's zeros_like; the value: the sum
+    gx = _zeros(tuple(g.shape), g) if node.edges[0] is not None else None
+    if len(node.edges) < 2:
+        return (gx,)
+    gvalue = None
+    if node.edges[1] is not None:
+        gvalue = Sum(None, False)(g)
+        gvalue = AsType(node.value_dtype)(gvalue) if gvalue.dtype != node.value_dtype else gvalue
+    return gx, gvalue
+
+
+# --- strided reads ------------------------------------------------------------------------------------------------
+
+@rule(Diag)
+def _diag(node: Function, g: Tensor) -> Tensor:
+    if len(node.in_shape) == 1:   # a vector put on diagonal k: read diagonal k back
+        return Diag(node.k)(g)
+    return DiagEmbed(node.k, 0, 1, tuple(node.in_shape))(g)   # a matrix's diagonal k: written back
+
+
+@rule(WindowsAlong)
+def _windows_along(node: Function, g: Tensor) -> Tensor:
+    """Tensor.unfold's windows added back: element j of every window is one strided slice of x."""
+    windows = g.shape[node.axis]
+    total = None
+    for j in range(node.size):
+        where = (slice(None),) * node.axis + (slice(j, j + node.step * (windows - 1) + 1, node.step),)
+        part = IndexBackward(tuple(node.in_shape), where)(GetItem((Ellipsis, j))(g))
+        total = part if total is None else Add()(total, part)
+    return total if total is not None else _zeros(tuple(node.in_shape), g)
+
+
+@rule(AsStrided)
+def _as_strided(node: Function, g: Tensor) -> Tensor:
+    """PyTorch's as_strided_backward as ops: the gradient added up per storage place (a scatter-add), then read at
+    x's places (a gather), shared among the elements of x at one place."""
+    xp = node.xp
+    in_shape, x_strides, x_offset, offset = node.geometry
+    if g.data.size == 0 or math.prod(in_shape) == 0:
+        return _zeros(in_shape, g)
+    out_low, out_high = _span(node.size, node.stride, offset)
+    in_low, in_high = _span(in_shape, x_strides, x_offset)
+    low, high = min(out_low, in_low), max(out_high, in_high)
+    summed = IndexBackward((high - low,), _places(xp, node.size, node.stride, offset - low))(g)
+    x_places = _places(xp, in_shape, x_strides, x_offset - low)
+    gx = GetItem(x_places)(summed)
+    if _may_overlap(in_shape, x_strides):
+        counts = xp.zeros(high - low, dtype=g.dtype)
+        backend.scatter_add(xp, counts, x_places, xp.ones(in_shape, dtype=g.dtype))
+        gx = Div()(gx, counts[x_places])
+    return gx
+
+
+# --- einsum -----------------------------------------------------------------------------------------------------------
+
+@rule(Einsum)
+def _einsum(node: Function, g: Tensor) -> tuple:
+    """Each operand's gradient is an einsum of g with the other operands, as the engine's backward."""
+    arrays = node.saved
+    tensors = [_input(node, k, a) for k, a in enumerate(arrays)]
+    grads = []
+    for k, (sub, array) in enumerate(zip(node.inputs, arrays)):
+        if node.edges[k] is None:
+            grads.append(None)
+            continue
+        others = [(s, t) for j, (s, t) in enumerate(zip(node.inputs, tensors)) if j != k]
+        available = set(node.output).union(*(set(s) for s, _ in others))
+        kept = "".join(letter for letter in sub if letter in available)
+        others_t = [t if isinstance(t, Tensor) else _constant(t) for _, t in others]
+        part = Einsum([node.output] + [s for s, _ in others], kept)(g, *others_t)
+        squeezed = tuple(i for i, letter in enumerate(kept) if array.shape[sub.index(letter)] == 1 != part.shape[i])
+        if squeezed:
+            part = Sum(squeezed, True)(part)
+        shape = tuple(array.shape[i] if letter in available else 1 for i, letter in enumerate(sub))
+        part = Reshape(shape)(part) if tuple(part.shape) != shape else part
+        part = BroadcastTo(tuple(array.shape))(part) if shape != tuple(array.shape) else part
+        grads.append(AsType(array.dtype)(part) if part.dtype != array.dtype else part)
+    return tuple(grads)
+
+
+# --- linear algebra ---------------------------------------------------------------------------------------------------
+
+def _value_of_shape(full: Any, shape: tuple) -> Any:
+    """The input of ``shape`` that was broadcast to ``full`` (its first copy along every broadcast dim)."""
+    lead = full.ndim - len(shape)
+    part = full[(0,) * lead]
+    return part[tuple(slice(0, 1) if n == 1 else slice(None) for n in shape)]
+
+
+def _inverse_t(a: Tensor) -> Tensor:
+    """A⁻ᵀ, differentiable (through inv's own rule)."""
+    return _swap_last(Inverse()(a))
+
+
+def _last_two(g: Tensor) -> Tensor:
+    """(…) → (…, 1, 1), to scale a batch of matrices."""
+    return Reshape(tuple(g.shape) + (1, 1))(g)
+
+
+@rule(Inverse)
+def _inverse(node: Function, grads: Any) -> Tensor:
+    g = _first(node, grads)
+    (y,) = node.saved
+    y_t = _swap_last(_output(node, y))
+    return Neg()(_matmul3(y_t, g, y_t))
+
+
+def _matmul3(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    return MatMul()(MatMul()(a, b), c)
+
+
+@rule(Solve)
+def _solve(node: Function, grads: Any) -> tuple:
+    """gB = solve(Aᵀ, gX), gA = -gB Xᵀ (X the op's own output), summed back to the inputs' shapes."""
+    g = _first(node, grads)
+    a_full, x, a_shape, b_shape = node.saved
+    a_t = _input(node, 0, _value_of_shape(a_full, a_shape))
+    g_matrix = Reshape(tuple(g.shape) + (1,))(g) if node.vector else g
+    gb = Solve(False)(_swap_last(a_t), g_matrix)
+    ga = None
+    if node.edges[0] is not None:
+        x_t = _output(node, x[..., 0] if node.vector else x)
+        x_matrix = Reshape(tuple(x_t.shape) + (1,))(x_t) if node.vector else x_t
+        ga = sum_to(Neg()(MatMul()(gb, _swap_last(x_matrix))), a_shape)
+    if node.edges[1] is None:
+        return ga, None
+    gb = Reshape(tuple(gb.shape[:-1]))(gb) if node.vector else gb
+    return ga, sum_to(gb, b_shape)
+
+
+@rule(Det)
+def _det(node: Function, g: Tensor) -> Tensor:
+    """g · det(A) · A⁻ᵀ (PyTorch's for an invertible A). At a singular A the cofactors need the SVD's adjugate,
+    which has no rule here: refused rather than NaN."""
+    a, d = node.saved
+    if a.size == 0:
+        return _zeros(a.shape, g)
+    xp = node.xp
+    if bool((xp.abs(d) < 100 * xp.finfo(a.dtype).eps).any()):
+        raise NotImplementedError(f"create_graph=True: no higher-order gradient for linalg.det at a singular "
+                                  f"matrix (shape {a.shape}) yet; its first-order backward works: leave "
+                                  "create_graph=False")
+    scale = _last_two(Mul()(g, _output(node, d)))
+    return Mul()(scale, _inverse_t(_input(node, 0, a)))
+
+
+@rule(SignLogDet)
+def _slogdet(node: Function, grads: list) -> Tensor:
+    (a,) = node.saved
+    g_log = grads[1]
+    if g_log is None:   # sign is flat
+        return _zeros(a.shape, grads[0])
+    return Mul()(_last_two(g_log), _inverse_t(_input(node, 0, a)))
+
+
+@rule(Cholesky)
+def _cholesky(node: Function, grads: Any) -> Tensor:
+    """The engine's (PyTorch's) formula: L⁻ᵀ Φ(Lᵀ gL) L⁻¹ with Φ the lower triangle, its diagonal halved and
+    mirrored, L the op's output."""
+    g = _first(node, grads)
+    (lower,) = node.saved
+    factor = _output(node, _swap_last_array(node.xp, lower) if node.upper else lower)
+    lower_t = _swap_last(factor) if node.upper else factor
+    g_lower = _swap_last(g) if node.upper else g
+    phi = Triangle(0, False)(MatMul()(_swap_last(lower_t), g_lower))
+    phi = Mul()(0.5, Add()(phi, _swap_last(Triangle(-1, False)(phi))))
+    inverse = Inverse()(lower_t)
+    return _matmul3(_swap_last(inverse), phi, inverse)
+
+
+def _swap_last_array(xp: Any, a: Any) -> Any:
+    return xp.swapaxes(a, -1, -2)
+
+
+@rule(MatrixExp)
+def _matrix_exp(node: Function, g: Tensor) -> Tensor:
+    """The top-right block of exp([[Aᵀ, g], [0, Aᵀ]]), as the engine's: matrix_exp's rule is matrix_exp again."""
+    (a,) = node.saved
+    n = a.shape[-1]
+    a_t = _swap_last(_input(node, 0, a))
+    zeros = _constant(node.xp.zeros(a.shape, dtype=g.dtype))
+    block = Concat(-2)(Concat(-1)(a_t, g), Concat(-1)(zeros, a_t))
+    return GetItem((Ellipsis, slice(0, n), slice(n, 2 * n)))(MatrixExp()(block))
+
+
+@rule(Eigh)
+def _eigh(node: Function, grads: Any) -> Tensor:
+    """V (diag(gλ) + (Vᵀ gV)_skew / (λⱼ - λᵢ)) Vᵀ, the engine's formula, with λ and V the op's outputs; eigvalsh
+    (one output) gets them from a new eigh of its input, so that V depends on A in the next derivative too."""
+    values, vectors = node.saved
+    xp = node.xp
+    if node.values_only:
+        g_values, g_vectors = grads, None
+        rebuilt = (vectors * values[..., None, :]) @ _swap_last_array(xp, vectors)
+        values_t, vectors_t = Eigh(node.uplo)(_input(node, 0, rebuilt))
+    else:
+        g_values, g_vectors = grads
+        values_t, vectors_t = _output(node, values, 0), _output(node, vectors, 1)
+    v_transposed = _swap_last(vectors_t)
+    if g_vectors is None:
+        scaled = Mul()(vectors_t, Reshape(tuple(g_values.shape[:-1]) + (1, g_values.shape[-1]))(g_values))
+        return MatMul()(scaled, v_transposed)
+    projected = MatMul()(v_transposed, g_vectors)
+    projected = Mul()(0.5, Sub()(projected, _swap_last(projected)))
+    n = values.shape[-1]
+    eye = xp.eye(n, dtype=bool)
+    row = Reshape(tuple(values_t.shape[:-1]) + (1, n))(values_t)
+    column = Reshape(tuple(values_t.shape[:-1]) + (n, 1))(values_t)
+    gaps = Where()(eye, 1, Sub()(row, column))
+    inner = Div()(projected, gaps)
+    diagonal = _zero(g_vectors) if g_values is None else \
+        Reshape(tuple(g_values.shape[:-1]) + (1, n))(g_values)
+    inner = Where()(eye, diagonal, inner)
+    return _matmul3(vectors_t, inner, v_transposed)
+
