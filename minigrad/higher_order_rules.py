@@ -449,18 +449,9 @@ def _fold(node: Function, g: Tensor) -> Tensor:
     return Reshape(tuple(shape))(columns) if tuple(columns.shape) != tuple(shape) else columns
 
 
-def _target_slope(node: Function, g: Tensor) -> tuple:
-    """binary_cross_entropy's target gradient, -logit(x), with x the detached input (a constant here)."""
-    (x,) = node.saved
-    xp = node.xp
-    with backend.errstate(xp, divide="ignore", invalid="ignore"):
-        return Mul()(g, xp.log1p(-x) - xp.log(x)), None
-
-
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
 LATE_RULES["nn._embedding.EmbeddingLookup"] = _embedding
 LATE_RULES["nn._fold.Fold"] = _fold
-LATE_RULES["nn._common_losses._TargetSlope"] = _target_slope
 
 
 # --- fused and compiled nodes: refused with the way that works -------------------------------------------------
