@@ -29,7 +29,7 @@ import warnings
 from typing import Any, Callable
 
 from . import backend
-from .autograd.engine import _FREED, Function, _check_saved
+from .autograd.engine import _FREED, Function, _check_saved, count_consumers
 from .autograd.functions import register_create_graph_walk
 from .hooks import HookError, _leaf_label, _PostHooks, run_post_accumulate_hooks
 from .ops.elementwise import (
@@ -115,7 +115,7 @@ def walk(start: Function, targets: Any = None) -> tuple[dict, dict, list]:
             return leaves, captured, visited
         wanted = targets.outputs
     else:
-        consumers, stops, wanted = _count_consumers(start), frozenset(), {}
+        consumers, stops, wanted = count_consumers(start), frozenset(), {}
     pending: dict = {start: [None] * start.n_outputs}
     ready = [start]
     with enable_grad():   # PyTorch: a create_graph backward records, even under no_grad
@@ -153,22 +153,6 @@ def walk(start: Function, targets: Any = None) -> tuple[dict, dict, list]:
                     total = leaves.get(edge)
                     leaves[edge] = g if total is None else Add()(total, g)
     return leaves, captured, visited
-
-
-def _count_consumers(start: Function) -> dict:
-    """How many consumers each node reachable from ``start`` has (pass 1 of the engine's walk)."""
-    consumers = {start: 0}
-    stack = [start]
-    while stack:
-        for edge in stack.pop().edges:
-            if type(edge) is tuple:
-                parent = edge[0]
-                if parent in consumers:
-                    consumers[parent] += 1
-                else:
-                    consumers[parent] = 1
-                    stack.append(parent)
-    return consumers
 
 
 def _node_grads(node: Function, grads_out: list) -> tuple:

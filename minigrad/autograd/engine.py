@@ -292,6 +292,22 @@ def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], N
 FRESH_CHUNK_NODES = 500
 
 
+def count_consumers(start: Function) -> dict:
+    """How many consumers each node reachable from ``start`` has inside this graph (pass 1 of a backward walk)."""
+    consumers = {start: 0}
+    stack = [start]
+    while stack:
+        for edge in stack.pop().edges:
+            if type(edge) is tuple:
+                parent = edge[0]
+                if parent in consumers:
+                    consumers[parent] += 1
+                else:
+                    consumers[parent] = 1
+                    stack.append(parent)
+    return consumers
+
+
 def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None = None,
           targets: Any = None) -> dict:
     """Kahn's algorithm from ``root``: run each node's backward once, after all its consumers.
@@ -310,17 +326,7 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
         if root_node not in consumers:
             return {}
     else:
-        consumers = {root_node: 0}   # pass 1: how many consumers each node has inside this graph
-        stack = [root_node]
-        while stack:
-            for edge in stack.pop().edges:
-                if type(edge) is tuple:
-                    parent = edge[0]
-                    if parent in consumers:
-                        consumers[parent] += 1
-                    else:
-                        consumers[parent] = 1
-                        stack.append(parent)
+        consumers = count_consumers(root_node)   # pass 1
     token = _freeing.set(not retain_graph and observer is None)
     try:
         if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
