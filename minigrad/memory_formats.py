@@ -75,18 +75,46 @@ def is_contiguous_as(array: Any, fmt: Any, where: str = "is_contiguous") -> bool
     return True
 
 
+def _stride_order(array: Any) -> tuple | None:
+    """The dims of ``array`` from outermost to innermost, ordered by stride as PyTorch's ``preserve_format``
+    orders them (its ``infer_dense_strides``: a 0 stride or a tie of sizes leaves two dims as they are), when
+    that is not C order (a transposed, permuted or channels-last array, or a slice of one); else None."""
+    if array.flags.c_contiguous or array.size == 0 or min(array.strides, default=0) < 0:
+        return None
+    strides, shape = list(array.strides), array.shape
+    for dim in reversed(range(array.ndim)):   # a size-1 dim's stride as PyTorch's unsqueeze gives it (NumPy: any)
+        if shape[dim] == 1:
+            strides[dim] = array.itemsize if dim == array.ndim - 1 else strides[dim + 1] * shape[dim + 1]
+    perm = list(reversed(range(array.ndim)))   # innermost first
+    for i in range(1, len(perm)):   # PyTorch's insertion sort
+        later = i
+        for earlier in range(i - 1, -1, -1):
+            a, b = perm[earlier], perm[later]
+            if strides[a] == 0 or strides[b] == 0 or strides[a] < strides[b]:
+                break
+            if strides[a] > strides[b] or array.shape[a] > array.shape[b]:
+                perm[earlier], perm[later] = b, a
+                later = earlier
+            else:
+                break
+    order = tuple(reversed(perm))
+    return None if order == tuple(range(array.ndim)) else order
+
+
 def lay_out(array: Any, fmt: Any, where: str, like: Any = None) -> Any:
-    """``array`` (a new array the caller owns) in format ``fmt``; ``preserve_format`` takes ``like``'s layout
-    when ``like`` is channels-last (else the array stays C-ordered). ``None`` changes nothing."""
+    """``array`` (a new array the caller owns) in format ``fmt``; ``preserve_format`` takes ``like``'s layout,
+    as PyTorch's: its order of strides when its elements do not overlap (a transposed or channels-last one),
+    else C order.
+    ``None`` changes nothing."""
     fmt = check(fmt, where)
     if fmt is None or fmt is contiguous_format:
         return array
     if fmt is preserve_format:
-        fmt = next((f for f in _ORDER if like is not None and like.ndim == len(_ORDER[f])
-                    and not like.flags.c_contiguous and is_contiguous_as(like, f)), None)
-        if fmt is None:
+        order = None if like is None else _stride_order(like)
+        if order is None:
             return array
-    order = _rank(array, fmt, where)
+    else:
+        order = _rank(array, fmt, where)
     inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
     return backend.array_module(array).ascontiguousarray(array.transpose(order)).transpose(inverse)
 

@@ -10,6 +10,7 @@ Imports run one way: backend ← tensor ← autograd ← ops.
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from typing import Any
 
@@ -23,11 +24,20 @@ from .printing import set_printoptions, tensor_repr  # noqa: F401 - mg.set_print
 from .recording import note_draw, note_read
 from .versions import INPLACE
 
-__all__ = ["GradTypeError", "Tensor", "bool_", "float16", "float32", "float64", "int32", "int64"]
+__all__ = ["GradTypeError", "NotOneElementError", "Tensor", "bool_", "float16", "float32", "float64", "int32", "int64"]
 
 
 class GradTypeError(TypeError, RuntimeError):
     """Only floating-point tensors can require gradients."""
+
+
+class NotOneElementError(ValueError, RuntimeError):
+    """``bool(x)`` or ``x.item()`` of a tensor that has not exactly one element (PyTorch raises RuntimeError,
+    NumPy ValueError: both catch it)."""
+
+
+class ContainsTypeError(TypeError, RuntimeError):
+    """``v in x`` with ``v`` neither a Tensor nor a number (PyTorch's RuntimeError)."""
 
 
 _LEAVES_ONLY = ("only a leaf tensor's requires_grad can change; this one was computed by an op (it requires grad "
@@ -270,8 +280,8 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
-                             "only one-element tensors can be used as a condition")
+            raise NotOneElementError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
+                                     "only one-element tensors can be used as a condition")
         note_read(self, "bool")   # inside an mg.compile capture: the path may depend on this value
         return bool(self.data)
 
@@ -281,6 +291,9 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
     def __index__(self) -> int:
         if self.data.dtype.kind not in "biu" or self.data.size != 1:
             raise TypeError(
@@ -289,8 +302,21 @@ class Tensor:
         return int(self.item())
 
     def __iter__(self) -> Any:
-        for i in range(len(self)):
-            yield self[i]
+        """The rows (views sharing this tensor's memory, recorded as indexing); a 0-d tensor has none."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    def __reversed__(self) -> Tensor:
+        """``reversed(x)``: ``x`` flipped along dim 0 (a 0-d tensor: itself), as PyTorch's."""
+        return self if self.data.ndim == 0 else self.flip(0)
+
+    def __contains__(self, element: Any) -> bool:
+        """``v in x``: whether any element of ``x`` equals ``v`` (a number or a Tensor, broadcast), as PyTorch's."""
+        if not isinstance(element, (Tensor, numbers.Number)):
+            raise ContainsTypeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a "
+                                    f"{type(element)}.")
+        return bool((self == element).any().item())
 
     @property
     def retains_grad(self) -> bool:
@@ -436,7 +462,7 @@ class Tensor:
 
     def item(self) -> Any:
         if self.data.size != 1:
-            raise ValueError(
+            raise NotOneElementError(
                 f"item: only one-element tensors can be converted to a Python scalar, got shape {self.shape}"
             )
         note_read(self, "item")

@@ -83,8 +83,14 @@ __all__ = [
 ]
 
 
-def _compare(name: str, op: Any) -> Any:
+def _compare(name: str, op: Any, operator: bool = False) -> Any:
+    equality = name in ("eq", "ne")
+
     def compare(self: Tensor, other: Any) -> Tensor:
+        if equality and (other is None or type(other) is str):
+            if operator:   # Python then compares identities: x == None is False, as PyTorch's operators answer
+                return NotImplemented
+            raise TypeError(f"{name}(): other must be a Tensor or a number, got {type(other).__name__}")
         raw = unwrap(other)
         try:
             result = op(self.data, raw)
@@ -220,8 +226,8 @@ _comparisons = {
     "__eq__": lambda a, b: a == b, "__ne__": lambda a, b: a != b,
 }
 for _name, _op in _comparisons.items():
-    setattr(Tensor, _name, _compare(_name.strip("_"), _op))
-    setattr(Tensor, _name.strip("_"), getattr(Tensor, _name))   # PyTorch's x.eq(y), x.lt(y) ...
+    setattr(Tensor, _name, _compare(_name.strip("_"), _op, operator=True))
+    setattr(Tensor, _name.strip("_"), _compare(_name.strip("_"), _op))   # PyTorch's x.eq(y), x.lt(y) ...
 
 # More of PyTorch's tensor surface (math, scans, indexing, products, sampling): functions in their own
 # modules, attached here from one table like the rest.

@@ -29,6 +29,14 @@ from ._util import sum_to
 from .shape import AsType
 
 
+class BoolNegationError(TypeError, RuntimeError):
+    """``-x`` or ``+x`` of a bool tensor (NumPy's TypeError, PyTorch's RuntimeError: both catch it)."""
+
+
+class IntegerPowerError(ValueError, RuntimeError):
+    """An integer tensor to a negative Python int (NumPy's ValueError, PyTorch's RuntimeError: both catch it)."""
+
+
 def _integral(value: Any) -> bool:
     """Whether ``value`` (an array or a Python number) holds integers or bools."""
     dtype = getattr(value, "dtype", None)
@@ -165,7 +173,10 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
     (-inf) ** 0.5 NaN, as PyTorch's, and x ** 3 rounds as x * x * x); a float32 ``a`` to another exponent
     is computed in float64 and rounded once, as PyTorch's."""
     if getattr(a, "dtype", None) is None or a.dtype.kind != "f":
-        return a ** exponent
+        try:
+            return a ** exponent
+        except ValueError as error:   # NumPy's (and PyTorch's) refusal of int ** negative int
+            raise IntegerPowerError(f"pow: {error} (an integer tensor to the power {exponent})") from error
     if exponent == 2:
         return a * a
     if exponent == 3:
@@ -289,7 +300,14 @@ class Where(Function):
 
 class Neg(Function):
     def forward(self, x: Any) -> Any:
-        return -x
+        try:
+            return -x
+        except TypeError as error:
+            if getattr(getattr(x, "dtype", None), "kind", None) != "b":
+                raise
+            raise BoolNegationError("neg: the negative of a bool tensor (the `-` operator) is not supported, as in "
+                                    "PyTorch. To invert a mask, use the `~` operator or logical_not() "
+                                    "instead.") from error
 
     def backward(self, gy: Any) -> Any:
         return -gy

@@ -13,6 +13,10 @@ from ..tensor import Tensor
 from ._util import OUT_DTYPE, sum_to, unsupported
 
 
+class MatMulShapeError(ValueError, RuntimeError):
+    """Operands ``@`` cannot multiply: a 0-d one, or inner sizes that differ (PyTorch's RuntimeError)."""
+
+
 class MatMul(Function):
     def forward(self, a: Any, b: Any) -> Any:
         try:   # the usual case first: two matrices that fit (a recurrent step runs it at every step)
@@ -23,11 +27,13 @@ class MatMul(Function):
             self.saved = (a, b)
             return _by_matrix(a, b)
         if getattr(a, "ndim", 0) == 0 or getattr(b, "ndim", 0) == 0:
-            raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
+            raise MatMulShapeError("matmul: both operands need at least one dimension, got shapes "
+                                   f"{tuple(getattr(a, 'shape', ()))} and {tuple(getattr(b, 'shape', ()))} "
+                                   "(use * for scalars)")
         inner_a, inner_b = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
         if inner_a != inner_b:
-            raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
-                             f"({inner_a} columns against {inner_b} rows)")
+            raise MatMulShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
+                                   f"({inner_a} columns against {inner_b} rows)")
         self.saved = (a, b)
         if b.ndim == 2 and a.ndim > 2:
             # a stack of matrices times one matrix: one GEMM over all rows. matmul would run

@@ -274,13 +274,14 @@ def positive(input: Tensor) -> Tensor:  # noqa: A002
     """``+x``: ``x`` itself, as torch.positive (a bool tensor raises, as in PyTorch)."""
     x = tensor_arg(input, "positive")
     if x.dtype == bool:
-        raise TypeError("positive: the `+` operator on a bool tensor is not supported (as in PyTorch)")
+        raise elementwise.BoolNegationError("positive: the `+` operator on a bool tensor is not supported (as in "
+                                            "PyTorch)")
     return x
 
 
 def _comparison(name: str, dunder: str) -> Callable[[Any, Any], Tensor]:
     def compare(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
-        return getattr(tensor_arg(input, name), dunder)(other)
+        return getattr(tensor_arg(input, name), name)(other)
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{dunder}`` of ``input`` and ``other`` broadcast: a bool tensor with no gradient."
     return compare

@@ -567,9 +567,12 @@ def repeat(x: Tensor, *counts: Any, repeats: Any = None) -> Tensor:
 
 
 def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002
-    """A copy with its own memory; the gradient flows back to ``x``. C-ordered, or in ``memory_format``'s
-    layout (``mg.preserve_format`` keeps a channels-last input's)."""
+    """A copy with its own memory; the gradient flows back to ``x``. In ``memory_format``'s layout: by default
+    ``mg.preserve_format``, as PyTorch's (a transposed, permuted or channels-last input's order of strides is
+    kept, densely; a broadcast one becomes C order); ``mg.contiguous_format`` is C order."""
     fmt = _memory_format.check(memory_format, "clone")
+    if fmt is None:   # PyTorch's default: preserve_format (a transposed input's clone keeps its strides)
+        fmt = _memory_format.preserve_format
     return Clone(None if fmt is _memory_format.contiguous_format else fmt)(tensor_arg(input, "clone"))
 
 
