@@ -9,6 +9,7 @@ was accumulated, and returns None.
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from typing import Any, Callable, Iterable
 
@@ -75,12 +76,16 @@ def _run_node_hooks(node: Any, grads_out: list) -> None:
             _add_to_grad(tensor, grads_out[index])   # accumulates over backward calls, as PyTorch's retain_grad
 
 
+_HANDLE_IDS = itertools.count()
+
+
 class RemovableHandle:
     """What a ``register_*hook`` returns, as PyTorch's handle: ``handle.remove()`` (or ``handle()``, or
     leaving a ``with handle:`` block) removes the hook. ``remove``: the function that does it (once)."""
 
     def __init__(self, remove: Callable[[], None]) -> None:
         self._remove, self._removed = remove, False
+        self.id = next(_HANDLE_IDS)   # as PyTorch's handle.id: an int, increasing
 
     def remove(self) -> None:
         """Remove the hook; removing it again does nothing."""

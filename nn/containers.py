@@ -64,9 +64,9 @@ class Sequential(Module):
         self._renumber(modules)
         return self
 
-    def pop(self, index: int | slice) -> Any:
-        module = self[index]
-        del self[index]
+    def pop(self, key: int | slice) -> Any:
+        module = self[key]
+        del self[key]
         return module
 
     def _renumber(self, modules: list) -> None:
@@ -164,7 +164,7 @@ class _Container(Module):
 
     def _put(self, key: str, module: Module) -> None:
         if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}: {key!r} is a {type(module).__name__}, not a Module")
+            raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module subclass (key {key!r})")
         if self._modules.get(key, module) is not module:
             reregistered()
         self._modules[key] = module
@@ -221,8 +221,9 @@ class ModuleList(_Container):
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
-        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
-            raise TypeError("ModuleList.extend: expected an iterable of Modules, got a single Module")
+        if not isinstance(modules, Iterable) or (isinstance(modules, Module)
+                                                  and not isinstance(modules, (ModuleList, Sequential))):
+            raise TypeError(f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}")
         for module in modules:
             self.append(module)
         return self
@@ -232,10 +233,10 @@ class ModuleList(_Container):
         modules.insert(index, module)
         self._reindex(modules)
 
-    def pop(self, index: int | slice) -> Any:
-        """Remove and return the module (or the ModuleList of a slice) at ``index``; the rest are numbered anew."""
-        module = self[index]
-        del self[index]
+    def pop(self, key: int | slice) -> Any:
+        """Remove and return the module (or the ModuleList of a slice) at ``key``; the rest are numbered anew."""
+        module = self[key]
+        del self[key]
         return module
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
@@ -274,8 +275,17 @@ class ModuleDict(_Container):
             self.update(modules)
 
     def _check_key(self, key: Any) -> str:
-        if not isinstance(key, str) or not key or "." in key or "/" in key:
-            raise KeyError(f"ModuleDict: keys must be non-empty strings without '.' or '/', got {key!r}")
+        """PyTorch's checks of a child's name (``add_module``'s), and no ``/`` (it separates name scopes)."""
+        if not isinstance(key, str):
+            raise TypeError(f"ModuleDict: module name should be a string. Got {type(key).__name__}")
+        if "." in key:
+            raise KeyError(f"ModuleDict: module name can't contain '.', got: {key}")
+        if key == "":
+            raise KeyError("ModuleDict: module name can't be empty string \"\"")
+        if "/" in key:
+            raise KeyError(f"ModuleDict: module name can't contain '/' (it separates name scopes), got: {key}")
+        if key not in self._modules and hasattr(self, key):
+            raise KeyError(f"ModuleDict: attribute '{key}' already exists")
         return key
 
     def __getitem__(self, key: str) -> Module:
@@ -387,6 +397,10 @@ class ParameterList(Module):
         return "\n".join(f"  ({i}): {_described(p)}" for i, p in enumerate(self))
 
 
+class _MissingKey(KeyError, AttributeError):
+    """A key a ParameterDict lacks: a KeyError, and the AttributeError PyTorch's raises."""
+
+
 class ParameterDict(Module):
     """A dict of parameters by name (insertion order), as ``torch.nn.ParameterDict``; a Tensor put in
     becomes a Parameter."""
@@ -397,13 +411,20 @@ class ParameterDict(Module):
             self.update(parameters)
 
     def _check_key(self, key: Any) -> str:
-        if not isinstance(key, str) or not key or "." in key:
-            raise KeyError(f"ParameterDict: keys must be non-empty strings without '.', got {key!r}")
+        """PyTorch's checks of a parameter's name (``register_parameter``'s)."""
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: parameter name should be a string. Got {type(key).__name__}")
+        if "." in key:
+            raise KeyError(f"ParameterDict: parameter name can't contain '.', got: {key}")
+        if key == "":
+            raise KeyError("ParameterDict: parameter name can't be empty string \"\"")
+        if key not in self._parameters and hasattr(self, key):   # a method's name (or `training`)
+            raise KeyError(f"ParameterDict: attribute '{key}' already exists")
         return key
 
     def __getitem__(self, key: str) -> Parameter:
         if key not in self._parameters:
-            raise KeyError(f"ParameterDict: no parameter {key!r} (keys: {list(self._parameters)})")
+            raise _MissingKey(f"ParameterDict: no parameter {key!r} (keys: {list(self._parameters)})")
         return self._parameters[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -440,9 +461,25 @@ class ParameterDict(Module):
         return value
 
     def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
-        pairs = parameters.items() if isinstance(parameters, (Mapping, ParameterDict)) else parameters
-        for key, value in pairs:
-            self[key] = value
+        """As PyTorch's: an OrderedDict, a ParameterDict or pairs in their order, any other mapping (a plain
+        dict) in sorted key order."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        elif isinstance(parameters, Iterable):
+            pairs = list(parameters)
+        else:
+            raise TypeError("ParametersDict.update should be called with an iterable of key/value pairs, but got "
+                            f"{type(parameters).__name__}")
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, Iterable):
+                raise TypeError(f"ParameterDict update sequence element #{i} should be Iterable; is"
+                                f"{type(pair).__name__}")
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(f"ParameterDict update sequence element #{i} has length {len(pair)}; 2 is required")
+            self[pair[0]] = pair[1]
 
     def setdefault(self, key: str, default: Any = None) -> Parameter:
         """``self[key]``, first set to ``default`` if absent (as dict's)."""

@@ -8,6 +8,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, memory_formats
+from minigrad.legacy import legacy_dtype
 
 from ._buffer import buffer_persistence
 from ._compile_state import TrainingFlag, give_serial, reregistered, set_mode
@@ -93,8 +94,13 @@ class Module(ModuleHooks):
         buffer or child of that name); a registered parameter takes only a Parameter or None, a child only a
         Module, a Parameter or None, a buffer only a Tensor (it stays a buffer), a Module, a Parameter or None.
         None keeps the name registered, in its place (a later Parameter returns to the same place)."""
-        if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if "_parameters" not in self.__dict__:   # before Module.__init__: plain attributes only, as PyTorch's
+            if isinstance(value, (Parameter, Module)) or buffer_persistence(value) is not None:
+                what = "parameters" if isinstance(value, Parameter) else "module" if isinstance(value, Module) \
+                    else "buffer"
+                raise AttributeError(f"{type(self).__name__}: cannot assign {what} before Module.__init__() call")
+            object.__setattr__(self, name, value)
+            return
         if name == "training":   # model.training = False, as model.eval() does for one module
             set_mode(self, bool(value))
             return
@@ -148,6 +154,9 @@ class Module(ModuleHooks):
                             "(a Tensor or None expected)")
 
     def __delattr__(self, name: str) -> None:
+        if name == "training" and "training" in self.__dict__:   # PyTorch's flag is a plain attribute
+            del self.__dict__["training"]
+            return
         for table in (self._parameters, self._modules, self._buffers):
             if name in table and table.pop(name) is not None:
                 reregistered()
@@ -156,23 +165,25 @@ class Module(ModuleHooks):
 
     def _check_new_name(self, name: Any, table: str, what: str) -> None:
         """PyTorch's checks of a name given to ``register_parameter``/``register_buffer``/``add_module``."""
+        owner = type(self).__name__
         if table not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}: cannot register a {what} before Module.__init__() call")
+            raise AttributeError(f"{owner}: cannot assign {what} before Module.__init__() call")
         if not isinstance(name, str):
-            raise TypeError(f"{type(self).__name__}: {what} name should be a string, got {type(name).__name__}")
+            raise TypeError(f"{owner}: {what} name should be a string. Got {type(name).__name__}")
         if "." in name:
-            raise KeyError(f"{type(self).__name__}: {what} name can't contain \".\", got {name!r}")
+            raise KeyError(f"{owner}: {what} name can't contain '.', got: {name} (a name is a string without '.': "
+                           "dots join the names of a path)")
         if name == "":
-            raise KeyError(f"{type(self).__name__}: {what} name can't be empty string \"\"")
+            raise KeyError(f"{owner}: {what} name can't be empty string \"\"")
         if hasattr(self, name) and name not in self.__dict__[table]:
-            raise KeyError(f"{type(self).__name__}: attribute {name!r} already exists (not a {what})")
+            raise KeyError(f"{owner}: attribute '{name}' already exists")
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` under ``name`` (None: the name stays registered with no value, e.g. ``bias=False``).
         As PyTorch: the name must be new (or a parameter's) and ``param`` a Parameter, not a plain Tensor."""
         self._check_new_name(name, "_parameters", "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"{type(self).__name__}: cannot assign a {type(param).__name__} object to parameter "
+            raise TypeError(f"{type(self).__name__}: cannot assign '{type(param).__name__}' object to parameter "
                             f"{name!r} (nn.Parameter or None required)")
         if isinstance(param, Parameter) and not param.is_leaf:
             raise ValueError(f"{type(self).__name__}: cannot assign a non-leaf Tensor to parameter {name!r}")
@@ -182,7 +193,7 @@ class Module(ModuleHooks):
         """A non-trainable tensor moved by ``to()`` and saved in the state dict (unless ``persistent=False``)."""
         self._check_new_name(name, "_buffers", "buffer")
         if value is not None and not isinstance(value, Tensor):
-            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} object to buffer "
+            raise TypeError(f"{type(self).__name__}: cannot assign '{type(value).__name__}' object to buffer "
                             f"{name!r} (a Tensor or None required)")
         if self._buffers.get(name, value) is not value:
             reregistered()
@@ -223,14 +234,14 @@ class Module(ModuleHooks):
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
         """(dotted path, module) for this module and every descendant; a shared one once (unless
         ``remove_duplicate=False``). ``memo``: modules to skip, as PyTorch's."""
-        seen = set() if memo is None else {id(m) for m in memo}
+        seen = set() if memo is None else memo   # modules (hashed by identity, as PyTorch's memo)
         stack = [(prefix, self)]
         while stack:
             path, module = stack.pop()
+            if module in seen:
+                continue
             if remove_duplicate:
-                if id(module) in seen:
-                    continue
-                seen.add(id(module))
+                seen.add(module)
             yield path, module
             children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
@@ -287,13 +298,9 @@ class Module(ModuleHooks):
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as the child ``name`` (as ``setattr``; None leaves a placeholder)."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"{type(self).__name__}.add_module: the name must be a non-empty string without '.', "
-                           f"got {name!r}")
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}.add_module: {name!r} is a {type(module).__name__}, not a Module")
-        if hasattr(self, name) and name not in self._modules:
-            raise KeyError(f"{type(self).__name__}.add_module: attribute {name!r} already exists (not a module)")
+            raise TypeError(f"{type(self).__name__}.add_module: {type(module).__name__} is not a Module subclass")
+        self._check_new_name(name, "_modules", "module")
         if module is None:
             if self._modules.get(name) is not None:
                 reregistered()
@@ -305,47 +312,57 @@ class Module(ModuleHooks):
     register_module = add_module
 
     def get_submodule(self, target: str) -> Module:
-        """The module at dotted path ``target`` (``""``: this one); AttributeError names the missing part."""
+        """The module at dotted path ``target`` (``""``: this one); PyTorch's AttributeErrors name the missing
+        part, or the one that is not a Module."""
         module = self
         if target == "":
             return module
         for part in target.split("."):
-            child = module._modules.get(part) if isinstance(module, Module) else None
-            if child is None:
-                raise AttributeError(f"{type(module).__name__} has no submodule {part!r} (in {target!r})")
-            module = child
+            if not hasattr(module, part):
+                raise AttributeError(f"{module._get_name()} has no attribute `{part}`")
+            module = getattr(module, part)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{part}` is not an nn.Module")
         return module
 
     def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
         """Set the module at dotted path ``target`` (its parent must exist); ``strict=True``: only replace one
-        that exists, as PyTorch's."""
+        that exists, as PyTorch's (a ValueError for an empty target or a non-Module, as PyTorch's)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
         if not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}.set_submodule: {type(module).__name__} is not a Module")
-        if not isinstance(target, str) or not target:
-            raise ValueError(f"{type(self).__name__}.set_submodule: cannot set a submodule without a target name")
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
         parent, _, name = target.rpartition(".")
         owner = self.get_submodule(parent)
-        if strict and name not in owner._modules:
-            raise AttributeError(f"{type(owner).__name__} has no submodule {name!r} (in {target!r})")
-        if name in owner.__dict__ and name not in owner._modules:
-            raise AttributeError(f"{type(owner).__name__}.{name} is not an nn.Module (in {target!r})")
+        if strict and not hasattr(owner, name):
+            raise AttributeError(f"{owner._get_name()} has no attribute `{name}`")
+        if hasattr(owner, name) and not isinstance(getattr(owner, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
         setattr(owner, name, module)
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at dotted path ``target`` (``"layer.weight"``)."""
-        return self._member(target, "_parameters", "parameter")
+        module, name = self._owner_of(target)
+        value = getattr(module, name)
+        if not isinstance(value, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return value
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at dotted path ``target``."""
-        return self._member(target, "_buffers", "buffer")
+        module, name = self._owner_of(target)
+        value = getattr(module, name)
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return value
 
-    def _member(self, target: str, table: str, what: str) -> Any:
+    def _owner_of(self, target: str) -> tuple[Module, str]:
+        """(the module that holds the attribute at dotted path ``target``, the attribute's name)."""
         path, _, name = target.rpartition(".")
         module = self.get_submodule(path)
-        value = getattr(module, table).get(name)
-        if value is None:
-            raise AttributeError(f"{type(module).__name__} has no {what} {name!r} (in {target!r})")
-        return value
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        return module, name
 
     def apply(self, fn: Any) -> Module:
         """``fn(module)`` on each child's tree (``children()`` order), then on this module, as PyTorch's."""
@@ -405,7 +422,8 @@ class Module(ModuleHooks):
         dev = mg.resolve_device(device) if device is not None else None
         dt = numpy.dtype(dtype) if dtype is not None else None
         if dt is not None and dt.kind != "f":
-            raise TypeError(f"{type(self).__name__}.to: dtype must be a floating type, got {dt}")
+            raise TypeError(f"{type(self).__name__}.to: nn.Module.to only accepts floating point or complex dtypes, "
+                            f"but got desired dtype={dt}")
 
         def convert(array: Any, is_float: bool) -> Any:
             if dt is not None and is_float and array.dtype != dt:
@@ -421,6 +439,17 @@ class Module(ModuleHooks):
             tensor.data = convert(tensor.data, is_float)
             if tensor.grad is not None:
                 tensor.grad.data = convert(tensor.grad.data, is_float)
+        return self
+
+    def to_empty(self, *, device: Any, recurse: bool = True) -> Module:
+        """Give every parameter and buffer an uninitialised array of its shape and dtype on ``device`` (the
+        objects are kept), as PyTorch's ``to_empty``; ``recurse=False``: this module's own only."""
+        dev = mg.resolve_device(device) if device is not None else None
+        tensors = [t for _, t in self.named_parameters(recurse=recurse)] + \
+            [t for _, t in self.named_buffers(recurse=recurse)]
+        for tensor in tensors:
+            target = tensor.device if dev is None else dev
+            tensor.data = mg.empty(tensor.shape, dtype=tensor.dtype, device=target).data
         return self
 
     def cpu(self) -> Module:
@@ -442,8 +471,19 @@ class Module(ModuleHooks):
         raise TypeError(f"{type(self).__name__}.bfloat16: NumPy has no bfloat16; use half() (float16) or float()")
 
     def type(self, dst_type: Any) -> Module:
-        """Cast floating parameters and buffers to ``dst_type`` (a dtype), as PyTorch's ``Module.type``."""
-        return self.to(dtype=dst_type)
+        """Cast every parameter and buffer (integer buffers too) to ``dst_type`` (a dtype or a legacy type such
+        as ``mg.DoubleTensor``), as PyTorch's ``Module.type``; a tensor that requires grad takes only a float."""
+        dt = mg.backend.as_dtype(legacy_dtype(dst_type), f"{type(self).__name__}.type")
+        tensors = list(self.parameters()) + list(self.buffers())
+        if dt.kind not in "fc" and any(t.requires_grad for t in tensors):
+            raise RuntimeError(f"{type(self).__name__}.type: data set to a tensor that requires gradients must be "
+                               f"floating point or complex dtype, got {dt}")
+        for tensor in tensors:
+            if tensor.dtype != dt:
+                tensor.data = tensor.data.astype(dt)
+                if tensor.grad is not None:
+                    tensor.grad.data = tensor.grad.data.astype(dt)
+        return self
 
     def share_memory(self) -> Module:
         """Nothing to do: NumPy arrays are plain process memory (kept so PyTorch code runs unchanged)."""
@@ -502,6 +542,11 @@ class Module(ModuleHooks):
 
     def _has_extra_state(self) -> bool:
         return type(self).get_extra_state is not Module.get_extra_state
+
+    def __dir__(self) -> list[str]:
+        """As PyTorch's: the attributes, parameters, buffers and children, without names that start with a digit
+        (``Sequential``'s ``0``, ``1`` …)."""
+        return sorted(name for name in super().__dir__() if not name[:1].isdigit())
 
     # --- printing ---
 
