@@ -120,7 +120,11 @@ def lay_out(array: Any, fmt: Any, where: str, like: Any = None) -> Any:
 
 
 def relayout(tensor: Any, fmt: Any, where: str, like: Any = None) -> Any:
-    """A tensor just made (a leaf its caller owns) laid out in ``fmt`` (see :func:`lay_out`); returned."""
+    """A tensor just made (a leaf its caller owns) laid out in ``fmt`` (see :func:`lay_out`); returned.
+    Made like another (the ``*_like`` constructors), no ``fmt`` means ``preserve_format``, PyTorch's default
+    there: a transposed input gives a transposed result, as NumPy's ``zeros_like`` does too."""
+    if fmt is None and like is not None:
+        fmt = preserve_format
     if fmt is not None:
         tensor.data = lay_out(tensor.data, fmt, where, None if like is None else like.data)
     return tensor

@@ -145,3 +145,17 @@ def test_a_custom_optimizer_written_as_pytorchs_trains_as_torch(torch: Any) -> N
         results.append((loss, model.weight.detach().numpy().copy()))
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-12)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("view", ["t", "permute", "slice"])
+def test_like_constructors_preserve_the_layout_by_default_as_torch(torch: Any, view: str) -> None:
+    # torch's *_like default is preserve_format (NumPy's zeros_like keeps the layout too)
+    data = np.random.default_rng(0).standard_normal((2, 3, 4, 6))
+    make = {"t": lambda x: x.reshape(6, 24).t(), "permute": lambda x: x.permute(0, 2, 3, 1),
+            "slice": lambda x: x[:, :, :, ::2]}[view]
+    ours, theirs = make(mg.tensor(data)), make(torch.tensor(data))
+    for name in ("zeros_like", "ones_like", "empty_like", "rand_like", "randn_like"):
+        a, b = getattr(mg, name)(ours), getattr(torch, name)(theirs)
+        assert _element_strides(a) == _element_strides(b) and a.is_contiguous() == b.is_contiguous(), name
+    assert _element_strides(mg.full_like(ours, 2.0)) == _element_strides(torch.full_like(theirs, 2.0))
+    assert _element_strides(mg.randint_like(ours, 5)) == _element_strides(torch.randint_like(theirs, 5))
