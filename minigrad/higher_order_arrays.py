@@ -1,7 +1,7 @@
 """Rules of ``create_graph=True`` (see :mod:`minigrad.higher_order`) for writes at indices and into views
 (index_add/index_copy/index_put, masked_scatter, scatter_reduce, the ``*_scatter`` ops, fill), the strided
 reads (diag, Tensor.unfold, as_strided), einsum, and the linear algebra commonly differentiated twice (inv,
-solve and solve_triangular, det, slogdet/logdet, cholesky, matrix_exp, eigh/eigvalsh).
+solve and solve_triangular, det, slogdet/logdet, pinv, cholesky, matrix_exp, eigh/eigvalsh).
 
 A write is linear in the written tensor and in what it writes: its rule reads the gradient back through the
 same places (a gather) and zeroes them in the gradient of the tensor written into (the write again, of zeros),
@@ -30,7 +30,7 @@ from .higher_order import (
 from .ops.arrange import DiagEmbed
 from .ops.arrange import Unfold as WindowsAlong
 from .ops.contract import Einsum
-from .ops.decompositions import Cholesky, Eigh
+from .ops.decompositions import Cholesky, Eigh, PseudoInverse
 from .ops.elementwise import Add, Div, Mul, Neg, Sub, Where
 from .ops.index import Diag, Triangle
 from .ops.index_write import IndexPutAdd, IndexWrite, MaskedScatter, ScatterReduce
@@ -114,6 +114,8 @@ def _scatter_reduce(node: Function, g: Tensor) -> tuple:
     elif reduce == "mean":
         counts = node._counts(xp, where, tuple(g.shape), g.dtype)
         gx, gpart = Div()(g, counts), Div()(GetItem(where)(g), counts[where])
+    elif reduce == "prod":
+        gx, gpart = _scatter_prod_grads(node, g, where)
     elif reduce in ("amax", "amin"):   # shared equally among the values equal to the result (masks: constants)
         x_is, part_is = x == out, node._part(src) == out[where]
         ties = x_is.astype(g.dtype)
@@ -122,7 +124,7 @@ def _scatter_reduce(node: Function, g: Tensor) -> tuple:
         gx, gpart = _select(x_is, shared), _select(part_is, GetItem(where)(shared))
     else:
         raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} with reduce="
-                                  f"{reduce!r} yet (sum, mean, amax and amin have one); its first-order backward "
+                                  f"{reduce!r} yet; its first-order backward "
                                   "works: leave create_graph=False")
     if not node.include_self:
         gx = _zeroed_at(gx, where)
@@ -131,6 +133,38 @@ def _scatter_reduce(node: Function, g: Tensor) -> tuple:
         gsrc = gpart if src.shape == node.index.shape else \
             IndexBackward(src.shape, tuple(slice(0, n) for n in node.index.shape))(gpart)
     return (gx if node.edges[0] is not None else None), gsrc
+
+
+def _scatter_prod_grads(node: Function, g: Tensor, where: tuple) -> tuple:
+    """The engine's (PyTorch's) prod gradients with the op itself: x gets g · (the product with x read as 1 where
+    it is 0) / x; a src value gets g · out / itself, or where it is the only zero at its place, g · the product of
+    the others. Two or more src zeros at one place: refused, as PyTorch (the formula has no derivative there)."""
+    xp = node.xp
+    x, src, out = node.saved
+    part = node._part(src)
+    zeros_at = xp.zeros(x.shape, dtype=g.dtype)
+    backend.scatter_add(xp, zeros_at, where, (part == 0).astype(g.dtype))
+    if node.edges[1] is not None and bool((zeros_at > 1).any()):
+        raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} with reduce='prod' "
+                                  "where two or more zeros of src go to one place (as PyTorch); its first-order "
+                                  "backward works: leave create_graph=False")
+    x_t, src_t = _input(node, 0, x), _input(node, 1, src)
+    if not isinstance(src_t, Tensor):
+        part_t = part
+    else:   # the leading part of src that the index reads
+        part_t = src_t if part.shape == src.shape else GetItem(tuple(slice(0, n) for n in node.index.shape))(src_t)
+
+    def product(into: Any, values: Any) -> Tensor:
+        return ScatterReduce(node.axis, node.index, "prod", node.include_self)(into, values)
+
+    x_ones = Where()(x == 0, 1, x_t)
+    gx = Div()(Mul()(g, product(x_ones, part_t)), x_ones)
+    part_zero = part == 0
+    single_zero = part_zero & (zeros_at[where] == 1)
+    without = product(x_t, Where()(single_zero, 1, part_t))
+    gpart = Where()(single_zero, GetItem(where)(Mul()(g, without)),
+                    Div()(GetItem(where)(Mul()(g, _output(node, out))), Where()(part_zero, 1, part_t)))
+    return gx, gpart
 
 
 # --- writes into a view: select/slice/diagonal/as_strided_scatter -------------------------------------------------
@@ -338,6 +372,19 @@ def _slogdet(node: Function, grads: list) -> Tensor:
     if g_log is None:   # sign is flat
         return _zeros(a.shape, grads[0])
     return Mul()(_last_two(g_log), _inverse_t(_input(node, 0, a)))
+
+
+@rule(PseudoInverse)
+def _pinv(node: Function, g: Tensor) -> Tensor:
+    """The engine's derivative at constant rank, with A and the op's output A⁺ (so A⁺'s own rule runs again):
+    -A⁺ᵀ G A⁺ᵀ + (I - A A⁺) Gᵀ A⁺ A⁺ᵀ + A⁺ᵀ A⁺ Gᵀ (I - A⁺ A)."""
+    a, p = node.saved
+    a_t, p_t = _input(node, 0, a), _output(node, p)
+    p_transposed, g_transposed = _swap_last(p_t), _swap_last(g)
+    left = Sub()(g_transposed, MatMul()(a_t, MatMul()(p_t, g_transposed)))
+    right = Sub()(g_transposed, MatMul()(MatMul()(g_transposed, p_t), a_t))
+    return Add()(Add()(Neg()(_matmul3(p_transposed, g, p_transposed)), MatMul()(left, MatMul()(p_t, p_transposed))),
+                 MatMul()(MatMul()(p_transposed, p_t), right))
 
 
 @rule(Cholesky)

@@ -34,19 +34,19 @@ from .higher_order import (
     sum_to,
 )
 from .ops.arrange import DiagEmbed, Diagonal
-from .ops.elementwise import Add, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Where
+from .ops.elementwise import Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Where
 from .ops.fused import GRUGates, LSTMGates
 from .ops.gamma import polygamma
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
-from .ops.math import Flat, Lerp
+from .ops.math import Flat, Lerp, log1p
 from .ops.pointwise import RoundedDiv
 from .ops.reduce import Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
 from .ops.shape import GetItem, Reshape, Transpose
 from .ops.special import Logit, Sinc, cosh, sinh, xlogy
-from .ops.special_functions import i1, i1e, xlog1py
+from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
 from .tensor import Tensor
 
 __all__: list[str] = []
@@ -282,9 +282,17 @@ _UNARY.update({
     "entr": lambda x, y: Neg()(Add()(1, Log()(x))),
     "i0": lambda x, y: i1(x),
     "i0e": lambda x, y: Sub()(i1e(x), Mul()(_sign_of(x), y)),
+    "i1": lambda x, y: _at_zero_half(x, lambda safe: Sub()(i0(safe), Div()(y, safe))),
+    "i1e": lambda x, y: _at_zero_half(x, lambda safe: Sub()(i0e(safe), Mul()(y, Add()(_sign_of(x), Div()(1, safe))))),
     "lgamma": lambda x, y: polygamma(0, x),
     "frac": lambda x, y: 1,
 })
+
+
+def _at_zero_half(x: Tensor, slope: Any) -> Tensor:
+    """i1's and i1e's derivative: ``slope(safe)`` with x = 0 read as 1 (no 0/0 there), and ½ at 0, as the engine's."""
+    zero = x.data == 0
+    return Where()(zero, 0.5, slope(Where()(zero, 1, x)))
 
 
 def _sign_of(x: Tensor) -> Any:
@@ -449,9 +457,37 @@ def _fold(node: Function, g: Tensor) -> Tensor:
     return Reshape(tuple(shape))(columns) if tuple(columns.shape) != tuple(shape) else columns
 
 
+def _binary_cross_entropy(node: Function, g: Tensor) -> tuple:
+    """nn's binary_cross_entropy op (its gradients are PyTorch's hand-written ones, not the clamped loss's
+    derivative), written with Tensor ops of x, y and w: x gets w·(x - y) / max(x(1 - x), ε), y gets
+    -w·logit(x) = w·(log(1 - x) - log x), w gets the unweighted loss, a new node of the op itself, so that its
+    derivatives are the same hand-written slopes and the mixed second derivatives agree. Within ε of 0 and 1
+    the floor is a constant here (PyTorch's double backward drops it there instead)."""
+    x, y, _, *weight = node.saved
+    x_t, y_t = _as_tensor(_input(node, 0, x)), _as_tensor(_input(node, 1, y))
+    w_t = _input(node, 2, weight[0]) if weight else None
+    gx = gy = gw = None
+    with backend.errstate(node.xp, divide="ignore", invalid="ignore"):   # log 0 and 1/0 at x = 0 and 1, as PyTorch
+        if node.edges[0] is not None:
+            floor = Clip(True, False)(Mul()(x_t, Sub()(1, x_t)), node.epsilon)
+            slope = Div()(Sub()(x_t, y_t), floor)
+            gx = Mul()(g, Mul()(w_t, slope) if weight else slope)
+        if node.edges[1] is not None:
+            gy = Mul()(Mul()(g, w_t) if weight else g, Sub()(log1p(Neg()(x_t)), Log()(x_t)))
+        if weight and node.edges[2] is not None:
+            gw = Mul()(g, type(node)()(x_t, y_t))
+    return (gx, gy, gw) if weight else (gx, gy)
+
+
+def _as_tensor(value: Any) -> Tensor:
+    """An input that has no edge (a constant array) as a Tensor without a graph."""
+    return value if isinstance(value, Tensor) else Tensor._make(value, False, None, 0)
+
+
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
 LATE_RULES["nn._embedding.EmbeddingLookup"] = _embedding
 LATE_RULES["nn._fold.Fold"] = _fold
+LATE_RULES["nn._common_losses._BinaryCrossEntropy"] = _binary_cross_entropy
 
 
 # --- fused and compiled nodes: refused with the way that works -------------------------------------------------

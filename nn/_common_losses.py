@@ -5,8 +5,9 @@ PyTorch keeps beside them, ``cosine_similarity`` and ``pairwise_distance``. (The
 losses are in ``nn/_losses.py``.)
 
 Each is its formula in engine ops, in PyTorch's argument order (with its deprecated ``size_average``/``reduce``
-pair). Where PyTorch's backward is not the derivative of its forward (``binary_cross_entropy``, the clamp in
-``cosine_similarity``), :func:`_with_gradient` gives the forward's value PyTorch's gradient.
+pair). Where PyTorch's backward is not the derivative of its forward, ``binary_cross_entropy`` is a small op
+with PyTorch's gradients (:class:`_BinaryCrossEntropy`) and :func:`_with_gradient` gives the clamp in
+``cosine_similarity`` PyTorch's gradient.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _with_gradient(value: Tensor, x: Tensor, slope: Any) -> Tensor:
     """``value`` in the forward pass, with d(result)/dx = ``slope`` (elementwise) in the backward pass.
 
     value + slope·(x - x.detach()): the added term is exactly 0. For PyTorch functions whose backward
-    is not the derivative of their forward: a clamp done without gradient (``cosine_similarity``), a
-    backward written by hand (``binary_cross_entropy``). ``value`` and ``slope`` must not depend on ``x``'s graph.
+    is not the derivative of their forward: a clamp done without gradient (``cosine_similarity``). ``value``
+    and ``slope`` must not depend on ``x``'s graph.
     """
     if isinstance(slope, Tensor):
         slope = slope.detach()
@@ -212,10 +213,8 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     """-w·(y·log x + (1 - y)·log(1 - x)) for probabilities ``input`` x and ``target`` y, as PyTorch.
 
     input, target: the same shape S, values in [0, 1]; weight broadcasts to S. Each log is clamped
-    to >= -100, so x = 0 or 1 gives a finite loss. The input's gradient is PyTorch's hand-written one,
-    w·(x - y) / max(x(1 - x), 1e-12): finite at x = 0 and 1 (the clamped logs' own derivative would give
-    0·inf = NaN there). The target's gradient is PyTorch's too, -w·logit(x) with the logs unclamped
-    (±inf at x = 0 and 1).
+    to >= -100, so x = 0 or 1 gives a finite loss. The gradients are PyTorch's hand-written ones
+    (:class:`_BinaryCrossEntropy`), and differentiable again (``create_graph=True``).
     """
     name = "binary_cross_entropy"
     reduction = checked_reduction(size_average, reduce, reduction, name)
@@ -223,40 +222,48 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     target = _same_shape_target(target, input, name)
     _check_unit_interval(input, name, "input")
     _check_unit_interval(target, name, "target")
-    x = input.detach()
-    y = target.detach()
-    loss = (y - 1) * mg.clip(mg.log1p(-x), min=-100.0) - y * mg.clip(_log(x), min=-100.0)
-    if target.requires_grad:
-        loss = loss + _TargetSlope()(target, x)
-    slope = (x - target.detach()) / mg.clip(x * (1 - x), min=_BCE_EPSILON)
-    if weight is not None:
-        weight = _weight_in(_as_operand(weight, input, name, "weight"), input.dtype)
-        if _broadcast_shape(weight, target, name) != target.shape:
-            raise ValueError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's {input.shape}")
-        loss, slope = weight * loss, weight * slope
-    return reduce_loss(_with_gradient(loss, input, slope), reduction)
+    if weight is None:
+        return reduce_loss(_BinaryCrossEntropy()(input, target), reduction)
+    weight = _weight_in(_as_operand(weight, input, name, "weight"), input.dtype)
+    if _broadcast_shape(weight, target, name) != target.shape:
+        raise ValueError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's {input.shape}")
+    if weight.shape != input.shape:   # its gradient is summed back by the broadcast
+        weight = weight.broadcast_to(input.shape)
+    return reduce_loss(_BinaryCrossEntropy()(input, target, weight), reduction)
 
 
-class _TargetSlope(mg.Function):
-    """0 in the forward pass; d/dy = -logit(x) in the backward: binary_cross_entropy's target gradient as
-    PyTorch's (±inf at x = 0 and 1), which no finite product with the clamped loss could carry. y, x: (S,)."""
+class _BinaryCrossEntropy(mg.Function):
+    """The elementwise loss w·((y - 1)·max(log(1 - x), -100) - y·max(log x, -100)) with PyTorch's hand-written
+    gradients, which are not its derivative at x = 0 and 1 (there the clamped logs' would give 0·inf = NaN):
+
+    x: w·(x - y) / max(x(1 - x), 1e-12); y: -w·logit(x), unclamped (±inf at x = 0 and 1); w: the loss unweighted.
+    x, y, w: (S,) (w absent: 1). Its ``create_graph`` rule (``minigrad.higher_order_rules``) writes the same
+    three with Tensor ops of x, y and w, so the second derivatives are PyTorch's.
+    """
 
     name = "binary_cross_entropy"
+    epsilon = _BCE_EPSILON   # the floor under x(1 - x), read by the rule too
 
-    def forward(self, target: Any, x: Any) -> Any:
-        self.saved = (x,)
-        return self.xp.zeros_like(target)
+    def forward(self, x: Any, y: Any, *weight: Any) -> Any:
+        xp = self.xp
+        with mg.errstate(xp, divide="ignore"):
+            loss = (y - 1) * xp.maximum(-100.0, xp.log1p(-x)) - y * xp.maximum(-100.0, xp.log(x))
+        self.saved = (x, y, loss) + weight
+        return weight[0] * loss if weight else loss
 
     def backward(self, gy: Any) -> tuple:
-        (x,) = self.saved
-        with mg.errstate(self.xp, divide="ignore", invalid="ignore"):
-            return gy * (self.xp.log1p(-x) - self.xp.log(x)), None
-
-
-def _log(x: Tensor) -> Tensor:
-    """log x, with log 0 = -inf quietly (the caller clamps it)."""
-    with mg.errstate(mg.array_module(x.data), divide="ignore"):
-        return mg.log(x)
+        x, y, loss, *weight = self.saved
+        xp = self.xp
+        gx = gy_target = gw = None
+        if self.needs_grad[0]:
+            slope = (x - y) / xp.maximum(self.epsilon, x * (1 - x))
+            gx = gy * (weight[0] * slope if weight else slope)
+        if self.needs_grad[1]:
+            with mg.errstate(xp, divide="ignore", invalid="ignore"):
+                gy_target = (gy * weight[0] if weight else gy) * (xp.log1p(-x) - xp.log(x))
+        if weight and self.needs_grad[2]:
+            gw = gy * loss
+        return (gx, gy_target, gw) if weight else (gx, gy_target)
 
 
 def kl_div(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002

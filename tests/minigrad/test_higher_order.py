@@ -73,6 +73,22 @@ def _with_zeros(*shape: int) -> mg.Tensor:
     return mg.tensor(values, dtype="float64", requires_grad=True)
 
 
+def _probabilities(*shape: int) -> mg.Tensor:
+    """A float64 tensor of values in [0.1, 0.9]: binary_cross_entropy's inputs, away from its floors at 0 and 1."""
+    return mg.tensor(RNG.uniform(0.1, 0.9, shape), dtype="float64", requires_grad=True)
+
+
+SCATTER_PROD = mg.tensor(np.array([[0, 1], [0, 0], [2, 1]]))
+BCE_WEIGHT = RNG.uniform(0.5, 2.0, (3, 1))
+
+
+def _scatter_prod_inputs() -> list:
+    """x and src for scatter_reduce(prod) with zeros: one in x, one src zero alone at its place, one beside x's."""
+    x = np.array([[1.5, 0.0], [0.7, -1.2], [0.9, 1.1]])
+    src = np.array([[0.8, 1.3], [0.0, -0.6], [1.4, 0.0], [2.0, 2.0]])
+    return [mg.tensor(x, requires_grad=True), mg.tensor(src, requires_grad=True)]
+
+
 def _implicit_log_softmax(a: mg.Tensor) -> mg.Tensor:
     with warnings.catch_warnings():   # dim=None: PyTorch's implicit dim (0 for 1-D, 1 for 2-D), with its warning
         warnings.simplefilter("ignore", UserWarning)
@@ -213,6 +229,8 @@ OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
     "rounding_zero_gradient": (lambda a, b: (mg.div(a, b, rounding_mode="floor") + mg.div(a, b, rounding_mode="trunc")
                                              + a.frac() + a.trunc() + a.round() + a.ceil()) * a * b,
                                lambda: [_t(4), _t(4, low=1.0)]),
+    "bessel_i1": (lambda a: mg.special.i1(a[:4]).sum() * a + mg.special.i1e(a),   # i1e: past 30, its other series
+                  lambda: [mg.tensor([0.5, -2.0, 3.0, 0.0, 31.0], requires_grad=True)]),
     "fmod_remainder_tensors": (lambda a, b: mg.fmod(a, b) + mg.remainder(a, b) * a, lambda: [_t(4), _t(4, low=0.5)]),
     # writes at indices and into views
     "index_writes": (lambda a, s: a.index_add(0, INDEX, s) ** 2 + a.index_copy(0, INDEX[:2], s[:2]) * a
@@ -223,6 +241,8 @@ OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
                                                              include_self=r != "amax") ** 2
                                             for r in ("sum", "mean", "amax")) + mg.take(a, INDEX) .sum() * a,
                                       lambda: [_t(3, 2), _t(3, 2)]),
+    "scatter_reduce_prod": (lambda a, s: sum(a.scatter_reduce(0, SCATTER_PROD, s, "prod", include_self=flag) ** 2
+                                             for flag in (True, False)), _scatter_prod_inputs),
     "view_scatters": (lambda a, s: mg.select_scatter(a, s[0], 0, 1) ** 2 + mg.slice_scatter(a, s[:2], 0, 1) * a
                       + mg.diagonal_scatter(a, s[0], 0) ** 2 + mg.as_strided_scatter(a, s[1, :2], (2,), (4,)) * a
                       + mg.fill(a, s[0, 0]) * a, lambda: [_t(3, 3), _t(2, 3)]),
@@ -236,6 +256,7 @@ OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
     "solve": (lambda a, b, v: mg.linalg.solve(a, b) ** 2 + mg.linalg.solve(a, v)[:, None] * b
               + mg.linalg.solve_triangular(a, b, upper=True) ** 2 + mg.linalg.solve(a, b.mT, left=False).mT,
               lambda: [_t(3, 3) + 3 * mg.eye(3, dtype=mg.float64), _t(3, 2), _t(3)]),
+    "pinv": (lambda a, b: mg.linalg.pinv(a) ** 2 + mg.linalg.pinv(b)[:, :2].sum(0), lambda: [_t(3, 2), _t(2, 3, 4)]),
     "cholesky_matrix_exp_eigh": (lambda a: mg.linalg.cholesky(a @ a.mT + mg.eye(3, dtype=mg.float64)) ** 2
                                  + mg.linalg.cholesky(a.mT @ a + 1e-1, upper=True) + mg.linalg.matrix_exp(a * 0.5)
                                  + mg.linalg.eigvalsh(a + a.mT).sum() * a + mg.linalg.eigh(a + a.mT)[1] ** 2,
@@ -249,6 +270,9 @@ OPS: dict[str, tuple[Callable, Callable[[], list]]] = {
                 + F.smooth_l1_loss(a, b) + F.huber_loss(a, b, delta=0.5) + F.l1_loss(a, b) * a
                 + F.kl_div(F.log_softmax(a, 1), F.softmax(b, 1), reduction="batchmean")
                 + F.binary_cross_entropy_with_logits(a, b.sigmoid()), lambda: [_t(3, 4), _t(3, 4)]),
+    "binary_cross_entropy": (lambda x, y, w: F.binary_cross_entropy(x, y, w, reduction="none")
+                             + F.binary_cross_entropy(x, y) * x, lambda: [_probabilities(3, 4), _probabilities(3, 4),
+                                                                          _probabilities(3, 1)]),
     "embedding_bag_conv3d": (lambda w, x: F.embedding_bag(INDEX, w, mg.tensor(np.array([0, 1])), mode="mean") ** 2
                              + F.embedding_bag(INDEX, w, mg.tensor(np.array([0, 2])), mode="sum") * w[:2]
                              + F.conv3d(x, x[:1, :1, :2, :2, :2]).sum(), lambda: [_t(3, 2), _t(1, 1, 3, 3, 3)]),
@@ -465,13 +489,13 @@ def test_grad_of_a_non_leaf_and_hooks_with_create_graph() -> None:
 
 def test_an_op_without_a_rule_raises_naming_it() -> None:
     x = mg.tensor([0.5, 1.5], requires_grad=True)
-    with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for i1 yet"):
-        mg.autograd.grad(mg.special.i1(x + 1).sum(), x, create_graph=True)
-    with pytest.raises(NotImplementedError, match="no higher-order gradient for linalg.pinv yet"):
-        (mg.linalg.pinv(x[None]) * x).sum().backward(create_graph=True)
+    with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for cdist yet"):
+        mg.autograd.grad(mg.cdist(x[None, :, None], x[None, :, None] * 2).sum(), x, create_graph=True)
+    with pytest.raises(NotImplementedError, match="no higher-order gradient for linalg.qr yet"):
+        (mg.linalg.qr(x[None] + x[:, None])[0] * x).sum().backward(create_graph=True)
     assert x.grad is None   # nothing accumulated
     # the first-order path still works on the same graph
-    (g,) = mg.autograd.grad(mg.special.i1(x + 1).sum(), x)
+    (g,) = mg.autograd.grad(mg.cdist(x[None, :, None], x[None, :, None] * 2).sum(), x)
     assert not g.requires_grad
 
 
@@ -554,6 +578,15 @@ COMPOSITES: dict[str, tuple[Callable, list]] = {
                        + L.linalg.solve(a, b) ** 2 + L.linalg.cholesky(a @ a.mT + L.eye(3, dtype=a.dtype))
                        + L.linalg.matrix_exp(a * 0.3) + L.linalg.eigvalsh(a + a.mT)[:, None] * a
                        + L.einsum("ij,jk->ik", a, b * a), [_values(3, 3) + 3 * np.eye(3), _values(3, 3)]),
+    "pinv_i1_scatter_prod": (lambda L, F, a, s: L.linalg.pinv(a) ** 3
+                             + (L.special.i1(a) * L.special.i1e(a)).sum(0)[:, None]
+                             + (a.scatter_reduce(0, L.tensor(SCATTER_PROD.numpy()), s, "prod") ** 2).sum(0)[:, None],
+                             [_values(3, 2), _values(3, 2, zeros=True)]),
+    # PyTorch's hand-written gradients (finite at 0 and 1), differentiated again; the weight is a constant in torch
+    "binary_cross_entropy": (lambda L, F, x, y: F.binary_cross_entropy(x, y, reduction="none")
+                             + F.binary_cross_entropy(x, y, L.tensor(BCE_WEIGHT), reduction="sum") * x
+                             + (nn.BCELoss(mg.tensor(BCE_WEIGHT)) if L is mg else L.nn.BCELoss(L.tensor(BCE_WEIGHT)))(
+                                 x, y) * y, [RNG.uniform(0.1, 0.9, (3, 4)), RNG.uniform(0, 1, (3, 4))]),
 }
 
 
@@ -582,6 +615,31 @@ def test_second_derivatives_match_torch(name: str, torch: Any) -> None:
             assert (a is None) == (b is None), f"{what} of input {i}: {a} vs torch's {b}"
             if a is not None:
                 assert_close(a.detach(), b.detach(), rtol=1e-7, atol=1e-9, what=f"{what} of input {i}")
+
+
+def test_binary_cross_entropy_gradients_with_create_graph_are_the_ordinary_ones_bit_for_bit() -> None:
+    """Also at x = 0 and 1, where PyTorch's input gradient is (x - y) / 1e-12 and the target's ±inf."""
+    x = np.array([[0.0, 1.0, 0.0, 1.0, 1e-20, 0.3], [0.5, 1 - 1e-16, 0.7, 0.2, 1e-13, 0.9]])
+    y = np.array([[0.0, 1.0, 1.0, 0.0, 0.5, 0.5], [0.5, 0.0, 0.3, 1.0, 0.0, 0.1]])
+    for dtype in ("float64", "float32"):
+        inputs = [mg.tensor(x, dtype=dtype, requires_grad=True), mg.tensor(y, dtype=dtype, requires_grad=True),
+                  mg.tensor(RNG.uniform(0.5, 2.0, 6), requires_grad=True)]
+        loss = F.binary_cross_entropy(*inputs)
+        ordinary = mg.autograd.grad(loss, inputs, retain_graph=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")   # log 0 and 1/0 at x = 0 and 1 are quiet, as in the first-order backward
+            with_graph = mg.autograd.grad(loss, inputs, create_graph=True)
+        for a, b in zip(ordinary, with_graph):
+            assert b.requires_grad and a.dtype == b.dtype
+            np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
+
+
+def test_scatter_reduce_prod_with_two_src_zeros_at_one_place_refuses_as_torch() -> None:
+    x, src = mg.tensor([1.0, 2.0], requires_grad=True), mg.tensor([0.0, 0.0, 3.0], requires_grad=True)
+    y = x.scatter_reduce(0, mg.tensor(np.array([0, 0, 1])), src, "prod")
+    with pytest.raises(NotImplementedError, match="scatter_reduce with reduce='prod' where two or more zeros"):
+        mg.autograd.grad(y.sum(), src, create_graph=True, retain_graph=True)
+    np.testing.assert_array_equal(mg.autograd.grad(y.sum(), src)[0].numpy(), [0.0, 0.0, 2.0])
 
 
 def test_fmod_remainder_divisor_gradient_stays_on_the_graph_as_torch(torch: Any) -> None:
@@ -773,7 +831,8 @@ def test_once_differentiable_raises_only_when_its_gradient_is_differentiated(tor
 
 GPU_OPS = ["relu", "abs", "var_std", "prod_with_zeros", "cumsum", "cumprod", "cumprod_with_zeros", "atan2",
            "fmod_remainder", "norms", "hardtanh_relu6", "trace_diagonal", "triu_tril_flip_roll", "max_dim_topk",
-           "layer_norm", "pools", "interpolate", "scaled_dot_product_attention", "custom_functions"]
+           "layer_norm", "pools", "interpolate", "scaled_dot_product_attention", "custom_functions", "bessel_i1",
+           "pinv", "binary_cross_entropy"]
 
 
 @pytest.mark.gpu
