@@ -66,6 +66,11 @@ class AxisError(ValueError, IndexError):
     """An axis argument out of range (both a ValueError and an IndexError, as NumPy's)."""
 
 
+class EmptyReductionError(ValueError, RuntimeError, IndexError):
+    """A max/min/argmax/aminmax of an empty tensor (or over an empty dim): it has no value. PyTorch raises
+    RuntimeError (max, amax, aminmax) or IndexError (argmax, a dim); NumPy ValueError: this is all three."""
+
+
 def constant_array(name: str, value: Any) -> Any:
     """A non-Tensor input that is not a number or an array: a numeric array, or a TypeError naming the op."""
     try:

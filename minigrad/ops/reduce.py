@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from .. import backend
+from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
@@ -91,7 +92,7 @@ def _check_reducible(name: str, shape: tuple, axes: Any) -> None:
     for i, size in enumerate(shape):
         if size == 0 and (axes is None or i in axes):
             where = "an empty tensor" if axes is None else f"axis {i}, which has size 0,"
-            raise ValueError(f"{name}: cannot reduce {where} of shape {tuple(shape)} "
+            raise EmptyReductionError(f"{name}: cannot reduce {where} of shape {tuple(shape)} "
                              "(an empty maximum/minimum has no value)")
 
 

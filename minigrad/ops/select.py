@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend, return_types
+from ..arguments import EmptyReductionError
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..return_types import ValuesIndices
@@ -166,7 +167,7 @@ def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, small
     pick = xp.argmin if smallest else xp.argmax
     if dim is None:
         if x.data.size == 0:
-            raise ValueError(f"{name}: the input is empty (shape {x.shape})")
+            raise EmptyReductionError(f"{name}: the input is empty (shape {x.shape})")
         return _indices(name, lambda data: xp.asarray(pick(data, axis=None, keepdims=keep)).astype("int64"), x)
     a = _reduction_axis(x, dim, name)
     if x.ndim == 0:

@@ -16,6 +16,7 @@ import warnings
 from typing import Any
 
 from .. import backend, return_types
+from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
@@ -171,11 +172,11 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> 
     if dim is not None:
         axis = one_axis(dim, max(x.ndim, 1), "aminmax")
         if x.ndim and x.shape[axis] == 0:
-            raise ValueError(f"aminmax: cannot reduce dim {axis} of size 0 (shape {x.shape}): no identity")
+            raise EmptyReductionError(f"aminmax: cannot reduce dim {axis} of size 0 (shape {x.shape}): no identity")
         dims: Any = axis if x.ndim else ()
     else:
         if x.data.size == 0:
-            raise ValueError(f"aminmax: cannot reduce an empty tensor (shape {x.shape}): no identity")
+            raise EmptyReductionError(f"aminmax: cannot reduce an empty tensor (shape {x.shape}): no identity")
         dims = ()
     if dims == () and keep and x.ndim:
         dims = tuple(range(x.ndim))

@@ -174,3 +174,14 @@ def test_clone_of_a_transpose_keeps_values_and_gradient() -> None:
     assert y.reshape(-1).tolist() == x.t().reshape(-1).tolist()
     (y * mg.tensor(np.arange(12.0).reshape(4, 3))).sum().backward()
     assert x.grad.tolist() == np.arange(12.0).reshape(4, 3).T.tolist()
+
+
+@pytest.mark.parametrize("expr", ["x.max()", "x.amin()", "x.argmax()", "x.aminmax()", "x.max(0)", "x.amax(0)"])
+def test_an_empty_reduction_raises_torchs_class_too(torch: Any, expr: str) -> None:
+    # torch: RuntimeError (max, amax, aminmax) or IndexError (argmax, a dim); ours is both, and a ValueError
+    errors = []
+    for x in (torch.empty(0), mg.empty(0)):
+        with pytest.raises(Exception) as info:
+            eval(expr)  # noqa: S307 - a fixed expression
+        errors.append(info.value)
+    assert isinstance(errors[1], type(errors[0])) and isinstance(errors[1], ValueError)
