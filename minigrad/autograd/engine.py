@@ -29,6 +29,7 @@ scope) and its switches (``no_grad`` …) are in :mod:`minigrad.recording`.
 from __future__ import annotations
 
 import threading
+import weakref
 from contextvars import ContextVar
 from typing import Any, Callable, Sequence
 
@@ -40,6 +41,7 @@ from ..arguments import AxisError, constant_array, with_op_context
 from ..frames import in_fresh_chunk
 from ..hooks import (
     HookError,
+    RemovableHandle,
     _add_to_grad,
     _apply_hooks,
     _leaf_label,
@@ -53,6 +55,7 @@ from ..hooks import (
 from ..recording import _state, current_scope, is_grad_enabled
 from ..tensor import Tensor
 from ..versions import INPLACE
+from .names import OpName, named
 
 __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient", "current_scope", "is_grad_enabled",
            "observe_backward", "register_hook", "register_post_accumulate_grad_hook", "retain_grad", "tag"]
@@ -91,7 +94,7 @@ class Function:
     and receive ``None`` for outputs that got no gradient.
     """
 
-    name = "function"
+    name = OpName("function")   # every class's is an OpName: a str that, called, gives PyTorch's name (.names)
     n_outputs = 1
     multiple = False   # True for ops returning a tuple of outputs (split, unbind)
     # set when recorded
@@ -107,8 +110,9 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "name" not in cls.__dict__:
-            cls.name = cls.__name__.lower()
+        name = cls.__dict__.get("name", cls.__name__.lower())
+        if type(name) is str:   # once per class: node.name() then gives PyTorch's name ("MulBackward0")
+            cls.name = OpName(name)
         if isinstance(cls.__dict__.get("forward"), staticmethod):   # PyTorch's style: Op.apply(…) (autograd.custom)
             cls.__call__ = Function._pytorch_style_call
 
@@ -181,6 +185,79 @@ class Function:
     def __repr__(self) -> str:
         scope = f" in {self.scope!r}" if self.scope else ""
         return f"<{self.name} node{scope}>"
+
+    # --- PyTorch's graph introspection (computed on access: recording pays nothing for it) ---
+
+    @property
+    def next_functions(self) -> tuple:
+        """One ``(node, index)`` per input, as PyTorch's ``grad_fn.next_functions``.
+
+        The op that made the input and which of its outputs it is; for a leaf that
+        requires grad, its :class:`AccumulateGrad` and 0; ``(None, 0)`` for an input
+        that needs no gradient (a constant, a Python number).
+        """
+        pairs = []
+        for edge in self.edges:
+            if type(edge) is tuple:
+                pairs.append((named(edge[0]), edge[1]))
+            elif edge is None:
+                pairs.append((None, 0))
+            else:
+                pairs.append((AccumulateGrad.of(edge), 0))
+        return tuple(pairs)
+
+    @property
+    def metadata(self) -> dict:
+        """A dict of this node's own, for the user's notes, as PyTorch's ``grad_fn.metadata`` (made on first use)."""
+        metadata = self.__dict__.get("_metadata")
+        if metadata is None:
+            metadata = self.__dict__["_metadata"] = {}
+        return metadata
+
+    def register_prehook(self, hook: Callable[[tuple], Any]) -> RemovableHandle:
+        """Call ``hook(grad_outputs)`` before this node's backward, as PyTorch's ``grad_fn.register_prehook``.
+
+        ``grad_outputs`` is a tuple with the gradient (a Tensor) of the node's output;
+        the hook returns None or a tuple with its replacement (same shape, dtype and
+        device). It runs among the hooks on the output tensor (``y.register_hook``), in
+        the order registered. Only for ops with one output.
+        """
+        if self.n_outputs != 1:
+            raise NotImplementedError(f"grad_fn.register_prehook: op '{self.name}' has {self.n_outputs} outputs; "
+                                      "minigrad takes a prehook on an op with one output only (register a hook on "
+                                      "each output tensor instead: y.register_hook(hook))")
+        if not callable(hook):
+            raise TypeError(f"register_prehook: the hook must be callable, got {type(hook).__name__}")
+
+        def on_output_gradient(grad: Tensor) -> Any:
+            result = hook((grad,))
+            if result is None:
+                return None
+            if not isinstance(result, (tuple, list)) or len(result) != 1:
+                count = len(result) if isinstance(result, (tuple, list)) else type(result).__name__
+                raise HookError(f"register_prehook: the hook {getattr(hook, '__name__', hook)!r} on op '{self.name}' "
+                                f"returned {count}; it must return None or a tuple of 1 gradient (one per output)")
+            return result[0]
+
+        on_output_gradient.__name__ = getattr(hook, "__name__", "prehook")
+        if self.hooks is None:
+            self.hooks = {}
+        hooks = self.hooks.setdefault(0, [])
+        hooks.append(on_output_gradient)
+
+        def remove() -> None:
+            if on_output_gradient in hooks:
+                hooks.remove(on_output_gradient)
+        return RemovableHandle(remove)
+
+    def register_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's ``grad_fn.register_hook(hook)`` (``hook(grad_inputs, grad_outputs)`` after the node's
+        backward): not supported; raises NotImplementedError saying what to use instead."""
+        raise NotImplementedError(
+            f"grad_fn.register_hook: a hook on the gradients op '{self.name}' sends to its inputs "
+            "(hook(grad_inputs, grad_outputs)) is not supported by minigrad's engine; register a hook on each "
+            "input tensor (x.register_hook(hook) gets the gradient of x) or grad_fn.register_prehook(hook) for "
+            "the gradient of the op's output")
 
 
 def tag(tensor: Tensor, label: str) -> Tensor:
@@ -487,3 +564,61 @@ def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:
 Tensor.register_hook = register_hook   # type: ignore[attr-defined]
 Tensor.retain_grad = retain_grad   # type: ignore[attr-defined]
 Tensor.register_post_accumulate_grad_hook = register_post_accumulate_grad_hook   # type: ignore[attr-defined]
+
+
+# --- PyTorch's graph introspection: grad_fn.name(), next_functions' AccumulateGrad -------------------------------
+
+class AccumulateGrad:
+    """What PyTorch's ``grad_fn.next_functions`` holds for a leaf that requires grad: ``variable`` is the leaf.
+
+    minigrad's graph has no node there (the walk adds into ``.grad`` itself); this
+    object exists for introspection, one per leaf while someone holds it, as
+    PyTorch's (``a.grad_fn.next_functions[0][0] is b.grad_fn.next_functions[0][0]``
+    when both use the leaf).
+    """
+
+    name = OpName("accumulate_grad", "torch::autograd::AccumulateGrad")
+    next_functions: tuple = ()
+    metadata = Function.metadata
+    _of: weakref.WeakValueDictionary = weakref.WeakValueDictionary()   # id(leaf) -> its AccumulateGrad
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    @classmethod
+    def of(cls, leaf: Tensor) -> AccumulateGrad:
+        """The leaf's AccumulateGrad: the one alive, else a new one (it holds the leaf, so the id stays the leaf's)."""
+        accumulator = cls._of.get(id(leaf))
+        if accumulator is None or accumulator.variable is not leaf:
+            accumulator = cls._of[id(leaf)] = cls(leaf)
+        return accumulator
+
+    def register_prehook(self, hook: Callable[[tuple], Any]) -> RemovableHandle:
+        """``hook(grad_outputs)`` on the leaf's gradient before it is added into ``.grad``; returns None or a
+        tuple of 1 replacement. The leaf's own ``variable.register_hook`` underneath."""
+        def on_gradient(grad: Tensor) -> Any:
+            result = hook((grad,))
+            if result is not None and (not isinstance(result, (tuple, list)) or len(result) != 1):
+                raise HookError(f"register_prehook: the hook {getattr(hook, '__name__', hook)!r} on "
+                                f"{_leaf_label(self.variable)} must return None or a tuple of 1 gradient")
+            return None if result is None else result[0]
+        return register_hook(self.variable, on_gradient)
+
+    def register_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's AccumulateGrad post-hook: not supported (use ``variable.register_post_accumulate_grad_hook``)."""
+        raise NotImplementedError("AccumulateGrad.register_hook: not supported by minigrad's engine; use "
+                                  "leaf.register_post_accumulate_grad_hook(hook) (after .grad is accumulated) or "
+                                  "leaf.register_hook(hook) (on the gradient before)")
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad for {_leaf_label(self.variable)}>"
+
+
+def _grad_fn(tensor: Tensor) -> Function | None:
+    """The op node that made ``tensor`` (None for a leaf), as PyTorch's ``grad_fn``; ``grad_fn.name()`` gives
+    PyTorch's name of the node (``names.named`` fits it to this call on first access)."""
+    node = tensor._node
+    return node if node is None else named(node)
+
+
+Tensor.grad_fn = property(_grad_fn)   # type: ignore[assignment]   # replaces tensor.py's plain `return self._node`

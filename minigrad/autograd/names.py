@@ -1,0 +1,174 @@
+"""PyTorch's names of graph nodes, for ``grad_fn.name()``.
+
+A node's ``name`` is minigrad's op name (``"mul"``, ``"matmul"``), the string the
+visualiser, anomaly messages, ``repr`` (``grad_fn=<mul>``) and ``mg.compile`` read.
+It is an :class:`OpName`: a ``str`` equal to that name in every way (``==``,
+hashing, formatting, ``in``), which called gives PyTorch's spelling of the node,
+``node.name() == "MulBackward0"``, so the graph walks that PyTorch tutorials teach
+print PyTorch's names.
+
+Each ``Function`` subclass gets its ``OpName`` once, when the class is made
+(``Function.__init_subclass__``). An op that names its node per call (``op.name =
+"sum"``) stores a plain ``str``; ``Tensor.grad_fn`` and ``next_functions`` swap it
+for an equal ``OpName`` when they hand the node out (:func:`named`), so the ops'
+forward path pays nothing. Where PyTorch's node depends on the call (``x.sum()``
+is ``SumBackward0``, ``x.sum(0)`` is ``SumBackward1``; ``matmul`` is ``MmBackward0``
+for two matrices, ``MvBackward0`` for a matrix and a vector), :func:`named` reads
+the node (its axis, its inputs' shapes) the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OpName", "named", "pytorch_spelling"]
+
+
+class OpName(str):
+    """An op's name (a ``str``: ``"matmul"``) that, called, gives PyTorch's (``"MmBackward0"``).
+
+    ``pytorch``: PyTorch's spelling; by default :func:`pytorch_spelling` of the name.
+    """
+
+    pytorch: str
+
+    def __new__(cls, name: str, pytorch: str | None = None) -> OpName:
+        self = super().__new__(cls, name)
+        self.pytorch = pytorch_spelling(name) if pytorch is None else pytorch
+        return self
+
+    def __call__(self) -> str:
+        """PyTorch's name of the node, as ``torch``'s ``grad_fn.name()``: ``"MulBackward0"``."""
+        return self.pytorch
+
+
+# where PyTorch's node has another name than our op's, CamelCased (without "Backward0")
+_SPELLINGS = {
+    "matmul": "Mm", "concat": "Cat", "clip": "Clamp", "clamp": "Clamp", "astype": "ToCopy", "to_device": "ToCopy",
+    "reshape": "View", "flatten": "View", "ravel": "View", "broadcast_to": "Expand", "chunk": "Split",
+    "norm": "LinalgVectorNorm", "getitem": "Slice", "linalg.norm": "LinalgVectorNorm",
+}
+# where PyTorch's overload number is not 0 (its second signature: a dim, a scalar bound)
+_NUMBERED = {"clip": 1, "clamp": 1, "max": 1, "min": 1, "median": 1, "squeeze": 1}
+
+
+def pytorch_spelling(name: str) -> str:
+    """PyTorch's node name for the op ``name``: ``"log_softmax"`` → ``"LogSoftmaxBackward0"``.
+
+    The op's name CamelCased (``_`` and ``.`` separate words), or the PyTorch op it
+    is where the two differ (``"matmul"`` → ``"MmBackward0"``), then ``Backward``
+    and PyTorch's overload number (0 for most).
+    """
+    camel = _SPELLINGS.get(name)
+    if camel is None:
+        camel = "".join(word[:1].upper() + word[1:] for word in name.replace(".", "_").split("_"))
+    return f"{camel}Backward{_NUMBERED.get(name, 0)}"
+
+
+_CACHE: dict = {}
+
+
+def _op_name(name: str, pytorch: str | None = None) -> OpName:
+    """One shared :class:`OpName` per ``(name, pytorch)``: handing nodes out allocates nothing after the first."""
+    key = (name, pytorch)
+    found = _CACHE.get(key)
+    if found is None:
+        if len(_CACHE) > 10_000:   # names made per call (a custom Function's class) cannot grow it forever
+            _CACHE.clear()
+        found = _CACHE[key] = OpName(name, pytorch)
+    return found
+
+
+def named(node: Any) -> Any:
+    """``node``, its ``name`` an :class:`OpName` whose PyTorch spelling fits this call; returns the node.
+
+    Cheap when there is nothing to do (a class's own name that does not depend on
+    the call): ``Tensor.grad_fn`` calls it on every access.
+    """
+    name = node.name
+    if type(name) is str or (name in _BY_NODE and "name" not in node.__dict__):
+        rule = _BY_NODE.get(name)
+        try:
+            pytorch = rule(node) if rule is not None else _custom_spelling(node)
+        except (AttributeError, TypeError, IndexError, ValueError):   # a node of another shape: the usual spelling
+            pytorch = None
+        node.name = _op_name(str(name), pytorch)
+    return node
+
+
+def _custom_spelling(node: Any) -> str | None:
+    """``"MyFnBackward"`` for a node of a PyTorch-style ``MyFn.apply(...)``, as PyTorch names it; else None."""
+    op = getattr(node, "op", None)
+    if getattr(node, "ctx", None) is not None and isinstance(op, type) and node.name == op.__name__:
+        return f"{op.__name__}Backward"
+    return None
+
+
+# --- names that depend on the call ------------------------------------------------------------------------------
+
+def _input_ndims(node: Any) -> list:
+    """The number of dims of each input of ``node`` (None where unknown: a constant, once saved arrays are freed)."""
+    saved = node.saved
+    if type(saved) is tuple and len(saved) == len(node.edges) and all(hasattr(a, "ndim") for a in saved):
+        return [a.ndim for a in saved]
+    ndims = []
+    for edge in node.edges:
+        if type(edge) is tuple:
+            meta = edge[0].out_meta
+            ndims.append(len(meta[edge[1]][0]) if len(meta) > edge[1] else None)
+        else:
+            ndims.append(None if edge is None else edge.ndim)
+    return ndims
+
+
+def _matmul(node: Any) -> str:
+    """PyTorch's ``matmul`` picks a kernel by the operands' dims: dot, mv, mm, or a folded mm/bmm and a view."""
+    a, b = (_input_ndims(node) + [None, None])[:2]
+    if a is None or b is None:   # a constant operand whose array was freed: the output's dims tell most
+        out = len(node.out_meta[0][0]) if node.out_meta else 2
+        return {0: "DotBackward0", 1: "MvBackward0", 2: "MmBackward0"}.get(out, "UnsafeViewBackward0")
+    if a > 2 or b > 2:
+        return "UnsafeViewBackward0"
+    return {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4"}.get((a, b), "MmBackward0")
+
+
+def _reduction(node: Any) -> str:
+    """``x.sum()`` is ``SumBackward0``, ``x.sum(dim)`` ``SumBackward1`` (mean, prod the same); max/min the reverse."""
+    axis = getattr(node, "axis", getattr(node, "axes", None))
+    camel = pytorch_spelling(node.name)[:-len("Backward0")]
+    if node.name in ("max", "min"):   # PyTorch's max(dim) (values, indices) is overload 0, max() overload 1
+        return f"{camel}Backward{0 if axis is not None else 1}"
+    return f"{camel}Backward{0 if axis is None else 1}"
+
+
+def _getitem(node: Any) -> str:
+    """PyTorch indexes dim by dim; the node is the last step's: an int selects, a slice slices, None unsqueezes."""
+    if not getattr(node, "basic", True):
+        return "IndexBackward0"
+    index = node.index if type(node.index) is tuple else (node.index,)
+    for item in reversed(index):
+        if item is None:
+            return "UnsqueezeBackward0"
+        if isinstance(item, slice):
+            if item != slice(None):
+                return "SliceBackward0"
+        elif item is not Ellipsis:
+            return "SelectBackward0"
+    return "AliasBackward0"
+
+
+def _transpose(node: Any) -> str:
+    """``x.T`` (all dims reversed) is PyTorch's permute; ``transpose(d0, d1)`` its transpose."""
+    return "PermuteBackward0" if getattr(node, "axes", None) is None else "TransposeBackward0"
+
+
+def _pow(node: Any) -> str:
+    """``x ** 2`` is ``PowBackward0``, ``x ** y`` ``PowBackward1``, ``2 ** x`` ``PowBackward2``."""
+    base, exponent = (list(node.edges) + [None, None])[:2]
+    if exponent is None:
+        return "PowBackward0"
+    return "PowBackward2" if base is None else "PowBackward1"
+
+
+_BY_NODE = {"matmul": _matmul, "sum": _reduction, "mean": _reduction, "prod": _reduction, "max": _reduction,
+            "min": _reduction, "getitem": _getitem, "transpose": _transpose, "pow": _pow}
