@@ -7,9 +7,10 @@ The functions minigrad already had are reused (``expit`` is ``mg.sigmoid``, ``er
 ``ops/gamma.py``, the error-function inverses, normal CDFs and Bessel functions in
 ``ops/special_functions.py``, with their accuracy.
 
-Not here (PyTorch 2.13 has them): the Bessel functions of the first and second kind
-(``bessel_j0`` …), ``modified_bessel_k0/k1``, ``airy_ai``, ``spherical_bessel_j0`` and the orthogonal
-polynomials (``chebyshev_polynomial_t`` …); calling one raises a NotImplementedError that says so.
+The Bessel functions of the first and second kind (``bessel_j0`` …), ``modified_bessel_i0/i1/k0/k1``,
+``scaled_modified_bessel_k0/k1``, ``airy_ai`` and ``spherical_bessel_j0`` are in ``ops/special_bessel.py``,
+the orthogonal polynomials (``chebyshev_polynomial_t`` …) in ``ops/special_polynomials.py``; as in PyTorch
+they have no derivative (backward through one raises NotImplementedError).
 """
 
 from __future__ import annotations
@@ -26,22 +27,48 @@ from .ops.reduce import logsumexp as _logsumexp
 from .ops.reduce import softmax as _softmax
 from .ops.shape import astype
 from .ops.special import erfc, logit, sinc, xlogy
+from .ops.special_bessel import (
+    airy_ai,
+    bessel_j0,
+    bessel_j1,
+    bessel_y0,
+    bessel_y1,
+    modified_bessel_i0,
+    modified_bessel_i1,
+    modified_bessel_k0,
+    modified_bessel_k1,
+    scaled_modified_bessel_k0,
+    scaled_modified_bessel_k1,
+    spherical_bessel_j0,
+)
 from .ops.special_functions import entr, erfcx, erfinv, i0, i0e, i1, i1e, log_ndtr, ndtr, ndtri, xlog1py
+from .ops.special_polynomials import (
+    chebyshev_polynomial_t,
+    chebyshev_polynomial_u,
+    chebyshev_polynomial_v,
+    chebyshev_polynomial_w,
+    hermite_polynomial_h,
+    hermite_polynomial_he,
+    laguerre_polynomial_l,
+    legendre_polynomial_p,
+    shifted_chebyshev_polynomial_t,
+    shifted_chebyshev_polynomial_u,
+    shifted_chebyshev_polynomial_v,
+    shifted_chebyshev_polynomial_w,
+)
 from .tensor import Tensor
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc",
            "gammaln", "i0", "i0e", "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp",
-           "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta"]
+           "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", "zeta",
+           "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0", "modified_bessel_i1",
+           "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1",
+           "spherical_bessel_j0", "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+           "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+           "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
+           "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"]
 
 psi = digamma
-
-_NOT_HERE = ("airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "modified_bessel_i0",
-             "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
-             "scaled_modified_bessel_k1", "spherical_bessel_j0", "chebyshev_polynomial_t", "chebyshev_polynomial_u",
-             "chebyshev_polynomial_v", "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
-             "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w",
-             "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p")
-
 
 def multigammaln(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's name
     """The multivariate log-gamma function of dimension ``p`` (torch.special.multigammaln, mg.mvlgamma).
@@ -81,9 +108,3 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  # noqa
     input: any shape → that shape without ``dim`` (kept as size 1 with ``keepdim``).
     """
     return _logsumexp(input, dim, keepdim)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NOT_HERE:
-        raise NotImplementedError(f"mg.special.{name}: not implemented in minigrad (torch.special has it)")
-    raise AttributeError(f"module 'minigrad.special' has no attribute {name!r}")
