@@ -27,8 +27,10 @@ How (x ≥ 0; J0, I0, K are even or NaN below 0, J1 and I1 odd):
   ``modified_bessel_i0/i1``).
 - spherical_bessel_j0: sin(x)/x, its Taylor polynomial below |x| = ½, 0 at ±inf.
 
-Accuracy in float64, against mpmath: 2e-16 absolute and 1e-15 relative away from the zeros of J and Y
-(near a zero the absolute error stays 2e-16 · the envelope √(2/πx)); K and Ai 1e-15 relative.
+Accuracy in float64, against mpmath: J and Y below 25 within 5e-16 of max(|value|, √(2/πx)) (so to
+the last digits near their zeros too; PyTorch's are 1e-6 off between 5 and 8), beyond 25 the rounding of
+x - π/4 that PyTorch shares (1e-16 · x); K, I and Ai 3e-15 relative (Ai left of -11.2 as J beyond 25).
+float32 is computed in float64 (the phase rounded in float32, as PyTorch's).
 """
 
 from __future__ import annotations
