@@ -239,9 +239,7 @@ class Tensor:
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return new
 
-    @property
-    def grad_fn(self) -> Any:
-        return self._node
+    # grad_fn (the node that made this tensor, named as PyTorch's) is set by autograd.engine: the names live there
 
     @property
     def T(self) -> Tensor:

@@ -22,7 +22,7 @@ def _reads_input(y: Tensor) -> Tensor:
     leaky_relu, hardtanh, threshold, the shrinks and prelu does: with ``create_graph=True`` the input then gets
     a zero gradient through the piece (PyTorch's ``zeros_like``), not none (an optimizer with momentum tells
     the two apart)."""
-    node = y.grad_fn
+    node = y._node   # not grad_fn: that fits PyTorch's name to the node, which this does not need
     if node is not None:
         node.reads_input = True
     return y
