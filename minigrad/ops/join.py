@@ -56,14 +56,14 @@ class Split(Function):
         # tile the input in order if the last point is inside the axis; worked out once, not per backward
         self.sorted_end = max(points, default=0) if points == sorted(points) and min(points, default=0) >= 0 \
             else None
+        # basic slices with the raw points, exactly as numpy.split takes them (the last part runs to the
+        # end); made once here, not per forward: a recurrent step splits its gates every step
+        before = (slice(None),) * axis
+        self.indices = [before + (slice(lo, hi),) for lo, hi in zip([0, *points], [*points, None])]
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
-        bounds = [0, *self.points, x.shape[self.axis]]
-        # basic slices with the raw points, exactly as numpy.split takes them: views of x,
-        # without numpy.split's per-call Python overhead
-        before = (slice(None),) * self.axis
-        return tuple([x[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:])])
+        return tuple([x[index] for index in self.indices])   # views of x
 
     def backward(self, *grads: Any) -> Any:
         xp = self.xp
