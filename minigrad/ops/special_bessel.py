@@ -393,9 +393,19 @@ def _spherical_j0(xp: Any, x: Any) -> Any:
 
 # --- the public functions ------------------------------------------------------------------------------------
 
-def _unary(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tensor], Tensor]:
-    def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return NoDerivative(name, fn)(floating_input(input, name))
+_NO_INPUT = object()
+
+
+def _unary(name: str, fn: Callable[[Any, Any], Any], doc: str, input_too: bool = True) -> Callable[[Tensor], Tensor]:
+    """The public function: ``x`` (PyTorch's name), and ``input=`` where PyTorch also takes that."""
+    if input_too:
+        def op(x: Tensor = _NO_INPUT, *, input: Tensor = _NO_INPUT) -> Tensor:  # noqa: A002 - PyTorch's names
+            if (x is _NO_INPUT) == (input is _NO_INPUT):
+                raise TypeError(f"{name}: give the tensor once, as x (or input=)")
+            return NoDerivative(name, fn)(floating_input(input if x is _NO_INPUT else x, name))
+    else:
+        def op(x: Tensor) -> Tensor:
+            return NoDerivative(name, fn)(floating_input(x, name))
     op.__name__ = name
     op.__doc__ = doc + " Any shape → the same shape; no derivative (as in PyTorch)."
     return op
@@ -424,11 +434,11 @@ modified_bessel_k1 = _unary("modified_bessel_k1", lambda xp, x: _k(xp, x, 1, Fal
                             "The modified Bessel function of the second kind of order 1, K1(x) "
                             "(torch.special.modified_bessel_k1); inf at 0, NaN below.")
 scaled_modified_bessel_k0 = _unary("scaled_modified_bessel_k0", lambda xp, x: _k(xp, x, 0, True),
-                                   "e^x K0(x), without underflow (torch.special.scaled_modified_bessel_k0).")
+                                   "e^x K0(x), without underflow (torch.special.scaled_modified_bessel_k0).", False)
 scaled_modified_bessel_k1 = _unary("scaled_modified_bessel_k1", lambda xp, x: _k(xp, x, 1, True),
-                                   "e^x K1(x), without underflow (torch.special.scaled_modified_bessel_k1).")
+                                   "e^x K1(x), without underflow (torch.special.scaled_modified_bessel_k1).", False)
 airy_ai = _unary("airy_ai", _airy_ai, "The Airy function Ai(x) (torch.special.airy_ai); 0 above 103.892 and NaN "
-                 "at ±inf, as PyTorch's.")
+                 "at ±inf, as PyTorch's.", False)
 spherical_bessel_j0 = _unary("spherical_bessel_j0", _spherical_j0,
                              "The spherical Bessel function of the first kind of order 0, sin(x)/x "
-                             "(torch.special.spherical_bessel_j0).")
+                             "(torch.special.spherical_bessel_j0).", False)

@@ -239,24 +239,24 @@ def _operand(value: Any, dtype: Any, name: str) -> Any:
 
 
 def _polynomial(name: str, fn: Callable[[Any, Any, Any], Any], doc: str) -> Callable[..., Tensor]:
-    def op(input: Any, n: Any) -> Tensor:  # noqa: A002 - PyTorch's name
-        if not isinstance(input, Tensor) and not isinstance(n, Tensor):
-            raise TypeError(f"{name}: expected at least one Tensor, got {type(input).__name__} and "
+    def op(x: Any, n: Any) -> Tensor:   # PyTorch's names
+        if not isinstance(x, Tensor) and not isinstance(n, Tensor):
+            raise TypeError(f"{name}: expected at least one Tensor, got {type(x).__name__} and "
                             f"{type(n).__name__}")
-        for value in (input, n):
+        for value in (x, n):
             if not isinstance(value, Tensor) and not (_plain_number(value) or isinstance(value, bool)):
                 raise TypeError(f"{name}: expected a Tensor or a number, got {type(value).__name__}")
             if isinstance(value, Tensor) and value.dtype.kind not in "biuf":
                 raise TypeError(f"{name}: not implemented for dtype {value.dtype}")
-        dtype = result_type(input, n)
+        dtype = result_type(x, n)
         if dtype.kind in "biu":
             dtype = float32
         if dtype.itemsize < 4 or str(dtype) == "bfloat16":
             raise TypeError(f"{name}: not implemented for dtype {dtype} (PyTorch's CPU kernel takes float32 and "
                             "float64)")
-        return NoDerivative(name, fn)(_operand(input, dtype, name), _operand(n, dtype, name))
+        return NoDerivative(name, fn)(_operand(x, dtype, name), _operand(n, dtype, name))
     op.__name__ = name
-    op.__doc__ = (doc + "\n\n    input, n: broadcastable shapes (either may be a number) → the broadcast shape; "
+    op.__doc__ = (doc + "\n\n    x, n: broadcastable shapes (either may be a number) → the broadcast shape; "
                   "n truncated toward 0 (negative: 0). No derivative (as in PyTorch).")
     return op
 
