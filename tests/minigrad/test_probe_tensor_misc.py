@@ -182,6 +182,6 @@ def test_an_empty_reduction_raises_torchs_class_too(torch: Any, expr: str) -> No
     errors = []
     for x in (torch.empty(0), mg.empty(0)):
         with pytest.raises(Exception) as info:
-            eval(expr)  # noqa: S307 - a fixed expression
+            eval(expr, {}, {"x": x})  # noqa: S307 - a fixed expression
         errors.append(info.value)
     assert isinstance(errors[1], type(errors[0])) and isinstance(errors[1], ValueError)
