@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import minigrad as mg
 from minigrad import Tensor
 
-from . import fusion, parametrizations, parametrize, rnn, stateless
+from . import fusion, parametrizations, parametrize, prune, rnn, stateless
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
 from .spectral_norm import remove_spectral_norm, spectral_norm
 from .weight_norm import remove_weight_norm, weight_norm
@@ -25,7 +25,7 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "deta
            "l1_penalty", "parameters_to_vector", "parametrizations", "parametrize", "remove_spectral_norm",
            "remove_weight_norm", "rnn", "spectral_norm", "stateless", "vector_to_parameters", "weight_norm"]
 __all__ += ["clip_grad_norm", "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval",
-            "fuse_linear_bn_weights", "fusion"]
+            "fuse_linear_bn_weights", "fusion", "prune"]
 
 
 def _tensors(params: Any, name: str) -> list[Tensor]:
