@@ -254,6 +254,9 @@ class Tensor:
             )
         if self._node is not None and not requires_grad:
             raise RuntimeError(f"requires_grad_: {_LEAVES_ONLY}")
+        if requires_grad and self.data.dtype.kind == "c":   # the ops it meets are then gated (autograd.engine)
+            from .autograd.engine import complex_graphs_begin
+            complex_graphs_begin()
         self._requires_grad = requires_grad
         return self
 

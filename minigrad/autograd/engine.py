@@ -164,7 +164,8 @@ class Function:
                 out = numpy.asarray(out)   # NumPy gives scalars for 0-d results
             if record:
                 meta = _meta_cache.get(out.shape)   # keyed by shape, checked for dtype: cheaper to hash
-                self.out_meta = meta if meta is not None and meta[0][1] is out.dtype else _shared_meta((out,))
+                self.out_meta = meta if meta is not None and meta[0][1] is out.dtype \
+                    else _shared_meta((out,), self, arrays)   # a miss: new shapes, and complex values (the gate)
             result = _new_tensor(Tensor)   # Tensor._make, inline: this runs once per op
             result.data = out
             result._requires_grad = record
@@ -173,7 +174,7 @@ class Function:
             result._index = 0
         else:
             if record:
-                self.out_meta = _shared_meta(out)
+                self.out_meta = _shared_meta(out, self, arrays)
             result = tuple([Tensor._make(y, record, node, i) for i, y in enumerate(out)])
         if checks:
             if checks is True:
@@ -277,20 +278,115 @@ def tag(tensor: Tensor, label: str) -> Tensor:
 _meta_cache: dict = {}
 
 
-def _shared_meta(outs: Sequence[Any]) -> tuple:
+def _shared_meta(outs: Sequence[Any], node: Function | None = None, arrays: Sequence[Any] = ()) -> tuple:
     """``((shape, dtype), ...)`` per output; for one output, one shared tuple per distinct shape and dtype.
 
     A long unroll has thousands of nodes with the same few output shapes;
     sharing their metadata keeps three objects per node away from Python's
     cycle collector, which otherwise runs noticeably more often.
+
+    Recording ``node`` (its input ``arrays``) comes here on a cache miss, which is also where the complex
+    gate runs: a complex meta is never cached and, once complex values require grad anywhere in the
+    process, nothing is, so every recorded op with a complex value passes here and real-only programs
+    pay nothing on the cache's fast path (see :func:`_complex_gate`).
     """
+    if node is not None and (_COMPLEX.live or any([y.dtype.kind == "c" for y in outs])):
+        _complex_gate(node, arrays, outs)
     if len(outs) != 1:
         return tuple([(y.shape, y.dtype) for y in outs])
     shape = outs[0].shape
+    if _COMPLEX.live:
+        return ((shape, outs[0].dtype),)
     if len(_meta_cache) > 10_000:
         _meta_cache.clear()
     meta = _meta_cache[shape] = ((shape, outs[0].dtype),)   # by shape: Function.__call__ checks the dtype
     return meta
+
+
+# --- complex autograd: PyTorch's convention (z.grad = dL/dz* for a real loss L) or a refusal ---------------------
+
+class _ComplexGraphs:
+    """``live`` once a complex tensor requires grad in this process (then every recorded op is gated)."""
+
+    live = False
+
+
+_COMPLEX = _ComplexGraphs()
+
+
+def complex_graphs_begin() -> None:
+    """Called when a complex tensor starts to require grad: from now on every recorded op runs the gate
+    (the shape cache of :func:`_shared_meta` is emptied and stays empty; a few tenths of a microsecond per op)."""
+    if not _COMPLEX.live:
+        _COMPLEX.live = True
+        _meta_cache.clear()
+
+
+def _complex_gate(node: Function, arrays: Sequence[Any], outs: Sequence[Any]) -> None:
+    """Refuse an op without a complex gradient that a complex value flows through; fit the others' backward.
+
+    A complex value flows through ``node`` when an output is complex or an input that requires grad is.
+    The op's class says what its backward does with complex values (``complex_grad``, a callable of
+    ``(node, arrays)`` where that depends on the call):
+
+    * ``True``: its ``backward`` (or ``complex_backward`` where it defines one) gives PyTorch's gradient;
+    * ``"holomorphic"``: ``y = f(x)`` is holomorphic, so PyTorch's ``gx = gy * conj(f'(x))`` is
+      ``conj(backward(conj(gy)))`` of the real formula;
+    * anything else: NotImplementedError, at forward time.
+
+    A real input that requires grad of an op with a complex output gets the real part of its gradient.
+    The node's class is swapped for a subclass doing this (made once per class), so real ops pay nothing.
+    """
+    complex_in = [needs and getattr(getattr(a, "dtype", None), "kind", "") == "c"
+                  for a, needs in zip(arrays, node.needs_grad)]
+    complex_out = any([y.dtype.kind == "c" for y in outs])
+    if not complex_out and not any(complex_in):
+        return
+    mark = getattr(type(node), "complex_grad", False)
+    if callable(mark):
+        mark = mark(node, arrays)
+    if mark is not True and mark != "holomorphic":
+        dtypes = ", ".join(str(getattr(a, "dtype", type(a).__name__)) for a in arrays)
+        raise NotImplementedError(f"complex autograd: {node.name} has no complex gradient yet (inputs {dtypes}; "
+                                  "compute it under mg.no_grad(), or on real and imaginary parts: mg.real, mg.imag)")
+    complex_graphs_begin()
+    real_inputs = tuple([needs and not c for needs, c in zip(node.needs_grad, complex_in)]) if complex_out else ()
+    if mark == "holomorphic" or any(real_inputs) or hasattr(node, "complex_backward"):
+        node.__class__ = _complex_variant(type(node))
+        node.complex_mode = mark
+        node.real_inputs = real_inputs
+
+
+_variants: dict = {}
+
+
+def _complex_variant(cls: type) -> type:
+    """``cls`` with the backward :func:`_complex_gate` describes (one subclass per op class)."""
+    variant = _variants.get(cls)
+    if variant is not None or getattr(cls, "_is_complex_variant", False):
+        return variant or cls
+
+    def backward(self: Function, *grads: Any) -> Any:
+        if hasattr(self, "complex_backward"):
+            out = self.complex_backward(*grads)
+        elif self.complex_mode == "holomorphic":
+            out = cls.backward(self, *[None if g is None else g.conj() for g in grads])
+            out = tuple([None if g is None else _dense(g).conj() for g in out]) if type(out) is tuple \
+                else None if out is None else _dense(out).conj()
+        else:
+            out = cls.backward(self, *grads)
+        if any(self.real_inputs):
+            single = type(out) is not tuple
+            parts = [_dense(g).real if g is not None and real and getattr(_dense(g), "dtype", None) is not None
+                     and _dense(g).dtype.kind == "c" else g
+                     for g, real in zip((out,) if single else out, self.real_inputs)]
+            out = parts[0] if single else tuple(parts)
+        return out
+
+    variant = _variants[cls] = type(cls.__name__, (cls,), {
+        "name": cls.name, "backward": backward, "_is_complex_variant": True,
+        "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return variant
 
 
 # a Tensor assigned to .data (p.data = p.data - lr * p.grad: an array minus a Tensor is a Tensor)
@@ -540,6 +636,9 @@ def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:
             "(was it created under no_grad, or from inputs without requires_grad=True?)"
         )
     if grad is None:
+        if root.data.dtype.kind == "c":
+            raise RuntimeError(f"{name}: grad can be implicitly created only for real scalar outputs; this one is "
+                               f"{root.dtype} (take .real, .abs() … of it, or pass its gradient, as in PyTorch)")
         if root.data.size != 1:
             raise RuntimeError(
                 f"{name}: grad can be implicitly created only for a one-element tensor; "

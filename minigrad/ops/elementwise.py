@@ -74,6 +74,8 @@ def _broadcast_shapes(a: Any, b: Any, y: Any) -> tuple | None:
 # --- binary arithmetic ------------------------------------------------------
 
 class Add(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def forward(self, a: Any, b: Any) -> Any:
         y = a + b
         self.shapes = _broadcast_shapes(a, b, y)
@@ -88,6 +90,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def forward(self, a: Any, b: Any) -> Any:
         y = a - b
         self.shapes = _broadcast_shapes(a, b, y)
@@ -102,6 +106,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
+
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
         y = a * b
@@ -122,6 +128,8 @@ class AddCMul(Function):
     """``a + b * c`` as one op (PyTorch's ``addcmul`` with value 1): the same values as ``add(a, mul(b, c))``,
     the product rounded first, and the same gradients, in one node instead of two (a recurrent step's
     ``f * c + i * g``)."""
+
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
     name = "addcmul"
 
@@ -148,6 +156,8 @@ class AddCMul(Function):
 
 
 class Div(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
+
     name = "div"
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -197,6 +207,9 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
 
 class Pow(Function):
     """a ** b for tensors or scalars on either side."""
+
+    # complex values (autograd.engine._complex_gate): a complex base to a real Python number only
+    complex_grad = staticmethod(lambda node, arrays: "holomorphic" if isinstance(arrays[1], (int, float)) else False)
 
     def forward(self, a: Any, b: Any) -> Any:
         y = _power(self.xp, a, b) if isinstance(b, (int, float)) else a ** b
@@ -282,6 +295,8 @@ class Minimum(Function):
 class Where(Function):
     """where(condition, a, b); the condition gets no gradient."""
 
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def forward(self, condition: Any, a: Any, b: Any) -> Any:
         condition = condition.astype(bool, copy=False) if backend.is_array(condition) else bool(condition)
         self.saved = (condition,)
@@ -299,6 +314,8 @@ class Where(Function):
 # --- unary math ---------------------------------------------------------------
 
 class Neg(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def forward(self, x: Any) -> Any:
         try:
             return -x
@@ -314,6 +331,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
+
     def forward(self, x: Any) -> Any:
         y = self.xp.exp(x)
         self.saved = (y,)
@@ -324,6 +343,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
+
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
         return self.xp.log(x)
@@ -386,6 +407,8 @@ class Relu(Function):
 
 
 class Abs(Function):
+    complex_grad = True   # complex values: complex_backward (autograd.engine._complex_gate)
+
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
         return self.xp.abs(x)
@@ -396,8 +419,17 @@ class Abs(Function):
         # sign(x) selected, not multiplied: 0 at x == 0 and at NaN (PyTorch's sign(NaN) is 0)
         return xp.where(x > 0, gy, xp.where(x < 0, -gy, gy.dtype.type(0)))
 
+    def complex_backward(self, gy: Any) -> Any:
+        """|z| of complex z: gy * z / |z| (PyTorch's sgn(z); 0 at z == 0)."""
+        (x,) = self.saved
+        xp = self.xp
+        size = xp.abs(x)
+        return xp.where(size == 0, x.dtype.type(0), gy * (x / xp.where(size == 0, 1, size)))
+
 
 class Sqrt(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
+
     def forward(self, x: Any) -> Any:
         y = self.xp.sqrt(x)
         self.saved = (y,)

@@ -15,6 +15,8 @@ from ._util import NOT_GIVEN, dim_or_axis, int_tuple, one_axis, one_of, tensor_a
 
 
 class Concat(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -31,6 +33,8 @@ class Concat(Function):
 
 
 class Stack(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -47,6 +51,8 @@ class Split(Function):
     Part i is ``x[points[i-1]:points[i]]`` along the axis, with Python's slice
     rules, so points may be negative, past the end or out of order as in NumPy.
     """
+
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
 
     multiple = True
 
@@ -97,6 +103,8 @@ class Unbind(Function):
     A recurrent layer uses this to read each time step: its backward builds
     one gradient array instead of one full-size array per step.
     """
+
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
 
     multiple = True
 

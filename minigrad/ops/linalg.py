@@ -18,6 +18,8 @@ class MatMulShapeError(ValueError, RuntimeError):
 
 
 class MatMul(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
+
     def forward(self, a: Any, b: Any) -> Any:
         try:   # the usual case first: two matrices that fit (a recurrent step runs it at every step)
             plain = a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]

@@ -145,6 +145,9 @@ def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyT
 class Unary(Function):
     """``y = f(x)`` with ``dy/dx = derivative(xp, x, y)``; keeps x and y for backward."""
 
+    # complex values (autograd.engine._complex_gate): the ops whose derivative formula holds for complex x
+    complex_grad = staticmethod(lambda node, arrays: "holomorphic" if node.name in _HOLOMORPHIC else False)
+
     def __init__(self, name: str, fn: Callable, derivative: Callable) -> None:
         self.name, self.fn, self.derivative = name, fn, derivative
 
@@ -169,6 +172,7 @@ def _unary(name: str, fn: Callable, derivative: Callable, doc: str) -> Callable[
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
+_HOLOMORPHIC = frozenset({"log1p", "expm1", "log2", "log10", "exp2", "rsqrt", "reciprocal"})
 
 log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1 / (1 + x),
                "log(1 + x), exact for small x.")

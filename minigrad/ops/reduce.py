@@ -43,6 +43,8 @@ def _to_input_shape(xp: Any, g: Any, shape: tuple, size: int) -> Any:
 
 
 class Sum(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def __init__(self, axis: Any, keepdims: bool) -> None:
         self.axis, self.keepdims = axis, keepdims
 
@@ -59,6 +61,8 @@ class Sum(Function):
 
 class Mean(Function):
     """Mean over axes; the mean of nothing is NaN, as NumPy and PyTorch (without NumPy's warning)."""
+
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
 
     def __init__(self, axis: Any, keepdims: bool) -> None:
         self.axis, self.keepdims = axis, keepdims

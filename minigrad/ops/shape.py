@@ -28,6 +28,8 @@ from ._util import (
 
 
 class Reshape(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def __init__(self, shape: tuple) -> None:
         self.shape = shape
 
@@ -40,6 +42,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def __init__(self, axes: tuple | None) -> None:
         self.axes = axes
 
@@ -56,6 +60,8 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     name = "broadcast_to"
 
     def __init__(self, shape: tuple) -> None:
@@ -178,6 +184,8 @@ def _index_arrays(index: Any, xp: Any) -> Any:
 class GetItem(Function):
     """x[index]; repeated integer indices accumulate their gradients."""
 
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     name = "getitem"
 
     def __init__(self, index: Any) -> None:
@@ -221,6 +229,8 @@ class Repeat(Function):
 class Clone(Function):
     """A copy of the array (C-contiguous, or in ``memory_format``'s layout); the gradient passes through."""
 
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     def __init__(self, memory_format: Any = None) -> None:
         self.memory_format = memory_format
 
@@ -246,8 +256,16 @@ class AsType(Function):
     def backward(self, gy: Any) -> Any:
         return gy.astype(self.in_dtype)
 
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
+    def complex_backward(self, gy: Any) -> Any:
+        """To a real input from a complex output: the real part of the gradient, as PyTorch."""
+        return (gy.real if gy.dtype.kind == "c" and self.in_dtype.kind != "c" else gy).astype(self.in_dtype)
+
 
 class ToDevice(Function):
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+
     name = "to_device"
 
     def __init__(self, device: backend.Device) -> None:
