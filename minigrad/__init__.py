@@ -432,3 +432,23 @@ for _module in (_scatters, _gradient, _copies, _torch_functions):
     __all__ += _module.__all__
 for _name, _fn in {**_scatters.METHODS, **_torch_functions.METHODS}.items():
     setattr(Tensor, _name, _fn)
+
+# complex numbers (ops/complex_ops.py); last: mg.complex shadows the builtin here
+from .ops.complex_ops import (  # noqa: E402
+    angle,
+    complex,  # noqa: A004
+    conj,
+    conj_physical,
+    imag,
+    is_conj,
+    is_neg,
+    polar,
+    real,
+    resolve_conj,
+    resolve_neg,
+    view_as_complex,
+    view_as_real,
+)
+
+__all__ += ["angle", "complex", "conj", "conj_physical", "imag", "is_conj", "is_neg", "polar", "real",
+            "resolve_conj", "resolve_neg", "view_as_complex", "view_as_real"]

@@ -318,3 +318,12 @@ from . import inplace_shape  # noqa: E402
 
 for _name, _fn in inplace_shape.METHODS.items():
     setattr(Tensor, _name, _fn)
+
+# complex numbers: real, imag, angle, polar, complex, view_as_real/complex, conj … (after tensor_more: its
+# real-only conj, resolve_conj … give way to these)
+from . import complex_ops  # noqa: E402
+
+globals().update({_name: getattr(complex_ops, _name) for _name in complex_ops.__all__})
+__all__ += complex_ops.__all__
+for _name, _fn in complex_ops.METHODS.items():
+    setattr(Tensor, _name, _fn)

@@ -1,0 +1,258 @@
+"""Complex numbers: parts, angle, polar form and conjugation, with PyTorch's gradients.
+
+PyTorch's convention for complex autograd (its docs, "Autograd for Complex Numbers"):
+for a real loss ``L``, ``z.grad`` is ``dL/dz*`` (twice the conjugate Wirtinger
+derivative: ``dL/dx + i dL/dy`` for ``z = x + iy``), so a holomorphic op
+``y = f(x)`` sends ``gy * conj(f'(x))`` back, and a real input of an op with a
+complex output gets the real part of its gradient. The engine applies that to the
+ops marked ``complex_grad`` (``autograd.engine._complex_gate``) and refuses the
+others at forward time. The ops here are not holomorphic and say their gradients
+themselves:
+
+* ``real(z)`` → ``gy``; ``imag(z)`` → ``i gy``; ``angle(z)`` → ``gy · i z / |z|²`` (0 at 0);
+* ``conj(z)`` → ``conj(gy)``; ``complex(re, im)`` → ``(Re gy, Im gy)``;
+* ``view_as_real`` / ``view_as_complex`` move between ``(..., 2)`` real pairs and complex values.
+
+PyTorch returns views for ``real``, ``imag``, ``view_as_real``, ``view_as_complex`` and
+a lazily conjugated view for ``conj``; minigrad returns copies (writing into the result
+never changes the input), and ``resolve_conj``/``resolve_neg`` have nothing to resolve.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import sum_to, tensor_arg
+
+__all__ = ["angle", "complex", "conj", "conj_physical", "imag", "is_conj", "is_neg", "polar", "real", "resolve_conj",
+           "resolve_neg", "view_as_complex", "view_as_real"]
+
+_COMPLEX_OF = {"float32": "complex64", "float64": "complex128"}
+
+
+class Real(Function):
+    """The real part of a complex ``x`` (a copy); the gradient is ``gy`` as a complex array."""
+
+    complex_grad = True
+
+    def forward(self, x: Any) -> Any:
+        return x.real.copy()
+
+    def backward(self, gy: Any) -> Any:
+        return gy.astype(_COMPLEX_OF[gy.dtype.name])
+
+
+class Imag(Function):
+    """The imaginary part of a complex ``x`` (a copy); the gradient is ``i gy``."""
+
+    complex_grad = True
+
+    def forward(self, x: Any) -> Any:
+        return x.imag.copy()
+
+    def backward(self, gy: Any) -> Any:
+        return (gy * 1j).astype(_COMPLEX_OF[gy.dtype.name], copy=False)
+
+
+class Angle(Function):
+    """The argument of ``x`` in radians: ``atan2(Im x, Re x)`` (0 or π for real x, whose gradient is 0)."""
+
+    complex_grad = True
+
+    def forward(self, x: Any) -> Any:
+        self.saved = (x,)
+        y = self.xp.angle(x)
+        return y.astype(x.real.dtype, copy=False)
+
+    def backward(self, gy: Any) -> Any:
+        (x,) = self.saved
+        xp = self.xp
+        if x.dtype.kind != "c":
+            return xp.zeros_like(gy)
+        size2 = (x * x.conj()).real
+        safe = xp.where(size2 == 0, 1, size2)
+        return xp.where(size2 == 0, x.dtype.type(0), gy * (1j * x / safe)).astype(x.dtype, copy=False)
+
+
+class Conj(Function):
+    """The complex conjugate (a copy); the gradient is ``conj(gy)``."""
+
+    complex_grad = True
+
+    def forward(self, x: Any) -> Any:
+        return x.conj()
+
+    def backward(self, gy: Any) -> Any:
+        return gy.conj()
+
+
+class Complex(Function):
+    """``re + i im`` from two real arrays of one float dtype (broadcast); gradients ``Re gy`` and ``Im gy``."""
+
+    complex_grad = True
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape   # re's and im's broadcast together
+
+    def forward(self, re: Any, im: Any) -> Any:
+        self.shapes = (re.shape, im.shape)
+        out = self.xp.empty(self.shape, dtype=_COMPLEX_OF[re.dtype.name])
+        out.real = re
+        out.imag = im
+        return out
+
+    def backward(self, gy: Any) -> tuple:
+        shape_re, shape_im = self.shapes
+        return (sum_to(gy.real, shape_re) if self.needs_grad[0] else None,
+                sum_to(gy.imag, shape_im) if self.needs_grad[1] else None)
+
+
+class ViewAsReal(Function):
+    """Complex ``(...)`` as real ``(..., 2)`` pairs (real, imaginary), a copy."""
+
+    name = "view_as_real"
+    complex_grad = True
+
+    def forward(self, x: Any) -> Any:
+        return self.xp.stack([x.real, x.imag], axis=-1)
+
+    def backward(self, gy: Any) -> Any:
+        return self.xp.asarray(gy[..., 0] + 1j * gy[..., 1]).astype(_COMPLEX_OF[gy.dtype.name], copy=False)
+
+
+class ViewAsComplex(Function):
+    """Real ``(..., 2)`` pairs as complex ``(...)`` values, a copy."""
+
+    name = "view_as_complex"
+    complex_grad = True
+
+    def forward(self, x: Any) -> Any:
+        out = self.xp.empty(x.shape[:-1], dtype=_COMPLEX_OF[x.dtype.name])
+        out.real = x[..., 0]
+        out.imag = x[..., 1]
+        return out
+
+    def backward(self, gy: Any) -> Any:
+        return self.xp.stack([gy.real, gy.imag], axis=-1)
+
+
+def _complex_arg(input: Any, name: str) -> Tensor:  # noqa: A002
+    x = tensor_arg(input, name)
+    if x.dtype.kind != "c":
+        raise RuntimeError(f"{name}: expected a complex tensor, got dtype {x.dtype}")
+    return x
+
+
+def _float_pair(x: Tensor, name: str) -> None:
+    if x.dtype.name not in _COMPLEX_OF:
+        raise TypeError(f"{name}: expected a float32 or float64 tensor, got dtype {x.dtype} (minigrad has no "
+                        "complex32, so float16 is not supported)")
+
+
+def real(input: Tensor) -> Tensor:  # noqa: A002
+    """The real part, same shape: a copy of a complex tensor's (PyTorch: a view); a real tensor itself."""
+    x = tensor_arg(input, "real")
+    return Real()(x) if x.dtype.kind == "c" else x
+
+
+def imag(input: Tensor) -> Tensor:  # noqa: A002
+    """The imaginary part of a complex tensor, same shape (a copy; PyTorch: a view); real tensors raise."""
+    x = tensor_arg(input, "imag")
+    if x.dtype.kind != "c":
+        raise RuntimeError(f"imag is not implemented for tensors with non-complex dtypes (got {x.dtype})")
+    return Imag()(x)
+
+
+def angle(input: Tensor) -> Tensor:  # noqa: A002
+    """The argument in radians, same shape, real dtype (0 or π for real input; integers give float32)."""
+    x = tensor_arg(input, "angle")
+    if x.dtype.kind in "biu":
+        x = x.astype("float32")
+    return Angle()(x)
+
+
+def conj(input: Tensor) -> Tensor:  # noqa: A002
+    """The complex conjugate (a copy; PyTorch: a lazy view); a real tensor itself."""
+    x = tensor_arg(input, "conj")
+    return Conj()(x) if x.dtype.kind == "c" else x
+
+
+def conj_physical(input: Tensor) -> Tensor:  # noqa: A002
+    """The complex conjugate, computed now (as ``conj`` here); a real tensor itself."""
+    x = tensor_arg(input, "conj_physical")
+    return Conj()(x) if x.dtype.kind == "c" else x
+
+
+def resolve_conj(input: Tensor) -> Tensor:  # noqa: A002
+    """The tensor itself: minigrad's conjugates are computed, never lazy bits."""
+    return tensor_arg(input, "resolve_conj")
+
+
+def resolve_neg(input: Tensor) -> Tensor:  # noqa: A002
+    """The tensor itself: minigrad has no lazy negation bit."""
+    return tensor_arg(input, "resolve_neg")
+
+
+def is_conj(input: Tensor) -> bool:  # noqa: A002
+    """False: minigrad's conjugates are computed, never lazy bits."""
+    tensor_arg(input, "is_conj")
+    return False
+
+
+def is_neg(input: Tensor) -> bool:  # noqa: A002
+    """False: minigrad has no lazy negation bit."""
+    tensor_arg(input, "is_neg")
+    return False
+
+
+def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    """``real + i imag`` (broadcast): float32 parts give complex64, float64 parts complex128."""
+    re, im = tensor_arg(real, "complex"), tensor_arg(imag, "complex")
+    for x in (re, im):
+        _float_pair(x, "complex")
+    if re.dtype != im.dtype:
+        raise RuntimeError(f"complex: expected real and imag to have the same dtype, got {re.dtype} and {im.dtype}")
+    try:
+        shape = numpy.broadcast_shapes(re.shape, im.shape)
+    except ValueError as error:
+        raise ValueError(f"complex: real {re.shape} and imag {im.shape} do not broadcast together") from error
+    return Complex(shape)(re, im)
+
+
+def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """``abs * (cos(angle) + i sin(angle))`` (broadcast), complex64 or complex128 as ``complex``."""
+    r, theta = tensor_arg(abs, "polar"), tensor_arg(angle, "polar")
+    for x in (r, theta):
+        _float_pair(x, "polar")
+    if r.dtype != theta.dtype:
+        raise RuntimeError(f"polar: expected abs and angle to have the same dtype, got {r.dtype} and {theta.dtype}")
+    return complex(r * theta.cos(), r * theta.sin())
+
+
+def view_as_real(input: Tensor) -> Tensor:  # noqa: A002
+    """Complex ``(...)`` as real ``(..., 2)``: real and imaginary parts (a copy; PyTorch: a view)."""
+    x = tensor_arg(input, "view_as_real")
+    if x.dtype.kind != "c":
+        raise RuntimeError(f"view_as_real is only supported for complex tensors (got {x.dtype})")
+    return ViewAsReal()(x)
+
+
+def view_as_complex(input: Tensor) -> Tensor:  # noqa: A002
+    """Real ``(..., 2)`` float32/float64 pairs as complex ``(...)`` (a copy; PyTorch: a view)."""
+    x = tensor_arg(input, "view_as_complex")
+    _float_pair(x, "view_as_complex")
+    if x.ndim == 0 or x.shape[-1] != 2:
+        raise RuntimeError(f"view_as_complex: Tensor must have a last dimension of size 2, got shape {x.shape}")
+    return ViewAsComplex()(x)
+
+
+METHODS: dict = {
+    "conj": conj, "conj_physical": conj_physical, "resolve_conj": resolve_conj, "resolve_neg": resolve_neg,
+    "is_conj": is_conj, "is_neg": is_neg, "angle": angle,
+    "real": property(real, doc="The real part (a copy for a complex tensor; PyTorch: a view); real: itself."),
+    "imag": property(imag, doc="The imaginary part of a complex tensor (a copy; PyTorch: a view)."),
+}

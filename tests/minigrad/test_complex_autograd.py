@@ -1,0 +1,196 @@
+"""Autograd through complex values, against PyTorch's convention (z.grad = dL/dz* for a real loss L).
+
+Each case is ``fn(lib, *tensors)`` in PyTorch's spelling, run with ``lib = minigrad`` and
+``lib = torch`` on the same complex128 (or float64) values. A complex output ``y`` is turned
+into the real loss ``(y * conj(w)).real.sum()`` for a fixed random ``w`` of y's shape (a real
+output: ``(y * w).sum()``); values and the gradients of every input must agree. Ops without a
+complex gradient must refuse at forward time instead of giving a silent wrong gradient.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+RNG = np.random.default_rng(11)
+
+
+def _c(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
+def _r(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape)
+
+
+Z34, Z4, Z3, Z234, Z45, Z245 = _c(3, 4), _c(4), _c(3), _c(2, 3, 4), _c(4, 5), _c(2, 4, 5)
+Z31, R34, R4, R342, R45 = _c(3, 1), _r(3, 4), _r(4), _r(3, 4, 2), _r(4, 5)
+
+CASES: dict[str, tuple[Callable, tuple]] = {
+    "add": (lambda lib, a, b: a + b, (Z34, Z4)),
+    "add_real": (lambda lib, a, b: a + b, (Z34, R4)),
+    "sub": (lambda lib, a, b: a - b, (Z31, Z34)),
+    "neg": (lambda lib, a: -a, (Z34,)),
+    "mul": (lambda lib, a, b: a * b, (Z34, Z4)),
+    "mul_real": (lambda lib, a, b: a * b, (R34, Z4)),
+    "mul_scalar": (lambda lib, a: a * (2 - 3j), (Z34,)),
+    "real_times_1j": (lambda lib, a: a * 1j, (R34,)),
+    "div": (lambda lib, a, b: a / b, (Z34, Z31)),
+    "div_real": (lambda lib, a, b: a / b, (R34, Z4)),
+    "conj": (lambda lib, a: lib.conj(a) * a, (Z34,)),
+    "conj_method": (lambda lib, a: a.conj(), (Z34,)),
+    "conj_physical": (lambda lib, a: lib.conj_physical(a), (Z34,)),
+    "abs": (lambda lib, a: lib.abs(a), (Z34,)),
+    "abs_of_product": (lambda lib, a: (a * a).abs(), (Z34,)),
+    "exp": (lambda lib, a: lib.exp(a), (Z34,)),
+    "log": (lambda lib, a: lib.log(a), (Z34,)),
+    "sqrt": (lambda lib, a: lib.sqrt(a), (Z34,)),
+    "pow_2": (lambda lib, a: a ** 2, (Z34,)),
+    "pow_3": (lambda lib, a: a ** 3, (Z34,)),
+    "pow_half": (lambda lib, a: a ** 0.5, (Z34,)),
+    "pow_minus_1_5": (lambda lib, a: lib.pow(a, -1.5), (Z34,)),
+    "reciprocal": (lambda lib, a: lib.reciprocal(a), (Z34,)),
+    "rsqrt": (lambda lib, a: lib.rsqrt(a), (Z34,)),
+    "log1p": (lambda lib, a: lib.log1p(a), (Z34,)),
+    "expm1": (lambda lib, a: lib.expm1(a), (Z34,)),
+    "sum": (lambda lib, a: a.sum(), (Z34,)),
+    "sum_dim": (lambda lib, a: a.sum(dim=1, keepdim=True), (Z234,)),
+    "mean": (lambda lib, a: a.mean(dim=0), (Z34,)),
+    "reshape": (lambda lib, a: a.reshape(4, 3), (Z34,)),
+    "view": (lambda lib, a: a.view(12), (Z34,)),
+    "transpose": (lambda lib, a: a.transpose(0, 2), (Z234,)),
+    "permute": (lambda lib, a: a.permute(2, 0, 1), (Z234,)),
+    "T": (lambda lib, a: a.T, (Z34,)),
+    "getitem": (lambda lib, a: a[1:, ::2], (Z34,)),
+    "getitem_repeats": (lambda lib, a: a[[0, 2, 0]], (Z34,)),
+    "cat": (lambda lib, a, b: lib.cat([a, b], dim=0), (Z34, Z34)),
+    "cat_mixed": (lambda lib, a, b: lib.cat([a, b.to(lib.complex128)], dim=1), (Z34, R34)),
+    "stack": (lambda lib, a, b: lib.stack([a, b], dim=1), (Z34, Z34)),
+    "split": (lambda lib, a: lib.split(a, [1, 3], dim=1)[1] * 2, (Z34,)),
+    "chunk": (lambda lib, a: a.chunk(2, dim=1)[0], (Z34,)),
+    "unbind": (lambda lib, a: a.unbind(0)[1], (Z34,)),
+    "matmul": (lambda lib, a, b: a @ b, (Z34, Z45)),
+    "matmul_batched": (lambda lib, a, b: a @ b, (Z234, Z245)),
+    "matmul_vector": (lambda lib, a, b: lib.matmul(a, b), (Z34, Z4)),
+    "matmul_real_right": (lambda lib, a, b: a @ b.to(lib.complex128), (Z34, R45)),
+    "where": (lambda lib, a, b: lib.where(lib.abs(a) > 1, a, b), (Z34, Z4)),
+    "real": (lambda lib, a: lib.real(a), (Z34,)),
+    "real_property": (lambda lib, a: (a * a).real, (Z34,)),
+    "imag": (lambda lib, a: lib.imag(a), (Z34,)),
+    "imag_property": (lambda lib, a: (a * a).imag, (Z34,)),
+    "angle": (lambda lib, a: lib.angle(a), (Z34,)),
+    "angle_method": (lambda lib, a: (a * a).angle(), (Z34,)),
+    "polar": (lambda lib, r, t: lib.polar(r, t), (np.abs(R34), R4)),
+    "complex": (lambda lib, re, im: lib.complex(re, im), (R34, R4)),
+    "view_as_real": (lambda lib, a: lib.view_as_real(a), (Z34,)),
+    "view_as_complex": (lambda lib, a: lib.view_as_complex(a), (R342,)),
+    "to_complex": (lambda lib, a: a.to(lib.complex128) * (1 + 2j), (R34,)),
+    "resolve": (lambda lib, a: lib.resolve_neg(lib.resolve_conj(a)) * a, (Z34,)),
+    "chain": (lambda lib, a, b: (lib.exp(a @ b) / (1 + lib.abs(a).sum())).sum(dim=0), (Z34, Z45)),
+}
+
+
+def _loss(lib: Any, y: Any, w: np.ndarray) -> Any:
+    weight = lib.tensor(w) if lib is mg else lib.from_numpy(w)
+    if y.is_complex():
+        return (y * lib.conj(weight)).real.sum()
+    return (y * weight.real).sum()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradient_matches_torch(name: str, torch: Any) -> None:
+    fn, arrays = CASES[name]
+    ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
+    theirs = [torch.from_numpy(a.copy()).requires_grad_(True) for a in arrays]
+    y, t_y = fn(mg, *ours), fn(torch, *theirs)
+    assert y.dtype == np.dtype(str(t_y.dtype).replace("torch.", "")), name
+    np.testing.assert_allclose(y.numpy(), t_y.detach().resolve_conj().numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+    w = np.asarray(_c(*y.shape))
+    _loss(mg, y, w).backward()
+    _loss(torch, t_y, w).backward()
+    for i, (x, t) in enumerate(zip(ours, theirs)):
+        assert x.grad is not None and x.grad.dtype == x.dtype, f"{name}: input {i}"
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.resolve_conj().numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{name}: gradient of input {i}")
+
+
+def test_complex64_keeps_its_dtype(torch: Any) -> None:
+    z = mg.tensor(Z34.astype(np.complex64), requires_grad=True)
+    t = torch.from_numpy(Z34.astype(np.complex64)).requires_grad_(True)
+    (mg.exp(z) * z).abs().sum().backward()
+    (torch.exp(t) * t).abs().sum().backward()
+    assert z.grad.dtype == np.complex64
+    np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_the_brief_example(torch: Any) -> None:
+    z = mg.tensor(np.array([1 + 2j, 3 - 1j]), requires_grad=True)
+    (z * z).abs().sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), [2 + 4j, 6 - 2j])
+
+
+@pytest.mark.parametrize("make", [
+    lambda z, x: z.tanh(),
+    lambda z, x: mg.sigmoid(z),
+    lambda z, x: mg.sin(z),
+    lambda z, x: z.norm(),   # complex in, real out: refused too
+    lambda z, x: (x * 1j).tanh(),   # a real tensor made complex
+    lambda z, x: x.to(mg.complex128).cumsum(0),
+    lambda z, x: z ** x,   # a tensor exponent
+])
+def test_an_op_without_a_complex_gradient_refuses_at_forward_time(make: Callable) -> None:
+    z = mg.tensor(Z34, requires_grad=True)
+    x = mg.tensor(R34, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="complex autograd: .* has no complex gradient yet"):
+        make(z, x)
+
+
+def test_refused_ops_still_run_without_grad() -> None:
+    z = mg.tensor(Z34, requires_grad=True)
+    with mg.no_grad():
+        np.testing.assert_allclose(z.tanh().numpy(), np.tanh(Z34))
+    np.testing.assert_allclose(mg.tensor(Z34).tanh().numpy(), np.tanh(Z34))
+
+
+def test_backward_of_a_complex_root_needs_a_gradient() -> None:
+    z = mg.tensor(Z4, requires_grad=True)
+    with pytest.raises(RuntimeError, match="real scalar outputs"):
+        (z * 2).sum().backward()
+    y = z * 2
+    y.backward(mg.tensor(np.ones(4, dtype=complex)))
+    np.testing.assert_allclose(z.grad.numpy(), 2 * np.ones(4))
+
+
+def test_complex_to_real_cast_passes_the_real_gradient(torch: Any) -> None:
+    z = mg.tensor(Z34, requires_grad=True)
+    t = torch.from_numpy(Z34.copy()).requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (mg.astype(z, mg.float64) * mg.tensor(R34)).sum().backward()
+        (t.to(torch.float64) * torch.from_numpy(R34)).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy())
+
+
+def test_parts_and_bits() -> None:
+    x = mg.tensor(R4)
+    assert mg.real(x) is x and x.real is x and mg.conj(x) is x
+    assert mg.resolve_conj(x) is x and not mg.is_conj(x) and not mg.is_neg(mg.tensor(Z4))
+    with pytest.raises(RuntimeError, match="non-complex"):
+        mg.imag(x)
+    with pytest.raises(RuntimeError, match="complex tensors"):
+        mg.view_as_real(x)
+    with pytest.raises(RuntimeError, match="last dimension of size 2"):
+        mg.view_as_complex(mg.tensor(R34))
+    with pytest.raises(RuntimeError, match="same dtype"):
+        mg.complex(mg.tensor(R4), mg.tensor(R4.astype(np.float32)))
+    z = mg.tensor(Z4)
+    assert mg.complex(mg.tensor(R4.astype(np.float32)), mg.tensor(R4.astype(np.float32))).dtype == mg.complex64
+    part = z.real
+    part += 1   # a copy: the complex tensor is unchanged (PyTorch's .real is a view)
+    np.testing.assert_allclose(z.numpy(), Z4)
+    np.testing.assert_allclose(mg.angle(mg.tensor([-1.0, 2.0])).numpy(), [np.pi, 0.0])
