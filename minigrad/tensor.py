@@ -114,6 +114,11 @@ class _NumPyOnly:
         return _array_ufunc if instance is None else None
 
 
+# Called when a complex tensor starts to require grad; autograd.engine registers its gate here (tensor sits
+# below autograd and cannot import it).
+COMPLEX_GRAD_BEGINS: list = []
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
@@ -255,8 +260,8 @@ class Tensor:
         if self._node is not None and not requires_grad:
             raise RuntimeError(f"requires_grad_: {_LEAVES_ONLY}")
         if requires_grad and self.data.dtype.kind == "c":   # the ops it meets are then gated (autograd.engine)
-            from .autograd.engine import complex_graphs_begin
-            complex_graphs_begin()
+            for begin in COMPLEX_GRAD_BEGINS:
+                begin()
         self._requires_grad = requires_grad
         return self
 

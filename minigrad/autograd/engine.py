@@ -53,7 +53,7 @@ from ..hooks import (
     run_post_accumulate_hooks,
 )
 from ..recording import _state, current_scope, is_grad_enabled
-from ..tensor import Tensor
+from ..tensor import COMPLEX_GRAD_BEGINS, Tensor
 from ..versions import INPLACE
 from .names import OpName, named
 
@@ -320,6 +320,9 @@ def complex_graphs_begin() -> None:
     if not _COMPLEX.live:
         _COMPLEX.live = True
         _meta_cache.clear()
+
+
+COMPLEX_GRAD_BEGINS.append(complex_graphs_begin)
 
 
 def _complex_gate(node: Function, arrays: Sequence[Any], outs: Sequence[Any]) -> None:
