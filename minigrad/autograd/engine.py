@@ -139,7 +139,7 @@ class Function:
                     needs_grad.append(True)
                     continue
             else:
-                arrays.append(x if isinstance(x, (int, float)) or backend.is_array(x)
+                arrays.append(x if isinstance(x, (int, float, complex)) or backend.is_array(x)
                               else constant_array(self.name, x))
             edges.append(None)
             needs_grad.append(False)

@@ -194,3 +194,9 @@ def test_parts_and_bits() -> None:
     part += 1   # a copy: the complex tensor is unchanged (PyTorch's .real is a view)
     np.testing.assert_allclose(z.numpy(), Z4)
     np.testing.assert_allclose(mg.angle(mg.tensor([-1.0, 2.0])).numpy(), [np.pi, 0.0])
+
+
+def test_a_python_complex_number_keeps_a_float32_tensor_complex64_as_torch() -> None:
+    # a Python complex is a weak scalar (NumPy 2, as PyTorch): float32 * 1j is complex64, float64 * 1j complex128
+    assert (mg.ones(2) * 1j).dtype == mg.complex64 and (mg.ones(2) + 1j).dtype == mg.complex64
+    assert (mg.ones(2, dtype=mg.float64) * 1j).dtype == mg.complex128
