@@ -73,7 +73,19 @@ def _run_node_hooks(node: Any, grads_out: list) -> None:
     for index, ref in (node.retained or {}).items():
         tensor = ref()
         if tensor is not None and grads_out[index] is not None:
-            _add_to_grad(tensor, grads_out[index])   # accumulates over backward calls, as PyTorch's retain_grad
+            _add_to_retained(tensor, grads_out[index])
+
+
+def _add_to_retained(tensor: Tensor, g: Any) -> None:
+    """A ``retain_grad`` non-leaf's ``.grad`` accumulates over backward calls out of place, as PyTorch's
+    retain_grad hook (``grad = grad + new``): a ``.grad`` held from an earlier backward keeps its value."""
+    if tensor._grad is None:
+        _add_to_grad(tensor, g)
+        return
+    total = tensor._grad.data + g
+    if not backend.is_array(total):   # NumPy gives a scalar for 0-d arrays
+        total = numpy.asarray(total)
+    tensor._grad = Tensor._make(total.astype(tensor.data.dtype, copy=False), False, None, 0)
 
 
 _HANDLE_IDS = itertools.count()
