@@ -354,6 +354,7 @@ class Log(Function):
 
 
 class Tanh(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
     def forward(self, x: Any) -> Any:
         y = self.xp.tanh(x)
         self.saved = (y,)
@@ -375,6 +376,7 @@ _exp_quietly = backend.numpy.errstate(over="ignore")(backend.numpy.exp)
 
 
 class Sigmoid(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
     def forward(self, x: Any) -> Any:
         xp = self.xp
         # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
@@ -587,6 +589,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
 
 
 class Sin(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
         return self.xp.sin(x)
@@ -596,6 +599,7 @@ class Sin(Function):
 
 
 class Cos(Function):
+    complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
         return self.xp.cos(x)

@@ -172,7 +172,10 @@ def _unary(name: str, fn: Callable, derivative: Callable, doc: str) -> Callable[
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
-_HOLOMORPHIC = frozenset({"log1p", "expm1", "log2", "log10", "exp2", "rsqrt", "reciprocal"})
+# asin…atanh: NumPy's principal branches are PyTorch's and so are the derivatives; not acosh (1/sqrt(x² - 1) is
+# -1/(sqrt(x - 1) sqrt(x + 1)), PyTorch's, where Re x < 0): it stays refused
+_HOLOMORPHIC = frozenset({"log1p", "expm1", "log2", "log10", "exp2", "rsqrt", "reciprocal", "tan", "sinh", "cosh",
+                          "asin", "acos", "atan", "asinh", "atanh"})
 
 log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1 / (1 + x),
                "log(1 + x), exact for small x.")
