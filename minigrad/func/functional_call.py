@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from ..compile import add_guard
 from ..ops import stack
 from ..tensor import Tensor
+from ..versions import INPLACE
 
 __all__ = ["call_with", "functional_call", "reparametrized", "stack_module_state"]
 
@@ -95,13 +96,44 @@ def reparametrized(module: Any, tensors: dict, tie_weights: bool = False, strict
         for name, value in untied.items():
             originals[name] = _swap(module, name, value)
         _SWAPS[0] += 1
+        watched = _buffers_as_they_are(module) if _inside_a_transform() else None
         yield
+        if watched is not None:
+            _refuse_changed_buffers(module, watched)
     finally:
         current = {name: _swap(module, name, originals[name]) for name in reversed(list(originals))}
         _SWAPS[0] += 1
         for name in tensors:
             if name in current and current[name] is not _MISSING:
                 tensors[name] = current[name]
+
+
+def _inside_a_transform() -> bool:
+    from .transforms import _depth  # transforms imports this module's package: looked up when used
+    from .vmap import vmap_depth
+    return _depth() > 0 or vmap_depth() > 0
+
+
+def _buffers_as_they_are(module: Any) -> list:
+    """(name, buffer, its in-place version, a copy of its values) for each buffer the call may change."""
+    return [(name, t, INPLACE.version(t.data), t.data.copy())
+            for name, t in module.named_buffers(remove_duplicate=False) if t is not None]
+
+
+def _refuse_changed_buffers(module: Any, watched: list) -> None:
+    """A buffer changed in place during a call inside grad/vjp/vmap … (BatchNorm's running statistics in train
+    mode): PyTorch refuses the in-place write to a tensor captured from outside the transform; so do we, with
+    the buffers' values put back (nothing changes when the call fails)."""
+    changed = [name for name, t, version, _ in watched if INPLACE.version(t.data) != version]
+    if not changed:
+        return
+    for _, t, _, values in watched:
+        t.data[...] = values
+    raise RuntimeError(
+        f"functional_call: {_name(module)} changed its buffer(s) {', '.join(map(repr, changed))} in place inside a "
+        "torch.func transform (grad, vjp, vmap …); PyTorch refuses an in-place write to a tensor captured from "
+        "outside the transform, and so does minigrad (the buffers are as they were). A BatchNorm in train mode "
+        "updates its running statistics this way: call model.eval(), or build it with track_running_stats=False")
 
 
 def _named_tensors(module: Any) -> list[tuple[str, Tensor]]:

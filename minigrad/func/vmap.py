@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from typing import Any, Callable, Iterator
 
 from ..constructors import zeros
@@ -69,12 +70,24 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, arg
     if batch_size == 0:
         return _empty_batch(func, flat_dims, flat_args, args_spec, kwargs, out_dims, name)
     results = []
-    with randomness_checked(randomness, batch_size) as start_call:
-        for i in range(batch_size):
-            sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
-            start_call()
-            results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
+    _local.depth = vmap_depth() + 1
+    try:
+        with randomness_checked(randomness, batch_size) as start_call:
+            for i in range(batch_size):
+                sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
+                start_call()
+                results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
+    finally:
+        _local.depth -= 1
     return _stacked(results, out_dims, name)
+
+
+_local = threading.local()
+
+
+def vmap_depth() -> int:
+    """How many vmaps are calling their function on this thread right now (functional_call reads it)."""
+    return getattr(_local, "depth", 0)
 
 
 def _batched_inputs(in_dims: Any, args: tuple, name: str) -> tuple[int, list, list, _pytree.Spec]:

@@ -562,3 +562,27 @@ def test_transforms_on_the_gpu_as_on_the_cpu() -> None:
         results.append([per_sample[k].numpy() for k in per_sample] + [jac.numpy()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_a_buffer_changed_in_place_inside_a_transform_is_refused_and_put_back() -> None:
+    # BatchNorm in train mode under vmap(grad(functional_call)): torch refuses the running-statistics update of
+    # a tensor captured from outside the transform; ours raises too, with the buffers as they were
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.BatchNorm1d(4), nn.Flatten(), nn.Linear(12, 1))
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    x, y = mg.randn(5, 4, 3), mg.randn(5, 1)
+
+    def loss(p: dict, b: dict, xi: mg.Tensor, yi: mg.Tensor) -> mg.Tensor:
+        return ((func.functional_call(model, (p, b), (xi[None],)) - yi) ** 2).mean()
+
+    before = {k: v.numpy().copy() for k, v in buffers.items()}
+    for transform in (func.vmap(func.grad(loss), in_dims=(None, None, 0, 0)), func.vmap(loss, (None, None, 0, 0))):
+        with pytest.raises(RuntimeError, match="changed its buffer.*running_mean.*in place inside a torch.func"):
+            transform(params, buffers, x, y)
+        assert all(np.array_equal(buffers[k].numpy(), before[k]) for k in before)
+    model.eval()   # no buffer update: per-sample gradients as usual
+    assert func.vmap(func.grad(loss), in_dims=(None, None, 0, 0))(params, buffers, x, y)["2.weight"].shape == (5, 1, 12)
+    model.train()
+    func.functional_call(model, (params, buffers), (x,))   # outside a transform the update happens, as torch's
+    assert int(buffers["0.num_batches_tracked"].item()) == 1
