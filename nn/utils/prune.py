@@ -33,7 +33,7 @@ from __future__ import annotations
 import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import minigrad as mg
 from minigrad import Tensor
@@ -262,6 +262,34 @@ def _k_smallest(scores: Any, k: int) -> Any:
     return xp.argsort(scores)[:k]   # CuPy's sort is stable (and takes no kind=)
 
 
+def _unstructured_mask(amount: int | float, t: Tensor, default_mask: Tensor, scores: Callable[[], Any]) -> Tensor:
+    """``default_mask`` with 0 at the ``amount`` entries of smallest ``scores()`` (flat, one per entry of ``t``;
+    called only when something is pruned)."""
+    size = t.numel()
+    k = _compute_nparams_toprune(amount, size)
+    _validate_pruning_amount(k, size)
+    mask = default_mask.data.copy()
+    if k != 0:
+        flat = mask.reshape(-1)
+        flat[_k_smallest(scores(), k)] = 0
+        mask = flat.reshape(mask.shape)
+    return mg.as_tensor(mask)
+
+
+def _structured_mask(amount: int | float, t: Tensor, dim: int, default_mask: Tensor,
+                     keep: Callable[[int, int], Any]) -> Tensor:
+    """``default_mask`` with 0 in the channels along ``dim`` that ``keep(k, size)`` does not keep (indices or a
+    bool array; called only when ``k``, the channels to prune, is not 0)."""
+    size = t.shape[dim]
+    k = _compute_nparams_toprune(amount, size)
+    _validate_pruning_amount(k, size)
+    if k == 0:
+        return default_mask
+    mask = _channel_mask(t, dim, keep(k, size))
+    mask *= default_mask.data.astype(mask.dtype, copy=False)
+    return mg.as_tensor(mask)
+
+
 class RandomUnstructured(BasePruningMethod):
     """Prunes ``amount`` entries (an int, or a fraction of the entries) chosen at random (minigrad's generator)."""
 
@@ -272,16 +300,9 @@ class RandomUnstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        size = t.numel()
-        k = _compute_nparams_toprune(self.amount, size)
-        _validate_pruning_amount(k, size)
-        mask = default_mask.data.copy()
-        if k != 0:
-            prob = mg.rand(*t.shape, device=t.device).data.reshape(-1)
-            flat = mask.reshape(-1)
-            flat[_k_smallest(-prob, k)] = 0
-            mask = flat.reshape(mask.shape)
-        return mg.as_tensor(mask)
+        # the largest of uniform draws go: drawn only when something is pruned, as PyTorch's
+        return _unstructured_mask(self.amount, t, default_mask,
+                                  lambda: -mg.rand(*t.shape, device=t.device).data.reshape(-1))
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float) -> RandomUnstructured:  # type: ignore[override]
@@ -299,16 +320,8 @@ class L1Unstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        size = t.numel()
-        k = _compute_nparams_toprune(self.amount, size)
-        _validate_pruning_amount(k, size)
-        mask = default_mask.data.copy()
-        if k != 0:
-            xp = mg.array_module(t.data)
-            flat = mask.reshape(-1)
-            flat[_k_smallest(xp.abs(t.data).reshape(-1), k)] = 0
-            mask = flat.reshape(mask.shape)
-        return mg.as_tensor(mask)
+        return _unstructured_mask(self.amount, t, default_mask,
+                                  lambda: mg.array_module(t.data).abs(t.data).reshape(-1))
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float,  # type: ignore[override]
@@ -340,18 +353,14 @@ class RandomStructured(BasePruningMethod):
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         _validate_structured_pruning(t)
         _validate_pruning_dim(t, self.dim)
-        size = t.shape[self.dim]
-        k = _compute_nparams_toprune(self.amount, size)
-        _validate_pruning_amount(k, size)
-        if k == 0:
-            return default_mask
-        prob = mg.rand(size, device=t.device).data
-        xp = mg.array_module(prob)
-        keep = xp.ones(size, dtype=bool)
-        keep[_k_smallest(prob, k)] = False
-        mask = _channel_mask(t, self.dim, keep)
-        mask *= default_mask.data.astype(mask.dtype, copy=False)
-        return mg.as_tensor(mask)
+
+        def keep(k: int, size: int) -> Any:   # the smallest of uniform draws go
+            prob = mg.rand(size, device=t.device).data
+            kept = mg.array_module(prob).ones(size, dtype=bool)
+            kept[_k_smallest(prob, k)] = False
+            return kept
+
+        return _structured_mask(self.amount, t, self.dim, default_mask, keep)
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float,  # type: ignore[override]
@@ -376,16 +385,10 @@ class LnStructured(BasePruningMethod):
         _validate_structured_pruning(t)
         _validate_pruning_dim(t, self.dim)
         size = t.shape[self.dim]
-        k = _compute_nparams_toprune(self.amount, size)
-        _validate_pruning_amount(k, size)
+        _validate_pruning_amount(_compute_nparams_toprune(self.amount, size), size)   # before the norm, as PyTorch
         norm = _compute_norm(t, self.n, self.dim)
-        if k == 0:
-            return default_mask
         # keep the size - k largest norms (ties: the lowest indices kept)
-        keep = _k_smallest(-norm, size - k)
-        mask = _channel_mask(t, self.dim, keep)
-        mask *= default_mask.data.astype(mask.dtype, copy=False)
-        return mg.as_tensor(mask)
+        return _structured_mask(self.amount, t, self.dim, default_mask, lambda k, size: _k_smallest(-norm, size - k))
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float, n: Any, dim: int,  # type: ignore[override]
