@@ -31,7 +31,7 @@ from typing import Any, Callable
 from . import backend
 from .autograd.engine import _FREED, Function, _check_saved, count_consumers
 from .autograd.functions import register_create_graph_walk
-from .hooks import HookError, _leaf_label, _PostHooks, run_post_accumulate_hooks
+from .hooks import AFTER_BACKWARD, HookError, _leaf_label, _PostHooks, run_after_backward, run_post_accumulate_hooks
 from .ops.elementwise import (
     Abs,
     Add,
@@ -127,12 +127,13 @@ def walk(start: Function, targets: Any = None) -> tuple[dict, dict, list]:
                 _check_saved(node)
             if node in wanted and not stop:   # a target that leads on: its gradient before its hooks, as torch
                 _capture(captured, node, wanted[node], grads_out)
-            if node.hooks or node.retained:
-                _run_hooks(node, grads_out)
+            after = _run_hooks(node, grads_out) if node.hooks or node.retained else None
             if stop:
                 _capture(captured, node, wanted[node], grads_out)
                 continue
             grads_in = node.saved if node is start else _node_grads(node, grads_out)   # start: the roots' grads
+            if after is not None:   # grad_fn.register_hook
+                grads_in = run_after_backward(node, after, tuple(grads_in), grads_out)
             visited.append(node)
             for edge, g in zip(node.edges, grads_in):
                 if edge is None:
@@ -177,15 +178,20 @@ def _capture(captured: dict, node: Function, indices: set, grads_out: list) -> N
             captured[(node, index)] = grads_out[index]
 
 
-def _run_hooks(node: Function, grads_out: list) -> None:
-    """The tensor hooks of ``node``'s outputs on their gradient Tensors, then ``retain_grad`` tensors' ``.grad``."""
+def _run_hooks(node: Function, grads_out: list) -> list | None:
+    """The tensor hooks of ``node``'s outputs on their gradient Tensors, then ``retain_grad`` tensors' ``.grad``;
+    returns the node's ``grad_fn.register_hook`` hooks, for after its rule (or None)."""
+    after = None
     for index, hooks in (node.hooks or {}).items():
-        if grads_out[index] is not None:
+        if index == AFTER_BACKWARD:
+            after = hooks
+        elif grads_out[index] is not None:
             grads_out[index] = apply_hooks(hooks, grads_out[index], f"output {index} of op '{node.name}'")
     for index, ref in (node.retained or {}).items():
         tensor = ref()
         if tensor is not None and grads_out[index] is not None:
             accumulate(tensor, grads_out[index])
+    return after
 
 
 def apply_hooks(hooks: list, g: Tensor, label: str) -> Tensor:

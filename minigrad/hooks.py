@@ -64,9 +64,18 @@ def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
         tensor._grad.data += g
 
 
-def _run_node_hooks(node: Any, grads_out: list) -> None:
+# the key under which a node's ``hooks`` keep ``grad_fn.register_hook``'s hooks (the others: output indices)
+AFTER_BACKWARD = "after backward"
+
+
+def _run_node_hooks(node: Any, grads_out: list) -> list | None:
+    """The hooks on ``node``'s output gradients (replacing them in ``grads_out``) and ``retain_grad``'s
+    ``.grad``; returns the node's ``grad_fn.register_hook`` hooks, for after its backward (or None)."""
+    after = None
     for index, hooks in (node.hooks or {}).items():
-        if grads_out[index] is not None:
+        if index == AFTER_BACKWARD:
+            after = hooks
+        elif grads_out[index] is not None:
             shape, dtype = node.out_meta[index]
             label = f"output {index} of op '{node.name}' (shape {tuple(shape)})"
             grads_out[index] = _apply_hooks(hooks, grads_out[index], label)
@@ -74,6 +83,45 @@ def _run_node_hooks(node: Any, grads_out: list) -> None:
         tensor = ref()
         if tensor is not None and grads_out[index] is not None:
             _add_to_retained(tensor, grads_out[index])
+    return after
+
+
+def run_after_backward(node: Any, hooks: list, grads_in: tuple, grads_out: list | tuple) -> tuple:
+    """``grad_fn.register_hook``'s hooks, ``hook(grad_inputs, grad_outputs)``, after ``node``'s backward.
+
+    Both are tuples of Tensors (None where a gradient is missing), one per input and one per output; a hook
+    returns None or a tuple of replacements for ``grad_inputs`` (None where the input gets none), each
+    of the input's shape and dtype. Returns the gradients the node sends on (Tensors or None).
+    """
+    grads_out = tuple(grads_out)
+    for hook in hooks:
+        result = hook(grads_in, grads_out)
+        if result is None:
+            continue
+        name = getattr(hook, "__name__", hook)
+        if not isinstance(result, (tuple, list)) or len(result) != len(grads_in):
+            count = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
+            raise HookError(f"grad_fn.register_hook: the hook {name!r} on op '{node.name}' returned {count}; it must "
+                            f"return None or a tuple of {len(grads_in)} (one gradient or None per input)")
+        new = []
+        for k, (g, edge) in enumerate(zip(result, node.edges)):
+            if g is not None and not isinstance(g, Tensor):
+                if not backend.is_array(g):
+                    raise HookError(f"grad_fn.register_hook: the hook {name!r} on op '{node.name}' returned a "
+                                    f"{type(g).__name__} for input {k}; a gradient is a Tensor or None")
+                g = Tensor._make(g, False, None, 0)
+            if g is not None:
+                if edge is None:
+                    raise HookError(f"grad_fn.register_hook: the hook {name!r} on op '{node.name}' returned a "
+                                    f"gradient for input {k}, which takes none (it does not require grad)")
+                shape, dtype = edge[0].out_meta[edge[1]] if type(edge) is tuple else (edge.shape, edge.dtype)
+                if tuple(g.shape) != tuple(shape) or g.dtype != dtype:
+                    raise HookError(f"grad_fn.register_hook: the hook {name!r} on op '{node.name}' returned a "
+                                    f"gradient of shape {tuple(g.shape)}, dtype {g.dtype} for input {k}; it must "
+                                    f"be the input's shape {tuple(shape)}, dtype {dtype}")
+            new.append(g)
+        grads_in = tuple(new)
+    return grads_in
 
 
 def _add_to_retained(tensor: Tensor, g: Any) -> None:

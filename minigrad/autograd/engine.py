@@ -40,6 +40,7 @@ from ..anomaly import AnomalyError
 from ..arguments import AxisError, constant_array, with_op_context
 from ..frames import in_fresh_chunk
 from ..hooks import (
+    AFTER_BACKWARD,
     HookError,
     RemovableHandle,
     _add_to_grad,
@@ -50,6 +51,7 @@ from ..hooks import (
     register_hook,
     register_post_accumulate_grad_hook,
     retain_grad,
+    run_after_backward,
     run_post_accumulate_hooks,
 )
 from ..recording import _state, current_scope, is_grad_enabled
@@ -253,14 +255,25 @@ class Function:
                 hooks.remove(on_output_gradient)
         return RemovableHandle(remove)
 
-    def register_hook(self, hook: Callable) -> RemovableHandle:
-        """PyTorch's ``grad_fn.register_hook(hook)`` (``hook(grad_inputs, grad_outputs)`` after the node's
-        backward): not supported; raises NotImplementedError saying what to use instead."""
-        raise NotImplementedError(
-            f"grad_fn.register_hook: a hook on the gradients op '{self.name}' sends to its inputs "
-            "(hook(grad_inputs, grad_outputs)) is not supported by minigrad's engine; register a hook on each "
-            "input tensor (x.register_hook(hook) gets the gradient of x) or grad_fn.register_prehook(hook) for "
-            "the gradient of the op's output")
+    def register_hook(self, hook: Callable[[tuple, tuple], Any]) -> RemovableHandle:
+        """Call ``hook(grad_inputs, grad_outputs)`` after this node's backward, as PyTorch's ``grad_fn.register_hook``.
+
+        ``grad_inputs``: a tuple with the gradient (a Tensor, or None) the op sends to each of its
+        inputs; ``grad_outputs``: the gradients it received, one per output. The hook returns None or
+        a tuple of replacements for ``grad_inputs`` (each of its input's shape and dtype). Hooks run in
+        the order registered; a ``backward(create_graph=True)`` passes gradients with their graph.
+        """
+        if not callable(hook):
+            raise TypeError(f"grad_fn.register_hook: the hook must be callable, got {type(hook).__name__}")
+        if self.hooks is None:
+            self.hooks = {}
+        hooks = self.hooks.setdefault(AFTER_BACKWARD, [])
+        hooks.append(hook)
+
+        def remove() -> None:
+            if hook in hooks:
+                hooks.remove(hook)
+        return RemovableHandle(remove)
 
 
 def tag(tensor: Tensor, label: str) -> Tensor:
@@ -561,8 +574,9 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
         grads_out = [_dense(g) for g in pending.pop(node)] if node in owned else pending.pop(node)
         if (node.saved is _FREED or node.epoch != epoch) and node not in stops:
             _check_saved(node)
+        after = None
         if (node.hooks or node.retained) and observer is None:
-            _run_node_hooks(node, grads_out)
+            after = _run_node_hooks(node, grads_out)
             epoch = INPLACE.epoch   # a hook may have changed an array in place: later nodes check again
             if node in stops:
                 continue
@@ -572,6 +586,9 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
             grads_in = node.backward(grads_out[0]) if grads_out[0] is not None else (None,) * len(node.edges)
             if type(grads_in) is not tuple:
                 grads_in = (grads_in,)
+        if after is not None:   # grad_fn.register_hook
+            grads_in = _after_backward(node, after, grads_in, grads_out)
+            epoch = INPLACE.epoch
         if special:
             if observer is not None:
                 grads_in = tuple([_dense(g) for g in grads_in])
@@ -606,6 +623,17 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                 else:
                     leaves[edge] = _sum(total, g, edge, owned)
     return leaves
+
+
+def _after_backward(node: Function, hooks: list, grads_in: tuple, grads_out: list) -> tuple:
+    """``grad_fn.register_hook``'s hooks on a node's gradients, as Tensors; returns the arrays sent on."""
+    def tensor(g: Any) -> Tensor | None:
+        if g is None:
+            return None
+        g = _dense(g)
+        return Tensor._make(g if backend.is_array(g) else numpy.asarray(g), False, None, 0)
+    sent = run_after_backward(node, hooks, tuple(map(tensor, grads_in)), tuple(map(tensor, grads_out)))
+    return tuple(None if g is None else g.data for g in sent)
 
 
 def _sum(total: Any, g: Any, key: Any, owned: set) -> Any:

@@ -276,9 +276,77 @@ def test_hook_errors() -> None:
     y.grad_fn.register_prehook(lambda grad_outputs: (grad_outputs[0], grad_outputs[0]))
     with pytest.raises(mg.autograd.HookError, match="register_prehook.*tuple of 1"):
         y.sum().backward()
-    with pytest.raises(NotImplementedError, match="grad_fn.register_hook"):
-        y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: None)
     with pytest.raises(NotImplementedError, match="register_prehook.*'unbind' has 3 outputs"):
         x.unbind(0)[0].grad_fn.register_prehook(lambda grad_outputs: None)
     with pytest.raises(TypeError, match="callable"):
         y.grad_fn.register_prehook(3)
+
+
+def _node_hook_run(lib: Any, create_graph: bool) -> tuple[list, list]:
+    """``grad_fn.register_hook`` on y = a * b: what the hook sees, and the gradients after it doubled a's."""
+    a, b = lib.tensor(X34[0], requires_grad=True), lib.tensor(P34[0], requires_grad=True)
+    y = a * b
+    seen: list = []
+
+    def hook(grad_inputs: tuple, grad_outputs: tuple) -> tuple:
+        seen.append([g.detach().numpy().copy() for g in (*grad_inputs, *grad_outputs)])
+        return (grad_inputs[0] * 2, grad_inputs[1])
+
+    handle = y.grad_fn.register_hook(hook)
+    (y * y).sum().backward(create_graph=create_graph)
+    grads = [a.grad.detach().numpy().copy(), b.grad.detach().numpy().copy()]
+    if create_graph:   # the replaced gradient keeps its graph: d(sum a.grad)/db
+        b.grad = None
+        a.grad.sum().backward()
+        grads.append(b.grad.detach().numpy().copy())
+    handle.remove()
+    a.grad = b.grad = None
+    (a * b).sum().backward()   # a new node: no hook
+    y2 = a * b
+    y2.sum().backward()
+    grads.append(a.grad.detach().numpy().copy())
+    return seen, grads
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_node_hook_sees_and_replaces_the_gradients_as_torch(torch: Any, create_graph: bool) -> None:
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # torch warns of backward(create_graph=True)'s reference cycle
+        expected_seen, expected = _node_hook_run(torch, create_graph)
+    seen, grads = _node_hook_run(mg, create_graph)
+    # with create_graph the second backward runs through y's node again (a.grad's graph holds it): the hook too
+    assert len(seen) == len(expected_seen) == (2 if create_graph else 1)
+    for got, want in zip(sum(seen, []) + grads, sum(expected_seen, []) + expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_node_hook_gets_none_for_an_input_without_grad_and_its_handle_removes_it(torch: Any) -> None:
+    for lib in (torch, mg):
+        a, c = lib.tensor(X4, requires_grad=True), lib.tensor(X4)
+        y = a * c
+        seen: list = []
+        handle = y.grad_fn.register_hook(lambda grad_inputs, grad_outputs, seen=seen: seen.append(
+            [g is None for g in grad_inputs]))
+        y.sum().backward(retain_graph=True)
+        handle.remove()
+        y.sum().backward()
+        assert seen == [[False, True]], lib.__name__
+
+
+def test_node_hook_errors() -> None:
+    x = mg.tensor(X34, requires_grad=True)
+    y = x.exp()
+    with pytest.raises(TypeError, match="callable"):
+        y.grad_fn.register_hook(3)
+    handle = y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: (grad_inputs[0][:1],))
+    with pytest.raises(mg.autograd.HookError, match=r"'exp'.*shape \(1, 4\).*input's shape \(3, 4\)"):
+        y.sum().backward(retain_graph=True)
+    handle.remove()
+    y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: (grad_inputs[0], grad_inputs[0]))
+    with pytest.raises(mg.autograd.HookError, match="returned 2 values.*tuple of 1"):
+        y.sum().backward()
+    z = x * mg.tensor(X34)
+    z.grad_fn.register_hook(lambda grad_inputs, grad_outputs: (grad_inputs[0], grad_inputs[0]))
+    with pytest.raises(mg.autograd.HookError, match="input 1, which takes none"):
+        z.sum().backward()
