@@ -45,14 +45,36 @@ from .ops.reduce import Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
 from .ops.shape import GetItem, Reshape, Transpose
-from .ops.special import Logit, Sinc, cosh, sinh, xlogy
+from .ops.special import Logit, NanToNum, Sinc, cosh, sinh, xlogy
 from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
+from .ops.statistics import NanMean, NanSum
 from .tensor import Tensor
 
 __all__: list[str] = []
 
 
 # --- statistics -------------------------------------------------------------------------------------------------
+
+# the NaN-skipping ops are linear in their input: each rule is the backward's product by a constant mask, written
+# with Tensor ops (an element that was NaN gets 0; nanmean's all-NaN lines give PyTorch's (g / 0) * 0 = NaN)
+
+@rule(NanSum)
+def _nansum(node: Function, g: Tensor) -> Tensor:
+    (kept,) = node.saved
+    return Mul()(_unreduce(g, kept.shape, node.axes, node.keepdims), kept)
+
+
+@rule(NanMean)
+def _nanmean(node: Function, g: Tensor) -> Tensor:
+    kept, count = node.saved
+    with backend.errstate(node.xp, divide="ignore", invalid="ignore"):
+        return Mul()(Div()(_unreduce(g, kept.shape, node.axes, node.keepdims), count), kept)
+
+
+@rule(NanToNum)
+def _nan_to_num(node: Function, g: Tensor) -> Tensor:
+    return Mul()(g, node.xp.isfinite(node.saved[0]))   # PyTorch multiplies: an inf gradient there gives NaN
+
 
 def _var_grad(node: Function, g_x: Tensor) -> Tensor:
     """PyTorch's var_backward, ``(2 / dof) * g * (x - mean(x))``, with ``g_x`` already of x's shape."""

@@ -849,3 +849,33 @@ def test_second_derivatives_on_gpu_equal_cpu(name: str) -> None:
         results.append([g.numpy() for g in grads] + [g.numpy() for g in mg.autograd.grad(inner, xs)])
     for i, (a, b) in enumerate(zip(*results)):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12, err_msg=f"result {i}")
+
+
+NAN_DATA = np.random.default_rng(8).standard_normal((3, 4, 2))
+NAN_DATA[0, 1, 0] = NAN_DATA[2, 3, 1] = np.nan
+NAN_DATA[1, :, 1] = np.nan   # a line of NaNs only: nanmean gives NaN there, and its gradients NaN as torch's
+INF_DATA = NAN_DATA.copy()
+INF_DATA[1, 2, 0], INF_DATA[0, 0, 0] = np.inf, -np.inf
+
+NAN_OPS: dict[str, tuple[Callable, np.ndarray]] = {
+    "nansum": (lambda L, t: L.nansum(t * t, dim=(0, -1)) + L.nansum(t ** 3), NAN_DATA),
+    "nansum_keepdim": (lambda L, t: L.nansum(t * t, dim=1, keepdim=True), NAN_DATA),
+    "nanmean": (lambda L, t: L.nanmean(t * t, dim=1) + L.nanmean(t ** 3), NAN_DATA),
+    "nanmean_keepdim": (lambda L, t: L.nanmean(t * t, dim=-2, keepdim=True), NAN_DATA),
+    "nan_to_num": (lambda L, t: L.nan_to_num(t * t, nan=0.5, posinf=3.0), INF_DATA),
+}
+
+
+@pytest.mark.parametrize("name", list(NAN_OPS))
+def test_nan_skipping_ops_second_derivatives_match_torch(name: str, torch: Any) -> None:
+    fn, data = NAN_OPS[name]
+    results = []
+    for lib in (torch, mg):
+        x = lib.tensor(data, requires_grad=True)
+        y = fn(lib, x)
+        weights = lib.tensor(np.linspace(0.5, 1.5, int(np.prod(y.shape))).reshape(tuple(y.shape)))
+        (g,) = lib.autograd.grad((y * weights).sum(), [x], create_graph=True)
+        (h,) = lib.autograd.grad((g * lib.tensor(np.nan_to_num(data, nan=1.0, posinf=2.0, neginf=-2.0))).sum(), [x])
+        results.append((g.detach().numpy(), h.numpy()))
+    for theirs, ours in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, equal_nan=True)
