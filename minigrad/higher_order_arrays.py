@@ -30,7 +30,7 @@ from .higher_order import (
 from .ops.arrange import DiagEmbed
 from .ops.arrange import Unfold as WindowsAlong
 from .ops.contract import Einsum
-from .ops.decompositions import Cholesky, Eigh, PseudoInverse
+from .ops.decompositions import QR, Cholesky, Eigh, PseudoInverse
 from .ops.elementwise import Add, Div, Mul, Neg, Sub, Where
 from .ops.index import Diag, Triangle
 from .ops.index_write import IndexPutAdd, IndexWrite, MaskedScatter, ScatterReduce
@@ -415,6 +415,36 @@ def _matrix_exp(node: Function, g: Tensor) -> Tensor:
     zeros = _constant(node.xp.zeros(a.shape, dtype=g.dtype))
     block = Concat(-2)(Concat(-1)(a_t, g), Concat(-1)(zeros, a_t))
     return GetItem((Ellipsis, slice(0, n), slice(n, 2 * n)))(MatrixExp()(block))
+
+
+@rule(QR)
+def _qr(node: Function, grads: list) -> Tensor:
+    """The engine's (PyTorch's) formula with Q and R the op's outputs: for m ≥ n, (Q sym(M) + gQ) R⁻ᵀ with
+    M = gR Rᵀ - Qᵀ gQ and sym(M) its upper triangle mirrored; for m < n, the square part's through R's first m
+    columns, plus Q gR."""
+    if node.mode == "r":   # the first-order backward's error, as PyTorch's
+        return node.backward(None, None)
+    q, r = node.saved
+    m, n = q.shape[-2], r.shape[-1]
+    if node.mode == "complete" and m > n:
+        return node.backward(None, None)
+    like = grads[0] if grads[0] is not None else grads[1]
+    q_t, r_t = _output(node, q, 0), _output(node, r, 1)
+    gq = _zeros(q.shape, like) if grads[0] is None else grads[0]
+    gr = _zeros(r.shape, like) if grads[1] is None else grads[1]
+    inner = Sub()(MatMul()(gr, _swap_last(r_t)), MatMul()(_swap_last(q_t), gq))
+    if m >= n:
+        symmetric = Add()(Triangle(0, True)(inner), _swap_last(Triangle(1, True)(inner)))
+        return _solve_right(Add()(MatMul()(q_t, symmetric), gq), r_t)
+    square = GetItem((Ellipsis, slice(None), slice(0, m)))(r_t)
+    ga = _solve_right(MatMul()(q_t, Triangle(0, False)(Sub()(_swap_last(inner), inner))), square)
+    ga = Concat(-1)(ga, _zeros(tuple(ga.shape[:-1]) + (n - m,), ga))
+    return Add()(ga, MatMul()(q_t, gr))
+
+
+def _solve_right(g: Tensor, r: Tensor) -> Tensor:
+    """``g R⁻ᵀ`` for a square R (…, k, k), differentiable (through solve's own rule)."""
+    return _swap_last(Solve(False)(r, _swap_last(g)))
 
 
 @rule(Eigh)
