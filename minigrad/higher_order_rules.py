@@ -506,6 +506,33 @@ def _as_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else Tensor._make(value, False, None, 0)
 
 
+def _module_output_grads(node: Any, grads: list) -> tuple:
+    """nn's full backward hooks (``nn.hooks.OutputGrads``, on a module's outputs): the backward pre-hooks on
+    ``grad_output``, kept for the input side; as the node's backward, with gradient Tensors that have graphs."""
+    grad_output = node._run("backward_pre", _spread(node, grads))
+    node.grads["grad_output"] = grad_output
+    if not node.grads.get("inputs_watched"):   # no input needs a gradient: the hooks run here
+        node._run("backward", (None,) * node.grads["n_inputs"], grad_output)
+    return tuple(grad_output[i] for i in node.places)
+
+
+def _module_input_grads(node: Any, grads: list) -> tuple:
+    """nn's full backward hooks on a module's inputs (``nn.hooks.InputGrads``): ``hook(module, grad_input,
+    grad_output)``, as the node's backward, with gradient Tensors."""
+    grad_input = node._run("backward", _spread(node, grads), node.grads.get("grad_output", ()))
+    return tuple(grad_input[i] for i in node.places)
+
+
+def _spread(node: Any, grads: list) -> tuple:
+    """One gradient (or None) per argument (output) of the module: the node's inputs sit at ``node.places``."""
+    full: list = [None] * node.length
+    for i, g in zip(node.places, grads):
+        full[i] = g
+    return tuple(full)
+
+
+LATE_RULES["nn.hooks.OutputGrads"] = _module_output_grads
+LATE_RULES["nn.hooks.InputGrads"] = _module_input_grads
 LATE_RULES["nn._padding.ConstantPad"] = _constant_pad
 LATE_RULES["nn._embedding.EmbeddingLookup"] = _embedding
 LATE_RULES["nn._fold.Fold"] = _fold

@@ -250,3 +250,33 @@ def test_backward_hook_gradients_have_an_entry_per_argument_and_output_as_in_pyt
     theirs(xt, (torch.tensor(h0), torch.tensor(c0)))[0].sum().backward()
     assert log["ours"] == log["theirs"] == [([(5, 2, 3), None], [(5, 2, 4), None])]
     np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def _hooked_gradients(lib: object, layer: object) -> tuple:
+    """d/dx of tanh(layer(x)).sum() with create_graph=True through a full backward hook (which triples grad_input)
+    and a backward pre-hook (which doubles grad_output), then the gradient of its squared norm, and what the
+    hook saw."""
+    seen: list = []
+
+    def hook(module: object, grad_input: tuple, grad_output: tuple) -> tuple:
+        seen.append([g.detach().numpy().copy() for g in (*grad_input, *grad_output)])
+        return (grad_input[0] * 3,)
+
+    layer.register_full_backward_hook(hook)
+    layer.register_full_backward_pre_hook(lambda module, grad_output: (grad_output[0] * 2,))
+    x = lib.tensor(np.arange(6.0).reshape(2, 3) / 7, requires_grad=True)
+    (g,) = lib.autograd.grad(layer(x).tanh().sum(), [x], create_graph=True)
+    (h,) = lib.autograd.grad((g * g).sum(), [x])
+    return [g.detach().numpy(), h.numpy()], seen
+
+
+def test_full_backward_hooks_with_create_graph_as_torch() -> None:
+    torch = pytest.importorskip("torch", reason="the comparison needs torch")
+    theirs_layer = torch.nn.Linear(3, 2).double()
+    ours_layer = nn.Linear(3, 2, dtype=mg.float64)
+    ours_layer.load_state_dict({k: v.detach().numpy() for k, v in theirs_layer.state_dict().items()})
+    theirs, theirs_seen = _hooked_gradients(torch, theirs_layer)
+    ours, ours_seen = _hooked_gradients(mg, ours_layer)
+    assert len(ours_seen) == len(theirs_seen) == 2   # the second grad runs back through the hooked module
+    for got, want in zip(ours + sum(ours_seen, []), theirs + sum(theirs_seen, [])):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
