@@ -17,6 +17,7 @@ the default from here.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy
@@ -190,8 +191,13 @@ def result_type(tensor: Any = None, other: Any = None, *, scalar: Any = None, sc
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
-def sequence_dtype(data: list | tuple, name: str = "tensor") -> numpy.dtype | None:
-    """The dtype ``torch.tensor(data)`` gives a nested list or tuple: each element's dtype promoted by
+# the Python sequences ``torch.tensor`` reads element by element (a deque of returns, as pytorch/examples'
+# reinforce.py builds them, is float32 there, not NumPy's float64)
+SEQUENCES = (list, tuple, deque, range)
+
+
+def sequence_dtype(data: list | tuple | deque | range, name: str = "tensor") -> numpy.dtype | None:
+    """The dtype ``torch.tensor(data)`` gives a nested list, tuple, deque or range: each element's dtype promoted by
     :func:`promote_types` (a Python bool is bool, an int int64, a float the default dtype, a complex
     its complex counterpart; a NumPy scalar, an array or a Tensor keeps its own dtype), so
     ``[np.float64(1), 2.0]`` and a list of float64 0-d tensors give float64 and ``[True, 2]`` int64.
@@ -208,7 +214,7 @@ def sequence_dtype(data: list | tuple, name: str = "tensor") -> numpy.dtype | No
             found.add(_default_float)
         for kind in set(map(type, seq)):
             items = [v for v in seq if type(v) is kind]
-            if kind is list or kind is tuple:
+            if kind in SEQUENCES:
                 pending.extend(items)
             elif kind is bool:
                 found.add(bool_)

@@ -60,7 +60,7 @@ def _infer_dtype(data: Any) -> Any:
         return dtypes.get_default_dtype()
     if isinstance(data, complex):
         return dtypes.default_complex_dtype()
-    if isinstance(data, (list, tuple)):
+    if isinstance(data, dtypes.SEQUENCES):
         return dtypes.sequence_dtype(data)   # PyTorch's: each element's dtype, promoted
     return None
 

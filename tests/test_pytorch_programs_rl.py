@@ -499,6 +499,28 @@ def test_reinforce_with_its_own_dropout_and_sampling(torch: Any) -> None:
     assert {a for entry in log for a in entry[4]} <= {0, 1}
 
 
+
+@pytest.mark.parametrize("make", [
+    lambda lib, deque: lib.tensor(deque([1.0, 1.99, 2.9701])),   # reinforce.py's returns, built with appendleft
+    lambda lib, deque: lib.tensor([deque([1.0, 2.0]), deque([3.0, 4.0])]),
+    lambda lib, deque: lib.tensor(deque([lib.tensor(1.5), 2.0])),
+    lambda lib, deque: lib.tensor(deque([np.float64(1.0)])),
+    lambda lib, deque: lib.tensor(deque([True, False])),
+    lambda lib, deque: lib.tensor(deque()),
+    lambda lib, deque: lib.tensor(range(0)),
+], ids=["floats", "nested", "tensor_and_float", "float64_scalar", "bools", "empty", "empty_range"])
+def test_a_deque_becomes_a_tensor_as_a_list_does(torch: Any, make: Any) -> None:
+    """``torch.tensor(deque)`` reads the deque's elements as a list's (Python floats: float32); NumPy's reading
+    gave float64, so reinforce.py's loss was float64 here."""
+    import collections  # noqa: PLC0415
+
+    import minigrad  # noqa: PLC0415
+
+    ours, theirs = make(minigrad, collections.deque), make(torch, collections.deque)
+    assert ours.dtype == getattr(minigrad, str(theirs.dtype).split(".")[-1]) and ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
 # ----------------------------------------------------------------------------- 2. actor-critic
 
 
