@@ -30,7 +30,7 @@ from .higher_order import (
 from .ops.arrange import DiagEmbed
 from .ops.arrange import Unfold as WindowsAlong
 from .ops.contract import Einsum
-from .ops.decompositions import QR, Cholesky, Eigh, PseudoInverse
+from .ops.decompositions import QR, SVD, Cholesky, Eigh, PseudoInverse, SingularValues
 from .ops.elementwise import Add, Div, Mul, Neg, Sub, Where
 from .ops.index import Diag, Triangle
 from .ops.index_write import IndexPutAdd, IndexWrite, MaskedScatter, ScatterReduce
@@ -445,6 +445,74 @@ def _qr(node: Function, grads: list) -> Tensor:
 def _solve_right(g: Tensor, r: Tensor) -> Tensor:
     """``g R⁻ᵀ`` for a square R (…, k, k), differentiable (through solve's own rule)."""
     return _swap_last(Solve(False)(r, _swap_last(g)))
+
+
+@rule(SVD)
+def _svd(node: Function, grads: list) -> Tensor:
+    """The engine's ``svd_backward`` with U, S and Vh the op's outputs (the first k columns of U and rows of Vh
+    with ``full_matrices``, whose other gradients are ignored, as PyTorch's)."""
+    gu, gs, gvh = grads
+    u, s, vh = node.saved
+    k = s.shape[-1]
+    u_t, s_t, vh_t = _output(node, u, 0), _output(node, s, 1), _output(node, vh, 2)
+    if node.full_matrices:
+        columns, rows = (Ellipsis, slice(None), slice(0, k)), (Ellipsis, slice(0, k), slice(None))
+        u_t, vh_t = GetItem(columns)(u_t), GetItem(rows)(vh_t)
+        gu = None if gu is None else GetItem(columns)(gu)
+        gvh = None if gvh is None else GetItem(rows)(gvh)
+    with backend.errstate(node.xp, divide="ignore", invalid="ignore"):
+        return _svd_grad(node.xp, gu, gs, gvh, u_t, s_t, vh_t)
+
+
+@rule(SingularValues)
+def _svdvals(node: Function, gs: Tensor) -> Tensor:
+    """U diag(gS) Vh, with U and Vh from a new SVD of the input rebuilt from the saved factors (so that they
+    depend on A in the next derivative, as eigvalsh's rule does)."""
+    u, s, vh = node.saved
+    u_t, _, vh_t = SVD(False)(_input(node, 0, (u * s[..., None, :]) @ vh))
+    return MatMul()(Mul()(u_t, _row(gs)), vh_t)
+
+
+def _row(x: Tensor) -> Tensor:
+    """(…, k) → (…, 1, k)."""
+    return Reshape(tuple(x.shape[:-1]) + (1, x.shape[-1]))(x)
+
+
+def _column(x: Tensor) -> Tensor:
+    """(…, k) → (…, k, 1)."""
+    return Reshape(tuple(x.shape) + (1,))(x)
+
+
+def _svd_grad(xp: Any, gu: Tensor | None, gs: Tensor | None, gvh: Tensor | None, u: Tensor, s: Tensor,
+              vh: Tensor) -> Tensor:
+    """``svd_backward`` (minigrad.ops.decompositions) term by term on Tensors: U (…, m, k), S (…, k), Vh (…, k, n)."""
+    m, n, k = u.shape[-2], vh.shape[-1], s.shape[-1]
+    if gu is None and gvh is None:
+        return MatMul()(Mul()(u, _row(gs)), vh)
+    squares = Mul()(s, s)
+    eye = xp.eye(k, dtype=bool)
+    gaps = Where()(eye, 1, Sub()(_row(squares), _column(squares)))
+    parts = []
+    if gu is not None:
+        product = MatMul()(_swap_last(u), gu)
+        parts.append(Mul()(Div()(Sub()(product, _swap_last(product)), gaps), _row(s)))
+    if gvh is not None:
+        product = MatMul()(vh, _swap_last(gvh))
+        parts.append(Mul()(_column(s), Div()(Sub()(product, _swap_last(product)), gaps)))
+    if gs is not None:
+        parts.append(Mul()(eye, _row(gs)))   # diag(gS)
+    inner = parts[0]
+    for part in parts[1:]:
+        inner = Add()(inner, part)
+    if m > n and gu is not None:
+        scaled = Div()(gu, _row(s))
+        left = Sub()(Add()(MatMul()(u, inner), scaled), MatMul()(u, MatMul()(_swap_last(u), scaled)))
+        return MatMul()(left, vh)
+    if m < n and gvh is not None:
+        scaled = Div()(gvh, _column(s))
+        right = Sub()(Add()(MatMul()(inner, vh), scaled), MatMul()(MatMul()(scaled, _swap_last(vh)), vh))
+        return MatMul()(u, right)
+    return _matmul3(u, inner, vh)
 
 
 @rule(Eigh)

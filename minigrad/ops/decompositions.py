@@ -290,11 +290,11 @@ class SingularValues(Function):
         if not self.vectors:
             return xp.linalg.svd(a, compute_uv=False)
         u, s, vh = xp.linalg.svd(a, full_matrices=False)
-        self.saved = (u, vh)
+        self.saved = (u, s, vh)   # s for create_graph's rule, which rebuilds the input from the factors
         return s
 
     def backward(self, gs: Any) -> Any:
-        u, vh = self.saved
+        u, _, vh = self.saved
         return (u * gs[..., None, :]) @ vh
 
 
