@@ -21,12 +21,15 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..constructors import as_tensor
+from ..dtypes import result_type
 from ..tensor import Tensor
 from ..tensor import float32 as _FLOAT32
 from ..tensor import float64 as _FLOAT64
 from ..tensor import int64 as _INT64
 from ._util import sum_to
 from .shape import AsType
+
+_PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
 
 
 class BoolNegationError(TypeError, RuntimeError):
@@ -581,10 +584,16 @@ def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
-    """``a`` where ``condition`` is true, else ``b`` (all broadcast together)."""
+    """``a`` where ``condition`` is true, else ``b`` (all broadcast together).
+
+    Two Python numbers take PyTorch's dtype for the pair (``where(mask, 2, 0)`` is int64, ``where(mask, 1.0, 0)``
+    float32), on the condition's device; the condition's dtype plays no part in the result's.
+    """
     a, b = input, other
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = as_tensor(a, like=condition if isinstance(condition, Tensor) else None)
+        numbers = isinstance(a, _PYTHON_NUMBER) and isinstance(b, _PYTHON_NUMBER)
+        a = as_tensor(a, dtype=result_type(a, b) if numbers else None,
+                      device=condition.device if isinstance(condition, Tensor) else None)
     return Where()(condition, a, b)
 
 

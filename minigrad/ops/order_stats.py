@@ -24,7 +24,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import flag, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
-from .select import Gather, ValuesIndices, _indices, _order, _reduction_axis, sort
+from .select import Gather, SelectedIndexError, ValuesIndices, _indices, _order, _reduction_axis, sort
 from .shape import clone
 
 
@@ -70,7 +70,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Val
     axis = one_axis(dim, max(x.ndim, 1), "kthvalue")
     size = x.shape[axis] if x.ndim else 1
     if not 1 <= k <= size:
-        raise ValueError(f"kthvalue: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
+        raise SelectedIndexError(f"kthvalue: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
     pick = (slice(None),) * axis + (slice(k - 1, k),)
     return _picked("kthvalue", x, axis, keep, lambda xp, data: _order(xp, data, axis, descending=False)[pick])
 

@@ -21,6 +21,10 @@ from ._util import dim_or_axis, flag, index_data, int_arg, keep_flag, one_axis, 
 from .shape import clone, reshape
 
 
+class SelectedIndexError(ValueError, RuntimeError):
+    """topk's or kthvalue's k out of range for the dim: PyTorch's RuntimeError, and a ValueError as before."""
+
+
 class Gather(Function):
     """``out[..., j, ...] = x[..., index[..., j, ...], ...]`` along ``axis`` (torch.gather).
 
@@ -199,13 +203,13 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if x.ndim == 0:   # dim 0 / -1 only; k = 0 or 1 both give the value itself at index 0, as PyTorch
         one_axis(dim, 1, "topk")
         if k not in (0, 1):
-            raise ValueError(f"topk: k ({k}) is out of range for a 0-d tensor")
+            raise SelectedIndexError(f"topk: k ({k}) is out of range for a 0-d tensor")
         return return_types.topk(*max_with_indices(x, 0))
     axis = one_axis(dim, x.ndim, "topk")
     largest = flag(largest, "topk", "largest")
     size = x.shape[axis]
     if not 0 <= k <= size:
-        raise ValueError(f"topk: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
+        raise SelectedIndexError(f"topk: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
     xp = backend.array_module(x.data)
 
     def make(data: Any) -> Any:
