@@ -487,7 +487,7 @@ def test_reinforce_with_shared_actions(torch: Any, monkeypatch: pytest.MonkeyPat
     _assert_same_weights(torch_model, mg_model, initial)
 
 
-def test_reinforce_with_its_own_dropout_and_sampling(torch: Any) -> None:
+def test_reinforce_with_its_own_dropout_and_sampling() -> None:
     """The program as written (Dropout(0.6), minigrad's own generator): it runs, the losses are finite, the log
     probabilities are those of the probabilities drawn, and the episode-end bookkeeping empties the lists."""
     mg_program = _program(REINFORCE, MINIGRAD_IMPORTS_RL)
