@@ -38,6 +38,7 @@ from .ops.inplace import SetItem
 from .ops.join import Concat
 from .ops.linalg import MatMul
 from .ops.matrix_functions import MatrixExp
+from .ops.order_stats import Quantile
 from .ops.reduce import Sum
 from .ops.scatters import _Embed, _EmbedAt, _EmbedDiagonal, _EmbedStrided
 from .ops.shape import AsType, BroadcastTo, GetItem, Reshape
@@ -297,6 +298,25 @@ def _einsum(node: Function, g: Tensor) -> tuple:
         part = BroadcastTo(tuple(array.shape))(part) if shape != tuple(array.shape) else part
         grads.append(AsType(array.dtype)(part) if part.dtype != array.dtype else part)
     return tuple(grads)
+
+
+@rule(Quantile)
+def _quantile(node: Function, g: Tensor) -> tuple:
+    """The engine's backward as Tensor ops: g (times 1 - w and w when interpolating) added at the sorted
+    places the quantile read (constant indices: the rule is linear in g, as the op is in x)."""
+    below, above, weight = node.saved
+    count, n = below.shape[0], node.in_shape[-1]
+    lines = math.prod(node.in_shape[:-1])
+    xp = node.xp
+    line = xp.broadcast_to(xp.arange(lines).reshape(1, lines), (count, lines))
+    g_last = Reshape(tuple(g.shape) + (1,))(g)
+    parts = [(below, g_last)]
+    if node.interpolation in ("linear", "midpoint"):
+        parts = [(below, Mul()(g_last, 1 - weight)), (above, Mul()(g_last, weight))]
+    gx = _zeros((lines, n), g)
+    for index, part in parts:
+        gx = IndexPutAdd((line, index.reshape(count, lines)))(gx, Reshape((count, lines))(part))
+    return Reshape(tuple(node.in_shape))(gx), None
 
 
 # --- linear algebra ---------------------------------------------------------------------------------------------------
