@@ -8,11 +8,16 @@
 - ``autocast`` does not change dtypes: minigrad has no per-op precision lists, so ops inside
   the block run in their inputs' dtypes (float32 where PyTorch would pick float16/bfloat16).
   Results are then more precise than PyTorch's, never wrong; it warns once that it does nothing.
+  ``dtype=torch.bfloat16`` is accepted like float16 (NumPy has no bfloat16, and neither changes a dtype).
+- ``torch.cuda.amp``, PyTorch's older spelling (``from torch.cuda.amp import GradScaler, autocast``), is
+  :data:`cuda_amp`: the same two for ``"cuda"``, with that module's arguments (no device argument).
 """
 
 from __future__ import annotations
 
 import math
+import sys
+import types
 import warnings
 from typing import Any, Callable
 
@@ -37,7 +42,9 @@ class autocast:  # noqa: N801 - PyTorch's name
         if not isinstance(device_type, str) or device_type.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(f"autocast: device_type must be 'cpu' or 'cuda', got {device_type!r}")
         self.device_type = device_type
-        self.fast_dtype = None if dtype is None else backend.as_dtype(dtype, "autocast")
+        # bfloat16 (PyTorch's CPU default) names no NumPy dtype, but the block keeps its dtypes either way
+        bfloat16 = dtype is not None and "bfloat16" in str(dtype)
+        self.fast_dtype = dtype if dtype is None or bfloat16 else backend.as_dtype(dtype, "autocast")
         self.enabled = as_bool(enabled, "autocast", "enabled")
 
     def __enter__(self) -> autocast:
@@ -215,6 +222,27 @@ class GradScaler:
         self._scale = _float32(values[0])
         self._growth_factor, self._backoff_factor = values[1], values[2]
         self._growth_interval, self._growth_tracker = int(values[3]), int(values[4])
+
+
+class _CudaAutocast(autocast):
+    """``torch.cuda.amp.autocast(enabled=True, dtype=torch.float16, cache_enabled=True)``: autocast("cuda")."""
+
+    def __init__(self, enabled: bool = True, dtype: Any = None, cache_enabled: bool = True) -> None:
+        super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+
+
+class _CudaGradScaler(GradScaler):
+    """``torch.cuda.amp.GradScaler``: ``GradScaler("cuda", ...)`` with that class's arguments (no device)."""
+
+    def __init__(self, init_scale: float = 2.0**16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
+                 growth_interval: int = 2000, enabled: bool = True) -> None:
+        super().__init__("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+
+
+# mg.cuda.amp; in sys.modules so that `from minigrad.cuda.amp import autocast` imports (mg.cuda is a module)
+cuda_amp = types.ModuleType("minigrad.cuda.amp", "PyTorch's older torch.cuda.amp: GradScaler and autocast on 'cuda'.")
+cuda_amp.GradScaler, cuda_amp.autocast = _CudaGradScaler, _CudaAutocast
+sys.modules[cuda_amp.__name__] = cuda_amp
 
 
 def _float32(value: float) -> float:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import (
-    amp,  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
-    backend,
-    generators,
-)
+from . import backend, generators
+from .amp import cuda_amp as amp  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
 from .backend import cuda_device_count, cuda_is_available, cuda_synchronize
 
 
