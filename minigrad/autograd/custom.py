@@ -32,6 +32,7 @@ Inside ``mg.compile``, a call to a custom Function makes the captured call run e
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable
 
 from ..recording import _state, enable_grad, no_grad
@@ -201,8 +202,9 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     """``Op.apply(*args)``: run a PyTorch-style ``Op.forward`` and record one node for the call."""
     if not _is_pytorch_style(op):   # one of the engine's ops: apply is calling it
         return op(**kwargs)(*args)
-    if kwargs:
-        raise TypeError(f"{op.__name__}.apply takes positional arguments only, as PyTorch's")
+    setup = "setup_context" in _defined(op)
+    if kwargs or setup:
+        args = _bind(op, args, kwargs, setup)
     recording = _state.get()
     tracer = recording.checks
     if tracer not in (True, False) and hasattr(tracer, "note_eager"):
@@ -212,7 +214,7 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     needs = tuple(isinstance(a, Tensor) and a.requires_grad and recording.grad for a in args)
     ctx = FunctionCtx(needs)
     with no_grad():
-        if "setup_context" in _defined(op):
+        if setup:
             result = op.forward(*args)
             op.setup_context(ctx, args, result)
         else:
@@ -230,6 +232,28 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
         if id(original) in ctx._non_differentiable:
             y._requires_grad, y._node = False, None
     return made if isinstance(result, tuple) else made[0]
+
+
+def _bind(op: type, args: tuple, kwargs: dict, defaults: bool) -> tuple:
+    """``Op.apply``'s arguments as ``forward``'s positional ones, as PyTorch binds them: keywords by name;
+    with ``setup_context`` the defaults too (``setup_context`` sees them among ``inputs``), without it a
+    keyword may not skip a parameter. Every positional argument counts in ``ctx.needs_input_grad``."""
+    parameters = list(inspect.signature(op.forward).parameters.values())
+    try:
+        bound = inspect.Signature(parameters if defaults else parameters[1:]).bind(*args, **kwargs)   # [0]: ctx
+    except TypeError as error:
+        raise TypeError(f"{op.__name__}.forward() {error}") from None
+    if defaults:
+        bound.apply_defaults()
+    if bound.kwargs:
+        positional = [p.name for p in bound.signature.parameters.values()]
+        missing = next((i for i, name in enumerate(positional) if name not in bound.arguments), None)
+        if missing is None or not set(bound.kwargs) <= set(positional):
+            raise TypeError(f"{op.__name__}.apply: forward's keyword-only arguments {sorted(bound.kwargs)} are not "
+                            "supported (PyTorch's apply binds keywords to positional parameters only)")
+        raise TypeError(f"{op.__name__}.forward() missing required argument: '{positional[missing]}' (position "
+                        f"{missing})")
+    return bound.args
 
 
 def _defined(op: type) -> set:

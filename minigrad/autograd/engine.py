@@ -66,6 +66,11 @@ _new_tensor = object.__new__
 _FREED = object()     # marks a node whose saved arrays were released
 
 
+class GradShapeError(ValueError, RuntimeError):
+    """``y.backward(gradient)`` / ``grad(grad_outputs=)`` with a gradient of another shape than its output
+    (PyTorch raises RuntimeError; minigrad raised ValueError first: both catch it)."""
+
+
 class LazyGradient:
     """A gradient an op's backward may return instead of an array, to be summed cheaply and valued late.
 
@@ -697,7 +702,8 @@ def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:
         raise TypeError(f"{name}: grad must be a Tensor or an array of shape {tuple(root.shape)}, "
                         f"got {type(grad).__name__} ({error})") from error
     if grad.shape != root.data.shape:
-        raise ValueError(f"{name}: grad has shape {tuple(grad.shape)} but the tensor has shape {tuple(root.shape)}")
+        raise GradShapeError(f"{name}: grad has shape {tuple(grad.shape)} but the tensor has shape "
+                             f"{tuple(root.shape)}")
     return grad
 
 
