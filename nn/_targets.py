@@ -17,11 +17,12 @@ __all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "che
            "class_weights", "index_array", "nll_rows", "weighted_mean"]
 
 
-class TargetError(IndexError, TypeError, ValueError):
+class TargetError(IndexError, TypeError, ValueError, RuntimeError):
     """Class targets or lookup indices that do not fit: not integers, wrong shape, out of range.
 
     It is an IndexError (PyTorch's out-of-bounds target), a TypeError (wrong
-    dtype) and a ValueError, so any of the usual ``except`` clauses catches it.
+    dtype), a ValueError and a RuntimeError (PyTorch's for a bad index in
+    ``embedding_bag`` or ``one_hot``), so any of the usual ``except`` clauses catches it.
     """
 
 

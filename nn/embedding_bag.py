@@ -11,6 +11,7 @@ whose gradient then goes to that row alone, as PyTorch's). All engine ops, so th
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy
@@ -29,6 +30,14 @@ from .module import Module, Parameter
 __all__ = ["EmbeddingBag", "embedding_bag"]
 
 _MODES = ("sum", "mean", "max")
+
+
+class OffsetsError(ValueError, RuntimeError):
+    """``offsets`` that do not cut ``input`` into bags (PyTorch raises RuntimeError; a ValueError as well)."""
+
+
+class BagDtypeError(TypeError, RuntimeError):
+    """``offsets`` or ``per_sample_weights`` of the wrong dtype (PyTorch raises RuntimeError; a TypeError too)."""
 
 
 def _bags(name: str, indices: Any, offsets: Any, include_last_offset: bool, device: Any) -> tuple:
@@ -50,21 +59,21 @@ def _bags(name: str, indices: Any, offsets: Any, include_last_offset: bool, devi
     if starts.ndim != 1:
         raise ValueError(f"{name}: offsets has to be a 1D Tensor")
     if starts.dtype.kind not in "iu":
-        raise TypeError(f"{name}: offsets must be integers (int64 or int32), got {starts.dtype}")
+        raise BagDtypeError(f"{name}: offsets must be integers (int64 or int32), got {starts.dtype}")
     n = array.shape[0]
     starts = starts.astype(numpy.int64)
     if include_last_offset:
         if starts.size == 0:
-            raise ValueError(f"{name}: include_last_offset=True needs at least one offset")
+            raise OffsetsError(f"{name}: include_last_offset=True needs at least one offset")
         starts, end = starts[:-1], int(starts[-1])
     else:
         end = n
     if starts.size and starts[0] != 0:
-        raise ValueError(f"{name}: offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
+        raise OffsetsError(f"{name}: offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start "
                          f"from position 0. However, got {int(starts[0])}")
     bounds = numpy.append(starts, end)
     if end > n or (bounds.size and numpy.any(numpy.diff(bounds) < 0)):
-        raise ValueError(f"{name}: offsets must be non-decreasing and at most the input's length {n}, got "
+        raise OffsetsError(f"{name}: offsets must be non-decreasing and at most the input's length {n}, got "
                          f"{bounds.tolist() if include_last_offset else starts.tolist()}")
     return numpy.repeat(numpy.arange(starts.size), numpy.diff(bounds)), starts.size, end
 
@@ -86,6 +95,13 @@ def embedding_bag(input: Any, weight: Tensor, offsets: Any = None, max_norm: flo
     """
 
     name = "embedding_bag"
+    # the order before PyTorch 1.0, (weight, input), is still taken with PyTorch's warning
+    if isinstance(input, Tensor) and isinstance(weight, Tensor) and input.dtype.kind == "f" \
+            and weight.dtype == numpy.int64:
+        warnings.warn("Argument order of nn.functional.embedding_bag was changed. Usage `embedding_bag(weight, "
+                      "input, ...)` is deprecated, and should now be `embedding_bag(input, weight, ...)`.",
+                      stacklevel=2)
+        input, weight = weight, input  # noqa: A001
     weight = _tensor(weight, name, "weight")
     if weight.ndim != 2:
         raise ValueError(f"{name}: weight has to be a 2D Tensor, but got Tensor of dimension {weight.ndim}")
@@ -106,7 +122,7 @@ def embedding_bag(input: Any, weight: Tensor, offsets: Any = None, max_norm: flo
             raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
                                       f"supported for mode='sum' (got mode='{mode}').")
         if per_sample_weights.dtype != weight.dtype:
-            raise TypeError(f"{name}: per_sample_weights ({per_sample_weights.dtype}) must have the weight's dtype "
+            raise BagDtypeError(f"{name}: per_sample_weights ({per_sample_weights.dtype}) must have the weight's dtype "
                             f"({weight.dtype})")
     num, width = weight.shape
     bag_of, bags, used = _bags(name, input, offsets, flag(include_last_offset, name, "include_last_offset"),

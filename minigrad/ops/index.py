@@ -296,12 +296,20 @@ def scatter_add_(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
 
 # --- repeats, broadcasting, grids ------------------------------------------------------------------
 
-def repeat_interleave(input: Tensor, repeats: Any, dim: Any = None, *, output_size: int | None = None,  # noqa: A002
-                      ) -> Tensor:
+def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  # noqa: A002
+                      output_size: int | None = None) -> Tensor:
     """Each element (slice along ``dim``) repeated ``repeats`` times in place (flattened when ``dim`` is
     None): ``[a, b]`` → ``[a, a, b, b]``. ``repeats`` is an int or a 1-D int tensor, one per slice.
-    ``output_size`` (PyTorch's hint, the total length along ``dim``) is checked against it."""
+    ``output_size`` (PyTorch's hint, the total length along ``dim``) is checked against it.
+    With no ``repeats``, ``input`` (n,) is the counts and each position i is repeated counts[i] times
+    (``mg.repeat_interleave(tensor([2, 0, 1]))`` → ``[0, 0, 2]``, the segment of each element), in its dtype."""
     x = tensor_arg(input, "repeat_interleave")
+    if repeats is None:
+        if x.ndim != 1:
+            raise ValueError(f"repeat_interleave: repeats must be a 1-D int tensor, got shape {x.shape}")
+        with backend.on_device(x.device):
+            positions = backend.array_module(x.data).arange(x.shape[0], dtype=x.dtype)
+        return repeat_interleave(Tensor._make(positions, False, None, 0), x, output_size=output_size)
     if dim is None:
         x, axis = reshape(x, -1), 0
     else:

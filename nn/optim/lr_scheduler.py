@@ -45,8 +45,9 @@ class StepLR(LRScheduler):
     """lr = base_lr · gamma^⌊epoch / step_size⌋ (applied step by step: × gamma every ``step_size`` epochs)."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be an int >= 1, got {step_size!r}")
+        # the text classification tutorial passes 1.0; PyTorch takes any number, a whole float works as its int
+        if not is_number(step_size) or step_size < 1 or step_size != int(step_size):
+            raise ValueError(f"StepLR: step_size must be an int >= 1 (or a whole float such as 1.0), got {step_size!r}")
         check_gamma("StepLR", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
