@@ -261,8 +261,19 @@ class _Identity(Function):
                 if len(result) != len(grads):
                     raise RuntimeError(f"{type(self.module).__name__}: a {kind.replace('_', ' ')} hook returned "
                                        f"{len(result)} gradients for {len(grads)}")
-                grads = tuple(g if g is None or isinstance(g, Tensor) else mg.tensor(g) for g in result)
+                grads = tuple(self._checked(kind, g, old) for g, old in zip(result, grads))
         return grads
+
+    def _checked(self, kind: str, g: Any, old: Any) -> Any:
+        """A hook's replacement ``g`` for the gradient ``old``, as a Tensor; PyTorch refuses another shape or dtype."""
+        if g is None:
+            return None
+        g = g if isinstance(g, Tensor) else mg.tensor(g)
+        if old is not None and (tuple(g.shape) != tuple(old.shape) or g.dtype != old.dtype):
+            raise RuntimeError(f"{type(self.module).__name__}: a {kind.replace('_', ' ')} hook returned a gradient "
+                               f"of shape {tuple(g.shape)}, dtype {g.dtype} for one of shape {tuple(old.shape)}, "
+                               f"dtype {old.dtype}")
+        return g
 
 
 class OutputGrads(_Identity):

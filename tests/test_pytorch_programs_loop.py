@@ -342,7 +342,7 @@ def inspect(model):
     return layers, trainable
 
 
-def train(model, batches, steps, clip=0.5, decay=0.9):
+def train(model, batches, steps, clip=0.05, decay=0.9):
     activation = {}
 
     def get_activation(name):
@@ -590,3 +590,22 @@ def test_autocast_takes_bfloat16_and_the_torch_cuda_amp_spellings(monkeypatch: p
     monkeypatch.setattr(mg.backend, "cuda_is_available", lambda: True)
     assert GradScaler(1024.0).get_scale() == 1024.0   # the first argument is init_scale, not a device
     assert GradScaler(enabled=False).get_scale() == 1.0
+
+
+@pytest.mark.parametrize("kind", ["register_full_backward_hook", "register_full_backward_pre_hook"])
+def test_a_module_backward_hook_must_keep_the_gradients_shape_and_dtype(torch: Any, kind: str) -> None:
+    """A module's backward (pre-)hook returning a gradient of another shape or dtype: PyTorch raises RuntimeError;
+    minigrad sent the wrong-shaped gradient on, silently broadcast into the weights' gradients."""
+    import minigrad as mg  # noqa: PLC0415
+    import nn  # noqa: PLC0415
+
+    for replace in (lambda g: g[:1], lambda g: g.double()):
+        for lib, layers in ((torch, torch.nn), (mg, nn)):
+            model = layers.Sequential(layers.Linear(3, 4), layers.Linear(4, 2))
+            getattr(model[1], kind)(lambda module, *grads, replace=replace: (replace(grads[0][0]),))
+            with pytest.raises(RuntimeError):
+                model(lib.ones(5, 3)).sum().backward()
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    getattr(model[1], kind)(lambda module, *grads: (grads[0][0] * 2,))   # same shape and dtype: taken
+    model(mg.ones(5, 3)).sum().backward()
+    assert model[0].bias.grad.shape == (4,)
