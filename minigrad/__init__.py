@@ -196,6 +196,8 @@ def __getattr__(name: str) -> Any:
         __getattr__("nn")
         if name in globals():
             return globals()[name]
+    if name == "sparse" or name.startswith("sparse_"):   # pygcn's torch.sparse.FloatTensor(indices, values, shape)
+        raise AttributeError(f"module 'minigrad' has no attribute {name!r}: {_sparse.NO_SPARSE}")
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
 
 
@@ -213,7 +215,7 @@ from .ops import all, any  # noqa: E402, A004 - PyTorch's names, last: they shad
 
 # More of PyTorch's tensor surface. Last as well: round, type-like names shadow builtins here.
 # mg.scatter_add is torch.scatter_add for a Tensor, and still the array interop for an array module.
-from .ops.contract import addmm, baddbmm, dot, einsum, ger, mm, outer  # noqa: E402
+from .ops.contract import addmm, baddbmm, dot, einsum, ger, mm, outer, spmm  # noqa: E402
 from .ops.extras import detach, empty_like, empty_strided, eye, is_contiguous, is_tensor, nelement  # noqa: E402
 from .ops.index import (  # noqa: E402
     argwhere,
@@ -272,7 +274,7 @@ from .ops.random import bernoulli, multinomial, normal, randperm  # noqa: E402
 from .ops.scan import cumprod, cumsum, logcumsumexp, median, prod  # noqa: E402
 
 __all__ += [
-    "addmm", "baddbmm", "dot", "einsum", "ger", "mm", "outer",
+    "addmm", "baddbmm", "dot", "einsum", "ger", "mm", "outer", "spmm",
     "detach", "empty_like", "empty_strided", "eye", "inference_mode", "is_contiguous", "is_tensor", "nelement",
     "is_inference", "is_inference_mode_enabled",
     "argwhere", "broadcast_shapes", "broadcast_tensors", "diag", "flip", "masked_select", "meshgrid", "nonzero",
@@ -425,12 +427,13 @@ for _name, _fn in _spellings.METHODS.items():
 from .ops import copies as _copies  # noqa: E402
 from .ops import gradient as _gradient  # noqa: E402
 from .ops import scatters as _scatters  # noqa: E402
+from .ops import sparse as _sparse  # noqa: E402 - sparse_coo_tensor / to_sparse: refused, no sparse tensors
 from .ops import torch_functions as _torch_functions  # noqa: E402
 
-for _module in (_scatters, _gradient, _copies, _torch_functions):
+for _module in (_scatters, _gradient, _copies, _torch_functions, _sparse):
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
     __all__ += _module.__all__
-for _name, _fn in {**_scatters.METHODS, **_torch_functions.METHODS}.items():
+for _name, _fn in {**_scatters.METHODS, **_torch_functions.METHODS, **_sparse.METHODS}.items():
     setattr(Tensor, _name, _fn)
 
 # complex numbers (ops/complex_ops.py); last: mg.complex shadows the builtin here

@@ -78,10 +78,10 @@ def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
         if any(n < 0 for n in shape):
             raise ValueError(f"Tensor: negative dimension in shape {shape}")
         return numpy.zeros(shape, dtype), dtype
-    if len(args) != 1 or not isinstance(args[0], (list, tuple)) and not backend.is_array(args[0]):
+    if len(args) != 1 or not isinstance(args[0], (list, tuple, range)) and not backend.is_array(args[0]):
         raise TypeError(f"Tensor: expected sizes (ints), one sequence or array of data, or a Tensor; got "
                         f"{', '.join(type(a).__name__ for a in args)} (use mg.tensor(...) for a number)")
-    return args[0], dtype
+    return (list(args[0]) if isinstance(args[0], range) else args[0]), dtype   # LongTensor(range(n)), as pygcn
 
 
 # NumPy's binary ufuncs and the reflected Tensor operator that ``array (op) tensor`` means

@@ -1,4 +1,4 @@
-"""Products with PyTorch's names: ``dot``, ``outer``, ``mm``, ``addmm``, ``baddbmm`` and ``einsum``.
+"""Products with PyTorch's names: ``dot``, ``outer``, ``mm`` (and ``spmm``), ``addmm``, ``baddbmm`` and ``einsum``.
 
 ``einsum``'s backward is itself an einsum: the gradient of an operand is the
 contraction of the output gradient with the other operands, written to that
@@ -57,6 +57,16 @@ def mm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None) -> Tensor:  # noqa
     if a.ndim != 2 or b.ndim != 2:
         raise _shapes("mm", a, b, "two 2-D tensors")
     return _named_product("mm", a, b)
+
+
+def spmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
+    """(n, k) @ (k, m) → (n, m), as torch.spmm (tkipf/pygcn's ``torch.spmm(adj, support)``). PyTorch's first
+    matrix may be sparse; minigrad has dense tensors only (``mg.sparse_coo_tensor`` says so), so this is
+    :func:`mm` under its own name."""
+    a, b = tensor_arg(input, "spmm"), tensor_arg(mat2, "spmm")
+    if a.ndim != 2 or b.ndim != 2:
+        raise _shapes("spmm", a, b, "two 2-D tensors")
+    return _named_product("spmm", a, b)
 
 
 def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Tensor:
