@@ -678,3 +678,25 @@ def test_float_divided_by_an_integer_count_follows_numpy(torch: Any) -> None:
     index = [0, 1, 1]
     assert (mg.ones(2, 2) / mg.bincount(mg.tensor(index)).unsqueeze(-1)).dtype == mg.float64
     assert (torch.ones(2, 2) / torch.bincount(torch.tensor(index)).unsqueeze(-1)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["GCN", "GAT"])
+def test_gcn_and_gat_in_float64(torch: Any, name: str, tmp_path: Any) -> None:
+    """``model.double()`` with float64 features and adjacency, dropout off: the training logs agree to 1e-10."""
+    graph = _citation_graph(0)
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(globals()[name], 12, 3)
+    logs = []
+    for program, model in ((torch_program, torch_model), (mg_program, mg_model)):
+        model.double()
+        for module in model.modules():
+            if hasattr(module, "dropout"):
+                module.dropout = 0.0
+        if name == "GCN":
+            adj, features, *rest = _gcn_data(program, graph)
+            logs.append(program["train"](model, (adj.double(), features.double(), *rest), 8))
+        else:
+            features, adj, *rest = _gat_graph(program, graph)
+            logs.append(program["train"](model, (features.double(), adj.double(), *rest), 8,
+                                         str(tmp_path / f"{len(logs)}.pkl"))[0])
+    assert next(mg_model.parameters()).dtype == np.float64
+    np.testing.assert_allclose(logs[1], logs[0], rtol=1e-10, atol=1e-12)
