@@ -430,16 +430,20 @@ def _mul(node: Function, g: Tensor) -> tuple:
 
 
 def _quotient_grads(node: Function, g: Tensor, b: Any, y: Any, shape_a: tuple) -> tuple:
-    """d(a / b): ``g / b`` and ``-g * (y / b)`` (PyTorch's grouping), ``y`` the node's own output."""
+    """d(a / b): ``g / b`` and ``-g * (y / b)`` (PyTorch's grouping), ``y`` the quotient: a Tensor, or the
+    node's own output array."""
     b_t = _input(node, 1, b)
     ga = sum_to(Div()(g, b_t), shape_a) if node.edges[0] is not None else None
-    gb = sum_to(Mul()(Neg()(g), Div()(_output(node, y), b_t)), _shape(b)) if node.edges[1] is not None else None
-    return ga, gb
+    if node.edges[1] is None:
+        return ga, None
+    y_t = y if isinstance(y, Tensor) else _output(node, y)
+    return ga, sum_to(Mul()(Neg()(g), Div()(y_t, b_t)), _shape(b))
 
 
 @rule(Div)
 def _div(node: Function, g: Tensor) -> tuple:
-    b, y = node.saved
+    b = node.saved[0]   # and the dividend a when b is not a Python number (ops.elementwise.Div)
+    y = Div()(_input(node, 0, node.saved[1]), _input(node, 1, b)) if node.edges[1] is not None else None
     return _quotient_grads(node, g, b, y, node.shape_a)
 
 

@@ -17,7 +17,8 @@ tests/test_pytorch_programs_more.py; only the import lines differ between the tw
   ``F.normalize(x, p=2, dim=1)``, a distance matrix from ``torch.cdist``, the label equality matrix
   ``labels.unsqueeze(0) == labels.unsqueeze(1)`` and ``torch.eye(n, dtype=torch.bool)``, the hardest negative
   from ``dist.masked_fill(same, float('inf')).min(dim=1)`` and the k nearest from ``topk(k, largest=False)``,
-  ``nn.TripletMarginLoss(margin=1.0, p=2)`` plus ``nn.CosineEmbeddingLoss``, ``F.cosine_similarity`` and
+  ``nn.TripletMarginLoss(margin=1.0, p=2)`` plus ``nn.CosineEmbeddingLoss`` and an NT-Xent term whose scaled
+  logits have their diagonal masked in place (``logits.masked_fill_(eye, -9e15)``), ``F.cosine_similarity`` and
   ``F.pairwise_distance`` as metrics, ``SGD(momentum=0.9, nesterov=True)``;
 * ``DISTILLATION`` mirrors the PyTorch "Knowledge Distillation Tutorial"
   (https://pytorch.org/tutorials/beginner/knowledge_distillation_tutorial.html): a deep teacher trained with
@@ -38,7 +39,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import _assert_same_weights
+import minigrad as mg
+from tests.test_pytorch_programs import _assert_same_weights, _program
 from tests.test_pytorch_programs_more import MINIGRAD_IMPORTS_MORE, TORCH_IMPORTS_MORE, _twins
 
 SIAMESE = '''
@@ -173,6 +175,14 @@ def k_nearest_negative_loss(embeddings, labels, k=2, margin=0.5):
     return F.relu(far_positive.unsqueeze(1) - near_negative + margin).mean()
 
 
+def contrastive_loss(embeddings, positive, temperature=0.5):
+    """NT-Xent over the batch: each anchor's similarities to the others (its own masked out, in place on the
+    scaled logits), cross-entropy towards its mined positive."""
+    logits = embeddings @ embeddings.t() / temperature
+    logits.masked_fill_(torch.eye(embeddings.size(0), dtype=torch.bool), -9e15)
+    return F.cross_entropy(logits, positive)
+
+
 def train(model, points, labels, steps, batch_size=8):
     triplet_loss = nn.TripletMarginLoss(margin=1.0, p=2)
     cosine_loss = nn.CosineEmbeddingLoss(margin=0.2)
@@ -190,14 +200,15 @@ def train(model, points, labels, steps, batch_size=8):
         pair_targets = torch.cat((torch.ones(y.size(0)), -torch.ones(y.size(0))))
         loss_cosine = cosine_loss(torch.cat((embeddings, embeddings)), partners, pair_targets)
         loss_knn = k_nearest_negative_loss(embeddings, y)
-        loss = loss_triplet + 0.5 * loss_cosine + loss_knn
+        loss_nce = contrastive_loss(embeddings, positive)
+        loss = loss_triplet + 0.5 * loss_cosine + loss_knn + 0.1 * loss_nce
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         with torch.no_grad():
             positive_similarity = F.cosine_similarity(embeddings, embeddings[positive]).mean().item()
             negative_distance = F.pairwise_distance(embeddings, embeddings[negative]).mean().item()
-        history.append((loss.item(), loss_triplet.item(), loss_cosine.item(), loss_knn.item(),
+        history.append((loss.item(), loss_triplet.item(), loss_cosine.item(), loss_knn.item(), loss_nce.item(),
                         positive_similarity, negative_distance))
     return history
 
@@ -464,8 +475,6 @@ def test_siamese_network_with_bce_adadelta_and_steplr(torch: Any) -> None:
 def test_siamese_init_weights_fills_the_head_only() -> None:
     """``self.fc.apply(self.init_weights)``: the Linear layers of the head get Xavier weights and 0.01 biases;
     the tower keeps its default initialisation."""
-    from tests.test_pytorch_programs import _program  # noqa: PLC0415
-
     program = _program(SIAMESE, MINIGRAD_IMPORTS_MORE)
     program["torch"].manual_seed(0)
     model = program["make_model"]()
@@ -491,15 +500,24 @@ def _clustered_points(count: int, seed: int, classes: int = 3, features: int = 6
     return points.astype(np.float32), labels.astype(np.int64)
 
 
-def test_metric_learning_with_mined_triplets(torch: Any) -> None:
-    """Batch-hard triplets (mined under no_grad), the cosine pair loss and a k-nearest-negative margin loss
-    differentiated through cdist/masked_fill/topk, Nesterov SGD; recall@1 under @no_grad."""
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_metric_learning_with_mined_triplets(dtype: str, torch: Any) -> None:
+    """Batch-hard triplets (mined under no_grad), the cosine pair loss, a k-nearest-negative margin loss
+    differentiated through cdist/masked_fill/topk and an NT-Xent term masked in place, Nesterov SGD; recall@1
+    under @no_grad. In float64 (``model.double()``) the runs agree to 1e-10."""
     points, labels = _clustered_points(24, 2)
+    points = points.astype(dtype)
     torch_program, torch_model, mg_program, mg_model, initial = _twins(METRIC_LEARNING, points.shape[1])
+    if dtype == "float64":
+        torch_model.double()
+        mg_model.double()
     expected = torch_program["train"](torch_model, points, labels, 9)
     history = mg_program["train"](mg_model, points, labels, 9)
-    np.testing.assert_allclose(history, expected, rtol=1e-5, atol=1e-6)
-    _assert_same_weights(torch_model, mg_model, initial)
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-12}
+    np.testing.assert_allclose(history, expected, **tolerance)
+    for name, weights in mg_model.state_dict().items():
+        assert weights.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(weights.numpy(), torch_model.state_dict()[name].numpy(), **tolerance)
     recall, neighbours = mg_program["recall_at_1"](mg_model, points, labels)
     expected_recall, expected_neighbours = torch_program["recall_at_1"](torch_model, points, labels)
     assert recall == pytest.approx(expected_recall) and neighbours == expected_neighbours
@@ -547,8 +565,6 @@ def test_knowledge_distillation_tutorial(torch: Any) -> None:
 def test_where_of_two_python_numbers_keeps_their_values(pair: tuple, torch: Any) -> None:
     """``torch.where(outputs > 0.5, 1, 0)`` in the siamese test pass: the numbers took the condition's dtype, so
     ``where(mask, 2, 0)`` gave [1, 0] (2 cast to bool); now PyTorch's dtype for the pair, whatever the condition."""
-    import minigrad as mg  # noqa: PLC0415
-
     ours = mg.where(mg.tensor([True, False]), *pair)
     theirs = torch.where(torch.tensor([True, False]), *pair)
     assert ours.tolist() == theirs.tolist() and str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
@@ -562,10 +578,71 @@ def test_where_of_two_python_numbers_keeps_their_values(pair: tuple, torch: Any)
                                   lambda t: t.ones(3, 4).kthvalue(0, dim=0)])
 def test_topk_and_kthvalue_refuse_k_out_of_range_with_torchs_runtime_error(call: Any, torch: Any) -> None:
     """PyTorch raises RuntimeError ("selected index k out of range"); ours is that and the ValueError it was."""
-    import minigrad as mg  # noqa: PLC0415
-
     with pytest.raises(RuntimeError):
         call(torch)
     with pytest.raises(RuntimeError, match="k .* is out of range") as caught:
         call(mg)
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("divide", [
+    lambda t, F, z: z @ z.t() / 0.5,                       # logits / temperature (NT-Xent, SimCLR)
+    lambda t, F, z: z @ z.t() / t.tensor(0.5),             # a constant tensor divisor
+    lambda t, F, z: z @ z.t() / z.abs().sum(),             # a divisor that needs its gradient too
+    lambda t, F, z: 2.0 / (z @ z.t()).abs().add(1),        # a number divided by a tensor
+    lambda t, F, z: F.normalize(z @ z.t(), dim=1),         # x / norm inside F.normalize
+])
+@pytest.mark.parametrize("in_place", ["masked_fill_", "fill_diagonal_", "setitem"])
+def test_a_quotient_changed_in_place_before_backward(divide: Any, in_place: str, torch: Any) -> None:
+    """``logits = z @ z.t() / T; logits.masked_fill_(eye, -9e15)``: the division kept its own output for the
+    divisor's gradient, so backward refused the changed array; it keeps its inputs now, as PyTorch's div."""
+    torch_functional = torch.nn.functional
+
+    z = np.random.default_rng(5).standard_normal((4, 3))
+    results = []
+    for lib, functional in ((torch, torch_functional), (mg, mg.nn.functional)):
+        leaf = lib.tensor(z, requires_grad=True)
+        quotient = divide(lib, functional, leaf * 1.0)
+        if in_place == "masked_fill_":
+            quotient.masked_fill_(lib.eye(4, dtype=lib.bool), -9e15)
+        elif in_place == "fill_diagonal_":
+            quotient.fill_diagonal_(float("-inf"))
+        else:
+            quotient[0, 1] = 3.0
+        loss = functional.cross_entropy(quotient, lib.tensor([1, 0, 3, 2]))
+        loss.backward()
+        results.append((loss.item(), leaf.grad.numpy()))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10, atol=1e-14)
+
+
+def test_a_changed_quotient_is_still_refused_where_the_dividend_changed(torch: Any) -> None:
+    """What the division keeps now (the dividend, for the divisor's gradient) is still checked: a dividend
+    changed in place before backward raises, as in PyTorch."""
+    for lib in (torch, mg):
+        x = lib.tensor([1.0, 2.0], requires_grad=True) * 1.0
+        scale = lib.tensor(2.0, requires_grad=True)
+        y = x / scale
+        x.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    # a Python number divisor keeps nothing of the dividend: changing it afterwards is fine, as in PyTorch
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    doubled = x * 1.0
+    y = doubled / 2.0
+    doubled.add_(1.0)
+    y.sum().backward()
+    assert x.grad.tolist() == [0.5, 0.5]
+
+
+def test_second_derivatives_of_a_quotient_against_torch(torch: Any) -> None:
+    """The higher-order rule of the division rebuilds the quotient from the kept dividend: d2/da db and d2/db2."""
+    values = []
+    for lib in (torch, mg):
+        a = lib.tensor([1.5, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        b = lib.tensor([0.7, 1.3, -0.4], dtype=lib.float64, requires_grad=True)
+        (ga, gb) = lib.autograd.grad((a / b).pow(2).sum(), (a, b), create_graph=True)
+        second = lib.autograd.grad((ga * gb).sum() + gb.sum(), (a, b))
+        values.append([ga.detach().numpy(), gb.detach().numpy(), *(s.numpy() for s in second)])
+    for ours, theirs in zip(values[1], values[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -168,15 +168,17 @@ class Div(Function):
         # integers and bools divide to float64 in NumPy, in float32 in PyTorch (the float cases leave early)
         if y.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and _integral(a) and _integral(b):
             y = self.xp.divide(a, b, dtype=_FLOAT32)
-        self.saved = (b, y)
+        # the inputs, not y, as PyTorch keeps them: the quotient may be changed in place before backward
+        # (logits / temperature, then masked_fill_ or fill_diagonal_); a Python number b needs no gradient
+        self.saved = (b,) if type(b) in _PYTHON_NUMBER else (b, a)
         self.shape_a = _shape(a)
         return y
 
     def backward(self, gy: Any) -> tuple:
-        b, y = self.saved
+        b = self.saved[0]
         ga = sum_to(gy / b, self.shape_a) if self.needs_grad[0] else None
-        # -gy * (y / b), grouped as PyTorch does, so overflow and NaN land where PyTorch's do
-        gb = sum_to(-gy * (y / b), _shape(b)) if self.needs_grad[1] else None
+        # -gy * ((a / b) / b), grouped as PyTorch does, so overflow and NaN land where PyTorch's do
+        gb = sum_to(-gy * ((self.saved[1] / b) / b), _shape(b)) if self.needs_grad[1] else None
         return ga, gb
 
 
