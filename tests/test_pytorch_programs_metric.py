@@ -591,11 +591,14 @@ def test_topk_and_kthvalue_refuse_k_out_of_range_with_torchs_runtime_error(call:
     lambda t, F, z: z @ z.t() / z.abs().sum(),             # a divisor that needs its gradient too
     lambda t, F, z: 2.0 / (z @ z.t()).abs().add(1),        # a number divided by a tensor
     lambda t, F, z: F.normalize(z @ z.t(), dim=1),         # x / norm inside F.normalize
+    lambda t, F, z: (z @ z.t()).pow(2),                    # pow with a number exponent: its input only
+    lambda t, F, z: (z @ z.t()) ** 3,
 ])
 @pytest.mark.parametrize("in_place", ["masked_fill_", "fill_diagonal_", "setitem"])
 def test_a_quotient_changed_in_place_before_backward(divide: Any, in_place: str, torch: Any) -> None:
     """``logits = z @ z.t() / T; logits.masked_fill_(eye, -9e15)``: the division kept its own output for the
-    divisor's gradient, so backward refused the changed array; it keeps its inputs now, as PyTorch's div."""
+    divisor's gradient (pow for the exponent's), so backward refused the changed array; they keep what
+    PyTorch's div and pow(Tensor, Scalar) keep now, their inputs."""
     torch_functional = torch.nn.functional
 
     z = np.random.default_rng(5).standard_normal((4, 3))

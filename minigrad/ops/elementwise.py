@@ -217,7 +217,11 @@ class Pow(Function):
     complex_grad = staticmethod(lambda node, arrays: "holomorphic" if isinstance(arrays[1], (int, float)) else False)
 
     def forward(self, a: Any, b: Any) -> Any:
-        y = _power(self.xp, a, b) if isinstance(b, (int, float)) else a ** b
+        if isinstance(b, (int, float)):   # y is for a tensor exponent's gradient: not kept, as PyTorch's
+            y = _power(self.xp, a, b)         # pow(Tensor, Scalar), so x ** 2 may be changed in place
+            self.saved = (a, b, None)
+            return y
+        y = a ** b
         self.saved = (a, b, y)
         return y
 
