@@ -28,8 +28,12 @@ tests/test_pytorch_programs_more.py; only the import lines differ between the tw
   tutorial's cosine variant: the flattened convolution outputs matched with ``F.avg_pool1d`` and
   ``nn.CosineEmbeddingLoss()`` against ``torch.ones(...)``; accuracy with ``torch.max(outputs.data, 1)``.
 
-No program draws random numbers after its models are built (the weights are copied torch -> minigrad) and
-the Dropout layers run at ``p = 0``, so every number of the two runs is compared.
+No program draws random numbers once its models are built (the weights are copied torch -> minigrad; the
+cosine teacher built inside the distillation program loads the trained teacher's state dict), and the Dropout
+layers run at ``p = 0``, so every number of the two runs is compared. The regression tests at the end cover
+what the programs found: ``torch.where(mask, 2, 0)`` gave 1 for 2, ``topk``/``kthvalue`` with k out of range
+raised a ValueError only, and a quotient (``logits / T``) or a power (``x ** 2``) changed in place before
+backward was refused.
 """
 
 from __future__ import annotations
