@@ -747,9 +747,13 @@ def _copy_weights(torch_model: Any, namespace: dict) -> dict:
     return {k: mg_torch.from_numpy(v.detach().numpy().copy()) for k, v in torch_model.state_dict().items()}
 
 
-def _twin_models(source: str, *args: Any) -> tuple:
-    torch_program = _program(source, TORCH_IMPORTS)
-    mg_program = _program(source, MINIGRAD_IMPORTS)
+def _twin_models(source: str, *args: Any, imports: tuple[str, str] | None = None) -> tuple:
+    """Both programs (``imports``: torch's and minigrad's import lines, these files' by default) and their
+    ``make_model(*args)``, minigrad's loaded with torch's initial weights:
+    ``(torch_program, torch_model, mg_program, mg_model, initial weights)``."""
+    torch_imports, mg_imports = imports or (TORCH_IMPORTS, MINIGRAD_IMPORTS)
+    torch_program = _program(source, torch_imports)
+    mg_program = _program(source, mg_imports)
     torch_program["torch"].manual_seed(0)
     torch_model = torch_program["make_model"](*args)
     mg_model = mg_program["make_model"](*args)

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _copy_weights, _program
+from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _program, _twin_models
 
 # pygcn imports Parameter from its module
 TORCH_IMPORTS_GNN = TORCH_IMPORTS + "from torch.nn.parameter import Parameter\n"
@@ -425,15 +425,8 @@ PROGRAMS = (GCN, GAT, MESSAGE_PASSING)
 
 
 def _twins(source: str, *args: Any) -> tuple:
-    """Both programs and their models, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_GNN)
-    mg_program = _program(source, MINIGRAD_IMPORTS_GNN)
-    torch_program["torch"].manual_seed(0)
-    torch_model = torch_program["make_model"](*args)
-    mg_model = mg_program["make_model"](*args)
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    """Both programs and their ``make_model(*args)``, minigrad's loaded with torch's initial weights."""
+    return _twin_models(source, *args, imports=(TORCH_IMPORTS_GNN, MINIGRAD_IMPORTS_GNN))
 
 
 def _shared_dropout(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:

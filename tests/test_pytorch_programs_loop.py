@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _copy_weights, _program
+from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _twin_models
 
 TORCH_IMPORTS_LOOP = TORCH_IMPORTS + """\
 from torch.optim import lr_scheduler
@@ -411,15 +411,8 @@ PROGRAMS = (FINETUNE, CHECKPOINT_RESUME, HOOKS)
 
 
 def _twins(source: str, *args: Any) -> tuple:
-    """Both programs and their models, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_LOOP)
-    mg_program = _program(source, MINIGRAD_IMPORTS_LOOP)
-    torch_program["torch"].manual_seed(0)
-    torch_model = torch_program["make_model"](*args)
-    mg_model = mg_program["make_model"](*args)
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    """Both programs and their ``make_model(*args)``, minigrad's loaded with torch's initial weights."""
+    return _twin_models(source, *args, imports=(TORCH_IMPORTS_LOOP, MINIGRAD_IMPORTS_LOOP))
 
 
 def _same_state(ours: Any, theirs: Any, rtol: float = 1e-5, atol: float = 1e-6) -> None:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _copy_weights, _program
+from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _twin_models
 
 TORCH_IMPORTS_SERIES = TORCH_IMPORTS + """\
 from torch.nn.utils import weight_norm
@@ -357,14 +357,7 @@ PROGRAMS = (SINE_SEQUENCE, TEMPORAL_CONV_NET, NEURAL_ODE)
 
 def _twins(source: str, *args: Any) -> tuple:
     """Both programs and their ``make_model(*args)``, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_SERIES)
-    mg_program = _program(source, MINIGRAD_IMPORTS_SERIES)
-    torch_program["torch"].manual_seed(0)
-    torch_model = torch_program["make_model"](*args)
-    mg_model = mg_program["make_model"](*args)
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    return _twin_models(source, *args, imports=(TORCH_IMPORTS_SERIES, MINIGRAD_IMPORTS_SERIES))
 
 
 def _assert_same_state(torch_model: Any, mg_model: Any, rtol: float, atol: float) -> None:

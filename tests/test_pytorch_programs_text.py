@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import _assert_same_weights, _copy_weights, _program
+from tests.test_pytorch_programs import _assert_same_weights, _program, _twin_models
 from tests.test_pytorch_programs_more import MINIGRAD_IMPORTS_MORE, TORCH_IMPORTS_MORE
 
 TEXT_CLASSIFICATION = '''
@@ -382,15 +382,8 @@ PROGRAMS = (TEXT_CLASSIFICATION, COLLABORATIVE_FILTERING, WIDE_AND_DEEP)
 
 
 def _twins(source: str, *args: Any) -> tuple:
-    """Both programs and their models, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_MORE)
-    mg_program = _program(source, MINIGRAD_IMPORTS_MORE)
-    torch_program["torch"].manual_seed(0)
-    torch_model = torch_program["make_model"](*args)
-    mg_model = mg_program["make_model"](*args)
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    """Both programs and their ``make_model(*args)``, minigrad's loaded with torch's initial weights."""
+    return _twin_models(source, *args, imports=(TORCH_IMPORTS_MORE, MINIGRAD_IMPORTS_MORE))
 
 
 def _shared_randint(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
