@@ -747,19 +747,25 @@ def _copy_weights(torch_model: Any, namespace: dict) -> dict:
     return {k: mg_torch.from_numpy(v.detach().numpy().copy()) for k, v in torch_model.state_dict().items()}
 
 
-def _twin_models(source: str, *args: Any, imports: tuple[str, str] | None = None) -> tuple:
-    """Both programs (``imports``: torch's and minigrad's import lines, these files' by default) and their
-    ``make_model(*args)``, minigrad's loaded with torch's initial weights:
-    ``(torch_program, torch_model, mg_program, mg_model, initial weights)``."""
+def _twin_models(source: str, *args: Any, imports: tuple[str, str] | None = None,
+                 factory: str = "make_model") -> tuple:
+    """Both programs (``imports``: torch's and minigrad's import lines, these files' by default) and
+    ``factory(*args)``'s model (or tuple of models) in each, minigrad's loaded with torch's initial weights:
+    ``(torch_program, torch_model(s), mg_program, mg_model(s), initial weights (a tuple for several models))``."""
     torch_imports, mg_imports = imports or (TORCH_IMPORTS, MINIGRAD_IMPORTS)
     torch_program = _program(source, torch_imports)
     mg_program = _program(source, mg_imports)
     torch_program["torch"].manual_seed(0)
-    torch_model = torch_program["make_model"](*args)
-    mg_model = mg_program["make_model"](*args)
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    torch_models, mg_models = torch_program[factory](*args), mg_program[factory](*args)
+    single = not isinstance(torch_models, tuple)
+    torch_models, mg_models = ((torch_models,), (mg_models,)) if single else (torch_models, mg_models)
+    initials = []
+    for torch_model, mg_model in zip(torch_models, mg_models):
+        initials.append(_copy_weights(torch_model, mg_program))
+        mg_model.load_state_dict(initials[-1])
+    if single:
+        return torch_program, torch_models[0], mg_program, mg_models[0], initials[0]
+    return torch_program, torch_models, mg_program, mg_models, tuple(initials)
 
 
 def _assert_same_weights(torch_model: Any, mg_model: Any, initial: dict, noise_only: tuple = ()) -> None:

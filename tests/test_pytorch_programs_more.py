@@ -55,8 +55,8 @@ from tests.test_pytorch_programs import (
     MINIGRAD_IMPORTS,
     TORCH_IMPORTS,
     _assert_same_weights,
-    _copy_weights,
     _program,
+    _twin_models,
 )
 
 # the extra lines the examples import with; each line names the same thing in both
@@ -595,20 +595,7 @@ PROGRAMS = (MNIST_CNN, VAE, LSTM_TAGGER, DCGAN, TIME_SERIES_LSTM, NAME_CLASSIFIE
 
 def _twins(source: str, *args: Any, factory: str = "make_model") -> tuple:
     """Both programs, and ``factory``'s model(s) in each, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_MORE)
-    mg_program = _program(source, MINIGRAD_IMPORTS_MORE)
-    torch_program["torch"].manual_seed(0)
-    torch_models = torch_program[factory](*args)
-    mg_models = mg_program[factory](*args)
-    single = not isinstance(torch_models, tuple)
-    torch_models, mg_models = ((torch_models,), (mg_models,)) if single else (torch_models, mg_models)
-    initials = []
-    for torch_model, mg_model in zip(torch_models, mg_models):
-        initials.append(_copy_weights(torch_model, mg_program))
-        mg_model.load_state_dict(initials[-1])
-    if single:
-        return torch_program, torch_models[0], mg_program, mg_models[0], initials[0]
-    return torch_program, torch_models, mg_program, mg_models, tuple(initials)
+    return _twin_models(source, *args, imports=(TORCH_IMPORTS_MORE, MINIGRAD_IMPORTS_MORE), factory=factory)
 
 
 def _shared_noise(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:

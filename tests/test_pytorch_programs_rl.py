@@ -41,7 +41,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _copy_weights, _program
+from tests.test_pytorch_programs import (
+    MINIGRAD_IMPORTS,
+    TORCH_IMPORTS,
+    _assert_same_weights,
+    _program,
+    _twin_models,
+)
 
 # the extra lines the examples import with; each line names the same thing in both
 TORCH_IMPORTS_RL = TORCH_IMPORTS + """\
@@ -438,19 +444,7 @@ def _shared_multinomial(monkeypatch: pytest.MonkeyPatch, lib: Any, seed: int) ->
 
 def _twins(source: str, factory: str = "make_model") -> tuple:
     """Both programs, and ``factory``'s model(s) in each, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_RL)
-    mg_program = _program(source, MINIGRAD_IMPORTS_RL)
-    torch_program["torch"].manual_seed(0)
-    torch_models, mg_models = torch_program[factory](), mg_program[factory]()
-    single = not isinstance(torch_models, tuple)
-    torch_models, mg_models = ((torch_models,), (mg_models,)) if single else (torch_models, mg_models)
-    initials = []
-    for torch_model, mg_model in zip(torch_models, mg_models):
-        initials.append(_copy_weights(torch_model, mg_program))
-        mg_model.load_state_dict(initials[-1])
-    if single:
-        return torch_program, torch_models[0], mg_program, mg_models[0], initials[0]
-    return torch_program, torch_models, mg_program, mg_models, tuple(initials)
+    return _twin_models(source, imports=(TORCH_IMPORTS_RL, MINIGRAD_IMPORTS_RL), factory=factory)
 
 
 def _both_shared(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
