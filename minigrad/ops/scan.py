@@ -42,10 +42,18 @@ def _exclusive_cumprod(xp: Any, x: Any) -> Any:
     return xp.concatenate([ones, xp.cumprod(x[..., :-1], axis=-1)], axis=-1)
 
 
-def _wide(x: Any) -> Any:
-    """The accumulation dtype PyTorch uses: float32 for a float16 array (one rounding at the end, not one
-    per step), else the array's own."""
-    return "float32" if x.dtype == "float16" else x.dtype
+_CPU_ACCUMULATOR = {"float32": "float64", "complex64": "complex128"}
+
+
+def _wide(xp: Any, x: Any) -> Any:
+    """The accumulation dtype of PyTorch's running sums and products (its ``acc_type``; one rounding at the
+    end, not one per step): float32 for a float16 array; on the CPU also float64 for float32 and complex128
+    for complex64 (on a GPU those keep their own); else the array's own."""
+    if x.dtype == "float16":
+        return "float32"
+    if xp is numpy and x.dtype.name in _CPU_ACCUMULATOR:
+        return _CPU_ACCUMULATOR[x.dtype.name]
+    return x.dtype
 
 
 def _integer_result(x: Tensor) -> Tensor:
@@ -108,11 +116,12 @@ class CumSum(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        return self.xp.cumsum(x, axis=self.axis, dtype=_wide(x)).astype(x.dtype, copy=False)
+        return self.xp.cumsum(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False)
 
     def backward(self, gy: Any) -> Any:
         xp = self.xp
-        return xp.flip(xp.cumsum(xp.flip(gy, self.axis), axis=self.axis), self.axis)   # a sum from the right
+        from_right = xp.cumsum(xp.flip(gy, self.axis), axis=self.axis, dtype=_wide(xp, gy))
+        return xp.flip(from_right, self.axis).astype(gy.dtype, copy=False)   # a sum from the right
 
 
 def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
@@ -133,7 +142,7 @@ class CumProd(Function):
 
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
-        return self.xp.cumprod(x, axis=self.axis, dtype=_wide(x)).astype(x.dtype, copy=False)
+        return self.xp.cumprod(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False)
 
     def backward(self, gy: Any) -> Any:
         (x,) = self.saved
@@ -178,7 +187,7 @@ class LogCumSumExp(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        y = _logcumsumexp_array(self.xp, x.astype(_wide(x), copy=False), self.axis).astype(x.dtype, copy=False)
+        y = _logcumsumexp_array(self.xp, x.astype(_wide(self.xp, x), copy=False), self.axis).astype(x.dtype, copy=False)
         self.saved = (x, y)
         return y
 
