@@ -194,14 +194,21 @@ def _clones(module: Module, count: int, name: str) -> ModuleList:
     return ModuleList([copy.deepcopy(module) for _ in range(count)])
 
 
-def _nested_tensor_capable(layer: Module) -> bool:
-    """torch's conditions for ``TransformerEncoder.use_nested_tensor`` (its sparsity fast path) on a layer."""
-    if not isinstance(layer, TransformerEncoderLayer) or layer.norm_first:
-        return False
+def _why_not_nested_tensor(layer: Module) -> str:
+    """torch's conditions for ``TransformerEncoder.use_nested_tensor`` (its sparsity fast path) on a layer: the
+    first one the layer fails, in torch's words (its warning names it), or "" when it meets them all."""
+    if not isinstance(layer, TransformerEncoderLayer):
+        return "encoder_layer was not TransformerEncoderLayer"
     attention = layer.self_attn
-    return (attention.batch_first and attention._qkv_same_embed_dim and attention.in_proj_bias is not None
-            and bool(layer.activation_relu_or_gelu) and layer.norm1.eps == layer.norm2.eps
-            and attention.num_heads % 2 == 0)
+    failed = [(layer.norm_first, "encoder_layer.norm_first was True"),
+              (not attention.batch_first, "encoder_layer.self_attn.batch_first was not True"
+                                          "(use batch_first for better inference performance)"),
+              (not attention._qkv_same_embed_dim, "encoder_layer.self_attn._qkv_same_embed_dim was not True"),
+              (attention.in_proj_bias is None, "encoder_layer.self_attn was passed bias=False"),
+              (not layer.activation_relu_or_gelu, "encoder_layer.activation_relu_or_gelu was not True"),
+              (layer.norm1.eps != layer.norm2.eps, "encoder_layer.norm1.eps was not equal to encoder_layer.norm2.eps"),
+              (attention.num_heads % 2 == 1, "encoder_layer.self_attn.num_heads is odd")]
+    return next((reason for fails, reason in failed if fails), "")
 
 
 def _nested_padding(key_padding_mask: Tensor, mask_check: bool) -> tuple[Tensor, Tensor]:
@@ -224,8 +231,9 @@ class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` (``layers.0`` …, each starting with its weights), then
     ``norm`` if given. src: (S, N, E) (or (N, S, E) / (S, E)) → the same shape.
 
-    ``enable_nested_tensor`` and ``mask_check`` (torch's inference fast path) are kept as attributes and
-    change nothing here; ``use_nested_tensor`` is set as torch sets it (no value depends on it).
+    ``enable_nested_tensor`` and ``mask_check`` (torch's inference fast path) are kept as attributes;
+    ``use_nested_tensor`` is set as torch sets it, with torch's warning naming the reason when
+    ``enable_nested_tensor`` cannot be honoured (:meth:`forward` says which values depend on it).
     """
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
@@ -235,8 +243,12 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor = bool(enable_nested_tensor)
-        # torch's attribute: whether its nested-tensor fast path could be used (no value depends on it)
-        self.use_nested_tensor = self.enable_nested_tensor and _nested_tensor_capable(encoder_layer)
+        # torch's attribute: whether its nested-tensor fast path could be used; torch warns when it was asked for
+        why_not = _why_not_nested_tensor(encoder_layer)
+        if enable_nested_tensor and why_not:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}",
+                          stacklevel=2)
+        self.use_nested_tensor = self.enable_nested_tensor and not why_not
         self.mask_check = bool(mask_check)
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
