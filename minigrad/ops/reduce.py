@@ -264,7 +264,8 @@ class LogSumExp(Function):
 
     def backward(self, gy: Any) -> Any:
         x, y = self.saved
-        return self.xp.exp(x - y) * _expand(gy, x.shape, self.axis, self.keepdims)
+        with backend.errstate(self.xp, invalid="ignore"):   # a line of all -inf (or a +inf): NaN, as PyTorch's
+            return self.xp.exp(x - y) * _expand(gy, x.shape, self.axis, self.keepdims)
 
 
 def _max_along(x: Any, axis: int) -> Any:
