@@ -491,7 +491,7 @@ def _scatter_with_reduce(x: Any, dim: Any, index: Any, src: Any, value: Any, red
         warnings.warn("The reduce argument of scatter with Tensor src is deprecated (as in PyTorch); use "
                       "scatter_reduce instead", UserWarning, stacklevel=3)
         src = tensor_arg(src, name)
-    elif isinstance(src, (int, float)) and not isinstance(src, bool):
+    elif isinstance(src, (bool, int, float)):
         data = index_data(index, name)
         src = device_array(x, lambda xp: xp.full(tuple(data.shape), src).astype(x.dtype))
         src = tensor_arg(src, name)
