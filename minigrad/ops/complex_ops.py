@@ -25,6 +25,7 @@ from typing import Any
 import numpy
 
 from ..autograd import Function
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import sum_to, tensor_arg
 
@@ -168,10 +169,11 @@ def imag(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def angle(input: Tensor) -> Tensor:  # noqa: A002
-    """The argument in radians, same shape, real dtype (0 or π for real input; integers give float32)."""
+    """The argument in radians, same shape, real dtype (0 or π for real input; integers give the default float
+    dtype, float32 unless ``set_default_dtype``)."""
     x = tensor_arg(input, "angle")
     if x.dtype.kind in "biu":
-        x = x.astype("float32")
+        x = x.astype(get_default_dtype())
     return Angle()(x)
 
 

@@ -9,8 +9,9 @@ A backward that masks (relu, abs, clip, maximum, minimum) *selects* with
 is exactly 0 even when an inf or NaN arrives from above (inf * 0 would be NaN).
 
 The float-valued ops (exp, log, sqrt, tanh, sigmoid, sin, cos, and true division
-of two integer or bool operands) compute integers and bools in float32, as
-PyTorch does (NumPy would give float64, or float16 for small ints and bools).
+of two integer or bool operands) compute integers and bools in the default float
+dtype (float32 unless ``set_default_dtype``), as PyTorch does (NumPy would give
+float64, or float16 for small ints and bools).
 An integer mixed with a float keeps NumPy 2's promotion.
 """
 
@@ -21,9 +22,8 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..constructors import as_tensor
-from ..dtypes import result_type
+from ..dtypes import get_default_dtype, result_type
 from ..tensor import Tensor
-from ..tensor import float32 as _FLOAT32
 from ..tensor import float64 as _FLOAT64
 from ..tensor import int64 as _INT64
 from ._util import sum_to
@@ -48,12 +48,13 @@ def _integral(value: Any) -> bool:
 
 def _floating(x: Any) -> Any:
     """The input of a float-valued op (exp, tanh …): an integer or bool tensor (or number, or array) becomes
-    float32 first, as PyTorch's promotion (NumPy's exp would give float64, or float16 for bools). Done here,
-    in the public function, so that a replay of a captured call (which runs the ops' forwards) pays nothing."""
+    the default float dtype first (float32 unless ``set_default_dtype``), as PyTorch's promotion (NumPy's exp
+    would give float64, or float16 for bools). Done here, in the public function, so that a replay of a
+    captured call (which runs the ops' forwards) pays nothing."""
     if not isinstance(x, Tensor):
         x = as_tensor(x)
     if x.data.dtype.kind in "biu":
-        return AsType(_FLOAT32)(x)
+        return AsType(get_default_dtype())(x)
     return x
 
 
@@ -165,9 +166,12 @@ class Div(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         y = a / b
-        # integers and bools divide to float64 in NumPy, in float32 in PyTorch (the float cases leave early)
+        # integers and bools divide to float64 in NumPy, to the default float dtype in PyTorch (float32 unless
+        # set_default_dtype; the float cases leave early)
         if y.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and _integral(a) and _integral(b):
-            y = self.xp.divide(a, b, dtype=_FLOAT32)
+            default = get_default_dtype()
+            if default is not _FLOAT64:
+                y = self.xp.divide(a, b, dtype=default)
         # the inputs, not y, as PyTorch keeps them: the quotient may be changed in place before backward
         # (logits / temperature, then masked_fill_ or fill_diagonal_); a Python number b needs no gradient
         self.saved = (b,) if type(b) in _PYTHON_NUMBER else (b, a)

@@ -2,8 +2,8 @@
 ``remainder``/``fmod``, ``logaddexp``, ``lerp``, and the tests that give bool tensors (``isnan``,
 ``logical_and``, ``isclose`` …).
 
-Integer and bool inputs of the float-valued ops become float32 first, as PyTorch's
-integer-to-float promotion (NumPy would give float64). The rounding ops
+Integer and bool inputs of the float-valued ops become the default float dtype first (float32 unless
+``set_default_dtype``), as PyTorch's integer-to-float promotion (NumPy would give float64). The rounding ops
 (``floor``, ``round``, ``sign`` …) have a zero gradient everywhere, as PyTorch's.
 """
 
@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 from .. import backend
 from ..autograd import Function
+from ..dtypes import get_default_dtype
 from ..recording import note_draw, note_read
-from ..tensor import Tensor, float32
+from ..tensor import Tensor
 from ._util import dim_or_axis, normalize_axis, number, sum_to, tensor_arg
 from .elementwise import _integral, clip, mul
 from .shape import astype
@@ -40,10 +41,11 @@ def _no_integer_zero(xp: Any, a: Any, b: Any, name: str) -> None:
 
 
 def _floating(x: Any, name: str) -> Tensor:
-    """``x`` as a Tensor; an integer or bool tensor becomes float32 (PyTorch's default float dtype)."""
+    """``x`` as a Tensor; an integer or bool tensor becomes the default float dtype (float32 unless
+    ``set_default_dtype``), as PyTorch's."""
     x = tensor_arg(x, name)
     if x.dtype.kind in "biu":
-        return astype(x, float32)
+        return astype(x, get_default_dtype())
     if x.dtype.kind not in "fc":
         raise TypeError(f"{name}: expected a numeric tensor, got dtype {x.dtype}")
     return x
@@ -228,7 +230,7 @@ erf = _unary("erf", _erf_array, lambda xp, x, y: (2 / math.sqrt(math.pi)) * xp.e
 # --- binary math -----------------------------------------------------------------------------------
 
 def _pair(a: Any, b: Any, name: str) -> tuple:
-    """Two operands for a float-valued binary op: at least one Tensor; integers become float32."""
+    """Two operands for a float-valued binary op: at least one Tensor; integers become the default float dtype."""
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     a = a if isinstance(a, (int, float)) else _numeric(a, name)   # a Python bool is a number too, as in PyTorch

@@ -3,7 +3,8 @@ Hermite H and He, Laguerre L and Legendre P, each ``f(input, n)`` with PyTorch's
 ops only (the same code runs on CuPy).
 
 ``input`` and ``n`` broadcast (one may be a Python number); the dtype is PyTorch's result type, integer
-and bool becoming float32. ``n`` is truncated toward 0; a negative n gives 0, and so does a NaN, an
+and bool becoming the default float dtype (float32 unless ``set_default_dtype``). ``n`` is truncated toward
+0; a negative n gives 0, and so does a NaN, an
 infinite or an |n| ≥ 2^63 one (PyTorch's cast to int64 makes those negative). PyTorch gives them no
 derivative: backward through one raises NotImplementedError naming it.
 
@@ -32,8 +33,8 @@ from typing import Any, Callable
 
 import numpy
 
-from ..dtypes import result_type
-from ..tensor import Tensor, float32
+from ..dtypes import get_default_dtype, result_type
+from ..tensor import Tensor
 from .shape import astype
 from .special import _plain_number
 from .special_bessel import NoDerivative
@@ -250,7 +251,7 @@ def _polynomial(name: str, fn: Callable[[Any, Any, Any], Any], doc: str) -> Call
                 raise TypeError(f"{name}: not implemented for dtype {value.dtype}")
         dtype = result_type(x, n)
         if dtype.kind in "biu":
-            dtype = float32
+            dtype = get_default_dtype()
         if dtype.itemsize < 4 or str(dtype) == "bfloat16":
             raise TypeError(f"{name}: not implemented for dtype {dtype} (PyTorch's CPU kernel takes float32 and "
                             "float64)")

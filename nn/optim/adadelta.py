@@ -50,9 +50,10 @@ class Adadelta(Optimizer):
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho
         square_avg += (1 - rho) * g * g             # addcmul's order: (value·a)·b
-        std = square_avg + eps
+        # out= arrays of their own: NumPy's square_avg + eps of a 0-dim param is a scalar, which out= cannot take
+        std = xp.add(square_avg, eps, out=xp.empty_like(square_avg))
         xp.sqrt(std, out=std)
-        delta = acc_delta + eps
+        delta = xp.add(acc_delta, eps, out=xp.empty_like(acc_delta))
         xp.sqrt(delta, out=delta)
         delta /= std
         delta *= g

@@ -68,9 +68,10 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
         scratch *= g                                # addcmul's order: (value·a)·b
         exp_avg_sq *= beta2
         exp_avg_sq += scratch
-        if scratch.strides != param.strides:
+        if scratch.ndim == 0 or scratch.strides != param.strides:
             # weight gradients of x @ W.T are column-major: mixing layouts in the in-place
             # steps below would send NumPy to its slow strided loops, so take param's layout
+            # (a 0-dim param: NumPy's product above is a scalar, which out= cannot write to)
             scratch = xp.empty_like(param)
         second = exp_avg_sq
         if hyper["amsgrad"]:

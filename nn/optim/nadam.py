@@ -83,7 +83,8 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         lerp_(exp_avg, g, 1 - beta1)
         exp_avg_sq *= beta2
         exp_avg_sq += (1 - beta2) * g * g           # addcmul's order: (value·a)·b
-        denom = exp_avg_sq / bias_correction2
+        # an out= array of its own: NumPy's quotient of a 0-dim param is a scalar, which out= cannot take
+        denom = xp.divide(exp_avg_sq, bias_correction2, out=xp.empty_like(exp_avg_sq))
         xp.sqrt(denom, out=denom)
         denom += eps
         param += (-lr * (1.0 - mu) / (1.0 - product)) * g / denom       # addcdiv's order: (value·a)/b
