@@ -14,13 +14,16 @@ tests/test_pytorch_programs_more.py):
   ``prior.sample((n,))`` and pushed back through the inverse, and the x -> z -> x round trip;
 * ``DDPM`` follows the denoising diffusion of "The Annotated Diffusion Model" and lucidrains'
   denoising-diffusion-pytorch (https://github.com/lucidrains/denoising-diffusion-pytorch) on 2-D points:
-  ``torch.linspace`` betas, ``torch.cumprod`` of the alphas, ``F.pad(alphas_cumprod[:-1], (1, 0), value=1.0)``,
-  the posterior variance, an ``extract`` helper over ``a.gather(-1, t).reshape(b, *((1,) * (len(x_shape) - 1)))``,
+  a ``GaussianDiffusion`` module whose schedule (``torch.linspace`` betas in float64, ``torch.cumprod`` of the
+  alphas, ``F.pad(alphas_cumprod[:-1], (1, 0), value=1.)``, the posterior variance, its clamped log and mean
+  coefficients) is kept as float32 buffers by a local ``register_buffer`` wrapper, an ``extract`` helper over
+  ``a.gather(-1, t).reshape(b, *((1,) * (len(x_shape) - 1)))``,
   a sinusoidal time embedding (``torch.exp(torch.arange(half) * -scale)``, ``t[:, None] * emb[None, :]``,
   ``torch.cat((emb.sin(), emb.cos()), dim=-1)``), ``q_sample`` with ``torch.randn_like`` noise and
   ``torch.randint(0, T, (b,))`` steps, an MSE loss on the predicted noise, an EMA copy made with
-  ``copy.deepcopy(model)`` and moved by ``lerp_`` under ``torch.no_grad()``, and an ``@torch.no_grad()``
-  sampling loop over ``reversed(range(T))`` ending in ``torch.clamp(x, -1, 1)``;
+  ``copy.deepcopy(model)`` and moved by ``lerp_`` under ``torch.no_grad()``, and ``@torch.no_grad()``
+  sampling loops over ``reversed(range(T))`` ending in ``torch.clamp(x, -1, 1)``: one through the predicted
+  x_0 (clamped) and the posterior mean, one by the paper's Algorithm 2;
 * ``VQ_VAE`` follows zalandoresearch/pytorch-vq-vae (https://github.com/zalandoresearch/pytorch-vq-vae) on
   1x8x8 images: convolutional encoder and decoder, a codebook ``nn.Embedding(K, D)`` initialised with
   ``uniform_(-1/K, 1/K)`` (under ``no_grad``: minigrad's ``.data`` is the array), the nearest code from
@@ -29,7 +32,9 @@ tests/test_pytorch_programs_more.py):
   ``encodings @ weight``, the codebook and commitment losses with ``.detach()``, the straight-through
   ``inputs + (quantized - inputs).detach()``, the perplexity
   ``torch.exp(-torch.sum(avg_probs * torch.log(avg_probs + 1e-10)))`` and ``permute(0, 2, 3, 1).contiguous()``;
-  and the Gumbel-softmax quantiser of karpathy/deep-vector-quantization
+  its EMA quantiser (a ``register_buffer`` of cluster sizes, ``nn.Parameter(torch.Tensor(K, D))``, the codebook
+  replaced by new ``nn.Parameter`` objects every training step, Laplace smoothing); and the Gumbel-softmax
+  quantiser of karpathy/deep-vector-quantization
   (https://github.com/karpathy/deep-vector-quantization): ``F.gumbel_softmax(logits, tau, dim=1, hard=True)``,
   ``torch.einsum('b n h w, n d -> b d h w', ...)`` and the KL term to the uniform prior.
 
@@ -39,6 +44,12 @@ Random draws: the two engines' generators differ, so for the comparisons both re
 one NumPy stream per library with the same seed. One habit is written around a documented design choice
 (README, "Deliberately different"; DESIGN §3): an integer tensor times a Python float is float64 in minigrad
 (NumPy 2's promotion) and float32 in PyTorch, so the time embedding's ``torch.arange`` names its dtype.
+
+What the programs found: float32 ``cumsum``/``cumprod``/``logcumsumexp`` rounded at every step, where PyTorch's
+CPU kernels accumulate in float64 and round once (the schedule's ``alphas_cumprod`` drifted by ~6e-7 over 1000
+steps); the regression test at the end checks the same bits. Left as they are (both within an ulp or so, and
+ours the correctly rounded one where they differ): torch 2.13's CPU ``sqrt`` of float32 is not always correctly
+rounded, and its ``lerp`` uses a fused multiply-add.
 """
 
 from __future__ import annotations
@@ -197,19 +208,34 @@ class Denoiser(nn.Module):
         return self.net(self.inp(x) + self.time_mlp(t))
 
 
-class Diffusion:
-    """The fixed forward process q(x_t | x_0) with T linear-schedule steps, and the reverse sampler."""
+class GaussianDiffusion(nn.Module):
+    """The fixed forward process q(x_t | x_0) over T linear-schedule steps (its constants as float32 buffers),
+    the training loss of a noise-predicting model, and the reverse sampler through the posterior mean."""
 
-    def __init__(self, timesteps=20):
-        self.T = timesteps
-        self.betas = torch.linspace(1e-4, 0.02, timesteps)
-        alphas = 1. - self.betas
-        self.alphas_cumprod = torch.cumprod(alphas, dim=0)
-        alphas_cumprod_prev = F.pad(self.alphas_cumprod[:-1], (1, 0), value=1.0)
-        self.sqrt_recip_alphas = torch.sqrt(1.0 / alphas)
-        self.sqrt_alphas_cumprod = torch.sqrt(self.alphas_cumprod)
-        self.sqrt_one_minus_alphas_cumprod = torch.sqrt(1. - self.alphas_cumprod)
-        self.posterior_variance = self.betas * (1. - alphas_cumprod_prev) / (1. - self.alphas_cumprod)
+    def __init__(self, model, timesteps=30):
+        super().__init__()
+        self.model = model
+        self.num_timesteps = timesteps
+        betas = torch.linspace(1e-4, 0.02, timesteps, dtype=torch.float64)
+        alphas = 1. - betas
+        alphas_cumprod = torch.cumprod(alphas, dim=0)
+        alphas_cumprod_prev = F.pad(alphas_cumprod[:-1], (1, 0), value=1.)
+
+        def register_buffer(name, val):
+            self.register_buffer(name, val.to(torch.float32))
+
+        register_buffer('betas', betas)
+        register_buffer('alphas_cumprod', alphas_cumprod)
+        register_buffer('sqrt_recip_alphas', torch.sqrt(1. / alphas))
+        register_buffer('sqrt_alphas_cumprod', torch.sqrt(alphas_cumprod))
+        register_buffer('sqrt_one_minus_alphas_cumprod', torch.sqrt(1. - alphas_cumprod))
+        register_buffer('sqrt_recip_alphas_cumprod', torch.sqrt(1. / alphas_cumprod))
+        register_buffer('sqrt_recipm1_alphas_cumprod', torch.sqrt(1. / alphas_cumprod - 1))
+        posterior_variance = betas * (1. - alphas_cumprod_prev) / (1. - alphas_cumprod)
+        register_buffer('posterior_variance', posterior_variance)
+        register_buffer('posterior_log_variance_clipped', torch.log(posterior_variance.clamp(min=1e-20)))
+        register_buffer('posterior_mean_coef1', betas * torch.sqrt(alphas_cumprod_prev) / (1. - alphas_cumprod))
+        register_buffer('posterior_mean_coef2', (1. - alphas_cumprod_prev) * torch.sqrt(alphas) / (1. - alphas_cumprod))
 
     def q_sample(self, x_start, t, noise=None):
         if noise is None:
@@ -217,26 +243,49 @@ class Diffusion:
         return (extract(self.sqrt_alphas_cumprod, t, x_start.shape) * x_start
                 + extract(self.sqrt_one_minus_alphas_cumprod, t, x_start.shape) * noise)
 
-    def p_losses(self, model, x_start, t):
+    def p_losses(self, x_start, t):
         noise = torch.randn_like(x_start)
         x_noisy = self.q_sample(x_start, t, noise=noise)
-        return F.mse_loss(model(x_noisy, t), noise)
+        loss = F.mse_loss(self.model(x_noisy, t), noise, reduction='none')
+        return loss.mean(dim=1).mean()
+
+    def forward(self, x):
+        t = torch.randint(0, self.num_timesteps, (x.shape[0],), device=x.device).long()
+        return self.p_losses(x, t)
+
+    def predict_start_from_noise(self, x_t, t, noise):
+        return (extract(self.sqrt_recip_alphas_cumprod, t, x_t.shape) * x_t
+                - extract(self.sqrt_recipm1_alphas_cumprod, t, x_t.shape) * noise)
+
+    def q_posterior(self, x_start, x_t, t):
+        mean = (extract(self.posterior_mean_coef1, t, x_t.shape) * x_start
+                + extract(self.posterior_mean_coef2, t, x_t.shape) * x_t)
+        return mean, extract(self.posterior_log_variance_clipped, t, x_t.shape)
 
     @torch.no_grad()
-    def p_sample(self, model, x, t, t_index):
+    def p_sample(self, model, x, t_index):
+        t = torch.full((x.shape[0],), t_index, device=x.device, dtype=torch.long)
+        x_start = torch.clamp(self.predict_start_from_noise(x, t, model(x, t)), -1., 1.)
+        mean, log_variance = self.q_posterior(x_start, x, t)
+        noise = torch.randn_like(x) if t_index > 0 else 0.
+        return mean + (0.5 * log_variance).exp() * noise
+
+    @torch.no_grad()
+    def p_sample_simple(self, model, x, t_index):
+        """The DDPM paper's Algorithm 2 step, without the x_0 clip."""
+        t = torch.full((x.shape[0],), t_index, dtype=torch.long)
         betas_t = extract(self.betas, t, x.shape)
         mean = extract(self.sqrt_recip_alphas, t, x.shape) * (
             x - betas_t * model(x, t) / extract(self.sqrt_one_minus_alphas_cumprod, t, x.shape))
         if t_index == 0:
             return mean
-        noise = torch.randn_like(x)
-        return mean + torch.sqrt(extract(self.posterior_variance, t, x.shape)) * noise
+        return mean + torch.sqrt(extract(self.posterior_variance, t, x.shape)) * torch.randn_like(x)
 
     @torch.no_grad()
-    def sample(self, model, shape):
+    def sample(self, model, shape, clipped=True):
         x = torch.randn(shape)
-        for i in reversed(range(0, self.T)):
-            x = self.p_sample(model, x, torch.full((shape[0],), i, dtype=torch.long), i)
+        for i in reversed(range(0, self.num_timesteps)):
+            x = self.p_sample(model, x, i) if clipped else self.p_sample_simple(model, x, i)
         return torch.clamp(x, -1, 1)
 
 
@@ -258,24 +307,23 @@ def make_model():
     return Denoiser()
 
 
-def train(model, points, steps, batch_size=16, lr=2e-3, timesteps=20):
-    diffusion = Diffusion(timesteps)
+def train(model, points, steps, batch_size=16, lr=2e-3, timesteps=30):
+    diffusion = GaussianDiffusion(model, timesteps)
     ema = EMA(model)
-    optimizer = optim.Adam(model.parameters(), lr=lr)
+    optimizer = optim.Adam(diffusion.parameters(), lr=lr)
     data = torch.from_numpy(points)
     history = []
     for step in range(steps):
         start = (step * batch_size) % len(data)
-        batch = data[start:start + batch_size]
-        t = torch.randint(0, diffusion.T, (batch.shape[0],)).long()
-        loss = diffusion.p_losses(model, batch, t)
+        loss = diffusion(data[start:start + batch_size])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         ema.update(model)
         history.append(loss.item())
-    samples = diffusion.sample(ema.ema_model, (6, 2))
-    return history, ema.ema_model, samples.numpy(), diffusion
+    clipped = diffusion.sample(ema.ema_model, (6, 2))
+    simple = diffusion.sample(ema.ema_model, (6, 2), clipped=False)
+    return history, ema.ema_model, (clipped.numpy(), simple.numpy()), diffusion
 '''
 
 
@@ -313,6 +361,52 @@ class VectorQuantizer(nn.Module):
         return loss, quantized.permute(0, 3, 1, 2).contiguous(), perplexity, encoding_indices
 
 
+class VectorQuantizerEMA(nn.Module):
+    """The same nearest-code quantiser with a codebook that is not learned by gradient: each code follows an
+    exponential moving average of the encoder vectors assigned to it (Laplace-smoothed cluster sizes)."""
+
+    def __init__(self, num_embeddings, embedding_dim, commitment_cost, decay, epsilon=1e-5):
+        super(VectorQuantizerEMA, self).__init__()
+        self._embedding_dim = embedding_dim
+        self._num_embeddings = num_embeddings
+        self._embedding = nn.Embedding(self._num_embeddings, self._embedding_dim)
+        self._commitment_cost = commitment_cost
+        self.register_buffer('_ema_cluster_size', torch.zeros(num_embeddings))
+        self._ema_w = nn.Parameter(torch.Tensor(num_embeddings, self._embedding_dim))
+        with torch.no_grad():
+            self._embedding.weight.normal_()
+            self._ema_w.normal_()
+        self._decay = decay
+        self._epsilon = epsilon
+
+    def forward(self, inputs):
+        inputs = inputs.permute(0, 2, 3, 1).contiguous()
+        input_shape = inputs.shape
+        flat_input = inputs.view(-1, self._embedding_dim)
+        distances = (torch.sum(flat_input ** 2, dim=1, keepdim=True)
+                     + torch.sum(self._embedding.weight ** 2, dim=1)
+                     - 2 * torch.matmul(flat_input, self._embedding.weight.t()))
+        encoding_indices = torch.argmin(distances, dim=1).unsqueeze(1)
+        encodings = torch.zeros(encoding_indices.shape[0], self._num_embeddings, device=inputs.device)
+        encodings.scatter_(1, encoding_indices, 1)
+        quantized = torch.matmul(encodings, self._embedding.weight).view(input_shape)
+
+        if self.training:   # move the codebook: new Parameters each step, outside the optimizer
+            self._ema_cluster_size = self._ema_cluster_size * self._decay + (1 - self._decay) * torch.sum(encodings, 0)
+            n = torch.sum(self._ema_cluster_size.detach())
+            self._ema_cluster_size = ((self._ema_cluster_size + self._epsilon)
+                                      / (n + self._num_embeddings * self._epsilon) * n)
+            dw = torch.matmul(encodings.t(), flat_input)
+            self._ema_w = nn.Parameter(self._ema_w * self._decay + (1 - self._decay) * dw)
+            self._embedding.weight = nn.Parameter(self._ema_w / self._ema_cluster_size.unsqueeze(1))
+
+        loss = self._commitment_cost * F.mse_loss(quantized.detach(), inputs)
+        quantized = inputs + (quantized - inputs).detach()
+        avg_probs = torch.mean(encodings, dim=0)
+        perplexity = torch.exp(-torch.sum(avg_probs * torch.log(avg_probs + 1e-10)))
+        return loss, quantized.permute(0, 3, 1, 2).contiguous(), perplexity, encoding_indices
+
+
 class GumbelQuantizer(nn.Module):
     """A relaxed quantiser: logits over the K codes per position, a hard Gumbel-softmax sample picks one."""
 
@@ -336,7 +430,8 @@ class GumbelQuantizer(nn.Module):
 class VQVAE(nn.Module):
     """Images (B, 1, 8, 8) -> codes on a 4x4 grid -> reconstructions (B, 1, 8, 8)."""
 
-    def __init__(self, num_hiddens=8, num_embeddings=6, embedding_dim=3, commitment_cost=0.25, gumbel=False):
+    def __init__(self, num_hiddens=8, num_embeddings=6, embedding_dim=3, commitment_cost=0.25, decay=0.0,
+                 gumbel=False):
         super(VQVAE, self).__init__()
         self._encoder = nn.Sequential(
             nn.Conv2d(1, num_hiddens, kernel_size=4, stride=2, padding=1), nn.ReLU(True),
@@ -345,7 +440,10 @@ class VQVAE(nn.Module):
             self._vq = GumbelQuantizer(num_hiddens, num_embeddings, embedding_dim)
         else:
             self._pre_vq_conv = nn.Conv2d(num_hiddens, embedding_dim, kernel_size=1, stride=1)
-            self._vq = VectorQuantizer(num_embeddings, embedding_dim, commitment_cost)
+            if decay > 0.0:
+                self._vq = VectorQuantizerEMA(num_embeddings, embedding_dim, commitment_cost, decay)
+            else:
+                self._vq = VectorQuantizer(num_embeddings, embedding_dim, commitment_cost)
         self._decoder = nn.Sequential(
             nn.Conv2d(embedding_dim, num_hiddens, kernel_size=3, stride=1, padding=1), nn.ReLU(True),
             nn.ConvTranspose2d(num_hiddens, 1, kernel_size=4, stride=2, padding=1))
@@ -361,8 +459,8 @@ class VQVAE(nn.Module):
         return loss, self._decoder(quantized), perplexity, indices
 
 
-def make_model(gumbel=False):
-    return VQVAE(gumbel=gumbel)
+def make_model(quantizer='nearest'):
+    return VQVAE(decay=0.9 if quantizer == 'ema' else 0.0, gumbel=quantizer == 'gumbel')
 
 
 def train(model, images, steps, batch_size=8, lr=3e-3):
@@ -416,7 +514,8 @@ def _numpy_draws(lib: Any, seed: int) -> dict:
     def randn_like(x: Any) -> Any:
         return randn(*x.shape, dtype=x.dtype)
 
-    def randint(low: int, high: int, size: tuple) -> Any:
+    def randint(low: int, high: int, size: tuple, **kwargs: Any) -> Any:
+        assert str(kwargs.get("device", "cpu")) == "cpu"
         return lib.from_numpy(rng.integers(low, high, size).astype(np.int64))
 
     return {"randn": randn, "rand": rand, "randn_like": randn_like, "randint": randint}
@@ -500,22 +599,25 @@ def _ring(count: int, seed: int) -> np.ndarray:
 
 def test_ddpm_with_ema_and_sampling(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Noise prediction at random steps (shared randint/randn_like), Adam, an EMA deep copy moved with lerp_,
-    then the no_grad reverse chain from shared noise: losses, the schedule, the EMA weights and the samples."""
+    then two no_grad reverse chains from shared noise: losses, the schedule buffers, the EMA weights and the
+    samples."""
     points = _ring(48, 2)
     torch_program, torch_model, mg_program, mg_model, initial = _twins(DDPM)
     _shared_draws(monkeypatch, torch, 3)
     expected, torch_ema, expected_samples, torch_diffusion = torch_program["train"](torch_model, points, 10)
     history, mg_ema, samples, mg_diffusion = mg_program["train"](mg_model, points, 10)
     np.testing.assert_allclose(history, expected, rtol=1e-5, atol=1e-6)
-    for name in ("betas", "alphas_cumprod", "sqrt_recip_alphas", "posterior_variance"):
-        ours, theirs = getattr(mg_diffusion, name), getattr(torch_diffusion, name)
-        assert ours.dtype == np.float32, name
-        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-9, err_msg=name)
+    buffers = dict(mg_diffusion.named_buffers())
+    assert list(buffers) == [name for name, _ in torch_diffusion.named_buffers()] and len(buffers) == 11
+    for name, theirs in torch_diffusion.named_buffers():
+        assert buffers[name].dtype == np.float32, name
+        np.testing.assert_allclose(buffers[name].numpy(), theirs.numpy(), rtol=1e-6, atol=1e-9, err_msg=name)
     _assert_same_weights(torch_model, mg_model, initial)
     _assert_same_weights(torch_ema, mg_ema, initial)
     assert all(not p.requires_grad for p in mg_ema.parameters()) and all(p.requires_grad for p in mg_model.parameters())
-    assert samples.shape == (6, 2) and np.abs(samples).max() <= 1
-    np.testing.assert_allclose(samples, expected_samples, rtol=1e-5, atol=1e-6)
+    for ours, theirs in zip(samples, expected_samples):
+        assert ours.shape == (6, 2) and np.abs(ours).max() <= 1
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- 3. VQ-VAE
@@ -530,11 +632,13 @@ def _blob_images(count: int, seed: int) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def test_vq_vae_with_straight_through_codebook(torch: Any) -> None:
-    """Nearest-code quantisation, codebook and commitment losses, the straight-through gradient and the
-    perplexity, under Adam: every number, the chosen codes included, equals torch's."""
+@pytest.mark.parametrize("quantizer", ["nearest", "ema"])
+def test_vq_vae_with_straight_through_codebook(quantizer: str, torch: Any) -> None:
+    """Nearest-code quantisation, the commitment loss (and the codebook loss, or the EMA codebook whose
+    Parameters are replaced every step), the straight-through gradient and the perplexity, under Adam: every
+    number, the chosen codes and the moved codebook included, equals torch's."""
     images = _blob_images(24, 4)
-    torch_program, torch_model, mg_program, mg_model, initial = _twins(VQ_VAE)
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(VQ_VAE, quantizer)
     expected = torch_program["train"](torch_model, images, 9)
     recon, perplexity, codes = mg_program["train"](mg_model, images, 9)
     np.testing.assert_allclose(recon, expected[0], rtol=1e-5, atol=1e-6)
@@ -546,7 +650,7 @@ def test_vq_vae_with_straight_through_codebook(torch: Any) -> None:
 def test_vq_vae_with_gumbel_softmax_quantizer(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Gumbel variant with shared draws: losses, the sampled codes and the weights equal torch's."""
     images = _blob_images(24, 5)
-    torch_program, torch_model, mg_program, mg_model, initial = _twins(VQ_VAE, True)
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(VQ_VAE, 'gumbel')
     _shared_draws(monkeypatch, torch, 6)
     expected = torch_program["train"](torch_model, images, 9)
     recon, kl, codes = mg_program["train"](mg_model, images, 9)
