@@ -155,6 +155,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import types
 import warnings
 import weakref
 from typing import Any, Callable
@@ -194,6 +195,11 @@ class CompileWarning(UserWarning):
 
 
 VERIFY_CALLS = 2   # calls that check frozen values against a fresh run before the replays start (see Program)
+
+
+def _name(fn: Any) -> str:
+    """What a warning calls a compiled function: its name, or a module's class name (a module has no name)."""
+    return getattr(fn, "__name__", None) or type(fn).__name__
 
 
 def _digest(tensors: list[Tensor]) -> int:
@@ -399,6 +405,13 @@ class Compiled:
     def __repr__(self) -> str:
         return f"Compiled({self.fn!r})"
 
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """A compiled function in a class body is a method, as torch.compile's (``@torch.compile`` on
+        ``def train_step(self, x)``): read from an instance, it is called with the instance first."""
+        if instance is None or guards.is_module(self.fn):
+            return self
+        return types.MethodType(self, instance)
+
     def __deepcopy__(self, memo: dict) -> Compiled:
         """A copy of a compiled module (``copy.deepcopy(mg.compile(model))``, as for EMA or best-model copies):
         the module copied and compiled anew, with the same options (captures hold the original's op objects)."""
@@ -530,7 +543,7 @@ class Compiled:
         except TypeError as error:   # an unhashable argument (a NumPy array, a set): no signature, run eagerly
             if not self.unhashable:
                 self.unhashable = True
-                warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for calls with an "
+                warnings.warn(f"compile: {_name(self.fn)} runs eagerly for calls with an "
                               f"unhashable argument ({error}); pass arrays as Tensors", CompileWarning, stacklevel=2)
             return self.fn(*args, **kwargs)
         if program is None and key[1] and key not in self.eager:   # kept for other flags of modules it never read?
@@ -544,7 +557,7 @@ class Compiled:
             if len(self.programs) >= MAX_PROGRAMS and len(set(map(id, self.programs.values()))) >= MAX_PROGRAMS:
                 if not self.full:
                     self.full = True
-                    warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} was captured for {MAX_PROGRAMS} "
+                    warnings.warn(f"compile: {_name(self.fn)} was captured for {MAX_PROGRAMS} "
                                   "input signatures (a changing Python argument?); new ones run eagerly",
                                   CompileWarning, stacklevel=2)
                 return self.fn(*args, **kwargs)
@@ -586,7 +599,7 @@ class Compiled:
         self.recaptures += 1
         if self.recaptures > RECAPTURE_LIMIT:
             self.guarded_out = what()
-            warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} was captured again {RECAPTURE_LIMIT} "
+            warnings.warn(f"compile: {_name(self.fn)} was captured again {RECAPTURE_LIMIT} "
                           f"times because {self.guarded_out} changed; it runs eagerly from now on (pass what "
                           "changes as an argument)", CompileWarning, stacklevel=3)
             return self.fn(*args, **kwargs)
@@ -596,7 +609,8 @@ class Compiled:
         """What the first guard of :meth:`_guards` that changed watches, in words."""
         at = next(i for i, (a, b) in enumerate(zip(now, then)) if not guards.unchanged((a,), (b,)))
         if at < len(GUARDS):
-            return "a module's parameters, buffers, children or forward hooks (one was replaced, added or removed)"
+            return ("a module's attributes (a parameter, buffer, child or hook replaced, added or removed, or a tensor "
+                    "or value kept as a module attribute assigned anew, also by a forward: `self.mask = ...`)")
         at -= len(GUARDS)
         if at < len(self.cells):
             return f"the variable {self.cell_names[at]!r} of its closure"
@@ -668,12 +682,12 @@ class Compiled:
             return result
         if tracer.eager_only:
             if self.fullgraph:
-                raise CompileError(f"compile: {getattr(self.fn, '__name__', 'fn')} cannot be captured whole "
+                raise CompileError(f"compile: {_name(self.fn)} cannot be captured whole "
                                    f"(fullgraph=True): {tracer.eager_only}")
             self.eager[key] = (tracer.eager_only, watched)
             if key in self.programs:   # captured before a change (a hook added): eager from now on
                 self._forget_program(self.programs[key])
-            warnings.warn(f"compile: {getattr(self.fn, '__name__', 'fn')} runs eagerly for this input signature: "
+            warnings.warn(f"compile: {_name(self.fn)} runs eagerly for this input signature: "
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
         program = Program(tracer, outputs, spec)
@@ -683,7 +697,7 @@ class Compiled:
         program.aliases = guards.aliases(self, tensors)
         program.mode_reads = frozenset(self.mode_index[id(entry[0])] for entry in tracer.modes.values())
         if previous is not None:
-            name = getattr(self.fn, '__name__', 'fn')
+            name = _name(self.fn)
             why = _divergence(previous, program) or \
                 _generator_divergence(previous, program, streams, (host_state, after))
             if why is None:   # the tensors read that are not the capture's objects were made inside fn

@@ -138,7 +138,8 @@ def watched(fn: Any) -> Watched:
             for name in c.co_names:
                 if name in namespace:
                     names.append((namespace, name))
-        words |= own_words
+        if f is function or f.__name__ != "__init__":   # a module's __init__ never runs inside a call
+            words |= own_words
         for value in (*(namespace.get(n) for n in code.co_names if n in namespace),
                       *(_contents(cell) for cell in f.__closure__ or ())):
             if isinstance(value, types.FunctionType) and not _library(value):
@@ -431,10 +432,14 @@ def _state_children(value: Any, words: set) -> list:
         items = vars(value)
         return [(("attr", name), items[name]) for name in words if name in items]
     if is_module(value):
-        words.update(w for f in _methods(type(value)) for c in _codes(f.__code__) for w in c.co_names)
+        methods = _methods(type(value))
+        words.update(w for f in methods if f.__name__ != "__init__" for c in _codes(f.__code__) for w in c.co_names)
+        # a container only its __init__ names (REINFORCE's ``self.rewards = []``, filled by the loop) is not read
+        set_up = {w for f in methods if f.__name__ == "__init__" for c in _codes(f.__code__) for w in c.co_names}
         items = vars(value)
         children = [(("attr", name), item) for name, item in getattr(value, "_modules", {}).items() if item is not None]
         return children + [(("attr", name), item) for name, item in items.items() if name[0] != "_"
+                           and (name in words or name not in set_up)
                            and type(item) not in _SCALARS and not isinstance(item, OPAQUE) and not is_module(item)]
     if _is_container(value):
         if not _library(kind):   # its methods may read attributes fn's own code does not name
