@@ -386,6 +386,11 @@ __all__ += _linalg_legacy.__all__
 for _name, _fn in _linalg_legacy.METHODS.items():
     setattr(Tensor, _name, _fn)
 
+# torch.svd_lowrank and torch.pca_lowrank (randomized; minigrad/lowrank.py)
+from .lowrank import pca_lowrank, svd_lowrank  # noqa: E402
+
+__all__ += ["pca_lowrank", "svd_lowrank"]
+
 # torch.autograd's spellings of the recording switches (autograd cannot import them: ops is a layer above)
 autograd.no_grad, autograd.enable_grad, autograd.set_grad_enabled = no_grad, enable_grad, set_grad_enabled
 autograd.inference_mode, autograd.detect_anomaly = inference_mode, detect_anomaly

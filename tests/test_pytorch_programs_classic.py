@@ -594,3 +594,27 @@ def test_integers_become_the_default_float_dtype(call: Any, torch: Any) -> None:
     assert str(m64.dtype) == str(t64.dtype).removeprefix("torch.") == "float64"
     assert str(m32.dtype) == str(t32.dtype).removeprefix("torch.") == "float32"
     np.testing.assert_allclose(m64.numpy(), t64.numpy(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(9, 5), (5, 9)])
+def test_pca_lowrank_and_svd_lowrank_where_q_reaches_the_rank(shape: tuple, torch: Any) -> None:
+    """torch.pca_lowrank / svd_lowrank were missing (an AttributeError in PCA programs that use them). Their
+    Gaussian test matrix comes from each engine's own generator; at q = rank the result does not depend on it,
+    so singular values, components up to sign, projections' magnitudes and gradients are compared."""
+    rng = np.random.default_rng(4)
+    data = rng.standard_normal((shape[0], 3)) @ rng.standard_normal((3, shape[1]))   # rank 3
+    results = []
+    for lib in (torch, mg):
+        lib.manual_seed(0)
+        x = lib.from_numpy(data.copy()).requires_grad_()
+        U, S, V = lib.pca_lowrank(x, q=3)  # noqa: N806
+        projected = (x - x.mean(0)) @ V[:, :2]
+        (S.sum() + (U @ lib.diag(S) @ V.mT).pow(2).sum() + projected.pow(2).sum()).backward()
+        _, S_plain, _ = lib.svd_lowrank(x.detach(), q=3, niter=1)  # noqa: N806
+        results.append([t.detach().numpy() for t in (U, S, V, projected, x.grad, S_plain)])
+    for ours, theirs in zip(results[1], results[0]):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(np.abs(ours), np.abs(theirs), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(results[1][1], np.linalg.svd(data - data.mean(0), compute_uv=False)[:3], atol=1e-10)
+    with pytest.raises(ValueError, match="q"):
+        mg.pca_lowrank(mg.from_numpy(data), q=10)
