@@ -86,6 +86,15 @@ def _fans(tensor: Tensor, name: str) -> tuple[int, int]:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight ``(out, in, *k)``, by torch's private name.
+
+    Private in PyTorch too, but the reset_parameters that custom layers copy from ``nn.Linear`` call it for the
+    bias bound ``1 / sqrt(fan_in)``.
+    """
+    return _fans(tensor, "_calculate_fan_in_and_fan_out")   # shapes only: any dtype, a Tensor or an array
+
+
 def _fan(tensor: Tensor, mode: str, name: str) -> int:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"nn.init.{name}: mode must be 'fan_in' or 'fan_out', got {mode!r}")

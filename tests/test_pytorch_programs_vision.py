@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import minigrad as mg
 from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _copy_weights, _program
 
 TORCH_IMPORTS_VISION = TORCH_IMPORTS + """\
@@ -457,10 +458,20 @@ def extract_features(model, images):
         return torch.flatten(backbone(images), 1), len(backbone), type(backbone[-1]).__name__
 
 
+def reset_linear(layer):
+    """nn.Linear's own reset_parameters, as custom layers copy it."""
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5))
+    if layer.bias is not None:
+        fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        nn.init.uniform_(layer.bias, -bound, bound)
+
+
 def new_head(model, num_classes):
     """A fresh model for num_classes, loaded with the old one's weights except its classifier."""
     fresh = SmallResNet(num_classes=10)
     fresh.fc = nn.Linear(fresh.fc.in_features, num_classes)
+    reset_linear(fresh.fc)
     state = model.state_dict()
     kept = {k: v for k, v in state.items() if not k.startswith('fc.')}
     kept['stale.weight'] = torch.zeros(1)   # a key the model does not have
@@ -526,8 +537,6 @@ def _twins(source: str, *args: Any) -> tuple:
 def _shared_draws(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
     """``torch.randint``/``rand``/``randperm`` of both libraries draw, in call order, from one NumPy stream each
     of the same seed, so the crops, flips and mixup permutations are the same numbers in both runs."""
-    import minigrad as mg  # noqa: PLC0415
-
     for lib in (torch, mg):
         rng = np.random.default_rng(seed)
 
@@ -703,6 +712,8 @@ def test_model_surgery_head_swap_frozen_batchnorm_and_fusion(torch: Any) -> None
     torch_fresh, *torch_keys = torch_program["new_head"](torch_model, 3)
     assert keys == torch_keys
     assert keys[0] == ["fc.bias", "fc.weight"] and keys[1] == ["stale.weight"]
+    bound = 1 / np.sqrt(8)   # reset_linear's: kaiming_uniform_(a=sqrt(5)) and the bias from the fan in
+    assert np.abs(fresh.fc.bias.numpy()).max() <= bound and np.abs(fresh.fc.weight.numpy()).max() <= bound
     fresh.fc.load_state_dict({k: lib.from_numpy(v.detach().numpy()) for k, v in torch_fresh.fc.state_dict().items()})
     fresh_initial = {k: v.clone() for k, v in fresh.state_dict().items()}
 
@@ -722,3 +733,20 @@ def test_model_surgery_head_swap_frozen_batchnorm_and_fusion(torch: Any) -> None
     np.testing.assert_allclose(after.numpy(), before.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(after.numpy(), torch_after.numpy(), rtol=1e-5, atol=1e-5)
     assert [has_bias, requires_grad] == torch_flags
+
+
+# ----------------------------------------------------------------------------- regressions found by the programs
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (3, 6, 2, 2), (2, 3, 1, 4, 5), (0, 3)])
+def test_calculate_fan_in_and_fan_out_by_torchs_private_name(shape: tuple, torch: Any) -> None:
+    """``nn.init._calculate_fan_in_and_fan_out`` (private in torch, called by the ``reset_parameters`` copied
+    from nn.Linear): the same fans as torch's, for a tensor or an array of any dtype, ValueError below 2-D."""
+    expected = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(*shape))
+    assert mg.nn.init._calculate_fan_in_and_fan_out(mg.empty(*shape)) == expected
+    assert mg.nn.init._calculate_fan_in_and_fan_out(np.zeros(shape, dtype=np.int64)) == expected
+    with pytest.raises(ValueError, match="2 dimensions"):
+        mg.nn.init._calculate_fan_in_and_fan_out(mg.empty(*shape[:1]))
+    with pytest.raises(ValueError):
+        torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(*shape[:1]))
+
