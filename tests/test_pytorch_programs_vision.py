@@ -565,7 +565,7 @@ def test_the_programs_differ_only_in_their_imports() -> None:
 # ----------------------------------------------------------------------------- 1. CIFAR ResNet with mixup
 
 
-def _cifar_batches(lib: Any, count: int, batch_size: int, seed: int, dtype: Any = np.float32) -> list:
+def _cifar_batches(lib: Any, count: int, batch_size: int, seed: int, dtype: str = "float32") -> list:
     """(images (B, 3, 8, 8), labels (B,)) batches; the label picks which colour channel is brighter."""
     rng = np.random.default_rng(seed)
     batches = []
@@ -578,31 +578,50 @@ def _cifar_batches(lib: Any, count: int, batch_size: int, seed: int, dtype: Any 
     return batches
 
 
-def test_cifar_resnet_with_augmentation_mixup_and_cosine_lr(torch: Any, monkeypatch: pytest.MonkeyPatch,
+def _assert_same_state(torch_model: Any, mg_model: Any, rtol: float, atol: float) -> None:
+    """Every entry of the two state dicts (parameters, running statistics, counters) agrees."""
+    theirs = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
+    ours = {k: v.numpy() for k, v in mg_model.state_dict().items()}
+    assert list(ours) == list(theirs)
+    for name in ours:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cifar_resnet_with_augmentation_mixup_and_cosine_lr(dtype: str, torch: Any, monkeypatch: pytest.MonkeyPatch,
                                                              tmp_path: Any) -> None:
     torch_program, torch_model, mg_program, mg_model, initial = _twins(CIFAR_RESNET)
+    lib = mg_program["torch"]
     # kaiming_normal_(fan_out) drew minigrad's own conv weights with std sqrt(2 / (out * k * k)) before the copy
     fresh = mg_program["make_model"]()
     assert np.std(fresh.layer2[0].conv2.weight.numpy()) == pytest.approx(np.sqrt(2 / (8 * 9)), rel=0.25)
     assert np.all(fresh.layer2[0].shortcut[1].weight.numpy() == 1) and len(fresh.layer1[0].shortcut) == 0
+    if dtype == "float64":
+        torch_model.double()
+        mg_model.double()
     # Python floats: mixup-cifar10's np.random.beta returns an np.float64, which by NumPy 2's rules (DESIGN §3,
     # tests/minigrad/test_tensor.py) is not a weak scalar, so `lam * x` would be float64 here and float32 in torch
     lams = [float(lam) for lam in np.random.default_rng(9).beta(1.0, 1.0, 6)]
     _shared_draws(monkeypatch, torch, 5)
-    expected = torch_program["train"](torch_model, _cifar_batches(torch, 3, 8, 0), lams, 2)
-    losses, progress, lrs = mg_program["train"](mg_model, _cifar_batches(mg_program["torch"], 3, 8, 0), lams, 2)
-    np.testing.assert_allclose(losses, expected[0], rtol=1e-5, atol=1e-5)
+    expected = torch_program["train"](torch_model, _cifar_batches(torch, 3, 8, 0, dtype), lams, 2)
+    losses, progress, lrs = mg_program["train"](mg_model, _cifar_batches(lib, 3, 8, 0, dtype), lams, 2)
+    rtol, atol = (1e-10, 1e-12) if dtype == "float64" else (1e-5, 1e-5)
+    np.testing.assert_allclose(losses, expected[0], rtol=rtol, atol=atol)
     assert progress == expected[1] and progress[0].startswith("Loss: ")
     assert lrs == pytest.approx(expected[2]) and lrs == pytest.approx([0.05, 0.0])   # cosine, 0.1 to 0 in 2
-    _assert_same_weights(torch_model, mg_model, initial)
-    ours = mg_program["test"](mg_model, _cifar_batches(mg_program["torch"], 2, 8, 1))
-    theirs = torch_program["test"](torch_model, _cifar_batches(torch, 2, 8, 1))
-    assert ours[0] == pytest.approx(theirs[0], rel=1e-5) and ours[1:] == theirs[1:]
+    if dtype == "float64":
+        _assert_same_state(torch_model, mg_model, rtol=1e-10, atol=1e-12)
+    else:
+        _assert_same_weights(torch_model, mg_model, initial)
+    ours = mg_program["test"](mg_model, _cifar_batches(lib, 2, 8, 1, dtype))
+    theirs = torch_program["test"](torch_model, _cifar_batches(torch, 2, 8, 1, dtype))
+    assert ours[0] == pytest.approx(theirs[0], rel=rtol) and ours[1:] == theirs[1:]
     assert isinstance(ours[2], int)
-    mg_program["save_checkpoint"](mg_model, ours[1], 2, str(tmp_path / "ckpt.pth"))
-    reloaded, acc, epoch = mg_program["resume"](str(tmp_path / "ckpt.pth"))
-    assert (acc, epoch) == (ours[1], 2)
-    assert mg_program["test"](reloaded, _cifar_batches(mg_program["torch"], 2, 8, 1)) == ours
+    if dtype == "float32":
+        mg_program["save_checkpoint"](mg_model, ours[1], 2, str(tmp_path / "ckpt.pth"))
+        reloaded, acc, epoch = mg_program["resume"](str(tmp_path / "ckpt.pth"))
+        assert (acc, epoch) == (ours[1], 2)
+        assert mg_program["test"](reloaded, _cifar_batches(lib, 2, 8, 1)) == ours
 
 
 def test_cifar_augmentation_with_minigrads_own_draws() -> None:
@@ -671,13 +690,8 @@ def test_unet_with_dice_rmsprop_and_plateau(n_classes: int, bilinear: bool, dtyp
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=name)
     # the validation dice falls, so mode='max' halves the rate after every epoch (patience=0)
     assert result[2] == pytest.approx(expected[2]) and expected[2] == pytest.approx([1e-2, 5e-3, 2.5e-3])
-    weights_atol = 1e-10 if dtype == "float64" else 2e-4
-    theirs = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
-    ours = {k: v.numpy() for k, v in mg_model.state_dict().items()}
-    assert ours.keys() == theirs.keys()
-    for name in ours:
-        np.testing.assert_allclose(ours[name], theirs[name], rtol=rtol, atol=weights_atol, err_msg=name)
-    assert not np.array_equal(ours["outc.weight"], initial["outc.weight"].numpy())
+    _assert_same_state(torch_model, mg_model, rtol=rtol, atol=1e-10 if dtype == "float64" else 2e-4)
+    assert not np.array_equal(mg_model.outc.weight.numpy(), initial["outc.weight"].numpy())
     image = _mask_batches(lib, 1, 1, 3)[0][0][0]
     mask = mg_program["predict_img"](mg_model, image, 20, 12)
     torch_mask = torch_program["predict_img"](torch_model, torch.from_numpy(image.numpy()), 20, 12)
