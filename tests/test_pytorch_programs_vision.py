@@ -477,7 +477,9 @@ def new_head(model, num_classes):
     kept['stale.weight'] = torch.zeros(1)   # a key the model does not have
     result = fresh.load_state_dict(kept, strict=False)
     missing, unexpected = result
-    return fresh, sorted(result.missing_keys), sorted(result.unexpected_keys), list(missing), list(unexpected)
+    full = fresh.load_state_dict(fresh.state_dict())
+    return (fresh, sorted(result.missing_keys), sorted(result.unexpected_keys), list(missing), list(unexpected),
+            repr(result), repr(full), full == ([], []))
 
 
 def freeze_bn(model):
@@ -725,7 +727,9 @@ def test_model_surgery_head_swap_frozen_batchnorm_and_fusion(torch: Any) -> None
     fresh, *keys = mg_program["new_head"](mg_model, 3)
     torch_fresh, *torch_keys = torch_program["new_head"](torch_model, 3)
     assert keys == torch_keys
-    assert keys[0] == ["fc.bias", "fc.weight"] and keys[1] == ["stale.weight"]
+    assert keys[0] == ["fc.bias", "fc.weight"] and keys[1] == ["stale.weight"] and keys[2] == ["fc.weight", "fc.bias"]
+    assert keys[4] == "_IncompatibleKeys(missing_keys=['fc.weight', 'fc.bias'], unexpected_keys=['stale.weight'])"
+    assert keys[5:] == ["<All keys matched successfully>", True]
     bound = 1 / np.sqrt(8)   # reset_linear's: kaiming_uniform_(a=sqrt(5)) and the bias from the fan in
     assert np.abs(fresh.fc.bias.numpy()).max() <= bound and np.abs(fresh.fc.weight.numpy()).max() <= bound
     fresh.fc.load_state_dict({k: lib.from_numpy(v.detach().numpy()) for k, v in torch_fresh.fc.state_dict().items()})
