@@ -287,15 +287,22 @@ def _einsum(node: Function, g: Tensor) -> tuple:
             continue
         others = [(s, t) for j, (s, t) in enumerate(zip(node.inputs, tensors)) if j != k]
         available = set(node.output).union(*(set(s) for s, _ in others))
-        kept = "".join(letter for letter in sub if letter in available)
+        diagonal = node.diagonals[k]
+        once = sub if diagonal is None else diagonal[0]   # a repeated index once: the diagonal's gradient
+        full = tuple(array.shape[sub.index(letter)] for letter in once)
+        kept = "".join(letter for letter in once if letter in available)
         others_t = [t if isinstance(t, Tensor) else _constant(t) for _, t in others]
         part = Einsum([node.output] + [s for s, _ in others], kept)(g, *others_t)
-        squeezed = tuple(i for i, letter in enumerate(kept) if array.shape[sub.index(letter)] == 1 != part.shape[i])
+        squeezed = tuple(i for i, letter in enumerate(kept) if full[once.index(letter)] == 1 != part.shape[i])
         if squeezed:
             part = Sum(squeezed, True)(part)
-        shape = tuple(array.shape[i] if letter in available else 1 for i, letter in enumerate(sub))
+        shape = tuple(n if letter in available else 1 for n, letter in zip(full, once))
         part = Reshape(shape)(part) if tuple(part.shape) != shape else part
-        part = BroadcastTo(tuple(array.shape))(part) if shape != tuple(array.shape) else part
+        part = BroadcastTo(full)(part) if shape != full else part
+        if diagonal is not None:   # back onto the diagonal the forward read, zeros elsewhere
+            _, pairs, renamed = diagonal
+            eyes = [_constant(node.xp.eye(array.shape[sub.index(pair[0])], dtype=part.dtype)) for pair in pairs]
+            part = Einsum([once, *pairs], renamed)(part, *eyes)
         grads.append(AsType(array.dtype)(part) if part.dtype != array.dtype else part)
     return tuple(grads)
 

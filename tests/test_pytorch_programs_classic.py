@@ -641,3 +641,27 @@ def test_pca_lowrank_and_svd_lowrank_where_q_reaches_the_rank(shape: tuple, torc
     np.testing.assert_allclose(results[1][1], np.linalg.svd(data - data.mean(0), compute_uv=False)[:3], atol=1e-10)
     with pytest.raises(ValueError, match="q"):
         mg.pca_lowrank(mg.from_numpy(data), q=10)
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("ii", [(3, 3)]), ("bii->b", [(2, 3, 3)]), ("bii->bi", [(2, 3, 3)]), ("ij,jj->i", [(2, 3), (3, 3)]),
+    ("bii,bjj->bij", [(2, 3, 3), (2, 3, 3)]), ("iji->j", [(3, 2, 3)]), ("...ii->...", [(2, 3, 3)]),
+])
+def test_einsum_reads_a_repeated_index_on_its_diagonal(equation: str, shapes: list, torch: Any) -> None:
+    """``torch.einsum("ii", K)`` (a trace, as GP programs write trace(K^-1 dK)) and the batched forms raised
+    NotImplementedError; now values, gradients and second derivatives are torch's."""
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+    results = []
+    for lib in (torch, mg):
+        xs = [lib.from_numpy(a.copy()).requires_grad_() for a in arrays]
+        y = lib.einsum(equation, *xs)
+        weights = lib.from_numpy(np.arange(1.0, 1.0 + y.numel()).reshape(tuple(y.shape)))
+        grads = lib.autograd.grad((y * weights).sum(), xs, create_graph=True)
+        second = lib.autograd.grad(sum((g * g * x).sum() for g, x in zip(grads, xs)), xs)
+        results.append([t.detach().numpy() for t in (y, *grads, *second)])
+    for ours, theirs in zip(*results):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="repeated for operand 1"):
+        mg.einsum("ij,jj->i", mg.zeros(2, 3), mg.zeros(3, 4))

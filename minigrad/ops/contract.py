@@ -141,9 +141,6 @@ def _parse(equation: str, operands: tuple) -> tuple:
             sub = sub.replace("...", "".join(spare[ellipsis_dims - extra:ellipsis_dims]))
         if len(sub) != t.ndim:
             raise ValueError(f"einsum: subscripts {sub!r} for an operand of shape {t.shape} in {equation!r}")
-        if len(set(sub)) != len(sub):
-            raise NotImplementedError(f"einsum: an index repeated inside one operand ({sub!r}, a diagonal) is "
-                                      "not supported; use diagonal indexing first")
         spelled.append(sub)
     broadcast = "".join(spare[:ellipsis_dims])
     if arrow:
@@ -164,9 +161,26 @@ def _parse(equation: str, operands: tuple) -> tuple:
     return spelled, out
 
 
+def diagonal_expansion(sub: str) -> tuple:
+    """For an operand's subscripts ``sub`` that repeat an index (``"bii"``: it is read on its diagonal): its
+    letters once (``"bi"``), one pair per repeat that ties a fresh letter to the repeated one (``["ij"]``), and
+    ``sub`` with the repeats renamed (``"bij"``). ``einsum("bi,ij->bij", g, eye)`` writes a gradient g indexed
+    by the letters once back on that diagonal, zeros elsewhere."""
+    spare = (c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in sub)
+    pairs, renamed = [], ""
+    for i, letter in enumerate(sub):
+        fresh = next(spare) if letter in sub[:i] else letter
+        if fresh != letter:
+            pairs.append(letter + fresh)
+        renamed += fresh
+    return "".join(dict.fromkeys(sub)), pairs, renamed
+
+
 class Einsum(Function):
     def __init__(self, inputs: list, output: str) -> None:
         self.inputs, self.output = inputs, output
+        # an operand read on a diagonal (an index repeated in its subscripts): how its gradient goes back there
+        self.diagonals = [diagonal_expansion(s) if len(set(s)) != len(s) else None for s in inputs]
 
     def forward(self, *arrays: Any) -> Any:
         self.saved = arrays
@@ -182,29 +196,42 @@ class Einsum(Function):
                 continue
             others = [(s, a) for j, (s, a) in enumerate(zip(self.inputs, arrays)) if j != k]
             available = set(self.output).union(*(set(s) for s, _ in others))
-            kept = "".join(letter for letter in sub if letter in available)
+            diagonal = self.diagonals[k]
+            once = sub if diagonal is None else diagonal[0]   # a repeated index once: the diagonal's gradient
+            shape = tuple(array.shape[sub.index(letter)] for letter in once)
+            kept = "".join(letter for letter in once if letter in available)
             spec = ",".join([self.output] + [s for s, _ in others]) + "->" + kept
             g = xp.asarray(xp.einsum(spec, gy, *[a for _, a in others], optimize=len(others) > 1))
             # a broadcast (size-1) '...' dim of this operand sums back
-            squeezed = tuple(i for i, letter in enumerate(kept) if array.shape[sub.index(letter)] == 1 != g.shape[i])
+            squeezed = tuple(i for i, letter in enumerate(kept) if shape[once.index(letter)] == 1 != g.shape[i])
             if squeezed:
                 g = g.sum(axis=squeezed, keepdims=True)
             # indices only this operand had were summed in the forward: every element got all of gy
-            g = g.reshape(tuple(array.shape[i] if letter in available else 1 for i, letter in enumerate(sub)))
-            grads.append(xp.broadcast_to(g, array.shape).astype(array.dtype, copy=True))
+            g = xp.broadcast_to(g.reshape(tuple(n if c in available else 1 for n, c in zip(shape, once))), shape)
+            if diagonal is not None:   # back onto the diagonal the forward read, zeros elsewhere
+                _, pairs, renamed = diagonal
+                eyes = [xp.eye(array.shape[sub.index(pair[0])], dtype=g.dtype) for pair in pairs]
+                g = xp.einsum(",".join([once, *pairs]) + "->" + renamed, g, *eyes)
+            grads.append(g.astype(array.dtype, copy=True))
         return tuple(grads)
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:
     """Einstein summation as torch.einsum: ``einsum("bij,bjk->bik", a, b)``; operands may also come as one
-    list. Explicit (``->``) and implicit outputs and ``...`` work; an index repeated inside one operand
-    (a diagonal) is not supported."""
+    list. Explicit (``->``) and implicit outputs and ``...`` work, and an index repeated inside one operand
+    reads its diagonal (``einsum("ii", K)`` is the trace, ``einsum("bii->bi", K)`` the diagonals)."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum: give at least one operand")
     tensors = tuple(tensor_arg(t, "einsum") for t in operands)
     inputs, output = _parse(equation, tensors)
+    for index, (sub, t) in enumerate(zip(inputs, tensors)):
+        for letter in set(sub):
+            sizes = {t.shape[i] for i, seen in enumerate(sub) if seen == letter}
+            if len(sizes) > 1:
+                raise ValueError(f"einsum: subscript {letter!r} is repeated for operand {index} but the sizes "
+                                 f"don't match, {' != '.join(map(str, sorted(sizes)))} ({equation!r}, shape {t.shape})")
     for letter in set("".join(inputs)):
         sizes = {t.shape[s.index(letter)] for s, t in zip(inputs, tensors) if letter in s}
         if len(sizes - {1}) > 1 or (letter.islower() and len(sizes) > 1):
