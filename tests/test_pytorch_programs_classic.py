@@ -665,3 +665,25 @@ def test_einsum_reads_a_repeated_index_on_its_diagonal(equation: str, shapes: li
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="repeated for operand 1"):
         mg.einsum("ij,jj->i", mg.zeros(2, 3), mg.zeros(3, 4))
+
+
+@pytest.mark.gpu
+def test_the_fixes_run_on_the_gpu_path() -> None:
+    """The einsum diagonal's backward, the low-rank PCA and Adam on a 0-dim parameter on ``cuda`` (the strict
+    CuPy stand-in where there is no GPU): the same numbers as on the host."""
+    rng = np.random.default_rng(7)
+    K = rng.standard_normal((2, 3, 3))  # noqa: N806
+    data = rng.standard_normal((6, 3)) @ rng.standard_normal((3, 4))   # rank 3: q = 3 is exact, whatever R
+    results = []
+    for device in ("cpu", "cuda"):
+        k = mg.tensor(K, device=device, requires_grad=True)
+        mg.einsum("bii->b", k).pow(2).sum().backward()
+        mg.manual_seed(0)
+        _, S, _ = mg.pca_lowrank(mg.tensor(data, device=device), q=3)  # noqa: N806
+        p = mg.nn.Parameter(mg.tensor(0.5, dtype=mg.float64, device=device))
+        optimizer = mg.optim.Adam([p], lr=0.1)
+        (p * p).backward()
+        optimizer.step()
+        results.append([k.grad.numpy(), S.numpy(), p.detach().numpy()])
+    for ours, host in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, host, rtol=1e-10, atol=1e-12)
