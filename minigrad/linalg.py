@@ -41,7 +41,7 @@ from .ops.decompositions import QR, SVD, Cholesky, Eigh
 from .ops.index import tril, triu
 from .ops.least_squares import LstsqResult, lstsq, matrix_rank, pinv
 from .ops.linalg import matmul
-from .ops.linalg_arguments import floating, matrices, module, same_dtype
+from .ops.linalg_arguments import LinalgShapeError, floating, matrices, module, same_dtype
 from .ops.lu import linalg_lu as lu
 from .ops.lu import linalg_lu_solve as lu_solve
 from .ops.lu import lu_factor, lu_factor_ex
@@ -106,8 +106,8 @@ def _solve_case(A: Tensor, B: Tensor, left: bool, name: str, vectors: bool = Tru
             fits = False
     if not fits:
         hint = " (B of A's batch shape + (n,) is read as a batch of column vectors)" if vector else ""
-        raise ValueError(f"{name}: incompatible shapes of A {A.shape} and B {B.shape} for the equation "
-                         f"{equation}{hint}")
+        raise LinalgShapeError(f"{name}: incompatible shapes of A {A.shape} and B {B.shape} for the equation "
+                               f"{equation}{hint}")
     return vector
 
 
@@ -184,7 +184,7 @@ def matrix_power(A: Any, n: int) -> Tensor:  # noqa: N803
     A = tensor_arg(A, name)  # noqa: N806
     n = int_arg(n, name, "n")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"{name}: A must be batches of square matrices (…, m, m), got shape {A.shape}")
+        raise LinalgShapeError(f"{name}: A must be batches of square matrices (…, m, m), got shape {A.shape}")
     if n < 0:
         op = Inverse()
         op.name = name

@@ -13,6 +13,7 @@ from . import return_types
 from .constructors import zeros
 from .ops._util import flag, tensor_arg
 from .ops.extras import eye
+from .ops.linalg_arguments import LinalgShapeError
 from .tensor import Tensor
 
 __all__ = ["cholesky", "cholesky_inverse", "cholesky_solve", "qr", "svd", "triangular_solve"]
@@ -63,6 +64,9 @@ def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor
     (…, n, n) (``upper=True``: U with A = Uᵀ U), as torch.cholesky_solve: two triangular solves."""
     B, factor = tensor_arg(input, "cholesky_solve"), tensor_arg(input2, "cholesky_solve")   # noqa: N806
     upper = flag(upper, "cholesky_solve", "upper")
+    if B.ndim < 2 or factor.ndim < 2 or B.shape[-2] != factor.shape[-1]:
+        raise LinalgShapeError(f"cholesky_solve: incompatible matrix sizes: each A matrix is {factor.shape[-2:]} but "
+                               f"each b matrix is {B.shape[-2:]} (shapes {factor.shape} and {B.shape})")
     lower = factor.mT if upper else factor
     Y = linalg.solve_triangular(lower, B, upper=False)   # noqa: N806
     return linalg.solve_triangular(lower.mT, Y, upper=True)

@@ -687,3 +687,24 @@ def test_the_fixes_run_on_the_gpu_path() -> None:
         results.append([k.grad.numpy(), S.numpy(), p.detach().numpy()])
     for ours, host in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, host, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.linalg.cholesky(lib.ones(3, 2, dtype=lib.float64)),
+    lambda lib: lib.linalg.solve_triangular(lib.eye(2, dtype=lib.float64), lib.ones(3, 1, dtype=lib.float64),
+                                            upper=False),
+    lambda lib: lib.cholesky_solve(lib.ones(3, 1, dtype=lib.float64), lib.eye(2, dtype=lib.float64)),
+    lambda lib: lib.cholesky_solve(lib.ones(2, dtype=lib.float64), lib.eye(2, dtype=lib.float64)),
+    lambda lib: lib.linalg.lstsq(lib.ones(3, 2, dtype=lib.float64), lib.ones(4, 1, dtype=lib.float64)),
+    lambda lib: lib.linalg.matrix_power(lib.ones(2, 3, dtype=lib.float64), 2),
+    lambda lib: lib.cdist(lib.ones(2, 3), lib.ones(2, 4)),
+])
+def test_linear_algebra_shape_errors_are_torchs_runtime_error(call: Any, torch: Any) -> None:
+    """A shape that a solver, a factorisation or cdist cannot take: PyTorch raises RuntimeError (which programs
+    catch around a Cholesky), minigrad raised a ValueError only; now both. cholesky_solve names itself (it named
+    the solve_triangular it calls)."""
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError) as caught:
+        call(mg)
+    assert isinstance(caught.value, ValueError)

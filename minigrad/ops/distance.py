@@ -11,6 +11,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import number, sum_to, tensor_arg
 from .elementwise import sub
+from .linalg_arguments import LinalgShapeError
 from .reduce import norm
 
 
@@ -84,18 +85,18 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
     x1, x2 = tensor_arg(x1, "cdist"), tensor_arg(x2, "cdist")
     for name, x in (("x1", x1), ("x2", x2)):
         if x.ndim < 2:
-            raise ValueError(f"cdist: expects tensors with at least 2 dims, {name} has shape {x.shape}")
+            raise LinalgShapeError(f"cdist: expects tensors with at least 2 dims, {name} has shape {x.shape}")
         if x.dtype.kind != "f":
             raise TypeError(f"cdist: only floating-point tensors, {name} has dtype {x.dtype}")
     if x1.dtype != x2.dtype:
         raise TypeError(f"cdist: x1 and x2 must have the same dtype, got {x1.dtype} and {x2.dtype}")
     if x1.shape[-1] != x2.shape[-1]:
-        raise ValueError(f"cdist: x1 and x2 must have the same number of columns, got shapes {x1.shape} and "
-                         f"{x2.shape}")
+        raise LinalgShapeError(f"cdist: x1 and x2 must have the same number of columns, got shapes {x1.shape} and "
+                               f"{x2.shape}")
     try:
         backend.numpy.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
     except ValueError:
-        raise ValueError(f"cdist: the batch dims of shapes {x1.shape} and {x2.shape} do not broadcast") from None
+        raise LinalgShapeError(f"cdist: the batch dims of shapes {x1.shape} and {x2.shape} do not broadcast") from None
     p = number(p, "cdist", "p")
     if not p >= 0:
         raise ValueError(f"cdist: p must be non-negative, got {p}")

@@ -15,7 +15,7 @@ from ..recording import note_read
 from ..tensor import Tensor
 from .decompositions import PseudoInverse
 from .linalg import matmul
-from .linalg_arguments import floating, info_tensor, matrices, module, same_dtype
+from .linalg_arguments import LinalgShapeError, floating, info_tensor, matrices, module, same_dtype
 from .norms import singular_values
 from .shape import squeeze, unsqueeze
 
@@ -92,7 +92,8 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
     vector = B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])
     matrix_b = unsqueeze(B, -1) if vector else B
     if matrix_b.ndim < 2 or matrix_b.shape[-2] != A.shape[-2]:
-        raise ValueError(f"{name}: A (…, m, n) and B (…, m, k) need the same m, got shapes {A.shape} and {B.shape}")
+        raise LinalgShapeError(f"{name}: A (…, m, n) and B (…, m, k) need the same m, got shapes {A.shape} and "
+                               f"{B.shape}")
     m, n = A.shape[-2], A.shape[-1]
     rtol = float(numpy.finfo(A.dtype).eps) * max(m, n) if rcond is None else rcond
     solution = matmul(pinv(A, rtol=rtol), matrix_b)

@@ -11,6 +11,11 @@ from ..tensor import Tensor
 from ._util import tensor_arg
 
 
+class LinalgShapeError(ValueError, RuntimeError):
+    """Shapes a linear-algebra function (or cdist) cannot take: PyTorch's RuntimeError, and a ValueError as
+    minigrad's other shape errors, so that either ``except`` catches it."""
+
+
 def floating(x: Any, name: str, what: str = "input") -> Tensor:
     """``x`` as a float32/float64 Tensor; integers, bools, float16 and complex raise, naming the op."""
     x = tensor_arg(x, name)
@@ -30,11 +35,11 @@ def matrices(A: Any, name: str, square: bool = False, what: str = "A") -> Tensor
     argument ``what``."""
     A = floating(A, name, what)  # noqa: N806
     if A.ndim < 2:
-        raise ValueError(f"{name}: {what} must have at least 2 dims (a matrix or a batch of matrices), got shape "
-                         f"{A.shape}")
+        raise LinalgShapeError(f"{name}: {what} must have at least 2 dims (a matrix or a batch of matrices), got "
+                               f"shape {A.shape}")
     if square and A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"{name}: {what} must be batches of square matrices, but they are {A.shape[-2]} by "
-                         f"{A.shape[-1]} matrices (shape {A.shape})")
+        raise LinalgShapeError(f"{name}: {what} must be batches of square matrices, but they are {A.shape[-2]} by "
+                               f"{A.shape[-1]} matrices (shape {A.shape})")
     return A
 
 
