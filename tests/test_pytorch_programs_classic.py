@@ -578,14 +578,16 @@ def test_trigamma_to_float64_precision() -> None:
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-14)
 
 
-@pytest.mark.parametrize("name", ["Adam", "AdamW", "NAdam", "Adadelta"])
-def test_optimizers_step_a_zero_dim_parameter(name: str, torch: Any) -> None:
+@pytest.mark.parametrize("name, options", [("Adam", {}), ("AdamW", {}), ("NAdam", {}), ("Adadelta", {}),
+                                           ("SGD", {"momentum": 0.9, "weight_decay": 0.1})])
+def test_optimizers_step_a_zero_dim_parameter(name: str, options: dict, torch: Any) -> None:
     """A 0-dim parameter (a GP's raw outputscale, ``nn.Parameter(torch.tensor(0.0))``): NumPy's arithmetic on 0-dim
-    arrays gives scalars, which these optimizers' ``out=`` steps could not write to (a TypeError)."""
+    arrays gives scalars, which these optimizers' ``out=`` steps could not write to, and which SGD kept as its
+    momentum buffer (a TypeError at the next step)."""
     values = []
     for lib in (torch, mg):
         p = lib.nn.Parameter(lib.tensor(0.5, dtype=lib.float64))
-        optimizer = getattr(lib.optim, name)([p], lr=0.1)
+        optimizer = getattr(lib.optim, name)([p], lr=0.1, **options)
         for _ in range(3):
             optimizer.zero_grad()
             ((p - 2) ** 2).backward()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import minigrad as mg
+
 from .optimizer import Optimizer
 from .ported import check_implementation
 
@@ -43,8 +45,8 @@ class SGD(Optimizer):
             g = g + hyper["weight_decay"] * param
         if momentum != 0:
             buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+            if buf is None:   # an array even where g is a NumPy scalar (a 0-dim param's g + weight_decay * param)
+                buf = state["momentum_buffer"] = mg.array_module(param).array(g)
             else:
                 buf *= momentum
                 buf += (1 - hyper["dampening"]) * g
