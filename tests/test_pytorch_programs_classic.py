@@ -35,12 +35,14 @@ Random draws: the k-means++ seeding reads uniforms the test gives both runs (whe
 (``_shared_normal``), so every number is compared. ``Beta``/``Gamma``/``Dirichlet.rsample`` draw from the
 engines' own generators: only their shapes, supports and gradients' shapes are compared.
 
-The regression tests at the end cover what the programs found: Adam, AdamW, NAdam and Adadelta could not step
-a 0-dim parameter (a TypeError from NumPy's 0-dim arithmetic, which gives scalars); under
-``torch.set_default_dtype(torch.float64)`` an integer tensor's true division and float-valued functions gave
-float32 instead of the default dtype; ``torch.pca_lowrank``/``svd_lowrank`` were missing. Torch's float64
-trigamma (the derivative of ``digamma``, in Beta's and Gamma's entropy gradients) is ~5e-10 off; minigrad's
-is kept, and those gradients are compared to 1e-7.
+The regression tests at the end cover what the programs and the probes around them found: Adam, AdamW, NAdam,
+Adadelta and SGD with momentum could not step a 0-dim parameter (a TypeError from NumPy's 0-dim arithmetic, which
+gives scalars); under ``torch.set_default_dtype(torch.float64)`` an integer tensor's true division and
+float-valued functions gave float32 instead of the default dtype; ``torch.pca_lowrank``/``svd_lowrank`` were
+missing; ``einsum`` refused an index repeated inside one operand (``einsum("ii", K)``, a trace); the shape
+errors of the solvers, factorisations and ``cdist`` were a ValueError only, where PyTorch raises RuntimeError.
+Torch's float64 trigamma (the derivative of ``digamma``, in Beta's and Gamma's entropy gradients) is ~5e-10 off;
+minigrad's is kept, and those gradients are compared to 1e-7.
 """
 
 from __future__ import annotations
