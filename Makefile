@@ -39,8 +39,9 @@ dot:
 demo: setup
 	$(PY) -m examples.seq2seq
 
+# one worker per core (pytest-xdist), each running whole test files in their order (--dist loadfile)
 test: setup $(TORCH)
-	$(PY) -m pytest -q --nbmake tests $(wildcard docs/*.ipynb)
+	$(PY) -m pytest -q -n auto --dist loadfile --nbmake tests $(wildcard docs/*.ipynb)
 
 lint: setup
 	$(PY) -m ruff check .

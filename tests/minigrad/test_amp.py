@@ -72,8 +72,9 @@ def test_a_cuda_scaler_without_a_gpu_disables_itself_as_pytorchs(monkeypatch) ->
     assert scaler.scale(loss) is loss and scaler.get_scale() == 1.0 and scaler.state_dict() == {}
 
 
-def test_autocast_is_accepted_and_keeps_dtypes() -> None:
+def test_autocast_is_accepted_and_keeps_dtypes(monkeypatch: pytest.MonkeyPatch) -> None:
     x = mg.ones(2, 2)
+    monkeypatch.setattr(mg.amp, "_warned_autocast", False)   # warned once per process: another file may have
     with pytest.warns(UserWarning, match="does not change op dtypes"), mg.autocast("cpu", dtype=mg.float16):
         assert (x @ x).dtype == mg.float32
     with mg.amp.autocast("cuda", enabled=False):
