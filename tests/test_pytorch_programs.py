@@ -748,15 +748,15 @@ def _copy_weights(torch_model: Any, namespace: dict) -> dict:
 
 
 def _twin_models(source: str, *args: Any, imports: tuple[str, str] | None = None,
-                 factory: str = "make_model") -> tuple:
+                 factory: str = "make_model", **kwargs: Any) -> tuple:
     """Both programs (``imports``: torch's and minigrad's import lines, these files' by default) and
-    ``factory(*args)``'s model (or tuple of models) in each, minigrad's loaded with torch's initial weights:
+    ``factory(*args, **kwargs)``'s model (or tuple of models) in each, minigrad's loaded with torch's initial weights:
     ``(torch_program, torch_model(s), mg_program, mg_model(s), initial weights (a tuple for several models))``."""
     torch_imports, mg_imports = imports or (TORCH_IMPORTS, MINIGRAD_IMPORTS)
     torch_program = _program(source, torch_imports)
     mg_program = _program(source, mg_imports)
     torch_program["torch"].manual_seed(0)
-    torch_models, mg_models = torch_program[factory](*args), mg_program[factory](*args)
+    torch_models, mg_models = torch_program[factory](*args, **kwargs), mg_program[factory](*args, **kwargs)
     single = not isinstance(torch_models, tuple)
     torch_models, mg_models = ((torch_models,), (mg_models,)) if single else (torch_models, mg_models)
     initials = []

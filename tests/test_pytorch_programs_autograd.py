@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _copy_weights, _program
+from tests.test_pytorch_programs import (
+    MINIGRAD_IMPORTS,
+    TORCH_IMPORTS,
+    _assert_same_weights,
+    _copy_weights,
+    _program,
+    _twin_models,
+)
 
 TORCH_IMPORTS_AUTOGRAD = TORCH_IMPORTS + """\
 from torch.autograd import Function
@@ -491,14 +498,7 @@ PROGRAMS = (ADVERSARIAL, DOMAIN_ADVERSARIAL, ATTRIBUTION)
 
 def _twins(source: str, factory: str = "make_model") -> tuple:
     """Both programs, and ``factory``'s model in each, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_AUTOGRAD)
-    mg_program = _program(source, MINIGRAD_IMPORTS_AUTOGRAD)
-    torch_program["torch"].manual_seed(0)
-    torch_model = torch_program[factory]()
-    mg_model = mg_program[factory]()
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    return _twin_models(source, imports=(TORCH_IMPORTS_AUTOGRAD, MINIGRAD_IMPORTS_AUTOGRAD), factory=factory)
 
 
 def _loader(program: dict, *arrays: np.ndarray, batch_size: int = 1) -> Any:

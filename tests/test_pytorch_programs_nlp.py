@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import _assert_same_weights, _copy_weights, _program
+from tests.test_pytorch_programs import _assert_same_weights, _program, _twin_models
 from tests.test_pytorch_programs_more import MINIGRAD_IMPORTS_MORE, TORCH_IMPORTS_MORE, _shared_noise
 
 TORCH_IMPORTS_NLP = TORCH_IMPORTS_MORE + """\
@@ -511,14 +511,7 @@ PROGRAMS = (BILSTM_CRF, SKIP_GRAM, HIERARCHICAL_ATTENTION)
 
 def _twins(source: str, *args: Any, factory: str = "make_model", **kwargs: Any) -> tuple:
     """Both programs and their models, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_NLP)
-    mg_program = _program(source, MINIGRAD_IMPORTS_NLP)
-    torch_program["torch"].manual_seed(0)
-    torch_model = torch_program[factory](*args, **kwargs)
-    mg_model = mg_program[factory](*args, **kwargs)
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    return _twin_models(source, *args, imports=(TORCH_IMPORTS_NLP, MINIGRAD_IMPORTS_NLP), factory=factory, **kwargs)
 
 
 def _shared_multinomial(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:

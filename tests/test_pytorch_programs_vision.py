@@ -46,7 +46,13 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _copy_weights, _program
+from tests.test_pytorch_programs import (
+    MINIGRAD_IMPORTS,
+    TORCH_IMPORTS,
+    _assert_same_weights,
+    _program,
+    _twin_models,
+)
 
 TORCH_IMPORTS_VISION = TORCH_IMPORTS + """\
 from torch.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
@@ -526,14 +532,7 @@ PROGRAMS = (CIFAR_RESNET, UNET, SURGERY)
 
 def _twins(source: str, *args: Any) -> tuple:
     """Both programs and their models, minigrad's loaded with torch's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS_VISION)
-    mg_program = _program(source, MINIGRAD_IMPORTS_VISION)
-    torch_program["torch"].manual_seed(0)
-    torch_model = torch_program["make_model"](*args)
-    mg_model = mg_program["make_model"](*args)
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    return _twin_models(source, *args, imports=(TORCH_IMPORTS_VISION, MINIGRAD_IMPORTS_VISION))
 
 
 def _shared_draws(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:

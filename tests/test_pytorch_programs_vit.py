@@ -52,8 +52,8 @@ from tests.test_pytorch_programs import (
     MINIGRAD_IMPORTS,
     TORCH_IMPORTS,
     _assert_same_weights,
-    _copy_weights,
     _program,
+    _twin_models,
 )
 
 VISION_TRANSFORMER = '''
@@ -503,14 +503,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore:enable_nested_tensor is True"),
 
 def _twins(source: str, *args: Any) -> tuple:
     """Both namespaces and models, the minigrad model loaded with the torch model's initial weights."""
-    torch_program = _program(source, TORCH_IMPORTS)
-    mg_program = _program(source, MINIGRAD_IMPORTS)
-    torch_program["torch"].manual_seed(0)
-    torch_model = torch_program["make_model"](*args)
-    mg_model = mg_program["make_model"](*args)
-    initial = _copy_weights(torch_model, mg_program)
-    mg_model.load_state_dict(initial)
-    return torch_program, torch_model, mg_program, mg_model, initial
+    return _twin_models(source, *args)
 
 
 def _shared_masking_draws(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
