@@ -186,13 +186,16 @@ def _input_grad(t: Tensor, leaves: dict, captured: dict, owned: set) -> Any:
 
 
 def _tensor_list(value: Any, name: str, what: str) -> list:
-    """``value`` (a Tensor, a sequence of them, or a dict's values) as a list of Tensors."""
+    """``value`` (a Tensor, any iterable of them as torch's ``tuple(inputs)`` takes, e.g. ``model.parameters()``
+    or a ``ParameterList``, or a dict's values) as a list of Tensors."""
     if isinstance(value, Tensor):
         return [value]
     if isinstance(value, dict):
         value = list(value.values())
     if not isinstance(value, (list, tuple)):
-        raise TypeError(f"{name}: {what} must be a Tensor or a sequence of Tensors, got {type(value).__name__}")
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise TypeError(f"{name}: {what} must be a Tensor or a sequence of Tensors, got {type(value).__name__}")
+        value = list(value)
     for i, t in enumerate(value):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: {what} must all be Tensors, but {what}[{i}] is a {type(t).__name__}")
