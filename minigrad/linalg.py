@@ -3,11 +3,11 @@
 Every function takes batches: ``A`` is ``(…, m, n)`` (``(…, n, n)`` where a square matrix is needed)
 and the leading dims are a batch, as PyTorch's. Results, dtypes, shapes, errors and gradients follow
 PyTorch 2.13 for float32 and float64 tensors; integer, bool and float16 inputs raise as PyTorch's do,
-and complex tensors are not supported (NotImplementedError). Named results are tuples with PyTorch's
-field names (``mg.linalg.slogdet(A).logabsdet``).
+and complex inputs are not supported (NotImplementedError; ``eigvals`` returns complex values). Named
+results are tuples with PyTorch's field names (``mg.linalg.slogdet(A).logabsdet``).
 
 The ops (forward and backward on arrays) live in :mod:`minigrad.ops.solvers` (inv, solve, det,
-slogdet), :mod:`minigrad.ops.decompositions` (cholesky, qr, eigh, svd, pinv) and
+slogdet), :mod:`minigrad.ops.decompositions` (cholesky, qr, eigh, eigvals, svd, pinv) and
 :mod:`minigrad.ops.matrix_functions` (matrix_exp); they run on NumPy and CuPy through ``xp.linalg``.
 The compositions live in :mod:`minigrad.ops.norms`, :mod:`minigrad.ops.least_squares` (pinv,
 matrix_rank, lstsq) and :mod:`minigrad.ops.matrix_products` (vecdot, multi_dot, vander, tensorinv,
@@ -37,7 +37,7 @@ from .ops._util import int_arg, tensor_arg
 from .ops.arrange import diagonal as _diagonal
 from .ops.combine import linalg_cross
 from .ops.combine import matrix_power as _matrix_power
-from .ops.decompositions import QR, SVD, Cholesky, Eigh
+from .ops.decompositions import QR, SVD, Cholesky, EigenValues, Eigh
 from .ops.index import tril, triu
 from .ops.least_squares import LstsqResult, lstsq, matrix_rank, pinv
 from .ops.linalg import matmul
@@ -63,8 +63,8 @@ from .tensor import Tensor
 
 __all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "QRResult",
            "SVDResult", "SlogdetResult", "SolveExResult", "cholesky", "cholesky_ex", "cond", "cross", "det",
-           "diagonal", "eigh", "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve",
-           "matmul", "matrix_exp", "matrix_norm",
+           "diagonal", "eigh", "eigvals", "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
+           "lu_solve", "matmul", "matrix_exp", "matrix_norm",
            "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
 
@@ -256,6 +256,16 @@ def eigvalsh(A: Any, UPLO: str = "L") -> Tensor:  # noqa: N803
     return Eigh(_uplo(UPLO, name), values_only=True, vectors=A.requires_grad and is_grad_enabled())(A)
 
 
+def eigvals(A: Any) -> Tensor:  # noqa: N803
+    """The eigenvalues (…, n) of a general real A (…, n, n): complex64 for float32, complex128 for float64, even
+    where they are all real (as PyTorch), in LAPACK's order (unsorted; the order may differ from PyTorch's LAPACK
+    build). The gradient ``V⁻ᴴ diag(g) Vᴴ`` (its real part) needs distinct eigenvalues. Complex A is not
+    supported (mg.linalg takes real matrices)."""
+    name = "linalg.eigvals"
+    A = matrices(A, name, square=True)  # noqa: N806
+    return EigenValues(vectors=A.requires_grad and is_grad_enabled())(A)
+
+
 def svd(A: Any, full_matrices: bool = True, *, driver: str | None = None) -> SVDResult:  # noqa: N803
     """``(U, S, Vh)`` with ``A = U diag(S) Vh`` for A (…, m, n), k = min(m, n): S (…, k) descending;
     ``full_matrices`` (the default, as PyTorch) U (…, m, m) and Vh (…, n, n), else U (…, m, k), Vh (…, k, n).
@@ -287,10 +297,8 @@ def diagonal(A: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tens
 
 
 _NOT_PROVIDED = {
-    "eig": "eigenvalues of a general matrix are complex, which mg.linalg does not support; use eigh for a "
-           "symmetric matrix",
-    "eigvals": "eigenvalues of a general matrix are complex, which mg.linalg does not support; use eigvalsh for a "
-               "symmetric matrix",
+    "eig": "the eigenvectors of a general matrix are not implemented; eigvals gives its (complex) eigenvalues, "
+           "eigh the eigenvalues and eigenvectors of a symmetric matrix",
     "ldl_factor": "the LDL family is not implemented; use cholesky or solve",
     "ldl_factor_ex": "the LDL family is not implemented; use cholesky or solve",
     "ldl_solve": "the LDL family is not implemented; use solve",

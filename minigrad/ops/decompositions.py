@@ -10,6 +10,7 @@ backward passes are PyTorch's adjoint formulas (torch/csrc/autograd/FunctionsMan
 - QR ``A = Q R`` (m ≥ n): ``gA = (gQ + Q · sym(triu(gR Rᵀ - Qᵀ gQ))) R⁻ᵀ`` with ``sym(X) = X + Xᵀ - diag X``;
   m < n: the square case on the first m columns, plus ``Q gR``.
 - eigh ``A = V diag(λ) Vᵀ``: ``gA = V (diag(gλ) + skew(Vᵀ gV) / E) Vᵀ``, ``E_ij = λ_j - λ_i`` (i ≠ j).
+- eigvals of a general A ``= V diag(λ) V⁻¹`` (complex λ): ``gA = V⁻ᴴ diag(gλ) Vᴴ``, real part for a real A.
 - SVD ``A = U diag(S) Vh``: Townsend's formula, ``E_ij = S_j² - S_i²``, with the extra terms for m ≠ n.
 - pinv: the derivative of the Moore–Penrose inverse at constant rank (Golub and Pereyra 1973), as PyTorch's
   ``pinv_backward``.
@@ -217,6 +218,42 @@ class Eigh(Function):
         if g_values is not None:
             inner = xp.where(eye, g_values[..., None, :], inner)
         return vectors @ inner @ v_t
+
+
+# --- eigvals (general matrices) -----------------------------------------------------------------------------
+
+_COMPLEX_OF = {"float32": "complex64", "float64": "complex128"}
+
+
+class EigenValues(Function):
+    """The eigenvalues λ (…, n) of a general real A (…, n, n), complex (complex64/complex128) even where they
+    are real, in LAPACK's order (torch.linalg.eigvals). ``vectors``: also compute the right eigenvectors V,
+    which the gradient needs: for ``A = V diag(λ) V⁻¹``, PyTorch's ``gA = V⁻ᴴ diag(gλ) Vᴴ`` (the engine keeps
+    its real part for a real A)."""
+
+    name = "linalg.eigvals"
+    complex_grad = True   # backward gives PyTorch's gradient; see autograd.engine._complex_gate
+
+    def __init__(self, vectors: bool = True) -> None:
+        self.vectors = vectors
+
+    def forward(self, a: Any) -> Any:
+        xp = self.xp
+        if not hasattr(xp.linalg, "eigvals"):
+            raise NotImplementedError(f"{self.name}: this CuPy has no linalg.eig/eigvals (CuPy 14 or later with "
+                                      "CUDA 12.6 has them); compute it on the CPU: A.cpu()")
+        dtype = _COMPLEX_OF[a.dtype.name]
+        if not self.vectors:   # NumPy returns a real array when every eigenvalue is real: PyTorch's are complex
+            return xp.linalg.eigvals(a).astype(dtype, copy=False)
+        values, vectors = xp.linalg.eig(a)
+        values = values.astype(dtype, copy=False)
+        self.saved = (vectors.astype(dtype, copy=False),)
+        return values
+
+    def backward(self, g_values: Any) -> Any:
+        (vectors,) = self.saved
+        vectors_h = transpose(self.xp, vectors).conj()
+        return self.xp.linalg.solve(vectors_h, g_values[..., :, None] * vectors_h)
 
 
 # --- SVD -----------------------------------------------------------------------------------------------------
