@@ -369,6 +369,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         raise TypeError(f"setitem: expected a Tensor, got {type(x).__name__}")
     if not isinstance(value, (Tensor, int, float, complex, numpy.number, numpy.bool_)):
         value = _value_array(value, x, "setitem")
+    if getattr(value, "ndim", 0) and all(n == 1 for n in value.shape):
+        value = value.reshape(())   # PyTorch drops a value's leading 1s: one element takes a (1,) value, NumPy's not
     first, index = _torch_index(index)
     if first is not None:   # PyTorch selects with the ints first: write into that view
         setitem(getitem(x, first), index, value)
