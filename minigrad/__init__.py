@@ -190,6 +190,8 @@ def __getattr__(name: str) -> Any:
     # importing the engine never needs graphviz nor imports the nn library.
     if name in ("viz", "utils", "linalg", "special", "distributions", "testing", "random", "func"):
         return importlib.import_module(f".{name}", __name__)
+    if name == "vmap":   # torch.vmap is torch.func.vmap
+        return importlib.import_module(".func", __name__).vmap
     if name in ("nn", "optim"):
         return importlib.import_module(_aliases.real_name(f"minigrad.{name}"))
     if name in _nn_functions.NAMES:   # torch's top-level conv2d, dropout …: nn puts them here as it loads

@@ -42,7 +42,15 @@ generated tasks (the helpers and the rule come from tests/test_pytorch_programs.
 Random draws that are part of the computation (the episode classes and samples, the sine amplitudes and
 phases) are made the same numbers in both runs: ``torch.randperm`` (``_shared_draws`` of the vision programs)
 and ``torch.rand`` (``_shared_draws`` of the generative programs) of both libraries read one NumPy stream each.
-MAML and Reptile run in float64 and their meta-losses and weights are compared to 1e-10.
+MAML and Reptile run in float64 and their meta-losses and weights are compared to 1e-10. The prototypical
+network runs in float64 too: its conv biases sit before BatchNorm and a shift of all embeddings leaves the
+distances alone, so those parameters' true gradients are 0 and, in float32, Adam steps them by the sign of
+rounding noise (+-lr), different in any two engines; in float64 that noise is far below Adam's eps.
+
+Regressions found by these programs (each has its own test at the end): ``torch.autograd.grad(loss,
+model.parameters())`` and ``grad(loss, ParameterList)`` (and ``backward(inputs=...)``) took only a list or tuple
+(minigrad/autograd/functions.py; torch takes ``tuple(inputs)`` of any iterable); ``torch.vmap``, torch's alias of
+``torch.func.vmap``, was missing (minigrad/__init__.py).
 """
 
 from __future__ import annotations
@@ -749,3 +757,26 @@ def test_autograd_grad_and_backward_take_any_iterable_of_tensors(torch: Any) -> 
             lib.autograd.grad(loss, 3)
     for theirs, ours in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_top_level_vmap_is_func_vmap_as_torch(torch: Any) -> None:
+    """``torch.vmap`` (torch's alias of ``torch.func.vmap``) exists: a model ensemble from ``stack_module_state``
+    called through it gives torch's numbers."""
+    import minigrad as mg  # noqa: PLC0415
+
+    assert mg.vmap is mg.func.vmap
+    x = np.random.default_rng(8).standard_normal((4, 3))
+    results = []
+    for lib in (torch, mg):
+        models = [lib.nn.Linear(3, 2, dtype=lib.float64) for _ in range(3)]
+        for i, model in enumerate(models):
+            with lib.no_grad():
+                model.weight.copy_(lib.from_numpy(np.arange(6.0).reshape(2, 3) * (i - 1)))
+                model.bias.fill_(0.5 * i)
+        params, buffers = lib.func.stack_module_state(models)
+
+        def call(p: Any, b: Any, inputs: Any, base: Any = models[0], lib: Any = lib) -> Any:
+            return lib.func.functional_call(base, (p, b), (inputs,))
+
+        results.append(lib.vmap(call, in_dims=(0, 0, None))(params, buffers, lib.from_numpy(x)).detach().numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12)
