@@ -150,7 +150,7 @@ class _Taps:
             for position, size in zip(reversed(positions), reversed(self.sizes)):   # D (or H) first: row-major
                 ok = (position >= 0) & (position < size)
                 inside = ok if inside is None else inside & ok
-                index = mg.clip(position, 0, size - 1).astype(mg.int64)
+                index = mg.where(ok, position, 0).astype(mg.int64)   # outside or NaN: read 0, masked below
                 flat_index = index if flat_index is None else flat_index * size + index
             batch, channels = self.shape[:2]
             index = flat_index.reshape(batch, 1, -1).expand(batch, channels, flat_index[0].numel())
@@ -192,10 +192,14 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     if mode == "bicubic":
         return _bicubic(taps, coordinates, padding_mode, align)
     positions = [_padded(c, size, padding_mode, align) for c, size in zip(coordinates, sizes)]
-    if mode == "nearest":   # half to even, as nearbyint; the gradient reaches the input only
-        with mg.no_grad():
-            nearest = [p.detach().round() for p in positions]
-        return taps.read(nearest)
+    if mode == "nearest":   # half to even, as nearbyint; the gradient reaches the input, the grid's is 0
+        nearest = [p.round() for p in positions]                           # round: recorded, a zero gradient
+        out = taps.read([p.detach() for p in nearest])
+        if grid.requires_grad and mg.is_grad_enabled():
+            # an exact 0 tied to the grid, so grid.grad is zeros as PyTorch's (not None: an optimizer skips a
+            # None grad but steps a zero one with momentum or weight decay); nan_to_num keeps a NaN grid out
+            out = out + mg.nan_to_num(sum(p - p.detach() for p in nearest), nan=0.0).unsqueeze(1)
+        return out
     with mg.no_grad():
         lows = [p.detach().floor() for p in positions]
     out = None
