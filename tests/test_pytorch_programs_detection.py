@@ -924,3 +924,22 @@ def test_grid_sample_nearest_gives_the_grid_a_zero_gradient(padding_mode: str, a
         grid = mg.tensor(rng.uniform(-1, 1, (2, 4, 7, 2)), requires_grad=True)
         out = mg.nn.functional.grid_sample(mg.tensor(images), grid, mode="nearest", align_corners=False)
     assert out.grad_fn is None
+
+
+@pytest.mark.gpu
+def test_grid_sample_nearest_on_the_gpu_path() -> None:
+    """The nearest-mode fixes on ``cuda`` (the strict CuPy stand-in where there is no GPU): the same output and
+    gradients as on the host, the grid's zeros included, with a NaN grid point."""
+    rng = np.random.default_rng(1)
+    images, points = rng.standard_normal((2, 3, 5, 6)), rng.uniform(-1.2, 1.2, (2, 4, 7, 2))
+    points[1, 2, 3, 0] = np.nan
+    results = []
+    for device in ("cpu", "cuda"):
+        x = mg.tensor(images, device=device, requires_grad=True)
+        grid = mg.tensor(points, device=device, requires_grad=True)
+        out = mg.nn.functional.grid_sample(x, grid, mode="nearest", align_corners=False)
+        (out * out).sum().backward()
+        results.append([t.numpy() for t in (out, x.grad, grid.grad)])
+    for host, device in zip(*results):
+        np.testing.assert_array_equal(device, host)
+    assert results[0][1].any() and not results[0][2].any() and results[0][0][1, :, 2, 3].tolist() == [0, 0, 0]
