@@ -40,7 +40,12 @@ tests/test_pytorch_programs_vision.py). RetinaNet divides its losses by ``max(1,
 float64 in minigrad: the program takes ``.item()`` of it, as the README says.
 
 Regressions found by the programs: ``F.grid_sample(mode="nearest")`` left ``grid.grad`` None where PyTorch gives
-zeros (so an optimizer skipped the localisation net that torch steps with momentum or weight decay).
+zeros (so an optimizer skipped the localisation net that torch steps with momentum or weight decay), and a NaN
+grid point made its garbage tap index reach ``gather``, which raised, where PyTorch reads 0 (zeros padding).
+Float32 rounding, not a bug: NumPy's float32 ``exp`` is 1 ulp off torch's at some points, so the program builds
+SSIM's Gaussian window in the images' dtype (pytorch-ssim builds it in float32 and ``type_as``'s it), and the
+restorer trains with SGD, since Adam's first step moves every entry of theta by the same +-lr, which puts a
+diagonal of sampling points exactly on pixel centres, bilinear sampling's kinks.
 """
 
 from __future__ import annotations
