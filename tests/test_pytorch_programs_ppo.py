@@ -46,9 +46,15 @@ the same noise by its own parameters and the two runs take the same actions. Num
 minibatch shuffles and replay batches) and Python's ``random`` are seeded by the programs themselves, as CleanRL
 does; the tests restore both afterwards.
 
-The regression test at the end covers what the programs found: ``x[i] = value`` with a one-element value of
-shape (1,) (or (1, 1)) into a single element, which PyTorch accepts (it drops the value's leading 1s) and NumPy
-refuses.
+Beside them: the continuous programs on minigrad's own generator, and CleanRL's ``.data`` soft-update line
+against the README's spellings. The regression test at the end covers what the probes around the programs
+found: ``x[i] = value`` with a one-element value of shape (1,) (or (1, 1)) into a single element (as
+``returns[t] = R`` does with a one-element ``R``), which PyTorch accepts (it drops the value's leading 1s) and
+NumPy refuses.
+
+The programs run under ``_program``, whose ``compile`` inherits this package's ``from __future__ import
+annotations``: the ``@dataclass`` fields' annotations are then strings, which dataclasses resolves through
+``sys.modules["program"]``; the fixture ``global_generators`` registers an empty module of that name.
 """
 
 from __future__ import annotations
@@ -811,13 +817,13 @@ def _ppo_runs(torch: Any, source: str, envs: Any, **args: Any) -> tuple:
     return expected, log, torch_agent, mg_agent, initial
 
 
-def _assert_same_logs(log: dict, expected: dict, exact: tuple) -> None:
+def _assert_same_logs(log: dict, expected: dict, exact: tuple, rtol: float = 1e-5, atol: float = 1e-6) -> None:
     assert log.keys() == expected.keys()
     for key in exact:
         np.testing.assert_array_equal(np.asarray(log[key]), np.asarray(expected[key]), err_msg=key)
     for key in set(log) - set(exact):
         np.testing.assert_allclose(np.asarray(log[key], dtype=np.float64), np.asarray(expected[key], np.float64),
-                                   rtol=1e-5, atol=1e-6, err_msg=key)
+                                   rtol=rtol, atol=atol, err_msg=key)
 
 
 def test_ppo_discrete_actions(torch: Any, monkeypatch: pytest.MonkeyPatch, global_generators: Any) -> None:
@@ -836,19 +842,36 @@ def test_ppo_discrete_actions(torch: Any, monkeypatch: pytest.MonkeyPatch, globa
     _assert_same_weights(torch_agent, mg_agent, initial)
 
 
-def test_ppo_continuous_actions(torch: Any, monkeypatch: pytest.MonkeyPatch, global_generators: Any) -> None:
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ppo_continuous_actions(torch: Any, monkeypatch: pytest.MonkeyPatch, global_generators: Any,
+                                dtype: str) -> None:
     """Three iterations of ppo_continuous_action.py on the point mass, stopped early by target_kl in some
     iterations: the same Gaussian actions (one shared noise stream), losses, KL estimates, clip fractions and
-    final weights (actor_logstd included)."""
+    final weights (actor_logstd included). In float64 (``set_default_dtype`` in both: ``torch.Tensor(array)``,
+    the storage and the weights follow it) to 1e-10."""
+    import minigrad  # noqa: PLC0415
+
     _shared_normal_draws(monkeypatch, torch, 4)
-    expected, log, torch_agent, mg_agent, initial = _ppo_runs(torch, PPO_CONTINUOUS, PointMass, learning_rate=0.03,
-                                                              target_kl=0.02)
-    _assert_same_logs(log, expected, exact=("lr",))
-    assert log["actions"][0].shape == (8, 2, 1)
+    previous = [(lib, lib.get_default_dtype()) for lib in (torch, minigrad)]
+    try:
+        for lib, _ in previous:
+            lib.set_default_dtype(getattr(lib, dtype))
+        expected, log, torch_agent, mg_agent, initial = _ppo_runs(torch, PPO_CONTINUOUS, PointMass,
+                                                                  learning_rate=0.03, target_kl=0.01)
+    finally:
+        for lib, default in previous:
+            lib.set_default_dtype(default)
+    tight = dtype == "float64"
+    _assert_same_logs(log, expected, exact=("lr",), rtol=1e-10 if tight else 1e-5, atol=1e-12 if tight else 1e-6)
+    assert log["actions"][0].shape == (8, 2, 1) and log["advantages"][0].dtype == dtype
     assert max(log["clipfrac"]) > 0
     assert len(log["value_loss"]) < 3 * 2 * 4   # the KL stop cut some iteration short
     _assert_same_weights(torch_agent, mg_agent, initial)
+    assert mg_agent.actor_logstd.dtype == dtype
     assert not np.array_equal(mg_agent.actor_logstd.numpy(), initial["actor_logstd"].numpy())
+    if tight:
+        for name, value in torch_agent.state_dict().items():
+            np.testing.assert_allclose(mg_agent.state_dict()[name].numpy(), value.numpy(), rtol=1e-10, atol=1e-13)
 
 
 def test_layer_init_is_orthogonal_with_the_gain(torch: Any, global_generators: Any) -> None:
@@ -894,6 +917,51 @@ def test_sac_with_automatic_entropy_tuning(torch: Any, monkeypatch: pytest.Monke
     actor, qf2, qf2_target = mg_nets[0], mg_nets[2], mg_nets[4]
     assert actor.action_scale.dtype == mg_program["torch"].float32 and actor.action_scale.numpy().tolist() == [2.0]
     assert not np.allclose(qf2_target.fc3.weight.numpy(), qf2.fc3.weight.numpy())   # a lagging average
+
+
+def test_ppo_and_sac_on_minigrads_own_draws(global_generators: Any) -> None:
+    """The continuous programs as written, sampling from minigrad's own generator: they run, every loss is
+    finite, the PPO actions are float32 storage, the SAC actions stay in the box, alpha moves."""
+    from tests.test_pytorch_programs import _program  # noqa: PLC0415
+
+    ppo = _program(PPO_CONTINUOUS, MINIGRAD_IMPORTS_PPO)
+    ppo["torch"].manual_seed(0)
+    log = ppo["train"](ppo["Args"](total_timesteps=32), PointMass(), ppo["make_model"](PointMass(), 16))
+    assert all(np.isfinite(log[key]).all() for key in ("value_loss", "policy_loss", "entropy", "approx_kl"))
+    assert log["actions"][0].dtype == np.float32 and len(np.unique(log["actions"][0])) == 16
+    sac = _program(SAC, MINIGRAD_IMPORTS_PPO)
+    log = sac["train"](sac["Args"](num_envs=2, total_timesteps=10), PointMass(), *sac["make_models"](PointMass(), 16))
+    assert np.abs(np.concatenate(log["actions"])).max() <= 2.0 and np.isfinite(log["actor_loss"]).all()
+    assert log["alpha"][-1] != 1.0
+
+
+def test_cleanrl_data_soft_update_and_its_spellings_here(torch: Any) -> None:
+    """CleanRL's ``target_param.data.copy_(tau * param.data + (1 - tau) * target_param.data)`` needs ``.data`` to
+    be a Tensor; minigrad's is the NumPy array by design (README), so the line raises AttributeError (never a
+    silent no-op) and the README's spellings give torch's numbers: ``copy_`` under ``no_grad``, ``lerp_``, and
+    an array assigned to ``.data``."""
+    import minigrad  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    source, target = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    theirs = torch.nn.Parameter(torch.from_numpy(target.copy()))
+    theirs.data.copy_(0.1 * torch.from_numpy(source) + 0.9 * theirs.data)
+    param, spellings = minigrad.nn.Parameter(minigrad.from_numpy(source)), []
+    for spelling in range(3):
+        ours = minigrad.nn.Parameter(minigrad.from_numpy(target.copy()))
+        with pytest.raises(AttributeError, match="copy_"):
+            ours.data.copy_(0.1 * param.data + 0.9 * ours.data)
+        if spelling == 0:
+            with minigrad.no_grad():
+                ours.copy_(0.1 * param + 0.9 * ours)
+        elif spelling == 1:
+            with minigrad.no_grad():
+                ours.lerp_(param, 0.1)
+        else:
+            ours.data = 0.1 * param.data + 0.9 * ours.data
+        spellings.append(ours)
+        assert ours.requires_grad and ours.is_leaf and ours.dtype == minigrad.float32
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-6, atol=1e-7)
 
 
 # ----------------------------------------------------------------------------- regressions
