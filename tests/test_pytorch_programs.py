@@ -737,7 +737,7 @@ def predict(model, samples):
 def _program(source: str, imports: str) -> dict:
     """The program's namespace after running its source below ``imports``."""
     namespace: dict = {"__name__": "program"}
-    exec(compile(imports + source, "program", "exec"), namespace)   # noqa: S102 - our own program text
+    exec(compile(imports + source, "program", "exec", dont_inherit=True), namespace)   # noqa: S102 - our own program text
     return namespace
 
 
