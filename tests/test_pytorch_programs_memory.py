@@ -783,3 +783,29 @@ def test_mixture_density_and_memory_network_in_float64(float64_default: Any) -> 
     history, attention = mg_program["train"](mg_model, stories, queries, answers, 4)
     np.testing.assert_allclose(history, expected, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(attention, expected_attention, rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- regressions the programs found
+
+
+@pytest.mark.parametrize("scaled", [lambda x: x * 0.5, lambda x: 2 * x, lambda x: x.mul(3)])
+def test_scaling_by_a_python_number_keeps_nothing_of_the_tensor(torch: Any, scaled: Any) -> None:
+    """``y = x * 0.5`` then an in-place change of x before backward: PyTorch keeps nothing of x for a product with
+    a number, so the backward is allowed (an in-place activation after a scaled copy); minigrad kept x and refused.
+    The gradients, and second derivatives through the product, are PyTorch's."""
+    import minigrad as mg  # noqa: PLC0415
+
+    results = []
+    for lib in (torch, mg):
+        leaf = lib.tensor([[1.0, -2.0, 3.0], [0.5, -1.0, 4.0]], dtype=lib.float64, requires_grad=True)
+        hidden = leaf * leaf
+        out = scaled(hidden)
+        hidden[0] = 0.0                  # in place, after the product saw it
+        hidden.relu_()
+        (out.sum() + hidden.sum()).backward(retain_graph=True)
+        first = leaf.grad.clone()
+        (grad,) = lib.autograd.grad(scaled(leaf * leaf).sum(), leaf, create_graph=True)
+        (second,) = lib.autograd.grad((grad * grad).sum(), leaf)
+        results.append([t.detach().numpy() for t in (out, first, grad, second)])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -115,7 +115,13 @@ class Mul(Function):
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
         y = a * b
-        self.shapes = _broadcast_shapes(a, b, y)
+        self.shapes = shapes = _broadcast_shapes(a, b, y)
+        if shapes is not None:   # broadcast, which a Python number is: it needs no gradient, so the array it
+            # scales is not kept (PyTorch keeps nothing of x for x * 2: x may be changed in place before backward)
+            if type(b) in _PYTHON_NUMBER:
+                self.saved = (None, b)
+            elif type(a) in _PYTHON_NUMBER:
+                self.saved = (a, None)
         return y
 
     def backward(self, gy: Any) -> tuple:

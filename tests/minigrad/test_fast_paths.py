@@ -65,7 +65,7 @@ def test_optimizer_update_in_place_rounds_as_the_out_of_place_ops(method: str, a
     p = mg.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
     g = mg.tensor(np.asfortranarray(rng.standard_normal((4, 3)).astype(np.float32)))   # any layout
     expected = p.detach().numpy() + np.float32(alpha) * g.numpy() * (1 if method == "add_" else -1)
-    saved = p * 2                                   # a graph that saved p's old value
+    saved = p * p                                   # a graph that saved p's old value (p * 2 keeps none, as torch)
     data = p.data
     with mg.no_grad():
         assert getattr(p, method)(g, alpha=alpha) is p
