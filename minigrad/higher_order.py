@@ -424,10 +424,9 @@ def _addcmul(node: Function, g: Tensor) -> tuple:   # a + b * c as one op
 
 @rule(Mul)
 def _mul(node: Function, g: Tensor) -> tuple:
-    a, b = node.saved   # None in place of the array a Python number scales (ops.elementwise.Mul)
-    shape_a, shape_b = _shapes(node, g)
-    return (sum_to(Mul()(g, _input(node, 1, b)), shape_a) if node.edges[0] is not None else None,
-            sum_to(Mul()(g, _input(node, 0, a)), shape_b) if node.edges[1] is not None else None)
+    a, b = node.saved
+    return (sum_to(Mul()(g, _input(node, 1, b)), _shape(a)) if node.edges[0] is not None else None,
+            sum_to(Mul()(g, _input(node, 0, a)), _shape(b)) if node.edges[1] is not None else None)
 
 
 def _quotient_grads(node: Function, g: Tensor, b: Any, y: Any, shape_a: tuple) -> tuple:

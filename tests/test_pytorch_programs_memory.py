@@ -788,24 +788,38 @@ def test_mixture_density_and_memory_network_in_float64(float64_default: Any) -> 
 # ----------------------------------------------------------------------------- regressions the programs found
 
 
-@pytest.mark.parametrize("scaled", [lambda x: x * 0.5, lambda x: 2 * x, lambda x: x.mul(3)])
-def test_scaling_by_a_python_number_keeps_nothing_of_the_tensor(torch: Any, scaled: Any) -> None:
-    """``y = x * 0.5`` then an in-place change of x before backward: PyTorch keeps nothing of x for a product with
-    a number, so the backward is allowed (an in-place activation after a scaled copy); minigrad kept x and refused.
-    The gradients, and second derivatives through the product, are PyTorch's."""
+@pytest.mark.parametrize("scaled", [lambda lib, x: x * 0.5, lambda lib, x: 2 * x, lambda lib, x: x.mul(3),
+                                    lambda lib, x: x * lib.tensor([1.0, 0.0, 2.0], dtype=x.dtype)])
+def test_a_product_with_a_constant_keeps_nothing_of_the_tensor(torch: Any, scaled: Any) -> None:
+    """``y = x * 0.5`` (or ``x * mask``, no gradient) then an in-place change of x before backward: PyTorch keeps
+    nothing of x for such a product, so the backward is allowed (an in-place activation after a scaled copy);
+    minigrad refused it. The gradients, and second derivatives through the product, are PyTorch's."""
     import minigrad as mg  # noqa: PLC0415
 
     results = []
     for lib in (torch, mg):
         leaf = lib.tensor([[1.0, -2.0, 3.0], [0.5, -1.0, 4.0]], dtype=lib.float64, requires_grad=True)
         hidden = leaf * leaf
-        out = scaled(hidden)
+        out = scaled(lib, hidden)
         hidden[0] = 0.0                  # in place, after the product saw it
         hidden.relu_()
         (out.sum() + hidden.sum()).backward(retain_graph=True)
         first = leaf.grad.clone()
-        (grad,) = lib.autograd.grad(scaled(leaf * leaf).sum(), leaf, create_graph=True)
+        (grad,) = lib.autograd.grad(scaled(lib, leaf * leaf).sum(), leaf, create_graph=True)
         (second,) = lib.autograd.grad((grad * grad).sum(), leaf)
         results.append([t.detach().numpy() for t in (out, first, grad, second)])
     for ours, theirs in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_a_product_still_refuses_a_change_to_what_its_backward_reads(torch: Any) -> None:
+    import minigrad as mg  # noqa: PLC0415
+
+    for lib in (torch, mg):
+        leaf = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        hidden = leaf * 1
+        mask = lib.tensor([1.0, 0.0, 2.0])
+        out = leaf * hidden * mask       # leaf's gradient reads hidden * mask, and hidden's reads leaf * mask
+        hidden.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            out.sum().backward()

@@ -129,6 +129,11 @@ class Function:
     def backward(self, *grads: Any) -> Any:
         raise NotImplementedError
 
+    def kept_for_backward(self) -> Any:
+        """The saved arrays this node's backward reads, given ``needs_grad`` (all of ``saved`` unless an op says
+        less): the in-place check refuses only changes to these, as PyTorch saves only what backward needs."""
+        return self.saved
+
     def __call__(self, *inputs: Any) -> Any:
         arrays, edges, needs_grad = [], [], []
         record = False
@@ -674,7 +679,7 @@ def _check_saved(node: Function) -> None:
             f"backward: trying to backward through the graph a second time (op {where}); its saved arrays "
             "were freed by the first backward. Pass retain_graph=True to the first backward() to keep them."
         )
-    INPLACE.refuse_changed(node.saved, node.epoch, where)
+    INPLACE.refuse_changed(node.kept_for_backward(), node.epoch, where)
 
 
 def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:

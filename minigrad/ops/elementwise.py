@@ -115,13 +115,7 @@ class Mul(Function):
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
         y = a * b
-        self.shapes = shapes = _broadcast_shapes(a, b, y)
-        if shapes is not None:   # broadcast, which a Python number is: it needs no gradient, so the array it
-            # scales is not kept (PyTorch keeps nothing of x for x * 2: x may be changed in place before backward)
-            if type(b) in _PYTHON_NUMBER:
-                self.saved = (None, b)
-            elif type(a) in _PYTHON_NUMBER:
-                self.saved = (a, None)
+        self.shapes = _broadcast_shapes(a, b, y)
         return y
 
     def backward(self, gy: Any) -> tuple:
@@ -132,6 +126,12 @@ class Mul(Function):
         shape_a, shape_b = self.shapes
         return (sum_to(gy * b, shape_a) if needs_grad[0] else None,
                 sum_to(gy * a, shape_b) if needs_grad[1] else None)
+
+    def kept_for_backward(self) -> tuple:
+        # a's gradient reads b and b's reads a: x * 2 or x * mask (no gradient) then needs nothing of x, which may
+        # change in place before backward, as PyTorch allows
+        a, b = self.saved
+        return (b if self.needs_grad[0] else None, a if self.needs_grad[1] else None)
 
 
 class AddCMul(Function):
