@@ -788,12 +788,23 @@ def test_mixture_density_and_memory_network_in_float64(float64_default: Any) -> 
 # ----------------------------------------------------------------------------- regressions the programs found
 
 
-@pytest.mark.parametrize("scaled", [lambda lib, x: x * 0.5, lambda lib, x: 2 * x, lambda lib, x: x.mul(3),
-                                    lambda lib, x: x * lib.tensor([1.0, 0.0, 2.0], dtype=x.dtype)])
+def _constant(lib: Any, x: Any) -> Any:
+    return lib.tensor([1.0, 0.0, 2.0], dtype=x.dtype)
+
+
+@pytest.mark.parametrize("scaled", [
+    lambda lib, x: x * 0.5, lambda lib, x: 2 * x, lambda lib, x: x.mul(3), lambda lib, x: x * _constant(lib, x),
+    lambda lib, x: x / _constant(lib, x).add(1), lambda lib, x: x @ _constant(lib, x),
+    lambda lib, x: lib.nn.functional.linear(x, _constant(lib, x).view(1, 3)),
+    lambda lib, x: lib.bmm(x.unsqueeze(0), _constant(lib, x).view(1, 3, 1)),
+    lambda lib, x: lib.einsum("ij,j->i", x, _constant(lib, x)),
+    lambda lib, x: lib.addcmul(_constant(lib, x), x, _constant(lib, x)),
+], ids=["mul", "rmul", "mul_method", "mask", "div", "matmul", "linear", "bmm", "einsum", "addcmul"])
 def test_a_product_with_a_constant_keeps_nothing_of_the_tensor(torch: Any, scaled: Any) -> None:
-    """``y = x * 0.5`` (or ``x * mask``, no gradient) then an in-place change of x before backward: PyTorch keeps
-    nothing of x for such a product, so the backward is allowed (an in-place activation after a scaled copy);
-    minigrad refused it. The gradients, and second derivatives through the product, are PyTorch's."""
+    """``y = x * 0.5`` (or ``x * mask``, ``x / c``, ``x @ W`` with no gradient for the constant) then an in-place
+    change of x before backward: PyTorch keeps nothing of x for such a product, so the backward is allowed (an
+    in-place activation after a scaled copy); minigrad refused it. The gradients, and second derivatives through
+    the product, are PyTorch's."""
     import minigrad as mg  # noqa: PLC0415
 
     results = []
@@ -812,14 +823,19 @@ def test_a_product_with_a_constant_keeps_nothing_of_the_tensor(torch: Any, scale
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
-def test_a_product_still_refuses_a_change_to_what_its_backward_reads(torch: Any) -> None:
+@pytest.mark.parametrize("make", [
+    lambda lib, leaf, h, weight: leaf * h * _constant(lib, leaf), lambda lib, leaf, h, weight: leaf / h,
+    lambda lib, leaf, h, weight: h @ weight, lambda lib, leaf, h, weight: lib.addcmul(_constant(lib, leaf), leaf, h),
+    lambda lib, leaf, h, weight: lib.einsum("i,i->", leaf, h),
+], ids=["mul", "div", "matmul", "addcmul", "einsum"])
+def test_a_product_still_refuses_a_change_to_what_its_backward_reads(torch: Any, make: Any) -> None:
+    """Each product reads h (for the other operand's gradient, or as the divisor): changed in place, refused."""
     import minigrad as mg  # noqa: PLC0415
 
     for lib in (torch, mg):
         leaf = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
         hidden = leaf * 1
-        mask = lib.tensor([1.0, 0.0, 2.0])
-        out = leaf * hidden * mask       # leaf's gradient reads hidden * mask, and hidden's reads leaf * mask
+        out = make(lib, leaf, hidden, lib.ones(3, 2, requires_grad=True))
         hidden.add_(1)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             out.sum().backward()

@@ -34,6 +34,15 @@ def sum_to(grad: Any, shape: tuple) -> Any:
     return out.reshape(shape) if lead else out
 
 
+def read_by_the_others(node: Any) -> tuple:
+    """A product's saved operands that its backward reads (``Function.kept_for_backward``): each operand's
+    gradient reads the other operands, never its own values, so an operand is needed only when another one wants
+    a gradient (``x * 2``, ``x @ W_frozen``: nothing of x). None for the rest."""
+    needs = node.needs_grad
+    wanted = sum(needs)
+    return tuple(array if wanted - needs[i] else None for i, array in enumerate(node.saved))
+
+
 def unwrap(value: Any) -> Any:
     """The array of a Tensor; other values unchanged."""
     return value.data if isinstance(value, Tensor) else value

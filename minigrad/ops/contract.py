@@ -13,7 +13,7 @@ import numpy
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import OUT_DTYPE, number, tensor_arg, unsupported
+from ._util import OUT_DTYPE, number, read_by_the_others, tensor_arg, unsupported
 from .elementwise import add, mul
 from .linalg import MatMul, bmm
 from .shape import reshape
@@ -214,6 +214,8 @@ class Einsum(Function):
                 g = xp.einsum(",".join([once, *pairs]) + "->" + renamed, g, *eyes)
             grads.append(g.astype(array.dtype, copy=True))
         return tuple(grads)
+
+    kept_for_backward = read_by_the_others   # an operand's gradient reads the others' values, its own shape only
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:

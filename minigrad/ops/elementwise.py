@@ -26,7 +26,7 @@ from ..dtypes import get_default_dtype, result_type
 from ..tensor import Tensor
 from ..tensor import float64 as _FLOAT64
 from ..tensor import int64 as _INT64
-from ._util import sum_to
+from ._util import read_by_the_others, sum_to
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
@@ -127,11 +127,7 @@ class Mul(Function):
         return (sum_to(gy * b, shape_a) if needs_grad[0] else None,
                 sum_to(gy * a, shape_b) if needs_grad[1] else None)
 
-    def kept_for_backward(self) -> tuple:
-        # a's gradient reads b and b's reads a: x * 2 or x * mask (no gradient) then needs nothing of x, which may
-        # change in place before backward, as PyTorch allows
-        a, b = self.saved
-        return (b if self.needs_grad[0] else None, a if self.needs_grad[1] else None)
+    kept_for_backward = read_by_the_others   # x * 2, x * mask: nothing of x (it may change in place, as in PyTorch)
 
 
 class AddCMul(Function):
@@ -164,6 +160,10 @@ class AddCMul(Function):
         return (ga, sum_to(g * c, shape_b) if needs_grad[1] else None,
                 sum_to(g * b, shape_c) if needs_grad[2] else None)
 
+    def kept_for_backward(self) -> tuple:
+        b, c = self.saved   # b's gradient reads c, c's reads b
+        return (b if self.needs_grad[2] else None, c if self.needs_grad[1] else None)
+
 
 class Div(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
@@ -190,6 +190,9 @@ class Div(Function):
         # -gy * ((a / b) / b), grouped as PyTorch does, so overflow and NaN land where PyTorch's do
         gb = sum_to(-gy * ((self.saved[1] / b) / b), _shape(b)) if self.needs_grad[1] else None
         return ga, gb
+
+    def kept_for_backward(self) -> tuple:
+        return self.saved if self.needs_grad[1] else self.saved[:1]   # the dividend only for the divisor's gradient
 
 
 def _power(xp: Any, a: Any, exponent: Any) -> Any:

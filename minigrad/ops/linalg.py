@@ -10,7 +10,7 @@ import numpy
 from .. import backend
 from ..autograd import Function, LazyGradient
 from ..tensor import Tensor
-from ._util import OUT_DTYPE, sum_to, unsupported
+from ._util import OUT_DTYPE, read_by_the_others, sum_to, unsupported
 
 
 class MatMulShapeError(ValueError, RuntimeError):
@@ -72,6 +72,8 @@ class MatMul(Function):
         if self.needs_grad[1]:
             gb = sum_to(xp.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
         return ga, gb
+
+    kept_for_backward = read_by_the_others   # x @ W_frozen: nothing of x (it may change in place, as in PyTorch)
 
 
 FEW_ROWS = 48   # up to this many rows, x @ W.T runs faster as (W @ x.T).T (see _by_matrix)

@@ -161,7 +161,8 @@ def test_load_state_dict_copies_into_the_arrays_and_assign_takes_them() -> None:
 
 def test_a_graph_that_saved_a_weight_refuses_backward_after_a_load() -> None:
     model = nn.Linear(2, 2)
-    loss = (model(mg.ones(1, 2)) ** 2).sum()
+    # the input wants a gradient, which reads the weight (as torch, a constant input's product keeps no weight)
+    loss = (model(mg.ones(1, 2, requires_grad=True)) ** 2).sum()
     model.load_state_dict({"weight": np.ones((2, 2)), "bias": np.zeros(2)})
     with pytest.raises(RuntimeError, match="modified by an inplace operation|changed in place"):
         loss.backward()
