@@ -799,18 +799,21 @@ def _constant(lib: Any, x: Any) -> Any:
     lambda lib, x: lib.bmm(x.unsqueeze(0), _constant(lib, x).view(1, 3, 1)),
     lambda lib, x: lib.einsum("ij,j->i", x, _constant(lib, x)),
     lambda lib, x: lib.addcmul(_constant(lib, x), x, _constant(lib, x)),
-], ids=["mul", "rmul", "mul_method", "mask", "div", "matmul", "linear", "bmm", "einsum", "addcmul"])
-def test_a_product_with_a_constant_keeps_nothing_of_the_tensor(torch: Any, scaled: Any) -> None:
-    """``y = x * 0.5`` (or ``x * mask``, ``x / c``, ``x @ W`` with no gradient for the constant) then an in-place
-    change of x before backward: PyTorch keeps nothing of x for such a product, so the backward is allowed (an
-    in-place activation after a scaled copy); minigrad refused it. The gradients, and second derivatives through
-    the product, are PyTorch's."""
+    lambda lib, x: x.reciprocal(), lambda lib, x: (x + 1).rsqrt() * x.exp2(), lambda lib, x: x.tan(),
+    lambda lib, x: x.frac(),
+], ids=["mul", "rmul", "mul_method", "mask", "div", "matmul", "linear", "bmm", "einsum", "addcmul",
+        "reciprocal", "rsqrt_exp2", "tan", "frac"])
+def test_an_op_whose_backward_does_not_read_x_lets_x_change_in_place(torch: Any, scaled: Any) -> None:
+    """``y = x * 0.5`` (or ``x * mask``, ``x / c``, ``x @ W`` with no gradient for the constant, or ``1 / x``
+    whose derivative reads y) then an in-place change of x before backward: PyTorch keeps nothing of x for such
+    an op, so the backward is allowed (an in-place activation after a scaled copy); minigrad refused it. The
+    gradients, and second derivatives through the op, are PyTorch's."""
     import minigrad as mg  # noqa: PLC0415
 
     results = []
     for lib in (torch, mg):
         leaf = lib.tensor([[1.0, -2.0, 3.0], [0.5, -1.0, 4.0]], dtype=lib.float64, requires_grad=True)
-        hidden = leaf * leaf
+        hidden = leaf * leaf / 7
         out = scaled(lib, hidden)
         hidden[0] = 0.0                  # in place, after the product saw it
         hidden.relu_()

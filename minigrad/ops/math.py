@@ -145,13 +145,15 @@ def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyT
 # --- unary math ------------------------------------------------------------------------------------
 
 class Unary(Function):
-    """``y = f(x)`` with ``dy/dx = derivative(xp, x, y)``; keeps x and y for backward."""
+    """``y = f(x)`` with ``dy/dx = derivative(xp, x, y)``; keeps x and y for backward. ``reads_input=False``: the
+    derivative reads y only (1 / x, 1 / sqrt(x), 2 ** x, tan, as PyTorch's, which keeps only the result), so x may
+    change in place before backward."""
 
     # complex values (autograd.engine._complex_gate): the ops whose derivative formula holds for complex x
     complex_grad = staticmethod(lambda node, arrays: "holomorphic" if node.name in _HOLOMORPHIC else False)
 
-    def __init__(self, name: str, fn: Callable, derivative: Callable) -> None:
-        self.name, self.fn, self.derivative = name, fn, derivative
+    def __init__(self, name: str, fn: Callable, derivative: Callable, reads_input: bool = True) -> None:
+        self.name, self.fn, self.derivative, self.reads_input = name, fn, derivative, reads_input
 
     def forward(self, x: Any) -> Any:
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
@@ -164,10 +166,14 @@ class Unary(Function):
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
             return gy * self.derivative(self.xp, x, y).astype(gy.dtype, copy=False)
 
+    def kept_for_backward(self) -> tuple:
+        return self.saved if self.reads_input else self.saved[1:]
 
-def _unary(name: str, fn: Callable, derivative: Callable, doc: str) -> Callable[[Tensor], Tensor]:
+
+def _unary(name: str, fn: Callable, derivative: Callable, doc: str,
+           reads_input: bool = True) -> Callable[[Tensor], Tensor]:
     def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return Unary(name, fn, derivative)(_floating(input, name))
+        return Unary(name, fn, derivative, reads_input)(_floating(input, name))
     op.__name__ = name
     op.__doc__ = doc
     return op
@@ -186,9 +192,10 @@ log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1 / (1 + x),
 expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: xp.exp(x), "exp(x) - 1, exact for small x.")
 log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda xp, x, y: 1 / (x * _LN2), "Base-2 logarithm.")
 log10 = _unary("log10", lambda xp, x: xp.log10(x), lambda xp, x, y: 1 / (x * _LN10), "Base-10 logarithm.")
-exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda xp, x, y: y * _LN2, "2 ** x.")
-rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y: -0.5 * y * y * y, "1 / sqrt(x).")
-reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, x, y: -(y * y), "1 / x.")
+exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda xp, x, y: y * _LN2, "2 ** x.", reads_input=False)
+rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y: -0.5 * y * y * y, "1 / sqrt(x).",
+               reads_input=False)
+reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, x, y: -(y * y), "1 / x.", reads_input=False)
 
 
 def square(input: Tensor) -> Tensor:  # noqa: A002
