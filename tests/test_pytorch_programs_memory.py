@@ -842,3 +842,41 @@ def test_a_product_still_refuses_a_change_to_what_its_backward_reads(torch: Any,
         hidden.add_(1)
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             out.sum().backward()
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib, x: x.repeat(2, 1, 1), lambda lib, x: x.roll(1), lambda lib, x: x.tile((1, 2)),
+    lambda lib, x: x.max(1)[0], lambda lib, x: x.min(dim=0).values,
+    lambda lib, x: x.index_select(1, lib.tensor([2, 0])), lambda lib, x: x[:, lib.tensor([2, 0, 2])],
+], ids=["repeat", "roll", "tile", "max", "min", "index_select", "advanced_index"])
+def test_an_ops_fresh_result_can_be_written_in_place(torch: Any, make: Any) -> None:
+    """``memory = bias.repeat(B, 1, 1)`` then ``memory[0] = ...`` (a memory bank written row by row), or
+    ``values.add_(1)`` after ``x.max(1)``: the result owns its memory in PyTorch and takes the write. NumPy hands
+    some results back as a view of a temporary of its own (``tile``, ``roll`` without dims, advanced indexing
+    along a later dim, a squeezed ``take_along_axis``), which minigrad took for a view of another tensor and
+    refused."""
+    import minigrad as mg  # noqa: PLC0415
+
+    results = []
+    for lib in (torch, mg):
+        leaf = lib.tensor([[1.5, -2.0, 3.0], [0.5, 1.25, -2.5]], dtype=lib.float64, requires_grad=True)
+        out = make(lib, leaf * leaf)
+        out[0] = out[0] * 3 + 1
+        out.add_(leaf.sum())
+        (out * lib.arange(out.numel(), dtype=lib.float64).view(out.shape)).sum().backward()
+        results.append((out.detach().numpy(), leaf.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_a_view_of_another_tensors_memory_is_still_refused() -> None:
+    import minigrad as mg  # noqa: PLC0415
+
+    leaf = mg.tensor([[1.5, -2.0, 3.0], [0.5, 1.25, -2.5]], requires_grad=True)
+    whole = leaf * 2
+    first, _ = whole.split(1)
+    with pytest.raises(RuntimeError, match="view of another tensor"):
+        first.add_(1)
+    del whole   # the other piece still holds the memory
+    with pytest.raises(RuntimeError, match="view of another tensor"):
+        first.add_(1)

@@ -43,6 +43,15 @@ def read_by_the_others(node: Any) -> tuple:
     return tuple(array if wanted - needs[i] else None for i, array in enumerate(node.saved))
 
 
+def fresh_memory(out: Tensor) -> Tensor:
+    """``out``, an op's result, marked as owning its memory where its array views a temporary of the op's own
+    (NumPy's ``tile``, ``roll`` without an axis, advanced indexing, a squeezed ``take_along_axis``), so in-place
+    ops may write it as PyTorch's (ops/inplace.py refuses a view of another tensor's memory)."""
+    if getattr(out.data, "base", None) is not None:
+        out._view = ()
+    return out
+
+
 def unwrap(value: Any) -> Any:
     """The array of a Tensor; other values unchanged."""
     return value.data if isinstance(value, Tensor) else value

@@ -15,7 +15,7 @@ from .. import backend
 from ..autograd import Function
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
-from ._util import index_data, int_arg, int_tuple, normalize_axis, one_axis, sizes_keyword, tensor_arg
+from ._util import fresh_memory, index_data, int_arg, int_tuple, normalize_axis, one_axis, sizes_keyword, tensor_arg
 from .inplace import _inplace
 from .select import _index_array, check_along, index_select
 from .shape import broadcast_to, getitem, reshape
@@ -70,7 +70,7 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     if dims is None:
         if len(shift_tuple) != 1:
             raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
-        return Roll(shift_tuple, None)(x)
+        return fresh_memory(Roll(shift_tuple, None)(x))
     axes = normalize_axis(int_tuple(dims, "roll", "dims"), max(x.ndim, 1), "roll")
     if len(axes) != len(shift_tuple):
         raise ValueError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same length")

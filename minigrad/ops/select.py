@@ -17,7 +17,7 @@ from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
-from ._util import dim_or_axis, flag, index_data, int_arg, keep_flag, one_axis, tensor_arg, unsupported
+from ._util import dim_or_axis, flag, fresh_memory, index_data, int_arg, keep_flag, one_axis, tensor_arg, unsupported
 from .shape import clone, reshape
 
 
@@ -158,7 +158,7 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool 
     index = _indices(name, lambda data: pick(data, axis=axis, keepdims=True).astype("int64", copy=False), x)
     op = Gather(axis, index.data, squeeze=not keepdim)
     op.name = name
-    values = op(x)
+    values = fresh_memory(op(x))
     return result(values, index if keepdim else index.squeeze(axis))
 
 

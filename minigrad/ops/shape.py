@@ -17,6 +17,7 @@ from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
     dim_or_axis,
+    fresh_memory,
     int_tuple,
     normalize_axis,
     one_axis,
@@ -581,7 +582,7 @@ def repeat(x: Tensor, *counts: Any, repeats: Any = None) -> Tensor:
                          f"(give at least one per dim)")
     if any(r < 0 for r in repeats):
         raise ValueError(f"repeat: counts must be non-negative, got {repeats}")
-    return Repeat(repeats)(x)
+    return fresh_memory(Repeat(repeats)(x))
 
 
 def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002
@@ -616,7 +617,9 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         x = getitem(x, first)
     op = GetItem(index)
     out = op(x)
-    if op.basic and out.data.base is not None:
+    if not op.basic:   # advanced indexing copies: NumPy's result may view a (transposed) temporary of its own
+        return fresh_memory(out)
+    if out.data.base is not None:
         if is_grad_enabled():
             _note_view(x, out, index)
         elif x.requires_grad:
