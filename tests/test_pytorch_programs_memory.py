@@ -35,8 +35,29 @@ tests/test_pytorch_programs_more.py):
   rate is halved every few epochs by ``for g in optimizer.param_groups: g['lr'] /= 2``.
 
 Random draws: the two engines' generators differ, so the MDN's sampling reads the same numbers in both runs
-(``_shared_noise`` for ``randn_like``, the per-row inverse-CDF ``_shared_multinomial``); every other random
-number is an initial weight, copied from torch's model by its state dict.
+(``_shared_noise`` for ``randn_like`` and ``randn``, the per-row inverse-CDF ``_shared_multinomial`` for
+``torch.multinomial`` and ``Categorical.sample``); every other random number is an initial weight, copied from
+torch's model by its state dict. The MDN and the memory network also run under ``set_default_dtype(float64)`` in
+both libraries (1e-10).
+
+What the programs (and probes of their habits) found, each with its regression test at the end:
+
+* an in-place change of x after an op whose backward does not read x was refused, where PyTorch (which saves
+  only what backward reads) runs it: ``x * 2``, ``x * mask``, ``x / c``, ``x @ W_frozen``, ``bmm``,
+  ``einsum``, ``addcmul`` with constants (``Function.kept_for_backward``, ``ops._util.read_by_the_others``),
+  and ``reciprocal``, ``rsqrt``, ``exp2``, ``tan``, ``frac``, whose derivatives read their result only;
+* an in-place write into the result of ``repeat``/``tile``, ``roll`` without dims, ``max``/``min``/``median``/
+  ``kthvalue`` values along a dim, or advanced indexing (``x[:, idx]``, ``index_select``) was refused as "a
+  view of another tensor": NumPy returns these as views of a temporary of the op's own
+  (``ops._util.fresh_memory``). A memory bank made with ``bias.repeat(B, 1, 1)`` and written row by row is
+  the NTM habit it blocked.
+
+Left as they are: PyTorch's ``binary_cross_entropy`` refuses a float32 target for a float64 input (minigrad
+promotes, DESIGN §3), and ``binary_cross_entropy_with_logits`` then returns float32 (minigrad float64); an in-place
+change after ``expm1`` is refused (its derivative reads x, exp(x), for accuracy in the tail, where PyTorch's reads
+the result); minigrad accepts some in-place changes PyTorch refuses (after ``softplus``, ``layer_norm``,
+``var``/``std``: their gradients read nothing that changed, and agree); an in-place write into ``F.unfold`` or
+``quantile`` results is still refused.
 """
 
 from __future__ import annotations
@@ -848,7 +869,8 @@ def test_a_product_still_refuses_a_change_to_what_its_backward_reads(torch: Any,
     lambda lib, x: x.repeat(2, 1, 1), lambda lib, x: x.roll(1), lambda lib, x: x.tile((1, 2)),
     lambda lib, x: x.max(1)[0], lambda lib, x: x.min(dim=0).values,
     lambda lib, x: x.index_select(1, lib.tensor([2, 0])), lambda lib, x: x[:, lib.tensor([2, 0, 2])],
-], ids=["repeat", "roll", "tile", "max", "min", "index_select", "advanced_index"])
+    lambda lib, x: x.median(1)[0], lambda lib, x: x.kthvalue(2, 1)[0],
+], ids=["repeat", "roll", "tile", "max", "min", "index_select", "advanced_index", "median", "kthvalue"])
 def test_an_ops_fresh_result_can_be_written_in_place(torch: Any, make: Any) -> None:
     """``memory = bias.repeat(B, 1, 1)`` then ``memory[0] = ...`` (a memory bank written row by row), or
     ``values.add_(1)`` after ``x.max(1)``: the result owns its memory in PyTorch and takes the write. NumPy hands

@@ -22,7 +22,7 @@ from typing import Any
 from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import flag, int_arg, one_axis, tensor_arg
+from ._util import flag, fresh_memory, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
 from .select import Gather, SelectedIndexError, ValuesIndices, _indices, _order, _reduction_axis, sort
 from .shape import clone
@@ -48,7 +48,7 @@ def _picked(name: str, x: Tensor, axis: int, keep: bool, make: Any) -> ValuesInd
     index = _indices(name, lambda data: make(xp, data), x)
     op = Gather(axis, index.data, squeeze=not keep)
     op.name = name
-    return getattr(return_types, name)(op(x), index if keep else index.squeeze(axis))
+    return getattr(return_types, name)(fresh_memory(op(x)), index if keep else index.squeeze(axis))
 
 
 def _nan_mask(xp: Any, data: Any) -> Any:

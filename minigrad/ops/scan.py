@@ -15,7 +15,7 @@ import numpy
 from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, dim_or_axis, keep_flag, normalize_axis, one_axis, tensor_arg
+from ._util import NOT_GIVEN, dim_or_axis, fresh_memory, keep_flag, normalize_axis, one_axis, tensor_arg
 from .select import Gather, _indices, _reduction_axis
 from .shape import astype
 
@@ -266,6 +266,6 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noq
     index = _indices("median", lambda data: _median_index(xp, data, axis), x)   # replayed on new values
     op = Gather(axis, index.data, squeeze=not keep)
     op.name = "median"
-    values = op(x)
+    values = fresh_memory(op(x))
     return return_types.median(values, index if keep else index.squeeze(axis))
 
