@@ -23,7 +23,7 @@ from . import (
     higher_order_rules,  # noqa: F401  # more of its rules (statistics, scans, indexing, custom Functions)
     return_types,
 )
-from .amp import autocast
+from .amp import autocast, is_autocast_enabled
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
     Device,
@@ -167,7 +167,8 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "step_addmm", "step_matmul", "tag",
-    "amp", "autocast", "default_generator", "get_rng_state", "initial_seed", "seed", "set_rng_state",
+    "amp", "autocast", "is_autocast_enabled", "default_generator", "get_rng_state", "initial_seed", "seed",
+    "set_rng_state",
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
     "CompileWarning", "accelerator", "compile", "compiler", "return_types",
     "channels_last", "channels_last_3d", "contiguous_format", "memory_format", "preserve_format",

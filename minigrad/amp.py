@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import types
 import warnings
 from typing import Any, Callable
@@ -24,7 +25,7 @@ from typing import Any, Callable
 from . import backend
 from .arguments import as_bool
 
-__all__ = ["GradScaler", "autocast"]
+__all__ = ["GradScaler", "autocast", "is_autocast_enabled"]
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
 _warned_autocast = False
@@ -49,6 +50,10 @@ class autocast:  # noqa: N801 - PyTorch's name
 
     def __enter__(self) -> autocast:
         global _warned_autocast
+        states = _states()
+        self._device_kind = self.device_type.split(":")[0]
+        self._previous = states.get(self._device_kind, False)
+        states[self._device_kind] = self.enabled   # a block sets the state, the block's end restores it
         if self.enabled and not _warned_autocast:
             _warned_autocast = True
             warnings.warn("autocast: minigrad does not change op dtypes; the block runs in its inputs' dtypes "
@@ -56,6 +61,7 @@ class autocast:  # noqa: N801 - PyTorch's name
         return self
 
     def __exit__(self, *exc: object) -> None:
+        _states()[self._device_kind] = self._previous
         return None
 
     def __call__(self, fn: Callable) -> Callable:
@@ -65,6 +71,27 @@ class autocast:  # noqa: N801 - PyTorch's name
         wrapper.__name__ = getattr(fn, "__name__", "wrapper")
         wrapper.__doc__ = fn.__doc__
         return wrapper
+
+
+_state = threading.local()   # per thread, as PyTorch's: device kind -> whether the innermost autocast block is on
+
+
+def _states() -> dict:
+    states = getattr(_state, "enabled", None)
+    if states is None:
+        states = _state.enabled = {}
+    return states
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """Whether the innermost ``autocast`` block for ``device_type`` ("cpu" or "cuda"; PyTorch's deprecated default
+    without it: "cuda") open in this thread is enabled. (Inside one, minigrad still runs ops in their inputs'
+    dtypes.)"""
+    if device_type is None:
+        device_type = "cuda"
+    if not isinstance(device_type, str) or device_type.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"is_autocast_enabled: device_type must be 'cpu' or 'cuda', got {device_type!r}")
+    return _states().get(device_type.split(":")[0], False)
 
 
 class GradScaler:

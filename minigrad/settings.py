@@ -16,12 +16,16 @@ from typing import Any
 
 from .arguments import as_bool
 
-__all__ = ["are_deterministic_algorithms_enabled", "backends", "get_float32_matmul_precision", "get_num_threads",
-           "set_float32_matmul_precision", "set_num_threads", "use_deterministic_algorithms"]
+__all__ = ["are_deterministic_algorithms_enabled", "backends", "get_float32_matmul_precision",
+           "get_num_interop_threads", "get_num_threads", "is_warn_always_enabled", "set_float32_matmul_precision",
+           "set_flush_denormal", "set_num_interop_threads", "set_num_threads", "set_warn_always",
+           "use_deterministic_algorithms"]
 
 _threads: list = [None]          # the threadpoolctl limiter in force, or None
 _deterministic = [False, False]  # use_deterministic_algorithms(mode, warn_only)
 _matmul_precision = ["highest"]  # set_float32_matmul_precision's last valid value
+_interop_threads = [os.cpu_count() or 1]   # set_num_interop_threads's last value (PyTorch's default: the cores)
+_warn_always = [False]           # set_warn_always's last value
 
 
 def set_num_threads(n: int) -> None:
@@ -47,6 +51,36 @@ def get_num_threads() -> int:
         return os.cpu_count() or 1
     pools = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
     return max(pools) if pools else (os.cpu_count() or 1)
+
+
+def set_num_interop_threads(n: int) -> None:
+    """Stored for :func:`get_num_interop_threads`: minigrad runs no pool of threads between ops (each op is one
+    NumPy call, parallel only inside BLAS: :func:`set_num_threads`)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_interop_threads: expected a positive int, got {n!r}")
+    _interop_threads[0] = n
+
+
+def get_num_interop_threads() -> int:
+    """What :func:`set_num_interop_threads` was last given (the CPU count at first, as PyTorch's default)."""
+    return _interop_threads[0]
+
+
+def set_warn_always(b: bool) -> None:
+    """Stored for :func:`is_warn_always_enabled`, as PyTorch's flag for its warn-once messages."""
+    _warn_always[0] = as_bool(b, "set_warn_always", "b")
+
+
+def is_warn_always_enabled() -> bool:
+    """What :func:`set_warn_always` was last given (False at first)."""
+    return _warn_always[0]
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """PyTorch's request to flush subnormal floats to zero: NumPy and CuPy cannot, so nothing changes and the
+    result is False, PyTorch's answer on a CPU that does not support it."""
+    as_bool(mode, "set_flush_denormal", "mode")
+    return False
 
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:

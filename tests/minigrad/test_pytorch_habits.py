@@ -482,3 +482,40 @@ def test_preamble_and_small_tensor_spellings_as_pytorchs(torch: Any) -> None:
         c = draw(mg.zeros(6), generator=mg.Generator().manual_seed(2))
         np.testing.assert_array_equal(a.numpy(), b.numpy())
         assert not np.array_equal(a.numpy(), c.numpy())
+
+
+def test_interop_threads_warn_always_and_flush_denormal_as_pytorch_spells_them(torch: Any) -> None:
+    """A training script's preamble: stored and read back (minigrad runs no inter-op pool, and NumPy cannot
+    flush subnormals, so set_flush_denormal answers False, PyTorch's answer where it is not supported)."""
+    assert mg.get_num_interop_threads() == torch.get_num_interop_threads()
+    before = mg.get_num_interop_threads()
+    mg.set_num_interop_threads(1)
+    assert mg.get_num_interop_threads() == 1
+    mg.set_num_interop_threads(before)
+    with pytest.raises(ValueError, match="positive int"):
+        mg.set_num_interop_threads(0)
+    assert mg.is_warn_always_enabled() is torch.is_warn_always_enabled() is False
+    mg.set_warn_always(True)
+    assert mg.is_warn_always_enabled() is True
+    mg.set_warn_always(False)
+    assert mg.set_flush_denormal(True) is False and mg.set_flush_denormal(False) is False
+
+
+def test_is_autocast_enabled_follows_the_innermost_block_as_torch(torch: Any) -> None:
+    def states(lib: Any) -> list:
+        seen = [lib.is_autocast_enabled("cpu")]
+        with lib.autocast("cpu"):
+            seen += [lib.is_autocast_enabled("cpu"), lib.is_autocast_enabled("cuda"), lib.is_autocast_enabled()]
+            with lib.autocast("cpu", enabled=False):
+                seen.append(lib.is_autocast_enabled("cpu"))
+                with lib.autocast("cpu"):
+                    seen.append(lib.is_autocast_enabled("cpu"))
+                seen.append(lib.is_autocast_enabled("cpu"))
+            seen.append(lib.is_autocast_enabled("cpu"))
+        return seen + [lib.is_autocast_enabled("cpu")]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # minigrad's autocast says once that it keeps the dtypes
+        assert states(mg) == states(torch) == [False, True, False, False, False, True, False, True, False]
+    with pytest.raises(ValueError, match="device_type"):
+        mg.is_autocast_enabled("tpu")

@@ -63,6 +63,7 @@ TORCH_REFUSES: dict[tuple[str, str, str], Callable[[], Any]] = {
     ("Tensor", "apply_", "callable"): lambda: torch.ones(2).apply_(callable=float),
     ("mg", "from_numpy", "ndarray"): lambda: torch.from_numpy(ndarray=np.ones(2)),
     ("mg", "set_num_threads", "int"): lambda: torch.set_num_threads(int=1),
+    ("mg", "set_num_interop_threads", "int"): lambda: torch.set_num_interop_threads(int=1),
     ("F", "fractional_max_pool2d", "random_samples"): lambda: TF.fractional_max_pool2d(  # (its keyword: _random_…)
         torch.ones(1, 1, 4, 4), 2, output_size=2, random_samples=torch.rand(1, 1, 2)),
     ("F", "fractional_max_pool3d", "random_samples"): lambda: TF.fractional_max_pool3d(
