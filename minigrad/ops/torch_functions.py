@@ -21,7 +21,7 @@ from .extras import empty_strided
 from .norms import matrix_norm, vector_norm
 
 __all__ = ["fill", "frobenius_norm", "from_dlpack", "frombuffer", "matrix_rank", "nonzero_static", "nuclear_norm",
-           "range"]
+           "range", "to_dlpack"]
 
 
 # --- nonzero_static ------------------------------------------------------------------------------------
@@ -160,6 +160,30 @@ def _shared_from_dlpack(name: str, ext_tensor: Any) -> Tensor:
     return Tensor._make(data, False, None, 0)
 
 
+def _dlpack(self: Tensor, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
+            copy: bool | None = None) -> Any:
+    """``Tensor.__dlpack__``: the array's DLPack capsule, so ``torch.from_dlpack(t)``, ``np.from_dlpack(t)`` and
+    ``cupy.from_dlpack(t)`` share this tensor's memory. A tensor that requires grad is refused (BufferError, as
+    PyTorch's: the other library would see its values but not its graph): export ``t.detach()``."""
+    if self.requires_grad:
+        raise BufferError("__dlpack__: can't export a tensor that requires grad; use tensor.detach()")   # torch's
+    given = {"stream": stream, "max_version": max_version, "dl_device": dl_device, "copy": copy}
+    return self.data.__dlpack__(**{k: v for k, v in given.items() if v is not None})
+
+
+def _dlpack_device(self: Tensor) -> tuple:
+    """``Tensor.__dlpack_device__``: (DLPack device type, index) of the array (1 = CPU, 2 = CUDA)."""
+    return self.data.__dlpack_device__()
+
+
+def to_dlpack(tensor: Tensor) -> Any:
+    """torch.to_dlpack: a DLPack capsule over ``tensor``'s memory (``tensor.__dlpack__()``), for a library that
+    reads capsules; prefer handing the tensor itself to ``from_dlpack``."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_dlpack: expected a Tensor, got {type(tensor).__name__}")
+    return _dlpack(tensor)
+
+
 # --- the deprecated range ----------------------------------------------------------------------------------
 
 _RANGE_DEPRECATED = ("torch.range is deprecated and will be removed in a future release because its behavior is "
@@ -269,4 +293,4 @@ def _nonzero_static(self: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
 
 
 METHODS: dict = {"new_empty_strided": _new_empty_strided, "prelu": _prelu, "hardshrink": _hardshrink,
-                 "nonzero_static": _nonzero_static}
+                 "nonzero_static": _nonzero_static, "__dlpack__": _dlpack, "__dlpack_device__": _dlpack_device}

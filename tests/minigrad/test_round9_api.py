@@ -279,3 +279,21 @@ def test_functional_cells_match_the_modules() -> None:
     ours = mg.lstm_cell(x, (h, c), cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
     for a, b in zip(ours, cell(x, (h, c))):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_tensor_exports_its_memory_through_dlpack_as_torchs(torch: Any) -> None:
+    """torch.from_dlpack(t) / np.from_dlpack(t) share a minigrad tensor's memory (Tensor.__dlpack__), mg.to_dlpack
+    and minigrad.utils.dlpack as torch's; a tensor that requires grad is refused, as torch's."""
+    from minigrad.utils import dlpack
+
+    t = mg.arange(6.0).reshape(2, 3)
+    shared = torch.from_dlpack(t)
+    shared[0, 0] = 42.0
+    assert t[0, 0].item() == 42.0 and np.from_dlpack(t).sum() == 57.0
+    assert t.__dlpack_device__() == torch.ones(1).__dlpack_device__()
+    assert torch.utils.dlpack.from_dlpack(mg.to_dlpack(t)).tolist() == t.tolist()
+    assert dlpack.from_dlpack(torch.ones(2)).tolist() == [1.0, 1.0] and dlpack.to_dlpack is mg.to_dlpack
+    for lib in (mg, torch):
+        with pytest.raises(BufferError, match="require"):
+            lib.ones(2, requires_grad=True).__dlpack__()
+    assert torch.from_dlpack(mg.ones(2, requires_grad=True).detach()).tolist() == [1.0, 1.0]
