@@ -139,6 +139,11 @@ class ndarray:  # noqa: N801 - CuPy's name
     flags = property(lambda self: self._a.flags)
     T = property(lambda self: _wrap(self._a.T, self.device.id))
     mT = property(lambda self: _wrap(numpy.swapaxes(self._a, -1, -2), self.device.id))
+    # CuPy's real/imag: views, and assignable (out.real = re)
+    real = property(lambda self: _wrap(self._a.real, self.device.id),
+                    lambda self, value: setattr(self._a, "real", _unwrap_value(value, "ndarray.real")))
+    imag = property(lambda self: _wrap(self._a.imag, self.device.id),
+                    lambda self, value: setattr(self._a, "imag", _unwrap_value(value, "ndarray.imag")))
 
     @property
     def base(self) -> Any:
