@@ -1,0 +1,259 @@
+"""``mg.fft``: PyTorch's ``torch.fft`` namespace (``import minigrad as mg; mg.fft.rfft(x)``).
+
+Transforms over one dim (``fft ifft rfft irfft hfft ihfft``), two (``fft2 …``, default ``dim=(-2, -1)``) and
+any number (``fftn …``, default: every dim, or the last ``len(s)`` when ``s`` is given), with PyTorch's
+arguments: ``n``/``s`` zero-pad or crop each transformed dim (``-1`` in ``s``: keep the size), ``dim``,
+``norm`` (``"backward"`` (None), ``"forward"``, ``"ortho"``). Results and dtypes are PyTorch's: a float32
+input gives complex64, float64 complex128 (integers and bools become the default float first), the
+``irfft``/``hfft`` family gives real. The one-sided transforms halve the last of ``dim``: ``rfftn`` of
+``(…, n)`` is ``(…, n // 2 + 1)``; ``irfftn`` gives ``(…, 2 * (m - 1))`` unless ``s`` says.
+
+Every transform is differentiable with PyTorch's complex gradients; the three ops (complex-to-complex,
+real-to-complex, complex-to-real) live in :mod:`minigrad.ops.fft`, this module checks arguments and holds the
+thin wrappers. ``fftfreq``/``rfftfreq`` give sample frequencies, ``fftshift``/``ifftshift`` roll the zero
+frequency to the middle and back (``mg.roll``). float16 inputs raise NotImplementedError (PyTorch's CPU
+FFT refuses them too); no function takes PyTorch's ``out=``.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from .constructors import arange
+from .dtypes import get_default_dtype
+from .ops._util import normalize_axis, tensor_arg
+from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
+from .ops.index import roll
+from .ops.join import cat
+from .ops.shape import astype
+from .tensor import Tensor
+
+__all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2", "rfftn", "irfftn",
+           "hfft", "ihfft", "hfft2", "ihfft2", "hfftn", "ihfftn", "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
+
+
+# --- arguments ---------------------------------------------------------------------------------------------------
+
+def _input(input: Any, name: str, real: bool = False) -> Tensor:  # noqa: A002
+    """The tensor to transform: integers and bools as the default float; float16 and (``real``) complex refused."""
+    x = tensor_arg(input, f"fft.{name}")
+    if x.dtype.kind in "biu":
+        x = astype(x, get_default_dtype())
+    if x.dtype.kind not in "fc" or x.dtype.name == "float16":
+        raise NotImplementedError(f"fft.{name}: dtype {x.dtype} is not supported (float32, float64, complex64, "
+                                  "complex128; integers and bools become the default float)")
+    if real and x.dtype.kind == "c":
+        raise TypeError(f"fft.{name} expects a real input tensor, but got {x.dtype} (shape {tuple(x.shape)})")
+    if x.ndim == 0:
+        raise ValueError(f"fft.{name}: expected a tensor with at least one dimension, got a 0-d tensor")
+    return x
+
+
+def _norm(norm: Any, name: str) -> str:
+    if norm is None:
+        return "backward"
+    if norm not in DUAL_NORM:
+        raise ValueError(f'fft.{name}: invalid normalization mode "{norm}" (expected "backward", "forward", '
+                         '"ortho" or None)')
+    return norm
+
+
+def _size(value: Any, name: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        size = operator.index(value)
+    except TypeError:
+        raise TypeError(f"fft.{name}: a signal size must be an int, got {value!r:.60}") from None
+    if size < 1:
+        raise ValueError(f"fft.{name}: invalid number of data points ({size}) specified")
+    return size
+
+
+def _dims(x: Tensor, s: Any, dim: Any, name: str) -> tuple[tuple, tuple]:
+    """The transformed axes (non-negative, in order) and the sizes each is resized to (None: unchanged, or an
+    irfft's default). ``dim`` None: the last ``len(s)`` dims, or every dim when ``s`` is None too."""
+    if s is not None:
+        s = (s,) if not isinstance(s, (tuple, list)) else tuple(s)
+    if dim is None:
+        axes = tuple(range(x.ndim - len(s), x.ndim)) if s is not None else tuple(range(x.ndim))
+        if s is not None and len(s) > x.ndim:
+            raise ValueError(f"fft.{name}: got shape with {len(s)} values but the input has only {x.ndim} dims")
+    else:
+        axes = tuple(normalize_axis(dim if isinstance(dim, (tuple, list)) else (dim,), x.ndim, f"fft.{name}"))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"fft.{name}: dims must be unique, got dim={dim!r}")
+    if s is not None and len(s) != len(axes):
+        raise ValueError(f"fft.{name}: when given, dim and shape arguments must have the same length "
+                         f"(s={s!r}, dim={dim!r})")
+    if not axes:
+        raise ValueError(f"fft.{name}: at least one dim must be transformed")
+    sizes = tuple(None if s is None or s[i] == -1 else _size(s[i], name) for i in range(len(axes)))
+    return axes, sizes
+
+
+def _full(x: Tensor, axes: tuple, sizes: tuple) -> tuple:
+    return tuple(x.shape[a] if n is None else n for a, n in zip(axes, sizes))
+
+
+def _c2c(input: Any, s: Any, dim: Any, norm: Any, name: str, inverse: bool) -> Tensor:  # noqa: A002
+    x = _input(input, name)
+    axes, sizes = _dims(x, s, dim, name)
+    return ComplexFFT(axes, _full(x, axes, sizes), _norm(norm, name), inverse)(x)
+
+
+def _r2c(input: Any, s: Any, dim: Any, norm: Any, name: str, hermitian: bool) -> Tensor:  # noqa: A002
+    x = _input(input, name, real=True)
+    axes, sizes = _dims(x, s, dim, name)
+    norm = _norm(norm, name)
+    return RealToComplexFFT(axes, _full(x, axes, sizes), DUAL_NORM[norm] if hermitian else norm, hermitian)(x)
+
+
+def _c2r(input: Any, s: Any, dim: Any, norm: Any, name: str, hermitian: bool) -> Tensor:  # noqa: A002
+    x = _input(input, name)
+    axes, sizes = _dims(x, s, dim, name)
+    if sizes[-1] is None:
+        sizes = sizes[:-1] + (_size(2 * (x.shape[axes[-1]] - 1), name),)
+    norm = _norm(norm, name)
+    return ComplexToRealFFT(axes, _full(x, axes, sizes), DUAL_NORM[norm] if hermitian else norm, hermitian)(x)
+
+
+def _one(n: Any, dim: Any) -> tuple:
+    return (None if n is None else (n,)), (dim,)
+
+
+# --- one dim: x (…, n, …) along dim --------------------------------------------------------------------------------
+
+def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The discrete Fourier transform along ``dim``: (…, n, …) → complex (…, n, …)."""
+    return _c2c(input, *_one(n, dim), norm, "fft", inverse=False)
+
+
+def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The inverse transform of :func:`fft` along ``dim``: (…, n, …) → complex (…, n, …)."""
+    return _c2c(input, *_one(n, dim), norm, "ifft", inverse=True)
+
+
+def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The transform of a real signal, one-sided: real (…, n, …) → complex (…, n // 2 + 1, …)."""
+    return _r2c(input, *_one(n, dim), norm, "rfft", hermitian=False)
+
+
+def irfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The inverse of :func:`rfft`: one-sided complex (…, m, …) → real (…, n, …), n = 2 (m - 1) by default."""
+    return _c2r(input, *_one(n, dim), norm, "irfft", hermitian=False)
+
+
+def hfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The transform of a Hermitian signal given by its first half: complex (…, m, …) → real (…, n, …),
+    n = 2 (m - 1) by default."""
+    return _c2r(input, *_one(n, dim), norm, "hfft", hermitian=True)
+
+
+def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The inverse of :func:`hfft`: real (…, n, …) → one-sided complex (…, n // 2 + 1, …)."""
+    return _r2c(input, *_one(n, dim), norm, "ihfft", hermitian=True)
+
+
+# --- two dims (default the last two) and n dims (default all) -----------------------------------------------------
+
+def fft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
+    """:func:`fftn` over two dims (default the last two)."""
+    return _c2c(input, s, dim, norm, "fft2", inverse=False)
+
+
+def ifft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
+    """:func:`ifftn` over two dims (default the last two)."""
+    return _c2c(input, s, dim, norm, "ifft2", inverse=True)
+
+
+def rfft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
+    """:func:`rfftn` over two dims (default the last two)."""
+    return _r2c(input, s, dim, norm, "rfft2", hermitian=False)
+
+
+def irfft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
+    """:func:`irfftn` over two dims (default the last two)."""
+    return _c2r(input, s, dim, norm, "irfft2", hermitian=False)
+
+
+def hfft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
+    """:func:`hfftn` over two dims (default the last two)."""
+    return _c2r(input, s, dim, norm, "hfft2", hermitian=True)
+
+
+def ihfft2(input: Tensor, s: Any = None, dim: Any = (-2, -1), norm: str | None = None) -> Tensor:  # noqa: A002
+    """:func:`ihfftn` over two dims (default the last two)."""
+    return _r2c(input, s, dim, norm, "ihfft2", hermitian=True)
+
+
+def fftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The n-dimensional transform over ``dim``, each resized to ``s`` first: (…) → complex (…, s, …)."""
+    return _c2c(input, s, dim, norm, "fftn", inverse=False)
+
+
+def ifftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The inverse of :func:`fftn`: (…) → complex (…, s, …)."""
+    return _c2c(input, s, dim, norm, "ifftn", inverse=True)
+
+
+def rfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
+    """:func:`fftn` of a real input, one-sided in the last of ``dim``: real (…, n) → complex (…, n // 2 + 1)."""
+    return _r2c(input, s, dim, norm, "rfftn", hermitian=False)
+
+
+def irfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The inverse of :func:`rfftn`: complex (…, m) → real (…, s[-1]), s[-1] = 2 (m - 1) by default."""
+    return _c2r(input, s, dim, norm, "irfftn", hermitian=False)
+
+
+def hfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The n-dimensional :func:`hfft`: complex (…, m) → real (…, s[-1]), s[-1] = 2 (m - 1) by default."""
+    return _c2r(input, s, dim, norm, "hfftn", hermitian=True)
+
+
+def ihfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = None) -> Tensor:  # noqa: A002
+    """The inverse of :func:`hfftn`: real (…, n) → complex (…, n // 2 + 1)."""
+    return _r2c(input, s, dim, norm, "ihfftn", hermitian=True)
+
+
+# --- frequencies and shifts ---------------------------------------------------------------------------------------
+
+def _frequencies(k: Tensor, n: int, d: float, dtype: Any, requires_grad: bool) -> Tensor:
+    # PyTorch's arithmetic: integer steps in the result's dtype times 1 / (n d) rounded to it
+    out = astype(k, dtype or get_default_dtype()) * (1.0 / (n * d))
+    return out.requires_grad_(requires_grad) if requires_grad else out
+
+
+def fftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """The sample frequencies of an ``n``-point :func:`fft` with spacing ``d``: (n,), ``[0, 1, …, -1] / (n d)``."""
+    n = _size(n, "fftfreq")
+    k = cat([arange((n + 1) // 2, device=device), arange(-(n // 2), 0, device=device)])
+    return _frequencies(k, n, d, dtype, requires_grad)
+
+
+def rfftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """The sample frequencies of an ``n``-point :func:`rfft` with spacing ``d``: (n // 2 + 1,)."""
+    n = _size(n, "rfftfreq")
+    return _frequencies(arange(n // 2 + 1, device=device), n, d, dtype, requires_grad)
+
+
+def _shift(input: Any, dim: Any, name: str, sign: int) -> Tensor:  # noqa: A002
+    x = tensor_arg(input, f"fft.{name}")
+    if x.ndim == 0:
+        return x + 0
+    axes = tuple(range(x.ndim)) if dim is None else tuple(
+        normalize_axis(dim if isinstance(dim, (tuple, list)) else (dim,), x.ndim, f"fft.{name}"))
+    shifts = tuple(x.shape[a] // 2 if sign > 0 else (x.shape[a] + 1) // 2 for a in axes)
+    return roll(x, shifts, axes)
+
+
+def fftshift(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
+    """The zero-frequency term moved to the middle of each of ``dim`` (default all): same shape."""
+    return _shift(input, dim, "fftshift", +1)
+
+
+def ifftshift(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
+    """The inverse of :func:`fftshift`: same shape."""
+    return _shift(input, dim, "ifftshift", -1)
