@@ -1,14 +1,16 @@
 """PyTorch's keyword names: a call written for PyTorch with keyword arguments runs here.
 
-Every public function of ``mg``, method of ``mg.Tensor`` and function of ``nn.functional`` and ``mg.special``
-that torch also has (``torch.X``, ``torch.Tensor.X``, ``torch.nn.functional.X``, ``torch.special.X``) accepts
+Every public function of ``mg``, method of ``mg.Tensor`` and function of ``nn.functional``, ``mg.special`` and
+``mg.fft`` that torch also has (``torch.X``, ``torch.Tensor.X``, ``torch.nn.functional.X``, ``torch.special.X``,
+``torch.fft.X``) accepts
 each keyword torch's accepts, as a named parameter or through ``**kwargs``, less the keywords of the explicit
 tables below (each with its reason). Then ~40 common ops are called with the same keyword arguments in
 minigrad and in torch, and give the same values, dtypes and gradients.
 
 torch's keyword names come from ``inspect.signature`` where torch's function has one. A C builtin has none;
 its names come from its ATen schemas, the signatures its Python binding is generated from (``self`` is
-``input`` for a function, the bound tensor for a method; ``aten::special_X`` for ``torch.special.X``), and a
+``input`` for a function, the bound tensor for a method; ``aten::special_X`` for ``torch.special.X``,
+``aten::fft_X`` for ``torch.fft.X``), and a
 builtin without a schema from the signature lines of its docstring (as tests/nn/test_functional_torch_api.py
 reads F.linear's). Docstrings alone would not do: they misname keywords torch refuses (Tensor.div's "value",
 Tensor.fmod's "divisor", Tensor.bmm's "batch2"), while the schemas name what the binding parses.
@@ -32,7 +34,8 @@ torch = pytest.importorskip("torch", reason="PyTorch is the reference for these 
 TF = torch.nn.functional
 
 NAMESPACES = {"mg": (mg, torch), "Tensor": (mg.Tensor, torch.Tensor), "F": (nn.functional, TF),
-              "special": (mg.special, torch.special)}
+              "special": (mg.special, torch.special), "fft": (mg.fft, torch.fft)}
+SCHEMA_PREFIX = {"special": "special_", "fft": "fft_"}   # aten::special_X is torch.special.X
 
 # Keywords of torch's that do not apply to minigrad, whatever the op.
 NOT_APPLICABLE = {
@@ -154,7 +157,7 @@ def torch_keywords(where: str, name: str) -> set[str] | None:
     if parameters is not None and not {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD} <= kinds:
         names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         return set(names[1:] if method and names and names[0] == "self" else names)
-    keywords = _schema_keywords("special_" + name if where == "special" else name, method)
+    keywords = _schema_keywords(SCHEMA_PREFIX.get(where, "") + name, method)
     return keywords if keywords is not None else _documented(fn, name)
 
 
