@@ -87,8 +87,8 @@ def _dims(x: Tensor, s: Any, dim: Any, name: str) -> tuple[tuple, tuple]:
     if s is not None and len(s) != len(axes):
         raise ValueError(f"fft.{name}: when given, dim and shape arguments must have the same length "
                          f"(s={s!r}, dim={dim!r})")
-    if not axes:
-        raise ValueError(f"fft.{name}: at least one dim must be transformed")
+    if not axes and name.lstrip("i").startswith(("rfft", "hfft")):
+        raise ValueError(f"fft.{name}: must transform at least one dim")
     sizes = tuple(None if s is None or s[i] == -1 else _size(s[i], name) for i in range(len(axes)))
     return axes, sizes
 
@@ -100,6 +100,8 @@ def _full(x: Tensor, axes: tuple, sizes: tuple) -> tuple:
 def _c2c(input: Any, s: Any, dim: Any, norm: Any, name: str, inverse: bool) -> Tensor:  # noqa: A002
     x = _input(input, name)
     axes, sizes = _dims(x, s, dim, name)
+    if not axes:   # dim=(): nothing to transform, the input as complex (as PyTorch's)
+        return astype(x, "complex128" if x.dtype in ("float64", "complex128") else "complex64")
     return ComplexFFT(axes, _full(x, axes, sizes), _norm(norm, name), inverse)(x)
 
 

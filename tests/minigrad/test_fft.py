@@ -122,6 +122,9 @@ def test_errors_name_the_function() -> None:
         mg.fft.fft(x, norm="none")
     with pytest.raises(ValueError, match="unique"):
         mg.fft.fft2(x, dim=(1, -2))
+    with pytest.raises(ValueError, match="rfftn: must transform at least one dim"):
+        mg.fft.rfftn(x, dim=())
+    np.testing.assert_array_equal(mg.fft.fftn(x, dim=()).numpy(), torch.fft.fftn(torch.tensor(A3), dim=()).numpy())
     with pytest.raises(NotImplementedError, match="float16"):
         mg.fft.fft(mg.tensor(A3.astype("float16")))
 
