@@ -463,3 +463,11 @@ from .ops.complex_ops import (  # noqa: E402
 
 __all__ += ["angle", "complex", "conj", "conj_physical", "imag", "is_conj", "is_neg", "polar", "real",
             "resolve_conj", "resolve_neg", "view_as_complex", "view_as_real"]
+
+# the short-time Fourier transform and its inverse (torch.stft, torch.istft; Tensor.stft, Tensor.istft)
+from .ops import spectral as _spectral  # noqa: E402
+
+stft, istft = _spectral.stft, _spectral.istft
+__all__ += ["stft", "istft"]
+for _name, _fn in _spectral.METHODS.items():
+    setattr(Tensor, _name, _fn)
