@@ -13,7 +13,7 @@ import pytest
 import minigrad as mg
 import nn
 from minigrad.autograd.functional import hessian, hvp, jacobian, jvp, vhp, vjp
-from tests.helpers import assert_close, to_torch
+from tests.helpers import assert_close, device_tolerance, to_torch
 
 F = nn.functional
 LSTM, GRU = nn.LSTM(3, 2, dtype=mg.float64), nn.GRU(3, 2, dtype=mg.float64)   # fixed weights for the checks
@@ -847,8 +847,9 @@ def test_second_derivatives_on_gpu_equal_cpu(name: str) -> None:
         grads = mg.autograd.grad((y * y).sum(), xs, create_graph=True)
         inner = sum((g * g).sum() for g in grads if g.requires_grad)
         results.append([g.numpy() for g in grads] + [g.numpy() for g in mg.autograd.grad(inner, xs)])
+    rtol, atol = device_tolerance(1e-10, 1e-12, results[0])
     for i, (a, b) in enumerate(zip(*results)):
-        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12, err_msg=f"result {i}")
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, err_msg=f"result {i}")
 
 
 NAN_DATA = np.random.default_rng(8).standard_normal((3, 4, 2))

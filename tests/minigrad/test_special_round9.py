@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import device_tolerance
 
 import minigrad as mg
 
@@ -262,4 +263,5 @@ def test_same_on_gpu_as_on_cpu(name: str) -> None:
         cpu = getattr(mg.special, name)(*[mg.tensor(a.astype(dtype)) for a in args])
         gpu = getattr(mg.special, name)(*[mg.tensor(a.astype(dtype), device="cuda") for a in args])
         assert gpu.device == mg.device("cuda") and gpu.dtype == cpu.dtype
-        np.testing.assert_allclose(gpu.numpy(), cpu.numpy(), rtol=1e-12 if dtype == np.float64 else 1e-5)
+        rtol, atol = device_tolerance(1e-12 if dtype == np.float64 else 1e-5, 0.0, [cpu.numpy()])
+        np.testing.assert_allclose(gpu.numpy(), cpu.numpy(), rtol=rtol, atol=atol)

@@ -1,0 +1,246 @@
+"""An LSTM step's elementwise ops fused into one GPU kernel by tracing the ops' own code (``cupy.fuse``).
+
+    python -m bench.gpu_fusion [--sizes 64,1024 64,512 32,128 16,64] [--repeats 200]
+
+Issue #14 asks whether capture lets a recurrent step's elementwise chain become
+one CuPy kernel without writing its math a second time. After the step's matrix
+product, the primitive-op LSTM step runs eight elementwise ops (nn/cells.py)::
+
+    f = σ(a_f)   i = σ(a_i)   g = tanh(a_g)   c' = addcmul(f * c, i, g)   o = σ(a_o)   h' = o * tanh(c')
+
+and their eight backwards in reverse. This script runs that chain, forward and
+backward, three ways on the same (B, 4H) gates and (B, H) cell:
+
+* ``ops``: the op classes (``Sigmoid``, ``Tanh``, ``Mul``, ``AddCMul``) one by
+  one on CuPy arrays, as eager mode and ``mg.compile``'s replay launch them
+  (each op one to three kernels);
+* ``traced``: the *same* ``forward``/``backward`` methods called inside
+  ``cupy.fuse``, which records their array calls and generates one kernel for
+  the forward chain and one for the backward (plus one concatenation of the four
+  gate gradients, split's backward). Nothing is written twice: the kernels come
+  from the op classes' code. ``cupy.fuse`` hides shapes from the traced code and
+  our ops read them to decide whether to sum broadcast gradients, so the trace
+  is told the chain's (B, H) shape (every array in the chain has it);
+* ``hand``: ``LSTMGates``, the hand-written ``ElementwiseKernel`` pair behind
+  ``nn.LSTM(fused=True)``.
+
+Before timing, ``traced`` and ``hand`` are compared with ``ops`` (largest
+absolute difference of h', c' and the gradients; a generated kernel may contract
+``a * b + c`` into one fused multiply-add, which changes last bits). A number is
+the mean time of one forward + backward of the chain, over ``--repeats`` calls
+between two synchronisations (µs), float32.
+
+Without a GPU the script checks the chain against minigrad's autograd on NumPy
+(the same values and gradients as an ``nn.LSTM`` step's ops) and says there is
+nothing to time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import time
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import backend
+from minigrad.ops.elementwise import AddCMul, Mul, Sigmoid, Tanh
+from minigrad.ops.fused import LSTMGates
+
+SIZES = [(64, 1024), (64, 512), (32, 128), (16, 64)]
+
+
+def _op(cls: type, xp: Any, n_inputs: int, saved: tuple | None = None) -> Any:
+    """An op object as the engine sets one up: its array module, every input wanting a gradient."""
+    op = cls()
+    op.xp, op.needs_grad = xp, (True,) * n_inputs
+    if saved is not None:
+        op.saved = saved
+    return op
+
+
+def chain_forward(xp: Any, a_i: Any, a_f: Any, a_g: Any, a_o: Any, c: Any) -> tuple:
+    """(h', c', and what the backward reads: f, i, g, o, tanh(c')) from the gate pre-activations and c."""
+    f = _op(Sigmoid, xp, 1).forward(a_f)
+    i = _op(Sigmoid, xp, 1).forward(a_i)
+    g = _op(Tanh, xp, 1).forward(a_g)
+    f_c = _op(Mul, xp, 2).forward(f, c)
+    c_new = _op(AddCMul, xp, 3).forward(f_c, i, g)
+    o = _op(Sigmoid, xp, 1).forward(a_o)
+    tanh_c = _op(Tanh, xp, 1).forward(c_new)
+    h_new = _op(Mul, xp, 2).forward(o, tanh_c)
+    return h_new, c_new, f, i, g, o, tanh_c
+
+
+def chain_backward(xp: Any, grad_h: Any, grad_c: Any, f: Any, i: Any, g: Any, o: Any, tanh_c: Any,
+                   c: Any) -> tuple:
+    """(d a_i, d a_f, d a_g, d a_o, d c): the eight ops' backwards in the engine's order."""
+    out_mul = _op(Mul, xp, 2, (o, tanh_c))
+    out_mul.shapes = None
+    grad_o, grad_tanh_c = out_mul.backward(grad_h)
+    grad_c_new = _op(Tanh, xp, 1, (tanh_c,)).backward(grad_tanh_c)
+    grad_c_new = grad_c + grad_c_new          # the next step's cell gradient, then the one through h'
+    update = _op(AddCMul, xp, 3, (i, g))
+    update.shapes = None
+    update.shape_a = update.shape_y = _SHAPE.get()
+    grad_f_c, grad_i, grad_g = update.backward(grad_c_new)
+    grad_a_o = _op(Sigmoid, xp, 1, (o,)).backward(grad_o)
+    grad_a_g = _op(Tanh, xp, 1, (g,)).backward(grad_g)
+    grad_a_i = _op(Sigmoid, xp, 1, (i,)).backward(grad_i)
+    forget_mul = _op(Mul, xp, 2, (f, c))
+    forget_mul.shapes = None
+    grad_f, grad_c_old = forget_mul.backward(grad_f_c)
+    grad_a_f = _op(Sigmoid, xp, 1, (f,)).backward(grad_f)
+    return grad_a_i, grad_a_f, grad_a_g, grad_a_o, grad_c_old
+
+
+class _Shape:
+    """The chain's (B, H) shape, for the traced ops' bookkeeping (``cupy.fuse`` proxies hide it)."""
+
+    value: tuple = ()
+
+    def get(self) -> tuple:
+        return self.value
+
+
+_SHAPE = _Shape()
+
+
+# the array proxies of CuPy's two tracers (cupy/_core/fusion.pyx, and _fusion_interface.py's newer one)
+_PROXIES = [("fusion", "_FusionVarScalar"), ("fusion", "_FusionVarArray"), ("_fusion_interface", "_VariableProxy")]
+
+
+@contextlib.contextmanager
+def _proxies_with_shape(cp: Any, shape: tuple) -> Iterator[None]:
+    """While tracing, ``cupy.fuse``'s array proxies report ``shape`` (all arrays in the chain have it)."""
+    proxies = [getattr(getattr(cp._core, module, None), name, None) for module, name in _PROXIES]
+    proxies = [proxy for proxy in proxies if proxy is not None]
+    before = [proxy.__dict__.get("shape") for proxy in proxies]
+    for proxy in proxies:
+        proxy.shape = property(lambda self: shape)
+    _SHAPE.value = shape
+    try:
+        yield
+    finally:
+        for proxy, old in zip(proxies, before):
+            if old is None:
+                del proxy.shape
+            else:
+                proxy.shape = old
+
+
+def _split(gates: Any) -> tuple:
+    hidden = gates.shape[-1] // 4
+    return tuple(gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+
+
+def run_ops(xp: Any, gates: Any, c: Any, grad_h: Any, grad_c: Any) -> tuple:
+    h_new, c_new, *kept = chain_forward(xp, *_split(gates), c)
+    *grad_gates, grad_c_old = chain_backward(xp, grad_h, grad_c, *kept, c)
+    return h_new, c_new, xp.concatenate(grad_gates, axis=1), grad_c_old
+
+
+def traced_runner(cp: Any) -> Callable:
+    def forward_chain(a_i: Any, a_f: Any, a_g: Any, a_o: Any, c: Any) -> tuple:
+        return chain_forward(cp, a_i, a_f, a_g, a_o, c)
+
+    def backward_chain(grad_h: Any, grad_c: Any, f: Any, i: Any, g: Any, o: Any, tanh_c: Any, c: Any) -> tuple:
+        return chain_backward(cp, grad_h, grad_c, f, i, g, o, tanh_c, c)
+
+    forward = cp.fuse(kernel_name="lstm_chain_forward")(forward_chain)
+    backward = cp.fuse(kernel_name="lstm_chain_backward")(backward_chain)
+
+    def run(gates: Any, c: Any, grad_h: Any, grad_c: Any) -> tuple:
+        with _proxies_with_shape(cp, c.shape):
+            h_new, c_new, *kept = forward(*_split(gates), c)
+            *grad_gates, grad_c_old = backward(grad_h, grad_c, *kept, c)
+        return h_new, c_new, cp.concatenate(grad_gates, axis=1), grad_c_old
+
+    return run
+
+
+def run_hand(gates: Any, c: Any, grad_h: Any, grad_c: Any) -> tuple:
+    op = _op(LSTMGates, backend.cupy_module(), 2)
+    h_new, c_new = op.forward(gates, c)
+    grad_gates, grad_c_old = op.backward(grad_h, grad_c)
+    return h_new, c_new, grad_gates, grad_c_old
+
+
+def check_on_host(batch: int = 5, hidden: int = 7) -> float:
+    """The chain against minigrad's autograd on the same ops (NumPy, float64): the largest difference."""
+    rng = np.random.default_rng(0)
+    gates, c = rng.standard_normal((batch, 4 * hidden)), rng.standard_normal((batch, hidden))
+    grad_h, grad_c = rng.standard_normal((batch, hidden)), rng.standard_normal((batch, hidden))
+    _SHAPE.value = (batch, hidden)
+    ours = run_ops(np, gates, c, grad_h, grad_c)
+    gates_t, c_t = mg.tensor(gates, requires_grad=True), mg.tensor(c, requires_grad=True)
+    i, f, g, o = gates_t.chunk(4, axis=-1)
+    f, i, g = f.sigmoid(), i.sigmoid(), g.tanh()
+    c_new = mg.addcmul(f * c_t, i, g)
+    h_new = o.sigmoid() * c_new.tanh()
+    mg.autograd.backward([h_new, c_new], [mg.tensor(grad_h), mg.tensor(grad_c)])
+    reference = (h_new.data, c_new.data, gates_t.grad.data, c_t.grad.data)
+    return max(float(np.abs(a - b).max()) for a, b in zip(ours, reference))
+
+
+def _time_us(run: Callable[[], Any], repeats: int, synchronize: Callable[[], None]) -> float:
+    run()
+    synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    synchronize()
+    return (time.perf_counter() - start) / repeats * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=[f"{b},{h}" for b, h in SIZES], metavar="B,H")
+    parser.add_argument("--repeats", type=int, default=200, help="chain calls per timing (mean reported)")
+    args = parser.parse_args(argv)
+    difference = check_on_host()
+    print(f"# host check: the chain against minigrad's autograd (float64), largest difference {difference:.1e}")
+    if not mg.cuda.is_available():
+        print("bench.gpu_fusion: no CUDA GPU is available here, so there is nothing to fuse or time.")
+        return 0 if difference < 1e-12 else 1
+    cp = backend.cupy_module()
+    try:
+        traced = traced_runner(cp)
+    except Exception as error:   # noqa: BLE001 - the experiment reports what stops the trace
+        print(f"# traced: cupy.fuse could not be set up: {type(error).__name__}: {error}")
+        traced = None
+    print(f"# chain forward + backward, float32, mean of {args.repeats} calls (us); CuPy {cp.__version__}")
+    for text in args.sizes:
+        batch, hidden = (int(v) for v in text.split(","))
+        rng = np.random.default_rng(1)
+        arrays = [cp.asarray(rng.standard_normal(shape).astype(np.float32))
+                  for shape in ((batch, 4 * hidden), (batch, hidden), (batch, hidden), (batch, hidden))]
+        _SHAPE.value = (batch, hidden)
+        peers: dict[str, Callable[[], Any]] = {"ops": functools.partial(run_ops, cp, *arrays),
+                                               "hand": functools.partial(run_hand, *arrays)}
+        if traced is not None:
+            peers["traced"] = functools.partial(traced, *arrays)
+        reference = peers["ops"]()
+        line = []
+        for name in list(peers):
+            try:
+                values = peers[name]()
+            except Exception as error:   # noqa: BLE001 - the experiment reports what stops the trace
+                print(f"# {name} at B={batch} H={hidden} failed: {type(error).__name__}: {error}")
+                del peers[name]
+                continue
+            gap = max(float(cp.abs(a - b).max()) for a, b in zip(values, reference))
+            line.append(f"{name} vs ops {gap:.1e}")
+        times = {name: _time_us(run, args.repeats, cp.cuda.runtime.deviceSynchronize) for name, run in peers.items()}
+        print(f"B={batch} H={hidden}: " + "  ".join(f"{k} {v:.1f}" for k, v in times.items())
+              + " | " + "  ".join(f"{k}/ops {v / times['ops']:.2f}" for k, v in times.items() if k != "ops")
+              + " | " + ", ".join(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
