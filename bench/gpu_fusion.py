@@ -30,6 +30,13 @@ absolute difference of h', c' and the gradients; a generated kernel may contract
 the mean time of one forward + backward of the chain, over ``--repeats`` calls
 between two synchronisations (µs), float32.
 
+Then a whole LSTM training step (as ``bench.gpu``: forward over T, loss = sum of
+the outputs, backward, SGD update; median ms) with the generated kernels in place
+of the hand-written ones: ``nn.LSTM(fused=True)`` runs ``LSTMGates``, whose GPU
+half is swapped for the traced chain while that peer runs (``generated``), next to
+``compiled`` (``compile=True``: the primitive ops replayed), ``fused`` (the
+hand-written kernels) and ``torch.nn.LSTM`` (cuDNN).
+
 Without a GPU the script checks the chain against minigrad's autograd on NumPy
 (the same values and gradients as an ``nn.LSTM`` step's ops) and says there is
 nothing to time.
@@ -40,6 +47,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import statistics
 import time
 from typing import Any, Callable, Iterator
 
@@ -51,6 +59,7 @@ from minigrad.ops.elementwise import AddCMul, Mul, Sigmoid, Tanh
 from minigrad.ops.fused import LSTMGates
 
 SIZES = [(64, 1024), (64, 512), (32, 128), (16, 64)]
+STEP_SIZES = [(64, 100, 1024, 1024), (64, 100, 512, 512), (32, 50, 64, 128), (16, 200, 32, 64)]
 
 
 def _op(cls: type, xp: Any, n_inputs: int, saved: tuple | None = None) -> Any:
@@ -116,7 +125,8 @@ _PROXIES = [("fusion", "_FusionVarScalar"), ("fusion", "_FusionVarArray"), ("_fu
 @contextlib.contextmanager
 def _proxies_with_shape(cp: Any, shape: tuple) -> Iterator[None]:
     """While tracing, ``cupy.fuse``'s array proxies report ``shape`` (all arrays in the chain have it)."""
-    proxies = [getattr(getattr(cp._core, module, None), name, None) for module, name in _PROXIES]
+    core = getattr(cp, "_core", None)   # (the strict CuPy stand-in of the tests has none: nothing to tell)
+    proxies = [getattr(getattr(core, module, None), name, None) for module, name in _PROXIES]
     proxies = [proxy for proxy in proxies if proxy is not None]
     before = [proxy.__dict__.get("shape") for proxy in proxies]
     for proxy in proxies:
@@ -134,7 +144,7 @@ def _proxies_with_shape(cp: Any, shape: tuple) -> Iterator[None]:
 
 def _split(gates: Any) -> tuple:
     hidden = gates.shape[-1] // 4
-    return tuple(gates[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    return tuple(gates[..., k * hidden:(k + 1) * hidden] for k in range(4))
 
 
 def run_ops(xp: Any, gates: Any, c: Any, grad_h: Any, grad_c: Any) -> tuple:
@@ -143,15 +153,20 @@ def run_ops(xp: Any, gates: Any, c: Any, grad_h: Any, grad_c: Any) -> tuple:
     return h_new, c_new, xp.concatenate(grad_gates, axis=1), grad_c_old
 
 
-def traced_runner(cp: Any) -> Callable:
+def traced_chain(cp: Any) -> tuple[Callable, Callable]:
+    """The chain's forward and backward, each one kernel that ``cupy.fuse`` generates from the ops' code."""
     def forward_chain(a_i: Any, a_f: Any, a_g: Any, a_o: Any, c: Any) -> tuple:
         return chain_forward(cp, a_i, a_f, a_g, a_o, c)
 
     def backward_chain(grad_h: Any, grad_c: Any, f: Any, i: Any, g: Any, o: Any, tanh_c: Any, c: Any) -> tuple:
         return chain_backward(cp, grad_h, grad_c, f, i, g, o, tanh_c, c)
 
-    forward = cp.fuse(kernel_name="lstm_chain_forward")(forward_chain)
-    backward = cp.fuse(kernel_name="lstm_chain_backward")(backward_chain)
+    return (cp.fuse(kernel_name="lstm_chain_forward")(forward_chain),
+            cp.fuse(kernel_name="lstm_chain_backward")(backward_chain))
+
+
+def traced_runner(cp: Any) -> Callable:
+    forward, backward = traced_chain(cp)
 
     def run(gates: Any, c: Any, grad_h: Any, grad_c: Any) -> tuple:
         with _proxies_with_shape(cp, c.shape):
@@ -167,6 +182,86 @@ def run_hand(gates: Any, c: Any, grad_h: Any, grad_c: Any) -> tuple:
     h_new, c_new = op.forward(gates, c)
     grad_gates, grad_c_old = op.backward(grad_h, grad_c)
     return h_new, c_new, grad_gates, grad_c_old
+
+
+@contextlib.contextmanager
+def generated_gates(cp: Any) -> Iterator[None]:
+    """While open, ``LSTMGates`` on a GPU runs the traced chain's kernels instead of its hand-written ones.
+
+    It keeps the ops' saved arrays (f, i, g, o, tanh(c'), c) instead of the hand-written kernels' layout.
+    """
+    forward, backward = _TRACED.get(id(cp)) or _TRACED.setdefault(id(cp), traced_chain(cp))
+
+    def forward_kernel(self: Any, gates: Any, c: Any, hidden: int) -> tuple:
+        with _proxies_with_shape(cp, c.shape):
+            h_new, c_new, *kept = forward(*_split(gates), c)
+        self.saved = (*kept, c)
+        return h_new, c_new
+
+    def backward_kernel(self: Any, grad_h: Any, grad_c: Any) -> tuple:
+        *kept, c = self.saved
+        grad_h = cp.zeros_like(c) if grad_h is None else grad_h
+        grad_c = cp.zeros_like(c) if grad_c is None else grad_c
+        with _proxies_with_shape(cp, c.shape):
+            *grad_gates, grad_c_old = backward(grad_h, grad_c, *kept, c)
+        return ((cp.concatenate(grad_gates, axis=-1) if self.needs_grad[0] else None),
+                (grad_c_old if self.needs_grad[1] else None))
+
+    before = LSTMGates._forward_kernel, LSTMGates._backward_kernel
+    LSTMGates._forward_kernel, LSTMGates._backward_kernel = forward_kernel, backward_kernel
+    try:
+        yield
+    finally:
+        LSTMGates._forward_kernel, LSTMGates._backward_kernel = before
+
+
+_TRACED: dict[int, tuple[Callable, Callable]] = {}
+
+
+def _with_generated_gates(cp: Any, step: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with generated_gates(cp):
+            return step()
+
+    return run
+
+
+def time_training_steps(cp: Any, sizes: list[tuple[int, int, int, int]], repeats: int, warmup: int) -> None:
+    """bench.gpu's LSTM training step with the generated kernels, beside the primitive ops, fused and cuDNN."""
+    from bench.gpu import _timed_ms, _torch_cuda, minigrad_step, torch_step  # noqa: PLC0415
+    from bench.numpy_lstm import recurrent_weights  # noqa: PLC0415
+
+    torch = _torch_cuda("cuda", tf32=False)
+
+    def synchronize() -> None:
+        cp.cuda.runtime.deviceSynchronize()
+        if torch is not None:
+            torch.cuda.synchronize()
+
+    print(f"# LSTM training step, float32, median of {repeats} steps after {warmup} warm-up steps (ms)")
+    for batch, steps, inputs, hidden in sizes:
+        x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
+        weights = recurrent_weights("lstm", inputs, hidden, seed=1)
+        peers = {"compiled": minigrad_step(x, weights, "cuda", 1e-4, compile=True),
+                 "generated": _with_generated_gates(cp, minigrad_step(x, weights, "cuda", 1e-4, fused=True)),
+                 "fused": minigrad_step(x, weights, "cuda", 1e-4, fused=True)}
+        if torch is not None:
+            peers["torch"] = torch_step(torch, x, weights, "cuda", 1e-4)
+        losses = {name: float(step().item()) for name, step in peers.items()}
+        for _ in range(max(warmup - 1, 0)):
+            for step in peers.values():
+                step()
+        samples: dict[str, list[float]] = {name: [] for name in peers}
+        for _ in range(repeats):
+            for name, step in peers.items():
+                samples[name].append(_timed_ms(step, synchronize))
+        ms = {name: statistics.median(values) for name, values in samples.items()}
+        t = ms.get("torch", float("nan"))
+        print(f"B={batch} T={steps} I={inputs} H={hidden}: " + "  ".join(f"{k} {v:.1f}" for k, v in ms.items())
+              + " ms | " + "  ".join(f"{k}/torch {v / t:.2f}" for k, v in ms.items() if k != "torch")
+              + " | first-step losses " + ", ".join(f"{k} {v:.7g}" for k, v in losses.items()), flush=True)
+        del peers
+        cp.get_default_memory_pool().free_all_blocks()
 
 
 def check_on_host(batch: int = 5, hidden: int = 7) -> float:
@@ -201,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=[f"{b},{h}" for b, h in SIZES], metavar="B,H")
     parser.add_argument("--repeats", type=int, default=200, help="chain calls per timing (mean reported)")
+    parser.add_argument("--steps", nargs="*", default=[",".join(map(str, size)) for size in STEP_SIZES],
+                        metavar="B,T,I,H", help="training-step sizes (none: skip the training steps)")
+    parser.add_argument("--step-repeats", type=int, default=10, help="timed training steps per peer")
     args = parser.parse_args(argv)
     difference = check_on_host()
     print(f"# host check: the chain against minigrad's autograd (float64), largest difference {difference:.1e}")
@@ -239,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"B={batch} H={hidden}: " + "  ".join(f"{k} {v:.1f}" for k, v in times.items())
               + " | " + "  ".join(f"{k}/ops {v / times['ops']:.2f}" for k, v in times.items() if k != "ops")
               + " | " + ", ".join(line), flush=True)
+    if args.steps and traced is not None:
+        sizes = [tuple(int(v) for v in text.split(",")) for text in args.steps]
+        time_training_steps(cp, sizes, args.step_repeats, warmup=2)   # type: ignore[arg-type]
     return 0
 
 

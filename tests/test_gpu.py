@@ -366,6 +366,20 @@ def test_fused_layer_on_gpu_equals_primitive_layer_on_gpu(name: str) -> None:
     _assert_same(primitive, fast, rtol=2e-4, atol=2e-5)
 
 
+def test_gate_kernels_generated_from_the_ops_code_equal_the_hand_written_ones() -> None:
+    """``bench.gpu_fusion`` swaps ``LSTMGates``' hand-written kernels for two that ``cupy.fuse`` generates from the
+    primitive ops' own forward/backward code: a 2-layer bidirectional LSTM over ragged lengths gives the same
+    outputs and gradients (on the stand-in, whose ``fuse`` runs the traced functions op by op, too)."""
+    from bench import gpu_fusion  # noqa: PLC0415 - the benchmark under test
+
+    kwargs = {"num_layers": 2, "bidirectional": True, "fused": True}
+    hand = _layer_run("LSTM", kwargs, "cuda", [7, 4, 5], True)
+    with gpu_fusion.generated_gates(mg.backend.cupy_module()):
+        generated = _layer_run("LSTM", kwargs, "cuda", [7, 4, 5], True)
+    assert fused.LSTMGates._forward_kernel.__qualname__.startswith("LSTMGates")   # the hand-written ones are back
+    _assert_same(hand, generated, rtol=1e-5, atol=1e-6)
+
+
 # --- optimizers, Module.to, a training step -------------------------------------------
 
 def test_adam_step_on_gpu_equals_cpu() -> None:
