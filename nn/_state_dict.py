@@ -246,9 +246,12 @@ def _check_values(values: dict, assign: bool) -> tuple[dict, list]:
     arrays, problems = {}, []
     for key, (target, value) in values.items():
         array = _as_array(value)
-        if array is None or array.dtype.kind not in "biuf":
+        if array is None or array.dtype.kind not in "biufc":
             kind = type(value).__name__ if array is None else f"dtype {array.dtype}"
             problems.append(f"  {key}: not a numeric array ({kind})")
+            continue
+        if array.dtype.kind == "c" and target.dtype.kind != "c":   # PyTorch drops the imaginary part, warning
+            problems.append(f"  {key}: complex values ({array.dtype}) for a real tensor ({target.dtype})")
             continue
         if tuple(array.shape) != target.shape:
             problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, {target.shape} in the model")

@@ -177,6 +177,9 @@ def diagonal_expansion(sub: str) -> tuple:
 
 
 class Einsum(Function):
+    # multilinear, so holomorphic in each operand: PyTorch's gradient conjugates the others (autograd.engine)
+    complex_grad = "holomorphic"
+
     def __init__(self, inputs: list, output: str) -> None:
         self.inputs, self.output = inputs, output
         # an operand read on a diagonal (an index repeated in its subscripts): how its gradient goes back there
@@ -212,6 +215,8 @@ class Einsum(Function):
                 _, pairs, renamed = diagonal
                 eyes = [xp.eye(array.shape[sub.index(pair[0])], dtype=g.dtype) for pair in pairs]
                 g = xp.einsum(",".join([once, *pairs]) + "->" + renamed, g, *eyes)
+            if g.dtype.kind == "c" and array.dtype.kind != "c":   # a real operand of a complex product
+                g = g.real
             grads.append(g.astype(array.dtype, copy=True))
         return tuple(grads)
 

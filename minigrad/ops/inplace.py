@@ -336,6 +336,7 @@ class SetItem(Function):
     """
 
     name = "setitem"
+    complex_grad = True   # linear: the backward below is PyTorch's for complex values too (autograd.engine)
 
     def __init__(self, index: Any) -> None:
         self.index = index
@@ -356,6 +357,8 @@ class SetItem(Function):
         if self.needs_grad[1]:
             gv = sum_to(self.xp.asarray(gy[self.index]), self.value_shape)
             if self.value_dtype is not None:
+                if gv.dtype.kind == "c" and self.value_dtype.kind != "c":   # a real value written into complex x
+                    gv = gv.real
                 gv = gv.astype(self.value_dtype, copy=False)
         return gx, gv
 

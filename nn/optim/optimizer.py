@@ -89,6 +89,27 @@ def bump_version(p: mg.Tensor) -> None:
         bump()
 
 
+def _as_real(array: Any) -> Any:
+    """A complex array (...) as its real and imaginary parts (..., 2), sharing memory (torch.view_as_real)."""
+    if not array.flags.c_contiguous:
+        array = array.copy()    # a gradient in another layout: read only, so a copy does
+    return array.reshape(-1).view(array.real.dtype).reshape(*array.shape, 2)
+
+
+def _update_as_real(update: Callable, param: Any, grad: Any, state: dict, hyper: dict) -> None:
+    """``update`` on a complex parameter's real and imaginary parts, as PyTorch's optimizers do: the state keeps
+    complex arrays of the parameter's shape (as PyTorch's), stepped through real views."""
+    if not param.flags.c_contiguous:
+        raise NotImplementedError(f"optimizer step: a complex parameter of shape {param.shape} that is not "
+                                  "C-contiguous")
+    as_real = {k: _as_real(v) if mg.is_array(v) and v.dtype.kind == "c" else v for k, v in state.items()}
+    update(_as_real(param), _as_real(grad), as_real, hyper)
+    for key, value in as_real.items():
+        if mg.is_array(value) and value.dtype.kind == "f" and value.shape == (*param.shape, 2):
+            value = mg.array_module(value).ascontiguousarray(value).reshape(-1).view(param.dtype).reshape(param.shape)
+        state[key] = value
+
+
 class Optimizer(OptimizerHooks):
     """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``, and
     PyTorch's step and state-dict hooks (:mod:`nn.optim.hooks`).
@@ -100,6 +121,10 @@ class Optimizer(OptimizerHooks):
     ``check_finite=True`` (keyword only; PyTorch has no such check) makes
     ``step()`` refuse a NaN or infinite gradient before anything changes.
     """
+
+    # A complex parameter steps as its real and imaginary parts (PyTorch's view_as_real in these optimizers);
+    # an optimizer whose update reads the parameter's shape (Adafactor's factored moments) keeps refusing it.
+    complex_as_real = False
 
     def __init__(self, params: Iterable[Any], defaults: dict, *, check_finite: bool = False) -> None:
         self.defaults = dict(defaults)
@@ -149,8 +174,9 @@ class Optimizer(OptimizerHooks):
             if not p.is_leaf:
                 raise ValueError(f"{self._name}: can't optimize a non-leaf Tensor ({p.name or p.shape}); "
                                  "optimize the leaf it was computed from")
-            if p.dtype.kind != "f":
-                raise TypeError(f"{self._name}: parameter {p.name or i} is {p.dtype}, not floating point")
+            if p.dtype.kind != "f" and not (p.dtype.kind == "c" and self.complex_as_real):
+                raise TypeError(f"{self._name}: parameter {p.name or i} is {p.dtype}, not floating point"
+                                + (" (complex parameters: SGD, Adam, AdamW)" if p.dtype.kind == "c" else ""))
             if id(p) in seen:
                 raise ValueError(f"{self._name}: parameter {p.name or i} appears in more than one group or twice")
             seen.add(id(p))
@@ -302,7 +328,10 @@ class Optimizer(OptimizerHooks):
                     quiet.enter_context(mg.errstate(xp, invalid="ignore", divide="ignore", over="ignore"))
                 for p, grad, state, hyper in plan:
                     self.state[p] = state
-                    self._update(p.data, grad, state, hyper)
+                    if p.data.dtype.kind == "c":
+                        _update_as_real(self._update, p.data, grad, state, hyper)
+                    else:
+                        self._update(p.data, grad, state, hyper)
                     bump_version(p)
         return loss
 
@@ -361,7 +390,7 @@ class Optimizer(OptimizerHooks):
         if tuple(array.shape) != (tuple(p.shape) if shape is None else shape):
             expected = f"{param_label(p, index)} has shape {tuple(p.shape)}" if shape is None else f"expected {shape}"
             raise ValueError(f"{what}: shape {tuple(array.shape)} in the state, {expected}")
-        if array.dtype.kind != "f":
+        if array.dtype.kind != "f" and not (array.dtype.kind == "c" and p.dtype.kind == "c"):
             raise TypeError(f"{what}: dtype {array.dtype}; optimizer state must be floating point")
         return followed(array, p)
 
