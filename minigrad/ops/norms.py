@@ -19,7 +19,7 @@ from ..tensor import Tensor
 from ._util import int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
 from .decompositions import SingularValues
-from .elementwise import div, mul, where
+from .elementwise import abs, div, mul, where  # noqa: A004 - the op's name
 from .linalg_arguments import floating
 from .reduce import Norm, amax, amin
 from .shape import astype, getitem, unsqueeze
@@ -29,7 +29,17 @@ _INF = math.inf
 
 
 def _cast(x: Any, dtype: Any, name: str) -> Tensor:
-    """The ``dtype=`` keyword of the norms: ``x`` cast to ``dtype`` first (a float dtype at least as wide)."""
+    """The ``dtype=`` keyword of the norms: ``x`` cast to ``dtype`` first (a float dtype at least as wide; a
+    complex one for a complex ``x``, whose entries then count by their moduli, so the norm is real)."""
+    x = tensor_arg(x, name)
+    if x.dtype.kind == "c":
+        if dtype is not None:
+            target = numpy.dtype(dtype)
+            if target.kind != "c" or target.itemsize < x.dtype.itemsize:
+                raise TypeError(f"{name}: dtype should be a complex dtype at least as wide as the input's {x.dtype} "
+                                f"for complex inputs, but got {target}")
+            x = astype(x, target)
+        return abs(x)
     x = floating(x, name)
     if dtype is None:
         return x
@@ -115,6 +125,8 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
     min absolute row sum), 2 / -2 (largest / smallest singular value). A (…, m, n) → (…) (or (…, 1, 1) with
     ``keepdim``). The orders 2, -2 and 'nuc' differentiate through the SVD (distinct singular values)."""
     name = "linalg.matrix_norm"
+    A = tensor_arg(A, name)  # noqa: N806
+    complex_dtype = A.dtype if A.dtype.kind == "c" else None
     A = _cast(A, dtype, name)  # noqa: N806
     if A.ndim < 2:
         raise ValueError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
@@ -139,6 +151,9 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
     if order == "fro":
         return vector_norm(A, 2, (first, second), keepdim)
     if order in ("nuc", 2, -2):
+        if complex_dtype is not None:
+            raise NotImplementedError(f"{name}: the order {ord!r} of a complex matrix needs a complex SVD, which "
+                                      f"minigrad does not have (dtype {complex_dtype})")
         values = singular_values(movedim(A, (first, second), (-2, -1)))
         result = values.sum(-1) if order == "nuc" else amax(values, -1) if order == 2 else amin(values, -1)
         if keepdim:

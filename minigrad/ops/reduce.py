@@ -12,7 +12,7 @@ from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, dim_or_axis, flag, keep_flag, normalize_axis, one_axis, tensor_arg
-from .elementwise import maximum, minimum
+from .elementwise import abs, maximum, minimum  # noqa: A004 - the op's name
 from .select import max_with_indices
 
 
@@ -165,7 +165,9 @@ class Var(Function):
         with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
             centred = wide - wide.sum(axis=self.axis, keepdims=True) / n
             self.saved = (centred.astype(x.dtype) if x.dtype == "float16" else centred,)
-            return (centred * centred).sum(axis=self.axis, keepdims=self.keepdims) / builtins.max(n - self.ddof, 0)
+            # of a complex x, |x - mean|², so the variance is real (PyTorch's and NumPy's)
+            square = centred * centred if centred.dtype.kind != "c" else centred.real ** 2 + centred.imag ** 2
+            return square.sum(axis=self.axis, keepdims=self.keepdims) / builtins.max(n - self.ddof, 0)
 
     def backward(self, gy: Any) -> Any:
         (centred,) = self.saved
@@ -536,5 +538,7 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
         if dtype.kind not in "fc" or not backend.numpy.can_cast(x.dtype, dtype, "safe"):
             raise TypeError(f"norm: dtype={dtype} must be a floating dtype x's {x.dtype} casts to without narrowing")
         x = x.to(dtype=dtype)
+    if x.dtype.kind == "c":   # a complex entry counts by its modulus; the norm is real, as PyTorch's
+        x = abs(x)
     axes = normalize_axis(dim_or_axis("norm", dim, axis), x.ndim, "norm")
     return Norm(float(p), axes, keep_flag("norm", keepdim, keepdims))(x)
