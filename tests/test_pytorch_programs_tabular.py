@@ -22,7 +22,8 @@ generated data (the helpers and the rule come from tests/test_pytorch_programs.p
   ``chunk``'d into virtual batches, one ``BatchNorm1d`` over each) and the entropy sparsity loss, Adam;
 * ``LR_FINDER`` follows the learning-rate range test of davidtvs/pytorch-lr-finder
   (https://github.com/davidtvs/pytorch-lr-finder) and fastai's ``lr_find``: the model's and the optimizer's
-  ``state_dict()`` saved with ``copy.deepcopy``, an exponential sweep (``LambdaLR`` or ``ExponentialLR``),
+  ``state_dict()`` saved with ``copy.deepcopy``, an exponential sweep (``LambdaLR``, ``ExponentialLR`` or, as
+  there, a subclass of ``_LRScheduler`` whose ``get_lr`` reads ``base_lrs`` and ``last_epoch``),
   bias-corrected exponential smoothing of the loss, a stop when it diverges, and ``load_state_dict`` of both
   afterwards: training then goes on exactly as if no sweep had been run, in each engine.
 
@@ -41,12 +42,12 @@ from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert
 
 TORCH_IMPORTS_TABULAR = TORCH_IMPORTS + """\
 import copy
-from torch.optim.lr_scheduler import ExponentialLR, LambdaLR
+from torch.optim.lr_scheduler import ExponentialLR, LambdaLR, _LRScheduler
 """
 
 MINIGRAD_IMPORTS_TABULAR = MINIGRAD_IMPORTS + """\
 import copy
-from minigrad.optim.lr_scheduler import ExponentialLR, LambdaLR
+from minigrad.optim.lr_scheduler import ExponentialLR, LambdaLR, _LRScheduler
 """
 
 
@@ -407,6 +408,20 @@ class Regressor(nn.Module):
         return self.net(x).squeeze(-1)
 
 
+class ExponentialSweep(_LRScheduler):
+    """From each group's lr to end_lr, geometrically, over num_iter steps (the range test's own scheduler)."""
+
+    def __init__(self, optimizer, end_lr, num_iter, last_epoch=-1):
+        if num_iter <= 1:
+            raise ValueError("`num_iter` must be larger than 1")
+        self.end_lr, self.num_iter = end_lr, num_iter
+        super(ExponentialSweep, self).__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        fraction = self.last_epoch / (self.num_iter - 1)
+        return [base_lr * (self.end_lr / base_lr) ** fraction for base_lr in self.base_lrs]
+
+
 def make_model(features):
     return Regressor(features)
 
@@ -439,8 +454,10 @@ def range_test(model, optimizer, batches, start_lr=1e-4, end_lr=10.0, num_iter=3
     ratio = (end_lr / start_lr) ** (1 / (num_iter - 1))
     if schedule == "lambda":
         scheduler = LambdaLR(optimizer, lambda it: ratio ** it)
-    else:
+    elif schedule == "exponential":
         scheduler = ExponentialLR(optimizer, gamma=ratio)
+    else:
+        scheduler = ExponentialSweep(optimizer, end_lr, num_iter)
     loss_fn = nn.MSELoss()
     lrs, losses = [], []
     best, average = None, 0.0
@@ -485,6 +502,17 @@ def main(model, data, warmup=3, after=4, schedule="lambda"):
 PROGRAMS = (DLRM, FT_TRANSFORMER, TABNET, LR_FINDER)
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Any:
+    """torch on one intra-op thread in each test, restored after: on tensors this small its thread pool only
+    costs (its CPU embedding_bag forward wakes the pool on every call: ~7 ms on two cores, 50 us on one)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional test peer)")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _twins(source: str, *args: Any) -> tuple:
     return _twin_models(source, *args, imports=(TORCH_IMPORTS_TABULAR, MINIGRAD_IMPORTS_TABULAR))
 
@@ -524,17 +552,7 @@ def _click_batches(count: int, batch_size: int, table_sizes: tuple, seed: int) -
     return batches
 
 
-@pytest.fixture
-def one_torch_thread(torch: Any) -> Any:
-    """torch on one intra-op thread for the test, restored after: its CPU embedding_bag forward wakes its thread
-    pool on every call (~7 ms on two cores against 50 us on one), which would make this file slow."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
-def test_dlrm_with_embedding_bags_and_dot_interactions(one_torch_thread: Any) -> None:
+def test_dlrm_with_embedding_bags_and_dot_interactions(torch: Any) -> None:
     """Bottom MLP, three sum-mode EmbeddingBags read with offsets (one with per-sample weights, empty bags
     included), bmm dot interactions under tril_indices(offset=-1), top MLP, BCEWithLogitsLoss, SGD."""
     table_sizes = (6, 5, 7)
@@ -671,11 +689,11 @@ def _regression_batches(count: int, batch_size: int, seed: int) -> list:
     return batches
 
 
-@pytest.mark.parametrize("schedule", ["lambda", "exponential"])
+@pytest.mark.parametrize("schedule", ["lambda", "exponential", "subclass"])
 def test_lr_range_test_restores_model_and_optimizer(schedule: str, torch: Any) -> None:
-    """A few Adam steps, the range test (LambdaLR or ExponentialLR from 1e-4 to 10, smoothed loss, stopped on
-    divergence), then model and optimizer restored from deepcopied state dicts: exactly, in each engine, so the
-    training that follows equals training that never ran the sweep."""
+    """A few Adam steps, the range test (LambdaLR, ExponentialLR or a subclass of ``_LRScheduler``, from 1e-4 to
+    10; smoothed loss, stopped on divergence), then model and optimizer restored from deepcopied state dicts:
+    exactly, in each engine, so the training that follows equals training that never ran the sweep."""
     data = _regression_batches(3, 8, 3)
     torch_program, torch_model, mg_program, mg_model, initial = _twins(LR_FINDER, 4)
     results = mg_program["main"](mg_model, data, schedule=schedule)
@@ -697,3 +715,24 @@ def test_lr_range_test_restores_model_and_optimizer(schedule: str, torch: Any) -
         batches = [(lib.from_numpy(x), lib.from_numpy(y)) for x, y in data]
         straight = program["fit"](clean, program["make_optimizer"](clean), batches, 7)
         assert straight == result[0] + result[6]
+
+
+def test_lr_scheduler_subclassed_under_its_old_name(torch: Any) -> None:
+    """``_LRScheduler``, PyTorch's old name of ``LRScheduler``, exists for the programs that subclass it (it was
+    missing); ``ExponentialSweep`` of the range test gives torch's rates, and is an ``LRScheduler``."""
+    rates = []
+    for imports in (TORCH_IMPORTS_TABULAR, MINIGRAD_IMPORTS_TABULAR):
+        program = _program(LR_FINDER, imports)
+        lib = program["torch"]
+        optimizer = lib.optim.SGD([lib.nn.Parameter(lib.zeros(2))], lr=1e-3)
+        sweep = program["ExponentialSweep"](optimizer, end_lr=1.0, num_iter=4)
+        assert isinstance(sweep, lib.optim.lr_scheduler.LRScheduler)
+        assert "_LRScheduler" not in lib.optim.lr_scheduler.__all__
+        rates.append([sweep.get_last_lr()[0]])
+        for _ in range(3):
+            optimizer.step()
+            sweep.step()
+            rates[-1].append(optimizer.param_groups[0]["lr"])
+        with pytest.raises(ValueError, match="num_iter"):
+            program["ExponentialSweep"](optimizer, end_lr=1.0, num_iter=1)
+    assert rates[1] == pytest.approx(rates[0], rel=1e-12) and rates[0][-1] == pytest.approx(1.0)

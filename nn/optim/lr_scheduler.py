@@ -41,6 +41,11 @@ __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnneali
            "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR"]
 
 
+class _LRScheduler(LRScheduler):
+    """PyTorch's old name of :class:`LRScheduler`, still subclassed by many programs (``torch.optim.lr_scheduler.
+    _LRScheduler``: a subclass that adds nothing, left out of ``__all__`` as there)."""
+
+
 class StepLR(LRScheduler):
     """lr = base_lr · gamma^⌊epoch / step_size⌋ (applied step by step: × gamma every ``step_size`` epochs)."""
 
