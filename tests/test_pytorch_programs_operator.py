@@ -623,3 +623,31 @@ def test_neural_ode_with_kinetic_and_jacobian_regularisers(torch: Any, monkeypat
     np.testing.assert_allclose(jac, expected[1], rtol=1e-5, atol=1e-7)
     _assert_same_grads(grads, expected[2], rtol=1e-4, atol=1e-6)
     _assert_same_weights(torch_model, mg_model, initial)
+
+
+def test_grad_with_is_grads_batched_gives_one_gradient_per_row(torch: Any) -> None:
+    """A PINN's Jacobian of u(x): (N, 2) -> (N, 2) in one ``autograd.grad`` call with the identity's rows as a
+    batch of grad_outputs, and its trace's gradient through ``create_graph=True``."""
+    import minigrad as mg  # noqa: PLC0415
+
+    values = np.array([[0.3, -0.7], [1.1, 0.2], [-0.4, 0.9]])
+    results = []
+    for lib in (torch, mg):
+        x = lib.tensor(values, requires_grad=True)
+        w = lib.tensor([[0.5, -1.0], [2.0, 0.25]], dtype=lib.float64, requires_grad=True)
+        y = lib.tanh(x @ w) * x.sum(1, keepdim=True)   # (3, 2)
+        rows = lib.eye(2, dtype=lib.float64).unsqueeze(1).expand(2, 3, 2)   # (batch of 2, *y.shape)
+        jac, unused = lib.autograd.grad(y, (x, lib.ones(1, requires_grad=True)), grad_outputs=rows,
+                                        create_graph=True, allow_unused=True, is_grads_batched=True)
+        named = lib.autograd.grad(y.sum(0), {"x": x} if lib is mg else x, grad_outputs=lib.eye(2, dtype=lib.float64),
+                                  retain_graph=True, is_grads_batched=True)
+        divergence = jac[0, :, 0] + jac[1, :, 1]
+        divergence.pow(2).sum().backward()
+        results.append((jac.detach().numpy(), unused, x.grad.numpy(), w.grad.numpy(),
+                        (named["x"] if lib is mg else named[0]).numpy()))
+    ours, theirs = results[1], results[0]
+    assert ours[0].shape == theirs[0].shape == (2, 3, 2) and ours[1] is None and theirs[1] is None
+    for a, b in zip(ours[:1] + ours[2:], theirs[:1] + theirs[2:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    with pytest.raises(RuntimeError, match="is_grads_batched=True needs grad_outputs"):
+        mg.autograd.grad(mg.ones(2, requires_grad=True).sum(), mg.ones(1, requires_grad=True), is_grads_batched=True)

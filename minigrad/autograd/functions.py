@@ -121,11 +121,12 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     ``materialize_grads``, which implies ``allow_unused``). ``retain_graph`` defaults to
     ``create_graph``. ``create_graph=True`` gives gradients with a graph of their own (higher-order
     gradients, :mod:`minigrad.higher_order`; an op without a higher-order rule raises NotImplementedError naming
-    it); ``is_grads_batched`` raises NotImplementedError; ``only_inputs`` is deprecated in PyTorch and ignored.
+    it); ``is_grads_batched``: each grad_output has a leading batch dim, and each gradient gets one (B, *input
+    shape), one backward per row (PyTorch vmaps one backward); ``only_inputs`` is deprecated in PyTorch and ignored.
     """
     if is_grads_batched:
-        raise NotImplementedError("grad: is_grads_batched=True (vmap over grad_outputs) is not supported by "
-                                  "minigrad; call grad once per row of grad_outputs")
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                             materialize_grads)
     if not only_inputs:
         warnings.warn("grad: only_inputs is deprecated and ignored (it is always True); use mg.autograd.backward "
                       "to accumulate into other tensors' .grad", FutureWarning, stacklevel=2)
@@ -164,6 +165,27 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             if materialize_grads:
                 g = backend.array_module(t.data).zeros_like(t.data)
         result.append(None if g is None else Tensor._make(g, False, None, 0))
+    return dict(zip(names, result)) if names is not None else tuple(result)
+
+
+def _batched_grad(outputs: Any, inputs: Any, grad_outputs: Any, retain_graph: bool | None, create_graph: bool,
+                  allow_unused: bool | None, materialize_grads: bool) -> Any:
+    """:func:`grad` with ``is_grads_batched=True``: row b of every grad_output (B, *output shape) gives the
+    gradients' row b; each gradient (B, *input shape), None where an input is unused (with ``allow_unused``)."""
+    rows = [] if grad_outputs is None else _tensor_list(grad_outputs, "grad", "grad_outputs")
+    sizes = {r.shape[0] if isinstance(r, Tensor) and r.ndim else None for r in rows}
+    if not rows or len(sizes) != 1 or None in sizes:
+        raise RuntimeError("grad: is_grads_batched=True needs grad_outputs, each a Tensor with the same leading "
+                           f"batch dim (got shapes {[getattr(r, 'shape', r) for r in rows]})")
+    (size,) = sizes
+    names = list(inputs) if isinstance(inputs, dict) else None
+    wanted = _tensor_list(inputs, "grad", "inputs")
+    keep = create_graph if retain_graph is None else retain_graph
+    per_row = [grad(outputs, wanted, [r[b] for r in rows], retain_graph=keep or b < size - 1,
+                    create_graph=create_graph, allow_unused=allow_unused, materialize_grads=materialize_grads)
+               for b in range(size)]
+    stack = create_graph_walk().stack_tensors
+    result = [None if column[0] is None else stack(list(column)) for column in zip(*per_row)]
     return dict(zip(names, result)) if names is not None else tuple(result)
 
 

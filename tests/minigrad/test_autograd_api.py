@@ -186,7 +186,7 @@ def test_grad_argument_errors(torch: Any) -> None:
         autograd.grad(x * x, x)
     with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for cdist"):
         autograd.grad(mg.cdist(x.reshape(-1, 1), x.reshape(-1, 1) * 2).sum(), x, create_graph=True)   # others work
-    with pytest.raises(NotImplementedError, match="is_grads_batched"):
+    with pytest.raises(RuntimeError, match="is_grads_batched=True needs grad_outputs"):   # each with a batch dim
         autograd.grad(y, x, is_grads_batched=True)
     with pytest.warns(FutureWarning, match="only_inputs"):
         assert autograd.grad(y, x, only_inputs=False, retain_graph=True)[0].numpy().tolist() == [2.0, 4.0]
