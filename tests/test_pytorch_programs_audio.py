@@ -38,8 +38,11 @@ import numpy as np
 import pytest
 
 from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _program, _twin_models
+from tests.test_pytorch_programs_generative import _shared_draws
 
 IMPORTS = (TORCH_IMPORTS, MINIGRAD_IMPORTS)
+IMPORTS_RNN = (TORCH_IMPORTS + "from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n",
+               MINIGRAD_IMPORTS + "from minigrad.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n")
 
 
 KEYWORD_SPOTTER = '''
@@ -72,39 +75,81 @@ def mel_filterbank(n_freqs, f_min, f_max, n_mels, sample_rate):
     return torch.max(torch.zeros(1, dtype=torch.float64), torch.min(down, up)).float()
 
 
-class LogMel(nn.Module):
-    """Waveforms (B, T) to log-mel features (B, n_mels, frames)."""
+def dct_matrix(n_mfcc, n_mels):
+    """(n_mels, n_mfcc): the orthonormal DCT-II, as torchaudio's create_dct(norm="ortho")."""
+    n = torch.arange(float(n_mels))
+    k = torch.arange(float(n_mfcc)).unsqueeze(1)
+    dct = torch.cos(math.pi / float(n_mels) * (n + 0.5) * k)   # (n_mfcc, n_mels)
+    dct[0] *= 1.0 / math.sqrt(2.0)
+    dct *= math.sqrt(2.0 / float(n_mels))
+    return dct.t()
 
-    def __init__(self):
+
+def deltas(features, win_length=5):
+    """Local slopes along the last dim: a regression over win_length frames, edges replicated."""
+    n = (win_length - 1) // 2
+    denom = n * (n + 1) * (2 * n + 1) / 3
+    shape = features.size()
+    flat = features.reshape(-1, 1, shape[-1])
+    flat = F.pad(flat, (n, n), mode="replicate")
+    kernel = torch.arange(-n, n + 1, 1, dtype=flat.dtype).repeat(flat.shape[1], 1, 1)
+    return (F.conv1d(flat, kernel, groups=flat.shape[1]) / denom).reshape(shape)
+
+
+def mask_along_axis(specgram, mask_param, mask_value, axis):
+    """SpecAugment: one band of up to mask_param bins (axis 1) or frames (axis 2) set to mask_value, its width
+    and start drawn with torch.rand."""
+    value = torch.rand(1) * mask_param
+    min_value = torch.rand(1) * (specgram.size(axis) - value)
+    mask_start = min_value.long().squeeze()
+    mask_end = (min_value.long() + value.long()).squeeze()
+    mask = torch.arange(0, specgram.shape[axis])
+    mask = (mask >= mask_start) & (mask < mask_end)
+    if axis == 1:
+        mask = mask.unsqueeze(-1)
+    return specgram.masked_fill(mask, mask_value)
+
+
+class LogMel(nn.Module):
+    """Waveforms (B, T) to log-mel features (B, n_mels, frames) (SpecAugment's masks in training), and MFCCs
+    with their deltas (B, 2 * n_mfcc, frames) beside them."""
+
+    def __init__(self, n_mfcc=4):
         super().__init__()
         self.register_buffer("window", torch.hann_window(N_FFT))
         self.register_buffer("fbank", mel_filterbank(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE))
+        self.register_buffer("dct", dct_matrix(n_mfcc, N_MELS))
 
     def forward(self, waveform):
         spec = torch.stft(waveform, N_FFT, hop_length=HOP, window=self.window, return_complex=True)
         power = spec.abs().pow(2.0)                                  # (B, freq, frames)
         mel = torch.matmul(power.transpose(-1, -2), self.fbank).transpose(-1, -2)
-        return torch.log(mel + 1e-6)
+        log_mel = torch.log(mel + 1e-6)
+        mfcc = torch.matmul(log_mel.transpose(-1, -2), self.dct).transpose(-1, -2)
+        if self.training:
+            log_mel = mask_along_axis(log_mel, 3, log_mel.mean().item(), axis=1)
+            log_mel = mask_along_axis(log_mel, 4, 0.0, axis=2)
+        return log_mel, torch.cat([mfcc, deltas(mfcc)], dim=1)
 
 
 class KeywordNet(nn.Module):
     """Log-mel (B, n_mels, frames) to class log-probabilities (B, classes): a Conv2d stem over the
     (mel, frame) image, then Conv1d blocks over frames with the mel bins as channels."""
 
-    def __init__(self, n_classes, channels=8):
+    def __init__(self, n_classes, channels=8, n_mfcc=4):
         super().__init__()
-        self.features = LogMel()
+        self.features = LogMel(n_mfcc)
         self.stem = nn.Sequential(nn.Conv2d(1, 2, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d((2, 1)))
-        self.conv1 = nn.Conv1d(2 * (N_MELS // 2), channels, kernel_size=3, padding=1, bias=False)
+        self.conv1 = nn.Conv1d(2 * (N_MELS // 2) + 2 * n_mfcc, channels, kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm1d(channels)
         self.conv2 = nn.Conv1d(channels, channels, kernel_size=3, bias=False)
         self.bn2 = nn.BatchNorm1d(channels)
         self.fc = nn.Linear(channels, n_classes)
 
     def forward(self, waveform):
-        x = self.features(waveform).unsqueeze(1)                     # (B, 1, mel, frames)
-        x = self.stem(x)                                             # (B, 2, mel / 2, frames)
-        x = x.flatten(1, 2)                                          # (B, 2 * mel / 2, frames)
+        log_mel, cepstra = self.features(waveform)
+        x = self.stem(log_mel.unsqueeze(1))                          # (B, 2, mel / 2, frames)
+        x = torch.cat([x.flatten(1, 2), cepstra], dim=1)             # (B, 2 * mel / 2 + 2 * n_mfcc, frames)
         x = F.max_pool1d(F.relu(self.bn1(self.conv1(x))), 2)
         x = F.relu(self.bn2(self.conv2(x)))
         x = F.adaptive_avg_pool1d(x, 1).squeeze(-1)
@@ -131,7 +176,8 @@ def train(model, waveforms, labels, steps, lr=0.01):
     model.eval()
     with torch.no_grad():
         predictions = model(waveforms).argmax(dim=-1)
-    return losses, correct, predictions.tolist(), model.features(waveforms[:2]).numpy()
+        log_mel, cepstra = model.features(waveforms[:2])
+    return losses, correct, predictions.tolist(), log_mel.numpy(), cepstra.numpy()
 '''
 
 
@@ -148,8 +194,14 @@ class SpeechRecogniser(nn.Module):
         self.rnn = nn.LSTM(n_features, hidden, batch_first=True, bidirectional=True)
         self.classifier = nn.Linear(2 * hidden, n_classes)
 
-    def forward(self, features):
-        out, _ = self.rnn(self.norm(features))                     # (B, T, 2H)
+    def forward(self, features, lengths=None):
+        x = self.norm(features)
+        if lengths is None:
+            out, _ = self.rnn(x)                                   # (B, T, 2H)
+        else:   # padded frames never reach the recurrence, as DeepSpeech's BatchRNN packs them
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = self.rnn(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=features.size(1))
         return F.log_softmax(self.classifier(out), dim=2).transpose(0, 1)
 
 
@@ -167,7 +219,8 @@ def greedy_decode(log_probs, input_lengths):
     return decoded
 
 
-def train(model, features, targets, input_lengths, target_lengths, steps, flat_targets=False, lr=0.05):
+def train(model, features, targets, input_lengths, target_lengths, steps, flat_targets=False, packed=False,
+          lr=0.05):
     criterion = nn.CTCLoss(blank=BLANK, reduction="mean", zero_infinity=True)
     optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     features, targets = torch.from_numpy(features), torch.from_numpy(targets)
@@ -178,14 +231,14 @@ def train(model, features, targets, input_lengths, target_lengths, steps, flat_t
     losses, norms = [], []
     for step in range(steps):
         optimizer.zero_grad()
-        log_probs = model(features)
+        log_probs = model(features, input_lengths if packed else None)
         loss = criterion(log_probs, targets, input_lengths, target_lengths)
         loss.backward()
         norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)))
         optimizer.step()
         losses.append(loss.item())
     with torch.no_grad():
-        log_probs = model(features)
+        log_probs = model(features, input_lengths if packed else None)
         per_utterance = F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=BLANK,
                                    reduction="none", zero_infinity=True)
     return losses, norms, greedy_decode(log_probs, input_lengths), per_utterance.numpy()
@@ -259,6 +312,70 @@ def retrieve_phase(target, start, steps, lr=0.05):
         optimizer.step()
         losses.append(loss.item())
     return losses, estimate.detach().numpy(), estimate.grad.numpy()
+
+
+def stft_magnitude(x, fft_size, hop_size, win_length, window):
+    """(B, frames, freq) magnitudes, kept off 0 for the logarithm and the square root's gradient."""
+    spec = torch.stft(x, fft_size, hop_size, win_length, window, return_complex=True)
+    return torch.sqrt(torch.clamp(spec.real ** 2 + spec.imag ** 2, min=1e-7)).transpose(2, 1)
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Spectral convergence plus log-magnitude L1, averaged over several (fft, hop, window) resolutions."""
+
+    def __init__(self, resolutions=((16, 4, 16), (32, 8, 24), (8, 2, 8))):
+        super().__init__()
+        self.resolutions = resolutions
+        for k, (_, _, win_length) in enumerate(resolutions):
+            self.register_buffer(f"window{k}", torch.hann_window(win_length))
+
+    def forward(self, x, y):
+        sc_loss, mag_loss = 0.0, 0.0
+        for k, (fft_size, hop_size, win_length) in enumerate(self.resolutions):
+            window = getattr(self, f"window{k}")
+            x_mag = stft_magnitude(x, fft_size, hop_size, win_length, window)
+            y_mag = stft_magnitude(y, fft_size, hop_size, win_length, window)
+            sc_loss += torch.norm(y_mag - x_mag, p="fro") / torch.norm(y_mag, p="fro")
+            mag_loss += F.l1_loss(torch.log(y_mag), torch.log(x_mag))
+        return sc_loss / len(self.resolutions), mag_loss / len(self.resolutions)
+
+
+class ISTFTHead(nn.Module):
+    """Frame features (B, frames, dim) to a waveform (B, T): a Linear predicts each bin's log-magnitude and
+    phase, the complex spectrum mag * (cos p + i sin p) is inverted by torch.istft."""
+
+    def __init__(self, dim, n_fft=N_FFT, hop_length=HOP):
+        super().__init__()
+        self.n_fft, self.hop_length = n_fft, hop_length
+        self.out = nn.Linear(dim, n_fft + 2)
+        self.register_buffer("window", torch.hann_window(n_fft))
+
+    def forward(self, x, length):
+        x = self.out(x).transpose(1, 2)                  # (B, n_fft + 2, frames)
+        mag, p = x.chunk(2, dim=1)
+        mag = torch.exp(mag).clip(max=1e2)
+        spec = mag * (torch.cos(p) + 1j * torch.sin(p))
+        return torch.istft(spec, self.n_fft, self.hop_length, self.n_fft, self.window, center=True, length=length)
+
+
+def make_vocoder(dim):
+    return ISTFTHead(dim)
+
+
+def train_vocoder(model, features, target, steps, lr=0.01):
+    features, target = torch.from_numpy(features), torch.from_numpy(target)
+    criterion = MultiResolutionSTFTLoss()
+    optimizer = optim.Adam(model.parameters(), lr=lr, betas=(0.8, 0.9))
+    history = []
+    for step in range(steps):
+        audio = model(features, target.size(-1))
+        sc_loss, mag_loss = criterion(audio, target)
+        loss = sc_loss + mag_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append((sc_loss.item(), mag_loss.item()))
+    return history
 '''
 
 
@@ -363,6 +480,8 @@ PROGRAMS = (KEYWORD_SPOTTER, CTC_RECOGNISER, GRIFFIN_LIM, MU_LAW_WAVENET)
 def test_the_programs_differ_only_in_their_imports() -> None:
     for source in PROGRAMS:
         assert "import" not in source and "minigrad" not in source and "mg." not in source
+    for torch_lines, mg_lines in (IMPORTS, IMPORTS_RNN):
+        assert torch_lines.replace("torch", "minigrad") == mg_lines.replace("minigrad as torch", "minigrad")
 
 
 def _tones(rng: np.random.Generator, labels: np.ndarray, length: int, rate: int = 800) -> np.ndarray:
@@ -375,7 +494,8 @@ def _tones(rng: np.random.Generator, labels: np.ndarray, length: int, rate: int 
     return waves.astype(np.float32)
 
 
-def test_keyword_spotter_on_log_mel_features(torch: Any) -> None:
+def test_keyword_spotter_on_log_mel_features(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _shared_draws(monkeypatch, torch, 10)   # SpecAugment's torch.rand
     rng = np.random.default_rng(0)
     labels = np.tile(np.arange(3), 3).astype(np.int64)
     waves = _tones(rng, labels, 400)
@@ -385,6 +505,7 @@ def test_keyword_spotter_on_log_mel_features(torch: Any) -> None:
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-6)
     assert got[1:3] == expected[1:3]
     np.testing.assert_allclose(got[3], expected[3], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[4], expected[4], rtol=1e-4, atol=1e-4)
     _assert_same_weights(torch_model, mg_model, initial)
 
 
@@ -404,13 +525,14 @@ def _utterances(rng: np.random.Generator, batch: int, frames: int, n_features: i
     return features, targets, input_lengths, target_lengths
 
 
-@pytest.mark.parametrize("flat_targets", [False, True])
-def test_ctc_recogniser_with_greedy_decoding(torch: Any, flat_targets: bool) -> None:
+@pytest.mark.parametrize(("flat_targets", "packed"), [(False, True), (True, False)])
+def test_ctc_recogniser_with_greedy_decoding(torch: Any, flat_targets: bool, packed: bool) -> None:
     rng = np.random.default_rng(1)
     data = _utterances(rng, 4, 9, 5, 5)
-    torch_program, torch_model, mg_program, mg_model, initial = _twin_models(CTC_RECOGNISER, 5, 5, imports=IMPORTS)
-    expected = torch_program["train"](torch_model, *data, 5, flat_targets=flat_targets)
-    got = mg_program["train"](mg_model, *data, 5, flat_targets=flat_targets)
+    twins = _twin_models(CTC_RECOGNISER, 5, 5, imports=IMPORTS_RNN)
+    torch_program, torch_model, mg_program, mg_model, initial = twins
+    expected = torch_program["train"](torch_model, *data, 5, flat_targets=flat_targets, packed=packed)
+    got = mg_program["train"](mg_model, *data, 5, flat_targets=flat_targets, packed=packed)
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-5, atol=1e-6)
     assert got[2] == expected[2]
@@ -444,6 +566,19 @@ def test_phase_retrieval_by_gradient_descent_through_stft(torch: Any, dtype: str
     for ours, theirs in zip(got, expected):
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol)
     assert expected[0][-1] < expected[0][0]
+
+
+def test_istft_head_vocoder_with_multi_resolution_stft_loss(torch: Any) -> None:
+    rng = np.random.default_rng(8)
+    target = _tones(rng, np.array([1, 2]), 64)
+    features = rng.standard_normal((2, 64 // 8 + 1, 6)).astype(np.float32)   # one row per frame (center=True)
+    twins = _twin_models(GRIFFIN_LIM, 6, imports=IMPORTS, factory="make_vocoder")
+    torch_program, torch_model, mg_program, mg_model, initial = twins
+    expected = torch_program["train_vocoder"](torch_model, features, target, 5)
+    got = mg_program["train_vocoder"](mg_model, features, target, 5)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    _assert_same_weights(torch_model, mg_model, initial)
+    assert sum(expected[-1]) < sum(expected[0])
 
 
 def test_mu_law_companding_and_frame_features(torch: Any) -> None:
