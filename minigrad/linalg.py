@@ -236,23 +236,24 @@ def _uplo(UPLO: Any, name: str) -> str:  # noqa: N803
 
 
 def eigh(A: Any, UPLO: str = "L") -> EighResult:  # noqa: N803
-    """``(eigenvalues, eigenvectors)`` of a symmetric A (…, n, n) read from its lower (``UPLO="U"``: upper)
-    triangle: eigenvalues (…, n) ascending, eigenvectors (…, n, n) orthonormal columns,
-    ``A = V diag(λ) Vᵀ``.
+    """``(eigenvalues, eigenvectors)`` of a symmetric (complex: Hermitian) A (…, n, n) read from its lower
+    (``UPLO="U"``: upper) triangle: eigenvalues (…, n) ascending and real (float32 for complex64), eigenvectors
+    (…, n, n) orthonormal columns, ``A = V diag(λ) Vᴴ``.
 
     Each eigenvector is unique only up to sign (the sign LAPACK returns, which may differ from PyTorch's
-    LAPACK); a loss that depends on the signs has no well-defined gradient, and repeated eigenvalues make the
-    eigenvector gradient inf/NaN (``1/(λⱼ - λᵢ)``), as in PyTorch. The gradient is symmetric."""
+    LAPACK; complex: up to a phase ``e^{iφ}``); a loss that depends on them has no well-defined gradient, and
+    repeated eigenvalues make the eigenvector gradient inf/NaN (``1/(λⱼ - λᵢ)``), as in PyTorch. The gradient is
+    symmetric (Hermitian)."""
     name = "linalg.eigh"
-    values, vectors = Eigh(_uplo(UPLO, name))(matrices(A, name, square=True))
+    values, vectors = Eigh(_uplo(UPLO, name))(matrices(A, name, square=True, complex_ok=True))
     return return_types.linalg_eigh(values, vectors)
 
 
 def eigvalsh(A: Any, UPLO: str = "L") -> Tensor:  # noqa: N803
-    """The eigenvalues (…, n), ascending, of a symmetric A (…, n, n) (see :func:`eigh`); gradient
-    ``V diag(g) Vᵀ``, defined also where eigenvalues repeat."""
+    """The eigenvalues (…, n), ascending and real, of a symmetric (complex: Hermitian) A (…, n, n) (see
+    :func:`eigh`); gradient ``V diag(g) Vᴴ``, defined also where eigenvalues repeat."""
     name = "linalg.eigvalsh"
-    A = matrices(A, name, square=True)  # noqa: N806
+    A = matrices(A, name, square=True, complex_ok=True)  # noqa: N806
     return Eigh(_uplo(UPLO, name), values_only=True, vectors=A.requires_grad and is_grad_enabled())(A)
 
 

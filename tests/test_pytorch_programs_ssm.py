@@ -5,8 +5,11 @@ and habits in the same roles, with our own names, structure and comments, a smal
 generated data (the helpers and the rule come from tests/test_pytorch_programs.py):
 
 * ``S4D_CLASSIFIER`` follows the S4D layer of state-spaces/s4 (``models/s4/s4d.py``, the "S4D minimal" file)
-  and its ``example.py`` sequence classifier: a complex diagonal ``A = -exp(log_A_real) + 1j * A_imag``, a
-  complex ``C`` kept as ``nn.Parameter(torch.view_as_real(C))`` and read back with ``torch.view_as_complex``,
+  and its ``example.py`` sequence classifier, with S4D-Lin's initialisation or S4D-LegS's (the repository's
+  ``nplr``: the HiPPO-LegS matrix plus its low-rank correction, ``torch.linalg.eigh`` of the Hermitian
+  ``AP * -1j``, eigenvalues sorted by ``torch.sort(W.imag)``, eigenvectors checked by ``V.mH @ V``): a complex
+  diagonal ``A = -exp(log_A_real) + 1j * A_imag``, a complex ``C`` kept as
+  ``nn.Parameter(torch.view_as_real(C))`` and read back with ``torch.view_as_complex``,
   zero-order-hold discretisation with ``torch.exp`` of complex ``dt * A``, the Vandermonde kernel by ``einsum``
   over ``exp`` of a complex (H, N, L) tensor, ``.real``, the convolution by ``torch.fft.rfft``/``irfft`` with
   ``n=2L``, the ``D`` skip term, ``GELU`` and a ``Conv1d(kernel_size=1)`` + ``GLU(dim=-2)`` output, post-norm
@@ -51,6 +54,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+import minigrad as mg
+from tests.helpers import same_as_torch
 from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _twin_models
 
 TORCH_IMPORTS_SSM = TORCH_IMPORTS + """\
@@ -63,18 +68,45 @@ from minigrad.optim.lr_scheduler import CosineAnnealingLR
 
 
 S4D_CLASSIFIER = '''
+def hippo_legs(N):
+    """The HiPPO-LegS transition (N, N), its normal-plus-low-rank correction P (1, N), and B (N,), float64."""
+    q = torch.arange(N, dtype=torch.float64)
+    r = (2 * q + 1).sqrt()
+    A = -torch.where(q.unsqueeze(1) > q.unsqueeze(0), r.unsqueeze(1) * r.unsqueeze(0), torch.diag(q + 1))
+    P = torch.sqrt(.5 + q).unsqueeze(0)
+    return A, P, r
+
+
+def hippo_legs_diagonal(N):
+    """The N // 2 eigenvalues (negative imaginary parts) of LegS's normal part A + P^T P, complex64, as
+    ``nplr`` computes them: real part the mean diagonal, imaginary parts by ``eigh`` of the Hermitian -i (A + P^T P)."""
+    A, P, B = hippo_legs(N)
+    AP = A + torch.sum(P.unsqueeze(-2) * P.unsqueeze(-1), dim=-3)
+    W_re = torch.mean(torch.diagonal(AP), -1, keepdim=True)
+    W_im, V = torch.linalg.eigh(AP * -1j)
+    W = W_re + 1j * W_im
+    _, idx = torch.sort(W.imag)
+    V = V[:, idx][:, :N // 2]
+    assert torch.allclose(V.mH @ V, torch.eye(N // 2, dtype=V.dtype), atol=1e-12)   # orthonormal eigenvectors
+    return W[idx][:N // 2].to(torch.cfloat)
+
 class S4DKernel(nn.Module):
     """The convolution kernel (H, L) of H diagonal state-space models with N // 2 complex conjugate-pair modes."""
 
-    def __init__(self, d_model, N=8, dt_min=0.001, dt_max=0.1, lr=None):
+    def __init__(self, d_model, N=8, dt_min=0.001, dt_max=0.1, lr=None, init='lin'):
         super().__init__()
         H = d_model
         log_dt = torch.rand(H) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
         C = torch.randn(H, N // 2, dtype=torch.cfloat)
         self.C = nn.Parameter(torch.view_as_real(C))          # optimizers see real numbers only
         self.register("log_dt", log_dt, lr)
-        self.register("log_A_real", torch.log(0.5 * torch.ones(H, N // 2)), lr)
-        self.register("A_imag", math.pi * torch.arange(N // 2, dtype=torch.float32).repeat(H, 1), lr)
+        if init == 'legs':                                    # S4D-LegS: the diagonal part of HiPPO-LegS
+            W = hippo_legs_diagonal(N).repeat(H, 1)
+            self.register("log_A_real", torch.log(-W.real), lr)
+            self.register("A_imag", W.imag.contiguous(), lr)
+        else:                                                 # S4D-Lin: -1/2 + i pi n
+            self.register("log_A_real", torch.log(0.5 * torch.ones(H, N // 2)), lr)
+            self.register("A_imag", math.pi * torch.arange(N // 2, dtype=torch.float32).repeat(H, 1), lr)
 
     def forward(self, L):
         dt = torch.exp(self.log_dt)                                      # (H,)
@@ -129,10 +161,10 @@ class S4D(nn.Module):
 class S4Model(nn.Module):
     """(B, L, d_input) to class scores (B, d_output): Linear encoder, post-norm S4D residual blocks, mean pool."""
 
-    def __init__(self, d_input, d_output=3, d_model=6, n_layers=2, lr=0.001):
+    def __init__(self, d_input, d_output=3, d_model=6, n_layers=2, lr=0.001, init='lin'):
         super().__init__()
         self.encoder = nn.Linear(d_input, d_model)
-        self.s4_layers = nn.ModuleList([S4D(d_model, lr=lr) for _ in range(n_layers)])
+        self.s4_layers = nn.ModuleList([S4D(d_model, lr=lr, init=init) for _ in range(n_layers)])
         self.norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in range(n_layers)])
         self.decoder = nn.Linear(d_model, d_output)
 
@@ -144,8 +176,8 @@ class S4Model(nn.Module):
         return self.decoder(x.transpose(-1, -2).mean(dim=1))
 
 
-def make_model():
-    return S4Model(1)
+def make_model(init='lin'):
+    return S4Model(1, init=init)
 
 
 def setup_optimizer(model, lr, weight_decay, epochs):
@@ -676,12 +708,18 @@ def test_the_programs_differ_only_in_their_imports() -> None:
 # ----------------------------------------------------------------------------- 1. S4D
 
 
-def test_s4d_classifier_with_complex_kernel_fft_convolution_and_param_groups(torch: Any) -> None:
+@pytest.mark.parametrize("init", ["lin", "legs"])
+def test_s4d_classifier_with_complex_kernel_fft_convolution_and_param_groups(torch: Any, init: str) -> None:
     rng = np.random.default_rng(0)
     inputs = rng.standard_normal((6, 12, 1)).astype(np.float32)
     targets = (np.digitize(inputs[:, :4, 0].sum(axis=1), [-1.0, 1.0])).astype(np.int64)   # 3 classes
-    torch_program, torch_model, mg_program, mg_model, initial = _twins(S4D_CLASSIFIER)
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(S4D_CLASSIFIER, init)
     assert mg_model.s4_layers[0].kernel.C.shape == (6, 4, 2) and mg_model.s4_layers[0].kernel.C.dtype == np.float32
+    for name in ("log_A_real", "A_imag"):   # built by each engine (LegS: by complex eigh), before the copy
+        ours = getattr(mg_program["S4DKernel"](6, init=init), name)
+        theirs = getattr(torch_program["S4DKernel"](6, init=init), name)
+        assert ours.dtype == np.float32 and ours.shape == (6, 4)
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
     assert mg_model.s4_layers[0].kernel.A_imag._optim == {"weight_decay": 0.0, "lr": 0.001}
     expected = torch_program["train"](torch_model, inputs, targets, 4)
     losses, lrs, grads, groups, kernel = mg_program["train"](mg_model, inputs, targets, 4)
@@ -764,3 +802,36 @@ def test_linear_and_performer_attention_against_softmax(torch: Any, kind: str) -
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
     _assert_same_grads(grads, expected_grads)
     _assert_same_state(torch_model, mg_model)
+
+
+# ----------------------------------------------------------------------------- what the programs needed
+
+_RE, _IM = np.random.default_rng(5).standard_normal((2, 2, 4, 4))
+
+
+def _complex_mh(lib: Any, re: Any, im: Any) -> tuple:
+    z = lib.complex(re, im)
+    return lib.view_as_real(z.mH * 2), lib.view_as_real(lib.adjoint(z) @ z), lib.view_as_real(z[0].H - z[1])
+
+
+def test_conjugate_transposes_of_complex_tensors_as_torch(torch: Any) -> None:
+    """x.mH, x.H and adjoint(x) conjugate a complex tensor (they raised: "minigrad has no complex conjugation")."""
+    same_as_torch(torch, _complex_mh, _RE, _IM)
+    z = mg.complex(mg.tensor(_RE), mg.tensor(_IM))
+    np.testing.assert_array_equal(z.mH.numpy(), np.conj(np.swapaxes(_RE + 1j * _IM, -1, -2)))
+
+
+def _hermitian_eigh(lib: Any, re: Any, im: Any) -> tuple:
+    z = lib.complex(re, im)
+    a = z + z.mH                                            # Hermitian
+    values, vectors = lib.linalg.eigh(a)
+    rebuilt = (vectors * lib.exp(values / 4)[..., None, :]) @ vectors.mH   # independent of the eigenvectors' phases
+    return values, lib.view_as_real(rebuilt), vectors.abs(), lib.linalg.eigvalsh(a, UPLO="U")
+
+
+def test_eigh_of_a_complex_hermitian_matrix_as_torch(torch: Any) -> None:
+    """linalg.eigh/eigvalsh take complex Hermitian matrices (S4D-LegS's initialisation): real ascending values,
+    complex eigenvectors, and PyTorch's complex gradient (they raised NotImplementedError)."""
+    same_as_torch(torch, _hermitian_eigh, _RE, _IM)
+    values, vectors = mg.linalg.eigh(mg.tensor((_RE + 1j * _IM).astype(np.complex64)))
+    assert values.dtype == np.float32 and vectors.dtype == np.complex64

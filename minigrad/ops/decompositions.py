@@ -9,7 +9,8 @@ backward passes are PyTorch's adjoint formulas (torch/csrc/autograd/FunctionsMan
   symmetric, as A is assumed to be.
 - QR ``A = Q R`` (m ≥ n): ``gA = (gQ + Q · sym(triu(gR Rᵀ - Qᵀ gQ))) R⁻ᵀ`` with ``sym(X) = X + Xᵀ - diag X``;
   m < n: the square case on the first m columns, plus ``Q gR``.
-- eigh ``A = V diag(λ) Vᵀ``: ``gA = V (diag(gλ) + skew(Vᵀ gV) / E) Vᵀ``, ``E_ij = λ_j - λ_i`` (i ≠ j).
+- eigh ``A = V diag(λ) Vᵀ``: ``gA = V (diag(gλ) + skew(Vᵀ gV) / E) Vᵀ``, ``E_ij = λ_j - λ_i`` (i ≠ j); for a
+  complex Hermitian A the same with ``Vᴴ`` for ``Vᵀ`` (skew-Hermitian part), PyTorch's complex gradient.
 - eigvals of a general A ``= V diag(λ) V⁻¹`` (complex λ): ``gA = V⁻ᴴ diag(gλ) Vᴴ``, real part for a real A.
 - SVD ``A = U diag(S) Vh``: Townsend's formula, ``E_ij = S_j² - S_i²``, with the extra terms for m ≠ n.
 - pinv: the derivative of the Moore–Penrose inverse at constant rank (Golub and Pereyra 1973), as PyTorch's
@@ -182,11 +183,12 @@ class QR(Function):
 # --- eigh ----------------------------------------------------------------------------------------------------
 
 class Eigh(Function):
-    """``(λ, V)`` with ``A = V diag(λ) Vᵀ`` for a symmetric A (…, n, n) read from its ``uplo`` triangle
-    ("L" or "U"): λ (…, n) ascending, V (…, n, n) orthonormal columns. ``values_only`` (eigvalsh): one
-    output λ; V is still computed when the gradient will need it (``vectors``)."""
+    """``(λ, V)`` with ``A = V diag(λ) Vᴴ`` for a symmetric (complex: Hermitian) A (…, n, n) read from its
+    ``uplo`` triangle ("L" or "U"): λ (…, n) ascending and real, V (…, n, n) orthonormal columns.
+    ``values_only`` (eigvalsh): one output λ; V is still computed when the gradient will need it (``vectors``)."""
 
     name = "linalg.eigh"
+    complex_grad = True   # the backward's Vᴴ gives PyTorch's gradient for a Hermitian A; see engine._complex_gate
 
     def __init__(self, uplo: str, values_only: bool = False, vectors: bool = True) -> None:
         self.uplo, self.values_only, self.vectors = uplo, values_only, vectors
@@ -206,11 +208,12 @@ class Eigh(Function):
     def backward(self, g_values: Any, g_vectors: Any = None) -> Any:
         values, vectors = self.saved
         xp = self.xp
-        v_t = transpose(xp, vectors)
+        v_t = transpose(xp, vectors.conj()) if vectors.dtype.kind == "c" else transpose(xp, vectors)   # Vᴴ
         if g_vectors is None:
             return (vectors * g_values[..., None, :]) @ v_t
         projected = v_t @ g_vectors
-        projected = 0.5 * (projected - transpose(xp, projected))
+        projected = 0.5 * (projected - (transpose(xp, projected.conj()) if projected.dtype.kind == "c"
+                                        else transpose(xp, projected)))
         eye = xp.eye(values.shape[-1], dtype=bool)
         gaps = xp.where(eye, 1, values[..., None, :] - values[..., :, None])
         with backend.errstate(xp, divide="ignore", invalid="ignore"):

@@ -16,9 +16,12 @@ class LinalgShapeError(ValueError, RuntimeError):
     minigrad's other shape errors, so that either ``except`` catches it."""
 
 
-def floating(x: Any, name: str, what: str = "input") -> Tensor:
-    """``x`` as a float32/float64 Tensor; integers, bools, float16 and complex raise, naming the op."""
+def floating(x: Any, name: str, what: str = "input", complex_ok: bool = False) -> Tensor:
+    """``x`` as a float32/float64 Tensor (``complex_ok``: or complex64/complex128); integers, bools, float16 and
+    (without ``complex_ok``) complex raise, naming the op."""
     x = tensor_arg(x, name)
+    if x.dtype.kind == "c" and complex_ok:
+        return x
     if x.dtype.kind == "c":
         raise NotImplementedError(f"{name}: complex tensors are not supported (got {what} of dtype {x.dtype})")
     if x.dtype.kind != "f":
@@ -30,10 +33,11 @@ def floating(x: Any, name: str, what: str = "input") -> Tensor:
     return x
 
 
-def matrices(A: Any, name: str, square: bool = False, what: str = "A") -> Tensor:  # noqa: N803 - PyTorch's name
-    """A float tensor of at least 2 dims (square in its last two with ``square``); else a clear error naming the
-    argument ``what``."""
-    A = floating(A, name, what)  # noqa: N806
+def matrices(A: Any, name: str, square: bool = False, what: str = "A",  # noqa: N803 - PyTorch's name
+             complex_ok: bool = False) -> Tensor:
+    """A float (``complex_ok``: or complex) tensor of at least 2 dims (square in its last two with ``square``);
+    else a clear error naming the argument ``what``."""
+    A = floating(A, name, what, complex_ok)  # noqa: N806
     if A.ndim < 2:
         raise LinalgShapeError(f"{name}: {what} must have at least 2 dims (a matrix or a batch of matrices), got "
                                f"shape {A.shape}")

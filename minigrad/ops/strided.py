@@ -20,6 +20,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, _address
 from ._util import int_arg, int_tuple, tensor_arg
+from .complex_ops import conj
 from .shape import reshape, swapaxes
 
 # --- the layout ----------------------------------------------------------------------------------------
@@ -179,10 +180,10 @@ def as_strided(input: Tensor, size: Any, stride: Any, storage_offset: int | None
 
 # --- conjugate transposes ------------------------------------------------------------------------------
 
-def _real_transpose(x: Tensor, name: str, ndims: str) -> Tensor:
+def _conjugate_transpose(x: Tensor, name: str, ndims: str) -> Tensor:
+    """The last two dims swapped (``ndims`` "2": a matrix only; "2+": batches too), and conjugated if complex."""
     if x.dtype.kind == "c":
-        raise NotImplementedError(f"{name}: the conjugate transpose of a complex tensor (dtype {x.dtype}) is not "
-                                  "supported: minigrad has no complex conjugation")
+        x = conj(x)
     if x.ndim == 0:
         return reshape(x, ())   # PyTorch gives the 0-d tensor itself
     if (x.ndim != 2) if ndims == "2" else (x.ndim < 2):
@@ -195,17 +196,17 @@ def _real_transpose(x: Tensor, name: str, ndims: str) -> Tensor:
 def adjoint(input: Tensor) -> Tensor:  # noqa: A002
     """The conjugate transpose of the last two dims (torch.adjoint, ``x.mH``); for real tensors ``x.mT``:
     (…, m, n) → (…, n, m)."""
-    return _real_transpose(tensor_arg(input, "adjoint"), "adjoint", "2+")
+    return _conjugate_transpose(tensor_arg(input, "adjoint"), "adjoint", "2+")
 
 
 def _mh(x: Tensor) -> Tensor:
     """``x.mH``: the last two dims swapped and conjugated (real tensors: ``x.mT``); (…, m, n) → (…, n, m)."""
-    return _real_transpose(x, "mH", "2+")
+    return _conjugate_transpose(x, "mH", "2+")
 
 
 def _h(x: Tensor) -> Tensor:
     """``x.H``: a matrix's conjugate transpose (real: ``x.T``); 2-D only (a 0-d tensor is itself)."""
-    return _real_transpose(x, "H", "2")
+    return _conjugate_transpose(x, "H", "2")
 
 
 PROPERTIES: dict = {"layout": property(_layout), "mH": property(_mh), "H": property(_h)}

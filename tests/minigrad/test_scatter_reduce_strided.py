@@ -158,7 +158,6 @@ def test_scatter_with_reduce_warns_and_refuses_other_reductions() -> None:
     (lambda x, i, s: x[0].H, ValueError, r"H: only supported on matrices \(2-D tensors\), got a 1-D"),
     (lambda x, i, s: x.reshape(2, 2, 3).H, ValueError, r"for batches of matrices use mH"),
     (lambda x, i, s: x[0].mH, ValueError, r"mH: only supported on matrices or batches of matrices"),
-    (lambda x, i, s: mg.tensor([[1j]]).mH, NotImplementedError, r"mH: the conjugate transpose of a complex"),
 ], ids=lambda v: "" if callable(v) or isinstance(v, type) else str(v)[:30])
 def test_errors_name_the_op(call: Callable, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
