@@ -35,7 +35,9 @@ the outputs, backward, SGD update; median ms) with the generated kernels in plac
 of the hand-written ones: ``nn.LSTM(fused=True)`` runs ``LSTMGates``, whose GPU
 half is swapped for the traced chain while that peer runs (``generated``), next to
 ``compiled`` (``compile=True``: the primitive ops replayed), ``fused`` (the
-hand-written kernels) and ``torch.nn.LSTM`` (cuDNN).
+hand-written kernels), ``autotune`` (the layer compiled whole with
+``mode="max-autotune"``: the capture fuses each step's elementwise ops itself,
+``minigrad.fusion``) and ``torch.nn.LSTM`` (cuDNN).
 
 Without a GPU the script checks the chain against minigrad's autograd on NumPy
 (the same values and gradients as an ``nn.LSTM`` step's ops) and says there is
@@ -226,6 +228,18 @@ def _with_generated_gates(cp: Any, step: Callable[[], Any]) -> Callable[[], Any]
     return run
 
 
+def autotune_step(x: np.ndarray, weights: dict, lr: float) -> Callable[[], Any]:
+    """bench.gpu's step of an ``nn.LSTM`` compiled whole with ``mode="max-autotune"`` (minigrad.fusion: each
+    step's elementwise ops fused by the capture itself, for any cell)."""
+    import nn  # noqa: PLC0415
+    from bench.gpu import _sgd_step  # noqa: PLC0415
+
+    model = nn.LSTM(x.shape[2], weights["weight_hh_l0"].shape[1], device="cuda")
+    model.load_state_dict(weights)
+    model.compile(mode="max-autotune")
+    return _sgd_step(model, nn.optim.SGD(model.parameters(), lr=lr), mg.tensor(x, device="cuda"))
+
+
 def time_training_steps(cp: Any, sizes: list[tuple[int, int, int, int]], repeats: int, warmup: int) -> None:
     """bench.gpu's LSTM training step with the generated kernels, beside the primitive ops, fused and cuDNN."""
     from bench.gpu import _timed_ms, _torch_cuda, minigrad_step, torch_step  # noqa: PLC0415
@@ -243,6 +257,7 @@ def time_training_steps(cp: Any, sizes: list[tuple[int, int, int, int]], repeats
         x = np.random.default_rng(0).standard_normal((steps, batch, inputs)).astype(np.float32)
         weights = recurrent_weights("lstm", inputs, hidden, seed=1)
         peers = {"compiled": minigrad_step(x, weights, "cuda", 1e-4, compile=True),
+                 "autotune": autotune_step(x, weights, 1e-4),
                  "generated": _with_generated_gates(cp, minigrad_step(x, weights, "cuda", 1e-4, fused=True)),
                  "fused": minigrad_step(x, weights, "cuda", 1e-4, fused=True)}
         if torch is not None:

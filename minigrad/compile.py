@@ -162,7 +162,7 @@ from typing import Any, Callable
 
 import numpy
 
-from . import backend, generators, guards
+from . import backend, fusion, generators, guards
 from .capture import (
     NotCapturable,
     Program,
@@ -353,8 +353,8 @@ def add_guard(guard: Callable[[], Any]) -> None:
 
 
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
-_OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "programs", "eager", "full", "cells", "cell_names", "names",
-                             "owner", "words", "prints", "recaptures", "guarded_out", "unhashable", "lock",
+_OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "fuse", "programs", "eager", "full", "cells", "cell_names",
+                             "names", "owner", "words", "prints", "recaptures", "guarded_out", "unhashable", "lock",
                              "moded", "mode_index", "modes_seen",
                              "__wrapped__", "__module__",
                              "__name__", "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
@@ -379,10 +379,11 @@ class Compiled:
     also used as the module (its parameters, modes and state dict are the module's, its state dict's keys
     too: without torch's ``_orig_mod.`` prefix); ``._orig_mod`` is the module, as in PyTorch."""
 
-    def __init__(self, fn: Callable, check: bool = False, fullgraph: bool = False) -> None:
+    def __init__(self, fn: Callable, check: bool = False, fullgraph: bool = False, fuse: bool = False) -> None:
         self.fn = fn
         self.check = check
         self.fullgraph = fullgraph   # a signature that would run eagerly raises CompileError instead
+        self.fuse = fuse   # mode="max-autotune": elementwise ops of captures on a GPU fused (minigrad.fusion)
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> (why it runs eagerly, the guards then: a change tries again)
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
@@ -415,7 +416,7 @@ class Compiled:
     def __deepcopy__(self, memo: dict) -> Compiled:
         """A copy of a compiled module (``copy.deepcopy(mg.compile(model))``, as for EMA or best-model copies):
         the module copied and compiled anew, with the same options (captures hold the original's op objects)."""
-        return Compiled(copy.deepcopy(self.fn, memo), check=self.check, fullgraph=self.fullgraph)
+        return Compiled(copy.deepcopy(self.fn, memo), check=self.check, fullgraph=self.fullgraph, fuse=self.fuse)
 
     def _watch(self, watched: guards.Watched) -> None:
         """Guard the variables the function's code (and its helpers') reads (see :func:`guards.watched`)."""
@@ -690,6 +691,8 @@ class Compiled:
             warnings.warn(f"compile: {_name(self.fn)} runs eagerly for this input signature: "
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
+        if self.fuse:
+            fusion.fuse_elementwise(tracer)
         program = Program(tracer, outputs, spec)
         program.guards = watched
         program.statics = statics
@@ -732,6 +735,7 @@ guards.OPAQUE += (Compiled,)   # a compiled function is not looked into for the 
 
 MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")
+FUSING_MODES = ("max-autotune", "max-autotune-no-cudagraphs")   # minigrad.fusion, on a GPU
 
 
 def compile(fn: Callable | None = None, *, check: bool = False,  # noqa: A001 - mg.compile, as torch.compile
@@ -747,9 +751,12 @@ def compile(fn: Callable | None = None, *, check: bool = False,  # noqa: A001 - 
     ``check=True`` captures every call afresh and raises :class:`CompileError` where one took another
     path. The keywords of ``torch.compile`` are taken, so PyTorch code runs unchanged:
     ``fullgraph=True`` raises :class:`CompileError` where a signature would run eagerly (PyTorch's
-    "graph break") instead of warning; ``disable=True`` returns ``fn`` itself. ``dynamic`` (shapes
-    re-trace either way), ``backend`` (one of ``BACKENDS``), ``mode`` (one of ``MODES``),
-    ``options`` and ``name`` are checked and have no effect: there is one way to replay.
+    "graph break") instead of warning; ``disable=True`` returns ``fn`` itself. ``mode="max-autotune"``
+    (or ``"max-autotune-no-cudagraphs"``) fuses each run of elementwise ops of a capture on a GPU into
+    generated kernels (:mod:`minigrad.fusion`: faster, equal to eager up to the last bits instead of
+    bit-identical); on the CPU it replays as the default does. ``dynamic`` (shapes re-trace either way),
+    ``backend`` (one of ``BACKENDS``), the other modes (``MODES``), ``options`` and ``name`` are checked
+    and have no effect.
     """
     if mode not in MODES:
         raise ValueError(f"compile: unknown mode {mode!r}; expected one of {MODES}")
@@ -764,5 +771,5 @@ def compile(fn: Callable | None = None, *, check: bool = False,  # noqa: A001 - 
     def wrap(f: Callable) -> Any:
         if not callable(f):
             raise TypeError(f"compile: expected a function or a module, got {type(f).__name__}")
-        return f if disable else Compiled(f, check=check, fullgraph=fullgraph)
+        return f if disable else Compiled(f, check=check, fullgraph=fullgraph, fuse=mode in FUSING_MODES)
     return wrap if fn is None else wrap(fn)
