@@ -5,30 +5,38 @@ Each program is our own rewrite of a well-known public PyTorch program: it keeps
 habits in the same roles, with our own names, structure and comments, a tiny model, a few steps and generated data
 (the helpers and the rule come from tests/test_pytorch_programs.py and tests/test_pytorch_programs_generative.py):
 
-* ``BYOL`` follows lucidrains' byol-pytorch (https://github.com/lucidrains/byol-pytorch) on 1-D signals: an online
-  encoder + projector + predictor (``Linear``/``BatchNorm1d``/``ReLU(inplace=True)`` MLPs), the target network made
-  by ``copy.deepcopy`` and frozen with ``requires_grad_(False)``, its EMA update under ``@torch.no_grad()``
+* ``BYOL`` follows lucidrains' byol-pytorch (https://github.com/lucidrains/byol-pytorch) on 1-D signals: a
+  ``NetWrapper`` that reads the backbone's hidden layer (found by child index or by name in ``named_modules()``)
+  with ``register_forward_hook`` into a dict keyed by ``input[0].device``, a projector built on first use with
+  ``.to(hidden)`` (a dummy forward on ``torch.randn`` in ``__init__`` builds it), ``Linear``/``BatchNorm1d``/
+  ``ReLU(inplace=True)`` projector and predictor MLPs, the target network made on first use by ``copy.deepcopy``
+  (its hook follows it) and frozen with ``requires_grad_(False)``, its EMA update under ``@torch.no_grad()``
   (``target.mul_(tau).add_(online, alpha=1 - tau)``) with the paper's cosine schedule of tau, both views run in one
   batch (``torch.cat``, ``chunk(2, dim=0)``), the symmetric loss ``2 - 2 * (F.normalize(x) * F.normalize(y)).sum(-1)``
   against ``detach()``-ed target projections, augmentations from ``torch.rand``/``torch.randn_like`` (random flip
-  by ``torch.where``, gain, feature drop-out, noise), SGD with momentum over the parameters that require grad;
+  by ``torch.where``, gain, feature drop-out, noise), SGD with momentum over ``filter(lambda p: p.requires_grad,
+  ...)``, embeddings compared by ``F.cosine_similarity`` under ``eval()``;
 * ``WGAN_GP`` follows the toy program of Gulrajani et al.'s WGAN-GP as PyTorch ports write it (caogang/wgan-gp
   ``gan_toy.py``, https://github.com/caogang/wgan-gp) on eight Gaussians: MLP generator and critic, the gradient
-  penalty through ``torch.autograd.grad(critic(interp).sum(), interp, create_graph=True)`` with ``interp`` mixed
-  by a ``torch.rand(B, 1).expand(...)`` alpha, ``n_critic`` critic steps per generator step, the critic frozen by
-  ``p.requires_grad = False`` for the generator's step, ``backward(mone)``/``backward(one)`` with 0-d gradients,
-  ``Adam(lr=1e-4, betas=(0.5, 0.9))``;
+  penalty through ``torch.autograd.grad(critic(interp).sum(), interp, create_graph=True)`` or through
+  ``grad_outputs=torch.ones(scores.size())`` with ``only_inputs=True`` (alternate iterations), ``interp`` mixed by
+  a ``torch.rand(B, 1).expand(...)`` alpha, real batches from an endless ``inf_train_gen`` generator, ``n_critic``
+  critic steps per generator step, the critic frozen by ``p.requires_grad = False`` for the generator's step,
+  ``backward(mone)``/``backward(one)`` with 0-d gradients, ``Adam(betas=(0.5, 0.9))``;
 * ``SWA`` follows PyTorch's SWA recipe (the ``torch.optim.swa_utils`` documentation and the "Stochastic Weight
   Averaging in PyTorch" blog post): ``AveragedModel(model)``, ``CosineAnnealingLR`` before ``swa_start`` and
   ``SWALR(anneal_strategy='cos'|'linear', anneal_epochs=...)`` after, ``swa_model.update_parameters(model)`` per
   epoch, ``torch.optim.swa_utils.update_bn(loader, swa_model)`` over a ``DataLoader(TensorDataset(...))``, one
-  ``swa_lr`` per parameter group (weight decay on the weights only); beside it ``get_swa_multi_avg_fn()`` and EMA
+  ``swa_lr`` per parameter group (weight decay on the weights only); beside it ``get_swa_multi_avg_fn()``, torch
+  1.x's default average passed as an ``avg_fn`` (``a + (m - a) / (num_averaged + 1)``), and EMA
   copies by a custom ``avg_fn`` function, by ``get_ema_avg_fn(0.9)``, by ``multi_avg_fn=get_ema_multi_avg_fn(0.9)``
   and by ``use_buffers=True``; the averaged model's state dict loaded into a fresh ``AveragedModel``; the MLP has
   ``nn.BatchNorm1d`` so the recomputed statistics are compared too;
 * ``SET_MODELS`` follows juho-lee/set_transformer (https://github.com/juho-lee/set_transformer) and the Deep Sets
-  of Zaheer et al. (2017) on ragged sets (the max-regression toy task): ``MAB``/``SAB``/``ISAB``/``PMA`` built on
-  ``nn.MultiheadAttention(batch_first=True)`` under ``key_padding_mask``, inducing points and seeds as
+  of Zaheer et al. (2017) on ragged sets (the max-regression toy task): ``MAB``/``ISAB``/``PMA`` built on
+  ``nn.MultiheadAttention(batch_first=True)`` under ``key_padding_mask``, or with the heads split by hand as the
+  original does (``torch.cat(x.split(d, 2), 0)``, ``bmm``, ``masked_fill`` of padded keys with ``-inf``,
+  ``torch.softmax``), inducing points and seeds as
   ``nn.Parameter(torch.Tensor(1, m, d))`` with ``nn.init.xavier_uniform_`` and ``repeat(B, 1, 1)``; a Deep Sets
   ``phi``/``rho`` with masked sum pooling; sets padded with ``pad_sequence(batch_first=True)``, the mask from
   ``torch.arange(L)[None, :] >= lengths[:, None]``, ``F.l1_loss``, Adam; permutation invariance and the
@@ -307,6 +315,11 @@ def ema_avg(averaged_model_parameter, model_parameter, num_averaged):
     return 0.8 * averaged_model_parameter + 0.2 * model_parameter
 
 
+def legacy_swa_avg(averaged_model_parameter, model_parameter, num_averaged):
+    """The equal-weight average as older programs pass it (torch 1.x's default); num_averaged: a 0-d int64 tensor."""
+    return averaged_model_parameter + (model_parameter - averaged_model_parameter) / (num_averaged + 1)
+
+
 def train(model, inputs, targets, epochs, swa_start, anneal_strategy, batch_size=8):
     loader = DataLoader(TensorDataset(inputs, targets), batch_size=batch_size)
     loss_fn = nn.MSELoss()
@@ -318,6 +331,7 @@ def train(model, inputs, targets, epochs, swa_start, anneal_strategy, batch_size
     swa_utils = torch.optim.swa_utils
     swa_model = AveragedModel(model)
     swa_multi = AveragedModel(model, multi_avg_fn=swa_utils.get_swa_multi_avg_fn())
+    swa_legacy = AveragedModel(model, avg_fn=legacy_swa_avg)
     ema_lambda = AveragedModel(model, avg_fn=ema_avg)
     ema_fn = AveragedModel(model, avg_fn=swa_utils.get_ema_avg_fn(0.9))
     ema_multi = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9))
@@ -337,6 +351,7 @@ def train(model, inputs, targets, epochs, swa_start, anneal_strategy, batch_size
         if epoch > swa_start:
             swa_model.update_parameters(model)
             swa_multi.update_parameters(model)
+            swa_legacy.update_parameters(model)
             swa_scheduler.step()
         else:
             scheduler.step()
@@ -354,7 +369,7 @@ def train(model, inputs, targets, epochs, swa_start, anneal_strategy, batch_size
     restored.eval()
     with torch.no_grad():
         same = torch.equal(restored(inputs), predictions)
-    averaged_models = (swa_model, swa_multi, ema_lambda, ema_fn, ema_multi, ema_buffers)
+    averaged_models = (swa_model, swa_multi, swa_legacy, ema_lambda, ema_fn, ema_multi, ema_buffers)
     return losses, lrs, test_loss, int(swa_model.n_averaged), moved, same, averaged_models
 '''
 
@@ -582,7 +597,7 @@ def test_wgan_gp(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("anneal_strategy", ["cos", "linear"])
 def test_stochastic_weight_averaging(torch: Any, anneal_strategy: str) -> None:
-    """Two SWA and four EMA copies of a BatchNorm MLP; update_bn's recomputed statistics, SWALR's lrs per group."""
+    """Three SWA and four EMA copies of a BatchNorm MLP; update_bn's recomputed statistics, SWALR's lrs per group."""
     rng = np.random.default_rng(5)
     inputs = rng.standard_normal((24, 4)).astype(np.float32)
     targets = (np.sin(inputs[:, :1] * 2) + inputs[:, 1:2] * inputs[:, 2:3]).astype(np.float32)
@@ -596,7 +611,9 @@ def test_stochastic_weight_averaging(torch: Any, anneal_strategy: str) -> None:
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)
     assert ours[2] == pytest.approx(theirs[2], rel=1e-5)
     assert ours[3:6] == theirs[3:6] == (4, True, True)
-    names = ("swa", "swa_multi", "ema_lambda", "ema_fn", "ema_multi", "ema_buffers")
+    # swa_legacy divides float32 by num_averaged + 1, a 0-d int64 tensor: float64 under NumPy 2's promotion in
+    # minigrad (DESIGN §3), float32 in torch; written back into float32 parameters, the two differ in the last bit
+    names = ("swa", "swa_multi", "swa_legacy", "ema_lambda", "ema_fn", "ema_multi", "ema_buffers")
     for name, mine, expected in zip(names, ours[6], theirs[6]):
         mine_state = {k: v.numpy() for k, v in mine.state_dict().items()}
         expected_state = {k: v.detach().numpy() for k, v in expected.state_dict().items()}
