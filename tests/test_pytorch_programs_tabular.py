@@ -33,6 +33,7 @@ number of the two runs is compared.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -430,7 +431,7 @@ def make_optimizer(model):
     return optim.Adam(model.parameters(), lr=1e-3)
 
 
-def fit(model, optimizer, batches, steps):
+def fit(model, optimizer, batches, steps, scheduler=None):
     loss_fn = nn.MSELoss()
     history = []
     for step in range(steps):
@@ -439,6 +440,8 @@ def fit(model, optimizer, batches, steps):
         loss = loss_fn(model(x), y)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         history.append(loss.item())
     return history
 
@@ -482,21 +485,26 @@ def range_test(model, optimizer, batches, start_lr=1e-4, end_lr=10.0, num_iter=3
     return lrs, losses, lrs[steepest]
 
 
-def main(model, data, warmup=3, after=4, schedule="lambda"):
+def main(model, data, warmup=3, after=4, schedule="lambda", sweep=True):
+    """A few steps, the range test (unless not ``sweep``), then training under a decaying schedule built on the
+    restored optimizer (it starts from the optimizer's lr, which the sweep must not have left behind)."""
     batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
     optimizer = make_optimizer(model)
     first = fit(model, optimizer, batches, warmup)
-    before = copy.deepcopy(model.state_dict())
-    moments = copy.deepcopy(optimizer.state_dict())
-    lrs, losses, suggested = range_test(model, optimizer, batches, schedule=schedule)
-    restored = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    state = optimizer.state_dict()
-    restored_optimizer = (
-        [g["lr"] for g in state["param_groups"]] == [g["lr"] for g in moments["param_groups"]]
-        and all(torch.equal(moments["state"][i][key], state["state"][i][key])
-                for i in moments["state"] for key in ("exp_avg", "exp_avg_sq")))
-    second = fit(model, optimizer, batches, after)
-    return first, lrs, losses, suggested, restored, restored_optimizer, second
+    lrs, losses, suggested, restored, restored_optimizer = [], [], None, True, True
+    if sweep:
+        before = copy.deepcopy(model.state_dict())
+        moments = copy.deepcopy(optimizer.state_dict())
+        lrs, losses, suggested = range_test(model, optimizer, batches, schedule=schedule)
+        restored = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+        state = optimizer.state_dict()
+        restored_optimizer = (
+            [g["lr"] for g in state["param_groups"]] == [g["lr"] for g in moments["param_groups"]]
+            and all(torch.equal(moments["state"][i][key], state["state"][i][key])
+                    for i in moments["state"] for key in ("exp_avg", "exp_avg_sq")))
+    decay = LambdaLR(optimizer, lambda epoch: 1 / (1 + epoch))
+    second = fit(model, optimizer, batches, after, decay)
+    return first, lrs, losses, suggested, restored, restored_optimizer, second, decay.base_lrs
 '''
 
 PROGRAMS = (DLRM, FT_TRANSFORMER, TABNET, LR_FINDER)
@@ -698,7 +706,7 @@ def test_lr_range_test_restores_model_and_optimizer(schedule: str, torch: Any) -
     torch_program, torch_model, mg_program, mg_model, initial = _twins(LR_FINDER, 4)
     results = mg_program["main"](mg_model, data, schedule=schedule)
     expected = torch_program["main"](torch_model, data, schedule=schedule)
-    first, lrs, losses, suggested, restored, restored_optimizer, second = results
+    first, lrs, losses, suggested, restored, restored_optimizer, second, _ = results
     assert restored and restored_optimizer
     assert expected[4] and expected[5]
     np.testing.assert_allclose(first, expected[0], rtol=1e-5, atol=1e-6)
@@ -708,13 +716,41 @@ def test_lr_range_test_restores_model_and_optimizer(schedule: str, torch: Any) -
     assert suggested == pytest.approx(expected[3])
     np.testing.assert_allclose(second, expected[6], rtol=1e-5, atol=1e-6)
     _assert_same_weights(torch_model, mg_model, initial)
+    assert results[7] == expected[7] == pytest.approx([1e-3])   # the decay after it starts from the restored lr
     # each engine alone: the sweep left no trace, training goes on as in a run without it
     for program, lib, result in ((mg_program, mg_program["torch"], results), (torch_program, torch, expected)):
         clean = program["make_model"](4)
         clean.load_state_dict({k: lib.from_numpy(v.numpy().copy()) for k, v in initial.items()})
-        batches = [(lib.from_numpy(x), lib.from_numpy(y)) for x, y in data]
-        straight = program["fit"](clean, program["make_optimizer"](clean), batches, 7)
-        assert straight == result[0] + result[6]
+        straight = program["main"](clean, data, sweep=False)
+        assert straight[0] + straight[6] == result[0] + result[6]
+
+
+def test_a_restored_optimizer_forgets_the_initial_lr_of_a_scheduler_built_after_its_save(torch: Any) -> None:
+    """PyTorch's optimizer load_state_dict takes each saved group whole, so ``initial_lr`` written by a scheduler
+    built after the save goes, and the next scheduler's base_lrs are the restored lr. Ours kept the stale
+    ``initial_lr`` (the range test's 1e-5): a later LambdaLR then ran from it, silently."""
+    import minigrad as mg  # noqa: PLC0415
+
+    for lib in (torch, mg):
+        p = lib.nn.Parameter(lib.ones(2))
+        optimizer = lib.optim.Adam([p], lr=1e-3)
+        saved = copy.deepcopy(optimizer.state_dict())
+        optimizer.param_groups[0]["lr"] = 1e-5
+        sweep = lib.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 10.0 ** epoch)
+        for _ in range(2):
+            p.sum().backward()
+            optimizer.step()
+            sweep.step()
+        optimizer.load_state_dict(saved)
+        assert "initial_lr" not in optimizer.param_groups[0], lib.__name__
+        after = lib.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)
+        optimizer.step()
+        after.step()
+        assert after.base_lrs == pytest.approx([1e-3]) and after.get_last_lr() == pytest.approx([5e-4])
+        # a saved initial_lr is taken, as before: a schedule resumes from the state dicts
+        resumed = lib.optim.Adam([lib.nn.Parameter(lib.ones(2))], lr=0.5)
+        resumed.load_state_dict(optimizer.state_dict())
+        assert resumed.param_groups[0]["initial_lr"] == pytest.approx(1e-3)
 
 
 def test_lr_scheduler_subclassed_under_its_old_name(torch: Any) -> None:

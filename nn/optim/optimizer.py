@@ -450,6 +450,10 @@ class Optimizer(OptimizerHooks):
             raise type(error)(f"{error}; nothing was loaded") from None
         # everything checked and converted: take it (copies: steps update state arrays in place)
         for group, (values, _) in zip(self.param_groups, new_groups):
+            # PyTorch takes the saved group whole: a scheduler's key it lacks (initial_lr set by a scheduler built
+            # after the save) goes, so the next scheduler starts from the restored lr, not from a stale one
+            for key in _SCHEDULER_KEYS - values.keys():
+                group.pop(key, None)
             group.update(values)
         self.state = defaultdict(dict, {p: {k: copied(v) for k, v in entries.items()}
                                         for p, entries in new_state.items() if entries})
