@@ -57,6 +57,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import backend
+from minigrad.fusion import proxies_with_shape
 from minigrad.ops.elementwise import AddCMul, Mul, Sigmoid, Tanh
 from minigrad.ops.fused import LSTMGates
 
@@ -120,28 +121,13 @@ class _Shape:
 _SHAPE = _Shape()
 
 
-# the array proxies of CuPy's two tracers (cupy/_core/fusion.pyx, and _fusion_interface.py's newer one)
-_PROXIES = [("fusion", "_FusionVarScalar"), ("fusion", "_FusionVarArray"), ("_fusion_interface", "_VariableProxy")]
-
-
 @contextlib.contextmanager
-def _proxies_with_shape(cp: Any, shape: tuple) -> Iterator[None]:
-    """While tracing, ``cupy.fuse``'s array proxies report ``shape`` (all arrays in the chain have it)."""
-    core = getattr(cp, "_core", None)   # (the strict CuPy stand-in of the tests has none: nothing to tell)
-    proxies = [getattr(getattr(core, module, None), name, None) for module, name in _PROXIES]
-    proxies = [proxy for proxy in proxies if proxy is not None]
-    before = [proxy.__dict__.get("shape") for proxy in proxies]
-    for proxy in proxies:
-        proxy.shape = property(lambda self: shape)
+def _traced_with_shape(cp: Any, shape: tuple) -> Iterator[None]:
+    """While tracing, the proxies report the chain's shape (``minigrad.fusion.proxies_with_shape``), and so does
+    ``_SHAPE`` for the ``AddCMul`` that ``chain_backward`` sets up."""
     _SHAPE.value = shape
-    try:
+    with proxies_with_shape(cp, shape):
         yield
-    finally:
-        for proxy, old in zip(proxies, before):
-            if old is None:
-                del proxy.shape
-            else:
-                proxy.shape = old
 
 
 def _split(gates: Any) -> tuple:
@@ -171,7 +157,7 @@ def traced_runner(cp: Any) -> Callable:
     forward, backward = traced_chain(cp)
 
     def run(gates: Any, c: Any, grad_h: Any, grad_c: Any) -> tuple:
-        with _proxies_with_shape(cp, c.shape):
+        with _traced_with_shape(cp, c.shape):
             h_new, c_new, *kept = forward(*_split(gates), c)
             *grad_gates, grad_c_old = backward(grad_h, grad_c, *kept, c)
         return h_new, c_new, cp.concatenate(grad_gates, axis=1), grad_c_old
@@ -195,7 +181,7 @@ def generated_gates(cp: Any) -> Iterator[None]:
     forward, backward = _TRACED.get(id(cp)) or _TRACED.setdefault(id(cp), traced_chain(cp))
 
     def forward_kernel(self: Any, gates: Any, c: Any, hidden: int) -> tuple:
-        with _proxies_with_shape(cp, c.shape):
+        with _traced_with_shape(cp, c.shape):
             h_new, c_new, *kept = forward(*_split(gates), c)
         self.saved = (*kept, c)
         return h_new, c_new
@@ -204,7 +190,7 @@ def generated_gates(cp: Any) -> Iterator[None]:
         *kept, c = self.saved
         grad_h = cp.zeros_like(c) if grad_h is None else grad_h
         grad_c = cp.zeros_like(c) if grad_c is None else grad_c
-        with _proxies_with_shape(cp, c.shape):
+        with _traced_with_shape(cp, c.shape):
             *grad_gates, grad_c_old = backward(grad_h, grad_c, *kept, c)
         return ((cp.concatenate(grad_gates, axis=-1) if self.needs_grad[0] else None),
                 (grad_c_old if self.needs_grad[1] else None))

@@ -35,7 +35,7 @@ from . import backend
 from .autograd import Function
 from .ops.elementwise import Add, AddCMul, Mul, Sigmoid, Sub, Tanh
 
-__all__ = ["FUSABLE", "FusedOps", "fuse_elementwise"]
+__all__ = ["FUSABLE", "FusedOps", "fuse_elementwise", "proxies_with_shape"]
 
 # the op classes whose forward and backward cupy.fuse can trace as they are written
 FUSABLE = (Sigmoid, Tanh, Mul, AddCMul, Add, Sub)
@@ -45,8 +45,8 @@ _PROXIES = [("fusion", "_FusionVarScalar"), ("fusion", "_FusionVarArray"), ("_fu
 
 
 @contextlib.contextmanager
-def _proxies_with_shape(cp: Any, shape: tuple) -> Iterator[None]:
-    """While ``cupy.fuse`` traces a group, its array proxies report the group's ``shape``."""
+def proxies_with_shape(cp: Any, shape: tuple) -> Iterator[None]:
+    """While ``cupy.fuse`` traces a function, its array proxies report ``shape`` (every array of a group has it)."""
     core = getattr(cp, "_core", None)   # (the strict CuPy stand-in of the tests has none: its fuse runs op by op)
     proxies = [getattr(getattr(core, module, None), name, None) for module, name in _PROXIES]
     proxies = [proxy for proxy in proxies if proxy is not None]
@@ -159,7 +159,7 @@ class FusedOps(Function):
     # --- the op --------------------------------------------------------------------
 
     def forward(self, *inputs: Any) -> tuple:
-        with self.lock, _proxies_with_shape(self.xp, self.group_shape):
+        with self.lock, proxies_with_shape(self.xp, self.group_shape):
             results = self.forward_kernel(*inputs)
         results = results if type(results) is tuple else (results,)
         outputs = results[:self.n_outputs]
@@ -175,7 +175,7 @@ class FusedOps(Function):
                 zeros = self.xp.zeros(self.group_shape, dtype=outputs[0].dtype) if zeros is None else zeros
                 g = zeros
             filled.append(g)
-        with self.lock, _proxies_with_shape(self.xp, self.group_shape):
+        with self.lock, proxies_with_shape(self.xp, self.group_shape):
             results = self.backward_kernel(*filled, *inputs, *outputs, *kept)
         results = results if type(results) is tuple else (results,)
         out: list = [None] * self.n_inputs
