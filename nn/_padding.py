@@ -12,6 +12,8 @@ __all__ = ["ConstantPad"]
 class ConstantPad(mg.Function):
     """Surround the array with ``value``: ``widths`` is NumPy's ((before, after), …) per axis, all ≥ 0."""
 
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+
     name = "pad"
 
     def __init__(self, widths: tuple, value: float) -> None:

@@ -835,3 +835,25 @@ def test_eigh_of_a_complex_hermitian_matrix_as_torch(torch: Any) -> None:
     same_as_torch(torch, _hermitian_eigh, _RE, _IM)
     values, vectors = mg.linalg.eigh(mg.tensor((_RE + 1j * _IM).astype(np.complex64)))
     assert values.dtype == np.float32 and vectors.dtype == np.complex64
+
+
+_LINEAR_OPS = {   # linear maps with real coefficients: the real backward is PyTorch's complex gradient
+    "flip": lambda lib, z: z.flip(1),
+    "roll": lambda lib, z: lib.roll(z, 1, 1),
+    "repeat": lambda lib, z: z.repeat(2, 1, 1),
+    "pad": lambda lib, z: lib.nn.functional.pad(z, (1, 2)),
+    "tril_triu": lambda lib, z: lib.tril(z) - lib.triu(z, 1) * 2,
+    "diagonal_trace": lambda lib, z: lib.diagonal(z, 0, -2, -1) * lib.trace(z[0]),
+    "diag_embed": lambda lib, z: lib.diag_embed(z[0]),
+    "diag": lambda lib, z: lib.diag(lib.diag(z[1], 1)),
+    "cumsum": lambda lib, z: lib.cumsum(z, dim=-1),
+    "unfold": lambda lib, z: z.unfold(-1, 2, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(_LINEAR_OPS))
+def test_linear_ops_of_complex_tensors_have_torch_gradients(torch: Any, name: str) -> None:
+    """Programs with complex state (an LRU's padded scans, S4's diagonal matrices) differentiate through these;
+    they refused ("has no complex gradient yet")."""
+    op = _LINEAR_OPS[name]
+    same_as_torch(torch, lambda lib, re, im: lib.view_as_real(op(lib, lib.complex(re, im))), _RE, _IM)

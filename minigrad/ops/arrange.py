@@ -176,6 +176,8 @@ def _write_diagonal(xp: Any, shape: tuple, values: Any, offset: int, axis1: int,
 class Diagonal(Function):
     """Diagonal ``offset`` of dims ``axis1``, ``axis2``, as a new last dim; backward writes it back."""
 
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+
     def __init__(self, offset: int, axis1: int, axis2: int) -> None:
         self.offset, self.axis1, self.axis2 = offset, axis1, axis2
 
@@ -193,6 +195,8 @@ class Diagonal(Function):
 
 class DiagEmbed(Function):
     """The last dim of x written on diagonal ``offset`` of new dims ``axis1``, ``axis2`` (Diagonal's adjoint)."""
+
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
 
     name = "diag_embed"
 
@@ -346,6 +350,8 @@ class Unfold(Function):
     """The windows of ``size`` along ``axis``, ``step`` apart, as a new last dim: (…, n, …) → (…, windows, …,
     size). On the CPU a strided view of x, as PyTorch's (writes reach x; overlapping windows are read-only);
     elsewhere a copy. Backward adds each window's gradient back, overlaps accumulating."""
+
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
 
     def __init__(self, axis: int, size: int, step: int) -> None:
         self.axis, self.size, self.step = axis, size, step

@@ -29,6 +29,8 @@ def _dims(dims: tuple, name: str) -> tuple:
 
 
 class Flip(Function):
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+
     def __init__(self, axes: tuple) -> None:
         self.axes = axes
 
@@ -53,6 +55,8 @@ def flip(input: Tensor, *axes: Any, dims: Any = None) -> Tensor:  # noqa: A002
 
 
 class Roll(Function):
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+
     def __init__(self, shifts: tuple, axes: tuple | None) -> None:
         self.shifts, self.axes = shifts, axes
 
@@ -79,6 +83,8 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
 
 class Triangle(Function):
     """The lower (``upper=False``) or upper triangle of the last two dims; the rest set to 0."""
+
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
 
     def __init__(self, k: int, upper: bool) -> None:
         self.k, self.upper = k, upper
@@ -111,6 +117,8 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
 
 class Diag(Function):
     """1-D (n,) → the (n+|k|, n+|k|) matrix with x on diagonal k; 2-D → its diagonal k as 1-D."""
+
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
 
     def __init__(self, k: int) -> None:
         self.k = k

@@ -112,6 +112,8 @@ def _scan_axis(x: Tensor, dim: Any, axis: Any, name: str) -> int | None:
 
 
 class CumSum(Function):
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 

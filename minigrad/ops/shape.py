@@ -212,6 +212,8 @@ class GetItem(Function):
 class Repeat(Function):
     """Tile ``x`` ``repeats[i]`` times along each dim (torch's ``repeat``, NumPy's ``tile``)."""
 
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+
     def __init__(self, repeats: tuple) -> None:
         self.repeats = repeats
 
