@@ -18,6 +18,7 @@ would skip Python side effects.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, MutableMapping
 from typing import Any, Callable
 
 import minigrad as mg
@@ -97,9 +98,71 @@ def add_hook(module: Any, kind: str, hook: Any, prepend: bool, changed: Callable
     return RemovableHandle(remove)
 
 
+_DEFAULT_OPTIONS = {"forward_pre": {"with_kwargs": False}, "forward": {"with_kwargs": False, "always_call": False},
+                    "backward_pre": {}, "backward": {}}
+
+
+class HookTable(MutableMapping):
+    """One of a module's hook tables as PyTorch's ordered dict ``module._forward_pre_hooks`` (and
+    ``_forward_hooks``, ``_backward_pre_hooks``, ``_backward_hooks``) shows it: key -> hook, a live view of the
+    ``(hook, options)`` table kept here. Programs read it (``for hook in module._forward_pre_hooks.values()``,
+    the pruning tutorial's way to find a pruning method) and sometimes delete from it."""
+
+    def __init__(self, module: Any, kind: str) -> None:
+        self._module, self._kind = module, kind
+
+    def _table(self) -> dict:
+        hooks = self._module.__dict__.get("_hooks")
+        return hooks[self._kind] if hooks else {}
+
+    def __getitem__(self, key: int) -> Any:
+        return self._table()[key][0]
+
+    def __setitem__(self, key: int, hook: Any) -> None:
+        if self._module.__dict__.get("_hooks") is None:
+            object.__setattr__(self._module, "_hooks", {name: {} for name in KINDS})
+        table = self._table()
+        options = table[key][1] if key in table else dict(_DEFAULT_OPTIONS[self._kind])
+        table[key] = (hook, options)
+        reregistered()
+
+    def __delitem__(self, key: int) -> None:
+        del self._table()[key]
+        reregistered()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self._table()))
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return f"OrderedDict({dict(self)!r})"
+
+
 class ModuleHooks:
     """The hook registrations of ``nn.Module``, as PyTorch's; each returns a handle whose ``remove()`` removes
     the hook. A compiled call through a module with call hooks runs eagerly (a replay would skip them)."""
+
+    @property
+    def _forward_pre_hooks(self) -> HookTable:
+        """The forward pre-hooks by key (PyTorch's private ordered dict), a live view."""
+        return HookTable(self, "forward_pre")
+
+    @property
+    def _forward_hooks(self) -> HookTable:
+        """The forward hooks by key (PyTorch's private ordered dict), a live view."""
+        return HookTable(self, "forward")
+
+    @property
+    def _backward_pre_hooks(self) -> HookTable:
+        """The full backward pre-hooks by key (PyTorch's private ordered dict), a live view."""
+        return HookTable(self, "backward_pre")
+
+    @property
+    def _backward_hooks(self) -> HookTable:
+        """The full backward hooks by key (PyTorch's private ordered dict), a live view."""
+        return HookTable(self, "backward")
 
     def register_forward_pre_hook(self, hook: Any, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
