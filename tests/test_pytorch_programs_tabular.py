@@ -28,7 +28,12 @@ generated data (the helpers and the rule come from tests/test_pytorch_programs.p
   afterwards: training then goes on exactly as if no sweep had been run, in each engine.
 
 No program draws random numbers once its models are built (the weights are copied torch -> minigrad), so every
-number of the two runs is compared.
+number of the two runs is compared. What the programs found, each with its regression test at the end:
+``torch.optim.lr_scheduler._LRScheduler`` (the old name that range-test schedulers subclass) was missing, and an
+optimizer's ``load_state_dict`` kept the ``initial_lr`` of a scheduler built after the save (PyTorch takes the saved
+group whole), so a schedule built after the range test's restore started from the sweep's first lr. Where PyTorch's
+CPU ``embedding_bag`` is inconsistent (a last offset short of the input with ``include_last_offset``), ours keeps its
+documented rule (tests/test_pytorch_programs_text.py).
 """
 
 from __future__ import annotations
