@@ -36,7 +36,12 @@ generated data (the helpers and the rule come from tests/test_pytorch_programs.p
   FAVOR+ softmax kernel of lucidrains/performer-pytorch (a Gaussian orthogonal random matrix from
   ``torch.linalg.qr`` blocks scaled by row norms, kept as a buffer, ``exp(x w - |x|^2 / 2 - amax)`` features
   with ``detach()``-ed maxima), compared with softmax attention on the same inputs and trained as a tiny
-  causal language model with Adam.
+  causal language model with Adam;
+* ``MIN_GRU`` follows lucidrains/minGRU-pytorch ("Were RNNs All We Needed?"): gates from the input alone, the
+  parallel mode by Heinsen's log-space scan (``cumsum``, ``logcumsumexp``, ``exp``; ``g``/``log_g`` by
+  ``torch.where``, ``-F.softplus``), ``F.pad`` of the log-coefficients and ``torch.cat`` of ``prev_hidden.log()``
+  for a carried state, the one-token recurrent mode by ``torch.lerp``, ``nn.RMSNorm`` residual layers; trained with
+  Adam, then decoded both ways.
 
 Where a program draws random numbers to build a buffer (the Performer's projection), the buffer is copied with
 the state dict, so both engines read the same features.
@@ -671,7 +676,109 @@ def train(model, tokens, steps, lr=0.02):
     return losses, grads
 '''
 
-PROGRAMS = (S4D_CLASSIFIER, MAMBA_LM, INDRNN_QRNN, LINEAR_ATTENTION)
+
+MIN_GRU = '''
+def exists(v):
+    return v is not None
+
+
+def heinsen_associative_scan_log(log_coeffs, log_values):
+    """h_t = a_t h_{t-1} + b_t for every t at once, in log space: (B, T, D) logs of a and b -> h (B, T, D)."""
+    a_star = log_coeffs.cumsum(dim=1)
+    log_h0_plus_b_star = (log_values - a_star).logcumsumexp(dim=1)
+    return (a_star + log_h0_plus_b_star).exp()
+
+
+def g(x):
+    return torch.where(x >= 0, x + 0.5, x.sigmoid())
+
+
+def log_g(x):
+    return torch.where(x >= 0, (F.relu(x) + 0.5).log(), -F.softplus(-x))
+
+
+class minGRU(nn.Module):
+    """h_t = (1 - z_t) h_{t-1} + z_t g(h~_t), gates from x_t alone: parallel over T (training) or one step."""
+
+    def __init__(self, dim, expansion_factor=1.5):
+        super().__init__()
+        dim_inner = int(dim * expansion_factor)
+        self.to_hidden_and_gate = nn.Linear(dim, dim_inner * 2, bias=False)
+        self.to_out = nn.Linear(dim_inner, dim, bias=False)
+
+    def forward(self, x, prev_hidden=None, return_next_prev_hidden=False):
+        seq_len = x.shape[1]
+        hidden, gate = self.to_hidden_and_gate(x).chunk(2, dim=-1)
+        if seq_len == 1:
+            hidden = g(hidden)
+            gate = gate.sigmoid()
+            out = torch.lerp(prev_hidden, hidden, gate) if exists(prev_hidden) else (hidden * gate)
+        else:
+            log_coeffs = -F.softplus(gate)                       # log(1 - z)
+            log_z = -F.softplus(-gate)
+            log_values = log_z + log_g(hidden)
+            if exists(prev_hidden):
+                log_values = torch.cat((prev_hidden.log(), log_values), dim=1)
+                log_coeffs = F.pad(log_coeffs, (0, 0, 1, 0))
+            out = heinsen_associative_scan_log(log_coeffs, log_values)
+            out = out[:, -seq_len:]
+        next_prev_hidden = out[:, -1:]
+        out = self.to_out(out)
+        return (out, next_prev_hidden) if return_next_prev_hidden else out
+
+
+class MinGRULM(nn.Module):
+    def __init__(self, num_tokens, dim=8, depth=2):
+        super().__init__()
+        self.token_emb = nn.Embedding(num_tokens, dim)
+        self.layers = nn.ModuleList([nn.ModuleList([nn.RMSNorm(dim), minGRU(dim)]) for _ in range(depth)])
+        self.norm = nn.RMSNorm(dim)
+        self.to_logits = nn.Linear(dim, num_tokens, bias=False)
+
+    def forward(self, x, prev_hiddens=None, return_prev_hiddens=False):
+        x = self.token_emb(x)
+        prev_hiddens = iter(prev_hiddens or [])
+        next_prev_hiddens = []
+        for norm, mingru in self.layers:
+            out, hidden = mingru(norm(x), next(prev_hiddens, None), return_next_prev_hidden=True)
+            x = out + x
+            next_prev_hiddens.append(hidden)
+        logits = self.to_logits(self.norm(x))
+        return (logits, next_prev_hiddens) if return_prev_hiddens else logits
+
+
+def make_model(num_tokens):
+    return MinGRULM(num_tokens)
+
+
+def step_by_step(model, tokens):
+    """The same logits (B, T, V) from the recurrent mode: one token at a time, carrying each layer's state."""
+    hiddens, outputs = None, []
+    with torch.no_grad():
+        for t in range(tokens.shape[1]):
+            logits, hiddens = model(tokens[:, t:t + 1], hiddens, return_prev_hiddens=True)
+            outputs.append(logits)
+    return torch.cat(outputs, dim=1)
+
+
+def train(model, tokens, steps, lr=0.02):
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+    tokens = torch.from_numpy(tokens)
+    losses, grads = [], []
+    for _ in range(steps):
+        logits = model(tokens[:, :-1])
+        loss = F.cross_entropy(logits.transpose(1, 2), tokens[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        grads.append({name: p.grad.numpy().copy() for name, p in model.named_parameters()})
+        optimizer.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        parallel = model(tokens)
+    return losses, grads, parallel.numpy(), step_by_step(model, tokens).numpy()
+'''
+
+PROGRAMS = (S4D_CLASSIFIER, MAMBA_LM, INDRNN_QRNN, LINEAR_ATTENTION, MIN_GRU)
 
 
 def _twins(source: str, *args: Any) -> tuple:
@@ -801,6 +908,23 @@ def test_linear_and_performer_attention_against_softmax(torch: Any, kind: str) -
     expected_losses, expected_grads = torch_program["train"](torch_model, tokens.astype(np.int64), 4)
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
     _assert_same_grads(grads, expected_grads)
+    _assert_same_state(torch_model, mg_model)
+
+
+# ----------------------------------------------------------------------------- 5. minGRU
+
+
+def test_min_gru_log_space_parallel_scan_and_recurrent_mode(torch: Any) -> None:
+    vocab = 7
+    tokens = (np.arange(8)[None, :] * np.array([[1], [3], [2]]) + np.array([[0], [1], [4]])) % vocab
+    torch_program, torch_model, mg_program, mg_model, _ = _twins(MIN_GRU, vocab)
+    expected = torch_program["train"](torch_model, tokens.astype(np.int64), 4)
+    losses, grads, parallel, recurrent = mg_program["train"](mg_model, tokens.astype(np.int64), 4)
+    np.testing.assert_allclose(losses, expected[0], rtol=1e-5)
+    _assert_same_grads(grads, expected[1])
+    np.testing.assert_allclose(parallel, expected[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(recurrent, expected[3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(recurrent, parallel, rtol=1e-4, atol=1e-5)   # the two modes: one recurrence
     _assert_same_state(torch_model, mg_model)
 
 
