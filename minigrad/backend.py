@@ -9,11 +9,26 @@ imports and runs on machines without it.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy
 
 from .arguments import NUMERIC_KINDS, as_dtype, reworded  # noqa: F401 - the ops read them here too
+
+
+def hide_floating_point_warnings() -> None:
+    """PyTorch never warns about a floating-point result (``log(0) = -inf``, ``0 / 0 = nan``, an ``exp`` that
+    overflows to ``inf``); NumPy does, from inside minigrad's ops. Called once at import: NumPy's
+    ``RuntimeWarning`` s about them are not shown when they come from minigrad's or nn's own code (a
+    user's NumPy code warns as before). A warnings filter, not ``numpy.errstate``: it costs an op
+    nothing. A filter set later (``warnings.simplefilter("error")``, ``pytest -W error``) comes first and
+    still applies."""
+    warnings.filterwarnings("ignore", message=r"(divide by zero|invalid value|overflow|underflow) encountered",
+                            category=RuntimeWarning, module=r"(minigrad|nn)(\.|$)")
+
+
+hide_floating_point_warnings()
 
 ndarray = numpy.ndarray
 
