@@ -428,6 +428,32 @@ def test_awd_lstm_with_weight_drop_and_nt_asgd(torch: Any, monkeypatch: pytest.M
     assert mg_model.decoder.weight is mg_model.encoder.weight
 
 
+def test_awd_lstm_with_minigrads_own_draws() -> None:
+    """Unpatched, minigrad's own ``bernoulli_`` and ``F.dropout`` drive the regularisers: a seed repeats a run, another
+    seed changes it, the locked mask is the same at every time step, and eval() turns every dropout off."""
+    from tests.test_pytorch_programs import _program  # noqa: PLC0415
+
+    program = _program(AWD_LSTM, MINIGRAD_IMPORTS_AWD)
+    mg = program["torch"]
+    train_ids, valid_ids = _corpus(3 * 8 + 1, 10, 0), _corpus(2 * 6 + 1, 10, 1)
+
+    def run(seed: int) -> list:
+        mg.manual_seed(seed)
+        model = program["make_model"](10)
+        return program["train"](model, train_ids, valid_ids, [4] * 20, epochs=2, switch_at=0)[0]
+
+    first = run(0)
+    assert run(0) == first and run(1) != first and np.isfinite(first).all()
+    x = mg.ones(5, 3, 4)
+    dropped = program["LockedDropout"]()(x, 0.5)
+    assert (dropped.numpy() == dropped.numpy()[:1]).all() and set(np.unique(dropped.numpy())) <= {0.0, 2.0}
+    mg.manual_seed(2)
+    model = program["make_model"](10).eval()
+    hidden = model.init_hidden(2)
+    words = mg.from_numpy(train_ids[:8].reshape(4, 2))
+    np.testing.assert_array_equal(model(words, hidden)[0].numpy(), model(words, hidden)[0].numpy())
+
+
 # ----------------------------------------------------------------------------- 2. pretrained embeddings
 
 
