@@ -101,6 +101,21 @@ def _timed_ms(step: Callable[[], Any], synchronize: Callable[[], None]) -> float
     return (time.perf_counter() - start) * 1e3
 
 
+def interleaved_medians(peers: dict[str, Callable[[], Any]], repeats: int, warmup: int,
+                        synchronize: Callable[[], None]) -> tuple[dict[str, float], dict[str, float]]:
+    """(first-step loss, median ms) per peer: the first step from identical weights (the peers must agree
+    before their times mean anything), ``warmup - 1`` more untimed, then ``repeats`` timed, interleaved."""
+    losses = {name: float(step().item()) for name, step in peers.items()}
+    for _ in range(max(warmup - 1, 0)):
+        for step in peers.values():
+            step()
+    samples: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(repeats):
+        for name, step in peers.items():
+            samples[name].append(_timed_ms(step, synchronize))
+    return losses, {name: statistics.median(values) for name, values in samples.items()}
+
+
 def _describe(torch: Any, device: str) -> str:
     cp = backend.cupy_module()
     index = mg.Device(device).index or 0
@@ -140,19 +155,10 @@ def run(sizes: list[tuple[int, int, int, int]], repeats: int, warmup: int, devic
                  "fused": minigrad_step(x, weights, device, lr, fused=True)}
         if torch is not None:
             peers["torch"] = torch_step(torch, x, weights, device, lr)
-        # first step from identical weights: the peers must agree before their times mean anything
-        losses = {name: float(step().item()) for name, step in peers.items()}
+        losses, ms = interleaved_medians(peers, repeats, warmup, synchronize)
         spread = max(abs(v - losses["minigrad"]) for v in losses.values()) / max(abs(losses["minigrad"]), 1e-30)
         notes.append(f"# {size}: first-step loss " + ", ".join(f"{k} {v:.7g}" for k, v in losses.items())
                      + f"; largest relative difference {spread:.1e}")
-        for _ in range(max(warmup - 1, 0)):
-            for step in peers.values():
-                step()
-        samples: dict[str, list[float]] = {name: [] for name in peers}
-        for _ in range(repeats):
-            for name, step in peers.items():
-                samples[name].append(_timed_ms(step, synchronize))
-        ms = {name: statistics.median(values) for name, values in samples.items()}
         t = ms.get("torch", float("nan"))
         print(f"B={batch} T={steps} I={inputs} H={hidden}: " + "  ".join(f"{k} {v:.1f}" for k, v in ms.items())
               + " ms | " + "  ".join(f"{k}/torch {v / t:.2f}" for k, v in ms.items() if k != "torch"), flush=True)

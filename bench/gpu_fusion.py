@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import statistics
 import time
 from typing import Any, Callable, Iterator
 
@@ -228,7 +227,7 @@ def autotune_step(x: np.ndarray, weights: dict, lr: float) -> Callable[[], Any]:
 
 def time_training_steps(cp: Any, sizes: list[tuple[int, int, int, int]], repeats: int, warmup: int) -> None:
     """bench.gpu's LSTM training step with the generated kernels, beside the primitive ops, fused and cuDNN."""
-    from bench.gpu import _timed_ms, _torch_cuda, minigrad_step, torch_step  # noqa: PLC0415
+    from bench.gpu import _torch_cuda, interleaved_medians, minigrad_step, torch_step  # noqa: PLC0415
     from bench.numpy_lstm import recurrent_weights  # noqa: PLC0415
 
     torch = _torch_cuda("cuda", tf32=False)
@@ -248,15 +247,7 @@ def time_training_steps(cp: Any, sizes: list[tuple[int, int, int, int]], repeats
                  "fused": minigrad_step(x, weights, "cuda", 1e-4, fused=True)}
         if torch is not None:
             peers["torch"] = torch_step(torch, x, weights, "cuda", 1e-4)
-        losses = {name: float(step().item()) for name, step in peers.items()}
-        for _ in range(max(warmup - 1, 0)):
-            for step in peers.values():
-                step()
-        samples: dict[str, list[float]] = {name: [] for name in peers}
-        for _ in range(repeats):
-            for name, step in peers.items():
-                samples[name].append(_timed_ms(step, synchronize))
-        ms = {name: statistics.median(values) for name, values in samples.items()}
+        losses, ms = interleaved_medians(peers, repeats, warmup, synchronize)
         t = ms.get("torch", float("nan"))
         print(f"B={batch} T={steps} I={inputs} H={hidden}: " + "  ".join(f"{k} {v:.1f}" for k, v in ms.items())
               + " ms | " + "  ".join(f"{k}/torch {v / t:.2f}" for k, v in ms.items() if k != "torch")

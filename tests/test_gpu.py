@@ -380,6 +380,19 @@ def test_gate_kernels_generated_from_the_ops_code_equal_the_hand_written_ones() 
     _assert_same(hand, generated, rtol=1e-5, atol=1e-6)
 
 
+def test_the_gpu_benchmarks_run(capsys: pytest.CaptureFixture) -> None:
+    """``bench.gpu`` and ``bench.gpu_fusion``'s training steps, at a tiny size: every peer runs and they agree
+    on the first-step loss (on the stand-in the timings mean nothing; on a GPU this is a smoke run)."""
+    from bench import gpu, gpu_fusion  # noqa: PLC0415 - the benchmarks under test
+
+    gpu.run([(2, 3, 4, 5)], repeats=1, warmup=1, device="cuda", lr=1e-4)
+    gpu_fusion.time_training_steps(mg.backend.cupy_module(), [(2, 3, 4, 5)], repeats=1, warmup=1)
+    text = capsys.readouterr().out
+    assert "minigrad" in text and "fused" in text and "autotune" in text and "generated" in text
+    spread = float(text.split("largest relative difference ")[1].split()[0])
+    assert spread < 1e-5, text
+
+
 # --- optimizers, Module.to, a training step -------------------------------------------
 
 def test_adam_step_on_gpu_equals_cpu() -> None:

@@ -363,7 +363,10 @@ class _Stream:
         return None
 
 
-_runtime = types.SimpleNamespace(getDeviceCount=lambda: DEVICE_COUNT)
+# what the GPU benchmarks read (bench/gpu.py, bench/gpu_fusion.py), so that a test can run them here
+_runtime = types.SimpleNamespace(getDeviceCount=lambda: DEVICE_COUNT, deviceSynchronize=lambda: None,
+                                 runtimeGetVersion=lambda: 0,
+                                 getDeviceProperties=lambda index: {"name": b"strict CuPy stand-in"})
 cuda = types.SimpleNamespace(Device=_Device, runtime=_runtime, get_current_stream=lambda: _Stream(),
                              Stream=_Stream)
 
@@ -476,6 +479,8 @@ module.cuda = cuda
 module.random = _Random()
 module.ElementwiseKernel = HostElementwiseKernel
 module.fuse = fuse
+module.__version__ = "stand-in"
+module.get_default_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
 module.copies = copies
 module.reset_copies = reset_copies
 module.is_strict_stand_in = True
