@@ -23,7 +23,8 @@ tests/test_pytorch_programs.py:
   ``per_sample_weights``;
 * ``CHAR_GRU`` is the character-level GRU language model of char-rnn ports (in the manner of
   spro/char-rnn.pytorch): ``nn.GRU(..., dropout=p)`` between its layers, perplexity as ``math.exp`` of the
-  mean NLL, and temperature sampling by ``torch.multinomial`` under ``eval()`` (dropout off).
+  mean NLL, and temperature sampling by ``torch.multinomial`` under ``eval()`` (dropout off; at ``dropout=1.0`` the
+  training-mode dropout is deterministic, so its place between the layers is compared with torch's too).
 
 Random draws that the compared numbers depend on read one NumPy stream per engine of the same seed:
 ``Tensor.bernoulli_`` (here), ``F.dropout`` (``_shared_dropout`` of tests/test_pytorch_programs_gnn.py) and
@@ -504,6 +505,16 @@ def test_char_gru_perplexity_and_temperature_sampling(torch: Any, monkeypatch: p
     assert ids == expected_ids
     np.testing.assert_allclose(hidden.numpy(), expected_hidden.numpy(), rtol=1e-5, atol=1e-6)
     assert not mg_model.training
+    # at p=1 the training-mode dropout is deterministic (every unit dropped): the layer below the top one feeds zeros,
+    # the top layer's own output is not dropped, as in torch
+    torch_program, torch_model, mg_program, mg_model, _ = _twins(CHAR_GRU, vocab, dropout=1.0)
+    outputs = []
+    for program, model in ((torch_program, torch_model), (mg_program, mg_model)):
+        logits, _ = model.train()(program["torch"].from_numpy(text[None, :10]))
+        logits.sum().backward()
+        outputs.append((logits.detach().numpy(), model.gru.weight_ih_l1.grad.numpy(), model.embed.weight.grad.numpy()))
+    for ours, theirs in zip(outputs[1], outputs[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     # in training mode the dropout is on: the output moves away from eval's
     chars = mg_program["torch"].from_numpy(text[None, :10])
     mg_model.eval()
