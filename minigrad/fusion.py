@@ -22,7 +22,8 @@ or ops with a constant operand. The drawing shows a group as one ``fused`` node.
 
 ``cupy.fuse``'s proxies hide array shapes, which ``Mul``/``AddCMul``/``Add``/``Sub``
 read to tell whether a gradient must be summed back over broadcast axes; every
-array of a group has the group's shape, so while tracing the proxies report it.
+array of a group has the group's shape, so while tracing (only then: ``cupy.fuse``
+calls the traced functions only to trace) the proxies report it.
 """
 
 from __future__ import annotations
@@ -111,6 +112,14 @@ class FusedOps(Function):
     # --- what cupy.fuse traces: the members' own code ---------------------------
 
     def _trace_forward(self, *inputs: Any) -> tuple:
+        with proxies_with_shape(self.xp, self.group_shape):   # (cupy.fuse calls this only to trace)
+            return self._forward_members(inputs)
+
+    def _trace_backward(self, *arrays: Any) -> tuple:
+        with proxies_with_shape(self.xp, self.group_shape):
+            return self._backward_members(arrays)
+
+    def _forward_members(self, inputs: tuple) -> tuple:
         values: list = []
         for op, slots, _m in self.members:
             values.append(op.forward(*(inputs[j] if kind == "in" else values[j] for kind, j in slots)))
@@ -133,7 +142,7 @@ class FusedOps(Function):
         self.found["saved"], self.found["n_kept"] = layout, len(kept)
         return (*values, *kept)
 
-    def _trace_backward(self, *arrays: Any) -> tuple:
+    def _backward_members(self, arrays: tuple) -> tuple:
         n, n_in = self.n_outputs, self.n_inputs
         grads: dict = {("out", m): g for m, g in enumerate(arrays[:n])}
         where = {"in": arrays[n:n + n_in], "out": arrays[n + n_in:2 * n + n_in], "kept": arrays[2 * n + n_in:]}
@@ -159,7 +168,7 @@ class FusedOps(Function):
     # --- the op --------------------------------------------------------------------
 
     def forward(self, *inputs: Any) -> tuple:
-        with self.lock, proxies_with_shape(self.xp, self.group_shape):
+        with self.lock:
             results = self.forward_kernel(*inputs)
         results = results if type(results) is tuple else (results,)
         outputs = results[:self.n_outputs]
@@ -175,7 +184,7 @@ class FusedOps(Function):
                 zeros = self.xp.zeros(self.group_shape, dtype=outputs[0].dtype) if zeros is None else zeros
                 g = zeros
             filled.append(g)
-        with self.lock, proxies_with_shape(self.xp, self.group_shape):
+        with self.lock:
             results = self.backward_kernel(*filled, *inputs, *outputs, *kept)
         results = results if type(results) is tuple else (results,)
         out: list = [None] * self.n_inputs
