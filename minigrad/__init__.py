@@ -55,6 +55,7 @@ from .constructors import (
     zeros,
     zeros_like,
 )
+from .control_flow import cond, while_loop
 from .generators import (
     Generator,
     default_generator,
@@ -170,7 +171,7 @@ __all__ = [
     "amp", "autocast", "is_autocast_enabled", "default_generator", "get_rng_state", "initial_seed", "seed",
     "set_rng_state",
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
-    "CompileWarning", "accelerator", "compile", "compiler", "return_types",
+    "CompileWarning", "accelerator", "compile", "compiler", "cond", "return_types", "while_loop",
     "channels_last", "channels_last_3d", "contiguous_format", "memory_format", "preserve_format",
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
@@ -189,7 +190,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # `mg.viz` and `from minigrad import nn` are loaded on first use, so that
     # importing the engine never needs graphviz nor imports the nn library.
-    if name in ("viz", "utils", "linalg", "special", "fft", "distributions", "testing", "random", "func"):
+    if name in ("viz", "utils", "linalg", "special", "fft", "distributions", "testing", "random", "func", "jit"):
         return importlib.import_module(f".{name}", __name__)
     if name == "vmap":   # torch.vmap is torch.func.vmap
         return importlib.import_module(".func", __name__).vmap
