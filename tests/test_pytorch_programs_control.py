@@ -16,7 +16,11 @@ generated data (the helpers and the rule come from tests/test_pytorch_programs.p
   ``torch.while_loop`` (a fixed-point refinement with a tensor stopping test) inside a model's ``forward``, the
   same model written with Python ``if``/``while`` on ``.item()``, each trained a few Adam steps with gradients
   through the branch taken, and under ``torch.compile(model, backend="eager")`` (a graph break at ``.item()``
-  in torch; minigrad's ``mg.compile`` runs such a call eagerly, so a replay never takes a frozen branch);
+  in torch, whose numbers are then its eager ones; minigrad's ``mg.compile`` runs such a call eagerly, so a
+  replay never takes a frozen branch). torch.cond gives the tensors its other branch reads zero gradients, not
+  None, so Adam moves them: ``mg.cond`` does the same. torch 2.13's while_loop gradients are wrong (a tensor the
+  body reads gets one iteration's gradient, and one even when no iteration ran): minigrad's are compared with
+  torch's Python ``while``, torch's while_loop with its forward values;
 * ``ADAPTIVE_COMPUTATION_TIME`` follows Graves, "Adaptive Computation Time for Recurrent Neural Networks"
   (2016) on its parity task: an ``RNNCell`` pondering each input with a first-step flag, a sigmoid halting
   unit, a Python ``while`` that stops when every sample's cumulative halting probability reaches ``1 - eps``
@@ -602,3 +606,23 @@ def test_early_exit_classifier(torch: Any) -> None:
     np.testing.assert_array_equal(our_exits.numpy(), their_exits.numpy())
     np.testing.assert_array_equal(our_predictions.numpy(), their_predictions.numpy())
     assert ours.training and len(set(our_exits.tolist())) > 1   # the routing sent samples out at several exits
+
+
+@pytest.mark.gpu
+def test_cond_and_while_loop_on_the_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    cp = mg.backend.cupy_module()
+    if getattr(cp, "is_strict_stand_in", False):   # fork_rng needs CuPy's get/set_random_state, as in
+        from tests.support import strict_cupy  # tests/minigrad/test_probe_data_random.py
+
+        rnd = cp.random
+        monkeypatch.setattr(rnd, "get_random_state", rnd._gen, raising=False)
+        monkeypatch.setattr(rnd, "set_random_state",
+                            lambda rs: rnd._generators.__setitem__(strict_cupy._current[0], rs), raising=False)
+        monkeypatch.setattr(rnd, "RandomState", lambda seed: np.random.Generator(np.random.Philox(seed)),
+                            raising=False)
+    x = mg.tensor([0.5, -1.0], device="cuda", requires_grad=True)
+    used, unused = mg.nn.Linear(2, 2, device="cuda"), mg.nn.Linear(2, 2, device="cuda")
+    mg.cond(x.sum() < 0, used, unused, (x,)).sum().backward()
+    assert unused.weight.grad.device == x.device and not unused.weight.grad.cpu().numpy().any()
+    step, y = mg.while_loop(lambda i, v: i < 2, lambda i, v: (i + 1, used(v)), (mg.tensor(0, device="cuda"), x))
+    assert step.item() == 2 and y.device == x.device
