@@ -12,7 +12,9 @@ gradient, not None (an optimizer with momentum or weight decay then moves those 
 ``if`` leaves them alone). So here, while grad is recorded, the other branch also runs (under
 ``fork_rng``: its random draws are undone), its graph is walked for the leaves that require grad, and the
 output passes through one op that sends those leaves zeros; its outputs must match the taken branch's in
-structure, shape and dtype, as torch requires. Under ``no_grad`` only the taken branch runs.
+structure, shape and dtype, as torch requires. Under ``no_grad`` only the taken branch runs. A branch that
+changes state (a BatchNorm's running statistics in training mode: torch's cond refuses such mutations) would
+change it from both branches here: keep state updates out of the branches.
 
 Checked as torch checks, with torch's error class (``RuntimeError``): a tensor predicate has one element; the
 branches, condition and body are callable; operands are (nested tuples, lists, dicts of) tensors, and carried
