@@ -12,9 +12,10 @@ gradient, not None (an optimizer with momentum or weight decay then moves those 
 ``if`` leaves them alone). So here, while grad is recorded, the other branch also runs (under
 ``fork_rng``: its random draws are undone), its graph is walked for the leaves that require grad, and the
 output passes through one op that sends those leaves zeros; its outputs must match the taken branch's in
-structure, shape and dtype, as torch requires. Under ``no_grad`` only the taken branch runs. A branch that
-changes state (a BatchNorm's running statistics in training mode: torch's cond refuses such mutations) would
-change it from both branches here: keep state updates out of the branches.
+structure, shape and dtype, as torch requires. Under ``no_grad`` only the taken branch runs. A branch not
+taken that changes a tensor in place (a BatchNorm's running statistics in training mode; torch's cond refuses
+such mutations) raises ``RuntimeError`` rather than change state a second time: keep state updates out of the
+branches.
 
 Checked as torch checks, with torch's error class (``RuntimeError``): a tensor predicate has one element; the
 branches, condition and body are callable; operands are (nested tuples, lists, dicts of) tensors, and carried
@@ -31,6 +32,7 @@ from .autograd import Function
 from .generators import fork_rng
 from .recording import is_grad_enabled
 from .tensor import Tensor
+from .versions import INPLACE
 
 
 def _leaves(tree: Any) -> list:
@@ -107,8 +109,14 @@ def _map_tensors(tree: Any, fn: Callable) -> Any:
 def _leaves_read(branch: Callable, operands: Any, taken_outputs: Any) -> list:
     """The leaves requiring grad that ``branch`` (the one not taken) reads: it runs, its random draws undone,
     and its graph is walked back. Its outputs must match the taken branch's (torch traces both and checks)."""
+    changes = INPLACE.thread_changes()
     with fork_rng():
         outputs = branch(*operands)
+    if INPLACE.thread_changes() != changes:   # running it changed state the taken branch may change too
+        raise RuntimeError("cond: the branch not taken changes a tensor in place (a BatchNorm's running statistics "
+                           "in training mode, an in-place op on an input or a buffer); torch.cond refuses branches "
+                           "that mutate state, and here it would have changed twice: move the update out of the "
+                           "branches, or use a Python if")
     taken, other = _leaves(taken_outputs), _leaves(outputs)
     shapes = [(t.shape, t.dtype) if isinstance(t, Tensor) else type(t).__name__ for t in taken]
     other_shapes = [(t.shape, t.dtype) if isinstance(t, Tensor) else type(t).__name__ for t in other]

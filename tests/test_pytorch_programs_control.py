@@ -533,6 +533,19 @@ def test_the_branch_not_taken_gives_what_it_reads_zero_gradients() -> None:
         mg.cond(x.sum() < 0, used, lambda a: a.sum(), (x,))
 
 
+def test_a_branch_not_taken_that_changes_state_is_refused() -> None:
+    """Running the other branch must not change state a second time (a BatchNorm in training mode updates its
+    running statistics): refused, as torch.cond refuses branches that mutate; no_grad runs the taken one alone."""
+    x = mg.tensor([[0.5, -1.0], [2.0, 0.0]], requires_grad=True)
+    norm = mg.nn.BatchNorm1d(2)
+    with pytest.raises(RuntimeError, match="branch not taken changes a tensor in place"):
+        mg.cond(x.sum() > 0, norm, lambda a: norm(a) * 2, (x,))
+    with mg.no_grad():
+        before = norm.num_batches_tracked.item()
+        mg.cond(x.sum() > 0, norm, lambda a: norm(a) * 2, (x,))
+    assert norm.num_batches_tracked.item() == before + 1   # once: the taken branch's update
+
+
 def test_while_loop_carries_gradients_through_every_iteration() -> None:
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     step, y = mg.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), (mg.tensor(0), x))
