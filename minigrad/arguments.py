@@ -83,6 +83,30 @@ def constant_array(name: str, value: Any) -> Any:
     return array
 
 
+def wrapped_ints(arrays: Sequence[Any], error: OverflowError) -> list:
+    """An op's raw inputs with each Python int that overflowed the integer dtype of its array inputs wrapped into
+    that dtype, as PyTorch casts a Python number (two's complement after a 64-bit cast: 2654435761 beside an int32
+    tensor is -1640531535, so ``int32 * 2654435761`` wraps instead of raising NumPy 2's OverflowError).
+
+    Raises ``error`` again where PyTorch also refuses: an int outside 64 bits, or no integer array to wrap into.
+    """
+    dtypes = [a.dtype for a in arrays if hasattr(a, "dtype") and not isinstance(a, (int, float, complex))]
+    dtype = numpy.result_type(*dtypes) if dtypes else None
+    if dtype is None or dtype.kind not in "iu":
+        raise error
+    bits = dtype.itemsize * 8
+    out = []
+    for a in arrays:
+        if type(a) is int:
+            if not -2**63 <= a < 2**64:
+                raise error
+            a %= 2**bits
+            if dtype.kind == "i" and a >= 2**(bits - 1):
+                a -= 2**bits
+        out.append(a)
+    return out
+
+
 def with_op_context(name: str, inputs: Sequence[Any], error: Exception) -> Exception:
     """Re-raise a NumPy error with the op name and the input shapes in front."""
     message = str(error)

@@ -37,7 +37,7 @@ import numpy
 
 from .. import anomaly, backend
 from ..anomaly import AnomalyError
-from ..arguments import AxisError, constant_array, with_op_context
+from ..arguments import AxisError, constant_array, with_op_context, wrapped_ints
 from ..frames import in_fresh_chunk
 from ..hooks import (
     AFTER_BACKWARD,
@@ -157,6 +157,9 @@ class Function:
             needs_grad.append(False)
         self.xp = numpy if on_host else _common_module(self.name, inputs, arrays)
         try:
+            out = self.forward(*arrays)
+        except OverflowError as error:   # a Python int beyond an integer tensor's range: wrapped, as PyTorch
+            arrays = wrapped_ints(arrays, error)
             out = self.forward(*arrays)
         except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             raise with_op_context(self.name, inputs, error) from error

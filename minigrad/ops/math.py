@@ -14,6 +14,7 @@ import math
 from typing import Any, Callable
 
 from .. import backend
+from ..arguments import wrapped_ints
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..recording import note_draw, note_read
@@ -388,6 +389,9 @@ def _bool_result(name: str, make: Callable, inputs: tuple) -> Tensor:
     """A bool tensor computed from the inputs' arrays; an ``mg.compile`` replay recomputes it."""
     arrays = [i.data if isinstance(i, Tensor) else i for i in inputs]
     try:
+        out = make(*arrays)
+    except OverflowError as error:   # a Python int beyond an integer tensor's range: wrapped, as PyTorch
+        arrays = wrapped_ints(arrays, error)
         out = make(*arrays)
     except (ValueError, TypeError) as error:
         shapes = " and ".join(str(_shape(a)) for a in arrays)
