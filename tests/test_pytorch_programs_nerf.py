@@ -591,3 +591,16 @@ def test_a_python_int_beyond_an_integer_dtype_wraps_as_torch(torch: Any) -> None
     with pytest.raises(OverflowError):   # beyond 64 bits: both refuse
         mg.tensor([1]) + 2 ** 70
     assert not (mg.tensor([1], dtype=mg.int32) == 2 ** 32 + 1).item()   # NumPy's exact comparison (torch: True)
+
+
+def test_wrapped_python_ints_replay_under_compile() -> None:
+    import minigrad as mg  # noqa: PLC0415
+
+    def hashed(x: Any, w: Any) -> Any:
+        return ((x * 2654435761 ^ 805459861 * 4) % 64).float() * w
+
+    compiled, w = mg.compile(hashed), mg.ones(3, requires_grad=True)
+    for i in range(3):   # the capture, then replays of the wrapped constants
+        x = mg.tensor([1, 3, 70000 * i], dtype=mg.int32)
+        np.testing.assert_array_equal(compiled(x, w).numpy(), hashed(x, w).numpy())
+    assert compiled(x, w).tolist() == [37.0, 7.0, 52.0]   # torch's numbers

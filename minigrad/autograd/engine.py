@@ -160,6 +160,7 @@ class Function:
             out = self.forward(*arrays)
         except OverflowError as error:   # a Python int beyond an integer tensor's range: wrapped, as PyTorch
             arrays = wrapped_ints(arrays, error)
+            inputs = tuple(a if type(a) is int else x for x, a in zip(inputs, arrays))   # mg.compile replays these
             out = self.forward(*arrays)
         except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
             raise with_op_context(self.name, inputs, error) from error

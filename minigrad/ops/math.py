@@ -392,6 +392,7 @@ def _bool_result(name: str, make: Callable, inputs: tuple) -> Tensor:
         out = make(*arrays)
     except OverflowError as error:   # a Python int beyond an integer tensor's range: wrapped, as PyTorch
         arrays = wrapped_ints(arrays, error)
+        inputs = tuple(a if type(a) is int else x for x, a in zip(inputs, arrays))   # mg.compile replays these
         out = make(*arrays)
     except (ValueError, TypeError) as error:
         shapes = " and ".join(str(_shape(a)) for a in arrays)
