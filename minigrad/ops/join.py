@@ -144,11 +144,26 @@ def _as_list(tensors: Any, name: str) -> list:
 
 
 def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """Join tensors along an existing ``dim`` (0 by default; ``axis=`` also works; ``concat`` is the same op)."""
+    """Join tensors along an existing ``dim`` (0 by default; ``axis=`` also works; ``concat`` is the same op).
+
+    As torch.cat, a 1-D empty tensor (shape ``(0,)``) joins tensors of any number of dims (Transformer-XL's
+    ``torch.empty(0)`` memories); with ``axis=`` it is numpy.concatenate, which refuses it.
+    """
     tensors = _as_list(tensors, "concat")
-    ndim = getattr(tensors[0], "ndim", 0)
-    a = one_axis(dim_or_axis("concat", dim, axis, 0), ndim, "concat")
+    legacy = axis is None and any(t.shape == (0,) for t in tensors)
+    first = next((t for t in tensors if t.shape != (0,)), tensors[0]) if legacy else tensors[0]
+    a = one_axis(dim_or_axis("concat", dim, axis, 0), getattr(first, "ndim", 0), "concat")
+    if legacy and first.ndim != 1:
+        tensors = _legacy_empties_shaped(tensors, first.shape, a)
     return Concat(a)(*tensors)
+
+
+def _legacy_empties_shaped(tensors: list, shape: tuple, axis: int) -> list:
+    """torch.cat's legacy rule: tensors of shape (0,) are left out of the join whatever the others' dims.
+    Each is reshaped here to ``shape`` with 0 along ``axis``, so it still takes part in dtype promotion and
+    gets its (empty) gradient through the one Concat node."""
+    empty_shape = shape[:axis] + (0,) + shape[axis + 1:]
+    return [t.reshape(empty_shape) if t.shape == (0,) else t for t in tensors]
 
 
 concat = cat
