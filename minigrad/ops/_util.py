@@ -13,6 +13,24 @@ from ..autograd import AxisError
 from ..tensor import Tensor
 
 
+class IndexRangeError(IndexError, RuntimeError):
+    """An index value outside its dim (gather, scatter, index_add_, ...): Python's IndexError and PyTorch's
+    RuntimeError, so ``except`` clauses written for either catch it."""
+
+
+class DtypeMismatchError(TypeError, RuntimeError):
+    """Two tensors an op writes one into the other with different dtypes (TypeError here, RuntimeError in PyTorch)."""
+
+
+class ShapeMismatchError(ValueError, RuntimeError):
+    """Operand shapes an op cannot combine (ValueError, as NumPy's, and RuntimeError, as PyTorch's)."""
+
+
+class IndexArgumentError(TypeError, IndexError, RuntimeError):
+    """An index of the wrong dtype or rank (index_select): TypeError here, RuntimeError (dtype) or IndexError
+    (rank) in PyTorch."""
+
+
 def sum_to(grad: Any, shape: tuple) -> Any:
     """Sum ``grad`` down to ``shape``: the inverse of NumPy broadcasting.
 
@@ -96,7 +114,7 @@ def check_index_range(data: Any, size: int, name: str, where: str, negative: boo
         low, high = int(data.min()), int(data.max())
         if low < (-size if negative else 0) or high >= size:
             bad = low if low < (-size if negative else 0) else high
-            raise IndexError(f"{name}: index {bad} is out of range for {where} of size {size}")
+            raise IndexRangeError(f"{name}: index {bad} is out of range for {where} of size {size}")
 
 
 def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:

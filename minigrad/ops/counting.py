@@ -119,11 +119,16 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
 
 # --- bincount, histc ---------------------------------------------------------------------------------
 
+class BincountError(ValueError, TypeError, NotImplementedError):
+    """A refused bincount input or weights: NumPy's ValueError/TypeError and PyTorch's RuntimeError
+    (NotImplementedError, which PyTorch raises for a float input, is one)."""
+
+
 def _bincount(xp: Any, index: Any, minlength: int, weights: Any = None, check: bool = False) -> Any:
     """``xp.bincount`` that also takes an empty ``index`` (CuPy's asks for its max); ``check``: a user's
     index, whose values must be non-negative (checked here, so an ``mg.compile`` replay checks each call's)."""
     if check and index.size and int(index.min()) < 0:
-        raise ValueError(f"bincount: only non-negative inputs, got the value {int(index.min())}")
+        raise BincountError(f"bincount: only non-negative inputs, got the value {int(index.min())}")
     if index.size == 0:
         return xp.zeros(minlength, dtype="int64" if weights is None else "float64")
     return xp.bincount(index, weights=weights, minlength=minlength)
@@ -156,14 +161,14 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     """
     x = tensor_arg(input, "bincount")
     if x.ndim != 1 or x.dtype.kind not in "iu":
-        raise TypeError(f"bincount: only 1-D non-negative integer inputs, got dtype {x.dtype} and shape {x.shape}")
+        raise BincountError(f"bincount: only 1-D non-negative integer inputs, got dtype {x.dtype} and shape {x.shape}")
     minlength = count_arg(minlength, "bincount", "minlength")
     xp = backend.array_module(x.data)
     if weights is None:
         return _drawn("bincount", lambda data: _bincount(xp, data, minlength, check=True).astype("int64"), (x,))
     weights = tensor_arg(weights, "bincount")
     if weights.shape != x.shape:
-        raise ValueError(f"bincount: weights must be 1-D with the input's length, got shapes {weights.shape} "
+        raise BincountError(f"bincount: weights must be 1-D with the input's length, got shapes {weights.shape} "
                          f"and {x.shape}")
     if weights.dtype.kind not in "biuf":
         raise TypeError(f"bincount: weights must be numeric, got dtype {weights.dtype}")

@@ -15,7 +15,17 @@ from .. import backend
 from ..autograd import Function
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
-from ._util import fresh_memory, index_data, int_arg, int_tuple, normalize_axis, one_axis, sizes_keyword, tensor_arg
+from ._util import (
+    DtypeMismatchError,
+    fresh_memory,
+    index_data,
+    int_arg,
+    int_tuple,
+    normalize_axis,
+    one_axis,
+    sizes_keyword,
+    tensor_arg,
+)
 from .inplace import _inplace
 from .select import _index_array, check_along, index_select
 from .shape import broadcast_to, getitem, reshape
@@ -266,7 +276,7 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
     elif add or not isinstance(src, (bool, int, float)):   # a bool fills a mask: mask.scatter(1, i, True)
         raise TypeError(f"{name}: src must be a Tensor{'' if add else ' or a number'}, got {type(src).__name__}")
     if isinstance(src, Tensor) and src.dtype != x.dtype:   # torch refuses for scatter_add too (ints truncated)
-        raise TypeError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
+        raise DtypeMismatchError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
     return Scatter(axis, index, add, check=name)(x, src)
 
 

@@ -17,7 +17,18 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from . import index as _index
-from ._util import check_index_range, device_array, flag, index_data, number, one_axis, sum_to, tensor_arg
+from ._util import (
+    DtypeMismatchError,
+    ShapeMismatchError,
+    check_index_range,
+    device_array,
+    flag,
+    index_data,
+    number,
+    one_axis,
+    sum_to,
+    tensor_arg,
+)
 from .inplace import SetItem, _fill, _inplace
 from .select import _index_array, check_along
 from .shape import _index_arrays, broadcast_to, reshape
@@ -108,10 +119,10 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
     axis, data = _index_vector(x, dim, index, name)
     expected = x.shape[:axis] + (data.size,) + x.shape[axis + 1:] if x.ndim else ()
     if source.shape != expected:
-        raise ValueError(f"{name}: source of shape {source.shape} must have the shape {expected} of the tensor "
+        raise ShapeMismatchError(f"{name}: source of shape {source.shape} must have the shape {expected} of the tensor "
                          f"{x.shape} with dim {axis} the index's length {data.size}")
     if source.dtype != x.dtype:
-        raise TypeError(f"{name}: the tensor ({x.dtype}) and source ({source.dtype}) must have the same dtype")
+        raise DtypeMismatchError(f"{name}: the tensor ({x.dtype}) and source ({source.dtype}) must have the same dtype")
     if source.device != x.device:
         raise ValueError(f"{name}: source is on {source.device} but the tensor is on {x.device}")
     alpha = int(alpha) if isinstance(alpha, bool) else number(alpha, name, "alpha")   # PyTorch takes a bool alpha
@@ -448,7 +459,7 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
         raise ValueError(f"{name}: index {tuple(data.shape)} must be no larger than src {src.shape} in any dim "
                          f"(and src needs the tensor's {x.ndim} dims, shape {x.shape})")
     if src.dtype != x.dtype:
-        raise TypeError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
+        raise DtypeMismatchError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
     if src.device != x.device:
         raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
     if reduce == "mean" and x.dtype.kind == "b":

@@ -236,7 +236,7 @@ def bmm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None) -> Tensor:  # noq
     a, b = input, mat2
     shape_a, shape_b = getattr(a, "shape", ()), getattr(b, "shape", ())
     if len(shape_a) != 3 or len(shape_b) != 3 or shape_a[0] != shape_b[0] or shape_a[2] != shape_b[1]:
-        raise ValueError(f"bmm: expects (B, n, k) and (B, k, m) with the same B and k, got shapes "
+        raise MatMulShapeError(f"bmm: expects (B, n, k) and (B, k, m) with the same B and k, got shapes "
                          f"{tuple(shape_a)} and {tuple(shape_b)}")
     op = MatMul()
     op.name = "bmm"

@@ -17,7 +17,19 @@ from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
-from ._util import dim_or_axis, flag, fresh_memory, index_data, int_arg, keep_flag, one_axis, tensor_arg, unsupported
+from ._util import (
+    IndexArgumentError,
+    IndexRangeError,
+    dim_or_axis,
+    flag,
+    fresh_memory,
+    index_data,
+    int_arg,
+    keep_flag,
+    one_axis,
+    tensor_arg,
+    unsupported,
+)
 from .shape import clone, reshape
 
 
@@ -67,8 +79,8 @@ def check_along(index: Any, size: int, name: str, axis: int) -> None:
     if index.size:
         low, high = int(index.min()), int(index.max())
         if low < 0 or high >= size:
-            raise IndexError(f"{name}: index out of range for dim {axis} of size {size} "
-                             f"(index values {low}..{high})")
+            raise IndexRangeError(f"{name}: index out of range for dim {axis} of size {size} "
+                                  f"(index values {low}..{high})")
 
 
 class InRange(Function):
@@ -271,7 +283,8 @@ def index_select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
     axis = one_axis(dim, max(x.ndim, 1), "index_select")
     data = index.data if isinstance(index, Tensor) else backend.numpy.asarray(index)
     if data.ndim > 1 or data.dtype.kind not in "iu":
-        raise TypeError(f"index_select: index must be a 1-D integer tensor, got {data.dtype}{tuple(data.shape)}")
+        raise IndexArgumentError(f"index_select: index must be a 1-D integer tensor, got "
+                                 f"{data.dtype}{tuple(data.shape)}")
     if x.ndim == 0:   # PyTorch reads a 0-d input as shape (1,): a one-element index gives a 0-d result
         if data.size != 1:
             raise ValueError(f"index_select: a 0-d input takes a one-element index, got shape {tuple(data.shape)}")

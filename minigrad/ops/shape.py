@@ -16,6 +16,7 @@ from ..recording import note_read
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
+    ShapeMismatchError,
     dim_or_axis,
     fresh_memory,
     int_tuple,
@@ -580,7 +581,7 @@ def repeat(x: Tensor, *counts: Any, repeats: Any = None) -> Tensor:
     x = tensor_arg(x, "repeat")
     repeats = _sizes(counts if repeats is None else sizes_keyword("repeat", counts, "repeats", repeats), "repeat")
     if len(repeats) < x.ndim:
-        raise ValueError(f"repeat: {len(repeats)} counts {repeats} for a tensor with {x.ndim} dims "
+        raise ShapeMismatchError(f"repeat: {len(repeats)} counts {repeats} for a tensor with {x.ndim} dims "
                          f"(give at least one per dim)")
     if any(r < 0 for r in repeats):
         raise ValueError(f"repeat: counts must be non-negative, got {repeats}")
