@@ -31,6 +31,15 @@ message-passing classifier are in tests/test_pytorch_programs_gnn.py and are not
 
 Random draws that are part of the computation (GraphSAGE's permutations, PointNet's augmentation, dropout) are
 made the same numbers in both runs with the shared-draw helpers of the other program files.
+
+What they found: the values, gradients and dtypes all agreed with torch at once; the refusals these programs
+meet (a float64 source for ``index_add_``, an edge index past the node count in ``gather``/``scatter_add``, a
+negative or 2-D ``bincount`` input, a float ``index_select`` index, ``bmm`` of mismatched batches, ``repeat``
+with too few counts) raised NumPy's class only, and now raise PyTorch's RuntimeError as well. Two habits of the
+originals are written around, not changed: ``pred.data`` (minigrad's ``.data`` is the array, README), and a
+Linear bias right before BatchNorm under Adam (its true gradient is 0, so Adam steps it by lr along the sign of
+float rounding noise, differently in any two libraries, and the running means follow): GIN's MLP drops that bias,
+and PointNet, which keeps pointnet.pytorch's biased convolutions, is compared in float64.
 """
 
 from __future__ import annotations
