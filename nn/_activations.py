@@ -180,6 +180,11 @@ def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
     return -_softplus(-_floating(input, "logsigmoid"))
 
 
+class GluSizeError(ValueError, RuntimeError):
+    """glu of a 0-d tensor or along a dim of odd size: ValueError (as minigrad raised first) and PyTorch's
+    RuntimeError, so ``except`` clauses written for either catch it."""
+
+
 def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
     """Gated linear unit: a · σ(b), a and b the two halves of ``input`` along ``dim``.
 
@@ -187,11 +192,11 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
     """
     x = _floating(input, "glu")
     if x.ndim == 0:
-        raise ValueError("glu: does not support a 0-d tensor (the dimension to halve must have an even size)")
+        raise GluSizeError("glu: does not support a 0-d tensor (the dimension to halve must have an even size)")
     axis = _dim(dim, x.ndim, "glu")
     if x.shape[axis] % 2:
-        raise ValueError(f"glu: halving dimension must be even, but dimension {axis} of shape {x.shape} "
-                         f"has size {x.shape[axis]}")
+        raise GluSizeError(f"glu: halving dimension must be even, but dimension {axis} of shape {x.shape} "
+                           f"has size {x.shape[axis]}")
     a, b = x.chunk(2, axis)
     return a * b.sigmoid()
 

@@ -15,17 +15,20 @@ generated data (the helpers and the rule come from tests/test_pytorch_programs.p
   ``distribution.sample()`` fed back as the next lag, then reads ``torch.quantile`` over the paths;
 * ``NBEATS`` follows ElementAI's N-BEATS (https://github.com/ServiceNow/N-BEATS): fully connected blocks
   whose ``theta`` is expanded by a generic, a polynomial-trend (a fixed ``(degree + 1, T)`` matrix of
-  ``t ** i`` in a buffer) or a Fourier-seasonality basis (``cos``/``sin`` of ``2 pi f t``), read by
-  ``einsum``; doubly residual stacking over the time-reversed input (``flip(dims=(1,))``) under an input
-  mask; the MASE and sMAPE losses written by hand with ``divide_no_nan`` (NaN and inf set to 0 through
-  boolean-mask assignment);
+  ``t ** i``, kept as ``nn.Parameter(requires_grad=False)`` as the original does) or a Fourier-seasonality
+  basis (``cos``/``sin`` of ``2 pi f t`` in buffers), read by ``einsum`` and ``@``; doubly residual stacking
+  over the time-reversed input (``flip(dims=(1,))``) under an input mask; the MASE and sMAPE losses written
+  by hand with ``divide_no_nan`` (NaN and inf set to 0 through boolean-mask assignment); Adam whose
+  ``param_groups`` learning rate is halved every few steps;
 * ``SEQ2SEQ_QUANTILES`` is the common encoder-decoder forecaster: an ``nn.GRU`` encoder, an ``nn.GRUCell``
   decoder in a Python loop with dot-product attention over the encoder outputs (``bmm`` + ``softmax``),
   scheduled sampling (``torch.rand(1).item() < teacher_forcing_ratio``, the ratio decaying as an inverse
   sigmoid of the step) between the truth and the model's own median, and the pinball loss over several
   quantiles (``torch.max((q - 1) * e, q * e)``);
 * ``TFT`` follows the Temporal Fusion Transformer of pytorch-forecasting (and Lim et al.'s reference code):
-  gated residual networks with ``F.glu`` gates, ``nn.ELU`` and ``LayerNorm``, variable selection networks
+  gated residual networks with ``F.glu`` gates, ``nn.ELU`` and ``LayerNorm`` (a skip connection that changes
+  size is resampled by ``F.interpolate(mode="linear", align_corners=True)`` under a trainable sigmoid gate),
+  variable selection networks
   (prescaling ``Linear(1, h)``, softmax weights from a GRN over the flattened inputs, per-variable GRNs,
   ``stack`` and weighted ``sum``), static context vectors that start an ``nn.LSTM`` encoder (run on a
   ``pack_padded_sequence(enforce_sorted=False)`` of unequal encoder lengths) and an LSTM decoder, interpretable
@@ -35,6 +38,11 @@ generated data (the helpers and the rule come from tests/test_pytorch_programs.p
 Random draws the two engines make differently are given the same numbers (``_shared_draws`` of
 tests/test_pytorch_programs_generative.py; torch's ``Normal.sample`` draws through ``torch.normal``, which is
 routed to the same stream here), so the forecast samples and the scheduled-sampling coins are compared exactly.
+
+What they found: ``torch.quantile`` (DeepAR's forecast) and ``F.glu`` (the TFT's gates) refused bad arguments
+with minigrad's TypeError/ValueError where PyTorch raises RuntimeError; both now raise an error of both classes
+(tests at the end of this file). A float64 input to a float32 ``nn.LSTM`` runs in float64 here where PyTorch
+raises (DESIGN section 3: mixed dtypes follow NumPy's promotion, as ``nn.Linear`` does).
 """
 
 from __future__ import annotations
@@ -200,8 +208,9 @@ class TrendBasis(nn.Module):
     def __init__(self, degree, backcast_size, forecast_size):
         super().__init__()
         self.polynomial_size = degree + 1
-        self.register_buffer("backcast_time", self.powers(backcast_size))
-        self.register_buffer("forecast_time", self.powers(forecast_size))
+        # fixed bases kept as parameters that need no gradient, as the original does (Adam skips them)
+        self.backcast_time = nn.Parameter(self.powers(backcast_size), requires_grad=False)
+        self.forecast_time = nn.Parameter(self.powers(forecast_size), requires_grad=False)
 
     def powers(self, size):
         t = torch.arange(size, dtype=torch.float32) / size
@@ -278,11 +287,13 @@ def mase_loss(insample, freq, forecast, target, mask):
     return torch.mean(torch.abs(target - forecast) * masked_masep_inv)
 
 
-def train(model, batches, steps, loss_name, lr=1e-3, freq=2):
+def train(model, batches, steps, loss_name, lr=1e-3, freq=2, lr_decay_step=2):
     optimizer = optim.Adam(model.parameters(), lr=lr)
     losses = []
     model.train()
     for step in range(steps):
+        for param_group in optimizer.param_groups:
+            param_group["lr"] = lr * 0.5 ** (step // lr_decay_step)
         x, x_mask, y, y_mask = (torch.tensor(a) for a in batches[step % len(batches)])
         forecast = model(x, x_mask)
         if loss_name == "MASE":
@@ -413,12 +424,32 @@ class GateAddNorm(nn.Module):
         return self.norm(self.glu(x) + skip)
 
 
+class ResampleNorm(nn.Module):
+    """(..., input_size) linearly interpolated to (..., output_size), scaled by a trainable gate in (0, 2), then
+    LayerNorm: the GRN's skip connection where the sizes differ."""
+
+    def __init__(self, input_size, output_size):
+        super().__init__()
+        self.output_size = output_size
+        self.mask = nn.Parameter(torch.zeros(output_size, dtype=torch.float))
+        self.gate = nn.Sigmoid()
+        self.norm = nn.LayerNorm(output_size)
+
+    def interpolate(self, x):
+        flat = x.contiguous().view(-1, x.size(-1))
+        resized = F.interpolate(flat.unsqueeze(1), self.output_size, mode="linear", align_corners=True).squeeze(1)
+        return resized.view(*x.shape[:-1], self.output_size)
+
+    def forward(self, x):
+        return self.norm(self.interpolate(x) * self.gate(self.mask) * 2.0)
+
+
 class GatedResidualNetwork(nn.Module):
     """LayerNorm(skip(x) + GLU(W2 ELU(W1 x + Wc context))): (..., input_size) -> (..., output_size)."""
 
     def __init__(self, input_size, hidden_size, output_size, context_size=None):
         super().__init__()
-        self.skip = nn.Linear(input_size, output_size) if input_size != output_size else None
+        self.skip = ResampleNorm(input_size, output_size) if input_size != output_size else None
         self.fc1 = nn.Linear(input_size, hidden_size)
         self.context = nn.Linear(context_size, hidden_size, bias=False) if context_size else None
         self.elu = nn.ELU()
@@ -760,3 +791,47 @@ def test_temporal_fusion_transformer(torch: Any) -> None:
     np.testing.assert_allclose(static_weights, expected_static_weights, rtol=1e-5, atol=1e-6)
     # the causal mask: the first decoder step sees no later decoder step
     assert np.all(attention[0, 5 + 1:] == 0.0)
+
+
+# ----------------------------------------------------------------------------- what the programs found
+
+
+def _quantile_refusals(lib: Any) -> dict:
+    """The calls quantile refuses, by what is wrong (the first: DeepAR's ``torch.quantile(paths, torch.tensor([...]))``
+    on a float64 model, in both libraries)."""
+    x = lib.zeros(4, 5)
+    return {
+        "q of another dtype": lambda: lib.quantile(x, lib.tensor([0.1, 0.9], dtype=lib.float64), dim=1),
+        "integer input": lambda: lib.quantile(lib.tensor([1, 2]), 0.5),
+        "empty input": lambda: lib.quantile(lib.zeros(0), 0.5),
+        "unknown interpolation": lambda: lib.quantile(x, 0.5, interpolation="cubic"),
+        "2-d q": lambda: lib.quantile(x, lib.full((2, 2), 0.5)),
+        "q tensor out of range": lambda: lib.nanquantile(x, lib.tensor([1.5])),
+        "q float out of range": lambda: x.quantile(-0.5),
+    }
+
+
+def test_quantile_refuses_with_torchs_runtime_error(torch: Any) -> None:
+    import minigrad as mg  # noqa: PLC0415
+
+    for case, ours in _quantile_refusals(mg).items():
+        with pytest.raises(RuntimeError):
+            _quantile_refusals(torch)[case]()
+        with pytest.raises(RuntimeError, match="quantile"):   # and still the TypeError/ValueError it was
+            ours()
+    with pytest.raises(TypeError):
+        _quantile_refusals(mg)["q of another dtype"]()
+    with pytest.raises(ValueError):
+        _quantile_refusals(mg)["q float out of range"]()
+
+
+@pytest.mark.parametrize("shape", [(), (2, 3)])
+def test_glu_of_an_odd_or_0d_size_raises_torchs_runtime_error(shape: tuple, torch: Any) -> None:
+    import minigrad as mg  # noqa: PLC0415
+
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.glu(torch.ones(shape))
+    with pytest.raises(RuntimeError, match="glu"):   # and the ValueError it was
+        mg.nn.functional.glu(mg.ones(shape))
+    with pytest.raises(ValueError, match="glu"):
+        mg.nn.functional.glu(mg.ones(shape))

@@ -294,31 +294,39 @@ class Quantile(Function):
         return gx.reshape(self.in_shape), None
 
 
+class QuantileArgumentError(RuntimeError, TypeError, ValueError):
+    """An input or ``q`` that quantile/nanquantile refuse (a non-float or empty input, a ``q`` of another dtype,
+    rank or device, or outside [0, 1], an unknown interpolation): PyTorch's RuntimeError, and the TypeError or
+    ValueError minigrad raised before, so ``except`` clauses written for either catch it."""
+
+
 def _quantile(name: str, x: Any, q: Any, dim: Any, keepdim: bool, interpolation: str) -> Tensor:
     x = tensor_arg(x, name)
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
-        raise TypeError(f"{name}: the input must be a float32 or float64 tensor (as PyTorch), got dtype {x.dtype}")
+        raise QuantileArgumentError(f"{name}: the input must be a float32 or float64 tensor (as PyTorch), "
+                                    f"got dtype {x.dtype}")
     if x.data.size == 0:
-        raise ValueError(f"{name}: the input must be non-empty (shape {x.shape})")
+        raise QuantileArgumentError(f"{name}: the input must be non-empty (shape {x.shape})")
     if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"{name}: interpolation must be one of {', '.join(_INTERPOLATIONS)}, got {interpolation!r}")
+        raise QuantileArgumentError(f"{name}: interpolation must be one of {', '.join(_INTERPOLATIONS)}, "
+                                    f"got {interpolation!r}")
     keep = flag(keepdim, name, "keepdim")
     xp = backend.array_module(x.data)
     if isinstance(q, Tensor):
         if q.ndim > 1:
-            raise ValueError(f"{name}: q must be a scalar or a 1-D tensor, got shape {q.shape}")
+            raise QuantileArgumentError(f"{name}: q must be a scalar or a 1-D tensor, got shape {q.shape}")
         if q.dtype != x.dtype:
-            raise TypeError(f"{name}: q must have the input's dtype {x.dtype}, got {q.dtype}")
+            raise QuantileArgumentError(f"{name}: q must have the input's dtype {x.dtype}, got {q.dtype}")
         if q.device != x.device:
-            raise ValueError(f"{name}: q is on {q.device} but the input is on {x.device}")
+            raise QuantileArgumentError(f"{name}: q is on {q.device} but the input is on {x.device}")
         if q.data.size and not bool(((q.data >= 0) & (q.data <= 1)).all()):
-            raise ValueError(f"{name}: q values must be in the range [0, 1]")
+            raise QuantileArgumentError(f"{name}: q values must be in the range [0, 1]")
         q_tensor, scalar_q = q.detach(), q.ndim == 0
     else:
         if isinstance(q, bool) or not isinstance(q, (int, float)):
             raise TypeError(f"{name}: q must be a float or a Tensor, got {type(q).__name__}")
         if not 0 <= q <= 1:
-            raise ValueError(f"{name}: q must be in the range [0, 1], got {q}")
+            raise QuantileArgumentError(f"{name}: q must be in the range [0, 1], got {q}")
         q_tensor, scalar_q = Tensor._make(xp.asarray(q, dtype=x.dtype), False, None, 0), True
     if dim is None or x.ndim == 0:
         if dim is not None:
