@@ -38,10 +38,12 @@ generated data (the helpers and the rule come from tests/test_pytorch_programs.p
   state_dict keys, ``named_buffers``, ``double()`` (integer buffers keep their dtype), strict and non-strict
   ``load_state_dict`` of a checkpoint that still has ``position_ids``, and a few AdamW steps.
 
-Ours on purpose (DESIGN §3, README "Coming from PyTorch"): an int64 tensor mixed with a float32 tensor follows
-NumPy 2's promotion (float64). Where the public programs multiply an int64 ``arange`` by a float32 tensor (the
-tutorial's ``position * div_term``, ALiBi's ``slopes * arange``), the programs here name the float dtype of that
-``arange`` (``dtype=torch.float32``), which leaves torch's numbers unchanged.
+Ours on purpose (DESIGN §3, README "Coming from PyTorch"): an int64 tensor mixed with a float32 tensor or a
+Python float follows NumPy 2's promotion (float64). Where the public programs multiply an int64 ``arange`` by a
+float32 tensor (the tutorial's ``position * div_term``, ALiBi's ``slopes * arange``), the programs here name the
+float dtype of that ``arange`` (``dtype=torch.float32``), which leaves torch's numbers unchanged. The tutorial's
+``torch.arange(0, d, 2) * (-math.log(10000.0) / d)`` is kept as written: it is float64 here, and the strided
+writes into the float32 ``pe`` buffer bring the table back to float32 (equal to torch's to 1e-6).
 """
 
 from __future__ import annotations
