@@ -23,6 +23,16 @@ from minigrad import Tensor
 from ._arguments import _tensor
 from ._flags import flag
 
+
+class GridShapeError(ValueError, RuntimeError):
+    """Input and grid (or theta and size) shapes grid_sample (affine_grid) cannot pair: ValueError here,
+    RuntimeError in PyTorch, so ``except`` clauses written for either catch it."""
+
+
+class GridDtypeError(TypeError, RuntimeError):
+    """An input and grid of different or non-floating dtypes (TypeError here, RuntimeError in PyTorch)."""
+
+
 __all__ = ["affine_grid", "grid_sample"]
 
 _CUBIC_A = -0.75
@@ -78,7 +88,7 @@ def affine_grid(theta: Tensor, size: Any, align_corners: bool | None = None) -> 
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {size}")
     if theta.shape[0] != size[0]:
-        raise ValueError(f"{name}: theta has {theta.shape[0]} matrices for a size with batch {size[0]}")
+        raise GridShapeError(f"{name}: theta has {theta.shape[0]} matrices for a size with batch {size[0]}")
     # (∏S, dims + 1) rows (x, y[, z], 1), x varying fastest
     axes = [_steps(n, align) for n in reversed(spatial)]                     # x over W, y over H, z over D
     mesh = numpy.meshgrid(*reversed(axes), indexing="ij")[::-1]             # x, y[, z], each of shape S
@@ -178,14 +188,15 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
                          f"'reflection', but got: '{padding_mode}'")
     align = _align(align_corners, name)
     if x.ndim not in (4, 5) or grid.ndim != x.ndim or grid.shape[0] != x.shape[0] or grid.shape[-1] != x.ndim - 2:
-        raise ValueError(f"{name}: expected a 4-D input with a (N, H_out, W_out, 2) grid or a 5-D input with a "
+        raise GridShapeError(f"{name}: expected a 4-D input with a (N, H_out, W_out, 2) grid or a 5-D input with a "
                          f"(N, D_out, H_out, W_out, 3) grid, the same N; got input {x.shape} and grid {grid.shape}")
     if x.dtype.kind != "f" or grid.dtype != x.dtype:
-        raise TypeError(f"{name}: expected input and grid of the same floating dtype, got {x.dtype} and {grid.dtype}")
+        raise GridDtypeError(f"{name}: expected input and grid of the same floating dtype, got {x.dtype} and "
+                             f"{grid.dtype}")
     if 0 in x.shape[2:]:
-        raise ValueError(f"{name}: expected an input with non-empty spatial dimensions, got {x.shape}")
+        raise GridShapeError(f"{name}: expected an input with non-empty spatial dimensions, got {x.shape}")
     if mode == "bicubic" and x.ndim != 4:
-        raise ValueError("grid_sampler(): bicubic interpolation only supports 4D input")
+        raise GridShapeError("grid_sampler(): bicubic interpolation only supports 4D input")
     taps = _Taps(x, grid.shape[1:-1])
     sizes = taps.sizes
     coordinates = [_unnormalize(grid[..., k], size, align) for k, size in enumerate(sizes)]   # x, y[, z]

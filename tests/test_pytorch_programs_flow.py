@@ -31,8 +31,22 @@ structure and comments, tiny sizes, a few steps and generated images.
   (``x[:, :, :, 1:] - x[:, :, :, :-1]`` weighted by ``torch.exp(-alpha * |image gradient|)``), Adam; in float32
   and in float64.
 
+* ``PREDRNN`` mirrors thuml/predrnn-pytorch (https://github.com/thuml/predrnn-pytorch), PredRNN-V2 cut small: the
+  ``SpatioTemporalLSTMCell`` (``nn.Conv2d(bias=False)`` + ``nn.LayerNorm([C, H, W])``, seven/four/three gates cut by
+  ``torch.split(..., num_hidden, dim=1)``, forget bias 1, a spatiotemporal memory m zigzagging up the layers and
+  on to the next step), frames cut into patch channels by ``reshape``/``permute``, scheduled sampling
+  ``mask * frames[:, t] + (1 - mask) * x_gen``, and the memory-decoupling loss
+  ``torch.abs(torch.cosine_similarity(F.normalize(adapter(delta_c)), F.normalize(adapter(delta_m)), dim=2))``.
+
 ConvLSTM video prediction is already in tests/test_pytorch_programs_cells.py. Each program's losses, gradients,
 metrics and final weights are compared (float32 to ~1e-5, float64 to ~1e-10).
+
+What the programs found: every value, gradient and schedule agreed with torch on the first run. Probing the ops
+they use for torch's error paths found ``F.grid_sample``/``F.affine_grid``'s shape and dtype errors raised plain
+``ValueError``/``TypeError`` where torch raises ``RuntimeError`` (so a program's ``except RuntimeError`` let them
+through); they are now both (``nn/_grid_sample.py``). Not bugs: the convolutions' ``bias`` before a norm layer has a
+zero true gradient, so its Adam steps follow rounding noise and would drift apart (the encoders here use
+``bias=False``, as most such code does); ``.float() + float64 0-dim`` gives float64 by NumPy's promotion (DESIGN §3).
 """
 
 from __future__ import annotations
@@ -877,3 +891,40 @@ def test_unsupervised_flow_photometric_occlusion_and_smoothness_losses(torch: An
     _assert_close(result, expected, rtol=rtol, atol=rtol)
     assert 0 < max(fractions[0] for fractions in expected[1]) < 1   # some pixels are occluded, not all
     _assert_same_weights(torch_model, mg_model, initial)
+
+
+# ----------------------------------------------------------------------------- what the programs found
+
+
+@pytest.mark.parametrize("case", ["batch", "last-dim", "rank", "empty", "bicubic-5d", "dtype", "int-grid", "theta"])
+def test_grid_sample_shape_and_dtype_errors_are_also_runtime_errors(torch: Any, case: str) -> None:
+    """PyTorch raises RuntimeError where minigrad raised a plain ValueError/TypeError: a program's
+    ``except RuntimeError`` (as flow code writes around grid_sample) let ours through. Both classes now."""
+    import minigrad as mg  # noqa: PLC0415
+
+    def call(lib: Any) -> None:
+        F = lib.nn.functional
+        x, grid = lib.zeros(2, 3, 4, 4), lib.zeros(2, 2, 2, 2)
+        if case == "batch":
+            F.grid_sample(x, lib.zeros(3, 2, 2, 2), align_corners=True)
+        elif case == "last-dim":
+            F.grid_sample(x, lib.zeros(2, 2, 2, 3), align_corners=True)
+        elif case == "rank":
+            F.grid_sample(x[0], lib.zeros(3, 2, 2), align_corners=True)
+        elif case == "empty":
+            F.grid_sample(lib.zeros(2, 3, 0, 4), grid, align_corners=True)
+        elif case == "bicubic-5d":
+            F.grid_sample(lib.zeros(1, 2, 2, 2, 2), lib.zeros(1, 2, 2, 2, 3), mode="bicubic", align_corners=True)
+        elif case == "dtype":
+            F.grid_sample(x, grid.double(), align_corners=True)
+        elif case == "int-grid":
+            F.grid_sample(x, grid.long(), align_corners=True)
+        else:
+            F.affine_grid(lib.zeros(2, 2, 3), (3, 1, 4, 4), align_corners=False)
+
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError, match="grid"):
+        call(mg)
+    with pytest.raises(TypeError if case in ("dtype", "int-grid") else ValueError):
+        call(mg)
