@@ -863,6 +863,7 @@ def test_the_two_rotary_layouts_are_one_network_after_the_weight_permutation(tor
         with lib.no_grad():
             ids = lib.from_numpy(tokens)
             results.append((model(ids).numpy(), half(ids).numpy()))
+    np.testing.assert_allclose(results[0][0], results[0][1], rtol=1e-4, atol=1e-5)   # torch: the program is right
     np.testing.assert_allclose(results[1][0], results[1][1], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-4, atol=1e-5)
 
