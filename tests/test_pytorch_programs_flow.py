@@ -44,7 +44,11 @@ metrics and final weights are compared (float32 to ~1e-5, float64 to ~1e-10).
 What the programs found: every value, gradient and schedule agreed with torch on the first run. Probing the ops
 they use for torch's error paths found ``F.grid_sample``/``F.affine_grid``'s shape and dtype errors raised plain
 ``ValueError``/``TypeError`` where torch raises ``RuntimeError`` (so a program's ``except RuntimeError`` let them
-through); they are now both (``nn/_grid_sample.py``). Not bugs: the convolutions' ``bias`` before a norm layer has a
+through); they are now both (``nn/_grid_sample.py``). Run on a GPU (minigrad on CuPy against torch on the CPU),
+``x.type_as(cuda_tensor)`` cast the dtype but left x on the CPU, where PyTorch's type string moves it (ARFlow's
+``mesh_grid(...).type_as(x)``); it moves now (``minigrad/ops/creation.py``). Still different on a GPU, by DESIGN §3
+(an op on two devices raises): RAFT's ``corr / torch.sqrt(torch.tensor(dim).float())`` divides a CUDA tensor by a
+CPU 0-dim tensor, which PyTorch allows as a scalar. Not bugs: the convolutions' ``bias`` before a norm layer has a
 zero true gradient, so its Adam steps follow rounding noise and would drift apart (the encoders here use
 ``bias=False``, as most such code does); ``.float() + float64 0-dim`` gives float64 by NumPy's promotion (DESIGN §3).
 """
@@ -928,3 +932,34 @@ def test_grid_sample_shape_and_dtype_errors_are_also_runtime_errors(torch: Any, 
         call(mg)
     with pytest.raises(TypeError if case in ("dtype", "int-grid") else ValueError):
         call(mg)
+
+
+def test_type_as_moves_to_the_other_tensors_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ARFlow's ``mesh_grid(...).type_as(image)`` (and the census transform's ``torch.eye(...).type_as(image)``) build
+    on the CPU and rely on type_as to follow a CUDA image there: it cast the dtype only, so on a GPU the grid stayed
+    on the CPU and the next op raised. The device is passed now (checked on a GPU in the test below)."""
+    import minigrad as mg  # noqa: PLC0415
+
+    seen = []
+    real_to = mg.Tensor.to
+
+    def to(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("device"))
+        return real_to(self, *args, **kwargs)
+
+    monkeypatch.setattr(mg.Tensor, "to", to)
+    other = mg.zeros(2, dtype=mg.float64)
+    grid = mg.arange(3).type_as(other)
+    assert grid.dtype == mg.float64 and seen == [other.device]
+    same = mg.zeros(2)
+    assert same.type_as(mg.ones(1)) is same   # nothing to change: the tensor itself, as PyTorch
+
+
+def test_type_as_follows_a_gpu_tensor() -> None:
+    import minigrad as mg  # noqa: PLC0415
+
+    if not mg.cuda.is_available():
+        pytest.skip("needs a GPU with CuPy")
+    image = mg.zeros(1, 3, 4, 4, device="cuda")
+    assert str(mg.arange(4).type_as(image).device).startswith("cuda")
+    assert str(image.type_as(mg.zeros(1, dtype=mg.float64)).device) == "cpu"

@@ -148,10 +148,11 @@ def to_half(x: Tensor, memory_format: Any = None) -> Tensor:
 
 
 def type_as(x: Tensor, other: Tensor) -> Tensor:
-    """``x`` cast to ``other``'s dtype."""
+    """``x`` cast to ``other``'s dtype and moved to its device (PyTorch's type string names both:
+    ``torch.arange(W).type_as(cuda_image)`` is a CUDA float tensor)."""
     if not isinstance(other, Tensor):
         raise TypeError(f"type_as: expected a Tensor, got {type(other).__name__}")
-    return x.to(dtype=other.dtype)
+    return x.to(device=other.device, dtype=other.dtype)
 
 
 def element_size(x: Tensor) -> int:
