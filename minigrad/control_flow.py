@@ -61,14 +61,15 @@ def cond(pred: bool | int | float | Tensor, true_fn: Callable, false_fn: Callabl
     torch reads it). ``operands``: a tuple or list of tensors (nested tuples, lists and dicts of tensors
     allowed). Returns what the branch returns; its outputs may not be the operands themselves.
     """
-    if isinstance(pred, (bool, int, float)):   # torch: a Python constant picks its branch, nothing checked
+    if not callable(true_fn) or not callable(false_fn):
+        raise RuntimeError("cond: expected both branches (true_fn, false_fn) to be callable, got "
+                           f"{type(true_fn).__name__} and {type(false_fn).__name__}")
+    if isinstance(pred, (bool, int, float)):   # torch: a Python constant picks its branch, nothing else checked
         return true_fn(*operands) if pred else false_fn(*operands)
     if not isinstance(pred, Tensor):
         raise RuntimeError(f"cond: expected pred to be a bool or a tensor, got {type(pred).__name__}")
     if pred.numel() != 1:
         raise RuntimeError(f"cond: expected pred to be a bool or a single-element tensor, got shape {pred.shape}")
-    if not callable(true_fn) or not callable(false_fn):
-        raise RuntimeError("cond: expected both branches (true_fn, false_fn) to be callable")
     if not isinstance(operands, (tuple, list)) or not all(isinstance(t, Tensor) for t in _leaves(operands)):
         raise RuntimeError("cond: expected operands to be a tuple or list (possibly nested in dicts, lists, "
                            f"tuples) of tensors only, got {type(operands).__name__} "
