@@ -17,6 +17,7 @@ from . import (
     amp,
     autograd,
     compiler,
+    cpu,
     cuda,
     higher_order,  # noqa: F401  # registers create_graph=True's walk with autograd
     higher_order_arrays,  # noqa: F401  # and those of index writes, strided reads, einsum and linear algebra
@@ -176,7 +177,7 @@ __all__ = [
     "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",
-    "arange", "as_tensor", "astype", "bool_", "broadcast_to", "chunk", "clip", "concat", "cuda",
+    "arange", "as_tensor", "astype", "bool_", "broadcast_to", "chunk", "clip", "concat", "cpu", "cuda",
     "detect_anomaly", "device", "div", "empty", "enable_grad", "exp", "expand_dims", "float16",
     "float32", "float64", "full", "full_like", "get_default_device", "gradcheck", "int32", "int64",
     "is_anomaly_enabled", "is_grad_enabled", "set_detect_anomaly", "log", "log_softmax", "logsumexp", "manual_seed",

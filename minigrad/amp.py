@@ -10,7 +10,8 @@
   Results are then more precise than PyTorch's, never wrong; it warns once that it does nothing.
   ``dtype=torch.bfloat16`` is accepted like float16 (NumPy has no bfloat16, and neither changes a dtype).
 - ``torch.cuda.amp``, PyTorch's older spelling (``from torch.cuda.amp import GradScaler, autocast``), is
-  :data:`cuda_amp`: the same two for ``"cuda"``, with that module's arguments (no device argument).
+  :data:`cuda_amp`: the same two for ``"cuda"``, with that module's arguments (no device argument);
+  ``torch.cpu.amp``, deprecated, is :data:`cpu_amp` (``"cpu"``; each constructor warns as torch's does).
 """
 
 from __future__ import annotations
@@ -270,6 +271,32 @@ class _CudaGradScaler(GradScaler):
 cuda_amp = types.ModuleType("minigrad.cuda.amp", "PyTorch's older torch.cuda.amp: GradScaler and autocast on 'cuda'.")
 cuda_amp.GradScaler, cuda_amp.autocast = _CudaGradScaler, _CudaAutocast
 sys.modules[cuda_amp.__name__] = cuda_amp
+
+
+class _CpuAutocast(autocast):
+    """``torch.cpu.amp.autocast(enabled=True, dtype=torch.bfloat16, cache_enabled=True)``, deprecated:
+    ``autocast("cpu")``."""
+
+    def __init__(self, enabled: bool = True, dtype: Any = None, cache_enabled: bool = True) -> None:
+        warnings.warn("`torch.cpu.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cpu', "
+                      "args...)` instead.", FutureWarning, stacklevel=2)
+        super().__init__("cpu", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+
+
+class _CpuGradScaler(GradScaler):
+    """``torch.cpu.amp.GradScaler``, deprecated: ``GradScaler("cpu", ...)`` with that class's arguments."""
+
+    def __init__(self, init_scale: float = 2.0**16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
+                 growth_interval: int = 2000, enabled: bool = True) -> None:
+        warnings.warn("`torch.cpu.amp.GradScaler(args...)` is deprecated. Please use `torch.amp.GradScaler('cpu', "
+                      "args...)` instead.", FutureWarning, stacklevel=2)
+        super().__init__("cpu", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+
+
+# mg.cpu.amp, PyTorch's deprecated torch.cpu.amp (each constructor warns as torch's does)
+cpu_amp = types.ModuleType("minigrad.cpu.amp", "PyTorch's deprecated torch.cpu.amp: GradScaler and autocast on 'cpu'.")
+cpu_amp.GradScaler, cpu_amp.autocast = _CpuGradScaler, _CpuAutocast
+sys.modules[cpu_amp.__name__] = cpu_amp
 
 
 def _float32(value: float) -> float:

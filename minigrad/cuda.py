@@ -1,4 +1,5 @@
-"""``mg.cuda``: is a GPU usable, how many, which one, wait for it, seed it, free its cache; no bfloat16."""
+"""``mg.cuda``: is a GPU usable, how many, which one, wait for it, seed it, free its cache; no bfloat16;
+the legacy GPU tensor types (``mg.cuda.FloatTensor``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ from typing import Any
 from . import backend, generators
 from .amp import cuda_amp as amp  # noqa: F401 - PyTorch's older spelling: torch.cuda.amp.GradScaler / autocast
 from .backend import cuda_device_count, cuda_is_available, cuda_synchronize
+from .legacy import CUDA_BY_NAME
+
+# PyTorch's legacy GPU tensor types: mg.cuda.FloatTensor([1, 2]) is a float32 tensor on the GPU;
+# x.type(mg.cuda.FloatTensor) moves and casts; isinstance(x, mg.cuda.FloatTensor) tests dtype and device
+FloatTensor, DoubleTensor, HalfTensor = CUDA_BY_NAME["FloatTensor"], CUDA_BY_NAME["DoubleTensor"], \
+    CUDA_BY_NAME["HalfTensor"]
+LongTensor, IntTensor, ShortTensor = CUDA_BY_NAME["LongTensor"], CUDA_BY_NAME["IntTensor"], CUDA_BY_NAME["ShortTensor"]
+CharTensor, ByteTensor, BoolTensor = CUDA_BY_NAME["CharTensor"], CUDA_BY_NAME["ByteTensor"], CUDA_BY_NAME["BoolTensor"]
 
 
 def is_available() -> bool:

@@ -155,7 +155,13 @@ class Function:
                               else constant_array(self.name, x))
             edges.append(None)
             needs_grad.append(False)
-        self.xp = numpy if on_host else _common_module(self.name, inputs, arrays)
+        if on_host:
+            self.xp = numpy
+        else:
+            try:
+                self.xp = _common_module(self.name, inputs, arrays)
+            except _ScalarsMoved as moved:   # 0-dim CPU tensors among CUDA ones: the op runs again on the GPU
+                return self(*moved.inputs)
         try:
             out = self.forward(*arrays)
         except OverflowError as error:   # a Python int beyond an integer tensor's range: wrapped, as PyTorch
@@ -438,6 +444,14 @@ DATA_NOT_ARRAY = ("{name}: an input's .data holds a {kind}, not an array: a Tens
                   "p.data -= lr * p.grad)")
 
 
+class _ScalarsMoved(Exception):
+    """Raised by :func:`_common_module` with the op's inputs, each 0-dim CPU tensor among CUDA ones moved there."""
+
+    def __init__(self, inputs: tuple) -> None:
+        super().__init__("0-dim CPU tensors moved to the GPU")
+        self.inputs = inputs
+
+
 def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
     """The array module shared by all Tensor inputs; raise if devices differ (or a Tensor's .data is a Tensor)."""
     for a in arrays:
@@ -447,15 +461,30 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
     first = devices[0]
     for dev in devices[1:]:
         if dev != first:
-            raise ValueError(
-                f"{name}: tensors are on different devices ({first} and {dev}); "
-                "move them with .to(device) first"
-            )
+            _move_cpu_scalars(name, inputs, devices)
     # raw (non-Tensor) arrays follow the tensors' device
     for i, (x, a) in enumerate(zip(inputs, arrays)):
         if not isinstance(x, Tensor) and backend.is_array(a):
             arrays[i] = backend.to_device(a, first)
     return backend.module_for(first)
+
+
+def _move_cpu_scalars(name: str, inputs: Sequence[Any], devices: list) -> None:
+    """PyTorch reads a 0-dim CPU tensor among CUDA tensors as a scalar (``corr / torch.tensor(dim).sqrt()``):
+    raise :class:`_ScalarsMoved` with each such tensor moved to the GPU differentiably (its gradient comes back to
+    the CPU); any other mix of devices raises a ValueError naming both."""
+    gpus = [dev for dev in devices if dev.type != "cpu"]
+    hosts = [x for x in inputs if isinstance(x, Tensor) and x.device.type == "cpu"]
+    odd = next((dev for dev in gpus if dev != gpus[0]), None) if gpus else None
+    big = next((x for x in hosts if x.ndim != 0), None)
+    if odd is not None or big is not None:
+        other = odd if odd is not None else big.device
+        shape = "" if big is None or odd is not None else f" (a CPU tensor of shape {tuple(big.shape)}: only 0-dim " \
+            "CPU tensors may join CUDA ones, as in PyTorch)"
+        raise ValueError(f"{name}: tensors are on different devices ({gpus[0]} and {other}){shape}; "
+                         "move them with .to(device) first")
+    raise _ScalarsMoved(tuple(x.to(gpus[0]) if isinstance(x, Tensor) and x.device.type == "cpu" else x
+                              for x in inputs))
 
 
 # --- the backward pass ------------------------------------------------------

@@ -11,7 +11,7 @@ from .. import backend
 from .. import memory_formats as _memory_format
 from ..constructors import _filled, _like, _zeros
 from ..dtypes import get_default_dtype
-from ..legacy import legacy_dtype
+from ..legacy import legacy_type
 from ..recording import is_grad_enabled, no_grad
 from ..tensor import Tensor
 from ._util import count_arg, flag, int_tuple
@@ -73,14 +73,19 @@ def apply_(x: Tensor, function: Callable[[Any], Any]) -> Tensor:
 
 def type_(x: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
     """``x.type()`` is the dtype's name (``'float32'``; PyTorch says ``'torch.FloatTensor'``);
-    ``x.type(dtype)`` casts (differentiably); ``dtype`` may be a legacy type (``mg.DoubleTensor`` or
-    ``'torch.DoubleTensor'``). ``non_blocking`` changes nothing (copies are synchronous here)."""
+    ``x.type(dtype)`` casts (differentiably); ``dtype`` may be a legacy type, which names a device too, as
+    PyTorch's: ``mg.DoubleTensor`` / ``'torch.DoubleTensor'`` cast on the CPU, ``mg.cuda.FloatTensor`` /
+    ``'torch.cuda.FloatTensor'`` on the GPU (x moves there, differentiably). ``non_blocking`` changes nothing
+    (copies are synchronous here)."""
     x = _tensor(x, "type")
     if not isinstance(non_blocking, bool):
         raise TypeError(f"type: non_blocking must be a bool, got {non_blocking!r}")
     if dtype is None:
         return str(x.dtype)
-    dtype = backend.as_dtype(legacy_dtype(dtype), "type")
+    legacy = legacy_type(dtype)
+    if legacy is not None and x.device.type != legacy.device_type:
+        x = x.to(legacy.device_type)
+    dtype = backend.as_dtype(dtype if legacy is None else legacy.dtype, "type")
     return x if x.dtype == dtype else astype(x, dtype)
 
 

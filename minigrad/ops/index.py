@@ -389,6 +389,12 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
     for t in tensors:
         if t.ndim > 1:
             raise ValueError(f"meshgrid: expects 0-d or 1-D tensors, got shape {t.shape}")
+        if t.dtype != tensors[0].dtype:   # PyTorch refuses to promote here
+            raise DtypeMismatchError(f"meshgrid: expects all tensors to have the same dtype, got "
+                                     f"{[str(u.dtype) for u in tensors]}")
+        if t.device != tensors[0].device:
+            raise ValueError(f"meshgrid: expects all tensors to have the same device, got "
+                             f"{[str(u.device) for u in tensors]}")
     sizes = [t.numel() for t in tensors]
     if indexing == "xy" and len(tensors) >= 2:
         sizes[0], sizes[1] = sizes[1], sizes[0]
