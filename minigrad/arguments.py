@@ -66,6 +66,15 @@ class AxisError(ValueError, IndexError):
     """An axis argument out of range (both a ValueError and an IndexError, as NumPy's)."""
 
 
+class ShapeMismatchError(ValueError, RuntimeError):
+    """Operand shapes an op cannot combine, or an argument value it refuses (ValueError, as NumPy's, and
+    RuntimeError, as PyTorch's), so ``except`` clauses written for either catch it."""
+
+
+class ArgumentTypeError(TypeError, RuntimeError):
+    """An input of a dtype an op refuses (TypeError here, RuntimeError in PyTorch)."""
+
+
 class EmptyReductionError(ValueError, RuntimeError, IndexError):
     """A max/min/argmax/aminmax of an empty tensor (or over an empty dim): it has no value. PyTorch raises
     RuntimeError (max, amax, aminmax) or IndexError (argmax, a dim); NumPy ValueError: this is all three."""
@@ -116,7 +125,9 @@ def with_op_context(name: str, inputs: Sequence[Any], error: Exception) -> Excep
     text = f"{name}: {message} (input shapes {shapes})"
     if isinstance(error, ValueError) and isinstance(error, IndexError):
         return AxisError(text)
-    for kind in (IndexError, ValueError, TypeError):
+    # PyTorch raises RuntimeError where NumPy raises ValueError (shapes that do not broadcast, a bad reshape) or
+    # TypeError (no loop for a dtype: bool - bool)
+    for kind, dual in ((IndexError, IndexError), (ValueError, ShapeMismatchError), (TypeError, ArgumentTypeError)):
         if isinstance(error, kind):
-            return kind(text)
-    return ValueError(text)   # ZeroDivisionError from two Python numbers
+            return dual(text)
+    return ShapeMismatchError(text)   # ZeroDivisionError from two Python numbers

@@ -11,7 +11,7 @@ import numpy
 
 from . import backend, generators
 from . import memory_formats as _memory_format
-from .arguments import as_bool
+from .arguments import ShapeMismatchError, as_bool
 from .backend import Device
 from .dtypes import get_default_dtype
 from .recording import note_draw
@@ -43,7 +43,7 @@ def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
     except TypeError:
         raise TypeError(f"{name}: a shape is ints or one tuple of ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
-        raise ValueError(f"{name}: negative dimension in shape {shape}")
+        raise ShapeMismatchError(f"{name}: negative dimension in shape {shape}")
     return shape
 
 
@@ -209,12 +209,12 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
         start = 0
     start, end, step = (_arange_number(v, what) for v, what in ((start, "start"), (end, "end"), (step, "step")))
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise ShapeMismatchError("arange: step must be nonzero")
     if any(isinstance(v, (float, numpy.floating)) and not math.isfinite(v) for v in (start, end, step)):
         raise ValueError(f"arange: unsupported range: {start} -> {end} (step {step}): every bound must be finite")
     if stop is None and (end - start) * step < 0:   # PyTorch refuses; NumPy's stop= gives an empty range
-        raise ValueError(f"arange: upper bound and lower bound inconsistent with step sign: {start} -> {end} "
-                         f"(step {step})")
+        raise ShapeMismatchError(f"arange: upper bound and lower bound inconsistent with step sign: {start} -> {end} "
+                                 f"(step {step})")
     integral = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
     kind = (int64 if integral else get_default_dtype()) if dtype is None else backend.as_dtype(dtype, "arange")
     if integral or (kind == int64):
@@ -332,7 +332,7 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
     kind = int64 if dtype is None else backend.as_dtype(dtype, "randint")
     lowest, highest = exact_integers(kind, "randint")
     if not low < high:
-        raise ValueError(f"randint: expects low < high, got low={low} >= high={high}")
+        raise ShapeMismatchError(f"randint: expects low < high, got low={low} >= high={high}")
     if low < lowest or high - 1 > highest:
         raise ValueError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {kind} "
                          f"(it holds {lowest} … {highest})")

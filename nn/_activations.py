@@ -14,6 +14,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _implicit_dim, _like_input, _number, _promoted, _tensor
+from ._errors import InputShapeError
 from ._flags import flag
 
 
@@ -227,8 +228,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
     count = weight.numel()
     channels = x.shape[1] if x.ndim > 1 else 1
     if count != 1 and count != channels:
-        raise ValueError(f"prelu: weight has {count} slopes but the input of shape {x.shape} has {channels} "
-                         f"channel{'s' if channels != 1 else ''} (dim 1)")
+        raise InputShapeError(f"prelu: weight has {count} slopes but the input of shape {x.shape} has {channels} "
+                              f"channel{'s' if channels != 1 else ''} (dim 1)")
     if weight.ndim != x.ndim:   # (C,) → (1, C, 1, …): one slope per channel
         weight = weight.reshape([count if axis == 1 else 1 for axis in range(x.ndim)])
     return _reads_input(mg.where(x > 0, x, weight * x))

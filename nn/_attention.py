@@ -23,6 +23,7 @@ from minigrad import Tensor
 
 from ._arguments import _number, _tensor
 from ._dropout import dropout
+from ._errors import ArgumentAssertionError, InputShapeError
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
@@ -101,8 +102,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if query.dtype.kind != "f":
         raise TypeError(f"{name}: query, key and value must be floating point, got {query.dtype}")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"{name}: query (…, L, E) {query.shape}, key (…, S, E) {key.shape} and value (…, S, Ev) "
-                         f"{value.shape} do not fit")
+        raise InputShapeError(f"{name}: query (…, L, E) {query.shape}, key (…, S, E) {key.shape} and value (…, S, Ev) "
+                              f"{value.shape} do not fit")
     dropout_p = _dropout_probability(dropout_p, name)
     if not isinstance(is_causal, bool):   # as torch's binding: None, 0/1 or a NumPy bool are refused
         raise TypeError(f"{name}(): argument 'is_causal' must be bool, not {type(is_causal).__name__}")
@@ -260,10 +261,10 @@ def multi_head_attention_forward(
         if key_padding_mask is not None:
             is_causal = False   # the merged mask is no longer causal
     if embed_dim != embed_dim_to_check:
-        raise ValueError(f"{name}: expected embedding dimension {embed_dim_to_check}, got query of shape "
-                         f"{query.shape}")
+        raise ArgumentAssertionError(f"{name}: expected embedding dimension {embed_dim_to_check}, got query of shape "
+                                     f"{query.shape}")
     if not isinstance(num_heads, int) or num_heads <= 0 or embed_dim % num_heads:
-        raise ValueError(f"{name}: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        raise ArgumentAssertionError(f"{name}: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
     head_dim = embed_dim // num_heads
     if key.shape[1] != bsz or value.shape[1] != bsz:
         raise ValueError(f"{name}: query of shape {query.shape}, key of shape {key.shape} and value of shape "
@@ -284,7 +285,7 @@ def multi_head_attention_forward(
                                  packed=False)
     else:
         if key.shape != value.shape:
-            raise ValueError(f"{name}: key of shape {key.shape} differs from value of shape {value.shape}")
+            raise ArgumentAssertionError(f"{name}: key of shape {key.shape} differs from value of shape {value.shape}")
         if in_proj_weight is None:
             raise ValueError(f"{name}: in_proj_weight is None and use_separate_proj_weight is False")
         q, k, v = _in_projection(query, key, value, (in_proj_weight,), in_proj_bias, packed=True)

@@ -21,6 +21,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _number, _promoted, _tensor
+from ._errors import InputShapeError
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
 from ._targets import class_targets, class_weights, nll_rows, weighted_mean
 
@@ -63,7 +64,7 @@ def _broadcast_shape(a: Tensor, b: Tensor, name: str) -> tuple:
     try:
         return tuple(mg.broadcast_shapes(a.shape, b.shape))
     except ValueError:
-        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} do not broadcast") from None
+        raise InputShapeError(f"{name}: shapes {a.shape} and {b.shape} do not broadcast") from None
 
 
 # --- classes and probabilities -------------------------------------------------------------------------
@@ -103,7 +104,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     reduction = checked_reduction(size_average, reduce, reduction, name)
     logits = _tensor(input, name)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise InputShapeError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
         raise TypeError(f"{name}: logits must be floating point, got {logits.dtype}")
     if logits.ndim == 0:
@@ -191,8 +192,8 @@ def _weight_in(weight: Tensor, dtype: Any, like: Tensor | None = None, name: str
         try:
             mg.broadcast_shapes(weight.shape, like.shape)
         except ValueError:
-            raise ValueError(f"{name}: {what} of shape {weight.shape} does not broadcast against the input of shape "
-                             f"{like.shape}") from None
+            raise InputShapeError(f"{name}: {what} of shape {weight.shape} does not broadcast against the input "
+                                  f"of shape {like.shape}") from None
     return weight if weight.dtype == dtype else weight.astype(dtype)
 
 
@@ -201,7 +202,7 @@ def _check_unit_interval(x: Tensor, name: str, what: str) -> None:
     ``mg.compile`` only the capturing call checks."""
     array = x.data
     if array.size and not bool(((array >= 0) & (array <= 1)).all()):
-        raise ValueError(f"{name}: all elements of {what} should be between 0 and 1")
+        raise InputShapeError(f"{name}: all elements of {what} should be between 0 and 1")
 
 
 # PyTorch's floor under x(1 - x) in binary_cross_entropy's backward: 1e-12 as a C float, in float64 too
@@ -344,7 +345,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     reduction = checked_reduction(size_average, reduce, reduction, name)
     beta = _number(beta, name, "beta")
     if beta < 0:
-        raise ValueError(f"{name}: beta must be non-negative, got {beta}")
+        raise InputShapeError(f"{name}: beta must be non-negative, got {beta}")
     input = _floating(input, name)
     target = _as_operand(target, input, name)
     _broadcast_shape(input, target, name)
@@ -367,7 +368,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     check_reduction(reduction, name)
     delta = _number(delta, name, "delta")
     if delta <= 0:
-        raise ValueError(f"{name}: delta must be positive, got {delta}")
+        raise InputShapeError(f"{name}: delta must be positive, got {delta}")
     input = _floating(input, name)
     target = _as_operand(target, input, name)
     _broadcast_shape(input, target, name)

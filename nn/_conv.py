@@ -22,6 +22,7 @@ from minigrad import Tensor
 
 from ._activations import _reads_input
 from ._arguments import _floating, _tensor
+from ._errors import InputShapeError
 from ._flags import flag
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
@@ -92,8 +93,8 @@ def _batched(x: Tensor, dims: int, name: str) -> tuple[Tensor, bool]:
     if x.ndim == dims + 1:
         return x.unsqueeze(0), True
     if x.ndim != dims + 2:
-        raise ValueError(f"{name}: expected a {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got "
-                         f"shape {x.shape}")
+        raise InputShapeError(f"{name}: expected a {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got "
+                              f"shape {x.shape}")
     return x, False
 
 
@@ -101,8 +102,9 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int, before: int, a
               shape: tuple) -> int:
     span = dilation * (kernel - 1) + 1
     if size + before + after < span:
-        raise ValueError(f"{name}: the padded input size {size + before + after} is smaller than the kernel's "
-                         f"extent {span} (kernel size {kernel}, dilation {dilation}) for an input of shape {shape}")
+        raise InputShapeError(f"{name}: the padded input size {size + before + after} is smaller than the kernel's "
+                              f"extent {span} (kernel size {kernel}, dilation {dilation}) for an input of shape "
+                              f"{shape}")
     return (size + before + after - span) // stride + 1
 
 
@@ -125,9 +127,9 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     if out_channels == 0:
         raise ValueError(f"{name}: weight of shape {weight.shape} has no output channels (dim 0 must be at least 1)")
     if x.shape[1] != channels_per_group * groups or out_channels % groups:
-        raise ValueError(f"{name}: with groups={groups}, weight of shape {weight.shape} expects an input with "
-                         f"{channels_per_group * groups} channels (dim 1) and out_channels divisible by groups; "
-                         f"got input of shape {x.shape}")
+        raise InputShapeError(f"{name}: with groups={groups}, weight of shape {weight.shape} expects an input with "
+                              f"{channels_per_group * groups} channels (dim 1) and out_channels divisible by groups; "
+                              f"got input of shape {x.shape}")
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")
     stride = _ints(stride, dims, name, "stride", 1)
@@ -193,8 +195,8 @@ def _pool_out_size(size: int, kernel: int, stride: int, padding: int, dilation: 
     if ceil_mode and (out - 1) * stride >= size + padding:
         out -= 1
     if out < 1:
-        raise ValueError(f"{name}: input of shape {shape} is too small: the computed output size is {out} "
-                         f"(kernel size {kernel}, stride {stride}, padding {padding}, dilation {dilation})")
+        raise InputShapeError(f"{name}: input of shape {shape} is too small: the computed output size is {out} "
+                              f"(kernel size {kernel}, stride {stride}, padding {padding}, dilation {dilation})")
     return out
 
 
@@ -215,8 +217,8 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
     padding = _ints(padding, dims, name, "padding", 0)
     dilation = _ints(dilation, dims, name, "dilation", 1)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"{name}: padding should be at most half of kernel size, got padding={padding} and "
-                         f"kernel_size={kernel}")
+        raise InputShapeError(f"{name}: padding should be at most half of kernel size, got padding={padding} and "
+                              f"kernel_size={kernel}")
     out_size = tuple(_pool_out_size(n, k, s, p, d, flag(ceil_mode, name, "ceil_mode"), name, x.shape)
                      for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
     # the right padding reaches the end of the last window (in ceil mode past the given padding)
@@ -386,8 +388,8 @@ def _adaptive_windows_2d(input: Any, output_size: Any, name: str) -> tuple:  # n
     ((starts, ends) over H, (starts, ends) over W); an ``output_size`` entry of None keeps that dim's size."""
     x = _floating(input, name)
     if x.ndim not in (3, 4) or 0 in x.shape[-2:]:
-        raise ValueError(f"{name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with H, W > 0, "
-                         f"got shape {x.shape}")
+        raise InputShapeError(f"{name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with H, W > 0, "
+                              f"got shape {x.shape}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     if len(sizes) != 2:
         raise TypeError(f"{name}: output_size must be an int or a pair, got {output_size!r}")

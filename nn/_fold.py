@@ -18,6 +18,7 @@ from minigrad import Tensor
 
 from ._arguments import _floating, _tensor
 from ._conv import Unfold, _batched, _conv, _ints
+from ._errors import InputShapeError
 
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
 
@@ -51,9 +52,10 @@ def _blocks(name: str, sizes: tuple, kernel: tuple, dilation: tuple, padding: tu
     blocks = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
                    for n, k, d, p, s in zip(sizes, kernel, dilation, padding, stride))
     if any(b < 1 for b in blocks):
-        raise ValueError(f"{name}: given input with spatial size {sizes}, kernel_size={kernel}, dilation={dilation}, "
-                         f"padding={padding}, stride={stride}, calculated shape of the array of sliding blocks as "
-                         f"{blocks}, but its components must be at least one.")
+        raise InputShapeError(f"{name}: given input with spatial size {sizes}, kernel_size={kernel}, "
+                              f"dilation={dilation}, "
+                              f"padding={padding}, stride={stride}, calculated shape of the array of sliding blocks as "
+                              f"{blocks}, but its components must be at least one.")
     return blocks
 
 
@@ -133,8 +135,8 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
     in_channels, per_group, *kernel = weight.shape
     kernel = tuple(kernel)
     if x.shape[1] != in_channels or in_channels % groups:
-        raise ValueError(f"{name}: weight of shape {weight.shape} expects an input with {in_channels} channels "
-                         f"(dim 1), divisible by groups={groups}; got input of shape {x.shape}")
+        raise InputShapeError(f"{name}: weight of shape {weight.shape} expects an input with {in_channels} channels "
+                              f"(dim 1), divisible by groups={groups}; got input of shape {x.shape}")
     out_channels = per_group * groups
     if bias is not None and bias.shape != (out_channels,):
         raise ValueError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")

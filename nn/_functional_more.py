@@ -18,6 +18,7 @@ from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _number, _tensor
 from ._dropout import _SELU_SATURATION, _inverted_dropout, _probability
+from ._errors import InputShapeError
 from ._flags import flag
 
 __all__ = ["bilinear", "dropout2d", "dropout3d", "feature_alpha_dropout", "gumbel_softmax", "pdist"]
@@ -34,8 +35,9 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     weight = _tensor(weight, name, "weight")
     if weight.ndim != 3 or x1.ndim == 0 or x1.shape[:-1] != x2.shape[:-1] \
             or (x1.shape[-1], x2.shape[-1]) != weight.shape[1:]:
-        raise ValueError(f"{name}: expected input1 (*, in1) and input2 (*, in2) with the same leading dims and "
-                         f"weight (out, in1, in2); got input1 {x1.shape}, input2 {x2.shape}, weight {weight.shape}")
+        raise InputShapeError(f"{name}: expected input1 (*, in1) and input2 (*, in2) with the same leading dims and "
+                              f"weight (out, in1, in2); got input1 {x1.shape}, input2 {x2.shape}, weight "
+                              f"{weight.shape}")
     out, in1, in2 = weight.shape
     if bias is not None and _tensor(bias, name, "bias").shape != (out,):
         raise ValueError(f"{name}: bias must have shape ({out},), got {bias.shape}")

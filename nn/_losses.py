@@ -22,6 +22,7 @@ from minigrad import Tensor
 
 from ._arguments import _floating, _number, _tensor
 from ._common_losses import pairwise_distance
+from ._errors import InputShapeError
 from ._flags import flag
 from ._reduction import check_reduction, checked_reduction, reduce_loss
 from ._targets import checked_indices, class_weights, index_array
@@ -67,7 +68,7 @@ def _broadcast(name: str, *tensors: Tensor) -> None:
     try:
         mg.broadcast_shapes(*(t.shape for t in tensors))
     except ValueError:
-        raise ValueError(f"{name}: shapes {', '.join(str(t.shape) for t in tensors)} do not broadcast") from None
+        raise InputShapeError(f"{name}: shapes {', '.join(str(t.shape) for t in tensors)} do not broadcast") from None
 
 
 # --- likelihoods -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _floating, _number, _tensor
+from ._errors import InputShapeError
 from ._flags import flag
 
 __all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "rms_norm"]
@@ -66,10 +67,10 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     input = _tensor(input, "layer_norm")
     shape = _normalized_shape(normalized_shape, "layer_norm")
     if not shape or input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
-        raise ValueError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
+        raise InputShapeError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
     for what, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and _tensor(tensor, "layer_norm", what).shape != shape:
-            raise ValueError(f"layer_norm: {what} of shape {tensor.shape} must have normalized_shape {shape}")
+            raise InputShapeError(f"layer_norm: {what} of shape {tensor.shape} must have normalized_shape {shape}")
     out, _, _ = _normalized(input, tuple(range(input.ndim - len(shape), input.ndim)), eps)
     if weight is not None:
         out = out * weight
@@ -97,8 +98,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if tensor is not None:   # the (C,) shape, named with the input's, before any in-place update
             _tensor(tensor, "batch_norm", what)
             if tensor.shape != (x.shape[1],):
-                raise ValueError(f"batch_norm: {what} must have shape ({x.shape[1]},) (one per channel of the input "
-                                 f"of shape {x.shape}), got {tensor.shape}")
+                raise InputShapeError(f"batch_norm: {what} must have shape ({x.shape[1]},) (one per channel of "
+                                      f"the input of shape {x.shape}), got {tensor.shape}")
     if training and not eps > 0:   # a zero-variance channel would divide by zero, a negative eps give NaN
         raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if not eps >= 0:
@@ -163,8 +164,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
         raise ValueError(f"{name}: expected at least 2 dims (N, C, *) for the input, got shape {x.shape}")
     if isinstance(num_groups, bool) or not isinstance(num_groups, (int, numpy.integer)) or num_groups < 1 \
             or x.shape[1] % num_groups:
-        raise ValueError(f"{name}: expected the number of channels of the input of shape {x.shape} to be divisible "
-                         f"by num_groups, got num_groups={num_groups!r}")
+        raise InputShapeError(f"{name}: expected the number of channels of the input of shape {x.shape} to be "
+                              f"divisible by num_groups, got num_groups={num_groups!r}")
     batch, channels = x.shape[:2]
     if batch * channels // num_groups * math.prod(x.shape[2:]) == 1:
         raise ValueError(f"{name}: expected more than 1 value per channel when training, got input of shape "

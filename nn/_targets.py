@@ -13,6 +13,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._errors import InputShapeError
+
 __all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "checked_indices", "class_targets",
            "class_weights", "index_array", "nll_rows", "weighted_mean"]
 
@@ -174,7 +176,7 @@ def class_weights(weight: Any, like: Tensor, classes: int, name: str) -> Tensor 
         if weight.device != like.device:
             raise ValueError(f"{name}: weight is on {weight.device} but the input is on {like.device}")
         if weight.shape != (classes,):
-            raise ValueError(f"{name}: weight must have shape ({classes},) (one per class), got {weight.shape}")
+            raise InputShapeError(f"{name}: weight must have shape ({classes},) (one per class), got {weight.shape}")
         return weight if weight.dtype == like.dtype else weight.astype(like.dtype)
     try:
         array = mg.to_device(weight, like.device) if mg.is_array(weight) \

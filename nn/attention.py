@@ -18,6 +18,7 @@ from minigrad import Tensor
 
 from . import init
 from ._attention import multi_head_attention_forward
+from ._errors import ArgumentAssertionError
 from .layers import Linear
 from .module import Module, Parameter
 
@@ -54,7 +55,8 @@ class MultiheadAttention(Module):
             if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
                 raise ValueError(f"MultiheadAttention: {what} must be a positive int, got {size!r}")
         if embed_dim % num_heads:
-            raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
+            raise ArgumentAssertionError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by "
+                                         f"num_heads {num_heads}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiheadAttention: dropout must be a probability in [0, 1], got {dropout!r}")
         dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)

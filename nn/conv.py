@@ -19,6 +19,7 @@ from minigrad import Tensor
 from . import functional as F
 from . import init
 from ._conv import _ints
+from ._errors import InputShapeError
 from ._parameters import float_dtype, weight_and_bias
 from .module import Module
 
@@ -90,8 +91,8 @@ class _ConvNd(Module):
     def forward(self, x: Tensor) -> Tensor:
         if isinstance(x, Tensor) and x.ndim not in (self.dims + 1, self.dims + 2):
             # checked here, before a non-zero padding_mode pads the input and the shape named is no longer its own
-            raise ValueError(f"{type(self).__name__}: expected a {self.dims + 1}-D (unbatched) or {self.dims + 2}-D "
-                             f"(batched) input, got shape {x.shape}")
+            raise InputShapeError(f"{type(self).__name__}: expected a {self.dims + 1}-D (unbatched) or "
+                                  f"{self.dims + 2}-D (batched) input, got shape {x.shape}")
         if self.padding_mode == "zeros":
             return self._function(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
         padded = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)

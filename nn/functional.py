@@ -77,6 +77,7 @@ from ._conv import (
 )
 from ._dropout import alpha_dropout, dropout, dropout1d
 from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
+from ._errors import InputShapeError, UnsupportedModeError
 from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ._fractional_pool import (
     fractional_max_pool2d,
@@ -170,8 +171,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features) or 1-D (in_features,), "
                          f"got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
-                         f"(last input dimension must be {weight.shape[-1]})")
+        raise InputShapeError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                              f"(last input dimension must be {weight.shape[-1]})")
     y = x @ (weight.T if weight.ndim == 2 else weight)
     return y if bias is None else y + bias
 
@@ -231,7 +232,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - Py
     if not isinstance(approximate, str):   # `approximate == "none"` on an array asks NumPy for a truth value
         raise TypeError(f"gelu(): argument 'approximate' must be str, not {type(approximate).__name__}")
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise InputShapeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     if x.dtype.kind != "f":   # either way, as PyTorch (the tanh form quietly gave float64 for integers)
         raise TypeError(f"gelu: input must be floating point, got {x.dtype} (shape {x.shape})")
     if approximate == "none":
@@ -260,12 +261,12 @@ def one_hot(tensor: Any = None, num_classes: int = -1, *, input: Any = None) -> 
     if array.dtype.kind not in "iu":
         raise TargetError(f"one_hot: class indices must be integers, got dtype {array.dtype}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, numpy.integer)) or num_classes < -1:
-        raise ValueError(f"one_hot: num_classes must be -1 or a non-negative int, got {num_classes!r}")
+        raise InputShapeError(f"one_hot: num_classes must be -1 or a non-negative int, got {num_classes!r}")
     xp = mg.array_module(array)
     indices = tensor if isinstance(tensor, Tensor) else mg.as_tensor(array)
     if num_classes == -1:
         if not array.size:
-            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+            raise InputShapeError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
         # .item(): the output's shape depends on the values (mg.compile runs such a call eagerly)
         num_classes = int(indices.max().item()) + 1
     indices = checked_indices(indices, indices.device, num_classes, "one_hot", lambda value, _low, _high: (
@@ -342,12 +343,12 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     if isinstance(pad, (str, bytes)) or None in amounts:
         raise TypeError(f"pad: pad must be a sequence of ints, got {pad!r}")
     if len(amounts) % 2:
-        raise ValueError(f"pad: padding length must be divisible by 2, got {len(amounts)} amounts {tuple(pad)}")
+        raise InputShapeError(f"pad: padding length must be divisible by 2, got {len(amounts)} amounts {tuple(pad)}")
     if len(amounts) // 2 > input.ndim:
-        raise ValueError(f"pad: {len(amounts)} amounts pad {len(amounts) // 2} dims but the input of shape "
-                         f"{input.shape} has {input.ndim}")
+        raise InputShapeError(f"pad: {len(amounts)} amounts pad {len(amounts) // 2} dims but the input of shape "
+                              f"{input.shape} has {input.ndim}")
     if mode not in _PAD_MODES:
-        raise ValueError(f"pad: mode must be one of {', '.join(map(repr, _PAD_MODES))}, got {mode!r}")
+        raise UnsupportedModeError(f"pad: mode must be one of {', '.join(map(repr, _PAD_MODES))}, got {mode!r}")
     widths = [(0, 0)] * input.ndim
     for i in range(len(amounts) // 2):
         widths[input.ndim - 1 - i] = (amounts[2 * i], amounts[2 * i + 1])
@@ -375,8 +376,8 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
         if n == 0 or (limit is not None and max(before, after) > limit):
             rule = {"reflect": f"< the dim size {n}", "circular": f"<= the dim size {n}",
                     "replicate": "on a non-empty dim"}[mode]
-            raise ValueError(f"pad: {mode} padding ({before}, {after}) of dim {axis} of an input of shape "
-                             f"{input.shape} must be {rule}")
+            raise InputShapeError(f"pad: {mode} padding ({before}, {after}) of dim {axis} of an input of shape "
+                                  f"{input.shape} must be {rule}")
         source = mg.make_array(_pad_source(mode, n, before, after), numpy.int64, input.device)
         out = out[(slice(None),) * axis + (source,)]
     return out
@@ -386,8 +387,8 @@ def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
     crop = []
     for axis, ((before, after), n) in enumerate(zip(widths, x.shape)):
         if n + min(before, 0) + min(after, 0) < 0:   # torch crops first: the crop alone must leave >= 0
-            raise ValueError(f"pad: padding ({before}, {after}) of dim {axis} would make its size {n} "
-                             f"negative ({n + min(before, 0) + min(after, 0)}) for an input of shape {x.shape}")
+            raise InputShapeError(f"pad: padding ({before}, {after}) of dim {axis} would make its size {n} "
+                                  f"negative ({n + min(before, 0) + min(after, 0)}) for an input of shape {x.shape}")
         crop.append(slice(max(-before, 0), n - max(-after, 0)))
     if any(before < 0 or after < 0 for before, after in widths):
         x = x[tuple(crop)]   # negative amounts crop, as in PyTorch

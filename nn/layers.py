@@ -19,6 +19,7 @@ from minigrad import Tensor
 
 from . import functional as F
 from . import init
+from ._errors import ArgumentAssertionError, InputShapeError
 from ._parameters import float_dtype, weight_and_bias
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .module import Module, Parameter
@@ -58,8 +59,8 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if isinstance(x, Tensor) and x.shape[-1:] != (self.in_features,):
-            raise ValueError(f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
-                             f"expected input of shape (*, {self.in_features}), got {x.shape}")
+            raise InputShapeError(f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
+                                  f"expected input of shape (*, {self.in_features}), got {x.shape}")
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -87,8 +88,8 @@ class Embedding(Module):
         num_embeddings, embedding_dim = self.num_embeddings, self.embedding_dim
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within [-{num_embeddings}, "
-                                 f"{num_embeddings - 1}] for num_embeddings={num_embeddings}")
+                raise ArgumentAssertionError(f"Embedding: padding_idx {padding_idx} must be within [-{num_embeddings}, "
+                                             f"{num_embeddings - 1}] for num_embeddings={num_embeddings}")
             padding_idx %= num_embeddings
         if sparse:
             raise ValueError("Embedding: sparse=True needs sparse gradients, which minigrad does not have")
@@ -204,7 +205,7 @@ class Unflatten(Module):
         sizes = tuple(self.unflattened_size)
         known = math.prod(n for n in sizes if n != -1)
         if (-1 not in sizes and known != shape[dim]) or (-1 in sizes and (known == 0 or shape[dim] % known)):
-            raise ValueError(f"Unflatten: cannot split dim {self.dim} of size {shape[dim]} into {sizes}")
+            raise InputShapeError(f"Unflatten: cannot split dim {self.dim} of size {shape[dim]} into {sizes}")
         return x.reshape(*shape[:dim], *sizes, *shape[dim + 1:])
 
     def extra_repr(self) -> str:

@@ -11,6 +11,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
+from ._errors import InputShapeError
 from ._normalization import _normalized_shape
 from ._parameters import affine_parameters, reset_affine
 from .module import Module, Parameter
@@ -165,7 +166,7 @@ class BatchNorm1d(_NormBase):
         if x.ndim not in (2, 3):
             raise ValueError(f"BatchNorm1d: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape {x.shape}")
         if x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d: input has {x.shape[1]} channels (dim 1), expected {self.num_features}")
+            raise InputShapeError(f"BatchNorm1d: input has {x.shape[1]} channels (dim 1), expected {self.num_features}")
         momentum, use_batch = running_update(self)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
                             self.eps)

@@ -11,6 +11,7 @@ import numpy
 from minigrad import Tensor
 
 from . import functional as F
+from ._errors import InputShapeError
 from ._parameters import affine_parameters, reset_affine
 from .module import Module
 from .normalization import _NormBase
@@ -50,8 +51,8 @@ class GroupNorm(Module):
         # without affine parameters torch normalises any channel count divisible by num_groups, so only with them
         affine = self.weight is not None or self.bias is not None
         if affine and isinstance(x, Tensor) and x.ndim >= 2 and x.shape[1] != self.num_channels:
-            raise ValueError(f"GroupNorm: expected an input with num_channels={self.num_channels} channels (dim 1), "
-                             f"got shape {x.shape}")
+            raise InputShapeError(f"GroupNorm: expected an input with num_channels={self.num_channels} channels "
+                                  f"(dim 1), got shape {x.shape}")
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

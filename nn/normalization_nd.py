@@ -12,6 +12,7 @@ from typing import Any
 
 from minigrad import Tensor
 
+from ._errors import InputShapeError
 from ._normalization import batch_norm
 from ._pool_more import local_response_norm
 from .module import Module
@@ -43,7 +44,7 @@ class _BatchNormNd(_NormBase):
             got = f"{input.ndim}D input" if isinstance(input, Tensor) else type(input).__name__
             raise ValueError(f"{name}: expected {wanted}D input (got {got})")
         if input.shape[1] != self.num_features:
-            raise ValueError(f"{name}: input has {input.shape[1]} channels (dim 1), expected {self.num_features}")
+            raise InputShapeError(f"{name}: input has {input.shape[1]} channels (dim 1), expected {self.num_features}")
         momentum, use_batch = running_update(self)
         return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
                           self.eps)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy
 
 from .. import backend
+from ..arguments import ArgumentTypeError, ShapeMismatchError  # noqa: F401 - re-exported to the ops
 from ..autograd import AxisError
 from ..tensor import Tensor
 
@@ -20,10 +21,6 @@ class IndexRangeError(IndexError, RuntimeError):
 
 class DtypeMismatchError(TypeError, RuntimeError):
     """Two tensors an op writes one into the other with different dtypes (TypeError here, RuntimeError in PyTorch)."""
-
-
-class ShapeMismatchError(ValueError, RuntimeError):
-    """Operand shapes an op cannot combine (ValueError, as NumPy's, and RuntimeError, as PyTorch's)."""
 
 
 class IndexArgumentError(TypeError, IndexError, RuntimeError):
@@ -142,7 +139,7 @@ def count_arg(value: Any, name: str, what: str) -> int:
     """A non-negative int argument (a size or a count); a negative one raises a ValueError naming the op."""
     count = int_arg(value, name, what)
     if count < 0:
-        raise ValueError(f"{name}: {what} must be non-negative, got {count}")
+        raise ShapeMismatchError(f"{name}: {what} must be non-negative, got {count}")
     return count
 
 

@@ -18,6 +18,7 @@ from .. import backend
 from ..autograd import AxisError, Function
 from ..tensor import Tensor
 from ._util import (
+    ShapeMismatchError,
     check_index_range,
     index_data,
     int_arg,
@@ -131,7 +132,7 @@ def tile(input: Tensor, *counts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     x = tensor_arg(input, "tile")
     counts = int_tuple(dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims, "tile", "dims")
     if any(c < 0 for c in counts):
-        raise ValueError(f"tile: counts must be non-negative, got {list(counts)} (shape {x.shape})")
+        raise ShapeMismatchError(f"tile: counts must be non-negative, got {list(counts)} (shape {x.shape})")
     return repeat(x, (1,) * (x.ndim - len(counts)) + counts)
 
 
@@ -154,8 +155,8 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:  # noqa: A002
     known = math.prod(s for s in sizes if s != -1)
     if not sizes or sizes.count(-1) > 1 or any(s < -1 for s in sizes) or (
             known != size if -1 not in sizes else (known == 0 or size % known)):
-        raise ValueError(f"unflatten: sizes {list(sizes)} do not multiply up to the size {size} of dim {axis} "
-                         f"(shape {x.shape}; give a non-empty list with at most one -1)")
+        raise ShapeMismatchError(f"unflatten: sizes {list(sizes)} do not multiply up to the size {size} of dim {axis} "
+                                 f"(shape {x.shape}; give a non-empty list with at most one -1)")
     sizes = tuple(size // known if s == -1 else s for s in sizes)
     op = Reshape(x.shape[:axis] + sizes + x.shape[axis + 1:])
     op.name = "unflatten"
@@ -213,7 +214,7 @@ class DiagEmbed(Function):
 def _two_dims(ndim: int, dim1: Any, dim2: Any, name: str) -> tuple:
     a1, a2 = one_axis(dim1, ndim, name), one_axis(dim2, ndim, name)
     if a1 == a2:
-        raise ValueError(f"{name}: the two dims must differ, got {dim1} and {dim2}")
+        raise ShapeMismatchError(f"{name}: the two dims must differ, got {dim1} and {dim2}")
     return a1, a2
 
 
@@ -385,7 +386,8 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
     size, step = int_arg(size, "unfold", "size"), int_arg(step, "unfold", "step")
     length = x.shape[axis] if x.ndim else 1
     if size < 0 or size > length:
-        raise ValueError(f"unfold: size {size} must be in 0..{length}, the size of dim {axis} (shape {x.shape})")
+        raise ShapeMismatchError(f"unfold: size {size} must be in 0..{length}, the size of dim {axis} (shape "
+                                 f"{x.shape})")
     if step <= 0:
         raise ValueError(f"unfold: step must be positive, got {step}")
     if x.ndim == 0:

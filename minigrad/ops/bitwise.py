@@ -21,12 +21,16 @@ from .math import _bool_result, _xp_of
 __all__ = ["bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor"]
 
 
+class BitwiseDtypeError(TypeError, NotImplementedError):
+    """A bitwise op on a float tensor: TypeError here, NotImplementedError (no kernel for the dtype) in PyTorch."""
+
+
 def _operand(value: Any, name: str) -> Any:
     """A Tensor of integers or bools, or a Python/NumPy integer or bool."""
     if isinstance(value, Tensor):
         if value.dtype.kind not in "biu":
-            raise TypeError(f"{name}: only integer and bool tensors, got dtype {value.dtype} (compare first, "
-                            "e.g. (x > 0) & mask)")
+            raise BitwiseDtypeError(f"{name}: only integer and bool tensors, got dtype {value.dtype} (compare "
+                                    "first, e.g. (x > 0) & mask)")
         return value
     if isinstance(value, (bool, numbers.Integral)):
         return value

@@ -18,7 +18,7 @@ from .. import backend
 from ..autograd import AxisError
 from ..recording import note_read
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, int_arg, int_tuple, normalize_axis, one_axis, one_of, tensor_arg
+from ._util import NOT_GIVEN, ShapeMismatchError, int_arg, int_tuple, normalize_axis, one_axis, one_of, tensor_arg
 from .contract import _named_product, _scaled_sum, _shapes, dot, mm, outer
 from .elementwise import mul, sub
 from .index import roll
@@ -125,7 +125,7 @@ def tensor_split(input: Tensor, indices_or_sections: Any = NOT_GIVEN, dim: int =
     else:
         sections = int_arg(cuts, "tensor_split", "sections (or a list of indices)")
         if sections <= 0:
-            raise ValueError(f"tensor_split: the number of sections must be positive, got {sections}")
+            raise ShapeMismatchError(f"tensor_split: the number of sections must be positive, got {sections}")
         points, total = [], 0
         for i in range(sections - 1):
             total += size // sections + (i < size % sections)
@@ -150,12 +150,12 @@ def _split_by(x: Any, cuts: Any, axis: int, min_ndim: int, name: str, sections: 
         cuts = _cuts(name, indices_or_sections=cuts, sections=sections, indices=indices)
     x = tensor_arg(x, name)
     if x.ndim < min_ndim:
-        raise ValueError(f"{name}: expects a tensor with at least {min_ndim} dims, got shape {x.shape}")
+        raise ShapeMismatchError(f"{name}: expects a tensor with at least {min_ndim} dims, got shape {x.shape}")
     if not isinstance(cuts, (list, tuple, Tensor)):
         sections = int_arg(cuts, name, "sections (or a list of indices)")
         if sections <= 0 or x.shape[axis] % sections:
-            raise ValueError(f"{name}: dim {axis} of size {x.shape[axis]} does not divide into {sections} equal "
-                             f"parts (shape {x.shape})")
+            raise ShapeMismatchError(f"{name}: dim {axis} of size {x.shape[axis]} does not divide into "
+                                     f"{sections} equal parts (shape {x.shape})")
     return tensor_split(x, cuts, axis)
 
 
@@ -396,7 +396,7 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
         raise ValueError("diff: expects a tensor with at least 1 dim, got shape ()")
     n = int_arg(n, "diff", "n")
     if n < 0:
-        raise ValueError(f"diff: the order n must be non-negative, got {n}")
+        raise ShapeMismatchError(f"diff: the order n must be non-negative, got {n}")
     axis = one_axis(dim, x.ndim, "diff")
     parts = []
     for what, part in (("prepend", prepend), (None, x), ("append", append)):

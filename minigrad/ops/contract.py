@@ -13,14 +13,14 @@ import numpy
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import OUT_DTYPE, number, read_by_the_others, tensor_arg, unsupported
+from ._util import OUT_DTYPE, ShapeMismatchError, number, read_by_the_others, tensor_arg, unsupported
 from .elementwise import add, mul
 from .linalg import MatMul, bmm
 from .shape import reshape
 
 
-def _shapes(name: str, a: Tensor, b: Tensor, want: str) -> ValueError:
-    return ValueError(f"{name}: expects {want}, got shapes {a.shape} and {b.shape}")
+def _shapes(name: str, a: Tensor, b: Tensor, want: str) -> ShapeMismatchError:
+    return ShapeMismatchError(f"{name}: expects {want}, got shapes {a.shape} and {b.shape}")
 
 
 def _named_product(name: str, a: Tensor, b: Tensor) -> Tensor:
@@ -123,8 +123,8 @@ def _parse(equation: str, operands: tuple) -> tuple:
     lhs, arrow, rhs = eq.partition("->")
     inputs = lhs.split(",")
     if len(inputs) != len(operands):
-        raise ValueError(f"einsum: the equation {equation!r} has {len(inputs)} operands but {len(operands)} "
-                         "tensors were given")
+        raise ShapeMismatchError(f"einsum: the equation {equation!r} has {len(inputs)} operands but {len(operands)} "
+                                 "tensors were given")
     ellipsis_dims = max((t.ndim - len(sub.replace("...", "")) for sub, t in zip(inputs, operands)
                          if "..." in sub), default=0)
     # letters the equation does not use name the dims of '...'
@@ -242,6 +242,6 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     for letter in set("".join(inputs)):
         sizes = {t.shape[s.index(letter)] for s, t in zip(inputs, tensors) if letter in s}
         if len(sizes - {1}) > 1 or (letter.islower() and len(sizes) > 1):
-            raise ValueError(f"einsum: index {letter!r} has sizes {sorted(sizes)} in {equation!r} "
-                             f"(shapes {[t.shape for t in tensors]})")
+            raise ShapeMismatchError(f"einsum: index {letter!r} has sizes {sorted(sizes)} in {equation!r} "
+                                     f"(shapes {[t.shape for t in tensors]})")
     return Einsum(inputs, output)(*tensors)

@@ -15,7 +15,7 @@ from .. import backend
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import count_arg, flag, int_arg, one_axis, tensor_arg
+from ._util import ShapeMismatchError, count_arg, flag, int_arg, one_axis, tensor_arg
 
 
 def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
@@ -201,7 +201,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
         raise TypeError(f"histc: only floating-point tensors (as PyTorch), got dtype {x.dtype}")
     bins = int_arg(bins, "histc", "bins")
     if bins <= 0:
-        raise ValueError(f"histc: bins must be > 0, got {bins}")
+        raise ShapeMismatchError(f"histc: bins must be > 0, got {bins}")
     low, high = (float(v.item() if isinstance(v, Tensor) else v) for v in (min, max))
     xp = backend.array_module(x.data)
     _histc_range(xp, x.data, low, high)   # the errors, now rather than at a replay
@@ -278,8 +278,8 @@ def _search(name: str, boundaries: Any, values: Any, out_int32: bool, right: boo
         raise ValueError(f"{name}: the sorted sequence must have at least 1 dim, got a 0-d tensor")
     if boundaries.ndim > 1 and (value_array.ndim != boundaries.ndim
                                 or value_array.shape[:-1] != boundaries.shape[:-1]):
-        raise ValueError(f"{name}: the sorted sequence must be 1-D or match the values in all but the last dim, "
-                         f"got shapes {boundaries.shape} and {tuple(value_array.shape)}")
+        raise ShapeMismatchError(f"{name}: the sorted sequence must be 1-D or match the values in all but the "
+                                 f"last dim, got shapes {boundaries.shape} and {tuple(value_array.shape)}")
     if sorter is not None:
         sorter = tensor_arg(sorter, name)
         if sorter.dtype != "int64" or sorter.shape != boundaries.shape:
@@ -339,5 +339,5 @@ def bucketize(input: Any, boundaries: Tensor, *, out_int32: bool = False,  # noq
     """
     boundaries = tensor_arg(boundaries, "bucketize")
     if boundaries.ndim != 1:
-        raise ValueError(f"bucketize: boundaries must be 1-D, got shape {boundaries.shape}")
+        raise ShapeMismatchError(f"bucketize: boundaries must be 1-D, got shape {boundaries.shape}")
     return _search("bucketize", boundaries, input, out_int32, flag(right, "bucketize", "right"), None)

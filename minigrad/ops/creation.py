@@ -15,7 +15,7 @@ from .. import memory_formats as _memory_format
 from ..constructors import _device_arg, _fill_number, _full, _like, rand, randn, tensor
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, bool_, float16, int32
-from ._util import int_tuple, number
+from ._util import ShapeMismatchError, int_tuple, number
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
@@ -55,7 +55,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
     if isinstance(steps, bool) or not isinstance(steps, (int, numpy.integer)):
         raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
     if steps < 0:
-        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+        raise ShapeMismatchError(f"linspace: steps must be non-negative, got {steps}")
     start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
     dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "linspace")
     values = linspace_arrays(numpy, start, end, steps, dtype)

@@ -9,7 +9,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import number, sum_to, tensor_arg
+from ._util import ShapeMismatchError, number, sum_to, tensor_arg
 from .elementwise import sub
 from .linalg_arguments import LinalgShapeError
 from .reduce import norm
@@ -99,7 +99,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
         raise LinalgShapeError(f"cdist: the batch dims of shapes {x1.shape} and {x2.shape} do not broadcast") from None
     p = number(p, "cdist", "p")
     if not p >= 0:
-        raise ValueError(f"cdist: p must be non-negative, got {p}")
+        raise ShapeMismatchError(f"cdist: p must be non-negative, got {p}")
     if compute_mode not in (None, "use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
                             "donot_use_mm_for_euclid_dist"):
         raise ValueError(f"cdist: {compute_mode!r} is not a valid compute_mode")

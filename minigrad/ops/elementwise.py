@@ -26,7 +26,7 @@ from ..dtypes import get_default_dtype, result_type
 from ..tensor import Tensor
 from ..tensor import float64 as _FLOAT64
 from ..tensor import int64 as _INT64
-from ._util import read_by_the_others, sum_to
+from ._util import ShapeMismatchError, read_by_the_others, sum_to
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
@@ -584,7 +584,7 @@ def clip(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A0
     """
     x = input
     if min is None and max is None:
-        raise ValueError("clip: give at least one of min and max")
+        raise ShapeMismatchError("clip: give at least one of min and max")
     for bound in (min, max):
         if bound is not None and not isinstance(bound, (int, float, Tensor)) and not backend.is_array(bound):
             raise TypeError(f"clip: min and max must be numbers, arrays or Tensors, got {type(bound).__name__}")

@@ -17,7 +17,7 @@ from .. import memory_formats as _memory_format
 from ..constructors import randint, tensor
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor, int64
-from ._util import count_arg, int_arg, number, one_axis, tensor_arg
+from ._util import ShapeMismatchError, count_arg, int_arg, number, one_axis, tensor_arg
 from .elementwise import add, mul
 from .join import cat, stack
 from .shape import getitem, reshape
@@ -80,7 +80,7 @@ def block_diag(*tensors: Tensor) -> Tensor:
     for t in tensors:
         t = tensor_arg(t, "block_diag")
         if t.ndim > 2:
-            raise ValueError(f"block_diag: expects tensors of at most 2 dims, got shape {t.shape}")
+            raise ShapeMismatchError(f"block_diag: expects tensors of at most 2 dims, got shape {t.shape}")
         blocks.append(reshape(t, (1, -1) if t.ndim == 1 else (1, 1) if t.ndim == 0 else t.shape))
     if not blocks:
         return tensor(numpy.zeros((1, 0)), dtype=get_default_dtype())

@@ -17,6 +17,7 @@ from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import (
     DtypeMismatchError,
+    ShapeMismatchError,
     fresh_memory,
     index_data,
     int_arg,
@@ -60,7 +61,7 @@ def flip(input: Tensor, *axes: Any, dims: Any = None) -> Tensor:  # noqa: A002
         raise TypeError("flip: give the dims to flip, e.g. flip(x, 0) or flip(x, (0, 1))")
     axes = normalize_axis(_dims(dims, "flip"), max(x.ndim, 1), "flip")
     if len(set(axes)) != len(axes):
-        raise ValueError(f"flip: dim appears multiple times in {_dims(dims, 'flip')}")
+        raise ShapeMismatchError(f"flip: dim appears multiple times in {_dims(dims, 'flip')}")
     return Flip(axes if x.ndim else ())(x)
 
 
@@ -87,7 +88,7 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
         return fresh_memory(Roll(shift_tuple, None)(x))
     axes = normalize_axis(int_tuple(dims, "roll", "dims"), max(x.ndim, 1), "roll")
     if len(axes) != len(shift_tuple):
-        raise ValueError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same length")
+        raise ShapeMismatchError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same length")
     return Roll(shift_tuple, axes if x.ndim else None)(x)
 
 
@@ -111,7 +112,7 @@ def _triangle(x: Any, diagonal: Any, upper: bool) -> Tensor:
     name = "triu" if upper else "tril"
     x = tensor_arg(x, name)
     if x.ndim < 2:
-        raise ValueError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
+        raise ShapeMismatchError(f"{name}: input must have at least 2 dims, got shape {x.shape}")
     return Triangle(int_arg(diagonal, name, "diagonal"), upper)(x)
 
 
@@ -194,8 +195,8 @@ def masked_select(input: Tensor, mask: Any) -> Tensor:  # noqa: A002
     try:
         shape = tuple(backend.numpy.broadcast_shapes(x.shape, mask.shape))
     except ValueError:
-        raise ValueError(f"masked_select: mask of shape {mask.shape} does not broadcast with shape "
-                         f"{x.shape}") from None
+        raise ShapeMismatchError(f"masked_select: mask of shape {mask.shape} does not broadcast with shape "
+                                 f"{x.shape}") from None
     # the mask as a Tensor index: an mg.compile replay selects with each call's mask
     return getitem(broadcast_to(x, shape) if shape != x.shape else x,
                    broadcast_to(mask, shape) if shape != mask.shape else mask)
@@ -352,7 +353,7 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  #
         raise ValueError("repeat_interleave: repeats must be non-negative")
     n = x.shape[axis]
     if counts.ndim == 1 and counts.size not in (1, n):
-        raise ValueError(f"repeat_interleave: {counts.size} repeats for dim {axis} of size {n}")
+        raise ShapeMismatchError(f"repeat_interleave: {counts.size} repeats for dim {axis} of size {n}")
     picks = backend.numpy.repeat(backend.numpy.arange(n), counts.reshape(-1) if counts.ndim else counts)
     if output_size is not None and output_size != picks.size:
         raise ValueError(f"repeat_interleave: output_size={output_size!r} but the repeats give {picks.size}")
@@ -365,7 +366,7 @@ def broadcast_shapes(*shapes: Any) -> tuple:
     try:
         return tuple(backend.numpy.broadcast_shapes(*(int_tuple(s, "broadcast_shapes") for s in shapes)))
     except ValueError:
-        raise ValueError(f"broadcast_shapes: shapes {list(shapes)} do not broadcast together") from None
+        raise ShapeMismatchError(f"broadcast_shapes: shapes {list(shapes)} do not broadcast together") from None
 
 
 def broadcast_tensors(*tensors: Any) -> tuple:
@@ -374,7 +375,8 @@ def broadcast_tensors(*tensors: Any) -> tuple:
     try:
         shape = tuple(backend.numpy.broadcast_shapes(*(t.shape for t in tensors)))
     except ValueError:
-        raise ValueError(f"broadcast_tensors: shapes {[t.shape for t in tensors]} do not broadcast together") from None
+        raise ShapeMismatchError(f"broadcast_tensors: shapes {[t.shape for t in tensors]} do not broadcast "
+                                 f"together") from None
     return tuple(t if t.shape == shape else broadcast_to(t, shape) for t in tensors)
 
 
@@ -384,7 +386,7 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise ShapeMismatchError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     tensors = tuple(tensor_arg(t, "meshgrid") for t in tensors)
     for t in tensors:
         if t.ndim > 1:

@@ -11,7 +11,19 @@ from typing import Any, Sequence
 from .. import backend
 from ..autograd import AxisError, Function
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, dim_or_axis, int_tuple, one_axis, one_of, tensor_arg
+from ._util import (
+    NOT_GIVEN,
+    ShapeMismatchError,
+    dim_or_axis,
+    int_tuple,
+    one_axis,
+    one_of,
+    tensor_arg,
+)
+
+
+class EmptyTensorListError(TypeError, ValueError, RuntimeError):
+    """cat/stack of no tensors: TypeError here, ValueError in torch.cat, RuntimeError in torch.stack."""
 
 
 class Concat(Function):
@@ -139,7 +151,7 @@ def _existing_axis(axis: Any, x: Tensor, name: str) -> int:
 
 def _as_list(tensors: Any, name: str) -> list:
     if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence) or not tensors:
-        raise TypeError(f"{name}: expected a non-empty list of tensors")
+        raise EmptyTensorListError(f"{name}: expected a non-empty list of tensors")
     return [tensor_arg(t, name) for t in tensors]
 
 
@@ -196,13 +208,13 @@ def _torch_split_points(split_size_or_sections: Any, size: int, a: int) -> list:
             and not isinstance(split_size_or_sections, bool):
         step = int(split_size_or_sections)
         if step < 0 or step == 0 and size:
-            raise ValueError(f"split: split_size must be positive (0 only for an empty dim), got {step} "
-                             f"for dim {a} of size {size}")
+            raise ShapeMismatchError(f"split: split_size must be positive (0 only for an empty dim), got {step} "
+                                     f"for dim {a} of size {size}")
         return list(range(step, size, step)) if step else []
     sizes = int_tuple(split_size_or_sections, "split", "split_size_or_sections")
     if any(s < 0 for s in sizes) or sum(sizes) != size:
-        raise ValueError(f"split: sizes {list(sizes)} must be non-negative and sum exactly to the size {size} "
-                         f"of dim {a} (for NumPy's split points pass axis=)")
+        raise ShapeMismatchError(f"split: sizes {list(sizes)} must be non-negative and sum exactly to the size {size} "
+                                 f"of dim {a} (for NumPy's split points pass axis=)")
     points, total = [], 0
     for s in sizes[:-1]:
         total += s
@@ -236,7 +248,7 @@ def chunk(input: Tensor, chunks: int, dim: int | None = None, *, axis: int | Non
     if isinstance(chunks, bool) or not isinstance(chunks, int):
         raise TypeError(f"chunk: chunks must be an int, got {chunks!r}")
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        raise ShapeMismatchError(f"chunk: chunks must be positive, got {chunks}")
     size = x.shape[a]
     step = -(-size // chunks)
     # fewer parts than asked when the size does not divide; an empty axis gives `chunks` empty parts (as torch)

@@ -8,7 +8,7 @@ from typing import Any
 from .. import backend
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import tensor_arg
+from ._util import ArgumentTypeError, tensor_arg
 
 
 class LinalgShapeError(ValueError, RuntimeError):
@@ -25,8 +25,8 @@ def floating(x: Any, name: str, what: str = "input", complex_ok: bool = False) -
     if x.dtype.kind == "c":
         raise NotImplementedError(f"{name}: complex tensors are not supported (got {what} of dtype {x.dtype})")
     if x.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point {what}, got dtype {x.dtype} (as PyTorch, which "
-                        f"refuses integer and bool inputs; cast it first)")
+        raise ArgumentTypeError(f"{name}: expected a floating-point {what}, got dtype {x.dtype} (as PyTorch, which "
+                                f"refuses integer and bool inputs; cast it first)")
     if x.dtype.itemsize < 4:
         raise TypeError(f"{name}: low-precision dtypes are not supported, got {x.dtype} (as in PyTorch); cast it to "
                         f"float32 first")

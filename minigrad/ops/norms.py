@@ -16,7 +16,7 @@ import numpy
 
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor
-from ._util import int_tuple, normalize_axis, tensor_arg
+from ._util import ShapeMismatchError, int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
 from .decompositions import SingularValues
 from .elementwise import abs, div, mul, where  # noqa: A004 - the op's name
@@ -106,7 +106,7 @@ def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,
 def _matrix_dims(dim: Any, ndim: int, name: str) -> tuple:
     dims = int_tuple(dim, name, "dim")
     if len(dims) != 2:
-        raise ValueError(f"{name}: dim must be a pair of dims, got {dim!r}")
+        raise ShapeMismatchError(f"{name}: dim must be a pair of dims, got {dim!r}")
     first, second = normalize_axis(dims, ndim, name)
     if first == second:
         raise ValueError(f"{name}: the two dims must be different, got {dim!r}")
@@ -129,7 +129,7 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
     complex_dtype = A.dtype if A.dtype.kind == "c" else None
     A = _cast(A, dtype, name)  # noqa: N806
     if A.ndim < 2:
-        raise ValueError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
+        raise ShapeMismatchError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
     first, second = _matrix_dims(dim, A.ndim, name)
     if isinstance(ord, str):
         if ord not in ("fro", "nuc"):
@@ -176,7 +176,7 @@ def norm(A: Any, ord: Any = None, dim: Any = None, keepdim: bool = False, *,  # 
     A = tensor_arg(A, name)  # noqa: N806
     dims = None if dim is None else int_tuple(dim, name, "dim")
     if dims is not None and len(dims) not in (1, 2):
-        raise ValueError(f"{name}: if dim is given, it must name 1 or 2 dims, got {dim!r}")
+        raise ShapeMismatchError(f"{name}: if dim is given, it must name 1 or 2 dims, got {dim!r}")
     if dims is None and ord is not None and A.ndim not in (1, 2):
         raise ValueError(f"{name}: if dim is not given but ord is, the input must be 1-D or 2-D, got shape "
                          f"{A.shape}")

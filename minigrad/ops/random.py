@@ -19,7 +19,7 @@ from ..constructors import exact_integers
 from ..dtypes import get_default_dtype
 from ..recording import note_draw
 from ..tensor import Tensor, int64
-from ._util import count_arg, int_tuple, number, tensor_arg
+from ._util import ShapeMismatchError, count_arg, int_tuple, number, tensor_arg
 from .inplace import _fill, _inplace
 
 
@@ -105,12 +105,12 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         raise ValueError("multinomial: probs has no categories (size 0)")
     host = _host(rows).astype("float64")
     if not numpy.isfinite(host).all() or (host < 0).any():
-        raise ValueError("multinomial: probs must be finite and non-negative")
+        raise ShapeMismatchError("multinomial: probs must be finite and non-negative")
     if (host.sum(axis=1) <= 0).any():
-        raise ValueError("multinomial: each row of probs must have a positive sum")
+        raise ShapeMismatchError("multinomial: each row of probs must have a positive sum")
     if not replacement and k > int((host > 0).sum(axis=1).min()):
-        raise ValueError(f"multinomial: cannot draw {k} samples without replacement from a row with fewer "
-                         "non-zero weights")
+        raise ShapeMismatchError(f"multinomial: cannot draw {k} samples without replacement from a row with fewer "
+                                 "non-zero weights")
     device, flat = probs.device, probs.ndim == 1
 
     def make(p: Any) -> Any:
@@ -130,7 +130,7 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
 
     def make(chance: Any) -> Any:   # the range check here, so that every mg.compile replay makes its own
         if p is None and chance.size and not ((_host(chance) >= 0) & (_host(chance) <= 1)).all():
-            raise ValueError("bernoulli: probabilities must be in [0, 1]")
+            raise ShapeMismatchError("bernoulli: probabilities must be in [0, 1]")
         draw = _uniform(chance.shape, device, False, generator, "bernoulli")
         xp = backend.array_module(draw)
         return xp.asarray(draw < (chance if p is None else p)).astype(chance.dtype)   # 0-d: an array
@@ -143,7 +143,7 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
         raise TypeError(f"bernoulli_: expected a Tensor, got {type(x).__name__}")
     chance = p if isinstance(p, Tensor) else number(p, "bernoulli_", "p")
     if not isinstance(chance, Tensor) and not 0 <= chance <= 1:
-        raise ValueError("bernoulli_: p must be in [0, 1]")
+        raise ShapeMismatchError("bernoulli_: p must be in [0, 1]")
     shape, device, dtype = x.shape, x.device, x.dtype
 
     def make(*arrays: Any) -> Any:   # a tensor p's range checked here, so that every mg.compile replay checks its own
@@ -185,7 +185,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
     if kind.kind != "f":
         raise TypeError(f"normal: samples must be floating point, got dtype {kind}")
     if (_host(unwrap_value(std)) < 0).any():
-        raise ValueError("normal: std must be non-negative")
+        raise ShapeMismatchError("normal: std must be non-negative")
     inputs = tuple(v for v in (mean, std) if isinstance(v, Tensor))
 
     def make(*arrays: Any) -> Any:
@@ -249,7 +249,7 @@ def random_(x: Tensor, from_: Any = _NOT_GIVEN, to: Any = _NOT_GIVEN, *, generat
     low = 0 if from_ is _NOT_GIVEN else _integer(from_, "from")
     high = highest if to is _NOT_GIVEN or to is None else _integer(to, "to") - 1   # inclusive
     if low > high:
-        raise ValueError(f"random_: expects 'from' to be less than 'to', got from={low} >= to={high + 1}")
+        raise ShapeMismatchError(f"random_: expects 'from' to be less than 'to', got from={low} >= to={high + 1}")
     if low < lowest or high > highest:
         raise ValueError(f"random_: [{low}, {high + 1}) does not fit in dtype {x.dtype} "
                          f"(it holds {lowest} … {highest} exactly)")
@@ -273,7 +273,7 @@ def exponential_(x: Tensor, lambd: float = 1.0, *, generator: Any = None) -> Ten
     """Fill ``x`` with samples of Exp(lambd) (density lambd·e^(-lambd·t), mean 1/lambd), as PyTorch's."""
     lambd = number(lambd, "exponential_", "lambd")
     if not lambd > 0:
-        raise ValueError(f"exponential_: expects lambd > 0.0, got lambd={lambd}")
+        raise ShapeMismatchError(f"exponential_: expects lambd > 0.0, got lambd={lambd}")
     _floating(x, "exponential_")
     return _fill_from(x, "exponential_", lambda gen, shape: _log_of_one_minus(_unit(gen, shape)) / -lambd,
                       generator)
@@ -288,7 +288,7 @@ def geometric_(x: Tensor, p: float, *, generator: Any = None) -> Tensor:
     """Fill ``x`` with the number of Bernoulli(p) trials up to the first success: 1, 2, … (P(k) = (1-p)^(k-1) p)."""
     p = number(p, "geometric_", "p")
     if not 0 < p < 1:
-        raise ValueError(f"geometric_: expects p to be in (0, 1), got p={p}")
+        raise ShapeMismatchError(f"geometric_: expects p to be in (0, 1), got p={p}")
     if isinstance(x, Tensor) and x.dtype.kind == "b":
         raise TypeError("geometric_: not implemented for dtype bool")
 

@@ -11,7 +11,7 @@ from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, dim_or_axis, flag, keep_flag, normalize_axis, one_axis, tensor_arg
+from ._util import NOT_GIVEN, ShapeMismatchError, dim_or_axis, flag, keep_flag, normalize_axis, one_axis, tensor_arg
 from .elementwise import abs, maximum, minimum  # noqa: A004 - the op's name
 from .select import max_with_indices
 
@@ -529,7 +529,7 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
     if isinstance(p, str) and p == "fro":
         p = 2
     if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
+        raise ShapeMismatchError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
     x = tensor_arg(x, "norm")
     if x.dtype.kind not in "fc":
         raise TypeError(f"norm: expected a floating-point tensor, got {x.dtype}")

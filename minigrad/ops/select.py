@@ -18,8 +18,10 @@ from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
 from ._util import (
+    ArgumentTypeError,
     IndexArgumentError,
     IndexRangeError,
+    ShapeMismatchError,
     dim_or_axis,
     flag,
     fresh_memory,
@@ -113,9 +115,9 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
         message = f"{name}: index must be an integer tensor or a nested list of ints ({error})"
         raise backend.reworded(error, message) from error
     if data.dtype.kind not in "iu":
-        raise TypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
+        raise ArgumentTypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
     if data.ndim != x.ndim:
-        raise ValueError(f"{name}: index has {data.ndim} dims but the input has {x.ndim} (shape {x.shape})")
+        raise ShapeMismatchError(f"{name}: index has {data.ndim} dims but the input has {x.ndim} (shape {x.shape})")
     for d, (n, m) in enumerate(zip(data.shape, x.shape)):
         if d != axis and n > m:
             raise ValueError(f"{name}: index shape {tuple(data.shape)} is larger than input shape {x.shape} "

@@ -16,6 +16,7 @@ from ..recording import note_read
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
+    IndexRangeError,
     ShapeMismatchError,
     dim_or_axis,
     fresh_memory,
@@ -410,7 +411,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
         return _view_op(x, Reshape((1,)))
     start, end = one_axis(start_dim, x.ndim, "flatten"), one_axis(end_dim, x.ndim, "flatten")
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {x.shape})")
+        raise ShapeMismatchError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {x.shape})")
     shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
     return _view_op(x, Reshape(shape))
 
@@ -426,7 +427,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa:
         raise TypeError(f"narrow: start and length must be ints, got {start!r:.40} and {length!r:.40}") from None
     start = start + size if start < 0 else start
     if not (0 <= start <= size and 0 <= length <= size - start):
-        raise IndexError(f"narrow: start {start} and length {length} do not fit dim {a} of size {size}")
+        raise IndexRangeError(f"narrow: start {start} and length {length} do not fit dim {a} of size {size}")
     return getitem(x, (slice(None),) * a + (slice(start, start + length),))
 
 
@@ -468,7 +469,7 @@ def permute(input: Tensor, *order: Any, dims: Any = None, name: str = "permute")
         dims = tuple(dims[0])
     permutation = normalize_axis(dims, x.ndim, name)
     if sorted(permutation) != list(range(x.ndim)):
-        raise ValueError(f"{name}: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+        raise ShapeMismatchError(f"{name}: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
     op = Transpose(permutation)
     op.name = name
     return _view_op(x, op)
@@ -558,17 +559,18 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
     sizes = _sizes(sizes, "expand")
     lead = len(sizes) - x.ndim
     if lead < 0:
-        raise ValueError(f"expand: {len(sizes)} sizes {sizes} for a tensor with {x.ndim} dims (shape {x.shape})")
+        raise ShapeMismatchError(f"expand: {len(sizes)} sizes {sizes} for a tensor with {x.ndim} dims (shape "
+                                 f"{x.shape})")
     shape = []
     for i, n in enumerate(sizes):
         old = x.shape[i - lead] if i >= lead else None
         if n == -1:
             if old is None:
-                raise ValueError(f"expand: -1 is not allowed for a new leading dim (sizes {sizes})")
+                raise ShapeMismatchError(f"expand: -1 is not allowed for a new leading dim (sizes {sizes})")
             n = old
         if old is not None and old != 1 and old != n:
-            raise ValueError(f"expand: dim {i - lead} of shape {x.shape} has size {old}, which only "
-                             f"expands from 1 (to {n})")
+            raise ShapeMismatchError(f"expand: dim {i - lead} of shape {x.shape} has size {old}, which only "
+                                     f"expands from 1 (to {n})")
         shape.append(n)
     op = BroadcastTo(tuple(shape))
     op.name = "expand"

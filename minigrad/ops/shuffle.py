@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import Tensor
-from ._util import int_arg, tensor_arg
+from ._util import ShapeMismatchError, int_arg, tensor_arg
 from .shape import permute, reshape
 
 __all__ = ["channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle"]
@@ -34,8 +34,8 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002 -
                          f"dimension(s)")
     *batch, channels, height, width = x.shape
     if channels % (r * r):
-        raise ValueError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of "
-                         f"upscale_factor, but input.size(-3)={channels} is not divisible by {r * r}")
+        raise ShapeMismatchError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the "
+                                 f"square of upscale_factor, but input.size(-3)={channels} is not divisible by {r * r}")
     lead = len(batch)
     blocks = reshape(x, (*batch, channels // (r * r), r, r, height, width))
     order = tuple(range(lead)) + tuple(lead + k for k in (0, 3, 1, 4, 2))   # (*, C, H, r, W, r)
@@ -53,8 +53,8 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A0
     *batch, channels, height, width = x.shape
     for what, size, axis in (("height", height, -2), ("width", width, -1)):
         if size % r:
-            raise ValueError(f"pixel_unshuffle expects {what} to be divisible by downscale_factor, but "
-                             f"input.size({axis})={size} is not divisible by {r}")
+            raise ShapeMismatchError(f"pixel_unshuffle expects {what} to be divisible by downscale_factor, but "
+                                     f"input.size({axis})={size} is not divisible by {r}")
     lead = len(batch)
     blocks = reshape(x, (*batch, channels, height // r, r, width // r, r))
     order = tuple(range(lead)) + tuple(lead + k for k in (0, 2, 4, 1, 3))   # (*, C, r, r, H, W)

@@ -31,6 +31,14 @@ import minigrad as mg
 from .checks import check_count, copied, followed, is_flag, is_number, param_label, scalar_of, snapshot
 from .hooks import OptimizerHooks, hooks_of
 
+
+class ParamGroupError(TypeError, KeyError):
+    """A parameter group without its ``"params"`` entry: TypeError here, KeyError in PyTorch."""
+
+    def __str__(self) -> str:   # KeyError's str() would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 __all__ = ["Optimizer"]
 
 # Keys PyTorch writes into its param groups that choose an implementation, not the result.
@@ -161,7 +169,8 @@ class Optimizer(OptimizerHooks):
     def add_param_group(self, group: dict) -> None:
         """Add a dict with ``"params"`` (Tensors) and optional hyper-parameters; defaults fill the rest."""
         if not isinstance(group, dict) or "params" not in group:
-            raise TypeError(f"{self._name}: a parameter group is a dict with a 'params' entry, got {group!r}")
+            kind = ParamGroupError if isinstance(group, dict) else TypeError
+            raise kind(f"{self._name}: a parameter group is a dict with a 'params' entry, got {group!r}")
         params = group["params"]
         if isinstance(params, (set, frozenset)):
             raise TypeError(f"{self._name}: parameters must be an ordered sequence (a set has no stable order)")

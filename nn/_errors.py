@@ -1,0 +1,28 @@
+"""Error classes ``nn`` raises where PyTorch's class differs from the one NumPy's habit suggests.
+
+PyTorch programs catch errors by class (``except RuntimeError``, ``pytest.raises(RuntimeError)``) while code
+written for minigrad's first contract catches ``ValueError`` / ``TypeError``: each class here is both, so either
+``except`` clause catches it.
+"""
+
+from __future__ import annotations
+
+
+class InputShapeError(ValueError, RuntimeError):
+    """An input shape or argument value a layer or loss refuses (conv channels, a pooling window larger than the
+    input, shapes that do not broadcast, ...): ValueError here, RuntimeError in PyTorch."""
+
+
+class InputDtypeError(TypeError, RuntimeError):
+    """An input of a dtype a function refuses (an index that is not an integer tensor, a float mask, ...):
+    TypeError here, RuntimeError in PyTorch."""
+
+
+class UnsupportedModeError(ValueError, NotImplementedError):
+    """A mode string a function does not know (``F.pad(mode="bad")``): ValueError here, NotImplementedError in
+    PyTorch."""
+
+
+class ArgumentAssertionError(ValueError, AssertionError):
+    """An argument PyTorch checks with ``assert`` (``embed_dim`` not divisible by ``num_heads``, a ``padding_idx``
+    outside the table): ValueError here, AssertionError in PyTorch."""
