@@ -115,6 +115,23 @@ def test_compile_replays_the_0dim_cpu_tensor() -> None:
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.gpu
+def test_in_place_ops_and_writes_take_a_0dim_cpu_tensor() -> None:
+    x = mg.ones(3, device="cuda")
+    x.mul_(mg.tensor(2.0))
+    x[0] = mg.tensor(5.0)
+    x[1:2] = mg.tensor([7.0])                     # one element: read as a number, as PyTorch's
+    np.testing.assert_array_equal(x.numpy(), [5.0, 7.0, 2.0])
+    assert x.device == "cuda:0"
+    with pytest.raises(ValueError, match="value is on cpu but the tensor is on cuda:0"):
+        x[:2] = mg.tensor([1.0, 2.0])
+    w = mg.tensor(3.0, requires_grad=True)        # recorded: the write's gradient comes back to the CPU
+    y = mg.zeros(3, device="cuda", requires_grad=True) * 1
+    y[1] = w
+    (y * mg.tensor([1.0, 2.0, 3.0], device="cuda")).sum().backward()
+    assert w.grad.device == "cpu" and w.grad.item() == 2.0
+
+
 # --- legacy tensor types name a device ----------------------------------------------------
 
 @pytest.mark.gpu
