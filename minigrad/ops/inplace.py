@@ -37,7 +37,7 @@ from ..constructors import rand, randn
 from ..dtypes import can_cast
 from ..tensor import Tensor
 from ..versions import memory_owner
-from ._util import number, sum_to, unwrap
+from ._util import ArgumentTypeError, ShapeMismatchError, number, sum_to, unwrap
 from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
 from .shape import NO_GRAD_VIEW, GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
 
@@ -273,7 +273,7 @@ def zero_(x: Tensor) -> Tensor:
 def fill_(x: Tensor, value: Any) -> Tensor:
     """Fill with ``value`` (a number or a one-element tensor) in place."""
     if isinstance(value, Tensor) and value.data.size != 1:
-        raise ValueError(f"fill_: value must be a number or a one-element tensor, got shape {value.shape}")
+        raise ShapeMismatchError(f"fill_: value must be a number or a one-element tensor, got shape {value.shape}")
     value = _dtype_of(x, value.reshape(()) if isinstance(value, Tensor) else value)
     return _inplace(x, "fill_", _fill("fill_", True, value), value)
 
@@ -290,8 +290,8 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     else:
         raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
     if src.shape != x.shape and not _broadcasts_to(tuple(src.shape), tuple(x.shape)):
-        raise ValueError(f"copy_: the source of shape {tuple(src.shape)} does not broadcast to the shape of the "
-                         f"tensor copied into, {tuple(x.shape)}")
+        raise ShapeMismatchError(f"copy_: the source of shape {tuple(src.shape)} does not broadcast to the "
+                                 f"shape of the tensor copied into, {tuple(x.shape)}")
     return _inplace(x, "copy_", _fill("copy_", True, src), src)
 
 
@@ -305,8 +305,8 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
 def _bool_mask(mask: Any, name: str) -> Any:
     data = unwrap(mask)
     if not backend.is_array(data) or data.dtype != numpy.bool_:
-        raise TypeError(f"{name}: mask must be a bool tensor, got "
-                        f"{getattr(data, 'dtype', type(data).__name__)}")
+        raise ArgumentTypeError(f"{name}: mask must be a bool tensor, got "
+                                f"{getattr(data, 'dtype', type(data).__name__)}")
     return mask
 
 
