@@ -8,7 +8,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import Tensor, memory_formats
-from minigrad.legacy import legacy_dtype
+from minigrad.legacy import legacy_dtype, legacy_type
 
 from ._buffer import buffer_persistence
 from ._compile_state import TrainingFlag, give_serial, reregistered, set_mode
@@ -475,6 +475,10 @@ class Module(ModuleHooks):
         as ``mg.DoubleTensor``), as PyTorch's ``Module.type``; a tensor that requires grad takes only a float."""
         dt = mg.backend.as_dtype(legacy_dtype(dst_type), f"{type(self).__name__}.type")
         tensors = list(self.parameters()) + list(self.buffers())
+        legacy = legacy_type(dst_type)   # a legacy type names a device too: mg.cuda.FloatTensor moves, as t.type(T)
+        if legacy is not None and any((t.device.type == "cuda") != (legacy.device_type == "cuda") for t in tensors):
+            self.to(legacy.device_type)
+            tensors = list(self.parameters()) + list(self.buffers())
         if dt.kind not in "fc" and any(t.requires_grad for t in tensors):
             raise RuntimeError(f"{type(self).__name__}.type: data set to a tensor that requires gradients must be "
                                f"floating point or complex dtype, got {dt}")

@@ -155,6 +155,20 @@ def test_legacy_cuda_types_build_on_the_gpu_and_type_moves() -> None:
     assert y.type(mg.cuda.FloatTensor) is y and y.type(mg.float64).device == "cuda:0"
 
 
+@pytest.mark.gpu
+def test_module_type_with_a_legacy_cuda_type_moves_the_module() -> None:
+    """PyTorch's ``Module.type`` applies ``t.type(T)`` to every tensor: a legacy type names the device too."""
+    from nn import Linear  # noqa: PLC0415
+
+    layer = Linear(3, 2)
+    layer.type(mg.cuda.FloatTensor)
+    assert layer.weight.device == mg.device("cuda") and layer.bias.dtype == mg.float32
+    layer.type("torch.DoubleTensor")
+    assert layer.weight.device.type == "cpu" and layer.weight.dtype == mg.float64
+    layer.type(mg.float32)   # a dtype keeps the device
+    assert layer.weight.device.type == "cpu" and layer.weight.dtype == mg.float32
+
+
 def test_legacy_cpu_types_keep_casting_on_the_cpu() -> None:
     x = mg.ones(2)
     assert x.type("torch.FloatTensor") is x and x.type(mg.FloatTensor) is x
