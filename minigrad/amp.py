@@ -10,7 +10,8 @@
   Results are then more precise than PyTorch's, never wrong; it warns once that it does nothing.
   ``dtype=torch.bfloat16`` is accepted like float16 (NumPy has no bfloat16, and neither changes a dtype).
 - ``torch.cuda.amp``, PyTorch's older spelling (``from torch.cuda.amp import GradScaler, autocast``), is
-  :data:`cuda_amp`: the same two for ``"cuda"``, with that module's arguments (no device argument);
+  :data:`cuda_amp`: the same two for ``"cuda"``, with that module's arguments (no device argument; each
+  constructor warns as torch 2.13's does: that module is deprecated too);
   ``torch.cpu.amp``, deprecated, is :data:`cpu_amp` (``"cpu"``; each constructor warns as torch's does).
 """
 
@@ -256,6 +257,8 @@ class _CudaAutocast(autocast):
     """``torch.cuda.amp.autocast(enabled=True, dtype=torch.float16, cache_enabled=True)``: autocast("cuda")."""
 
     def __init__(self, enabled: bool = True, dtype: Any = None, cache_enabled: bool = True) -> None:
+        warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', "
+                      "args...)` instead.", FutureWarning, stacklevel=2)
         super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
 
 
@@ -264,6 +267,8 @@ class _CudaGradScaler(GradScaler):
 
     def __init__(self, init_scale: float = 2.0**16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
                  growth_interval: int = 2000, enabled: bool = True) -> None:
+        warnings.warn("`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use `torch.amp.GradScaler('cuda', "
+                      "args...)` instead.", FutureWarning, stacklevel=2)
         super().__init__("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
 
 

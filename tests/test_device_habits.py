@@ -205,6 +205,15 @@ def test_cpu_amp_is_amp_on_the_cpu_with_torchs_deprecation_warning(name: str) ->
         assert ours.is_enabled() and ours.get_scale() == 65536.0
 
 
+@needs_torch
+@pytest.mark.parametrize("name", ["autocast", "GradScaler"])
+def test_cuda_amp_warns_as_torchs(name: str) -> None:
+    """torch 2.13 deprecates torch.cuda.amp's constructors too (FutureWarning, the same text here)."""
+    ours = _future_warnings(lambda: getattr(mg.cuda.amp, name)(enabled=False))[1]
+    theirs = _future_warnings(lambda: getattr(torch.cuda.amp, name)(enabled=False))[1]
+    assert ours == theirs and len(ours) == 1, (ours, theirs)
+
+
 def test_cpu_namespace_as_torch_cpu() -> None:
     from minigrad.cpu.amp import GradScaler, autocast  # noqa: PLC0415 - the import spelling works
 
