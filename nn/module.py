@@ -490,7 +490,12 @@ class Module(ModuleHooks):
         return self
 
     def share_memory(self) -> Module:
-        """Nothing to do: NumPy arrays are plain process memory (kept so PyTorch code runs unchanged)."""
+        """Move every parameter, buffer and gradient into shared memory (``Tensor.share_memory_``), as PyTorch's:
+        a process forked after this trains the same weights (Hogwild, A3C)."""
+        for tensor in [*self.parameters(), *self.buffers()]:
+            tensor.share_memory_()
+            if tensor.grad is not None:
+                tensor.grad.share_memory_()
         return self
 
     # --- state ---

@@ -755,3 +755,57 @@ def test_quantile_huber_loss_in_float64(torch: Any) -> None:
     (expected_loss, _, expected_grad), (loss, gap, grad) = results
     assert loss == pytest.approx(expected_loss, rel=1e-12) and gap == 0.0
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- regression tests
+
+
+def _add_one_in_a_forked_child(tensors: list) -> None:
+    """Fork a process that adds 1 in place to each (library, tensor) pair (under that library's ``no_grad``), and
+    wait for it."""
+    import multiprocessing  # noqa: PLC0415
+
+    def child() -> None:
+        for lib, t in tensors:
+            with lib.no_grad():
+                t.add_(1)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(timeout=30)
+    assert process.exitcode == 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork() (A3C's Hogwild processes)")
+def test_share_memory_shares_with_a_forked_process(torch: Any) -> None:
+    """A3C's ``shared_model.share_memory()`` and SharedAdam's ``state['exp_avg'].share_memory_()``: after them a
+    forked process's in-place updates reach the parent, as PyTorch's; ``is_shared`` says so; the tensor keeps its
+    identity, values, dtype and gradient graph. (Tensor.share_memory_/is_shared were missing and Module.share_memory
+    did nothing, so a forked worker's updates were silently lost.)"""
+    import minigrad  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    models = {torch: torch.nn.Linear(3, 2), minigrad: minigrad.nn.Linear(3, 2)}
+    models[minigrad].load_state_dict({k: minigrad.from_numpy(v.detach().numpy().copy())
+                                      for k, v in models[torch].state_dict().items()})
+    states = {lib: lib.zeros(2, 3, dtype=lib.float64) for lib in models}
+    plains = {lib: lib.ones(2) for lib in models}
+    before = {}
+    for lib, model in models.items():
+        state, weight = states[lib], model.weight
+        assert not weight.is_shared() and not state.is_shared()
+        assert model.share_memory() is model and state.share_memory_() is state
+        assert model.weight is weight and weight.is_shared() and model.bias.is_shared() and state.is_shared()
+        before[lib] = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    _add_one_in_a_forked_child([(lib, t) for lib, model in models.items()
+                                for t in (model.weight, model.bias, states[lib], plains[lib])])
+    grads = []
+    for lib, model in models.items():
+        for k, v in model.state_dict().items():
+            np.testing.assert_array_equal(v.detach().numpy(), before[lib][k] + 1, err_msg=k)
+        np.testing.assert_array_equal(states[lib].numpy(), np.ones((2, 3)))
+        np.testing.assert_array_equal(plains[lib].numpy(), np.ones(2))   # not shared: the child's copy changed alone
+        assert states[lib].dtype == lib.float64 and tuple(states[lib].shape) == (2, 3)
+        model(lib.ones(4, 3)).sum().backward()
+        grads.append(model.weight.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0])

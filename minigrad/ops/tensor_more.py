@@ -7,13 +7,15 @@ comparisons ``eq_``, ``ne_``, ``lt_`` … (the result cast to the tensor's dtype
 ``index_reduce``, ``sum_to_size``, ``diagflat``, ``ldexp``, ``frexp``, the linear-algebra methods ``det``,
 ``inverse``, ``logdet``, ``slogdet``, ``pinverse``, ``matrix_exp`` (``mg.linalg``'s), and the real-tensor
 no-ops ``conj``, ``resolve_conj``, ``resolve_neg``, ``is_conj``, ``is_neg``, ``is_signed``, ``pin_memory``,
-``is_pinned``, plus the legacy constructor ``new``. Each composes existing ops, so gradients are theirs.
+``is_pinned``, plus the legacy constructor ``new``. Each composes existing ops, so gradients are theirs. Beside
+them, ``share_memory_``/``is_shared``: a host tensor's array moved into an anonymous shared mapping.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import mmap
 import operator
 from typing import Any
 
@@ -262,6 +264,28 @@ def _real(name: str, value: Any) -> Any:
     return method
 
 
+def _share_memory_(self: Tensor) -> Tensor:
+    """Move a host tensor's array into shared memory, in place (Tensor.share_memory_): an anonymous shared mapping,
+    so a process forked after this (Hogwild training, A3C's shared model and optimizer state) reads and writes the
+    same numbers as this one. A no-op for a GPU tensor or one already shared, as PyTorch's. The tensor object keeps
+    its identity (a Parameter stays registered); a view taken of it before the move does not follow the move."""
+    if self.device.type != "cpu" or _is_shared(self):
+        return self
+    buffer = mmap.mmap(-1, max(self.data.nbytes, 1))   # MAP_SHARED | MAP_ANONYMOUS, read-write
+    shared = numpy.frombuffer(buffer, dtype=self.data.dtype, count=self.data.size).reshape(self.data.shape)
+    shared[...] = self.data
+    self.data = shared
+    return self
+
+
+def _is_shared(self: Tensor) -> bool:
+    """Whether the tensor's array lies in shared memory (Tensor.is_shared): moved there by ``share_memory_``."""
+    base = self.data
+    while isinstance(base, numpy.ndarray) and base.base is not None:
+        base = base.base
+    return isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)   # frombuffer's memoryview of it
+
+
 METHODS: dict = {
     "diagflat": diagflat, "renorm": renorm, "index_reduce": index_reduce, "ldexp": ldexp, "frexp": frexp,
     "is_signed": is_signed, "sum_to_size": _sum_to_size, "new": _new,
@@ -270,6 +294,7 @@ METHODS: dict = {
     "conj": _real("conj", None), "resolve_conj": _real("resolve_conj", None), "resolve_neg": _real("resolve_neg", None),
     "is_conj": _real("is_conj", False), "is_neg": _real("is_neg", False),
     "pin_memory": lambda self, device=None: self, "is_pinned": lambda self, device=None: False,
+    "share_memory_": _share_memory_, "is_shared": _is_shared,
     "fill_diagonal_": _fill_diagonal_,
     "tril_": _inplace_of("tril_", tril), "triu_": _inplace_of("triu_", triu),
     "cumsum_": _inplace_of("cumsum_", cumsum), "cumprod_": _inplace_of("cumprod_", cumprod),
