@@ -44,7 +44,8 @@ Beside them: the noisy dueling C51 net and the quantile Huber loss in float64 (t
 compared from the same noise buffers, since torch's vectorised float32 ``sqrt`` in ``f(x)`` is not correctly rounded
 on an AVX-512 CPU, 1 ulp off for ~15% of values, where NumPy's is exact), and the net and the projection on the GPU
 (the strict CuPy stand-in where there is none). All three programs ran unchanged and agreed with torch at once:
-nothing in minigrad needed a fix for them.
+nothing in minigrad needed a fix for them. The regression test at the end covers what the probes around them found:
+A3C's ``share_memory()``/``share_memory_()`` (Hogwild workers forked after it must update the parent's weights).
 """
 
 from __future__ import annotations
