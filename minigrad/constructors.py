@@ -65,7 +65,10 @@ def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, de
         with backend.on_device(dev):
             data = fill(xp, shape, dt)
     except (TypeError, ValueError) as error:
-        raise backend.reworded(error, f"{name}: {error} (shape {shape}, dtype {dtype!r})") from error
+        message = f"{name}: {error} (shape {shape}, dtype {dtype!r})"
+        # a negative size: PyTorch's RuntimeError as well as NumPy's ValueError
+        raise (ShapeMismatchError(message) if type(error) is ValueError else backend.reworded(error, message)) \
+            from error
     t = Tensor._make(data, False, None, 0)
     if requires_grad:
         t.requires_grad_(True)

@@ -21,7 +21,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _number, _promoted, _tensor
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
 from ._targets import class_targets, class_weights, nll_rows, weighted_mean
 
@@ -154,6 +154,9 @@ def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str
 
 def _same_shape_target(target: Any, input: Tensor, name: str) -> Tensor:  # noqa: A002
     """The target as a Tensor of the input's shape, which the binary cross-entropies require (no broadcast)."""
+    if isinstance(target, Tensor) and target.dtype.kind in "biu":   # PyTorch refuses them too (RuntimeError)
+        raise InputDtypeError(f"{name}: target must be a floating-point tensor (probabilities), got dtype "
+                              f"{target.dtype}; convert with target.float()")
     target = _as_operand(target, input, name)
     if target.shape != input.shape:
         raise ValueError(f"{name}: target shape {target.shape} must equal input shape {input.shape}")

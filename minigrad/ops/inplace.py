@@ -453,6 +453,8 @@ def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None
                             "are a and b, or PyTorch's from and to)")
         a, b = bounds.get("from", a), bounds.get("to", b)
     a, b = number(a, "uniform_", "a"), number(b, "uniform_", "b")
+    if a > b:
+        raise ShapeMismatchError(f"uniform_: expects a range [a, b) with a <= b, got a={a} > b={b}")
     sample = rand(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + a))
 

@@ -504,11 +504,18 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None, *, axi
     return _along_one_dim(LogSoftmax, "log_softmax", input, dim, dtype, axis)
 
 
+class SoftmaxDtypeError(TypeError, NotImplementedError):
+    """softmax of an integer or bool tensor: TypeError here, NotImplementedError (no kernel) in PyTorch."""
+
+
 def _along_one_dim(op: type, name: str, x: Tensor, dim: Any, dtype: Any, axis: Any) -> Tensor:
     """softmax or log_softmax: the checks, the ``dtype`` cast, and a 0-d tensor's only element."""
     x = tensor_arg(x, name)
     if dtype is not None:
         x = x.to(dtype=dtype)
+    if x.dtype.kind in "biu":   # no integer kernel in PyTorch either (its NotImplementedError)
+        raise SoftmaxDtypeError(f"{name}: not implemented for dtype {x.dtype} (shape {tuple(x.shape)}), as in "
+                                f"PyTorch; pass dtype= or convert with .float()")
     if x.dtype.kind == "c":   # PyTorch has no complex kernel either (its NotImplementedError)
         raise NotImplementedError(f"{name}: not implemented for complex tensors (dtype {x.dtype}, shape "
                                   f"{tuple(x.shape)}), as in PyTorch")
