@@ -26,10 +26,14 @@ Griffin-Lim programs; these three are about recurrent cells stepped by hand insi
   prediction network over the labels behind a blank start symbol, the joint network by broadcasting
   (B, T, 1, H) + (B, 1, U+1, H), ``tanh``, ``Linear``, ``log_softmax``, the transducer loss written by hand as
   the forward recursion over the (T, U+1) lattice with ``torch.logsumexp``, and greedy transducer decoding
-  (several symbols per frame, the prediction ``GRU`` stepped with its hidden state).
+  (several symbols per frame, the prediction ``GRU`` stepped with its hidden state, a blank penalty).
 
 The random draws (the teacher-forcing coin, the prenet's dropout masks) read the same NumPy stream in both runs
-(``_shared_draws``, ``_shared_dropout``), so everything downstream can be compared exactly.
+(``_shared_draws``, ``_shared_dropout``), so everything downstream can be compared exactly. LAS and the transducer
+also run with model and batch on the GPU (``pytest.mark.gpu``: the real one, or the strict CuPy stand-in).
+Two differences from torch are kept and pinned at the end: NumPy's promotion in a mixed-dtype
+``binary_cross_entropy_with_logits``, and a convolution input changed in place after the call (torch refuses at
+backward; minigrad's convolution kept its own copy and returns the gradient of what it read).
 """
 
 from __future__ import annotations
@@ -304,6 +308,7 @@ class Postnet(nn.Module):
     def __init__(self, n_mels, channels=6, kernel=5, layers=3):
         super().__init__()
         sizes = [n_mels] + [channels] * (layers - 1) + [n_mels]
+        # no bias before a BatchNorm, as ESPnet's postnet: the norm removes it, its gradient would be exactly 0
         self.convolutions = nn.ModuleList(
             [nn.Sequential(nn.Conv1d(a, b, kernel, padding=(kernel - 1) // 2, bias=False), nn.BatchNorm1d(b))
              for a, b in zip(sizes[:-1], sizes[1:])])
