@@ -151,8 +151,8 @@ def made_nll(model, x, resample_every=1, samples=1):
     for _ in range(samples):
         if resample_every:
             model.update_masks()
-        logits = logits + model(x)
-    logits = logits / samples
+        logits += model(x)   # in place: the zeros join the graph
+    logits /= samples
     return F.binary_cross_entropy_with_logits(logits, x, reduction='sum') / x.size(0)
 
 
@@ -560,6 +560,7 @@ def train(model, images, steps, batch_size=8, lr=2e-3, n_bits=5, optimizer_name=
 
 
 def evaluate(model, images, temperature=0.7):
+    model.eval()
     x = torch.from_numpy(images[:4]).to(next(model.parameters()).device) - 0.5
     with torch.no_grad():
         log_p, logdet, z_outs = model(x)
