@@ -43,16 +43,19 @@ def _seed_cuda(cp: Any, seed: int) -> None:
 
 
 def _checked_seed(seed: Any, name: str) -> int:
-    """A seed as an int in [0, 2**64): ints, NumPy ints and integer 0-d Tensors (anything with ``__index__``)."""
+    """A seed as an int in [0, 2**64): ints, NumPy ints and integer 0-d Tensors (anything with ``__index__``).
+
+    PyTorch takes [-2**63, 2**64) and wraps a negative seed modulo 2**64 (-1 is 2**64 - 1), so a program that
+    seeds with ``hash(key)`` runs: the same here."""
     try:
         value = None if isinstance(seed, bool) else operator.index(seed)
     except TypeError:
         value = None
-    if value is None or value < 0:
-        raise TypeError(f"{name}: the seed must be a non-negative int, got {seed!r}")
-    if value >= 1 << 64:
-        raise ValueError(f"{name}: the seed must be below 2**64 (as PyTorch's), got {value}")
-    return value
+    if value is None:
+        raise TypeError(f"{name}: the seed must be an int, got {seed!r}")
+    if not -(1 << 63) <= value < 1 << 64:
+        raise ValueError(f"{name}: the seed must be below 2**64 and at least -2**63 (as PyTorch's), got {value}")
+    return value % (1 << 64)
 
 
 def _host() -> numpy.random.Generator:
@@ -314,8 +317,8 @@ class Generator:
                 self._draw = cp.random.RandomState(seed % (1 << 32))
 
     def manual_seed(self, seed: int) -> Generator:
-        """Restart the stream from ``seed`` (a non-negative int below 2**64); returns the generator, as
-        PyTorch's."""
+        """Restart the stream from ``seed`` (an int in [-2**63, 2**64), a negative one taken modulo 2**64);
+        returns the generator, as PyTorch's."""
         note_seed("Generator.manual_seed")
         self._initial_seed = _checked_seed(seed, "Generator.manual_seed")
         self._reseed(self._initial_seed)

@@ -920,3 +920,23 @@ def test_glow_and_maf_on_the_gpu_path(monkeypatch: pytest.MonkeyPatch) -> None:
         results.append([*outputs, made_losses, made_test, maf_losses, maf_samples.numpy()])
     for ours, host in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, host, rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- regressions the programs found
+
+
+def test_a_negative_seed_wraps_modulo_2_to_the_64_as_torchs(torch: Any) -> None:
+    """A mask or data seed from ``hash(key)`` is negative half the time: PyTorch takes [-2**63, 2**64) and wraps a
+    negative seed modulo 2**64; minigrad refused it with a TypeError. Now the same initial seeds and the same
+    stream as the wrapped seed's; out of range is a ValueError in both."""
+    for seed in (-1, -12345, -2 ** 63):
+        for lib in (torch, mg):
+            assert lib.Generator().manual_seed(seed).initial_seed() == seed + 2 ** 64
+            assert lib.manual_seed(seed).initial_seed() == seed + 2 ** 64
+        ours = mg.randperm(8, generator=mg.Generator().manual_seed(seed)).tolist()
+        assert ours == mg.randperm(8, generator=mg.Generator().manual_seed(seed + 2 ** 64)).tolist()
+    for lib in (torch, mg):
+        with pytest.raises(ValueError):
+            lib.Generator().manual_seed(-2 ** 63 - 1)
+    torch.manual_seed(0)
+    mg.manual_seed(0)
