@@ -37,7 +37,14 @@ added here over it, and ``_seeded_degrees`` for MADE's ``randperm``/``randint`` 
 (one NumPy stream per generator, seeded by its ``initial_seed()``, so a mask seed gives the same degrees every
 time it comes round). Each engine's own draws are checked too: a MADE built on minigrad's own generator is
 autoregressive (its Jacobian is zero wherever the order forbids), and minigrad's own LU-factored orthogonal
-start reconstructs an orthogonal matrix.
+start reconstructs an orthogonal matrix. The GPU-path test runs minigrad's programs on ``cuda`` (the strict CuPy
+stand-in without a GPU) against the host.
+
+What the programs found: the programs themselves ran and agreed as written. Probing the seeds such programs use
+found that ``Generator.manual_seed``/``manual_seed`` refused a negative seed (a ``hash(key)`` seed is negative
+half the time), which PyTorch takes and wraps modulo 2**64; the regression test at the end checks it. Left as
+they are: ``torch.manual_seed(1.5)`` truncates to 1 where minigrad raises a TypeError, and ``torch.allclose`` of
+float32 and float64 raises where minigrad promotes (DESIGN §3) and compares.
 """
 
 from __future__ import annotations
