@@ -271,10 +271,10 @@ def _share_memory_(self: Tensor) -> Tensor:
     its identity (a Parameter stays registered); a view taken of it before the move does not follow the move."""
     if self.device.type != "cpu" or _is_shared(self):
         return self
-    buffer = mmap.mmap(-1, max(self.data.nbytes, 1))   # MAP_SHARED | MAP_ANONYMOUS, read-write
-    shared = numpy.frombuffer(buffer, dtype=self.data.dtype, count=self.data.size).reshape(self.data.shape)
-    shared[...] = self.data
-    self.data = shared
+    # a memory file kept open, so that multiprocessing can also hand the memory to a process not forked from here
+    from ..multiprocessing import reductions  # noqa: PLC0415 - loads multiprocessing on first use only
+    reductions.register(Tensor)   # this tensor's class (defined after `import minigrad.multiprocessing`?) too
+    self.data = reductions.shared_copy(self.data)
     return self
 
 
