@@ -14,6 +14,7 @@ from . import memory_formats as _memory_format
 from .arguments import ShapeMismatchError, as_bool
 from .backend import Device
 from .dtypes import get_default_dtype
+from .outputs import creation_args, write_out
 from .recording import note_draw
 from .tensor import Tensor, _infer_dtype, int64
 
@@ -92,40 +93,53 @@ def _sized(shape: Any, dims: tuple, size: Any, name: str) -> tuple:
     return _shape_arg(() if shape is None else (shape, *dims), name)
 
 
-def zeros(shape: Any = None, *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-          size: Any = None) -> Tensor:
+def zeros(shape: Any = None, *dims: Any, out: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False, size: Any = None) -> Tensor:
     """Tensor of zeros; ``shape`` as ints or one tuple: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(shape=(2, 3))``
     or ``zeros(size=(2, 3))`` (PyTorch's keyword).
 
     The default dtype (float32 unless ``mg.set_default_dtype``) when ``dtype`` is None, as every float constructor.
+    ``out=``: written into that tensor, in its dtype (minigrad/outputs.py), as every constructor here.
     """
+    if out is not None:
+        dtype, device = creation_args("zeros", out, dtype, device)
+        return write_out("zeros", zeros(shape, *dims, dtype=dtype, device=device, size=size), out, warn=False)
     return _filled(_zeros, _sized(shape, dims, size, "zeros"), dtype, device, requires_grad, "zeros")
 
 
-def ones(shape: Any = None, *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-         size: Any = None) -> Tensor:
+def ones(shape: Any = None, *dims: Any, out: Any = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False, size: Any = None) -> Tensor:
     """Tensor of ones; ``shape`` as ints or one tuple (or ``size=``)."""
+    if out is not None:
+        dtype, device = creation_args("ones", out, dtype, device)
+        return write_out("ones", ones(shape, *dims, dtype=dtype, device=device, size=size), out, warn=False)
     return _filled(_ones, _sized(shape, dims, size, "ones"), dtype, device, requires_grad, "ones")
 
 
-def empty(shape: Any = None, *dims: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-          size: Any = None, memory_format: Any = None) -> Tensor:
+def empty(shape: Any = None, *dims: Any, out: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False, size: Any = None, memory_format: Any = None) -> Tensor:
     """Uninitialised tensor; ``shape`` as ints or one tuple (or ``size=``); ``memory_format`` as PyTorch's
     (``mg.channels_last`` for 4-D; ``preserve_format`` is refused: there is nothing to preserve)."""
     if memory_format is _memory_format.preserve_format:
         raise RuntimeError("empty: unsupported memory format preserve_format (there is no tensor to preserve)")
+    if out is not None:
+        dtype, device = creation_args("empty", out, dtype, device)
+        return write_out("empty", empty(shape, *dims, dtype=dtype, device=device, size=size), out, warn=False)
     out = _filled(lambda xp, s, d: xp.empty(s, dtype=d), _sized(shape, dims, size, "empty"), dtype, device,
                   requires_grad, "empty")
     return _memory_format.relayout(out, memory_format, "empty")
 
 
 def full(shape: Any = None, fill_value: Any = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False, *, size: Any = None) -> Tensor:
+         requires_grad: bool = False, *, size: Any = None, out: Any = None) -> Tensor:
     """Tensor of ``shape`` (or PyTorch's ``size=``) filled with ``fill_value``, a number: its dtype is
     PyTorch's (a bool gives bool, an int int64, a float the default dtype; a NumPy number counts as the
     Python number of its kind, a ``numpy.bool_`` as a float, as in PyTorch) unless ``dtype`` is given."""
     if fill_value is None:
         raise TypeError("full() missing 1 required argument: 'fill_value'")
+    if out is not None:
+        dtype, device = creation_args("full", out, dtype, device)
+        return write_out("full", full(shape, fill_value, dtype, device, size=size), out, warn=False)
     return _full(_sized(shape, (), size, "full"), fill_value, dtype, device, requires_grad, "full")
 
 
@@ -188,7 +202,7 @@ _NOT_GIVEN = object()   # arange's start when only end is given (a None start is
 
 
 def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False, *, stop: Any = None) -> Tensor:
+           requires_grad: bool = False, *, stop: Any = None, out: Any = None) -> Tensor:
     """Evenly spaced values in [start, end), as ``torch.arange``: ``arange(5)``, ``arange(1, 5)``,
     ``arange(0, 1, 0.1)``, ``arange(end=5)`` (``stop=`` is NumPy's name); int64 when every bound is an
     int, else the default dtype (float32).
@@ -199,7 +213,11 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
     does (int64 truncates the bounds before the length; narrower ints only start and step) and wraps
     out-of-range values. A zero step, an infinite or NaN bound, or a step that leads away from ``end``
     raises a ValueError, as PyTorch's (with NumPy's ``stop=``, the last gives NumPy's empty range).
+    ``out=`` (``arange(0, n, out=mg.LongTensor(n))``): computed in out's dtype and written into it.
     """
+    if out is not None:
+        dtype, device = creation_args("arange", out, dtype, device)
+        return write_out("arange", arange(start, end, step, dtype, device, stop=stop), out)
     if stop is not None:
         if end is not None:
             raise TypeError("arange(): give end (PyTorch's name) or stop (NumPy's), not both")
@@ -279,18 +297,26 @@ def _samples(name: str, method: str, shape: tuple, dtype: Any, device: Any, requ
     return note_draw(name, again, (), out)
 
 
-def randn(*shape: Any, generator: Any = None, dtype: Any = None, device: Any = None,
+def randn(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False, size: Any = None) -> Tensor:
     """Standard normal samples from ``generator`` or the device's generator (see ``manual_seed``);
     ``randn(2, 3)``, ``randn((2, 3))`` or ``randn(size=(2, 3))``; float or complex dtypes only."""
+    if out is not None:
+        dtype, device = creation_args("randn", out, dtype, device)
+        values = randn(*shape, generator=generator, dtype=dtype, device=device, size=size)
+        return write_out("randn", values, out, warn=False)
     return _samples("randn", "standard_normal", shape, dtype, device, requires_grad,
                     lambda: randn(*shape, generator=generator, dtype=dtype, device=device, size=size).data,
                     generator, size)
 
 
-def rand(*shape: Any, generator: Any = None, dtype: Any = None, device: Any = None,
+def rand(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False, size: Any = None) -> Tensor:
     """Uniform samples in [0, 1) from ``generator`` or the device's generator; float or complex dtypes only."""
+    if out is not None:
+        dtype, device = creation_args("rand", out, dtype, device)
+        values = rand(*shape, generator=generator, dtype=dtype, device=device, size=size)
+        return write_out("rand", values, out, warn=False)
     return _samples("rand", "random", shape, dtype, device, requires_grad,
                     lambda: rand(*shape, generator=generator, dtype=dtype, device=device, size=size).data,
                     generator, size)
@@ -309,14 +335,18 @@ def exact_integers(dtype: Any, name: str) -> tuple[int, int]:
     raise TypeError(f"{name}: cannot draw integers of dtype {dtype} (integer, float or bool dtypes only)")
 
 
-def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: Any = None, dtype: Any = None,
-            device: Any = None, requires_grad: bool = False) -> Tensor:
+def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: Any = None, out: Any = None,
+            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Integers in [low, high) (int64 by default), as ``torch.randint``: ``randint(low, high, size)``,
     ``randint(high, size)`` or ``randint(high=5, size=(3,))``, from ``generator`` or the device's generator.
 
     ``low`` and ``high - 1`` must fit in ``dtype`` (as PyTorch checks; a cast would wrap); a float
     ``dtype`` may require grad.
     """
+    if out is not None:
+        dtype, device = creation_args("randint", out, dtype, device)
+        values = randint(low, high, size, generator=generator, dtype=dtype, device=device)
+        return write_out("randint", values, out, warn=False)
     if size is None:
         if low is None or high is None:
             raise TypeError("randint: give randint(high, size), randint(low, high, size) or randint(high=, size=)")
@@ -337,7 +367,7 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
     if not low < high:
         raise ShapeMismatchError(f"randint: expects low < high, got low={low} >= high={high}")
     if low < lowest or high - 1 > highest:
-        raise ValueError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {kind} "
+        raise ShapeMismatchError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {kind} "
                          f"(it holds {lowest} … {highest})")
     if as_bool(requires_grad, "randint", "requires_grad") and kind.kind not in "fc":
         raise TypeError(f"randint: integer tensors cannot require grad (dtype {kind}); use a float dtype")

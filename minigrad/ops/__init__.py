@@ -11,12 +11,14 @@ from typing import Any
 
 from .. import backend
 from .. import memory_formats as _memory_format
+from ..outputs import write_out
 from ..recording import note_draw
 from ..tensor import Tensor
 from . import creation, inplace
-from ._util import number, sum_to, tensor_arg, unwrap
+from ._util import ShapeMismatchError, number, sum_to, tensor_arg, unwrap
 from .elementwise import (
     abs,
+    abs_operator,
     add,
     clip,
     cos,
@@ -26,8 +28,10 @@ from .elementwise import (
     maximum,
     minimum,
     mul,
+    multiply_operator,
     neg,
     pow,
+    power_operator,
     relu,
     sigmoid,
     sin,
@@ -38,7 +42,7 @@ from .elementwise import (
 )
 from .inplace import masked_fill
 from .join import cat, chunk, concat, split, stack, unbind
-from .linalg import bmm, matmul
+from .linalg import bmm, matmul, matmul_operator
 from .norms import matrix_norm
 from .reduce import amax, amin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var
 from .reduce import norm as _vector_norm
@@ -96,7 +100,9 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
             message = f"{name}: {error} (shapes {self.shape} and {getattr(raw, 'shape', ())})"
-            raise backend.reworded(error, message) from error
+            # shapes that do not broadcast: PyTorch's RuntimeError as well as NumPy's ValueError
+            raise (ShapeMismatchError(message) if type(error) is ValueError else backend.reworded(error, message)) \
+                from error
         if not backend.is_array(result):
             result = backend.numpy.asarray(result)   # NumPy gives a scalar for 0-d operands
         # an mg.compile capture records the comparison, so a replay compares the new values
@@ -180,11 +186,11 @@ _methods = {
     "to": _to,
     "__add__": add, "__radd__": add,
     "__sub__": sub, "__rsub__": _reflected(sub),
-    "__mul__": mul, "__rmul__": mul,
+    "__mul__": multiply_operator, "__rmul__": multiply_operator,
     "__truediv__": div, "__rtruediv__": _reflected(div),
-    "__pow__": pow, "__rpow__": _reflected(pow),
-    "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
-    "__neg__": neg, "__getitem__": getitem, "__abs__": abs,
+    "__pow__": power_operator, "__rpow__": _reflected(power_operator),
+    "__matmul__": matmul_operator, "__rmatmul__": _reflected(matmul_operator),
+    "__neg__": neg, "__getitem__": getitem, "__abs__": abs_operator,
     "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "abs": abs,
     "sqrt": sqrt, "clip": clip, "clamp": clip, "maximum": maximum, "minimum": minimum,
     "sum": sum, "mean": mean, "max": max, "min": min, "var": var, "logsumexp": logsumexp,
@@ -237,9 +243,15 @@ _where = where
 _ONE_ARGUMENT = object()   # where(condition): no input and other given
 
 
-def where(condition: Any, input: Any = _ONE_ARGUMENT, other: Any = _ONE_ARGUMENT) -> Any:  # noqa: A002
+def where(condition: Any, input: Any = _ONE_ARGUMENT, other: Any = _ONE_ARGUMENT, *,  # noqa: A002
+          out: Tensor | None = None) -> Any:
     """``input`` where ``condition`` is true, else ``other`` (all broadcast together). ``where(condition)`` alone
-    is ``nonzero(condition, as_tuple=True)``: one int64 index tensor per dim, as PyTorch's and NumPy's."""
+    is ``nonzero(condition, as_tuple=True)``: one int64 index tensor per dim, as PyTorch's and NumPy's.
+    ``out=``: written into that tensor, of the result's dtype (minigrad/outputs.py)."""
+    if out is not None:
+        if input is _ONE_ARGUMENT and other is _ONE_ARGUMENT:
+            raise TypeError("where(): out= is not taken with the condition alone (as torch.where(condition))")
+        return write_out("where", where(condition, input, other), out, "exact")
     if input is _ONE_ARGUMENT and other is _ONE_ARGUMENT:
         return index.nonzero(condition, as_tuple=True)
     if input is _ONE_ARGUMENT or other is _ONE_ARGUMENT:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy
 
 from ..autograd import Function
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import OUT_DTYPE, ShapeMismatchError, number, read_by_the_others, tensor_arg, unsupported
 from .elementwise import add, mul
@@ -49,8 +50,10 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
 ger = outer
 
 
-def mm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None) -> Tensor:  # noqa: A002
+def mm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """The matrix product of two 2-D tensors, (n, k) @ (k, m) → (n, m), no broadcasting (torch.mm)."""
+    if out is not None:
+        return write_out("mm", mm(input, mat2, out_dtype=out_dtype), out, "exact")
     if out_dtype is not None:
         raise unsupported("mm", "out_dtype=", OUT_DTYPE)
     a, b = tensor_arg(input, "mm"), tensor_arg(mat2, "mm")
@@ -88,8 +91,8 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"{name}: input of shape {x.shape} does not broadcast to the product's shape "
-                         f"{product.shape}")
+        raise ShapeMismatchError(f"{name}: input of shape {x.shape} does not broadcast to the product's shape "
+                                 f"{product.shape}")
     scaled = product if alpha == 1 else mul(product, alpha)
     if beta == 0:
         return scaled
@@ -140,7 +143,7 @@ def _parse(equation: str, operands: tuple) -> tuple:
                 raise ValueError(f"einsum: {sub!r} has more indices than the operand's {t.ndim} dims")
             sub = sub.replace("...", "".join(spare[ellipsis_dims - extra:ellipsis_dims]))
         if len(sub) != t.ndim:
-            raise ValueError(f"einsum: subscripts {sub!r} for an operand of shape {t.shape} in {equation!r}")
+            raise ShapeMismatchError(f"einsum: subscripts {sub!r} for an operand of shape {t.shape} in {equation!r}")
         spelled.append(sub)
     broadcast = "".join(spare[:ellipsis_dims])
     if arrow:
@@ -152,7 +155,7 @@ def _parse(equation: str, operands: tuple) -> tuple:
         seen = set("".join(spelled))
         for letter in out:
             if letter not in seen:
-                raise ValueError(f"einsum: output subscript {letter!r} does not appear in the inputs")
+                raise ShapeMismatchError(f"einsum: output subscript {letter!r} does not appear in the inputs")
     else:
         counts: dict = {}
         for letter in "".join(spelled):
@@ -237,8 +240,9 @@ def einsum(equation: str, *operands: Any) -> Tensor:
         for letter in set(sub):
             sizes = {t.shape[i] for i, seen in enumerate(sub) if seen == letter}
             if len(sizes) > 1:
-                raise ValueError(f"einsum: subscript {letter!r} is repeated for operand {index} but the sizes "
-                                 f"don't match, {' != '.join(map(str, sorted(sizes)))} ({equation!r}, shape {t.shape})")
+                raise ShapeMismatchError(f"einsum: subscript {letter!r} is repeated for operand {index} but the sizes "
+                                         f"don't match, {' != '.join(map(str, sorted(sizes)))} ({equation!r}, "
+                                         f"shape {t.shape})")
     for letter in set("".join(inputs)):
         sizes = {t.shape[s.index(letter)] for s, t in zip(inputs, tensors) if letter in s}
         if len(sizes - {1}) > 1 or (letter.islower() and len(sizes) > 1):

@@ -14,6 +14,7 @@ from .. import backend
 from .. import memory_formats as _memory_format
 from ..constructors import _device_arg, _fill_number, _full, _like, rand, randn, tensor
 from ..dtypes import get_default_dtype
+from ..outputs import creation_args, write_out
 from ..tensor import Tensor, bool_, float16, int32
 from ._util import ShapeMismatchError, int_tuple, number
 
@@ -50,8 +51,12 @@ def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_gr
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default)."""
+             requires_grad: bool = False, *, out: Any = None) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default); ``out=``: computed
+    in out's dtype and written into it."""
+    if out is not None:
+        dtype, device = creation_args("linspace", out, dtype, device)
+        return write_out("linspace", linspace(start, end, steps, dtype, device), out, warn=False)
     if isinstance(steps, bool) or not isinstance(steps, (int, numpy.integer)):
         raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
     if steps < 0:

@@ -23,6 +23,7 @@ from .. import backend
 from ..autograd import Function
 from ..constructors import as_tensor
 from ..dtypes import get_default_dtype, result_type
+from ..outputs import write_out
 from ..tensor import Tensor
 from ..tensor import float64 as _FLOAT64
 from ..tensor import int64 as _INT64
@@ -514,9 +515,16 @@ def sub(a: Any, b: Any) -> Tensor:
     return Sub()(a, b)
 
 
-def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """a * b with broadcasting."""
+def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """a * b with broadcasting; ``out=``: written into that tensor (minigrad/outputs.py), as every ``out=`` here."""
+    if out is not None:
+        return write_out("mul", Mul()(input, other), out)
     return Mul()(input, other)
+
+
+def multiply_operator(a: Any, b: Any) -> Tensor:
+    """``a * b``: :func:`mul` without its ``out=`` test (the operators never take one)."""
+    return Mul()(a, b)
 
 
 def div(a: Any, b: Any) -> Tensor:
@@ -524,13 +532,19 @@ def div(a: Any, b: Any) -> Tensor:
     return Div()(a, b)
 
 
-def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A002, A001 - the op's name
+def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002, A001 - the op's name
     """a ** b with broadcasting.
 
     Integers to a tensor of integer exponents follow PyTorch: a negative exponent gives 1, -1 or 0
     (``2 ** -1 == 0``); a bool tensor to a Python int is computed in int64, as PyTorch's.
     """
-    a, b = input, exponent
+    if out is not None:
+        return write_out("pow", power_operator(input, exponent), out)
+    return power_operator(input, exponent)
+
+
+def power_operator(a: Any, b: Any) -> Tensor:
+    """``a ** b``: :func:`pow` without its ``out=`` test (the operators never take one)."""
     if isinstance(b, Tensor) and _integral(b) and _integral(a):
         return IntegerPow()(a, b)
     if isinstance(a, Tensor) and a.dtype.kind == "b" and isinstance(b, int) and not isinstance(b, bool):
@@ -542,13 +556,17 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
     return Neg()(input)
 
 
-def exp(input: Tensor) -> Tensor:  # noqa: A002
+def exp(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """e ** x elementwise."""
+    if out is not None:
+        return write_out("exp", Exp()(_floating(input)), out)
     return Exp()(_floating(input))
 
 
-def log(input: Tensor) -> Tensor:  # noqa: A002
+def log(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Natural logarithm elementwise."""
+    if out is not None:
+        return write_out("log", Log()(_floating(input)), out)
     return Log()(_floating(input))
 
 
@@ -567,21 +585,32 @@ def relu(input: Tensor) -> Tensor:  # noqa: A002
     return Relu()(input)
 
 
-def abs(input: Tensor) -> Tensor:  # noqa: A002, A001 - the op's name
+def abs(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002, A001 - the op's name
     """|x| elementwise (gradient 0 at 0)."""
+    if out is not None:
+        return write_out("abs", Abs()(input), out, "exact")
     return Abs()(input)
 
 
-def sqrt(input: Tensor) -> Tensor:  # noqa: A002
+def abs_operator(x: Tensor) -> Tensor:
+    """``abs(x)``: :func:`abs` without its ``out=`` test (the operators never take one)."""
+    return Abs()(x)
+
+
+def sqrt(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Square root elementwise."""
+    if out is not None:
+        return write_out("sqrt", Sqrt()(_floating(input)), out)
     return Sqrt()(_floating(input))
 
 
-def clip(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - NumPy's names
+def clip(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Clamp ``x`` into [min, max] (either may be None); Tensor bounds broadcast and get gradients.
 
     Shapes: x, min and max broadcast together, as ``numpy.clip``; the result has the broadcast shape.
     """
+    if out is not None:
+        return write_out("clamp", clip(input, min, max), out, "exact")
     x = input
     if min is None and max is None:
         raise ShapeMismatchError("clip: give at least one of min and max")

@@ -12,15 +12,19 @@ from .. import memory_formats as _memory_format
 from ..constructors import _filled, _like, _zeros
 from ..dtypes import get_default_dtype
 from ..legacy import legacy_type
+from ..outputs import creation_args, write_out
 from ..recording import is_grad_enabled, no_grad
 from ..tensor import Tensor
 from ._util import count_arg, flag, int_tuple
 from .shape import astype
 
 
-def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
+def eye(n: int, m: int | None = None, *, out: Any = None, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     """The (n, m) identity matrix (m = n by default), float32 unless ``dtype`` is given (torch.eye)."""
+    if out is not None:
+        dtype, device = creation_args("eye", out, dtype, device)
+        return write_out("eye", eye(n, m, dtype=dtype, device=device), out, warn=False)
     n = count_arg(n, "eye", "n")
     m = n if m is None else count_arg(m, "eye", "m")
     out = _filled(_zeros, (n, m), get_default_dtype() if dtype is None else dtype, device, requires_grad, "eye")

@@ -16,6 +16,7 @@ from .. import backend
 from .. import memory_formats as _memory_format
 from ..constructors import randint, tensor
 from ..dtypes import get_default_dtype
+from ..outputs import creation_args, write_out
 from ..tensor import Tensor, int64
 from ._util import ShapeMismatchError, count_arg, int_arg, number, one_axis, tensor_arg
 from .elementwise import add, mul
@@ -26,9 +27,12 @@ __all__ = ["block_diag", "cartesian_prod", "logspace", "randint_like", "scalar_t
            "tril_indices", "triu_indices"]
 
 
-def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: Any = None, dtype: Any = None,
+             device: Any = None, requires_grad: bool = False) -> Tensor:
     """``steps`` values base**t for t evenly spaced from ``start`` to ``end`` (torch.logspace): (steps,)."""
+    if out is not None:
+        dtype, device = creation_args("logspace", out, dtype, device)
+        return write_out("logspace", logspace(start, end, steps, base, dtype=dtype, device=device), out, warn=False)
     start, end, base = (float(number(v, "logspace", what)) for v, what in ((start, "start"), (end, "end"),
                                                                            (base, "base")))
     steps = count_arg(steps, "logspace", "steps")
@@ -62,7 +66,7 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
         raise TypeError("cartesian_prod: expected at least one tensor")
     tensors = tuple(tensor_arg(t, "cartesian_prod") for t in tensors)
     if any(t.ndim != 1 for t in tensors):
-        raise ValueError(f"cartesian_prod: expects 1-D tensors, got shapes {[t.shape for t in tensors]}")
+        raise ShapeMismatchError(f"cartesian_prod: expects 1-D tensors, got shapes {[t.shape for t in tensors]}")
     if len(tensors) == 1:
         return tensors[0]
     sizes = [t.shape[0] for t in tensors]

@@ -9,6 +9,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, LazyGradient
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import OUT_DTYPE, read_by_the_others, sum_to, unsupported
 
@@ -193,9 +194,17 @@ class StepAddMatMul(StepMatMul):
         return (*MatMul.backward(self, gy), None, gc)
 
 
-def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """Matrix product ``a @ b`` as ``numpy.matmul``: (…, n, k) @ (…, k, m) → (…, n, m)."""
+def matmul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """Matrix product ``a @ b`` as ``numpy.matmul``: (…, n, k) @ (…, k, m) → (…, n, m); ``out=``: written into
+    that tensor (minigrad/outputs.py)."""
+    if out is not None:
+        return write_out("matmul", MatMul()(input, other), out, "exact")
     return MatMul()(input, other)
+
+
+def matmul_operator(a: Any, b: Any) -> Tensor:
+    """``a @ b``: :func:`matmul` without its ``out=`` test (the operators never take one)."""
+    return MatMul()(a, b)
 
 
 def _check_step_operands(name: str, h: Any, weight_t: Any, weight_t_rows: Any) -> None:
@@ -229,8 +238,10 @@ def step_addmm(addend: Tensor, h: Tensor, weight_t: Tensor, weight_t_rows: Tenso
     return StepAddMatMul()(h, weight_t, weight_t_rows, addend)
 
 
-def bmm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None) -> Tensor:  # noqa: A002
+def bmm(input: Tensor, mat2: Tensor, *, out_dtype: Any = None, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Batched matrix product, as torch.bmm: (B, n, k) @ (B, k, m) → (B, n, m); no broadcasting."""
+    if out is not None:
+        return write_out("bmm", bmm(input, mat2, out_dtype=out_dtype), out, "exact")
     if out_dtype is not None:
         raise unsupported("bmm", "out_dtype=", OUT_DTYPE)
     a, b = input, mat2

@@ -28,6 +28,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..outputs import write_out
 from ..recording import note_read
 from ..tensor import Tensor
 from . import elementwise, inplace
@@ -168,12 +169,14 @@ def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
                              "; div(a, b, rounding_mode='floor') has a zero gradient")(a, b)
 
 
-def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+def div(input: Any, other: Any, *, rounding_mode: str | None = None, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """``a / b`` broadcast (torch.div): true division, or rounded with ``rounding_mode="trunc"|"floor"``.
 
     True division of two integer or bool operands gives float32, as in PyTorch; the rounded modes keep
-    integers integer and have a zero gradient.
+    integers integer and have a zero gradient. ``out=``: written into that tensor (minigrad/outputs.py).
     """
+    if out is not None:
+        return write_out("div", div(input, other, rounding_mode=rounding_mode), out)
     a, b = input, other
     if rounding_mode is None:
         return elementwise.div(a, b)
@@ -237,13 +240,17 @@ def _scaled(b: Any, alpha: Any, a: Any = None) -> Any:
     return elementwise.mul(b if b.dtype == common else astype(b, common), alpha)
 
 
-def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+def add(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """``a + alpha * b`` broadcast (torch.add); ``alpha * b`` is computed in the result's dtype."""
+    if out is not None:
+        return write_out("add", add(input, other, alpha=alpha), out)
     return elementwise.add(input, _scaled(other, _alpha(alpha, input, other, "add"), input))
 
 
-def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+def sub(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """``a - alpha * b`` broadcast (torch.sub); ``alpha * b`` is computed in the result's dtype."""
+    if out is not None:
+        return write_out("sub", sub(input, other, alpha=alpha), out)
     return elementwise.sub(input, _scaled(other, _alpha(alpha, input, other, "sub"), input))
 
 

@@ -17,6 +17,7 @@ from .. import backend, generators
 from ..arguments import as_bool
 from ..constructors import exact_integers
 from ..dtypes import get_default_dtype
+from ..outputs import creation_args, write_out
 from ..recording import note_draw
 from ..tensor import Tensor, int64
 from ._util import ShapeMismatchError, count_arg, int_tuple, number, tensor_arg
@@ -46,9 +47,12 @@ def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
     return note_draw(name, make, inputs, Tensor._make(make(*arrays), False, None, 0))
 
 
-def randperm(n: int, *, generator: Any = None, dtype: Any = int64, device: Any = None,
+def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = int64, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    """A random permutation of 0 … n-1 (int64 by default), as torch.randperm."""
+    """A random permutation of 0 … n-1 (int64 by default), as torch.randperm; ``out=``: in out's dtype."""
+    if out is not None:
+        dtype, device = creation_args("randperm", out, None if dtype is int64 else dtype, device)
+        return write_out("randperm", randperm(n, generator=generator, dtype=dtype, device=device), out, warn=False)
     n = count_arg(n, "randperm", "n")
     dtype = backend.as_dtype(dtype, "randperm")
     if dtype.kind not in "iuf":

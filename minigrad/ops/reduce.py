@@ -10,6 +10,7 @@ from .. import backend
 from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..dtypes import get_default_dtype
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, ShapeMismatchError, dim_or_axis, flag, keep_flag, normalize_axis, one_axis, tensor_arg
 from .elementwise import abs, maximum, minimum  # noqa: A004 - the op's name
@@ -351,12 +352,16 @@ def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: An
 
 
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
-        keepdims: bool | None = None, dtype: Any = None) -> Tensor:
+        keepdims: bool | None = None, dtype: Any = None, out: Tensor | None = None) -> Tensor:
     """Sum over ``dim`` (int, tuple, or None or () for all); ``dtype`` casts first, as torch.sum.
 
     Integer and bool inputs give int64 (unsigned ones too, as PyTorch); an integer or bool ``dtype``
-    gives that dtype (bool: whether any element is non-zero).
+    gives that dtype (bool: whether any element is non-zero). ``out=`` (minigrad/outputs.py): summed in out's
+    dtype, as torch's (x cast first); an explicit ``dtype`` must be out's.
     """
+    if out is not None:
+        dtype = getattr(out, "dtype", None) if dtype is None else dtype
+        return write_out("sum", sum(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype), out, "exact")
     x = input
     if dtype is None and isinstance(x, Tensor) and x.data.dtype.kind != "u":
         return _reduced(Sum, "sum", x, dim, keepdim, axis, keepdims)
@@ -379,8 +384,10 @@ def _mean_dtype(dtype: Any, name: str) -> Any:
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
-         keepdims: bool | None = None, dtype: Any = None) -> Tensor:
+         keepdims: bool | None = None, dtype: Any = None, out: Tensor | None = None) -> Tensor:
     """Mean over ``dim`` (int, tuple or None for all); ``dtype`` (a floating one, as torch.mean) casts first."""
+    if out is not None:
+        return write_out("mean", mean(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype), out)
     x = input
     if dtype is not None:
         x = tensor_arg(x, "mean").to(dtype=_mean_dtype(dtype, "mean"))
@@ -405,19 +412,24 @@ def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest
 
 
 def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
-        keepdims: bool | None = None, other: Tensor | None = None) -> Any:
+        keepdims: bool | None = None, other: Tensor | None = None, out: Any = None) -> Any:
     """The maximum: of all elements (no dim), ``(values, indices)`` along ``dim``, values along ``axis=``.
 
     ``x.max()`` and ``x.max(axis=...)`` share the gradient among ties (as
     torch.amax); ``x.max(dim)`` sends it to the returned index, and
     ``mg.max(a, b)`` (or ``other=b``) with a Tensor ``b`` is the elementwise maximum, as in PyTorch.
+    ``out=``: a ``(values, indices)`` pair of tensors along ``dim``, else one tensor (minigrad/outputs.py).
     """
+    if out is not None:
+        return write_out("max", _extreme(input, dim, keepdim, axis, keepdims, False, other), out, "exact")
     return _extreme(input, dim, keepdim, axis, keepdims, False, other)
 
 
 def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
-        keepdims: bool | None = None, other: Tensor | None = None) -> Any:
+        keepdims: bool | None = None, other: Tensor | None = None, out: Any = None) -> Any:
     """The minimum; the same conventions as :func:`max`."""
+    if out is not None:
+        return write_out("min", _extreme(input, dim, keepdim, axis, keepdims, True, other), out, "exact")
     return _extreme(input, dim, keepdim, axis, keepdims, True, other)
 
 

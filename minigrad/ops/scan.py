@@ -14,6 +14,7 @@ import numpy
 
 from .. import backend, return_types
 from ..autograd import Function
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import NOT_GIVEN, dim_or_axis, fresh_memory, keep_flag, normalize_axis, one_axis, tensor_arg
 from .select import Gather, _indices, _reduction_axis
@@ -126,9 +127,14 @@ class CumSum(Function):
         return xp.flip(from_right, self.axis).astype(gy.dtype, copy=False)   # a sum from the right
 
 
-def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
+def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN,  # noqa: A002
+           out: Tensor | None = None) -> Tensor:
     """Running sums along ``dim``: out[i] = x[0] + … + x[i]; same shape (integer inputs give int64, as
-    PyTorch; ``dtype`` casts first and is the result's dtype)."""
+    PyTorch; ``dtype`` casts first and is the result's dtype). ``out=`` (minigrad/outputs.py): summed in out's
+    dtype, as torch's (x cast first); an explicit ``dtype`` must be out's."""
+    if out is not None:
+        dtype = getattr(out, "dtype", None) if dtype is None else dtype
+        return write_out("cumsum", cumsum(input, dim, dtype=dtype, axis=axis), out, "exact")
     x = tensor_arg(input, "cumsum")
     x = astype(x, dtype) if dtype is not None else _integer_result(x)
     a = _scan_axis(x, dim, axis, "cumsum")

@@ -14,6 +14,7 @@ from typing import Any
 from .. import backend, return_types
 from ..arguments import EmptyReductionError
 from ..autograd import AxisError, Function
+from ..outputs import write_out
 from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
@@ -120,8 +121,8 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
         raise ShapeMismatchError(f"{name}: index has {data.ndim} dims but the input has {x.ndim} (shape {x.shape})")
     for d, (n, m) in enumerate(zip(data.shape, x.shape)):
         if d != axis and n > m:
-            raise ValueError(f"{name}: index shape {tuple(data.shape)} is larger than input shape {x.shape} "
-                             f"in dim {d}")
+            raise ShapeMismatchError(f"{name}: index shape {tuple(data.shape)} is larger than input shape {x.shape} "
+                                     f"in dim {d}")
     return data
 
 
@@ -131,8 +132,12 @@ def _indices(name: str, make: Any, x: Tensor) -> Tensor:
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))
 
 
-def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:  # noqa: A002
-    """``x`` picked along ``dim`` at ``index`` (an int tensor with x's number of dims), as torch.gather."""
+def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False,  # noqa: A002
+           out: Tensor | None = None) -> Tensor:
+    """``x`` picked along ``dim`` at ``index`` (an int tensor with x's number of dims), as torch.gather;
+    ``out=``: written into that tensor, of x's dtype (minigrad/outputs.py)."""
+    if out is not None:
+        return write_out("gather", gather(input, dim, index, sparse_grad=sparse_grad), out, "exact")
     if sparse_grad:
         raise unsupported("gather", "sparse_grad=True", "minigrad has no sparse tensors: the gradient is dense")
     x = tensor_arg(input, "gather")
@@ -205,13 +210,16 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis
     return _argextreme(input, dim, keepdim, axis, keepdims, smallest=True)
 
 
-def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> ValuesIndices:  # noqa: A002
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,  # noqa: A002
+         out: Any = None) -> ValuesIndices:
     """The ``k`` largest (smallest) elements along ``dim`` and their indices, as torch.topk.
 
     Values come in descending (ascending) order; equal values keep their index
     order; NaN counts as the largest value. The gradient goes to the picked
-    elements. x: (..., n, ...) → values, indices: (..., k, ...).
+    elements. x: (..., n, ...) → values, indices: (..., k, ...). ``out=``: a (values, indices) pair of tensors.
     """
+    if out is not None:
+        return write_out("topk", topk(input, k, dim, largest, sorted), out, "exact")
     x = tensor_arg(input, "topk")
     k = int_arg(k, "topk", "k")
     if x.ndim == 0:   # dim 0 / -1 only; k = 0 or 1 both give the value itself at index 0, as PyTorch
@@ -257,8 +265,12 @@ def _sort_order(x: Tensor, axis: int, descending: bool, name: str) -> Tensor:
     return _indices(name, lambda data: _order(xp, data, axis, descending), x)
 
 
-def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> ValuesIndices:  # noqa: A002
-    """``(values, indices)`` sorted along ``dim`` (equal values keep their order); the gradient follows."""
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *,  # noqa: A002
+         out: Any = None) -> ValuesIndices:
+    """``(values, indices)`` sorted along ``dim`` (equal values keep their order); the gradient follows.
+    ``out=``: a (values, indices) pair of tensors (minigrad/outputs.py)."""
+    if out is not None:
+        return write_out("sort", sort(input, dim, descending, stable), out, "exact")
     x = tensor_arg(input, "sort")
     if x.ndim == 0:
         one_axis(dim, 1, "sort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
@@ -279,8 +291,11 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
     return _sort_order(x, one_axis(dim, x.ndim, "argsort"), flag(descending, "argsort", "descending"), "argsort")
 
 
-def index_select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
-    """The slices of ``x`` at the 1-D int ``index`` along ``dim``; repeated indices accumulate gradients."""
+def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """The slices of ``x`` at the 1-D int ``index`` along ``dim``; repeated indices accumulate gradients.
+    ``out=``: written into that tensor, of x's dtype (minigrad/outputs.py)."""
+    if out is not None:
+        return write_out("index_select", index_select(input, dim, index), out, "exact")
     x = tensor_arg(input, "index_select")
     axis = one_axis(dim, max(x.ndim, 1), "index_select")
     data = index.data if isinstance(index, Tensor) else backend.numpy.asarray(index)

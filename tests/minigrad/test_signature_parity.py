@@ -39,7 +39,7 @@ SCHEMA_PREFIX = {"special": "special_", "fft": "fft_"}   # aten::special_X is to
 
 # Keywords of torch's that do not apply to minigrad, whatever the op.
 NOT_APPLICABLE = {
-    "out": "minigrad's ops return a new Tensor: there are no preallocated outputs to write into",
+    "out": "taken by the functions programs call with it (OUT_TAKEN below, minigrad/outputs.py), not by all",
     "layout": "one layout, dense and strided: no sparse or nested tensors",
     "pin_memory": "no page-locked host memory: CuPy copies from ordinary NumPy arrays",
     "names": "no named tensors (torch's Dimname overloads)",
@@ -224,6 +224,26 @@ NOT_SUPPORTED: dict[tuple[str, str], dict[str, tuple[str, Callable[[], Any]]]] =
 def test_accepts_pytorchs_keywords(where: str, name: str) -> None:
     missing = missing_keywords(where, name)
     assert not missing, f"{where}.{name} lacks torch's keywords {missing}"
+
+
+# PyTorch's out= (minigrad/outputs.py; tests/minigrad/test_out_keyword.py checks what it writes): these take it,
+# and no function of mg takes it where torch's has no out= variant.
+OUT_TAKEN = ("arange", "linspace", "logspace", "zeros", "ones", "empty", "full", "eye", "rand", "randn", "randint",
+             "randperm", "cat", "concat", "stack", "matmul", "mm", "bmm", "add", "sub", "mul", "div", "sum", "mean",
+             "max", "min", "sort", "topk", "cumsum", "clamp", "clip", "where", "index_select", "gather", "abs", "exp",
+             "log", "sqrt", "pow")
+
+
+def _torch_has_out(name: str) -> bool:
+    """Whether one of ``aten::name``'s schemas writes a keyword-only output (``out``, or ``values``/``indices``)."""
+    return any(argument.kwarg_only and argument.alias_info is not None and argument.alias_info.is_write
+               for schema in torch._C._jit_get_schemas_for_operator("aten::" + name) for argument in schema.arguments)
+
+
+def test_out_is_taken_where_torch_takes_it() -> None:
+    taking = {name for where, name in SHARED if where == "mg" and "out" in (minigrad_keywords(where, name) or ())}
+    assert set(OUT_TAKEN) <= taking, f"mg functions without out=: {sorted(set(OUT_TAKEN) - taking)}"
+    assert not [name for name in sorted(taking) if not _torch_has_out(name)], "out= where torch has none"
 
 
 UNSUPPORTED = sorted((w, n, k) for (w, n), options in NOT_SUPPORTED.items() for k in options)
