@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from .. import backend
 from ..autograd import AxisError, Function
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
@@ -155,20 +156,20 @@ def _as_list(tensors: Any, name: str) -> list:
     return [tensor_arg(t, name) for t in tensors]
 
 
-def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
+def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None,
+        out: Tensor | None = None) -> Tensor:
     """Join tensors along an existing ``dim`` (0 by default; ``axis=`` also works; ``concat`` is the same op).
 
     As torch.cat, a 1-D empty tensor (shape ``(0,)``) joins tensors of any number of dims (Transformer-XL's
-    ``torch.empty(0)`` memories); with ``axis=`` it is numpy.concatenate, which refuses it.
+    ``torch.empty(0)`` memories); with ``axis=`` it is numpy.concatenate, which refuses it. ``out=``: written
+    into that tensor (minigrad/outputs.py).
     """
+    if out is not None:
+        return write_out("cat", cat(tensors, dim, axis=axis), out)
     tensors = _as_list(tensors, "concat")
     legacy = axis is None and any(t.shape == (0,) for t in tensors)
     first = next((t for t in tensors if t.shape != (0,)), tensors[0]) if legacy else tensors[0]
     a = one_axis(dim_or_axis("concat", dim, axis, 0), getattr(first, "ndim", 0), "concat")
-    zero_d = next((i for i, t in enumerate(tensors) if t.ndim == 0), None)
-    if zero_d is not None:   # NumPy's own error here is an IndexError naming a tuple index
-        raise ShapeMismatchError(f"concat: a zero-dimensional tensor (at position {zero_d}) cannot be "
-                                 f"concatenated (shapes {[t.shape for t in tensors]})")
     if legacy and first.ndim != 1:
         tensors = _legacy_empties_shaped(tensors, first.shape, a)
     return Concat(a)(*tensors)
@@ -185,8 +186,11 @@ def _legacy_empties_shaped(tensors: list, shape: tuple, axis: int) -> list:
 concat = cat
 
 
-def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """Join same-shape tensors along a new ``dim`` (0 by default)."""
+def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None,
+          out: Tensor | None = None) -> Tensor:
+    """Join same-shape tensors along a new ``dim`` (0 by default); ``out=`` as :func:`cat`'s."""
+    if out is not None:
+        return write_out("stack", stack(tensors, dim, axis=axis), out)
     tensors = _as_list(tensors, "stack")
     ndim = getattr(tensors[0], "ndim", 0)
     a = one_axis(dim_or_axis("stack", dim, axis, 0), ndim + 1, "stack")
