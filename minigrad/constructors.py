@@ -367,7 +367,7 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
     if not low < high:
         raise ShapeMismatchError(f"randint: expects low < high, got low={low} >= high={high}")
     if low < lowest or high - 1 > highest:
-        raise ValueError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {kind} "
+        raise ShapeMismatchError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {kind} "
                          f"(it holds {lowest} … {highest})")
     if as_bool(requires_grad, "randint", "requires_grad") and kind.kind not in "fc":
         raise TypeError(f"randint: integer tensors cannot require grad (dtype {kind}); use a float dtype")

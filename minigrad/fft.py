@@ -20,6 +20,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+from .arguments import ArgumentTypeError, ShapeMismatchError
 from .constructors import arange
 from .dtypes import get_default_dtype
 from .ops._util import normalize_axis, tensor_arg
@@ -44,7 +45,7 @@ def _input(input: Any, name: str, real: bool = False) -> Tensor:  # noqa: A002
         raise NotImplementedError(f"fft.{name}: dtype {x.dtype} is not supported (float32, float64, complex64, "
                                   "complex128; integers and bools become the default float)")
     if real and x.dtype.kind == "c":
-        raise TypeError(f"fft.{name} expects a real input tensor, but got {x.dtype} (shape {tuple(x.shape)})")
+        raise ArgumentTypeError(f"fft.{name} expects a real input tensor, but got {x.dtype} (shape {tuple(x.shape)})")
     if x.ndim == 0:
         raise ValueError(f"fft.{name}: expected a tensor with at least one dimension, got a 0-d tensor")
     return x
@@ -54,8 +55,8 @@ def _norm(norm: Any, name: str) -> str:
     if norm is None:
         return "backward"
     if norm not in DUAL_NORM:
-        raise ValueError(f'fft.{name}: invalid normalization mode "{norm}" (expected "backward", "forward", '
-                         '"ortho" or None)')
+        raise ShapeMismatchError(f'fft.{name}: invalid normalization mode "{norm}" (expected "backward", "forward", '
+                                 '"ortho" or None)')
     return norm
 
 
@@ -67,7 +68,7 @@ def _size(value: Any, name: str) -> int:
     except TypeError:
         raise TypeError(f"fft.{name}: a signal size must be an int, got {value!r:.60}") from None
     if size < 1:
-        raise ValueError(f"fft.{name}: invalid number of data points ({size}) specified")
+        raise ShapeMismatchError(f"fft.{name}: invalid number of data points ({size}) specified")
     return size
 
 

@@ -38,7 +38,7 @@ _NEG_INF = float("-inf")
 def _dropout_probability(p: Any, name: str) -> float:
     p = _number(p, name, "dropout_p")
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+        raise InputShapeError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
     return p
 
 
@@ -133,8 +133,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         except ValueError:
             fits = False
         if not fits:
-            raise ValueError(f"{name}: attn_mask of shape {attn_mask.shape} does not broadcast to the attention "
-                             f"weights' shape {scores.shape}")
+            raise InputShapeError(f"{name}: attn_mask of shape {attn_mask.shape} does not broadcast to the attention "
+                                  f"weights' shape {scores.shape}")
         scores = mg.where(attn_mask, scores, _NEG_INF) if attn_mask.dtype == mg.bool_ else scores + attn_mask
     weights = dropout(_safe_softmax(scores), dropout_p)
     return weights @ value
@@ -293,8 +293,8 @@ def multi_head_attention_forward(
     if attn_mask is not None:   # made 3-D: (1 or N·num_heads, L, S)
         expected = (tgt_len, src_len) if attn_mask.ndim == 2 else (bsz * num_heads, tgt_len, src_len)
         if attn_mask.shape != expected:
-            raise ValueError(f"{name}: the {attn_mask.ndim}-D attn_mask has shape {attn_mask.shape}, expected "
-                             f"{expected}")
+            raise InputShapeError(f"{name}: the {attn_mask.ndim}-D attn_mask has shape {attn_mask.shape}, expected "
+                                  f"{expected}")
         if attn_mask.ndim == 2:
             attn_mask = attn_mask.unsqueeze(0)
 
@@ -319,8 +319,8 @@ def multi_head_attention_forward(
 
     if key_padding_mask is not None:   # merged into attn_mask: (N·num_heads, 1, S)
         if key_padding_mask.shape != (bsz, src_len):
-            raise ValueError(f"{name}: key_padding_mask has shape {key_padding_mask.shape}, expected "
-                             f"{(bsz, src_len)}")
+            raise ArgumentAssertionError(f"{name}: key_padding_mask has shape {key_padding_mask.shape}, expected "
+                                         f"{(bsz, src_len)}")
         key_padding_mask = key_padding_mask.reshape(bsz, 1, 1, src_len).broadcast_to(
             (bsz, num_heads, 1, src_len)).reshape(bsz * num_heads, 1, src_len)
         attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask

@@ -22,7 +22,7 @@ from minigrad import Tensor
 
 from ._activations import _reads_input
 from ._arguments import _floating, _tensor
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
@@ -84,7 +84,7 @@ def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple
     if len(numbers) != dims or len(items) != dims:
         raise TypeError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
     if low is not None and min(numbers) < low:
-        raise ValueError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
+        raise InputShapeError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
     return numbers
 
 
@@ -115,11 +115,11 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     x, weight = _floating(input, name), _tensor(weight, name, "weight")
     x, unbatched = _batched(x, dims, name)
     if weight.ndim != dims + 2:
-        raise ValueError(f"{name}: weight must be {dims + 2}-D (out_channels, in_channels/groups, *kernel), "
-                         f"got shape {weight.shape}")
+        raise InputShapeError(f"{name}: weight must be {dims + 2}-D (out_channels, in_channels/groups, *kernel), "
+                              f"got shape {weight.shape}")
     if weight.dtype != x.dtype or (bias is not None and _tensor(bias, name, "bias").dtype != x.dtype):
-        raise TypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
-                        f"({getattr(bias, 'dtype', None)}) must have the same dtype")
+        raise InputDtypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
+                              f"({getattr(bias, 'dtype', None)}) must have the same dtype")
     if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
         raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
     out_channels, channels_per_group, *kernel = weight.shape
@@ -131,7 +131,7 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
                               f"{channels_per_group * groups} channels (dim 1) and out_channels divisible by groups; "
                               f"got input of shape {x.shape}")
     if bias is not None and bias.shape != (out_channels,):
-        raise ValueError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")
+        raise InputShapeError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")
     stride = _ints(stride, dims, name, "stride", 1)
     dilation = _ints(dilation, dims, name, "dilation", 1)
     pads = _conv_padding(padding, kernel, stride, dilation, dims, name)
@@ -156,7 +156,7 @@ def _conv_padding(padding: Any, kernel: tuple, stride: tuple, dilation: tuple, d
         if padding != "same":
             raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
         if any(s != 1 for s in stride):
-            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions (stride={stride})")
+            raise InputShapeError(f"{name}: padding='same' is not supported for strided convolutions (stride={stride})")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((total // 2, total - total // 2) for total in totals)
     return tuple((p, p) for p in _ints(padding, dims, name, "padding", 0))
@@ -311,7 +311,7 @@ def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     if divisor_override is not None:
         if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, numpy.integer)) \
                 or divisor_override == 0:
-            raise ValueError(f"{name}: divisor_override must be a non-zero int, got {divisor_override!r}")
+            raise InputShapeError(f"{name}: divisor_override must be a non-zero int, got {divisor_override!r}")
         out = sums / float(divisor_override)
     else:
         include_pad = flag(count_include_pad, name, "count_include_pad")

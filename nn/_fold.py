@@ -147,8 +147,8 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
     padding = _ints(padding, dims, name, "padding", 0)
     output_padding = _ints(output_padding, dims, name, "output_padding", 0)
     if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
-        raise ValueError(f"{name}: output padding must be smaller than either stride or dilation, but got "
-                         f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+        raise InputShapeError(f"{name}: output padding must be smaller than either stride or dilation, but got "
+                              f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
     sizes = x.shape[2:]
     out_size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1
                      for n, s, p, d, k, op in zip(sizes, stride, padding, dilation, kernel, output_padding))

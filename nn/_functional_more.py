@@ -57,7 +57,7 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002 - PyTorch's name
     x = _floating(input, name)
     p = _number(p, name, "p")
     if x.ndim != 2:
-        raise ValueError(f"{name}: only supports 2-D inputs (N, M), got shape {x.shape}")
+        raise InputShapeError(f"{name}: only supports 2-D inputs (N, M), got shape {x.shape}")
     if p < 0:
         raise ValueError(f"{name}: only supports non-negative p values, got {p}")
     first, second = numpy.triu_indices(x.shape[0], 1)

@@ -22,6 +22,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _tensor
+from ._errors import InputShapeError
 from ._flags import flag
 
 __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
@@ -201,8 +202,8 @@ def _sizes_and_scales(x: Tensor, size: Any, scale_factor: Any, recompute_scale_f
         if recompute or mode == "area":   # PyTorch passes the size alone on: the kernel uses in/out
             scales = (None,) * dims
     if any(s < (mode != "area") for s in sizes) or any(n <= 0 for n in x.shape[2:]):   # area: as adaptive pooling
-        raise ValueError(f"{name}: input and output sizes should be greater than 0, but got input "
-                         f"(spatial) {tuple(x.shape[2:])} and output {sizes}")
+        raise InputShapeError(f"{name}: input and output sizes should be greater than 0, but got input "
+                              f"(spatial) {tuple(x.shape[2:])} and output {sizes}")
     return sizes, scales
 
 

@@ -237,8 +237,8 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: f
     try:
         mg.broadcast_shapes(mg.broadcast_shapes(input1.shape, input2.shape)[:-1], target.shape)
     except ValueError:
-        raise ValueError(f"{name}: target of shape {target.shape} does not fit inputs of shapes {input1.shape} and "
-                         f"{input2.shape} (one target per row)") from None
+        raise InputShapeError(f"{name}: target of shape {target.shape} does not fit inputs of shapes "
+                              f"{input1.shape} and {input2.shape} (one target per row)") from None
     axis = target.ndim
     products = (input1 * input2).sum(axis=axis)
     norms = ((input1 * input1).sum(axis=axis) + _COSINE_EPSILON) * ((input2 * input2).sum(axis=axis)
@@ -364,7 +364,7 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None
                                   f"{name}: target {value - 1} is out of range: entries must be in "
                                   f"[-1, {classes - 1}]"), "target")
     if shifted.shape != input.shape:
-        raise ValueError(f"{name}: target must have the input's shape {input.shape}, got {shifted.shape}")
+        raise InputShapeError(f"{name}: target must have the input's shape {input.shape}, got {shifted.shape}")
     with mg.no_grad():
         shifted = shifted.reshape(rows.shape)
         listed = (shifted > 0).astype(mg.int64).cumprod(dim=1) > 0            # (N, C): before the first -1

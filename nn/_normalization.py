@@ -23,7 +23,7 @@ def _per_channel(tensor: Any, channels: int, ndim: int, name: str, what: str) ->
     """A (C,) weight, bias or running statistic, shaped (1, C, 1, …) to broadcast over an input of ``ndim`` dims."""
     tensor = _tensor(tensor, name, what)
     if tensor.shape != (channels,):
-        raise ValueError(f"{name}: {what} must have shape ({channels},) (one per channel), got {tensor.shape}")
+        raise InputShapeError(f"{name}: {what} must have shape ({channels},) (one per channel), got {tensor.shape}")
     return tensor.reshape((1, channels) + (1,) * (ndim - 2))
 
 
@@ -142,7 +142,7 @@ def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
     input = _floating(input, "rms_norm")
     shape = _normalized_shape(normalized_shape, "rms_norm")
     if not shape or len(shape) > input.ndim or input.shape[input.ndim - len(shape):] != shape:
-        raise ValueError(f"rms_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
+        raise InputShapeError(f"rms_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
     if weight is not None and _tensor(weight, "rms_norm", "weight").shape != shape:
         raise ValueError(f"rms_norm: weight of shape {weight.shape} must have normalized_shape {shape}")
     eps = float(numpy.finfo(input.dtype).eps) if eps is None else _number(eps, "rms_norm", "eps")

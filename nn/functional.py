@@ -191,7 +191,8 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
     """
     weight = _tensor(weight, "embedding", "weight")
     if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+        raise InputShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape "
+                              f"{weight.shape}")
     if sparse:
         raise ValueError("embedding: sparse=True needs sparse gradients, which minigrad does not have")
     num, _ = weight.shape

@@ -31,8 +31,8 @@ __all__ = ["Dropout", "Embedding", "Flatten", "Identity", "Linear", "ModuleDict"
 def _positive(value: Any, what: str, name: str, allow_zero: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 0 \
             or (value == 0 and not allow_zero):
-        raise ValueError(f"{name}: {what} must be a {'non-negative' if allow_zero else 'positive'} int, "
-                         f"got {value!r}")
+        raise InputShapeError(f"{name}: {what} must be a {'non-negative' if allow_zero else 'positive'} int, "
+                              f"got {value!r}")
     return int(value)   # a NumPy integer too, as PyTorch takes it
 
 

@@ -28,6 +28,7 @@ from minigrad import Tensor
 from . import functional as F
 from . import init
 from ._attention import _canonical_mask
+from ._errors import InputShapeError
 from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .containers import ModuleList
@@ -43,7 +44,7 @@ def _activation(activation: str | Callable[[Tensor], Tensor], name: str) -> Call
     """``"relu"`` → F.relu, ``"gelu"`` → F.gelu, a callable as it is."""
     if isinstance(activation, str):
         if activation not in ("relu", "gelu"):
-            raise ValueError(f"{name}: activation should be 'relu' or 'gelu' (or a callable), not {activation!r}")
+            raise InputShapeError(f"{name}: activation should be 'relu' or 'gelu' (or a callable), not {activation!r}")
         return F.relu if activation == "relu" else F.gelu
     if not callable(activation):
         raise TypeError(f"{name}: activation must be 'relu', 'gelu' or a callable, got {type(activation).__name__}")

@@ -15,7 +15,7 @@ from ..outputs import write_out
 from ..recording import note_draw
 from ..tensor import Tensor
 from . import creation, inplace
-from ._util import number, sum_to, tensor_arg, unwrap
+from ._util import ShapeMismatchError, number, sum_to, tensor_arg, unwrap
 from .elementwise import (
     abs,
     abs_operator,
@@ -100,7 +100,9 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
             message = f"{name}: {error} (shapes {self.shape} and {getattr(raw, 'shape', ())})"
-            raise backend.reworded(error, message) from error
+            # shapes that do not broadcast: PyTorch's RuntimeError as well as NumPy's ValueError
+            raise (ShapeMismatchError(message) if type(error) is ValueError else backend.reworded(error, message)) \
+                from error
         if not backend.is_array(result):
             result = backend.numpy.asarray(result)   # NumPy gives a scalar for 0-d operands
         # an mg.compile capture records the comparison, so a replay compares the new values

@@ -99,7 +99,7 @@ def index_data(index: Any, name: str, max_ndim: int | None = None) -> Any:
         except (TypeError, ValueError):
             raise TypeError(f"{name}: index must be an integer tensor, got {type(index).__name__}") from None
     if data.dtype.kind not in "iu":
-        raise TypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
+        raise IndexArgumentError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
     if max_ndim is not None and data.ndim > max_ndim:
         raise ValueError(f"{name}: index must be a vector (0-d or 1-D), got shape {tuple(data.shape)}")
     return data

@@ -87,12 +87,13 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A0
     x = tensor_arg(input, "movedim")
     src, dst = int_tuple(source, "movedim", "source"), int_tuple(destination, "movedim", "destination")
     if len(src) != len(dst):
-        raise ValueError(f"movedim: source {list(src)} and destination {list(dst)} must have the same number of dims")
+        raise ShapeMismatchError(f"movedim: source {list(src)} and destination {list(dst)} must have the same "
+                                 f"number of dims")
     ndim = max(x.ndim, 1)
     src, dst = normalize_axis(src, ndim, "movedim"), normalize_axis(dst, ndim, "movedim")
     for what, dims in (("source", src), ("destination", dst)):
         if len(set(dims)) != len(dims):
-            raise ValueError(f"movedim: repeated dim in {what} {list(dims)} (shape {x.shape})")
+            raise ShapeMismatchError(f"movedim: repeated dim in {what} {list(dims)} (shape {x.shape})")
     if x.ndim == 0:
         return permute(x, (), name="movedim")
     order = [d for d in range(x.ndim) if d not in src]
@@ -246,7 +247,7 @@ def trace(input: Tensor) -> Tensor:  # noqa: A002
     """The sum of the main diagonal of a 2-D tensor (integers sum to int64), a 0-d tensor (torch.trace)."""
     x = tensor_arg(input, "trace")
     if x.ndim != 2:
-        raise ValueError(f"trace: expects a 2-D tensor (a matrix), got shape {x.shape}")
+        raise ShapeMismatchError(f"trace: expects a 2-D tensor (a matrix), got shape {x.shape}")
     if x.dtype.kind == "b":
         raise TypeError("trace: not implemented for bool tensors (as in PyTorch); cast first")
     return diagonal(x).sum()
@@ -310,7 +311,7 @@ def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:  #
     k = int_arg(k, "rot90", "k") % 4
     dims = int_tuple(dims, "rot90", "dims")
     if len(dims) != 2:
-        raise ValueError(f"rot90: dims must be two dims, got {list(dims)}")
+        raise ShapeMismatchError(f"rot90: dims must be two dims, got {list(dims)}")
     if x.ndim < 2:
         raise ValueError(f"rot90: expects a tensor with at least 2 dims, got shape {x.shape}")
     a, b = _two_dims(x.ndim, dims[0], dims[1], "rot90")
@@ -389,7 +390,7 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise ShapeMismatchError(f"unfold: size {size} must be in 0..{length}, the size of dim {axis} (shape "
                                  f"{x.shape})")
     if step <= 0:
-        raise ValueError(f"unfold: step must be positive, got {step}")
+        raise ShapeMismatchError(f"unfold: step must be positive, got {step}")
     if x.ndim == 0:
         return getitem(reshape(x, (1,)), slice(0, size))
     return Unfold(axis, size, step)(x)

@@ -69,7 +69,7 @@ def _tensor_list(tensors: Any, name: str) -> list:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{name}: expected a list or tuple of tensors, got {type(tensors).__name__}")
     if not tensors:
-        raise ValueError(f"{name}: expects a non-empty list of tensors")
+        raise ShapeMismatchError(f"{name}: expects a non-empty list of tensors")
     return [tensor_arg(t, name) for t in tensors]
 
 
@@ -187,8 +187,8 @@ def split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int = 0) ->
     axis = one_axis(dim, x.ndim, "split_with_sizes")
     sizes = int_tuple(split_sizes, "split_with_sizes", "split_sizes")
     if any(s < 0 for s in sizes) or sum(sizes) != x.shape[axis]:
-        raise ValueError(f"split_with_sizes: split_sizes {list(sizes)} must be non-negative and sum exactly to "
-                         f"the size {x.shape[axis]} of dim {axis} (shape {x.shape})")
+        raise ShapeMismatchError(f"split_with_sizes: split_sizes {list(sizes)} must be non-negative and sum exactly to "
+                                 f"the size {x.shape[axis]} of dim {axis} (shape {x.shape})")
     if not sizes:   # an empty dim split into no parts, as PyTorch
         return ()
     points = [sum(sizes[:i + 1]) for i in range(len(sizes) - 1)]
@@ -240,8 +240,8 @@ def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:
         return dims_a, dims_b
     n = int_arg(dims, "tensordot", "dims")
     if n < 0 or n > min(a.ndim, b.ndim):
-        raise ValueError(f"tensordot: dims must be in 0..{min(a.ndim, b.ndim)} for shapes {a.shape} and {b.shape}, "
-                         f"got {n}")
+        raise ShapeMismatchError(f"tensordot: dims must be in 0..{min(a.ndim, b.ndim)} for shapes {a.shape} and "
+                                 f"{b.shape}, got {n}")
     return tuple(range(a.ndim - n, a.ndim)), tuple(range(n))
 
 
@@ -258,8 +258,8 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
         elif a.shape[da] == 1 and b.shape[db] != 1:
             b = sum_(b, db, keepdim=True, dtype=b.dtype)
         if a.shape[da] != b.shape[db]:
-            raise ValueError(f"tensordot: contracted dims need the same size, but dim {da} of shape {a.shape} has "
-                             f"{a.shape[da]} and dim {db} of shape {b.shape} has {b.shape[db]}")
+            raise ShapeMismatchError(f"tensordot: contracted dims need the same size, but dim {da} of shape "
+                                     f"{a.shape} has {a.shape[da]} and dim {db} of shape {b.shape} has {b.shape[db]}")
     free_a = [d for d in range(a.ndim) if d not in dims_a]
     free_b = [d for d in range(b.ndim) if d not in dims_b]
     inner = math.prod(a.shape[d] for d in dims_a)

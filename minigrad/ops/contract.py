@@ -91,8 +91,8 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"{name}: input of shape {x.shape} does not broadcast to the product's shape "
-                         f"{product.shape}")
+        raise ShapeMismatchError(f"{name}: input of shape {x.shape} does not broadcast to the product's shape "
+                                 f"{product.shape}")
     scaled = product if alpha == 1 else mul(product, alpha)
     if beta == 0:
         return scaled
@@ -143,7 +143,7 @@ def _parse(equation: str, operands: tuple) -> tuple:
                 raise ValueError(f"einsum: {sub!r} has more indices than the operand's {t.ndim} dims")
             sub = sub.replace("...", "".join(spare[ellipsis_dims - extra:ellipsis_dims]))
         if len(sub) != t.ndim:
-            raise ValueError(f"einsum: subscripts {sub!r} for an operand of shape {t.shape} in {equation!r}")
+            raise ShapeMismatchError(f"einsum: subscripts {sub!r} for an operand of shape {t.shape} in {equation!r}")
         spelled.append(sub)
     broadcast = "".join(spare[:ellipsis_dims])
     if arrow:
@@ -155,7 +155,7 @@ def _parse(equation: str, operands: tuple) -> tuple:
         seen = set("".join(spelled))
         for letter in out:
             if letter not in seen:
-                raise ValueError(f"einsum: output subscript {letter!r} does not appear in the inputs")
+                raise ShapeMismatchError(f"einsum: output subscript {letter!r} does not appear in the inputs")
     else:
         counts: dict = {}
         for letter in "".join(spelled):
@@ -240,8 +240,9 @@ def einsum(equation: str, *operands: Any) -> Tensor:
         for letter in set(sub):
             sizes = {t.shape[i] for i, seen in enumerate(sub) if seen == letter}
             if len(sizes) > 1:
-                raise ValueError(f"einsum: subscript {letter!r} is repeated for operand {index} but the sizes "
-                                 f"don't match, {' != '.join(map(str, sorted(sizes)))} ({equation!r}, shape {t.shape})")
+                raise ShapeMismatchError(f"einsum: subscript {letter!r} is repeated for operand {index} but the sizes "
+                                         f"don't match, {' != '.join(map(str, sorted(sizes)))} ({equation!r}, "
+                                         f"shape {t.shape})")
     for letter in set("".join(inputs)):
         sizes = {t.shape[s.index(letter)] for s, t in zip(inputs, tensors) if letter in s}
         if len(sizes - {1}) > 1 or (letter.islower() and len(sizes) > 1):

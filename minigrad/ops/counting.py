@@ -323,9 +323,9 @@ def searchsorted(sorted_sequence: Tensor, input: Any, *, out_int32: bool = False
     right = flag(right, "searchsorted", "right")
     if side is not None:
         if side not in ("left", "right"):
-            raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+            raise ShapeMismatchError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
         if right and side == "left":
-            raise ValueError("searchsorted: side='left' and right=True contradict each other")
+            raise ShapeMismatchError("searchsorted: side='left' and right=True contradict each other")
         right = side == "right"
     return _search("searchsorted", sorted_sequence, input, out_int32, right, sorter)
 

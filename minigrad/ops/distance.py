@@ -120,5 +120,5 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002
     try:
         backend.numpy.broadcast_shapes(x.shape, other.shape)
     except ValueError:
-        raise ValueError(f"dist: shapes {x.shape} and {other.shape} do not broadcast") from None
+        raise ShapeMismatchError(f"dist: shapes {x.shape} and {other.shape} do not broadcast") from None
     return norm(sub(x, other), p)

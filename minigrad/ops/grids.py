@@ -66,7 +66,7 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
         raise TypeError("cartesian_prod: expected at least one tensor")
     tensors = tuple(tensor_arg(t, "cartesian_prod") for t in tensors)
     if any(t.ndim != 1 for t in tensors):
-        raise ValueError(f"cartesian_prod: expects 1-D tensors, got shapes {[t.shape for t in tensors]}")
+        raise ShapeMismatchError(f"cartesian_prod: expects 1-D tensors, got shapes {[t.shape for t in tensors]}")
     if len(tensors) == 1:
         return tensors[0]
     sizes = [t.shape[0] for t in tensors]

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import flag, int_arg, number, tensor_arg
+from ._util import ShapeMismatchError, flag, int_arg, number, tensor_arg
 from .creation import linspace_arrays
 
 __all__ = ["histogram", "histogramdd"]
@@ -111,7 +111,7 @@ def _edges(bins: Tensor, x: Tensor, dim: int, name: str) -> Tensor:
 def _count(bins: Any, dim: int, name: str) -> int:
     count = int_arg(bins, name, "bins")
     if count <= 0:
-        raise ValueError(f"{name}: bins must be > 0, but got {count} for dimension {dim}")
+        raise ShapeMismatchError(f"{name}: bins must be > 0, but got {count} for dimension {dim}")
     return count
 
 

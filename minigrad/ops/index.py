@@ -16,6 +16,7 @@ from ..autograd import Function
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import (
+    ArgumentTypeError,
     DtypeMismatchError,
     ShapeMismatchError,
     fresh_memory,
@@ -155,7 +156,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     ``diagonal`` as a 1-D tensor."""
     x = tensor_arg(input, "diag")
     if x.ndim not in (1, 2):
-        raise ValueError(f"diag: expects a 1-D or 2-D tensor, got shape {x.shape}")
+        raise ShapeMismatchError(f"diag: expects a 1-D or 2-D tensor, got shape {x.shape}")
     if isinstance(diagonal, bool) or not isinstance(diagonal, int):
         raise TypeError(f"diag: diagonal must be an int, got {diagonal!r}")
     return Diag(diagonal)(x)
@@ -191,7 +192,7 @@ def masked_select(input: Tensor, mask: Any) -> Tensor:  # noqa: A002
     x = tensor_arg(input, "masked_select")
     mask = tensor_arg(mask, "masked_select")
     if mask.dtype != bool:
-        raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}")
+        raise ArgumentTypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}")
     try:
         shape = tuple(backend.numpy.broadcast_shapes(x.shape, mask.shape))
     except ValueError:
@@ -270,8 +271,8 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
     if isinstance(src, Tensor) or backend.is_array(src):
         src = tensor_arg(src, name)
         if src.ndim != index.ndim or any(n > m for n, m in zip(index.shape, src.shape)):
-            raise ValueError(f"{name}: index shape {tuple(index.shape)} must not be larger than src shape "
-                             f"{src.shape} in any dim (and both need x's {x.ndim} dims)")
+            raise ShapeMismatchError(f"{name}: index shape {tuple(index.shape)} must not be larger than src shape "
+                                     f"{src.shape} in any dim (and both need x's {x.ndim} dims)")
         if src.device != x.device:
             raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
     elif add or not isinstance(src, (bool, int, float)):   # a bool fills a mask: mask.scatter(1, i, True)

@@ -18,6 +18,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from . import index as _index
 from ._util import (
+    ArgumentTypeError,
     DtypeMismatchError,
     ShapeMismatchError,
     check_index_range,
@@ -205,7 +206,7 @@ def masked_scatter(input: Tensor, mask: Any, source: Tensor) -> Tensor:  # noqa:
     x = input
     x, mask, source = (tensor_arg(t, "masked_scatter") for t in (x, mask, source))
     if mask.dtype != bool:
-        raise TypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}")
+        raise ArgumentTypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}")
     if source.dtype != x.dtype:
         raise TypeError(f"masked_scatter: the tensor ({x.dtype}) and source ({source.dtype}) must have the same "
                         "dtype")
@@ -441,7 +442,8 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
     """scatter_reduce, checked as PyTorch checks it; errors name ``name``."""
     x, src = tensor_arg(x, name), tensor_arg(src, name)
     if not isinstance(reduce, str) or reduce not in _REDUCTIONS + ("max", "min"):
-        raise ValueError(f"{name}: reduce must be one of 'sum', 'prod', 'mean', 'amax' or 'amin', got {reduce!r}")
+        raise ShapeMismatchError(f"{name}: reduce must be one of 'sum', 'prod', 'mean', 'amax' or 'amin', got "
+                                 f"{reduce!r}")
     reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)   # PyTorch's forward takes these too
     include_self = flag(include_self, name, "include_self")
     if x.ndim == 0:   # PyTorch treats a 0-d tensor as one of shape (1,)
@@ -493,8 +495,8 @@ def _scatter_with_reduce(x: Any, dim: Any, index: Any, src: Any, value: Any, red
     """PyTorch's older ``scatter(..., reduce='add'|'multiply')``: scatter_reduce 'sum'/'prod' with x included
     (src a tensor, or a number at every place the index names)."""
     if reduce not in ("add", "multiply"):
-        raise ValueError(f"{name}: reduce must be either 'add' or 'multiply', got {reduce!r} (scatter_reduce "
-                         "takes 'sum', 'prod', 'mean', 'amax' and 'amin')")
+        raise ShapeMismatchError(f"{name}: reduce must be either 'add' or 'multiply', got {reduce!r} (scatter_reduce "
+                                 "takes 'sum', 'prod', 'mean', 'amax' and 'amin')")
     x = tensor_arg(x, name)
     if src is None:
         src = value

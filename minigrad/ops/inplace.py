@@ -323,7 +323,7 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
 def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     """:func:`masked_fill` in place."""
     if isinstance(value, Tensor) and value.ndim:
-        raise ValueError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
+        raise ShapeMismatchError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
     value = _dtype_of(x, value)
     return _inplace(x, "masked_fill_", _fill("masked_fill_", _bool_mask(mask, "masked_fill_"), value), value)
 

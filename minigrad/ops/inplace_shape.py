@@ -25,7 +25,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor
-from ._util import int_tuple, one_axis
+from ._util import ShapeMismatchError, int_tuple, one_axis
 from .inplace import LEAF_ERROR, _views_a_leaf
 from .shape import NO_GRAD_VIEW, Reshape, Transpose, _note_view, squeeze, swapaxes, unsqueeze
 
@@ -172,7 +172,7 @@ def resize_(x: Tensor, *sizes: Any, size: Any = None, memory_format: Any = None)
         sizes = tuple(sizes[0])
     shape = int_tuple(sizes, "resize_", "size")
     if any(n < 0 for n in shape):
-        raise ValueError(f"resize_: sizes must be non-negative, got {shape}")
+        raise ShapeMismatchError(f"resize_: sizes must be non-negative, got {shape}")
     if x.requires_grad:
         raise RuntimeError(f"resize_: cannot resize variables that require grad (shape {x.shape} → {shape})")
     if shape == x.shape:

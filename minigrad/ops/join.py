@@ -170,6 +170,10 @@ def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None =
     legacy = axis is None and any(t.shape == (0,) for t in tensors)
     first = next((t for t in tensors if t.shape != (0,)), tensors[0]) if legacy else tensors[0]
     a = one_axis(dim_or_axis("concat", dim, axis, 0), getattr(first, "ndim", 0), "concat")
+    zero_d = next((i for i, t in enumerate(tensors) if t.ndim == 0), None)
+    if zero_d is not None:   # NumPy's own error here is an IndexError naming a tuple index
+        raise ShapeMismatchError(f"concat: a zero-dimensional tensor (at position {zero_d}) cannot be "
+                                 f"concatenated (shapes {[t.shape for t in tensors]})")
     if legacy and first.ndim != 1:
         tensors = _legacy_empties_shaped(tensors, first.shape, a)
     return Concat(a)(*tensors)

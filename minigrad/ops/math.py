@@ -19,7 +19,7 @@ from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
-from ._util import dim_or_axis, normalize_axis, number, sum_to, tensor_arg
+from ._util import ShapeMismatchError, dim_or_axis, normalize_axis, number, sum_to, tensor_arg
 from .elementwise import _integral, clip, mul
 from .shape import astype
 
@@ -395,8 +395,10 @@ def _bool_result(name: str, make: Callable, inputs: tuple) -> Tensor:
         inputs = tuple(a if type(a) is int else x for x, a in zip(inputs, arrays))   # mg.compile replays these
         out = make(*arrays)
     except (ValueError, TypeError) as error:
-        shapes = " and ".join(str(_shape(a)) for a in arrays)
-        raise backend.reworded(error, f"{name}: {error} (shapes {shapes})") from error
+        message = f"{name}: {error} (shapes {' and '.join(str(_shape(a)) for a in arrays)})"
+        # shapes that do not broadcast: PyTorch's RuntimeError as well as NumPy's ValueError
+        raise (ShapeMismatchError(message) if type(error) is ValueError else backend.reworded(error, message)) \
+            from error
     if not backend.is_array(out):
         out = backend.numpy.asarray(out)
     return note_draw(name, make, inputs, Tensor._make(out, False, None, 0))

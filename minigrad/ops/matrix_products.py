@@ -11,7 +11,7 @@ import numpy
 
 from .. import backend
 from ..tensor import Tensor
-from ._util import int_arg, int_tuple, normalize_axis, tensor_arg
+from ._util import ShapeMismatchError, int_arg, int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
 from .elementwise import mul
 from .join import cat
@@ -62,8 +62,8 @@ def multi_dot(tensors: Sequence[Any]) -> Tensor:
         matrices[-1] = unsqueeze(matrices[-1], -1)
     for i in range(len(matrices) - 1):
         if matrices[i].shape[1] != matrices[i + 1].shape[0]:
-            raise ValueError(f"{name}: tensors {i} and {i + 1} with shapes {items[i].shape} and {items[i + 1].shape} "
-                             f"cannot be multiplied")
+            raise ShapeMismatchError(f"{name}: tensors {i} and {i + 1} with shapes {items[i].shape} and "
+                                     f"{items[i + 1].shape} cannot be multiplied")
     result = _chain(matrices)
     if row and column:
         return reshape(result, ())

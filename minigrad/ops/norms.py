@@ -138,8 +138,8 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
     else:
         order = _order(ord, name)
         if order not in (1, -1, 2, -2, _INF, -_INF):
-            raise ValueError(f"{name}: order {_order_text(order)} is not supported; use 'fro', 'nuc', 1, -1, 2, -2, "
-                             f"inf or -inf")
+            raise ShapeMismatchError(f"{name}: order {_order_text(order)} is not supported; use 'fro', 'nuc', "
+                                     f"1, -1, 2, -2, inf or -inf")
     if A.shape[first] == 0 or A.shape[second] == 0:
         if order in ("fro", "nuc") or (abs(order) == 1 and A.shape[second] and A.shape[first] == 0) \
                 or (abs(order) == _INF and A.shape[first] and A.shape[second] == 0):
@@ -199,8 +199,8 @@ def cond(A: Any, p: Any = None) -> Tensor:  # noqa: N803
         largest, smallest = getitem(values, (..., 0)), getitem(values, (..., -1))
         return div(largest, smallest) if p is None or _order(p, name) == 2 else div(smallest, largest)
     if A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"{name}(ord={p!r}): A must be batches of square matrices, but they are {A.shape[-2]} by "
-                         f"{A.shape[-1]} matrices (shape {A.shape})")
+        raise ShapeMismatchError(f"{name}(ord={p!r}): A must be batches of square matrices, but they are "
+                                 f"{A.shape[-2]} by {A.shape[-1]} matrices (shape {A.shape})")
     op = Inverse(check_errors=False, with_info=True)
     op.name = name
     inverse, info = op(A)

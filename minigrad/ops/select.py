@@ -121,8 +121,8 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
         raise ShapeMismatchError(f"{name}: index has {data.ndim} dims but the input has {x.ndim} (shape {x.shape})")
     for d, (n, m) in enumerate(zip(data.shape, x.shape)):
         if d != axis and n > m:
-            raise ValueError(f"{name}: index shape {tuple(data.shape)} is larger than input shape {x.shape} "
-                             f"in dim {d}")
+            raise ShapeMismatchError(f"{name}: index shape {tuple(data.shape)} is larger than input shape {x.shape} "
+                                     f"in dim {d}")
     return data
 
 

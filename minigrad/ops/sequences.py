@@ -17,7 +17,7 @@ import numpy
 from .. import backend
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import count_arg, flag, int_arg, number, one_axis, tensor_arg
+from ._util import ShapeMismatchError, count_arg, flag, int_arg, number, one_axis, tensor_arg
 from .elementwise import add, mul
 from .index import flip
 from .join import cat
@@ -35,7 +35,7 @@ def combinations(input: Any, r: int = 2, with_replacement: bool = False) -> Tens
     name = "combinations"
     x = tensor_arg(input, name)
     if x.ndim != 1:
-        raise ValueError(f"{name}: expects a 1-D vector, got shape {x.shape}")
+        raise ShapeMismatchError(f"{name}: expects a 1-D vector, got shape {x.shape}")
     r = int_arg(r, name, "r")
     if r < 0:
         raise ValueError(f"{name}: r must be a non-negative number, got {r}")

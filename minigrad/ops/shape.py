@@ -497,7 +497,7 @@ def t(input: Tensor) -> Tensor:  # noqa: A002
     """Transpose a 2-D tensor; 0-d and 1-D come back as they are (torch's ``t``)."""
     x = tensor_arg(input, "t")
     if x.ndim > 2:
-        raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {x.shape} (use transpose or mT)")
+        raise ShapeMismatchError(f"t: expects a tensor with at most 2 dims, got shape {x.shape} (use transpose or mT)")
     return swapaxes(x, 0, -1) if x.ndim == 2 else x
 
 
@@ -586,7 +586,7 @@ def repeat(x: Tensor, *counts: Any, repeats: Any = None) -> Tensor:
         raise ShapeMismatchError(f"repeat: {len(repeats)} counts {repeats} for a tensor with {x.ndim} dims "
                          f"(give at least one per dim)")
     if any(r < 0 for r in repeats):
-        raise ValueError(f"repeat: counts must be non-negative, got {repeats}")
+        raise ShapeMismatchError(f"repeat: counts must be non-negative, got {repeats}")
     return fresh_memory(Repeat(repeats)(x))
 
 

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import minigrad as mg
 from minigrad import Tensor
 
+from .._errors import InputShapeError
 from . import fusion, parametrizations, parametrize, prune, rnn, stateless
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
 from .spectral_norm import remove_spectral_norm, spectral_norm
@@ -130,8 +131,8 @@ def vector_to_parameters(vec: Tensor, parameters: Any) -> None:
     tensors = _tensors(parameters, "vector_to_parameters")
     needed = sum(p.numel() for p in tensors)
     if needed != vec.shape[0]:
-        raise ValueError(f"nn.utils.vector_to_parameters: the parameters hold {needed} numbers, the vector "
-                         f"{vec.shape[0]}")
+        raise InputShapeError(f"nn.utils.vector_to_parameters: the parameters hold {needed} numbers, the vector "
+                              f"{vec.shape[0]}")
     start = 0
     with mg.no_grad():
         for p in tensors:
@@ -153,7 +154,7 @@ def clip_grad_value_(params: Any, clip_value: float, foreach: bool | None = None
     """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place."""
     clip_value = float(clip_value)
     if not clip_value >= 0:
-        raise ValueError(f"nn.utils.clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+        raise InputShapeError(f"nn.utils.clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _tensors(params, "clip_grad_value_"):
         if p.grad is not None:
             xp = mg.array_module(p.grad.data)
