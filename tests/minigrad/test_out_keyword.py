@@ -253,3 +253,18 @@ def test_operators_take_no_out_test() -> None:
         assert "out" not in inspect.signature(getattr(mg.Tensor, operator)).parameters, operator
     x = mg.tensor(X23)
     np.testing.assert_allclose((x * x + abs(x) ** 2 - 2 * x.pow(2)).numpy(), 0, atol=1e-12)
+
+
+@pytest.mark.gpu
+def test_out_on_the_gpu() -> None:
+    x = mg.tensor(X23, device="cuda")
+    out = mg.empty(0, dtype=mg.float32, device="cuda")
+    assert mg.add(x, 1, out=out) is out and out.device == x.device and out.dtype == mg.float32
+    np.testing.assert_allclose(out.numpy(), X23 + 1, rtol=1e-6)
+    ids = mg.arange(0, 3, out=mg.empty(3, dtype=mg.int64, device="cuda"))
+    assert ids.device == x.device and ids.numpy().tolist() == [0, 1, 2]
+    values, indices = mg.max(x, 1, out=(mg.empty(2, dtype=mg.float64, device="cuda"),
+                                        mg.empty(2, dtype=mg.int64, device="cuda")))
+    np.testing.assert_array_equal(indices.numpy(), X23.argmax(1))
+    with pytest.raises(ValueError, match="out is on cpu"):
+        mg.exp(x, out=mg.empty(2, 3, dtype=mg.float64))
