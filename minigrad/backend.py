@@ -17,6 +17,10 @@ import numpy
 from .arguments import NUMERIC_KINDS, as_dtype, reworded  # noqa: F401 - the ops read them here too
 
 
+class DeviceSpecError(ValueError, RuntimeError):
+    """A device string minigrad cannot read (PyTorch raises RuntimeError; minigrad's ValueError kept too)."""
+
+
 def hide_floating_point_warnings() -> None:
     """PyTorch never warns about a floating-point result (``log(0) = -inf``, ``0 / 0 = nan``, an ``exp`` that
     overflows to ``inf``); NumPy does, from inside minigrad's ops. Called once at import: NumPy's
@@ -68,7 +72,7 @@ class Device(str):
         elif text.startswith("cuda:") and text[5:].isdigit():
             index = int(text[5:])
         else:
-            raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+            raise DeviceSpecError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
         if index is None:
             index = _current_cuda_index()
         self = super().__new__(cls, f"cuda:{index}")

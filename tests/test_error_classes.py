@@ -22,6 +22,7 @@ import nn as mnn
 # (call, PyTorch's class, the class minigrad's error also is: its own habit, kept for existing except clauses)
 CASES: list[tuple[str, type, type]] = [
     # shape ops
+    ("t.randn(2).to('bad')", RuntimeError, ValueError),
     ("t.flip(t.randn(2, 3), [0, 0])", RuntimeError, ValueError),
     ("t.meshgrid(t.arange(3), t.arange(2), indexing='bad')", RuntimeError, ValueError),
     ("t.split(t.randn(5, 2), [2, 2])", RuntimeError, ValueError),
