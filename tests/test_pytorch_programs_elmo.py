@@ -32,9 +32,10 @@ word language model of tests/test_pytorch_programs.py, every recurrence here is 
   ``torch.split``), trained on a delayed-copy task with truncated BPTT (``[(h.detach(), c.detach()) ...]``
   between windows), ``clip_grad_value_`` and RMSprop;
 * ``DYNAMIC_EVALUATION`` mirrors benkrause/dynamic-evaluation (Krause et al. 2018): after an LSTM language
-  model is trained, ``gradient_statistics`` collects the RMS of the training gradients on the Parameters
-  themselves (``param.MS``, ``param.decrate = MS / sum of mean MS``), and evaluation adapts the weights after
-  each segment with ``lamb * decrate * (w0 - w) - lr * grad / (MS + eps)`` added in place under
+  model is trained (by hand, with the old ``p.add_(-lr, p.grad)`` of the code of its time),
+  ``gradient_statistics`` collects the RMS of the training gradients on the Parameters themselves
+  (``param.MS``, ``param.decrate = MS / sum of mean MS``), and evaluation adapts the weights after each
+  segment with ``lamb * decrate * (w0 - w) - lr * grad / (MS + eps)`` added in place under
   ``torch.no_grad()``, ``decrate`` capped by a bool-mask assignment. The static and dynamic losses, the
   per-segment losses, the statistics and the adapted weights are compared.
 
@@ -43,13 +44,26 @@ are written ``param.detach().clone()`` and ``torch.zeros_like(param)``, and alle
 ``layer.bias[width:].data.fill_(1)`` is ``fill_`` under ``no_grad``, because minigrad's ``.data`` is the
 NumPy/CuPy array by design (README, "Coming from PyTorch").
 
-No program draws random numbers after its weights are made, so every number is compared. All three agreed with
-torch when first written (to float32 rounding): nothing in minigrad needed a fix for them.
+No program draws random numbers after its weights are made, so every number is compared.
+
+Fixed while writing these: PyTorch's deprecated overloads that give the scale first, by position, which it still
+runs with a warning and the code of the dynamic-evaluation era is full of — ``p.data.add_(-lr, p.grad.data)``,
+``torch.add(x, alpha, y)``, ``exp_avg_sq.mul_(beta2).addcmul_(1 - beta2, grad, grad)``,
+``p.data.addcdiv_(-step_size, exp_avg, denom)`` — raised a TypeError here (``add_`` even read a one-element
+tensor as ``alpha``); they now warn as PyTorch does and compute the same (minigrad/ops/pointwise.py ``_scale_first``,
+minigrad/ops/inplace.py ``add_``/``sub_``; ``test_deprecated_scale_first_overloads``).
+
+Kept as they are (DESIGN §3 or a clearer error than PyTorch's accident): an LSTM fed a float64 input with
+float32 weights computes in float64 (NumPy promotion; PyTorch raises a ValueError); an LSTM's state given as one
+tensor, or a GRU's as a tuple, raises ``nn.RecurrentStateError`` (PyTorch: an IndexError / AttributeError from
+deep inside); ``pack_padded_sequence`` with a length beyond the input's steps raises ``PackingError`` (PyTorch
+packs it without a word).
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 import numpy as np
@@ -455,16 +469,19 @@ def lm_loss(model, ids, targets, state):
 
 
 def train(model, data, epochs, bptt=4, lr=1.0):
-    optimizer = optim.SGD(model.parameters(), lr=lr)
+    """Plain SGD written as older programs do, with the deprecated ``add_(alpha, other)`` (still run by PyTorch,
+    with a warning)."""
     history = []
     for _ in range(epochs):
         state = None
         for ids, targets in segments(data, bptt):
             state = None if state is None else repackage(state)
             loss, state = lm_loss(model, ids, targets, state)
-            optimizer.zero_grad()
+            model.zero_grad()
             loss.backward()
-            optimizer.step()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(-lr, p.grad)
             history.append(loss.item())
     return history
 
@@ -631,6 +648,7 @@ def _stream(rows: int, step: int, seed: int) -> np.ndarray:
     return (np.cumsum(np.where(rng.random((rows, 2)) < 0.9, step, 1), axis=0) % 7).astype(np.int64)
 
 
+@pytest.mark.filterwarnings("ignore:This overload of add_ is deprecated")
 def test_dynamic_evaluation_adapts_weights_toward_the_segment(torch: Any) -> None:
     """The validation text follows another rule than the training text, so adapting while scoring helps."""
     train_ids, valid_ids = _stream(13, 2, 0), _stream(17, 3, 1)
@@ -659,3 +677,36 @@ def test_dynamic_evaluation_adapts_weights_toward_the_segment(torch: Any) -> Non
     assert dynamic < static
     _assert_same_weights(torch_model, mg_model, initial)   # the adapted weights
     assert any(not np.array_equal(mg_model.state_dict()[k].numpy(), trained[k]) for k in trained)
+
+
+def test_deprecated_scale_first_overloads(torch: Any) -> None:
+    """PyTorch's deprecated ``add_(alpha, other)``, ``add(input, alpha, other)``, ``sub``/``sub_`` alike and
+    ``addcmul``/``addcdiv(input, value, tensor1, tensor2)`` (function, method, in place): the same values,
+    dtypes and gradients as torch's, with a UserWarning; more positional arguments still raise a TypeError."""
+    import minigrad as mg  # noqa: PLC0415
+
+    warned = {}
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(3).astype(np.float32) + 2 for _ in range(3)]
+
+    def calls(lib: Any) -> list:
+        a, b, c = (lib.from_numpy(x.copy()).requires_grad_() for x in arrays)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = [a.clone().add_(-0.5, b), a.clone().sub_(2, b), lib.add(a, 3, b), lib.sub(a, 0.5, b),
+                       a.add(np.float32(0.25), b), a.sub(3, b), lib.addcmul(a, 0.5, b, c), lib.addcdiv(a, -2, b, c),
+                       a.clone().addcmul_(0.25, b, c), a.clone().addcdiv_(0.25, b, c), a.addcmul(2, b, c)]
+        warned[lib] = [str(w.message) for w in caught if w.category is UserWarning]
+        sum(r.sum() for r in results).backward()
+        return [r.detach().numpy() for r in results] + [a.grad.numpy(), b.grad.numpy(), c.grad.numpy()]
+
+    for ours, theirs in zip(calls(mg), calls(torch)):
+        assert ours.dtype == theirs.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert len(warned[mg]) == 11 and all("deprecated" in message for message in warned[mg])
+    x = mg.ones(2)
+    for bad in (lambda: mg.add(x, 2, x, x), lambda: mg.add(x, x, x), lambda: mg.add(x, 2, x, alpha=2),
+                lambda: mg.addcmul(x, 2, x, x, value=3), lambda: x.sub_(x, x)):
+        with pytest.raises(TypeError):
+            bad()
+

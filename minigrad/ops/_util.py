@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from typing import Any
 
 import numpy
@@ -236,6 +237,19 @@ def number(value: Any, name: str, what: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float, numpy.number)):
         raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__}")
     return value
+
+
+def scale_given_first(name: str, scale: Any, operand: Any, keyword: str) -> bool:
+    """Whether a call is one of PyTorch's deprecated overloads that give the scale first, by position
+    (``x.add_(alpha, other)``, ``torch.add(input, alpha, other)``, ``x.addcmul_(value, tensor1, tensor2)``):
+    ``scale`` a number where the tensor belongs and ``operand`` a Tensor. PyTorch still runs them with a warning
+    and older programs write them (``p.data.add_(-lr, p.grad.data)``, ``exp_avg_sq.addcmul_(1 - beta2, g, g)``),
+    so this warns as PyTorch does and the caller swaps the two."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, numpy.number)) or not isinstance(operand, Tensor):
+        return False
+    warnings.warn(f"This overload of {name} is deprecated (as in PyTorch): {name}(Number {keyword}, Tensor ...); "
+                  f"pass the number as the keyword {keyword}= instead", UserWarning, stacklevel=3)
+    return True
 
 
 def keep_flag(name: str, keepdim: Any, keepdims: Any) -> bool:

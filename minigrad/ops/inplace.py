@@ -37,7 +37,7 @@ from ..constructors import rand, randn
 from ..dtypes import can_cast
 from ..tensor import Tensor
 from ..versions import memory_owner
-from ._util import ArgumentTypeError, ShapeMismatchError, number, sum_to, unwrap
+from ._util import ArgumentTypeError, ShapeMismatchError, number, scale_given_first, sum_to, unwrap
 from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
 from .shape import NO_GRAD_VIEW, GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
 
@@ -235,7 +235,9 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
 
 
 def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
-    """``x += alpha * other`` in place (``alpha`` a number)."""
+    """``x += alpha * other`` in place (``alpha`` a number; PyTorch's deprecated ``x.add_(alpha, other)`` too)."""
+    if scale_given_first("add_", other, alpha, "alpha"):
+        other, alpha = alpha, other
     alpha = number(alpha, "add_", "alpha")
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "add"):
         return x
@@ -243,7 +245,9 @@ def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
 
 
 def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
-    """``x -= alpha * other`` in place (``alpha`` a number)."""
+    """``x -= alpha * other`` in place (``alpha`` a number; PyTorch's deprecated ``x.sub_(alpha, other)`` too)."""
+    if scale_given_first("sub_", other, alpha, "alpha"):
+        other, alpha = alpha, other
     alpha = number(alpha, "sub_", "alpha")
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "subtract"):
         return x

@@ -32,7 +32,7 @@ from ..outputs import write_out
 from ..recording import note_read
 from ..tensor import Tensor
 from . import elementwise, inplace
-from ._util import NOT_GIVEN, number, one_of, tensor_arg
+from ._util import NOT_GIVEN, number, one_of, scale_given_first, tensor_arg
 from .elementwise import _integral
 from .math import (
     IntegerDivisionByZero,
@@ -240,28 +240,44 @@ def _scaled(b: Any, alpha: Any, a: Any = None) -> Any:
     return elementwise.mul(b if b.dtype == common else astype(b, common), alpha)
 
 
-def add(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
-    """``a + alpha * b`` broadcast (torch.add); ``alpha * b`` is computed in the result's dtype."""
+def add(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``a + alpha * b`` broadcast (torch.add); ``alpha * b`` is computed in the result's dtype.
+    ``deprecated``: the tensor of PyTorch's deprecated ``add(input, alpha, other)``."""
+    if deprecated:
+        other, alpha = _scale_first("add", other, (), deprecated, alpha, "alpha")
     if out is not None:
         return write_out("add", add(input, other, alpha=alpha), out)
     return elementwise.add(input, _scaled(other, _alpha(alpha, input, other, "add"), input))
 
 
-def sub(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
-    """``a - alpha * b`` broadcast (torch.sub); ``alpha * b`` is computed in the result's dtype."""
+def sub(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``a - alpha * b`` broadcast (torch.sub); ``alpha * b`` is computed in the result's dtype.
+    ``deprecated``: the tensor of PyTorch's deprecated ``sub(input, alpha, other)``."""
+    if deprecated:
+        other, alpha = _scale_first("sub", other, (), deprecated, alpha, "alpha")
     if out is not None:
         return write_out("sub", sub(input, other, alpha=alpha), out)
     return elementwise.sub(input, _scaled(other, _alpha(alpha, input, other, "sub"), input))
 
 
-def _add_method(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
-    """``x.add(other, alpha=1)``: ``x + alpha * other`` (torch.Tensor.add)."""
-    return add(x, other, alpha=alpha)
+def _add_method(x: Tensor, other: Any, *deprecated: Any, alpha: Any = 1) -> Tensor:
+    """``x.add(other, alpha=1)``: ``x + alpha * other`` (torch.Tensor.add; its deprecated ``x.add(alpha, other)``)."""
+    return add(x, other, *deprecated, alpha=alpha)
 
 
-def _sub_method(x: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
-    """``x.sub(other, alpha=1)``: ``x - alpha * other`` (torch.Tensor.sub)."""
-    return sub(x, other, alpha=alpha)
+def _sub_method(x: Tensor, other: Any, *deprecated: Any, alpha: Any = 1) -> Tensor:
+    """``x.sub(other, alpha=1)``: ``x - alpha * other`` (torch.Tensor.sub; its deprecated ``x.sub(alpha, other)``)."""
+    return sub(x, other, *deprecated, alpha=alpha)
+
+
+def _scale_first(name: str, scale: Any, rest: tuple, deprecated: tuple, given: Any, keyword: str) -> tuple:
+    """The tensors after the scale (``rest`` then the one extra positional argument) and the scale, in PyTorch's
+    deprecated overloads that give the scale first (``add(input, alpha, other)``, ``addcmul(input, value, tensor1,
+    tensor2)``); any other extra positional argument raises a TypeError, as a call with too many arguments."""
+    tensors = (*rest, *deprecated)
+    if len(deprecated) != 1 or given != 1 or not scale_given_first(name, scale, tensors[0], keyword):
+        raise TypeError(f"{name}: too many positional arguments; give {keyword}= by keyword")
+    return (*tensors, scale)
 
 
 subtract = sub
@@ -351,11 +367,14 @@ def _common(name: str, *tensors: Any) -> list:
     return [astype(t, common) if t.dtype != common else t for t in tensors]
 
 
-def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
+def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: Any = 1) -> Tensor:  # noqa: A002
     """``x + value * tensor1 * tensor2``, all broadcast together (torch.addcmul); gradients to all three.
 
     With value 1 one op (``AddCMul``, a node fewer: a recurrent cell's ``f * c + i * g``), else the sum of
-    the scaled product; the same values either way."""
+    the scaled product; the same values either way. ``deprecated``: the last tensor of PyTorch's deprecated
+    ``addcmul(input, value, tensor1, tensor2)``."""
+    if deprecated:
+        tensor1, tensor2, value = _scale_first("addcmul", tensor1, (tensor2,), deprecated, value, "value")
     if (type(value) is int and value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor)
             and isinstance(tensor2, Tensor) and input.dtype == tensor1.dtype == tensor2.dtype):
         return elementwise.AddCMul()(input, tensor1, tensor2)   # the common case, without the casts' checks
@@ -369,11 +388,14 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Ten
     return elementwise.add(x, elementwise.mul(_scaled(tensor1, value), tensor2))
 
 
-def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
+def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: Any = 1) -> Tensor:  # noqa: A002
     """``x + value * tensor1 / tensor2``, all broadcast together (torch.addcdiv); gradients to all three.
 
-    Integer tensors raise, as in PyTorch (its old integer division was removed).
+    Integer tensors raise, as in PyTorch (its old integer division was removed). ``deprecated``: the last tensor
+    of PyTorch's deprecated ``addcdiv(input, value, tensor1, tensor2)``.
     """
+    if deprecated:
+        tensor1, tensor2, value = _scale_first("addcdiv", tensor1, (tensor2,), deprecated, value, "value")
     x = input
     x, tensor1, tensor2 = _common("addcdiv", x, tensor1, tensor2)
     if tensor1.dtype.kind in "biu":
