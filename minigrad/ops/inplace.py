@@ -236,7 +236,7 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
 
 def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``x += alpha * other`` in place (``alpha`` a number; PyTorch's deprecated ``x.add_(alpha, other)`` too)."""
-    if scale_given_first("add_", other, alpha, "alpha"):
+    if isinstance(alpha, Tensor) and scale_given_first("add_", other, alpha, "alpha"):   # one check per call
         other, alpha = alpha, other
     alpha = number(alpha, "add_", "alpha")
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "add"):
@@ -246,7 +246,7 @@ def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
 
 def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``x -= alpha * other`` in place (``alpha`` a number; PyTorch's deprecated ``x.sub_(alpha, other)`` too)."""
-    if scale_given_first("sub_", other, alpha, "alpha"):
+    if isinstance(alpha, Tensor) and scale_given_first("sub_", other, alpha, "alpha"):   # one check per call
         other, alpha = alpha, other
     alpha = number(alpha, "sub_", "alpha")
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "subtract"):
