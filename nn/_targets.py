@@ -106,16 +106,18 @@ class WeightedMean(mg.Function):
     def forward(self, total: Any, denominator: Any) -> Any:
         empty = not denominator   # a 0-d array: its truth is its value
         y = self.xp.full((), float("nan"), dtype=total.dtype) if empty else total / denominator
-        self.saved = (denominator, y, empty)
+        # the inputs, not y, as Div and PyTorch keep them: the loss may be changed in place before backward
+        # (``loss += alpha * penalty``), which on CuPy (a 0-d array, not NumPy's scalar) changes y itself
+        self.saved = (denominator, total, empty)
         return y
 
     def backward(self, gy: Any) -> tuple:
-        denominator, y, empty = self.saved
+        denominator, total, empty = self.saved
         if empty:
             zero = self.xp.zeros_like(gy)
             return zero, zero
         # as Div's backward, so the numbers equal a plain total / denominator
-        return gy / denominator, -gy * (y / denominator)
+        return gy / denominator, -gy * ((total / denominator) / denominator)
 
 
 def checked_indices(indices: Any, device: Any, bound: int, name: str, message: Any, what: str = "indices",

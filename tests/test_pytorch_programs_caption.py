@@ -133,8 +133,8 @@ class AttentionDecoder(nn.Module):
         embeddings = self.embedding(captions)
         h, c = self.init_hidden_state(pixels)
         decode_lengths = (caption_lengths - 1).tolist()   # no step after <end>
-        predictions = torch.zeros(batch_size, max(decode_lengths), self.vocab_size)
-        alphas = torch.zeros(batch_size, max(decode_lengths), num_pixels)
+        predictions = torch.zeros(batch_size, max(decode_lengths), self.vocab_size).to(grid.device)
+        alphas = torch.zeros(batch_size, max(decode_lengths), num_pixels).to(grid.device)
         for t in range(max(decode_lengths)):
             batch_size_t = sum([length > t for length in decode_lengths])
             context, alpha = self.attention(pixels[:batch_size_t], h[:batch_size_t])
@@ -169,7 +169,8 @@ def accuracy(scores, targets, k):
     return correct.view(-1).float().sum().item() * (100.0 / batch_size)
 
 
-def train(encoder, decoder, batches, steps, alpha_c=1.0, grad_clip=0.05):
+def train(encoder, decoder, batches, steps, alpha_c=1.0, grad_clip=0.05, device='cpu'):
+    encoder, decoder = encoder.to(device), decoder.to(device)
     decoder_optimizer = torch.optim.Adam(params=filter(lambda p: p.requires_grad, decoder.parameters()), lr=4e-3)
     encoder_optimizer = torch.optim.Adam(params=filter(lambda p: p.requires_grad, encoder.parameters()), lr=1e-3)
     criterion = nn.CrossEntropyLoss()
@@ -178,9 +179,9 @@ def train(encoder, decoder, batches, steps, alpha_c=1.0, grad_clip=0.05):
     history, grads = [], []
     for step in range(steps):
         images, captions, caption_lengths = batches[step % len(batches)]
-        images = torch.from_numpy(images)
-        captions = torch.from_numpy(captions)
-        caption_lengths = torch.from_numpy(caption_lengths)
+        images = torch.from_numpy(images).to(device)
+        captions = torch.from_numpy(captions).to(device)
+        caption_lengths = torch.from_numpy(caption_lengths).to(device)
         scores, captions_sorted, decode_lengths, alphas, sort_ind = decoder(encoder(images), captions, caption_lengths)
         targets = captions_sorted[:, 1:]   # the words after <start>
         scores = pack_padded_sequence(scores, decode_lengths, batch_first=True).data
@@ -192,7 +193,7 @@ def train(encoder, decoder, batches, steps, alpha_c=1.0, grad_clip=0.05):
         loss.backward()
         clip_gradient(decoder_optimizer, grad_clip)
         torch.nn.utils.clip_grad_value_(encoder.parameters(), grad_clip)
-        grads.append({name: p.grad.clone().numpy() for name, p in decoder.named_parameters()})
+        grads.append({name: p.grad.clone().cpu().numpy() for name, p in decoder.named_parameters()})
         decoder_optimizer.step()
         encoder_optimizer.step()
         top5 = accuracy(scores, targets, 5)
@@ -200,21 +201,21 @@ def train(encoder, decoder, batches, steps, alpha_c=1.0, grad_clip=0.05):
     return history, grads
 
 
-def beam_search(encoder, decoder, image, beam_size=3, max_steps=6):
+def beam_search(encoder, decoder, image, beam_size=3, max_steps=6, device='cpu'):
     """The best caption of one image (1, 3, H, W), its alphas (L, S, S), the finished beams' scores and the finished
     beams, by beam search over summed log-probabilities."""
     k = beam_size
     vocab_size = decoder.vocab_size
     with torch.no_grad():
-        grid = encoder(image)   # (1, S, S, D)
+        grid = encoder(image.to(device))   # (1, S, S, D)
         grid_size, encoder_dim = grid.size(1), grid.size(3)
         pixels = grid.view(1, -1, encoder_dim)
         num_pixels = pixels.size(1)
         pixels = pixels.expand(k, num_pixels, encoder_dim)
-        k_prev_words = torch.LongTensor([[START]] * k)   # (k, 1)
+        k_prev_words = torch.LongTensor([[START]] * k).to(device)   # (k, 1)
         seqs = k_prev_words
-        top_k_scores = torch.zeros(k, 1)
-        seqs_alpha = torch.ones(k, 1, grid_size, grid_size)
+        top_k_scores = torch.zeros(k, 1).to(device)
+        seqs_alpha = torch.ones(k, 1, grid_size, grid_size).to(device)
         complete_seqs, complete_seqs_alpha, complete_seqs_scores = list(), list(), list()
         step = 1
         h, c = decoder.init_hidden_state(pixels)
@@ -371,7 +372,8 @@ class ConfusionMatrix:
         return acc_global, acc, iu
 
 
-def train(model, images, masks, epochs, batch_size=2, lr=0.05):
+def train(model, images, masks, epochs, batch_size=2, lr=0.1, device="cpu"):
+    model.to(device)
     criterion = nn.CrossEntropyLoss(ignore_index=IGNORE)
     params_to_optimize = [
         {"params": [p for p in model.backbone.parameters() if p.requires_grad]},
@@ -385,8 +387,8 @@ def train(model, images, masks, epochs, batch_size=2, lr=0.05):
     for epoch in range(epochs):
         model.train()
         for start in range(0, iters_per_epoch * batch_size, batch_size):
-            image = torch.from_numpy(images[start:start + batch_size])
-            target = torch.from_numpy(masks[start:start + batch_size])
+            image = torch.from_numpy(images[start:start + batch_size]).to(device)
+            target = torch.from_numpy(masks[start:start + batch_size]).to(device)
             output = model(image)
             loss = criterion(output["out"], target)
             optimizer.zero_grad()
@@ -397,19 +399,37 @@ def train(model, images, masks, epochs, batch_size=2, lr=0.05):
     return history
 
 
-def evaluate(model, images, masks, num_classes):
+def evaluate(model, images, masks, num_classes, device="cpu"):
     model.eval()
     confmat = ConfusionMatrix(num_classes)
     with torch.no_grad():
         for image, target in zip(images, masks):
-            output = model(torch.from_numpy(image[None]))["out"]
-            confmat.update(torch.from_numpy(target).flatten(), output.argmax(1).flatten())
+            image, target = torch.from_numpy(image[None]).to(device), torch.from_numpy(target).to(device)
+            output = model(image)["out"]
+            confmat.update(target.flatten(), output.argmax(1).flatten())
     acc_global, acc, iu = confmat.compute()
-    return confmat.mat.numpy(), acc_global.item(), acc.tolist(), iu.tolist(), iu.mean().item()
+    return confmat.mat.cpu().numpy(), acc_global.item(), acc.tolist(), iu.tolist(), iu.mean().item()
 '''
 
 
 PROGRAMS = (SHOW_ATTEND_TELL, DEEPLAB_V3)
+DEVICES = ("cpu", pytest.param("cuda", marks=pytest.mark.gpu))   # cuda: the strict CuPy stand-in without a GPU
+
+
+def _shared_dropout_masks(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
+    """``_shared_dropout``, with minigrad's keep mask (built on the host by that helper) moved to the input's device."""
+    import nn  # noqa: PLC0415
+
+    _shared_dropout(monkeypatch, torch, seed)
+    host_dropout = nn.functional.dropout
+
+    def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:  # noqa: A002
+        if not training or p == 0:
+            return input
+        keep = host_dropout(input.new_ones(input.shape).cpu(), p, training, inplace)
+        return input * keep.to(input.device)
+
+    monkeypatch.setattr(nn.functional, "dropout", dropout)
 
 
 def test_the_programs_differ_only_in_their_imports() -> None:
@@ -441,16 +461,17 @@ def _caption_batches(seed: int, count: int, batch_size: int = 4, vocab: int = 9,
     return batches
 
 
-def test_show_attend_and_tell_with_beam_search(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Losses, top-5 accuracy, the sort order, the LSTMCell's clamped gradient at every step, all weights (both Adams),
-    and the beam search's best caption, alphas and finished-beam scores."""
-    _shared_dropout(monkeypatch, torch, seed=3)
+@pytest.mark.parametrize("device", DEVICES)
+def test_show_attend_and_tell_with_beam_search(torch: Any, monkeypatch: pytest.MonkeyPatch, device: str) -> None:
+    """Losses, top-5 accuracy, the sort order, every decoder gradient (clamped) at every step, all weights (both
+    Adams), and the beam search's best caption, alphas, finished beams and their scores; minigrad on ``device``."""
+    _shared_dropout_masks(monkeypatch, torch, seed=3)
     vocab = 9
     batches = _caption_batches(0, 3)
     torch_program, torch_models, mg_program, mg_models, initials = _twin_models(
         SHOW_ATTEND_TELL, vocab, imports=IMPORTS)
     expected, expected_grads = torch_program["train"](*torch_models, batches, 6)
-    history, grads = mg_program["train"](*mg_models, batches, 6)
+    history, grads = mg_program["train"](*mg_models, batches, 6, device=device)
     np.testing.assert_allclose([h[0] for h in history], [h[0] for h in expected], rtol=1e-5, atol=1e-6)
     assert [h[1:] for h in history] == [h[1:] for h in expected]   # top-5, decoded words, sort_ind
     for ours, theirs in zip(grads, expected_grads):
@@ -475,10 +496,12 @@ def test_show_attend_and_tell_with_beam_search(torch: Any, monkeypatch: pytest.M
     for end_penalty in (0.3, 0.4):
         for lib, fc in ((torch, torch_models[1].fc), (mg, mg_models[1].fc)):
             with lib.no_grad():
-                fc.weight.copy_(lib.from_numpy(10 * fc_weight.numpy()))
-                fc.bias.copy_(lib.from_numpy(fc_bias.numpy() - end_penalty * np.eye(vocab, dtype=np.float32)[2]))
+                fc.weight.copy_(lib.from_numpy(10 * fc_weight.numpy()).to(fc.weight.device))
+                fc.bias.copy_(lib.from_numpy(fc_bias.numpy() - end_penalty * np.eye(vocab, dtype=np.float32)[2])
+                              .to(fc.bias.device))
         for image in batches[0][0]:
-            seq, alphas, scores, finished = mg_program["beam_search"](*mg_models, mg.from_numpy(image[None]))
+            seq, alphas, scores, finished = mg_program["beam_search"](*mg_models, mg.from_numpy(image[None]),
+                                                                      device=device)
             expected_seq, expected_alphas, expected_scores, expected_finished = torch_program["beam_search"](
                 *torch_models, torch.from_numpy(image[None]))
             assert seq == expected_seq and seq[0] == 1
@@ -503,21 +526,62 @@ def _segmentation_data(seed: int, count: int, classes: int = 3, size: int = 12) 
     return images.astype(np.float32), masks
 
 
-def test_deeplab_v3_with_poly_schedule_and_miou(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("device", DEVICES)
+def test_deeplab_v3_with_poly_schedule_and_miou(torch: Any, monkeypatch: pytest.MonkeyPatch, device: str) -> None:
     """Losses and poly learning rates per step (dropout on, masks shared), final weights and BatchNorm statistics,
-    then the eval-mode confusion matrix, pixel accuracy, per-class accuracy and IoU, and mIoU."""
-    _shared_dropout(monkeypatch, torch, seed=5)
+    then the eval-mode confusion matrix, pixel accuracy, per-class accuracy and IoU, and mIoU; minigrad on
+    ``device``."""
+    _shared_dropout_masks(monkeypatch, torch, seed=5)
     classes = 3
     images, masks = _segmentation_data(0, 6, classes)
     torch_program, torch_model, mg_program, mg_model, initial = _twin_models(DEEPLAB_V3, classes, imports=IMPORTS)
-    expected = torch_program["train"](torch_model, images, masks, 2)
-    history = mg_program["train"](mg_model, images, masks, 2)
+    expected = torch_program["train"](torch_model, images, masks, 8)
+    history = mg_program["train"](mg_model, images, masks, 8, device=device)
     np.testing.assert_allclose(history, expected, rtol=1e-5, atol=1e-7)
     _assert_same_weights(torch_model, mg_model, initial)
-    matrix, acc_global, acc, iu, miou = mg_program["evaluate"](mg_model, images, masks, classes)
+    matrix, acc_global, acc, iu, miou = mg_program["evaluate"](mg_model, images, masks, classes, device=device)
     expected_matrix, *expected_metrics = torch_program["evaluate"](torch_model, images, masks, classes)
     np.testing.assert_array_equal(matrix, expected_matrix)
     assert matrix.dtype == np.int64 and matrix.sum() == (masks != 255).sum()
+    assert miou > 0.5   # it learnt the colours: every class is predicted
     np.testing.assert_allclose(np.array([acc_global, *acc, *iu, miou], dtype=float),
                                np.array([expected_metrics[0], *expected_metrics[1], *expected_metrics[2],
                                          expected_metrics[3]], dtype=float), rtol=1e-6, equal_nan=True)
+
+
+# ----------------------------------------------------------------------------- fixes these programs found
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_cross_entropy_mean_then_in_place_add_backpropagates(torch: Any, device: str) -> None:
+    """``loss = criterion(scores, targets); loss += alpha_c * penalty`` (Show, Attend and Tell): the mean's op kept its
+    output for backward, which the in-place add changed on CuPy (a 0-d array there, a NumPy scalar on the host), so
+    backward refused; it keeps its inputs now, as PyTorch, and the gradients are torch's."""
+    import minigrad as mg  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    logits, target = rng.standard_normal((5, 4)).astype(np.float32), np.array([0, 3, 1, 1, 2])
+    grads = []
+    for lib, move in ((torch, lambda t: t), (mg, lambda t: t.to(device))):
+        x = move(lib.tensor(logits)).requires_grad_()
+        weight = move(lib.tensor([1.0, 2.0, 0.5, 1.0]))   # torch refuses a weight that requires grad
+        loss = lib.nn.functional.cross_entropy(x, move(lib.tensor(target)), weight=weight, ignore_index=2)
+        loss += 0.5 * (x ** 2).mean()
+        loss.backward()
+        grads.append((loss.item(), x.grad.cpu().numpy()))
+    for ours, theirs in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_sort_with_ties_is_stable_on_every_device(torch: Any, device: str) -> None:
+    """``caption_lengths.sort(dim=0, descending=True)`` with equal lengths: the ties keep their order on cuda too
+    (minigrad asked CuPy for ``kind=None``, which the CuPy stand-in read as NumPy's unstable quicksort)."""
+    import minigrad as mg  # noqa: PLC0415
+
+    lengths = np.random.default_rng(0).integers(3, 7, 40)   # > 16 entries: NumPy's quicksort is unstable there
+    ours = mg.tensor(lengths, device=device).sort(dim=0, descending=True)
+    theirs = torch.tensor(lengths).sort(dim=0, descending=True, stable=True)
+    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    np.testing.assert_array_equal(mg.tensor(lengths, device=device).argsort().numpy(),
+                                  torch.tensor(lengths).argsort(stable=True).numpy())

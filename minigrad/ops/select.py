@@ -251,7 +251,7 @@ def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
     index order). No key is negated: -x wraps for unsigned ints and the most negative int, and a NaN key
     of -inf would tie with +inf.
     """
-    kind = "stable" if xp is backend.numpy else None   # CuPy's argsort is always stable; both put NaN last
+    kind = "stable"   # NumPy's default quicksort is not stable; CuPy takes None or "stable"; both put NaN last
     if not descending:
         return xp.argsort(data, axis=axis, kind=kind).astype("int64", copy=False)
     n = data.shape[axis]
