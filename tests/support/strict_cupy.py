@@ -452,8 +452,8 @@ _STABLE_SORTS = {"sort", "argsort"}   # CuPy's sorts are stable (radix sorts); N
 
 def _function(target: Any, name: str) -> Any:
     def device_function(*args: Any, **kwargs: Any) -> Any:
-        if name in _STABLE_SORTS:
-            kwargs.setdefault("kind", "stable")
+        if name in _STABLE_SORTS and kwargs.get("kind") is None:   # CuPy's sorts are stable, kind=None too
+            kwargs["kind"] = "stable"
         if name in _CREATORS:   # shapes and fill values are host numbers, not array data
             return _wrap(target(*args, **kwargs), _current[0])
         return _call(target, args, kwargs, name)
