@@ -400,9 +400,12 @@ class Program:
         where = f" in scope '{scope}'" if scope else ""
         text = (f"compiled: replaying op {k} '{name}'{where} of the captured function: {error} "
                 f"(its input shapes {shapes})")
-        for kind in (IndexError, ValueError, TypeError):
-            if isinstance(error, kind):
-                return kind(text)
+        try:   # the error's own class (ShapeMismatchError is a ValueError and a RuntimeError: eager's class)
+            return type(error)(text)
+        except Exception:   # noqa: BLE001 - a class that takes other arguments: the nearest of the usual ones
+            for kind in (IndexError, ValueError, TypeError):
+                if isinstance(error, kind):
+                    return kind(text)
         return ValueError(text)
 
     def anomaly_check(self, first: int, grads_out: Any, grads_in: tuple) -> None:
