@@ -129,7 +129,7 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
     if p is not None:
         p = number(p, "bernoulli", "p")
         if not 0 <= p <= 1:
-            raise ValueError(f"bernoulli: p must be in [0, 1], got {p}")
+            raise ShapeMismatchError(f"bernoulli: p must be in [0, 1], got {p}")
     device = probs.device
 
     def make(chance: Any) -> Any:   # the range check here, so that every mg.compile replay makes its own
@@ -152,7 +152,7 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
 
     def make(*arrays: Any) -> Any:   # a tensor p's range checked here, so that every mg.compile replay checks its own
         if arrays and not ((_host(arrays[0]) >= 0) & (_host(arrays[0]) <= 1)).all():
-            raise ValueError("bernoulli_: p must be in [0, 1]")
+            raise ShapeMismatchError("bernoulli_: p must be in [0, 1]")
         draw = _uniform(shape, device, False, generator, "bernoulli_")
         xp = backend.array_module(draw)
         return xp.asarray(draw < (arrays[0] if arrays else chance)).astype(dtype)
