@@ -253,55 +253,38 @@ class GradScaler:
         self._growth_interval, self._growth_tracker = int(values[3]), int(values[4])
 
 
-class _CudaAutocast(autocast):
-    """``torch.cuda.amp.autocast(enabled=True, dtype=torch.float16, cache_enabled=True)``: autocast("cuda")."""
+def _older_amp(device: str) -> types.ModuleType:
+    """``torch.{device}.amp``, PyTorch's older spelling (deprecated): ``autocast`` and ``GradScaler`` on ``device``
+    with that module's arguments (no device argument), each constructor warning as torch 2.13's does. In
+    ``sys.modules``, so that ``from minigrad.cuda.amp import autocast`` imports (mg.cuda is a module)."""
 
-    def __init__(self, enabled: bool = True, dtype: Any = None, cache_enabled: bool = True) -> None:
-        warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', "
-                      "args...)` instead.", FutureWarning, stacklevel=2)
-        super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+    def deprecated(name: str) -> None:
+        warnings.warn(f"`torch.{device}.amp.{name}(args...)` is deprecated. Please use `torch.amp.{name}('{device}', "
+                      "args...)` instead.", FutureWarning, stacklevel=3)
 
+    class OlderAutocast(autocast):
+        def __init__(self, enabled: bool = True, dtype: Any = None, cache_enabled: bool = True) -> None:
+            deprecated("autocast")
+            super().__init__(device, dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
 
-class _CudaGradScaler(GradScaler):
-    """``torch.cuda.amp.GradScaler``: ``GradScaler("cuda", ...)`` with that class's arguments (no device)."""
+    class OlderGradScaler(GradScaler):
+        def __init__(self, init_scale: float = 2.0**16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
+                     growth_interval: int = 2000, enabled: bool = True) -> None:
+            deprecated("GradScaler")
+            super().__init__(device, init_scale, growth_factor, backoff_factor, growth_interval, enabled)
 
-    def __init__(self, init_scale: float = 2.0**16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
-                 growth_interval: int = 2000, enabled: bool = True) -> None:
-        warnings.warn("`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use `torch.amp.GradScaler('cuda', "
-                      "args...)` instead.", FutureWarning, stacklevel=2)
-        super().__init__("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
-
-
-# mg.cuda.amp; in sys.modules so that `from minigrad.cuda.amp import autocast` imports (mg.cuda is a module)
-cuda_amp = types.ModuleType("minigrad.cuda.amp", "PyTorch's older torch.cuda.amp: GradScaler and autocast on 'cuda'.")
-cuda_amp.GradScaler, cuda_amp.autocast = _CudaGradScaler, _CudaAutocast
-sys.modules[cuda_amp.__name__] = cuda_amp
-
-
-class _CpuAutocast(autocast):
-    """``torch.cpu.amp.autocast(enabled=True, dtype=torch.bfloat16, cache_enabled=True)``, deprecated:
-    ``autocast("cpu")``."""
-
-    def __init__(self, enabled: bool = True, dtype: Any = None, cache_enabled: bool = True) -> None:
-        warnings.warn("`torch.cpu.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cpu', "
-                      "args...)` instead.", FutureWarning, stacklevel=2)
-        super().__init__("cpu", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+    module = types.ModuleType(f"minigrad.{device}.amp", f"PyTorch's torch.{device}.amp: GradScaler and autocast on "
+                                                        f"{device!r}.")
+    for cls, name in ((OlderAutocast, "autocast"), (OlderGradScaler, "GradScaler")):
+        cls.__qualname__ = cls.__name__ = name
+        cls.__module__ = module.__name__
+        setattr(module, name, cls)
+    sys.modules[module.__name__] = module
+    return module
 
 
-class _CpuGradScaler(GradScaler):
-    """``torch.cpu.amp.GradScaler``, deprecated: ``GradScaler("cpu", ...)`` with that class's arguments."""
-
-    def __init__(self, init_scale: float = 2.0**16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
-                 growth_interval: int = 2000, enabled: bool = True) -> None:
-        warnings.warn("`torch.cpu.amp.GradScaler(args...)` is deprecated. Please use `torch.amp.GradScaler('cpu', "
-                      "args...)` instead.", FutureWarning, stacklevel=2)
-        super().__init__("cpu", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
-
-
-# mg.cpu.amp, PyTorch's deprecated torch.cpu.amp (each constructor warns as torch's does)
-cpu_amp = types.ModuleType("minigrad.cpu.amp", "PyTorch's deprecated torch.cpu.amp: GradScaler and autocast on 'cpu'.")
-cpu_amp.GradScaler, cpu_amp.autocast = _CpuGradScaler, _CpuAutocast
-sys.modules[cpu_amp.__name__] = cpu_amp
+cuda_amp = _older_amp("cuda")
+cpu_amp = _older_amp("cpu")
 
 
 def _float32(value: float) -> float:

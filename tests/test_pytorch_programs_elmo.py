@@ -62,7 +62,6 @@ packs it without a word).
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from typing import Any
 
@@ -70,6 +69,7 @@ import numpy as np
 import pytest
 
 from tests.test_pytorch_programs import MINIGRAD_IMPORTS, _assert_same_weights, _program, _twin_models
+from tests.test_pytorch_programs_flow import _lean_torch  # noqa: F401 - autouse: torch lean, _dynamo imported in setup
 
 ELMO_LITE = '''
 class CharacterEncoder(nn.Module):
@@ -544,20 +544,6 @@ def dynamic_loss(model, data, bptt=4, lr=0.05, lamb=0.02, epsilon=1e-3):
 
 
 PROGRAMS = (ELMO_LITE, MOGRIFIER_COPY, DYNAMIC_EVALUATION)
-
-
-@pytest.fixture(autouse=True)
-def _lean_torch(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """torch on one intra-op thread and without oneDNN, restored after: at these sizes its thread pool only costs
-    (the ELMo loop's 400 tiny Linear calls take 10x longer on a loaded 2-core machine). The numbers are the same.
-    torch's first optimizer imports torch._dynamo (~1 s once per process): imported here, it counts as setup."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional test peer)")
-    importlib.import_module("torch._dynamo")
-    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_the_programs_differ_only_in_their_imports() -> None:
