@@ -165,6 +165,7 @@ TRANSLATOR = '''
 SOS_token = 0
 EOS_token = 1
 MAX_LENGTH = 5
+device = torch.device("cpu")
 
 
 class EncoderRNN(nn.Module):
@@ -247,7 +248,7 @@ def train_epoch(dataloader, encoder, decoder, encoder_optimizer, decoder_optimiz
 
 
 def train(encoder, decoder, input_ids, target_ids, epochs, batch_size=4, learning_rate=0.01):
-    train_data = TensorDataset(torch.LongTensor(input_ids), torch.LongTensor(target_ids))
+    train_data = TensorDataset(torch.LongTensor(input_ids).to(device), torch.LongTensor(target_ids).to(device))
     train_dataloader = DataLoader(train_data, sampler=RandomSampler(train_data), batch_size=batch_size)
     encoder_optimizer = optim.Adam(encoder.parameters(), lr=learning_rate)
     decoder_optimizer = optim.Adam(decoder.parameters(), lr=learning_rate)
@@ -259,11 +260,11 @@ def train(encoder, decoder, input_ids, target_ids, epochs, batch_size=4, learnin
 
 
 def evaluate(encoder, decoder, input_ids):
-    """The greedy words of one sentence up to EOS, and the attention matrix (1, MAX_LENGTH, T)."""
+    """The greedy words of one sentence up to EOS, and their rows of the attention matrix (words, T) as an array."""
     encoder.eval()
     decoder.eval()
     with torch.no_grad():
-        input_tensor = torch.tensor(input_ids, dtype=torch.long).view(1, -1)
+        input_tensor = torch.tensor(input_ids, dtype=torch.long, device=device).view(1, -1)
         encoder_outputs, encoder_hidden = encoder(input_tensor)
         decoder_outputs, decoder_hidden, decoder_attn = decoder(encoder_outputs, encoder_hidden)
         _, topi = decoder_outputs.topk(1)
@@ -274,7 +275,7 @@ def evaluate(encoder, decoder, input_ids):
                 decoded_words.append("<EOS>")
                 break
             decoded_words.append(idx.item())
-    return decoded_words, decoder_attn
+    return decoded_words, decoder_attn[0, :len(decoded_words), :].cpu().numpy()
 '''
 
 
@@ -573,7 +574,8 @@ def test_generating_names_with_a_character_rnn(torch: Any, monkeypatch: pytest.M
 
 
 def _reversal_pairs(seed: int, count: int, words: int, length: int = 5) -> tuple:
-    """Sentences of word ids 2.. ending in EOS (1), then padded with 0 (the tutorial's zeros); targets reversed."""
+    """Sentences of word ids 2.. ending in EOS (1), then padded with 0: int32 arrays (N, length), as the tutorial's
+    ``np.zeros((n, MAX_LENGTH), dtype=np.int32)``; targets reversed."""
     rng = np.random.default_rng(seed)
     source, target = np.zeros((count, length), np.int64), np.zeros((count, length), np.int64)
     for row in range(count):
@@ -581,7 +583,7 @@ def _reversal_pairs(seed: int, count: int, words: int, length: int = 5) -> tuple
         sentence = rng.integers(2, words, n)
         source[row, :n], target[row, :n] = sentence, sentence[::-1]
         source[row, n] = target[row, n] = 1
-    return source.tolist(), target.tolist()
+    return source.astype(np.int32), target.astype(np.int32)
 
 
 def test_translation_with_bahdanau_attention_and_a_random_sampler(torch: Any,
@@ -604,8 +606,8 @@ def test_translation_with_bahdanau_attention_and_a_random_sampler(torch: Any,
         decoded, attention = mg_program["evaluate"](*mg_models, sentence)
         torch_decoded, torch_attention = torch_program["evaluate"](*torch_models, sentence)
         assert decoded == torch_decoded
-        assert tuple(attention.shape) == (1, 5, 5)
-        np.testing.assert_allclose(attention.numpy(), torch_attention.numpy(), rtol=1e-5, atol=1e-6)
+        assert attention.shape == (len(decoded), 5)
+        np.testing.assert_allclose(attention, torch_attention, rtol=1e-5, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- 3. Chatbot
