@@ -229,7 +229,8 @@ class Tensor:
 
     def __deepcopy__(self, memo: dict) -> Tensor:
         """``copy.deepcopy`` of a leaf (a parameter, data): its own array, its ``.grad`` copied too, as PyTorch's.
-        A tensor computed in a graph is refused with PyTorch's error (copying its graph is not meaningful)."""
+        A tensor computed in a graph is refused with PyTorch's error (copying its graph is not meaningful).
+        The copy owns its array, so it is neither a view (``_view``) nor the base of the original's views."""
         if self._node is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                                "protocol at the moment (this tensor came from "
@@ -238,7 +239,7 @@ class Tensor:
         memo[id(self)] = new
         for cls in type(self).__mro__:
             for slot in cls.__dict__.get("__slots__", ()):
-                if slot not in ("__weakref__", "__dict__") and hasattr(self, slot):
+                if slot not in ("__weakref__", "__dict__", "_view", "_views") and hasattr(self, slot):
                     object.__setattr__(new, slot, copy.deepcopy(object.__getattribute__(self, slot), memo))
         if hasattr(self, "__dict__"):
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
