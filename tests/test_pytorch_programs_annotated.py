@@ -577,6 +577,12 @@ def test_building_blocks(torch: Any) -> None:
                                                                              layers[1].weight.data)
     assert [ours["rate"](s, 16, 1.0, 4) for s in range(6)] == [theirs["rate"](s, 16, 1.0, 4) for s in range(6)]
 
+    model = ours["make_model"](11, 11)   # xavier_uniform_ on p.dim() > 1: U(-b, b), b = sqrt(6 / (fan_in + fan_out))
+    for name, p in model.named_parameters():
+        if p.dim() > 1:
+            bound = (6.0 / sum(p.shape)) ** 0.5
+            assert 0.7 * bound < float(p.abs().max()) <= bound, name
+
 
 # ----------------------------------------------------------------------------- regressions the program found
 
