@@ -955,11 +955,11 @@ def test_type_as_moves_to_the_other_tensors_device(monkeypatch: pytest.MonkeyPat
     assert same.type_as(mg.ones(1)) is same   # nothing to change: the tensor itself, as PyTorch
 
 
+@pytest.mark.gpu
 def test_type_as_follows_a_gpu_tensor() -> None:
+    """On the GPU, or the strict CuPy stand-in without one."""
     import minigrad as mg  # noqa: PLC0415
 
-    if not mg.cuda.is_available():
-        pytest.skip("needs a GPU with CuPy")
     image = mg.zeros(1, 3, 4, 4, device="cuda")
     assert str(mg.arange(4).type_as(image).device).startswith("cuda")
     assert str(image.type_as(mg.zeros(1, dtype=mg.float64)).device) == "cpu"
