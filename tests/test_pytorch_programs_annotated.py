@@ -442,17 +442,9 @@ def _twins(*args: Any, **kwargs: Any) -> tuple:
 
 
 def _shared_copy_task_draws(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
-    """``_shared_randint`` and ``_shared_dropout`` of the same seed; ``randint``'s ``size=`` keyword (data_gen's)
-    passed on as the positional size that helper reads."""
-    import minigrad as mg  # noqa: PLC0415
-
+    """``_shared_randint`` (data_gen's ``size=`` keyword too) and ``_shared_dropout`` of the same seed."""
     _shared_randint(monkeypatch, torch, seed)
     _shared_dropout(monkeypatch, torch, seed)
-    for lib in (torch, mg):
-        def randint(*args: Any, size: Any = None, draw: Any = lib.randint, **kwargs: Any) -> Any:
-            return draw(*args, *(() if size is None else (size,)), **kwargs)
-
-        monkeypatch.setattr(lib, "randint", randint)
 
 
 def test_the_program_differs_only_in_its_imports() -> None:

@@ -389,14 +389,16 @@ def _twins(source: str, *args: Any) -> tuple:
 def _shared_randint(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
     """``torch.randint`` of both libraries draws, in call order, from one int64 NumPy stream each (same seed).
 
-    Takes PyTorch's forms ``randint(high, size)`` and ``randint(low, high, size)``.
+    Takes PyTorch's forms ``randint(high, size)`` and ``randint(low, high, size)``, ``size`` also by keyword.
     """
     import minigrad as mg  # noqa: PLC0415
 
     for lib in (torch, mg):
         rng = np.random.default_rng(seed)
 
-        def randint(*args: Any, rng: np.random.Generator = rng, lib: Any = lib, **kwargs: Any) -> Any:
+        def randint(*args: Any, rng: np.random.Generator = rng, lib: Any = lib, size: Any = None,
+                    **kwargs: Any) -> Any:
+            args = args if size is None else (*args, size)
             low, high, size = (0, *args) if len(args) == 2 else args
             assert kwargs.get("dtype") in (None, lib.int64) and str(kwargs.get("device", "cpu")) == "cpu"
             return lib.from_numpy(rng.integers(low, high, tuple(size)).astype(np.int64))
