@@ -416,22 +416,6 @@ PROGRAMS = (SHOW_ATTEND_TELL, DEEPLAB_V3)
 DEVICES = ("cpu", pytest.param("cuda", marks=pytest.mark.gpu))   # cuda: the strict CuPy stand-in without a GPU
 
 
-def _shared_dropout_masks(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
-    """``_shared_dropout``, with minigrad's keep mask (built on the host by that helper) moved to the input's device."""
-    import nn  # noqa: PLC0415
-
-    _shared_dropout(monkeypatch, torch, seed)
-    host_dropout = nn.functional.dropout
-
-    def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:  # noqa: A002
-        if not training or p == 0:
-            return input
-        keep = host_dropout(input.new_ones(input.shape).cpu(), p, training, inplace)
-        return input * keep.to(input.device)
-
-    monkeypatch.setattr(nn.functional, "dropout", dropout)
-
-
 def test_the_programs_differ_only_in_their_imports() -> None:
     assert TORCH_IMPORTS_CAPTION.count("\n") == MINIGRAD_IMPORTS_CAPTION.count("\n") == 6
     for source in PROGRAMS:
@@ -465,7 +449,7 @@ def _caption_batches(seed: int, count: int, batch_size: int = 4, vocab: int = 9,
 def test_show_attend_and_tell_with_beam_search(torch: Any, monkeypatch: pytest.MonkeyPatch, device: str) -> None:
     """Losses, top-5 accuracy, the sort order, every decoder gradient (clamped) at every step, all weights (both
     Adams), and the beam search's best caption, alphas, finished beams and their scores; minigrad on ``device``."""
-    _shared_dropout_masks(monkeypatch, torch, seed=3)
+    _shared_dropout(monkeypatch, torch, seed=3)
     vocab = 9
     batches = _caption_batches(0, 3)
     torch_program, torch_models, mg_program, mg_models, initials = _twin_models(
@@ -531,7 +515,7 @@ def test_deeplab_v3_with_poly_schedule_and_miou(torch: Any, monkeypatch: pytest.
     """Losses and poly learning rates per step (dropout on, masks shared), final weights and BatchNorm statistics,
     then the eval-mode confusion matrix, pixel accuracy, per-class accuracy and IoU, and mIoU; minigrad on
     ``device``."""
-    _shared_dropout_masks(monkeypatch, torch, seed=5)
+    _shared_dropout(monkeypatch, torch, seed=5)
     classes = 3
     images, masks = _segmentation_data(0, 6, classes)
     torch_program, torch_model, mg_program, mg_model, initial = _twin_models(DEEPLAB_V3, classes, imports=IMPORTS)

@@ -431,7 +431,8 @@ def _twins(source: str, *args: Any) -> tuple:
 
 def _shared_dropout(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> None:
     """``F.dropout`` of both libraries keeps, in call order, the elements a float32 NumPy stream picks (one stream
-    each, of the same seed), scaled by 1/(1-p) as PyTorch's; off when ``training`` is False or p is 0."""
+    each, of the same seed), scaled by 1/(1-p) as PyTorch's, on the input's device; off when ``training`` is False
+    or p is 0."""
     import minigrad as mg  # noqa: PLC0415
     import nn  # noqa: PLC0415
 
@@ -444,7 +445,7 @@ def _shared_dropout(monkeypatch: pytest.MonkeyPatch, torch: Any, seed: int) -> N
             if not training or p == 0:
                 return input
             keep = (rng.random(tuple(input.shape)) >= p).astype(np.float32) / np.float32(1 - p)
-            return input * wrap(keep)
+            return input * wrap(keep).to(input.device)   # the host's mask on the input's device (a GPU too)
 
         monkeypatch.setattr(functional, "dropout", dropout)
 
