@@ -38,7 +38,9 @@ from .ops.elementwise import Add, AddCMul, Mul, Sigmoid, Sub, Tanh
 
 __all__ = ["FUSABLE", "FusedOps", "fuse_elementwise", "proxies_with_shape"]
 
-# the op classes whose forward and backward cupy.fuse can trace as they are written
+# the op classes whose forward and backward cupy.fuse can trace as they are written; each takes no parameter
+# (an alpha, a slope), so groups of the same classes wired the same way can share one pair of kernels
+# (FusedOps' key): a class added here that has one must put it in that key
 FUSABLE = (Sigmoid, Tanh, Mul, AddCMul, Add, Sub)
 
 # the array proxies of CuPy's two tracers (cupy/_core/fusion.pyx, and _fusion_interface.py's newer one)
