@@ -410,6 +410,14 @@ __all__ += ["lu", "lu_solve", "lu_unpack"]
 for _name, _fn in _lu.METHODS.items():
     setattr(Tensor, _name, _fn)
 
+# Householder reflectors in LAPACK's layout (torch.geqrf, orgqr, ormqr; Tensor.geqrf, orgqr, ormqr)
+from .ops import householder as _householder  # noqa: E402
+
+geqrf, orgqr, ormqr = _householder.geqrf, _householder.orgqr, _householder.ormqr
+__all__ += ["geqrf", "orgqr", "ormqr"]
+for _name, _fn in _householder.METHODS.items():
+    setattr(Tensor, _name, _fn)
+
 # Histograms (torch.histogram, torch.histogramdd; Tensor.histogram)
 from .ops import histogram as _histogram  # noqa: E402
 

@@ -20,8 +20,11 @@ a batched least-squares solver), the code uses array ops and ``solve``/``svd``, 
 
 The LU family (``lu_factor``, ``lu_factor_ex``, ``lu``, ``lu_solve``) lives in :mod:`minigrad.ops.lu`.
 
-Not provided: ``eig``/``eigvals`` (complex results), the LDL family (``ldl_factor``, ``ldl_solve``) and
-``householder_product``: asking for one raises an AttributeError that says so. No function takes PyTorch's
+``householder_product`` (Q from ``geqrf``'s packed reflectors) lives in :mod:`minigrad.ops.householder`, with
+``mg.geqrf``, ``mg.orgqr`` and ``mg.ormqr``.
+
+Not provided: ``eig`` (complex eigenvectors) and the LDL family (``ldl_factor``, ``ldl_solve``): asking for one
+raises an AttributeError that says so. No function takes PyTorch's
 ``out=``.
 """
 
@@ -38,6 +41,7 @@ from .ops.arrange import diagonal as _diagonal
 from .ops.combine import linalg_cross
 from .ops.combine import matrix_power as _matrix_power
 from .ops.decompositions import QR, SVD, Cholesky, EigenValues, Eigh
+from .ops.householder import householder_product
 from .ops.index import tril, triu
 from .ops.least_squares import LstsqResult, lstsq, matrix_rank, pinv
 from .ops.linalg import matmul
@@ -63,8 +67,8 @@ from .tensor import Tensor
 
 __all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "QRResult",
            "SVDResult", "SlogdetResult", "SolveExResult", "cholesky", "cholesky_ex", "cond", "cross", "det",
-           "diagonal", "eigh", "eigvals", "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex",
-           "lu_solve", "matmul", "matrix_exp", "matrix_norm",
+           "diagonal", "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu",
+           "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm",
            "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
 
@@ -303,7 +307,6 @@ _NOT_PROVIDED = {
     "ldl_factor": "the LDL family is not implemented; use cholesky or solve",
     "ldl_factor_ex": "the LDL family is not implemented; use cholesky or solve",
     "ldl_solve": "the LDL family is not implemented; use solve",
-    "householder_product": "householder_product is not implemented; qr gives Q directly",
 }
 
 

@@ -130,6 +130,13 @@ class PLUResult(NamedTuple):
     U: Tensor
 
 
+class GeqrfResult(NamedTuple):
+    """``(a, tau)`` of ``geqrf``: the QR factorization in LAPACK's packed layout."""
+
+    a: Tensor
+    tau: Tensor
+
+
 class HistogramResult(NamedTuple):
     """``(hist, bin_edges)`` of ``histogram`` (bin_edges a tensor) and ``histogramdd`` (a tuple of tensors)."""
 
@@ -188,16 +195,17 @@ histogramdd = _structseq("histogramdd", HistogramResult)
 svd = _structseq("svd", SVDLegacyResult)
 qr = _structseq("qr", QRResult)
 triangular_solve = _structseq("triangular_solve", TriangularSolveResult)
+geqrf = _structseq("geqrf", GeqrfResult)
 max = _structseq("max", ValuesIndices)  # noqa: A001 - PyTorch's names; last, they shadow the builtins here
 min = _structseq("min", ValuesIndices)  # noqa: A001
 
 __all__ = ["ValuesIndices", "MinMax", "FrexpResult", "SlogdetResult", "EighResult", "SVDResult", "QRResult",
            "InvExResult", "CholeskyExResult", "SolveExResult", "LstsqResult", "SVDLegacyResult",
-           "TriangularSolveResult", "LUFactorResult", "LUFactorExResult", "PLUResult", "HistogramResult",
-           "topk", "sort", "kthvalue", "mode", "median", "nanmedian", "cummax", "cummin", "aminmax", "frexp",
-           "slogdet", "linalg_slogdet", "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_inv_ex",
-           "linalg_cholesky_ex", "linalg_solve_ex", "linalg_lstsq", "svd", "qr", "triangular_solve", "max", "min",
-           "linalg_lu_factor", "linalg_lu_factor_ex", "linalg_lu", "lu_unpack", "_lu_with_info", "histogram",
+           "TriangularSolveResult", "GeqrfResult", "LUFactorResult", "LUFactorExResult", "PLUResult",
+           "HistogramResult", "topk", "sort", "kthvalue", "mode", "median", "nanmedian", "cummax", "cummin",
+           "aminmax", "frexp", "slogdet", "linalg_slogdet", "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_inv_ex",
+           "linalg_cholesky_ex", "linalg_solve_ex", "linalg_lstsq", "svd", "qr", "triangular_solve", "geqrf", "max",
+           "min", "linalg_lu_factor", "linalg_lu_factor_ex", "linalg_lu", "lu_unpack", "_lu_with_info", "histogram",
            "histogramdd"]
 
 
