@@ -21,10 +21,11 @@ a batched least-squares solver), the code uses array ops and ``solve``/``svd``, 
 The LU family (``lu_factor``, ``lu_factor_ex``, ``lu``, ``lu_solve``) lives in :mod:`minigrad.ops.lu`.
 
 ``householder_product`` (Q from ``geqrf``'s packed reflectors) lives in :mod:`minigrad.ops.householder`, with
-``mg.geqrf``, ``mg.orgqr`` and ``mg.ormqr``.
+``mg.geqrf``, ``mg.orgqr`` and ``mg.ormqr``; the LDL family (``ldl_factor``, ``ldl_factor_ex``, ``ldl_solve``) in
+:mod:`minigrad.ops.ldl`.
 
-Not provided: ``eig`` (complex eigenvectors) and the LDL family (``ldl_factor``, ``ldl_solve``): asking for one
-raises an AttributeError that says so. No function takes PyTorch's
+Not provided: ``eig`` (complex eigenvectors): asking for it raises an AttributeError that says so. No function
+takes PyTorch's
 ``out=``.
 """
 
@@ -43,6 +44,7 @@ from .ops.combine import matrix_power as _matrix_power
 from .ops.decompositions import QR, SVD, Cholesky, EigenValues, Eigh
 from .ops.householder import householder_product
 from .ops.index import tril, triu
+from .ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve
 from .ops.least_squares import LstsqResult, lstsq, matrix_rank, pinv
 from .ops.linalg import matmul
 from .ops.linalg_arguments import LinalgShapeError, floating, matrices, module, same_dtype
@@ -67,8 +69,9 @@ from .tensor import Tensor
 
 __all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "QRResult",
            "SVDResult", "SlogdetResult", "SolveExResult", "cholesky", "cholesky_ex", "cond", "cross", "det",
-           "diagonal", "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu",
-           "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm",
+           "diagonal", "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor",
+           "ldl_factor_ex", "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
+           "matrix_exp", "matrix_norm",
            "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
 
@@ -78,8 +81,8 @@ __all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "Lsts
 def inv(A: Any) -> Tensor:  # noqa: N803
     """The inverse of each matrix of A (…, n, n) → (…, n, n); a singular matrix raises :class:`LinAlgError`
     ("linalg.inv: the input is not invertible (singular) …", naming the zero pivot and the batch element).
-    Gradient ``-A⁻ᵀ g A⁻ᵀ``."""
-    return Inverse()(matrices(A, "linalg.inv", square=True))
+    Gradient ``-A⁻ᵀ g A⁻ᵀ`` (complex A: ``-A⁻ᴴ g A⁻ᴴ``, PyTorch's)."""
+    return Inverse()(matrices(A, "linalg.inv", square=True, complex_ok=True))
 
 
 def inv_ex(A: Any, *, check_errors: bool = False) -> InvExResult:  # noqa: N803
@@ -89,7 +92,7 @@ def inv_ex(A: Any, *, check_errors: bool = False) -> InvExResult:  # noqa: N803
     name = "linalg.inv_ex"
     op = Inverse(check_errors, with_info=True)
     op.name = name
-    inverse, info = op(matrices(A, name, square=True))
+    inverse, info = op(matrices(A, name, square=True, complex_ok=True))
     return return_types.linalg_inv_ex(inverse, info.detach())
 
 
@@ -116,10 +119,11 @@ def _solve_case(A: Tensor, B: Tensor, left: bool, name: str, vectors: bool = Tru
 
 
 def _solve(A: Any, B: Any, left: bool, check_errors: bool, name: str, with_info: bool = False,  # noqa: N803
-           vectors: bool = True) -> Any:
+           vectors: bool = True, complex_ok: bool = False) -> Any:
     """X (and, ``with_info``, LAPACK's info) of ``A X = B`` (``X A = B`` unless ``left``); ``vectors``: whether B may
-    be a batch of vectors (as in ``linalg.solve``; ``solve_triangular`` takes matrices only)."""
-    A, B = matrices(A, name, square=True), floating(B, name, "B")  # noqa: N806
+    be a batch of vectors (as in ``linalg.solve``; ``solve_triangular`` takes matrices only); ``complex_ok``: complex
+    A and B are solved too (``linalg.solve``)."""
+    A, B = matrices(A, name, square=True, complex_ok=complex_ok), floating(B, name, "B", complex_ok)  # noqa: N806
     same_dtype(name, A, B)
     vector = _solve_case(A, B, left, name, vectors)
     op = Solve(vector and left, check_errors, with_info, transposed=not left)
@@ -137,14 +141,15 @@ def _solve(A: Any, B: Any, left: bool, check_errors: bool, name: str, with_info:
 def solve(A: Any, B: Any, *, left: bool = True) -> Tensor:  # noqa: N803
     """X with ``A X = B`` (``left=False``: ``X A = B``) for A (…, n, n) and B (…, n, k), batch dims broadcast →
     X (…, n, k). B of shape (n,), or of A's batch shape + (n,), is a batch of vectors: X has B's batch shape too,
-    as PyTorch reads it. A singular A raises :class:`LinAlgError`. Gradients ``gB = A⁻ᵀ gX``, ``gA = -gB Xᵀ``."""
-    return _solve(A, B, left, True, "linalg.solve")
+    as PyTorch reads it. A singular A raises :class:`LinAlgError`. Gradients ``gB = A⁻ᵀ gX``, ``gA = -gB Xᵀ`` (complex:
+    ``A⁻ᴴ`` and ``Xᴴ``, PyTorch's)."""
+    return _solve(A, B, left, True, "linalg.solve", complex_ok=True)
 
 
 def solve_ex(A: Any, B: Any, *, left: bool = True, check_errors: bool = False) -> SolveExResult:  # noqa: N803
     """``(result, info)`` of :func:`solve` without raising: ``info`` (…) int32 as :func:`inv_ex`'s; the result for
     a singular A is NaN."""
-    result, info = _solve(A, B, left, check_errors, "linalg.solve_ex", with_info=True)
+    result, info = _solve(A, B, left, check_errors, "linalg.solve_ex", with_info=True, complex_ok=True)
     return return_types.linalg_solve_ex(result, info.detach())
 
 
@@ -192,7 +197,7 @@ def matrix_power(A: Any, n: int) -> Tensor:  # noqa: N803
     if n < 0:
         op = Inverse()
         op.name = name
-        return _matrix_power(op(matrices(A, name, square=True)), -n)
+        return _matrix_power(op(matrices(A, name, square=True, complex_ok=True)), -n)
     return _matrix_power(A, n)
 
 
@@ -304,9 +309,6 @@ def diagonal(A: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tens
 _NOT_PROVIDED = {
     "eig": "the eigenvectors of a general matrix are not implemented; eigvals gives its (complex) eigenvalues, "
            "eigh the eigenvalues and eigenvectors of a symmetric matrix",
-    "ldl_factor": "the LDL family is not implemented; use cholesky or solve",
-    "ldl_factor_ex": "the LDL family is not implemented; use cholesky or solve",
-    "ldl_solve": "the LDL family is not implemented; use solve",
 }
 
 
