@@ -655,7 +655,7 @@ def test_complex_norms_refuse_what_they_cannot_do() -> None:
 
 def test_var_and_std_of_complex_tensors_are_real(torch: Any) -> None:
     """The variance of complex values is the mean of |z - mean|² (real), as PyTorch's and NumPy's; it was the
-    complex mean of (z - mean)². Their gradient is still refused, naming the op."""
+    complex mean of (z - mean)². Their gradient is PyTorch's (more cases: tests/minigrad/test_complex_more.py)."""
     import minigrad as mg  # noqa: PLC0415
 
     rng = np.random.default_rng(7)
@@ -666,5 +666,7 @@ def test_var_and_std_of_complex_tensors_are_real(torch: Any) -> None:
         assert ours.dtype == theirs.dtype == np.float32 and ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
     np.testing.assert_allclose(mg.from_numpy(z).var(axis=0).numpy(), np.var(z, axis=0), rtol=1e-6)
-    with pytest.raises(NotImplementedError, match="var has no complex gradient"):
-        mg.tensor(z, requires_grad=True).var()
+    ours, theirs = mg.tensor(z, requires_grad=True), torch.from_numpy(z).requires_grad_(True)
+    (ours.var() + ours.std(1).sum()).backward()
+    (theirs.var() + theirs.std(1).sum()).backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-6)

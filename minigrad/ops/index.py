@@ -213,6 +213,8 @@ class Scatter(Function):
     ``mg.compile`` replay checks its own index) gives in its error; None: not checked.
     """
 
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+
     def __init__(self, axis: int, index: Any, add: bool, check: str | None = None) -> None:
         self.axis, self.index, self.add, self.check = axis, index, add, check
         self.name = check or ("scatter_add" if add else "scatter")

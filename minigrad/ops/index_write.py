@@ -62,6 +62,8 @@ class IndexWrite(Function):
     that each ``mg.compile`` replay checks its own index (see :func:`_check_vector`).
     """
 
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+
     def __init__(self, axis: int, index: Any, add: bool, check: tuple) -> None:
         self.axis, self.index, self.add, self.check = axis, index, add, check
         self.name = check[0]   # index_add, index_copy or their in-place names, which the check's errors give

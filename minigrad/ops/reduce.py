@@ -148,7 +148,9 @@ class Max(Function):
 
 
 class Var(Function):
-    """Variance with NumPy's ``ddof`` (0 by default)."""
+    """Variance with NumPy's ``ddof`` (0 by default); of complex x, the mean of |x - mean|², real."""
+
+    complex_grad = True   # 2 (x - mean) gy / dof is PyTorch's for complex x too; see autograd.engine._complex_gate
 
     def __init__(self, axis: Any, keepdims: bool, ddof: int) -> None:
         self.axis, self.keepdims, self.ddof = axis, keepdims, ddof
@@ -252,12 +254,16 @@ class Norm(Function):
 
 
 class LogSumExp(Function):
+    """log Σ exp(x) over ``axis``; of complex x shifted by the max of the real parts (PyTorch's branch of log)."""
+
+    complex_grad = "holomorphic"   # exp(x - y) gy; see autograd.engine._complex_gate
+
     def __init__(self, axis: Any, keepdims: bool) -> None:
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x: Any) -> Any:
         xp = self.xp
-        m = _shift(xp, x, self.axis)
+        m = _shift(xp, x, self.axis) if x.dtype.kind != "c" else _shift(xp, x.real, self.axis)
         with backend.errstate(xp, divide="ignore"):   # log(0) = -inf: an empty sum, or all -inf
             y = xp.log(xp.exp(x - m).sum(axis=self.axis, keepdims=True)) + m
         self.saved = (x, y)

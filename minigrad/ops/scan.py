@@ -65,6 +65,8 @@ def _integer_result(x: Tensor) -> Tensor:
 class Prod(Function):
     """The product over ``axes`` (None: all); the gradient is the product of the other factors."""
 
+    complex_grad = "holomorphic"   # products of the other factors, no division; see autograd.engine._complex_gate
+
     def __init__(self, axes: Any, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
@@ -144,6 +146,8 @@ def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any 
 class CumProd(Function):
     """Running products. d out[j] / d x[i] = prod(x[:j+1] without x[i]) for j >= i, so
     grad[i] = L[i] · S[i] with L the running product before i and S[i] = gy[i] + x[i+1] · S[i+1]."""
+
+    complex_grad = "holomorphic"   # products and sums, no division; see autograd.engine._complex_gate
 
     def __init__(self, axis: int) -> None:
         self.axis = axis

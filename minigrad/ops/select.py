@@ -50,6 +50,10 @@ class Gather(Function):
     Repeated indices accumulate their gradients.
     """
 
+    # linear with real coefficients: the same backward (autograd.engine._complex_gate), for the picks PyTorch takes
+    # of complex values; max(dim), topk, sort … of complex values, which PyTorch refuses, stay refused
+    complex_grad = staticmethod(lambda node, arrays: node.name in ("gather", "take_along_dim"))
+
     def __init__(self, axis: int, index: Any, squeeze: bool = False, check: str | None = None) -> None:
         self.axis, self.index, self.squeeze, self.check = axis, index, squeeze, check
 

@@ -141,6 +141,7 @@ class Inverse(Function):
     (batch shape, int32: the 1-based zero pivot, 0 where A is invertible), which has no gradient."""
 
     name = "linalg.inv"
+    complex_grad = "holomorphic"   # -Yᵀ gY Yᵀ becomes PyTorch's -Yᴴ gY Yᴴ; see autograd.engine._complex_gate
 
     def __init__(self, check_errors: bool = True, with_info: bool = False) -> None:
         self.check_errors, self.with_info = check_errors, with_info
@@ -170,6 +171,7 @@ class Solve(Function):
     ``gB = A⁻ᵀ gX``, ``gA = -gB Xᵀ``."""
 
     name = "linalg.solve"
+    complex_grad = "holomorphic"   # gB = A⁻ᴴ gX, gA = -gB Xᴴ (PyTorch's); see autograd.engine._complex_gate
 
     def __init__(self, vector: bool, check_errors: bool = True, with_info: bool = False,
                  transposed: bool = False) -> None:

@@ -332,9 +332,34 @@ def heaviside(input: Tensor, values: Any) -> Tensor:  # noqa: A002 - PyTorch's n
 
 # --- unary: sign, fraction, non-finite values -------------------------------------------------------------
 
+class ComplexSign(Function):
+    """``s = z / |z|`` (0 at z = 0) of complex z. With PyTorch's gradient convention the gradient is
+    ``(g - conj(g) s²) / (2 |z|)`` (from ds/dz = 1 / (2|z|), ds/dz* = -s² / (2|z|)); 0 at z = 0."""
+
+    name = "sgn"
+    complex_grad = True   # backward gives PyTorch's gradient: see autograd.engine._complex_gate
+
+    def forward(self, z: Any) -> Any:
+        xp = self.xp
+        size = xp.abs(z)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            s = xp.where(size == 0, z.dtype.type(0), z / size)
+        self.saved = (size, s)
+        return s
+
+    def backward(self, gy: Any) -> Any:
+        xp = self.xp
+        size, s = self.saved
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            g = (gy - gy.conj() * s * s) / (2 * size)
+        return xp.where(size == 0, gy.dtype.type(0), g)
+
+
 def sgn(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-    """The sign of each element, -1, 0 or 1 in input's dtype (torch.sgn, for real tensors :func:`sign`)."""
-    return sign(input)
+    """The sign of each element, -1, 0 or 1 in input's dtype (torch.sgn, for real tensors :func:`sign`);
+    of complex z, ``z / |z|`` (0 at 0) with PyTorch's gradient."""
+    x = _numeric(input, "sgn")
+    return ComplexSign()(x) if x.dtype.kind == "c" else sign(x)
 
 
 def signbit(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name

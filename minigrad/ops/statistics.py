@@ -135,7 +135,9 @@ def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any
 
 def _spread_mean(spread: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdim: bool,
                  correction: Any) -> tuple[Tensor, Tensor]:
-    x = _floating(x, name)
+    x = tensor_arg(x, name)
+    if x.dtype.kind != "c":   # complex x: a real spread and a complex mean, as PyTorch's
+        x = _floating(x, name)
     if isinstance(dim, bool):   # torch's var_mean(x, unbiased) overload
         dim, unbiased = None, dim
     axes = _dims(x, dim, name)

@@ -196,10 +196,11 @@ def test_softmax_over_complex_refuses_as_torch(torch: Any) -> None:
 @pytest.mark.parametrize("make", [
     lambda z, x: mg.acosh(z),   # 1/sqrt(z² - 1) is not PyTorch's derivative where Re z < 0
     lambda z, x: mg.sinc(z),
-    lambda z, x: z.prod(1),   # (einsum has PyTorch's complex gradient now: tests/test_pytorch_programs_operator.py)
+    lambda z, x: mg.lerp(z, z * 2, 0.3),   # (einsum has it now: tests/test_pytorch_programs_operator.py)
+    # (prod, cumprod, gather, scatter_add, sgn, logsumexp, linalg.inv/solve, var: tests/minigrad/test_complex_more.py)
     # (norms of complex tensors are the norms of |z|, real, with |z|'s gradient: tests/test_pytorch_programs_audio.py)
     lambda z, x: (x * 1j).acosh(),   # a real tensor made complex
-    lambda z, x: x.to(mg.complex128).cumprod(0),   # (cumsum, flip, pad … have it now: test_pytorch_programs_ssm)
+    lambda z, x: mg.lerp(x.to(mg.complex128), z, 0.5),   # (cumsum, flip, pad … have it now: test_pytorch_programs_ssm)
     lambda z, x: z ** x,   # a tensor exponent
 ])
 def test_an_op_without_a_complex_gradient_refuses_at_forward_time(make: Callable) -> None:
@@ -261,17 +262,27 @@ def test_a_python_complex_number_keeps_a_float32_tensor_complex64_as_torch() -> 
     assert (mg.ones(2, dtype=mg.float64) * 1j).dtype == mg.complex128
 
 
+class _RealPartWithoutComplexGradient(mg.autograd.Function):
+    """An op class that says nothing of complex values (no ``complex_grad``): the gate refuses it."""
+
+    def forward(self, x: Any) -> Any:
+        return x.real.copy()
+
+    def backward(self, gy: Any) -> Any:
+        return gy
+
+
 def test_the_shape_cache_stays_on_and_still_gates_a_real_output_of_a_complex_input(torch: Any) -> None:
     from minigrad.autograd import engine
     z = mg.tensor(Z34, requires_grad=True)
     x = mg.tensor(R34, requires_grad=True)
-    (x * x).sum().backward()   # (3, 4) and () float64 metas are cached: abs(z) and z.var() below are cache hits
+    (x * x).sum().backward()   # (3, 4) and () float64 metas are cached: abs(z) and the op below are cache hits
     assert engine._meta_cache.get((3, 4)) is not None and engine._meta_cache.get(()) is not None
     t = torch.from_numpy(Z34.copy()).requires_grad_(True)
     mg.abs(z).sum().backward()
     t.abs().sum().backward()
     np.testing.assert_allclose(z.grad.numpy(), t.grad.numpy(), rtol=1e-12)
     with pytest.raises(NotImplementedError, match="complex autograd: .* has no complex gradient yet"):
-        z.var()   # complex in, real out (z.norm() has a gradient now: the norm of |z|)
+        _RealPartWithoutComplexGradient()(z)   # complex in, real out (z.norm() and z.var() have gradients now)
     (x * x).sum().backward()
     assert engine._meta_cache.get((3, 4)) is not None   # real programs keep the cache once complex is live
