@@ -137,6 +137,21 @@ class GeqrfResult(NamedTuple):
     tau: Tensor
 
 
+class LDLFactorResult(NamedTuple):
+    """``(LD, pivots)`` of ``linalg.ldl_factor``."""
+
+    LD: Tensor
+    pivots: Tensor
+
+
+class LDLFactorExResult(NamedTuple):
+    """``(LD, pivots, info)`` of ``linalg.ldl_factor_ex``."""
+
+    LD: Tensor
+    pivots: Tensor
+    info: Tensor
+
+
 class HistogramResult(NamedTuple):
     """``(hist, bin_edges)`` of ``histogram`` (bin_edges a tensor) and ``histogramdd`` (a tuple of tensors)."""
 
@@ -196,17 +211,20 @@ svd = _structseq("svd", SVDLegacyResult)
 qr = _structseq("qr", QRResult)
 triangular_solve = _structseq("triangular_solve", TriangularSolveResult)
 geqrf = _structseq("geqrf", GeqrfResult)
+linalg_ldl_factor = _structseq("linalg_ldl_factor", LDLFactorResult)
+linalg_ldl_factor_ex = _structseq("linalg_ldl_factor_ex", LDLFactorExResult)
 max = _structseq("max", ValuesIndices)  # noqa: A001 - PyTorch's names; last, they shadow the builtins here
 min = _structseq("min", ValuesIndices)  # noqa: A001
 
 __all__ = ["ValuesIndices", "MinMax", "FrexpResult", "SlogdetResult", "EighResult", "SVDResult", "QRResult",
            "InvExResult", "CholeskyExResult", "SolveExResult", "LstsqResult", "SVDLegacyResult",
-           "TriangularSolveResult", "GeqrfResult", "LUFactorResult", "LUFactorExResult", "PLUResult",
+           "TriangularSolveResult", "GeqrfResult", "LDLFactorResult", "LDLFactorExResult",
+           "LUFactorResult", "LUFactorExResult", "PLUResult",
            "HistogramResult", "topk", "sort", "kthvalue", "mode", "median", "nanmedian", "cummax", "cummin",
            "aminmax", "frexp", "slogdet", "linalg_slogdet", "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_inv_ex",
            "linalg_cholesky_ex", "linalg_solve_ex", "linalg_lstsq", "svd", "qr", "triangular_solve", "geqrf", "max",
            "min", "linalg_lu_factor", "linalg_lu_factor_ex", "linalg_lu", "lu_unpack", "_lu_with_info", "histogram",
-           "histogramdd"]
+           "histogramdd", "linalg_ldl_factor", "linalg_ldl_factor_ex"]
 
 
 def __dir__() -> Any:

@@ -116,3 +116,90 @@ def test_dtype_errors() -> None:
         mg.linalg.householder_product(mg.ones(4, 3), mg.ones(2, dtype=mg.float64))
     with pytest.raises(TypeError, match="ormqr.*other"):
         mg.ormqr(mg.ones(4, 3), mg.ones(3), mg.ones(4, 5, dtype=mg.float64))
+
+
+# --- the LDL family -------------------------------------------------------------------------------------------
+
+def _symmetric(*shape: int) -> np.ndarray:
+    x = _normal(*shape)
+    return x + np.swapaxes(x, -1, -2)
+
+
+LDL_MATRICES = {
+    "random": _symmetric(3, 5, 5),
+    "two_by_two_pivots": np.array([[0.0, 1, 2], [1, 0, 3], [2, 3, 0]]),   # zero diagonal: 2×2 blocks
+    "mixed": np.array([[1.0, 2, 3], [2, 1, 3], [3, 3, 1]]),
+    "small_pivot": np.array([[1e-3, 1, 0, 2], [1, 2, 1, 0], [0, 1, 1e-4, 3], [2, 0, 3, 1]]),
+    "singular": np.array([[[0.0, 0], [0, 0]], [[2, 1], [1, 2]]]),
+    "one": np.array([[-3.0]]),
+    "empty": np.zeros((2, 0, 0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LDL_MATRICES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ldl_factor_ex_is_lapacks(name: str, dtype: str, torch: Any) -> None:
+    """LD, pivots and info as torch.linalg.ldl_factor_ex (LAPACK's sytrf, lower): the same pivots, 2×2 blocks."""
+    x = LDL_MATRICES[name].astype(dtype)
+    ours, theirs = mg.linalg.ldl_factor_ex(mg.tensor(x)), torch.linalg.ldl_factor_ex(torch.from_numpy(x))
+    assert type(ours).__name__ == "linalg_ldl_factor_ex" and ours._fields == ("LD", "pivots", "info")
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(ours.LD.numpy(), theirs.LD.numpy(), rtol=tol, atol=tol)
+    for o, t in zip(ours, theirs):
+        assert o.dtype == t.numpy().dtype and o.shape == tuple(t.shape)
+    np.testing.assert_array_equal(ours.pivots.numpy(), theirs.pivots.numpy())
+    np.testing.assert_array_equal(ours.info.numpy(), theirs.info.numpy())
+
+
+@pytest.mark.parametrize("name", ["random", "two_by_two_pivots", "mixed", "small_pivot", "one"])
+def test_ldl_solve_as_torch(name: str, torch: Any) -> None:
+    """ldl_solve on the factors gives torch's X (and solves A X = B); B's batch dims broadcast against LD's."""
+    x = LDL_MATRICES[name]
+    b = _normal(*x.shape[:-1], 2)
+    factors = mg.linalg.ldl_factor(mg.tensor(x))
+    theirs = torch.linalg.ldl_factor(torch.from_numpy(x))
+    ours_x = mg.linalg.ldl_solve(*factors, mg.tensor(b))
+    np.testing.assert_allclose(ours_x.numpy(), torch.linalg.ldl_solve(*theirs, torch.from_numpy(b)).numpy(),
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x @ ours_x.numpy(), b, atol=1e-10)
+    single = mg.linalg.ldl_solve(*factors, mg.tensor(b[..., :1, :, :] if b.ndim == 3 else b))
+    assert single.shape == ours_x.shape
+
+
+def test_ldl_errors_and_no_gradient() -> None:
+    """A singular D raises in ldl_factor (not in ldl_factor_ex); shapes and dtypes named; backward raises."""
+    with pytest.raises(mg.linalg.LinAlgError, match="ldl_factor.*singular.*element 1.*batch element 0"):
+        mg.linalg.ldl_factor(mg.tensor(LDL_MATRICES["singular"]))
+    assert mg.linalg.ldl_factor_ex(mg.tensor(LDL_MATRICES["singular"])).info.tolist() == [1, 0]
+    with pytest.raises(RuntimeError, match="square"):
+        mg.linalg.ldl_factor(mg.ones(3, 4))
+    with pytest.raises(TypeError, match="ldl_factor.*int64"):
+        mg.linalg.ldl_factor(mg.ones(3, 3, dtype=mg.int64))
+    a = mg.tensor(_symmetric(3, 3), requires_grad=True)
+    ld, pivots = mg.linalg.ldl_factor(a)
+    with pytest.raises(RuntimeError, match=r"pivots.shape to be the same"):
+        mg.linalg.ldl_solve(ld, pivots[:2], mg.ones(3, 1, dtype=mg.float64))
+    with pytest.raises(RuntimeError, match="Incompatible matrix sizes"):
+        mg.linalg.ldl_solve(ld, pivots, mg.ones(2, 1, dtype=mg.float64))
+    with pytest.raises(TypeError, match="LD and B"):
+        mg.linalg.ldl_solve(ld, pivots, mg.ones(3, 1))
+    b = mg.tensor(_normal(3, 2), requires_grad=True)
+    solution = mg.linalg.ldl_solve(ld, pivots, b)
+    assert ld.requires_grad and solution.requires_grad and not pivots.requires_grad
+    with pytest.raises(NotImplementedError, match="derivative for 'linalg_ldl_factor_ex' is not implemented"):
+        ld.sum().backward()
+    with pytest.raises(NotImplementedError, match="derivative for 'linalg_ldl_solve' is not implemented"):
+        mg.linalg.ldl_solve(ld.detach(), pivots, b).sum().backward()
+
+
+@pytest.mark.gpu
+def test_ldl_on_gpu_as_on_cpu() -> None:
+    """The factors and the solution on cuda equal the cpu run's."""
+    x, b = LDL_MATRICES["random"], _normal(3, 5, 2)
+    cpu = mg.linalg.ldl_factor(mg.tensor(x))
+    gpu = mg.linalg.ldl_factor(mg.tensor(x, device="cuda"))
+    assert gpu.LD.device == mg.device("cuda") and gpu.pivots.device == mg.device("cuda")
+    np.testing.assert_allclose(gpu.LD.numpy(), cpu.LD.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(gpu.pivots.numpy(), cpu.pivots.numpy())
+    solution = mg.linalg.ldl_solve(*gpu, mg.tensor(b, device="cuda"))
+    np.testing.assert_allclose(solution.numpy(), mg.linalg.ldl_solve(*cpu, mg.tensor(b)).numpy(), atol=1e-10)
