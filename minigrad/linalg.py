@@ -21,10 +21,11 @@ a batched least-squares solver), the code uses array ops and ``solve``/``svd``, 
 The LU family (``lu_factor``, ``lu_factor_ex``, ``lu``, ``lu_solve``) lives in :mod:`minigrad.ops.lu`.
 
 ``householder_product`` (Q from ``geqrf``'s packed reflectors) lives in :mod:`minigrad.ops.householder`, with
-``mg.geqrf``, ``mg.orgqr`` and ``mg.ormqr``.
+``mg.geqrf``, ``mg.orgqr`` and ``mg.ormqr``; the LDL family (``ldl_factor``, ``ldl_factor_ex``, ``ldl_solve``) in
+:mod:`minigrad.ops.ldl`.
 
-Not provided: ``eig`` (complex eigenvectors) and the LDL family (``ldl_factor``, ``ldl_solve``): asking for one
-raises an AttributeError that says so. No function takes PyTorch's
+Not provided: ``eig`` (complex eigenvectors): asking for it raises an AttributeError that says so. No function
+takes PyTorch's
 ``out=``.
 """
 
@@ -43,6 +44,7 @@ from .ops.combine import matrix_power as _matrix_power
 from .ops.decompositions import QR, SVD, Cholesky, EigenValues, Eigh
 from .ops.householder import householder_product
 from .ops.index import tril, triu
+from .ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve
 from .ops.least_squares import LstsqResult, lstsq, matrix_rank, pinv
 from .ops.linalg import matmul
 from .ops.linalg_arguments import LinalgShapeError, floating, matrices, module, same_dtype
@@ -67,8 +69,9 @@ from .tensor import Tensor
 
 __all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "QRResult",
            "SVDResult", "SlogdetResult", "SolveExResult", "cholesky", "cholesky_ex", "cond", "cross", "det",
-           "diagonal", "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu",
-           "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm",
+           "diagonal", "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor",
+           "ldl_factor_ex", "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
+           "matrix_exp", "matrix_norm",
            "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
 
@@ -306,9 +309,6 @@ def diagonal(A: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tens
 _NOT_PROVIDED = {
     "eig": "the eigenvectors of a general matrix are not implemented; eigvals gives its (complex) eigenvalues, "
            "eigh the eigenvalues and eigenvectors of a symmetric matrix",
-    "ldl_factor": "the LDL family is not implemented; use cholesky or solve",
-    "ldl_factor_ex": "the LDL family is not implemented; use cholesky or solve",
-    "ldl_solve": "the LDL family is not implemented; use solve",
 }
 
 
