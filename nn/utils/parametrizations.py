@@ -253,10 +253,17 @@ class _Orthogonal(Module):
                 q = q.mT
                 n, k = k, n
             if "base" not in self._buffers:
-                # as PyTorch's: matrix_exp and cayley have no inverse to assign through (householder, which has
-                # one through geqrf, is refused by orthogonal())
-                raise NotImplementedError("It is not possible to assign to the matrix exponential or the Cayley "
-                                          "parametrizations when use_trivialization=False.")
+                # as PyTorch's: matrix_exp and cayley have no inverse to assign through
+                if self.orthogonal_map != "householder":
+                    raise NotImplementedError("It is not possible to assign to the matrix exponential or the "
+                                              "Cayley parametrizations when use_trivialization=False.")
+                # householder: the reflectors of q's QR, R's diagonal replaced by its signs (flipped where LAPACK
+                # made no reflection, tau = 0), so that the forward gives back q's Q with diag(R) > 0
+                a, tau = mg.geqrf(q)
+                signs = a.diagonal(dim1=-2, dim2=-1).sign()
+                signs = mg.where(tau == 0.0, -signs, signs)
+                a = mg.where(mg.eye(n, k, dtype=mg.bool_, device=a.device), signs.unsqueeze(-2), a)
+                return a.mT if transpose else a
             if n == k:
                 q = q.clone() if _is_orthogonal(q) else _make_orthogonal(q)
             else:   # complete q into a full n × n orthogonal matrix
@@ -276,8 +283,8 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     square matrix, else ``householder``). The dynamic trivialization (default) keeps ``base``
     (``parametrizations.<name>.0.base``) and starts from the weight if it is orthogonal, else from the Q of its
     QR decomposition (a wide or tall one completed with random columns: minigrad's generator, not PyTorch's).
-    ``use_trivialization=False`` starts from the weight as the unconstrained matrix (not with
-    ``householder``: NotImplementedError). Returns ``module``.
+    ``use_trivialization=False`` starts from the weight as the unconstrained matrix (``householder``: from the
+    reflectors of its QR decomposition, ``mg.geqrf``, as PyTorch's). Returns ``module``.
     """
     weight = getattr(module, name, None)
     if not isinstance(weight, Tensor):
@@ -289,10 +296,6 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     if orthogonal_map not in _ORTHOGONAL_MAPS:
         raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
                          f"Got: {orthogonal_map}")
-    if not use_trivialization and orthogonal_map == "householder":
-        raise NotImplementedError("orthogonal: orthogonal_map='householder' with use_trivialization=False is not "
-                                  "supported (its initial value needs PyTorch's geqrf); use use_trivialization=True "
-                                  "or another map")
     parametrize.register_parametrization(module, name, _Orthogonal(weight, orthogonal_map,
                                                                    use_trivialization=use_trivialization),
                                          unsafe=True)

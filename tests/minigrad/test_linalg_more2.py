@@ -203,3 +203,26 @@ def test_ldl_on_gpu_as_on_cpu() -> None:
     np.testing.assert_array_equal(gpu.pivots.numpy(), cpu.pivots.numpy())
     solution = mg.linalg.ldl_solve(*gpu, mg.tensor(b, device="cuda"))
     np.testing.assert_allclose(solution.numpy(), mg.linalg.ldl_solve(*cpu, mg.tensor(b)).numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5)])
+def test_orthogonal_householder_without_trivialization_as_torch(shape: tuple, torch: Any) -> None:
+    """nn's orthogonal(householder, use_trivialization=False) starts from geqrf's reflectors, as PyTorch's: the
+    same ``original``, weight, output and gradient."""
+    import nn
+    from nn.utils.parametrizations import orthogonal
+    torch.manual_seed(0)
+    theirs = torch.nn.Linear(shape[1], shape[0]).double()
+    ours = nn.Linear(shape[1], shape[0], dtype=mg.float64)
+    ours.load_state_dict({key: value.detach().numpy() for key, value in theirs.state_dict().items()})
+    torch.nn.utils.parametrizations.orthogonal(theirs, orthogonal_map="householder", use_trivialization=False)
+    orthogonal(ours, orthogonal_map="householder", use_trivialization=False)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    x = _normal(2, shape[1])
+    ours(mg.tensor(x)).square().sum().backward()
+    theirs(torch.from_numpy(x)).square().sum().backward()
+    for o, t in ((ours.parametrizations.weight.original, theirs.parametrizations.weight.original),
+                 (ours.weight, theirs.weight)):
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.parametrizations.weight.original.grad.numpy(),
+                               theirs.parametrizations.weight.original.grad.numpy(), atol=1e-12)

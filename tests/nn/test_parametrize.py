@@ -444,8 +444,6 @@ def test_orthogonal_batches_of_matrices_match_torch(torch, orthogonal_map, trivi
     if not trivialization:   # no inverse to assign through, as PyTorch's
         with pytest.raises(NotImplementedError, match="not possible to assign"):
             module.weight = mg.tensor(q)
-    with pytest.raises(NotImplementedError, match="householder"):
-        orthogonal(nn.Linear(2, 3), orthogonal_map="householder", use_trivialization=False)
 
 
 def test_orthogonal_starts_from_an_orthogonal_weight(torch) -> None:
