@@ -286,7 +286,14 @@ def scatter_add(xp: Any, target: Any, index: Any, values: Any) -> None:
     """target[index] += values with accumulation over repeated indices."""
     if xp is not numpy and xp is not _cupy:
         raise TypeError(f"scatter_add: xp must be the array module of the target (numpy or cupy), got {xp!r:.60}")
-    xp.add.at(target, index, values)   # CuPy has ufunc.at too (cupyx.scatter_add is deprecated)
+    if xp is _cupy and target.dtype.kind == "c":   # CuPy's add.at has no complex dtypes: the parts apart
+        values = xp.asarray(values, dtype=target.dtype)
+        xp.add.at(target.real, index, values.real)
+        xp.add.at(target.imag, index, values.imag)
+    elif xp is _cupy and target.dtype == numpy.int64:   # nor int64: uint64 adds the same bits (two's complement)
+        xp.add.at(target.view(numpy.uint64), index, xp.asarray(values, dtype=numpy.int64).view(numpy.uint64))
+    else:
+        xp.add.at(target, index, values)   # CuPy has ufunc.at too (cupyx.scatter_add is deprecated)
 
 
 def _initial_device() -> None:

@@ -331,7 +331,18 @@ class _Ufunc:
         method = getattr(self._ufunc, name)
         if not callable(method):
             return method
+        if name == "at" and self.__name__ == "add":
+            return self._add_at
         return lambda *args, **kwargs: _call(method, args, kwargs, f"{self.__name__}.{name}")
+
+    # CuPy's add.at (atomicAdd) takes these dtypes only: no complex, no int64 (CUDA has no signed 64-bit atomicAdd)
+    _ADD_AT_DTYPES = frozenset(numpy.dtype(t) for t in ("int32", "float16", "float32", "float64", "uint32", "uint64"))
+
+    def _add_at(self, target: Any, index: Any, values: Any) -> Any:
+        if target.dtype not in self._ADD_AT_DTYPES:
+            raise TypeError(f"cupy.add.at only supports int32, float16, float32, float64, uint32, uint64, as data "
+                            f"type (got {target.dtype})")
+        return _call(self._ufunc.at, (target, index, values), {}, "add.at")
 
 
 class _Device:
