@@ -97,6 +97,8 @@ def test_other_cpu_tensors_with_cuda_ones_raise_naming_both(other: list) -> None
 
 @pytest.mark.gpu
 def test_a_0dim_cpu_tensor_does_not_join_tensors_on_two_gpus() -> None:
+    if mg.cuda.device_count() < 2:   # the strict stand-in has two; a real machine may have one (the H200 here)
+        pytest.skip("needs two GPUs")
     a, b = mg.ones(2, device="cuda:0"), mg.ones(2, device="cuda:1")
     with pytest.raises(ValueError, match=r"cuda:0 and cuda:1"):
         mg.where(a > 0, b, mg.tensor(1.0))
