@@ -183,6 +183,8 @@ def batch_loss(model, batch, cov_loss_wt=1.0):
             coverage_steps.append(torch.sum(torch.min(attn, coverage), 1) * dec_mask[:, di])
             coverage = next_coverage
     nll = torch.mean(torch.sum(torch.stack(nll_steps, 1), 1) / dec_lengths)
+    if not model.use_coverage:
+        return nll, nll, torch.zeros(())
     cov = torch.mean(torch.sum(torch.stack(coverage_steps, 1), 1) / dec_lengths)
     return nll + cov_loss_wt * cov, nll, cov
 
@@ -208,27 +210,30 @@ def train(model, batches, steps, lr=0.15, max_grad_norm=2.0):
 
 
 def greedy_decode(model, batch, max_steps):
-    """Extended ids (B, max_steps) picked one at a time; an article OOV picked is fed back as UNK."""
+    """Extended ids (B, max_steps) picked one at a time (an article OOV picked is fed back as UNK), and each
+    step's two best log-probabilities (B, max_steps, 2), as a beam search's topk reads them."""
     model.eval()
     with torch.no_grad():
         outputs, features, padding_mask, extra_zeros, extend_vocab, state, context, coverage = encoder_inputs(
             model, batch)
         vocab_size = model.decoder.out2.out_features
         y_prev = torch.full((outputs.size(0),), START, dtype=torch.long)
-        picked = []
+        picked, best_log_probs = [], []
         for _ in range(max_steps):
             final_dist, state, context, attn, p_gen, coverage = model.decoder(
                 y_prev, state, context, outputs, features, padding_mask, extra_zeros, extend_vocab, coverage)
+            top_log_probs, _ = torch.topk(torch.log(final_dist), 2)
             best = final_dist.argmax(dim=1)
             picked.append(best)
+            best_log_probs.append(top_log_probs)
             y_prev = best.masked_fill(best >= vocab_size, UNK)
-    return torch.stack(picked, 1).tolist()
+    return torch.stack(picked, 1).tolist(), torch.stack(best_log_probs, 1).tolist()
 '''
 
 
-def _batch(rng: np.random.Generator, size: int, summary_len: int = 3) -> dict:
-    """Articles of words 4..VOCAB-1 and article OOVs (ids VOCAB + k, UNK in the encoder's input), lengths
-    unsorted; the summary is the article's first `summary_len` words (its ids extended), then STOP."""
+def _batch(rng: np.random.Generator, size: int, summary_len: int = 3, with_oovs: bool = True) -> dict:
+    """Articles of words 4..VOCAB-1 and (``with_oovs``) article OOVs (ids VOCAB + k, UNK in the encoder's input),
+    lengths unsorted; the summary is the article's first `summary_len` words (its ids extended), then STOP."""
     lengths = rng.integers(summary_len, 7, size)
     lengths[int(rng.integers(size))] = 6   # pad_packed_sequence pads to the longest: make it the array's width
     width = int(lengths.max())
@@ -240,7 +245,7 @@ def _batch(rng: np.random.Generator, size: int, summary_len: int = 3) -> dict:
     max_oovs = 0
     for row in range(size):
         n = int(lengths[row])
-        words = rng.integers(4, VOCAB + 2, n)          # VOCAB, VOCAB + 1: this article's OOVs
+        words = rng.integers(4, VOCAB + 2 * with_oovs, n)   # VOCAB, VOCAB + 1: this article's OOVs
         oovs = sorted({int(w) for w in words if w >= VOCAB})
         ext = np.array([VOCAB + oovs.index(int(w)) if w >= VOCAB else w for w in words])
         max_oovs = max(max_oovs, len(oovs))
@@ -292,5 +297,42 @@ def test_pointer_generator_with_coverage(torch: Any, dtype: str) -> None:
     _compare(history, expected, rtol, atol)
     assert all(step["coverage"] > 0 for step in expected)   # the coverage loss is live, not a zero
     _assert_same_weights(torch_model, mg_model, initial)
-    decoded = mg_program["greedy_decode"](mg_model, batches[0], 4)
-    assert decoded == torch_program["greedy_decode"](torch_model, batches[0], 4)
+    for batch in batches[:2]:
+        ids, log_probs = mg_program["greedy_decode"](mg_model, batch, 4)
+        torch_ids, torch_log_probs = torch_program["greedy_decode"](torch_model, batch, 4)
+        assert ids == torch_ids
+        np.testing.assert_allclose(log_probs, torch_log_probs, rtol=rtol, atol=atol)
+    # an article OOV was picked (and fed back as UNK): the copy path decides a word
+    assert any(i >= VOCAB for row in torch_program["greedy_decode"](torch_model, batches[1], 4)[0] for i in row)
+
+
+def test_pointer_generator_without_coverage_or_oovs(torch: Any) -> None:
+    """No coverage (no W_c, coverage None) and no article OOVs (extra_zeros None): the plain pointer-generator."""
+    rng = np.random.default_rng(6)
+    batches = [_batch(rng, 3, with_oovs=False) for _ in range(2)]
+    assert all(batch["max_oovs"] == 0 for batch in batches)
+    torch_program, torch_model, mg_program, mg_model, initial = _twin_models(
+        POINTER_GENERATOR, VOCAB, use_coverage=False, imports=IMPORTS)
+    assert not any("W_c" in name for name in mg_model.state_dict())
+    expected = torch_program["train"](torch_model, batches, 4)
+    history = mg_program["train"](mg_model, batches, 4)
+    _compare(history, expected, 1e-5, 1e-6)
+    _assert_same_weights(torch_model, mg_model, initial)
+    assert mg_program["greedy_decode"](mg_model, batches[0], 3)[0] == torch_program["greedy_decode"](
+        torch_model, batches[0], 3)[0]
+
+
+def test_the_ports_parameter_list_with_the_tied_embedding_twice(torch: Any) -> None:
+    """The ports hand Adagrad encoder + decoder + reduce_state parameters, the shared embedding in both: torch
+    warns that a duplicate parameter will be an error (pytorch/pytorch#40967) and steps it twice; minigrad raises
+    that error now (a clear refusal, not a second step), so the program above passes model.parameters()."""
+    torch_program, torch_model, mg_program, mg_model, _ = _twin_models(POINTER_GENERATOR, VOCAB, imports=IMPORTS)
+
+    def ports_params(model: Any) -> list:
+        return (list(model.encoder.parameters()) + list(model.decoder.parameters())
+                + list(model.reduce_state.parameters()))
+
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        torch_program["optim"].Adagrad(ports_params(torch_model), lr=0.15, initial_accumulator_value=0.1)
+    with pytest.raises(ValueError, match="Adagrad: parameter weight appears in more than one group or twice"):
+        mg_program["optim"].Adagrad(ports_params(mg_model), lr=0.15, initial_accumulator_value=0.1)
