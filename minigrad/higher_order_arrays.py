@@ -1,7 +1,8 @@
 """Rules of ``create_graph=True`` (see :mod:`minigrad.higher_order`) for writes at indices and into views
 (index_add/index_copy/index_put, masked_scatter, scatter_reduce, the ``*_scatter`` ops, fill), the strided
 reads (diag, Tensor.unfold, as_strided), einsum, and the linear algebra commonly differentiated twice (inv,
-solve and solve_triangular, det, slogdet/logdet, pinv, cholesky, matrix_exp, eigh/eigvalsh).
+solve and solve_triangular, det, slogdet/logdet, pinv, cholesky, cholesky_solve/cholesky_inverse, matrix_exp,
+eigh/eigvalsh).
 
 A write is linear in the written tensor and in what it writes: its rule reads the gradient back through the
 same places (a gather) and zeroes them in the gradient of the tensor written into (the write again, of zeros),
@@ -29,6 +30,7 @@ from .higher_order import (
 )
 from .ops.arrange import DiagEmbed
 from .ops.arrange import Unfold as WindowsAlong
+from .ops.cholesky_solve import CholeskyInverse, CholeskySolve, cholesky_inverse_grad, cholesky_solve_grads
 from .ops.contract import Einsum
 from .ops.decompositions import QR, SVD, Cholesky, Eigh, PseudoInverse, SingularValues
 from .ops.elementwise import Add, Div, Mul, Neg, Sub, Where
@@ -431,6 +433,30 @@ def _cholesky(node: Function, grads: Any) -> Tensor:
 
 def _swap_last_array(xp: Any, a: Any) -> Any:
     return xp.swapaxes(a, -1, -2)
+
+
+def _input_or_constant(node: Function, i: int, value: Any) -> Tensor:
+    """Input ``i`` of ``node`` as a Tensor, a constant one where it needs no gradient."""
+    return _input(node, i, value) if node.edges[i] is not None else _constant(value)
+
+
+@rule(CholeskySolve)
+def _cholesky_solve(node: Function, g: Tensor) -> tuple:
+    """The op's own formula (:func:`cholesky_solve_grads`) on Tensors: gB through the op again, X its output."""
+    factor, x, b_shape = node.saved
+    factor_t = _input_or_constant(node, 1, factor)
+    gb, gl = cholesky_solve_grads(g, factor_t, _output(node, x), node.upper,
+                                  lambda gx: CholeskySolve(node.upper)(gx, factor_t), _swap_last,
+                                  node.edges[1] is not None)
+    return (sum_to(gb, b_shape) if node.edges[0] is not None else None,
+            sum_to(gl, factor.shape) if gl is not None else None)
+
+
+@rule(CholeskyInverse)
+def _cholesky_inverse(node: Function, g: Tensor) -> Tensor:
+    """The op's own formula (:func:`cholesky_inverse_grad`) on Tensors, with Y the op's output."""
+    factor, y = node.saved
+    return cholesky_inverse_grad(g, _input(node, 0, factor), _output(node, y), node.upper, _swap_last)
 
 
 @rule(MatrixExp)

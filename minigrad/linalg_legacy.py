@@ -1,7 +1,8 @@
 """PyTorch's older linear-algebra spellings, still common in programs written before ``torch.linalg``:
 ``svd`` (U, S, V), ``qr(some=)``, ``cholesky(upper=)``, ``cholesky_solve``, ``cholesky_inverse`` and
 ``triangular_solve`` (functions and Tensor methods). Each is ``mg.linalg``'s op with the old arguments and
-results, so the gradients are those ops'; ``qr``, ``cholesky`` and ``triangular_solve`` warn as PyTorch's do."""
+results, so the gradients are those ops' (``cholesky_solve`` and ``cholesky_inverse`` are ops of their own, with
+PyTorch's gradients); ``qr``, ``cholesky`` and ``triangular_solve`` warn as PyTorch's do."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import importlib
 import warnings
 from typing import Any
 
+import numpy
+
 from . import return_types
 from .constructors import zeros
 from .ops._util import flag, tensor_arg
-from .ops.extras import eye
-from .ops.linalg_arguments import LinalgShapeError
+from .ops.cholesky_solve import CholeskyInverse, CholeskySolve
+from .ops.linalg_arguments import LinalgShapeError, matrices, same_dtype
 from .tensor import Tensor
 
 __all__ = ["cholesky", "cholesky_inverse", "cholesky_solve", "qr", "svd", "triangular_solve"]
@@ -61,29 +64,37 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:  # noqa: A002
 
 def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor:  # noqa: A002
     """X with ``A X = B`` for B = ``input`` (…, n, k) and A = L Lᵀ given by its Cholesky factor L = ``input2``
-    (…, n, n) (``upper=True``: U with A = Uᵀ U), as torch.cholesky_solve: two triangular solves."""
-    B, factor = tensor_arg(input, "cholesky_solve"), tensor_arg(input2, "cholesky_solve")   # noqa: N806
-    upper = flag(upper, "cholesky_solve", "upper")
-    if B.ndim < 2 or factor.ndim < 2 or B.shape[-2] != factor.shape[-1]:
+    (…, n, n) (``upper=True``: U with A = Uᵀ U), batch dims broadcast, as torch.cholesky_solve: only the factor's
+    triangle is read, and its gradient is PyTorch's (:mod:`minigrad.ops.cholesky_solve`)."""
+    name = "cholesky_solve"
+    B, factor = tensor_arg(input, name), tensor_arg(input2, name)   # noqa: N806
+    upper = flag(upper, name, "upper")
+    if B.ndim < 2 or factor.ndim < 2 or B.shape[-2] != factor.shape[-1] or not _broadcastable(B, factor):
         raise LinalgShapeError(f"cholesky_solve: incompatible matrix sizes: each A matrix is {factor.shape[-2:]} but "
                                f"each b matrix is {B.shape[-2:]} (shapes {factor.shape} and {B.shape})")
-    lower = factor.mT if upper else factor
-    Y = linalg.solve_triangular(lower, B, upper=False)   # noqa: N806
-    return linalg.solve_triangular(lower.mT, Y, upper=True)
+    B, factor = matrices(B, name, what="B"), matrices(factor, name, square=True)   # noqa: N806
+    same_dtype(name, B, factor, "B and A")
+    return CholeskySolve(upper)(B, factor)
+
+
+def _broadcastable(B: Tensor, factor: Tensor) -> bool:  # noqa: N803
+    try:
+        numpy.broadcast_shapes(B.shape[:-2], factor.shape[:-2])
+    except ValueError:
+        return False
+    return True
 
 
 def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:  # noqa: A002
-    """The inverse of A = L Lᵀ (``upper=True``: Uᵀ U) from its Cholesky factor ``input`` (…, n, n), as
-    torch.cholesky_inverse."""
+    """The inverse (…, n, n) of A = L Lᵀ (``upper=True``: Uᵀ U) from its Cholesky factor ``input`` (…, n, n), as
+    torch.cholesky_inverse: only the factor's triangle is read, and its gradient is PyTorch's
+    (:mod:`minigrad.ops.cholesky_solve`)."""
     factor = tensor_arg(input, "cholesky_inverse")
     upper = flag(upper, "cholesky_inverse", "upper")
     if factor.ndim < 2 or factor.shape[-1] != factor.shape[-2]:
         raise ValueError(f"cholesky_inverse: the input must be a square matrix or a batch of them (…, n, n), got "
                          f"shape {factor.shape}")
-    lower = factor.mT if upper else factor
-    identity = eye(lower.shape[-1], dtype=lower.dtype, device=lower.device).expand(*lower.shape)
-    inverse = linalg.solve_triangular(lower, identity, upper=False)   # L⁻¹
-    return inverse.mT @ inverse
+    return CholeskyInverse(upper)(matrices(factor, "cholesky_inverse", square=True))
 
 
 def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,  # noqa: A002, N803
