@@ -128,21 +128,28 @@ def _loss(lib: Any, y: Any, w: np.ndarray) -> Any:
     return (y * weight.real).sum()
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_gradient_matches_torch(name: str, torch: Any) -> None:
-    fn, arrays = CASES[name]
+def matches_torch(name: str, fn: Callable, arrays: tuple, torch: Any, weights: Callable = lambda y: _c(*y.shape),
+                  loss: Callable = _loss) -> Any:
+    """``fn(lib, *arrays)`` in minigrad and torch: the same dtype and values, and the same gradients of a weighted
+    real loss (PyTorch's convention: ``z.grad`` is dL/dz*) for every input. Returns minigrad's output."""
     ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
     theirs = [torch.from_numpy(a.copy()).requires_grad_(True) for a in arrays]
     y, t_y = fn(mg, *ours), fn(torch, *theirs)
     assert y.dtype == np.dtype(str(t_y.dtype).replace("torch.", "")), name
     np.testing.assert_allclose(y.numpy(), t_y.detach().resolve_conj().numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
-    w = np.asarray(_c(*y.shape))
-    _loss(mg, y, w).backward()
-    _loss(torch, t_y, w).backward()
+    w = np.asarray(weights(y))
+    loss(mg, y, w).backward()
+    loss(torch, t_y, w).backward()
     for i, (x, t) in enumerate(zip(ours, theirs)):
         assert x.grad is not None and x.grad.dtype == x.dtype, f"{name}: input {i}"
         np.testing.assert_allclose(x.grad.numpy(), t.grad.resolve_conj().numpy(), rtol=1e-9, atol=1e-12,
                                    err_msg=f"{name}: gradient of input {i}")
+    return y
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradient_matches_torch(name: str, torch: Any) -> None:
+    matches_torch(name, *CASES[name], torch)
 
 
 def test_complex64_keeps_its_dtype(torch: Any) -> None:

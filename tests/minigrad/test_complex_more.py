@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from tests.minigrad.test_complex_autograd import _loss, matches_torch
 
 RNG = np.random.default_rng(12)
 
@@ -77,32 +78,13 @@ CASES: dict[str, tuple[Callable, tuple]] = {
 }
 
 
-def _loss(lib: Any, y: Any, w: np.ndarray) -> Any:
-    weight = lib.tensor(w) if lib is mg else lib.from_numpy(w)
-    if y.is_complex():
-        return (y * lib.conj(weight)).real.sum()
-    return (y * weight.real).sum()
-
-
 def _weights(shape: tuple) -> np.ndarray:
     return np.asarray(np.random.default_rng(len(shape) + 5).standard_normal(shape + (2,)) @ [1, 1j])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_values_and_gradients_match_torch(name: str, torch: Any) -> None:
-    fn, arrays = CASES[name]
-    ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
-    theirs = [torch.from_numpy(a.copy()).requires_grad_(True) for a in arrays]
-    y, t_y = fn(mg, *ours), fn(torch, *theirs)
-    assert y.dtype == np.dtype(str(t_y.dtype).replace("torch.", "")), name
-    np.testing.assert_allclose(y.numpy(), t_y.detach().resolve_conj().numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
-    w = _weights(tuple(y.shape))
-    _loss(mg, y, w).backward()
-    _loss(torch, t_y, w).backward()
-    for i, (x, t) in enumerate(zip(ours, theirs)):
-        assert x.grad is not None and x.grad.dtype == x.dtype, f"{name}: input {i}"
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.resolve_conj().numpy(), rtol=1e-9, atol=1e-12,
-                                   err_msg=f"{name}: gradient of input {i}")
+    matches_torch(name, *CASES[name], torch, weights=lambda y: _weights(tuple(y.shape)))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
