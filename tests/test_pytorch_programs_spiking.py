@@ -551,3 +551,23 @@ def test_lstm_autoencoder_anomaly_detection(torch: Any, repeat: str) -> None:
     np.testing.assert_allclose(errors, t_errors, rtol=1e-5)
     assert flags == t_flags and flagged == t_flagged
     assert all(flags[:4])   # the spiked and flattened sequences are the ones flagged
+
+
+def test_a_gradient_for_a_non_tensor_argument_raises_as_in_torch(torch: Any) -> None:
+    """A surrogate whose backward returns a gradient for its float ``slope`` argument (instead of None) is a bug
+    that torch reports; minigrad used to drop that gradient silently."""
+    for lib in (torch, mg):
+        class Spike(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any, slope: float) -> Any:
+                ctx.save_for_backward(x)
+                return (x > 0).float()
+
+            @staticmethod
+            def backward(ctx: Any, grad: Any) -> Any:
+                (x,) = ctx.saved_tensors
+                return grad / (1 + x.abs()) ** 2, grad.sum()
+
+        x = lib.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="position 2, but the corresponding forward input was not a"):
+            Spike.apply(x, 10.0).sum().backward()

@@ -142,6 +142,10 @@ class _CustomNode(Function):
         if len(result) < self.n_args or any(g is not None for g in result[self.n_args:]):
             raise RuntimeError(f"{self.name}.backward returned an incorrect number of gradients (expected "
                                f"{self.n_args}, got {len(result)})")
+        for i, g in enumerate(result[:self.n_args]):   # as PyTorch: a gradient for a non-Tensor argument is a bug
+            if g is not None and i not in self.positions:
+                raise RuntimeError(f"{self.name}.backward returned a gradient different than None at position "
+                                   f"{i + 1}, but the corresponding forward input was not a Tensor")
         grads = []
         for k, position in enumerate(self.positions):
             g = result[position]
