@@ -3,11 +3,12 @@
 Every function takes batches: ``A`` is ``(…, m, n)`` (``(…, n, n)`` where a square matrix is needed)
 and the leading dims are a batch, as PyTorch's. Results, dtypes, shapes, errors and gradients follow
 PyTorch 2.13 for float32 and float64 tensors; integer, bool and float16 inputs raise as PyTorch's do,
-and complex inputs are not supported (NotImplementedError; ``eigvals`` returns complex values). Named
+complex inputs are taken (with PyTorch's gradients) by inv, solve, matrix_power, eigh, eigvalsh, eig and eigvals
+(``eig``/``eigvals`` return complex values for real inputs too); elsewhere they raise NotImplementedError. Named
 results are tuples with PyTorch's field names (``mg.linalg.slogdet(A).logabsdet``).
 
 The ops (forward and backward on arrays) live in :mod:`minigrad.ops.solvers` (inv, solve, det,
-slogdet), :mod:`minigrad.ops.decompositions` (cholesky, qr, eigh, eigvals, svd, pinv) and
+slogdet), :mod:`minigrad.ops.decompositions` (cholesky, qr, eigh, eig, eigvals, svd, pinv) and
 :mod:`minigrad.ops.matrix_functions` (matrix_exp); they run on NumPy and CuPy through ``xp.linalg``.
 The compositions live in :mod:`minigrad.ops.norms`, :mod:`minigrad.ops.least_squares` (pinv,
 matrix_rank, lstsq) and :mod:`minigrad.ops.matrix_products` (vecdot, multi_dot, vander, tensorinv,
@@ -24,9 +25,7 @@ The LU family (``lu_factor``, ``lu_factor_ex``, ``lu``, ``lu_solve``) lives in :
 ``mg.geqrf``, ``mg.orgqr`` and ``mg.ormqr``; the LDL family (``ldl_factor``, ``ldl_factor_ex``, ``ldl_solve``) in
 :mod:`minigrad.ops.ldl`.
 
-Not provided: ``eig`` (complex eigenvectors): asking for it raises an AttributeError that says so. No function
-takes PyTorch's
-``out=``.
+No function takes PyTorch's ``out=``.
 """
 
 from __future__ import annotations
@@ -59,6 +58,7 @@ from .ops.solvers import Det, Inverse, LinAlgError, SignLogDet, Solve
 from .return_types import (  # the result tuples' field layouts (PyTorch's names: return_types)
     CholeskyExResult,
     EighResult,
+    EigResult,
     InvExResult,
     QRResult,
     SlogdetResult,
@@ -67,9 +67,10 @@ from .return_types import (  # the result tuples' field layouts (PyTorch's names
 )
 from .tensor import Tensor
 
-__all__ = ["CholeskyExResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult", "QRResult",
+__all__ = ["CholeskyExResult", "EigResult", "EighResult", "InvExResult", "LinAlgError", "LstsqResult",
+           "QRResult",
            "SVDResult", "SlogdetResult", "SolveExResult", "cholesky", "cholesky_ex", "cond", "cross", "det",
-           "diagonal", "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor",
+           "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "ldl_factor",
            "ldl_factor_ex", "ldl_solve", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul",
            "matrix_exp", "matrix_norm",
            "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
@@ -266,13 +267,26 @@ def eigvalsh(A: Any, UPLO: str = "L") -> Tensor:  # noqa: N803
     return Eigh(_uplo(UPLO, name), values_only=True, vectors=A.requires_grad and is_grad_enabled())(A)
 
 
+def eig(A: Any) -> EigResult:  # noqa: N803
+    """``(eigenvalues, eigenvectors)`` of a general (real or complex) A (…, n, n): λ (…, n) and V (…, n, n) with
+    ``A V = V diag(λ)``, complex64 for float32 (and complex64) A, complex128 for float64 (and complex128), even where
+    they are real (as torch.linalg.eig), in LAPACK's order; each column of V has unit norm, its phase as LAPACK's.
+
+    Gradients are PyTorch's (``linalg_eig_backward``); they need distinct eigenvalues, and a loss must not depend on
+    the phase of the eigenvectors (``|V|``, ``V Vᴴ`` are fine; ``V.real`` is not): such a loss raises a
+    RuntimeError in backward, as PyTorch's."""
+    name = "linalg.eig"
+    values, vectors = EigenValues(with_vectors=True)(matrices(A, name, square=True, complex_ok=True))
+    return return_types.linalg_eig(values, vectors)
+
+
 def eigvals(A: Any) -> Tensor:  # noqa: N803
-    """The eigenvalues (…, n) of a general real A (…, n, n): complex64 for float32, complex128 for float64, even
-    where they are all real (as PyTorch), in LAPACK's order (unsorted; the order may differ from PyTorch's LAPACK
-    build). The gradient ``V⁻ᴴ diag(g) Vᴴ`` (its real part) needs distinct eigenvalues. Complex A is not
-    supported (mg.linalg takes real matrices)."""
+    """The eigenvalues (…, n) of a general (real or complex) A (…, n, n): complex64 for float32, complex128 for
+    float64, even where they are all real (as PyTorch), in LAPACK's order (unsorted; the order may differ from
+    PyTorch's LAPACK build). The gradient ``V⁻ᴴ diag(g) Vᴴ`` (its real part for a real A) needs distinct
+    eigenvalues."""
     name = "linalg.eigvals"
-    A = matrices(A, name, square=True)  # noqa: N806
+    A = matrices(A, name, square=True, complex_ok=True)  # noqa: N806
     return EigenValues(vectors=A.requires_grad and is_grad_enabled())(A)
 
 
@@ -306,13 +320,5 @@ def diagonal(A: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tens
     return _diagonal(A, offset, dim1, dim2)
 
 
-_NOT_PROVIDED = {
-    "eig": "the eigenvectors of a general matrix are not implemented; eigvals gives its (complex) eigenvalues, "
-           "eigh the eigenvalues and eigenvectors of a symmetric matrix",
-}
-
-
 def __getattr__(name: str) -> Any:
-    if name in _NOT_PROVIDED:
-        raise AttributeError(f"mg.linalg has no {name} (torch.linalg.{name}): {_NOT_PROVIDED[name]}")
     raise AttributeError(f"module 'minigrad.linalg' has no attribute {name!r}")

@@ -56,6 +56,13 @@ class EighResult(NamedTuple):
     eigenvectors: Tensor
 
 
+class EigResult(NamedTuple):
+    """``(eigenvalues, eigenvectors)`` of ``linalg.eig``."""
+
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
 class SVDResult(NamedTuple):
     """``(U, S, Vh)`` of ``linalg.svd``."""
 
@@ -194,6 +201,7 @@ frexp = _structseq("frexp", FrexpResult)
 slogdet = _structseq("slogdet", SlogdetResult)
 linalg_slogdet = _structseq("linalg_slogdet", SlogdetResult)
 linalg_eigh = _structseq("linalg_eigh", EighResult)
+linalg_eig = _structseq("linalg_eig", EigResult)
 linalg_svd = _structseq("linalg_svd", SVDResult)
 linalg_qr = _structseq("linalg_qr", QRResult)
 linalg_inv_ex = _structseq("linalg_inv_ex", InvExResult)
@@ -216,12 +224,14 @@ linalg_ldl_factor_ex = _structseq("linalg_ldl_factor_ex", LDLFactorExResult)
 max = _structseq("max", ValuesIndices)  # noqa: A001 - PyTorch's names; last, they shadow the builtins here
 min = _structseq("min", ValuesIndices)  # noqa: A001
 
-__all__ = ["ValuesIndices", "MinMax", "FrexpResult", "SlogdetResult", "EighResult", "SVDResult", "QRResult",
+__all__ = ["ValuesIndices", "MinMax", "FrexpResult", "SlogdetResult", "EigResult", "EighResult", "SVDResult",
+           "QRResult",
            "InvExResult", "CholeskyExResult", "SolveExResult", "LstsqResult", "SVDLegacyResult",
            "TriangularSolveResult", "GeqrfResult", "LDLFactorResult", "LDLFactorExResult",
            "LUFactorResult", "LUFactorExResult", "PLUResult",
            "HistogramResult", "topk", "sort", "kthvalue", "mode", "median", "nanmedian", "cummax", "cummin",
-           "aminmax", "frexp", "slogdet", "linalg_slogdet", "linalg_eigh", "linalg_svd", "linalg_qr", "linalg_inv_ex",
+           "aminmax", "frexp", "slogdet", "linalg_slogdet", "linalg_eigh", "linalg_eig", "linalg_svd", "linalg_qr",
+           "linalg_inv_ex",
            "linalg_cholesky_ex", "linalg_solve_ex", "linalg_lstsq", "svd", "qr", "triangular_solve", "geqrf", "max",
            "min", "linalg_lu_factor", "linalg_lu_factor_ex", "linalg_lu", "lu_unpack", "_lu_with_info", "histogram",
            "histogramdd", "linalg_ldl_factor", "linalg_ldl_factor_ex"]

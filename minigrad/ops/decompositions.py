@@ -1,5 +1,5 @@
 """Matrix decompositions with PyTorch's ``torch.linalg`` results and gradients: ``cholesky``, ``qr``,
-``eigh``, ``svd`` (and ``svdvals``), ``pinv``.
+``eigh``, ``eig``/``eigvals``, ``svd`` (and ``svdvals``), ``pinv``.
 
 Forward passes call ``xp.linalg`` (NumPy's LAPACK, CuPy's cuSOLVER; both take batches ``(…, m, n)``);
 backward passes are PyTorch's adjoint formulas (torch/csrc/autograd/FunctionsManual.cpp), real case.
@@ -11,7 +11,8 @@ backward passes are PyTorch's adjoint formulas (torch/csrc/autograd/FunctionsMan
   m < n: the square case on the first m columns, plus ``Q gR``.
 - eigh ``A = V diag(λ) Vᵀ``: ``gA = V (diag(gλ) + skew(Vᵀ gV) / E) Vᵀ``, ``E_ij = λ_j - λ_i`` (i ≠ j); for a
   complex Hermitian A the same with ``Vᴴ`` for ``Vᵀ`` (skew-Hermitian part), PyTorch's complex gradient.
-- eigvals of a general A ``= V diag(λ) V⁻¹`` (complex λ): ``gA = V⁻ᴴ diag(gλ) Vᴴ``, real part for a real A.
+- eig/eigvals of a general A ``= V diag(λ) V⁻¹`` (complex λ): ``gA = V⁻ᴴ (diag(gλ) + P / E*) Vᴴ`` with P the
+  projected ``Vᴴ gV`` (see :func:`eig_backward`), real part for a real A.
 - SVD ``A = U diag(S) Vh``: Townsend's formula, ``E_ij = S_j² - S_i²``, with the extra terms for m ≠ n.
 - pinv: the derivative of the Moore–Penrose inverse at constant rank (Golub and Pereyra 1973), as PyTorch's
   ``pinv_backward``.
@@ -223,40 +224,65 @@ class Eigh(Function):
         return vectors @ inner @ v_t
 
 
-# --- eigvals (general matrices) -----------------------------------------------------------------------------
+# --- eig and eigvals (general matrices) ----------------------------------------------------------------------
 
 _COMPLEX_OF = {"float32": "complex64", "float64": "complex128"}
 
 
+def eig_backward(xp: Any, g_values: Any, g_vectors: Any, values: Any, vectors: Any) -> Any:
+    """PyTorch's ``linalg_eig_backward`` for ``A = V diag(λ) V⁻¹`` with unit-norm columns of V (LAPACK's):
+    ``gA = V⁻ᴴ (diag(gλ) + (Vᴴ gV - Vᴴ V Re(diag(Vᴴ gV))) / E*) Vᴴ``, ``E_ij = λ_j - λ_i`` (i ≠ j). Each column of V
+    is defined up to a phase ``e^{iφ}``: a loss that depends on it (``Im diag(Vᴴ gV) ≠ 0``) raises, as PyTorch."""
+    vectors_h = transpose(xp, vectors).conj()
+    if g_vectors is None:
+        return xp.linalg.solve(vectors_h, g_values[..., :, None] * vectors_h)
+    projected = vectors_h @ g_vectors
+    diagonal = xp.diagonal(projected, axis1=-2, axis2=-1)
+    if not bool((xp.abs(diagonal.imag) <= 1e-2).all()):
+        raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are specified up to "
+                           "multiplication by e^{i phi}. The specified loss function depends on this quantity, so it "
+                           "is ill-defined.")
+    projected = projected - vectors_h @ (vectors * diagonal.real[..., None, :])
+    conjugate = values.conj()
+    eye = xp.eye(values.shape[-1], dtype=bool)
+    gaps = xp.where(eye, values.dtype.type(1), conjugate[..., None, :] - conjugate[..., :, None])
+    with backend.errstate(xp, divide="ignore", invalid="ignore"):
+        inner = projected / gaps
+    if g_values is not None:
+        inner = xp.where(eye, g_values[..., None, :], inner)
+    return xp.linalg.solve(vectors_h, inner @ vectors_h)
+
+
 class EigenValues(Function):
-    """The eigenvalues λ (…, n) of a general real A (…, n, n), complex (complex64/complex128) even where they
-    are real, in LAPACK's order (torch.linalg.eigvals). ``vectors``: also compute the right eigenvectors V,
-    which the gradient needs: for ``A = V diag(λ) V⁻¹``, PyTorch's ``gA = V⁻ᴴ diag(gλ) Vᴴ`` (the engine keeps
-    its real part for a real A)."""
+    """The eigenvalues λ (…, n) of a general A (…, n, n), complex (complex64/complex128) even where A is real and
+    they are real, in LAPACK's order (torch.linalg.eigvals). ``vectors``: also compute the right eigenvectors V,
+    which the gradient needs; ``with_vectors`` (torch.linalg.eig): V (…, n, n) is a second output, unit-norm
+    columns as LAPACK's. Backward: :func:`eig_backward` (the engine keeps its real part for a real A)."""
 
     name = "linalg.eigvals"
     complex_grad = True   # backward gives PyTorch's gradient; see autograd.engine._complex_gate
 
-    def __init__(self, vectors: bool = True) -> None:
-        self.vectors = vectors
+    def __init__(self, vectors: bool = True, with_vectors: bool = False) -> None:
+        self.vectors, self.with_vectors = vectors or with_vectors, with_vectors
+        if with_vectors:
+            self.name, self.multiple, self.n_outputs = "linalg.eig", True, 2
 
     def forward(self, a: Any) -> Any:
         xp = self.xp
         if not hasattr(xp.linalg, "eigvals"):
             raise NotImplementedError(f"{self.name}: this CuPy has no linalg.eig/eigvals (CuPy 14 or later with "
                                       "CUDA 12.6 has them); compute it on the CPU: A.cpu()")
-        dtype = _COMPLEX_OF[a.dtype.name]
+        dtype = _COMPLEX_OF.get(a.dtype.name, a.dtype)
         if not self.vectors:   # NumPy returns a real array when every eigenvalue is real: PyTorch's are complex
             return xp.linalg.eigvals(a).astype(dtype, copy=False)
         values, vectors = xp.linalg.eig(a)
-        values = values.astype(dtype, copy=False)
-        self.saved = (vectors.astype(dtype, copy=False),)
-        return values
+        values, vectors = values.astype(dtype, copy=False), vectors.astype(dtype, copy=False)
+        self.saved = (values, vectors)
+        return (values, vectors) if self.with_vectors else values
 
-    def backward(self, g_values: Any) -> Any:
-        (vectors,) = self.saved
-        vectors_h = transpose(self.xp, vectors).conj()
-        return self.xp.linalg.solve(vectors_h, g_values[..., :, None] * vectors_h)
+    def backward(self, g_values: Any, g_vectors: Any = None) -> Any:
+        values, vectors = self.saved
+        return eig_backward(self.xp, g_values, g_vectors, values, vectors)
 
 
 # --- SVD -----------------------------------------------------------------------------------------------------

@@ -227,8 +227,8 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
 class Pow(Function):
     """a ** b for tensors or scalars on either side."""
 
-    # complex values (autograd.engine._complex_gate): a complex base to a real Python number only
-    complex_grad = staticmethod(lambda node, arrays: "holomorphic" if isinstance(arrays[1], (int, float)) else False)
+    # complex values (autograd.engine._complex_gate): a ** b is holomorphic in a and in b (PyTorch's conj formulas)
+    complex_grad = "holomorphic"
 
     def forward(self, a: Any, b: Any) -> Any:
         if isinstance(b, (int, float)):   # y is for a tensor exponent's gradient: not kept, as PyTorch's
@@ -254,8 +254,10 @@ class Pow(Function):
                 ga = sum_to(ga, _shape(a))
         if self.needs_grad[1]:
             with backend.errstate(xp, divide="ignore", invalid="ignore"):
-                log_a = xp.log(a) if backend.is_array(a) else xp.log(xp.asarray(a, dtype=y.dtype))
-                local = xp.where((a == 0) & (b >= 0), 0, y * log_a)
+                log_a = xp.log(xp.asarray(a, dtype=y.dtype))   # a real base of a complex power: complex log
+                # b.real: a complex exponent on the non-negative real axis, as PyTorch's
+                local = xp.where((a == 0) & ((b.real >= 0) & (b.imag == 0) if b.dtype.kind == "c" else b >= 0),
+                                 0, y * log_a)
             gb = sum_to(gy * local, _shape(b))
         return ga, gb
 

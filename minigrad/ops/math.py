@@ -181,10 +181,11 @@ def _unary(name: str, fn: Callable, derivative: Callable, doc: str,
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
-# asin…atanh: NumPy's principal branches are PyTorch's and so are the derivatives; not acosh (1/sqrt(x² - 1) is
-# -1/(sqrt(x - 1) sqrt(x + 1)), PyTorch's, where Re x < 0): it stays refused
+# asin…atanh: NumPy's principal branches are PyTorch's and so are the derivatives (acosh's complex derivative is
+# 1/(sqrt(x - 1) sqrt(x + 1)), not 1/sqrt(x² - 1), which has the other sign where Re x < 0: ops/special.py)
 _HOLOMORPHIC = frozenset({"log1p", "expm1", "log2", "log10", "exp2", "rsqrt", "reciprocal", "tan", "sinh", "cosh",
-                          "asin", "acos", "atan", "asinh", "atanh"})
+                          "asin", "acos", "atan", "asinh", "acosh", "atanh",
+                          "xlogy"})   # a Binary: holomorphic in each input (PyTorch has no complex xlogy)
 
 log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1 / (1 + x),
                "log(1 + x), exact for small x.")
@@ -253,6 +254,9 @@ class Binary(Function):
     ``grads`` sees ``gy`` (rather than giving local derivatives to multiply it by), so a gradient that does
     not flow can be selected away (exactly 0 even where ``gy`` is inf) or be zeros.
     """
+
+    # complex values (autograd.engine._complex_gate): the ops whose gradient formulas hold for complex inputs
+    complex_grad = staticmethod(lambda node, arrays: "holomorphic" if node.name in _HOLOMORPHIC else False)
 
     def __init__(self, name: str, fn: Callable, grads: Callable) -> None:
         self.name, self.fn, self.grads = name, fn, grads
@@ -335,6 +339,7 @@ class Lerp(Function):
     the third input."""
 
     name = "lerp"
+    complex_grad = "holomorphic"   # gradients (1 - w)*, w* and (end - start)*, PyTorch's; see engine._complex_gate
 
     def __init__(self, weight: Any = None) -> None:
         self.weight = weight

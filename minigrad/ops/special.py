@@ -65,8 +65,15 @@ sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda xp, x, y: xp.cosh(x), "Hy
 cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda xp, x, y: xp.sinh(x), "Hyperbolic cosine.")
 asinh = _unary("asinh", lambda xp, x: xp.arcsinh(x), lambda xp, x, y: 1 / xp.sqrt(x * x + 1),
                "Inverse hyperbolic sine.")
-acosh = _unary("acosh", lambda xp, x: xp.arccosh(x), lambda xp, x, y: 1 / xp.sqrt(x * x - 1),
-               "Inverse hyperbolic cosine (NaN below 1).")
+
+
+def _acosh_slope(xp: Any, x: Any, y: Any) -> Any:
+    # complex x: 1/(sqrt(x - 1) sqrt(x + 1)), the derivative of the principal branch (PyTorch's, not 1/sqrt(x² - 1),
+    # which has the other sign where Re x < 0); real x: PyTorch's 1/sqrt(x² - 1)
+    return 1 / (xp.sqrt(x - 1) * xp.sqrt(x + 1)) if x.dtype.kind == "c" else 1 / xp.sqrt(x * x - 1)
+
+
+acosh = _unary("acosh", lambda xp, x: xp.arccosh(x), _acosh_slope, "Inverse hyperbolic cosine (NaN below 1).")
 atanh = _unary("atanh", lambda xp, x: xp.arctanh(x), lambda xp, x, y: 1 / (1 - x * x),
                "Inverse hyperbolic tangent (±inf at ±1, NaN outside).")
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh, arctan2 = asin, acos, atan, asinh, acosh, atanh, atan2
@@ -82,6 +89,7 @@ class Sinc(Function):
     not multiplied), and -π²x/3 (the series) where |x| is so small that (πx)·x would underflow to 0/0."""
 
     name = "sinc"
+    complex_grad = "holomorphic"   # PyTorch's gy · conj(slope) for complex x; see autograd.engine._complex_gate
 
     def forward(self, x: Any) -> Any:
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
@@ -187,7 +195,8 @@ def _xlogy(xp: Any, x: Any, y: Any) -> Any:
 
 def _xlogy_grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
     # PyTorch's: xlogy(gy, y), but 0 where x == 0 and y <= 0 (log(y) there is -inf or NaN); gy * x / y
-    return xp.where((x == 0) & (y <= 0), gy.dtype.type(0), _xlogy(xp, gy, y)), gy * x / y
+    cut = (y.real <= 0) & (y.imag == 0) if y.dtype.kind == "c" else y <= 0   # complex: log's branch cut
+    return xp.where((x == 0) & cut, gy.dtype.type(0), _xlogy(xp, gy, y)), gy * x / y
 
 
 def xlogy(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name

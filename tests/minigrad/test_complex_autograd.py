@@ -201,14 +201,14 @@ def test_softmax_over_complex_refuses_as_torch(torch: Any) -> None:
 
 
 @pytest.mark.parametrize("make", [
-    lambda z, x: mg.acosh(z),   # 1/sqrt(z² - 1) is not PyTorch's derivative where Re z < 0
-    lambda z, x: mg.sinc(z),
-    lambda z, x: mg.lerp(z, z * 2, 0.3),   # (einsum has it now: tests/test_pytorch_programs_operator.py)
+    # (einsum has it now: tests/test_pytorch_programs_operator.py)
     # (prod, cumprod, gather, scatter_add, sgn, logsumexp, linalg.inv/solve, var: tests/minigrad/test_complex_more.py)
     # (norms of complex tensors are the norms of |z|, real, with |z|'s gradient: tests/test_pytorch_programs_audio.py)
-    lambda z, x: (x * 1j).acosh(),   # a real tensor made complex
-    lambda z, x: mg.lerp(x.to(mg.complex128), z, 0.5),   # (cumsum, flip, pad … have it now: test_pytorch_programs_ssm)
-    lambda z, x: z ** x,   # a tensor exponent
+    # (cumsum, flip, pad … have it now: test_pytorch_programs_ssm)
+    # (acosh, sinc, lerp, xlogy, pow with a tensor exponent, linalg.eig: tests/minigrad/test_complex_linalg.py)
+    lambda z, x: mg.logit(z),
+    lambda z, x: (x * 1j).logit(),   # a real tensor made complex
+    lambda z, x: mg.special.xlog1py(x.to(mg.complex128), z),
 ])
 def test_an_op_without_a_complex_gradient_refuses_at_forward_time(make: Callable) -> None:
     z = mg.tensor(Z34, requires_grad=True)

@@ -1,0 +1,143 @@
+"""Complex values through linalg.eig/eigvals, the elementwise ops whose complex gradients came last (lerp, acosh,
+sinc, xlogy, pow with a tensor exponent), and complex det/slogdet/cholesky/matrix_exp/svdvals/pinv.
+
+As tests/minigrad/test_complex_more.py: each case is ``fn(lib, *arrays)`` in PyTorch's spelling, run with
+``lib = minigrad`` and ``lib = torch`` through the shared ``matches_torch`` (values, dtypes and the gradients of the
+real loss ``(y * conj(w)).real.sum()``), and each gradient against central differences of that loss along the real
+and imaginary parts of every input element (PyTorch's convention ``z.grad = dL/d(Re z) + i dL/d(Im z)``).
+Eigenvectors are defined up to a phase per column: the cases read them through ``|V|²`` and ``V Vᴴ``, which do not
+depend on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from tests.minigrad.test_complex_autograd import _loss, matches_torch
+
+RNG = np.random.default_rng(13)
+
+
+def _c(*shape: int) -> np.ndarray:
+    return np.asarray(RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape))
+
+
+Z34, W34, Z3 = _c(3, 4), _c(3, 4), _c(3)
+R34 = RNG.standard_normal((3, 4))   # negative entries: a real base's complex log
+A33, A233, R33, R233 = _c(3, 3), _c(2, 3, 3), RNG.standard_normal((3, 3)), RNG.standard_normal((2, 3, 3))
+
+
+def _eig_invariants(lib: Any, a: Any) -> Any:
+    """λ and the phase-free ``|V|²`` of eig, side by side: (…, n + 1, n)."""
+    values, vectors = lib.linalg.eig(a)
+    return lib.cat([values[..., None, :], vectors * vectors.conj()], dim=-2)
+
+
+def _eig_projector(lib: Any, a: Any) -> Any:
+    vectors = lib.linalg.eig(a).eigenvectors
+    return vectors @ vectors.mH
+
+
+def _xlogy(lib: Any, a: Any, b: Any) -> Any:
+    return lib.xlogy(a, b) if lib is mg else a * lib.log(b)   # torch has no complex xlogy: its definition
+
+
+CASES: dict[str, tuple[Callable, tuple]] = {
+    "eigvals": (lambda lib, a: lib.linalg.eigvals(a), (A33,)),
+    "eigvals_real": (lambda lib, a: lib.linalg.eigvals(a), (R33,)),
+    "eig": (_eig_invariants, (A33,)),
+    "eig_batched": (_eig_invariants, (A233,)),
+    "eig_real": (_eig_invariants, (R233,)),
+    "eig_projector": (_eig_projector, (A33,)),
+    "eig_projector_real": (_eig_projector, (R33,)),
+    "lerp": (lambda lib, a, b: lib.lerp(a, b, 0.3), (Z34, W34)),
+    "lerp_large_weight": (lambda lib, a, b: a.lerp(b, 0.8), (Z34, W34)),
+    "lerp_tensor_weight": (lambda lib, a, b, w: lib.lerp(a, b, w), (Z34, W34, _c(4) * 0.5)),
+    "acosh": (lambda lib, a: lib.acosh(a), (Z34,)),
+    "sinc": (lambda lib, a: lib.sinc(a), (Z34,)),
+    "xlogy": (_xlogy, (Z34, W34)),
+    "pow_tensor_exponent": (lambda lib, a, b: a ** b, (Z34, W34)),
+    "pow_broadcast": (lambda lib, a, b: lib.pow(a, b), (Z34, Z3[:, None])),
+    "pow_real_base": (lambda lib, a, b: a ** b, (R34, W34)),
+    "pow_real_exponent_tensor": (lambda lib, a, b: a ** b, (Z34, R34)),
+    "pow_scalar_base": (lambda lib, b: 2.5 ** b, (W34,)),
+    "pow_negative_scalar_base": (lambda lib, b: lib.pow(-1.5, b), (W34,)),
+}
+
+
+def _weights(shape: tuple) -> np.ndarray:
+    return np.asarray(np.random.default_rng(len(shape) + 7).standard_normal(shape + (2,)) @ [1, 1j])
+
+
+def central_differences(fn: Callable, arrays: tuple, w: np.ndarray, step: float = 1e-6) -> list:
+    """dL/d(Re x) + i dL/d(Im x) of ``_loss(fn(mg, *arrays), w)`` for each input, by central differences."""
+
+    def loss_at(values: list) -> float:
+        with mg.no_grad():
+            return float(_loss(mg, fn(mg, *[mg.tensor(v) for v in values]), w).item())
+
+    numeric = []
+    for i, a in enumerate(arrays):
+        gradient = np.zeros_like(a)
+        for k in range(a.size):
+            for direction in ((1, 1j) if a.dtype.kind == "c" else (1,)):
+                plus, minus = [v.copy() for v in arrays], [v.copy() for v in arrays]
+                plus[i].flat[k] += step * direction
+                minus[i].flat[k] -= step * direction
+                gradient.flat[k] += direction * (loss_at(plus) - loss_at(minus)) / (2 * step)
+        numeric.append(gradient)
+    return numeric
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_and_gradients_match_torch(name: str, torch: Any) -> None:
+    matches_torch(name, *CASES[name], torch, weights=lambda y: _weights(tuple(y.shape)))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradients_match_central_differences_of_real_and_imaginary_parts(name: str) -> None:
+    fn, arrays = CASES[name]
+    ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
+    y = fn(mg, *ours)
+    w = _weights(tuple(y.shape))
+    _loss(mg, y, w).backward()
+    for i, (x, numeric) in enumerate(zip(ours, central_differences(fn, arrays, w))):
+        np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-5, atol=1e-6, err_msg=f"{name}: input {i}")
+
+
+# --- eig: dtypes, names, the phase check ----------------------------------------------------------------------
+
+def test_eig_gives_complex_results_of_the_matching_precision_with_torch_field_names(torch: Any) -> None:
+    for dtype, complex_dtype in ((np.float32, np.complex64), (np.float64, np.complex128),
+                                 (np.complex64, np.complex64)):
+        a = mg.tensor(A33.astype(dtype) if dtype is np.complex64 else R33.astype(dtype), requires_grad=True)
+        result = mg.linalg.eig(a)
+        assert result._fields == type(torch.linalg.eig(torch.eye(2))).__match_args__ == ("eigenvalues", "eigenvectors")
+        assert result.eigenvalues.dtype == result.eigenvectors.dtype == complex_dtype
+        assert mg.linalg.eigvals(a).dtype == complex_dtype
+        result.eigenvectors.abs().sum().backward()
+        assert a.grad.dtype == dtype
+    vectors = mg.linalg.eig(mg.tensor(A233)).eigenvectors.numpy()
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=-2), 1, rtol=1e-12)   # unit columns, as LAPACK's
+
+
+def test_eig_refuses_a_loss_that_depends_on_the_eigenvectors_phase(torch: Any) -> None:
+    a = mg.tensor(A33, requires_grad=True)
+    with pytest.raises(RuntimeError, match="e\\^{i phi}"):
+        mg.linalg.eig(a).eigenvectors.real.sum().backward()
+    t = torch.from_numpy(A33).requires_grad_(True)
+    with pytest.raises(RuntimeError, match="e\\^{i phi}"):
+        torch.linalg.eig(t).eigenvectors.real.sum().backward()
+
+
+def test_complex64_gradients_keep_their_dtype() -> None:
+    z = mg.tensor(Z34.astype(np.complex64), requires_grad=True)
+    for make in (lambda: mg.acosh(z), lambda: mg.sinc(z), lambda: z ** z, lambda: mg.xlogy(z, z),
+                 lambda: mg.lerp(z, z * 2, 0.3), lambda: mg.linalg.eigvals(z[:, :3])):
+        make().abs().sum().backward()
+        assert z.grad.dtype == np.complex64
+        z.grad = None
