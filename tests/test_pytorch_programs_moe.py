@@ -39,7 +39,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _twin_models
+from tests.test_pytorch_programs import (
+    MINIGRAD_IMPORTS,
+    TORCH_IMPORTS,
+    _assert_same_weights,
+    _copy_weights,
+    _twin_models,
+)
 from tests.test_pytorch_programs_more import _shared_noise
 from tests.test_pytorch_programs_rl import _shared_multinomial
 
@@ -149,13 +155,17 @@ def make_model(input_size=6, output_size=3, num_experts=4, hidden_size=8, k=2):
     return MixtureOfExperts(input_size, output_size, num_experts, hidden_size, k)
 
 
+def loss_of(model, x, y):
+    logits, aux_loss, gates = model(x)
+    return F.cross_entropy(logits, y) + aux_loss, aux_loss
+
+
 def train(model, x, y, steps):
     optimizer = optim.Adam(model.parameters(), lr=0.01)
     losses, aux_losses = [], []
     model.train()
     for step in range(steps):
-        logits, aux_loss, gates = model(x)
-        loss = F.cross_entropy(logits, y) + aux_loss
+        loss, aux_loss = loss_of(model, x, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -249,14 +259,17 @@ def make_model(vocab):
     return SwitchLanguageModel(vocab)
 
 
-def train(model, batches, steps, balance_coef=0.01, z_coef=1e-3):
+def loss_of(model, tokens, balance_coef=0.01, z_coef=1e-3):
+    logits, balance_loss, z_loss, counts, dropped = model(tokens[:, :-1])
+    task_loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tokens[:, 1:].reshape(-1))
+    return task_loss + balance_coef * balance_loss + z_coef * z_loss, balance_loss, z_loss, counts, dropped
+
+
+def train(model, batches, steps):
     optimizer = optim.Adam(model.parameters(), lr=3e-3)
     history = []
     for step in range(steps):
-        tokens = batches[step % len(batches)]
-        logits, balance_loss, z_loss, counts, dropped = model(tokens[:, :-1])
-        task_loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tokens[:, 1:].reshape(-1))
-        loss = task_loss + balance_coef * balance_loss + z_coef * z_loss
+        loss, balance_loss, z_loss, counts, dropped = loss_of(model, batches[step % len(batches)])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -467,6 +480,10 @@ def make_model(vocab, answers):
     return FiLMedNet(vocab, answers)
 
 
+def loss_of(model, images, questions, lengths, answers):
+    return F.cross_entropy(model(images, questions, lengths), answers)
+
+
 def train(model, data, steps, batch_size=6):
     images, questions, lengths, answers = data
     optimizer = optim.Adam(model.parameters(), lr=5e-3, weight_decay=1e-5)
@@ -475,8 +492,7 @@ def train(model, data, steps, batch_size=6):
         model.train()
         first = (step * batch_size) % len(images)
         rows = slice(first, first + batch_size)
-        logits = model(images[rows], questions[rows], lengths[rows])
-        loss = F.cross_entropy(logits, answers[rows])
+        loss = loss_of(model, images[rows], questions[rows], lengths[rows], answers[rows])
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -511,6 +527,32 @@ def _twins(source: str, *args: Any) -> tuple:
     return _twin_models(source, *args, imports=(TORCH_IMPORTS_MOE, MINIGRAD_IMPORTS_MOE))
 
 
+def _assert_same_float64_gradients(programs: tuple, models: tuple, torch_inputs: list, mg_inputs: list,
+                                   rtol: float = 1e-9) -> None:
+    """One more ``loss_of`` and backward in float64 from torch's trained weights, both models in training mode:
+    the loss agrees to 1e-12 and every parameter's gradient to ``rtol`` (None in both where it took no part)."""
+    (torch_program, mg_program), (torch_model, mg_model) = programs, models
+    torch_model.double().train()
+    mg_model.double().train()
+    mg_model.load_state_dict(_copy_weights(torch_model, mg_program))
+    losses = []
+    for program, model, inputs in ((torch_program, torch_model, torch_inputs), (mg_program, mg_model, mg_inputs)):
+        model.zero_grad()
+        loss = program["loss_of"](model, *inputs)
+        loss = loss[0] if isinstance(loss, tuple) else loss
+        assert loss.dtype == program["torch"].float64
+        loss.backward()
+        losses.append(loss.item())
+    assert losses[1] == pytest.approx(losses[0], rel=min(rtol, 1e-12))
+    theirs = dict(torch_model.named_parameters())
+    for name, parameter in mg_model.named_parameters():
+        if theirs[name].grad is None:
+            assert parameter.grad is None, name
+            continue
+        np.testing.assert_allclose(parameter.grad.numpy(), theirs[name].grad.numpy(), rtol=rtol, atol=1e-12,
+                                   err_msg=name)
+
+
 def test_the_programs_differ_only_in_their_imports() -> None:
     assert TORCH_IMPORTS_MOE.splitlines()[-1].replace("torch", "minigrad") == MINIGRAD_IMPORTS_MOE.splitlines()[-1]
     for source in PROGRAMS:
@@ -537,6 +579,10 @@ def test_sparse_mixture_of_experts(torch: Any, monkeypatch: pytest.MonkeyPatch) 
     assert ((result[2] > 0).sum(1) == 2).all()
     np.testing.assert_allclose(result[3], expected[3], rtol=1e-5, atol=1e-5)
     _assert_same_weights(torch_model, mg_model, initial)
+    x64 = x.astype(np.float64)
+    _assert_same_float64_gradients((torch_program, mg_program), (torch_model, mg_model),
+                                   [torch.from_numpy(x64), torch.from_numpy(y)], [mg.from_numpy(x64), mg.from_numpy(y)],
+                                   rtol=1e-6)   # cv_squared's .float() keeps the auxiliary loss in float32
 
 
 # ----------------------------------------------------------------------------- 2. Switch Transformer
@@ -561,6 +607,8 @@ def test_switch_transformer(torch: Any) -> None:
     ours, theirs = mg_model.block.attention.in_proj_bias.numpy(), torch_model.block.attention.in_proj_bias.detach()
     for part in (slice(0, 8), slice(16, 24)):
         np.testing.assert_allclose(ours[part], theirs.numpy()[part], rtol=1e-4, atol=1e-5)
+    _assert_same_float64_gradients((torch_program, mg_program), (torch_model, mg_model),
+                                   [torch.from_numpy(batches[0])], [mg.from_numpy(batches[0])])
 
 
 # ----------------------------------------------------------------------------- 3. PixelCNN and gated PixelCNN
@@ -640,3 +688,6 @@ def test_film(torch: Any) -> None:
     np.testing.assert_allclose(losses, expected[0], rtol=1e-5, atol=1e-6)
     assert accuracies == expected[1]
     _assert_same_weights(torch_model, mg_model, initial)
+    rows = [a[:6].astype(np.float64) if a.dtype == np.float32 else a[:6] for a in data]
+    _assert_same_float64_gradients((torch_program, mg_program), (torch_model, mg_model),
+                                   [torch.from_numpy(a) for a in rows], [mg.from_numpy(a) for a in rows])
