@@ -149,8 +149,9 @@ class BayesianRegressor(nn.Module):
         return loss, log_prior, log_posterior, log_likelihood
 
 
-def make_model():
-    return BayesianRegressor()
+def make_model(double=False):
+    model = BayesianRegressor()
+    return model.double() if double else model
 
 
 def train(model, x, y, epochs=3, batch_size=8, lr=0.01):
@@ -532,9 +533,10 @@ def test_the_programs_differ_only_in_their_imports() -> None:
 # ----------------------------------------------------------------------------- 1. Bayes by backprop
 
 
-def test_bayes_by_backprop_with_a_scale_mixture_prior(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    x, y = _regression_data(24, seed=0)
-    torch_program, torch_model, mg_program, mg_model, initial = _twins(BAYES_BY_BACKPROP)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bayes_by_backprop_with_a_scale_mixture_prior(dtype: str, torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = (a.astype(dtype) for a in _regression_data(24, seed=0))
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(BAYES_BY_BACKPROP, dtype == "float64")
     results = []
     for program, model in ((torch_program, torch_model), (mg_program, mg_model)):
         _shared_noise(monkeypatch, torch, seed=1)
@@ -542,10 +544,14 @@ def test_bayes_by_backprop_with_a_scale_mixture_prior(torch: Any, monkeypatch: p
         history = program["train"](model, lib.from_numpy(x), lib.from_numpy(y))
         results.append((history, program["predict"](model, lib.from_numpy(x[:5]))))
     (expected, expected_prediction), (history, prediction) = results
-    np.testing.assert_allclose(history, expected, rtol=1e-5, atol=1e-4)
+    rtol = 1e-5 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(history, expected, rtol=rtol, atol=10 * rtol)
     for ours, theirs in zip(prediction, expected_prediction):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol / 10)
     _assert_same_weights(torch_model, mg_model, initial)
+    for name, value in mg_model.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), torch_model.state_dict()[name].numpy(), rtol=rtol, atol=rtol / 10)
 
 
 # ----------------------------------------------------------------------------- 2. MC dropout
