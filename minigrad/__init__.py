@@ -204,7 +204,14 @@ def __getattr__(name: str) -> Any:
             return globals()[name]
     if name == "sparse" or name.startswith("sparse_"):   # pygcn's torch.sparse.FloatTensor(indices, values, shape)
         raise AttributeError(f"module 'minigrad' has no attribute {name!r}: {_sparse.NO_SPARSE}")
+    if name in _QUANTIZED:   # torch.quantize_per_tensor, torch.qint8 …
+        raise AttributeError(f"module 'minigrad' has no attribute {name!r}: {_quantize.NO_QUANTIZED}")
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")
+
+
+_QUANTIZED = frozenset(("quantize_per_tensor", "quantize_per_channel", "quantize_per_tensor_dynamic", "dequantize",
+                        "qint8", "quint8", "qint32", "quint4x2", "quint2x4", "per_tensor_affine",
+                        "per_channel_affine", "q_scale", "q_zero_point", "int_repr"))
 
 
 # PyTorch's dtype names (mg.float32 … are NumPy's dtypes, as these). They shadow the builtins
@@ -447,9 +454,10 @@ from .ops import copies as _copies  # noqa: E402
 from .ops import gradient as _gradient  # noqa: E402
 from .ops import scatters as _scatters  # noqa: E402
 from .ops import sparse as _sparse  # noqa: E402 - sparse_coo_tensor / to_sparse: refused, no sparse tensors
+from .ops import quantize as _quantize  # noqa: E402 - fake quantisation; quantised tensors are refused below
 from .ops import torch_functions as _torch_functions  # noqa: E402
 
-for _module in (_scatters, _gradient, _copies, _torch_functions, _sparse):
+for _module in (_scatters, _gradient, _copies, _torch_functions, _sparse, _quantize):
     globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
     __all__ += _module.__all__
 for _name, _fn in {**_scatters.METHODS, **_torch_functions.METHODS, **_sparse.METHODS}.items():
