@@ -42,7 +42,18 @@ paper's other form.
 Random draws: the two engines' generators differ, so both read the same numbers: ``torch.randn``/``randn_like``
 read one NumPy stream each (``_shared_noise``, tests/test_pytorch_programs_more.py) and ``F.dropout`` keeps what
 one NumPy stream picks (``_shared_dropout``, tests/test_pytorch_programs_gnn.py). Losses are compared step by step
-and the final weights at the end, float32 to 1e-5 and the Laplace algebra in float64 to 1e-9.
+and the final weights at the end, float32 to 1e-5; Bayes by backprop also ``.double()``d (1e-10), the Laplace algebra
+in float64 from the float32 MAP (1e-5) and SWAG in float64 (1e-9 after the training's 1e-12): its variance
+``E[w^2] - E[w]^2`` is a small difference of two moments, and in float32 a one-ulp difference in the moments moved
+the sampled weights by 2e-5.
+
+What the programs found: they ran and agreed with torch as written, and so did the probes around them (the
+``GaussianNLLLoss`` shapes, reductions and errors, ``hessian``/``jacobian``/``hvp``/``vhp`` and ``torch.func``'s
+``jacrev``/``hessian``/``vmap`` over ``functional_call``, Hessians by double backward, the Cholesky family,
+``MultivariateNormal``/``MixtureSameFamily``/``StudentT``/``InverseGamma``, ``swa_utils`` with ``momentum=None`` batch
+norms), so no regression test is added here. Left as they are (documented choices): a NumPy float64 scalar times a
+float32 tensor is float64 (DESIGN §3; torch reads it as a Python number), and ``vector_to_parameters`` refuses a
+vector longer than the parameters where torch ignores the rest.
 """
 
 from __future__ import annotations
