@@ -38,7 +38,19 @@ tests/test_pytorch_programs.py), cut to a tiny random CNN, a few steps and gener
 
 Random draws (the attacks' random starts, SmoothGrad's noise, DeepDream's jitter) come from
 tests/test_pytorch_programs_generative.py's ``_shared_draws``, so both runs read the same numbers. Images,
-attributions and losses are compared step by step: float32 to ~1e-5, float64 to ~1e-10.
+attributions and losses are compared step by step: float32 to ~1e-5, float64 to ~1e-10. FGSM and a plain
+PGD loop, CS231n saliency and a first integrated-gradients path are in tests/test_pytorch_programs_autograd.py.
+
+What the programs found: every value and gradient agreed with torch on the first run, and probes of the ops
+around them (hooks used twice, on containers, under ``no_grad``, returning None; gradients at the kinks of
+``clamp``/``max``/``norm``/``renorm``/``topk`` ties; ``LBFGS`` with ``strong_wolfe``; ``trapezoid``; every
+``F.interpolate`` mode) agreed too, error classes included. Two differences are by design and pinned at the end:
+a full backward hook on an in-place ReLU works (torch refuses it), and the deprecated ``register_backward_hook``
+is refused by name. Not a bug: Carlini-Wagner started at ``w = atanh(2x - 1)`` on an example that is already
+misclassified has a zero f term, and what gradient is left, of ``||tanh(w) / 2 + 1/2 - x||^2``, is float
+rounding noise that Adam's first steps (``g / (sqrt(g^2) + eps)``) scale up to the learning rate; two
+implementations of ``tanh``/``atanh`` then take different steps (on torch alone, a different libm would too), so
+the attack here is run on the model's own predictions, where the f term carries a true gradient.
 """
 
 from __future__ import annotations
@@ -151,7 +163,7 @@ def total_variation(img):
             + torch.mean(torch.abs(img[:, :, :, 1:] - img[:, :, :, :-1])))
 
 
-def run_style_transfer(cnn, content_image, style_image, input_image, num_steps=6, style_weight=1000.0,
+def run_style_transfer(cnn, content_image, style_image, input_image, num_steps=4, style_weight=1000.0,
                        content_weight=1.0, tv_weight=0.1, max_iter=3):
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
     model, style_losses, content_losses = get_style_model_and_losses(cnn, mean, std, style_image, content_image)
@@ -639,3 +651,48 @@ def test_integrated_gradients_smoothgrad_gradcam_and_guided_backprop(torch: Any,
     image = _images(torch, (2, 3, 8, 8), 6, dtype)[:1].numpy()
     np.testing.assert_allclose(theirs["input_x_grad_0"].numpy(), image * plain, rtol=1e-6)
     assert theirs["cam"].shape == (2, 1, 8, 8) and theirs["cam_targets"] == theirs["targets"]
+
+
+# ----------------------------------------------------------------------------- what the programs found
+
+
+def _relu_net(lib: Any, inplace: bool) -> tuple:
+    """(Linear 3 -> 4, ReLU) with fixed weights, and the ReLU module."""
+    linear, relu = lib.nn.Linear(3, 4), lib.nn.ReLU(inplace=inplace)
+    with lib.no_grad():
+        linear.weight.copy_(lib.from_numpy(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)))
+        linear.bias.fill_(0.1)
+    return lib.nn.Sequential(linear, relu), relu
+
+
+def _guided_gradient(lib: Any, inplace: bool) -> np.ndarray:
+    net, relu = _relu_net(lib, inplace)
+    relu.register_full_backward_hook(lambda module, grad_input, grad_output: (grad_input[0].clamp(min=0),))
+    x = lib.from_numpy(np.array([[0.5, -1.0, 2.0], [1.0, 0.3, -0.2]], dtype=np.float32)).requires_grad_(True)
+    (net(x) * lib.from_numpy(np.array([1.0, -2.0, 3.0, -1.0], dtype=np.float32))).sum().backward()
+    return x.grad.numpy()
+
+
+def test_guided_backprop_hook_on_an_in_place_relu(torch: Any) -> None:
+    """Guided-backprop code written for ``nn.ReLU(inplace=True)`` models (VGG's): torch refuses a full backward
+    hook on an in-place module ("Output 0 of BackwardHookFunctionBackward is a view and is being modified
+    inplace"), so such programs swap in out-of-place ReLUs first; minigrad runs it and gives the out-of-place
+    gradient (more permissive, not a different answer)."""
+    import minigrad as mg  # noqa: PLC0415
+
+    with pytest.raises(RuntimeError, match="inplace"):
+        _guided_gradient(torch, inplace=True)
+    expected = _guided_gradient(torch, inplace=False)
+    np.testing.assert_allclose(_guided_gradient(mg, inplace=True), expected, rtol=1e-6)
+    np.testing.assert_allclose(_guided_gradient(mg, inplace=False), expected, rtol=1e-6)
+
+
+def test_the_deprecated_backward_hook_is_refused_by_name() -> None:
+    """Older guided-backprop programs (utkuozbulak/pytorch-cnn-visualizations) call ``register_backward_hook``;
+    its gradients are those of the module's last op, so minigrad refuses it and names the full hook
+    (nn/hooks.py) rather than give a silently different answer on a multi-op module."""
+    import minigrad as mg  # noqa: PLC0415
+
+    _, relu = _relu_net(mg, inplace=False)
+    with pytest.raises(NotImplementedError, match="register_full_backward_hook"):
+        relu.register_backward_hook(lambda module, grad_input, grad_output: None)
