@@ -37,6 +37,15 @@ structure and comments, tiny sizes, a few steps and generated interactions.
 Negatives are drawn with ``torch.randint``; both engines read one NumPy stream (``_shared_randint``), so every number
 of the two runs is compared: losses step by step, metrics, and the final weights (float32 to ~1e-5; the matrix
 factorisation and the two-tower model also in float64, to ~1e-10).
+
+What the programs found: every loss, metric and weight agreed with torch on the first run, and probes of the ops
+they use (EmbeddingBag modes, padding, max_norm; take, index_fill, masked_fill, nonzero, topk, repeat_interleave;
+attention under every mask pairing; Adagrad's options; DataLoader collation) found nothing new. Where they differ,
+ours is kept: the attention key bias has a zero true gradient, so its Adam steps follow rounding noise and are
+compared apart; torch's eval fast path gives NaN to a query with every key masked (left padding plus a key padding
+mask) where its other paths and ours give 0 (the last SASRec test); torch's CPU ``embedding_bag`` with
+``scale_grad_by_freq`` reads another index's count (tests/test_pytorch_programs_text.py); ``sparse=True`` and
+``SparseAdam`` are refused (no sparse gradients, README), so the programs use dense tables and Adam/Adagrad.
 """
 
 from __future__ import annotations
@@ -795,6 +804,32 @@ def test_sasrec_causal_attention_with_padding(encoder: str, torch: Any, monkeypa
         ours, theirs = mg_model.state_dict()[name].numpy(), torch_model.state_dict()[name].numpy()
         _close(np.delete(ours, np.s_[8:16]), np.delete(theirs, np.s_[8:16]))
     assert not mg_model.item_emb.weight.numpy()[0].any()          # padding_idx: row 0 stays zero
+
+
+def test_left_padded_queries_with_every_key_masked_read_zeros_in_eval_too(torch: Any) -> None:
+    """pmixer's SASRec pads on the left; with a key padding mask too, the first queries of a short sequence see
+    no key. torch's scaled-dot-product path gives those rows 0 (as its training-mode MultiheadAttention with
+    need_weights=False and TransformerEncoderLayer do); its eval/no_grad fast path gives NaN there instead, its two
+    paths disagreeing. Ours takes the 0 in both modes, so eval reads what training read: compared with torch's
+    training-mode numbers (no dropout, so train and eval compute the same thing)."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 4, 8)).astype(np.float32)
+    padding = np.array([[True, True, False, False], [False, False, False, False]])
+    outputs = []
+    for lib in _both(torch):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        if lib is torch:
+            weights = {k: v.detach().numpy().copy() for k, v in layer.state_dict().items()}
+        else:
+            layer.load_state_dict({k: lib.from_numpy(v) for k, v in weights.items()})
+        causal = ~lib.tril(lib.ones((4, 4), dtype=lib.bool))
+        layer.train(lib is torch)
+        with lib.no_grad():
+            outputs.append(layer(lib.from_numpy(x), src_mask=causal, src_key_padding_mask=lib.from_numpy(padding)))
+    expected, ours = (out.numpy() for out in outputs)
+    assert np.isfinite(ours).all()
+    _close(ours, expected)
 
 
 # ----------------------------------------------------------------------------- 5. two towers with logQ
