@@ -691,3 +691,23 @@ def test_film(torch: Any) -> None:
     rows = [a[:6].astype(np.float64) if a.dtype == np.float32 else a[:6] for a in data]
     _assert_same_float64_gradients((torch_program, mg_program), (torch_model, mg_model),
                                    [torch.from_numpy(a) for a in rows], [mg.from_numpy(a) for a in rows])
+
+
+# ----------------------------------------------------------------------------- fixes found by these programs
+
+
+@pytest.mark.parametrize("write", [
+    lambda lib, x: x.__setitem__(lib.tensor([0, 1]), lib.ones(3, 2)),           # out[rows] = expert(tokens[rows])
+    lambda lib, x: x.__setitem__(slice(0, 2), lib.ones(3, 2)),
+    lambda lib, x: x.__setitem__(x > -1, lib.ones(5)),
+], ids=["rows", "slice", "mask"])
+def test_a_written_value_of_the_wrong_shape_raises_runtime_error_as_torch(write: Any, torch: Any) -> None:
+    """Without autograd recording, ``x[index] = value`` of a shape that does not fit raised NumPy's plain
+    ValueError; PyTorch (and the recorded path) raise a RuntimeError. Now both classes catch it."""
+    import minigrad as mg  # noqa: PLC0415
+
+    with pytest.raises(RuntimeError):
+        write(torch, torch.zeros(3, 2))
+    with pytest.raises(RuntimeError, match="setitem") as caught:
+        write(mg, mg.zeros(3, 2))
+    assert isinstance(caught.value, ValueError)

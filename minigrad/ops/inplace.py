@@ -395,7 +395,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         try:
             x.data[_index_arrays(index, backend.array_module(x.data))] = unwrap(value)
         except (IndexError, ValueError, TypeError) as error:
-            raise backend.reworded(error, f"setitem: {error} (tensor shape {x.shape})") from error
+            message = f"setitem: {error} (tensor shape {x.shape})"
+            if type(error) is ValueError:   # a value that does not fit: PyTorch's RuntimeError, as the recorded path
+                raise ShapeMismatchError(message) from error
+            raise backend.reworded(error, message) from error
         x._bump_version()
         return
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
