@@ -367,9 +367,12 @@ def slogdet(input: Tensor) -> Any:  # noqa: A002
 
 
 def logdet(input: Tensor) -> Tensor:  # noqa: A002
-    """log(det(A)): NaN for a negative determinant, -inf for a zero one (torch.logdet)."""
+    """log(det(A)): NaN for a negative determinant, -inf for a zero one (torch.logdet); complex A: the complex
+    ``log(sign) + logabsdet``, as PyTorch's."""
     A = input
     sign, logabsdet = _linalg_function("slogdet")(A)
+    if sign.dtype.kind == "c":
+        return log(sign) + logabsdet
     return where(sign < 0, _math.nan, logabsdet)   # (the builtin float is shadowed here by mg.float)
 
 
@@ -452,9 +455,9 @@ for _name, _fn in _spellings.METHODS.items():
 # functions (nonzero_static, fill, frombuffer, from_dlpack, the deprecated range, the legacy norms); also as methods
 from .ops import copies as _copies  # noqa: E402
 from .ops import gradient as _gradient  # noqa: E402
+from .ops import quantize as _quantize  # noqa: E402 - fake quantisation; quantised tensors: refused in __getattr__
 from .ops import scatters as _scatters  # noqa: E402
 from .ops import sparse as _sparse  # noqa: E402 - sparse_coo_tensor / to_sparse: refused, no sparse tensors
-from .ops import quantize as _quantize  # noqa: E402 - fake quantisation; quantised tensors are refused below
 from .ops import torch_functions as _torch_functions  # noqa: E402
 
 for _module in (_scatters, _gradient, _copies, _torch_functions, _sparse, _quantize):

@@ -176,14 +176,14 @@ def det(A: Any) -> Tensor:  # noqa: N803
     """The determinant of each matrix of A (…, n, n) → (…). The gradient is the cofactor matrix, exact also at a
     singular A (the adjugate, from the SVD, as PyTorch's second-order path; PyTorch's first-order backward
     returns 0 at an exactly singular matrix)."""
-    return Det()(matrices(A, "linalg.det", square=True))
+    return Det()(matrices(A, "linalg.det", square=True, complex_ok=True))
 
 
 def slogdet(A: Any) -> SlogdetResult:  # noqa: N803
     """``(sign, logabsdet)`` of each matrix of A (…, n, n), each (…): ``det = sign · exp(logabsdet)`` without
     overflow; a singular matrix gives sign 0 and logabsdet -inf. Gradient of logabsdet: ``A⁻ᵀ`` (NaN at a
     singular A); sign has none."""
-    sign, logabsdet = SignLogDet()(matrices(A, "linalg.slogdet", square=True))
+    sign, logabsdet = SignLogDet()(matrices(A, "linalg.slogdet", square=True, complex_ok=True))
     return return_types.linalg_slogdet(sign, logabsdet)
 
 
@@ -205,7 +205,7 @@ def matrix_power(A: Any, n: int) -> Tensor:  # noqa: N803
 def matrix_exp(A: Any) -> Tensor:  # noqa: N803
     """The matrix exponential ``Σ Aᵏ/k!`` of each matrix of A (…, n, n), by scaling and squaring with a
     degree-13 Padé approximant; the gradient is that of PyTorch (the block-matrix identity)."""
-    return MatrixExp()(matrices(A, "linalg.matrix_exp", square=True))
+    return MatrixExp()(matrices(A, "linalg.matrix_exp", square=True, complex_ok=True))
 
 
 # --- decompositions ------------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def cholesky(A: Any, *, upper: bool = False) -> Tensor:  # noqa: N803
     positive-definite A (…, n, n) read from its lower triangle (``upper=True``: its upper one, giving ``U = Lᵀ``,
     ``A = Uᵀ U``). A matrix that is not positive-definite raises :class:`LinAlgError` naming the order of the
     failing leading minor. The gradient is symmetric."""
-    return Cholesky(bool(upper))(matrices(A, "linalg.cholesky", square=True))
+    return Cholesky(bool(upper))(matrices(A, "linalg.cholesky", square=True, complex_ok=True))
 
 
 def cholesky_ex(A: Any, *, upper: bool = False, check_errors: bool = False) -> CholeskyExResult:  # noqa: N803
@@ -224,7 +224,7 @@ def cholesky_ex(A: Any, *, upper: bool = False, check_errors: bool = False) -> C
     name = "linalg.cholesky_ex"
     op = Cholesky(bool(upper), check_errors, with_info=True)
     op.name = name
-    factor, info = op(matrices(A, name, square=True))
+    factor, info = op(matrices(A, name, square=True, complex_ok=True))
     return return_types.linalg_cholesky_ex(factor, info.detach())
 
 
@@ -305,7 +305,7 @@ def svd(A: Any, full_matrices: bool = True, *, driver: str | None = None) -> SVD
 
 def svdvals(A: Any, *, driver: str | None = None) -> Tensor:  # noqa: N803
     """The singular values (…, k) of A (…, m, n), descending; gradient ``U diag(g) Vh``."""
-    return singular_values(matrices(A, "linalg.svdvals"))
+    return singular_values(matrices(A, "linalg.svdvals", complex_ok=True))
 
 
 def cross(input: Any, other: Any, *, dim: int = -1) -> Tensor:  # noqa: A002 - PyTorch's name

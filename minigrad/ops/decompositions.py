@@ -6,7 +6,7 @@ backward passes are PyTorch's adjoint formulas (torch/csrc/autograd/FunctionsMan
 ``Aᵀ`` is the transpose of the last two dims; ``tril``/``triu`` keep a triangle of them.
 
 - Cholesky ``A = L Lᵀ``: ``gA = L⁻ᵀ Φ L⁻¹`` with ``Φ = ½ (P + tril(P, -1)ᵀ)``, ``P = tril(Lᵀ gL)``;
-  symmetric, as A is assumed to be.
+  symmetric, as A is assumed to be (complex: Hermitian, with ``ᴴ`` for ``ᵀ``).
 - QR ``A = Q R`` (m ≥ n): ``gA = (gQ + Q · sym(triu(gR Rᵀ - Qᵀ gQ))) R⁻ᵀ`` with ``sym(X) = X + Xᵀ - diag X``;
   m < n: the square case on the first m columns, plus ``Q gR``.
 - eigh ``A = V diag(λ) Vᵀ``: ``gA = V (diag(gλ) + skew(Vᵀ gV) / E) Vᵀ``, ``E_ij = λ_j - λ_i`` (i ≠ j); for a
@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function
-from .solvers import _LAPACK_ERRORS, LinAlgError, first_failure, transpose, where_text
+from .solvers import _LAPACK_ERRORS, LinAlgError, adjoint, first_failure, transpose, where_text
 
 
 def tril(xp: Any, a: Any, k: int = 0) -> Any:
@@ -64,27 +64,29 @@ def _unblocked_cholesky(xp: Any, s: Any) -> tuple[Any, Any]:
     info = xp.zeros(count, dtype=xp.int32)
     active = xp.ones(count, dtype=bool)
     for j in range(n):
-        d = work[:, j, j] - (lower[:, j, :j] ** 2).sum(axis=-1)
+        row = lower[:, j, :j]
+        d = (work[:, j, j] - (row * row.conj()).sum(axis=-1)).real   # complex: a Hermitian matrix's real pivot
         good = active & (d > 0)    # NaN fails too
         failing = active & ~good
         info = xp.where(failing, j + 1, info).astype(xp.int32)
         root = xp.sqrt(xp.where(good, d, 1))
         lower[:, j, j] = xp.where(good, root, xp.where(failing, d, lower[:, j, j]))
-        below = (work[:, j + 1:, j] - (lower[:, j + 1:, :j] @ lower[:, j, :j, None])[..., 0]) / root[:, None]
+        below = (work[:, j + 1:, j] - (lower[:, j + 1:, :j] @ row.conj()[..., None])[..., 0]) / root[:, None]
         lower[:, j + 1:, j] = xp.where(good[:, None], below, lower[:, j + 1:, j])
         active = good
     return lower.reshape(s.shape), info.reshape(s.shape[:-2])
 
 
 def cholesky_lower(xp: Any, s: Any) -> tuple[Any, Any]:
-    """``(L, info)`` with ``S = L Lᵀ`` for each symmetric S (…, n, n); ``info`` as LAPACK's ``potrf``.
+    """``(L, info)`` with ``S = L Lᴴ`` for each symmetric (complex: Hermitian) S (…, n, n); ``info`` as LAPACK's
+    ``potrf``.
 
     CuPy does not report a failure (its ``info`` is not read): a factor whose diagonal is not positive and
     finite is taken as one, and the plain factorization then finds the failing minor."""
     try:
         with backend.errstate(xp, invalid="ignore"):
             lower = xp.linalg.cholesky(s)
-        diagonal = xp.diagonal(lower, axis1=-2, axis2=-1)
+        diagonal = xp.diagonal(lower, axis1=-2, axis2=-1).real
         if bool((diagonal > 0).all()) and bool(xp.isfinite(lower).all()):
             return lower, xp.zeros(s.shape[:-2], dtype=xp.int32)
     except _LAPACK_ERRORS:
@@ -94,19 +96,22 @@ def cholesky_lower(xp: Any, s: Any) -> tuple[Any, Any]:
 
 
 def symmetric_from(xp: Any, a: Any, upper: bool) -> Any:
-    """The symmetric matrix that ``a``'s lower (or upper) triangle describes; the other triangle is ignored."""
+    """The symmetric (complex: Hermitian) matrix that ``a``'s lower (or upper) triangle describes; the other triangle
+    is ignored."""
     if upper:
-        return triu(xp, a) + transpose(xp, triu(xp, a, 1))
-    return tril(xp, a) + transpose(xp, tril(xp, a, -1))
+        return triu(xp, a) + adjoint(xp, triu(xp, a, 1))
+    return tril(xp, a) + adjoint(xp, tril(xp, a, -1))
 
 
 class Cholesky(Function):
     """``L`` (lower, or ``U = Lᵀ`` with ``upper``) with ``A = L Lᵀ`` for A (…, n, n), read from its lower (upper)
     triangle. ``check_errors``: a matrix that is not positive-definite raises :class:`LinAlgError`;
     ``with_info`` (``cholesky_ex``): a second output, LAPACK's ``info`` (batch shape, int32: the order of the
-    failing leading minor, 0 where A is positive-definite), which has no gradient."""
+    failing leading minor, 0 where A is positive-definite), which has no gradient. Complex A: Hermitian, ``A = L Lᴴ``,
+    and the backward's transposes are conjugate transposes (PyTorch's)."""
 
     name = "linalg.cholesky"
+    complex_grad = True   # backward is PyTorch's for a Hermitian A; see autograd.engine._complex_gate
 
     def __init__(self, upper: bool, check_errors: bool = True, with_info: bool = False) -> None:
         self.upper, self.check_errors, self.with_info = upper, check_errors, with_info
@@ -123,17 +128,17 @@ class Cholesky(Function):
                 raise LinAlgError(f"{self.name}: the input is not positive-definite: the leading minor of order "
                                   f"{order} is not positive-definite{where_text(element, a.shape)}")
         self.saved = (lower,)
-        factor = transpose(xp, lower) if self.upper else lower
+        factor = adjoint(xp, lower) if self.upper else lower
         return (factor, info) if self.with_info else factor
 
     def backward(self, g: Any, g_info: Any = None) -> Any:
         (lower,) = self.saved
         xp = self.xp
-        g_lower = transpose(xp, g) if self.upper else g
-        phi = tril(xp, transpose(xp, lower) @ g_lower)
-        phi = 0.5 * (phi + transpose(xp, tril(xp, phi, -1)))
+        g_lower = adjoint(xp, g) if self.upper else g
+        phi = tril(xp, adjoint(xp, lower) @ g_lower)
+        phi = 0.5 * (phi + adjoint(xp, tril(xp, phi, -1)))
         inverse = xp.linalg.solve(lower, xp.broadcast_to(xp.eye(lower.shape[-1], dtype=lower.dtype), lower.shape))
-        return transpose(xp, inverse) @ phi @ inverse
+        return adjoint(xp, inverse) @ phi @ inverse
 
 
 # --- QR ------------------------------------------------------------------------------------------------------
@@ -344,9 +349,11 @@ class SVD(Function):
 
 class SingularValues(Function):
     """S (…, k) of A (…, m, n), descending; backward ``U diag(gS) Vh``. ``vectors``: compute U and Vh for the
-    gradient (the caller knows whether it will be needed)."""
+    gradient (the caller knows whether it will be needed). Complex A: S is real and ``U diag(gS) Vh`` is still
+    PyTorch's gradient."""
 
     name = "linalg.svdvals"
+    complex_grad = True   # see autograd.engine._complex_gate
 
     def __init__(self, vectors: bool) -> None:
         self.vectors = vectors
@@ -370,9 +377,10 @@ class PseudoInverse(Function):
     """``A⁺`` (…, n, m) of A (…, m, n) from the SVD (``hermitian``: from eigh, A symmetric): singular values
     (|eigenvalues|) at or below ``max(atol, rtol · largest)`` count as zero. ``atol``, ``rtol``: numbers or arrays
     of A's batch shape. Backward: the derivative at constant rank,
-    ``gA = -A⁺ᵀ G A⁺ᵀ + (I - A A⁺) Gᵀ A⁺ A⁺ᵀ + A⁺ᵀ A⁺ Gᵀ (I - A⁺ A)``."""
+    ``gA = -A⁺ᵀ G A⁺ᵀ + (I - A A⁺) Gᵀ A⁺ A⁺ᵀ + A⁺ᵀ A⁺ Gᵀ (I - A⁺ A)`` (complex A: ``ᴴ`` for ``ᵀ``, PyTorch's)."""
 
     name = "linalg.pinv"
+    complex_grad = True   # see autograd.engine._complex_gate
 
     def __init__(self, atol: Any, rtol: Any, hermitian: bool) -> None:
         self.atol, self.rtol, self.hermitian = atol, rtol, hermitian
@@ -389,19 +397,19 @@ class PseudoInverse(Function):
                 size = xp.abs(values)
                 kept = size > self._cutoff(size.max(axis=-1, keepdims=True) if size.shape[-1] else size)
                 inverse = xp.where(kept, 1 / xp.where(kept, values, 1), 0).astype(a.dtype, copy=False)
-                p = (vectors * inverse[..., None, :]) @ transpose(xp, vectors)
+                p = (vectors * inverse[..., None, :]) @ adjoint(xp, vectors)
             else:
                 u, s, vh = xp.linalg.svd(a, full_matrices=False)
                 kept = s > self._cutoff(s[..., :1])
                 inverse = xp.where(kept, 1 / xp.where(kept, s, 1), 0).astype(a.dtype, copy=False)
-                p = (transpose(xp, vh) * inverse[..., None, :]) @ transpose(xp, u)
+                p = (adjoint(xp, vh) * inverse[..., None, :]) @ adjoint(xp, u)
         self.saved = (a, p)
         return p
 
     def backward(self, g: Any) -> Any:
         a, p = self.saved
         xp = self.xp
-        p_t, g_t = transpose(xp, p), transpose(xp, g)
+        p_t, g_t = adjoint(xp, p), adjoint(xp, g)
         left = g_t - a @ (p @ g_t)             # (I - A A⁺) Gᵀ
         right = g_t - (g_t @ p) @ a            # Gᵀ (I - A⁺ A)
         return -(p_t @ g @ p_t) + left @ (p @ p_t) + (p_t @ p) @ right

@@ -41,7 +41,7 @@ def pinv(A: Any, rcond: Any = None, hermitian: bool = False, *, atol: Any = None
     symmetric A): singular values at or below ``max(atol, rtol · σ_max)`` count as zero (``rcond`` is the older
     spelling of rtol). Gradient: the pseudo-inverse's derivative at constant rank, as PyTorch's."""
     name = "linalg.pinv"
-    A = matrices(A, name)  # noqa: N806
+    A = matrices(A, name, complex_ok=True)  # noqa: N806
     if rcond is not None:
         atol, rtol = 0.0, rcond
     atol_value, rtol_value = tolerances(A, atol, rtol)

@@ -52,6 +52,7 @@ class MatrixExp(Function):
     """``exp(A)`` for A (…, n, n); backward: the top-right block of ``exp([[Aᵀ, G], [0, Aᵀ]])``."""
 
     name = "linalg.matrix_exp"
+    complex_grad = "holomorphic"   # exp([[Aᴴ, G], [0, Aᴴ]]), PyTorch's; see autograd.engine._complex_gate
 
     def forward(self, a: Any) -> Any:
         self.saved = (a,)

@@ -38,6 +38,11 @@ def transpose(xp: Any, a: Any) -> Any:
     return xp.swapaxes(a, -1, -2)
 
 
+def adjoint(xp: Any, a: Any) -> Any:
+    """The conjugate transpose ``aᴴ`` of the last two dims (``mH``): the transpose of a real ``a``."""
+    return xp.swapaxes(a, -1, -2).conj() if a.dtype.kind == "c" else xp.swapaxes(a, -1, -2)
+
+
 def batch_shape(*shapes: tuple) -> tuple:
     """The broadcast of batch shapes (host shapes, no data)."""
     return tuple(numpy.broadcast_shapes(*shapes))
@@ -216,7 +221,8 @@ def _products_but_one(xp: Any, s: Any) -> Any:
 
 
 def cofactors(xp: Any, a: Any, det: Any) -> Any:
-    """The cofactor matrix ``det(A) · A⁻ᵀ`` of each A (…, n, n), exact also where A is singular."""
+    """The cofactor matrix ``det(A) · A⁻ᵀ`` of each A (…, n, n), exact also where A is singular (complex A too:
+    there ``adj(A)ᵀ = det(U) det(Vh) · conj(U diag(∏ⱼ≠ᵢ sⱼ) Vh)``)."""
     n = a.shape[-1]
     small = xp.abs(det) < 100 * xp.finfo(a.dtype).eps
     eye = xp.eye(n, dtype=a.dtype)
@@ -225,7 +231,8 @@ def cofactors(xp: Any, a: Any, det: Any) -> Any:
     if bool(small.any()):   # near-singular: from the SVD, as PyTorch's adjugate
         u, s, vh = xp.linalg.svd(a)
         sign = xp.linalg.det(u) * xp.linalg.det(vh)
-        adjugate_t = (u * _products_but_one(xp, s)[..., None, :]) @ vh * sign[..., None, None]
+        adjugate_t = (u * _products_but_one(xp, s)[..., None, :]) @ vh
+        adjugate_t = (adjugate_t.conj() if a.dtype.kind == "c" else adjugate_t) * sign[..., None, None]
         result = xp.where(small[..., None, None], adjugate_t, result)
     return result
 
@@ -234,6 +241,7 @@ class Det(Function):
     """``d = det A`` for A (…, n, n) → (…); backward ``g · cofactors(A)`` (the adjugate transposed)."""
 
     name = "linalg.det"
+    complex_grad = "holomorphic"   # PyTorch's g · conj(cofactors); see autograd.engine._complex_gate
 
     def forward(self, a: Any) -> Any:
         d = self.xp.asarray(self.xp.linalg.det(a))
@@ -248,22 +256,30 @@ class Det(Function):
 
 
 class SignLogDet(Function):
-    """``(sign, log|det A|)`` for A (…, n, n) → two (…) arrays; backward ``g_log · A⁻ᵀ`` (sign is flat)."""
+    """``(sign, log|det A|)`` for A (…, n, n) → two (…) arrays (complex A: a complex sign ``det / |det|``, a real
+    logabsdet); backward ``g_log · A⁻ᵀ`` (a real sign is flat). Complex A, PyTorch's: ``log det = logabsdet + iθ``
+    with ``sign = e^{iθ}`` gets ``g = g_log + i Im(g_sign · conj(sign))``, and ``gA = g · A⁻ᴴ``."""
 
     name = "linalg.slogdet"
     multiple = True
     n_outputs = 2
+    complex_grad = True   # backward is PyTorch's for complex A; see autograd.engine._complex_gate
 
     def forward(self, a: Any) -> tuple:
         xp = self.xp
         sign, logabsdet = xp.linalg.slogdet(a)
         self.saved = (a,)
+        self.sign = xp.asarray(sign) if a.dtype.kind == "c" else None   # the complex gradient's phase
         return xp.asarray(sign), xp.asarray(logabsdet)
 
     def backward(self, g_sign: Any, g_logabsdet: Any) -> Any:
         (a,) = self.saved
         xp = self.xp
-        if g_logabsdet is None:
+        g = g_logabsdet
+        if self.sign is not None and g_sign is not None:
+            phase = xp.asarray(1j * (g_sign * self.sign.conj()).imag, dtype=self.sign.dtype)
+            g = phase if g is None else g + phase
+        if g is None:
             return xp.zeros_like(a)
         inverse, _ = inverse_arrays(xp, a)   # NaN for a singular A, where log|det| is -inf
-        return g_logabsdet[..., None, None] * transpose(xp, inverse)
+        return g[..., None, None] * adjoint(xp, inverse)

@@ -1,5 +1,5 @@
 """Complex values through linalg.eig/eigvals, the elementwise ops whose complex gradients came last (lerp, acosh,
-sinc, xlogy, pow with a tensor exponent), and complex det/slogdet/cholesky/matrix_exp/svdvals/pinv.
+sinc, xlogy, pow with a tensor exponent), and complex linalg.det/slogdet/cholesky/matrix_exp/svdvals/pinv.
 
 As tests/minigrad/test_complex_more.py: each case is ``fn(lib, *arrays)`` in PyTorch's spelling, run with
 ``lib = minigrad`` and ``lib = torch`` through the shared ``matches_torch`` (values, dtypes and the gradients of the
@@ -42,6 +42,11 @@ def _eig_projector(lib: Any, a: Any) -> Any:
     return vectors @ vectors.mH
 
 
+def _hermitian(lib: Any, b: Any) -> Any:
+    """A Hermitian positive-definite ``B Bᴴ + I`` (…, n, n) (a gradient through it is one central differences see)."""
+    return b @ b.mH + lib.eye(b.shape[-2], dtype=b.dtype)
+
+
 def _xlogy(lib: Any, a: Any, b: Any) -> Any:
     return lib.xlogy(a, b) if lib is mg else a * lib.log(b)   # torch has no complex xlogy: its definition
 
@@ -66,6 +71,22 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "pow_real_exponent_tensor": (lambda lib, a, b: a ** b, (Z34, R34)),
     "pow_scalar_base": (lambda lib, b: 2.5 ** b, (W34,)),
     "pow_negative_scalar_base": (lambda lib, b: lib.pow(-1.5, b), (W34,)),
+    "det": (lambda lib, a: lib.linalg.det(a), (A33,)),
+    "det_batched": (lambda lib, a: lib.det(a), (A233,)),
+    "slogdet": (lambda lib, a: lib.stack(list(lib.linalg.slogdet(a))), (A233,)),   # sign and logabsdet
+    "slogdet_logabsdet": (lambda lib, a: lib.linalg.slogdet(a).logabsdet, (A33,)),
+    "slogdet_sign": (lambda lib, a: lib.slogdet(a)[0], (A33,)),
+    "logdet": (lambda lib, a: lib.logdet(a), (A233,)),
+    "cholesky": (lambda lib, b: lib.linalg.cholesky(_hermitian(lib, b)), (A233,)),
+    "cholesky_upper": (lambda lib, b: lib.linalg.cholesky(_hermitian(lib, b), upper=True), (A33,)),
+    "cholesky_ex": (lambda lib, b: lib.linalg.cholesky_ex(_hermitian(lib, b)).L, (A33,)),
+    "matrix_exp": (lambda lib, a: lib.linalg.matrix_exp(a), (A233,)),
+    "matrix_exp_scaled": (lambda lib, a: lib.linalg.matrix_exp(a * 4), (A33,)),   # scaling and squaring
+    "svdvals": (lambda lib, a: lib.linalg.svdvals(a), (A233,)),
+    "svdvals_wide": (lambda lib, a: lib.linalg.svdvals(a), (Z34,)),
+    "pinv": (lambda lib, a: lib.linalg.pinv(a), (Z34,)),
+    "pinv_tall_batched": (lambda lib, a: lib.linalg.pinv(a.mT), (_c(2, 3, 4),)),
+    "pinv_hermitian": (lambda lib, b: lib.linalg.pinv(_hermitian(lib, b), hermitian=True), (A33,)),
 }
 
 
@@ -109,6 +130,23 @@ def test_gradients_match_central_differences_of_real_and_imaginary_parts(name: s
         np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-5, atol=1e-6, err_msg=f"{name}: input {i}")
 
 
+def test_det_of_a_singular_complex_matrix_has_the_cofactor_gradient() -> None:
+    """Rank 2 of 3: the gradient comes from the SVD's adjugate (conjugated for complex A), as central differences."""
+    singular = _c(3, 2) @ _c(2, 3)
+    fn = CASES["det"][0]
+    a = mg.tensor(singular, requires_grad=True)
+    w = _weights(())
+    _loss(mg, fn(mg, a), w).backward()
+    np.testing.assert_allclose(a.grad.numpy(), central_differences(fn, (singular,), w)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_cholesky_of_a_complex_matrix_that_is_not_positive_definite_raises(torch: Any) -> None:
+    a = A33 @ A33.conj().T - 100 * np.eye(3)
+    with pytest.raises(mg.linalg.LinAlgError, match="order 1"):
+        mg.linalg.cholesky(mg.tensor(a))
+    assert mg.linalg.cholesky_ex(mg.tensor(a)).info.item() == torch.linalg.cholesky_ex(torch.from_numpy(a)).info.item()
+
+
 # --- eig: dtypes, names, the phase check ----------------------------------------------------------------------
 
 def test_eig_gives_complex_results_of_the_matching_precision_with_torch_field_names(torch: Any) -> None:
@@ -137,7 +175,11 @@ def test_eig_refuses_a_loss_that_depends_on_the_eigenvectors_phase(torch: Any) -
 def test_complex64_gradients_keep_their_dtype() -> None:
     z = mg.tensor(Z34.astype(np.complex64), requires_grad=True)
     for make in (lambda: mg.acosh(z), lambda: mg.sinc(z), lambda: z ** z, lambda: mg.xlogy(z, z),
-                 lambda: mg.lerp(z, z * 2, 0.3), lambda: mg.linalg.eigvals(z[:, :3])):
-        make().abs().sum().backward()
+                 lambda: mg.lerp(z, z * 2, 0.3), lambda: mg.linalg.eigvals(z[:, :3]), lambda: mg.linalg.det(z[:, :3]),
+                 lambda: mg.linalg.slogdet(z[:, :3]).logabsdet, lambda: mg.linalg.cholesky(_hermitian(mg, z)),
+                 lambda: mg.linalg.matrix_exp(z[:, :3]), lambda: mg.linalg.svdvals(z), lambda: mg.linalg.pinv(z)):
+        y = make()
+        assert y.dtype == (np.float32 if y.dtype.kind == "f" else np.complex64)
+        y.abs().sum().backward()
         assert z.grad.dtype == np.complex64
         z.grad = None
