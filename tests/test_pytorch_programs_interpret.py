@@ -677,7 +677,8 @@ def test_guided_backprop_hook_on_an_in_place_relu(torch: Any) -> None:
     """Guided-backprop code written for ``nn.ReLU(inplace=True)`` models (VGG's): torch refuses a full backward
     hook on an in-place module ("Output 0 of BackwardHookFunctionBackward is a view and is being modified
     inplace"), so such programs swap in out-of-place ReLUs first; minigrad runs it and gives the out-of-place
-    gradient (more permissive, not a different answer)."""
+    gradient (more permissive, not a different answer), because its ``inplace=True`` activations return a new
+    tensor and leave their input unchanged (nn/_activations.py)."""
     import minigrad as mg  # noqa: PLC0415
 
     with pytest.raises(RuntimeError, match="inplace"):
