@@ -40,7 +40,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _twin_models
+from minigrad import nn  # noqa: F401 - the library's import at collection, not in the first test's call
+from tests.test_pytorch_programs import _assert_same_weights, _twin_models
 from tests.test_pytorch_programs_flow import _lean_torch  # noqa: F401 - autouse: torch lean, _dynamo imported in setup
 
 HAND_WRITTEN_QAT = '''
@@ -418,3 +419,146 @@ def test_binary_and_ternary_networks(torch: Any, mode: str) -> None:
     losses = mg_program["train"](mg_model, images, labels, STEPS)
     np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
     _assert_same_weights(torch_model, mg_model, initial)
+
+
+# ----------------------------------------------------------------------------- the fake-quantisation functions
+
+RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
+
+
+def _values(rng: np.random.Generator, shape: tuple, dtype: str, scale: float) -> np.ndarray:
+    """Normal values spread over more than the grid holds, with exact half steps (rounding ties) among them."""
+    x = rng.standard_normal(shape) * 200 * scale
+    x.flat[:9] = (np.arange(9) - 4.5) * scale
+    return x.astype(dtype)
+
+
+def _same(torch: Any, fn: Any, x: np.ndarray, *qparams: Any) -> None:
+    """``fn(lib, x, *qparams)`` in both libraries (a numpy qparam becomes each library's tensor): bit-equal values,
+    dtype and straight-through gradient."""
+    rng = np.random.default_rng(0)
+    grad = rng.standard_normal(x.shape).astype(x.dtype)
+    results = []
+    for lib in (torch, mg):
+        leaf = lib.tensor(x, requires_grad=True)
+        y = fn(lib, leaf, *(lib.from_numpy(q) if isinstance(q, np.ndarray) else q for q in qparams))
+        y.backward(lib.from_numpy(grad))
+        results.append((y.detach().numpy(), leaf.grad.numpy()))
+    (y_torch, g_torch), (y_mg, g_mg) = results
+    assert y_mg.dtype == y_torch.dtype == x.dtype
+    np.testing.assert_array_equal(y_mg, y_torch)
+    np.testing.assert_array_equal(g_mg, g_torch)
+    assert 0 < np.count_nonzero(g_mg) < g_mg.size   # the gradient is cut where the grid is left, kept elsewhere
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bits", ["int8", "uint8"])
+@pytest.mark.parametrize("qparams", ["numbers", "tensors"])
+def test_fake_quantize_per_tensor_affine_matches_torch(torch: Any, dtype: str, bits: str, qparams: str) -> None:
+    quant_min, quant_max = RANGES[bits]
+    scale, zero_point = 0.1, (quant_min + quant_max) // 3
+    x = _values(np.random.default_rng(1), (7, 9), dtype, scale)
+    if qparams == "tensors":   # the tensor-qparams overload: a float32 scale, an int32 zero point
+        args = (np.array(scale, np.float32), np.array(zero_point, np.int32))
+    else:
+        args = (scale, zero_point)
+    _same(torch, lambda lib, x, s, z: lib.fake_quantize_per_tensor_affine(x, s, z, quant_min, quant_max), x, *args)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bits", ["int8", "uint8"])
+@pytest.mark.parametrize("zero_point_dtype", ["int32", "float32"])
+def test_fake_quantize_per_channel_affine_matches_torch(torch: Any, dtype: str, bits: str,
+                                                        zero_point_dtype: str) -> None:
+    quant_min, quant_max = RANGES[bits]
+    rng = np.random.default_rng(2)
+    x = _values(rng, (4, 3, 5), dtype, 0.05)
+    for axis in range(x.ndim):
+        channels = x.shape[axis]
+        scale = rng.uniform(0.01, 0.1, channels).astype(np.float32)
+        shift = 0.3 if zero_point_dtype == "float32" else 0
+        zero_point = rng.integers(quant_min + 1, quant_min + 9, channels) + shift
+        _same(torch, lambda lib, x, s, z, axis=axis: lib.fake_quantize_per_channel_affine(x, s, z, axis, quant_min,
+                                                                                          quant_max),
+              x, scale, zero_point.astype(zero_point_dtype))
+
+
+def test_fake_quantize_straight_through_gradient_reads_the_rounded_value(torch: Any) -> None:
+    """The gradient passes where round(x / scale) + zero_point lies in [quant_min, quant_max] (PyTorch's mask, on the
+    rounded value): x / scale = -0.4 rounds to 0 and keeps its gradient though it lies below quant_min = 0."""
+    x = np.array([-0.4, -0.6, 0.2, 255.4, 255.6], np.float32)
+    for lib in (torch, mg):
+        leaf = lib.tensor(x, requires_grad=True)
+        y = lib.fake_quantize_per_tensor_affine(leaf, 1.0, 0, 0, 255)
+        y.sum().backward()
+        assert leaf.grad.tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+        assert y.tolist() == [0.0, 0.0, 0.0, 255.0, 255.0]
+
+
+def test_fake_quantize_in_float16(torch: Any) -> None:
+    x = _values(np.random.default_rng(3), (6, 5), "float16", 0.1)
+    expected = torch.fake_quantize_per_tensor_affine(torch.from_numpy(x), 0.1, 3, -128, 127).numpy()
+    np.testing.assert_array_equal(mg.fake_quantize_per_tensor_affine(mg.from_numpy(x), 0.1, 3, -128, 127).numpy(),
+                                  expected)
+
+
+def _bad_calls(lib: Any) -> dict:
+    x = lib.ones(2, 3)
+    s3, z3 = lib.full((3,), 0.1), lib.zeros(3, dtype=lib.int32)
+    return {
+        "per_tensor zero point outside the range": lambda: lib.fake_quantize_per_tensor_affine(x, 0.1, 300, 0, 255),
+        "per_tensor quant_min > quant_max": lambda: lib.fake_quantize_per_tensor_affine(x, 0.1, 0, 5, 2),
+        "per_tensor int input": lambda: lib.fake_quantize_per_tensor_affine(x.long(), 0.1, 0, 0, 255),
+        "per_tensor two scales": lambda: lib.fake_quantize_per_tensor_affine(x, lib.tensor([0.5, 0.2]),
+                                                                             lib.tensor(2, dtype=lib.int32), 0, 255),
+        "per_tensor scale requires grad": lambda: lib.fake_quantize_per_tensor_affine(
+            x, lib.tensor(0.5, requires_grad=True), lib.tensor(2, dtype=lib.int32), 0, 255),
+        "per_channel negative axis": lambda: lib.fake_quantize_per_channel_affine(x, s3, z3, -1, -128, 127),
+        "per_channel axis past the end": lambda: lib.fake_quantize_per_channel_affine(x, s3, z3, 2, -128, 127),
+        "per_channel wrong count": lambda: lib.fake_quantize_per_channel_affine(x, s3[:2], z3, 1, -128, 127),
+        "per_channel float64 scale": lambda: lib.fake_quantize_per_channel_affine(x, s3.double(), z3, 1, -128, 127),
+        "per_channel int64 zero point": lambda: lib.fake_quantize_per_channel_affine(x, s3, z3.long(), 1, -128, 127),
+        "per_channel 2-D scale": lambda: lib.fake_quantize_per_channel_affine(x, s3.reshape(1, 3), z3.reshape(1, 3),
+                                                                               1, -128, 127),
+        "per_channel zero point outside": lambda: lib.fake_quantize_per_channel_affine(x, s3, z3 + 9, 1, 0, 5),
+        "per_channel quant_min > quant_max": lambda: lib.fake_quantize_per_channel_affine(x, s3, z3, 1, 5, 2),
+        "per_channel int input": lambda: lib.fake_quantize_per_channel_affine(x.int(), s3, z3, 1, -128, 127),
+        "per_channel float scale": lambda: lib.fake_quantize_per_channel_affine(x, 0.1, z3, 1, -128, 127),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "per_tensor zero point outside the range", "per_tensor quant_min > quant_max", "per_tensor int input",
+    "per_tensor two scales", "per_tensor scale requires grad", "per_channel negative axis",
+    "per_channel axis past the end", "per_channel wrong count", "per_channel float64 scale",
+    "per_channel int64 zero point", "per_channel 2-D scale", "per_channel zero point outside",
+    "per_channel quant_min > quant_max", "per_channel int input", "per_channel float scale"])
+def test_fake_quantize_refuses_what_torch_refuses(torch: Any, case: str) -> None:
+    with pytest.raises(Exception) as expected:   # noqa: PT011 - the class is torch's, compared below
+        _bad_calls(torch)[case]()
+    with pytest.raises(type(expected.value), match="fake_quantize_per_(tensor|channel)_affine"):
+        _bad_calls(mg)[case]()
+
+
+@pytest.mark.parametrize("name", ["quantize_per_tensor", "quantize_per_channel", "dequantize", "qint8", "quint8"])
+def test_quantised_tensors_are_refused_by_name(name: str) -> None:
+    with pytest.raises(AttributeError, match=f"{name}.*no quantised tensors"):
+        getattr(mg, name)
+
+
+@pytest.mark.gpu
+def test_fake_quantize_on_gpu_as_on_cpu() -> None:
+    x = _values(np.random.default_rng(4), (4, 6), "float32", 0.05)
+    results = []
+    for device in ("cpu", "cuda"):
+        leaf = mg.tensor(x, device=device, requires_grad=True)
+        scale = mg.tensor([0.05, 0.02, 0.1, 0.07], device=device)
+        zero_point = mg.tensor([0, 1, -2, 3], dtype=mg.int32, device=device)
+        y = mg.fake_quantize_per_channel_affine(leaf, scale, zero_point, 0, -128, 127)
+        y = y + mg.fake_quantize_per_tensor_affine(leaf, 0.1, 2, -128, 127)
+        y = y + mg.fake_quantize_per_tensor_affine(leaf, mg.tensor(0.1, device=device), mg.tensor(2, device=device),
+                                                   0, 255)
+        y.sum().backward()
+        results.append((y.numpy(), leaf.grad.numpy()))
+    for cpu, gpu in zip(*results):
+        np.testing.assert_array_equal(gpu, cpu)

@@ -32,8 +32,9 @@ class FakeQuantize(Function):
 
     As PyTorch's CPU kernels: the scale is float32 (1 / scale too), x * (1 / scale) is taken in float32
     (float64 for float64 x), the last product in float32 per tensor and in float64 per channel, then cast to x's
-    dtype; a float zero point (per channel) is added before rounding. Gradient (straight-through): gy where quant_min <= q <= quant_max (q rounded, unclamped),
-    else 0; none to scale or zero_point (PyTorch's is not differentiable in them either).
+    dtype; a float zero point (per channel) is added before rounding. Gradient (straight-through): gy where
+    quant_min <= q <= quant_max (q rounded, unclamped), else 0; none to scale or zero_point (PyTorch's op is not
+    differentiable in them either).
     """
 
     name = "fake_quantize"
