@@ -27,6 +27,12 @@ names, structure and comments, tiny models, a few steps and generated data:
   factor ``mean |W|`` per output channel, DoReFa's ``tanh`` weight normalisation and k-bit activations, ternary
   weights at the threshold ``0.7 * mean |W|`` with the mean of the kept magnitudes as scale.
 
+Below the programs, the functions themselves against torch: bit-equal values and straight-through gradients of
+``fake_quantize_per_tensor_affine`` (both overloads) and ``fake_quantize_per_channel_affine`` (int32 and float zero
+points, every axis) in float32/float64 (float16 too), int8 and uint8 ranges, rounding ties, and the errors torch
+raises for bad ranges, axes, dtypes and shapes. (No gradcheck: the straight-through gradient is by design not the
+derivative of the step function, which is 0 almost everywhere.)
+
 Nothing here draws random numbers after the models are built (torch's initial weights reach minigrad through the
 state dict), so losses, weights and observer buffers are compared step by step. ``torch.quantize_per_tensor`` and
 the quantised dtypes are out of scope in minigrad: they raise an AttributeError that says so (tested below).
