@@ -203,3 +203,7 @@ functional.__all__ += ["conv_tbc", "rrelu_"]
 __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
             "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
             "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+
+from . import modules  # noqa: E402 - torch.nn.modules' import paths, naming the classes above
+
+modules.install()

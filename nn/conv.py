@@ -167,24 +167,6 @@ class MaxPool2d(_MaxPoolNd):
     _function = staticmethod(F.max_pool2d)
 
 
-class AvgPool1d(Module):
-    """Mean of each window: (N, C, L) or (C, L) → (N, C, L_out), as ``torch.nn.AvgPool1d`` (see ``F.avg_pool1d``)."""
-
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-                 count_include_pad: bool = True, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self.kernel_size = _ints(kernel_size, 1, "AvgPool1d", "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _ints(stride, 1, "AvgPool1d", "stride", 1)
-        self.padding = _ints(padding, 1, "AvgPool1d", "padding", 0)
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
 class _AvgPoolNd(Module):
     """What AvgPool2d and AvgPool3d share: PyTorch's options, and ``_function`` (the F. pool) applied with them."""
 
@@ -213,34 +195,66 @@ class AvgPool2d(_AvgPoolNd):
     _function = staticmethod(F.avg_pool2d)
 
 
-class AdaptiveAvgPool1d(Module):
-    """Mean over ``output_size`` windows tiling the last dim: (N, C, L) or (C, L) → (N, C, output_size)."""
+class AvgPool1d(_AvgPoolNd):
+    """Mean of each window: (N, C, L) or (C, L) → (N, C, L_out), as ``torch.nn.AvgPool1d`` (see ``F.avg_pool1d``)."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        self.kernel_size = _ints(kernel_size, 1, "AvgPool1d", "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _ints(stride, 1, "AvgPool1d", "stride", 1)
+        self.padding = _ints(padding, 1, "AvgPool1d", "padding", 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
+class _AdaptiveAvgPoolNd(Module):
+    """What the adaptive average pools share, as PyTorch's ``_AdaptiveAvgPoolNd``: ``output_size`` (an int, or
+    one per pooled dim, None keeping that dim), and ``_function`` (the F. pool) applied with it."""
+
+    _function: Any = None
 
     def __init__(self, output_size: Any, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.adaptive_avg_pool1d(x, self.output_size)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._function(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool1d(Module):
-    """Largest entry of ``output_size`` windows tiling the last dim: (N, C, L) or (C, L) → (N, C, output_size);
-    ``return_indices=True`` also gives each maximum's position in L."""
+class _AdaptiveMaxPoolNd(Module):
+    """What the adaptive max pools share, as PyTorch's ``_AdaptiveMaxPoolNd``: ``output_size`` and
+    ``return_indices`` (also give each maximum's flat position in the pooled dims)."""
+
+    _function: Any = None
 
     def __init__(self, output_size: Any, return_indices: bool = False, *, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
         self.output_size, self.return_indices = output_size, return_indices
 
-    def forward(self, x: Tensor) -> Any:
-        return F.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+    def forward(self, input: Tensor) -> Any:  # noqa: A002 - PyTorch's name
+        return self._function(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Mean over ``output_size`` windows tiling the last dim: (N, C, L) or (C, L) → (N, C, output_size)."""
+
+    _function = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Largest entry of ``output_size`` windows tiling the last dim: (N, C, L) or (C, L) → (N, C, output_size);
+    ``return_indices=True`` also gives each maximum's position in L."""
+
+    _function = staticmethod(F.adaptive_max_pool1d)
 
 
 # --- padding ---------------------------------------------------------------------------------------
@@ -308,32 +322,15 @@ class CircularPad1d(_Pad1d):
     mode = "circular"
 
 
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Mean over ``output_size`` (an int or a pair; None keeps a dim) windows tiling the last two dims:
     (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out). ``AdaptiveAvgPool2d(1)`` is a global average pool."""
 
-    def __init__(self, output_size: Any, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.adaptive_avg_pool2d(x, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+    _function = staticmethod(F.adaptive_avg_pool2d)
 
 
-class AdaptiveMaxPool2d(Module):
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     """Largest entry of ``output_size`` windows tiling the last two dims: (N, C, H, W) or (C, H, W) →
     (N, C, H_out, W_out); ``return_indices=True`` also gives each maximum's position in the H·W plane."""
 
-    def __init__(self, output_size: Any, return_indices: bool = False, *, device: Any = None,
-                 dtype: Any = None) -> None:
-        super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
-
-    def forward(self, x: Tensor) -> Any:
-        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+    _function = staticmethod(F.adaptive_max_pool2d)

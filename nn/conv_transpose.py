@@ -32,13 +32,16 @@ class Conv3d(_ConvNd):
     _function = staticmethod(conv3d)
 
 
-class _ConvTransposeNd(Module):
+class _ConvTransposeNd(_ConvNd):
+    """What the transposed convolutions share; a ``_ConvNd`` as in PyTorch (``transposed=True``), so
+    ``isinstance(m, nn.modules.conv._ConvNd)`` in weight-initialisation code finds them too."""
+
     dims = 0
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
                  output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
+        Module.__init__(self)   # its own options: _ConvNd.__init__ takes the forward convolution's
         name = type(self).__name__
         check_channels(name, in_channels, out_channels, groups)
         if padding_mode != "zeros":

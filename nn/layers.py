@@ -141,23 +141,30 @@ class Embedding(Module):
         return text
 
 
-class Dropout(Module):
-    """Inverted dropout: in training, zero each entry with probability p and scale the rest by 1/(1-p);
-    the identity in ``eval()`` mode. Any shape in, the same shape out."""
+class _DropoutNd(Module):
+    """What the dropout modules share, as PyTorch's ``_DropoutNd``: ``p`` in [0, 1] and ``inplace`` (the same
+    values, returned as a new tensor)."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        name = type(self).__name__
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: probability p must be in [0, 1], got {p!r}")
+            raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got p={p!r} "
+                             "(p must be in [0, 1])")
         if not isinstance(inplace, (bool, numpy.bool_)):
-            raise TypeError(f"Dropout: inplace must be a bool, got {inplace!r}")
-        self.p, self.inplace = float(p), bool(inplace)   # inplace: the same values, as a new tensor
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+            raise TypeError(f"{name}: inplace must be a bool, got {inplace!r}")
+        self.p, self.inplace = float(p), bool(inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Inverted dropout: in training, zero each entry with probability p and scale the rest by 1/(1-p);
+    the identity in ``eval()`` mode. Any shape in, the same shape out."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
 
 
 class Identity(Module):

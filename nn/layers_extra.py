@@ -16,21 +16,10 @@ from minigrad import Tensor
 from . import functional as F
 from . import init
 from ._parameters import float_dtype, weight_and_bias
-from .layers import Linear
+from .layers import Linear, _DropoutNd
 from .module import Module
 
 __all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "LazyLinear"]
-
-
-class _DropoutNd(Module):
-    def __init__(self, p: float = 0.5, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p!r}")
-        self.p, self.inplace = float(p), bool(inplace)   # inplace: the same values, as a new tensor
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout1d(_DropoutNd):

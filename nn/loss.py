@@ -9,6 +9,7 @@ follow ``model.to(...)`` and appear in the state dict as in PyTorch.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import minigrad as mg
@@ -33,13 +34,22 @@ def _buffer(value: Any, name: str, what: str, dtype: Any, device: Any) -> Tensor
 
 
 class _Loss(Module):
+    """PyTorch's base of the losses: ``reduction`` ('mean', 'sum' or 'none'), or the deprecated
+    ``size_average``/``reduce`` pair that decides it (with a warning pointing at the line that built the
+    loss). A loss written as PyTorch's (``super().__init__(reduction=reduction)``) subclasses it as is."""
+
     reductions = REDUCTIONS
 
-    def __init__(self, reduction: str, name: str, size_average: bool | None = None,
-                 reduce: bool | None = None) -> None:
+    def __init__(self, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean") -> None:
         super().__init__()
-        # stacklevel 4: the warning points at the line that built the loss
-        reduction = legacy_reduction(size_average, reduce, reduction, name, stacklevel=4)
+        name = type(self).__name__
+        level = 3   # legacy_reduction's warning: at this method's caller (3), or above the subclasses' __init__s
+        if size_average is not None or reduce is not None:
+            frame = sys._getframe(1)
+            while frame.f_back is not None and frame.f_locals.get("self") is self:
+                level, frame = level + 1, frame.f_back
+        reduction = legacy_reduction(size_average, reduce, reduction, name, stacklevel=level)
         if not isinstance(reduction, str) or reduction not in self.reductions:
             *others, last = map(repr, self.reductions)
             raise ValueError(f"{name}: reduction must be {', '.join(others)} or {last}, got {reduction!r}")
@@ -49,7 +59,16 @@ class _Loss(Module):
         return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
 
 
-class CrossEntropyLoss(_Loss):
+class _WeightedLoss(_Loss):
+    """A loss with a per-class ``weight`` (a buffer, None when not given), as PyTorch's ``_WeightedLoss``."""
+
+    def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _buffer(weight, type(self).__name__, "weight", dtype, device))
+
+
+class CrossEntropyLoss(_WeightedLoss):
     """Softmax cross-entropy of logits (N, C) or (N, C, d1, …) against class indices (N,) or (N, d1, …).
 
     ``weight`` (C,) rescales each class; targets equal to ``ignore_index``
@@ -59,8 +78,7 @@ class CrossEntropyLoss(_Loss):
     def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0,
                  *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "CrossEntropyLoss", size_average, reduce)
-        self.register_buffer("weight", _buffer(weight, "CrossEntropyLoss", "weight", dtype, device))
+        super().__init__(weight, size_average, reduce, reduction, device=device, dtype=dtype)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
@@ -69,13 +87,12 @@ class CrossEntropyLoss(_Loss):
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
-class NLLLoss(_Loss):
+class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of class indices given log-probabilities (e.g. from ``LogSoftmax``)."""
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "NLLLoss", size_average, reduce)
-        self.register_buffer("weight", _buffer(weight, "NLLLoss", "weight", dtype, device))
+        super().__init__(weight, size_average, reduce, reduction, device=device, dtype=dtype)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
@@ -88,7 +105,7 @@ class MSELoss(_Loss):
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
                  *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "MSELoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.mse_loss(input, target, reduction=self.reduction)
@@ -99,7 +116,7 @@ class L1Loss(_Loss):
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
                  *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "L1Loss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.l1_loss(input, target, reduction=self.reduction)
@@ -111,7 +128,7 @@ class BCEWithLogitsLoss(_Loss):
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", pos_weight: Any = None, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "BCEWithLogitsLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", _buffer(weight, "BCEWithLogitsLoss", "weight", dtype, device))
         self.register_buffer("pos_weight", _buffer(pos_weight, "BCEWithLogitsLoss", "pos_weight", dtype, device))
 
@@ -120,14 +137,13 @@ class BCEWithLogitsLoss(_Loss):
                                                   pos_weight=self.pos_weight)
 
 
-class BCELoss(_Loss):
+class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities (e.g. after ``Sigmoid``) against targets in [0, 1], the same shape;
     ``weight`` rescales each element (broadcast). Each log is clamped to >= -100, as PyTorch."""
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "BCELoss", size_average, reduce)
-        self.register_buffer("weight", _buffer(weight, "BCELoss", "weight", dtype, device))
+        super().__init__(weight, size_average, reduce, reduction, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
@@ -138,7 +154,7 @@ class SmoothL1Loss(_Loss):
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
                  beta: float = 1.0, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "SmoothL1Loss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
         self.beta = beta
@@ -151,7 +167,7 @@ class HuberLoss(_Loss):
     """½d² where |d| < δ, else δ·(|d| - ½δ), for d = input - target (δ > 0). Any shape."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "HuberLoss")
+        super().__init__(reduction=reduction)
         if delta <= 0:
             raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
         self.delta = delta
@@ -169,7 +185,7 @@ class KLDivLoss(_Loss):
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
                  log_target: bool = False, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "KLDivLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002

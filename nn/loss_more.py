@@ -15,7 +15,7 @@ from typing import Any
 from minigrad import Tensor
 
 from . import functional as F
-from .loss import PairwiseDistance, _buffer, _Loss
+from .loss import PairwiseDistance, _Loss, _WeightedLoss
 
 __all__ = ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
@@ -28,7 +28,7 @@ class GaussianNLLLoss(_Loss):
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean", device: Any = None,
                  dtype: Any = None) -> None:
-        super().__init__(reduction, "GaussianNLLLoss")
+        super().__init__(reduction=reduction)
         self.full, self.eps = full, eps
 
     def forward(self, input: Tensor, target: Any, var: Any) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -40,7 +40,7 @@ class PoissonNLLLoss(_Loss):
 
     def __init__(self, log_input: bool = True, full: bool = False, size_average: bool | None = None, eps: float = 1e-8,
                  reduce: bool | None = None, reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "PoissonNLLLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, log_input: Tensor, target: Any) -> Tensor:
@@ -53,7 +53,7 @@ class MarginRankingLoss(_Loss):
 
     def __init__(self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "MarginRankingLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
@@ -65,7 +65,7 @@ class HingeEmbeddingLoss(_Loss):
 
     def __init__(self, margin: float = 1.0, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "HingeEmbeddingLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
@@ -77,20 +77,19 @@ class SoftMarginLoss(_Loss):
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", *,
                  device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "SoftMarginLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
-class MultiLabelSoftMarginLoss(_Loss):
+class MultiLabelSoftMarginLoss(_WeightedLoss):
     """One-vs-all logistic loss per class, averaged over the classes: input (N, C), target in [0, 1] (N, C);
     ``weight`` (C,) rescales each class."""
 
     def __init__(self, weight: Any = None, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "MultiLabelSoftMarginLoss", size_average, reduce)
-        self.register_buffer("weight", _buffer(weight, "MultiLabelSoftMarginLoss", "weight", dtype, device))
+        super().__init__(weight, size_average, reduce, reduction, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)
@@ -102,7 +101,7 @@ class CosineEmbeddingLoss(_Loss):
 
     def __init__(self, margin: float = 0.0, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "CosineEmbeddingLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
@@ -116,7 +115,7 @@ class TripletMarginLoss(_Loss):
     def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
                  size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", *,
                  device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "TripletMarginLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         if margin <= 0:
             raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
@@ -133,7 +132,7 @@ class TripletMarginWithDistanceLoss(_Loss):
 
     def __init__(self, *, distance_function: Any = None, margin: float = 1.0, swap: bool = False,
                  reduction: str = "mean", device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "TripletMarginWithDistanceLoss")
+        super().__init__(reduction=reduction)
         if margin <= 0:
             raise ValueError(f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}")
         self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
@@ -144,19 +143,19 @@ class TripletMarginWithDistanceLoss(_Loss):
                                                    distance_function=self.distance_function, margin=self.margin,
                                                    swap=self.swap, reduction=self.reduction)
 
-class MultiMarginLoss(_Loss):
+
+class MultiMarginLoss(_WeightedLoss):
     """Multi-class hinge loss Σ_{i ≠ y} max(0, margin - x_y + x_i)^p / C: input (N, C), target (N,) class
     indices; ``weight`` (C,) rescales by the target's class."""
 
     def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None, size_average: bool | None = None,
                  reduce: bool | None = None, reduction: str = "mean", *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "MultiMarginLoss", size_average, reduce)
-        if p not in (1, 2):
-            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 supported, got {p!r}")
         if weight is not None and getattr(weight, "ndim", 1) != 1:
             raise ValueError("MultiMarginLoss: weight must be one-dimensional")
+        super().__init__(weight, size_average, reduce, reduction, device=device, dtype=dtype)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 supported, got {p!r}")
         self.p, self.margin = p, margin
-        self.register_buffer("weight", _buffer(weight, "MultiMarginLoss", "weight", dtype, device))
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
@@ -169,7 +168,7 @@ class MultiLabelMarginLoss(_Loss):
 
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean", *,
                  device: Any = None, dtype: Any = None) -> None:
-        super().__init__(reduction, "MultiLabelMarginLoss", size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.multilabel_margin_loss(input, target, reduction=self.reduction)
@@ -181,7 +180,7 @@ class CTCLoss(_Loss):
     ``F.ctc_loss``. ``blank`` is the blank label's index; ``zero_infinity`` zeroes impossible alignments."""
 
     def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
-        super().__init__(reduction, "CTCLoss")
+        super().__init__(reduction=reduction)
         self.blank, self.zero_infinity = blank, zero_infinity
 
     def forward(self, log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths: Any) -> Tensor:

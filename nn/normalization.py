@@ -142,7 +142,12 @@ def running_update(module: Module) -> tuple[float, bool]:
     return momentum, module.training or not module.track_running_stats
 
 
-class BatchNorm1d(_NormBase):
+class _BatchNorm(_NormBase):
+    """PyTorch's base of the batch norms, so that ``isinstance(m, nn.modules.batchnorm._BatchNorm)`` (how freezing
+    and weight-decay code finds them) holds for BatchNorm1d/2d/3d, SyncBatchNorm and the lazy ones."""
+
+
+class BatchNorm1d(_BatchNorm):
     """Batch normalisation over the batch (and length) dims of (N, C) or (N, C, L), as ``torch.nn.BatchNorm1d``.
 
     Training: y = (x - mean) / √(var + eps) · weight + bias with the batch's mean and biased variance per

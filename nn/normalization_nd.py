@@ -16,13 +16,13 @@ from ._errors import InputShapeError
 from ._normalization import batch_norm
 from ._pool_more import local_response_norm
 from .module import Module
-from .normalization import _NormBase, running_update
+from .normalization import _BatchNorm, running_update
 from .normalization_more import _channels, _InstanceNormNd
 
 __all__ = ["BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
 
 
-class _BatchNormNd(_NormBase):
+class _BatchNormNd(_BatchNorm):
     """Batch normalisation over the batch and spatial dims of (N, C, *S), ``dims`` = len(S), as PyTorch's
     ``BatchNorm{dims}d``; see ``nn.BatchNorm1d`` for training, eval, momentum and the buffers."""
 

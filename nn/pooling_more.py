@@ -21,7 +21,7 @@ from ._pool_more import (
     max_unpool2d,
     max_unpool3d,
 )
-from .conv import _AvgPoolNd, _MaxPoolNd
+from .conv import _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _AvgPoolNd, _MaxPoolNd
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool3d",
@@ -41,35 +41,18 @@ class AvgPool3d(_AvgPoolNd):
     _function = staticmethod(avg_pool3d)
 
 
-class AdaptiveAvgPool3d(Module):
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """Mean over ``output_size`` (an int or a triple; None keeps a dim) windows tiling the last three dims:
     (N, C, D, H, W) or (C, D, H, W) → (N, C, D_out, H_out, W_out), as ``torch.nn.AdaptiveAvgPool3d``."""
 
-    def __init__(self, output_size: Any, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return adaptive_avg_pool3d(input, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+    _function = staticmethod(adaptive_avg_pool3d)
 
 
-class AdaptiveMaxPool3d(Module):
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
     """Largest entry of ``output_size`` windows tiling the last three dims, as ``torch.nn.AdaptiveMaxPool3d``;
     ``return_indices=True`` also gives each maximum's position in the D·H·W volume."""
 
-    def __init__(self, output_size: Any, return_indices: bool = False, *, device: Any = None,
-                 dtype: Any = None) -> None:
-        super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
-
-    def forward(self, input: Tensor) -> Any:  # noqa: A002
-        return adaptive_max_pool3d(input, self.output_size, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+    _function = staticmethod(adaptive_max_pool3d)
 
 
 class _LPPoolNd(Module):

@@ -286,6 +286,19 @@ def _is_shared(self: Tensor) -> bool:
     return isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)   # frombuffer's memoryview of it
 
 
+def _to_dense(self: Tensor, dtype: Any = None, *, masked_grad: bool | None = None) -> Tensor:
+    """The tensor itself (cast to ``dtype`` if given): a minigrad tensor is already dense, as PyTorch's strided
+    tensors, whose ``to_dense()`` returns them."""
+    return self if dtype is None else self.to(dtype)
+
+
+# PyTorch's predicates for the other layouts (sparse, mkldnn), quantised, nested and meta tensors and the other
+# device kinds: a minigrad tensor is none of these, so each reads False (custom optimizers test
+# ``grad.is_sparse`` before their update)
+KINDS = ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_nested", "is_mkldnn", "is_mps", "is_xpu",
+         "is_xla", "is_ipu", "is_vulkan", "is_mtia", "is_maia")
+
+
 METHODS: dict = {
     "diagflat": diagflat, "renorm": renorm, "index_reduce": index_reduce, "ldexp": ldexp, "frexp": frexp,
     "is_signed": is_signed, "sum_to_size": _sum_to_size, "new": _new,
@@ -295,7 +308,9 @@ METHODS: dict = {
     "is_conj": _real("is_conj", False), "is_neg": _real("is_neg", False),
     "pin_memory": lambda self, device=None: self, "is_pinned": lambda self, device=None: False,
     "share_memory_": _share_memory_, "is_shared": _is_shared,
-    "fill_diagonal_": _fill_diagonal_,
+    "fill_diagonal_": _fill_diagonal_, "to_dense": _to_dense,
+    **{name: property(lambda self: False, doc="False: minigrad's tensors are dense, strided, on a CPU or CUDA "
+                      "device (PyTorch's predicate of the same name).") for name in KINDS},
     "tril_": _inplace_of("tril_", tril), "triu_": _inplace_of("triu_", triu),
     "cumsum_": _inplace_of("cumsum_", cumsum), "cumprod_": _inplace_of("cumprod_", cumprod),
     "addmm_": _inplace_of("addmm_", addmm), "addbmm_": _inplace_of("addbmm_", addbmm),

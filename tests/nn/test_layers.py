@@ -94,7 +94,7 @@ def test_dropout_module_obeys_train_and_eval() -> None:
     assert abs((y == 0).mean() - 0.25) < 0.02 and np.allclose(y[y != 0], 1 / 0.75)
     layer.eval()
     assert layer(x) is x
-    with pytest.raises(ValueError, match=r"Dropout: probability p must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"Dropout: dropout probability has to be between 0 and 1"):
         nn.Dropout(-0.1)
 
 

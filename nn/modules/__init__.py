@@ -1,0 +1,98 @@
+"""``torch.nn.modules`` and its submodules, for programs that import from there
+(``from torch.nn.modules.module import Module``, ``isinstance(m, nn.modules.batchnorm._BatchNorm)``,
+``from torch.nn.modules.utils import _pair``).
+
+Each submodule of PyTorch's with a counterpart here (``nn.modules.rnn``, ``nn.modules.conv`` …) holds the very
+classes of ``nn`` that PyTorch's holds, under the same names, including the base classes that weight-init and
+freezing code tests with ``isinstance`` (``_ConvNd``, ``_BatchNorm``, ``_NormBase``, ``_InstanceNorm``,
+``_DropoutNd``, ``_Loss``, ``_WeightedLoss``, the pooling bases). The classes live where minigrad's layout puts
+them; these modules only name them.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import sys
+from types import ModuleType
+
+from .. import conv, conv_transpose, layers, loss, normalization, normalization_more, pooling_more
+from . import utils
+
+# PyTorch's submodule → the names it defines that minigrad has (nn's public classes, then the private bases)
+SUBMODULES: dict[str, tuple[str, ...]] = {
+    "activation": ("CELU", "ELU", "GELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU",
+                   "LogSigmoid", "LogSoftmax", "Mish", "MultiheadAttention", "PReLU", "RReLU", "ReLU", "ReLU6",
+                   "SELU", "SiLU", "Sigmoid", "Softmax", "Softmax2d", "Softmin", "Softplus", "Softshrink",
+                   "Softsign", "Tanh", "Tanhshrink", "Threshold"),
+    "adaptive": ("AdaptiveLogSoftmaxWithLoss",),
+    "batchnorm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+                  "LazyBatchNorm3d", "SyncBatchNorm", "_BatchNorm", "_NormBase"),
+    "channelshuffle": ("ChannelShuffle",),
+    "container": ("Container", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"),
+    "conv": ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d",
+             "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
+             "_ConvNd", "_ConvTransposeNd"),
+    "distance": ("CosineSimilarity", "PairwiseDistance"),
+    "dropout": ("AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout",
+                "_DropoutNd"),
+    "flatten": ("Flatten", "Unflatten"),
+    "fold": ("Fold", "Unfold"),
+    "instancenorm": ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LazyInstanceNorm1d",
+                     "LazyInstanceNorm2d", "LazyInstanceNorm3d", "_InstanceNorm"),
+    "linear": ("Bilinear", "Identity", "LazyLinear", "Linear"),
+    "loss": ("BCELoss", "BCEWithLogitsLoss", "CTCLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "GaussianNLLLoss",
+             "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "MarginRankingLoss",
+             "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "NLLLoss2d",
+             "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+             "_Loss", "_WeightedLoss"),
+    "module": ("Module",),
+    "normalization": ("GroupNorm", "LayerNorm", "LocalResponseNorm", "RMSNorm"),
+    "padding": ("CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+                "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+                "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d"),
+    "pixelshuffle": ("PixelShuffle", "PixelUnshuffle"),
+    "pooling": ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+                "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "FractionalMaxPool2d",
+                "FractionalMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool1d", "MaxPool2d", "MaxPool3d",
+                "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "_AdaptiveAvgPoolNd", "_AdaptiveMaxPoolNd",
+                "_AvgPoolNd", "_LPPoolNd", "_MaxPoolNd", "_MaxUnpoolNd"),
+    "rnn": ("GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"),
+    "sparse": ("Embedding", "EmbeddingBag"),
+    "transformer": ("Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+                    "TransformerEncoderLayer"),
+    "upsampling": ("Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"),
+}
+
+# the private bases, from the files that define them (PyTorch's names where ours differ)
+_BASES = {
+    "_BatchNorm": normalization._BatchNorm, "_NormBase": normalization._NormBase,
+    "_ConvNd": conv._ConvNd, "_ConvTransposeNd": conv_transpose._ConvTransposeNd,
+    "_DropoutNd": layers._DropoutNd, "_InstanceNorm": normalization_more._InstanceNormNd,
+    "_Loss": loss._Loss, "_WeightedLoss": loss._WeightedLoss,
+    "_AdaptiveAvgPoolNd": conv._AdaptiveAvgPoolNd, "_AdaptiveMaxPoolNd": conv._AdaptiveMaxPoolNd,
+    "_AvgPoolNd": conv._AvgPoolNd, "_MaxPoolNd": conv._MaxPoolNd, "_LPPoolNd": pooling_more._LPPoolNd,
+    "_MaxUnpoolNd": pooling_more._MaxUnpoolNd,
+}
+
+
+def _submodule(name: str, names: tuple[str, ...]) -> ModuleType:
+    import nn  # noqa: PLC0415 - the package is loaded by the time this runs (nn imports this module last)
+
+    module = ModuleType(f"{__name__}.{name}", f"The classes of ``torch.nn.modules.{name}``, as minigrad's ``nn``'s.")
+    module.__spec__ = importlib.machinery.ModuleSpec(module.__name__, None)
+    for attribute in names:
+        setattr(module, attribute, _BASES[attribute] if attribute.startswith("_") else getattr(nn, attribute))
+    module.__all__ = [attribute for attribute in names if not attribute.startswith("_")]
+    sys.modules[module.__name__] = module
+    return module
+
+
+def install() -> None:
+    """Make the submodules (``nn.modules.rnn`` …) and put their public classes on this package, as torch's."""
+    for name, names in SUBMODULES.items():
+        module = _submodule(name, names)
+        globals()[name] = module
+        globals().update({attribute: getattr(module, attribute) for attribute in module.__all__})
+
+
+__all__ = ["utils", *SUBMODULES]
