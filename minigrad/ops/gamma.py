@@ -28,7 +28,8 @@ from .. import backend, generators
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import int_arg, sum_to, tensor_arg
-from .math import Unary, _floating
+from .math import Unary, _real_floating
+from .math import _floating as _any_floating
 from .random import _drawn
 from .special import _operands
 
@@ -42,6 +43,13 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 # B_2, B_4, ..., B_20 (Bernoulli numbers)
 _BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798,
               -174611 / 330)
+
+
+def _floating(input: Any, name: str) -> Tensor:  # noqa: A002
+    """``input`` as a float Tensor (integers and bools: the default float dtype); complex refused, as PyTorch's."""
+    x = _any_floating(input, name)
+    _real_floating(x, name=name)
+    return x
 
 
 def _zeta_minus_one(k: int) -> float:
@@ -370,6 +378,7 @@ def gammainc(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     (torch.special.gammainc, torch.igamma), broadcast; gradient to x only: x^(a-1) e^-x / Γ(a). A Python
     number beside a tensor takes its dtype."""
     a, x = _operands(input, other, "gammainc")
+    _real_floating(a, x, name="gammainc")
     return IncompleteGamma(False)(a, x)
 
 
@@ -378,6 +387,7 @@ def gammaincc(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     (torch.special.gammaincc, torch.igammac), broadcast; gradient to x only. A Python number beside a tensor
     takes its dtype."""
     a, x = _operands(input, other, "gammaincc")
+    _real_floating(a, x, name="gammaincc")
     return IncompleteGamma(True)(a, x)
 
 
@@ -436,6 +446,7 @@ def zeta(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """The Hurwitz zeta function ζ(x, q) = Σ_{k≥0} (q + k)^-x, x = ``input``, q = ``other``
     (torch.special.zeta), broadcast; gradient to q only. A Python number beside a tensor takes its dtype."""
     x, q = _operands(input, other, "zeta")
+    _real_floating(x, q, name="zeta")
     return Zeta()(x, q)
 
 

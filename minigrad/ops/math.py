@@ -52,6 +52,14 @@ def _floating(x: Any, name: str) -> Tensor:
     return x
 
 
+def _real_floating(*operands: Any, name: str) -> None:
+    """Refuse complex operands of a function PyTorch has no complex kernel for (lgamma, zeta, erfinv, i0, …), instead
+    of a result computed on their real parts (NumPy's cast drops the imaginary part with only a warning)."""
+    for x in operands:
+        if getattr(getattr(x, "dtype", None), "kind", "") == "c":
+            raise NotImplementedError(f"{name}: not implemented for complex tensors (got {x.dtype}), as in PyTorch")
+
+
 def _numeric(x: Any, name: str) -> Tensor:
     x = tensor_arg(x, name)
     if x.dtype.kind not in "biufc":

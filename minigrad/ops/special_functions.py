@@ -18,13 +18,21 @@ import math
 from typing import Any
 
 from ..tensor import Tensor
-from .math import Binary, Unary, _erf_array, _floating
+from .math import Binary, Unary, _erf_array, _real_floating
+from .math import _floating as _any_floating
 from .special import _operands
 
 __all__ = ["erfinv", "erfcx", "ndtr", "ndtri", "log_ndtr", "i0", "i0e", "i1", "i1e", "xlog1py", "entr"]
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2 = math.sqrt(2.0)
+
+
+def _floating(input: Any, name: str) -> Tensor:  # noqa: A002
+    """``input`` as a float Tensor (integers and bools: the default float dtype); complex refused, as PyTorch's."""
+    x = _any_floating(input, name)
+    _real_floating(x, name=name)
+    return x
 
 
 def _exp_square(xp: Any, x: Any, factor: float) -> Any:

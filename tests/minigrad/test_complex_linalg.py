@@ -205,3 +205,17 @@ def test_the_cupy_path_gives_the_host_gradients(name: str) -> None:
     np.testing.assert_allclose(y_device.cpu().numpy(), y.numpy(), rtol=1e-9, atol=1e-11)
     for x, x_device in zip(host, device):
         np.testing.assert_allclose(x_device.grad.cpu().numpy(), x.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, z: lib.lgamma(z), lambda lib, z: lib.digamma(z), lambda lib, z: lib.polygamma(1, z),
+    lambda lib, z: lib.special.zeta(z, z), lambda lib, z: lib.special.gammainc(z, z), lambda lib, z: lib.erfinv(z),
+    lambda lib, z: lib.special.i0(z), lambda lib, z: lib.special.i1e(z), lambda lib, z: lib.special.entr(z),
+    lambda lib, z: lib.special.ndtri(z),
+])
+def test_special_functions_without_a_complex_kernel_refuse_complex_as_torch(call: Callable, torch: Any) -> None:
+    """They computed on the real part before (NumPy's cast drops the imaginary part with only a ComplexWarning)."""
+    with pytest.raises(NotImplementedError, match="not implemented for complex tensors"):
+        call(mg, mg.tensor(Z3))
+    with pytest.raises(NotImplementedError):
+        call(torch, torch.from_numpy(Z3))
