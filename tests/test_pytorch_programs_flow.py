@@ -744,9 +744,11 @@ def _lean_torch(monkeypatch: pytest.MonkeyPatch) -> Any:
     """torch on one intra-op thread and without oneDNN in each test, restored after: on maps this small its
     oneDNN convolutions build a new primitive for each new shape (~2 ms a call) and its thread pool only costs.
     The numbers compared are the same either way. torch's first optimizer imports torch._dynamo (~1 s, once per
-    process, whichever test of the suite comes first): imported here, it counts as setup, as ``import torch`` does."""
+    process, whichever test of the suite comes first): imported here, it counts as setup, as ``import torch`` does;
+    so does minigrad's own first import of ``nn`` (~0.7 s), when no earlier test made it."""
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional test peer)")
     importlib.import_module("torch._dynamo")
+    importlib.import_module("minigrad.nn")
     monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -55,7 +55,6 @@ the attack here is run on the model's own predictions, where the f term carries 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -63,6 +62,7 @@ import pytest
 
 from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _twin_models
 from tests.test_pytorch_programs_detection import _assert_close
+from tests.test_pytorch_programs_flow import _lean_torch  # noqa: F401 - autouse: torch lean, _dynamo imported in setup
 from tests.test_pytorch_programs_generative import _shared_draws
 
 STYLE_TRANSFER = '''
@@ -510,21 +510,6 @@ def explain(model, images, rows=None):
 '''
 
 PROGRAMS = (STYLE_TRANSFER, DEEP_DREAM, ADVERSARIAL_ATTACKS, ATTRIBUTION)
-
-
-@pytest.fixture(autouse=True)
-def _lean_torch(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """torch on one intra-op thread and without oneDNN (tests/test_pytorch_programs_flow.py says why); the one-time
-    imports of ``torch._dynamo`` (torch's first optimizer) and of ``minigrad.nn`` (~0.7 s, once per process) count
-    as setup, as ``import torch`` does."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional test peer)")
-    importlib.import_module("torch._dynamo")
-    importlib.import_module("minigrad.nn")
-    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _twins(source: str, *args: Any) -> tuple:

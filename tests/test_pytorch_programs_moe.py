@@ -33,7 +33,6 @@ Losses are compared step by step and the final weights after training (float32, 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -46,6 +45,7 @@ from tests.test_pytorch_programs import (
     _copy_weights,
     _twin_models,
 )
+from tests.test_pytorch_programs_flow import _lean_torch  # noqa: F401 - autouse: torch lean, _dynamo imported in setup
 from tests.test_pytorch_programs_more import _shared_noise
 from tests.test_pytorch_programs_rl import _shared_multinomial
 
@@ -506,21 +506,6 @@ def train(model, data, steps, batch_size=6):
 '''
 
 PROGRAMS = (SPARSE_MOE, SWITCH_TRANSFORMER, PIXEL_CNN, FILM)
-
-
-@pytest.fixture(autouse=True)
-def _lean_torch(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """torch on one intra-op thread and without oneDNN in each test, restored after (on tensors this small both
-    only cost). torch's first optimizer imports torch._dynamo (~1 s, once per process): imported here, it counts as
-    setup, as ``import torch`` does."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional test peer)")
-    importlib.import_module("torch._dynamo")
-    importlib.import_module("minigrad.nn")   # and minigrad's own first import, when no earlier test made it
-    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _twins(source: str, *args: Any) -> tuple:
