@@ -3,8 +3,10 @@
 Every function takes batches: ``A`` is ``(…, m, n)`` (``(…, n, n)`` where a square matrix is needed)
 and the leading dims are a batch, as PyTorch's. Results, dtypes, shapes, errors and gradients follow
 PyTorch 2.13 for float32 and float64 tensors; integer, bool and float16 inputs raise as PyTorch's do,
-complex inputs are taken (with PyTorch's gradients) by inv, solve, matrix_power, eigh, eigvalsh, eig and eigvals
-(``eig``/``eigvals`` return complex values for real inputs too); elsewhere they raise NotImplementedError. Named
+complex inputs are taken (with PyTorch's gradients) by inv, solve, matrix_power, det, slogdet, cholesky, matrix_exp,
+eigh, eigvalsh, eig, eigvals, svd, svdvals, pinv, matrix_norm, cond and matrix_rank (``eig``/``eigvals`` return
+complex values for real inputs too); elsewhere (qr, lstsq, lu, ldl, solve_triangular …) they raise
+NotImplementedError. Named
 results are tuples with PyTorch's field names (``mg.linalg.slogdet(A).logabsdet``).
 
 The ops (forward and backward on arrays) live in :mod:`minigrad.ops.solvers` (inv, solve, det,
@@ -295,11 +297,12 @@ def svd(A: Any, full_matrices: bool = True, *, driver: str | None = None) -> SVD
     ``full_matrices`` (the default, as PyTorch) U (…, m, m) and Vh (…, n, n), else U (…, m, k), Vh (…, k, n).
     ``driver`` (a cuSOLVER choice in PyTorch) is ignored.
 
-    Singular vectors are unique only up to a sign shared by ``U[..., :, i]`` and ``Vh[..., i, :]``: the
-    gradient is defined for losses that do not depend on it, and for distinct singular values (and, through U
+    Singular vectors are unique only up to a sign (complex A: a phase ``e^{iφ}``) shared by ``U[..., :, i]`` and
+    ``Vh[..., i, :]``: the gradient is defined for losses that do not depend on it (a complex loss that does raises
+    in backward, as PyTorch's), and for distinct singular values (and, through U
     or Vh of a non-square A, non-zero ones). With full matrices the gradients of the columns of U and rows of
     Vh past k are ignored, as PyTorch's."""
-    u, s, vh = SVD(bool(full_matrices))(matrices(A, "linalg.svd"))
+    u, s, vh = SVD(bool(full_matrices))(matrices(A, "linalg.svd", complex_ok=True))
     return return_types.linalg_svd(u, s, vh)
 
 

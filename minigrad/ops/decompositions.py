@@ -293,7 +293,10 @@ class EigenValues(Function):
 # --- SVD -----------------------------------------------------------------------------------------------------
 
 def svd_backward(xp: Any, gu: Any, gs: Any, gvh: Any, u: Any, s: Any, vh: Any) -> Any:
-    """``gA`` for ``A = U diag(S) Vh`` (U (…, m, k), S (…, k), Vh (…, k, n)); None for an unused output."""
+    """``gA`` for ``A = U diag(S) Vh`` (U (…, m, k), S (…, k), Vh (…, k, n)); None for an unused output.
+
+    Complex A (PyTorch's): ``ᴴ`` for ``ᵀ``, and the diagonal gets ``i Im(diag(skew(Uᴴ gU))) / 2S``; the pair
+    ``U[:, i]``, ``Vh[i, :]`` is defined up to a phase ``e^{iφ}``, and a loss that depends on it raises."""
     m, n = u.shape[-2], vh.shape[-1]
     if gu is None and gvh is None:
         return (u * gs[..., None, :]) @ vh
@@ -302,22 +305,40 @@ def svd_backward(xp: Any, gu: Any, gs: Any, gvh: Any, u: Any, s: Any, vh: Any) -
         eye = xp.eye(s.shape[-1], dtype=bool)
         gaps = xp.where(eye, 1, squares[..., None, :] - squares[..., :, None])
         u_part = v_part = 0
+        u_skew = v_skew = None
         if gu is not None:
-            product = transpose(xp, u) @ gu
-            u_part = (product - transpose(xp, product)) / gaps * s[..., None, :]
+            product = adjoint(xp, u) @ gu
+            u_skew = product - adjoint(xp, product)
+            u_part = u_skew / gaps * s[..., None, :]
         if gvh is not None:
-            product = vh @ transpose(xp, gvh)
-            v_part = s[..., :, None] * ((product - transpose(xp, product)) / gaps)
+            product = vh @ adjoint(xp, gvh)
+            v_skew = product - adjoint(xp, product)
+            v_part = s[..., :, None] * (v_skew / gaps)
         inner = u_part + v_part
         if gs is not None:
             inner = inner + diag_embed(xp, gs)
+        if u.dtype.kind == "c":
+            inner = inner + _svd_phase_term(xp, u_skew, v_skew, s)
         if m > n and gu is not None:
             scaled = gu / s[..., None, :]
-            return (u @ inner + scaled - u @ (transpose(xp, u) @ scaled)) @ vh
+            return (u @ inner + scaled - u @ (adjoint(xp, u) @ scaled)) @ vh
         if m < n and gvh is not None:
             scaled = gvh / s[..., :, None]
-            return u @ (inner @ vh + scaled - (scaled @ transpose(xp, vh)) @ vh)
+            return u @ (inner @ vh + scaled - (scaled @ adjoint(xp, vh)) @ vh)
         return u @ inner @ vh
+
+
+def _svd_phase_term(xp: Any, u_skew: Any, v_skew: Any, s: Any) -> Any:
+    """The diagonal ``i Im(diag(skew(Uᴴ gU))) / 2S`` of a complex SVD's gradient, after PyTorch's check that the
+    loss does not depend on the phases: ``Im diag(skew(Uᴴ gU)) = -Im diag(skew(Vh gVhᴴ))``."""
+    zeros = xp.zeros_like(s)
+    u_diagonal = zeros if u_skew is None else xp.diagonal(u_skew, axis1=-2, axis2=-1).imag
+    v_diagonal = zeros if v_skew is None else xp.diagonal(v_skew, axis1=-2, axis2=-1).imag
+    if not bool((xp.abs(u_diagonal + v_diagonal) <= 1e-2 + 1e-2 * xp.abs(v_diagonal)).all()):
+        raise RuntimeError("svd_backward: The singular vectors in the complex case are specified up to multiplication "
+                           "by e^{i phi}. The specified loss function depends on this phase term, making it "
+                           "ill-defined.")
+    return diag_embed(xp, 1j * u_diagonal / (2 * s))
 
 
 class SVD(Function):
@@ -328,6 +349,7 @@ class SVD(Function):
     name = "linalg.svd"
     multiple = True
     n_outputs = 3
+    complex_grad = True   # svd_backward is PyTorch's for complex A; see autograd.engine._complex_gate
 
     def __init__(self, full_matrices: bool) -> None:
         self.full_matrices = full_matrices

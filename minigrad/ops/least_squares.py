@@ -53,7 +53,7 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, atol: Any =
     """The number of singular values (…) int64 of A (…, m, n) above ``max(atol, rtol · σ_max)`` (``hermitian``:
     |eigenvalues| of a symmetric A; ``tol``: the older spelling of atol with rtol 0). No gradient."""
     name = "linalg.matrix_rank"
-    A = matrices(A, name)  # noqa: N806
+    A = matrices(A, name, complex_ok=True)  # noqa: N806
     if tol is not None:
         atol, rtol = tol, 0.0
     atol_value, rtol_value = tolerances(A, atol, rtol)

@@ -126,7 +126,7 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
     ``keepdim``). The orders 2, -2 and 'nuc' differentiate through the SVD (distinct singular values)."""
     name = "linalg.matrix_norm"
     A = tensor_arg(A, name)  # noqa: N806
-    complex_dtype = A.dtype if A.dtype.kind == "c" else None
+    complex_input = A if A.dtype.kind == "c" else None
     A = _cast(A, dtype, name)  # noqa: N806
     if A.ndim < 2:
         raise ShapeMismatchError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
@@ -151,9 +151,8 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
     if order == "fro":
         return vector_norm(A, 2, (first, second), keepdim)
     if order in ("nuc", 2, -2):
-        if complex_dtype is not None:
-            raise NotImplementedError(f"{name}: the order {ord!r} of a complex matrix needs a complex SVD, which "
-                                      f"minigrad does not have (dtype {complex_dtype})")
+        if complex_input is not None:   # the singular values of the complex matrix, not of its moduli (_cast's)
+            A = complex_input if dtype is None else astype(complex_input, dtype)  # noqa: N806
         values = singular_values(movedim(A, (first, second), (-2, -1)))
         result = values.sum(-1) if order == "nuc" else amax(values, -1) if order == 2 else amin(values, -1)
         if keepdim:
@@ -191,7 +190,7 @@ def cond(A: Any, p: Any = None) -> Tensor:  # noqa: N803
     -2 the ratio of the extreme singular values (any m, n); for 'fro', 'nuc', 1, -1, inf, -inf (square A)
     ``norm(A) · norm(A⁻¹)``, inf where A is singular."""
     name = "linalg.cond"
-    A = floating(A, name)  # noqa: N806
+    A = floating(A, name, complex_ok=True)  # noqa: N806
     if A.ndim < 2:
         raise ValueError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
     if p is None or (not isinstance(p, str) and _order(p, name) in (2, -2)):

@@ -42,6 +42,17 @@ def _eig_projector(lib: Any, a: Any) -> Any:
     return vectors @ vectors.mH
 
 
+def _svd_invariants(lib: Any, a: Any, full_matrices: bool) -> Any:
+    """The phase-free parts of A's SVD, flattened and side by side (…, N): ``|U|²``, ``|Vh|²`` (first k columns and
+    rows), S, and the rank-2 part ``U₂ diag(S₂) Vh₂`` (whose gradient needs the diagonal phase term)."""
+    u, s, vh = lib.linalg.svd(a, full_matrices=full_matrices)
+    k = s.shape[-1]
+    u, vh = u[..., :, :k], vh[..., :k, :]
+    rank_two = (u[..., :, :2] * s[..., None, :2].to(u.dtype)) @ vh[..., :2, :]
+    parts = [u * u.conj(), vh * vh.conj(), s.to(u.dtype)[..., None, :], rank_two]
+    return lib.cat([part.reshape(*part.shape[:-2], -1) for part in parts], dim=-1)
+
+
 def _hermitian(lib: Any, b: Any) -> Any:
     """A Hermitian positive-definite ``B Bᴴ + I`` (…, n, n) (a gradient through it is one central differences see)."""
     return b @ b.mH + lib.eye(b.shape[-2], dtype=b.dtype, device=b.device)
@@ -86,6 +97,12 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "svdvals_wide": (lambda lib, a: lib.linalg.svdvals(a), (Z34,)),
     "pinv": (lambda lib, a: lib.linalg.pinv(a), (Z34,)),
     "pinv_tall_batched": (lambda lib, a: lib.linalg.pinv(a.mT), (_c(2, 3, 4),)),
+    "svd": (lambda lib, a: _svd_invariants(lib, a, False), (A233,)),
+    "svd_tall": (lambda lib, a: _svd_invariants(lib, a, False), (Z34.T.copy(),)),
+    "svd_wide_full_matrices": (lambda lib, a: _svd_invariants(lib, a, True), (Z34,)),
+    "matrix_norm_2": (lambda lib, a: lib.linalg.matrix_norm(a, 2), (A233,)),
+    "matrix_norm_nuc_and_minus_2": (lambda lib, a: lib.linalg.matrix_norm(a, "nuc") + lib.linalg.norm(a, -2), (Z34,)),
+    "cond": (lambda lib, a: lib.linalg.cond(a), (A233,)),
     "pinv_hermitian": (lambda lib, b: lib.linalg.pinv(_hermitian(lib, b), hermitian=True), (A33,)),
 }
 
@@ -138,6 +155,22 @@ def test_det_of_a_singular_complex_matrix_has_the_cofactor_gradient() -> None:
     w = _weights(())
     _loss(mg, fn(mg, a), w).backward()
     np.testing.assert_allclose(a.grad.numpy(), central_differences(fn, (singular,), w)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_cond_in_other_norms_of_complex_matrices(torch: Any) -> None:
+    """Values only: PyTorch's backward of cond with p other than 2 fails (it changes linalg.inv_ex's output in
+    place), real matrices too; ours is the composition's (inv, matrix_norm)."""
+    for p in ("fro", "nuc", 1, float("inf")):
+        np.testing.assert_allclose(mg.linalg.cond(mg.tensor(A233), p).numpy(),
+                                   torch.linalg.cond(torch.from_numpy(A233), p).numpy(), rtol=1e-10)
+
+
+def test_matrix_rank_of_complex_matrices(torch: Any) -> None:
+    rank_two = _c(2, 4, 2) @ _c(2, 2, 4)
+    for hermitian, a in ((False, rank_two), (True, rank_two @ rank_two.conj().transpose(0, 2, 1))):
+        ours = mg.linalg.matrix_rank(mg.tensor(a), hermitian=hermitian)
+        theirs = torch.linalg.matrix_rank(torch.from_numpy(a), hermitian=hermitian)
+        assert ours.tolist() == theirs.tolist() == [2, 2] and ours.dtype == np.int64
 
 
 def test_cholesky_of_a_complex_matrix_that_is_not_positive_definite_raises(torch: Any) -> None:
