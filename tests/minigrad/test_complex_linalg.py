@@ -219,7 +219,7 @@ def test_complex64_gradients_keep_their_dtype() -> None:
 
 
 GPU_CASES = ["eig", "eigvals_real", "pow_real_base", "xlogy", "acosh", "slogdet", "cholesky", "matrix_exp", "pinv",
-             "svdvals", "det"]
+             "svdvals", "det", "svd", "matrix_norm_2"]
 
 
 @pytest.mark.gpu
