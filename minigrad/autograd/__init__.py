@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
-from . import functional  # noqa: F401  # mg.autograd.functional: PyTorch's jacobian, vjp, jvp
+from . import (
+    forward_ad,  # noqa: F401  # mg.autograd.forward_ad: dual tensors (forward-mode J·t)
+    functional,  # noqa: F401  # mg.autograd.functional: PyTorch's jacobian, vjp, jvp
+)
 from .custom import FunctionCtx, once_differentiable  # also gives Function its PyTorch-style `apply`
 from .engine import (  # the private names: for the engine's other modules (codegen, capture) and tests
     AnomalyError,

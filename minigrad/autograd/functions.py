@@ -40,6 +40,11 @@ def create_graph_walk() -> Any:
     return _CREATE_GRAPH[0]
 
 
+# While a forward-AD dual level is open (minigrad.autograd.forward_ad sets it): [a callable telling whether a
+# backward from these roots reaches a dual tensor]; its gradients then keep their graph, to carry tangents.
+DUAL_LEVEL: list = []
+
+
 def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
                     inputs: Any = None, *, grad: Any = None) -> None:
     """``x.backward()``: accumulate d(x)/d(leaf) into every leaf's ``.grad``, as PyTorch's ``Tensor.backward``.
@@ -54,7 +59,7 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
         if gradient is not None:
             raise TypeError("backward: give the gradient once, as gradient= (PyTorch's name) or grad=")
         gradient = grad
-    if inputs is not None or create_graph:
+    if inputs is not None or create_graph or DUAL_LEVEL:
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
         return
     gradient = _root_grad(self, gradient)
@@ -84,6 +89,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
                                "give only grad_tensors")
         grad_tensors = grad_variables
     roots = _tensor_list(tensors, "backward", "tensors")
+    if not create_graph and DUAL_LEVEL and DUAL_LEVEL[0](roots):   # forward-over-reverse: see forward_ad
+        create_graph = True
     if not create_graph:
         grads = _given_grads(roots, grad_tensors, "backward", "grad_tensors")
     targets = None
@@ -142,6 +149,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad; "
                                "only tensors that require grad can be differentiated against")
     roots = _tensor_list(outputs, "grad", "outputs")
+    if not create_graph and DUAL_LEVEL and DUAL_LEVEL[0](roots):   # forward-over-reverse: see forward_ad
+        create_graph, retain_graph = True, True
     if create_graph:   # a differentiable backward: its own walk (minigrad.higher_order)
         result = create_graph_walk().grad(roots, grad_outputs, wanted, True if retain_graph is None else retain_graph,
                                    allow_unused, materialize_grads)
