@@ -5,6 +5,8 @@
 - :func:`grad`, :func:`grad_and_value`, :func:`vjp`, :func:`jvp`, :func:`jacrev`, :func:`jacfwd`,
   :func:`hessian`: derivatives of a function, over pytrees of Tensors (:mod:`.transforms`; jvp/jacfwd are
   computed in reverse mode, nested ones need ``create_graph``).
+- :func:`linearize`: a function's value and its Jacobian-vector product as a function of the tangents
+  (:mod:`.linearize`, the double-vjp trick over one recording).
 - :func:`vmap`: a function mapped over a batch dimension, as a loop over the batch (:mod:`.vmap`).
 
 Per-sample gradients, as in PyTorch's tutorial::
@@ -18,8 +20,9 @@ Per-sample gradients, as in PyTorch's tutorial::
 from __future__ import annotations
 
 from .functional_call import functional_call, stack_module_state
+from .linearize import linearize
 from .transforms import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp
 from .vmap import vmap
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "stack_module_state",
-           "vjp", "vmap"]
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "linearize",
+           "stack_module_state", "vjp", "vmap"]

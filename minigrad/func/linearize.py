@@ -1,0 +1,95 @@
+"""``torch.func.linearize``: a function's value at some primals and its Jacobian-vector product there, as a
+function that can be called with many tangents.
+
+``func`` runs once on the primals (the output returned, as torch's) and once more, recorded, on fresh leaves
+of the same values. The recording is turned into the linear map t ↦ J·t by the double-vjp trick, as
+:mod:`minigrad.autograd.forward_ad` does: the vector-Jacobian products ``g_k = J_kᵀu`` with dummy
+cotangents ``u`` are computed once with ``create_graph=True`` (so each is linear in u, with a graph), and
+each ``jvp_fn(*tangents)`` is one backward of ``Σ_k ⟨g_k, t_k⟩`` to the dummies. An op without a
+higher-order rule raises NotImplementedError naming it when ``linearize`` is called.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .. import backend
+from ..autograd import grad as autograd_grad
+from ..recording import enable_grad
+from ..tensor import Tensor
+from . import _pytree
+
+__all__ = ["linearize"]
+
+
+def _zeros(like: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor._make(backend.array_module(like.data).zeros_like(like.data), requires_grad, None, 0)
+
+
+def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """``(func(*primals), jvp_fn)``, as ``torch.func.linearize``.
+
+    ``primals``: Tensors (or pytrees of them), each differentiated. ``jvp_fn(*tangents)``: ``tangents`` with
+    the primals' structure, shapes, dtypes and devices (RuntimeError otherwise, torch's messages); returns
+    J·tangents with the structure and shapes of ``func``'s output (detached; zeros for an output that does
+    not depend on the primals).
+    """
+    output = func(*primals)
+    out_spec = _pytree.flatten(output)[1]
+    flat_primals, primals_spec = _pytree.flatten(primals)
+    for p in flat_primals:
+        if not isinstance(p, Tensor):
+            raise RuntimeError(f"linearize(func, *primals): expected the primals to be Tensors, got {type(p)}")
+    with enable_grad():
+        leaves = [p.detach().requires_grad_(True) for p in flat_primals]
+        traced = func(*_pytree.unflatten(leaves, primals_spec))
+        flat_out = _pytree.flatten(traced)[0]
+        for out in flat_out:
+            if not isinstance(out, Tensor):
+                raise RuntimeError(f"linearize(func, *primals): expected func to return only Tensors, got {type(out)}")
+        differentiable = [out for out in flat_out if out.requires_grad and out.dtype.kind == "f"]
+        dummies = [_zeros(out, requires_grad=True) for out in differentiable]
+        vjps: list = []
+        if differentiable:
+            try:
+                vjps = list(autograd_grad(differentiable, leaves, dummies, retain_graph=True, create_graph=True,
+                                          allow_unused=True))
+            except NotImplementedError as error:
+                raise NotImplementedError(f"linearize: the Jacobian-vector product is computed from the reverse-mode "
+                                          f"graph with create_graph=True, which is not available here: {error}") \
+                    from error
+    shapes = [p.shape for p in flat_primals]
+    devices = [p.device for p in flat_primals]
+    dtypes = [p.dtype for p in flat_primals]
+
+    def jvp_fn(*tangents: Any) -> Any:
+        flat_tangents, tangents_spec = _pytree.flatten(tangents)
+        if tangents_spec != primals_spec:
+            raise RuntimeError(f"Expected the tangents {tangents_spec} to have the same argspec as the primals "
+                               f"{primals_spec}")
+        for i, t in enumerate(flat_tangents):
+            if not isinstance(t, Tensor):
+                raise RuntimeError(f"tangent:{i} is a {type(t).__name__}, not a Tensor")
+            if t.shape != shapes[i]:
+                raise RuntimeError(f"tangent:{i} with shape {t.shape} in flattened pytree doesn't match the shape "
+                                   f"{shapes[i]} of the corresponding primal.")
+            if t.device != devices[i]:
+                raise RuntimeError(f"tangent:{i} with device {t.device} in flattened pytree doesn't match the device "
+                                   f"{devices[i]} of the corresponding primal.")
+            if t.dtype != dtypes[i]:
+                raise RuntimeError(f"tangent:{i} with dtype {t.dtype} in flattened pytree doesn't match the dtype "
+                                   f"{dtypes[i]} of the corresponding primal.")
+        kept = [(g, t.detach()) for g, t in zip(vjps, flat_tangents) if g is not None and g.requires_grad]
+        products: list = [None] * len(dummies)
+        if kept:
+            with enable_grad():
+                products = list(autograd_grad([g for g, _ in kept], dummies, [t for _, t in kept],
+                                              retain_graph=True, allow_unused=True))
+        by_output = {id(out): p for out, p in zip(differentiable, products)}
+        results = []
+        for out in flat_out:
+            product = by_output.get(id(out))
+            results.append(_zeros(out) if product is None else product.detach())
+        return _pytree.unflatten(results, out_spec)
+
+    return output, jvp_fn
