@@ -29,7 +29,7 @@ import warnings
 from typing import Any, Callable
 
 from . import backend
-from .autograd.engine import _FREED, Function, _check_saved, count_consumers
+from .autograd.engine import _FREED, WALK_BEGINS, Function, _check_saved, count_consumers
 from .autograd.functions import register_create_graph_walk
 from .hooks import AFTER_BACKWARD, HookError, _leaf_label, _PostHooks, run_after_backward, run_post_accumulate_hooks
 from .ops.elementwise import (
@@ -116,6 +116,8 @@ def walk(start: Function, targets: Any = None) -> tuple[dict, dict, list]:
         wanted = targets.outputs
     else:
         consumers, stops, wanted = count_consumers(start), frozenset(), {}
+    for begin in WALK_BEGINS:   # register_multi_grad_hook (autograd.graph)
+        begin(consumers, targets)
     pending: dict = {start: [None] * start.n_outputs}
     ready = [start]
     with enable_grad():   # PyTorch: a create_graph backward records, even under no_grad

@@ -8,7 +8,8 @@
   ``create_graph=True`` (gradients that have a graph of their own); ``gradgradcheck`` checks it.
 
 ``mg.autograd.grad`` and ``mg.autograd.backward`` are PyTorch's spellings; :mod:`.variable`: the legacy
-``Variable`` of older PyTorch programs.
+``Variable`` of older PyTorch programs. :mod:`.graph`: PyTorch's ``torch.autograd.graph`` (saved-tensor hooks,
+``save_on_cpu``, ``register_multi_grad_hook``, ``GradientEdge``, ``Node``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from . import (
     forward_ad,  # noqa: F401  # mg.autograd.forward_ad: dual tensors (forward-mode J·t)
     functional,  # noqa: F401  # mg.autograd.functional: PyTorch's jacobian, vjp, jvp
+    profiler,  # noqa: F401  # mg.autograd.profiler: PyTorch's profiler, record_function
 )
 from .custom import FunctionCtx, once_differentiable  # also gives Function its PyTorch-style `apply`
 from .engine import (  # the private names: for the engine's other modules (codegen, capture) and tests

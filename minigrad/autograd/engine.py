@@ -64,6 +64,14 @@ __all__ = ["AnomalyError", "AxisError", "Function", "HookError", "LazyGradient",
 
 _new_tensor = object.__new__
 _FREED = object()     # marks a node whose saved arrays were released
+# saved_tensors_hooks (autograd.graph), set there: _PACK(node, inputs) packs a recorded node's saved arrays while
+# hooks are on in some thread (None: the one check a recorded op pays); a packed node's epoch is -1, so the
+# walks call _check_saved on it, which unpacks it (_UNPACK(node)) before its backward
+_PACK: Callable | None = None
+_UNPACK: Callable = lambda node: None  # noqa: E731
+# the recording profiler (autograd.profiler), set there: it times each op call and backward node (None: the one
+# check an op call pays)
+PROFILE_HOOK: Any = None
 
 
 class GradShapeError(ValueError, RuntimeError):
@@ -111,6 +119,7 @@ class Function:
     scope = ""
     epoch = 0          # INPLACE.epoch when recorded: saved arrays changed in place after it are refused
     tag: str | None = None
+    profiling = False   # True while the profiler's PROFILE_HOOK runs this call (it is timed once)
     hooks: dict | None = None
     retained: dict | None = None
     out_meta: tuple = ()   # ((shape, dtype), ...) per output, for the visualiser
@@ -135,6 +144,8 @@ class Function:
         return self.saved
 
     def __call__(self, *inputs: Any) -> Any:
+        if PROFILE_HOOK is not None and not self.profiling:
+            return PROFILE_HOOK(self, inputs)
         arrays, edges, needs_grad = [], [], []
         record = False
         on_host = True
@@ -179,6 +190,8 @@ class Function:
                 self.scope = state.scope
             self.epoch = INPLACE.epoch
             node = self
+            if _PACK is not None:   # saved_tensors_hooks on in some thread (autograd.graph)
+                _PACK(self, inputs)
         else:
             record, node = False, None
         if not self.multiple:
@@ -572,6 +585,9 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
             return {}
     else:
         consumers = count_consumers(root_node)   # pass 1
+    if WALK_BEGINS:   # register_multi_grad_hook (autograd.graph): which of its tensors this walk reaches
+        for begin in WALK_BEGINS:
+            begin(consumers, targets)
     token = _freeing.set(not retain_graph and observer is None)
     try:
         if len(consumers) >= FRESH_CHUNK_NODES:   # pass 2 calls every node's backward: see minigrad.frames
@@ -582,6 +598,7 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
 
 
 _NO_STOPS: frozenset = frozenset()
+WALK_BEGINS: list = []   # callables of (consumers, targets) told of each walk (autograd.graph's multi-grad hooks)
 
 
 # True while a backward walk runs that frees each node's saved arrays after its backward (no
@@ -610,7 +627,9 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
     if owned is None:   # keys of sums this walk allocated, so adding into them in place is safe
         owned = set()
     ready = [root_node]
-    special = observer is not None or _state.get().checks is True   # an observer, or anomaly checks
+    checking = _state.get().checks is True   # anomaly checks
+    profiler = PROFILE_HOOK
+    special = observer is not None or checking or profiler is not None   # an observer, anomaly checks, a profiler
     epoch = INPLACE.epoch
     while ready:
         node = ready.pop()
@@ -623,6 +642,8 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
             epoch = INPLACE.epoch   # a hook may have changed an array in place: later nodes check again
             if node in stops:
                 continue
+        if special and profiler is not None:   # the node's backward as two timed events (autograd.profiler)
+            timed = profiler.begin_backward(node)
         if node.multiple:
             grads_in = _multi_backward(node, grads_out)
         else:
@@ -633,13 +654,17 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
             grads_in = _after_backward(node, after, grads_in, grads_out)
             epoch = INPLACE.epoch
         if special:
+            if profiler is not None:
+                profiler.end_backward(timed)
             if observer is not None:
                 grads_in = tuple([_dense(g) for g in grads_in])
                 observer(node, grads_out, grads_in)
-            else:
+            elif checking:
                 anomaly.check_backward(node.name, node.scope, [_dense(g) for g in grads_in], grads_out)
         if not retain_graph:
             node.saved = _FREED
+        elif node.epoch < 0:   # saved_tensors_hooks: the packed values again, unpacked anew by a later backward
+            node.saved = node.__dict__.pop("_packed", node.saved)
         for edge, g in zip(node.edges, grads_in):
             if edge is None:
                 continue
@@ -712,6 +737,9 @@ def _check_saved(node: Function) -> None:
             f"backward: trying to backward through the graph a second time (op {where}); its saved arrays "
             "were freed by the first backward. Pass retain_graph=True to the first backward() to keep them."
         )
+    if node.epoch < 0:   # packed by saved_tensors_hooks: unpacked here; no version check with hooks, as torch's
+        _UNPACK(node)
+        return
     INPLACE.refuse_changed(node.kept_for_backward(), node.epoch, where)
 
 

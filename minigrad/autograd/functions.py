@@ -221,6 +221,8 @@ def _tensor_list(value: Any, name: str, what: str) -> list:
     or a ``ParameterList``, or a dict's values) as a list of Tensors."""
     if isinstance(value, Tensor):
         return [value]
+    if type(value).__name__ == "GradientEdge":   # one edge (a tuple itself)
+        value = [value]
     if isinstance(value, dict):
         value = list(value.values())
     if not isinstance(value, (list, tuple)):
@@ -229,6 +231,11 @@ def _tensor_list(value: Any, name: str, what: str) -> list:
         value = list(value)
     for i, t in enumerate(value):
         if not isinstance(t, Tensor):
+            from .graph import GradientEdge, edge_tensor  # noqa: PLC0415 - only when given one
+            if isinstance(t, GradientEdge):   # autograd.grad(y, get_gradient_edge(x)), as torch's
+                value = list(value)
+                value[i] = edge_tensor(t)
+                continue
             raise TypeError(f"{name}: {what} must all be Tensors, but {what}[{i}] is a {type(t).__name__}")
     return list(value)
 
