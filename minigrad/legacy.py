@@ -6,19 +6,26 @@ and an ``isinstance`` test of the dtype (on any device). ``mg.cuda.FloatTensor``
 ``torch.cuda.FloatTensor``) build on the GPU and test the device too. A legacy type names a device as well as a
 dtype: ``x.type(mg.cuda.FloatTensor)`` / ``x.type('torch.cuda.FloatTensor')`` moves x to the GPU, and
 ``x.type('torch.FloatTensor')`` to the CPU, as PyTorch's.
+
+Around them, PyTorch's functions of that era: ``set_default_tensor_type`` (deprecated, as in PyTorch),
+``typename`` (``'minigrad.FloatTensor'``: minigrad's names of the legacy types), ``get_device``, and the storages
+(``is_storage``, ``UntypedStorage``, ``TypedStorage``: ``minigrad/storage.py``).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy
 
-from . import backend
+from . import backend, dtypes
+from .storage import TypedStorage, UntypedStorage, is_storage
 from .tensor import Tensor
 
 __all__ = ["BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
-           "LongTensor", "ShortTensor"]
+           "LongTensor", "ShortTensor", "TypedStorage", "UntypedStorage", "get_device", "is_storage",
+           "set_default_tensor_type", "typename"]
 
 
 class _LegacyType(type):
@@ -81,3 +88,75 @@ def legacy_dtype(value: Any) -> Any:
     """The dtype a legacy type names (the class, or its name as ``'torch.FloatTensor'``), else ``value``."""
     legacy = legacy_type(value)
     return value if legacy is None else legacy.dtype
+
+
+# --- PyTorch's functions of the legacy types' era ----------------------------------------------------------------
+
+# the legacy type's name of each dtype, PyTorch's (complex and wide unsigned ones have no minigrad class)
+_TYPE_NAMES = {**{t.dtype: name for name, t in BY_NAME.items()},
+               numpy.dtype("complex64"): "ComplexFloatTensor", numpy.dtype("complex128"): "ComplexDoubleTensor",
+               numpy.dtype("uint16"): "UInt16Tensor", numpy.dtype("uint32"): "UInt32Tensor",
+               numpy.dtype("uint64"): "UInt64Tensor"}
+
+_DEPRECATED = ("set_default_tensor_type() is deprecated (as torch.set_default_tensor_type() is as of PyTorch 2.1), "
+               "please use mg.set_default_dtype() and mg.set_default_device() as alternatives.")
+_warned = False          # PyTorch warns once per process
+_moved_to_cuda = False   # whether a cuda type put the default device on the GPU (a CPU type then puts it back)
+
+
+def set_default_tensor_type(t: Any) -> None:
+    """Make ``t``'s dtype the default float dtype, as the deprecated torch.set_default_tensor_type: a legacy type
+    or its name, ``mg.DoubleTensor`` / ``'torch.DoubleTensor'`` (float64), ``'minigrad.FloatTensor'`` (float32).
+    A cuda type (``mg.cuda.FloatTensor``, ``'torch.cuda.FloatTensor'``) also makes the GPU the default device,
+    and a CPU type after it the CPU again. Warns once that it is deprecated, as PyTorch's; anything but a float
+    type raises PyTorch's TypeError."""
+    global _warned, _moved_to_cuda
+    if not _warned:
+        _warned = True
+        warnings.warn(_DEPRECATED, UserWarning, stacklevel=2)
+    legacy = legacy_type(t)
+    if legacy is None:
+        what = repr(t) if isinstance(t, str) else f"a {type(t).__name__}"
+        raise TypeError(f"set_default_tensor_type: invalid type object {what}: only floating-point types are "
+                        "supported as the default type (mg.FloatTensor, mg.DoubleTensor or their names; for a "
+                        "dtype use mg.set_default_dtype)")
+    if legacy.dtype.kind != "f":
+        raise TypeError(f"set_default_tensor_type: only floating-point types are supported as the default type, "
+                        f"got {legacy.__name__}")
+    if legacy.device_type == "cuda":
+        if not backend.cuda_is_available():
+            raise TypeError(f"set_default_tensor_type: type cuda.{legacy.__name__} not available: no CUDA device "
+                            "(CuPy and an NVIDIA GPU are needed)")
+    dtypes.set_default_dtype(legacy.dtype)
+    if legacy.device_type == "cuda":
+        backend.set_default_device("cuda")
+        _moved_to_cuda = True
+    elif _moved_to_cuda:
+        backend.set_default_device("cpu")
+        _moved_to_cuda = False
+
+
+def typename(obj: Any, /) -> str:
+    """The type's name of ``obj`` (torch.typename): a tensor's legacy type, ``'minigrad.FloatTensor'``,
+    ``'minigrad.cuda.LongTensor'`` (PyTorch: ``'torch.FloatTensor'``; minigrad names its own legacy types,
+    which ``x.type()`` and ``set_default_tensor_type`` accept); anything else: its dotted class or function
+    name, ``'int'``, ``'nn.layers.Linear'``."""
+    if isinstance(obj, Tensor):
+        name = _TYPE_NAMES.get(obj.dtype, f"{obj.dtype}Tensor")
+        return f"minigrad.{'cuda.' if obj.device.type == 'cuda' else ''}{name}"
+    module = getattr(obj, "__module__", "") or ""
+    if hasattr(obj, "__qualname__"):
+        qualname = obj.__qualname__
+    elif hasattr(obj, "__name__"):
+        qualname = obj.__name__
+    else:
+        module = obj.__class__.__module__ or ""
+        qualname = obj.__class__.__qualname__
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
+
+
+def get_device(input: Tensor) -> int:  # noqa: A002 - PyTorch's name
+    """The CUDA device index of a GPU tensor, -1 for a CPU one (torch.get_device)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"get_device(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input.get_device()

@@ -17,14 +17,16 @@ import importlib
 import math
 import mmap
 import operator
+import warnings
 from typing import Any
 
 import numpy
 
-from .. import backend, return_types
+from .. import backend, memory_formats, return_types
 from ..autograd import Function
 from ..constructors import empty, tensor
-from ..recording import note_draw
+from ..recording import is_grad_enabled, no_grad, note_draw
+from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
 from ._util import int_arg, number, one_axis, tensor_arg
 from .combine import addbmm, addmv, addr
@@ -36,9 +38,11 @@ from .index_write import _scatter_reduce
 from .inplace import _inplace, masked_fill
 from .math import exp2
 from .scan import cumprod, cumsum
-from .shape import broadcast_to, reshape
+from .shape import _note_view, broadcast_to, reshape
+from .strided import as_strided
 
-__all__ = ["diagflat", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm", "unravel_index"]
+__all__ = ["diagflat", "empty_permuted", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm",
+           "unravel_index"]
 
 
 # --- out of place ---------------------------------------------------------------------------------------------
@@ -325,3 +329,169 @@ METHODS.update({name: _compare_(name, op) for name, op in _COMPARISONS.items()})
 METHODS["pin_memory"].__doc__ = "The tensor itself: minigrad has no page-locked host memory (CuPy copies from any)."
 METHODS["is_pinned"].__doc__ = "False: minigrad has no page-locked host memory."
 
+
+
+# --- storages, streams, subclasses, layouts: more of PyTorch's habits --------------------------------------------
+
+def _untyped_storage(self: Tensor) -> Any:
+    """The memory this tensor views, as bytes (Tensor.untyped_storage): every view of one tensor gives a storage
+    with the same ``data_ptr()``, so ``a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()`` tells
+    whether ``a`` and ``b`` share memory, as in PyTorch."""
+    return UntypedStorage._of(self.data)
+
+
+def _typed_storage(self: Tensor) -> Any:
+    """The memory this tensor views, as elements of its dtype (Tensor.storage; PyTorch's TypedStorage is
+    deprecated, and this warns once as PyTorch's does: use ``untyped_storage()``)."""
+    warn_typed_storage()
+    return TypedStorage(UntypedStorage._of(self.data), self.dtype)
+
+
+def _record_stream(self: Tensor, s: Any) -> None:
+    """Mark the tensor as used by stream ``s`` (Tensor.record_stream): a no-op for a GPU tensor (CuPy's memory pool
+    gives no block back while a stream may still use it in the cases PyTorch's caching allocator needs this);
+    a CPU tensor raises, as PyTorch's."""
+    if self.device.type != "cuda":
+        raise RuntimeError(f"record_stream: only CUDA tensors can record a stream; this tensor is on the "
+                           f"{self.device} (shape {self.shape})")
+
+
+def _as_subclass(self: Tensor, cls: type) -> Tensor:
+    """A ``cls`` instance viewing this tensor's memory and attached to its graph (Tensor.as_subclass): while
+    recording it is a non-leaf view of ``self`` (gradients flow to ``self``), as PyTorch's AliasBackward0.
+    ``cls`` must be a subclass of Tensor (PyTorch's TypeError otherwise)."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError("as_subclass: creating a Tensor subclass from a class that does not inherit from Tensor is "
+                        f"not possible ({cls!r}). Make sure your class inherits from Tensor.")
+    alias = self[...]   # a view (shares the memory, tracked for in-place ops), recorded when self requires grad
+    new = object.__new__(cls)
+    for klass in Tensor.__mro__:
+        for slot in klass.__dict__.get("__slots__", ()):
+            if slot != "__weakref__" and hasattr(alias, slot):
+                object.__setattr__(new, slot, object.__getattribute__(alias, slot))
+    view = getattr(alias, "_view", None)
+    if view:   # tracked for autograd: the base's in-place writes reach this object as they reach alias
+        _note_view(view[0], new, view[1])
+    return new
+
+
+def _output_nr(self: Tensor) -> int:
+    """Which output of the op that made it this tensor is (Tensor.output_nr): 1 for the second piece of a
+    ``split``; 0 for a leaf and for single-output ops."""
+    return int(self._index)
+
+
+def _dim_order(self: Tensor, *, ambiguity_check: Any = False) -> tuple:
+    """The dims from outermost to innermost in memory (Tensor.dim_order): ``(0, 1, 2, 3)`` contiguous,
+    ``(0, 2, 3, 1)`` channels-last; ties (size-1 dims, equal strides) keep PyTorch's order.
+    ``ambiguity_check=True`` raises PyTorch's RuntimeError where ties make the order ambiguous; a list of memory
+    formats, where the tensor is not contiguous in exactly one of them."""
+    if not isinstance(ambiguity_check, bool):
+        if not isinstance(ambiguity_check, list):
+            raise TypeError("dim_order: ambiguity_check must be a bool or a list of memory formats, got "
+                            f"{type(ambiguity_check).__name__}")
+        if sum(bool(self.is_contiguous(memory_format=fmt)) for fmt in ambiguity_check) != 1:
+            raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
+                               "memory formats.")
+        ambiguity_check = False
+    ndim, shape, strides = self.ndim, self.shape, self.stride()
+    if ndim <= 1:
+        return tuple(range(ndim))
+    contiguous = bool(self.data.flags.c_contiguous)
+    channels_last = ndim == 4 and bool(self.is_contiguous(memory_format=memory_formats.channels_last))
+    if contiguous != channels_last:   # PyTorch's fast paths
+        return tuple(range(ndim)) if contiguous else (0, *range(2, ndim), 1)
+
+    def should_swap(a: int, b: int) -> int:   # PyTorch's comparison (torch._prims_common), on one tensor
+        sa, sb = strides[a], strides[b]
+        if sa == 0 or sb == 0:
+            return 0
+        if sa == sb:
+            return 0 if _ge(shape[b], shape[a]) else 1
+        return -1 if _ge(sb, sa) else 1 if _ge(sa, sb) else 0
+
+    perm = list(reversed(range(ndim)))   # sorted back to front, by insertion, as PyTorch's
+    for i in range(1, ndim):
+        dim1 = i
+        for dim0 in reversed(range(i)):
+            comparison = should_swap(perm[dim0], perm[dim1])
+            if comparison > 0:
+                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+                dim1 = dim0
+            elif comparison < 0:
+                break
+    if ambiguity_check and any(should_swap(perm[i], perm[i + 1]) != -1 for i in range(ndim - 1)):
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
+                           "memory formats.")
+    return tuple(reversed(perm))
+
+
+def _ge(a: int, b: int) -> bool:
+    return b == 0 or (a != 0 and (a >= b or a % b == 0))
+
+
+def empty_permuted(size: Any, physical_layout: Any, *, dtype: Any = None, layout: Any = None, device: Any = None,
+                   requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """An uninitialised tensor of shape ``size`` whose memory holds the dims in the order ``physical_layout``
+    (torch.empty_permuted): ``empty_permuted((N, C, H, W), (0, 2, 3, 1))`` is channels-last, strides
+    ``(H*W*C, 1, W*C, C)``. It is ``empty(size permuted).permute(inverse)``, a leaf."""
+    name = "empty_permuted"
+    shape = tuple(int_arg(n, name, "size") for n in size)
+    order = tuple(int_arg(d, name, "physical_layout") for d in physical_layout)
+    if len(shape) != len(order):
+        raise RuntimeError(f"Number of dimensions in size does not match the length of the physical_layout; i.e. "
+                           f"len(size) = {len(shape)} is not equal to len(physical_layout) = {len(order)}")
+    if sorted(order) != list(range(len(shape))):
+        raise RuntimeError(f"{name}: physical_layout must be a permutation of the dims, got {list(order)}"
+                           f"{' (Duplicate dim not allowed)' if len(set(order)) != len(order) else ''}")
+    inverse = [0] * len(order)
+    for place, dim in enumerate(order):
+        inverse[dim] = place
+    physical = empty(tuple(shape[d] for d in order), dtype=dtype, device=device)
+    out = Tensor._make(physical.data.transpose(inverse), False, None, 0)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def _as_strided_(self: Tensor, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:
+    """Make this tensor, in place, the view ``as_strided(size, stride, storage_offset)`` of its storage
+    (Tensor.as_strided_). Not recorded: a tensor that requires grad raises (a leaf: PyTorch's error; a
+    non-leaf: use the out-of-place ``as_strided``, which is differentiable)."""
+    if self.requires_grad and is_grad_enabled():
+        what = "a leaf Variable that requires grad is being used in an in-place operation." if self.is_leaf else \
+            "as_strided_ on a tensor that requires grad is not recorded in minigrad: use as_strided(), which is"
+        raise RuntimeError(f"as_strided_: {what} (shape {self.shape})")
+    with no_grad():
+        view = as_strided(self, size, stride, storage_offset)
+    self.data = view.data
+    self._bump_version()
+    return self
+
+
+def _resize(self: Tensor, *sizes: Any) -> Tensor:
+    """The deprecated out-of-place resize (Tensor.resize): the tensor viewed (or copied, as ``reshape``) to
+    ``sizes``, which must hold as many elements; differentiable. Warns as PyTorch's."""
+    warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
+    return _resized(self, sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes)
+
+
+def _resize_as(self: Tensor, tensor: Tensor) -> Tensor:
+    """The deprecated out-of-place resize_as (Tensor.resize_as): :meth:`resize` to ``tensor``'s shape."""
+    warnings.warn("non-inplace resize_as is deprecated", UserWarning, stacklevel=2)
+    return _resized(self, tensor_arg(tensor, "resize_as").shape)
+
+
+def _resized(x: Tensor, sizes: Any) -> Tensor:
+    shape = tuple(int_arg(n, "resize", "size") for n in sizes)
+    if math.prod(shape) != x.numel():
+        raise RuntimeError(f"requested resize to {'x'.join(map(str, shape))} ({math.prod(shape)} elements in "
+                           f"total), but the given tensor has a size of {'x'.join(map(str, x.shape))} ({x.numel()} "
+                           "elements). autograd's resize can only change the shape of a given tensor, while "
+                           "preserving the number of elements.")
+    return reshape(x, shape)
+
+
+METHODS.update({
+    "untyped_storage": _untyped_storage, "storage": _typed_storage, "record_stream": _record_stream,
+    "as_subclass": _as_subclass, "output_nr": property(_output_nr, doc=_output_nr.__doc__),
+    "dim_order": _dim_order, "as_strided_": _as_strided_, "resize": _resize, "resize_as": _resize_as,
+})
