@@ -162,7 +162,7 @@ def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True,  # noqa:
     triangle is read; ``unitriangular``: its diagonal is taken as ones) and B (…, n, k) (left) or (…, k, n). The
     gradient of A is its triangle's, as PyTorch's. A zero on the diagonal gives NaN (PyTorch: inf)."""
     name = "linalg.solve_triangular"
-    A, B = matrices(A, name, square=True), matrices(B, name, what="B")  # noqa: N806
+    A, B = matrices(A, name, square=True, complex_ok=True), matrices(B, name, what="B", complex_ok=True)  # noqa: N806
     same_dtype(name, A, B)
     shift = 1 if unitriangular else 0
     triangle = triu(A, shift) if upper else tril(A, -shift)
@@ -171,7 +171,7 @@ def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True,  # noqa:
             triangle = triangle + module(A.data).eye(A.shape[-1], dtype=A.dtype)
     # B is a matrix (…, n, k) even where it has A's batch shape + (n,) (a batch of vectors to linalg.solve): as
     # PyTorch's, which MultivariateNormal relies on for a batch of n matrices of order n solved against eye(n)
-    return _solve(triangle, B, left, False, name, vectors=False)
+    return _solve(triangle, B, left, False, name, vectors=False, complex_ok=True)
 
 
 def det(A: Any) -> Tensor:  # noqa: N803
@@ -237,7 +237,7 @@ def qr(A: Any, mode: str = "reduced") -> QRResult:  # noqa: N803
     name = "linalg.qr"
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"{name}: mode must be 'reduced' (default), 'complete' or 'r', got {mode!r}")
-    q, r = QR(mode)(matrices(A, name))
+    q, r = QR(mode)(matrices(A, name, complex_ok=True))
     return return_types.linalg_qr(q, r)
 
 

@@ -8,7 +8,7 @@ backward passes are PyTorch's adjoint formulas (torch/csrc/autograd/FunctionsMan
 - Cholesky ``A = L Lᵀ``: ``gA = L⁻ᵀ Φ L⁻¹`` with ``Φ = ½ (P + tril(P, -1)ᵀ)``, ``P = tril(Lᵀ gL)``;
   symmetric, as A is assumed to be (complex: Hermitian, with ``ᴴ`` for ``ᵀ``).
 - QR ``A = Q R`` (m ≥ n): ``gA = (gQ + Q · sym(triu(gR Rᵀ - Qᵀ gQ))) R⁻ᵀ`` with ``sym(X) = X + Xᵀ - diag X``;
-  m < n: the square case on the first m columns, plus ``Q gR``.
+  m < n: the square case on the first m columns, plus ``Q gR`` (complex: ``ᴴ`` for ``ᵀ``, PyTorch's).
 - eigh ``A = V diag(λ) Vᵀ``: ``gA = V (diag(gλ) + skew(Vᵀ gV) / E) Vᵀ``, ``E_ij = λ_j - λ_i`` (i ≠ j); for a
   complex Hermitian A the same with ``Vᴴ`` for ``Vᵀ`` (skew-Hermitian part), PyTorch's complex gradient.
 - eig/eigvals of a general A ``= V diag(λ) V⁻¹`` (complex λ): ``gA = V⁻ᴴ (diag(gλ) + P / E*) Vᴴ`` with P the
@@ -48,8 +48,8 @@ def diag_embed(xp: Any, v: Any) -> Any:
 
 
 def _solve_right(xp: Any, g: Any, r: Any) -> Any:
-    """``g R⁻ᵀ`` for a square R (…, k, k): the solution of ``X Rᵀ = g``."""
-    return transpose(xp, xp.linalg.solve(r, transpose(xp, g)))
+    """``g R⁻ᴴ`` (real: ``g R⁻ᵀ``) for a square R (…, k, k): the solution of ``X Rᴴ = g``."""
+    return adjoint(xp, xp.linalg.solve(r, adjoint(xp, g)))
 
 
 # --- Cholesky ------------------------------------------------------------------------------------------------
@@ -145,11 +145,15 @@ class Cholesky(Function):
 
 class QR(Function):
     """``(Q, R)`` with ``A = Q R`` for A (…, m, n), k = min(m, n): ``reduced`` Q (…, m, k), R (…, k, n);
-    ``complete`` Q (…, m, m), R (…, m, n); ``r``: Q empty (0,), R (…, k, n), and no gradient (as PyTorch)."""
+    ``complete`` Q (…, m, m), R (…, m, n); ``r``: Q empty (0,), R (…, k, n), and no gradient (as PyTorch).
+    Complex A: R's diagonal is real (LAPACK's ``zgeqrf``), and the backward is PyTorch's ``linalg_qr_backward``
+    with ``ᴴ`` for ``ᵀ`` (the Hermitian part keeps ``Re`` of the diagonal, the skew part halves its imaginary
+    diagonal); for a real A both are the real formulas."""
 
     name = "linalg.qr"
     multiple = True
     n_outputs = 2
+    complex_grad = True   # backward is PyTorch's for complex A; see autograd.engine._complex_gate
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -175,13 +179,16 @@ class QR(Function):
                                f"nrows > ncols (input {m} by {n}), as in PyTorch; use mode='reduced'")
         gq = xp.zeros_like(q) if gq is None else gq
         gr = xp.zeros_like(r) if gr is None else gr
-        inner = gr @ transpose(xp, r) - transpose(xp, q) @ gq
-        if m >= n:
+        inner = gr @ adjoint(xp, r) - adjoint(xp, q) @ gq
+        if m >= n:   # Hermitian part of triu(inner), Re of its diagonal (PyTorch's syminvadj)
             upper = triu(xp, inner)
-            symmetric = upper + transpose(xp, upper) - diag_embed(xp, xp.diagonal(upper, axis1=-2, axis2=-1))
-            return _solve_right(xp, q @ symmetric + gq, r)
+            hermitian = upper + adjoint(xp, upper) - diag_embed(xp, xp.diagonal(upper, axis1=-2, axis2=-1).real)
+            return _solve_right(xp, q @ hermitian + gq, r)
         # m < n: A = Q [X | Y] with X square; X's part as above, Y's through R's last n - m columns
-        ga = _solve_right(xp, q @ tril(xp, transpose(xp, inner) - inner), r[..., :m])
+        # (PyTorch's trilImInvAdjSkew: tril(innerᴴ - inner) with its (imaginary) diagonal halved)
+        lower = tril(xp, adjoint(xp, inner) - inner)
+        lower = lower - diag_embed(xp, xp.diagonal(lower, axis1=-2, axis2=-1)) / 2
+        ga = _solve_right(xp, q @ lower, r[..., :m])
         ga = xp.concatenate([ga, xp.zeros(ga.shape[:-1] + (n - m,), dtype=ga.dtype)], axis=-1)
         return ga + q @ gr
 

@@ -3,13 +3,14 @@
 
 ``A = P L U`` for A (…, m, n), k = min(m, n): P (…, m, m) a permutation, L (…, m, k) unit lower triangular,
 U (…, k, n) upper triangular, found by Gaussian elimination with partial pivoting (the row of largest magnitude,
-the first one on ties, as LAPACK's ``getrf``). The factorization is packed as LAPACK's: ``LU`` (…, m, n) holds
-L below its diagonal and U on and above it, and ``pivots`` (…, k) int32 are LAPACK's 1-based row swaps (row j
-was swapped with row ``pivots[j]``, in order). Neither NumPy nor CuPy exposes ``getrf``, so the elimination is k
-array steps over the whole batch, on either backend; the triangular solves of ``lu_solve`` are substitutions.
+the first one on ties, as LAPACK's ``getrf``; complex: the largest ``|Re| + |Im|``, as its ``izamax``). The
+factorization is packed as LAPACK's: ``LU`` (…, m, n) holds L below its diagonal and U on and above it, and
+``pivots`` (…, k) int32 are LAPACK's 1-based row swaps (row j was swapped with row ``pivots[j]``, in order).
+Neither NumPy nor CuPy exposes ``getrf``, so the elimination is k array steps over the whole batch, on either
+backend; the triangular solves of ``lu_solve`` are substitutions.
 
-Gradients (``Aᵀ`` the transpose of the last two dims; as PyTorch's ``linalg_lu_backward`` and
-``linalg_lu_solve_LU``):
+Gradients (``Aᵀ`` the transpose of the last two dims, the conjugate transpose ``Aᴴ`` for complex A; as PyTorch's
+``linalg_lu_backward`` and ``linalg_lu_solve_LU``, which write ``ᴴ`` throughout, so the code does too):
 
 - ``P L U = A`` square: ``gA = P L⁻ᵀ (tril(Lᵀ gL, -1) + triu(gU Uᵀ)) U⁻ᵀ``. Wide (m < n, U = [U₁ U₂]) and tall
   (m > n, L = [L₁; L₂]) matrices add the terms of U₂ = L⁻¹ Pᵀ A₂ and L₂ = A₂ U⁻¹.
@@ -34,7 +35,7 @@ from .elementwise import add
 from .index import tril, triu
 from .linalg_arguments import floating, matrices, same_dtype
 from .shape import getitem
-from .solvers import LinAlgError, batch_shape, first_failure, transpose
+from .solvers import LinAlgError, adjoint, batch_shape, first_failure, pivot_size
 
 __all__ = ["lu", "lu_factor", "lu_factor_ex", "lu_solve", "lu_unpack", "linalg_lu", "linalg_lu_solve",
            "legacy_lu_solve"]
@@ -55,7 +56,7 @@ def factor_arrays(xp: Any, a: Any) -> tuple[Any, Any, Any, Any]:
     info = xp.zeros(count, dtype=xp.int32)
     perm = xp.broadcast_to(xp.arange(m), (count, m)).copy()
     for j in range(k):
-        p = xp.argmax(xp.abs(lu[:, j:, j]), axis=1) + j
+        p = xp.argmax(pivot_size(xp, lu[:, j:, j]), axis=1) + j
         pivots[:, j] = p + 1
         lu_row, perm_row = lu[rows, p].copy(), perm[rows, p].copy()
         lu[rows, p], perm[rows, p] = lu[:, j], perm[:, j]
@@ -127,17 +128,17 @@ def triangular_solve(xp: Any, t: Any, b: Any, upper: bool, unit: bool = False) -
     return x
 
 
-def solve_arrays(xp: Any, lu: Any, perm: Any, b: Any, left: bool, adjoint: bool) -> Any:
-    """X with ``A X = B`` (``adjoint``: ``Aᵀ X = B``; ``left=False``: ``X A = B`` or ``X Aᵀ = B``) for A = P L U
-    given by its packed factors lu (…, n, n) and permutation perm (…, n)."""
-    if not left:   # X A = B ⇔ Aᵀ Xᵀ = Bᵀ
-        return transpose(xp, solve_arrays(xp, lu, perm, transpose(xp, b), True, not adjoint))
-    if not adjoint:   # U⁻¹ L⁻¹ Pᵀ B
+def solve_arrays(xp: Any, lu: Any, perm: Any, b: Any, left: bool, adjoint_system: bool) -> Any:
+    """X with ``A X = B`` (``adjoint_system``: ``Aᴴ X = B``; ``left=False``: ``X A = B`` or ``X Aᴴ = B``) for
+    A = P L U given by its packed factors lu (…, n, n) and permutation perm (…, n); ``ᴴ`` is ``ᵀ`` for real A."""
+    if not left:   # X A = B ⇔ Aᴴ Xᴴ = Bᴴ
+        return adjoint(xp, solve_arrays(xp, lu, perm, adjoint(xp, b), True, not adjoint_system))
+    if not adjoint_system:   # U⁻¹ L⁻¹ Pᵀ B
         y = triangular_solve(xp, lu, rows_taken(xp, b, perm), upper=False, unit=True)
         return triangular_solve(xp, lu, y, upper=True)
-    # Aᵀ = Uᵀ Lᵀ Pᵀ: X = P L⁻ᵀ U⁻ᵀ B
-    y = triangular_solve(xp, transpose(xp, lu), b, upper=False)
-    return rows_placed(xp, triangular_solve(xp, transpose(xp, lu), y, upper=True, unit=True), perm)
+    # Aᴴ = Uᴴ Lᴴ Pᵀ: X = P L⁻ᴴ U⁻ᴴ B
+    y = triangular_solve(xp, adjoint(xp, lu), b, upper=False)
+    return rows_placed(xp, triangular_solve(xp, adjoint(xp, lu), y, upper=True, unit=True), perm)
 
 
 def factors_gradient(xp: Any, lu: Any, perm: Any, g_lower: Any, g_upper: Any) -> Any:
@@ -148,22 +149,22 @@ def factors_gradient(xp: Any, lu: Any, perm: Any, g_lower: Any, g_upper: Any) ->
     lower, upper = unit_lower(xp, lu), xp.triu(lu[..., :k, :])
     g_lower = xp.zeros_like(lower) if g_lower is None else g_lower
     g_upper = xp.zeros_like(upper) if g_upper is None else g_upper
-    l_t = transpose(xp, lower[..., :k, :])   # L₁ᵀ (…, k, k), unit upper triangular
+    l_t = adjoint(xp, lower[..., :k, :])   # L₁ᴴ (…, k, k), unit upper triangular
     if m == n:
-        phi = xp.tril(l_t @ g_lower, -1) + xp.triu(g_upper @ transpose(xp, upper))
-        g = triangular_solve(xp, l_t, phi, upper=True, unit=True)   # L⁻ᵀ φ
-        g = transpose(xp, triangular_solve(xp, upper, transpose(xp, g), upper=True))   # … U⁻ᵀ
+        phi = xp.tril(l_t @ g_lower, -1) + xp.triu(g_upper @ adjoint(xp, upper))
+        g = triangular_solve(xp, l_t, phi, upper=True, unit=True)   # L⁻ᴴ φ
+        g = adjoint(xp, triangular_solve(xp, upper, adjoint(xp, g), upper=True))   # … U⁻ᴴ
     elif m < n:   # U = [U₁ U₂], U₂ = L⁻¹ Pᵀ A₂
         u1, u2, g_u1, g_u2 = upper[..., :, :m], upper[..., :, m:], g_upper[..., :, :m], g_upper[..., :, m:]
-        phi = xp.tril(l_t @ g_lower - g_u2 @ transpose(xp, u2), -1) + xp.triu(g_u1 @ transpose(xp, u1))
-        right = transpose(xp, triangular_solve(xp, u1, transpose(xp, phi), upper=True))   # φ U₁⁻ᵀ
+        phi = xp.tril(l_t @ g_lower - g_u2 @ adjoint(xp, u2), -1) + xp.triu(g_u1 @ adjoint(xp, u1))
+        right = adjoint(xp, triangular_solve(xp, u1, adjoint(xp, phi), upper=True))   # φ U₁⁻ᴴ
         g = triangular_solve(xp, l_t, xp.concatenate([right, g_u2], axis=-1), upper=True, unit=True)
     else:   # L = [L₁; L₂], L₂ = A₂ U⁻¹
         g_l1, l2, g_l2 = g_lower[..., :n, :], lower[..., n:, :], g_lower[..., n:, :]
-        phi = xp.tril(l_t @ g_l1, -1) + xp.triu(g_upper @ transpose(xp, upper) - transpose(xp, l2) @ g_l2)
-        top = triangular_solve(xp, l_t, phi, upper=True, unit=True)   # L₁⁻ᵀ φ
-        g = transpose(xp, triangular_solve(xp, upper, transpose(xp, xp.concatenate([top, g_l2], axis=-2)),
-                                           upper=True))   # … U⁻ᵀ
+        phi = xp.tril(l_t @ g_l1, -1) + xp.triu(g_upper @ adjoint(xp, upper) - adjoint(xp, l2) @ g_l2)
+        top = triangular_solve(xp, l_t, phi, upper=True, unit=True)   # L₁⁻ᴴ φ
+        g = adjoint(xp, triangular_solve(xp, upper, adjoint(xp, xp.concatenate([top, g_l2], axis=-2)),
+                                           upper=True))   # … U⁻ᴴ
     return rows_placed(xp, g, perm)
 
 
@@ -176,6 +177,7 @@ class LUFactor(Function):
     name = "linalg.lu_factor"
     multiple = True
     n_outputs = 3
+    complex_grad = True   # factors_gradient is PyTorch's with ᴴ; see autograd.engine._complex_gate
 
     def __init__(self, check_errors: bool) -> None:
         self.check_errors = check_errors
@@ -207,6 +209,7 @@ class Permutation(Function):
     """The permutation matrix P (…, m, m) of LAPACK's pivots (…, k) (``A = P L U``); no gradient."""
 
     name = "lu_unpack"
+    complex_grad = True   # no gradient: pivots are integers
 
     def __init__(self, m: int, dtype: Any) -> None:
         self.m, self.dtype = m, dtype
@@ -220,9 +223,10 @@ class Permutation(Function):
 
 class LUSolve(Function):
     """X from the packed factors lu (…, n, n), pivots (…, n) and B (batch dims broadcast): ``A X = B``
-    (``adjoint``: ``Aᵀ X = B``) or, unless ``left``, ``X A = B`` (``X Aᵀ = B``). Gradients for lu and B."""
+    (``adjoint``: ``Aᴴ X = B``) or, unless ``left``, ``X A = B`` (``X Aᴴ = B``). Gradients for lu and B."""
 
     name = "linalg.lu_solve"
+    complex_grad = True   # the backward's ᴴ gives PyTorch's gradient; see autograd.engine._complex_gate
 
     def __init__(self, left: bool, adjoint: bool) -> None:
         self.left, self.adjoint = left, adjoint
@@ -243,12 +247,12 @@ class LUSolve(Function):
         g_lu = None
         if self.needs_grad[0]:
             if self.left:
-                ga = -(x @ transpose(xp, gb)) if self.adjoint else -(gb @ transpose(xp, x))
+                ga = -(x @ adjoint(xp, gb)) if self.adjoint else -(gb @ adjoint(xp, x))
             else:
-                ga = -(transpose(xp, gb) @ x) if self.adjoint else -(transpose(xp, x) @ gb)
+                ga = -(adjoint(xp, gb) @ x) if self.adjoint else -(adjoint(xp, x) @ gb)
             g = rows_taken(xp, ga, perm)   # Pᵀ gA
             upper = xp.triu(lu)
-            g_lu = xp.tril(g @ transpose(xp, upper), -1) + xp.triu(transpose(xp, unit_lower(xp, lu)) @ g)
+            g_lu = xp.tril(g @ adjoint(xp, upper), -1) + xp.triu(adjoint(xp, unit_lower(xp, lu)) @ g)
             g_lu = sum_to(g_lu, lu.shape)
         return g_lu, None, sum_to(gb, b_shape) if self.needs_grad[2] else None
 
@@ -262,7 +266,7 @@ def _pivoting(pivot: Any, name: str) -> None:
 
 
 def _factor(A: Any, pivot: Any, check_errors: bool, name: str) -> tuple:  # noqa: N803
-    A = matrices(A, name)  # noqa: N806
+    A = matrices(A, name, complex_ok=True)  # noqa: N806
     _pivoting(pivot, name)
     op = LUFactor(check_errors)
     op.name = name
@@ -313,7 +317,7 @@ def lu_unpack(LU_data: Any, LU_pivots: Any, unpack_data: bool = True, unpack_piv
     (…, m, m), L (…, m, k), U (…, k, n), as torch.lu_unpack. ``unpack_data=False``: L and U are empty tensors;
     ``unpack_pivots=False``: P is. L and U carry the gradient to LU_data. A ``return_types.lu_unpack``."""
     name = "lu_unpack"
-    packed = matrices(LU_data, name, what="LU_data")
+    packed = matrices(LU_data, name, what="LU_data", complex_ok=True)
     pivots = tensor_arg(LU_pivots, name)
     unpack_data, unpack_pivots = flag(unpack_data, name, "unpack_data"), flag(unpack_pivots, name, "unpack_pivots")
     if pivots.dtype != numpy.int32:
@@ -339,10 +343,10 @@ def linalg_lu(A: Any, *, pivot: bool = True) -> Any:  # noqa: N803
 
 def linalg_lu_solve(LU: Any, pivots: Any, B: Any, *, left: bool = True, adjoint: bool = False) -> Tensor:  # noqa: N803
     """X with ``A X = B`` for A given by :func:`lu_factor`'s LU (…, n, n) and pivots (…, n) and B (…, n, k) (batch
-    dims broadcast); ``adjoint``: ``Aᵀ X = B``; ``left=False``: ``X A = B`` (``X Aᵀ = B``) for B (…, k, n), as
-    torch.linalg.lu_solve. Gradients for LU and B; a zero on U's diagonal gives inf/NaN."""
+    dims broadcast); ``adjoint``: ``Aᴴ X = B`` (real: ``Aᵀ``); ``left=False``: ``X A = B`` (``X Aᴴ = B``) for B
+    (…, k, n), as torch.linalg.lu_solve. Gradients for LU and B; a zero on U's diagonal gives inf/NaN."""
     name = "linalg.lu_solve"
-    packed, B = matrices(LU, name, square=True, what="LU"), floating(B, name, "B")  # noqa: N806
+    packed, B = matrices(LU, name, square=True, what="LU", complex_ok=True), floating(B, name, "B", True)  # noqa: N806
     pivots = tensor_arg(pivots, name)
     left, adjoint = flag(left, name, "left"), flag(adjoint, name, "adjoint")
     same_dtype(name, packed, B, "LU and B")

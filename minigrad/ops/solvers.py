@@ -43,6 +43,11 @@ def adjoint(xp: Any, a: Any) -> Any:
     return xp.swapaxes(a, -1, -2).conj() if a.dtype.kind == "c" else xp.swapaxes(a, -1, -2)
 
 
+def pivot_size(xp: Any, a: Any) -> Any:
+    """The size partial pivoting compares (LAPACK's ``i?amax``): ``|a|``, and ``|Re a| + |Im a|`` for complex a."""
+    return xp.abs(a.real) + xp.abs(a.imag) if a.dtype.kind == "c" else xp.abs(a)
+
+
 def batch_shape(*shapes: tuple) -> tuple:
     """The broadcast of batch shapes (host shapes, no data)."""
     return tuple(numpy.broadcast_shapes(*shapes))
@@ -70,7 +75,7 @@ def zero_pivots(xp: Any, a: Any) -> Any:
     rows = xp.arange(count)
     info = xp.zeros(count, dtype=xp.int32)
     for k in range(n):
-        pivot_row = xp.argmax(xp.abs(lu[:, k:, k]), axis=1) + k
+        pivot_row = xp.argmax(pivot_size(xp, lu[:, k:, k]), axis=1) + k
         swapped = lu[rows, pivot_row].copy()
         lu[rows, pivot_row] = lu[:, k]
         lu[:, k] = swapped
