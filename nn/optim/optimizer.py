@@ -32,6 +32,17 @@ from .checks import check_count, copied, followed, is_flag, is_number, param_lab
 from .hooks import OptimizerHooks, hooks_of
 
 
+class _RequiredParameter:
+    """The default of a hyper-parameter a group must give (torch.optim.optimizer.required), as older custom
+    optimizers write ``def __init__(self, params, lr=required)``."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
 class ParamGroupError(TypeError, KeyError):
     """A parameter group without its ``"params"`` entry: TypeError here, KeyError in PyTorch."""
 
@@ -196,6 +207,8 @@ class Optimizer(OptimizerHooks):
         if names is not None:
             full["param_names"] = names
         for key, value in self.defaults.items():
+            if value is required and key not in group:   # an older optimizer's `lr=required` left unset
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {key}")
             full[key] = group.get(key, value)
         for key in _SCHEDULER_KEYS & group.keys():
             full[key] = group[key]

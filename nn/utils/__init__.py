@@ -25,6 +25,7 @@ from .weight_norm import remove_weight_norm, weight_norm
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "detach_state", "get_total_norm",
            "l1_penalty", "parameters_to_vector", "parametrizations", "parametrize", "remove_spectral_norm",
            "remove_weight_norm", "rnn", "spectral_norm", "stateless", "vector_to_parameters", "weight_norm"]
+__all__ += ["clip_grad", "convert_parameters", "skip_init"]
 __all__ += ["clip_grad_norm", "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval",
             "fuse_linear_bn_weights", "fusion", "prune"]
 
@@ -181,3 +182,9 @@ def clip_grad_norm(parameters: Any, max_norm: float, norm_type: float = 2.0, err
     warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
                   FutureWarning, stacklevel=2)
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
+# torch.nn.utils' submodules of these functions (``from torch.nn.utils.clip_grad import clip_grad_norm_``) and
+# skip_init (torch.nn.utils.init)
+from . import clip_grad, convert_parameters  # noqa: E402
+from .init import skip_init  # noqa: E402
