@@ -4,10 +4,11 @@
 A QR factorization ``A = Q R`` of A (…, m, n), k = min(m, n), is stored as LAPACK's ``geqrf`` stores it: ``a``
 (…, m, n) holds R on and above its diagonal and, below the diagonal of column i, the reflector ``vᵢ`` (its
 element i is an implicit 1, those above it 0); ``tau`` (…, k) holds the scalars. Then
-``Q = H₀ H₁ … H_{k-1}`` with ``Hᵢ = I - tauᵢ vᵢ vᵢᵀ``. Neither NumPy nor CuPy exposes ``geqrf`` (NumPy's
+``Q = H₀ H₁ … H_{k-1}`` with ``Hᵢ = I - tauᵢ vᵢ vᵢᴴ`` (``vᵢᵀ`` for real A; complex A: ``zgeqrf``'s complex tau
+and real diagonal of R). Neither NumPy nor CuPy exposes ``geqrf`` (NumPy's
 ``qr(mode="raw")`` is not batched and CuPy's differs), so the factorization is k array steps over the whole batch,
-with LAPACK's ``dlarfg`` choice of signs (``beta = -sign(alpha) ‖x‖``, ``tau = 0`` where the column below the
-diagonal is already zero), on either backend.
+with LAPACK's ``?larfg`` choice of signs (``beta = -sign(Re alpha) ‖(alpha, x)‖``, ``tau = 0`` where the column
+below the diagonal is already zero and alpha real), on either backend.
 
 ``householder_product`` and ``ormqr`` apply the reflectors one at a time with the engine's ops (matmul, mul,
 sub), so their gradients (also of higher order) are those of the composition, as PyTorch's. ``geqrf`` has no
@@ -37,6 +38,7 @@ class Geqrf(Function):
     name = "geqrf"
     multiple = True
     n_outputs = 2
+    complex_grad = True   # backward raises for complex A too, as PyTorch's
 
     def forward(self, a: Any) -> tuple:
         xp = self.xp
@@ -45,23 +47,23 @@ class Geqrf(Function):
         count = math.prod(batch)
         work = a.reshape(count, m, n).copy()
         tau = xp.zeros((count, k), dtype=a.dtype)
-        for j in range(k):
+        for j in range(k):   # LAPACK's ?larfg, then Hᴴ applied to the trailing columns (?geqr2)
             alpha = work[:, j, j]
             below = work[:, j + 1:, j]
-            norm_below = xp.sqrt((below * below).sum(axis=-1))
-            done = norm_below == 0   # H = I, as dlarfg (also for a negative alpha)
-            beta = -xp.copysign(xp.hypot(alpha, norm_below), alpha)
+            norm_below = xp.sqrt((below * below.conj()).real.sum(axis=-1))
+            done = (norm_below == 0) & (alpha.imag == 0)   # H = I, as ?larfg (also for a negative alpha)
+            beta = -xp.copysign(xp.hypot(xp.abs(alpha), norm_below), alpha.real)
             t = xp.where(done, 0, (beta - alpha) / xp.where(done, 1, beta)).astype(a.dtype, copy=False)
             scale = xp.where(done, 0, 1 / xp.where(done, 1, alpha - beta)).astype(a.dtype, copy=False)
             v_tail = below * scale[:, None]
             work[:, j + 1:, j] = xp.where(done[:, None], below, v_tail)
             work[:, j, j] = xp.where(done, alpha, beta)
             tau[:, j] = t
-            if j + 1 < n:   # the trailing columns: C ← C - tau v (vᵀ C)
+            if j + 1 < n:   # the trailing columns: C ← C - conj(tau) v (vᴴ C)
                 v = xp.concatenate([xp.ones((count, 1), dtype=a.dtype), v_tail], axis=1)
                 trailing = work[:, j:, j + 1:]
-                projection = (v[:, :, None] * trailing).sum(axis=1)
-                work[:, j:, j + 1:] = trailing - t[:, None, None] * v[:, :, None] * projection[:, None, :]
+                projection = (v.conj()[:, :, None] * trailing).sum(axis=1)
+                work[:, j:, j + 1:] = trailing - t.conj()[:, None, None] * v[:, :, None] * projection[:, None, :]
         return work.reshape(a.shape), tau.reshape(tuple(batch) + (k,))
 
     def backward(self, g_a: Any, g_tau: Any) -> Any:
@@ -74,14 +76,14 @@ def geqrf(input: Any) -> Any:  # noqa: A002 - PyTorch's name
     (…, m, n) (R on and above the diagonal, the reflectors below it), tau (…, min(m, n)). Feed it to
     :func:`householder_product` for Q and to :func:`ormqr` to multiply by Q. A ``minigrad.return_types.geqrf``;
     backward through it raises, as PyTorch's."""
-    a, tau = Geqrf()(matrices(input, "geqrf", what="input"))
+    a, tau = Geqrf()(matrices(input, "geqrf", what="input", complex_ok=True))
     return return_types.geqrf(a, tau)
 
 
 def _reflector_arguments(name: str, input: Any, tau: Any) -> tuple[Tensor, Tensor]:  # noqa: A002
     """``input`` (…, m, n) and ``tau`` (…, k) checked as PyTorch checks them (batch dims equal, not broadcast)."""
-    input = matrices(input, name, what="input")  # noqa: A001
-    tau = floating(tau, name, "tau")
+    input = matrices(input, name, what="input", complex_ok=True)  # noqa: A001
+    tau = floating(tau, name, "tau", complex_ok=True)
     if tau.ndim != input.ndim - 1:
         raise LinalgShapeError(f"{name}: Expected tau to have one dimension less than input, but got tau.ndim equal "
                                f"to {tau.ndim} and input.ndim is equal to {input.ndim} (shapes {tau.shape} and "
@@ -95,27 +97,28 @@ def _reflector_arguments(name: str, input: Any, tau: Any) -> tuple[Tensor, Tenso
 
 
 def _apply(reflectors: Tensor, tau: Tensor, other: Tensor, left: bool, transpose: bool) -> Tensor:
-    """``Q C``, ``Qᵀ C`` (left) or ``C Q``, ``C Qᵀ`` for Q = H₀ … H_{k-1} of the packed ``reflectors`` (…, r, ≥k)
-    and ``tau`` (…, k), C = ``other``; one reflector at a time: ``H C = C - tau v (vᵀ C)``."""
+    """``Q C``, ``Qᴴ C`` (left) or ``C Q``, ``C Qᴴ`` for Q = H₀ … H_{k-1} of the packed ``reflectors`` (…, r, ≥k)
+    and ``tau`` (…, k), C = ``other``; one reflector at a time: ``H C = C - tau v (vᴴ C)`` (ᴴ is ᵀ for real)."""
     rows, k = reflectors.shape[-2], tau.shape[-1]
     identity = eye(rows, k, dtype=reflectors.dtype, device=reflectors.device)
     vectors = tril(reflectors[..., :, :k], -1) + identity   # (…, r, k): unit diagonal, zeros above
-    # Q C = H₀ (H₁ (… C)): the last reflector first; Qᵀ C = H_{k-1} (… (H₀ C)); C Q = ((C H₀) H₁) …
+    # Q C = H₀ (H₁ (… C)): the last reflector first; Qᴴ C = H_{k-1}ᴴ (… (H₀ᴴ C)); C Q = ((C H₀) H₁) …
     order = range(k) if left == transpose else range(k - 1, -1, -1)
+    scales = tau.conj() if transpose else tau   # Hᴴ = I - conj(tau) v vᴴ
     result = other
     for i in order:
         v = vectors[..., :, i:i + 1]   # (…, r, 1)
-        scale = tau[..., i:i + 1].unsqueeze(-1)   # (…, 1, 1)
+        scale = scales[..., i:i + 1].unsqueeze(-1)   # (…, 1, 1)
         if left:
-            result = result - (v * scale) @ (v.mT @ result)
+            result = result - (v * scale) @ (v.mH @ result)
         else:
-            result = result - ((result @ v) * scale) @ v.mT
+            result = result - ((result @ v) * scale) @ v.mH
     return result
 
 
 def householder_product(input: Any, tau: Any) -> Tensor:  # noqa: A002 - PyTorch's names
-    """The first n columns (…, m, n) of ``H₀ H₁ … H_{k-1}``, ``Hᵢ = I - tauᵢ vᵢ vᵢᵀ``, for the reflectors packed in
-    ``input`` (…, m, n) (m ≥ n) as :func:`geqrf` packs them and ``tau`` (…, k), k ≤ n, as
+    """The first n columns (…, m, n) of ``H₀ H₁ … H_{k-1}``, ``Hᵢ = I - tauᵢ vᵢ vᵢᴴ`` (real: ``vᵢᵀ``), for the
+    reflectors packed in ``input`` (…, m, n) (m ≥ n) as :func:`geqrf` packs them and ``tau`` (…, k), k ≤ n, as
     torch.linalg.householder_product (torch.orgqr). Gradients reach ``input``'s strictly lower part of its first k
     columns and ``tau``."""
     name = "torch.linalg.householder_product"
@@ -137,14 +140,14 @@ def orgqr(input: Any, input2: Any) -> Tensor:  # noqa: A002 - PyTorch's names (i
 
 
 def ormqr(input: Any, input2: Any, input3: Any, left: bool = True, transpose: bool = False) -> Tensor:  # noqa: A002
-    """``Q C`` (``left=False``: ``C Q``; ``transpose``: Qᵀ) for C = ``input3`` (…, m, n) and the full orthogonal Q
-    ((…, m, m) left, (…, n, n) right) of the reflectors packed in ``input`` (…, m or n, k') as :func:`geqrf`
-    packs them, with ``input2`` = tau (…, min(m or n, k')), as torch.ormqr. Batch dims must be equal (not
-    broadcast), as PyTorch's. Differentiable in all three tensors."""
+    """``Q C`` (``left=False``: ``C Q``; ``transpose``: Qᵀ, complex: Qᴴ) for C = ``input3`` (…, m, n) and the full
+    orthogonal (unitary) Q ((…, m, m) left, (…, n, n) right) of the reflectors packed in ``input`` (…, m or n, k')
+    as :func:`geqrf` packs them, with ``input2`` = tau (…, min(m or n, k')), as torch.ormqr. Batch dims must be
+    equal (not broadcast), as PyTorch's. Differentiable in all three tensors."""
     name = "torch.ormqr"
     left, transpose = flag(left, "ormqr", "left"), flag(transpose, "ormqr", "transpose")
     input, tau = _reflector_arguments(name, input, input2)  # noqa: A001
-    other = matrices(input3, name, what="other")
+    other = matrices(input3, name, what="other", complex_ok=True)
     if other.ndim != input.ndim:
         raise LinalgShapeError(f"{name}: Expected other to have the same number of dimensions as input, but got "
                                f"other.ndim equal to {other.ndim} and input.ndim is equal to {input.ndim} (shapes "

@@ -82,9 +82,10 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
     The other fields follow ``driver`` as PyTorch's CPU drivers do (default ``"gelsy"``): ``residuals`` (…, k),
     the squared residual norms, only for ``"gels"``, ``"gelsd"``, ``"gelss"`` when m > n and every A has full
     rank (else empty); ``rank`` (…) int64 except for ``"gels"``; ``singular_values`` (…, min(m, n)) only for
-    ``"gelsd"``, ``"gelss"``. The driver does not change the solution (LAPACK's differ only in rounding)."""
+    ``"gelsd"``, ``"gelss"``. The driver does not change the solution (LAPACK's differ only in rounding). Complex A
+    and B: the same, with real residuals ``|AX - B|²`` and singular values, as PyTorch's."""
     name = "linalg.lstsq"
-    A, B = matrices(A, name), floating(B, name, "B")  # noqa: N806
+    A, B = matrices(A, name, complex_ok=True), floating(B, name, "B", complex_ok=True)  # noqa: N806
     same_dtype(name, A, B, "A and B")
     driver = "gelsy" if driver is None else driver
     if driver not in _LSTSQ_DRIVERS:
@@ -100,12 +101,13 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
     rank = matrix_rank(A, atol=0.0, rtol=rtol)
     with backend.on_device(A.device):
         xp = module(A.data)
-        residuals = singular = Tensor._make(xp.zeros((0,), dtype=A.dtype), False, None, 0)   # empty, as PyTorch's
+        real_dtype = xp.zeros((), dtype=A.dtype).real.dtype   # complex A: real residuals, as PyTorch's
+        residuals = singular = Tensor._make(xp.zeros((0,), dtype=real_dtype), False, None, 0)   # empty, as PyTorch's
         no_rank = Tensor._make(xp.zeros((0,), dtype=xp.int64), False, None, 0)
     note_read(rank, "bool")   # whether residuals exist depends on the rank: mg.compile runs this eagerly
     if driver != "gelsy" and m > n and bool((rank.data == n).all()):
         residual = matmul(A, solution) - matrix_b
-        residuals = (residual * residual).sum(-2)   # (…, 1) for vectors too, as PyTorch's
+        residuals = (residual * residual.conj()).real.sum(-2)   # (…, 1) for vectors too, as PyTorch's
     if driver in ("gelsd", "gelss"):
         singular = singular_values(A).detach()   # no gradient, as PyTorch's
     return return_types.linalg_lstsq(squeeze(solution, -1) if vector else solution, residuals,
