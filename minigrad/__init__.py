@@ -192,7 +192,7 @@ def __getattr__(name: str) -> Any:
     # `mg.viz` and `from minigrad import nn` are loaded on first use, so that
     # importing the engine never needs graphviz nor imports the nn library.
     if name in ("viz", "utils", "linalg", "special", "fft", "distributions", "testing", "random", "func", "jit",
-                "multiprocessing"):
+                "multiprocessing", "profiler"):
         return importlib.import_module(f".{name}", __name__)
     if name == "vmap":   # torch.vmap is torch.func.vmap
         return importlib.import_module(".func", __name__).vmap
@@ -335,6 +335,7 @@ from .constructors import asarray  # noqa: E402
 from .ops.shuffle import channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: E402
 from .ops.tensor_more import (  # noqa: E402
     diagflat,
+    empty_permuted,
     frexp,
     index_reduce,
     is_same_size,
@@ -348,7 +349,8 @@ from .tensor import set_printoptions  # noqa: E402
 
 concatenate, absolute = cat, abs
 __all__ += ["channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle"]
-__all__ += ["diagflat", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm", "unravel_index"]
+__all__ += ["diagflat", "empty_permuted", "frexp", "index_reduce", "is_same_size", "is_signed", "ldexp", "renorm",
+            "unravel_index"]
 __all__ += ["bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"]
 
 
