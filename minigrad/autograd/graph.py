@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from .. import backend
 from ..hooks import RemovableHandle
+from ..recording import _state
 from ..tensor import Tensor
 from ..versions import INPLACE
 from . import engine
@@ -114,6 +115,19 @@ def _map_arrays(value: Any, fn: Callable, kind: Callable[[Any], bool]) -> Any:
     return value
 
 
+def _outside_capture(hook: Callable, value: Any) -> Any:
+    """``hook(value)``; while ``mg.compile`` captures a call, the ops the hook runs are not part of the capture
+    (a replayed call is one node, whose saved arrays the hooks see then)."""
+    state = _state.get()
+    if state.checks is False or state.checks is True:
+        return hook(value)
+    token = _state.set(state.but("checks", False))
+    try:
+        return hook(value)
+    finally:
+        _state.reset(token)
+
+
 def _pack(node: Function, inputs: tuple) -> None:
     """Called by the engine for each recorded op while hooks are on in some thread: pack ``node.saved``."""
     local = _HOOKS
@@ -131,7 +145,7 @@ def _pack(node: Function, inputs: tuple) -> None:
             tensor = Tensor._make(array, False, None, 0)
         local.packing = True
         try:
-            packed = pack_hook(tensor)
+            packed = _outside_capture(pack_hook, tensor)
         finally:
             local.packing = False
         return _Slot(packed, tuple(array.shape), array.dtype, tensor.device)
@@ -149,7 +163,7 @@ def _unpack(node: Function) -> None:
     unpack_hook = packed.unpack_hook
 
     def unpack(slot: _Slot) -> Any:
-        tensor = unpack_hook(slot.packed)
+        tensor = _outside_capture(unpack_hook, slot.packed)
         if not isinstance(tensor, Tensor):
             raise TypeError(f"saved_tensors_hooks: the unpack_hook {getattr(unpack_hook, '__name__', unpack_hook)!r} "
                             f"returned a {type(tensor).__name__} for op '{node.name}'; it must return a Tensor "
