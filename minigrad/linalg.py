@@ -4,9 +4,9 @@ Every function takes batches: ``A`` is ``(…, m, n)`` (``(…, n, n)`` where a 
 and the leading dims are a batch, as PyTorch's. Results, dtypes, shapes, errors and gradients follow
 PyTorch 2.13 for float32 and float64 tensors; integer, bool and float16 inputs raise as PyTorch's do,
 complex inputs are taken (with PyTorch's gradients) by inv, solve, matrix_power, det, slogdet, cholesky, matrix_exp,
-eigh, eigvalsh, eig, eigvals, svd, svdvals, pinv, matrix_norm, cond and matrix_rank (``eig``/``eigvals`` return
-complex values for real inputs too); elsewhere (qr, lstsq, lu, ldl, solve_triangular …) they raise
-NotImplementedError. Named
+eigh, eigvalsh, eig, eigvals, svd, svdvals, pinv, matrix_norm, cond, matrix_rank, qr, lstsq, the LU family,
+solve_triangular and householder_product (``eig``/``eigvals`` return complex values for real inputs too); ldl_factor,
+ldl_solve, tensorinv and tensorsolve raise NotImplementedError for them. Named
 results are tuples with PyTorch's field names (``mg.linalg.slogdet(A).logabsdet``).
 
 The ops (forward and backward on arrays) live in :mod:`minigrad.ops.solvers` (inv, solve, det,
