@@ -2,8 +2,8 @@
 
 Each is written from its pieces with ``mg.where`` where PyTorch's kernel has a kink, so that the
 gradient at the kink is the one PyTorch's backward picks (the comparison in each ``where`` is the
-one in PyTorch's kernel). ``inplace=True`` is accepted for PyTorch's signature and gives the same
-values, as a new tensor: the input is left unchanged.
+one in PyTorch's kernel). ``inplace=True`` writes the result into the input and returns the input itself, as
+PyTorch's (nn/_in_place.py: the same math, gradients exact; a leaf that requires grad refuses while recording).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from minigrad import Tensor
 from ._arguments import _dim, _floating, _implicit_dim, _like_input, _number, _promoted, _tensor
 from ._errors import InputShapeError
 from ._flags import flag
+from ._in_place import written_in_place
 
 
 def _reads_input(y: Tensor) -> Tensor:
@@ -39,11 +40,15 @@ def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
     """ELU(x) = x for x > 0, α·(eˣ - 1) otherwise. Any shape in, the same shape out."""
+    if inplace is not False and flag(inplace, "elu", "inplace"):
+        return written_in_place("elu_", input, lambda x: elu(x, alpha))
     return _exponential_below_zero(_floating(input, "elu"), _number(alpha, "elu", "alpha"))
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """CELU(x) = max(0, x) + min(0, α·(e^{x/α} - 1)); α must not be 0. Any shape in, the same shape out."""
+    if inplace is not False and flag(inplace, "celu", "inplace"):
+        return written_in_place("celu_", input, lambda x: celu(x, alpha))
     x, alpha = _floating(input, "celu"), _number(alpha, "celu", "alpha")
     if alpha == 0:
         raise ValueError("celu: alpha cannot be 0 (it divides x)")
@@ -56,11 +61,15 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """SELU(x) = scale · ELU(x, α) with PyTorch's constants α ≈ 1.6733, scale ≈ 1.0507. Any shape."""
+    if inplace is not False and flag(inplace, "selu", "inplace"):
+        return written_in_place("selu_", input, selu)
     return _SELU_SCALE * _exponential_below_zero(_floating(input, "selu"), _SELU_ALPHA)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
     """x for x > 0, negative_slope · x otherwise (the slope's side at 0, as PyTorch). Any shape."""
+    if inplace is not False and flag(inplace, "leaky_relu", "inplace"):
+        return written_in_place("leaky_relu_", input, lambda x: leaky_relu(x, negative_slope))
     x = _floating(input, "leaky_relu")
     return _reads_input(mg.where(x > 0, x, x * _number(negative_slope, "leaky_relu", "negative_slope")))
 
@@ -71,6 +80,8 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     """Randomized leaky ReLU, as ``torch.nn.functional.rrelu``: x for x > 0, a·x otherwise. Training, each
     element draws its own slope a ~ U(lower, upper) (from the engine's generator, x = 0 included) and its
     gradient is that a; otherwise a = (lower + upper)/2, a leaky ReLU. lower <= upper. Any shape."""
+    if inplace is not False and flag(inplace, "rrelu", "inplace"):
+        return written_in_place("rrelu_", input, lambda x: rrelu(x, lower, upper, training))
     name = "rrelu"
     x = _floating(input, name)
     lower, upper = _number(lower, name, "lower"), _number(upper, name, "upper")
@@ -84,6 +95,8 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
              inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]; the gradient is 0 at the bounds themselves, as PyTorch's. Any shape."""
+    if inplace is not False and flag(inplace, "hardtanh", "inplace"):
+        return written_in_place("hardtanh_", input, lambda x: hardtanh(x, min_val, max_val))
     x = _tensor(input, "hardtanh")
     low, high = _number(min_val, "hardtanh", "min_val"), _number(max_val, "hardtanh", "max_val")
     if low > high:
@@ -94,12 +107,16 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """min(max(x, 0), 6): ``hardtanh(x, 0, 6)``, gradient 0 at 0 and at 6. Any shape."""
+    if inplace is not False and flag(inplace, "relu6", "inplace"):
+        return written_in_place("hardtanh_", input, relu6)
     return hardtanh(_tensor(input, "relu6"), 0, 6)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside only; at NaN 0, as PyTorch's:
     the middle piece reads x through a clamp, whose gradient at NaN is 0). Any shape."""
+    if inplace is not False and flag(inplace, "hardsigmoid", "inplace"):
+        return written_in_place("hardsigmoid_", input, hardsigmoid)
     x = _floating(input, "hardsigmoid")
     return mg.where(x <= -3, 0.0, mg.where(x >= 3, 1.0, (x.clamp(-3.0, 3.0) + 3) / 6))
 
@@ -108,6 +125,8 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x · hardsigmoid(x): 0 for x <= -3, x for x >= 3, x(x + 3)/6 between (gradient x/3 + 1/2 there; 0 at -3
     and 1 at 3, as PyTorch's). NaN at -inf (PyTorch's x · 0); the middle piece reads x clamped to [-3, 3], so an
     infinite x sends no inf · 0 = NaN back through it. Any shape."""
+    if inplace is not False and flag(inplace, "hardswish", "inplace"):
+        return written_in_place("hardswish_", input, hardswish)
     x = _floating(input, "hardswish")
     middle = x.clamp(-3.0, 3.0)
     return mg.where(x <= -3, x * 0.0, mg.where(x < 3, middle * (middle + 3) / 6, x))
@@ -135,13 +154,21 @@ def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:  # noqa: A002
     """x where x > threshold, else ``value`` (gradient 0 there, the threshold included). Any shape."""
+    if inplace is not False and flag(inplace, "threshold", "inplace"):
+        return written_in_place("threshold_", input, lambda x: _thresholded(x, threshold, value))
+    return _thresholded(input, threshold, value)
+
+
+def _thresholded(input: Any, limit: Any, value: Any) -> Tensor:  # noqa: A002
     x = _tensor(input, "threshold")
-    limit = _like_input(_number(threshold, "threshold", "threshold"), x)
+    limit = _like_input(_number(limit, "threshold", "threshold"), x)
     return _reads_input(mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x))
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """SiLU (swish): x · σ(x). Any shape."""
+    if inplace is not False and flag(inplace, "silu", "inplace"):
+        return written_in_place("silu_", input, silu)
     x = _floating(input, "silu")
     return x * x.sigmoid()
 
@@ -153,6 +180,8 @@ def _softplus(x: Tensor) -> Tensor:
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x · tanh(softplus(x)). Any shape."""
+    if inplace is not False and flag(inplace, "mish", "inplace"):
+        return written_in_place("mish_", input, mish)
     x = _floating(input, "mish")
     return x * _softplus(x).tanh()
 

@@ -1,39 +1,30 @@
 """PyTorch's in-place activations ``F.relu_``, ``F.elu_``, ``F.leaky_relu_``, ``F.hardtanh_``, ``F.selu_``,
 ``F.celu_`` and ``F.threshold_`` (re-exported by ``nn.functional``).
 
-Each writes the activation of ``input`` into ``input``'s own array and returns ``input`` itself, as PyTorch's.
-While gradients are recorded the activation reads a clone, so the ops it records keep the old values
-and the overwrite cannot invalidate them; ``input`` then continues the graph through ``copy_``. As in
-PyTorch, a leaf that requires grad refuses (its value would no longer be the one its gradient is for).
+Each writes the activation of ``input`` into ``input``'s own array and returns ``input`` itself, as PyTorch's,
+by the rule of nn/_in_place.py (which ``inplace=True`` of the out-of-place functions follows too): gradients stay
+exact, and a leaf that requires grad refuses while recording, as in PyTorch.
 """
 
 from __future__ import annotations
-
-from typing import Any, Callable
 
 import minigrad as mg
 from minigrad import Tensor
 
 from ._activations import celu, elu, hardtanh, leaky_relu, selu
 from ._activations import threshold as _threshold
-from ._arguments import _tensor
+from ._in_place import written_in_place
 
 __all__ = ["celu_", "elu_", "hardtanh_", "leaky_relu_", "relu_", "selu_", "threshold_"]
 
 
-def _in_place(name: str, input: Any, activation: Callable[[Tensor], Tensor]) -> Tensor:  # noqa: A002
-    x = _tensor(input, name)
-    if mg.is_grad_enabled() and x.requires_grad:
-        if x.is_leaf:
-            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
-                               f"Use F.{name[:-1]} (out of place), or call it under `with mg.no_grad():`.")
-        return x.copy_(activation(x.clone()))
-    return x.copy_(activation(x))
+_in_place = written_in_place   # the name nn/_toplevel.py imports
 
 
 def relu_(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-    """max(x, 0) written into ``input``, which is returned. Any shape."""
-    return _in_place("relu_", input, mg.relu)
+    """max(x, 0) written into ``input``, which is returned. Any shape. (``Tensor.relu_``: one clone of the old
+    value while recording, where the general rule takes two.)"""
+    return written_in_place("relu_", input, mg.relu, Tensor.relu_)
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002

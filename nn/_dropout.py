@@ -3,12 +3,15 @@
 
 The masks come from the engine's generator on the input's device (``mg.manual_seed``), through ``mg.rand``
 and a comparison rather than raw arrays, so an ``mg.compile`` replay draws a fresh mask on every call.
+``inplace=True`` writes the result into the input and returns the input itself, as PyTorch's (nn/_in_place.py);
+where PyTorch's returns its input untouched (not ``training``, ``p = 0``, an empty input) so does it, a leaf that
+requires grad included.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 
@@ -17,6 +20,7 @@ from minigrad import Tensor
 
 from ._arguments import _floating, _tensor
 from ._flags import flag
+from ._in_place import written_in_place
 
 __all__ = ["alpha_dropout", "dropout", "dropout1d"]
 
@@ -32,19 +36,23 @@ def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
     return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
+def _maybe_in_place(name: str, x: Tensor, inplace: bool, drop: Callable[[Tensor], Tensor]) -> Tensor:
+    """``drop(x)``, written into ``x`` (and x returned) when ``inplace``; ``name`` is PyTorch's in-place op's."""
+    return written_in_place(name, x, drop) if inplace is not False and flag(inplace, name, "inplace") else drop(x)
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
     """Inverted dropout: zero each entry with probability ``p`` and scale the rest by 1/(1-p).
 
-    The identity when ``training`` is False or ``p`` is 0. The mask comes
-    from the engine's generator on ``input``'s device. ``inplace=True`` gives
-    the same values, as a new tensor.
+    The identity (``input`` itself) when ``training`` is False or ``p`` is 0. The mask comes from the engine's
+    generator on ``input``'s device. ``inplace=True`` writes the result into ``input`` and returns it. Any shape.
     """
     x = _tensor(input, "dropout")
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p!r}")
-    if not training:
+    if not training or p == 0 or x.numel() == 0:
         return x
-    return _inverted_dropout(x, p, x.shape)
+    return _maybe_in_place("dropout_", x, inplace, lambda t: _inverted_dropout(t, p, t.shape))
 
 
 def _probability(p: Any, name: str) -> float:
@@ -56,14 +64,14 @@ def _probability(p: Any, name: str) -> float:
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
     """Zero whole channels: each (sample, channel) row of (N, C, L) (or (C, L)) with probability ``p``, and
     scale the rest by 1/(1 - p); as ``torch.nn.functional.dropout1d``. The identity when not ``training``.
-    ``inplace=True`` gives the same values, as a new tensor."""
+    ``inplace=True`` writes the result into ``input`` and returns it."""
     name = "dropout1d"
     p, x = _probability(p, name), _floating(input, name)
     if x.ndim not in (2, 3):
         raise ValueError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
-    if not flag(training, name, "training"):
+    if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
-    return _inverted_dropout(x, p, (*x.shape[:-1], 1))
+    return _maybe_in_place("feature_dropout_", x, inplace, lambda t: _inverted_dropout(t, p, (*t.shape[:-1], 1)))
 
 
 # SELU's negative saturation value λ·α: alpha dropout sets dropped entries to -λα, then restores mean and variance
@@ -73,14 +81,21 @@ _SELU_SATURATION = 1.7580993408473766
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:  # noqa: A002
     """Dropout for self-normalising (SELU) networks, as ``torch.nn.functional.alpha_dropout``: each entry
     is set with probability ``p`` to SELU's saturation -λα, then a·x + b keeps zero mean and unit variance
-    (a = 1/√(((λα)²·p + 1)(1 - p)), b = a·λα·p). The identity when not ``training``. Any shape."""
+    (a = 1/√(((λα)²·p + 1)(1 - p)), b = a·λα·p). The identity when not ``training``. Any shape.
+    ``inplace=True`` writes the result into ``input`` and returns it."""
     name = "alpha_dropout"
     p, x = _probability(p, name), _floating(input, name)
-    if not flag(training, name, "training") or p == 0:
+    if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
+    return _maybe_in_place("alpha_dropout_", x, inplace, lambda t: _alpha_dropped(t, p, t.shape))
+
+
+def _alpha_dropped(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
+    """x with the entries (or, for a ``mask_shape`` such as (N, C, 1, 1), the channels) dropped with probability
+    ``p`` set to -λα, then a·x + b (see ``alpha_dropout``); zeros for p = 1, as PyTorch's."""
     if p == 1:
         return x * 0.0
-    keep = (mg.rand(*x.shape, dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
+    keep = (mg.rand(*mask_shape, dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
     a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
     shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
     return x * (keep * a) + shift

@@ -17,7 +17,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _number, _tensor
-from ._dropout import _SELU_SATURATION, _inverted_dropout, _probability
+from ._dropout import _alpha_dropped, _inverted_dropout, _maybe_in_place, _probability
 from ._errors import InputShapeError
 from ._flags import flag
 
@@ -127,7 +127,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     """Zero whole channels of (N, C, H, W) with probability ``p`` and scale the rest by 1/(1 - p), as
     ``torch.nn.functional.dropout2d``. A 3-D input is read as (N, C, L), with PyTorch's warning (PyTorch does
     the same for now); other ranks warn too and drop along dim 1. The identity when not ``training``.
-    ``inplace=True`` gives the same values, as a new tensor."""
+    ``inplace=True`` writes the result into ``input`` and returns it, as PyTorch's."""
     name = "dropout2d"
     p, x = _probability(p, name), _tensor(input, name)
     _dimension_warning(name, x.ndim, (3, 4), 2)
@@ -137,40 +137,40 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                       "PyTorch); use dropout1d for that", stacklevel=2)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
-    if p == 1:   # before the rank check, as PyTorch
-        return x * 0.0
-    return _inverted_dropout(x, p, _channel_mask_shape(x, name))
+    # p = 1 zeroes before the rank check, as PyTorch
+    return _maybe_in_place("feature_dropout_", x, inplace, lambda t: t * 0.0 if p == 1 else
+                           _inverted_dropout(t, p, _channel_mask_shape(t, name)))
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
     """Zero whole channels of (N, C, D, H, W) (or unbatched (C, D, H, W)) with probability ``p`` and scale the
     rest by 1/(1 - p), as ``torch.nn.functional.dropout3d``. Other ranks warn, as PyTorch. The identity when
-    not ``training``. ``inplace=True`` gives the same values, as a new tensor."""
+    not ``training``. ``inplace=True`` writes the result into ``input`` and returns it, as PyTorch's."""
     name = "dropout3d"
     p, x = _probability(p, name), _tensor(input, name)
     _dimension_warning(name, x.ndim, (4, 5), 3)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
-    if p == 1:   # before the rank check, as PyTorch
-        return x * 0.0
-    if x.ndim == 5:
-        return _inverted_dropout(x, p, _channel_mask_shape(x, name))
-    batched = x.unsqueeze(0)   # any other rank is one sample, as PyTorch
-    return _inverted_dropout(batched, p, _channel_mask_shape(batched, name)).squeeze(0)
+
+    def drop(t: Tensor) -> Tensor:
+        if p == 1:   # before the rank check, as PyTorch
+            return t * 0.0
+        if t.ndim == 5:
+            return _inverted_dropout(t, p, _channel_mask_shape(t, name))
+        batched = t.unsqueeze(0)   # any other rank is one sample, as PyTorch
+        return _inverted_dropout(batched, p, _channel_mask_shape(batched, name)).squeeze(0)
+    return _maybe_in_place("feature_dropout_", x, inplace, drop)
 
 
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,  # noqa: A002
                           inplace: bool = False) -> Tensor:
     """Alpha dropout (see ``F.alpha_dropout``) of whole channels of (N, C, *): each (sample, channel) is set with
     probability ``p`` to SELU's saturation, then a·x + b restores zero mean and unit variance; as
-    ``torch.nn.functional.feature_alpha_dropout``. The identity when not ``training``."""
+    ``torch.nn.functional.feature_alpha_dropout``. The identity when not ``training``. ``inplace=True`` writes
+    the result into ``input`` and returns it, as PyTorch's."""
     name = "feature_alpha_dropout"
     p, x = _probability(p, name), _floating(input, name)
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
-    if p == 1:
-        return x * 0.0
-    keep = (mg.rand(*_channel_mask_shape(x, name), dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
-    a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
-    shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
-    return x * (keep * a) + shift
+    return _maybe_in_place("feature_alpha_dropout_", x, inplace, lambda t: t * 0.0 if p == 1 else
+                           _alpha_dropped(t, p, _channel_mask_shape(t, name)))

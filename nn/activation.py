@@ -2,8 +2,9 @@
 
 None has parameters but ``PReLU``; each accepts the factory keywords ``device``/``dtype``
 (keyword-only, except PReLU's, which come in PyTorch's positions) for uniformity with the other
-modules. Constructor arguments come in PyTorch's positional order; ``inplace=True`` is accepted and
-gives the same values, as a new tensor. Any shape in, the same shape out (``GLU`` halves ``dim``).
+modules. Constructor arguments come in PyTorch's positional order; ``inplace=True`` writes the result into
+the input and returns the input itself, as PyTorch's (nn/_in_place.py). Any shape in, the same shape out
+(``GLU`` halves ``dim``).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _inplace(inplace: bool) -> str:
 
 
 class _WithInplace(_Elementwise):
-    """An activation whose only option is PyTorch's ``inplace`` (accepted; the result is a new tensor)."""
+    """An activation whose only option is PyTorch's ``inplace`` (the result written into the input, returned)."""
 
     function = staticmethod(F.silu)
     shows_inplace = True   # in its repr, as PyTorch's (Hardsigmoid and Hardswish show nothing)
@@ -125,15 +126,15 @@ class _WithInplace(_Elementwise):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.function(x)
+        return self.function(x, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace(self.inplace)[2:] if self.shows_inplace else ""
 
 
 class ReLU(_WithInplace):
-    """max(x, 0) elementwise, as a module for ``Sequential``; ``ReLU(inplace=True)`` (PyTorch's idiom) is
-    accepted and shown in the repr, and gives the same values as a new tensor."""
+    """max(x, 0) elementwise, as a module for ``Sequential``; ``ReLU(inplace=True)`` (PyTorch's idiom) writes the
+    result into the input and returns it, as PyTorch's, and shows in the repr."""
 
     function = staticmethod(F.relu)
 
@@ -157,7 +158,7 @@ class _WithAlpha(_Elementwise):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.function(x, self.alpha)
+        return self.function(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}{_inplace(self.inplace)}"
@@ -195,7 +196,7 @@ class LeakyReLU(_Elementwise):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}{_inplace(self.inplace)}"
@@ -212,7 +213,7 @@ class RReLU(_Elementwise):
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.rrelu(x, self.lower, self.upper, self.training)
+        return F.rrelu(x, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"lower={self.lower}, upper={self.upper}{_inplace(self.inplace)}"
@@ -238,7 +239,7 @@ class Hardtanh(_Elementwise):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}{_inplace(self.inplace)}"
@@ -340,7 +341,7 @@ class Threshold(_Elementwise):
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.threshold(x, self.threshold, self.value)
+        return F.threshold(x, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}{_inplace(self.inplace)}"

@@ -78,6 +78,7 @@ from ._conv import (
 from ._dropout import alpha_dropout, dropout, dropout1d
 from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
 from ._errors import InputShapeError, UnsupportedModeError
+from ._flags import flag
 from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ._fractional_pool import (
     fractional_max_pool2d,
@@ -209,7 +210,10 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """max(x, 0) elementwise (``inplace=True``: the same values, as a new tensor)."""
+    """max(x, 0) elementwise; ``inplace=True`` writes it into ``input`` and returns ``input``, as PyTorch's
+    (``F.relu_``). Any shape."""
+    if inplace is not False and flag(inplace, "relu", "inplace"):
+        return relu_(input)
     return mg.relu(input)
 
 

@@ -142,8 +142,9 @@ class Embedding(Module):
 
 
 class _DropoutNd(Module):
-    """What the dropout modules share, as PyTorch's ``_DropoutNd``: ``p`` in [0, 1] and ``inplace`` (the same
-    values, returned as a new tensor)."""
+    """What the dropout modules share, as PyTorch's ``_DropoutNd``: ``p`` in [0, 1] and ``inplace`` (the result
+    written into the input, which is returned, as PyTorch's; ``AlphaDropout`` and ``FeatureAlphaDropout`` ignore it,
+    as PyTorch's do)."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
@@ -164,7 +165,7 @@ class Dropout(_DropoutNd):
     the identity in ``eval()`` mode. Any shape in, the same shape out."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, self.inplace)
 
 
 class Identity(Module):

@@ -27,7 +27,7 @@ class Dropout1d(_DropoutNd):
     rest scaled by 1/(1-p); the identity in ``eval()``. As ``torch.nn.Dropout1d``."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout1d(x, self.p, self.training)
+        return F.dropout1d(x, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
@@ -35,14 +35,14 @@ class Dropout2d(_DropoutNd):
     the rest scaled by 1/(1-p); the identity in ``eval()``. As ``torch.nn.Dropout2d``."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout2d(x, self.p, self.training)
+        return F.dropout2d(x, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
     """``Dropout2d`` for (N, C, D, H, W) or (C, D, H, W) input, as ``torch.nn.Dropout3d``."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout3d(x, self.p, self.training)
+        return F.dropout3d(x, self.p, self.training, self.inplace)
 
 
 class FeatureAlphaDropout(_DropoutNd):
@@ -50,7 +50,7 @@ class FeatureAlphaDropout(_DropoutNd):
     As ``torch.nn.FeatureAlphaDropout``."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.feature_alpha_dropout(x, self.p, self.training)
+        return F.feature_alpha_dropout(x, self.p, self.training)   # not self.inplace: PyTorch's ignores it
 
 
 class AlphaDropout(_DropoutNd):
@@ -58,7 +58,7 @@ class AlphaDropout(_DropoutNd):
     in ``eval()``. Any shape. As ``torch.nn.AlphaDropout``."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.alpha_dropout(x, self.p, self.training)
+        return F.alpha_dropout(x, self.p, self.training)   # not self.inplace: PyTorch's ignores it
 
 
 class LazyLinear(Linear):

@@ -662,8 +662,8 @@ def test_guided_backprop_hook_on_an_in_place_relu(torch: Any) -> None:
     """Guided-backprop code written for ``nn.ReLU(inplace=True)`` models (VGG's): torch refuses a full backward
     hook on an in-place module ("Output 0 of BackwardHookFunctionBackward is a view and is being modified
     inplace"), so such programs swap in out-of-place ReLUs first; minigrad runs it and gives the out-of-place
-    gradient (more permissive, not a different answer), because its ``inplace=True`` activations return a new
-    tensor and leave their input unchanged (nn/_activations.py)."""
+    gradient (more permissive, not a different answer): its in-place ReLU writes into the tensor the hook hands the
+    module, which is no view there (nn/hooks.py), and the in-place write keeps the gradient exact (nn/_in_place.py)."""
     import minigrad as mg  # noqa: PLC0415
 
     with pytest.raises(RuntimeError, match="inplace"):

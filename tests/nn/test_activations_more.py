@@ -141,16 +141,19 @@ def test_nan_propagates_through_the_pieces(torch) -> None:
         np.testing.assert_array_equal(np.isnan(mine), np.isnan(peer), err_msg=name)
 
 
-def test_inplace_is_accepted_gives_the_same_values_and_leaves_the_input(torch) -> None:
+def test_inplace_writes_into_the_input_and_returns_it_as_torch(torch) -> None:
+    """``inplace=True`` overwrites the input and returns it, as PyTorch's (tests/nn/test_inplace_activations.py
+    checks the gradients after each common producer)."""
     values = with_kinks([0.0, 6.0])
     for name, kwargs in [("elu", {}), ("celu", {}), ("selu", {}), ("leaky_relu", {}), ("relu6", {}),
                          ("hardtanh", {}), ("hardsigmoid", {}), ("hardswish", {}), ("silu", {}), ("mish", {}),
                          ("threshold", {"threshold": 0.1, "value": 3.0})]:
         x = mg.tensor(values)
         y = getattr(F, name)(x, inplace=True, **kwargs)
-        np.testing.assert_array_equal(x.numpy(), values)
-        expected = getattr(torch.nn.functional, name)(torch.tensor(values), inplace=True, **kwargs)
-        np.testing.assert_allclose(y.numpy(), expected.numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+        assert y is x, name
+        t = torch.tensor(values)
+        assert getattr(torch.nn.functional, name)(t, inplace=True, **kwargs) is t
+        np.testing.assert_allclose(x.numpy(), t.numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
 
 
 def test_integer_inputs_as_in_torch(torch) -> None:

@@ -62,12 +62,13 @@ def test_relu_module_takes_pytorchs_inplace_argument(torch: Any, args: tuple, kw
     """``nn.ReLU(inplace=True)`` (PyTorch's common idiom) was refused; its repr is PyTorch's."""
     module = nn.ReLU(*args, **kwargs)
     assert repr(module) == repr(torch.nn.ReLU(*args, **kwargs)) == text
-    x = mg.tensor([-1.5, 0.0, 2.0], requires_grad=True)
+    leaf = mg.tensor([-1.5, 0.0, 2.0], requires_grad=True)
+    x = leaf * 1.0   # in place, as PyTorch's, only an intermediate may be overwritten (a leaf refuses)
     y = module(x)
     np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, 2.0])
-    np.testing.assert_array_equal(x.numpy(), [-1.5, 0.0, 2.0])   # the input is left as it was
+    assert (y is x) == module.inplace   # in place: x holds the result, as in PyTorch
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(leaf.grad.numpy(), [0.0, 0.0, 1.0])
 
 
 # --- F.linear with a 1-D weight ---------------------------------------------------------------------------------
