@@ -9,7 +9,9 @@ slow path), this module gives the slow path's result.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import enum
+from typing import Any, Iterator
 
 import numpy
 
@@ -22,7 +24,30 @@ from ._errors import ArgumentAssertionError
 from .layers import Linear
 from .module import Module, Parameter
 
-__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
+__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear", "SDPBackend", "sdpa_kernel"]
+
+
+class SDPBackend(enum.IntEnum):
+    """The kernels PyTorch's ``F.scaled_dot_product_attention`` chooses among (``torch.nn.attention.SDPBackend``,
+    same names and values). minigrad has one: the math of ``MATH``, on every device."""
+
+    ERROR = -1
+    MATH = 0
+    FLASH_ATTENTION = 1
+    EFFICIENT_ATTENTION = 2
+    CUDNN_ATTENTION = 3
+    OVERRIDEABLE = 4
+
+
+@contextlib.contextmanager
+def sdpa_kernel(backends: Any, set_priority: bool = False) -> Iterator[dict]:
+    """PyTorch's context manager that restricts ``F.scaled_dot_product_attention`` to ``backends`` (one
+    ``SDPBackend`` or a list). minigrad's attention has only the math path, whose values every PyTorch kernel
+    approximates, so the choice changes nothing here; the argument is checked as PyTorch checks it."""
+    if not isinstance(backends, (list, SDPBackend)):
+        raise AssertionError("Backend must be an instance of SDPBackend or a list of SDPBackend instances, got "
+                             f"{type(backends).__name__}")
+    yield {}
 
 
 class NonDynamicallyQuantizableLinear(Linear):

@@ -102,6 +102,11 @@ def _fan(tensor: Tensor, mode: str, name: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
+    """fan_in or fan_out of a weight, as PyTorch's private helper that custom initialisers call."""
+    return _fan(tensor, mode.lower() if isinstance(mode, str) else mode, "_calculate_correct_fan")
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with samples of U(a, b)."""
     tensor = _check(tensor, "uniform_")

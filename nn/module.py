@@ -47,6 +47,12 @@ __all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "register_modu
            "register_module_forward_pre_hook"]
 
 
+def _addindent(text: str, spaces: int) -> str:
+    """``text`` with every line but the first indented by ``spaces`` (blank lines stay empty), as PyTorch's
+    ``nn.modules.module._addindent``, which custom ``__repr__``s call."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *((" " * spaces + line) if line.strip() else "" for line in rest)])
+
 
 # values compared by value when an attribute is assigned again (the same number is no change)
 _PLAIN = frozenset({int, float, bool, str, type(None)})
@@ -569,7 +575,7 @@ class Module(ModuleHooks):
         """PyTorch's layout: ``Name(extra)`` on one line, else the extra lines then ``(child): repr``, indented."""
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self._modules.items()]
+        child_lines = [f"({name}): " + _addindent(repr(module), 2) for name, module in self._modules.items()]
         if len(extra_lines) == 1 and not child_lines:
             return f"{self._get_name()}({extra_lines[0]})"
         lines = extra_lines + child_lines

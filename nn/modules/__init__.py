@@ -11,12 +11,25 @@ them; these modules only name them.
 
 from __future__ import annotations
 
+import abc
 import importlib.machinery
 import sys
 from types import ModuleType
 
-from .. import conv, conv_transpose, layers, loss, normalization, normalization_more, pooling_more
+from .. import conv, conv_transpose, layers, layers_extra, loss, normalization, normalization_more, pooling_more
+from .._lazy_more import _LazyMixin
+from ..module import _addindent, _IncompatibleKeys
 from . import utils
+
+
+class LazyModuleMixin(abc.ABC):   # noqa: B024 - a marker: isinstance(m, LazyModuleMixin) finds the lazy layers
+    """PyTorch's mixin of the lazy modules, here as a marker for ``isinstance`` checks: ``LazyLinear`` and the
+    lazy convolutions and norms (whose shared code is ``nn._lazy_more._LazyMixin``) are its virtual subclasses.
+    Subclassing it gives a module no lazy machinery: write a lazy layer on one of the Lazy* classes."""
+
+
+LazyModuleMixin.register(_LazyMixin)
+LazyModuleMixin.register(layers_extra.LazyLinear)
 
 # PyTorch's submodule → the names it defines that minigrad has (nn's public classes, then the private bases)
 SUBMODULES: dict[str, tuple[str, ...]] = {
@@ -39,13 +52,14 @@ SUBMODULES: dict[str, tuple[str, ...]] = {
     "fold": ("Fold", "Unfold"),
     "instancenorm": ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LazyInstanceNorm1d",
                      "LazyInstanceNorm2d", "LazyInstanceNorm3d", "_InstanceNorm"),
+    "lazy": ("LazyModuleMixin",),
     "linear": ("Bilinear", "Identity", "LazyLinear", "Linear"),
     "loss": ("BCELoss", "BCEWithLogitsLoss", "CTCLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "GaussianNLLLoss",
              "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "MarginRankingLoss",
              "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss", "NLLLoss2d",
              "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
              "_Loss", "_WeightedLoss"),
-    "module": ("Module",),
+    "module": ("Module", "_IncompatibleKeys", "_addindent"),
     "normalization": ("GroupNorm", "LayerNorm", "LocalResponseNorm", "RMSNorm"),
     "padding": ("CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
                 "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
@@ -63,8 +77,10 @@ SUBMODULES: dict[str, tuple[str, ...]] = {
     "upsampling": ("Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"),
 }
 
-# the private bases, from the files that define them (PyTorch's names where ours differ)
-_BASES = {
+# what nn itself does not export: the private bases, from the files that define them (PyTorch's names where
+# ours differ), and the other names programs import from these paths
+_OWN = {
+    "LazyModuleMixin": LazyModuleMixin, "_IncompatibleKeys": _IncompatibleKeys, "_addindent": _addindent,
     "_BatchNorm": normalization._BatchNorm, "_NormBase": normalization._NormBase,
     "_ConvNd": conv._ConvNd, "_ConvTransposeNd": conv_transpose._ConvTransposeNd,
     "_DropoutNd": layers._DropoutNd, "_InstanceNorm": normalization_more._InstanceNormNd,
@@ -81,8 +97,8 @@ def _submodule(name: str, names: tuple[str, ...]) -> ModuleType:
     module = ModuleType(f"{__name__}.{name}", f"The classes of ``torch.nn.modules.{name}``, as minigrad's ``nn``'s.")
     module.__spec__ = importlib.machinery.ModuleSpec(module.__name__, None)
     for attribute in names:
-        setattr(module, attribute, _BASES[attribute] if attribute.startswith("_") else getattr(nn, attribute))
-    module.__all__ = [attribute for attribute in names if not attribute.startswith("_")]
+        setattr(module, attribute, _OWN[attribute] if attribute in _OWN else getattr(nn, attribute))
+    module.__all__ = [attribute for attribute in names if attribute not in _OWN or attribute == "LazyModuleMixin"]
     sys.modules[module.__name__] = module
     return module
 

@@ -24,9 +24,10 @@ def test_each_submodule_names_the_classes_torchs_names(sub: str) -> None:
     ours = importlib.import_module(f"minigrad.nn.modules.{sub}")
     theirs = importlib.import_module(f"torch.nn.modules.{sub}")
     for name in nn.modules.SUBMODULES[sub]:
-        assert inspect.isclass(getattr(theirs, name)), name   # a name torch has there
-        assert inspect.isclass(getattr(ours, name)), name
-        if not name.startswith("_"):
+        kind = inspect.isclass if name != "_addindent" else inspect.isfunction
+        assert kind(getattr(theirs, name)), name   # a name torch has there
+        assert kind(getattr(ours, name)), name
+        if name not in nn.modules._OWN:
             assert getattr(ours, name) is getattr(nn, name)
             assert getattr(nn.modules, name) is getattr(nn, name)
 
@@ -37,7 +38,8 @@ def _public_subclasses(package: object, base: type) -> set[str]:
 
 
 @pytest.mark.parametrize("sub, base", [(sub, name) for sub, names in nn.modules.SUBMODULES.items()
-                                       for name in names if name.startswith("_")])
+                                       for name in names if name in nn.modules._OWN
+                                       and name not in ("_addindent", "_IncompatibleKeys")])
 def test_a_base_class_has_the_subclasses_torchs_has(sub: str, base: str) -> None:
     """isinstance(m, nn.modules.conv._ConvNd) holds for the same layers as in torch (transposed ones too)."""
     ours = getattr(importlib.import_module(f"nn.modules.{sub}"), base)
@@ -63,6 +65,22 @@ def test_import_paths_programs_use() -> None:
         for value in (3, (1, 2), [4, 5, 6], "ab"):
             assert ours(value) == theirs(value)
     assert _reverse_repeat_tuple((1, 2, 3), 2) == tutils._reverse_repeat_tuple((1, 2, 3), 2)
+    from minigrad.nn.modules.module import _addindent
+    from torch.nn.modules.module import _addindent as theirs
+    for text in ("one", "a\nb\n\nc", "x(\n  y\n)\n"):
+        assert _addindent(text, 2) == theirs(text, 2)
+
+
+def test_a_repr_with_blank_lines_in_extra_repr_as_torchs() -> None:
+    """Module.__repr__ indents a child's lines with _addindent: blank lines stay empty, as PyTorch's."""
+    def build(lib: object) -> object:
+        class Note(lib.Module):
+            def extra_repr(self) -> str:
+                return "first\n\nlast"
+        outer = lib.Sequential(lib.Linear(2, 3))
+        outer.add_module("note", Note())
+        return outer
+    assert repr(build(nn)).replace("nn.", "") == repr(build(tnn))
 
 
 def test_bn_freezing_code_finds_the_same_modules() -> None:
@@ -166,3 +184,34 @@ def test_tensor_kind_predicates_and_to_dense_as_torchs() -> None:
     w = mg.ones(2, requires_grad=True)
     (w * 2).sum().backward()
     assert not w.grad.is_sparse   # a custom optimizer's first line
+
+
+def test_sdpa_kernel_selection_runs_the_one_math_path() -> None:
+    """HF-style code: `with sdpa_kernel(SDPBackend.MATH): F.scaled_dot_product_attention(...)`."""
+    from minigrad.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention import SDPBackend as TBackend
+    from torch.nn.attention import sdpa_kernel as tkernel
+    assert {k: v.value for k, v in SDPBackend.__members__.items()} == \
+        {k: v.value for k, v in TBackend.__members__.items()}
+    q = np.random.default_rng(1).standard_normal((1, 2, 4, 8))
+    with sdpa_kernel([SDPBackend.MATH, SDPBackend.FLASH_ATTENTION]) as ours, tkernel(TBackend.MATH) as theirs:
+        a = nn.functional.scaled_dot_product_attention(mg.tensor(q), mg.tensor(q), mg.tensor(q), is_causal=True)
+        b = torch.nn.functional.scaled_dot_product_attention(*[torch.tensor(q)] * 3, is_causal=True)
+    assert ours == theirs == {}
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    with pytest.raises(AssertionError, match="Backend must be an instance of SDPBackend"), sdpa_kernel("math"):
+        pass
+
+
+def test_private_init_helpers_and_the_lazy_mixin_as_torchs() -> None:
+    from minigrad.nn.modules.lazy import LazyModuleMixin
+    from torch.nn.modules.lazy import LazyModuleMixin as TLazy
+    w, tw = mg.empty(5, 3, 2), torch.empty(5, 3, 2)
+    for mode in ("fan_in", "FAN_OUT"):
+        assert nn.init._calculate_correct_fan(w, mode) == torch.nn.init._calculate_correct_fan(tw, mode)
+    with pytest.raises(ValueError):
+        nn.init._calculate_correct_fan(w, "fan_avg")
+    for name, args in (("LazyLinear", (3,)), ("LazyConv2d", (3, 2)), ("LazyBatchNorm1d", ()),
+                       ("LazyInstanceNorm2d", ()), ("Linear", (2, 3)), ("Conv2d", (2, 3, 1))):
+        ours, theirs = getattr(nn, name)(*args), getattr(tnn, name)(*args)
+        assert isinstance(ours, LazyModuleMixin) == isinstance(theirs, TLazy), name
