@@ -6,6 +6,7 @@ The basic constructors (``tensor``, ``zeros``, ``rand`` …) live in
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy
@@ -70,11 +71,14 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
 def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) -> Any:
     """PyTorch's CPU ``linspace`` in ``dtype``, bit for bit: the first half from ``low`` up, the second from
     ``high`` down, each ``start ± step · i`` rounded once (PyTorch's loop fuses the multiply-add; here it runs in
-    a wider float: float64 for float32, the host's long double for float64). Integer dtypes take float64's
-    values, truncated, as PyTorch's do. float16 (c10::Half's own rounding steps) and CuPy's float64 may differ
-    from PyTorch's in the last bit."""
+    a wider float: float64 for float32, the host's long double for float64). Integer dtypes truncate ``low`` and
+    ``high`` to integers first and take float64's values, truncated, as PyTorch's do (``linspace(4.3, -3, 10)``
+    steps from 4). float16 (c10::Half's own rounding steps) and CuPy's float64 may differ from PyTorch's in the
+    last bit."""
     dtype = xp.dtype(dtype)
     compute = dtype if dtype.kind == "f" else xp.dtype(xp.float64)
+    if dtype.kind in "iu":
+        low, high = math.trunc(low), math.trunc(high)
     if steps == 1:
         return xp.full(1, low, dtype=compute).astype(dtype)
     start, end = xp.asarray(low, dtype=compute), xp.asarray(high, dtype=compute)

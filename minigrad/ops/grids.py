@@ -36,9 +36,11 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: A
     start, end, base = (float(number(v, "logspace", what)) for v, what in ((start, "start"), (end, "end"),
                                                                            (base, "base")))
     steps = count_arg(steps, "logspace", "steps")
+    dtype = get_default_dtype() if dtype is None else dtype
+    if steps > 1 and backend.as_dtype(dtype, "logspace").kind in "iu":   # PyTorch truncates the ends first
+        start, end = math.trunc(start), math.trunc(end)
     values = numpy.power(base, numpy.linspace(start, end, steps))
-    return tensor(values, dtype=get_default_dtype() if dtype is None else dtype, device=device,
-                  requires_grad=requires_grad)
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def _triangle_indices(name: str, row: int, col: int, offset: int, upper: bool, dtype: Any, device: Any) -> Tensor:
