@@ -528,6 +528,7 @@ class Generator(nn.Module):
         self.conv1 = StyledConv(channels, channels, 3, style_dim)
         self.to_rgb1 = ToRGB(channels, image_channels, style_dim)
         self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
+        self.style_dim, self.n_latent = style_dim, int(math.log(size, 2)) * 2 - 2
         resolution = 4
         while resolution < size:
             self.convs.append(StyledConv(channels, channels, 3, style_dim, upsample=True))
@@ -535,14 +536,32 @@ class Generator(nn.Module):
             self.to_rgbs.append(ToRGB(channels, image_channels, style_dim))
             resolution *= 2
 
-    def forward(self, z):
-        w = self.style(z)
-        out = self.conv1(self.input(w), w)
-        skip = self.to_rgb1(out, w)
+    def forward(self, styles, return_latents=False, inject_index=None, truncation=1, truncation_latent=None):
+        \"\"\"styles: a list of one or two z (B, style_dim); two mix at inject_index. -> images and, with
+        return_latents, the per-layer styles (B, n_latent, style_dim).\"\"\"
+        styles = [self.style(s) for s in styles]
+        if truncation < 1:
+            styles = [truncation_latent + truncation * (style - truncation_latent) for style in styles]
+        if len(styles) < 2:
+            latent = styles[0].unsqueeze(1).repeat(1, self.n_latent, 1)
+        else:
+            if inject_index is None:
+                inject_index = torch.randint(1, self.n_latent, (1,)).item()
+            latent = styles[0].unsqueeze(1).repeat(1, inject_index, 1)
+            latent2 = styles[1].unsqueeze(1).repeat(1, self.n_latent - inject_index, 1)
+            latent = torch.cat([latent, latent2], 1)
+        out = self.conv1(self.input(latent), latent[:, 0])
+        skip = self.to_rgb1(out, latent[:, 1])
+        i = 1
         for conv1, conv2, to_rgb in zip(self.convs[::2], self.convs[1::2], self.to_rgbs):
-            out = conv2(conv1(out, w), w)
-            skip = to_rgb(out, w, skip)
-        return skip, w
+            out = conv2(conv1(out, latent[:, i]), latent[:, i + 1])
+            skip = to_rgb(out, latent[:, i + 2], skip)
+            i += 2
+        return skip, (latent if return_latents else None)
+
+    def mean_latent(self, n_latent):
+        latent_in = torch.randn(n_latent, self.style_dim, dtype=self.input.input.dtype)
+        return self.style(latent_in).mean(0, keepdim=True)
 
 
 class ConvLayer(nn.Sequential):
@@ -624,24 +643,43 @@ def g_nonsaturating_loss(fake_pred):
     return F.softplus(-fake_pred).mean()
 
 
-def train(generator, discriminator, images, lr=0.002, r1=10.0, d_reg_every=2, ema_decay=0.9):
+def g_path_regularize(fake_image, latents, mean_path_length, decay=0.01):
+    \"\"\"How far the image moves per unit of latent, pulled towards its running mean (path-length penalty).\"\"\"
+    noise = torch.randn_like(fake_image) / math.sqrt(fake_image.shape[2] * fake_image.shape[3])
+    grad, = torch.autograd.grad(outputs=(fake_image * noise).sum(), inputs=latents, create_graph=True)
+    path_lengths = torch.sqrt(grad.pow(2).sum(2).mean(1))
+    path_mean = mean_path_length + decay * (path_lengths.mean() - mean_path_length)
+    path_penalty = (path_lengths - path_mean).pow(2).mean()
+    return path_penalty, path_mean.detach(), path_lengths
+
+
+def mixing_noise(batch, latent_dim, prob, dtype):
+    \"\"\"One z per sample, or (with probability prob) two to mix.\"\"\"
+    if prob > 0 and torch.rand(1).item() < prob:
+        return torch.randn(2, batch, latent_dim, dtype=dtype).unbind(0)
+    return [torch.randn(batch, latent_dim, dtype=dtype)]
+
+
+def train(generator, discriminator, images, lr=0.002, r1=10.0, d_reg_every=2, g_reg_every=2, mixing=0.5,
+          path_regularize=2.0, path_batch_shrink=2, ema_decay=0.9):
     \"\"\"Per batch of real images: a logistic D step, every d_reg_every-th step a lazy R1 step, a non-saturating
-    G step and the EMA update. Returns the losses of each step and the EMA generator.\"\"\"
+    G step, every g_reg_every-th step a lazy path-length step, and the EMA update. Returns the losses of each
+    step and the EMA generator.\"\"\"
     g_ema = copy.deepcopy(generator)
     g_ema.eval()
     accumulate(g_ema, generator, 0)
-    g_reg_ratio, d_reg_ratio = 1.0, d_reg_every / (d_reg_every + 1)
+    g_reg_ratio, d_reg_ratio = g_reg_every / (g_reg_every + 1), d_reg_every / (d_reg_every + 1)
     g_optim = optim.Adam(generator.parameters(), lr=lr * g_reg_ratio, betas=(0 ** g_reg_ratio, 0.99 ** g_reg_ratio))
     d_optim = optim.Adam(discriminator.parameters(), lr=lr * d_reg_ratio,
                          betas=(0 ** d_reg_ratio, 0.99 ** d_reg_ratio))
     dtype = next(generator.parameters()).dtype
-    style_dim = generator.style[1].weight.shape[1]
+    mean_path_length = 0
     history = []
     for i, real_image in enumerate(images):
         batch = real_image.shape[0]
         requires_grad(generator, False)
         requires_grad(discriminator, True)
-        fake_image, _ = generator(torch.randn(batch, style_dim, dtype=dtype))
+        fake_image, _ = generator(mixing_noise(batch, generator.style_dim, mixing, dtype))
         fake_pred, real_pred = discriminator(fake_image), discriminator(real_image)
         d_loss = d_logistic_loss(real_pred, fake_pred)
         discriminator.zero_grad()
@@ -658,14 +696,30 @@ def train(generator, discriminator, images, lr=0.002, r1=10.0, d_reg_every=2, em
             losses.append(r1_loss.item())
         requires_grad(generator, True)
         requires_grad(discriminator, False)
-        fake_image, _ = generator(torch.randn(batch, style_dim, dtype=dtype))
+        fake_image, _ = generator(mixing_noise(batch, generator.style_dim, mixing, dtype))
         g_loss = g_nonsaturating_loss(discriminator(fake_image))
         generator.zero_grad()
         g_loss.backward()
         g_optim.step()
+        losses.append(g_loss.item())
+        if i % g_reg_every == 0:
+            path_batch_size = max(1, batch // path_batch_shrink)
+            fake_image, latents = generator(mixing_noise(path_batch_size, generator.style_dim, mixing, dtype),
+                                            return_latents=True)
+            path_loss, mean_path_length, path_lengths = g_path_regularize(fake_image, latents, mean_path_length)
+            generator.zero_grad()
+            weighted_path_loss = path_regularize * g_reg_every * path_loss
+            if path_batch_shrink:
+                weighted_path_loss += 0 * fake_image[0, 0, 0, 0]
+            weighted_path_loss.backward()
+            g_optim.step()
+            losses += [path_loss.item(), mean_path_length.item(), path_lengths.mean().item()]
         accumulate(g_ema, generator, ema_decay)
-        history.append(losses + [g_loss.item()])
-    return history, g_ema
+        history.append(losses)
+    with torch.no_grad():
+        mean = g_ema.mean_latent(16)
+        sample, _ = g_ema([torch.randn(4, g_ema.style_dim, dtype=dtype)], truncation=0.7, truncation_latent=mean)
+    return history, g_ema, sample
 """
 
 PROGRAMS = (PIX2PIX, CYCLE_GAN, STYLE_GAN)
@@ -783,14 +837,16 @@ def test_style_gan_modulated_convolutions_and_r1(torch: Any, monkeypatch: pytest
             model.double()
     _shared_draws(monkeypatch, torch, 6)
     mg = mg_program["torch"]
-    history, g_ema = mg_program["train"](*mg_models, [mg.from_numpy(images[i:i + 4]) for i in (0, 4, 8)])
-    expected, expected_ema = torch_program["train"](*torch_models, [torch.from_numpy(images[i:i + 4])
-                                                                    for i in (0, 4, 8)])
-    assert [len(step) for step in history] == [len(step) for step in expected] == [5, 4, 5]
+    history, g_ema, sample = mg_program["train"](*mg_models, [mg.from_numpy(images[i:i + 4]) for i in (0, 4, 8)])
+    expected, expected_ema, expected_sample = torch_program["train"](
+        *torch_models, [torch.from_numpy(images[i:i + 4]) for i in (0, 4, 8)])
+    assert [len(step) for step in history] == [len(step) for step in expected] == [8, 4, 8]
     rtol, atol = (1e-5, 1e-6) if dtype == "float32" else (1e-10, 1e-12)
     for ours, theirs in zip(history, expected):
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
     wrtol, watol = (1e-4, 1e-5) if dtype == "float32" else (1e-9, 1e-11)
     for torch_model, mg_model in zip((*torch_models, expected_ema), (*mg_models, g_ema)):
         _assert_close_weights(torch_model, mg_model, wrtol, watol)
+    np.testing.assert_allclose(sample.numpy(), expected_sample.numpy(), rtol=wrtol, atol=watol)
+    assert sample.shape == (4, 1, 8, 8) and str(sample.dtype).endswith(dtype)
     assert not np.array_equal(mg_models[0].input.input.detach().numpy(), initials[0]["input.input"].numpy())
