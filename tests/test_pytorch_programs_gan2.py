@@ -28,11 +28,24 @@ names, structure and comments, tiny images, a few steps and generated data.
   discriminator with the minibatch standard deviation (``var(0, unbiased=False)``, ``mean([2, 3, 4],
   keepdims=True)``, ``repeat``), the non-saturating logistic losses by ``F.softplus``, lazy R1 regularisation by
   ``torch.autograd.grad(create_graph=True)`` on real images (``real_image.requires_grad = True``) with the
-  ``0 * real_pred[0]`` trick, the lazy-regularisation Adam betas ``(0 ** ratio, 0.99 ** ratio)``, and an EMA
-  generator made with ``copy.deepcopy`` and moved by ``mul_``/``add_(alpha=)`` under ``no_grad``; in float32 and
-  float64.
+  ``0 * real_pred[0]`` trick, style mixing (``torch.randn(2, B, D).unbind(0)``, a ``torch.randint`` injection
+  index, ``unsqueeze(1).repeat`` and ``cat`` of the per-layer styles), lazy path-length regularisation (a second
+  ``autograd.grad(create_graph=True)``, this one through the grouped modulated convolutions to the latents, with
+  ``randn_like`` noise and a running mean kept by ``detach()``), the lazy-regularisation Adam betas
+  ``(0 ** ratio, 0.99 ** ratio)``, an EMA generator made with ``copy.deepcopy`` and moved by
+  ``mul_``/``add_(alpha=)`` under ``no_grad``, and a truncated sample from it around ``mean_latent``; in float32
+  and float64.
 
 Losses are compared step by step and every final weight and buffer (float32 to ~1e-5, float64 to ~1e-10).
+
+What the programs found: every loss, gradient, schedule and weight agreed with torch on the first run (float32 and
+float64, second-order gradients included). Not bugs: CycleGAN's convolutions keep their bias before an
+``InstanceNorm2d(affine=False)`` (its ``use_bias`` rule), which subtracts it again, so those biases' true gradient is
+0 and their Adam steps follow rounding noise (compared as ``noise_only``). Where the originals write
+``p.data.mul_(...)`` or ``torch.unsqueeze(image.data, 0)`` these use ``no_grad`` and ``detach()``, minigrad's
+``.data`` being the array (README). One leniency kept: torch's ``Adam`` refuses int betas such as ``(0, 0.99)``
+("betas must be either both floats or both Tensors"), minigrad's takes them; the program uses float ratios, as
+rosinality's does.
 """
 
 from __future__ import annotations
@@ -806,18 +819,18 @@ def test_pix2pix_unet_patchgan(torch: Any, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_cycle_gan_with_image_pool_and_linear_decay(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Four G + D steps on 12x12 two-channel images; the pool's coin flips and picks are shared draws."""
-    images_a = _smooth_images(8, 2, 12, 2)
-    images_b = np.flip(_smooth_images(8, 2, 12, 3), -1).copy()
+    """Three G + D steps on 12x12 two-channel images; the pool's coin flips and picks are shared draws."""
+    images_a = _smooth_images(6, 2, 12, 2)
+    images_b = np.flip(_smooth_images(6, 2, 12, 3), -1).copy()
     torch_program, torch_models, mg_program, mg_models, initials = _twins(CYCLE_GAN)
     _shared_draws(monkeypatch, torch, 4)
     mg = mg_program["torch"]
     history, rates = mg_program["train"](*mg_models, [(mg.from_numpy(images_a[i:i + 2]),
-                                                       mg.from_numpy(images_b[i:i + 2])) for i in range(0, 8, 2)])
+                                                       mg.from_numpy(images_b[i:i + 2])) for i in range(0, 6, 2)])
     expected, expected_rates = torch_program["train"](*torch_models, [
-        (torch.from_numpy(images_a[i:i + 2]), torch.from_numpy(images_b[i:i + 2])) for i in range(0, 8, 2)])
+        (torch.from_numpy(images_a[i:i + 2]), torch.from_numpy(images_b[i:i + 2])) for i in range(0, 6, 2)])
     np.testing.assert_allclose(history, expected, rtol=1e-5, atol=1e-6)
-    assert rates == pytest.approx(expected_rates) and rates == pytest.approx([0.0002, 0.00015, 0.0001, 0.00005])
+    assert rates == pytest.approx(expected_rates) and rates == pytest.approx([0.0002, 0.00015, 0.0001])
     for torch_model, mg_model, initial in zip(torch_models, mg_models, initials):
         noise_only = _biases_before_instance_norm(torch_model)
         assert len(noise_only) == (9 if "Generator" in type(torch_model).__name__ else 1)
