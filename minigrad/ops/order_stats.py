@@ -224,7 +224,8 @@ class Quantile(Function):
     PyTorch computes them: sort; rank = q · (n - 1) (n: the non-NaN count for nanquantile; a line with
     a NaN has rank n - 1 for quantile, so gives NaN); round the rank per ``interpolation``; lerp
     between the sorted values below and above it. The gradient goes to those two elements, with the
-    weights (1 - w) and w.
+    weights (1 - w) and w, and (linear interpolation) to ``q`` through the rank, as PyTorch's:
+    (above - below) · (n - 1) per line (0 where the rank is fixed: a line with a NaN, a clamped rank).
 
     x: (..., n), q: (Q,) → (Q, ...).
     """
@@ -237,16 +238,20 @@ class Quantile(Function):
         n = x.shape[-1]
         order = _order(xp, x, x.ndim - 1, descending=False)   # NaN last
         ordered = xp.take_along_axis(x, order, axis=-1)
+        self.q_shape = q.shape
         q = q.reshape((-1,) + (1,) * x.ndim)                    # (Q, 1, ..., 1)
         out_shape = q.shape[:1] + x.shape[:-1] + (1,)
         nan = _nan_mask(xp, ordered)
         if self.ignore_nan:
             count = (~nan).sum(axis=-1, keepdims=True).astype(x.dtype)
             rank = q * (count - 1)
+            slope = xp.where(rank < 0, x.dtype.type(0), count - 1)   # d rank / d q
             rank = xp.where(rank < 0, x.dtype.type(0), rank)   # a line of NaNs: rank 0, a NaN
         else:
             last = x.dtype.type(n - 1)
-            rank = xp.where(nan.any(axis=-1, keepdims=True), last, q * last)
+            fixed = nan.any(axis=-1, keepdims=True)
+            rank = xp.where(fixed, last, q * last)
+            slope = xp.where(fixed, x.dtype.type(0), last)
         rank = xp.broadcast_to(rank, out_shape)
         if self.interpolation == "lower":
             rank = xp.floor(rank)
@@ -270,6 +275,11 @@ class Quantile(Function):
                 y = xp.where(weight < 0.5, low + weight * (high - low), high - (high - low) * (1 - weight))
         else:
             y = low   # lower/higher/nearest gather one value, as PyTorch (no inf + 0 · (inf - inf))
+        self.q_slope = None
+        if self.interpolation == "linear":
+            with backend.errstate(xp, invalid="ignore"):
+                slope = xp.broadcast_to(slope, out_shape)
+                self.q_slope = xp.where(slope == 0, slope, (high - low) * slope)
         positions = xp.broadcast_to(order, out_shape[:-1] + (n,))
         self.saved = (xp.take_along_axis(positions, below, axis=-1), xp.take_along_axis(positions, above, axis=-1),
                       weight)
@@ -291,7 +301,10 @@ class Quantile(Function):
             parts = ((below, g),)   # all of it to the one value gathered (an inf gy gives no inf · 0)
         for index, part in parts:
             backend.scatter_add(xp, gx, (line, index.reshape(-1, lines)), part.reshape(-1, lines))
-        return gx.reshape(self.in_shape), None
+        gq = None
+        if self.q_slope is not None and self.needs_grad[1]:
+            gq = (g * self.q_slope).reshape(self.q_slope.shape[0], -1).sum(axis=1).reshape(self.q_shape)
+        return gx.reshape(self.in_shape), gq
 
 
 class QuantileArgumentError(RuntimeError, TypeError, ValueError):
@@ -321,7 +334,7 @@ def _quantile(name: str, x: Any, q: Any, dim: Any, keepdim: bool, interpolation:
             raise QuantileArgumentError(f"{name}: q is on {q.device} but the input is on {x.device}")
         if q.data.size and not bool(((q.data >= 0) & (q.data <= 1)).all()):
             raise QuantileArgumentError(f"{name}: q values must be in the range [0, 1]")
-        q_tensor, scalar_q = q.detach(), q.ndim == 0
+        q_tensor, scalar_q = q, q.ndim == 0
     else:
         if isinstance(q, bool) or not isinstance(q, (int, float)):
             raise TypeError(f"{name}: q must be a float or a Tensor, got {type(q).__name__}")

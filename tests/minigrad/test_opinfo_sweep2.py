@@ -25,3 +25,24 @@ def test_integer_linspace_and_logspace_truncate_the_ends_first_as_torch(torch, d
     out = mg.logspace(start / 2, end / 3, steps, dtype=dtype)
     assert out.dtype == expected.numpy().dtype
     np.testing.assert_array_equal(out.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("name", ["quantile", "nanquantile"])
+@pytest.mark.parametrize("interpolation", ["linear", "midpoint", "nearest"])
+def test_quantile_differentiates_q_as_torch(torch, name, interpolation):
+    # torch's gradient flows to a q that requires grad (through the rank, linear interpolation only); minigrad
+    # detached q and gave it no gradient
+    rng = np.random.default_rng(3)
+    x, q, weights = rng.standard_normal((3, 6)), np.array([0.2, 0.55, 0.9]), rng.standard_normal((3, 3))
+    x[1, 2] = np.nan
+    results = []
+    for lib in (mg, torch):
+        a, b = lib.tensor(x, requires_grad=True), lib.tensor(q, requires_grad=True)
+        out = getattr(lib, name)(a, b, dim=1, interpolation=interpolation)
+        (out * lib.tensor(weights)).nansum().backward()
+        results.append([out.detach().numpy(), a.grad.numpy(), np.zeros(3) if b.grad is None else b.grad.numpy()])
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, equal_nan=True)
+    x[1, 2] = 0.5
+    assert mg.gradcheck(lambda a, b: getattr(mg, name)(a, b, dim=0), [mg.tensor(x, requires_grad=True),
+                                                                       mg.tensor(q, requires_grad=True)])
