@@ -13,10 +13,11 @@ import minigrad as mg
 from .module import Module, Parameter
 
 
-def float_dtype(dtype: Any, name: str) -> numpy.dtype:
-    """``dtype`` (None: the default dtype) if it is a floating type, else a TypeError naming the layer."""
+def float_dtype(dtype: Any, name: str, complex_ok: bool = False) -> numpy.dtype:
+    """``dtype`` (None: the default dtype) if it is a floating type (or, with ``complex_ok``, a complex one: the
+    layers whose forward complex autograd covers), else a TypeError naming the layer."""
     dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
-    if dt.kind != "f":
+    if dt.kind != "f" and not (complex_ok and dt.kind == "c"):
         raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
     return dt
 

@@ -408,6 +408,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
 
     Any shape in, the same shape out. The clamp is ``clamp_min`` (no gradient to the norm below ``eps``), as PyTorch.
     """
-    x = _floating(input, "normalize")
+    # a complex x too, as PyTorch's: z / max(‖z‖_p, eps), the norm of the moduli
+    x = input if isinstance(input, Tensor) and input.dtype.kind == "c" else _floating(input, "normalize")
     norm = x.norm(_number(p, "normalize", "p"), _dim(dim, x.ndim, "normalize"), keepdim=True)
     return x / mg.clip(norm, min=_number(eps, "normalize", "eps"))

@@ -24,6 +24,12 @@ __all__ = [
 ]
 
 
+# the initialisers that fill complex tensors as PyTorch's do (each part drawn as the real case, normal's
+# variance split between the parts); the others refuse them, as PyTorch's orthogonal_ and trunc_normal_ do
+_COMPLEX_OK = {"uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_", "xavier_normal_",
+               "kaiming_uniform_", "kaiming_normal_"}
+
+
 def _check(tensor: Any, name: str) -> Tensor:
     # PyTorch programs fill ``m.weight.data``, which is minigrad's NumPy/CuPy array: fill it through a
     # Tensor that shares it (as_tensor never copies an array).
@@ -31,9 +37,17 @@ def _check(tensor: Any, name: str) -> Tensor:
         tensor = mg.as_tensor(tensor)
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init.{name}: expected a Tensor, Parameter or array, got {type(tensor).__name__}")
-    if tensor.dtype.kind != "f":
+    if tensor.dtype.kind != "f" and not (tensor.dtype.kind == "c" and name in _COMPLEX_OK):
         raise TypeError(f"nn.init.{name}: can only fill floating-point tensors, got {tensor.dtype}")
     return tensor
+
+
+def _parts(tensor: Tensor, draw: Any) -> Any:
+    """``draw(shape)`` for a real tensor; for a complex one, two draws as its real and imaginary parts."""
+    if tensor.dtype.kind != "c":
+        return draw(tensor.shape)
+    both = draw((2, *tensor.shape))
+    return both[0] + 1j * both[1]
 
 
 def _write(tensor: Tensor, values: Any) -> Tensor:
@@ -47,13 +61,15 @@ def _uniform_array(tensor: Tensor, low: float, high: float, generator: Any = Non
     gen = mg.random_generator(tensor.device, generator)
     with mg.on_device(tensor.device):
         draw = gen.random if hasattr(gen, "random") else gen.random_sample   # CuPy's RandomState
-        return low + (high - low) * draw(tensor.shape)
+        return _parts(tensor, lambda shape: low + (high - low) * draw(shape))
 
 
 def _normal_array(tensor: Tensor, mean: float, std: float, generator: Any = None) -> Any:
     gen = mg.random_generator(tensor.device, generator)
     with mg.on_device(tensor.device):
-        return mean + std * gen.standard_normal(tensor.shape)
+        if tensor.dtype.kind == "c":
+            std = std / math.sqrt(2)   # the variance std² split between the two parts, as PyTorch's
+        return _parts(tensor, lambda shape: mean + std * gen.standard_normal(shape))
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

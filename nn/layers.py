@@ -48,7 +48,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive(in_features, "in_features", "Linear", allow_zero=True)
         self.out_features = _positive(out_features, "out_features", "Linear", allow_zero=True)
-        weight_and_bias(self, (self.out_features, self.in_features), bias, float_dtype(dtype, "Linear"), device)
+        dt = float_dtype(dtype, "Linear", complex_ok=True)   # complex too, as PyTorch's
+        weight_and_bias(self, (self.out_features, self.in_features), bias, dt, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -57,11 +58,11 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if isinstance(x, Tensor) and x.shape[-1:] != (self.in_features,):
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        if isinstance(input, Tensor) and input.shape[-1:] != (self.in_features,):
             raise InputShapeError(f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
-                                  f"expected input of shape (*, {self.in_features}), got {x.shape}")
-        return F.linear(x, self.weight, self.bias)
+                                  f"expected input of shape (*, {self.in_features}), got {input.shape}")
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -174,8 +175,8 @@ class Identity(Module):
     def __init__(self, *args: Any, device: Any = None, dtype: Any = None, **kwargs: Any) -> None:
         super().__init__()
 
-    def forward(self, x: Any) -> Any:
-        return x
+    def forward(self, input: Any) -> Any:  # noqa: A002 - PyTorch's name
+        return input
 
 
 class Flatten(Module):
@@ -185,8 +186,8 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(self.start_dim, self.end_dim)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -205,8 +206,8 @@ class Unflatten(Module):
         # a list stays a list, as torch keeps it (its repr shows the brackets)
         self.dim, self.unflattened_size = dim, list(sizes) if isinstance(unflattened_size, list) else sizes
 
-    def forward(self, x: Tensor) -> Tensor:
-        shape = tuple(x.shape)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        shape = tuple(input.shape)
         dim = self.dim + len(shape) if self.dim < 0 else self.dim
         if not 0 <= dim < len(shape):
             raise IndexError(f"Unflatten: dim {self.dim} is out of range for a tensor of shape {shape}")
@@ -214,7 +215,7 @@ class Unflatten(Module):
         known = math.prod(n for n in sizes if n != -1)
         if (-1 not in sizes and known != shape[dim]) or (-1 in sizes and (known == 0 or shape[dim] % known)):
             raise InputShapeError(f"Unflatten: cannot split dim {self.dim} of size {shape[dim]} into {sizes}")
-        return x.reshape(*shape[:dim], *sizes, *shape[dim + 1:])
+        return input.reshape(*shape[:dim], *sizes, *shape[dim + 1:])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -210,13 +210,11 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
 
 
 def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
-    """The dot product of two 1-D tensors of the same length (torch.vdot; complex tensors are not supported)."""
+    """The dot product of two 1-D tensors of the same length, the first conjugated: sum(conj(a) * b) (torch.vdot)."""
     a, b = tensor_arg(input, "vdot"), tensor_arg(other, "vdot")
-    if a.dtype.kind == "c" or b.dtype.kind == "c":
-        raise NotImplementedError("vdot: complex tensors are not supported")
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise _shapes("vdot", a, b, "two 1-D tensors of the same length")
-    return dot(a, b)
+    return dot(a.conj() if a.dtype.kind == "c" else a, b)
 
 
 def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple:

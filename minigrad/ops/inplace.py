@@ -201,10 +201,15 @@ def _dtype_of(x: Tensor, value: Any) -> Any:
     if isinstance(value, complex) and x.dtype.kind != "c":   # NumPy would make the result complex
         raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow")
     if x.dtype.kind in "biu" and isinstance(value, (int, float)):
+        if x.dtype.kind == "u" and type(value) is int and -int(numpy.iinfo(x.dtype).max) <= value < 0:
+            value += int(numpy.iinfo(x.dtype).max) + 1   # PyTorch wraps a negative int into an unsigned type (-3 → 253)
         try:
             return x.dtype.type(value)
         except (OverflowError, ValueError):
             raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow") from None
+    if (x.dtype.kind == "f" and type(value) in (int, float) and abs(value) > numpy.finfo(x.dtype).max
+            and abs(value) != float("inf")):   # NumPy would store inf
+        raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow")
     return value
 
 
@@ -241,7 +246,7 @@ def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     alpha = number(alpha, "add_", "alpha")
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "add"):
         return x
-    return _inplace(x, "add_", lambda cur: add(cur, other if alpha == 1 else mul(other, alpha)), other)
+    return _inplace(x, "add_", lambda cur: add(cur, _scaled(other, alpha, cur)), other)
 
 
 def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
@@ -251,7 +256,14 @@ def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     alpha = number(alpha, "sub_", "alpha")
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "subtract"):
         return x
-    return _inplace(x, "sub_", lambda cur: sub(cur, other if alpha == 1 else mul(other, alpha)), other)
+    return _inplace(x, "sub_", lambda cur: sub(cur, _scaled(other, alpha, cur)), other)
+
+
+def _scaled(other: Any, alpha: Any, x: Tensor) -> Any:
+    """``alpha * other`` as torch.add/sub compute it, in the result's dtype (a uint8 ``other`` times 2 must not
+    wrap at 256 before it is added to a float ``x``; a bool stays bool): pointwise's rule, written once there."""
+    from .pointwise import _scaled as scaled   # pointwise imports this module
+    return scaled(other, alpha, x)
 
 
 def mul_(x: Tensor, other: Any) -> Tensor:
@@ -271,14 +283,15 @@ def clamp_(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 
 def zero_(x: Tensor) -> Tensor:
     """Fill with zeros in place."""
-    return _inplace(x, "zero_", _fill("zero_", True, 0))
+    return _inplace(x, "zero_", _fill("zero_", True, _dtype_of(x, 0)))   # False for a bool x
 
 
 def fill_(x: Tensor, value: Any) -> Tensor:
-    """Fill with ``value`` (a number or a one-element tensor) in place."""
-    if isinstance(value, Tensor) and value.data.size != 1:
-        raise ShapeMismatchError(f"fill_: value must be a number or a one-element tensor, got shape {value.shape}")
-    value = _dtype_of(x, value.reshape(()) if isinstance(value, Tensor) else value)
+    """Fill with ``value`` (a number or a 0-d tensor) in place."""
+    if isinstance(value, Tensor) and value.ndim:   # PyTorch refuses even a one-element (1,) value
+        raise ShapeMismatchError(f"fill_ only supports a number or a 0-dimension value tensor, got a tensor of "
+                                 f"shape {value.shape}")
+    value = _dtype_of(x, value)
     return _inplace(x, "fill_", _fill("fill_", True, value), value)
 
 
@@ -441,8 +454,15 @@ tanh_ = _unary_("tanh_", tanh)
 sigmoid_ = _unary_("sigmoid_", sigmoid)
 relu_ = _unary_("relu_", relu)
 neg_ = _unary_("neg_", neg)
-abs_ = _unary_("abs_", abs)
 sqrt_ = _unary_("sqrt_", sqrt)
+
+
+def abs_(x: Tensor) -> Tensor:
+    """``x = x.abs()`` in place; a complex x is refused, as PyTorch refuses it (its result is real)."""
+    if isinstance(x, Tensor) and x.dtype.kind == "c":
+        raise ArgumentTypeError(f"abs_: in-place abs is not supported for complex tensors (dtype {x.dtype}, shape "
+                                f"{x.shape}): the result is real; use x.abs()")
+    return _inplace(x, "abs_", abs)
 
 
 def pow_(x: Tensor, exponent: Any) -> Tensor:
@@ -463,7 +483,8 @@ def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None
     if a > b:
         raise ShapeMismatchError(f"uniform_: expects a range [a, b) with a <= b, got a={a} > b={b}")
     sample = rand(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + a))
+    low = complex(a, a) if x.dtype.kind == "c" else a   # complex: both parts in [a, b), as PyTorch's
+    return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + low))
 
 
 def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
@@ -472,4 +493,5 @@ def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = 
     if not std >= 0:
         raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
     sample = randn(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    return _inplace(x, "normal_", _fill("normal_", True, sample * std + mean))
+    centre = complex(mean, mean) if x.dtype.kind == "c" else mean   # complex: both parts about mean, as PyTorch
+    return _inplace(x, "normal_", _fill("normal_", True, sample * std + centre))

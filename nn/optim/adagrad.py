@@ -24,6 +24,8 @@ class Adagrad(Optimizer):
     group's own value is kept in the group but not used; a warning says so).
     """
 
+    complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
                  maximize: bool = False, differentiable: bool = False, fused: bool | None = None,
@@ -48,6 +50,8 @@ class Adagrad(Optimizer):
 
     @staticmethod
     def _initial_state(param: Any, initial_accumulator_value: float) -> dict:
+        if param.dtype.kind == "c":   # both parts of a complex parameter start there, as PyTorch's
+            initial_accumulator_value = complex(initial_accumulator_value, initial_accumulator_value)
         return {"step": 0, "sum": mg.array_module(param).full_like(param, initial_accumulator_value)}
 
     def _state_keys(self, hyper: dict) -> tuple[set, set]:

@@ -20,6 +20,8 @@ class Adamax(Optimizer):
     ``step``, ``exp_avg`` (m) and ``exp_inf`` (u), each array of the parameter's shape.
     """
 
+    complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
+
     def __init__(self, params: Iterable[Any], lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, foreach: bool | None = None, *,
                  maximize: bool = False, differentiable: bool = False, capturable: bool = False,

@@ -27,6 +27,8 @@ class ASGD(ScalarStateOptimizer):
     PyTorch: see :mod:`nn.optim.ported`) and ``ax``.
     """
 
+    complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
+
     _scalar_keys = ("eta", "mu")
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,

@@ -34,6 +34,8 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
     PyTorch: see :mod:`nn.optim.ported`), ``exp_avg`` (m), ``exp_avg_sq`` (v).
     """
 
+    complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
+
     _scalar_keys = ("mu_product",)
 
     def __init__(self, params: Iterable[Any], lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),

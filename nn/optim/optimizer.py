@@ -196,7 +196,7 @@ class Optimizer(OptimizerHooks):
                                  "optimize the leaf it was computed from")
             if p.dtype.kind != "f" and not (p.dtype.kind == "c" and self.complex_as_real):
                 raise TypeError(f"{self._name}: parameter {p.name or i} is {p.dtype}, not floating point"
-                                + (" (complex parameters: SGD, Adam, AdamW)" if p.dtype.kind == "c" else ""))
+                                + (f" ({self._name} does not step complex parameters)" if p.dtype.kind == "c" else ""))
             if id(p) in seen:
                 raise ValueError(f"{self._name}: parameter {p.name or i} appears in more than one group or twice")
             seen.add(id(p))

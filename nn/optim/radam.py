@@ -23,6 +23,8 @@ class RAdam(DecoupledWeightDecayFlag):
     State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v).
     """
 
+    complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,

@@ -20,6 +20,8 @@ class RMSprop(Optimizer):
     else p ← p - lr·g/denominator.
     """
 
+    complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
