@@ -112,8 +112,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     probabilities = target.data if isinstance(target, Tensor) else target
     if mg.is_array(probabilities) and probabilities.dtype.kind == "f" and probabilities.shape == logits.shape:
         if ignore_index != -100:   # torch refuses rather than ignore nothing
-            raise ValueError(f"{name}: ignore_index is not supported for floating point target (class "
-                             f"probabilities), got ignore_index={ignore_index}")
+            raise InputShapeError(f"{name}: ignore_index is not supported for floating point target (class "
+                                  f"probabilities), got ignore_index={ignore_index}")
         return _soft_cross_entropy(logits, target, weight, reduction, label_smoothing)
     rows, safe, keep, shape = class_targets(logits, target, ignore_index, name)
     classes = rows.shape[1]

@@ -329,8 +329,8 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     target = checked_indices(target, rows.device, classes, name, lambda value, _low, _high: (
         f"{name}: target {value} is out of range for C={classes} classes"), "target")
     if target.ndim > 1 or target.numel() != count:
-        raise ValueError(f"{name}: inconsistent target size: expected {count} class indices for input of shape "
-                         f"{input.shape}, got target of shape {target.shape}")
+        raise InputShapeError(f"{name}: inconsistent target size: expected {count} class indices for input of shape "
+                              f"{input.shape}, got target of shape {target.shape}")
     safe = target.reshape(count, 1)
     z = _number(margin, name, "margin") - rows.gather(1, safe) + rows                                     # (N, C)
     others = mg.arange(classes, device=rows.device) != safe

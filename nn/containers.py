@@ -36,10 +36,10 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: item {name!r} is a {type(module).__name__}, not a Module")
             setattr(self, name, module)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, input: Any) -> Any:  # noqa: A002 - PyTorch's name
         for module in self._modules.values():
-            x = module(x)
-        return x
+            input = module(input)
+        return input
 
     def append(self, module: Module) -> Sequential:
         if not isinstance(module, Module):

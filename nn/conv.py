@@ -88,14 +88,14 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if isinstance(x, Tensor) and x.ndim not in (self.dims + 1, self.dims + 2):
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        if isinstance(input, Tensor) and input.ndim not in (self.dims + 1, self.dims + 2):
             # checked here, before a non-zero padding_mode pads the input and the shape named is no longer its own
             raise InputShapeError(f"{type(self).__name__}: expected a {self.dims + 1}-D (unbatched) or "
-                                  f"{self.dims + 2}-D (batched) input, got shape {x.shape}")
+                                  f"{self.dims + 2}-D (batched) input, got shape {input.shape}")
         if self.padding_mode == "zeros":
-            return self._function(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        padded = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return self._function(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
         return self._function(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
@@ -145,8 +145,8 @@ class _MaxPoolNd(Module):
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
-    def forward(self, x: Tensor) -> Any:
-        return self._function(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+    def forward(self, input: Tensor) -> Any:  # noqa: A002 - PyTorch's name
+        return self._function(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                               self.return_indices)
 
     def extra_repr(self) -> str:
@@ -205,8 +205,8 @@ class AvgPool1d(_AvgPoolNd):
         self.stride = self.kernel_size if stride is None else _ints(stride, 1, "AvgPool1d", "stride", 1)
         self.padding = _ints(padding, 1, "AvgPool1d", "padding", 0)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
 class _AdaptiveAvgPoolNd(Module):
@@ -268,13 +268,13 @@ class _Pad1d(Module):
         super().__init__()
         self.padding = _ints(padding, 2, type(self).__name__, "padding", None)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         if self.mode == "constant":
-            return F.pad(x, self.padding, "constant", self.value)
-        if not isinstance(x, Tensor) or x.ndim not in (2, 3):
+            return F.pad(input, self.padding, "constant", self.value)
+        if not isinstance(input, Tensor) or input.ndim not in (2, 3):
             raise ValueError(f"{type(self).__name__}: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
-        return F.pad(x, self.padding, self.mode)   # a negative amount crops, in F.pad's order (PyTorch's)
+                             f"{getattr(input, 'shape', type(input).__name__)}")
+        return F.pad(input, self.padding, self.mode)   # a negative amount crops, in F.pad's order (PyTorch's)
 
     def extra_repr(self) -> str:
         return f"{self.padding}"

@@ -107,9 +107,9 @@ class LazyLinear(Linear):
         if not self.has_uninitialized_params():
             super().reset_parameters()
 
-    def forward(self, x: Tensor) -> Tensor:
-        self.initialize_parameters(x)
-        return F.linear(x, self.weight, self.bias)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        self.initialize_parameters(input)
+        return F.linear(input, self.weight, self.bias)
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:

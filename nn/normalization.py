@@ -43,8 +43,8 @@ class LayerNorm(Module):
         if self.bias is not None:
             self.bias.data[...] = 0
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
@@ -167,13 +167,14 @@ class BatchNorm1d(_BatchNorm):
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
         self._add_parameters_and_buffers(self.use_bias, dtype, device)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape {x.shape}")
-        if x.shape[1] != self.num_features:
-            raise InputShapeError(f"BatchNorm1d: input has {x.shape[1]} channels (dim 1), expected {self.num_features}")
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        if input.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape {input.shape}")
+        if input.shape[1] != self.num_features:
+            raise InputShapeError(f"BatchNorm1d: input has {input.shape[1]} channels (dim 1), "
+                                  f"expected {self.num_features}")
         momentum, use_batch = running_update(self)
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
+        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
                             self.eps)
 
     def extra_repr(self) -> str:

@@ -47,13 +47,13 @@ class GroupNorm(Module):
     def reset_parameters(self) -> None:
         reset_affine(self)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         # without affine parameters torch normalises any channel count divisible by num_groups, so only with them
         affine = self.weight is not None or self.bias is not None
-        if affine and isinstance(x, Tensor) and x.ndim >= 2 and x.shape[1] != self.num_channels:
+        if affine and isinstance(input, Tensor) and input.ndim >= 2 and input.shape[1] != self.num_channels:
             raise InputShapeError(f"GroupNorm: expected an input with num_channels={self.num_channels} channels "
-                                  f"(dim 1), got shape {x.shape}")
-        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+                                  f"(dim 1), got shape {input.shape}")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
