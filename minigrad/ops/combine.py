@@ -214,6 +214,7 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     a, b = tensor_arg(input, "vdot"), tensor_arg(other, "vdot")
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise _shapes("vdot", a, b, "two 1-D tensors of the same length")
+    # a real vector with a complex one: NumPy's promotion (DESIGN §3), where PyTorch asks for one dtype
     return dot(a.conj() if a.dtype.kind == "c" else a, b)
 
 
