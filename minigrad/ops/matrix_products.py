@@ -16,7 +16,7 @@ from .arrange import movedim
 from .elementwise import mul
 from .join import cat
 from .linalg import matmul
-from .linalg_arguments import floating, module, same_dtype
+from .linalg_arguments import LinalgShapeError, floating, module, same_dtype
 from .scan import cumprod
 from .shape import broadcast_to, reshape, squeeze, unsqueeze
 from .solvers import Inverse, Solve
@@ -129,8 +129,9 @@ def tensorinv(A: Any, ind: int = 2) -> Tensor:  # noqa: N803
 
 
 def tensorsolve(A: Any, B: Any, dims: Any = None) -> Tensor:  # noqa: N803
-    """X with ``tensordot(A, X, X.ndim) = B`` (torch.linalg.tensorsolve): A of shape ``B.shape + X.shape``;
-    ``dims`` moves those dims of A to the end first."""
+    """X with ``tensordot(A, X, X.ndim) = B`` (torch.linalg.tensorsolve): A of shape ``S + X.shape`` where
+    ``prod(S) == prod(X.shape) == B.numel()`` (S is B.shape, or any shape with B's element count, read flat as
+    PyTorch does); ``dims`` moves those dims of A to the end first."""
     name = "linalg.tensorsolve"
     A, B = floating(A, name, "A"), floating(B, name, "B")  # noqa: N806
     same_dtype(name, A, B)
@@ -138,9 +139,10 @@ def tensorsolve(A: Any, B: Any, dims: Any = None) -> Tensor:  # noqa: N803
         moved = int_tuple(dims, name, "dims")
         A = movedim(A, moved, tuple(range(A.ndim - len(moved), A.ndim)))  # noqa: N806
     result_shape = tuple(A.shape[B.ndim:])
-    if tuple(A.shape[:B.ndim]) != tuple(B.shape) or math.prod(result_shape) != B.numel():
-        raise ValueError(f"{name}: A's shape {A.shape} must be B's shape {B.shape} followed by the solution's, with "
-                         f"as many elements as B")
+    # as PyTorch, only the element counts must agree: A's first B.ndim dims are read flat, as B is
+    if math.prod(A.shape[:B.ndim]) != B.numel() or math.prod(result_shape) != B.numel():
+        raise LinalgShapeError(f"{name}: expected prod(A.shape[B.ndim:]) == prod(A.shape[:B.ndim]) == B.numel(), "
+                               f"got A of shape {A.shape} and B of shape {B.shape}")
     op = Solve(True)
     op.name = name
     return reshape(op(reshape(A, (B.numel(), B.numel())), reshape(B, (B.numel(),))), result_shape)

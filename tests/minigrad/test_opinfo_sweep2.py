@@ -46,3 +46,20 @@ def test_quantile_differentiates_q_as_torch(torch, name, interpolation):
     x[1, 2] = 0.5
     assert mg.gradcheck(lambda a, b: getattr(mg, name)(a, b, dim=0), [mg.tensor(x, requires_grad=True),
                                                                        mg.tensor(q, requires_grad=True)])
+
+
+@pytest.mark.parametrize(("shape_a", "shape_b", "dims"), [((2, 3, 6), (2, 3), [0, 2]), ((3, 4, 4, 3), (3, 4), [0, 2]),
+                                                          ((2, 3, 6), (2, 3), None), ((2, 3, 3, 2), (3, 2), None)])
+def test_tensorsolve_needs_only_matching_element_counts_as_torch(torch, shape_a, shape_b, dims):
+    # torch reads A's first B.ndim dims flat (only their product must be B's element count); minigrad wanted B's
+    # exact shape there and refused the OpInfo's dims=[0, 2] samples
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    expected = torch.linalg.tensorsolve(torch.tensor(a), torch.tensor(b), dims=dims)
+    out = mg.linalg.tensorsolve(mg.tensor(a), mg.tensor(b), dims=dims)
+    assert out.shape == tuple(expected.shape)
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-9)
+    with pytest.raises(RuntimeError):
+        torch.linalg.tensorsolve(torch.ones(2, 3, 6), torch.ones(5))
+    with pytest.raises(RuntimeError, match=r"linalg.tensorsolve: expected prod\(A.shape\[B.ndim:\]\)"):
+        mg.linalg.tensorsolve(mg.ones(2, 3, 6), mg.ones(5))
