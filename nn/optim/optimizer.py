@@ -22,6 +22,7 @@ hyper-parameters with a Tensor ``lr`` read as a Python float (PyTorch reads a
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 from collections import defaultdict
 from typing import Any, Callable, Iterable
@@ -129,6 +130,19 @@ def _update_as_real(update: Callable, param: Any, grad: Any, state: dict, hyper:
         state[key] = value
 
 
+def _hyper_parameter_names() -> set[str]:
+    """The keyword names of every optimizer class's constructor (``momentum``, ``betas`` ...): in a group of an
+    optimizer without it, such a key is a mistake (PyTorch ignores it silently), while any other key is the
+    program's own entry (MAE's ``lr_scale``, a group's ``name``), which PyTorch keeps in the group and so do we."""
+    names, classes = set(), [Optimizer]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        names.update(name for name, parameter in inspect.signature(cls.__init__).parameters.items()
+                     if parameter.kind is parameter.KEYWORD_ONLY or parameter.kind is parameter.POSITIONAL_OR_KEYWORD)
+    return names - {"self", "params"}
+
+
 class Optimizer(OptimizerHooks):
     """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, ``state_dict``, and
     PyTorch's step and state-dict hooks (:mod:`nn.optim.hooks`).
@@ -201,8 +215,9 @@ class Optimizer(OptimizerHooks):
                 raise ValueError(f"{self._name}: parameter {p.name or i} appears in more than one group or twice")
             seen.add(id(p))
         unknown = [k for k in group if k != "params" and k not in self.defaults and k not in _SCHEDULER_KEYS]
-        if unknown:
-            raise TypeError(f"{self._name}: unknown hyper-parameter(s) {unknown}; known: {sorted(self.defaults)}")
+        mistaken = [k for k in unknown if k in _hyper_parameter_names()]
+        if mistaken:
+            raise TypeError(f"{self._name}: unknown hyper-parameter(s) {mistaken}; known: {sorted(self.defaults)}")
         full = {"params": params}
         if names is not None:
             full["param_names"] = names
@@ -210,7 +225,7 @@ class Optimizer(OptimizerHooks):
             if value is required and key not in group:   # an older optimizer's `lr=required` left unset
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {key}")
             full[key] = group.get(key, value)
-        for key in _SCHEDULER_KEYS & group.keys():
+        for key in (_SCHEDULER_KEYS & group.keys()).union(unknown):   # and a program's own entries, as PyTorch's
             full[key] = group[key]
         self._hyper(full)
         self.param_groups.append(full)
@@ -269,7 +284,7 @@ class Optimizer(OptimizerHooks):
             raise NotImplementedError(f"{self._name}: Tensor betas are not supported, got betas={betas!r}; pass "
                                       "Python floats, e.g. betas=(float(beta1), float(beta2))")
         for key, value in hyper.items():
-            if key == "lr" or key in _SCHEDULER_KEYS:
+            if key == "lr" or key not in self.defaults:   # (a scheduler's entries, a program's own)
                 continue
             if isinstance(value, mg.Tensor) or mg.is_array(value):
                 raise TypeError(f"{self._name}: hyper-parameter {key} is a Tensor; only lr may be a (0-d) Tensor")
@@ -542,7 +557,10 @@ class Optimizer(OptimizerHooks):
                     raise ValueError(f"{where}: decoupled_weight_decay={value!r} does not match {self._name}")
                 continue
             if key not in self.defaults and key not in _SCHEDULER_KEYS:
-                unknown.append(key)
+                if key in _hyper_parameter_names():
+                    unknown.append(key)
+                else:   # a program's own entry, taken as saved
+                    values[key] = value
                 continue
             if isinstance(self.defaults.get(key), tuple) and isinstance(value, list):
                 value = tuple(value)
