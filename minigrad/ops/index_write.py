@@ -460,8 +460,8 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
     axis = one_axis(dim, x.ndim, name)
     data = _index_array(index, x, axis, name)
     if src.ndim != x.ndim or any(n > m for n, m in zip(data.shape, src.shape)):
-        raise ValueError(f"{name}: index {tuple(data.shape)} must be no larger than src {src.shape} in any dim "
-                         f"(and src needs the tensor's {x.ndim} dims, shape {x.shape})")
+        raise ShapeMismatchError(f"{name}: index {tuple(data.shape)} must be no larger than src {src.shape} in any "
+                                 f"dim (and src needs the tensor's {x.ndim} dims, shape {x.shape})")
     if src.dtype != x.dtype:
         raise DtypeMismatchError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
     if src.device != x.device:

@@ -246,7 +246,7 @@ def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     alpha = number(alpha, "add_", "alpha")
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "add"):
         return x
-    return _inplace(x, "add_", lambda cur: add(cur, _scaled(other, alpha, cur)), other)
+    return _inplace(x, "add_", lambda cur: add(cur, scaled(other, alpha, cur)), other)
 
 
 def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
@@ -256,14 +256,28 @@ def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     alpha = number(alpha, "sub_", "alpha")
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "subtract"):
         return x
-    return _inplace(x, "sub_", lambda cur: sub(cur, _scaled(other, alpha, cur)), other)
+    return _inplace(x, "sub_", lambda cur: sub(cur, scaled(other, alpha, cur)), other)
 
 
-def _scaled(other: Any, alpha: Any, x: Tensor) -> Any:
-    """``alpha * other`` as torch.add/sub compute it, in the result's dtype (a uint8 ``other`` times 2 must not
-    wrap at 256 before it is added to a float ``x``; a bool stays bool): pointwise's rule, written once there."""
-    from .pointwise import _scaled as scaled   # pointwise imports this module
-    return scaled(other, alpha, x)
+def scaled(b: Any, alpha: Any, a: Any = None) -> Any:
+    """``alpha * b`` as torch.add/sub (and ``add_``/``sub_``) compute it; a tensor ``b`` is first cast to the dtype
+    of ``a ∘ b`` (PyTorch computes ``alpha * b`` in the result's dtype: a uint8 ``b`` times 2 must not wrap at 256
+    before it is added to a float)."""
+    if alpha == 1:
+        return b
+    if not isinstance(b, Tensor):
+        if isinstance(b, bool) and getattr(a, "dtype", None) == numpy.bool_:   # bool x + 2 * True stays bool
+            return b and alpha != 0
+        return b * alpha if isinstance(b, (int, float, complex, numpy.number)) else mul(b, alpha)
+    if isinstance(a, Tensor) or backend.is_array(a):
+        common = numpy.result_type(a.dtype, b.dtype)
+    elif a is not None:
+        common = numpy.result_type(b.dtype, a)
+    else:
+        common = b.dtype
+    if common.kind == "b":   # True + 2 * True stays bool in PyTorch: alpha * b is b (alpha non-zero)
+        return astype(mul(b, alpha), bool)
+    return mul(b if b.dtype == common else astype(b, common), alpha)
 
 
 def mul_(x: Tensor, other: Any) -> Tensor:

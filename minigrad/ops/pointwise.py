@@ -222,22 +222,7 @@ def _alpha(alpha: Any, a: Any, b: Any, name: str) -> Any:
     return alpha
 
 
-def _scaled(b: Any, alpha: Any, a: Any = None) -> Any:
-    """``alpha * b``; a tensor ``b`` is first cast to the dtype of ``a ∘ b`` (PyTorch computes ``alpha * b`` in
-    the result's dtype: a uint8 ``b`` times 2 must not wrap at 256 before it is added to a float)."""
-    if alpha == 1:
-        return b
-    if not isinstance(b, Tensor):
-        return b * alpha if _plain_number(b) or isinstance(b, bool) else elementwise.mul(b, alpha)
-    if isinstance(a, Tensor) or backend.is_array(a):
-        common = numpy.result_type(a.dtype, b.dtype)
-    elif a is not None:
-        common = numpy.result_type(b.dtype, a)
-    else:
-        common = b.dtype
-    if common.kind == "b":   # True + 2 * True stays bool in PyTorch: alpha * b is b (alpha non-zero)
-        return astype(elementwise.mul(b, alpha), bool)
-    return elementwise.mul(b if b.dtype == common else astype(b, common), alpha)
+_scaled = inplace.scaled   # alpha * b in the result's dtype (with add_/sub_'s, written once there)
 
 
 def add(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | None = None) -> Tensor:  # noqa: A002
@@ -496,7 +481,7 @@ METHODS: dict = {
     **_WITH_ARGUMENTS, **{name + "_": _method_with(name + "_", fn) for name, fn in _WITH_ARGUMENTS.items()},
     "logaddexp2": logaddexp2, "float_power": float_power, "float_power_": float_power_,
     "fmax": fmax, "fmin": fmin, "signbit": signbit,
-    "add": _add_method, "sub": _sub_method, "absolute": absolute, "absolute_": inplace._unary_("absolute_", absolute),
+    "add": _add_method, "sub": _sub_method, "absolute": absolute, "absolute_": inplace.abs_,
     "fix_": inplace._unary_("fix_", math_trunc), "sin_": inplace._unary_("sin_", elementwise.sin),
     "cos_": inplace._unary_("cos_", elementwise.cos), "logical_not_": inplace._unary_("logical_not_", logical_not),
     "nextafter": nextafter, "isreal": isreal,

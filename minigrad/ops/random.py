@@ -20,7 +20,7 @@ from ..dtypes import get_default_dtype
 from ..outputs import creation_args, write_out
 from ..recording import note_draw
 from ..tensor import Tensor, int64
-from ._util import ShapeMismatchError, count_arg, int_tuple, number, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, count_arg, int_tuple, number, tensor_arg
 from .inplace import _fill, _inplace
 
 
@@ -70,7 +70,7 @@ def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = int
 def _probabilities(probs: Any, name: str) -> Tensor:
     probs = tensor_arg(probs, name)
     if probs.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating point tensor of probabilities, got dtype {probs.dtype}")
+        raise ArgumentTypeError(f"{name}: expected a floating point tensor of probabilities, got dtype {probs.dtype}")
     return probs
 
 
@@ -101,9 +101,9 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     probs = _probabilities(input, "multinomial")
     k = count_arg(num_samples, "multinomial", "num_samples")
     if k == 0:
-        raise ValueError("multinomial: cannot sample num_samples <= 0 samples (as PyTorch)")
+        raise ShapeMismatchError("multinomial: cannot sample num_samples <= 0 samples (as PyTorch)")
     if probs.ndim not in (1, 2):
-        raise ValueError(f"multinomial: probs must be 1-D or 2-D, got shape {probs.shape}")
+        raise ShapeMismatchError(f"multinomial: probs must be 1-D or 2-D, got shape {probs.shape}")
     rows = probs.data.reshape(1, -1) if probs.ndim == 1 else probs.data
     if rows.shape[1] == 0:
         raise ValueError("multinomial: probs has no categories (size 0)")
@@ -221,7 +221,8 @@ def _fill_from(x: Any, name: str, sample: Callable[[Any, Any], Any], generator: 
 
 def _floating(x: Any, name: str) -> None:
     if isinstance(x, Tensor) and x.dtype.kind != "f":
-        raise TypeError(f"{name}: not implemented for dtype {x.dtype} (floating point tensors only, as PyTorch)")
+        raise ArgumentTypeError(f"{name}: not implemented for dtype {x.dtype} (floating point tensors only, as "
+                                "PyTorch)")   # TypeError, and RuntimeError as PyTorch's
 
 
 def _unit(gen: Any, shape: tuple) -> Any:
@@ -255,8 +256,8 @@ def random_(x: Tensor, from_: Any = _NOT_GIVEN, to: Any = _NOT_GIVEN, *, generat
     if low > high:
         raise ShapeMismatchError(f"random_: expects 'from' to be less than 'to', got from={low} >= to={high + 1}")
     if low < lowest or high > highest:
-        raise ValueError(f"random_: [{low}, {high + 1}) does not fit in dtype {x.dtype} "
-                         f"(it holds {lowest} … {highest} exactly)")
+        raise ShapeMismatchError(f"random_: [{low}, {high + 1}) does not fit in dtype {x.dtype} "
+                                 f"(it holds {lowest} … {highest} exactly)")
 
     def sample(gen: Any, shape: tuple) -> Any:
         if hasattr(gen, "integers"):   # a NumPy Generator
@@ -306,7 +307,7 @@ def cauchy_(x: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: An
     """Fill ``x`` with samples of the Cauchy distribution: median + sigma·tan(π(U - ½))."""
     median, sigma = number(median, "cauchy_", "median"), number(sigma, "cauchy_", "sigma")
     if not sigma > 0:
-        raise ValueError(f"cauchy_: expects sigma > 0.0, got sigma={sigma}")
+        raise ShapeMismatchError(f"cauchy_: expects sigma > 0.0, got sigma={sigma}")
     _floating(x, "cauchy_")
 
     def sample(gen: Any, shape: tuple) -> Any:
@@ -319,7 +320,7 @@ def log_normal_(x: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: An
     """Fill ``x`` with exp(N(mean, std²)) samples, as PyTorch's (``mean`` and ``std`` of the underlying normal)."""
     mean, std = number(mean, "log_normal_", "mean"), number(std, "log_normal_", "std")
     if not std > 0:
-        raise ValueError(f"log_normal_: expects std > 0.0, got std={std}")
+        raise ShapeMismatchError(f"log_normal_: expects std > 0.0, got std={std}")
     _floating(x, "log_normal_")
 
     def sample(gen: Any, shape: tuple) -> Any:

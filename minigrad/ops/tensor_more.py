@@ -28,14 +28,14 @@ from ..constructors import empty, tensor
 from ..recording import is_grad_enabled, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
-from ._util import int_arg, number, one_axis, tensor_arg
+from ._util import ShapeMismatchError, int_arg, number, one_axis, tensor_arg
 from .combine import addbmm, addmv, addr
 from .contract import addmm, baddbmm
 from .elementwise import mul, where
 from .gamma import gammainc, gammaincc, mvlgamma, polygamma
 from .index import diag, tril, triu
 from .index_write import _scatter_reduce
-from .inplace import _inplace, masked_fill
+from .inplace import InplaceCastError, _inplace, masked_fill
 from .math import exp2
 from .scan import cumprod, cumsum
 from .shape import _note_view, broadcast_to, reshape
@@ -52,16 +52,20 @@ def diagflat(input: Tensor, offset: int = 0) -> Tensor:  # noqa: A002 - PyTorch'
     return diag(reshape(tensor_arg(input, "diagflat"), (-1,)), int_arg(offset, "diagflat", "offset"))
 
 
+class RenormArgumentError(ValueError, RuntimeError):
+    """renorm of a vector or with p <= 0 or maxnorm < 0: ValueError here, RuntimeError in PyTorch."""
+
+
 def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:  # noqa: A002
     """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to norm ``maxnorm``
     (by maxnorm / (norm + 1e-7), as torch.renorm); the others unchanged. Differentiable through the norm."""
     name = "renorm"
     x = tensor_arg(input, name)
     if x.ndim <= 1:
-        raise ValueError(f"{name}: input needs at least 2 dimensions, got {x.ndim} (shape {x.shape})")
+        raise RenormArgumentError(f"{name}: input needs at least 2 dimensions, got {x.ndim} (shape {x.shape})")
     p, maxnorm = number(p, name, "p"), number(maxnorm, name, "maxnorm")
     if p <= 0 or maxnorm < 0:
-        raise ValueError(f"{name}: p must be positive and maxnorm non-negative, got p={p}, maxnorm={maxnorm}")
+        raise RenormArgumentError(f"{name}: p must be positive and maxnorm non-negative, got p={p}, maxnorm={maxnorm}")
     axis = one_axis(dim, x.ndim, name)
     others = tuple(a for a in range(x.ndim) if a != axis)
     norm = x.norm(p, others, keepdim=True)
@@ -182,7 +186,7 @@ def _sum_to_size(self: Tensor, *sizes: Any, size: Any = None) -> Tensor:
     shape = tuple(int_arg(s, "sum_to_size", "size") for s in shape)
     lead = self.ndim - len(shape)
     if lead < 0 or any(s not in (1, n) for s, n in zip(shape, self.shape[lead:])):
-        raise ValueError(f"sum_to_size: size {shape} is not expandable to the tensor's size {self.shape}")
+        raise ShapeMismatchError(f"sum_to_size: size {shape} is not expandable to the tensor's size {self.shape}")
     axes = tuple(range(lead)) + tuple(lead + k for k, (s, n) in enumerate(zip(shape, self.shape[lead:]))
                                       if s == 1 and n != 1)
     out = self.sum(axis=axes, keepdims=True) if axes else self
@@ -241,6 +245,21 @@ def _inplace_of(name: str, op: Any, *fixed: str) -> Any:
         return _inplace(self, name, lambda cur: op(cur, *args, **kwargs), *operands)
     method.__name__ = name
     method.__doc__ = f"``x = x.{name[:-1]}(...)`` in place (the gradient as the out-of-place op)."
+    return method
+
+
+def _scan_(name: str, op: Any) -> Any:
+    """``cumsum_``/``cumprod_`` (:func:`_inplace_of`); a ``dtype`` other than x's is refused, as PyTorch refuses it
+    (NumPy-style, the result would be cast back to x's dtype)."""
+    apply = _inplace_of(name, op)
+
+    def method(self: Tensor, dim: Any, dtype: Any = None) -> Tensor:
+        if dtype is not None and isinstance(self, Tensor) and numpy.dtype(dtype) != self.dtype:
+            raise InplaceCastError(f"{name}: bad in-place call: the tensor has dtype {self.dtype} but dtype="
+                                   f"{numpy.dtype(dtype)} was given (they must match)")
+        return apply(self, dim)
+    method.__name__ = name
+    method.__doc__ = apply.__doc__
     return method
 
 
@@ -316,7 +335,7 @@ METHODS: dict = {
     **{name: property(lambda self: False, doc="False: minigrad's tensors are dense, strided, on a CPU or CUDA "
                       "device (PyTorch's predicate of the same name).") for name in KINDS},
     "tril_": _inplace_of("tril_", tril), "triu_": _inplace_of("triu_", triu),
-    "cumsum_": _inplace_of("cumsum_", cumsum), "cumprod_": _inplace_of("cumprod_", cumprod),
+    "cumsum_": _scan_("cumsum_", cumsum), "cumprod_": _scan_("cumprod_", cumprod),
     "addmm_": _inplace_of("addmm_", addmm), "addbmm_": _inplace_of("addbmm_", addbmm),
     "addmv_": _inplace_of("addmv_", addmv), "addr_": _inplace_of("addr_", addr),
     "baddbmm_": _inplace_of("baddbmm_", baddbmm), "renorm_": _inplace_of("renorm_", renorm),
