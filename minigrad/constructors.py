@@ -232,7 +232,8 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
     if step == 0:
         raise ShapeMismatchError("arange: step must be nonzero")
     if any(isinstance(v, (float, numpy.floating)) and not math.isfinite(v) for v in (start, end, step)):
-        raise ValueError(f"arange: unsupported range: {start} -> {end} (step {step}): every bound must be finite")
+        raise ShapeMismatchError(f"arange: unsupported range: {start} -> {end} (step {step}): every bound must be "
+                                 "finite")
     if stop is None and (end - start) * step < 0:   # PyTorch refuses; NumPy's stop= gives an empty range
         raise ShapeMismatchError(f"arange: upper bound and lower bound inconsistent with step sign: {start} -> {end} "
                                  f"(step {step})")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from .arguments import ArgumentTypeError, ShapeMismatchError
+from .arguments import ArgumentTypeError, AxisError, ShapeMismatchError
 from .constructors import arange
 from .dtypes import get_default_dtype
 from .ops._util import normalize_axis, tensor_arg
@@ -47,7 +47,7 @@ def _input(input: Any, name: str, real: bool = False) -> Tensor:  # noqa: A002
     if real and x.dtype.kind == "c":
         raise ArgumentTypeError(f"fft.{name} expects a real input tensor, but got {x.dtype} (shape {tuple(x.shape)})")
     if x.ndim == 0:
-        raise ValueError(f"fft.{name}: expected a tensor with at least one dimension, got a 0-d tensor")
+        raise AxisError(f"fft.{name}: expected a tensor with at least one dimension, got a 0-d tensor")
     return x
 
 

@@ -231,8 +231,12 @@ def flag(value: Any, name: str, what: str) -> bool:
 
 
 def number(value: Any, name: str, what: str) -> Any:
-    """A Python or NumPy number (a one-element Tensor gives its value); anything else raises a TypeError."""
-    if isinstance(value, Tensor) and value.data.size == 1:
+    """A Python or NumPy number (a one-element Tensor gives its value); anything else raises a TypeError (and
+    PyTorch's RuntimeError for a tensor of more elements)."""
+    if isinstance(value, Tensor):
+        if value.data.size != 1:
+            raise ArgumentTypeError(f"{name}: {what} must be a number or a one-element tensor, got a tensor of "
+                                    f"shape {value.shape}")
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float, numpy.number)):
         raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__}")

@@ -313,7 +313,7 @@ def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:  #
     if len(dims) != 2:
         raise ShapeMismatchError(f"rot90: dims must be two dims, got {list(dims)}")
     if x.ndim < 2:
-        raise ValueError(f"rot90: expects a tensor with at least 2 dims, got shape {x.shape}")
+        raise ShapeMismatchError(f"rot90: expects a tensor with at least 2 dims, got shape {x.shape}")
     a, b = _two_dims(x.ndim, dims[0], dims[1], "rot90")
     if k == 0:
         return clone(x)
@@ -326,7 +326,7 @@ def fliplr(input: Tensor) -> Tensor:  # noqa: A002
     """``x`` with dim 1 reversed (left/right); at least 2 dims."""
     x = tensor_arg(input, "fliplr")
     if x.ndim < 2:
-        raise ValueError(f"fliplr: expects a tensor with at least 2 dims, got shape {x.shape}")
+        raise ShapeMismatchError(f"fliplr: expects a tensor with at least 2 dims, got shape {x.shape}")
     return flip(x, 1)
 
 
@@ -334,7 +334,7 @@ def flipud(input: Tensor) -> Tensor:  # noqa: A002
     """``x`` with dim 0 reversed (up/down); at least 1 dim."""
     x = tensor_arg(input, "flipud")
     if x.ndim < 1:
-        raise ValueError("flipud: expects a tensor with at least 1 dim, got shape ()")
+        raise ShapeMismatchError("flipud: expects a tensor with at least 1 dim, got shape ()")
     return flip(x, 0)
 
 

@@ -27,7 +27,7 @@ import numpy
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import sum_to, tensor_arg
+from ._util import ArgumentTypeError, sum_to, tensor_arg
 
 __all__ = ["angle", "complex", "conj", "conj_physical", "imag", "is_conj", "is_neg", "polar", "real", "resolve_conj",
            "resolve_neg", "view_as_complex", "view_as_real"]
@@ -150,7 +150,7 @@ def _complex_arg(input: Any, name: str) -> Tensor:  # noqa: A002
 
 def _float_pair(x: Tensor, name: str) -> None:
     if x.dtype.name not in _COMPLEX_OF:
-        raise TypeError(f"{name}: expected a float32 or float64 tensor, got dtype {x.dtype} (minigrad has no "
+        raise ArgumentTypeError(f"{name}: expected a float32 or float64 tensor, got dtype {x.dtype} (minigrad has no "
                         "complex32, so float16 is not supported)")
 
 

@@ -177,8 +177,8 @@ def histogramdd(input: Any, bins: Any = 10, *, range: Sequence[float] | None = N
     dims = x.shape[-1]
     if isinstance(bins, (list, tuple)):
         if len(bins) != dims:
-            raise ValueError(f"{name}: the size of bins must be equal to the innermost dimension of the input, got "
-                             f"{len(bins)} bins for points of {dims} coordinates")
+            raise ShapeMismatchError(f"{name}: the size of bins must be equal to the innermost dimension of the input, "
+                                     f"got {len(bins)} bins for points of {dims} coordinates")
         bins = list(bins)
     elif isinstance(bins, Tensor):
         raise TypeError(f"{name}: bins must be an int, a sequence of ints or a sequence of 1-D tensors, got a "

@@ -85,7 +85,7 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     shift_tuple = int_tuple(shifts, "roll", "shifts")
     if dims is None:
         if len(shift_tuple) != 1:
-            raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+            raise ShapeMismatchError(f"roll: without dims, shifts must be one int, got {shifts!r}")
         return fresh_memory(Roll(shift_tuple, None)(x))
     axes = normalize_axis(int_tuple(dims, "roll", "dims"), max(x.ndim, 1), "roll")
     if len(axes) != len(shift_tuple):

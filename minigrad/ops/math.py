@@ -462,7 +462,7 @@ def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, eq
     a, b = _pair(input, other, "isclose")
     rtol, atol = number(rtol, "isclose", "rtol"), number(atol, "isclose", "atol")
     if rtol < 0 or atol < 0:
-        raise ValueError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+        raise ShapeMismatchError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
     xp = _xp_of(a, b)
     return _bool_result("isclose", lambda x, y: xp.asarray(xp.isclose(x, y, rtol=rtol, atol=atol,
                                                                        equal_nan=bool(equal_nan))), (a, b))

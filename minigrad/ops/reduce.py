@@ -12,7 +12,17 @@ from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, ShapeMismatchError, dim_or_axis, flag, keep_flag, normalize_axis, one_axis, tensor_arg
+from ._util import (
+    NOT_GIVEN,
+    ArgumentTypeError,
+    ShapeMismatchError,
+    dim_or_axis,
+    flag,
+    keep_flag,
+    normalize_axis,
+    one_axis,
+    tensor_arg,
+)
 from .elementwise import abs, maximum, minimum  # noqa: A004 - the op's name
 from .select import max_with_indices
 
@@ -385,7 +395,7 @@ def _mean_dtype(dtype: Any, name: str) -> Any:
     """The ``dtype=`` of a mean: a floating one, as PyTorch's (an integer mean would not be that dtype)."""
     dtype = backend.as_dtype(dtype, name)
     if dtype.kind not in "fc":
-        raise TypeError(f"{name}: dtype must be a floating point dtype, got {dtype} (as PyTorch)")
+        raise ArgumentTypeError(f"{name}: dtype must be a floating point dtype, got {dtype} (as PyTorch)")
     return dtype
 
 

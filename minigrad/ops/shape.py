@@ -16,6 +16,7 @@ from ..recording import note_read
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
+    ArgumentTypeError,
     IndexRangeError,
     ShapeMismatchError,
     dim_or_axis,
@@ -419,12 +420,17 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
     """``x`` along ``dim`` from ``start`` for ``length`` elements (a view: ``x[..., start:start + length]``)."""
     x = tensor_arg(input, "narrow")
-    a = one_axis(dim, max(x.ndim, 1), "narrow")
-    size = x.shape[a] if x.ndim else 1
+    if x.ndim == 0:
+        raise IndexRangeError("narrow: cannot be applied to a 0-dim tensor")
+    a = one_axis(dim, x.ndim, "narrow")
+    size = x.shape[a]
     try:
+        if any(isinstance(v, Tensor) and v.dtype.kind == "b" for v in (start, length)):
+            raise TypeError
         start, length = operator.index(start), operator.index(length)   # ints, or one-element int tensors
     except TypeError:
-        raise TypeError(f"narrow: start and length must be ints, got {start!r:.40} and {length!r:.40}") from None
+        raise ArgumentTypeError(f"narrow: start and length must be ints or 0-d integer tensors, got {start!r:.40} "
+                                f"and {length!r:.40}") from None
     start = start + size if start < 0 else start
     if not (0 <= start <= size and 0 <= length <= size - start):
         raise IndexRangeError(f"narrow: start {start} and length {length} do not fit dim {a} of size {size}")

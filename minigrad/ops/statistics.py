@@ -20,7 +20,7 @@ from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import flag, normalize_axis, one_axis, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, flag, normalize_axis, one_axis, tensor_arg
 from .counting import bincount, bucketize, histc, searchsorted, unique, unique_consecutive
 from .distance import cdist, dist
 from .elementwise import clip, div, mul, sqrt, sub
@@ -190,16 +190,16 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> 
 def _weights(w: Any, kinds: str, n: int, name: str, what: str, x: Tensor) -> Tensor:
     w = tensor_arg(w, name)
     if w.ndim > 1:
-        raise ValueError(f"{name}: {what} must have one or fewer dims, got shape {w.shape}")
+        raise ShapeMismatchError(f"{name}: {what} must have one or fewer dims, got shape {w.shape}")
     if w.dtype.kind not in kinds:
         kind = "an integer" if kinds == "iu" else "a floating-point"
-        raise TypeError(f"{name}: {what} must have {kind} dtype, got {w.dtype}")
+        raise ArgumentTypeError(f"{name}: {what} must have {kind} dtype, got {w.dtype}")
     if w.data.size != n:
-        raise ValueError(f"{name}: {what} must have one element per observation ({n}), got {w.data.size}")
+        raise ShapeMismatchError(f"{name}: {what} must have one element per observation ({n}), got {w.data.size}")
     if w.device != x.device:
         raise ValueError(f"{name}: {what} is on {w.device} but the input is on {x.device}")
     if n and bool((w.data < 0).any()):
-        raise ValueError(f"{name}: {what} cannot be negative")
+        raise ShapeMismatchError(f"{name}: {what} cannot be negative")
     return w.reshape(-1)
 
 
@@ -214,7 +214,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  
     """
     x = tensor_arg(input, "cov")
     if x.ndim > 2:
-        raise ValueError(f"cov: expects a tensor with two or fewer dims, got shape {x.shape}")
+        raise ShapeMismatchError(f"cov: expects a tensor with two or fewer dims, got shape {x.shape}")
     if x.dtype.kind not in "iuf":
         raise TypeError(f"cov: not supported for dtype {x.dtype} (as in PyTorch)")
     if isinstance(correction, bool) or not isinstance(correction, int):
@@ -265,7 +265,7 @@ def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
     x = input
     x = tensor_arg(x, "corrcoef")
     if x.ndim > 2:
-        raise ValueError(f"corrcoef: expects a tensor with two or fewer dims, got shape {x.shape}")
+        raise ShapeMismatchError(f"corrcoef: expects a tensor with two or fewer dims, got shape {x.shape}")
     c = cov(x)
     if c.ndim == 0:   # one variable: NaN for a zero, NaN or inf variance, else 1
         return div(c, c)
