@@ -32,7 +32,7 @@ from ..outputs import write_out
 from ..recording import note_read
 from ..tensor import Tensor
 from . import elementwise, inplace
-from ._util import NOT_GIVEN, number, one_of, scale_given_first, tensor_arg
+from ._util import NOT_GIVEN, ArgumentTypeError, number, one_of, scale_given_first, tensor_arg
 from .elementwise import _integral
 from .math import (
     IntegerDivisionByZero,
@@ -214,7 +214,15 @@ def div_(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
 
 # --- aliases with PyTorch's arguments -------------------------------------------------------------------
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, numpy.bool_)) or getattr(value, "dtype", None) == numpy.bool_
+
+
 def _alpha(alpha: Any, a: Any, b: Any, name: str) -> Any:
+    if isinstance(alpha, (bool, numpy.bool_)):   # PyTorch takes a bool alpha for a bool result only
+        if _is_bool(a) and _is_bool(b):
+            return bool(alpha)
+        raise ArgumentTypeError(f"{name}: a bool alpha is only supported for bool results (as PyTorch)")
     alpha = number(alpha, name, "alpha")
     if isinstance(alpha, (float, numpy.floating)) and _integral(a) and _integral(b):
         raise TypeError(f"{name}: for integral input tensors, argument alpha must not be a floating point number "

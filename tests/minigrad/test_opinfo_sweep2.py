@@ -102,3 +102,17 @@ def test_refusals_are_torch_s_error_class(torch, case):
     assert kind in (RuntimeError, IndexError)
     with pytest.raises(kind):
         _REFUSED[case](mg)
+
+
+@pytest.mark.parametrize("alpha", [True, False])
+@pytest.mark.parametrize("other", ["tensor", True, False])
+def test_add_takes_a_bool_alpha_for_bool_tensors_as_torch(torch, alpha, other):
+    a, b = np.array([True, False, True, False]), np.array([True, True, False, False])
+    out = mg.add(mg.tensor(a), mg.tensor(b) if other == "tensor" else other, alpha=alpha)
+    expected = torch.add(torch.tensor(a), torch.tensor(b) if other == "tensor" else other, alpha=alpha)
+    assert out.dtype == mg.bool_
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    with pytest.raises(RuntimeError):
+        torch.add(torch.ones(2), torch.ones(2), alpha=alpha)
+    with pytest.raises(RuntimeError, match="add: a bool alpha is only supported for bool results"):
+        mg.add(mg.ones(2), mg.ones(2), alpha=alpha)
