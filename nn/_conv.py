@@ -345,7 +345,7 @@ def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa:
     window i covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉)."""
     x = _floating(input, name)
     if x.ndim not in (2, 3) or x.shape[-1] == 0:
-        raise ValueError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input with L > 0, got shape {x.shape}")
+        raise InputShapeError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input with L > 0, got shape {x.shape}")
     if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
         output_size = output_size[0]
     if output_size is None:

@@ -19,6 +19,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _floating, _tensor
+from ._errors import InputShapeError
 from ._flags import flag
 from ._in_place import written_in_place
 
@@ -68,7 +69,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     name = "dropout1d"
     p, x = _probability(p, name), _floating(input, name)
     if x.ndim not in (2, 3):
-        raise ValueError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
+        raise InputShapeError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
     if not flag(training, name, "training") or p == 0 or x.numel() == 0:
         return x
     return _maybe_in_place("feature_dropout_", x, inplace, lambda t: _inverted_dropout(t, p, (*t.shape[:-1], 1)))

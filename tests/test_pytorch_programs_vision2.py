@@ -47,7 +47,11 @@ What the programs found: everything agreed with torch on the first run but one t
 their own ``"lr_scale"`` entry, which PyTorch keeps in the group (it takes any extra key) and minigrad's optimizers
 refused as an unknown hyper-parameter; a group's own entries now ride along, in ``param_groups``, ``state_dict`` and
 ``load_state_dict`` (nn/optim/optimizer.py), while the hyper-parameter of another optimizer given to one without it
-(``betas`` to SGD), which PyTorch ignores silently, still raises. Not bugs: a ``qkv.bias``'s key third has a zero
+(``betas`` to SGD), which PyTorch ignores silently, still raises. Probing the layers around them: ``F.dropout1d``
+and ``F.adaptive_avg_pool1d``/``adaptive_max_pool1d`` refused a 4-D input with a plain ValueError where torch
+raises RuntimeError; it is now both (nn/_dropout.py, nn/_conv.py). By design (DESIGN §3): Swin V2's
+``... / np.log2(8)`` divides by a NumPy float64 scalar, which makes float32 tensors float64 under NumPy 2's
+promotion (write ``math.log2(8)``). Not bugs: a ``qkv.bias``'s key third has a zero
 true gradient (softmax ignores a shift of a query's scores), so its AdamW steps follow rounding noise; it is left
 out of the weight comparison.
 """
@@ -59,6 +63,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+import minigrad as mg
+import nn
+from minigrad import optim
 from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _twin_models
 from tests.test_pytorch_programs_flow import _lean_torch  # noqa: F401 - autouse: torch lean, _dynamo imported in setup
 from tests.test_pytorch_programs_generative import _shared_draws
@@ -973,9 +980,6 @@ def test_small_cnns_with_nesterov_sgd(torch: Any, monkeypatch: pytest.MonkeyPatc
 def test_a_parameter_group_keeps_the_programs_own_entries() -> None:
     """As PyTorch's: a group's own keys (MAE's "lr_scale", a "name") stay in the group, in the state dict and
     through load_state_dict; another optimizer's hyper-parameter is still refused as a mistake."""
-    import minigrad as mg  # noqa: PLC0415
-    from minigrad import optim  # noqa: PLC0415
-
     weight, bias = mg.ones(2, 2, requires_grad=True), mg.zeros(2, requires_grad=True)
     optimizer = optim.AdamW([{"params": [weight], "lr_scale": 0.5, "name": "decay"},
                              {"params": [bias], "lr_scale": 1.0, "weight_decay": 0.0}], lr=1e-3)
@@ -993,3 +997,13 @@ def test_a_parameter_group_keeps_the_programs_own_entries() -> None:
     state["param_groups"][0]["momentum"] = 0.9
     with pytest.raises(ValueError, match=r"unknown hyper-parameter\(s\) \['momentum'\]"):
         optimizer.load_state_dict(state)
+
+
+@pytest.mark.parametrize("call", ["dropout1d", "adaptive_avg_pool1d", "adaptive_max_pool1d"])
+def test_one_dimensional_layers_refuse_a_4d_input_as_runtime_error_too(call: str) -> None:
+    """torch raises RuntimeError for a 4-D input to these 1-D functions (a program's ``except RuntimeError``);
+    ours is a ValueError that is also a RuntimeError."""
+    args = (0.5,) if call == "dropout1d" else (1,)
+    with pytest.raises(RuntimeError, match="expected a 2-D") as error:
+        getattr(nn.functional, call)(mg.ones(2, 3, 4, 4), *args)
+    assert isinstance(error.value, ValueError)
