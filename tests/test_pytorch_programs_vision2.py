@@ -41,7 +41,8 @@ generated images (the helpers and the rule come from tests/test_pytorch_programs
 
 Random draws that are part of the computation (DropPath's and drop_connect's keep masks, MAE's masking noise) read
 one NumPy stream of the same seed in both libraries (``_shared_draws`` of tests/test_pytorch_programs_generative.py),
-so every number is compared: losses step by step, gradient norms, learning rates, masks and final weights.
+so every number is compared: losses step by step, gradient norms, learning rates, masks and final weights, in
+float32 (to 1e-5) and, after ``.double()`` from the same initial weights, in float64 (to 1e-10).
 
 What the programs found: everything agreed with torch on the first run but one thing. MAE's parameter groups carry
 their own ``"lr_scale"`` entry, which PyTorch keeps in the group (it takes any extra key) and minigrad's optimizers
@@ -885,6 +886,14 @@ def _assert_state_close(mg_model: Any, torch_model: Any, rtol: float, atol: floa
         np.testing.assert_allclose(ours[name], value, rtol=rtol, atol=atol, err_msg=name)
 
 
+def _restart_in_float64(torch: Any, torch_model: Any, mg_model: Any, initial: dict) -> None:
+    """Both models back at the initial weights, then ``.double()``."""
+    torch_model.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in initial.items()})
+    mg_model.load_state_dict(initial)
+    torch_model.double()
+    mg_model.double()
+
+
 def test_the_programs_differ_only_in_their_imports() -> None:
     assert TORCH_IMPORTS_VISION2.splitlines()[:2] == MINIGRAD_IMPORTS_VISION2.splitlines()[:2]
     assert TORCH_IMPORTS_VISION2.endswith(TORCH_IMPORTS) and MINIGRAD_IMPORTS_VISION2.endswith(MINIGRAD_IMPORTS)
@@ -921,6 +930,16 @@ def test_swin_transformer_shifted_windows(torch: Any, monkeypatch: pytest.Monkey
     np.testing.assert_allclose(logits, expected[2], rtol=1e-5, atol=1e-5)
     _assert_state_close(mg_model, torch_model, rtol=1e-5, atol=1e-6)
     assert any(not np.array_equal(v.numpy(), initial[k].numpy()) for k, v in mg_model.state_dict().items())
+    # float64: .double() converts the float mask buffer too and keeps the int64 index
+    _restart_in_float64(torch, torch_model, mg_model, initial)
+    assert block.attn_mask.dtype == mg_program["torch"].float64
+    assert block.attn.relative_position_index.dtype == mg_program["torch"].int64
+    expected = torch_program["train"](torch_model, images.astype(np.float64), labels, 2)
+    losses, norms, logits = mg_program["train"](mg_model, images.astype(np.float64), labels, 2)
+    np.testing.assert_allclose(losses, expected[0], rtol=1e-10)
+    np.testing.assert_allclose(norms, expected[1], rtol=1e-10)
+    np.testing.assert_allclose(logits, expected[2], rtol=1e-10, atol=1e-12)
+    _assert_state_close(mg_model, torch_model, rtol=1e-10, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- 2. MAE
@@ -950,6 +969,12 @@ def test_masked_autoencoder(torch: Any, monkeypatch: pytest.MonkeyPatch) -> None
     np.testing.assert_array_equal(round_trip, expected[4])
     _assert_state_close(mg_model, torch_model, rtol=1e-5, atol=1e-6)
     assert any(not np.array_equal(v.numpy(), initial[k].numpy()) for k, v in mg_model.state_dict().items())
+    _restart_in_float64(torch, torch_model, mg_model, initial)
+    expected = torch_program["train"](torch_model, images.astype(np.float64), 2)
+    losses, lrs, masks, reconstruction, round_trip = mg_program["train"](mg_model, images.astype(np.float64), 2)
+    np.testing.assert_allclose(losses, expected[0], rtol=1e-10)
+    np.testing.assert_allclose(reconstruction, expected[3], rtol=1e-10, atol=1e-12)
+    _assert_state_close(mg_model, torch_model, rtol=1e-10, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- 3. MobileNetV2, MBConv, DenseNet
@@ -964,10 +989,7 @@ def test_small_cnns_with_nesterov_sgd(torch: Any, monkeypatch: pytest.MonkeyPatc
     torch_program, torch_model, mg_program, mg_model, initial = _twins(SMALL_CNNS, name)
     for dtype_name, steps, rtol, atol in (("float32", 3, 1e-5, 1e-6), ("float64", 2, 1e-10, 1e-12)):
         if dtype_name == "float64":
-            torch_model.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in initial.items()})
-            mg_model.load_state_dict(initial)
-            torch_model.double()
-            mg_model.double()
+            _restart_in_float64(torch, torch_model, mg_model, initial)
         _shared_draws(monkeypatch, torch, 3)
         expected = torch_program["train"](torch_model, images, labels, steps, schedule)
         losses, lrs, momenta, logits = mg_program["train"](mg_model, images, labels, steps, schedule)
