@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from .. import backend
 from ..autograd import AxisError, Function
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
     ShapeMismatchError,
@@ -255,9 +256,12 @@ def trace(input: Tensor) -> Tensor:  # noqa: A002
 
 # --- picking by index ----------------------------------------------------------------------------------
 
-def take(input: Tensor, index: Any) -> Tensor:  # noqa: A002
+def take(input: Tensor, index: Any, *, out: Any = None) -> Tensor:  # noqa: A002
     """``x`` read as 1-D at the integers ``index`` (negative count from the end); the result has index's
-    shape. Repeated indices accumulate their gradients (torch.take)."""
+    shape. Repeated indices accumulate their gradients (torch.take). ``out=``: written into that tensor, of x's
+    dtype."""
+    if out is not None:
+        return write_out("take", take(input, index), out, "exact")
     x = tensor_arg(input, "take")
     data = index_data(index, "take")
     check_index_range(data, x.numel(), "take", f"a tensor of shape {x.shape} read as 1-D", negative=True)

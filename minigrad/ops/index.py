@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function
+from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import (
@@ -187,8 +188,11 @@ def argwhere(input: Tensor) -> Tensor:  # noqa: A002
     return nonzero(input)
 
 
-def masked_select(input: Tensor, mask: Any) -> Tensor:  # noqa: A002
-    """The elements of ``x`` where the bool ``mask`` is True (both broadcast together), as a 1-D tensor."""
+def masked_select(input: Tensor, mask: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    """The elements of ``x`` where the bool ``mask`` is True (both broadcast together), as a 1-D tensor (``out=``:
+    written into that tensor, of x's dtype)."""
+    if out is not None:
+        return write_out("masked_select", masked_select(input, mask), out, "exact")
     x = tensor_arg(input, "masked_select")
     mask = tensor_arg(mask, "masked_select")
     if mask.dtype != bool:

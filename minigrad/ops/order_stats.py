@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import backend, return_types
 from ..autograd import Function
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import flag, fresh_memory, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
@@ -57,13 +58,17 @@ def _nan_mask(xp: Any, data: Any) -> Any:
 
 # --- kthvalue, mode ----------------------------------------------------------------------------------
 
-def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:  # noqa: A002
-    """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as torch.kthvalue.
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # noqa: A002
+             out: Any = None) -> ValuesIndices:
+    """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as torch.kthvalue (``out=``: a pair
+    of tensors, of x's dtype and int64, written into).
 
     x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``).
     NaN counts as the largest value. Among equal values the index is that of the stable sort
     order (see the module docstring). The gradient goes to the picked element.
     """
+    if out is not None:
+        return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact")
     x = _real(input, "kthvalue")
     k = int_arg(k, "kthvalue", "k")
     keep = flag(keepdim, "kthvalue", "keepdim")

@@ -450,14 +450,20 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
 
 
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,  # noqa: A002
-         keepdims: bool | None = None) -> Tensor:
-    """Maximum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient."""
+         keepdims: bool | None = None, out: Any = None) -> Tensor:
+    """Maximum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient. ``out=``: written
+    into that tensor, of x's dtype."""
+    if out is not None:
+        return write_out("amax", amax(input, dim, keepdim, axis=axis, keepdims=keepdims), out, "exact")
     return _reduced(lambda axes, keep: Max(axes, keep, nan_shares=False), "amax", input, dim, keepdim, axis, keepdims)
 
 
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,  # noqa: A002
-         keepdims: bool | None = None) -> Tensor:
-    """Minimum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient."""
+         keepdims: bool | None = None, out: Any = None) -> Tensor:
+    """Minimum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient. ``out=``: written
+    into that tensor, of x's dtype."""
+    if out is not None:
+        return write_out("amin", amin(input, dim, keepdim, axis=axis, keepdims=keepdims), out, "exact")
     return _reduced(lambda axes, keep: Max(axes, keep, smallest=True, nan_shares=False), "amin", input, dim, keepdim,
                     axis, keepdims)
 

@@ -19,6 +19,7 @@ from .. import backend, return_types
 from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..dtypes import get_default_dtype
+from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, ShapeMismatchError, flag, normalize_axis, one_axis, tensor_arg
 from .counting import bincount, bucketize, histc, searchsorted, unique, unique_consecutive
@@ -163,12 +164,15 @@ def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepd
 MinMax = return_types.MinMax   # (min, max); aminmax returns its subclass return_types.aminmax
 
 
-def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> MinMax:  # noqa: A002
-    """The minimum and maximum over ``dim`` (one int; all elements when None), as torch.aminmax.
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out: Any = None) -> MinMax:  # noqa: A002
+    """The minimum and maximum over ``dim`` (one int; all elements when None), as torch.aminmax (``out=``: a pair of
+    tensors of x's dtype, written into).
 
     x: (..., n, ...) → min, max with ``dim`` removed (kept as 1 with ``keepdim=True``; with
     ``dim=None``, ``keepdim=True`` keeps every dim as 1). Ties share the gradient, as amin/amax.
     """
+    if out is not None:
+        return write_out("aminmax", aminmax(input, dim=dim, keepdim=keepdim), out, "exact")
     x = tensor_arg(input, "aminmax")
     keep = flag(keepdim, "aminmax", "keepdim")
     if dim is not None:

@@ -116,3 +116,36 @@ def test_add_takes_a_bool_alpha_for_bool_tensors_as_torch(torch, alpha, other):
         torch.add(torch.ones(2), torch.ones(2), alpha=alpha)
     with pytest.raises(RuntimeError, match="add: a bool alpha is only supported for bool results"):
         mg.add(mg.ones(2), mg.ones(2), alpha=alpha)
+
+
+_X = np.arange(12.0).reshape(3, 4)
+_OUT_CASES = {   # (call writing into out, the out tensors' (shape, dtype)s)
+    "amax": (lambda lib, out: lib.amax(lib.tensor(_X), dim=0, out=out), [((4,), "float64")]),
+    "amin": (lambda lib, out: lib.amin(lib.tensor(_X), dim=1, out=out), [((3,), "float64")]),
+    "take": (lambda lib, out: lib.take(lib.tensor(_X), lib.tensor([0, 5, 11]), out=out), [((3,), "float64")]),
+    "masked_select": (lambda lib, out: lib.masked_select(lib.tensor(_X), lib.tensor(_X > 4), out=out),
+                      [((7,), "float64")]),
+    "aminmax": (lambda lib, out: lib.aminmax(lib.tensor(_X), dim=0, out=out), [((4,), "float64")] * 2),
+    "kthvalue": (lambda lib, out: lib.kthvalue(lib.tensor(_X), 2, 1, out=out), [((3,), "float64"), ((3,), "int64")]),
+}
+
+
+@pytest.mark.parametrize("case", list(_OUT_CASES))
+def test_out_of_reductions_and_selections_as_torch(torch, case):
+    # these refused out= with a TypeError (unexpected keyword) where torch writes into it, or refuses a wrong dtype
+    call, outs = _OUT_CASES[case]
+    results = []
+    for lib in (mg, torch):
+        out = [lib.empty(shape, dtype=getattr(lib, dtype)) for shape, dtype in outs]
+        out = out[0] if len(out) == 1 else tuple(out)
+        result = call(lib, out)
+        assert all(a is b for a, b in zip(result, out)) if isinstance(out, tuple) else result is out
+        results.append([t.numpy() for t in (out if isinstance(out, tuple) else (out,))])
+    for mine, theirs in zip(*results):
+        np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(RuntimeError):
+        call(torch, torch.empty(outs[0][0], dtype=torch.int32) if len(outs) == 1 else
+             (torch.empty(outs[0][0], dtype=torch.int32), torch.empty(outs[1][0], dtype=torch.int32)))
+    with pytest.raises(RuntimeError, match=f"{case}.*dtype"):
+        call(mg, mg.empty(outs[0][0], dtype=mg.int32) if len(outs) == 1 else
+             (mg.empty(outs[0][0], dtype=mg.int32), mg.empty(outs[1][0], dtype=mg.int32)))
