@@ -189,6 +189,8 @@ def _sum_to_size(self: Tensor, *sizes: Any, size: Any = None) -> Tensor:
         raise ShapeMismatchError(f"sum_to_size: size {shape} is not expandable to the tensor's size {self.shape}")
     axes = tuple(range(lead)) + tuple(lead + k for k, (s, n) in enumerate(zip(shape, self.shape[lead:]))
                                       if s == 1 and n != 1)
+    if not shape:   # PyTorch sums to size () even a 0-d tensor: a bool one gives int64
+        return self.sum()
     out = self.sum(axis=axes, keepdims=True) if axes else self
     return reshape(out, shape)
 

@@ -89,6 +89,10 @@ _REFUSED = {   # a call PyTorch refuses (with a RuntimeError, or an IndexError f
     "mean_int_dtype": lambda lib: lib.ones(3, 4).mean([], dtype=lib.int64),
     "complex_int": lambda lib: lib.complex(lib.ones(2, dtype=lib.int32), lib.ones(2, dtype=lib.int32)),
     "linspace_1d_start": lambda lib: lib.linspace(lib.tensor([1, 2]), lib.tensor([3, 4]), 5),
+    "sum_to_size": lambda lib: lib.ones(10, 5, 10).sum_to_size(10, 10),
+    "multinomial_3d": lambda lib: lib.multinomial(lib.ones(1, 2, 3), 2),
+    "multinomial_int": lambda lib: lib.multinomial(lib.ones(1, 2, dtype=lib.int64), 2),
+    "multinomial_no_samples": lambda lib: lib.multinomial(lib.ones(2), 0),
 }
 
 
@@ -149,3 +153,12 @@ def test_out_of_reductions_and_selections_as_torch(torch, case):
     with pytest.raises(RuntimeError, match=f"{case}.*dtype"):
         call(mg, mg.empty(outs[0][0], dtype=mg.int32) if len(outs) == 1 else
              (mg.empty(outs[0][0], dtype=mg.int32), mg.empty(outs[1][0], dtype=mg.int32)))
+
+
+@pytest.mark.parametrize(("values", "size"), [(True, []), (3, []), ([True, False], []), ([[True, False]], [2]),
+                                              ([[True, False]], [1, 2]), (2.5, [])])
+def test_sum_to_size_dtype_as_torch(torch, values, size):
+    # torch sums to size () even a 0-d tensor (a bool one then gives int64); minigrad returned it unchanged
+    out, expected = mg.tensor(values).sum_to_size(size), torch.tensor(values).sum_to_size(size)
+    assert out.dtype == expected.numpy().dtype and out.shape == tuple(expected.shape)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
