@@ -55,9 +55,6 @@ class _Loss(Module):
             raise ValueError(f"{name}: reduction must be {', '.join(others)} or {last}, got {reduction!r}")
         self.reduction = reduction
 
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
-
 
 class _WeightedLoss(_Loss):
     """A loss with a per-class ``weight`` (a buffer, None when not given), as PyTorch's ``_WeightedLoss``."""
