@@ -36,8 +36,8 @@ class _Elementwise(Module):
 class Tanh(_Elementwise):
     """tanh elementwise, as a module for ``Sequential``."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return input.tanh()
 
 
 
@@ -45,8 +45,8 @@ class Tanh(_Elementwise):
 class Sigmoid(_Elementwise):
     """1 / (1 + e^{-x}) elementwise, as a module for ``Sequential``."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return input.sigmoid()
 
 
 class GELU(_Elementwise):
@@ -58,8 +58,8 @@ class GELU(_Elementwise):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x, approximate=self.approximate)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
@@ -74,9 +74,9 @@ class _AlongDim(_Elementwise):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_dim(type(self).__name__, x.ndim, stacklevel=4)
-        return self.function(x, dim=dim)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        dim = self.dim if self.dim is not None else _implicit_dim(type(self).__name__, input.ndim, stacklevel=4)
+        return self.function(input, dim=dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -92,10 +92,10 @@ class Softmax2d(_Elementwise):
     """softmax over the channels at each location: (N, C, H, W) or (C, H, W) → the same shape, as
     ``torch.nn.Softmax2d`` (softmax along dim -3)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (3, 4):
-            raise ValueError(f"Softmax2d: expected an input of shape (C, H, W) or (N, C, H, W), got {x.shape}")
-        return F.softmax(x, dim=-3)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected an input of shape (C, H, W) or (N, C, H, W), got {input.shape}")
+        return F.softmax(input, dim=-3)
 
 
 class LogSoftmax(_AlongDim):
@@ -125,8 +125,8 @@ class _WithInplace(_Elementwise):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.function(x, inplace=self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self.function(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace(self.inplace)[2:] if self.shows_inplace else ""
@@ -144,8 +144,8 @@ class _Plain(_Elementwise):
 
     function = staticmethod(F.softsign)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.function(x)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self.function(input)
 
 
 class _WithAlpha(_Elementwise):
@@ -157,8 +157,8 @@ class _WithAlpha(_Elementwise):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.function(x, self.alpha, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self.function(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}{_inplace(self.inplace)}"
@@ -195,8 +195,8 @@ class LeakyReLU(_Elementwise):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}{_inplace(self.inplace)}"
@@ -212,8 +212,8 @@ class RReLU(_Elementwise):
         super().__init__()
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.rrelu(x, self.lower, self.upper, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"lower={self.lower}, upper={self.upper}{_inplace(self.inplace)}"
@@ -238,8 +238,8 @@ class Hardtanh(_Elementwise):
             raise ValueError(f"{type(self).__name__}: max_val ({max_val}) must be greater than min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}{_inplace(self.inplace)}"
@@ -290,8 +290,8 @@ class _Shrink(_Elementwise):
         super().__init__()
         self.lambd = lambd
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.function(x, self.lambd)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self.function(input, self.lambd)
 
     def extra_repr(self) -> str:
         return f"{self.lambd}"
@@ -340,8 +340,8 @@ class Threshold(_Elementwise):
         super().__init__()
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.threshold(x, self.threshold, self.value, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}{_inplace(self.inplace)}"
@@ -356,8 +356,8 @@ class Softplus(_Elementwise):
             raise ValueError("Softplus: beta cannot be 0 (it divides the result)")
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.softplus(x, self.beta, self.threshold)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -370,8 +370,8 @@ class GLU(_Elementwise):
         super().__init__()
         self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.glu(x, self.dim)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -395,8 +395,8 @@ class PReLU(Module):
     def reset_parameters(self) -> None:
         self.weight.data[...] = self.init
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.prelu(x, self.weight)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"

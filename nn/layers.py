@@ -165,8 +165,8 @@ class Dropout(_DropoutNd):
     """Inverted dropout: in training, zero each entry with probability p and scale the rest by 1/(1-p);
     the identity in ``eval()`` mode. Any shape in, the same shape out."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.dropout(input, self.p, self.training, self.inplace)
 
 
 class Identity(Module):

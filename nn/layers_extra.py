@@ -26,39 +26,39 @@ class Dropout1d(_DropoutNd):
     """Zero whole channels in training: each (sample, channel) of (N, C, L) or (C, L) with probability p, the
     rest scaled by 1/(1-p); the identity in ``eval()``. As ``torch.nn.Dropout1d``."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout1d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
     """Zero whole channels in training: each (sample, channel) of (N, C, H, W) or (C, H, W) with probability p,
     the rest scaled by 1/(1-p); the identity in ``eval()``. As ``torch.nn.Dropout2d``."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout2d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
     """``Dropout2d`` for (N, C, D, H, W) or (C, D, H, W) input, as ``torch.nn.Dropout3d``."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout3d(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.dropout3d(input, self.p, self.training, self.inplace)
 
 
 class FeatureAlphaDropout(_DropoutNd):
     """``AlphaDropout`` of whole channels (see ``F.feature_alpha_dropout``); the identity in ``eval()``.
     As ``torch.nn.FeatureAlphaDropout``."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.feature_alpha_dropout(x, self.p, self.training)   # not self.inplace: PyTorch's ignores it
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.feature_alpha_dropout(input, self.p, self.training)   # not self.inplace: PyTorch's ignores it
 
 
 class AlphaDropout(_DropoutNd):
     """Dropout that keeps a SELU network's zero mean and unit variance (see ``F.alpha_dropout``); the identity
     in ``eval()``. Any shape. As ``torch.nn.AlphaDropout``."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.alpha_dropout(x, self.p, self.training)   # not self.inplace: PyTorch's ignores it
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return F.alpha_dropout(input, self.p, self.training)   # not self.inplace: PyTorch's ignores it
 
 
 class LazyLinear(Linear):
