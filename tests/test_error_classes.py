@@ -69,6 +69,7 @@ CASES: list[tuple[str, type, type]] = [
     ("t.randn(4, 3).scatter_(1, t.tensor([0]), 1.0)", RuntimeError, ValueError),
     ("t.randn(4, 3).index_select(0, t.tensor([4]))", IndexError, IndexError),
     ("t.randn(2, 3).index_fill_(0, t.tensor([0.0]), 1.0)", IndexError, TypeError),
+    ("t.zeros(3).index_fill(0, t.tensor([0]), t.tensor([1.0]))", RuntimeError, ValueError),
     ("t.take(t.randn(4), t.tensor([1.0]))", RuntimeError, TypeError),
     ("t.randn(2, 3).scatter_reduce(0, t.tensor([[0]]), t.randn(1, 1), reduce='bad')", RuntimeError, ValueError),
     ("t.randn(4, 3).masked_fill(t.ones(4, 3), 0.0)", RuntimeError, TypeError),

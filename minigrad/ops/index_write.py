@@ -160,7 +160,7 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
     axis, data = _index_vector(x, dim, index, "index_fill")
     if isinstance(value, Tensor):
         if value.ndim:
-            raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+            raise ShapeMismatchError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
         value = value.to(x.device, x.dtype)
     elif isinstance(value, (bool, int, float, backend.numpy.number, backend.numpy.bool_)):
         value = device_array(x, lambda xp: xp.asarray(value).astype(x.dtype))
