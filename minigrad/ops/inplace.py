@@ -207,8 +207,10 @@ def _dtype_of(x: Tensor, value: Any) -> Any:
             return x.dtype.type(value)
         except (OverflowError, ValueError):
             raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow") from None
-    if (x.dtype.kind == "f" and type(value) in (int, float) and abs(value) > numpy.finfo(x.dtype).max
-            and abs(value) != float("inf")):   # NumPy would store inf
+    # a finite number beyond the float dtype's range (NumPy would store inf); `abs` here is minigrad's op
+    limit = float(numpy.finfo(x.dtype).max) if x.dtype.kind == "f" else None
+    if (limit is not None and type(value) in (int, float) and not -limit <= value <= limit
+            and value not in (float("inf"), float("-inf")) and value == value):
         raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow")
     return value
 

@@ -141,8 +141,8 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
             raise ShapeMismatchError(f"{name}: order {_order_text(order)} is not supported; use 'fro', 'nuc', "
                                      f"1, -1, 2, -2, inf or -inf")
     if A.shape[first] == 0 or A.shape[second] == 0:
-        if order in ("fro", "nuc") or (abs(order) == 1 and A.shape[second] and A.shape[first] == 0) \
-                or (abs(order) == _INF and A.shape[first] and A.shape[second] == 0):
+        if order in ("fro", "nuc") or (order in (1, -1) and A.shape[second] and A.shape[first] == 0) \
+                or (order in (_INF, -_INF) and A.shape[first] and A.shape[second] == 0):
             return vector_norm(A, 2, (first, second), keepdim)   # 0, with a (zero) gradient, as PyTorch's
         if order < 0:
             raise ValueError(f"{name}: cannot compute the {_order_text(order)} norm of empty matrices (shape "
@@ -159,7 +159,7 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
             result = unsqueeze(unsqueeze(result, min(first, second)), max(first, second))
         return result
     # 1 / -1: column sums (over the first dim), then their max / min; inf / -inf: row sums
-    summed, extreme = (first, second) if abs(order) == 1 else (second, first)
+    summed, extreme = (first, second) if order in (1, -1) else (second, first)
     sums = Norm(1.0, (summed,), bool(keepdim))(A)
     if not keepdim and summed < extreme:
         extreme -= 1
