@@ -87,7 +87,11 @@ class UntypedStorage:
         if isinstance(data, (int, numpy.integer)) and not isinstance(data, bool):
             host = numpy.zeros(int(data), dtype=numpy.uint8)
         else:
-            host = numpy.asarray(list(data), dtype=numpy.uint8)
+            try:
+                host = numpy.asarray(list(data), dtype=numpy.uint8)
+            except (TypeError, ValueError, OverflowError) as error:
+                raise TypeError(f"UntypedStorage: takes a size or a sequence of byte values (ints in [0, 255]), "
+                                f"got {type(data).__name__}") from error
         self._array = backend.to_device(host, dev) if dev.type != "cpu" else host
 
     @classmethod

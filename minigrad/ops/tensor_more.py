@@ -457,6 +457,9 @@ def empty_permuted(size: Any, physical_layout: Any, *, dtype: Any = None, layout
     (torch.empty_permuted): ``empty_permuted((N, C, H, W), (0, 2, 3, 1))`` is channels-last, strides
     ``(H*W*C, 1, W*C, C)``. It is ``empty(size permuted).permute(inverse)``, a leaf."""
     name = "empty_permuted"
+    for what, value in (("size", size), ("physical_layout", physical_layout)):
+        if not isinstance(value, (tuple, list)):   # mg.Size is a tuple
+            raise TypeError(f"{name}(): argument '{what}' must be a tuple of ints, but found {type(value).__name__}")
     shape = tuple(int_arg(n, name, "size") for n in size)
     order = tuple(int_arg(d, name, "physical_layout") for d in physical_layout)
     if len(shape) != len(order):
