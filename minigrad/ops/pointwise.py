@@ -28,6 +28,8 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
+from ..constructors import tensor
+from ..dtypes import get_default_dtype
 from ..outputs import write_out
 from ..recording import note_read
 from ..tensor import Tensor
@@ -149,7 +151,30 @@ class RoundedDiv(Function):
                      for (shape, dtype), needed in zip(self.inputs, self.needs_grad))
 
 
+_NUMBERS = (bool, int, float, complex, numpy.number, numpy.bool_)
+
+
+def _numbers_as_tensor(a: Any, b: Any) -> Any:
+    """``a`` as PyTorch's ``add``/``sub``/``mul``/``div`` take it when both operands are Python numbers: a tensor of
+    the pair's dtype (the default float dtype if either is a float, complex64/128 if either is complex, int64 for
+    ints, bool for two bools), so the result has the dtype PyTorch gives (float32, not NumPy's float64). Anything
+    else: ``a`` unchanged."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor) or not all(isinstance(v, _NUMBERS) for v in (a, b)):
+        return a
+    default = numpy.dtype(get_default_dtype())
+    if isinstance(a, complex) or isinstance(b, complex):
+        dtype = numpy.complex128 if default == numpy.float64 else numpy.complex64
+    elif isinstance(a, (float, numpy.floating)) or isinstance(b, (float, numpy.floating)):
+        dtype = default
+    elif isinstance(a, (bool, numpy.bool_)) and isinstance(b, (bool, numpy.bool_)):
+        dtype = numpy.bool_
+    else:
+        dtype = numpy.int64
+    return tensor(a, dtype=dtype)
+
+
 def _division_operands(a: Any, b: Any, name: str) -> tuple:
+    a = _numbers_as_tensor(a, b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     return tuple(v if (_plain_number(v) and not isinstance(v, complex)) or isinstance(v, bool) else _numeric(v, name)
@@ -177,7 +202,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None, out: Tensor
     """
     if out is not None:
         return write_out("div", div(input, other, rounding_mode=rounding_mode), out)
-    a, b = input, other
+    a, b = _numbers_as_tensor(input, other), other
     if rounding_mode is None:
         return elementwise.div(a, b)
     if rounding_mode not in ("trunc", "floor"):
@@ -192,7 +217,7 @@ divide = div
 
 def true_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
     """``a / b`` broadcast, always true division (torch.true_divide)."""
-    return elementwise.div(input, other)
+    return elementwise.div(_numbers_as_tensor(input, other), other)
 
 
 def _rfloordiv(self: Tensor, other: Any) -> Tensor:
@@ -240,6 +265,7 @@ def add(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
         other, alpha = _scale_first("add", other, (), deprecated, alpha, "alpha")
     if out is not None:
         return write_out("add", add(input, other, alpha=alpha), out)
+    input = _numbers_as_tensor(input, other)  # noqa: A001
     return elementwise.add(input, _scaled(other, _alpha(alpha, input, other, "add"), input))
 
 
@@ -250,6 +276,7 @@ def sub(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
         other, alpha = _scale_first("sub", other, (), deprecated, alpha, "alpha")
     if out is not None:
         return write_out("sub", sub(input, other, alpha=alpha), out)
+    input = _numbers_as_tensor(input, other)  # noqa: A001
     return elementwise.sub(input, _scaled(other, _alpha(alpha, input, other, "sub"), input))
 
 
@@ -278,7 +305,7 @@ subtract = sub
 
 def multiply(input: Any, other: Any) -> Tensor:  # noqa: A002
     """``a * b`` broadcast (torch.multiply)."""
-    return elementwise.mul(input, other)
+    return elementwise.mul(_numbers_as_tensor(input, other), other)
 
 
 def negative(input: Tensor) -> Tensor:  # noqa: A002
