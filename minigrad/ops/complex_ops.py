@@ -66,7 +66,10 @@ class Angle(Function):
 
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
-        y = self.xp.angle(x)
+        xp = self.xp
+        if x.dtype.kind != "c":   # PyTorch's real angle: π where x < 0, so -0.0 gives 0 (atan2 gives π); NaN kept
+            return xp.where(xp.isnan(x), x, xp.where(x < 0, x.dtype.type(numpy.pi), x.dtype.type(0)))
+        y = xp.angle(x)
         return y.astype(x.real.dtype, copy=False)
 
     def backward(self, gy: Any) -> Any:

@@ -176,3 +176,12 @@ def test_two_python_numbers_give_torch_s_dtype(torch, name, a, b):
     out = getattr(mg, name)(a, b)
     assert out.dtype == expected.numpy().dtype and out.shape == ()
     np.testing.assert_array_equal(out.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_angle_of_a_real_negative_zero_is_zero_as_torch(torch, dtype):
+    # torch's real angle is "π where x < 0": -0.0 gives 0; minigrad used atan2 (π)
+    values = np.array([-0.0, 0.0, -1.0, 1.0, np.nan, np.inf, -np.inf, -3e-30]).astype(dtype)
+    out, expected = mg.angle(mg.tensor(values)), torch.angle(torch.tensor(values))
+    assert out.dtype == expected.numpy().dtype
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
