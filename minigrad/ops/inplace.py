@@ -56,7 +56,7 @@ def _check_writable(x: Tensor, name: str) -> None:
     """PyTorch's refusal of an in-place write where elements share memory (an ``expand``-ed tensor), and
     of one into a read-only view (overlapping ``unfold`` windows), naming the op and the shape."""
     data = x.data
-    if any(n > 1 and step == 0 for n, step in zip(data.shape, data.strides)):
+    if data.size and any(n > 1 and step == 0 for n, step in zip(data.shape, data.strides)):   # empty: no element
         raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor "
                            f"(shape {x.shape}, an expanded view) refers to a single memory location. Please clone() "
                            "the tensor before performing the operation.")
@@ -349,7 +349,7 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
     if not isinstance(x, Tensor):
         raise TypeError(f"masked_fill: expected a Tensor, got {type(x).__name__}")
     if isinstance(value, Tensor) and value.ndim:
-        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+        raise ShapeMismatchError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
     return _fill("masked_fill", _bool_mask(mask, "masked_fill"), _dtype_of(x, value))(x)
 
 

@@ -266,3 +266,12 @@ def test_leaf_refusal_no_grad_updates_and_out_of_place_twins(torch: Any) -> None
     in_place = [n for n in dir(torch.Tensor) if n.endswith("_") and not n.startswith("_") and hasattr(mg.Tensor, n)]
     assert len(in_place) > 150
     assert [n for n in in_place if hasattr(torch.Tensor, n[:-1]) and not hasattr(mg.Tensor, n[:-1])] == []
+
+
+def test_an_empty_tensor_is_written_in_place_as_torchs() -> None:
+    """NumPy gives an empty array zero strides; that is no shared element (was refused as an expanded view)."""
+    for shape in ((3, 0), (0, 4), (2, 0, 3)):
+        x = mg.zeros(shape)
+        assert x.fill_(2.0) is x and x.add_(1) is x and x.zero_() is x and x.shape == shape
+    with pytest.raises(RuntimeError, match="single memory location"):
+        mg.ones(1, 3).expand(2, 3).fill_(1.0)
