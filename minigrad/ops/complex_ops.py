@@ -20,6 +20,7 @@ never changes the input), and ``resolve_conj``/``resolve_neg`` have nothing to r
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy
@@ -68,7 +69,7 @@ class Angle(Function):
         self.saved = (x,)
         xp = self.xp
         if x.dtype.kind != "c":   # PyTorch's real angle: π where x < 0, so -0.0 gives 0 (atan2 gives π); NaN kept
-            return xp.where(xp.isnan(x), x, xp.where(x < 0, x.dtype.type(numpy.pi), x.dtype.type(0)))
+            return xp.where(xp.isnan(x), x, xp.where(x < 0, x.dtype.type(math.pi), x.dtype.type(0)))
         y = xp.angle(x)
         return y.astype(x.real.dtype, copy=False)
 
