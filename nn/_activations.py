@@ -86,7 +86,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     x = _floating(input, name)
     lower, upper = _number(lower, name, "lower"), _number(upper, name, "upper")
     if lower > upper:
-        raise ValueError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
+        raise InputShapeError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
     if not flag(training, name, "training"):
         return _reads_input(mg.where(x > 0, x, x * ((lower + upper) / 2)))
     slopes = mg.rand(*x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
@@ -142,7 +142,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     """0 where |x| <= λ, else x - λ·sign(x) (shrunk towards 0); λ >= 0. Any shape."""
     x, lambd = _floating(input, "softshrink"), _number(lambd, "softshrink", "lambd")
     if lambd < 0:
-        raise ValueError(f"softshrink: lambd must be non-negative, got {lambd}")
+        raise InputShapeError(f"softshrink: lambd must be non-negative, got {lambd}")
     return _reads_input(mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign()))
 
 
@@ -253,7 +253,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
     """
     x, weight = _floating(input, "prelu"), _tensor(weight, "prelu", "weight")
     if weight.ndim > 1:
-        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {weight.shape}")
+        raise InputShapeError(f"prelu: weight must be a scalar or 1-D, got shape {weight.shape}")
     count = weight.numel()
     channels = x.shape[1] if x.ndim > 1 else 1
     if count != 1 and count != channels:

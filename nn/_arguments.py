@@ -10,6 +10,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._errors import InputDtypeError
+
 
 def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
     """``x`` if it is a Tensor, else a TypeError naming the function and the argument."""
@@ -19,10 +21,10 @@ def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
 
 
 def _floating(x: Any, name: str) -> Tensor:
-    """``x`` if it is a floating-point Tensor, else a TypeError naming the function."""
+    """``x`` if it is a floating-point Tensor, else an InputDtypeError (TypeError, RuntimeError) naming the function."""
     x = _tensor(x, name)
     if x.dtype.kind != "f":
-        raise TypeError(f"{name}: input must be floating point, got {x.dtype}")
+        raise InputDtypeError(f"{name}: input must be floating point, got {x.dtype}")
     return x
 
 

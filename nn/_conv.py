@@ -22,7 +22,7 @@ from minigrad import Tensor
 
 from ._activations import _reads_input
 from ._arguments import _floating, _tensor
-from ._errors import InputDtypeError, InputShapeError
+from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 from ._flags import flag
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
@@ -121,7 +121,7 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
         raise InputDtypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
                               f"({getattr(bias, 'dtype', None)}) must have the same dtype")
     if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
-        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+        raise InputShapeError(f"{name}: groups must be a positive int, got {groups!r}")
     out_channels, channels_per_group, *kernel = weight.shape
     kernel = tuple(kernel)
     if out_channels == 0:
@@ -211,6 +211,9 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
     else:
         value = numpy.iinfo(x.dtype).min
     x, unbatched = _batched(x, dims, name)
+    if 0 in x.shape[1:]:   # PyTorch: only a batched input's batch dim may be empty
+        raise InputShapeError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D (batch mode) input with non-zero sizes "
+                              f"except an optional 0 batch dim, got shape {tuple(input.shape)}")
     kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
         else _ints(stride, dims, name, "stride", 1)
@@ -392,7 +395,7 @@ def _adaptive_windows_2d(input: Any, output_size: Any, name: str) -> tuple:  # n
                               f"got shape {x.shape}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
     if len(sizes) != 2:
-        raise TypeError(f"{name}: output_size must be an int or a pair, got {output_size!r}")
+        raise ArgumentFormError(f"{name}: output_size must be an int or a pair, got {output_size!r}")
     sizes = tuple(length if size is None else size for size, length in zip(sizes, x.shape[-2:]))
     windows = []
     for out, length in zip(_ints(sizes, 2, name, "output_size", 1), x.shape[-2:]):

@@ -18,6 +18,11 @@ class InputDtypeError(TypeError, RuntimeError):
     TypeError here, RuntimeError in PyTorch."""
 
 
+class ArgumentFormError(TypeError, RuntimeError):
+    """An argument of the wrong form (an ``output_size`` tuple of the wrong length, ...): TypeError here,
+    RuntimeError in PyTorch."""
+
+
 class UnsupportedModeError(ValueError, NotImplementedError):
     """A mode string a function does not know (``F.pad(mode="bad")``): ValueError here, NotImplementedError in
     PyTorch."""

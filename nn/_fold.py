@@ -131,7 +131,7 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
         raise TypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
                         f"({getattr(bias, 'dtype', None)}) must have the same dtype")
     if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
-        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+        raise InputShapeError(f"{name}: groups must be a positive int, got {groups!r}")
     in_channels, per_group, *kernel = weight.shape
     kernel = tuple(kernel)
     if x.shape[1] != in_channels or in_channels % groups:

@@ -61,7 +61,7 @@ def _clamp_min_zero(z: Tensor) -> Tensor:
 def _same_ndim(name: str, **tensors: Tensor) -> None:
     if len({t.ndim for t in tensors.values()}) > 1:
         shapes = ", ".join(f"{key}: {t.shape}" for key, t in tensors.items())
-        raise ValueError(f"{name}: all input tensors should have the same number of dims, got {shapes}")
+        raise InputShapeError(f"{name}: all input tensors should have the same number of dims, got {shapes}")
 
 
 def _broadcast(name: str, *tensors: Tensor) -> None:
@@ -307,7 +307,7 @@ def _class_rows(input: Tensor, name: str) -> tuple[Tensor, bool]:  # noqa: A002
     """(N, C) rows of a (N, C) or (C,) input (a 1-D input is one row, a 0-d one a row of one class, as
     PyTorch's), and whether it was 1-D or 0-d."""
     if input.ndim > 2 or (input.ndim and input.shape[-1] == 0):
-        raise ValueError(f"{name}: expected a non-empty (N, C) or (C,) input, got shape {input.shape}")
+        raise InputShapeError(f"{name}: expected a non-empty (N, C) or (C,) input, got shape {input.shape}")
     return (input.reshape(1, -1), True) if input.ndim < 2 else (input, False)
 
 

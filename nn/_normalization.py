@@ -144,7 +144,7 @@ def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,
     if not shape or len(shape) > input.ndim or input.shape[input.ndim - len(shape):] != shape:
         raise InputShapeError(f"rms_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
     if weight is not None and _tensor(weight, "rms_norm", "weight").shape != shape:
-        raise ValueError(f"rms_norm: weight of shape {weight.shape} must have normalized_shape {shape}")
+        raise InputShapeError(f"rms_norm: weight of shape {weight.shape} must have normalized_shape {shape}")
     eps = float(numpy.finfo(input.dtype).eps) if eps is None else _number(eps, "rms_norm", "eps")
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     out = input * ((input * input).mean(axis=axes, keepdims=True) + eps).rsqrt()
@@ -161,7 +161,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     name = "group_norm"
     x, eps = _floating(input, name), _number(eps, name, "eps")
     if x.ndim < 2:
-        raise ValueError(f"{name}: expected at least 2 dims (N, C, *) for the input, got shape {x.shape}")
+        raise InputShapeError(f"{name}: expected at least 2 dims (N, C, *) for the input, got shape {x.shape}")
     if isinstance(num_groups, bool) or not isinstance(num_groups, (int, numpy.integer)) or num_groups < 1 \
             or x.shape[1] % num_groups:
         raise InputShapeError(f"{name}: expected the number of channels of the input of shape {x.shape} to be "

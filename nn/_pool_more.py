@@ -29,6 +29,7 @@ from ._conv import (
     max_pool1d,
     max_pool2d,
 )
+from ._errors import ArgumentFormError, InputShapeError
 from ._flags import flag
 from ._padding import ConstantPad
 from ._targets import checked_indices
@@ -86,7 +87,7 @@ def _adaptive_windows(input: Any, output_size: Any, dims: int, name: str) -> tup
                          f"shape {x.shape}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dims
     if len(sizes) != dims:
-        raise TypeError(f"{name}: output_size must be an int or a tuple of {dims}, got {output_size!r}")
+        raise ArgumentFormError(f"{name}: output_size must be an int or a tuple of {dims}, got {output_size!r}")
     sizes = tuple(length if size is None else size for size, length in zip(sizes, x.shape[-dims:]))
     windows = []
     for out, length in zip(_ints(sizes, dims, name, "output_size", 0), x.shape[-dims:]):
@@ -199,10 +200,10 @@ def _max_unpool(name: str, dims: int, input: Any, indices: Any, kernel_size: Any
                 padding: Any, output_size: Any) -> Tensor:
     x, indices = _floating(input, name), _tensor(indices, name, "indices")
     if x.ndim not in (dims + 1, dims + 2):
-        raise ValueError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input, got shape {x.shape}")
+        raise InputShapeError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input, got shape {x.shape}")
     if indices.shape != x.shape or indices.dtype.kind not in "iu":
-        raise ValueError(f"{name}: indices must be an integer tensor of the input's shape {x.shape}, got "
-                         f"{indices.dtype} of shape {indices.shape}")
+        raise InputShapeError(f"{name}: indices must be an integer tensor of the input's shape {x.shape}, got "
+                              f"{indices.dtype} of shape {indices.shape}")
     kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
     stride = kernel if stride is None else _ints(stride, dims, name, "stride", 1)
     padding = _ints(padding, dims, name, "padding", 0)

@@ -28,6 +28,7 @@ from ._arguments import _floating, _number, _tensor
 from ._cell_functions import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: F401 - in __all__
 from ._dropout import _inverted_dropout, _probability
 from ._embedding import _renorm_rows
+from ._errors import InputShapeError
 from ._flags import flag
 from ._functional_more import _channel_mask_shape
 
@@ -89,7 +90,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     x = _floating(input, "rrelu")
     lower, upper = _number(lower, "rrelu", "lower"), _number(upper, "rrelu", "upper")
     if lower > upper:
-        raise ValueError(f"rrelu: lower bound {lower} should be less than or equal to the upper bound {upper}")
+        raise InputShapeError(f"rrelu: lower bound {lower} should be less than or equal to the upper bound {upper}")
     slopes = mg.rand(*x.shape, dtype=x.dtype, device=x.device, generator=generator) * (upper - lower) + lower
     return mg.where(x > 0, x, x * slopes)
 
