@@ -63,9 +63,9 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002 - PyTorch's name
     first, second = numpy.triu_indices(x.shape[0], 1)
     difference = (x[mg.as_tensor(mg.make_array(first, numpy.int64, x.device))]
                   - x[mg.as_tensor(mg.make_array(second, numpy.int64, x.device))])        # (pairs, M)
-    if p == 0:
-        return (difference.detach() != 0).sum(axis=-1).astype(x.dtype)
     size = difference.abs()
+    if p == 0:   # PyTorch's kernel: min(⌈|d|⌉, 1) summed (a NaN stays NaN); its gradient is 0, still a graph node
+        return size.ceil().clamp(max=1.0).sum(axis=-1)
     if p == math.inf:
         return size.amax(dim=-1) if x.shape[1] else size.sum(axis=-1)
     if p == 1:
