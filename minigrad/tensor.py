@@ -128,9 +128,9 @@ class Tensor:
     """
 
     # _view: (base, how) of a tensor that shares base's memory, ``how`` a basic index (base[how]) or the
-    # Reshape/Transpose op that made it; () for the copy a reshape made. _views: weakrefs to such tensors of
-    # this base. Set only by getitem and the view ops of ops/shape.py (read with getattr): in-place ops use
-    # them to keep both graphs right (ops/inplace.py).
+    # Reshape/Transpose/Diagonal/Unfold/AsStrided op that made it; () for the copy a reshape made. _views:
+    # weakrefs to such tensors of this base. Set only by getitem and the view ops (ops/shape.py's _view_op and
+    # track_view; read with getattr): in-place ops use them to keep both graphs right (ops/inplace.py).
     # _post_hooks: register_post_accumulate_grad_hook's hooks of a leaf, set only by it (read with getattr).
     # _grad: the gradient behind the ``grad`` property (the engine writes it directly; a user's assignment
     # is checked). _requires_grad: likewise behind ``requires_grad`` (the engine reads and writes the slot).

@@ -8,9 +8,13 @@ from typing import Any
 
 
 def memory_owner(array: Any) -> Any:
-    """The array that owns ``array``'s memory: its ``.base`` for a view (NumPy and CuPy keep the owner there)."""
+    """The array that owns ``array``'s memory: its ``.base`` for a view (NumPy and CuPy keep the owner there), or
+    the owner of the array behind the holder object of a ``numpy.lib.stride_tricks.as_strided`` view."""
     base = getattr(array, "base", None)
-    return array if base is None or not hasattr(base, "shape") else base
+    if base is None or hasattr(base, "shape"):
+        return array if base is None else base
+    held = getattr(base, "base", None)   # NumPy's as_strided (unfold's windows) holds its array through an object
+    return memory_owner(held) if hasattr(held, "shape") else array
 
 
 class InplaceLog:

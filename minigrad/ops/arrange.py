@@ -76,8 +76,21 @@ from .index_write import (  # listed in __all__ and METHODS below
     scatter_reduce,
     scatter_reduce_,
 )
+from .scatters import diagonal_scatter
 from .select import Gather
-from .shape import Reshape, _view_op, broadcast_to, clone, getitem, narrow, permute, repeat, reshape, swapaxes
+from .shape import (
+    Reshape,
+    _view_op,
+    broadcast_to,
+    clone,
+    getitem,
+    narrow,
+    permute,
+    repeat,
+    reshape,
+    swapaxes,
+    track_view,
+)
 from .strided import PROPERTIES, adjoint, as_strided, strided  # listed in __all__ and METHODS below
 
 # --- moving dims ---------------------------------------------------------------------------------------
@@ -180,6 +193,8 @@ class Diagonal(Function):
     """Diagonal ``offset`` of dims ``axis1``, ``axis2``, as a new last dim; backward writes it back."""
 
     complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+    view_args = ("offset", "axis1", "axis2")   # __init__'s: a base changed in place reads its views again (inplace.py)
+    scatter = staticmethod(diagonal_scatter)   # a write into the view, put back into its base (inplace.py)
 
     def __init__(self, offset: int, axis1: int, axis2: int) -> None:
         self.offset, self.axis1, self.axis2 = offset, axis1, axis2
@@ -227,7 +242,8 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     if x.ndim < 2:
         raise AxisError(f"diagonal: expects a tensor with at least 2 dims, got shape {x.shape}")
     a1, a2 = _two_dims(x.ndim, dim1, dim2, "diagonal")
-    return Diagonal(int_arg(offset, "diagonal", "offset"), a1, a2)(x)
+    op = Diagonal(int_arg(offset, "diagonal", "offset"), a1, a2)
+    return track_view(x, op(x), op)   # a view: an in-place op on it reaches x and x's graph, as PyTorch's
 
 
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: A002
@@ -358,6 +374,7 @@ class Unfold(Function):
     elsewhere a copy. Backward adds each window's gradient back, overlaps accumulating."""
 
     complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
+    view_args = ("axis", "size", "step")   # __init__'s: a base changed in place reads its views again (inplace.py)
 
     def __init__(self, axis: int, size: int, step: int) -> None:
         self.axis, self.size, self.step = axis, size, step
@@ -397,7 +414,9 @@ def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise ShapeMismatchError(f"unfold: step must be positive, got {step}")
     if x.ndim == 0:
         return getitem(reshape(x, (1,)), slice(0, size))
-    return Unfold(axis, size, step)(x)
+    op = Unfold(axis, size, step)
+    out = op(x)   # on the CPU a view: an in-place op on it reaches x and x's graph (on a GPU a copy)
+    return track_view(x, out, op) if type(out.data) is backend.numpy.ndarray else out
 
 
 # --- the tables ----------------------------------------------------------------------------------------

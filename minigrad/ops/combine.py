@@ -26,7 +26,7 @@ from .inplace import _fill
 from .join import Split, cat
 from .linalg import matmul
 from .reduce import sum as sum_
-from .shape import broadcast_to, clone, getitem, permute, reshape
+from .shape import broadcast_to, clone, getitem, permute, reshape, track_view
 from .solvers import Inverse
 
 # --- stacks and splits ---------------------------------------------------------------------------------
@@ -132,7 +132,8 @@ def tensor_split(input: Tensor, indices_or_sections: Any = NOT_GIVEN, dim: int =
             points.append(total)
     op = Split(points, axis, len(points) + 1)
     op.name = "tensor_split"
-    return tuple(op(x))
+    # each part is a view x[index] whose in-place ops reach x, as PyTorch's (split, chunk and unbind refuse them)
+    return tuple(track_view(x, part, index) for part, index in zip(op(x), op.indices))
 
 
 def _cuts(name: str, **spellings: Any) -> Any:

@@ -14,15 +14,18 @@ Recording follows PyTorch:
   does) the op is recorded like its out-of-place twin applied to a copy of the
   old value, and ``x`` becomes that node's output: gradients stay exact.
 
-Views made while recording by basic indexing (``v = x[index]``) and by reshape,
-view, flatten, unsqueeze, squeeze, transpose, permute, ``t`` and ``T`` share x's
-memory and are tracked: an in-place op on ``v`` is written through the base
-(``x[index] = ...``, or all of x replaced by the new value put back in x's
-layout), so x's graph records it, and an in-place op on ``x`` re-points the
-graphs of its live views (and of their views), as PyTorch's view tracking
-does. A recorded in-place op on any other view (split, chunk, unbind,
-diagonal, unfold, as_strided, ravel, unflatten, or a view made under
-``no_grad``) would leave the other tensor's graph stale, so it raises instead.
+Views made while recording by basic indexing (``v = x[index]``), by reshape,
+view, flatten, unsqueeze, squeeze, transpose, permute, ``t`` and ``T``, by
+diagonal, unfold and as_strided, and the parts of tensor_split (hsplit, vsplit,
+dsplit) share x's memory and are tracked: an in-place op on ``v`` is written
+through the base (``x[index] = ...``; all of x replaced by the new value put
+back in x's layout; or, for diagonal, unfold and as_strided, the new value
+scattered into x where v reads x's memory, as_strided_scatter's op), so x's
+graph records it, and an in-place op on ``x`` re-points the graphs of its live
+views (and of their views), as PyTorch's view tracking does. A recorded
+in-place op on a part of split, chunk or unbind (which PyTorch refuses too), or
+on a view made under ``no_grad``, would leave the other tensor's graph stale,
+so it raises instead.
 """
 
 from __future__ import annotations
@@ -35,11 +38,13 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..constructors import rand, randn
 from ..dtypes import can_cast
-from ..tensor import Tensor
+from ..tensor import Tensor, _address
 from ..versions import memory_owner
 from ._util import ArgumentTypeError, ShapeMismatchError, number, scale_given_first, sum_to, unwrap
 from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
+from .scatters import _EmbedStrided
 from .shape import NO_GRAD_VIEW, GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
+from .strided import _places, _span
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -89,10 +94,9 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         if not view:   # None, or () for the copy a reshape made: memory of its own
             if view is None and getattr(x.data, "base", None) is not None:
                 raise RuntimeError(
-                    f"{name}: in-place op on a view of another tensor (from split, chunk, unbind, diagonal, "
-                    "unfold, as_strided, ravel, unflatten, or a view made under no_grad) while recording "
-                    "gradients: minigrad cannot update the other tensor's graph. Use the out-of-place op, or "
-                    "clone() the view first.")
+                    f"{name}: in-place op on a view of another tensor (a part of split, chunk or unbind, which "
+                    "PyTorch refuses too, or a view minigrad does not track) while recording gradients: minigrad "
+                    "cannot update the other tensor's graph. Use the out-of-place op, or clone() the view first.")
             view = None
         # the node keeps the old value, so the overwrite below cannot change what its backward reads
         current = Tensor._make(x.data.copy(), x.requires_grad, x._node, x._index)
@@ -111,6 +115,8 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         base, how = view
         if isinstance(how, (Reshape, Transpose)):   # x is all of base, rearranged: base takes all of out
             _inplace(base, name, lambda _: _put_back(how, out, base.shape), out)
+        elif isinstance(how, Function):   # diagonal, unfold, as_strided: out goes where x reads base's memory
+            _inplace(base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), out)
         else:   # x is base[how]
             setitem(base, how, out)
         return x
@@ -144,10 +150,40 @@ def _read(how: Any, base: Tensor) -> Tensor:
         op = Reshape(how.shape)
     elif isinstance(how, Transpose):
         op = Transpose(how.axes)
+    elif isinstance(how, Function):   # Diagonal, Unfold, AsStrided: the same op again
+        op = type(how)(*(getattr(how, arg) for arg in how.view_args))
     else:
         return GetItem(how)(base)
     op.name = how.name
     return op(base)
+
+
+def _scatter_back(how: Function, current: Tensor, value: Tensor, view: Tensor, base: Tensor, name: str) -> Tensor:
+    """``current`` (base's old value) with ``value`` (the new value of ``view``, which ``how`` made from base)
+    written where view reads base: diagonal_scatter for a diagonal; for unfold and as_strided, as_strided_scatter's
+    op, with the places in base's own layout worked out from the two arrays' strides and addresses."""
+    scatter = getattr(how, "scatter", None)
+    if scatter is not None:   # diagonal: diagonal_scatter, with the view's own arguments (also on a GPU)
+        return scatter(current, value, *(getattr(how, arg) for arg in how.view_args))
+    b, v = base.data, view.data   # unfold, as_strided: views on the CPU only
+    item = b.itemsize
+    b_strides, v_strides = tuple(s // item for s in b.strides), tuple(s // item for s in v.strides)
+    offset = (_address(v) - _address(b)) // item
+    storage = _span(b.shape, b_strides, 0)[1] if b.size else 0
+    inside = memory_owner(v) is memory_owner(b) and all(s >= 0 for s in b_strides)
+    if inside and v.size:
+        low, high = _span(v.shape, v_strides, offset)
+        inside = 0 <= low and high <= storage
+        if inside and storage != b.size:   # base has gaps (a strided base): are all of view's places base's?
+            xp = backend.array_module(b)
+            covered = xp.zeros(storage, dtype=bool)
+            covered[_places(xp, b.shape, b_strides, 0)] = True
+            inside = bool(covered[_places(xp, v.shape, v_strides, offset)].all())
+    if not inside:
+        raise RuntimeError(f"{name}: the view written in place (shape {view.shape}) reads memory outside the tensor "
+                           f"it was made from (shape {base.shape}; an as_strided view past its elements): minigrad "
+                           "cannot write it through while recording. Use the out-of-place op, or clone() first.")
+    return _EmbedStrided(b_strides, storage, tuple(v.shape), v_strides, offset)(current, value)
 
 
 def _put_back(how: Reshape | Transpose, value: Tensor, shape: tuple) -> Tensor:

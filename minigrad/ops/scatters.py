@@ -25,6 +25,8 @@ class _Embed(Function):
     array of the view's shape) and ``write(array, values)`` (in place); backward reads the gradient of ``src``
     through the view and zeroes it in the gradient of ``input``."""
 
+    complex_grad = True   # linear (copies and zeros): the same backward; see autograd.engine._complex_gate
+
     def read(self, array: Any) -> Any:
         raise NotImplementedError
 
@@ -40,7 +42,10 @@ class _Embed(Function):
     def backward(self, gy: Any) -> tuple:
         gx = gsrc = None
         if self.needs_grad[1]:
-            gsrc = self.read(gy).astype(self.src_dtype, copy=False)
+            gsrc = self.read(gy)
+            if gsrc.dtype.kind == "c" and self.src_dtype.kind != "c":   # a real src written into a complex input
+                gsrc = gsrc.real
+            gsrc = gsrc.astype(self.src_dtype, copy=False)
         if self.needs_grad[0]:
             gx = gy.copy()
             self.write(gx, self.xp.zeros((), dtype=gy.dtype))

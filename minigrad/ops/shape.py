@@ -14,6 +14,7 @@ from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function, is_grad_enabled
 from ..recording import note_read
 from ..tensor import Tensor
+from ..versions import memory_owner
 from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
@@ -644,8 +645,8 @@ NO_GRAD_VIEW = (None, "no_grad")
 
 
 def _note_view(x: Tensor, out: Tensor, how: Any) -> None:
-    """Record that ``out`` reads x's memory through ``how``: a basic index, or the Reshape/Transpose op that
-    made it. An in-place op on either then re-points the other's graph (ops/inplace.py)."""
+    """Record that ``out`` reads x's memory through ``how``: a basic index, or the Reshape/Transpose (Diagonal,
+    Unfold, AsStrided) op that made it. An in-place op on either then re-points the other's graph (ops/inplace.py)."""
     out._view = (x, how)
     views = getattr(x, "_views", None)
     if views is None:
@@ -653,6 +654,23 @@ def _note_view(x: Tensor, out: Tensor, how: Any) -> None:
     elif len(views) >= 32 and not len(views) & (len(views) - 1):
         views[:] = [v for v in views if v() is not None]   # at powers of two: amortised O(1) per view
     views.append(weakref.ref(out))
+
+
+def track_view(x: Tensor, out: Tensor, how: Any) -> Tensor:
+    """``out``, a view of ``x`` made by ``how`` (the Diagonal, Unfold or AsStrided op, or the basic index of a
+    tensor_split part), recorded as one (:func:`_note_view`) by the rules of :func:`_view_op`. On the CPU the
+    memory says whether it is a view; another array module's ``.base`` may not name the owner, so there the
+    caller passes only views (unfold and as_strided copy on a GPU)."""
+    if out.requires_grad:
+        if x._node is None:
+            return out
+    elif not is_grad_enabled():
+        if x.requires_grad and out.data.base is not None:
+            out._view = NO_GRAD_VIEW
+        return out
+    if type(out.data) is not backend.numpy.ndarray or memory_owner(out.data) is memory_owner(x.data):
+        _note_view(x, out, how)
+    return out
 
 
 def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:

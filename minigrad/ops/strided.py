@@ -21,7 +21,7 @@ from ..autograd import Function
 from ..tensor import Tensor, _address
 from ._util import int_arg, int_tuple, tensor_arg
 from .complex_ops import conj
-from .shape import reshape, swapaxes
+from .shape import reshape, swapaxes, track_view
 
 # --- the layout ----------------------------------------------------------------------------------------
 
@@ -109,6 +109,7 @@ class AsStrided(Function):
     """
 
     name = "as_strided"
+    view_args = ("size", "stride", "offset")   # __init__'s: a base changed in place reads its views again (inplace.py)
 
     def __init__(self, size: tuple, stride: tuple, offset: int | None) -> None:
         self.size, self.stride, self.offset = size, stride, offset
@@ -175,7 +176,9 @@ def as_strided(input: Tensor, size: Any, stride: Any, storage_offset: int | None
         raise RuntimeError(f"as_strided: size {list(size)}, stride {list(stride)} and storage offset {first} "
                            f"need a storage of {_span(size, stride, first)[1]} elements, but the tensor's "
                            f"storage (shape {x.shape}, dtype {x.dtype}) has {storage}")
-    return AsStrided(size, stride, offset)(x)
+    op = AsStrided(size, stride, offset)
+    out = op(x)   # on the CPU a view: an in-place op on it reaches x and x's graph (on a GPU a copy)
+    return track_view(x, out, op) if type(out.data) is backend.numpy.ndarray else out
 
 
 # --- conjugate transposes ------------------------------------------------------------------------------

@@ -264,17 +264,15 @@ def test_a_leaf_that_requires_grad_refuses_as_torch(torch: Any, call: Callable) 
     assert torch.nn.functional.dropout(torch.ones(2, requires_grad=True), 0.0, True, True).is_leaf
 
 
-def test_a_diagonal_view_falls_back_to_out_of_place_with_a_warning() -> None:
-    """minigrad cannot write through a diagonal/unfold/as_strided view while recording (PyTorch does): there
-    ``inplace=True`` computes out of place, as before, and says so; under no_grad it writes through."""
+def test_a_diagonal_view_is_written_through_as_torch() -> None:
+    """A diagonal (unfold, as_strided, tensor_split part) view is written through its base while recording, as
+    PyTorch's (tests/minigrad/test_view_writes.py compares gradients); under no_grad too."""
     base = mg.tensor(RNG.standard_normal((3, 3)), requires_grad=True) * 1.0
     view = base.diagonal()
     before = view.numpy().copy()
-    with pytest.warns(UserWarning, match="relu_: the input .* is a diagonal, unfold or as_strided view"):
-        y = F.relu(view, inplace=True)
-    assert y is not view
-    np.testing.assert_array_equal(view.numpy(), before)
-    np.testing.assert_array_equal(y.numpy(), np.maximum(before, 0))
+    assert F.relu(view, inplace=True) is view
+    np.testing.assert_array_equal(np.diagonal(base.numpy()), np.maximum(before, 0))
+    assert base.grad_fn is not None and view.grad_fn is not None
     with mg.no_grad():
         assert F.leaky_relu(view, 0.5, inplace=True) is view
-    np.testing.assert_array_equal(np.diagonal(base.numpy()), np.where(before > 0, before, 0.5 * before))
+    np.testing.assert_array_equal(np.diagonal(base.numpy()), np.maximum(before, 0))
