@@ -147,6 +147,52 @@ def matches_torch(name: str, fn: Callable, arrays: tuple, torch: Any, weights: C
     return y
 
 
+def central_differences(fn: Callable, arrays: tuple, w: np.ndarray, step: float = 1e-6) -> list:
+    """dL/d(Re x) + i dL/d(Im x) of ``_loss(fn(mg, *arrays), w)`` for each input, by central differences."""
+
+    def loss_at(values: list) -> float:
+        with mg.no_grad():
+            return float(_loss(mg, fn(mg, *[mg.tensor(v) for v in values]), w).item())
+
+    numeric = []
+    for i, a in enumerate(arrays):
+        gradient = np.zeros_like(a)
+        for k in range(a.size):
+            for direction in ((1, 1j) if a.dtype.kind == "c" else (1,)):
+                plus, minus = [v.copy() for v in arrays], [v.copy() for v in arrays]
+                plus[i].flat[k] += step * direction
+                minus[i].flat[k] -= step * direction
+                gradient.flat[k] += direction * (loss_at(plus) - loss_at(minus)) / (2 * step)
+        numeric.append(gradient)
+    return numeric
+
+
+def matches_central_differences(name: str, fn: Callable, arrays: tuple, weights: Callable) -> None:
+    """minigrad's gradients of the weighted real loss of ``fn(mg, *arrays)`` equal central differences taken
+    along the real and the imaginary axis of every input entry (``weights(shape)`` gives the loss's weights)."""
+    ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
+    y = fn(mg, *ours)
+    w = weights(tuple(y.shape))
+    _loss(mg, y, w).backward()
+    for i, (x, numeric) in enumerate(zip(ours, central_differences(fn, arrays, w))):
+        np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-5, atol=1e-6, err_msg=f"{name}: input {i}")
+
+
+def matches_on_cupy(fn: Callable, arrays: tuple, weights: Callable, rtol: float, atol: float) -> None:
+    """``fn`` on the GPU (or the strict CuPy stand-in) gives the host's values and gradients."""
+    host = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
+    device = [mg.tensor(a.copy(), device="cuda", requires_grad=True) for a in arrays]
+    y, y_device = fn(mg, *host), fn(mg, *device)
+    w = weights(tuple(y.shape))
+    _loss(mg, y, w).backward()
+    weight = mg.tensor(w, device="cuda")
+    (y_device * mg.conj(weight)).real.sum().backward() if y_device.is_complex() else \
+        (y_device * weight.real).sum().backward()
+    np.testing.assert_allclose(y_device.cpu().numpy(), y.numpy(), rtol=rtol, atol=atol)
+    for x, x_device in zip(host, device):
+        np.testing.assert_allclose(x_device.grad.cpu().numpy(), x.grad.numpy(), rtol=rtol, atol=atol)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradient_matches_torch(name: str, torch: Any) -> None:
     matches_torch(name, *CASES[name], torch)

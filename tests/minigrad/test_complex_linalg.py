@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from tests.minigrad.test_complex_autograd import _loss, matches_torch
+from tests.minigrad.test_complex_autograd import (
+    _loss,
+    central_differences,
+    matches_central_differences,
+    matches_on_cupy,
+    matches_torch,
+)
 
 RNG = np.random.default_rng(13)
 
@@ -111,26 +117,6 @@ def _weights(shape: tuple) -> np.ndarray:
     return np.asarray(np.random.default_rng(len(shape) + 7).standard_normal(shape + (2,)) @ [1, 1j])
 
 
-def central_differences(fn: Callable, arrays: tuple, w: np.ndarray, step: float = 1e-6) -> list:
-    """dL/d(Re x) + i dL/d(Im x) of ``_loss(fn(mg, *arrays), w)`` for each input, by central differences."""
-
-    def loss_at(values: list) -> float:
-        with mg.no_grad():
-            return float(_loss(mg, fn(mg, *[mg.tensor(v) for v in values]), w).item())
-
-    numeric = []
-    for i, a in enumerate(arrays):
-        gradient = np.zeros_like(a)
-        for k in range(a.size):
-            for direction in ((1, 1j) if a.dtype.kind == "c" else (1,)):
-                plus, minus = [v.copy() for v in arrays], [v.copy() for v in arrays]
-                plus[i].flat[k] += step * direction
-                minus[i].flat[k] -= step * direction
-                gradient.flat[k] += direction * (loss_at(plus) - loss_at(minus)) / (2 * step)
-        numeric.append(gradient)
-    return numeric
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_values_and_gradients_match_torch(name: str, torch: Any) -> None:
     matches_torch(name, *CASES[name], torch, weights=lambda y: _weights(tuple(y.shape)))
@@ -138,13 +124,7 @@ def test_values_and_gradients_match_torch(name: str, torch: Any) -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradients_match_central_differences_of_real_and_imaginary_parts(name: str) -> None:
-    fn, arrays = CASES[name]
-    ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
-    y = fn(mg, *ours)
-    w = _weights(tuple(y.shape))
-    _loss(mg, y, w).backward()
-    for i, (x, numeric) in enumerate(zip(ours, central_differences(fn, arrays, w))):
-        np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-5, atol=1e-6, err_msg=f"{name}: input {i}")
+    matches_central_differences(name, *CASES[name], _weights)
 
 
 def test_det_of_a_singular_complex_matrix_has_the_cofactor_gradient() -> None:
@@ -226,18 +206,7 @@ GPU_CASES = ["eig", "eigvals_real", "pow_real_base", "xlogy", "acosh", "slogdet"
 @pytest.mark.parametrize("name", GPU_CASES)
 def test_the_cupy_path_gives_the_host_gradients(name: str) -> None:
     """On the GPU, or the strict CuPy stand-in without one (no implicit host copies)."""
-    fn, arrays = CASES[name]
-    host = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
-    device = [mg.tensor(a.copy(), device="cuda", requires_grad=True) for a in arrays]
-    y, y_device = fn(mg, *host), fn(mg, *device)
-    w = _weights(tuple(y.shape))
-    _loss(mg, y, w).backward()
-    weight = mg.tensor(w, device="cuda")
-    (y_device * mg.conj(weight)).real.sum().backward() if y_device.is_complex() else \
-        (y_device * weight.real).sum().backward()
-    np.testing.assert_allclose(y_device.cpu().numpy(), y.numpy(), rtol=1e-9, atol=1e-11)
-    for x, x_device in zip(host, device):
-        np.testing.assert_allclose(x_device.grad.cpu().numpy(), x.grad.numpy(), rtol=1e-9, atol=1e-11)
+    matches_on_cupy(*CASES[name], _weights, rtol=1e-9, atol=1e-11)
 
 
 @pytest.mark.parametrize("call", [

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from tests.minigrad.test_complex_autograd import _loss, matches_torch
-from tests.minigrad.test_complex_linalg import _weights, central_differences
+from tests.minigrad.test_complex_autograd import matches_central_differences, matches_on_cupy, matches_torch
+from tests.minigrad.test_complex_linalg import _weights
 
 RNG = np.random.default_rng(29)
 
@@ -93,13 +93,7 @@ def test_values_and_gradients_match_torch(name: str, torch: Any) -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradients_match_central_differences_of_real_and_imaginary_parts(name: str) -> None:
-    fn, arrays = CASES[name]
-    ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
-    y = fn(mg, *ours)
-    w = _weights(tuple(y.shape))
-    _loss(mg, y, w).backward()
-    for i, (x, numeric) in enumerate(zip(ours, central_differences(fn, arrays, w))):
-        np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-5, atol=1e-6, err_msg=f"{name}: input {i}")
+    matches_central_differences(name, *CASES[name], _weights)
 
 
 def test_lu_pivots_are_lapacks_for_complex_matrices(torch: Any) -> None:
@@ -154,13 +148,4 @@ GPU_CASES = ["qr_tall_batched", "qr_wide", "lu_factor", "lu_tall", "lu_solve_adj
 @pytest.mark.parametrize("name", GPU_CASES)
 def test_the_cupy_path_gives_the_host_gradients(name: str) -> None:
     """On the GPU, or the strict CuPy stand-in without one (no implicit host copies)."""
-    fn, arrays = CASES[name]
-    host = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
-    device = [mg.tensor(a.copy(), device="cuda", requires_grad=True) for a in arrays]
-    y, y_device = fn(mg, *host), fn(mg, *device)
-    w = _weights(tuple(y.shape))
-    _loss(mg, y, w).backward()
-    (y_device * mg.conj(mg.tensor(w, device="cuda"))).real.sum().backward()
-    np.testing.assert_allclose(y_device.cpu().numpy(), y.numpy(), rtol=1e-9, atol=1e-11)
-    for x, x_device in zip(host, device):
-        np.testing.assert_allclose(x_device.grad.cpu().numpy(), x.grad.numpy(), rtol=1e-9, atol=1e-11)
+    matches_on_cupy(*CASES[name], _weights, rtol=1e-9, atol=1e-11)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from tests.minigrad.test_complex_autograd import _loss, matches_torch
+from tests.minigrad.test_complex_autograd import matches_central_differences, matches_on_cupy, matches_torch
 
 RNG = np.random.default_rng(12)
 
@@ -89,26 +89,7 @@ def test_values_and_gradients_match_torch(name: str, torch: Any) -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradients_match_central_differences_of_real_and_imaginary_parts(name: str) -> None:
-    fn, arrays = CASES[name]
-    ours = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
-    y = fn(mg, *ours)
-    w = _weights(tuple(y.shape))
-    _loss(mg, y, w).backward()
-
-    def loss_at(values: list) -> float:
-        with mg.no_grad():
-            return float(_loss(mg, fn(mg, *[mg.tensor(v) for v in values]), w).item())
-
-    step = 1e-6
-    for i, (x, a) in enumerate(zip(ours, arrays)):
-        numeric = np.zeros_like(a)
-        for k in range(a.size):
-            for direction in (1, 1j):
-                plus, minus = [v.copy() for v in arrays], [v.copy() for v in arrays]
-                plus[i].flat[k] += step * direction
-                minus[i].flat[k] -= step * direction
-                numeric.flat[k] += direction * (loss_at(plus) - loss_at(minus)) / (2 * step)
-        np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-5, atol=1e-6, err_msg=f"{name}: input {i}")
+    matches_central_differences(name, *CASES[name], _weights)
 
 
 def test_sgn_has_a_zero_gradient_at_zero_and_real_sgn_keeps_its_zero_gradient(torch: Any) -> None:
@@ -142,18 +123,7 @@ GPU_CASES = ["prod_with_zeros", "cumprod_with_zeros", "scatter", "index_copy", "
 @pytest.mark.parametrize("name", GPU_CASES)
 def test_the_cupy_path_gives_the_host_gradients(name: str) -> None:
     """On the GPU, or the strict CuPy stand-in without one (no implicit host copies)."""
-    fn, arrays = CASES[name]
-    host = [mg.tensor(a.copy(), requires_grad=True) for a in arrays]
-    device = [mg.tensor(a.copy(), device="cuda", requires_grad=True) for a in arrays]
-    y, y_device = fn(mg, *host), fn(mg, *device)
-    w = _weights(tuple(y.shape))
-    _loss(mg, y, w).backward()
-    weight = mg.tensor(w, device="cuda")
-    (y_device * mg.conj(weight)).real.sum().backward() if y_device.is_complex() else \
-        (y_device * weight.real).sum().backward()
-    np.testing.assert_allclose(y_device.cpu().numpy(), y.numpy(), rtol=1e-10, atol=1e-12)
-    for x, x_device in zip(host, device):
-        np.testing.assert_allclose(x_device.grad.cpu().numpy(), x.grad.numpy(), rtol=1e-10, atol=1e-12)
+    matches_on_cupy(*CASES[name], _weights, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.gpu
