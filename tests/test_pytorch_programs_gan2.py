@@ -50,13 +50,13 @@ rosinality's does.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _twin_models
+from tests.test_pytorch_programs_flow import _lean_torch  # noqa: F401 - autouse: torch lean, _dynamo imported in setup
 from tests.test_pytorch_programs_generative import _shared_draws
 from tests.test_pytorch_programs_gnn import _shared_dropout
 
@@ -736,19 +736,6 @@ def train(generator, discriminator, images, lr=0.002, r1=10.0, d_reg_every=2, g_
 """
 
 PROGRAMS = (PIX2PIX, CYCLE_GAN, STYLE_GAN)
-
-
-@pytest.fixture(autouse=True)
-def _lean_torch(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """torch on one thread, without oneDNN, torch._dynamo imported as setup (tests/test_pytorch_programs_flow.py)."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional test peer)")
-    importlib.import_module("torch._dynamo")
-    importlib.import_module("minigrad.nn")
-    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _twins(source: str, *args: Any, **kwargs: Any) -> tuple:
