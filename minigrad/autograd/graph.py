@@ -297,28 +297,30 @@ def edge_tensor(edge: GradientEdge) -> Tensor:
 
 # --- multi-grad hooks ---------------------------------------------------------------------------------------------
 
-# the backward now running in this thread (one object per walk, kept after it: a leaf's hooks run just after it)
+# the backward now running in this thread (one object per walk, kept after it: a leaf's hooks run just after it).
+# It keeps ids, not the nodes: a kept node would keep the last backward's graph alive until the next backward.
 _WALK: ContextVar[Any] = ContextVar("minigrad_multi_grad_walk", default=None)  # noqa: B039
 
 
 class _Walk:
-    """One backward walk: the nodes it runs and its targets (for which tensors it reaches)."""
+    """One backward walk: the ids of the nodes it runs, of the leaves they send gradients to, and of its
+    ``inputs=`` leaves (None without ``inputs=``), for which tensors it reaches."""
 
-    __slots__ = ("consumers", "targets", "_leaves", "__weakref__")
+    __slots__ = ("nodes", "leaves", "targets", "__weakref__")
 
     def __init__(self, consumers: dict, targets: Any) -> None:
-        self.consumers, self.targets, self._leaves = consumers, targets, None
+        self.nodes = {id(n) for n in consumers}
+        self.leaves = {id(e) for n in consumers for e in n.edges if e is not None and type(e) is not tuple}
+        self.targets = None if targets is None else {id(t) for t in targets.leaves}
 
     def reaches(self, tensor: Tensor) -> bool:
         """Whether this walk computes ``tensor``'s gradient (PyTorch's ``_will_engine_execute_node``)."""
         node = tensor._node
         if node is not None:
-            return node in self.consumers
-        if self.targets is not None and tensor not in self.targets.leaves:
+            return id(node) in self.nodes
+        if self.targets is not None and id(tensor) not in self.targets:
             return False
-        if self._leaves is None:
-            self._leaves = {id(e) for n in self.consumers for e in n.edges if e is not None and type(e) is not tuple}
-        return id(tensor) in self._leaves
+        return id(tensor) in self.leaves
 
 
 def _walk_begins(consumers: dict, targets: Any) -> None:

@@ -267,3 +267,25 @@ def test_increment_version(torch: object) -> None:
         assert b._version == before + 1
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             y.backward()
+
+
+def test_a_multi_grad_hook_keeps_no_graph_alive_after_its_backward() -> None:
+    """The walk a multi-grad hook looks at keeps ids only: the last backward's graph dies with its loss
+    (reference counting alone, as tests/test_leaks.py checks for a plain step)."""
+    import gc
+    import weakref
+
+    a, b = mg.randn(3, requires_grad=True), mg.randn(3, requires_grad=True)
+    seen: list = []
+    handle = mg.autograd.graph.register_multi_grad_hook([a, b], lambda grads: seen.append(len(grads)))
+    gc.collect()
+    gc.disable()
+    try:
+        loss = (a * b).tanh().sum()
+        loss.backward()
+        node = weakref.ref(loss.grad_fn)
+        del loss
+        assert node() is None and seen == [2]
+    finally:
+        gc.enable()
+        handle.remove()
