@@ -72,3 +72,13 @@ def test_sinc_gradient_near_zero() -> None:
     x = -5.388553743213009e-07
     _, slope = _grad(mg.sinc, np.array([x]))
     np.testing.assert_allclose(slope, [-np.pi ** 2 * x / 3 * (1 - (np.pi * x) ** 2 / 10)], rtol=1e-9)
+
+
+def test_erfcx_and_ndtr_far_left_do_not_give_nan() -> None:
+    # exp(h²) · exp((x - h)(x + h)) was inf · 0 at x = -5e6: erfcx there is +inf (gradient -inf), as torch's,
+    # and ndtr's gradient (the normal density) is 0
+    x = np.array([-4988429.2, -40.0, -np.inf])
+    value, slope = _grad(mg.special.erfcx, x)
+    assert np.all(value == np.inf) and np.all(slope == -np.inf)
+    _, density = _grad(mg.special.ndtr, x)
+    assert np.all(density == 0)
