@@ -72,7 +72,7 @@ def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor
     if B.ndim < 2 or factor.ndim < 2 or B.shape[-2] != factor.shape[-1] or not _broadcastable(B, factor):
         raise LinalgShapeError(f"cholesky_solve: incompatible matrix sizes: each A matrix is {factor.shape[-2:]} but "
                                f"each b matrix is {B.shape[-2:]} (shapes {factor.shape} and {B.shape})")
-    B, factor = matrices(B, name, what="B"), matrices(factor, name, square=True)   # noqa: N806
+    B, factor = matrices(B, name, what="B", complex_ok=True), matrices(factor, name, square=True, complex_ok=True)  # noqa: N806
     same_dtype(name, B, factor, "B and A")
     return CholeskySolve(upper)(B, factor)
 
@@ -94,7 +94,7 @@ def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:  # noqa: A00
     if factor.ndim < 2 or factor.shape[-1] != factor.shape[-2]:
         raise ValueError(f"cholesky_inverse: the input must be a square matrix or a batch of them (…, n, n), got "
                          f"shape {factor.shape}")
-    return CholeskyInverse(upper)(matrices(factor, "cholesky_inverse", square=True))
+    return CholeskyInverse(upper)(matrices(factor, "cholesky_inverse", square=True, complex_ok=True))
 
 
 def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,  # noqa: A002, N803
