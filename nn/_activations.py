@@ -32,10 +32,12 @@ def _reads_input(y: Tensor) -> Tensor:
 
 def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -> Tensor:
     """α·(exp(x·input_scale) - 1) where x <= 0, else x: ELU's two pieces; at 0 the gradient is the exponential's,
-    α·input_scale, as PyTorch's. The exponential reads min(x, 0), so a large x neither overflows nor sends inf·0 = NaN
-    back through the unused piece."""
-    negative = alpha * mg.expm1(mg.clip(x, max=0.0) * input_scale)
-    return mg.where(x <= 0, negative, x)
+    α·input_scale, as PyTorch's. The exponential reads 0 where x > 0, so a large x neither overflows nor sends
+    inf·0 = NaN back through the unused piece; a NaN x takes the exponential's piece, so its gradient is NaN (as
+    PyTorch's vectorised CPU kernel, whose blend keeps x > 0; its scalar tail and CUDA kernel give the slope 1)."""
+    positive = x > 0
+    negative = alpha * mg.expm1(mg.where(positive, 0.0, x) * input_scale)
+    return mg.where(positive, x, negative)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name

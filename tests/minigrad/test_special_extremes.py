@@ -4,6 +4,7 @@ in /tmp probes with numpy.longdouble), and to torch where torch is right."""
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -82,3 +83,19 @@ def test_erfcx_and_ndtr_far_left_do_not_give_nan() -> None:
     assert np.all(value == np.inf) and np.all(slope == -np.inf)
     _, density = _grad(mg.special.ndtr, x)
     assert np.all(density == 0)
+
+
+def test_exponential_activations_give_nan_gradient_at_nan() -> None:
+    # a NaN input takes ELU's exponential piece, so its gradient is NaN, as torch's vectorised CPU kernel
+    # (its scalar tail and CUDA kernel give the slope, 1 or SELU's scale); ±0, ±inf and huge negatives unchanged
+    import minigrad.nn.functional as F
+
+    x = np.array([np.nan] * 16 + [0.0, -0.0, np.inf, -np.inf, -1e300, -800.0, 2.0])
+    for name, kwargs in (("elu", {"alpha": 0.8}), ("selu", {}), ("celu", {"alpha": 1.5})):
+        value, slope = _grad(functools.partial(getattr(F, name), **kwargs), x.copy())
+        t = torch.tensor(x, requires_grad=True)
+        getattr(torch.nn.functional, name)(t, **kwargs).sum().backward()
+        assert np.isnan(slope[:16]).all(), name
+        np.testing.assert_allclose(value, getattr(torch.nn.functional, name)(torch.tensor(x), **kwargs).numpy(),
+                                   rtol=1e-7)   # torch's celu works 1/α in float32
+        np.testing.assert_allclose(slope, t.grad.numpy(), rtol=1e-7)
