@@ -1,6 +1,6 @@
 """Products and tensor-shaped systems with ``torch.linalg``'s names: ``vecdot``, ``multi_dot`` (in the cheapest
 order), ``vander``, ``tensorinv``, ``tensorsolve``. Compositions of ``matmul``, ``mul``, ``cumprod``, ``reshape``
-and the inverse and solve ops, so their gradients are those ops'."""
+and the inverse and solve ops, so their gradients are those ops' (PyTorch's, complex ones included)."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def tensorinv(A: Any, ind: int = 2) -> Tensor:  # noqa: N803
     """The inverse of A read as a linear map from its last dims to its first ``ind`` dims (torch.linalg.tensorinv):
     A of shape ``S₁ + S₂`` with ``prod(S₁) == prod(S₂)`` → ``S₂ + S₁``."""
     name = "linalg.tensorinv"
-    A = floating(A, name, "A")  # noqa: N806
+    A = floating(A, name, "A", complex_ok=True)  # noqa: N806
     ind = int_arg(ind, name, "ind")
     if ind <= 0:
         raise ValueError(f"{name}: ind must be a positive integer, got {ind}")
@@ -133,7 +133,7 @@ def tensorsolve(A: Any, B: Any, dims: Any = None) -> Tensor:  # noqa: N803
     ``prod(S) == prod(X.shape) == B.numel()`` (S is B.shape, or any shape with B's element count, read flat as
     PyTorch does); ``dims`` moves those dims of A to the end first."""
     name = "linalg.tensorsolve"
-    A, B = floating(A, name, "A"), floating(B, name, "B")  # noqa: N806
+    A, B = floating(A, name, "A", complex_ok=True), floating(B, name, "B", complex_ok=True)  # noqa: N806
     same_dtype(name, A, B)
     if dims is not None:
         moved = int_tuple(dims, name, "dims")

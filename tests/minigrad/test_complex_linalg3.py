@@ -51,6 +51,12 @@ CASES: dict[str, tuple[Callable, tuple]] = {
     "cholesky_solve_of_cholesky": (_solve_with_cholesky, (L233, B232)),
     "cholesky_inverse": (_cholesky_inverse(False), (L233,)),
     "cholesky_inverse_upper": (_cholesky_inverse(True), (L33,)),
+    "tensorinv": (lambda lib, a: lib.linalg.tensorinv(a, ind=2), (_c(2, 3, 6) + 2 * np.eye(6).reshape(2, 3, 6),)),
+    "tensorinv_ind_1": (lambda lib, a: lib.linalg.tensorinv(a, 1), (L33.reshape(3, 3, 1),)),
+    "tensorsolve": (lambda lib, a, b: lib.linalg.tensorsolve(a, b), (_c(2, 3, 6) + 2 * np.eye(6).reshape(2, 3, 6),
+                                                                   _c(2, 3))),
+    "tensorsolve_dims": (lambda lib, a, b: lib.linalg.tensorsolve(a, b, dims=(0,)),
+                         (np.moveaxis(_c(6, 2, 3) + 2 * np.eye(6).reshape(6, 2, 3), 1, 0).copy(), _c(6))),
 }
 
 # the unread triangle of a leaf factor gets PyTorch's gradient (the factor read as a full matrix of A = L Lᴴ):
