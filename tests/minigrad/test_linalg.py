@@ -358,7 +358,6 @@ def test_eigvalsh_and_svdvals_skip_the_vectors_without_grad() -> None:
     (lambda: mg.linalg.inv(mg.tensor([[1, 2], [3, 4]])), TypeError, r"linalg\.inv: expected a floating-point A, got "
                                                                      r"dtype int64"),
     (lambda: mg.linalg.inv(mg.ones(2, 2, dtype="float16")), TypeError, "low-precision"),
-    (lambda: mg.linalg.tensorinv(mg.tensor(np.eye(2) * (1 + 1j)), 1), NotImplementedError, "complex"),
     (lambda: mg.linalg.solve(mg.eye(3), mg.ones(2)), ValueError, r"linalg\.solve: incompatible shapes of A \(3, 3\) "
                                                                  r"and B \(2,\) for the equation AX = B"),
     (lambda: mg.linalg.solve(mg.eye(3), mg.ones(4, 3)), ValueError, "AX = B"),
