@@ -185,14 +185,15 @@ def _digamma_positive(xp: Any, q: Any) -> Any:
 def _polygamma_array(xp: Any, n: int, x: Any) -> Any:
     """ψ⁽ⁿ⁾(x) elementwise, PyTorch's values at the poles: ψ(±0) = ∓inf, NaN at the negative integers;
     for n ≥ 1, (-1)^(n+1) · inf at 0 and the negative integers, and 0 at +inf (PyTorch: 0 for n = 1, NaN for
-    n ≥ 2). Narrower floats are computed in float64: for x < 0 the reflection cancels, and float32 arithmetic
-    gave ψ⁽²⁾(-171.5) 8% off and ψ⁽⁴⁾(-171.5) with the wrong sign."""
+    n ≥ 2). NaN at -inf for every n (PyTorch: NaN for n ≤ 1, ±inf for n ≥ 2, as if it were a pole). Narrower
+    floats are computed in float64: for x < 0 the reflection cancels, and float32 arithmetic gave ψ⁽²⁾(-171.5)
+    8% off and ψ⁽⁴⁾(-171.5) with the wrong sign."""
     if x.dtype != xp.float64:
         return _polygamma_array(xp, n, x.astype(xp.float64)).astype(x.dtype)
     q = xp.where(x < 0, 1 - x, x)
     sine, cosine = _sin_pi(xp, x)
     cot = cosine / sine
-    pole = (x <= 0) & (x == xp.floor(x))
+    pole = (x <= 0) & (x - xp.floor(x) == 0)   # not -inf: there ψ⁽ⁿ⁾ has no limit (NaN, from the reflection)
     if n == 0:
         value = _digamma_positive(xp, q)
         out = xp.where(x < 0, value - math.pi * cot, value)   # ψ(x) = ψ(1 - x) - π cot πx

@@ -99,3 +99,15 @@ def test_exponential_activations_give_nan_gradient_at_nan() -> None:
         np.testing.assert_allclose(value, getattr(torch.nn.functional, name)(torch.tensor(x), **kwargs).numpy(),
                                    rtol=1e-7)   # torch's celu works 1/α in float32
         np.testing.assert_allclose(slope, t.grad.numpy(), rtol=1e-7)
+
+
+def test_polygamma_at_minus_infinity_is_nan() -> None:
+    # ψ⁽ⁿ⁾ has no limit at -inf (poles at every negative integer): NaN, as torch's digamma and trigamma
+    # (torch's polygamma for n ≥ 2 gives ±inf there, as at a pole)
+    value, slope = _grad(mg.digamma, np.array([-np.inf, -3.0]))
+    t = torch.tensor([-np.inf, -3.0], dtype=torch.float64, requires_grad=True)
+    torch.digamma(t).sum().backward()
+    assert np.isnan(value).all() and np.isnan(slope[0]) and np.isnan(t.grad[0].item())
+    assert slope[1] == np.inf   # a pole of trigamma
+    for n in (2, 3):
+        assert np.isnan(mg.polygamma(n, mg.tensor([-np.inf], dtype=mg.float32)).item())
