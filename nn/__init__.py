@@ -23,6 +23,7 @@ from ._lazy_more import (
     LazyInstanceNorm2d,
     LazyInstanceNorm3d,
 )
+from ._linear_cross_entropy import LinearCrossEntropyOptions
 from ._recurrent_checks import RecurrentInputError
 from .activation import (
     CELU,
@@ -98,6 +99,7 @@ from .loss_more import (
     CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
+    LinearCrossEntropyLoss,
     MarginRankingLoss,
     MultiLabelMarginLoss,
     MultiLabelSoftMarginLoss,
@@ -193,6 +195,7 @@ __all__ += [
 __all__ += ["Buffer", "DataParallel", "parallel"]
 __all__ += ["AdaptiveLogSoftmaxWithLoss", "Container", "FractionalMaxPool2d", "FractionalMaxPool3d", "NLLLoss2d",
             "SyncBatchNorm"]
+__all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
 
 from . import _toplevel  # noqa: E402
 

@@ -89,6 +89,7 @@ from ._fractional_pool import (
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
 from ._grid_sample import affine_grid, grid_sample
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
+from ._linear_cross_entropy import linear_cross_entropy
 from ._losses import (
     cosine_embedding_loss,
     ctc_loss,
@@ -156,6 +157,7 @@ __all__ += [
     "channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle",
 ]
 __all__ += ["affine_grid", "grid_sample"]
+__all__ += ["linear_cross_entropy"]
 __all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
             "fractional_max_pool3d_with_indices"]
 

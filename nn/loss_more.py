@@ -1,7 +1,7 @@
 """Margin, ranking, embedding and likelihood losses as modules, as ``torch.nn``'s: ``GaussianNLLLoss``,
 ``PoissonNLLLoss``, ``MarginRankingLoss``, ``HingeEmbeddingLoss``, ``SoftMarginLoss``,
 ``MultiLabelSoftMarginLoss``, ``CosineEmbeddingLoss``, ``TripletMarginLoss``, ``MultiMarginLoss``,
-``MultiLabelMarginLoss``, ``TripletMarginWithDistanceLoss`` and ``CTCLoss``.
+``MultiLabelMarginLoss``, ``TripletMarginWithDistanceLoss``, ``CTCLoss`` and ``LinearCrossEntropyLoss``.
 
 Each holds its options (constructor arguments in PyTorch's positional order, with its deprecated
 ``size_average``/``reduce`` pair) and calls the function of the same name in :mod:`nn.functional`; a class
@@ -10,16 +10,19 @@ Each holds its options (constructor arguments in PyTorch's positional order, wit
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from minigrad import Tensor
 
 from . import functional as F
+from ._linear_cross_entropy import LinearCrossEntropyOptions
+from .layers import Linear
 from .loss import PairwiseDistance, _Loss, _WeightedLoss
 
 __all__ = ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
-           "TripletMarginWithDistanceLoss", "CTCLoss"]
+           "TripletMarginWithDistanceLoss", "CTCLoss", "LinearCrossEntropyLoss"]
 
 
 class GaussianNLLLoss(_Loss):
@@ -186,3 +189,43 @@ class CTCLoss(_Loss):
     def forward(self, log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths: Any) -> Tensor:
         return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
                           reduction=self.reduction, zero_infinity=self.zero_infinity)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """Cross entropy of ``self.linear(input)`` against ``target`` (torch 2.13's ``nn.LinearCrossEntropyLoss``):
+    a classifier head and its loss in one module; see ``F.linear_cross_entropy``.
+
+    ``self.linear`` is a ``Linear(in_features, num_classes * prod(out_features), bias=bias)`` whose weight is
+    read as (num_classes, *out_features, in_features): input (in,) or (N, in), target (), (N,) or
+    (N, *out_features) class indices, or (N, num_classes, *out_features) probabilities.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, *, out_features: tuple[int, ...] = (), bias: bool = False,
+                 device: Any = None, dtype: Any = None, reduction: str = "mean", weight: Any = None,
+                 ignore_index: int | None = None, label_smoothing: float = 0.0,
+                 options: LinearCrossEntropyOptions | None = None) -> None:
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise RuntimeError(f"LinearCrossEntropyLoss: expected weight shape to be {(num_classes,)}, got "
+                               f"{tuple(weight.shape)}")
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise RuntimeError(f"LinearCrossEntropyLoss: expected label_smoothing to be in range [0, 1], got "
+                               f"{label_smoothing}")
+        super().__init__(weight=weight, reduction=reduction)
+        self.num_classes, self.out_features = num_classes, out_features
+        self.ignore_index, self.label_smoothing, self.options = ignore_index, label_smoothing, options
+        self.linear = Linear(in_features, math.prod(out_features, start=num_classes), bias=bias, device=device,
+                             dtype=dtype)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        linear_weight = self.linear.weight.reshape(self.num_classes, *self.out_features, self.linear.in_features)
+        linear_bias = (self.linear.bias.reshape(self.num_classes, *self.out_features)
+                       if self.linear.bias is not None else None)
+        return F.linear_cross_entropy(input, linear_weight, target, linear_bias=linear_bias, weight=self.weight,
+                                      reduction=self.reduction, ignore_index=self.ignore_index,
+                                      label_smoothing=self.label_smoothing, options=self.options)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")
