@@ -15,7 +15,9 @@ max|g| ≤ ``tolerance_grad``, when the directional derivative is above
 ``tolerance_change``. The history survives from one ``step`` to the next.
 
 All parameters are viewed as one flat vector (in group order); they must share
-one device and dtype.
+one device and dtype. A complex parameter enters it as PyTorch's ``view_as_real``
+does, its real and imaginary parts interleaved, so the vector, its dot products
+and the state (``d``, ``prev_flat_grad``, the history) are real, as PyTorch's.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class LBFGS(Optimizer):
     calls ``backward()`` and returns the loss; it runs several times per step.
     ``step`` returns the loss of its first call.
     """
+
+    complex_as_real = True   # a complex parameter enters the flat vector as its real and imaginary parts, as PyTorch's
 
     def __init__(self, params: Iterable[Any], lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
@@ -87,7 +91,7 @@ class LBFGS(Optimizer):
 
     def _flat_params(self) -> Any:
         xp = mg.array_module(self._params[0].data)
-        return xp.concatenate([p.data.reshape(-1) for p in self._params])
+        return xp.concatenate([_as_real(xp, p.data) for p in self._params])
 
     def _flat_grad(self, where: str) -> Any:
         """Every gradient checked (shape, dtype, device, finiteness if asked), then concatenated; None counts as 0."""
@@ -95,21 +99,21 @@ class LBFGS(Optimizer):
         parts = []
         for i, p in enumerate(self._params):
             grad = self._grad_array(p, i, where)
-            parts.append(xp.zeros(p.data.size, dtype=p.dtype) if grad is None else grad.reshape(-1))
+            parts.append(xp.zeros(_real_size(p), dtype=p.data.real.dtype) if grad is None else _as_real(xp, grad))
         return xp.concatenate(parts)
 
     def _set_params(self, flat: Any) -> None:
         offset = 0
         for p in self._params:
-            p.data[...] = flat[offset:offset + p.data.size].reshape(p.shape)
-            offset += p.data.size
+            p.data[...] = _part(flat, offset, p)
+            offset += _real_size(p)
 
     def _move(self, t: float, direction: Any) -> None:
         """x ← x + t·direction, parameter by parameter, in place."""
         offset = 0
         for p in self._params:
-            p.data += t * direction[offset:offset + p.data.size].reshape(p.shape)
-            offset += p.data.size
+            p.data += t * _part(direction, offset, p)
+            offset += _real_size(p)
 
     # --- the step ---
 
@@ -239,7 +243,7 @@ class LBFGS(Optimizer):
             raise ValueError(f"{where}: {label} lacks {missing} / has unknown entries {unknown}")
         if index != 0:
             raise ValueError(f"{where}: {label} belongs to the first parameter, found it for parameter {index}")
-        size = sum(q.data.size for q in self._params)
+        size = sum(_real_size(q) for q in self._params)
         converted = {key: check_count(entries[key], f"{where}: {label} {key!r}", integral=True)
                      for key in ("func_evals", "n_iter")}
         if "d" not in entries:              # stopped at once so far: no direction, no history
@@ -257,8 +261,31 @@ class LBFGS(Optimizer):
         for key in _VECTOR_LISTS:
             converted[key] = [self._checked_array(v, p, f"{where}: {label} {key}[{i}]", 0, shape=(size,))
                               for i, v in enumerate(entries[key])]
+        if p.dtype.kind == "c":             # the vectors are real (a loaded state may come in p's complex dtype)
+            xp = mg.array_module(p.data)
+            for key in (*_VECTORS, *_VECTOR_LISTS):
+                value = converted[key]
+                converted[key] = [xp.ascontiguousarray(v.real) for v in value] if isinstance(value, list) else \
+                    xp.ascontiguousarray(value.real)
         converted["ro"] = [check_number(v, f"{where}: {label} ro[{i}]") for i, v in enumerate(entries["ro"])]
         return converted
+
+
+def _real_size(p: mg.Tensor) -> int:
+    """How many entries ``p`` takes in the flat vector: 2 per complex element."""
+    return p.data.size * (2 if p.dtype.kind == "c" else 1)
+
+
+def _as_real(xp: Any, array: Any) -> Any:
+    """``array`` flat, a complex one as ``view_as_real(array).view(-1)`` (real and imaginary parts interleaved)."""
+    flat = xp.ascontiguousarray(array).reshape(-1)
+    return flat.view(flat.real.dtype) if flat.dtype.kind == "c" else flat
+
+
+def _part(flat: Any, offset: int, p: mg.Tensor) -> Any:
+    """``p``'s slice of the flat vector in ``p``'s shape (and complex dtype)."""
+    part = flat[offset:offset + _real_size(p)]
+    return (part.view(p.dtype) if p.dtype.kind == "c" else part).reshape(p.shape)
 
 
 def _two_loop(q: Any, old_dirs: list, old_stps: list, ro: list, h_diag: float) -> Any:

@@ -9,8 +9,10 @@ every input element.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
 
+import minigrad.nn as mnn
 import numpy as np
 import pytest
 
@@ -90,6 +92,72 @@ def test_cholesky_inverse_of_a_non_real_diagonal_is_lapacks(torch: Any) -> None:
     real = np.tril(L33) - 1j * np.diag(np.diag(L33).imag)
     inverse = np.linalg.inv(real)
     np.testing.assert_allclose(mg.cholesky_inverse(mg.tensor(real)).numpy(), inverse.conj().T @ inverse, rtol=1e-12)
+
+
+@pytest.fixture
+def torch_optim(torch: Any) -> Any:
+    """torch, with torch._dynamo (its first optimizer imports it, ~1 s once per process) imported in setup, as
+    tests/test_pytorch_programs_flow.py's ``_lean_torch`` does."""
+    importlib.import_module("torch._dynamo")
+    return torch
+
+
+def _least_squares(lib: Any, optim: Any, make: Callable, line_search: str | None) -> tuple:
+    """A few L-BFGS steps on a complex least-squares problem with two complex parameters."""
+    rng = np.random.default_rng(3)
+    a, b, z0, u0 = (rng.standard_normal(shape + (2,)) @ [1, 1j] for shape in ((6, 4), (6,), (4,), (2,)))
+    z, u = make(z0).requires_grad_(True), make(u0).requires_grad_(True)
+    opt = optim.LBFGS([z, u], lr=0.5 if line_search is None else 1.0, max_iter=4, history_size=3,
+                      line_search_fn=line_search)
+    a_t, b_t = make(a), make(b)
+
+    def closure() -> Any:
+        opt.zero_grad()
+        residual = a_t @ z - b_t + lib.cat([u * u, u, u])
+        loss = (residual.abs() ** 2).sum()
+        loss.backward()
+        return loss
+
+    losses = [opt.step(closure).item() for _ in range(3)]
+    return losses, z.detach().numpy(), u.detach().numpy(), opt.state[z]
+
+
+@pytest.mark.parametrize("line_search", [None, "strong_wolfe"])
+def test_lbfgs_steps_complex_parameters_as_torch(line_search: str | None, torch_optim: Any) -> None:
+    """PyTorch's flat vector views a complex parameter as real (view_as_real): real dot products, a real state."""
+    ours = _least_squares(mg, mnn.optim, mg.tensor, line_search)
+    theirs = _least_squares(torch_optim, torch_optim.optim, torch_optim.from_numpy, line_search)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-10)
+    for mine, yours in zip(ours[1:3], theirs[1:3]):
+        np.testing.assert_allclose(mine, yours, rtol=1e-10, atol=1e-12)
+    for key in ("d", "prev_flat_grad"):
+        assert ours[3][key].dtype == np.float64 and ours[3][key].shape == tuple(theirs[3][key].shape) == (12,)
+        np.testing.assert_allclose(np.asarray(ours[3][key]), theirs[3][key].numpy(), rtol=1e-9, atol=1e-12)
+    assert ours[3]["n_iter"] == theirs[3]["n_iter"] and ours[3]["func_evals"] == theirs[3]["func_evals"]
+
+
+def test_lbfgs_state_of_complex_parameters_loads_back() -> None:
+    """The saved real state (maybe cast to the parameter's complex dtype on loading) steps on as before."""
+    z = mg.tensor(_c(3), requires_grad=True)
+    target = mg.tensor(_c(3))
+
+    def run(opt: Any) -> float:
+        def closure() -> Any:
+            opt.zero_grad()
+            loss = ((z - target).abs() ** 4).sum()
+            loss.backward()
+            return loss
+        return opt.step(closure).item()
+
+    opt = mnn.optim.LBFGS([z], max_iter=2)
+    run(opt)
+    saved, start = opt.state_dict(), z.detach().numpy().copy()
+    expected = (run(opt), z.detach().numpy().copy())
+    z.data[...] = start
+    again = mnn.optim.LBFGS([z], max_iter=2)
+    again.load_state_dict(saved)
+    assert run(again) == expected[0]
+    np.testing.assert_array_equal(z.detach().numpy(), expected[1])
 
 
 GPU_CASES = ["cholesky_solve_upper_broadcast", "cholesky_inverse"]
