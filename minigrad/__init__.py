@@ -495,3 +495,8 @@ stft, istft = _spectral.stft, _spectral.istft
 __all__ += ["stft", "istft"]
 for _name, _fn in _spectral.METHODS.items():
     setattr(Tensor, _name, _fn)
+
+# segment reductions (torch.segment_reduce), from scatter_reduce
+from .ops.segment_reduce import segment_reduce  # noqa: E402
+
+__all__ += ["segment_reduce"]

@@ -110,3 +110,81 @@ def test_linear_cross_entropy_loss_module_as_torch(torch: Any) -> None:
         nn.LinearCrossEntropyLoss(4, 3, weight=mg.ones(4))
     with pytest.raises(RuntimeError, match="label_smoothing"):
         nn.LinearCrossEntropyLoss(4, 3, label_smoothing=1.5)
+
+
+# --- segment_reduce -------------------------------------------------------------------------------------------
+
+TIES = np.array([2.0, 2.0, 3.0, 0.0, 0.0, 6.0])   # tied maxima, zeros in a product
+DISTINCT = np.array([2.0, 1.0, 3.0, 0.5, -1.0, 6.0])   # max/min: PyTorch's gradient at ties is tested below
+X263 = RNG.standard_normal((2, 6, 3))
+
+
+def _segments(reduce: str, **kwargs: Any) -> Any:
+    def fn(lib: Any, data: Any) -> Any:
+        return lib.segment_reduce(data, reduce, **{k: lib.tensor(v) if isinstance(v, np.ndarray) else v
+                                                   for k, v in kwargs.items()})
+    return fn
+
+
+SEGMENT_CASES = {
+    f"{reduce}_{how}": (_segments(reduce, **kwargs), (DISTINCT if reduce in ("max", "min") and data is TIES
+                                                      else data,))
+    for reduce in ("sum", "mean", "max", "min", "prod")
+    for how, data, kwargs in [
+        ("lengths", TIES, {"lengths": np.array([2, 0, 3, 1])}),
+        ("initial", TIES, {"lengths": np.array([2, 0, 3, 1]), "initial": 2.0}),
+        ("offsets", TIES, {"offsets": np.array([1, 2, 2, 5])}),
+        ("rows", X263, {"lengths": np.array([[2, 4], [3, 3]]), "axis": 1}),
+        ("trailing", X263[0], {"lengths": np.array([1, 0, 5])}),
+    ]
+}
+# no finite differences across the zeros of TIES's products, max's tie with initial=2.0, nor the ±inf/NaN of empty
+# segments without initial
+SEGMENT_KINKS = {"prod_lengths", "prod_initial", "prod_offsets", "max_initial"} | {
+    f"{reduce}_{how}" for reduce in ("max", "min", "mean") for how in ("lengths", "offsets", "trailing")}
+
+
+@pytest.mark.parametrize("name", sorted(SEGMENT_CASES))
+def test_segment_reduce_as_torch(name: str, torch: Any) -> None:
+    """Values (NaN/±inf/initial in empty segments), dtypes and gradients (ties shared, zeros in products)."""
+    same_as_torch(torch, SEGMENT_CASES[name][0], *SEGMENT_CASES[name][1], gradcheck=name not in SEGMENT_KINKS)
+
+
+def test_segment_reduce_float32_and_unsafe(torch: Any) -> None:
+    data = TIES.astype(np.float32)
+    ours = mg.segment_reduce(mg.tensor(data), "mean", lengths=mg.tensor([2, 4]))
+    assert ours.dtype == np.float32
+    assert_close(ours, torch.segment_reduce(torch.tensor(data), "mean", lengths=torch.tensor([2, 4])))
+    assert_close(mg.segment_reduce(mg.tensor(TIES), "sum", lengths=mg.tensor([2, 3]), unsafe=True),
+                 torch.segment_reduce(torch.tensor(TIES), "sum", lengths=torch.tensor([2, 3]), unsafe=True))
+
+
+def test_segment_reduce_errors_as_torch(torch: Any) -> None:
+    cases = [(TIES, "any", {"lengths": [2, 4]}), (TIES, "sum", {}), (TIES, "sum", {"lengths": [2, 3]}),
+             (TIES, "sum", {"lengths": [2, 5, -1]}), (TIES, "sum", {"indices": [0, 0, 1, 1, 1, 1]}),
+             (X263[0], "sum", {"lengths": [2, 4], "axis": 1}), (TIES, "sum", {"lengths": [2, 4], "axis": 1}),
+             (np.arange(6), "sum", {"lengths": [2, 4]}), (TIES, "sum", {"lengths": [2.0, 4.0]})]
+    for data, reduce, kwargs in cases:
+        with pytest.raises((RuntimeError, NotImplementedError, IndexError)) as theirs:
+            torch.segment_reduce(torch.tensor(data), reduce, **{k: torch.tensor(v) if k != "axis" else v
+                                                                for k, v in kwargs.items()})
+        with pytest.raises(type(theirs.value)):
+            mg.segment_reduce(mg.tensor(data), reduce, **{k: mg.tensor(v) if k != "axis" else v
+                                                          for k, v in kwargs.items()})
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_segment_reduce_shares_the_gradient_among_ties(reduce: str, torch: Any) -> None:
+    """Tied extremes share the gradient evenly, as PyTorch's for a non-negative upstream gradient. (PyTorch
+    2.13's kernel gives a negative upstream gradient whole to each tie: not linear in it; minigrad keeps the even
+    split, torch.amax's and scatter_reduce's rule.)"""
+    upstream = np.array([1.5, 1.0, 0.5])
+    grads = []
+    for lib in (mg, torch):
+        data = lib.tensor(TIES, requires_grad=True)
+        lib.segment_reduce(data, reduce, lengths=lib.tensor([2, 0, 4])).backward(lib.tensor(upstream))
+        grads.append(data.grad)
+    assert_close(*grads)
+    data = mg.tensor(TIES, requires_grad=True)
+    mg.segment_reduce(data, reduce, lengths=mg.tensor([2, 0, 4])).backward(mg.tensor(-upstream))
+    assert_close(data.grad[:2], [-0.75, -0.75])
