@@ -15,6 +15,14 @@ tests/test_pytorch_programs_ppo.py, this one is Spinning Up's):
   replay buffer batched by ``torch.as_tensor(v, dtype=torch.float32)``, the Q networks frozen during the policy
   step, ``log_alpha`` with its own Adam and the target entropy ``-act_dim``, and the polyak update under
   ``torch.no_grad()``;
+* ``SAC_SQUASHED_NORMAL`` follows denisyarats/pytorch_sac (``agent/actor.py``, ``agent/critic.py``,
+  ``agent/sac.py``, ``utils.py``): a ``TanhTransform`` subclass of ``distributions.transforms.Transform``
+  (``constraints.real`` to ``constraints.interval(-1, 1)``, ``cache_size=1``, ``atanh`` by ``log1p``, the
+  softplus log-det), a ``SquashedNormal`` subclass of ``TransformedDistribution`` with a ``mean`` property, the
+  log std squashed by ``tanh`` into its bounds, ``mlp`` with ``ReLU(inplace=True)``, orthogonal initialisation by
+  ``self.apply(weight_init)``, a ``DoubleQCritic`` and its target loaded by ``load_state_dict``, ``log_alpha =
+  torch.tensor(np.log(init_temperature))`` with ``requires_grad = True``, the target built without ``no_grad``
+  and ``.detach()``-ed, ``act`` returning ``dist.mean`` or ``dist.sample()`` clamped, and ``soft_update_params``;
 * ``TD3`` follows Fujimoto's TD3 (https://github.com/sfujimoto/TD3, ``TD3.py``/``OurDDPG.py``/``utils.py``): an
   ``Actor`` with ``max_action * torch.tanh``, one ``Critic`` module holding both Q heads with a ``Q1`` method,
   ``copy.deepcopy`` targets, target policy smoothing ``(torch.randn_like(action) * policy_noise).clamp(-c, c)``,
@@ -55,7 +63,10 @@ is ``math.log(2) - pi_action`` (a NumPy float64 scalar keeps its dtype under Num
 the log-probability would turn float64); the polyak update ``p_targ.data.mul_(polyak); p_targ.data.add_((1 -
 polyak) * p.data)`` and TD3's ``target_param.data.copy_(tau * param.data + (1 - tau) * target_param.data)`` are
 written under ``torch.no_grad()`` as ``p_targ.mul_(polyak).add_(p, alpha=1 - polyak)`` and
-``target_param.lerp_(param, tau)`` (minigrad's ``.data`` is the NumPy array).
+``target_param.lerp_(param, tau)`` (minigrad's ``.data`` is the NumPy array). pytorch_sac's float64 ``log_alpha``
+(``torch.tensor(np.log(0.1))``, float64 in both libraries) is kept as written: a 0-d float64 tensor times a float32
+one is float32 in PyTorch and float64 in minigrad (NumPy 2's promotion, DESIGN §3), so there the actor, alpha and
+critic losses are float64; their values agree to float32's precision, which the test checks.
 """
 
 from __future__ import annotations
@@ -80,6 +91,7 @@ import copy
 import itertools
 import numpy as np
 from torch.distributions.normal import Normal
+from torch import distributions as pyd
 """
 
 MINIGRAD_IMPORTS_CONTROL = MINIGRAD_IMPORTS + """\
@@ -87,6 +99,7 @@ import copy
 import itertools
 import numpy as np
 from minigrad.distributions.normal import Normal
+from minigrad import distributions as pyd
 """
 
 # ----------------------------------------------------------------------------- 1. SAC (Spinning Up)
@@ -260,6 +273,196 @@ def train(ac, transitions, rng, updates=6, batch_size=8, gamma=0.99, polyak=0.8,
         log["q1"].append(q1)
         log["logp"].append(logp_pi.detach().numpy())
     return log, ac_targ
+'''
+
+# ----------------------------------------------------------------------------- 1b. SAC (pytorch_sac, Yarats)
+
+SAC_SQUASHED_NORMAL = '''
+class TanhTransform(pyd.transforms.Transform):
+    domain = pyd.constraints.real
+    codomain = pyd.constraints.interval(-1.0, 1.0)
+    bijective = True
+    sign = +1
+
+    def __init__(self, cache_size=1):
+        super().__init__(cache_size=cache_size)
+
+    @staticmethod
+    def atanh(x):
+        return 0.5 * (x.log1p() - (-x).log1p())
+
+    def __eq__(self, other):
+        return isinstance(other, TanhTransform)
+
+    def _call(self, x):
+        return x.tanh()
+
+    def _inverse(self, y):
+        # atanh is unstable near +-1: the cache (cache_size=1) returns rsample's own x instead
+        return self.atanh(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return 2. * (math.log(2.) - x - F.softplus(-2. * x))
+
+
+class SquashedNormal(pyd.transformed_distribution.TransformedDistribution):
+    def __init__(self, loc, scale):
+        self.loc = loc
+        self.scale = scale
+        self.base_dist = pyd.Normal(loc, scale)
+        super().__init__(self.base_dist, [TanhTransform()])
+
+    @property
+    def mean(self):
+        mu = self.loc
+        for tr in self.transforms:
+            mu = tr(mu)
+        return mu
+
+
+def weight_init(m):
+    if isinstance(m, nn.Linear):
+        nn.init.orthogonal_(m.weight)
+        if hasattr(m.bias, 'data'):
+            with torch.no_grad():
+                m.bias.fill_(0.0)
+
+
+def mlp(input_dim, hidden_dim, output_dim, hidden_depth, output_mod=None):
+    mods = [nn.Linear(input_dim, hidden_dim), nn.ReLU(inplace=True)]
+    for _ in range(hidden_depth - 1):
+        mods += [nn.Linear(hidden_dim, hidden_dim), nn.ReLU(inplace=True)]
+    mods.append(nn.Linear(hidden_dim, output_dim))
+    if output_mod is not None:
+        mods.append(output_mod)
+    return nn.Sequential(*mods)
+
+
+def soft_update_params(net, target_net, tau):
+    with torch.no_grad():
+        for param, target_param in zip(net.parameters(), target_net.parameters()):
+            target_param.copy_(tau * param + (1 - tau) * target_param)
+
+
+class DiagGaussianActor(nn.Module):
+    def __init__(self, obs_dim, action_dim, hidden_dim, hidden_depth, log_std_bounds):
+        super().__init__()
+        self.log_std_bounds = log_std_bounds
+        self.trunk = mlp(obs_dim, hidden_dim, 2 * action_dim, hidden_depth)
+        self.outputs = dict()
+        self.apply(weight_init)
+
+    def forward(self, obs):
+        mu, log_std = self.trunk(obs).chunk(2, dim=-1)
+        # squash log_std into [log_std_min, log_std_max]
+        log_std = torch.tanh(log_std)
+        log_std_min, log_std_max = self.log_std_bounds
+        log_std = log_std_min + 0.5 * (log_std_max - log_std_min) * (log_std + 1)
+        std = log_std.exp()
+        self.outputs['mu'] = mu
+        self.outputs['std'] = std
+        return SquashedNormal(mu, std)
+
+
+class DoubleQCritic(nn.Module):
+    def __init__(self, obs_dim, action_dim, hidden_dim, hidden_depth):
+        super().__init__()
+        self.Q1 = mlp(obs_dim + action_dim, hidden_dim, 1, hidden_depth)
+        self.Q2 = mlp(obs_dim + action_dim, hidden_dim, 1, hidden_depth)
+        self.apply(weight_init)
+
+    def forward(self, obs, action):
+        assert obs.size(0) == action.size(0)
+        obs_action = torch.cat([obs, action], dim=-1)
+        return self.Q1(obs_action), self.Q2(obs_action)
+
+
+def make_models(obs_dim=3, action_dim=2):
+    return (DiagGaussianActor(obs_dim, action_dim, 16, 2, (-5, 2)), DoubleQCritic(obs_dim, action_dim, 16, 2),
+            DoubleQCritic(obs_dim, action_dim, 16, 2))
+
+
+class SACAgent:
+    def __init__(self, actor, critic, critic_target, action_range, discount=0.99, init_temperature=0.1,
+                 lr=3e-3, betas=(0.9, 0.999), critic_tau=0.1, actor_update_frequency=1,
+                 critic_target_update_frequency=2, batch_size=8):
+        self.action_range = action_range
+        self.discount, self.critic_tau, self.batch_size = discount, critic_tau, batch_size
+        self.actor_update_frequency = actor_update_frequency
+        self.critic_target_update_frequency = critic_target_update_frequency
+        self.critic, self.critic_target, self.actor = critic, critic_target, actor
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.log_alpha = torch.tensor(np.log(init_temperature))
+        self.log_alpha.requires_grad = True
+        self.target_entropy = -action_range[0].size
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=lr, betas=betas)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=betas)
+        self.log_alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=lr, betas=betas)
+        self.log = {"critic_loss": [], "actor_loss": [], "alpha_loss": [], "alpha": [], "entropy": []}
+
+    @property
+    def alpha(self):
+        return self.log_alpha.exp()
+
+    def act(self, obs, sample=False):
+        obs = torch.FloatTensor(obs).unsqueeze(0)
+        dist = self.actor(obs)
+        action = dist.sample() if sample else dist.mean
+        action = action.clamp(*[torch.as_tensor(bound) for bound in self.action_range])
+        assert action.ndim == 2 and action.shape[0] == 1
+        return action[0].cpu().detach().numpy()
+
+    def update_critic(self, obs, action, reward, next_obs, not_done):
+        dist = self.actor(next_obs)
+        next_action = dist.rsample()
+        log_prob = dist.log_prob(next_action).sum(-1, keepdim=True)
+        target_Q1, target_Q2 = self.critic_target(next_obs, next_action)
+        target_V = torch.min(target_Q1, target_Q2) - self.alpha.detach() * log_prob
+        target_Q = reward + (not_done * self.discount * target_V)
+        target_Q = target_Q.detach()
+        current_Q1, current_Q2 = self.critic(obs, action)
+        critic_loss = F.mse_loss(current_Q1, target_Q) + F.mse_loss(current_Q2, target_Q)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        self.log["critic_loss"].append(critic_loss.item())
+
+    def update_actor_and_alpha(self, obs):
+        dist = self.actor(obs)
+        action = dist.rsample()
+        log_prob = dist.log_prob(action).sum(-1, keepdim=True)
+        actor_Q1, actor_Q2 = self.critic(obs, action)
+        actor_Q = torch.min(actor_Q1, actor_Q2)
+        actor_loss = (self.alpha.detach() * log_prob - actor_Q).mean()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        self.actor_optimizer.step()
+        self.log_alpha_optimizer.zero_grad()
+        alpha_loss = (self.alpha * (-log_prob - self.target_entropy).detach()).mean()
+        alpha_loss.backward()
+        self.log_alpha_optimizer.step()
+        self.log["actor_loss"].append(actor_loss.item())
+        self.log["alpha_loss"].append(alpha_loss.item())
+        self.log["alpha"].append(self.alpha.item())
+        self.log["entropy"].append(-log_prob.mean().item())
+
+    def update(self, batch, step):
+        obs, action, reward, next_obs, not_done = (torch.as_tensor(v, dtype=torch.float32) for v in batch)
+        self.update_critic(obs, action, reward, next_obs, not_done)
+        if step % self.actor_update_frequency == 0:
+            self.update_actor_and_alpha(obs)
+        if step % self.critic_target_update_frequency == 0:
+            soft_update_params(self.critic, self.critic_target, self.critic_tau)
+
+
+def train(actor, critic, critic_target, batches):
+    agent = SACAgent(actor, critic, critic_target, (np.full(2, -1.0, np.float32), np.full(2, 1.0, np.float32)))
+    actions = [agent.act(np.array([0.5, -0.2, 0.1], dtype=np.float32))]
+    for step, batch in enumerate(batches):
+        agent.update(batch, step)
+    actions.append(agent.act(np.array([0.5, -0.2, 0.1], dtype=np.float32)))
+    actions.append(agent.act(np.array([0.5, -0.2, 0.1], dtype=np.float32), sample=True))
+    return agent.log, actions, agent.log_alpha
 '''
 
 # ----------------------------------------------------------------------------- 2. TD3 and DDPG
@@ -851,7 +1054,7 @@ def train(model, series, steps=5, seq_len=12, batch_size=4):
     return losses, prediction.numpy(), corr.numpy()
 '''
 
-PROGRAMS = (SAC, TD3, WAV2VEC2, AUTOFORMER)
+PROGRAMS = (SAC, SAC_SQUASHED_NORMAL, TD3, WAV2VEC2, AUTOFORMER)
 
 
 def _twins(source: str, *args: Any, **kwargs: Any) -> tuple:
@@ -905,6 +1108,37 @@ def test_spinning_up_sac_with_automatic_entropy_tuning(torch: Any, monkeypatch: 
     _assert_same_weights(torch_target, mg_target, initial)
     assert not any(p.requires_grad for p in mg_target.parameters())
     assert all(p.requires_grad for p in mg_ac.parameters())
+
+
+def _sac_batches(seed: int, count: int = 6, batch_size: int = 8) -> list:
+    """Replay batches (obs, action, reward, next_obs, not_done) of the point mass, float32."""
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(count):
+        obs = rng.standard_normal((batch_size, 3)).astype(np.float32)
+        action = rng.uniform(-1, 1, (batch_size, 2)).astype(np.float32)
+        next_obs = (0.9 * obs + 0.1 * np.pad(action, ((0, 0), (0, 1)))).astype(np.float32)
+        reward = -(next_obs ** 2).sum(1, keepdims=True)
+        batches.append((obs, action, reward, next_obs, (rng.random((batch_size, 1)) > 0.2).astype(np.float32)))
+    return batches
+
+
+def test_pytorch_sac_with_a_squashed_normal_transformed_distribution(torch: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six updates of denisyarats/pytorch_sac's agent: ``SquashedNormal`` (a ``TransformedDistribution`` over a
+    ``TanhTransform`` subclass whose cache gives ``log_prob`` rsample's own pre-tanh value), orthogonal init through
+    ``self.apply``, a float64 ``log_alpha`` from ``torch.tensor(np.log(t))``: losses, alpha, entropy, the greedy and
+    sampled actions and every network's weights agree with torch."""
+    _shared_normal_draws(monkeypatch, torch, 7)
+    torch_program, torch_nets, mg_program, mg_nets, initials = _twins(SAC_SQUASHED_NORMAL, factory="make_models")
+    expected, expected_actions, torch_log_alpha = torch_program["train"](*torch_nets, _sac_batches(8))
+    log, actions, log_alpha = mg_program["train"](*mg_nets, _sac_batches(8))
+    _assert_same_logs(log, expected)
+    np.testing.assert_allclose(np.stack(actions), np.stack(expected_actions), rtol=1e-5, atol=1e-6)
+    assert log_alpha.dtype == np.float64 and log_alpha.item() != np.log(0.1)
+    np.testing.assert_allclose(log_alpha.item(), torch_log_alpha.item(), rtol=1e-6)
+    for torch_net, mg_net, initial in zip(torch_nets, mg_nets, initials):
+        _assert_same_weights(torch_net, mg_net, initial)
 
 
 # ----------------------------------------------------------------------------- 2. TD3 and DDPG
