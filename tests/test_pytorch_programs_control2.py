@@ -31,15 +31,21 @@ tests/test_pytorch_programs_ppo.py, this one is Spinning Up's):
   Ornstein-Uhlenbeck exploration noise drawn by ``torch.randn``, the target ``.detach()``-ed instead of ``no_grad``;
 * ``WAV2VEC2`` follows wav2vec 2.0 (Baevski et al. 2020) as fairseq's ``wav2vec2.py``/``gumbel_vector_quantizer.py``
   and Hugging Face's ``modeling_wav2vec2.py`` write it, cut down: a feature encoder of strided ``Conv1d`` +
-  ``GroupNorm`` (one group per channel) + ``GELU``, ``LayerNorm`` + ``Linear`` feature projection, a product
+  fairseq's ``Fp32GroupNorm`` (an ``nn.GroupNorm`` subclass calling ``F.group_norm`` on ``input.float()``, then
+  ``type_as``; one group per channel) + ``GELU``, its gradient scaled by fairseq's ``GradMultiply`` (an
+  ``autograd.Function`` whose forward returns ``x.new(x)``), the feature penalty ``features.float().pow(2).mean()``,
+  ``LayerNorm`` + ``Linear`` feature projection, a product
   quantizer whose ``F.gumbel_softmax(logits, tau, hard=True)`` picks one codeword per group (``codevectors``
   an ``nn.Parameter`` read by ``unsqueeze(-1) * codevectors`` then ``sum(-2)``), the temperature annealed per step,
   the perplexity of the batch-averaged soft code distribution (``torch.exp(-torch.sum(p * torch.log(p + 1e-7),
   dim=-1)).sum()``) and the diversity loss ``(GV - perplexity) / GV``; time masks of fixed-length spans from
   ``torch.randint`` starts compared with ``torch.arange``, written with ``hidden[mask] = masked_spec_embed``; a
-  grouped ``Conv1d`` positional embedding; one ``nn.TransformerEncoderLayer(batch_first=True, activation='gelu')``;
-  distractors drawn by ``torch.randint`` over the other time steps (``idx + (idx >= t)``, fairseq's skip of the
-  positive), gathered by advanced indexing, ``torch.cosine_similarity(..., dim=-1) / temperature``, a distractor
+  grouped ``Conv1d`` positional embedding under ``nn.utils.parametrizations.weight_norm(dim=2)`` with the last
+  frame cut (fairseq's ``SamePad``); one ``nn.TransformerEncoderLayer(batch_first=True, activation='gelu')``;
+  distractors as fairseq's ``sample_negatives`` draws them (``buffered_arange`` growing a ``torch.LongTensor()``
+  by ``resize_`` and ``torch.arange(max, out=buf)``, ``torch.randint(low=, high=, size=)`` over T - 1 steps,
+  ``neg_idxs[neg_idxs >= tszs] += 1`` to skip the positive, row offsets added in place, ``y[neg_idxs.view(-1)]``),
+  ``torch.cosine_similarity(..., dim=-1) / temperature``, a distractor
   equal to its positive masked with ``-inf``, and ``F.cross_entropy(logits, target, reduction='sum')`` with
   ``-100`` (ignored) targets on unmasked frames, as Hugging Face writes it;
 * ``AUTOFORMER`` follows thuml/Autoformer (https://github.com/thuml/Autoformer, ``layers/AutoCorrelation.py``,
@@ -66,7 +72,9 @@ written under ``torch.no_grad()`` as ``p_targ.mul_(polyak).add_(p, alpha=1 - pol
 ``target_param.lerp_(param, tau)`` (minigrad's ``.data`` is the NumPy array). pytorch_sac's float64 ``log_alpha``
 (``torch.tensor(np.log(0.1))``, float64 in both libraries) is kept as written: a 0-d float64 tensor times a float32
 one is float32 in PyTorch and float64 in minigrad (NumPy 2's promotion, DESIGN §3), so there the actor, alpha and
-critic losses are float64; their values agree to float32's precision, which the test checks.
+critic losses are float64; their values agree to float32's precision, which the test checks. For the same reason
+Hugging Face's ``diversity_loss = (...) * mask_time_indices.sum()`` (times an int64 count) is float64 in minigrad,
+and so is the wav2vec loss.
 """
 
 from __future__ import annotations
@@ -673,6 +681,36 @@ def run(kind, actor, critic, rng, steps=12, start=4, max_action=1.0):
 # ----------------------------------------------------------------------------- 3. wav2vec 2.0
 
 WAV2VEC2 = '''
+class Fp32GroupNorm(nn.GroupNorm):
+    def forward(self, input):
+        output = F.group_norm(input.float(), self.num_groups, self.weight.float() if self.weight is not None else None,
+                              self.bias.float() if self.bias is not None else None, self.eps)
+        return output.type_as(input)
+
+
+class GradMultiply(torch.autograd.Function):
+    """Identity forward; the gradient scaled by ``scale`` (the feature encoder learns slower)."""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        res = x.new(x)
+        return res
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.scale, None
+
+
+def buffered_arange(max):
+    if not hasattr(buffered_arange, "buf"):
+        buffered_arange.buf = torch.LongTensor()
+    if max > buffered_arange.buf.numel():
+        buffered_arange.buf.resize_(max)
+        torch.arange(max, out=buffered_arange.buf)
+    return buffered_arange.buf[:max]
+
+
 class FeatureEncoder(nn.Module):
     """(B, samples) waveform -> (B, C, T) features: strided convolutions, GroupNorm on the first, GELU."""
 
@@ -680,7 +718,7 @@ class FeatureEncoder(nn.Module):
         super().__init__()
         self.conv_layers = nn.ModuleList([
             nn.Sequential(nn.Conv1d(1, channels, 6, stride=3, bias=False),
-                          nn.GroupNorm(channels, channels, affine=True), nn.GELU()),
+                          Fp32GroupNorm(channels, channels, affine=True), nn.GELU()),
             nn.Sequential(nn.Conv1d(channels, channels, 3, stride=2, bias=False), nn.GELU()),
         ])
 
@@ -741,7 +779,10 @@ class Wav2Vec2(nn.Module):
         self.layer_norm = nn.LayerNorm(channels)
         self.projection = nn.Linear(channels, hidden)
         self.masked_spec_embed = nn.Parameter(torch.FloatTensor(hidden).uniform_())
-        self.pos_conv = nn.Conv1d(hidden, hidden, kernel_size=4, padding=2, groups=2)
+        pos_conv = nn.Conv1d(hidden, hidden, kernel_size=4, padding=2, groups=2)
+        nn.init.normal_(pos_conv.weight, mean=0, std=math.sqrt(4 / (4 * hidden)))
+        nn.init.constant_(pos_conv.bias, 0)
+        self.pos_conv = nn.utils.parametrizations.weight_norm(pos_conv, name="weight", dim=2)
         self.encoder_layer_norm = nn.LayerNorm(hidden)
         self.encoder = nn.TransformerEncoderLayer(hidden, 2, 2 * hidden, dropout=0.0, activation="gelu",
                                                   batch_first=True)
@@ -749,8 +790,10 @@ class Wav2Vec2(nn.Module):
         self.project_q = nn.Linear(codevector_dim, proj_dim)
         self.project_hid = nn.Linear(hidden, proj_dim)
 
-    def forward(self, input_values, mask_time_indices):
-        extract_features = self.feature_extractor(input_values).transpose(1, 2)   # (B, T, C)
+    def forward(self, input_values, mask_time_indices, feature_grad_mult=0.5):
+        features = GradMultiply.apply(self.feature_extractor(input_values), feature_grad_mult)
+        features_pen = features.float().pow(2).mean()
+        extract_features = features.transpose(1, 2)   # (B, T, C)
         extract_features = self.layer_norm(extract_features)
         hidden_states = self.projection(extract_features)
         hidden_states[mask_time_indices] = self.masked_spec_embed.to(hidden_states.dtype)
@@ -758,7 +801,7 @@ class Wav2Vec2(nn.Module):
         hidden_states = self.encoder_layer_norm(hidden_states + F.gelu(position).transpose(1, 2))
         hidden_states = self.encoder(hidden_states)
         quantized, perplexity, codes = self.quantizer(extract_features, mask_time_indices)
-        return self.project_hid(hidden_states), self.project_q(quantized), perplexity, codes
+        return self.project_hid(hidden_states), self.project_q(quantized), perplexity, codes, features_pen
 
 
 def compute_mask_indices(batch_size, sequence_length, mask_length, num_spans):
@@ -769,11 +812,18 @@ def compute_mask_indices(batch_size, sequence_length, mask_length, num_spans):
     return inside.any(dim=1)
 
 
-def sample_negative_indices(batch_size, sequence_length, num_negatives):
-    """(B, T, K) indices of other time steps of the same row: draw in [0, T - 1), skip the positive."""
-    idx = torch.randint(0, sequence_length - 1, (batch_size, sequence_length, num_negatives))
-    positive = torch.arange(sequence_length)[None, :, None]
-    return idx + (idx >= positive).long()
+def sample_negatives(y, num_negatives):
+    """y: (B, T, D) -> (K, B, T, D) distractors from other time steps of the same row, as fairseq draws them."""
+    bsz, tsz, fsz = y.shape
+    y = y.view(-1, fsz)   # (B * T, D)
+    with torch.no_grad():
+        tszs = buffered_arange(tsz).unsqueeze(-1).expand(-1, num_negatives).flatten()
+        neg_idxs = torch.randint(low=0, high=tsz - 1, size=(bsz, num_negatives * tsz))
+        neg_idxs[neg_idxs >= tszs] += 1   # skip the positive itself
+        for i in range(1, bsz):
+            neg_idxs[i] += i * tsz
+    negs = y[neg_idxs.view(-1)]
+    return negs.view(bsz, tsz, num_negatives, fsz).permute(2, 0, 1, 3)
 
 
 def contrastive_logits(target_features, negative_features, predicted_features, temperature=0.1):
@@ -786,7 +836,8 @@ def make_model():
     return Wav2Vec2()
 
 
-def train(model, waves, steps=4, num_negatives=3, diversity_weight=0.1, max_temp=2.0, min_temp=0.5, decay=0.7):
+def train(model, waves, steps=4, num_negatives=3, diversity_weight=0.1, penalty_weight=1.0, max_temp=2.0,
+          min_temp=0.5, decay=0.7):
     optimizer = optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
     log = {"loss": [], "contrastive": [], "diversity": [], "perplexity": [], "codes": []}
     for step in range(steps):
@@ -794,10 +845,8 @@ def train(model, waves, steps=4, num_negatives=3, diversity_weight=0.1, max_temp
         batch_size = waves.shape[0]
         sequence_length = model.feature_extractor(waves[:1]).shape[-1]
         mask = compute_mask_indices(batch_size, sequence_length, mask_length=2, num_spans=2)
-        hidden, quantized, perplexity, codes = model(waves, mask)
-        negatives_idx = sample_negative_indices(batch_size, sequence_length, num_negatives)
-        rows = torch.arange(batch_size)[:, None, None]
-        negatives = quantized[rows, negatives_idx].permute(2, 0, 1, 3)   # (K, B, T, D)
+        hidden, quantized, perplexity, codes, features_pen = model(waves, mask)
+        negatives = sample_negatives(quantized, num_negatives)   # (K, B, T, D)
         logits = contrastive_logits(quantized[None], negatives, hidden[None])
         neg_is_pos = (quantized == negatives).all(-1)
         if neg_is_pos.any():
@@ -807,7 +856,7 @@ def train(model, waves, steps=4, num_negatives=3, diversity_weight=0.1, max_temp
         contrastive_loss = F.cross_entropy(logits.float(), target, reduction="sum")
         num_codevectors = model.quantizer.num_groups * model.quantizer.num_vars
         diversity_loss = ((num_codevectors - perplexity) / num_codevectors) * mask.sum()
-        loss = contrastive_loss + diversity_weight * diversity_loss
+        loss = contrastive_loss + diversity_weight * diversity_loss + penalty_weight * features_pen
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -819,7 +868,7 @@ def train(model, waves, steps=4, num_negatives=3, diversity_weight=0.1, max_temp
         log["codes"].append(codes.tolist())
     model.eval()
     with torch.no_grad():
-        _, _, perplexity, codes = model(waves, torch.zeros(batch_size, sequence_length, dtype=torch.bool))
+        _, _, perplexity, codes, _ = model(waves, torch.zeros(batch_size, sequence_length, dtype=torch.bool))
     log["eval"] = (perplexity.item(), codes.tolist())
     return log
 '''
