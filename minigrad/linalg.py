@@ -5,8 +5,9 @@ and the leading dims are a batch, as PyTorch's. Results, dtypes, shapes, errors 
 PyTorch 2.13 for float32 and float64 tensors; integer, bool and float16 inputs raise as PyTorch's do,
 complex inputs are taken (with PyTorch's gradients) by inv, solve, matrix_power, det, slogdet, cholesky, matrix_exp,
 eigh, eigvalsh, eig, eigvals, svd, svdvals, pinv, matrix_norm, cond, matrix_rank, qr, lstsq, the LU family,
-solve_triangular and householder_product (``eig``/``eigvals`` return complex values for real inputs too); ldl_factor,
-ldl_solve, tensorinv and tensorsolve raise NotImplementedError for them. Named
+solve_triangular, householder_product, tensorinv and tensorsolve (``eig``/``eigvals`` return complex values for real
+inputs too); ldl_factor, ldl_factor_ex and ldl_solve take complex symmetric (``hermitian=False``) and Hermitian
+(``hermitian=True``) matrices with LAPACK's pivots, without a gradient as in PyTorch. Named
 results are tuples with PyTorch's field names (``mg.linalg.slogdet(A).logabsdet``).
 
 The ops (forward and backward on arrays) live in :mod:`minigrad.ops.solvers` (inv, solve, det,

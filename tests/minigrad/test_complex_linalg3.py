@@ -160,6 +160,57 @@ def test_lbfgs_state_of_complex_parameters_loads_back() -> None:
     np.testing.assert_array_equal(z.detach().numpy(), expected[1])
 
 
+def _ldl_cases(count: int) -> list:
+    """Complex matrices that exercise 1×1 and 2×2 pivots, swaps, exact zeros (info > 0) and, for ``hermitian``, a
+    diagonal with imaginary parts LAPACK's hetf2 does not read; only the lower triangle matters."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for i in range(count):
+        n = 1 + i % 6
+        a = rng.standard_normal((n, n, 2)) @ [1, 1j]
+        if i % 3 == 1:
+            np.fill_diagonal(a, 1j * rng.standard_normal(n))
+        if i % 5 == 2:
+            zero = rng.integers(n)
+            a[:, zero] = a[zero] = 0
+        cases.append(a)
+    return cases
+
+
+@pytest.mark.parametrize("hermitian", [False, True])
+def test_ldl_factor_and_solve_of_complex_matrices_are_lapacks(hermitian: bool, torch: Any) -> None:
+    """Bunch-Kaufman's pivots, LD and info as LAPACK's zsytrf (zhetrf with ``hermitian``), and its solves."""
+    pivots_2x2 = zeros = 0
+    for a in _ldl_cases(36):
+        ours = mg.linalg.ldl_factor_ex(mg.tensor(a), hermitian=hermitian)
+        theirs = torch.linalg.ldl_factor_ex(torch.from_numpy(a), hermitian=hermitian)
+        assert ours.pivots.tolist() == theirs.pivots.tolist() and ours.info.item() == theirs.info.item()
+        np.testing.assert_allclose(ours.LD.numpy(), theirs.LD.numpy(), rtol=1e-10, atol=1e-12)
+        pivots_2x2, zeros = pivots_2x2 + (theirs.pivots < 0).any().item(), zeros + (theirs.info > 0).item()
+        if theirs.info.item() == 0:
+            b = _c(a.shape[0], 2)
+            solved = mg.linalg.ldl_solve(ours.LD, ours.pivots, mg.tensor(b), hermitian=hermitian)
+            expected = torch.linalg.ldl_solve(theirs.LD, theirs.pivots, torch.from_numpy(b), hermitian=hermitian)
+            np.testing.assert_allclose(solved.numpy(), expected.numpy(), rtol=1e-9, atol=1e-11)
+    assert pivots_2x2 >= 5 and zeros >= 3
+
+
+def test_ldl_of_a_batch_in_complex64_and_its_missing_gradient(torch: Any) -> None:
+    a = _c(2, 3, 5, 5).astype(np.complex64)
+    for hermitian in (False, True):
+        a_t = mg.tensor(a, requires_grad=True)
+        ours = mg.linalg.ldl_factor(a_t, hermitian=hermitian)
+        theirs = torch.linalg.ldl_factor(torch.from_numpy(a), hermitian=hermitian)
+        assert ours.LD.dtype == np.complex64 and ours.pivots.dtype == np.int32
+        assert ours.pivots.tolist() == theirs.pivots.tolist()
+        np.testing.assert_allclose(ours.LD.detach().numpy(), theirs.LD.numpy(), rtol=1e-4, atol=1e-5)
+        with pytest.raises(NotImplementedError, match="derivative for 'linalg_ldl_factor_ex' is not implemented"):
+            ours.LD.abs().sum().backward()
+        solved = mg.linalg.ldl_solve(ours.LD.detach(), ours.pivots, mg.tensor(a[..., :2]), hermitian=hermitian)
+        expected = torch.linalg.ldl_solve(theirs.LD, theirs.pivots, torch.from_numpy(a[..., :2]), hermitian=hermitian)
+        np.testing.assert_allclose(solved.numpy(), expected.numpy(), rtol=1e-3, atol=1e-4)
+
+
 GPU_CASES = ["cholesky_solve_upper_broadcast", "cholesky_inverse"]
 
 
@@ -168,3 +219,19 @@ GPU_CASES = ["cholesky_solve_upper_broadcast", "cholesky_inverse"]
 def test_the_cupy_path_gives_the_host_gradients(name: str) -> None:
     """On the GPU, or the strict CuPy stand-in without one (no implicit host copies)."""
     matches_on_cupy(*CASES[name], _weights, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.gpu
+def test_complex_ldl_on_the_cupy_path_is_the_hosts() -> None:
+    for hermitian in (False, True):
+        for a in _ldl_cases(8):
+            host = mg.linalg.ldl_factor_ex(mg.tensor(a), hermitian=hermitian)
+            device = mg.linalg.ldl_factor_ex(mg.tensor(a, device="cuda"), hermitian=hermitian)
+            assert device.pivots.cpu().tolist() == host.pivots.tolist()
+            np.testing.assert_allclose(device.LD.cpu().numpy(), host.LD.numpy(), rtol=1e-10, atol=1e-12)
+            if host.info.item() == 0:
+                b = a[:, :1]
+                solved = mg.linalg.ldl_solve(device.LD, device.pivots, mg.tensor(b, device="cuda"),
+                                             hermitian=hermitian)
+                np.testing.assert_allclose(solved.cpu().numpy(), mg.linalg.ldl_solve(
+                    host.LD, host.pivots, mg.tensor(b), hermitian=hermitian).numpy(), rtol=1e-9, atol=1e-11)
