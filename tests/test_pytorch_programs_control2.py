@@ -27,8 +27,10 @@ tests/test_pytorch_programs_ppo.py, this one is Spinning Up's):
   ``Actor`` with ``max_action * torch.tanh``, one ``Critic`` module holding both Q heads with a ``Q1`` method,
   ``copy.deepcopy`` targets, target policy smoothing ``(torch.randn_like(action) * policy_noise).clamp(-c, c)``,
   ``torch.min`` of the twin targets, ``F.mse_loss(q1, t) + F.mse_loss(q2, t)``, delayed actor and target updates
-  every ``policy_freq`` iterations, ``torch.FloatTensor(array).to(device)`` batches; and ``DDPG`` (OurDDPG) with
-  Ornstein-Uhlenbeck exploration noise drawn by ``torch.randn``, the target ``.detach()``-ed instead of ``no_grad``;
+  every ``policy_freq`` iterations, ``torch.FloatTensor(array).to(device)`` batches, ``save``/``load`` of both
+  networks' and optimizers' state dicts through ``torch.save``/``torch.load`` (the targets re-made by
+  ``deepcopy``); and ``DDPG`` (OurDDPG) with Ornstein-Uhlenbeck exploration noise drawn by ``torch.randn``, the
+  target ``.detach()``-ed instead of ``no_grad``, critic weight decay;
 * ``WAV2VEC2`` follows wav2vec 2.0 (Baevski et al. 2020) as fairseq's ``wav2vec2.py``/``gumbel_vector_quantizer.py``
   and Hugging Face's ``modeling_wav2vec2.py`` write it, cut down: a feature encoder of strided ``Conv1d`` +
   fairseq's ``Fp32GroupNorm`` (an ``nn.GroupNorm`` subclass calling ``F.group_norm`` on ``input.float()``, then
@@ -553,7 +555,25 @@ class ReplayBuffer(object):
                 torch.FloatTensor(self.not_done[ind]).to(self.device))
 
 
-class TD3(object):
+class Checkpoint(object):
+    """TD3.py's and OurDDPG.py's save/load: four files; the targets restart as copies of the loaded networks."""
+
+    def save(self, filename):
+        torch.save(self.critic.state_dict(), filename + "_critic")
+        torch.save(self.critic_optimizer.state_dict(), filename + "_critic_optimizer")
+        torch.save(self.actor.state_dict(), filename + "_actor")
+        torch.save(self.actor_optimizer.state_dict(), filename + "_actor_optimizer")
+
+    def load(self, filename):
+        self.critic.load_state_dict(torch.load(filename + "_critic"))
+        self.critic_optimizer.load_state_dict(torch.load(filename + "_critic_optimizer"))
+        self.critic_target = copy.deepcopy(self.critic)
+        self.actor.load_state_dict(torch.load(filename + "_actor"))
+        self.actor_optimizer.load_state_dict(torch.load(filename + "_actor_optimizer"))
+        self.actor_target = copy.deepcopy(self.actor)
+
+
+class TD3(Checkpoint):
     def __init__(self, actor, critic, max_action, discount=0.99, tau=0.1, policy_noise=0.2, noise_clip=0.5,
                  policy_freq=2):
         self.actor = actor
@@ -596,7 +616,7 @@ class TD3(object):
         return critic_loss.item(), actor_loss
 
 
-class DDPG(object):
+class DDPG(Checkpoint):
     def __init__(self, actor, critic, discount=0.99, tau=0.1):
         self.actor = actor
         self.actor_target = copy.deepcopy(self.actor)
@@ -650,7 +670,7 @@ def make_models(state_dim=3, action_dim=2, max_action=1.0, kind="td3"):
     return Actor(state_dim, action_dim, max_action), critic
 
 
-def run(kind, actor, critic, rng, steps=12, start=4, max_action=1.0):
+def run(kind, actor, critic, rng, steps=12, start=4, max_action=1.0, filename=None):
     state_dim, action_dim = actor.l1.in_features, actor.l3.out_features
     agent = TD3(actor, critic, max_action) if kind == "td3" else DDPG(actor, critic)
     replay_buffer = ReplayBuffer(state_dim, action_dim, rng)
@@ -675,6 +695,13 @@ def run(kind, actor, critic, rng, steps=12, start=4, max_action=1.0):
             log["critic"].append(critic_loss)
             if actor_loss is not None:
                 log["actor"].append(actor_loss)
+    if filename is not None:
+        # save, load into fresh networks and train on: the Adam moments must come back too
+        agent.save(filename)
+        actor, critic = make_models(state_dim, action_dim, max_action, kind)
+        agent = TD3(actor, critic, max_action) if kind == "td3" else DDPG(actor, critic)
+        agent.load(filename)
+        log["resumed"] = [agent.train(replay_buffer)[0] for _ in range(3)]
     return log, agent
 '''
 
@@ -1194,20 +1221,25 @@ def test_pytorch_sac_with_a_squashed_normal_transformed_distribution(torch: Any,
 
 
 @pytest.mark.parametrize("kind", ["td3", "ddpg"])
-def test_td3_and_ddpg(torch: Any, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+def test_td3_and_ddpg(torch: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, kind: str) -> None:
     """Twelve environment steps (updates from the fifth) of Fujimoto's TD3 (smoothed targets, delayed actor) and
     OurDDPG (OU exploration): the same actions, critic and actor losses, and final weights of both networks and
-    both targets."""
+    both targets; then ``save``/``load`` of networks and optimizers into fresh ones and three more updates."""
     _shared_draws(monkeypatch, torch, 4)
     torch_program, torch_nets, mg_program, mg_nets, initials = _twins(TD3, kind=kind, factory="make_models")
-    expected, torch_agent = torch_program["run"](kind, *torch_nets, np.random.default_rng(2))
-    log, mg_agent = mg_program["run"](kind, *mg_nets, np.random.default_rng(2))
+    expected, torch_agent = torch_program["run"](kind, *torch_nets, np.random.default_rng(2),
+                                                 filename=str(tmp_path / "torch"))
+    log, mg_agent = mg_program["run"](kind, *mg_nets, np.random.default_rng(2), filename=str(tmp_path / "minigrad"))
     _assert_same_logs(log, expected)
-    assert len(log["critic"]) == 8 and len(log["actor"]) == (4 if kind == "td3" else 8)
+    assert len(log["critic"]) == 8 and len(log["actor"]) == (4 if kind == "td3" else 8) and len(log["resumed"]) == 3
     for torch_net, mg_net, initial in zip(torch_nets, mg_nets, initials):
         _assert_same_weights(torch_net, mg_net, initial)
+    # the resumed agent: networks and targets (copies made at load, then soft-updated) equal torch's
+    _assert_same_weights(torch_agent.actor, mg_agent.actor, initials[0])
+    _assert_same_weights(torch_agent.critic, mg_agent.critic, initials[1])
     _assert_same_weights(torch_agent.actor_target, mg_agent.actor_target, initials[0])
     _assert_same_weights(torch_agent.critic_target, mg_agent.critic_target, initials[1])
+    assert mg_agent.critic_optimizer.state_dict()["state"][0]["step"] == 8 + 3
 
 
 # ----------------------------------------------------------------------------- 3. wav2vec 2.0
