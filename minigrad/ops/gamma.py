@@ -32,6 +32,7 @@ from .math import Unary, _real_floating
 from .math import _floating as _any_floating
 from .random import _drawn
 from .special import _operands
+from .special_functions import _erfcx_array
 
 __all__ = ["lgamma", "digamma", "polygamma", "mvlgamma", "zeta", "gammainc", "gammaincc", "standard_gamma", "poisson",
            "binomial"]
@@ -296,6 +297,20 @@ def _fraction(xp: Any, a: Any, x: Any) -> tuple:
     return h, dh
 
 
+def _log1p_minus(xp: Any, mu: Any) -> Any:
+    """log(1 + μ) - μ for μ > -1 without the cancellation of the two (at a = 1e20 the density's exponent
+    a (log1p(μ) - μ) lost |x - a| · 1e-16 absolute): for |μ| ≤ 0.3 from t = μ / (2 + μ), as
+    2 atanh(t) - μ = 2 (t³/3 + t⁵/5 + …) - 2t²/(1 - t) (|t| ≤ 0.18, 12 terms), directly beyond."""
+    near = xp.clip(mu, -0.3, 0.3)
+    t = near / (2 + near)
+    t2 = t * t
+    odd = xp.zeros_like(t)
+    for k in range(13, 1, -1):
+        odd = odd * t2 + 1 / (2 * k - 1)   # Σ_{k≥2} t^(2k-1) / (2k-1) = t³ · (1/3 + t²/5 + …)
+    series = 2 * t * t2 * odd - 2 * t2 / (1 - t)
+    return xp.where(xp.abs(mu) <= 0.3, series, xp.log1p(mu) - mu)
+
+
 def _log_gamma_density(xp: Any, a: Any, x: Any, shift: int) -> Any:
     """(a - shift) log x - x - lgamma(a + 1 - shift): the log of x^a e^-x / Γ(a+1) (shift 0) or of the Gamma(a)
     density x^(a-1) e^-x / Γ(a) (shift 1). For a ≥ 10 (x > 0 finite) as a (log1p(μ) - μ) - ½ log 2πa - Stirling's
@@ -305,8 +320,58 @@ def _log_gamma_density(xp: Any, a: Any, x: Any, shift: int) -> Any:
     big = (a >= 10) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
     a, x = xp.where(big, a, 10.0), xp.where(big, x, 10.0)
     mu = (x - a) / a
-    stable = a * (xp.log1p(mu) - mu) - 0.5 * xp.log(2 * math.pi * a) - _stirling_tail(xp, a)
+    stable = a * _log1p_minus(xp, mu) - 0.5 * xp.log(2 * math.pi * a) - _stirling_tail(xp, a)
     return xp.where(big, stable + shift * (xp.log(a) - xp.log(x)), naive)
+
+
+def _temme_coefficients(terms: int, order: int) -> tuple:
+    """The Taylor coefficients in η of Temme's c_0(η) … c_{terms-1}(η) (to η^(order-1)), for the uniform
+    expansion Q(a, x) = ½ erfc(η √(a/2)) + R, R ~ exp(-aη²/2) / √(2πa) Σ_k c_k(η) a^-k (Temme 1979; DLMF
+    8.12), where λ = x/a and ½η² = λ - 1 - log λ, η of the sign of λ - 1. Derived here in floats:
+    u = λ - 1 = Σ u_n η^n from u u' = η (1 + u); c_0 = 1/u - 1/η; c_k = (c'_{k-1} + (-1)^k g_k η/u) / η with
+    g_k the coefficients of Γ*(a) = Γ(a) / (√(2π/a) (a/e)^a) = Σ g_k a^-k (the 1/η parts cancel)."""
+    size = order + 2 * terms + 2
+    u = [0.0, 1.0]   # (n+1) u_n = u_{n-1} - Σ_{i=2}^{n-1} (n+1-i) u_i u_{n+1-i}
+    for n in range(2, size + 2):
+        u.append((u[n - 1] - sum((n + 1 - i) * u[i] * u[n + 1 - i] for i in range(2, n))) / (n + 1))
+    w = [1.0]        # η/u = 1 / (u/η)
+    for n in range(1, size + 1):
+        w.append(-sum(u[i + 1] * w[n - i] for i in range(1, n + 1)))
+    stirling = [0.0] * terms   # log Γ*(a) = Σ_j B_2j / (2j (2j-1) a^(2j-1))
+    for j, b in enumerate(_BERNOULLI, start=1):
+        if 2 * j - 1 < terms:
+            stirling[2 * j - 1] = b / (2 * j * (2 * j - 1))
+    g = [1.0] + [0.0] * (terms - 1)   # exp of that series: n g_n = Σ_m m s_m g_{n-m}
+    for n in range(1, terms):
+        g[n] = sum(m * stirling[m] * g[n - m] for m in range(1, n + 1)) / n
+    c = [w[1:]]
+    for k in range(1, terms):
+        previous = c[-1]
+        c.append([(i + 1) * previous[i + 1] + (-1) ** k * g[k] * w[i] for i in range(1, len(previous) - 1)])
+    return tuple(tuple(ck[:order]) for ck in c)
+
+
+_TEMME = _temme_coefficients(12, 25)   # at a ≥ 1000, |η| ≤ 0.34: the next terms are below 1e-30 and 1e-25
+
+
+def _temme(xp: Any, a: Any, x: Any) -> tuple:
+    """(P(a, x), Q(a, x)) from Temme's uniform expansion, for a ≥ 1000 and |x/a - 1| ≤ 0.3, where the series
+    and the fraction take ~8√a terms (none converged at a = 1e20). The smaller of the two, on η's side, is
+    exp(-aη²/2) (½ erfcx(|η| √(a/2)) ± Σ_k c_k(η) a^-k / √(2πa)), so its digits survive; the other is 1 - it."""
+    mu = (x - a) / a
+    half_square = -_log1p_minus(xp, mu)   # ½η² = λ - 1 - log λ
+    eta = xp.copysign(xp.sqrt(2 * half_square), mu)
+    inverse_a = 1 / a
+    series = xp.zeros_like(a)
+    for ck in reversed(_TEMME):
+        poly = xp.zeros_like(a)
+        for d in reversed(ck):
+            poly = poly * eta + d
+        series = series * inverse_a + poly
+    upper = mu >= 0
+    rest = xp.where(upper, series, -series) / xp.sqrt(2 * math.pi * a)
+    small = xp.exp(-a * half_square) * (0.5 * _erfcx_array(xp, xp.abs(eta) * xp.sqrt(a / 2)) + rest)
+    return xp.where(upper, 1 - small, small), xp.where(upper, small, 1 - small)
 
 
 def _incomplete_gamma(xp: Any, a: Any, x: Any) -> tuple:
@@ -346,6 +411,11 @@ def _gammainc_array(xp: Any, a: Any, x: Any, upper: bool) -> Any:
     P = 0 (NaN for x = inf); at x = inf, P = 1; NaN propagates otherwise."""
     a, x = xp.broadcast_arrays(a, x)
     inside = (a > 0) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
+    temme = inside & (a >= 1000) & (xp.abs(x - a) <= 0.3 * a)
+    use_temme = bool(temme.any())
+    if use_temme:
+        temme_p, temme_q = _temme(xp, xp.where(temme, a, 1000.0), xp.where(temme, x, 1000.0))
+        inside = inside & ~temme   # the series and the fraction skip them
     safe_a, safe_x = xp.where(inside, a, 1.0), xp.where(inside, x, 1.0)
     p, q, _ = _incomplete_gamma(xp, safe_a, safe_x)
     value = p
@@ -354,6 +424,8 @@ def _gammainc_array(xp: Any, a: Any, x: Any, upper: bool) -> Any:
         small = (safe_x <= 1.1) & xp.where(safe_x <= 0.5, safe_a <= -0.4 / xp.minimum(log_x, -1e-300),
                                            1.1 * safe_x >= safe_a)
         value = xp.where(small, _upper_small(xp, safe_a, xp.minimum(safe_x, 1.1)), q)
+    if use_temme:
+        value = xp.where(temme, temme_q if upper else temme_p, value)
     at_zero, at_inf = (1.0, 0.0) if upper else (0.0, 1.0)   # the value at x = 0, and at x = inf
     value = xp.where(xp.isnan(a) | xp.isnan(x), xp.nan, value)
     value = xp.where(xp.isinf(x), at_inf, value)

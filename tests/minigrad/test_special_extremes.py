@@ -45,8 +45,7 @@ def test_gammainc_at_large_equal_arguments_matches_the_reference() -> None:
 
 def test_gamma_density_at_huge_equal_arguments_is_finite() -> None:
     # the Gamma(a) density at a = x = 1e20 is 1/√(2π·1e20) = 3.989e-11 (torch's gammainc gradient: inf; the
-    # plain exp((a-1) log x - x - lgamma(a)) gave 1.0). Checked on the helper: gammainc's own value there needs
-    # Temme's expansion, which minigrad does not have yet (its series gives NaN at a = x = 1e20).
+    # plain exp((a-1) log x - x - lgamma(a)) gave 1.0). gammainc's own value there: the test below.
     from minigrad.ops.gamma import _log_gamma_density
 
     big = np.array([1e20])
@@ -111,3 +110,48 @@ def test_polygamma_at_minus_infinity_is_nan() -> None:
     assert slope[1] == np.inf   # a pole of trigamma
     for n in (2, 3):
         assert np.isnan(mg.polygamma(n, mg.tensor([-np.inf], dtype=mg.float32)).item())
+
+
+def test_gammainc_at_huge_arguments_uses_temme_expansion() -> None:
+    # a ≥ 1000 with |x/a - 1| ≤ 0.3: Temme's uniform expansion (the series gave NaN at a = x = 1e20 and took
+    # 4 s for 1000 elements at a = 1e8). References: P(a, a) = ½ + (1/3 + 1/(540a)) / √(2πa) + O(a^-5/2);
+    # off a: ½ erfc(z) + exp(-z²) (-1/3 + η/12) / √(2πa), z = η √(a/2), η = μ (1 - μ/3 + 7μ²/36), μ = x/a - 1
+    # (x - a exact: 1e20 + 1e10 is not representable, μ = 1.0000007168e-10)
+    import math
+
+    a = np.array([1e20, 1e20, 1e20, 1e15])
+    x = np.array([1e20, 1e20 + 1e10, 1e20 - 3e10, 1e15 + 3e7])
+    mu = (x - a) / a
+    eta = mu * (1 - mu / 3 + 7 * mu * mu / 36)
+    z = eta * np.sqrt(a / 2)
+    q_ref = np.array([0.5 * math.erfc(v) for v in z]) + np.exp(-z * z) * (-1 / 3 + eta / 12) / np.sqrt(2 * np.pi * a)
+    q_ref[0] = 0.5 - (1 / 3 + 1 / (540 * a[0])) / math.sqrt(2 * math.pi * a[0])
+    p, dp = _grad(mg.special.gammainc, x.copy(), mg.tensor(a))
+    q, dq = _grad(mg.special.gammaincc, x.copy(), mg.tensor(a))
+    np.testing.assert_allclose(q, q_ref, rtol=1e-14)
+    np.testing.assert_allclose(p[:2], 1 - q_ref[:2], rtol=1e-14)
+    np.testing.assert_allclose(p[2], 0.0013498957613437, rtol=1e-12)   # 1 - q_ref keeps 1e-13 of it
+    density = np.exp(-z * z) / np.sqrt(2 * np.pi * a) / (1 + mu)   # x^(a-1) e^-x / Γ(a), Stirling's 1/(12a) aside
+    np.testing.assert_allclose(dp, density, rtol=1e-13)
+    np.testing.assert_allclose(dq, -density, rtol=1e-13)
+    t = torch.special.gammainc(torch.tensor(a), torch.tensor(x)).numpy()   # torch is right at a = x = 1e20
+    np.testing.assert_allclose(p[0], t[0], rtol=1e-15)                      # (1.4e-11 off at a = 1e15)
+
+
+@pytest.mark.gpu
+def test_extreme_paths_same_on_gpu_as_on_cpu() -> None:
+    import minigrad.nn.functional as F
+
+    a = np.array([1e20, 1e20, 5e3, 30.0])
+    x = np.array([1e20, 1e20 + 1e10, 4e3, 31.0])
+    for fn in (mg.special.gammainc, mg.special.gammaincc):
+        cpu = fn(mg.tensor(a), mg.tensor(x)).numpy()
+        gpu = fn(mg.tensor(a, device="cuda"), mg.tensor(x, device="cuda")).cpu().numpy()
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-15)
+    t = np.array([-4988429.2, np.nan, -1.0])
+    for fn in (mg.special.erfcx, F.elu, mg.digamma):
+        leaf = mg.tensor(t, device="cuda", requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(leaf).sum().backward()
+        np.testing.assert_array_equal(leaf.grad.cpu().numpy(), _grad(fn, t.copy())[1])
