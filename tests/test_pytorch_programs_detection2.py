@@ -137,14 +137,14 @@ class MLP(nn.Module):
 def nested_tensor_from_tensor_list(tensor_list):
     """Images of different sizes (3, H_i, W_i) -> a zero-padded batch (B, 3, H, W) and its mask (B, H, W),
     True on padding."""
-    max_size = [max(sizes) for sizes in zip(*[img.shape for img in tensor_list])]
+    max_size = [max(sizes) for sizes in zip(*[image.shape for image in tensor_list])]
     batch_shape = [len(tensor_list)] + max_size
     b, c, h, w = batch_shape
     tensor = torch.zeros(batch_shape, dtype=tensor_list[0].dtype)
     mask = torch.ones((b, h, w), dtype=torch.bool)
-    for img, pad_img, m in zip(tensor_list, tensor, mask):   # each row of the batch is a view written in place
-        pad_img[: img.shape[0], : img.shape[1], : img.shape[2]].copy_(img)
-        m[: img.shape[1], : img.shape[2]] = False
+    for image, padded, m in zip(tensor_list, tensor, mask):   # each row of the batch is a view written in place
+        padded[: image.shape[0], : image.shape[1], : image.shape[2]].copy_(image)
+        m[: image.shape[1], : image.shape[2]] = False
     return tensor, mask
 
 
@@ -364,7 +364,7 @@ def train(model, batches, lr=1e-3, lr_backbone=1e-4, max_norm=0.1):
     model.eval()
     image_list, targets = batches[0]
     logits, boxes = model(image_list)
-    sizes = torch.as_tensor([list(img.shape[1:]) for img in image_list])
+    sizes = torch.as_tensor([list(image.shape[1:]) for image in image_list])
     return history, matches, postprocess(logits, boxes, sizes)
 '''
 
