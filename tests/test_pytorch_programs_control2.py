@@ -58,7 +58,8 @@ tests/test_pytorch_programs_ppo.py, this one is Spinning Up's):
   ``torch.softmax`` weights, time-delay aggregation by ``torch.roll`` in training and by ``torch.gather`` over
   ``values.repeat(1, 1, 1, 2)`` in evaluation), ``my_Layernorm`` (the sequence mean subtracted), encoder and
   decoder layers with ``Conv1d(kernel_size=1, bias=False)`` feed-forwards and trend accumulation, the decoder's
-  seasonal/trend initialisation (mean over the input, ``torch.zeros``, ``torch.cat``), Adam and ``MSELoss``.
+  seasonal/trend initialisation (mean over the input, ``torch.zeros``, ``torch.cat``), Adam whose rate
+  ``adjust_learning_rate`` halves through ``optimizer.param_groups``, and ``MSELoss``.
 
 Random draws: both libraries' ``randn``/``randn_like``/``rand``/``randint`` and torch's ``exponential_`` (the
 Gumbel noise of ``gumbel_softmax``) read one NumPy stream each of the same seed (``_shared_draws`` of
@@ -1117,6 +1118,9 @@ def train(model, series, steps=5, seq_len=12, batch_size=4):
     criterion = nn.MSELoss()
     losses = []
     for step in range(steps):
+        # adjust_learning_rate's 'type1': halve the rate each epoch
+        for param_group in optimizer.param_groups:
+            param_group['lr'] = 3e-3 * (0.5 ** (step // 2))
         model.train()
         optimizer.zero_grad()
         prediction, _ = model(x)
