@@ -500,3 +500,8 @@ for _name, _fn in _spectral.METHODS.items():
 from .ops.segment_reduce import segment_reduce  # noqa: E402
 
 __all__ += ["segment_reduce"]
+
+# the LOBPCG eigensolver (torch.lobpcg)
+from .ops.lobpcg import lobpcg  # noqa: E402
+
+__all__ += ["lobpcg"]

@@ -136,7 +136,9 @@ def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Any, *,  
         linear_weight = linear_weight.reshape(flat, in_features)
         if linear_bias is not None:
             linear_bias = linear_bias.reshape(flat)
-    from .functional import linear  # noqa: PLC0415 - functional imports this module
-    logits = linear(x, linear_weight, linear_bias).reshape(logits_shape)
+    logits = x @ linear_weight.T   # F.linear, whose checks ran above (functional imports this module)
+    if linear_bias is not None:
+        logits = logits + linear_bias
+    logits = logits.reshape(logits_shape)
     return cross_entropy(logits, target, weight=weight, reduction=reduction, ignore_index=ignore_index,
                          label_smoothing=label_smoothing)

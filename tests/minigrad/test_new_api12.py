@@ -182,9 +182,80 @@ def test_segment_reduce_shares_the_gradient_among_ties(reduce: str, torch: Any) 
     grads = []
     for lib in (mg, torch):
         data = lib.tensor(TIES, requires_grad=True)
-        lib.segment_reduce(data, reduce, lengths=lib.tensor([2, 0, 4])).backward(lib.tensor(upstream))
+        (lib.segment_reduce(data, reduce, lengths=lib.tensor([2, 0, 4])) * lib.tensor(upstream)).sum().backward()
         grads.append(data.grad)
     assert_close(*grads)
     data = mg.tensor(TIES, requires_grad=True)
     mg.segment_reduce(data, reduce, lengths=mg.tensor([2, 0, 4])).backward(mg.tensor(-upstream))
     assert_close(data.grad[:2], [-0.75, -0.75])
+
+
+# --- lobpcg ---------------------------------------------------------------------------------------------------
+
+def _spd(m: int, seed: int) -> np.ndarray:
+    """A symmetric positive-definite (m, m) with eigenvalues 1 … m (well separated)."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((m, m)))
+    return q @ np.diag(np.arange(1.0, m + 1)) @ q.T
+
+
+SPD = _spd(12, 3)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_lobpcg_values_and_vectors_as_eigh(largest: bool, torch: Any) -> None:
+    values, vectors = mg.lobpcg(mg.tensor(SPD), k=3, largest=largest)
+    reference, reference_vectors = np.linalg.eigh(SPD)
+    order = slice(None, -4, -1) if largest else slice(0, 3)
+    assert values.shape == (3,) and vectors.shape == (12, 3) and values.dtype == np.float64
+    assert_close(values, reference[order], rtol=1e-6, atol=1e-6)
+    assert_close(np.abs(vectors.numpy().T @ reference_vectors[:, order]), np.eye(3), atol=1e-6)
+    theirs, _ = torch.lobpcg(torch.tensor(SPD), k=3, largest=largest)
+    assert_close(values, theirs, rtol=1e-6, atol=1e-6)
+
+
+def test_lobpcg_generalized_batched_float32_and_start(torch: Any) -> None:
+    b = np.diag(np.linspace(1.0, 2.0, 12))
+    values, _ = mg.lobpcg(mg.tensor(SPD), k=2, B=mg.tensor(b))
+    assert_close(values, torch.lobpcg(torch.tensor(SPD), k=2, B=torch.tensor(b))[0], rtol=1e-6, atol=1e-6)
+    values, vectors = mg.lobpcg(mg.tensor(np.stack([SPD, 2 * SPD]).astype(np.float32)), k=2)
+    assert values.dtype == np.float32 and vectors.shape == (2, 12, 2)
+    assert_close(values, [[12, 11], [24, 22]], rtol=1e-5, atol=1e-5)
+    start = RNG.standard_normal((12, 3))
+    for k, kept in ((None, 3), (2, 2), (4, 3)):   # k defaults to X's columns; at most n pairs come back (as torch)
+        assert mg.lobpcg(mg.tensor(SPD), k=k, X=mg.tensor(start))[0].shape == (kept,)
+    steps: list = []   # the tracker sees each step done, as PyTorch's: istep 1, 2, 3
+    mg.lobpcg(mg.tensor(SPD), k=1, tracker=lambda state: steps.append(state.ivars["istep"]), niter=3)
+    assert steps == [1, 2, 3]
+
+
+def test_lobpcg_gradient_as_torch(torch: Any) -> None:
+    """dE and dX (up to X's signs) of dense A: PyTorch's (that of the selected eigenpairs of (A + Aᵀ)/2)."""
+    weights = RNG.standard_normal((12, 2))
+    grads = []
+    for lib in (mg, torch):
+        a = lib.tensor(SPD, requires_grad=True)
+        values, vectors = lib.lobpcg(a, k=2, tol=1e-12)
+        signs = lib.tensor(np.sign(vectors.detach().numpy()[0]))
+        ((values * lib.tensor([0.3, -0.2])).sum() + (vectors * signs * lib.tensor(weights)).sum()).backward()
+        grads.append(a.grad)
+    assert_close(grads[0], grads[1].T, atol=1e-7, rtol=1e-6)   # symmetric
+    assert_close(*grads, atol=1e-7, rtol=1e-6)
+
+    def fn(lib: Any, a: Any) -> Any:
+        values, vectors = lib.lobpcg(a, k=2, tol=1e-13, niter=-1)
+        return values, vectors * lib.tensor(np.sign(vectors.detach().numpy()[0]))
+    gradcheck_case(fn, (_spd(6, 4),))
+
+
+def test_lobpcg_errors_as_torch(torch: Any) -> None:
+    for lib in (mg, torch):
+        with pytest.raises(ValueError, match="smaller than 3 x"):
+            lib.lobpcg(lib.tensor(SPD), k=5)
+        with pytest.raises(AssertionError):
+            lib.lobpcg(lib.tensor(SPD[:3]), k=1)
+        b = lib.tensor(np.eye(12), requires_grad=True)
+        values, _ = lib.lobpcg(lib.tensor(SPD, requires_grad=True), k=1, B=b)
+        with pytest.raises(ValueError, match="B != I"):
+            values.sum().backward()
+    with pytest.raises(NotImplementedError):
+        mg.lobpcg(mg.tensor(SPD, requires_grad=True), k=1, B=mg.tensor(np.eye(12)))[0].sum().backward()
