@@ -16,7 +16,8 @@ How they are computed (each is a few lines below):
 * ``digamma``/``polygamma``: shifted up to ≥ 10 + n, then the Euler–Maclaurin tail of the Hurwitz
   zeta function ζ(n+1, x) (for n = 0 the asymptotic series of ψ); reflection below 0.
 * ``gammainc`` and the sampler's gradient: P(a, x)'s power series below x = a + 1, Q(a, x)'s
-  continued fraction above, each carried with its derivative in a.
+  continued fraction above, each carried with its derivative in a; ``gammainc`` at a ≥ 1000 with
+  |x/a - 1| ≤ 0.3 from Temme's uniform expansion instead (the two above take ~8√a terms there).
 """
 
 from __future__ import annotations
