@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from .. import backend
+from ..recording import note_read
 from ..tensor import Tensor
 from ._util import one_axis, tensor_arg, unwrap
 from .index_write import _scatter_reduce
@@ -32,6 +33,8 @@ _EMPTY = {"sum": 0.0, "mean": 0.0, "amax": -math.inf, "amin": math.inf, "prod": 
 def _segment_array(value: Any, data: Tensor, what: str) -> Any:
     """The integer array of ``lengths``/``offsets`` on the data's device (NotImplementedError for other dtypes,
     as PyTorch's kernels)."""
+    if isinstance(value, Tensor):   # the segments are read as values: an mg.compile capture runs eagerly
+        note_read(value, what)
     array = unwrap(value)
     if not backend.is_array(array):
         array = backend.numpy.asarray(array)

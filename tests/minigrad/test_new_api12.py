@@ -259,3 +259,14 @@ def test_lobpcg_errors_as_torch(torch: Any) -> None:
             values.sum().backward()
     with pytest.raises(NotImplementedError):
         mg.lobpcg(mg.tensor(SPD, requires_grad=True), k=1, B=mg.tensor(np.eye(12)))[0].sum().backward()
+
+
+def test_segment_reduce_under_compile_reads_the_lengths_it_is_given_each_call() -> None:
+    """The segments are values: a compiled function runs eagerly (with a CompileWarning) rather than replay the
+    first call's segments."""
+    data = mg.arange(6.0)
+    f = mg.compile(lambda x, lengths: mg.segment_reduce(x, "sum", lengths=lengths))
+    with pytest.warns(mg.CompileWarning, match="reads the value"):
+        first = f(data, mg.tensor([2, 4]))
+    second = f(data, mg.tensor([5, 1]))
+    assert first.tolist() == [1.0, 14.0] and second.tolist() == [10.0, 5.0]
