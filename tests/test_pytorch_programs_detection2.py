@@ -45,14 +45,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+import minigrad as mg
+import minigrad.distributed as dist
 from tests.test_pytorch_programs import MINIGRAD_IMPORTS, TORCH_IMPORTS, _assert_same_weights, _twin_models
 from tests.test_pytorch_programs_flow import _lean_torch  # noqa: F401 - autouse: torch lean, _dynamo imported in setup
 
 # DETR clones its layers with copy.deepcopy and its matcher here searches the orderings with itertools;
 # YOLO's mAP counts the boxes of each image with a Counter
 _STANDARD_LIBRARY = "import copy\nfrom collections import Counter\nfrom itertools import permutations\n"
-TORCH_IMPORTS_DETECTION2 = TORCH_IMPORTS + _STANDARD_LIBRARY
-MINIGRAD_IMPORTS_DETECTION2 = MINIGRAD_IMPORTS + _STANDARD_LIBRARY
+TORCH_IMPORTS_DETECTION2 = TORCH_IMPORTS + "import torch.distributed as dist\n" + _STANDARD_LIBRARY
+MINIGRAD_IMPORTS_DETECTION2 = MINIGRAD_IMPORTS + "import minigrad.distributed as dist\n" + _STANDARD_LIBRARY
 
 DETR = '''
 def box_cxcywh_to_xyxy(boxes):
@@ -274,6 +276,20 @@ def hungarian_match(logits, boxes, targets, cost_class=1.0, cost_bbox=5.0, cost_
     return [best_assignment(c[i]) for i, c in enumerate(cost.split(sizes, -1))]
 
 
+def is_dist_avail_and_initialized():
+    if not dist.is_available():
+        return False
+    if not dist.is_initialized():
+        return False
+    return True
+
+
+def get_world_size():
+    if not is_dist_avail_and_initialized():
+        return 1
+    return dist.get_world_size()
+
+
 @torch.no_grad()
 def accuracy(output, target, topk=(1,)):
     """Top-k accuracies in percent of output (N, C) against target (N,)."""
@@ -315,7 +331,12 @@ class SetCriterion(nn.Module):
         return losses, indices
 
     def forward(self, all_logits, all_boxes, targets):
-        num_boxes = max(float(sum(len(t["labels"]) for t in targets)), 1.0)
+        # the average number of target boxes over the processes, for normalisation
+        num_boxes = sum(len(t["labels"]) for t in targets)
+        num_boxes = torch.as_tensor([num_boxes], dtype=torch.float, device=all_logits.device)
+        if is_dist_avail_and_initialized():
+            dist.all_reduce(num_boxes)
+        num_boxes = torch.clamp(num_boxes / get_world_size(), min=1).item()
         losses, indices = self.single(all_logits[-1], all_boxes[-1], targets, num_boxes)
         for i in range(all_logits.shape[0] - 1):   # auxiliary losses on the earlier decoder layers
             aux, _ = self.single(all_logits[i], all_boxes[i], targets, num_boxes)
@@ -903,6 +924,15 @@ def _twins(source: str, *args: Any) -> tuple:
 def test_the_programs_differ_only_in_their_imports() -> None:
     for source in PROGRAMS:
         assert "import" not in source and "minigrad" not in source and "mg." not in source
+
+
+def test_distributed_guards_take_the_single_process_branch(torch: Any) -> None:
+    """``torch.distributed``'s guards (DETR's ``is_dist_avail_and_initialized``) exist and say: no process group."""
+    assert mg.distributed is dist
+    assert dist.is_available() is False and dist.is_initialized() is False
+    assert torch.distributed.is_initialized() is False   # torch's own answer in one process
+    with pytest.raises(AttributeError, match="no torch.distributed process groups"):
+        dist.all_reduce(mg.ones(1))
 
 
 def _assert_same_weights_but_key_biases(torch_model: Any, mg_model: Any, initial: dict, biases: list,
