@@ -5,37 +5,55 @@ tests/test_pytorch_programs.py): it keeps the original's PyTorch calls in the sa
 structure and comments, tiny sizes, a few steps and generated data.
 
 * ``DETR`` mirrors facebookresearch/detr (https://github.com/facebookresearch/detr: ``models/detr.py``,
-  ``matcher.py``, ``position_encoding.py``, ``backbone.py``, ``util/box_ops.py``): a tiny conv backbone with
-  ``FrozenBatchNorm2d`` buffers, the padding mask brought to the feature size with
-  ``F.interpolate(mask[None].float(), size=...).to(torch.bool)[0]``, ``PositionEmbeddingSine`` (``cumsum`` of the
-  valid pixels, ``temperature ** (2 * (dim_t // 2) / d)``, ``stack(...).flatten(3)``), ``nn.TransformerEncoder``
-  and a decoder run layer by layer to keep every layer's normed output, learned object queries
-  (``query_embed.weight.unsqueeze(1).repeat(1, bs, 1)``), class and sigmoid-box heads; the Hungarian matcher's
-  cost (``-out_prob[:, tgt_ids]``, ``torch.cdist(p=1)``, ``-generalized_box_iou``) solved by an exact search over
-  ``itertools.permutations`` where DETR calls scipy; the set criterion (``torch.full_like``/``torch.cat`` of the
-  matched indices, ``CrossEntropyLoss(weight=empty_weight)`` with the no-object ``eos_coef``, L1 and GIoU on the
-  matched pairs, auxiliary losses of the earlier decoder layers); ``AdamW`` with a second parameter group for the
-  backbone's lower lr and ``clip_grad_norm_``;
+  ``transformer.py``, ``matcher.py``, ``position_encoding.py``, ``backbone.py``, ``util/box_ops.py``,
+  ``util/misc.py``): ``nested_tensor_from_tensor_list`` (images of two sizes ``copy_``'d into the rows of a zero
+  batch while zipping over it, the mask cleared the same way), a tiny conv backbone with ``FrozenBatchNorm2d``
+  buffers, the mask brought to the feature size with ``F.interpolate(mask[None].float(), size=...).to(torch.bool)``,
+  ``PositionEmbeddingSine`` (``cumsum`` of the valid pixels, ``temperature ** (2 * (dim_t // 2) / d)``,
+  ``stack(...).flatten(3)``), encoder and decoder layers whose queries and keys carry the positions, cloned with
+  ``copy.deepcopy`` and ``xavier_uniform_``'d, every decoder layer's normed output kept, object queries with
+  ``tgt = torch.zeros_like(query_embed)``; the Hungarian matcher's cost (``-out_prob[:, tgt_ids]``,
+  ``torch.cdist(p=1)``, ``-generalized_box_iou``) solved by an exact search over ``itertools.permutations`` where
+  DETR calls scipy; the set criterion (``torch.full_like``/``torch.cat`` of the matched indices,
+  ``CrossEntropyLoss(weight=empty_weight)`` with the no-object ``eos_coef``, L1 and GIoU on the matched pairs,
+  auxiliary losses of the earlier decoder layers, the logged ``class_error`` from ``topk``/``eq``/``mul_`` and
+  ``cardinality_error``, ``num_boxes`` behind the ``torch.distributed`` guards); ``AdamW`` with a second
+  parameter group for the backbone's lower lr, ``clip_grad_norm_``; ``PostProcess``'s scaling by int64 image sizes;
 * ``YOLO`` mirrors the YOLOv1 loss as the well-known from-scratch re-implementations write it
-  (aladdinpersson's Machine-Learning-Collection, ``YOLO/loss.py``): IoU of the two predicted boxes of each cell
-  with the target, ``torch.max(ious, dim=0)`` picking the responsible box, the in-place
+  (aladdinpersson's Machine-Learning-Collection, ``YOLO/loss.py``, ``dataset.py``, ``utils.py``): the dataset's
+  cell encoding by item assignment, IoU of the two predicted boxes of each cell with the target,
+  ``torch.max(ious, dim=0)`` picking the responsible box, the in-place
   ``box_predictions[..., 2:4] = torch.sign(...) * torch.sqrt(torch.abs(... + 1e-6))``, ``torch.flatten(end_dim=-2)``
   / ``flatten(start_dim=1)``, ``MSELoss(reduction="sum")`` under the ``lambda_coord``/``lambda_noobj`` weights,
-  on a tiny darknet-like conv net with ``BatchNorm2d``, ``LeakyReLU(0.1)`` and ``MaxPool2d``;
+  on a tiny darknet-like conv net with ``BatchNorm2d``, ``LeakyReLU(0.1)`` and ``MaxPool2d``; then
+  ``convert_cellboxes`` (``arange(S).repeat(...)``, ``argmax``, ``cat`` of int and float columns), a list NMS and
+  the mAP with ``Counter``, ``cumsum``, ``torch.divide`` and ``torch.trapz``;
 * ``PERCEIVER`` mirrors lucidrains/perceiver-pytorch (https://github.com/lucidrains/perceiver-pytorch): the
   Fourier features of the pixel positions (``torch.linspace``, ``torch.meshgrid(indexing="ij")``, ``sin``/``cos``
   of ``x * scales * pi``, the scales indexed with ``(None,) * k + (Ellipsis,)``), a learned latent array reading
   the flattened input through ``nn.MultiheadAttention(kdim=..., vdim=...)``, pre-norm latent self-attention and
   feed-forward blocks, logits from the mean of the latents;
 * ``LONGFORMER`` mirrors the sliding-window attention of allenai/longformer and Hugging Face's
-  ``LongformerSelfAttention``, written directly: keys and values padded by ``F.pad``, each query's window taken
-  with ``Tensor.unfold`` (keys) and ``Tensor.as_strided`` over ``stride()`` (values), the window scores by
-  ``einsum``, out-of-range and padded keys ``masked_fill``'d with ``-inf``, a global token 0 (its own projections,
-  attending to everything, read by every token), and the same attention computed densely under a (T, T) mask in
-  the same program: the two must agree in value and gradient in each engine.
+  ``LongformerSelfAttention`` three ways in one program: Hugging Face's chunked route (``view`` + ``as_strided``
+  overlapping chunks, ``einsum`` over a tuple of operands, the pad-and-reinterpret ``view`` of swapped sizes,
+  diagonals copied by slice assignment into ``new_zeros``, ``-inf`` written in place by ``tril().flip`` masks and
+  ``full_like(...).where``, ``_pad_and_diagonalize``'s pad and views for the values, padded and global keys
+  removed by a ``finfo.min`` mask sent through the same route), a direct route (each query's window taken with
+  ``Tensor.unfold`` for keys and ``as_strided`` over ``stride()`` for values, ``masked_fill`` of out-of-range
+  keys) and a dense (T, T) masked attention; a global token 0 with its own projections attends to everything and
+  is read by every token. The three routes must agree in value and gradient in each engine.
 
-Each program's losses (every step), matchings, responsible-box choices, attention maps and final weights are
-compared, in float32 to 1e-5 and, where the program is cheap, in float64 tighter.
+Each program's losses (every step), matchings, responsible-box choices, attention maps, detections and final
+weights are compared, in float32 to 1e-5 and, where the program is cheap, in float64 to 1e-10. Where an int64
+tensor meets a float32 one (YOLO's ``bestbox``, DETR's image sizes, YOLO's ``cat`` of class ids and boxes), torch
+keeps float32 and minigrad follows NumPy 2's promotion to float64 (DESIGN §3): the loss casts ``bestbox``, as a
+program that means one dtype writes it; the evaluation code runs unchanged and its float64 values agree to float32
+rounding. Softmax ignores a shift of all scores, so attention key biases get a zero gradient and Adam's float32
+steps there follow rounding noise: their query and value parts are compared.
+
+Found by the programs: ``torch.distributed`` was missing (DETR's ``is_dist_avail_and_initialized`` guard);
+``minigrad.distributed`` now answers ``is_available()``/``is_initialized()`` False (one process, no process
+groups) and names that for anything else.
 """
 
 from __future__ import annotations
