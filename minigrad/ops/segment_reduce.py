@@ -62,7 +62,7 @@ def segment_reduce(data: Tensor, reduce: str, *, lengths: Any = None, indices: A
     """
     name = "segment_reduce"
     data = tensor_arg(data, name)
-    if reduce not in _REDUCES:
+    if not isinstance(reduce, str) or reduce not in _REDUCES:
         raise RuntimeError(f"{name}: reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
     if indices is not None:
         raise RuntimeError(f"{name}(): indices based reduction is not supported yet.")
