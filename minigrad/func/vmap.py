@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 from ..constructors import zeros
 from ..generators import _host
 from ..ops import stack
+from ..ops.strided import vmapped_storage
 from ..tensor import Tensor
 from . import _pytree
 
@@ -76,7 +77,9 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, arg
             for i in range(batch_size):
                 sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
                 start_call()
-                results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
+                shifts = [(arg, i * arg.stride(dim)) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
+                with vmapped_storage(shifts):   # as_strided's offsets count from example 0, as torch's
+                    results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
     finally:
         _local.depth -= 1
     return _stacked(results, out_dims, name)
@@ -180,8 +183,15 @@ def _stacked(results: list, out_dims: Any, name: str) -> Any:
         if not isinstance(values[0], Tensor):
             raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(values[0])}. "
                              "Did you mean to set out_dims= to None for output?")
-        outputs.append(stack(values, dim=dim))
+        outputs.append(stack(values, dim=_out_dim(dim, values[0].ndim)))
     return _pytree.unflatten(outputs, out_spec)
+
+
+def _out_dim(dim: int, ndim: int) -> int:
+    """``dim`` as a dim of the stacked output (``ndim + 1`` dims), or torch's IndexError when out of range."""
+    if not -(ndim + 1) <= dim <= ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-(ndim + 1)}, {ndim}], but got {dim})")
+    return dim % (ndim + 1)
 
 
 def _all_same(values: list) -> bool:
@@ -218,7 +228,7 @@ def _empty_batch(func: Callable, flat_dims: list, flat_args: list, args_spec: _p
             outputs.append(_stacked([value], dim, name))   # returns it, or raises torch's error for a non-Tensor
             continue
         shape = list(value.shape)
-        shape.insert(dim % (value.ndim + 1), 0)
+        shape.insert(_out_dim(dim, value.ndim), 0)
         outputs.append(zeros(tuple(shape), dtype=value.dtype, device=value.device))
     return _pytree.unflatten(outputs, spec)
 

@@ -13,11 +13,13 @@ raise instead of reading other memory.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+import threading
+from typing import Any, Iterator
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor, _address
 from ._util import int_arg, int_tuple, tensor_arg
 from .complex_ops import conj
@@ -72,6 +74,71 @@ def _storage(array: Any) -> tuple:
         if flat.dtype != array.dtype:
             flat = flat.view(backend.numpy.uint8)[:flat.nbytes - flat.nbytes % itemsize].view(array.dtype)
     return flat, (_address(array) - _address(root)) // itemsize, root.nbytes // itemsize, strides
+
+
+# --- as_strided under vmap ----------------------------------------------------------------------------
+# torch.func.vmap's as_strided reads example i at ``storage_offset + i * (the batch dim's stride)``: offsets
+# count from example 0's place in the storage, and the result must stay inside the example. minigrad's vmap
+# calls its function on ``x.select(dim, i)``, a plain view, so it says here (per call) by how much each
+# mapped input's storage is shifted; a ``None`` shift: two mapped inputs share the storage at different shifts.
+
+_vmapped = threading.local()
+
+
+def _root_key(array: Any) -> int | None:
+    """The address of the memory at the end of a NumPy array's ``.base`` chain (None off the CPU)."""
+    if type(array) is not backend.numpy.ndarray:
+        return None
+    flat, x_offset, _, _ = _storage(array)
+    return None if flat is None else _address(array) - x_offset * array.itemsize
+
+
+@contextlib.contextmanager
+def vmapped_storage(examples: list) -> Iterator[None]:
+    """Around one call of a vmapped function: ``examples`` is ``[(mapped input, i * its batch dim's stride)]``."""
+    shifts: dict = {}
+    for x, shift in examples:
+        key = _root_key(x.data)
+        if key is not None:
+            shifts[key] = shift if shifts.get(key, shift) == shift else None
+    outer = getattr(_vmapped, "levels", ())
+    _vmapped.levels = (*outer, shifts)
+    try:
+        yield
+    finally:
+        _vmapped.levels = outer
+
+
+def _vmapped_offset(x: Tensor, size: tuple, stride: tuple, offset: int | None, x_offset: int) -> int | None:
+    """``offset`` for example i of a vmap (as torch.func.vmap's), after checking that the result stays in x."""
+    key = _root_key(x.data)
+    found, shift = False, 0
+    for shifts in _vmapped.levels:
+        if key in shifts:
+            if shifts[key] is None:
+                raise NotImplementedError("as_strided inside vmap: two mapped inputs share this tensor's storage "
+                                          f"(shape {x.shape}); clone() them first")
+            found, shift = True, shift + shifts[key]
+    if not found:
+        return offset
+    first = x_offset - shift if offset is None else offset
+    x_strides = tuple(s // x.data.itemsize for s in x.data.strides)
+    low, high = _span(size, stride, first) if math.prod(size) else (first, first)
+    x_low, x_high = _span(x.shape, x_strides, x_offset - shift) if x.numel() else (x_offset - shift,) * 2
+    if low < x_low or high > x_high:
+        raise RuntimeError(f"result = tensor.as_strided({list(size)}, {list(stride)}, {first}) can access memory "
+                           f"outside of `tensor`. `result` can access some memory in range [{low}, {high}], but "
+                           f"`tensor` can only access some memory in range [{x_low}, {x_high}]. This is not "
+                           "supported inside of vmap, please try to rewrite the `as_strided` call as a sequence of "
+                           "PyTorch view operations")
+    if x.requires_grad and is_grad_enabled() and high - low and x_high - x_low != x.numel():
+        xp = backend.numpy   # an example interleaved with others (vmap over a dim that is not the outermost)
+        read = _places(xp, size, stride, first + shift)
+        if not xp.isin(read, _places(xp, x.shape, x_strides, x_offset)).all():
+            raise NotImplementedError(f"as_strided inside vmap: the result reads elements of other examples (size "
+                                      f"{list(size)}, stride {list(stride)}, offset {first}, example shape "
+                                      f"{x.shape}); their gradient is not built: vmap over the outermost dim")
+    return None if offset is None else offset + shift
 
 
 def _span(shape: tuple, strides: tuple, offset: int) -> tuple:
@@ -171,6 +238,8 @@ def as_strided(input: Tensor, size: Any, stride: Any, storage_offset: int | None
         where = "x's memory is not a contiguous array" if backend.array_module(x.data) is backend.numpy else \
             "on a GPU the input must own C-contiguous memory"
         raise NotImplementedError(f"as_strided: {where} (shape {x.shape}); clone() it first")
+    if getattr(_vmapped, "levels", ()):
+        offset = _vmapped_offset(x, size, stride, offset, x_offset)
     first = x_offset if offset is None else offset
     if math.prod(size) and _span(size, stride, first)[1] > storage:
         raise RuntimeError(f"as_strided: size {list(size)}, stride {list(stride)} and storage offset {first} "
