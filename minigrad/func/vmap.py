@@ -25,6 +25,7 @@ from ..generators import _host
 from ..ops import stack
 from ..ops.strided import vmapped_storage
 from ..tensor import Tensor
+from ..versions import INPLACE, memory_owner
 from . import _pytree
 
 __all__ = ["vmap"]
@@ -71,6 +72,10 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, arg
     if batch_size == 0:
         return _empty_batch(func, flat_dims, flat_args, args_spec, kwargs, out_dims, name)
     results = []
+    mapped = {id(memory_owner(arg.data)) for arg, dim in zip(flat_args, flat_dims) if dim is not None}
+    unmapped = [(k, arg) for k, (arg, dim) in enumerate(zip(flat_args, flat_dims))
+                if dim is None and isinstance(arg, Tensor) and id(memory_owner(arg.data)) not in mapped]
+    written: dict = {}   # input index -> its value after the first call that changed it
     _local.depth = vmap_depth() + 1
     try:
         with randomness_checked(randomness, batch_size) as start_call:
@@ -78,14 +83,36 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, arg
                 sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
                 start_call()
                 shifts = [(arg, i * arg.stride(dim)) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
+                epoch = INPLACE.epoch
                 with vmapped_storage(shifts):   # as_strided's offsets count from example 0, as torch's
                     results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
+                if INPLACE.epoch != epoch:
+                    _check_unmapped_writes(unmapped, written, epoch, name)
     finally:
         _local.depth -= 1
     return _stacked(results, out_dims, name)
 
 
 _local = threading.local()
+
+
+def _check_unmapped_writes(unmapped: list, written: dict, epoch: int, name: str) -> None:
+    """Raise if a call changed an unmapped input (``in_dims`` None) in place to another value than the first
+    call did: torch applies such a write once (or refuses it, when a mapped tensor is written into it), the
+    loop applies it once per example, which is the same only for a write like ``zero_()``."""
+    for k, arg in unmapped:
+        if INPLACE.changed_since(arg.data, epoch) is None:
+            continue
+        if k not in written:
+            written[k] = arg.data.copy()
+            continue
+        first, now = written[k], arg.data
+        if not bool(((first == now) | ((first != first) & (now != now))).all()):
+            raise RuntimeError(f"vmap({name}, ...): `{name}` changed an input that is not mapped (input {k}, in_dim "
+                               f"None, shape {arg.shape}) in place. PyTorch refuses such a write when a mapped tensor "
+                               "is written into it and otherwise applies it once; minigrad's vmap calls the function "
+                               "once per example, so it would apply it that many times. Change the input out of "
+                               "place, or map it (in_dims 0 on a tensor expanded to the batch size).")
 
 
 def vmap_depth() -> int:

@@ -68,3 +68,31 @@ def test_vmap_as_strided_reading_other_examples(torch: Any) -> None:
 ], ids=["as-strided-past", "as-strided-before", "out-dims", "out-dims-neg", "out-dims-empty"])
 def test_vmap_errors_as_torch(torch: Any, program: Any) -> None:
     assert _error(mg, program, X) == _error(torch, program, X)
+
+
+# in-place writes inside the vmapped function: into a mapped input they reach it (as torch's); into an unmapped
+# one, torch applies the write once (or refuses a mapped value), which a loop matches only for a write that gives
+# the same value every call (zero_, fill_); another one raised nothing and was applied once per example
+@pytest.mark.parametrize("program", [
+    lambda lib, x, v: (lib.func.vmap(lambda a: a.add_(1))(x), x),
+    lambda lib, x, v: (lib.func.vmap(lambda a, b: a.mul_(b), in_dims=(0, None))(x, v), x, v),
+    lambda lib, x, v: (lib.func.vmap(lambda a: a[0:1].mul_(3))(x), x),
+    lambda lib, x, v: (lib.func.vmap(lambda a, b: b.zero_() + a, in_dims=(0, None))(x, v), v),
+    lambda lib, x, v: (lib.func.vmap(lambda a, b: b.fill_(2.0) * a, in_dims=(0, None))(x, v), v),
+], ids=["mapped", "mapped-unmapped-other", "mapped-view", "unmapped-zero", "unmapped-fill"])
+def test_vmap_inplace_matches_torch(torch: Any, program: Any) -> None:
+    def run(lib: Any) -> list:
+        return [t.numpy() for t in program(lib, lib.tensor(X[:, :2].copy()), lib.tensor(np.array([10.0, 20.0])))]
+    for a, b in zip(run(mg), run(torch)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("program", [
+    lambda lib, x, v: lib.func.vmap(lambda a, b: b.add_(a), in_dims=(0, None))(x, v),
+    lambda lib, x, v: lib.func.vmap(lambda a, b: b.copy_(a), in_dims=(0, None))(x, v),
+    lambda lib, x, v: lib.func.vmap(lambda a, b: b.add_(1) * a, in_dims=(0, None))(x, v),
+], ids=["add-mapped", "copy-mapped", "add-once"])
+def test_vmap_inplace_on_unmapped_input_raises(program: Any) -> None:
+    v = mg.tensor(np.array([10.0, 20.0]))
+    with pytest.raises(RuntimeError, match="changed an input that is not mapped"):
+        program(mg, mg.tensor(X[:, :2].copy()), v)
