@@ -312,20 +312,34 @@ def _einsum(node: Function, g: Tensor) -> tuple:
 @rule(Quantile)
 def _quantile(node: Function, g: Tensor) -> tuple:
     """The engine's backward as Tensor ops: g (times 1 - w and w when interpolating) added at the sorted
-    places the quantile read (constant indices: the rule is linear in g, as the op is in x)."""
+    places the quantile read (constant indices). With a ``q`` that wants a gradient (linear interpolation) the
+    weight w = rank - below depends on q (d w / d q: the slope d rank / d q), and q's gradient,
+    g · (above value - below value) · slope, on x; otherwise the rule is linear in g, as the op is in x."""
     below, above, weight = node.saved
     count, n = below.shape[0], node.in_shape[-1]
     lines = math.prod(node.in_shape[:-1])
     xp = node.xp
     line = xp.broadcast_to(xp.arange(lines).reshape(1, lines), (count, lines))
     g_last = Reshape(tuple(g.shape) + (1,))(g)
+    with_q = node.q_slope is not None and node.q_grad and node.edges[1] is not None
+    if with_q:   # w as q · slope + (w - q · slope): the saved value, with q's derivative
+        x, q = node.x_q
+        q_col = Reshape((-1,) + (1,) * len(node.in_shape))(_input(node, 1, q))
+        q_slope = q.reshape(q_col.shape) * node.slope
+        weight = Add()(Sub()(Mul()(q_col, node.slope), q_slope), weight)
     parts = [(below, g_last)]
     if node.interpolation in ("linear", "midpoint"):
-        parts = [(below, Mul()(g_last, 1 - weight)), (above, Mul()(g_last, weight))]
+        parts = [(below, Mul()(g_last, Sub()(1, weight) if with_q else 1 - weight)), (above, Mul()(g_last, weight))]
     gx = _zeros((lines, n), g)
     for index, part in parts:
         gx = IndexPutAdd((line, index.reshape(count, lines)))(gx, Reshape((count, lines))(part))
-    return Reshape(tuple(node.in_shape))(gx), None
+    gq = None
+    if with_q:   # the engine's gq: g · (high - low) · slope, 0 where the slope is (no inf - inf), summed per q
+        x_lines = Reshape((lines, n))(_input(node, 0, x))
+        low, high = (Reshape(below.shape)(GetItem((line, i.reshape(count, lines)))(x_lines)) for i in (below, above))
+        part = Where()(node.slope == 0, _zero(g), Mul()(Sub()(high, low), node.slope))
+        gq = Reshape(node.q_shape)(Sum((1,), False)(Reshape((count, -1))(Mul()(g_last, part))))
+    return Reshape(tuple(node.in_shape))(gx), gq
 
 
 # --- linear algebra ---------------------------------------------------------------------------------------------------

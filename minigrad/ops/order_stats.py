@@ -235,8 +235,9 @@ class Quantile(Function):
     x: (..., n), q: (Q,) → (Q, ...).
     """
 
-    def __init__(self, interpolation: str, ignore_nan: bool) -> None:
+    def __init__(self, interpolation: str, ignore_nan: bool, q_grad: bool = False) -> None:
         self.interpolation, self.ignore_nan = interpolation, ignore_nan
+        self.q_grad = q_grad   # q wants a gradient: keep x and q for create_graph's rule
 
     def forward(self, x: Any, q: Any) -> Any:
         xp = self.xp
@@ -285,6 +286,8 @@ class Quantile(Function):
             with backend.errstate(xp, invalid="ignore"):
                 slope = xp.broadcast_to(slope, out_shape)
                 self.q_slope = xp.where(slope == 0, slope, (high - low) * slope)
+            if self.q_grad:   # create_graph's rule: the weight and q's slope depend on both
+                self.x_q, self.slope = (x, q), slope
         positions = xp.broadcast_to(order, out_shape[:-1] + (n,))
         self.saved = (xp.take_along_axis(positions, below, axis=-1), xp.take_along_axis(positions, above, axis=-1),
                       weight)
@@ -355,7 +358,7 @@ def _quantile(name: str, x: Any, q: Any, dim: Any, keepdim: bool, interpolation:
         axis = one_axis(dim, x.ndim, name)
         lines = x.permute(*[d for d in range(x.ndim) if d != axis], axis)
         kept = x.shape[:axis] + (1,) + x.shape[axis + 1:]
-    out = Quantile(interpolation, name == "nanquantile")(lines, q_tensor)
+    out = Quantile(interpolation, name == "nanquantile", q_tensor.requires_grad)(lines, q_tensor)
     if keep:
         out = out.reshape(out.shape[:1] + kept)
     return out.reshape(out.shape[1:]) if scalar_q else out
