@@ -39,7 +39,7 @@ from .ops.fused import GRUGates, LSTMGates
 from .ops.gamma import polygamma
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
-from .ops.math import Flat, Lerp, log1p
+from .ops.math import Flat, Lerp, exp2, log1p
 from .ops.pointwise import RoundedDiv
 from .ops.reduce import Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
@@ -48,6 +48,7 @@ from .ops.shape import GetItem, Reshape, Transpose
 from .ops.special import Logit, NanToNum, Sinc, cosh, sinh, xlogy
 from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
 from .ops.statistics import NanMean, NanSum
+from .ops.tensor_more import Mantissa
 from .tensor import Tensor
 
 __all__: list[str] = []
@@ -273,7 +274,84 @@ def _hypot(node: Function, g: Tensor) -> tuple:
             sum_to(Div()(Mul()(g, _input(node, 1, b)), y_t), _shape(b)) if node.edges[1] is not None else None)
 
 
-BINARY.update(atan2=_atan2, fmod=_fmod, remainder=_remainder, xlogy=_xlogy, xlog1py=_xlog1py, hypot=_hypot)
+def _logaddexp2(node: Function, g: Tensor) -> tuple:
+    """PyTorch's: ``g / (1 + 2^(b - a))`` for a, ``g / (1 + 2^(a - b))`` for b (logaddexp's, base 2)."""
+    a, b, _ = node.saved
+    a_t, b_t = _input(node, 0, a), _input(node, 1, b)
+    return (sum_to(Div()(g, Add()(1, exp2(Sub()(b_t, a_t)))), _shape(a)) if node.edges[0] is not None else None,
+            sum_to(Div()(g, Add()(1, exp2(Sub()(a_t, b_t)))), _shape(b)) if node.edges[1] is not None else None)
+
+
+def _picked(node: Function, g: Tensor, a_gets: Any) -> tuple:
+    """A selection's gradients: ``g`` where the mask ``a_gets`` (an array of the output's shape) for a, elsewhere
+    for b; the mask is a constant of the graph (PyTorch's masked_fill), so the rule is linear in ``g``."""
+    a, b, _ = node.saved
+    return (sum_to(_select(a_gets, g), _shape(a)) if node.edges[0] is not None else None,
+            sum_to(Where()(a_gets, _zero(g), g), _shape(b)) if node.edges[1] is not None else None)
+
+
+def _fmax(node: Function, g: Tensor) -> tuple:
+    a, b, _ = node.saved   # a tie goes to a; NaN loses to a number (special._fmax_grads)
+    return _picked(node, g, (a >= b) | node.xp.isnan(b))
+
+
+def _fmin(node: Function, g: Tensor) -> tuple:
+    a, b, _ = node.saved
+    return _picked(node, g, (a <= b) | node.xp.isnan(b))
+
+
+def _zeros_for(node: Function, i: int, value: Any, g: Tensor) -> Any:
+    """A gradient that is PyTorch's ``zeros_like``: a constant (its own derivative is None), or None for no edge."""
+    return _zeros(_shape(value), g) if node.edges[i] is not None else None
+
+
+def _copysign(node: Function, g: Tensor) -> tuple:
+    """``g · copysign(x, y) / x`` (0 at x == 0) for x, zeros for y, as special._copysign_grads. The ratio is ±1
+    (NaN where x is) read as a constant: its derivative is 0 wherever it has one, so the second derivative at
+    x == 0 is 0 (PyTorch's double backward differentiates the division there and gives NaN)."""
+    a, b, y = node.saved
+    xp = node.xp
+    with backend.errstate(xp, divide="ignore", invalid="ignore"):
+        ratio = xp.where(xp.asarray(a) == 0, y.dtype.type(0), y / a)
+    return (sum_to(Mul()(g, ratio), _shape(a)) if node.edges[0] is not None else None), _zeros_for(node, 1, b, g)
+
+
+def _nextafter(node: Function, g: Tensor) -> tuple:
+    """PyTorch's: ``g`` for x, 0 where x == y (the result is y there); zeros for y."""
+    a, b, _ = node.saved
+    same = node.xp.asarray(a) == b
+    ga = sum_to(Where()(same, _zero(g), g), _shape(a)) if node.edges[0] is not None else None
+    return ga, _zeros_for(node, 1, b, g)
+
+
+BINARY.update(atan2=_atan2, fmod=_fmod, remainder=_remainder, xlogy=_xlogy, xlog1py=_xlog1py, hypot=_hypot,
+              logaddexp2=_logaddexp2, fmax=_fmax, fmin=_fmin, copysign=_copysign, nextafter=_nextafter)
+
+
+class PowerOfTwoScale(Function):
+    """``g · 2^-e`` for a constant exponent array ``e`` (frexp's mantissa gradient, by ldexp so no power of two
+    overflows on its own): linear in ``g``, its own adjoint."""
+
+    name = "frexp_backward"
+
+    def __init__(self, exponent: Any) -> None:
+        self.exponent = exponent
+
+    def forward(self, g: Any) -> Any:
+        return self.xp.ldexp(g, -self.xp.asarray(self.exponent)).astype(g.dtype, copy=False)
+
+    def backward(self, gy: Any) -> Any:
+        return self.forward(gy)
+
+
+@rule(Mantissa)
+def _mantissa(node: Function, g: Tensor) -> Tensor:   # m = x · 2^-e with e constant (the exponent is not
+    return PowerOfTwoScale(node.exponent)(g)           # differentiable): PyTorch's grad / exp2(e)
+
+
+@rule(PowerOfTwoScale)
+def _power_of_two_scale(node: Function, g: Tensor) -> Tensor:
+    return PowerOfTwoScale(node.exponent)(g)
 
 
 # --- unary math (math.Unary, by name: dy/dx from the input x and the output y, PyTorch's formulas) -------------------
