@@ -89,6 +89,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Then times ``weight`` and plus ``bias`` (C,), either may be None.
     """
     x = _floating(input, "batch_norm")
+    if x.shape == (0,):   # PyTorch: an empty 1-D input gives an empty result, the running estimates untouched
+        if weight is not None:   # weight and bias in the graph (zero gradients), as torch's
+            x = x * _tensor(weight, "batch_norm", "weight").reshape(-1)[0:0]
+        return x if bias is None else x + _tensor(bias, "batch_norm", "bias").reshape(-1)[0:0]
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), got shape {x.shape}")
     axes = (0, *range(2, x.ndim))

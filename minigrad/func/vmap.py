@@ -31,6 +31,11 @@ from . import _pytree
 __all__ = ["vmap"]
 
 
+class NonTensorOutputError(ValueError, RuntimeError):
+    """A mapped call returned a Python value: torch raises ValueError for one returned as such, RuntimeError
+    earlier where it came from a batched tensor (``.item()``, ``allclose``, ``equal``); this is both."""
+
+
 def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = "error", *,
          chunk_size: int | None = None) -> Callable:
     """``func`` mapped over a dimension of its inputs, as ``torch.func.vmap``.
@@ -208,8 +213,8 @@ def _stacked(results: list, out_dims: Any, name: str) -> Any:
             outputs.append(values[0])
             continue
         if not isinstance(values[0], Tensor):
-            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(values[0])}. "
-                             "Did you mean to set out_dims= to None for output?")
+            raise NonTensorOutputError(f"vmap({name}, ...): `{name}` must only return Tensors, got type "
+                                       f"{type(values[0])}. Did you mean to set out_dims= to None for output?")
         outputs.append(stack(values, dim=_out_dim(dim, values[0].ndim)))
     return _pytree.unflatten(outputs, out_spec)
 

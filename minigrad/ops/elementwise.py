@@ -572,8 +572,10 @@ def log(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     return Log()(_floating(input))
 
 
-def tanh(input: Tensor) -> Tensor:  # noqa: A002
+def tanh(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Hyperbolic tangent elementwise."""
+    if out is not None:
+        return write_out("tanh", Tanh()(_floating(input)), out)
     return Tanh()(_floating(input))
 
 
@@ -623,8 +625,10 @@ def clip(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None 
     return Clip(min is not None, max is not None)(x, *bounds)
 
 
-def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
+def maximum(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Elementwise maximum with broadcasting."""
+    if out is not None:
+        return write_out("maximum", Maximum()(input, other), out)
     return Maximum()(input, other)
 
 

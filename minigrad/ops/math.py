@@ -17,6 +17,7 @@ from .. import backend
 from ..arguments import wrapped_ints
 from ..autograd import Function
 from ..dtypes import get_default_dtype
+from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import ShapeMismatchError, dim_or_axis, normalize_axis, number, sum_to, tensor_arg
@@ -317,8 +318,11 @@ def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
     return Binary("fmod", _fmod, lambda xp, gy, x, y, out: (gy, gy * -xp.trunc(x / y)))(a, b)
 
 
-def atan2(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """The angle of the point (b, a) in radians, in (-π, π] (torch.atan2(input=a, other=b))."""
+def atan2(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
+    """The angle of the point (b, a) in radians, in (-π, π] (torch.atan2(input=a, other=b)); ``out=``: written
+    into that tensor (minigrad/outputs.py)."""
+    if out is not None:
+        return write_out("atan2", atan2(input, other), out)
     a, b = _pair(input, other, "atan2")
     a = _floating(a, "atan2") if isinstance(a, Tensor) else a
     b = _floating(b, "atan2") if isinstance(b, Tensor) else b
@@ -373,9 +377,12 @@ class Lerp(Function):
                     *((sum_to(gy * (end - start), _shape(w)) if needs[2] else None,) if len(needs) > 2 else ()))
 
 
-def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:  # noqa: A002
+def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """start + weight * (end - start), all broadcast together (torch.lerp, with its formula for
-    |weight| >= 0.5: ``end + (weight - 1) * (end - start)``); gradients to all three."""
+    |weight| >= 0.5: ``end + (weight - 1) * (end - start)``); gradients to all three. ``out=``: written into
+    that tensor (minigrad/outputs.py), of the result's very dtype when ``weight`` is a tensor, as torch's."""
+    if out is not None:
+        return write_out("lerp", lerp(input, end, weight), out, "exact" if isinstance(weight, Tensor) else "cast")
     start = tensor_arg(input, "lerp")
     if start.dtype.kind not in "fc":
         raise TypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")

@@ -387,12 +387,16 @@ def _common(name: str, *tensors: Any) -> list:
     return [astype(t, common) if t.dtype != common else t for t in tensors]
 
 
-def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: Any = 1) -> Tensor:  # noqa: A002
+def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: Any = 1,  # noqa: A002
+            out: Tensor | None = None) -> Tensor:
     """``x + value * tensor1 * tensor2``, all broadcast together (torch.addcmul); gradients to all three.
+    ``out=``: written into that tensor (minigrad/outputs.py).
 
     With value 1 one op (``AddCMul``, a node fewer: a recurrent cell's ``f * c + i * g``), else the sum of
     the scaled product; the same values either way. ``deprecated``: the last tensor of PyTorch's deprecated
     ``addcmul(input, value, tensor1, tensor2)``."""
+    if out is not None:
+        return write_out("addcmul", addcmul(input, tensor1, tensor2, *deprecated, value=value), out)
     if deprecated:
         tensor1, tensor2, value = _scale_first("addcmul", tensor1, (tensor2,), deprecated, value, "value")
     if (type(value) is int and value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor)

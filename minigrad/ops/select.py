@@ -145,6 +145,13 @@ def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False,  #
     if sparse_grad:
         raise unsupported("gather", "sparse_grad=True", "minigrad has no sparse tensors: the gradient is dense")
     x = tensor_arg(input, "gather")
+    data = index.data if isinstance(index, Tensor) else index
+    if backend.is_array(data):
+        if data.size == 0:   # PyTorch: an empty index of any shape and dtype gives an empty result of its shape
+            one_axis(dim, max(x.ndim, 1), "gather")
+            return reshape(reshape(x, (-1,))[0:0], tuple(data.shape))
+        if data.dtype.kind in "iu" and (data.dtype.kind == "u" or data.dtype.itemsize < 4):
+            raise ArgumentTypeError(f"gather(): Expected dtype int32/int64 for index, got {data.dtype}")
     if x.ndim == 0:   # PyTorch reads a 0-d input as shape (1,) and takes a 0-d or 1-D index; out: index's shape
         one_axis(dim, 1, "gather")
         data = index_data(index, "gather")
