@@ -41,7 +41,9 @@ from ..dtypes import can_cast
 from ..tensor import Tensor, _address
 from ..versions import memory_owner
 from ._util import ArgumentTypeError, ShapeMismatchError, number, scale_given_first, sum_to, unwrap
-from .elementwise import Where, abs, add, clip, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt, sub, tanh
+from .elementwise import Where, add, clip, div, exp, log, mul, neg, relu, sigmoid, sqrt, sub, tanh
+from .elementwise import abs as abs_op  # not the builtins' names: this module also reads Python numbers
+from .elementwise import pow as pow_op
 from .scatters import _EmbedStrided
 from .shape import NO_GRAD_VIEW, GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
 from .strided import _places, _span
@@ -243,10 +245,9 @@ def _dtype_of(x: Tensor, value: Any) -> Any:
             return x.dtype.type(value)
         except (OverflowError, ValueError):
             raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow") from None
-    # a finite number beyond the float dtype's range (NumPy would store inf); `abs` here is minigrad's op
-    limit = float(numpy.finfo(x.dtype).max) if x.dtype.kind == "f" else None
-    if (limit is not None and type(value) in (int, float) and not -limit <= value <= limit
-            and value not in (float("inf"), float("-inf")) and value == value):
+    # a finite number beyond the float dtype's range (NumPy would store inf)
+    if (x.dtype.kind == "f" and type(value) in (int, float) and abs(value) > float(numpy.finfo(x.dtype).max)
+            and abs(value) != float("inf")):
         raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow")
     return value
 
@@ -514,12 +515,12 @@ def abs_(x: Tensor) -> Tensor:
     if isinstance(x, Tensor) and x.dtype.kind == "c":
         raise ArgumentTypeError(f"abs_: in-place abs is not supported for complex tensors (dtype {x.dtype}, shape "
                                 f"{x.shape}): the result is real; use x.abs()")
-    return _inplace(x, "abs_", abs)
+    return _inplace(x, "abs_", abs_op)
 
 
 def pow_(x: Tensor, exponent: Any) -> Tensor:
     """``x **= exponent`` in place."""
-    return _inplace(x, "pow_", lambda cur: pow(cur, exponent), exponent)
+    return _inplace(x, "pow_", lambda cur: pow_op(cur, exponent), exponent)
 
 
 def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None, **bounds: Any) -> Tensor:
