@@ -18,7 +18,6 @@ from ._in_place import written_in_place
 __all__ = ["celu_", "elu_", "hardtanh_", "leaky_relu_", "relu_", "selu_", "threshold_"]
 
 
-_in_place = written_in_place   # the name nn/_toplevel.py imports
 
 
 def relu_(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -29,29 +28,29 @@ def relu_(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
     """``F.elu`` written into ``input``, which is returned. Any shape."""
-    return _in_place("elu_", input, lambda x: elu(x, alpha))
+    return written_in_place("elu_", input, lambda x: elu(x, alpha))
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
     """``F.leaky_relu`` written into ``input``, which is returned. Any shape."""
-    return _in_place("leaky_relu_", input, lambda x: leaky_relu(x, negative_slope))
+    return written_in_place("leaky_relu_", input, lambda x: leaky_relu(x, negative_slope))
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:  # noqa: A002
     """``F.hardtanh`` (clamp to [min_val, max_val]) written into ``input``, which is returned. Any shape."""
-    return _in_place("hardtanh_", input, lambda x: hardtanh(x, min_val, max_val))
+    return written_in_place("hardtanh_", input, lambda x: hardtanh(x, min_val, max_val))
 
 
 def selu_(input: Tensor) -> Tensor:  # noqa: A002
     """``F.selu`` written into ``input``, which is returned. Any shape."""
-    return _in_place("selu_", input, selu)
+    return written_in_place("selu_", input, selu)
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
     """``F.celu`` written into ``input``, which is returned. Any shape."""
-    return _in_place("celu_", input, lambda x: celu(x, alpha))
+    return written_in_place("celu_", input, lambda x: celu(x, alpha))
 
 
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:  # noqa: A002
     """``F.threshold`` (x where x > threshold, else value) written into ``input``, which is returned. Any shape."""
-    return _in_place("threshold_", input, lambda x: _threshold(x, threshold, value))
+    return written_in_place("threshold_", input, lambda x: _threshold(x, threshold, value))

@@ -23,7 +23,6 @@ from minigrad import Tensor
 from minigrad._nn_functions import NAMES
 
 from . import functional as F
-from ._activations_inplace import _in_place
 from ._arguments import _floating, _number, _tensor
 from ._cell_functions import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell  # noqa: F401 - in __all__
 from ._dropout import _inverted_dropout, _probability
@@ -31,6 +30,7 @@ from ._embedding import _renorm_rows
 from ._errors import InputShapeError
 from ._flags import flag
 from ._functional_more import _channel_mask_shape
+from ._in_place import written_in_place
 
 # the names minigrad lists too (it loads nn on the first use of one of them: minigrad/_nn_functions.py)
 __all__ = sorted(NAMES)
@@ -98,7 +98,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,  # noqa: A002
            generator: Any = None) -> Tensor:
     """:func:`rrelu` written into ``input``, which is returned."""
-    return _in_place("rrelu_", input, lambda x: rrelu(x, lower, upper, training, generator))
+    return written_in_place("rrelu_", input, lambda x: rrelu(x, lower, upper, training, generator))
 
 
 # --- dropout: (input, p, train), all required, as ATen's ------------------------------------------------------
@@ -110,7 +110,7 @@ def dropout(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
 
 def dropout_(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
     """:func:`dropout` written into ``input``, which is returned."""
-    return _in_place("dropout_", input, lambda x: dropout(x, p, train))
+    return written_in_place("dropout_", input, lambda x: dropout(x, p, train))
 
 
 def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
@@ -120,7 +120,7 @@ def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
 
 def alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
     """:func:`alpha_dropout` written into ``input``, which is returned."""
-    return _in_place("alpha_dropout_", input, lambda x: alpha_dropout(x, p, train))
+    return written_in_place("alpha_dropout_", input, lambda x: alpha_dropout(x, p, train))
 
 
 def feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
@@ -136,7 +136,7 @@ def feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A0
 
 def feature_dropout_(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
     """:func:`feature_dropout` written into ``input``, which is returned."""
-    return _in_place("feature_dropout_", input, lambda x: feature_dropout(x, p, train))
+    return written_in_place("feature_dropout_", input, lambda x: feature_dropout(x, p, train))
 
 
 def feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
@@ -146,7 +146,7 @@ def feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:  # no
 
 def feature_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
     """:func:`feature_alpha_dropout` written into ``input``, which is returned."""
-    return _in_place("feature_alpha_dropout_", input, lambda x: feature_alpha_dropout(x, p, train))
+    return written_in_place("feature_alpha_dropout_", input, lambda x: feature_alpha_dropout(x, p, train))
 
 
 # --- normalisation ------------------------------------------------------------------------------------------
