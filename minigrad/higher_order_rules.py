@@ -21,6 +21,7 @@ from .higher_order import (
     _UNARY,
     BINARY,
     LATE_RULES,
+    RULES,
     UNARY_OF_NODE,
     IndexBackward,
     _input,
@@ -34,18 +35,24 @@ from .higher_order import (
     sum_to,
 )
 from .ops.arrange import DiagEmbed, Diagonal
-from .ops.elementwise import Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Where
+from .ops.cholesky_solve import CholeskyInverse, CholeskySolve
+from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
+from .ops.decompositions import QR, SVD, Cholesky, Eigh, PseudoInverse
+from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Tanh, Where
+from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.fused import GRUGates, LSTMGates
 from .ops.gamma import polygamma
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
+from .ops.linalg import MatMul
 from .ops.math import Flat, Lerp, exp2, log1p
 from .ops.pointwise import RoundedDiv
 from .ops.reduce import Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
-from .ops.shape import GetItem, Reshape, Transpose
-from .ops.special import Logit, NanToNum, Sinc, cosh, sinh, xlogy
+from .ops.shape import BroadcastTo, Clone, GetItem, Reshape, Transpose
+from .ops.solvers import SignLogDet
+from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, sinh, xlogy
 from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
 from .ops.statistics import NanMean, NanSum
 from .ops.tensor_more import Mantissa
@@ -654,3 +661,194 @@ def _delayed_error(node: Function, g: Tensor) -> Tensor:
 @rule(Flat)
 def _flat(node: Function, g: Tensor) -> Tensor:   # floor, sign …: PyTorch's zeros_like(grad), a constant
     return _zeros(tuple(g.shape), g)
+
+
+# --- complex values: PyTorch's convention (a gradient is dL/dz*), the FFTs, abs/angle, the LU family ---------------
+#
+# A node with a complex value whose backward the engine adapts (``autograd.engine._complex_gate``) runs as the op's
+# *complex variant* class; those classes had no rules, so create_graph=True refused every complex graph. Here:
+# the variants of the linear ops (their rule is already right for complex values), of the holomorphic ops
+# (PyTorch's ``g · conj(f'(z))`` is ``conj(rule(conj(g)))`` of the real rule), the complex views and parts, and the
+# FFTs. A real input of an op with a complex output gets the real part of its gradient, as the engine's.
+
+def _variant(cls: type) -> type:
+    from .autograd.engine import _complex_variant
+    return _complex_variant(cls)
+
+
+def _conj(g: Any) -> Any:
+    return Conj()(g) if isinstance(g, Tensor) and g.dtype.kind == "c" else g
+
+
+def _real_parts(node: Function, grads: Any) -> Any:
+    """``grads`` with the real part taken for each real input of ``node`` (``node.real_inputs``, set by the gate)."""
+    real = getattr(node, "real_inputs", ())
+    if not any(real):
+        return grads
+    single = type(grads) is not tuple
+    parts = tuple(Real()(g) if g is not None and r and g.dtype.kind == "c" else g
+                  for g, r in zip((grads,) if single else grads, real))
+    return parts[0] if single else parts
+
+
+def _linear_variant(base: Any) -> Any:
+    def complex_rule(node: Function, g: Any) -> Any:
+        return _real_parts(node, base(node, g))
+    return complex_rule
+
+
+def _holomorphic_variant(base: Any) -> Any:
+    def complex_rule(node: Function, g: Any) -> Any:
+        grads = base(node, [_conj(x) for x in g] if type(g) is list else _conj(g))
+        grads = tuple(_conj(x) for x in grads) if type(grads) is tuple else _conj(grads)
+        return _real_parts(node, grads)
+    return complex_rule
+
+
+for _cls in (Add, Sub, Neg, Sum, Mean, Reshape, Transpose, GetItem, Concat, Stack, BroadcastTo, Clone, Where):
+    RULES[_variant(_cls)] = _linear_variant(RULES[_cls])
+for _cls in (Mul, Div, Exp, Log, Sqrt, Sin, Cos, Tanh, MatMul):
+    RULES[_variant(_cls)] = _holomorphic_variant(RULES[_cls])
+
+
+def complex_rule(*classes: type) -> Any:
+    """Register the decorated rule for ``classes`` and their complex variants (it takes the real parts itself)."""
+    def register(fn: Any) -> Any:
+        for cls in classes:
+            RULES[cls] = RULES[_variant(cls)] = fn
+        return fn
+    return register
+
+
+def _zeros_of(g: Tensor, dtype: Any = None) -> Any:
+    return backend.array_module(g.data).zeros(g.shape, dtype=dtype or g.dtype)
+
+
+@complex_rule(Real)
+def _real(node: Function, g: Tensor) -> Tensor:   # d Re z: g as a complex value
+    return Complex(tuple(g.shape))(g, _zeros_of(g))
+
+
+@complex_rule(Imag)
+def _imag(node: Function, g: Tensor) -> Tensor:   # d Im z: i g
+    return Complex(tuple(g.shape))(_zeros_of(g), g)
+
+
+@complex_rule(Conj)
+def _conj_rule(node: Function, g: Tensor) -> Tensor:
+    return _real_parts(node, _conj(g))
+
+
+@complex_rule(Complex)
+def _complex(node: Function, g: Tensor) -> tuple:
+    shape_re, shape_im = node.shapes
+    return (sum_to(Real()(g), shape_re) if node.edges[0] is not None else None,
+            sum_to(Imag()(g), shape_im) if node.edges[1] is not None else None)
+
+
+@complex_rule(ViewAsReal)
+def _view_as_real(node: Function, g: Tensor) -> Tensor:
+    return ViewAsComplex()(g)
+
+
+@complex_rule(ViewAsComplex)
+def _view_as_complex(node: Function, g: Tensor) -> Tensor:
+    return ViewAsReal()(g)
+
+
+def _sign_parts(x_t: Tensor, power: int) -> tuple:
+    """``(z / |z|^power, |z| == 0)`` of complex ``z``, with 0 where ``|z|`` is 0 (PyTorch's sgn at 0), as Tensors."""
+    size = Abs()(x_t)
+    zero = size.data == 0
+    safe = Where()(zero, 1, size if power == 1 else Mul()(size, size))
+    return Mul()(x_t, Where()(zero, 0, Div()(1, safe))), zero
+
+
+@complex_rule(Abs)
+def _abs_complex(node: Function, g: Tensor) -> Tensor:   # |z|: g · sgn(z) (only complex z runs as the variant)
+    (x,) = node.saved
+    return Mul()(g, _sign_parts(_input(node, 0, x), 1)[0])
+
+
+@complex_rule(Angle)
+def _angle(node: Function, g: Tensor) -> Any:   # arg z: g · i z / |z|² (real x: 0, as PyTorch's)
+    (x,) = node.saved
+    if x.dtype.kind != "c":
+        return _zeros(tuple(g.shape), g)
+    return Mul()(g, Mul()(_sign_parts(_input(node, 0, x), 2)[0], 1j))
+
+
+def _resized(x: Tensor, axes: tuple, sizes: tuple) -> Tensor:
+    """``x`` cropped or zero-padded at the end of each of ``axes`` to ``sizes`` (``ops.fft.resize``), differentiably:
+    a crop is a slice, a pad a concatenation with zeros."""
+    crop = [slice(None)] * x.ndim
+    for a, n in zip(axes, sizes):
+        crop[a] = slice(0, min(n, x.shape[a]))
+    if any(x.shape[a] > n for a, n in zip(axes, sizes)):
+        x = GetItem(tuple(crop))(x)
+    xp = backend.array_module(x.data)
+    for a, n in zip(axes, sizes):
+        if x.shape[a] < n:
+            shape = list(x.shape)
+            shape[a] = n - x.shape[a]
+            x = Concat(a)(x, xp.zeros(tuple(shape), dtype=x.dtype))
+    return x
+
+
+def _in_sizes(node: Function) -> tuple:
+    return tuple(node.in_shape[a] for a in node.axes)
+
+
+@complex_rule(ComplexFFT)
+def _fft_c2c(node: Function, g: Tensor) -> Any:   # the adjoint: the other direction with the dual norm
+    sizes = tuple(g.shape[a] for a in node.axes)
+    gx = ComplexFFT(node.axes, sizes, DUAL_NORM[node.norm], not node.inverse)(g)
+    return _real_parts(node, _resized(gx, node.axes, _in_sizes(node)))
+
+
+@complex_rule(RealToComplexFFT)
+def _fft_r2c(node: Function, g: Tensor) -> Any:   # zero-fill the missing half, complex adjoint, real part
+    g = _conj(g) if node.conjugate else g
+    full = _resized(g, node.axes[-1:], node.sizes[-1:])
+    gx = ComplexFFT(node.axes, tuple(full.shape[a] for a in node.axes), DUAL_NORM[node.norm], True)(full)
+    return _resized(Real()(gx), node.axes, _in_sizes(node))
+
+
+@complex_rule(ComplexToRealFFT)
+def _fft_c2r(node: Function, g: Tensor) -> Any:   # one-sided real transform, the mirrored entries doubled
+    gx = RealToComplexFFT(node.axes, tuple(g.shape[a] for a in node.axes), DUAL_NORM[node.norm], False)(g)
+    axis = node.axes[-1]
+    doubled = node.sizes[-1] - gx.shape[axis]
+    if doubled > 0:
+        xp = backend.array_module(g.data)
+        weight = xp.ones(gx.shape[axis], dtype=g.dtype)
+        weight[1:1 + doubled] = 2
+        gx = Mul()(gx, weight.reshape((-1,) + (1,) * (gx.ndim - 1 - axis % gx.ndim)))
+    gx = _resized(_conj(gx) if node.conjugate else gx, node.axes, _in_sizes(node))
+    return Real()(gx) if node.real_input else gx
+
+
+@complex_rule(ComplexSign)
+def _sgn(node: Function, g: Tensor) -> Tensor:   # s = z / |z|: (g - Re(g · conj(s)) s) / |z| (PyTorch's), 0 at z = 0
+    size, s = node.saved
+    zero = size == 0
+    x_t = _input(node, 0, s * size)
+    inv_t = Where()(zero, 0, Div()(1, Where()(zero, 1, Abs()(x_t))))   # 1 / |z|, 0 at z = 0
+    s_t = Mul()(x_t, inv_t)
+    return Mul()(Sub()(g, Mul()(Real()(Mul()(g, Conj()(s_t))), s_t)), inv_t)
+
+
+def _refuse_complex(base: Any) -> Any:
+    """``base``, a rule written for real values, refusing a complex node (its result would be silently wrong)."""
+    def guarded(node: Function, g: Any) -> Any:
+        arrays = list(node.saved) if isinstance(node.saved, (tuple, list)) else [node.saved]
+        arrays += list(g) if type(g) is list else [g]
+        if any(getattr(getattr(a, "dtype", None), "kind", "") == "c" for a in arrays):
+            raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} of complex "
+                                      "values yet; its first-order backward works: leave create_graph=False")
+        return base(node, g)
+    return guarded
+
+
+for _cls in (Cholesky, QR, Eigh, SVD, PseudoInverse, CholeskyInverse, CholeskySolve, SignLogDet):
+    RULES[_cls] = _refuse_complex(RULES[_cls])
