@@ -6,7 +6,8 @@
    ``python -m minigrad.viz --model lstm --steps 3 --out docs/img/lstm_3_steps.svg``);
 2. ``lstm_50_steps_collapsed``: a 50-step LSTM, one box per time step, the first
    and last two kept and the 46 between drawn as one node (the CLI:
-   ``python -m minigrad.viz --model lstm --steps 50 --collapse steps --out docs/img/lstm_50_steps_collapsed.svg``);
+   ``python -m minigrad.viz --model lstm --steps 50 --collapse steps --steps-shown 4
+   --out docs/img/lstm_50_steps_collapsed.svg``; without ``--steps-shown`` all 50 boxes are drawn);
 3. ``rnn_vs_lstm_gradients``: the gradient overlay of an RNN next to an LSTM
    trained on the same task, drawn in one picture with one colour scale, every
    step shown (``steps_shown=None``).
@@ -74,7 +75,7 @@ def main() -> int:
     args = parser.parse_args()
     out = args.out
     cli("--model", "lstm", "--steps", "3", "--format", args.format, "--out", os.path.join(out, "lstm_3_steps"))
-    cli("--model", "lstm", "--steps", "50", "--collapse", "steps", "--format", args.format,
+    cli("--model", "lstm", "--steps", "50", "--collapse", "steps", "--steps-shown", "4", "--format", args.format,
         "--out", os.path.join(out, "lstm_50_steps_collapsed"))
 
     losses = []

@@ -13,8 +13,9 @@ and returns a ``graphviz.Digraph``:
 * ``params="ghost"``: a leaf used in several places is drawn as a small dashed
   copy beside each use, so no edge spans the whole picture;
 * ``collapse``: fold scopes into single boxes (op count and output shape
-  inside); with ``collapse="steps"`` a long unroll keeps its first and last
-  few steps (``steps_shown``) and draws the steps between as one node, and
+  inside); with ``collapse="steps"`` every time step is one box, and an unroll
+  of more than 100 steps keeps its first and last few (``steps_shown``) and
+  draws the steps between as one node, and
   ``wrap=K`` lays the step boxes out in rows of K; a drawing too large to lay
   out (``max_nodes``) is refused at once;
 * ``show_grads``: every edge is coloured and labelled by the norm of the
@@ -42,11 +43,11 @@ from __future__ import annotations
 from typing import Sequence
 
 from .dot import Graph
-from .drawing import MAX_NODES, STEPS_SHOWN, DrawingTooLargeError, ElisionWarning, draw
+from .drawing import MAX_NODES, STEPS_DRAWN_ALL, STEPS_SHOWN, DrawingTooLargeError, ElisionWarning, draw
 from .files import FORMATS, DotNotFoundError, render
 
 __all__ = ["DotNotFoundError", "DrawingTooLargeError", "ElisionWarning", "FORMATS", "Graph", "MAX_NODES",
-           "STEPS_SHOWN", "draw", "main", "render"]
+           "STEPS_DRAWN_ALL", "STEPS_SHOWN", "draw", "main", "render"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,15 @@ from typing import Sequence
 
 import minigrad as mg
 import nn
-from minigrad.viz import FORMATS, MAX_NODES, STEPS_SHOWN, DotNotFoundError, DrawingTooLargeError, render
+from minigrad.viz import (
+    FORMATS,
+    MAX_NODES,
+    STEPS_DRAWN_ALL,
+    STEPS_SHOWN,
+    DotNotFoundError,
+    DrawingTooLargeError,
+    render,
+)
 
 VOCAB = 12   # the seq2seq demo's token ids
 
@@ -31,6 +39,10 @@ def _count_or_all(text: str) -> int | None:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a count >= 0 or 'all', got {text!r}")
     return int(text)
+
+
+def _steps_shown(text: str) -> int | str | None:
+    return "auto" if text == "auto" else _count_or_all(text)
 
 
 def _positive(text: str) -> int:
@@ -53,9 +65,10 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--input-size", type=_positive, default=4, help="input features I (default 4)")
     parser.add_argument("--collapse", type=_collapse_arg, default=None,
                         help="N (keep N scope levels open), 'steps', or a scope path such as 'encoder'")
-    parser.add_argument("--steps-shown", type=_count_or_all, default=STEPS_SHOWN,
+    parser.add_argument("--steps-shown", type=_steps_shown, default="auto",
                         help=f"time steps kept per layer of a long unroll, the rest drawn as one node; "
-                             f"'all' draws every step (default {STEPS_SHOWN})")
+                             f"'all' draws every step; 'auto' (default) draws every step of a layer of up to "
+                             f"{STEPS_DRAWN_ALL} steps and keeps {STEPS_SHOWN} of a longer one")
     parser.add_argument("--max-nodes", type=_count_or_all, default=MAX_NODES,
                         help=f"refuse drawings with more nodes than this; 'all' lifts the limit (default {MAX_NODES})")
     parser.add_argument("--wrap", type=_positive, default=None,

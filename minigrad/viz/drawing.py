@@ -22,6 +22,7 @@ from .style import Scale, edge_attrs, label_box, label_leaf, label_op
 from .units import Unit
 
 STEPS_SHOWN = 4          # time steps kept per layer when a long unroll is elided (first 2, last 2)
+STEPS_DRAWN_ALL = 100    # steps_shown="auto" with collapse="steps": layers up to this long show every step
 OP_LEVEL_LIMIT = 2_000   # drawn nodes past which an op-level drawing elides its middle steps
 MAX_NODES = 20_000       # drawn nodes past which draw refuses: Graphviz would take many minutes
 
@@ -36,7 +37,7 @@ class ElisionWarning(UserWarning):
 
 def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequence[str] | None = None,
          params: str = "ghost", show_shapes: bool = True, show_grads: bool = False, rankdir: str = "LR",
-         steps_shown: int | None = STEPS_SHOWN, max_nodes: int | None = MAX_NODES, wrap: int | None = None) -> Graph:
+         steps_shown: int | str | None = "auto", max_nodes: int | None = MAX_NODES, wrap: int | None = None) -> Graph:
     """Draw the graph that produced ``roots`` (e.g. a loss, or ``output, h_n``).
 
     Args:
@@ -58,12 +59,14 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             graph's backward pass itself and never reads or changes ``.grad``, so
             call it before ``backward()`` or after ``backward(retain_graph=True)``.
         rankdir: Graphviz direction, ``"LR"`` (time runs left to right), ``"TB"``, ...
-        steps_shown: with ``collapse="steps"``, a layer with more time steps than
-            this keeps its first ⌈n/2⌉ and last ⌊n/2⌋ steps and draws the steps
-            between as one node (how many steps, ops and parameters it stands
-            for; with show_grads, the range of ‖∂L/∂h‖ and of the gradients inside).
-            An op-level drawing of more than 2,000 nodes is elided the same way,
-            with an :class:`ElisionWarning`. ``None``: never elide.
+        steps_shown: with ``collapse="steps"``, an int n: a layer with more than
+            n + 1 time steps keeps its first ⌈n/2⌉ and last ⌊n/2⌋ steps and draws
+            the steps between as one node (how many steps, ops and parameters it
+            stands for; with show_grads, the range of ‖∂L/∂h‖ and of the gradients
+            inside). ``"auto"`` (default): every step of a layer of up to 100 steps
+            is one box, and a longer layer keeps 4. An op-level drawing of more
+            than 2,000 nodes is elided the same way (n, or 4 for ``"auto"``), with
+            an :class:`ElisionWarning`. ``None``: never elide.
         max_nodes: raise :class:`DrawingTooLargeError` (suggesting ``collapse=``)
             when more op nodes and boxes than this would be drawn (before the
             automatic elision of an op-level drawing; after ``collapse="steps"``
@@ -195,9 +198,12 @@ def _check_options(group: Any, params: Any, rankdir: Any, steps_shown: Any, max_
         raise ValueError(f"draw: params must be 'ghost' or 'single', got {params!r}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"draw: rankdir must be one of LR, RL, TB, BT, got {rankdir!r}")
+    if steps_shown == "auto":
+        steps_shown = None
     for name, value, least in (("steps_shown", steps_shown, 0), ("max_nodes", max_nodes, 0), ("wrap", wrap, 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise TypeError(f"draw: {name} must be an int or None, got {value!r}")
+            also = " or 'auto'" if name == "steps_shown" else ""
+            raise TypeError(f"draw: {name} must be an int{also} or None, got {value!r}")
         if value is not None and value < least:
             raise ValueError(f"draw: {name}={value} must be >= {least} (or None)")
     if wrap is not None and rankdir not in ("LR", "TB"):
@@ -206,31 +212,34 @@ def _check_options(group: Any, params: Any, rankdir: Any, steps_shown: Any, max_
 
 
 def _plan_folding(collapse: Any, base: Fold, scope_counts: Counter,
-                  steps_shown: int | None) -> tuple[Fold, dict[str, Elided]]:
+                  steps_shown: int | str | None) -> tuple[Fold, dict[str, Elided]]:
     """The fold (scope → box path or None) and the elided step runs, given the fold ``collapse`` asks for."""
     if steps_shown is None:
         return base, {}
-    plan = plan_elision(scope_counts, steps_shown)
+    auto = steps_shown == "auto"
+    kept = STEPS_SHOWN if auto else steps_shown
+    if collapse == "steps":   # "auto": each step its own box, unless the layer is too long to read as a row
+        plan = plan_elision(scope_counts, kept, STEPS_DRAWN_ALL if auto else 0)
+        return (cached(with_elision(base, plan)), plan) if plan else (base, {})
+    plan = plan_elision(scope_counts, kept)
     if not plan:
         return base, {}
-    if collapse != "steps":
-        ops = _count_drawn(scope_counts, base)
-        if ops <= OP_LEVEL_LIMIT:
-            return base, {}
-        fold = cached(with_elision(base, plan))
-        if _count_drawn(scope_counts, fold) >= ops:   # the steps were folded already: nothing to elide
-            return base, {}
-        runs = {run.path: run for run in plan.values()}
-        warnings.warn(
-            f"draw: {ops:,} nodes are too many to lay out quickly, so each layer's first and last time steps "
-            f"are drawn op by op (steps_shown={steps_shown}) and the steps between as one node "
-            f"({', '.join(f'{path}: {run.steps:,} steps' for path, run in list(runs.items())[:4])}"
-            f"{', …' if len(runs) > 4 else ''}). Pass steps_shown=None to draw every op, or "
-            f"collapse='steps' for one box per time step",
-            ElisionWarning, stacklevel=3,
-        )
-        return fold, plan
-    return cached(with_elision(base, plan)), plan
+    ops = _count_drawn(scope_counts, base)
+    if ops <= OP_LEVEL_LIMIT:
+        return base, {}
+    fold = cached(with_elision(base, plan))
+    if _count_drawn(scope_counts, fold) >= ops:   # the steps were folded already: nothing to elide
+        return base, {}
+    runs = {run.path: run for run in plan.values()}
+    warnings.warn(
+        f"draw: {ops:,} nodes are too many to lay out quickly, so each layer's first and last time steps "
+        f"are drawn op by op (steps_shown={kept}) and the steps between as one node "
+        f"({', '.join(f'{path}: {run.steps:,} steps' for path, run in list(runs.items())[:4])}"
+        f"{', …' if len(runs) > 4 else ''}). Pass steps_shown=None to draw every op, or "
+        f"collapse='steps' for one box per time step",
+        ElisionWarning, stacklevel=3,
+    )
+    return fold, plan
 
 
 def _count_drawn(scope_counts: Counter, fold: Fold) -> int:

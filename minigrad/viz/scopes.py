@@ -113,8 +113,9 @@ class Elided(NamedTuple):
     steps: int      # how many time steps it stands for
 
 
-def plan_elision(scopes: Iterable[str], steps_shown: int) -> dict[str, Elided]:
-    """Step scope → its elided run, for every layer with more than ``steps_shown`` + 1 steps.
+def plan_elision(scopes: Iterable[str], steps_shown: int, longer_than: int = 0) -> dict[str, Elided]:
+    """Step scope → its elided run, for every layer with more than ``steps_shown`` + 1 steps
+    (and more than ``longer_than``).
 
     Each layer (the scope holding ``t{t}`` scopes) keeps its first
     ⌈steps_shown/2⌉ and last ⌊steps_shown/2⌋ steps, by step number; the steps
@@ -127,7 +128,7 @@ def plan_elision(scopes: Iterable[str], steps_shown: int) -> dict[str, Elided]:
             layers.setdefault(parent(step), {})[int(step.rsplit("/", 1)[-1][1:])] = step
     plan: dict[str, Elided] = {}
     for layer, steps in layers.items():
-        if len(steps) <= steps_shown + 1:
+        if len(steps) <= max(steps_shown + 1, longer_than):
             continue
         order = sorted(steps)
         head = (steps_shown + 1) // 2

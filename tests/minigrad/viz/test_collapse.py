@@ -73,7 +73,7 @@ def test_long_unroll_keeps_first_and_last_steps_and_one_node_for_the_rest():
     output, _ = run_layer("lstm", 40)
     every = Dot(viz.draw(output.sum(), collapse="steps", steps_shown=None).source)
     per_step = int(re.search(r"(\d+) ops", every.nodes["b0"]).group(1))
-    dot = Dot(viz.draw(output.sum(), collapse="steps").source)   # default: steps_shown=4
+    dot = Dot(viz.draw(output.sum(), collapse="steps", steps_shown=4).source)
     assert titles(dot) == ["t0", "t1", "t2…t37", "t38", "t39"]
     elided = dot.nodes["b2"]
     assert "36 steps elided" in elided and f"{36 * per_step} ops, 1 param" in elided
@@ -99,12 +99,23 @@ def test_steps_shown_sets_how_many_steps_are_kept(shown, expected):
 
 def test_a_handful_of_steps_is_not_elided():
     output, _ = run_layer("gru", 5)
-    assert titles(Dot(viz.draw(output.sum(), collapse="steps").source)) == [f"t{t}" for t in range(5)]
+    assert titles(Dot(viz.draw(output.sum(), collapse="steps", steps_shown=4).source)) == [f"t{t}" for t in range(5)]
+
+
+def test_by_default_every_step_of_a_layer_up_to_100_steps_is_one_box():
+    """DESIGN §4: with collapse="steps" every t{t} scope is one box; past 100 steps the middle is elided."""
+    output, _ = run_layer("lstm", 100, hidden=2, batch=1, inputs=1)
+    dot = Dot(viz.draw(output.sum(), collapse="steps").source)
+    assert titles(dot) == [f"t{t}" for t in range(100)]
+    assert all("\\n10 ops," in dot.nodes[b] for b in boxes(dot))   # one step's ops in each box
+    output, _ = run_layer("lstm", 101, hidden=2, batch=1, inputs=1)
+    assert titles(Dot(viz.draw(output.sum(), collapse="steps").source)) == ["t0", "t1", "t2…t98", "t99", "t100"]
+    assert len(titles(Dot(viz.draw(output.sum(), collapse="steps", steps_shown=None).source))) == 101
 
 
 def test_each_layer_and_direction_is_elided_on_its_own():
     output, (h, c) = run_layer("lstm", 12, num_layers=2, bidirectional=True)
-    dot = Dot(viz.draw(output.sum(), collapse="steps").source)
+    dot = Dot(viz.draw(output.sum(), collapse="steps", steps_shown=4).source)
     by_layer: dict[str, list] = {}
     for b in boxes(dot):
         by_layer.setdefault(dot.path(dot.home[b]), []).append(dot.nodes[b].split("\\n")[0])
@@ -115,7 +126,8 @@ def test_each_layer_and_direction_is_elided_on_its_own():
 
 def test_elided_deterministic_dot():
     first, second = unrolled_rnn(30)[0], unrolled_rnn(30)[0]
-    assert viz.draw(first, collapse="steps").source == viz.draw(second, collapse="steps").source
+    assert viz.draw(first, collapse="steps", steps_shown=4).source == viz.draw(second, collapse="steps",
+                                                                               steps_shown=4).source
 
 
 def test_large_op_level_drawing_is_elided_with_a_warning():
@@ -166,7 +178,7 @@ def test_max_nodes_is_an_explicit_override():
     assert viz.draw(loss, max_nodes=301, group=None).source.count('label="mul\\n') == 300
     with pytest.raises(viz.DrawingTooLargeError):   # the folded count is what matters
         viz.draw(unrolled_rnn(30)[0], collapse="steps", steps_shown=None, max_nodes=20)
-    assert viz.draw(unrolled_rnn(30)[0], collapse="steps", max_nodes=20)
+    assert viz.draw(unrolled_rnn(30)[0], collapse="steps", steps_shown=4, max_nodes=20)
 
 
 def test_unrolled_op_level_drawing_past_the_limit_is_refused_not_elided(monkeypatch):
@@ -186,7 +198,8 @@ def test_unrolled_op_level_drawing_past_the_limit_is_refused_not_elided(monkeypa
 
 @pytest.mark.parametrize("options, error, words", [
     ({"steps_shown": -1}, ValueError, "steps_shown=-1 must be >= 0"),
-    ({"steps_shown": 2.0}, TypeError, "steps_shown must be an int or None"),
+    ({"steps_shown": 2.0}, TypeError, "steps_shown must be an int or 'auto' or None"),
+    ({"steps_shown": "some"}, TypeError, "steps_shown must be an int or 'auto' or None"),
     ({"max_nodes": True}, TypeError, "max_nodes must be an int or None"),
 ])
 def test_bad_elision_options_are_named(options, error, words):
@@ -221,7 +234,7 @@ def test_wrap_lays_step_boxes_out_in_rows_top_to_bottom():
 
 def test_wrap_keeps_each_layer_in_its_own_rows_and_counts_an_elided_run_as_one_box():
     output, _ = run_layer("gru", 12, bidirectional=True)
-    dot = Dot(viz.draw(output.sum(), collapse="steps", wrap=3).source)
+    dot = Dot(viz.draw(output.sum(), collapse="steps", steps_shown=4, wrap=3).source)
     names = [[dot.nodes[i].split("\\n")[0] for i in row] for row in dot.ranks]
     assert names == [["t0", "t1", "t2…t9"], ["t10", "t11"], ["t11", "t10", "t2…t9"], ["t1", "t0"]]
     assert all(len({dot.home[i] for i in row}) == 1 for row in dot.ranks)   # a row never spans two layers

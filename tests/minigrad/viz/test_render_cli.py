@@ -109,9 +109,12 @@ def test_cli_elides_long_unrolls_and_refuses_huge_drawings(tmp_path, capsys):
     out = tmp_path / "g.dot"
     base = ["--model", "rnn", "--hidden", "2", "--batch", "1", "--input-size", "1", "--format", "dot",
             "--out", str(out)]
-    assert main([*base, "--steps", "30", "--collapse", "steps"]) == 0
+    assert main([*base, "--steps", "30", "--collapse", "steps", "--steps-shown", "4"]) == 0
     names = [label.split("\\n")[0] for i, label in Dot(out.read_text(encoding="utf-8")).nodes.items() if i[0] == "b"]
     assert names == ["t0", "t1", "t2…t27", "t28", "t29"]
+    assert main([*base, "--steps", "101", "--collapse", "steps"]) == 0   # the default, 'auto': long layers elided
+    names = [label.split("\\n")[0] for i, label in Dot(out.read_text(encoding="utf-8")).nodes.items() if i[0] == "b"]
+    assert names == ["t0", "t1", "t2…t98", "t99", "t100"]
     assert main([*base, "--steps", "30", "--collapse", "steps", "--steps-shown", "all"]) == 0
     assert len([i for i in Dot(out.read_text(encoding="utf-8")).nodes if i[0] == "b"]) == 30
     capsys.readouterr()
