@@ -38,6 +38,7 @@ class Unfold(mg.Function):
     """
 
     name = "unfold"
+    complex_grad = True   # linear with real coefficients (padded with 0): the same backward; see autograd.engine
 
     def __init__(self, kernel: tuple, stride: tuple, dilation: tuple, padding: tuple, value: float,
                  out_size: tuple) -> None:
@@ -88,6 +89,15 @@ def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple
     return numbers
 
 
+def _floating_or_complex(x: Any, name: str) -> Tensor:
+    """``x`` if it is a floating-point or complex Tensor (the convolutions take both, as PyTorch's), else an
+    InputDtypeError naming the function."""
+    x = _tensor(x, name)
+    if x.dtype.kind not in "fc":
+        raise InputDtypeError(f"{name}: input must be floating point or complex, got {x.dtype}")
+    return x
+
+
 def _batched(x: Tensor, dims: int, name: str) -> tuple[Tensor, bool]:
     """(N, C, *S) as given, or an unbatched (C, *S) with a batch dim of 1 added; and whether it was added."""
     if x.ndim == dims + 1:
@@ -112,7 +122,7 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int, before: int, a
 
 def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any,  # noqa: A002
           dilation: Any, groups: Any) -> Tensor:
-    x, weight = _floating(input, name), _tensor(weight, name, "weight")
+    x, weight = _floating_or_complex(input, name), _tensor(weight, name, "weight")
     x, unbatched = _batched(x, dims, name)
     if weight.ndim != dims + 2:
         raise InputShapeError(f"{name}: weight must be {dims + 2}-D (out_channels, in_channels/groups, *kernel), "

@@ -16,8 +16,8 @@ import numpy
 
 from minigrad import Tensor
 
-from ._arguments import _floating, _tensor
-from ._conv import Unfold, _batched, _conv, _ints
+from ._arguments import _tensor
+from ._conv import Unfold, _batched, _conv, _floating_or_complex, _ints
 from ._errors import InputShapeError
 
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
@@ -120,7 +120,7 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 
 def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,  # noqa: A002
                     padding: Any, output_padding: Any, groups: Any, dilation: Any) -> Tensor:
-    x, weight = _floating(input, name), _tensor(weight, name, "weight")
+    x, weight = _floating_or_complex(input, name), _tensor(weight, name, "weight")
     x, unbatched = _batched(x, dims, name)
     if weight.ndim != dims + 2:
         raise ValueError(f"{name}: weight must be {dims + 2}-D (in_channels, out_channels/groups, *kernel), got "

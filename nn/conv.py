@@ -73,7 +73,7 @@ class _ConvNd(Module):
             total = d * (k - 1) if self.padding == "same" else 2 * p
             self._reversed_padding_repeated_twice += [total // 2, total - total // 2]
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
-        weight_and_bias(self, shape, bias, float_dtype(dtype, name), device)
+        weight_and_bias(self, shape, bias, float_dtype(dtype, name, complex_ok=True), device)
         self.reset_parameters()
 
     def _padding_amounts(self) -> tuple:

@@ -55,7 +55,7 @@ class _ConvTransposeNd(_ConvNd):
         self.output_padding = _ints(output_padding, self.dims, name, "output_padding", 0)
         self.dilation = _ints(dilation, self.dims, name, "dilation", 1)
         self.transposed, self.padding_mode = True, padding_mode
-        dt = float_dtype(dtype, name)
+        dt = float_dtype(dtype, name, complex_ok=True)
         shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(mg.empty(*shape, dtype=dt, device=device))
         if bias:

@@ -105,6 +105,9 @@ def embedding_bag(input: Any, weight: Tensor, offsets: Any = None, max_norm: flo
     weight = _tensor(weight, name, "weight")
     if weight.ndim != 2:
         raise ValueError(f"{name}: weight has to be a 2D Tensor, but got Tensor of dimension {weight.ndim}")
+    if weight.dtype.kind != "f":   # PyTorch's kernel takes floating weights only (complex and integers refused)
+        raise BagDtypeError(f"{name}: weight must be floating point (float16, float32, float64), got "
+                            f"{weight.dtype}")
     if not isinstance(mode, str) or mode not in _MODES:
         raise ValueError(f"{name}: mode has to be one of sum, mean or max, got {mode!r}")
     scale_grad_by_freq = flag(scale_grad_by_freq, name, "scale_grad_by_freq")
@@ -205,7 +208,7 @@ class EmbeddingBag(Module):
             padding_idx %= self.num_embeddings
         self.padding_idx = padding_idx
         if _weight is None:
-            dt = float_dtype(dtype, "EmbeddingBag")
+            dt = float_dtype(dtype, "EmbeddingBag", complex_ok=True)   # as PyTorch; forward refuses it
             self.weight = Parameter(mg.empty(self.num_embeddings, self.embedding_dim, dtype=dt, device=device))
             self.reset_parameters()
         else:

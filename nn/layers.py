@@ -97,7 +97,7 @@ class Embedding(Module):
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         if _weight is None:
-            dt = float_dtype(dtype, "Embedding")
+            dt = float_dtype(dtype, "Embedding", complex_ok=True)   # as PyTorch's (lookup without grad)
             self.weight = Parameter(mg.empty(num_embeddings, embedding_dim, dtype=dt, device=device),
                                     requires_grad=not _freeze)
             self.reset_parameters()

@@ -14,6 +14,11 @@ from .ported import check_implementation
 __all__ = ["Adafactor"]
 
 
+class ComplexParameterError(TypeError, RuntimeError):
+    """A complex parameter with a gradient at ``step()``: RuntimeError in PyTorch (a TypeError too, as the
+    dtype refusal it replaces)."""
+
+
 def _factor_shapes(shape: tuple) -> dict[str, tuple]:
     """The second-moment state of a parameter of ``shape``, by PyTorch's names: ``row_var`` (..., n, 1) and
     ``col_var`` (..., 1, m) for 2 or more dims, else ``variance`` of the parameter's shape."""
@@ -42,7 +47,10 @@ class Adafactor(Optimizer):
     U = G / max(√V, eps1), p ← p - α · U / max(1, RMS(U)/d).
     ``eps=(eps1, eps2)``; eps1=None means the machine epsilon of the group's (first stepped) dtype.
     State, by PyTorch's names: ``step`` and ``row_var``/``col_var`` or ``variance``.
+    A complex parameter is taken by the constructor but refused by ``step()`` once it has a gradient, as PyTorch's.
     """
+
+    complex_as_real = True   # only so that the constructor takes a complex parameter, as PyTorch's; step refuses it
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0, weight_decay: float = 0.0, *,
@@ -72,6 +80,9 @@ class Adafactor(Optimizer):
 
     def _checked_state(self, p: mg.Tensor, index: int, entries: Any, hyper: dict, where: str) -> dict:
         """``step`` and the factors of ``p``'s shape (:func:`_factor_shapes`), converted to ``p``'s device/dtype."""
+        if p.dtype.kind == "c" and where.endswith(".step"):   # step's checks run before anything changes
+            raise ComplexParameterError(f"{self._name}: does not support complex parameters ({param_label(p, index)} "
+                                        f"is {p.dtype}), as PyTorch's Adafactor")
         label = f"state[{index}]"
         if not isinstance(entries, dict):
             raise TypeError(f"{where}: {label} is a {type(entries).__name__}, not a dict")
