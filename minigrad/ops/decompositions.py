@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function
-from .solvers import _LAPACK_ERRORS, LinAlgError, adjoint, first_failure, transpose, where_text
+from .solvers import _LAPACK_ERRORS, LinAlgError, adjoint, first_failure, lapack_failures, transpose, where_text
 
 
 def tril(xp: Any, a: Any, k: int = 0) -> Any:
@@ -212,9 +212,10 @@ class Eigh(Function):
 
     def forward(self, a: Any) -> Any:
         xp = self.xp
-        if self.values_only and not self.vectors:
-            return xp.linalg.eigvalsh(a, UPLO=self.uplo)
-        values, vectors = xp.linalg.eigh(a, UPLO=self.uplo)
+        with lapack_failures(self.name, a):
+            if self.values_only and not self.vectors:
+                return xp.linalg.eigvalsh(a, UPLO=self.uplo)
+            values, vectors = xp.linalg.eigh(a, UPLO=self.uplo)
         self.saved = (values, vectors)
         return values if self.values_only else (values, vectors)
 
@@ -285,9 +286,10 @@ class EigenValues(Function):
             raise NotImplementedError(f"{self.name}: this CuPy has no linalg.eig/eigvals (CuPy 14 or later with "
                                       "CUDA 12.6 has them); compute it on the CPU: A.cpu()")
         dtype = _COMPLEX_OF.get(a.dtype.name, a.dtype)
-        if not self.vectors:   # NumPy returns a real array when every eigenvalue is real: PyTorch's are complex
-            return xp.linalg.eigvals(a).astype(dtype, copy=False)
-        values, vectors = xp.linalg.eig(a)
+        with lapack_failures(self.name, a):
+            if not self.vectors:   # NumPy returns a real array when every eigenvalue is real: PyTorch's are complex
+                return xp.linalg.eigvals(a).astype(dtype, copy=False)
+            values, vectors = xp.linalg.eig(a)
         values, vectors = values.astype(dtype, copy=False), vectors.astype(dtype, copy=False)
         self.saved = (values, vectors)
         return (values, vectors) if self.with_vectors else values
@@ -362,7 +364,8 @@ class SVD(Function):
         self.full_matrices = full_matrices
 
     def forward(self, a: Any) -> tuple:
-        u, s, vh = self.xp.linalg.svd(a, full_matrices=self.full_matrices)
+        with lapack_failures(self.name, a):
+            u, s, vh = self.xp.linalg.svd(a, full_matrices=self.full_matrices)
         self.saved = (u, s, vh)
         return u, s, vh
 
@@ -389,9 +392,10 @@ class SingularValues(Function):
 
     def forward(self, a: Any) -> Any:
         xp = self.xp
-        if not self.vectors:
-            return xp.linalg.svd(a, compute_uv=False)
-        u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        with lapack_failures(self.name, a):
+            if not self.vectors:
+                return xp.linalg.svd(a, compute_uv=False)
+            u, s, vh = xp.linalg.svd(a, full_matrices=False)
         self.saved = (u, s, vh)   # s for create_graph's rule, which rebuilds the input from the factors
         return s
 
@@ -420,7 +424,7 @@ class PseudoInverse(Function):
 
     def forward(self, a: Any) -> Any:
         xp = self.xp
-        with backend.errstate(xp, divide="ignore"):
+        with backend.errstate(xp, divide="ignore"), lapack_failures(self.name, a):
             if self.hermitian:
                 values, vectors = xp.linalg.eigh(a)
                 size = xp.abs(values)

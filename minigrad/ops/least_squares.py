@@ -18,6 +18,7 @@ from .linalg import matmul
 from .linalg_arguments import LinalgShapeError, floating, info_tensor, matrices, module, same_dtype
 from .norms import singular_values
 from .shape import squeeze, unsqueeze
+from .solvers import lapack_failures
 
 LstsqResult = return_types.LstsqResult   # lstsq returns its subclass return_types.linalg_lstsq
 
@@ -60,7 +61,8 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, atol: Any =
 
     def count(a: Any) -> Any:
         xp = module(a)
-        values = xp.abs(xp.linalg.eigvalsh(a)) if hermitian else xp.linalg.svd(a, compute_uv=False)
+        with lapack_failures(name, a):
+            values = xp.abs(xp.linalg.eigvalsh(a)) if hermitian else xp.linalg.svd(a, compute_uv=False)
         if values.shape[-1] == 0:
             return xp.zeros(values.shape[:-1], dtype=xp.int64)
         largest = values.max(axis=-1)

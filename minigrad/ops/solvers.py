@@ -18,6 +18,8 @@ Gradients (``Aᵀ`` the transpose of the last two dims):
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy
@@ -31,6 +33,17 @@ _LAPACK_ERRORS = (numpy.linalg.LinAlgError,)   # NumPy's class; CuPy raises the 
 
 class LinAlgError(RuntimeError):
     """A matrix a routine cannot handle (singular, not positive-definite), as ``torch.linalg.LinAlgError``."""
+
+
+@contextlib.contextmanager
+def lapack_failures(name: str, a: Any) -> Iterator[None]:
+    """Raise LAPACK's own failure inside (NumPy's ``LinAlgError``, a ValueError: no convergence, most often a NaN or
+    inf in the input) as :class:`LinAlgError`, a RuntimeError as PyTorch's, naming the op, shape and dtype."""
+    try:
+        yield
+    except _LAPACK_ERRORS as error:
+        raise LinAlgError(f"{name}: the LAPACK routine failed ({error}) on the input of shape "
+                          f"{tuple(a.shape)}, dtype {a.dtype}: a NaN or inf in the input makes it fail") from error
 
 
 def transpose(xp: Any, a: Any) -> Any:
