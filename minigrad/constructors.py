@@ -16,16 +16,18 @@ from .backend import Device
 from .dtypes import get_default_dtype
 from .outputs import creation_args, write_out
 from .recording import note_draw
-from .tensor import Tensor, _infer_dtype, int64
+from .tensor import GradTypeError, Tensor, _infer_dtype, int64
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
-           device: str | Device | None = None) -> Tensor:
+           device: str | Device | None = None, *, pin_memory: Any = False) -> Tensor:
     """A new leaf tensor copying ``data`` (scalar, nested list, NumPy/CuPy array or Tensor).
 
     Python floats become the default dtype (float32 unless ``mg.set_default_dtype``), ints int64,
-    bools bool; arrays keep their dtype.
+    bools bool; arrays keep their dtype. ``pin_memory``: see :func:`tensor_options`.
     """
+    if pin_memory is not False:   # a bool here (None too is a TypeError, as PyTorch's)
+        tensor_options("tensor", None, as_bool(pin_memory, "tensor", "pin_memory"), device)
     if isinstance(data, Tensor):
         data = data.data
     if backend.is_array(data) and (device is None or backend.resolve_device(device) == backend.device_of(data)):
@@ -56,12 +58,56 @@ def _device_arg(device: Any, name: str) -> Device:
         raise backend.reworded(error, f"{name}: {error}") from error
 
 
+class SampleDtypeError(TypeError, NotImplementedError):
+    """Samples of a continuous distribution asked for in an integer or bool dtype (``rand``, ``randn``,
+    ``normal``): TypeError here, NotImplementedError (a RuntimeError) as PyTorch's ("not implemented for 'Long'")."""
+
+
+def tensor_options(name: str, layout: Any = None, pin_memory: Any = None, device: Any = None) -> None:
+    """Check PyTorch's ``layout=`` and ``pin_memory=`` of the constructor ``name`` (``device``: the result's).
+
+    ``layout``: None or ``mg.strided`` (``torch.strided`` too), the one layout; another layout object raises
+    NotImplementedError (a RuntimeError), anything else TypeError, as PyTorch's. ``pin_memory``: a bool or None;
+    True asks for page-locked host memory, which PyTorch refuses on a machine without a GPU (RuntimeError) and for
+    a result off the CPU; with a GPU it is accepted and changes nothing (CuPy copies from any host array)."""
+    if layout is not None:
+        if type(layout).__name__ != "layout":
+            raise TypeError(f"{name}(): argument 'layout' must be mg.layout (mg.strided), not {type(layout).__name__}")
+        if str(layout) not in ("mg.strided", "torch.strided"):
+            raise NotImplementedError(f"{name}(): layout={layout!r} is not supported: minigrad has one layout, "
+                                      "mg.strided (dense tensors only)")
+    if pin_memory is not None and as_bool(pin_memory, name, "pin_memory"):
+        dev = _device_arg(device, name)
+        if dev.type != "cpu":
+            raise RuntimeError(f"{name}(): pin_memory=True pins host memory; only dense CPU tensors can be pinned, "
+                               f"got device {dev}")
+        if not backend.cuda_is_available():
+            raise RuntimeError(f"{name}(): pin_memory=True requires a CUDA or other accelerator backend; no pinned "
+                               "memory allocator is available on this system (no usable GPU)")
+
+
+def out_requires_grad(out: Tensor, requires_grad: Any, name: str) -> Tensor:
+    """``out`` after a constructor wrote into it, made to require grad when ``requires_grad`` (PyTorch's
+    ``zeros(2, out=t, requires_grad=True)`` sets ``t.requires_grad``; an integer ``out`` raises)."""
+    if requires_grad is not None and as_bool(requires_grad, name, "requires_grad") and not out.requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def keep_out_shape(values: Tensor, out: Any) -> Tensor:
+    """``values`` (1-D) in ``out``'s shape when out has as many elements: PyTorch's ``arange``/``linspace``/
+    ``logspace`` resize out only when its element count differs (``arange(6, out=empty(2, 3))`` stays (2, 3))."""
+    if isinstance(out, Tensor) and out.data.size == values.data.size and out.shape != values.shape:
+        return Tensor._make(values.data.reshape(out.shape), False, None, 0)
+    return values
+
+
 def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, device: Any,
             requires_grad: bool, name: str = "tensor") -> Tensor:
     dev = _device_arg(device, name)
     xp = backend.module_for(dev)
     dt = backend.as_dtype(dtype, name) if dtype is not None else get_default_dtype()
-    requires_grad = as_bool(requires_grad, name, "requires_grad")
+    requires_grad = False if requires_grad is None else as_bool(requires_grad, name, "requires_grad")
     try:
         with backend.on_device(dev):
             data = fill(xp, shape, dt)
@@ -94,52 +140,62 @@ def _sized(shape: Any, dims: tuple, size: Any, name: str) -> tuple:
 
 
 def zeros(shape: Any = None, *dims: Any, out: Any = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False, size: Any = None) -> Tensor:
+          requires_grad: bool = False, size: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Tensor of zeros; ``shape`` as ints or one tuple: ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros(shape=(2, 3))``
     or ``zeros(size=(2, 3))`` (PyTorch's keyword).
 
     The default dtype (float32 unless ``mg.set_default_dtype``) when ``dtype`` is None, as every float constructor.
     ``out=``: written into that tensor, in its dtype (minigrad/outputs.py), as every constructor here.
     """
+    tensor_options("zeros", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("zeros", out, dtype, device)
-        return write_out("zeros", zeros(shape, *dims, dtype=dtype, device=device, size=size), out, warn=False)
+        values = zeros(shape, *dims, dtype=dtype, device=device, size=size)
+        return out_requires_grad(write_out("zeros", values, out, warn=False), requires_grad, "zeros")
     return _filled(_zeros, _sized(shape, dims, size, "zeros"), dtype, device, requires_grad, "zeros")
 
 
 def ones(shape: Any = None, *dims: Any, out: Any = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False, size: Any = None) -> Tensor:
+         requires_grad: bool = False, size: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Tensor of ones; ``shape`` as ints or one tuple (or ``size=``)."""
+    tensor_options("ones", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("ones", out, dtype, device)
-        return write_out("ones", ones(shape, *dims, dtype=dtype, device=device, size=size), out, warn=False)
+        values = ones(shape, *dims, dtype=dtype, device=device, size=size)
+        return out_requires_grad(write_out("ones", values, out, warn=False), requires_grad, "ones")
     return _filled(_ones, _sized(shape, dims, size, "ones"), dtype, device, requires_grad, "ones")
 
 
 def empty(shape: Any = None, *dims: Any, out: Any = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False, size: Any = None, memory_format: Any = None) -> Tensor:
+          requires_grad: bool = False, size: Any = None, memory_format: Any = None, layout: Any = None,
+          pin_memory: Any = None) -> Tensor:
     """Uninitialised tensor; ``shape`` as ints or one tuple (or ``size=``); ``memory_format`` as PyTorch's
     (``mg.channels_last`` for 4-D; ``preserve_format`` is refused: there is nothing to preserve)."""
     if memory_format is _memory_format.preserve_format:
         raise RuntimeError("empty: unsupported memory format preserve_format (there is no tensor to preserve)")
+    tensor_options("empty", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("empty", out, dtype, device)
-        return write_out("empty", empty(shape, *dims, dtype=dtype, device=device, size=size), out, warn=False)
+        values = empty(shape, *dims, dtype=dtype, device=device, size=size)
+        return out_requires_grad(write_out("empty", values, out, warn=False), requires_grad, "empty")
     out = _filled(lambda xp, s, d: xp.empty(s, dtype=d), _sized(shape, dims, size, "empty"), dtype, device,
                   requires_grad, "empty")
     return _memory_format.relayout(out, memory_format, "empty")
 
 
 def full(shape: Any = None, fill_value: Any = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False, *, size: Any = None, out: Any = None) -> Tensor:
+         requires_grad: bool = False, *, size: Any = None, out: Any = None, layout: Any = None,
+         pin_memory: Any = None) -> Tensor:
     """Tensor of ``shape`` (or PyTorch's ``size=``) filled with ``fill_value``, a number: its dtype is
     PyTorch's (a bool gives bool, an int int64, a float the default dtype; a NumPy number counts as the
     Python number of its kind, a ``numpy.bool_`` as a float, as in PyTorch) unless ``dtype`` is given."""
     if fill_value is None:
         raise TypeError("full() missing 1 required argument: 'fill_value'")
+    tensor_options("full", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("full", out, dtype, device)
-        return write_out("full", full(shape, fill_value, dtype, device, size=size), out, warn=False)
+        values = full(shape, fill_value, dtype, device, size=size)
+        return out_requires_grad(write_out("full", values, out, warn=False), requires_grad, "full")
     return _full(_sized(shape, (), size, "full"), fill_value, dtype, device, requires_grad, "full")
 
 
@@ -172,27 +228,31 @@ def _like(x: Any, name: str) -> Tensor:
 
 
 def zeros_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
-               memory_format: Any = None) -> Tensor:
+               memory_format: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Zeros with ``x``'s shape, and its dtype and device unless given (``memory_format``: minigrad.memory_format)."""
     x = _like(input, "zeros_like")
+    tensor_options("zeros_like", layout, pin_memory, x.device if device is None else device)
     out = _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
                   requires_grad, "zeros_like")
     return _memory_format.relayout(out, memory_format, "zeros_like", x)
 
 
 def ones_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
-              memory_format: Any = None) -> Tensor:
+              memory_format: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Ones with ``x``'s shape, and its dtype and device unless given (``memory_format``: minigrad.memory_format)."""
     x = _like(input, "ones_like")
+    tensor_options("ones_like", layout, pin_memory, x.device if device is None else device)
     out = _filled(_ones, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
                   requires_grad, "ones_like")
     return _memory_format.relayout(out, memory_format, "ones_like", x)
 
 
 def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,  # noqa: A002
-              requires_grad: bool = False, *, memory_format: Any = None) -> Tensor:
+              requires_grad: bool = False, *, memory_format: Any = None, layout: Any = None,
+              pin_memory: Any = None) -> Tensor:
     """``fill_value`` (a number) with ``x``'s shape, and its dtype and device unless given."""
     x = _like(input, "full_like")
+    tensor_options("full_like", layout, pin_memory, x.device if device is None else device)
     out = _full(x.shape, fill_value, x.dtype if dtype is None else dtype, x.device if device is None else device,
                 requires_grad, "full_like")
     return _memory_format.relayout(out, memory_format, "full_like", x)
@@ -202,7 +262,8 @@ _NOT_GIVEN = object()   # arange's start when only end is given (a None start is
 
 
 def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
-           requires_grad: bool = False, *, stop: Any = None, out: Any = None) -> Tensor:
+           requires_grad: bool = False, *, stop: Any = None, out: Any = None, layout: Any = None,
+           pin_memory: Any = None) -> Tensor:
     """Evenly spaced values in [start, end), as ``torch.arange``: ``arange(5)``, ``arange(1, 5)``,
     ``arange(0, 1, 0.1)``, ``arange(end=5)`` (``stop=`` is NumPy's name); int64 when every bound is an
     int, else the default dtype (float32).
@@ -215,9 +276,11 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
     raises a ValueError, as PyTorch's (with NumPy's ``stop=``, the last gives NumPy's empty range).
     ``out=`` (``arange(0, n, out=mg.LongTensor(n))``): computed in out's dtype and written into it.
     """
+    tensor_options("arange", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("arange", out, dtype, device)
-        return write_out("arange", arange(start, end, step, dtype, device, stop=stop), out)
+        values = keep_out_shape(arange(start, end, step, dtype, device, stop=stop), out)
+        return out_requires_grad(write_out("arange", values, out), requires_grad, "arange")
     if stop is not None:
         if end is not None:
             raise TypeError("arange(): give end (PyTorch's name) or stop (NumPy's), not both")
@@ -277,7 +340,7 @@ def _samples(name: str, method: str, shape: tuple, dtype: Any, device: Any, requ
     dev = _device_arg(device, name)
     kind = get_default_dtype() if dtype is None else backend.as_dtype(dtype, name)
     if kind.kind not in "fc":
-        raise TypeError(f"{name}: samples must be floating point or complex, got dtype {kind}"
+        raise SampleDtypeError(f"{name}: samples must be floating point or complex, got dtype {kind}"
                         + (" (mg.randint draws integers)" if kind.kind in "iu" else ""))
     if size is not None:
         if shape:
@@ -299,25 +362,27 @@ def _samples(name: str, method: str, shape: tuple, dtype: Any, device: Any, requ
 
 
 def randn(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False, size: Any = None) -> Tensor:
+          requires_grad: bool = False, size: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Standard normal samples from ``generator`` or the device's generator (see ``manual_seed``);
     ``randn(2, 3)``, ``randn((2, 3))`` or ``randn(size=(2, 3))``; float or complex dtypes only."""
+    tensor_options("randn", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("randn", out, dtype, device)
         values = randn(*shape, generator=generator, dtype=dtype, device=device, size=size)
-        return write_out("randn", values, out, warn=False)
+        return out_requires_grad(write_out("randn", values, out, warn=False), requires_grad, "randn")
     return _samples("randn", "standard_normal", shape, dtype, device, requires_grad,
                     lambda: randn(*shape, generator=generator, dtype=dtype, device=device, size=size).data,
                     generator, size)
 
 
 def rand(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False, size: Any = None) -> Tensor:
+         requires_grad: bool = False, size: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Uniform samples in [0, 1) from ``generator`` or the device's generator; float or complex dtypes only."""
+    tensor_options("rand", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("rand", out, dtype, device)
         values = rand(*shape, generator=generator, dtype=dtype, device=device, size=size)
-        return write_out("rand", values, out, warn=False)
+        return out_requires_grad(write_out("rand", values, out, warn=False), requires_grad, "rand")
     return _samples("rand", "random", shape, dtype, device, requires_grad,
                     lambda: rand(*shape, generator=generator, dtype=dtype, device=device, size=size).data,
                     generator, size)
@@ -337,17 +402,19 @@ def exact_integers(dtype: Any, name: str) -> tuple[int, int]:
 
 
 def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: Any = None, out: Any = None,
-            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+            dtype: Any = None, device: Any = None, requires_grad: bool = False, layout: Any = None,
+            pin_memory: Any = None) -> Tensor:
     """Integers in [low, high) (int64 by default), as ``torch.randint``: ``randint(low, high, size)``,
     ``randint(high, size)`` or ``randint(high=5, size=(3,))``, from ``generator`` or the device's generator.
 
     ``low`` and ``high - 1`` must fit in ``dtype`` (as PyTorch checks; a cast would wrap); a float
     ``dtype`` may require grad.
     """
+    tensor_options("randint", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("randint", out, dtype, device)
         values = randint(low, high, size, generator=generator, dtype=dtype, device=device)
-        return write_out("randint", values, out, warn=False)
+        return out_requires_grad(write_out("randint", values, out, warn=False), requires_grad, "randint")
     if size is None:
         if low is None or high is None:
             raise TypeError("randint: give randint(high, size), randint(low, high, size) or randint(high=, size=)")
@@ -370,8 +437,8 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
     if low < lowest or high - 1 > highest:
         raise ShapeMismatchError(f"randint: [low, high) = [{low}, {high}) does not fit in dtype {kind} "
                          f"(it holds {lowest} … {highest})")
-    if as_bool(requires_grad, "randint", "requires_grad") and kind.kind not in "fc":
-        raise TypeError(f"randint: integer tensors cannot require grad (dtype {kind}); use a float dtype")
+    if requires_grad is not None and as_bool(requires_grad, "randint", "requires_grad") and kind.kind not in "fc":
+        raise GradTypeError(f"randint: integer tensors cannot require grad (dtype {kind}); use a float dtype")
     dev = _device_arg(device, "randint")
     gen = generators.drawing_from(generator, dev, "randint")
     shape = _shape_arg((size,), "randint")

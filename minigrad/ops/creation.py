@@ -13,7 +13,18 @@ import numpy
 
 from .. import backend
 from .. import memory_formats as _memory_format
-from ..constructors import _device_arg, _fill_number, _full, _like, rand, randn, tensor
+from ..constructors import (
+    _device_arg,
+    _fill_number,
+    _full,
+    _like,
+    keep_out_shape,
+    out_requires_grad,
+    rand,
+    randn,
+    tensor,
+    tensor_options,
+)
 from ..dtypes import get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, bool_, float16, int32
@@ -30,34 +41,40 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
 
 
 def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
-              generator: Any = None, memory_format: Any = None) -> Tensor:
+              generator: Any = None, memory_format: Any = None, layout: Any = None,
+              pin_memory: Any = None) -> Tensor:
     """Uniform samples in [0, 1) with ``x``'s shape (and its dtype and device unless given), from ``generator``
     (an ``mg.Generator``) if given."""
     x = _like(input, "rand_like")
     device = x.device if device is None else _device_arg(device, "rand_like")
+    tensor_options("rand_like", layout, pin_memory, device)
     out = rand(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
                requires_grad=requires_grad, generator=generator)
     return _memory_format.relayout(out, memory_format, "rand_like", x)
 
 
 def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
-               generator: Any = None, memory_format: Any = None) -> Tensor:
+               generator: Any = None, memory_format: Any = None, layout: Any = None,
+               pin_memory: Any = None) -> Tensor:
     """Standard normal samples with ``x``'s shape (and its dtype and device unless given), from ``generator``
     if given."""
     x = _like(input, "randn_like")
     device = x.device if device is None else _device_arg(device, "randn_like")
+    tensor_options("randn_like", layout, pin_memory, device)
     out = randn(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
                 requires_grad=requires_grad, generator=generator)
     return _memory_format.relayout(out, memory_format, "randn_like", x)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False, *, out: Any = None) -> Tensor:
+             requires_grad: bool = False, *, out: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default); ``out=``: computed
     in out's dtype and written into it."""
+    tensor_options("linspace", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("linspace", out, dtype, device)
-        return write_out("linspace", linspace(start, end, steps, dtype, device), out, warn=False)
+        values = keep_out_shape(linspace(start, end, steps, dtype, device), out)
+        return out_requires_grad(write_out("linspace", values, out, warn=False), requires_grad, "linspace")
     if isinstance(steps, bool) or not isinstance(steps, (int, numpy.integer)):
         raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
     if steps < 0:
@@ -65,7 +82,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
     start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
     dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "linspace")
     values = linspace_arrays(numpy, start, end, steps, dtype)
-    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+    return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
 
 
 def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) -> Any:
@@ -103,34 +120,36 @@ def _new_shape(size: tuple, name: str, keyword: Any = None) -> tuple:
 
 
 def _new(x: Tensor, size: tuple, fill: Any, dtype: Any, device: Any, requires_grad: bool, name: str,
-         keyword: Any = None) -> Tensor:
+         keyword: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
+    tensor_options(name, layout, pin_memory, x.device if device is None else device)
     return _full(_new_shape(size, name, keyword), fill, x.dtype if dtype is None else dtype,
                  x.device if device is None else device, requires_grad, name)
 
 
 def new_zeros(x: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+              requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Zeros of ``size`` with x's dtype and device: ``x.new_zeros(2, 3)``, ``x.new_zeros((2, 3))`` or
     ``x.new_zeros(size=(2, 3))``."""
-    return _new(x, sizes, 0, dtype, device, requires_grad, "new_zeros", size)
+    return _new(x, sizes, 0, dtype, device, requires_grad, "new_zeros", size, layout, pin_memory)
 
 
 def new_ones(x: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
+             requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Ones of ``size`` with x's dtype and device."""
-    return _new(x, sizes, 1, dtype, device, requires_grad, "new_ones", size)
+    return _new(x, sizes, 1, dtype, device, requires_grad, "new_ones", size, layout, pin_memory)
 
 
 def new_empty(x: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+              requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """An uninitialised (here: zero) tensor of ``size`` with x's dtype and device."""
-    return _new(x, sizes, 0, dtype, device, requires_grad, "new_empty", size)
+    return _new(x, sizes, 0, dtype, device, requires_grad, "new_empty", size, layout, pin_memory)
 
 
 def new_full(x: Tensor, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
+             requires_grad: bool = False, *, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """``size`` filled with ``fill_value`` (a number, a bool too), with x's dtype and device."""
-    return _new(x, (size,), _fill_number(fill_value, "new_full"), dtype, device, requires_grad, "new_full")
+    return _new(x, (size,), _fill_number(fill_value, "new_full"), dtype, device, requires_grad, "new_full",
+                layout=layout, pin_memory=pin_memory)
 
 
 def new_tensor(x: Tensor, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -9,7 +9,7 @@ import numpy
 
 from .. import backend
 from .. import memory_formats as _memory_format
-from ..constructors import _filled, _like, _zeros
+from ..constructors import _filled, _like, _zeros, out_requires_grad, tensor_options
 from ..dtypes import get_default_dtype
 from ..legacy import legacy_type
 from ..outputs import creation_args, write_out
@@ -20,11 +20,13 @@ from .shape import astype
 
 
 def eye(n: int, m: int | None = None, *, out: Any = None, dtype: Any = None, device: Any = None,
-        requires_grad: bool = False) -> Tensor:
+        requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """The (n, m) identity matrix (m = n by default), float32 unless ``dtype`` is given (torch.eye)."""
+    tensor_options("eye", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("eye", out, dtype, device)
-        return write_out("eye", eye(n, m, dtype=dtype, device=device), out, warn=False)
+        return out_requires_grad(write_out("eye", eye(n, m, dtype=dtype, device=device), out, warn=False),
+                                 requires_grad, "eye")
     n = count_arg(n, "eye", "n")
     m = n if m is None else count_arg(m, "eye", "m")
     out = _filled(_zeros, (n, m), get_default_dtype() if dtype is None else dtype, device, requires_grad, "eye")
@@ -35,9 +37,10 @@ def eye(n: int, m: int | None = None, *, out: Any = None, dtype: Any = None, dev
 
 
 def empty_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002
-               memory_format: Any = None) -> Tensor:
+               memory_format: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """An uninitialised (here: zero) tensor with ``x``'s shape, and its dtype and device unless given."""
     x = _like(input, "empty_like")
+    tensor_options("empty_like", layout, pin_memory, x.device if device is None else device)
     out = _filled(_zeros, x.shape, x.dtype if dtype is None else dtype, x.device if device is None else device,
                   requires_grad, "empty_like")
     return _memory_format.relayout(out, memory_format, "empty_like", x)
@@ -47,6 +50,7 @@ def empty_strided(size: Any, stride: Any, *, dtype: Any = None, device: Any = No
                   layout: Any = None, pin_memory: bool = False) -> Tensor:
     """An uninitialised tensor of shape ``size`` whose neighbours along dim d lie ``stride[d]`` elements apart
     in its memory (torch.empty_strided): ``empty_strided((2, 3), (1, 2))`` is column-major."""
+    tensor_options("empty_strided", layout, pin_memory, device)
     size, stride = int_tuple(size, "empty_strided", "size"), int_tuple(stride, "empty_strided", "stride")
     if len(size) != len(stride):
         raise ValueError(f"empty_strided: size {size} and stride {stride} need the same number of dims")

@@ -14,7 +14,7 @@ import numpy
 
 from .. import backend
 from .. import memory_formats as _memory_format
-from ..constructors import randint, tensor
+from ..constructors import keep_out_shape, out_requires_grad, randint, tensor, tensor_options
 from ..dtypes import get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, int64
@@ -28,11 +28,13 @@ __all__ = ["block_diag", "cartesian_prod", "logspace", "randint_like", "scalar_t
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: Any = None, dtype: Any = None,
-             device: Any = None, requires_grad: bool = False) -> Tensor:
+             device: Any = None, requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """``steps`` values base**t for t evenly spaced from ``start`` to ``end`` (torch.logspace): (steps,)."""
+    tensor_options("logspace", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("logspace", out, dtype, device)
-        return write_out("logspace", logspace(start, end, steps, base, dtype=dtype, device=device), out, warn=False)
+        values = keep_out_shape(logspace(start, end, steps, base, dtype=dtype, device=device), out)
+        return out_requires_grad(write_out("logspace", values, out, warn=False), requires_grad, "logspace")
     start, end, base = (float(number(v, "logspace", what)) for v, what in ((start, "start"), (end, "end"),
                                                                            (base, "base")))
     steps = count_arg(steps, "logspace", "steps")
@@ -40,7 +42,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: A
     if steps > 1 and backend.as_dtype(dtype, "logspace").kind in "iu":   # PyTorch truncates the ends first
         start, end = math.trunc(start), math.trunc(end)
     values = numpy.power(base, numpy.linspace(start, end, steps))
-    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+    return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
 
 
 def _triangle_indices(name: str, row: int, col: int, offset: int, upper: bool, dtype: Any, device: Any) -> Tensor:
@@ -135,10 +137,12 @@ trapz = trapezoid
 
 
 def randint_like(input: Tensor, low: int = 0, high: Any = None, *, generator: Any = None, dtype: Any = None,  # noqa: A002
-                 device: Any = None, requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+                 device: Any = None, requires_grad: bool = False, memory_format: Any = None, layout: Any = None,
+                 pin_memory: Any = None) -> Tensor:
     """Integers in [low, high) with ``x``'s shape, dtype and device unless given (``randint_like(x, high)``
     or ``randint_like(x, low, high)``), from ``generator`` if given."""
     x = tensor_arg(input, "randint_like")
+    tensor_options("randint_like", layout, pin_memory, x.device if device is None else device)
     if high is None:
         low, high = 0, low
     out = randint(low, high, x.shape, generator=generator, dtype=x.dtype if dtype is None else dtype,

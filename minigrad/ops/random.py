@@ -15,11 +15,11 @@ import numpy
 
 from .. import backend, generators
 from ..arguments import as_bool
-from ..constructors import exact_integers
+from ..constructors import SampleDtypeError, exact_integers, out_requires_grad, tensor_options
 from ..dtypes import get_default_dtype
-from ..outputs import creation_args, write_out
+from ..outputs import OutDtypeError, creation_args, write_out
 from ..recording import note_draw
-from ..tensor import Tensor, int64
+from ..tensor import GradTypeError, Tensor, int64
 from ._util import ArgumentTypeError, ShapeMismatchError, count_arg, int_tuple, number, tensor_arg
 from .inplace import _fill, _inplace
 
@@ -48,20 +48,22 @@ def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
 
 
 def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = int64, device: Any = None,
-             requires_grad: bool = False) -> Tensor:
+             requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """A random permutation of 0 … n-1 (int64 by default), as torch.randperm; ``out=``: in out's dtype."""
+    tensor_options("randperm", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("randperm", out, None if dtype is int64 else dtype, device)
-        return write_out("randperm", randperm(n, generator=generator, dtype=dtype, device=device), out, warn=False)
+        values = randperm(n, generator=generator, dtype=dtype, device=device)
+        return out_requires_grad(write_out("randperm", values, out, warn=False), requires_grad, "randperm")
     n = count_arg(n, "randperm", "n")
     dtype = backend.as_dtype(dtype, "randperm")
     if dtype.kind not in "iuf":
         raise TypeError(f"randperm: not implemented for dtype {dtype} (integer or float dtypes)")
     if n - 1 > exact_integers(dtype, "randperm")[1]:   # a cast would wrap or round, as PyTorch refuses
         raise ValueError(f"randperm: n = {n} is too large for dtype {dtype} (values up to n - 1 must fit)")
-    requires_grad = as_bool(requires_grad, "randperm", "requires_grad")
+    requires_grad = requires_grad is not None and as_bool(requires_grad, "randperm", "requires_grad")
     if requires_grad and dtype.kind != "f":
-        raise TypeError(f"randperm: integer tensors cannot require grad (dtype {dtype})")
+        raise GradTypeError(f"randperm: integer tensors cannot require grad (dtype {dtype})")
     out = _drawn("randperm", lambda: _uniform((n,), device, False, generator, "randperm")
                  .argsort(kind="stable").astype(dtype), ())
     return out.requires_grad_(True) if requires_grad else out
@@ -92,12 +94,19 @@ def _multinomial_array(rows: Any, k: int, replacement: bool, device: Any, genera
     return picks.astype("int64")
 
 
-def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None) -> Tensor:  # noqa: A002
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None,  # noqa: A002
+                out: Any = None) -> Tensor:
     """Category indices drawn with weights ``probs`` (non-negative, need not sum to 1), as torch.multinomial.
 
     Shapes: probs (C,) → (num_samples,); probs (B, C) → (B, num_samples), one draw per row; int64.
     Without replacement each row gives distinct categories (at most its number of non-zero weights).
+    ``out=``: an int64 tensor written (resized) and returned, as PyTorch's.
     """
+    if out is not None:
+        if isinstance(out, Tensor) and out.dtype != int64:
+            raise ArgumentTypeError(f"multinomial(): expects an int64 tensor out, got dtype {out.dtype}")
+        values = multinomial(input, num_samples, replacement, generator=generator)
+        return write_out("multinomial", values, out, warn=False)
     probs = _probabilities(input, "multinomial")
     k = count_arg(num_samples, "multinomial", "num_samples")
     if k == 0:
@@ -123,8 +132,17 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     return _drawn("multinomial", make, (probs,))
 
 
-def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:  # noqa: A002
-    """1 with probability ``probs`` (elementwise; or the number ``p`` for all), else 0; probs's dtype."""
+def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None, out: Any = None) -> Tensor:  # noqa: A002
+    """1 with probability ``probs`` (elementwise; or the number ``p`` for all), else 0; probs's dtype.
+    ``out=`` (with no ``p``, as PyTorch's): the draws written into out, in its dtype, and out returned."""
+    if out is not None:
+        if p is not None:
+            raise TypeError("bernoulli(): out= is taken only without p (bernoulli(input, *, generator, out)), "
+                            "as PyTorch's")
+        values = bernoulli(input, generator=generator)
+        if isinstance(out, Tensor) and out.dtype != values.dtype:   # 0s and 1s in out's dtype, as PyTorch draws
+            values = Tensor._make(values.data.astype(out.dtype), False, None, 0)
+        return write_out("bernoulli", values, out, warn=False)
     probs = _probabilities(input, "bernoulli")
     if p is not None:
         p = number(p, "bernoulli", "p")
@@ -165,9 +183,24 @@ def unwrap_value(value: Any) -> Any:
 
 
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None, dtype: Any = None,
-           device: Any = None, requires_grad: bool = False) -> Tensor:
+           device: Any = None, requires_grad: bool = False, out: Any = None, layout: Any = None,
+           pin_memory: Any = None) -> Tensor:
     """Samples of N(mean, std²), as torch.normal: ``mean`` and ``std`` are tensors (broadcast together,
-    the result takes their shape) or numbers with a ``size``."""
+    the result takes their shape) or numbers with a ``size``.
+
+    ``out=`` (every overload): the samples, drawn in out's dtype, written into out (resized) and returned; with
+    numbers and ``requires_grad=True``, out then requires grad, as PyTorch's. ``layout``/``pin_memory``: PyTorch's
+    constructor options (minigrad.constructors.tensor_options)."""
+    tensor_options("normal", layout, None if out is not None else pin_memory, device)
+    if out is not None:
+        if isinstance(out, Tensor):
+            if dtype is not None and backend.as_dtype(dtype, "normal") != out.dtype:
+                raise OutDtypeError(f"normal(): dtype {backend.as_dtype(dtype, 'normal')} does not match dtype of "
+                                    f"out parameter ({out.dtype})")
+            dtype, device = out.dtype, out.device if device is None else device
+        values = normal(mean, std, size, generator=generator, dtype=dtype, device=device)
+        warn = isinstance(mean, Tensor) or isinstance(std, Tensor)   # PyTorch warns on resizing for these only
+        return out_requires_grad(write_out("normal", values, out, warn=warn), requires_grad, "normal")
     tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
     for value, what in ((mean, "mean"), (std, "std")):
         if not isinstance(value, Tensor):
@@ -187,7 +220,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         shape = int_tuple(size, "normal", "size")
         kind = get_default_dtype() if dtype is None else backend.as_dtype(dtype, "normal")
     if kind.kind != "f":
-        raise TypeError(f"normal: samples must be floating point, got dtype {kind}")
+        raise SampleDtypeError(f"normal: samples must be floating point, got dtype {kind}")
     if (_host(unwrap_value(std)) < 0).any():
         raise ShapeMismatchError("normal: std must be non-negative")
     inputs = tuple(v for v in (mean, std) if isinstance(v, Tensor))
@@ -199,7 +232,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         sample = _uniform(shape, device, True, generator, "normal")
         return backend.array_module(sample).asarray(sample * s + m).astype(kind, copy=False)
     out = _drawn("normal", make, inputs)
-    return out.requires_grad_(True) if as_bool(requires_grad, "normal", "requires_grad") else out
+    return out_requires_grad(out, requires_grad, "normal")
 
 
 # --- in-place fills from the other distributions x.exponential_() … (PyTorch's Tensor methods) --------
