@@ -21,7 +21,11 @@ same roles (the helpers and the rule come from tests/test_pytorch_programs.py):
   ``torch.cat([x, h], 1)`` with LeCun's scaled tanh, the two heads ``ff1``/``ff2`` blended by the time gate
   ``sigmoid(t_a * ts + t_b)`` (and the gate-free and the "pure" closed form ``-A * torch.exp(-ts * (|w_tau| +
   |ff1|)) * ff1 + A``), irregular time stamps and missing observations forward-filled through a mask,
-  ``nn.init.xavier_uniform_`` on the matrices, Adam under ``LambdaLR``, ``clip_grad_norm_``;
+  ``nn.init.xavier_uniform_`` on the matrices, Adam under ``LambdaLR``, ``clip_grad_norm_``; and, in the same
+  wrapper, the liquid time-constant cell it closes the form of (Hasani et al., AAAI 2021, as the ``ncps``
+  package's ``LTCCell`` writes it): parameters made by ``register_parameter``, synapse gates
+  ``torch.sigmoid(sigma * (torch.unsqueeze(v, -1) - mu))`` (B, N, N), ``nn.Softplus`` for positivity, and a fused
+  semi-implicit Euler solver unfolded over the elapsed time;
 * ``KOOPMAN_AE`` follows the Koopman autoencoders of Lusch, Kutz & Brunton ("Deep learning for universal linear
   embeddings of nonlinear dynamics", 2018) and Azencot et al.'s consistent Koopman autoencoder
   (https://github.com/erichson/koopmanAE), in float64: an MLP encoder/decoder (``xavier_normal_``), a linear
@@ -278,6 +282,56 @@ class CfcCell(nn.Module):
         return ff1 * (1.0 - t_interp) + t_interp * ff2
 
 
+class LTCCell(nn.Module):
+    """The liquid time-constant cell: the ODE dv/dt = -(1/tau + f) v + f A of conductance-based synapses, solved by
+    ode_unfolds fused semi-implicit Euler steps over the elapsed time ts (B,); positivity by softplus."""
+
+    def __init__(self, input_size, hidden_size, ode_unfolds=4, epsilon=1e-8):
+        super().__init__()
+        self.hidden_size, self.ode_unfolds, self.epsilon = hidden_size, ode_unfolds, epsilon
+        self.softplus = nn.Softplus()
+        n, m = hidden_size, input_size
+        self.add_weight("gleak", torch.rand(n) * 0.999 + 0.001)
+        self.add_weight("vleak", torch.rand(n) * 0.4 - 0.2)
+        self.add_weight("cm", torch.rand(n) * 0.2 + 0.4)
+        self.add_weight("sigma", torch.rand(n, n) * 5 + 3)
+        self.add_weight("mu", torch.rand(n, n) * 0.5 + 0.3)
+        self.add_weight("w", torch.rand(n, n) * 0.99 + 0.01)
+        self.add_weight("erev", 2 * torch.randint(0, 2, (n, n)).float() - 1)
+        self.add_weight("sensory_sigma", torch.rand(m, n) * 5 + 3)
+        self.add_weight("sensory_mu", torch.rand(m, n) * 0.5 + 0.3)
+        self.add_weight("sensory_w", torch.rand(m, n) * 0.99 + 0.01)
+        self.add_weight("sensory_erev", 2 * torch.randint(0, 2, (m, n)).float() - 1)
+        self.add_weight("input_w", torch.ones(m))
+        self.add_weight("input_b", torch.zeros(m))
+
+    def add_weight(self, name, init_value):
+        param = nn.Parameter(init_value)
+        self.register_parameter(name, param)
+        return param
+
+    @staticmethod
+    def gate(v_pre, mu, sigma):
+        """sigmoid(sigma (v_pre - mu)) for each synapse: v_pre (B, N) -> (B, N, M)."""
+        return torch.sigmoid(sigma * (torch.unsqueeze(v_pre, -1) - mu))
+
+    def forward(self, input, hx, ts):
+        inputs = input * self.input_w + self.input_b
+        sensory = self.softplus(self.sensory_w) * self.gate(inputs, self.sensory_mu, self.sensory_sigma)
+        numerator_sensory = torch.sum(sensory * self.sensory_erev, dim=1)
+        denominator_sensory = torch.sum(sensory, dim=1)
+        cm_t = self.softplus(self.cm) / (ts.view(-1, 1) / self.ode_unfolds)
+        w_param, gleak = self.softplus(self.w), self.softplus(self.gleak)
+        v_pre = hx
+        for _ in range(self.ode_unfolds):
+            w_activation = w_param * self.gate(v_pre, self.mu, self.sigma)
+            numerator = cm_t * v_pre + gleak * self.vleak + torch.sum(w_activation * self.erev, dim=1) \
+                + numerator_sensory
+            denominator = cm_t + gleak + torch.sum(w_activation, dim=1) + denominator_sensory
+            v_pre = numerator / (denominator + self.epsilon)
+        return v_pre
+
+
 class Cfc(nn.Module):
     """Irregularly sampled inputs (B, T, I) with elapsed times (B, T, 1) and an observation mask (B, T, I) to an
     output at each step (B, T, O); a missing input repeats the last one seen."""
@@ -285,7 +339,10 @@ class Cfc(nn.Module):
     def __init__(self, in_features, hidden_size, out_feature, mode="default"):
         super().__init__()
         self.hidden_size = hidden_size
-        self.rnn_cell = CfcCell(in_features, hidden_size, mode)
+        if mode == "ltc":
+            self.rnn_cell = LTCCell(2 * in_features, hidden_size)
+        else:
+            self.rnn_cell = CfcCell(2 * in_features, hidden_size, mode)
         self.fc = nn.Linear(hidden_size, out_feature)
 
     def forward(self, x, timespans, mask):
@@ -303,7 +360,7 @@ class Cfc(nn.Module):
 
 
 def make_model(mode="default"):
-    return Cfc(2, 6, 1, mode=mode)
+    return Cfc(1, 6, 1, mode=mode)
 
 
 def train(model, x, timespans, mask, y, epochs=3, batch_size=4, lr=0.02, decay=0.9):
@@ -553,7 +610,7 @@ def _irregular_sines(count: int, length: int, seed: int) -> tuple:
     return tuple(a[..., None].astype(np.float32) for a in (x, spans, mask, y))
 
 
-@pytest.mark.parametrize("mode", ["default", "no_gate", "pure"])
+@pytest.mark.parametrize("mode", ["default", "no_gate", "pure", "ltc"])
 def test_closed_form_continuous_time_cell_on_irregular_series(torch: Any, mode: str) -> None:
     data = _irregular_sines(8, 6, 2)
     torch_program, torch_model, mg_program, mg_model, initial = _twin_models(CFC, mode)
