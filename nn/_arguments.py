@@ -29,10 +29,10 @@ def _floating(x: Any, name: str) -> Tensor:
 
 
 def _promoted(x: Any, name: str) -> Tensor:
-    """``x`` as a floating-point Tensor: integers and bools become the default float dtype (float32 unless
-    ``mg.set_default_dtype`` changed it), as PyTorch's composite functions."""
+    """``x`` as a floating-point (or complex: kept) Tensor: integers and bools become the default float dtype
+    (float32 unless ``mg.set_default_dtype`` changed it), as PyTorch's composite functions."""
     x = _tensor(x, name)
-    return x if x.dtype.kind == "f" else x.astype(mg.get_default_dtype())
+    return x if x.dtype.kind in "fc" else x.astype(mg.get_default_dtype())
 
 
 def _number(value: Any, name: str, what: str) -> float:

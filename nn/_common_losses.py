@@ -323,6 +323,9 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
                     reduction: str, weight: Any, error: Any) -> Tensor:
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _tensor(input, name)
+    if name == "mse_loss" and input.dtype.kind == "c":   # PyTorch's kernel refuses it (l1_loss takes |x - y|)
+        raise NotImplementedError(f"mse_loss: not implemented for complex tensors (dtype {input.dtype}, shape "
+                                  f"{input.shape}), as in PyTorch")
     if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
         target = _as_operand(target, input, name)
         _broadcast_shape(input, target, name)

@@ -65,6 +65,9 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     with ``weight`` and ``bias`` of shape ``normalized_shape`` (either may be None).
     """
     input = _tensor(input, "layer_norm")
+    if input.dtype.kind == "c":
+        raise NotImplementedError(f"layer_norm: not implemented for complex tensors (dtype {input.dtype}, shape "
+                                  f"{input.shape}), as in PyTorch")
     shape = _normalized_shape(normalized_shape, "layer_norm")
     if not shape or input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
         raise InputShapeError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")

@@ -152,3 +152,37 @@ def test_adafactor_refuses_complex_parameters_at_step_as_torch() -> None:
     op.grad = None
     ours.step()                                                 # the real one alone steps
     assert ours.state[orl]["step"] == 1 and not np.array_equal(orl.numpy(), np.ones(3))
+
+
+def test_complex_sweep_of_other_functions_as_torch() -> None:
+    """Functions PyTorch computes for complex inputs give its values and gradients (pairwise_distance,
+    tanhshrink and softsign cast a complex input to float32, dropping the imaginary part); those it refuses
+    (hardtanh, relu6, threshold, layer_norm, mse_loss: an order or a kernel complex numbers lack) raise
+    NotImplementedError, its class, where they computed."""
+    rng = np.random.default_rng(5)
+    a, b = _complex(rng, 3, 4), _complex(rng, 3, 4)
+    computed = {"tanhshrink": lambda lib, x, y: lib.nn.functional.tanhshrink(x),
+                "softsign": lambda lib, x, y: lib.nn.functional.softsign(x)}
+    computed.update({f"pairwise_distance p={p}": (lambda lib, x, y, p=p: lib.nn.functional.pairwise_distance(
+        x, y, p=p, keepdim=p == 1)) for p in (2, 1, 3.5, float("inf"))})
+    for name, fn in computed.items():
+        tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        ox, oy = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+        t_out, o_out = fn(torch, tx, ty), fn(mg, ox, oy)
+        (_power(t_out) if t_out.is_complex() else t_out.sum()).backward()
+        (_power(o_out) if o_out.dtype.kind == "c" else o_out.sum()).backward()
+        _close(o_out, t_out, name)
+        _close(ox.grad, tx.grad, f"{name} grad")
+        if ty.grad is not None:
+            _close(oy.grad, ty.grad, f"{name} grad y")
+    refused = {"hardtanh": lambda lib, x: lib.nn.functional.hardtanh(x),
+               "relu6": lambda lib, x: lib.nn.functional.relu6(x),
+               "threshold": lambda lib, x: lib.nn.functional.threshold(x, 0.5, 0.0),
+               "layer_norm": lambda lib, x: lib.nn.functional.layer_norm(x, (4,)),
+               "LayerNorm": lambda lib, x: lib.nn.LayerNorm(4, dtype=x.dtype)(x),
+               "mse_loss": lambda lib, x: lib.nn.functional.mse_loss(x, x * 2)}
+    for name, fn in refused.items():
+        with pytest.raises(NotImplementedError):
+            fn(torch, torch.tensor(a))
+        with pytest.raises(NotImplementedError, match={"relu6": "hardtanh", "LayerNorm": "layer_norm"}.get(name, name)):
+            fn(mg, mg.tensor(a))
