@@ -44,10 +44,13 @@ Probing the linear algebra they lean on (a diverged K holds NaN) found that a LA
 ``eig``, ``svd``, ``svdvals``, ``pinv``, ``cond``, ``matrix_norm(ord=2)`` came out as a ``ShapeMismatchError`` and in
 ``matrix_rank`` as NumPy's own ``LinAlgError`` (a ValueError only), where torch raises ``torch.linalg.LinAlgError``;
 they raise ``mg.linalg.LinAlgError`` now (``minigrad/ops/solvers.py``, ``decompositions.py``, ``least_squares.py``).
-(torch 2.13's MKL build crashes on ``eigvals`` of a NaN matrix.) Not bugs: koopmanAE writes its initial matrices
-with ``weight.data = tensor``; minigrad's ``.data`` is the NumPy array (README, "Coming from PyTorch"), so the
-program writes them with ``copy_`` under ``no_grad``; a real matrix times a complex one (DMD's modes) promotes, by
-NumPy's rules (DESIGN §3), where torch's ``matmul`` refuses mixed dtypes.
+(torch 2.13's MKL build crashes on ``eigvals`` of a NaN matrix.) ``clip_grad_norm_(norm_type="fro")`` returned 0
+for parameters without gradients where torch raises (``nn/utils/__init__.py``).
+
+Not bugs: koopmanAE writes its initial matrices with ``weight.data = tensor``; minigrad's ``.data`` is the NumPy
+array (README, "Coming from PyTorch"), so the program writes them with ``copy_`` under ``no_grad``; a real matrix
+times a complex one (DMD's modes) promotes, by NumPy's rules (DESIGN §3), where torch's ``matmul`` refuses mixed
+dtypes.
 """
 
 from __future__ import annotations
@@ -686,3 +689,17 @@ def test_a_lapack_failure_is_torch_linalg_error(torch: Any) -> None:
             call(mg.tensor(broken, requires_grad=True))
     assert issubclass(mg.linalg.LinAlgError, RuntimeError)
     assert not np.isnan(mg.linalg.eigvalsh(mg.tensor(broken)).numpy()).any()   # eigh reads one triangle, as torch
+
+
+def test_clip_grad_norm_reads_norm_type_before_looking_for_gradients(torch: Any) -> None:
+    """clip_grad_norm_(norm_type="fro") of parameters without gradients (the first step of a program) returned 0
+    where torch raises; with gradients both raised. Now the norm type is read first, as torch's."""
+    import minigrad as mg  # noqa: PLC0415
+
+    for lib in (torch, mg):
+        fresh = lib.nn.Parameter(lib.ones(2))
+        with pytest.raises(ValueError, match="could not convert"):
+            lib.nn.utils.clip_grad_norm_([fresh], 1.0, norm_type="fro")
+        with pytest.raises(TypeError):
+            lib.nn.utils.get_total_norm([], norm_type=None)
+        assert float(lib.nn.utils.clip_grad_norm_([fresh], 1.0, norm_type="inf")) == 0.0

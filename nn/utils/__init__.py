@@ -70,10 +70,11 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     clipping as a 0-d Tensor (on the first gradient's device; no host sync).
     ``foreach`` is accepted for PyTorch's signature (one loop serves both).
     """
+    norm_type = float(norm_type)   # torch's ValueError/TypeError for "fro" or None, also with no gradients
     tensors = [p for p in _tensors(params, "clip_grad_norm_") if p.grad is not None]
     if not tensors:
         return mg.tensor(0.0)
-    total = _total_norm([p.grad.data for p in tensors], float(norm_type), error_if_nonfinite, "clip_grad_norm_")
+    total = _total_norm([p.grad.data for p in tensors], norm_type, error_if_nonfinite, "clip_grad_norm_")
     clip_grads_with_norm_(tensors, max_norm, total)
     return total
 
@@ -82,10 +83,11 @@ def get_total_norm(tensors: Any, norm_type: float = 2.0, error_if_nonfinite: boo
                    foreach: bool | None = None) -> Tensor:
     """The ``norm_type``-norm of all entries of ``tensors`` (e.g. gradients) taken together, as
     ``torch.nn.utils.get_total_norm``: a 0-d Tensor (0 for none)."""
+    norm_type = float(norm_type)
     arrays = [t.data for t in _tensors(tensors, "get_total_norm")]
     if not arrays:
         return mg.tensor(0.0)
-    return _total_norm(arrays, float(norm_type), error_if_nonfinite, "get_total_norm")
+    return _total_norm(arrays, norm_type, error_if_nonfinite, "get_total_norm")
 
 
 def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, name: str) -> Tensor:
