@@ -10,7 +10,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._errors import InputDtypeError
+from ._errors import ComplexInputError, InputDtypeError
 
 
 def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
@@ -24,7 +24,8 @@ def _floating(x: Any, name: str) -> Tensor:
     """``x`` if it is a floating-point Tensor, else an InputDtypeError (TypeError, RuntimeError) naming the function."""
     x = _tensor(x, name)
     if x.dtype.kind != "f":
-        raise InputDtypeError(f"{name}: input must be floating point, got {x.dtype}")
+        kind = ComplexInputError if x.dtype.kind == "c" else InputDtypeError   # torch: NotImplementedError for complex
+        raise kind(f"{name}: input must be floating point, got {x.dtype}")
     return x
 
 

@@ -23,7 +23,7 @@ from minigrad import Tensor
 
 from ._arguments import _number, _tensor
 from ._dropout import dropout
-from ._errors import ArgumentAssertionError, InputShapeError
+from ._errors import ArgumentAssertionError, ComplexInputError, InputDtypeError, InputShapeError
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
@@ -100,7 +100,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         raise TypeError(f"{name}: query, key and value must have the same dtype, got {query.dtype}, {key.dtype}, "
                         f"{value.dtype}")
     if query.dtype.kind != "f":
-        raise TypeError(f"{name}: query, key and value must be floating point, got {query.dtype}")
+        raise (ComplexInputError if query.dtype.kind == "c" else InputDtypeError)(   # torch: NotImplementedError
+            f"{name}: query, key and value must be floating point, got {query.dtype}")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
         raise InputShapeError(f"{name}: query (…, L, E) {query.shape}, key (…, S, E) {key.shape} and value (…, S, Ev) "
                               f"{value.shape} do not fit")

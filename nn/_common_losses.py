@@ -21,7 +21,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _number, _promoted, _tensor
-from ._errors import InputDtypeError, InputShapeError
+from ._errors import ComplexInputError, InputDtypeError, InputShapeError
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
 from ._targets import class_targets, class_weights, nll_rows, weighted_mean
 
@@ -106,7 +106,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     if not 0.0 <= label_smoothing <= 1.0:
         raise InputShapeError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
-        raise TypeError(f"{name}: logits must be floating point, got {logits.dtype}")
+        raise (ComplexInputError if logits.dtype.kind == "c" else InputDtypeError)(   # torch: RuntimeError
+            f"{name}: logits must be floating point, got {logits.dtype}")
     if logits.ndim == 0:
         raise ValueError(f"{name}: logits need a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     probabilities = target.data if isinstance(target, Tensor) else target

@@ -18,6 +18,11 @@ class InputDtypeError(TypeError, RuntimeError):
     TypeError here, RuntimeError in PyTorch."""
 
 
+class ComplexInputError(InputDtypeError, NotImplementedError):
+    """A complex input to a function PyTorch has no complex kernel for (pools, most activations and losses):
+    NotImplementedError in PyTorch ("... not implemented for 'ComplexFloat'"), an InputDtypeError here too."""
+
+
 class ArgumentFormError(TypeError, RuntimeError):
     """An argument of the wrong form (an ``output_size`` tuple of the wrong length, ...): TypeError here,
     RuntimeError in PyTorch."""

@@ -31,7 +31,8 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     → (*, out). One matmul: x1 against A laid out as (in1, out·in2), then a product with x2 summed over in2.
     """
     name = "bilinear"
-    x1, x2 = _floating(input1, name), _tensor(input2, name, "input2")
+    complex_input = isinstance(input1, Tensor) and input1.dtype.kind == "c"   # complex too, as PyTorch's
+    x1, x2 = input1 if complex_input else _floating(input1, name), _tensor(input2, name, "input2")
     weight = _tensor(weight, name, "weight")
     if weight.ndim != 3 or x1.ndim == 0 or x1.shape[:-1] != x2.shape[:-1] \
             or (x1.shape[-1], x2.shape[-1]) != weight.shape[1:]:

@@ -85,8 +85,8 @@ class MultiheadAttention(Module):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:
             raise ValueError(f"MultiheadAttention: dropout must be a probability in [0, 1], got {dropout!r}")
         dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
-        if dt.kind != "f":
-            raise TypeError(f"MultiheadAttention: dtype must be a floating type, got {dt}")
+        if dt.kind not in "fc":   # complex is built, as PyTorch's; its forward refuses it (NotImplementedError)
+            raise TypeError(f"MultiheadAttention: dtype must be a floating or complex type, got {dt}")
         self.embed_dim = embed_dim
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim

@@ -136,7 +136,8 @@ class Bilinear(Module):
         if in1_features <= 0:
             raise ValueError(f"Bilinear: in1_features must be > 0, but got (in1_features={in1_features})")
         self.in1_features, self.in2_features, self.out_features = (int(n) for n in sizes)
-        weight_and_bias(self, (out_features, in1_features, in2_features), bias, float_dtype(dtype, "Bilinear"), device)
+        dt = float_dtype(dtype, "Bilinear", complex_ok=True)   # complex too, as PyTorch's
+        weight_and_bias(self, (out_features, in1_features, in2_features), bias, dt, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -186,3 +186,43 @@ def test_complex_sweep_of_other_functions_as_torch() -> None:
             fn(torch, torch.tensor(a))
         with pytest.raises(NotImplementedError, match={"relu6": "hardtanh", "LayerNorm": "layer_norm"}.get(name, name)):
             fn(mg, mg.tensor(a))
+
+
+def test_complex_bilinear_attention_and_refusal_classes() -> None:
+    """Bilinear is built complex and gives torch's no-grad output; its gradient (torch refuses to record one)
+    passes a float64 gradcheck through the real parts. MultiheadAttention is built complex and its forward raises
+    NotImplementedError (softmax), as torch's. A complex input to a function without a complex kernel (pools,
+    gelu, elu, scaled_dot_product_attention, cross_entropy) raises NotImplementedError as torch's, and is still a
+    TypeError as the first contract's refusal."""
+    rng = np.random.default_rng(6)
+    theirs = torch.nn.Bilinear(3, 2, 4, dtype=torch.complex128)
+    ours = nn.Bilinear(3, 2, 4, dtype=mg.complex128)
+    assert ours.weight.dtype == np.complex128 and ours.weight.numpy().imag.any()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x1, x2 = _complex(rng, 5, 3), _complex(rng, 5, 2)
+    with torch.no_grad():
+        expected = theirs(torch.tensor(x1), torch.tensor(x2))
+    _close(ours(mg.tensor(x1), mg.tensor(x2)), expected, "bilinear")
+    w, b = ours.weight.detach().numpy(), ours.bias.detach().numpy()
+    parts = [mg.tensor(v, requires_grad=True) for a in (x1[:2], x2[:2], w) for v in (a.real, a.imag)]
+    assert mg.gradcheck(lambda ar, ai, br, bi, wr, wi: mg.view_as_real(F.bilinear(
+        mg.complex(ar, ai), mg.complex(br, bi), mg.complex(wr, wi), mg.tensor(b))), parts)
+    q = _complex(rng, 3, 2, 4)
+    for lib in (torch, mg):
+        attention = lib.nn.MultiheadAttention(4, 2, dtype=lib.complex128)
+        with pytest.raises(NotImplementedError):
+            attention(*(lib.tensor(q),) * 3)
+    z = _complex(rng, 1, 2, 4, 4)
+    calls = {"max_pool2d": lambda lib, v: lib.nn.functional.max_pool2d(v, 2),
+             "avg_pool1d": lambda lib, v: lib.nn.functional.avg_pool1d(v[0], 2),
+             "adaptive_avg_pool2d": lambda lib, v: lib.nn.functional.adaptive_avg_pool2d(v, 2),
+             "gelu": lambda lib, v: lib.nn.functional.gelu(v),
+             "elu": lambda lib, v: lib.nn.functional.elu(v),
+             "scaled_dot_product_attention": lambda lib, v: lib.nn.functional.scaled_dot_product_attention(v, v, v),
+             "cross_entropy": lambda lib, v: lib.nn.functional.cross_entropy(v[0, 0], lib.tensor([0, 1, 2, 3]))}
+    for name, fn in calls.items():
+        with pytest.raises(RuntimeError):
+            fn(torch, torch.tensor(z))
+        with pytest.raises(NotImplementedError, match=name) as raised:
+            fn(mg, mg.tensor(z))
+        assert isinstance(raised.value, TypeError), name
