@@ -184,7 +184,7 @@ def _run_hooks(node: Function, grads_out: list) -> list | None:
     """The tensor hooks of ``node``'s outputs on their gradient Tensors, then ``retain_grad`` tensors' ``.grad``;
     returns the node's ``grad_fn.register_hook`` hooks, for after its rule (or None)."""
     after = None
-    for index, hooks in (node.hooks or {}).items():
+    for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot: another thread may add hooks
         if index == AFTER_BACKWARD:
             after = hooks
         elif grads_out[index] is not None:
@@ -198,7 +198,7 @@ def _run_hooks(node: Function, grads_out: list) -> list | None:
 
 def apply_hooks(hooks: list, g: Tensor, label: str) -> Tensor:
     """Each hook on the gradient Tensor ``g`` (with its graph); a hook may return a replacement of its shape."""
-    for hook in hooks:
+    for hook in tuple(hooks):
         result = hook(g)
         if result is None:
             continue
@@ -816,6 +816,7 @@ class IndexBackward(Function):
     indices accumulate). Its own backward is ``x[index]`` again, so it can be differentiated any number of times."""
 
     name = "getitem_backward"
+    complex_grad = True   # linear, real coefficients (a scatter): the same backward; see autograd.engine._complex_gate
 
     def __init__(self, in_shape: tuple, index: Any) -> None:
         self.in_shape, self.index = in_shape, index

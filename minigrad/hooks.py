@@ -10,6 +10,7 @@ was accumulated, and returns None.
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from typing import Any, Callable, Iterable
 
@@ -23,6 +24,14 @@ class HookError(RuntimeError, TypeError, ValueError):
     """A gradient hook returned something that is not a gradient of the right shape, dtype and device."""
 
 
+# Threads share graphs: HOOKS_LOCK guards adding and removing the entries of a node's ``hooks`` table (dict and
+# lists), and a walk reads a snapshot of them, so another thread's hook never breaks or doubles a walk's hooks.
+# CAPTURING.walk: the ``captured`` dict of the ``autograd.grad`` walk this thread runs now (its capture hooks
+# store only then, never another thread's or an inner walk's gradients).
+HOOKS_LOCK = threading.Lock()
+CAPTURING = threading.local()
+
+
 def _leaf_label(leaf: Tensor) -> str:
     name = f"'{leaf.name}' " if leaf.name else ""
     return f"tensor {name}of shape {tuple(leaf.shape)}"
@@ -30,7 +39,7 @@ def _leaf_label(leaf: Tensor) -> str:
 
 def _apply_hooks(hooks: list, g: Any, label: str) -> Any:
     """Call each hook with the gradient (as a Tensor); a hook may return a replacement of the same kind."""
-    for hook in hooks:
+    for hook in tuple(hooks):   # a snapshot: another thread may add or remove one meanwhile
         result = hook(Tensor._make(g, False, None, 0))
         if result is None:
             continue
@@ -72,7 +81,7 @@ def _run_node_hooks(node: Any, grads_out: list) -> list | None:
     """The hooks on ``node``'s output gradients (replacing them in ``grads_out``) and ``retain_grad``'s
     ``.grad``; returns the node's ``grad_fn.register_hook`` hooks, for after its backward (or None)."""
     after = None
-    for index, hooks in (node.hooks or {}).items():
+    for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot (see HOOKS_LOCK)
         if index == AFTER_BACKWARD:
             after = hooks
         elif grads_out[index] is not None:
@@ -94,7 +103,7 @@ def run_after_backward(node: Any, hooks: list, grads_in: tuple, grads_out: list 
     of the input's shape and dtype. Returns the gradients the node sends on (Tensors or None).
     """
     grads_out = tuple(grads_out)
-    for hook in hooks:
+    for hook in tuple(hooks):
         result = hook(grads_in, grads_out)
         if result is None:
             continue
@@ -175,11 +184,13 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
         hooks = tensor._hooks
         if hooks is None:
             hooks = tensor._hooks = []
+        hooks.append(hook)
     else:
-        if node.hooks is None:
-            node.hooks = {}
-        hooks = node.hooks.setdefault(tensor._index, [])
-    hooks.append(hook)
+        with HOOKS_LOCK:   # another thread's grad may be removing its capture hook from this table
+            if node.hooks is None:
+                node.hooks = {}
+            hooks = node.hooks.setdefault(tensor._index, [])
+            hooks.append(hook)
 
     def remove() -> None:
         if hook in hooks:

@@ -18,6 +18,7 @@ would skip Python side effects.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Callable
 
@@ -232,43 +233,59 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
     pre_hooks = [*_GLOBAL["forward_pre"].values(), *hooks["forward_pre"].values()]
     forward_hooks = [*_GLOBAL["forward"].values(), *hooks["forward"].values()]
     mg.compiler.run_eagerly(f"{type(module).__name__} {module._scope_name!r} has hooks (a replay would skip them)")
-    for hook, options in pre_hooks:
-        result = hook(module, args, kwargs) if options["with_kwargs"] else hook(module, args)
-        if result is not None:
-            if options["with_kwargs"]:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(f"{type(module).__name__}: a forward pre-hook with kwargs must return "
-                                       f"None or (args, kwargs), got {type(result).__name__}")
-                args, kwargs = result
-            else:
-                args = result if isinstance(result, tuple) else (result,)
-    backward = (hooks["backward"] or hooks["backward_pre"]) and mg.is_grad_enabled()
-    grads: dict = {}   # what the output op's backward hands the input op's: grad_output
-    if backward:
-        args = _watch_inputs(module, args, grads)
+    output, called = None, set()   # called: the places of the always_call forward hooks already run
     try:
+        for hook, options in pre_hooks:
+            result = hook(module, args, kwargs) if options["with_kwargs"] else hook(module, args)
+            if result is not None:
+                if options["with_kwargs"]:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{type(module).__name__}: a forward pre-hook with kwargs must return "
+                                           f"None or (args, kwargs), got {type(result).__name__}")
+                    args, kwargs = result
+                else:
+                    args = result if isinstance(result, tuple) else (result,)
+        backward = (hooks["backward"] or hooks["backward_pre"]) and mg.is_grad_enabled()
+        grads: dict = {}   # what the output op's backward hands the input op's: grad_output
+        if backward:
+            args = _watch_inputs(module, args, grads)
         with mg.name_scope(module._scope_name):
             output = module.forward(*args, **kwargs)
+        for i, (hook, options) in enumerate(forward_hooks):
+            if options["always_call"]:
+                called.add(i)
+            result = hook(module, args, kwargs, output) if options["with_kwargs"] else hook(module, args, output)
+            if result is not None:
+                output = result
+        if backward:
+            output = _watch_outputs(module, output, grads)
+        return output
     except Exception:
-        for hook, options in forward_hooks:
-            if options["always_call"]:   # always_call=True: run even when forward raised (its output is None)
-                hook(module, args, kwargs, None) if options["with_kwargs"] else hook(module, args, None)
+        # as PyTorch's: a pre-hook, forward or forward hook raised; the always_call hooks not yet run run now
+        # (with the output so far, None if forward did not return), an error of theirs only warned of
+        for i, (hook, options) in enumerate(forward_hooks):
+            if options["always_call"] and i not in called:
+                try:
+                    result = hook(module, args, kwargs, output) if options["with_kwargs"] else \
+                        hook(module, args, output)
+                except Exception as error:  # noqa: BLE001 - the first error is the one raised
+                    warnings.warn(f"{type(module).__name__}: a forward hook with always_call=True raised "
+                                  f"{type(error).__name__}: {error}; it was silenced", stacklevel=2)
+                    continue
+                if result is not None:
+                    output = result
         raise
-    for hook, options in forward_hooks:
-        result = hook(module, args, kwargs, output) if options["with_kwargs"] else hook(module, args, output)
-        if result is not None:
-            output = result
-    if backward:
-        output = _watch_outputs(module, output, grads)
-    return output
 
 
 def _watch_inputs(module: Any, args: tuple, grads: dict) -> tuple:
     """``args`` with its tensors passed through an :class:`InputGrads` op (if one requires grad)."""
-    places = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+    places = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     grads["n_inputs"] = len(args)   # grad_input has an entry per positional argument (None: not a Tensor)
-    if not any(args[i].requires_grad for i in places):
+    if not places:
         return args
+    # a tensor that needs no gradient stays out of the op (none is computed for it); its grad_input is zeros,
+    # as PyTorch's (whose hook op marks it non-differentiable and hands the hooks a zero gradient)
+    grads["constants"] = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and not a.requires_grad]
     outs = InputGrads(module, grads, places, len(args))(*[args[i] for i in places])
     args = list(args)
     for i, out in zip(places, outs):
@@ -317,7 +334,7 @@ class _Identity(Function):
 
     def _run(self, kind: str, grads: tuple, *extra: Any) -> tuple:
         """Each hook of ``kind`` in turn, ``hook(module, grads, *extra)``; a non-None result replaces ``grads``."""
-        for hook, _options in self.module.__dict__["_hooks"][kind].values():
+        for hook, _options in list(self.module.__dict__["_hooks"][kind].values()):   # another thread may add one
             result = hook(self.module, grads, *extra)
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
@@ -358,7 +375,10 @@ class InputGrads(_Identity):
     name = "backward_hook"
 
     def backward(self, *grads_in: Any) -> tuple:
-        grad_input = self._run("backward", self._spread(grads_in), self.grads.get("grad_output", ()))
+        grad_input = list(self._spread(grads_in))
+        for i, tensor in self.grads.get("constants", ()):
+            grad_input[i] = Tensor._make(mg.array_module(tensor.data).zeros_like(tensor.data), False, None, 0)
+        grad_input = self._run("backward", tuple(grad_input), self.grads.get("grad_output", ()))
         return self._gather(grad_input)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy
 
 from .. import backend
-from ..hooks import _apply_hooks, _leaf_label, retain_grad
+from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _leaf_label, retain_grad
 from ..tensor import Tensor
 from ..versions import INPLACE
 from .engine import Function, LazyGradient, _accumulate, _dense, _root_grad, _walk
@@ -159,10 +159,12 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     captured: dict = {}
     targets = _Targets(wanted, captured)
     owned: set = set()
+    outer, CAPTURING.walk = getattr(CAPTURING, "walk", None), captured
     try:
         leaves = _walk_roots(roots, grads, False if retain_graph is None else retain_graph, owned,
                              targets) if roots else {}
     finally:
+        CAPTURING.walk = outer
         targets.release()
     result = []
     for i, t in enumerate(wanted):
@@ -332,22 +334,25 @@ class _Targets:
         assert captured is not None
         for index in self.outputs[node]:
             def capture(g: Tensor, key: tuple = (node, index)) -> None:
-                captured[key] = g.data
-            if node.hooks is None:
-                node.hooks = {}
-            hooks = node.hooks.setdefault(index, [])
-            hooks.insert(len(hooks) if stop else 0, capture)
+                if getattr(CAPTURING, "walk", None) is captured:   # this grad's walk, not another thread's
+                    captured[key] = g.data
+            with HOOKS_LOCK:
+                if node.hooks is None:
+                    node.hooks = {}
+                hooks = node.hooks.setdefault(index, [])
+                hooks.insert(len(hooks) if stop else 0, capture)
             self.installed.append((node, index, capture))
 
     def release(self) -> None:
         """Remove the capturing hooks :meth:`prepare` added."""
-        for node, index, capture in self.installed:
-            hooks = node.hooks[index]
-            hooks.remove(capture)
-            if not hooks:
-                del node.hooks[index]
-            if not node.hooks:
-                node.hooks = None
+        with HOOKS_LOCK:   # threads may share these nodes: each removes its own hooks, one at a time
+            for node, index, capture in self.installed:
+                hooks = node.hooks[index]
+                hooks.remove(capture)
+                if not hooks:
+                    del node.hooks[index]
+                if not node.hooks:
+                    node.hooks = None
         self.installed = []
 
 
