@@ -21,6 +21,7 @@ from . import anomaly, backend, codegen, generators
 from .autograd import Function, _dense, _sum, frees_saved
 from .recording import _state
 from .tensor import Tensor
+from .versions import INPLACE, memory_owner
 
 __all__ = ["Program", "Replay", "Tracer", "host_stream", "random_states", "restore_random", "stream_of"]
 
@@ -56,6 +57,9 @@ class Tracer:
         self.modes_mixed = False
         self.grad = _state.get().grad
         self.scope = _state.get().scope   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
+        self.writes = 0   # in-place writes told by record_write (mg.compile compares with the thread's count)
+        self.stale: list[tuple[int, str, set]] = []   # (step, op, refs sharing memory with a recorded write's tensor)
+        self.undo: list | None = None   # (array, old value) of a replay's writes into memory it does not own
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
         refs = []
@@ -79,6 +83,81 @@ class Tracer:
         for i, y in enumerate(outs):
             self.slot_of[id(y)] = self.array_ref[id(y.data)] = ("o", len(self.steps) - 1, i)
             self.keep.append(y)
+
+    def record_copy(self, copy: Tensor, x: Tensor) -> None:
+        """An in-place op that records copied ``x``'s old value into ``copy`` (same node): a replay reads ``x``'s
+        value there, which is not overwritten (see :meth:`record_write`)."""
+        ref = self.slot_of.get(id(x))
+        if ref is None:   # an argument or weight written in place while recording: refused in record_write
+            return
+        self.slot_of[id(copy)] = self.array_ref[id(copy.data)] = ref
+        self.keep.append(copy)
+
+    def record_write(self, name: str, x: Tensor, value: Tensor, recorded: bool) -> None:
+        """``x.data[...] = value.data`` by the in-place op ``name`` (``recorded``: while recording gradients).
+
+        Recorded (``relu_`` on a computed tensor): ``x`` continues the graph as ``value`` (eager re-points its
+        node), so later reads of ``x`` read ``value``; the old array is not written (the ops that read the old
+        value read its copy). Not recorded (``no_grad``: a BatchNorm's running statistics): a step writes the
+        value into the same array and bumps its version, as eager; writes into memory the call does not own
+        are undone if the replay must capture again (an op of another shape)."""
+        self.writes += 1
+        ref, new = self.slot_of.get(id(x)), self.slot_of.get(id(value))
+        if new is None:
+            self.note_eager(f"it changes a tensor in place ({name}) with a value no captured op made")
+            return
+        if recorded:
+            if type(ref) is not tuple:
+                self.note_eager(f"it changes an argument or a tensor it reads in place ({name}) while recording "
+                                "gradients, which a replay cannot do to the caller's tensor")
+            else:   # the views eager re-points are told (repoint); the others, read later, would see the write
+                shared = self._shared(x)   # in eager mode, not in a replay
+                if shared:
+                    self.stale.append((len(self.steps), name, shared))
+            self.slot_of[id(x)] = self.array_ref[id(x.data)] = new
+            return
+        if ref is None:   # a tensor no op read yet: an external input
+            ref = self.slot_of[id(x)] = self.array_ref[id(x.data)] = len(self.externals)
+            self.externals.append(x)
+        owner = id(memory_owner(x.data))
+        outside = type(ref) is int or any(id(memory_owner(t.data)) == owner for t in self.externals)
+        if outside and self.undo is None:
+            self.undo = []
+        refs = [("x", r) if type(r) is int else r for r in (ref, new)]
+        self.steps.append((_Write(name, self.undo if outside else None), refs, 1, (x.data.shape,), False, []))
+        if type(ref) is tuple:   # a computed tensor: later reads come after the write
+            self.slot_of[id(x)] = self.array_ref[id(x.data)] = ("o", len(self.steps) - 1, 0)
+        self.keep.append(x)
+
+    def repoint(self, view: Tensor, fresh: Tensor) -> None:
+        """After a recorded in-place write into its base, ``view`` continues the graph as ``fresh`` (the same view
+        of the base's new value, as eager re-points it): later reads of ``view`` read ``fresh``."""
+        ref = self.slot_of.get(id(fresh))
+        if ref is not None:
+            self.slot_of[id(view)] = self.array_ref[id(view.data)] = ref
+
+    def _shared(self, x: Tensor) -> set:
+        """The refs of the traced tensors other than ``x`` that share ``x``'s memory (a view made under ``no_grad``,
+        a ``detach()``, an op's input that its output views): they see a recorded write in eager mode, not in a
+        replay (see :meth:`record_write`)."""
+        owner = memory_owner(x.data)
+        refs = {self.slot_of.get(id(t)) for t in (*self.externals, *self.keep)
+                if t is not x and memory_owner(t.data) is owner}
+        return {("x", ref) if type(ref) is int else ref for ref in refs if ref is not None}
+
+    def stale_read(self, outputs: list) -> str | None:
+        """Why a replay would differ: a tensor sharing memory with one written in place while recording is read
+        (or returned) after the write; None if none is."""
+        for at, name, shared in self.stale:
+            for step in self.steps[at:]:
+                if any(ref in shared for ref in step[1]) or any(ref in shared for _n, _p, ref in step[5]):
+                    return (f"it changes a tensor in place ({name}) while recording gradients, and op "
+                            f"'{step[0].name}' then reads a view of it (a replay would read the old value)")
+            for y in outputs:
+                ref = self.slot_of.get(id(y))
+                if (("x", ref) if type(ref) is int else ref) in shared:
+                    return f"it returns a view of a tensor it changes in place ({name}) while recording gradients"
+        return None
 
     def _array_params(self, op: Function) -> list:
         """The op's parameters that hold the array of a traced tensor (an index Tensor for getitem):
@@ -193,6 +272,22 @@ class _Draw(Function):
         return self.make(*arrays)
 
 
+class _Write(Function):
+    """An in-place write inside a capture, not recorded (a BatchNorm's running statistics under ``no_grad``):
+    a replay writes the value into the same array (the caller's buffer) and bumps its version, as eager.
+    ``undo``: where the old values go first, for memory the call does not own (see ``Program.undo_writes``)."""
+
+    def __init__(self, name: str, undo: list | None) -> None:
+        self.name, self.undo = name, undo
+
+    def forward(self, x: Any, value: Any) -> Any:
+        if self.undo is not None:
+            self.undo.append((x, x.copy()))
+        x[...] = value
+        INPLACE.bump(x)
+        return x
+
+
 _NONE = ("none",)   # the spec of a None inside an output (a Tensor's spec is None)
 
 
@@ -281,6 +376,7 @@ class Program:
             generator for _step, generator in tracer.generators)) or None
         self.generators = tracer.generators
         self.host_states = tracer.host_states
+        self.undo = tracer.undo   # a replay's writes into the caller's memory, undone by undo_writes
         # what minigrad.viz draws for a replay, op by op as eager would: (name, scope, out_meta, input value
         # indices, first output value index, recorded, tag) per captured op
         self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
@@ -352,6 +448,14 @@ class Program:
         self.replays += 1
         self.replay_seconds += time.perf_counter() - start
         return tuple([values[i] for i in self.outputs]), saved
+
+    def undo_writes(self) -> None:
+        """Put back what a replay that stopped (an op of another shape: captured again) wrote into the caller's
+        memory, so the capture's eager run updates it once, as eager."""
+        undo = self.undo
+        while undo:
+            array, old = undo.pop()
+            array[...] = old
 
     def fix_outputs(self, outs: tuple, tensors: list, weights: list) -> tuple:
         """The replay's outputs as eager gives them (see ``passthrough`` …): ``tensors`` are the call's

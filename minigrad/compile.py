@@ -130,7 +130,21 @@ What is captured, and what is not (as JAX documents for ``jit``):
 * Memory: a capture keeps the ops' frozen raw arrays and the weights it
   found (tensors read from a closure or module), never the capture's
   arguments or their graph; a call's saved arrays live on its node, as in eager.
-* ``detect_anomaly`` at call time, an in-place op inside ``fn``, and hooks or
+* **In-place ops are replayed** (``ops/inplace.py`` tells the tracer each write):
+  one under ``no_grad`` or on a tensor that needs no gradient (a train-mode
+  BatchNorm's running statistics and ``num_batches_tracked``, an activation with
+  ``inplace=True`` at inference) is a step that writes into the same array (the
+  caller's buffer) and bumps its version, as eager; one recorded on a tensor
+  ``fn`` computes (``nn.ReLU(inplace=True)`` in training) continues the graph as
+  eager re-points it, its views too. Values, gradients, buffers and versions are
+  eager's bit for bit. These run eagerly for their signature instead (with a
+  :class:`CompileWarning`): a recorded in-place op on an argument or weight (the
+  caller's graph would change), a write into a tensor an op saved for backward
+  before (eager's backward raises; so does the eager run's), a view made under
+  ``no_grad`` read after a recorded write, the in-place ops not told
+  (indexed assignment ``x[i] = v``, random fills, ``out=``), and a backward or
+  ``autograd.grad`` inside ``fn`` (a replay would not compute its gradients).
+* ``detect_anomaly`` at call time, and hooks or
   ``retain_grad`` registered inside ``fn`` (on a tensor it computes or on an
   argument) make the call run eagerly (the per-op checks and hooks need
   per-op nodes), as do other changes a replay would not make: to an
@@ -163,6 +177,7 @@ from typing import Any, Callable
 import numpy
 
 from . import backend, fusion, generators, guards
+from .autograd.engine import _FREED
 from .capture import (
     NotCapturable,
     Program,
@@ -224,6 +239,24 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b) or (a != a and b != b)   # NaN constants are the same constant
     except (TypeError, ValueError):
         return a is b
+
+
+def _saved_then_written(tracer: Tracer) -> None:
+    """Run eagerly where ``fn`` changed in place an array that an op it recorded saved for backward before: eager's
+    backward raises PyTorch's "modified by an inplace operation"; a replay's node, made after its writes, would
+    not."""
+    for op, _refs, _n, _shapes, recorded, _params in tracer.steps:
+        if recorded:
+            try:
+                kept = op.kept_for_backward()
+            except (TypeError, AttributeError):   # nothing saved: its rule reads none of it
+                kept = op.saved
+            try:
+                INPLACE.refuse_changed(kept, op.epoch, op.name)
+            except RuntimeError:
+                tracer.note_eager(f"it changes in place a tensor that op '{op.name}' saved for backward (eager's "
+                                  "backward raises; a replay would not see the change)")
+                return
 
 
 def _divergence(previous: Program, program: Program) -> str | None:
@@ -581,9 +614,14 @@ class Compiled:
         random = program.random
         if random is not None:   # where its draws start: a call captured again draws these numbers, as eager
             states = random_states(random)
+        undo = program.undo
+        if undo is not None:   # it writes into the caller's memory (a BatchNorm's running statistics)
+            undo.clear()
         try:
             outs = Replay(program)(*tensors, *weights)
         except _Retrace:
+            if undo is not None:   # the capture's eager run writes them once
+                program.undo_writes()
             if random is not None:
                 restore_random(states)
             return self._capture(key, args, kwargs, tensors, None)
@@ -641,8 +679,14 @@ class Compiled:
             after = host_stream().bit_generator.state
             others, mine = generators.host_uses_since(uses)   # mine: fn's uses and the two host_stream() here
             generators.count_host_uses(-1)
-        if INPLACE.thread_changes() != changes:
-            tracer.note_eager("it changes a tensor in place")
+        if any(step[4] and step[0].saved is _FREED for step in tracer.steps):
+            tracer.note_eager("it runs a backward (or autograd.grad) of the ops it records, whose gradients a "
+                              "replay would not compute")
+        if INPLACE.thread_changes() != changes + tracer.writes:   # an in-place op that did not tell the tracer
+            tracer.note_eager("it changes a tensor in place (an indexed assignment, an in-place op on a view, "
+                              "a random fill, out=)")
+        elif tracer.writes and not tracer.eager_only:
+            _saved_then_written(tracer)
         if statics and not guards.statics_hold(self, statics):
             tracer.note_eager(f"it changes {guards.static_moved(self, statics)}, a Python side effect a replay "
                               "would skip")
@@ -678,6 +722,10 @@ class Compiled:
                               "and dicts)")
         if any(id(y) not in tracer.slot_of for y in outputs):
             tracer.note_eager("it returns a tensor no captured op made")
+        elif tracer.stale:
+            stale = tracer.stale_read(outputs)
+            if stale is not None:
+                tracer.note_eager(stale)
         key = self._merge_modes(key, tracer) if tracer.modes else key
         if key is None:   # another thread changed the mode of a module fn reads while it ran: keep nothing
             return result
@@ -691,7 +739,7 @@ class Compiled:
             warnings.warn(f"compile: {_name(self.fn)} runs eagerly for this input signature: "
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result
-        if self.fuse:
+        if self.fuse and not tracer.writes:   # fused kernels would not keep reads before a write before it
             fusion.fuse_elementwise(tracer)
         program = Program(tracer, outputs, spec)
         program.guards = watched

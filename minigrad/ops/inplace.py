@@ -38,6 +38,7 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..constructors import rand, randn
 from ..dtypes import can_cast
+from ..recording import _state
 from ..tensor import Tensor, _address
 from ..versions import memory_owner
 from ._util import ArgumentTypeError, ShapeMismatchError, number, scale_given_first, sum_to, unwrap
@@ -102,6 +103,11 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
             view = None
         # the node keeps the old value, so the overwrite below cannot change what its backward reads
         current = Tensor._make(x.data.copy(), x.requires_grad, x._node, x._index)
+    tracer = _state.get().checks   # mg.compile captures: the copy and the write are told (capture.Tracer)
+    if tracer is True:
+        tracer = None
+    elif tracer and record:
+        tracer.record_copy(current, x)
     out = compute(current)
     if out.shape != x.shape:
         raise RuntimeError(f"{name}: the result has shape {out.shape} but the tensor written in place has "
@@ -123,6 +129,8 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
             setitem(base, how, out)
         return x
     x.data[...] = out.data
+    if tracer:
+        tracer.record_write(name, x, out, record)
     if record:
         x._node, x._index, x._requires_grad = out._node, out._index, out._requires_grad
         _repoint_views(x)
@@ -142,6 +150,9 @@ def _repoint_views(base: Tensor) -> None:
             if record and record[0] is parent:
                 fresh = _read(record[1], parent)
                 view._node, view._index, view._requires_grad = fresh._node, fresh._index, fresh._requires_grad
+                tracer = _state.get().checks
+                if tracer and tracer is not True:   # mg.compile captures: later reads of the view read fresh
+                    tracer.repoint(view, fresh)
                 stack.append(view)
 
 
@@ -263,8 +274,8 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
     place instead of through two new arrays and a copy back.
     """
     if (not isinstance(other, Tensor) or type(alpha) not in (int, float)
-            or (is_grad_enabled() and (x.requires_grad or other.requires_grad))):
-        return False
+            or (is_grad_enabled() and (x.requires_grad or other.requires_grad))) or _state.get().checks:
+        return False   # (while mg.compile captures, the general path: its ops and its write are captured)
     data, operand = x.data, other.data
     if (type(operand) is not type(data) or operand.dtype != data.dtype or data.dtype.kind != "f"
             or operand.shape != data.shape
