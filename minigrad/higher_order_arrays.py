@@ -2,12 +2,14 @@
 (index_add/index_copy/index_put, masked_scatter, scatter_reduce, the ``*_scatter`` ops, fill), the strided
 reads (diag, Tensor.unfold, as_strided), einsum, and the linear algebra commonly differentiated twice (inv,
 solve and solve_triangular, det, slogdet/logdet, pinv, cholesky, cholesky_solve/cholesky_inverse, matrix_exp,
-eigh/eigvalsh).
+eigh/eigvalsh, qr, svd, the LU family).
 
 A write is linear in the written tensor and in what it writes: its rule reads the gradient back through the
 same places (a gather) and zeroes them in the gradient of the tensor written into (the write again, of zeros),
 so each rule's own rule exists and the gradient can be differentiated any number of times. The linear algebra
-rules are PyTorch's formulas written with the ops themselves (``inv``'s gradient uses ``inv``'s output).
+rules are PyTorch's formulas written with the ops themselves (``inv``'s gradient uses ``inv``'s output), with
+conjugate transposes (ᴴ), so that they hold for complex inputs too (the holomorphic ones, inv/solve/det/matrix_exp
+and einsum, run as ``conj(rule(conj(g)))``: see higher_order_rules).
 """
 
 from __future__ import annotations
@@ -31,14 +33,16 @@ from .higher_order import (
 from .ops.arrange import DiagEmbed
 from .ops.arrange import Unfold as WindowsAlong
 from .ops.cholesky_solve import CholeskyInverse, CholeskySolve, cholesky_inverse_grad, cholesky_solve_grads
+from .ops.complex_ops import Complex, Conj, Imag
 from .ops.contract import Einsum
-from .ops.decompositions import QR, SVD, Cholesky, Eigh, PseudoInverse, SingularValues
+from .ops.decompositions import QR, SVD, Cholesky, Eigh, PseudoInverse, SingularValues, _svd_phase_term
 from .ops.elementwise import Add, Div, Mul, Neg, Sub, Where
 from .ops.index import Diag, Triangle
 from .ops.index_write import IndexPutAdd, IndexWrite, MaskedScatter, ScatterReduce
 from .ops.inplace import SetItem
 from .ops.join import Concat
 from .ops.linalg import MatMul
+from .ops.lu import LUFactor, LUSolve
 from .ops.matrix_functions import MatrixExp
 from .ops.order_stats import Quantile
 from .ops.reduce import Sum
@@ -351,6 +355,12 @@ def _value_of_shape(full: Any, shape: tuple) -> Any:
     return part[tuple(slice(0, 1) if n == 1 else slice(None) for n in shape)]
 
 
+def _adjoint_t(x: Tensor) -> Tensor:
+    """xᴴ over the last two dims (xᵀ for real x), differentiable."""
+    t = _swap_last(x)
+    return Conj()(t) if t.dtype.kind == "c" else t
+
+
 def _inverse_t(a: Tensor) -> Tensor:
     """A⁻ᵀ, differentiable (through inv's own rule)."""
     return _swap_last(Inverse()(a))
@@ -410,20 +420,30 @@ def _det(node: Function, g: Tensor) -> Tensor:
 
 @rule(SignLogDet)
 def _slogdet(node: Function, grads: list) -> Tensor:
+    """g_log · A⁻ᵀ (a real sign is flat). Complex A (PyTorch's): log det = logabsdet + iθ with sign = e^{iθ}, so
+    g = g_log + i Im(g_sign · conj(sign)), with the sign the op's output, and gA = g · A⁻ᴴ."""
     (a,) = node.saved
-    g_log = grads[1]
-    if g_log is None:   # sign is flat
-        return _zeros(a.shape, grads[0])
-    return Mul()(_last_two(g_log), _inverse_t(_input(node, 0, a)))
+    g_sign, g_log = grads
+    if a.dtype.kind != "c":
+        if g_log is None:   # sign is flat
+            return _zeros(a.shape, g_sign)
+        return Mul()(_last_two(g_log), _inverse_t(_input(node, 0, a)))
+    if g_sign is not None:
+        phase = Imag()(Mul()(g_sign, Conj()(_output(node, node.sign, 0))))
+        g = Complex(tuple(phase.shape))(g_log if g_log is not None else node.xp.zeros_like(phase.data), phase)
+    else:
+        g = Complex(tuple(g_log.shape))(g_log, node.xp.zeros_like(g_log.data))
+    return Mul()(_last_two(g), Conj()(_inverse_t(_input(node, 0, a))))
 
 
 @rule(PseudoInverse)
 def _pinv(node: Function, g: Tensor) -> Tensor:
     """The engine's derivative at constant rank, with A and the op's output A⁺ (so A⁺'s own rule runs again):
-    -A⁺ᵀ G A⁺ᵀ + (I - A A⁺) Gᵀ A⁺ A⁺ᵀ + A⁺ᵀ A⁺ Gᵀ (I - A⁺ A)."""
+    -A⁺ᴴ G A⁺ᴴ + (I - A A⁺) Gᴴ A⁺ A⁺ᴴ + A⁺ᴴ A⁺ Gᴴ (I - A⁺ A)
+    (ᴴ is ᵀ for real A)."""
     a, p = node.saved
     a_t, p_t = _input(node, 0, a), _output(node, p)
-    p_transposed, g_transposed = _swap_last(p_t), _swap_last(g)
+    p_transposed, g_transposed = _adjoint_t(p_t), _adjoint_t(g)
     left = Sub()(g_transposed, MatMul()(a_t, MatMul()(p_t, g_transposed)))
     right = Sub()(g_transposed, MatMul()(MatMul()(g_transposed, p_t), a_t))
     return Add()(Add()(Neg()(_matmul3(p_transposed, g, p_transposed)), MatMul()(left, MatMul()(p_t, p_transposed))),
@@ -432,21 +452,26 @@ def _pinv(node: Function, g: Tensor) -> Tensor:
 
 @rule(Cholesky)
 def _cholesky(node: Function, grads: Any) -> Tensor:
-    """The engine's (PyTorch's) formula: L⁻ᵀ Φ(Lᵀ gL) L⁻¹ with Φ the lower triangle, its diagonal halved and
+    """The engine's (PyTorch's) formula: L⁻ᴴ Φ(Lᴴ gL) L⁻¹ with Φ the lower triangle, its diagonal halved and
     mirrored, L the op's output."""
     g = _first(node, grads)
     (lower,) = node.saved
-    factor = _output(node, _swap_last_array(node.xp, lower) if node.upper else lower)
-    lower_t = _swap_last(factor) if node.upper else factor
-    g_lower = _swap_last(g) if node.upper else g
-    phi = Triangle(0, False)(MatMul()(_swap_last(lower_t), g_lower))
-    phi = Mul()(0.5, Add()(phi, _swap_last(Triangle(-1, False)(phi))))
+    factor = _output(node, _adjoint_array(node.xp, lower) if node.upper else lower)
+    lower_t = _adjoint_t(factor) if node.upper else factor
+    g_lower = _adjoint_t(g) if node.upper else g
+    phi = Triangle(0, False)(MatMul()(_adjoint_t(lower_t), g_lower))
+    phi = Mul()(0.5, Add()(phi, _adjoint_t(Triangle(-1, False)(phi))))
     inverse = Inverse()(lower_t)
-    return _matmul3(_swap_last(inverse), phi, inverse)
+    return _matmul3(_adjoint_t(inverse), phi, inverse)
 
 
 def _swap_last_array(xp: Any, a: Any) -> Any:
     return xp.swapaxes(a, -1, -2)
+
+
+def _adjoint_array(xp: Any, a: Any) -> Any:
+    t = xp.swapaxes(a, -1, -2)
+    return t.conj() if t.dtype.kind == "c" else t
 
 
 def _input_or_constant(node: Function, i: int, value: Any) -> Tensor:
@@ -460,7 +485,7 @@ def _cholesky_solve(node: Function, g: Tensor) -> tuple:
     factor, x, b_shape = node.saved
     factor_t = _input_or_constant(node, 1, factor)
     gb, gl = cholesky_solve_grads(g, factor_t, _output(node, x), node.upper,
-                                  lambda gx: CholeskySolve(node.upper)(gx, factor_t), _swap_last,
+                                  lambda gx: CholeskySolve(node.upper)(gx, factor_t), _adjoint_t,
                                   node.edges[1] is not None)
     return (sum_to(gb, b_shape) if node.edges[0] is not None else None,
             sum_to(gl, factor.shape) if gl is not None else None)
@@ -470,7 +495,7 @@ def _cholesky_solve(node: Function, g: Tensor) -> tuple:
 def _cholesky_inverse(node: Function, g: Tensor) -> Tensor:
     """The op's own formula (:func:`cholesky_inverse_grad`) on Tensors, with Y the op's output."""
     factor, y = node.saved
-    return cholesky_inverse_grad(g, _input(node, 0, factor), _output(node, y), node.upper, _swap_last)
+    return cholesky_inverse_grad(g, _input(node, 0, factor), _output(node, y), node.upper, _adjoint_t)
 
 
 @rule(MatrixExp)
@@ -499,19 +524,22 @@ def _qr(node: Function, grads: list) -> Tensor:
     q_t, r_t = _output(node, q, 0), _output(node, r, 1)
     gq = _zeros(q.shape, like) if grads[0] is None else grads[0]
     gr = _zeros(r.shape, like) if grads[1] is None else grads[1]
-    inner = Sub()(MatMul()(gr, _swap_last(r_t)), MatMul()(_swap_last(q_t), gq))
-    if m >= n:
-        symmetric = Add()(Triangle(0, True)(inner), _swap_last(Triangle(1, True)(inner)))
-        return _solve_right(Add()(MatMul()(q_t, symmetric), gq), r_t)
+    inner = Sub()(MatMul()(gr, _adjoint_t(r_t)), MatMul()(_adjoint_t(q_t), gq))
+    halved = node.xp.where(node.xp.eye(inner.shape[-1], dtype=bool), 0.5, 1.0)   # the diagonal halved
+    if m >= n:   # the Hermitian part of triu(inner), Re of its diagonal (PyTorch's syminvadj)
+        upper = Triangle(0, True)(inner)
+        hermitian = Mul()(Add()(upper, _adjoint_t(upper)), halved)
+        return _solve_right(Add()(MatMul()(q_t, hermitian), gq), r_t)
     square = GetItem((Ellipsis, slice(None), slice(0, m)))(r_t)
-    ga = _solve_right(MatMul()(q_t, Triangle(0, False)(Sub()(_swap_last(inner), inner))), square)
+    skew = Mul()(Triangle(0, False)(Sub()(_adjoint_t(inner), inner)), halved)   # its imaginary diagonal halved
+    ga = _solve_right(MatMul()(q_t, skew), square)
     ga = Concat(-1)(ga, _zeros(tuple(ga.shape[:-1]) + (n - m,), ga))
     return Add()(ga, MatMul()(q_t, gr))
 
 
 def _solve_right(g: Tensor, r: Tensor) -> Tensor:
-    """``g R⁻ᵀ`` for a square R (…, k, k), differentiable (through solve's own rule)."""
-    return _swap_last(Solve(False)(r, _swap_last(g)))
+    """``g R⁻ᴴ`` (real: ``g R⁻ᵀ``) for a square R (…, k, k), differentiable (through solve's own rule)."""
+    return _adjoint_t(Solve(False)(r, _adjoint_t(g)))
 
 
 @rule(SVD)
@@ -552,7 +580,8 @@ def _column(x: Tensor) -> Tensor:
 
 def _svd_grad(xp: Any, gu: Tensor | None, gs: Tensor | None, gvh: Tensor | None, u: Tensor, s: Tensor,
               vh: Tensor) -> Tensor:
-    """``svd_backward`` (minigrad.ops.decompositions) term by term on Tensors: U (…, m, k), S (…, k), Vh (…, k, n)."""
+    """``svd_backward`` (minigrad.ops.decompositions) term by term on Tensors: U (…, m, k), S (…, k), Vh (…, k, n);
+    complex: ᴴ for ᵀ and the phase term on the diagonal, as the engine's (a loss depending on the phases raises)."""
     m, n, k = u.shape[-2], vh.shape[-1], s.shape[-1]
     if gu is None and gvh is None:
         return MatMul()(Mul()(u, _row(gs)), vh)
@@ -560,47 +589,54 @@ def _svd_grad(xp: Any, gu: Tensor | None, gs: Tensor | None, gvh: Tensor | None,
     eye = xp.eye(k, dtype=bool)
     gaps = Where()(eye, 1, Sub()(_row(squares), _column(squares)))
     parts = []
+    u_skew = v_skew = None
     if gu is not None:
-        product = MatMul()(_swap_last(u), gu)
-        parts.append(Mul()(Div()(Sub()(product, _swap_last(product)), gaps), _row(s)))
+        product = MatMul()(_adjoint_t(u), gu)
+        u_skew = Sub()(product, _adjoint_t(product))
+        parts.append(Mul()(Div()(u_skew, gaps), _row(s)))
     if gvh is not None:
-        product = MatMul()(vh, _swap_last(gvh))
-        parts.append(Mul()(_column(s), Div()(Sub()(product, _swap_last(product)), gaps)))
+        product = MatMul()(vh, _adjoint_t(gvh))
+        v_skew = Sub()(product, _adjoint_t(product))
+        parts.append(Mul()(_column(s), Div()(v_skew, gaps)))
     if gs is not None:
         parts.append(Mul()(eye, _row(gs)))   # diag(gS)
+    if u.dtype.kind == "c":   # the engine's check that the loss ignores the phases, then i Im(diag(skew(Uᴴ gU))) / 2S
+        _svd_phase_term(xp, None if u_skew is None else u_skew.data, None if v_skew is None else v_skew.data, s.data)
+        if u_skew is not None:   # a skew-Hermitian diagonal is i Im already
+            parts.append(Div()(_select(eye, u_skew), Mul()(2, _row(s))))
     inner = parts[0]
     for part in parts[1:]:
         inner = Add()(inner, part)
     if m > n and gu is not None:
         scaled = Div()(gu, _row(s))
-        left = Sub()(Add()(MatMul()(u, inner), scaled), MatMul()(u, MatMul()(_swap_last(u), scaled)))
+        left = Sub()(Add()(MatMul()(u, inner), scaled), MatMul()(u, MatMul()(_adjoint_t(u), scaled)))
         return MatMul()(left, vh)
     if m < n and gvh is not None:
         scaled = Div()(gvh, _column(s))
-        right = Sub()(Add()(MatMul()(inner, vh), scaled), MatMul()(MatMul()(scaled, _swap_last(vh)), vh))
+        right = Sub()(Add()(MatMul()(inner, vh), scaled), MatMul()(MatMul()(scaled, _adjoint_t(vh)), vh))
         return MatMul()(u, right)
     return _matmul3(u, inner, vh)
 
 
 @rule(Eigh)
 def _eigh(node: Function, grads: Any) -> Tensor:
-    """V (diag(gλ) + (Vᵀ gV)_skew / (λⱼ - λᵢ)) Vᵀ, the engine's formula, with λ and V the op's outputs; eigvalsh
+    """V (diag(gλ) + (Vᴴ gV)_skew / (λⱼ - λᵢ)) Vᴴ, the engine's formula, with λ and V the op's outputs; eigvalsh
     (one output) gets them from a new eigh of its input, so that V depends on A in the next derivative too."""
     values, vectors = node.saved
     xp = node.xp
     if node.values_only:
         g_values, g_vectors = grads, None
-        rebuilt = (vectors * values[..., None, :]) @ _swap_last_array(xp, vectors)
+        rebuilt = (vectors * values[..., None, :]) @ _adjoint_array(xp, vectors)
         values_t, vectors_t = Eigh(node.uplo)(_input(node, 0, rebuilt))
     else:
         g_values, g_vectors = grads
         values_t, vectors_t = _output(node, values, 0), _output(node, vectors, 1)
-    v_transposed = _swap_last(vectors_t)
+    v_transposed = _adjoint_t(vectors_t)
     if g_vectors is None:
         scaled = Mul()(vectors_t, Reshape(tuple(g_values.shape[:-1]) + (1, g_values.shape[-1]))(g_values))
         return MatMul()(scaled, v_transposed)
     projected = MatMul()(v_transposed, g_vectors)
-    projected = Mul()(0.5, Sub()(projected, _swap_last(projected)))
+    projected = Mul()(0.5, Sub()(projected, _adjoint_t(projected)))
     n = values.shape[-1]
     eye = xp.eye(n, dtype=bool)
     row = Reshape(tuple(values_t.shape[:-1]) + (1, n))(values_t)
@@ -612,3 +648,99 @@ def _eigh(node: Function, grads: Any) -> Tensor:
     inner = Where()(eye, diagonal, inner)
     return _matmul3(vectors_t, inner, v_transposed)
 
+
+
+# --- the LU family: linalg.lu_factor (and linalg.lu, lu_unpack, torch.lu through it), lu_solve ----------------------
+#
+# The engine's formulas (``ops.lu``: PyTorch's ``linalg_lu_backward`` and ``linalg_lu_solve_LU``, with ᴴ) written with
+# Tensors: the permutation is a constant matrix, the triangular solves are ``Solve`` on the triangular factors (its
+# rule exists), and L, U come from the op's packed output, so the next derivative runs through this node again.
+
+def _permutation(xp: Any, perm: Any, dtype: Any) -> Tensor:
+    """The constant P (…, m, m) of ``(Pᵀ A)[i] = A[perm[i]]``: ``P[r, i] = (perm[i] == r)``."""
+    m = perm.shape[-1]
+    return _constant((perm[..., None, :] == xp.arange(m)[:, None]).astype(dtype))
+
+
+def _lu_factors(xp: Any, packed: Tensor) -> tuple:
+    """L (…, m, k), unit lower triangular, and U (…, k, n) of the packed factors (…, m, n), as Tensors."""
+    m, n = packed.shape[-2:]
+    k = min(m, n)
+    lower = Triangle(-1, False)(GetItem((Ellipsis, slice(None), slice(0, k)))(packed))
+    lower = Add()(lower, xp.eye(m, k, dtype=packed.dtype))
+    return lower, Triangle(0, True)(GetItem((Ellipsis, slice(0, k), slice(None)))(packed))
+
+
+def _left_solve(t: Tensor, b: Tensor) -> Tensor:
+    """T⁻¹ B for a square triangular T (…, k, k)."""
+    return Solve(False)(t, b)
+
+
+def _right_solve_adjoint(b: Tensor, t: Tensor) -> Tensor:
+    """B T⁻ᴴ = (T⁻¹ Bᴴ)ᴴ."""
+    return _adjoint_t(Solve(False)(t, _adjoint_t(b)))
+
+
+@rule(LUFactor)
+def _lu_factor(node: Function, grads: list) -> Tensor:
+    """gA = P L⁻ᴴ (tril(Lᴴ gL, -1) + triu(gU Uᴴ)) U⁻ᴴ with the wide and tall terms (``ops.lu.factors_gradient``)."""
+    g_lu = grads[0]
+    lu, perm = node.saved
+    xp = node.xp
+    if g_lu is None:   # pivots and info are integers: no gradient reaches them
+        return _constant(xp.zeros(lu.shape, dtype=lu.dtype))
+    m, n = lu.shape[-2:]
+    k = min(m, n)
+    lower, upper = _lu_factors(xp, _output(node, lu, 0))
+    g_lower = Triangle(-1, False)(GetItem((Ellipsis, slice(None), slice(0, k)))(g_lu))
+    g_upper = Triangle(0, True)(GetItem((Ellipsis, slice(0, k), slice(None)))(g_lu))
+    l1 = lower if m <= n else GetItem((Ellipsis, slice(0, k), slice(None)))(lower)
+    l1_h = _adjoint_t(l1)   # L₁ᴴ (…, k, k), unit upper triangular
+    if m == n:
+        phi = Add()(Triangle(-1, False)(MatMul()(l1_h, g_lower)),
+                    Triangle(0, True)(MatMul()(g_upper, _adjoint_t(upper))))
+        g = _right_solve_adjoint(_left_solve(l1_h, phi), upper)
+    elif m < n:   # U = [U₁ U₂], U₂ = L⁻¹ Pᵀ A₂
+        first, rest = (Ellipsis, slice(None), slice(0, m)), (Ellipsis, slice(None), slice(m, None))
+        u1, u2 = GetItem(first)(upper), GetItem(rest)(upper)
+        g_u1, g_u2 = GetItem(first)(g_upper), GetItem(rest)(g_upper)
+        phi = Add()(Triangle(-1, False)(Sub()(MatMul()(l1_h, g_lower), MatMul()(g_u2, _adjoint_t(u2)))),
+                    Triangle(0, True)(MatMul()(g_u1, _adjoint_t(u1))))
+        g = _left_solve(l1_h, Concat(-1)(_right_solve_adjoint(phi, u1), g_u2))
+    else:   # L = [L₁; L₂], L₂ = A₂ U⁻¹
+        top, rest = (Ellipsis, slice(0, n), slice(None)), (Ellipsis, slice(n, None), slice(None))
+        g_l1, l2, g_l2 = GetItem(top)(g_lower), GetItem(rest)(lower), GetItem(rest)(g_lower)
+        phi = Add()(Triangle(-1, False)(MatMul()(l1_h, g_l1)),
+                    Triangle(0, True)(Sub()(MatMul()(g_upper, _adjoint_t(upper)), MatMul()(_adjoint_t(l2), g_l2))))
+        g = _right_solve_adjoint(Concat(-2)(_left_solve(l1_h, phi), g_l2), upper)
+    return MatMul()(_permutation(xp, perm, g.dtype), g)
+
+
+@rule(LUSolve)
+def _lu_solve(node: Function, g: Tensor) -> tuple:
+    """The engine's: gB from the adjoint system, gA = -gB Xᴴ (-X gBᴴ, -Xᴴ gB, -gBᴴ X) reaching the packed factors
+    as tril(Pᵀ gA Uᴴ, -1) + triu(Lᴴ Pᵀ gA). A = P L U is rebuilt from the factors (a Tensor of the LU input) and
+    X is the op's output, so the next derivative reaches LU and B through both."""
+    lu, perm, x, b_shape = node.saved
+    xp = node.xp
+    lu_t = _input_or_constant(node, 0, lu)
+    lower, upper = _lu_factors(xp, lu_t)
+    p = _permutation(xp, perm, lu.dtype)
+    a = MatMul()(p, MatMul()(lower, upper))
+    system = a if node.adjoint else _adjoint_t(a)   # gB solves the adjoint of the op's system
+    if node.left:
+        gb = _left_solve(system, g)
+    else:
+        gb = _adjoint_t(_left_solve(_adjoint_t(system), _adjoint_t(g)))
+    g_lu = None
+    if node.edges[0] is not None:
+        x_t = _output(node, x)
+        if node.left:
+            ga = Neg()(MatMul()(x_t, _adjoint_t(gb)) if node.adjoint else MatMul()(gb, _adjoint_t(x_t)))
+        else:
+            ga = Neg()(MatMul()(_adjoint_t(gb), x_t) if node.adjoint else MatMul()(_adjoint_t(x_t), gb))
+        taken = MatMul()(_swap_last(p), ga)   # Pᵀ gA
+        g_lu = Add()(Triangle(-1, False)(MatMul()(taken, _adjoint_t(upper))),
+                     Triangle(0, True)(MatMul()(_adjoint_t(lower), taken)))
+        g_lu = sum_to(g_lu, lu.shape)
+    return g_lu, None, sum_to(gb, b_shape) if node.edges[2] is not None else None

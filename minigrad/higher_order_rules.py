@@ -35,9 +35,8 @@ from .higher_order import (
     sum_to,
 )
 from .ops.arrange import DiagEmbed, Diagonal
-from .ops.cholesky_solve import CholeskyInverse, CholeskySolve
 from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
-from .ops.decompositions import QR, SVD, Cholesky, Eigh, PseudoInverse
+from .ops.contract import Einsum
 from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Tanh, Where
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.fused import GRUGates, LSTMGates
@@ -46,12 +45,13 @@ from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
 from .ops.linalg import MatMul
 from .ops.math import Flat, Lerp, exp2, log1p
+from .ops.matrix_functions import MatrixExp
 from .ops.pointwise import RoundedDiv
 from .ops.reduce import Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
 from .ops.shape import BroadcastTo, Clone, GetItem, Reshape, Transpose
-from .ops.solvers import SignLogDet
+from .ops.solvers import Det, Inverse, Solve
 from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, sinh, xlogy
 from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
 from .ops.statistics import NanMean, NanSum
@@ -709,6 +709,9 @@ for _cls in (Add, Sub, Neg, Sum, Mean, Reshape, Transpose, GetItem, Concat, Stac
     RULES[_variant(_cls)] = _linear_variant(RULES[_cls])
 for _cls in (Mul, Div, Exp, Log, Sqrt, Sin, Cos, Tanh, MatMul):
     RULES[_variant(_cls)] = _holomorphic_variant(RULES[_cls])
+# the linear algebra marked holomorphic (the real rules of higher_order_arrays, built from ops with complex rules)
+for _cls in (Inverse, Solve, Det, MatrixExp, Einsum):
+    RULES[_variant(_cls)] = _holomorphic_variant(RULES[_cls])
 
 
 def complex_rule(*classes: type) -> Any:
@@ -836,19 +839,3 @@ def _sgn(node: Function, g: Tensor) -> Tensor:   # s = z / |z|: (g - Re(g · con
     inv_t = Where()(zero, 0, Div()(1, Where()(zero, 1, Abs()(x_t))))   # 1 / |z|, 0 at z = 0
     s_t = Mul()(x_t, inv_t)
     return Mul()(Sub()(g, Mul()(Real()(Mul()(g, Conj()(s_t))), s_t)), inv_t)
-
-
-def _refuse_complex(base: Any) -> Any:
-    """``base``, a rule written for real values, refusing a complex node (its result would be silently wrong)."""
-    def guarded(node: Function, g: Any) -> Any:
-        arrays = list(node.saved) if isinstance(node.saved, (tuple, list)) else [node.saved]
-        arrays += list(g) if type(g) is list else [g]
-        if any(getattr(getattr(a, "dtype", None), "kind", "") == "c" for a in arrays):
-            raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} of complex "
-                                      "values yet; its first-order backward works: leave create_graph=False")
-        return base(node, g)
-    return guarded
-
-
-for _cls in (Cholesky, QR, Eigh, SVD, PseudoInverse, CholeskyInverse, CholeskySolve, SignLogDet):
-    RULES[_cls] = _refuse_complex(RULES[_cls])

@@ -1,7 +1,7 @@
 """create_graph=True through complex values: the FFT family, abs/angle/sgn, the complex parts and views, and the
 holomorphic arithmetic they lead to; pinned against PyTorch's first gradients and Hessian-vector products, and
-checked by finite differences (gradgradcheck) on real inputs. Linear-algebra rules written for real values refuse
-complex inputs instead of giving a wrong gradient."""
+checked by finite differences (gradgradcheck) on real inputs. The linear-algebra rules first written for real
+values take complex inputs too (conjugate transposes, as PyTorch's formulas)."""
 
 import numpy as np
 import pytest
@@ -92,16 +92,18 @@ def test_gradgradcheck_through_spectra():
 
 
 @pytest.mark.parametrize("op", ["cholesky", "slogdet", "qr", "pinv", "eigvalsh", "cholesky_inverse"])
-def test_real_only_linalg_rules_refuse_complex(op):
+def test_linalg_rules_written_for_real_values_take_complex_ones_too(op):
+    """These rules refused complex inputs (their transposes gave a wrong gradient); they now use ᴴ, as PyTorch's
+    formulas, and match torch's HVP (test_gradgrad_linalg_round13.py pins more of them)."""
     rng = np.random.default_rng(5)
     a = _values((3, 3), True, rng)
     a = a @ a.conj().T + 3 * np.eye(3)
-    x = mg.tensor(a, requires_grad=True)
-    f = {"cholesky": mg.linalg.cholesky, "slogdet": lambda t: mg.linalg.slogdet(t)[1], "cholesky_inverse":
-         mg.cholesky_inverse, "qr": lambda t: mg.linalg.qr(t)[1], "pinv": mg.linalg.pinv,
-         "eigvalsh": mg.linalg.eigvalsh}[op]
-    with pytest.raises(NotImplementedError, match="complex"):
-        mg.autograd.grad(f(x).abs().sum(), x, create_graph=True)
-    real = mg.tensor(a.real, requires_grad=True)   # the real rules are untouched
-    g, = mg.autograd.grad(f(real).abs().sum(), real, create_graph=True)
-    assert g.requires_grad
+    v = _values((3, 3), True, rng)
+    f = {"cholesky": lambda m, t: m.linalg.cholesky(t), "slogdet": lambda m, t: m.linalg.slogdet(t)[1],
+         "cholesky_inverse": lambda m, t: m.cholesky_inverse(t), "qr": lambda m, t: m.linalg.qr(t)[1],
+         "pinv": lambda m, t: m.linalg.pinv(t), "eigvalsh": lambda m, t: m.linalg.eigvalsh(t)}[op]
+    gt, hvt = _grad_and_hvp(torch, torch.autograd.grad, torch.tensor(a, requires_grad=True), lambda t: f(torch, t),
+                            "abs2", v)
+    gm, hvm = _grad_and_hvp(mg, mg.autograd.grad, mg.tensor(a, requires_grad=True), lambda t: f(mg, t), "abs2", v)
+    np.testing.assert_allclose(gm.numpy(), gt.detach().resolve_conj().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(hvm.numpy(), hvt.resolve_conj().numpy(), rtol=1e-10, atol=1e-10)
