@@ -117,6 +117,9 @@ class _NumPyOnly:
 # Called when a complex tensor starts to require grad; autograd.engine registers its gate here (tensor sits
 # below autograd and cannot import it).
 COMPLEX_GRAD_BEGINS: list = []
+# told of each in-place change (Tensor._bump_version): the open forward-AD dual level, which refuses a change
+# it cannot give a tangent (autograd.forward_ad); empty outside a level
+INPLACE_CHANGES: list = []
 
 
 class Tensor:
@@ -464,6 +467,8 @@ class Tensor:
         """Called by every in-place op after it changed ``.data``: backward then refuses saved arrays
         that changed since their op recorded them. Writing ``.data`` directly is not tracked."""
         INPLACE.bump(self.data)
+        for told in INPLACE_CHANGES:
+            told(self)
 
     # --- conversion ---
 

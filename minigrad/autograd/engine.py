@@ -72,6 +72,10 @@ _UNPACK: Callable = lambda node: None  # noqa: E731
 # the recording profiler (autograd.profiler), set there: it times each op call and backward node (None: the one
 # check an op call pays)
 PROFILE_HOOK: Any = None
+# the open forward-AD dual level (autograd.forward_ad), set there: an op run under no_grad on tensors that carry a
+# tangent still records, for the tangent only (see _tangent_only); None outside a level: the one check a
+# non-recording op pays
+FORWARD_AD: Any = None
 
 
 class GradShapeError(ValueError, RuntimeError):
@@ -161,6 +165,12 @@ class Function:
                     edges.append(x if node is None else (node, x._index))
                     needs_grad.append(True)
                     continue
+                if FORWARD_AD is not None:   # a dual level is open: x may carry a tangent without requiring grad
+                    carrier = FORWARD_AD.carrier(x)
+                    if carrier is not None:
+                        edges.append((carrier._node, carrier._index))
+                        needs_grad.append(True)
+                        continue
             else:
                 arrays.append(x if isinstance(x, (int, float, complex)) or backend.is_array(x)
                               else constant_array(self.name, x))
@@ -192,6 +202,8 @@ class Function:
             node = self
             if _PACK is not None:   # saved_tensors_hooks on in some thread (autograd.graph)
                 _PACK(self, inputs)
+        elif FORWARD_AD is not None and FORWARD_AD.keeps_tangent(edges):
+            return _tangent_only(self, inputs, arrays, out, edges, needs_grad, state)
         else:
             record, node = False, None
         if not self.multiple:
@@ -324,6 +336,28 @@ def tag(tensor: Tensor, label: str) -> Tensor:
 
 
 _meta_cache: dict = {}
+
+
+def _tangent_only(node: Function, inputs: Sequence[Any], arrays: Sequence[Any], out: Any, edges: list,
+                  needs_grad: list, state: Any) -> Any:
+    """An op under ``no_grad`` (or on tensors that carry a tangent without requiring grad) inside a dual level:
+    recorded as usual, but its outputs are handed out as tensors that do not require grad and carry the
+    recorded ones for their tangent only (``FORWARD_AD.hide``), as PyTorch's forward AD ignores grad mode."""
+    node.edges, node.needs_grad, node.epoch = tuple(edges), tuple(needs_grad), INPLACE.epoch
+    if state.scope:
+        node.scope = state.scope
+    if _PACK is not None:
+        _PACK(node, inputs)
+    if not node.multiple and type(out) is not numpy.ndarray and isinstance(out, (numpy.generic, int, float)):
+        out = numpy.asarray(out)
+    outs = out if node.multiple else (out,)
+    node.out_meta = _shared_meta(outs, node, arrays)
+    result = FORWARD_AD.hide(tuple([Tensor._make(y, True, node, i) for i, y in enumerate(outs)]))
+    if state.checks is True:
+        anomaly.check_forward(node.name, state.scope, outs, arrays)
+    elif state.checks:
+        state.checks.record(node, inputs, result if node.multiple else result[0])
+    return result if node.multiple else result[0]
 
 
 def _shared_meta(outs: Sequence[Any], node: Function | None = None, arrays: Sequence[Any] = ()) -> tuple:

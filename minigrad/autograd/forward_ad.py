@@ -24,24 +24,39 @@ level on outputs that reach a dual keep their graph (``create_graph=True``), so 
 H·t, as torch's gradients carry tangents. The tangent is differentiable (it keeps its graph) where the
 output depends on tensors outside the level that require grad (the primal, a model's parameters).
 
+Grad mode, as PyTorch's forward AD: an op run under ``mg.no_grad()`` or ``set_grad_enabled(False)`` inside the
+level on tensors carrying tangents is still recorded, for the tangent only: its result does not require grad
+(``.backward`` through it raises, a reverse-mode gradient never flows through it) and carries its tangent,
+through a node that only :func:`unpack_dual`'s walk passes (``engine.FORWARD_AD`` hooks this in). Under
+``mg.inference_mode()`` results carry no tangent, as PyTorch's.
+
+Complex tensors follow PyTorch's convention: the tangent is ∂f/∂z·t + ∂f/∂z̄·conj(t) (J·t for a holomorphic
+op), which the double-vjp trick gives from the engine's complex gradients (PyTorch's conjugate convention),
+where ``create_graph=True`` has a complex rule for every op involved.
+
 Differences from PyTorch, all of the same origin (a tangent is derived from the recorded graph):
-- dual tensors and the tensors computed from them require grad and have a ``grad_fn`` inside the level;
-- ops run under ``mg.no_grad()`` inside the level record nothing, so their results carry no tangent
-  (PyTorch's forward AD ignores grad mode);
+- dual tensors and the tensors recorded from them require grad and have a ``grad_fn`` inside the level;
 - ``unpack_dual(y).primal`` of a computed ``y`` that also depends on tensors requiring grad outside the
   level is ``y`` itself (PyTorch: a view of y without the tangent);
-- complex dual tensors raise NotImplementedError.
+- an in-place op that is not recorded (under ``no_grad``, or on a tensor computed under ``no_grad``) on a
+  tensor carrying a tangent raises RuntimeError (PyTorch updates the tangent); recorded ones work;
+- a complex tangent for a real primal raises NotImplementedError (PyTorch keeps the tangent complex).
 Only one level at a time, as PyTorch ("Nested forward mode AD is not supported").
 """
 
 from __future__ import annotations
 
+import sys
+import weakref
 from typing import Any, NamedTuple
 
 from .. import backend
-from ..recording import enable_grad
+from .. import tensor as tensor_module
+from ..recording import enable_grad, is_grad_enabled
 from ..tensor import Tensor
-from . import functions
+from . import engine, functions
+from .custom import _CustomNode
+from .engine import Function
 from .functions import grad
 
 __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual"]
@@ -56,6 +71,27 @@ class UnpackedDualTensor(NamedTuple):
     tangent: Tensor | None
 
 
+class _TangentOnly(Function):
+    """The edge from a tensor computed under ``no_grad`` (which does not require grad) to the graph that gives
+    its tangent: the walk of :func:`_tangent` passes through it, any other backward stops there (a reverse-mode
+    gradient never flows through an op run under ``no_grad``)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return Tensor._make(x.data, False, None, 0)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor | None:
+        return g if _level is not None and _level.passing else None
+
+
+def _inference_mode() -> bool:
+    """Whether ``mg.inference_mode()`` is on: PyTorch's forward AD gives no tangent inside it. (Read from the
+    module of ops that defines it, when loaded: autograd sits below ops.)"""
+    module = sys.modules.get("minigrad.ops.inference")
+    return module is not None and module.is_inference_mode_enabled()
+
+
 class _Level:
     """The open dual level: its dual tensors and the tangents computed so far."""
 
@@ -63,6 +99,81 @@ class _Level:
         self.leaves: dict = {}   # id(dual) -> (dual, primal, tangent) for a dual that is a fresh leaf
         self.views: dict = {}    # (node, index) -> (dual, primal, tangent) for a dual x.view_as(x)
         self.cache: dict = {}    # id(y) -> (y, y._node, tangent): tangents computed by unpack_dual
+        # id(y) -> (weak reference to y, its _TangentOnly tensor, y's version): y computed under no_grad from
+        # tensors carrying tangents (engine._tangent_only); the entry dies with y
+        self.hidden: dict = {}
+        self.passing = False     # True while _tangent's walk runs: _TangentOnly nodes let gradients through
+
+    # --- the engine's hooks (engine.FORWARD_AD is this level while it is open) ---
+
+    def carrier(self, x: Tensor) -> Tensor | None:
+        """The tensor that requires grad and carries ``x``'s tangent, for an ``x`` computed under no_grad from
+        tensors carrying tangents; None for any other tensor that does not require grad."""
+        entry = self.hidden.get(id(x))
+        if entry is None or entry[0]() is not x:
+            return None
+        if x._version != entry[2]:
+            raise RuntimeError(f"forward AD: a tensor of shape {tuple(x.shape)} that carries a tangent (computed "
+                               "under no_grad from a dual tensor) was changed in place since; minigrad cannot update "
+                               "its tangent (PyTorch does): use the out-of-place op")
+        return entry[1]
+
+    def changed_in_place(self, x: Tensor) -> None:
+        """Told by each in-place op (after it wrote ``x``): refuses one that leaves ``x``'s tangent stale, that is
+        an in-place op not recorded (under no_grad) on a tensor carrying a tangent. PyTorch updates the tangent."""
+        if x._requires_grad:
+            stale = not is_grad_enabled() and self.reaches_dual([x if x._node is None else (x._node, x._index)])
+        else:
+            entry = self.hidden.get(id(x))
+            stale = entry is not None and entry[0]() is x
+        if stale:
+            raise RuntimeError(f"forward AD: an in-place op changed a tensor of shape {tuple(x.shape)} that carries a "
+                               "tangent without recording it (under no_grad, or computed under no_grad): minigrad "
+                               "cannot update its tangent (PyTorch does). Use the out-of-place op, or run it with "
+                               "grad mode on")
+
+    def keeps_tangent(self, edges: list) -> bool:
+        """For an op that does not record (grad mode off, or only inputs that carry tangents without requiring
+        grad): whether an input carries a tangent, so that the op records for the tangent only."""
+        roots = [edge for edge in edges if edge is not None]
+        if not roots or _inference_mode():
+            return False
+        for edge in roots:
+            if type(edge) is tuple and isinstance(edge[0], _CustomNode) and edge[0].op is _TangentOnly:
+                return True
+        return self.reaches_dual(roots)
+
+    def hide(self, shadows: tuple) -> tuple:
+        """The tensors an op run under no_grad hands out for its recorded outputs ``shadows``: the same arrays,
+        not requiring grad; each floating-point one carries its shadow's tangent."""
+        hidden = self.hidden
+        results = []
+        for shadow in shadows:
+            y = Tensor._make(shadow.data, False, None, 0)
+            if shadow.dtype.kind in "fc":
+                with enable_grad():
+                    carrier = _TangentOnly.apply(shadow)
+                key = id(y)
+                hidden[key] = (weakref.ref(y, lambda _, key=key: hidden.pop(key, None)), carrier, y._version)
+            results.append(y)
+        return tuple(results)
+
+    def reaches_dual(self, edges: list) -> bool:
+        """Whether the graph behind ``edges`` (a leaf or ``(node, index)`` each) reaches one of the level's
+        duals; stops at the first."""
+        seen: set = set()
+        stack = list(edges)
+        while stack:
+            edge = stack.pop()
+            if type(edge) is tuple:
+                if edge in self.views:
+                    return True
+                if edge[0] not in seen:
+                    seen.add(edge[0])
+                    stack.extend(e for e in edge[0].edges if e is not None)
+            elif self.entry(edge) is not None:
+                return True
+        return False
 
     def entry(self, t: Tensor) -> Any:
         """``t``'s (dual, primal, tangent) if it is one of this level's duals, else None."""
@@ -122,6 +233,8 @@ def enter_dual_level() -> int:
     _level = _Level()
     _current_level = 0
     functions.DUAL_LEVEL[:] = [_level.needs_graph]
+    engine.FORWARD_AD = _level
+    tensor_module.INPLACE_CHANGES[:] = [_level.changed_in_place]
     return _current_level
 
 
@@ -138,6 +251,8 @@ def exit_dual_level(*, level: int | None = None) -> None:
     _level = None
     _current_level = level - 1
     functions.DUAL_LEVEL[:] = []
+    engine.FORWARD_AD = None
+    tensor_module.INPLACE_CHANGES[:] = []
 
 
 class dual_level:  # noqa: N801 - PyTorch's name
@@ -175,7 +290,8 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
     """A dual tensor: ``tensor``'s values with the tangent ``tangent`` (same shape), as
     ``torch.autograd.forward_ad.make_dual``; only inside a dual level.
 
-    Both must be floating-point tensors on the same device; the tangent keeps its own dtype (as PyTorch's).
+    Both must be floating-point or complex tensors on the same device (a complex tangent needs a complex
+    primal); the tangent keeps its own dtype (as PyTorch's).
     The result shares ``tensor``'s memory; it is a view of ``tensor`` when that requires grad, so
     reverse-mode gradients still reach it.
     """
@@ -185,9 +301,10 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
             raise TypeError(f"make_dual: expected the {what} to be a Tensor, got {type(t).__name__}")
         if t.dtype.kind not in "fc":
             raise ValueError(f"Expected {what} to be floating point or complex, but got: {t.dtype}")
-        if t.dtype.kind == "c":
-            raise NotImplementedError(f"make_dual: minigrad's forward AD takes real floating-point tensors only; "
-                                      f"got a complex {what} ({t.dtype})")
+    if tensor.dtype.kind == "f" and tangent.dtype.kind == "c":
+        raise NotImplementedError(f"make_dual: a complex tangent ({tangent.dtype}) for a real primal ({tensor.dtype}) "
+                                  "is not supported by minigrad's forward AD (PyTorch keeps it complex); make the "
+                                  "primal complex, or take the real and imaginary parts of the tangent one at a time")
     if tangent.shape != tensor.shape:
         raise RuntimeError("Trying to set a forward gradient that has a different size than that of the original "
                            f"Tensor, this is not supported. Tensor is of size {list(tensor.shape)} while the given "
@@ -227,12 +344,30 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     if entry is not None:
         return UnpackedDualTensor(entry[1], entry[2])
     cached = _level.cache.get(id(tensor))
+    carrier = None if tensor._requires_grad else _level.carrier(tensor)   # computed under no_grad
     if cached is not None and cached[0] is tensor and cached[1] is tensor._node:
         tangent, outside = cached[2], cached[3]
     else:
-        tangent, outside = _tangent(_level, tensor)
+        tangent, outside = _tangent(_level, tensor if carrier is None else carrier)
         _level.cache[id(tensor)] = (tensor, tensor._node, tangent, outside)
     return UnpackedDualTensor(tensor if outside else tensor.detach(), tangent)
+
+
+def _graph_of(tensor: Tensor) -> Tensor:
+    """``tensor``, or for one computed under no_grad inside the open level from tensors carrying tangents, the
+    tensor that requires grad and carries its tangent (the graph :func:`linearize` differentiates)."""
+    carrier = None if _level is None or tensor._requires_grad else _level.carrier(tensor)
+    return tensor if carrier is None else carrier
+
+
+def _passing_grad(*args: Any, **kwargs: Any) -> Any:
+    """``grad(*args, **kwargs)`` through the ops the open level ran under no_grad (their _TangentOnly nodes)."""
+    assert _level is not None
+    _level.passing = True
+    try:
+        return grad(*args, **kwargs)
+    finally:
+        _level.passing = False
 
 
 def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
@@ -243,24 +378,30 @@ def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
     duals, outside = level.reached([y])
     if not duals:
         return None, outside
-    if y.dtype.kind == "c":
-        raise NotImplementedError(f"unpack_dual: minigrad's forward AD takes real tensors only; got a complex "
-                                  f"{y.dtype} tensor of shape {tuple(y.shape)}")
     xp = backend.array_module(y.data)
     dummy = Tensor._make(xp.zeros_like(y.data), True, None, 0)
     with enable_grad():
+        level.passing = True   # through the _TangentOnly nodes of ops run under no_grad
         try:
             vjps = grad([y], [d for d, _, _ in duals], [dummy], retain_graph=True, create_graph=True,
                         allow_unused=True)
         except NotImplementedError as error:
             raise NotImplementedError(f"forward AD (unpack_dual): minigrad computes tangents from the reverse-mode "
                                       f"graph with create_graph=True, which is not available here: {error}") from error
+        finally:
+            level.passing = False
         kept = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, (_, _, t) in zip(vjps, duals)
                 if g is not None and g.requires_grad]
         tangent = None
         if kept:
-            (tangent,) = grad([g for g, _ in kept], [dummy], [t for _, t in kept], retain_graph=outside,
-                              create_graph=outside, allow_unused=True)
+            # g reaches the duals: grad would keep the graph for forward-over-reverse; the tangent is J·t, with
+            # a graph only where y depends on tensors from outside that require grad (as PyTorch's)
+            forward_over_reverse, functions.DUAL_LEVEL[:] = functions.DUAL_LEVEL[:], []
+            try:
+                (tangent,) = grad([g for g, _ in kept], [dummy], [t for _, t in kept], retain_graph=outside,
+                                  create_graph=outside, allow_unused=True)
+            finally:
+                functions.DUAL_LEVEL[:] = forward_over_reverse
     if tangent is None:   # y depends on the duals, with a derivative that is zero everywhere
         tangent = Tensor._make(xp.zeros_like(y.data), False, None, 0)
     return tangent, outside

@@ -6,14 +6,19 @@ of the same values. The recording is turned into the linear map t ↦ J·t by th
 :mod:`minigrad.autograd.forward_ad` does: the vector-Jacobian products ``g_k = J_kᵀu`` with dummy
 cotangents ``u`` are computed once with ``create_graph=True`` (so each is linear in u, with a graph), and
 each ``jvp_fn(*tangents)`` is one backward of ``Σ_k ⟨g_k, t_k⟩`` to the dummies. An op without a
-higher-order rule raises NotImplementedError naming it when ``linearize`` is called.
+higher-order rule raises NotImplementedError naming it when ``linearize`` is called. The recorded call runs
+in a dual level of its own (:mod:`minigrad.autograd.forward_ad`), so ops that ``func`` runs under
+``mg.no_grad()`` are recorded for the tangents too, as PyTorch's forward AD ignores grad mode (inside a dual
+level opened by the caller, they contribute nothing).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable
 
 from .. import backend
+from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
 from ..recording import enable_grad
 from ..tensor import Tensor
@@ -40,20 +45,25 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
     for p in flat_primals:
         if not isinstance(p, Tensor):
             raise RuntimeError(f"linearize(func, *primals): expected the primals to be Tensors, got {type(p)}")
-    with enable_grad():
-        leaves = [p.detach().requires_grad_(True) for p in flat_primals]
+    own_level = forward_ad._level is None
+    with enable_grad(), (forward_ad.dual_level() if own_level else contextlib.nullcontext()):
+        if own_level:   # the leaves are duals (their tangents unused): ops under no_grad on them still record
+            leaves = [forward_ad.make_dual(p.detach(), _zeros(p)) for p in flat_primals]
+        else:
+            leaves = [p.detach().requires_grad_(True) for p in flat_primals]
         traced = func(*_pytree.unflatten(leaves, primals_spec))
         flat_out = _pytree.flatten(traced)[0]
         for out in flat_out:
             if not isinstance(out, Tensor):
                 raise RuntimeError(f"linearize(func, *primals): expected func to return only Tensors, got {type(out)}")
+        flat_out = [forward_ad._graph_of(out) for out in flat_out]
         differentiable = [out for out in flat_out if out.requires_grad and out.dtype.kind == "f"]
         dummies = [_zeros(out, requires_grad=True) for out in differentiable]
         vjps: list = []
         if differentiable:
             try:
-                vjps = list(autograd_grad(differentiable, leaves, dummies, retain_graph=True, create_graph=True,
-                                          allow_unused=True))
+                vjps = list((forward_ad._passing_grad if own_level else autograd_grad)(
+                    differentiable, leaves, dummies, retain_graph=True, create_graph=True, allow_unused=True))
             except NotImplementedError as error:
                 raise NotImplementedError(f"linearize: the Jacobian-vector product is computed from the reverse-mode "
                                           f"graph with create_graph=True, which is not available here: {error}") \

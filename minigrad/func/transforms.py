@@ -22,9 +22,9 @@ is *nested*: its stand-ins stay connected to the outer ones and it always asks f
 result. :func:`vmap` is not a level: it only loops, so ``vmap(grad(f))`` (per-sample gradients) is one
 top-level ``grad`` per sample.
 
-:func:`jacfwd` and :func:`jvp` are computed in reverse mode (minigrad has no forward-mode AD): one
-backward per output element. The results are the same; the cost grows with the output's size rather
-than the input's.
+:func:`jacfwd` is computed in reverse mode: one backward per output element. The results are the same;
+the cost grows with the output's size rather than the input's. :func:`jvp` uses forward AD
+(:mod:`minigrad.autograd.forward_ad`), which sees through ``mg.no_grad()`` blocks in ``func`` as PyTorch's.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import threading
 from typing import Any, Callable, Iterator
 
 from .. import backend
+from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
 from ..constructors import zeros_like
 from ..ops import stack
@@ -344,8 +345,11 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, has_aux: bool = False) -> tuple:
     """``(func(*primals), J·tangents)`` (and ``aux`` with ``has_aux``), as ``torch.func.jvp``.
 
-    ``primals`` and ``tangents``: tuples of Tensors of the same shapes. Computed in reverse mode from the
-    rows of J (one backward per output element): exact, but slower than forward mode for large outputs.
+    ``primals`` and ``tangents``: tuples of Tensors of the same shapes. Computed by forward AD
+    (:mod:`minigrad.autograd.forward_ad`: two backward walks per output), so ops that ``func`` runs under
+    ``mg.no_grad()`` still contribute, as in PyTorch, whose forward AD ignores grad mode. Inside an open dual
+    level (one level at a time) it falls back to the rows of J in reverse mode (one backward per output
+    element), where ops under ``no_grad`` contribute nothing.
     """
     for what, value in (("primals", primals), ("tangents", tangents)):
         if not isinstance(value, tuple):
@@ -364,6 +368,8 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
         if p.shape != t.shape:
             raise RuntimeError(f"jvp(f, primals, tangents): Expected primals and tangents to have the same shape, "
                                f"got {tuple(p.shape)} and {tuple(t.shape)}")
+    if forward_ad._level is None:
+        return _forward_jvp(func, flat_p, p_spec, flat_t, has_aux)
     jac_fn = _jacobian(func, tuple(range(len(primals))), has_aux, None, "jvp", with_output=True)
     jac, output, aux = jac_fn(*primals)
     flat_out, out_spec = _pytree.flatten(output)
@@ -394,6 +400,26 @@ def _one_hot(out: Tensor, k: int) -> Tensor:
     row = xp.zeros(out.numel(), dtype=out.dtype)
     row[k] = 1
     return Tensor._make(row.reshape(out.shape), False, None, 0)
+
+
+def _forward_jvp(func: Callable, flat_p: list, p_spec: Any, flat_t: list, has_aux: bool) -> tuple:
+    """:func:`jvp` in a dual level of its own: the primals made dual with their tangents, each output unpacked
+    (a zero tangent for one that does not depend on them); ``aux`` without tangents."""
+    with forward_ad.dual_level():
+        duals = [forward_ad.make_dual(p, t) for p, t in zip(flat_p, flat_t)]
+        output, aux, flat_out, out_spec = _call_for_outputs(func, list(_pytree.unflatten(duals, p_spec)), {},
+                                                            has_aux, "jvp")
+        primals_out, tangents_out = [], []
+        for out in flat_out:
+            primal, tangent = forward_ad.unpack_dual(out)
+            primals_out.append(primal)
+            tangents_out.append(zeros_like(primal) if tangent is None else tangent)
+        if has_aux:
+            flat_aux, aux_spec = _pytree.flatten(aux)
+            aux = _pytree.unflatten([forward_ad.unpack_dual(a).primal if isinstance(a, Tensor) else a
+                                     for a in flat_aux], aux_spec)
+    output, jvp_out = _pytree.unflatten(primals_out, out_spec), _pytree.unflatten(tangents_out, out_spec)
+    return (output, jvp_out, aux) if has_aux else (output, jvp_out)
 
 
 def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | None, api: str,
