@@ -30,12 +30,21 @@ from .higher_order import (
     rule,
     sum_to,
 )
-from .ops.arrange import DiagEmbed
+from .ops.arrange import DiagEmbed, Diagonal
 from .ops.arrange import Unfold as WindowsAlong
 from .ops.cholesky_solve import CholeskyInverse, CholeskySolve, cholesky_inverse_grad, cholesky_solve_grads
-from .ops.complex_ops import Complex, Conj, Imag
+from .ops.complex_ops import Complex, Conj, Imag, Real
 from .ops.contract import Einsum
-from .ops.decompositions import QR, SVD, Cholesky, Eigh, PseudoInverse, SingularValues, _svd_phase_term
+from .ops.decompositions import (
+    QR,
+    SVD,
+    Cholesky,
+    EigenValues,
+    Eigh,
+    PseudoInverse,
+    SingularValues,
+    _svd_phase_term,
+)
 from .ops.elementwise import Add, Div, Mul, Neg, Sub, Where
 from .ops.index import Diag, Triangle
 from .ops.index_write import IndexPutAdd, IndexWrite, MaskedScatter, ScatterReduce
@@ -744,3 +753,49 @@ def _lu_solve(node: Function, g: Tensor) -> tuple:
                      Triangle(0, True)(MatMul()(_adjoint_t(lower), taken)))
         g_lu = sum_to(g_lu, lu.shape)
     return g_lu, None, sum_to(gb, b_shape) if node.edges[2] is not None else None
+
+
+# --- eig and eigvals (general matrices; complex values, the real part for a real A) ---------------------------------
+
+@rule(EigenValues)
+def _eig(node: Function, grads: Any) -> Any:
+    """The engine's ``eig_backward`` on Tensors: gA = V⁻ᴴ (diag(gλ) + (Vᴴ gV - Vᴴ V Re(diag(Vᴴ gV))) / E*) Vᴴ with
+    E_ij = λ_j - λ_i, λ and V the op's outputs; eigvals (one output) gets them from a new eig of its input rebuilt
+    from the factors (so that V depends on A in the next derivative too), refused should that eig order its
+    eigenvalues otherwise. A loss depending on the eigenvectors' phases raises, as the engine's (PyTorch's)."""
+    values, vectors = node.saved
+    xp = node.xp
+    real_input = bool(getattr(node, "real_inputs", ())) and node.real_inputs[0]
+    if node.with_vectors:
+        g_values, g_vectors = grads
+        values_t, vectors_t = _output(node, values, 0), _output(node, vectors, 1)
+    else:
+        g_values, g_vectors = grads, None
+        rebuilt = (vectors * values[..., None, :]) @ xp.linalg.inv(vectors)
+        values_t, vectors_t = EigenValues(with_vectors=True)(_input(node, 0, rebuilt.real if real_input else rebuilt))
+        if not bool(xp.allclose(values_t.data, values, rtol=1e-8, atol=1e-12 * (1 + float(xp.abs(values).max())))):
+            raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} here: a new eig of "
+                                      "the input ordered its eigenvalues otherwise; use linalg.eig")
+    vectors_h = _adjoint_t(vectors_t)
+    n = values.shape[-1]
+    if g_vectors is None:
+        ga = Solve(False)(vectors_h, Mul()(Reshape(tuple(g_values.shape) + (1,))(g_values), vectors_h))
+    else:
+        projected = MatMul()(vectors_h, g_vectors)
+        diagonal = xp.diagonal(projected.data, axis1=-2, axis2=-1)
+        if not bool((xp.abs(diagonal.imag) <= 1e-2).all()):
+            raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are specified up to "
+                               "multiplication by e^{i phi}. The specified loss function depends on this quantity, so "
+                               "it is ill-defined.")
+        real_diagonal = Real()(Diagonal(0, -2, -1)(projected))
+        scaled = Mul()(vectors_t, Reshape(tuple(real_diagonal.shape[:-1]) + (1, n))(real_diagonal))
+        projected = Sub()(projected, MatMul()(vectors_h, scaled))
+        conjugate = Conj()(values_t)
+        eye = xp.eye(n, dtype=bool)
+        row = Reshape(tuple(conjugate.shape[:-1]) + (1, n))(conjugate)
+        column = Reshape(tuple(conjugate.shape[:-1]) + (n, 1))(conjugate)
+        inner = Div()(projected, Where()(eye, 1, Sub()(row, column)))
+        if g_values is not None:
+            inner = Where()(eye, Reshape(tuple(g_values.shape[:-1]) + (1, n))(g_values), inner)
+        ga = Solve(False)(vectors_h, MatMul()(inner, vectors_h))
+    return Real()(ga) if real_input else ga

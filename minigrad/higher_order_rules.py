@@ -37,6 +37,7 @@ from .higher_order import (
 from .ops.arrange import DiagEmbed, Diagonal
 from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
 from .ops.contract import Einsum
+from .ops.decompositions import EigenValues
 from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Tanh, Where
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.fused import GRUGates, LSTMGates
@@ -712,6 +713,7 @@ for _cls in (Mul, Div, Exp, Log, Sqrt, Sin, Cos, Tanh, MatMul):
 # the linear algebra marked holomorphic (the real rules of higher_order_arrays, built from ops with complex rules)
 for _cls in (Inverse, Solve, Det, MatrixExp, Einsum):
     RULES[_variant(_cls)] = _holomorphic_variant(RULES[_cls])
+RULES[_variant(EigenValues)] = RULES[EigenValues]   # a real A's eig (complex outputs): the rule takes the real part
 
 
 def complex_rule(*classes: type) -> Any:

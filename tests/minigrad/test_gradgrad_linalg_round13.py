@@ -1,8 +1,8 @@
 """create_graph=True through linear algebra: the LU family (lu_factor, linalg.lu, lu_unpack, lu_solve, torch.lu and
-torch.lu_solve) for real and complex inputs, and the complex rules of solve, inv, det, slogdet/logdet, einsum,
-matrix_exp, cholesky, qr, eigh/eigvalsh, svd/svdvals, pinv and cholesky_solve/cholesky_inverse. Each is pinned
-against PyTorch's first gradient (taken with create_graph=True) and Hessian-vector product, and checked by finite
-differences (gradgradcheck) on real inputs, complex ones entering through mg.complex."""
+torch.lu_solve) and eig/eigvals for real and complex inputs, and the complex rules of solve, inv, det,
+slogdet/logdet, einsum, matrix_exp, cholesky, qr, eigh/eigvalsh, svd/svdvals, pinv and cholesky_solve/inverse.
+Each is pinned against PyTorch's first gradient (taken with create_graph=True) and Hessian-vector product, and
+checked by finite differences (gradgradcheck) on real inputs, complex ones entering through mg.complex."""
 
 import warnings
 
@@ -85,6 +85,8 @@ CASES = {   # name: (f(lib, x), shape of x)
         *_la(lib).svd(x, full_matrices=False)), (4, 3)),
     "svd wide full": (lambda lib, x: (lambda u, s, vh: _flat(lib, s * s, u @ vh[:3]))(*_la(lib).svd(x)), (3, 4)),
     "svdvals": (lambda lib, x: _la(lib).svdvals(x), (4, 3)),
+    "eig": (lambda lib, x: (lambda w, v: _flat(lib, w, v * v.conj()))(*_la(lib).eig(x)), (3, 3)),
+    "eigvals": (lambda lib, x: _la(lib).eigvals(x), (3, 3)),
     "pinv": (lambda lib, x: _la(lib).pinv(x), (4, 3)),
     "pinv wide": (lambda lib, x: _la(lib).pinv(x), (3, 4)),
     "cholesky_solve": (lambda lib, x: lib.cholesky_solve(x[:, 3:], _la(lib).cholesky(_hpd(lib, x[:, :3]))), (3, 5)),
@@ -127,13 +129,14 @@ def test_gradgradcheck(name):
                             [x])
 
 
-def test_complex_svd_loss_depending_on_the_phases_raises_as_torch():
+@pytest.mark.parametrize("op", ["svd", "eig"])
+def test_loss_depending_on_the_vectors_phases_raises_as_torch(op):
     a = _values((3, 3), True, np.random.default_rng(2))
     for lib in (torch, mg):
         x = lib.tensor(a, requires_grad=True)
-        u = lib.linalg.svd(x)[0]
+        u = lib.linalg.svd(x)[0] if op == "svd" else lib.linalg.eig(x)[1]
         loss = u.real.sum() if lib is torch else mg.real(u).sum()
-        with pytest.raises(RuntimeError, match="phase"):
+        with pytest.raises(RuntimeError, match="phase|phi"):
             lib.autograd.grad(loss, x, create_graph=True)
 
 
