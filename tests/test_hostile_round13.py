@@ -207,3 +207,33 @@ def test_a_module_backward_hook_registered_while_another_thread_runs_them() -> N
     for got, want in zip(results[0], expected):
         np.testing.assert_array_equal(got, want)
     assert seen.count("A") == 1
+
+
+def test_an_optimizer_state_key_that_is_not_a_whole_number_is_refused_and_changes_nothing() -> None:
+    """int(0.7) is 0 and int(True) is 1: such keys picked a parameter silently. A key is an int, a whole float or
+    a string of digits (as a JSON file gives); anything else is refused, the optimizer left bit for bit as it was."""
+    mg.manual_seed(13)
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))   # two weights of one shape: a wrong index would fit
+    optimizer = nn.optim.Adam(model.parameters(), lr=0.1)
+    model(mg.randn(3, 2)).sum().backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+
+    def snapshot() -> list:
+        return [(i, k, np.asarray(v.numpy() if isinstance(v, mg.Tensor) else v).tobytes())
+                for i, p in enumerate(model.parameters()) for k, v in sorted(optimizer.state[p].items())]
+
+    before = snapshot()
+    for key in (0.7, True, "1.0", " 2", -1, "x"):
+        bad = {**saved, "state": {key: saved["state"][2]}}   # (True == 1 as a dict key: alone, so it stays True)
+        try:
+            optimizer.load_state_dict(bad)
+        except ValueError as error:
+            assert f"state key {key!r} is not a parameter index; nothing was loaded" in str(error)
+        else:
+            raise AssertionError(f"the state key {key!r} was taken")
+        assert snapshot() == before
+    for key in (2, 2.0, "2", np.int64(2)):   # the same index spelled as PyTorch or a JSON file might
+        optimizer.load_state_dict({**saved, "state": {**{k: v for k, v in saved["state"].items() if k != 2},
+                                                      key: saved["state"][2]}})
+        assert snapshot() == before

@@ -528,10 +528,14 @@ class Optimizer(OptimizerHooks):
             position[id(p)] = i
         new_state: dict[mg.Tensor, dict] = {}
         for key, entries in saved_state.items():
-            try:
+            # an int (a str of digits from a JSON file): int(0.7) or int(True) would pick a parameter silently
+            if isinstance(key, str) and key.isascii() and key.isdecimal():
                 saved_index = int(key)
-            except (TypeError, ValueError):
-                raise ValueError(f"{where}: state key {key!r} is not a parameter index") from None
+            else:
+                try:
+                    saved_index = check_count(key, "", integral=True)
+                except (TypeError, ValueError):
+                    raise ValueError(f"{where}: state key {key!r} is not a parameter index") from None
             if saved_index not in by_index:
                 raise ValueError(f"{where}: state for parameter index {saved_index}, which no group lists")
             p, g = by_index[saved_index]
