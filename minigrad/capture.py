@@ -59,6 +59,8 @@ class Tracer:
         self.scope = _state.get().scope   # the caller's name scope: the drawing rebases the ops' scopes on a replay's
         self.writes = 0   # in-place writes told by record_write (mg.compile compares with the thread's count)
         self.stale: list[tuple[int, str, set]] = []   # (step, op, refs sharing memory with a recorded write's tensor)
+        self.repointed: set[int] = set()   # ids of tensors read as another array since a recorded write
+        self.writes_into: set[int] = set()   # the externals written in place (mg.compile: none may be made inside fn)
         self.undo: list | None = None   # (array, old value) of a replay's writes into memory it does not own
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
@@ -115,10 +117,17 @@ class Tracer:
                 if shared:
                     self.stale.append((len(self.steps), name, shared))
             self.slot_of[id(x)] = self.array_ref[id(x.data)] = new
+            self.repointed.add(id(x))
+            return
+        if id(x) in self.repointed:   # a replay would write into the array of the op that made the value
+            self.note_eager(f"it changes a tensor in place ({name}) under no_grad after a recorded in-place op on "
+                            "it (a replay would change what that op saved)")
             return
         if ref is None:   # a tensor no op read yet: an external input
             ref = self.slot_of[id(x)] = self.array_ref[id(x.data)] = len(self.externals)
             self.externals.append(x)
+        if type(ref) is int:
+            self.writes_into.add(ref)
         owner = id(memory_owner(x.data))
         outside = type(ref) is int or any(id(memory_owner(t.data)) == owner for t in self.externals)
         if outside and self.undo is None:
@@ -135,6 +144,7 @@ class Tracer:
         ref = self.slot_of.get(id(fresh))
         if ref is not None:
             self.slot_of[id(view)] = self.array_ref[id(view.data)] = ref
+            self.repointed.add(id(view))
 
     def _shared(self, x: Tensor) -> set:
         """The refs of the traced tensors other than ``x`` that share ``x``'s memory (a view made under ``no_grad``,
@@ -377,6 +387,7 @@ class Program:
         self.generators = tracer.generators
         self.host_states = tracer.host_states
         self.undo = tracer.undo   # a replay's writes into the caller's memory, undone by undo_writes
+        self.writes_into = tracer.writes_into   # externals it writes: the check run makes sure fn made none
         # what minigrad.viz draws for a replay, op by op as eager would: (name, scope, out_meta, input value
         # indices, first output value index, recorded, tag) per captured op
         self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
@@ -390,6 +401,7 @@ class Program:
         # (and draws from generator= objects: one made or seeded inside fn would not be made again)
         # (and a weight it returns: made inside fn, eager returns a new one on every call)
         self.verified = not self.frozen and all(t.requires_grad for t in self.weights) and not self.random \
+            and not self.writes_into \
             and all(v < len(tracer.arguments) for _j, v in self.passthrough)
         self.checks_left, self.argument_values = 0, 0
         self.weight_meta = [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad) for t in self.weights]

@@ -760,6 +760,9 @@ class Compiled:
                        for _j, v in previous.passthrough):
                     why = ("it returns a tensor that requires grad made inside it (eager makes a new leaf on every "
                            "call; a replay would return the capture's)")
+                elif previous.writes_into & previous.made_inside:
+                    why = ("it changes in place a tensor it makes (eager makes a new one on every call; a replay "
+                           "would change the capture's again)")
             if why is not None and (self.check or self.fullgraph):
                 raise CompileError(f"compile: {name} took a different path than captured: {why}")
             if why is not None:   # found by the second call's check: this signature runs eagerly from now on

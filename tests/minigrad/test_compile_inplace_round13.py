@@ -217,3 +217,38 @@ def test_a_backward_inside_runs_eagerly() -> None:
     # eager: the gradient x accumulates (x, 2x, 3x), each update subtracts half the running sum: 1 - 3x
     assert np.array_equal(w.grad.data, [3.0, 6.0, 9.0])
     assert np.array_equal(w.data, [-2.0, -5.0, -8.0])
+
+
+def test_writes_a_replay_would_misplace_run_eagerly() -> None:
+    """A tensor made inside fn and then written (a replay would keep changing the capture's), and a no_grad write
+    after a recorded in-place op on the same tensor (a replay would write into what that op saved)."""
+    def made_inside(x: mg.Tensor) -> mg.Tensor:
+        acc = mg.zeros(3)
+        with mg.no_grad():
+            acc.add_(x)
+        return x * acc
+
+    w = mg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+
+    def written_twice(x: mg.Tensor) -> mg.Tensor:
+        h = x * w
+        h.relu_()
+        with mg.no_grad():
+            h.mul_(3.0)
+        return h * w
+
+    x = mg.tensor([1.0, 2.0, 3.0])
+    for fn in (made_inside, written_twice):
+        compiled = mg.compile(fn)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(4):
+                got, want = compiled(x), fn(x)
+                assert np.array_equal(got.data, want.data), fn.__name__
+        assert compiled.eager and not compiled.programs, fn.__name__
+        assert any("in place" in str(c.message) for c in caught if issubclass(c.category, CompileWarning))
+    compiled = mg.compile(written_twice)
+    for _ in range(3):   # relu saved its own output, which eager's second write does not change
+        w.grad = None
+        compiled(x).sum().backward()
+        assert np.array_equal(w.grad.data, [2.0, 0.0, 24.0])
