@@ -132,7 +132,10 @@ def _lgamma_array(xp: Any, x: Any) -> Any:
     # reflection: lgamma(x) = log π - log|sin πx| - lgamma(1 - x)
     sine, _ = _sin_pi(xp, x)
     reflected = _LOG_PI - xp.log(xp.abs(sine)) - positive
-    out = xp.where(x > 0, positive, reflected)
+    # -½ < x < 0: lgamma(x) = lgamma(1 + x) - log(-x) (sin πx is subnormal at a subnormal x: 3.5e-9 off)
+    near = x > -0.5
+    shifted = _lgamma_positive(xp, xp.where(near, 1 + x, 1.0)) - xp.log(xp.where(near, -x, 1.0))
+    out = xp.where(x > 0, positive, xp.where(near, shifted, reflected))
     return xp.where(xp.isinf(x), x.dtype.type(xp.inf), out).astype(x.dtype, copy=False)
 
 
@@ -159,7 +162,7 @@ def _hurwitz_zeta(xp: Any, s: Any, q: Any, terms: int) -> Any:
         total = total + xp.where(k < steps, (q + k) ** -s, 0)
     a = q + steps
     power = a ** -s
-    tail = a * power / (s - 1) + power / 2
+    tail = a ** (1 - s) / (s - 1) + power / 2   # not a · a^-s: a^-s underflows first (ψ'(1e300) = 1e-300 gave 0)
     rising = s * 1.0   # s (s+1) … (s + 2j - 2)
     inverse_square = 1 / (a * a)
     power = power / a   # a^(-s-1)
@@ -207,6 +210,14 @@ def _polygamma_array(xp: Any, n: int, x: Any) -> Any:
     for c in reversed(_cot_derivative_polynomial(n)):
         poly = poly * cot + c
     out = xp.where(x < 0, (-1) ** n * value - math.pi ** (n + 1) * poly, value)
+    # -1e-3 < x < 0: ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) + (-1)^(n+1) n! / x^(n+1), as cot πx overflows at a subnormal x
+    # (the reflection gave inf - inf = NaN there, not ±inf)
+    tiny = (x < 0) & (x > -1e-3)
+    if bool(tiny.any()):
+        shifted = _hurwitz_zeta(xp, n + 1, xp.where(tiny, x + 1, 1.0), 12 + n)
+        with backend.errstate(xp, over="ignore"):
+            near_zero = ((-1) ** (n + 1) * math.factorial(n)) * (shifted + xp.where(tiny, x, 1.0) ** -(n + 1))
+        out = xp.where(tiny, near_zero, out)
     out = xp.where(x == xp.inf, x.dtype.type(0), out)   # the Euler–Maclaurin tail gives inf · 0 there
     return xp.where(pole, x.dtype.type(xp.inf if n % 2 else -xp.inf), out).astype(x.dtype, copy=False)
 
@@ -317,11 +328,16 @@ def _log_gamma_density(xp: Any, a: Any, x: Any, shift: int) -> Any:
     density x^(a-1) e^-x / Γ(a) (shift 1). For a ≥ 10 (x > 0 finite) as a (log1p(μ) - μ) - ½ log 2πa - Stirling's
     tail + shift·log(a/x), μ = x/a - 1: the plain sum cancels terms of size a log a (at a = x = 5e6 it lost 1e-8
     of the density, at a = x = 1e20 all of it)."""
-    naive = (a - shift) * xp.log(x) - x - _lgamma_array(xp, a + 1 - shift)
+    naive = (a - shift) * xp.log(x) - x - _lgamma_array(xp, a + (1 - shift))   # not a + 1 - 1: a = 1e-30 gave Γ(0)
     big = (a >= 10) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
     a, x = xp.where(big, a, 10.0), xp.where(big, x, 10.0)
     mu = (x - a) / a
-    stable = a * _log1p_minus(xp, mu) - 0.5 * xp.log(2 * math.pi * a) - _stirling_tail(xp, a)
+    # x < 0.7a: log(x/a) - μ, as log1p(μ) lost |log(x/a)|'s digits to 1 + μ (at a = 30, x = 1e-5, 1e-8 of P);
+    # log x - log a where x/a would be subnormal
+    ratio = x / a
+    log_ratio = xp.where(ratio < 1e-300, xp.log(x) - xp.log(a), xp.log(xp.maximum(ratio, 1e-300)))
+    exponent = xp.where(mu < -0.3, log_ratio - mu, _log1p_minus(xp, mu))
+    stable = a * exponent - 0.5 * xp.log(2 * math.pi * a) - _stirling_tail(xp, a)
     return xp.where(big, stable + shift * (xp.log(a) - xp.log(x)), naive)
 
 
@@ -493,13 +509,26 @@ def _zeta_array(xp: Any, s: Any, q: Any) -> Any:
     s, q = xp.broadcast_arrays(s, q)
     pole = (q <= 0) & (q == xp.floor(q))
     computed = xp.isfinite(q) & xp.isfinite(s) & (s > 1) & ~pole & ~((q < 0) & (s != xp.floor(s)))
+    # s > 1100: the terms with q + k ≥ 2 are below 2^-1100, under float64's range and 1.5^-1100 of the first one,
+    # so ζ(s, q) is the sum of the terms with q + k < 2 (the shift to q ≥ 10 + s would take s terms)
+    steep = computed & (s > 1100)
+    computed = computed & ~steep
     lowest = float(q[computed].min()) if bool(computed.any()) else 0.0
     largest = float(s[computed].max()) if bool(computed.any()) else 2.0
     terms = int(math.ceil(10 + max(largest, 1.0) - min(lowest, 0.0))) + 1
-    if terms > 1_000_000:
-        raise NotImplementedError(f"zeta: s up to {largest} with q down to {lowest} needs {terms} terms of the "
-                                  "direct sum; minigrad stops at 1,000,000")
+    steep_lowest = float(q[steep].min()) if bool(steep.any()) else 2.0
+    steep_terms = int(math.ceil(2 - min(steep_lowest, 2.0))) + 1
+    if max(terms, steep_terms) > 1_000_000:
+        lowest, largest = (lowest, largest) if terms > 1_000_000 else (steep_lowest, float(s[steep].max()))
+        raise NotImplementedError(f"zeta: s up to {largest} with q down to {lowest} needs "
+                                  f"{max(terms, steep_terms)} terms of the direct sum; minigrad stops at 1,000,000")
     value = _hurwitz_zeta(xp, xp.where(computed, s, 2.0), xp.where(computed, q, 1.0), terms)
+    if bool(steep.any()):
+        base, power = xp.where(steep, q, 1.0), xp.where(steep, s, 2.0)
+        direct = base ** -power
+        for k in range(1, steep_terms):
+            direct = direct + (base + k) ** -power
+        value = xp.where(steep, direct, value)
     value = xp.where(s == xp.inf, xp.where(q == 1, 1.0, xp.where(q > 1, 0.0, xp.inf)), value)
     value = xp.where((q == xp.inf) | xp.isnan(s) | xp.isnan(q), xp.nan, value)
     value = xp.where((q < 0) & (s != xp.floor(s)), xp.nan, value)
