@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterable, Iterator, Mapping
 
+import minigrad as mg
 from minigrad import Tensor
 
 from ._compile_state import reregistered
@@ -342,10 +343,12 @@ class ModuleDict(_Container):
             self[pair[0]] = pair[1]
 
 
-def _described(p: Parameter) -> str:
-    """How PyTorch's ParameterList/ParameterDict print an entry: ``Parameter containing: [float32 of size 2x3]``."""
+def _described(p: Parameter, typename: bool = False) -> str:
+    """How PyTorch's ParameterList prints an entry: ``Parameter containing: [float32 of size 2x3]``; ParameterDict
+    names the tensor type instead of the dtype (``typename``): ``[minigrad.FloatTensor of size 2x3]``."""
     device = f" ({p.device})" if p.device.type != "cpu" else ""
-    return f"Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}{device}]"
+    kind = mg.typename(p) if typename else p.dtype
+    return f"Parameter containing: [{kind} of size {'x'.join(map(str, p.shape))}{device}]"
 
 
 def _as_parameter(value: Any, name: str) -> Any:
@@ -524,4 +527,4 @@ class ParameterDict(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"  ({key}): {_described(p)}" for key, p in self.items())
+        return "\n".join(f"  ({key}): {_described(p, typename=True)}" for key, p in self.items())

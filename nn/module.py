@@ -193,6 +193,12 @@ class Module(ModuleHooks):
                             f"{name!r} (nn.Parameter or None required)")
         if isinstance(param, Parameter) and not param.is_leaf:
             raise ValueError(f"{type(self).__name__}: cannot assign a non-leaf Tensor to parameter {name!r}")
+        if param is None:   # registered with no value, as PyTorch's: a later plain Tensor is refused, not kept
+            if self._parameters.get(name) is not None:
+                reregistered()
+            self._parameters[name] = None
+            object.__setattr__(self, name, None)
+            return
         setattr(self, name, param)
 
     def register_buffer(self, name: str, value: Tensor | None, persistent: bool = True) -> None:
@@ -395,8 +401,13 @@ class Module(ModuleHooks):
         for param in self.parameters():
             if set_to_none or param.grad is None:
                 param.grad = None
+                continue
+            grad = param.grad   # the same .grad tensor, out of any graph and zeroed, as PyTorch's
+            if grad.grad_fn is not None:
+                grad.detach_()
             else:
-                param.grad.data[...] = 0   # the same .grad tensor, zeroed, as PyTorch's zero_()
+                grad.requires_grad_(False)
+            grad.data[...] = 0
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for param in self.parameters():
@@ -561,7 +572,8 @@ class Module(ModuleHooks):
     def __dir__(self) -> list[str]:
         """As PyTorch's: the attributes, parameters, buffers and children, without names that start with a digit
         (``Sequential``'s ``0``, ``1`` …)."""
-        return sorted(name for name in super().__dir__() if not name[:1].isdigit())
+        names = {*super().__dir__(), *self._parameters, *self._modules, *self._buffers}   # a container's children
+        return sorted(name for name in names if not name[:1].isdigit())
 
     # --- printing ---
 

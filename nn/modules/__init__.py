@@ -18,7 +18,7 @@ from types import ModuleType
 
 from .. import conv, conv_transpose, layers, layers_extra, loss, normalization, normalization_more, pooling_more
 from .._lazy_more import _LazyMixin
-from ..module import _addindent, _IncompatibleKeys
+from ..module import _addindent, _IncompatibleKeys, register_module_forward_hook, register_module_forward_pre_hook
 from . import utils
 
 
@@ -110,6 +110,9 @@ def install() -> None:
         module = _submodule(name, names)
         globals()[name] = module
         globals().update({attribute: getattr(module, attribute) for attribute in module.__all__})
+    # the global hooks, which programs call through this path (``nn.modules.module.register_module_forward_hook``)
+    globals()["module"].register_module_forward_hook = register_module_forward_hook
+    globals()["module"].register_module_forward_pre_hook = register_module_forward_pre_hook
 
 
 __all__ = ["utils", *SUBMODULES]
