@@ -32,13 +32,13 @@ STATE_KINDS = ("state_dict_pre", "state_dict", "load_pre", "load_post")   # in `
 _IDS = itertools.count()
 
 
-# every module's forward pre-hooks and forward hooks, run before each module's own (PyTorch's global hooks)
-_GLOBAL: dict = {"forward_pre": {}, "forward": {}}
+# every module's hooks, run before each module's own (PyTorch's global hooks)
+_GLOBAL: dict = {kind: {} for kind in KINDS}
 _NO_HOOKS: dict = {kind: {} for kind in KINDS}
 
 
 def has_hooks(module: Any) -> bool:
-    if _GLOBAL["forward_pre"] or _GLOBAL["forward"]:
+    if any(_GLOBAL.values()):
         return True
     hooks = module.__dict__.get("_hooks")
     return hooks is not None and any(hooks.values())
@@ -67,6 +67,18 @@ def register_module_forward_hook(hook: Any, *, with_kwargs: bool = False, always
     """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) after the ``forward`` of every
     module (before its own forward hooks), as PyTorch's ``register_module_forward_hook``."""
     return _add_global("forward", hook, with_kwargs=with_kwargs, always_call=always_call)
+
+
+def register_module_full_backward_pre_hook(hook: Any) -> RemovableHandle:
+    """``hook(module, grad_output)`` for every module's outputs (before its own backward pre-hooks), as PyTorch's
+    ``register_module_full_backward_pre_hook``; it may return new ``grad_output``."""
+    return _add_global("backward_pre", hook)
+
+
+def register_module_full_backward_hook(hook: Any) -> RemovableHandle:
+    """``hook(module, grad_input, grad_output)`` for every module's inputs (before its own full backward hooks),
+    as PyTorch's ``register_module_full_backward_hook``; it may return new ``grad_input``."""
+    return _add_global("backward", hook)
 
 
 def _unchanged() -> None:
@@ -245,7 +257,8 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
                     args, kwargs = result
                 else:
                     args = result if isinstance(result, tuple) else (result,)
-        backward = (hooks["backward"] or hooks["backward_pre"]) and mg.is_grad_enabled()
+        backward = (hooks["backward"] or hooks["backward_pre"] or _GLOBAL["backward"] or _GLOBAL["backward_pre"]) \
+            and mg.is_grad_enabled()
         grads: dict = {}   # what the output op's backward hands the input op's: grad_output
         if backward:
             args = _watch_inputs(module, args, grads)
@@ -334,7 +347,8 @@ class _Identity(Function):
 
     def _run(self, kind: str, grads: tuple, *extra: Any) -> tuple:
         """Each hook of ``kind`` in turn, ``hook(module, grads, *extra)``; a non-None result replaces ``grads``."""
-        for hook, _options in list(self.module.__dict__["_hooks"][kind].values()):   # another thread may add one
+        own = (self.module.__dict__.get("_hooks") or _NO_HOOKS)[kind]
+        for hook, _options in [*_GLOBAL[kind].values(), *own.values()]:   # a snapshot: a hook may add one
             result = hook(self.module, grads, *extra)
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)

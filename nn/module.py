@@ -26,6 +26,8 @@ from .hooks import (
     has_hooks,
     register_module_forward_hook,
     register_module_forward_pre_hook,
+    register_module_full_backward_hook,
+    register_module_full_backward_pre_hook,
 )
 
 
@@ -44,7 +46,8 @@ class Parameter(Tensor):
 
 LoadResult = _IncompatibleKeys   # what load_state_dict returns (PyTorch's name is _IncompatibleKeys)
 __all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "register_module_forward_hook",
-           "register_module_forward_pre_hook"]
+           "register_module_forward_pre_hook", "register_module_full_backward_hook",
+           "register_module_full_backward_pre_hook"]
 
 
 def _addindent(text: str, spaces: int) -> str:

@@ -17,8 +17,9 @@ import sys
 from types import ModuleType
 
 from .. import conv, conv_transpose, layers, layers_extra, loss, normalization, normalization_more, pooling_more
+from .. import module as _module_file
 from .._lazy_more import _LazyMixin
-from ..module import _addindent, _IncompatibleKeys, register_module_forward_hook, register_module_forward_pre_hook
+from ..module import _addindent, _IncompatibleKeys
 from . import utils
 
 
@@ -111,8 +112,9 @@ def install() -> None:
         globals()[name] = module
         globals().update({attribute: getattr(module, attribute) for attribute in module.__all__})
     # the global hooks, which programs call through this path (``nn.modules.module.register_module_forward_hook``)
-    globals()["module"].register_module_forward_hook = register_module_forward_hook
-    globals()["module"].register_module_forward_pre_hook = register_module_forward_pre_hook
+    for name in ("register_module_forward_hook", "register_module_forward_pre_hook",
+                 "register_module_full_backward_hook", "register_module_full_backward_pre_hook"):
+        setattr(globals()["module"], name, getattr(_module_file, name))
 
 
 __all__ = ["utils", *SUBMODULES]

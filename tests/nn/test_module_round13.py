@@ -152,3 +152,46 @@ def test_parameter_dict_repr_names_the_tensor_type_as_torch() -> None:
     assert "[minigrad.DoubleTensor of size 2x3]" in ours
     listed = repr(nn.ParameterList([nn.Parameter(mg.tensor(numpy.zeros(2)))]))   # a list keeps the dtype
     assert "[float64 of size 2]" in listed
+
+
+def _global_backward_log(lib: Any, t: Any, path: Any) -> list:
+    """Global backward pre-hooks (doubling grad_output) and full backward hooks around a module's own hook, on a
+    module with two inputs (one needing no gradient) and a Sequential; none after the handles are removed."""
+    class Two(lib.Module):
+        def forward(self, x: Any, y: Any) -> Any:
+            return x * y, x + 1
+
+    def listed(grads: tuple) -> list:
+        return [None if g is None else g.tolist() for g in grads]
+
+    log: list = []
+    module, chain = Two(), lib.Sequential(lib.Identity())
+    module.register_full_backward_hook(lambda m, gi, go: log.append(("own", listed(gi))))
+    handles = [path.register_module_full_backward_pre_hook(
+                   lambda m, go: log.append(("pre", type(m).__name__, listed(go))) or tuple(g * 2 for g in go)),
+               path.register_module_full_backward_hook(
+                   lambda m, gi, go: log.append(("full", type(m).__name__, listed(gi))))]
+    x, y = t([1.0, 2.0], True), t([3.0, 4.0])
+    try:
+        a, b = module(x, y)
+        (a.sum() + chain(b).sum()).backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    log.append(x.grad.tolist())
+    x.grad = None
+    module(x, y)[0].sum().backward()
+    return [*log, x.grad.tolist()]
+
+
+def test_global_full_backward_hooks_run_before_each_modules_own() -> None:
+    import torch.nn.modules.module as theirs_path
+
+    from nn.modules import module as ours_path
+
+    (tnn, tt), (mnn, mt) = _libs()
+    theirs, ours = _global_backward_log(tnn, tt, theirs_path), _global_backward_log(mnn, mt, ours_path)
+    assert ours == theirs
+    assert ours[4:7] == [("pre", "Two", [[1.0, 1.0], [4.0, 4.0]]), ("full", "Two", [[14.0, 16.0], [0.0, 0.0]]),
+                         ("own", [[14.0, 16.0], [0.0, 0.0]])]
+    assert ours[-2:] == [("own", [[3.0, 4.0], [0.0, 0.0]]), [3.0, 4.0]]   # removed: no global hook, no doubling
