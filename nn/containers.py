@@ -14,6 +14,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._compile_state import reregistered
+from .hooks import REGISTRATION, registered
 from .module import Module, Parameter
 
 __all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
@@ -164,6 +165,8 @@ class _Container(Module):
             object.__setattr__(child, "_scope_name", f"{name}.{key}")
 
     def _put(self, key: str, module: Module) -> None:
+        if REGISTRATION["module"]:   # PyTorch's containers register through add_module, which runs these hooks
+            module = registered("module", self, key, module)
         if not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module subclass (key {key!r})")
         if self._modules.get(key, module) is not module:

@@ -35,6 +35,9 @@ _IDS = itertools.count()
 # every module's hooks, run before each module's own (PyTorch's global hooks)
 _GLOBAL: dict = {kind: {} for kind in KINDS}
 _NO_HOOKS: dict = {kind: {} for kind in KINDS}
+# hook(module, name, value) when a module, parameter or buffer is registered on any module (PyTorch's
+# register_module_*_registration_hook); a non-None result is registered instead
+REGISTRATION: dict = {"module": {}, "parameter": {}, "buffer": {}}
 
 
 def has_hooks(module: Any) -> bool:
@@ -79,6 +82,41 @@ def register_module_full_backward_hook(hook: Any) -> RemovableHandle:
     """``hook(module, grad_input, grad_output)`` for every module's inputs (before its own full backward hooks),
     as PyTorch's ``register_module_full_backward_hook``; it may return new ``grad_input``."""
     return _add_global("backward", hook)
+
+
+def registered(kind: str, module: Any, name: str, value: Any) -> Any:
+    """``value`` through the global registration hooks of ``kind`` (``module``, ``parameter``, ``buffer``)."""
+    for hook in list(REGISTRATION[kind].values()):
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value
+
+
+def _add_registration(kind: str, hook: Any) -> RemovableHandle:
+    if not callable(hook):
+        raise TypeError(f"a global module registration hook must be callable, got {type(hook).__name__}")
+    table, key = REGISTRATION[kind], next(_IDS)
+    table[key] = hook
+    return RemovableHandle(lambda: table.pop(key, None))
+
+
+def register_module_module_registration_hook(hook: Any) -> RemovableHandle:
+    """``hook(module, name, submodule)`` whenever a child module is registered on any module (``add_module``,
+    attribute assignment), as PyTorch's; a non-None result is registered instead."""
+    return _add_registration("module", hook)
+
+
+def register_module_parameter_registration_hook(hook: Any) -> RemovableHandle:
+    """``hook(module, name, param)`` whenever a Parameter is registered on any module (``register_parameter``,
+    attribute assignment; not None), as PyTorch's; a non-None result is registered instead."""
+    return _add_registration("parameter", hook)
+
+
+def register_module_buffer_registration_hook(hook: Any) -> RemovableHandle:
+    """``hook(module, name, buffer)`` whenever a buffer is registered or assigned on any module, as PyTorch's; a
+    non-None result is registered instead."""
+    return _add_registration("buffer", hook)
 
 
 def _unchanged() -> None:

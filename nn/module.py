@@ -21,13 +21,18 @@ from ._state_dict import (
     save_module_state,
 )
 from .hooks import (
+    REGISTRATION,
     ModuleHooks,
     call_with_hooks,
     has_hooks,
+    register_module_buffer_registration_hook,
     register_module_forward_hook,
     register_module_forward_pre_hook,
     register_module_full_backward_hook,
     register_module_full_backward_pre_hook,
+    register_module_module_registration_hook,
+    register_module_parameter_registration_hook,
+    registered,
 )
 
 
@@ -47,7 +52,8 @@ class Parameter(Tensor):
 LoadResult = _IncompatibleKeys   # what load_state_dict returns (PyTorch's name is _IncompatibleKeys)
 __all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "register_module_forward_hook",
            "register_module_forward_pre_hook", "register_module_full_backward_hook",
-           "register_module_full_backward_pre_hook"]
+           "register_module_full_backward_pre_hook", "register_module_buffer_registration_hook",
+           "register_module_module_registration_hook", "register_module_parameter_registration_hook"]
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -113,6 +119,8 @@ class Module(ModuleHooks):
         if name == "training":   # model.training = False, as model.eval() does for one module
             set_mode(self, bool(value))
             return
+        if REGISTRATION["module"] or REGISTRATION["parameter"] or REGISTRATION["buffer"]:
+            value = self._through_registration_hooks(name, value)
         self._check_replacement(name, value)
         old = self.__dict__.get(name, value)
         if old is not value and not (type(old) is type(value) and type(value) in _PLAIN and old == value):
@@ -139,6 +147,20 @@ class Module(ModuleHooks):
         elif name in self._buffers:      # a Tensor or None: a buffer stays a buffer (and in the state dict)
             self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def _through_registration_hooks(self, name: str, value: Any) -> Any:
+        """``value`` through the global registration hooks that PyTorch's ``__setattr__`` runs for it: a
+        Parameter's, a Module's (or None for a child), a buffer's (a Tensor or None for a buffer)."""
+        if isinstance(value, Parameter):
+            return registered("parameter", self, name, value)
+        if name in self._parameters:
+            return value
+        if isinstance(value, Module) or (value is None and name in self._modules):
+            return registered("module", self, name, value)
+        if name in self._buffers and (value is None or isinstance(value, Tensor)) \
+                and buffer_persistence(value) is None:
+            return registered("buffer", self, name, value)
+        return value
 
     def _forget(self, name: str, *tables: dict) -> None:
         for table in tables:
@@ -210,6 +232,8 @@ class Module(ModuleHooks):
         if value is not None and not isinstance(value, Tensor):
             raise TypeError(f"{type(self).__name__}: cannot assign '{type(value).__name__}' object to buffer "
                             f"{name!r} (a Tensor or None required)")
+        if REGISTRATION["buffer"]:
+            value = registered("buffer", self, name, value)
         if self._buffers.get(name, value) is not value:
             reregistered()
         self._buffers[name] = value
@@ -316,6 +340,8 @@ class Module(ModuleHooks):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}.add_module: {type(module).__name__} is not a Module subclass")
         self._check_new_name(name, "_modules", "module")
+        if module is None and REGISTRATION["module"]:
+            module = registered("module", self, name, module)
         if module is None:
             if self._modules.get(name) is not None:
                 reregistered()

@@ -113,7 +113,9 @@ def install() -> None:
         globals().update({attribute: getattr(module, attribute) for attribute in module.__all__})
     # the global hooks, which programs call through this path (``nn.modules.module.register_module_forward_hook``)
     for name in ("register_module_forward_hook", "register_module_forward_pre_hook",
-                 "register_module_full_backward_hook", "register_module_full_backward_pre_hook"):
+                 "register_module_full_backward_hook", "register_module_full_backward_pre_hook",
+                 "register_module_buffer_registration_hook", "register_module_module_registration_hook",
+                 "register_module_parameter_registration_hook"):
         setattr(globals()["module"], name, getattr(_module_file, name))
 
 

@@ -195,3 +195,49 @@ def test_global_full_backward_hooks_run_before_each_modules_own() -> None:
     assert ours[4:7] == [("pre", "Two", [[1.0, 1.0], [4.0, 4.0]]), ("full", "Two", [[14.0, 16.0], [0.0, 0.0]]),
                          ("own", [[14.0, 16.0], [0.0, 0.0]])]
     assert ours[-2:] == [("own", [[3.0, 4.0], [0.0, 0.0]]), [3.0, 4.0]]   # removed: no global hook, no doubling
+
+
+def _registration_log(lib: Any, t: Any, path: Any) -> list:
+    """What the global registration hooks see (and what their results replace) while a small tree is built."""
+    log: list = []
+
+    def on_module(owner: Any, name: str, child: Any) -> Any:
+        log.append(("module", type(owner).__name__, name, type(child).__name__))
+        return lib.Tanh() if name == "swap" else None
+
+    def on_parameter(owner: Any, name: str, param: Any) -> None:
+        log.append(("parameter", type(owner).__name__, name, tuple(param.shape)))
+
+    def on_buffer(owner: Any, name: str, buffer: Any) -> Any:
+        log.append(("buffer", type(owner).__name__, name, None if buffer is None else buffer.tolist()))
+        return None if buffer is None else buffer * 2
+
+    handles = [path.register_module_module_registration_hook(on_module),
+               path.register_module_parameter_registration_hook(on_parameter),
+               path.register_module_buffer_registration_hook(on_buffer)]
+    try:
+        tree = lib.Sequential(lib.Linear(1, 2))
+        tree.swap = lib.ReLU()
+        tree.add_module("empty", None)
+        tree.register_buffer("stat", t([1.0]))
+        tree.stat = t([3.0])
+        tree.register_parameter("extra", None)   # None: no parameter hook, as torch's
+        tree.extra = lib.Parameter(t([1.0]))
+        lib.ModuleList([lib.Identity()]).append(lib.Identity())
+        lib.ModuleDict({"k": lib.Identity()})
+    finally:
+        for handle in handles:
+            handle.remove()
+    lib.Linear(1, 1)   # removed: no more calls
+    return [*log, type(tree.swap).__name__, tree.stat.tolist()]
+
+
+def test_global_registration_hooks_see_and_replace_what_modules_register() -> None:
+    import torch.nn.modules.module as theirs_path
+
+    from nn.modules import module as ours_path
+
+    (tnn, tt), (mnn, mt) = _libs()
+    theirs, ours = _registration_log(tnn, tt, theirs_path), _registration_log(mnn, mt, ours_path)
+    assert ours == theirs
+    assert ours[-2:] == ["Tanh", [6.0]] and ("module", "ModuleList", "1", "Identity") in ours
