@@ -298,7 +298,9 @@ def call_with_hooks(module: Any, args: tuple, kwargs: dict) -> Any:
         backward = (hooks["backward"] or hooks["backward_pre"] or _GLOBAL["backward"] or _GLOBAL["backward_pre"]) \
             and mg.is_grad_enabled()
         grads: dict = {}   # what the output op's backward hands the input op's: grad_output
-        if backward:
+        if backward:   # the backward hooks as registered now, as PyTorch's (a later remove() or add changes nothing)
+            grads["hooks"] = {kind: [*_GLOBAL[kind].values(), *hooks[kind].values()]
+                              for kind in ("backward_pre", "backward")}
             args = _watch_inputs(module, args, grads)
         with mg.name_scope(module._scope_name):
             output = module.forward(*args, **kwargs)
@@ -385,8 +387,7 @@ class _Identity(Function):
 
     def _run(self, kind: str, grads: tuple, *extra: Any) -> tuple:
         """Each hook of ``kind`` in turn, ``hook(module, grads, *extra)``; a non-None result replaces ``grads``."""
-        own = (self.module.__dict__.get("_hooks") or _NO_HOOKS)[kind]
-        for hook, _options in [*_GLOBAL[kind].values(), *own.values()]:   # a snapshot: a hook may add one
+        for hook, _options in self.grads["hooks"][kind]:   # those of the forward call (a snapshot)
             result = hook(self.module, grads, *extra)
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)

@@ -241,3 +241,23 @@ def test_global_registration_hooks_see_and_replace_what_modules_register() -> No
     theirs, ours = _registration_log(tnn, tt, theirs_path), _registration_log(mnn, mt, ours_path)
     assert ours == theirs
     assert ours[-2:] == ["Tanh", [6.0]] and ("module", "ModuleList", "1", "Identity") in ours
+
+
+def _hooks_of_the_forward_call(lib: Any, t: Any) -> list:
+    log: list = []
+    layer = lib.Linear(1, 1).double()
+    handle = layer.register_full_backward_hook(lambda *_: log.append("at forward"))
+    pre = layer.register_full_backward_pre_hook(lambda *_: log.append("pre at forward"))
+    y = layer(t([[1.0]], True))
+    handle.remove()
+    pre.remove()
+    layer.register_full_backward_hook(lambda *_: log.append("added after"))
+    y.sum().backward()
+    layer(t([[1.0]], True)).sum().backward()
+    return log
+
+
+def test_backward_hooks_are_those_registered_when_forward_ran() -> None:
+    (tnn, tt), (mnn, mt) = _libs()
+    assert _hooks_of_the_forward_call(mnn, mt) == _hooks_of_the_forward_call(tnn, tt) \
+        == ["pre at forward", "at forward", "added after"]
