@@ -103,6 +103,7 @@ class _Level:
         # tensors carrying tangents (engine._tangent_only); the entry dies with y
         self.hidden: dict = {}
         self.passing = False     # True while _tangent's walk runs: _TangentOnly nodes let gradients through
+        self.hidden_ops = 0      # how many ops ran under no_grad on tensors carrying tangents (hide), ever
 
     # --- the engine's hooks (engine.FORWARD_AD is this level while it is open) ---
 
@@ -147,6 +148,7 @@ class _Level:
         """The tensors an op run under no_grad hands out for its recorded outputs ``shadows``: the same arrays,
         not requiring grad; each floating-point one carries its shadow's tangent."""
         hidden = self.hidden
+        self.hidden_ops += 1
         results = []
         for shadow in shadows:
             y = Tensor._make(shadow.data, False, None, 0)

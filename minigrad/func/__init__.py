@@ -3,8 +3,8 @@
 - :func:`functional_call` (and :func:`stack_module_state`): call a module with given tensors in place of its
   parameters and buffers.
 - :func:`grad`, :func:`grad_and_value`, :func:`vjp`, :func:`jvp`, :func:`jacrev`, :func:`jacfwd`,
-  :func:`hessian`: derivatives of a function, over pytrees of Tensors (:mod:`.transforms`; jvp/jacfwd are
-  computed in reverse mode, nested ones need ``create_graph``).
+  :func:`hessian`: derivatives of a function, over pytrees of Tensors (:mod:`.transforms`; jvp/jacfwd in
+  forward mode, built on the reverse-mode engine; nested ones need ``create_graph``).
 - :func:`linearize`: a function's value and its Jacobian-vector product as a function of the tangents
   (:mod:`.linearize`, the double-vjp trick over one recording).
 - :func:`vmap`: a function mapped over a batch dimension, as a loop over the batch (:mod:`.vmap`).

@@ -22,9 +22,9 @@ is *nested*: its stand-ins stay connected to the outer ones and it always asks f
 result. :func:`vmap` is not a level: it only loops, so ``vmap(grad(f))`` (per-sample gradients) is one
 top-level ``grad`` per sample.
 
-:func:`jacfwd` is computed in reverse mode: one backward per output element. The results are the same;
-the cost grows with the output's size rather than the input's. :func:`jvp` uses forward AD
-(:mod:`minigrad.autograd.forward_ad`), which sees through ``mg.no_grad()`` blocks in ``func`` as PyTorch's.
+:func:`jvp` and :func:`jacfwd` use forward AD (:mod:`minigrad.autograd.forward_ad`), which sees through
+``mg.no_grad()`` blocks in ``func`` as PyTorch's; :func:`jacfwd` costs one backward per input element (after
+one recording and one double-backward), :func:`jacrev` one per output element.
 """
 
 from __future__ import annotations
@@ -349,7 +349,7 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
     (:mod:`minigrad.autograd.forward_ad`: two backward walks per output), so ops that ``func`` runs under
     ``mg.no_grad()`` still contribute, as in PyTorch, whose forward AD ignores grad mode. Inside an open dual
     level (one level at a time) it falls back to the rows of J in reverse mode (one backward per output
-    element), where ops under ``no_grad`` contribute nothing.
+    element); NotImplementedError there if ``func`` runs ops under ``no_grad`` on tensors carrying tangents.
     """
     for what, value in (("primals", primals), ("tangents", tangents)):
         if not isinstance(value, tuple):
@@ -371,7 +371,7 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
     if forward_ad._level is None:
         return _forward_jvp(func, flat_p, p_spec, flat_t, has_aux)
     jac_fn = _jacobian(func, tuple(range(len(primals))), has_aux, None, "jvp", with_output=True)
-    jac, output, aux = jac_fn(*primals)
+    jac, output, aux = _reverse_in_open_level(jac_fn, primals, "jvp")
     flat_out, out_spec = _pytree.flatten(output)
     flat_jac = _pytree.flatten(jac)[0]   # output-major: for each output, one block per flat primal
     results = []
@@ -473,15 +473,143 @@ def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False, c
     return _jacobian(func, argnums, has_aux, None, "jacrev")
 
 
+def _error_if_complex(api: str, tree: Any, is_input: bool) -> None:
+    """torch.func's jacfwd refuses complex inputs and outputs (RuntimeError, its message)."""
+    for idx, arg in enumerate(_pytree.flatten(tree)[0]):
+        if isinstance(arg, Tensor) and arg.dtype.kind == "c":
+            raise RuntimeError(f"{api}: Expected all {'inputs' if is_input else 'outputs'} to be real but received "
+                               f"complex tensor at flattened input idx: {idx}")
+
+
+def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str) -> Callable:
+    """jacfwd's body in forward mode: ``func`` runs once in a dual level of its own, its differentiated inputs
+    duals (so ops it runs under ``mg.no_grad()`` count, as torch's forward AD); the recording is turned into
+    t ↦ J·t by the double-vjp trick (as :func:`~minigrad.func.linearize`), then applied to each standard basis
+    vector of the inputs: one backward per input element. Inside a dual level the caller opened (one level at
+    a time), the reverse-mode :func:`_jacobian`."""
+    reverse = _jacobian(func, argnums, has_aux, randomness, "jacfwd")
+
+    @functools.wraps(func)
+    def wrapper(*args: Any) -> Any:
+        _error_if_complex("jacfwd", args, is_input=True)
+        if forward_ad._level is not None:
+            return _reverse_in_open_level(reverse, args)
+        level = _Level("jacfwd")
+        check_randomness(randomness)
+        numbers = _argnums(argnums, len(args))
+        with enable_grad():
+            args, diff = level.with_stand_ins(args, numbers)
+            flat_diff, diff_spec = _pytree.flatten(diff)
+            with forward_ad.dual_level():
+                duals = [forward_ad.make_dual(x, _zeros(tuple(x.shape), x)) for x in flat_diff]
+                args = _with_duals(args, numbers, duals, diff_spec)
+                with randomness_checked(randomness, 1):
+                    output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "jvp")
+                _error_if_complex("jacfwd", flat_out, is_input=False)
+                carriers = [forward_ad._graph_of(out) for out in flat_out]
+                level.decide(carriers)
+                if level.create_graph and forward_ad._level.hidden_ops:
+                    raise NotImplementedError(
+                        "jacfwd: func ran ops under no_grad on the differentiated inputs, and the Jacobian must stay "
+                        "differentiable (nested in another transform, e.g. jacrev(jacfwd(f)), or w.r.t. tensors "
+                        "outside that require grad); PyTorch treats the tangent formulas of those ops as constants "
+                        "there, which minigrad cannot do (its tangents come from a reverse-mode graph). Move the "
+                        "no_grad block out of func, or call the transform under mg.no_grad() / on detached tensors")
+                kept = [i for i, out in enumerate(carriers) if out.requires_grad and out.numel()]
+                dummies = [_zeros(tuple(carriers[i].shape), carriers[i]).requires_grad_(True) for i in kept]
+                vjps: list = [None] * len(duals)
+                if kept:
+                    try:
+                        vjps = list(forward_ad._passing_grad([carriers[i] for i in kept], duals, dummies,
+                                                             retain_graph=True, create_graph=True, allow_unused=True))
+                    except NotImplementedError as error:
+                        raise NotImplementedError(
+                            f"jacfwd: the Jacobian is computed from the reverse-mode graph with create_graph=True, "
+                            f"which is not available here: {error}") from error
+                # aux and the output without their tangents
+                output, aux = _pytree.tree_map(_primal, output), _pytree.tree_map(_primal, aux)
+            # columns[i][j]: J of kept output i w.r.t. input j, one row per element of input j
+            columns: list = [[[] for _ in duals] for _ in kept]
+            for j, (g, x) in enumerate(zip(vjps, flat_diff)):
+                if g is None or not g.requires_grad:
+                    continue
+                for k in range(x.numel()):
+                    products = level.differentiate([g], dummies, [_one_hot(g, k)])
+                    for i, product in enumerate(products):
+                        columns[i][j].append(product)
+            per_output = []
+            for i, out in enumerate(flat_out):
+                blocks = []
+                for j, x in enumerate(flat_diff):
+                    shape = tuple(out.shape) + tuple(x.shape)
+                    column = columns[kept.index(i)][j] if i in kept else []
+                    if column:   # (x.numel(), *out.shape) -> out.shape + x.shape
+                        block = stack(column, dim=0).reshape(x.numel(), out.numel()).transpose(0, 1).reshape(shape)
+                    else:
+                        block = _zeros(shape, out)
+                    blocks.append(block)
+                per_output.append(_pytree.unflatten(blocks, diff_spec))
+        result = _pytree.unflatten(per_output, out_spec)
+        if level.create_graph:   # first-order blocks have no graph
+            result = level.unwrapped(result)
+        if has_aux:
+            return result, level.unwrapped(aux)
+        return result
+    return wrapper
+
+
+def _reverse_in_open_level(reverse: Callable, args: tuple, api: str = "jacfwd") -> Any:
+    """jacfwd inside a dual level the caller (or an outer jacfwd) opened: in reverse mode, which would miss what
+    ops under no_grad contribute to the Jacobian, so it raises where such ops ran on tensors carrying tangents."""
+    level = forward_ad._level
+    before = level.hidden_ops
+    result = reverse(*args)
+    if level.hidden_ops != before:
+        raise NotImplementedError(f"{api} inside an open dual level (a forward_ad.dual_level block, or jacfwd/jvp "
+                                  "inside jacfwd) is computed in reverse mode, and func ran ops under no_grad on "
+                                  "tensors carrying tangents, which forward mode differentiates (PyTorch's) and "
+                                  "reverse mode does not; minigrad has one dual level at a time. Move the no_grad "
+                                  "block out of func, or use jacrev/vjp")
+    return result
+
+
+def _primal(t: Any) -> Any:
+    return forward_ad.unpack_dual(t).primal if isinstance(t, Tensor) else t
+
+
+def _with_duals(args: list, argnums: Any, duals: list, spec: Any) -> list:
+    """``args`` with the duals in place of the stand-ins at ``argnums`` (the structure of ``with_stand_ins``)."""
+    args = list(args)
+    tree = _pytree.unflatten(duals, spec)
+    if isinstance(argnums, int):
+        args[argnums] = tree
+    else:
+        positions = range(len(args)) if argnums is None else argnums
+        for i, sub in zip(positions, tree):
+            args[i] = sub
+    return args
+
+
 def jacfwd(func: Callable, argnums: int | tuple = 0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
-    """``torch.func.jacfwd``: the same Jacobian as :func:`jacrev` (same structure), computed in reverse mode
-    (minigrad has no forward-mode AD), so its cost grows with the output's size. ``randomness`` as
-    :func:`vmap`'s: ``"error"`` raises if ``func`` draws random numbers (on the host stream)."""
-    return _jacobian(func, argnums, has_aux, randomness, "jacfwd")
+    """``func`` → a function returning its Jacobian w.r.t. the argument(s) ``argnums``, as
+    ``torch.func.jacfwd``: the structure of :func:`jacrev`'s; with ``has_aux``: ``(jacobian, aux)``.
+
+    Forward mode, as torch's: ops ``func`` runs under ``mg.no_grad()`` contribute; one backward per input
+    element (after one recording of ``func`` and one double-backward), so the cost grows with the input's size.
+    Complex inputs or outputs raise RuntimeError, as torch's. ``randomness`` as :func:`vmap`'s: ``"error"``
+    raises if ``func`` draws random numbers (on the host stream). Inside an open dual level (the caller's, or
+    an outer jacfwd's: one level at a time) it falls back to reverse mode, and raises NotImplementedError if
+    ``func`` runs ops under ``no_grad`` on tensors carrying tangents (they would count for nothing). Nested
+    or differentiable w.r.t. tensors outside (see :func:`jacrev`), such ops raise NotImplementedError too:
+    torch takes their tangent formulas as constants there.
+    """
+    return _forward_jacobian(func, argnums, has_aux, randomness)
 
 
 def hessian(func: Callable, argnums: int | tuple = 0) -> Callable:
     """``jacfwd(jacrev(func, argnums), argnums)``, as ``torch.func.hessian``: blocks of shape
-    ``o.shape + x.shape + x.shape``. Needs nested differentiation: where ``mg.autograd.grad(...,
-    create_graph=True)`` is not available for the ops involved, it raises NotImplementedError."""
+    ``o.shape + x.shape + x.shape``. As torch's, an op ``func`` runs under ``mg.no_grad()`` is a constant to the
+    inner jacrev and differentiated by the outer jacfwd (forward mode). Needs nested differentiation: where
+    ``mg.autograd.grad(..., create_graph=True)`` is not available for the ops involved, it raises
+    NotImplementedError."""
     return jacfwd(jacrev(func, argnums), argnums)

@@ -13,6 +13,7 @@ from .. import backend
 from ..tensor import Tensor
 from ._util import ShapeMismatchError, int_arg, int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
+from .complex_ops import conj
 from .elementwise import mul
 from .join import cat
 from .linalg import matmul
@@ -23,15 +24,18 @@ from .solvers import Inverse, Solve
 
 
 def vecdot(x: Any, y: Any, *, dim: int = -1) -> Tensor:
-    """``Σ x·y`` along ``dim`` after broadcasting, as torch.linalg.vecdot: (…, n) and (…, n) → (…)."""
+    """``Σ conj(x)·y`` along ``dim`` after broadcasting (``Σ x·y`` for real ones), as torch.linalg.vecdot:
+    (…, n) and (…, n) → (…)."""
     name = "linalg.vecdot"
-    x, y = floating(x, name, "x"), floating(y, name, "y")
+    x, y = floating(x, name, "x", complex_ok=True), floating(y, name, "y", complex_ok=True)
     same_dtype(name, x, y, "x and y")
     try:
         shape = numpy.broadcast_shapes(x.shape, y.shape)
     except ValueError:
         raise ValueError(f"{name}: shapes {x.shape} and {y.shape} do not broadcast") from None
     axis = normalize_axis(dim, max(len(shape), 1), name)[0]
+    if x.dtype.kind == "c":
+        x = conj(x)
     return mul(x, y).sum(axis - len(shape) if shape else None)
 
 
