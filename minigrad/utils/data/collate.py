@@ -4,6 +4,7 @@ as PyTorch's."""
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any
@@ -15,12 +16,24 @@ import minigrad as mg
 __all__ = ["default_collate", "default_convert"]
 
 
+class _EmptyBatchError(IndexError, ValueError):
+    """An IndexError as PyTorch's ``batch[0]`` raises (a ValueError too, as minigrad raised before)."""
+
+
+class _MixedBatchError(TypeError, RuntimeError):
+    """PyTorch's ``torch.tensor(batch)`` raises TypeError for a str among numbers, RuntimeError for None."""
+
+
 def _stack_arrays(arrays: list, what: str) -> mg.Tensor:
     first = tuple(arrays[0].shape)
     for entry, array in enumerate(arrays):
         if tuple(array.shape) != first:   # PyTorch's message: the first entry whose shape differs from entry 0's
             raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, but got "
                                f"{list(first)} at entry 0 and {list(array.shape)} at entry {entry} (of the {what}s)")
+    dtypes = {array.dtype for array in arrays}
+    if len(dtypes) > 1:   # torch.stack promotes by PyTorch's table (int64 with float32 is float32, not float64)
+        dtype = functools.reduce(mg.promote_types, dtypes)
+        arrays = [array.astype(dtype, copy=False) for array in arrays]
     xp = mg.array_module(arrays[0])
     return mg.as_tensor(xp.stack(arrays))
 
@@ -38,21 +51,31 @@ def default_collate(batch: Sequence[Any]) -> Any:
     tuple, a list or a mapping as its own type where it can be copied).
     """
     if not len(batch):
-        raise ValueError("default_collate: got an empty batch")
+        raise _EmptyBatchError("default_collate: got an empty batch (PyTorch: list index out of range)")
     elem = batch[0]
     if isinstance(elem, mg.Tensor):
         if not all(isinstance(b, mg.Tensor) for b in batch):
             raise TypeError("default_collate: a batch mixes Tensors and other types")
         if any(b.requires_grad for b in batch):
-            return mg.stack(list(batch))
+            dtypes = {b.dtype for b in batch}
+            dtype = functools.reduce(mg.promote_types, dtypes) if len(dtypes) > 1 else None   # as torch.stack's
+            return mg.stack([b if dtype is None or b.dtype == dtype else b.to(dtype) for b in batch])
         devices = {b.device for b in batch}
         if len(devices) > 1:
             raise ValueError(f"default_collate: samples on different devices {sorted(devices)}")
         return _stack_arrays([b.data for b in batch], "tensor")
-    if mg.is_array(elem) or isinstance(elem, numpy.generic) and not isinstance(elem, (numpy.str_, numpy.bytes_)):
+    if isinstance(elem, numpy.generic) and not isinstance(elem, (numpy.str_, numpy.bytes_)):
+        # PyTorch's torch.as_tensor(batch): the scalars' dtypes promoted (a Python float among float64s is float64)
+        if elem.dtype.kind not in "biufc":
+            raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {elem.dtype}")
+        return mg.tensor([_python_number(b) for b in batch])
+    if mg.is_array(elem):
+        if elem.dtype.kind not in "biufc":
+            raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {elem.dtype}")
         arrays = [numpy.asarray(b) if isinstance(b, numpy.generic) else b for b in batch]
-        if arrays[0].dtype.kind not in "biufc":
-            raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {arrays[0].dtype}")
+        for b in arrays:
+            if not mg.is_array(b):
+                raise TypeError(f"default_collate: a batch mixes arrays and {type(b).__name__}")
         return _stack_arrays([mg.to_device(a, mg.get_default_device()) for a in arrays], "array")
     if isinstance(elem, numbers.Integral):
         # PyTorch's torch.tensor(batch): [1, 2.5] is float, [True, 2] int64, [True, False] bool
@@ -78,7 +101,7 @@ def _python_number(value: Any) -> Any:
     """A number of a batch for ``mg.tensor``; anything else raises PyTorch's collate error."""
     if isinstance(value, (numbers.Number, numpy.generic)) and not isinstance(value, (str, bytes)):
         return value
-    raise TypeError(f"default_collate: a batch mixes numbers and {type(value).__name__}")
+    raise _MixedBatchError(f"default_collate: a batch mixes numbers and {type(value).__name__}")
 
 
 def _same_mapping(elem: Mapping, fields: dict) -> Any:

@@ -11,20 +11,38 @@ dataset copies and per-worker random streams. ``pin_memory``, ``prefetch_factor`
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator
+import multiprocessing
+from typing import Any, Callable, Generic, Iterable, Iterator
 
 import numpy
 
 import minigrad as mg
 
 from .collate import default_collate, default_convert
-from .dataset import IterableDataset
+from .dataset import IterableDataset, T_co
 from .sampler import BatchSampler, RandomSampler, SequentialSampler, _AssertValueError, _check_generator
 from .worker import Worker
 
 __all__ = ["DataLoader"]
 
 _FIXED = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers")
+
+
+def _start_method(context: Any) -> Any:
+    """PyTorch's check of ``multiprocessing_context`` with workers: a start method's name (made the context,
+    as PyTorch stores it) or a context object; anything else raises PyTorch's ValueError or TypeError."""
+    if context is None:
+        return None
+    if isinstance(context, str):
+        methods = multiprocessing.get_all_start_methods()
+        if context not in methods:
+            raise ValueError(f"DataLoader: multiprocessing_context option should specify a valid start method in "
+                             f"{methods!r}, but got multiprocessing_context={context!r}")
+        return multiprocessing.get_context(context)
+    if not isinstance(context, multiprocessing.context.BaseContext):
+        raise TypeError(f"DataLoader: multiprocessing_context option should be a valid context object or a string "
+                        f"specifying the start method, but got multiprocessing_context={context!r}")
+    return context
 
 
 class _LoaderIterator:
@@ -43,7 +61,7 @@ class _LoaderIterator:
         return len(self._loader)
 
 
-class DataLoader:
+class DataLoader(Generic[T_co]):
     """Iterate over ``dataset`` in batches: ``for batch in DataLoader(dataset, batch_size=32, shuffle=True)``.
 
     ``batch_size=None`` turns batching off (each sample is converted alone).
@@ -87,6 +105,8 @@ class DataLoader:
                 or prefetch_factor <= 0:   # PyTorch: ValueError below 0, AssertionError at iter() for 0
             raise _AssertValueError(f"DataLoader: prefetch_factor option should be a positive int, got "
                                     f"{prefetch_factor!r}")
+        if num_workers:
+            multiprocessing_context = _start_method(multiprocessing_context)
         iterable = isinstance(dataset, IterableDataset) or (not hasattr(dataset, "__getitem__")
                                                            and hasattr(dataset, "__iter__"))
         if iterable and (shuffle or sampler is not None or batch_sampler is not None):

@@ -8,7 +8,7 @@ import bisect
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any, Iterable, Iterator
+from typing import Any, Generic, Iterable, Iterator, TypeVar
 
 import numpy
 
@@ -20,9 +20,12 @@ __all__ = ["ChainDataset", "ConcatDataset", "Dataset", "IterableDataset", "Stack
            "random_split"]
 
 
-class Dataset:
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Dataset(Generic[T_co]):
     """A map-style dataset: ``dataset[i]`` is sample ``i``; ``len(dataset)`` the number of samples.
-    ``a + b`` is ``ConcatDataset([a, b])``."""
+    ``a + b`` is ``ConcatDataset([a, b])``. Generic as PyTorch's (``class Pairs(Dataset[tuple[Tensor, int]])``)."""
 
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no __getitem__()")
@@ -31,7 +34,7 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset):
+class IterableDataset(Dataset[T_co]):
     """A stream of samples: ``iter(dataset)`` yields them (no indexing, so no shuffling).
     ``a + b`` is ``ChainDataset([a, b])``."""
 
@@ -66,11 +69,12 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
 
-class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``, in that order: ``Subset(d, [4, 0])[1] is d[0]``."""
+class Subset(Dataset[T_co]):
+    """The samples of ``dataset`` at ``indices``, in that order: ``Subset(d, [4, 0])[1] is d[0]``.
+    ``indices`` is kept as given (a range, array or Tensor stays one), as PyTorch's."""
 
     def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
-        self.dataset, self.indices = dataset, list(indices)
+        self.dataset, self.indices = dataset, indices
 
     def __getitem__(self, index: int) -> Any:
         if isinstance(index, list):
@@ -88,7 +92,7 @@ class Subset(Dataset):
         return len(self.indices)
 
 
-class ConcatDataset(Dataset):
+class ConcatDataset(Dataset[T_co]):
     """The samples of several map-style datasets one after the other: ``ConcatDataset([a, b])[len(a)] is b[0]``.
 
     ``cumulative_sizes`` are the running totals of the lengths; negative indices count from the end.
@@ -122,7 +126,7 @@ class ConcatDataset(Dataset):
         return self.cumulative_sizes
 
 
-class ChainDataset(IterableDataset):
+class ChainDataset(IterableDataset[T_co]):
     """The streams of several IterableDatasets one after the other (chained lazily at each pass)."""
 
     def __init__(self, datasets: Iterable[Any]) -> None:
@@ -143,7 +147,7 @@ class ChainDataset(IterableDataset):
         return total
 
 
-class StackDataset(Dataset):
+class StackDataset(Dataset[T_co]):
     """Samples of several datasets of one length side by side: ``StackDataset(a, b)[i] == (a[i], b[i])``,
     ``StackDataset(x=a, y=b)[i] == {"x": a[i], "y": b[i]}``."""
 
@@ -193,9 +197,9 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
     generator, so ``mg.manual_seed`` makes it repeatable.
     """
     n = len(dataset)
-    lengths = list(lengths)
+    lengths = [x.item() if isinstance(x, mg.Tensor) and x.ndim == 0 else x for x in lengths]   # as PyTorch's sums
     if lengths and all(isinstance(x, (int, float, numpy.number)) and not isinstance(x, bool) for x in lengths) \
-            and math.isclose(sum(lengths), 1):   # fractions, as PyTorch reads any lengths summing to 1
+            and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:   # fractions, as PyTorch reads them
         for i, fraction in enumerate(lengths):
             if not 0 <= fraction <= 1:
                 raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1, got {fraction}")

@@ -16,12 +16,12 @@ from typing import Any, Iterator
 
 import minigrad as mg
 
-from .sampler import Sampler
+from .sampler import Sampler, T_co
 
 __all__ = ["DistributedSampler"]
 
 
-class DistributedSampler(Sampler):
+class DistributedSampler(Sampler[T_co]):
     """The indices of replica ``rank`` out of ``num_replicas``: every ``num_replicas``-th index of the
     (shuffled, when ``shuffle``) order, starting at ``rank``.
 

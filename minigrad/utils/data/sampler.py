@@ -8,7 +8,7 @@ engine's, which ``mg.manual_seed`` seeds.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sized
+from typing import Any, Generic, Iterable, Iterator, Sized, TypeVar
 
 import numpy
 
@@ -25,6 +25,12 @@ def _check_generator(generator: Any, name: str) -> Any:
     if generator is None:
         return None
     return drawing_from(generator, mg.Device("cpu"), name)
+
+
+def _host_stream(generator: Any, name: str) -> Any:
+    """The host array generator of ``generator`` (or the engine's) now: looked up at each pass, so that
+    ``generator.manual_seed`` or ``set_state`` after the sampler was made counts, as in PyTorch."""
+    return _check_generator(generator, name) or mg.random_generator("cpu")
 
 
 class _AssertValueError(ValueError, AssertionError):
@@ -54,8 +60,11 @@ def _count(value: Any, what: str, name: str) -> int:
     return int(value)
 
 
-class Sampler:
-    """Base class: ``iter(sampler)`` yields dataset indices."""
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Sampler(Generic[T_co]):
+    """Base class: ``iter(sampler)`` yields dataset indices. Generic as PyTorch's (``Sampler[int]``)."""
 
     def __iter__(self) -> Iterator[int]:
         raise NotImplementedError(f"{type(self).__name__} has no __iter__()")
@@ -81,7 +90,8 @@ class RandomSampler(Sampler):
                  generator: Any = None) -> None:
         self.data_source, self.replacement = data_source, _flag(replacement, "replacement", "RandomSampler")
         self._num_samples = None if num_samples is None else _count(num_samples, "num_samples", "RandomSampler")
-        self.generator = _check_generator(generator, "RandomSampler")
+        _check_generator(generator, "RandomSampler")
+        self.generator = generator   # as given (PyTorch's attribute); its stream is looked up at each pass
         _count(self.num_samples, "num_samples", "RandomSampler")   # as PyTorch: an empty data_source is refused
 
     @property
@@ -90,7 +100,7 @@ class RandomSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         n = len(self.data_source)
-        rng = self.generator if self.generator is not None else mg.random_generator("cpu")
+        rng = _host_stream(self.generator, "RandomSampler")
         if self.replacement:
             return iter(int(i) for i in rng.integers(0, n, self.num_samples))
         # as PyTorch: num_samples beyond n repeats whole permutations
@@ -128,10 +138,11 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices: Any, generator: Any = None) -> None:
         self.indices = indices
-        self.generator = _check_generator(generator, "SubsetRandomSampler")
+        _check_generator(generator, "SubsetRandomSampler")
+        self.generator = generator
 
     def __iter__(self) -> Iterator[Any]:
-        rng = self.generator if self.generator is not None else mg.random_generator("cpu")
+        rng = _host_stream(self.generator, "SubsetRandomSampler")
         order = [self.indices[int(i)] for i in rng.permutation(len(self.indices))]
         return iter(order)
 
@@ -154,14 +165,19 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(f"WeightedRandomSampler: weights should be a 1d sequence but given weights have "
                              f"shape {tuple(values.shape)}")
         self.weights = mg.tensor(values.astype(numpy.float64), device="cpu")
-        self.generator = _check_generator(generator, "WeightedRandomSampler")
+        _check_generator(generator, "WeightedRandomSampler")
+        self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
+        if not self.weights.shape[0]:   # PyTorch's multinomial: an empty distribution sums to 0
+            raise _RuntimeValueError("WeightedRandomSampler: invalid multinomial distribution (sum of probabilities "
+                                     "<= 0): weights is empty")
         if not self.replacement and self.num_samples > self.weights.shape[0]:
             raise _RuntimeValueError(f"WeightedRandomSampler: cannot sample n_sample > prob_dist.size(-1) samples "
                                      f"without replacement (num_samples={self.num_samples}, "
                                      f"{self.weights.shape[0]} weights)")
-        drawn = mg.multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
+        rng = _host_stream(self.generator, "WeightedRandomSampler")
+        drawn = mg.multinomial(self.weights, self.num_samples, self.replacement, generator=rng)
         return iter(drawn.tolist())
 
     def __len__(self) -> int:
