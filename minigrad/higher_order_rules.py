@@ -841,3 +841,34 @@ def _sgn(node: Function, g: Tensor) -> Tensor:   # s = z / |z|: (g - Re(g · con
     inv_t = Where()(zero, 0, Div()(1, Where()(zero, 1, Abs()(x_t))))   # 1 / |z|, 0 at z = 0
     s_t = Mul()(x_t, inv_t)
     return Mul()(Sub()(g, Mul()(Real()(Mul()(g, Conj()(s_t))), s_t)), inv_t)
+
+
+# --- det at a singular matrix -------------------------------------------------------------------------------------
+# higher_order_arrays' rule for Det is g · det(A) · A⁻ᵀ, which needs A⁻¹. At a singular A (a batch with any
+# |det| < 100 eps) the cofactors are taken from the minors instead: C_ij = (-1)^(i+j) det(A without row i and
+# column j), a polynomial in A built from differentiable ops (GetItem, Det, whose own rule handles singular minors
+# the same way), so it can be differentiated again, as PyTorch's gives the second derivative there (rank n-1 or
+# less). The cost, n² determinants of (n-1)×(n-1) minors, is paid only at singular matrices.
+_det_invertible = RULES[Det]
+
+
+def _det_cofactors(node: Function, g: Tensor) -> Tensor:
+    a, d = node.saved
+    xp = node.xp
+    if a.size == 0 or not bool((xp.abs(d) < 100 * xp.finfo(a.dtype).eps).any()):
+        return _det_invertible(node, g)
+    n = a.shape[-1]
+    a_t = _input(node, 0, a)
+    if not isinstance(a_t, Tensor):
+        a_t = Tensor._make(a_t, False, None, 0)
+    g_t = Reshape(tuple(g.shape) + (1, 1))(g)
+    if n == 1:   # the cofactor of a 1×1 matrix is 1 (a constant, as PyTorch's)
+        return Mul()(g_t, xp.ones(a.shape, dtype=a.dtype))
+    keep = xp.asarray([[k for k in range(n) if k != i] for i in range(n)])   # (n, n-1): the rows/columns kept
+    minors = a_t[..., keep[:, None, :, None], keep[None, :, None, :]]        # (…, n, n, n-1, n-1)
+    signs = xp.asarray((-1.0) ** xp.add.outer(xp.arange(n), xp.arange(n)), dtype=a.dtype)
+    return Mul()(g_t, Mul()(Det()(minors), signs))
+
+
+RULES[Det] = _det_cofactors
+RULES[_variant(Det)] = _holomorphic_variant(_det_cofactors)

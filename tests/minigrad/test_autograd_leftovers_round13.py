@@ -161,3 +161,55 @@ def test_complex_vecdot_and_products_as_torch() -> None:
         out = mg.linalg.vecdot(mg.complex(p, q), mg.complex(q * p, p - q))
         return mg.real(out) + mg.imag(out) ** 2
     assert mg.gradcheck(loss, [re, im], atol=1e-7)
+
+
+# --- det's second derivative at a singular matrix -----------------------------------------------------------------
+
+
+def _low_rank(shape: tuple, rank: int, complex_: bool = False) -> np.ndarray:
+    left = RNG.standard_normal(shape[:-1] + (rank,))
+    right = RNG.standard_normal((*shape[:-2], rank, shape[-1]))
+    return left @ (right + 1j * RNG.standard_normal(right.shape) if complex_ else right)
+
+
+def _det_second(lib: Any, a: np.ndarray, w: np.ndarray) -> tuple:
+    A = lib.tensor(a, requires_grad=True)
+    (g,) = lib.autograd.grad((lib.linalg.det(A) ** 2 + lib.linalg.det(A) * 1.5).sum(), A, create_graph=True)
+    (h,) = lib.autograd.grad((g * lib.tensor(w)).sum(), A)
+    return g, h
+
+
+def test_det_create_graph_at_rank_n_minus_1_and_n_minus_2_as_torch() -> None:
+    """The cofactors from the minors: first and second derivatives equal torch's (batches of 3×3 and 4×4 at rank
+    n-1 and n-2, a batch mixing singular and invertible), and equal finite differences."""
+    torch = _torch()
+    for shape, rank in (((2, 3, 3), 2), ((2, 3, 3), 1), ((4, 4), 3), ((2, 4, 4), 2)):
+        a, w = _low_rank(shape, rank), RNG.standard_normal(shape)
+        _same(_det_second(mg, a, w), _det_second(torch, a, w), f"rank {rank} of {shape}", tol=1e-11)
+    mixed = np.stack([_low_rank((3, 3), 2), RNG.standard_normal((3, 3))])
+    w = RNG.standard_normal((2, 3, 3))
+    _same(_det_second(mg, mixed, w), _det_second(torch, mixed, w), "mixed batch", tol=1e-11)
+    assert abs(np.linalg.det(mixed[0])) < 1e-14
+    assert mg.gradgradcheck(lambda t: mg.linalg.det(t), [mg.tensor(_low_rank((4, 4), 2), requires_grad=True)])
+    # the 2×2 zero matrix (rank n-2, where torch 2.13 gives NaN): cof(A) = [[d, -c], [-b, a]], so the second
+    # derivative along w is [[w11, -w10], [-w01, w00]]
+    zero = mg.zeros(2, 2, dtype=mg.float64, requires_grad=True)
+    (g,) = mg.autograd.grad(mg.linalg.det(zero), zero, create_graph=True)
+    w = RNG.standard_normal((2, 2))
+    (h,) = mg.autograd.grad((g * mg.tensor(w)).sum(), zero)
+    np.testing.assert_array_equal(h.numpy(), [[w[1, 1], -w[1, 0]], [-w[0, 1], w[0, 0]]])
+
+
+def test_complex_det_create_graph_at_a_singular_matrix() -> None:
+    """Complex A of rank n-1: the gradient equals torch's; the second derivative equals finite differences of
+    the first-order gradient (torch 2.13's double backward there is off by O(1))."""
+    torch = _torch()
+    a = _low_rank((3, 3), 2, complex_=True)
+    A = mg.tensor(a, requires_grad=True)
+    (g,) = mg.autograd.grad(mg.real(mg.linalg.det(A)) * 1.5 + mg.imag(mg.linalg.det(A)), A, create_graph=True)
+    peer = torch.tensor(a, requires_grad=True)
+    (peer_g,) = torch.autograd.grad(torch.linalg.det(peer).real * 1.5 + torch.linalg.det(peer).imag, peer)
+    _same(g, peer_g, "gradient", tol=1e-12)
+    assert mg.gradgradcheck(lambda re, im: mg.real(mg.linalg.det(mg.complex(re, im))) +
+                            mg.imag(mg.linalg.det(mg.complex(re, im))) ** 2,
+                            [mg.tensor(a.real, requires_grad=True), mg.tensor(a.imag, requires_grad=True)])
