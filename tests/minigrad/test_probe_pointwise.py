@@ -205,7 +205,10 @@ def test_lerp_gradients_match_torch(torch: Any) -> None:
 def test_erf_keeps_the_sign_of_zero_and_erfc_is_exact_in_float32(torch: Any) -> None:
     for dtype in ("float64", "float32"):
         x = np.array([-0.0, 0.0, -1e-30, 1e-30], dtype)
-        _same(mg.erf(mg.tensor(x)), torch.erf(torch.tensor(x)), f"erf {dtype}")
+        ours, theirs = mg.erf(mg.tensor(x)).numpy(), torch.erf(torch.tensor(x)).numpy()
+        assert ours.dtype == theirs.dtype and (np.signbit(ours) == np.signbit(theirs)).all(), dtype
+        # the tiny values to an ulp: torch's float32 kernel depends on the CPU (AVX2 and AVX-512 round apart)
+        np.testing.assert_allclose(ours, theirs, rtol=2 * np.finfo(dtype).eps, atol=0, err_msg=f"erf {dtype}")
     x = np.linspace(-3, 6, 200).astype(np.float32)
     ours, theirs = mg.erfc(mg.tensor(x)).numpy(), torch.erfc(torch.tensor(x)).numpy()
     assert ours.dtype == np.float32
