@@ -7,6 +7,7 @@ spellings exist: ``x.tanh()`` and ``mg.tanh(x)``.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from .. import backend
@@ -15,7 +16,7 @@ from ..outputs import write_out
 from ..recording import note_draw
 from ..tensor import Tensor
 from . import creation, inplace
-from ._util import ShapeMismatchError, number, sum_to, tensor_arg, unwrap
+from ._util import ShapeMismatchError, complex_order_error, number, sum_to, tensor_arg, unwrap
 from .elementwise import (
     abs,
     abs_operator,
@@ -87,6 +88,10 @@ __all__ = [
 ]
 
 
+_REAL = backend.numpy.dtype("float64")   # the dtype read from an operand that has none (a Python int)
+_PYTHON_COMPLEX, _PYTHON_FLOAT = builtins.complex, builtins.float   # this module's ``complex`` is the op
+
+
 def _compare(name: str, op: Any, operator: bool = False) -> Any:
     equality = name in ("eq", "ne")
 
@@ -96,6 +101,11 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
                 return NotImplemented
             raise TypeError(f"{name}(): other must be a Tensor or a number, got {type(other).__name__}")
         raw = unwrap(other)
+        # complex values have no order (NumPy's is lexicographic): PyTorch refuses lt/le/gt/ge of them
+        if not equality and (self.data.dtype.kind == "c" or type(raw) is _PYTHON_COMPLEX or (
+                type(raw) is not _PYTHON_FLOAT and getattr(raw, "dtype", _REAL).kind == "c")):
+            raise complex_order_error(name, self.dtype if self.data.dtype.kind == "c" else
+                                      getattr(raw, "dtype", "complex, a Python number"))
         try:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:

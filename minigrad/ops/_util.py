@@ -29,6 +29,33 @@ class IndexArgumentError(TypeError, IndexError, RuntimeError):
     (rank) in PyTorch."""
 
 
+class ComplexOrderError(TypeError, NotImplementedError):
+    """An op that orders values (``<``, clamp, max, sort, round …) given complex ones, which have no order: PyTorch's
+    NotImplementedError ("not implemented for 'ComplexDouble'"); TypeError here, as for any dtype an op refuses.
+    NumPy would order them lexicographically (real part first): a silent wrong result in a PyTorch program."""
+
+
+class ComplexOrderRuntimeError(TypeError, RuntimeError):
+    """:class:`ComplexOrderError` for the ops where PyTorch raises a plain RuntimeError instead (maximum, fmax,
+    ``max(dim)``, argmax, sort, topk, heaviside, isin)."""
+
+
+def complex_order_error(name: str, dtype: Any, runtime: bool = False) -> TypeError:
+    """The error of ordering op ``name`` given values of complex ``dtype`` (raise it): RuntimeError-only where
+    PyTorch raises that (``runtime=True``), else NotImplementedError."""
+    kind = ComplexOrderRuntimeError if runtime else ComplexOrderError
+    return kind(f"{name}: not implemented for complex tensors (dtype {dtype}): complex numbers have no order "
+                "(as in PyTorch; order by .abs() or .real)")
+
+
+def refuse_complex(name: str, *values: Any, runtime: bool = False) -> None:
+    """Raise :func:`complex_order_error` if any of ``values`` (Tensors, arrays or numbers) is complex."""
+    for value in values:
+        dtype = getattr(value, "dtype", None)
+        if isinstance(value, complex) or dtype is not None and dtype.kind == "c":
+            raise complex_order_error(name, "complex" if dtype is None else dtype, runtime)
+
+
 def sum_to(grad: Any, shape: tuple) -> Any:
     """Sum ``grad`` down to ``shape``: the inverse of NumPy broadcasting.
 

@@ -15,7 +15,7 @@ from .. import backend
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, count_arg, flag, int_arg, one_axis, tensor_arg
+from ._util import ShapeMismatchError, complex_order_error, count_arg, flag, int_arg, one_axis, tensor_arg
 
 
 def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
@@ -76,6 +76,8 @@ def _unique_parts(xp: Any, data: Any, consecutive: bool, axis: int | None = None
 
 def _unique(name: str, x: Any, return_inverse: bool, return_counts: bool, dim: Any, consecutive: bool) -> Any:
     x = tensor_arg(x, name)
+    if x.data.dtype.kind == "c":   # PyTorch's unique kernels (sorted or not) refuse complex values
+        raise complex_order_error(name, x.dtype)
     axis = None
     if dim is not None:
         if x.ndim == 0:
@@ -197,6 +199,8 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     dtype. No gradient.
     """
     x = tensor_arg(input, "histc")
+    if x.dtype.kind == "c":   # its range is a min and max: complex values have no order
+        raise complex_order_error("histc", x.dtype)
     if x.dtype.kind != "f":
         raise TypeError(f"histc: only floating-point tensors (as PyTorch), got dtype {x.dtype}")
     bins = int_arg(bins, "histc", "bins")
@@ -272,6 +276,8 @@ def _search(name: str, boundaries: Any, values: Any, out_int32: bool, right: boo
             raise ValueError(f"{name}: tensors on {boundaries.device} and {t.device}")
     value_array = _value_array(xp, values, name)
     for t in (boundaries.data, value_array):
+        if t.dtype.kind == "c":   # complex values have no order (PyTorch's NotImplementedError)
+            raise complex_order_error(name, t.dtype)
         if t.dtype.kind not in _CATEGORY:
             raise TypeError(f"{name}: expects real tensors, got dtype {t.dtype}")
     if boundaries.ndim == 0:

@@ -27,7 +27,7 @@ from ..outputs import write_out
 from ..tensor import Tensor
 from ..tensor import float64 as _FLOAT64
 from ..tensor import int64 as _INT64
-from ._util import ShapeMismatchError, read_by_the_others, sum_to
+from ._util import ShapeMismatchError, complex_order_error, read_by_the_others, sum_to
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
@@ -294,7 +294,10 @@ class Maximum(Function):
         self.saved = (a, b)
         # a at a tie (NumPy returns its second argument): the sign of a zero from max(-0, 0) is a's,
         # as torch.maximum gives it on small tensors (its vectorised loop returns b)
-        return self.xp.maximum(b, a)
+        y = self.xp.maximum(b, a)
+        if y.dtype.kind == "c":   # NumPy orders complex values lexicographically; PyTorch refuses them
+            raise complex_order_error("maximum", y.dtype, runtime=True)
+        return y
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
@@ -308,7 +311,10 @@ class Minimum(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
-        return self.xp.minimum(b, a)   # a at a tie, as PyTorch (the sign of a zero result)
+        y = self.xp.minimum(b, a)   # a at a tie, as PyTorch (the sign of a zero result)
+        if y.dtype.kind == "c":   # NumPy orders complex values lexicographically; PyTorch refuses them
+            raise complex_order_error("minimum", y.dtype, runtime=True)
+        return y
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved
@@ -424,6 +430,8 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, x: Any) -> Any:
+        if x.dtype.kind == "c":   # PyTorch's relu is a clamp, which refuses complex values (no order)
+            raise complex_order_error("relu", x.dtype)
         y = self.xp.maximum(0, x)   # x at a tie: relu(-0) = -0, as PyTorch
         self.saved = (y,)
         return y
@@ -484,7 +492,10 @@ class Clip(Function):
         # x, not the bound, where they are equal (the sign of a zero), as torch.clamp: NumPy's
         # maximum/minimum return their second argument at a tie
         y = x if low is None else self.xp.maximum(low, x)
-        return y if high is None else self.xp.minimum(high, y)
+        y = y if high is None else self.xp.minimum(high, y)
+        if y.dtype.kind == "c":   # a complex x or bound: NumPy orders them lexicographically, PyTorch refuses
+            raise complex_order_error(self.name, y.dtype)
+        return y
 
     def backward(self, gy: Any) -> tuple:
         x, low, high = self.saved

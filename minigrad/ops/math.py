@@ -20,7 +20,16 @@ from ..dtypes import get_default_dtype
 from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, dim_or_axis, normalize_axis, number, sum_to, tensor_arg
+from ._util import (
+    ShapeMismatchError,
+    complex_order_error,
+    dim_or_axis,
+    normalize_axis,
+    number,
+    refuse_complex,
+    sum_to,
+    tensor_arg,
+)
 from .elementwise import _integral, clip, mul
 from .shape import astype
 
@@ -77,6 +86,8 @@ class Flat(Function):
         self.name, self.fn = name, fn
 
     def forward(self, x: Any) -> Any:
+        if x.dtype.kind == "c":   # rounding and sign order values (NumPy rounds each part, signs lexicographically)
+            raise complex_order_error(self.name, x.dtype)
         return self.xp.asarray(self.fn(self.xp, x))
 
     def backward(self, gy: Any) -> Any:
@@ -305,6 +316,7 @@ def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
     An integer divided by an integer zero raises :class:`IntegerDivisionByZero`, as PyTorch.
     """
     a, b = _pair(input, other, "remainder")
+    refuse_complex("remainder", a, b)   # a floor: complex values have no order
     # d/db is -(a // b) with the floor division the forward used (7 // 0.1 is 69, not floor(7 / 0.1) = 70)
     return Binary("remainder", _remainder, lambda xp, gy, x, y, out: (gy, gy * -xp.floor_divide(x, y)))(a, b)
 
@@ -315,6 +327,7 @@ def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
     An integer divided by an integer zero raises :class:`IntegerDivisionByZero`, as PyTorch.
     """
     a, b = _pair(input, other, "fmod")
+    refuse_complex("fmod", a, b)   # a trunc: complex values have no order
     return Binary("fmod", _fmod, lambda xp, gy, x, y, out: (gy, gy * -xp.trunc(x / y)))(a, b)
 
 

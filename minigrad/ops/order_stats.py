@@ -23,7 +23,7 @@ from .. import backend, return_types
 from ..autograd import Function
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import flag, fresh_memory, int_arg, one_axis, tensor_arg
+from ._util import complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
 from .select import Gather, SelectedIndexError, ValuesIndices, _indices, _order, _reduction_axis, sort
 from .shape import clone
@@ -31,6 +31,8 @@ from .shape import clone
 
 def _real(x: Any, name: str, kinds: str = "iuf") -> Tensor:
     x = tensor_arg(x, name)
+    if x.dtype.kind == "c":   # complex values have no order (PyTorch's NotImplementedError)
+        raise complex_order_error(name, x.dtype)
     if x.dtype.kind not in kinds:
         raise TypeError(f"{name}: not supported for dtype {x.dtype} (as in PyTorch)")
     return x

@@ -34,7 +34,15 @@ from ..outputs import write_out
 from ..recording import note_read
 from ..tensor import Tensor
 from . import elementwise, inplace
-from ._util import NOT_GIVEN, ArgumentTypeError, number, one_of, scale_given_first, tensor_arg
+from ._util import (
+    NOT_GIVEN,
+    ArgumentTypeError,
+    number,
+    one_of,
+    refuse_complex,
+    scale_given_first,
+    tensor_arg,
+)
 from .elementwise import _integral
 from .math import (
     IntegerDivisionByZero,
@@ -177,8 +185,10 @@ def _division_operands(a: Any, b: Any, name: str) -> tuple:
     a = _numbers_as_tensor(a, b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    return tuple(v if (_plain_number(v) and not isinstance(v, complex)) or isinstance(v, bool) else _numeric(v, name)
-                 for v in (a, b))
+    operands = tuple(v if (_plain_number(v) and not isinstance(v, complex)) or isinstance(v, bool)
+                     else _numeric(v, name) for v in (a, b))
+    refuse_complex(name, *operands)   # rounding orders values: PyTorch has no complex floor or trunc division
+    return operands
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
@@ -445,6 +455,7 @@ def isin(elements: Any = NOT_GIVEN, test_elements: Any = NOT_GIVEN, *, assume_un
                         f"{type(elements).__name__} and {type(test_elements).__name__}")
     elements = elements if _plain_number(elements) else _numeric(elements, "isin")
     test_elements = test_elements if _plain_number(test_elements) else _numeric(test_elements, "isin")
+    refuse_complex("isin", elements, test_elements, runtime=True)   # PyTorch's isin sorts: complex has no order
     xp = _xp_of(elements, test_elements)
     unique, flip = bool(assume_unique), bool(invert)
     return _bool_result("isin", lambda a, b: xp.asarray(xp.isin(a, b, assume_unique=unique, invert=flip)),

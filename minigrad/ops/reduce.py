@@ -16,6 +16,7 @@ from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
     ShapeMismatchError,
+    complex_order_error,
     dim_or_axis,
     flag,
     keep_flag,
@@ -130,6 +131,8 @@ class Max(Function):
         self.axis, self.keepdims, self.smallest, self.nan_shares = axis, keepdims, smallest, nan_shares
 
     def forward(self, x: Any) -> Any:
+        if x.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
+            raise complex_order_error(self.name, x.dtype)
         _check_reducible(self.name, x.shape, self.axis)
         y = x.min(axis=self.axis, keepdims=True) if self.smallest else x.max(axis=self.axis, keepdims=True)
         self.saved = (x, y)

@@ -16,7 +16,16 @@ from .. import backend, return_types
 from ..autograd import Function
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, dim_or_axis, fresh_memory, keep_flag, normalize_axis, one_axis, tensor_arg
+from ._util import (
+    NOT_GIVEN,
+    complex_order_error,
+    dim_or_axis,
+    fresh_memory,
+    keep_flag,
+    normalize_axis,
+    one_axis,
+    tensor_arg,
+)
 from .select import Gather, _indices, _reduction_axis
 from .shape import astype
 
@@ -266,6 +275,8 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noq
     """The lower median, as torch.median: of all elements (a 0-d tensor) without ``dim``; with ``dim``,
     ``(values, indices)`` along it (the gradient goes to the element at the index)."""
     x = tensor_arg(input, "median")
+    if x.dtype.kind == "c":   # complex values have no order (PyTorch's NotImplementedError)
+        raise complex_order_error("median", x.dtype)
     if x.dtype.kind not in "iuf":
         raise TypeError(f"median: expected a real, non-bool tensor (as PyTorch), got dtype {x.dtype}")
     if dim is None:

@@ -23,6 +23,7 @@ from ._util import (
     IndexArgumentError,
     IndexRangeError,
     ShapeMismatchError,
+    complex_order_error,
     dim_or_axis,
     flag,
     fresh_memory,
@@ -179,6 +180,8 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool 
     name = "min" if smallest else "max"
     result = return_types.min if smallest else return_types.max
     x = tensor_arg(x, name)
+    if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
+        raise complex_order_error(name, x.dtype, runtime=True)
     axis = _reduction_axis(x, dim, name)
     if x.ndim == 0:   # PyTorch accepts dim 0 / -1 of a 0-d tensor: the value itself, index 0
         xp = backend.array_module(x.data)
@@ -195,6 +198,8 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool 
 def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool) -> Tensor:
     name = "argmin" if smallest else "argmax"
     x = tensor_arg(x, name)
+    if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
+        raise complex_order_error(name, x.dtype, runtime=True)
     dim = dim_or_axis(name, dim, axis)
     keep = keep_flag(name, keepdim, keepdims)
     xp = backend.array_module(x.data)
@@ -232,6 +237,8 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if out is not None:
         return write_out("topk", topk(input, k, dim, largest, sorted), out, "exact")
     x = tensor_arg(input, "topk")
+    if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
+        raise complex_order_error("topk", x.dtype, runtime=True)
     k = int_arg(k, "topk", "k")
     if x.ndim == 0:   # dim 0 / -1 only; k = 0 or 1 both give the value itself at index 0, as PyTorch
         one_axis(dim, 1, "topk")
@@ -283,6 +290,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     if out is not None:
         return write_out("sort", sort(input, dim, descending, stable), out, "exact")
     x = tensor_arg(input, "sort")
+    if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
+        raise complex_order_error("sort", x.dtype, runtime=True)
     if x.ndim == 0:
         one_axis(dim, 1, "sort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return return_types.sort(*max_with_indices(x, 0))
@@ -296,6 +305,8 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:  # noqa: A002
     """The indices that sort ``x`` along ``dim`` (int64, no gradient)."""
     x = tensor_arg(input, "argsort")
+    if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
+        raise complex_order_error("argsort", x.dtype, runtime=True)
     if x.ndim == 0:
         one_axis(dim, 1, "argsort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)

@@ -22,7 +22,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, float64
 from . import elementwise, inplace
-from ._util import number
+from ._util import complex_order_error, number
 from .elementwise import _integral
 from .math import Binary, NotDifferentiable, _bool_result, _copy, _erf_array, _floating, _numeric, _unary, atan2, sign
 from .shape import astype
@@ -310,6 +310,8 @@ def fmax(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """Elementwise maximum that ignores NaN (NaN only where both are), broadcast; a tie's gradient goes to
     ``input``."""
     a, b = _operands(input, other, "fmax", floating=False)
+    if "c" in (a.dtype.kind, b.dtype.kind):   # complex values have no order (NumPy's is lexicographic)
+        raise complex_order_error("fmax", a.dtype if a.dtype.kind == "c" else b.dtype, runtime=True)
     return Binary("fmax", lambda xp, x, y: xp.fmax(x, y), _fmax_grads)(a, b)
 
 
@@ -317,6 +319,8 @@ def fmin(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """Elementwise minimum that ignores NaN (NaN only where both are), broadcast; a tie's gradient goes to
     ``input``."""
     a, b = _operands(input, other, "fmin", floating=False)
+    if "c" in (a.dtype.kind, b.dtype.kind):   # complex values have no order (NumPy's is lexicographic)
+        raise complex_order_error("fmin", a.dtype if a.dtype.kind == "c" else b.dtype, runtime=True)
     return Binary("fmin", lambda xp, x, y: xp.fmin(x, y), _fmin_grads)(a, b)
 
 
@@ -327,6 +331,8 @@ def heaviside(input: Tensor, values: Any) -> Tensor:  # noqa: A002 - PyTorch's n
     ``values`` must have x's dtype, as in PyTorch. No derivative (PyTorch's backward raises; so does this one).
     """
     x = _numeric(input, "heaviside")
+    if x.dtype.kind == "c":   # complex values have no order (no sign to step on)
+        raise complex_order_error("heaviside", x.dtype, runtime=True)
     if _plain_number(values):
         if numpy.result_type(x.dtype, values) != x.dtype:
             raise TypeError(f"heaviside: values {values!r} does not fit x's dtype {x.dtype}")
@@ -382,7 +388,9 @@ def frac(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """x - trunc(x) with x = ``input``, with x's sign (gradient 1); any shape; integer tensors raise, as in
     PyTorch."""
     x = _numeric(input, "frac")
-    if x.dtype.kind not in "fc":
+    if x.dtype.kind == "c":   # trunc orders values: NumPy has no complex trunc, PyTorch no complex frac
+        raise complex_order_error("frac", x.dtype)
+    if x.dtype.kind != "f":
         raise TypeError(f"frac: not implemented for dtype {x.dtype} (as in PyTorch)")
     return _frac(x)
 

@@ -21,7 +21,15 @@ from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, ShapeMismatchError, flag, normalize_axis, one_axis, tensor_arg
+from ._util import (
+    ArgumentTypeError,
+    ShapeMismatchError,
+    complex_order_error,
+    flag,
+    normalize_axis,
+    one_axis,
+    tensor_arg,
+)
 from .counting import bincount, bucketize, histc, searchsorted, unique, unique_consecutive
 from .distance import cdist, dist
 from .elementwise import clip, div, mul, sqrt, sub
@@ -174,6 +182,8 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out
     if out is not None:
         return write_out("aminmax", aminmax(input, dim=dim, keepdim=keepdim), out, "exact")
     x = tensor_arg(input, "aminmax")
+    if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
+        raise complex_order_error("aminmax", x.dtype)
     keep = flag(keepdim, "aminmax", "keepdim")
     if dim is not None:
         axis = one_axis(dim, max(x.ndim, 1), "aminmax")
