@@ -413,16 +413,11 @@ def _solve(node: Function, grads: Any) -> tuple:
 
 @rule(Det)
 def _det(node: Function, g: Tensor) -> Tensor:
-    """g · det(A) · A⁻ᵀ (PyTorch's for an invertible A). At a singular A the cofactors need the SVD's adjugate,
-    which has no rule here: refused rather than NaN."""
+    """g · det(A) · A⁻ᵀ (PyTorch's for an invertible A). A batch holding a singular A goes to
+    ``higher_order_rules._det_cofactors`` instead, which wraps this rule."""
     a, d = node.saved
     if a.size == 0:
         return _zeros(a.shape, g)
-    xp = node.xp
-    if bool((xp.abs(d) < 100 * xp.finfo(a.dtype).eps).any()):
-        raise NotImplementedError(f"create_graph=True: no higher-order gradient for linalg.det at a singular "
-                                  f"matrix (shape {a.shape}) yet; its first-order backward works: leave "
-                                  "create_graph=False")
     scale = _last_two(Mul()(g, _output(node, d)))
     return Mul()(scale, _inverse_t(_input(node, 0, a)))
 
