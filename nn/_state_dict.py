@@ -280,6 +280,9 @@ def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
         for module, old in reversed(extras):
             module.set_extra_state(old)
 
+    if not assign:   # a value that shares memory with a tensor written before it (a swap) is read first
+        written = {id(_root(load.values[key][0].data)) for key in arrays}
+        arrays = {key: array.copy() if id(_root(array)) in written else array for key, array in arrays.items()}
     try:   # a set_extra_state (or a device copy) that raises half-way puts back what was already loaded
         for key, array in arrays.items():
             target = load.values[key][0]
@@ -292,6 +295,13 @@ def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
         undo()
         raise
     return undo
+
+
+def _root(array: Any) -> Any:
+    """The array that owns ``array``'s memory (the end of its ``.base`` chain)."""
+    while getattr(array, "base", None) is not None and mg.is_array(array.base):
+        array = array.base
+    return array
 
 
 def _put(target: Tensor, array: Any, assign: bool) -> None:

@@ -237,3 +237,18 @@ def test_an_optimizer_state_key_that_is_not_a_whole_number_is_refused_and_change
         optimizer.load_state_dict({**saved, "state": {**{k: v for k, v in saved["state"].items() if k != 2},
                                                       key: saved["state"][2]}})
         assert snapshot() == before
+
+
+def test_a_state_dict_whose_values_share_memory_with_the_model_loads_what_it_held() -> None:
+    """state_dict() values share the parameters' memory: loading {a: b's, b: a's} copied b into a, then the new a
+    into b (both ended as b; PyTorch's load_state_dict does the same). Values that alias a tensor being written
+    are read first, so the swap is a swap; a view of a parameter (its transpose) loads as the values it showed."""
+    model = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Linear(2, 2, bias=False))
+    first, second = model[0].weight.numpy().copy(), model[1].weight.numpy().copy()
+    state = model.state_dict()
+    model.load_state_dict({"0.weight": state["1.weight"], "1.weight": state["0.weight"]})
+    np.testing.assert_array_equal(model[0].weight.numpy(), second)
+    np.testing.assert_array_equal(model[1].weight.numpy(), first)
+    model.load_state_dict({"0.weight": model[1].weight.T, "1.weight": model[0].weight.data.T})
+    np.testing.assert_array_equal(model[0].weight.numpy(), first.T)
+    np.testing.assert_array_equal(model[1].weight.numpy(), second.T)
