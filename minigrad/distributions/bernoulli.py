@@ -16,8 +16,10 @@ __all__ = ["Bernoulli"]
 
 def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
     """-[t log σ(l) + (1 - t) log(1 - σ(l))] = softplus(l) - l t, stable for any l; gradient σ(l) - t to l, also
-    at l = 0 (probs ½)."""
-    return softplus(logits) - logits * target
+    at l = 0 (probs ½). Written (1 - t) softplus(l) + t softplus(-l): l = +inf scores t = 0 as inf, as PyTorch
+    (softplus(l) - l t is inf - inf there), l = -inf scores t = 1 as inf (PyTorch: NaN), and the gradient keeps
+    its digits for hard targets on both sides (σ(l) for t = 0, -σ(-l) for t = 1)."""
+    return (1 - target) * softplus(logits) + target * softplus(-logits)
 
 
 class Bernoulli(BinaryParameters, ExponentialFamily):

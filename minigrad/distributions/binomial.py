@@ -42,7 +42,7 @@ class Binomial(BinaryParameters, Distribution):
 
     @property
     def mode(self) -> Tensor:
-        return mg.minimum(((self.total_count + 1) * self.probs).floor(), self.total_count)
+        return ((self.total_count + 1) * self.probs).floor().clamp(max=self.total_count)   # ties: no gradient to n
 
     @property
     def variance(self) -> Tensor:

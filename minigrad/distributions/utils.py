@@ -39,8 +39,9 @@ def broadcast_all(*values: Any) -> tuple:
 
 
 def clamp_by_zero(x: Tensor) -> Tensor:
-    """max(x, 0) with PyTorch's gradient: 1 above 0, 0 below and ½ at 0 (a plain clamp gives 1 there)."""
-    return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
+    """max(x, 0) with PyTorch's gradient: 1 above 0, 0 below and ½ at 0 (a plain clamp gives 1 there, relu 0);
+    0 at x = -inf (where (|x| + x) / 2 would give NaN)."""
+    return (x.clamp(min=0) + x.relu()) / 2
 
 
 def softplus(x: Tensor) -> Tensor:
