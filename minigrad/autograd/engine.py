@@ -41,6 +41,7 @@ from ..arguments import AxisError, constant_array, with_op_context, wrapped_ints
 from ..frames import in_fresh_chunk
 from ..hooks import (
     AFTER_BACKWARD,
+    HOOKS_LOCK,
     HookError,
     RemovableHandle,
     _add_to_grad,
@@ -290,10 +291,11 @@ class Function:
             return result[0]
 
         on_output_gradient.__name__ = getattr(hook, "__name__", "prehook")
-        if self.hooks is None:
-            self.hooks = {}
-        hooks = self.hooks.setdefault(0, [])
-        hooks.append(on_output_gradient)
+        with HOOKS_LOCK:   # another thread's grad may be removing its capture hook from this table
+            if self.hooks is None:
+                self.hooks = {}
+            hooks = self.hooks.setdefault(0, [])
+            hooks.append(on_output_gradient)
 
         def remove() -> None:
             if on_output_gradient in hooks:
@@ -310,10 +312,11 @@ class Function:
         """
         if not callable(hook):
             raise TypeError(f"grad_fn.register_hook: the hook must be callable, got {type(hook).__name__}")
-        if self.hooks is None:
-            self.hooks = {}
-        hooks = self.hooks.setdefault(AFTER_BACKWARD, [])
-        hooks.append(hook)
+        with HOOKS_LOCK:
+            if self.hooks is None:
+                self.hooks = {}
+            hooks = self.hooks.setdefault(AFTER_BACKWARD, [])
+            hooks.append(hook)
 
         def remove() -> None:
             if hook in hooks:
