@@ -11,7 +11,7 @@ from .. import backend
 from ..autograd import Function, LazyGradient
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import OUT_DTYPE, read_by_the_others, sum_to, unsupported
+from ._util import OUT_DTYPE, fresh_memory, read_by_the_others, sum_to, unsupported
 
 
 class MatMulShapeError(ValueError, RuntimeError):
@@ -199,12 +199,13 @@ def matmul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # n
     that tensor (minigrad/outputs.py)."""
     if out is not None:
         return write_out("matmul", MatMul()(input, other), out, "exact")
-    return MatMul()(input, other)
+    return fresh_memory(MatMul()(input, other))
 
 
 def matmul_operator(a: Any, b: Any) -> Tensor:
-    """``a @ b``: :func:`matmul` without its ``out=`` test (the operators never take one)."""
-    return MatMul()(a, b)
+    """``a @ b``: :func:`matmul` without its ``out=`` test (the operators never take one). A stack times a matrix
+    is one GEMM reshaped back, a view of the op's own temporary: marked as owning its memory (``fresh_memory``)."""
+    return fresh_memory(MatMul()(a, b))
 
 
 def _check_step_operands(name: str, h: Any, weight_t: Any, weight_t_rows: Any) -> None:
