@@ -726,6 +726,12 @@ def test_seq2seq_translation(torch: Any, monkeypatch: pytest.MonkeyPatch, attent
         _assert_close(mine, reference, 1e-5, "attention weights")
         assert mine.shape == reference.shape
     _assert_same_weights(torch_model, mg_model, initial)
+    # minigrad's own xavier_init_weights (overwritten above by torch's draws) reached the GRUs' weights by name
+    fresh = mg_program["make_model"](len(src_vocab), len(tgt_vocab), attention=attention)
+    for name, param in fresh.named_parameters():
+        if ".rnn.weight_hh" in name:
+            bound = np.sqrt(6 / sum(param.shape))
+            assert 1 / np.sqrt(param.shape[1]) < np.abs(param.detach().numpy()).max() <= bound, name
 
 
 def test_masked_softmax_and_sequence_mask(torch: Any) -> None:
