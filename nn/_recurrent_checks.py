@@ -66,15 +66,20 @@ def check_finite_steps(owner: str, x: Tensor, time_axis: int) -> None:
         f"read by the step in scope '{scope}/t{t}'; input {x.dtype}{x.shape} non-finite={int(bad.sum())}")
 
 
-def length_masks(owner: str, lengths: Any, steps: int, batch: int, device: Any, batch_hint: str) -> tuple | None:
+def length_masks(owner: str, lengths: Any, steps: int, batch: int, device: Any, batch_hint: str,
+                 time_axis: int = 0) -> tuple | None:
     """``lengths`` (B ints, each in [1, steps]) as (steps to run: the longest length, per step a (B, 1) bool
-    keep-mask Tensor, the shortest length); None without lengths. ``batch_hint`` ends a wrong-size error."""
+    keep-mask Tensor, the shortest length, the input's keep-mask: (T, B, 1) ((B, T, 1) for ``time_axis`` 1)
+    bool Tensor, None when no sequence is shorter than T); None without lengths (or for an empty batch).
+    ``batch_hint`` ends a wrong-size error."""
     if lengths is None:
         return None
     if isinstance(lengths, Tensor):
         values = lengths.numpy()
     else:
         values = mg.to_numpy(lengths) if mg.is_array(lengths) else numpy.asarray(lengths)
+    if values.size == 0 and batch == 0:          # lengths=[] for an empty batch (NumPy reads [] as float64)
+        return None
     if values.dtype.kind not in "iu":
         raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
                         f"got dtype {values.dtype}")
@@ -84,6 +89,11 @@ def length_masks(owner: str, lengths: Any, steps: int, batch: int, device: Any, 
     if values.min() < 1 or values.max() > steps:
         raise ValueError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time steps), "
                          f"got {values.tolist()}")
-    active = int(values.max())
+    active, shortest = int(values.max()), int(values.min())
     keep = mg.to_device(numpy.arange(active)[:, None, None] < values[None, :, None], device)   # (T', B, 1)
-    return active, tuple(mg.as_tensor(keep[t]) for t in range(active)), int(values.min())
+    # the padding must not reach the gradients: a NaN/Inf there would make 0 · NaN = NaN in the weights' grads
+    inputs = None
+    if shortest < steps:
+        inputs = numpy.arange(steps)[:, None, None] < values[None, :, None]                      # (T, B, 1)
+        inputs = mg.as_tensor(mg.to_device(inputs.swapaxes(0, 1) if time_axis else inputs, device))
+    return active, tuple(mg.as_tensor(keep[t]) for t in range(active)), shortest, inputs

@@ -230,7 +230,8 @@ class _Recurrent(Module):
         unbatched), of the input's dtype and device, zeros when missing; D = 2 if bidirectional
         else 1. ``lengths``: B ints (list, NumPy array or integer Tensor), each in [1, T]: outputs
         past a sequence's end are zero, its final state is the one at its last real step, and the
-        reverse direction starts at its own end, as a packed sequence in PyTorch.
+        reverse direction starts at its own end, as a packed sequence in PyTorch; the padding's values
+        are never read (NaN/Inf there reach neither the outputs nor the gradients).
 
         PyTorch's keyword names work too: ``input=`` for x, ``hx=`` for the state.
 
@@ -270,7 +271,9 @@ class _Recurrent(Module):
         if steps == 0:
             raise RecurrentInputError(f"{owner}: the input has no time steps (shape {x.shape})")
         initial = self._initial_states(state, x, batch, unbatched)
-        keep = length_masks(owner, lengths, steps, batch, x.device, self._batch_hint())
+        keep = length_masks(owner, lengths, steps, batch, x.device, self._batch_hint(), time_axis)
+        if keep is not None and keep[3] is not None:
+            x = mg.where(keep[3], x, 0.0)     # the padding, zeroed: its NaN/Inf would reach the weights' grads
         if mg.is_anomaly_enabled():
             check_finite_steps(owner, x, time_axis)
 
@@ -312,7 +315,7 @@ class _Recurrent(Module):
         if keep is None:
             active, masks, shortest = x.shape[time_axis], None, 0
         else:
-            active, masks, shortest = keep
+            active, masks, shortest = keep[:3]
         if not self._compile_loops:
             return self._direction(x, time_axis, k, suffix, state, active, masks, shortest)
         compiled = self._compiled_directions.get((k, suffix))

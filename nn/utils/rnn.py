@@ -32,6 +32,10 @@ class PackingError(ValueError, RuntimeError):
     these and ValueError for some; this is both."""
 
 
+class _NoBatchAxisError(PackingError, IndexError):
+    """An input to pack with fewer than 2 dims: PyTorch's IndexError (it reads a batch axis that is not there)."""
+
+
 class _PackedSequenceFields(NamedTuple):
     data: Tensor
     batch_sizes: Tensor
@@ -194,7 +198,8 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
             raise TypeError(f"pack_padded_sequence: input must be a Tensor, got {type(input).__name__}")
         input = mg.as_tensor(input)
     if input.ndim < 2:
-        raise PackingError(f"pack_padded_sequence: input must have a time and a batch axis, got shape {input.shape}")
+        raise _NoBatchAxisError(f"pack_padded_sequence: input must have a time and a batch axis, got shape "
+                                f"{input.shape}")
     steps, batch = (input.shape[1], input.shape[0]) if batch_first else input.shape[:2]
     values = _lengths_array("pack_padded_sequence", lengths, batch)
     if batch == 0:
