@@ -218,15 +218,14 @@ def test_dropout_is_seeded_and_compile_replays_it_bit_for_bit() -> None:
 
 
 def test_compiled_training_step_with_packed_lstm_of_changing_lengths() -> None:
-    """mg.compile of a step (pack, LSTM, unpack, loss, backward): a new shape or lengths list captures anew,
-    a repeated one replays; losses and gradients equal eager's bit for bit."""
+    """mg.compile of a step (pack, LSTM, unpack, loss; the backward outside, as a backward inside runs the call
+    eagerly): a new shape or lengths list captures anew, a repeated one replays; losses and gradients equal
+    eager's bit for bit."""
     def step(lstm: nn.LSTM, head: nn.Linear, x: mg.Tensor, lengths: list, target: mg.Tensor) -> mg.Tensor:
         out, (h, c) = lstm(pack_padded_sequence(x, lengths, enforce_sorted=False))
         padded, _ = pad_packed_sequence(out, batch_first=True, total_length=8, padding_value=0.5)
         loss = ((head(h[-2:].permute(1, 0, 2).reshape(-1, 10)) - target) ** 2).mean() + padded.pow(2).mean()
-        loss = loss + c.sum() * 0.1
-        loss.backward()
-        return loss
+        return loss + c.sum() * 0.1
 
     batches = [(5, [5, 2, 4]), (7, [3, 7, 1, 6]), (5, [5, 2, 4]), (5, [3, 5, 5]), (7, [3, 7, 1, 6])]
     data = [(RNG.standard_normal((t, len(ls), 3)).astype(np.float32), ls,
@@ -242,7 +241,9 @@ def test_compiled_training_step_with_packed_lstm_of_changing_lengths() -> None:
             warnings.simplefilter("error")          # no fallback to eager
             for x, lengths, target in data:
                 optimizer.zero_grad()
-                trace.append(fn(lstm, head, mg.tensor(x), lengths, mg.tensor(target)).item())
+                loss = fn(lstm, head, mg.tensor(x), lengths, mg.tensor(target))
+                loss.backward()
+                trace.append(loss.item())
                 trace.extend(p.grad.numpy().copy() for p in lstm.parameters())
                 optimizer.step()
         results.append(trace)
