@@ -154,7 +154,9 @@ class LBFGS(Optimizer):
 
     def _iterate(self, evaluate: Callable[[], tuple[Any, float, Any]], hyper: dict, state: dict) -> tuple[Any, dict]:
         """The L-BFGS iterations of one ``step``; returns (first loss, new state) and leaves the parameters moved."""
-        lr, tolerance_change = hyper["lr"], hyper["tolerance_change"]
+        # a Tensor lr as a Python float: PyTorch's step lengths mix it with float64 0-d Tensors (1/|g|₁), which
+        # win the promotion, so its arithmetic runs in float64 on the Tensor's value (Adam's runs in float32)
+        lr, tolerance_change = float(hyper["lr"]), hyper["tolerance_change"]
         func_evals, n_iter = state.get("func_evals", 0), state.get("n_iter", 0)
         first_loss, loss, flat_grad = evaluate()
         func_evals += 1

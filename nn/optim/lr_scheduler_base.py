@@ -24,6 +24,8 @@ import warnings
 import weakref
 from typing import Any
 
+import numpy as np
+
 import minigrad as mg
 
 from .checks import is_number
@@ -49,8 +51,15 @@ def set_lr(group: dict, value: float) -> None:
 
 
 def float_lr(lr: Any) -> Any:
-    """A 0-d Tensor as a Python float; a number unchanged."""
-    return float(lr.item()) if isinstance(lr, mg.Tensor) else lr
+    """A 0-d Tensor as a NumPy scalar of its floating dtype (a Python float for another dtype); a number unchanged.
+
+    So a schedule computes a Tensor lr in that dtype, as PyTorch's tensor arithmetic does: ExponentialLR's
+    lr·gamma on torch.tensor(0.1) is a float32 product (gamma rounded to float32), not a float64 one rounded after.
+    """
+    if not isinstance(lr, mg.Tensor):
+        return lr
+    value = lr.item()
+    return np.dtype(lr.dtype).type(value) if lr.dtype.kind == "f" else float(value)
 
 
 def check_int(scheduler: str, name: str, value: Any, minimum: int) -> None:

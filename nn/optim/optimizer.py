@@ -27,6 +27,8 @@ import math
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 import minigrad as mg
 
 from .checks import check_count, copied, followed, is_flag, is_number, param_label, scalar_of, snapshot
@@ -259,15 +261,22 @@ class Optimizer(OptimizerHooks):
             raise type(error)(f"{error} [{where}]") from None
 
     def _checked_lr(self, lr: Any) -> float:
-        """A learning rate (a number or a 0-d real Tensor, read now) as a float; raises naming the value."""
+        """A learning rate (a number or a 0-d real Tensor, read now) as a float; raises naming the value.
+
+        A Tensor lr comes back as a NumPy scalar of its floating dtype (an integer one as float32), so that
+        what a step computes from it (Adam's lr / (1 - beta1^t), AdamW's 1 - lr·weight_decay) is rounded in
+        that dtype, as PyTorch computes with a 0-d Tensor: torch.tensor(0.01) steps in float32 arithmetic.
+        """
+        dtype = None
         if isinstance(lr, mg.Tensor) or mg.is_array(lr):
             if lr.ndim != 0 or lr.dtype.kind not in "fiu":
                 raise TypeError(f"{self._name}: a Tensor lr must be 0-d and real (as in PyTorch), got shape "
                                 f"{tuple(lr.shape)} and dtype {lr.dtype}")
+            dtype = lr.dtype if lr.dtype.kind == "f" else np.float32
             lr = scalar_of(lr)
         if not is_number(lr) or not lr >= 0 or not math.isfinite(lr):  # `not >=` also catches NaN
             raise ValueError(f"{self._name}: invalid learning rate lr={lr!r} (must be a finite number >= 0)")
-        return float(lr)
+        return float(lr) if dtype is None else np.dtype(dtype).type(lr)
 
     def _hyper(self, group: dict) -> dict:
         """The group's hyper-parameters checked, with a 0-d Tensor ``lr`` read as a float.
