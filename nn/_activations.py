@@ -174,10 +174,17 @@ def _thresholded(input: Any, limit: Any, value: Any) -> Tensor:  # noqa: A002
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """SiLU (swish): x · σ(x). Any shape."""
+    """SiLU (swish): x · σ(x). Any shape. Complex x: x / (1 + e⁻ˣ), PyTorch's, without a gradient (PyTorch
+    refuses to record it: NotImplementedError, a RuntimeError, where x requires grad)."""
     if inplace is not False and flag(inplace, "silu", "inplace"):
         return written_in_place("silu_", input, silu)
-    x = _floating(input, "silu")
+    x = _tensor(input, "silu")
+    if x.dtype.kind == "c":
+        if x.requires_grad and mg.is_grad_enabled():
+            raise NotImplementedError(f"silu: no automatic differentiation for complex outputs (input {x.dtype}, "
+                                      f"shape {x.shape}), as in PyTorch; run it under mg.no_grad()")
+        return x / (1 + mg.exp(-x))
+    x = _floating(x, "silu")
     return x * x.sigmoid()
 
 

@@ -427,6 +427,9 @@ def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | Non
     """jacrev/jacfwd's body: the Jacobian blocks in torch.func's structure, output-major."""
     @functools.wraps(func)
     def wrapper(*args: Any) -> Any:
+        real_only = api in ("jacrev", "jacfwd")   # torch.func's refuse complex inputs (all, not only argnums'), outputs
+        if real_only:
+            _error_if_complex(api, args, is_input=True)
         level = _Level(api)
         if randomness is not None:
             check_randomness(randomness)
@@ -435,6 +438,8 @@ def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | Non
             args, diff = level.with_stand_ins(args, numbers)
             with randomness_checked(randomness or "different", 1):
                 output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp")
+            if real_only:
+                _error_if_complex(api, flat_out, is_input=False)
             level.decide(flat_out)
             flat_diff, diff_spec = _pytree.flatten(diff)
             per_output = []
@@ -474,7 +479,7 @@ def jacrev(func: Callable, argnums: int | tuple = 0, *, has_aux: bool = False, c
 
 
 def _error_if_complex(api: str, tree: Any, is_input: bool) -> None:
-    """torch.func's jacfwd refuses complex inputs and outputs (RuntimeError, its message)."""
+    """torch.func's jacrev and jacfwd refuse complex inputs and outputs (RuntimeError, its message)."""
     for idx, arg in enumerate(_pytree.flatten(tree)[0]):
         if isinstance(arg, Tensor) and arg.dtype.kind == "c":
             raise RuntimeError(f"{api}: Expected all {'inputs' if is_input else 'outputs'} to be real but received "

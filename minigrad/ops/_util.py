@@ -40,20 +40,22 @@ class ComplexOrderRuntimeError(TypeError, RuntimeError):
     ``max(dim)``, argmax, sort, topk, heaviside, isin)."""
 
 
-def complex_order_error(name: str, dtype: Any, runtime: bool = False) -> TypeError:
+def complex_order_error(name: str, dtype: Any, runtime: bool = False, order: bool = True) -> TypeError:
     """The error of ordering op ``name`` given values of complex ``dtype`` (raise it): RuntimeError-only where
-    PyTorch raises that (``runtime=True``), else NotImplementedError."""
+    PyTorch raises that (``runtime=True``), else NotImplementedError. ``order=False``: the same classes for an op
+    PyTorch has no complex kernel for for another reason (erf, xlogy, gcd, nansum …), with a message that says so."""
     kind = ComplexOrderRuntimeError if runtime else ComplexOrderError
-    return kind(f"{name}: not implemented for complex tensors (dtype {dtype}): complex numbers have no order "
-                "(as in PyTorch; order by .abs() or .real)")
+    why = ": complex numbers have no order (as in PyTorch; order by .abs() or .real)" if order else \
+        ", as in PyTorch (compute it on .real and .imag, or .abs())"
+    return kind(f"{name}: not implemented for complex tensors (dtype {dtype}){why}")
 
 
-def refuse_complex(name: str, *values: Any, runtime: bool = False) -> None:
+def refuse_complex(name: str, *values: Any, runtime: bool = False, order: bool = True) -> None:
     """Raise :func:`complex_order_error` if any of ``values`` (Tensors, arrays or numbers) is complex."""
     for value in values:
         dtype = getattr(value, "dtype", None)
         if isinstance(value, complex) or dtype is not None and dtype.kind == "c":
-            raise complex_order_error(name, "complex" if dtype is None else dtype, runtime)
+            raise complex_order_error(name, "complex" if dtype is None else dtype, runtime, order)
 
 
 def sum_to(grad: Any, shape: tuple) -> Any:

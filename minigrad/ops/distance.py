@@ -9,7 +9,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, number, sum_to, tensor_arg
+from ._util import ShapeMismatchError, number, refuse_complex, sum_to, tensor_arg
 from .elementwise import sub
 from .linalg_arguments import LinalgShapeError
 from .reduce import norm
@@ -86,6 +86,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
     for name, x in (("x1", x1), ("x2", x2)):
         if x.ndim < 2:
             raise LinalgShapeError(f"cdist: expects tensors with at least 2 dims, {name} has shape {x.shape}")
+        refuse_complex("cdist", x, runtime=True, order=False)
         if x.dtype.kind != "f":
             raise TypeError(f"cdist: only floating-point tensors, {name} has dtype {x.dtype}")
     if x1.dtype != x2.dtype:
@@ -114,8 +115,8 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002
     x = input
     x, other = tensor_arg(x, "dist"), tensor_arg(other, "dist")
     for t in (x, other):
-        if t.dtype.kind != "f":
-            raise TypeError(f"dist: expects floating-point tensors, got dtypes {x.dtype} and {other.dtype}")
+        if t.dtype.kind not in "fc":
+            raise TypeError(f"dist: expects floating-point or complex tensors, got dtypes {x.dtype} and {other.dtype}")
     p = number(p, "dist", "p")
     try:
         backend.numpy.broadcast_shapes(x.shape, other.shape)

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, flag, int_arg, number, tensor_arg
+from ._util import ShapeMismatchError, flag, int_arg, number, refuse_complex, tensor_arg
 from .creation import linspace_arrays
 
 __all__ = ["histogram", "histogramdd"]
@@ -89,6 +89,7 @@ class Histogram(Function):
 
 def _points(input: Any, name: str) -> Tensor:  # noqa: A002 - PyTorch's name
     x = tensor_arg(input, name)
+    refuse_complex(name, x, order=False)   # PyTorch: NotImplementedError ("histogramdd" not implemented)
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
         raise TypeError(f"{name}: only float32 and float64 tensors are supported (as PyTorch's CPU kernel), got "
                         f"dtype {x.dtype}")

@@ -205,10 +205,22 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 # 1/(sqrt(x - 1) sqrt(x + 1)), not 1/sqrt(x² - 1), which has the other sign where Re x < 0: ops/special.py)
 _HOLOMORPHIC = frozenset({"log1p", "expm1", "log2", "log10", "exp2", "rsqrt", "reciprocal", "tan", "sinh", "cosh",
                           "asin", "acos", "atan", "asinh", "acosh", "atanh",
-                          "xlogy"})   # a Binary: holomorphic in each input (PyTorch has no complex xlogy)
+                          "logaddexp"})   # a Binary: holomorphic in each input
 
-log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda xp, x, y: 1 / (1 + x),
-               "log(1 + x), exact for small x.")
+def _log1p(xp: Any, x: Any) -> Any:
+    """log(1 + x); for complex x exact for small |x| too (NumPy's complex log1p is log(1 + x): 1e-20 + 1e-21j
+    gave a real part of 0): log|1 + x| = ½ log1p(x.real·(2 + x.real) + x.imag²) for |x| < ½, as PyTorch's."""
+    if getattr(x, "dtype", None) is None or x.dtype.kind != "c":
+        return xp.log1p(x)
+    re, im = x.real, x.imag
+    angle = xp.arctan2(im, re + 1)
+    small = re * (2 + re) + im * im
+    near = xp.where(small == 0, re, 0.5 * xp.log1p(small))   # small underflowed: log|1 + x| ≈ x.real
+    magnitude = xp.where(xp.abs(x) < 0.5, near, xp.log(xp.hypot(re + 1, im)))
+    return (magnitude + 1j * angle).astype(x.dtype, copy=False)
+
+
+log1p = _unary("log1p", _log1p, lambda xp, x, y: 1 / (1 + x), "log(1 + x), exact for small x.")
 # d expm1 = exp(x), not y + 1: that rounds to 0 far in the negative tail (float32 at x = -30), where
 # elu/selu/celu built on expm1 then lose their small gradients
 expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: xp.exp(x), "exp(x) - 1, exact for small x.")
@@ -235,6 +247,7 @@ def _erf_array(xp: Any, x: Any) -> Any:
     (no cancellation); beyond: erfc(x) = e^{-x²}/√π / (x + ½/(x + 1/(x + (3/2)/(x + …)))), the
     continued fraction evaluated from its tail.
     """
+    refuse_complex("erf", x, order=False)   # PyTorch has no complex erf (and this series is for real x)
     a = xp.abs(x)
     near = xp.minimum(a, 2.5)
     term = near.copy()
@@ -337,6 +350,7 @@ def atan2(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # no
     if out is not None:
         return write_out("atan2", atan2(input, other), out)
     a, b = _pair(input, other, "atan2")
+    refuse_complex("atan2", a, b, order=False)
     a = _floating(a, "atan2") if isinstance(a, Tensor) else a
     b = _floating(b, "atan2") if isinstance(b, Tensor) else b
 
@@ -353,8 +367,26 @@ def logaddexp(input: Any, other: Any) -> Tensor:  # noqa: A002
     a, b = _pair(input, other, "logaddexp")
     a = _floating(a, "logaddexp") if isinstance(a, Tensor) else a
     b = _floating(b, "logaddexp") if isinstance(b, Tensor) else b
-    return Binary("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
+    return Binary("logaddexp", _logaddexp,
                   lambda xp, gy, x, y, out: (gy / (1 + xp.exp(y - x)), gy / (1 + xp.exp(x - y))))(a, b)
+
+
+def _logaddexp(xp: Any, x: Any, y: Any) -> Any:
+    """log(exp(x) + exp(y)); for complex values (NumPy has no complex logaddexp) PyTorch's: log1p(exp(lo - hi)) + hi
+    with hi the one of larger real part (``y`` on a tie), the principal log of the sum; NaN + NaNj if either has a
+    NaN; where both real parts are the same infinity, ``lo`` at -inf and log(exp(x) + exp(y)) at +inf."""
+    if getattr(x, "dtype", None) is None or x.dtype.kind != "c":
+        if getattr(y, "dtype", None) is None or y.dtype.kind != "c":
+            return xp.logaddexp(x, y)
+    dtype = xp.result_type(x, y)
+    x, y = xp.broadcast_arrays(xp.asarray(x).astype(dtype, copy=False), xp.asarray(y).astype(dtype, copy=False))
+    x_low = x.real < y.real
+    lo, hi = xp.where(x_low, x, y), xp.where(x_low, y, x)
+    out = _log1p(xp, xp.exp(lo - hi)) + hi
+    same_infinity = xp.isinf(lo.real) & (lo.real == hi.real)
+    if same_infinity.any():
+        out = xp.where(same_infinity, xp.where(lo.real < 0, lo, xp.log(xp.exp(lo) + xp.exp(hi))), out)
+    return xp.where(xp.isnan(x) | xp.isnan(y), dtype.type(complex(math.nan, math.nan)), out)
 
 
 class Lerp(Function):
@@ -444,9 +476,11 @@ def _xp_of(*values: Any) -> Any:
     return backend.numpy
 
 
-def _test(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tensor], Tensor]:
+def _test(name: str, fn: Callable[[Any, Any], Any], doc: str, real: bool = False) -> Callable[[Tensor], Tensor]:
     def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         x = _numeric(input, name)
+        if real:   # PyTorch's isposinf/isneginf refuse complex input (RuntimeError)
+            refuse_complex(name, x, runtime=True, order=False)
         xp = backend.array_module(x.data)
         return _bool_result(name, lambda a: xp.asarray(fn(xp, a)), (x,))
     op.__name__ = name
@@ -457,8 +491,8 @@ def _test(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tenso
 isnan = _test("isnan", lambda xp, a: xp.isnan(a), "True where x is NaN.")
 isinf = _test("isinf", lambda xp, a: xp.isinf(a), "True where x is +inf or -inf.")
 isfinite = _test("isfinite", lambda xp, a: xp.isfinite(a), "True where x is neither inf nor NaN.")
-isposinf = _test("isposinf", lambda xp, a: xp.isposinf(a), "True where x is +inf.")
-isneginf = _test("isneginf", lambda xp, a: xp.isneginf(a), "True where x is -inf.")
+isposinf = _test("isposinf", lambda xp, a: xp.isposinf(a), "True where x is +inf.", real=True)
+isneginf = _test("isneginf", lambda xp, a: xp.isneginf(a), "True where x is -inf.", real=True)
 logical_not = _test("logical_not", lambda xp, a: xp.logical_not(a), "True where x is zero (False).")
 
 

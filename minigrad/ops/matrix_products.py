@@ -11,7 +11,7 @@ import numpy
 
 from .. import backend
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, int_arg, int_tuple, normalize_axis, tensor_arg
+from ._util import DtypeMismatchError, ShapeMismatchError, int_arg, int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
 from .complex_ops import conj
 from .elementwise import mul
@@ -28,7 +28,9 @@ def vecdot(x: Any, y: Any, *, dim: int = -1) -> Tensor:
     (…, n) and (…, n) → (…)."""
     name = "linalg.vecdot"
     x, y = floating(x, name, "x", complex_ok=True), floating(y, name, "y", complex_ok=True)
-    same_dtype(name, x, y, "x and y")
+    if x.dtype != y.dtype:   # PyTorch: RuntimeError (no promotion)
+        raise DtypeMismatchError(f"{name}: expected x and y to have the same dtype, got x of dtype {x.dtype} and y "
+                                 f"of dtype {y.dtype}")
     try:
         shape = numpy.broadcast_shapes(x.shape, y.shape)
     except ValueError:

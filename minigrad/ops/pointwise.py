@@ -360,6 +360,7 @@ def _integer_pair(a: Any, b: Any, name: str) -> tuple:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     a, b = (v if isinstance(v, int) and not isinstance(v, bool) else _numeric(v, name) for v in (a, b))
+    refuse_complex(name, a, b, order=False)
     for value in (a, b):
         if isinstance(value, Tensor) and value.dtype.kind not in "iu":
             raise TypeError(f"{name}: not implemented for dtype {value.dtype} (integers only, as in PyTorch); "

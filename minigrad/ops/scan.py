@@ -8,6 +8,7 @@ are exact where it has zeros: each element's gradient is the product of the
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy
@@ -26,6 +27,7 @@ from ._util import (
     one_axis,
     tensor_arg,
 )
+from .math import _logaddexp
 from .select import Gather, _indices, _reduction_axis
 from .shape import astype
 
@@ -188,6 +190,15 @@ def cumprod(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any
 
 
 def _logcumsumexp_array(xp: Any, x: Any, axis: int) -> Any:
+    if x.dtype.kind == "c":
+        # PyTorch's complex scan, step by step: acc = logaddexp(x[i], acc) from acc = -inf + 0j (the order and the
+        # start matter only where real parts tie at an infinity: logcumsumexp of [-inf + 1j] is -inf + 0j there)
+        y = xp.moveaxis(x, axis, -1)
+        out = xp.empty_like(y)
+        acc = xp.full(y.shape[:-1], complex(-math.inf, 0), dtype=y.dtype)
+        for i in range(y.shape[-1]):
+            acc = out[..., i] = _logaddexp(xp, y[..., i], acc)
+        return xp.moveaxis(out, -1, axis)
     if xp is numpy:
         return numpy.logaddexp.accumulate(x, axis=axis)
     # CuPy has no logaddexp.accumulate: a doubling scan, log2(n) steps of logaddexp (never a shift by the
@@ -202,7 +213,10 @@ def _logcumsumexp_array(xp: Any, x: Any, axis: int) -> Any:
 
 class LogCumSumExp(Function):
     """out[i] = log Σ_{k<=i} exp(x[k]); grad[k] = Σ_{i>=k} gy[i] · exp(x[k] - out[i]), summed in
-    log space (the positive and negative parts of gy apart) so that nothing overflows."""
+    log space (the positive and negative parts of gy apart) so that nothing overflows. Complex x: PyTorch's
+    values and gradient (its conjugate: Σ gy[i] · conj(exp(x[k] - out[i])))."""
+
+    complex_grad = True   # backward gives PyTorch's complex gradient (autograd.engine._complex_gate)
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -217,6 +231,14 @@ class LogCumSumExp(Function):
         xp, axis = self.xp, self.axis
         if x.size == 0:
             return xp.zeros_like(x)
+        if x.dtype.kind == "c":
+            if x.shape[axis] <= 1:
+                return gy
+            # PyTorch's complex rule: grad[k] = Σ_{i>=k} gy[i] · conj(exp(x[k] - out[i])), in log space in one piece
+            with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+                terms = xp.log(xp.conj(gy)) - y   # log 0 = -inf: a zero gradient adds nothing
+                from_right = xp.flip(_logcumsumexp_array(xp, xp.flip(terms, axis), axis), axis)
+                return xp.conj(xp.exp(from_right + x))
         out = xp.zeros_like(x)
         with backend.errstate(xp, divide="ignore", invalid="ignore"):
             for sign, part in ((1, xp.maximum(gy, 0)), (-1, xp.maximum(-gy, 0))):

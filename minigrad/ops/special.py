@@ -22,7 +22,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, float64
 from . import elementwise, inplace
-from ._util import complex_order_error, number
+from ._util import complex_order_error, number, refuse_complex
 from .elementwise import _integral
 from .math import Binary, NotDifferentiable, _bool_result, _copy, _erf_array, _floating, _numeric, _unary, atan2, sign
 from .shape import astype
@@ -130,6 +130,7 @@ def _erfc_array(xp: Any, x: Any) -> Any:
     For |x| >= 2.5 the continued fraction erfc(|x|) = e^{-x²}/√π / (|x| + ½/(|x| + 1/(|x| + (3/2)/(…)))),
     evaluated from its tail, as ``ops/math.py``'s erf; elsewhere 1 - erf(x), which loses no digits there.
     """
+    refuse_complex("erfc", x, order=False)   # PyTorch has no complex erfc (and this is for real x)
     dtype = x.dtype
     if dtype.itemsize < 8:   # float32: 1 - erf in float32 would lose the digits of erfc(2) = 0.00468
         x = x.astype(float64)
@@ -181,7 +182,9 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002 - Py
         eps = float(number(eps, "logit", "eps"))
         if eps < 0:
             eps = None
-    return Logit(eps)(_floating(input, "logit"))
+    x = _floating(input, "logit")
+    refuse_complex("logit", x, order=False)   # no complex kernel in PyTorch (NumPy would compute one)
+    return Logit(eps)(x)
 
 
 # --- two-input functions -------------------------------------------------------------------------------
@@ -206,6 +209,7 @@ def xlogy(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     Gradients ``log(b)`` (0 where a == 0 and b <= 0) and ``a / b``. Integer and bool tensors become float32.
     """
     a, b = _operands(input, other, "xlogy")
+    refuse_complex("xlogy", a, b, order=False)   # no complex kernel in PyTorch (NumPy would compute one)
     return Binary("xlogy", _xlogy, _xlogy_grads)(a, b)
 
 
@@ -219,6 +223,7 @@ def hypot(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     a / y and b / y (NaN at 0, 0)."""
     _no_integers(input, other, "hypot")
     a, b = _operands(input, other, "hypot")
+    refuse_complex("hypot", a, b, order=False)
     return Binary("hypot", lambda xp, x, y: xp.hypot(x, y),
                     lambda xp, gy, x, y, out: (gy * x / out, gy * y / out))(a, b)
 
@@ -228,6 +233,7 @@ def logaddexp2(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     1 / (1 + 2^(b - a)) and 1 / (1 + 2^(a - b))."""
     _no_integers(input, other, "logaddexp2")
     a, b = _operands(input, other, "logaddexp2")
+    refuse_complex("logaddexp2", a, b, order=False)   # unlike logaddexp, PyTorch has no complex kernel
     return Binary("logaddexp2", lambda xp, x, y: xp.logaddexp2(x, y),
                     lambda xp, gy, x, y, out: (gy / (1 + xp.exp2(y - x)), gy / (1 + xp.exp2(x - y))))(a, b)
 
@@ -270,6 +276,7 @@ def nextafter(input: Tensor, other: Any) -> Tensor:  # noqa: A002 - PyTorch's na
     other), ``other`` zero.
     """
     a, b = _operands(input, other, "nextafter", floating=False)
+    refuse_complex("nextafter", a, b, order=False)
     for value in (a, b):
         if isinstance(value, Tensor) and value.dtype.kind != "f":
             raise TypeError(f"nextafter: not implemented for dtype {value.dtype} (as in PyTorch); shapes "
@@ -291,6 +298,7 @@ def copysign(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """|input| with the sign of ``other`` (the sign bit: -0.0 is negative), broadcast; ``other`` gets a zero
     gradient."""
     a, b = _operands(input, other, "copysign")
+    refuse_complex("copysign", a, b, order=False)
     return Binary("copysign", lambda xp, x, y: xp.copysign(x, y), _copysign_grads)(a, b)
 
 
@@ -380,6 +388,7 @@ def sgn(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
 def signbit(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """True where the sign bit is set (negative numbers, -0.0, -NaN): a bool tensor of input's shape."""
     x = _numeric(input, "signbit")
+    refuse_complex("signbit", x, order=False)
     xp = backend.array_module(x.data)
     return _bool_result("signbit", lambda a: xp.asarray(xp.signbit(a) if a.dtype.kind != "b" else a & False), (x,))
 

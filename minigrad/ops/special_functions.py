@@ -316,6 +316,7 @@ def xlog1py(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """``x * log1p(y)`` (x = ``input``, y = ``other``), 0 where x == 0, NaN where y is NaN
     (torch.special.xlog1py), broadcast; gradients log1p(y) (0 where x == 0 and y <= -1) and x / (1 + y)."""
     x, y = _operands(input, other, "xlog1py")
+    _real_floating(x, y, name="xlog1py")   # PyTorch has no complex xlog1py (NumPy would compute one)
     return Binary("xlog1py", _xlog1py, _xlog1py_grads)(x, y)
 
 

@@ -28,6 +28,7 @@ from ._util import (
     flag,
     normalize_axis,
     one_axis,
+    refuse_complex,
     tensor_arg,
 )
 from .counting import bincount, bucketize, histc, searchsorted, unique, unique_consecutive
@@ -119,6 +120,7 @@ def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any 
     x = tensor_arg(input, "nansum")
     if dtype is not None:
         x = astype(x, dtype)
+    refuse_complex("nansum", x, runtime=True, order=False)   # PyTorch's CPU nansum has no complex kernel
     if x.dtype.kind not in "biuf":
         raise TypeError(f"nansum: expected a real tensor, got dtype {x.dtype}")
     axes = _dims(x, dim, "nansum")
@@ -134,7 +136,9 @@ def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any
     x: (..., n, ...) (float) → ``dim`` removed (kept as 1 with ``keepdim=True``); NaN where a line is
     all NaN. ``dtype`` casts first.
     """
-    x = _floating(input, "nanmean")
+    x = tensor_arg(input, "nanmean")
+    refuse_complex("nanmean", x, runtime=True, order=False)   # PyTorch's: its nansum refuses complex
+    x = _floating(x, "nanmean")
     if dtype is not None:
         x = astype(x, _mean_dtype(dtype, "nanmean"))
     return NanMean(_dims(x, dim, "nanmean"), flag(keepdim, "nanmean", "keepdim"))(x)

@@ -28,7 +28,7 @@ from ..constructors import empty, tensor
 from ..recording import is_grad_enabled, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, int_arg, number, one_axis, tensor_arg
+from ._util import ShapeMismatchError, int_arg, number, one_axis, refuse_complex, tensor_arg
 from .combine import addbmm, addmv, addr
 from .contract import addmm, baddbmm
 from .elementwise import mul, where
@@ -129,6 +129,7 @@ def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
     (torch.frexp), both of the input's shape. The mantissa is differentiable (gradient 2^-exponent), as
     torch's; the exponent is not."""
     x = tensor_arg(input, "frexp")
+    refuse_complex("frexp", x, runtime=True, order=False)
     if x.dtype.kind != "f":
         raise TypeError(f"frexp: expects a floating-point input, got {x.dtype}")
     xp = backend.array_module(x.data)
