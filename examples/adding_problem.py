@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = common.parser("adding_problem", __doc__, epochs=30)
     add = parser.add_argument
     add("--cells", nargs="+", choices=sorted(RECURRENT), default=["rnn", "lstm", "gru"])
-    add("--lengths", nargs="+", type=common.positive_int, default=[50, 100, 200], help="sequence lengths T")
+    add("--lengths", nargs="+", type=common.sequence_length, default=[50, 100, 200], help="sequence lengths T")
     add("--hidden-size", type=common.positive_int, default=64)
     add("--forget-bias", type=float, default=1.0,
         help="added to the LSTM's forget-gate bias at initialisation (Jozefowicz et al. 2015)")

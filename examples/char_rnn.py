@@ -28,6 +28,7 @@ from minigrad import nn
 
 F = nn.functional
 RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+PRIME = "And it came to pass, "   # the default --prime (a KJV opening; on other texts its unknown characters drop out)
 
 
 class CharModel(nn.Module):
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--temperature", type=common.positive_float, default=0.7,
         help="sampling temperature (lower: more conservative)")
     add("--sample-length", type=common.positive_int, default=300)
-    add("--prime", default="And it came to pass, ", help="text the samples start from")
+    add("--prime", default=PRIME, help="text the samples start from (characters the text lacks are left out of "
+        "the default; given ones must all occur in the text)")
     return parser
 
 
@@ -147,6 +149,10 @@ def main(argv: list[str] | None = None) -> dict:
     train, val = text.ids[:split], text.ids[split:]
     if len(train) < args.batch_size * (args.seq_len + 1) or len(val) < 2:
         parser.error(f"--text {args.text} is too short for --batch-size {args.batch_size} × --seq-len {args.seq_len}")
+    unknown = sorted(set(args.prime) - set(text.index))
+    if unknown and args.prime != PRIME:
+        parser.error(f"--prime {args.prime!r} has characters that --text {args.text} never uses: "
+                     + " ".join(repr(ch) for ch in unknown))
     device = common.setup(args)   # only now, so a usage error writes nothing
     model = CharModel(len(text.vocab), args.embedding_size, args.hidden_size, args.num_layers, args.cell,
                       args.dropout).to(device)

@@ -46,6 +46,11 @@ def positive_int(text: str) -> int:
     return _checked_int(text, 1)
 
 
+def sequence_length(text: str) -> int:
+    """An int ≥ 2: a sequence with a first and a second half (the adding problem puts one marker in each)."""
+    return _checked_int(text, 2)
+
+
 def thread_count(text: str) -> int | str:
     """``--threads``: a positive int, or ``auto`` (a :class:`ThreadTuner` picks by timing the training steps)."""
     return "auto" if text == "auto" else positive_int(text)

@@ -57,6 +57,11 @@ def windows(series: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     return series[index], series[index + 1]
 
 
+def split_point(length: int, window: int, val_fraction: float) -> int:
+    """Training windows of a ``length``-value series: the first this many; held out: those from it + ``window``."""
+    return int(max(length - window, 0) * (1 - val_fraction))
+
+
 class Forecaster(nn.Module):
     """LSTM → Linear. x (T, B, 1) → a forecast of the next value after every step (T, B)."""
 
@@ -77,7 +82,7 @@ def train_one(series_name: str, mode: str, args: argparse.Namespace, device: str
     rng = np.random.default_rng(args.seed)
     series, floor = make_series(series_name, args.length, np.random.default_rng(args.data_seed))
     x, y = windows(series, args.window)
-    split = int(len(x) * (1 - args.val_fraction))
+    split = split_point(args.length, args.window, args.val_fraction)
     # held-out windows start after the last training target, so no value is shared
     train_x, train_y, val_x, val_y = x[:split], y[:split], x[split + args.window :], y[split + args.window :]
     last_only = mode == "many-to-one"
@@ -131,7 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    split = split_point(args.length, args.window, args.val_fraction)
+    if split < 1 or args.length - args.window - split - args.window < 1:
+        parser.error(f"--length {args.length} is too short for --window {args.window} with --val-fraction "
+                     f"{args.val_fraction}: it needs a training window and a held-out window {args.window} "
+                     "values after it")
     device = common.setup(args)
     results = {}
     for series_name in args.series:

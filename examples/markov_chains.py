@@ -228,3 +228,7 @@ def copied_share(generated: list[str], corpus: str, span: int) -> tuple[float, i
         if run >= span:
             copied[i : i + run] = True
     return (float(copied.mean()) if len(generated) else 0.0), max(runs, default=0)
+
+
+if __name__ == "__main__":
+    raise SystemExit("examples.markov_chains is a library; its program: python -m examples.markov_text --help")

@@ -173,3 +173,7 @@ def fit_linear_unit(inputs: np.ndarray, states: np.ndarray, steps: int = 400, lr
         loss.backward()
         optimizer.step()
     return weight_hh.item(), weight_xh.item(), loss.item()
+
+
+if __name__ == "__main__":
+    raise SystemExit("examples.recurrences is a library; its program: python -m examples.dynamical_systems --help")

@@ -150,10 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    n_val = max(1, int(args.reviews * args.val_fraction))
+    if n_val >= args.reviews:
+        parser.error(f"--reviews {args.reviews} with --val-fraction {args.val_fraction} leaves no review to train on")
     device = common.setup(args)
     vocab = build_vocab()
-    n_val = max(1, int(args.reviews * args.val_fraction))
     train = make_reviews(args.reviews - n_val, args.data_seed, vocab)
     val = make_reviews(n_val, args.data_seed + 1, vocab, exclude=set(train.texts))
     lexicon = float((lexicon_predictions(val.texts) == val.labels).mean())
@@ -187,9 +190,11 @@ def main(argv: list[str] | None = None) -> dict:
         bar.close()
         right = predict(model, val, device) == val.labels
         accuracy = float(right.mean())
-        by_kind = {kind: float(right[val.kinds == kind].mean()) for kind in ("plain", "negated", "contrast")}
+        # a kind with no held-out review has no accuracy (None in the summary, "none held out" here)
+        by_kind = {kind: float(right[val.kinds == kind].mean()) if (val.kinds == kind).any() else None
+                   for kind in ("plain", "negated", "contrast")}
         common.log(f"epoch {epoch:2d}/{args.epochs}  loss {total / seen:.4f}  held-out accuracy {accuracy:.1%}  ("
-                   + ", ".join(f"{k} {v:.1%}" for k, v in by_kind.items())
+                   + ", ".join(f"{k} {v:.1%}" if v is not None else f"{k}: none held out" for k, v in by_kind.items())
                    + f"; {stopwatch.total / epoch:.1f} s/epoch)")
     checkpoint = common.save_checkpoint(model, args.out, "sentiment", config={**vars(args), "vocab": vocab})
     return common.finish(

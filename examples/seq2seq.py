@@ -257,7 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    n_val = max(1, round(args.pairs * args.val_fraction))   # as load_task holds them out
+    if n_val >= args.pairs:
+        parser.error(f"--pairs {args.pairs} with --val-fraction {args.val_fraction} leaves no pair to train on "
+                     f"({n_val} held out)")
     device = common.setup(args)
     keep_freed_memory()
     if args.attention and args.peeky:

@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--cells", nargs="+", choices=sorted(CELLS), default=["rnn", "lstm"])
     add("--forget-biases", nargs="+", type=float, default=[0.0, 1.0, 3.0],
         help="LSTM forget-gate bias added at initialisation (one LSTM per value)")
-    add("--length", type=common.positive_int, default=100, help="sequence length T")
+    add("--length", type=common.sequence_length, default=100, help="sequence length T")
     add("--hidden-size", type=common.positive_int, default=64)
     add("--batch-size", type=common.positive_int, default=32)
     add("--graph-steps", type=common.positive_int, default=20, help="time steps in the drawn graph")
