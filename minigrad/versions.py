@@ -28,7 +28,7 @@ class InplaceLog:
     their array (weak references, swept as the log grows).
     """
 
-    __slots__ = ("epoch", "entries", "_sweep_at", "_lock", "_thread")
+    __slots__ = ("epoch", "entries", "_sweep_at", "_lock", "_thread", "detached")
 
     def __init__(self) -> None:
         self.epoch = 0
@@ -38,6 +38,7 @@ class InplaceLog:
         # threads could lose an entry while one rebuilds the dict in a sweep, and a later check would miss it
         self._lock = threading.Lock()
         self._thread = threading.local()   # .changes: the in-place changes this thread made (see thread_changes)
+        self.detached: dict = {}   # id(array) -> (weakref to it, epoch): arrays of non-leaves detach_()-ed
 
     def _entry(self, array: Any) -> list | None:
         owner = memory_owner(array)
@@ -58,6 +59,15 @@ class InplaceLog:
             entry[2] = [*entry[2][-15:], self.epoch]
         mine = self._thread
         mine.changes = getattr(mine, "changes", 0) + 1
+
+    def detach(self, array: Any) -> None:
+        """``x.detach_()`` on a non-leaf: a backward through an op that saved this very array (not a view of it,
+        which is another tensor in PyTorch) raises, as PyTorch's does for a saved tensor detached in place."""
+        with self._lock:
+            self.epoch += 1   # recorded nodes look again (the walks skip the check while the epoch stays)
+            if len(self.detached) >= 1024:
+                self.detached = {k: e for k, e in self.detached.items() if e[0]() is not None}
+            self.detached[id(array)] = (weakref.ref(array), self.epoch)
 
     def thread_changes(self) -> int:
         """How many in-place changes the calling thread has made: ``mg.compile`` compares it around a capture,
@@ -88,7 +98,15 @@ class InplaceLog:
             if type(item) in (tuple, list, dict):
                 stack.extend(item.values() if type(item) is dict else item)
                 continue
-            changed = self.changed_since(item, epoch) if hasattr(item, "dtype") and hasattr(item, "base") else None
+            if not (hasattr(item, "dtype") and hasattr(item, "base")):
+                continue
+            changed = self.changed_since(item, epoch)
+            detached = self.detached.get(id(item)) if self.detached else None
+            if detached is not None and detached[0]() is item and detached[1] > epoch:
+                raise RuntimeError(
+                    f"backward: trying to use a saved tensor that has been detached in-place, i.e. with "
+                    f".detach_(): the {item.dtype}{tuple(item.shape)} array saved by op {where}. This is not "
+                    "supported; use the out-of-place .detach() instead.")
             if changed is not None:
                 raise RuntimeError(
                     f"backward: one of the variables needed for gradient computation has been modified by an "

@@ -39,4 +39,7 @@ def written_in_place(name: str, input: Any, function: Callable[[Tensor], Tensor]
                            "`with mg.no_grad():`.")
     if method is not None:
         return method(x)
-    return x.copy_(function(x.clone()) if recording else function(x))
+    if not recording:
+        return x.copy_(function(x))
+    # copy_, and where PyTorch's op saves its result (elu_, leaky_relu_ …) a later change of x makes backward raise
+    return x._write_result(name, function(x.clone()))

@@ -40,7 +40,7 @@ from ..constructors import rand, randn
 from ..dtypes import can_cast
 from ..recording import _state
 from ..tensor import Tensor, _address
-from ..versions import memory_owner
+from ..versions import INPLACE, memory_owner
 from ._util import ArgumentTypeError, ShapeMismatchError, number, scale_given_first, sum_to, unwrap
 from .elementwise import Where, add, clip, div, exp, log, mul, neg, relu, sigmoid, sqrt, sub, tanh
 from .elementwise import abs as abs_op  # not the builtins' names: this module also reads Python numbers
@@ -118,6 +118,8 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
                                    "of the tensor written in place")
         if record:
             out = astype(out, x.dtype)
+    if record and name in RESULT_SAVERS:
+        out = keep_result(name, out)
     if view is not None:
         # write through the base, whose graph then re-points x (as PyTorch's CopySlices)
         base, how = view
@@ -127,6 +129,8 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
             _inplace(base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), out)
         else:   # x is base[how]
             setitem(base, how, out)
+        if name in RESULT_SAVERS:
+            saved_output_is(out, x)
         return x
     x.data[...] = out.data
     if tracer:
@@ -135,7 +139,75 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         x._node, x._index, x._requires_grad = out._node, out._index, out._requires_grad
         _repoint_views(x)
     x._bump_version()
+    if record and name in RESULT_SAVERS:
+        saved_output_is(out, x)
     return x
+
+
+# in-place ops whose PyTorch derivative reads the result (the tensor written in place), so that a later change of
+# it makes backward raise; the others' derivatives read the old value (PyTorch saves a copy) or nothing. pow_ and
+# float_power_ save it only for a tensor exponent, where minigrad's op saves its output too (so none is added).
+RESULT_SAVERS = frozenset({"relu_", "sigmoid_", "tanh_", "exp_", "exp2_", "expm1_", "sqrt_", "rsqrt_", "reciprocal_",
+                           "tan_", "copysign_", "hypot_", "cumprod_", "ldexp_", "sgn_", "elu_", "celu_", "selu_",
+                           "leaky_relu_", "rrelu_", "pow_", "float_power_"})
+_ONLY_WHERE_SAVED = frozenset({"pow_", "float_power_"})
+
+
+class _KeepsResult(Function):
+    """Identity that saves its output: it ends an in-place op of :data:`RESULT_SAVERS` whose minigrad op did not
+    save its result (elu_, cumprod_, sgn_ … are several ops, or need none of it), so that, once that output is
+    x's array (:func:`saved_output_is`), a later change of x makes backward raise, as PyTorch's."""
+
+    name = "keeps_result"
+    complex_grad = True   # identity: the gradient passes as it is
+
+    def forward(self, y: Any) -> Any:
+        self.saved = (y,)
+        return y
+
+    def backward(self, gy: Any) -> Any:
+        return gy
+
+
+def keep_result(name: str, out: Tensor) -> Tensor:
+    """``out`` (the value an in-place op ``name`` writes) made by a node that saved it, for :func:`saved_output_is`:
+    unchanged if its op saved it already (relu, exp, tanh …), else through :class:`_KeepsResult`."""
+    node = out._node
+    if (name not in RESULT_SAVERS or name in _ONLY_WHERE_SAVED or node is None
+            or (type(node.saved) is tuple and any(s is out.data for s in node.saved))):
+        return out
+    return _KeepsResult()(out)
+
+
+def _write_result(x: Tensor, name: str, result: Tensor) -> Tensor:
+    """``x.copy_(result)`` for nn's in-place activations (nn/_in_place.py: ``result`` is the activation of a clone
+    of x, recorded), with :func:`keep_result` and :func:`saved_output_is` for an op of :data:`RESULT_SAVERS`, as
+    :func:`_inplace` does for the Tensor's own (``Tensor._write_result``: nn uses minigrad's public API only)."""
+    result = keep_result(name, result)
+    copy_(x, result)
+    if name in RESULT_SAVERS:
+        saved_output_is(result, x)
+    return x
+
+
+Tensor._write_result = _write_result   # type: ignore[attr-defined]
+
+
+def saved_output_is(out: Tensor, x: Tensor) -> None:
+    """The op that made ``out`` (relu_, exp_, tanh_, sigmoid_, sqrt_ … save their output) now reads its saved
+    output from ``x``'s array, which ``out``'s values were just written into: a later in-place change of x, of a
+    view or base of x, or of a ``detach()``-ed alias, is then refused by backward, as PyTorch's (whose op saved
+    x itself). Without this the node kept its own copy and backward went on silently with the old values.
+    Only for the ops of :data:`RESULT_SAVERS`, and only where minigrad's op saved its output too."""
+    node = out._node
+    saved, array = node.saved if node is not None else (), out.data
+    if type(saved) is not tuple or node.epoch < 0 or not any(s is array for s in saved):
+        return   # nothing saved the output (add_, mul_ by a number …), or saved_tensors_hooks packed it
+    # the write (and, for a view, the write through its base) is the op's own: its version counts from now on,
+    # unless another array it saved changed meanwhile (x.mul_(x) reads x): then backward refuses, as PyTorch's
+    if not any(s is not array and INPLACE.changed_since(s, node.epoch) for s in saved if hasattr(s, "base")):
+        node.epoch = INPLACE.epoch
+    node.saved = tuple(x.data if s is array else s for s in saved)
 
 
 def _repoint_views(base: Tensor) -> None:

@@ -23,9 +23,10 @@ import math
 from typing import Any, Callable
 
 from .. import backend
-from ..autograd import is_grad_enabled
+from ..autograd import Function, is_grad_enabled
+from ..recording import enable_grad
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, int_tuple, one_axis
+from ._util import ShapeMismatchError, int_tuple, one_axis, sum_to
 from .inplace import LEAF_ERROR, _views_a_leaf
 from .shape import NO_GRAD_VIEW, Reshape, Transpose, _note_view, squeeze, swapaxes, unsqueeze
 
@@ -93,6 +94,12 @@ def _reshape_in_place(x: Any, name: str, make: Callable[[Tensor], Any]) -> Tenso
         x.data = out.data
         if record:
             x._node, x._index, x._requires_grad = out._node, out._index, out._requires_grad
+        elif x._requires_grad and x._node is not None and out.shape != data_before.shape:
+            with enable_grad():   # under no_grad: a node that only checks the gradient's shape, as PyTorch's engine
+                kept = _ShapeChangedWithoutGrad(name, tuple(data_before.shape))(
+                    Tensor._make(data_before, True, x._node, x._index))
+            kept.data = x.data
+            x._node, x._index = kept._node, kept._index
         if source is x:   # no view records to keep: () marks memory of its own (x's array is now a view)
             before = getattr(x, "_view", None)
             if before is not NO_GRAD_VIEW:
@@ -102,6 +109,30 @@ def _reshape_in_place(x: Any, name: str, make: Callable[[Tensor], Any]) -> Tenso
             _note_view(old, x, op)
     x._bump_version()
     return x
+
+
+class _ShapeChangedWithoutGrad(Function):
+    """A non-leaf's shape changed in place under ``no_grad`` (``unsqueeze_``, ``t_`` …): PyTorch records nothing,
+    and its engine sums a gradient of the new shape down to the shape the op that made x gave it, where that
+    shape broadcasts to it (an unsqueeze_(0)), and raises otherwise. This node does the same; without it the
+    gradient of the new shape went on into that op, which broadcast it into gradients of the wrong shape."""
+
+    name = "shape_changed_without_grad"
+
+    def __init__(self, op: str, shape: tuple) -> None:
+        self.op, self.shape = op, shape
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+    def backward(self, gy: Any) -> Any:
+        shape, got = self.shape, tuple(gy.shape)
+        if len(shape) > len(got) or any(n != m and n != 1 for n, m in zip(shape[::-1], got[::-1])):
+            raise RuntimeError(f"backward: {self.op} under no_grad changed the shape of a tensor that requires grad "
+                               f"from {shape} to {got}; the gradient of shape {got} is not compatible with the "
+                               f"shape {shape} its op made (PyTorch's 'invalid gradient'). Change the shape out of "
+                               "place (x = x.unsqueeze(0)), or with gradients recorded.")
+        return sum_to(gy, shape)
 
 
 def _two_dims(x: Tensor, dim0: Any, dim1: Any, name: str) -> Transpose | None:
