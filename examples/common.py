@@ -200,7 +200,12 @@ def setup(args: argparse.Namespace) -> str:
     if args.threads != "auto":   # else a ThreadTuner sets them step by step
         limit_blas_threads(args.threads)
     mg.manual_seed(args.seed)
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as error:   # a file of that name, no permission ...: a usage error, not a traceback
+        why = "a file of that name exists" if os.path.isfile(args.out) else (error.strerror or str(error))
+        print(f"error: cannot make the --out folder {args.out}: {why}", file=sys.stderr)
+        raise SystemExit(2) from None
     return str(args.device)
 
 

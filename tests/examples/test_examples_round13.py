@@ -107,3 +107,14 @@ def test_char_rnn_checkpoint_loads_back_and_gives_its_bits(tmp_path, monkeypatch
     assert (again["val_bpc"], again["sample"]) == (summary["val_bpc"], summary["sample"])
     other = nn.load(_main("char_rnn", [*argv[:-1], "4"], tmp_path / "c")["checkpoint"])
     assert not all(np.array_equal(first[k].numpy(), other[k].numpy()) for k in first)
+
+
+@pytest.mark.parametrize("name", ["parity", "sentiment"])
+def test_an_out_folder_that_cannot_be_made_is_a_clear_error(name, tmp_path, monkeypatch, capsys):
+    # --out naming a file raised FileExistsError from os.makedirs (a traceback)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").write_text("keep me")
+    with pytest.raises(SystemExit) as raised:
+        importlib.import_module(f"examples.{name}").main(["--out", "taken", "--no-progress"])
+    assert raised.value.code == 2
+    assert "--out" in capsys.readouterr().err and (tmp_path / "taken").read_text() == "keep me"
