@@ -430,8 +430,9 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, x: Any) -> Any:
-        if x.dtype.kind == "c":   # PyTorch's relu is a clamp, which refuses complex values (no order)
-            raise complex_order_error("relu", x.dtype)
+        dtype = getattr(x, "dtype", None)   # (a Python number has none)
+        if dtype is not None and dtype.kind == "c":   # PyTorch's relu is a clamp, which refuses complex values
+            raise complex_order_error("relu", dtype)
         y = self.xp.maximum(0, x)   # x at a tie: relu(-0) = -0, as PyTorch
         self.saved = (y,)
         return y
