@@ -46,7 +46,7 @@ from .elementwise import Where, add, clip, div, exp, log, mul, neg, relu, sigmoi
 from .elementwise import abs as abs_op  # not the builtins' names: this module also reads Python numbers
 from .elementwise import pow as pow_op
 from .scatters import _EmbedStrided
-from .shape import NO_GRAD_VIEW, GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
+from .shape import NO_GRAD_VIEW, Clone, GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
 from .strided import _places, _span
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -153,30 +153,18 @@ RESULT_SAVERS = frozenset({"relu_", "sigmoid_", "tanh_", "exp_", "exp2_", "expm1
 _ONLY_WHERE_SAVED = frozenset({"pow_", "float_power_"})
 
 
-class _KeepsResult(Function):
-    """Identity that saves its output: it ends an in-place op of :data:`RESULT_SAVERS` whose minigrad op did not
-    save its result (elu_, cumprod_, sgn_ … are several ops, or need none of it), so that, once that output is
-    x's array (:func:`saved_output_is`), a later change of x makes backward raise, as PyTorch's."""
-
-    name = "keeps_result"
-    complex_grad = True   # identity: the gradient passes as it is
-
-    def forward(self, y: Any) -> Any:
-        self.saved = (y,)
-        return y
-
-    def backward(self, gy: Any) -> Any:
-        return gy
-
-
 def keep_result(name: str, out: Tensor) -> Tensor:
     """``out`` (the value an in-place op ``name`` writes) made by a node that saved it, for :func:`saved_output_is`:
-    unchanged if its op saved it already (relu, exp, tanh …), else through :class:`_KeepsResult`."""
+    unchanged if its op saved it already (relu, exp, tanh …), else a clone whose node keeps it (elu_, cumprod_,
+    sgn_ … are several ops, or need none of it): a clone's gradient passes through, at any order."""
     node = out._node
     if (name not in RESULT_SAVERS or name in _ONLY_WHERE_SAVED or node is None
             or (type(node.saved) is tuple and any(s is out.data for s in node.saved))):
         return out
-    return _KeepsResult()(out)
+    kept = Clone()(out)
+    if kept._node is not None:
+        kept._node.saved = (kept.data,)   # read by the version check only
+    return kept
 
 
 def _write_result(x: Tensor, name: str, result: Tensor) -> Tensor:

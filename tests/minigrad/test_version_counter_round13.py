@@ -160,6 +160,15 @@ def test_gradcheck_through_ops_that_keep_their_result() -> None:
     assert mg.gradcheck(lambda a, b: (a * 1.0).ldexp_(mg.tensor(W)) * b, (x, w))
     assert mg.gradcheck(lambda a: nn.functional.elu_(a - 0.5), (x,))
     assert mg.gradcheck(lambda a: nn.functional.leaky_relu_(a[1:] - 0.5, 0.2), (x,))
+    grads = []   # a second order through the node that keeps the result (WGAN-GP with inplace LeakyReLU)
+    for lib, F in ((torch, TF), (mg, nn.functional)):
+        a = lib.tensor(X - 0.5, requires_grad=True)
+        h = a * 2.0
+        F.leaky_relu(h, 0.1, inplace=True)
+        (g,) = lib.autograd.grad((h ** 3).sum(), a, create_graph=True)
+        (g * g).sum().backward()
+        grads.append(np.asarray(a.grad.detach().numpy() if lib is torch else a.grad.numpy()))
+    assert np.allclose(*grads, rtol=1e-12)
     for first in (RESULT_SAVERS["cumprod_"], RESULT_SAVERS["sgn_"], RESULT_SAVERS["hypot_"]):
         assert _same(_outcome(torch, first, None, lambda t: (t * t).sum()), _outcome(mg, first, None,
                                                                                      lambda t: (t * t).sum()))
