@@ -247,6 +247,7 @@ class Module(ModuleHooks):
     # --- calling ---
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation each call runs (``module(x)`` calls it through the hooks); subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -286,6 +287,7 @@ class Module(ModuleHooks):
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
+        """This module and every descendant, once each, depth first (as :meth:`named_modules`)."""
         for _, module in self.named_modules():
             yield module
 
@@ -298,6 +300,7 @@ class Module(ModuleHooks):
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct children, once each, in registration order."""
         for _, module in self.named_children():
             yield module
 
@@ -321,6 +324,7 @@ class Module(ModuleHooks):
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter in definition order, a shared one once; ``recurse=False``: this module's own only."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
@@ -330,6 +334,7 @@ class Module(ModuleHooks):
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer, as :meth:`parameters`."""
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
@@ -415,6 +420,7 @@ class Module(ModuleHooks):
     # --- modes and gradients ---
 
     def train(self, mode: bool = True) -> Module:
+        """Set ``training`` to ``mode`` on this module and every descendant; returns ``self``."""
         if not isinstance(mode, (bool, numpy.bool_)):
             raise ValueError(f"{type(self).__name__}.train: training mode is expected to be boolean, got {mode!r}")
         for module in self.modules():
@@ -422,6 +428,7 @@ class Module(ModuleHooks):
         return self
 
     def eval(self) -> Module:
+        """``train(False)``: dropout off, batch norm uses its running statistics; returns ``self``."""
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -439,6 +446,7 @@ class Module(ModuleHooks):
             grad.data[...] = 0
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter (e.g. ``False`` to freeze); returns ``self``."""
         for param in self.parameters():
             param.requires_grad_(requires_grad)
         return self
@@ -499,21 +507,27 @@ class Module(ModuleHooks):
         return self
 
     def cpu(self) -> Module:
+        """Move every parameter and buffer to the CPU (in place); returns ``self``."""
         return self.to("cpu")
 
     def cuda(self, device: int | None = None) -> Module:
+        """Move every parameter and buffer to ``cuda`` (``cuda:device``) in place; returns ``self``."""
         return self.to("cuda" if device is None else f"cuda:{device}")
 
     def double(self) -> Module:
+        """Cast the floating-point parameters and buffers to float64 in place; returns ``self``."""
         return self.to(dtype=mg.float64)
 
     def float(self) -> Module:
+        """Cast the floating-point parameters and buffers to float32 in place; returns ``self``."""
         return self.to(dtype=mg.float32)
 
     def half(self) -> Module:
+        """Cast the floating-point parameters and buffers to float16 in place; returns ``self``."""
         return self.to(dtype=mg.float16)
 
     def bfloat16(self) -> Module:
+        """Refused with a TypeError: NumPy has no bfloat16 (use :meth:`half` or :meth:`float`)."""
         raise TypeError(f"{type(self).__name__}.bfloat16: NumPy has no bfloat16; use half() (float16) or float()")
 
     def type(self, dst_type: Any) -> Module:
@@ -607,6 +621,7 @@ class Module(ModuleHooks):
     # --- printing ---
 
     def extra_repr(self) -> str:
+        """The text inside this module's ``repr`` parentheses (its settings); subclasses override it."""
         return ""
 
     def _get_name(self) -> str:
