@@ -53,12 +53,14 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Redraw ``weight`` and ``bias`` from U(-1/√in_features, 1/√in_features), as PyTorch."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (*, in_features) → (*, out_features)."""
         if isinstance(input, Tensor) and input.shape[-1:] != (self.in_features,):
             raise InputShapeError(f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
                                   f"expected input of shape (*, {self.in_features}), got {input.shape}")
@@ -120,12 +122,14 @@ class Embedding(Module):
                    _weight=embeddings, _freeze=freeze)
 
     def reset_parameters(self) -> None:
+        """Redraw ``weight`` from N(0, 1) and zero the ``padding_idx`` row, as PyTorch."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with mg.no_grad():
                 self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
+        """indices: integers of any shape S → (*S, embedding_dim)."""
         return F.embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                            self.scale_grad_by_freq)
 
@@ -166,6 +170,7 @@ class Dropout(_DropoutNd):
     the identity in ``eval()`` mode. Any shape in, the same shape out."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape."""
         return F.dropout(input, self.p, self.training, self.inplace)
 
 
@@ -176,6 +181,7 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, input: Any) -> Any:  # noqa: A002 - PyTorch's name
+        """input: anything → the same object."""
         return input
 
 
@@ -187,6 +193,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (*before, n_start, …, n_end, *after) → (*before, n_start·…·n_end, *after)."""
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -207,6 +214,7 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = dim, list(sizes) if isinstance(unflattened_size, list) else sizes
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (…, n, …) with n at ``dim`` → (…, *unflattened_size, …)."""
         shape = tuple(input.shape)
         dim = self.dim + len(shape) if self.dim < 0 else self.dim
         if not 0 <= dim < len(shape):
