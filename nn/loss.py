@@ -80,6 +80,8 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C), (N, C, d1, …) or (C,); target: (N,)/(N, d1, …) indices or input-shaped probs → () with
+        'mean'/'sum'."""
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
@@ -93,6 +95,8 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input: (N, C), (N, C, d1, …) or (C,) log-probabilities; target: (N,)/(N, d1, …) indices → () with
+        'mean'/'sum'."""
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
 
@@ -105,6 +109,7 @@ class MSELoss(_Loss):
         super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input, target: broadcastable shapes S → () with 'mean'/'sum', S with 'none'."""
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
@@ -116,6 +121,7 @@ class L1Loss(_Loss):
         super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input, target: broadcastable shapes S → () with 'mean'/'sum', S with 'none'."""
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
@@ -130,6 +136,7 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", _buffer(pos_weight, "BCEWithLogitsLoss", "pos_weight", dtype, device))
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input (logits), target: the same shape S → () with 'mean'/'sum', S with 'none'."""
         return F.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
 
@@ -143,6 +150,7 @@ class BCELoss(_WeightedLoss):
         super().__init__(weight, size_average, reduce, reduction, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input (probabilities), target: the same shape S → () with 'mean'/'sum', S with 'none'."""
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
@@ -157,6 +165,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input, target: broadcastable shapes S → () with 'mean'/'sum', S with 'none'."""
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
@@ -170,6 +179,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input, target: broadcastable shapes S → () with 'mean'/'sum', S with 'none'."""
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
@@ -186,6 +196,7 @@ class KLDivLoss(_Loss):
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input (log-probs), target: broadcastable shapes S → () ('batchmean'/'mean'/'sum'), S with 'none'."""
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
@@ -197,6 +208,7 @@ class CosineSimilarity(Module):
         self.dim, self.eps = dim, eps
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        """x1, x2: broadcastable shapes S → S without ``dim``."""
         return F.cosine_similarity(x1, x2, self.dim, self.eps)
 
 
@@ -209,4 +221,5 @@ class PairwiseDistance(Module):
         self.norm, self.eps, self.keepdim = p, eps, keepdim
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        """x1, x2: broadcastable (*, D) → (*) ((*, 1) with ``keepdim``)."""
         return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)

@@ -35,6 +35,7 @@ class GaussianNLLLoss(_Loss):
         self.full, self.eps = full, eps
 
     def forward(self, input: Tensor, target: Any, var: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, *); target: broadcasts; var: input's shape or one dim short, or float → () with 'mean'/'sum'."""
         return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
 
 
@@ -47,6 +48,8 @@ class PoissonNLLLoss(_Loss):
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, log_input: Tensor, target: Any) -> Tensor:
+        """log_input (the log-rate or the rate), target: broadcastable shapes S → () with 'mean'/'sum', S with
+        'none'."""
         return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full, eps=self.eps,
                                   reduction=self.reduction)
 
@@ -60,6 +63,7 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        """input1, input2, target (±1): broadcastable, same ndim, shape S → () with 'mean'/'sum', S with 'none'."""
         return F.margin_ranking_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
 
 
@@ -72,6 +76,7 @@ class HingeEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input (distances): any shape S; target (±1): broadcasts → () with 'mean'/'sum', S with 'none'."""
         return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
 
 
@@ -83,6 +88,7 @@ class SoftMarginLoss(_Loss):
         super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input, target (±1): broadcastable shapes S → () with 'mean'/'sum', S with 'none'."""
         return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
@@ -95,6 +101,7 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
         super().__init__(weight, size_average, reduce, reduction, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input: (N, C); target in [0, 1]: (N, C) → () with 'mean'/'sum', (N,) with 'none'."""
         return F.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)
 
 
@@ -108,6 +115,7 @@ class CosineEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        """input1, input2: (N, D) or (D,); target (±1): (N,) or () → () with 'mean'/'sum', (N,) with 'none'."""
         return F.cosine_embedding_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
 
 
@@ -124,6 +132,7 @@ class TripletMarginLoss(_Loss):
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        """anchor, positive, negative: (N, D) or (D,) → () with 'mean'/'sum', (N,) with 'none'."""
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
                                      swap=self.swap, reduction=self.reduction)
 
@@ -142,6 +151,7 @@ class TripletMarginWithDistanceLoss(_Loss):
         self.margin, self.swap = margin, swap
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        """anchor, positive, negative: e.g. (N, D) → () with 'mean'/'sum', (N,) with 'none'."""
         return F.triplet_margin_with_distance_loss(anchor, positive, negative,
                                                    distance_function=self.distance_function, margin=self.margin,
                                                    swap=self.swap, reduction=self.reduction)
@@ -161,6 +171,7 @@ class MultiMarginLoss(_WeightedLoss):
         self.p, self.margin = p, margin
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input: (N, C) or (C,); target: (N,) class indices → () with 'mean'/'sum', (N,) with 'none'."""
         return F.multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
                                    reduction=self.reduction)
 
@@ -174,6 +185,7 @@ class MultiLabelMarginLoss(_Loss):
         super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        """input: (N, C) or (C,); target: input-shaped indices ended by -1 → () with 'mean'/'sum', (N,) 'none'."""
         return F.multilabel_margin_loss(input, target, reduction=self.reduction)
 
 
@@ -187,6 +199,7 @@ class CTCLoss(_Loss):
         self.blank, self.zero_infinity = blank, zero_infinity
 
     def forward(self, log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths: Any) -> Tensor:
+        """log_probs: (T, N, C); targets: (N, S) or concatenated; lengths: (N,) → () ((N,) with 'none')."""
         return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
                           reduction=self.reduction, zero_infinity=self.zero_infinity)
 
@@ -217,6 +230,7 @@ class LinearCrossEntropyLoss(_WeightedLoss):
                              dtype=dtype)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (in,) or (N, in); target: (), (N,) or (N, *out_features) indices → () with 'mean'/'sum'."""
         linear_weight = self.linear.weight.reshape(self.num_classes, *self.out_features, self.linear.in_features)
         linear_bias = (self.linear.bias.reshape(self.num_classes, *self.out_features)
                        if self.linear.bias is not None else None)
