@@ -37,6 +37,7 @@ class Tanh(_Elementwise):
     """tanh elementwise, as a module for ``Sequential``."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return input.tanh()
 
 
@@ -46,6 +47,7 @@ class Sigmoid(_Elementwise):
     """1 / (1 + e^{-x}) elementwise, as a module for ``Sequential``."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return input.sigmoid()
 
 
@@ -59,6 +61,7 @@ class GELU(_Elementwise):
         self.approximate = approximate
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self) -> str:
@@ -75,6 +78,7 @@ class _AlongDim(_Elementwise):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, normalised along ``dim``."""
         dim = self.dim if self.dim is not None else _implicit_dim(type(self).__name__, input.ndim, stacklevel=4)
         return self.function(input, dim=dim)
 
@@ -93,6 +97,7 @@ class Softmax2d(_Elementwise):
     ``torch.nn.Softmax2d`` (softmax along dim -3)."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, H, W) or (C, H, W) → the same shape, softmax over C."""
         if input.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected an input of shape (C, H, W) or (N, C, H, W), got {input.shape}")
         return F.softmax(input, dim=-3)
@@ -126,6 +131,7 @@ class _WithInplace(_Elementwise):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise. ``inplace``: written into ``input``, which is returned."""
         return self.function(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
@@ -145,6 +151,7 @@ class _Plain(_Elementwise):
     function = staticmethod(F.softsign)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return self.function(input)
 
 
@@ -158,6 +165,7 @@ class _WithAlpha(_Elementwise):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return self.function(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
@@ -196,6 +204,7 @@ class LeakyReLU(_Elementwise):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
@@ -213,6 +222,7 @@ class RReLU(_Elementwise):
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self) -> str:
@@ -239,6 +249,7 @@ class Hardtanh(_Elementwise):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
@@ -291,6 +302,7 @@ class _Shrink(_Elementwise):
         self.lambd = lambd
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return self.function(input, self.lambd)
 
     def extra_repr(self) -> str:
@@ -341,6 +353,7 @@ class Threshold(_Elementwise):
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
@@ -357,6 +370,7 @@ class Softplus(_Elementwise):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape, elementwise."""
         return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
@@ -371,6 +385,7 @@ class GLU(_Elementwise):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (*, 2n, *) with 2n at ``dim`` → (*, n, *)."""
         return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
@@ -393,9 +408,11 @@ class PReLU(Module):
         self.weight = Parameter(mg.full((num_parameters,), init, dtype=dt, device=device))
 
     def reset_parameters(self) -> None:
+        """Set every slope in ``weight`` back to ``init``."""
         self.weight.data[...] = self.init
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *) (or any shape with one shared slope) → the same shape."""
         return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
