@@ -38,12 +38,14 @@ class LayerNorm(Module):
         affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, dtype, device)
 
     def reset_parameters(self) -> None:
+        """``weight`` back to ones and ``bias`` to zeros."""
         if self.weight is not None:
             self.weight.data[...] = 1
         if self.bias is not None:
             self.bias.data[...] = 0
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (*, *normalized_shape) → the same shape."""
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -73,10 +75,12 @@ class RMSNorm(Module):
             self.register_parameter("weight", None)
 
     def reset_parameters(self) -> None:
+        """``weight`` back to ones."""
         if self.weight is not None:
             self.weight.data[...] = 1
 
     def forward(self, x: Tensor) -> Tensor:
+        """x: (*, *normalized_shape) → the same shape."""
         return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
     def extra_repr(self) -> str:
@@ -114,6 +118,7 @@ class _NormBase(Module):
                 self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
+        """Running statistics back to mean 0, variance 1, count 0; ``weight`` ones, ``bias`` zeros."""
         self.reset_running_stats()
         reset_affine(self)
 
@@ -168,6 +173,7 @@ class BatchNorm1d(_BatchNorm):
         self._add_parameters_and_buffers(self.use_bias, dtype, device)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C) or (N, C, L) → the same shape."""
         if input.ndim not in (2, 3):
             raise ValueError(f"BatchNorm1d: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape {input.shape}")
         if input.shape[1] != self.num_features:

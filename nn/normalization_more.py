@@ -45,9 +45,11 @@ class GroupNorm(Module):
         affine_parameters(self, self.num_channels, self.affine, bias, dtype, device)
 
     def reset_parameters(self) -> None:
+        """``weight`` back to ones and ``bias`` to zeros."""
         reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *) → the same shape."""
         # without affine parameters torch normalises any channel count divisible by num_groups, so only with them
         affine = self.weight is not None or self.bias is not None
         if affine and isinstance(input, Tensor) and input.ndim >= 2 and input.shape[1] != self.num_channels:
@@ -76,6 +78,7 @@ class _InstanceNormNd(_NormBase):
         self._add_parameters_and_buffers(bias, dtype, device)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        """input: (N, C, *S) or (C, *S), len(S) = ``dims`` → the same shape."""
         name, dims = type(self).__name__, self.dims
         if not isinstance(input, Tensor) or input.ndim not in (dims + 1, dims + 2):
             raise ValueError(f"{name}: expected {dims + 1}D or {dims + 2}D input (got "

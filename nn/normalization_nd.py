@@ -39,6 +39,7 @@ class _BatchNormNd(_BatchNorm):
         self._add_parameters_and_buffers(self.use_bias, dtype, device)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *S), len(S) = ``dims`` → the same shape."""
         name, wanted = type(self).__name__, self.dims + 2
         if not isinstance(input, Tensor) or input.ndim != wanted:
             got = f"{input.ndim}D input" if isinstance(input, Tensor) else type(input).__name__
@@ -94,6 +95,7 @@ class LocalResponseNorm(Module):
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        """input: (N, C, *) → the same shape."""
         return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:

@@ -33,6 +33,7 @@ class Upsample(Module):
         self.mode, self.align_corners, self.recompute_scale_factor = mode, align_corners, recompute_scale_factor
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *S) → (N, C, *size), or (N, C, *⌊S·scale_factor⌋)."""
         return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                            recompute_scale_factor=self.recompute_scale_factor)
 
@@ -65,6 +66,7 @@ class PixelShuffle(Module):
         self.upscale_factor = upscale_factor
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        """input: (*, C·r², H, W) → (*, C, H·r, W·r)."""
         return pixel_shuffle(input, self.upscale_factor)
 
     def extra_repr(self) -> str:
@@ -79,6 +81,7 @@ class PixelUnshuffle(Module):
         self.downscale_factor = downscale_factor
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        """input: (*, C, H·r, W·r) → (*, C·r², H, W)."""
         return pixel_unshuffle(input, self.downscale_factor)
 
     def extra_repr(self) -> str:
@@ -93,6 +96,7 @@ class ChannelShuffle(Module):
         self.groups = groups
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        """input: (N, C, *) → the same shape, channels reordered."""
         return channel_shuffle(input, self.groups)
 
     def extra_repr(self) -> str:
