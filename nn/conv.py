@@ -89,6 +89,7 @@ class _ConvNd(Module):
                 init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C_in, *S) or (C_in, *S), len(S) = ``dims`` → (N, C_out, *S_out) or (C_out, *S_out)."""
         if isinstance(input, Tensor) and input.ndim not in (self.dims + 1, self.dims + 2):
             # checked here, before a non-zero padding_mode pads the input and the shape named is no longer its own
             raise InputShapeError(f"{type(self).__name__}: expected a {self.dims + 1}-D (unbatched) or "
@@ -146,6 +147,8 @@ class _MaxPoolNd(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input: Tensor) -> Any:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *S) or (C, *S), len(S) = the pooled dims → (N, C, *S_out) or (C, *S_out); with
+        ``return_indices``, (values, indices) of that shape."""
         return self._function(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                               self.return_indices)
 
@@ -182,6 +185,7 @@ class _AvgPoolNd(Module):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *S) or (C, *S), len(S) = the pooled dims → (N, C, *S_out) or (C, *S_out)."""
         return self._function(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                               self.count_include_pad, self.divisor_override)
 
@@ -206,6 +210,7 @@ class AvgPool1d(_AvgPoolNd):
         self.padding = _ints(padding, 1, "AvgPool1d", "padding", 0)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, L) or (C, L) → (N, C, L_out) or (C, L_out)."""
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
@@ -220,6 +225,7 @@ class _AdaptiveAvgPoolNd(Module):
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *S) or (C, *S) → (N, C, *output_size) or (C, *output_size)."""
         return self._function(input, self.output_size)
 
     def extra_repr(self) -> str:
@@ -238,6 +244,8 @@ class _AdaptiveMaxPoolNd(Module):
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input: Tensor) -> Any:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *S) or (C, *S) → (N, C, *output_size) or (C, *output_size); (values, indices) with
+        ``return_indices``."""
         return self._function(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
@@ -269,6 +277,7 @@ class _Pad1d(Module):
         self.padding = _ints(padding, 2, type(self).__name__, "padding", None)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, L) or (C, L) → (N, C, left + L + right) or (C, left + L + right)."""
         if self.mode == "constant":
             return F.pad(input, self.padding, "constant", self.value)
         if not isinstance(input, Tensor) or input.ndim not in (2, 3):

@@ -95,6 +95,8 @@ class _ConvTransposeNd(_ConvNd):
         return tuple(s - low for s, low in zip(size, smallest))
 
     def forward(self, input: Tensor, output_size: Any = None) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C_in, *S) or (C_in, *S) → (N, C_out, *S_out) or (C_out, *S_out); ``output_size`` picks S_out where
+        the stride leaves a choice."""
         if not isinstance(input, Tensor) or input.ndim not in (self.dims + 1, self.dims + 2):
             raise ValueError(f"{type(self).__name__}: expected a {self.dims + 1}-D (unbatched) or {self.dims + 2}-D "
                              f"(batched) input, got {getattr(input, 'shape', type(input).__name__)}")
@@ -155,6 +157,7 @@ class Unfold(Module):
         self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        """input: (N, C, H, W) or (C, H, W) → (N, C·∏kernel_size, L) or (C·∏kernel_size, L), L = the block count."""
         return unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:
@@ -173,6 +176,7 @@ class Fold(Module):
         self.dilation, self.padding, self.stride = dilation, padding, stride
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        """input: (N, C·∏kernel_size, L) or (C·∏kernel_size, L) → (N, C, *output_size) or (C, *output_size)."""
         return fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self) -> str:

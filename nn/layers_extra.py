@@ -27,6 +27,7 @@ class Dropout1d(_DropoutNd):
     rest scaled by 1/(1-p); the identity in ``eval()``. As ``torch.nn.Dropout1d``."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, L) or (C, L) → the same shape."""
         return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
@@ -35,6 +36,7 @@ class Dropout2d(_DropoutNd):
     the rest scaled by 1/(1-p); the identity in ``eval()``. As ``torch.nn.Dropout2d``."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, H, W) or (C, H, W) → the same shape."""
         return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
@@ -42,6 +44,7 @@ class Dropout3d(_DropoutNd):
     """``Dropout2d`` for (N, C, D, H, W) or (C, D, H, W) input, as ``torch.nn.Dropout3d``."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, D, H, W) or (C, D, H, W) → the same shape."""
         return F.dropout3d(input, self.p, self.training, self.inplace)
 
 
@@ -50,6 +53,7 @@ class FeatureAlphaDropout(_DropoutNd):
     As ``torch.nn.FeatureAlphaDropout``."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *) or (C, *) → the same shape."""
         return F.feature_alpha_dropout(input, self.p, self.training)   # not self.inplace: PyTorch's ignores it
 
 
@@ -58,6 +62,7 @@ class AlphaDropout(_DropoutNd):
     in ``eval()``. Any shape. As ``torch.nn.AlphaDropout``."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: any shape → the same shape."""
         return F.alpha_dropout(input, self.p, self.training)   # not self.inplace: PyTorch's ignores it
 
 
@@ -104,10 +109,12 @@ class LazyLinear(Linear):
         object.__setattr__(self, "__class__", self.cls_to_become)
 
     def reset_parameters(self) -> None:
+        """As ``Linear``'s once ``in_features`` is known; before that, nothing."""
         if not self.has_uninitialized_params():
             super().reset_parameters()
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (*, in_features) → (*, out_features); the first call sets in_features."""
         self.initialize_parameters(input)
         return F.linear(input, self.weight, self.bias)
 
@@ -141,12 +148,14 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Redraw ``weight`` and ``bias`` from U(-1/√in1_features, 1/√in1_features)."""
         bound = 1 / math.sqrt(self.weight.shape[1])
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        """input1: (*, in1_features), input2: (*, in2_features) → (*, out_features)."""
         return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self) -> str:
