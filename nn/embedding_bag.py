@@ -219,12 +219,14 @@ class EmbeddingBag(Module):
         self.mode, self.sparse, self.include_last_offset = mode, False, include_last_offset
 
     def reset_parameters(self) -> None:
+        """Redraw ``weight`` from N(0, 1) and zero the ``padding_idx`` row, as PyTorch."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with mg.no_grad():
                 self.weight.data[self.padding_idx] = 0
 
     def forward(self, input: Any, offsets: Any = None, per_sample_weights: Tensor | None = None) -> Tensor:  # noqa: A002
+        """input: (B, L) indices (offsets None), or 1-D with offsets (B,) → (B, embedding_dim)."""
         return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
                              self.mode, self.sparse, per_sample_weights, self.include_last_offset, self.padding_idx)
 

@@ -107,6 +107,7 @@ class DataParallel(Module):
             self.module.to(self.src_device_obj)
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        """Call the wrapped module with ``inputs`` and ``kwargs``: its shapes in, its outputs out."""
         if not self.device_ids:
             return self.module(*inputs, **kwargs)
         return _run_on_one_device(self.module, inputs, kwargs, self.device_ids, self.output_device)

@@ -45,6 +45,8 @@ class FractionalMaxPool2d(_FractionalMaxPoolNd):
     dims = 2
 
     def forward(self, input: Tensor) -> Any:  # noqa: A002
+        """input: (N, C, H, W) or (C, H, W) → (N, C, oH, oW) or (C, oH, oW); (values, indices) with
+        ``return_indices``."""
         return fractional_max_pool2d(input, self.kernel_size, self.output_size, self.output_ratio,
                                      self.return_indices, _random_samples=self._random_samples)
 
@@ -56,5 +58,7 @@ class FractionalMaxPool3d(_FractionalMaxPoolNd):
     dims = 3
 
     def forward(self, input: Tensor) -> Any:  # noqa: A002
+        """input: (N, C, T, H, W) or (C, T, H, W) → (N, C, oT, oH, oW) or (C, oT, oH, oW); (values, indices) with
+        ``return_indices``."""
         return fractional_max_pool3d(input, self.kernel_size, self.output_size, self.output_ratio,
                                      self.return_indices, _random_samples=self._random_samples)

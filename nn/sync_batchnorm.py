@@ -31,6 +31,7 @@ class SyncBatchNorm(_BatchNormNd):
         self.process_group = None
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: (N, C, *) → the same shape."""
         if not isinstance(input, Tensor) or input.ndim < 2:
             got = f"{input.ndim}D input" if isinstance(input, Tensor) else type(input).__name__
             raise ValueError(f"expected at least 2D input (got {got})")
