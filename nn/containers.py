@@ -39,17 +39,20 @@ class Sequential(Module):
             setattr(self, name, module)
 
     def forward(self, input: Any) -> Any:  # noqa: A002 - PyTorch's name
+        """Each child in turn on the previous one's output: input of the first's shape → the last's output."""
         for module in self._modules.values():
             input = module(input)
         return input
 
     def append(self, module: Module) -> Sequential:
+        """Add ``module`` as the last child (named by its position); returns ``self``."""
         if not isinstance(module, Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> Sequential:
+        """Append each of ``modules`` in order; returns ``self``."""
         for module in modules:
             self.append(module)
         return self
@@ -67,6 +70,7 @@ class Sequential(Module):
         return self
 
     def pop(self, key: int | slice) -> Any:
+        """Remove and return the child (or a Sequential of the children) at ``key``."""
         module = self[key]
         del self[key]
         return module
@@ -221,10 +225,12 @@ class ModuleList(_Container):
             self._put(str(i), module)
 
     def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end; returns ``self``."""
         self._put(str(len(self._modules)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append each of ``modules`` in order; returns ``self``."""
         if not isinstance(modules, Iterable) or (isinstance(modules, Module)
                                                   and not isinstance(modules, (ModuleList, Sequential))):
             raise TypeError(f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}")
@@ -233,6 +239,7 @@ class ModuleList(_Container):
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Put ``module`` before position ``index`` (as list.insert); the children are numbered anew."""
         modules = list(self._modules.values())
         modules.insert(index, module)
         self._reindex(modules)
@@ -310,26 +317,32 @@ class ModuleDict(_Container):
         return iter(list(self._modules))
 
     def keys(self) -> list[str]:
+        """The children's names, in insertion order."""
         return list(self._modules.keys())
 
     def values(self) -> list[Module]:
+        """The children, in insertion order."""
         return list(self._modules.values())
 
     def items(self) -> list[tuple[str, Module]]:
+        """(name, child) pairs, in insertion order."""
         return list(self._modules.items())
 
     def pop(self, key: str) -> Module:
+        """Remove the child ``key`` and return it."""
         module = self[key]
         del self._modules[key]
         reregistered()
         return module
 
     def clear(self) -> None:
+        """Remove every child."""
         if self._modules:
             reregistered()
         self._modules.clear()
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add or replace children from a mapping or from (name, module) pairs, in their order."""
         if isinstance(modules, (Mapping, ModuleDict)):
             pairs = list(modules.items())
         elif isinstance(modules, Iterable):
@@ -388,10 +401,12 @@ class ParameterList(Module):
         setattr(self, str(_list_index(index, len(self), "ParameterList")), _as_parameter(value, "ParameterList"))
 
     def append(self, value: Any) -> ParameterList:
+        """Add ``value`` (made a Parameter if it is not one) at the end; returns ``self``."""
         setattr(self, str(len(self)), _as_parameter(value, "ParameterList"))
         return self
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Append each of ``values`` in order; returns ``self``."""
         for value in values:
             self.append(value)
         return self
@@ -400,6 +415,7 @@ class ParameterList(Module):
         return self.extend(values)
 
     def extra_repr(self) -> str:
+        """One line per parameter: its index, dtype and size (and its device off the CPU)."""
         return "\n".join(f"  ({i}): {_described(p)}" for i, p in enumerate(self))
 
 
@@ -450,18 +466,23 @@ class ParameterDict(Module):
         return iter(list(self._parameters))
 
     def keys(self) -> list[str]:
+        """The parameters' names, in insertion order."""
         return list(self._parameters)
 
     def values(self) -> list[Parameter]:
+        """The parameters, in insertion order."""
         return list(self._parameters.values())
 
     def items(self) -> list[tuple[str, Parameter]]:
+        """(name, parameter) pairs, in insertion order."""
         return list(self._parameters.items())
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The parameter ``key``, or ``default`` when there is none."""
         return self._parameters.get(key, default)
 
     def pop(self, key: str) -> Parameter:
+        """Remove the parameter ``key`` and return it."""
         value = self[key]
         del self[key]
         return value
@@ -501,6 +522,7 @@ class ParameterDict(Module):
         return key, self.pop(key)
 
     def clear(self) -> None:
+        """Remove every parameter."""
         for key in list(self._parameters):
             del self[key]
 
@@ -530,4 +552,5 @@ class ParameterDict(Module):
         return self
 
     def extra_repr(self) -> str:
+        """One line per parameter: its name, tensor type and size (and its device off the CPU)."""
         return "\n".join(f"  ({key}): {_described(p, typename=True)}" for key, p in self.items())
