@@ -97,7 +97,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
 
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,  # noqa: A002
            generator: Any = None) -> Tensor:
-    """:func:`rrelu` written into ``input``, which is returned."""
+    """:func:`rrelu` written into ``input`` (any shape), which is returned."""
     return written_in_place("rrelu_", input, lambda x: rrelu(x, lower, upper, training, generator))
 
 

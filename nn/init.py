@@ -140,7 +140,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any 
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    """Fill with the value ``val``."""
+    """Fill ``tensor`` (any shape) with ``val`` in place, without recording; returns it."""
     tensor = _check(tensor, "constant_")
     with mg.no_grad():
         tensor.data[...] = val
@@ -148,12 +148,12 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 
 
 def zeros_(tensor: Tensor) -> Tensor:
-    """Fill with zeros."""
+    """Fill ``tensor`` (any shape) with zeros in place; returns it."""
     return constant_(_check(tensor, "zeros_"), 0.0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
-    """Fill with ones."""
+    """Fill ``tensor`` (any shape) with ones in place; returns it."""
     return constant_(_check(tensor, "ones_"), 1.0)
 
 
@@ -186,7 +186,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
-    """He normal: N(0, std²) with std = gain / √fan."""
+    """He normal in place: N(0, std²) with std = gain / √fan; tensor: (out, in, *k), at least 2-D."""
     tensor = _check(tensor, "kaiming_normal_")
     fan = _fan(tensor, mode, "kaiming_normal_")
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
