@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--cells", nargs="+", choices=sorted(RECURRENT), default=["rnn", "lstm", "gru"])
     add("--lengths", nargs="+", type=common.sequence_length, default=[50, 100, 200], help="sequence lengths T")
     add("--hidden-size", type=common.positive_int, default=64)
-    add("--forget-bias", type=float, default=1.0,
+    add("--forget-bias", type=common.finite_float, default=1.0,
         help="added to the LSTM's forget-gate bias at initialisation (Jozefowicz et al. 2015)")
     add("--steps-per-epoch", type=common.positive_int, default=50, help="batches of fresh random sequences per epoch")
     add("--batch-size", type=common.positive_int, default=64)

@@ -71,6 +71,11 @@ def _checked_int(text: str, low: int) -> int:
     return value
 
 
+def finite_float(text: str) -> float:
+    """Any finite float (a bias, a coefficient): nan and inf are usage errors."""
+    return _finite_float(text)
+
+
 def positive_float(text: str) -> float:
     """A finite float > 0 (a learning rate, a temperature)."""
     value = _finite_float(text)

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--length", type=common.positive_int, default=400, help="values per demonstration series")
     add("--windows", nargs="+", type=common.positive_int, default=[5, 15, 30], help="moving-average windows W")
     add("--alphas", nargs="+", type=common.probability, default=[0.5, 0.9, 0.97], help="exponential averages' α")
-    add("--ar-coefficients", nargs="+", type=float, default=[0.6, -0.3, 0.2, 0.15],
+    add("--ar-coefficients", nargs="+", type=common.finite_float, default=[0.6, -0.3, 0.2, 0.15],
         help="a_1 … a_W of the generated AR(W) process (keep it stable: roots outside the unit circle)")
     add("--ar-noise", type=common.positive_float, default=0.5, help="standard deviation of the AR noise")
     add("--ar-length", type=common.positive_int, default=2000, help="values of the AR series (last 20%% held out)")

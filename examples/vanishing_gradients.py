@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = common.parser("vanishing_gradients", __doc__, epochs=0)
     add = parser.add_argument
     add("--cells", nargs="+", choices=sorted(CELLS), default=["rnn", "lstm"])
-    add("--forget-biases", nargs="+", type=float, default=[0.0, 1.0, 3.0],
+    add("--forget-biases", nargs="+", type=common.finite_float, default=[0.0, 1.0, 3.0],
         help="LSTM forget-gate bias added at initialisation (one LSTM per value)")
     add("--length", type=common.sequence_length, default=100, help="sequence length T")
     add("--hidden-size", type=common.positive_int, default=64)

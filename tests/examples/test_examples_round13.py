@@ -6,6 +6,7 @@ Each program runs in-process (``main(argv)``) with tiny settings, in an empty fo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import runpy
 import warnings
@@ -26,6 +27,9 @@ TOO_SMALL = [
     ("forecast", ["--length", "50", "--window", "20"], "--window"),             # no held-out window: NaN MSE
     ("sentiment", ["--reviews", "1"], "--reviews"),                             # nothing to train on
     ("char_rnn", ["--text", "small", "--max-chars", "3000", "--prime", "Ωmega"], "--prime"),  # Ω silently dropped
+    ("vanishing_gradients", ["--forget-biases", "1", "nan"], "--forget-biases"),  # NaN gradient norms
+    ("adding_problem", ["--forget-bias", "inf"], "--forget-bias"),
+    ("dynamical_systems", ["--ar-coefficients", "0.5", "nan"], "--ar-coefficients"),  # LinAlgError traceback
 ]
 
 
@@ -51,7 +55,7 @@ LIBRARIES = [("markov_chains", "markov_text"), ("recurrences", "dynamical_system
 def test_library_modules_run_as_programs_point_to_theirs(library, program):
     # `python -m examples.markov_chains --help` printed nothing and exited 0
     with pytest.raises(SystemExit) as raised:
-        runpy.run_module(f"examples.{library}", run_name="__main__")
+        runpy.run_path(importlib.util.find_spec(f"examples.{library}").origin, run_name="__main__")
     assert isinstance(raised.value.code, str) and f"examples.{program}" in raised.value.code
 
 
