@@ -81,6 +81,7 @@ def _in_place(op: Callable) -> Callable:
     def method(self: Tensor, other: Any) -> Tensor:
         return _inplace(self, name, lambda current: op(current, other), other)
     method.__name__ = name
+    method.__doc__ = f"``x.{name}(other)``: ``{op.__name__}`` in place (other broadcasts to x's shape); returns x."
     return method
 
 

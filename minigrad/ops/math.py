@@ -196,7 +196,7 @@ def _unary(name: str, fn: Callable, derivative: Callable, doc: str,
     def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         return Unary(name, fn, derivative, reads_input)(_floating(input, name))
     op.__name__ = name
-    op.__doc__ = doc
+    op.__doc__ = f"{doc}\n\n    input: any shape → the same shape (elementwise; integers become floating point)."
     return op
 
 
