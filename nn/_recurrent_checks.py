@@ -1,10 +1,17 @@
-"""Checks of a recurrent layer's arguments and inputs (``nn/recurrent.py``): ``proj_size``, the ``lengths``
-of a padded batch (made into per-step masks), and, under ``detect_anomaly``, NaN/Inf in the input."""
+"""Checks of the recurrent cells' and layers' arguments (``nn/cells.py``, ``nn/recurrent.py``), kept here so the
+modules that do the math read like the math.
+
+Constructor arguments: sizes, flags, ``proj_size``, ``dropout``. Forward arguments: PyTorch's keyword names, the
+input, the initial states, the ``lengths`` of a padded batch (made into per-step masks) and, under
+``detect_anomaly``, NaN/Inf in the input. Each error names the module, and its class is PyTorch's (the two error
+classes below subclass several builtins where PyTorch and older minigrad code disagree).
+"""
 
 from __future__ import annotations
 
 import numbers
-from typing import Any
+import warnings
+from typing import Any, NamedTuple
 
 import numpy
 
@@ -21,10 +28,71 @@ class RecurrentInputError(RuntimeError, TypeError, ValueError):
     """
 
 
+class RecurrentStateError(RuntimeError, TypeError, ValueError):
+    """A recurrent state of the wrong kind, shape, dtype or device for its input.
+
+    PyTorch raises RuntimeError for these; the TypeError/ValueError bases keep
+    ``except TypeError`` / ``except ValueError`` code working.
+    """
+
+
+# --- constructor arguments -------------------------------------------------------
+
+def refuse_base(cls: type, base: type, name: str, instead: str) -> None:
+    """A base class kept for ``isinstance`` checks (PyTorch's ``nn.RNNBase``/``nn.RNNCellBase``) is not built
+    directly here: its arguments differ from PyTorch's (``mode`` first), so a call written for PyTorch fails."""
+    if cls is base:
+        raise TypeError(f"{name} is the base class of the recurrent modules, for isinstance checks; build {instead}")
+
+
+def check_size(owner: str, name: str, value: Any) -> int:
+    """``value`` as a positive int: TypeError for a bool or non-integer (PyTorch's), ValueError for ≤ 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be a positive integer, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_nonlinearity(owner: str, nonlinearity: Any) -> str:
+    """``nonlinearity`` if it is 'tanh' or 'relu' (an RNN's), else ValueError."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{owner}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
+    return nonlinearity
+
+
+def check_cell_flags(owner: str, **flags: Any) -> None:
+    """A cell's keyword options must be bools (or NumPy bools): TypeError otherwise."""
+    for option, value in flags.items():
+        if not isinstance(value, (bool, numpy.bool_)):
+            raise TypeError(f"{owner}: {option} must be True or False, got {value!r}")
+
+
+def check_lstm_options(owner: str, peephole: bool, coupled: bool, fused: bool) -> None:
+    """The fused gate op computes the plain LSTM only: ValueError with peephole or coupled gates."""
+    if fused and (peephole or coupled):
+        raise ValueError(f"{owner}: fused=True supports the plain LSTM only, not peephole=True or coupled=True")
+
+
+def check_layer_options(owner: str, num_layers: int, dropout: Any, bias: Any, batch_first: Any) -> None:
+    """A sequence layer's ``dropout`` (a number in [0, 1]; a warning when one layer makes it moot) and its
+    ``bias``/``batch_first`` (bools: PyTorch's TypeError, else batch_first="False" would read as True)."""
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
+        raise ValueError(f"{owner}: dropout should be a number in range [0, 1] representing the "
+                         f"probability of an element being zeroed, got {dropout!r}")
+    if dropout > 0 and num_layers == 1:
+        # stacklevel: this function, _Recurrent.__init__, the subclass's __init__, the caller
+        warnings.warn(f"{owner}: dropout is applied between recurrent layers, so dropout={dropout} with "
+                      "num_layers=1 has no effect", stacklevel=4)
+    for flag, value in (("bias", bias), ("batch_first", batch_first)):
+        if not isinstance(value, (bool, numpy.bool_)):
+            raise TypeError(f"{owner}: {flag} should be of type bool, got {type(value).__name__} {value!r}")
+
+
 def check_proj_size(owner: str, proj_size: Any, hidden_size: int) -> int:
     """``proj_size`` as an int in [0, hidden_size), or the error PyTorch raises."""
     if isinstance(proj_size, bool):
-        # the 8th positional argument of nn.LSTM was peephole before it became PyTorch's proj_size
+        # nn.LSTM's 8th positional parameter is proj_size: a bool there is most likely meant as peephole
         raise TypeError(f"{owner}: proj_size must be an integer, got {proj_size!r}; peephole and coupled are "
                         f"keyword-only: nn.LSTM(..., peephole={proj_size!r})")
     if not isinstance(proj_size, numbers.Integral):
@@ -43,6 +111,106 @@ def refuse_proj_size(owner: str, proj_size: Any) -> None:
     if proj_size:
         raise ValueError(f"{owner}: proj_size argument is only supported for LSTM, not RNN or GRU "
                          f"(got proj_size={proj_size!r})")
+
+
+# --- forward arguments -----------------------------------------------------------
+
+def torch_keywords(owner: str, x: Any, state: Any, input: Any, hx: Any) -> tuple[Any, Any]:  # noqa: A002
+    """(x, state) from a forward's arguments, where PyTorch's keyword names ``input=`` and ``hx=`` may stand
+    for ``x`` and ``state``; naming one twice is a TypeError."""
+    if input is not None:
+        if x is not None:
+            raise TypeError(f"{owner}: got the input twice, positionally and as input=")
+        x = input
+    if hx is not None:
+        if state is not None:
+            raise TypeError(f"{owner}: got the state twice, as state= (or positionally) and as hx=")
+        state = hx
+    if x is None:
+        raise TypeError(f"{owner}: forward() missing the input (positional, or input=)")
+    return x, state
+
+
+def as_input(owner: str, x: Any) -> Tensor:
+    """``x`` as a floating-point Tensor (arrays are wrapped), or a TypeError naming ``owner``."""
+    if not isinstance(x, Tensor):
+        if not mg.is_array(x):
+            raise TypeError(f"{owner}: input must be a Tensor, got {type(x).__name__}")
+        x = mg.as_tensor(x)
+    if x.dtype.kind != "f":
+        raise RecurrentInputError(f"{owner}: input must be a floating-point tensor, got {x.dtype} "
+                                  "(embed token ids with nn.Embedding first)")
+    return x
+
+
+def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) -> tuple:
+    """``state`` (a Tensor, or a tuple of one Tensor per name of ``expected``) checked against the input ``x``.
+
+    ``expected`` maps each state's name to (its shape, how that shape reads, for the error). Each
+    state must have its shape, the step's ``dtype`` (the input's, unless the weights promote it)
+    and ``x``'s device, as PyTorch requires: a wrong dtype would otherwise promote the outputs
+    silently, a wrong device fail deep inside an op. Returns a tuple.
+    """
+    names = tuple(expected)
+    if len(names) == 1:
+        states = (state,)
+    elif isinstance(state, (tuple, list)) and len(state) == len(names):
+        states = tuple(state)
+    else:
+        raise RecurrentStateError(f"{owner}: state must be a tuple ({', '.join(names)}), "
+                                  f"got {type(state).__name__}")
+    for name, s in zip(names, states):
+        shape, detail = expected[name]
+        if not isinstance(s, Tensor):
+            raise RecurrentStateError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
+        if s.shape != shape:
+            raise RecurrentStateError(f"{owner}: expected state {name} of shape {shape} {detail}, got {s.shape}")
+        if s.dtype != dtype:
+            source = "the input's dtype" if dtype == x.dtype else f"the {x.dtype} input promoted with the weights"
+            raise RecurrentStateError(f"{owner}: expected state {name} of dtype {dtype} ({source}), got {s.dtype}")
+        if s.device != x.device:
+            raise RecurrentStateError(f"{owner}: expected state {name} on device {x.device} (the input's device), "
+                                      f"got {s.device}")
+    return states
+
+
+class LengthMasks(NamedTuple):
+    """A padded batch's ``lengths`` as the loop over time uses them (T steps, B sequences)."""
+
+    active: int                   # the steps to run: the longest length
+    step_masks: tuple             # per step t < active, a (B, 1) bool Tensor: is sequence b still running?
+    shortest: int                 # the shortest length: steps before it need no mask
+    input_mask: Tensor | None     # (T, B, 1) ((B, T, 1) batch-first) bool: is x[t, b] real? None if none is padding
+
+
+def length_masks(owner: str, lengths: Any, steps: int, batch: int, device: Any, batch_hint: str,
+                 time_axis: int = 0) -> LengthMasks | None:
+    """``lengths`` (B ints, each in [1, steps]) as :class:`LengthMasks`; None without lengths (or for an
+    empty batch). ``batch_hint`` ends a wrong-size error."""
+    if lengths is None:
+        return None
+    if isinstance(lengths, Tensor):
+        values = lengths.numpy()
+    else:
+        values = mg.to_numpy(lengths) if mg.is_array(lengths) else numpy.asarray(lengths)
+    if values.size == 0 and batch == 0:          # lengths=[] for an empty batch (NumPy reads [] as float64)
+        return None
+    if values.dtype.kind not in "iu":
+        raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
+                        f"got dtype {values.dtype}")
+    if values.ndim != 1 or values.shape[0] != batch:
+        raise ValueError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
+                         f"got shape {values.shape}" + batch_hint)
+    if values.min() < 1 or values.max() > steps:
+        raise ValueError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time steps), "
+                         f"got {values.tolist()}")
+    active, shortest = int(values.max()), int(values.min())
+    keep = mg.to_device(numpy.arange(active)[:, None, None] < values[None, :, None], device)   # (T', B, 1)
+    input_mask = None
+    if shortest < steps:
+        input_mask = numpy.arange(steps)[:, None, None] < values[None, :, None]                  # (T, B, 1)
+        input_mask = mg.as_tensor(mg.to_device(input_mask.swapaxes(0, 1) if time_axis else input_mask, device))
+    return LengthMasks(active, tuple(mg.as_tensor(keep[t]) for t in range(active)), shortest, input_mask)
 
 
 def check_finite_steps(owner: str, x: Tensor, time_axis: int) -> None:
@@ -64,36 +232,3 @@ def check_finite_steps(owner: str, x: Tensor, time_axis: int) -> None:
     raise mg.AnomalyError(
         f"detect_anomaly: the input of {owner} holds NaN/Inf, first at time step {t} (batch element {b}), "
         f"read by the step in scope '{scope}/t{t}'; input {x.dtype}{x.shape} non-finite={int(bad.sum())}")
-
-
-def length_masks(owner: str, lengths: Any, steps: int, batch: int, device: Any, batch_hint: str,
-                 time_axis: int = 0) -> tuple | None:
-    """``lengths`` (B ints, each in [1, steps]) as (steps to run: the longest length, per step a (B, 1) bool
-    keep-mask Tensor, the shortest length, the input's keep-mask: (T, B, 1) ((B, T, 1) for ``time_axis`` 1)
-    bool Tensor, None when no sequence is shorter than T); None without lengths (or for an empty batch).
-    ``batch_hint`` ends a wrong-size error."""
-    if lengths is None:
-        return None
-    if isinstance(lengths, Tensor):
-        values = lengths.numpy()
-    else:
-        values = mg.to_numpy(lengths) if mg.is_array(lengths) else numpy.asarray(lengths)
-    if values.size == 0 and batch == 0:          # lengths=[] for an empty batch (NumPy reads [] as float64)
-        return None
-    if values.dtype.kind not in "iu":
-        raise TypeError(f"{owner}: lengths must be integers (a list, NumPy array or integer Tensor), "
-                        f"got dtype {values.dtype}")
-    if values.ndim != 1 or values.shape[0] != batch:
-        raise ValueError(f"{owner}: lengths must hold one length per sequence of the batch ({batch}), "
-                         f"got shape {values.shape}" + batch_hint)
-    if values.min() < 1 or values.max() > steps:
-        raise ValueError(f"{owner}: lengths must each be in [1, {steps}] (the input has {steps} time steps), "
-                         f"got {values.tolist()}")
-    active, shortest = int(values.max()), int(values.min())
-    keep = mg.to_device(numpy.arange(active)[:, None, None] < values[None, :, None], device)   # (T', B, 1)
-    # the padding must not reach the gradients: a NaN/Inf there would make 0 · NaN = NaN in the weights' grads
-    inputs = None
-    if shortest < steps:
-        inputs = numpy.arange(steps)[:, None, None] < values[None, :, None]                      # (T, B, 1)
-        inputs = mg.as_tensor(mg.to_device(inputs.swapaxes(0, 1) if time_axis else inputs, device))
-    return active, tuple(mg.as_tensor(keep[t]) for t in range(active)), shortest, inputs

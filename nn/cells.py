@@ -18,7 +18,6 @@ for the visualiser.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy
@@ -27,19 +26,22 @@ import minigrad as mg
 from minigrad import Tensor, gru_gates, lstm_gates, step_addmm, step_matmul
 
 from . import init
-from ._recurrent_checks import RecurrentInputError
+from ._recurrent_checks import (
+    RecurrentInputError,
+    RecurrentStateError,
+    as_input,
+    check_cell_flags,
+    check_lstm_options,
+    check_nonlinearity,
+    check_size,
+    check_states,
+    refuse_base,
+    torch_keywords,
+)
 from .module import Module, Parameter
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase", "RecurrentStateError", "gru_step", "loop_weight",
            "lstm_step", "rnn_step", "torch_keywords"]
-
-
-class RecurrentStateError(RuntimeError, TypeError, ValueError):
-    """A recurrent state of the wrong kind, shape, dtype or device for its input.
-
-    PyTorch raises RuntimeError for these; the TypeError/ValueError bases keep
-    ``except TypeError`` / ``except ValueError`` code working.
-    """
 
 
 # --- the cells' math ----------------------------------------------------------
@@ -161,93 +163,7 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
     return mg.addcmul(n, z, h - n)       # n + z * (h - n)
 
 
-# --- checks and parameters shared by cells and layers ---------------------------
-
-def check_size(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        # PyTorch's TypeError ("hidden_size should be of type int")
-        raise TypeError(f"{owner}: {name} must be a positive integer, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def refuse_base(cls: type, base: type, name: str, instead: str) -> None:
-    """A base class kept for ``isinstance`` checks (PyTorch's ``nn.RNNBase``/``nn.RNNCellBase``) is not built
-    directly here: its arguments differ from PyTorch's (``mode`` first), so a call written for PyTorch fails."""
-    if cls is base:
-        raise TypeError(f"{name} is the base class of the recurrent modules, for isinstance checks; build {instead}")
-
-
-def check_nonlinearity(owner: str, nonlinearity: Any) -> str:
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"{owner}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
-    return nonlinearity
-
-
-def check_lstm_options(owner: str, peephole: bool, coupled: bool, fused: bool) -> None:
-    if fused and (peephole or coupled):
-        raise ValueError(f"{owner}: fused=True supports the plain LSTM only, not peephole=True or coupled=True")
-
-
-def as_input(owner: str, x: Any) -> Tensor:
-    """``x`` as a floating-point Tensor (arrays are wrapped), or a TypeError naming ``owner``."""
-    if not isinstance(x, Tensor):
-        if not mg.is_array(x):
-            raise TypeError(f"{owner}: input must be a Tensor, got {type(x).__name__}")
-        x = mg.as_tensor(x)
-    if x.dtype.kind != "f":
-        raise RecurrentInputError(f"{owner}: input must be a floating-point tensor, got {x.dtype} "
-                                  "(embed token ids with nn.Embedding first)")
-    return x
-
-
-def torch_keywords(owner: str, x: Any, state: Any, input: Any, hx: Any) -> tuple[Any, Any]:
-    """(x, state) from a forward's arguments, where PyTorch's keyword names ``input=`` and ``hx=`` may stand
-    for ``x`` and ``state``; naming one twice is a TypeError."""
-    if input is not None:
-        if x is not None:
-            raise TypeError(f"{owner}: got the input twice, positionally and as input=")
-        x = input
-    if hx is not None:
-        if state is not None:
-            raise TypeError(f"{owner}: got the state twice, as state= (or positionally) and as hx=")
-        state = hx
-    if x is None:
-        raise TypeError(f"{owner}: forward() missing the input (positional, or input=)")
-    return x, state
-
-
-def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) -> tuple:
-    """``state`` (a Tensor, or a tuple of one Tensor per name of ``expected``) checked against the input ``x``.
-
-    ``expected`` maps each state's name to (its shape, how that shape reads, for the error). Each
-    state must have its shape, the step's ``dtype`` (the input's, unless the weights promote it)
-    and ``x``'s device, as PyTorch requires: a wrong dtype would otherwise promote the outputs
-    silently, a wrong device fail deep inside an op. Returns a tuple.
-    """
-    names = tuple(expected)
-    if len(names) == 1:
-        states = (state,)
-    elif isinstance(state, (tuple, list)) and len(state) == len(names):
-        states = tuple(state)
-    else:
-        raise RecurrentStateError(f"{owner}: state must be a tuple ({', '.join(names)}), "
-                                  f"got {type(state).__name__}")
-    for name, s in zip(names, states):
-        shape, detail = expected[name]
-        if not isinstance(s, Tensor):
-            raise RecurrentStateError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
-        if s.shape != shape:
-            raise RecurrentStateError(f"{owner}: expected state {name} of shape {shape} {detail}, got {s.shape}")
-        if s.dtype != dtype:
-            source = "the input's dtype" if dtype == x.dtype else f"the {x.dtype} input promoted with the weights"
-            raise RecurrentStateError(f"{owner}: expected state {name} of dtype {dtype} ({source}), got {s.dtype}")
-        if s.device != x.device:
-            raise RecurrentStateError(f"{owner}: expected state {name} on device {x.device} (the input's device), "
-                                      f"got {s.device}")
-    return states
-
+# --- parameters shared by cells and layers -------------------------------------
 
 def add_parameters(module: Module, suffix: str, shapes: dict, device: Any, dtype: Any) -> None:
     """Register ``name + suffix`` for each name → shape, each drawn from U(-1/√H, 1/√H) as PyTorch."""
@@ -392,9 +308,7 @@ class LSTMCell(_Cell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None,
                  *, peephole: bool = False, coupled: bool = False, fused: bool = False) -> None:
         # PyTorch's positional order (device, dtype after bias): our cell options are keywords
-        for option, value in (("peephole", peephole), ("coupled", coupled), ("fused", fused)):
-            if not isinstance(value, (bool, numpy.bool_)):
-                raise TypeError(f"LSTMCell: {option} must be True or False, got {value!r}")
+        check_cell_flags("LSTMCell", peephole=peephole, coupled=coupled, fused=fused)
         check_lstm_options("LSTMCell", peephole, coupled, fused)
         super().__init__(input_size, hidden_size, bias, 3 if coupled else 4, device, dtype)
         self.peephole, self.coupled, self.fused = bool(peephole), bool(coupled), bool(fused)

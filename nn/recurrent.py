@@ -25,40 +25,38 @@ records. Outputs and gradients equal eager mode's bit for bit
 
 from __future__ import annotations
 
-import numbers
-import warnings
 from typing import Any
-
-import numpy
 
 import minigrad as mg
 from minigrad import Tensor
 
 from ._dropout import dropout
 from ._recurrent_checks import (
+    LengthMasks,
     RecurrentInputError,
+    as_input,
     check_finite_steps,
+    check_layer_options,
+    check_lstm_options,
+    check_nonlinearity,
     check_proj_size,
+    check_size,
+    check_states,
     length_masks,
+    refuse_base,
     refuse_proj_size,
+    torch_keywords,
 )
 from .cells import (
     add_parameters,
-    as_input,
-    check_lstm_options,
-    check_nonlinearity,
-    check_size,
-    check_states,
     gate_shapes,
     gru_step,
     loop_weight,
     lstm_options,
     lstm_step,
     peephole_shapes,
-    refuse_base,
     result_dtype,
     rnn_step,
-    torch_keywords,
 )
 from .module import Module, Parameter
 from .utils.rnn import PackedSequence, pack_like, pad_packed_sequence
@@ -129,16 +127,7 @@ class _Recurrent(Module):
         self.proj_size = check_proj_size(owner, proj_size, self.hidden_size)
         # the width of h_t and of each direction's output
         self._output_size = self.proj_size or self.hidden_size
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
-            raise ValueError(f"{owner}: dropout should be a number in range [0, 1] representing the "
-                             f"probability of an element being zeroed, got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(f"{owner}: dropout is applied between recurrent layers, so dropout={dropout} with "
-                          "num_layers=1 has no effect", stacklevel=3)
-        for flag, value in (("bias", bias), ("batch_first", batch_first)):
-            # PyTorch's TypeError: batch_first="False" would otherwise read as True
-            if not isinstance(value, (bool, numpy.bool_)):
-                raise TypeError(f"{owner}: {flag} should be of type bool, got {type(value).__name__} {value!r}")
+        check_layer_options(owner, num_layers, dropout, bias, batch_first)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
@@ -196,7 +185,12 @@ class _Recurrent(Module):
         raise NotImplementedError
 
     def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
-        """(W_hhᵀ, the per-step hidden bias or None, …) for layer ``k`` and direction ``suffix``."""
+        """What :meth:`_step` takes as ``weights`` for layer ``k``, direction ``suffix``, made once per loop.
+
+        Here (RNN): (W_hhᵀ, None): b_hh joins b_ih in the input projection (:meth:`_input_bias`).
+        GRU: (W_hhᵀ, b_hh); LSTM: (W_hhᵀ, W_hrᵀ or None, peepholes or None). ``loop``: several steps
+        will run, so W_hhᵀ comes as a :func:`~nn.cells.loop_weight` pair.
+        """
         return self._transposed(f"weight_hh_l{k}{suffix}", loop), None
 
     def _transposed(self, name: str, loop: bool) -> Tensor | tuple:
@@ -271,22 +265,24 @@ class _Recurrent(Module):
         if steps == 0:
             raise RecurrentInputError(f"{owner}: the input has no time steps (shape {x.shape})")
         initial = self._initial_states(state, x, batch, unbatched)
-        keep = length_masks(owner, lengths, steps, batch, x.device, self._batch_hint(), time_axis)
-        if keep is not None and keep[3] is not None:
-            x = mg.where(keep[3], x, 0.0)     # the padding, zeroed: its NaN/Inf would reach the weights' grads
+        masks = length_masks(owner, lengths, steps, batch, x.device, self._batch_hint(), time_axis)
+        if masks is not None and masks.input_mask is not None:
+            x = mg.where(masks.input_mask, x, 0.0)   # the padding, zeroed: its NaN/Inf would reach the weights' grads
         if mg.is_anomaly_enabled():
             check_finite_steps(owner, x, time_axis)
 
         with mg.gc_paused():
-            output, finals = self._run_layers(x, time_axis, initial, keep)
+            output, finals = self._run_layers(x, time_axis, initial, masks)
         final_states = [mg.stack(f, axis=0) for f in finals]
         if unbatched:
             output = output.squeeze(1)
             final_states = [s.squeeze(1) for s in final_states]
         return output, (final_states[0] if self.n_states == 1 else tuple(final_states))
 
-    def _run_layers(self, x: Tensor, time_axis: int, initial: list, keep: tuple | None) -> tuple[Tensor, list]:
-        """Every layer and direction: (last layer's output, final states per state kind)."""
+    def _run_layers(self, x: Tensor, time_axis: int, initial: list,
+                    masks: LengthMasks | None) -> tuple[Tensor, list]:
+        """Every layer and direction, layer by layer: (the last layer's output, the final states of each kind,
+        h and for an LSTM c, each a list over layer·direction)."""
         directions = len(self._suffixes)
         finals: list[list[Tensor]] = [[] for _ in range(self.n_states)]
         layer_input = x
@@ -297,7 +293,7 @@ class _Recurrent(Module):
             for d, suffix in enumerate(self._suffixes):
                 with mg.name_scope(f"l{k}{suffix}"):
                     start = tuple(s[k * directions + d] for s in initial)
-                    output, final = self._run_direction(layer_input, time_axis, k, suffix, start, keep)
+                    output, final = self._run_direction(layer_input, time_axis, k, suffix, start, masks)
                 outputs.append(output)
                 for i, s in enumerate(final):
                     finals[i].append(s)
@@ -305,26 +301,27 @@ class _Recurrent(Module):
         return layer_input, finals
 
     def _run_direction(self, x: Tensor, time_axis: int, k: int, suffix: str, state: tuple,
-                       keep: tuple | None) -> tuple[Tensor, tuple]:
+                       masks: LengthMasks | None) -> tuple[Tensor, tuple]:
         """One layer, one direction, inside its ``l{k}[_reverse]`` scope: (output, final state).
 
         ``compile=True`` runs :meth:`_direction` through this layer and direction's ``mg.compile``:
         the whole loop over time is one captured program, replayed as one graph node (drawn as
         its ops in their ``t{t}`` scopes, as eager mode records them).
         """
-        if keep is None:
-            active, masks, shortest = x.shape[time_axis], None, 0
+        if masks is None:
+            active, step_masks, shortest = x.shape[time_axis], None, 0
         else:
-            active, masks, shortest = keep[:3]
+            active, step_masks, shortest = masks.active, masks.step_masks, masks.shortest
         if not self._compile_loops:
-            return self._direction(x, time_axis, k, suffix, state, active, masks, shortest)
+            return self._direction(x, time_axis, k, suffix, state, active, step_masks, shortest)
         compiled = self._compiled_directions.get((k, suffix))
         if compiled is None:
             compiled = self._compiled_directions[(k, suffix)] = mg.compile(self._direction)
         # the masks (and so the signature) are eager's: None before the shortest sequence's end. Masking
         # every step would let batches with other shortest lengths share a capture, but the extra
         # zero-gradient consumers change the order in which a state's gradients are summed (GRU: ulps)
-        return compiled(x, time_axis, k, suffix, state, active, masks, shortest, self._parameters_of(k, suffix))
+        return compiled(x, time_axis, k, suffix, state, active, step_masks, shortest,
+                        self._parameters_of(k, suffix))
 
     def _parameters_of(self, k: int, suffix: str) -> tuple:
         """The current parameters of layer ``k``, direction ``suffix`` (a replaced one included)."""
@@ -332,11 +329,11 @@ class _Recurrent(Module):
         return tuple(p for name, p in self._parameters.items() if p is not None and name.endswith(end))
 
     def _direction(self, x: Tensor, time_axis: int, k: int, suffix: str, state: tuple, active: int,
-                   masks: tuple | None, first_masked: int, parameters: tuple = ()) -> tuple[Tensor, tuple]:
+                   step_masks: tuple | None, first_masked: int, parameters: tuple = ()) -> tuple[Tensor, tuple]:
         """The loop over time of layer ``k``, direction ``suffix``: (output (T, B, H), final state tuple)
         (output and h: P wide with an LSTM's ``proj_size`` P).
 
-        ``active``: the steps to run (the longest length); ``masks``: per step t a (B, 1) bool keep-mask
+        ``active``: the steps to run (the longest length); ``step_masks``: per step t a (B, 1) bool keep-mask
         (None without lengths), applied from step ``first_masked`` on. Reads no tensor values, so
         ``mg.compile`` can capture it. ``parameters`` (:meth:`_parameters_of`) is not read: passing the
         tensors the loop reads through ``self`` as arguments makes a replay use the module's current
@@ -357,10 +354,10 @@ class _Recurrent(Module):
         for t in order:
             with name_scope(f"t{t}"):
                 new = step(gates_x[t], state, weights)
-                if masks is not None and t >= first_masked:
+                if step_masks is not None and t >= first_masked:
                     # finished sequences keep their state and output zeros
-                    new = tuple(mg.where(masks[t], n, s) for n, s in zip(new, state))
-                    outputs[t] = mg.where(masks[t], new[0], 0.0)
+                    new = tuple(mg.where(step_masks[t], n, s) for n, s in zip(new, state))
+                    outputs[t] = mg.where(step_masks[t], new[0], 0.0)
                 else:
                     outputs[t] = new[0]
                 tag(new[0], "h")
