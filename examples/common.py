@@ -41,6 +41,11 @@ BLAS_THREADS = 1
 
 # --- argument types: a nonsense value is a usage error (exit 2) before anything runs or is written ---
 
+def distinct(values: list) -> list:
+    """``values`` without repeats, in their order: ``--cells lstm lstm`` trains and reports the LSTM once."""
+    return list(dict.fromkeys(values))
+
+
 def positive_int(text: str) -> int:
     """An int ≥ 1 (epochs, batch size, hidden size, steps ...)."""
     return _checked_int(text, 1)

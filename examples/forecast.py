@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.series, args.modes = common.distinct(args.series), common.distinct(args.modes)
     split = split_point(args.length, args.window, args.val_fraction)
     if split < 1 or args.length - args.window - split - args.window < 1:
         parser.error(f"--length {args.length} is too short for --window {args.window} with --val-fraction "

@@ -127,6 +127,7 @@ def plot(path: str, orders: list[int], validation: list[float], held_out: list[f
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.word_orders = common.distinct(args.word_orders)
     text, train_tokens = load(parser, args)
     device = common.setup(args)
     rng = np.random.default_rng(args.seed)

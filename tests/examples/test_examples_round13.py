@@ -122,3 +122,15 @@ def test_an_out_folder_that_cannot_be_made_is_a_clear_error(name, tmp_path, monk
         importlib.import_module(f"examples.{name}").main(["--out", "taken", "--no-progress"])
     assert raised.value.code == 2
     assert "--out" in capsys.readouterr().err and (tmp_path / "taken").read_text() == "keep me"
+
+
+def test_repeated_list_values_run_once(tmp_path, monkeypatch, capsys):
+    # `--cells rnn rnn --lengths 2 2` trained four models, printed four epoch lines and reported one result
+    monkeypatch.chdir(tmp_path)
+    argv = ["--cells", "rnn", "rnn", "--lengths", "2", "2", "--epochs", "1", "--steps-per-epoch", "1",
+            "--val-size", "2", "--hidden-size", "2"]
+    summary = _main("adding_problem", argv, tmp_path / "a")
+    assert summary["runs"] == 1 and capsys.readouterr().out.count("rnn T=2") == 1
+    summary = _main("forecast", ["--series", "ar", "ar", "--modes", "many-to-one", "many-to-one", "--length", "40",
+                                 "--window", "4", "--epochs", "1", "--hidden-size", "2"], tmp_path / "f")
+    assert list(summary["val_mse"]) == ["ar/many-to-one"] and capsys.readouterr().out.count("many-to-one  epoch") == 1
