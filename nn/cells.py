@@ -57,14 +57,14 @@ def loop_weight(weight: Tensor) -> tuple[Tensor, Tensor]:
     return transposed, transposed.detach().contiguous()
 
 
-def _times(h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+def _matmul(h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) -> Tensor:
     """``h @ Wᵀ`` for a transposed weight or a :func:`loop_weight` pair."""
     if type(weight_t) is tuple:
         return step_matmul(h, *weight_t)
     return h @ weight_t
 
 
-def _plus_times(addend: Tensor, h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+def _addmm(addend: Tensor, h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) -> Tensor:
     """``addend + h @ Wᵀ``; for a :func:`loop_weight` pair one op (``mg.step_addmm``), a node fewer per step."""
     if type(weight_t) is tuple:
         return step_addmm(addend, h, *weight_t)
@@ -78,7 +78,7 @@ def rnn_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
     gates_x: (B, H) = x W_ihᵀ + b_ih; h: (B, H); weight_hh_t: (H, H) = W_hhᵀ (or ``loop_weight(W_hh)``,
     as for every transposed weight of the step functions); returns h': (B, H).
     """
-    pre = _plus_times(gates_x, h, weight_hh_t)
+    pre = _addmm(gates_x, h, weight_hh_t)
     if bias_hh is not None:
         pre = pre + bias_hh
     return pre.tanh() if nonlinearity == "tanh" else pre.relu()
@@ -109,13 +109,35 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
     nonlinearities and the state update as one op (``mg.lstm_gates``; no peephole or coupled
     gates; the projection is an ordinary matmul after it).
     """
-    gates = _plus_times(gates_x, h, weight_hh_t)
+    gates = _addmm(gates_x, h, weight_hh_t)
     if bias_hh is not None:
         gates = gates + bias_hh
     if fused:
-        h_new, c_new = lstm_gates(gates, c)
-        return (h_new if weight_hr_t is None else _times(h_new, weight_hr_t)), c_new
-    if coupled:
+        h_new, c_new = lstm_gates(gates, c)         # the plain update below, as one op
+    elif peepholes is None and not coupled:
+        h_new, c_new = _lstm_update(gates, c)
+    else:
+        h_new, c_new = _lstm_update_with_variants(gates, c, peepholes, coupled)
+    if weight_hr_t is not None:      # projection: the hidden state is a linear map of the cell's output
+        h_new = _matmul(h_new, weight_hr_t)
+    return h_new, c_new
+
+
+def _lstm_update(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """The plain LSTM after its matmuls: gates (B, 4H) in order i, f, g, o, c (B, H) → (o * tanh(c'), c')."""
+    i, f, g, o = gates.chunk(4, axis=-1)
+    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    c_new = mg.addcmul(f * c, i, g)                 # f * c + i * g, one op
+    return o * c_new.tanh(), c_new
+
+
+def _lstm_update_with_variants(gates: Tensor, c: Tensor, peepholes: tuple | None,
+                               coupled: bool) -> tuple[Tensor, Tensor]:
+    """:func:`_lstm_update` with peephole and/or coupled gates (:func:`lstm_step`'s docstring).
+
+    gates: (B, 3H) in order f, g, o when ``coupled``, else (B, 4H); ``peepholes``: (w_ci or None, w_cf, w_co).
+    """
+    if coupled:                      # coupled: no input-gate rows
         f, g, o = gates.chunk(3, axis=-1)
     else:
         i, f, g, o = gates.chunk(4, axis=-1)
@@ -125,16 +147,15 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
         if not coupled:
             i = i + weight_ci * c
     f = f.sigmoid()
-    i = 1 - f if coupled else i.sigmoid()          # coupled: what is not forgotten is written
+    if coupled:
+        i = 1 - f                    # coupled: what is not forgotten is written
+    else:
+        i = i.sigmoid()
     g = g.tanh()
-    c_new = mg.addcmul(f * c, i, g)   # f * c + i * g, one op
+    c_new = mg.addcmul(f * c, i, g)
     if peepholes is not None:        # peephole: the output gate sees the new cell
         o = o + weight_co * c_new
-    o = o.sigmoid()
-    h_new = o * c_new.tanh()
-    if weight_hr_t is not None:      # projection: the hidden state is a linear map of the cell's output
-        h_new = _times(h_new, weight_hr_t)
-    return h_new, c_new
+    return o.sigmoid() * c_new.tanh(), c_new
 
 
 def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
@@ -152,7 +173,7 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
     once); h: (B, H); weight_hh_t: (H, 3H). ``fused`` computes everything after the matmul as one op
     (``mg.gru_gates``; it takes gates_x whole).
     """
-    gates_h = _times(h, weight_hh_t) if bias_hh is None else _plus_times(bias_hh, h, weight_hh_t)
+    gates_h = _matmul(h, weight_hh_t) if bias_hh is None else _addmm(bias_hh, h, weight_hh_t)
     if fused:
         return gru_gates(gates_x, gates_h, h)
     hidden = h.shape[-1]
