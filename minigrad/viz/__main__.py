@@ -78,7 +78,8 @@ def parser() -> argparse.ArgumentParser:
                         help="colour edges by gradient norm (loss: sum of the last output; seq2seq: cross-entropy)")
     parser.add_argument("--no-shapes", action="store_true", help="leave shapes and dtypes out of the labels")
     parser.add_argument("--rankdir", choices=("LR", "TB"), default="LR")
-    parser.add_argument("--format", choices=FORMATS, default="svg")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="svg, png, pdf or dot (default: the --out path's ending when it names one, else svg)")
     parser.add_argument("--out", default=None, help="output path (default runs/viz/<model>.<format>)")
     parser.add_argument("--seed", type=int, default=0)
     return parser
@@ -117,6 +118,9 @@ def seq2seq_loss(args: argparse.Namespace) -> mg.Tensor:
 def main(argv: Sequence[str] | None = None) -> int:
     """Build, run and draw a model; print where the picture went (exit 1 if it could not be drawn)."""
     args = parser().parse_args(argv)
+    if args.format is None:   # `--out graph.png` means PNG
+        ending = os.path.splitext(args.out or "")[1].lstrip(".").lower()
+        args.format = ending if ending in FORMATS else "svg"
     out = args.out or os.path.join("runs", "viz", f"{args.model}.{args.format}")
     loss = model_loss(args)
     try:

@@ -149,3 +149,11 @@ def test_importing_viz_needs_neither_nn_nor_dot():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env={"PATH": "", "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_cli_takes_the_format_from_the_out_path_when_none_is_given(tmp_path):
+    assert main(["--model", "rnn", "--steps", "2", "--out", str(tmp_path / "g.dot")]) == 0
+    assert (tmp_path / "g.dot").read_text(encoding="utf-8").startswith("digraph")   # not g.dot.svg
+    assert not (tmp_path / "g.dot.svg").exists()
+    assert main(["--model", "rnn", "--steps", "2", "--format", "dot", "--out", str(tmp_path / "h.txt")]) == 0
+    assert (tmp_path / "h.txt.dot").exists()   # an explicit --format wins: render's path rule
