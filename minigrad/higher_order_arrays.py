@@ -57,7 +57,7 @@ from .ops.order_stats import Quantile
 from .ops.reduce import Sum
 from .ops.scatters import _Embed, _EmbedAt, _EmbedDiagonal, _EmbedStrided
 from .ops.shape import AsType, BroadcastTo, GetItem, Reshape
-from .ops.solvers import Det, Inverse, SignLogDet, Solve
+from .ops.solvers import Det, Inverse, SignLogDet, Solve, TriangularSolve
 from .ops.strided import AsStrided, _may_overlap, _places, _span
 from .ops.torch_functions import Fill
 from .tensor import Tensor
@@ -409,6 +409,20 @@ def _solve(node: Function, grads: Any) -> tuple:
         return ga, None
     gb = Reshape(tuple(gb.shape[:-1]))(gb) if node.vector else gb
     return ga, sum_to(gb, b_shape)
+
+
+@rule(TriangularSolve)
+def _triangular_solve(node: Function, grads: Any) -> tuple:
+    """As :func:`_solve` with A triangular: gB by the op on Aᵀ (the other triangle), gA = -gB Xᵀ (right: -Xᵀ gB)."""
+    g = _first(node, grads)
+    a_full, x, a_shape, b_shape = node.saved
+    a_t = _input(node, 0, _value_of_shape(a_full, a_shape))
+    gb = TriangularSolve(not node.upper, node.left)(_swap_last(a_t), g)
+    ga = None
+    if node.edges[0] is not None:
+        x_t = _swap_last(_output(node, x))
+        ga = sum_to(Neg()(MatMul()(gb, x_t) if node.left else MatMul()(x_t, gb)), a_shape)
+    return ga, (sum_to(gb, b_shape) if node.edges[1] is not None else None)
 
 
 @rule(Det)

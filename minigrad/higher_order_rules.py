@@ -52,7 +52,7 @@ from .ops.reduce import Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
 from .ops.shape import BroadcastTo, Clone, GetItem, Reshape, Transpose
-from .ops.solvers import Det, Inverse, Solve
+from .ops.solvers import Det, Inverse, Solve, TriangularSolve
 from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, sinh, xlogy
 from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
 from .ops.statistics import NanMean, NanSum
@@ -711,7 +711,7 @@ for _cls in (Add, Sub, Neg, Sum, Mean, Reshape, Transpose, GetItem, Concat, Stac
 for _cls in (Mul, Div, Exp, Log, Sqrt, Sin, Cos, Tanh, MatMul):
     RULES[_variant(_cls)] = _holomorphic_variant(RULES[_cls])
 # the linear algebra marked holomorphic (the real rules of higher_order_arrays, built from ops with complex rules)
-for _cls in (Inverse, Solve, Det, MatrixExp, Einsum):
+for _cls in (Inverse, Solve, TriangularSolve, Det, MatrixExp, Einsum):
     RULES[_variant(_cls)] = _holomorphic_variant(RULES[_cls])
 RULES[_variant(EigenValues)] = RULES[EigenValues]   # a real A's eig (complex outputs): the rule takes the real part
 

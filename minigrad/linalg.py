@@ -57,7 +57,7 @@ from .ops.matrix_functions import MatrixExp
 from .ops.matrix_products import multi_dot, tensorinv, tensorsolve, vander, vecdot
 from .ops.norms import cond, matrix_norm, norm, singular_values, vector_norm
 from .ops.shape import squeeze, swapaxes, unsqueeze
-from .ops.solvers import Det, Inverse, LinAlgError, SignLogDet, Solve
+from .ops.solvers import Det, Inverse, LinAlgError, SignLogDet, Solve, TriangularSolve
 from .return_types import (  # the result tuples' field layouts (PyTorch's names: return_types)
     CholeskyExResult,
     EighResult,
@@ -161,7 +161,8 @@ def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True,  # noqa:
                      unitriangular: bool = False) -> Tensor:
     """X with ``A X = B`` (``left=False``: ``X A = B``) for a triangular A (…, n, n) (only its ``upper`` or lower
     triangle is read; ``unitriangular``: its diagonal is taken as ones) and B (…, n, k) (left) or (…, k, n). The
-    gradient of A is its triangle's, as PyTorch's. A zero on the diagonal gives NaN (PyTorch: inf)."""
+    gradient of A is its triangle's, as PyTorch's. Solved by substitution without a check, as PyTorch's: a zero on
+    the diagonal gives inf (or NaN for 0/0), an inf in B gives NaN where a later row meets it through a zero."""
     name = "linalg.solve_triangular"
     A, B = matrices(A, name, square=True, complex_ok=True), matrices(B, name, what="B", complex_ok=True)  # noqa: N806
     same_dtype(name, A, B)
@@ -172,7 +173,8 @@ def solve_triangular(A: Any, B: Any, *, upper: bool, left: bool = True,  # noqa:
             triangle = triangle + module(A.data).eye(A.shape[-1], dtype=A.dtype)
     # B is a matrix (…, n, k) even where it has A's batch shape + (n,) (a batch of vectors to linalg.solve): as
     # PyTorch's, which MultivariateNormal relies on for a batch of n matrices of order n solved against eye(n)
-    return _solve(triangle, B, left, False, name, vectors=False, complex_ok=True)
+    _solve_case(A, B, left, name, vectors=False)
+    return TriangularSolve(upper, left)(triangle, B)
 
 
 def det(A: Any) -> Tensor:  # noqa: N803

@@ -76,6 +76,10 @@ def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, atol: Any =
 _LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 
+class LstsqDriverError(ValueError, RuntimeError):
+    """An unknown ``driver`` for :func:`lstsq`: PyTorch's RuntimeError, and a ValueError as before."""
+
+
 def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = None) -> LstsqResult:  # noqa: N803
     """The least-squares solution X of ``A X ≈ B``, A (…, m, n), B (…, m, k) (or (…, m): vectors) → X (…, n, k),
     the minimum-norm one where A is rank-deficient (singular values at or below ``rcond · σ_max`` count as zero;
@@ -91,7 +95,7 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
     same_dtype(name, A, B, "A and B")
     driver = "gelsy" if driver is None else driver
     if driver not in _LSTSQ_DRIVERS:
-        raise ValueError(f"{name}: driver should be one of {', '.join(_LSTSQ_DRIVERS)}, got {driver!r}")
+        raise LstsqDriverError(f"{name}: driver should be one of {', '.join(_LSTSQ_DRIVERS)}, got {driver!r}")
     vector = B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])
     matrix_b = unsqueeze(B, -1) if vector else B
     if matrix_b.ndim < 2 or matrix_b.shape[-2] != A.shape[-2]:

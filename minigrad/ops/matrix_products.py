@@ -110,7 +110,7 @@ def vander(x: Any, N: int | None = None) -> Tensor:  # noqa: N803
         x = unsqueeze(x, -1)
     count = x.shape[-1] if N is None else int_arg(N, name, "N")
     if count <= 1:
-        raise ValueError(f"{name}: N must be greater than 1, got {count}")
+        raise LinalgShapeError(f"{name}: N must be greater than 1, got {count}")
     powers = cumprod(broadcast_to(unsqueeze(x, -1), tuple(x.shape) + (count - 1,)), -1)
     with backend.on_device(x.device):
         ones = module(x.data).ones(tuple(x.shape) + (1,), dtype=powers.dtype)

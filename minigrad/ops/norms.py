@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy
 
+from .. import backend
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor
 from ._util import ShapeMismatchError, int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
 from .decompositions import SingularValues
 from .elementwise import abs, div, mul, where  # noqa: A004 - the op's name
-from .linalg_arguments import floating
+from .linalg_arguments import LinalgShapeError, floating, module
 from .reduce import Norm, amax, amin
 from .shape import astype, getitem, unsqueeze
 from .solvers import Inverse
@@ -50,6 +51,10 @@ def _cast(x: Any, dtype: Any, name: str) -> Tensor:
         raise TypeError(f"{name}: the input's dtype {x.dtype} should be convertible without narrowing to dtype "
                         f"{target}")
     return x if target == x.dtype else astype(x, target)
+
+
+class EmptyNormError(ValueError, IndexError):
+    """A negative-order (or -inf) matrix norm of empty matrices: PyTorch's IndexError, and a ValueError as before."""
 
 
 def _order(ord: Any, name: str) -> float:  # noqa: A002 - PyTorch's name
@@ -96,8 +101,8 @@ def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,
     if order < 0 or order == _INF:
         empty = [a for a in (range(x.ndim) if axes is None else axes) if x.shape[a] == 0]
         if empty:
-            raise ValueError(f"{name}: cannot compute the {_order_text(order)} norm over the empty dim {empty[0]} "
-                             f"of shape {x.shape}: the operation has no identity")
+            raise LinalgShapeError(f"{name}: cannot compute the {_order_text(order)} norm over the empty dim "
+                                   f"{empty[0]} of shape {x.shape}: the operation has no identity")
     op = Norm(order, axes, bool(keepdim))
     op.name = name
     return op(x)
@@ -145,8 +150,8 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
                 or (order in (_INF, -_INF) and A.shape[first] and A.shape[second] == 0):
             return vector_norm(A, 2, (first, second), keepdim)   # 0, with a (zero) gradient, as PyTorch's
         if order < 0:
-            raise ValueError(f"{name}: cannot compute the {_order_text(order)} norm of empty matrices (shape "
-                             f"{A.shape}): the operation has no identity")
+            raise EmptyNormError(f"{name}: cannot compute the {_order_text(order)} norm of empty matrices (shape "
+                                 f"{A.shape}): the operation has no identity")
         return vector_norm(A, 2, (first, second), keepdim).detach()   # a max over nothing: 0, without gradient
     if order == "fro":
         return vector_norm(A, 2, (first, second), keepdim)
@@ -177,8 +182,8 @@ def norm(A: Any, ord: Any = None, dim: Any = None, keepdim: bool = False, *,  # 
     if dims is not None and len(dims) not in (1, 2):
         raise ShapeMismatchError(f"{name}: if dim is given, it must name 1 or 2 dims, got {dim!r}")
     if dims is None and ord is not None and A.ndim not in (1, 2):
-        raise ValueError(f"{name}: if dim is not given but ord is, the input must be 1-D or 2-D, got shape "
-                         f"{A.shape}")
+        raise LinalgShapeError(f"{name}: if dim is not given but ord is, the input must be 1-D or 2-D, got shape "
+                               f"{A.shape}")
     if isinstance(ord, str) or (ord is not None and (dims is None and A.ndim == 2 or dims is not None
                                                       and len(dims) == 2)):
         return matrix_norm(A, ord, (0, 1) if dims is None else dims, keepdim, dtype=dtype)
@@ -193,18 +198,30 @@ def cond(A: Any, p: Any = None) -> Tensor:  # noqa: N803
     A = floating(A, name, complex_ok=True)  # noqa: N806
     if A.ndim < 2:
         raise ValueError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
-    if p is None or (not isinstance(p, str) and _order(p, name) in (2, -2)):
+    string = isinstance(p, str)
+    if A.numel() == 0 and (p is None or (string and p in ("fro", "nuc") and A.shape[-1] == A.shape[-2])
+                           or (not string and abs(_order(p, name)) in (1, 2, math.inf))):
+        # no condition number for an empty matrix: zeros of the batch shape, as PyTorch's (and NumPy's)
+        real = A.data.real.dtype if A.dtype.kind == "c" else A.dtype
+        with backend.on_device(A.device):
+            return Tensor._make(module(A.data).zeros(A.shape[:-2], dtype=real), False, None, 0)
+    if p is None or (not string and _order(p, name) in (2, -2)):
         values = singular_values(A)
         largest, smallest = getitem(values, (..., 0)), getitem(values, (..., -1))
         return div(largest, smallest) if p is None or _order(p, name) == 2 else div(smallest, largest)
     if A.shape[-1] != A.shape[-2]:
         raise ShapeMismatchError(f"{name}(ord={p!r}): A must be batches of square matrices, but they are "
                                  f"{A.shape[-2]} by {A.shape[-1]} matrices (shape {A.shape})")
+    if p == "nuc":   # from the singular values, as PyTorch's: NaN (0 · inf) for a zero matrix
+        values = singular_values(A)
+        return mul(values.sum(-1), div(1.0, values).sum(-1))
     op = Inverse(check_errors=False, with_info=True)
     op.name = name
     inverse, info = op(A)
     singular = info.detach() != 0
     product = mul(matrix_norm(A, p), matrix_norm(where(unsqueeze(unsqueeze(singular, -1), -1), 0.0, inverse), p))
-    return where(singular, math.inf, product)
+    # a singular A, and a NaN in A (PyTorch's nan_to_num of the product): inf
+    undefined = Tensor._make(singular.data | module(A.data).isnan(product.data), False, None, 0)
+    return where(undefined, math.inf, product)
 
 

@@ -121,8 +121,16 @@ def solve_arrays(xp: Any, a: Any, b: Any) -> tuple[Any, Any]:
         with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
             x = xp.linalg.solve(xp.where(singular, eye, a), b)
     except _LAPACK_ERRORS:   # LAPACK's blocked LU met a zero pivot that the plain one did not (rounding)
-        return _solve_each(xp, a, b, info)
-    return xp.where(singular, xp.nan, x).astype(b.dtype, copy=False), info
+        x, info = _solve_each(xp, a, b, info)
+        return _nan_where_nan(xp, a, x), info
+    return _nan_where_nan(xp, a, xp.where(singular, xp.nan, x).astype(b.dtype, copy=False)), info
+
+
+def _nan_where_nan(xp: Any, a: Any, x: Any) -> Any:
+    """``x`` with every entry NaN for a matrix of ``a`` holding a NaN, as PyTorch's LU gives (OpenBLAS's leaves some
+    entries finite, which a NaN in A leaves undefined)."""
+    has_nan = xp.isnan(a).any(axis=(-2, -1))
+    return xp.where(has_nan[..., None, None], xp.nan, x) if bool(has_nan.any()) else x
 
 
 def _solve_each(xp: Any, a: Any, b: Any, info: Any) -> tuple[Any, Any]:
@@ -285,7 +293,10 @@ class SignLogDet(Function):
 
     def forward(self, a: Any) -> tuple:
         xp = self.xp
-        sign, logabsdet = xp.linalg.slogdet(a)
+        with backend.errstate(xp, invalid="ignore"):
+            sign, logabsdet = xp.linalg.slogdet(a)
+        if a.dtype.kind != "c":   # a NaN in A: sign 0, as PyTorch's (NumPy's: ±1)
+            sign = xp.where(xp.isnan(logabsdet), 0, sign).astype(sign.dtype, copy=False)
         self.saved = (a,)
         self.sign = xp.asarray(sign) if a.dtype.kind == "c" else None   # the complex gradient's phase
         return xp.asarray(sign), xp.asarray(logabsdet)
@@ -301,3 +312,75 @@ class SignLogDet(Function):
             return xp.zeros_like(a)
         inverse, _ = inverse_arrays(xp, a)   # NaN for a singular A, where log|det| is -inf
         return g[..., None, None] * adjoint(xp, inverse)
+
+
+_BLOCK = 32   # rows solved one by one between two matrix products in :func:`triangular_solve_arrays`
+
+
+def triangular_solve_arrays(xp: Any, a: Any, b: Any, upper: bool) -> Any:
+    """X with ``A X = B`` for a triangular A (…, n, n) (only its ``upper`` or lower triangle is read, diagonal
+    included) and B (…, n, k) of the same batch shape, by substitution as BLAS's ``trsm``: no pivoting and no
+    check, so IEEE arithmetic gives PyTorch's values at the edges (a zero on the diagonal: inf or NaN; an inf in
+    B: inf in its row, and NaN where a later row meets it through a zero, ``0·inf``). Blocked: the rows of a
+    block of :data:`_BLOCK` are updated by one matrix product with the rows already solved, then solved one by
+    one; O(n² k) work in O(n) array steps."""
+    n = a.shape[-1]
+    x = b.copy()
+    if n == 0 or x.size == 0:
+        return x
+    starts = list(range(0, n, _BLOCK))
+    with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        for start in (reversed(starts) if upper else starts):
+            stop = min(start + _BLOCK, n)
+            if upper and stop < n:
+                x[..., start:stop, :] -= a[..., start:stop, stop:] @ x[..., stop:, :]
+            elif not upper and start > 0:
+                x[..., start:stop, :] -= a[..., start:stop, :start] @ x[..., :start, :]
+            rows = range(stop - 1, start - 1, -1) if upper else range(start, stop)
+            for i in rows:
+                x[..., i, :] /= a[..., i, i, None]
+                if upper and i > start:
+                    x[..., start:i, :] -= a[..., start:i, i, None] * x[..., i, None, :]
+                elif not upper and i + 1 < stop:
+                    x[..., i + 1:stop, :] -= a[..., i + 1:stop, i, None] * x[..., i, None, :]
+    return x
+
+
+class TriangularSolve(Function):
+    """``X = A⁻¹ B`` (``left=False``: ``X = B A⁻¹``) for a triangular A (…, n, n), the other triangle zero (the
+    caller passes ``triu``/``tril`` of the user's matrix), and B (…, n, k) (left) or (…, k, n); batch dims
+    broadcast. No singularity check, as ``torch.linalg.solve_triangular``. Backward (left): ``gB = A⁻ᵀ gX`` (a
+    solve with the other triangle), ``gA = -gB Xᵀ``, kept to A's triangle by the caller's ``triu``/``tril``;
+    ``left=False`` is the transposed system ``Aᵀ Xᵀ = Bᵀ``."""
+
+    name = "linalg.solve_triangular"
+    complex_grad = "holomorphic"   # gB = A⁻ᴴ gX, gA = -gB Xᴴ (PyTorch's); see autograd.engine._complex_gate
+
+    def __init__(self, upper: bool, left: bool = True) -> None:
+        self.upper, self.left = upper, left
+
+    def _solve(self, a: Any, b: Any, upper: bool) -> Any:
+        """A⁻¹ B (left) or B A⁻¹ for a and b already broadcast to one batch shape."""
+        xp = self.xp
+        if self.left:
+            return triangular_solve_arrays(xp, a, b, upper)
+        return transpose(xp, triangular_solve_arrays(xp, transpose(xp, a), transpose(xp, b), not upper))
+
+    def forward(self, a: Any, b: Any) -> Any:
+        xp = self.xp
+        batch = batch_shape(a.shape[:-2], b.shape[:-2])
+        a_full = xp.broadcast_to(a, batch + a.shape[-2:])
+        x = self._solve(a_full, xp.broadcast_to(b, batch + b.shape[-2:]), self.upper)
+        self.saved = (a_full, x, a.shape, b.shape)
+        return x
+
+    def backward(self, gx: Any) -> tuple:
+        a_full, x, a_shape, b_shape = self.saved
+        xp = self.xp
+        # left: gB = A⁻ᵀ gX, gA = -gB Xᵀ; right (X = B A⁻¹): gB = gX A⁻ᵀ, gA = -Xᵀ gB
+        gb = self._solve(transpose(xp, a_full), gx, not self.upper)
+        ga = None
+        if self.needs_grad[0]:
+            ga = -(gb @ transpose(xp, x)) if self.left else -(transpose(xp, x) @ gb)
+            ga = sum_to(ga, a_shape)
+        return ga, (sum_to(gb, b_shape) if self.needs_grad[1] else None)
