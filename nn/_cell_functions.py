@@ -18,6 +18,7 @@ __all__ = ["gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell"]
 
 
 def _tensor(value: Any, name: str, what: str, position: int) -> Tensor:
+    """``value`` if it is a Tensor, else PyTorch's TypeError for argument ``what`` of function ``name``."""
     if not isinstance(value, Tensor):
         raise TypeError(f"{name}(): argument '{what}' (position {position}) must be Tensor, not "
                         f"{type(value).__name__}")
@@ -26,7 +27,18 @@ def _tensor(value: Any, name: str, what: str, position: int) -> Tensor:
 
 def _input_gates(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,  # noqa: A002
                  gates: int) -> tuple:
-    """The checked arguments, and the input's contribution ``input @ w_ihᵀ + b_ih``: (B, gates · H)."""
+    """(the input's contribution ``input @ w_ihᵀ + b_ih`` (B, gates · H), w_hhᵀ, b_hh), after PyTorch's checks."""
+    x, w_ih, w_hh, b_ih, b_hh = _check_arguments(name, input, hx, w_ih, w_hh, b_ih, b_hh, gates)
+    gates_x = x @ w_ih.T
+    if b_ih is not None:
+        gates_x = gates_x + b_ih
+    return gates_x, w_hh.T, b_hh
+
+
+def _check_arguments(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,  # noqa: A002
+                     gates: int) -> tuple:
+    """(input, w_ih, w_hh, b_ih, b_hh) if they are Tensors of shapes that fit each other and the states ``hx``,
+    else PyTorch's error for the first that does not; H is read from w_hh (gates · H, H)."""
     x = _tensor(input, name, "input", 1)
     w_ih, w_hh = _tensor(w_ih, name, "w_ih", 3), _tensor(w_hh, name, "w_hh", 4)
     b_ih = None if b_ih is None else _tensor(b_ih, name, "b_ih", 5)
@@ -52,10 +64,7 @@ def _input_gates(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: A
                                f"{h.shape[0] if h.ndim else '()'} (shape {h.shape})")
         if h.shape[1] != hidden:
             raise RuntimeError(f"{name}: hidden{i} has inconsistent hidden_size: got {h.shape[1]}, expected {hidden}")
-    gates_x = x @ w_ih.T
-    if b_ih is not None:
-        gates_x = gates_x + b_ih
-    return gates_x, w_hh.T, b_hh
+    return x, w_ih, w_hh, b_ih, b_hh
 
 
 def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002

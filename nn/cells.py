@@ -246,25 +246,39 @@ class _Cell(Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
 
-    def _check(self, x: Any, state: Any, n_states: int) -> tuple[Tensor, tuple, bool]:
-        """Validate ``x`` (B, I) or (I,) and the state; return (x, states as (B, H) tuple, unbatched)."""
+    def _inputs(self, x: Any, state: Any, n_states: int) -> tuple[Tensor, tuple, bool]:
+        """A forward's arguments made ready for the step: (x (B, I), the states, each (B, H), unbatched).
+
+        ``x`` is (B, I) or (I,) (unbatched: made (1, I) here, squeezed again by ``forward``); ``state``
+        is h, (h, c) or None for zeros.
+        """
+        x = self._check_input(x)
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x.expand_dims(0)
+        return x, self._initial_states(state, x, unbatched, n_states), unbatched
+
+    def _check_input(self, x: Any) -> Tensor:
+        """``x`` as a floating-point Tensor of shape (B, I) or (I,), or RecurrentInputError."""
         owner = type(self).__name__
         x = as_input(owner, x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise RecurrentInputError(f"{owner}: expected input of shape (batch, input_size={self.input_size}) or "
                                       f"(input_size,), got {x.shape}")
-        unbatched = x.ndim == 1
-        if unbatched:
-            x = x.expand_dims(0)
+        return x
+
+    def _initial_states(self, state: Any, x: Tensor, unbatched: bool, n_states: int) -> tuple:
+        """``state`` checked against the batched ``x`` (B, I) and made (B, H) each; zeros when None."""
         batch = x.shape[0]
         dtype = result_dtype(x, self.weight_ih)
         if state is None:
             zeros = mg.zeros((batch, self.hidden_size), dtype=dtype, device=x.device)
-            return x, (zeros,) * n_states, unbatched
+            return (zeros,) * n_states
         shape = (self.hidden_size,) if unbatched else (batch, self.hidden_size)
         detail = f"for input of shape {(self.input_size,) if unbatched else x.shape}"
-        states = check_states(owner, state, dict.fromkeys(("h", "c")[:n_states], (shape, detail)), x, dtype)
-        return x, (tuple(s.expand_dims(0) for s in states) if unbatched else states), unbatched
+        states = check_states(type(self).__name__, state, dict.fromkeys(("h", "c")[:n_states], (shape, detail)),
+                              x, dtype)
+        return tuple(s.expand_dims(0) for s in states) if unbatched else states
 
     def _gates_x(self, x: Tensor) -> Tensor:
         gates_x = x @ self.weight_ih.T
@@ -298,7 +312,7 @@ class RNNCell(_Cell):
                 hx: Tensor | None = None) -> Tensor:
         """x (B, I) or (I,), state h (B, H) or (H,) → h' (B, H) or (H,). PyTorch's ``input=``, ``hx=`` work too."""
         x, state = torch_keywords("RNNCell", x, state, input, hx)
-        x, (h,), unbatched = self._check(x, state, 1)
+        x, (h,), unbatched = self._inputs(x, state, 1)
         h = mg.tag(rnn_step(self._gates_x(x), h, self.weight_hh.T, self.bias_hh, self.nonlinearity), "h")
         return h.squeeze(0) if unbatched else h
 
@@ -340,7 +354,7 @@ class LSTMCell(_Cell):
                 input: Tensor | None = None, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """x (B, I) or (I,), state (h, c) each (B, H) or (H,) → (h', c'). PyTorch's ``input=``, ``hx=`` work too."""
         x, state = torch_keywords("LSTMCell", x, state, input, hx)
-        x, (h, c), unbatched = self._check(x, state, 2)
+        x, (h, c), unbatched = self._inputs(x, state, 2)
         peepholes = (getattr(self, "weight_ci", None), self.weight_cf, self.weight_co) if self.peephole else None
         h, c = lstm_step(self._gates_x(x), h, c, self.weight_hh.T, self.bias_hh, peepholes, self.coupled,
                          self.fused)
@@ -373,7 +387,7 @@ class GRUCell(_Cell):
                 hx: Tensor | None = None) -> Tensor:
         """x (B, I) or (I,), state h (B, H) or (H,) → h' (B, H) or (H,). PyTorch's ``input=``, ``hx=`` work too."""
         x, state = torch_keywords("GRUCell", x, state, input, hx)
-        x, (h,), unbatched = self._check(x, state, 1)
+        x, (h,), unbatched = self._inputs(x, state, 1)
         h = mg.tag(gru_step(self._gates_x(x), h, self.weight_hh.T, self.bias_hh, self.fused), "h")
         return h.squeeze(0) if unbatched else h
 

@@ -79,6 +79,8 @@ class _CompileSwitch:
 
 
 class _BoundCompile:
+    """What ``layer.compile`` reads as: truthy when ``compile=True`` was set, and callable as ``Module.compile``."""
+
     __slots__ = ("_layer",)
 
     def __init__(self, layer: Module) -> None:
@@ -104,7 +106,8 @@ class _BoundCompile:
 class _Recurrent(Module):
     """What RNN, LSTM and GRU share: parameters per layer and direction, the loop over time.
 
-    Subclasses pass their ``gate_count`` G, set ``n_states`` (2 for LSTM) and implement ``_step``.
+    Subclasses pass their ``gate_count`` G, set ``n_states`` (2 for LSTM) and implement ``_step``; the
+    methods after :meth:`_direction` are what they may change.
     ``proj_size`` P > 0 (LSTM only) registers ``weight_hr_l{k}`` (P, H) after each layer and
     direction's biases, as PyTorch, and makes h (and each direction's output) P wide.
     """
@@ -178,41 +181,7 @@ class _Recurrent(Module):
         """The parameters named by :attr:`_flat_weights_names` (PyTorch's attribute)."""
         return [getattr(self, n) for n in self._flat_weights_names]
 
-    # --- the loop over time ---
-
-    def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
-        """One time step: (gates_x (B, G·H), state tuple, weights) → new state tuple."""
-        raise NotImplementedError
-
-    def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
-        """What :meth:`_step` takes as ``weights`` for layer ``k``, direction ``suffix``, made once per loop.
-
-        Here (RNN): (W_hhᵀ, None): b_hh joins b_ih in the input projection (:meth:`_input_bias`).
-        GRU: (W_hhᵀ, b_hh); LSTM: (W_hhᵀ, W_hrᵀ or None, peepholes or None). ``loop``: several steps
-        will run, so W_hhᵀ comes as a :func:`~nn.cells.loop_weight` pair.
-        """
-        return self._transposed(f"weight_hh_l{k}{suffix}", loop), None
-
-    def _transposed(self, name: str, loop: bool) -> Tensor | tuple:
-        """Parameter ``name`` transposed; for a loop of several steps a ``loop_weight`` pair, whose row-major
-        copy makes each step's product faster for the price of one copy."""
-        weight = self._weight(name)
-        return loop_weight(weight) if loop else weight.T
-
-    def _per_step(self, gates_x: Tensor, time_axis: int) -> list:
-        """The input projection (T, B, G·H) (or (B, T, G·H)) cut into what each step takes: (B, G·H) per step."""
-        return mg.unbind(gates_x, time_axis)
-
-    def _input_bias(self, k: int, suffix: str) -> Tensor | None:
-        """The bias added to the input projection: b_ih + b_hh (both act outside the step's nonlinearity)."""
-        if not self.bias:
-            return None
-        return self._weight(f"bias_ih_l{k}{suffix}") + self._weight(f"bias_hh_l{k}{suffix}")
-
-    def _weight(self, name: str) -> Tensor:
-        """The weight ``name`` as an attribute: a parameter, or the tensor a parametrization (``nn.utils.
-        parametrize``, weight norm) computes from its own parameters."""
-        return getattr(self, name)
+    # --- forward: check the input and states, then run layer by layer, direction by direction, step by step ---
 
     def forward(self, x: Tensor | PackedSequence | None = None, state: State = None, lengths: Any = None, *,
                 input: Tensor | PackedSequence | None = None,
@@ -278,6 +247,32 @@ class _Recurrent(Module):
             output = output.squeeze(1)
             final_states = [s.squeeze(1) for s in final_states]
         return output, (final_states[0] if self.n_states == 1 else tuple(final_states))
+
+    def _initial_states(self, state: State, x: Tensor, batch: int, unbatched: bool) -> list:
+        """Each state tensor as a list over layer·direction of (B, H) tensors (h: (B, P) with ``proj_size`` P)."""
+        owner = type(self).__name__
+        count = self.num_layers * len(self._suffixes)
+        dtype = result_dtype(x, self._weight("weight_ih_l0"))
+        # (name, width, the width's name): h is proj_size wide with a projection, c always hidden_size
+        widths = [("h0", self._output_size, "proj_size" if self.proj_size else "hidden_size"),
+                  ("c0", self.hidden_size, "hidden_size")][:self.n_states]
+        if state is None:
+            zeros = {size: mg.zeros((batch, size), dtype=dtype, device=x.device) for _, size, _ in widths}
+            return [[zeros[size]] * count for _, size, _ in widths]
+        expected = {}
+        for name, size, size_name in widths:
+            if unbatched:
+                expected[name] = ((count, size), f"(num_layers * num_directions, {size_name})")
+            else:
+                expected[name] = ((count, batch, size), f"(num_layers * num_directions, batch, {size_name})"
+                                  + self._batch_hint())
+        states = check_states(owner, state, expected, x, dtype)
+        return [mg.unbind(s.expand_dims(1) if unbatched else s, 0) for s in states]
+
+    def _batch_hint(self) -> str:
+        """Where the batch size came from, for errors that a batch_first mix-up causes."""
+        layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
+        return f" (batch_first={self.batch_first}: the input is read as {layout})"
 
     def _run_layers(self, x: Tensor, time_axis: int, initial: list,
                     masks: LengthMasks | None) -> tuple[Tensor, list]:
@@ -369,33 +364,41 @@ class _Recurrent(Module):
             outputs[active:] = [padding] * (steps - active)
         return mg.stack(outputs, axis=time_axis), state
 
-    # --- input checks ---
+    # --- what RNN, LSTM and GRU change: the step, its weights, the input projection ---
 
-    def _initial_states(self, state: State, x: Tensor, batch: int, unbatched: bool) -> list:
-        """Each state tensor as a list over layer·direction of (B, H) tensors (h: (B, P) with ``proj_size`` P)."""
-        owner = type(self).__name__
-        count = self.num_layers * len(self._suffixes)
-        dtype = result_dtype(x, self._weight("weight_ih_l0"))
-        # (name, width, the width's name): h is proj_size wide with a projection, c always hidden_size
-        widths = [("h0", self._output_size, "proj_size" if self.proj_size else "hidden_size"),
-                  ("c0", self.hidden_size, "hidden_size")][:self.n_states]
-        if state is None:
-            zeros = {size: mg.zeros((batch, size), dtype=dtype, device=x.device) for _, size, _ in widths}
-            return [[zeros[size]] * count for _, size, _ in widths]
-        expected = {}
-        for name, size, size_name in widths:
-            if unbatched:
-                expected[name] = ((count, size), f"(num_layers * num_directions, {size_name})")
-            else:
-                expected[name] = ((count, batch, size), f"(num_layers * num_directions, batch, {size_name})"
-                                  + self._batch_hint())
-        states = check_states(owner, state, expected, x, dtype)
-        return [mg.unbind(s.expand_dims(1) if unbatched else s, 0) for s in states]
+    def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
+        """One time step: (gates_x (B, G·H), state tuple, weights) → new state tuple."""
+        raise NotImplementedError
 
-    def _batch_hint(self) -> str:
-        """Where the batch size came from, for errors that a batch_first mix-up causes."""
-        layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
-        return f" (batch_first={self.batch_first}: the input is read as {layout})"
+    def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
+        """What :meth:`_step` takes as ``weights`` for layer ``k``, direction ``suffix``, made once per loop.
+
+        Here (RNN): (W_hhᵀ, None): b_hh joins b_ih in the input projection (:meth:`_input_bias`).
+        GRU: (W_hhᵀ, b_hh); LSTM: (W_hhᵀ, W_hrᵀ or None, peepholes or None). ``loop``: several steps
+        will run, so W_hhᵀ comes as a :func:`~nn.cells.loop_weight` pair.
+        """
+        return self._transposed(f"weight_hh_l{k}{suffix}", loop), None
+
+    def _per_step(self, gates_x: Tensor, time_axis: int) -> list:
+        """The input projection (T, B, G·H) (or (B, T, G·H)) cut into what each step takes: (B, G·H) per step."""
+        return mg.unbind(gates_x, time_axis)
+
+    def _input_bias(self, k: int, suffix: str) -> Tensor | None:
+        """The bias added to the input projection: b_ih + b_hh (both act outside the step's nonlinearity)."""
+        if not self.bias:
+            return None
+        return self._weight(f"bias_ih_l{k}{suffix}") + self._weight(f"bias_hh_l{k}{suffix}")
+
+    def _transposed(self, name: str, loop: bool) -> Tensor | tuple:
+        """Parameter ``name`` transposed; for a loop of several steps a ``loop_weight`` pair, whose row-major
+        copy makes each step's product faster for the price of one copy."""
+        weight = self._weight(name)
+        return loop_weight(weight) if loop else weight.T
+
+    def _weight(self, name: str) -> Tensor:
+        """The weight ``name`` as an attribute: a parameter, or the tensor a parametrization (``nn.utils.
+        parametrize``, weight norm) computes from its own parameters."""
+        return getattr(self, name)
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
