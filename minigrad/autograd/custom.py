@@ -120,6 +120,11 @@ class _CustomNode(Function):
         self.multiple, self.n_outputs = len(outputs) > 1, len(outputs)
         self.shapes = [t.shape for t in outputs]
 
+    @staticmethod
+    def complex_grad(node: _CustomNode, arrays: Any) -> Any:
+        """An Op that declares ``complex_grad`` (engine._complex_gate's marks) takes complex values; others refuse."""
+        return getattr(node.op, "complex_grad", False)
+
     def forward(self, *arrays: Any) -> Any:
         return self.outputs if self.multiple else self.outputs[0]
 

@@ -76,6 +76,8 @@ class _TangentOnly(Function):
     its tangent: the walk of :func:`_tangent` passes through it, any other backward stops there (a reverse-mode
     gradient never flows through an op run under ``no_grad``)."""
 
+    complex_grad = True   # the identity: a complex tangent passes unchanged
+
     @staticmethod
     def forward(ctx: Any, x: Tensor) -> Tensor:
         return Tensor._make(x.data, False, None, 0)
