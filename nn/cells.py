@@ -219,7 +219,7 @@ def result_dtype(x: Tensor, weight: Tensor) -> Any:
     return numpy.result_type(x.dtype, weight.dtype)
 
 
-def lstm_options(module: Module) -> str:
+def lstm_options_repr(module: Module) -> str:
     """The LSTM variants switched on, for a module's repr: ", peephole=True" etc."""
     return "".join(f", {option}=True" for option in ("peephole", "coupled", "fused") if getattr(module, option))
 
@@ -362,7 +362,7 @@ class LSTMCell(_Cell):
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + lstm_options(self)
+        return super().extra_repr() + lstm_options_repr(self)
 
 
 class GRUCell(_Cell):

@@ -30,6 +30,7 @@ from typing import Any
 import minigrad as mg
 from minigrad import Tensor
 
+from ._compile_switch import CompileSwitch
 from ._dropout import dropout
 from ._recurrent_checks import (
     LengthMasks,
@@ -52,7 +53,7 @@ from .cells import (
     gate_shapes,
     gru_step,
     loop_weight,
-    lstm_options,
+    lstm_options_repr,
     lstm_step,
     peephole_shapes,
     result_dtype,
@@ -66,43 +67,6 @@ __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 State = Any  # a Tensor (RNN, GRU) or a tuple (h, c) (LSTM)
 
 
-class _CompileSwitch:
-    """``layer.compile``, two things at once: the ``compile=`` option (a bool when read as one: replay each
-    loop over time) and, when called, ``Module.compile`` (PyTorch's ``model.compile()``), which a plain
-    bool attribute would hide ("'bool' object is not callable")."""
-
-    def __get__(self, layer: Any, owner: Any = None) -> Any:
-        return self if layer is None else _BoundCompile(layer)
-
-    def __set__(self, layer: Any, value: Any) -> None:
-        layer.__dict__["_compile_loops"] = bool(value)
-
-
-class _BoundCompile:
-    """What ``layer.compile`` reads as: truthy when ``compile=True`` was set, and callable as ``Module.compile``."""
-
-    __slots__ = ("_layer",)
-
-    def __init__(self, layer: Module) -> None:
-        self._layer = layer
-
-    def __bool__(self) -> bool:
-        return self._layer.__dict__.get("_compile_loops", False)
-
-    def __eq__(self, other: Any) -> bool:
-        return bool(self) == other
-
-    def __hash__(self) -> int:
-        return hash(bool(self))
-
-    def __repr__(self) -> str:
-        return repr(bool(self))
-
-    def __call__(self, **kwargs: Any) -> None:
-        """``Module.compile(**kwargs)``: the whole module's calls through ``mg.compile``."""
-        Module.compile(self._layer, **kwargs)
-
-
 class _Recurrent(Module):
     """What RNN, LSTM and GRU share: parameters per layer and direction, the loop over time.
 
@@ -113,7 +77,7 @@ class _Recurrent(Module):
     """
 
     n_states = 1
-    compile = _CompileSwitch()
+    compile = CompileSwitch()      # layer.compile: the compile= option, and callable as Module.compile
 
     def __new__(cls, *args: Any, **kwargs: Any) -> _Recurrent:
         refuse_base(cls, _Recurrent, "nn.RNNBase", "nn.RNN, nn.LSTM or nn.GRU")
@@ -214,7 +178,8 @@ class _Recurrent(Module):
                 raise RecurrentInputError(f"{owner}: expected packed data of shape (total length, input_size="
                                           f"{self.input_size}), got {x.data.shape}")
             padded, packed_lengths = pad_packed_sequence(x)
-            output, final = self._forward_padded(as_input(owner, padded), state, packed_lengths, 0, False)
+            output, final = self._forward_padded(as_input(owner, padded), state, packed_lengths, time_axis=0,
+                                                 unbatched=False)
             return pack_like(output, x), final
         x = as_input(owner, x)
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
@@ -223,8 +188,8 @@ class _Recurrent(Module):
                                       f"input_size={self.input_size}, got {x.shape}")
         unbatched = x.ndim == 2
         if unbatched:
-            return self._forward_padded(x.expand_dims(1), state, lengths, 0, True)
-        return self._forward_padded(x, state, lengths, 1 if self.batch_first else 0, False)
+            return self._forward_padded(x.expand_dims(1), state, lengths, time_axis=0, unbatched=True)
+        return self._forward_padded(x, state, lengths, time_axis=1 if self.batch_first else 0, unbatched=False)
 
     def _forward_padded(self, x: Tensor, state: State, lengths: Any, time_axis: int,
                         unbatched: bool) -> tuple[Tensor, State]:
@@ -514,7 +479,7 @@ class LSTM(_Recurrent):
         return lstm_step(gates_x, h, c, weight_hh_t, None, peepholes, self.coupled, self.fused, weight_hr_t)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + lstm_options(self)
+        return super().extra_repr() + lstm_options_repr(self)
 
 
 class GRU(_Recurrent):
