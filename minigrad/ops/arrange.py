@@ -19,6 +19,7 @@ from ..autograd import AxisError, Function
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
+    IndexArgumentError,
     ShapeMismatchError,
     check_index_range,
     index_data,
@@ -300,8 +301,10 @@ def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tenso
         op.name = "take_along_dim"
         return op(reshape(x, -1))
     if x.ndim == 0 or data.ndim != x.ndim:
-        raise ValueError(f"take_along_dim: input and indices need the same number of dims (at least 1), got "
-                         f"shapes {x.shape} and {tuple(data.shape)}")
+        raise ShapeMismatchError(f"take_along_dim: input and indices need the same number of dims (at least 1), got "
+                                 f"shapes {x.shape} and {tuple(data.shape)}")
+    if data.dtype != "int64":   # PyTorch takes only int64 indices along a dim (any integer dtype without one)
+        raise IndexArgumentError(f"take_along_dim: indices along a dim must be int64, got dtype {data.dtype}")
     axis = one_axis(dim, x.ndim, "take_along_dim")
     size = x.shape[axis]
     check_index_range(data, size, "take_along_dim", f"dim {axis}", negative=True)
@@ -309,8 +312,8 @@ def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tenso
         batch = backend.numpy.broadcast_shapes(x.shape[:axis] + (1,) + x.shape[axis + 1:],
                                                data.shape[:axis] + (1,) + data.shape[axis + 1:])
     except ValueError:
-        raise ValueError(f"take_along_dim: shapes {x.shape} and {tuple(data.shape)} do not broadcast outside "
-                         f"dim {axis}") from None
+        raise ShapeMismatchError(f"take_along_dim: shapes {x.shape} and {tuple(data.shape)} do not broadcast "
+                                 f"outside dim {axis}") from None
     x_shape = batch[:axis] + (size,) + batch[axis + 1:]
     index_shape = batch[:axis] + (data.shape[axis],) + batch[axis + 1:]
     # with tensor ops, so that the array Gather holds is a traced one an mg.compile replay recomputes

@@ -256,7 +256,7 @@ class IndexPutAdd(Function):
 
     def forward(self, x: Any, values: Any) -> Any:
         xp = self.xp
-        self.index = index = _index_arrays(self.index, xp)
+        self.index = index = _index_arrays(self.index, xp, x.shape)
         self.values_shape = values.shape
         out = x.copy()
         backend.scatter_add(xp, out, index, xp.broadcast_to(values, out[index].shape))

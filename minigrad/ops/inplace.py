@@ -30,6 +30,7 @@ so it raises instead.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy
@@ -46,7 +47,19 @@ from .elementwise import Where, add, clip, div, exp, log, mul, neg, relu, sigmoi
 from .elementwise import abs as abs_op  # not the builtins' names: this module also reads Python numbers
 from .elementwise import pow as pow_op
 from .scatters import _EmbedStrided
-from .shape import NO_GRAD_VIEW, Clone, GetItem, Reshape, Transpose, _index_arrays, _torch_index, astype, getitem
+from .shape import (
+    _PLAIN,
+    NO_GRAD_VIEW,
+    Clone,
+    GetItem,
+    Reshape,
+    Transpose,
+    _index_arrays,
+    _torch_index,
+    _uint8_mask_fill,
+    astype,
+    getitem,
+)
 from .strided import _places, _span
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -483,7 +496,7 @@ class SetItem(Function):
         self.index = index
 
     def forward(self, x: Any, value: Any) -> Any:
-        self.index = index = _index_arrays(self.index, self.xp)
+        self.index = index = _index_arrays(self.index, self.xp, x.shape)
         self.value_shape = getattr(value, "shape", ())
         self.value_dtype = getattr(value, "dtype", None)
         out = x.copy()
@@ -513,8 +526,16 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         raise TypeError(f"setitem: expected a Tensor, got {type(x).__name__}")
     if not isinstance(value, (Tensor, int, float, complex, numpy.number, numpy.bool_)):
         value = _value_array(value, x, "setitem")
-    if getattr(value, "ndim", 0) and all(n == 1 for n in value.shape):
-        value = value.reshape(())   # PyTorch drops a value's leading 1s: one element takes a (1,) value, NumPy's not
+    if getattr(value, "ndim", 0) and value.shape[0] == 1:
+        lead = next((i for i, n in enumerate(value.shape) if n != 1), value.ndim)
+        value = value.reshape(value.shape[lead:])   # PyTorch drops a value's leading 1s (NumPy's masks refuse them)
+    if type(index) not in _PLAIN and getattr(value, "ndim", 0) == 0 and _uint8_mask_fill(index):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x.detach()[index]   # an index that does not fit raises its IndexError first, as PyTorch's
+        raise ArgumentTypeError(f"setitem: a uint8 mask is deprecated and PyTorch's fill with a one-element value "
+                                f"refuses it (masked_fill_ only supports boolean masks); use a bool mask "
+                                f"(tensor shape {x.shape})")
     first, index = _torch_index(index)
     if first is not None:   # PyTorch selects with the ints first: write into that view
         setitem(getitem(x, first), index, value)
@@ -526,16 +547,27 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
                 raise ValueError(f"setitem: value is on {value.device} but the tensor is on {x.device}")
             value = value.to(x.device)   # a 0-dim CPU value is read as a number, as PyTorch's
         if not getattr(x.data.flags, "writeable", True):
-            _check_writable(x[index], "setitem")   # PyTorch's error where the written part overlaps itself
+            part = x[index]
+            if part.data.size > 1:   # one element never overlaps itself
+                _check_writable(part, "setitem")   # PyTorch's error where the written part overlaps itself
             raise NotImplementedError(f"setitem: writing into part of an expanded (read-only) tensor of shape "
                                       f"{x.shape} is not supported; clone() it first")
+        arrays = None
         try:
-            x.data[_index_arrays(index, backend.array_module(x.data))] = unwrap(value)
+            arrays = _index_arrays(index, backend.array_module(x.data), x.shape)
+            x.data[arrays] = unwrap(value)
         except (IndexError, ValueError, TypeError) as error:
             message = f"setitem: {error} (tensor shape {x.shape})"
-            if type(error) is ValueError:   # a value that does not fit: PyTorch's RuntimeError, as the recorded path
-                raise ShapeMismatchError(message) from error
+            if type(error) is ValueError or "boolean array indexing assignment" in str(error):
+                try:   # an index out of range is PyTorch's error first, then the value's shape
+                    x.data[arrays]
+                except IndexError as bad:
+                    raise backend.reworded(bad, f"setitem: {bad} (tensor shape {x.shape})") from bad
+                raise ShapeMismatchError(message) from error   # a value that does not fit: PyTorch's RuntimeError
             raise backend.reworded(error, message) from error
+        except OverflowError:   # a Python number beyond an integer dtype's range: PyTorch's RuntimeError
+            raise RuntimeError(f"setitem: value {value!r} cannot be converted to type {x.dtype} without overflow") \
+                from None
         x._bump_version()
         return
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)

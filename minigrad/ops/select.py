@@ -330,6 +330,8 @@ def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = No
         flat = reshape(index, (1,)) if isinstance(index, Tensor) else data.reshape(1)
         return reshape(index_select(reshape(x, (1,)), 0, flat), ())
     if isinstance(index, Tensor):
+        if index.ndim == 0:   # a 0-d index keeps the dim (length 1), as PyTorch's; x[..., t] would drop it
+            index = reshape(index, (1,))
         index = InRange(x.shape[axis], axis, "index_select")(index)
     else:
         check_along(data, x.shape[axis], "index_select", axis)

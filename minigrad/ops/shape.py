@@ -132,7 +132,15 @@ def _torch_index(index: Any) -> tuple:
     a list holding a slice, None, ``...``, a Tensor or a sequence is read as a tuple (PyTorch's legacy rule,
     with its warning); an empty list is an int64 index; a uint8 index is a mask (deprecated, as in PyTorch).
     """
+    if type(index) is slice:
+        if index.step is not None and index.step < 0:
+            _negative_step(index)
+        return None, index
     if type(index) in _PLAIN or type(index) is tuple and all(type(p) in _PLAIN for p in index):
+        if type(index) is tuple:
+            for p in index:
+                if type(p) is slice and p.step is not None and p.step < 0:
+                    _negative_step(p)
         return None, index   # ints, slices, None and ...: as NumPy (the usual case, checked first)
     if type(index) is list and len(index) < 32 and any(
             p is None or p is Ellipsis or isinstance(p, (slice, Tensor, list, tuple)) or backend.is_array(p)
@@ -143,6 +151,8 @@ def _torch_index(index: Any) -> tuple:
     parts = index if isinstance(index, tuple) else (index,)
     fixed = []
     for p in parts:
+        if type(p) is slice and p.step is not None and p.step < 0:
+            _negative_step(p)
         if type(p) is list and not p:
             p = backend.numpy.zeros(0, dtype="int64")
         data = p.data if isinstance(p, Tensor) else p
@@ -171,8 +181,41 @@ def _torch_index(index: Any) -> tuple:
     return tuple(first), tuple(then)
 
 
-def _index_arrays(index: Any, xp: Any) -> Any:
-    """Tensors and lists inside an index become arrays of the right module."""
+def _uint8_mask_fill(index: Any) -> bool:
+    """True when ``index``'s only tensor part is a uint8 mask: PyTorch fills such a mask with a one-element value
+    by masked_fill_, which refuses uint8 (RuntimeError), so ``x[uint8_mask] = 1.0`` raises there."""
+    parts = index if type(index) is tuple else (index,)
+    tensors = [p for p in parts if isinstance(p, (Tensor, list)) or backend.is_array(p)]
+    if len(tensors) != 1:
+        return False
+    data = tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0]
+    return backend.is_array(data) and data.dtype == "uint8" and data.ndim > 0   # a 0-d uint8 is an int
+
+
+def _negative_step(part: slice) -> None:
+    """PyTorch refuses a slice with a negative step (NumPy reverses): ValueError, as torch's; x.flip(d) reverses."""
+    raise ValueError(f"getitem: step must be greater than zero, got the slice {part} (use flip() to reverse)")
+
+
+def _check_empty_masks(shape: tuple, index: Any) -> None:
+    """NumPy takes an empty bool mask for a dim of any length (an empty result); PyTorch's IndexError."""
+    parts = index if isinstance(index, tuple) else (index,)
+    used = [0 if p is None or p is Ellipsis or isinstance(p, (bool, backend.numpy.bool_)) else
+            p.ndim if backend.is_array(p) and p.dtype.kind == "b" else 1 for p in parts]
+    dim = 0
+    for p, n in zip(parts, used):
+        if p is Ellipsis:
+            dim += len(shape) - sum(used)
+            continue
+        if n and backend.is_array(p) and p.dtype.kind == "b" and p.size == 0 and tuple(shape[dim:dim + n]) != p.shape:
+            raise IndexError(f"getitem: the shape of the mask {list(p.shape)} at index {dim} does not match the "
+                             f"shape of the indexed tensor {list(shape)} at index {dim}")
+        dim += n
+
+
+def _index_arrays(index: Any, xp: Any, shape: tuple | None = None) -> Any:
+    """Tensors and lists inside an index become arrays of the right module; with ``shape`` (the indexed tensor's),
+    an empty bool mask must match its dims, as PyTorch's."""
     def convert(p: Any) -> Any:
         if isinstance(p, Tensor):
             p = p.data          # an index Tensor on another device is copied below, like an array
@@ -181,9 +224,10 @@ def _index_arrays(index: Any, xp: Any) -> Any:
         if backend.is_array(p) and backend.array_module(p) is not xp:
             return xp.asarray(backend.to_numpy(p)) if xp is not backend.numpy else backend.to_numpy(p)
         return p
-    if isinstance(index, tuple):
-        return tuple(convert(p) for p in index)
-    return convert(index)
+    index = tuple(convert(p) for p in index) if isinstance(index, tuple) else convert(index)
+    if shape is not None:
+        _check_empty_masks(shape, index)
+    return index
 
 
 class GetItem(Function):
@@ -200,9 +244,12 @@ class GetItem(Function):
     def forward(self, x: Any) -> Any:
         index = self.index
         if not self.basic:
-            self.index = index = _index_arrays(index, self.xp)
+            self.index = index = _index_arrays(index, self.xp, x.shape)
         self.in_shape, self.in_dtype = x.shape, x.dtype
-        return x[index]
+        out = x[index]
+        if type(out) is not type(x):   # NumPy gives a scalar for all-int indices: PyTorch's is a 0-d view
+            out = x[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)]
+        return out
 
     def backward(self, gy: Any) -> Any:
         gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)

@@ -409,7 +409,7 @@ def test_exponential_family_kl() -> None:
         D.kl_divergence(D.Bernoulli(mg.tensor(PROB)), D.Beta(mg.tensor(POS), mg.tensor(POS2)))
     assert all(issubclass(c, D.ExponentialFamily) for c in (D.Beta, D.Dirichlet, D.Poisson, D.Chi2))
     df, cov = mg.tensor(POS[:, 0] + 1.5), mg.tensor(SPD)
-    batched = D.kl_divergence(D.Wishart(df, covariance_matrix=cov), D.Wishart(df + 1, covariance_matrix=cov[::-1]))
+    batched = D.kl_divergence(D.Wishart(df, covariance_matrix=cov), D.Wishart(df + 1, covariance_matrix=cov.flip(0)))
     each = [D.kl_divergence(D.Wishart(df[i], covariance_matrix=cov[i]),
                             D.Wishart(df[i] + 1, covariance_matrix=cov[2 - i])).item() for i in range(3)]
     assert_close(batched, np.array(each))
