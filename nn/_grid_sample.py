@@ -50,13 +50,19 @@ def _align(align_corners: Any, name: str) -> bool:
 
 # --- affine_grid ---------------------------------------------------------------------------------------------
 
-def _steps(count: int, align_corners: bool) -> numpy.ndarray:
-    """The ``count`` pixel centres in [-1, 1] coordinates: ±1 at the corner pixels' centres with
-    ``align_corners``, else ±(count - 1)/count (the corners of the corner pixels at ±1)."""
+def _steps(count: int, align_corners: bool, dtype: Any) -> numpy.ndarray:
+    """The ``count`` pixel centres in [-1, 1] coordinates, in ``dtype``: ±1 at the corner pixels' centres with
+    ``align_corners``, else ±(count - 1)/count (the corners of the corner pixels at ±1). Rounded as PyTorch's
+    ``linspace(-1, 1, count) * (count - 1) / count``, bit for bit: at the identity map every grid point lies on a
+    pixel centre, where bilinear sampling has a kink, so one ulp decides which side's slope the grid's gradient
+    takes (a spatial transformer's first step)."""
+    dtype = numpy.dtype(dtype)
     if count <= 1:
-        return numpy.zeros(max(count, 1))
-    end = 1.0 if align_corners else (count - 1) / count
-    return numpy.linspace(-end, end, count)
+        return numpy.zeros(max(count, 1), dtype)
+    values = mg.linspace(-1.0, 1.0, count, dtype=dtype).numpy()   # PyTorch's CPU linspace, bit for bit
+    if not align_corners:
+        values = values * dtype.type(count - 1) / dtype.type(count)
+    return values
 
 
 def affine_grid(theta: Tensor, size: Any, align_corners: bool | None = None) -> Tensor:
@@ -90,21 +96,35 @@ def affine_grid(theta: Tensor, size: Any, align_corners: bool | None = None) -> 
     if theta.shape[0] != size[0]:
         raise GridShapeError(f"{name}: theta has {theta.shape[0]} matrices for a size with batch {size[0]}")
     # (∏S, dims + 1) rows (x, y[, z], 1), x varying fastest
-    axes = [_steps(n, align) for n in reversed(spatial)]                     # x over W, y over H, z over D
+    axes = [_steps(n, align, theta.dtype) for n in reversed(spatial)]        # x over W, y over H, z over D
     mesh = numpy.meshgrid(*reversed(axes), indexing="ij")[::-1]             # x, y[, z], each of shape S
-    base = numpy.stack([m.reshape(-1) for m in mesh] + [numpy.ones(math.prod(spatial))], axis=1)
-    base = mg.as_tensor(mg.make_array(base.astype(theta.dtype), theta.dtype, theta.device))
+    base = numpy.stack([m.reshape(-1) for m in mesh] + [numpy.ones(math.prod(spatial), theta.dtype)], axis=1)
+    base = mg.as_tensor(mg.make_array(base, theta.dtype, theta.device))
     grid = base @ theta.mT                                                   # (N, ∏S, dims)
     return grid.reshape(size[0], *spatial, len(spatial))
 
 
 # --- grid_sample ---------------------------------------------------------------------------------------------
 
-def _unnormalize(coordinate: Tensor, size: int, align_corners: bool) -> Tensor:
-    """[-1, 1] → [0, size - 1] (``align_corners``) or [-½, size - ½], as ``grid_sampler_unnormalize``."""
+def _unnormalize(coordinate: Tensor, size: int, align_corners: bool, fused: bool = False) -> Tensor:
+    """[-1, 1] → [0, size - 1] (``align_corners``) or [-½, size - ½], as ``grid_sampler_unnormalize``.
+
+    ``fused``: rounded as PyTorch's 2-D CPU kernel, whose ``(x + 1) · size/2 - ½`` is one fused multiply-add (one
+    rounding, where ``((x + 1) · size - 1) / 2`` has two). They differ by an ulp at some points, and at a pixel
+    centre (every point of an identity warp) that ulp picks the side of bilinear sampling's kink, so the grid's
+    gradient. The fused value is taken in a wider float (long double for float64; not on CuPy) and added as a
+    constant correction of at most an ulp, so the gradient stays size/2."""
     if align_corners:
         return (coordinate + 1) / 2 * (size - 1)
-    return ((coordinate + 1) * size - 1) / 2
+    out = ((coordinate + 1) * size - 1) / 2
+    if fused:
+        shifted, plain = (coordinate.detach() + 1).numpy(), out.detach().numpy()
+        wide = numpy.float64 if shifted.dtype.itemsize < 8 else numpy.longdouble
+        exact = (shifted.astype(wide) * wide(size / 2) - wide(0.5)).astype(shifted.dtype)
+        if not numpy.array_equal(exact, plain, equal_nan=True):
+            correction = numpy.where(numpy.isfinite(exact), exact - plain, 0).astype(shifted.dtype)
+            out = out + mg.as_tensor(mg.make_array(correction, out.dtype, out.device))
+    return out
 
 
 def _reflect(coordinate: Tensor, twice_low: int, twice_high: int) -> Tensor:
@@ -120,13 +140,20 @@ def _reflect(coordinate: Tensor, twice_low: int, twice_high: int) -> Tensor:
 
 
 def _padded(coordinate: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
-    """``compute_coordinates``: as is (zeros), clipped into the input (border), or reflected then clipped."""
+    """``compute_coordinates``: as is (zeros), clipped into the input (border), or reflected then clipped. The clip
+    passes the gradient strictly inside (0, size - 1) only: PyTorch's kernels count a point exactly on the border
+    (an edge pixel's centre, so the identity warp's edge with ``align_corners``) as outside, gradient 0."""
     if padding_mode == "zeros":
         return coordinate
     if padding_mode == "reflection":
         coordinate = _reflect(coordinate, 0, 2 * (size - 1)) if align_corners else \
             _reflect(coordinate, -1, 2 * size - 1)
-    return mg.clip(coordinate, 0, size - 1)
+    clipped = mg.clip(coordinate, 0, size - 1)
+    if not clipped.requires_grad:
+        return clipped
+    with mg.no_grad():
+        inside = (coordinate > 0) & (coordinate < size - 1)
+    return mg.where(inside, clipped, clipped.detach())
 
 
 def _cubic_weights(t: Tensor) -> list[Tensor]:
@@ -199,7 +226,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
         raise GridShapeError("grid_sampler(): bicubic interpolation only supports 4D input")
     taps = _Taps(x, grid.shape[1:-1])
     sizes = taps.sizes
-    coordinates = [_unnormalize(grid[..., k], size, align) for k, size in enumerate(sizes)]   # x, y[, z]
+    fused = len(sizes) == 2 and grid.device.type == "cpu"   # PyTorch's vectorised 2-D CPU kernel
+    coordinates = [_unnormalize(grid[..., k], size, align, fused) for k, size in enumerate(sizes)]   # x, y[, z]
     if mode == "bicubic":
         return _bicubic(taps, coordinates, padding_mode, align)
     positions = [_padded(c, size, padding_mode, align) for c, size in zip(coordinates, sizes)]
