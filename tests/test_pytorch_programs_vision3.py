@@ -619,7 +619,8 @@ def test_espcn_super_resolution_with_pixel_shuffle(torch: Any, dtype: str, rtol:
     atol = 1e-6 if dtype == "float32" else 1e-12
     _assert_close(result, expected, rtol=rtol, atol=atol)
     assert expected[0]["loss"][-1] < expected[0]["loss"][0]
-    assert expected[0]["psnr"][0] == pytest.approx(10 * math.log10(1 / expected[0]["loss"][0]), abs=10)
+    # the loss adds the back-projection term to the MSE, so it bounds the PSNR from below
+    assert all(psnr > 10 * math.log10(1 / loss) for psnr, loss in zip(expected[0]["psnr"], expected[0]["loss"]))
     _assert_weights(torch_model, mg_model, initial, rtol=10 * rtol, atol=10 * atol)
     ours = mg_program["evaluate"](mg_model, _rgb(mg, dtype, 1, 7)[0], 3)
     theirs = torch_program["evaluate"](torch_model, _rgb(torch, dtype, 1, 7)[0], 3)
