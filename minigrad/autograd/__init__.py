@@ -17,6 +17,7 @@ from __future__ import annotations
 from . import (
     forward_ad,  # noqa: F401  # mg.autograd.forward_ad: dual tensors (forward-mode J·t)
     functional,  # noqa: F401  # mg.autograd.functional: PyTorch's jacobian, vjp, jvp
+    graph,  # noqa: F401  # mg.autograd.graph: saved-tensor hooks, multi-grad hooks, gradient edges
     profiler,  # noqa: F401  # mg.autograd.profiler: PyTorch's profiler, record_function
 )
 from .custom import FunctionCtx, once_differentiable  # also gives Function its PyTorch-style `apply`

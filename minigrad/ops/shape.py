@@ -132,15 +132,7 @@ def _torch_index(index: Any) -> tuple:
     a list holding a slice, None, ``...``, a Tensor or a sequence is read as a tuple (PyTorch's legacy rule,
     with its warning); an empty list is an int64 index; a uint8 index is a mask (deprecated, as in PyTorch).
     """
-    if type(index) is slice:
-        if index.step is not None and index.step < 0:
-            _negative_step(index)
-        return None, index
     if type(index) in _PLAIN or type(index) is tuple and all(type(p) in _PLAIN for p in index):
-        if type(index) is tuple:
-            for p in index:
-                if type(p) is slice and p.step is not None and p.step < 0:
-                    _negative_step(p)
         return None, index   # ints, slices, None and ...: as NumPy (the usual case, checked first)
     if type(index) is list and len(index) < 32 and any(
             p is None or p is Ellipsis or isinstance(p, (slice, Tensor, list, tuple)) or backend.is_array(p)
@@ -151,8 +143,6 @@ def _torch_index(index: Any) -> tuple:
     parts = index if isinstance(index, tuple) else (index,)
     fixed = []
     for p in parts:
-        if type(p) is slice and p.step is not None and p.step < 0:
-            _negative_step(p)
         if type(p) is list and not p:
             p = backend.numpy.zeros(0, dtype="int64")
         data = p.data if isinstance(p, Tensor) else p
@@ -190,11 +180,6 @@ def _uint8_mask_fill(index: Any) -> bool:
         return False
     data = tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0]
     return backend.is_array(data) and data.dtype == "uint8" and data.ndim > 0   # a 0-d uint8 is an int
-
-
-def _negative_step(part: slice) -> None:
-    """PyTorch refuses a slice with a negative step (NumPy reverses): ValueError, as torch's; x.flip(d) reverses."""
-    raise ValueError(f"getitem: step must be greater than zero, got the slice {part} (use flip() to reverse)")
 
 
 def _check_empty_masks(shape: tuple, index: Any) -> None:
