@@ -380,6 +380,7 @@ class GRUCell(_Cell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
                  dtype: Any = None, *, fused: bool = False) -> None:
+        check_cell_flags("GRUCell", fused=fused)
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
         self.fused = bool(fused)
 

@@ -36,6 +36,7 @@ from ._recurrent_checks import (
     LengthMasks,
     RecurrentInputError,
     as_input,
+    check_cell_flags,
     check_finite_steps,
     check_layer_options,
     check_lstm_options,
@@ -455,6 +456,7 @@ class LSTM(_Recurrent):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, device: Any = None, dtype: Any = None, *, peephole: bool = False,
                  coupled: bool = False, fused: bool = False, compile: bool = False) -> None:
+        check_cell_flags("LSTM", peephole=peephole, coupled=coupled, fused=fused)
         check_lstm_options("LSTM", peephole, coupled, fused)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          3 if coupled else 4, device, dtype, compile, proj_size)
@@ -498,6 +500,7 @@ class GRU(_Recurrent):
                  *, fused: bool = False, compile: bool = False, device: Any = None, dtype: Any = None,
                  proj_size: int = 0) -> None:
         refuse_proj_size("GRU", proj_size)
+        check_cell_flags("GRU", fused=fused)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 3,
                          device, dtype, compile)
         self.fused = bool(fused)

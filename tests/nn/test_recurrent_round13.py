@@ -163,3 +163,12 @@ def test_lstm_cell_state_of_another_dtype_is_refused_where_torch_takes_it(torch)
     with pytest.raises(RuntimeError, match="state c0 of dtype float64"):
         nn.LSTM(3, 4).double()(mg.zeros((2, 1, 3), dtype=mg.float64),
                                (mg.zeros((1, 1, 4), dtype=mg.float64), mg.zeros((1, 1, 4), dtype=mg.float32)))
+
+
+@pytest.mark.parametrize("build", [lambda: nn.LSTM(2, 4, peephole="no"), lambda: nn.LSTM(2, 4, coupled=1),
+                                   lambda: nn.LSTM(2, 4, fused="no"), lambda: nn.GRU(2, 4, fused="no"),
+                                   lambda: nn.GRUCell(2, 4, fused="no"), lambda: nn.LSTMCell(2, 4, peephole="no")])
+def test_cell_options_must_be_bools_in_layers_as_in_cells(build) -> None:
+    """A string flag was read by truthiness: nn.LSTM(2, 4, peephole='no') built a peephole LSTM."""
+    with pytest.raises(TypeError, match="must be True or False"):
+        build()
