@@ -255,6 +255,8 @@ class Tensor:
         return self.transpose()
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return this tensor (same shape, same memory), as PyTorch's.
+        Only a float or complex tensor may require grad (GradTypeError otherwise); a non-leaf may not stop."""
         requires_grad = as_bool(requires_grad, "requires_grad_", "requires_grad")
         if requires_grad and self.data.dtype.kind not in "fc":
             raise GradTypeError(
@@ -433,6 +435,7 @@ class Tensor:
         return self
 
     def zero_grad_(self) -> None:
+        """Drop the accumulated gradient (``.grad`` becomes None, not a zero tensor of this shape)."""
         self._grad = None
 
     @property
@@ -480,6 +483,8 @@ class Tensor:
     # --- conversion ---
 
     def item(self) -> Any:
+        """The value of a one-element tensor (any shape with ``numel() == 1``) as a Python number;
+        NotOneElementError (a RuntimeError and ValueError) for any other shape."""
         if self.data.size != 1:
             raise NotOneElementError(
                 f"item: only one-element tensors can be converted to a Python scalar, got shape {self.shape}"
@@ -494,6 +499,7 @@ class Tensor:
         return backend.to_numpy(self.data)
 
     def tolist(self) -> Any:
+        """The values as nested Python lists, one level per dim (a 0-d tensor gives a scalar)."""
         return self.numpy().tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
@@ -502,36 +508,47 @@ class Tensor:
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def cpu(self) -> Tensor:
+        """This tensor on the CPU: itself when already there, else a copy of the same shape (recorded for backward)."""
         return self.to("cpu")
 
     def cuda(self, device: int | None = None) -> Tensor:
+        """This tensor on a GPU (``cuda`` or ``cuda:<device>``), same shape; RuntimeError without CuPy or a GPU."""
         return self.to("cuda" if device is None else f"cuda:{device}")
 
     def float(self, memory_format: Any = None) -> Tensor:
+        """``self.to(float32)``: same shape, itself when already float32."""
         return self.to(memory_format=memory_format, dtype=float32)
 
     def double(self, memory_format: Any = None) -> Tensor:
+        """``self.to(float64)``: same shape, itself when already float64."""
         return self.to(memory_format=memory_format, dtype=float64)
 
     def long(self, memory_format: Any = None) -> Tensor:
+        """``self.to(int64)``: same shape, itself when already int64 (floats truncate toward zero)."""
         return self.to(memory_format=memory_format, dtype=int64)
 
     def short(self, memory_format: Any = None) -> Tensor:
+        """``self.to(int16)``: same shape, itself when already int16."""
         return self.to(memory_format=memory_format, dtype=dtypes.int16)
 
     def char(self, memory_format: Any = None) -> Tensor:
+        """``self.to(int8)``: same shape, itself when already int8."""
         return self.to(memory_format=memory_format, dtype=dtypes.int8)
 
     def byte(self, memory_format: Any = None) -> Tensor:
+        """``self.to(uint8)``: same shape, itself when already uint8."""
         return self.to(memory_format=memory_format, dtype=dtypes.uint8)
 
     def cfloat(self, memory_format: Any = None) -> Tensor:
+        """``self.to(complex64)``: same shape, itself when already complex64."""
         return self.to(memory_format=memory_format, dtype=dtypes.complex64)
 
     def cdouble(self, memory_format: Any = None) -> Tensor:
+        """``self.to(complex128)``: same shape, itself when already complex128."""
         return self.to(memory_format=memory_format, dtype=dtypes.complex128)
 
     def astype(self, dtype: Any) -> Tensor:
+        """NumPy's spelling of ``self.to(dtype)``: same shape, the given dtype (a minigrad or NumPy dtype)."""
         return self.to(dtype=backend.as_dtype(dtype, "astype"))
 
     def __format__(self, format_spec: str) -> str:
