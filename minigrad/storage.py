@@ -128,6 +128,7 @@ class UntypedStorage:
         return self.device.type == "cuda"
 
     def type(self) -> str:
+        """The class's qualified name, as PyTorch's ``storage.type()``: ``"minigrad.storage.UntypedStorage"``."""
         return "minigrad.storage.UntypedStorage"
 
     def tolist(self) -> list:
@@ -154,9 +155,11 @@ class UntypedStorage:
         return f"{head}\n{tail}" if head else tail
 
     def untyped(self) -> UntypedStorage:
+        """Itself: an untyped storage is already bytes."""
         return self
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        """``copy_``, ``fill_``, ``resize_``: NotImplementedError (storages are read-only views of a tensor)."""
         raise NotImplementedError("minigrad's storages are read-only views of a tensor's memory: write through "
                                   "the tensor (x.copy_(), x.fill_(), x.resize_())")
 
@@ -175,12 +178,15 @@ class TypedStorage:
         self.dtype = numpy.dtype(dtype)
 
     def data_ptr(self) -> int:
+        """The address of the first byte (the untyped storage's)."""
         return self._untyped_storage.data_ptr()
 
     def nbytes(self) -> int:
+        """The number of bytes (the untyped storage's)."""
         return self._untyped_storage.nbytes()
 
     def element_size(self) -> int:
+        """Bytes per element: the dtype's itemsize."""
         return int(self.dtype.itemsize)
 
     def size(self) -> int:
@@ -199,9 +205,11 @@ class TypedStorage:
         return self._untyped_storage.is_cuda
 
     def untyped(self) -> UntypedStorage:
+        """The same memory read as bytes."""
         return self._untyped_storage
 
     def type(self) -> str:
+        """The class's qualified name, as PyTorch's ``storage.type()``: ``"minigrad.storage.TypedStorage"``."""
         return "minigrad.storage.TypedStorage"
 
     def _values(self) -> numpy.ndarray:
