@@ -150,6 +150,7 @@ def set_default_device(device: str | Device) -> None:
 
 
 def get_default_device() -> Device:
+    """The device constructors use when none is given (``set_default_device`` or env MINIGRAD_DEVICE; else CPU)."""
     return _default_device
 
 
@@ -188,6 +189,7 @@ def array_module(array: Any) -> Any:
 
 
 def module_for(device: Device) -> Any:
+    """NumPy for the CPU, CuPy for a CUDA device (RuntimeError when CUDA is not available)."""
     return numpy if device.type == "cpu" else _check_cuda(device)
 
 
@@ -195,6 +197,7 @@ _cuda_devices: dict[int, Device] = {}   # one Device per GPU index: ops ask for 
 
 
 def device_of(array: Any) -> Device:
+    """The Device an array lives on: CPU for NumPy arrays and scalars, ``cuda:<id>`` for CuPy arrays."""
     if type(array) is ndarray or _cupy in (None, False) or not isinstance(array, _cupy.ndarray):
         return CPU
     index = array.device.id

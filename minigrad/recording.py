@@ -160,6 +160,7 @@ class set_grad_enabled(_Switch):  # noqa: N801 - PyTorch's name
 
 
 def is_grad_enabled() -> bool:
+    """Whether ops are recorded for backward in this thread (False inside ``no_grad``/``inference_mode``)."""
     return _state.get().grad
 
 
@@ -224,6 +225,7 @@ class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
 
 
 def is_anomaly_enabled() -> bool:
+    """Whether :class:`detect_anomaly` (or ``set_detect_anomaly(True)``) is on in this thread."""
     return _state.get().checks is True
 
 
