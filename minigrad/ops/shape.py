@@ -329,6 +329,7 @@ class Size(tuple):
         return super().__new__(cls, int_tuple(tuple(sizes), "Size", "sizes"))
 
     def numel(self) -> int:
+        """The number of elements a tensor of this shape holds (the product of the sizes; 1 for ``()``)."""
         return math.prod(self)
 
     def __getitem__(self, index: Any) -> Any:
