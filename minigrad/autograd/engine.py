@@ -557,8 +557,12 @@ def _accumulate(leaves: dict, owned: set) -> None:
             owned.add(leaf)   # a new array, this leaf's alone
     with _ACCUMULATING:
         for leaf, g in leaves.items():
+            if not leaf._requires_grad:   # detach_() or requires_grad_(False) since the forward: PyTorch's
+                continue                  # AccumulateGrad adds nothing (the hooks above and after still run)
             total = leaf._grad
             if total is None or type(g) is not type(total.data):
+                if getattr(g, "shape", ()) != leaf.data.shape:
+                    g = _in_leaf_shape(leaf, g)
                 _add_to_grad(leaf, g, leaf in owned)
             else:
                 total.data += g   # the common case, inline
@@ -566,6 +570,24 @@ def _accumulate(leaves: dict, owned: set) -> None:
         anomaly.check_leaves(leaves)
     if _PostHooks.registered:
         run_post_accumulate_hooks(leaves)
+
+
+def _in_leaf_shape(leaf: Tensor, g: Any) -> Any:
+    """The first gradient of a leaf whose shape changed in place since the forward (``x.unsqueeze_(0)`` under
+    ``no_grad``): broadcast to the leaf's shape where it broadcasts to exactly that, as PyTorch's AccumulateGrad
+    copies it into a gradient of the leaf's layout; RuntimeError otherwise."""
+    xp = backend.array_module(leaf.data)
+    shape, got = tuple(leaf.data.shape), tuple(getattr(g, "shape", ()))
+    try:
+        fits = numpy.broadcast_shapes(shape, got) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(f"backward: the gradient of shape {got} does not broadcast to the shape {shape} of "
+                           f"{_leaf_label(leaf)}, whose shape changed in place after it was used (PyTorch's "
+                           f"'output with shape {list(shape)} doesn't match the broadcast shape'); change the shape "
+                           "out of place (x = x.unsqueeze(0)) or before the forward")
+    return xp.broadcast_to(g, shape).copy()   # an array of its own (.grad is added into in place)
 
 
 def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], None], grad: Any = None) -> None:

@@ -13,11 +13,12 @@ from typing import Any
 from .. import backend
 from .. import memory_formats as _memory_format
 from ..outputs import write_out
-from ..recording import note_draw
+from ..recording import is_grad_enabled, note_draw
 from ..tensor import Tensor
 from . import creation, inplace
 from ._util import ShapeMismatchError, complex_order_error, number, sum_to, tensor_arg, unwrap
 from .elementwise import (
+    Div,
     abs,
     abs_operator,
     add,
@@ -139,6 +140,25 @@ def _reflected(fn: Any) -> Any:
     return reflected
 
 
+_PYTHON_NUMBERS = (int, float, bool, builtins.complex)   # this module's complex is mg.complex
+
+
+def _rdiv(self: Tensor, other: Any) -> Tensor:
+    """``other / x``. For a Python number ``other`` the recorded op keeps a copy of x, as PyTorch's keeps x's
+    reciprocal, so x may change in place before backward (``mg.div(other, x)`` keeps x itself, as torch.div); an
+    integer or bool x gives PyTorch's ``reciprocal(x) * other`` in the default float dtype (``1.0 / int_tensor``
+    is float32)."""
+    if type(other) in _PYTHON_NUMBERS:
+        if self.dtype.kind in "biu":
+            inverse = math.reciprocal(self)
+            return inverse if other == 1 and type(other) is not builtins.complex else multiply_operator(inverse, other)
+        if self._requires_grad and is_grad_enabled():
+            node = Div()
+            node.divisor_copy = True
+            return node(other, self)
+    return div(other, self)
+
+
 def _to(self: Tensor, device: Any = None, dtype: Any = None, non_blocking: bool = False, copy: bool = False,
         memory_format: Any = None) -> Tensor:
     """Move to ``device`` and/or cast to ``dtype`` (differentiable).
@@ -197,7 +217,7 @@ _methods = {
     "__add__": add, "__radd__": add,
     "__sub__": sub, "__rsub__": _reflected(sub),
     "__mul__": multiply_operator, "__rmul__": multiply_operator,
-    "__truediv__": div, "__rtruediv__": _reflected(div),
+    "__truediv__": div, "__rtruediv__": _rdiv,
     "__pow__": power_operator, "__rpow__": _reflected(power_operator),
     "__matmul__": matmul_operator, "__rmatmul__": _reflected(matmul_operator),
     "__neg__": neg, "__getitem__": getitem, "__abs__": abs_operator,

@@ -170,6 +170,7 @@ class Div(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
     name = "div"
+    divisor_copy = False   # ``number / x`` (ops.__init__._rdiv): keep a copy of x, as PyTorch keeps x's reciprocal
 
     def forward(self, a: Any, b: Any) -> Any:
         y = a / b
@@ -181,7 +182,7 @@ class Div(Function):
                 y = self.xp.divide(a, b, dtype=default)
         # the inputs, not y, as PyTorch keeps them: the quotient may be changed in place before backward
         # (logits / temperature, then masked_fill_ or fill_diagonal_); a Python number b needs no gradient
-        self.saved = (b,) if type(b) in _PYTHON_NUMBER else (b, a)
+        self.saved = (b,) if type(b) in _PYTHON_NUMBER else (b.copy(), a) if self.divisor_copy else (b, a)
         self.shape_a = _shape(a)
         return y
 

@@ -22,6 +22,7 @@ their direct, faster binding).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import numpy
@@ -31,7 +32,7 @@ from ..autograd import Function
 from ..constructors import tensor
 from ..dtypes import get_default_dtype
 from ..outputs import write_out
-from ..recording import note_read
+from ..recording import no_grad, note_read
 from ..tensor import Tensor
 from . import elementwise, inplace
 from ._util import (
@@ -540,3 +541,18 @@ METHODS: dict = {
     **{name + "_": _method_with(name + "_", fn) for name, fn in _BINARY_WITH_IN_PLACE.items()},
     "is_nonzero": is_nonzero, "equal": equal,
 }
+
+
+def _not_recorded(method: Callable) -> Callable:
+    """PyTorch records no derivative for ``logical_not_`` and ``logical_and_/or_/xor_``: the write stays out of the
+    graph, as under no_grad (a non-leaf keeps the op that made it, whose gradient passes through unchanged; a leaf
+    that requires grad is written too). Recorded, the bool result cut x from the graph: backward raised."""
+    @functools.wraps(method)
+    def wrapped(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        with no_grad():
+            return method(x, *args, **kwargs)
+    return wrapped
+
+
+for _name in ("logical_not_", "logical_and_", "logical_or_", "logical_xor_"):
+    METHODS[_name] = _not_recorded(METHODS[_name])

@@ -36,7 +36,7 @@ from .gamma import gammainc, gammaincc, mvlgamma, polygamma
 from .index import diag, tril, triu
 from .index_write import _scatter_reduce
 from .inplace import InplaceCastError, _inplace, masked_fill
-from .math import exp2
+from .math import Flat, exp2
 from .scan import cumprod, cumsum
 from .shape import _note_view, broadcast_to, reshape
 from .strided import as_strided
@@ -272,8 +272,15 @@ _COMPARISONS = {"eq_": operator.eq, "ne_": operator.ne, "lt_": operator.lt, "le_
 
 
 def _compare_(name: str, op: Any) -> Any:
+    def compute(cur: Tensor, other: Any) -> Tensor:
+        result = op(cur, other)
+        if not cur.requires_grad or cur.dtype.kind == "c":
+            return result
+        # PyTorch records the comparison with a zero gradient (LtBackward0 …): x stays in the graph
+        return Flat(name[:-1], lambda xp, a: result.data.astype(a.dtype))(cur)
+
     def method(self: Tensor, other: Any) -> Tensor:
-        return _inplace(self, name, lambda cur: op(cur, other), *([other] if isinstance(other, Tensor) else []))
+        return _inplace(self, name, lambda cur: compute(cur, other), *([other] if isinstance(other, Tensor) else []))
     method.__name__ = name
     method.__doc__ = f"``x = (x {op.__name__} other)`` in place, as 1/0 (or True/False) of x's dtype."
     return method

@@ -227,3 +227,148 @@ def test_shape_change_under_no_grad_of_a_non_leaf(shape: tuple, op: Callable) ->
         assert not isinstance(outcomes[1], str)
         for a, b in zip(*outcomes):
             assert a.shape == b.shape and np.allclose(a, b)
+
+
+NUMBER_OVER_TENSOR = {   # torch's number / x keeps x's reciprocal (x may change in place); pow(x, n), div(n, x) keep x
+    "1 / s": lambda lib, s: 1 / s,
+    "2.5 / s": lambda lib, s: 2.5 / s,
+    "-3 / s": lambda lib, s: -3 / s,
+    "1j / s": lambda lib, s: (1j / s).abs(),
+    "1 / complex s": lambda lib, s: (1.0 / (s * (1 + 0.5j))).abs(),
+    "reciprocal": lambda lib, s: s.reciprocal(),
+    "rsqrt": lambda lib, s: s.rsqrt(),
+    "s ** -1": lambda lib, s: s ** -1,
+    "s ** -0.5": lambda lib, s: s ** -0.5,
+    "div(1, s)": lambda lib, s: lib.div(1.0, s),
+    "w / s": lambda lib, s: lib.tensor(W) / s,
+}
+
+
+def _number_over_tensor(lib: Any, op: Callable, change: str) -> Any:
+    x = lib.tensor(X, requires_grad=True)
+    s = x * 1.0
+    y = op(lib, s)
+    with _no_grad(lib):
+        if change == "input":
+            s.mul_(2.0)
+        elif change == "output":
+            y.mul_(2.0)
+    try:
+        (y * 1.5).sum().backward()
+    except RuntimeError:
+        return "raise"
+    return (np.asarray(x.grad.numpy()), None)
+
+
+def test_number_over_a_tensor_keeps_what_torch_keeps() -> None:
+    """``c / s`` changed s in place under no_grad: torch gives the gradient (its graph keeps 1/s), minigrad raised;
+    the other ops of the table raise or not as torch's."""
+    for name, op in NUMBER_OVER_TENSOR.items():
+        for change in ("input", "output", "none"):
+            theirs, ours = _number_over_tensor(torch, op, change), _number_over_tensor(mg, op, change)
+            assert _same(theirs, ours), (name, change, theirs if isinstance(theirs, str) else "grad",
+                                         ours if isinstance(ours, str) else "grad")
+    assert _number_over_tensor(torch, NUMBER_OVER_TENSOR["1 / s"], "input") != "raise"   # the probes are live
+    assert _number_over_tensor(torch, NUMBER_OVER_TENSOR["s ** -1"], "input") == "raise"
+    assert _number_over_tensor(torch, NUMBER_OVER_TENSOR["reciprocal"], "output") == "raise"
+
+
+def test_number_over_a_tensor_values_gradients_and_dtypes() -> None:
+    """Values and first gradients are NumPy's c / x and -g·((c / x) / x), bit for bit, as before the copy; an
+    integer x divides as torch's reciprocal(x) · c in float32; gradcheck, a second order and the inverse-degree
+    idiom (inv = 1 / d; inv[inv == inf] = 0) agree with torch."""
+    for c in (1, 2.5, -3.0, 0.1):
+        x = mg.tensor(X, requires_grad=True)
+        y = c / x
+        y.backward(mg.tensor(W))
+        assert np.array_equal(y.numpy(), c / X) and np.array_equal(x.grad.numpy(), -W * ((c / X) / X))
+    ints = np.array([[1, 3, 7], [-2, 0, 9]])
+    for c in (1, 1.0, 2.5, 0.1, -3):
+        theirs, ours = c / torch.tensor(ints), c / mg.tensor(ints)
+        assert str(ours.dtype) == "float32" == str(theirs.dtype).removeprefix("torch.")
+        assert np.array_equal(ours.numpy(), theirs.numpy()), c
+    assert mg.gradcheck(lambda a: 2.5 / a, (mg.tensor(X, requires_grad=True),))
+    grads = []
+    for lib in (torch, mg):
+        a = lib.tensor(X, requires_grad=True)
+        (g,) = lib.autograd.grad((0.7 / a).sum(), a, create_graph=True)
+        (g * g).sum().backward()
+        d = a * lib.tensor(np.where(X > 0.5, 0.0, 1.0))
+        inv = 1.0 / d
+        inv[inv == float("inf")] = 0.0
+        (q,) = lib.autograd.grad((inv * lib.tensor(W)).sum(), a)
+        grads.append([np.asarray(t.detach().numpy() if lib is torch else t.numpy()) for t in (a.grad, q)])
+    for theirs, ours in zip(*grads):
+        assert np.allclose(theirs, ours, rtol=1e-12, equal_nan=True)
+
+
+def test_leaf_that_stopped_requiring_grad_or_changed_shape() -> None:
+    """torch's AccumulateGrad adds nothing into a leaf that no longer requires grad (its hooks still run), and
+    copies the first gradient into a leaf whose shape changed in place where it broadcasts to it (unsqueeze_(0)),
+    raising where it does not (unsqueeze_(1)); minigrad filled .grad in the old shape."""
+    changes = {"detach_": lambda x: x.detach_(), "requires_grad_(False)": lambda x: x.requires_grad_(False),
+               "unsqueeze_(0)": lambda x: x.unsqueeze_(0), "unsqueeze_(1)": lambda x: x.unsqueeze_(1),
+               "t_": lambda x: x.t_(), "none": lambda x: x}
+    for name, change in changes.items():
+        outcomes = []
+        for lib in (torch, mg):
+            x = lib.tensor(X, requires_grad=True)
+            w = lib.tensor(W, requires_grad=True)
+            y = (x + w) * lib.tensor(W)
+            ran: list = []
+            x.register_hook(lambda g, ran=ran: ran.append("pre"))
+            x.register_post_accumulate_grad_hook(lambda t, ran=ran: ran.append("post"))
+            with _no_grad(lib):
+                change(x)
+            try:
+                y.sum().backward()
+            except RuntimeError:
+                outcomes.append("raise")
+                continue
+            outcomes.append((None if x.grad is None else np.asarray(x.grad.numpy()), np.asarray(w.grad.numpy()),
+                             tuple(ran), x.requires_grad))
+        theirs, ours = outcomes
+        assert (theirs == "raise") == (ours == "raise") == (name == "unsqueeze_(1)"), name
+        if theirs != "raise":
+            assert (theirs[0] is None) == (ours[0] is None) == (name in ("detach_", "requires_grad_(False)")), name
+            assert theirs[0] is None or (theirs[0].shape == ours[0].shape and np.allclose(theirs[0], ours[0]))
+            assert np.allclose(theirs[1], ours[1]) and theirs[2:] == ours[2:], name
+
+
+LOGICAL_IN_PLACE = {   # torch: logical_*_ are not recorded (the gradient passes), comparisons give a zero gradient
+    "logical_not_": lambda t, w: t.logical_not_(),
+    "logical_and_": lambda t, w: t.logical_and_(w),
+    "logical_or_": lambda t, w: t.logical_or_(w),
+    "logical_xor_": lambda t, w: t.logical_xor_(w),
+    "lt_": lambda t, w: t.lt_(0.5),
+    "ge_": lambda t, w: t.ge_(w),
+    "eq_": lambda t, w: t.eq_(0.0),
+    "logical_not_ on a view": lambda t, w: t[1:].logical_not_(),
+}
+
+
+def test_logical_and_comparison_in_place_on_a_tensor_in_the_graph() -> None:
+    """minigrad cut x from the graph (backward raised, or left x.grad None); torch keeps it."""
+    data = np.array([[0.0, 1.5, -2.0], [0.3, 0.0, 0.6], [1.0, -0.5, 0.5]])
+    for name, op in LOGICAL_IN_PLACE.items():
+        for loss in (lambda t, w: (t * 2.0).sum(), lambda t, w: (t * w).sum()):
+            outcomes = []
+            for lib in (torch, mg):
+                x = lib.tensor(data, requires_grad=True)
+                w = lib.tensor(W, requires_grad=True)
+                t = x * w
+                op(t, w.detach())
+                try:
+                    loss(t, w).backward()
+                except RuntimeError:
+                    outcomes.append("raise")
+                    continue
+                outcomes.append(tuple(None if g is None else np.asarray(g.numpy(force=True) if lib is torch
+                                                                        else g.numpy()) for g in (x.grad, w.grad)))
+            assert outcomes[0] != "raise" and _same(*outcomes), name
+    for lib in (torch, mg):   # a leaf: logical_not_ writes it (not recorded), lt_ is refused
+        x = lib.tensor(data, requires_grad=True)
+        x.logical_not_()
+        assert x.requires_grad and np.array_equal(np.asarray(x.detach().numpy()), (data == 0).astype(float))
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            x.lt_(0.5)
