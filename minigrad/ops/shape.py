@@ -502,7 +502,7 @@ def transpose(input: Tensor, *dims: Any, axes: Any = None, dim0: Any = None, dim
 
 def permute(input: Tensor, *order: Any, dims: Any = None, name: str = "permute") -> Tensor:  # noqa: A002
     """Reorder the dims: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or PyTorch's ``permute(dims=(2, 0, 1))``;
-    output dim i is input dim ``dims[i]``."""
+    output dim i is input dim ``dims[i]``: (A, B, C) with dims (2, 0, 1) → (C, A, B), a view."""
     dims = order if dims is None else sizes_keyword(name, order, "dims", dims)
     x = tensor_arg(input, name)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
@@ -550,7 +550,7 @@ def matrix_transpose(x: Tensor) -> Tensor:
 
 
 def expand_dims(x: Tensor, axis: int) -> Tensor:
-    """Insert a length-1 axis at ``axis`` (``unsqueeze`` is the same op)."""
+    """Insert a length-1 axis at ``axis`` (``unsqueeze`` is the same op): (A, B) with axis 1 → (A, 1, B), a view."""
     x = tensor_arg(x, "expand_dims")
     a = one_axis(axis, x.ndim + 1, "expand_dims")
     shape = list(x.shape)
@@ -559,12 +559,12 @@ def expand_dims(x: Tensor, axis: int) -> Tensor:
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
-    """Insert a length-1 dim at ``dim`` (-1: at the end)."""
+    """Insert a length-1 dim at ``dim`` (-1: at the end): (A, B) with dim -1 → (A, B, 1), a view."""
     return expand_dims(input, dim)
 
 
 def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # noqa: A002
-    """Remove length-1 dims: all of them, or those in ``dim``.
+    """Remove length-1 dims: all of them, or those in ``dim``: (A, 1, B, 1) → (A, B), a view.
 
     As PyTorch, a ``dim`` whose length is not 1 is left alone; with NumPy's
     ``axis=`` it raises, as numpy.squeeze does.
