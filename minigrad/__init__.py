@@ -359,7 +359,7 @@ def _linalg_function(name: str) -> Any:
 
 
 def det(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's argument name
-    """torch.det: ``mg.linalg.det``."""
+    """torch.det: ``mg.linalg.det``; input (…, n, n) → (…)."""
     return _linalg_function("det")(input)
 
 
@@ -379,17 +379,17 @@ def logdet(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def inverse(input: Tensor) -> Tensor:  # noqa: A002
-    """torch.inverse: ``mg.linalg.inv``."""
+    """torch.inverse: ``mg.linalg.inv``; input (…, n, n) → (…, n, n)."""
     return _linalg_function("inv")(input)
 
 
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:  # noqa: A002
-    """torch.pinverse: ``mg.linalg.pinv`` with ``rtol=rcond``."""
+    """torch.pinverse: ``mg.linalg.pinv`` with ``rtol=rcond``; input (…, m, n) → (…, n, m)."""
     return _linalg_function("pinv")(input, rtol=rcond)
 
 
 def matrix_exp(input: Tensor) -> Tensor:  # noqa: A002
-    """torch.matrix_exp: ``mg.linalg.matrix_exp``."""
+    """torch.matrix_exp: ``mg.linalg.matrix_exp``; input (…, n, n) → (…, n, n)."""
     return _linalg_function("matrix_exp")(input)
 
 
