@@ -221,19 +221,20 @@ def masked_scatter(input: Tensor, mask: Any, source: Tensor) -> Tensor:  # noqa:
 
 
 def index_add_(x: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
-    """:func:`index_add` in place."""
+    """:func:`index_add` in place: x keeps its shape; ``source`` has x's shape with ``dim``'s length ``len(index)``."""
     return _inplace(x, "index_add_", lambda cur: _index_write(cur, dim, index, source, "index_add_", True, alpha),
                     source)
 
 
 def index_copy_(x: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
-    """:func:`index_copy` in place."""
+    """:func:`index_copy` in place: x keeps its shape; ``source`` has x's shape with ``dim``'s length
+    ``len(index)``."""
     return _inplace(x, "index_copy_", lambda cur: _index_write(cur, dim, index, source, "index_copy_", False),
                     source)
 
 
 def index_fill_(x: Tensor, dim: int, index: Any, value: Any) -> Tensor:
-    """:func:`index_fill` in place."""
+    """:func:`index_fill` in place: x keeps its shape; ``value`` is a number or a 0-d tensor."""
     return _inplace(x, "index_fill_", lambda cur: index_fill(cur, dim, index, value), value)
 
 
@@ -287,7 +288,7 @@ def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False
 
 
 def index_put_(x: Tensor, indices: Any, values: Any, accumulate: bool = False) -> Tensor:
-    """:func:`index_put` in place."""
+    """:func:`index_put` in place: x keeps its shape; ``values`` broadcast to the shape of ``x[indices]``."""
     return _inplace(x, "index_put_", lambda cur: index_put(cur, indices, values, accumulate), values)
 
 
@@ -488,7 +489,8 @@ def scatter_reduce(input: Tensor, dim: int, index: Any, src: Tensor, reduce: str
 
 
 def scatter_reduce_(x: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
-    """:func:`scatter_reduce` in place."""
+    """:func:`scatter_reduce` in place: x keeps its shape; ``index`` has x's ndim and ``src`` is at least its
+    shape."""
     return _inplace(x, "scatter_reduce_", lambda cur: _scatter_reduce(cur, dim, index, src, reduce, include_self,
                                                                       "scatter_reduce_"), src)
 
@@ -528,7 +530,8 @@ def scatter(input: Tensor, dim: int, index: Any, src: Any = None, *, value: Any 
 
 def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
              reduce: str | None = None) -> Tensor:
-    """:func:`scatter` in place."""
+    """:func:`scatter` in place: x keeps its shape; ``index`` has x's ndim, ``src`` is at least its shape (or
+    ``value`` a scalar)."""
     if reduce is None:
         return _index.scatter_(x, dim, index, src, value=value)
     source = value if src is None else src
