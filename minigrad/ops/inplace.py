@@ -404,7 +404,7 @@ def scaled(b: Any, alpha: Any, a: Any = None) -> Any:
 
 
 def mul_(x: Tensor, other: Any) -> Tensor:
-    """``x *= other`` in place."""
+    """``x *= other`` in place: ``other`` broadcasts to x's shape (x does not grow)."""
     return _inplace(x, "mul_", lambda cur: mul(cur, other), other)
 
 
@@ -414,12 +414,12 @@ def div_(x: Tensor, other: Any) -> Tensor:
 
 
 def clamp_(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
-    """Clamp into [min, max] in place."""
+    """Clamp into [min, max] in place; tensor bounds broadcast to x's shape (x does not grow)."""
     return _inplace(x, "clamp_", lambda cur: clip(cur, min, max), min, max)
 
 
 def zero_(x: Tensor) -> Tensor:
-    """Fill with zeros in place."""
+    """Fill with zeros in place (False for bool); the shape and dtype stay."""
     return _inplace(x, "zero_", _fill("zero_", True, _dtype_of(x, 0)))   # False for a bool x
 
 
@@ -475,7 +475,8 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
 
 
 def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
-    """:func:`masked_fill` in place."""
+    """:func:`masked_fill` in place: the bool mask broadcasts to x's shape (x does not grow); ``value`` is a
+    number or a 0-d tensor."""
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
     value = _dtype_of(x, value)
@@ -622,7 +623,7 @@ def abs_(x: Tensor) -> Tensor:
 
 
 def pow_(x: Tensor, exponent: Any) -> Tensor:
-    """``x **= exponent`` in place."""
+    """``x **= exponent`` in place: ``exponent`` broadcasts to x's shape (x does not grow)."""
     return _inplace(x, "pow_", lambda cur: pow_op(cur, exponent), exponent)
 
 
