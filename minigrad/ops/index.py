@@ -154,7 +154,8 @@ class Diag(Function):
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     """torch.diag: a 1-D tensor becomes a square matrix with it on ``diagonal``; a 2-D tensor gives its
-    ``diagonal`` as a 1-D tensor."""
+    ``diagonal`` as a 1-D tensor. Shapes, k = |diagonal|: (N,) → (N + k, N + k); (M, N) → (the length of
+    that diagonal,)."""
     x = tensor_arg(input, "diag")
     if x.ndim not in (1, 2):
         raise ShapeMismatchError(f"diag: expects a 1-D or 2-D tensor, got shape {x.shape}")
@@ -316,7 +317,7 @@ def scatter_(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = N
 
 
 def scatter_add_(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
-    """:func:`scatter_add` in place."""
+    """:func:`scatter_add` in place: x keeps its shape; ``index`` has x's ndim and ``src`` is at least its shape."""
     return _inplace(x, "scatter_add_", lambda cur: _scatter(cur, dim, index, src, True, "scatter_add_"), src)
 
 
