@@ -446,7 +446,8 @@ def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
 
 def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
         keepdims: bool | None = None, other: Tensor | None = None, out: Any = None) -> Any:
-    """The minimum; the same conventions as :func:`max`."""
+    """The minimum; the same conventions as :func:`max`: x (*) → () with no dim, ``(values, indices)`` with
+    ``dim`` removed (kept as 1 with ``keepdim``), or the elementwise minimum with a Tensor ``other``."""
     if out is not None:
         return write_out("min", _extreme(input, dim, keepdim, axis, keepdims, True, other), out, "exact")
     return _extreme(input, dim, keepdim, axis, keepdims, True, other)
@@ -454,7 +455,8 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
 
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,  # noqa: A002
          keepdims: bool | None = None, out: Any = None) -> Tensor:
-    """Maximum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient. ``out=``: written
+    """Maximum values over ``dim`` (int or tuple; ``()`` or None: all), which are removed from the shape (kept as 1
+    with ``keepdim``); ties share the gradient. ``out=``: written
     into that tensor, of x's dtype."""
     if out is not None:
         return write_out("amax", amax(input, dim, keepdim, axis=axis, keepdims=keepdims), out, "exact")
@@ -463,7 +465,8 @@ def amax(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = Non
 
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,  # noqa: A002
          keepdims: bool | None = None, out: Any = None) -> Tensor:
-    """Minimum values over ``dim`` (int or tuple; ``()`` or None: all); ties share the gradient. ``out=``: written
+    """Minimum values over ``dim`` (int or tuple; ``()`` or None: all), which are removed from the shape (kept as 1
+    with ``keepdim``); ties share the gradient. ``out=``: written
     into that tensor, of x's dtype."""
     if out is not None:
         return write_out("amin", amin(input, dim, keepdim, axis=axis, keepdims=keepdims), out, "exact")
