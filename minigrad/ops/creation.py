@@ -128,14 +128,14 @@ def _new(x: Tensor, size: tuple, fill: Any, dtype: Any, device: Any, requires_gr
 
 def new_zeros(x: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None,
               requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
-    """Zeros of ``size`` with x's dtype and device: ``x.new_zeros(2, 3)``, ``x.new_zeros((2, 3))`` or
-    ``x.new_zeros(size=(2, 3))``."""
+    """Zeros of shape ``size`` (not x's shape) with x's dtype and device: ``x.new_zeros(2, 3)``,
+    ``x.new_zeros((2, 3))`` or ``x.new_zeros(size=(2, 3))``."""
     return _new(x, sizes, 0, dtype, device, requires_grad, "new_zeros", size, layout, pin_memory)
 
 
 def new_ones(x: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, device: Any = None,
              requires_grad: bool = False, layout: Any = None, pin_memory: Any = None) -> Tensor:
-    """Ones of ``size`` with x's dtype and device."""
+    """Ones of shape ``size`` (not x's shape) with x's dtype and device, as :func:`new_zeros` takes it."""
     return _new(x, sizes, 1, dtype, device, requires_grad, "new_ones", size, layout, pin_memory)
 
 
@@ -171,7 +171,7 @@ def to_bool(x: Tensor, memory_format: Any = None) -> Tensor:
 
 
 def to_half(x: Tensor, memory_format: Any = None) -> Tensor:
-    """``x.half()``: cast to float16."""
+    """``x.half()``: cast to float16, same shape (itself when already float16)."""
     return x.to(dtype=float16, memory_format=memory_format)
 
 
