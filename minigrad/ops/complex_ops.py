@@ -194,12 +194,12 @@ def conj_physical(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def resolve_conj(input: Tensor) -> Tensor:  # noqa: A002
-    """The tensor itself: minigrad's conjugates are computed, never lazy bits."""
+    """The tensor itself (same shape, same memory): minigrad's conjugates are computed, never lazy bits."""
     return tensor_arg(input, "resolve_conj")
 
 
 def resolve_neg(input: Tensor) -> Tensor:  # noqa: A002
-    """The tensor itself: minigrad has no lazy negation bit."""
+    """The tensor itself (same shape, same memory): minigrad has no lazy negation bit."""
     return tensor_arg(input, "resolve_neg")
 
 
