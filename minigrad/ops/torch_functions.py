@@ -178,7 +178,8 @@ def _dlpack_device(self: Tensor) -> tuple:
 
 def to_dlpack(tensor: Tensor) -> Any:
     """torch.to_dlpack: a DLPack capsule over ``tensor``'s memory (``tensor.__dlpack__()``), for a library that
-    reads capsules; prefer handing the tensor itself to ``from_dlpack``."""
+    reads capsules; prefer handing the tensor itself to ``from_dlpack``. The capsule keeps the shape, strides
+    and dtype."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_dlpack: expected a Tensor, got {type(tensor).__name__}")
     return _dlpack(tensor)
@@ -255,7 +256,8 @@ def nuclear_norm(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tenso
 
 
 def matrix_rank(input: Any, tol: Any = None, symmetric: bool = False, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
-    """torch.matrix_rank as torch 2.13 has it: a RuntimeError saying it was removed (``mg.linalg.matrix_rank``)."""
+    """torch.matrix_rank as torch 2.13 has it: a RuntimeError saying it was removed (``mg.linalg.matrix_rank``
+    takes (…, m, n) → (…))."""
     raise RuntimeError("matrix_rank: This function was deprecated since version 1.9 and is now removed. Please use "
                        "the `mg.linalg.matrix_rank` function instead. The parameter 'symmetric' was renamed in "
                        "`linalg.matrix_rank()` to 'hermitian'.")
