@@ -85,6 +85,11 @@ def _in_place(op: Callable) -> Callable:
     return method
 
 
+def bitwise_not_(self: Tensor) -> Tensor:
+    """``x.bitwise_not_()``: :func:`bitwise_not` written into x (elementwise, same shape and dtype); returns x."""
+    return _inplace(self, "bitwise_not_", bitwise_not)
+
+
 METHODS: dict = {
     "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not,
     "bitwise_left_shift": bitwise_left_shift, "bitwise_right_shift": bitwise_right_shift,
@@ -95,7 +100,7 @@ METHODS: dict = {
     "bitwise_and_": _in_place(bitwise_and), "bitwise_or_": _in_place(bitwise_or),
     "bitwise_xor_": _in_place(bitwise_xor), "bitwise_left_shift_": _in_place(bitwise_left_shift),
     "bitwise_right_shift_": _in_place(bitwise_right_shift),
-    "bitwise_not_": lambda self: _inplace(self, "bitwise_not_", bitwise_not),
+    "bitwise_not_": bitwise_not_,
 }
 METHODS.update({"__iand__": METHODS["bitwise_and_"], "__ior__": METHODS["bitwise_or_"],
                 "__ixor__": METHODS["bitwise_xor_"], "__ilshift__": METHODS["bitwise_left_shift_"],
