@@ -168,7 +168,7 @@ def t_(x: Tensor) -> Tensor:
 
 
 def transpose_(x: Tensor, dim0: int, dim1: int) -> Tensor:
-    """Swap dims ``dim0`` and ``dim1`` in place."""
+    """Swap dims ``dim0`` and ``dim1`` in place: x (…, A, …, B, …) becomes (…, B, …, A, …), same memory."""
     return _reshape_in_place(x, "transpose_", lambda cur: _two_dims(cur, dim0, dim1, "transpose_"))
 
 
