@@ -167,7 +167,7 @@ def ormqr(input: Any, input2: Any, input3: Any, left: bool = True, transpose: bo
 
 
 def _geqrf_method(self: Tensor) -> Any:
-    """Tensor.geqrf: :func:`geqrf`."""
+    """Tensor.geqrf: :func:`geqrf`; self (…, m, n) → a (…, m, n), tau (…, min(m, n))."""
     return geqrf(self)
 
 
