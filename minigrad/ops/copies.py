@@ -85,7 +85,8 @@ def _slice(x: Tensor, dim: int, start: int | None, end: int | None, step: int) -
 
 def slice_copy(input: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,  # noqa: A002
                step: int = 1) -> Tensor:
-    """torch.slice_copy: ``input[start:end:step]`` along ``dim``, copied."""
+    """torch.slice_copy: ``input[start:end:step]`` along ``dim``, copied; the shape is input's with ``dim``'s
+    length that of ``range(start, end, step)`` (clipped to the dim)."""
     return _copied("slice_copy", _slice, input, dim, start, end, step)
 
 

@@ -81,5 +81,5 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
 
 
 def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
-    """``torch.native_channel_shuffle``: :func:`channel_shuffle`."""
+    """``torch.native_channel_shuffle``: :func:`channel_shuffle`; input (N, C, *) → (N, C, *)."""
     return channel_shuffle(input, groups)

@@ -75,7 +75,8 @@ def unsafe_split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> li
 
 
 def bfloat16(self: Tensor, memory_format: Any = None) -> Tensor:
-    """``Tensor.bfloat16()``: a TypeError, NumPy has no bfloat16 (use ``x.half()`` or ``x.float()``)."""
+    """``Tensor.bfloat16()``: a TypeError whatever the shape, NumPy has no bfloat16 (use ``x.half()`` or
+    ``x.float()``)."""
     raise TypeError(f"Tensor.bfloat16: {NO_BFLOAT16}")
 
 
