@@ -413,20 +413,27 @@ class Compiled:
     too: without torch's ``_orig_mod.`` prefix); ``._orig_mod`` is the module, as in PyTorch."""
 
     def __init__(self, fn: Callable, check: bool = False, fullgraph: bool = False, fuse: bool = False) -> None:
-        self.fn = fn
+        # a compiled function compiled again is its function compiled with these options (torch.compile's outer
+        # wrapper wins): the inner wrapper's options never apply, on the calls this one runs eagerly either
+        self.fn = fn.fn if isinstance(fn, Compiled) else fn
         self.check = check
         self.fullgraph = fullgraph   # a signature that would run eagerly raises CompileError instead
         self.fuse = fuse   # mode="max-autotune": elementwise ops of captures on a GPU fused (minigrad.fusion)
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> (why it runs eagerly, the guards then: a change tries again)
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
-        self._watch(guards.watched(fn))
+        self._watch(guards.watched(self.fn))
         self.recaptures = 0     # captures made again because a guard changed (RECAPTURE_LIMIT)
         self.guarded_out = ""   # past the limit: why the function now runs eagerly
         self.unhashable = False   # warned once about a call with an unhashable argument
         self._forget_modes()
-        # a module's attributes are read through __getattr__, live; copying its __dict__ would freeze them
-        functools.update_wrapper(self, fn, updated=() if guards.is_module(fn) else functools.WRAPPER_UPDATES)
+        # a module's attributes are read through __getattr__, live; copying its __dict__ would freeze them. A
+        # function's attributes are copied (as functools.wraps), but never over this wrapper's own: a compiled
+        # function compiled again, or a function with a `check` attribute, keeps the options given here
+        functools.update_wrapper(self, fn, updated=())   # __wrapped__: fn as given (_orig_mod)
+        if not guards.is_module(fn):
+            self.__dict__.update((name, value) for name, value in getattr(fn, "__dict__", {}).items()
+                                 if name not in _OWN_ATTRIBUTES)
         _ALL.add(self)
 
     @property
@@ -434,7 +441,7 @@ class Compiled:
         """The compiled module (PyTorch's ``OptimizedModule._orig_mod``); a compiled function has none."""
         if not guards.is_module(self.fn):
             raise AttributeError("_orig_mod: only a compiled module has one (this is a compiled function; see .fn)")
-        return self.fn
+        return self.__wrapped__   # the module, or the compiled module this one compiled again, as PyTorch's
 
     def __repr__(self) -> str:
         return f"Compiled({self.fn!r})"
@@ -450,6 +457,11 @@ class Compiled:
         """A copy of a compiled module (``copy.deepcopy(mg.compile(model))``, as for EMA or best-model copies):
         the module copied and compiled anew, with the same options (captures hold the original's op objects)."""
         return Compiled(copy.deepcopy(self.fn, memo), check=self.check, fullgraph=self.fullgraph, fuse=self.fuse)
+
+    def __copy__(self) -> Compiled:
+        """``copy.copy``: the same function or module compiled anew with the same options (a shallow copy of the
+        attributes would share this one's captures and limits, and :func:`reset` would not see it)."""
+        return Compiled(self.fn, check=self.check, fullgraph=self.fullgraph, fuse=self.fuse)
 
     def _watch(self, watched: guards.Watched) -> None:
         """Guard the variables the function's code (and its helpers') reads (see :func:`guards.watched`)."""
@@ -807,7 +819,12 @@ def compile(fn: Callable | None = None, *, check: bool = False,  # noqa: A001 - 
     generated kernels (:mod:`minigrad.fusion`: faster, equal to eager up to the last bits instead of
     bit-identical); on the CPU it replays as the default does. ``dynamic`` (shapes re-trace either way),
     ``backend`` (one of ``BACKENDS``), the other modes (``MODES``), ``options`` and ``name`` are checked
-    and have no effect.
+    and have no effect (``mode`` with ``options`` raises RuntimeError, as torch's).
+
+    Each call makes a wrapper with its own captures, eager fallbacks and limits (torch.compile's calls on one
+    function share a cache unless ``isolate_recompiles=True``): ``mg.compile(f, fullgraph=True)`` raises
+    even where an earlier ``mg.compile(f)`` fell back to eager. Compiling a compiled function compiles its
+    function with the new options (the outer wrapper's win, as torch's).
     """
     if mode not in MODES:
         raise ValueError(f"compile: unknown mode {mode!r}; expected one of {MODES}")
@@ -822,5 +839,8 @@ def compile(fn: Callable | None = None, *, check: bool = False,  # noqa: A001 - 
     def wrap(f: Callable) -> Any:
         if not callable(f):
             raise TypeError(f"compile: expected a function or a module, got {type(f).__name__}")
+        if mode is not None and options is not None:   # as torch.compile, when it is given the function
+            raise RuntimeError(f"compile: either mode or options can be given, not both (mode={mode!r}, "
+                               f"options={options!r})")
         return f if disable else Compiled(f, check=check, fullgraph=fullgraph, fuse=mode in FUSING_MODES)
     return wrap if fn is None else wrap(fn)

@@ -285,7 +285,7 @@ def test_torch_names_orig_mod_reset_and_decorator_forms() -> None:
     with pytest.raises(AttributeError):
         mg.compile(lambda x: x)._orig_mod   # noqa: B018 - the attribute read is the test
 
-    @mg.compile(fullgraph=True, dynamic=False, mode="reduce-overhead", backend="inductor", options={"trace": 1})
+    @mg.compile(fullgraph=True, dynamic=False, mode="reduce-overhead", backend="inductor")
     def double(x: mg.Tensor) -> mg.Tensor:
         return x * 2
 
