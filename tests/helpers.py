@@ -271,3 +271,26 @@ def run_interleaved(threads: Sequence[threading.Thread]) -> None:
             t.join()
     finally:
         sys.setswitchinterval(interval)
+
+
+def in_threads(*targets: Callable[[], Any], timeout: float = 120.0) -> list:
+    """Run each target in its own thread; return their results, re-raising the first exception (a thread still
+    running after ``timeout`` seconds fails the test instead of hanging it)."""
+    results: list = [None] * len(targets)
+    errors: list = []
+
+    def run(i: int, target: Callable[[], Any]) -> None:
+        try:
+            results[i] = target()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i, t), daemon=True) for i, t in enumerate(targets)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+    return results

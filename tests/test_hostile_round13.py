@@ -13,36 +13,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable
 
 import numpy as np
 
 import minigrad as mg
 import nn
+from tests.helpers import in_threads
 
 WAIT = 20.0
-
-
-def _in_threads(*targets: Callable[[], Any], timeout: float = 60.0) -> list:
-    """Run each target in its own thread; return their results, re-raising the first exception."""
-    results: list = [None] * len(targets)
-    errors: list = []
-
-    def run(i: int, target: Callable[[], Any]) -> None:
-        try:
-            results[i] = target()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i, t), daemon=True) for i, t in enumerate(targets)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    if errors:
-        raise errors[0]
-    return results
 
 
 def test_two_threads_taking_grad_through_one_hooked_tensor_get_their_own_gradients() -> None:
@@ -121,7 +99,7 @@ def test_many_grads_from_two_threads_on_shared_non_leaf_inputs_equal_the_sequent
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)   # switch threads as often as possible
     try:
-        assert _in_threads(lambda: work(2.0), lambda: work(3.0)) == [0, 0]
+        assert in_threads(lambda: work(2.0), lambda: work(3.0)) == [0, 0]
     finally:
         sys.setswitchinterval(interval)
 

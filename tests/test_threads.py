@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -17,28 +16,7 @@ from threadpoolctl import threadpool_limits
 
 import minigrad as mg
 import nn
-
-
-def _in_threads(*targets: Callable[[], Any], timeout: float = 120.0) -> list:
-    """Run each target in its own thread; return their results, re-raising the first exception."""
-    results: list = [None] * len(targets)
-    errors: list = []
-
-    def run(i: int, target: Callable[[], Any]) -> None:
-        try:
-            results[i] = target()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i, t), daemon=True) for i, t in enumerate(targets)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    if errors:
-        raise errors[0]
-    return results
+from tests.helpers import in_threads
 
 
 def test_no_grad_in_one_thread_does_not_stop_recording_in_another() -> None:
@@ -57,7 +35,7 @@ def test_no_grad_in_one_thread_does_not_stop_recording_in_another() -> None:
         checked.set()
         return mg.is_grad_enabled(), y.requires_grad
 
-    quiet_result, recording_result = _in_threads(quiet, recording)
+    quiet_result, recording_result = in_threads(quiet, recording)
     assert quiet_result is False
     assert recording_result == (True, True)
     assert mg.is_grad_enabled()
@@ -94,14 +72,14 @@ def test_interleaved_no_grad_and_enable_grad_exits_restore_each_thread() -> None
         steps[3].set()
         return seen
 
-    assert _in_threads(first, second) == [[False, True], [True, False, True]]
+    assert in_threads(first, second) == [[False, True], [True, False, True]]
     assert mg.is_grad_enabled()
 
 
 def test_set_grad_enabled_and_a_new_thread_start_with_recording_on() -> None:
     mg.set_grad_enabled(False)
     try:
-        assert _in_threads(mg.is_grad_enabled) == [True]
+        assert in_threads(mg.is_grad_enabled) == [True]
     finally:
         mg.set_grad_enabled(True)
 
@@ -123,7 +101,7 @@ def test_name_scopes_belong_to_their_thread() -> None:
         recorded.set()
         return y._node.scope, mg.current_scope()
 
-    assert _in_threads(a, b) == ["thread_a", ("thread_b", "")]
+    assert in_threads(a, b) == ["thread_a", ("thread_b", "")]
     assert mg.current_scope() == ""
 
 
@@ -145,7 +123,7 @@ def test_anomaly_mode_belongs_to_its_thread() -> None:
         done.set()
         return bool(np.isnan(y.numpy()).all()) and not mg.is_anomaly_enabled()
 
-    message, plain_ok = _in_threads(checking, plain)
+    message, plain_ok = in_threads(checking, plain)
     assert "forward of 'log'" in message and plain_ok
 
 
@@ -180,7 +158,7 @@ def test_two_threads_training_lstms_end_bit_identical_to_sequential_runs() -> No
         start = threading.Barrier(2)
         sys.setswitchinterval(1e-5)   # switch threads often, so one's no_grad overlaps the other's forward
         try:
-            threaded = _in_threads(lambda: _train_lstm(1, steps, start), lambda: _train_lstm(2, steps, start))
+            threaded = in_threads(lambda: _train_lstm(1, steps, start), lambda: _train_lstm(2, steps, start))
         finally:
             sys.setswitchinterval(interval)
     for seq, par in zip(sequential, threaded):
@@ -209,6 +187,6 @@ def test_threads_backpropagating_into_shared_weights_lose_no_gradient(product: s
         for _ in range(rounds):
             loss().backward()
 
-    _in_threads(*[work] * threads)
+    in_threads(*[work] * threads)
     per_round = 1.0 if product == "elementwise" else 2.0
     np.testing.assert_array_equal(weight.grad.numpy(), np.full(weight.shape, threads * rounds * per_round))
