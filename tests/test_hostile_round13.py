@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,6 +22,20 @@ import nn
 from tests.helpers import in_threads
 
 WAIT = 20.0
+
+
+def _a_and_b(a: Callable[[], Any], b: Callable[[], Any]) -> list:
+    """Run ``a`` in a thread named "A" and ``b`` in one named "B" (the hooks below tell them apart by name);
+    return ``[a's result]``, or ``[]`` if ``a`` raised. A thread still running after a minute fails the test."""
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(a()), name="A", daemon=True),
+               threading.Thread(target=b, name="B", daemon=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results
 
 
 def test_two_threads_taking_grad_through_one_hooked_tensor_get_their_own_gradients() -> None:
@@ -128,14 +143,7 @@ def test_a_hook_added_to_another_output_of_a_node_while_its_hooks_run_elsewhere(
         second.register_hook(lambda g: g * 10)
         added.set()
 
-    results: list = []
-    threads = [threading.Thread(target=lambda: results.append(a()), name="A", daemon=True),
-               threading.Thread(target=b, name="B", daemon=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    results = _a_and_b(a, b)
     assert len(results) == 1, "A's backward raised"
     # A's walk may or may not see B's new hook on `second` (PyTorch leaves that open); it must be one or the other
     assert any(np.array_equal(results[0], np.repeat([[1.0], [s], [3.0]], 2, axis=1)) for s in (2.0, 20.0))
@@ -173,14 +181,7 @@ def test_a_module_backward_hook_registered_while_another_thread_runs_them() -> N
         model.register_full_backward_hook(lambda module, gi, go: None)
         added.set()
 
-    results: list = []
-    threads = [threading.Thread(target=lambda: results.append(a()), name="A", daemon=True),
-               threading.Thread(target=b, name="B", daemon=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    results = _a_and_b(a, b)
     assert len(results) == 1, "A's backward raised"
     for got, want in zip(results[0], expected):
         np.testing.assert_array_equal(got, want)
