@@ -195,13 +195,21 @@ class detect_anomaly(_Switch):
     Raises :class:`AnomalyError` at the first one, naming the op, its name
     scope (``lstm/l0/t37``) and statistics of its inputs (see
     :mod:`minigrad.anomaly`). Off by default; when off the engine pays one
-    flag test per op.
+    flag test per op. ``check_nan=False`` (PyTorch's tracebacks without the NaN checks) is refused, as
+    :class:`set_detect_anomaly` refuses it: the checks are all this mode does.
     """
 
     field = "checks"
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, *, check_nan: bool = True) -> None:
         self.value = as_bool(enabled, "detect_anomaly", "enabled")
+        _refuse_without_checks(check_nan, "detect_anomaly")
+
+
+def _refuse_without_checks(check_nan: bool, name: str) -> None:
+    if not as_bool(check_nan, name, "check_nan"):
+        raise NotImplementedError(f"{name}(check_nan=False): minigrad's anomaly mode is its NaN/Inf checks (it "
+                                  "records no forward tracebacks)")
 
 
 class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
@@ -212,9 +220,7 @@ class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         self.value = as_bool(mode, "set_detect_anomaly", "mode")
-        if not as_bool(check_nan, "set_detect_anomaly", "check_nan"):
-            raise NotImplementedError("set_detect_anomaly(check_nan=False): minigrad's anomaly mode is its NaN/Inf "
-                                      "checks (it records no forward tracebacks)")
+        _refuse_without_checks(check_nan, "set_detect_anomaly")
         self._before = set_state(self.field, self.value)   # a plain call takes effect now
 
     def __enter__(self) -> None:

@@ -126,7 +126,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     # the uniform part: -Σ_c w_c log p_c per row, zero where the target is ignored
     weighted = log_probs if weight is None else log_probs * weight
     kept = keep   # 1.0 / 0.0 in the logits' dtype
-    smooth = -(weighted.sum(axis=1) * kept)
+    smooth = -mg.where(kept > 0, weighted.sum(axis=1), 0.0)   # an ignored row's -inf/NaN logits count for nothing
     if reduction == "none":
         smooth = smooth.reshape(shape)
     elif reduction == "sum":
@@ -361,7 +361,9 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     distance = difference.abs()
     if beta == 0:
         return reduce_loss(distance, reduction)
-    loss = mg.where(distance < beta, 0.5 * difference * difference / beta, distance - 0.5 * beta)
+    far = distance >= beta   # NaN is not far: its loss and gradient stay NaN, as PyTorch's
+    small = mg.where(far, 0.0, difference)   # the square's branch away from inf: no 0·inf (NaN) gradient there
+    loss = mg.where(far, distance - 0.5 * beta, 0.5 * small * small / beta)
     return reduce_loss(loss, reduction)
 
 
@@ -382,7 +384,9 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     _warn_if_broadcast(input, target, name)
     difference = input - target
     distance = difference.abs()
-    loss = mg.where(distance < delta, 0.5 * difference * difference, delta * (distance - 0.5 * delta))
+    far = distance >= delta   # NaN is not far: its loss and gradient stay NaN, as PyTorch's
+    small = mg.where(far, 0.0, difference)   # the square's branch away from inf: no 0·inf (NaN) gradient there
+    loss = mg.where(far, delta * (distance - 0.5 * delta), 0.5 * small * small)
     if weight is not None:
         weight = _as_operand(weight, input, name, "weight")
         if weight.shape != input.shape:

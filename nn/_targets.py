@@ -195,7 +195,8 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
     """-w[t] · log_probs[i, t] per row, reduced as PyTorch (mean divides by Σ w[t] over kept rows)."""
     with mg.on_device(log_probs.device):
         rows = mg.array_module(log_probs.data).arange(safe.shape[0])   # depends on the shape only
-    picked = log_probs[rows, safe]
+    # an ignored row's log-probability may be -inf or NaN (masked or bad logits): 0 stands in, as PyTorch skips it
+    picked = mg.where(keep > 0, log_probs[rows, safe], 0.0)
     scale = keep
     if weight is not None:
         scale = scale * weight[safe]

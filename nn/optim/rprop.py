@@ -58,11 +58,17 @@ class Rprop(Optimizer):
         state["step"] += 1
         g = -grad if hyper["maximize"] else grad
         prev, step_size = state["prev"], state["step_size"]
-        sign = xp.sign(g * prev)
-        # PyTorch assigns etaplus where > 0, then etaminus where < 0, then 1 where == 0 (NaN stays NaN)
-        factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus, xp.where(sign == 0, 1.0, sign)))
+        # PyTorch's sign: 0 for NaN (NumPy's is NaN), so a NaN gradient entry keeps its step size and does not step
+        sign = _sign(g * prev)
+        # PyTorch assigns etaplus where > 0, then etaminus where < 0, then 1 where == 0
+        factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus, 1.0))
         step_size *= factor
         xp.clip(step_size, size_min, size_max, out=step_size)
         g = xp.where(factor == etaminus, 0.0, g)    # a flipped sign: no step now, and prev = 0
-        param -= xp.sign(g) * step_size
+        param -= _sign(g) * step_size
         prev[...] = g
+
+
+def _sign(a: Any) -> Any:
+    """-1, 0 or 1 per entry, 0 for NaN, as ``torch.sign``."""
+    return mg.array_module(a).sign(mg.array_module(a).nan_to_num(a))
