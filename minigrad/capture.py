@@ -134,7 +134,10 @@ class Tracer:
             self.undo = []
         refs = [("x", r) if type(r) is int else r for r in (ref, new)]
         self.steps.append((_Write(name, self.undo if outside else None), refs, 1, (x.data.shape,), False, []))
-        if type(ref) is tuple:   # a computed tensor: later reads come after the write
+        # a computed tensor: later reads come after the write. One that requires grad keeps its node in eager mode
+        # (a no_grad write changes its values, not its graph): later reads still read its op's output (the array
+        # the step wrote into, later in step order), so their gradients flow to that op, not into the step
+        if type(ref) is tuple and not x.requires_grad:
             self.slot_of[id(x)] = self.array_ref[id(x.data)] = ("o", len(self.steps) - 1, 0)
         self.keep.append(x)
 
