@@ -29,7 +29,7 @@ import warnings
 from typing import Any, Callable
 
 from . import backend
-from .autograd.engine import _FREED, WALK_BEGINS, Function, _check_saved, count_consumers
+from .autograd.engine import _FREED, WALK_BEGINS, Function, _check_saved, _in_leaf_shape, count_consumers
 from .autograd.functions import register_create_graph_walk
 from .hooks import AFTER_BACKWARD, HookError, _leaf_label, _PostHooks, run_after_backward, run_post_accumulate_hooks
 from .ops.elementwise import (
@@ -219,6 +219,9 @@ def accumulate(tensor: Tensor, g: Tensor) -> None:
     of ``g`` in ``tensor``'s dtype, then ``tensor.grad = tensor.grad + g``, out of place, graph kept."""
     if g.dtype != tensor.dtype:
         g = AsType(tensor.dtype)(g)
+    if tensor._grad is None and g.shape != tensor.shape:   # changed in place since the forward: as PyTorch's
+        _in_leaf_shape(tensor, g.data, shared=True)         # AccumulateGrad under grad mode, broadcast, or raise
+        g = BroadcastTo(tuple(tensor.shape))(g)
     tensor._grad = Clone()(g) if tensor._grad is None else Add()(tensor._grad, g)
 
 

@@ -25,6 +25,7 @@ from .higher_order import (
     UNARY_OF_NODE,
     IndexBackward,
     _input,
+    _no_rule,
     _output,
     _select,
     _shape,
@@ -45,7 +46,7 @@ from .ops.gamma import polygamma
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
 from .ops.linalg import MatMul
-from .ops.math import Flat, Lerp, exp2, log1p
+from .ops.math import Flat, Lerp, Unary, exp2, log1p
 from .ops.matrix_functions import MatrixExp
 from .ops.pointwise import RoundedDiv
 from .ops.reduce import Mean, Std, Sum, Var, _count
@@ -56,7 +57,7 @@ from .ops.solvers import Det, Inverse, Solve, TriangularSolve
 from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, sinh, xlogy
 from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
 from .ops.statistics import NanMean, NanSum
-from .ops.tensor_more import Mantissa
+from .ops.tensor_more import Compared, Mantissa
 from .tensor import Tensor
 
 __all__: list[str] = []
@@ -872,3 +873,29 @@ def _det_cofactors(node: Function, g: Tensor) -> Tensor:
 
 RULES[Det] = _det_cofactors
 RULES[_variant(Det)] = _holomorphic_variant(_det_cofactors)
+
+
+# --- complex math.Unary ops ---------------------------------------------------------------------------------------
+# The complex variant of math.Unary had no rule: create_graph=True through 1/z, 1/sqrt(z), 2**z … of a complex z
+# raised. Their _UNARY formulas (built from ops with complex rules) hold for complex z, so PyTorch's g · conj(f'(z))
+# is the holomorphic variant of the real rule. Listed by name: a formula that is not right for complex values
+# (acosh's 1/sqrt(z² - 1) has the other sign where Re z < 0) keeps raising.
+_COMPLEX_UNARY = frozenset({"reciprocal", "rsqrt", "exp2", "expm1", "log1p", "log2", "log10", "tan", "sinh", "cosh",
+                            "asin", "acos", "atan", "asinh", "atanh"})
+_unary_holomorphic = _holomorphic_variant(RULES[Unary])
+
+
+def _unary_complex(node: Function, g: Tensor) -> Tensor:
+    if node.name not in _COMPLEX_UNARY:
+        raise _no_rule(node)
+    return _unary_holomorphic(node, g)
+
+
+RULES[_variant(Unary)] = _unary_complex
+
+
+@rule(Compared)
+def _compared(node: Function, g: Tensor) -> tuple:   # lt_(other) …: zeros for x and other, constants
+    xp = backend.array_module(g.data)
+    return tuple(Tensor._make(xp.zeros(shape, dtype=dtype), False, None, 0) if edge is not None else None
+                 for (shape, dtype), edge in zip(node.inputs_meta, node.edges))

@@ -562,7 +562,7 @@ def _accumulate(leaves: dict, owned: set) -> None:
             total = leaf._grad
             if total is None or type(g) is not type(total.data):
                 if getattr(g, "shape", ()) != leaf.data.shape:
-                    g = _in_leaf_shape(leaf, g)
+                    g = _in_leaf_shape(leaf, g, sum(other is g for other in leaves.values()) > 1)
                 _add_to_grad(leaf, g, leaf in owned)
             else:
                 total.data += g   # the common case, inline
@@ -572,12 +572,17 @@ def _accumulate(leaves: dict, owned: set) -> None:
         run_post_accumulate_hooks(leaves)
 
 
-def _in_leaf_shape(leaf: Tensor, g: Any) -> Any:
-    """The first gradient of a leaf whose shape changed in place since the forward (``x.unsqueeze_(0)`` under
-    ``no_grad``): broadcast to the leaf's shape where it broadcasts to exactly that, as PyTorch's AccumulateGrad
-    copies it into a gradient of the leaf's layout; RuntimeError otherwise."""
+def _in_leaf_shape(leaf: Tensor, g: Any, shared: bool = False) -> Any:
+    """The first gradient of a leaf whose shape changed in place since the forward (``x.squeeze_()`` under
+    ``no_grad``), as PyTorch's AccumulateGrad: a gradient of the leaf alone (not ``shared`` with another leaf) whose
+    strides match the leaf's on each of its dims longer than 1 (the dims past the leaf's last count as matching:
+    torch reads the forward-time strides left there) is kept as it is, in the forward's shape (squeeze_ of a
+    (1, 3) leaf: a (1, 3) .grad); another is copied into the leaf's shape where it broadcasts to exactly that
+    (unsqueeze_(0) of a (3, 3) leaf); RuntimeError otherwise (t_() of a (2, 3) leaf)."""
     xp = backend.array_module(leaf.data)
     shape, got = tuple(leaf.data.shape), tuple(getattr(g, "shape", ()))
+    if not shared and backend.is_array(g) and _obeys_layout(g, leaf.data):
+        return g
     try:
         fits = numpy.broadcast_shapes(shape, got) == shape
     except ValueError:
@@ -588,6 +593,16 @@ def _in_leaf_shape(leaf: Tensor, g: Any) -> Any:
                            f"'output with shape {list(shape)} doesn't match the broadcast shape'); change the shape "
                            "out of place (x = x.unsqueeze(0)) or before the forward")
     return xp.broadcast_to(g, shape).copy()   # an array of its own (.grad is added into in place)
+
+
+def _obeys_layout(g: Any, data: Any) -> bool:
+    """PyTorch's gradient layout contract (``obeys_layout_contract``) of gradient ``g`` for a leaf's array ``data``
+    of another shape: on each dim of g longer than 1, g's stride is nonzero and equals data's (in elements)."""
+    g_size, d_size = g.itemsize or 1, data.itemsize or 1
+    for i, (n, stride) in enumerate(zip(g.shape, g.strides)):
+        if n != 1 and (stride == 0 or (i < data.ndim and stride // g_size != data.strides[i] // d_size)):
+            return False
+    return True
 
 
 def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], None], grad: Any = None) -> None:

@@ -174,7 +174,8 @@ class Unary(Function):
     complex_grad = staticmethod(lambda node, arrays: "holomorphic" if node.name in _HOLOMORPHIC else False)
 
     def __init__(self, name: str, fn: Callable, derivative: Callable, reads_input: bool = True) -> None:
-        self.name, self.fn, self.derivative, self.reads_input = name, fn, derivative, reads_input
+        # keeps_input, not reads_input: higher_order reads a node's ``reads_input`` as nn's ReadsInput marker
+        self.name, self.fn, self.derivative, self.keeps_input = name, fn, derivative, reads_input
 
     def forward(self, x: Any) -> Any:
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
@@ -188,7 +189,7 @@ class Unary(Function):
             return gy * self.derivative(self.xp, x, y).astype(gy.dtype, copy=False)
 
     def kept_for_backward(self) -> tuple:
-        return self.saved if self.reads_input else self.saved[1:]
+        return self.saved if self.keeps_input else self.saved[1:]
 
 
 def _unary(name: str, fn: Callable, derivative: Callable, doc: str,

@@ -271,13 +271,35 @@ _COMPARISONS = {"eq_": operator.eq, "ne_": operator.ne, "lt_": operator.lt, "le_
                 "less_equal_": operator.le, "not_equal_": operator.ne}
 
 
+class Compared(Function):
+    """``x = (x < other)`` in place (lt_, eq_ …) with a tensor ``other``: the result (given, of x's shape and dtype)
+    with a zero gradient for x and for other, as PyTorch's LtBackward1 …, so both stay in the graph."""
+
+    def __init__(self, name: str, result: Any) -> None:
+        self.name, self.result = name, result
+
+    def forward(self, x: Any, other: Any) -> Any:
+        self.inputs_meta = ((x.shape, x.dtype), (other.shape, other.dtype))
+        result, self.result = self.result, None
+        return result
+
+    def backward(self, gy: Any) -> tuple:
+        return tuple(self.xp.zeros(shape, dtype=dtype) if wanted else None
+                     for (shape, dtype), wanted in zip(self.inputs_meta, self.needs_grad))
+
+
 def _compare_(name: str, op: Any) -> Any:
     def compute(cur: Tensor, other: Any) -> Tensor:
         result = op(cur, other)
-        if not cur.requires_grad or cur.dtype.kind == "c":
+        tensor_other = isinstance(other, Tensor) and other.requires_grad
+        if not (cur.requires_grad or tensor_other) or cur.dtype.kind == "c":
             return result
-        # PyTorch records the comparison with a zero gradient (LtBackward0 …): x stays in the graph
-        return Flat(name[:-1], lambda xp, a: result.data.astype(a.dtype))(cur)
+        # PyTorch records the comparison with a zero gradient (LtBackward0 …): x stays in the graph; a tensor other
+        # that requires grad gets a zero gradient too (LtBackward1), even where x does not require grad
+        values = result.data.astype(cur.dtype)
+        if tensor_other:
+            return Compared(name[:-1], values)(cur, other)
+        return Flat(name[:-1], lambda xp, a: values)(cur)
 
     def method(self: Tensor, other: Any) -> Tensor:
         return _inplace(self, name, lambda cur: compute(cur, other), *([other] if isinstance(other, Tensor) else []))
