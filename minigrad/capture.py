@@ -391,6 +391,14 @@ class Program:
         self.host_states = tracer.host_states
         self.undo = tracer.undo   # a replay's writes into the caller's memory, undone by undo_writes
         self.writes_into = tracer.writes_into   # externals it writes: the check run makes sure fn made none
+        # (output, version) of the outputs eager changed in place, in memory no external shares: a replay made
+        # their arrays anew (a recorded write continues as its value's array), so their counters are set to
+        # eager's; the ones that share an external's memory count the replay's own writes into it
+        self.versions: list[tuple[int, int]] = []
+        if tracer.writes:
+            owners = {id(memory_owner(t.data)) for t in tracer.externals}
+            self.versions = [(j, INPLACE.version(y.data)) for j, y in enumerate(outputs)
+                             if INPLACE.version(y.data) and id(memory_owner(y.data)) not in owners]
         # what minigrad.viz draws for a replay, op by op as eager would: (name, scope, out_meta, input value
         # indices, first output value index, recorded, tag) per captured op
         self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
@@ -698,6 +706,9 @@ class Replay(Function):
                 outputs, saved = program.run(arrays)
             except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:   # name the op that failed
                 raise program.failed(error, arrays) from error
+        if program.versions:   # outputs eager wrote in place: their version counters as eager's
+            for j, version in program.versions:
+                INPLACE.set_version(outputs[j], version)
         self.saved = (saved,)   # freed by backward unless retain_graph, like any node's saved arrays
         return outputs
 

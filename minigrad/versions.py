@@ -78,6 +78,18 @@ class InplaceLog:
         entry = self._entry(array)
         return 0 if entry is None else entry[1]
 
+    def set_version(self, array: Any, version: int) -> None:
+        """Make ``array``'s counter read ``version`` without an in-place change: no epoch moves, so no saved
+        array counts as changed (``mg.compile``: a replayed output that eager wrote in place while recording,
+        which the replay computed into a new array instead)."""
+        with self._lock:
+            entry = self._entry(array)
+            if entry is not None:
+                entry[1] = version
+                return
+            owner = memory_owner(array)
+            self.entries[id(owner)] = [weakref.ref(owner), version, [0]]   # epoch 0: before every node's
+
     def changed_since(self, array: Any, epoch: int) -> tuple[int, int] | None:
         """``(version now, version at epoch)`` if an in-place op changed ``array`` after ``epoch``, else None."""
         entry = self._entry(array)
