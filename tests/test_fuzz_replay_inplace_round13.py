@@ -286,3 +286,23 @@ def test_output_version_after_recorded_write() -> None:
         got, want = step(mg.ones(2, 3, requires_grad=True)), fn(mg.ones(2, 3, requires_grad=True))
         assert [o._version for o in got] == [o._version for o in want] == [2, 2]
         got[0].sum().backward()
+
+
+def test_a_fuzzed_program_replays_without_falling_back() -> None:
+    """The programs the fuzz draws are replayed, not only run eagerly: one mixing recorded writes (through a
+    transpose too), a view kept, a buffer update under no_grad, train-mode BatchNorm and ReLU(inplace=True)
+    replays its one capture without a CompileWarning, as eager."""
+    program = [("matmul",), ("write", "mul_", 0.5), ("view_write", "t", "add_", -0.5), ("keep", "t"),
+               ("nograd", "buf_ema", 0.5), ("bn",), ("act", "module"), ("add_buf",)]
+    eager_state, compiled_state = State(), State()
+    compiled = mg.compile(lambda x: run(program, compiled_state, x))
+    rng = np.random.default_rng(8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mg.CompileWarning)
+        for k in range(5):
+            values = rng.standard_normal((3, 4))
+            want = _call(lambda x: run(program, eager_state, x), eager_state, values, True, True, True, k)
+            assert want[0] == "ok" and want[2] is None and want[1][1][2] == 2   # the kept view: 2 writes
+            assert _same(want, _call(compiled, compiled_state, values, True, True, True, k)), k
+    captured = next(iter(compiled.programs.values()))
+    assert len(compiled.programs) == 1 and not compiled.eager and (captured.replays or captured.forward_code)
