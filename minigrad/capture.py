@@ -61,7 +61,7 @@ class Tracer:
         self.stale: list[tuple[int, str, set]] = []   # (step, op, refs sharing memory with a recorded write's tensor)
         self.repointed: set[int] = set()   # ids of tensors read as another array since a recorded write
         self.writes_into: set[int] = set()   # the externals written in place (mg.compile: none may be made inside fn)
-        self.undo: list | None = None   # (array, old value) of a replay's writes into memory it does not own
+        self.undo: list | None = None   # (array, old value, version) of a replay's writes into memory it does not own
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
         refs = []
@@ -295,7 +295,7 @@ class _Write(Function):
 
     def forward(self, x: Any, value: Any) -> Any:
         if self.undo is not None:
-            self.undo.append((x, x.copy()))
+            self.undo.append((x, x.copy(), INPLACE.version(x)))
         x[...] = value
         INPLACE.bump(x)
         return x
@@ -474,11 +474,12 @@ class Program:
 
     def undo_writes(self) -> None:
         """Put back what a replay that stopped (an op of another shape: captured again) wrote into the caller's
-        memory, so the capture's eager run updates it once, as eager."""
+        memory, so the capture's eager run updates it once, as eager (its version counter too)."""
         undo = self.undo
         while undo:
-            array, old = undo.pop()
+            array, old, version = undo.pop()
             array[...] = old
+            INPLACE.set_version(array, version)
 
     def fix_outputs(self, outs: tuple, tensors: list, weights: list) -> tuple:
         """The replay's outputs as eager gives them (see ``passthrough`` …): ``tensors`` are the call's

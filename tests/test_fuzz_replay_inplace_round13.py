@@ -306,3 +306,19 @@ def test_a_fuzzed_program_replays_without_falling_back() -> None:
             assert _same(want, _call(compiled, compiled_state, values, True, True, True, k)), k
     captured = next(iter(compiled.programs.values()))
     assert len(compiled.programs) == 1 and not compiled.eager and (captured.replays or captured.forward_code)
+
+
+def test_version_of_a_buffer_when_a_replay_captures_again() -> None:
+    """Found by the fuzz: a replay that stopped at an op of another shape undid its buffer writes' values, not
+    their versions, so the capture's eager run left the counter one write ahead of eager's."""
+    counts = [mg.zeros((), dtype=mg.int64) for _ in range(2)]
+
+    def fn(x: mg.Tensor, count: mg.Tensor) -> mg.Tensor:
+        with mg.no_grad():
+            count.add_(1)
+        return x[x > 0] * 2.0   # the count of positives picks the shape: another one captures again
+
+    compiled = mg.compile(lambda x: fn(x, counts[1]))
+    for v in ([1.0, -1.0, 2.0], [3.0, 4.0, -5.0], [1.0, 2.0, 3.0], [-1.0, 2.0, 3.0], [2.0, 2.0, -2.0], [1.0, 1.0, 1.0]):
+        assert np.array_equal(compiled(mg.tensor(v)).data, fn(mg.tensor(v), counts[0]).data)
+        assert counts[1]._version == counts[0]._version and int(counts[1].item()) == int(counts[0].item())
