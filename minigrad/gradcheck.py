@@ -80,6 +80,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     if loss is not None:
         loss.backward()
 
+    failure = None   # (excess, input index, message) of the worst element over every input
     for i in checked:
         leaf = leaves[i]
         analytic = numpy.zeros(leaf.shape) if leaf.grad is None else backend.to_numpy(leaf.grad.data)
@@ -96,12 +97,15 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
         error = numpy.abs(analytic - numeric)
         excess = error - (atol + rtol * numpy.abs(numeric))
         if not (excess <= 0).all():   # also fails on NaN, which a `max() > 0` test lets through
-            worst = numpy.unravel_index(int(excess.argmax()), excess.shape)
-            raise GradcheckError(
-                f"gradcheck: input {i} (shape {leaf.shape}) disagrees at index {tuple(int(k) for k in worst)}: "
-                f"analytic {analytic[worst]:.10g} vs numeric {numeric[worst]:.10g} "
-                f"(abs error {error[worst]:.3g}, atol {atol}, rtol {rtol})"
-            )
+            worst = numpy.unravel_index(int(excess.argmax()), excess.shape)   # argmax picks a NaN first
+            size = float(excess[worst]) if excess[worst] == excess[worst] else float("inf")
+            if failure is None or size > failure[0]:
+                failure = (size, (
+                    f"gradcheck: input {i} (shape {leaf.shape}) disagrees at index {tuple(int(k) for k in worst)}: "
+                    f"analytic {analytic[worst]:.10g} vs numeric {numeric[worst]:.10g} "
+                    f"(abs error {error[worst]:.3g}, atol {atol}, rtol {rtol})"))
+    if failure is not None:
+        raise GradcheckError(failure[1])
     return True
 
 

@@ -817,6 +817,11 @@ def _check_saved(node: Function) -> None:
     INPLACE.refuse_changed(node.kept_for_backward(), node.epoch, where)
 
 
+class GradDeviceError(ValueError, RuntimeError):
+    """``y.backward(grad)`` with ``grad`` on another device than ``y``: the ValueError of an op on two devices, and
+    PyTorch's RuntimeError ("invalid gradient ... expected device")."""
+
+
 def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:
     """The gradient to start from, as an array of the root's shape and dtype."""
     if not root.requires_grad:
@@ -834,10 +839,15 @@ def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:
                 f"this one has shape {tuple(root.shape)}: pass its gradient (gradient=, grad=) of that shape"
             )
         return backend.array_module(root.data).ones_like(root.data)
+    if isinstance(grad, Tensor) and grad.device != root.device:
+        if grad.ndim != 0:   # PyTorch moves a 0-dim gradient and refuses any other on another device
+            raise GradDeviceError(f"{name}: grad is on {grad.device} but the tensor is on {root.device} (shape "
+                                  f"{tuple(root.shape)}); move it with .to(device) first")
+        grad = grad.to(root.device)
     grad = grad.data if isinstance(grad, Tensor) else grad
     try:
         grad = backend.make_array(grad, root.dtype, root.device) if not backend.is_array(grad) \
-            else grad.astype(root.dtype, copy=False)
+            else backend.to_device(grad, root.device).astype(root.dtype, copy=False)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name}: grad must be a Tensor or an array of shape {tuple(root.shape)}, "
                         f"got {type(grad).__name__} ({error})") from error

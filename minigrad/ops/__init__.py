@@ -16,7 +16,7 @@ from ..outputs import write_out
 from ..recording import is_grad_enabled, note_draw
 from ..tensor import Tensor
 from . import creation, inplace
-from ._util import ShapeMismatchError, complex_order_error, number, sum_to, tensor_arg, unwrap
+from ._util import ShapeMismatchError, complex_order_error, number, same_device, sum_to, tensor_arg, unwrap
 from .elementwise import (
     Div,
     abs,
@@ -110,6 +110,9 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
         try:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
+            moved = same_device(name, (self, other))   # tensors on two devices: the ValueError naming both
+            if moved[0] is not self or moved[1] is not other:
+                return compare(*moved)
             message = f"{name}: {error} (shapes {self.shape} and {getattr(raw, 'shape', ())})"
             # shapes that do not broadcast: PyTorch's RuntimeError as well as NumPy's ValueError
             raise (ShapeMismatchError(message) if type(error) is ValueError else backend.reworded(error, message)) \

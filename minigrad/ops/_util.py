@@ -12,7 +12,22 @@ import numpy
 from .. import backend
 from ..arguments import ArgumentTypeError, ShapeMismatchError  # noqa: F401 - re-exported to the ops
 from ..autograd import AxisError
+from ..autograd.engine import _move_cpu_scalars, _ScalarsMoved
 from ..tensor import Tensor
+
+
+def same_device(name: str, inputs: tuple) -> tuple:
+    """``inputs`` for an op with no gradient (a comparison, a logical or bitwise op): as given when every Tensor
+    among them is on one device; 0-dim CPU tensors among CUDA ones moved to the GPU (PyTorch reads them as
+    scalars); any other mix of devices raises the ValueError naming both, as the recorded ops do."""
+    devices = [x.device for x in inputs if isinstance(x, Tensor)]
+    if all(device == devices[0] for device in devices[1:]):
+        return inputs
+    try:
+        _move_cpu_scalars(name, inputs, devices)
+    except _ScalarsMoved as moved:
+        return tuple(x.detach() if isinstance(x, Tensor) else x for x in moved.inputs)
+    return inputs   # not reached: _move_cpu_scalars raises either way
 
 
 class IndexRangeError(IndexError, RuntimeError):

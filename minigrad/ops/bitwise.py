@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .. import backend
 from ..tensor import Tensor
+from ._util import same_device
 from .inplace import _inplace
 from .math import _bool_result, _xp_of
 
@@ -42,7 +43,7 @@ def _binary(name: str, fn: Callable[[Any, Any, Any], Any]) -> Callable[[Any, Any
         if not isinstance(input, Tensor) and not isinstance(other, Tensor):
             raise TypeError(f"{name}: expected at least one Tensor, got {type(input).__name__} and "
                             f"{type(other).__name__}")
-        a, b = _operand(input, name), _operand(other, name)
+        a, b = same_device(name, (_operand(input, name), _operand(other, name)))
         xp = _xp_of(a, b)
         return _bool_result(name, lambda x, y: xp.asarray(fn(xp, x, y)), (a, b))
     op.__name__ = name

@@ -27,6 +27,7 @@ from ._util import (
     normalize_axis,
     number,
     refuse_complex,
+    same_device,
     sum_to,
     tensor_arg,
 )
@@ -499,7 +500,7 @@ logical_not = _test("logical_not", lambda xp, a: xp.logical_not(a), "True where 
 
 def _logical(name: str, fn: Callable) -> Callable[[Any, Any], Tensor]:
     def op(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's names
-        a, b = _pair(input, other, name)
+        a, b = same_device(name, _pair(input, other, name))
         xp = _xp_of(a, b)
         return _bool_result(name, lambda x, y: xp.asarray(fn(xp, x, y)), (a, b))
     op.__name__ = name
@@ -514,7 +515,7 @@ logical_xor = _logical("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
 
 def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002
     """|a - b| <= atol + rtol * |b| elementwise (broadcast), as torch.isclose: a bool tensor."""
-    a, b = _pair(input, other, "isclose")
+    a, b = same_device("isclose", _pair(input, other, "isclose"))
     rtol, atol = number(rtol, "isclose", "rtol"), number(atol, "isclose", "atol")
     if rtol < 0 or atol < 0:
         raise ShapeMismatchError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
