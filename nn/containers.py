@@ -24,10 +24,12 @@ class Sequential(Module):
     """Modules applied one after another: ``Sequential(Linear(2, 8), Tanh(), Linear(8, 1))``.
 
     Children are named ``0``, ``1``, … (or by the keys of one OrderedDict
-    argument), so parameters read ``0.weight``, ``2.bias``.
+    argument), so parameters read ``0.weight``, ``2.bias``. ``device=``/``dtype=``
+    (the factory keywords every module takes, DESIGN §5; torch's Sequential has none)
+    move the children there, as ``.to(device, dtype)`` would.
     """
 
-    def __init__(self, *modules: Module) -> None:
+    def __init__(self, *modules: Module, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             items = list(modules[0].items())
@@ -37,6 +39,8 @@ class Sequential(Module):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential: item {name!r} is a {type(module).__name__}, not a Module")
             setattr(self, name, module)
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def forward(self, input: Any) -> Any:  # noqa: A002 - PyTorch's name
         """Each child in turn on the previous one's output: input of the first's shape → the last's output."""
