@@ -92,3 +92,12 @@ def test_gradcheck_names_the_worst_element_over_every_input() -> None:
             check()   # a NaN gradient is the worst of all
     finally:
         _Off.scale = (1.0, 9.0)
+
+
+def test_in_place_shape_mismatch_is_the_shape_error_naming_op_and_both_shapes() -> None:
+    a = mg.ones(2)
+    for write in (lambda: a.add_(mg.ones(2, 2)), lambda: a.__isub__(mg.ones(2, 2)), lambda: a.mul_(mg.ones(3, 1))):
+        with pytest.raises(ValueError, match=r"^(add_|sub_|mul_?): .*\(\d, \d\).*\(2,\)") as info:
+            write()
+        assert isinstance(info.value, RuntimeError)   # PyTorch's class
+    assert a.numpy().tolist() == [1.0, 1.0] and a._version == 0

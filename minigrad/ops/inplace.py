@@ -123,8 +123,8 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         tracer.record_copy(current, x)
     out = compute(current)
     if out.shape != x.shape:
-        raise RuntimeError(f"{name}: the result has shape {out.shape} but the tensor written in place has "
-                           f"shape {x.shape} (an in-place op cannot change the shape)")
+        raise ShapeMismatchError(f"{name}: the result has shape {out.shape} but the tensor written in place has "
+                                 f"shape {x.shape} (an in-place op cannot change the shape)")
     if out.dtype != x.dtype:
         if not can_cast(out.dtype, x.dtype):   # PyTorch's rule: no float to int, nothing to bool
             raise InplaceCastError(f"{name}: result type {out.dtype} can't be cast to the dtype {x.dtype} "
