@@ -101,3 +101,17 @@ def test_in_place_shape_mismatch_is_the_shape_error_naming_op_and_both_shapes() 
             write()
         assert isinstance(info.value, RuntimeError)   # PyTorch's class
     assert a.numpy().tolist() == [1.0, 1.0] and a._version == 0
+
+
+def test_all_any_take_numpys_axis_and_keepdims() -> None:
+    data = np.array([[1.0, 0.0, 2.0], [0.0, 5.0, 4.0]])
+    x = mg.tensor(data)
+    for name in ("all", "any"):
+        for axis in (0, 1, -1, (0, 1), None):
+            for keep in (False, True):
+                want = getattr(data, name)(axis=axis, keepdims=keep)
+                for got in (getattr(x, name)(axis=axis, keepdims=keep), getattr(mg, name)(x, axis=axis, keepdims=keep)):
+                    assert got.dtype == np.bool_ and got.shape == want.shape
+                    assert np.array_equal(got.numpy(), want), (name, axis, keep)
+        with pytest.raises(TypeError, match=name):
+            getattr(x, name)(dim=0, axis=0)

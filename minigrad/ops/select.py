@@ -355,11 +355,15 @@ def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))   # replayed on new values
 
 
-def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002, A001 - PyTorch's name
-    """Whether every element (along ``dim``) is non-zero: a bool tensor (uint8 for uint8, as PyTorch)."""
-    return _logical(input, dim, keepdim, "all")
+def all(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
+        keepdims: bool | None = None) -> Tensor:
+    """Whether every element (along ``dim``, or NumPy's ``axis=``/``keepdims=``) is non-zero: a bool tensor
+    (uint8 for uint8, as PyTorch)."""
+    return _logical(input, dim_or_axis("all", dim, axis), keep_flag("all", keepdim, keepdims), "all")
 
 
-def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002, A001 - PyTorch's name
-    """Whether some element (along ``dim``) is non-zero: a bool tensor (uint8 for uint8, as PyTorch)."""
-    return _logical(input, dim, keepdim, "any")
+def any(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
+        keepdims: bool | None = None) -> Tensor:
+    """Whether some element (along ``dim``, or NumPy's ``axis=``/``keepdims=``) is non-zero: a bool tensor
+    (uint8 for uint8, as PyTorch)."""
+    return _logical(input, dim_or_axis("any", dim, axis), keep_flag("any", keepdim, keepdims), "any")
