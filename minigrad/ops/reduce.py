@@ -421,8 +421,8 @@ def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest
         dim = other
     if isinstance(dim, Tensor):   # torch.max(a, b): the elementwise maximum
         return minimum(x, dim) if smallest else maximum(x, dim)
-    if dim is not None and axis is None and keepdims is None:   # PyTorch: (values, indices)
-        return max_with_indices(x, dim, keepdim, smallest)
+    if dim is not None and axis is None:   # PyTorch: (values, indices); keepdims= is PyTorch's alias here
+        return max_with_indices(x, dim, keep_flag(name, keepdim, keepdims), smallest)
     x = tensor_arg(x, name)
     op = Max(normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name), keep_flag(name, keepdim, keepdims),
              smallest=smallest)
@@ -504,7 +504,9 @@ def _spread(op_class: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdim: 
         dim, unbiased = None, dim
     if isinstance(dim, (tuple, list)) and not dim:
         dim = None   # PyTorch: an empty dim list reduces every dim
-    numpy_style = axis is not NOT_GIVEN or keepdims is not None or ddof is not None
+    # NumPy's ddof=0 with axis= or ddof=, or keepdims= without a dim; a dim (NumPy has none) means PyTorch's
+    # correction=1 even with keepdims=, which PyTorch takes as its keepdim
+    numpy_style = axis is not NOT_GIVEN or ddof is not None or (keepdims is not None and dim is None)
     correction = _correction(name, unbiased, correction, ddof, numpy_style)
     x = tensor_arg(x, name)
     axes = normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name)

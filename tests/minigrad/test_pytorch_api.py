@@ -271,7 +271,12 @@ def test_numpy_keywords_keep_numpy_meaning() -> None:
     x = mg.tensor(a)
     np.testing.assert_array_equal(x.max(axis=1).numpy(), a.max(axis=1))          # values, not a pair
     np.testing.assert_array_equal(x.min(axis=0, keepdims=True).numpy(), a.min(axis=0, keepdims=True))
-    np.testing.assert_array_equal(mg.max(x, 1, keepdims=True).numpy(), a.max(1, keepdims=True))
+    # a dim (positional or dim=) is PyTorch's, and PyTorch takes keepdims= as its keepdim: (values, indices)
+    values, indices = mg.max(x, 1, keepdims=True)
+    np.testing.assert_array_equal(values.numpy(), a.max(1, keepdims=True))
+    np.testing.assert_array_equal(indices.numpy(), a.argmax(1)[:, None])
+    np.testing.assert_allclose(x.var(dim=1, keepdims=True).numpy(), a.var(axis=1, ddof=1, keepdims=True))
+    np.testing.assert_allclose(x.var(keepdims=True).numpy(), a.var(keepdims=True))   # no dim: NumPy's ddof=0
     np.testing.assert_allclose(x.var(axis=0).numpy(), a.var(axis=0))            # ddof=0
     np.testing.assert_allclose(x.var(axis=None).numpy(), a.var())
     np.testing.assert_allclose(mg.var(x, axis=1, ddof=1).numpy(), a.var(axis=1, ddof=1))
