@@ -63,7 +63,7 @@ class Device(str):
         if not isinstance(spec, str):
             raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
         text = spec.strip().lower()
-        if text == "cpu":
+        if text == "cpu" or text.startswith("cpu:") and text[4:].isdigit():   # 'cpu:0' is the CPU, as PyTorch's
             self = super().__new__(cls, "cpu")
             self.type, self.index = "cpu", None
             return self

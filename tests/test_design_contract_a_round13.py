@@ -115,3 +115,10 @@ def test_all_any_take_numpys_axis_and_keepdims() -> None:
                     assert np.array_equal(got.numpy(), want), (name, axis, keep)
         with pytest.raises(TypeError, match=name):
             getattr(x, name)(dim=0, axis=0)
+
+
+def test_cpu_with_an_index_is_the_cpu_as_in_pytorch() -> None:
+    """torch.device('cpu:0') is the CPU; minigrad refused it ('expected cpu, cuda or cuda:N')."""
+    assert mg.zeros(2, device="cpu:0").device == mg.device("cpu") == mg.device("CPU:1")
+    with pytest.raises(ValueError, match="unknown device"):
+        mg.zeros(2, device="cpu:x")

@@ -27,7 +27,7 @@ def test_device_names() -> None:
     gpu = mg.device("cuda:2")
     assert gpu == "cuda:2" and gpu.type == "cuda" and gpu.index == 2
     assert mg.device("cuda").type == "cuda"
-    for bad in ("tpu", "cuda:", "cuda:-1", "cuda:a", "cpu:0"):
+    for bad in ("tpu", "cuda:", "cuda:-1", "cuda:a", "cpu:a"):
         with pytest.raises(ValueError, match=rf"unknown device '{bad}'.*'cpu', 'cuda' or 'cuda:N'"):
             mg.device(bad)
     with pytest.raises(TypeError, match="device must be a string"):
