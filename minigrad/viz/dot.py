@@ -42,10 +42,11 @@ def new_graph(rankdir: str) -> Graph:
 
 
 def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str, float], scale: Scale | None,
-                  rows: dict[str, list[list[Unit]]] | None = None) -> None:
+                  rows: dict[str, list[list[Unit]]] | None = None, sent_back: dict[str, float] | None = None) -> None:
     """State every unit inside its (nested) scope cluster, in unit order.
 
-    A time-step cluster is labelled with ‖∂L/∂h‖ when the gradients are shown.
+    When the gradients are shown, a time-step cluster is labelled and coloured
+    by ‖∂L/∂h‖, any other by ``sent_back`` (scope → norm of the gradients it sent back).
     ``rows`` (cluster scope → rows of units) puts each row at one rank.
     """
     members: dict[str, list[Unit]] = {}
@@ -88,6 +89,10 @@ def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str,
             if scale is not None and child in h_norms:
                 attrs["label"] = f"{escape(label)}\\n‖∂L/∂h‖ {norm_text(h_norms[child])}"
                 attrs["color"] = scale.color(h_norms[child])
+                attrs["penwidth"] = "2"
+            elif scale is not None and sent_back and child in sent_back:
+                attrs["label"] = f"{escape(label)}\\ngrads sent back {norm_text(sent_back[child])}"
+                attrs["color"] = scale.color(sent_back[child])
                 attrs["penwidth"] = "2"
             sub = graphviz.Digraph(names[child], graph_attr=attrs)
             fill(sub, child)   # depth = scope nesting depth (a handful)

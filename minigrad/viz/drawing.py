@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 from .dot import Graph, emit_clusters, new_graph
-from .gradients import GradientNorms, combined, observe
+from .gradients import GradientNorms, combined, observe, sent_back
 from .graph import expand_captured, flatten, walk
 from .layout import collect, place_leaves, reference_hubs, wrapped_rows
 from .scopes import Elided, Fold, cached, enclosing_step, folder, outer_step, plan_elision, with_elision
@@ -54,7 +54,12 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             node per leaf and every edge drawn as is.
         show_shapes: write output shapes and dtypes in the labels.
         show_grads: colour and label every edge by the norm of the gradient sent
-            along it, and each time step by ‖∂L/∂h_t‖. The gradients are those of
+            along it, each time step (cluster or box) by ‖∂L/∂h_t‖, and every other
+            cluster or folded box by the gradient it sent back ("grads sent back"):
+            √Σ‖g‖² over the edges entering it from outside (from other scopes'
+            ops, inputs and parameters), i.e. what its ops passed on to everything
+            they read, so a layer or module that shrinks or blows up the gradient
+            stands out; colours use the edges' log scale. The gradients are those of
             the one-element roots (the losses): ``draw`` walks their retained
             graph's backward pass itself and never reads or changes ``.grad``, so
             call it before ``backward()`` or after ``backward(retain_graph=True)``.
@@ -115,11 +120,14 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
 
     h_norms: dict[str, float] = {}
     run_norms: dict[str, list] = {}
+    back: dict[str, float] = {}
     scale = None
     if grads is not None:
         h_norms, run_norms = _hidden_norms(grads, nodes, plan)
+        back = sent_back(nodes, grads)
         inner = [n for unit in units if unit.kind == "box" for n in unit.inner_norms]
-        scale = Scale([combined(edge.norms) for edge in edges.values()] + list(h_norms.values()) + inner)
+        scale = Scale([combined(edge.norms) for edge in edges.values()] + list(h_norms.values()) + inner
+                      + list(back.values()))
 
     for node, unit in unit_of.items():
         if unit.kind == "op":
@@ -127,7 +135,7 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     for unit in units:
         if unit.kind == "box":
             own = run_norms.get(unit.path, []) if unit.elided else [h_norms[unit.path]] if unit.path in h_norms else []
-            label_box(unit, show_shapes, own, scale)
+            label_box(unit, show_shapes, own, scale, None if unit.elided else back.get(unit.path))
         elif unit.kind in ("leaf", "ghost"):
             label_leaf(unit, show_shapes)
 
@@ -138,7 +146,7 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             raise ValueError("draw: wrap= lays out time-step boxes, and this drawing has none; "
                              "pass collapse='steps' as well")
     graph = new_graph("TB" if wrap is not None else rankdir)
-    emit_clusters(graph, units, h_norms, scale, rows)
+    emit_clusters(graph, units, h_norms, scale, rows, back)
     for (tail, head), edge in ordered:
         graph.edge(tail.node_id, head.node_id, **edge_attrs(edge, scale, tail.kind == "box" or head.kind == "box"))
     if scale is not None:

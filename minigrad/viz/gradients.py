@@ -18,6 +18,7 @@ from .. import autograd
 from ..autograd import Function
 from ..tensor import Tensor
 from .graph import CapturedOp
+from .scopes import common_scope
 
 
 def norm(g: Any) -> float | None:
@@ -94,6 +95,49 @@ class GradientNorms:
             values = [self.hidden[(node.call, j)] for j in node.call_outputs if (node.call, j) in self.hidden]
             return combined(values) if values else self.hidden.get((node.call, node.first))
         return self.hidden.get(getattr(node, "source", node))
+
+
+def sent_back(nodes: Sequence[Any], grads: GradientNorms) -> dict[str, float]:
+    """Scope → the gradient it sent back: √Σ‖g‖² over the recorded edges that enter the scope from
+    outside in the forward direction (from an op in no scope inside it, or from a leaf: an input or a
+    parameter), each ``g`` being what an op inside sent along that edge during backward.
+
+    Every prefix of an op's scope counts (``seq2seq/encoder`` as well as ``seq2seq/encoder/l0``).
+    A scope along whose crossing edges no gradient flowed has no entry.
+    """
+    squares: dict[str, float] = {}
+    crossed: dict[tuple, tuple[str, ...]] = {}   # (consumer scope, source scope or None) → scopes left
+    for node in nodes:
+        scope = node.scope
+        if not scope:
+            continue
+        norms = None
+        for j, edge in enumerate(node.edges):
+            if edge is None:
+                continue
+            source = edge[0].scope if type(edge) is tuple else None
+            if source == scope:
+                continue
+            if norms is None:
+                norms = grads.sent_along(node) or ()
+            value = norms[j] if j < len(norms) else None
+            if value is None:
+                continue
+            key = (scope, source)
+            left = crossed.get(key)
+            if left is None:
+                left = crossed[key] = _scopes_left(scope, source)
+            for path in left:
+                squares[path] = squares.get(path, 0.0) + value * value
+    return {path: math.sqrt(total) for path, total in squares.items()}
+
+
+def _scopes_left(scope: str, source: str | None) -> tuple[str, ...]:
+    """The scopes holding ``scope`` but not ``source`` (all of them for a leaf, ``source`` None)."""
+    parts = scope.split("/")
+    common = common_scope([scope, source]) if source else ""
+    shared = len(common.split("/")) if common else 0
+    return tuple("/".join(parts[:k]) for k in range(shared + 1, len(parts) + 1))
 
 
 def observe(tensors: Sequence[Tensor]) -> GradientNorms:

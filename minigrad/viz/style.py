@@ -94,7 +94,7 @@ class Scale:
         )
         return (
             '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-            f'<tr><td colspan="{len(exponents)}">gradient norm along each edge (log scale)</td></tr>'
+            f'<tr><td colspan="{len(exponents)}">gradient norm (log scale)</td></tr>'
             f"<tr>{cells}</tr></table>>"
         )
 
@@ -111,8 +111,10 @@ def label_op(unit: Unit, node: Function, show_shapes: bool, is_root: bool) -> No
         unit.attrs = {**unit.attrs, "penwidth": "2"}
 
 
-def label_box(unit: Unit, show_shapes: bool, h_norms: list[float], scale: Scale | None) -> None:
-    """A folded scope: its name, what it holds, the shapes leaving it, and ‖∂L/∂h‖ with show_grads.
+def label_box(unit: Unit, show_shapes: bool, h_norms: list[float], scale: Scale | None,
+              sent_back: float | None = None) -> None:
+    """A folded scope: its name, what it holds, the shapes leaving it, and with show_grads ‖∂L/∂h‖
+    (a time step) or else ``sent_back``, the norm of the gradients it sent to everything it read.
 
     An elided run of steps says how many steps, ops and parameters it stands
     for and, with show_grads, the range of the gradients inside it.
@@ -131,6 +133,10 @@ def label_box(unit: Unit, show_shapes: bool, h_norms: list[float], scale: Scale 
     if h_norms and scale is not None:
         lines.append(f"‖∂L/∂h‖ {range_text(h_norms)}")
         attrs["color"] = scale.color(max(h_norms))
+        attrs["penwidth"] = "2"
+    elif sent_back is not None and scale is not None:
+        lines.append(f"grads sent back {norm_text(sent_back)}")
+        attrs["color"] = scale.color(sent_back)
         attrs["penwidth"] = "2"
     inner = [n for n in unit.inner_norms if n is not None]
     if inner and scale is not None:

@@ -150,3 +150,53 @@ def test_show_grads_after_the_weights_changed_says_to_draw_before_the_step():
     nn.optim.SGD(layer.parameters(), lr=0.1).step()   # changes the weights the graph saved
     with pytest.raises(RuntimeError, match="before the weights change.*inplace"):
         viz.draw(loss, show_grads=True)
+
+
+def _attr(attrs: str, name: str) -> str:
+    return re.search(rf'\b{name}="?([^" \]]+)', attrs).group(1)
+
+
+def test_every_cluster_is_labelled_by_the_gradient_it_sent_back():
+    w = mg.tensor([3.0, 4.0], requires_grad=True)
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    w.name, x.name = "w", "x"
+    with mg.name_scope("outer"):
+        with mg.name_scope("inner"):
+            a = w * 2.0             # sends 2·∂L/∂a = 2x to w
+        b = a * x                   # sends x to a (inside outer) and a = 2w to x (from outside)
+    loss = b.sum()
+    dot = Dot(viz.draw(loss, show_grads=True).source)
+    loss.backward(retain_graph=True)
+    w_norm, x_norm = np.linalg.norm(w.grad.numpy()), np.linalg.norm(x.grad.numpy())   # √20, 10
+    lines = {dot.title(c): line for c in dot.clusters
+             for line in dot.source.splitlines() if f'label="{dot.title(c)}\\n' in line}
+    assert f"inner\\ngrads sent back {w_norm:.1e}" in lines["inner"]
+    # outer: what inner sent to w, and what b sent to x; b → a stays inside outer
+    assert f"outer\\ngrads sent back {math.hypot(w_norm, x_norm):.1e}" in lines["outer"]
+    # the same log colour scale as the edges: the w → inner edge carries exactly inner's norm
+    (w_edge,) = [attrs for a, _, attrs in dot.edges if a == dot.labelled("w\\n")[0]]
+    assert _attr(lines["inner"], "color") == _attr(w_edge, "color") != "#9e9e9e"
+    assert _attr(lines["outer"], "color") not in ("#9e9e9e", _attr(w_edge, "color"))
+    # folded into a box, inner says the same
+    folded = Dot(viz.draw(loss, show_grads=True, collapse=1).source)
+    (box,) = [i for i in folded.nodes if i.startswith("b")]
+    assert f"grads sent back {w_norm:.1e}" in folded.nodes[box]
+
+
+def test_layer_and_module_clusters_get_a_norm_and_a_colour():
+    with mg.name_scope("model"):
+        output, _ = run_layer("lstm", 3, bidirectional=True)
+    loss = output[-1].sum()
+    loss.backward(retain_graph=True)
+    for options in ({}, {"collapse": "steps"}):
+        source = viz.draw(loss, show_grads=True, **options).source
+        assert source == viz.draw(loss, show_grads=True, **options).source   # deterministic
+        dot = Dot(source)
+        paths = dot.by_path()
+        for path in ("model", "model/lstm", "model/lstm/l0", "model/lstm/l0_reverse"):
+            label = dot.clusters[paths[path]]["label"]
+            assert re.fullmatch(rf"{path.rsplit('/', 1)[-1]}\\n(grads sent back \d\.\de[-+]\d\d)", label), label
+            line = next(s for s in source.splitlines() if f'label="{label}"' in s)
+            assert "#9e9e9e" not in line and "penwidth=2" in line
+        if not options:   # the step clusters keep ‖∂L/∂h_t‖
+            assert all("‖∂L/∂h‖" in dot.clusters[c]["label"] for c in steps_of(dot, "model/lstm/l0"))
