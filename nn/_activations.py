@@ -13,7 +13,7 @@ from typing import Any
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dim, _floating, _implicit_dim, _like_input, _number, _promoted, _tensor
+from ._arguments import _dim, _floating, _implicit_dim, _like_input, _not_complex, _number, _promoted, _tensor
 from ._errors import InputShapeError
 from ._flags import flag
 from ._in_place import written_in_place
@@ -99,10 +99,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
     """x clamped to [min_val, max_val]; the gradient is 0 at the bounds themselves, as PyTorch's. Any shape."""
     if inplace is not False and flag(inplace, "hardtanh", "inplace"):
         return written_in_place("hardtanh_", input, lambda x: hardtanh(x, min_val, max_val))
-    x = _tensor(input, "hardtanh")
-    if x.dtype.kind == "c":   # a complex number has no order: PyTorch's clamp refuses it
-        raise NotImplementedError(f"hardtanh: not implemented for complex tensors (dtype {x.dtype}, shape {x.shape}), "
-                                  "as in PyTorch (clamp is not supported for complex types)")
+    x = _not_complex(_tensor(input, "hardtanh"), "hardtanh")   # a complex number has no order to clamp in
     low, high = _number(min_val, "hardtanh", "min_val"), _number(max_val, "hardtanh", "max_val")
     if low > high:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={low}, max_val={high}")
@@ -165,10 +162,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def _thresholded(input: Any, limit: Any, value: Any) -> Tensor:  # noqa: A002
-    x = _tensor(input, "threshold")
-    if x.dtype.kind == "c":   # a complex number has no order
-        raise NotImplementedError(f"threshold: not implemented for complex tensors (dtype {x.dtype}, shape "
-                                  f"{x.shape}), as in PyTorch")
+    x = _not_complex(_tensor(input, "threshold"), "threshold")   # a complex number has no order
     limit = _like_input(_number(limit, "threshold", "threshold"), x)
     return _reads_input(mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x))
 

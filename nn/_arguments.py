@@ -20,12 +20,35 @@ def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
     return x
 
 
+def _dtype_error(dtype: Any, message: str) -> InputDtypeError:
+    """The error for a dtype a function does not take: ComplexInputError for a complex one (PyTorch's
+    NotImplementedError: it has no kernel for it), else InputDtypeError (TypeError, RuntimeError)."""
+    return (ComplexInputError if numpy.dtype(dtype).kind == "c" else InputDtypeError)(message)
+
+
 def _floating(x: Any, name: str) -> Tensor:
-    """``x`` if it is a floating-point Tensor, else an InputDtypeError (TypeError, RuntimeError) naming the function."""
+    """``x`` if it is a floating-point Tensor, else :func:`_dtype_error` naming the function."""
     x = _tensor(x, name)
     if x.dtype.kind != "f":
-        kind = ComplexInputError if x.dtype.kind == "c" else InputDtypeError   # torch: NotImplementedError for complex
-        raise kind(f"{name}: input must be floating point, got {x.dtype}")
+        raise _dtype_error(x.dtype, f"{name}: input must be floating point, got {x.dtype}")
+    return x
+
+
+def _floating_or_complex(x: Any, name: str) -> Tensor:
+    """``x`` if it is a floating-point or complex Tensor (convolutions, bilinear), else an InputDtypeError naming
+    the function."""
+    x = _tensor(x, name)
+    if x.dtype.kind not in "fc":
+        raise InputDtypeError(f"{name}: input must be floating point or complex, got {x.dtype}")
+    return x
+
+
+def _not_complex(x: Tensor, name: str) -> Tensor:
+    """``x`` unless it is complex: ComplexInputError for a function PyTorch has no complex kernel for (an order,
+    as clamp needs, or a reduction it never wrote for complex), naming the function, dtype and shape."""
+    if x.dtype.kind == "c":
+        raise ComplexInputError(f"{name}: not implemented for complex tensors (dtype {x.dtype}, shape {x.shape}), "
+                                "as in PyTorch")
     return x
 
 

@@ -21,9 +21,9 @@ from typing import Any
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _number, _tensor
+from ._arguments import _dtype_error, _number, _tensor
 from ._dropout import dropout
-from ._errors import ArgumentAssertionError, ComplexInputError, InputDtypeError, InputShapeError
+from ._errors import ArgumentAssertionError, InputShapeError
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
@@ -100,8 +100,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         raise TypeError(f"{name}: query, key and value must have the same dtype, got {query.dtype}, {key.dtype}, "
                         f"{value.dtype}")
     if query.dtype.kind != "f":
-        raise (ComplexInputError if query.dtype.kind == "c" else InputDtypeError)(   # torch: NotImplementedError
-            f"{name}: query, key and value must be floating point, got {query.dtype}")
+        raise _dtype_error(query.dtype, f"{name}: query, key and value must be floating point, got {query.dtype}")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
         raise InputShapeError(f"{name}: query (…, L, E) {query.shape}, key (…, S, E) {key.shape} and value (…, S, Ev) "
                               f"{value.shape} do not fit")

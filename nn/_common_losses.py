@@ -20,8 +20,8 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dim, _floating, _number, _promoted, _tensor
-from ._errors import ComplexInputError, InputDtypeError, InputShapeError
+from ._arguments import _dim, _dtype_error, _floating, _not_complex, _number, _promoted, _tensor
+from ._errors import InputDtypeError, InputShapeError
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
 from ._targets import class_targets, class_weights, nll_rows, weighted_mean
 
@@ -106,8 +106,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     if not 0.0 <= label_smoothing <= 1.0:
         raise InputShapeError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if logits.dtype.kind != "f":
-        raise (ComplexInputError if logits.dtype.kind == "c" else InputDtypeError)(   # torch: RuntimeError
-            f"{name}: logits must be floating point, got {logits.dtype}")
+        raise _dtype_error(logits.dtype, f"{name}: logits must be floating point, got {logits.dtype}")
     if logits.ndim == 0:
         raise ValueError(f"{name}: logits need a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     probabilities = target.data if isinstance(target, Tensor) else target
@@ -125,14 +124,13 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
         return loss
     # the uniform part: -Σ_c w_c log p_c per row, zero where the target is ignored
     weighted = log_probs if weight is None else log_probs * weight
-    kept = keep   # 1.0 / 0.0 in the logits' dtype
-    smooth = -mg.where(kept > 0, weighted.sum(axis=1), 0.0)   # an ignored row's -inf/NaN logits count for nothing
+    smooth = -mg.where(keep > 0, weighted.sum(axis=1), 0.0)   # an ignored row's -inf/NaN logits count for nothing
     if reduction == "none":
         smooth = smooth.reshape(shape)
     elif reduction == "sum":
         smooth = smooth.sum()
     else:
-        denominator = kept.sum() if weight is None else (weight[safe] * kept).sum()
+        denominator = keep.sum() if weight is None else (weight[safe] * keep).sum()   # keep: 1.0 / 0.0
         smooth = weighted_mean(smooth.sum(), denominator)
     return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / classes)
 
@@ -311,7 +309,7 @@ def mse_loss(input: Tensor, target: Any, size_average: bool | None = None, reduc
     """(input - target)², reduced; target broadcasts against input. As PyTorch's: ``weight`` (the input's
     shape) rescales each element, and the mean is then Σ w·e / Σ w."""
     return _pointwise_loss("mse_loss", input, target, size_average, reduce, reduction, weight,
-                           lambda diff: diff * diff)
+                           lambda diff: diff * diff, takes_complex=False)   # PyTorch's kernel has no complex
 
 
 def l1_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
@@ -321,12 +319,11 @@ def l1_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce
 
 
 def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduce: Any,  # noqa: A002
-                    reduction: str, weight: Any, error: Any) -> Tensor:
+                    reduction: str, weight: Any, error: Any, takes_complex: bool = True) -> Tensor:
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _tensor(input, name)
-    if name == "mse_loss" and input.dtype.kind == "c":   # PyTorch's kernel refuses it (l1_loss takes |x - y|)
-        raise NotImplementedError(f"mse_loss: not implemented for complex tensors (dtype {input.dtype}, shape "
-                                  f"{input.shape}), as in PyTorch")
+    if not takes_complex:
+        _not_complex(input, name)
     if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
         target = _as_operand(target, input, name)
         _broadcast_shape(input, target, name)

@@ -21,7 +21,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._activations import _reads_input
-from ._arguments import _floating, _tensor
+from ._arguments import _floating, _floating_or_complex, _tensor
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 from ._flags import flag
 
@@ -87,15 +87,6 @@ def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple
     if low is not None and min(numbers) < low:
         raise InputShapeError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
     return numbers
-
-
-def _floating_or_complex(x: Any, name: str) -> Tensor:
-    """``x`` if it is a floating-point or complex Tensor (the convolutions take both, as PyTorch's), else an
-    InputDtypeError naming the function."""
-    x = _tensor(x, name)
-    if x.dtype.kind not in "fc":
-        raise InputDtypeError(f"{name}: input must be floating point or complex, got {x.dtype}")
-    return x
 
 
 def _batched(x: Tensor, dims: int, name: str) -> tuple[Tensor, bool]:

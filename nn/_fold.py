@@ -16,8 +16,8 @@ import numpy
 
 from minigrad import Tensor
 
-from ._arguments import _tensor
-from ._conv import Unfold, _batched, _conv, _floating_or_complex, _ints
+from ._arguments import _floating_or_complex, _tensor
+from ._conv import Unfold, _batched, _conv, _ints
 from ._errors import InputShapeError
 
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]

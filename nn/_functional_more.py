@@ -16,7 +16,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _dim, _floating, _number, _tensor
+from ._arguments import _dim, _floating, _floating_or_complex, _number, _tensor
 from ._dropout import _alpha_dropped, _inverted_dropout, _maybe_in_place, _probability
 from ._errors import InputShapeError
 from ._flags import flag
@@ -31,8 +31,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     → (*, out). One matmul: x1 against A laid out as (in1, out·in2), then a product with x2 summed over in2.
     """
     name = "bilinear"
-    complex_input = isinstance(input1, Tensor) and input1.dtype.kind == "c"   # complex too, as PyTorch's
-    x1, x2 = input1 if complex_input else _floating(input1, name), _tensor(input2, name, "input2")
+    x1, x2 = _floating_or_complex(input1, name), _tensor(input2, name, "input2")   # complex too, as PyTorch's
     weight = _tensor(weight, name, "weight")
     if weight.ndim != 3 or x1.ndim == 0 or x1.shape[:-1] != x2.shape[:-1] \
             or (x1.shape[-1], x2.shape[-1]) != weight.shape[1:]:

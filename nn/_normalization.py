@@ -12,7 +12,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _floating, _number, _tensor
+from ._arguments import _floating, _not_complex, _number, _tensor
 from ._errors import InputShapeError
 from ._flags import flag
 
@@ -64,10 +64,7 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     input: (*, *normalized_shape) → same shape. y = (x - E[x]) / √(Var[x] + eps) · weight + bias,
     with ``weight`` and ``bias`` of shape ``normalized_shape`` (either may be None).
     """
-    input = _tensor(input, "layer_norm")
-    if input.dtype.kind == "c":
-        raise NotImplementedError(f"layer_norm: not implemented for complex tensors (dtype {input.dtype}, shape "
-                                  f"{input.shape}), as in PyTorch")
+    input = _not_complex(_tensor(input, "layer_norm"), "layer_norm")
     shape = _normalized_shape(normalized_shape, "layer_norm")
     if not shape or input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
         raise InputShapeError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")

@@ -48,7 +48,7 @@ from ._activations import (
     threshold,
 )
 from ._activations_inplace import celu_, elu_, hardtanh_, leaky_relu_, relu_, selu_, threshold_
-from ._arguments import _dim, _floating, _implicit_dim, _number, _tensor
+from ._arguments import _dim, _dtype_error, _floating, _implicit_dim, _number, _tensor
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._common_losses import (
     binary_cross_entropy,
@@ -77,7 +77,7 @@ from ._conv import (
 )
 from ._dropout import alpha_dropout, dropout, dropout1d
 from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
-from ._errors import ComplexInputError, InputDtypeError, InputShapeError, UnsupportedModeError
+from ._errors import InputShapeError, UnsupportedModeError
 from ._flags import flag
 from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ._fractional_pool import (
@@ -241,8 +241,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - Py
     if approximate not in ("none", "tanh"):
         raise InputShapeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     if x.dtype.kind != "f":   # either way, as PyTorch (the tanh form quietly gave float64 for integers)
-        raise (ComplexInputError if x.dtype.kind == "c" else InputDtypeError)(   # torch: NotImplementedError
-            f"gelu: input must be floating point, got {x.dtype} (shape {x.shape})")
+        raise _dtype_error(x.dtype, f"gelu: input must be floating point, got {x.dtype} (shape {x.shape})")
     if approximate == "none":
         return x * (0.5 * (1.0 + mg.erf(x * (1 / math.sqrt(2.0)))))
     inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))

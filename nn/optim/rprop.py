@@ -71,4 +71,5 @@ class Rprop(Optimizer):
 
 def _sign(a: Any) -> Any:
     """-1, 0 or 1 per entry, 0 for NaN, as ``torch.sign``."""
-    return mg.array_module(a).sign(mg.array_module(a).nan_to_num(a))
+    xp = mg.array_module(a)
+    return xp.sign(xp.nan_to_num(a))
