@@ -37,7 +37,7 @@ import numpy as np
 import minigrad as mg
 from examples import common
 from examples.seq2seq_model import RECURRENT, PeekyDecoder, Seq2Seq, scaled_normal_init
-from examples.seq2seq_tasks import GO_ID, PAD_ID, EncodedPairs, TaskData, load_task
+from examples.seq2seq_tasks import GO_ID, PAD_ID, EncodedPairs, TaskData, held_out_count, load_task
 from minigrad import nn
 
 F = nn.functional
@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
-    n_val = max(1, round(args.pairs * args.val_fraction))   # as load_task holds them out
+    n_val = held_out_count(args.pairs, args.val_fraction)
     if n_val >= args.pairs:
         parser.error(f"--pairs {args.pairs} with --val-fraction {args.val_fraction} leaves no pair to train on "
                      f"({n_val} held out)")

@@ -205,6 +205,11 @@ class TaskData:
     val: EncodedPairs
 
 
+def held_out_count(n: int, val_fraction: float) -> int:
+    """How many of ``n`` pairs :func:`load_task` holds out for validation: at least 1."""
+    return max(1, int(round(n * val_fraction)))
+
+
 def load_task(name: str, n: int = 50_000, val_fraction: float = 0.1, seed: int = 1234,
               reverse_source: bool = False) -> TaskData:
     """Generate task ``name`` (``n`` distinct pairs) and hold out ``val_fraction`` of it."""
@@ -212,7 +217,7 @@ def load_task(name: str, n: int = 50_000, val_fraction: float = 0.1, seed: int =
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
     make, source_chars, target_chars = TASKS[name]
     pairs = make(n=n, seed=seed)
-    n_val = max(1, int(round(n * val_fraction)))
+    n_val = held_out_count(n, val_fraction)
     if n_val >= n:
         raise ValueError(f"load_task: {n} pairs leave nothing to train on after holding out {n_val}")
     source_vocab, target_vocab = Vocab(source_chars), Vocab(target_chars)
