@@ -427,13 +427,36 @@ def _triangular_solve(node: Function, grads: Any) -> tuple:
 
 @rule(Det)
 def _det(node: Function, g: Tensor) -> Tensor:
-    """g · det(A) · A⁻ᵀ (PyTorch's for an invertible A). A batch holding a singular A goes to
-    ``higher_order_rules._det_cofactors`` instead, which wraps this rule."""
+    """g · det(A) · A⁻ᵀ (PyTorch's for an invertible A). A batch holding a singular A (any |det| < 100 eps) takes
+    :func:`_det_cofactors` instead, which needs no A⁻¹."""
     a, d = node.saved
     if a.size == 0:
         return _zeros(a.shape, g)
+    xp = node.xp
+    if bool((xp.abs(d) < 100 * xp.finfo(a.dtype).eps).any()):
+        return _det_cofactors(node, g)
     scale = _last_two(Mul()(g, _output(node, d)))
     return Mul()(scale, _inverse_t(_input(node, 0, a)))
+
+
+def _det_cofactors(node: Function, g: Tensor) -> Tensor:
+    """g · C with the cofactors C_ij = (-1)^(i+j) det(A without row i and column j): a polynomial in A built
+    from differentiable ops (getitem, Det, whose rule handles singular minors the same way), so it can be
+    differentiated again, as PyTorch's second derivative at a singular A (rank n-1 or less). Costs n²
+    determinants of (n-1)×(n-1) minors, paid only at singular matrices."""
+    a, _ = node.saved
+    xp = node.xp
+    n = a.shape[-1]
+    a_t = _input(node, 0, a)
+    if not isinstance(a_t, Tensor):
+        a_t = Tensor._make(a_t, False, None, 0)
+    g_t = Reshape(tuple(g.shape) + (1, 1))(g)
+    if n == 1:   # the cofactor of a 1×1 matrix is 1 (a constant, as PyTorch's)
+        return Mul()(g_t, xp.ones(a.shape, dtype=a.dtype))
+    keep = xp.asarray([[k for k in range(n) if k != i] for i in range(n)])   # (n, n-1): the rows/columns kept
+    minors = a_t[..., keep[:, None, :, None], keep[None, :, None, :]]        # (…, n, n, n-1, n-1)
+    signs = xp.asarray((-1.0) ** xp.add.outer(xp.arange(n), xp.arange(n)), dtype=a.dtype)
+    return Mul()(g_t, Mul()(Det()(minors), signs))
 
 
 @rule(SignLogDet)
@@ -481,10 +504,6 @@ def _cholesky(node: Function, grads: Any) -> Tensor:
     phi = Mul()(0.5, Add()(phi, _adjoint_t(Triangle(-1, False)(phi))))
     inverse = Inverse()(lower_t)
     return _matmul3(_adjoint_t(inverse), phi, inverse)
-
-
-def _swap_last_array(xp: Any, a: Any) -> Any:
-    return xp.swapaxes(a, -1, -2)
 
 
 def _adjoint_array(xp: Any, a: Any) -> Any:
@@ -667,7 +686,6 @@ def _eigh(node: Function, grads: Any) -> Tensor:
     return _matmul3(vectors_t, inner, v_transposed)
 
 
-
 # --- the LU family: linalg.lu_factor (and linalg.lu, lu_unpack, torch.lu through it), lu_solve ----------------------
 #
 # The engine's formulas (``ops.lu``: PyTorch's ``linalg_lu_backward`` and ``linalg_lu_solve_LU``, with ᴴ) written with
@@ -694,11 +712,6 @@ def _left_solve(t: Tensor, b: Tensor) -> Tensor:
     return Solve(False)(t, b)
 
 
-def _right_solve_adjoint(b: Tensor, t: Tensor) -> Tensor:
-    """B T⁻ᴴ = (T⁻¹ Bᴴ)ᴴ."""
-    return _adjoint_t(Solve(False)(t, _adjoint_t(b)))
-
-
 @rule(LUFactor)
 def _lu_factor(node: Function, grads: list) -> Tensor:
     """gA = P L⁻ᴴ (tril(Lᴴ gL, -1) + triu(gU Uᴴ)) U⁻ᴴ with the wide and tall terms (``ops.lu.factors_gradient``)."""
@@ -717,20 +730,20 @@ def _lu_factor(node: Function, grads: list) -> Tensor:
     if m == n:
         phi = Add()(Triangle(-1, False)(MatMul()(l1_h, g_lower)),
                     Triangle(0, True)(MatMul()(g_upper, _adjoint_t(upper))))
-        g = _right_solve_adjoint(_left_solve(l1_h, phi), upper)
+        g = _solve_right(_left_solve(l1_h, phi), upper)
     elif m < n:   # U = [U₁ U₂], U₂ = L⁻¹ Pᵀ A₂
         first, rest = (Ellipsis, slice(None), slice(0, m)), (Ellipsis, slice(None), slice(m, None))
         u1, u2 = GetItem(first)(upper), GetItem(rest)(upper)
         g_u1, g_u2 = GetItem(first)(g_upper), GetItem(rest)(g_upper)
         phi = Add()(Triangle(-1, False)(Sub()(MatMul()(l1_h, g_lower), MatMul()(g_u2, _adjoint_t(u2)))),
                     Triangle(0, True)(MatMul()(g_u1, _adjoint_t(u1))))
-        g = _left_solve(l1_h, Concat(-1)(_right_solve_adjoint(phi, u1), g_u2))
+        g = _left_solve(l1_h, Concat(-1)(_solve_right(phi, u1), g_u2))
     else:   # L = [L₁; L₂], L₂ = A₂ U⁻¹
         top, rest = (Ellipsis, slice(0, n), slice(None)), (Ellipsis, slice(n, None), slice(None))
         g_l1, l2, g_l2 = GetItem(top)(g_lower), GetItem(rest)(lower), GetItem(rest)(g_lower)
         phi = Add()(Triangle(-1, False)(MatMul()(l1_h, g_l1)),
                     Triangle(0, True)(Sub()(MatMul()(g_upper, _adjoint_t(upper)), MatMul()(_adjoint_t(l2), g_l2))))
-        g = _right_solve_adjoint(Concat(-2)(_left_solve(l1_h, phi), g_l2), upper)
+        g = _solve_right(Concat(-2)(_left_solve(l1_h, phi), g_l2), upper)
     return MatMul()(_permutation(xp, perm, g.dtype), g)
 
 

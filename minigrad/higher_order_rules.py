@@ -16,7 +16,7 @@ from typing import Any
 
 from . import backend
 from .autograd.custom import ONCE_DIFFERENTIABLE, DelayedError, _CustomNode
-from .autograd.engine import Function
+from .autograd.engine import Function, _complex_variant
 from .higher_order import (
     _UNARY,
     BINARY,
@@ -665,18 +665,13 @@ def _flat(node: Function, g: Tensor) -> Tensor:   # floor, sign …: PyTorch's z
     return _zeros(tuple(g.shape), g)
 
 
-# --- complex values: PyTorch's convention (a gradient is dL/dz*), the FFTs, abs/angle, the LU family ---------------
+# --- complex values: PyTorch's convention (a gradient is dL/dz*), the FFTs, abs/angle ------------------------------
 #
 # A node with a complex value whose backward the engine adapts (``autograd.engine._complex_gate``) runs as the op's
-# *complex variant* class; those classes had no rules, so create_graph=True refused every complex graph. Here:
-# the variants of the linear ops (their rule is already right for complex values), of the holomorphic ops
-# (PyTorch's ``g · conj(f'(z))`` is ``conj(rule(conj(g)))`` of the real rule), the complex views and parts, and the
-# FFTs. A real input of an op with a complex output gets the real part of its gradient, as the engine's.
-
-def _variant(cls: type) -> type:
-    from .autograd.engine import _complex_variant
-    return _complex_variant(cls)
-
+# *complex variant* class, which needs a rule of its own for create_graph=True. Here: the variants of the linear
+# ops (their rule is already right for complex values), of the holomorphic ops (PyTorch's ``g · conj(f'(z))`` is
+# ``conj(rule(conj(g)))`` of the real rule), the complex views and parts, and the FFTs. A real input of an op with
+# a complex output gets the real part of its gradient, as the engine's.
 
 def _conj(g: Any) -> Any:
     return Conj()(g) if isinstance(g, Tensor) and g.dtype.kind == "c" else g
@@ -708,20 +703,20 @@ def _holomorphic_variant(base: Any) -> Any:
 
 
 for _cls in (Add, Sub, Neg, Sum, Mean, Reshape, Transpose, GetItem, Concat, Stack, BroadcastTo, Clone, Where):
-    RULES[_variant(_cls)] = _linear_variant(RULES[_cls])
+    RULES[_complex_variant(_cls)] = _linear_variant(RULES[_cls])
 for _cls in (Mul, Div, Exp, Log, Sqrt, Sin, Cos, Tanh, MatMul):
-    RULES[_variant(_cls)] = _holomorphic_variant(RULES[_cls])
+    RULES[_complex_variant(_cls)] = _holomorphic_variant(RULES[_cls])
 # the linear algebra marked holomorphic (the real rules of higher_order_arrays, built from ops with complex rules)
 for _cls in (Inverse, Solve, TriangularSolve, Det, MatrixExp, Einsum):
-    RULES[_variant(_cls)] = _holomorphic_variant(RULES[_cls])
-RULES[_variant(EigenValues)] = RULES[EigenValues]   # a real A's eig (complex outputs): the rule takes the real part
+    RULES[_complex_variant(_cls)] = _holomorphic_variant(RULES[_cls])
+RULES[_complex_variant(EigenValues)] = RULES[EigenValues]   # a real A's eig (complex outputs): takes the real part
 
 
 def complex_rule(*classes: type) -> Any:
     """Register the decorated rule for ``classes`` and their complex variants (it takes the real parts itself)."""
     def register(fn: Any) -> Any:
         for cls in classes:
-            RULES[cls] = RULES[_variant(cls)] = fn
+            RULES[cls] = RULES[_complex_variant(cls)] = fn
         return fn
     return register
 
@@ -844,42 +839,10 @@ def _sgn(node: Function, g: Tensor) -> Tensor:   # s = z / |z|: (g - Re(g · con
     return Mul()(Sub()(g, Mul()(Real()(Mul()(g, Conj()(s_t))), s_t)), inv_t)
 
 
-# --- det at a singular matrix -------------------------------------------------------------------------------------
-# higher_order_arrays' rule for Det is g · det(A) · A⁻ᵀ, which needs A⁻¹. At a singular A (a batch with any
-# |det| < 100 eps) the cofactors are taken from the minors instead: C_ij = (-1)^(i+j) det(A without row i and
-# column j), a polynomial in A built from differentiable ops (GetItem, Det, whose own rule handles singular minors
-# the same way), so it can be differentiated again, as PyTorch's gives the second derivative there (rank n-1 or
-# less). The cost, n² determinants of (n-1)×(n-1) minors, is paid only at singular matrices.
-_det_invertible = RULES[Det]
-
-
-def _det_cofactors(node: Function, g: Tensor) -> Tensor:
-    a, d = node.saved
-    xp = node.xp
-    if a.size == 0 or not bool((xp.abs(d) < 100 * xp.finfo(a.dtype).eps).any()):
-        return _det_invertible(node, g)
-    n = a.shape[-1]
-    a_t = _input(node, 0, a)
-    if not isinstance(a_t, Tensor):
-        a_t = Tensor._make(a_t, False, None, 0)
-    g_t = Reshape(tuple(g.shape) + (1, 1))(g)
-    if n == 1:   # the cofactor of a 1×1 matrix is 1 (a constant, as PyTorch's)
-        return Mul()(g_t, xp.ones(a.shape, dtype=a.dtype))
-    keep = xp.asarray([[k for k in range(n) if k != i] for i in range(n)])   # (n, n-1): the rows/columns kept
-    minors = a_t[..., keep[:, None, :, None], keep[None, :, None, :]]        # (…, n, n, n-1, n-1)
-    signs = xp.asarray((-1.0) ** xp.add.outer(xp.arange(n), xp.arange(n)), dtype=a.dtype)
-    return Mul()(g_t, Mul()(Det()(minors), signs))
-
-
-RULES[Det] = _det_cofactors
-RULES[_variant(Det)] = _holomorphic_variant(_det_cofactors)
-
-
 # --- complex math.Unary ops ---------------------------------------------------------------------------------------
-# The complex variant of math.Unary had no rule: create_graph=True through 1/z, 1/sqrt(z), 2**z … of a complex z
-# raised. Their _UNARY formulas (built from ops with complex rules) hold for complex z, so PyTorch's g · conj(f'(z))
-# is the holomorphic variant of the real rule. Listed by name: a formula that is not right for complex values
-# (acosh's 1/sqrt(z² - 1) has the other sign where Re z < 0) keeps raising.
+# 1/z, 1/sqrt(z), 2**z … of a complex z: their _UNARY formulas (built from ops with complex rules) hold for complex
+# z, so PyTorch's g · conj(f'(z)) is the holomorphic variant of the real rule. Listed by name: a formula that is not
+# right for complex values (acosh's 1/sqrt(z² - 1) has the other sign where Re z < 0) keeps raising.
 _COMPLEX_UNARY = frozenset({"reciprocal", "rsqrt", "exp2", "expm1", "log1p", "log2", "log10", "tan", "sinh", "cosh",
                             "asin", "acos", "atan", "asinh", "atanh"})
 _unary_holomorphic = _holomorphic_variant(RULES[Unary])
@@ -891,7 +854,7 @@ def _unary_complex(node: Function, g: Tensor) -> Tensor:
     return _unary_holomorphic(node, g)
 
 
-RULES[_variant(Unary)] = _unary_complex
+RULES[_complex_variant(Unary)] = _unary_complex
 
 
 @rule(Compared)

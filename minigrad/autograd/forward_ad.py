@@ -385,15 +385,12 @@ def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
     xp = backend.array_module(y.data)
     dummy = Tensor._make(xp.zeros_like(y.data), True, None, 0)
     with enable_grad():
-        level.passing = True   # through the _TangentOnly nodes of ops run under no_grad
-        try:
-            vjps = grad([y], [d for d, _, _ in duals], [dummy], retain_graph=True, create_graph=True,
-                        allow_unused=True)
+        try:   # through the _TangentOnly nodes of ops run under no_grad
+            vjps = _passing_grad([y], [d for d, _, _ in duals], [dummy], retain_graph=True, create_graph=True,
+                                 allow_unused=True)
         except NotImplementedError as error:
             raise NotImplementedError(f"forward AD (unpack_dual): minigrad computes tangents from the reverse-mode "
                                       f"graph with create_graph=True, which is not available here: {error}") from error
-        finally:
-            level.passing = False
         kept = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, (_, _, t) in zip(vjps, duals)
                 if g is not None and g.requires_grad]
         tangent = None

@@ -91,6 +91,7 @@ __all__ = [
 
 _REAL = backend.numpy.dtype("float64")   # the dtype read from an operand that has none (a Python int)
 _PYTHON_COMPLEX, _PYTHON_FLOAT = builtins.complex, builtins.float   # this module's ``complex`` is the op
+_PYTHON_NUMBERS = (int, _PYTHON_FLOAT, bool, _PYTHON_COMPLEX)
 
 
 def _compare(name: str, op: Any, operator: bool = False) -> Any:
@@ -143,9 +144,6 @@ def _reflected(fn: Any) -> Any:
     return reflected
 
 
-_PYTHON_NUMBERS = (int, float, bool, builtins.complex)   # this module's complex is mg.complex
-
-
 def _rdiv(self: Tensor, other: Any) -> Tensor:
     """``other / x``. For a Python number ``other`` the recorded op keeps a copy of x, as PyTorch's keeps x's
     reciprocal, so x may change in place before backward (``mg.div(other, x)`` keeps x itself, as torch.div); an
@@ -154,7 +152,7 @@ def _rdiv(self: Tensor, other: Any) -> Tensor:
     if type(other) in _PYTHON_NUMBERS:
         if self.dtype.kind in "biu":
             inverse = math.reciprocal(self)
-            return inverse if other == 1 and type(other) is not builtins.complex else multiply_operator(inverse, other)
+            return inverse if other == 1 and type(other) is not _PYTHON_COMPLEX else multiply_operator(inverse, other)
         if self._requires_grad and is_grad_enabled():
             node = Div()
             node.divisor_copy = True

@@ -167,16 +167,15 @@ def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyT
 # --- unary math ------------------------------------------------------------------------------------
 
 class Unary(Function):
-    """``y = f(x)`` with ``dy/dx = derivative(xp, x, y)``; keeps x and y for backward. ``reads_input=False``: the
+    """``y = f(x)`` with ``dy/dx = derivative(xp, x, y)``; keeps x and y for backward. ``keeps_input=False``: the
     derivative reads y only (1 / x, 1 / sqrt(x), 2 ** x, tan, as PyTorch's, which keeps only the result), so x may
     change in place before backward."""
 
     # complex values (autograd.engine._complex_gate): the ops whose derivative formula holds for complex x
     complex_grad = staticmethod(lambda node, arrays: "holomorphic" if node.name in _HOLOMORPHIC else False)
 
-    def __init__(self, name: str, fn: Callable, derivative: Callable, reads_input: bool = True) -> None:
-        # keeps_input, not reads_input: higher_order reads a node's ``reads_input`` as nn's ReadsInput marker
-        self.name, self.fn, self.derivative, self.keeps_input = name, fn, derivative, reads_input
+    def __init__(self, name: str, fn: Callable, derivative: Callable, keeps_input: bool = True) -> None:
+        self.name, self.fn, self.derivative, self.keeps_input = name, fn, derivative, keeps_input
 
     def forward(self, x: Any) -> Any:
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
@@ -194,9 +193,9 @@ class Unary(Function):
 
 
 def _unary(name: str, fn: Callable, derivative: Callable, doc: str,
-           reads_input: bool = True) -> Callable[[Tensor], Tensor]:
+           keeps_input: bool = True) -> Callable[[Tensor], Tensor]:
     def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-        return Unary(name, fn, derivative, reads_input)(_floating(input, name))
+        return Unary(name, fn, derivative, keeps_input)(_floating(input, name))
     op.__name__ = name
     op.__doc__ = f"{doc}\n\n    input: any shape → the same shape (elementwise; integers become floating point)."
     return op
@@ -228,10 +227,10 @@ log1p = _unary("log1p", _log1p, lambda xp, x, y: 1 / (1 + x), "log(1 + x), exact
 expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, x, y: xp.exp(x), "exp(x) - 1, exact for small x.")
 log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda xp, x, y: 1 / (x * _LN2), "Base-2 logarithm.")
 log10 = _unary("log10", lambda xp, x: xp.log10(x), lambda xp, x, y: 1 / (x * _LN10), "Base-10 logarithm.")
-exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda xp, x, y: y * _LN2, "2 ** x.", reads_input=False)
+exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda xp, x, y: y * _LN2, "2 ** x.", keeps_input=False)
 rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda xp, x, y: -0.5 * y * y * y, "1 / sqrt(x).",
-               reads_input=False)
-reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, x, y: -(y * y), "1 / x.", reads_input=False)
+               keeps_input=False)
+reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, x, y: -(y * y), "1 / x.", keeps_input=False)
 
 
 def square(input: Tensor) -> Tensor:  # noqa: A002
@@ -375,7 +374,7 @@ def logaddexp(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def _logaddexp(xp: Any, x: Any, y: Any) -> Any:
     """log(exp(x) + exp(y)); for complex values (NumPy has no complex logaddexp) PyTorch's: log1p(exp(lo - hi)) + hi
-    with hi the one of larger real part (``y`` on a tie), the principal log of the sum; NaN + NaNj if either has a
+    with hi the one of larger real part (``x`` on a tie), the principal log of the sum; NaN + NaNj if either has a
     NaN; where both real parts are the same infinity, ``lo`` at -inf and log(exp(x) + exp(y)) at +inf."""
     if getattr(x, "dtype", None) is None or x.dtype.kind != "c":
         if getattr(y, "dtype", None) is None or y.dtype.kind != "c":

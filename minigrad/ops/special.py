@@ -55,7 +55,7 @@ def _operands(a: Any, b: Any, name: str, floating: bool = True) -> tuple:
 # --- trigonometric and hyperbolic -----------------------------------------------------------------------
 # Integer and bool inputs become float32. Each derivative is PyTorch's formula (derivatives.yaml).
 
-tan = _unary("tan", lambda xp, x: xp.tan(x), lambda xp, x, y: 1 + y * y, "Tangent (radians).", reads_input=False)
+tan = _unary("tan", lambda xp, x: xp.tan(x), lambda xp, x, y: 1 + y * y, "Tangent (radians).", keeps_input=False)
 asin = _unary("asin", lambda xp, x: xp.arcsin(x), lambda xp, x, y: 1 / xp.sqrt(1 - x * x),
               "Inverse sine, in [-π/2, π/2] (NaN outside [-1, 1]).")
 acos = _unary("acos", lambda xp, x: xp.arccos(x), lambda xp, x, y: -1 / xp.sqrt(1 - x * x),
@@ -405,7 +405,7 @@ def frac(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
 
 
 _frac = _unary("frac", lambda xp, a: a - xp.trunc(a), lambda xp, a, y: xp.ones_like(y), "x - trunc(x).",
-               reads_input=False)
+               keeps_input=False)
 
 
 class NanToNum(Function):
