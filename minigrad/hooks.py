@@ -193,8 +193,9 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
             hooks.append(hook)
 
     def remove() -> None:
-        if hook in hooks:
-            hooks.remove(hook)
+        with HOOKS_LOCK:
+            if hook in hooks:
+                hooks.remove(hook)
     return RemovableHandle(remove)
 
 
@@ -235,8 +236,9 @@ def register_post_accumulate_grad_hook(tensor: Tensor, hook: Callable[[Tensor], 
     _PostHooks.registered = True
 
     def remove() -> None:
-        if hook in hooks:
-            hooks.remove(hook)
+        with HOOKS_LOCK:
+            if hook in hooks:
+                hooks.remove(hook)
     return RemovableHandle(remove)
 
 

@@ -298,8 +298,9 @@ class Function:
             hooks.append(on_output_gradient)
 
         def remove() -> None:
-            if on_output_gradient in hooks:
-                hooks.remove(on_output_gradient)
+            with HOOKS_LOCK:
+                if on_output_gradient in hooks:
+                    hooks.remove(on_output_gradient)
         return RemovableHandle(remove)
 
     def register_hook(self, hook: Callable[[tuple, tuple], Any]) -> RemovableHandle:
@@ -319,8 +320,9 @@ class Function:
             hooks.append(hook)
 
         def remove() -> None:
-            if hook in hooks:
-                hooks.remove(hook)
+            with HOOKS_LOCK:
+                if hook in hooks:
+                    hooks.remove(hook)
         return RemovableHandle(remove)
 
 
