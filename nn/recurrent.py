@@ -290,12 +290,13 @@ class _Recurrent(Module):
         return tuple(p for name, p in self._parameters.items() if p is not None and name.endswith(end))
 
     def _direction(self, x: Tensor, time_axis: int, k: int, suffix: str, state: tuple, active: int,
-                   step_masks: tuple | None, first_masked: int, parameters: tuple = ()) -> tuple[Tensor, tuple]:
+                   step_masks: tuple | None, shortest: int, parameters: tuple = ()) -> tuple[Tensor, tuple]:
         """The loop over time of layer ``k``, direction ``suffix``: (output (T, B, H), final state tuple)
         (output and h: P wide with an LSTM's ``proj_size`` P).
 
         ``active``: the steps to run (the longest length); ``step_masks``: per step t a (B, 1) bool keep-mask
-        (None without lengths), applied from step ``first_masked`` on. Reads no tensor values, so
+        (None without lengths), applied from step ``shortest`` on (the shortest sequence's end: before it every
+        sequence is still running). Reads no tensor values, so
         ``mg.compile`` can capture it. ``parameters`` (:meth:`_parameters_of`) is not read: passing the
         tensors the loop reads through ``self`` as arguments makes a replay use the module's current
         parameter objects (a parameter replaced after the capture is picked up, not the captured one).
@@ -315,7 +316,7 @@ class _Recurrent(Module):
         for t in order:
             with name_scope(f"t{t}"):
                 new = step(gates_x[t], state, weights)
-                if step_masks is not None and t >= first_masked:
+                if step_masks is not None and t >= shortest:
                     # finished sequences keep their state and output zeros
                     new = tuple(mg.where(step_masks[t], n, s) for n, s in zip(new, state))
                     outputs[t] = mg.where(step_masks[t], new[0], 0.0)
