@@ -16,7 +16,7 @@ from ..outputs import write_out
 from ..recording import is_grad_enabled, note_draw
 from ..tensor import Tensor
 from . import creation, inplace
-from ._util import ShapeMismatchError, complex_order_error, number, same_device, sum_to, tensor_arg, unwrap
+from ._util import ShapeMismatchError, number, refuse_complex, same_device, sum_to, tensor_arg, unwrap
 from .elementwise import (
     Div,
     abs,
@@ -89,7 +89,6 @@ __all__ = [
 ]
 
 
-_REAL = backend.numpy.dtype("float64")   # the dtype read from an operand that has none (a Python int)
 _PYTHON_COMPLEX, _PYTHON_FLOAT = builtins.complex, builtins.float   # this module's ``complex`` is the op
 _PYTHON_NUMBERS = (int, _PYTHON_FLOAT, bool, _PYTHON_COMPLEX)
 
@@ -104,10 +103,8 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
             raise TypeError(f"{name}(): other must be a Tensor or a number, got {type(other).__name__}")
         raw = unwrap(other)
         # complex values have no order (NumPy's is lexicographic): PyTorch refuses lt/le/gt/ge of them
-        if not equality and (self.data.dtype.kind == "c" or type(raw) is _PYTHON_COMPLEX or (
-                type(raw) is not _PYTHON_FLOAT and getattr(raw, "dtype", _REAL).kind == "c")):
-            raise complex_order_error(name, self.dtype if self.data.dtype.kind == "c" else
-                                      getattr(raw, "dtype", "complex, a Python number"))
+        if not equality:
+            refuse_complex(name, self.data, raw)
         try:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
@@ -243,6 +240,7 @@ _methods.update({
     "add_": inplace.add_, "sub_": inplace.sub_, "mul_": inplace.mul_, "div_": inplace.div_,
     "clamp_": inplace.clamp_, "clip_": inplace.clamp_, "zero_": inplace.zero_, "fill_": inplace.fill_,
     "copy_": inplace.copy_, "masked_fill_": inplace.masked_fill_, "__setitem__": inplace.setitem,
+    "_write_result": inplace._write_result,   # nn's inplace=True activations (nn/_in_place.py)
     "__iadd__": inplace.add_, "__isub__": inplace.sub_, "__imul__": inplace.mul_, "__itruediv__": inplace.div_,
     "mT": property(matrix_transpose, doc="The last two dims swapped (a batch of matrices transposed)."),
     "exp_": inplace.exp_, "log_": inplace.log_, "tanh_": inplace.tanh_, "sigmoid_": inplace.sigmoid_,

@@ -183,15 +183,13 @@ def keep_result(name: str, out: Tensor) -> Tensor:
 def _write_result(x: Tensor, name: str, result: Tensor) -> Tensor:
     """``x.copy_(result)`` for nn's in-place activations (nn/_in_place.py: ``result`` is the activation of a clone
     of x, recorded), with :func:`keep_result` and :func:`saved_output_is` for an op of :data:`RESULT_SAVERS`, as
-    :func:`_inplace` does for the Tensor's own (``Tensor._write_result``: nn uses minigrad's public API only)."""
+    :func:`_inplace` does for the Tensor's own (bound as ``Tensor._write_result`` in ops/__init__.py's method
+    table: nn reaches it through the Tensor, as it uses no module of minigrad's ops)."""
     result = keep_result(name, result)
     copy_(x, result)
     if name in RESULT_SAVERS:
         saved_output_is(result, x)
     return x
-
-
-Tensor._write_result = _write_result   # type: ignore[attr-defined]
 
 
 def saved_output_is(out: Tensor, x: Tensor) -> None:
