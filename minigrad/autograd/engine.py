@@ -497,7 +497,8 @@ DATA_NOT_ARRAY = ("{name}: an input's .data holds a {kind}, not an array: a Tens
 
 
 class _ScalarsMoved(Exception):
-    """Raised by :func:`_common_module` with the op's inputs, each 0-dim CPU tensor among CUDA ones moved there."""
+    """Raised by :func:`_common_module` with the op's inputs, each 0-dim CPU tensor among CUDA ones moved there
+    (by :func:`_move_cpu_scalars`): ``Function.__call__`` runs the op again on them."""
 
     def __init__(self, inputs: tuple) -> None:
         super().__init__("0-dim CPU tensors moved to the GPU")
@@ -513,7 +514,7 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
     first = devices[0]
     for dev in devices[1:]:
         if dev != first:
-            _move_cpu_scalars(name, inputs, devices)
+            raise _ScalarsMoved(_move_cpu_scalars(name, inputs, devices))
     # raw (non-Tensor) arrays follow the tensors' device
     for i, (x, a) in enumerate(zip(inputs, arrays)):
         if not isinstance(x, Tensor) and backend.is_array(a):
@@ -521,10 +522,10 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
     return backend.module_for(first)
 
 
-def _move_cpu_scalars(name: str, inputs: Sequence[Any], devices: list) -> None:
+def _move_cpu_scalars(name: str, inputs: Sequence[Any], devices: list) -> tuple:
     """PyTorch reads a 0-dim CPU tensor among CUDA tensors as a scalar (``corr / torch.tensor(dim).sqrt()``):
-    raise :class:`_ScalarsMoved` with each such tensor moved to the GPU differentiably (its gradient comes back to
-    the CPU); any other mix of devices raises a ValueError naming both."""
+    ``inputs`` with each such tensor moved to the GPU differentiably (its gradient comes back to the CPU); any
+    other mix of ``devices`` (those of the Tensors among ``inputs``) raises a ValueError naming both."""
     gpus = [dev for dev in devices if dev.type != "cpu"]
     hosts = [x for x in inputs if isinstance(x, Tensor) and x.device.type == "cpu"]
     odd = next((dev for dev in gpus if dev != gpus[0]), None) if gpus else None
@@ -535,8 +536,7 @@ def _move_cpu_scalars(name: str, inputs: Sequence[Any], devices: list) -> None:
             "CPU tensors may join CUDA ones, as in PyTorch)"
         raise ValueError(f"{name}: tensors are on different devices ({gpus[0]} and {other}){shape}; "
                          "move them with .to(device) first")
-    raise _ScalarsMoved(tuple(x.to(gpus[0]) if isinstance(x, Tensor) and x.device.type == "cpu" else x
-                              for x in inputs))
+    return tuple(x.to(gpus[0]) if isinstance(x, Tensor) and x.device.type == "cpu" else x for x in inputs)
 
 
 # --- the backward pass ------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy
 from .. import backend
 from ..arguments import ArgumentTypeError, ShapeMismatchError  # noqa: F401 - re-exported to the ops
 from ..autograd import AxisError
-from ..autograd.engine import _move_cpu_scalars, _ScalarsMoved
+from ..autograd.engine import _move_cpu_scalars
 from ..tensor import Tensor
 
 
@@ -23,11 +23,7 @@ def same_device(name: str, inputs: tuple) -> tuple:
     devices = [x.device for x in inputs if isinstance(x, Tensor)]
     if all(device == devices[0] for device in devices[1:]):
         return inputs
-    try:
-        _move_cpu_scalars(name, inputs, devices)
-    except _ScalarsMoved as moved:
-        return tuple(x.detach() if isinstance(x, Tensor) else x for x in moved.inputs)
-    return inputs   # not reached: _move_cpu_scalars raises either way
+    return tuple(x.detach() if isinstance(x, Tensor) else x for x in _move_cpu_scalars(name, inputs, devices))
 
 
 class IndexRangeError(IndexError, RuntimeError):
