@@ -61,7 +61,6 @@ class Tracer:
         self.stale: list[tuple[int, str, set]] = []   # (step, op, refs sharing memory with a recorded write's tensor)
         self.repointed: set[int] = set()   # ids of tensors read as another array since a recorded write
         self.writes_into: set[int] = set()   # the externals written in place (mg.compile: none may be made inside fn)
-        self.undo: list | None = None   # (array, old value, version) of a replay's writes into memory it does not own
 
     def record(self, op: Function, inputs: tuple, result: Any) -> None:
         refs = []
@@ -130,10 +129,8 @@ class Tracer:
             self.writes_into.add(ref)
         owner = id(memory_owner(x.data))
         outside = type(ref) is int or any(id(memory_owner(t.data)) == owner for t in self.externals)
-        if outside and self.undo is None:
-            self.undo = []
         refs = [("x", r) if type(r) is int else r for r in (ref, new)]
-        self.steps.append((_Write(name, self.undo if outside else None), refs, 1, (x.data.shape,), False, []))
+        self.steps.append((_Write(name, outside), refs, 1, (x.data.shape,), False, []))
         # a computed tensor: later reads come after the write. One that requires grad keeps its node in eager mode
         # (a no_grad write changes its values, not its graph): later reads still read its op's output (the array
         # the step wrote into, later in step order), so their gradients flow to that op, not into the step
@@ -288,10 +285,12 @@ class _Draw(Function):
 class _Write(Function):
     """An in-place write inside a capture, not recorded (a BatchNorm's running statistics under ``no_grad``):
     a replay writes the value into the same array (the caller's buffer) and bumps its version, as eager.
-    ``undo``: where the old values go first, for memory the call does not own (see ``Program.undo_writes``)."""
+    ``outside``: memory the call does not own; each replay then sets ``undo``, its own list where the old values
+    go first (see ``Replay.forward`` and ``Program.undo_writes``)."""
 
-    def __init__(self, name: str, undo: list | None) -> None:
-        self.name, self.undo = name, undo
+    def __init__(self, name: str, outside: bool) -> None:
+        self.name, self.outside = name, outside
+        self.undo: list | None = None
 
     def forward(self, x: Any, value: Any) -> Any:
         if self.undo is not None:
@@ -389,7 +388,6 @@ class Program:
             generator for _step, generator in tracer.generators)) or None
         self.generators = tracer.generators
         self.host_states = tracer.host_states
-        self.undo = tracer.undo   # a replay's writes into the caller's memory, undone by undo_writes
         self.writes_into = tracer.writes_into   # externals it writes: the check run makes sure fn made none
         # (output, version) of the outputs eager changed in place, in memory no external shares: a replay made
         # their arrays anew (a recorded write continues as its value's array), so their counters are set to
@@ -419,6 +417,9 @@ class Program:
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
         self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"
         ops = [_fresh(op) for op, *_ in tracer.steps]
+        # the writes into the caller's memory (a BatchNorm's running statistics): each replay gives them its own
+        # undo list (Replay.forward), which undo_writes puts back should the replay stop
+        self.undoing = tuple(op for op in ops if type(op) is _Write and op.outside)
         args = [[index(r) for r in refs] for _op, refs, *_ in tracer.steps]
         # the gradient routes of each recorded op: (input position, value index) where a gradient flows
         routes = [tuple((j, v) for j, v in enumerate(args[k]) if tracer.steps[k][4] and ops[k].needs_grad[j])
@@ -472,10 +473,11 @@ class Program:
         self.replay_seconds += time.perf_counter() - start
         return tuple([values[i] for i in self.outputs]), saved
 
-    def undo_writes(self) -> None:
+    @staticmethod
+    def undo_writes(undo: list) -> None:
         """Put back what a replay that stopped (an op of another shape: captured again) wrote into the caller's
-        memory, so the capture's eager run updates it once, as eager (its version counter too)."""
-        undo = self.undo
+        memory, as its own ``undo`` list recorded (``Replay.forward``, under the program's lock, so no other replay
+        of it wrote meanwhile), so the capture's eager run updates it once, as eager (its version counter too)."""
         while undo:
             array, old, version = undo.pop()
             array[...] = old
@@ -703,10 +705,22 @@ class Replay(Function):
     def forward(self, *arrays: Any) -> tuple:
         program = self.program
         with program.lock:
+            undoing = program.undoing
+            if undoing:   # the shared write ops record into this replay's own list (one replay at a time: the lock)
+                undo: list = []
+                for op in undoing:
+                    op.undo = undo
             try:
                 outputs, saved = program.run(arrays)
+            except _Retrace:   # an op of another shape: the call is captured again, whose eager run writes once
+                if undoing:    # so this replay's writes are put back, before another replay of it writes
+                    program.undo_writes(undo)
+                raise
             except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:   # name the op that failed
                 raise program.failed(error, arrays) from error
+            finally:
+                for op in undoing:
+                    op.undo = None
         if program.versions:   # outputs eager wrote in place: their version counters as eager's
             for j, version in program.versions:
                 INPLACE.set_version(outputs[j], version)

@@ -246,13 +246,12 @@ def _saved_then_written(tracer: Tracer) -> None:
     backward raises PyTorch's "modified by an inplace operation"; a replay's node, made after its writes, would
     not."""
     for op, _refs, _n, _shapes, recorded, _params in tracer.steps:
-        if recorded:
+        saved = op.saved
+        # skipped: an op that saved nothing (None or ()), and one whose saved arrays saved_tensors_hooks packed
+        # (epoch < 0), which eager's backward does not check either (as PyTorch's, with hooks)
+        if recorded and op.epoch >= 0 and saved is not None and not (type(saved) is tuple and not saved):
             try:
-                kept = op.kept_for_backward()
-            except (TypeError, AttributeError):   # nothing saved: its rule reads none of it
-                kept = op.saved
-            try:
-                INPLACE.refuse_changed(kept, op.epoch, op.name)
+                INPLACE.refuse_changed(op.kept_for_backward(), op.epoch, op.name)
             except RuntimeError:
                 tracer.note_eager(f"it changes in place a tensor that op '{op.name}' saved for backward (eager's "
                                   "backward raises; a replay would not see the change)")
@@ -626,14 +625,9 @@ class Compiled:
         random = program.random
         if random is not None:   # where its draws start: a call captured again draws these numbers, as eager
             states = random_states(random)
-        undo = program.undo
-        if undo is not None:   # it writes into the caller's memory (a BatchNorm's running statistics)
-            undo.clear()
-        try:
+        try:   # a replay that stops puts back its writes into the caller's memory itself (Replay.forward)
             outs = Replay(program)(*tensors, *weights)
         except _Retrace:
-            if undo is not None:   # the capture's eager run writes them once
-                program.undo_writes()
             if random is not None:
                 restore_random(states)
             return self._capture(key, args, kwargs, tensors, None)
