@@ -28,7 +28,7 @@ class InplaceLog:
     their array (weak references, swept as the log grows).
     """
 
-    __slots__ = ("epoch", "entries", "_sweep_at", "_lock", "_thread", "detached")
+    __slots__ = ("epoch", "entries", "_sweep_at", "_lock", "_thread", "detached", "_detached_sweep_at")
 
     def __init__(self) -> None:
         self.epoch = 0
@@ -39,22 +39,29 @@ class InplaceLog:
         self._lock = threading.Lock()
         self._thread = threading.local()   # .changes: the in-place changes this thread made (see thread_changes)
         self.detached: dict = {}   # id(array) -> (weakref to it, epoch): arrays of non-leaves detach_()-ed
+        self._detached_sweep_at = 1024
 
     def _entry(self, array: Any) -> list | None:
         owner = memory_owner(array)
         entry = self.entries.get(id(owner))
         return entry if entry is not None and entry[0]() is owner else None
 
+    def _new_entry(self, array: Any, version: int, epochs: list) -> list:
+        """A new entry for ``array``'s memory owner (call with the lock held): the dead entries are swept first
+        once the log has doubled since the last sweep (at least 1,024), so a sweep costs O(1) per entry made."""
+        if len(self.entries) >= self._sweep_at:
+            self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None}
+            self._sweep_at = max(1024, 2 * len(self.entries))
+        owner = memory_owner(array)
+        entry = self.entries[id(owner)] = [weakref.ref(owner), version, epochs]
+        return entry
+
     def bump(self, array: Any) -> None:
         with self._lock:
             self.epoch += 1
-            owner = memory_owner(array)
             entry = self._entry(array)
             if entry is None:
-                if len(self.entries) >= self._sweep_at:
-                    self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None}
-                    self._sweep_at = max(1024, 2 * len(self.entries))
-                entry = self.entries[id(owner)] = [weakref.ref(owner), 0, []]
+                entry = self._new_entry(array, 0, [])
             entry[1] += 1
             entry[2] = [*entry[2][-15:], self.epoch]
         mine = self._thread
@@ -65,8 +72,9 @@ class InplaceLog:
         which is another tensor in PyTorch) raises, as PyTorch's does for a saved tensor detached in place."""
         with self._lock:
             self.epoch += 1   # recorded nodes look again (the walks skip the check while the epoch stays)
-            if len(self.detached) >= 1024:
+            if len(self.detached) >= self._detached_sweep_at:   # doubling, as the entries' sweep
                 self.detached = {k: e for k, e in self.detached.items() if e[0]() is not None}
+                self._detached_sweep_at = max(1024, 2 * len(self.detached))
             self.detached[id(array)] = (weakref.ref(array), self.epoch)
 
     def thread_changes(self) -> int:
@@ -86,9 +94,8 @@ class InplaceLog:
             entry = self._entry(array)
             if entry is not None:
                 entry[1] = version
-                return
-            owner = memory_owner(array)
-            self.entries[id(owner)] = [weakref.ref(owner), version, [0]]   # epoch 0: before every node's
+            else:
+                self._new_entry(array, version, [0])   # epoch 0: before every node's
 
     def changed_since(self, array: Any, epoch: int) -> tuple[int, int] | None:
         """``(version now, version at epoch)`` if an in-place op changed ``array`` after ``epoch``, else None."""
