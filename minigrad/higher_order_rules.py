@@ -721,18 +721,14 @@ def complex_rule(*classes: type) -> Any:
     return register
 
 
-def _zeros_of(g: Tensor, dtype: Any = None) -> Any:
-    return backend.array_module(g.data).zeros(g.shape, dtype=dtype or g.dtype)
-
-
 @complex_rule(Real)
 def _real(node: Function, g: Tensor) -> Tensor:   # d Re z: g as a complex value
-    return Complex(tuple(g.shape))(g, _zeros_of(g))
+    return Complex(tuple(g.shape))(g, _zeros(tuple(g.shape), g))
 
 
 @complex_rule(Imag)
 def _imag(node: Function, g: Tensor) -> Tensor:   # d Im z: i g
-    return Complex(tuple(g.shape))(_zeros_of(g), g)
+    return Complex(tuple(g.shape))(_zeros(tuple(g.shape), g), g)
 
 
 @complex_rule(Conj)
@@ -757,18 +753,19 @@ def _view_as_complex(node: Function, g: Tensor) -> Tensor:
     return ViewAsReal()(g)
 
 
-def _sign_parts(x_t: Tensor, power: int) -> tuple:
-    """``(z / |z|^power, |z| == 0)`` of complex ``z``, with 0 where ``|z|`` is 0 (PyTorch's sgn at 0), as Tensors."""
+def _inverse_size(x_t: Tensor, power: int = 1) -> Tensor:
+    """``1 / |z|^power`` of complex ``z`` (a Tensor, any shape), with 0 where ``|z|`` is 0 (PyTorch's sgn at 0)."""
     size = Abs()(x_t)
     zero = size.data == 0
     safe = Where()(zero, 1, size if power == 1 else Mul()(size, size))
-    return Mul()(x_t, Where()(zero, 0, Div()(1, safe))), zero
+    return Where()(zero, 0, Div()(1, safe))
 
 
 @complex_rule(Abs)
 def _abs_complex(node: Function, g: Tensor) -> Tensor:   # |z|: g · sgn(z) (only complex z runs as the variant)
     (x,) = node.saved
-    return Mul()(g, _sign_parts(_input(node, 0, x), 1)[0])
+    x_t = _input(node, 0, x)
+    return Mul()(g, Mul()(x_t, _inverse_size(x_t)))
 
 
 @complex_rule(Angle)
@@ -776,7 +773,8 @@ def _angle(node: Function, g: Tensor) -> Any:   # arg z: g · i z / |z|² (real 
     (x,) = node.saved
     if x.dtype.kind != "c":
         return _zeros(tuple(g.shape), g)
-    return Mul()(g, Mul()(_sign_parts(_input(node, 0, x), 2)[0], 1j))
+    x_t = _input(node, 0, x)
+    return Mul()(g, Mul()(Mul()(x_t, _inverse_size(x_t, 2)), 1j))
 
 
 def _resized(x: Tensor, axes: tuple, sizes: tuple) -> Tensor:
@@ -832,9 +830,8 @@ def _fft_c2r(node: Function, g: Tensor) -> Any:   # one-sided real transform, th
 @complex_rule(ComplexSign)
 def _sgn(node: Function, g: Tensor) -> Tensor:   # s = z / |z|: (g - Re(g · conj(s)) s) / |z| (PyTorch's), 0 at z = 0
     size, s = node.saved
-    zero = size == 0
     x_t = _input(node, 0, s * size)
-    inv_t = Where()(zero, 0, Div()(1, Where()(zero, 1, Abs()(x_t))))   # 1 / |z|, 0 at z = 0
+    inv_t = _inverse_size(x_t)
     s_t = Mul()(x_t, inv_t)
     return Mul()(Sub()(g, Mul()(Real()(Mul()(g, Conj()(s_t))), s_t)), inv_t)
 
