@@ -95,6 +95,8 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[tuple[int, ...], ...]]] = {
     "F.upsample bilinear": (lambda x: F.upsample(x, size=(4, 5), mode="bilinear"), ((1, 2, 3, 2),)),
     "F.upsample_bilinear": (lambda x: F.upsample_bilinear(x, scale_factor=2), ((2, 1, 3, 2),)),
     "F.upsample_nearest": (lambda x: F.upsample_nearest(x, size=(5, 7)), ((1, 2, 3, 2),)),
+    "ctc_loss": (lambda x: mg.ctc_loss(x.log_softmax(2), mg.tensor([[1, 2], [3, 3]]), [5, 4], [2, 2], 0, "sum"),
+                 ((5, 2, 4),)),
     "xlogy_": (lambda x, y: mg.xlogy_(x * 1, y.abs() + 0.5), ((3, 4), (4,))),
     "alpha_dropout_": (_seeded(lambda x: mg.alpha_dropout_(x * 1, 0.4, True)), ((3, 4),)),
     "feature_dropout_": (_seeded(lambda x: mg.feature_dropout_(x * 1, 0.4, True)), ((2, 3, 4),)),
