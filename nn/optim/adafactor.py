@@ -14,11 +14,6 @@ from .ported import check_implementation
 __all__ = ["Adafactor"]
 
 
-class ComplexParameterError(TypeError, RuntimeError):
-    """A complex parameter with a gradient at ``step()``: RuntimeError in PyTorch (a TypeError too, as the
-    dtype refusal it replaces)."""
-
-
 def _factor_shapes(shape: tuple) -> dict[str, tuple]:
     """The second-moment state of a parameter of ``shape``, by PyTorch's names: ``row_var`` (..., n, 1) and
     ``col_var`` (..., 1, m) for 2 or more dims, else ``variance`` of the parameter's shape."""
@@ -50,7 +45,7 @@ class Adafactor(Optimizer):
     A complex parameter is taken by the constructor but refused by ``step()`` once it has a gradient, as PyTorch's.
     """
 
-    complex_as_real = True   # only so that the constructor takes a complex parameter, as PyTorch's; step refuses it
+    accepts_complex = True   # the constructor takes a complex parameter, as PyTorch's; step() refuses it
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, beta2_decay: float = -0.8,
                  eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0, weight_decay: float = 0.0, *,
@@ -80,9 +75,6 @@ class Adafactor(Optimizer):
 
     def _checked_state(self, p: mg.Tensor, index: int, entries: Any, hyper: dict, where: str) -> dict:
         """``step`` and the factors of ``p``'s shape (:func:`_factor_shapes`), converted to ``p``'s device/dtype."""
-        if p.dtype.kind == "c" and where.endswith(".step"):   # step's checks run before anything changes
-            raise ComplexParameterError(f"{self._name}: does not support complex parameters ({param_label(p, index)} "
-                                        f"is {p.dtype}), as PyTorch's Adafactor")
         label = f"state[{index}]"
         if not isinstance(entries, dict):
             raise TypeError(f"{where}: {label} is a {type(entries).__name__}, not a dict")

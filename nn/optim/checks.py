@@ -11,10 +11,12 @@ import math
 import numbers
 from typing import Any
 
+import numpy
+
 import minigrad as mg
 
-__all__ = ["check_count", "check_number", "copied", "followed", "is_flag", "is_number", "param_label", "scalar_of",
-           "snapshot"]
+__all__ = ["check_count", "check_number", "copied", "followed", "is_flag", "is_number", "lr_scalar", "param_label",
+           "scalar_of", "snapshot"]
 
 
 def param_label(p: mg.Tensor, index: int) -> str:
@@ -43,6 +45,21 @@ def scalar_of(value: Any) -> Any:
     if mg.is_array(array) and array.ndim == 0:
         return array.item()
     return value
+
+
+def lr_scalar(lr: Any) -> Any:
+    """A 0-d Tensor (or array) lr as a NumPy scalar of its floating dtype, float32 for an integer one; anything
+    else (a number) unchanged.
+
+    So what a step or a schedule computes from a Tensor lr is rounded in that dtype, as PyTorch's tensor
+    arithmetic: Adam's lr / (1 - beta1^t) on torch.tensor(0.01), ExponentialLR's lr·gamma on torch.tensor(0.1)
+    are float32 products (an int64 torch.tensor(3) times a float gives float32 too), not float64 ones rounded after.
+    """
+    array = lr.data if isinstance(lr, mg.Tensor) else lr
+    if not mg.is_array(array):
+        return lr
+    dtype = array.dtype if array.dtype.kind == "f" else numpy.dtype(numpy.float32)
+    return dtype.type(array.item())
 
 
 def snapshot(value: Any) -> Any:

@@ -15,8 +15,8 @@ import math
 import types
 from typing import Any, Callable
 
-from .checks import is_number
-from .lr_scheduler_base import LRScheduler, check_gamma, check_optimizer, float_lr, set_lr
+from .checks import is_number, lr_scalar
+from .lr_scheduler_base import LRScheduler, check_gamma, check_optimizer, set_lr
 from .optimizer import Optimizer
 
 __all__ = ["CosineAnnealingWarmRestarts", "CyclicLR", "OneCycleLR"]
@@ -32,7 +32,7 @@ def _per_group(scheduler: str, name: str, optimizer: Optimizer, value: Any) -> l
         values = list(value)
     else:
         values = [value] * groups
-    values = [float_lr(v) for v in values]
+    values = [lr_scalar(v) for v in values]
     for v in values:
         if not is_number(v) or math.isnan(v):
             raise ValueError(f"{scheduler}: {name} must be a number or one number per param group, got {value!r}")
@@ -370,7 +370,7 @@ class OneCycleLR(LRScheduler):
                 end_step = phase["end_step"]
                 if step <= end_step or i == len(self._schedule_phases) - 1:
                     pct = (step - start_step) / (end_step - start_step)
-                    lrs.append(self._anneal(float_lr(group[phase["start_lr"]]), float_lr(group[phase["end_lr"]]),
+                    lrs.append(self._anneal(lr_scalar(group[phase["start_lr"]]), lr_scalar(group[phase["end_lr"]]),
                                             pct))
                     if self.cycle_momentum:
                         momentum = self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)

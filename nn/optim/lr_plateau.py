@@ -11,8 +11,8 @@ from typing import Any
 
 import minigrad as mg
 
-from .checks import is_number
-from .lr_scheduler_base import LRScheduler, float_lr, lr_value, set_lr
+from .checks import is_number, scalar_of
+from .lr_scheduler_base import LRScheduler, lr_value, set_lr
 from .optimizer import Optimizer
 
 __all__ = ["ReduceLROnPlateau"]
@@ -101,7 +101,7 @@ class ReduceLROnPlateau(LRScheduler):
                                    f"has {len(self.min_lrs)} (a group was added); set min_lrs to match")
             self.min_lrs = [self.default_min_lr] * len(groups)
         for group, min_lr in zip(groups, self.min_lrs):
-            old_lr = float(float_lr(group["lr"]))
+            old_lr = float(scalar_of(group["lr"]))   # as PyTorch's float(lr)
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
                 set_lr(group, new_lr)

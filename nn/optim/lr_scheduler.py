@@ -30,10 +30,10 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
 
-from .checks import is_number
+from .checks import is_number, lr_scalar
 from .lr_cycles import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
 from .lr_plateau import ReduceLROnPlateau
-from .lr_scheduler_base import LRScheduler, check_gamma, check_int, check_optimizer, float_lr, lr_value, set_lr
+from .lr_scheduler_base import LRScheduler, check_gamma, check_int, check_optimizer, lr_value, set_lr
 from .optimizer import Optimizer
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
@@ -419,7 +419,7 @@ class SequentialLR(_Composition):
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
         for group in optimizer.param_groups:
-            set_lr(group, float_lr(group["initial_lr"]))
+            set_lr(group, lr_scalar(group["initial_lr"]))
         self.recursive_undo()
         scheduler = schedulers[bisect_right(milestones, 0)]
         scheduler._initial_step()

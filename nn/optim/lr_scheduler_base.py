@@ -24,11 +24,9 @@ import warnings
 import weakref
 from typing import Any
 
-import numpy as np
-
 import minigrad as mg
 
-from .checks import is_number
+from .checks import is_number, lr_scalar
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler"]
@@ -48,18 +46,6 @@ def set_lr(group: dict, value: float) -> None:
         group["lr"].data[...] = float(value)
     else:
         group["lr"] = value
-
-
-def float_lr(lr: Any) -> Any:
-    """A 0-d Tensor as a NumPy scalar of its floating dtype (a Python float for another dtype); a number unchanged.
-
-    So a schedule computes a Tensor lr in that dtype, as PyTorch's tensor arithmetic does: ExponentialLR's
-    lr·gamma on torch.tensor(0.1) is a float32 product (gamma rounded to float32), not a float64 one rounded after.
-    """
-    if not isinstance(lr, mg.Tensor):
-        return lr
-    value = lr.item()
-    return np.dtype(lr.dtype).type(value) if lr.dtype.kind == "f" else float(value)
 
 
 def check_int(scheduler: str, name: str, value: Any, minimum: int) -> None:
@@ -130,7 +116,7 @@ class LRScheduler:
                     raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming a "
                                    f"scheduler with last_epoch={last_epoch}: load the optimizer's state dict first, "
                                    "or start with last_epoch=-1")
-        self.base_lrs = [float_lr(group["initial_lr"]) for group in optimizer.param_groups]
+        self.base_lrs = [lr_scalar(group["initial_lr"]) for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         try:
             self._initial_step()
@@ -163,7 +149,7 @@ class LRScheduler:
         return list(self._last_lr)
 
     def _current_lrs(self) -> list[float]:
-        return [float_lr(group["lr"]) for group in self.optimizer.param_groups]
+        return [lr_scalar(group["lr"]) for group in self.optimizer.param_groups]
 
     def _warn_about_step_order(self) -> None:
         """At the first step after construction: warn, as PyTorch, when ``optimizer.step()`` has not run yet."""

@@ -27,11 +27,9 @@ import math
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
-import numpy as np
-
 import minigrad as mg
 
-from .checks import check_count, copied, followed, is_flag, is_number, param_label, scalar_of, snapshot
+from .checks import check_count, copied, followed, is_flag, is_number, lr_scalar, param_label, scalar_of, snapshot
 from .hooks import OptimizerHooks, hooks_of
 
 
@@ -51,6 +49,11 @@ class ParamGroupError(TypeError, KeyError):
 
     def __str__(self) -> str:   # KeyError's str() would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class ComplexParameterError(TypeError, RuntimeError):
+    """A complex parameter with a gradient at ``step()`` of an optimizer that takes but does not step one
+    (Adafactor): RuntimeError in PyTorch (a TypeError too, as the constructor's dtype refusal)."""
 
 
 __all__ = ["Optimizer"]
@@ -160,6 +163,9 @@ class Optimizer(OptimizerHooks):
     # A complex parameter steps as its real and imaginary parts (PyTorch's view_as_real in these optimizers);
     # an optimizer whose update reads the parameter's shape (Adafactor's factored moments) keeps refusing it.
     complex_as_real = False
+    # The constructor takes a complex parameter that step() refuses once it has a gradient (PyTorch's Adafactor);
+    # with complex_as_real the constructor takes it anyway.
+    accepts_complex = False
 
     def __init__(self, params: Iterable[Any], defaults: dict, *, check_finite: bool = False) -> None:
         self.defaults = dict(defaults)
@@ -210,7 +216,7 @@ class Optimizer(OptimizerHooks):
             if not p.is_leaf:
                 raise ValueError(f"{self._name}: can't optimize a non-leaf Tensor ({p.name or p.shape}); "
                                  "optimize the leaf it was computed from")
-            if p.dtype.kind != "f" and not (p.dtype.kind == "c" and self.complex_as_real):
+            if p.dtype.kind != "f" and not (p.dtype.kind == "c" and (self.complex_as_real or self.accepts_complex)):
                 raise TypeError(f"{self._name}: parameter {p.name or i} is {p.dtype}, not floating point"
                                 + (f" ({self._name} does not step complex parameters)" if p.dtype.kind == "c" else ""))
             if id(p) in seen:
@@ -260,23 +266,18 @@ class Optimizer(OptimizerHooks):
         except (TypeError, ValueError, NotImplementedError) as error:
             raise type(error)(f"{error} [{where}]") from None
 
-    def _checked_lr(self, lr: Any) -> float:
-        """A learning rate (a number or a 0-d real Tensor, read now) as a float; raises naming the value.
-
-        A Tensor lr comes back as a NumPy scalar of its floating dtype (an integer one as float32), so that
-        what a step computes from it (Adam's lr / (1 - beta1^t), AdamW's 1 - lr·weight_decay) is rounded in
-        that dtype, as PyTorch computes with a 0-d Tensor: torch.tensor(0.01) steps in float32 arithmetic.
-        """
-        dtype = None
-        if isinstance(lr, mg.Tensor) or mg.is_array(lr):
-            if lr.ndim != 0 or lr.dtype.kind not in "fiu":
-                raise TypeError(f"{self._name}: a Tensor lr must be 0-d and real (as in PyTorch), got shape "
-                                f"{tuple(lr.shape)} and dtype {lr.dtype}")
-            dtype = lr.dtype if lr.dtype.kind == "f" else np.float32
-            lr = scalar_of(lr)
-        if not is_number(lr) or not lr >= 0 or not math.isfinite(lr):  # `not >=` also catches NaN
-            raise ValueError(f"{self._name}: invalid learning rate lr={lr!r} (must be a finite number >= 0)")
-        return float(lr) if dtype is None else np.dtype(dtype).type(lr)
+    def _checked_lr(self, lr: Any) -> Any:
+        """A learning rate (a number, or a 0-d real Tensor read now) checked, as :func:`~.checks.lr_scalar` gives
+        it: a Python float, or for a Tensor a NumPy scalar (a step computes in its dtype, as PyTorch's); raises
+        naming the value."""
+        tensor = isinstance(lr, mg.Tensor) or mg.is_array(lr)
+        if tensor and (lr.ndim != 0 or lr.dtype.kind not in "fiu"):
+            raise TypeError(f"{self._name}: a Tensor lr must be 0-d and real (as in PyTorch), got shape "
+                            f"{tuple(lr.shape)} and dtype {lr.dtype}")
+        value = scalar_of(lr)
+        if not is_number(value) or not value >= 0 or not math.isfinite(value):  # `not >=` also catches NaN
+            raise ValueError(f"{self._name}: invalid learning rate lr={value!r} (must be a finite number >= 0)")
+        return lr_scalar(lr) if tensor else float(value)
 
     def _hyper(self, group: dict) -> dict:
         """The group's hyper-parameters checked, with a 0-d Tensor ``lr`` read as a float.
@@ -364,6 +365,10 @@ class Optimizer(OptimizerHooks):
                 for p in group["params"]:
                     grad = self._grad_array(p, index, where)
                     if grad is not None:
+                        if p.dtype.kind == "c" and not self.complex_as_real:   # (taken by accepts_complex)
+                            raise ComplexParameterError(f"{self._name}: does not support complex parameters "
+                                                        f"({param_label(p, index)} is {p.dtype}), as PyTorch's "
+                                                        f"{self._name}")
                         state = self._checked_state(p, index, self.state.get(p, {}), hyper, where)
                         plan.append((p, grad, state, hyper))
                     index += 1

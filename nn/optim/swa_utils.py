@@ -34,8 +34,8 @@ import minigrad as mg
 from ..module import Module
 from ..normalization import BatchNorm1d
 from ..normalization_nd import _BatchNormNd
-from .checks import is_number
-from .lr_scheduler_base import LRScheduler, check_int, check_optimizer, float_lr
+from .checks import is_number, lr_scalar
+from .lr_scheduler_base import LRScheduler, check_int, check_optimizer
 from .optimizer import bump_version, lerp_
 
 __all__ = ["SWALR", "AveragedModel", "get_ema_avg_fn", "get_ema_multi_avg_fn", "get_swa_avg_fn",
@@ -327,7 +327,7 @@ class SWALR(LRScheduler):
             swa_lrs = list(swa_lr)
         else:
             swa_lrs = [swa_lr] * len(groups)
-        swa_lrs = [float_lr(value) for value in swa_lrs]
+        swa_lrs = [lr_scalar(value) for value in swa_lrs]
         for value in swa_lrs:
             if not is_number(value) or not math.isfinite(value):
                 raise TypeError(f"SWALR: swa_lr must be a finite number (or one per group), got {value!r}")
@@ -371,7 +371,7 @@ class SWALR(LRScheduler):
         alpha = self.anneal_func(max(0, min(1, step / span)))
         lrs = []
         for group in self.optimizer.param_groups:
-            start = self._get_initial_lr(float_lr(group["lr"]), group["swa_lr"], prev_alpha)
+            start = self._get_initial_lr(lr_scalar(group["lr"]), group["swa_lr"], prev_alpha)
             lrs.append(group["swa_lr"] * alpha + start * (1 - alpha))
         return lrs
 
