@@ -280,9 +280,12 @@ def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
         for module, old in reversed(extras):
             module.set_extra_state(old)
 
-    if not assign:   # a value that shares memory with a tensor written before it (a swap) is read first
-        written = {id(_root(load.values[key][0].data)) for key in arrays}
-        arrays = {key: array.copy() if id(_root(array)) in written else array for key, array in arrays.items()}
+    if not assign:   # a value in the memory of a tensor written before it (a swap) is copied before any write
+        arrays, written = dict(arrays), set()   # (a value in its own tensor's memory, as state_dict()'s, is not)
+        for key, array in arrays.items():
+            if id(_root(array)) in written:
+                arrays[key] = array.copy()
+            written.add(id(_root(load.values[key][0].data)))
     try:   # a set_extra_state (or a device copy) that raises half-way puts back what was already loaded
         for key, array in arrays.items():
             target = load.values[key][0]

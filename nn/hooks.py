@@ -18,6 +18,7 @@ would skip Python side effects.
 from __future__ import annotations
 
 import itertools
+import threading
 import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Callable
@@ -34,6 +35,9 @@ _IDS = itertools.count()
 
 # every module's hooks, run before each module's own (PyTorch's global hooks)
 _GLOBAL: dict = {kind: {} for kind in KINDS}
+# how many hooks _GLOBAL holds: has_hooks reads this one number on every module call; changed under the lock
+_global_count = 0
+_GLOBAL_LOCK = threading.Lock()
 _NO_HOOKS: dict = {kind: {} for kind in KINDS}
 # hook(module, name, value) when a module, parameter or buffer is registered on any module (PyTorch's
 # register_module_*_registration_hook); a non-None result is registered instead
@@ -41,7 +45,8 @@ REGISTRATION: dict = {"module": {}, "parameter": {}, "buffer": {}}
 
 
 def has_hooks(module: Any) -> bool:
-    if any(_GLOBAL.values()):
+    """Whether a call of ``module`` goes through :func:`call_with_hooks` (a global hook, or one of its own)."""
+    if _global_count:
         return True
     hooks = module.__dict__.get("_hooks")
     return hooks is not None and any(hooks.values())
@@ -50,12 +55,19 @@ def has_hooks(module: Any) -> bool:
 def _add_global(kind: str, hook: Any, **options: Any) -> RemovableHandle:
     if not callable(hook):
         raise TypeError(f"a global module hook must be callable, got {type(hook).__name__}")
+    global _global_count
     table, key = _GLOBAL[kind], next(_IDS)
-    table[key] = (hook, options)
+    with _GLOBAL_LOCK:
+        table[key] = (hook, options)
+        _global_count += 1
     reregistered()
 
     def remove() -> None:
-        if table.pop(key, None) is not None:
+        global _global_count
+        with _GLOBAL_LOCK:
+            removed = table.pop(key, None) is not None
+            _global_count -= removed
+        if removed:
             reregistered()
     return RemovableHandle(remove)
 
@@ -82,6 +94,14 @@ def register_module_full_backward_hook(hook: Any) -> RemovableHandle:
     """``hook(module, grad_input, grad_output)`` for every module's inputs (before its own full backward hooks),
     as PyTorch's ``register_module_full_backward_hook``; it may return new ``grad_input``."""
     return _add_global("backward", hook)
+
+
+def register_module_backward_hook(hook: Any) -> RemovableHandle:
+    """PyTorch's deprecated non-full global backward hook: not supported, as ``Module.register_backward_hook``
+    (its gradients are those of each module's last op, not of its inputs); use
+    :func:`register_module_full_backward_hook`."""
+    raise NotImplementedError("register_module_backward_hook (deprecated in PyTorch) is not supported; use "
+                              "register_module_full_backward_hook(hook), hook(module, grad_input, grad_output)")
 
 
 def registered(kind: str, module: Any, name: str, value: Any) -> Any:
@@ -430,7 +450,7 @@ class InputGrads(_Identity):
     def backward(self, *grads_in: Any) -> tuple:
         grad_input = list(self._spread(grads_in))
         for i, tensor in self.grads.get("constants", ()):
-            grad_input[i] = Tensor._make(mg.array_module(tensor.data).zeros_like(tensor.data), False, None, 0)
+            grad_input[i] = mg.zeros_like(tensor)
         grad_input = self._run("backward", tuple(grad_input), self.grads.get("grad_output", ()))
         return self._gather(grad_input)
 

@@ -25,6 +25,7 @@ from .hooks import (
     ModuleHooks,
     call_with_hooks,
     has_hooks,
+    register_module_backward_hook,
     register_module_buffer_registration_hook,
     register_module_forward_hook,
     register_module_forward_pre_hook,
@@ -52,7 +53,8 @@ class Parameter(Tensor):
 LoadResult = _IncompatibleKeys   # what load_state_dict returns (PyTorch's name is _IncompatibleKeys)
 __all__ = ["LoadResult", "Module", "Parameter", "StateDictError", "register_module_forward_hook",
            "register_module_forward_pre_hook", "register_module_full_backward_hook",
-           "register_module_full_backward_pre_hook", "register_module_buffer_registration_hook",
+           "register_module_full_backward_pre_hook", "register_module_backward_hook",
+           "register_module_buffer_registration_hook",
            "register_module_module_registration_hook", "register_module_parameter_registration_hook"]
 
 

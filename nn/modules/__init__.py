@@ -92,6 +92,16 @@ _OWN = {
     "_MaxUnpoolNd": pooling_more._MaxUnpoolNd,
 }
 
+# the functions a submodule holds beside its classes (on the submodule and in its __all__, not on this package):
+# the global hooks, which programs call through this path (``nn.modules.module.register_module_forward_hook``)
+_EXTRAS: dict[str, dict[str, object]] = {
+    "module": {name: getattr(_module_file, name) for name in (
+        "register_module_forward_pre_hook", "register_module_forward_hook", "register_module_full_backward_pre_hook",
+        "register_module_backward_hook", "register_module_full_backward_hook",
+        "register_module_buffer_registration_hook", "register_module_module_registration_hook",
+        "register_module_parameter_registration_hook")},
+}
+
 
 def _submodule(name: str, names: tuple[str, ...]) -> ModuleType:
     import nn  # noqa: PLC0415 - the package is loaded by the time this runs (nn imports this module last)
@@ -100,7 +110,11 @@ def _submodule(name: str, names: tuple[str, ...]) -> ModuleType:
     module.__spec__ = importlib.machinery.ModuleSpec(module.__name__, None)
     for attribute in names:
         setattr(module, attribute, _OWN[attribute] if attribute in _OWN else getattr(nn, attribute))
-    module.__all__ = [attribute for attribute in names if attribute not in _OWN or attribute == "LazyModuleMixin"]
+    extras = _EXTRAS.get(name, {})
+    for attribute, value in extras.items():
+        setattr(module, attribute, value)
+    module.__all__ = [*(attribute for attribute in names if attribute not in _OWN or attribute == "LazyModuleMixin"),
+                      *extras]
     sys.modules[module.__name__] = module
     return module
 
@@ -110,13 +124,7 @@ def install() -> None:
     for name, names in SUBMODULES.items():
         module = _submodule(name, names)
         globals()[name] = module
-        globals().update({attribute: getattr(module, attribute) for attribute in module.__all__})
-    # the global hooks, which programs call through this path (``nn.modules.module.register_module_forward_hook``)
-    for name in ("register_module_forward_hook", "register_module_forward_pre_hook",
-                 "register_module_full_backward_hook", "register_module_full_backward_pre_hook",
-                 "register_module_buffer_registration_hook", "register_module_module_registration_hook",
-                 "register_module_parameter_registration_hook"):
-        setattr(globals()["module"], name, getattr(_module_file, name))
+        globals().update({attribute: getattr(module, attribute) for attribute in module.__all__ if attribute in names})
 
 
 __all__ = ["utils", *SUBMODULES]
