@@ -166,6 +166,20 @@ def case_tests(cases: dict[str, tuple[Callable, tuple]], no_gradcheck: Collectio
     return test_same_as_torch, test_gradcheck
 
 
+def shape_gradcheck_tests(cases: dict[str, tuple[Callable, tuple]]) -> Callable:
+    """``test_gradcheck`` over ``cases`` (name → (fn of Tensors, input shapes)): float64 inputs drawn uniformly
+    in [-1, 1) with a seed from the name, ``mg.gradcheck`` of ``fn``; parametrized by the case's name."""
+    @pytest.mark.parametrize("name", sorted(cases))
+    def test_gradcheck(name: str) -> None:
+        """Analytic gradients of each case equal central differences, in float64."""
+        fn, shapes = cases[name]
+        rng = np.random.default_rng(sum(map(ord, name)))
+        inputs = [mg.tensor(rng.uniform(-1, 1, shape), dtype=mg.float64, requires_grad=True) for shape in shapes]
+        assert mg.gradcheck(fn, inputs)
+
+    return test_gradcheck
+
+
 # --- random shapes and dims (Hypothesis) -------------------------------------------------------------------
 # A drawn case is ``fn(lib, x, dims, flag)``: ``dims`` two dims of ``x`` (negative ones too), ``flag`` a
 # bool for the case to choose keepdim, largest, descending... with.

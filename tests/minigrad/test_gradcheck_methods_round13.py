@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
 import pytest
 
 import minigrad as mg
+from tests.helpers import shape_gradcheck_tests
 
 pytestmark = pytest.mark.filterwarnings("ignore:non-inplace resize")   # resize, resize_as warn as torch's do
 
@@ -112,13 +112,7 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[tuple[int, ...], ...]]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_gradcheck(name: str) -> None:
-    """Analytic gradients of each case equal central differences, in float64."""
-    fn, shapes = CASES[name]
-    rng = np.random.default_rng(sum(map(ord, name)))
-    inputs = [mg.tensor(rng.uniform(-1, 1, shape), dtype=mg.float64, requires_grad=True) for shape in shapes]
-    assert mg.gradcheck(fn, inputs)
+test_gradcheck = shape_gradcheck_tests(CASES)
 
 
 def test_the_zero_gradient_methods_are_zero() -> None:
