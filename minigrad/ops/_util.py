@@ -122,6 +122,8 @@ def tensor_arg(x: Any, name: str) -> Tensor:
         return x
     if backend.is_array(x) or (isinstance(x, (int, float)) and not isinstance(x, bool)):
         return Tensor._make(x if backend.is_array(x) else backend.numpy.asarray(x), False, None, 0)
+    if isinstance(x, numpy.generic) and x.dtype.kind in "biufc":   # a NumPy scalar keeps its dtype, as NumPy 2's
+        return Tensor._make(numpy.asarray(x), False, None, 0)
     raise TypeError(f"{name}: expected a Tensor (or an array or number), got {type(x).__name__}")
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numbers
 from typing import Any, Callable
 
+import numpy
+
 from .. import backend
 from ..tensor import Tensor
 from ._util import same_device
@@ -27,14 +29,19 @@ class BitwiseDtypeError(TypeError, NotImplementedError):
 
 
 def _operand(value: Any, name: str) -> Any:
-    """A Tensor of integers or bools, or a Python/NumPy integer or bool."""
+    """A Tensor or a NumPy/CuPy array of integers or bools, or a Python/NumPy integer or bool."""
     if isinstance(value, Tensor):
         if value.dtype.kind not in "biu":
             raise BitwiseDtypeError(f"{name}: only integer and bool tensors, got dtype {value.dtype} (compare "
                                     "first, e.g. (x > 0) & mask)")
         return value
-    if isinstance(value, (bool, numbers.Integral)):
+    if isinstance(value, (bool, numbers.Integral, numpy.bool_)):
         return value
+    if backend.is_array(value) and value.dtype.kind in "biu":   # a NumPy/CuPy array keeps its dtype
+        return Tensor._make(value, False, None, 0)
+    if isinstance(value, numbers.Number) or backend.is_array(value):   # a float or complex: PyTorch's error
+        raise BitwiseDtypeError(f"{name}: expected an integer or bool tensor or number, got {type(value).__name__} "
+                                f"{getattr(value, 'dtype', value)}")
     raise TypeError(f"{name}: expected an integer or bool tensor or number, got {type(value).__name__}")
 
 

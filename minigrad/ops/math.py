@@ -63,6 +63,17 @@ def _floating(x: Any, name: str) -> Tensor:
     return x
 
 
+def _floating_pair(a: Any, b: Any, name: str) -> tuple:
+    """The operands of a float-valued binary op (atan2, hypot, xlogy …) with integer and bool tensors made float
+    first, as PyTorch's: of the other operand's float dtype where it is a float tensor (float16 with int8 stays
+    float16, as in NumPy and PyTorch), else the default float dtype. Python numbers are kept."""
+    def made_float(x: Any, other: Any) -> Any:
+        if isinstance(x, Tensor) and x.dtype.kind in "biu" and isinstance(other, Tensor) and other.dtype.kind == "f":
+            return astype(x, other.dtype)
+        return _floating(x, name) if isinstance(x, Tensor) else x
+    return made_float(a, b), made_float(b, a)
+
+
 def _real_floating(*operands: Any, name: str) -> None:
     """Refuse complex operands of a function PyTorch has no complex kernel for (lgamma, zeta, erfinv, i0, …), instead
     of a result computed on their real parts (NumPy's cast drops the imaginary part with only a warning)."""
@@ -329,8 +340,8 @@ def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
 
     An integer divided by an integer zero raises :class:`IntegerDivisionByZero`, as PyTorch.
     """
+    refuse_complex("remainder", input, other)   # a floor: complex values (a Python complex too) have no order
     a, b = _pair(input, other, "remainder")
-    refuse_complex("remainder", a, b)   # a floor: complex values have no order
     # d/db is -(a // b) with the floor division the forward used (7 // 0.1 is 69, not floor(7 / 0.1) = 70)
     return Binary("remainder", _remainder, lambda xp, gy, x, y, out: (gy, gy * -xp.floor_divide(x, y)))(a, b)
 
@@ -340,8 +351,8 @@ def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
 
     An integer divided by an integer zero raises :class:`IntegerDivisionByZero`, as PyTorch.
     """
+    refuse_complex("fmod", input, other)   # a trunc: complex values (a Python complex too) have no order
     a, b = _pair(input, other, "fmod")
-    refuse_complex("fmod", a, b)   # a trunc: complex values have no order
     return Binary("fmod", _fmod, lambda xp, gy, x, y, out: (gy, gy * -xp.trunc(x / y)))(a, b)
 
 
@@ -350,10 +361,9 @@ def atan2(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # no
     into that tensor (minigrad/outputs.py)."""
     if out is not None:
         return write_out("atan2", atan2(input, other), out)
+    refuse_complex("atan2", input, other, order=False)   # a Python complex too: PyTorch's NotImplementedError
     a, b = _pair(input, other, "atan2")
-    refuse_complex("atan2", a, b, order=False)
-    a = _floating(a, "atan2") if isinstance(a, Tensor) else a
-    b = _floating(b, "atan2") if isinstance(b, Tensor) else b
+    a, b = _floating_pair(a, b, "atan2")
 
     def grads(xp: Any, gy: Any, x: Any, y: Any, out: Any) -> tuple:
         recip = 1 / (x * x + y * y)
@@ -366,8 +376,7 @@ def logaddexp(input: Any, other: Any) -> Tensor:  # noqa: A002
     """log(exp(a) + exp(b)) without overflow; gradients 1 / (1 + exp(b - a)) and 1 / (1 + exp(a - b)), PyTorch's
     formulas (exp(a - y) would be inf - inf = NaN where a = inf and b is finite; PyTorch gives 1 and 0)."""
     a, b = _pair(input, other, "logaddexp")
-    a = _floating(a, "logaddexp") if isinstance(a, Tensor) else a
-    b = _floating(b, "logaddexp") if isinstance(b, Tensor) else b
+    a, b = _floating_pair(a, b, "logaddexp")
     return Binary("logaddexp", _logaddexp,
                   lambda xp, gy, x, y, out: (gy / (1 + xp.exp(y - x)), gy / (1 + xp.exp(x - y))))(a, b)
 
@@ -388,6 +397,10 @@ def _logaddexp(xp: Any, x: Any, y: Any) -> Any:
     with backend.errstate(xp, over="ignore", invalid="ignore"):   # selected everywhere: no host read of .any()
         out = xp.where(same_infinity, xp.where(lo.real < 0, lo, xp.log(xp.exp(lo) + xp.exp(hi))), out)
     return xp.where(xp.isnan(x) | xp.isnan(y), dtype.type(complex(math.nan, math.nan)), out)
+
+
+class LerpDtypeError(TypeError, NotImplementedError):
+    """lerp of an integer or bool start: TypeError here, PyTorch's NotImplementedError (no kernel for the dtype)."""
 
 
 class Lerp(Function):
@@ -431,10 +444,12 @@ def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> 
         return write_out("lerp", lerp(input, end, weight), out, "exact" if isinstance(weight, Tensor) else "cast")
     start = tensor_arg(input, "lerp")
     if start.dtype.kind not in "fc":
-        raise TypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")
+        raise LerpDtypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")
     if not isinstance(end, (int, float)):
         end = _numeric(end, "lerp")
     if isinstance(weight, Tensor):
+        if weight.dtype.kind == "b":   # as NumPy's a + w * (b - a): w - 1 in bools would be int64 (float64 results)
+            weight = astype(weight, start.dtype)
         return Lerp()(start, end, _numeric(weight, "lerp"))
     return Lerp(number(weight, "lerp", "weight"))(start, end)
 

@@ -122,6 +122,10 @@ def _is_bool(value: Any) -> bool:
 
 # --- division with rounding --------------------------------------------------------------------------
 
+class BoolDivisionError(TypeError, NotImplementedError):
+    """``//`` of two bool tensors: TypeError here, NotImplementedError (no kernel for Bool) in PyTorch."""
+
+
 def _quotient(xp: Any, a: Any, b: Any, mode: str, name: str) -> Any:
     """a / b rounded towards -inf (``"floor"``) or towards 0 (``"trunc"``), as PyTorch's kernels.
 
@@ -130,7 +134,7 @@ def _quotient(xp: Any, a: Any, b: Any, mode: str, name: str) -> Any:
     """
     if _integral(a) and _integral(b):
         if _is_bool(a) and _is_bool(b):
-            raise TypeError(f"{name}: rounding division is not defined for two bool tensors (as in PyTorch)")
+            raise BoolDivisionError(f"{name}: rounding division is not defined for two bool tensors (as in PyTorch)")
         zero = b == 0
         if zero.any() if hasattr(zero, "any") else zero:
             raise IntegerDivisionByZero(f"{name}: integer division by zero (as in PyTorch)")
@@ -186,9 +190,9 @@ def _division_operands(a: Any, b: Any, name: str) -> tuple:
     a = _numbers_as_tensor(a, b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    refuse_complex(name, a, b)   # rounding orders values: PyTorch has no complex floor or trunc division
     operands = tuple(v if (_plain_number(v) and not isinstance(v, complex)) or isinstance(v, bool)
                      else _numeric(v, name) for v in (a, b))
-    refuse_complex(name, *operands)   # rounding orders values: PyTorch has no complex floor or trunc division
     return operands
 
 

@@ -24,7 +24,19 @@ from ..tensor import Tensor, float64
 from . import elementwise, inplace
 from ._util import complex_order_error, number, refuse_complex
 from .elementwise import _integral
-from .math import Binary, NotDifferentiable, _bool_result, _copy, _erf_array, _floating, _numeric, _unary, atan2, sign
+from .math import (
+    Binary,
+    NotDifferentiable,
+    _bool_result,
+    _copy,
+    _erf_array,
+    _floating,
+    _floating_pair,
+    _numeric,
+    _unary,
+    atan2,
+    sign,
+)
 from .shape import astype
 
 
@@ -35,14 +47,16 @@ def _plain_number(value: Any) -> bool:
 def _operands(a: Any, b: Any, name: str, floating: bool = True) -> tuple:
     """Two operands of a binary op as Tensors or typed 0-d arrays: at least one must be a Tensor.
 
-    ``floating``: integer and bool tensors become float32 first (PyTorch's promotion). A Python number
+    ``floating``: integer and bool tensors become float first (PyTorch's promotion: the other operand's float
+    dtype where it is a float tensor, else the default dtype). A Python number
     becomes a 0-d array of the dtype NumPy 2 gives it next to the other operand (a weak scalar: 2.5
     beside a float32 tensor is float32), so the op's forward never meets a bare Python float.
     """
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    out = [v if _plain_number(v) or isinstance(v, bool) else _floating(v, name) if floating else _numeric(v, name)
-           for v in (a, b)]
+    out = [v if _plain_number(v) or isinstance(v, bool) else _numeric(v, name) for v in (a, b)]
+    if floating:
+        out = list(_floating_pair(*out, name))
     for i in (0, 1):
         if not isinstance(out[i], Tensor):
             try:
