@@ -143,11 +143,12 @@ def _reflected(fn: Any) -> Any:
 
 def _rdiv(self: Tensor, other: Any) -> Tensor:
     """``other / x``. For a Python number ``other`` the recorded op keeps a copy of x, as PyTorch's keeps x's
-    reciprocal, so x may change in place before backward (``mg.div(other, x)`` keeps x itself, as torch.div); an
-    integer or bool x gives PyTorch's ``reciprocal(x) * other`` in the default float dtype (``1.0 / int_tensor``
-    is float32)."""
+    reciprocal, so x may change in place before backward (``mg.div(other, x)`` keeps x itself, as torch.div). A
+    Python int over an integer or bool x is PyTorch's ``reciprocal(x) * other`` in the default float dtype (integer
+    true division); a Python float or complex over one follows NumPy 2 (``2.5 / int64_tensor`` is float64, as
+    ``int64_tensor * 2.5``: DESIGN §3)."""
     if type(other) in _PYTHON_NUMBERS:
-        if self.dtype.kind in "biu":
+        if self.dtype.kind in "biu" and type(other) in (int, bool):   # a float or complex: NumPy's promotion
             inverse = math.reciprocal(self)
             return inverse if other == 1 and type(other) is not _PYTHON_COMPLEX else multiply_operator(inverse, other)
         if self._requires_grad and is_grad_enabled():

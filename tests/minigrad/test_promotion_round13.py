@@ -78,9 +78,6 @@ def _documented(name: str, a: Any, b: Any, tensor_side: str) -> np.dtype | None:
         # operand's float dtype (int64 with float32 is float32; NumPy 2 gives float64)
         return a.dtype if ka in "fc" else b.dtype
     tensor, other = (a, b) if tensor_side != "b" else (b, a)
-    if name == "/" and tensor_side == "b" and type(a) in (float, complex) and kb in "bi":
-        # ``2.5 / int_tensor`` is PyTorch's reciprocal(x) * 2.5 (ops/__init__._rdiv): the default dtypes
-        return np.dtype("float32" if type(a) is float else "complex64")
     if name == "**" and tensor_side == "a":
         if _kind(tensor) == "b" and type(other) is int:
             return np.dtype("int64")      # bool tensor ** Python int: computed in int64, as PyTorch

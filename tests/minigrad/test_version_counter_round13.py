@@ -275,7 +275,8 @@ def test_number_over_a_tensor_keeps_what_torch_keeps() -> None:
 
 def test_number_over_a_tensor_values_gradients_and_dtypes() -> None:
     """Values and first gradients are NumPy's c / x and -g·((c / x) / x), bit for bit, as before the copy; an
-    integer x divides as torch's reciprocal(x) · c in float32; gradcheck, a second order and the inverse-degree
+    integer x over a Python int divides as torch's reciprocal(x) · c in float32, over a float as NumPy;
+    gradcheck, a second order and the inverse-degree
     idiom (inv = 1 / d; inv[inv == inf] = 0) agree with torch."""
     for c in (1, 2.5, -3.0, 0.1):
         x = mg.tensor(X, requires_grad=True)
@@ -283,10 +284,14 @@ def test_number_over_a_tensor_values_gradients_and_dtypes() -> None:
         y.backward(mg.tensor(W))
         assert np.array_equal(y.numpy(), c / X) and np.array_equal(x.grad.numpy(), -W * ((c / X) / X))
     ints = np.array([[1, 3, 7], [-2, 0, 9]])
-    for c in (1, 1.0, 2.5, 0.1, -3):
+    for c in (1, -3, True):   # a Python int over an integer tensor: integer true division, torch's float32 values
         theirs, ours = c / torch.tensor(ints), c / mg.tensor(ints)
         assert str(ours.dtype) == "float32" == str(theirs.dtype).removeprefix("torch.")
         assert np.array_equal(ours.numpy(), theirs.numpy()), c
+    for c in (1.0, 2.5, 0.1):   # a Python float: NumPy 2's promotion (DESIGN §3), float64 as int_tensor * 2.5
+        ours = c / mg.tensor(ints)
+        assert ours.dtype == (mg.tensor(ints) * c).dtype == mg.float64
+        np.testing.assert_array_equal(ours.numpy(), c / ints)
     assert mg.gradcheck(lambda a: 2.5 / a, (mg.tensor(X, requires_grad=True),))
     grads = []
     for lib in (torch, mg):
