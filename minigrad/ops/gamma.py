@@ -26,7 +26,7 @@ import math
 from typing import Any
 
 from .. import backend, generators
-from ..autograd import Function
+from ..autograd import Function, LazyGradient
 from ..tensor import Tensor
 from ._util import int_arg, sum_to, tensor_arg
 from .math import Unary, _real_floating
@@ -468,16 +468,35 @@ class IncompleteGamma(Function):
         return out
 
     def backward(self, gy: Any) -> tuple:
-        if self.needs_grad[0]:
-            raise NotImplementedError(f"{self.name}: the derivative with respect to a (input) is not implemented "
-                                      "(as in PyTorch)")
         a, x = self.saved
         xp = self.xp
         a64, x64 = a.astype(xp.float64), x.astype(xp.float64)
         with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
             density = xp.exp(_log_gamma_density(xp, a64, x64, 1)).astype(gy.dtype)
         gx = gy * (-density if self.upper else density)
-        return None, sum_to(gx, x.shape)
+        return (_NoGradientForA(self.name) if self.needs_grad[0] else None), sum_to(gx, x.shape)
+
+
+class _NoGradientForA(LazyGradient):
+    """The gradient for ``a`` that gammainc/gammaincc do not have: a placeholder the engine values (or adds)
+    only where that gradient is used, raising PyTorch's NotImplementedError there. A pass that does not need it
+    (``grad(y, (x,))`` or ``backward(inputs=[x])`` with ``a`` requiring grad too) drops it unvalued."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def value(self) -> Any:
+        raise NotImplementedError(f"{self.name}: the derivative with respect to a (input) is not implemented "
+                                  "(as in PyTorch)")
+
+    def __add__(self, other: Any) -> Any:
+        return self   # a sum with it has no value either (a leaf that other paths reach as well)
+
+    __radd__ = __add__
+
+
 
 
 def gammainc(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name

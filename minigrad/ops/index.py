@@ -17,6 +17,7 @@ from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import (
+    NOT_GIVEN,
     ArgumentTypeError,
     DtypeMismatchError,
     ShapeMismatchError,
@@ -54,9 +55,20 @@ class Flip(Function):
         return self.xp.flip(gy, self.axes)
 
 
-def flip(input: Tensor, *axes: Any, dims: Any = None) -> Tensor:  # noqa: A002
+def flip(input: Tensor, *axes: Any, dims: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """``x`` with the order of elements reversed along ``dims`` (torch.flip: ``flip(x, 0, 1)``, ``flip(x, (0, 1))``
-    or ``flip(x, dims=(0, 1))``); same shape."""
+    or ``flip(x, dims=(0, 1))``); same shape. NumPy's ``axis=`` (an int, a tuple, or None: every dim) gives
+    np.flip's result."""
+    if axis is not NOT_GIVEN:
+        if axes or dims is not None:
+            raise TypeError("flip: give dims (PyTorch) or axis= (NumPy), not both")
+        x = tensor_arg(input, "flip")
+        dims = tuple(range(x.ndim)) if axis is None else normalize_axis(axis, x.ndim, "flip")   # 0-d: no dim 0
+        if isinstance(dims, int):
+            dims = (dims,)
+        if len(set(dims)) != len(dims):
+            raise ShapeMismatchError(f"flip: axis {axis} names a dim more than once")
+        return Flip(tuple(dims))(x)   # np.flip(a, ()) and a 0-d tensor's axis=None flip nothing
     dims = axes if dims is None else sizes_keyword("flip", axes, "dims", dims)
     x = tensor_arg(input, "flip")
     if not dims:

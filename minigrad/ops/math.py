@@ -444,7 +444,14 @@ def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> 
         return write_out("lerp", lerp(input, end, weight), out, "exact" if isinstance(weight, Tensor) else "cast")
     start = tensor_arg(input, "lerp")
     if start.dtype.kind not in "fc":
-        raise LerpDtypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype}")
+        # PyTorch's one integer/bool case: end of start's very dtype, weight a 0-d float tensor, whose dtype wins
+        if not (isinstance(weight, Tensor) and weight.ndim == 0 and weight.dtype.kind in "fc"):
+            raise LerpDtypeError(f"lerp: expected a floating point tensor, got dtype {start.dtype} (an integer or "
+                                 f"bool start and end take only a 0-d floating point weight tensor)")
+        if not isinstance(end, Tensor) or end.dtype != start.dtype:
+            raise LerpDtypeError(f"lerp: expected end of dtype {start.dtype} (input's) beside a 0-d weight, got "
+                                 f"{end.dtype if isinstance(end, Tensor) else type(end).__name__}")
+        return Lerp()(astype(start, weight.dtype), astype(end, weight.dtype), weight)
     if not isinstance(end, (int, float)):
         end = _numeric(end, "lerp")
     if isinstance(weight, Tensor):

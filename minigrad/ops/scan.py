@@ -27,9 +27,10 @@ from ._util import (
     one_axis,
     tensor_arg,
 )
+from .elementwise import where
 from .math import _logaddexp
-from .select import Gather, _indices, _reduction_axis
-from .shape import astype
+from .select import Gather, _indices, _reduction_axis, sort
+from .shape import astype, permute, reshape
 
 
 def _to_last(xp: Any, x: Any, axes: tuple) -> Any:
@@ -271,6 +272,34 @@ def _median_index(xp: Any, x: Any, axis: int) -> Any:
     return index.astype("int64", copy=False)
 
 
+def _numpy_median(input: Any, dim: Any, keepdim: bool, axis: Any, keepdims: bool | None) -> Tensor:  # noqa: A002
+    """np.median(x, axis, keepdims=keepdims): each line sorted (NaN last), its middle value or the mean of its
+    two middle values, NaN where the line has one; over one axis, several (moved last and merged) or all
+    (None). Differentiable: the gradient goes to the middle element(s)."""
+    if dim is not None or keepdim:
+        raise TypeError("median: give dim=/keepdim= (PyTorch) or axis=/keepdims= (NumPy), not both")
+    x = tensor_arg(input, "median")
+    if x.dtype.kind not in "iuf":
+        raise TypeError(f"median: expected a real, non-bool tensor, got dtype {x.dtype}")
+    if x.dtype.kind in "iu":
+        x = astype(x, numpy.float64)   # NumPy's median of integers is float64
+    axes = tuple(range(x.ndim)) if axis is None else normalize_axis(axis, x.ndim, "median")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"median: axis {axis} names a dim more than once (shape {x.shape})")
+    rest = [d for d in range(x.ndim) if d not in axes]
+    lines = reshape(permute(x, *rest, *axes), tuple(x.shape[d] for d in rest) + (-1,))
+    n = lines.shape[-1]
+    if n == 0:
+        raise ValueError(f"median: axis {axis} has no elements (shape {x.shape})")
+    ordered = sort(lines, -1).values
+    middle = ordered[..., n // 2] if n % 2 else (ordered[..., n // 2 - 1] + ordered[..., n // 2]) / 2
+    last = ordered[..., -1]   # NaN when the line has one (sorted last)
+    out = where(last != last, last, middle)
+    if keepdims:
+        out = reshape(out, tuple(1 if d in axes else size for d, size in enumerate(x.shape)))
+    return out
+
+
 class MedianAll(Function):
     """The lower median of all elements (NaN if any is NaN); equal elements share the gradient, as
     torch.median()."""
@@ -293,9 +322,14 @@ class MedianAll(Function):
         return xp.where(ties, gy / count, gy.dtype.type(0))
 
 
-def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A002
+def median(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = NOT_GIVEN,  # noqa: A002
+           keepdims: bool | None = None) -> Any:
     """The lower median, as torch.median: of all elements (a 0-d tensor) without ``dim``; with ``dim``,
-    ``(values, indices)`` along it (the gradient goes to the element at the index)."""
+    ``(values, indices)`` along it (the gradient goes to the element at the index). NumPy's ``axis=`` /
+    ``keepdims=`` give np.median's result: values alone, the mean of the two middle elements of an even count
+    (float64 for an integer input), NaN where a line has one; ``axis`` an int, a tuple or None (all)."""
+    if axis is not NOT_GIVEN or keepdims is not None:
+        return _numpy_median(input, dim, keepdim, None if axis is NOT_GIVEN else axis, keepdims)
     x = tensor_arg(input, "median")
     if x.dtype.kind == "c":   # complex values have no order (PyTorch's NotImplementedError)
         raise complex_order_error("median", x.dtype)

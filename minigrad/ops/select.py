@@ -19,6 +19,7 @@ from ..recording import note_draw
 from ..return_types import ValuesIndices
 from ..tensor import Tensor
 from ._util import (
+    NOT_GIVEN,
     ArgumentTypeError,
     IndexArgumentError,
     IndexRangeError,
@@ -284,9 +285,12 @@ def _sort_order(x: Tensor, axis: int, descending: bool, name: str) -> Tensor:
 
 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *,  # noqa: A002
-         out: Any = None) -> ValuesIndices:
+         out: Any = None, axis: Any = NOT_GIVEN) -> Any:
     """``(values, indices)`` sorted along ``dim`` (equal values keep their order); the gradient follows.
-    ``out=``: a (values, indices) pair of tensors (minigrad/outputs.py)."""
+    ``out=``: a (values, indices) pair of tensors (minigrad/outputs.py). NumPy's ``axis=`` gives NumPy's
+    result, the sorted values alone (``axis=None``: of the flattened tensor, shape (n,))."""
+    if axis is not NOT_GIVEN:
+        return _numpy_sorted("sort", input, dim, axis, descending, out, values=True)
     if out is not None:
         return write_out("sort", sort(input, dim, descending, stable), out, "exact")
     x = tensor_arg(input, "sort")
@@ -302,8 +306,12 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     return return_types.sort(op(x), index)
 
 
-def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:  # noqa: A002
-    """The indices that sort ``x`` along ``dim`` (int64, no gradient)."""
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *,  # noqa: A002
+            axis: Any = NOT_GIVEN) -> Tensor:
+    """The indices that sort ``x`` along ``dim`` (int64, no gradient; equal values keep their order). NumPy's
+    ``axis=`` gives NumPy's result: along that axis, or of the flattened tensor (shape (n,)) for ``axis=None``."""
+    if axis is not NOT_GIVEN:
+        return _numpy_sorted("argsort", input, dim, axis, descending, None, values=False)
     x = tensor_arg(input, "argsort")
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error("argsort", x.dtype, runtime=True)
@@ -311,6 +319,20 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
         one_axis(dim, 1, "argsort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)
     return _sort_order(x, one_axis(dim, x.ndim, "argsort"), flag(descending, "argsort", "descending"), "argsort")
+
+
+def _numpy_sorted(name: str, input: Any, dim: Any, axis: Any, descending: bool, out: Any,  # noqa: A002
+                  values: bool) -> Tensor:
+    """np.sort / np.argsort with ``axis=``: values (sort) or indices (argsort) along ``axis``, of the
+    flattened tensor when it is None; ``dim`` other than its default beside it is refused, as both spellings."""
+    if dim != -1:
+        raise TypeError(f"{name}: give dim= (PyTorch) or axis= (NumPy), not both")
+    x = tensor_arg(input, name)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), -1
+    result = sort(x, axis, descending) if values else argsort(x, axis, descending)
+    result = result.values if values else result
+    return result if out is None else write_out(name, result, out, "exact")
 
 
 def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002

@@ -617,9 +617,17 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
     return op(x)
 
 
-def repeat(x: Tensor, *counts: Any, repeats: Any = None) -> Tensor:
+def repeat(x: Tensor, *counts: Any, repeats: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
     """Tile the data ``repeats[i]`` times along dim i (at least one count per dim; positional or ``repeats=``),
-    as torch's ``repeat``."""
+    as torch's ``repeat``. NumPy's ``axis=`` gives np.repeat's result instead: each element (slice along
+    ``axis``; of the flattened tensor for None) repeated ``repeats`` times in place (torch's repeat_interleave),
+    ``repeats`` one int or one count per slice: ``repeat(x, 2, axis=0)``, ``x.repeat(repeats=[1, 2], axis=0)``."""
+    if axis is not NOT_GIVEN:
+        given = counts if repeats is None else sizes_keyword("repeat", counts, "repeats", repeats)
+        if len(given) != 1:
+            raise TypeError(f"repeat: with axis= (NumPy's repeat) give one repeats argument (an int or one count "
+                            f"per slice), got {len(given)}")
+        return _numpy_repeat(tensor_arg(x, "repeat"), given[0], axis)
     x = tensor_arg(x, "repeat")
     repeats = _sizes(counts if repeats is None else sizes_keyword("repeat", counts, "repeats", repeats), "repeat")
     if len(repeats) < x.ndim:
@@ -628,6 +636,35 @@ def repeat(x: Tensor, *counts: Any, repeats: Any = None) -> Tensor:
     if any(r < 0 for r in repeats):
         raise ShapeMismatchError(f"repeat: counts must be non-negative, got {repeats}")
     return fresh_memory(Repeat(repeats)(x))
+
+
+def _numpy_repeat(x: Tensor, count: Any, axis: Any) -> Tensor:
+    """np.repeat(x, count, axis): each slice along ``axis`` (each element of the flattened tensor for None)
+    repeated in place, ``count`` times (an int) or count[i] times (one per slice, or one for all);
+    differentiable (the copies' gradients add up)."""
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    elif isinstance(axis, bool) or not hasattr(axis, "__index__"):
+        raise TypeError(f"repeat: axis= takes one int or None (np.repeat's), got {axis!r}")
+    else:
+        axis = normalize_axis(axis, x.ndim, "repeat")[0] if x.ndim else 0
+        if x.ndim == 0:
+            x = reshape(x, (1,))
+    data = backend.to_numpy(count.data) if isinstance(count, Tensor) else backend.numpy.asarray(count)
+    if data.dtype.kind not in "iu" or data.ndim > 1:   # np.repeat casts only safely: 2.5 or True is not a count
+        raise TypeError(f"repeat: repeats must be an int or a 1-D sequence of ints, got {count!r}")
+    n = x.shape[axis]
+    if data.ndim == 1 and data.shape[0] not in (1, n):
+        raise ValueError(f"repeat: {data.shape[0]} repeats for axis {axis} of size {n} (shape {x.shape})")
+    if (data < 0).any():
+        raise ValueError(f"repeat: repeats must be non-negative, got {data.tolist()}")
+    if data.size == 1:   # one count for every slice: a broadcast copy, each slice then its copies
+        r = int(data.reshape(()))
+        wide = broadcast_to(unsqueeze(x, axis + 1), x.shape[:axis + 1] + (r,) + x.shape[axis + 1:])
+        return fresh_memory(reshape(wide, x.shape[:axis] + (n * r,) + x.shape[axis + 1:]))
+    with backend.on_device(x.device):
+        index = backend.array_module(x.data).asarray(backend.numpy.repeat(backend.numpy.arange(n), data))
+    return getitem(x, (slice(None),) * axis + (index,))
 
 
 def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002

@@ -25,6 +25,7 @@ import numpy
 from .. import backend, memory_formats, return_types
 from ..autograd import Function
 from ..constructors import empty, tensor
+from ..dtypes import get_default_dtype, promote_types, result_type
 from ..recording import is_grad_enabled, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
@@ -101,11 +102,18 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
 
 
 def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
-    """input · 2^other (torch.ldexp): a float result, differentiable in ``input``; integer inputs give the
-    float dtype of 2^other (float32 for an integer ``other``), as PyTorch's."""
+    """input · 2^other (torch.ldexp), broadcast together: differentiable in ``input`` (and in a float ``other``).
+    The dtype is PyTorch's: ``input`` and ``other`` promoted by its rules (a 0-d tensor loses to a dimensioned
+    one of its category), and the default float dtype where that is an integer or bool, so a float16 input
+    with an integer exponent stays float16. Computed in float64 (complex128) and rounded once, so a power of
+    two beyond the result dtype's range does not overflow when the product fits (2^-10 · 2^20 in float16)."""
     x = tensor_arg(input, "ldexp")
-    power = exp2(other if isinstance(other, Tensor) else tensor(other))
-    return mul(x.astype(power.dtype) if x.dtype.kind in "iub" else x, power)
+    other = other if isinstance(other, Tensor) else tensor(other)
+    dtype = result_type(x, other)
+    if dtype.kind not in "fc":
+        dtype = get_default_dtype()
+    wide = promote_types(dtype, numpy.float64)
+    return mul(x.astype(wide), exp2(other.astype(wide))).astype(dtype)
 
 
 FrexpResult = return_types.FrexpResult   # (mantissa, exponent); frexp returns its subclass return_types.frexp
