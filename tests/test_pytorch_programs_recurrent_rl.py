@@ -55,7 +55,7 @@ from tests.test_pytorch_programs import (
     _program,
     _twin_models,
 )
-from tests.test_pytorch_programs_rl import _shared_multinomial
+from tests.test_pytorch_programs_rl import _Discrete, _shared_multinomial
 
 # the extra lines the programs import with; each line names the same thing in both
 TORCH_IMPORTS_RRL = TORCH_IMPORTS + """\
@@ -428,17 +428,6 @@ def main(agent, envs, num_updates, num_steps=8, seq_len=4, seqs_per_batch=3, upd
 '''
 
 PROGRAMS = (DRQN, R2D2, RECURRENT_PPO)
-
-
-class _Discrete:
-    """gymnasium's ``Discrete(n)``: ``n`` and a seeded ``sample()``."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.rng = np.random.default_rng(0)
-
-    def sample(self) -> int:
-        return int(self.rng.integers(self.n))
 
 
 class CueMaze:
