@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -39,10 +38,8 @@ def test_hostile_file_raises_a_checkpoint_error_naming_file_and_key(case: str, t
         pytest.skip("no FIFOs on this platform")
     build, words = CASES[case]
     path = build(tmp_path)
-    started = time.perf_counter()
-    error = load_with_timeout(path)
+    error = load_with_timeout(path)   # a load that hangs (a FIFO, a zip bomb) fails there, after a timeout
     assert isinstance(error, mg.CheckpointError), f"{type(error).__name__}: {error}"
-    assert time.perf_counter() - started < 10
     message = str(error)
     for word in (path.name, *words):
         assert word in message, f"{word!r} missing from: {message}"
