@@ -113,7 +113,7 @@ print(f"LSTM loss after training: {train(lstm):.3f}")
 # flowed along it (a log colour scale, legend at the top), and each time step with
 # ‖∂L/∂h_t‖. The drawing runs the backward pass itself on the recorded graph; it does
 # not change any `.grad`. `collapse="steps"` draws each step as one box;
-# `steps_shown=None` keeps every step (by default a long unroll keeps its first and
+# `steps_shown=None` keeps every step (by default a layer of over 100 steps keeps its first and
 # last two steps and draws the rest as one node), and `wrap=5` lays the steps out in
 # rows of five, read like lines of text.
 
