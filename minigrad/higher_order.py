@@ -29,7 +29,16 @@ import warnings
 from typing import Any, Callable
 
 from . import backend
-from .autograd.engine import _FREED, WALK_BEGINS, Function, _check_saved, _in_leaf_shape, count_consumers
+from .autograd.engine import (
+    _FREED,
+    WALK_BEGINS,
+    Function,
+    LazyGradient,
+    _check_saved,
+    _dense,
+    _in_leaf_shape,
+    count_consumers,
+)
 from .autograd.functions import register_create_graph_walk
 from .hooks import AFTER_BACKWARD, HookError, _leaf_label, _PostHooks, run_after_backward, run_post_accumulate_hooks
 from .ops.elementwise import (
@@ -149,13 +158,22 @@ def walk(start: Function, targets: Any = None) -> tuple[dict, dict, list]:
                     if slot is None:
                         slot = pending[parent] = [None] * parent.n_outputs
                     if g is not None:
+                        g = _dense(g)   # a lazy placeholder (igamma's a) that an op on a target's path needs: raise
                         slot[index] = g if slot[index] is None else Add()(slot[index], g)
                     if count == 0:
                         ready.append(parent)
                 elif g is not None:
                     total = leaves.get(edge)
-                    leaves[edge] = g if total is None else Add()(total, g)
+                    leaves[edge] = g if total is None else _add_leaf(total, g)
     return leaves, captured, visited
+
+
+def _add_leaf(total: Any, g: Any) -> Any:
+    """Two gradients of one leaf summed; a lazy placeholder (a gradient a rule does not have) absorbs the other,
+    to be valued (raise) only where the leaf's gradient is read."""
+    if isinstance(total, LazyGradient):
+        return total
+    return g if isinstance(g, LazyGradient) else Add()(total, g)
 
 
 def _node_grads(node: Function, grads_out: list) -> tuple:
@@ -260,7 +278,8 @@ def backward(roots: list, given: Any, retain_graph: bool, targets: Any) -> None:
     leaves, _, visited = walk(_Roots(roots, grads), targets)
     if targets is not None:
         leaves = {leaf: g for leaf, g in leaves.items() if leaf in targets.leaves}
-    leaves = {leaf: leaf_grad(leaf, g) for leaf, g in leaves.items()}   # every hook first: an error changes nothing
+    # every hook first: an error changes nothing
+    leaves = {leaf: leaf_grad(leaf, _dense(g)) for leaf, g in leaves.items()}
     for leaf, g in leaves.items():
         if g.requires_grad:
             warnings.warn(REFERENCE_CYCLE, UserWarning, stacklevel=4)
@@ -282,7 +301,7 @@ def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused
             g = captured.get((t._node, t._index))
         else:
             g = leaves.get(t)
-            g = None if g is None else leaf_grad(t, g)
+            g = None if g is None else leaf_grad(t, _dense(g))
         if g is None:
             if not (allow_unused or materialize_grads):
                 raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) appears to not have been used in "

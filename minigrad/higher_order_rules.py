@@ -1,8 +1,8 @@
 """More rules of ``create_graph=True`` (see :mod:`minigrad.higher_order`): statistics (var, std, prod), running
 sums and products, the math beyond the arithmetic (inverse trigonometric and hyperbolic functions, erfc/erfinv,
-lgamma/digamma/polygamma, sinc, logit, xlogy, hypot, lerp, rounded division, atan2/fmod/remainder), the index
-and rearranging ops (diagonal, triu/tril, flip, roll, gather, scatter), nn's embedding and constant pad, and
-PyTorch-style custom Functions.
+lgamma/digamma/polygamma, gammainc/gammaincc (in x), sinc, logit, xlogy, hypot, lerp, rounded division,
+atan2/fmod/remainder), the index and rearranging ops (diagonal, triu/tril, flip, roll, gather, scatter), nn's
+embedding and constant pad, and PyTorch-style custom Functions.
 
 Each rule is the op's backward written with minigrad's own differentiable ops, PyTorch's formula where PyTorch has
 one; a linear op's rule is its adjoint op (flip flips back, diagonal writes the diagonal back), whose own rule is
@@ -42,7 +42,7 @@ from .ops.decompositions import EigenValues
 from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Tanh, Where
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.fused import GRUGates, LSTMGates
-from .ops.gamma import polygamma
+from .ops.gamma import IncompleteGamma, _log_gamma_density, _NoGradientForA, lgamma, polygamma
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
 from .ops.linalg import MatMul
@@ -859,3 +859,31 @@ def _compared(node: Function, g: Tensor) -> tuple:   # lt_(other) …: zeros for
     xp = backend.array_module(g.data)
     return tuple(Tensor._make(xp.zeros(shape, dtype=dtype), False, None, 0) if edge is not None else None
                  for (shape, dtype), edge in zip(node.inputs_meta, node.edges))
+
+
+# --- the regularized incomplete gamma functions: the gradient to x, again differentiable ---------------------------
+
+@rule(IncompleteGamma)
+def _incomplete_gamma(node: Function, g: Tensor) -> tuple:
+    """PyTorch's ``±g · exp((a - 1) log x - x - lgamma(a))`` for x (minus for gammaincc), differentiable in x and
+    in a. Its value is the first-order backward's (the stable log-density for a ≥ 10, where the plain sum lost
+    digits): the difference is a constant added to the exponent, so the derivatives stay the formula's. The
+    gradient for a is the first-order backward's lazy placeholder: the walk raises only where it is used."""
+    a, x = node.saved
+    xp = node.xp
+    ga = _NoGradientForA(node.name) if node.edges[0] is not None else None
+    if node.edges[1] is None:
+        return ga, None
+    a_t, x_t = _input(node, 0, a), _input(node, 1, x)
+    if not isinstance(a_t, Tensor):
+        a_t = Tensor._make(xp.asarray(a), False, None, 0)
+    exponent = Sub()(Sub()(Mul()(Sub()(a_t, 1), Log()(x_t)), x_t), lgamma(a_t))
+    with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        stable = _log_gamma_density(xp, a.astype(xp.float64), x.astype(xp.float64), 1)
+        plain = exponent.data.astype(xp.float64)
+        shift = xp.where(xp.isfinite(stable) & xp.isfinite(plain), stable - plain, 0.0).astype(exponent.dtype)
+    if bool(xp.any(shift != 0)):
+        exponent = Add()(exponent, shift)
+    density = Exp()(exponent)
+    gx = Mul()(g, Neg()(density) if node.upper else density)
+    return ga, sum_to(gx, _shape(x))

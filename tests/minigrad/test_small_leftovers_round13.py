@@ -132,3 +132,34 @@ def test_igamma_gradient_to_x_while_a_requires_grad_too() -> None:
 
     ours, theirs = run(mg), run(torch)
     np.testing.assert_allclose(np.array(ours), np.array(theirs), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward")
+def test_igamma_second_derivative_in_x_as_torch() -> None:
+    """create_graph=True through gammainc/gammaincc: the x-gradient is differentiable again (in x and in a, as
+    torch's formula), the a-gradient stays a placeholder that raises only where it is used."""
+    def run(lib: object, upper: bool) -> list:
+        f = lib.igammac if upper else lib.igamma
+        a0 = lib.tensor([0.5, 1.5, 2.0, 12.0, 30.0], dtype=lib.float64, requires_grad=True)
+        x = lib.tensor([0.3, 0.7, 3.0, 10.0, 25.0], dtype=lib.float64, requires_grad=True)
+        v = lib.tensor([1.0, -2.0, 0.5, 3.0, 1.5], dtype=lib.float64)
+        a = a0 * 1.0   # a non-leaf a as well
+        (gx,) = lib.autograd.grad(f(a, x).sum() + (f(a0, x * 2) * a0).sum(), (x,), create_graph=True)
+        hx, ha = lib.autograd.grad((gx * v).sum(), (x, a0))
+        for call in (lambda: lib.autograd.grad(f(a0, x).sum(), (a0, x), create_graph=True),
+                     lambda: lib.autograd.grad(f(a, x).sum(), (a0,), create_graph=True),
+                     lambda: f(a0, x).sum().backward(create_graph=True)):
+            with pytest.raises(NotImplementedError):
+                call()
+        return [gx.tolist(), hx.tolist(), ha.tolist()]
+
+    for upper in (False, True):
+        ours, theirs = run(mg, upper), run(torch, upper)
+        np.testing.assert_allclose(np.array(ours), np.array(theirs), rtol=1e-10, atol=1e-300)
+    a = mg.tensor([0.8, 2.5, 40.0], dtype=mg.float64)
+    x = mg.tensor([0.4, 1.5, 37.0], dtype=mg.float64, requires_grad=True)
+    assert mg.gradgradcheck(lambda t: mg.igamma(a, t) - 2 * mg.igammac(a + 1, t * t), (x,))
+    # a large a keeps the first-order backward's stable value under create_graph too
+    a, x = mg.tensor([3e6], dtype=mg.float64), mg.tensor([3e6 + 100.0], dtype=mg.float64, requires_grad=True)
+    plain = mg.autograd.grad(mg.igamma(a, x).sum(), (x,))[0]
+    assert mg.autograd.grad(mg.igamma(a, x).sum(), (x,), create_graph=True)[0].item() == plain.item()
