@@ -6,6 +6,7 @@ Each case runs the same program on torch and on minigrad and compares the outcom
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -162,7 +163,8 @@ def test_python_complex_times_float16() -> None:
     """torch: float16 * 2j is complex32 (ComplexHalf); NumPy has no complex32, so minigrad gives complex64, the
     smallest complex dtype it has, with the same values (not an error: torch does not raise)."""
     half = np.array([0.5, -1.25, 3.0], dtype=np.float16)
-    with pytest.warns(UserWarning, match="ComplexHalf"):
+    with warnings.catch_warnings():  # torch's ComplexHalf warning is once per process: ignore it, don't assert it
+        warnings.simplefilter("ignore")
         theirs = torch.tensor(half) * 2j
     assert theirs.dtype == torch.complex32
     ours = mg.tensor(half) * 2j
