@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import check_count, is_number, param_label
-from .optimizer import Optimizer, lerp_
+from .optimizer import Optimizer, _python_number, lerp_
 from .ported import check_implementation
 
 __all__ = ["Adafactor"]
@@ -70,7 +70,7 @@ class Adafactor(Optimizer):
             raise ValueError(f"{self._name}: beta2_decay should be a finite number <= 0 but is: {beta2_decay!r}")
         if not is_number(d) or not 1.0 <= d < float("inf"):
             raise ValueError(f"{self._name}: clipping threshold d should be a finite number >= 1 but is: {d!r}")
-        hyper["eps"] = tuple(eps)
+        hyper["eps"] = _python_number(tuple(eps))
         return hyper
 
     def _checked_state(self, p: mg.Tensor, index: int, entries: Any, hyper: dict, where: str) -> dict:

@@ -27,6 +27,8 @@ import math
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 import minigrad as mg
 
 from .checks import check_count, copied, followed, is_flag, is_number, lr_scalar, param_label, scalar_of, snapshot
@@ -133,6 +135,15 @@ def _update_as_real(update: Callable, param: Any, grad: Any, state: dict, hyper:
         if mg.is_array(value) and value.dtype.kind == "f" and value.shape == (*param.shape, 2):
             value = mg.array_module(value).ascontiguousarray(value).reshape(-1).view(param.dtype).reshape(param.shape)
         state[key] = value
+
+
+def _python_number(value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds (and so inside a tuple or list, as ``betas``); the rest kept."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)) and any(isinstance(v, np.generic) for v in value):
+        return type(value)(v.item() if isinstance(v, np.generic) else v for v in value)
+    return value
 
 
 def _hyper_parameter_names() -> set[str]:
@@ -284,7 +295,9 @@ class Optimizer(OptimizerHooks):
 
         Raises ValueError (TypeError for a wrong kind of value) naming the optimizer and the value.
         """
-        hyper = {k: v for k, v in group.items() if k != "params" and k != "param_names"}
+        # NumPy scalars (np.float64(0.9) from a config or np.logspace) read as Python numbers, as PyTorch reads
+        # them: under NumPy 2 a float64 scalar would turn a float32 parameter's updates and state into float64
+        hyper = {k: _python_number(v) for k, v in group.items() if k != "params" and k != "param_names"}
         if "lr" in hyper:                  # (a user's subclass may have no lr)
             hyper["lr"] = self._checked_lr(hyper["lr"])
         betas = hyper.get("betas")

@@ -105,9 +105,12 @@ class ScalarStateOptimizer(Optimizer):
         return {k: converted[k] for k in entries if k in converted}     # the saved order (PyTorch's)
 
     def _checked_load(self, state_dict: Any, where: str) -> tuple[list, dict]:
-        # PyTorch's load_state_dict casts every state entry but `step` to its parameter's dtype
+        # PyTorch's load_state_dict casts every state entry but `step` to its parameter's dtype when that is
+        # floating point; a complex parameter's scalars keep their own (real) dtype
         new_groups, new_state = super()._checked_load(state_dict, where)
         for p, entries in new_state.items():
+            if p.dtype.kind != "f":
+                continue
             for key in self._scalar_keys:
                 if key in entries:
                     entries[key] = scalar_state(entries[key], key, dtype=p.dtype)

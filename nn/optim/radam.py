@@ -67,7 +67,8 @@ class RAdam(DecoupledWeightDecayFlag):
         rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
         if rho_t > 5.0:
             rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            adaptive = xp.sqrt(exp_avg_sq)
+            # an out= array of its own: NumPy's root of a 0-dim state is a scalar, which out= below cannot take
+            adaptive = xp.sqrt(exp_avg_sq, out=xp.empty_like(exp_avg_sq))
             adaptive += eps
             # PyTorch's `number / tensor` is reciprocal(tensor) · number: two roundings, kept
             xp.reciprocal(adaptive, out=adaptive)

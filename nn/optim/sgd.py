@@ -29,10 +29,16 @@ class SGD(Optimizer):
         check_implementation("SGD", foreach, False, differentiable, fused)   # PyTorch's keywords, off only
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize), check_finite=check_finite)
+        if nesterov and (not momentum > 0 or dampening != 0):     # the constructor's values, as PyTorch's
+            raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0 "
+                             f"(got momentum={momentum}, dampening={dampening})")
 
     def _hyper(self, group: dict) -> dict:
+        # A group's own momentum=0 under nesterov=True steps plainly, as PyTorch's (`SGD([{"params": biases,
+        # "momentum": 0}, ...], momentum=0.9, nesterov=True)`). Nesterov momentum with dampening, which PyTorch
+        # computes without checking groups, is refused here.
         hyper = super()._hyper(group)
-        if hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+        if hyper["nesterov"] and hyper["momentum"] != 0 and hyper["dampening"] != 0:
             raise ValueError(f"{self._name}: nesterov momentum needs momentum > 0 and dampening = 0 "
                              f"(got momentum={hyper['momentum']}, dampening={hyper['dampening']})")
         return hyper

@@ -1,0 +1,108 @@
+"""Round 14: bugs found by differential fuzzing of nn.optim against torch.optim (same weights, same gradients)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from nn import optim
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _pair(values: list[np.ndarray]) -> tuple[list[Any], list[Any]]:
+    """The same starting weights as torch and minigrad leaf tensors."""
+    return ([torch.tensor(v.copy(), requires_grad=True) for v in values],
+            [mg.tensor(v.copy(), requires_grad=True) for v in values])
+
+
+def _step_both(tparams: list, mparams: list, topt: Any, mopt: Any, grads: list[np.ndarray]) -> None:
+    for tp, mp, g in zip(tparams, mparams, grads):
+        tp.grad, mp.grad = torch.tensor(g.copy()), mg.tensor(g.copy())
+    topt.step()
+    mopt.step()
+
+
+def test_radam_steps_a_0d_parameter_once_rectified() -> None:
+    # the rectified branch (rho_t > 5, from step 6 with beta2=0.999) wrote out= into NumPy's scalar root of a 0-d state
+    rng = np.random.default_rng(0)
+    (tp,), (mp,) = _pair([np.array(0.5)])
+    topt, mopt = torch.optim.RAdam([tp], lr=0.01), optim.RAdam([mp], lr=0.01)
+    for _ in range(8):
+        _step_both([tp], [mp], topt, mopt, [np.array(rng.standard_normal())])
+    np.testing.assert_allclose(mp.numpy(), tp.detach().numpy(), rtol=1e-12)
+    assert mp.shape == ()
+
+
+@pytest.mark.parametrize("name", ["NAdam", "ASGD"])
+def test_scalar_state_of_a_complex_parameter_survives_a_state_dict_round_trip(name: str) -> None:
+    # load_state_dict cast mu_product/eta/mu to the complex parameter's dtype, and the next step refused them;
+    # PyTorch casts state to the parameter's dtype only for a floating-point parameter
+    rng = np.random.default_rng(1)
+    value = (rng.standard_normal(3) + 1j * rng.standard_normal(3)).astype(np.complex64)
+    grads = [(rng.standard_normal(3) + 1j * rng.standard_normal(3)).astype(np.complex64) for _ in range(4)]
+    kwargs = dict(lr=0.05, t0=1.0) if name == "ASGD" else dict(lr=0.05)
+    (tp,), (mp,) = _pair([value])
+    topt, mopt = getattr(torch.optim, name)([tp], **kwargs), getattr(optim, name)([mp], **kwargs)
+    _step_both([tp], [mp], topt, mopt, grads[:2])
+    saved = topt.state_dict()
+    converted = {"state": {i: {k: mg.tensor(v.numpy()) if isinstance(v, torch.Tensor) else v for k, v in s.items()}
+                           for i, s in saved["state"].items()},
+                 "param_groups": [dict(g) for g in saved["param_groups"]]}
+    mopt = getattr(optim, name)([mp], **kwargs)
+    mopt.load_state_dict(converted)
+    topt = getattr(torch.optim, name)([tp], **kwargs)
+    topt.load_state_dict(saved)
+    for g in grads[2:]:
+        _step_both([tp], [mp], topt, mopt, [g])
+    np.testing.assert_allclose(mp.numpy(), tp.detach().numpy(), rtol=1e-5, atol=1e-6)
+    for key, value in topt.state_dict()["state"][0].items():
+        if key != "step":
+            assert str(mopt.state_dict()["state"][0][key].dtype) == str(value.dtype).removeprefix("torch."), key
+
+
+def test_sgd_group_without_momentum_under_nesterov_steps_plainly() -> None:
+    # PyTorch checks nesterov against the constructor's momentum only; a group's momentum=0 is plain SGD
+    rng = np.random.default_rng(2)
+    values = [rng.standard_normal((3, 2)), rng.standard_normal(2)]
+    tparams, mparams = _pair(values)
+    topt = torch.optim.SGD([{"params": tparams[:1]}, {"params": tparams[1:], "momentum": 0.0}], lr=0.1,
+                           momentum=0.9, nesterov=True)
+    mopt = optim.SGD([{"params": mparams[:1]}, {"params": mparams[1:], "momentum": 0.0}], lr=0.1,
+                     momentum=0.9, nesterov=True)
+    for _ in range(3):
+        _step_both(tparams, mparams, topt, mopt, [rng.standard_normal(v.shape) for v in values])
+    for tp, mp in zip(tparams, mparams):
+        np.testing.assert_allclose(mp.numpy(), tp.detach().numpy(), rtol=1e-12)
+    assert "momentum_buffer" not in mopt.state[mparams[1]]
+    with pytest.raises(ValueError, match="nesterov"):
+        optim.SGD(mparams, lr=0.1, momentum=0.0, nesterov=True)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1)),
+    ("Adafactor", dict(lr=0.01, eps=(None, 1e-3), weight_decay=0.1)),
+])
+def test_numpy_scalar_hyper_parameters_keep_a_float32_parameter_float32(name: str, kwargs: dict) -> None:
+    # np.float64 hyper-parameters (from a config, np.logspace) made float32 updates and state float64 under NumPy 2;
+    # PyTorch reads them as Python numbers
+    def numpy_scalars(value: Any) -> Any:
+        return tuple(map(numpy_scalars, value)) if isinstance(value, tuple) else (
+            np.float64(value) if isinstance(value, float) else value)
+
+    kwargs = {k: numpy_scalars(v) for k, v in kwargs.items()}
+    rng = np.random.default_rng(3)
+    values = [rng.standard_normal((4, 3)).astype(np.float32)]
+    tparams, mparams = _pair(values)
+    topt, mopt = getattr(torch.optim, name)(tparams, **kwargs), getattr(optim, name)(mparams, **kwargs)
+    for _ in range(4):
+        _step_both(tparams, mparams, topt, mopt, [rng.standard_normal((4, 3)).astype(np.float32)])
+    np.testing.assert_allclose(mparams[0].numpy(), tparams[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    for key, value in mopt.state[mparams[0]].items():
+        if key != "step":
+            assert value.dtype == np.float32, (key, value.dtype)
