@@ -18,7 +18,7 @@ from .. import backend
 from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _leaf_label, retain_grad
 from ..tensor import Tensor
 from ..versions import INPLACE
-from .engine import Function, LazyGradient, _accumulate, _dense, _root_grad, _walk
+from .engine import Function, GradShapeError, LazyGradient, _accumulate, _dense, _root_grad, _walk
 
 __all__ = ["backward", "grad", "tensor_backward"]
 
@@ -184,10 +184,20 @@ def _batched_grad(outputs: Any, inputs: Any, grad_outputs: Any, retain_graph: bo
     """:func:`grad` with ``is_grads_batched=True``: row b of every grad_output (B, *output shape) gives the
     gradients' row b; each gradient (B, *input shape), None where an input is unused (with ``allow_unused``)."""
     rows = [] if grad_outputs is None else _tensor_list(grad_outputs, "grad", "grad_outputs")
-    sizes = {r.shape[0] if isinstance(r, Tensor) and r.ndim else None for r in rows}
-    if not rows or len(sizes) != 1 or None in sizes:
-        raise RuntimeError("grad: is_grads_batched=True needs grad_outputs, each a Tensor with the same leading "
-                           f"batch dim (got shapes {[getattr(r, 'shape', r) for r in rows]})")
+    shapes = [tuple(getattr(r, "shape", ())) for r in rows]
+    if not rows:   # PyTorch's classes: no grad_output to take a batch dim from
+        if any(out.numel() != 1 for out in _tensor_list(outputs, "grad", "outputs")):
+            raise RuntimeError("grad: grad can be implicitly created only for scalar outputs; is_grads_batched=True "
+                               "needs grad_outputs, each (B, *output shape)")
+        raise GradShapeError("grad: is_grads_batched=True needs grad_outputs, each (B, *output shape) with a "
+                             "leading batch dim B; none were given")   # PyTorch: ValueError (from vmap)
+    if any(not isinstance(r, Tensor) or r.ndim == 0 or r.shape[0] == 0 for r in rows):
+        raise IndexError("grad: is_grads_batched=True takes dim 0 of each grad_output as the batch dim, so each "
+                         f"must be a Tensor with at least one row (got shapes {shapes})")
+    sizes = {r.shape[0] for r in rows}
+    if len(sizes) != 1:
+        raise RuntimeError("grad: is_grads_batched=True needs grad_outputs with the same leading batch dim "
+                           f"(got shapes {shapes})")
     (size,) = sizes
     names = list(inputs) if isinstance(inputs, dict) else None
     wanted = _tensor_list(inputs, "grad", "inputs")
