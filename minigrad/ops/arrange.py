@@ -261,13 +261,17 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     return DiagEmbed(offset, a1, a2, out_shape)(x)
 
 
+class _NotForBool(TypeError, NotImplementedError):
+    """An op PyTorch does not implement for bool tensors (its NotImplementedError; a TypeError too)."""
+
+
 def trace(input: Tensor) -> Tensor:  # noqa: A002
     """The sum of the main diagonal of a 2-D tensor (integers sum to int64), a 0-d tensor (torch.trace)."""
     x = tensor_arg(input, "trace")
     if x.ndim != 2:
         raise ShapeMismatchError(f"trace: expects a 2-D tensor (a matrix), got shape {x.shape}")
     if x.dtype.kind == "b":
-        raise TypeError("trace: not implemented for bool tensors (as in PyTorch); cast first")
+        raise _NotForBool("trace: not implemented for bool tensors (as in PyTorch); cast first")
     return diagonal(x).sum()
 
 
@@ -389,8 +393,8 @@ class Unfold(Function):
         shape = x.shape[:axis] + (windows,) + x.shape[axis + 1:] + (size,)
         if xp is backend.numpy:
             strides = x.strides[:axis] + (x.strides[axis] * step,) + x.strides[axis + 1:] + (x.strides[axis],)
-            return backend.numpy.lib.stride_tricks.as_strided(
-                x, shape, strides, writeable=step >= size and x.flags.writeable)
+            apart = step >= size or windows <= 1   # one window, or windows that do not share elements
+            return backend.numpy.lib.stride_tricks.as_strided(x, shape, strides, writeable=apart and x.flags.writeable)
         starts = (xp.arange(windows) * step)[:, None] + xp.arange(size)[None, :]
         return xp.moveaxis(x[(slice(None),) * axis + (starts,)], axis + 1, -1)
 

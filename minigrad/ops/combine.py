@@ -18,7 +18,17 @@ from .. import backend
 from ..autograd import AxisError
 from ..recording import note_read
 from ..tensor import Tensor
-from ._util import NOT_GIVEN, ShapeMismatchError, int_arg, int_tuple, normalize_axis, one_axis, one_of, tensor_arg
+from ._util import (
+    NOT_GIVEN,
+    ArgumentTypeError,
+    ShapeMismatchError,
+    int_arg,
+    int_tuple,
+    normalize_axis,
+    one_axis,
+    one_of,
+    tensor_arg,
+)
 from .contract import _named_product, _scaled_sum, _shapes, dot, mm, outer
 from .elementwise import mul, sub
 from .index import roll
@@ -116,8 +126,8 @@ def tensor_split(input: Tensor, indices_or_sections: Any = NOT_GIVEN, dim: int =
     if isinstance(cuts, Tensor):
         note_read(cuts, "tolist")   # the parts' shapes depend on these values: mg.compile runs it eagerly
         if cuts.dtype.kind not in "iu" or cuts.ndim > 1:
-            raise TypeError(f"tensor_split: a tensor of sections or indices must be a 0-d or 1-D integer tensor, "
-                            f"got {cuts.dtype}{cuts.shape}")
+            raise ArgumentTypeError(f"tensor_split: a tensor of sections or indices must be a 0-d or 1-D integer "
+                                    f"tensor, got {cuts.dtype}{cuts.shape}")
         cuts = cuts.tolist()
     size = x.shape[axis]
     if isinstance(cuts, (list, tuple)):

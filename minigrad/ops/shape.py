@@ -544,8 +544,12 @@ def t(input: Tensor) -> Tensor:  # noqa: A002
 def matrix_transpose(x: Tensor) -> Tensor:
     """``x.mT``: swap the last two dims (a batch of matrices)."""
     x = tensor_arg(x, "mT")
+    if x.ndim == 0:   # PyTorch: deprecated, the identity (a view)
+        warnings.warn("Tensor.mT is deprecated on 0-D tensors (as in PyTorch); it is the identity", UserWarning,
+                      stacklevel=2)
+        return _view_op(x, Reshape(()))
     if x.ndim < 2:
-        raise ValueError(f"mT: expects a tensor with at least 2 dims, got shape {x.shape}")
+        raise ShapeMismatchError(f"mT: expects a tensor with at least 2 dims, got shape {x.shape}")
     return swapaxes(x, -2, -1)
 
 
@@ -584,10 +588,14 @@ def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # n
 
 
 def broadcast_to(input: Tensor, size: Any = NOT_GIVEN, *, shape: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
-    """A broadcast view of ``x`` with shape ``size`` (NumPy's ``shape=`` too); the gradient is summed back."""
+    """A broadcast view of ``x`` with shape ``size`` (NumPy's ``shape=`` too); the gradient is summed back.
+    As PyTorch's (``expand``), a -1 in ``size`` keeps that dim: (3, 1) to (2, -1, 4) → (2, 3, 4)."""
     if size is NOT_GIVEN or shape is not NOT_GIVEN:
         size = one_of("broadcast_to", size=size, shape=shape)
-    return BroadcastTo(int_tuple(size, "broadcast_to"))(tensor_arg(input, "broadcast_to"))
+    size = int_tuple(size, "broadcast_to")
+    if -1 in size:
+        return expand(input, size)
+    return BroadcastTo(size)(tensor_arg(input, "broadcast_to"))
 
 
 def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
@@ -629,6 +637,8 @@ def repeat(x: Tensor, *counts: Any, repeats: Any = None, axis: Any = NOT_GIVEN) 
                             f"per slice), got {len(given)}")
         return _numpy_repeat(tensor_arg(x, "repeat"), given[0], axis)
     x = tensor_arg(x, "repeat")
+    if not counts and repeats is None:
+        raise TypeError('repeat() missing 1 required positional argument: "repeats" (one count per dim)')
     repeats = _sizes(counts if repeats is None else sizes_keyword("repeat", counts, "repeats", repeats), "repeat")
     if len(repeats) < x.ndim:
         raise ShapeMismatchError(f"repeat: {len(repeats)} counts {repeats} for a tensor with {x.ndim} dims "

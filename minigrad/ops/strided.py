@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import warnings
 from typing import Any, Iterator
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor, _address
-from ._util import int_arg, int_tuple, tensor_arg
+from ._util import ShapeMismatchError, int_arg, int_tuple, tensor_arg
 from .complex_ops import conj
 from .shape import reshape, swapaxes, track_view
 
@@ -225,14 +226,14 @@ def as_strided(input: Tensor, size: Any, stride: Any, storage_offset: int | None
     x = tensor_arg(input, "as_strided")
     size, stride = int_tuple(size, "as_strided", "size"), int_tuple(stride, "as_strided", "stride")
     if len(size) != len(stride):
-        raise ValueError(f"as_strided: size {list(size)} and stride {list(stride)} must have the same length")
+        raise ShapeMismatchError(f"as_strided: size {list(size)} and stride {list(stride)} must have the same length")
     if any(n < 0 for n in size):
-        raise ValueError(f"as_strided: sizes must be non-negative, got {list(size)}")
+        raise ShapeMismatchError(f"as_strided: sizes must be non-negative, got {list(size)}")
     if any(s < 0 for s in stride):
-        raise ValueError(f"as_strided: negative strides are not supported (as in PyTorch), got {list(stride)}")
+        raise ShapeMismatchError(f"as_strided: negative strides are not supported (as in PyTorch), got {list(stride)}")
     offset = None if storage_offset is None else int_arg(storage_offset, "as_strided", "storage_offset")
     if offset is not None and offset < 0:
-        raise ValueError(f"as_strided: storage_offset must be non-negative, got {offset}")
+        raise ShapeMismatchError(f"as_strided: storage_offset must be non-negative, got {offset}")
     flat, x_offset, storage, _ = _storage(x.data)
     if flat is None:
         where = "x's memory is not a contiguous array" if backend.array_module(x.data) is backend.numpy else \
@@ -256,12 +257,14 @@ def _conjugate_transpose(x: Tensor, name: str, ndims: str) -> Tensor:
     """The last two dims swapped (``ndims`` "2": a matrix only; "2+": batches too), and conjugated if complex."""
     if x.dtype.kind == "c":
         x = conj(x)
-    if x.ndim == 0:
-        return reshape(x, ())   # PyTorch gives the 0-d tensor itself
+    if x.ndim == 0:   # PyTorch: deprecated, the 0-d tensor itself (conjugated)
+        warnings.warn(f"Tensor.{name} is deprecated on 0-D tensors (as in PyTorch); it is x.conj() there",
+                      UserWarning, stacklevel=3)
+        return reshape(x, ())
     if (x.ndim != 2) if ndims == "2" else (x.ndim < 2):
         what = "matrices (2-D tensors)" if ndims == "2" else "matrices or batches of matrices"
         hint = "; for batches of matrices use mH" if ndims == "2" and x.ndim > 2 else ""
-        raise ValueError(f"{name}: only supported on {what}, got a {x.ndim}-D tensor (shape {x.shape}){hint}")
+        raise ShapeMismatchError(f"{name}: only supported on {what}, got a {x.ndim}-D tensor (shape {x.shape}){hint}")
     return swapaxes(x, -2, -1)
 
 
