@@ -164,7 +164,9 @@ def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) 
         if not isinstance(s, Tensor):
             raise RecurrentStateError(f"{owner}: state {name} must be a Tensor, got {type(s).__name__}")
         if s.shape != shape:
-            raise RecurrentStateError(f"{owner}: expected state {name} of shape {shape} {detail}, got {s.shape}")
+            pytorch = _pytorch_state_message(names, name, states, shape, x)
+            raise RecurrentStateError(f"{owner}: expected state {name} of shape {shape} {detail}, got {s.shape}"
+                                      + (f". {pytorch}" if pytorch else ""))
         if s.dtype != dtype:
             source = "the input's dtype" if dtype == x.dtype else f"the {x.dtype} input promoted with the weights"
             raise RecurrentStateError(f"{owner}: expected state {name} of dtype {dtype} ({source}), got {s.dtype}")
@@ -172,6 +174,32 @@ def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) 
             raise RecurrentStateError(f"{owner}: expected state {name} on device {x.device} (the input's device), "
                                       f"got {s.device}")
     return states
+
+
+def _pytorch_state_message(names: tuple, name: str, states: tuple, shape: tuple, x: Tensor) -> str:
+    """PyTorch's words for state ``name`` not having ``shape``, so that code matching PyTorch's message still matches.
+
+    A layer's states are named h0 (and c0), a cell's h (and c). Layers: "Expected hidden size (2, 2, 4), got
+    [2, 3, 4]" (an LSTM's "hidden[0]"/"hidden[1]"), or, for a state of the wrong rank, "For batched 3-D input, hx
+    should also be 3-D but got 2-D tensor". Cells: "Input batch size 2 doesn't match hidden0 batch size 3", or
+    "hidden0 has inconsistent hidden_size: got 5, expected 4"; "" for a cell's state of the wrong rank.
+    """
+    got = states[names.index(name)]
+    if name.endswith("0"):                  # a layer's h0 / c0
+        if got.ndim != len(shape):
+            batched = "batched 3-D" if len(shape) == 3 else "unbatched 2-D"
+            if len(names) == 1:
+                return f"For {batched} input, hx should also be {len(shape)}-D but got {got.ndim}-D tensor"
+            ranks = ", ".join(f"{s.ndim}-D" if isinstance(s, Tensor) else "?" for s in states)
+            return f"For {batched} input, hx and cx should also be {len(shape)}-D but got ({ranks}) tensors"
+        which = "hidden" if len(names) == 1 else f"hidden[{names.index(name)}]"
+        return f"Expected {which} size {shape}, got {list(got.shape)}"
+    hidden = f"hidden{names.index(name)}"   # a cell's h / c
+    if got.ndim != len(shape):
+        return ""
+    if len(shape) == 2 and got.shape[0] != shape[0]:
+        return f"Input batch size {x.shape[0]} doesn't match {hidden} batch size {got.shape[0]}"
+    return f"{hidden} has inconsistent hidden_size: got {got.shape[-1]}, expected {shape[-1]}"
 
 
 class LengthMasks(NamedTuple):

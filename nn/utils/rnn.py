@@ -239,14 +239,16 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     """Undo :func:`pack_padded_sequence`: returns (padded, lengths).
 
     padded: (T, B, *) ((B, T, *) if ``batch_first``) in the original batch order, with
-    ``padding_value`` past each sequence's end; T = ``total_length`` if given (at least the
-    longest length), else the longest length. lengths: (B,) int64 on the CPU.
+    ``padding_value`` past each sequence's end; T = ``total_length`` if given (an int or a 0-d
+    integer Tensor, at least the longest length), else the longest length. lengths: (B,) int64 on the CPU.
     """
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
     data = sequence.data
     batch_sizes = _host(sequence.batch_sizes)
     steps, batch = batch_sizes.size, int(batch_sizes[0])
+    if isinstance(total_length, Tensor) and total_length.ndim == 0 and total_length.dtype.kind in "iu":
+        total_length = int(total_length.item())     # a 0-d integer tensor, as PyTorch takes it
     if total_length is not None:
         if isinstance(total_length, bool) or not isinstance(total_length, numbers.Integral):
             raise TypeError(f"pad_packed_sequence: total_length must be an int, got {type(total_length).__name__} "
