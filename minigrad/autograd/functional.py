@@ -16,7 +16,8 @@ the twice continuously differentiable functions these are meant for, so ``hvp`` 
 
 :func:`jvp` is J·v from the Jacobian's rows, one backward per output element: exact, but slower than
 PyTorch's double-backward trick for large outputs (with ``create_graph=True`` it uses that trick).
-``jacobian(strategy="forward-mode")`` raises NotImplementedError: minigrad has no forward-mode AD.
+``jacobian(strategy="forward-mode")`` (PyTorch's limits: ``vectorize=True``, no ``create_graph`` or ``strict``)
+gives the reverse-mode Jacobian in the outputs' dtypes, as PyTorch's forward mode does.
 """
 
 from __future__ import annotations
@@ -112,15 +113,16 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
     ``J[i][j]`` is output i by input j when both are tuples, a tuple of blocks when one is, one Tensor
     when neither is. Computed one output element at a time (one backward each); ``vectorize=True``
     gives the same result the same way (as in PyTorch, it cannot be combined with ``strict=True``).
-    ``strategy="forward-mode"`` raises NotImplementedError: minigrad has reverse mode only.
+    ``strategy="forward-mode"`` (with ``vectorize=True``, as PyTorch requires) gives the same Jacobian in each
+    output's dtype; complex inputs or outputs raise NotImplementedError there.
     """
     if strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
                              'function has more outputs than inputs, "forward-mode" tends to be more performant. '
                              'Otherwise, prefer to use "reverse-mode".')
-    if strategy == "forward-mode":
-        raise NotImplementedError('jacobian: strategy="forward-mode" is not supported: minigrad has reverse-mode '
-                                  'autograd only; strategy="reverse-mode" (the default) gives the same Jacobian')
+    forward = strategy == "forward-mode"
+    if forward:
+        _check_forward_mode(create_graph, strict, vectorize)
     if vectorize and strict:
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
                            "supported together. Please either set `strict=False` or `vectorize=False`.")
@@ -130,9 +132,13 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
         if not is_inputs_tuple:
             result = tuple(blocks[0] for blocks in result)
         return result if is_outputs_tuple else result[0]
+    if forward and any(t.is_complex() for t in inputs + outputs):
+        raise NotImplementedError('jacobian: strategy="forward-mode" with complex inputs or outputs is not supported '
+                                  '(its Jacobian is not the conjugate-free reverse-mode one); use "reverse-mode"')
     by_output = []
     for i, out in enumerate(outputs):
-        blocks = [backend.array_module(x.data).zeros((out.numel(),) + x.shape, dtype=x.dtype) for x in inputs]
+        blocks = [backend.array_module(x.data).zeros((out.numel(),) + x.shape, dtype=out.dtype if forward else x.dtype)
+                  for x in inputs]   # forward mode: the output's dtype, as PyTorch
         for k, rows in _rows(out, inputs):
             for j, row in enumerate(rows):
                 if row is not None:
@@ -142,6 +148,9 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False, strict: bo
                                        "This is not allowed in strict mode.")
         by_output.append(tuple(_wrap(block.reshape(out.shape + x.shape)) for block, x in zip(blocks, inputs)))
     result = tuple(by_output)
+    if forward and is_inputs_tuple:   # PyTorch's forward mode gives lists (by output, then by input) here
+        result = [list(blocks) for blocks in result]
+        return result if is_outputs_tuple else result[0]
     if not is_inputs_tuple:
         result = tuple(blocks[0] for blocks in result)
     return result if is_outputs_tuple else result[0]
@@ -156,9 +165,8 @@ def hessian(func: Callable, inputs: Any, create_graph: bool = False, strict: boo
     when it is a Tensor. The Jacobian of the gradient (the gradient computed with ``create_graph=True``).
     """
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
-    if outer_jacobian_strategy == "forward-mode":
-        raise NotImplementedError('hessian: outer_jacobian_strategy="forward-mode" is not supported: minigrad has '
-                                  'reverse-mode autograd only; "reverse-mode" (the default) gives the same Hessian')
+    if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
 
     def single_output(*inp: Tensor) -> Tensor:
         out = func(*inp)
@@ -177,8 +185,24 @@ def hessian(func: Callable, inputs: Any, create_graph: bool = False, strict: boo
     def gradient(*inp: Tensor) -> tuple:
         return jacobian(single_output, inp, create_graph=True, strict=strict)
 
-    result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize)
+    result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
+                      strategy=outer_jacobian_strategy)
     return result if is_inputs_tuple else result[0][0]   # one input: the one block of a 1-by-1 tuple
+
+
+def _check_forward_mode(create_graph: bool, strict: bool, vectorize: bool) -> None:
+    """PyTorch's limits on ``strategy="forward-mode"``, in its order and with its messages. Within them the
+    Jacobian is the reverse-mode one (the same numbers), in the outputs' dtypes as PyTorch's forward mode."""
+    if create_graph:
+        raise NotImplementedError("torch.autograd.functional.jacobian: `create_graph=True` and "
+                                  '`strategy="forward-mode"` are not supported together (yet). Please either set '
+                                  '`create_graph=False` or `strategy="reverse-mode"`.')
+    if strict:
+        raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and `strategy="forward-mode"` are not '
+                           'supported together (yet). Please either set `strict=False` or `strategy="reverse-mode"`.')
+    if not vectorize:
+        raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian is only "
+                                  "implemented for `vectorize=True`.")
 
 
 def vhp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, strict: bool = False) -> tuple:
