@@ -177,6 +177,7 @@ class Var(Function):
         # NumPy's own algorithm, written out so that no degrees of freedom (an empty axis, or
         # ddof >= n) gives NaN or inf without NumPy's warnings, as PyTorch does
         n = _count(x.shape, self.axis)
+        self.input = x
         wide = x.astype("float32") if x.dtype == "float16" else x
         with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
             centred = wide - wide.sum(axis=self.axis, keepdims=True) / n
@@ -188,8 +189,13 @@ class Var(Function):
     def backward(self, gy: Any) -> Any:
         (centred,) = self.saved
         dof = _count(centred.shape, self.axis) - self.ddof
+        g = _expand(gy, centred.shape, self.axis, self.keepdims)
+        if dof <= 0 and (self.axis is None or centred.ndim == 0):   # PyTorch's rule with no dim: inf, NaN at the mean
+            x = self.input   # x == mean compared as PyTorch (an inf x is its mean: NaN)
+            mean = x.sum(axis=self.axis, keepdims=True) / builtins.max(x.size, 1)
+            return g * self.xp.where(x == mean, math.nan, math.inf).astype(centred.real.dtype)
         scale = 2.0 / dof if dof != 0 else float("inf")   # as PyTorch: inf * 0 makes a one-element variance NaN
-        return scale * centred * _expand(gy, centred.shape, self.axis, self.keepdims)
+        return scale * centred * g
 
 
 class Std(Var):

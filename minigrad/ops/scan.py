@@ -1,9 +1,10 @@
 """Products, running sums and products along a dim, medians: ``prod``, ``cumsum``, ``cumprod``,
 ``logcumsumexp``, ``median``, with PyTorch's results and gradients.
 
-The gradients of ``prod`` and ``cumprod`` never divide by the input, so they
-are exact where it has zeros: each element's gradient is the product of the
-*other* factors, built from running products from the left and from the right.
+The gradients of ``prod`` and ``cumprod`` are exact where the input has zeros:
+each element's gradient is the product of the *other* factors, built from
+running products from the left and from the right. Without a zero they divide
+the result by the input, as PyTorch's, so an inf or NaN factor gives NaN there.
 """
 
 from __future__ import annotations
@@ -83,19 +84,26 @@ class Prod(Function):
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x: Any) -> Any:
-        self.saved = (x,)
-        return self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims))
+        y = self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims))
+        self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
+        return y
 
     def backward(self, gy: Any) -> Any:
-        (x,) = self.saved
+        (x,), y = self.saved, self.result
         xp = self.xp
         axes = tuple(range(x.ndim)) if self.axes is None else self.axes
         if x.size == 0:
             return xp.zeros_like(x)
+        g = gy if self.keepdims or not axes else xp.expand_dims(gy, axes)
+        zeros = int((x == 0).sum())
+        if self.axes is None and zeros > 1:   # PyTorch: every product of the others has a zero (even with an inf)
+            return xp.zeros_like(x)
+        if x.ndim and not zeros:   # PyTorch's rule without zeros: result / x (NaN at an inf or NaN x)
+            with backend.errstate(xp, invalid="ignore"):
+                return g * ((y if self.keepdims or not axes else xp.expand_dims(y, axes)) / x)
         flat = _to_last(xp, x, axes)
         right = xp.flip(_exclusive_cumprod(xp, xp.flip(flat, -1)), -1)
         others = _from_last(xp, _exclusive_cumprod(xp, flat) * right, x.shape, axes)
-        g = gy if self.keepdims or not axes else xp.expand_dims(gy, axes)
         return g * others
 
 
@@ -156,30 +164,35 @@ def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any 
 
 
 class CumProd(Function):
-    """Running products. d out[j] / d x[i] = prod(x[:j+1] without x[i]) for j >= i, so
-    grad[i] = L[i] · S[i] with L the running product before i and S[i] = gy[i] + x[i+1] · S[i+1]."""
+    """Running products, with PyTorch's gradient: before a row's first zero, grad[i] = Σ_{j≥i} y[j]·gy[j] / x[i]
+    (NaN at an inf or NaN x, as PyTorch's); at the first zero z, y[z-1] · Σ_{z≤j<z2} gy[j]·x[z+1]…x[j] (z2: the
+    next zero, exact); 0 after it."""
 
-    complex_grad = "holomorphic"   # products and sums, no division; see autograd.engine._complex_gate
+    complex_grad = "holomorphic"   # products and sums; see autograd.engine._complex_gate
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        self.saved = (x,)
-        return self.xp.cumprod(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False)
+        y = self.xp.cumprod(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False)
+        self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
+        return y
 
     def backward(self, gy: Any) -> Any:
-        (x,) = self.saved
-        xp = self.xp
-        if x.size == 0:
-            return xp.zeros_like(x)
-        xs, gs = xp.moveaxis(x, self.axis, -1), xp.moveaxis(gy, self.axis, -1)
-        n = xs.shape[-1]
-        suffix = xp.empty(gs.shape, dtype=gy.dtype)
-        suffix[..., n - 1] = gs[..., n - 1]
-        for i in range(n - 2, -1, -1):   # one pass from the right: no division, exact with zeros
-            suffix[..., i] = gs[..., i] + xs[..., i + 1] * suffix[..., i + 1]
-        return xp.moveaxis(_exclusive_cumprod(xp, xs) * suffix, -1, self.axis)
+        (x,), y = self.saved, self.result
+        xp, a = self.xp, self.axis
+        if x.size == 0 or x.shape[a] == 1:
+            return gy if x.size else xp.zeros_like(x)
+        zeros_so_far = xp.cumsum(x == 0, axis=a)
+        before, first = zeros_so_far == 0, (zeros_so_far == 1) & (x == 0)
+        from_right = xp.flip(xp.cumsum(xp.flip(xp.where(before, y * gy, 0), a), axis=a), a)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):
+            grad = xp.where(before, from_right / x, 0)
+        between = (zeros_so_far == 1) & ~first
+        running = xp.cumprod(xp.where(between, x, 1), axis=a)   # x[z+1]…x[j] up to the next zero
+        at_first = (running * xp.where(zeros_so_far == 1, gy, 0)).sum(axis=a, keepdims=True)
+        y_before = xp.moveaxis(_exclusive_cumprod(xp, xp.moveaxis(x, a, -1)), -1, a)   # y[z-1], 1 at z = 0
+        return xp.where(first, at_first * y_before, grad)
 
 
 def cumprod(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
