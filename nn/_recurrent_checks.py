@@ -143,6 +143,19 @@ def as_input(owner: str, x: Any) -> Tensor:
     return x
 
 
+def pytorch_input_message(owner: str, x: Tensor, input_size: int, ranks: tuple) -> str:
+    """PyTorch's words for an input ``x`` of the wrong rank (``ranks``: the ones accepted) or width, so that code
+    matching PyTorch's message still matches: a layer's "input.size(-1) must be equal to input_size. Expected 3,
+    got 4", a cell's "input has inconsistent input_size: got 4 expected 3"; for the wrong rank "LSTM: Expected
+    input to be 2D or 3D, got 4D instead" (a cell's: 1D or 2D)."""
+    if x.ndim not in ranks:
+        tensor = " tensor" if owner == "RNN" else ""     # PyTorch's nn.RNN says "tensor", the others do not
+        return f"{owner}: Expected input to be {'D or '.join(map(str, ranks))}D, got {x.ndim}D{tensor} instead"
+    if 1 in ranks:          # a cell
+        return f"input has inconsistent input_size: got {x.shape[-1]} expected {input_size}"
+    return f"input.size(-1) must be equal to input_size. Expected {input_size}, got {x.shape[-1]}"
+
+
 def check_states(owner: str, state: Any, expected: dict, x: Tensor, dtype: Any) -> tuple:
     """``state`` (a Tensor, or a tuple of one Tensor per name of ``expected``) checked against the input ``x``.
 

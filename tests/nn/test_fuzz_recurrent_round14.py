@@ -290,3 +290,16 @@ def test_pad_packed_sequence_takes_a_0d_integer_tensor_total_length(torch) -> No
         mrnn.pad_packed_sequence(packed, total_length=mg.tensor(6.0))
     with pytest.raises(TypeError):
         torch.nn.utils.rnn.pad_packed_sequence(t_packed, total_length=torch.tensor(6.0))
+
+
+@pytest.mark.parametrize(("name", "shape"), [("RNN", (5, 2, 4)), ("LSTM", (5, 4)), ("GRU", (5, 2, 3, 3)),
+                                             ("RNN", (3,)), ("RNNCell", (2, 4)), ("LSTMCell", (4,)),
+                                             ("GRUCell", (1, 2, 3))])
+def test_pytorch_input_message_is_pytorchs(torch, name: str, shape: tuple) -> None:
+    """The words for a wrong input that nn/recurrent.py and nn/cells.py append to their errors are PyTorch's."""
+    from nn._recurrent_checks import pytorch_input_message
+
+    ranks = (1, 2) if name.endswith("Cell") else (2, 3)
+    with pytest.raises((RuntimeError, ValueError)) as caught:
+        getattr(torch.nn, name)(3, 4)(torch.zeros(*shape))
+    assert pytorch_input_message(name, mg.zeros(*shape), 3, ranks) == str(caught.value)
