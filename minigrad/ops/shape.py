@@ -431,6 +431,12 @@ def _view_dtype(x: Tensor, dtype: Any) -> Tensor:
         raise RuntimeError(f"view: cannot view a tensor of dtype {x.dtype} and shape {x.shape} as dtype {dtype}: "
                            "the item sizes differ, so the last dim must have stride 1 and a size whose bytes "
                            f"{dtype.itemsize} divides")
+    if dtype.itemsize > data.itemsize and (any(s % dtype.itemsize for s in data.strides[:-1])
+                                           or x.storage_offset() * data.itemsize % dtype.itemsize):
+        raise RuntimeError(f"view: cannot view a tensor of dtype {x.dtype} (shape {x.shape}, strides "
+                           f"{tuple(s // data.itemsize for s in data.strides)}, storage offset {x.storage_offset()}) "
+                           f"as the larger dtype {dtype}: its other strides and its storage offset must be whole "
+                           f"{dtype} elements, as PyTorch requires")
     try:
         reinterpreted = data.view(dtype)
     except ValueError as error:
@@ -579,6 +585,9 @@ def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # n
     if axes is None:
         shape = tuple(s for s in x.shape if s != 1)
     else:
+        if len(set(axes)) != len(axes):
+            raise ShapeMismatchError(f"squeeze: a dim appears more than once in dims {dim if axis is None else axis} "
+                                     f"(shape {x.shape})")
         if numpy_style:
             for a in axes:
                 if x.ndim and x.shape[a] != 1:

@@ -219,3 +219,28 @@ def test_views_share_memory_and_version_as_torch(name: str) -> None:
             r += ["saved view's base changed: refused"]
         seen[L] = r
     assert seen[mg] == seen[torch]
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.arange(6, dtype=L.float32).reshape(2, 3)[:, 1:],     # storage offset 1: not whole float64s
+    lambda L: L.arange(10, dtype=L.float32).reshape(2, 5)[:, :2],    # row stride 5: not whole float64s
+    lambda L: L.arange(6, dtype=L.int16).reshape(2, 3)[:, 1:],
+])
+def test_view_as_a_larger_dtype_needs_whole_strides_and_offset(make: Callable) -> None:
+    """PyTorch refuses these bit reinterpretations; NumPy allows them, and they were allowed here."""
+    for L in (torch, mg):
+        big = L.float64 if make(L).dtype == L.float32 else L.int32
+        with pytest.raises(RuntimeError):
+            make(L).view(big)
+
+
+def test_view_as_a_larger_dtype_from_an_aligned_slice_matches_torch() -> None:
+    t = torch.arange(8, dtype=torch.float32).reshape(2, 4)[:, 2:].view(torch.float64)
+    m = mg.arange(8, dtype=mg.float32).reshape(2, 4)[:, 2:].view(mg.float64)
+    np.testing.assert_array_equal(m.numpy(), t.numpy())
+
+
+def test_squeeze_refuses_a_repeated_dim() -> None:
+    for L in (torch, mg):
+        with pytest.raises(RuntimeError):
+            L.ones(1, 2, 1).squeeze((-3, 0))
