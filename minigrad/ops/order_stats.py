@@ -143,8 +143,10 @@ class NanMedianAll(MedianAll):
     def forward(self, x: Any) -> Any:
         xp = self.xp
         flat = x.reshape(-1)
-        if flat.size == 0 or not (~_nan_mask(xp, flat)).any():
-            y = flat[:1].reshape(()) if flat.size else xp.asarray(xp.nan, dtype=x.dtype)
+        if flat.size == 0:
+            return super().forward(x)   # NaN, or PyTorch's NaN cast to an integer dtype
+        if not (~_nan_mask(xp, flat)).any():
+            y = flat[:1].reshape(())
         else:
             y = flat[_nanmedian_index(xp, flat, 0)].reshape(())
         self.saved = (x, y)

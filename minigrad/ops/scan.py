@@ -320,8 +320,9 @@ class MedianAll(Function):
     def forward(self, x: Any) -> Any:
         xp = self.xp
         flat = x.reshape(-1)
-        if flat.size == 0:
-            y = xp.asarray(xp.nan, dtype=x.dtype)
+        if flat.size == 0:   # NaN; of an integer dtype, PyTorch's NaN cast (the minimum from 32 bits up, else 0)
+            empty = xp.nan if x.dtype.kind == "f" else xp.iinfo(x.dtype).min if x.dtype.itemsize >= 4 else 0
+            y = xp.asarray(empty, dtype=x.dtype)
         else:
             y = flat[_median_index(xp, flat, 0)].reshape(())
         self.saved = (x, y)

@@ -91,3 +91,13 @@ VAR_CASES = {
 def test_var_without_degrees_of_freedom_as_torch(name: str) -> None:
     call, x = VAR_CASES[name]
     _same(call, np.array(x, dtype=np.float32))
+
+
+# --- median/nanmedian of an empty integer tensor: PyTorch's NaN cast to the dtype, not an error ---
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("name", ["median", "nanmedian"])
+def test_median_of_empty_integer_tensor_as_torch(name: str, dtype: str) -> None:
+    x = np.zeros((0, 3), dtype=dtype)
+    t, m = getattr(torch, name)(torch.from_numpy(x)), getattr(mg, name)(mg.tensor(x))
+    assert m.shape == () and str(m.dtype) == str(t.dtype).replace("torch.", "") and m.item() == t.item()
