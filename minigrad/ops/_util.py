@@ -40,6 +40,11 @@ class IndexArgumentError(TypeError, IndexError, RuntimeError):
     (rank) in PyTorch."""
 
 
+class DtypeNotImplementedError(TypeError, NotImplementedError):
+    """An op with no kernel for a dtype (frac of an int, gcd of a float, floor of a bool …): TypeError here, the
+    NotImplementedError PyTorch raises ("not implemented for 'Long'"), so ``except`` clauses for either catch it."""
+
+
 class ComplexOrderError(TypeError, NotImplementedError):
     """An op that orders values (``<``, clamp, max, sort, round …) given complex ones, which have no order: PyTorch's
     NotImplementedError ("not implemented for 'ComplexDouble'"); TypeError here, as for any dtype an op refuses.

@@ -45,12 +45,21 @@ def _operand(value: Any, name: str) -> Any:
     raise TypeError(f"{name}: expected an integer or bool tensor or number, got {type(value).__name__}")
 
 
-def _binary(name: str, fn: Callable[[Any, Any, Any], Any]) -> Callable[[Any, Any], Tensor]:
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, numpy.bool_)) or getattr(value, "dtype", None) == numpy.bool_
+
+
+def _binary(name: str, fn: Callable[[Any, Any, Any], Any], bools: bool = True) -> Callable[[Any, Any], Tensor]:
+    """The op ``name`` computing ``fn(xp, a, b)``; ``bools=False``: two bool operands raise (PyTorch has no bool
+    kernel for the shifts)."""
     def op(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's argument name
         if not isinstance(input, Tensor) and not isinstance(other, Tensor):
             raise TypeError(f"{name}: expected at least one Tensor, got {type(input).__name__} and "
                             f"{type(other).__name__}")
         a, b = same_device(name, (_operand(input, name), _operand(other, name)))
+        if not bools and _is_bool(a) and _is_bool(b):
+            raise BitwiseDtypeError(f"{name}: not implemented for two bool operands (as in PyTorch); shapes "
+                                    f"{getattr(a, 'shape', ())} and {getattr(b, 'shape', ())}")
         xp = _xp_of(a, b)
         return _bool_result(name, lambda x, y: xp.asarray(fn(xp, x, y)), (a, b))
     op.__name__ = name
@@ -62,8 +71,8 @@ def _binary(name: str, fn: Callable[[Any, Any, Any], Any]) -> Callable[[Any, Any
 bitwise_and = _binary("bitwise_and", lambda xp, a, b: xp.bitwise_and(a, b))
 bitwise_or = _binary("bitwise_or", lambda xp, a, b: xp.bitwise_or(a, b))
 bitwise_xor = _binary("bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b))
-bitwise_left_shift = _binary("bitwise_left_shift", lambda xp, a, b: xp.left_shift(a, b))
-bitwise_right_shift = _binary("bitwise_right_shift", lambda xp, a, b: xp.right_shift(a, b))
+bitwise_left_shift = _binary("bitwise_left_shift", lambda xp, a, b: xp.left_shift(a, b), bools=False)
+bitwise_right_shift = _binary("bitwise_right_shift", lambda xp, a, b: xp.right_shift(a, b), bools=False)
 
 
 def bitwise_not(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's argument name

@@ -27,7 +27,7 @@ from ..outputs import write_out
 from ..tensor import Tensor
 from ..tensor import float64 as _FLOAT64
 from ..tensor import int64 as _INT64
-from ._util import ShapeMismatchError, complex_order_error, read_by_the_others, sum_to
+from ._util import DtypeNotImplementedError, ShapeMismatchError, complex_order_error, read_by_the_others, sum_to
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
@@ -61,6 +61,11 @@ def _floating(x: Any) -> Any:
 
 def _shape(value: Any) -> tuple:
     return getattr(value, "shape", ())
+
+
+def _is_bool(value: Any) -> bool:
+    """Whether ``value`` is a bool tensor or array, or a Python bool."""
+    return isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", None) == "b"
 
 
 def _broadcast_shapes(a: Any, b: Any, y: Any) -> tuple | None:
@@ -447,6 +452,8 @@ class Abs(Function):
     complex_grad = True   # complex values: complex_backward (autograd.engine._complex_gate)
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == bool:
+            raise DtypeNotImplementedError(f"abs: not implemented for a bool tensor (shape {x.shape}), as in PyTorch")
         self.saved = (x,)
         return self.xp.abs(x)
 
@@ -561,9 +568,16 @@ def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:  # n
 def power_operator(a: Any, b: Any) -> Tensor:
     """``a ** b``: :func:`pow` without its ``out=`` test (the operators never take one)."""
     if isinstance(b, Tensor) and _integral(b) and _integral(a):
+        if _is_bool(a) and _is_bool(b):
+            raise DtypeNotImplementedError(f"pow: not implemented for two bool operands (shapes {_shape(a)} and "
+                                           f"{_shape(b)}), as in PyTorch")
         return IntegerPow()(a, b)
-    if isinstance(a, Tensor) and a.dtype.kind == "b" and isinstance(b, int) and not isinstance(b, bool):
-        a = AsType(_INT64)(a)
+    if isinstance(a, Tensor) and isinstance(b, int) and not isinstance(b, bool):
+        if a.dtype.kind == "b":
+            a = AsType(_INT64)(a)
+        elif b < 0 and a.dtype.kind in "iu":   # uint8 ** -3 would wrap -3 to 253 (and give 0), not raise
+            raise IntegerPowerError(f"pow: Integers to negative integer powers are not allowed (a {a.dtype} tensor "
+                                    f"to the power {b}), as in PyTorch")
     return Pow()(a, b)
 
 
@@ -633,6 +647,8 @@ def clip(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None 
         raise ShapeMismatchError("clip: give at least one of min and max")
     for bound in (min, max):
         if bound is not None and not isinstance(bound, (int, float, Tensor)) and not backend.is_array(bound):
+            if isinstance(bound, complex):   # PyTorch's NotImplementedError: complex values have no order
+                raise complex_order_error("clip", "complex")
             raise TypeError(f"clip: min and max must be numbers, arrays or Tensors, got {type(bound).__name__}")
     bounds = [bound for bound in (min, max) if bound is not None]
     return Clip(min is not None, max is not None)(x, *bounds)

@@ -43,7 +43,7 @@ from ..recording import _state
 from ..tensor import Tensor, _address
 from ..versions import INPLACE, memory_owner
 from ._util import ArgumentTypeError, ShapeMismatchError, number, scale_given_first, sum_to, unwrap
-from .elementwise import Where, add, clip, div, exp, log, mul, neg, relu, sigmoid, sqrt, sub, tanh
+from .elementwise import Where, _integral, add, clip, div, exp, log, mul, neg, relu, sigmoid, sqrt, sub, tanh
 from .elementwise import abs as abs_op  # not the builtins' names: this module also reads Python numbers
 from .elementwise import pow as pow_op
 from .scatters import _EmbedStrided
@@ -383,7 +383,11 @@ def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
 def scaled(b: Any, alpha: Any, a: Any = None) -> Any:
     """``alpha * b`` as torch.add/sub (and ``add_``/``sub_``) compute it; a tensor ``b`` is first cast to the dtype
     of ``a ∘ b`` (PyTorch computes ``alpha * b`` in the result's dtype: a uint8 ``b`` times 2 must not wrap at 256
-    before it is added to a float)."""
+    before it is added to a float). A float ``alpha`` with integer ``a`` and ``b`` raises, as PyTorch."""
+    if isinstance(alpha, (float, numpy.floating)) and a is not None and _integral(a) and _integral(b):
+        raise ArgumentTypeError(f"For integral input tensors, argument alpha must not be a floating point number "
+                                f"(got {alpha!r}; dtypes {a.dtype} and {getattr(b, 'dtype', type(b).__name__)}), "
+                                "as in PyTorch")
     if alpha == 1:
         return b
     if not isinstance(b, Tensor):

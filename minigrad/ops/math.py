@@ -21,6 +21,7 @@ from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import (
+    DtypeNotImplementedError,
     ShapeMismatchError,
     complex_order_error,
     dim_or_axis,
@@ -47,7 +48,7 @@ def _no_integer_zero(xp: Any, a: Any, b: Any, name: str) -> None:
     """Raise where an integer (or bool) ``a`` meets an integer zero in ``b``, as PyTorch (NumPy gives 0)."""
     if _integral(a) and _integral(b):
         zero = b == 0
-        if zero.any() if hasattr(zero, "any") else zero:
+        if (zero.any() if hasattr(zero, "any") else zero) and getattr(a, "size", 1):   # an empty result divides nothing
             raise IntegerDivisionByZero(f"{name}: integer division by zero (as in PyTorch; shapes "
                                         f"{_shape(a)} and {_shape(b)})")
 
@@ -133,7 +134,7 @@ def _flat(name: str, fn: Callable[[Any, Any], Any], doc: str) -> Callable[[Tenso
     def op(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         x = _numeric(input, name)
         if x.dtype == bool and name != "sign":
-            raise TypeError(f"{name}: not defined for a bool tensor (as in PyTorch); cast it first")
+            raise DtypeNotImplementedError(f"{name}: not defined for a bool tensor (as in PyTorch); cast it first")
         if x.dtype.kind in "biu" and name != "sign":
             return _copy(x)   # integers are already whole (PyTorch copies)
         return Flat(name, fn)(x)
@@ -161,10 +162,13 @@ def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyT
     """x rounded half to even (to ``decimals`` decimal places), as torch.round; the gradient is 0."""
     x = _numeric(input, "round")
     if x.dtype == bool:
-        raise TypeError("round: not defined for a bool tensor (as in PyTorch); cast it first")
+        raise DtypeNotImplementedError("round: not defined for a bool tensor (as in PyTorch); cast it first")
     if isinstance(decimals, bool) or not isinstance(decimals, int):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")
     if x.dtype.kind in "biu":
+        if decimals != 0:   # PyTorch's round(decimals=) has no integer kernel
+            raise DtypeNotImplementedError(f"round: decimals={decimals} is not implemented for dtype {x.dtype}, "
+                                           "as in PyTorch")
         return _copy(x)
     if decimals == 0:
         return Flat("round", lambda xp, a: xp.rint(a))(x)
@@ -335,6 +339,13 @@ def _fmod(xp: Any, a: Any, b: Any) -> Any:
     return xp.fmod(a, b)
 
 
+def _no_bool_pair(a: Any, b: Any, name: str) -> None:
+    """Refuse two bool operands (a bool result), as PyTorch: it has no bool kernel for ``name``."""
+    if all(isinstance(v, bool) or getattr(getattr(v, "dtype", None), "kind", None) == "b" for v in (a, b)):
+        raise DtypeNotImplementedError(f"{name}: not implemented for two bool operands (shapes {_shape(a)} and "
+                                       f"{_shape(b)}), as in PyTorch")
+
+
 def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
     """a - floor(a / b) * b: the result has the sign of ``b`` (Python's ``%``, torch.remainder).
 
@@ -342,6 +353,7 @@ def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
     """
     refuse_complex("remainder", input, other)   # a floor: complex values (a Python complex too) have no order
     a, b = _pair(input, other, "remainder")
+    _no_bool_pair(a, b, "remainder")
     # d/db is -(a // b) with the floor division the forward used (7 // 0.1 is 69, not floor(7 / 0.1) = 70)
     return Binary("remainder", _remainder, lambda xp, gy, x, y, out: (gy, gy * -xp.floor_divide(x, y)))(a, b)
 
@@ -353,6 +365,7 @@ def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
     """
     refuse_complex("fmod", input, other)   # a trunc: complex values (a Python complex too) have no order
     a, b = _pair(input, other, "fmod")
+    _no_bool_pair(a, b, "fmod")
     return Binary("fmod", _fmod, lambda xp, gy, x, y, out: (gy, gy * -xp.trunc(x / y)))(a, b)
 
 
@@ -376,6 +389,9 @@ def logaddexp(input: Any, other: Any) -> Tensor:  # noqa: A002
     """log(exp(a) + exp(b)) without overflow; gradients 1 / (1 + exp(b - a)) and 1 / (1 + exp(a - b)), PyTorch's
     formulas (exp(a - y) would be inf - inf = NaN where a = inf and b is finite; PyTorch gives 1 and 0)."""
     a, b = _pair(input, other, "logaddexp")
+    if all(_integral(v) for v in (a, b) if isinstance(v, Tensor)):   # PyTorch has no integer kernel
+        raise DtypeNotImplementedError(f"logaddexp: not implemented for integer or bool tensors (shapes {_shape(a)} "
+                                       f"and {_shape(b)}), as in PyTorch; cast to float first")
     a, b = _floating_pair(a, b, "logaddexp")
     return Binary("logaddexp", _logaddexp,
                   lambda xp, gy, x, y, out: (gy / (1 + xp.exp(y - x)), gy / (1 + xp.exp(x - y))))(a, b)

@@ -38,6 +38,7 @@ from . import elementwise, inplace
 from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
+    DtypeNotImplementedError,
     number,
     one_of,
     refuse_complex,
@@ -136,7 +137,7 @@ def _quotient(xp: Any, a: Any, b: Any, mode: str, name: str) -> Any:
         if _is_bool(a) and _is_bool(b):
             raise BoolDivisionError(f"{name}: rounding division is not defined for two bool tensors (as in PyTorch)")
         zero = b == 0
-        if zero.any() if hasattr(zero, "any") else zero:
+        if (zero.any() if hasattr(zero, "any") else zero) and getattr(a, "size", 1):   # an empty result divides nothing
             raise IntegerDivisionByZero(f"{name}: integer division by zero (as in PyTorch)")
         with backend.errstate(xp, over="ignore"):
             quotient = xp.floor_divide(a, b)
@@ -265,8 +266,8 @@ def _alpha(alpha: Any, a: Any, b: Any, name: str) -> Any:
         raise ArgumentTypeError(f"{name}: a bool alpha is only supported for bool results (as PyTorch)")
     alpha = number(alpha, name, "alpha")
     if isinstance(alpha, (float, numpy.floating)) and _integral(a) and _integral(b):
-        raise TypeError(f"{name}: for integral input tensors, argument alpha must not be a floating point number "
-                        f"(got {alpha!r}, as in PyTorch)")
+        raise ArgumentTypeError(f"{name}: for integral input tensors, argument alpha must not be a floating point "
+                                f"number (got {alpha!r}, as in PyTorch)")
     return alpha
 
 
@@ -366,10 +367,11 @@ def _integer_pair(a: Any, b: Any, name: str) -> tuple:
         raise TypeError(f"{name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     a, b = (v if isinstance(v, int) and not isinstance(v, bool) else _numeric(v, name) for v in (a, b))
     refuse_complex(name, a, b, order=False)
-    for value in (a, b):
-        if isinstance(value, Tensor) and value.dtype.kind not in "iu":
-            raise TypeError(f"{name}: not implemented for dtype {value.dtype} (integers only, as in PyTorch); "
-                            f"shapes {_shape(a)} and {_shape(b)}")
+    kinds = [value.dtype.kind if isinstance(value, Tensor) else "i" for value in (a, b)]
+    if any(kind not in "biu" for kind in kinds) or kinds == ["b", "b"]:   # a bool with an integer promotes
+        dtype = a.dtype if kinds[0] not in "iu" else b.dtype
+        raise DtypeNotImplementedError(f"{name}: not implemented for dtype {dtype} (integers only, as in "
+                                       f"PyTorch); shapes {_shape(a)} and {_shape(b)}")
     return a, b
 
 
@@ -416,10 +418,13 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     if deprecated:
         tensor1, tensor2, value = _scale_first("addcmul", tensor1, (tensor2,), deprecated, value, "value")
     if (type(value) is int and value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor)
-            and isinstance(tensor2, Tensor) and input.dtype == tensor1.dtype == tensor2.dtype):
+            and isinstance(tensor2, Tensor) and input.dtype == tensor1.dtype == tensor2.dtype != bool):
         return elementwise.AddCMul()(input, tensor1, tensor2)   # the common case, without the casts' checks
     x = input
     x, tensor1, tensor2 = _common("addcmul", x, tensor1, tensor2)
+    if x.dtype.kind == "b":   # PyTorch has no bool kernel
+        raise DtypeNotImplementedError(f"addcmul: not implemented for bool tensors (shapes {tuple(x.shape)}, "
+                                       f"{tuple(tensor1.shape)}, {tuple(tensor2.shape)}), as in PyTorch")
     value = number(value, "addcmul", "value")
     if x.dtype.kind in "biu" and isinstance(value, (float, numpy.floating)):
         raise TypeError(f"addcmul: value must be an int for integer tensors, got {value!r}")
@@ -436,11 +441,11 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     """
     if deprecated:
         tensor1, tensor2, value = _scale_first("addcdiv", tensor1, (tensor2,), deprecated, value, "value")
+    if _integral(tensor1) and _integral(tensor2):   # PyTorch's test, before the promotion with input
+        raise ArgumentTypeError("addcdiv: integer division with addcdiv is not supported (as in PyTorch); "
+                                "use x + value * tensor1 / tensor2")
     x = input
     x, tensor1, tensor2 = _common("addcdiv", x, tensor1, tensor2)
-    if tensor1.dtype.kind in "biu":
-        raise TypeError("addcdiv: integer division with addcdiv is not supported (as in PyTorch); "
-                        "use x + value * tensor1 / tensor2")
     value = number(value, "addcdiv", "value")
     return elementwise.add(x, elementwise.div(_scaled(tensor1, value), tensor2))
 

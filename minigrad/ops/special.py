@@ -22,7 +22,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, float64
 from . import elementwise, inplace
-from ._util import complex_order_error, number, refuse_complex
+from ._util import ArgumentTypeError, DtypeNotImplementedError, complex_order_error, number, refuse_complex
 from .elementwise import _integral
 from .math import (
     Binary,
@@ -126,13 +126,20 @@ def sinc(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     return Sinc()(_floating(input, "sinc"))
 
 
+def _real_only(x: Any, name: str) -> None:
+    if isinstance(x, Tensor) and x.dtype.kind == "c":   # PyTorch's RuntimeError ("not supported for complex")
+        raise complex_order_error(name, x.dtype, runtime=True, order=False)
+
+
 def deg2rad(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-    """Degrees to radians, ``input * π/180``; any shape."""
+    """Degrees to radians, ``input * π/180``; any shape; complex tensors raise, as in PyTorch."""
+    _real_only(input, "deg2rad")
     return elementwise.mul(_floating(input, "deg2rad"), _math.pi / 180)
 
 
 def rad2deg(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-    """Radians to degrees, ``input * 180/π``; any shape."""
+    """Radians to degrees, ``input * 180/π``; any shape; complex tensors raise, as in PyTorch."""
+    _real_only(input, "rad2deg")
     return elementwise.mul(_floating(input, "rad2deg"), 180 / _math.pi)
 
 
@@ -229,7 +236,8 @@ def xlogy(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
 
 def _no_integers(a: Any, b: Any, name: str) -> None:
     if all(_integral(v) for v in (a, b) if isinstance(v, Tensor)):
-        raise TypeError(f"{name}: not implemented for integer or bool tensors (as in PyTorch); cast to float first")
+        raise DtypeNotImplementedError(f"{name}: not implemented for integer or bool tensors (as in PyTorch); cast to "
+                                       "float first")
 
 
 def hypot(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -291,10 +299,10 @@ def nextafter(input: Tensor, other: Any) -> Tensor:  # noqa: A002 - PyTorch's na
     """
     a, b = _operands(input, other, "nextafter", floating=False)
     refuse_complex("nextafter", a, b, order=False)
-    for value in (a, b):
-        if isinstance(value, Tensor) and value.dtype.kind != "f":
-            raise TypeError(f"nextafter: not implemented for dtype {value.dtype} (as in PyTorch); shapes "
-                            f"{_shape_of(a)} and {_shape_of(b)}")
+    if not any(isinstance(value, Tensor) and value.dtype.kind == "f" for value in (a, b)):   # float16 with a bool
+        dtype = a.dtype if isinstance(a, Tensor) else b.dtype                                  # is float16 (PyTorch)
+        raise DtypeNotImplementedError(f"nextafter: not implemented for dtype {dtype} (as in PyTorch); "
+                                       f"shapes {_shape_of(a)} and {_shape_of(b)}")
     return Binary("nextafter", lambda xp, x, y: xp.nextafter(x, y),
                   lambda xp, gy, x, y, out: (xp.where(x == y, gy.dtype.type(0), gy), xp.zeros_like(gy)))(a, b)
 
@@ -362,8 +370,8 @@ def heaviside(input: Tensor, values: Any) -> Tensor:  # noqa: A002 - PyTorch's n
     else:
         values = _numeric(values, "heaviside")
     if isinstance(values, Tensor) and values.dtype != x.dtype:
-        raise TypeError(f"heaviside: values has dtype {values.dtype} but x has dtype {x.dtype}: not implemented "
-                        "for tensors with different dtypes (as in PyTorch)")
+        raise ArgumentTypeError(f"heaviside: values has dtype {values.dtype} but x has dtype {x.dtype}: not "
+                                "implemented for tensors with different dtypes (as in PyTorch)")
     return NotDifferentiable("heaviside", lambda xp, a, v: xp.where(a == 0, v, (a > 0).astype(a.dtype)))(x, values)
 
 
@@ -414,7 +422,7 @@ def frac(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     if x.dtype.kind == "c":   # trunc orders values: NumPy has no complex trunc, PyTorch no complex frac
         raise complex_order_error("frac", x.dtype)
     if x.dtype.kind != "f":
-        raise TypeError(f"frac: not implemented for dtype {x.dtype} (as in PyTorch)")
+        raise DtypeNotImplementedError(f"frac: not implemented for dtype {x.dtype} (as in PyTorch)")
     return _frac(x)
 
 
