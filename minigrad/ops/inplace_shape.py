@@ -163,7 +163,7 @@ def squeeze_(x: Tensor, dim: Any = None) -> Tensor:
 def t_(x: Tensor) -> Tensor:
     """Transpose a 2-D tensor in place, (m, n) → (n, m); 0-d and 1-D stay as they are. More dims raise."""
     if isinstance(x, Tensor) and x.ndim > 2:
-        raise ValueError(f"t_: expects a tensor with <= 2 dimensions, but self is {x.ndim}D (shape {x.shape})")
+        raise ShapeMismatchError(f"t_: expects a tensor with <= 2 dimensions, but self is {x.ndim}D (shape {x.shape})")
     return _reshape_in_place(x, "t_", lambda cur: Transpose((1, 0)) if cur.ndim == 2 else None)
 
 

@@ -244,3 +244,9 @@ def test_squeeze_refuses_a_repeated_dim() -> None:
     for L in (torch, mg):
         with pytest.raises(RuntimeError):
             L.ones(1, 2, 1).squeeze((-3, 0))
+
+
+def test_t_in_place_of_3d_is_a_runtime_error() -> None:
+    for L in (torch, mg):
+        with pytest.raises(RuntimeError, match="t_"):
+            L.ones(2, 3, 4).t_()
