@@ -20,6 +20,7 @@ from . import index as _index
 from ._util import (
     ArgumentTypeError,
     DtypeMismatchError,
+    IndexArgumentError,
     ShapeMismatchError,
     check_index_range,
     device_array,
@@ -31,7 +32,7 @@ from ._util import (
     tensor_arg,
 )
 from .inplace import SetItem, _fill, _inplace
-from .select import _index_array, check_along
+from .select import _index_array, check_along, check_index_dtype
 from .shape import _index_arrays, broadcast_to, reshape
 
 
@@ -43,6 +44,7 @@ def _index_vector(x: Tensor, dim: Any, index: Any, name: str) -> tuple:
     """
     axis = one_axis(dim, max(x.ndim, 1), name)
     data = index_data(index, name, max_ndim=1)
+    check_index_dtype(data, name)
     return axis, backend.to_device(data, x.device)
 
 
@@ -268,6 +270,20 @@ class IndexPutAdd(Function):
         return gy, gvalues
 
 
+def _put_index(index: Any) -> Any:
+    """One of index_put's index tensors as PyTorch reads it: a uint8 one is a (deprecated) mask, as in ``x[i]``;
+    int64, int32 and bool are kept; other integer dtypes raise PyTorch's IndexError."""
+    data = index.data if isinstance(index, Tensor) else index
+    if data.dtype == "uint8":
+        warnings.warn("indexing with dtype uint8 is deprecated (as in PyTorch), use a bool tensor instead",
+                      UserWarning, stacklevel=4)
+        return data.astype(bool)
+    if data.dtype.kind in "iu" and data.dtype.name not in ("int64", "int32"):
+        raise IndexArgumentError(f"index_put: tensors used as indices must be long, int, byte or bool tensors, "
+                                 f"got {data.dtype}")
+    return index
+
+
 def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False) -> Tensor:  # noqa: A002
     """A copy of ``x`` with ``x[indices] = values`` (``indices`` a tuple of int or bool tensors; values
     broadcast), or ``+=`` with ``accumulate=True``, repeated indices then adding up (torch.index_put)."""
@@ -277,7 +293,11 @@ def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False
     values = tensor_arg(values, "index_put")
     if values.dtype != x.dtype:
         raise TypeError(f"index_put: values ({values.dtype}) must have the dtype of the tensor ({x.dtype})")
-    index = tuple(indices)
+    index = tuple(_put_index(i) for i in indices)
+    if (len(index) == 1 and index[0] is not indices[0] and index[0].ndim and values.numel() == 1
+            and not flag(accumulate, "index_put", "accumulate")):
+        raise ArgumentTypeError("index_put: PyTorch fills a uint8 mask with a one-element value by masked_fill_, "
+                                "which only supports bool masks; use a bool mask")
     try:
         if flag(accumulate, "index_put", "accumulate"):
             return IndexPutAdd(index)(x, values)
@@ -298,6 +318,7 @@ def put(input: Tensor, index: Any, source: Any, accumulate: bool = False) -> Ten
     x = input
     x, source = tensor_arg(x, "put"), tensor_arg(source, "put")
     data = index_data(index, "put")
+    check_index_dtype(data, "put")
     check_index_range(data, x.numel(), "put", f"a tensor of shape {x.shape} read as 1-D", negative=True)
     if data.size != source.numel():
         raise ValueError(f"put: index ({tuple(data.shape)}) and source ({source.shape}) must have the same number "
@@ -313,6 +334,10 @@ def put_(x: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor
 
 
 # --- scatter_reduce: reductions at the places an index names along a dim, and scatter's older reduce= ------
+
+class BoolReduceError(TypeError, NotImplementedError):
+    """scatter_reduce's 'mean' and every index_reduce of a bool tensor: PyTorch's NotImplementedError."""
+
 
 _REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 _UFUNCS = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
@@ -467,8 +492,8 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
         raise DtypeMismatchError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
     if src.device != x.device:
         raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
-    if reduce == "mean" and x.dtype.kind == "b":
-        raise TypeError(f"{name}: reduce='mean' is not implemented for bool tensors (as in PyTorch)")
+    if x.dtype.kind == "b" and (reduce == "mean" or name == "index_reduce"):   # PyTorch's kernels lack these
+        raise BoolReduceError(f"{name}: reduce={reduce!r} is not implemented for bool tensors (as in PyTorch)")
     if reduce in ("amax", "amin") and x.dtype.kind == "c":
         raise TypeError(f"{name}: reduce={reduce!r} is not implemented for complex tensors (dtype {x.dtype})")
     op = ScatterReduce(axis, data, reduce, include_self, check=name)

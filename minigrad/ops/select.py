@@ -108,6 +108,13 @@ class InRange(Function):
         return None
 
 
+def check_index_dtype(data: Any, name: str) -> None:
+    """PyTorch's index ops take int64 or int32 indices only: a uint8 index would read as a mask (a silent wrong
+    result), so every other integer dtype raises, as PyTorch's."""
+    if data.dtype.kind in "iu" and data.dtype.name not in ("int64", "int32"):
+        raise IndexArgumentError(f"{name}(): Expected dtype int32/int64 for index, got {data.dtype}")
+
+
 def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
     """``index`` as an integer array on ``x``'s device, its dtype and shapes checked against ``x``'s.
 
@@ -123,6 +130,7 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
         raise backend.reworded(error, message) from error
     if data.dtype.kind not in "iu":
         raise ArgumentTypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
+    check_index_dtype(data, name)
     if data.ndim != x.ndim:
         raise ShapeMismatchError(f"{name}: index has {data.ndim} dims but the input has {x.ndim} (shape {x.shape})")
     for d, (n, m) in enumerate(zip(data.shape, x.shape)):
@@ -346,6 +354,7 @@ def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = No
     if data.ndim > 1 or data.dtype.kind not in "iu":
         raise IndexArgumentError(f"index_select: index must be a 1-D integer tensor, got "
                                  f"{data.dtype}{tuple(data.shape)}")
+    check_index_dtype(data, "index_select")
     if x.ndim == 0:   # PyTorch reads a 0-d input as shape (1,): a one-element index gives a 0-d result
         if data.size != 1:
             raise ValueError(f"index_select: a 0-d input takes a one-element index, got shape {tuple(data.shape)}")

@@ -1,0 +1,98 @@
+"""Round 14 differential fuzzing of indexing and scatter/gather against PyTorch: one test per root cause found."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+X = np.arange(6.0).reshape(3, 2)
+
+
+def _both(call, index_dtype):
+    """call(lib, x, i, j) on torch and minigrad: (torch's result or exception, ours)."""
+    i = np.array([1, 0, 1], index_dtype)
+    j = np.array([[1, 0], [0, 1], [1, 1]], index_dtype)
+    results = []
+    for lib in (torch, mg):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                results.append(call(lib, lib.tensor(X), lib.tensor(i), lib.tensor(j)))
+        except Exception as error:  # noqa: BLE001 - compared below
+            results.append(error)
+    return results
+
+
+INDEX_OPS = {
+    "index_select": lambda lib, x, i, j: x.index_select(0, i),
+    "index_add": lambda lib, x, i, j: x.index_add(0, i, x),
+    "index_copy": lambda lib, x, i, j: x.index_copy(0, i, x),
+    "index_fill": lambda lib, x, i, j: x.index_fill(0, i, -1.0),
+    "index_reduce": lambda lib, x, i, j: x.index_reduce(0, i, x, "prod"),
+    "scatter": lambda lib, x, i, j: x.scatter(0, j, x),
+    "scatter_add": lambda lib, x, i, j: x.scatter_add(0, j, x),
+    "scatter_reduce": lambda lib, x, i, j: x.scatter_reduce(0, j, x, "amax"),
+    "put": lambda lib, x, i, j: x.put(i, lib.ones(3, dtype=x.dtype)),
+    "put_": lambda lib, x, i, j: x.put_(i, lib.ones(3, dtype=x.dtype), accumulate=True),
+}
+
+
+@pytest.mark.parametrize("op", sorted(INDEX_OPS))
+@pytest.mark.parametrize("index_dtype", [np.uint8, np.int16, np.int8])
+def test_index_ops_refuse_small_integer_indices(op, index_dtype):
+    """A uint8/int16 index was read as a mask (index_select: rows 0 and 2 instead of PyTorch's error) or as
+    ints where PyTorch raises; PyTorch takes int32/int64 only."""
+    theirs, ours = _both(INDEX_OPS[op], index_dtype)
+    assert isinstance(theirs, (RuntimeError, IndexError))
+    assert isinstance(ours, type(theirs)), ours
+
+
+@pytest.mark.parametrize("op", sorted(INDEX_OPS))
+def test_index_ops_take_int32_indices(op):
+    theirs, ours = _both(INDEX_OPS[op], np.int32)
+    if isinstance(theirs, Exception):   # int64-only in PyTorch (index_copy, index_fill, put): ours is the same op
+        theirs, _ = _both(INDEX_OPS[op], np.int64)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("values", [[-1.0, -2.0], [5.0]])
+def test_index_put_uint8_index_is_a_mask(accumulate, values):
+    """index_put((uint8,), v): PyTorch reads the uint8 tensor as a (deprecated) bool mask, as x[i] does; ours added
+    at the integer positions 1, 0, 1 (a silent wrong result). A one-element value without accumulate is PyTorch's
+    masked_fill_, which refuses uint8: RuntimeError."""
+    theirs, ours = _both(lambda lib, x, i, j: x.index_put((i,), lib.tensor(values, dtype=lib.float64),
+                                                           accumulate=accumulate), np.uint8)
+    if isinstance(theirs, Exception):
+        assert isinstance(theirs, RuntimeError) and isinstance(ours, RuntimeError), ours
+    else:
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_index_put_int16_index_raises_index_error():
+    i = np.array([1, 0], np.int16)
+    with pytest.raises(IndexError, match="long, int, byte or bool"):
+        torch.tensor(X).index_put((torch.tensor(i),), torch.tensor(1.0, dtype=torch.float64))
+    with pytest.raises(IndexError, match="long, int, byte or bool"):
+        mg.tensor(X).index_put((mg.tensor(i),), mg.tensor(1.0, dtype=mg.float64))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x, i: x.scatter_reduce(0, i, x, "mean"),
+    lambda lib, x, i: x.scatter_reduce(0, i, x, "mean", include_self=False),
+    lambda lib, x, i: x.index_reduce(0, i, x, "prod"),
+    lambda lib, x, i: x.index_reduce(0, i, x, "amax"),
+    lambda lib, x, i: x.index_reduce(0, i, x, "mean"),
+])
+def test_bool_reductions_raise_not_implemented(call):
+    """PyTorch has no bool kernel for scatter_reduce 'mean' nor for index_reduce: NotImplementedError (ours was a
+    TypeError, or a result)."""
+    for lib in (torch, mg):
+        with pytest.raises(NotImplementedError):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                call(lib, lib.tensor([True, False]), lib.tensor([0, 1]))
