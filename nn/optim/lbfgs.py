@@ -207,7 +207,10 @@ class LBFGS(Optimizer):
                     self._set_params(x)
                     return value, grad
 
-                found, ls_evals = strong_wolfe(along, d, t, Trial(0.0, loss, flat_grad, slope))
+                # the search's evaluations count against max_eval, as PyTorch's (max_ls=max_eval - evaluations so
+                # far): with max_eval=1 the first trial step is taken as it is
+                found, ls_evals = strong_wolfe(along, d, t, Trial(0.0, loss, flat_grad, slope),
+                                               max_ls=max(hyper["max_eval"] - evals_this_step, 0))
                 loss, flat_grad, t = found.loss, found.grad, found.t
                 self._move(t, d)
                 optimal = abs(flat_grad).max().item() <= hyper["tolerance_grad"]

@@ -106,3 +106,28 @@ def test_numpy_scalar_hyper_parameters_keep_a_float32_parameter_float32(name: st
     for key, value in mopt.state[mparams[0]].items():
         if key != "step":
             assert value.dtype == np.float32, (key, value.dtype)
+
+
+def test_lbfgs_line_search_counts_against_max_eval() -> None:
+    # PyTorch passes max_ls=max_eval - evaluations so far to its strong-Wolfe search: with max_iter=1 (max_eval=1)
+    # the first trial step is taken as it is; the search used to run up to 25 more evaluations
+    x0 = np.array([-1.2, 1.0, 0.5])
+    results = []
+    for make, make_opt in ((torch.tensor, torch.optim.LBFGS), (mg.tensor, optim.LBFGS)):
+        x = make(x0.copy(), requires_grad=True)
+        opt = make_opt([x], lr=0.1, max_iter=1, history_size=2, line_search_fn="strong_wolfe")
+        calls = [0]
+
+        def closure(x: Any = x, opt: Any = opt, calls: list = calls) -> Any:
+            opt.zero_grad()
+            loss = ((1 - x[:-1]) ** 2).sum() + 10 * ((x[1:] - x[:-1] ** 2) ** 2).sum()
+            loss.backward()
+            calls[0] += 1
+            return loss
+
+        for _ in range(4):
+            opt.step(closure)
+        results.append((x.detach().numpy().copy(), calls[0], int(opt.state_dict()["state"][0]["func_evals"])))
+    (tx, tcalls, tevals), (mx, mcalls, mevals) = results
+    np.testing.assert_allclose(mx, tx, rtol=1e-10)
+    assert (mcalls, mevals) == (tcalls, tevals) == (8, 8)
