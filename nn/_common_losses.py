@@ -289,7 +289,7 @@ def kl_div(input: Tensor, target: Any, size_average: bool | None = None, reduce:
     input = _floating(input, name)
     target = _as_operand(target, input, name)
     if target.dtype.kind != "f":
-        raise TypeError(f"{name}: target must be floating point, got {target.dtype}")
+        raise _dtype_error(target.dtype, f"{name}: target must be floating point, got {target.dtype}")
     _broadcast_shape(input, target, name)
     if log_target:
         loss = target.exp() * (target - input)
@@ -379,6 +379,8 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     target = _as_operand(target, input, name)
     _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
+    if target.dtype != input.dtype:   # PyTorch's huber_loss computes in the input's dtype (f32 input, f64 target: f32)
+        target = target.astype(input.dtype)
     difference = input - target
     distance = difference.abs()
     far = distance >= delta   # NaN is not far: its loss and gradient stay NaN, as PyTorch's

@@ -152,9 +152,9 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
     sizes = x.shape[2:]
     out_size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1
                      for n, s, p, d, k, op in zip(sizes, stride, padding, dilation, kernel, output_padding))
-    if any(o < 1 for o in out_size):
-        raise ValueError(f"{name}: the output size {out_size} of an input of shape {x.shape} with weight "
-                         f"{weight.shape} is too small (stride {stride}, padding {padding}, dilation {dilation})")
+    if any(o < 1 for o in out_size):   # RuntimeError as PyTorch's shape check ("Output size is too small")
+        raise InputShapeError(f"{name}: the output size {out_size} of an input of shape {x.shape} with weight "
+                              f"{weight.shape} is too small (stride {stride}, padding {padding}, dilation {dilation})")
     batch = x.shape[0]
     # each input position spreads weightᵀ·x over a kernel-sized block of the output: (N, G, C_out/G·∏k, ∏I)
     columns = weight.reshape(groups, in_channels // groups, -1).mT @ x.reshape(

@@ -190,6 +190,8 @@ def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = Non
     input = _floating(input, name)
     target = _operand(target, input, name)
     _broadcast(name, input, target)
+    if target.dtype != input.dtype:   # PyTorch computes in the input's dtype (f32 input, f64 target: f32)
+        target = target.astype(input.dtype)
     return reduce_loss(mg.logaddexp(-target * input, 0.0), reduction)
 
 

@@ -93,7 +93,8 @@ class ClassTargets(mg.Function):
             low, high = int(valid.min()), int(valid.max())
             if low < 0 or high >= self.classes:
                 raise TargetError(self.message(low if low < 0 else high, low, high))
-        return self.xp.where(keep, flat, 0), keep.astype(self.dtype)
+        # int64 as PyTorch's Long: a uint8 (Byte) target would otherwise index as a boolean mask
+        return self.xp.where(keep, flat, 0).astype(numpy.int64, copy=False), keep.astype(self.dtype)
 
 
 class WeightedMean(mg.Function):

@@ -370,15 +370,15 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
         n = input.shape[axis]
         if mode == "circular" and (before < 0 or after < 0):   # PyTorch's circular crops first, then wraps
             if n + min(before, 0) + min(after, 0) < 0:
-                raise ValueError(f"pad: circular padding ({before}, {after}) of dim {axis} crops more than the "
-                                 f"input of shape {input.shape} has")
+                raise InputShapeError(f"pad: circular padding ({before}, {after}) of dim {axis} crops more than "
+                                      f"the input of shape {input.shape} has")
             out = out[(slice(None),) * axis + (slice(max(-before, 0), n - max(-after, 0)),)]
             n, before, after = out.shape[axis], max(before, 0), max(after, 0)
             if (before, after) == (0, 0):
                 continue
         elif n + before + after <= 0:   # reflect, replicate: a negative amount crops the padded result
-            raise ValueError(f"pad: {mode} padding ({before}, {after}) of dim {axis} leaves nothing of the "
-                             f"input of shape {input.shape}")
+            raise InputShapeError(f"pad: {mode} padding ({before}, {after}) of dim {axis} leaves nothing of the "
+                                  f"input of shape {input.shape}")
         limit = {"reflect": n - 1, "circular": n, "replicate": None}[mode]
         if n == 0 or (limit is not None and max(before, after) > limit):
             rule = {"reflect": f"< the dim size {n}", "circular": f"<= the dim size {n}",

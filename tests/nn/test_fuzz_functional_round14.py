@@ -1,0 +1,79 @@
+"""nn.functional against torch.nn.functional: the cases a round-14 differential fuzz (random configurations of the
+convolutions, pools, norms, resizing, padding, embeddings and every loss, float32 and float64) found differing
+from PyTorch 2.13, each with the value, dtype, error class or gradient torch gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+F, TF = nn.functional, torch.nn.functional
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_conv_transpose_too_small_output_raises_runtime_error(dims: int) -> None:
+    # output size (4 - 1)·1 - 2·2 + 0 + 1 = 0: torch's shape check raises RuntimeError ("Output size is too small")
+    x, w = np.ones((1, 2) + (4,) * dims), np.ones((2, 2) + (1,) * dims)
+    conv_t = getattr(F, f"conv_transpose{dims}d")
+    with pytest.raises(RuntimeError):
+        getattr(TF, f"conv_transpose{dims}d")(torch.tensor(x), torch.tensor(w), padding=2)
+    with pytest.raises(RuntimeError, match="too small"):
+        conv_t(mg.tensor(x), mg.tensor(w), padding=2)
+
+
+@pytest.mark.parametrize(("shape", "pads", "mode"), [
+    ((3, 3), (-1, -2), "reflect"),             # crops the dim to nothing
+    ((1, 3), (-2, -1), "replicate"),
+    ((3, 3, 2, 1), (-2, -2, 0, 1), "circular"),  # crops more than the dim has
+])
+def test_pad_crop_to_nothing_raises_runtime_error(shape: tuple, pads: tuple, mode: str) -> None:
+    x = np.ones(shape)
+    with pytest.raises(RuntimeError):
+        TF.pad(torch.tensor(x), pads, mode=mode)
+    with pytest.raises(RuntimeError, match="pad"):
+        F.pad(mg.tensor(x), pads, mode=mode)
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("ignore_index", [-100, 0, 2])
+def test_uint8_class_targets_are_indices_not_a_mask(name: str, ignore_index: int) -> None:
+    # torch takes Byte targets for (N, C) inputs; ours indexed with them as a boolean mask (IndexError)
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((4, 3)), np.array([1, 2, 0, 0], dtype=np.uint8)
+    xt, xm = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    expected = getattr(TF, name)(xt, torch.tensor(t), ignore_index=ignore_index)
+    got = getattr(F, name)(xm, mg.tensor(t), ignore_index=ignore_index)
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=1e-12)
+    expected.backward()
+    got.backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["huber_loss", "soft_margin_loss"])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_mixed_dtype_loss_computes_in_the_input_dtype(name: str, reduction: str) -> None:
+    # float32 input, float64 target: torch's huber/soft-margin losses are float32 (computed in the input's dtype)
+    rng = np.random.default_rng(1)
+    x, t = rng.uniform(-2, 2, (2, 3)).astype(np.float32), rng.choice([-1.0, 1.0, 0.3, 2.5], (2, 3))
+    expected = getattr(TF, name)(torch.tensor(x), torch.tensor(t), reduction=reduction)
+    xm = mg.tensor(x, requires_grad=True)
+    got = getattr(F, name)(xm, mg.tensor(t), reduction=reduction)
+    assert got.dtype == np.float32 and expected.dtype == torch.float32
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+    got.sum().backward()
+    assert xm.grad.dtype == np.float32
+    # and a float64 input with a float32 target stays float64
+    got64 = getattr(F, name)(mg.tensor(t), mg.tensor(x), reduction=reduction)
+    assert got64.dtype == getattr(TF, name)(torch.tensor(t), torch.tensor(x), reduction=reduction).numpy().dtype
+
+
+def test_kl_div_integer_target_raises_runtime_error() -> None:
+    x, t = np.zeros((2, 3)), np.ones((2, 3), dtype=np.int64)
+    with pytest.raises(RuntimeError):
+        TF.kl_div(torch.tensor(x), torch.tensor(t), reduction="batchmean")
+    with pytest.raises(RuntimeError, match="kl_div"):
+        F.kl_div(mg.tensor(x), mg.tensor(t), reduction="batchmean")
