@@ -77,6 +77,7 @@ from .index_write import (  # listed in __all__ and METHODS below
     scatter_reduce,
     scatter_reduce_,
 )
+from .join import NoDimError
 from .scatters import diagonal_scatter
 from .select import Gather
 from .shape import (
@@ -164,7 +165,7 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:  # noqa: A002
     """Dim ``dim`` split into several with ``sizes`` (one may be -1): (3, 4).unflatten(1, (2, 2)) → (3, 2, 2)."""
     x = tensor_arg(input, "unflatten")
     if x.ndim == 0:
-        raise AxisError("unflatten: a 0-d tensor has no dim to unflatten")
+        raise NoDimError("unflatten: a 0-d tensor has no dim to unflatten")
     axis = one_axis(dim, x.ndim, "unflatten")
     sizes = int_tuple(sizes, "unflatten", "sizes")
     size = x.shape[axis]

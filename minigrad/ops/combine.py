@@ -33,7 +33,7 @@ from .contract import _named_product, _scaled_sum, _shapes, dot, mm, outer
 from .elementwise import mul, sub
 from .index import roll
 from .inplace import _fill
-from .join import Split, cat
+from .join import NoDimError, Split, cat
 from .linalg import matmul
 from .reduce import sum as sum_
 from .shape import broadcast_to, clone, getitem, permute, reshape, track_view
@@ -120,7 +120,7 @@ def tensor_split(input: Tensor, indices_or_sections: Any = NOT_GIVEN, dim: int =
                                     indices=indices, tensor_indices_or_sections=tensor_indices_or_sections)
     x = tensor_arg(input, "tensor_split")
     if x.ndim == 0:
-        raise AxisError("tensor_split: expects a tensor with at least 1 dim, got shape ()")
+        raise NoDimError("tensor_split: expects a tensor with at least 1 dim, got shape ()")
     axis = one_axis(dim, x.ndim, "tensor_split")
     cuts = indices_or_sections
     if isinstance(cuts, Tensor):
@@ -194,7 +194,7 @@ def split_with_sizes(input: Tensor, split_sizes: Sequence[int], dim: int = 0) ->
     """``x`` cut along ``dim`` into parts of ``split_sizes`` (non-negative, summing to the dim's size)."""
     x = tensor_arg(input, "split_with_sizes")
     if x.ndim == 0:
-        raise AxisError("split_with_sizes: expects a tensor with at least 1 dim, got shape ()")
+        raise NoDimError("split_with_sizes: expects a tensor with at least 1 dim, got shape ()")
     axis = one_axis(dim, x.ndim, "split_with_sizes")
     sizes = int_tuple(split_sizes, "split_with_sizes", "split_sizes")
     if any(s < 0 for s in sizes) or sum(sizes) != x.shape[axis]:

@@ -143,10 +143,15 @@ class Unbind(Function):
 
 # --- public functions -------------------------------------------------------
 
+class NoDimError(AxisError, RuntimeError):
+    """A 0-d tensor given to an op that cuts along a dim (split, chunk, tensor_split, unflatten): PyTorch's
+    RuntimeError, and an AxisError (ValueError, IndexError) as NumPy's."""
+
+
 def _existing_axis(axis: Any, x: Tensor, name: str) -> int:
     """One axis of ``x`` (a 0-d tensor has none to split along)."""
     if x.ndim == 0:
-        raise AxisError(f"{name}: a 0-d tensor has no axis {axis!r} to {name} along")
+        raise NoDimError(f"{name}: a 0-d tensor has no axis {axis!r} to {name} along")
     return one_axis(axis, x.ndim, name)
 
 
@@ -167,13 +172,13 @@ def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None =
     if out is not None:
         return write_out("cat", cat(tensors, dim, axis=axis), out)
     tensors = _as_list(tensors, "concat")
+    zero_d = next((i for i, t in enumerate(tensors) if t.ndim == 0), None)
+    if zero_d is not None:   # checked before the dim, as PyTorch; NumPy's own error is an IndexError naming a tuple
+        raise ShapeMismatchError(f"concat: a zero-dimensional tensor (at position {zero_d}) cannot be "
+                                 f"concatenated (shapes {[t.shape for t in tensors]})")
     legacy = axis is None and any(t.shape == (0,) for t in tensors)
     first = next((t for t in tensors if t.shape != (0,)), tensors[0]) if legacy else tensors[0]
     a = one_axis(dim_or_axis("concat", dim, axis, 0), getattr(first, "ndim", 0), "concat")
-    zero_d = next((i for i, t in enumerate(tensors) if t.ndim == 0), None)
-    if zero_d is not None:   # NumPy's own error here is an IndexError naming a tuple index
-        raise ShapeMismatchError(f"concat: a zero-dimensional tensor (at position {zero_d}) cannot be "
-                                 f"concatenated (shapes {[t.shape for t in tensors]})")
     if legacy and first.ndim != 1:
         tensors = _legacy_empties_shaped(tensors, first.shape, a)
     return Concat(a)(*tensors)

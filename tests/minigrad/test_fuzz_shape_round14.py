@@ -250,3 +250,21 @@ def test_t_in_place_of_3d_is_a_runtime_error() -> None:
     for L in (torch, mg):
         with pytest.raises(RuntimeError, match="t_"):
             L.ones(2, 3, 4).t_()
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, s: s.split(1),
+    lambda L, s: s.chunk(2),
+    lambda L, s: s.tensor_split(2),
+    lambda L, s: s.split_with_sizes([1]),
+    lambda L, s: s.unflatten(0, (1,)),
+    lambda L, s: L.cat([s, s], 1),
+    lambda L, s: L.cat([s, s]),
+])
+def test_cutting_or_joining_0d_tensors_is_a_runtime_error(call: Callable) -> None:
+    """PyTorch raises RuntimeError; these raised AxisError (ValueError, IndexError), which is kept too."""
+    for L in (torch, mg):
+        with pytest.raises(RuntimeError):
+            call(L, L.tensor(1.0))
+    with pytest.raises((ValueError, IndexError)):
+        call(mg, mg.tensor(1.0))
