@@ -35,6 +35,7 @@ from ._recurrent_checks import (
     check_nonlinearity,
     check_size,
     check_states,
+    pytorch_input_message,
     refuse_base,
     torch_keywords,
 )
@@ -197,6 +198,14 @@ def add_parameters(module: Module, suffix: str, shapes: dict, device: Any, dtype
         names.append(name + suffix)
 
 
+def reset_uniform(module: Module) -> None:
+    """Draw every parameter of a cell or layer again from U(-1/√H, 1/√H), as at construction (PyTorch's
+    ``reset_parameters``)."""
+    bound = 1.0 / math.sqrt(module.hidden_size)
+    for param in module.parameters():
+        init.uniform_(param, -bound, bound)
+
+
 def gate_shapes(rows: int, input_size: int, hidden_size: int, bias: bool) -> dict:
     """W_ih (G·H, I), W_hh (G·H, H) and, with ``bias``, b_ih, b_hh (G·H,).
 
@@ -246,6 +255,10 @@ class _Cell(Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
 
+    def reset_parameters(self) -> None:
+        """Draw every weight again from U(-1/√H, 1/√H), as at construction."""
+        reset_uniform(self)
+
     def _inputs(self, x: Any, state: Any, n_states: int) -> tuple[Tensor, tuple, bool]:
         """A forward's arguments made ready for the step: (x (B, I), the states, each (B, H), unbatched).
 
@@ -264,7 +277,8 @@ class _Cell(Module):
         x = as_input(owner, x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise RecurrentInputError(f"{owner}: expected input of shape (batch, input_size={self.input_size}) or "
-                                      f"(input_size,), got {x.shape}")
+                                      f"(input_size,), got {x.shape}. "
+                                      + pytorch_input_message(owner, x, self.input_size, (1, 2)))
         return x
 
     def _initial_states(self, state: Any, x: Tensor, unbatched: bool, n_states: int) -> tuple:

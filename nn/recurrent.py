@@ -45,6 +45,7 @@ from ._recurrent_checks import (
     check_size,
     check_states,
     length_masks,
+    pytorch_input_message,
     refuse_base,
     refuse_proj_size,
     torch_keywords,
@@ -57,6 +58,7 @@ from .cells import (
     lstm_options_repr,
     lstm_step,
     peephole_shapes,
+    reset_uniform,
     result_dtype,
     rnn_step,
 )
@@ -121,6 +123,10 @@ class _Recurrent(Module):
         state["_compiled_directions"] = {}
         return state
 
+    def reset_parameters(self) -> None:
+        """Draw every weight again from U(-1/√H, 1/√H), as at construction."""
+        reset_uniform(self)
+
     def flatten_parameters(self) -> None:
         """Nothing to do (PyTorch needs it for cuDNN; kept so PyTorch code runs unchanged)."""
 
@@ -177,7 +183,8 @@ class _Recurrent(Module):
                 raise ValueError(f"{owner}: a PackedSequence carries its own lengths; do not pass lengths= too")
             if x.data.ndim != 2 or x.data.shape[-1] != self.input_size:
                 raise RecurrentInputError(f"{owner}: expected packed data of shape (total length, input_size="
-                                          f"{self.input_size}), got {x.data.shape}")
+                                          f"{self.input_size}), got {x.data.shape}. "
+                                          + pytorch_input_message(owner, x.data, self.input_size, (2,)))
             padded, packed_lengths = pad_packed_sequence(x)
             output, final = self._forward_padded(as_input(owner, padded), state, packed_lengths, time_axis=0,
                                                  unbatched=False)
@@ -186,7 +193,8 @@ class _Recurrent(Module):
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
             raise RecurrentInputError(f"{owner}: expected input of shape {layout} or (seq_len, input_size) with "
-                                      f"input_size={self.input_size}, got {x.shape}")
+                                      f"input_size={self.input_size}, got {x.shape}. "
+                                      + pytorch_input_message(owner, x, self.input_size, (2, 3)))
         unbatched = x.ndim == 2
         if unbatched:
             return self._forward_padded(x.expand_dims(1), state, lengths, time_axis=0, unbatched=True)

@@ -303,3 +303,18 @@ def test_pytorch_input_message_is_pytorchs(torch, name: str, shape: tuple) -> No
     with pytest.raises((RuntimeError, ValueError)) as caught:
         getattr(torch.nn, name)(3, 4)(torch.zeros(*shape))
     assert pytorch_input_message(name, mg.zeros(*shape), 3, ranks) == str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
+def test_reset_parameters_redraws_every_weight(torch, name: str) -> None:
+    """PyTorch's ``reset_parameters`` (code calls it on every module that has one, to re-initialise a model)."""
+    options = {"proj_size": 2} if name == "LSTM" else {}
+    for module, init in ((getattr(nn, name)(3, 4, **options), nn.init),
+                         (getattr(torch.nn, name)(3, 4, **options), torch.nn.init)):
+        with (torch.no_grad() if init is torch.nn.init else mg.no_grad()):
+            for param in module.parameters():
+                init.constant_(param, 7.0)
+        module.reset_parameters()
+        for param in module.parameters():
+            value = param.detach().numpy()
+            assert np.all(np.abs(value) <= 0.5) and len(np.unique(value)) > 1   # U(-1/√4, 1/√4) again
