@@ -6,13 +6,12 @@ recorded draw, :func:`select._indices`, so an ``mg.compile`` replay recomputes
 them) and take the values as a :class:`select.Gather` at those indices, so the
 gradient goes to exactly the picked elements, as PyTorch's does.
 
-Ties. Among equal values, ``kthvalue`` and ``mode`` pick by a stable sort:
-``kthvalue`` the element at position k of the stable order, ``mode`` the last
-occurrence of the most frequent value (the smallest such value). PyTorch's CPU
-``mode`` agrees on rows of up to 16 elements; beyond that, and for
-``kthvalue`` (a quickselect), PyTorch's index among equal values is
-unspecified, so only inputs without ties are guaranteed the same index. The
-values always agree.
+Ties. ``mode`` picks the last occurrence of the most frequent value (the
+smallest such value) by a stable sort; PyTorch's CPU ``mode`` agrees on rows of
+up to 16 elements, beyond that its index among equal values is unspecified.
+``kthvalue`` on the CPU runs PyTorch's own quickselect on the lines where the
+k-th value is tied, so it picks PyTorch's CPU index (on a GPU: the position k
+of the stable order). The values always agree.
 """
 
 from __future__ import annotations
@@ -66,8 +65,8 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
     of tensors, of x's dtype and int64, written into).
 
     x: (..., n, ...) → values, indices: (..., ...) (``dim`` kept as 1 with ``keepdim=True``).
-    NaN counts as the largest value. Among equal values the index is that of the stable sort
-    order (see the module docstring). The gradient goes to the picked element.
+    NaN counts as the largest value. Among equal values the index is PyTorch's CPU one (see the module
+    docstring). The gradient goes to the picked element.
     """
     if out is not None:
         return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact")
@@ -79,7 +78,64 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
     if not 1 <= k <= size:
         raise SelectedIndexError(f"kthvalue: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
     pick = (slice(None),) * axis + (slice(k - 1, k),)
-    return _picked("kthvalue", x, axis, keep, lambda xp, data: _order(xp, data, axis, descending=False)[pick])
+
+    def index(xp: Any, data: Any) -> Any:
+        stable = _order(xp, data, axis, descending=False)[pick]
+        if xp is not backend.numpy or data.ndim == 0:
+            return stable
+        lines = xp.moveaxis(data, axis, -1).reshape(-1, size)   # (lines, n)
+        chosen = xp.moveaxis(stable, axis, -1).reshape(-1, 1).copy()
+        value = xp.take_along_axis(lines, chosen, axis=-1)
+        ties = ((lines == value) | (_nan_mask(xp, lines) & _nan_mask(xp, value))).sum(axis=-1) > 1
+        for line in xp.nonzero(ties)[0]:   # only where the k-th value is tied: PyTorch's pick among equals
+            chosen[line, 0] = _quickselect(lines[line].tolist(), k - 1)
+        return xp.moveaxis(chosen.reshape(xp.moveaxis(stable, axis, -1).shape), -1, axis)
+
+    return _picked("kthvalue", x, axis, keep, index)
+
+
+def _quickselect(values: list, k: int) -> int:
+    """The index of the k-th smallest (k from 0) of ``values`` that PyTorch's CPU kthvalue picks: its
+    quickselect with a median-of-three pivot (aten/src/ATen/native/SortingUtils.h), NaN the largest."""
+    index = list(range(len(values)))
+
+    def greater(a: Any, b: Any) -> bool:
+        return (a != a and b == b) or a > b   # NaN above everything
+
+    def swap(i: int, j: int) -> None:
+        values[i], values[j] = values[j], values[i]
+        index[i], index[j] = index[j], index[i]
+
+    left, right = 0, len(values) - 1
+    while right > left:
+        if right == left + 1:
+            if greater(values[left], values[right]):
+                swap(left, right)
+            break
+        swap(left + (right - left) // 2, left + 1)
+        if greater(values[left + 1], values[right]):
+            swap(left + 1, right)
+        if greater(values[left], values[right]):
+            swap(left, right)
+        if greater(values[left + 1], values[left]):
+            swap(left + 1, left)
+        i, j, pivot = left + 1, right, values[left]
+        while True:
+            i += 1
+            while greater(pivot, values[i]):
+                i += 1
+            j -= 1
+            while greater(values[j], pivot):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(left, j)
+        if j <= k:
+            left = i
+        if j >= k:
+            right = j - 1
+    return index[k]
 
 
 def _running_max_int(xp: Any, a: Any) -> Any:

@@ -101,3 +101,30 @@ def test_median_of_empty_integer_tensor_as_torch(name: str, dtype: str) -> None:
     x = np.zeros((0, 3), dtype=dtype)
     t, m = getattr(torch, name)(torch.from_numpy(x)), getattr(mg, name)(mg.tensor(x))
     assert m.shape == () and str(m.dtype) == str(t.dtype).replace("torch.", "") and m.item() == t.item()
+
+
+# --- kthvalue among ties: PyTorch's CPU quickselect picks the index (values and gradient go with it) ---
+
+_TIED = np.random.default_rng(14).integers(-3, 4, size=(3, 40)).astype(np.float64)
+_TIED[0, ::7] = nan
+
+KTH_CASES = {
+    "int_k1": ([-3.0, 1.0, -3.0, 0.0], 1, -1),
+    "k2_rows": ([[-3.0, 1.0, 2.0], [0.0, 0.0, 0.0]], 2, 1),
+    "k3": ([0.0, 2.0, 2.0, 1.0], 3, 0),
+    "all_equal_k1": ([1.0] * 5, 1, 0),
+    "all_equal_k4": ([1.0] * 5, 4, 0),
+    "mixed_k5": ([2.0, 2.0, 1.0, 1.0, 2.0, 1.0], 5, 0),
+    "dim0_columns": ([[-1.0, 1.0, 3.0], [-1.0, 0.0, -1.0], [0.0, -3.0, 0.0], [-1.0, 1.0, 3.0]], 2, 0),
+    "long_rows_k17": (_TIED, 17, 1),
+    "long_rows_k38_nan": (_TIED, 38, -1),
+}
+
+
+@pytest.mark.parametrize("name", list(KTH_CASES))
+def test_kthvalue_index_among_ties_as_torch(name: str) -> None:
+    x, k, dim = KTH_CASES[name]
+    _same(lambda lib, t: lib.kthvalue(t, k, dim), np.array(x, dtype=np.float64))
+    ints = np.nan_to_num(np.array(x), nan=9).astype(np.int32)
+    t, m = torch.kthvalue(torch.from_numpy(ints), k, dim), mg.kthvalue(mg.tensor(ints), k, dim)
+    assert np.array_equal(_np(m.indices), _np(t.indices)) and np.array_equal(_np(m.values), _np(t.values))
