@@ -211,6 +211,7 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002 - Py
 # --- two-input functions -------------------------------------------------------------------------------
 
 def _xlogy(xp: Any, x: Any, y: Any) -> Any:
+    y = xp.asarray(y, dtype=xp.result_type(x, y))   # log in the result's dtype (float16 y beside float32 x)
     with backend.errstate(xp, divide="ignore", invalid="ignore"):
         out = x * xp.log(y)
     out = xp.where(x == 0, out.dtype.type(0), out)

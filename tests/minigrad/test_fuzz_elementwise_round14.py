@@ -150,3 +150,14 @@ PROMOTED = {
 @pytest.mark.parametrize("name", sorted(PROMOTED))
 def test_promoted_operands_compute(name: str, torch: Any) -> None:
     _same_as_torch(PROMOTED[name], torch)
+
+
+@pytest.mark.parametrize("dtypes", [("float32", "float16"), ("float64", "float32"), ("float16", "float64")])
+def test_xlogy_takes_the_log_in_the_result_dtype(dtypes: tuple, torch: Any) -> None:
+    """xlogy of a float32 x and a float16 y: the log of y in float32 (it was taken in float16, then promoted)."""
+    x, y = np.array([1.0, 1.1156127, 4.0604043]), np.array([1.134, 1.363, 7.7])
+    expected = torch.xlogy(_t(torch, x, dtypes[0]), _t(torch, y, dtypes[1]))
+    got = mg.xlogy(_t(mg, x, dtypes[0]), _t(mg, y, dtypes[1]))
+    assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
+    rtol = {"float16": 1e-3, "float32": 1e-6, "float64": 1e-12}[str(got.dtype)]
+    np.testing.assert_allclose(_numpy(got), expected.numpy(), rtol=rtol)
