@@ -319,8 +319,9 @@ def _release(visited: list, retain_graph: bool) -> None:
     """``retain_graph=False`` given with ``create_graph=True``: free the saved arrays of the nodes the walk ran, as
     the ordinary backward does (a later backward through them then raises)."""
     if not retain_graph:
-        for node in visited[1:]:   # visited[0] is the start node
-            node.saved = _FREED
+        for node in visited[1:]:   # visited[0] is the start node; one that saved nothing can run again
+            if node.saved or type(node.saved) is not tuple:
+                node.saved = _FREED
 
 
 # --- helpers: a node's inputs and outputs as Tensors ------------------------------------------------------------

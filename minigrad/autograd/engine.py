@@ -737,8 +737,8 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
                 observer(node, grads_out, grads_in)
             elif checking:
                 anomaly.check_backward(node.name, node.scope, [_dense(g) for g in grads_in], grads_out)
-        if not retain_graph:
-            node.saved = _FREED
+        if not retain_graph and (node.saved or type(node.saved) is not tuple):   # PyTorch: a node that saved
+            node.saved = _FREED                                                   # nothing can run again
         elif node.epoch < 0:   # saved_tensors_hooks: the packed values again, unpacked anew by a later backward
             node.saved = node.__dict__.pop("_packed", node.saved)
         for edge, g in zip(node.edges, grads_in):
