@@ -158,8 +158,8 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     """The number of occurrences of each value 0, 1, … in the 1-D non-negative int tensor ``x``, as
     torch.bincount; with ``weights`` (x's shape), their sums instead.
 
-    x: (n,) → (max(max(x) + 1, minlength),): int64 without weights; with them float32 for float32
-    weights, else float64. Differentiable in ``weights`` (PyTorch's is not).
+    x: (n,) → (max(max(x) + 1, minlength),): int64 without weights (or for an empty x); with them float32
+    for float32 weights, else float64. Differentiable in ``weights`` (PyTorch's is not).
     """
     x = tensor_arg(input, "bincount")
     if x.ndim != 1 or x.dtype.kind not in "iu":
@@ -174,6 +174,8 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
                          f"and {x.shape}")
     if weights.dtype.kind not in "biuf":
         raise TypeError(f"bincount: weights must be numeric, got dtype {weights.dtype}")
+    if x.shape[0] == 0:   # PyTorch: an empty input gives int64 zeros of minlength, weights or not
+        return bincount(x, None, minlength)
     dtype = weights.dtype if weights.dtype == "float32" else backend.numpy.dtype("float64")
     return BinCount(minlength, dtype)(weights, x)
 

@@ -128,3 +128,16 @@ def test_kthvalue_index_among_ties_as_torch(name: str) -> None:
     ints = np.nan_to_num(np.array(x), nan=9).astype(np.int32)
     t, m = torch.kthvalue(torch.from_numpy(ints), k, dim), mg.kthvalue(mg.tensor(ints), k, dim)
     assert np.array_equal(_np(m.indices), _np(t.indices)) and np.array_equal(_np(m.values), _np(t.values))
+
+
+# --- bincount of an empty input with weights: int64 zeros, as PyTorch ---
+
+@pytest.mark.parametrize("dtype", ["uint8", "int64"])
+@pytest.mark.parametrize("weights", ["float32", "float64", "int32"])
+@pytest.mark.parametrize("minlength", [0, 2])
+def test_bincount_empty_with_weights_as_torch(dtype: str, weights: str, minlength: int) -> None:
+    x, w = np.zeros(0, dtype=dtype), np.zeros(0, dtype=weights)
+    t = torch.bincount(torch.from_numpy(x), weights=torch.from_numpy(w), minlength=minlength)
+    m = mg.bincount(mg.tensor(x), weights=mg.tensor(w), minlength=minlength)
+    assert m.shape == tuple(t.shape) and str(m.dtype) == str(t.dtype).replace("torch.", "")
+    assert np.array_equal(_np(m), _np(t))
