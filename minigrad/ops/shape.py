@@ -366,7 +366,11 @@ def _sizes(values: tuple, name: str) -> tuple:
     """Sizes given as ints or as one tuple/list: ``view(2, 3)`` and ``view((2, 3))``."""
     if len(values) == 1 and isinstance(values[0], (tuple, list)):
         values = tuple(values[0])
-    return int_tuple(values, name)
+    sizes = int_tuple(values, name)
+    if min(sizes, default=0) < -1:   # NumPy reads any negative size as -1; PyTorch refuses all but -1
+        raise ShapeMismatchError(f"{name}: invalid shape dimension {min(sizes)} at index "
+                                 f"{sizes.index(min(sizes))} of shape {list(sizes)} (only -1 is inferred)")
+    return sizes
 
 
 def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:  # noqa: A002

@@ -268,3 +268,21 @@ def test_cutting_or_joining_0d_tensors_is_a_runtime_error(call: Callable) -> Non
             call(L, L.tensor(1.0))
     with pytest.raises((ValueError, IndexError)):
         call(mg, mg.tensor(1.0))
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.view(-2, 12),
+    lambda t: t.reshape(2, -3, 4),
+    lambda t: t.view((-5, 4)),
+])
+def test_a_negative_size_other_than_minus_one_is_refused(call: Callable) -> None:
+    """NumPy reads any negative size as "infer"; PyTorch refuses it (this returned a (2, 12) tensor)."""
+    for L in (torch, mg):
+        with pytest.raises(RuntimeError, match="invalid shape dimension"):
+            call(L.ones(2, 3, 4))
+
+
+def test_split_and_chunk_take_a_0d_tensor_or_numpy_int_as_torch() -> None:
+    _compare(lambda t: t.split(_lib(t).tensor(2), 2), _x(2, 3, 4))
+    _compare(lambda t: t.chunk(_lib(t).tensor(2), 2), _x(2, 3, 4))
+    _compare(lambda t: t.chunk(np.int64(3), 1), _x(2, 3, 4))
