@@ -367,7 +367,7 @@ def _sizes(values: tuple, name: str) -> tuple:
     if len(values) == 1 and isinstance(values[0], (tuple, list)):
         values = tuple(values[0])
     sizes = int_tuple(values, name)
-    if min(sizes, default=0) < -1:   # NumPy reads any negative size as -1; PyTorch refuses all but -1
+    if sizes and min(sizes) < -1:   # NumPy reads any negative size as -1; PyTorch refuses all but -1
         raise ShapeMismatchError(f"{name}: invalid shape dimension {min(sizes)} at index "
                                  f"{sizes.index(min(sizes))} of shape {list(sizes)} (only -1 is inferred)")
     return sizes
