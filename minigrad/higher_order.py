@@ -306,8 +306,8 @@ def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused
             if not (allow_unused or materialize_grads):
                 raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) appears to not have been used in "
                                    "the graph of the outputs; pass allow_unused=True if this is expected")
-            if materialize_grads:
-                g = _zeros(tuple(t.shape), t)
+            if materialize_grads:   # PyTorch: zeros_like(input, requires_grad=create_graph), a leaf
+                g = _zeros(tuple(t.shape), t).requires_grad_()
         elif g.dtype != t.dtype:
             g = AsType(t.dtype)(g)
         result.append(g)

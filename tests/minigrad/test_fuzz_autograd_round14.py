@@ -162,3 +162,22 @@ def test_second_grad_after_create_graph_without_retain(torch: object) -> None:
         s = x.sum()
         lib.autograd.grad(s, x, create_graph=True, retain_graph=False)
         np.testing.assert_allclose(lib.autograd.grad(s, x)[0].numpy(), np.ones_like(A))
+
+
+def test_materialized_zero_gradient_with_create_graph_requires_grad(torch: object) -> None:
+    """``materialize_grads=True, create_graph=True``: torch's zeros for an unused input are
+    ``zeros_like(input, requires_grad=True)``, so a Hessian loop can differentiate them again (None, or zeros
+    materialized once more); ours did not require grad, and the next ``grad`` raised."""
+    got = []
+    for lib in (torch, mg):
+        x, z = lib.tensor(A, requires_grad=True), lib.tensor(A * 2, requires_grad=True)
+        gx, gz = lib.autograd.grad((x ** 3).sum(), [x, z], materialize_grads=True, create_graph=True)
+        assert gz.requires_grad and gz.is_leaf and not gz.abs().sum().item()
+        s = (gx ** 2).sum() + (gz ** 2).sum()
+        again = lib.autograd.grad(s, [x, z], materialize_grads=True)
+        got.append([g.numpy() for g in again])
+    for ours, theirs in zip(got[1], got[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    x = mg.tensor(A, requires_grad=True)
+    g, = mg.autograd.grad(x.sum(), mg.tensor(A, requires_grad=True), materialize_grads=True)
+    assert not g.requires_grad   # without create_graph: a plain zero tensor, as torch
