@@ -280,8 +280,8 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
         tensor_src = isinstance(src, Tensor) or backend.is_array(src)
         src_ndim = tensor_arg(src, name).ndim if tensor_src else 0
         if data.ndim > 1 or src_ndim > 1:
-            raise ValueError(f"{name}: a 0-d tensor takes a 0-d or 1-D index and src, got index shape "
-                             f"{tuple(data.shape)} and src shape {tuple(src.shape) if tensor_src else ()}")
+            raise ShapeMismatchError(f"{name}: a 0-d tensor takes a 0-d or 1-D index and src, got index shape "
+                                     f"{tuple(data.shape)} and src shape {tuple(src.shape) if tensor_src else ()}")
         flat = reshape(index, (-1,)) if isinstance(index, Tensor) else data.reshape(-1)
         flat_src = reshape(tensor_arg(src, name), (-1,)) if tensor_src else src
         return reshape(_scatter(reshape(x, (1,)), 0, flat, flat_src, add, name), ())

@@ -118,13 +118,18 @@ class IndexMask(Function):
         return None
 
 
+class SourceShapeError(ShapeMismatchError, IndexError):
+    """index_copy's source does not fit: PyTorch's IndexError (a ShapeMismatchError too)."""
+
+
 def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool, alpha: Any = 1) -> Tensor:
     """index_add (``add``) or index_copy, checked as PyTorch checks them."""
     x, source = tensor_arg(x, name), tensor_arg(source, name)
     axis, data = _index_vector(x, dim, index, name)
     expected = x.shape[:axis] + (data.size,) + x.shape[axis + 1:] if x.ndim else ()
-    if source.shape != expected:
-        raise ShapeMismatchError(f"{name}: source of shape {source.shape} must have the shape {expected} of the tensor "
+    if source.shape != expected:   # PyTorch's index_copy raises an IndexError, index_add a RuntimeError
+        error = SourceShapeError if name.startswith("index_copy") else ShapeMismatchError
+        raise error(f"{name}: source of shape {source.shape} must have the shape {expected} of the tensor "
                          f"{x.shape} with dim {axis} the index's length {data.size}")
     if source.dtype != x.dtype:
         raise DtypeMismatchError(f"{name}: the tensor ({x.dtype}) and source ({source.dtype}) must have the same dtype")
@@ -212,8 +217,8 @@ def masked_scatter(input: Tensor, mask: Any, source: Tensor) -> Tensor:  # noqa:
     if mask.dtype != bool:
         raise ArgumentTypeError(f"masked_scatter: mask must be a bool tensor, got dtype {mask.dtype}")
     if source.dtype != x.dtype:
-        raise TypeError(f"masked_scatter: the tensor ({x.dtype}) and source ({source.dtype}) must have the same "
-                        "dtype")
+        raise DtypeMismatchError(f"masked_scatter: the tensor ({x.dtype}) and source ({source.dtype}) must have the "
+                                 "same dtype")
     try:
         shape = tuple(backend.numpy.broadcast_shapes(x.shape, mask.shape))
     except ValueError:
@@ -476,10 +481,10 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
     include_self = flag(include_self, name, "include_self")
     if x.ndim == 0:   # PyTorch treats a 0-d tensor as one of shape (1,)
         scalar_index = index_data(index, name)
-        if src.ndim or scalar_index.ndim:
-            raise ValueError(f"{name}: a 0-d tensor needs a 0-d index and src, got index shape "
-                             f"{tuple(scalar_index.shape)} and src shape {src.shape}")
         one_axis(dim, 1, name)
+        if src.ndim or scalar_index.ndim:
+            raise ShapeMismatchError(f"{name}: a 0-d tensor needs a 0-d index and src, got index shape "
+                                     f"{tuple(scalar_index.shape)} and src shape {src.shape}")
         flat_index = backend.to_device(scalar_index.reshape(1), x.device)
         out = _scatter_reduce(reshape(x, (1,)), 0, flat_index, reshape(src, (1,)), reduce, include_self, name)
         return reshape(out, ())

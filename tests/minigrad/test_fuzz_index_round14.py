@@ -96,3 +96,31 @@ def test_bool_reductions_raise_not_implemented(call):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 call(lib, lib.tensor([True, False]), lib.tensor([0, 1]))
+
+
+ERROR_CASES = {
+    # index_copy's source not fitting: PyTorch's IndexError (ours was a ValueError/RuntimeError only)
+    "index_copy source ndim": (lambda lib: lib.zeros(2, 3).index_copy(1, lib.tensor([0]), lib.zeros(2, 3, 1)),
+                               IndexError),
+    "index_copy source size": (lambda lib: lib.zeros(2, 3).index_copy(1, lib.tensor([0]), lib.zeros(2, 2)), IndexError),
+    "index_copy_ source 1-D": (lambda lib: lib.zeros(2, 3).index_copy_(1, lib.tensor([0]), lib.zeros(3)), IndexError),
+    # masked_scatter with a source of another dtype: RuntimeError (ours was a TypeError only)
+    "masked_scatter dtype": (lambda lib: lib.zeros(2).masked_scatter(lib.tensor([True, False]),
+                                                                     lib.zeros(2, dtype=lib.float64)), RuntimeError),
+    # a 0-d tensor scattered with a 2-D index: RuntimeError (ours was a ValueError)
+    "scatter_add 0-d": (lambda lib: lib.tensor(1.0).scatter_add(0, lib.tensor([[0]]), lib.tensor([[1.0]])),
+                        RuntimeError),
+    "scatter 0-d": (lambda lib: lib.tensor(1.0).scatter(0, lib.tensor([[0]]), lib.tensor([[1.0]])), RuntimeError),
+    # a 0-d tensor's dim out of range is checked first: IndexError (ours was a ValueError about the shapes)
+    "scatter_reduce 0-d dim": (lambda lib: lib.tensor(1.0).scatter_reduce(1, lib.tensor([0]), lib.tensor([1.0]), "sum"),
+                               IndexError),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERROR_CASES))
+def test_error_classes_match_pytorch(case):
+    call, error = ERROR_CASES[case]
+    with pytest.raises(error):
+        call(torch)
+    with pytest.raises(error):
+        call(mg)
