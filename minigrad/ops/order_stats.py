@@ -8,7 +8,8 @@ gradient goes to exactly the picked elements, as PyTorch's does.
 
 Ties. ``mode`` picks the last occurrence of the most frequent value (the
 smallest such value) by a stable sort; PyTorch's CPU ``mode`` agrees on rows of
-up to 16 elements, beyond that its index among equal values is unspecified.
+up to 16 elements (with a NaN, each NaN its own value, the order PyTorch's sort
+leaves is rebuilt), beyond that its index among equal values is unspecified.
 ``kthvalue`` on the CPU runs PyTorch's own quickselect on the lines where the
 k-th value is tied, so it picks PyTorch's CPU index (on a GPU: the position k
 of the stable order). The values always agree.
@@ -176,7 +177,39 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices: 
     x = _real(x, "mode", "biuf")
     keep = flag(keepdim, "mode", "keepdim")
     axis = _reduction_axis(x, dim, "mode")
-    return _picked("mode", x, axis, keep, lambda xp, data: _mode_index(xp, data, axis))
+    def index(xp: Any, data: Any) -> Any:
+        chosen = _mode_index(xp, data, axis)
+        size = data.shape[axis] if data.ndim else 1
+        if xp is not backend.numpy or data.dtype.kind != "f" or not 1 < size <= 16:
+            return chosen
+        lines = xp.moveaxis(data, axis, -1).reshape(-1, size)   # (lines, n)
+        flat = xp.moveaxis(chosen, axis, -1).reshape(-1).copy()
+        for line in xp.nonzero(xp.isnan(lines).any(axis=-1))[0]:   # NaN breaks the order PyTorch's sort relies on
+            flat[line] = _mode_index_with_nan(lines[line].tolist())
+        return xp.moveaxis(flat.reshape(xp.moveaxis(chosen, axis, -1).shape), -1, axis)
+
+    return _picked("mode", x, axis, keep, index)
+
+
+def _mode_index_with_nan(values: list) -> int:
+    """The index PyTorch's CPU mode picks on a line of up to 16 elements with a NaN: that of the last element
+    of the first longest run of ``==`` values after libstdc++'s insertion sort by ``<`` (as std::sort on so
+    few elements), where a NaN compares false both ways."""
+    pairs = list(enumerate(values))
+    for i in range(1, len(pairs)):
+        value = pairs[i][1]
+        j = 0 if value < pairs[0][1] else i   # smaller than the first: to the front, else left while smaller
+        while j and value < pairs[j - 1][1]:
+            j -= 1
+        pairs.insert(j, pairs.pop(i))
+    best, best_count, count = 0, 0, 0
+    for i, (index, value) in enumerate(pairs):
+        count += 1
+        if i == len(pairs) - 1 or value != pairs[i + 1][1]:
+            if count > best_count:
+                best, best_count = index, count
+            count = 0
+    return best
 
 
 # --- nanmedian, msort --------------------------------------------------------------------------------

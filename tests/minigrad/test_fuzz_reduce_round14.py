@@ -141,3 +141,27 @@ def test_bincount_empty_with_weights_as_torch(dtype: str, weights: str, minlengt
     m = mg.bincount(mg.tensor(x), weights=mg.tensor(w), minlength=minlength)
     assert m.shape == tuple(t.shape) and str(m.dtype) == str(t.dtype).replace("torch.", "")
     assert np.array_equal(_np(m), _np(t))
+
+
+# --- mode of a line with NaN (up to 16 elements): PyTorch's sort leaves NaN in place, each NaN its own run ---
+
+MODE_CASES = {
+    "nan_first": [np.nan, 3.0],
+    "nan_rows": [[-0.62, -1.23], [np.nan, 1.39]],
+    "nan_splits_run": [1.0, np.nan, 1.0, 2.0, 2.0, np.nan],
+    "smaller_jumps_nan": [2.0, np.nan, 1.0, 1.0, np.nan, np.nan, 0.5],
+    "sixteen": [1.0, np.nan, 1.0, 3.0, np.nan, 2.0, 2.0, 0.0, np.nan, 1.0, 2.0, np.nan, 3.0, 3.0, 0.0, 2.0],
+}
+
+
+@pytest.mark.parametrize("name", list(MODE_CASES))
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_mode_with_nan_as_torch(name: str, dtype: Any) -> None:
+    x = np.array(MODE_CASES[name], dtype=dtype)
+    dim = 0 if x.ndim == 1 else 1
+    call = (lambda lib, t: lib.mode(t, dim, keepdim=True)) if dtype == np.float64 else None
+    if call is not None:
+        _same(call, x)
+    t, m = torch.mode(torch.from_numpy(x), dim), mg.mode(mg.tensor(x), dim)
+    assert np.array_equal(_np(m.indices), _np(t.indices))
+    assert np.array_equal(_np(m.values), _np(t.values), equal_nan=True)
