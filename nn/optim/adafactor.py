@@ -73,6 +73,16 @@ class Adafactor(Optimizer):
         hyper["eps"] = _python_number(tuple(eps))
         return hyper
 
+    def _grad_array(self, p: mg.Tensor, index: int, where: str) -> Any:
+        """As the base; a parameter with no elements is refused here, before any update (its step divides by its
+        size: PyTorch's raises ZeroDivisionError in the middle of its step)."""
+        grad = super()._grad_array(p, index, where)
+        if grad is not None and p.data.size == 0:
+            raise ZeroDivisionError(f"{where}: {param_label(p, index)} has no elements; "
+                                    "Adafactor's step divides by a parameter's size (PyTorch's raises "
+                                    "ZeroDivisionError too): leave it out of the optimizer or give it grad None")
+        return grad
+
     def _checked_state(self, p: mg.Tensor, index: int, entries: Any, hyper: dict, where: str) -> dict:
         """``step`` and the factors of ``p``'s shape (:func:`_factor_shapes`), converted to ``p``'s device/dtype."""
         label = f"state[{index}]"

@@ -121,6 +121,18 @@ class Muon(Optimizer):
         hyper["ns_coefficients"] = tuple(coefficients)
         return hyper
 
+    def _grad_array(self, p: mg.Tensor, index: int, where: str) -> Any:
+        """As the base; a matrix with no columns is refused here, before any update, where its group's "original"
+        lr adjustment divides by the column count (PyTorch's raises ZeroDivisionError in the middle of its step)."""
+        grad = super()._grad_array(p, index, where)
+        if grad is not None and p.ndim == 2 and p.shape[1] == 0:
+            group = next(g for g in self.param_groups if any(q is p for q in g["params"]))
+            if group["adjust_lr_fn"] in (None, "original"):
+                raise ZeroDivisionError(f"{where}: {param_label(p, index)} has no columns; the 'original' lr "
+                                        "adjustment √max(1, rows/cols) divides by them (PyTorch's raises "
+                                        "ZeroDivisionError too)")
+        return grad
+
     def _state_keys(self, hyper: dict) -> tuple[set, set]:
         return {"momentum_buffer"}, set()
 

@@ -131,3 +131,37 @@ def test_lbfgs_line_search_counts_against_max_eval() -> None:
     (tx, tcalls, tevals), (mx, mcalls, mevals) = results
     np.testing.assert_allclose(mx, tx, rtol=1e-10)
     assert (mcalls, mevals) == (tcalls, tevals) == (8, 8)
+
+
+@pytest.mark.parametrize("name, empty, kwargs", [("Adafactor", (0,), {}), ("Adafactor", (0, 3), {}),
+                                                 ("Muon", (3, 0), {})])
+def test_a_step_that_divides_by_an_empty_parameter_fails_before_changing_anything(name: str, empty: tuple,
+                                                                                   kwargs: dict) -> None:
+    # PyTorch raises ZeroDivisionError in the middle of its step; ours raised it too, after stepping the parameters
+    # before it and leaving state behind (steps are all-or-nothing)
+    tfirst, tempty = torch.ones(2, 2, requires_grad=True), torch.zeros(empty, requires_grad=True)
+    topt = getattr(torch.optim, name)([tfirst, tempty], lr=0.01, **kwargs)
+    tfirst.grad, tempty.grad = torch.ones(2, 2), torch.zeros(empty)
+    with pytest.raises(ZeroDivisionError):
+        topt.step()
+    first, empty_param = mg.ones(2, 2, requires_grad=True), mg.zeros(empty, requires_grad=True)
+    opt = getattr(optim, name)([first, empty_param], lr=0.01, **kwargs)
+    first.grad, empty_param.grad = mg.ones(2, 2), mg.zeros(empty)
+    with pytest.raises(ZeroDivisionError, match=rf"{name}.step: parameter 1 \(shape"):
+        opt.step()
+    np.testing.assert_array_equal(first.numpy(), np.ones((2, 2), np.float32))
+    assert not opt.state
+    empty_param.grad = None                 # without it the step runs, as PyTorch's
+    opt.step()
+    assert first.numpy()[0, 0] < 1
+
+
+def test_muon_matrix_without_columns_steps_under_match_rms_adamw() -> None:
+    tp, mp = torch.zeros(3, 0, requires_grad=True), mg.zeros(3, 0, requires_grad=True)
+    topt = torch.optim.Muon([tp], lr=0.01, adjust_lr_fn="match_rms_adamw")
+    opt = optim.Muon([mp], lr=0.01, adjust_lr_fn="match_rms_adamw")
+    tp.grad, mp.grad = torch.zeros(3, 0), mg.zeros(3, 0)
+    topt.step()
+    opt.step()
+    assert opt.state_dict()["state"][0]["momentum_buffer"].shape == tuple(topt.state_dict()["state"][0][
+        "momentum_buffer"].shape) == (3, 0)
