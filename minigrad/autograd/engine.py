@@ -847,6 +847,10 @@ def _root_grad(root: Tensor, grad: Any, name: str = "backward") -> Any:
                                   f"{tuple(root.shape)}); move it with .to(device) first")
         grad = grad.to(root.device)
     grad = grad.data if isinstance(grad, Tensor) else grad
+    if backend.is_array(grad) and (grad.dtype.kind == "c") != (root.data.dtype.kind == "c"):
+        raise RuntimeError(f"{name}: for complex tensors, both grad and output must be complex or both real (as in "
+                           f"PyTorch): grad has dtype {grad.dtype} and the output {root.dtype} (a complex gradient for "
+                           "a real output would lose its imaginary part)")
     try:
         grad = backend.make_array(grad, root.dtype, root.device) if not backend.is_array(grad) \
             else backend.to_device(grad, root.device).astype(root.dtype, copy=False)

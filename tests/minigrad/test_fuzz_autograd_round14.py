@@ -181,3 +181,22 @@ def test_materialized_zero_gradient_with_create_graph_requires_grad(torch: objec
     x = mg.tensor(A, requires_grad=True)
     g, = mg.autograd.grad(x.sum(), mg.tensor(A, requires_grad=True), materialize_grads=True)
     assert not g.requires_grad   # without create_graph: a plain zero tensor, as torch
+
+
+@pytest.mark.parametrize("real_output", [True, False])
+def test_gradient_of_other_complexness_than_output_raises(torch: object, real_output: bool) -> None:
+    """A complex gradient for a real output was cast (its imaginary part silently dropped, a NumPy ComplexWarning);
+    torch refuses a grad_output whose complex-ness differs from the output's, either way round."""
+    for lib in (torch, mg):
+        x = lib.tensor(A[0] if real_output else A[0] + 1j, requires_grad=True)
+        y = x.exp()
+        g = lib.tensor(A[1] + 2j) if real_output else lib.tensor(A[1])
+        with pytest.raises(RuntimeError, match="(?i)complex tensors, both grad"):
+            lib.autograd.grad(y, x, g, retain_graph=True)
+        with pytest.raises(RuntimeError, match="(?i)complex tensors, both grad"):
+            lib.autograd.grad(y, x, g, create_graph=True)
+        with pytest.raises(RuntimeError, match="(?i)complex tensors, both grad"):
+            y.backward(g, retain_graph=True)
+    x = mg.tensor(A[0] + 1j, requires_grad=True)   # complex128 output, complex64 grad: cast, as torch
+    g, = mg.autograd.grad(x * 2, x, mg.tensor(A[1] + 1j).to(mg.complex64))
+    assert g.dtype == mg.complex128
