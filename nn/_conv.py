@@ -82,8 +82,10 @@ def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple
         numbers = tuple(operator.index(v) for v in items if not isinstance(v, bool))
     except TypeError:
         numbers = ()
-    if len(numbers) != dims or len(items) != dims:
+    if len(numbers) != len(items):   # not ints: PyTorch's argument parser's TypeError
         raise TypeError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
+    if len(numbers) != dims:   # ints, too many or too few: PyTorch's RuntimeError
+        raise ArgumentFormError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
     if low is not None and min(numbers) < low:
         raise InputShapeError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
     return numbers
@@ -155,7 +157,7 @@ def _conv_padding(padding: Any, kernel: tuple, stride: tuple, dilation: tuple, d
         if padding == "valid":
             return ((0, 0),) * dims
         if padding != "same":
-            raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+            raise InputShapeError(f"{name}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
         if any(s != 1 for s in stride):
             raise InputShapeError(f"{name}: padding='same' is not supported for strided convolutions (stride={stride})")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]

@@ -8,6 +8,8 @@ from typing import Any
 import minigrad as mg
 from minigrad import Tensor
 
+from ._errors import ArgumentAssertionError, InputShapeError
+
 __all__ = ["EmbeddingLookup"]
 
 
@@ -55,6 +57,7 @@ def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float
 
 
 def _normalize_padding(padding_idx: int, num: int, name: str) -> int:
-    if not -num <= padding_idx < num:
-        raise ValueError(f"{name}: padding_idx {padding_idx} is out of range for {num} embeddings")
+    if not -num <= padding_idx < num:   # PyTorch's class: F.embedding asserts, F.embedding_bag's op raises
+        error = ArgumentAssertionError if name == "embedding" else InputShapeError
+        raise error(f"{name}: padding_idx {padding_idx} is out of range for {num} embeddings")
     return padding_idx % num

@@ -94,7 +94,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             x = x * _tensor(weight, "batch_norm", "weight").reshape(-1)[0:0]
         return x if bias is None else x + _tensor(bias, "batch_norm", "bias").reshape(-1)[0:0]
     if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), got shape {x.shape}")
+        raise InputShapeError(f"batch_norm: expected an input of at least 2 dims (N, C, ...), got shape {x.shape}")
     axes = (0, *range(2, x.ndim))
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     for what, tensor in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
@@ -127,7 +127,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         out = centered / (variance.reshape(shape) + eps).sqrt()
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed when not training")
+            raise InputShapeError("batch_norm: running_mean and running_var are needed when not training")
         out = (x - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
     if weight is not None:
         out = out * weight.reshape(shape)

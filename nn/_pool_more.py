@@ -264,7 +264,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if x.ndim < 3:
         raise ValueError(f"{name}: expected 3D or higher dimensionality input (got {x.ndim} dimensions)")
     if isinstance(size, bool) or not isinstance(size, (int, numpy.integer)) or size < 1:
-        raise ValueError(f"{name}: size must be a positive int, got {size!r}")
+        raise InputShapeError(f"{name}: size must be a positive int, got {size!r}")
     if x.numel() == 0:
         return x
     alpha, beta, k = _number(alpha, name, "alpha"), _number(beta, name, "beta"), _number(k, name, "k")

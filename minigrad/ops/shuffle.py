@@ -19,7 +19,7 @@ __all__ = ["channel_shuffle", "native_channel_shuffle", "pixel_shuffle", "pixel_
 def _factor(value: Any, name: str, what: str) -> int:
     factor = int_arg(value, name, what)
     if factor <= 0:
-        raise ValueError(f"{name} expects a positive {what}, but got {factor}")
+        raise ShapeMismatchError(f"{name} expects a positive {what}, but got {factor}")
     return factor
 
 
@@ -30,8 +30,8 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002 -
     x = tensor_arg(input, name)
     r = _factor(upscale_factor, name, "upscale_factor")
     if x.ndim < 3:
-        raise ValueError(f"pixel_shuffle expects input to have at least 3 dimensions, but got input with {x.ndim} "
-                         f"dimension(s)")
+        raise ShapeMismatchError(f"pixel_shuffle expects input to have at least 3 dimensions, but got input with "
+                                 f"{x.ndim} dimension(s)")
     *batch, channels, height, width = x.shape
     if channels % (r * r):
         raise ShapeMismatchError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the "
@@ -48,8 +48,8 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A0
     x = tensor_arg(input, name)
     r = _factor(downscale_factor, name, "downscale_factor")
     if x.ndim < 3:
-        raise ValueError(f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with {x.ndim} "
-                         f"dimension(s)")
+        raise ShapeMismatchError(f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with "
+                                 f"{x.ndim} dimension(s)")
     *batch, channels, height, width = x.shape
     for what, size, axis in (("height", height, -2), ("width", width, -1)):
         if size % r:

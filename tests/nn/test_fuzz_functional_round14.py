@@ -77,3 +77,37 @@ def test_kl_div_integer_target_raises_runtime_error() -> None:
         TF.kl_div(torch.tensor(x), torch.tensor(t), reduction="batchmean")
     with pytest.raises(RuntimeError, match="kl_div"):
         F.kl_div(mg.tensor(x), mg.tensor(t), reduction="batchmean")
+
+
+@pytest.mark.parametrize(("name", "shapes", "kwargs", "torch_class"), [
+    ("conv2d", [(1, 4, 5, 5), (2, 4, 3, 3)], {"padding": "foo"}, RuntimeError),
+    ("conv2d", [(1, 4, 5, 5), (2, 4, 3, 3)], {"stride": (1, 2, 3)}, RuntimeError),   # too many ints
+    ("conv1d", [(1, 4, 5), (2, 4, 3)], {"padding": (1, 1)}, RuntimeError),
+    ("conv1d", [(1, 4, 5), (2, 4, 3)], {"stride": 1.5}, TypeError),                # not an int: still TypeError
+    ("max_pool2d", [(1, 2, 5, 5)], {"kernel_size": (1, 2, 3)}, RuntimeError),
+    ("batch_norm", [(3,), (3,), (3,)], {}, RuntimeError),                           # a 1-D input
+    ("batch_norm", [(2, 3, 4), None, None], {"training": False}, RuntimeError),     # eval without running stats
+    ("local_response_norm", [(2, 3, 4)], {"size": 0}, RuntimeError),
+    ("pixel_shuffle", [(5, 2)], {"upscale_factor": 2}, RuntimeError),
+    ("pixel_unshuffle", [(5, 2)], {"downscale_factor": 2}, RuntimeError),
+    ("pixel_shuffle", [(4, 2, 2)], {"upscale_factor": 0}, RuntimeError),
+])
+def test_argument_errors_have_torch_class(name: str, shapes: list, kwargs: dict, torch_class: type) -> None:
+    rng = np.random.default_rng(2)
+    arrays = [None if s is None else rng.standard_normal(s) for s in shapes]
+    with pytest.raises(torch_class):
+        getattr(TF, name)(*[None if a is None else torch.tensor(a) for a in arrays], **kwargs)
+    with pytest.raises(torch_class, match=name.split("_")[0]):
+        getattr(F, name)(*[None if a is None else mg.tensor(a) for a in arrays], **kwargs)
+
+
+def test_embedding_padding_idx_out_of_range_error_classes() -> None:
+    weight, indices = np.zeros((5, 3)), np.array([[0, 1]])
+    with pytest.raises(AssertionError):
+        TF.embedding(torch.tensor(indices), torch.tensor(weight), padding_idx=5)
+    with pytest.raises(AssertionError, match="padding_idx"):
+        F.embedding(mg.tensor(indices), mg.tensor(weight), padding_idx=5)
+    with pytest.raises(RuntimeError):
+        TF.embedding_bag(torch.tensor(indices), torch.tensor(weight), padding_idx=-6)
+    with pytest.raises(RuntimeError, match="padding_idx"):
+        F.embedding_bag(mg.tensor(indices), mg.tensor(weight), padding_idx=-6)
