@@ -78,6 +78,10 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     outputs, is_outputs_tuple = _outputs(func, inputs, "jvp", strict)
     if create_graph:
         return _jvp_with_graph(outputs, is_outputs_tuple, inputs, v, strict)
+    for x, vi in zip(inputs, v or ()):   # PyTorch's double-backward trick refuses these as grad_outputs
+        if x.is_complex() != vi.is_complex():
+            raise RuntimeError(f"jvp: for complex tensors, both v and the input must be complex or both real (as "
+                               f"in PyTorch): v has dtype {vi.dtype} and the input {x.dtype}")
     vs = [t.data for t in v] if v is not None else [backend.array_module(inputs[0].data).ones_like(inputs[0].data)]
     used = [False] * len(inputs)     # input j reaches some output
     unreached = []                   # outputs that no input reaches

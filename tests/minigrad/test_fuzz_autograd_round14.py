@@ -200,3 +200,13 @@ def test_gradient_of_other_complexness_than_output_raises(torch: object, real_ou
     x = mg.tensor(A[0] + 1j, requires_grad=True)   # complex128 output, complex64 grad: cast, as torch
     g, = mg.autograd.grad(x * 2, x, mg.tensor(A[1] + 1j).to(mg.complex64))
     assert g.dtype == mg.complex128
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_functional_jvp_complex_v_for_real_input_raises(torch: object, create_graph: bool) -> None:
+    """``autograd.functional.jvp`` with a complex ``v`` for a real input dropped v's imaginary part (a ComplexWarning);
+    torch's double-backward trick refuses it."""
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError, match="(?i)complex tensors, both"):
+            lib.autograd.functional.jvp(lambda a: a.exp(), lib.tensor(A[0]), lib.tensor(A[1] + 1j),
+                                        create_graph=create_graph)
