@@ -357,7 +357,8 @@ def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = No
     check_index_dtype(data, "index_select")
     if x.ndim == 0:   # PyTorch reads a 0-d input as shape (1,): a one-element index gives a 0-d result
         if data.size != 1:
-            raise ValueError(f"index_select: a 0-d input takes a one-element index, got shape {tuple(data.shape)}")
+            raise ShapeMismatchError(f"index_select: a 0-d input takes a one-element index, got shape "
+                                     f"{tuple(data.shape)}")
         flat = reshape(index, (1,)) if isinstance(index, Tensor) else data.reshape(1)
         return reshape(index_select(reshape(x, (1,)), 0, flat), ())
     if isinstance(index, Tensor):

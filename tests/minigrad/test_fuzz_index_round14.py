@@ -112,6 +112,8 @@ ERROR_CASES = {
                         RuntimeError),
     "scatter 0-d": (lambda lib: lib.tensor(1.0).scatter(0, lib.tensor([[0]]), lib.tensor([[1.0]])), RuntimeError),
     # a 0-d tensor's dim out of range is checked first: IndexError (ours was a ValueError about the shapes)
+    # a 0-d input with a two-element index: RuntimeError (ours was a ValueError)
+    "index_select 0-d": (lambda lib: lib.tensor(1.0).index_select(0, lib.tensor([0, 0])), RuntimeError),
     "scatter_reduce 0-d dim": (lambda lib: lib.tensor(1.0).scatter_reduce(1, lib.tensor([0]), lib.tensor([1.0]), "sum"),
                                IndexError),
 }
