@@ -206,7 +206,33 @@ def _full(shape: tuple, fill_value: Any, dtype: Any, device: Any, requires_grad:
         # but a numpy.bool_ as a float
         number = fill_value.item() if isinstance(fill_value, numpy.number) else fill_value
         dtype = _infer_dtype(number) or get_default_dtype()
+    dtype = backend.as_dtype(dtype, name)
+    fill_value = _fill_in(fill_value, dtype, name)
     return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, name)
+
+
+def _fill_in(value: Any, dtype: numpy.dtype, name: str) -> Any:
+    """``value`` checked to fit ``dtype`` as PyTorch's ``full`` checks it (RuntimeError "value cannot be converted
+    ... without overflow"): NaN, infinities and floats outside an integer dtype's range, ints outside it (an
+    unsigned dtype takes -max ... max, a negative wrapping), a complex with an imaginary part for a real dtype,
+    and a finite float beyond float32's range. NumPy would fill the minimum integer or wrap without a word."""
+    number = value.item() if isinstance(value, numpy.generic) else value
+    if dtype.kind in "bc" or isinstance(number, bool):
+        return value
+    if isinstance(number, complex):
+        if number.imag != 0:
+            raise RuntimeError(f"{name}: value {number} cannot be converted to type {dtype} without overflow "
+                               "(it has an imaginary part)")
+        number = number.real
+    if dtype.kind in "iu":
+        info = numpy.iinfo(dtype)
+        lowest = -int(info.max) if dtype.kind == "u" and isinstance(number, int) else int(info.min)
+        if (isinstance(number, float) and not math.isfinite(number)) or not lowest <= number <= int(info.max):
+            raise RuntimeError(f"{name}: value {number} cannot be converted to type {dtype} without overflow")
+        return int(number) % (int(info.max) + 1) if dtype.kind == "u" else int(number)
+    if dtype.itemsize == 4 and math.isfinite(number) and abs(number) > float(numpy.finfo(dtype).max):
+        raise RuntimeError(f"{name}: value {number} cannot be converted to type {dtype} without overflow")
+    return number
 
 
 def _fill_number(value: Any, name: str) -> Any:

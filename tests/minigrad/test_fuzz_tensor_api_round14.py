@@ -1,0 +1,41 @@
+"""Round 14: tensor creation, conversion and Python protocols checked against PyTorch (differential fuzzing)."""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _dtype(module, name):
+    return getattr(module, name)
+
+
+FILLS = [
+    (float("nan"), "int64"), (1e10, "int32"), (-1, "uint8"), (-255, "uint8"), (-256, "uint8"), (-1.0, "uint8"),
+    (255.9, "uint8"), (256.0, "uint8"), (2.5, "bool"), (float("nan"), "bool"), (1 + 1j, "bool"),
+    (float("inf"), "float16"), (1e300, "float32"), (1 + 1j, "float32"), (1 + 0j, "int64"), (2 ** 63, "int64"),
+    (True, "int8"), (128, "int8"), (-128.5, "int8"), (-129, "int8"), (np.float64("nan"), "int32"),
+    (np.int64(300), "uint8"), (-1, "uint64"), (2 ** 32 - 1, "int32"), (float("-inf"), "int16"), (3.9, "int64"),
+]
+
+
+@pytest.mark.parametrize(("value", "dtype"), FILLS, ids=[f"{v!r}-{d}" for v, d in FILLS])
+def test_full_checks_the_fill_value_fits_the_dtype_as_torch(value, dtype):
+    """full/full_like/new_full refuse a value the dtype cannot hold (NumPy filled int64's minimum for NaN)."""
+    try:
+        expected = torch.full((2,), value, dtype=_dtype(torch, dtype)).numpy()
+    except RuntimeError:
+        expected = None
+    like = mg.zeros(3, dtype=_dtype(mg, dtype))
+    calls = [lambda: mg.full((2,), value, dtype=_dtype(mg, dtype)), lambda: like.new_full((2,), value),
+             lambda: mg.full_like(mg.zeros(2), value, dtype=_dtype(mg, dtype))]
+    for call in calls:
+        if expected is None:
+            with pytest.raises(RuntimeError, match="cannot be converted to type"):
+                call()
+        else:
+            got = call()
+            assert str(got.dtype) == dtype
+            np.testing.assert_array_equal(got.numpy(), expected)
