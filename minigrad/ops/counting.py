@@ -15,7 +15,16 @@ from .. import backend
 from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, complex_order_error, count_arg, flag, int_arg, one_axis, tensor_arg
+from ._util import (
+    DtypeNotImplementedError,
+    ShapeMismatchError,
+    complex_order_error,
+    count_arg,
+    flag,
+    int_arg,
+    one_axis,
+    tensor_arg,
+)
 
 
 def _drawn(name: str, make: Any, inputs: tuple) -> Tensor:
@@ -204,7 +213,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     if x.dtype.kind == "c":   # its range is a min and max: complex values have no order
         raise complex_order_error("histc", x.dtype)
     if x.dtype.kind != "f":
-        raise TypeError(f"histc: only floating-point tensors (as PyTorch), got dtype {x.dtype}")
+        raise DtypeNotImplementedError(f"histc: only floating-point tensors (as PyTorch), got dtype {x.dtype}")
     bins = int_arg(bins, "histc", "bins")
     if bins <= 0:
         raise ShapeMismatchError(f"histc: bins must be > 0, got {bins}")

@@ -20,10 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend, return_types
+from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
+from ._util import DtypeNotImplementedError, complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
 from .select import Gather, SelectedIndexError, ValuesIndices, _indices, _order, _reduction_axis, sort
 from .shape import clone
@@ -34,7 +35,7 @@ def _real(x: Any, name: str, kinds: str = "iuf") -> Tensor:
     if x.dtype.kind == "c":   # complex values have no order (PyTorch's NotImplementedError)
         raise complex_order_error(name, x.dtype)
     if x.dtype.kind not in kinds:
-        raise TypeError(f"{name}: not supported for dtype {x.dtype} (as in PyTorch)")
+        raise DtypeNotImplementedError(f"{name}: not supported for dtype {x.dtype} (as in PyTorch)")
     return x
 
 
@@ -76,6 +77,8 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
     keep = flag(keepdim, "kthvalue", "keepdim")
     axis = one_axis(dim, max(x.ndim, 1), "kthvalue")
     size = x.shape[axis] if x.ndim else 1
+    if size == 0:   # PyTorch's IndexError, before the range of k
+        raise EmptyReductionError(f"kthvalue: expected reduction dim {axis} to have non-zero size (shape {x.shape})")
     if not 1 <= k <= size:
         raise SelectedIndexError(f"kthvalue: k ({k}) is out of range for dim {axis} of size {size} (shape {x.shape})")
     pick = (slice(None),) * axis + (slice(k - 1, k),)

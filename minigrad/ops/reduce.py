@@ -587,7 +587,7 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
         raise ShapeMismatchError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
     x = tensor_arg(x, "norm")
     if x.dtype.kind not in "fc":
-        raise TypeError(f"norm: expected a floating-point tensor, got {x.dtype}")
+        raise ArgumentTypeError(f"norm: expected a floating-point tensor, got {x.dtype}")
     if dtype is not None:
         dtype = backend.as_dtype(dtype, "norm")
         if dtype.kind not in "fc" or not backend.numpy.can_cast(x.dtype, dtype, "safe"):

@@ -20,6 +20,7 @@ from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
+    DtypeNotImplementedError,
     complex_order_error,
     dim_or_axis,
     fresh_memory,
@@ -266,7 +267,7 @@ def logcumsumexp(input: Tensor, dim: Any = NOT_GIVEN, *, axis: Any = NOT_GIVEN) 
     """log(cumsum(exp(x))) along ``dim`` without overflow; same shape."""
     x = tensor_arg(input, "logcumsumexp")
     if x.dtype.kind not in "fc":
-        raise TypeError(f"logcumsumexp: expected a floating point tensor, got dtype {x.dtype}")
+        raise DtypeNotImplementedError(f"logcumsumexp: expected a floating point tensor, got dtype {x.dtype}")
     a = _scan_axis(x, dim, axis, "logcumsumexp")
     return LogCumSumExp(a)(x) if a is not None else x + 0
 
@@ -348,7 +349,7 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any =
     if x.dtype.kind == "c":   # complex values have no order (PyTorch's NotImplementedError)
         raise complex_order_error("median", x.dtype)
     if x.dtype.kind not in "iuf":
-        raise TypeError(f"median: expected a real, non-bool tensor (as PyTorch), got dtype {x.dtype}")
+        raise DtypeNotImplementedError(f"median: expected a real, non-bool tensor (as PyTorch), got dtype {x.dtype}")
     if dim is None:
         return MedianAll()(x)
     axis = _reduction_axis(x, dim, "median")

@@ -64,7 +64,7 @@ def _dims(x: Tensor, dim: Any, name: str) -> Any:
 def _floating(x: Any, name: str) -> Tensor:
     x = tensor_arg(x, name)
     if x.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point tensor (as PyTorch), got dtype {x.dtype}")
+        raise ArgumentTypeError(f"{name}: expected a floating-point tensor (as PyTorch), got dtype {x.dtype}")
     return x
 
 

@@ -165,3 +165,28 @@ def test_mode_with_nan_as_torch(name: str, dtype: Any) -> None:
     t, m = torch.mode(torch.from_numpy(x), dim), mg.mode(mg.tensor(x), dim)
     assert np.array_equal(_np(m.indices), _np(t.indices))
     assert np.array_equal(_np(m.values), _np(t.values), equal_nan=True)
+
+
+# --- refused dtypes and empty dims: PyTorch's error class (minigrad's is also a TypeError/ValueError) ---
+
+ERROR_CASES = {
+    "nanmean_int": (lambda lib: lib.nanmean(lib.tensor([[2, 0], [-3, -1]]), 0)),
+    "std_mean_int": (lambda lib: lib.std_mean(lib.tensor([[-2], [1]]), 1)),
+    "var_mean_bool": (lambda lib: lib.var_mean(lib.tensor([True, False]))),
+    "norm_int": (lambda lib: lib.norm(lib.tensor(2), p=2)),
+    "logcumsumexp_int": (lambda lib: lib.logcumsumexp(lib.tensor([0, 3, 1]), 0)),
+    "logcumsumexp_bool": (lambda lib: lib.logcumsumexp(lib.tensor(True), 0)),
+    "median_bool": (lambda lib: lib.median(lib.tensor([True, False, True]))),
+    "nanmedian_bool": (lambda lib: lib.nanmedian(lib.tensor([True, False]), 0)),
+    "kthvalue_bool": (lambda lib: lib.kthvalue(lib.tensor([False, True, True]), 2, 0)),
+    "kthvalue_empty_dim": (lambda lib: lib.kthvalue(lib.zeros(0, 3), 1, 0)),
+    "histc_int": (lambda lib: lib.histc(lib.tensor([1, 2], dtype=lib.int32), bins=2)),
+}
+
+
+@pytest.mark.parametrize("name", list(ERROR_CASES))
+def test_refusals_raise_torch_error_class(name: str) -> None:
+    with pytest.raises(Exception) as theirs:
+        ERROR_CASES[name](torch)
+    with pytest.raises(theirs.type):
+        ERROR_CASES[name](mg)
