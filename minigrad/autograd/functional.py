@@ -43,7 +43,7 @@ def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     is_inputs_tuple, inputs, outputs, is_outputs_tuple = _call(func, inputs, "vjp", strict, create_graph)
     if v is not None:
         _, v = _as_tuple(v, "v", "vjp")
-        v = tuple(t.detach() for t in v)
+        v = _requires_grad_copies(v, create_graph, need_graph=False)
         _validate_v(v, outputs, is_outputs_tuple)
     elif len(outputs) != 1 or outputs[0].numel() != 1:
         raise RuntimeError("The vector v can only be None if the user-provided function returns "
@@ -70,7 +70,7 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     inputs = _requires_grad_copies(inputs, create_graph)
     if v is not None:
         _, v = _as_tuple(v, "v", "jvp")
-        v = tuple(t.detach() for t in v)
+        v = _requires_grad_copies(v, create_graph, need_graph=False)
         _validate_v(v, inputs, is_inputs_tuple)
     elif len(inputs) != 1 or inputs[0].numel() != 1:
         raise RuntimeError("The vector v can only be None if the input to the user-provided function is "
@@ -233,7 +233,7 @@ def _second_order(func: Callable, inputs: Any, v: Any, create_graph: bool, stric
     inputs = _requires_grad_copies(inputs, create_graph)
     if v is not None:
         _, v = _as_tuple(v, "v", name)
-        v = tuple(t.detach() for t in v)
+        v = _requires_grad_copies(v, create_graph, need_graph=False)
         _validate_v(v, inputs, is_inputs_tuple)
     elif len(inputs) != 1 or inputs[0].numel() != 1:
         raise RuntimeError("The vector v can only be None if the input to the user-provided function is a single "
@@ -277,13 +277,14 @@ def _as_tuple(value: Any, what: str, name: str) -> tuple[bool, tuple]:
     return is_tuple, values
 
 
-def _requires_grad_copies(inputs: tuple, create_graph: bool = False) -> tuple:
+def _requires_grad_copies(inputs: tuple, create_graph: bool = False, need_graph: bool = True) -> tuple:
     """New leaf Tensors on the same arrays that require grad (PyTorch's ``_grad_preprocess``); with
-    ``create_graph``, an input that requires grad becomes a view of itself, so results keep their graph to it."""
+    ``create_graph``, an input that requires grad becomes a view of itself, so results keep their graph to it.
+    ``need_graph=False`` (the vectors ``v``): the others are plain detached tensors."""
     if create_graph:
         view_of = create_graph_walk().view_of
-        return tuple(view_of(x) if x.requires_grad else x.detach().requires_grad_(True) for x in inputs)
-    return tuple(x.detach().requires_grad_(True) for x in inputs)
+        return tuple(view_of(x) if x.requires_grad else x.detach().requires_grad_(need_graph) for x in inputs)
+    return tuple(x.detach().requires_grad_(need_graph) for x in inputs)
 
 
 def _outputs(func: Callable, inputs: tuple, name: str, strict: bool) -> tuple[tuple, bool]:

@@ -210,3 +210,21 @@ def test_functional_jvp_complex_v_for_real_input_raises(torch: object, create_gr
         with pytest.raises(RuntimeError, match="(?i)complex tensors, both"):
             lib.autograd.functional.jvp(lambda a: a.exp(), lib.tensor(A[0]), lib.tensor(A[1] + 1j),
                                         create_graph=create_graph)
+
+
+@pytest.mark.parametrize("name", ["vjp", "jvp", "hvp", "vhp"])
+def test_functional_create_graph_keeps_the_graph_to_v(torch: object, name: str) -> None:
+    """``create_graph=True``: torch keeps ``v``'s graph (``_grad_preprocess``), so the product can be differentiated
+    w.r.t. ``v``; ours detached v, so ``grad(result, v)`` raised and ``backward()`` left ``v.grad`` None."""
+    scalar = name in ("hvp", "vhp")
+    got = []
+    for lib in (torch, mg):
+        x, v = lib.tensor(A[0], requires_grad=True), lib.tensor(A[1], requires_grad=True)
+        fn = (lambda a: (a.exp() * a).sum()) if scalar else (lambda a: a.exp() * a)
+        _, r = getattr(lib.autograd.functional, name)(fn, x, v, create_graph=True)
+        (r ** 2).sum().backward()
+        _, plain = getattr(lib.autograd.functional, name)(fn, x, v)
+        assert not plain.requires_grad   # without create_graph the result is detached, as torch
+        got.append((x.grad.numpy(), v.grad.numpy()))
+    for ours, theirs in zip(got[1], got[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
