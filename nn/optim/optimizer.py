@@ -174,6 +174,9 @@ class Optimizer(OptimizerHooks):
     # A complex parameter steps as its real and imaginary parts (PyTorch's view_as_real in these optimizers);
     # an optimizer whose update reads the parameter's shape (Adafactor's factored moments) keeps refusing it.
     complex_as_real = False
+    # A complex parameter steps in complex arithmetic (PyTorch's SGD, which has no view_as_real): the same values
+    # as through its parts while they are finite, and PyTorch's NaN parts from an infinite gradient.
+    complex_native = False
     # The constructor takes a complex parameter that step() refuses once it has a gradient (PyTorch's Adafactor);
     # with complex_as_real the constructor takes it anyway.
     accepts_complex = False
@@ -392,7 +395,7 @@ class Optimizer(OptimizerHooks):
                     quiet.enter_context(mg.errstate(xp, invalid="ignore", divide="ignore", over="ignore"))
                 for p, grad, state, hyper in plan:
                     self.state[p] = state
-                    if p.data.dtype.kind == "c":
+                    if p.data.dtype.kind == "c" and not self.complex_native:
                         _update_as_real(self._update, p.data, grad, state, hyper)
                     else:
                         self._update(p.data, grad, state, hyper)

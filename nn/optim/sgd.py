@@ -20,7 +20,8 @@ class SGD(Optimizer):
     p ← p - lr·g. ``maximize`` ascends instead.
     """
 
-    complex_as_real = True   # a complex parameter steps as its real and imaginary parts, as PyTorch's
+    complex_as_real = True   # complex parameters are taken, as PyTorch's
+    complex_native = True    # and stepped in complex arithmetic, as PyTorch's SGD (no view_as_real there)
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,

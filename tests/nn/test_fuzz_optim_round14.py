@@ -165,3 +165,24 @@ def test_muon_matrix_without_columns_steps_under_match_rms_adamw() -> None:
     opt.step()
     assert opt.state_dict()["state"][0]["momentum_buffer"].shape == tuple(topt.state_dict()["state"][0][
         "momentum_buffer"].shape) == (3, 0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.1), dict(lr=0.1, momentum=0.9, weight_decay=0.1),
+                                    dict(lr=0.1, momentum=0.9, nesterov=True, maximize=True)])
+def test_sgd_steps_a_complex_parameter_in_complex_arithmetic(kwargs: dict) -> None:
+    # PyTorch's SGD has no view_as_real: an infinite gradient part gives NaN imaginary parts (inf · (c + 0j));
+    # stepping the parts separately kept them finite
+    rng = np.random.default_rng(4)
+    values = [(rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))).astype(np.complex64),
+              np.complex128(0.5 - 0.25j) * np.ones(())]
+    tparams, mparams = _pair(values)
+    topt, mopt = torch.optim.SGD(tparams, **kwargs), optim.SGD(mparams, **kwargs)
+    for step in range(3):
+        grads = [(rng.standard_normal(v.shape) + 1j * rng.standard_normal(v.shape)).astype(v.dtype) for v in values]
+        if step == 1:
+            grads[0][0, 0] = complex(np.inf, 1.0)
+        _step_both(tparams, mparams, topt, mopt, grads)
+        for tp, mp in zip(tparams, mparams):
+            np.testing.assert_allclose(mp.numpy(), tp.detach().numpy(), rtol=1e-6, equal_nan=True)
+            assert mp.dtype == mp.numpy().dtype and mp.shape == tuple(tp.shape)
+    assert np.isnan(mparams[0].numpy()[0, 0].imag)
