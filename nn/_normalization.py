@@ -104,6 +104,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if tensor.shape != (x.shape[1],):
                 raise InputShapeError(f"batch_norm: {what} must have shape ({x.shape[1]},) (one per channel of "
                                       f"the input of shape {x.shape}), got {tensor.shape}")
+    if momentum is None:   # the modules' cumulative average (momentum=None) passes 1 / batches seen; torch's F refuses
+        raise TypeError("batch_norm: momentum must be a number, got None (a BatchNorm module's momentum=None "
+                        "passes 1 / batches seen)")
     if training and not eps > 0:   # a zero-variance channel would divide by zero, a negative eps give NaN
         raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
     if not eps >= 0:

@@ -111,3 +111,17 @@ def test_embedding_padding_idx_out_of_range_error_classes() -> None:
         TF.embedding_bag(torch.tensor(indices), torch.tensor(weight), padding_idx=-6)
     with pytest.raises(RuntimeError, match="padding_idx"):
         F.embedding_bag(mg.tensor(indices), mg.tensor(weight), padding_idx=-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_momentum_none_raises_type_error(training: bool) -> None:
+    # torch's F.batch_norm refuses momentum=None (only the modules have the cumulative average); ours failed with
+    # "unsupported operand" in training and silently ignored it in eval
+    x = np.random.default_rng(3).standard_normal((4, 3))
+    with pytest.raises(TypeError):
+        TF.batch_norm(torch.tensor(x), torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64),
+                      training=training, momentum=None)
+    running_mean = mg.zeros(3, dtype="float64")
+    with pytest.raises(TypeError, match="momentum"):
+        F.batch_norm(mg.tensor(x), running_mean, mg.ones(3, dtype="float64"), training=training, momentum=None)
+    np.testing.assert_array_equal(running_mean.numpy(), np.zeros(3))
