@@ -65,6 +65,31 @@ def _infer_dtype(data: Any) -> Any:
     return None
 
 
+def _holds_tensor(seq: Any) -> bool:
+    """Whether a nested sequence has a Tensor anywhere in it (one type check per kind of element and level)."""
+    kinds = set(map(type, seq))
+    if any(issubclass(kind, Tensor) for kind in kinds):
+        return True
+    return any(_holds_tensor(v) for v in seq if type(v) in dtypes.SEQUENCES)
+
+
+def _tensor_items(seq: Any) -> list:
+    """``seq`` with each Tensor in it replaced by its one element (a 0-d host array, keeping its dtype), as
+    ``torch.tensor([t1, t2])`` reads them: a Tensor inside a list is a number, so ``[tensor([1.]), tensor([2.])]``
+    has shape (2,), not NumPy's stacked (2, 1); a tensor of other than one element raises ValueError."""
+    items = []
+    for v in seq:
+        if isinstance(v, Tensor):
+            if v.data.size != 1:
+                raise ValueError(f"tensor: only one element tensors can be converted to Python scalars; a list "
+                                 f"holds a tensor of shape {v.shape} (use mg.stack to join tensors)")
+            v = numpy.asarray(backend.to_numpy(v.data)).reshape(())
+        elif type(v) in dtypes.SEQUENCES:
+            v = _tensor_items(v)
+        items.append(v)
+    return items
+
+
 def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
     """``(data, dtype)`` for ``Tensor(*args, dtype=)``, read as PyTorch reads ``torch.Tensor(*args)``."""
     if len(args) == 1 and isinstance(args[0], Tensor):
@@ -178,6 +203,8 @@ class Tensor:
         try:
             if dtype is None:
                 dtype = _infer_dtype(data)
+            if type(data) in dtypes.SEQUENCES and _holds_tensor(data):
+                data = _tensor_items(data)
             array = backend.make_array(data, dtype, device)
         except (TypeError, ValueError) as error:
             raise backend.reworded(error, f"tensor: cannot make a tensor from this {type(data).__name__} "

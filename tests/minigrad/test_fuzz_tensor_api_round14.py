@@ -39,3 +39,24 @@ def test_full_checks_the_fill_value_fits_the_dtype_as_torch(value, dtype):
             got = call()
             assert str(got.dtype) == dtype
             np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_a_tensor_inside_a_list_is_a_number_as_torch():
+    """mg.tensor([tensor([1.]), tensor([2.])]) had NumPy's stacked shape (2, 1); torch reads each as a number."""
+    cases = [
+        lambda m: m.tensor([m.tensor([1.0]), m.tensor([2.0])]),
+        lambda m: m.tensor([[m.tensor(1.0)], [m.tensor(2)]]),
+        lambda m: m.tensor((m.tensor([[3]]),)),
+        lambda m: m.tensor([m.tensor(1.0), m.tensor(2.0, dtype=m.float64)]),
+        lambda m: m.tensor([m.tensor(1, dtype=m.int32), m.tensor(2, dtype=m.int32)]),
+        lambda m: m.tensor([m.tensor(True), 2]),
+        lambda m: m.as_tensor([m.tensor([1.5]), m.tensor([2.0])]),
+        lambda m: m.tensor([np.array([1.0]), np.array([2.0])]),   # arrays stay sequences, as in torch
+    ]
+    for case in cases:
+        ours, theirs = case(mg), case(torch)
+        assert ours.shape == tuple(theirs.shape)
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(ValueError, match="only one element tensors"):
+        mg.tensor([mg.tensor([1.0, 2.0])])
