@@ -307,9 +307,9 @@ def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False
         if flag(accumulate, "index_put", "accumulate"):
             return IndexPutAdd(index)(x, values)
         return SetItem(index)(x, values)
-    except (IndexError, ValueError) as error:
-        raise backend.reworded(error, f"index_put: {error} (tensor shape {x.shape}, values shape "
-                                      f"{values.shape})") from error
+    except (IndexError, ValueError) as error:   # the op's own message already names the shapes
+        message = str(error).removeprefix("index_put: ").removeprefix("setitem: ")
+        raise backend.reworded(error, f"index_put: {message}") from error
 
 
 def index_put_(x: Tensor, indices: Any, values: Any, accumulate: bool = False) -> Tensor:

@@ -126,3 +126,12 @@ def test_error_classes_match_pytorch(case):
         call(torch)
     with pytest.raises(error):
         call(mg)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_index_put_error_names_the_op_once(accumulate):
+    """The message said 'index_put: index_put: ...' (the op's prefix, then index_put's own)."""
+    with pytest.raises(IndexError) as info:
+        mg.zeros(3, 1).index_put((mg.tensor([0, 3]),), mg.tensor(1.0), accumulate=accumulate)
+    assert str(info.value).startswith("index_put: ") and str(info.value).count("index_put") == 1
+    assert "index 3" in str(info.value)
