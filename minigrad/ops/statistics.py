@@ -118,9 +118,10 @@ def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any 
     the result's dtype; integer and bool inputs give int64 without it. NaN elements get no gradient.
     """
     x = tensor_arg(input, "nansum")
+    refuse_complex("nansum", x, runtime=True, order=False)   # PyTorch's CPU nansum has no complex kernel
     if dtype is not None:
         x = astype(x, dtype)
-    refuse_complex("nansum", x, runtime=True, order=False)   # PyTorch's CPU nansum has no complex kernel
+        refuse_complex("nansum", x, runtime=True, order=False)
     if x.dtype.kind not in "biuf":
         raise TypeError(f"nansum: expected a real tensor, got dtype {x.dtype}")
     axes = _dims(x, dim, "nansum")

@@ -190,3 +190,12 @@ def test_refusals_raise_torch_error_class(name: str) -> None:
         ERROR_CASES[name](torch)
     with pytest.raises(theirs.type):
         ERROR_CASES[name](mg)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64", "complex128"])
+def test_nansum_of_complex_with_dtype_refused_as_torch(dtype: str) -> None:
+    x = np.array([1 + 2j, 3 - 1j], dtype=np.complex64)
+    with pytest.raises(RuntimeError):
+        torch.nansum(torch.from_numpy(x), dtype=getattr(torch, dtype))
+    with pytest.raises(RuntimeError):   # not the sum of the real parts
+        mg.nansum(mg.tensor(x), dtype=getattr(mg, dtype))
