@@ -194,12 +194,13 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     """
     name = "instance_norm"
     x, eps = _floating(input, name), _number(eps, name, "eps")
-    if x.ndim < 3:
+    use_input_stats = flag(use_input_stats, name, "use_input_stats")
+    if x.ndim < (3 if use_input_stats else 2):   # (N, C) with the running estimates: torch's batch_norm of it
         raise ValueError(f"{name}: expected an input of at least 3 dims (N, C, *), got shape {x.shape}")
     if (running_mean is None) != (running_var is None):   # as torch (its batch_norm underneath) refuses
         raise ValueError(f"{name}: running_mean and running_var must either both be None or neither be None")
     channels, count = x.shape[1], math.prod(x.shape[2:])
-    if not flag(use_input_stats, name, "use_input_stats"):
+    if not use_input_stats:
         if running_mean is None or running_var is None:
             raise ValueError(f"{name}: running_mean and running_var are needed when use_input_stats is False")
         mean = _per_channel(running_mean, channels, x.ndim, name, "running_mean")

@@ -125,3 +125,20 @@ def test_batch_norm_momentum_none_raises_type_error(training: bool) -> None:
     with pytest.raises(TypeError, match="momentum"):
         F.batch_norm(mg.tensor(x), running_mean, mg.ones(3, dtype="float64"), training=training, momentum=None)
     np.testing.assert_array_equal(running_mean.numpy(), np.zeros(3))
+
+
+def test_instance_norm_of_n_c_with_running_estimates() -> None:
+    # torch normalises an (N, C) input by the running estimates when use_input_stats=False; ours refused it
+    rng = np.random.default_rng(4)
+    x, rm, rv, w, b = (rng.standard_normal((3, 4)), rng.standard_normal(4), rng.uniform(0.5, 2, 4),
+                       rng.standard_normal(4), rng.standard_normal(4))
+    xt, xm = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    expected = TF.instance_norm(xt, torch.tensor(rm), torch.tensor(rv), torch.tensor(w), torch.tensor(b),
+                                use_input_stats=False)
+    got = F.instance_norm(xm, mg.tensor(rm), mg.tensor(rv), mg.tensor(w), mg.tensor(b), use_input_stats=False)
+    np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-12)
+    expected.sum().backward()
+    got.sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError):   # with the input's own statistics it needs a spatial dim, as torch
+        F.instance_norm(mg.tensor(x))
