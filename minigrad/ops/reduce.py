@@ -182,9 +182,11 @@ class Var(Function):
         with backend.errstate(self.xp, divide="ignore", invalid="ignore"):
             centred = wide - wide.sum(axis=self.axis, keepdims=True) / n
             self.saved = (centred.astype(x.dtype) if x.dtype == "float16" else centred,)
-            # of a complex x, |x - mean|², so the variance is real (PyTorch's and NumPy's)
-            square = centred * centred if centred.dtype.kind != "c" else centred.real ** 2 + centred.imag ** 2
-            return square.sum(axis=self.axis, keepdims=self.keepdims) / builtins.max(n - self.ddof, 0)
+            dof = builtins.max(n - self.ddof, 0)
+            if centred.dtype.kind == "c":   # var(real) + var(imag): real, and NaN where either is 0 / 0 (PyTorch's)
+                parts = (centred.real, centred.imag)
+                return builtins.sum([(p * p).sum(axis=self.axis, keepdims=self.keepdims) / dof for p in parts])
+            return (centred * centred).sum(axis=self.axis, keepdims=self.keepdims) / dof
 
     def backward(self, gy: Any) -> Any:
         (centred,) = self.saved

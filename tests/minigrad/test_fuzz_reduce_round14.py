@@ -199,3 +199,16 @@ def test_nansum_of_complex_with_dtype_refused_as_torch(dtype: str) -> None:
         torch.nansum(torch.from_numpy(x), dtype=getattr(torch, dtype))
     with pytest.raises(RuntimeError):   # not the sum of the real parts
         mg.nansum(mg.tensor(x), dtype=getattr(mg, dtype))
+
+
+@pytest.mark.parametrize("correction", [1, 2, 3])
+@pytest.mark.parametrize("name", ["var", "std", "var_mean"])
+def test_complex_var_without_degrees_of_freedom_as_torch(name: str, correction: int) -> None:
+    x = np.array([[1 + 1j, 1 + 1j], [1j, 2j], [-2 + 1j, 1j]], dtype=np.complex64)   # NaN where a part is 0 / 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = _outputs(getattr(torch, name)(torch.from_numpy(x), 1, correction=correction))
+        ours = _outputs(getattr(mg, name)(mg.tensor(x), 1, correction=correction))
+    for t, m in zip(theirs, ours):
+        assert str(m.dtype) == str(t.dtype).replace("torch.", "")
+        np.testing.assert_allclose(_np(m), _np(t), rtol=1e-6, equal_nan=True)
