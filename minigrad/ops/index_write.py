@@ -257,6 +257,7 @@ class IndexPutAdd(Function):
     """``out = x`` with ``values`` (broadcast to ``x[index]``'s shape) added at ``index``, repeated places
     accumulating: x gets gy, values get gy at index summed back to their shape."""
 
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
     name = "index_put"
 
     def __init__(self, index: tuple) -> None:

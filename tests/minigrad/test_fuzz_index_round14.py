@@ -135,3 +135,23 @@ def test_index_put_error_names_the_op_once(accumulate):
         mg.zeros(3, 1).index_put((mg.tensor([0, 3]),), mg.tensor(1.0), accumulate=accumulate)
     assert str(info.value).startswith("index_put: ") and str(info.value).count("index_put") == 1
     assert "index 3" in str(info.value)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x, v: x.index_put((lib.tensor([0, 0, 2]),), v, accumulate=True),
+    lambda lib, x, v: x.put(lib.tensor([0, 5, 5, 11]), v, accumulate=True),
+])
+def test_accumulating_index_put_has_a_complex_gradient(call):
+    """index_put(accumulate=True) and put(accumulate=True) of complex tensors raised 'no complex gradient yet'."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))).astype(np.complex64)
+    v = (rng.standard_normal(4) + 1j * rng.standard_normal(4)).astype(np.complex64)
+    w = (rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))).astype(np.complex64)
+    results = []
+    for lib in (torch, mg):
+        xt, vt = lib.tensor(x, requires_grad=True), lib.tensor(v, requires_grad=True)
+        y = call(lib, xt, vt)
+        (y.real * lib.tensor(w.real) + y.imag * lib.tensor(w.imag)).sum().backward()
+        results.append([np.asarray(a) for a in (y.detach().numpy(), xt.grad.numpy(), vt.grad.numpy())])
+    for theirs, ours in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
