@@ -396,11 +396,13 @@ def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
         tangent = None
         if kept:
             # g reaches the duals: grad would keep the graph for forward-over-reverse; the tangent is J·t, with
-            # a graph only where y depends on tensors from outside that require grad (as PyTorch's)
+            # a graph only where y depends on tensors from outside that require grad, or a tangent requires grad
+            # (as PyTorch's: J·t is then differentiable w.r.t. t)
+            graph = outside or any(t.requires_grad for _, t in kept)
             forward_over_reverse, functions.DUAL_LEVEL[:] = functions.DUAL_LEVEL[:], []
             try:
-                (tangent,) = grad([g for g, _ in kept], [dummy], [t for _, t in kept], retain_graph=outside,
-                                  create_graph=outside, allow_unused=True)
+                (tangent,) = grad([g for g, _ in kept], [dummy], [t for _, t in kept], retain_graph=graph,
+                                  create_graph=graph, allow_unused=True)
             finally:
                 functions.DUAL_LEVEL[:] = forward_over_reverse
     if tangent is None:   # y depends on the duals, with a derivative that is zero everywhere

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from .. import backend
 from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
-from ..recording import enable_grad
+from ..recording import enable_grad, is_grad_enabled
 from ..tensor import Tensor
 from . import _pytree
 
@@ -37,7 +37,8 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
     ``primals``: Tensors (or pytrees of them), each differentiated. ``jvp_fn(*tangents)``: ``tangents`` with
     the primals' structure, shapes, dtypes and devices (RuntimeError otherwise, torch's messages); returns
     J·tangents with the structure and shapes of ``func``'s output (detached; zeros for an output that does
-    not depend on the primals).
+    not depend on the primals). Tangents that require grad (with grad mode on) raise NotImplementedError: torch's
+    result is differentiable w.r.t. them, ours would not be (``func.jvp`` is).
     """
     output = func(*primals)
     out_spec = _pytree.flatten(output)[1]
@@ -89,6 +90,10 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
             if t.dtype != dtypes[i]:
                 raise RuntimeError(f"tangent:{i} with dtype {t.dtype} in flattened pytree doesn't match the dtype "
                                    f"{dtypes[i]} of the corresponding primal.")
+        if is_grad_enabled() and any(t.requires_grad for t in flat_tangents):   # torch's result has a graph to them
+            raise NotImplementedError("linearize: jvp_fn(*tangents) with tangents that require grad is not "
+                                      "differentiable w.r.t. them in minigrad (torch's is); use mg.func.jvp(func, "
+                                      "primals, tangents), which is, or pass tangents.detach()")
         kept = [(g, t.detach()) for g, t in zip(vjps, flat_tangents) if g is not None and g.requires_grad]
         products: list = [None] * len(dummies)
         if kept:
