@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import backend
-from ..autograd import AxisError, Function
+from ..autograd import AxisError, Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
@@ -22,6 +22,7 @@ from ._util import (
     one_of,
     tensor_arg,
 )
+from .shape import NO_GRAD_VIEW, _note_view
 
 
 class EmptyTensorListError(TypeError, ValueError, RuntimeError):
@@ -142,6 +143,47 @@ class Unbind(Function):
         return gx
 
 
+class _PartOf(Function):
+    """Part ``index`` of a split, chunk or unbind of x (``x[index]``, a view). Each part is recorded as a view
+    of x made by this op, so that an in-place change of x re-points the parts' graphs (ops/inplace.py reads
+    them again through this op; without it a part used after the change had x's new values but the old
+    graph: silently wrong gradients). An in-place op on a part itself is refused while recording, as
+    PyTorch refuses it for the outputs of a function that returns several views."""
+
+    complex_grad = True   # complex values: see autograd.engine._complex_gate
+    view_args = ("index", "name")   # __init__'s, for ops/inplace.py's re-read
+
+    def __init__(self, index: tuple, name: str) -> None:
+        self.index, self.name = index, name
+
+    def forward(self, x: Any) -> Any:
+        self.in_shape = x.shape
+        return x[self.index]
+
+    def backward(self, gy: Any) -> Any:
+        gx = self.xp.zeros(self.in_shape, dtype=gy.dtype)
+        gx[self.index] = gy
+        return gx
+
+    def scatter(self, *_: Any) -> Any:   # ops/inplace.py's write-through of an in-place op on the part
+        raise RuntimeError(f"in-place op on a view of another tensor (a part of {self.name}) while recording "
+                           f"gradients: {self.name} returns several views of one tensor, and PyTorch refuses in-place "
+                           "ops on them too. Use the out-of-place op, or clone() the part first.")
+
+
+def _parts(x: Tensor, parts: tuple, indices: list, name: str) -> list:
+    """``parts`` (views ``x[index]``) as a list, each recorded as a view of x (:class:`_PartOf`) where x has a
+    graph to re-point: a leaf's parts, and parts made under no_grad, need no record."""
+    if is_grad_enabled():
+        if x._node is not None:
+            for part, index in zip(parts, indices):
+                _note_view(x, part, _PartOf(index, name))
+    elif x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW:   # in-place with grad on: refused
+        for part in parts:
+            part._view = NO_GRAD_VIEW
+    return list(parts)
+
+
 # --- public functions -------------------------------------------------------
 
 class NoDimError(AxisError, RuntimeError):
@@ -258,7 +300,8 @@ def split(tensor: Tensor, split_size_or_sections: Any = NOT_GIVEN, dim: int | No
     a = _existing_axis(dim_or_axis("split", dim, axis, 0), x, "split")
     size = x.shape[a]
     points = (_numpy_split_points if numpy_style else _torch_split_points)(split_size_or_sections, size, a)
-    return list(Split(points, a, len(points) + 1)(x))
+    op = Split(points, a, len(points) + 1)
+    return _parts(x, op(x), op.indices, "split")
 
 
 def chunk(input: Tensor, chunks: int, dim: int | None = None, *, axis: int | None = None) -> list:  # noqa: A002
@@ -272,11 +315,13 @@ def chunk(input: Tensor, chunks: int, dim: int | None = None, *, axis: int | Non
     step = -(-size // chunks)
     # fewer parts than asked when the size does not divide; an empty axis gives `chunks` empty parts (as torch)
     points = list(range(step, size, step)) if step else [0] * (chunks - 1)
-    return list(Split(points, a, len(points) + 1)(x))
+    op = Split(points, a, len(points) + 1)
+    return _parts(x, op(x), op.indices, "chunk")
 
 
 def unbind(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> list:  # noqa: A002
     """The slices along ``dim`` (0 by default) as a list (one graph node for all of them)."""
     x = tensor_arg(input, "unbind")
     a = _existing_axis(dim_or_axis("unbind", dim, axis, 0), x, "unbind")
-    return list(Unbind(a, x.shape[a])(x))
+    parts = Unbind(a, x.shape[a])(x)
+    return _parts(x, parts, [(slice(None),) * a + (i,) for i in range(len(parts))], "unbind")

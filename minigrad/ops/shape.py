@@ -68,6 +68,7 @@ class BroadcastTo(Function):
     complex_grad = True   # complex values: see autograd.engine._complex_gate
 
     name = "broadcast_to"
+    view_args = ("shape",)   # __init__'s: a base changed in place reads its expanded views again (inplace.py)
 
     def __init__(self, shape: tuple) -> None:
         self.shape = shape
@@ -608,7 +609,9 @@ def broadcast_to(input: Tensor, size: Any = NOT_GIVEN, *, shape: Any = NOT_GIVEN
     size = int_tuple(size, "broadcast_to")
     if -1 in size:
         return expand(input, size)
-    return BroadcastTo(size)(tensor_arg(input, "broadcast_to"))
+    x = tensor_arg(input, "broadcast_to")
+    op = BroadcastTo(size)
+    return track_view(x, op(x), op)   # a read-only view: a base changed in place re-points its graph
 
 
 def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
@@ -635,7 +638,7 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
         shape.append(n)
     op = BroadcastTo(tuple(shape))
     op.name = "expand"
-    return op(x)
+    return track_view(x, op(x), op)   # a read-only view: a base changed in place re-points its graph
 
 
 def repeat(x: Tensor, *counts: Any, repeats: Any = None, axis: Any = NOT_GIVEN) -> Tensor:
@@ -727,7 +730,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if out.data.base is not None:
         if is_grad_enabled():
             _note_view(x, out, index)
-        elif x.requires_grad:
+        elif x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW:
             out._view = NO_GRAD_VIEW
     return out
 
@@ -758,8 +761,8 @@ def track_view(x: Tensor, out: Tensor, how: Any) -> Tensor:
         if x._node is None:
             return out
     elif not is_grad_enabled():
-        if x.requires_grad and out.data.base is not None:
-            out._view = NO_GRAD_VIEW
+        if (x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW) and out.data.base is not None:
+            out._view = NO_GRAD_VIEW   # also a view of such a view (x[:1].squeeze()), as PyTorch
         return out
     if type(out.data) is not backend.numpy.ndarray or memory_owner(out.data) is memory_owner(x.data):
         _note_view(x, out, how)
@@ -777,8 +780,8 @@ def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
         if x._node is None:
             return out
     elif not is_grad_enabled():
-        if x.requires_grad and out.data.base is not None:
-            out._view = NO_GRAD_VIEW
+        if (x.requires_grad or getattr(x, "_view", None) is NO_GRAD_VIEW) and out.data.base is not None:
+            out._view = NO_GRAD_VIEW   # also a view of such a view (x[:1].squeeze()), as PyTorch
         return out
     base = out.data.base
     if base is not None:

@@ -286,3 +286,95 @@ def test_split_and_chunk_take_a_0d_tensor_or_numpy_int_as_torch() -> None:
     _compare(lambda t: t.split(_lib(t).tensor(2), 2), _x(2, 3, 4))
     _compare(lambda t: t.chunk(_lib(t).tensor(2), 2), _x(2, 3, 4))
     _compare(lambda t: t.chunk(np.int64(3), 1), _x(2, 3, 4))
+
+
+# --- views read again after their base changes in place --------------------------------------------------
+
+_BASE = np.arange(24.0).reshape(2, 3, 4)
+
+
+@pytest.mark.parametrize("make", [
+    lambda b: b[:, :1].expand(2, 5, 4),
+    lambda b: b[:, :1].expand_as(b),
+    lambda b: _lib(b).broadcast_to(b[:, :1], (2, 3, 4)),
+    lambda b: b[:, :1].expand(2, -1, 4),
+])
+def test_expanded_view_read_after_its_base_changed_gets_the_new_graph(make: Callable) -> None:
+    """An expanded view used after its base was changed in place: its values are the new ones, and so
+    must be its gradient (it kept the old graph: 10 instead of torch's 30, silently)."""
+    grads = {}
+    for L in (torch, mg):
+        a = L.tensor(_BASE.copy(), requires_grad=True)
+        b = a * 1
+        v = make(b)
+        b.mul_(3)
+        (v * v).sum().backward()
+        grads[L] = _np(a.grad)
+    np.testing.assert_allclose(grads[mg], grads[torch])
+
+
+@pytest.mark.parametrize("make", [
+    lambda b: b.split(2, 2)[1],
+    lambda b: b.split([1, 3], 2)[1],
+    lambda b: b.chunk(3, 1)[2],
+    lambda b: b.unbind(1)[1],
+])
+def test_split_part_read_after_its_base_changed_is_not_silently_wrong(make: Callable) -> None:
+    """PyTorch refuses a part of split/chunk/unbind used after its base changed in place; minigrad now
+    re-reads it from the changed base (the gradient of what it computes), where it kept the old graph
+    (a gradient 3 times too small here, silently)."""
+    with pytest.raises(RuntimeError):
+        a = torch.tensor(_BASE.copy(), requires_grad=True)
+        b = a * 1
+        v = make(b)
+        b.mul_(3)
+        (v * v).sum().backward()
+    a = mg.tensor(_BASE.copy(), requires_grad=True)
+    b = a * 1
+    v = make(b)
+    b.mul_(3)
+    (v * v).sum().backward()
+    # the same computation with the change made first: v is then 3 a[part]
+    a2 = torch.tensor(_BASE.copy(), requires_grad=True)
+    b2 = a2 * 3
+    v2 = make(b2)
+    (v2 * v2).sum().backward()
+    np.testing.assert_allclose(_np(a.grad), _np(a2.grad))
+    assert np.array_equal(_np(v), _np(v2))
+
+
+@pytest.mark.parametrize("write", [
+    lambda x: x.split(2, dim=1)[0].view(-1, 1).mul_(2),
+    lambda x: x.chunk(2)[1][0].add_(1),
+    lambda x: x.unbind(0)[0].t().zero_(),
+])
+def test_inplace_on_a_view_of_a_split_part_is_refused_as_torch(write: Callable) -> None:
+    for L in (torch, mg):
+        x = L.tensor(np.arange(12.0).reshape(2, 6), requires_grad=True) * 1
+        with pytest.raises(RuntimeError):
+            write(x)
+    np.testing.assert_array_equal(_np(x), np.arange(12.0).reshape(2, 6))
+
+
+@pytest.mark.parametrize("make", [
+    lambda b: b[:1].squeeze(),
+    lambda b: b[0].t(),
+    lambda b: b[0].T,
+    lambda b: _lib(b).diagonal(b[0]),
+    lambda b: b.split(2, 2)[1],
+    lambda b: b.chunk(3, 1)[2],
+    lambda b: b.unbind(1)[1],
+    lambda b: b[:, :1].squeeze((1,)),
+])
+def test_a_view_made_under_no_grad_refuses_inplace_with_grad_on(make: Callable) -> None:
+    """A view of a view (or a split part) made under no_grad from a tensor that requires grad: an in-place op
+    on it with grad mode on is refused, as PyTorch's (only one level of view was refused; the write went
+    into the base's memory behind its graph)."""
+    for L in (torch, mg):
+        b = L.tensor(_BASE.copy(), requires_grad=True) * 1
+        with L.no_grad():
+            v = make(b)
+        with pytest.raises(RuntimeError):
+            v.mul_(2)
+        with L.no_grad():   # inside no_grad the write is fine
+            make(b).mul_(1)
