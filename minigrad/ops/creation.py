@@ -25,7 +25,7 @@ from ..constructors import (
     tensor,
     tensor_options,
 )
-from ..dtypes import get_default_dtype
+from ..dtypes import default_complex_dtype, get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, bool_, float16, int32
 from ._util import ShapeMismatchError, int_tuple, number
@@ -79,10 +79,29 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
         raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
     if steps < 0:
         raise ShapeMismatchError(f"linspace: steps must be non-negative, got {steps}")
-    start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
-    dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "linspace")
-    values = linspace_arrays(numpy, start, end, steps, dtype)
+    start, end = (v.item() if isinstance(v, Tensor) and v.data.size == 1 else v for v in (start, end))
+    if isinstance(start, (complex, numpy.complexfloating)) or isinstance(end, (complex, numpy.complexfloating)):
+        values = _complex_linspace(complex(start), complex(end), steps, dtype)
+        dtype = values.dtype
+    else:
+        start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
+        dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "linspace")
+        values = linspace_arrays(numpy, start, end, steps, dtype)
     return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
+
+
+def _complex_linspace(low: complex, high: complex, steps: int, dtype: Any) -> numpy.ndarray:
+    """``linspace`` between complex ends (the default complex dtype, complex64 unless ``mg.set_default_dtype``),
+    as PyTorch's: the real and imaginary parts each spaced as :func:`linspace_arrays` spaces floats. A real
+    ``dtype`` raises RuntimeError, as PyTorch's (the imaginary parts would be dropped)."""
+    dtype = backend.as_dtype(default_complex_dtype() if dtype is None else dtype, "linspace")
+    if dtype.kind != "c":
+        raise RuntimeError(f"linspace: complex start {low} and end {high} give a complex dtype; it can't be safely "
+                           f"cast to the passed dtype {dtype}")
+    part = numpy.dtype(numpy.float32 if dtype == numpy.complex64 else numpy.float64)
+    real = linspace_arrays(numpy, low.real, high.real, steps, part)
+    imag = linspace_arrays(numpy, low.imag, high.imag, steps, part)
+    return (real + 1j * imag).astype(dtype)
 
 
 def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) -> Any:

@@ -60,3 +60,17 @@ def test_a_tensor_inside_a_list_is_a_number_as_torch():
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     with pytest.raises(ValueError, match="only one element tensors"):
         mg.tensor([mg.tensor([1.0, 2.0])])
+
+
+@pytest.mark.parametrize(("start", "end", "steps"), [(0, 1j, 3), (1 + 2j, -3 - 1j, 5), (0.1 + 0.3j, 0.7 - 0.2j, 7),
+                                                     (2j, 2j, 1), (1.5, -2j, 0), (-4.25 + 1j, 3, 10)])
+def test_linspace_between_complex_ends_as_torch(start, end, steps):
+    """torch.linspace takes complex ends (complex64 by default); ours refused them with a TypeError."""
+    for dtype in (None, "complex128"):
+        ours = mg.linspace(start, end, steps, **({} if dtype is None else {"dtype": getattr(mg, dtype)}))
+        theirs = torch.linspace(start, end, steps, **({} if dtype is None else {"dtype": getattr(torch, dtype)}))
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert mg.linspace(mg.tensor(1j), 2, 3).dtype == mg.complex64
+    with pytest.raises(RuntimeError, match="complex"):
+        mg.linspace(0, 1j, 3, dtype=mg.float32)
