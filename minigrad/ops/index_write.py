@@ -19,6 +19,7 @@ from ..tensor import Tensor
 from . import index as _index
 from ._util import (
     ArgumentTypeError,
+    ComplexOrderError,
     DtypeMismatchError,
     IndexArgumentError,
     ShapeMismatchError,
@@ -165,11 +166,15 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
     cast to x's dtype; a tensor value gets the sum of the gradient at the filled places)."""
     x = tensor_arg(input, "index_fill")
     axis, data = _index_vector(x, dim, index, "index_fill")
+    if isinstance(value, Tensor) and value.ndim:
+        raise ShapeMismatchError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+    complex_value = (value.dtype.kind == "c" if isinstance(value, Tensor)
+                     else isinstance(value, (complex, backend.numpy.complexfloating)))
+    if complex_value and x.dtype.kind != "c":
+        raise ArgumentTypeError(f"index_fill: a complex value can't fill a tensor of dtype {x.dtype} (as PyTorch's)")
     if isinstance(value, Tensor):
-        if value.ndim:
-            raise ShapeMismatchError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
         value = value.to(x.device, x.dtype)
-    elif isinstance(value, (bool, int, float, backend.numpy.number, backend.numpy.bool_)):
+    elif isinstance(value, (bool, int, float, complex, backend.numpy.number, backend.numpy.bool_)):
         value = device_array(x, lambda xp: xp.asarray(value).astype(x.dtype))
     else:
         raise TypeError(f"index_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
@@ -183,6 +188,7 @@ class MaskedScatter(Function):
     """``out[mask] = source.flatten()[:count]``: x's gradient where the mask is False, source's at its first
     ``count`` elements (the rest 0)."""
 
+    complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
     name = "masked_scatter"
 
     def forward(self, x: Any, mask: Any, source: Any) -> Any:
@@ -500,8 +506,8 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
         raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
     if x.dtype.kind == "b" and (reduce == "mean" or name == "index_reduce"):   # PyTorch's kernels lack these
         raise BoolReduceError(f"{name}: reduce={reduce!r} is not implemented for bool tensors (as in PyTorch)")
-    if reduce in ("amax", "amin") and x.dtype.kind == "c":
-        raise TypeError(f"{name}: reduce={reduce!r} is not implemented for complex tensors (dtype {x.dtype})")
+    if reduce in ("amax", "amin") and x.dtype.kind == "c":   # PyTorch's NotImplementedError
+        raise ComplexOrderError(f"{name}: reduce={reduce!r} is not implemented for complex tensors (dtype {x.dtype})")
     op = ScatterReduce(axis, data, reduce, include_self, check=name)
     op.name = name
     return op(x, src)

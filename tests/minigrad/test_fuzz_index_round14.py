@@ -155,3 +155,46 @@ def test_accumulating_index_put_has_a_complex_gradient(call):
         results.append([np.asarray(a) for a in (y.detach().numpy(), xt.grad.numpy(), vt.grad.numpy())])
     for theirs, ours in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_masked_scatter_has_a_complex_gradient():
+    """masked_scatter of complex tensors raised 'no complex gradient yet'; PyTorch has one."""
+    rng = np.random.default_rng(1)
+    x, s, w = ((rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))).astype(np.complex64)
+               for _ in range(3))
+    mask = rng.random((3, 4)) < 0.5
+    results = []
+    for lib in (torch, mg):
+        xt, st = lib.tensor(x, requires_grad=True), lib.tensor(s, requires_grad=True)
+        y = xt.masked_scatter(lib.tensor(mask), st)
+        (y.real * lib.tensor(w.real) + y.imag * lib.tensor(w.imag)).sum().backward()
+        results.append([np.asarray(a) for a in (y.detach().numpy(), xt.grad.numpy(), st.grad.numpy())])
+    for theirs, ours in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("x_dtype", ["float32", "complex64"])
+@pytest.mark.parametrize("value", [2 + 1j, "tensor"])
+def test_index_fill_complex_value(x_dtype, value):
+    """index_fill with a complex number refused complex tensors (TypeError); a complex 0-d tensor filled a real
+    tensor with its real part. PyTorch fills a complex tensor and refuses a real one (RuntimeError)."""
+    outcomes = []
+    for lib in (torch, mg):
+        v = lib.tensor(2 + 1j) if value == "tensor" else value
+        try:
+            outcomes.append(lib.ones(3, dtype=getattr(lib, x_dtype)).index_fill(0, lib.tensor([1]), v).numpy())
+        except RuntimeError as error:
+            outcomes.append(error)
+    if isinstance(outcomes[0], Exception):
+        assert isinstance(outcomes[1], RuntimeError), outcomes[1]
+    else:
+        np.testing.assert_array_equal(outcomes[1], outcomes[0])
+
+
+def test_complex_amax_reductions_raise_not_implemented():
+    for lib in (torch, mg):
+        x = lib.ones(3, dtype=lib.complex64)
+        with pytest.raises(NotImplementedError):
+            x.scatter_reduce(0, lib.tensor([0, 1, 1]), x, "amax")
+        with pytest.raises(NotImplementedError):
+            x.index_reduce(0, lib.tensor([0, 1, 1]), x, "amin")
