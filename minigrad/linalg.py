@@ -239,14 +239,14 @@ def qr(A: Any, mode: str = "reduced") -> QRResult:  # noqa: N803
     empty tensor, and there is no gradient, as in PyTorch). Signs as LAPACK's (and PyTorch's) Householder QR."""
     name = "linalg.qr"
     if mode not in ("reduced", "complete", "r"):
-        raise ValueError(f"{name}: mode must be 'reduced' (default), 'complete' or 'r', got {mode!r}")
+        raise LinalgShapeError(f"{name}: mode must be 'reduced' (default), 'complete' or 'r', got {mode!r}")
     q, r = QR(mode)(matrices(A, name, complex_ok=True))
     return return_types.linalg_qr(q, r)
 
 
 def _uplo(UPLO: Any, name: str) -> str:  # noqa: N803
     if UPLO not in ("L", "U"):
-        raise ValueError(f"{name}: UPLO must be 'L' or 'U', got {UPLO!r}")
+        raise LinalgShapeError(f"{name}: UPLO must be 'L' or 'U', got {UPLO!r}")
     return UPLO
 
 

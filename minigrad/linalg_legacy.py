@@ -92,8 +92,8 @@ def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:  # noqa: A00
     factor = tensor_arg(input, "cholesky_inverse")
     upper = flag(upper, "cholesky_inverse", "upper")
     if factor.ndim < 2 or factor.shape[-1] != factor.shape[-2]:
-        raise ValueError(f"cholesky_inverse: the input must be a square matrix or a batch of them (…, n, n), got "
-                         f"shape {factor.shape}")
+        raise LinalgShapeError(f"cholesky_inverse: the input must be a square matrix or a batch of them (…, n, n), got "
+                               f"shape {factor.shape}")
     return CholeskyInverse(upper)(matrices(factor, "cholesky_inverse", square=True, complex_ok=True))
 
 

@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy
 
-from ..autograd import Function
+from .. import backend
+from ..autograd import Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import OUT_DTYPE, ShapeMismatchError, number, read_by_the_others, tensor_arg, unsupported
-from .elementwise import add, mul
+from .elementwise import Where, add, mul
 from .linalg import MatMul, bmm
-from .shape import reshape
+from .shape import broadcast_to, reshape
 
 
 def _shapes(name: str, a: Tensor, b: Tensor, want: str) -> ShapeMismatchError:
@@ -94,9 +95,20 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
         raise ShapeMismatchError(f"{name}: input of shape {x.shape} does not broadcast to the product's shape "
                                  f"{product.shape}")
     scaled = product if alpha == 1 else mul(product, alpha)
+    if beta == 0 and x.requires_grad and is_grad_enabled():
+        return add(scaled, _zeros_linked_to(name, x))   # x still gets a (zero) gradient, as PyTorch's
     if beta == 0:
         return scaled
     return add(x if beta == 1 else mul(x, beta), scaled)
+
+
+def _zeros_linked_to(name: str, x: Tensor) -> Tensor:
+    """Zeros of x's shape and dtype whose gradient to x is zero (NaN and inf in x do not leak)."""
+    with backend.on_device(x.device):
+        everywhere = backend.array_module(x.data).ones((), dtype=bool)   # cupy.where takes no Python bool
+    op = Where()
+    op.name = name
+    return op(everywhere, 0, x)
 
 
 def addmm(input: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1,  # noqa: A002
@@ -136,11 +148,11 @@ def _parse(equation: str, operands: tuple) -> tuple:
     for sub, t in zip(inputs, operands):
         letters = sub.replace("...", "")
         if not letters.isalpha() and letters:
-            raise ValueError(f"einsum: subscripts must be letters (and '...'), got {sub!r} in {equation!r}")
+            raise ShapeMismatchError(f"einsum: subscripts must be letters (and '...'), got {sub!r} in {equation!r}")
         if "..." in sub:
             extra = t.ndim - len(letters)
             if extra < 0:
-                raise ValueError(f"einsum: {sub!r} has more indices than the operand's {t.ndim} dims")
+                raise ShapeMismatchError(f"einsum: {sub!r} has more indices than the operand's {t.ndim} dims")
             sub = sub.replace("...", "".join(spare[ellipsis_dims - extra:ellipsis_dims]))
         if len(sub) != t.ndim:
             raise ShapeMismatchError(f"einsum: subscripts {sub!r} for an operand of shape {t.shape} in {equation!r}")
@@ -149,9 +161,9 @@ def _parse(equation: str, operands: tuple) -> tuple:
     if arrow:
         out = rhs.replace("...", broadcast)
         if not out.isalpha() and out:
-            raise ValueError(f"einsum: output subscripts must be letters, got {rhs!r}")
+            raise ShapeMismatchError(f"einsum: output subscripts must be letters, got {rhs!r}")
         if len(set(out)) != len(out):
-            raise ValueError(f"einsum: output subscript repeated in {rhs!r}")
+            raise ShapeMismatchError(f"einsum: output subscript repeated in {rhs!r}")
         seen = set("".join(spelled))
         for letter in out:
             if letter not in seen:
@@ -226,14 +238,47 @@ class Einsum(Function):
     kept_for_backward = read_by_the_others   # an operand's gradient reads the others' values, its own shape only
 
 
-def einsum(equation: str, *operands: Any) -> Tensor:
+def _sublist_letters(sublist: Any) -> str:
+    """A sublist of the sublist form (``[0, 1]``, ``[Ellipsis, 2]``) as subscripts: 0-25 are 'A'-'Z', 26-51
+    'a'-'z', as PyTorch's."""
+    if not isinstance(sublist, (list, tuple)):
+        raise TypeError(f"einsum: in the sublist form each operand is followed by a list of subscripts, got "
+                        f"{type(sublist).__name__}")
+    letters = ""
+    for n in sublist:
+        if n is Ellipsis:
+            letters += "..."
+        elif isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 52:
+            letters += chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26)
+        else:
+            raise ValueError(f"einsum(): subscript in subscript list is not within the valid range [0, 52), got "
+                             f"{n!r}")
+    return letters
+
+
+def _sublist_equation(args: tuple) -> tuple:
+    """``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (operands each followed by its sublist, then an optional output
+    sublist) as ``("Ab,bc->Ac"-like equation, operands)``."""
+    pairs = args[:len(args) - len(args) % 2]
+    operands = pairs[0::2]
+    equation = ",".join(_sublist_letters(s) for s in pairs[1::2])
+    if len(args) % 2:
+        equation += "->" + _sublist_letters(args[-1])
+    return equation, operands
+
+
+def einsum(equation: Any, *operands: Any) -> Tensor:
     """Einstein summation as torch.einsum: ``einsum("bij,bjk->bik", a, b)``; operands may also come as one
-    list. Explicit (``->``) and implicit outputs and ``...`` work, and an index repeated inside one operand
-    reads its diagonal (``einsum("ii", K)`` is the trace, ``einsum("bii->bi", K)`` the diagonals)."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+    list, or in the sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (0-25 name 'A'-'Z', 26-51 'a'-'z',
+    ``Ellipsis`` is '...'). Explicit (``->``) and implicit outputs and ``...`` work, and an index repeated inside
+    one operand reads its diagonal (``einsum("ii", K)`` is the trace, ``einsum("bii->bi", K)`` the diagonals). A
+    dim of size 1 broadcasts against the same index's size in the other operands, as PyTorch's."""
+    if not isinstance(equation, str) and operands:   # the sublist form
+        equation, operands = _sublist_equation((equation, *operands))
+    elif len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
-        raise ValueError("einsum: give at least one operand")
+        raise ShapeMismatchError("einsum: give at least one operand")
     tensors = tuple(tensor_arg(t, "einsum") for t in operands)
     inputs, output = _parse(equation, tensors)
     for index, (sub, t) in enumerate(zip(inputs, tensors)):
@@ -243,9 +288,14 @@ def einsum(equation: str, *operands: Any) -> Tensor:
                 raise ShapeMismatchError(f"einsum: subscript {letter!r} is repeated for operand {index} but the sizes "
                                          f"don't match, {' != '.join(map(str, sorted(sizes)))} ({equation!r}, "
                                          f"shape {t.shape})")
+    size = {}
     for letter in set("".join(inputs)):
         sizes = {t.shape[s.index(letter)] for s, t in zip(inputs, tensors) if letter in s}
-        if len(sizes - {1}) > 1 or (letter.islower() and len(sizes) > 1):
+        if len(sizes - {1}) > 1:
             raise ShapeMismatchError(f"einsum: index {letter!r} has sizes {sorted(sizes)} in {equation!r} "
                                      f"(shapes {[t.shape for t in tensors]})")
+        size[letter] = min(sizes - {1}, default=1)
+    # a dim of size 1 broadcasts to its index's size in the other operands, as PyTorch's (its gradient sums back)
+    tensors = tuple(t if t.shape == (wanted := tuple(size[letter] for letter in s)) else broadcast_to(t, wanted)
+                    for s, t in zip(inputs, tensors))
     return Einsum(inputs, output)(*tensors)

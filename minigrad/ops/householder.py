@@ -80,6 +80,21 @@ def geqrf(input: Any) -> Any:  # noqa: A002 - PyTorch's name
     return return_types.geqrf(a, tau)
 
 
+class _NoReflectors(Function):
+    """``other`` (…, r, c) unchanged (the product with no reflectors, tau of size 0), recorded on the graph of
+    ``reflectors`` and ``tau`` without a gradient to them: it still requires grad, and their gradients are None,
+    as PyTorch's; ``other`` gets the output's gradient."""
+
+    name = "householder_product"
+    complex_grad = True
+
+    def forward(self, other: Any, reflectors: Any, tau: Any) -> Any:
+        return other.copy()
+
+    def backward(self, gy: Any) -> tuple:
+        return gy if self.needs_grad[0] else None, None, None
+
+
 def _reflector_arguments(name: str, input: Any, tau: Any) -> tuple[Tensor, Tensor]:  # noqa: A002
     """``input`` (…, m, n) and ``tau`` (…, k) checked as PyTorch checks them (batch dims equal, not broadcast)."""
     input = matrices(input, name, what="input", complex_ok=True)  # noqa: A001
@@ -105,6 +120,8 @@ def _apply(reflectors: Tensor, tau: Tensor, other: Tensor, left: bool, transpose
     # Q C = H₀ (H₁ (… C)): the last reflector first; Qᴴ C = H_{k-1}ᴴ (… (H₀ᴴ C)); C Q = ((C H₀) H₁) …
     order = range(k) if left == transpose else range(k - 1, -1, -1)
     scales = tau.conj() if transpose else tau   # Hᴴ = I - conj(tau) v vᴴ
+    if k == 0:
+        return _NoReflectors()(other, reflectors, tau)
     result = other
     for i in order:
         v = vectors[..., :, i:i + 1]   # (…, r, 1)

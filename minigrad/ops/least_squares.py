@@ -83,11 +83,13 @@ class LstsqDriverError(ValueError, RuntimeError):
 def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = None) -> LstsqResult:  # noqa: N803
     """The least-squares solution X of ``A X ≈ B``, A (…, m, n), B (…, m, k) (or (…, m): vectors) → X (…, n, k),
     the minimum-norm one where A is rank-deficient (singular values at or below ``rcond · σ_max`` count as zero;
-    default ``eps · max(m, n)``), computed as ``pinv(A) @ B``: its gradient is PyTorch's.
+    default ``eps · max(m, n)``; ``"gels"`` ignores ``rcond``, as PyTorch's), computed as ``pinv(A) @ B``: its
+    gradient is PyTorch's.
 
     The other fields follow ``driver`` as PyTorch's CPU drivers do (default ``"gelsy"``): ``residuals`` (…, k),
-    the squared residual norms, only for ``"gels"``, ``"gelsd"``, ``"gelss"`` when m > n and every A has full
-    rank (else empty); ``rank`` (…) int64 except for ``"gels"``; ``singular_values`` (…, min(m, n)) only for
+    the squared residual norms, only for ``"gels"``, ``"gelsd"``, ``"gelss"`` when m > n and (except for
+    ``"gels"``, which does not test the rank) every A has full rank (else empty); ``rank`` (…) int64 except for
+    ``"gels"``; ``singular_values`` (…, min(m, n)) only for
     ``"gelsd"``, ``"gelss"``. The driver does not change the solution (LAPACK's differ only in rounding). Complex A
     and B: the same, with real residuals ``|AX - B|²`` and singular values, as PyTorch's."""
     name = "linalg.lstsq"
@@ -102,7 +104,8 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
         raise LinalgShapeError(f"{name}: A (…, m, n) and B (…, m, k) need the same m, got shapes {A.shape} and "
                                f"{B.shape}")
     m, n = A.shape[-2], A.shape[-1]
-    rtol = float(numpy.finfo(A.dtype).eps) * max(m, n) if rcond is None else rcond
+    # gels (QR, no rank decision) ignores rcond, as PyTorch's
+    rtol = float(numpy.finfo(A.dtype).eps) * max(m, n) if rcond is None or driver == "gels" else rcond
     solution = matmul(pinv(A, rtol=rtol), matrix_b)
     rank = matrix_rank(A, atol=0.0, rtol=rtol)
     with backend.on_device(A.device):
@@ -111,7 +114,7 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
         residuals = singular = Tensor._make(xp.zeros((0,), dtype=real_dtype), False, None, 0)   # empty, as PyTorch's
         no_rank = Tensor._make(xp.zeros((0,), dtype=xp.int64), False, None, 0)
     note_read(rank, "bool")   # whether residuals exist depends on the rank: mg.compile runs this eagerly
-    if driver != "gelsy" and m > n and bool((rank.data == n).all()):
+    if driver != "gelsy" and m > n and (driver == "gels" or bool((rank.data == n).all())):   # gels: no rank test
         residual = matmul(A, solution) - matrix_b
         residuals = (residual * residual.conj()).real.sum(-2)   # (…, 1) for vectors too, as PyTorch's
     if driver in ("gelsd", "gelss"):

@@ -8,7 +8,7 @@ from typing import Any
 from .. import backend
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, tensor_arg
+from ._util import ArgumentTypeError, DtypeMismatchError, tensor_arg
 
 
 class LinalgShapeError(ValueError, RuntimeError):
@@ -28,8 +28,8 @@ def floating(x: Any, name: str, what: str = "input", complex_ok: bool = False) -
         raise ArgumentTypeError(f"{name}: expected a floating-point {what}, got dtype {x.dtype} (as PyTorch, which "
                                 f"refuses integer and bool inputs; cast it first)")
     if x.dtype.itemsize < 4:
-        raise TypeError(f"{name}: low-precision dtypes are not supported, got {x.dtype} (as in PyTorch); cast it to "
-                        f"float32 first")
+        raise ArgumentTypeError(f"{name}: low-precision dtypes are not supported, got {x.dtype} (as in PyTorch); "
+                                f"cast it to float32 first")
     return x
 
 
@@ -48,10 +48,11 @@ def matrices(A: Any, name: str, square: bool = False, what: str = "A",  # noqa: 
 
 
 def same_dtype(name: str, a: Tensor, b: Tensor, names: str = "A and B") -> None:
-    """Refuse two operands of different dtypes, as PyTorch's linear algebra does."""
+    """Refuse two operands of different dtypes, as PyTorch's linear algebra does (a TypeError that is also
+    PyTorch's RuntimeError)."""
     if a.dtype != b.dtype:
         first, second = names.split(" and ")
-        raise TypeError(f"{name}: expected {names} to have the same dtype, got {first} of dtype {a.dtype} and "
+        raise DtypeMismatchError(f"{name}: expected {names} to have the same dtype, got {first} of dtype {a.dtype} and "
                         f"{second} of dtype {b.dtype}")
 
 

@@ -30,10 +30,10 @@ import numpy
 from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import flag, sum_to, tensor_arg
+from ._util import ArgumentTypeError, flag, sum_to, tensor_arg
 from .elementwise import add
 from .index import tril, triu
-from .linalg_arguments import floating, matrices, same_dtype
+from .linalg_arguments import LinalgShapeError, floating, matrices, same_dtype
 from .shape import getitem
 from .solvers import LinAlgError, adjoint, batch_shape, first_failure, pivot_size
 
@@ -89,8 +89,8 @@ def permutation_arrays(xp: Any, pivots: Any, m: int) -> Any:
 def check_pivots(xp: Any, pivots: Any, m: int, name: str) -> None:
     """Every pivot in [1, m] (one host read), as PyTorch checks them."""
     if pivots.size and (int(pivots.min()) < 1 or int(pivots.max()) > m):
-        raise ValueError(f"{name}: pivots must be between 1 and LU.size(-2) = {m} inclusive, got values from "
-                         f"{int(pivots.min())} to {int(pivots.max())} (pass the pivots lu_factor returned)")
+        raise LinalgShapeError(f"{name}: pivots must be between 1 and LU.size(-2) = {m} inclusive, got values from "
+                               f"{int(pivots.min())} to {int(pivots.max())} (pass the pivots lu_factor returned)")
 
 
 def rows_taken(xp: Any, b: Any, perm: Any) -> Any:
@@ -321,12 +321,12 @@ def lu_unpack(LU_data: Any, LU_pivots: Any, unpack_data: bool = True, unpack_piv
     pivots = tensor_arg(LU_pivots, name)
     unpack_data, unpack_pivots = flag(unpack_data, name, "unpack_data"), flag(unpack_pivots, name, "unpack_pivots")
     if pivots.dtype != numpy.int32:
-        raise TypeError(f"torch.lu_unpack: LU_pivots is expected to be a tensor of int32 dtype (as lu_factor returns "
-                        f"them), got {pivots.dtype}")
+        raise ArgumentTypeError(f"torch.lu_unpack: LU_pivots is expected to be a tensor of int32 dtype (as "
+                                f"lu_factor returns them), got {pivots.dtype}")
     k = min(packed.shape[-2:])
     if tuple(pivots.shape) != tuple(packed.shape[:-2]) + (k,):
-        raise ValueError(f"{name}: LU_pivots must have shape {tuple(packed.shape[:-2]) + (k,)} (LU_data's batch "
-                         f"shape and min(m, n)), got {tuple(pivots.shape)} for LU_data of shape {packed.shape}")
+        raise LinalgShapeError(f"{name}: LU_pivots must have shape {tuple(packed.shape[:-2]) + (k,)} (LU_data's batch "
+                               f"shape and min(m, n)), got {tuple(pivots.shape)} for LU_data of shape {packed.shape}")
     permutation, lower, upper = _unpack(packed, pivots if unpack_pivots else None, name)
     if not unpack_data:
         lower, upper = _empty(packed), _empty(packed)
@@ -351,23 +351,23 @@ def linalg_lu_solve(LU: Any, pivots: Any, B: Any, *, left: bool = True, adjoint:
     left, adjoint = flag(left, name, "left"), flag(adjoint, name, "adjoint")
     same_dtype(name, packed, B, "LU and B")
     if pivots.dtype != numpy.int32:
-        raise TypeError(f"{name}: pivots should be a tensor of dtype int32 (as lu_factor returns them), got "
-                        f"{pivots.dtype}")
+        raise ArgumentTypeError(f"{name}: pivots should be a tensor of dtype int32 (as lu_factor returns them), got "
+                                f"{pivots.dtype}")
     n = packed.shape[-1]
     if pivots.ndim < 1 or pivots.shape[-1] != n:
-        raise ValueError(f"{name}: the number of pivots per batch should be the order of the matrix, {n}, got "
-                         f"pivots of shape {tuple(pivots.shape)} for LU of shape {packed.shape}")
+        raise LinalgShapeError(f"{name}: the number of pivots per batch should be the order of the matrix, {n}, got "
+                               f"pivots of shape {tuple(pivots.shape)} for LU of shape {packed.shape}")
     if B.ndim < 2:
-        raise ValueError(f"{name}: the input tensor B must have at least 2 dimensions, got shape {B.shape}")
+        raise LinalgShapeError(f"{name}: the input tensor B must have at least 2 dimensions, got shape {B.shape}")
     if B.shape[-2 if left else -1] != n:
         equation = "AX = B" if left else "XA = B"
-        raise ValueError(f"{name}: incompatible shapes of A and B for the equation {equation} ({n}x{n} and "
-                         f"{B.shape[-2]}x{B.shape[-1]})")
+        raise LinalgShapeError(f"{name}: incompatible shapes of A and B for the equation {equation} ({n}x{n} and "
+                               f"{B.shape[-2]}x{B.shape[-1]})")
     try:
         batch_shape(packed.shape[:-2], pivots.shape[:-1], B.shape[:-2])
     except ValueError:
-        raise ValueError(f"{name}: the batch shapes of LU {packed.shape}, pivots {tuple(pivots.shape)} and B "
-                         f"{B.shape} do not broadcast") from None
+        raise LinalgShapeError(f"{name}: the batch shapes of LU {packed.shape}, pivots {tuple(pivots.shape)} and B "
+                               f"{B.shape} do not broadcast") from None
     op = LUSolve(left, adjoint)
     op.name = name
     return op(packed, pivots, B)

@@ -11,7 +11,15 @@ import numpy
 
 from .. import backend
 from ..tensor import Tensor
-from ._util import DtypeMismatchError, ShapeMismatchError, int_arg, int_tuple, normalize_axis, tensor_arg
+from ._util import (
+    ArgumentTypeError,
+    DtypeMismatchError,
+    ShapeMismatchError,
+    int_arg,
+    int_tuple,
+    normalize_axis,
+    tensor_arg,
+)
 from .arrange import movedim
 from .complex_ops import conj
 from .elementwise import mul
@@ -34,7 +42,7 @@ def vecdot(x: Any, y: Any, *, dim: int = -1) -> Tensor:
     try:
         shape = numpy.broadcast_shapes(x.shape, y.shape)
     except ValueError:
-        raise ValueError(f"{name}: shapes {x.shape} and {y.shape} do not broadcast") from None
+        raise LinalgShapeError(f"{name}: shapes {x.shape} and {y.shape} do not broadcast") from None
     axis = normalize_axis(dim, max(len(shape), 1), name)[0]
     if x.dtype.kind == "c":
         x = conj(x)
@@ -49,17 +57,17 @@ def multi_dot(tensors: Sequence[Any]) -> Tensor:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{name}: expected a list or tuple of tensors, got {type(tensors).__name__}")
     if len(tensors) < 2:
-        raise ValueError(f"{name}: expected at least 2 tensors, got {len(tensors)}")
+        raise LinalgShapeError(f"{name}: expected at least 2 tensors, got {len(tensors)}")
     items = [tensor_arg(t, name) for t in tensors]
     for i, t in enumerate(items):
         allowed = (1, 2) if i in (0, len(items) - 1) else (2,)
         if t.ndim not in allowed:
             where = "first" if i == 0 else "last" if i == len(items) - 1 else f"tensor {i}"
-            raise ValueError(f"{name}: the {where} tensor must be {' or '.join(f'{d}-D' for d in allowed)}, got "
-                             f"shape {t.shape}")
+            raise LinalgShapeError(f"{name}: the {where} tensor must be {' or '.join(f'{d}-D' for d in allowed)}, got "
+                                   f"shape {t.shape}")
         if t.dtype != items[0].dtype:
-            raise TypeError(f"{name}: all tensors must have the same dtype, but tensor 0 is {items[0].dtype} and "
-                            f"tensor {i} is {t.dtype}")
+            raise DtypeMismatchError(f"{name}: all tensors must have the same dtype, but tensor 0 is "
+                                     f"{items[0].dtype} and tensor {i} is {t.dtype}")
     row, column = items[0].ndim == 1, items[-1].ndim == 1
     matrices = list(items)
     if row:
@@ -101,11 +109,11 @@ def _chain(matrices: list) -> Tensor:
 
 def vander(x: Any, N: int | None = None) -> Tensor:  # noqa: N803
     """The Vandermonde matrix of x (…, n) (0-d: (1,)): (…, n, N) with columns ``x⁰, x¹, …, x^(N-1)`` (N = n by
-    default), as torch.linalg.vander; a cumulative product of x, so the gradient is PyTorch's."""
+    default), as torch.linalg.vander (complex x too); a cumulative product of x, so the gradient is PyTorch's."""
     name = "linalg.vander"
     x = tensor_arg(x, name)
-    if x.dtype.kind not in "iuf" or (x.dtype.kind == "f" and x.dtype.itemsize < 4):
-        raise TypeError(f"{name}: supports float32, float64 and integer tensors, got {x.dtype}")
+    if x.dtype.kind not in "iufc" or (x.dtype.kind == "f" and x.dtype.itemsize < 4):
+        raise ArgumentTypeError(f"{name}: supports float32, float64, complex and integer tensors, got {x.dtype}")
     if x.ndim == 0:
         x = unsqueeze(x, -1)
     count = x.shape[-1] if N is None else int_arg(N, name, "N")
@@ -124,11 +132,11 @@ def tensorinv(A: Any, ind: int = 2) -> Tensor:  # noqa: N803
     A = floating(A, name, "A", complex_ok=True)  # noqa: N806
     ind = int_arg(ind, name, "ind")
     if ind <= 0:
-        raise ValueError(f"{name}: ind must be a positive integer, got {ind}")
+        raise LinalgShapeError(f"{name}: ind must be a positive integer, got {ind}")
     rows, columns = A.shape[:ind], A.shape[ind:]
     if math.prod(rows) != math.prod(columns):
-        raise ValueError(f"{name}: expected prod(A.shape[ind:]) == prod(A.shape[:ind]), got shape {A.shape} with "
-                         f"ind={ind}")
+        raise LinalgShapeError(f"{name}: expected prod(A.shape[ind:]) == prod(A.shape[:ind]), got shape {A.shape} with "
+                               f"ind={ind}")
     op = Inverse()
     op.name = name
     return reshape(op(reshape(A, (math.prod(rows), math.prod(columns)))), tuple(columns) + tuple(rows))
