@@ -17,7 +17,7 @@ import numpy
 from .. import backend
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, int_tuple, normalize_axis, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, int_tuple, normalize_axis, tensor_arg
 from .arrange import movedim
 from .decompositions import SingularValues
 from .elementwise import abs, div, mul, where  # noqa: A004 - the op's name
@@ -29,26 +29,27 @@ from .solvers import Inverse
 _INF = math.inf
 
 
-def _cast(x: Any, dtype: Any, name: str) -> Tensor:
+def _cast(x: Any, dtype: Any, name: str, half_ok: bool = False) -> Tensor:
     """The ``dtype=`` keyword of the norms: ``x`` cast to ``dtype`` first (a float dtype at least as wide; a
-    complex one for a complex ``x``, whose entries then count by their moduli, so the norm is real)."""
+    complex one for a complex ``x``, whose entries then count by their moduli, so the norm is real).
+    ``half_ok``: a float16 ``x`` is taken (vector_norm's, as PyTorch's; the matrix norms refuse it)."""
     x = tensor_arg(x, name)
     if x.dtype.kind == "c":
         if dtype is not None:
             target = numpy.dtype(dtype)
             if target.kind != "c" or target.itemsize < x.dtype.itemsize:
-                raise TypeError(f"{name}: dtype should be a complex dtype at least as wide as the input's {x.dtype} "
-                                f"for complex inputs, but got {target}")
+                raise ArgumentTypeError(f"{name}: dtype should be a complex dtype at least as wide as the input's "
+                                        f"{x.dtype} for complex inputs, but got {target}")
             x = astype(x, target)
         return abs(x)
-    x = floating(x, name)
+    x = x if half_ok and x.dtype == "float16" else floating(x, name)
     if dtype is None:
         return x
     target = numpy.dtype(dtype)
     if target.kind != "f":
-        raise TypeError(f"{name}: dtype should be a floating-point dtype, got {target}")
+        raise ArgumentTypeError(f"{name}: dtype should be a floating-point dtype, got {target}")
     if target.itemsize < x.dtype.itemsize:
-        raise TypeError(f"{name}: the input's dtype {x.dtype} should be convertible without narrowing to dtype "
+        raise ArgumentTypeError(f"{name}: the input's dtype {x.dtype} should be convertible without narrowing to dtype "
                         f"{target}")
     return x if target == x.dtype else astype(x, target)
 
@@ -96,7 +97,7 @@ def vector_norm(x: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,
     identity: reducing an empty dim with them raises, as in PyTorch."""
     name = "linalg.vector_norm"
     order = _order(ord, name)
-    x = _cast(x, dtype, name)
+    x = _cast(x, dtype, name, half_ok=True)
     axes = _vector_dims(dim, x.ndim, name)
     if order < 0 or order == _INF:
         empty = [a for a in (range(x.ndim) if axes is None else axes) if x.shape[a] == 0]

@@ -212,3 +212,23 @@ def test_complex_var_without_degrees_of_freedom_as_torch(name: str, correction: 
     for t, m in zip(theirs, ours):
         assert str(m.dtype) == str(t.dtype).replace("torch.", "")
         np.testing.assert_allclose(_np(m), _np(t), rtol=1e-6, equal_nan=True)
+
+
+# --- linalg.vector_norm takes float16, as PyTorch's (the matrix norms refuse it); refused dtype= as RuntimeError ---
+
+@pytest.mark.parametrize("ord", [2, 1, 0, inf, -inf, 0.5, 3, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_vector_norm_of_float16_as_torch(ord: float, keepdim: bool) -> None:
+    x = np.array([[1.0, -2.0, 3.0], [0.5, 0.0, -1.5]], dtype=np.float16)
+    t = torch.linalg.vector_norm(torch.from_numpy(x), ord, 1, keepdim)
+    m = mg.linalg.vector_norm(mg.tensor(x), ord, 1, keepdim)
+    assert m.shape == tuple(t.shape) and str(m.dtype) == "float16"
+    np.testing.assert_allclose(_np(m).astype(np.float32), _np(t).astype(np.float32), rtol=2e-3)
+
+
+def test_vector_norm_complex_with_real_dtype_raises_runtime_error() -> None:
+    x = np.array([1 + 2j, 3 - 1j], dtype=np.complex64)
+    with pytest.raises(RuntimeError):
+        torch.linalg.vector_norm(torch.from_numpy(x), dtype=torch.float64)
+    with pytest.raises(RuntimeError):
+        mg.linalg.vector_norm(mg.tensor(x), dtype=mg.float64)
