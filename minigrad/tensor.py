@@ -90,6 +90,26 @@ def _tensor_items(seq: Any) -> list:
     return items
 
 
+def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
+    """Python or NumPy numbers (nested lists too) for the integer ``dtype``, checked as ``torch.tensor(data,
+    dtype=)`` checks each number: NaN, infinities and values outside the dtype's range raise RuntimeError ("value
+    cannot be converted to type int8 without overflow"; an unsigned dtype takes -max ... max, a negative
+    wrapping, as PyTorch's). NumPy would wrap ``numpy.int64(300)`` to 44 and turn NaN into the minimum integer.
+    Returns a NumPy array of the numbers' own kind (floats are truncated by the cast that follows)."""
+    raw = numpy.asarray(data)
+    if raw.dtype.kind not in "iuf":
+        return data
+    info = numpy.iinfo(dtype)
+    low = -int(info.max) if dtype.kind == "u" and raw.dtype.kind != "f" else int(info.min)
+    bad = (raw < low) | (raw > int(info.max))
+    if raw.dtype.kind == "f":
+        bad |= ~numpy.isfinite(raw)
+    if bad.any():
+        value = raw[bad].flat[0] if raw.ndim else raw.item()
+        raise RuntimeError(f"tensor: value {value} cannot be converted to type {dtype} without overflow")
+    return raw
+
+
 def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
     """``(data, dtype)`` for ``Tensor(*args, dtype=)``, read as PyTorch reads ``torch.Tensor(*args)``."""
     if len(args) == 1 and isinstance(args[0], Tensor):
@@ -205,6 +225,8 @@ class Tensor:
                 dtype = _infer_dtype(data)
             if type(data) in dtypes.SEQUENCES and _holds_tensor(data):
                 data = _tensor_items(data)
+            if dtype is not None and dtype.kind in "iu" and not backend.is_array(data):
+                data = _fitting_integers(data, dtype)
             array = backend.make_array(data, dtype, device)
         except (TypeError, ValueError) as error:
             raise backend.reworded(error, f"tensor: cannot make a tensor from this {type(data).__name__} "

@@ -74,3 +74,25 @@ def test_linspace_between_complex_ends_as_torch(start, end, steps):
     assert mg.linspace(mg.tensor(1j), 2, 3).dtype == mg.complex64
     with pytest.raises(RuntimeError, match="complex"):
         mg.linspace(0, 1j, 3, dtype=mg.float32)
+
+
+NUMBERS = [np.uint8(200), np.int64(300), np.float64(1e10), np.float64("nan"), np.float64(-np.inf), np.float64(1e300),
+           300, -2, -256, 1e10, -1.5, 255.9, float("inf"), 2 ** 40, 3.9, -3.9, np.int64(-2)]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64"])
+def test_numbers_for_an_integer_dtype_are_checked_as_torch(dtype):
+    """mg.tensor(np.int64(300), dtype=uint8) gave NumPy's wrapped 44 and NaN the minimum int; torch raises."""
+    for value in NUMBERS:
+        for make in (lambda m, v: m.tensor(v, dtype=getattr(m, dtype)),
+                     lambda m, v: m.tensor([[v, 1]], dtype=getattr(m, dtype)),
+                     lambda m, v: m.as_tensor([v], dtype=getattr(m, dtype))):
+            try:
+                expected = make(torch, value).numpy()
+            except RuntimeError:
+                with pytest.raises(RuntimeError, match="cannot be converted to type"):
+                    make(mg, value)
+                continue
+            got = make(mg, value)
+            assert str(got.dtype) == dtype
+            np.testing.assert_array_equal(got.numpy(), expected)
