@@ -10,6 +10,7 @@ PyTorch's; ``weight_norm``/``spectral_norm`` here are PyTorch's legacy hook-base
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Iterable
 
@@ -94,6 +95,10 @@ def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, name: 
     """The norm of the per-array norms, on the first array's device (no host sync unless checking)."""
     device = mg.device_of(arrays[0])
     xp = mg.array_module(arrays[0])
+    empty = next((a.shape for a in arrays if a.size == 0), None)
+    if math.isinf(norm_type) and empty is not None:
+        raise RuntimeError(f"nn.utils.{name}: cannot compute the {norm_type} norm of the empty gradient of shape "
+                           f"{empty} because the operation does not have an identity")
     with mg.on_device(device):
         norms = [mg.to_device(_grad_norm(a, norm_type), device) for a in arrays]
         total = xp.linalg.norm(xp.stack(norms), norm_type)

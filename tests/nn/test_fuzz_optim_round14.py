@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 from nn import optim
 
 torch = pytest.importorskip("torch", reason="no torch")
@@ -186,3 +188,13 @@ def test_sgd_steps_a_complex_parameter_in_complex_arithmetic(kwargs: dict) -> No
             np.testing.assert_allclose(mp.numpy(), tp.detach().numpy(), rtol=1e-6, equal_nan=True)
             assert mp.dtype == mp.numpy().dtype and mp.shape == tuple(tp.shape)
     assert np.isnan(mparams[0].numpy()[0, 0].imag)
+
+
+@pytest.mark.parametrize("norm_type", [math.inf, -math.inf])
+def test_infinity_norm_of_an_empty_gradient_raises_as_torch(torch: Any, norm_type: float) -> None:
+    """torch: the ±inf norm of an empty tensor has no identity, so clip_grad_norm_ raises RuntimeError."""
+    for module, clip in ((mg, nn.utils.clip_grad_norm_), (torch, torch.nn.utils.clip_grad_norm_)):
+        empty, full = module.zeros(0, requires_grad=True), module.ones(2, requires_grad=True)
+        empty.grad, full.grad = module.zeros(0), module.ones(2)
+        with pytest.raises(RuntimeError, match="identity"):
+            clip([empty, full], 1.0, norm_type=norm_type)
