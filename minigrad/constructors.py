@@ -519,7 +519,7 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
         if data.dtype.kind not in backend.NUMERIC_KINDS:   # object, string, datetime ...: refused, as tensor() does
             raise TypeError(f"as_tensor: cannot make a tensor of dtype {data.dtype} (numbers only)")
         target = backend.device_of(data) if device is None else device
-        if (dtype is None or dtype == data.dtype) and target == backend.device_of(data):
+        if data.dtype.isnative and (dtype is None or dtype == data.dtype) and target == backend.device_of(data):
             return Tensor._make(data.copy() if copy else data, False, None, 0)
         _no_copy(copy, f"a {data.dtype} array on {backend.device_of(data)}", dtype, device)
         return Tensor._new(data, dtype=dtype, device=target)

@@ -222,7 +222,8 @@ class Tensor:
             dtype = backend.as_dtype(dtype, "tensor")
         try:
             if dtype is None:
-                dtype = _infer_dtype(data)
+                swapped = isinstance(data, numpy.ndarray) and not data.dtype.isnative   # ">f4" on this machine
+                dtype = data.dtype.newbyteorder("=") if swapped else _infer_dtype(data)   # the native dtype
             if type(data) in dtypes.SEQUENCES and _holds_tensor(data):
                 data = _tensor_items(data)
             if dtype is not None and dtype.kind in "iu" and not backend.is_array(data):

@@ -37,6 +37,10 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     if array.dtype.kind not in "biufc":
         raise TypeError(f"from_numpy: cannot make a tensor of dtype {array.dtype} (numbers only)")
+    if not array.dtype.isnative:   # a tensor's dtype is native (== mg.float32 …); sharing memory keeps the order
+        raise ValueError(f"from_numpy: the array's byte order ({array.dtype.str}) is not the machine's, so it cannot "
+                         "share memory with a tensor (as in PyTorch); mg.tensor(array) converts it, or use "
+                         "array.astype(array.dtype.newbyteorder('='))")
     return Tensor._make(array, False, None, 0)
 
 

@@ -96,3 +96,19 @@ def test_numbers_for_an_integer_dtype_are_checked_as_torch(dtype):
             got = make(mg, value)
             assert str(got.dtype) == dtype
             np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_byte_swapped_arrays_give_native_dtypes():
+    """A big-endian array made a tensor of dtype '>f4' (not == mg.float32, printed dtype=>f4); torch refuses it.
+    The copying constructors convert it to the native dtype; from_numpy (which shares memory) refuses, as torch."""
+    swapped = np.arange(3, dtype=np.dtype(np.float32).newbyteorder("S"))
+    for make in (mg.tensor, mg.as_tensor, mg.asarray, lambda a: mg.tensor(a, dtype=mg.float32)):
+        t = make(swapped)
+        assert t.dtype == mg.float32 and t.dtype.isnative
+        assert repr(t) == "tensor([0., 1., 2.])"
+    with pytest.raises(ValueError, match="byte order"):
+        torch.from_numpy(swapped)
+    with pytest.raises(ValueError, match="byte order"):
+        mg.from_numpy(swapped)
+    with pytest.raises(ValueError, match="copy"):
+        mg.asarray(swapped, copy=False)
