@@ -18,7 +18,7 @@ from ..tensor import Tensor
 from ._util import OUT_DTYPE, ShapeMismatchError, number, read_by_the_others, tensor_arg, unsupported
 from .elementwise import Where, add, mul
 from .linalg import MatMul, bmm
-from .shape import broadcast_to, reshape
+from .shape import astype, broadcast_to, reshape
 
 
 def _shapes(name: str, a: Tensor, b: Tensor, want: str) -> ShapeMismatchError:
@@ -298,4 +298,18 @@ def einsum(equation: Any, *operands: Any) -> Tensor:
     # a dim of size 1 broadcasts to its index's size in the other operands, as PyTorch's (its gradient sums back)
     tensors = tuple(t if t.shape == (wanted := tuple(size[letter] for letter in s)) else broadcast_to(t, wanted)
                     for s, t in zip(inputs, tensors))
-    return Einsum(inputs, output)(*tensors)
+    return Einsum(inputs, output)(*_summed_integers(inputs, output, tensors))
+
+
+def _summed_integers(inputs: list, output: str, tensors: tuple) -> tuple:
+    """Integer and bool operands as PyTorch's einsum takes them: it first sums an operand over the indices only
+    it has (not in the output nor in another operand; beside other operands, those of a size other than 1) with
+    ``sum``, which gives int64. Then the result is int64 (exact where the narrow dtype would wrap around) and
+    the operands are cast to it; PyTorch itself refuses some of those mixes, minigrad computes them."""
+    if all(t.dtype.kind not in "biu" or t.dtype == numpy.int64 for t in tensors):
+        return tensors
+    for k, (sub, t) in enumerate(zip(inputs, tensors)):
+        elsewhere = set(output).union(*(set(s) for j, s in enumerate(inputs) if j != k))
+        if any(letter not in elsewhere and (len(tensors) == 1 or t.shape[sub.index(letter)] != 1) for letter in sub):
+            return tuple(astype(t, numpy.int64) for t in tensors)
+    return tensors

@@ -133,6 +133,24 @@ def test_einsum_sublist_form() -> None:
     _same_error(lambda lib, x, y: lib.einsum(x, [0, 52], y, [0, 1]), a, _random(2, 3))
 
 
+@pytest.mark.parametrize("equation, shapes, dtype", [
+    ("ij->i", [(2, 40)], np.uint8),   # summed with PyTorch's sum: int64, no wrap-around
+    ("i->", [(40,)], np.bool_),
+    ("ii", [(3, 3)], np.int8),
+    ("i,j->", [(30,), (30,)], np.int16),
+    ("ij,kj->", [(2, 30), (4, 30)], np.int8),
+    ("ij,j->i", [(2, 3), (3,)], np.int32),   # no index of one operand alone: the dtype stays
+    ("ii->i", [(3, 3)], np.uint8),
+    ("ij,j->", [(1, 3), (3,)], np.int32),   # a private index of size 1 beside other operands: not summed
+])
+def test_einsum_of_integers_sums_in_int64(equation: str, shapes: list, dtype: Any) -> None:
+    arrays = [np.full(s, 100).astype(dtype) for s in shapes]
+    theirs = torch.einsum(equation, *[torch.tensor(a) for a in arrays])
+    ours = mg.einsum(equation, *[mg.tensor(a) for a in arrays])
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
 # --- householder_product / ormqr with no reflectors (tau of size 0) -------------------------------------------------
 
 @pytest.mark.parametrize("shape, tau", [((3, 2), (0,)), ((0, 0), (0,)), ((2, 0, 0), (2, 0))])
