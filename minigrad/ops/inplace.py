@@ -466,6 +466,20 @@ def _bool_mask(mask: Any, name: str) -> Any:
     return mask
 
 
+def _real_part_only(x: Tensor, value: Any, name: str) -> Any:
+    """``value`` for a masked or indexed write into ``x``: into a real tensor PyTorch refuses a complex value with
+    a non-zero imaginary part (NumPy would keep the real part: a silent wrong result), and takes a complex
+    Python number with a zero one as its real part."""
+    data = value.data if isinstance(value, Tensor) else value
+    number = isinstance(data, (complex, numpy.complexfloating))
+    if x.dtype.kind == "c" or not (number or backend.is_array(data) and data.dtype.kind == "c"):
+        return value
+    if data.imag != 0 if number else bool((data.imag != 0).any()):
+        raise RuntimeError(f"{name}: a complex value with a non-zero imaginary part cannot be converted to type "
+                           f"{x.dtype} without overflow")
+    return data.real if number else value
+
+
 def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
     """``value`` where the bool ``mask`` (broadcast to x) is True, else ``x``; x's dtype is kept."""
     x = input
@@ -473,6 +487,7 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
         raise TypeError(f"masked_fill: expected a Tensor, got {type(x).__name__}")
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+    value = _real_part_only(x, value, "masked_fill")
     return _fill("masked_fill", _bool_mask(mask, "masked_fill"), _dtype_of(x, value))(x)
 
 
@@ -481,7 +496,7 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     number or a 0-d tensor."""
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
-    value = _dtype_of(x, value)
+    value = _dtype_of(x, _real_part_only(x, value, "masked_fill_"))
     return _inplace(x, "masked_fill_", _fill("masked_fill_", _bool_mask(mask, "masked_fill_"), value), value)
 
 
@@ -539,6 +554,9 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         raise ArgumentTypeError(f"setitem: a uint8 mask is deprecated and PyTorch's fill with a one-element value "
                                 f"refuses it (masked_fill_ only supports boolean masks); use a bool mask "
                                 f"(tensor shape {x.shape})")
+    basic = type(index) in _PLAIN or type(index) is tuple and all(type(p) in _PLAIN for p in index)
+    if not basic or isinstance(value, (complex, numpy.complexfloating)):   # a slice keeps a tensor's real part
+        value = _real_part_only(x, value, "setitem")
     first, index = _torch_index(index)
     if first is not None:   # PyTorch selects with the ints first: write into that view
         setitem(getitem(x, first), index, value)
