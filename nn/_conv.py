@@ -254,13 +254,15 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     dilation = _ints(dilation, dims, name, "dilation", 1)
     flat = windows.reshape(*x.shape[:2], math.prod(kernel), *out_size)
     with mg.no_grad():
-        if x.dtype.kind in "iu":   # the first largest entry read from the input (a padded minimum is no entry)
-            inside = mg.as_tensor(mg.make_array(_inside_windows(x.shape[2:], kernel, stride, padding, dilation,
-                                                                out_size), numpy.bool_, x.device))
-            largest = mg.where(inside, flat, numpy.iinfo(x.dtype).min).amax(dim=2, keepdim=True)
-            choice = ((flat == largest) & inside).to(mg.int64).argmax(dim=2, keepdim=True)
-        else:   # the first largest entry of each window (a NaN wins, as PyTorch's kernel): it gets the gradient
-            choice = flat.argmax(dim=2, keepdim=True)
+        # as PyTorch's kernel, the first largest entry read from the input (a padded minimum or -inf is no entry:
+        # a window of -inf picks its first input entry) gets the gradient. A window with several NaNs picks its
+        # first NaN where PyTorch's picks its last (the same NaN value; finding the last costs a pass over windows)
+        choice = flat.argmax(dim=2, keepdim=True)
+        inside = _inside_windows(x.shape[2:], kernel, stride, padding, dilation, out_size)
+        if not inside.all():   # a window whose maximum is the padding value picks its first input entry instead
+            low = numpy.iinfo(x.dtype).min if x.dtype.kind in "iu" else float("-inf")
+            first_inside = mg.make_array(inside.argmax(axis=0)[None, None, None], numpy.int64, x.device)
+            choice = mg.where(flat.gather(2, choice) == low, mg.as_tensor(first_inside), choice)
     values = _reads_input(flat.gather(2, choice)).squeeze(2)   # PyTorch's max-pool backward reads x
     if unbatched:
         values = values.squeeze(0)
@@ -371,6 +373,17 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A00
     return x @ mg.as_tensor(mg.make_array(averaging.astype(x.dtype), x.dtype, x.device))
 
 
+def _max_positions(windows: Tensor, table: Tensor) -> Tensor:
+    """(*, *O) int64: for each adaptive window (the last dim of ``windows``, (*, *O, k), read at the input
+    positions ``table`` (*O, k), row-major so increasing), the input position of its maximum as PyTorch's kernel
+    picks it: the first largest entry, or where the window holds NaNs the last NaN (the largest NaN position; a
+    narrow window's repeats of its first position never exceed it)."""
+    choice = windows.argmax(dim=-1, keepdim=True)
+    first = table.broadcast_to(windows.shape).gather(-1, choice).squeeze(-1)
+    last_nan = mg.where(windows != windows, table, -1).amax(dim=-1)
+    return mg.where(last_nan >= 0, last_nan, first)
+
+
 def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:  # noqa: A002
     """Largest entry of ``output_size`` windows that tile the last dim (as :func:`adaptive_avg_pool1d`'s), as
     PyTorch's: (N, C, L) or (C, L) → (N, C, output_size), the gradient to the first largest entry;
@@ -383,8 +396,7 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     table = mg.as_tensor(mg.make_array(table, numpy.int64, x.device))
     with mg.no_grad():
         windows = x.detach()[..., table]                                     # (*, out, width)
-        choice = windows.argmax(dim=-1, keepdim=True)
-        indices = table.broadcast_to(windows.shape).gather(-1, choice).squeeze(-1)
+        indices = _max_positions(windows, table)
     values = x.gather(-1, indices)
     return (values, indices) if flag(return_indices, "adaptive_max_pool1d", "return_indices") else values
 
@@ -440,8 +452,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     flat = x.reshape(*x.shape[:-2], height * width)
     with mg.no_grad():
         windows = flat.detach()[..., table]                                    # (*, H_out, W_out, kh·kw)
-        choice = windows.argmax(dim=-1, keepdim=True)
-        indices = table.broadcast_to(windows.shape).gather(-1, choice).squeeze(-1)
+        indices = _max_positions(windows, table)
     out_shape = indices.shape
     values = flat.gather(-1, indices.reshape(*x.shape[:-2], len(rows) * len(cols))).reshape(out_shape)
     return (values, indices) if flag(return_indices, "adaptive_max_pool2d", "return_indices") else values

@@ -22,6 +22,7 @@ from ._conv import (
     _avg_pool,
     _ints,
     _max_pool,
+    _max_positions,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
     avg_pool1d,
@@ -124,8 +125,7 @@ def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = 
     flat = x.reshape(*x.shape[:-3], math.prod(spatial))
     with mg.no_grad():
         picked = flat.detach()[..., table]                                       # (*, D_out, H_out, W_out, k)
-        choice = picked.argmax(dim=-1, keepdim=True)
-        indices = table.broadcast_to(picked.shape).gather(-1, choice).squeeze(-1)
+        indices = _max_positions(picked, table)
     values = flat.gather(-1, indices.reshape(*x.shape[:-3], math.prod(indices.shape[-3:]))).reshape(indices.shape)
     return (values, indices) if flag(return_indices, name, "return_indices") else values
 

@@ -142,3 +142,36 @@ def test_instance_norm_of_n_c_with_running_estimates() -> None:
     np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
     with pytest.raises(ValueError):   # with the input's own statistics it needs a spatial dim, as torch
         F.instance_norm(mg.tensor(x))
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_max_pool_minus_inf_next_to_padding_picks_the_input_entry(dims: int) -> None:
+    # a window of the padding (-inf) and input entries that are all -inf: torch picks the first input entry; ours
+    # picked the padding (index -1, and the gradient was lost)
+    x = np.zeros((1, 1) + (3,) * dims)
+    x[(0, 0) + (0,) * dims] = -np.inf
+    x[(0, 0) + (1,) * dims] = -np.inf
+    xt, xm = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    kwargs = {"kernel_size": 3, "stride": 1, "padding": 1, "return_indices": True}
+    (values_t, index_t), (values_m, index_m) = (getattr(TF, f"max_pool{dims}d")(xt, **kwargs),
+                                                getattr(F, f"max_pool{dims}d")(xm, **kwargs))
+    np.testing.assert_array_equal(index_m.numpy(), index_t.numpy())
+    np.testing.assert_array_equal(values_m.numpy(), values_t.detach().numpy())
+    cotangent = np.random.default_rng(5).standard_normal(values_t.shape)
+    (values_t * torch.tensor(cotangent)).sum().backward()
+    (values_m * mg.tensor(cotangent)).sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)   # the same entries, summed
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_adaptive_max_pool_window_with_several_nans_picks_the_last(dims: int) -> None:
+    x = np.zeros((1, 1) + (4,) * dims)
+    x[(0, 0) + (0,) * dims] = np.nan
+    x[(0, 0) + (1,) * dims] = np.nan
+    xt, xm = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    (_, index_t), (values_m, index_m) = (getattr(TF, f"adaptive_max_pool{dims}d")(xt, 1, return_indices=True),
+                                         getattr(F, f"adaptive_max_pool{dims}d")(xm, 1, return_indices=True))
+    np.testing.assert_array_equal(index_m.numpy(), index_t.numpy())
+    getattr(TF, f"adaptive_max_pool{dims}d")(xt, 1).sum().backward()
+    values_m.sum().backward()
+    np.testing.assert_array_equal(xm.grad.numpy(), xt.grad.numpy())
