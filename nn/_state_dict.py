@@ -100,6 +100,7 @@ class _Load:
 
     def __init__(self) -> None:
         self.values: dict[str, tuple[Tensor, Any]] = {}   # key → (the module's tensor, the value to load)
+        self.slots: dict[str, tuple[Any, str]] = {}        # key → (the module that holds the tensor, its name)
         self.extra: list[tuple[Any, Any]] = []             # (module, the value for set_extra_state)
 
 
@@ -131,6 +132,7 @@ def record_module_state(module: Any, state_dict: Mapping[str, Any], prefix: str,
         key = prefix + name
         if key in state_dict:
             load.values[key] = (tensor, state_dict[key])
+            load.slots[key] = (module, name)
         elif strict:
             missing_keys.append(key)
     extra_key = prefix + "_extra_state"
@@ -253,6 +255,8 @@ def _check_values(values: dict, assign: bool) -> tuple[dict, list]:
         if array.dtype.kind == "c" and target.dtype.kind != "c":   # PyTorch drops the imaginary part, warning
             problems.append(f"  {key}: complex values ({array.dtype}) for a real tensor ({target.dtype})")
             continue
+        if target.ndim == 0 and tuple(array.shape) == (1,):   # PyTorch 0.3's checkpoints: a scalar saved as a
+            array = array.reshape(())                          # 1-element vector loads, as PyTorch's
         if tuple(array.shape) != target.shape:
             problems.append(f"  {key}: shape {tuple(array.shape)} in the state dict, {target.shape} in the model")
             continue
@@ -273,8 +277,11 @@ def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
     PyTorch's copy; with ``assign`` taken as it is), then the extra states; returns a function that undoes it."""
     saved: list = []
     extras: list = []
+    rebound: list = []   # (module, name, the shared tensor it held)
 
     def undo() -> None:
+        for module, name, target in reversed(rebound):
+            setattr(module, name, target)
         for target, old in reversed(saved):
             _put(target, old, assign)
         for module, old in reversed(extras):
@@ -286,9 +293,18 @@ def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
             if id(_root(array)) in written:
                 arrays[key] = array.copy()
             written.add(id(_root(load.values[key][0].data)))
+    slots: dict[int, tuple[int, str]] = {}   # id(tensor) → the (module, name) it was assigned under first
     try:   # a set_extra_state (or a device copy) that raises half-way puts back what was already loaded
         for key, array in arrays.items():
             target = load.values[key][0]
+            module, name = load.slots.get(key, (None, key))
+            slot = slots.setdefault(id(target), (id(module), name))
+            if assign and module is not None and slot != (id(module), name):
+                # a tensor shared under another name (tied weights) with assign: this name gets a tensor of its
+                # own, as PyTorch's assign (a new Parameter per name), not the value loaded for the other name
+                rebound.append((module, name, target))
+                setattr(module, name, _fresh(module, name, target, array))
+                continue
             saved.append((target, target.data if assign else target.data.copy()))
             _put(target, array, assign)
         for module, value in load.extra:
@@ -298,6 +314,14 @@ def _copy_in(load: _Load, arrays: dict, assign: bool) -> Any:
         undo()
         raise
     return undo
+
+
+def _fresh(module: Any, name: str, target: Tensor, array: Any) -> Tensor:
+    """A new tensor holding ``array`` (no copy) for ``module``'s ``name``: a parameter's class (with ``target``'s
+    ``requires_grad``) for a parameter, a plain Tensor for a buffer."""
+    if name in module._parameters:
+        return type(target)(array, requires_grad=target.requires_grad)
+    return Tensor._new(array, dtype=array.dtype)
 
 
 def _root(array: Any) -> Any:
