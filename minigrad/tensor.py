@@ -95,8 +95,11 @@ def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
     dtype=)`` checks each number: NaN, infinities and values outside the dtype's range raise RuntimeError ("value
     cannot be converted to type int8 without overflow"; an unsigned dtype takes -max ... max, a negative
     wrapping, as PyTorch's). NumPy would wrap ``numpy.int64(300)`` to 44 and turn NaN into the minimum integer.
-    Returns a NumPy array of the numbers' own kind (floats are truncated by the cast that follows)."""
+    Complex numbers raise TypeError, as PyTorch's. Returns a NumPy array of the numbers' own kind (floats are
+    truncated by the cast that follows)."""
     raw = numpy.asarray(data)
+    if raw.dtype.kind == "c":   # NumPy would drop the imaginary parts (numpy.complex64(1+2j) -> 1)
+        raise TypeError(f"tensor: complex numbers cannot be converted to the integer dtype {dtype}")
     if raw.dtype.kind not in "iuf":
         return data
     info = numpy.iinfo(dtype)

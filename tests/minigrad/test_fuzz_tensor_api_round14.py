@@ -96,6 +96,8 @@ def test_numbers_for_an_integer_dtype_are_checked_as_torch(dtype):
             got = make(mg, value)
             assert str(got.dtype) == dtype
             np.testing.assert_array_equal(got.numpy(), expected)
+    with pytest.raises(TypeError, match="complex"):   # NumPy dropped the imaginary part: 1
+        mg.tensor([np.complex64(1 + 2j)], dtype=getattr(mg, dtype))
 
 
 def test_byte_swapped_arrays_give_native_dtypes():
