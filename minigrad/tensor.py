@@ -70,6 +70,8 @@ def _holds_tensor(seq: Any) -> bool:
     kinds = set(map(type, seq))
     if any(issubclass(kind, Tensor) for kind in kinds):
         return True
+    if kinds.isdisjoint(dtypes.SEQUENCES):
+        return False
     return any(_holds_tensor(v) for v in seq if type(v) in dtypes.SEQUENCES)
 
 
