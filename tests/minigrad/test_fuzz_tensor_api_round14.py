@@ -41,6 +41,7 @@ def test_full_checks_the_fill_value_fits_the_dtype_as_torch(value, dtype):
             np.testing.assert_array_equal(got.numpy(), expected)
 
 
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
 def test_a_tensor_inside_a_list_is_a_number_as_torch():
     """mg.tensor([tensor([1.]), tensor([2.])]) had NumPy's stacked shape (2, 1); torch reads each as a number."""
     cases = [
