@@ -141,8 +141,12 @@ def _scopes_left(scope: str, source: str | None) -> tuple[str, ...]:
 
 
 def observe(tensors: Sequence[Tensor]) -> GradientNorms:
-    """Norms of the gradients of every one-element root (a loss) that has a recorded graph."""
-    losses = [t for t in tensors if t._node is not None and t.requires_grad and t.data.size == 1]
+    """Norms of the gradients of every one-element root (a loss) that has a recorded graph.
+
+    A loss given twice (``draw(loss, [loss])``) is observed once: it is one loss, not two.
+    """
+    losses = list({(t._node, t._index): t for t in tensors
+                   if t._node is not None and t.requires_grad and t.data.size == 1}.values())
     if not losses:
         shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
         raise ValueError(
