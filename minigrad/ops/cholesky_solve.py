@@ -67,7 +67,7 @@ def lapack_inverse(xp: Any, factor: Any, upper: bool) -> Any:
     """``(L Lᴴ)⁻¹`` (…, n, n) as LAPACK's ``potri`` forms it (M = L⁻¹, then ``zlauu2``'s Mᴴ M with the real part of
     M's diagonal where it scales): exact for a real factor or a real diagonal; PyTorch's value otherwise."""
     inverse, _ = inverse_arrays(xp, lower_factor(xp, factor, upper))   # M = L⁻¹
-    if inverse.dtype.kind != "c":
+    if inverse.dtype.kind != "c" or inverse.shape[-1] == 0:
         return adjoint(xp, inverse) @ inverse
     n = inverse.shape[-1]
     eye = xp.eye(n, dtype=inverse.real.dtype)

@@ -375,10 +375,11 @@ def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
     x = tensor_arg(input, "matrix_power")
     n = int_arg(n, "matrix_power", "n")
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"matrix_power: expects square matrices (…, m, m), got shape {x.shape}")
+        raise ShapeMismatchError(f"matrix_power: expects square matrices (…, m, m), got shape {x.shape}")
     if n < 0:
-        if x.dtype.kind != "f":
-            raise TypeError(f"matrix_power: a negative power inverts x, which needs a floating dtype, got {x.dtype}")
+        if x.dtype.kind not in "fc":
+            raise ArgumentTypeError(f"matrix_power: a negative power inverts x, which needs a floating or complex "
+                                    f"dtype, got {x.dtype}")
         inverse = Inverse()
         inverse.name = "matrix_power"
         x, n = inverse(x), -n

@@ -201,7 +201,7 @@ def cond(A: Any, p: Any = None) -> Tensor:  # noqa: N803
         raise ValueError(f"{name}: the input A must have at least 2 dims, got shape {A.shape}")
     string = isinstance(p, str)
     if A.numel() == 0 and (p is None or (string and p in ("fro", "nuc") and A.shape[-1] == A.shape[-2])
-                           or (not string and abs(_order(p, name)) in (1, 2, math.inf))):
+                           or (not string and math.fabs(_order(p, name)) in (1, 2, math.inf))):
         # no condition number for an empty matrix: zeros of the batch shape, as PyTorch's (and NumPy's)
         real = A.data.real.dtype if A.dtype.kind == "c" else A.dtype
         with backend.on_device(A.device):
