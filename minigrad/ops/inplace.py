@@ -557,7 +557,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     basic = type(index) in _PLAIN or type(index) is tuple and all(type(p) in _PLAIN for p in index)
     if not basic or isinstance(value, (complex, numpy.complexfloating)):   # a slice keeps a tensor's real part
         value = _real_part_only(x, value, "setitem")
-    first, index = _torch_index(index)
+    first, index = _torch_index(index, x.ndim)
     if first is not None:   # PyTorch selects with the ints first: write into that view
         setitem(getitem(x, first), index, value)
         return

@@ -124,14 +124,16 @@ def _index_dims(p: Any) -> int | None:
     return 1
 
 
-def _torch_index(index: Any) -> tuple:
-    """``(first, then)``: PyTorch's reading of ``index`` as NumPy indices applied in turn, ``first`` None
-    when there is one step (``then`` alone).
+def _torch_index(index: Any, ndim: int) -> tuple:
+    """``(first, then)``: PyTorch's reading of ``index`` into a tensor of ``ndim`` dims as NumPy indices
+    applied in turn, ``first`` None when there is one step (``then`` alone).
 
     Where the two differ: PyTorch selects with ints (0-d integer tensors too) before it applies the
     advanced indices, so ``x[1, :, [2, 3]]`` has shape (5, 2) for x (4, 5, 6), not NumPy's (2, 5);
     a list holding a slice, None, ``...``, a Tensor or a sequence is read as a tuple (PyTorch's legacy rule,
-    with its warning); an empty list is an int64 index; a uint8 index is a mask (deprecated, as in PyTorch).
+    with its warning); an empty list is an int64 index; a uint8 index is a mask (deprecated, as in PyTorch);
+    an ``...`` that covers no dims is dropped, so it does not part advanced indices (``x[:, t, ..., t2]`` of a
+    3-d x is ``x[:, t, t2]``, shape (4, 2) for x (4, 3, 5): NumPy's would be (2, 4)).
     """
     if type(index) in _PLAIN or type(index) is tuple and all(type(p) in _PLAIN for p in index):
         return None, index   # ints, slices, None and ...: as NumPy (the usual case, checked first)
@@ -153,6 +155,11 @@ def _torch_index(index: Any) -> tuple:
             p = data.astype(bool)
         fixed.append(p)
     dims = [_index_dims(p) for p in fixed]
+    if any(p is Ellipsis for p in fixed) and sum(
+            0 if p is None or p is Ellipsis else 1 if d is None else d for p, d in zip(fixed, dims)) == ndim:
+        dims = [d for p, d in zip(fixed, dims) if p is not Ellipsis]
+        fixed = [p for p in fixed if p is not Ellipsis]
+        index = parts = tuple(fixed)
     has_int = any(_is_int_index(p) for p in fixed)
     if not has_int or all(d is None for d in dims):
         fixed = [_as_int(p) if _is_int_index(p) and not isinstance(p, int) else p for p in fixed]
@@ -720,7 +727,7 @@ def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks, read as PyTorch reads them
     (:func:`_torch_index`: ints select before the advanced indices apply)."""
-    first, index = _torch_index(index)
+    first, index = _torch_index(index, x.ndim)
     if first is not None:
         x = getitem(x, first)
     op = GetItem(index)
