@@ -30,7 +30,11 @@ VOCAB = 12   # the seq2seq demo's token ids
 
 
 def _collapse_arg(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
+    if text.isdigit():
+        return int(text)
+    if not text.strip("/") or text.lstrip("-").isdigit():
+        raise argparse.ArgumentTypeError(f"expected a count >= 0, 'steps' or a scope path, got {text!r}")
+    return text
 
 
 def _count_or_all(text: str) -> int | None:
@@ -117,7 +121,10 @@ def seq2seq_loss(args: argparse.Namespace) -> mg.Tensor:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build, run and draw a model; print where the picture went (exit 1 if it could not be drawn)."""
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.wrap is not None and args.collapse is None:
+        cli.error("--wrap lays out the boxes of time steps: pass --collapse steps (or N) as well")
     if args.format is None:   # `--out graph.png` means PNG
         ending = os.path.splitext(args.out or "")[1].lstrip(".").lower()
         args.format = ending if ending in FORMATS else "svg"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from drawing_helpers import Dot
 
 import minigrad as mg
@@ -29,3 +30,13 @@ def test_a_loss_given_twice_is_observed_once():
     loss.backward()
     want = float((h.grad.numpy().astype("float64") ** 2).sum() ** 0.5)
     assert re.search(r"‖∂L/∂h‖ (\S+)", label).group(1) == f"{want:.1e}"
+
+
+@pytest.mark.parametrize("bad", [["--collapse", "-1"], ["--collapse", ""], ["--collapse", "/"], ["--wrap", "2"]])
+def test_cli_refuses_invalid_options_with_exit_2(bad, tmp_path, capsys):
+    """These options can never draw anything: a usage error (exit 2) before the model is built, not exit 1."""
+    with pytest.raises(SystemExit) as exit_:
+        viz.main(["--model", "rnn", "--steps", "1", *bad, "--format", "dot", "--out", str(tmp_path / "g")])
+    assert exit_.value.code == 2
+    assert "--collapse" in capsys.readouterr().err
+    assert not (tmp_path / "g.dot").exists()
