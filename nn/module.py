@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterator, Mapping
 
 import numpy
@@ -477,21 +478,32 @@ class Module(ModuleHooks):
             device, dtype = None, device
         dev = mg.resolve_device(device) if device is not None else None
         dt = numpy.dtype(dtype) if dtype is not None else None
-        if dt is not None and dt.kind != "f":
+        if dt is not None and dt.kind not in "fc":
             raise TypeError(f"{type(self).__name__}.to: nn.Module.to only accepts floating point or complex dtypes, "
                             f"but got desired dtype={dt}")
+        return self._convert_tensors(dt, "fc", dev, fmt, rank)
+
+    def _convert_tensors(self, dt: numpy.dtype | None, kinds: str, dev: Any = None, fmt: Any = None,
+                         rank: int | None = None) -> Module:
+        """Cast the parameters and buffers whose dtype kind is in ``kinds`` to ``dt`` (a complex one to a real
+        ``dt`` keeps its real part, with a warning, as PyTorch's), move every one to ``dev`` and lay the
+        ``rank``-D ones out as ``fmt``, in place (each tensor, and its ``.grad``, keeps its identity)."""
+        tensors = list(self.parameters()) + [b for _, b in self.named_buffers()]
+        if dt is not None and dt.kind != "c" and any(t.dtype.kind == "c" and t.dtype.kind in kinds for t in tensors):
+            warnings.warn(f"{type(self).__name__}: casting complex parameters or buffers to {dt} discards the "
+                          "imaginary part", UserWarning, stacklevel=3)
 
         def convert(array: Any, is_float: bool) -> Any:
             if dt is not None and is_float and array.dtype != dt:
-                array = array.astype(dt)
+                array = (array.real if array.dtype.kind == "c" and dt.kind != "c" else array).astype(dt)
             if dev is not None:
                 array = mg.to_device(array, dev)
             if fmt is not None and array.ndim == rank:
                 array = memory_formats.lay_out(array, fmt, f"{type(self).__name__}.to")
             return array
 
-        for tensor in list(self.parameters()) + [b for _, b in self.named_buffers()]:
-            is_float = tensor.dtype.kind == "f"
+        for tensor in tensors:
+            is_float = tensor.dtype.kind in kinds
             tensor.data = convert(tensor.data, is_float)
             if tensor.grad is not None:
                 tensor.grad.data = convert(tensor.grad.data, is_float)
@@ -518,15 +530,15 @@ class Module(ModuleHooks):
 
     def double(self) -> Module:
         """Cast the floating-point parameters and buffers to float64 in place; returns ``self``."""
-        return self.to(dtype=mg.float64)
+        return self._convert_tensors(numpy.dtype(mg.float64), "f")   # complex ones stay complex, as PyTorch's
 
     def float(self) -> Module:
         """Cast the floating-point parameters and buffers to float32 in place; returns ``self``."""
-        return self.to(dtype=mg.float32)
+        return self._convert_tensors(numpy.dtype(mg.float32), "f")   # complex ones stay complex, as PyTorch's
 
     def half(self) -> Module:
         """Cast the floating-point parameters and buffers to float16 in place; returns ``self``."""
-        return self.to(dtype=mg.float16)
+        return self._convert_tensors(numpy.dtype(mg.float16), "f")   # complex ones stay complex, as PyTorch's
 
     def bfloat16(self) -> Module:
         """Refused with a TypeError: NumPy has no bfloat16 (use :meth:`half` or :meth:`float`)."""

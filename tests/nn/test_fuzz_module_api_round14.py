@@ -234,3 +234,38 @@ def test_a_one_element_vector_loads_into_a_scalar_as_torch(assign: bool) -> None
         with pytest.raises(RuntimeError, match="num_batches_tracked"):
             bn.load_state_dict(state, assign=assign)
     assert seen[1] == seen[0] == (5, (), "int64")
+
+
+def _complex_model(lib: _Lib) -> Any:
+    m = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.BatchNorm1d(2))
+    m.register_buffer("index", lib.t([1, 2], "int64"))
+    return m
+
+
+def _dtypes(m: Any) -> list:
+    return [(k, _dtype(v), v.requires_grad) for k, v in m.state_dict(keep_vars=True).items()]
+
+
+@pytest.mark.filterwarnings("ignore:Complex modules")   # PyTorch's note that complex modules are new
+def test_to_a_complex_dtype_casts_the_floating_tensors_as_torch() -> None:
+    """Was: a TypeError ("only accepts floating point or complex dtypes", then refusing complex)."""
+    seen = []
+    for lib, ns in zip(LIBS, [torch, mg]):
+        m = _complex_model(lib).to(ns.complex64)
+        x = lib.t(numpy.ones((1, 2)), "complex64")
+        seen.append((_dtypes(m), _dtypes(_complex_model(lib).to(dtype=ns.complex128)), _dtype(m[0](x)),
+                     _dtypes(m.float()), _dtypes(m.double()), _dtypes(m.half())))   # these leave complex alone
+    assert seen[1] == seen[0]
+    assert seen[0][0][1] == ("0.weight", "complex64", True)
+
+
+def test_to_a_real_dtype_keeps_the_real_part_of_complex_tensors_with_a_warning() -> None:
+    seen = []
+    for lib, ns in zip(LIBS, [torch, mg]):
+        m = lib.nn.Linear(2, 1, dtype=ns.complex64)
+        with ns.no_grad():
+            m.weight.copy_(ns.tensor([[1 + 2j, 3 - 1j]]))
+        with pytest.warns(UserWarning, match="imaginary part"):
+            m.to(ns.float64)
+        seen.append((m.weight.tolist(), _dtype(m.weight), _dtype(m.bias), m.weight.requires_grad))
+    assert seen[1] == seen[0] == ([[1.0, 3.0]], "float64", "float64", True)
