@@ -143,8 +143,9 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     if wrap is not None:
         rows = wrapped_rows(units, wrap)
         if not rows:
-            raise ValueError("draw: wrap= lays out time-step boxes, and this drawing has none; "
-                             "pass collapse='steps' as well")
+            has_steps = any(outer_step(scope) is not None for scope in scope_counts)
+            hint = "pass collapse='steps' as well" if has_steps else "its graph has no time-step scope (t0, t1, ...)"
+            raise ValueError(f"draw: wrap= lays out time-step boxes, and this drawing has none; {hint}")
     graph = new_graph("TB" if wrap is not None else rankdir)
     emit_clusters(graph, units, h_norms, scale, rows, back)
     for (tail, head), edge in ordered:

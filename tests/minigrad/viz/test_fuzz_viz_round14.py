@@ -40,3 +40,13 @@ def test_cli_refuses_invalid_options_with_exit_2(bad, tmp_path, capsys):
     assert exit_.value.code == 2
     assert "--collapse" in capsys.readouterr().err
     assert not (tmp_path / "g.dot").exists()
+
+
+def test_wrap_without_time_steps_does_not_suggest_collapse_steps():
+    """wrap= on a graph without t{t} scopes said "pass collapse='steps' as well" even when it had been passed."""
+    x = mg.randn(2, 3, requires_grad=True)
+    with mg.name_scope("block"):
+        loss = (x * 2).sum()
+    for collapse in ("steps", 0, None):
+        with pytest.raises(ValueError, match=r"no time-step scope \(t0, t1, ...\)"):
+            viz.draw(loss, collapse=collapse, wrap=2)
