@@ -46,7 +46,8 @@ PATH_DEPTH = 3      # how deep find_paths looks into lists, dicts and objects fo
 PATH_BREADTH = 64   # and how many items of one container it looks at
 PATH_BUDGET = 2048  # and how many containers in all, per capture
 STATIC_BUDGET = 256  # Python numbers, strings and lengths find_statics keeps per capture (each checked per replay)
-HELPERS = 16        # functions besides fn itself whose closures and globals watched() guards
+HELPERS = 1024      # functions besides fn itself whose closures and globals watched() guards
+HELPER_ITEMS = 4096  # items of one list, tuple or dict that watched() looks into for functions
 
 # packages whose functions read no user state: their helpers are not looked into (fn itself always is)
 LIBRARIES = frozenset({"minigrad", "nn", "numpy", "builtins", "functools"})
@@ -107,10 +108,37 @@ def _methods(kind: type) -> list:
             if isinstance(f, types.FunctionType) and not _library(f)]
 
 
+def _helpers_in(value: Any, depth: int = 0) -> list:
+    """The user functions that code reading ``value`` may call: a function itself, a bound method's or a
+    ``functools.partial``'s function, the methods of a plain object's, a module's (and its children's) or a
+    class's own class, and those inside a list, tuple or dict (a dispatch table, two levels deep)."""
+    if isinstance(value, types.FunctionType):
+        return [] if _library(value) else [value]
+    if isinstance(value, types.MethodType):
+        return _helpers_in(value.__func__) + _helpers_in(value.__self__, depth)
+    if isinstance(value, functools.partial):
+        return _helpers_in(value.func, depth)
+    kind = type(value)
+    if kind in (list, tuple, dict, collections.OrderedDict):
+        if depth >= 2 or len(value) > HELPER_ITEMS:
+            return []
+        items = value.values() if isinstance(value, dict) else value
+        return [helper for item in items for helper in _helpers_in(item, depth + 1)]
+    if isinstance(value, type):
+        return [] if _library(value) else _methods(value)
+    if is_module(value):
+        return [f for kind in dict.fromkeys(type(m) for m in value.modules()) for f in _methods(kind)]
+    if _is_plain_object(value) and not _library(kind):
+        return _methods(kind)
+    return []
+
+
 def watched(fn: Any) -> Watched:
     """The closure cells and the names of module globals that ``fn``'s code reads, and those of the helpers
-    it reads (functions in its closure or globals, the methods of its ``self``'s class, the forwards of a
-    module's submodules; outside the libraries, up to ``HELPERS``), compared on every replay; the words
+    it reads (functions in its closure or globals, also inside lists, tuples and dicts there, bound methods,
+    the methods of its ``self``'s class and of the objects, modules and classes it reads, the forwards of a
+    module's submodules; outside the libraries, up to ``HELPERS``: see :func:`_helpers_in`), compared on every
+    replay; the words
     (attribute names, string constants) all that code names, for :func:`find_statics`."""
     function, owner = code_function(fn)
     if function is None:
@@ -142,10 +170,14 @@ def watched(fn: Any) -> Watched:
             words |= own_words
         for value in (*(namespace.get(n) for n in code.co_names if n in namespace),
                       *(_contents(cell) for cell in f.__closure__ or ())):
-            if isinstance(value, types.FunctionType) and not _library(value):
-                helpers.append(value)
-                if id(value) not in seen:
-                    queue.append(value)
+            try:
+                found = _helpers_in(value)
+            except Exception:  # noqa: BLE001 - an odd object (a proxy): not looked into
+                found = []
+            for helper in found:
+                helpers.append(helper)
+                if id(helper) not in seen:
+                    queue.append(helper)
         calls[id(f)] = (own_words, helpers, "print" in own_words and "print" not in namespace)   # the builtin
     names = list(dict.fromkeys((id(namespace), name) for namespace, name in names))
     namespaces = {id(f.__globals__): f.__globals__ for f in functions}
@@ -406,12 +438,15 @@ def autograd_state(t: Tensor) -> tuple:
 
 def _marker(value: Any) -> Any:
     """What :func:`find_statics` keeps of a value: a number's or string's type and value, a list's or dict's
-    type and length (an item appended), None for anything else (a tensor, a function: guarded elsewhere)."""
+    type and length (an item appended), a function or method itself (a dispatch table's entry swapped), None
+    for anything else (a tensor: guarded elsewhere)."""
     kind = type(value)
     if kind in _SCALARS:
         return static(value)
     if kind in (list, dict, collections.OrderedDict):
         return (kind, len(value))
+    if kind in (types.FunctionType, types.MethodType, functools.partial):   # a helper in a table: which one
+        return (kind, value)
     return None
 
 

@@ -1,0 +1,91 @@
+"""Round 14: regressions found by differential fuzzing of ``mg.compile`` (capture/replay) against eager mode.
+
+Each test calls a compiled function a few times (capture, check, replays), changes what the function reads,
+and requires the next call to equal the eager function's result bit for bit (a replay must never be stale).
+"""
+
+import warnings
+
+import numpy as np
+
+import minigrad as mg
+
+SCALE = 1.0   # a global the helpers below read: changing it must capture again
+
+
+def _scale(x: mg.Tensor) -> mg.Tensor:
+    return x * SCALE
+
+
+class _Scaler:
+    def apply(self, x: mg.Tensor) -> mg.Tensor:
+        return x * SCALE
+
+
+TABLE = {"scale": _scale}
+HELPER_LIST = [_scale]
+SCALER = _Scaler()
+
+
+def _stale_after_global_change(fn) -> tuple:
+    """``fn``'s compiled result after SCALE changed (captured and replayed with SCALE = 1.0), and eager's."""
+    global SCALE
+    SCALE = 1.0
+    compiled = mg.compile(fn)
+    x = mg.tensor(np.arange(3, dtype=np.float32), requires_grad=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(3):   # capture, check, replay
+                compiled(x)
+            SCALE = 2.0
+            return compiled(x).numpy(), fn(x).numpy()
+    finally:
+        SCALE = 1.0
+
+
+def test_a_global_read_by_a_helper_in_a_dict_is_guarded():
+    got, want = _stale_after_global_change(lambda x: TABLE["scale"](x))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_global_read_by_a_helper_in_a_list_is_guarded():
+    got, want = _stale_after_global_change(lambda x: HELPER_LIST[0](x) + 1.0)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_global_read_by_a_method_of_an_object_it_reads_is_guarded():
+    got, want = _stale_after_global_change(lambda x: SCALER.apply(x))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_global_read_by_a_helper_of_a_bound_method_is_guarded():
+    apply = SCALER.apply
+    got, want = _stale_after_global_change(lambda x: apply(x) - 1.0)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_global_read_by_the_twentieth_helper_is_guarded():
+    namespace: dict = {f"H{i}": 0.0 for i in range(20)}
+    exec("\n".join(f"def h{i}(x):\n    return x + H{i}" for i in range(20)), namespace)
+    exec("def f(x):\n" + "".join(f"    x = h{i}(x)\n" for i in range(20)) + "    return x", namespace)
+    compiled = mg.compile(namespace["f"])
+    x = mg.ones(3)
+    for _ in range(3):
+        compiled(x)
+    namespace["H19"] = 5.0
+    np.testing.assert_array_equal(compiled(x).numpy(), namespace["f"](x).numpy())
+
+
+def test_a_helper_swapped_in_a_dispatch_table_is_seen():
+    table = {"op": lambda x: x * 2.0}
+
+    def fn(x):
+        return table["op"](x)
+
+    compiled = mg.compile(fn)
+    x = mg.ones(3)
+    for _ in range(3):
+        compiled(x)
+    table["op"] = lambda x: x * 3.0
+    np.testing.assert_array_equal(compiled(x).numpy(), fn(x).numpy())
