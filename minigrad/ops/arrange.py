@@ -286,6 +286,8 @@ def take(input: Tensor, index: Any, *, out: Any = None) -> Tensor:  # noqa: A002
         return write_out("take", take(input, index), out, "exact")
     x = tensor_arg(input, "take")
     data = index_data(index, "take")
+    if data.dtype != "int64":   # PyTorch's take reads int64 only (a uint8 index would be read as a mask here)
+        raise IndexArgumentError(f"take(): expected a long (int64) tensor for index, got dtype {data.dtype}")
     check_index_range(data, x.numel(), "take", f"a tensor of shape {x.shape} read as 1-D", negative=True)
     flat = reshape(x, -1)
     # a Tensor index stays one, so an mg.compile replay reads each call's indices

@@ -124,6 +124,9 @@ def _index_dims(p: Any) -> int | None:
     return 1
 
 
+_INDEX_DTYPES = ("int64", "int32", "uint8")   # the integer dtypes PyTorch indexes with (a 0-d tensor: any, an int)
+
+
 def _torch_index(index: Any, ndim: int) -> tuple:
     """``(first, then)``: PyTorch's reading of ``index`` into a tensor of ``ndim`` dims as NumPy indices
     applied in turn, ``first`` None when there is one step (``then`` alone).
@@ -149,6 +152,9 @@ def _torch_index(index: Any, ndim: int) -> tuple:
         if type(p) is list and not p:
             p = backend.numpy.zeros(0, dtype="int64")
         data = p.data if isinstance(p, Tensor) else p
+        if isinstance(p, Tensor) and data.ndim and data.dtype.kind in "iu" and data.dtype not in _INDEX_DTYPES:
+            raise IndexError(f"getitem/setitem: tensors used as indices must be long, int, byte or bool tensors (as in "
+                             f"PyTorch), got an index tensor of dtype {data.dtype} and shape {tuple(data.shape)}")
         if backend.is_array(data) and data.dtype == "uint8":
             warnings.warn("indexing with dtype uint8 is deprecated (as in PyTorch), use a bool tensor instead",
                           UserWarning, stacklevel=3)

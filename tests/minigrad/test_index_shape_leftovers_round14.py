@@ -50,3 +50,32 @@ def test_empty_ellipsis_does_not_part_advanced_indices(torch: Any, case: int) ->
     m_recorded = mg.tensor(X, requires_grad=True) * 1.0   # the recorded setitem path too
     m_recorded[make(mg)] = mg.tensor(weights)
     np.testing.assert_array_equal(m_recorded.detach().numpy(), t_written.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32"])
+def test_take_reads_only_int64_indices(torch: Any, dtype: str) -> None:
+    """``take(x, uint8_index)`` read the index as a mask (a silent wrong result); torch's take takes int64 only."""
+    index = np.array([1, 0, 1], dtype=dtype)
+    with pytest.raises(RuntimeError, match=r"take\(\)"):
+        torch.take(torch.tensor(X), torch.from_numpy(index))
+    with pytest.raises(RuntimeError, match=rf"take\(\): expected a long \(int64\) tensor for index, got dtype {dtype}"):
+        mg.take(mg.tensor(X), mg.tensor(index))
+    np.testing.assert_array_equal(mg.take(mg.tensor(X), mg.tensor(index.astype("int64"))).numpy(),
+                                  torch.take(torch.tensor(X), torch.tensor(index.astype("int64"))).numpy())
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+@pytest.mark.parametrize("write", [False, True])
+def test_index_tensor_of_a_narrow_integer_dtype_raises(torch: Any, dtype: str, write: bool) -> None:
+    """``x[int16_tensor]`` was accepted; torch raises IndexError (long, int, byte or bool only), also for setitem.
+    A 0-d one is an int there (accepted), and so is a NumPy array of any integer dtype."""
+    index = np.array([1, 0], dtype=dtype)
+    for lib in (torch, mg):
+        x = lib.tensor(X)
+        with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool tensors"):
+            if write:
+                x[:, lib.tensor(index)] = 1.0
+            else:
+                x[:, lib.tensor(index)]
+    for index_of in (lambda lib: lib.tensor(index[0]), lambda lib: (slice(None), index)):
+        np.testing.assert_array_equal(mg.tensor(X)[index_of(mg)].numpy(), torch.tensor(X)[index_of(torch)].numpy())
