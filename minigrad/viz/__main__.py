@@ -137,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DotNotFoundError, DrawingTooLargeError, ValueError) as error:
         print(f"minigrad.viz: {error}", file=sys.stderr)
         return 1
+    if written != out and os.path.splitext(out)[1].lower() == "." + args.format:
+        os.replace(written, out)   # `--out graph.PNG`: the file named (render would add ".png")
+        written = out
     print(f"wrote {written}")
     return 0
 

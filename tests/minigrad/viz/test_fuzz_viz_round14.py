@@ -50,3 +50,12 @@ def test_wrap_without_time_steps_does_not_suggest_collapse_steps():
     for collapse in ("steps", 0, None):
         with pytest.raises(ValueError, match=r"no time-step scope \(t0, t1, ...\)"):
             viz.draw(loss, collapse=collapse, wrap=2)
+
+
+def test_cli_writes_the_out_path_whose_upper_case_ending_gave_the_format(tmp_path, capsys):
+    """`--out g.DOT` took the format from the ending but wrote g.DOT.dot."""
+    out = tmp_path / "g.DOT"
+    assert viz.main(["--model", "rnn", "--steps", "1", "--hidden", "2", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("digraph")
+    assert [p.name for p in tmp_path.iterdir()] == ["g.DOT"]
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
