@@ -545,8 +545,14 @@ def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa
 
 
 def multiply_operator(a: Any, b: Any) -> Tensor:
-    """``a * b``: :func:`mul` without its ``out=`` test (the operators never take one)."""
+    """``a * b``: :func:`mul` without its ``out=`` test (the operators never take one). A list, tuple or str
+    operand is Python's sequence repetition, as PyTorch's (``[0] * mg.tensor(3)`` is ``[0, 0, 0]``)."""
+    if type(b) in _SEQUENCES:
+        return NotImplemented
     return Mul()(a, b)
+
+
+_SEQUENCES = (list, tuple, str)
 
 
 def div(a: Any, b: Any) -> Tensor:
