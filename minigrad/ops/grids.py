@@ -96,8 +96,9 @@ def block_diag(*tensors: Tensor) -> Tensor:
     rows, before = [], 0
     for b in blocks:
         after = total - before - b.shape[1]
-        parts = [p for p in (b.new_zeros((b.shape[0], before)), b, b.new_zeros((b.shape[0], after))) if p.shape[1]]
-        rows.append(cat(parts, 1) if len(parts) > 1 else parts[0])
+        pads = [b.new_zeros((b.shape[0], n)) if n else None for n in (before, after)]
+        parts = [p for p in (pads[0], b, pads[1]) if p is not None]   # b even of width 0: it gets its gradient
+        rows.append(cat(parts, 1) if len(parts) > 1 else b)
         before += b.shape[1]
     return cat(rows, 0)
 

@@ -79,3 +79,27 @@ def test_index_tensor_of_a_narrow_integer_dtype_raises(torch: Any, dtype: str, w
                 x[:, lib.tensor(index)]
     for index_of in (lambda lib: lib.tensor(index[0]), lambda lib: (slice(None), index)):
         np.testing.assert_array_equal(mg.tensor(X)[index_of(mg)].numpy(), torch.tensor(X)[index_of(torch)].numpy())
+
+
+@pytest.mark.parametrize("shapes", [[(0,)], [(0,), (0,)], [(0,), ()], [(0, 0), (0,)], [(0,), (2, 0)], [(0,), (2, 2)],
+                                    [(2, 2), (0,)], [(3, 0), (0,), (0, 2)], [(0,), (3,)]])
+def test_block_diag_of_empty_1d_parts_matches_torch(torch: Any, shapes: list) -> None:
+    """``block_diag(zeros(0))`` (every block of width 0) crashed with an internal IndexError; torch gives (1, 0).
+    Each block gets its gradient, an empty one included (it was None when the block had width 0).
+
+    torch 2.13's backward places the blocks after an empty 1-D one a row too high (its forward gives that block a
+    row): the reference gradient is torch's with each 1-D block given as the (1, n) block it stands for."""
+    arrays = [np.arange(float(np.prod(s))).reshape(s) + 1 for s in shapes]
+    expected = torch.block_diag(*[torch.tensor(a) for a in arrays])
+    inputs = [mg.tensor(a, requires_grad=True) for a in arrays]
+    out = mg.block_diag(*inputs)
+    assert tuple(out.shape) == tuple(expected.shape)
+    np.testing.assert_array_equal(out.detach().numpy(), expected.numpy())
+    weights = np.arange(float(out.numel())).reshape(tuple(out.shape))
+    (out * mg.tensor(weights)).sum().backward()
+    leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    blocks = [t.reshape(1, -1) if t.ndim == 1 else t for t in leaves]
+    (torch.block_diag(*blocks) * torch.tensor(weights)).sum().backward()
+    for mine, theirs in zip(inputs, leaves):
+        assert tuple(mine.grad.shape) == tuple(theirs.grad.shape)
+        np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
