@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any, Iterator, Mapping
 
@@ -66,6 +67,8 @@ def _addindent(text: str, spaces: int) -> str:
     return "\n".join([first, *((" " * spaces + line) if line.strip() else "" for line in rest)])
 
 
+_NO_ATTRIBUTE = object()   # inspect.getattr_static's default: the class has no such attribute
+
 # values compared by value when an attribute is assigned again (the same number is no change)
 _PLAIN = frozenset({int, float, bool, str, type(None)})
 
@@ -122,6 +125,9 @@ class Module(ModuleHooks):
         if name == "training":   # model.training = False, as model.eval() does for one module
             set_mode(self, bool(value))
             return
+        if isinstance(value, Parameter) and name not in self._parameters and self._class_has(name):
+            # a method or class attribute (forward, cuda, a property): PyTorch's register_parameter refuses it
+            raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists")
         if REGISTRATION["module"] or REGISTRATION["parameter"] or REGISTRATION["buffer"]:
             value = self._through_registration_hooks(name, value)
         self._check_replacement(name, value)
@@ -150,6 +156,14 @@ class Module(ModuleHooks):
         elif name in self._buffers:      # a Tensor or None: a buffer stays a buffer (and in the state dict)
             self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def _class_has(self, name: str) -> bool:
+        """Whether the class defines ``name`` (a method, a class attribute, a property that answers), which
+        PyTorch's ``register_parameter`` finds once the instance's own attribute of that name is dropped."""
+        attr = inspect.getattr_static(type(self), name, _NO_ATTRIBUTE)
+        if isinstance(attr, property):
+            return hasattr(self, name)
+        return attr is not _NO_ATTRIBUTE
 
     def _through_registration_hooks(self, name: str, value: Any) -> Any:
         """``value`` through the global registration hooks that PyTorch's ``__setattr__`` runs for it: a

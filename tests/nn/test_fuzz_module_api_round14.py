@@ -269,3 +269,32 @@ def test_to_a_real_dtype_keeps_the_real_part_of_complex_tensors_with_a_warning()
             m.to(ns.float64)
         seen.append((m.weight.tolist(), _dtype(m.weight), _dtype(m.bias), m.weight.requires_grad))
     assert seen[1] == seen[0] == ([[1.0, 3.0]], "float64", "float64", True)
+
+
+def test_a_parameter_over_a_method_or_class_attribute_is_a_key_error_as_torch() -> None:
+    """Was: ``m.forward = Parameter(...)`` registered a parameter named forward (shadowing the method)."""
+    seen = []
+    for lib in LIBS:
+        n = lib.nn
+
+        class Model(n.Module):
+            scale = 3
+
+            @property
+            def answers(self) -> int:
+                return 1
+
+        m = Model()
+        m.cuda_like = 3   # an instance attribute: replaced by a parameter, as torch's
+        row = []
+        for name in ["forward", "cuda", "scale", "answers", "cuda_like"]:
+            try:
+                setattr(m, name, n.Parameter(lib.t([1.0])))
+                row.append((name, "ok"))
+            except KeyError as error:
+                row.append((name, "KeyError", f"attribute '{name}' already exists" in str(error)))
+        m.cuda = 3   # a plain value still goes in as torch's (an instance attribute)
+        row.append([k for k, _ in m.named_parameters()])
+        seen.append(row)
+    assert seen[1] == seen[0]
+    assert seen[0][-1] == ["cuda_like"]
