@@ -458,8 +458,9 @@ def _state_children(value: Any, words: set) -> list:
     if kind in (list, tuple):
         return [(("item", i), item) for i, item in enumerate(value)] if len(value) <= PATH_BREADTH else []
     if kind in (dict, collections.OrderedDict):
-        return [] if len(value) > PATH_BREADTH else \
-            [(("item", k), item) for k, item in value.items() if type(k) in _SCALARS]
+        if len(value) > PATH_BREADTH:   # a wide table: the items whose keys the code names (``hp["lr"]``)
+            return [(("item", k), value[k]) for k in words if k in value]
+        return [(("item", k), item) for k, item in value.items() if type(k) in _SCALARS]
     if isinstance(value, (type, types.ModuleType)):
         name = value.__module__ if isinstance(value, type) else value.__name__
         if not isinstance(name, str) or name.partition(".")[0] in LIBRARIES:
@@ -479,8 +480,8 @@ def _state_children(value: Any, words: set) -> list:
     if _is_container(value):
         if not _library(kind):   # its methods may read attributes fn's own code does not name
             words.update(w for f in _methods(kind) for c in _codes(f.__code__) for w in c.co_names)
-        items = vars(value)
-        return [] if len(items) > PATH_BREADTH else [(("attr", name), items[name]) for name in words if name in items]
+        items = vars(value)   # however many it has: the attributes the code names
+        return [(("attr", name), items[name]) for name in words if name in items]
     return []
 
 

@@ -89,3 +89,29 @@ def test_a_helper_swapped_in_a_dispatch_table_is_seen():
         compiled(x)
     table["op"] = lambda x: x * 3.0
     np.testing.assert_array_equal(compiled(x).numpy(), fn(x).numpy())
+
+
+def _replayed_then_changed(fn, change) -> tuple:
+    """``fn``'s compiled result after ``change()`` (captured and replayed before it), and eager's."""
+    compiled = mg.compile(fn)
+    x = mg.ones(3)
+    for _ in range(3):
+        compiled(x)
+    change()
+    return compiled(x).numpy(), fn(x).numpy()
+
+
+def test_a_number_in_a_wide_dict_is_guarded():
+    hp = {f"k{i}": 0.5 for i in range(100)}   # more items than guards.PATH_BREADTH
+    got, want = _replayed_then_changed(lambda x: x * hp["k70"], lambda: hp.__setitem__("k70", 2.0))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_number_on_an_object_with_many_attributes_is_guarded():
+    class Config:
+        pass
+    cfg = Config()
+    for i in range(100):
+        setattr(cfg, f"a{i}", 0.5)
+    got, want = _replayed_then_changed(lambda x: x * cfg.a70, lambda: setattr(cfg, "a70", 2.0))
+    np.testing.assert_array_equal(got, want)
