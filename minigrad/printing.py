@@ -210,16 +210,20 @@ def _shows_device(device: backend.Device) -> bool:
 
 
 def _with_suffixes(text: str, suffixes: list[str], indent: int, linewidth: int) -> str:
-    """``text`` then ``, suffix`` for each, each that would pass ``linewidth`` on a new line at ``indent``."""
+    """``text`` then ``, suffix`` for each, each that would pass ``linewidth`` on a new line at ``indent``.
+
+    A dtype is measured as PyTorch spells it (``dtype=torch.float64``, six characters more), so the lines break
+    where PyTorch's break."""
     # PyTorch's measure of the line so far: two more than the last line's length (room for ", ")
     used = len(text) - text.rfind("\n") + 1
     for suffix in suffixes:
-        if used + len(suffix) + 2 > linewidth:
+        width = len(suffix) + (len("torch.") if suffix.startswith("dtype=") else 0)
+        if used + width + 2 > linewidth:
             text += ",\n" + " " * indent + suffix
-            used = indent + len(suffix)
+            used = indent + width
         else:
             text += ", " + suffix
-            used += len(suffix) + 2
+            used += width + 2
     return text + ")"
 
 

@@ -314,8 +314,9 @@ def test_cuda_tensors_print_their_device_and_copy_only_what_is_shown() -> None:
     values = RNG.standard_normal((3, 4)).astype(np.float32)
     on_cpu, on_gpu = mg.tensor(values), mg.tensor(values, device="cuda")
     assert repr(on_gpu) == repr(on_cpu)[:-1] + ", device='cuda:0')"
+    # PyTorch measures the suffix as "dtype=torch.float64": with the device named, this line passes 80 columns
     assert repr(mg.tensor(values[0], device="cuda", dtype=mg.float64)) == \
-        repr(mg.tensor(values[0], dtype=mg.float64)).replace("dtype=", "device='cuda:0', dtype=")
+        repr(mg.tensor(values[0], dtype=mg.float64)).replace(", dtype=", ", device='cuda:0',\n       dtype=")
     summary = mg.tensor(np.arange(5000.0, dtype=np.float32), device="cuda", requires_grad=True)
     assert repr(summary) == ("tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 4.9970e+03, 4.9980e+03,\n"
                              "        4.9990e+03], device='cuda:0', requires_grad=True)")
@@ -405,3 +406,14 @@ def test_drawn_tensors_print_as_torch(torch: Any, array: np.ndarray, precision: 
     ours = mg.tensor(array.copy(), requires_grad=requires_grad)
     theirs = torch.from_numpy(array.copy()).requires_grad_(requires_grad)
     assert_prints_as_torch(ours, theirs)
+
+
+def test_the_dtype_suffix_wraps_where_pytorchs_does(torch: Any) -> None:
+    """PyTorch measures ``dtype=torch.float64``: a line that fits with ``dtype=float64`` but not with PyTorch's
+    spelling breaks before the suffix, in both."""
+    for n in range(1, 12):
+        for requires_grad in (False, True):
+            values = np.linspace(-1.5, 2.25, n)
+            ours = repr(mg.tensor(values, requires_grad=requires_grad))
+            theirs = repr(torch.tensor(values, requires_grad=requires_grad))
+            assert ours == theirs.replace("torch.", "")
