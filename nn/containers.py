@@ -389,6 +389,10 @@ class ParameterList(Module):
         if values is not None:
             self.extend(values)
 
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """A ParameterList holds parameters and is not called: PyTorch's RuntimeError."""
+        raise RuntimeError("ParameterList should not be called.")
+
     def __len__(self) -> int:
         return len(self._parameters)
 
@@ -435,6 +439,10 @@ class ParameterDict(Module):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """A ParameterDict holds parameters and is not called: PyTorch's RuntimeError."""
+        raise RuntimeError("ParameterDict should not be called.")
 
     def _check_key(self, key: Any) -> str:
         """PyTorch's checks of a parameter's name (``register_parameter``'s)."""

@@ -298,3 +298,11 @@ def test_a_parameter_over_a_method_or_class_attribute_is_a_key_error_as_torch() 
         seen.append(row)
     assert seen[1] == seen[0]
     assert seen[0][-1] == ["cuda_like"]
+
+
+@pytest.mark.parametrize("kind", ["ParameterList", "ParameterDict"])
+def test_calling_a_parameter_container_is_torchs_runtime_error(kind: str) -> None:
+    """Was: NotImplementedError ("has no forward()")."""
+    for lib in LIBS:
+        with pytest.raises(RuntimeError, match=f"{kind} should not be called"):
+            getattr(lib.nn, kind)()(lib.t([1.0]))
