@@ -27,7 +27,8 @@ def norm(g: Any) -> float | None:
         return None
     if isinstance(g, autograd.LazyGradient):   # e.g. matmul's deferred weight gradient
         g = g.value()
-    return float(math.sqrt(float((g.astype("float64") ** 2).sum())))
+    g = g.astype("complex128" if g.dtype.kind == "c" else "float64")   # a complex gradient: |g|², not its real part
+    return float(math.sqrt(float((abs(g) ** 2).sum())))
 
 
 def combined(norms: Sequence[float | None]) -> float | None:

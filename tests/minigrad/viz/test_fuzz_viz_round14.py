@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import warnings
 
+import numpy as np
 import pytest
 from drawing_helpers import Dot
 
@@ -59,3 +61,19 @@ def test_cli_writes_the_out_path_whose_upper_case_ending_gave_the_format(tmp_pat
     assert out.read_text(encoding="utf-8").startswith("digraph")
     assert [p.name for p in tmp_path.iterdir()] == ["g.DOT"]
     assert capsys.readouterr().out.strip() == f"wrote {out}"
+
+
+def test_complex_gradient_norms_count_the_imaginary_part(torch):
+    """The norm of a complex gradient dropped its imaginary part (NumPy's cast to float64, a ComplexWarning)."""
+    x = mg.tensor(np.array([1 + 2j, 3 - 1j], dtype=np.complex64), requires_grad=True)
+    with mg.name_scope("rnn"), mg.name_scope("t0"):
+        h = mg.tag(x * (2 + 1j), "h")
+    loss = h.abs().sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        label = Dot(viz.draw(loss, show_grads=True).source).clusters["cluster_rnn_t0"]["label"]
+    tx = torch.tensor([1 + 2j, 3 - 1j], dtype=torch.complex64, requires_grad=True)
+    th = tx * (2 + 1j)
+    th.retain_grad()
+    th.abs().sum().backward()
+    assert re.search(r"‖∂L/∂h‖ (\S+)", label).group(1) == f"{th.grad.norm().item():.1e}" == "1.4e+00"
