@@ -18,7 +18,16 @@ from ..constructors import keep_out_shape, out_requires_grad, randint, tensor, t
 from ..dtypes import get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, int64
-from ._util import ShapeMismatchError, count_arg, int_arg, number, one_axis, tensor_arg
+from ._util import (
+    ArgumentTypeError,
+    DtypeMismatchError,
+    ShapeMismatchError,
+    count_arg,
+    int_arg,
+    number,
+    one_axis,
+    tensor_arg,
+)
 from .elementwise import add, mul
 from .join import cat, stack
 from .shape import getitem, reshape
@@ -67,10 +76,13 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, devi
 def cartesian_prod(*tensors: Tensor) -> Tensor:
     """Every combination of one element from each 1-D tensor, in order: (Π len, k), or (len,) for one tensor."""
     if not tensors:
-        raise TypeError("cartesian_prod: expected at least one tensor")
+        raise ArgumentTypeError("cartesian_prod: expected at least one tensor")
     tensors = tuple(tensor_arg(t, "cartesian_prod") for t in tensors)
     if any(t.ndim != 1 for t in tensors):
         raise ShapeMismatchError(f"cartesian_prod: expects 1-D tensors, got shapes {[t.shape for t in tensors]}")
+    if any(t.dtype != tensors[0].dtype for t in tensors):   # PyTorch refuses to promote here
+        raise DtypeMismatchError(f"cartesian_prod: expects all tensors to have the same dtype, got "
+                                 f"{[str(t.dtype) for t in tensors]}")
     if len(tensors) == 1:
         return tensors[0]
     sizes = [t.shape[0] for t in tensors]

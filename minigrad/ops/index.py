@@ -12,7 +12,7 @@ import types
 from typing import Any
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import AxisError, Function
 from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
@@ -20,6 +20,7 @@ from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
     DtypeMismatchError,
+    DtypeNotImplementedError,
     ShapeMismatchError,
     fresh_memory,
     index_data,
@@ -96,14 +97,18 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     """Elements shifted cyclically by ``shifts`` along ``dims`` (the flattened tensor when None)."""
     x = tensor_arg(input, "roll")
     shift_tuple = int_tuple(shifts, "roll", "shifts")
-    if dims is None:
+    if not shift_tuple:
+        raise ShapeMismatchError(f"roll: `shifts` required (got {shifts!r}), as in PyTorch")
+    dim_tuple = () if dims is None else int_tuple(dims, "roll", "dims")
+    if not dim_tuple:   # dims None or (): the flattened tensor rolls, as PyTorch
         if len(shift_tuple) != 1:
             raise ShapeMismatchError(f"roll: without dims, shifts must be one int, got {shifts!r}")
         return fresh_memory(Roll(shift_tuple, None)(x))
-    axes = normalize_axis(int_tuple(dims, "roll", "dims"), max(x.ndim, 1), "roll")
-    if len(axes) != len(shift_tuple):
+    if len(dim_tuple) != len(shift_tuple):
         raise ShapeMismatchError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same length")
-    return Roll(shift_tuple, axes if x.ndim else None)(x)
+    if x.ndim == 0:
+        raise AxisError(f"roll: dim {dims!r} is out of range for a 0-d tensor (it has no dims; PyTorch's IndexError)")
+    return Roll(shift_tuple, normalize_axis(dim_tuple, x.ndim, "roll"))(x)
 
 
 class Triangle(Function):
@@ -345,7 +350,7 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  #
     x = tensor_arg(input, "repeat_interleave")
     if repeats is None:
         if x.ndim != 1:
-            raise ValueError(f"repeat_interleave: repeats must be a 1-D int tensor, got shape {x.shape}")
+            raise ShapeMismatchError(f"repeat_interleave: repeats must be a 1-D int tensor, got shape {x.shape}")
         with backend.on_device(x.device):
             positions = backend.array_module(x.data).arange(x.shape[0], dtype=x.dtype)
         return repeat_interleave(Tensor._make(positions, False, None, 0), x, output_size=output_size)
@@ -353,7 +358,8 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  #
         x, axis = reshape(x, -1), 0
     else:
         if x.ndim == 0:
-            x = reshape(x, 1)
+            raise AxisError(f"repeat_interleave: dim {dim!r} is out of range for a 0-d tensor (it has no dims; "
+                            f"PyTorch's IndexError); pass dim=None")
         axis = one_axis(dim, x.ndim, "repeat_interleave")
     xp = backend.array_module(x.data)
     if isinstance(repeats, Tensor):   # the output's shape depends on these values: mg.compile runs it eagerly
@@ -366,17 +372,20 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  #
         counts = backend.to_numpy(counts) if backend.is_array(counts) else backend.numpy.asarray(counts)
     except ValueError:
         raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got {repeats!r}") from None
-    if counts.dtype.kind not in "iu" or counts.ndim > 1:
-        raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got dtype {counts.dtype} "
-                        f"shape {counts.shape}")
+    if counts.dtype.kind not in "iu":
+        raise DtypeNotImplementedError(f"repeat_interleave: repeats must be integers, got dtype {counts.dtype} "
+                                       f"(PyTorch: not implemented for it)")
+    if counts.ndim > 1:
+        raise ArgumentTypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got shape "
+                                f"{counts.shape}")
     if (counts < 0).any():
-        raise ValueError("repeat_interleave: repeats must be non-negative")
+        raise ShapeMismatchError("repeat_interleave: repeats must be non-negative")
     n = x.shape[axis]
     if counts.ndim == 1 and counts.size not in (1, n):
         raise ShapeMismatchError(f"repeat_interleave: {counts.size} repeats for dim {axis} of size {n}")
     picks = backend.numpy.repeat(backend.numpy.arange(n), counts.reshape(-1) if counts.ndim else counts)
     if output_size is not None and output_size != picks.size:
-        raise ValueError(f"repeat_interleave: output_size={output_size!r} but the repeats give {picks.size}")
+        raise ShapeMismatchError(f"repeat_interleave: output_size={output_size!r} but the repeats give {picks.size}")
     with backend.on_device(x.device):
         return index_select(x, axis, Tensor._make(xp.asarray(picks, dtype="int64"), False, None, 0))
 
@@ -410,7 +419,7 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
     tensors = tuple(tensor_arg(t, "meshgrid") for t in tensors)
     for t in tensors:
         if t.ndim > 1:
-            raise ValueError(f"meshgrid: expects 0-d or 1-D tensors, got shape {t.shape}")
+            raise ShapeMismatchError(f"meshgrid: expects 0-d or 1-D tensors, got shape {t.shape}")
         if t.dtype != tensors[0].dtype:   # PyTorch refuses to promote here
             raise DtypeMismatchError(f"meshgrid: expects all tensors to have the same dtype, got "
                                      f"{[str(u.dtype) for u in tensors]}")

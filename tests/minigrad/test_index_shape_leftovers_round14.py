@@ -4,7 +4,7 @@ cartesian_prod errors, and fill_/zero_ on expanded views."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -103,3 +103,89 @@ def test_block_diag_of_empty_1d_parts_matches_torch(torch: Any, shapes: list) ->
     for mine, theirs in zip(inputs, leaves):
         assert tuple(mine.grad.shape) == tuple(theirs.grad.shape)
         np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())
+
+
+def _raises_as_torch(torch: Any, call: Callable[[Any], Any], error: type, message: str) -> None:
+    """``call(torch)`` raises ``error`` (torch's class), and ``call(mg)`` raises one that is also an ``error``."""
+    with pytest.raises(error):
+        call(torch)
+    with pytest.raises(error, match=message):
+        call(mg)
+
+
+ROLL_ERRORS = [
+    (lambda lib: lib.roll(lib.tensor(3.0), 1, 0), IndexError, "out of range for a 0-d tensor"),
+    (lambda lib: lib.roll(lib.tensor(3.0), (1,), (-1,)), IndexError, "out of range for a 0-d tensor"),
+    (lambda lib: lib.roll(lib.tensor(3.0), (1, 1), (0, 0)), IndexError, "out of range for a 0-d tensor"),
+    (lambda lib: lib.roll(lib.tensor(3.0), (1, 1), 0), RuntimeError, "must have the same length"),
+    (lambda lib: lib.roll(lib.tensor(X), (), ()), RuntimeError, "`shifts` required"),
+    (lambda lib: lib.roll(lib.tensor(X), (), 0), RuntimeError, "`shifts` required"),
+    (lambda lib: lib.roll(lib.tensor(X), ()), RuntimeError, "`shifts` required"),
+    (lambda lib: lib.roll(lib.tensor(3.0), (), ()), RuntimeError, "`shifts` required"),
+    (lambda lib: lib.fft.fftshift(lib.ones(3), dim=()), RuntimeError, "`shifts` required"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(ROLL_ERRORS)))
+def test_roll_errors_match_torch(torch: Any, case: int) -> None:
+    """roll of a 0-d tensor with dims returned it unchanged, and ``roll(x, (), ())`` returned x: torch raises."""
+    _raises_as_torch(torch, *ROLL_ERRORS[case])
+
+
+@pytest.mark.parametrize("call", [lambda lib: lib.roll(lib.tensor(X), 1, ()), lambda lib: lib.roll(lib.tensor(3.0), 2),
+                                  lambda lib: lib.roll(lib.tensor(X), (1, -1), (0, 2))])
+def test_roll_still_matches_torch(torch: Any, call: Callable[[Any], Any]) -> None:
+    """dims ``()`` rolls the flattened tensor, as dims=None (it raised here); a 0-d tensor without dims rolls."""
+    np.testing.assert_array_equal(call(mg).numpy(), call(torch).numpy())
+
+
+REPEAT_INTERLEAVE_ERRORS = [   # (call, torch's class, the class minigrad raised before (kept as a base), message)
+    (lambda lib: lib.repeat_interleave(lib.tensor(3.0), 2, dim=0), IndexError, IndexError, "for a 0-d tensor"),
+    (lambda lib: lib.repeat_interleave(lib.tensor(3.0), lib.tensor([2]), dim=-1), IndexError, IndexError,
+     "for a 0-d tensor"),
+    (lambda lib: lib.repeat_interleave(lib.tensor([[1, 2]])), RuntimeError, ValueError, "1-D int tensor"),
+    (lambda lib: lib.repeat_interleave(lib.tensor([1, -2])), RuntimeError, ValueError, "non-negative"),
+    (lambda lib: lib.repeat_interleave(lib.tensor(X), -1, dim=0), RuntimeError, ValueError, "non-negative"),
+    (lambda lib: lib.repeat_interleave(lib.tensor(X), lib.tensor([1, 0, -1, 2]), dim=0), RuntimeError, ValueError,
+     "non-negative"),
+    (lambda lib: lib.repeat_interleave(lib.tensor(X), 2, dim=0, output_size=3), RuntimeError, ValueError,
+     "output_size=3"),
+    (lambda lib: lib.repeat_interleave(lib.tensor(X), lib.tensor([1.0] * 4), dim=0), NotImplementedError, TypeError,
+     "must be integers"),
+    (lambda lib: lib.repeat_interleave(lib.tensor([1.0, 2.0])), NotImplementedError, TypeError, "must be integers"),
+    (lambda lib: lib.repeat_interleave(lib.tensor(X), lib.tensor([[1] * 4]), dim=0), RuntimeError, TypeError,
+     "1-D int tensor"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(REPEAT_INTERLEAVE_ERRORS)))
+def test_repeat_interleave_errors_match_torch(torch: Any, case: int) -> None:
+    """repeat_interleave raised ValueError/TypeError where torch raises RuntimeError (NotImplementedError for a
+    float repeats tensor), and gave (2,) for a 0-d tensor with dim=0 where torch raises IndexError. The old class
+    stays a base of the new one."""
+    call, torch_class, old_class, message = REPEAT_INTERLEAVE_ERRORS[case]
+    _raises_as_torch(torch, call, torch_class, message)
+    with pytest.raises(old_class):
+        call(mg)
+
+
+def test_repeat_interleave_of_a_0d_tensor_without_dim_matches_torch(torch: Any) -> None:
+    """dim=None flattens: a 0-d tensor is repeated into (n,), as torch."""
+    for repeats in (lambda lib: 2, lambda lib: lib.tensor([2])):
+        np.testing.assert_array_equal(mg.repeat_interleave(mg.tensor(3.0), repeats(mg)).numpy(),
+                                      torch.repeat_interleave(torch.tensor(3.0), repeats(torch)).numpy())
+
+
+GRID_ERRORS = [   # (call, message): torch raises RuntimeError for each
+    (lambda lib: lib.meshgrid(lib.ones(2, 2), lib.ones(3), indexing="ij"), "0-d or 1-D"),
+    (lambda lib: lib.cartesian_prod(lib.tensor([1, 2]), lib.tensor([1.0, 2.0])), "the same dtype"),
+    (lambda lib: lib.cartesian_prod(lib.tensor([1.0]), lib.tensor([1.0], dtype=lib.float64)), "the same dtype"),
+    (lambda lib: lib.cartesian_prod(), "at least one tensor"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(GRID_ERRORS)))
+def test_meshgrid_and_cartesian_prod_errors_are_runtime_errors(torch: Any, case: int) -> None:
+    """meshgrid of a 2-D tensor raised ValueError and cartesian_prod of no tensors TypeError (now both: also
+    RuntimeError); cartesian_prod of mixed dtypes promoted them where torch refuses."""
+    _raises_as_torch(torch, *GRID_ERRORS[case][:1], RuntimeError, GRID_ERRORS[case][1])
