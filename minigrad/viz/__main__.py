@@ -55,6 +55,16 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not -(1 << 63) <= value < 1 << 64:
+        raise argparse.ArgumentTypeError(f"expected an integer in [-2**63, 2**64) (as manual_seed), got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minigrad.viz",
@@ -85,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="svg, png, pdf or dot (default: the --out path's ending when it names one, else svg)")
     parser.add_argument("--out", default=None, help="output path (default runs/viz/<model>.<format>)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_seed, default=0)
     return parser
 
 

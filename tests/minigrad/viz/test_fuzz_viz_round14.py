@@ -34,13 +34,15 @@ def test_a_loss_given_twice_is_observed_once():
     assert re.search(r"‖∂L/∂h‖ (\S+)", label).group(1) == f"{want:.1e}"
 
 
-@pytest.mark.parametrize("bad", [["--collapse", "-1"], ["--collapse", ""], ["--collapse", "/"], ["--wrap", "2"]])
+@pytest.mark.parametrize("bad", [["--collapse", "-1"], ["--collapse", ""], ["--collapse", "/"], ["--wrap", "2"],
+                                 ["--seed", str(2 ** 64)], ["--seed", "x"]])
 def test_cli_refuses_invalid_options_with_exit_2(bad, tmp_path, capsys):
-    """These options can never draw anything: a usage error (exit 2) before the model is built, not exit 1."""
+    """These options can never draw anything: a usage error (exit 2) before the model is built, not exit 1
+    (--seed 2**64 was a traceback from manual_seed)."""
     with pytest.raises(SystemExit) as exit_:
         viz.main(["--model", "rnn", "--steps", "1", *bad, "--format", "dot", "--out", str(tmp_path / "g")])
     assert exit_.value.code == 2
-    assert "--collapse" in capsys.readouterr().err
+    assert bad[0] in capsys.readouterr().err
     assert not (tmp_path / "g.dot").exists()
 
 
