@@ -76,7 +76,7 @@ def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str,
 
     def fill(target: graphviz.Digraph, path: str) -> None:
         for unit in members.get(path, ()):
-            target.node(unit.node_id, label=unit.label, **unit.attrs)
+            target.node(unit.node_id, label=graphviz.nohtml(unit.label), **_plain(unit.attrs))
         for row in (rows or {}).get(path, ()):
             same = graphviz.Digraph(graph_attr={"rank": "same"})   # anonymous: not a cluster
             for unit in row:
@@ -94,8 +94,13 @@ def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str,
                 attrs["label"] = f"{escape(label)}\\ngrads sent back {norm_text(sent_back[child])}"
                 attrs["color"] = scale.color(sent_back[child])
                 attrs["penwidth"] = "2"
-            sub = graphviz.Digraph(names[child], graph_attr=attrs)
+            sub = graphviz.Digraph(names[child], graph_attr=_plain(attrs))
             fill(sub, child)   # depth = scope nesting depth (a handful)
             target.subgraph(sub)
 
     fill(graph, "")
+
+
+def _plain(attrs: dict[str, str]) -> dict[str, str]:
+    """Attribute values as plain text: a name such as ``<pad>`` is not an HTML-like label to Graphviz."""
+    return {key: graphviz.nohtml(value) for key, value in attrs.items()}

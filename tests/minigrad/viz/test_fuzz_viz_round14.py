@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+import subprocess
 import warnings
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 from drawing_helpers import Dot
 
 import minigrad as mg
+import nn
 from minigrad import viz
 
 
@@ -79,3 +82,20 @@ def test_complex_gradient_norms_count_the_imaginary_part(torch):
     th.retain_grad()
     th.abs().sum().backward()
     assert re.search(r"‖∂L/∂h‖ (\S+)", label).group(1) == f"{th.grad.norm().item():.1e}" == "1.4e+00"
+
+
+@pytest.mark.parametrize("name", ["<pad>", "<a&b>", "<i>x<i>"])
+def test_names_in_angle_brackets_are_plain_text(name, has_dot):
+    """A parameter or scope named like ``<pad>`` was written as an HTML-like label (``label=<pad>``): Graphviz
+    drew "pad", or failed on ``<a&b>``."""
+    x = mg.randn(3, requires_grad=True)
+    w = nn.Parameter(mg.randn(3))
+    w.name = name
+    with mg.name_scope(name):
+        loss = (x * w).sum()
+    for options in ({"show_shapes": False}, {"collapse": 0, "show_shapes": False}):
+        source = viz.draw(loss, **options).source
+        assert f'"{name}' in source and f"={name}" not in source
+        result = subprocess.run(["dot", "-Tsvg"], input=source.encode(), capture_output=True)
+        assert result.returncode == 0, result.stderr
+        assert html.escape(name, quote=False) in result.stdout.decode()
