@@ -94,14 +94,14 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
     dilation, stride = _ints(dilation, 2, name, "dilation", 1), _ints(stride, 2, name, "stride", 1)
     padding = _ints(padding, 2, name, "padding", 0)
     if x.shape[1] % math.prod(kernel):
-        raise ValueError(f"{name}: expected size of input's dimension 1 to be divisible by the product of "
-                         f"kernel_size, but got input.size(1)={x.shape[1]} and kernel_size={kernel}")
+        raise InputShapeError(f"{name}: expected size of input's dimension 1 to be divisible by the product of "
+                              f"kernel_size, but got input.size(1)={x.shape[1]} and kernel_size={kernel}")
     blocks = _blocks(name, size, kernel, dilation, padding, stride)
     if x.shape[2] != math.prod(blocks):
-        raise ValueError(f"{name}: given output_size={size}, kernel_size={kernel}, dilation={dilation}, "
-                         f"padding={padding}, stride={stride}, expected size of input's dimension 2 to match the "
-                         f"calculated number of sliding blocks {blocks[0]} * {blocks[1]} = {math.prod(blocks)}, but "
-                         f"got input.size(2)={x.shape[2]}")
+        raise InputShapeError(f"{name}: given output_size={size}, kernel_size={kernel}, dilation={dilation}, "
+                              f"padding={padding}, stride={stride}, expected size of input's dimension 2 to match "
+                              f"the calculated number of sliding blocks {blocks[0]} * {blocks[1]} = "
+                              f"{math.prod(blocks)}, but got input.size(2)={x.shape[2]}")
     channels = x.shape[1] // math.prod(kernel)
     columns = x.reshape(x.shape[0], channels, *kernel, *blocks)
     out = Fold(kernel, stride, dilation, tuple((p, p) for p in padding), blocks, size)(columns)

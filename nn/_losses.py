@@ -207,7 +207,7 @@ def multilabel_soft_margin_loss(input: Tensor, target: Any, weight: Any = None, 
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _floating(input, name)
     if input.ndim == 0:
-        raise ValueError(f"{name}: input needs a class dim (the last), got a 0-d tensor")
+        raise mg.AxisError(f"{name}: input needs a class dim (the last), got a 0-d tensor")   # torch's IndexError
     target = _operand(target, input, name)
     _broadcast(name, input, target)
     # log σ(x) = -softplus(-x), stable in both tails

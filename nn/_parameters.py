@@ -10,15 +10,17 @@ import numpy
 
 import minigrad as mg
 
+from ._errors import InputDtypeError
 from .module import Module, Parameter
 
 
 def float_dtype(dtype: Any, name: str, complex_ok: bool = False) -> numpy.dtype:
     """``dtype`` (None: the default dtype) if it is a floating type (or, with ``complex_ok``, a complex one: the
-    layers whose forward complex autograd covers), else a TypeError naming the layer."""
+    layers whose forward complex autograd covers), else an error naming the layer (a TypeError here, PyTorch's
+    RuntimeError: its parameters of an integer dtype cannot require grad)."""
     dt = mg.get_default_dtype() if dtype is None else numpy.dtype(dtype)
     if dt.kind != "f" and not (complex_ok and dt.kind == "c"):
-        raise TypeError(f"{name}: dtype must be a floating type, got {dt}")
+        raise InputDtypeError(f"{name}: dtype must be a floating type, got {dt}")
     return dt
 
 

@@ -17,6 +17,7 @@ from minigrad import Tensor
 
 from . import functional as F
 from ._arguments import _implicit_dim
+from ._errors import ArgumentAssertionError
 from .module import Module, Parameter
 
 __all__ = [
@@ -245,7 +246,8 @@ class Hardtanh(_Elementwise):
                           FutureWarning, stacklevel=2)
             max_val = max_value
         if max_val <= min_val:
-            raise ValueError(f"{type(self).__name__}: max_val ({max_val}) must be greater than min_val ({min_val})")
+            raise ArgumentAssertionError(f"{type(self).__name__}: max_val ({max_val}) must be greater than min_val "
+                                         f"({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name

@@ -22,6 +22,7 @@ from minigrad import Tensor
 from . import init
 from ._arguments import _number, _tensor
 from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
+from ._errors import ArgumentAssertionError
 from ._flags import flag
 from ._parameters import float_dtype
 from ._targets import checked_indices, index_array
@@ -203,8 +204,8 @@ class EmbeddingBag(Module):
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(f"EmbeddingBag: padding_idx must be within num_embeddings ({self.num_embeddings}), "
-                                 f"got {padding_idx}")
+                raise ArgumentAssertionError(f"EmbeddingBag: padding_idx must be within num_embeddings "
+                                             f"({self.num_embeddings}), got {padding_idx}")
             padding_idx %= self.num_embeddings
         self.padding_idx = padding_idx
         if _weight is None:

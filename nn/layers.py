@@ -159,7 +159,7 @@ class _DropoutNd(Module):
                              "(p must be in [0, 1])")
         if not isinstance(inplace, (bool, numpy.bool_)):
             raise TypeError(f"{name}: inplace must be a bool, got {inplace!r}")
-        self.p, self.inplace = float(p), bool(inplace)
+        self.p, self.inplace = p, bool(inplace)   # p as given, as PyTorch (its repr shows `p=0` for 0)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
