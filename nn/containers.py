@@ -371,21 +371,25 @@ def _described(p: Parameter, typename: bool = False) -> str:
     return f"Parameter containing: [{kind} of size {'x'.join(map(str, p.shape))}{device}]"
 
 
-def _as_parameter(value: Any, name: str) -> Any:
-    """A Tensor that is not a Parameter becomes one, as in PyTorch's ParameterList/ParameterDict."""
-    if isinstance(value, Tensor) and not isinstance(value, Parameter):
-        return Parameter(value)
-    if not isinstance(value, Parameter):
-        raise TypeError(f"{name}: expected a Parameter or a Tensor, got {type(value).__name__}")
-    return value
+def _as_entry(value: Any) -> Any:
+    """What PyTorch's ParameterList keeps for ``value``: a Tensor made a Parameter, any other object as it is (a
+    plain attribute, in no ``parameters()`` and no state dict)."""
+    return Parameter(value) if isinstance(value, Tensor) and not isinstance(value, Parameter) else value
+
+
+def _described_entry(value: Any) -> str:
+    """A ParameterList line's text: the tensor's, or PyTorch's ``Object of type: int`` for any other object."""
+    return _described(value) if isinstance(value, Tensor) else f"Object of type: {type(value).__name__}"
 
 
 class ParameterList(Module):
     """A list of parameters registered as ``0``, ``1``, … (``plist.0`` in the state dict), as
-    ``torch.nn.ParameterList``; a Tensor put in becomes a Parameter."""
+    ``torch.nn.ParameterList``; a Tensor put in becomes a Parameter, any other object is kept as it is (a plain
+    attribute, in no ``parameters()``), as PyTorch's."""
 
     def __init__(self, values: Iterable[Any] | None = None) -> None:
         super().__init__()
+        self.__dict__["_size"] = 0
         if values is not None:
             self.extend(values)
 
@@ -394,27 +398,30 @@ class ParameterList(Module):
         raise RuntimeError("ParameterList should not be called.")
 
     def __len__(self) -> int:
-        return len(self._parameters)
+        return self.__dict__.get("_size", len(self._parameters))   # (a list pickled before _size: its parameters)
 
-    def __iter__(self) -> Iterator[Parameter]:
-        return iter(list(self._parameters.values()))
+    def __iter__(self) -> Iterator[Any]:
+        return iter([getattr(self, str(i)) for i in range(len(self))])
 
     def __getitem__(self, index: int | slice) -> Any:
-        values = list(self._parameters.values())
         if isinstance(index, slice):
-            return ParameterList(values[index])
-        return values[_list_index(index, len(values), "ParameterList")]
+            return ParameterList(list(self)[index])
+        return getattr(self, str(_list_index(index, len(self), "ParameterList")))
 
     def __setitem__(self, index: int, value: Any) -> None:
-        setattr(self, str(_list_index(index, len(self), "ParameterList")), _as_parameter(value, "ParameterList"))
+        setattr(self, str(_list_index(index, len(self), "ParameterList")), _as_entry(value))
 
     def append(self, value: Any) -> ParameterList:
-        """Add ``value`` (made a Parameter if it is not one) at the end; returns ``self``."""
-        setattr(self, str(len(self)), _as_parameter(value, "ParameterList"))
+        """Add ``value`` (a Tensor made a Parameter) at the end; returns ``self``."""
+        size = len(self)
+        setattr(self, str(size), _as_entry(value))
+        self.__dict__["_size"] = size + 1
         return self
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
         """Append each of ``values`` in order; returns ``self``."""
+        if not isinstance(values, Iterable) or isinstance(values, Tensor):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got {type(values).__name__}")
         for value in values:
             self.append(value)
         return self
@@ -423,8 +430,8 @@ class ParameterList(Module):
         return self.extend(values)
 
     def extra_repr(self) -> str:
-        """One line per parameter: its index, dtype and size (and its device off the CPU)."""
-        return "\n".join(f"  ({i}): {_described(p)}" for i, p in enumerate(self))
+        """One line per entry: its index, dtype and size (and its device off the CPU), or its object type."""
+        return "\n".join(f"  ({i}): {_described_entry(p)}" for i, p in enumerate(self))
 
 
 class _MissingKey(KeyError, AttributeError):
@@ -433,16 +440,23 @@ class _MissingKey(KeyError, AttributeError):
 
 class ParameterDict(Module):
     """A dict of parameters by name (insertion order), as ``torch.nn.ParameterDict``; a Tensor put in
-    becomes a Parameter."""
+    becomes a Parameter, any other object is kept as it is (a plain attribute, in no ``parameters()``), as
+    PyTorch's."""
 
     def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
         super().__init__()
+        self.__dict__["_keys"] = {}
         if parameters is not None:
             self.update(parameters)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """A ParameterDict holds parameters and is not called: PyTorch's RuntimeError."""
         raise RuntimeError("ParameterDict should not be called.")
+
+    @property
+    def _entries(self) -> dict:
+        """The keys in insertion order (a dict pickled before ``_keys``: its parameters')."""
+        return self.__dict__.get("_keys", self._parameters)
 
     def _check_key(self, key: Any) -> str:
         """PyTorch's checks of a parameter's name (``register_parameter``'s)."""
@@ -452,49 +466,52 @@ class ParameterDict(Module):
             raise KeyError(f"ParameterDict: parameter name can't contain '.', got: {key}")
         if key == "":
             raise KeyError("ParameterDict: parameter name can't be empty string \"\"")
-        if key not in self._parameters and hasattr(self, key):   # a method's name (or `training`)
+        if key not in self._entries and hasattr(self, key):   # a method's name (or `training`)
             raise KeyError(f"ParameterDict: attribute '{key}' already exists")
         return key
 
-    def __getitem__(self, key: str) -> Parameter:
-        if key not in self._parameters:
-            raise _MissingKey(f"ParameterDict: no parameter {key!r} (keys: {list(self._parameters)})")
-        return self._parameters[key]
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._entries:
+            raise _MissingKey(f"ParameterDict: no parameter {key!r} (keys: {list(self._entries)})")
+        return getattr(self, key)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        setattr(self, self._check_key(key), _as_parameter(value, "ParameterDict"))
+        setattr(self, self._check_key(key), _as_entry(value))
+        if "_keys" in self.__dict__:
+            self._keys[key] = None
 
     def __delitem__(self, key: str) -> None:
         self[key]   # noqa: B018 - the KeyError naming the keys
         delattr(self, key)
+        self.__dict__.get("_keys", {}).pop(key, None)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._parameters
+        return key in self._entries
 
     def __len__(self) -> int:
-        return len(self._parameters)
+        return len(self._entries)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._parameters))
+        return iter(list(self._entries))
 
     def keys(self) -> list[str]:
-        """The parameters' names, in insertion order."""
-        return list(self._parameters)
+        """The names, in insertion order."""
+        return list(self._entries)
 
-    def values(self) -> list[Parameter]:
-        """The parameters, in insertion order."""
-        return list(self._parameters.values())
+    def values(self) -> list[Any]:
+        """The parameters (and other objects), in insertion order."""
+        return [getattr(self, key) for key in self._entries]
 
-    def items(self) -> list[tuple[str, Parameter]]:
+    def items(self) -> list[tuple[str, Any]]:
         """(name, parameter) pairs, in insertion order."""
-        return list(self._parameters.items())
+        return [(key, getattr(self, key)) for key in self._entries]
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The parameter ``key``, or ``default`` when there is none."""
-        return self._parameters.get(key, default)
+        """The entry ``key``, or ``default`` when there is none."""
+        return getattr(self, key) if key in self._entries else default
 
-    def pop(self, key: str) -> Parameter:
-        """Remove the parameter ``key`` and return it."""
+    def pop(self, key: str) -> Any:
+        """Remove the entry ``key`` and return it."""
         value = self[key]
         del self[key]
         return value
@@ -526,16 +543,16 @@ class ParameterDict(Module):
             self[key] = default
         return self[key]
 
-    def popitem(self) -> tuple[str, Parameter]:
+    def popitem(self) -> tuple[str, Any]:
         """Remove and return the last (key, parameter) inserted."""
-        if not self._parameters:
+        if not self._entries:
             raise KeyError("ParameterDict.popitem: the dict is empty")
-        key = next(reversed(self._parameters))
+        key = next(reversed(self._entries))
         return key, self.pop(key)
 
     def clear(self) -> None:
-        """Remove every parameter."""
-        for key in list(self._parameters):
+        """Remove every entry."""
+        for key in list(self._entries):
             del self[key]
 
     def copy(self) -> ParameterDict:
@@ -547,7 +564,7 @@ class ParameterDict(Module):
         return ParameterDict((key, default) for key in keys)
 
     def __reversed__(self) -> Iterator[str]:
-        return reversed(list(self._parameters))
+        return reversed(list(self._entries))
 
     def __or__(self, other: ParameterDict) -> ParameterDict:
         merged = self.copy()
@@ -564,5 +581,6 @@ class ParameterDict(Module):
         return self
 
     def extra_repr(self) -> str:
-        """One line per parameter: its name, tensor type and size (and its device off the CPU)."""
-        return "\n".join(f"  ({key}): {_described(p, typename=True)}" for key, p in self.items())
+        """One line per entry: its name, tensor type and size (and its device off the CPU), or its object type."""
+        return "\n".join(f"  ({key}): {_described(p, typename=True)}" if isinstance(p, Tensor)
+                         else f"  ({key}): Object of type: {type(p).__name__}" for key, p in self.items())

@@ -6,6 +6,7 @@ vector loaded into a 0-d tensor (PyTorch 0.3's checkpoints)."""
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any
 
@@ -306,3 +307,42 @@ def test_calling_a_parameter_container_is_torchs_runtime_error(kind: str) -> Non
     for lib in LIBS:
         with pytest.raises(RuntimeError, match=f"{kind} should not be called"):
             getattr(lib.nn, kind)()(lib.t([1.0]))
+
+
+def test_parameter_list_keeps_other_objects_as_torch() -> None:
+    """Was: a TypeError for anything but a Tensor; PyTorch keeps any object (a plain attribute)."""
+    seen = []
+    for lib in LIBS:
+        pl = lib.nn.ParameterList([lib.t([1.0]), 3, None, "a"])
+        row = [len(pl), list(pl)[1:], pl[-1], [k for k, _ in pl.named_parameters()], list(pl.state_dict()),
+               repr(pl).replace("torch.", ""), [type(v).__name__ for v in pl[1:3]]]
+        with pytest.raises(TypeError):
+            pl[0] = 5   # a parameter's slot takes only a Parameter or None
+        pl[1] = lib.t([2.0, 3.0])   # an object's slot takes a tensor, made a Parameter
+        row += [type(pl[1]).__name__, [k for k, _ in pl.named_parameters()], len(copy.deepcopy(pl))]
+        with pytest.raises(TypeError):
+            pl.extend(3)
+        seen.append(row)
+    assert seen[1] == seen[0]
+    assert seen[0][0] == 4 and "(1): Object of type: int" in seen[0][5]
+
+
+def test_parameter_dict_keeps_other_objects_as_torch() -> None:
+    """Was: a TypeError for anything but a Tensor (``fromkeys(keys)``, ``setdefault(key)`` included)."""
+    seen = []
+    for lib in LIBS:
+        pd = lib.nn.ParameterDict({"b": lib.t([1.0]), "a": 3})
+        pd["c"] = None
+        pd["d"] = "s"
+        row = [list(pd), [type(v).__name__ for v in pd.values()], [k for k, _ in pd.named_parameters()],
+               list(pd.state_dict()), "c" in pd, pd.get("a"), repr(pd).replace("torch.", "").replace("minigrad.", "")]
+        row += [pd.pop("a"), pd.popitem(), list(reversed(pd)), list(pd.fromkeys(["x"]).items()), pd.setdefault("q")]
+        copied = copy.deepcopy(pd)
+        row += [list(copied), [k for k, _ in copied.named_parameters()]]
+        pd["c"] = lib.t([1.0])
+        row += [list(pd), [k for k, _ in pd.named_parameters()]]
+        pd.clear()
+        row.append(len(pd))
+        seen.append(row)
+    assert seen[1] == seen[0]
+    assert seen[0][0] == ["a", "b", "c", "d"] and "(a): Object of type: int" in seen[0][6]
