@@ -7,8 +7,10 @@ and requires the next call to equal the eager function's result bit for bit (a r
 import warnings
 
 import numpy as np
+import pytest
 
 import minigrad as mg
+from minigrad import nn
 
 SCALE = 1.0   # a global the helpers below read: changing it must capture again
 
@@ -115,3 +117,48 @@ def test_a_number_on_an_object_with_many_attributes_is_guarded():
         setattr(cfg, f"a{i}", 0.5)
     got, want = _replayed_then_changed(lambda x: x * cfg.a70, lambda: setattr(cfg, "a70", 2.0))
     np.testing.assert_array_equal(got, want)
+
+
+# Found by the fuzzer, not fixed here (the fix is in nn, outside this round's files; see the round-14 report):
+# a child or parameter registered for the first time after construction does not count as a re-registration.
+_NEW_REGISTRATION = pytest.mark.xfail(strict=True, reason="nn counts only replaced or removed registrations "
+                                      "(_compile_state.reregistered), not a first one after construction")
+
+
+def _module_replayed_then_changed(change) -> tuple:
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(3, 3)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    mg.manual_seed(0)
+    model = Model()
+    compiled = mg.compile(model)
+    x = mg.ones(2, 3)
+    for _ in range(3):
+        compiled(x)
+    change(model)
+    return compiled(x).numpy(), model(x).numpy()
+
+
+@_NEW_REGISTRATION
+def test_a_layer_appended_to_a_module_list_captures_again():
+    got, want = _module_replayed_then_changed(lambda model: model.layers.append(nn.Linear(3, 3)))
+    np.testing.assert_array_equal(got, want)
+
+
+@_NEW_REGISTRATION
+def test_a_layer_appended_to_a_sequential_captures_again():
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 3))
+    compiled = mg.compile(model)
+    x = mg.ones(2, 3)
+    for _ in range(3):
+        compiled(x)
+    model.append(nn.Tanh())
+    np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
