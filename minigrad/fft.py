@@ -2,10 +2,10 @@
 
 Transforms over one dim (``fft ifft rfft irfft hfft ihfft``), two (``fft2 …``, default ``dim=(-2, -1)``) and
 any number (``fftn …``, default: every dim, or the last ``len(s)`` when ``s`` is given), with PyTorch's
-arguments: ``n``/``s`` zero-pad or crop each transformed dim (``-1`` in ``s``: keep the size), ``dim``,
-``norm`` (``"backward"`` (None), ``"forward"``, ``"ortho"``). Results and dtypes are PyTorch's: a float32
-input gives complex64, float64 complex128 (integers and bools become the default float first), the
-``irfft``/``hfft`` family gives real. The one-sided transforms halve the last of ``dim``: ``rfftn`` of
+arguments: ``n``/``s`` zero-pad or crop each transformed dim (``-1`` in ``s``: keep the size; ``n=-1`` is
+refused, as PyTorch's), ``dim``, ``norm`` (``"backward"`` (None), ``"forward"``, ``"ortho"``). Results and
+dtypes are PyTorch's: a float32 input gives complex64, float64 complex128 (integers and bools become the
+default float first), the ``irfft``/``hfft`` family gives real. The one-sided transforms halve the last of ``dim``: ``rfftn`` of
 ``(…, n)`` is ``(…, n // 2 + 1)``; ``irfftn`` gives ``(…, 2 * (m - 1))`` unless ``s`` says.
 
 Every transform is differentiable with PyTorch's complex gradients; the three ops (complex-to-complex,
@@ -20,7 +20,9 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from .arguments import ArgumentTypeError, AxisError, ShapeMismatchError
+import numpy
+
+from .arguments import ArgumentTypeError, AxisError, ShapeMismatchError, as_dtype
 from .constructors import arange
 from .dtypes import get_default_dtype
 from .ops._util import normalize_axis, tensor_arg
@@ -36,9 +38,13 @@ __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rf
 
 # --- arguments ---------------------------------------------------------------------------------------------------
 
-def _input(input: Any, name: str, real: bool = False) -> Tensor:  # noqa: A002
+def _multi(name: str) -> bool:
+    """Whether ``name`` is a 2-dim or n-dim transform (``fft2``, ``rfftn`` …), not a one-dim one."""
+    return name.endswith(("2", "n"))
+
+
+def _input(x: Tensor, name: str, real: bool = False) -> Tensor:
     """The tensor to transform: integers and bools as the default float; float16 and (``real``) complex refused."""
-    x = tensor_arg(input, f"fft.{name}")
     if x.dtype.kind in "biu":
         x = astype(x, get_default_dtype())
     if x.dtype.kind not in "fc" or x.dtype.name == "float16":
@@ -46,8 +52,6 @@ def _input(input: Any, name: str, real: bool = False) -> Tensor:  # noqa: A002
                                   "complex128; integers and bools become the default float)")
     if real and x.dtype.kind == "c":
         raise ArgumentTypeError(f"fft.{name} expects a real input tensor, but got {x.dtype} (shape {tuple(x.shape)})")
-    if x.ndim == 0:
-        raise AxisError(f"fft.{name}: expected a tensor with at least one dimension, got a 0-d tensor")
     return x
 
 
@@ -74,24 +78,42 @@ def _size(value: Any, name: str) -> int:
 
 def _dims(x: Tensor, s: Any, dim: Any, name: str) -> tuple[tuple, tuple]:
     """The transformed axes (non-negative, in order) and the sizes each is resized to (None: unchanged, or an
-    irfft's default). ``dim`` None: the last ``len(s)`` dims, or every dim when ``s`` is None too."""
+    irfft's default). ``dim`` None: the last ``len(s)`` dims, or every dim when ``s`` is None too. A ``-1``
+    in ``s`` keeps the size; a one-dim transform's ``n=-1`` is refused, as PyTorch's."""
+    if dim is None and name.endswith("2"):
+        raise TypeError(f"fft.{name}: argument 'dim' must be a tuple of ints, not None (the default is (-2, -1))")
     if s is not None:
         s = (s,) if not isinstance(s, (tuple, list)) else tuple(s)
     if dim is None:
         axes = tuple(range(x.ndim - len(s), x.ndim)) if s is not None else tuple(range(x.ndim))
         if s is not None and len(s) > x.ndim:
-            raise ValueError(f"fft.{name}: got shape with {len(s)} values but the input has only {x.ndim} dims")
+            raise ShapeMismatchError(f"fft.{name}: got shape with {len(s)} values but the input has only "
+                                     f"{x.ndim} dims")
     else:
-        axes = tuple(normalize_axis(dim if isinstance(dim, (tuple, list)) else (dim,), x.ndim, f"fft.{name}"))
+        dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+        if x.ndim == 0 and dims:   # normalize_axis would take dim 0/-1 of a 0-d tensor as no dim at all
+            raise AxisError(f"fft.{name}: dimension specified as {dims[0]!r} but the tensor has no dimensions")
+        axes = tuple(normalize_axis(dims, x.ndim, f"fft.{name}"))
     if len(set(axes)) != len(axes):
-        raise ValueError(f"fft.{name}: dims must be unique, got dim={dim!r}")
+        raise ShapeMismatchError(f"fft.{name}: FFT dims must be unique, got dim={dim!r}")
     if s is not None and len(s) != len(axes):
         raise ValueError(f"fft.{name}: when given, dim and shape arguments must have the same length "
                          f"(s={s!r}, dim={dim!r})")
     if not axes and name.lstrip("i").startswith(("rfft", "hfft")):
-        raise ValueError(f"fft.{name}: must transform at least one dim")
-    sizes = tuple(None if s is None or s[i] == -1 else _size(s[i], name) for i in range(len(axes)))
+        raise ShapeMismatchError(f"fft.{name}: must transform at least one dim")
+    keep = -1 if _multi(name) else None
+    sizes = tuple(None if s is None or s[i] == keep else _size(s[i], name) for i in range(len(axes)))
     return axes, sizes
+
+
+def _prepare(input: Any, s: Any, dim: Any, name: str, real: bool = False) -> tuple:  # noqa: A002
+    """The input (:func:`_input`), its transformed axes and their sizes (:func:`_dims`), checked in PyTorch's
+    order: a one-dim transform checks the dtype first, a 2-dim or n-dim one its dims first."""
+    x = tensor_arg(input, f"fft.{name}")
+    if not _multi(name) or (name.startswith("rfft") and x.dtype.kind == "c"):   # rfft2/rfftn: this one first
+        x = _input(x, name, real)
+    axes, sizes = _dims(x, s, dim, name)
+    return (_input(x, name, real) if _multi(name) else x), axes, sizes
 
 
 def _full(x: Tensor, axes: tuple, sizes: tuple) -> tuple:
@@ -99,23 +121,20 @@ def _full(x: Tensor, axes: tuple, sizes: tuple) -> tuple:
 
 
 def _c2c(input: Any, s: Any, dim: Any, norm: Any, name: str, inverse: bool) -> Tensor:  # noqa: A002
-    x = _input(input, name)
-    axes, sizes = _dims(x, s, dim, name)
+    x, axes, sizes = _prepare(input, s, dim, name)
     if not axes:   # dim=(): nothing to transform, the input as complex (as PyTorch's)
         return astype(x, "complex128" if x.dtype in ("float64", "complex128") else "complex64")
     return ComplexFFT(axes, _full(x, axes, sizes), _norm(norm, name), inverse)(x)
 
 
 def _r2c(input: Any, s: Any, dim: Any, norm: Any, name: str, hermitian: bool) -> Tensor:  # noqa: A002
-    x = _input(input, name, real=True)
-    axes, sizes = _dims(x, s, dim, name)
+    x, axes, sizes = _prepare(input, s, dim, name, real=True)
     norm = _norm(norm, name)
     return RealToComplexFFT(axes, _full(x, axes, sizes), DUAL_NORM[norm] if hermitian else norm, hermitian)(x)
 
 
 def _c2r(input: Any, s: Any, dim: Any, norm: Any, name: str, hermitian: bool) -> Tensor:  # noqa: A002
-    x = _input(input, name)
-    axes, sizes = _dims(x, s, dim, name)
+    x, axes, sizes = _prepare(input, s, dim, name)
     if sizes[-1] is None:
         sizes = sizes[:-1] + (_size(2 * (x.shape[axes[-1]] - 1), name),)
     norm = _norm(norm, name)
@@ -223,31 +242,48 @@ def ihfftn(input: Tensor, s: Any = None, dim: Any = None, norm: str | None = Non
 
 # --- frequencies and shifts ---------------------------------------------------------------------------------------
 
-def _frequencies(k: Tensor, n: int, d: float, dtype: Any, requires_grad: bool) -> Tensor:
-    # PyTorch's arithmetic: integer steps in the result's dtype times 1 / (n d) rounded to it
-    out = astype(k, dtype or get_default_dtype()) * (1.0 / (n * d))
+def _count(n: Any, name: str) -> int:
+    """``fftfreq``'s ``n``: an int ≥ 0 (PyTorch's ``fftfreq(0)`` is empty)."""
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
+        raise TypeError(f"fft.{name}: argument 'n' must be int, not {type(n).__name__}")
+    n = operator.index(n)
+    if n < 0:
+        raise ShapeMismatchError(f"fft.{name}: trying to create a tensor with negative dimension {n}")
+    return n
+
+
+def _frequencies(k: Tensor, n: int, d: float, dtype: Any, requires_grad: bool, name: str) -> Tensor:
+    # PyTorch's arithmetic: integer steps in the result's dtype times 1 / (n d) rounded to it; n d = 0 gives
+    # ±inf (and 0 · inf = nan), as PyTorch's C++ double division
+    dtype = as_dtype(dtype or get_default_dtype(), f"fft.{name}")
+    if dtype.kind not in "fc":
+        raise ArgumentTypeError(f"fft.{name} requires a floating point or complex dtype, got {dtype}")
+    with numpy.errstate(divide="ignore"):
+        scale = float(numpy.float64(1.0) / numpy.float64(n * d))
+    out = astype(k, dtype) * scale
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 
 def fftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """The sample frequencies of an ``n``-point :func:`fft` with spacing ``d``: (n,), ``[0, 1, …, -1] / (n d)``."""
-    n = _size(n, "fftfreq")
+    n = _count(n, "fftfreq")
     k = cat([arange((n + 1) // 2, device=device), arange(-(n // 2), 0, device=device)])
-    return _frequencies(k, n, d, dtype, requires_grad)
+    return _frequencies(k, n, d, dtype, requires_grad, "fftfreq")
 
 
 def rfftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """The sample frequencies of an ``n``-point :func:`rfft` with spacing ``d``: (n // 2 + 1,)."""
-    n = _size(n, "rfftfreq")
-    return _frequencies(arange(n // 2 + 1, device=device), n, d, dtype, requires_grad)
+    """The sample frequencies of an ``n``-point :func:`rfft` with spacing ``d``: (n // 2 + 1,) (``n = 0``:
+    ``[nan]``, as PyTorch's)."""
+    n = _count(n, "rfftfreq")
+    return _frequencies(arange(n // 2 + 1, device=device), n, d, dtype, requires_grad, "rfftfreq")
 
 
 def _shift(input: Any, dim: Any, name: str, sign: int) -> Tensor:  # noqa: A002
     x = tensor_arg(input, f"fft.{name}")
-    if x.ndim == 0:
-        return x + 0
-    axes = tuple(range(x.ndim)) if dim is None else tuple(
-        normalize_axis(dim if isinstance(dim, (tuple, list)) else (dim,), x.ndim, f"fft.{name}"))
+    dims = tuple(range(x.ndim)) if dim is None else tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if x.ndim == 0 and dims:
+        raise AxisError(f"fft.{name}: dimension specified as {dims[0]!r} but the tensor has no dimensions")
+    axes = tuple(normalize_axis(dims, x.ndim, f"fft.{name}"))   # none (0-d, dim=()): roll raises, as PyTorch's
     shifts = tuple(x.shape[a] // 2 if sign > 0 else (x.shape[a] + 1) // 2 for a in axes)
     return roll(x, shifts, axes)
 

@@ -5,7 +5,8 @@ from those: ``stft`` pads the signal (``center``: ``n_fft // 2`` each side, ``pa
 of ``n_fft`` samples ``hop_length`` apart (``unfold``), multiplies them by the window (``win_length`` samples,
 zero-padded to ``n_fft`` in the middle; a rectangle when None), transforms each frame (one-sided ``rfft``
 for a real input and window, ``fft`` otherwise; ``normalized``: ``norm="ortho"``) and puts frequency before
-frames. ``istft`` inverts each frame (``irfft``/``ifft``), multiplies it by the window, overlap-adds the
+frames. ``istft`` inverts each frame (``ifft`` for ``return_complex``, else ``irfft`` of the first
+``n_fft // 2 + 1`` bins, as PyTorch's, even of a two-sided spectrum), multiplies it by the window, overlap-adds the
 frames (``index_add``) and divides by the overlap-added squared window (PyTorch's NOLA check refuses an
 envelope below 1e-11), then crops the ``center`` padding or to ``length``.
 
@@ -76,6 +77,9 @@ def _pad(x: Tensor, left: int, right: int, mode: str) -> Tensor:
     if mode == "reflect" and (left >= t or right >= t):
         raise RuntimeError(f"stft: padding size should be less than the corresponding input dimension, but got "
                            f"padding ({left}, {right}) at dimension -1 of input {tuple(x.shape)}")
+    if mode == "circular" and (left > t or right > t):
+        raise RuntimeError(f"stft: padding value causes wrapping around more than once (circular padding "
+                           f"({left}, {right}) of an input of length {t})")
     np = backend.numpy
     index = np.arange(-left, t + right)
     if mode == "reflect":
@@ -162,15 +166,16 @@ def istft(input: Tensor, n_fft: int, hop_length: int | None = None, win_length: 
                            f"n_fft when onesided=False, but got {n_freq} (shape {tuple(x.shape)})")
     if not return_complex and w.dtype.kind == "c":
         raise RuntimeError("istft: complex windows require return_complex=True")
+    if hop > win:
+        raise RuntimeError(f"istft: expected 0 < hop_length <= win_length, but got hop_length={hop}, "
+                           f"win_length={win}")
     norm = "ortho" if normalized else "backward"
     spec = transpose(x, -1, -2)   # (…, frames, N)
     axis = spec.ndim - 1
-    if onesided:
-        frames = ComplexToRealFFT((axis,), (n_fft,), norm, False)(spec)
-    else:
+    if return_complex:
         frames = ComplexFFT((axis,), (n_fft,), norm, True)(spec)
-        if not return_complex:
-            frames = real(frames)
+    else:   # as PyTorch's: a real output reads the first n_fft // 2 + 1 bins only, even of a two-sided input
+        frames = ComplexToRealFFT((axis,), (n_fft,), norm, False)(spec[..., :n_fft // 2 + 1])
     frames = frames * w   # (…, frames, n_fft)
     total = n_fft + hop * (n_frames - 1)
     np = backend.numpy
@@ -178,13 +183,16 @@ def istft(input: Tensor, n_fft: int, hop_length: int | None = None, win_length: 
     batch = frames.shape[:-2]
     y = _by_parts(lambda part: index_add(part.new_zeros(batch + (total,)), -1, index,
                                          reshape(part, batch + (n_frames * n_fft,))), frames)
-    square = w * w if w.dtype.kind != "c" else w.abs() ** 2
+    square = w * w   # a complex window too (not |w|²): frames were multiplied by w twice, as PyTorch's
     envelope = index_add(square.new_zeros((total,)), 0, index, reshape(square.expand(n_frames, n_fft), (-1,)))
     start = n_fft // 2 if center else 0
     end = total if length is None and not center else (total - n_fft // 2 if length is None else start + length)
     end = min(end, total)
     y, envelope = y[..., start:end], envelope[start:end]
-    smallest = float(envelope.abs().min().item()) if envelope.shape[0] else 1.0
+    if not envelope.shape[0]:
+        raise RuntimeError(f"istft: the output would be empty (n_fft={n_fft}, hop_length={hop}, {n_frames} frames, "
+                           f"center={center}, length={length}); PyTorch's istft refuses it too")
+    smallest = float(envelope.abs().min().item())
     if smallest < 1e-11:
         raise RuntimeError(f"istft: window overlap add min: {smallest:g} < 1e-11 (the window fails the NOLA "
                            f"condition for n_fft={n_fft}, hop_length={hop}, win_length={win})")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy
 
 from .. import backend
+from ..arguments import ArgumentTypeError, ShapeMismatchError
 from ..constructors import tensor
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
@@ -34,7 +35,7 @@ def _length(window_length: Any, name: str) -> int:
         raise TypeError(f"{name}(): argument 'window_length' must be int, not "
                         f"{type(window_length).__name__}") from None
     if length < 0:
-        raise ValueError(f"{name} requires non-negative window_length, got window_length={length}")
+        raise ShapeMismatchError(f"{name} requires non-negative window_length, got window_length={length}")
     return length
 
 
@@ -47,13 +48,13 @@ def _flag(value: Any, name: str, what: str) -> bool:
 def _window(name: str, window_length: Any, periodic: Any, formula: Any, dtype: Any, layout: Any, device: Any,
             requires_grad: bool) -> Tensor:
     """The window ``formula(n, M)`` (float64 arrays; M = the symmetric length - 1) as a tensor of ``dtype``."""
+    dt = get_default_dtype() if dtype is None else backend.as_dtype(dtype, name)
+    if dt.kind != "f":   # checked before the length, as PyTorch's
+        raise ArgumentTypeError(f"{name} expects floating point dtypes, got {dt}")
     length = _length(window_length, name)
     periodic = _flag(periodic, name, "periodic")
     if layout is not None and str(layout) not in ("strided", "torch.strided"):
         raise NotImplementedError(f"{name}: only the strided layout is supported, got layout={layout!r}")
-    dt = get_default_dtype() if dtype is None else backend.as_dtype(dtype, name)
-    if dt.kind != "f":
-        raise TypeError(f"{name} expects floating point dtypes, got {dt}")
     if length <= 1:
         values = numpy.ones(length)
     else:
