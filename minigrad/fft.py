@@ -5,8 +5,9 @@ any number (``fftn …``, default: every dim, or the last ``len(s)`` when ``s`` 
 arguments: ``n``/``s`` zero-pad or crop each transformed dim (``-1`` in ``s``: keep the size; ``n=-1`` is
 refused, as PyTorch's), ``dim``, ``norm`` (``"backward"`` (None), ``"forward"``, ``"ortho"``). Results and
 dtypes are PyTorch's: a float32 input gives complex64, float64 complex128 (integers and bools become the
-default float first), the ``irfft``/``hfft`` family gives real. The one-sided transforms halve the last of ``dim``: ``rfftn`` of
-``(…, n)`` is ``(…, n // 2 + 1)``; ``irfftn`` gives ``(…, 2 * (m - 1))`` unless ``s`` says.
+default float first), the ``irfft``/``hfft`` family gives real. The one-sided transforms halve the last of
+``dim``: ``rfftn`` of ``(…, n)`` is ``(…, n // 2 + 1)``; ``irfftn`` gives ``(…, 2 * (m - 1))`` unless ``s``
+says.
 
 Every transform is differentiable with PyTorch's complex gradients; the three ops (complex-to-complex,
 real-to-complex, complex-to-real) live in :mod:`minigrad.ops.fft`, this module checks arguments and holds the
