@@ -54,7 +54,13 @@ def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 def avg_pool3d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
                ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """``avg_pool2d`` over the last three dims, as ``torch.nn.functional.avg_pool3d``: (N, C, D, H, W) or
-    (C, D, H, W) → (N, C, D_out, H_out, W_out); each argument an int or a triple."""
+    (C, D, H, W) → (N, C, D_out, H_out, W_out); each argument an int or a triple. Unlike the 1-D and 2-D pools,
+    each of D, H, W must be at least its kernel size, padding aside, as PyTorch's 3-D kernel checks."""
+    if isinstance(input, Tensor) and input.ndim in (4, 5):
+        (t, h, w), (kt, kh, kw) = input.shape[-3:], _ints(kernel_size, 3, "avg_pool3d", "kernel_size", 1)
+        if t < kt or h < kh or w < kw:
+            raise InputShapeError(f"avg_pool3d: input image (T: {t} H: {h} W: {w}) smaller than kernel size "
+                                  f"(kT: {kt} kH: {kh} kW: {kw}) of input shape {input.shape}")
     return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 

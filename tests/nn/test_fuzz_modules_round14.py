@@ -210,3 +210,17 @@ def test_hardtanh_with_max_not_above_min_is_an_assertion_error() -> None:
 
 def test_a_layer_of_an_integer_dtype_is_a_runtime_error() -> None:
     _same_error(lambda: nn.Linear(3, 4, dtype=mg.int64), lambda: torch.nn.Linear(3, 4, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("name, args, kwargs, shape", [
+    ("AvgPool3d", (3,), dict(ceil_mode=True), (2, 3, 3, 8, 1)),
+    ("AvgPool3d", (4,), dict(stride=(2, 1, 1), padding=2, count_include_pad=False), (3, 6, 2, 6)),
+    ("LPPool3d", (1, (4, 4, 2)), dict(ceil_mode=True), (2, 3, 1, 6, 8)),
+])
+def test_3d_average_pools_refuse_an_input_smaller_than_the_kernel(name: str, args: tuple, kwargs: dict,
+                                                                  shape: tuple) -> None:
+    """PyTorch's 3-D average pool checks each input dim against the kernel before padding (the 2-D one does not):
+    such an input is a RuntimeError, not a result."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    _same_error(lambda: getattr(nn, name)(*args, **kwargs)(mg.tensor(x)),
+                lambda: getattr(torch.nn, name)(*args, **kwargs)(torch.tensor(x)))
