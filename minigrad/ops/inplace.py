@@ -50,6 +50,7 @@ from .scatters import _EmbedStrided
 from .shape import (
     _PLAIN,
     NO_GRAD_VIEW,
+    BroadcastTo,
     Clone,
     GetItem,
     Reshape,
@@ -87,11 +88,39 @@ def _check_writable(x: Tensor, name: str) -> None:
                            "clone() it first.")
 
 
+# in-place ops that write one value everywhere: where elements share memory (an expand-ed view) each copy gets the
+# same value, so PyTorch allows them (the memory, and so every broadcast copy and the base, takes the value)
+SAME_VALUE_WRITES = frozenset({"fill_", "zero_"})
+
+
+class _WritableAlias:
+    """Describes ``array``'s elements as writable (``numpy.asarray`` of it views them) and keeps ``owner``, the
+    memory's owner, alive as ``base``: how an expand-ed (read-only) NumPy view is written through (as_strided's
+    way). Only for :data:`SAME_VALUE_WRITES`, and only when the owner itself is writable."""
+
+    def __init__(self, array: Any, owner: Any) -> None:
+        self.__array_interface__ = {**array.__array_interface__, "data": (_address(array), False)}
+        self.base = owner
+
+
+def _writable(x: Tensor, name: str) -> Any:
+    """``x``'s array, or a writable alias of its memory when it is a read-only NumPy view (expand-ed, or
+    overlapping unfold windows) of writable memory (a fill of one value: :data:`SAME_VALUE_WRITES`)."""
+    data = x.data
+    if getattr(data.flags, "writeable", True) or type(data) is not numpy.ndarray:
+        return data
+    owner = memory_owner(data)
+    if not owner.flags.writeable:
+        raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) views read-only memory")
+    return numpy.asarray(_WritableAlias(data, owner))
+
+
 def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operands: Any) -> Tensor:
     """Write ``compute(old value of x)`` into ``x``'s array and keep the object; record it when needed."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
-    _check_writable(x, name)
+    if name not in SAME_VALUE_WRITES:
+        _check_writable(x, name)
     if getattr(x, "_view", None) is NO_GRAD_VIEW and is_grad_enabled():
         raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
                            "mode enabled (as PyTorch, this is refused: nothing would update the graph of the "
@@ -138,6 +167,8 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         base, how = view
         if isinstance(how, (Reshape, Transpose)):   # x is all of base, rearranged: base takes all of out
             _inplace(base, name, lambda _: _put_back(how, out, base.shape), out)
+        elif isinstance(how, BroadcastTo):   # x is all of base, expanded: the copies hold one value (a fill)
+            _inplace(base, name, lambda _: _unexpand(out, base.shape), out)
         elif isinstance(how, Function):   # diagonal, unfold, as_strided: out goes where x reads base's memory
             _inplace(base, name, lambda cur: _scatter_back(how, cur, out, x, base, name), out)
         else:   # x is base[how]
@@ -145,7 +176,7 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         if name in RESULT_SAVERS:
             saved_output_is(out, x)
         return x
-    x.data[...] = out.data
+    (_writable(x, name) if name in SAME_VALUE_WRITES else x.data)[...] = out.data
     if tracer:
         tracer.record_write(name, x, out, record)
     if record:
@@ -280,6 +311,14 @@ def _put_back(how: Reshape | Transpose, value: Tensor, shape: tuple) -> Tensor:
     for i, a in enumerate(how.axes):
         inverse[a] = i
     return Transpose(tuple(inverse))(value)
+
+
+def _unexpand(value: Tensor, shape: tuple) -> Tensor:
+    """``value`` (the new value of an expand-ed view, every copy alike) as its base of ``shape``: the first copy
+    along each dim the expand added or stretched from 1."""
+    lead = value.ndim - len(shape)
+    index = (0,) * lead + tuple(slice(0, 1) if n == 1 else slice(None) for n in shape)
+    return getitem(value, index)
 
 
 def _views_a_leaf(x: Tensor) -> bool:
@@ -430,6 +469,8 @@ def fill_(x: Tensor, value: Any) -> Tensor:
     if isinstance(value, Tensor) and value.ndim:   # PyTorch refuses even a one-element (1,) value
         raise ShapeMismatchError(f"fill_ only supports a number or a 0-dimension value tensor, got a tensor of "
                                  f"shape {value.shape}")
+    if isinstance(value, Tensor):   # PyTorch's fill with a tensor value refuses memory shared by elements
+        _check_writable(x, "fill_")
     value = _dtype_of(x, value)
     return _inplace(x, "fill_", _fill("fill_", True, value), value)
 

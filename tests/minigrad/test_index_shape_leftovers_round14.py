@@ -189,3 +189,107 @@ def test_meshgrid_and_cartesian_prod_errors_are_runtime_errors(torch: Any, case:
     """meshgrid of a 2-D tensor raised ValueError and cartesian_prod of no tensors TypeError (now both: also
     RuntimeError); cartesian_prod of mixed dtypes promoted them where torch refuses."""
     _raises_as_torch(torch, *GRID_ERRORS[case][:1], RuntimeError, GRID_ERRORS[case][1])
+
+
+EXPANDED_FILLS = [   # (make the tensor written, from its base b (2, 4) of 1..8; write) under no_grad
+    (lambda b: b[:1].expand(3, 4), lambda e: e.fill_(-1.0)),
+    (lambda b: b[:, 1:2].expand(2, 5), lambda e: e.zero_()),
+    (lambda b: b[1].expand(2, 3, 4), lambda e: e.fill_(7)),
+    (lambda b: b[:1].expand(3, 4)[1], lambda e: e.fill_(-2.0)),
+    (lambda b: b[:1].expand(3, 4).t(), lambda e: e.zero_()),
+    (lambda b: b.reshape(-1).unfold(0, 3, 1), lambda e: e.fill_(5.0)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(EXPANDED_FILLS)))
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_fill_of_an_expanded_view_writes_the_shared_memory_as_torch(torch: Any, case: int, requires_grad: bool) -> None:
+    """``x.expand(3, 4).fill_(1)`` was refused (elements share memory); torch writes the memory, so the base and
+    every broadcast copy read the value (also through a view of the expanded tensor, and of a leaf that requires
+    grad under no_grad); the version counter moves."""
+    make, write = EXPANDED_FILLS[case]
+    results = []
+    for lib in (torch, mg):
+        base = lib.tensor(np.arange(1.0, 9.0).reshape(2, 4), requires_grad=requires_grad)
+        with lib.no_grad():
+            view = make(base)
+            version = base._version
+            assert write(view) is view
+        results.append((base.detach().numpy().copy(), view.detach().numpy().copy(), base._version > version))
+    (t_base, t_view, t_moved), (m_base, m_view, m_moved) = results
+    np.testing.assert_array_equal(m_base, t_base)
+    np.testing.assert_array_equal(m_view, t_view)
+    assert m_moved and t_moved
+
+
+@pytest.mark.parametrize("part", [lambda b: b, lambda b: b[:, :2], lambda b: b[1:]])
+@pytest.mark.parametrize("fill", [lambda e: e.fill_(2.0), lambda e: e.zero_()])
+def test_fill_of_an_expanded_view_of_a_non_leaf_is_recorded(torch: Any, part: Callable, fill: Callable) -> None:
+    """While recording, ``b.expand(...).fill_(2)`` of a non-leaf b gives torch's values (b and its views read 2).
+    torch 2.13's backward then raises (its CopySlices cannot take an overlapping view); minigrad's gives the exact
+    gradient: that of filling b's part directly (0 where the fill overwrote b), checked against torch's."""
+    weights = np.arange(8.0).reshape(2, 4)
+    values = {}
+    for lib in (torch, mg):
+        leaf = lib.tensor(np.arange(1.0, 9.0).reshape(2, 4), requires_grad=True)
+        b = leaf * leaf
+        other = b.t()   # a view made before the fill reads the new values, with the new graph
+        written = part(b)
+        expanded = written.unsqueeze(0).expand(3, *written.shape)
+        assert fill(expanded) is expanded
+        values[lib.__name__] = b.detach().numpy().copy(), other.detach().numpy().copy(), expanded.detach().numpy()
+    for mine, theirs in zip(values["minigrad"], values["torch"]):
+        np.testing.assert_array_equal(mine, theirs)
+    leaf = mg.tensor(np.arange(1.0, 9.0).reshape(2, 4), requires_grad=True)
+    b = leaf * leaf
+    other = b.t()
+    written = part(b)
+    fill(written.unsqueeze(0).expand(3, *written.shape))
+    (other.t() * mg.tensor(weights)).sum().backward()
+    reference = torch.tensor(np.arange(1.0, 9.0).reshape(2, 4), requires_grad=True)
+    b_ref = reference * reference
+    fill(part(b_ref))
+    (b_ref * torch.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), reference.grad.numpy())
+
+
+REFUSED_EXPANDED_WRITES = [   # torch raises RuntimeError for each (message: minigrad's)
+    (lambda lib: lib.ones(1, 3).expand(2, 3).add_(1.0), "single memory location"),
+    (lambda lib: lib.ones(1, 3).expand(2, 3).copy_(lib.zeros(2, 3)), "single memory location"),
+    (lambda lib: lib.ones(1, 3).expand(2, 3).fill_(lib.tensor(2.0)), "single memory location"),
+    (lambda lib: lib.ones(1, 3, requires_grad=True).expand(2, 3).fill_(2.0), "view of a leaf Variable"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(REFUSED_EXPANDED_WRITES)))
+def test_other_writes_into_an_expanded_view_stay_refused(torch: Any, case: int) -> None:
+    """Only a fill of one number is allowed: add_/copy_ (values that differ per copy), a fill with a tensor value
+    (torch's refuses) and any write into a view of a leaf that requires grad while recording raise, as torch's."""
+    _raises_as_torch(torch, *REFUSED_EXPANDED_WRITES[case][:1], RuntimeError, REFUSED_EXPANDED_WRITES[case][1])
+
+
+def test_fill_of_an_expanded_view_under_no_grad_moves_the_base_version() -> None:
+    """A saved array changed through the expanded view is refused by backward, as any in-place change."""
+    leaf = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = leaf * 1
+    y = b * b
+    with mg.no_grad():
+        b.expand(2, 3).fill_(5.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("write", [lambda b: b.unfold(0, 3, 1).fill_(0.5), lambda b: b[1:].unfold(0, 2, 3).zero_(),
+                                   lambda b: b.as_strided((3, 2), (1, 1)).fill_(0.5)])
+def test_fill_of_overlapping_windows_of_a_non_leaf_matches_torch(torch: Any, write: Callable) -> None:
+    """Overlapping unfold/as_strided windows (read-only here) take a fill while recording, as torch: values and
+    gradient (was refused as a read-only view)."""
+    results = []
+    for lib in (torch, mg):
+        leaf = lib.tensor(np.arange(1.0, 7.0), requires_grad=True)
+        b = leaf * leaf
+        write(b)
+        (b * lib.tensor(np.arange(6.0))).sum().backward()
+        results.append((b.detach().numpy().copy(), leaf.grad.numpy().copy()))
+    for mine, theirs in zip(*reversed(results)):
+        np.testing.assert_array_equal(mine, theirs)
