@@ -162,3 +162,16 @@ def test_a_layer_appended_to_a_sequential_captures_again():
         compiled(x)
     model.append(nn.Tanh())
     np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+
+
+class _Scaled(nn.Module):
+    def forward(self, x: mg.Tensor) -> mg.Tensor:
+        return x * SCALE
+
+
+_SCALED = _Scaled()
+
+
+def test_a_global_read_by_the_forward_of_a_module_the_function_calls_is_guarded():
+    got, want = _stale_after_global_change(lambda x: _SCALED(x) + 1.0)
+    np.testing.assert_array_equal(got, want)
