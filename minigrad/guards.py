@@ -476,13 +476,32 @@ def _state_children(value: Any, words: set) -> list:
         children = [(("attr", name), item) for name, item in getattr(value, "_modules", {}).items() if item is not None]
         return children + [(("attr", name), item) for name, item in items.items() if name[0] != "_"
                            and (name in words or name not in set_up)
-                           and type(item) not in _SCALARS and not isinstance(item, OPAQUE) and not is_module(item)]
+                           and type(item) not in _SCALARS and not isinstance(item, OPAQUE) and not is_module(item)] \
+            + _class_state(value, words, items)
     if _is_container(value):
         if not _library(kind):   # its methods may read attributes fn's own code does not name
             words.update(w for f in _methods(kind) for c in _codes(f.__code__) for w in c.co_names)
         items = vars(value)   # however many it has: the attributes the code names
-        return [(("attr", name), items[name]) for name in words if name in items]
+        return [(("attr", name), items[name]) for name in words if name in items] + _class_state(value, words, items)
     return []
+
+
+def _class_state(value: Any, words: set, items: dict) -> list:
+    """The attributes the code names that an object reads from its class, a user class (``self.K`` with
+    ``K = 0.5`` in the class body; an assignment ``Cls.K = 2.0`` changes what every instance reads): the
+    numbers, strings, lists, tuples and dicts, as ``(hop, item)``."""
+    found = []
+    for name in words:
+        if name in items:
+            continue
+        for base in type(value).__mro__:
+            attributes = vars(base)
+            if name in attributes:
+                item = attributes[name]
+                if not _library(base) and type(item) in (*_SCALARS, list, tuple, dict):
+                    found.append((("attr", name), item))
+                break
+    return found
 
 
 def find_statics(compiled: Any) -> list:

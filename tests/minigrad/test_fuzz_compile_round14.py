@@ -175,3 +175,36 @@ _SCALED = _Scaled()
 def test_a_global_read_by_the_forward_of_a_module_the_function_calls_is_guarded():
     got, want = _stale_after_global_change(lambda x: _SCALED(x) + 1.0)
     np.testing.assert_array_equal(got, want)
+
+
+class _Config:
+    K = 0.5   # read through instances: ``Cfg.K = ...`` changes what they read
+
+    def apply(self, x: mg.Tensor) -> mg.Tensor:
+        return x * self.K
+
+
+class _ClassScaled(nn.Module):
+    K = 0.5
+
+    def forward(self, x: mg.Tensor) -> mg.Tensor:
+        return x * self.K
+
+
+def test_a_class_attribute_read_through_an_instance_is_guarded():
+    config = _Config()
+    try:
+        got, want = _replayed_then_changed(lambda x: x * config.K, lambda: setattr(_Config, "K", 2.0))
+        np.testing.assert_array_equal(got, want)
+        got, want = _replayed_then_changed(config.apply, lambda: setattr(_Config, "K", 3.0))
+        np.testing.assert_array_equal(got, want)
+    finally:
+        _Config.K = 0.5
+
+
+def test_a_class_attribute_read_by_a_modules_forward_is_guarded():
+    try:
+        got, want = _replayed_then_changed(_ClassScaled(), lambda: setattr(_ClassScaled, "K", 2.0))
+        np.testing.assert_array_equal(got, want)
+    finally:
+        _ClassScaled.K = 0.5
