@@ -23,23 +23,35 @@ from minigrad import Tensor
 
 from ._arguments import _dtype_error, _number, _tensor
 from ._dropout import dropout
-from ._errors import ArgumentAssertionError, InputShapeError
+from ._errors import ArgumentAssertionError, InputDtypeError, InputShapeError
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
 class CausalHintError(ValueError, RuntimeError):
-    """``is_causal=True`` without the mask it describes: torch raises a RuntimeError, minigrad first raised a
-    ValueError; both catch it."""
+    """``is_causal=True`` without the mask it describes (or with an explicit mask too): torch raises a
+    RuntimeError, minigrad first raised a ValueError; both catch it."""
+
+
+class MaskDtypeError(TypeError, AssertionError, RuntimeError):
+    """A mask that is neither bool nor floating point: torch's attention asserts (AssertionError), its
+    Transformer's causal-mask check fails first (RuntimeError), minigrad first raised a TypeError; all catch it."""
+
+
+class HeadsDimError(ValueError, IndexError):
+    """``enable_gqa=True`` with inputs that have no heads dim (-3): torch's IndexError, minigrad's first
+    ValueError."""
 
 _NEG_INF = float("-inf")
 
 
 def _dropout_probability(p: Any, name: str) -> float:
+    """``p`` checked as torch's attention checks it: above 1 is an error; 0, below 0 and NaN mean no dropout
+    (torch applies dropout only ``if dropout_p > 0``)."""
     p = _number(p, name, "dropout_p")
-    if not 0.0 <= p <= 1.0:
+    if p > 1.0:
         raise InputShapeError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
-    return p
+    return p if p > 0.0 else 0.0
 
 
 def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -60,14 +72,14 @@ def _safe_softmax(scores: Tensor) -> Tensor:
 def _grouped(query: Tensor, key: Tensor, value: Tensor, name: str) -> tuple[Tensor, Tensor]:
     """Key and value heads (dim -3) repeated to the query's head count, as torch's grouped-query attention."""
     if min(query.ndim, key.ndim, value.ndim) < 3:
-        raise ValueError(f"{name}: enable_gqa=True needs a heads dim (-3) in query, key and value, got shapes "
-                         f"{query.shape}, {key.shape}, {value.shape}")
+        raise HeadsDimError(f"{name}: enable_gqa=True needs a heads dim (-3) in query, key and value, got shapes "
+                            f"{query.shape}, {key.shape}, {value.shape}")
     heads_q, heads_k, heads_v = query.shape[-3], key.shape[-3], value.shape[-3]
     if heads_q == heads_k == heads_v:
         return key, value
     if not heads_k or not heads_v or heads_q % heads_k or heads_q % heads_v:
-        raise ValueError(f"{name}: the number of heads in key ({heads_k}) and value ({heads_v}) must divide the "
-                         f"number of heads in query ({heads_q})")
+        raise InputShapeError(f"{name}: the number of heads in key ({heads_k}) and value ({heads_v}) must divide the "
+                              f"number of heads in query ({heads_q})")
     return key.repeat_interleave(heads_q // heads_k, dim=-3), value.repeat_interleave(heads_q // heads_v, dim=-3)
 
 
@@ -97,8 +109,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         raise ValueError(f"{name}: query, key and value must have at least 2 dims, got shapes {query.shape}, "
                          f"{key.shape}, {value.shape}")
     if not query.dtype == key.dtype == value.dtype:
-        raise TypeError(f"{name}: query, key and value must have the same dtype, got {query.dtype}, {key.dtype}, "
-                        f"{value.dtype}")
+        raise InputDtypeError(f"{name}: query, key and value must have the same dtype, got {query.dtype}, {key.dtype}, "
+                              f"{value.dtype}")
     if query.dtype.kind != "f":
         raise _dtype_error(query.dtype, f"{name}: query, key and value must be floating point, got {query.dtype}")
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
@@ -108,7 +120,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if not isinstance(is_causal, bool):   # as torch's binding: None, 0/1 or a NumPy bool are refused
         raise TypeError(f"{name}(): argument 'is_causal' must be bool, not {type(is_causal).__name__}")
     if is_causal and attn_mask is not None:
-        raise ValueError(f"{name}: an explicit attn_mask must not be given with is_causal=True")
+        raise CausalHintError(f"{name}: an explicit attn_mask must not be given with is_causal=True")
     if enable_gqa:
         key, value = _grouped(query, key, value, name)
     length, source, embed = query.shape[-2], key.shape[-2], query.shape[-1]
@@ -124,8 +136,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         attn_mask = _tensor(attn_mask, name, "attn_mask")
         if attn_mask.dtype not in (mg.bool_, mg.float32, query.dtype):
             also = "" if query.dtype == mg.float32 else " (or float32)"
-            raise TypeError(f"{name}: attn_mask must be bool or of the query's dtype {query.dtype}{also}, got "
-                            f"{attn_mask.dtype}")
+            raise InputDtypeError(f"{name}: attn_mask must be bool or of the query's dtype {query.dtype}{also}, got "
+                                  f"{attn_mask.dtype}")
         if attn_mask.dtype != mg.bool_ and attn_mask.dtype != query.dtype:
             attn_mask = attn_mask.to(query.dtype)   # torch takes a float32 mask for any query (added in its dtype)
         try:
@@ -152,8 +164,8 @@ def _canonical_mask(mask: Any, name: str, like: Tensor) -> Tensor | None:
     if mask.dtype == mg.bool_:
         return mg.zeros(mask.shape, dtype=like.dtype, device=like.device).masked_fill(mask, _NEG_INF)
     if mask.dtype.kind != "f":
-        raise TypeError(f"multi_head_attention_forward: {name} must be bool or of the query's dtype {like.dtype} "
-                        f"(a float mask), got {mask.dtype}")
+        raise MaskDtypeError(f"multi_head_attention_forward: {name} must be bool or of the query's dtype {like.dtype} "
+                             f"(a float mask), got {mask.dtype}")
     return mask
 
 
@@ -164,21 +176,22 @@ def _is_batched(query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Any
     for what, x in (("query", query), ("key", key), ("value", value)):
         _tensor(x, name, what)
     if query.ndim not in (2, 3):
-        raise ValueError(f"{name}: query must be 2-D (L, E) unbatched or 3-D batched, got shape {query.shape}")
+        raise ArgumentAssertionError(f"{name}: query must be 2-D (L, E) unbatched or 3-D batched, got shape "
+                                     f"{query.shape}")
     batched = query.ndim == 3
     if key.ndim != query.ndim or value.ndim != query.ndim:
-        raise ValueError(f"{name}: for a {query.ndim}-D query, key and value must be {query.ndim}-D, got shapes "
-                         f"{key.shape} and {value.shape}")
+        raise ArgumentAssertionError(f"{name}: for a {query.ndim}-D query, key and value must be {query.ndim}-D, "
+                                     f"got shapes {key.shape} and {value.shape}")
     if key_padding_mask is not None and _tensor(key_padding_mask, name, "key_padding_mask").ndim != query.ndim - 1:
-        raise ValueError(f"{name}: for a {query.ndim}-D query, key_padding_mask must be {query.ndim - 1}-D, got "
-                         f"shape {key_padding_mask.shape}")
+        raise ArgumentAssertionError(f"{name}: for a {query.ndim}-D query, key_padding_mask must be "
+                                     f"{query.ndim - 1}-D, got shape {key_padding_mask.shape}")
     if attn_mask is not None:
         if _tensor(attn_mask, name, "attn_mask").ndim not in (2, 3):
-            raise ValueError(f"{name}: attn_mask must be 2-D or 3-D, got shape {attn_mask.shape}")
+            raise ArgumentAssertionError(f"{name}: attn_mask must be 2-D or 3-D, got shape {attn_mask.shape}")
         expected = (num_heads, query.shape[0], key.shape[0])
         if not batched and attn_mask.ndim == 3 and attn_mask.shape != expected:
-            raise ValueError(f"{name}: for an unbatched query, a 3-D attn_mask must have shape {expected}, got "
-                             f"{attn_mask.shape}")
+            raise ArgumentAssertionError(f"{name}: for an unbatched query, a 3-D attn_mask must have shape "
+                                         f"{expected}, got {attn_mask.shape}")
     return batched
 
 
@@ -198,6 +211,15 @@ def _in_projection(query: Tensor, key: Tensor, value: Tensor, weights: tuple, bi
             return tuple(projected[..., i * embed:(i + 1) * embed] for i in range(3))
         weights = tuple(weight[i * embed:(i + 1) * embed] for i in range(3))
     return tuple(_linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+
+
+def _check_projection_dtypes(inputs: tuple[Tensor, ...], weights: tuple[Tensor, ...]) -> None:
+    """Query, key and value must each have its projection weight's dtype: torch's linear refuses a float64
+    input to float32 weights (RuntimeError), where NumPy would promote and return float64."""
+    for what, x, weight in zip(("query", "key", "value"), inputs, weights):
+        if x.dtype != weight.dtype:
+            raise InputDtypeError(f"multi_head_attention_forward: {what} of dtype {x.dtype} does not match the "
+                                  f"dtype {weight.dtype} of its projection weight (as torch, no promotion)")
 
 
 def _pad_last(mask: Tensor | None) -> Tensor | None:
@@ -238,7 +260,7 @@ def multi_head_attention_forward(
     scaled-dot-product path) zeros before the output projection.
     """
     name = "multi_head_attention_forward"
-    dropout_p = _dropout_probability(dropout_p, name)
+    dropout_p = _dropout_probability(dropout_p, name) if training else 0.0   # torch checks it only in training
     batched = _is_batched(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:   # computed as a batch of one, squeezed at the end
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
@@ -267,27 +289,29 @@ def multi_head_attention_forward(
         raise ArgumentAssertionError(f"{name}: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
     head_dim = embed_dim // num_heads
     if key.shape[1] != bsz or value.shape[1] != bsz:
-        raise ValueError(f"{name}: query of shape {query.shape}, key of shape {key.shape} and value of shape "
-                         f"{value.shape} must have the same batch size (dim 1 of a batched (L, N, E) input)")
+        raise InputShapeError(f"{name}: query of shape {query.shape}, key of shape {key.shape} and value of shape "
+                              f"{value.shape} must have the same batch size (dim 1 of a batched (L, N, E) input)")
     expected = (embed_dim, embed_dim) if not use_separate_proj_weight else tuple(
         w.shape[-1] if w is not None else None for w in (k_proj_weight, v_proj_weight))
     if (key.shape[-1], value.shape[-1]) != expected:
-        raise ValueError(f"{name}: key of shape {key.shape} and value of shape {value.shape} must have "
-                         f"{expected[0]} and {expected[1]} features (kdim, vdim)")
+        raise InputShapeError(f"{name}: key of shape {key.shape} and value of shape {value.shape} must have "
+                              f"{expected[0]} and {expected[1]} features (kdim, vdim)")
     if use_separate_proj_weight:
         if key.shape[:2] != value.shape[:2]:
-            raise ValueError(f"{name}: key's sequence and batch dims {key.shape[:2]} differ from value's "
-                             f"{value.shape[:2]}")
+            raise ArgumentAssertionError(f"{name}: key's sequence and batch dims {key.shape[:2]} differ from value's "
+                                         f"{value.shape[:2]}")
         if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
-            raise ValueError(f"{name}: use_separate_proj_weight=True needs q_proj_weight, k_proj_weight and "
-                             "v_proj_weight")
+            raise ArgumentAssertionError(f"{name}: use_separate_proj_weight=True needs q_proj_weight, "
+                                         "k_proj_weight and v_proj_weight")
+        _check_projection_dtypes((query, key, value), (q_proj_weight, k_proj_weight, v_proj_weight))
         q, k, v = _in_projection(query, key, value, (q_proj_weight, k_proj_weight, v_proj_weight), in_proj_bias,
                                  packed=False)
     else:
         if key.shape != value.shape:
             raise ArgumentAssertionError(f"{name}: key of shape {key.shape} differs from value of shape {value.shape}")
         if in_proj_weight is None:
-            raise ValueError(f"{name}: in_proj_weight is None and use_separate_proj_weight is False")
+            raise ArgumentAssertionError(f"{name}: in_proj_weight is None and use_separate_proj_weight is False")
+        _check_projection_dtypes((query, key, value), (in_proj_weight,) * 3)
         q, k, v = _in_projection(query, key, value, (in_proj_weight,), in_proj_bias, packed=True)
 
     if attn_mask is not None:   # made 3-D: (1 or N·num_heads, L, S)
@@ -299,10 +323,10 @@ def multi_head_attention_forward(
             attn_mask = attn_mask.unsqueeze(0)
 
     if (bias_k is None) != (bias_v is None):
-        raise ValueError(f"{name}: bias_k and bias_v must be given together")
+        raise ArgumentAssertionError(f"{name}: bias_k and bias_v must be given together")
     if bias_k is not None:
         if static_k is not None or static_v is not None:
-            raise ValueError(f"{name}: bias_k/bias_v cannot be added to static_k/static_v")
+            raise ArgumentAssertionError(f"{name}: bias_k/bias_v cannot be added to static_k/static_v")
         k = mg.cat([k, bias_k.repeat(1, bsz, 1)], dim=0)
         v = mg.cat([v, bias_v.repeat(1, bsz, 1)], dim=0)
         attn_mask, key_padding_mask = _pad_last(attn_mask), _pad_last(key_padding_mask)
@@ -329,8 +353,8 @@ def multi_head_attention_forward(
 
     if attn_mask is not None and attn_mask.dtype != q.dtype and (need_weights or attn_mask.dtype != mg.float32):
         also = "" if need_weights or q.dtype == mg.float32 else " or float32"
-        raise TypeError(f"{name}: a float attn_mask/key_padding_mask must be of the query's dtype {q.dtype}{also} "
-                        f"(with need_weights={need_weights}, as torch's), got {attn_mask.dtype}")
+        raise InputDtypeError(f"{name}: a float attn_mask/key_padding_mask must be of the query's dtype "
+                              f"{q.dtype}{also} (with need_weights={need_weights}, as torch's), got {attn_mask.dtype}")
     if need_weights:
         if is_causal and attn_mask is None:
             raise CausalHintError(f"{name}: is_causal=True with need_weights=True needs attn_mask")
@@ -367,6 +391,6 @@ def _heads(x: Tensor, static: Tensor | None, what: str, batch_heads: int, head_d
         return x.reshape(x.shape[0], batch_heads, head_dim).transpose(0, 1)
     static = _tensor(static, "multi_head_attention_forward", what)
     if static.ndim != 3 or static.shape[0] != batch_heads or static.shape[2] != head_dim:
-        raise ValueError(f"multi_head_attention_forward: {what} must have shape ({batch_heads}, S, {head_dim}), "
-                         f"got {static.shape}")
+        raise ArgumentAssertionError(f"multi_head_attention_forward: {what} must have shape "
+                                     f"({batch_heads}, S, {head_dim}), got {static.shape}")
     return static

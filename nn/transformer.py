@@ -3,10 +3,11 @@
 
 Same constructor arguments, submodule names and state-dict keys as torch's (a torch ``state_dict`` loads
 with ``load_state_dict``), built from :class:`MultiheadAttention`, :class:`Linear`, :class:`LayerNorm` and
-:class:`Dropout`. torch's fused inference kernels are not here (their values agree with the plain path up to
-rounding), but the one value they change is: where torch's ``TransformerEncoder`` takes its nested-tensor path
-(its conditions, see :meth:`TransformerEncoder.forward`), the padded positions come out as 0 before the final
-norm, as torch's do.
+:class:`Dropout`. torch's fused inference kernels are not here: their values agree with the plain path up to
+rounding, but for a query whose every key is masked out (NaN there, pytorch#118628; here the plain path's
+values, which torch's training mode gives). One value they change is kept: where torch's ``TransformerEncoder``
+takes its nested-tensor path (its conditions, see :meth:`TransformerEncoder.forward`), the padded positions
+come out as 0 before the final norm, as torch's do.
 
 Masks, as in torch (and :class:`MultiheadAttention`): a bool mask's ``True`` means "do not attend"; a
 float mask is added to the attention scores. ``*_is_causal`` are hints that the mask given is the causal
@@ -28,7 +29,7 @@ from minigrad import Tensor
 from . import functional as F
 from . import init
 from ._attention import _canonical_mask
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .containers import ModuleList
@@ -66,7 +67,9 @@ def _check_sizes(d_model: Any, nhead: Any, dim_feedforward: Any, name: str) -> N
     for what, size, least in (("d_model", d_model, 1), ("nhead", nhead, 1), ("dim_feedforward", dim_feedforward, 0)):
         if isinstance(size, bool) or not isinstance(size, int) or size < least:
             kind = "a positive" if least else "a non-negative"
-            raise ValueError(f"{name}: {what} must be {kind} int, got {size!r}")
+            # torch: ValueError from MultiheadAttention for d_model/nhead, RuntimeError from Linear's empty weight
+            error = InputShapeError if what == "dim_feedforward" and isinstance(size, int) else ValueError
+            raise error(f"{name}: {what} must be {kind} int, got {size!r}")
 
 
 class _TransformerLayer(Module):
@@ -360,11 +363,11 @@ class Transformer(Module):
         """src (S, N, E), tgt (T, N, E) (or batch first, or unbatched) → tgt's shape; see the class docstring."""
         batch_dim = 0 if self.batch_first else 1
         if src.ndim == 3 and (tgt.ndim != 3 or src.shape[batch_dim] != tgt.shape[batch_dim]):
-            raise ValueError(f"Transformer: the batch sizes of src {src.shape} and tgt {tgt.shape} must be equal "
-                             f"(batch_first={self.batch_first})")
+            raise InputShapeError(f"Transformer: the batch sizes of src {src.shape} and tgt {tgt.shape} must be "
+                                  f"equal (batch_first={self.batch_first})")
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
-            raise ValueError(f"Transformer: the feature sizes of src {src.shape} and tgt {tgt.shape} must equal "
-                             f"d_model={self.d_model}")
+            raise InputShapeError(f"Transformer: the feature sizes of src {src.shape} and tgt {tgt.shape} must "
+                                  f"equal d_model={self.d_model}")
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
                               is_causal=src_is_causal)
         return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
@@ -379,8 +382,8 @@ class Transformer(Module):
         An integer ``dtype`` (which cannot hold -inf) is a TypeError, where torch raises too."""
         dtype = mg.get_default_dtype() if dtype is None else dtype
         if numpy.dtype(dtype).kind not in "fb":
-            raise TypeError(f"Transformer.generate_square_subsequent_mask: dtype must be floating point or bool "
-                            f"(-inf does not fit {numpy.dtype(dtype)}), got {dtype}")
+            raise InputDtypeError(f"Transformer.generate_square_subsequent_mask: dtype must be floating point or "
+                                  f"bool (-inf does not fit {numpy.dtype(dtype)}), got {dtype}")
         return mg.full((sz, sz), float("-inf"), dtype=dtype, device=device).triu(1)
 
     def _reset_parameters(self) -> None:
