@@ -385,6 +385,7 @@ class _Identity(Function):
     """Hands its inputs through unchanged (the same arrays); a subclass's backward sees their gradients."""
 
     multiple = True
+    runs_user_hooks = True   # the visualiser's observed backward (draw(show_grads=True)) skips this op's hooks
 
     def __init__(self, module: Any, grads: dict, places: list, length: int) -> None:
         # ``places``: where the op's inputs sit among the module's ``length`` arguments (or outputs)

@@ -117,6 +117,7 @@ class Function:
     name = OpName("function")   # every class's is an OpName: a str that, called, gives PyTorch's name (.names)
     n_outputs = 1
     multiple = False   # True for ops returning a tuple of outputs (split, unbind)
+    runs_user_hooks = False   # True for identity ops whose backward only runs user hooks (nn's module hooks)
     # set when recorded
     saved: Any = ()
     edges: tuple = ()
@@ -619,7 +620,11 @@ def observe_backward(root: Tensor, observer: Callable[[Function, list, tuple], N
     """
     grad = _root_grad(root, grad)
     if root._node is not None:
-        _walk(root, grad, True, observer)
+        token = _observing.set(True)
+        try:
+            _walk(root, grad, True, observer)
+        finally:
+            _observing.reset(token)
 
 
 # a walk over this many nodes or more runs its second pass in a fresh frame-stack chunk (minigrad.frames)
@@ -686,6 +691,11 @@ _freeing: ContextVar[bool] = ContextVar("minigrad_freeing", default=False)  # no
 def frees_saved() -> bool:
     """Whether the backward now running frees saved arrays after each node (``retain_graph=False``)."""
     return _freeing.get()
+
+
+# True while :func:`observe_backward` walks a graph for an observer: a node whose backward only runs user hooks
+# on an identity (``runs_user_hooks``, nn's module backward hooks) hands its gradients through unchanged then.
+_observing: ContextVar[bool] = ContextVar("minigrad_observing", default=False)  # noqa: B039
 
 
 def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None, owned: set | None,
@@ -801,6 +811,8 @@ def _sum(total: Any, g: Any, key: Any, owned: set) -> Any:
 
 def _multi_backward(node: Function, grads_out: list) -> tuple:
     """One gradient (or None) per edge of a node with several outputs (None for those that got none)."""
+    if node.runs_user_hooks and _observing.get():   # an observed walk runs no user code: gradients pass through
+        return tuple(grads_out)
     grads_in = node.backward(*grads_out) if any(g is not None for g in grads_out) else None
     return (None,) * len(node.edges) if grads_in is None else grads_in if type(grads_in) is tuple else (grads_in,)
 

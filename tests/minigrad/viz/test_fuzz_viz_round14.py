@@ -99,3 +99,15 @@ def test_names_in_angle_brackets_are_plain_text(name, has_dot):
         result = subprocess.run(["dot", "-Tsvg"], input=source.encode(), capture_output=True)
         assert result.returncode == 0, result.stderr
         assert html.escape(name, quote=False) in result.stdout.decode()
+
+
+def test_show_grads_runs_no_module_backward_hook() -> None:
+    """draw(show_grads=True) observes a backward and changes nothing: a module's backward hooks do not run."""
+    layer, calls = nn.Linear(3, 2), []
+    layer.register_full_backward_hook(lambda module, grad_input, grad_output: calls.append("full"))
+    layer.register_full_backward_pre_hook(lambda module, grad_output: calls.append("pre"))
+    loss = layer(mg.randn(4, 3, requires_grad=True)).sum()
+    loss.backward(retain_graph=True)
+    assert calls == ["pre", "full"]
+    mg.viz.draw(loss, show_grads=True)
+    assert calls == ["pre", "full"]
