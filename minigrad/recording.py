@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 from contextvars import ContextVar
 from typing import Any, Callable
 
@@ -54,16 +55,29 @@ class _Switch:
     """A context manager (and decorator) that sets one field of the recording state and restores it on exit.
 
     Only that field is restored, so ``set_grad_enabled`` inside a ``name_scope`` block outlives the block.
+    One object may be entered by several threads at once (``NO_GRAD = mg.no_grad()`` shared by workers): the
+    values to restore are kept per thread, so a thread's exit never restores another thread's state.
     """
 
     field: str
     value: Any
 
+    def _stack(self) -> list:
+        """This thread's values to restore, one per block of this object it is inside (innermost last)."""
+        return self.__dict__.setdefault("_previous", {}).setdefault(threading.get_ident(), [])
+
     def __enter__(self) -> Any:
-        self.__dict__.setdefault("_previous", []).append(set_state(self.field, self.value))
+        self._stack().append(set_state(self.field, self.value))
 
     def __exit__(self, *exc: object) -> None:
-        set_state(self.field, self._previous.pop())
+        stacks = self._previous
+        thread = threading.get_ident()
+        if thread not in stacks and stacks:   # entered in another thread (a generator resumed here): its entry
+            thread = next(iter(stacks))
+        stack = stacks[thread]
+        set_state(self.field, stack.pop())
+        if not stack:   # only this thread uses its entry: a pool's threads leave nothing behind
+            del stacks[thread]
 
     def __call__(self, fn: Callable) -> Callable:
         settings = {k: v for k, v in self.__dict__.items() if k != "_previous"}
@@ -150,7 +164,7 @@ class set_grad_enabled(_Switch):  # noqa: N801 - PyTorch's name
         before = self.__dict__.pop("_before", None)
         super().__enter__()
         if before is not None:   # the state before the call that made this object is what the block restores
-            self._previous[-1] = before
+            self._stack()[-1] = before
 
     def __call__(self, fn: Callable) -> Callable:
         before = self.__dict__.pop("_before", None)
@@ -179,9 +193,9 @@ class name_scope(_Switch):
 
     def __enter__(self) -> str:
         outer = _state.get().scope
-        self.value = f"{outer}/{self.name}" if outer else self.name
-        super().__enter__()
-        return self.value
+        scope = f"{outer}/{self.name}" if outer else self.name   # a local: another thread may enter this object
+        self._stack().append(set_state(self.field, scope))
+        return scope
 
 
 def current_scope() -> str:
@@ -227,7 +241,7 @@ class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
         before = self.__dict__.pop("_before", None)
         super().__enter__()
         if before is not None:   # the block restores the state from before the call that made this object
-            self._previous[-1] = before
+            self._stack()[-1] = before
 
 
 def is_anomaly_enabled() -> bool:
