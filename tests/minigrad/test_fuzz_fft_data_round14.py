@@ -155,3 +155,119 @@ def test_spectral_errors_match_torch(case: int) -> None:
 
 def test_stft_circular_padding_up_to_the_signal_length_works() -> None:
     _same(lambda lib, x: lib.stft(x, 8, 1, pad_mode="circular", return_complex=True), np.arange(4.0))
+
+
+# --- minigrad.utils.data --------------------------------------------------------------------------------------------
+
+def _plain(batch: Any) -> Any:
+    """A batch as nested builtins: each tensor as (dtype name, shape, values), containers by type name."""
+    if isinstance(batch, torch.Tensor):
+        return str(batch.dtype).removeprefix("torch."), tuple(batch.shape), batch.tolist()
+    if isinstance(batch, mg.Tensor):
+        return str(batch.dtype), tuple(batch.shape), batch.tolist()
+    if isinstance(batch, dict):
+        return type(batch).__name__, {key: _plain(value) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch).__name__, [_plain(value) for value in batch]
+    return type(batch).__name__, batch
+
+
+MIXED_BATCHES = [   # an array first, then what torch.as_tensor converts; a number first, then a 0-d array
+    [np.array(0.0), False],
+    [np.array(0.0), 1.5],
+    [np.ones(2, np.float32), [1.5, 2.0]],
+    [np.ones(2, np.int32), [1, 2]],
+    [np.ones(2, np.float16), [1.0, 2.0]],
+    [np.float32(0.5), np.array(1.0)],
+    [0, np.array(1.0)],
+    [True, np.array(1)],
+    [0.5, np.array(1, np.int32)],
+    [(np.ones(2), 1), ([3.0, 4.0], np.array(2))],
+]
+
+
+@pytest.mark.parametrize("case", range(len(MIXED_BATCHES)))
+def test_default_collate_of_mixed_samples_matches_torch(case: int) -> None:
+    batch = MIXED_BATCHES[case]
+    assert _plain(mg.utils.data.default_collate(batch)) == _plain(torch.utils.data.default_collate(batch))
+
+
+@pytest.mark.parametrize("other", [None, "ab"])
+def test_default_collate_refuses_what_torch_cannot_convert(other: Any) -> None:
+    with pytest.raises(Exception) as theirs:
+        torch.utils.data.default_collate([np.ones(2), other])
+    with pytest.raises(theirs.type, match="mixes arrays and"):
+        mg.utils.data.default_collate([np.ones(2), other])
+
+
+def test_default_collate_of_a_tensor_after_an_array() -> None:
+    theirs = torch.utils.data.default_collate([np.ones(2), torch.zeros(2)])
+    ours = mg.utils.data.default_collate([np.ones(2), mg.zeros(2)])
+    assert _plain(ours) == _plain(theirs)
+
+
+DATA_ERRORS = [
+    lambda data, lib: len(data.TensorDataset()),                              # IndexError (tensors[0])
+    lambda data, lib: data.TensorDataset(lib.tensor(1.0), lib.ones(1)),       # a 0-d tensor: IndexError
+    lambda data, lib: data.random_split(range(10), [2.5, 7.5]),               # float counts: TypeError
+    lambda data, lib: data.random_split(range(10), [5.0, 5.0]),
+    lambda data, lib: data.TensorDataset(lib.ones(3), lib.ones(4)),           # AssertionError
+    lambda data, lib: data.DataLoader(range(3), batch_size=None, drop_last=True),
+    lambda data, lib: data.DataLoader(range(3), sampler=[0], batch_sampler=[[0]]),
+    lambda data, lib: data.DataLoader(range(3), shuffle=True, sampler=[0]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(DATA_ERRORS)))
+def test_data_errors_match_torch(case: int) -> None:
+    with pytest.raises(Exception) as theirs:
+        DATA_ERRORS[case](torch.utils.data, torch)
+    with pytest.raises(theirs.type):
+        DATA_ERRORS[case](mg.utils.data, mg)
+
+
+def test_data_loaders_match_torch() -> None:
+    """A sample of map-style and iterable loaders: len() and every batch (values, dtypes, containers); shuffled
+    loaders give a permutation (minigrad does not promise torch's order for a seed)."""
+    x, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+
+    def rows(data: Any) -> Any:
+        class Rows(data.Dataset):
+            def __len__(self) -> int:
+                return 7
+
+            def __getitem__(self, i: int) -> dict:
+                if not 0 <= i < 7:
+                    raise IndexError(i)
+                return {"i": i, "f": float(i), "a": np.full(2, i, np.float32), "s": f"r{i}"}
+        return Rows()
+
+    def stream(data: Any) -> Any:
+        class Stream(data.IterableDataset):
+            def __iter__(self) -> Any:
+                info = data.get_worker_info()
+                return iter(range(7) if info is None else range(info.id, 7, info.num_workers))
+        return Stream()
+
+    def passes(data: Any, lib: Any) -> list:
+        tensors = data.TensorDataset(lib.tensor(x), lib.tensor(y))
+        out = []
+        for batch_size, drop_last in ((1, False), (3, False), (3, True), (None, False)):
+            for dataset in (tensors, rows(data), data.ConcatDataset([tensors, data.Subset(tensors, [4, 1])])):
+                loader = data.DataLoader(dataset, batch_size=batch_size, drop_last=drop_last)
+                out.append((len(loader), [_plain(b) for b in loader]))
+            for workers in (0, 2):
+                loader = data.DataLoader(stream(data), batch_size=batch_size, drop_last=drop_last,
+                                         num_workers=workers)
+                out.append([_plain(b) for b in loader])
+        sampler = data.BatchSampler(data.SequentialSampler(range(7)), 3, False)
+        out.append(_plain(list(data.DataLoader(rows(data), batch_sampler=sampler))))
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = passes(torch.utils.data, torch)
+    assert passes(mg.utils.data, mg) == theirs
+    loader = mg.utils.data.DataLoader(mg.utils.data.TensorDataset(mg.tensor(y)), batch_size=3, shuffle=True,
+                                      generator=mg.Generator().manual_seed(0))
+    assert sorted(int(v) for (batch,) in loader for v in batch.tolist()) == list(range(10))

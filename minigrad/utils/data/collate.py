@@ -46,7 +46,9 @@ def default_collate(batch: Sequence[Any]) -> Any:
     Python floats give a float64 Tensor; a batch whose first sample is an int
     becomes ``mg.tensor(batch)`` as PyTorch's ``torch.tensor(batch)``: int64
     for ints, bool for bools, the default float dtype when a float is among
-    them (never truncated); strings come back as the batch itself; dicts, tuples and lists are
+    them (never truncated); after an array first, each other sample is converted as
+    ``torch.as_tensor`` would (a list, number or 0-d array stacks where the shapes agree);
+    strings come back as the batch itself; dicts, tuples and lists are
     collated field by field (a tuple of fields comes back as a list, a named
     tuple, a list or a mapping as its own type where it can be copied).
     """
@@ -72,10 +74,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if mg.is_array(elem):
         if elem.dtype.kind not in "biufc":
             raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {elem.dtype}")
-        arrays = [numpy.asarray(b) if isinstance(b, numpy.generic) else b for b in batch]
-        for b in arrays:
-            if not mg.is_array(b):
-                raise TypeError(f"default_collate: a batch mixes arrays and {type(b).__name__}")
+        arrays = [_as_array(b) for b in batch]   # PyTorch's torch.as_tensor of each sample, then stack
         return _stack_arrays([mg.to_device(a, mg.get_default_device()) for a in arrays], "array")
     if isinstance(elem, numbers.Integral):
         # PyTorch's torch.tensor(batch): [1, 2.5] is float, [True, 2] int64, [True, False] bool
@@ -97,8 +96,26 @@ def default_collate(batch: Sequence[Any]) -> Any:
                     f"found {type(elem).__name__}")
 
 
+def _as_array(value: Any) -> Any:
+    """A sample of a batch whose first sample is an array, as an array: PyTorch's ``torch.as_tensor(value)`` (a
+    number, a 0-d array or a nested list stacks with the others where the shapes agree)."""
+    if mg.is_array(value):
+        return value
+    if isinstance(value, numpy.generic):
+        return numpy.asarray(value)
+    if isinstance(value, mg.Tensor):
+        return value.data
+    if value is None or isinstance(value, (str, bytes)):
+        raise _MixedBatchError(f"default_collate: a batch mixes arrays and {type(value).__name__} (PyTorch's "
+                               f"torch.as_tensor cannot convert it)")
+    return mg.as_tensor(value).data
+
+
 def _python_number(value: Any) -> Any:
-    """A number of a batch for ``mg.tensor``; anything else raises PyTorch's collate error."""
+    """A number of a batch for ``mg.tensor``; anything else raises PyTorch's collate error. A 0-d array is its
+    number (NumPy scalar), as ``torch.tensor([1, numpy.array(2.0)])`` reads it."""
+    if isinstance(value, numpy.ndarray) and value.ndim == 0:
+        value = value[()]
     if isinstance(value, (numbers.Number, numpy.generic)) and not isinstance(value, (str, bytes)):
         return value
     raise _MixedBatchError(f"default_collate: a batch mixes numbers and {type(value).__name__}")

@@ -23,6 +23,15 @@ __all__ = ["ChainDataset", "ConcatDataset", "Dataset", "IterableDataset", "Stack
 T_co = TypeVar("T_co", covariant=True)
 
 
+class _TypeValueError(TypeError, ValueError):
+    """A TypeError as PyTorch raises, a ValueError as minigrad raised before."""
+
+
+class _IndexValueError(IndexError, ValueError):
+    """An IndexError as PyTorch raises (``tensors[0]``, ``size(0)`` of a 0-d tensor), a ValueError as minigrad
+    raised before."""
+
+
 class Dataset(Generic[T_co]):
     """A map-style dataset: ``dataset[i]`` is sample ``i``; ``len(dataset)`` the number of samples.
     ``a + b`` is ``ConcatDataset([a, b])``. Generic as PyTorch's (``class Pairs(Dataset[tuple[Tensor, int]])``)."""
@@ -53,10 +62,13 @@ class TensorDataset(Dataset):
 
     def __init__(self, *tensors: Any) -> None:
         if not tensors:
-            raise ValueError("TensorDataset: give at least one tensor")
+            raise _IndexValueError("TensorDataset: give at least one tensor")
         tensors = tuple(t if isinstance(t, mg.Tensor) else mg.tensor(t) for t in tensors)
-        sizes = [t.shape[0] if t.ndim else None for t in tensors]
-        if None in sizes or len(set(sizes)) != 1:
+        if any(t.ndim == 0 for t in tensors):
+            raise _IndexValueError(f"TensorDataset: a 0-d tensor has no first dim to index samples by (shapes "
+                                   f"{', '.join(str(t.shape) for t in tensors)})")
+        sizes = [t.shape[0] for t in tensors]
+        if len(set(sizes)) != 1:
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise _AssertValueError(f"TensorDataset: every tensor needs the same first dim (size mismatch between "
                              f"tensors of shapes {shapes})")
@@ -207,6 +219,9 @@ def random_split(dataset: Any, lengths: Sequence[float], generator: Any = None) 
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
+    if any(isinstance(x, (float, numpy.floating)) for x in lengths):   # PyTorch's randperm(float) TypeError
+        raise _TypeValueError(f"random_split: lengths {lengths} are neither counts (ints) nor fractions summing "
+                              f"to 1")
     if any(isinstance(x, bool) or not isinstance(x, (int, numpy.integer)) or x < 0 for x in lengths) \
             or sum(lengths) != n:
         raise ValueError(f"random_split: sum of input lengths {lengths} does not equal the length of the input "
