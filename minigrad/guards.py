@@ -367,7 +367,12 @@ def follow(compiled: Any, root: tuple, hops: tuple) -> Any:
         else:
             value = compiled.owner
         for kind, name in hops:
-            value = getattr(value, name) if kind == "attr" else value[name]
+            if kind == "attr":
+                value = getattr(value, name)
+            elif type(value) is not collections.defaultdict or name in value:
+                value = value[name]
+            else:   # a key removed from a defaultdict: reading it would add it
+                return EMPTY_CELL
     except (AttributeError, LookupError, TypeError, ValueError):
         return EMPTY_CELL
     return value
@@ -436,15 +441,21 @@ def autograd_state(t: Tensor) -> tuple:
             node is not None and t._index in (node.retained or {}))
 
 
+_LISTS = (list, collections.deque)   # the mutable sequences and mappings find_statics guards the lengths of
+_DICTS = (dict, collections.OrderedDict, collections.defaultdict, collections.Counter)
+
+
 def _marker(value: Any) -> Any:
-    """What :func:`find_statics` keeps of a value: a number's or string's type and value, a list's or dict's
-    type and length (an item appended), a function or method itself (a dispatch table's entry swapped), None
-    for anything else (a tensor: guarded elsewhere)."""
+    """What :func:`find_statics` keeps of a value: a number's or string's type and value, a list's, deque's or
+    dict's type and length (an item appended), a set's items, a function or method itself (a dispatch table's
+    entry swapped), None for anything else (a tensor: guarded elsewhere)."""
     kind = type(value)
     if kind in _SCALARS:
         return static(value)
-    if kind in (list, dict, collections.OrderedDict):
+    if kind in _LISTS or kind in _DICTS:
         return (kind, len(value))
+    if kind is set:   # ``if name in skip:``: its items (a wide one, its length)
+        return (kind, frozenset(value) if len(value) <= PATH_BREADTH else len(value))
     if kind in (types.FunctionType, types.MethodType, functools.partial):   # a helper in a table: which one
         return (kind, value)
     return None
@@ -455,9 +466,9 @@ def _state_children(value: Any, words: set) -> list:
     module's public attributes that hold Python state (its numbers are nn's to guard) and its children, a
     Python module's or class's attributes that the code names: ``(hop, item)`` each."""
     kind = type(value)
-    if kind in (list, tuple):
+    if kind in (list, tuple, collections.deque):
         return [(("item", i), item) for i, item in enumerate(value)] if len(value) <= PATH_BREADTH else []
-    if kind in (dict, collections.OrderedDict):
+    if kind in _DICTS:
         if len(value) > PATH_BREADTH:   # a wide table: the items whose keys the code names (``hp["lr"]``)
             return [(("item", k), value[k]) for k in words if k in value]
         return [(("item", k), item) for k, item in value.items() if type(k) in _SCALARS]

@@ -4,6 +4,7 @@ Each test calls a compiled function a few times (capture, check, replays), chang
 and requires the next call to equal the eager function's result bit for bit (a replay must never be stale).
 """
 
+import collections
 import warnings
 
 import numpy as np
@@ -208,3 +209,15 @@ def test_a_class_attribute_read_by_a_modules_forward_is_guarded():
         np.testing.assert_array_equal(got, want)
     finally:
         _ClassScaled.K = 0.5
+
+
+def test_a_set_a_deque_and_a_defaultdict_it_reads_are_guarded():
+    skip = {"a"}
+    got, want = _replayed_then_changed(lambda x: x * 2.0 if "b" in skip else x * 3.0, lambda: skip.add("b"))
+    np.testing.assert_array_equal(got, want)
+    recent = collections.deque([0.5])
+    got, want = _replayed_then_changed(lambda x: x * recent[0], lambda: recent.__setitem__(0, 2.0))
+    np.testing.assert_array_equal(got, want)
+    table = collections.defaultdict(float, s=0.5)
+    got, want = _replayed_then_changed(lambda x: x * table["s"], lambda: table.__setitem__("s", 2.0))
+    np.testing.assert_array_equal(got, want)
