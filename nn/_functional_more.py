@@ -110,8 +110,8 @@ def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: floa
 def _channel_mask_shape(x: Tensor, name: str) -> tuple:
     """(N, C, 1, …, 1): one draw per (sample, channel), as PyTorch's feature dropout."""
     if x.ndim < 2:
-        raise ValueError(f"{name}: feature dropout requires at least 2 dimensions (N, C, *) in the input, "
-                         f"got shape {x.shape}")
+        raise InputShapeError(f"{name}: feature dropout requires at least 2 dimensions (N, C, *) in the input, "
+                              f"got shape {x.shape}")
     return x.shape[:2] + (1,) * (x.ndim - 2)
 
 

@@ -1,4 +1,5 @@
-"""Constant padding as one op, shared by ``F.pad`` (``nn.functional``) and the pooling of ``nn._pool_more``."""
+"""Constant padding as one op, shared by ``F.pad`` (``nn.functional``) and the pooling of ``nn._pool_more``; and the
+input check of the reflect / replicate / circular padding modules."""
 
 from __future__ import annotations
 
@@ -6,7 +7,29 @@ from typing import Any
 
 import minigrad as mg
 
-__all__ = ["ConstantPad"]
+from ._errors import InputShapeError
+
+__all__ = ["ConstantPad", "check_pad_input"]
+
+
+class _PadDimsError(ValueError, NotImplementedError):
+    """An input with enough dims for the amounts but not of a rank the padding module takes: ValueError here,
+    PyTorch's NotImplementedError ("Padding size 2 is not supported for 4D input tensor")."""
+
+
+def check_pad_input(name: str, mode: str, input: Any, dims: int) -> None:  # noqa: A002 - PyTorch's name
+    """A ``dims``-D padding module's input must be (C, *S) or (N, C, *S) with len(S) = ``dims``. Otherwise PyTorch's
+    error: for reflect and replicate, RuntimeError where the input has fewer dims than are padded and
+    NotImplementedError else; for circular, ValueError."""
+    ndim = getattr(input, "ndim", None)
+    if ndim in (dims + 1, dims + 2) and isinstance(input, mg.Tensor):
+        return
+    shape = getattr(input, "shape", type(input).__name__)
+    spatial = ("L", "H, W", "D, H, W")[dims - 1]
+    message = f"{name}: expected a {dims + 1}-D (C, {spatial}) or {dims + 2}-D (N, C, {spatial}) input, got {shape}"
+    if mode == "circular" or ndim is None:
+        raise ValueError(message)
+    raise (InputShapeError if ndim < dims else _PadDimsError)(message)
 
 
 class ConstantPad(mg.Function):

@@ -90,8 +90,8 @@ def _adaptive_windows(input: Any, output_size: Any, dims: int, name: str) -> tup
     dim, [(starts, ends), …]: window i covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉); None in ``output_size`` keeps L."""
     x = _floating(input, name)
     if x.ndim not in (dims + 1, dims + 2) or 0 in x.shape[-dims:]:
-        raise ValueError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input with non-zero spatial sizes, got "
-                         f"shape {x.shape}")
+        raise InputShapeError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input with non-zero spatial sizes, "
+                              f"got shape {x.shape}")
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dims
     if len(sizes) != dims:
         raise ArgumentFormError(f"{name}: output_size must be an int or a tuple of {dims}, got {output_size!r}")

@@ -20,6 +20,7 @@ from . import functional as F
 from . import init
 from ._conv import _ints
 from ._errors import InputShapeError
+from ._padding import check_pad_input
 from ._parameters import float_dtype, weight_and_bias
 from .module import Module
 
@@ -280,9 +281,7 @@ class _Pad1d(Module):
         """input: (N, C, L) or (C, L) → (N, C, left + L + right) or (C, left + L + right)."""
         if self.mode == "constant":
             return F.pad(input, self.padding, "constant", self.value)
-        if not isinstance(input, Tensor) or input.ndim not in (2, 3):
-            raise ValueError(f"{type(self).__name__}: expected a 2-D (C, L) or 3-D (N, C, L) input, got "
-                             f"{getattr(input, 'shape', type(input).__name__)}")
+        check_pad_input(type(self).__name__, self.mode, input, 1)
         return F.pad(input, self.padding, self.mode)   # a negative amount crops, in F.pad's order (PyTorch's)
 
     def extra_repr(self) -> str:

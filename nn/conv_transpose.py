@@ -15,6 +15,7 @@ from minigrad import Tensor
 
 from . import init
 from ._conv import _ints
+from ._errors import InputShapeError
 from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ._parameters import float_dtype
 from .conv import _ConvNd, check_channels
@@ -98,8 +99,9 @@ class _ConvTransposeNd(_ConvNd):
         """input: (N, C_in, *S) or (C_in, *S) → (N, C_out, *S_out) or (C_out, *S_out); ``output_size`` picks S_out where
         the stride leaves a choice."""
         if not isinstance(input, Tensor) or input.ndim not in (self.dims + 1, self.dims + 2):
-            raise ValueError(f"{type(self).__name__}: expected a {self.dims + 1}-D (unbatched) or {self.dims + 2}-D "
-                             f"(batched) input, got {getattr(input, 'shape', type(input).__name__)}")
+            got = getattr(input, "shape", type(input).__name__)
+            raise InputShapeError(f"{type(self).__name__}: expected a {self.dims + 1}-D (unbatched) or "
+                                  f"{self.dims + 2}-D (batched) input, got {got}")
         output_padding = self._output_padding(input, output_size)
         return self._function(input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups,
                               self.dilation)

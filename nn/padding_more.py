@@ -9,6 +9,7 @@ from typing import Any
 from minigrad import Tensor
 
 from ._conv import _ints
+from ._padding import check_pad_input
 from .functional import pad
 from .module import Module
 
@@ -30,9 +31,7 @@ class _PadNd(Module):
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         if self.mode == "constant":
             return pad(input, self.padding, "constant", self.value)
-        if not isinstance(input, Tensor) or input.ndim not in (self.dims + 1, self.dims + 2):
-            raise ValueError(f"{type(self).__name__}: expected a {self.dims + 1}-D or {self.dims + 2}-D input, got "
-                             f"{getattr(input, 'shape', type(input).__name__)}")
+        check_pad_input(type(self).__name__, self.mode, input, self.dims)
         # torch's 2-D/3-D kernels give an empty dim where the amounts crop exactly all of it (the 1-D ones refuse);
         # F.pad refuses any size <= 0, so such a dim is emptied here and left unpadded. Otherwise F.pad's order, as
         # torch's (circular crops first, reflect reads past the crop, replicate copies input[clamp(j - before)]).

@@ -224,3 +224,23 @@ def test_3d_average_pools_refuse_an_input_smaller_than_the_kernel(name: str, arg
     x = np.random.default_rng(0).standard_normal(shape)
     _same_error(lambda: getattr(nn, name)(*args, **kwargs)(mg.tensor(x)),
                 lambda: getattr(torch.nn, name)(*args, **kwargs)(torch.tensor(x)))
+
+
+@pytest.mark.parametrize("name, args", [
+    ("ConvTranspose1d", (4, 6, 3)), ("ConvTranspose2d", (4, 6, 3)), ("ConvTranspose3d", (4, 6, 3)),
+    ("AdaptiveAvgPool3d", (2,)), ("AdaptiveMaxPool3d", (2,)),
+    ("ReflectionPad1d", (1,)), ("ReflectionPad2d", (1,)), ("ReflectionPad3d", (1,)),
+    ("ReplicationPad1d", (1,)), ("ReplicationPad2d", (1,)), ("ReplicationPad3d", (1,)),
+    ("CircularPad1d", (1,)), ("CircularPad2d", (1,)), ("CircularPad3d", (1,)),
+    ("Dropout2d", (0.5,)), ("Dropout3d", (0.5,)),
+])
+def test_an_input_of_the_wrong_rank_raises_torchs_error_class(name: str, args: tuple) -> None:
+    """RuntimeError (ConvTranspose, adaptive 3-D pools, feature dropout); the reflect/replicate pads'
+    RuntimeError (fewer dims than padded) or NotImplementedError (more); the circular pads' ValueError."""
+    for shape in [(), (4,), (2, 4), (2, 4, 3), (2, 4, 3, 3), (1, 4, 3, 3, 3), (1, 2, 4, 3, 3, 3)]:
+        x = np.ones(shape, dtype=np.float32)
+        try:
+            getattr(torch.nn, name)(*args)(torch.tensor(x))
+        except Exception as error:  # noqa: BLE001 - the class is what is compared
+            with pytest.raises(type(error)):
+                getattr(nn, name)(*args)(mg.tensor(x))
