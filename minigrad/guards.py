@@ -32,6 +32,8 @@ import operator
 import types
 from typing import Any, NamedTuple, Sequence
 
+import numpy
+
 from . import backend
 from .generators import Generator
 from .tensor import Tensor
@@ -45,6 +47,7 @@ EMPTY_CELL = object()   # a closure cell not yet filled, or a path that leads no
 PATH_DEPTH = 3      # how deep find_paths looks into lists, dicts and objects for the tensors a capture read
 PATH_BREADTH = 64   # and how many items of one container it looks at
 PATH_BUDGET = 2048  # and how many containers in all, per capture
+ARRAY_ITEMS = 1024   # a NumPy array it reads up to this size is guarded by its values (a larger one is not)
 STATIC_BUDGET = 256  # Python numbers, strings and lengths find_statics keeps per capture (each checked per replay)
 HELPERS = 1024      # functions besides fn itself whose closures and globals watched() guards
 HELPER_ITEMS = 4096  # items of one list, tuple or dict that watched() looks into for functions
@@ -447,13 +450,15 @@ _DICTS = (dict, collections.OrderedDict, collections.defaultdict, collections.Co
 
 def _marker(value: Any) -> Any:
     """What :func:`find_statics` keeps of a value: a number's or string's type and value, a list's, deque's or
-    dict's type and length (an item appended), a set's items, a function or method itself (a dispatch table's
-    entry swapped), None for anything else (a tensor: guarded elsewhere)."""
+    dict's type and length (an item appended), a set's items, a small NumPy array's values, a function or
+    method itself (a dispatch table's entry swapped), None for anything else (a tensor: guarded elsewhere)."""
     kind = type(value)
     if kind in _SCALARS:
         return static(value)
     if kind in _LISTS or kind in _DICTS:
         return (kind, len(value))
+    if kind is numpy.ndarray and value.size <= ARRAY_ITEMS:   # ``x * float(table[0])``: its values
+        return (kind, value.shape, value.dtype.str, value.tobytes())
     if kind is set:   # ``if name in skip:``: its items (a wide one, its length)
         return (kind, frozenset(value) if len(value) <= PATH_BREADTH else len(value))
     if kind in (types.FunctionType, types.MethodType, functools.partial):   # a helper in a table: which one

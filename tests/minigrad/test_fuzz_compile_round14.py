@@ -221,3 +221,9 @@ def test_a_set_a_deque_and_a_defaultdict_it_reads_are_guarded():
     table = collections.defaultdict(float, s=0.5)
     got, want = _replayed_then_changed(lambda x: x * table["s"], lambda: table.__setitem__("s", 2.0))
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_small_numpy_array_it_reads_in_python_is_guarded():
+    table = np.array([0.5, 1.0])
+    got, want = _replayed_then_changed(lambda x: x * float(table[0]), lambda: table.__setitem__(0, 2.0))
+    np.testing.assert_array_equal(got, want)
