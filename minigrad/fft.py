@@ -259,9 +259,9 @@ def _frequencies(k: Tensor, n: int, d: float, dtype: Any, requires_grad: bool, n
     dtype = as_dtype(dtype or get_default_dtype(), f"fft.{name}")
     if dtype.kind not in "fc":
         raise ArgumentTypeError(f"fft.{name} requires a floating point or complex dtype, got {dtype}")
-    with numpy.errstate(divide="ignore"):
+    with numpy.errstate(divide="ignore", invalid="ignore"):   # no warning for d = 0, as PyTorch's
         scale = float(numpy.float64(1.0) / numpy.float64(n * d))
-    out = astype(k, dtype) * scale
+        out = astype(k, dtype) * scale
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+from helpers import same_on_gpu_as_on_cpu
 
 import minigrad as mg
 
@@ -189,7 +190,10 @@ MIXED_BATCHES = [   # an array first, then what torch.as_tensor converts; a numb
 @pytest.mark.parametrize("case", range(len(MIXED_BATCHES)))
 def test_default_collate_of_mixed_samples_matches_torch(case: int) -> None:
     batch = MIXED_BATCHES[case]
-    assert _plain(mg.utils.data.default_collate(batch)) == _plain(torch.utils.data.default_collate(batch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # torch: "a tensor from a list of numpy.ndarrays is extremely slow"
+        theirs = _plain(torch.utils.data.default_collate(batch))
+    assert _plain(mg.utils.data.default_collate(batch)) == theirs
 
 
 @pytest.mark.parametrize("other", [None, "ab"])
@@ -271,3 +275,30 @@ def test_data_loaders_match_torch() -> None:
     loader = mg.utils.data.DataLoader(mg.utils.data.TensorDataset(mg.tensor(y)), batch_size=3, shuffle=True,
                                       generator=mg.Generator().manual_seed(0))
     assert sorted(int(v) for (batch,) in loader for v in batch.tolist()) == list(range(10))
+
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", ["istft_two_sided", "istft_complex_window", "fftn_0d"])
+def test_fixed_spectral_paths_same_on_gpu_as_on_cpu(case: str) -> None:
+    window = rng.uniform(0.2, 1.0, 6) + 0.3j
+    cases = {
+        "istft_two_sided": (lambda lib, s: lib.istft(s, 6, onesided=False), (SPEC,)),
+        "istft_complex_window": (lambda lib, s, w: lib.istft(s, 6, 2, window=w, return_complex=True, onesided=False),
+                                 (SPEC, window)),
+        "fftn_0d": (lambda lib, x: lib.fft.fftn(x).abs(), (np.array(2.0),)),
+    }
+    same_on_gpu_as_on_cpu(*cases[case])
+
+
+@pytest.mark.gpu
+def test_fftfreq_and_mixed_collate_on_gpu() -> None:
+    freqs = mg.fft.fftfreq(4, d=0.0, device="cuda")
+    assert str(freqs.device).startswith("cuda")
+    np.testing.assert_array_equal(freqs.numpy(), torch.fft.fftfreq(4, d=0.0).numpy())
+    mg.set_default_device("cuda")
+    try:
+        batch = mg.utils.data.default_collate([np.ones(2, np.float32), [1.5, 2.0]])
+    finally:
+        mg.set_default_device("cpu")
+    assert str(batch.device).startswith("cuda") and batch.dtype == np.float32
