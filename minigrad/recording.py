@@ -66,8 +66,12 @@ class _Switch:
         """This thread's values to restore, one per block of this object it is inside (innermost last)."""
         return self.__dict__.setdefault("_previous", {}).setdefault(threading.get_ident(), [])
 
+    def _entry_value(self) -> Any:
+        """The value a block sets (a local per entry: another thread may be entering this object too)."""
+        return self.value
+
     def __enter__(self) -> Any:
-        self._stack().append(set_state(self.field, self.value))
+        self._stack().append(set_state(self.field, self._entry_value()))
 
     def __exit__(self, *exc: object) -> None:
         stacks = self._previous
@@ -191,11 +195,13 @@ class name_scope(_Switch):
             raise ValueError(f"name_scope: a scope name is a non-empty string without '/', got {name!r}")
         self.name = name
 
-    def __enter__(self) -> str:
+    def _entry_value(self) -> str:
         outer = _state.get().scope
-        scope = f"{outer}/{self.name}" if outer else self.name   # a local: another thread may enter this object
-        self._stack().append(set_state(self.field, scope))
-        return scope
+        return f"{outer}/{self.name}" if outer else self.name
+
+    def __enter__(self) -> str:
+        super().__enter__()
+        return _state.get().scope
 
 
 def current_scope() -> str:
