@@ -3,15 +3,26 @@
 Threads: the recording state is per thread (DESIGN §3), also when threads share one context-manager object
 (``NO_GRAD = mg.no_grad()`` at module level, entered by every worker): a thread's exit restores its own state,
 never the state another thread entered the same object with.
+
+Files: ``mg.load`` of mutated checkpoints (bad .npy headers, pickles, entries twice, missing or renamed) raises a
+CheckpointError naming the file, and a failed ``load_state_dict`` of what did load changes nothing.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
+import random
+import struct
 import threading
+import warnings
+import zipfile
 
+import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
 from tests.helpers import in_threads
 
 
@@ -98,3 +109,105 @@ def test_one_inference_mode_object_entered_by_two_threads() -> None:
     result = _two_threads_share(shared, mg.enable_grad(), mg.enable_grad(),
                                 lambda: (mg.is_grad_enabled(), mg.is_inference_mode_enabled()))
     assert result == ((False, True), (True, False), (False, True), (True, False))
+
+
+# --- hostile files: a seeded slice of the offline fuzzer (mutated members of a real checkpoint) --------------------
+
+def _members(data: bytes) -> list:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(info.filename, archive.read(info)) for info in archive.infolist()]
+
+
+def _zip(members: list, method: int) -> bytes:
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # zipfile warns on a duplicate name: the point of some cases
+        with zipfile.ZipFile(out, "w", method) as archive:
+            for name, data in members:
+                archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _npy(header: dict, payload: bytes) -> bytes:
+    text = repr(header).encode()
+    text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + payload
+
+
+def _mutate_member(data: bytes, rng: random.Random) -> bytes:
+    """``data`` (an .npy member) with its header or payload changed one way."""
+    stream = io.BytesIO(data)
+    np.lib.format.read_magic(stream)
+    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    payload = data[stream.tell():]
+    header = {"descr": dtype.str, "fortran_order": fortran, "shape": shape}
+    change = rng.randrange(6)
+    if change == 0:
+        header["shape"] = tuple(rng.choice([0, 1, 3, 10**12, 2**62, -1]) for _ in range(rng.randrange(4)))
+    elif change == 1:
+        header["descr"] = rng.choice(["|O", "<U3", "|S3", "<M8[s]", "<V8", "<f16", ">f4", "<i8", "|b1"])
+    elif change == 2:
+        header["fortran_order"] = not fortran
+    elif change == 3:
+        payload = payload[:rng.randrange(len(payload) + 1)]
+    elif change == 4:
+        payload += b"\0" * rng.randrange(1, 9)
+    else:   # a pickle inside: must never be unpickled
+        header = {"descr": "|O", "fortran_order": False, "shape": (1,)}
+        payload = pickle.dumps([print])
+    return _npy(header, payload)
+
+
+def _tensors(model: nn.Module, optimizer: nn.optim.Optimizer) -> list:
+    found = [(key, value.numpy().copy()) for key, value in model.state_dict().items()]
+    for index, state in sorted(optimizer.state_dict()["state"].items()):
+        found += [((index, key), np.asarray(value.numpy() if isinstance(value, mg.Tensor) else value).copy())
+                  for key, value in sorted(state.items())]
+    return found
+
+
+def test_mutated_checkpoints_raise_a_checkpoint_error_naming_the_file_and_change_nothing(tmp_path) -> None:
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    optimizer = nn.optim.Adam(model.parameters(), lr=0.01)
+    model(mg.randn(5, 3)).pow(2).sum().backward()
+    optimizer.step()
+    saved = io.BytesIO()
+    mg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": 1}, saved)
+    members = _members(saved.getvalue())
+    path = str(tmp_path / "mutated.npz")
+    rng = random.Random(14)
+    loaded = refused = 0
+    for _ in range(120):
+        mutated = [list(member) for member in members]
+        index = rng.randrange(len(mutated))
+        how = rng.randrange(5)
+        if how == 0:
+            mutated[index][1] = _mutate_member(mutated[index][1], rng)
+        elif how == 1:
+            mutated.append(list(mutated[index]))                 # an entry twice
+        elif how == 2:
+            del mutated[index]                                   # an entry missing
+        elif how == 3:
+            mutated[index][0] = rng.choice(["a/../b", "..", "x" * 300, "é", "model", "__minigrad__"]) + ".npy"
+        else:
+            mutated[index][0] = mutated[rng.randrange(len(mutated))][0]   # renamed onto another
+        with open(path, "wb") as f:
+            f.write(_zip([tuple(m) for m in mutated], rng.choice([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])))
+        try:
+            checkpoint = mg.load(path)
+        except mg.CheckpointError as error:
+            assert path in str(error)
+            refused += 1
+            continue
+        loaded += 1
+        for target, key in ((model, "model"), (optimizer, "optimizer")):
+            before = _tensors(model, optimizer)
+            try:
+                target.load_state_dict(checkpoint[key])
+            except (ValueError, TypeError, KeyError, RuntimeError, IndexError):
+                now = _tensors(model, optimizer)
+                assert [k for k, _ in now] == [k for k, _ in before]
+                assert all(np.array_equal(a, b, equal_nan=True) for (_, a), (_, b) in zip(now, before)), \
+                    f"a failed {key} load changed the model or the optimizer"
+    assert refused > 80 and loaded > 0
