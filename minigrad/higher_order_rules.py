@@ -465,14 +465,16 @@ def _lerp(node: Function, g: Tensor) -> tuple:
 @rule(LogCumSumExp)
 def _logcumsumexp(node: Function, g: Tensor) -> Tensor:
     """grad[k] = Σ_{i>=k} g[i] · exp(x[k] - y[i]), as exp(x[k] - m) · (a cumsum from the right of g · exp(m - y)),
-    m each line's largest x (a constant shift)."""
+    m each line's largest x (its real part: a constant shift). Complex x: both factors conjugated (PyTorch's
+    g · conj(f'(z)), as the first-order backward)."""
     x, y = node.saved
     if x.size == 0:
         return _zeros(x.shape, g)
     axis = node.axis
-    shift = x.max(axis=axis, keepdims=True)
+    shift = x.real.max(axis=axis, keepdims=True)
     x_t, y_t = _input(node, 0, x), _output(node, y)
-    return Mul()(Exp()(Sub()(x_t, shift)), _reversed_cumsum(Mul()(g, Exp()(Sub()(shift, y_t))), axis))
+    left, right = Exp()(Sub()(x_t, shift)), Exp()(Sub()(shift, y_t))
+    return Mul()(_conj(left), _reversed_cumsum(Mul()(g, _conj(right)), axis))
 
 
 @rule(MedianAll)

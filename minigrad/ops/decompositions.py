@@ -198,7 +198,8 @@ class QR(Function):
 class Eigh(Function):
     """``(λ, V)`` with ``A = V diag(λ) Vᴴ`` for a symmetric (complex: Hermitian) A (…, n, n) read from its
     ``uplo`` triangle ("L" or "U"): λ (…, n) ascending and real, V (…, n, n) orthonormal columns.
-    ``values_only`` (eigvalsh): one output λ; V is still computed when the gradient will need it (``vectors``)."""
+    ``values_only`` (eigvalsh): one output λ; V is still computed when the gradient will need it (``vectors``).
+    A complex V is defined up to a phase per column: a loss that depends on it raises, as PyTorch."""
 
     name = "linalg.eigh"
     complex_grad = True   # the backward's Vᴴ gives PyTorch's gradient for a Hermitian A; see engine._complex_gate
@@ -226,6 +227,12 @@ class Eigh(Function):
         if g_vectors is None:
             return (vectors * g_values[..., None, :]) @ v_t
         projected = v_t @ g_vectors
+        if projected.dtype.kind == "c":   # each column of V is defined up to a phase e^{iφ}, as torch's check
+            diagonal = xp.diagonal(projected, axis1=-2, axis2=-1)
+            if not bool((xp.abs(diagonal.imag) <= 1e-2).all()):
+                raise RuntimeError("linalg_eigh_backward: The eigenvectors in the complex case are specified up to "
+                                   "multiplication by e^{i phi}. The specified loss function depends on this "
+                                   "quantity, so it is ill-defined.")
         projected = 0.5 * (projected - (transpose(xp, projected.conj()) if projected.dtype.kind == "c"
                                         else transpose(xp, projected)))
         eye = xp.eye(values.shape[-1], dtype=bool)

@@ -31,6 +31,7 @@ from ._util import (
     refuse_complex,
     tensor_arg,
 )
+from .complex_ops import complex, conj, imag, real
 from .counting import bincount, bucketize, histc, searchsorted, unique, unique_consecutive
 from .distance import cdist, dist
 from .elementwise import clip, div, mul, sqrt, sub
@@ -227,14 +228,15 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  
     """The covariance matrix of the variables in the rows of ``x`` (observations in columns), as
     torch.cov, with integer frequency weights ``fweights`` and float observation weights ``aweights``.
 
-    x: (V, N) → (V, V); (N,) or a single row → a 0-d tensor. Integer inputs give float32. With
+    x: (V, N) → (V, V); (N,) or a single row → a 0-d tensor. Integer inputs give float32; a complex x gives
+    Σ (x_i - x̄_i) conj(x_j - x̄_j), complex (as PyTorch). With
     ``correction`` >= the (weighted) number of observations, warns and divides by 0, as PyTorch.
     Differentiable in ``x`` and ``aweights``.
     """
     x = tensor_arg(input, "cov")
     if x.ndim > 2:
         raise ShapeMismatchError(f"cov: expects a tensor with two or fewer dims, got shape {x.shape}")
-    if x.dtype.kind not in "iuf":
+    if x.dtype.kind not in "iufc":
         raise TypeError(f"cov: not supported for dtype {x.dtype} (as in PyTorch)")
     if isinstance(correction, bool) or not isinstance(correction, int):
         raise TypeError(f"cov: correction must be an int, got {correction!r}")
@@ -243,13 +245,14 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  
     fw = None if fweights is None else _weights(fweights, "iu", n, "cov", "fweights", x)
     aw = None if aweights is None else _weights(aweights, "f", n, "cov", "aweights", x)
     # PyTorch's result dtype: the float dtype among input and aweights (the wider), else float32
-    floats = [t.dtype for t in (x, aw) if t is not None and t.dtype.kind == "f"]
+    floats = [t.dtype for t in (x, aw) if t is not None and t.dtype.kind in "fc"]
     dtype = backend.numpy.result_type(*floats) if floats else get_default_dtype()
     rows = astype(rows, dtype) if rows.dtype != dtype else rows
-    aw = astype(aw, dtype) if aw is not None and aw.dtype != dtype else aw
+    real_dtype = backend.numpy.finfo(dtype).dtype   # the weights' (a complex x's real counterpart)
+    aw = astype(aw, real_dtype) if aw is not None and aw.dtype != real_dtype else aw
     w = None
     if fw is not None:
-        w = astype(fw, dtype)
+        w = astype(fw, real_dtype)
     if aw is not None:
         w = aw if w is None else mul(w, aw)
     if w is None:
@@ -273,6 +276,8 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  
         norm_factor = 0.0
     centred = sub(rows, average.reshape(-1, 1))
     weighted = centred if w is None else mul(centred, w)
+    if weighted.dtype.kind == "c":
+        weighted = conj(weighted)
     with backend.errstate(backend.array_module(x.data), divide="ignore", invalid="ignore"):
         return div(matmul(centred, weighted.T), norm_factor).squeeze()
 
@@ -280,7 +285,8 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  
 def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
     """Pearson correlation coefficients of the variables in the rows of ``x``, as torch.corrcoef:
     cov(x) / (σ_i σ_j), clipped to [-1, 1]. x: (V, N) → (V, V); (N,) → a 0-d tensor (1, or NaN for a
-    constant). Differentiable."""
+    constant). Complex x: σ from the real part of the diagonal, and the real and imaginary parts clipped apart,
+    as PyTorch. Differentiable."""
     x = input
     x = tensor_arg(x, "corrcoef")
     if x.ndim > 2:
@@ -288,9 +294,12 @@ def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
     c = cov(x)
     if c.ndim == 0:   # one variable: NaN for a zero, NaN or inf variance, else 1
         return div(c, c)
-    deviation = sqrt(diag(c))
+    variance = diag(c)
+    deviation = sqrt(real(variance) if variance.dtype.kind == "c" else variance)
     c = div(c, deviation.reshape(-1, 1))
     c = div(c, deviation.reshape(1, -1))
+    if c.dtype.kind == "c":
+        return complex(clip(real(c), -1, 1), clip(imag(c), -1, 1))
     return clip(c, -1, 1)
 
 
