@@ -47,7 +47,8 @@ EMPTY_CELL = object()   # a closure cell not yet filled, or a path that leads no
 PATH_DEPTH = 3      # how deep find_paths looks into lists, dicts and objects for the tensors a capture read
 PATH_BREADTH = 64   # and how many items of one container it looks at
 PATH_BUDGET = 2048  # and how many containers in all, per capture
-ARRAY_ITEMS = 1024   # a NumPy array it reads up to this size is guarded by its values (a larger one is not)
+ARRAY_ITEMS = 1024   # a NumPy array (or a list of numbers wider than PATH_BREADTH) it reads up to this size is
+#                      guarded by its values (a larger one is not)
 STATIC_BUDGET = 256  # Python numbers, strings and lengths find_statics keeps per capture (each checked per replay)
 HELPERS = 1024      # functions besides fn itself whose closures and globals watched() guards
 HELPER_ITEMS = 4096  # items of one list, tuple or dict that watched() looks into for functions
@@ -450,12 +451,15 @@ _DICTS = (dict, collections.OrderedDict, collections.defaultdict, collections.Co
 
 def _marker(value: Any) -> Any:
     """What :func:`find_statics` keeps of a value: a number's or string's type and value, a list's, deque's or
-    dict's type and length (an item appended), a set's items, a small NumPy array's values, a function or
-    method itself (a dispatch table's entry swapped), None for anything else (a tensor: guarded elsewhere)."""
+    dict's type and length (an item appended), a set's items, a small NumPy array's or wide list of numbers'
+    values, a function or method itself (a dispatch table's entry swapped), None for anything else (a tensor:
+    guarded elsewhere)."""
     kind = type(value)
     if kind in _SCALARS:
         return static(value)
     if kind in _LISTS or kind in _DICTS:
+        if kind is list and PATH_BREADTH < len(value) <= ARRAY_ITEMS and all(type(v) in _SCALARS for v in value):
+            return (kind, tuple(map(static, value)))   # a wide list of numbers (its items are not looked into)
         return (kind, len(value))
     if kind is numpy.ndarray and value.size <= ARRAY_ITEMS:   # ``x * float(table[0])``: its values
         return (kind, value.shape, value.dtype.str, value.tobytes())

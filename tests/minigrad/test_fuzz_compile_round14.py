@@ -227,3 +227,9 @@ def test_a_small_numpy_array_it_reads_in_python_is_guarded():
     table = np.array([0.5, 1.0])
     got, want = _replayed_then_changed(lambda x: x * float(table[0]), lambda: table.__setitem__(0, 2.0))
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_number_in_a_wide_list_is_guarded():
+    schedule = [0.5] * 100   # more items than guards.PATH_BREADTH
+    got, want = _replayed_then_changed(lambda x: x * schedule[70], lambda: schedule.__setitem__(70, 2.0))
+    np.testing.assert_array_equal(got, want)
