@@ -128,7 +128,8 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     out_channels, channels_per_group, *kernel = weight.shape
     kernel = tuple(kernel)
     if out_channels == 0:
-        raise ValueError(f"{name}: weight of shape {weight.shape} has no output channels (dim 0 must be at least 1)")
+        raise InputShapeError(f"{name}: weight of shape {weight.shape} has no output channels (dim 0 must be at "
+                              f"least 1)")
     if x.shape[1] != channels_per_group * groups or out_channels % groups:
         raise InputShapeError(f"{name}: with groups={groups}, weight of shape {weight.shape} expects an input with "
                               f"{channels_per_group * groups} channels (dim 1) and out_channels divisible by groups; "

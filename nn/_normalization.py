@@ -52,8 +52,10 @@ def _normalized_shape(normalized_shape: Any, name: str) -> tuple:
         shape = tuple(normalized_shape)
     except TypeError:
         shape = (None,)
-    if not all(isinstance(s, (int, numpy.integer)) and not isinstance(s, bool) and s >= 0 for s in shape):
+    if not all(isinstance(s, (int, numpy.integer)) and not isinstance(s, bool) for s in shape):
         raise TypeError(f"{name}: normalized_shape must be an int or a tuple of ints, got {normalized_shape!r}")
+    if min(shape, default=0) < 0:   # PyTorch's RuntimeError ("negative dimension")
+        raise InputShapeError(f"{name}: normalized_shape must be non-negative, got {normalized_shape!r}")
     return tuple(int(s) for s in shape)
 
 

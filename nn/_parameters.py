@@ -10,8 +10,20 @@ import numpy
 
 import minigrad as mg
 
-from ._errors import InputDtypeError
+from ._errors import InputDtypeError, InputShapeError
 from .module import Module, Parameter
+
+
+def size_arg(value: Any, name: str, what: str, low: int = 0) -> int:
+    """A layer's size argument (features, channels, embeddings: the size of a parameter's dim) as an int >= ``low``.
+    PyTorch's errors: a TypeError for one that is not an int (a float, None, a bool), a RuntimeError ("negative
+    dimension") for one below ``low`` (an InputShapeError here, also a ValueError)."""
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, (int, numpy.integer)):
+        raise TypeError(f"{name}: {what} must be a {'positive' if low else 'non-negative'} int, got "
+                        f"{type(value).__name__} {value!r}")
+    if value < low:
+        raise InputShapeError(f"{name}: {what} must be a {'positive' if low else 'non-negative'} int, got {value}")
+    return int(value)   # a NumPy integer too, as PyTorch takes it
 
 
 def float_dtype(dtype: Any, name: str, complex_ok: bool = False) -> numpy.dtype:

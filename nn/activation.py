@@ -18,6 +18,7 @@ from minigrad import Tensor
 from . import functional as F
 from ._arguments import _implicit_dim
 from ._errors import ArgumentAssertionError
+from ._parameters import size_arg
 from .module import Module, Parameter
 
 __all__ = [
@@ -403,9 +404,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) or num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
-        self.num_parameters, self.init = num_parameters, init
+        self.num_parameters, self.init = size_arg(num_parameters, "PReLU", "num_parameters", 1), init
         dt = mg.get_default_dtype() if dtype is None else dtype
         self.weight = Parameter(mg.full((num_parameters,), init, dtype=dt, device=device))
 

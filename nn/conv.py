@@ -21,7 +21,7 @@ from . import init
 from ._conv import _ints
 from ._errors import InputShapeError
 from ._padding import check_pad_input
-from ._parameters import float_dtype, weight_and_bias
+from ._parameters import float_dtype, size_arg, weight_and_bias
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d",
@@ -33,10 +33,10 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 def check_channels(name: str, in_channels: Any, out_channels: Any, groups: Any) -> None:
     """PyTorch's checks of a convolution's channel counts (plain or transposed): ints, groups ≥ 1 dividing both."""
-    for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-        if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < (what == "groups"):
-            raise ValueError(f"{name}: {what} must be a {'positive' if what == 'groups' else 'non-negative'} "
-                             f"int, got {value!r}")
+    size_arg(in_channels, name, "in_channels")
+    size_arg(out_channels, name, "out_channels")
+    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                          f"divisible by groups ({groups})")

@@ -24,7 +24,7 @@ from ._arguments import _number, _tensor
 from ._embedding import EmbeddingLookup, _normalize_padding, _renorm_rows
 from ._errors import ArgumentAssertionError
 from ._flags import flag
-from ._parameters import float_dtype
+from ._parameters import float_dtype, size_arg
 from ._targets import checked_indices, index_array
 from .module import Module, Parameter
 
@@ -193,9 +193,8 @@ class EmbeddingBag(Module):
                  _weight: Any = None, include_last_offset: bool = False, padding_idx: int | None = None,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        for what, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 0:
-                raise ValueError(f"EmbeddingBag: {what} must be a non-negative int, got {value!r}")
+        size_arg(num_embeddings, "EmbeddingBag", "num_embeddings")
+        size_arg(embedding_dim, "EmbeddingBag", "embedding_dim")
         if mode not in _MODES:
             raise ValueError(f"EmbeddingBag: mode has to be one of sum, mean or max, got {mode!r}")
         if sparse:

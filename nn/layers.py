@@ -20,7 +20,7 @@ from minigrad import Tensor
 from . import functional as F
 from . import init
 from ._errors import ArgumentAssertionError, InputShapeError
-from ._parameters import float_dtype, weight_and_bias
+from ._parameters import float_dtype, size_arg, weight_and_bias
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .module import Module, Parameter
 
@@ -29,11 +29,7 @@ __all__ = ["Dropout", "Embedding", "Flatten", "Identity", "Linear", "ModuleDict"
 
 
 def _positive(value: Any, what: str, name: str, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 0 \
-            or (value == 0 and not allow_zero):
-        raise InputShapeError(f"{name}: {what} must be a {'non-negative' if allow_zero else 'positive'} int, "
-                              f"got {value!r}")
-    return int(value)   # a NumPy integer too, as PyTorch takes it
+    return size_arg(value, name, what, 0 if allow_zero else 1)
 
 
 class Linear(Module):
@@ -86,7 +82,7 @@ class Embedding(Module):
                  sparse: bool = False, _weight: Any = None, _freeze: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        self.num_embeddings = _positive(num_embeddings, "num_embeddings", "Embedding")
+        self.num_embeddings = _positive(num_embeddings, "num_embeddings", "Embedding", allow_zero=True)
         self.embedding_dim = _positive(embedding_dim, "embedding_dim", "Embedding", allow_zero=True)
         num_embeddings, embedding_dim = self.num_embeddings, self.embedding_dim
         if padding_idx is not None:

@@ -8,14 +8,12 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-import numpy
-
 import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
 from . import init
-from ._parameters import float_dtype, weight_and_bias
+from ._parameters import float_dtype, size_arg, weight_and_bias
 from .layers import Linear, _DropoutNd
 from .module import Module
 
@@ -79,9 +77,7 @@ class LazyLinear(Linear):
 
     def __init__(self, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         Module.__init__(self)
-        if isinstance(out_features, bool) or not isinstance(out_features, (int, numpy.integer)) or out_features < 0:
-            raise ValueError(f"LazyLinear: out_features must be a non-negative int, got {out_features!r}")
-        self.in_features, self.out_features = 0, int(out_features)
+        self.in_features, self.out_features = 0, size_arg(out_features, "LazyLinear", "out_features")
         weight_and_bias(self, (0,), bias, float_dtype(dtype, "LazyLinear"), device)   # placeholders of shape (0,)
 
     def has_uninitialized_params(self) -> bool:
@@ -136,10 +132,8 @@ class Bilinear(Module):
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        sizes = (in1_features, in2_features, out_features)
-        if not all(isinstance(n, (int, numpy.integer)) and not isinstance(n, bool) and n >= 0 for n in sizes):
-            raise ValueError(f"Bilinear: in1_features, in2_features and out_features must be non-negative ints, "
-                             f"got {sizes}")
+        sizes = [size_arg(n, "Bilinear", what) for n, what in
+                 ((in1_features, "in1_features"), (in2_features, "in2_features"), (out_features, "out_features"))]
         if in1_features <= 0:
             raise ValueError(f"Bilinear: in1_features must be > 0, but got (in1_features={in1_features})")
         self.in1_features, self.in2_features, self.out_features = (int(n) for n in sizes)

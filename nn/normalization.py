@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import numpy
-
 import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
 from ._errors import InputShapeError
 from ._normalization import _normalized_shape
-from ._parameters import affine_parameters, reset_affine
+from ._parameters import affine_parameters, reset_affine, size_arg
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "LayerNorm", "RMSNorm"]
@@ -165,9 +163,8 @@ class BatchNorm1d(_BatchNorm):
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, numpy.integer)) or num_features <= 0:
-            raise ValueError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
+        num_features = size_arg(num_features, type(self).__name__, "num_features")   # 0 too, as PyTorch
+        self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
         self._add_parameters_and_buffers(self.use_bias, dtype, device)

@@ -6,13 +6,11 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy
-
 from minigrad import Tensor
 
 from . import functional as F
 from ._errors import InputShapeError
-from ._parameters import affine_parameters, reset_affine
+from ._parameters import affine_parameters, reset_affine, size_arg
 from .module import Module
 from .normalization import _NormBase
 
@@ -20,9 +18,8 @@ __all__ = ["GroupNorm", "InstanceNorm1d"]
 
 
 def _channels(value: Any, what: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
-        raise ValueError(f"{name}: {what} must be a positive int, got {value!r}")
-    return int(value)
+    """A channel count (0 too, as PyTorch) or a group count (positive): see :func:`size_arg`."""
+    return size_arg(value, name, what, 1 if what == "num_groups" else 0)
 
 
 class GroupNorm(Module):

@@ -244,3 +244,25 @@ def test_an_input_of_the_wrong_rank_raises_torchs_error_class(name: str, args: t
         except Exception as error:  # noqa: BLE001 - the class is what is compared
             with pytest.raises(type(error)):
                 getattr(nn, name)(*args)(mg.tensor(x))
+
+
+@pytest.mark.parametrize("name, args", [
+    ("Linear", (-2, 3)), ("Linear", (2.0, 3)), ("Linear", (2, None)),
+    ("Bilinear", (2, -3, 4)), ("Bilinear", (2, 3, 4.0)),
+    ("Conv1d", (-2, 4, 3)), ("Conv2d", (2, 4.0, 3)), ("ConvTranspose1d", (2, -4, 3)), ("ConvTranspose2d", (None, 4, 3)),
+    ("Embedding", (3, -4)), ("Embedding", (3.0, 4)), ("EmbeddingBag", (-3, 4)), ("EmbeddingBag", (3, 2.0)),
+    ("BatchNorm1d", (-2,)), ("BatchNorm2d", (2.0,)), ("SyncBatchNorm", (None,)), ("PReLU", (-2,)), ("PReLU", (2.0,)),
+    ("GroupNorm", (2, -2)), ("GroupNorm", (2, 2.0)), ("LayerNorm", (-2,)), ("RMSNorm", ((3, -1),)),
+])
+def test_a_bad_size_argument_raises_torchs_error_class(name: str, args: tuple) -> None:
+    """TypeError for a size that is not an int, RuntimeError for a negative one (PyTorch's "negative dimension")."""
+    _same_error(lambda: getattr(nn, name)(*args), lambda: getattr(torch.nn, name)(*args))
+
+
+@pytest.mark.parametrize("name, args, shape", [
+    ("BatchNorm1d", (0,), None), ("InstanceNorm1d", (0,), None),
+    ("GroupNorm", (2, 0), (3, 0, 2)),
+    ("Embedding", (0, 4), None), ("Linear", (0, 2), (3, 0)), ("LayerNorm", (0,), (3, 0)),
+])
+def test_a_size_of_zero_is_taken_as_torch_takes_it(name: str, args: tuple, shape: tuple | None) -> None:
+    _compare(name, args, {"dtype": "float64"}, None if shape is None else _normal(*shape))
