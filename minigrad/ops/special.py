@@ -83,8 +83,12 @@ asinh = _unary("asinh", lambda xp, x: xp.arcsinh(x), lambda xp, x, y: 1 / xp.sqr
 
 def _acosh_slope(xp: Any, x: Any, y: Any) -> Any:
     # complex x: 1/(sqrt(x - 1) sqrt(x + 1)), the derivative of the principal branch (PyTorch's, not 1/sqrt(x² - 1),
-    # which has the other sign where Re x < 0); real x: PyTorch's 1/sqrt(x² - 1)
-    return 1 / (xp.sqrt(x - 1) * xp.sqrt(x + 1)) if x.dtype.kind == "c" else 1 / xp.sqrt(x * x - 1)
+    # which has the other sign where Re x < 0); real x: PyTorch's 1/sqrt(x² - 1). On the cut (x.imag = -0.0, Re x < 1)
+    # PyTorch's x ± 1 are +0.0 there (NumPy's x - 1 keeps -0.0, the other side): + 0 clears the sign first
+    if x.dtype.kind != "c":
+        return 1 / xp.sqrt(x * x - 1)
+    x = x + 0
+    return 1 / (xp.sqrt(x - 1) * xp.sqrt(x + 1))
 
 
 acosh = _unary("acosh", lambda xp, x: xp.arccosh(x), _acosh_slope, "Inverse hyperbolic cosine (NaN below 1).")

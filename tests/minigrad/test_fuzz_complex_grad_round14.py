@@ -105,3 +105,16 @@ def test_cov_corrcoef_complex_as_torch(dtype, tol):
     ours, theirs = (lib.cov(lib.tensor(x), fweights=lib.tensor(fweights), aweights=lib.tensor(aweights))
                     for lib in (mg, torch))
     _assert_close(ours, theirs, tol)
+
+
+# --- branch cuts: the gradient on the cut itself (signed zeros) ------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["complex128", "complex64"])
+def test_gradients_on_branch_cuts_as_torch(dtype):
+    points = np.array([complex(-2, 0.0), complex(-2, -0.0), complex(-0.5, 0.0), complex(-0.5, -0.0), complex(0, -0.0),
+                       complex(-0.0, 0.0), complex(0, 2), complex(0, -2), complex(2, -0.0), complex(-3, -1e-30),
+                       complex(1.5, 0.0), complex(-1.5, -0.0)]).astype(dtype)
+    # acosh at x.imag = -0.0 with Re x < 1 took the other side of the cut (NumPy's x - 1 keeps the -0.0)
+    for name in ("acosh", "asinh", "acos", "asin", "atanh", "sqrt", "log", "log1p", "rsqrt"):
+        (_, g_mg, _), (_, g_t, _) = _grads(lambda lib, x, n=name: getattr(lib, n)(x), [points])
+        _assert_close(g_mg[0], g_t[0], 1e-5 if dtype == "complex64" else 1e-12)
