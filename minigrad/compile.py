@@ -169,6 +169,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import threading
 import types
 import warnings
 import weakref
@@ -377,6 +378,7 @@ def run_eagerly(why: str) -> None:
 # (``model = Model()`` again in a notebook, a weight rebound in a closure).
 GUARDS: list[Callable[[], Any]] = []
 RECAPTURE_LIMIT = 8   # captures again per function for changed guards, then it runs eagerly (torch.compile's limit)
+UNSURE_LIMIT = 3      # captures per signature kept for nothing while other threads run and an argument changed
 
 
 def add_guard(guard: Callable[[], Any]) -> None:
@@ -387,7 +389,7 @@ def add_guard(guard: Callable[[], Any]) -> None:
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
 _OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "fuse", "programs", "eager", "full", "cells", "cell_names",
                              "names", "owner", "words", "prints", "recaptures", "guarded_out", "unhashable", "lock",
-                             "moded", "mode_index", "modes_seen",
+                             "moded", "mode_index", "modes_seen", "unsure",
                              "__wrapped__", "__module__",
                              "__name__", "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
 
@@ -401,6 +403,7 @@ def reset() -> None:
     for compiled in list(_ALL):
         compiled.programs.clear()
         compiled.eager.clear()
+        compiled.unsure.clear()
         compiled.full = compiled.unhashable = False
         compiled.recaptures, compiled.guarded_out = 0, ""
         compiled._forget_modes()
@@ -420,6 +423,7 @@ class Compiled:
         self.fuse = fuse   # mode="max-autotune": elementwise ops of captures on a GPU fused (minigrad.fusion)
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> (why it runs eagerly, the guards then: a change tries again)
+        self.unsure: dict = {}  # signature -> captures dropped because an argument changed while threads ran
         self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
         self._watch(guards.watched(self.fn))
         self.recaptures = 0     # captures made again because a guard changed (RECAPTURE_LIMIT)
@@ -672,6 +676,7 @@ class Compiled:
         tracer = Tracer(tensors, reads_run_eagerly=not self.check)
         changes = INPLACE.thread_changes()   # this thread's: another thread's in-place ops are not fn's
         arguments = [guards.autograd_state(t) for t in tensors]
+        threads = threading.active_count()   # with others running, a change to an argument may be theirs
         streams = [] if previous is None else [stream_of(g) for _step, g in previous.generators]
         generators.count_host_uses(1)
         uses = generators.host_uses()   # what this thread and the others do with the host generator from here
@@ -713,10 +718,16 @@ class Compiled:
         if any(changed and module.__dict__.get("training") != before
                for module, before, changed in tracer.modes.values()):   # this thread's changes only
             tracer.note_eager("it leaves a module's train/eval mode changed, which a replay would not do")
-        for i, (t, before) in enumerate(zip(tensors, arguments)):
-            if guards.autograd_state(t) != before:
-                tracer.note_eager(f"it changes Tensor argument {i} itself (its requires_grad, hooks, retain_grad, "
-                                  ".grad, .data or name), which a replay would not do")
+        changed = next((i for i, (t, before) in enumerate(zip(tensors, arguments))
+                        if guards.autograd_state(t) != before), None)
+        if changed is not None:
+            if max(threads, threading.active_count()) > 1 and self.unsure.get(key, 0) < UNSURE_LIMIT:
+                # another thread may have made the change (its backward or zero_grad on a shared weight, a hook
+                # it registered): keep nothing, and capture this signature again on its next call
+                self.unsure[key] = self.unsure.get(key, 0) + 1
+                return result
+            tracer.note_eager(f"it changes Tensor argument {changed} itself (its requires_grad, hooks, retain_grad, "
+                              ".grad, .data or name), which a replay would not do")
         if any(y._node is not None and (y._node.hooks or y._node.retained) for y in tracer.keep):
             tracer.note_eager("it registers a hook or retain_grad on a tensor it computes")
         outputs: list = []
