@@ -193,10 +193,13 @@ class Tracer:
     def note_read(self, tensor: Tensor, how: str) -> None:
         """Python read the values of a tensor: if ``fn`` computed it, its path may depend on them."""
         ref = self.slot_of.get(id(tensor))
-        if ref is None or not self.reads_run_eagerly:
+        if not self.reads_run_eagerly or ref is None and not tensor.requires_grad:
             return
-        what = f"argument or weight {ref}" if type(ref) is int else \
-            f"the output of op {ref[1]} '{self.steps[ref[1]][0].name}'"
+        if ref is None:   # a weight no op read yet (an optimizer changes it in place between calls)
+            what = f"a weight of shape {tuple(tensor.shape)} that requires grad"
+        else:
+            what = f"argument or weight {ref}" if type(ref) is int else \
+                f"the output of op {ref[1]} '{self.steps[ref[1]][0].name}'"
         self.note_eager(f"it reads the value of a tensor (.{how}() of {what}), so its path or constants may "
                         "depend on values")
 

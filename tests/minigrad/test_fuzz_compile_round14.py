@@ -235,8 +235,6 @@ def test_a_number_in_a_wide_list_is_guarded():
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.xfail(strict=True, reason="Tracer.note_read ignores a tensor no op read yet (a weight read first by "
-                   ".tolist()/.numpy()/.item()); treating it as a read broke nn's own replays (see the report)")
 def test_a_weights_values_read_before_any_op_reads_it_run_eagerly():
     weight = nn.Parameter(mg.ones(3))
 
