@@ -98,10 +98,16 @@ def _unflatten(it: Any, spec: Spec) -> Any:
     return spec.kind(children)
 
 
+class KeyOrderError(ValueError):
+    """A dict of the prefix tree lists the tree's keys in another order (see :func:`broadcast_prefix`)."""
+
+
 def broadcast_prefix(prefix: Any, spec: Spec) -> list | None:
     """One entry per leaf of ``spec``: ``prefix``'s leaf standing over it (a leaf of ``prefix`` covers a
     whole subtree). None when ``prefix`` is not a prefix of the tree (another container type, length or
-    keys), as torch's ``_broadcast_to_and_flatten``."""
+    keys), as torch's ``_broadcast_to_and_flatten``. A dict of ``prefix`` with the tree's keys in another
+    order raises :class:`KeyOrderError`: torch pairs such dicts' entries by position, not by key, so
+    neither reading would be safe."""
     node = _node(prefix)
     if node is None:
         return [prefix] * spec.num_leaves
@@ -111,7 +117,9 @@ def broadcast_prefix(prefix: Any, spec: Spec) -> list | None:
     if context is not None:
         if set(context) != set(spec.context):
             return None
-        children = [prefix[key] for key in spec.context]
+        if tuple(context) != tuple(spec.context):
+            raise KeyOrderError(f"a dict with keys {list(context)} stands for one with keys {list(spec.context)} "
+                                "(another order)")
     out: list = []
     for child, child_spec in zip(children, spec.children):
         part = broadcast_prefix(child, child_spec)

@@ -4,7 +4,10 @@ minigrad has no batching rules: ``vmap(f)(x)`` calls ``f`` once per index ``i`` 
 dimension, on ``x.select(in_dim, i)`` (and the unmapped arguments as they are), and stacks each output
 along ``out_dims``. The results (values, shapes, structure, errors) are torch's; the speed is a Python
 loop's. The slices are ordinary ops, so ``grad(vmap(f))`` differentiates through the loop and
-``vmap(grad(f))`` gives per-sample gradients.
+``vmap(grad(f))`` gives per-sample gradients. A write in place into an unmapped input or a tensor ``f``
+captures, which the loop would apply once per example, raises unless each call leaves the same value
+(``zero_()``); a dict in ``in_dims``/``out_dims`` must list its keys in its tree's order (torch pairs by
+position).
 
 ``randomness`` (PyTorch's meanings): ``"different"`` — each call draws its own numbers (what a loop
 does); ``"same"`` — every call starts from the same state of the host (CPU) generator, so all draw the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import weakref
 from typing import Any, Callable, Iterator
 
 from ..constructors import zeros
@@ -55,7 +59,7 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
 
     @functools.wraps(func)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return _vmap_call(func, in_dims, out_dims, randomness, args, kwargs)
+        return _vmap_call(func, in_dims, out_dims, randomness, chunk_size, args, kwargs)
     return wrapped
 
 
@@ -70,9 +74,13 @@ def _name(func: Any) -> str:
     return getattr(func, "__name__", repr(func))
 
 
-def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, args: tuple, kwargs: dict) -> Any:
+def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chunk_size: int | None, args: tuple,
+               kwargs: dict) -> Any:
     name = _name(func)
     _check_out_dims(out_dims, name)
+    if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool)):
+        raise TypeError(f"vmap({name}, ..., chunk_size={chunk_size!r}): chunk_size must be an int or None, got "
+                        f"{type(chunk_size).__name__}")
     batch_size, flat_dims, flat_args, args_spec = _batched_inputs(in_dims, args, name)
     if batch_size == 0:
         return _empty_batch(func, flat_dims, flat_args, args_spec, kwargs, out_dims, name)
@@ -81,6 +89,8 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, arg
     unmapped = [(k, arg) for k, (arg, dim) in enumerate(zip(flat_args, flat_dims))
                 if dim is None and isinstance(arg, Tensor) and id(memory_owner(arg.data)) not in mapped]
     written: dict = {}   # input index -> its value after the first call that changed it
+    captured: dict = {}   # id(array) -> (weak reference to it, its value after the first call that changed it)
+    skip = mapped | {id(memory_owner(arg.data)) for _, arg in unmapped}
     _local.depth = vmap_depth() + 1
     try:
         with randomness_checked(randomness, batch_size) as start_call:
@@ -93,9 +103,10 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, arg
                     results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
                 if INPLACE.epoch != epoch:
                     _check_unmapped_writes(unmapped, written, epoch, name)
+                    _check_captured_writes(skip, captured, epoch, name)
     finally:
         _local.depth -= 1
-    return _stacked(results, out_dims, name)
+    return _stacked(results, out_dims, name, chunked=chunk_size is not None)
 
 
 _local = threading.local()
@@ -111,13 +122,40 @@ def _check_unmapped_writes(unmapped: list, written: dict, epoch: int, name: str)
         if k not in written:
             written[k] = arg.data.copy()
             continue
-        first, now = written[k], arg.data
-        if not bool(((first == now) | ((first != first) & (now != now))).all()):
+        if not _equal(written[k], arg.data):
             raise RuntimeError(f"vmap({name}, ...): `{name}` changed an input that is not mapped (input {k}, in_dim "
                                f"None, shape {arg.shape}) in place. PyTorch refuses such a write when a mapped tensor "
                                "is written into it and otherwise applies it once; minigrad's vmap calls the function "
                                "once per example, so it would apply it that many times. Change the input out of "
                                "place, or map it (in_dims 0 on a tensor expanded to the batch size).")
+
+
+def _check_captured_writes(skip: set, captured: dict, epoch: int, name: str) -> None:
+    """Raise if a call changed in place an array that an earlier call changed too (a tensor ``func`` captures
+    from outside, or keeps between calls) to another value than that call left: torch refuses writing a mapped
+    value into such a tensor and applies any other write once; the loop applies it once per example. The
+    arrays in ``skip`` (the inputs' memory) are left to the other checks; a new array each call (a clone
+    written in place) is never changed by two calls."""
+    for ref, _, epochs in list(INPLACE.entries.values()):
+        array = ref()
+        if array is None or not epochs or epochs[-1] <= epoch or id(array) in skip:
+            continue
+        seen = captured.get(id(array))
+        if seen is None or seen[0]() is not array:
+            captured[id(array)] = (weakref.ref(array), array.copy())
+            continue
+        if not _equal(seen[1], array):
+            raise RuntimeError(f"vmap({name}, ...): `{name}` changed in place a tensor that is not an input (shape "
+                               f"{tuple(array.shape)}, dtype {array.dtype}: one it captures from outside or keeps "
+                               "between calls) to another value on each call. PyTorch refuses writing a mapped "
+                               "tensor into an unmapped one and applies other writes once; minigrad's vmap calls the "
+                               "function once per example, so it would apply it that many times. Compute a new "
+                               "tensor instead (out of place), or pass the tensor in as a mapped input.")
+
+
+def _equal(first: Any, now: Any) -> bool:
+    """Same shape and values (NaN equal to NaN)."""
+    return first.shape == now.shape and bool(((first == now) | ((first != first) & (now != now))).all())
 
 
 def vmap_depth() -> int:
@@ -134,7 +172,7 @@ def _batched_inputs(in_dims: Any, args: tuple, name: str) -> tuple[int, list, li
         raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add inputs, or you are trying "
                          "to vmap over a function with no inputs. The latter is unsupported.")
     flat_args, args_spec = _pytree.flatten(args)
-    flat_dims = _pytree.broadcast_prefix(in_dims, args_spec)
+    flat_dims = _prefix_dims(in_dims, args_spec, f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims")
     if flat_dims is None:
         raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
                          f"structure of `inputs`. in_dims has structure {_pytree.flatten(in_dims)[1]} but inputs "
@@ -163,6 +201,17 @@ def _batched_inputs(in_dims: Any, args: tuple, name: str) -> tuple[int, list, li
     return sizes[0], flat_dims, flat_args, args_spec
 
 
+def _prefix_dims(dims: Any, spec: _pytree.Spec, where: str) -> list | None:
+    """``dims`` (in_dims or out_dims) read against the inputs' or outputs' ``spec``, one per leaf (None when
+    it does not fit), refusing a dict whose keys come in another order than the one it stands for."""
+    try:
+        return _pytree.broadcast_prefix(dims, spec)
+    except _pytree.KeyOrderError as error:
+        raise ValueError(f"{where}: {error}. PyTorch's vmap pairs such a dict's entries by position, not by key "
+                         "(it would give one key's dim to another key's value); write the keys in the same "
+                         "order.") from None
+
+
 def _check_out_dims(out_dims: Any, name: str) -> None:
     if isinstance(out_dims, int) and not isinstance(out_dims, bool):
         return
@@ -184,14 +233,15 @@ def _flat_out_dims(out_dims: Any, output: Any, out_spec: _pytree.Spec, name: str
         if isinstance(out_dims, tuple) and len(out_dims) == 1:
             return list(out_dims)
         raise incompatible()
-    flat = _pytree.broadcast_prefix(out_dims, out_spec)
+    flat = _prefix_dims(out_dims, out_spec, f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims")
     if flat is None:
         raise incompatible()
     return flat
 
 
-def _stacked(results: list, out_dims: Any, name: str) -> Any:
-    """The outputs of the calls, each leaf stacked along its out_dim."""
+def _stacked(results: list, out_dims: Any, name: str, chunked: bool = False) -> Any:
+    """The outputs of the calls, each leaf stacked along its out_dim. ``chunked`` (a ``chunk_size`` was
+    given): an out_dim None raises torch's TypeError (it concatenates the chunks' outputs along each out_dim)."""
     flat_results = []
     out_spec = None
     for result in results:
@@ -208,6 +258,10 @@ def _stacked(results: list, out_dims: Any, name: str) -> Any:
     for j, dim in enumerate(flat_dims):
         values = [flat[j] for flat in flat_results]
         if dim is None:
+            if chunked:
+                raise TypeError(f"vmap({name}, ..., out_dims={out_dims}, chunk_size=...): an out_dim of None does "
+                                "not work with chunk_size (PyTorch concatenates the chunks' outputs along each "
+                                "out_dim: cat(): argument 'dim' must be int, not NoneType)")
             if isinstance(values[0], Tensor) and not _all_same(values):
                 raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
             outputs.append(values[0])
