@@ -318,6 +318,14 @@ def l1_loss(input: Tensor, target: Any, size_average: bool | None = None, reduce
     return _pointwise_loss("l1_loss", input, target, size_average, reduce, reduction, weight, lambda diff: diff.abs())
 
 
+def _in_input_category(target: Tensor, input: Tensor) -> Tensor:  # noqa: A002
+    """An integer or bool ``target`` of a floating ``input`` in the input's dtype: PyTorch promotes by category (a
+    float32 input and an int64 target give a float32 loss) where NumPy would give float64."""
+    if target.dtype.kind in "iub" and input.dtype.kind in "fc":
+        return target.astype(input.dtype)
+    return target
+
+
 def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduce: Any,  # noqa: A002
                     reduction: str, weight: Any, error: Any, takes_complex: bool = True) -> Tensor:
     reduction = checked_reduction(size_average, reduce, reduction, name)
@@ -325,7 +333,7 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
     if not takes_complex:
         _not_complex(input, name)
     if not isinstance(target, (int, float)):   # a Python number is meant to broadcast
-        target = _as_operand(target, input, name)
+        target = _in_input_category(_as_operand(target, input, name), input)
         _broadcast_shape(input, target, name)
         _warn_if_broadcast(input, target, name)
     errors = error(input - target)
@@ -351,7 +359,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     if beta < 0:
         raise InputShapeError(f"{name}: beta must be non-negative, got {beta}")
     input = _floating(input, name)
-    target = _as_operand(target, input, name)
+    target = _in_input_category(_as_operand(target, input, name), input)
     _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
     difference = input - target

@@ -266,3 +266,16 @@ def test_a_bad_size_argument_raises_torchs_error_class(name: str, args: tuple) -
 ])
 def test_a_size_of_zero_is_taken_as_torch_takes_it(name: str, args: tuple, shape: tuple | None) -> None:
     _compare(name, args, {"dtype": "float64"}, None if shape is None else _normal(*shape))
+
+
+@pytest.mark.parametrize("name", ["MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"])
+@pytest.mark.parametrize("target_dtype", ["int64", "int32"])
+def test_an_integer_target_keeps_the_inputs_float_dtype(name: str, target_dtype: str) -> None:
+    """PyTorch promotes by category: a float32 input and an integer target give a float32 loss (NumPy's rule
+    would give float64)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((3, 4)).astype(np.float32), rng.integers(0, 3, (3, 4)).astype(target_dtype)
+    ours, theirs = getattr(nn, name)()(mg.tensor(x), mg.tensor(y)), getattr(torch.nn, name)()(torch.tensor(x),
+                                                                                             torch.tensor(y))
+    assert ours.dtype == mg.float32 and theirs.dtype == torch.float32
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
