@@ -279,3 +279,23 @@ def test_an_integer_target_keeps_the_inputs_float_dtype(name: str, target_dtype:
                                                                                              torch.tensor(y))
     assert ours.dtype == mg.float32 and theirs.dtype == torch.float32
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("Linear", (300, 200)), ("Bilinear", (20, 30, 200)), ("Conv1d", (40, 600, 5)), ("Conv2d", (16, 400, 3, 1, 0, 1, 4)),
+    ("ConvTranspose2d", (16, 400, 3, 1, 0, 0, 4)), ("ConvTranspose3d", (8, 300, 2)), ("Embedding", (3000, 40)),
+    ("EmbeddingBag", (3000, 40)), ("PReLU", (500, 0.1)), ("BatchNorm2d", (300,)), ("GroupNorm", (3, 300)),
+])
+def test_default_initialisation_draws_as_torchs(name: str, args: tuple) -> None:
+    """Each parameter of a large layer has torch's distribution: the same range and standard deviation (within
+    sampling error), e.g. Linear/Conv U(-1/√fan_in, 1/√fan_in) for weight and bias, Embedding N(0, 1)."""
+    torch.manual_seed(0)
+    mg.manual_seed(0)
+    theirs, ours = getattr(torch.nn, name)(*args).state_dict(), getattr(nn, name)(*args).state_dict()
+    assert list(ours) == list(theirs)
+    for key, value in theirs.items():
+        a, e = ours[key].numpy().astype(np.float64), value.numpy().astype(np.float64)
+        scale = max(np.abs(e).max(), 1e-12)
+        assert np.abs(a).max() == pytest.approx(np.abs(e).max(), rel=0.1 if e.std() > 0.5 else 0.02, abs=1e-12), key
+        assert a.std() == pytest.approx(e.std(), rel=0.1, abs=1e-12 * scale), key
+        assert abs(a.mean() - e.mean()) <= 0.1 * scale + 1e-12, key
