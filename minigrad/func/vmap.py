@@ -24,9 +24,10 @@ import threading
 import weakref
 from typing import Any, Callable, Iterator
 
-from ..constructors import zeros
+from ..constructors import ones, zeros
 from ..generators import _host
 from ..ops import stack
+from ..ops.extras import eye
 from ..ops.strided import vmapped_storage
 from ..tensor import Tensor
 from ..versions import INPLACE, memory_owner
@@ -83,7 +84,7 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
                         f"{type(chunk_size).__name__}")
     batch_size, flat_dims, flat_args, args_spec = _batched_inputs(in_dims, args, name)
     if batch_size == 0:
-        return _empty_batch(func, flat_dims, flat_args, args_spec, kwargs, out_dims, name)
+        return _empty_batch(func, flat_dims, flat_args, args_spec, kwargs, out_dims, randomness, name)
     results = []
     mapped = {id(memory_owner(arg.data)) for arg, dim in zip(flat_args, flat_dims) if dim is not None}
     unmapped = [(k, arg) for k, (arg, dim) in enumerate(zip(flat_args, flat_dims))
@@ -292,21 +293,34 @@ def _all_same(values: list) -> bool:
 
 
 def _empty_batch(func: Callable, flat_dims: list, flat_args: list, args_spec: _pytree.Spec, kwargs: dict,
-                 out_dims: Any, name: str) -> Any:
-    """A mapped dimension of size 0: ``func`` runs once on zeros of one sample's shape (its draws undone) to
-    learn the outputs' shapes; each output is empty along its out_dim."""
-    sample = []
+                 out_dims: Any, randomness: str, name: str) -> Any:
+    """A mapped dimension of size 0: ``func`` runs once on a stand-in for one example to learn the outputs'
+    shapes (torch runs its ops on empty tensors, which no value can make fail): zeros, then, if that raised,
+    ones with identity matrices in the last two dims where they are square (what ``inv``, ``cholesky`` and
+    integer division take). Its draws are undone (one raises in ``"error"`` mode, as torch's). Each output is
+    empty along its out_dim and, where the call's output required grad, depends on the mapped inputs that
+    require grad (their gradients are empty), as torch's."""
+    first_error = None
+    for fill in (_zeros_like, _identity_like):
+        sample = [arg if dim is None else fill(arg, dim) for arg, dim in zip(flat_args, flat_dims)]
+        state = _host().bit_generator.state
+        try:
+            result = func(*_pytree.unflatten(sample, args_spec), **kwargs)
+        except Exception as error:   # a value the function cannot take: the other stand-in, else this error
+            first_error = first_error or error
+            continue
+        finally:
+            drew = _host().bit_generator.state != state
+            _host().bit_generator.state = state
+        if drew and randomness == "error":
+            raise RuntimeError(_RANDOM_ERROR)
+        break
+    else:
+        raise first_error
+    anchor = None   # 0 (an empty sum) depending on the mapped inputs that require grad
     for arg, dim in zip(flat_args, flat_dims):
-        if dim is None:
-            sample.append(arg)
-        else:
-            shape = tuple(arg.shape[:dim]) + tuple(arg.shape[dim + 1:])
-            sample.append(zeros(shape, dtype=arg.dtype, device=arg.device))
-    state = _host().bit_generator.state
-    try:
-        result = func(*_pytree.unflatten(sample, args_spec), **kwargs)
-    finally:
-        _host().bit_generator.state = state
+        if dim is not None and arg.requires_grad:
+            anchor = arg.sum() if anchor is None else anchor + arg.sum()
     flat, spec = _pytree.flatten(result)
     outputs = []
     for value, dim in zip(flat, _flat_out_dims(out_dims, result, spec, name)):
@@ -315,8 +329,32 @@ def _empty_batch(func: Callable, flat_dims: list, flat_args: list, args_spec: _p
             continue
         shape = list(value.shape)
         shape.insert(_out_dim(dim, value.ndim), 0)
-        outputs.append(zeros(tuple(shape), dtype=value.dtype, device=value.device))
+        empty = zeros(tuple(shape), dtype=value.dtype, device=value.device)
+        outputs.append(empty + anchor.to(value.dtype) if value.requires_grad and anchor is not None else empty)
     return _pytree.unflatten(outputs, spec)
+
+
+def _example_shape(arg: Tensor, dim: int) -> tuple:
+    return tuple(arg.shape[:dim]) + tuple(arg.shape[dim + 1:])
+
+
+def _identity_like(arg: Tensor, dim: int) -> Tensor:
+    """Ones of one example's shape, identity matrices in the last two dims where they are square; requiring
+    grad where ``arg`` does."""
+    shape = _example_shape(arg, dim)
+    stand_in = ones(shape, dtype=arg.dtype, device=arg.device)
+    if len(shape) >= 2 and shape[-1] == shape[-2]:
+        stand_in = stand_in * eye(shape[-1], dtype=arg.dtype, device=arg.device)
+    return stand_in.requires_grad_() if arg.requires_grad else stand_in
+
+
+def _zeros_like(arg: Tensor, dim: int) -> Tensor:
+    stand_in = zeros(_example_shape(arg, dim), dtype=arg.dtype, device=arg.device)
+    return stand_in.requires_grad_() if arg.requires_grad else stand_in
+
+
+_RANDOM_ERROR = ("vmap: called random operation while in randomness error mode. Please either use the 'same' or "
+                 "'different' randomness flags on vmap or perform the randomness operation out of vmap")
 
 
 @contextlib.contextmanager
@@ -334,9 +372,7 @@ def randomness_checked(randomness: str, calls: int) -> Iterator[Callable[[], Non
         if randomness == "same":
             generator.state = start
         elif generator.state != start:
-            raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use the "
-                               "'same' or 'different' randomness flags on vmap or perform the randomness operation "
-                               "out of vmap")
+            raise RuntimeError(_RANDOM_ERROR)
 
     yield start_call
     if randomness == "error":

@@ -114,3 +114,33 @@ def test_vmap_other_in_place_writes_match_torch(torch: Any, program: Any) -> Non
     def run(lib: Any) -> Any:
         return program(lib, lib.tensor(X), lib.tensor(V), lib.tensor(V + 1.0))
     _same(run(mg), run(torch))
+
+
+# a batch of size 0: the function runs once on a stand-in example to learn the output shapes; zeros made inv,
+# cholesky and integer division raise where torch (ops on empty tensors) gives empty results; a draw in "error"
+# mode was not seen; the output did not require grad where torch's does
+@pytest.mark.parametrize("program", [
+    lambda lib, x: lib.func.vmap(lib.linalg.inv)(x.reshape(3, 2, 2)[:0]),
+    lambda lib, x: lib.func.vmap(lib.linalg.cholesky)(x.reshape(3, 2, 2)[:0]),
+    lambda lib, x: lib.func.vmap(lambda a: (a.long() // a.long(), a.sum()), out_dims=(1, 0))(x[:0]),
+], ids=["inv", "cholesky", "int-div"])
+def test_vmap_empty_batch_matches_torch(torch: Any, program: Any) -> None:
+    _same(_run(mg, program, X), _run(torch, program, X))
+
+
+def test_vmap_empty_batch_draw_in_error_mode_raises(torch: Any) -> None:
+    def program(lib: Any, x: Any) -> Any:
+        return lib.func.vmap(lambda a: a + lib.rand(4, dtype=lib.float64))(x[:0])
+    assert _error_class(torch, program, X) is RuntimeError
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        _run(mg, program, X)
+    assert mg.func.vmap(lambda a: a + mg.rand(4), randomness="different")(mg.zeros(0, 4)).shape == (0, 4)
+
+
+def test_vmap_empty_batch_output_requires_grad_as_torch(torch: Any) -> None:
+    def program(lib: Any, x: Any) -> Any:
+        leaf = x[:0].clone().requires_grad_()
+        out = lib.func.vmap(lambda a: (a * 2, a.detach()))(leaf)
+        out[0].sum().backward()
+        return out[0].requires_grad, out[1].requires_grad, tuple(leaf.grad.shape)
+    assert _run(mg, program, X) == _run(torch, program, X) == (True, False, (0, 4))
