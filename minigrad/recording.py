@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
 from contextvars import ContextVar
+from threading import get_ident
 from typing import Any, Callable
 
 from .arguments import as_bool
@@ -64,21 +64,32 @@ class _Switch:
 
     def _stack(self) -> list:
         """This thread's values to restore, one per block of this object it is inside (innermost last)."""
-        return self.__dict__.setdefault("_previous", {}).setdefault(threading.get_ident(), [])
+        return self.__dict__.setdefault("_previous", {}).setdefault(get_ident(), [])
 
     def _entry_value(self) -> Any:
         """The value a block sets (a local per entry: another thread may be entering this object too)."""
         return self.value
 
     def __enter__(self) -> Any:
-        self._stack().append(set_state(self.field, self._entry_value()))
+        previous = set_state(self.field, self._entry_value())
+        stacks = self.__dict__.get("_previous")
+        if stacks is None:
+            stacks = self.__dict__.setdefault("_previous", {})
+        thread = get_ident()
+        stack = stacks.get(thread)
+        if stack is None:
+            stacks[thread] = [previous]
+        else:
+            stack.append(previous)
 
     def __exit__(self, *exc: object) -> None:
         stacks = self._previous
-        thread = threading.get_ident()
-        if thread not in stacks and stacks:   # entered in another thread (a generator resumed here): its entry
-            thread = next(iter(stacks))
-        stack = stacks[thread]
+        thread = get_ident()
+        stack = stacks.get(thread)
+        if stack is None:   # entered in another thread (a generator resumed here): that thread's entry
+            if not stacks:
+                raise RuntimeError(f"{type(self).__name__}: __exit__ without a matching __enter__")
+            thread, stack = next(iter(stacks.items()))
         set_state(self.field, stack.pop())
         if not stack:   # only this thread uses its entry: a pool's threads leave nothing behind
             del stacks[thread]
