@@ -2,7 +2,8 @@
 
 Threads: the recording state is per thread (DESIGN §3), also when threads share one context-manager object
 (``NO_GRAD = mg.no_grad()`` at module level, entered by every worker): a thread's exit restores its own state,
-never the state another thread entered the same object with.
+never the state another thread entered the same object with. ``mg.compile`` does not take another thread's
+backward into a shared weight, during a capture, for the function changing its argument.
 
 Files: ``mg.load`` of mutated checkpoints (bad .npy headers, pickles, entries twice, missing or renamed) raises a
 CheckpointError naming the file, and a failed ``load_state_dict`` of what did load changes nothing.
