@@ -212,27 +212,45 @@ def _full(shape: tuple, fill_value: Any, dtype: Any, device: Any, requires_grad:
 
 
 def _fill_in(value: Any, dtype: numpy.dtype, name: str) -> Any:
-    """``value`` checked to fit ``dtype`` as PyTorch's ``full`` checks it (RuntimeError "value cannot be converted
-    ... without overflow"): NaN, infinities and floats outside an integer dtype's range, ints outside it (an
-    unsigned dtype takes -max ... max, a negative wrapping), a complex with an imaginary part for a real dtype,
-    and a finite float beyond float32's range. NumPy would fill the minimum integer or wrap without a word."""
+    """``value`` checked to fit ``dtype`` as PyTorch converts a number for ``full``, ``fill_``, ``masked_fill``,
+    ``index_fill`` and ``x[i] = v`` (RuntimeError "value cannot be converted ... without overflow"): NaN,
+    infinities and floats outside an integer dtype's range, ints outside it (an unsigned dtype takes
+    -max ... max, a negative wrapping: -1 is 255 in uint8), a complex with an imaginary part for a real dtype,
+    and a finite number beyond a float (or complex) dtype's range (float16 and float32 included). NumPy would
+    fill the minimum integer, wrap or store inf without a word. Returns the number to write (a bool for a bool
+    dtype, an int for an integer one)."""
     number = value.item() if isinstance(value, numpy.generic) else value
-    if dtype.kind in "bc" or isinstance(number, bool):
+    if dtype.kind == "b":
+        return bool(number)   # any number converts (NaN is True), as PyTorch's
+    if isinstance(number, bool):
         return value
-    if isinstance(number, complex):
+    if isinstance(number, complex) and dtype.kind != "c":
         if number.imag != 0:
             raise RuntimeError(f"{name}: value {number} cannot be converted to type {dtype} without overflow "
                                "(it has an imaginary part)")
         number = number.real
+    lowest, limit = _RANGES.get(dtype) or _range(dtype)
     if dtype.kind in "iu":
-        info = numpy.iinfo(dtype)
-        lowest = -int(info.max) if dtype.kind == "u" and isinstance(number, int) else int(info.min)
-        if (isinstance(number, float) and not math.isfinite(number)) or not lowest <= number <= int(info.max):
+        if dtype.kind == "u" and isinstance(number, int):
+            lowest = -limit
+        if (isinstance(number, float) and not math.isfinite(number)) or not lowest <= number <= limit:
             raise RuntimeError(f"{name}: value {number} cannot be converted to type {dtype} without overflow")
-        return int(number) % (int(info.max) + 1) if dtype.kind == "u" else int(number)
-    if dtype.itemsize == 4 and math.isfinite(number) and abs(number) > float(numpy.finfo(dtype).max):
-        raise RuntimeError(f"{name}: value {number} cannot be converted to type {dtype} without overflow")
+        return int(number) % (limit + 1) if dtype.kind == "u" else int(number)
+    for part in (number.real, number.imag) if isinstance(number, complex) else (number,):
+        if abs(part) > limit and abs(part) != math.inf:   # inf and NaN convert; an int compares exactly
+            raise RuntimeError(f"{name}: value {number} cannot be converted to type {dtype} without overflow")
     return number
+
+
+_RANGES: dict = {}   # dtype -> (lowest, largest) finite value, for _fill_in (numpy.iinfo/finfo are slow)
+
+
+def _range(dtype: numpy.dtype) -> tuple:
+    """(lowest, largest) finite value of an integer dtype (as ints) or of a float or complex one's real type."""
+    kind = int if dtype.kind in "iu" else float
+    info = numpy.iinfo(dtype) if kind is int else numpy.finfo(dtype)
+    _RANGES[dtype] = kind(info.min), kind(info.max)
+    return _RANGES[dtype]
 
 
 def _fill_number(value: Any, name: str) -> Any:

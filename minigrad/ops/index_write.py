@@ -32,7 +32,7 @@ from ._util import (
     sum_to,
     tensor_arg,
 )
-from .inplace import SetItem, _fill, _inplace
+from .inplace import SetItem, _fill, _inplace, number_in
 from .select import _index_array, check_along, check_index_dtype
 from .shape import _index_arrays, broadcast_to, reshape
 
@@ -175,7 +175,8 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
     if isinstance(value, Tensor):
         value = value.to(x.device, x.dtype)
     elif isinstance(value, (bool, int, float, complex, backend.numpy.number, backend.numpy.bool_)):
-        value = device_array(x, lambda xp: xp.asarray(value).astype(x.dtype))
+        number = number_in(x, value, "index_fill")   # NaN or 300 into uint8 refused, as PyTorch's
+        value = device_array(x, lambda xp: xp.asarray(number))
     else:
         raise TypeError(f"index_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
     # the mask is an op of the index (the caller's Tensor when it is one): a compiled replay uses each call's

@@ -37,7 +37,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
-from ..constructors import rand, randn
+from ..constructors import _fill_in, rand, randn
 from ..dtypes import can_cast
 from ..recording import _state
 from ..tensor import Tensor, _address
@@ -352,25 +352,23 @@ def _fill(name: str, mask: Any, value: Any) -> Callable[[Tensor], Tensor]:
     return compute
 
 
-def _dtype_of(x: Tensor, value: Any) -> Any:
-    """A Tensor value cast to ``x``'s dtype (differentiably): a fill keeps the dtype of what it fills. A Python
-    number filling an integer or bool tensor is converted as PyTorch converts it (2.7 → 2, 2.7 → True)."""
+_NUMBERS = (int, float, complex, numpy.number, numpy.bool_)
+
+
+def _dtype_of(x: Tensor, value: Any, name: str = "fill_") -> Any:
+    """``value`` in ``x``'s dtype: a fill keeps the dtype of what it fills. A Tensor is cast (differentiably); a
+    number is converted as PyTorch converts it (2.7 → 2, 2.7 → True, -1 → 255 in uint8) and refused where that
+    overflows (NaN or 300 into uint8, 1e39 into float32: RuntimeError), as :func:`number_in`."""
     if isinstance(value, Tensor):
         return astype(value, x.dtype) if value.dtype != x.dtype else value
-    if isinstance(value, complex) and x.dtype.kind != "c":   # NumPy would make the result complex
-        raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow")
-    if x.dtype.kind in "biu" and isinstance(value, (int, float)):
-        if x.dtype.kind == "u" and type(value) is int and -int(numpy.iinfo(x.dtype).max) <= value < 0:
-            value += int(numpy.iinfo(x.dtype).max) + 1   # PyTorch wraps a negative int into an unsigned type (-3 → 253)
-        try:
-            return x.dtype.type(value)
-        except (OverflowError, ValueError):
-            raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow") from None
-    # a finite number beyond the float dtype's range (NumPy would store inf)
-    if (x.dtype.kind == "f" and type(value) in (int, float) and abs(value) > float(numpy.finfo(x.dtype).max)
-            and abs(value) != float("inf")):
-        raise RuntimeError(f"value {value!r} cannot be converted to type {x.dtype} without overflow")
-    return value
+    return number_in(x, value, name) if isinstance(value, _NUMBERS) else value
+
+
+def number_in(x: Tensor, value: Any, name: str) -> Any:
+    """A Python or NumPy number written into ``x`` (a fill, a masked or indexed write), as a scalar of x's dtype:
+    checked as PyTorch checks it (RuntimeError "value cannot be converted to type ... without overflow"), so
+    NumPy neither stores the minimum int for NaN, wraps 300 into uint8, saturates, nor promotes x's dtype."""
+    return x.dtype.type(_fill_in(value, x.dtype, name))
 
 
 # --- the ops -------------------------------------------------------------------
@@ -529,7 +527,7 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
     value = _real_part_only(x, value, "masked_fill")
-    return _fill("masked_fill", _bool_mask(mask, "masked_fill"), _dtype_of(x, value))(x)
+    return _fill("masked_fill", _bool_mask(mask, "masked_fill"), _dtype_of(x, value, "masked_fill"))(x)
 
 
 def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
@@ -537,7 +535,7 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     number or a 0-d tensor."""
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
-    value = _dtype_of(x, _real_part_only(x, value, "masked_fill_"))
+    value = _dtype_of(x, _real_part_only(x, value, "masked_fill_"), "masked_fill_")
     return _inplace(x, "masked_fill_", _fill("masked_fill_", _bool_mask(mask, "masked_fill_"), value), value)
 
 
@@ -583,7 +581,13 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"setitem: expected a Tensor, got {type(x).__name__}")
-    if not isinstance(value, (Tensor, int, float, complex, numpy.number, numpy.bool_)):
+    if isinstance(value, _NUMBERS):   # checked to fit x's dtype as PyTorch's fills check it ...
+        if x.dtype == numpy.float16:   # ... though its setitem casts into float16 (70000 → inf) where a fill refuses
+            with numpy.errstate(over="ignore"):
+                value = numpy.float16(_fill_in(value, numpy.dtype(numpy.float64), "setitem"))
+        else:
+            value = number_in(x, value, "setitem")
+    elif not isinstance(value, Tensor):
         value = _value_array(value, x, "setitem")
     if getattr(value, "ndim", 0) and value.shape[0] == 1:
         lead = next((i for i, n in enumerate(value.shape) if n != 1), value.ndim)

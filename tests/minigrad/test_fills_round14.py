@@ -1,0 +1,126 @@
+"""Round 14: a number written into a tensor (fill_, masked_fill, index_fill, x[i] = v, full, new_full,
+fill_diagonal_) is converted as PyTorch converts it: a value that does not fit the dtype (NaN or 300 into an
+integer, 255.9 into uint8, 1e39 into float32 or float16) raises PyTorch's RuntimeError instead of NumPy's
+silent minimum int, wrap-around or inf; -1 into uint8 still wraps to 255, as PyTorch's."""
+
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+NAN = math.nan
+
+
+def _dtype(lib, name):
+    return getattr(lib, name) if lib is torch else name
+
+
+def _outcome(build, lib):
+    """(values, dtype name) of ``build(lib)``, or the exception it raised."""
+    try:
+        out = build(lib)
+    except Exception as error:  # noqa: BLE001 - the class is compared with torch's
+        return error
+    return np.asarray(out.tolist()), str(out.dtype).replace("torch.", "")
+
+
+def _same_as_torch(build):
+    expected, got = _outcome(build, torch), _outcome(build, mg)
+    if isinstance(expected, Exception):
+        assert isinstance(got, type(expected)), f"torch raised {expected!r}, minigrad gave {got!r}"
+        assert "cannot be converted" in str(got)
+        return
+    assert not isinstance(got, Exception), f"torch gave {expected}, minigrad raised {got!r}"
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert got[1] == expected[1]
+
+
+def _x(lib, dtype):
+    return lib.tensor([1, 2, 3], dtype=_dtype(lib, dtype))
+
+
+def _mask(lib):
+    return lib.tensor([True, False, True])
+
+
+def _index(lib):
+    return lib.tensor([0, 2])
+
+
+def _setitem(key):
+    def write(x, value, lib):
+        x[key(lib) if callable(key) else key] = value
+        return x
+    return write
+
+
+WRITES = {
+    "fill_": lambda x, v, lib: x.fill_(v),
+    "masked_fill": lambda x, v, lib: x.masked_fill(_mask(lib), v),
+    "masked_fill_": lambda x, v, lib: x.masked_fill_(_mask(lib), v),
+    "index_fill": lambda x, v, lib: x.index_fill(0, _index(lib), v),
+    "index_fill_": lambda x, v, lib: x.index_fill_(0, _index(lib), v),
+    "set_int": _setitem(1),
+    "set_slice": _setitem(slice(1, None)),
+    "set_index": _setitem(_index),
+    "set_mask": _setitem(_mask),
+    "new_full": lambda x, v, lib: x.new_full((2,), v),
+    "fill_diagonal_": lambda x, v, lib: x.reshape(1, 3).fill_diagonal_(v),
+}
+
+CASES = [
+    ("uint8", NAN), ("uint8", np.float64(NAN)), ("uint8", 300), ("uint8", np.int64(300)), ("uint8", 255.9),
+    ("uint8", 256.0), ("uint8", -0.5), ("uint8", -1.0), ("uint8", -1), ("uint8", -255), ("uint8", -256),
+    ("uint8", np.int64(-1)), ("uint8", 255), ("int8", 255.9), ("int8", -255), ("int32", NAN), ("int32", math.inf),
+    ("int32", np.float64(NAN)), ("int32", 2**40), ("int32", 2.7), ("int64", np.float64(1e39)), ("int64", -2.7),
+    ("float32", np.float64(1e39)), ("float32", 1e39), ("float32", math.inf), ("float32", NAN), ("float32", 2**40),
+    ("float32", np.int64(-1)), ("float16", 65504.0), ("float64", 1e308), ("bool", NAN), ("bool", np.int64(300)),
+    ("bool", -2.5), ("complex64", 1e39), ("complex64", complex(0, 1e39)), ("complex64", 1 + 2j),
+]
+
+
+@pytest.mark.parametrize("op", sorted(WRITES))
+@pytest.mark.parametrize("dtype,value", CASES, ids=[f"{d}-{v!r}" for d, v in CASES])
+def test_number_written_into_a_tensor_as_torch(op, dtype, value):
+    _same_as_torch(lambda lib: WRITES[op](_x(lib, dtype), value, lib))
+
+
+@pytest.mark.parametrize("value", [70000, 65520.0, -1e39, 1e39, 2**40, 65519.0, NAN])
+@pytest.mark.parametrize("op", ["fill_", "masked_fill", "index_fill", "new_full", "set_int", "set_index"])
+def test_float16_fills_refuse_overflow_but_setitem_casts_to_inf_as_torch(op, value):
+    _same_as_torch(lambda lib: WRITES[op](_x(lib, "float16"), value, lib))
+
+
+@pytest.mark.parametrize("dtype,value", [("float16", 70000.0), ("float16", 2**40), ("float32", 1e39),
+                                         ("complex64", 1e39), ("uint8", -1), ("uint8", 255.9), ("bool", 2**63)])
+def test_full_and_full_like_as_torch(dtype, value):
+    _same_as_torch(lambda lib: lib.full((2,), value, dtype=_dtype(lib, dtype)))
+    _same_as_torch(lambda lib: lib.full_like(_x(lib, dtype), value))
+
+
+def test_the_error_names_the_op_value_and_dtype():
+    with pytest.raises(RuntimeError, match=r"index_fill: value nan cannot be converted to type int64 without overflow"):
+        mg.tensor([1, 2, 3]).index_fill(0, mg.tensor([0]), NAN)
+    with pytest.raises(RuntimeError, match=r"setitem: value 300 cannot be converted to type uint8"):
+        mg.tensor([1, 2, 3], dtype="uint8")[1:] = 300
+    x = mg.tensor([1, 2, 3], dtype="int32")
+    with pytest.raises(RuntimeError, match=r"fill_: value nan cannot be converted to type int32"):
+        x.fill_(np.float64(NAN))
+    assert x.tolist() == [1, 2, 3]   # nothing written
+
+
+def test_zero_and_plain_fills_unchanged():
+    for dtype in ("uint8", "int32", "bool", "float16", "float32", "complex64"):
+        assert mg.tensor([1, 2, 3], dtype=dtype).zero_().tolist() == torch.tensor(
+            [1, 2, 3], dtype=getattr(torch, dtype)).zero_().tolist()
+    x = mg.zeros(3, requires_grad=True)
+    y = x * 1
+    y[1] = 2.5
+    y.masked_fill_(mg.tensor([True, False, False]), 1.5)
+    y.sum().backward()
+    assert y.tolist() == [1.5, 2.5, 0.0] and x.grad.tolist() == [0.0, 0.0, 1.0]
+
