@@ -102,10 +102,6 @@ def test_a_switch_entered_in_one_thread_and_left_in_another_still_exits() -> Non
     mg.recording.set_state("scope", "")   # the block set this thread's scope; put it back
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="minigrad/ops/inference.py keeps its ContextVar tokens in "
-                   "one list per object: another thread's token is reset here (ValueError: created in a different "
-                   "Context); fix: keep them per thread, as recording._Switch does, and compute extras.py's "
-                   "inference_mode(False) value in _entry_value, not in self.value")
 def test_one_inference_mode_object_entered_by_two_threads() -> None:
     shared = mg.inference_mode()
     result = _two_threads_share(shared, mg.enable_grad(), mg.enable_grad(),

@@ -131,6 +131,6 @@ class inference_mode(no_grad):  # noqa: N801 - PyTorch's name
     def __init__(self, mode: bool = True) -> None:
         self.mode = flag(mode, "inference_mode", "mode")
 
-    def __enter__(self) -> Any:
-        self.value = False if self.mode else is_grad_enabled()
-        return super().__enter__()
+    def _entry_value(self) -> Any:
+        """Recording off, or (``inference_mode(False)``) as it is at this entry."""
+        return False if self.mode else is_grad_enabled()

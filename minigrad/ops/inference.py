@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
+from threading import get_ident
 from typing import Any
 
 from ..tensor import Tensor
@@ -19,12 +20,18 @@ class inference_mode(extras.inference_mode):  # noqa: N801 - PyTorch's name
     (recording left as it is)."""
 
     def __enter__(self) -> Any:
-        self.__dict__.setdefault("_tokens", []).append(_enabled.set(self.mode))
+        # this thread's values to restore: one object may be entered by several threads at once, as the switches
+        self.__dict__.setdefault("_previous_modes", {}).setdefault(get_ident(), []).append(_enabled.get())
+        _enabled.set(self.mode)
         return super().__enter__()
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
-        _enabled.reset(self._tokens.pop())
+        stacks = self._previous_modes
+        thread = get_ident() if get_ident() in stacks else next(iter(stacks))   # a generator resumed elsewhere
+        _enabled.set(stacks[thread].pop())
+        if not stacks[thread]:
+            del stacks[thread]
 
 
 def is_inference_mode_enabled() -> bool:
