@@ -7,9 +7,10 @@ from typing import Any
 
 import minigrad as mg
 
+from ._conv import _ints
 from ._errors import InputShapeError
 
-__all__ = ["ConstantPad", "check_pad_input"]
+__all__ = ["ConstantPad", "check_pad_input", "pad_amounts"]
 
 
 class _PadDimsError(ValueError, NotImplementedError):
@@ -17,19 +18,30 @@ class _PadDimsError(ValueError, NotImplementedError):
     PyTorch's NotImplementedError ("Padding size 2 is not supported for 4D input tensor")."""
 
 
-def check_pad_input(name: str, mode: str, input: Any, dims: int) -> None:  # noqa: A002 - PyTorch's name
-    """A ``dims``-D padding module's input must be (C, *S) or (N, C, *S) with len(S) = ``dims``. Otherwise PyTorch's
-    error: for reflect and replicate, RuntimeError where the input has fewer dims than are padded and
-    NotImplementedError else; for circular, ValueError."""
+def pad_amounts(padding: Any, dims: int, name: str) -> tuple:
+    """A padding module's ``padding``: an int for both sides of each of its ``dims`` dims, or F.pad's amounts
+    (left, right[, top, bottom[, front, back]]) from the last dim. As PyTorch's modules, a sequence for fewer or
+    more dims than the module's is taken as given (``ZeroPad2d((1, 2))`` pads the last dim only)."""
+    if isinstance(padding, (tuple, list)) and len(padding) in (2, 4, 6):
+        return _ints(padding, len(padding), name, "padding", None)
+    return _ints(padding, 2 * dims, name, "padding", None)
+
+
+def check_pad_input(name: str, mode: str, input: Any, dims: int, padded: int) -> None:  # noqa: A002
+    """The input of a ``dims``-D reflect / replicate / circular padding module whose amounts pad ``padded`` dims
+    (``dims`` unless given another number of amounts) must be (C, *S) or (N, C, *S) with len(S) = ``padded``.
+    Otherwise PyTorch's errors: a circular pad first checks its input against ``dims`` (a ValueError); then a
+    RuntimeError where the input has fewer dims than are padded, else a NotImplementedError."""
     ndim = getattr(input, "ndim", None)
-    if ndim in (dims + 1, dims + 2) and isinstance(input, mg.Tensor):
-        return
-    shape = getattr(input, "shape", type(input).__name__)
-    spatial = ("L", "H, W", "D, H, W")[dims - 1]
-    message = f"{name}: expected a {dims + 1}-D (C, {spatial}) or {dims + 2}-D (N, C, {spatial}) input, got {shape}"
-    if mode == "circular" or ndim is None:
-        raise ValueError(message)
-    raise (InputShapeError if ndim < dims else _PadDimsError)(message)
+    for rank, circular in ((dims, True), (padded, False)):
+        if (circular and mode != "circular") or (ndim in (rank + 1, rank + 2) and isinstance(input, mg.Tensor)):
+            continue
+        spatial = ("L", "H, W", "D, H, W")[rank - 1]
+        message = (f"{name}: expected a {rank + 1}-D (C, {spatial}) or {rank + 2}-D (N, C, {spatial}) input, got "
+                   f"{getattr(input, 'shape', type(input).__name__)}")
+        if circular or ndim is None:
+            raise ValueError(message)
+        raise (InputShapeError if ndim < rank else _PadDimsError)(message)
 
 
 class ConstantPad(mg.Function):

@@ -20,7 +20,7 @@ from . import functional as F
 from . import init
 from ._conv import _ints
 from ._errors import InputShapeError
-from ._padding import check_pad_input
+from ._padding import check_pad_input, pad_amounts
 from ._parameters import float_dtype, size_arg, weight_and_bias
 from .module import Module
 
@@ -275,13 +275,13 @@ class _Pad1d(Module):
 
     def __init__(self, padding: Any, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.padding = _ints(padding, 2, type(self).__name__, "padding", None)
+        self.padding = pad_amounts(padding, 1, type(self).__name__)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: (N, C, L) or (C, L) → (N, C, left + L + right) or (C, left + L + right)."""
         if self.mode == "constant":
             return F.pad(input, self.padding, "constant", self.value)
-        check_pad_input(type(self).__name__, self.mode, input, 1)
+        check_pad_input(type(self).__name__, self.mode, input, 1, len(self.padding) // 2)
         return F.pad(input, self.padding, self.mode)   # a negative amount crops, in F.pad's order (PyTorch's)
 
     def extra_repr(self) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 
 from minigrad import Tensor
 
-from ._conv import _ints
-from ._padding import check_pad_input
+from ._padding import check_pad_input, pad_amounts
 from .functional import pad
 from .module import Module
 
@@ -19,24 +18,25 @@ __all__ = ["CircularPad2d", "CircularPad3d", "ConstantPad2d", "ConstantPad3d", "
 
 class _PadNd(Module):
     """Pad the last ``dims`` dims by ``padding``: an int for every side, or (left, right, top, bottom[, front,
-    back]) starting from the last dim, as ``F.pad``'s amounts."""
+    back]) starting from the last dim, as ``F.pad``'s amounts (see :func:`pad_amounts`)."""
 
     dims = 0
     mode = "constant"
 
     def __init__(self, padding: Any, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.padding = _ints(padding, 2 * self.dims, type(self).__name__, "padding", None)
+        self.padding = pad_amounts(padding, self.dims, type(self).__name__)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         if self.mode == "constant":
             return pad(input, self.padding, "constant", self.value)
-        check_pad_input(type(self).__name__, self.mode, input, self.dims)
+        padded = len(self.padding) // 2
+        check_pad_input(type(self).__name__, self.mode, input, self.dims, padded)
         # torch's 2-D/3-D kernels give an empty dim where the amounts crop exactly all of it (the 1-D ones refuse);
         # F.pad refuses any size <= 0, so such a dim is emptied here and left unpadded. Otherwise F.pad's order, as
         # torch's (circular crops first, reflect reads past the crop, replicate copies input[clamp(j - before)]).
         x, amounts = input, list(self.padding)
-        for k in range(self.dims):
+        for k in range(padded if padded > 1 else 0):
             axis, (before, after) = input.ndim - 1 - k, amounts[2 * k:2 * k + 2]
             if self.mode != "circular" and input.shape[axis] + before + after == 0:
                 x, amounts[2 * k:2 * k + 2] = x[(slice(None),) * axis + (slice(0, 0),)], (0, 0)

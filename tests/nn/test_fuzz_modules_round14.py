@@ -299,3 +299,23 @@ def test_default_initialisation_draws_as_torchs(name: str, args: tuple) -> None:
         assert np.abs(a).max() == pytest.approx(np.abs(e).max(), rel=0.1 if e.std() > 0.5 else 0.02, abs=1e-12), key
         assert a.std() == pytest.approx(e.std(), rel=0.1, abs=1e-12 * scale), key
         assert abs(a.mean() - e.mean()) <= 0.1 * scale + 1e-12, key
+
+
+@pytest.mark.parametrize("name", ["ConstantPad1d", "ZeroPad2d", "ReflectionPad2d", "ReplicationPad3d", "CircularPad2d",
+                                  "ReflectionPad1d", "ConstantPad3d"])
+@pytest.mark.parametrize("padding", [(1, 2), (0, 1, 2, 1), (1, 0, 1, 1, 0, 2), (1, -1, 0, 2)])
+def test_a_padding_module_takes_amounts_for_other_dims_than_its_own(name: str, padding: tuple) -> None:
+    """As PyTorch's: ``ZeroPad2d((1, 2))`` pads the last dim only, ``ConstantPad1d((0, 1, 2, 1), v)`` the last two
+    (reflect / replicate then need an input of that rank, a circular pad one of its own too)."""
+    args = (padding, 1.5) if name.startswith("Constant") else (padding,)
+    for shape in [(3, 5), (2, 3, 5), (2, 3, 4, 5), (1, 2, 3, 4, 5)]:
+        x = np.random.default_rng(0).standard_normal(shape)
+        try:
+            expected = getattr(torch.nn, name)(*args)(torch.tensor(x))
+        except Exception as error:  # noqa: BLE001 - the class is what is compared
+            with pytest.raises(type(error)):
+                getattr(nn, name)(*args)(mg.tensor(x))
+            continue
+        module = getattr(nn, name)(*args)
+        assert repr(module) == repr(getattr(torch.nn, name)(*args))
+        np.testing.assert_array_equal(module(mg.tensor(x)).numpy(), expected.numpy())
