@@ -282,12 +282,13 @@ def _out_dim(dim: int, ndim: int) -> int:
 
 
 def _all_same(values: list) -> bool:
-    """Whether every call returned the same tensor (or equal values): an output that is not mapped."""
+    """Whether every call returned the same tensor (or equal values, NaN equal to NaN): an output that is not
+    mapped."""
     first = values[0]
     for value in values[1:]:
         if value is first:
             continue
-        if not isinstance(value, Tensor) or value.shape != first.shape or not bool((value == first).all()):
+        if not isinstance(value, Tensor) or value.dtype != first.dtype or not _equal(first.data, value.data):
             return False
     return True
 

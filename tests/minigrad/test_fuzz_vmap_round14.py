@@ -144,3 +144,12 @@ def test_vmap_empty_batch_output_requires_grad_as_torch(torch: Any) -> None:
         out[0].sum().backward()
         return out[0].requires_grad, out[1].requires_grad, tuple(leaf.grad.shape)
     assert _run(mg, program, X) == _run(torch, program, X) == (True, False, (0, 4))
+
+
+def test_vmap_unmapped_output_with_nan_matches_torch(torch: Any) -> None:
+    """An output with out_dim None computed anew each call from unmapped inputs: NaN counted as a different value
+    on each call (torch's ValueError for a mapped output) where torch returns it."""
+    def program(lib: Any, x: Any, v: Any) -> Any:
+        return lib.func.vmap(lambda a, b: (a * b, (b - 0.5) / (b - 0.5)), in_dims=(0, None), out_dims=(0, None))(
+            x, v * 0 + 0.5)
+    _same(_run(mg, program, X, V), _run(torch, program, X, V))
