@@ -250,8 +250,8 @@ class EmbeddingBag(Module):
                         padding_idx: int | None = None) -> EmbeddingBag:
         """An EmbeddingBag whose weight is ``embeddings`` (V, D), frozen unless ``freeze=False``, as PyTorch's."""
         if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
-            raise ValueError("EmbeddingBag.from_pretrained: embeddings must be a 2-D Tensor, got "
-                             f"{getattr(embeddings, 'shape', type(embeddings).__name__)}")
+            raise ArgumentAssertionError("EmbeddingBag.from_pretrained: embeddings must be a 2-D Tensor, got "
+                                         f"{getattr(embeddings, 'shape', type(embeddings).__name__)}")
         rows, cols = embeddings.shape
         bag = cls(rows, cols, max_norm, norm_type, scale_grad_by_freq, mode, sparse, embeddings, include_last_offset,
                   padding_idx)

@@ -111,8 +111,8 @@ class Embedding(Module):
                         sparse: bool = False) -> Embedding:
         """An Embedding whose weight is ``embeddings`` (V, D), frozen unless ``freeze=False``, as PyTorch's."""
         if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
-            raise ValueError("Embedding.from_pretrained: embeddings must be a 2-D Tensor, got "
-                             f"{getattr(embeddings, 'shape', type(embeddings).__name__)}")
+            raise ArgumentAssertionError("Embedding.from_pretrained: embeddings must be a 2-D Tensor, got "
+                                         f"{getattr(embeddings, 'shape', type(embeddings).__name__)}")
         rows, dim = embeddings.shape
         return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
                    _weight=embeddings, _freeze=freeze)

@@ -319,3 +319,9 @@ def test_a_padding_module_takes_amounts_for_other_dims_than_its_own(name: str, p
         module = getattr(nn, name)(*args)
         assert repr(module) == repr(getattr(torch.nn, name)(*args))
         np.testing.assert_array_equal(module(mg.tensor(x)).numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("name", ["Embedding", "EmbeddingBag"])
+def test_from_pretrained_of_a_table_that_is_not_2d_is_an_assertion_error(name: str) -> None:
+    _same_error(lambda: getattr(nn, name).from_pretrained(mg.zeros(3)),
+                lambda: getattr(torch.nn, name).from_pretrained(torch.zeros(3)))
