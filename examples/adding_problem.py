@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     args.cells, args.lengths = common.distinct(args.cells), common.distinct(args.lengths)
-    device = common.setup(args)
+    device = common.setup(args, files=[f"adding_{c}_T{t}.npz" for c in args.cells for t in args.lengths])
     common.log(f"adding problem: {args.epochs} epochs × {args.steps_per_epoch} batches of {args.batch_size}, "
                f"hidden {args.hidden_size}; always answering 1 gives MSE {BASELINE_MSE:.4f}")
     results: dict[str, dict[str, float]] = {}

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown and args.prime != PRIME:
         parser.error(f"--prime {args.prime!r} has characters that --text {args.text} never uses: "
                      + " ".join(repr(ch) for ch in unknown))
-    device = common.setup(args)   # only now, so a usage error writes nothing
+    device = common.setup(args, files=["char_rnn.npz", "char_rnn.json"])   # only now: a usage error writes nothing
     model = CharModel(len(text.vocab), args.embedding_size, args.hidden_size, args.num_layers, args.cell,
                       args.dropout).to(device)
     optimizer = nn.optim.Adam(model.parameters(), lr=args.lr)

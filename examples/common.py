@@ -66,6 +66,14 @@ def nonnegative_int(text: str) -> int:
     return _checked_int(text, 0)
 
 
+def random_seed(text: str) -> int:
+    """``--seed``: an int in [0, 2**64), the range ``mg.manual_seed`` (as ``torch.manual_seed``) takes."""
+    value = _checked_int(text, 0)
+    if value >= 2**64:
+        raise argparse.ArgumentTypeError(f"must be below 2**64 (a 64-bit seed), got {value}")
+    return value
+
+
 def _checked_int(text: str, low: int) -> int:
     try:
         value = int(text)
@@ -77,8 +85,12 @@ def _checked_int(text: str, low: int) -> int:
 
 
 def finite_float(text: str) -> float:
-    """Any finite float (a bias, a coefficient): nan and inf are usage errors."""
-    return _finite_float(text)
+    """A float that stays finite in a float32 weight (a bias, a coefficient): nan, inf and 1e39 are usage errors."""
+    value = _finite_float(text)
+    if abs(value) > float(np.finfo(np.float32).max):
+        raise argparse.ArgumentTypeError(f"must be finite in float32 (at most {np.finfo(np.float32).max:.4g} "
+                                         f"in size), got {text!r}")
+    return value
 
 
 def positive_float(text: str) -> float:
@@ -185,7 +197,7 @@ def parser(name: str, description: str | None, epochs: int | None, seed: int = 0
     )
     result.add_argument("--device", type=device, default="cpu",
                         help="where to run: cpu, cuda or cuda:N (needs CuPy and a GPU)")
-    result.add_argument("--seed", type=nonnegative_int, default=seed, help="seed for the weights and the batch order")
+    result.add_argument("--seed", type=random_seed, default=seed, help="seed for the weights and the batch order")
     if epochs is not None:
         result.add_argument("--epochs", type=positive_int if epochs > 0 else nonnegative_int, default=epochs,
                             help="passes over the training data")
@@ -202,10 +214,12 @@ def parser(name: str, description: str | None, epochs: int | None, seed: int = 0
     return result
 
 
-def setup(args: argparse.Namespace) -> str:
+def setup(args: argparse.Namespace, files: Iterable[str] = ()) -> str:
     """Limit BLAS threads, seed the engine and make ``--out``; returns the device name.
 
-    ``--device`` was already checked by its argparse type.
+    ``--device`` was already checked by its argparse type. ``files``: names the program will write in
+    ``--out`` besides ``summary.json`` (its checkpoint ...). An ``--out`` that cannot be made or written
+    in, or where one of these names is a folder, is a usage error now rather than a traceback after training.
     """
     if args.threads != "auto":   # else a ThreadTuner sets them step by step
         limit_blas_threads(args.threads)
@@ -214,9 +228,18 @@ def setup(args: argparse.Namespace) -> str:
         os.makedirs(args.out, exist_ok=True)
     except OSError as error:   # a file of that name, no permission ...: a usage error, not a traceback
         why = "a file of that name exists" if os.path.isfile(args.out) else (error.strerror or str(error))
-        print(f"error: cannot make the --out folder {args.out}: {why}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _out_error(f"cannot make the --out folder {args.out!r}: {why}")
+    if not os.access(args.out, os.W_OK | os.X_OK):   # read-only: also a read-only file system for root
+        _out_error(f"cannot write in the --out folder {args.out!r}: permission denied")
+    for name in ("summary.json", *files):
+        if os.path.isdir(os.path.join(args.out, name)):
+            _out_error(f"cannot write {name} in the --out folder {args.out!r}: a folder of that name exists")
     return str(args.device)
+
+
+def _out_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def limit_blas_threads(threads: int) -> None:

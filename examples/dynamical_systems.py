@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     check(parser, args)
-    device = common.setup(args)
+    device = common.setup(args, files=["dynamical_systems.npz", "dynamical_systems.json", "dynamical_systems.png"])
     rng = np.random.default_rng(args.seed)
 
     demo = fixed_and_variable_order(args, rng)

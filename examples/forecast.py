@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--length {args.length} is too short for --window {args.window} with --val-fraction "
                      f"{args.val_fraction}: it needs a training window and a held-out window {args.window} "
                      "values after it")
-    device = common.setup(args)
+    device = common.setup(args, files=[f"forecast_{s}_{m}.npz" for s in args.series for m in args.modes])
     results = {}
     for series_name in args.series:
         for mode in args.modes:

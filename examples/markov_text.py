@@ -77,6 +77,9 @@ def load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Tex
         parser.error(f"--text {args.text} ({len(raw):,} characters) is too short for --max-order {args.max_order}: "
                      f"each of its three parts (fit, choose k, held out) needs at least {args.max_order + 1} "
                      f"characters, the shortest has {shortest}")
+    if float(len(text.vocab)) ** (args.max_order + 1) >= 2.0**62:   # CharChain's context codes are 64-bit
+        parser.error(f"--max-order {args.max_order} is too high for the {len(text.vocab)} distinct characters of "
+                     f"--text {args.text}: {len(text.vocab)}^{args.max_order + 1} contexts do not fit 64-bit codes")
     train_tokens = tokenize(raw[:split])
     if len(train_tokens) < max(args.word_orders) + 1:
         parser.error(f"the training part of --text {args.text} has {len(train_tokens)} words, too few for "
@@ -96,9 +99,11 @@ def rnn_bits(path: str, args: argparse.Namespace) -> float | None:
             summary = json.load(f)
     except (OSError, ValueError):
         return None
+    if not isinstance(summary, dict) or not isinstance(summary.get("val_bpc"), (int, float)):
+        return None   # not a char_rnn summary (or its run diverged: null)
     same = (os.path.abspath(str(summary.get("text", ""))) == os.path.abspath(args.text)
             and summary.get("val_fraction") == args.val_fraction and summary.get("max_chars", 0) == args.max_chars)
-    return summary.get("val_bpc") if same else None
+    return float(summary["val_bpc"]) if same else None
 
 
 def plot(path: str, orders: list[int], validation: list[float], held_out: list[float], unigram: float,
@@ -129,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     args.word_orders = common.distinct(args.word_orders)
     text, train_tokens = load(parser, args)
-    device = common.setup(args)
+    device = common.setup(args, files=["markov_text.json", "markov_text.png"])
     rng = np.random.default_rng(args.seed)
     stopwatch = common.Stopwatch()
 

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
-    device = common.setup(args)
+    device = common.setup(args, files=["parity.npz", "parity.json"])
     rng = np.random.default_rng(args.seed)
     held_out = np.random.default_rng(10_000 + args.seed)   # never the training stream
     val_bits, val_parity = make_bits(held_out, args.length, args.val_size)

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
     n_val = max(1, int(args.reviews * args.val_fraction))
     if n_val >= args.reviews:
         parser.error(f"--reviews {args.reviews} with --val-fraction {args.val_fraction} leaves no review to train on")
-    device = common.setup(args)
+    device = common.setup(args, files=["sentiment.npz", "sentiment.json"])
     vocab = build_vocab()
     train = make_reviews(args.reviews - n_val, args.data_seed, vocab)
     val = make_reviews(n_val, args.data_seed + 1, vocab, exclude=set(train.texts))

@@ -37,7 +37,7 @@ import numpy as np
 import minigrad as mg
 from examples import common
 from examples.seq2seq_model import RECURRENT, PeekyDecoder, Seq2Seq, scaled_normal_init
-from examples.seq2seq_tasks import GO_ID, PAD_ID, EncodedPairs, TaskData, held_out_count, load_task
+from examples.seq2seq_tasks import GO_ID, PAD_ID, EncodedPairs, TaskData, held_out_count, load_task, max_pairs
 from minigrad import nn
 
 F = nn.functional
@@ -259,11 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.pairs > max_pairs(args.task):
+        parser.error(f"--pairs {args.pairs:,}: task {args.task} has too few distinct pairs to draw them "
+                     f"(at most {max_pairs(args.task):,})")
+    if args.dropout > 0 and args.num_layers == 1:   # nn.LSTM/GRU would warn and ignore it
+        parser.error(f"--dropout {args.dropout:g} is applied between stacked recurrent layers: it needs --num-layers 2 "
+                     "or more")
     n_val = held_out_count(args.pairs, args.val_fraction)
     if n_val >= args.pairs:
         parser.error(f"--pairs {args.pairs} with --val-fraction {args.val_fraction} leaves no pair to train on "
                      f"({n_val} held out)")
-    device = common.setup(args)
+    device = common.setup(args, files=["seq2seq.npz", "seq2seq.json", "graph.svg", "graph.dot", "attention.png"])
     keep_freed_memory()
     if args.attention and args.peeky:
         args.peeky = False  # attention reads the whole encoder output; the peeky context would be redundant

@@ -205,6 +205,17 @@ class TaskData:
     val: EncodedPairs
 
 
+def max_pairs(name: str) -> int:
+    """The most pairs task ``name`` may be asked for: 90% of its distinct sources, so that drawing
+    them without repeats ends quickly (near all of them, ``_distinct`` rejects almost every draw)."""
+    sources = {
+        "addition": (10**3) ** 2,                                                       # operands 0 … 999
+        "dates": ((DATE_LAST - DATE_FIRST).days + 1) * len(_date_formats()),            # days × spellings
+        "reverse": sum(len(LETTERS) ** k for k in range(4, 13)),                        # 4 … 12 letters
+    }
+    return int(0.9 * sources[name])
+
+
 def held_out_count(n: int, val_fraction: float) -> int:
     """How many of ``n`` pairs :func:`load_task` holds out for validation: at least 1."""
     return max(1, int(round(n * val_fraction)))

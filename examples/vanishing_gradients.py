@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     args.cells, args.forget_biases = common.distinct(args.cells), common.distinct(args.forget_biases)
-    device = common.setup(args)
+    device = common.setup(args, files=["gradient_norms.png", "gradient_norms.json"])
     x, y = make_batch(np.random.default_rng(args.seed), args.length, args.batch_size)
     models: dict[str, tuple[str, Unrolled]] = {}
     for cell in args.cells:
