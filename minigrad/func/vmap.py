@@ -92,6 +92,7 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
     written: dict = {}   # input index -> its value after the first call that changed it
     captured: dict = {}   # id(array) -> (weak reference to it, its value after the first call that changed it)
     skip = mapped | {id(memory_owner(arg.data)) for _, arg in unmapped}
+    shared = _shared_memory(flat_args, flat_dims)
     _local.depth = vmap_depth() + 1
     try:
         with randomness_checked(randomness, batch_size) as start_call:
@@ -103,6 +104,7 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
                 with vmapped_storage(shifts):   # as_strided's offsets count from example 0, as torch's
                     results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
                 if INPLACE.epoch != epoch:
+                    _check_shared_writes(shared, flat_dims, epoch, name)
                     _check_unmapped_writes(unmapped, written, epoch, name)
                     _check_captured_writes(skip, captured, epoch, name)
     finally:
@@ -111,6 +113,34 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
 
 
 _local = threading.local()
+
+
+def _shared_memory(flat_args: list, flat_dims: list) -> list:
+    """``(k, j, array)`` for inputs ``k`` and ``j`` that share memory (input ``j``'s ``array``) without being the
+    same array mapped the same way (``x`` passed both mapped and with in_dim None, or mapped along two dims)."""
+    first: dict = {}   # id(memory owner) -> the first input using it
+    pairs = []
+    for j, (arg, dim) in enumerate(zip(flat_args, flat_dims)):
+        if not isinstance(arg, Tensor):
+            continue
+        k = first.setdefault(id(memory_owner(arg.data)), j)
+        if k != j and (flat_args[k].data is not arg.data or flat_dims[k] != dim):
+            pairs.append((k, j, arg.data))
+    return pairs
+
+
+def _check_shared_writes(shared: list, flat_dims: list, epoch: int, name: str) -> None:
+    """Raise if a call changed in place memory that two inputs share (see :func:`_shared_memory`) while one of
+    them is mapped: torch writes every example at once, so the other input reads the written values in every
+    example; the loop writes one example per call, and the other input would read some examples written and
+    others not."""
+    for k, j, array in shared:
+        if (flat_dims[k] is not None or flat_dims[j] is not None) and INPLACE.changed_since(array, epoch) is not None:
+            raise RuntimeError(f"vmap({name}, ...): `{name}` changed in place the memory that inputs {k} (in_dim "
+                               f"{flat_dims[k]}) and {j} (in_dim {flat_dims[j]}) share. PyTorch writes every example "
+                               "at once, so the other input reads the written values in all examples; minigrad's "
+                               "vmap calls the function once per example, so it would read some examples written and "
+                               "others not. Pass a clone() of one of them.")
 
 
 def _check_unmapped_writes(unmapped: list, written: dict, epoch: int, name: str) -> None:

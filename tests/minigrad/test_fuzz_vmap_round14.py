@@ -153,3 +153,22 @@ def test_vmap_unmapped_output_with_nan_matches_torch(torch: Any) -> None:
         return lib.func.vmap(lambda a, b: (a * b, (b - 0.5) / (b - 0.5)), in_dims=(0, None), out_dims=(0, None))(
             x, v * 0 + 0.5)
     _same(_run(mg, program, X, V), _run(torch, program, X, V))
+
+
+# an input passed twice, mapped and with in_dim None (or mapped along two dims), written in place through the
+# mapped one: torch writes every example at once, so the other input read all examples written (b.sum() was 30
+# for every example); the loop wrote one example per call and read 16, 21, 30, silently
+@pytest.mark.parametrize("program", [
+    lambda lib, x: lib.func.vmap(lambda a, b: (a.mul_(2), b.sum()), in_dims=(0, None))(x, x),
+    lambda lib, x: lib.func.vmap(lambda a, b: (b, a.add_(1)), in_dims=(None, 0))(x[0], x),
+    lambda lib, x: lib.func.vmap(lambda a, b: a.mul_(2) + b, in_dims=(0, 1))(x[:2, :2], x[:2, :2]),
+], ids=["unmapped-alias", "unmapped-view-alias", "two-dims"])
+def test_vmap_write_into_memory_two_inputs_share_raises(program: Any) -> None:
+    with pytest.raises(RuntimeError, match="share"):
+        program(mg, mg.tensor(np.arange(6.0).reshape(3, 2)))
+
+
+def test_vmap_write_into_an_input_passed_twice_the_same_way_matches_torch(torch: Any) -> None:
+    def program(lib: Any, x: Any) -> Any:
+        return lib.func.vmap(lambda a, b: a.mul_(2) + b)(x, x), x
+    _same(_run(mg, program, X), _run(torch, program, X))
