@@ -136,9 +136,10 @@ def _finite_float(text: str) -> float:
 
 
 def device(text: str) -> str:
-    """``cpu``, ``cuda`` or ``cuda:N`` naming a device that exists here; returns its canonical name."""
+    """``cpu``, ``cuda`` or ``cuda:N`` naming a device that exists here (``cpu:N`` is ``cpu``, as in PyTorch);
+    returns its canonical name."""
     name = text.strip().lower()
-    if name != "cpu" and not re.fullmatch(r"cuda(:\d+)?", name):
+    if not re.fullmatch(r"(cpu|cuda)(:\d+)?", name):
         raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:N, got {text!r}")
     if name.startswith("cuda"):
         if not mg.cuda.is_available():

@@ -83,3 +83,12 @@ def test_rnn_summary_that_is_not_a_char_rnn_summary_is_not_used(tmp_path):
     assert rnn_bits(str(tmp_path / "good.json"), args) == 2.0
     assert rnn_bits(str(tmp_path / "good.json"), argparse.Namespace(**{**vars(args), "max_chars": 10})) is None
     assert rnn_bits(str(tmp_path), args) is None   # a folder
+
+
+def test_device_cpu_with_an_index_is_the_cpu_as_in_torch():
+    # `--device cpu:0` was a usage error; torch.device("cpu:0") is the CPU
+    torch = pytest.importorskip("torch", reason="no torch")
+    assert common.device("cpu:0") == torch.device("cpu:0").type == "cpu"
+    for bad in ["cpu:", "cpu:x", "cpux"]:
+        with pytest.raises(argparse.ArgumentTypeError, match="must be cpu, cuda or cuda:N"):
+            common.device(bad)
