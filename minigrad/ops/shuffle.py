@@ -68,13 +68,15 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
     x = tensor_arg(input, name)
     groups = int_arg(groups, name, "groups")
     if x.ndim <= 2:
-        raise ValueError(f"channel_shuffle expects input with > 2 dims, but got input with sizes {list(x.shape)}")
+        raise ShapeMismatchError(f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+                                 f"{list(x.shape)}")
     if groups <= 0:
-        raise ValueError(f"Number of groups to divide channels in must be positive. Value of groups:{groups}")
+        raise ShapeMismatchError(f"Number of groups to divide channels in must be positive. Value of "
+                                 f"groups:{groups}")
     batch, channels, *rest = x.shape
     if channels % groups:
-        raise ValueError(f"Number of channels must be divisible by groups. Got {channels} channels and {groups} "
-                         f"groups.")
+        raise ShapeMismatchError(f"Number of channels must be divisible by groups. Got {channels} channels and "
+                                 f"{groups} groups.")
     grouped = reshape(x, (batch, groups, channels // groups, *rest))
     order = (0, 2, 1) + tuple(range(3, x.ndim + 1))
     return reshape(permute(grouped, order), x.shape)

@@ -325,3 +325,10 @@ def test_a_padding_module_takes_amounts_for_other_dims_than_its_own(name: str, p
 def test_from_pretrained_of_a_table_that_is_not_2d_is_an_assertion_error(name: str) -> None:
     _same_error(lambda: getattr(nn, name).from_pretrained(mg.zeros(3)),
                 lambda: getattr(torch.nn, name).from_pretrained(torch.zeros(3)))
+
+
+@pytest.mark.parametrize("groups,shape", [(2, (4,)), (0, (1, 4, 2)), (3, (1, 4, 2))])
+def test_channel_shuffle_refuses_with_torchs_runtime_error(torch: Any, groups: int, shape: tuple) -> None:
+    for module, zeros in ((torch.nn, torch.zeros), (nn, mg.zeros)):
+        with pytest.raises(RuntimeError):
+            module.ChannelShuffle(groups)(zeros(*shape))
