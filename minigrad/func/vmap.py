@@ -93,6 +93,7 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
     captured: dict = {}   # id(array) -> (weak reference to it, its value after the first call that changed it)
     skip = mapped | {id(memory_owner(arg.data)) for _, arg in unmapped}
     shared = _shared_memory(flat_args, flat_dims)
+    scans = 0   # calls that wrote in place so far (the first two look for captured tensors written)
     _local.depth = vmap_depth() + 1
     try:
         with randomness_checked(randomness, batch_size) as start_call:
@@ -106,7 +107,8 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
                 if INPLACE.epoch != epoch:
                     _check_shared_writes(shared, flat_dims, epoch, name)
                     _check_unmapped_writes(unmapped, written, epoch, name)
-                    _check_captured_writes(skip, captured, epoch, name)
+                    _check_captured_writes(skip, captured, epoch, name, scan=scans < 2)
+                    scans += 1
     finally:
         _local.depth -= 1
     return _stacked(results, out_dims, name, chunked=chunk_size is not None)
@@ -161,19 +163,25 @@ def _check_unmapped_writes(unmapped: list, written: dict, epoch: int, name: str)
                                "place, or map it (in_dims 0 on a tensor expanded to the batch size).")
 
 
-def _check_captured_writes(skip: set, captured: dict, epoch: int, name: str) -> None:
+def _check_captured_writes(skip: set, captured: dict, epoch: int, name: str, scan: bool) -> None:
     """Raise if a call changed in place an array that an earlier call changed too (a tensor ``func`` captures
     from outside, or keeps between calls) to another value than that call left: torch refuses writing a mapped
     value into such a tensor and applies any other write once; the loop applies it once per example. The
     arrays in ``skip`` (the inputs' memory) are left to the other checks; a new array each call (a clone
-    written in place) is never changed by two calls."""
-    for ref, _, epochs in list(INPLACE.entries.values()):
-        array = ref()
-        if array is None or not epochs or epochs[-1] <= epoch or id(array) in skip:
-            continue
+    written in place) is never changed by two calls. ``scan``: look through every array written since
+    ``epoch`` (the first calls: a scan costs one step per array the in-place log holds), else only through
+    the arrays the scans found."""
+    if scan:
+        changed = [array for ref, _, epochs in list(INPLACE.entries.values())
+                   if epochs and epochs[-1] > epoch and (array := ref()) is not None and id(array) not in skip]
+    else:
+        changed = [array for ref, _ in list(captured.values())
+                   if (array := ref()) is not None and INPLACE.changed_since(array, epoch) is not None]
+    for array in changed:
         seen = captured.get(id(array))
         if seen is None or seen[0]() is not array:
-            captured[id(array)] = (weakref.ref(array), array.copy())
+            if scan:
+                captured[id(array)] = (weakref.ref(array), array.copy())
             continue
         if not _equal(seen[1], array):
             raise RuntimeError(f"vmap({name}, ...): `{name}` changed in place a tensor that is not an input (shape "
