@@ -10,13 +10,16 @@ while a module the function never looks at (another model, ``copy.deepcopy(model
 
 Re-registrations: a parameter, child module or buffer replaced or removed after it was registered, or a hook
 added or removed. A capture holds the tensor objects it read, so after ``model.fc = nn.Linear(...)`` every
-compiled call is captured again. First assignments do not count.
+compiled call is captured again. A first registration counts only into a module already called (or in the tree
+of one: a ModuleList is never called itself), where a capture may have iterated over the children that were
+there (``self.layers.append(...)``, ``model.extra = nn.Linear(...)``); building a module counts nothing, so a
+compiled function that builds an ``nn.Dropout`` inline keeps replaying.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Iterable
 
 import minigrad as mg
 
@@ -30,6 +33,20 @@ def reregistered() -> None:
     """Count a registered parameter, module or buffer replaced or removed, or a hook added or removed
     (``Module``, the containers that edit ``_modules`` directly, and nn.hooks call it)."""
     _REREGISTRATIONS[0] += 1
+
+
+def first_registration(owner: Any) -> None:
+    """A parameter, module or buffer registered into ``owner`` under a new name: a re-registration if ``owner``
+    was called (see :func:`mark_called`), nothing while it is being built."""
+    if "_called" in owner.__dict__:
+        _REREGISTRATIONS[0] += 1
+
+
+def mark_called(modules: Iterable[Any]) -> None:
+    """Mark ``modules`` called (a root's first call marks its whole tree; a module registered into a called one
+    is marked too): from then on a first registration into any of them is counted."""
+    for module in modules:
+        module.__dict__["_called"] = True
 
 
 def give_serial(module: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import minigrad as mg
 from minigrad import Tensor
 
-from ._compile_state import reregistered
+from ._compile_state import first_registration, mark_called, reregistered
 from .hooks import REGISTRATION, registered
 from .module import Module, Parameter
 
@@ -179,7 +179,11 @@ class _Container(Module):
             raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module subclass (key {key!r})")
         if self._modules.get(key, module) is not module:
             reregistered()
+        elif key not in self._modules:
+            first_registration(self)   # counted once the tree it is in was called (see Module.__call__)
         self._modules[key] = module
+        if "_called" in self.__dict__:
+            mark_called(module.modules())
         object.__setattr__(module, "_scope_name", f"{self._scope_name}.{key}")
         # a container already assigned to a parent (e.g. `self.layers.append(...)` after
         # `self.layers = ModuleList()`) names the new parameters from that attribute
@@ -414,7 +418,10 @@ class ParameterList(Module):
     def append(self, value: Any) -> ParameterList:
         """Add ``value`` (a Tensor made a Parameter) at the end; returns ``self``."""
         size = len(self)
-        setattr(self, str(size), _as_entry(value))
+        entry = _as_entry(value)
+        if not isinstance(entry, Parameter):   # a plain object: not registered, yet iterated over
+            first_registration(self)
+        setattr(self, str(size), entry)
         self.__dict__["_size"] = size + 1
         return self
 
@@ -476,7 +483,10 @@ class ParameterDict(Module):
         return getattr(self, key)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        setattr(self, self._check_key(key), _as_entry(value))
+        key, entry = self._check_key(key), _as_entry(value)
+        if key not in self._entries and not isinstance(entry, Parameter):   # a plain object, yet iterated over
+            first_registration(self)
+        setattr(self, key, entry)
         if "_keys" in self.__dict__:
             self._keys[key] = None
 

@@ -13,7 +13,7 @@ from minigrad import Tensor, memory_formats
 from minigrad.legacy import legacy_dtype, legacy_type
 
 from ._buffer import buffer_persistence
-from ._compile_state import TrainingFlag, give_serial, reregistered, set_mode
+from ._compile_state import TrainingFlag, first_registration, give_serial, mark_called, reregistered, set_mode
 from ._state_dict import (
     StateDictError,
     _IncompatibleKeys,
@@ -95,9 +95,11 @@ class Module(ModuleHooks):
         object.__setattr__(self, "_scope_name", type(self).__name__.lower())
 
     def __getstate__(self) -> dict:
-        # a copy carries compile()'s settings, not its captures (they hold this module's op objects)
+        # a copy carries compile()'s settings, not its captures (they hold this module's op objects), and is
+        # not called yet
         state = self.__dict__.copy()
         state.pop("_compiled_call", None)
+        state.pop("_called", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -136,6 +138,8 @@ class Module(ModuleHooks):
             # a registered tensor or module, or a plain attribute a forward may read (Dropout's p, a tensor
             # kept as an attribute), replaced: mg.compile's guard, so that no capture replays the old one
             reregistered()
+        elif name not in self.__dict__ and isinstance(value, (Parameter, Module)):
+            first_registration(self)   # counted once this module was called: a forward may iterate over them
         if isinstance(value, Parameter):
             self._forget(name, self._buffers, self._modules)
             self._parameters[name] = value
@@ -145,6 +149,8 @@ class Module(ModuleHooks):
         elif isinstance(value, Module):
             self._forget(name, self._parameters, self._buffers)
             self._modules[name] = value
+            if "_called" in self.__dict__:   # added to a called tree: a first registration into it counts too
+                mark_called(value.modules())
             object.__setattr__(value, "_scope_name", name)
             for path, param in value.named_parameters():
                 param.name = f"{name}.{path}"
@@ -238,6 +244,8 @@ class Module(ModuleHooks):
         if param is None:   # registered with no value, as PyTorch's: a later plain Tensor is refused, not kept
             if self._parameters.get(name) is not None:
                 reregistered()
+            elif name not in self._parameters:
+                first_registration(self)
             self._parameters[name] = None
             object.__setattr__(self, name, None)
             return
@@ -253,6 +261,8 @@ class Module(ModuleHooks):
             value = registered("buffer", self, name, value)
         if self._buffers.get(name, value) is not value:
             reregistered()
+        elif name not in self._buffers:
+            first_registration(self)
         self._buffers[name] = value
         transient = self.__dict__.setdefault("_non_persistent", set())
         if persistent:
@@ -268,6 +278,8 @@ class Module(ModuleHooks):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if "_called" not in self.__dict__:   # its first call: from now on a layer added to its tree is counted
+            mark_called(self.modules())        # (mg.compile captures again), while building modules is not
         compiled = self.__dict__.get("_compiled_call")
         if compiled is not None:   # module.compile(): calls go through mg.compile
             return compiled(*args, **kwargs)
@@ -367,6 +379,8 @@ class Module(ModuleHooks):
         if module is None:
             if self._modules.get(name) is not None:
                 reregistered()
+            elif name not in self._modules:
+                first_registration(self)
             self._modules[name] = None
             object.__setattr__(self, name, None)
         else:
