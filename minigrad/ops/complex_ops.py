@@ -13,9 +13,10 @@ themselves:
 * ``conj(z)`` → ``conj(gy)``; ``complex(re, im)`` → ``(Re gy, Im gy)``;
 * ``view_as_real`` / ``view_as_complex`` move between ``(..., 2)`` real pairs and complex values.
 
-PyTorch returns views for ``real``, ``imag``, ``view_as_real``, ``view_as_complex`` and
-a lazily conjugated view for ``conj``; minigrad returns copies (writing into the result
-never changes the input), and ``resolve_conj``/``resolve_neg`` have nothing to resolve.
+``real``, ``imag``, ``view_as_real`` and ``view_as_complex`` return views, as PyTorch's: an in-place
+write into the result reaches the input and its graph (ops/inplace.py, through each op's ``scatter``).
+PyTorch's ``conj`` is a lazily conjugated view; minigrad's is a computed copy that refuses in-place
+writes (they could not reach the input), and ``resolve_conj``/``resolve_neg`` have nothing to resolve.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, sum_to, tensor_arg
+from .shape import track_view
 
 __all__ = ["angle", "complex", "conj", "conj_physical", "imag", "is_conj", "is_neg", "polar", "real", "resolve_conj",
            "resolve_neg", "view_as_complex", "view_as_real"]
@@ -37,24 +39,42 @@ _COMPLEX_OF = {"float32": "complex64", "float64": "complex128"}
 
 
 class Real(Function):
-    """The real part of a complex ``x`` (a copy); the gradient is ``gy`` as a complex array."""
+    """The real part of a complex ``x``: a view of its memory with ``view`` (torch.real's), else a copy; the
+    gradient is ``gy`` as a complex array. ``scatter``: a write into the view, put back into x (inplace.py)."""
 
     complex_grad = True
+    view_args = ("view",)   # __init__'s: a base changed in place reads its views again (inplace.py)
+
+    def __init__(self, view: bool = False) -> None:
+        self.view = view
 
     def forward(self, x: Any) -> Any:
-        return x.real.copy()
+        return x.real if self.view else x.real.copy()
+
+    @staticmethod
+    def scatter(current: Tensor, value: Tensor, view: bool = True) -> Tensor:
+        return Complex(current.shape)(value, Imag()(current))
 
     def backward(self, gy: Any) -> Any:
         return gy.astype(_COMPLEX_OF[gy.dtype.name])
 
 
 class Imag(Function):
-    """The imaginary part of a complex ``x`` (a copy); the gradient is ``i gy``."""
+    """The imaginary part of a complex ``x``: a view of its memory with ``view`` (torch.imag's), else a copy; the
+    gradient is ``i gy``. ``scatter``: a write into the view, put back into x (inplace.py)."""
 
     complex_grad = True
+    view_args = ("view",)
+
+    def __init__(self, view: bool = False) -> None:
+        self.view = view
 
     def forward(self, x: Any) -> Any:
-        return x.imag.copy()
+        return x.imag if self.view else x.imag.copy()
+
+    @staticmethod
+    def scatter(current: Tensor, value: Tensor, view: bool = True) -> Tensor:
+        return Complex(current.shape)(Real()(current), value)
 
     def backward(self, gy: Any) -> Any:
         return (gy * 1j).astype(_COMPLEX_OF[gy.dtype.name], copy=False)
@@ -84,12 +104,19 @@ class Angle(Function):
 
 
 class Conj(Function):
-    """The complex conjugate (a copy); the gradient is ``conj(gy)``."""
+    """The complex conjugate (a copy); the gradient is ``conj(gy)``. ``read_only``: the copy refuses in-place
+    writes (torch.conj's is a view whose writes reach x; a write into this copy would not)."""
 
     complex_grad = True
 
+    def __init__(self, read_only: bool = False) -> None:
+        self.read_only = read_only
+
     def forward(self, x: Any) -> Any:
-        return x.conj()
+        out = self.xp.asarray(x.conj())   # NumPy's conj of a 0-d array is a scalar
+        if self.read_only and type(out) is numpy.ndarray:
+            out.flags.writeable = False
+        return out
 
     def backward(self, gy: Any) -> Any:
         return gy.conj()
@@ -117,25 +144,56 @@ class Complex(Function):
 
 
 class ViewAsReal(Function):
-    """Complex ``(...)`` as real ``(..., 2)`` pairs (real, imaginary), a copy."""
+    """Complex ``(...)`` as real ``(..., 2)`` pairs (real, imaginary): a view of x's memory with ``view`` (any
+    strides, as torch.view_as_real's), else a copy. ``scatter``: a write into the view, put back into x."""
 
     name = "view_as_real"
     complex_grad = True
+    view_args = ("view",)
+
+    def __init__(self, view: bool = False) -> None:
+        self.view = view
 
     def forward(self, x: Any) -> Any:
-        return self.xp.stack([x.real, x.imag], axis=-1)
+        if not self.view:
+            return self.xp.stack([x.real, x.imag], axis=-1)
+        part = x.real   # x's strides, in the real dtype: each pair is two neighbouring reals
+        if type(x) is numpy.ndarray:
+            return numpy.lib.stride_tricks.as_strided(part, x.shape + (2,), part.strides + (part.itemsize,))
+        if x.ndim and x.flags.c_contiguous:   # CuPy: a view where its dtype view allows one
+            return x.view(part.dtype).reshape(x.shape + (2,))
+        return self.xp.stack([part, x.imag], axis=-1)
+
+    @staticmethod
+    def scatter(current: Tensor, value: Tensor, view: bool = True) -> Tensor:
+        return ViewAsComplex()(value)
 
     def backward(self, gy: Any) -> Any:
         return self.xp.asarray(gy[..., 0] + 1j * gy[..., 1]).astype(_COMPLEX_OF[gy.dtype.name], copy=False)
 
 
 class ViewAsComplex(Function):
-    """Real ``(..., 2)`` pairs as complex ``(...)`` values, a copy."""
+    """Real ``(..., 2)`` pairs as complex ``(...)`` values: a view of x's memory with ``view`` where the pairs are
+    contiguous (as torch.view_as_complex's; elsewhere a copy), else a copy. ``scatter``: a write into the view,
+    put back into x."""
 
     name = "view_as_complex"
     complex_grad = True
+    view_args = ("view",)
+
+    def __init__(self, view: bool = False) -> None:
+        self.view = view
+
+    @staticmethod
+    def scatter(current: Tensor, value: Tensor, view: bool = True) -> Tensor:
+        return ViewAsReal()(value)
 
     def forward(self, x: Any) -> Any:
+        if self.view and x.strides[-1] == x.itemsize and all(s % (2 * x.itemsize) == 0 for s in x.strides[:-1]):
+            try:
+                return x.view(_COMPLEX_OF[x.dtype.name])[..., 0]
+            except ValueError:   # an offset the complex dtype cannot start at: a copy
+                pass
         out = self.xp.empty(x.shape[:-1], dtype=_COMPLEX_OF[x.dtype.name])
         out.real = x[..., 0]
         out.imag = x[..., 1]
@@ -158,18 +216,28 @@ def _float_pair(x: Tensor, name: str) -> None:
                         "complex32, so float16 is not supported)")
 
 
+def _view(x: Tensor, op: Function) -> Tensor:
+    """``op(x)``, a view of x's memory, recorded as one: an in-place write into it reaches x and x's graph."""
+    out = op(x)
+    if getattr(out.data, "base", None) is None:   # a copy (view_as_complex of pairs apart): memory of its own
+        return out
+    return track_view(x, out, op)
+
+
 def real(input: Tensor) -> Tensor:  # noqa: A002
-    """The real part, same shape: a copy of a complex tensor's (PyTorch: a view); a real tensor itself."""
+    """The real part, same shape: a view of a complex tensor's memory (writes reach it, as PyTorch's); a real
+    tensor itself."""
     x = tensor_arg(input, "real")
-    return Real()(x) if x.dtype.kind == "c" else x
+    return _view(x, Real(view=True)) if x.dtype.kind == "c" else x
 
 
 def imag(input: Tensor) -> Tensor:  # noqa: A002
-    """The imaginary part of a complex tensor, same shape (a copy; PyTorch: a view); real tensors raise."""
+    """The imaginary part of a complex tensor, same shape (a view of its memory, as PyTorch's); real tensors
+    raise."""
     x = tensor_arg(input, "imag")
     if x.dtype.kind != "c":
         raise RuntimeError(f"imag is not implemented for tensors with non-complex dtypes (got {x.dtype})")
-    return Imag()(x)
+    return _view(x, Imag(view=True))
 
 
 def angle(input: Tensor) -> Tensor:  # noqa: A002
@@ -182,9 +250,11 @@ def angle(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def conj(input: Tensor) -> Tensor:  # noqa: A002
-    """The complex conjugate (a copy; PyTorch: a lazy view); a real tensor itself."""
+    """The complex conjugate (a copy, read-only on the CPU: PyTorch's is a lazy view whose in-place writes reach
+    x, which a copy's could not, so they raise; ``conj_physical`` or ``clone()`` give a writable one); a real
+    tensor itself."""
     x = tensor_arg(input, "conj")
-    return Conj()(x) if x.dtype.kind == "c" else x
+    return Conj(read_only=True)(x) if x.dtype.kind == "c" else x
 
 
 def conj_physical(input: Tensor) -> Tensor:  # noqa: A002
@@ -194,8 +264,14 @@ def conj_physical(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def resolve_conj(input: Tensor) -> Tensor:  # noqa: A002
-    """The tensor itself (same shape, same memory): minigrad's conjugates are computed, never lazy bits."""
-    return tensor_arg(input, "resolve_conj")
+    """The tensor itself (same shape, same memory): minigrad's conjugates are computed, never lazy bits; a
+    ``conj`` result (read-only) gives a writable copy, as PyTorch's materialized conjugate."""
+    x = tensor_arg(input, "resolve_conj")
+    data = x.data
+    if (x.dtype.kind == "c" and type(data) is numpy.ndarray and not data.flags.writeable
+            and 0 not in data.strides and data.base is None):   # conj's own copy (not an expand-ed view)
+        return x.clone()
+    return x
 
 
 def resolve_neg(input: Tensor) -> Tensor:  # noqa: A002
@@ -240,25 +316,39 @@ def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
 
 
 def view_as_real(input: Tensor) -> Tensor:  # noqa: A002
-    """Complex ``(...)`` as real ``(..., 2)``: real and imaginary parts (a copy; PyTorch: a view)."""
+    """Complex ``(...)`` as real ``(..., 2)``: real and imaginary parts, a view of x's memory (writes reach x,
+    as PyTorch's)."""
     x = tensor_arg(input, "view_as_real")
     if x.dtype.kind != "c":
         raise RuntimeError(f"view_as_real is only supported for complex tensors (got {x.dtype})")
-    return ViewAsReal()(x)
+    return _view(x, ViewAsReal(view=True))
 
 
 def view_as_complex(input: Tensor) -> Tensor:  # noqa: A002
-    """Real ``(..., 2)`` float32/float64 pairs as complex ``(...)`` (a copy; PyTorch: a view)."""
+    """Real ``(..., 2)`` float32/float64 pairs as complex ``(...)``: a view of x's memory where each pair is
+    contiguous (writes reach x, as PyTorch's), else a copy (PyTorch refuses those layouts)."""
     x = tensor_arg(input, "view_as_complex")
     _float_pair(x, "view_as_complex")
     if x.ndim == 0 or x.shape[-1] != 2:
         raise RuntimeError(f"view_as_complex: Tensor must have a last dimension of size 2, got shape {x.shape}")
-    return ViewAsComplex()(x)
+    return _view(x, ViewAsComplex(view=True))
+
+
+def _set_real(x: Tensor, value: Any) -> None:
+    """``x.real = value``: written into x's real part (PyTorch's setter, a copy_ into the view)."""
+    real(x)[...] = value
+
+
+def _set_imag(x: Tensor, value: Any) -> None:
+    """``x.imag = value``: written into a complex x's imaginary part (PyTorch's setter)."""
+    imag(x)[...] = value
 
 
 METHODS: dict = {
     "conj": conj, "conj_physical": conj_physical, "resolve_conj": resolve_conj, "resolve_neg": resolve_neg,
     "is_conj": is_conj, "is_neg": is_neg, "angle": angle,
-    "real": property(real, doc="The real part (a copy for a complex tensor; PyTorch: a view); real: itself."),
-    "imag": property(imag, doc="The imaginary part of a complex tensor (a copy; PyTorch: a view)."),
+    "real": property(real, _set_real, doc="The real part (a view of a complex tensor, as PyTorch's; assignable); "
+                                          "real: itself."),
+    "imag": property(imag, _set_imag, doc="The imaginary part of a complex tensor (a view, as PyTorch's; "
+                                          "assignable)."),
 }

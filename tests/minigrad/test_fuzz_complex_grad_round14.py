@@ -118,3 +118,72 @@ def test_gradients_on_branch_cuts_as_torch(dtype):
     for name in ("acosh", "asinh", "acos", "asin", "atanh", "sqrt", "log", "log1p", "rsqrt"):
         (_, g_mg, _), (_, g_t, _) = _grads(lambda lib, x, n=name: getattr(lib, n)(x), [points])
         _assert_close(g_mg[0], g_t[0], 1e-5 if dtype == "complex64" else 1e-12)
+
+
+# --- real / imag / view_as_real / view_as_complex are views: in-place writes reach the input and its graph ------------
+
+VIEW_WRITES = {   # each: (a write through a view of y = x * 1, then y): silently ignored before (the views were copies)
+    "real_mul_": lambda lib, x, w: (y := x * 1, y.real.mul_(w.real))[0],
+    "imag_add_": lambda lib, x, w: (y := x * 1, y.imag.add_(w.imag))[0],
+    "real_copy_": lambda lib, x, w: (y := x * 1, y.real.copy_(w.imag))[0] * w,
+    "real_setitem": lambda lib, x, w: (y := x * 1, y.real.__setitem__(0, w.imag[1]))[0],
+    "view_as_real_part": lambda lib, x, w: (y := x * 1, lib.view_as_real(y)[..., 1].mul_(w.real))[0],
+    "view_as_real_transposed": lambda lib, x, w: (y := x * 1, lib.view_as_real(y.mT)[0].mul_(3))[0] + w,
+    "view_as_complex": lambda lib, x, w: (r := lib.view_as_real(x) * 1,
+                                          lib.view_as_complex(r).mul_(w), r)[2] * 2,
+    "real_setter": lambda lib, x, w: (y := x * 1, setattr(y, "real", w.imag))[0],
+    "imag_setter": lambda lib, x, w: (y := x * 1, setattr(y, "imag", w.real[0]))[0],
+}
+
+
+@pytest.mark.parametrize("name", VIEW_WRITES)
+def test_writes_through_complex_views_reach_the_input_as_torch(name):
+    fn = VIEW_WRITES[name]
+    (out_mg, g_mg, _), (out_t, g_t, _) = _grads(fn, [_crand(3, 3), _crand(3, 3)])
+    _assert_close(out_mg, out_t, 1e-12)
+    _assert_close(g_mg[0], g_t[0], 1e-12)
+    _assert_close(g_mg[1], g_t[1], 1e-12)
+
+
+def test_views_without_grad_share_memory_as_torch():
+    z = _crand(2, 3)
+    for lib in (mg, torch):
+        x = lib.tensor(z)
+        x.real.mul_(2)
+        x.imag[0] = -1.0
+        lib.view_as_real(x)[1, :, 0].add_(10)
+        pairs = lib.view_as_real(x) * 1
+        lib.view_as_complex(pairs).mul_(1j)
+        if lib is mg:
+            ours, ours_pairs = x, pairs
+    _assert_close(ours, x, 1e-12)
+    _assert_close(ours_pairs, pairs, 1e-12)
+
+
+def test_conj_result_refuses_in_place_writes():
+    """torch.conj is a lazy view whose writes reach x; minigrad's conj is a copy, so a write into it raises instead
+    of leaving x silently unchanged. resolve_conj (and conj_physical) give a writable tensor, as torch's."""
+    x = mg.tensor(_crand(2, 2))
+    with pytest.raises(RuntimeError):
+        x.conj().mul_(2)
+    resolved = x.conj().resolve_conj()
+    resolved.mul_(2)
+    _assert_close(resolved, torch.tensor(x.numpy()).conj() * 2, 1e-12)
+    mg.conj_physical(x).add_(1)
+
+
+@pytest.mark.gpu
+def test_writes_through_complex_views_on_cupy_as_on_the_host():
+    """On the GPU, or the strict CuPy stand-in without one."""
+    z, w = _crand(3, 3), _crand(3, 3)
+    results = []
+    for device in ("cpu", "cuda"):
+        x = mg.tensor(z, device=device, requires_grad=True)
+        y = x * 1
+        y.real.mul_(2)
+        y.imag.add_(mg.tensor(w.real, device=device))
+        mg.view_as_real(y)[0, :, 0].mul_(3)
+        (y * mg.tensor(w, device=device).conj()).real.sum().backward()
+        results.append((y.detach().cpu().numpy(), x.grad.cpu().numpy()))
+    for ours, host in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, host, rtol=1e-12, atol=1e-12)
