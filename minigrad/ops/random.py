@@ -4,7 +4,8 @@
 device (seeded by ``mg.manual_seed``), so they work on every device; each result is noted as a draw, so
 an ``mg.compile`` replay draws fresh samples.
 
-The samples carry no gradient (PyTorch's are not reparameterised either).
+The samples are not reparameterised (nor are PyTorch's): drawn with tensors that require grad (normal's mean
+and std, bernoulli's probabilities) the result requires grad, with a zero gradient to them, as PyTorch's.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy
 
 from .. import backend, generators
 from ..arguments import as_bool
+from ..autograd import Function
 from ..constructors import SampleDtypeError, exact_integers, out_requires_grad, tensor_options
 from ..dtypes import get_default_dtype
 from ..outputs import OutDtypeError, creation_args, write_out
@@ -45,6 +47,34 @@ def _drawn(name: str, make: Callable, inputs: tuple) -> Tensor:
     replay calls ``make`` again: fresh samples, in eager's order)."""
     arrays = [i.data if isinstance(i, Tensor) else i for i in inputs]
     return note_draw(name, make, inputs, Tensor._make(make(*arrays), False, None, 0))
+
+
+class ZeroGradientDraw(Function):
+    """A sample passed through from the tensors it was drawn with: the result requires grad when one of them
+    does, and their gradient is zero (PyTorch's NormalBackward/BernoulliBackward: no reparameterisation), or,
+    ``defined=False``, backward raises as PyTorch's (``probs.bernoulli(0.3)``: its derivative is not
+    implemented)."""
+
+    def __init__(self, defined: bool = True) -> None:
+        self.defined = defined
+
+    def forward(self, sample: Any, *params: Any) -> Any:
+        self.params = [(p.shape, p.dtype) for p in params]
+        return sample.copy()
+
+    def backward(self, gy: Any) -> tuple:
+        if not self.defined:
+            raise RuntimeError(f"derivative for {self.name} is not implemented (as PyTorch's)")
+        return (None, *(self.xp.zeros(shape, dtype=dtype) for shape, dtype in self.params))
+
+
+def _zero_gradient(name: str, sample: Tensor, params: tuple, defined: bool = True) -> Tensor:
+    """``sample`` with a zero gradient to the ``params`` (Tensors) when one of them requires grad."""
+    if not any(p.requires_grad for p in params):
+        return sample
+    op = ZeroGradientDraw(defined)
+    op.name = name
+    return op(sample, *params)
 
 
 def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = int64, device: Any = None,
@@ -156,7 +186,7 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None, out: Any =
         draw = _uniform(chance.shape, device, False, generator, "bernoulli")
         xp = backend.array_module(draw)
         return xp.asarray(draw < (chance if p is None else p)).astype(chance.dtype)   # 0-d: an array
-    return _drawn("bernoulli", make, (probs,))
+    return _zero_gradient("bernoulli", _drawn("bernoulli", make, (probs,)), (probs,), defined=p is None)
 
 
 def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
@@ -174,8 +204,9 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
         draw = _uniform(shape, device, False, generator, "bernoulli_")
         xp = backend.array_module(draw)
         return xp.asarray(draw < (arrays[0] if arrays else chance)).astype(dtype)
-    sample = _drawn("bernoulli_", make, (chance,) if isinstance(chance, Tensor) else ())
-    return _inplace(x, "bernoulli_", _fill("bernoulli_", True, sample))
+    params = (chance,) if isinstance(chance, Tensor) else ()
+    sample = _zero_gradient("bernoulli_", _drawn("bernoulli_", make, params), params)
+    return _inplace(x, "bernoulli_", _fill("bernoulli_", True, sample), sample)
 
 
 def unwrap_value(value: Any) -> Any:
@@ -231,7 +262,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         s = next(values) if isinstance(std, Tensor) else std
         sample = _uniform(shape, device, True, generator, "normal")
         return backend.array_module(sample).asarray(sample * s + m).astype(kind, copy=False)
-    out = _drawn("normal", make, inputs)
+    out = _zero_gradient("normal", _drawn("normal", make, inputs), inputs)
     return out_requires_grad(out, requires_grad, "normal")
 
 

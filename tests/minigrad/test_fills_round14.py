@@ -124,3 +124,42 @@ def test_zero_and_plain_fills_unchanged():
     y.sum().backward()
     assert y.tolist() == [1.5, 2.5, 0.0] and x.grad.tolist() == [0.0, 0.0, 1.0]
 
+
+# --- normal/bernoulli drawn with tensors that require grad: the result requires grad, zero gradients (torch) ---
+
+def _draws(lib):
+    mean, std = lib.zeros(2, 1, requires_grad=True), lib.ones(3, requires_grad=True)
+    probs = lib.full((3,), 0.5, requires_grad=True)
+    return {
+        "normal(mean, std)": (lambda: lib.normal(mean, std), (mean, std)),
+        "normal(mean, 2.0)": (lambda: lib.normal(mean, 2.0), (mean,)),
+        "normal(0.0, std)": (lambda: lib.normal(0.0, std), (std,)),
+        "bernoulli(probs)": (lambda: lib.bernoulli(probs), (probs,)),
+        "probs.bernoulli(0.3)": (lambda: probs.bernoulli(0.3), (probs,)),
+        "zeros.bernoulli_(probs)": (lambda: lib.zeros(3).bernoulli_(probs), (probs,)),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_draws(torch)))
+def test_draws_from_tensors_that_require_grad_as_torch(case):
+    results = []
+    for lib in (torch, mg):
+        draw, params = _draws(lib)[case]
+        out = draw()
+        try:
+            out.sum().backward()
+            grads = [p.grad.tolist() for p in params]
+        except RuntimeError as error:   # probs.bernoulli(0.3): torch's derivative is not implemented
+            grads = "not implemented" in str(error)
+        results.append((out.requires_grad, tuple(out.shape), grads))
+    assert results[1] == results[0]
+    with mg.no_grad():
+        draw, _ = _draws(mg)[case]
+        assert not draw().requires_grad
+
+
+@pytest.mark.parametrize("lib", ["torch", "mg"])
+def test_draws_with_out_refuse_arguments_that_require_grad(lib):
+    lib = torch if lib == "torch" else mg
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+        lib.normal(lib.zeros(3, requires_grad=True), 1.0, out=lib.empty(3))
