@@ -102,17 +102,19 @@ class KeyOrderError(ValueError):
     """A dict of the prefix tree lists the tree's keys in another order (see :func:`broadcast_prefix`)."""
 
 
-def broadcast_prefix(prefix: Any, spec: Spec) -> list | None:
+def broadcast_prefix(prefix: Any, spec: Spec, tuple_for_list: bool = False) -> list | None:
     """One entry per leaf of ``spec``: ``prefix``'s leaf standing over it (a leaf of ``prefix`` covers a
     whole subtree). None when ``prefix`` is not a prefix of the tree (another container type, length or
     keys), as torch's ``_broadcast_to_and_flatten``. A dict of ``prefix`` with the tree's keys in another
     order raises :class:`KeyOrderError`: torch pairs such dicts' entries by position, not by key, so
-    neither reading would be safe."""
+    neither reading would be safe. ``tuple_for_list``: a tuple of ``prefix`` also stands for a list of the
+    tree (``out_dims=(0, 1)`` for ``split``'s outputs, a list here and a tuple in torch)."""
     node = _node(prefix)
     if node is None:
         return [prefix] * spec.num_leaves
     kind, context, children = node
-    if spec.kind is None or not _same_kind(kind, spec.kind) or len(children) != len(spec.children):
+    same = _same_kind(kind, spec.kind) or tuple_for_list and kind is tuple and spec.kind is list
+    if spec.kind is None or not same or len(children) != len(spec.children):
         return None
     if context is not None:
         if set(context) != set(spec.context):
@@ -122,7 +124,7 @@ def broadcast_prefix(prefix: Any, spec: Spec) -> list | None:
                                 "(another order)")
     out: list = []
     for child, child_spec in zip(children, spec.children):
-        part = broadcast_prefix(child, child_spec)
+        part = broadcast_prefix(child, child_spec, tuple_for_list)
         if part is None:
             return None
         out.extend(part)

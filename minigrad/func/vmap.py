@@ -240,11 +240,13 @@ def _batched_inputs(in_dims: Any, args: tuple, name: str) -> tuple[int, list, li
     return sizes[0], flat_dims, flat_args, args_spec
 
 
-def _prefix_dims(dims: Any, spec: _pytree.Spec, where: str) -> list | None:
+def _prefix_dims(dims: Any, spec: _pytree.Spec, where: str, tuple_for_list: bool = False) -> list | None:
     """``dims`` (in_dims or out_dims) read against the inputs' or outputs' ``spec``, one per leaf (None when
-    it does not fit), refusing a dict whose keys come in another order than the one it stands for."""
+    it does not fit), refusing a dict whose keys come in another order than the one it stands for.
+    ``tuple_for_list`` (out_dims): a tuple stands for a list too (``split``, ``chunk`` and ``unbind`` give
+    lists here, tuples in torch)."""
     try:
-        return _pytree.broadcast_prefix(dims, spec)
+        return _pytree.broadcast_prefix(dims, spec, tuple_for_list)
     except _pytree.KeyOrderError as error:
         raise ValueError(f"{where}: {error}. PyTorch's vmap pairs such a dict's entries by position, not by key "
                          "(it would give one key's dim to another key's value); write the keys in the same "
@@ -272,7 +274,8 @@ def _flat_out_dims(out_dims: Any, output: Any, out_spec: _pytree.Spec, name: str
         if isinstance(out_dims, tuple) and len(out_dims) == 1:
             return list(out_dims)
         raise incompatible()
-    flat = _prefix_dims(out_dims, out_spec, f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims")
+    flat = _prefix_dims(out_dims, out_spec, f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims",
+                        tuple_for_list=True)
     if flat is None:
         raise incompatible()
     return flat

@@ -172,3 +172,15 @@ def test_vmap_write_into_an_input_passed_twice_the_same_way_matches_torch(torch:
     def program(lib: Any, x: Any) -> Any:
         return lib.func.vmap(lambda a, b: a.mul_(2) + b)(x, x), x
     _same(_run(mg, program, X), _run(torch, program, X))
+
+
+@pytest.mark.parametrize("program", [
+    lambda lib, x: lib.func.vmap(lambda a: a.split([1, 3], dim=-1), out_dims=(0, 1))(x),
+    lambda lib, x: lib.func.vmap(lambda a: (a.chunk(2), a.sum()), out_dims=((1, 0), 0))(x),
+    lambda lib, x: lib.func.vmap(lambda a: a.unbind(), out_dims=(0, -1, 0, 0))(x),
+], ids=["split", "chunk-nested", "unbind"])
+def test_vmap_tuple_out_dims_for_split_outputs_as_torch(torch: Any, program: Any) -> None:
+    """split/chunk/unbind give lists here (tuples in torch): a tuple out_dims torch code passes for them works
+    (it raised 'out_dims is not compatible with the structure of `outputs`')."""
+    ours, theirs = _run(mg, program, X), _run(torch, program, X)
+    _same(ours, theirs)
