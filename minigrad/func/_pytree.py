@@ -113,8 +113,9 @@ def broadcast_prefix(prefix: Any, spec: Spec, tuple_for_list: bool = False) -> l
     if node is None:
         return [prefix] * spec.num_leaves
     kind, context, children = node
-    same = _same_kind(kind, spec.kind) or tuple_for_list and kind is tuple and spec.kind is list
-    if spec.kind is None or not same or len(children) != len(spec.children):
+    if spec.kind is None or len(children) != len(spec.children):
+        return None
+    if not (_same_kind(kind, spec.kind) or tuple_for_list and kind is tuple and spec.kind is list):
         return None
     if context is not None:
         if set(context) != set(spec.context):
