@@ -14,7 +14,7 @@ import numpy
 
 from .. import backend
 from .. import memory_formats as _memory_format
-from ..constructors import keep_out_shape, out_requires_grad, randint, tensor, tensor_options
+from ..constructors import _fill_in, keep_out_shape, out_requires_grad, randint, tensor, tensor_options
 from ..dtypes import get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, int64
@@ -164,9 +164,13 @@ def randint_like(input: Tensor, low: int = 0, high: Any = None, *, generator: An
 
 
 def scalar_tensor(s: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """A 0-d tensor of the number ``s``, the default float dtype unless given (torch.scalar_tensor)."""
-    value = number(s, "scalar_tensor", "s")
-    if math.isnan(value) and dtype is not None and numpy.dtype(dtype).kind != "f":
-        raise ValueError("scalar_tensor: NaN does not fit an integer dtype")
-    return tensor(value, dtype=get_default_dtype() if dtype is None else dtype, device=device,
-                  requires_grad=requires_grad)
+    """A 0-d tensor of the number ``s`` (a bool or a complex too), the default float dtype unless given
+    (torch.scalar_tensor). A value that does not fit the dtype raises PyTorch's RuntimeError (NaN into int64,
+    300 into uint8, 1e39 into float32, an imaginary part into a real dtype); into float16 it is cast (inf)."""
+    exact = (bool, complex, numpy.bool_, numpy.complexfloating)
+    value = s if isinstance(s, exact) else number(s, "scalar_tensor", "s")
+    kind = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "scalar_tensor")
+    value = _fill_in(value, numpy.dtype(numpy.float64) if kind == numpy.float16 else kind, "scalar_tensor")
+    with numpy.errstate(over="ignore"):
+        data = numpy.asarray(value).astype(kind)
+    return tensor(data, device=device, requires_grad=requires_grad)

@@ -163,3 +163,23 @@ def test_draws_with_out_refuse_arguments_that_require_grad(lib):
     lib = torch if lib == "torch" else mg
     with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
         lib.normal(lib.zeros(3, requires_grad=True), 1.0, out=lib.empty(3))
+
+
+# --- scalar_tensor takes a bool and a complex, and checks the value against the dtype, as torch ---------------
+
+SCALARS = [True, False, 1, 2.5, 1 + 2j, 1 + 0j, np.float64(1.5), np.int64(3), np.bool_(True), 2**63, NAN, 1e39,
+           70000, -1, 300, 2.7]
+
+
+@pytest.mark.parametrize("dtype", [None, "int64", "uint8", "bool", "float16", "float64", "complex64"])
+@pytest.mark.parametrize("value", SCALARS, ids=[repr(v) for v in SCALARS])
+def test_scalar_tensor_as_torch(value, dtype):
+    _same_as_torch(lambda lib: lib.scalar_tensor(value, dtype=None if dtype is None else _dtype(lib, dtype)))
+
+
+def test_scalar_tensor_refuses_what_is_not_a_number():
+    for value in ("x", None, [1]):
+        with pytest.raises(TypeError):
+            torch.scalar_tensor(value)
+        with pytest.raises(TypeError, match="scalar_tensor: s must be a number"):
+            mg.scalar_tensor(value)
