@@ -30,11 +30,14 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     """Compare ``fn``'s analytic gradients with central differences, in float64.
 
     ``inputs`` are Tensors (those with ``requires_grad`` are checked; float
-    ones are cast to float64 copies) or other values passed through. The
-    outputs are reduced to a scalar with fixed random weights, so one backward
+    ones are cast to float64 copies, complex ones to complex128) or other values
+    passed through. The outputs are reduced to a scalar with fixed random weights
+    w (``Σ Re(y · conj(w))``, complex w for a complex output), so one backward
     gives the analytic gradient and two evaluations per input element the
-    numeric one. Returns True or raises :class:`GradcheckError` naming the input
-    and the element with the worst error.
+    numeric one (four for a complex input: its real and imaginary parts apart,
+    ``dL/dx + i dL/dy``, PyTorch's convention for a complex gradient). Returns
+    True or raises :class:`GradcheckError` naming the input and the element with
+    the worst error.
     """
     if not callable(fn):
         raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
@@ -46,8 +49,9 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     rng = numpy.random.default_rng(seed)
     leaves = []
     for x in inputs:
-        if isinstance(x, Tensor) and x.dtype.kind == "f":
-            leaf = Tensor._make(x.data.astype(numpy.float64, copy=True), False, None, 0)
+        if isinstance(x, Tensor) and x.dtype.kind in "fc":
+            wide = numpy.complex128 if x.dtype.kind == "c" else numpy.float64
+            leaf = Tensor._make(x.data.astype(wide, copy=True), False, None, 0)
             leaf.requires_grad = x.requires_grad
             leaves.append(leaf)
         else:
@@ -59,21 +63,25 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     first = _outputs(fn(*leaves))
     weights = []
     for y in first:
-        if y.dtype != numpy.float64:
-            raise GradcheckError(f"gradcheck: an output is {y.dtype}; float64 inputs must give float64 outputs")
+        if y.dtype not in (numpy.float64, numpy.complex128):
+            raise GradcheckError(f"gradcheck: an output is {y.dtype}; float64 (complex128) inputs must give float64 "
+                                 "or complex128 outputs")
         w = rng.standard_normal(y.shape)
+        if y.dtype.kind == "c":
+            w = w + 1j * rng.standard_normal(y.shape)
         weights.append(backend.to_device(w, y.device) if y.device != backend.CPU else w)
 
     def objective() -> float:
         total = 0.0
         for y, w in zip(_outputs(fn(*leaves)), weights):
-            total += float((backend.to_numpy(y.data) * backend.to_numpy(w)).sum())
+            total += float((backend.to_numpy(y.data) * numpy.conj(backend.to_numpy(w))).real.sum())
         return total
 
     loss = None
     for y, w in zip(first, weights):
         if y.requires_grad:
-            term = (y * Tensor._make(w, False, None, 0)).sum()
+            term = y * Tensor._make(w.conj() if w.dtype.kind == "c" else w, False, None, 0)
+            term = (term.real if term.dtype.kind == "c" else term).sum()
             loss = term if loss is None else loss + term
     for i in checked:
         leaves[i].grad = None
@@ -83,17 +91,19 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     failure = None   # (excess, input index, message) of the worst element over every input
     for i in checked:
         leaf = leaves[i]
-        analytic = numpy.zeros(leaf.shape) if leaf.grad is None else backend.to_numpy(leaf.grad.data)
-        numeric = numpy.zeros(leaf.shape)
+        analytic = numpy.zeros(leaf.shape, leaf.dtype) if leaf.grad is None else backend.to_numpy(leaf.grad.data)
+        numeric = numpy.zeros(leaf.shape, leaf.dtype)
         flat = leaf.data.reshape(-1)   # a view: writing it perturbs the input in place
+        steps = (eps, 1j * eps) if leaf.dtype.kind == "c" else (eps,)   # a complex input: dL/dx + i dL/dy
         for j in range(flat.size):
-            original = float(flat[j])
-            flat[j] = original + eps
-            plus = objective()
-            flat[j] = original - eps
-            minus = objective()
-            flat[j] = original
-            numeric.reshape(-1)[j] = (plus - minus) / (2 * eps)
+            original = flat[j].copy()
+            for step in steps:
+                flat[j] = original + step
+                plus = objective()
+                flat[j] = original - step
+                minus = objective()
+                flat[j] = original
+                numeric.reshape(-1)[j] += (plus - minus) / (2 * eps) * (step / eps)
         error = numpy.abs(analytic - numeric)
         excess = error - (atol + rtol * numpy.abs(numeric))
         if not (excess <= 0).all():   # also fails on NaN, which a `max() > 0` test lets through
@@ -136,6 +146,8 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], grad_outputs: S
         for y in _outputs(fn(*inputs)):
             if y.requires_grad:
                 w = rng.standard_normal(y.shape)
+                if y.dtype.kind == "c":
+                    w = w + 1j * rng.standard_normal(y.shape)
                 grad_outputs.append(Tensor._make(backend.to_device(w, y.device) if y.device != backend.CPU else w,
                                                  False, None, 0))
     elif isinstance(grad_outputs, Tensor):
