@@ -14,7 +14,6 @@ over that distance and it stays near 0.167; LSTM and GRU learn the task.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
@@ -138,4 +137,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    common.run(main)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 
 import numpy as np
 
@@ -211,4 +210,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    common.run(main)

@@ -24,7 +24,7 @@ import re
 import statistics
 import sys
 import time
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -241,6 +241,20 @@ def setup(args: argparse.Namespace, files: Iterable[str] = ()) -> str:
 def _out_error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def run(main: Callable[[list[str]], Any], argv: list[str] | None = None) -> None:
+    """Run an example's ``main`` as a program (``argv`` defaults to the command line's).
+
+    Sizes too large for this machine (``--hidden-size 1000000``) run out of memory while the model
+    or the data is allocated: a one-line error and exit 2, as for other unusable options, not a traceback.
+    """
+    try:
+        main(sys.argv[1:] if argv is None else argv)
+    except MemoryError as error:   # NumPy's "Unable to allocate 14.6 TiB for an array with shape ...", CuPy's too
+        print(f"error: out of memory: {error or 'an allocation failed'}; choose smaller sizes (--hidden-size, "
+              "--batch-size, ...)", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def limit_blas_threads(threads: int) -> None:

@@ -18,7 +18,6 @@ AR(2) series the true AR predictor reaches it).
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
@@ -165,4 +164,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    common.run(main)

@@ -18,7 +18,6 @@ parity bit; --test-length sets the length of the longer test.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
@@ -124,4 +123,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    common.run(main)

@@ -15,7 +15,6 @@ share a batch through the recurrent layer's ``lengths`` argument.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,4 +204,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    common.run(main)

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 
 import numpy as np
 
@@ -202,4 +201,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    common.run(main)
