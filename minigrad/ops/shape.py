@@ -713,7 +713,8 @@ def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002
     fmt = _memory_format.check(memory_format, "clone")
     if fmt is None:   # PyTorch's default: preserve_format (a transposed input's clone keeps its strides)
         fmt = _memory_format.preserve_format
-    return Clone(None if fmt is _memory_format.contiguous_format else fmt)(tensor_arg(input, "clone"))
+    # a layout other than C order is a transposed view of the op's own copy: memory of its own
+    return fresh_memory(Clone(None if fmt is _memory_format.contiguous_format else fmt)(tensor_arg(input, "clone")))
 
 
 def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
@@ -727,7 +728,7 @@ def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
         return x
     op = Clone(fmt)
     op.name = "contiguous"
-    return op(x)
+    return fresh_memory(op(x))
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
