@@ -62,8 +62,9 @@ class Bernoulli(BinaryParameters, ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         logits, value = broadcast_all(self.logits, value)
-        # float32 logits and float64 values score in float64 (PyTorch's promotion); integer values in logits' dtype
-        dtype = mg.promote_types(logits.dtype, value.dtype) if value.dtype.kind == "f" else logits.dtype
+        # a float value scores in its own dtype (PyTorch's binary_cross_entropy_with_logits takes the target's:
+        # float64 logits and float32 values give float32), an integer value in logits' dtype
+        dtype = value.dtype if value.dtype.kind == "f" else logits.dtype
         return -_bce_with_logits(logits.astype(dtype), value.astype(dtype))
 
     def entropy(self) -> Tensor:

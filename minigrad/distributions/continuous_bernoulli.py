@@ -13,7 +13,16 @@ from . import constraints
 from .bernoulli import _bce_with_logits
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, clamp_probs, is_number, lazy_property, logits_to_probs, probs_to_logits, uniform
+from .utils import (
+    broadcast_all,
+    clamp_probs,
+    is_number,
+    lazy_property,
+    logits_to_probs,
+    probs_to_logits,
+    uniform,
+    value_like,
+)
 
 __all__ = ["ContinuousBernoulli"]
 
@@ -123,18 +132,20 @@ class ContinuousBernoulli(ExponentialFamily):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        logits, value = broadcast_all(self.logits, value)
+        logits, value = broadcast_all(self.logits, value_like(value, self.probs))
         return -_bce_with_logits(logits, value) + self._cont_bern_log_norm()
 
     def cdf(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.probs)
         cut_probs = self._cut_probs()
         cdfs = (cut_probs.pow(value) * (1.0 - cut_probs).pow(1.0 - value) + cut_probs - 1.0) / (2.0 * cut_probs - 1.0)
         unbounded = mg.where(self._outside_unstable_region(), cdfs, value)
         return mg.where(value.le(0.0), mg.zeros_like(value), mg.where(value.ge(1.0), mg.ones_like(value), unbounded))
 
     def icdf(self, value: Tensor) -> Tensor:
+        value = value_like(value, self.probs)
         cut_probs = self._cut_probs()
         inverse = (((-cut_probs + value * (2.0 * cut_probs - 1.0)).log1p() - (-cut_probs).log1p())
                    / (cut_probs.log() - (-cut_probs).log1p()))

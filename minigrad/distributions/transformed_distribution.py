@@ -11,7 +11,7 @@ from . import constraints
 from .distribution import Distribution
 from .independent import Independent
 from .transforms import ComposeTransform, Transform
-from .utils import sum_rightmost
+from .utils import sum_rightmost, value_like
 
 __all__ = ["TransformedDistribution"]
 
@@ -95,10 +95,23 @@ class TransformedDistribution(Distribution):
             x = transform(x)
         return x
 
+    def _float_value(self, value: Any) -> Any:
+        """An integer or bool ``value`` in the float dtype of the base distribution (its mean's), as PyTorch's
+        promotion gives (float32 parameters score int64 values in float32, where NumPy's rule would give float64)."""
+        if not (isinstance(value, Tensor) and value.dtype.kind in "biu"):
+            return value
+        try:
+            with mg.no_grad():
+                like = self.base_dist.mean
+        except NotImplementedError:
+            like = mg.zeros((), dtype=mg.get_default_dtype())
+        return value_like(value, like)
+
     def log_prob(self, value: Tensor) -> Tensor:
         """log p_base(f⁻¹(y)) - log |det J_f(f⁻¹(y))|, each term summed over the dims the event adds."""
         if self._validate_args:
             self._validate_sample(value)
+        value = self._float_value(value)
         event_dim = len(self.event_shape)
         log_prob: Any = 0.0
         y = value
@@ -120,6 +133,7 @@ class TransformedDistribution(Distribution):
         return sign * (value - 0.5) + 0.5
 
     def cdf(self, value: Tensor) -> Tensor:
+        value = self._float_value(value)
         for transform in self.transforms[::-1]:
             value = transform.inv(value)
         if self._validate_args:
@@ -127,6 +141,7 @@ class TransformedDistribution(Distribution):
         return self._monotonize_cdf(self.base_dist.cdf(value))
 
     def icdf(self, value: Tensor) -> Tensor:
+        value = self._float_value(value)
         value = self.base_dist.icdf(self._monotonize_cdf(value))
         for transform in self.transforms:
             value = transform(value)

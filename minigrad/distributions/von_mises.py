@@ -11,7 +11,7 @@ from .. import special
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, uniform
+from .utils import broadcast_all, lazy_property, uniform, value_like
 
 __all__ = ["VonMises"]
 
@@ -45,6 +45,7 @@ class VonMises(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
+        value = value_like(value, self.loc)
         return self.concentration * (value - self.loc).cos() - math.log(2 * math.pi) - _log_i0(self.concentration)
 
     @lazy_property

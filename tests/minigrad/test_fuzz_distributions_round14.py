@@ -27,3 +27,45 @@ def test_lkj_cholesky_float32_log_prob_stays_float32(concentration: Any, torch: 
     theirs = torch.distributions.LKJCholesky(3, torch.tensor(concentration, dtype=torch.float32))
     value = np.linalg.cholesky(np.array([[1.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 1.0]])).astype(np.float32)
     _same(ours.log_prob(mg.tensor(value)), theirs.log_prob(torch.tensor(value)), "LKJCholesky.log_prob")
+
+
+@pytest.mark.parametrize("logits", [False, True])
+def test_bernoulli_float32_value_with_float64_parameter_scores_in_float32(logits: bool, torch: Any) -> None:
+    """PyTorch's Bernoulli.log_prob takes a float value's dtype (float64 probs, float32 value → float32); ours gave
+    float64."""
+    param = np.array([0.3, 0.6, 0.9]) if not logits else np.array([-1.0, 0.5, 2.0])
+    value = np.array([0.0, 1.0, 1.0], dtype=np.float32)
+    key = "logits" if logits else "probs"
+    ours = md.Bernoulli(**{key: mg.tensor(param)}).log_prob(mg.tensor(value))
+    theirs = torch.distributions.Bernoulli(**{key: torch.tensor(param)}).log_prob(torch.tensor(value))
+    _same(ours, theirs, "Bernoulli.log_prob")
+    wide = md.Bernoulli(**{key: mg.tensor(param, dtype=mg.float32)}).log_prob(mg.tensor(value.astype(np.float64)))
+    _same(wide, torch.distributions.Bernoulli(**{key: torch.tensor(param, dtype=torch.float32)}).log_prob(
+        torch.tensor(value.astype(np.float64))), "Bernoulli.log_prob float64 value")
+
+
+_INT_CASES = {
+    "Gumbel": (lambda D, a, b: D.Gumbel(a, b), ("cdf", "icdf", "log_prob")),
+    "Weibull": (lambda D, a, b: D.Weibull(a, b), ("cdf", "icdf", "log_prob")),
+    "Kumaraswamy": (lambda D, a, b: D.Kumaraswamy(a, b), ("cdf", "icdf", "log_prob")),
+    "Pareto": (lambda D, a, b: D.Pareto(a, b), ("icdf",)),
+    "InverseGamma": (lambda D, a, b: D.InverseGamma(a, b), ("cdf",)),
+    "VonMises": (lambda D, a, b: D.VonMises(a, b), ("log_prob",)),
+    "ContinuousBernoulli": (lambda D, a, b: D.ContinuousBernoulli(a / 4), ("cdf", "icdf")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INT_CASES))
+def test_integer_values_score_in_the_float32_parameters_dtype(name: str, torch: Any) -> None:
+    """An int64 value scored by float32 parameters gives float32, as PyTorch; the transformed distributions
+    (Gumbel, Weibull, Kumaraswamy, Pareto, InverseGamma), VonMises and ContinuousBernoulli gave float64."""
+    make, methods = _INT_CASES[name]
+    a, b = np.array([0.5, 1.0, 2.0], dtype=np.float32), np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    ours = make(md, mg.tensor(a), mg.tensor(b))
+    theirs = make(torch.distributions, torch.tensor(a), torch.tensor(b))
+    values = {"cdf": np.array([3, 4, 5]), "log_prob": np.array([3, 4, 5]), "icdf": np.array([0, 0, 0])}
+    if name in ("Kumaraswamy", "ContinuousBernoulli"):
+        values["cdf"] = values["log_prob"] = np.array([0, 1, 1])
+    for method in methods:
+        got = getattr(ours, method)(mg.tensor(values[method]))
+        _same(got, getattr(theirs, method)(torch.tensor(values[method])), f"{name}.{method}")
