@@ -258,3 +258,55 @@ def test_a_copy_of_a_called_model_is_not_called_yet():
     twin(mg.ones(2, 3))
     twin.layers.append(nn.Tanh())
     assert _REREGISTRATIONS[0] > before
+
+
+# Not fixed here: a container (or a model) that no compiled call ever *calls* is never marked, so a first
+# registration into it after a replay is not counted: a ModuleList or ParameterList only iterated by the compiled
+# function (held in its closure, a global or a plain object), or a model whose forward is compiled directly
+# (mg.compile(model.forward)). The fix belongs in minigrad/guards.py (a container module's length as a static).
+_NEVER_CALLED = pytest.mark.xfail(strict=True, reason="only a called module's tree is marked (nn/_compile_state.py); "
+                                  "the compiled function never calls these")
+
+
+def _compiled_then_changed(fn, change) -> tuple:
+    compiled = mg.compile(fn)
+    x = mg.arange(6, dtype=mg.float32).reshape(2, 3) / 6
+    for _ in range(3):
+        compiled(x)
+    change()
+    return compiled(x).numpy(), fn(x).numpy()
+
+
+@_NEVER_CALLED
+def test_a_module_list_only_iterated_by_the_compiled_function():
+    mg.manual_seed(0)
+    layers = nn.ModuleList([_linear()])
+
+    def fn(x):
+        for layer in layers:
+            x = layer(x)
+        return x
+
+    got, want = _compiled_then_changed(fn, lambda: layers.append(nn.Tanh()))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@_NEVER_CALLED
+def test_a_parameter_list_only_iterated_by_the_compiled_function():
+    scales = nn.ParameterList([mg.full((3,), 2.0)])
+
+    def fn(x):
+        for scale in scales:
+            x = x * scale
+        return x
+
+    got, want = _compiled_then_changed(fn, lambda: scales.append(mg.full((3,), 3.0)))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@_NEVER_CALLED
+def test_a_compiled_forward_of_a_model_never_called():
+    mg.manual_seed(0)
+    model = nn.Sequential(_linear())
+    got, want = _compiled_then_changed(model.forward, lambda: model.append(nn.Tanh()))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
