@@ -317,7 +317,8 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
     NumPy's repeated float32 steps. An integer ``dtype`` with float bounds truncates them as PyTorch
     does (int64 truncates the bounds before the length; narrower ints only start and step) and wraps
     out-of-range values. A zero step, an infinite or NaN bound, or a step that leads away from ``end``
-    raises a ValueError, as PyTorch's (with NumPy's ``stop=``, the last gives NumPy's empty range).
+    raises a ValueError, as PyTorch's (with NumPy's ``stop=``, the last gives NumPy's empty range); an int
+    bound beyond int64 a RuntimeError, and a bool dtype NotImplementedError, as PyTorch's.
     ``out=`` (``arange(0, n, out=mg.LongTensor(n))``): computed in out's dtype and written into it.
     """
     tensor_options("arange", layout, None if out is not None else pin_memory, device)
@@ -346,6 +347,11 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
                                  f"(step {step})")
     integral = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
     kind = (int64 if integral else get_default_dtype()) if dtype is None else backend.as_dtype(dtype, "arange")
+    if kind.kind == "b":
+        raise NotImplementedError("arange: not implemented for dtype bool (as PyTorch's)")
+    for v in (start, end, step):   # PyTorch reads an int bound as an int64 (NumPy would wrap it: values < 0)
+        if isinstance(v, (int, numpy.integer)) and not -2**63 <= int(v) < 2**63:
+            raise RuntimeError(f"arange: value {v} cannot be converted to type int64 without overflow")
     if integral or (kind == int64):
         first, last, stride = int(start), int(end), int(step)   # int() truncates, as PyTorch's int64 path
         if stride == 0:

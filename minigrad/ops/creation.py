@@ -90,6 +90,8 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
     else:
         start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
         dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "linspace")
+        if dtype.kind == "b":
+            raise NotImplementedError("linspace: not implemented for dtype bool (as PyTorch's)")
         values = linspace_arrays(numpy, start, end, steps, dtype)
     return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
 

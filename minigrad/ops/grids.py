@@ -47,8 +47,10 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: A
     start, end, base = (float(number(v, "logspace", what)) for v, what in ((start, "start"), (end, "end"),
                                                                            (base, "base")))
     steps = count_arg(steps, "logspace", "steps")
-    dtype = get_default_dtype() if dtype is None else dtype
-    if steps > 1 and backend.as_dtype(dtype, "logspace").kind in "iu":   # PyTorch truncates the ends first
+    dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "logspace")
+    if dtype.kind == "b":
+        raise NotImplementedError("logspace: not implemented for dtype bool (as PyTorch's)")
+    if steps > 1 and dtype.kind in "iu":   # PyTorch truncates the ends first
         start, end = math.trunc(start), math.trunc(end)
     values = numpy.power(base, numpy.linspace(start, end, steps))
     return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)

@@ -183,3 +183,36 @@ def test_scalar_tensor_refuses_what_is_not_a_number():
             torch.scalar_tensor(value)
         with pytest.raises(TypeError, match="scalar_tensor: s must be a number"):
             mg.scalar_tensor(value)
+
+
+# --- creation gaps: a bool arange/linspace/logspace and an int64-overflowing arange bound are refused ----------
+
+RANGES = {
+    "arange(3, dtype=bool)": lambda lib: lib.arange(3, dtype=_dtype(lib, "bool")),
+    "arange(0, dtype=bool)": lambda lib: lib.arange(0, dtype=_dtype(lib, "bool")),
+    "linspace(0, 1, 3, dtype=bool)": lambda lib: lib.linspace(0, 1, 3, dtype=_dtype(lib, "bool")),
+    "logspace(0, 1, 3, dtype=bool)": lambda lib: lib.logspace(0, 1, 3, dtype=_dtype(lib, "bool")),
+    "arange(0, 2**63)": lambda lib: lib.arange(0, 2**63),
+    "arange(0, 2**63, 2**62)": lambda lib: lib.arange(0, 2**63, 2**62),
+    "arange(2**63 + 1, 0, -2**62)": lambda lib: lib.arange(2**63 + 1, 0, -2**62),
+    "arange(-2**63, -2**63 + 3)": lambda lib: lib.arange(-2**63, -2**63 + 3),
+    "arange(2**63 - 3, 2**63 - 1)": lambda lib: lib.arange(2**63 - 3, 2**63 - 1),
+    "arange(3, dtype=uint8)": lambda lib: lib.arange(3, dtype=_dtype(lib, "uint8")),
+    "linspace(0, 3, 4, dtype=int64)": lambda lib: lib.linspace(0, 3, 4, dtype=_dtype(lib, "int64")),
+    "logspace(0, 3, 4, dtype=uint8)": lambda lib: lib.logspace(0, 3, 4, dtype=_dtype(lib, "uint8")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RANGES))
+def test_ranges_as_torch(case):
+    expected, got = _outcome(RANGES[case], torch), _outcome(RANGES[case], mg)
+    if isinstance(expected, Exception):
+        assert isinstance(got, type(expected)), f"torch raised {expected!r}, minigrad gave {got!r}"
+    else:
+        np.testing.assert_array_equal(got[0], expected[0])
+        assert got[1] == expected[1]
+
+
+def test_an_arange_bound_beyond_int64_is_refused_not_wrapped():
+    with pytest.raises(RuntimeError, match="arange: value 18446744073709551616 cannot be converted to type int64"):
+        mg.arange(0, 2**64, 2**62, dtype="float64")   # NumPy's int64 wrap gave negative values
