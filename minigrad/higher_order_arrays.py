@@ -199,6 +199,7 @@ class ViewRead(Function):
     shape. Linear; its backward writes the view's gradient into zeros, and its rule is the scatter op of zeros."""
 
     name = "scatter_view_read"
+    complex_grad = True   # linear, real coefficients: the same backward for complex values (engine's gate)
 
     def __init__(self, embed: Function) -> None:
         self.embed = embed

@@ -177,6 +177,7 @@ class AsStrided(Function):
     """
 
     name = "as_strided"
+    complex_grad = True   # linear, real coefficients (a gather and its scatter-add): the same backward (engine's gate)
     view_args = ("size", "stride", "offset")   # __init__'s: a base changed in place reads its views again (inplace.py)
 
     def __init__(self, size: tuple, stride: tuple, offset: int | None) -> None:

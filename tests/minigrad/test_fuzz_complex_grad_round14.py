@@ -220,3 +220,26 @@ def test_gradcheck_catches_a_wrong_complex_gradient():
 
     with pytest.raises(mg.GradcheckError, match="disagrees"):
         mg.gradcheck(conjugated, (mg.tensor(_crand(2, 3), requires_grad=True),))
+
+
+# --- as_strided of a complex tensor (was refused: "as_strided has no complex gradient yet") --------------------------
+
+AS_STRIDED = {
+    "window": lambda lib, x, w: x.as_strided((2, 2), (1, 2)) * w[:2, :2],
+    "overlapping": lambda lib, x, w: x.as_strided((3, 3), (1, 1)) * w,
+    "offset": lambda lib, x, w: lib.as_strided(x, (2,), (4,), 1) * w[0, :2],
+    "of_transpose": lambda lib, x, w: x.t().as_strided((2, 2), (3, 1)) * w[:2, :2],
+    "written": lambda lib, x, w: (y := x * 1, y.as_strided((2, 2), (1, 2)).mul_(w[:2, :2]))[0],
+}
+
+
+@pytest.mark.parametrize("name", AS_STRIDED)
+def test_as_strided_complex_gradients_as_torch(name):
+    (out_mg, g_mg, x_mg), (out_t, g_t, x_t) = _grads(AS_STRIDED[name], [_crand(3, 3), _crand(3, 3)],
+                                                     create_graph=True)
+    _assert_close(out_mg, out_t, 1e-12)
+    for ours, theirs in zip(g_mg, g_t):
+        _assert_close(ours, theirs, 1e-12)
+    second_mg = mg.autograd.grad((g_mg[1] * g_mg[1].conj()).real.sum(), x_mg[0])[0]
+    second_t = torch.autograd.grad((g_t[1] * g_t[1].conj()).real.sum(), x_t[0])[0]
+    _assert_close(second_mg, second_t, 1e-10)
