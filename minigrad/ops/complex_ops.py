@@ -263,6 +263,12 @@ def conj_physical(input: Tensor) -> Tensor:  # noqa: A002
     return Conj()(x) if x.dtype.kind == "c" else x
 
 
+def conj_physical_(input: Tensor) -> Tensor:  # noqa: A002
+    """``x = conj(x)`` in place (the gradient as ``conj_physical``'s); a real tensor is left as it is."""
+    x = tensor_arg(input, "conj_physical_")
+    return x.copy_(Conj()(x)) if x.dtype.kind == "c" else x
+
+
 def resolve_conj(input: Tensor) -> Tensor:  # noqa: A002
     """The tensor itself (same shape, same memory): minigrad's conjugates are computed, never lazy bits; a
     ``conj`` result (read-only) gives a writable copy, as PyTorch's materialized conjugate."""
@@ -345,7 +351,8 @@ def _set_imag(x: Tensor, value: Any) -> None:
 
 
 METHODS: dict = {
-    "conj": conj, "conj_physical": conj_physical, "resolve_conj": resolve_conj, "resolve_neg": resolve_neg,
+    "conj": conj, "conj_physical": conj_physical, "conj_physical_": conj_physical_, "resolve_conj": resolve_conj,
+    "resolve_neg": resolve_neg,
     "is_conj": is_conj, "is_neg": is_neg, "angle": angle,
     "real": property(real, _set_real, doc="The real part (a view of a complex tensor, as PyTorch's; assignable); "
                                           "real: itself."),

@@ -243,3 +243,11 @@ def test_as_strided_complex_gradients_as_torch(name):
     second_mg = mg.autograd.grad((g_mg[1] * g_mg[1].conj()).real.sum(), x_mg[0])[0]
     second_t = torch.autograd.grad((g_t[1] * g_t[1].conj()).real.sum(), x_t[0])[0]
     _assert_close(second_mg, second_t, 1e-10)
+
+
+def test_conj_physical_in_place_as_torch():   # was: no such method
+    (out_mg, g_mg, _), (out_t, g_t, _) = _grads(
+        lambda lib, x, w: (y := x * 1, y[0].conj_physical_())[0] * w, [_crand(3, 3), _crand(3, 3)])
+    _assert_close(out_mg, out_t, 1e-12)
+    _assert_close(g_mg[0], g_t[0], 1e-12)
+    _assert_close(g_mg[1], g_t[1], 1e-12)
