@@ -192,6 +192,8 @@ class _PositiveDefinite(Constraint):
     event_dim = 2
 
     def check(self, value: Tensor) -> Tensor:
+        if value.shape[-2] != value.shape[-1]:   # not square: False for every matrix, as PyTorch (no error)
+            return mg.zeros(tuple(value.shape[:-2]), dtype=mg.bool_, device=value.device)
         matrices = value.detach().numpy()
         symmetric = numpy.isclose(matrices, numpy.swapaxes(matrices, -1, -2), atol=1e-6).all(axis=(-2, -1))
         flat = matrices.reshape((-1,) + matrices.shape[-2:])

@@ -69,3 +69,12 @@ def test_integer_values_score_in_the_float32_parameters_dtype(name: str, torch: 
     for method in methods:
         got = getattr(ours, method)(mg.tensor(values[method]))
         _same(got, getattr(theirs, method)(torch.tensor(values[method])), f"{name}.{method}")
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4)])
+def test_positive_definite_check_of_non_square_matrices_is_false(shape: tuple, torch: Any) -> None:
+    """constraints.positive_definite.check of non-square matrices raised NumPy's broadcast ValueError; PyTorch
+    gives False for each matrix."""
+    ours = md.constraints.positive_definite.check(mg.ones(shape))
+    theirs = torch.distributions.constraints.positive_definite.check(torch.ones(shape))
+    assert ours.shape == tuple(theirs.shape) and not bool(ours.any())
