@@ -24,22 +24,51 @@ __all__ = [
 ]
 
 
-# the initialisers that fill complex tensors as PyTorch's do (each part drawn as the real case, normal's
-# variance split between the parts); the others refuse them, as PyTorch's orthogonal_ and trunc_normal_ do
-_COMPLEX_OK = {"uniform_", "normal_", "constant_", "zeros_", "ones_", "xavier_uniform_", "xavier_normal_",
-               "kaiming_uniform_", "kaiming_normal_"}
+# the initialisers that draw into complex tensors as PyTorch's do (each part drawn as the real case, normal's
+# variance split between the parts); orthogonal_ and trunc_normal_ refuse them, as PyTorch's do
+_COMPLEX_OK = {"uniform_", "normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+               "sparse_"}
+
+
+class InitDtypeError(TypeError, NotImplementedError):
+    """A draw into a tensor of a dtype with no random numbers (integers, bool): PyTorch's NotImplementedError,
+    and the TypeError minigrad raised before (``except`` clauses for either catch it)."""
+
+
+class InitRangeError(ValueError, RuntimeError):
+    """A distribution parameter out of range (U(a, b) with a > b, a negative std): PyTorch's RuntimeError, and
+    the ValueError minigrad raised before."""
 
 
 def _check(tensor: Any, name: str) -> Tensor:
+    """The Tensor to fill (any dtype: the fills take any; the draws check theirs with :func:`_drawable`)."""
     # PyTorch programs fill ``m.weight.data``, which is minigrad's NumPy/CuPy array: fill it through a
     # Tensor that shares it (as_tensor never copies an array).
     if mg.is_array(tensor):
         tensor = mg.as_tensor(tensor)
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init.{name}: expected a Tensor, Parameter or array, got {type(tensor).__name__}")
-    if tensor.dtype.kind != "f" and not (tensor.dtype.kind == "c" and name in _COMPLEX_OK):
-        raise TypeError(f"nn.init.{name}: can only fill floating-point tensors, got {tensor.dtype}")
     return tensor
+
+
+def _drawable(tensor: Tensor, name: str, uniform: bool) -> None:
+    """Refuse to draw random numbers into an integer or bool tensor (or a complex one, for the initialisers
+    that have no complex form): PyTorch's NotImplementedError, a TypeError too. A normal draw into an empty
+    tensor passes (PyTorch's normal_ checks nothing there, its uniform_ checks the dtype first)."""
+    kind = tensor.dtype.kind
+    if kind == "f" or kind == "c" and name in _COMPLEX_OK or not uniform and tensor.numel() == 0:
+        return
+    raise InitDtypeError(f"nn.init.{name}: can only fill floating-point tensors, got {tensor.dtype} (shape "
+                         f"{tensor.shape}); PyTorch has no {'uniform' if uniform else 'normal'} random numbers of "
+                         "that dtype either")
+
+
+def _empty_no_op(tensor: Tensor) -> bool:
+    """PyTorch's kaiming initialisers warn and return at once for a tensor with a zero-size dim."""
+    if 0 not in tensor.shape:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+    return True
 
 
 def _parts(tensor: Tensor, draw: Any) -> Any:
@@ -51,16 +80,23 @@ def _parts(tensor: Tensor, draw: Any) -> Any:
 
 
 def _write(tensor: Tensor, values: Any) -> Tensor:
-    """Copy ``values`` (an array on the tensor's device) into the tensor's own array."""
+    """Copy ``values`` (an array on the tensor's device) into the tensor's own array, as an in-place op: the
+    version counter moves, so a backward that saved the old values refuses them (as PyTorch's)."""
     with mg.no_grad():
         tensor.data[...] = values.astype(tensor.dtype, copy=False)
+    tensor._bump_version()
     return tensor
+
+
+def _uniform_draw(gen: Any) -> Any:
+    """``draw(shape)``: U[0, 1) numbers from a NumPy Generator or a CuPy RandomState."""
+    return gen.random if hasattr(gen, "random") else gen.random_sample
 
 
 def _uniform_array(tensor: Tensor, low: float, high: float, generator: Any = None) -> Any:
     gen = mg.random_generator(tensor.device, generator)
     with mg.on_device(tensor.device):
-        draw = gen.random if hasattr(gen, "random") else gen.random_sample   # CuPy's RandomState
+        draw = _uniform_draw(gen)
         return _parts(tensor, lambda shape: low + (high - low) * draw(shape))
 
 
@@ -74,10 +110,10 @@ def _normal_array(tensor: Tensor, mean: float, std: float, generator: Any = None
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for ``nonlinearity`` (as ``torch.nn.init.calculate_gain``)."""
-    linear = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
+    linear = ("linear", "sigmoid", "conv1d", "conv2d", "conv3d",   # PyTorch's list: its code has no "identity"
               "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
     if nonlinearity in linear:
-        return 1.0
+        return 1   # an int, as PyTorch's
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
@@ -112,6 +148,7 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 
 def _fan(tensor: Tensor, mode: str, name: str) -> int:
+    mode = mode.lower() if isinstance(mode, str) else mode   # "FAN_IN" works, as PyTorch's
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"nn.init.{name}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _fans(tensor, name)
@@ -120,76 +157,88 @@ def _fan(tensor: Tensor, mode: str, name: str) -> int:
 
 def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     """fan_in or fan_out of a weight, as PyTorch's private helper that custom initialisers call."""
-    return _fan(tensor, mode.lower() if isinstance(mode, str) else mode, "_calculate_correct_fan")
+    return _fan(tensor, mode, "_calculate_correct_fan")
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-    """Fill with samples of U(a, b)."""
+    """Fill ``tensor`` (any shape, floating-point or complex) with samples of U(a, b) in place; returns it."""
     tensor = _check(tensor, "uniform_")
+    _drawable(tensor, "uniform_", uniform=True)
     if not a <= b:
-        raise ValueError(f"nn.init.uniform_: need a <= b, got a={a}, b={b}")
+        raise InitRangeError(f"nn.init.uniform_: expects a [a, b) range, but found a={a} > b={b}")
     return _write(tensor, _uniform_array(tensor, a, b, generator))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-    """Fill with samples of N(mean, std²)."""
+    """Fill ``tensor`` (any shape, floating-point or complex) with samples of N(mean, std²); returns it."""
     tensor = _check(tensor, "normal_")
     if std < 0:
-        raise ValueError(f"nn.init.normal_: std must be >= 0, got {std}")
+        raise InitRangeError(f"nn.init.normal_: expects std >= 0.0, but found std {std}")
+    _drawable(tensor, "normal_", uniform=False)
     return _write(tensor, _normal_array(tensor, mean, std, generator))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    """Fill ``tensor`` (any shape) with ``val`` in place, without recording; returns it."""
+    """Fill ``tensor`` (any shape and dtype) with ``val`` in place, without recording; returns it."""
     tensor = _check(tensor, "constant_")
     with mg.no_grad():
         tensor.data[...] = val
+    tensor._bump_version()
     return tensor
 
 
 def zeros_(tensor: Tensor) -> Tensor:
-    """Fill ``tensor`` (any shape) with zeros in place; returns it."""
-    return constant_(_check(tensor, "zeros_"), 0.0)
+    """Fill ``tensor`` (any shape and dtype) with zeros in place; returns it."""
+    return constant_(_check(tensor, "zeros_"), 0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
-    """Fill ``tensor`` (any shape) with ones in place; returns it."""
-    return constant_(_check(tensor, "ones_"), 1.0)
+    """Fill ``tensor`` (any shape and dtype) with ones in place; returns it."""
+    return constant_(_check(tensor, "ones_"), 1)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
-    """Glorot uniform: U(-a, a) with a = gain · √(6 / (fan_in + fan_out)); tensor of ≥ 2 dims."""
+    """Glorot uniform: U(-a, a) with a = gain · √(6 / (fan_in + fan_out)); tensor (out, in, *k), ≥ 2 dims."""
     tensor = _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    _drawable(tensor, "xavier_uniform_", uniform=True)
     return _write(tensor, _uniform_array(tensor, -bound, bound, generator))
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
-    """Glorot normal: N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
+    """Glorot normal: N(0, std²) with std = gain · √(2 / (fan_in + fan_out)); tensor (out, in, *k), ≥ 2 dims."""
     tensor = _check(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(tensor, "xavier_normal_")
-    return _write(tensor, _normal_array(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator))
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    _drawable(tensor, "xavier_normal_", uniform=False)
+    return _write(tensor, _normal_array(tensor, 0.0, std, generator))
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
     """He uniform: U(-b, b) with b = gain · √(3 / fan), gain = calculate_gain(nonlinearity, a).
 
-    ``kaiming_uniform_(w, a=math.sqrt(5))`` is ``nn.Linear``'s default: U(-1/√in, 1/√in).
+    ``kaiming_uniform_(w, a=math.sqrt(5))`` is ``nn.Linear``'s default: U(-1/√in, 1/√in). A tensor with a
+    zero-size dim is left as it is, with PyTorch's UserWarning.
     """
     tensor = _check(tensor, "kaiming_uniform_")
-    fan = _fan(tensor, mode, "kaiming_uniform_")
-    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan else 0.0
+    if _empty_no_op(tensor):
+        return tensor
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode, "kaiming_uniform_"))
+    _drawable(tensor, "kaiming_uniform_", uniform=True)
     return _write(tensor, _uniform_array(tensor, -bound, bound, generator))
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
-    """He normal in place: N(0, std²) with std = gain / √fan; tensor: (out, in, *k), at least 2-D."""
+    """He normal in place: N(0, std²) with std = gain / √fan; tensor: (out, in, *k), at least 2-D. A tensor
+    with a zero-size dim is left as it is, with PyTorch's UserWarning."""
     tensor = _check(tensor, "kaiming_normal_")
-    fan = _fan(tensor, mode, "kaiming_normal_")
-    std = calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
+    if _empty_no_op(tensor):
+        return tensor
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode, "kaiming_normal_"))
+    _drawable(tensor, "kaiming_normal_", uniform=False)
     return _write(tensor, _normal_array(tensor, 0.0, std, generator))
 
 
@@ -202,6 +251,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
         raise ValueError(f"nn.init.orthogonal_: needs a tensor with at least 2 dimensions, got shape {tensor.shape}")
     if tensor.numel() == 0:
         return tensor
+    _drawable(tensor, "orthogonal_", uniform=False)
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
     gen = mg.random_generator(tensor.device, generator)
@@ -218,7 +268,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
 
 
 def eye_(tensor: Tensor) -> Tensor:
-    """The identity matrix (ones on the diagonal of a 2-D tensor, as ``torch.nn.init.eye_``)."""
+    """The identity matrix (ones on the diagonal of a 2-D tensor of any dtype, as ``torch.nn.init.eye_``)."""
     tensor = _check(tensor, "eye_")
     if tensor.ndim != 2:
         raise ValueError(f"nn.init.eye_: needs a 2-D tensor, got shape {tensor.shape}")
@@ -237,7 +287,8 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
         raise ValueError(f"nn.init.dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups, got {groups!r}")
     out_per_group = tensor.shape[0] // groups
     xp = mg.array_module(tensor.data)
-    values = xp.zeros(tensor.shape)
+    with mg.on_device(tensor.device):
+        values = xp.zeros(tensor.shape)
     centre = tuple(k // 2 for k in tensor.shape[2:])
     for g in range(groups):
         for d in range(min(out_per_group, tensor.shape[1])):
@@ -247,19 +298,56 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: Any = None) -> Tensor:
-    """N(mean, std²) truncated to [a, b] (absolute bounds, as PyTorch), drawn by inverting the normal
-    CDF on uniform numbers between the CDF's values at a and b."""
-    tensor = _check(tensor, "trunc_normal_")
-    if not a < b:
-        raise ValueError(f"nn.init.trunc_normal_: needs a < b, got a={a}, b={b}")
+    """N(mean, std²) truncated to [a, b] (absolute bounds, as PyTorch), in place; returns the tensor.
 
-    def cdf(x: float) -> float:
-        return 0.5 * (1.0 + math.erf((x - mean) / (std * math.sqrt(2.0))))
-    low, high = cdf(a), cdf(b)
+    Drawn by inverting the normal CDF on uniform numbers between its values at a and b, or, for an interval
+    3 std or more away from the mean (where the CDF's values round to 0 or 1), by rejection from an
+    exponential proposal (Robert 1995), so far tails are drawn exactly too. PyTorch's UserWarning when the
+    mean is more than 2 std outside [a, b].
+    """
+    tensor = _check(tensor, "trunc_normal_")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", UserWarning, stacklevel=2)
+    _drawable(tensor, "trunc_normal_", uniform=True)
+    if not a <= b:
+        raise InitRangeError(f"nn.init.trunc_normal_: needs a < b (or a == b: every value a), got a={a} > b={b}")
+    alpha, beta = (a - mean) / std, (b - mean) / std   # the bounds in std units (std = 0: ZeroDivisionError)
     xp = mg.array_module(tensor.data)
-    u = _uniform_array(tensor, 2 * low - 1, 2 * high - 1, generator)   # uniform in [2Φ(a) - 1, 2Φ(b) - 1]
-    values = mean + std * math.sqrt(2.0) * _erfinv(xp, u)
-    return _write(tensor, xp.clip(values, a, b))
+    if alpha >= _TAIL:
+        z = _tail_normal(tensor, alpha, beta, generator)
+    elif beta <= -_TAIL:   # the mirror image of an upper tail
+        z = -_tail_normal(tensor, -beta, -alpha, generator)
+    else:
+        low, high = math.erf(alpha / math.sqrt(2.0)), math.erf(beta / math.sqrt(2.0))   # 2Φ - 1 at each end
+        u = _uniform_array(tensor, low, high, generator)   # rounding can reach ±1, where erfinv is infinite
+        z = math.sqrt(2.0) * _erfinv(xp, xp.clip(u, math.nextafter(-1.0, 0.0), math.nextafter(1.0, 0.0)))
+    return _write(tensor, xp.clip(mean + std * z, a, b))
+
+
+_TAIL = 3.0   # trunc_normal_ draws an interval this many std or more beyond the mean by rejection
+
+
+def _tail_normal(tensor: Tensor, alpha: float, beta: float, generator: Any) -> Any:
+    """Standard normal numbers truncated to [alpha, beta], 0 < alpha <= beta, an array of the tensor's shape.
+
+    Proposals alpha + Exp(lam) cut at beta, lam = (alpha + √(alpha² + 4)) / 2, accepted with probability
+    exp(-(z - lam)² / 2): over 90% of them for alpha >= 3; only the rejected ones are drawn again.
+    """
+    gen = mg.random_generator(tensor.device, generator)
+    draw = _uniform_draw(gen)
+    xp = mg.array_module(tensor.data)
+    lam = (alpha + math.sqrt(alpha * alpha + 4.0)) / 2.0
+    mass = -math.expm1(-lam * (beta - alpha))   # the proposal's probability of landing in [alpha, beta]
+    with mg.on_device(tensor.device):
+        out = xp.empty(tensor.numel())
+        pending = xp.arange(tensor.numel())
+        while pending.size:
+            z = alpha - xp.log1p(-mass * draw(pending.size)) / lam
+            accepted = draw(pending.size) <= xp.exp(-0.5 * (z - lam) ** 2)
+            out[pending[accepted]] = z[accepted]
+            pending = pending[~accepted]
+        return out.reshape(tensor.shape)
 
 
 def _erfinv(xp: Any, y: Any) -> Any:
@@ -299,6 +387,9 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
         raise ValueError(f"nn.init.sparse_: needs a 2-D tensor, got shape {tensor.shape}")
     if not 0 <= sparsity <= 1:
         raise ValueError(f"nn.init.sparse_: sparsity must be in [0, 1], got {sparsity}")
+    if std < 0:
+        raise InitRangeError(f"nn.init.sparse_: expects std >= 0.0, but found std {std}")
+    _drawable(tensor, "sparse_", uniform=False)
     rows, cols = tensor.shape
     zeros = math.ceil(sparsity * rows)
     values = _normal_array(tensor, 0.0, std, generator)

@@ -17,7 +17,10 @@ An integer mixed with a float keeps NumPy 2's promotion.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
+
+import numpy
 
 from .. import backend
 from ..autograd import Function
@@ -27,10 +30,18 @@ from ..outputs import write_out
 from ..tensor import Tensor
 from ..tensor import float64 as _FLOAT64
 from ..tensor import int64 as _INT64
-from ._util import DtypeNotImplementedError, ShapeMismatchError, complex_order_error, read_by_the_others, sum_to
+from ._util import (
+    ArgumentTypeError,
+    DtypeNotImplementedError,
+    ShapeMismatchError,
+    complex_order_error,
+    read_by_the_others,
+    sum_to,
+)
 from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
+_BOOL = numpy.dtype(bool)   # NumPy's (and CuPy's) bool dtype: one object, compared by identity
 
 
 class BoolNegationError(TypeError, RuntimeError):
@@ -103,8 +114,14 @@ class Sub(Function):
     complex_grad = True   # complex values: see autograd.engine._complex_gate
 
     def forward(self, a: Any, b: Any) -> Any:
+        try:   # arrays: the usual case, and the cheap one (one check of the dtypes, for PyTorch's refusal below)
+            shape_a, shape_b, with_bool = a.shape, b.shape, a.dtype is _BOOL or b.dtype is _BOOL
+        except AttributeError:   # a Python number somewhere
+            shape_a, shape_b, with_bool = _shape(a), _shape(b), _is_bool(a) or _is_bool(b)
+        if with_bool:
+            _refuse_bool_subtraction(a, b)
         y = a - b
-        self.shapes = _broadcast_shapes(a, b, y)
+        self.shapes = None if shape_a == shape_b == y.shape else (shape_a, shape_b)
         return y
 
     def backward(self, gy: Any) -> tuple:
@@ -113,6 +130,16 @@ class Sub(Function):
         shape_a, shape_b = self.shapes
         return (sum_to(gy, shape_a) if self.needs_grad[0] else None,
                 sum_to(-gy, shape_b) if self.needs_grad[1] else None)
+
+
+def _refuse_bool_subtraction(a: Any, b: Any) -> None:
+    """PyTorch refuses ``-`` with a bool operand (a bool tensor or a Python bool; NumPy would subtract it)."""
+    dtypes = f"(dtypes {getattr(a, 'dtype', type(a).__name__)} and {getattr(b, 'dtype', type(b).__name__)})"
+    if _is_bool(a) and _is_bool(b):
+        raise ArgumentTypeError(f"sub: Subtraction, the `-` operator, with two bool tensors is not supported {dtypes}. "
+                                "Use the `^` or `logical_xor()` operator instead.")
+    raise ArgumentTypeError(f"sub: Subtraction, the `-` operator, with a bool tensor is not supported {dtypes}. If you "
+                            "are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 class Mul(Function):
@@ -672,12 +699,26 @@ def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
     return Minimum()(input, other)
 
 
+def _check_condition(condition: Any) -> None:
+    """PyTorch's where takes a bool condition (uint8 with a deprecation warning); NumPy's would take any
+    dtype as its truth, so a float or integer condition is refused rather than read as ``!= 0``."""
+    dtype = condition.dtype if isinstance(condition, Tensor) or backend.is_array(condition) \
+        else numpy.asarray(condition).dtype   # a Python bool or a list of them
+    if dtype == numpy.uint8:
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in "
+                      "a future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=3)
+    elif dtype != _BOOL:
+        raise ArgumentTypeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                                f"{dtype} (shape {_shape(condition)})")
+
+
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """``a`` where ``condition`` is true, else ``b`` (all broadcast together).
 
     Two Python numbers take PyTorch's dtype for the pair (``where(mask, 2, 0)`` is int64, ``where(mask, 1.0, 0)``
     float32), on the condition's device; the condition's dtype plays no part in the result's.
     """
+    _check_condition(condition)
     a, b = input, other
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         numbers = isinstance(a, _PYTHON_NUMBER) and isinstance(b, _PYTHON_NUMBER)
