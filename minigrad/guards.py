@@ -452,8 +452,8 @@ _DICTS = (dict, collections.OrderedDict, collections.defaultdict, collections.Co
 def _marker(value: Any) -> Any:
     """What :func:`find_statics` keeps of a value: a number's or string's type and value, a list's, deque's or
     dict's type and length (an item appended), a set's items, a small NumPy array's or wide list of numbers'
-    values, a function or method itself (a dispatch table's entry swapped), None for anything else (a tensor:
-    guarded elsewhere)."""
+    values, a function or method itself (a dispatch table's entry swapped), an nn module's counts of children,
+    parameters and buffers (one added), None for anything else (a tensor: guarded elsewhere)."""
     kind = type(value)
     if kind in _SCALARS:
         return static(value)
@@ -463,6 +463,8 @@ def _marker(value: Any) -> Any:
         return (kind, len(value))
     if kind is numpy.ndarray and value.size <= ARRAY_ITEMS:   # ``x * float(table[0])``: its values
         return (kind, value.shape, value.dtype.str, value.tobytes())
+    if is_module(value) and not isinstance(value, type):   # a layer appended to a ModuleList the code iterates
+        return ("module", len(value._modules), len(value._parameters), len(value._buffers))
     if kind is set:   # ``if name in skip:``: its items (a wide one, its length)
         return (kind, frozenset(value) if len(value) <= PATH_BREADTH else len(value))
     if kind in (types.FunctionType, types.MethodType, functools.partial):   # a helper in a table: which one
