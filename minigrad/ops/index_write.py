@@ -32,7 +32,7 @@ from ._util import (
     sum_to,
     tensor_arg,
 )
-from .inplace import SetItem, _fill, _inplace, number_in
+from .inplace import SetItem, _fill, _inplace, _item_fits, number_in
 from .select import _index_array, check_along, check_index_dtype
 from .shape import _index_arrays, broadcast_to, reshape
 
@@ -173,7 +173,7 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
     if complex_value and x.dtype.kind != "c":
         raise ArgumentTypeError(f"index_fill: a complex value can't fill a tensor of dtype {x.dtype} (as PyTorch's)")
     if isinstance(value, Tensor):
-        value = value.to(x.device, x.dtype)
+        value = _item_fits(x, value, "index_fill").to(x.device, x.dtype)
     elif isinstance(value, (bool, int, float, complex, backend.numpy.number, backend.numpy.bool_)):
         number = number_in(x, value, "index_fill")   # NaN or 300 into uint8 refused, as PyTorch's
         value = device_array(x, lambda xp: xp.asarray(number))

@@ -364,6 +364,14 @@ def _dtype_of(x: Tensor, value: Any, name: str = "fill_") -> Any:
     return number_in(x, value, name) if isinstance(value, _NUMBERS) else value
 
 
+def _item_fits(x: Tensor, value: Any, name: str) -> Any:
+    """``value``; a 0-d Tensor of another dtype than ``x``'s first checked as PyTorch's masked_fill and index_fill
+    check its ``item()`` (300 into uint8 raises, -1 wraps to 255) where a cast would wrap or saturate."""
+    if isinstance(value, Tensor) and value.dtype != x.dtype and value.ndim == 0:
+        _fill_in(value.item(), x.dtype, name)
+    return value
+
+
 def number_in(x: Tensor, value: Any, name: str) -> Any:
     """A Python or NumPy number written into ``x`` (a fill, a masked or indexed write), as a scalar of x's dtype:
     checked as PyTorch checks it (RuntimeError "value cannot be converted to type ... without overflow"), so
@@ -526,7 +534,7 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
         raise TypeError(f"masked_fill: expected a Tensor, got {type(x).__name__}")
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
-    value = _real_part_only(x, value, "masked_fill")
+    value = _item_fits(x, _real_part_only(x, value, "masked_fill"), "masked_fill")
     return _fill("masked_fill", _bool_mask(mask, "masked_fill"), _dtype_of(x, value, "masked_fill"))(x)
 
 
@@ -535,7 +543,7 @@ def masked_fill_(x: Tensor, mask: Any, value: Any) -> Tensor:
     number or a 0-d tensor."""
     if isinstance(value, Tensor) and value.ndim:
         raise ShapeMismatchError(f"masked_fill_: value must be a number or a 0-d tensor, got shape {value.shape}")
-    value = _dtype_of(x, _real_part_only(x, value, "masked_fill_"), "masked_fill_")
+    value = _dtype_of(x, _item_fits(x, _real_part_only(x, value, "masked_fill_"), "masked_fill_"), "masked_fill_")
     return _inplace(x, "masked_fill_", _fill("masked_fill_", _bool_mask(mask, "masked_fill_"), value), value)
 
 

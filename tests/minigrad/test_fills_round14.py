@@ -216,3 +216,22 @@ def test_ranges_as_torch(case):
 def test_an_arange_bound_beyond_int64_is_refused_not_wrapped():
     with pytest.raises(RuntimeError, match="arange: value 18446744073709551616 cannot be converted to type int64"):
         mg.arange(0, 2**64, 2**62, dtype="float64")   # NumPy's int64 wrap gave negative values
+
+
+# --- a 0-d tensor value of another dtype: masked_fill/index_fill check its item() as torch (fill_ casts) --------
+
+TENSOR_VALUES = [(300, "int64"), (NAN, "float32"), (255.9, "float64"), (-1, "int64"), (2.5, "float32"),
+                 (1e39, "float64"), (True, "bool"), (-1, "int8"), (70000.0, "float32")]
+
+
+@pytest.mark.parametrize("op", ["masked_fill", "masked_fill_", "index_fill", "index_fill_", "fill_"])
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "float16", "float32", "bool"])
+@pytest.mark.parametrize("value,value_dtype", TENSOR_VALUES, ids=[f"{v!r}-{d}" for v, d in TENSOR_VALUES])
+def test_a_0d_tensor_value_as_torch(op, dtype, value, value_dtype):
+    _same_as_torch(lambda lib: WRITES[op](_x(lib, dtype), lib.tensor(value, dtype=_dtype(lib, value_dtype)), lib))
+
+
+def test_a_0d_tensor_value_keeps_its_gradient():
+    x, value = mg.zeros(3), mg.tensor(2.0, dtype="float64", requires_grad=True)
+    x.masked_fill(mg.tensor([True, False, True]), value).sum().backward()
+    assert value.grad.item() == 2.0
