@@ -235,3 +235,17 @@ def test_a_0d_tensor_value_keeps_its_gradient():
     x, value = mg.zeros(3), mg.tensor(2.0, dtype="float64", requires_grad=True)
     x.masked_fill(mg.tensor([True, False, True]), value).sum().backward()
     assert value.grad.item() == 2.0
+
+
+@pytest.mark.gpu
+def test_checked_fills_and_zero_gradient_draws_on_the_gpu():
+    x = mg.tensor([1, 2, 3], dtype="uint8", device="cuda")
+    with pytest.raises(RuntimeError, match="cannot be converted to type uint8"):
+        x.fill_(300)
+    x[0] = -1
+    x.masked_fill_(mg.tensor([False, True, False], device="cuda"), 7)
+    assert x.index_fill(0, mg.tensor([2], device="cuda"), 9).tolist() == [255, 7, 9]
+    mean = mg.zeros(3, device="cuda", requires_grad=True)
+    mg.normal(mean, 1.0).sum().backward()
+    assert mean.grad.device == mean.device and mean.grad.tolist() == [0.0, 0.0, 0.0]
+    assert mg.scalar_tensor(True, device="cuda").tolist() == 1.0
