@@ -17,12 +17,15 @@ __all__ = ["VonMises"]
 
 
 def _log_i0(x: Tensor) -> Tensor:
-    """log I₀(x) for x ≥ 0, from the scaled Bessel function (exact; PyTorch uses a 1e-7 polynomial fit)."""
+    """log I₀(x) = log I₀(|x|) (I₀ is even), from the scaled Bessel function (exact; PyTorch uses a 1e-7
+    polynomial fit). The |x| gives a concentration < 0 (allowed with validate_args=False) PyTorch's value."""
+    x = x.abs()
     return special.i0e(x).log() + x
 
 
 def _log_i1(x: Tensor) -> Tensor:
-    """log I₁(x) for x > 0."""
+    """log |I₁(x)| = log I₁(|x|) (I₁ is odd), as PyTorch's."""
+    x = x.abs()
     return special.i1e(x).log() + x
 
 

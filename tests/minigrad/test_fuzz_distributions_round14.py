@@ -78,3 +78,19 @@ def test_positive_definite_check_of_non_square_matrices_is_false(shape: tuple, t
     ours = md.constraints.positive_definite.check(mg.ones(shape))
     theirs = torch.distributions.constraints.positive_definite.check(torch.ones(shape))
     assert ours.shape == tuple(theirs.shape) and not bool(ours.any())
+
+
+def test_von_mises_negative_concentration_without_validation_as_torch(torch: Any) -> None:
+    """VonMises(loc, κ < 0, validate_args=False): log_prob used log I₀(κ) = log i0e(κ) + κ (off by 2|κ|, I₀ is even)
+    and the variance was NaN; PyTorch takes |κ| in both. Gradients as PyTorch's too."""
+    kappa = np.array([-1.0, -5.0, 0.5, 2.0])
+    ours_k, theirs_k = mg.tensor(kappa, requires_grad=True), torch.tensor(kappa, requires_grad=True)
+    ours = md.VonMises(mg.zeros(4, dtype=mg.float64), ours_k, validate_args=False)
+    theirs = torch.distributions.VonMises(torch.zeros(4, dtype=torch.float64), theirs_k, validate_args=False)
+    value = np.array([0.3, -1.0, 2.0, 0.0])
+    _same(ours.variance, theirs.variance, "VonMises.variance", rtol=1e-6)
+    ours_lp, theirs_lp = ours.log_prob(mg.tensor(value)), theirs.log_prob(torch.tensor(value))
+    _same(ours_lp, theirs_lp, "VonMises.log_prob", rtol=1e-6)
+    ours_lp.sum().backward()
+    theirs_lp.sum().backward()
+    np.testing.assert_allclose(ours_k.grad.numpy(), theirs_k.grad.numpy(), rtol=1e-5)
