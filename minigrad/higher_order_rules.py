@@ -39,7 +39,7 @@ from .ops.arrange import DiagEmbed, Diagonal
 from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
 from .ops.contract import Einsum
 from .ops.decompositions import EigenValues
-from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Sin, Sqrt, Sub, Tanh, Where
+from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Pow, Sin, Sqrt, Sub, Tanh, Where
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.fused import GRUGates, LSTMGates
 from .ops.gamma import IncompleteGamma, _log_gamma_density, _NoGradientForA, lgamma, polygamma
@@ -52,7 +52,7 @@ from .ops.pointwise import RoundedDiv
 from .ops.reduce import Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
-from .ops.shape import BroadcastTo, Clone, GetItem, Reshape, Transpose
+from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Reshape, Transpose
 from .ops.solvers import Det, Inverse, Solve, TriangularSolve
 from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, sinh, xlogy
 from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
@@ -712,6 +712,46 @@ for _cls in (Mul, Div, Exp, Log, Sqrt, Sin, Cos, Tanh, MatMul):
 for _cls in (Inverse, Solve, TriangularSolve, Det, MatrixExp, Einsum):
     RULES[_complex_variant(_cls)] = _holomorphic_variant(RULES[_cls])
 RULES[_complex_variant(EigenValues)] = RULES[EigenValues]   # a real A's eig (complex outputs): takes the real part
+
+
+def _astype_complex(node: Function, g: Tensor) -> Tensor:
+    """A cast's gradient cast back (the variant of a cast to or from a complex dtype): a real input takes the
+    real part of a complex gradient, as the first-order ``AsType.complex_backward``."""
+    if g.dtype.kind == "c" and node.in_dtype.kind != "c":
+        g = Real()(g)
+    return AsType(node.in_dtype)(g) if g.dtype != node.in_dtype else g
+
+
+RULES[_complex_variant(AsType)] = _astype_complex
+
+
+def _pow_complex(node: Function, g: Tensor) -> tuple:
+    """``a ** b``'s real rule (``b a^(b-1)``, ``y log a``) written for complex values, for the holomorphic variant:
+    a complex number exponent, ``b`` on the non-negative real axis where ``a == 0`` (d/db is 0 there, as the
+    first-order backward), and ``log a`` of a real base in the complex dtype of the result."""
+    a, b, y = node.saved
+    base, exponent = _input(node, 0, a), _input(node, 1, b)
+    ga = gb = None
+    if node.edges[0] is not None:
+        if isinstance(b, (int, float, complex)):
+            ga = _zeros(_shape(a), g) if b == 0 else Mul()(g, Mul()(b, Pow()(base, b - 1)))
+        else:
+            local = Mul()(exponent, Pow()(base, Sub()(exponent, 1)))
+            ga = sum_to(Where()(b == 0, _zero(g), Mul()(g, local)), _shape(a))
+    if node.edges[1] is not None:
+        xp = node.xp
+        on_axis = (b.real >= 0) & (b.imag == 0) if b.dtype.kind == "c" else b >= 0
+        flat = (xp.asarray(a) == 0) & on_axis
+        if isinstance(base, Tensor):
+            base = AsType(y.dtype)(base) if base.dtype != y.dtype else base
+            log_a = Log()(Where()(flat, 1, base))
+        else:
+            log_a = xp.log(xp.where(flat, 1, xp.asarray(a, dtype=y.dtype)))
+        gb = sum_to(Mul()(g, Where()(flat, _zero(g), Mul()(_output(node, y), log_a))), _shape(b))
+    return ga, gb
+
+
+RULES[_complex_variant(Pow)] = _holomorphic_variant(_pow_complex)
 
 
 def complex_rule(*classes: type) -> Any:

@@ -251,3 +251,29 @@ def test_conj_physical_in_place_as_torch():   # was: no such method
     _assert_close(out_mg, out_t, 1e-12)
     _assert_close(g_mg[0], g_t[0], 1e-12)
     _assert_close(g_mg[1], g_t[1], 1e-12)
+
+
+# --- create_graph=True through pow and casts of complex values (were refused: "no higher-order gradient") ----------
+
+SECOND_ORDER = {
+    "square": (lambda lib, x, w: x ** 2 * w, True),
+    "sqrt_power": (lambda lib, x, w: (x ** 0.5 + x ** -1) * w, True),
+    "complex_exponent": (lambda lib, x, w: x ** (0.3 + 0.2j) + (1 - 1j) ** x * w, True),
+    "tensor_exponent": (lambda lib, x, w: x ** w, True),
+    "real_base": (lambda lib, x, w: x.real.abs() ** w, True),
+    "cast_up": (lambda lib, x, w: x.real.to(lib.complex128) * w * x, True),
+    "cast_down": (lambda lib, x, w: (x.to(lib.complex64) * w.to(lib.complex64)).to(lib.complex128) ** 2, False),
+}
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER)
+def test_second_derivatives_of_pow_and_casts_as_torch(name):
+    fn, exact = SECOND_ORDER[name]
+    tol = 1e-9 if exact else 1e-5
+    (out_mg, g_mg, x_mg), (out_t, g_t, x_t) = _grads(fn, [_crand(2, 3), _crand(2, 3)], create_graph=True)
+    for ours, theirs in zip(g_mg, g_t):
+        _assert_close(ours, theirs, tol)
+    second_mg = mg.autograd.grad(sum((g * g.conj()).real.sum() for g in g_mg), x_mg)
+    second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
+    for ours, theirs in zip(second_mg, second_t):
+        _assert_close(ours, theirs, tol * 10)
