@@ -39,17 +39,17 @@ from .ops.arrange import DiagEmbed, Diagonal
 from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
 from .ops.contract import Einsum
 from .ops.decompositions import EigenValues
-from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Pow, Sin, Sqrt, Sub, Tanh, Where
+from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Pow, Sigmoid, Sin, Sqrt, Sub, Tanh, Where
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.fused import GRUGates, LSTMGates
 from .ops.gamma import IncompleteGamma, _log_gamma_density, _NoGradientForA, lgamma, polygamma
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
 from .ops.linalg import MatMul
-from .ops.math import Flat, Lerp, Unary, exp2, log1p
+from .ops.math import Binary, Flat, Lerp, Unary, exp2, log1p
 from .ops.matrix_functions import MatrixExp
 from .ops.pointwise import RoundedDiv
-from .ops.reduce import Mean, Std, Sum, Var, _count
+from .ops.reduce import LogSumExp, Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Reshape, Transpose
@@ -752,6 +752,10 @@ def _pow_complex(node: Function, g: Tensor) -> tuple:
 
 
 RULES[_complex_variant(Pow)] = _holomorphic_variant(_pow_complex)
+# their real rules are built from ops with complex rules and hold for complex values (no order, no real-only
+# branch): sigmoid, prod, cumprod, logsumexp, sinc, and logaddexp (the only complex math.Binary)
+for _cls in (Sigmoid, Prod, CumProd, LogSumExp, Sinc, Binary):
+    RULES[_complex_variant(_cls)] = _holomorphic_variant(RULES[_cls])
 
 
 def complex_rule(*classes: type) -> Any:
