@@ -98,6 +98,9 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
                      f"it needs at least {10 * order + 10} values")
     if np.abs(np.roots([1.0, *(-np.asarray(args.ar_coefficients))])).max() >= 1.0:
         parser.error(f"--ar-coefficients {args.ar_coefficients} give an unstable (exploding) process")
+    if args.ar_noise > 1e100:   # the process is linear: a larger scale only overflows the fits' squares
+        parser.error(f"--ar-noise {args.ar_noise:g} is too large: the AR series' squares would overflow float64 "
+                     "(at most 1e100)")
     if not 0.0 < args.alpha < 1.0:
         parser.error(f"--alpha {args.alpha}: learning α back needs 0 < α < 1")
     if args.bridge_window >= args.delay:

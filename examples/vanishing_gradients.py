@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--length", type=common.sequence_length, default=100, help="sequence length T")
     add("--hidden-size", type=common.positive_int, default=64)
     add("--batch-size", type=common.positive_int, default=32)
-    add("--graph-steps", type=common.positive_int, default=20, help="time steps in the drawn graph")
+    add("--graph-steps", type=common.sequence_length, default=20, help="time steps in the drawn graph")
     add("--steps-per-epoch", type=common.positive_int, default=50,
         help="adding-problem batches per epoch (with --epochs)")
     add("--lr", type=common.positive_float, default=3e-3)

@@ -35,6 +35,8 @@ USAGE_ERRORS = [
     ("seq2seq", ["--pairs", "1000001"], "--pairs"),
     ("seq2seq", ["--dropout", "0.5"], "--dropout"),                     # warned twice and ignored (one layer)
     ("markov_text", ["--text", "small", "--max-chars", "3000", "--max-order", "100"], "--max-order"),  # ValueError
+    ("vanishing_gradients", ["--graph-steps", "1"], "--graph-steps"),   # make_batch: rng.integers(0, 0) ValueError
+    ("dynamical_systems", ["--ar-noise", "1e308"], "--ar-noise"),       # inf series: LinAlgError from lstsq
 ]
 
 
