@@ -522,8 +522,8 @@ def _real_part_only(x: Tensor, value: Any, name: str) -> Any:
     if x.dtype.kind == "c" or not (number or backend.is_array(data) and data.dtype.kind == "c"):
         return value
     if data.imag != 0 if number else bool((data.imag != 0).any()):
-        raise RuntimeError(f"{name}: a complex value with a non-zero imaginary part cannot be converted to type "
-                           f"{x.dtype} without overflow")
+        what = f"value {data!r}" if number else "a complex value with a non-zero imaginary part"
+        raise RuntimeError(f"{name}: {what} cannot be converted to type {x.dtype} without overflow")
     return data.real if number else value
 
 
