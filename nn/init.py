@@ -300,83 +300,64 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
                   generator: Any = None) -> Tensor:
     """N(mean, std²) truncated to [a, b] (absolute bounds, as PyTorch), in place; returns the tensor.
 
-    Drawn by inverting the normal CDF on uniform numbers between its values at a and b, or, for an interval
-    3 std or more away from the mean (where the CDF's values round to 0 or 1), by rejection from an
-    exponential proposal (Robert 1995), so far tails are drawn exactly too. PyTorch's UserWarning when the
-    mean is more than 2 std outside [a, b].
+    Drawn exactly in every case by rejection (only the rejected numbers are drawn again): from N(0, 1) when
+    [a, b] holds the mean and most of the mass, from U(a, b) when it holds the mean in a narrow interval, and
+    from an exponential (Robert 1995) when it lies on one side of the mean, so far tails are exact too.
+    PyTorch's UserWarning when the mean is more than 2 std outside [a, b].
     """
     tensor = _check(tensor, "trunc_normal_")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", UserWarning, stacklevel=2)
     _drawable(tensor, "trunc_normal_", uniform=True)
+    if std < 0:
+        raise InitRangeError(f"nn.init.trunc_normal_: expects std >= 0.0, but found std {std}")
     if not a <= b:
         raise InitRangeError(f"nn.init.trunc_normal_: needs a < b (or a == b: every value a), got a={a} > b={b}")
     alpha, beta = (a - mean) / std, (b - mean) / std   # the bounds in std units (std = 0: ZeroDivisionError)
-    xp = mg.array_module(tensor.data)
-    if alpha >= _TAIL:
-        z = _tail_normal(tensor, alpha, beta, generator)
-    elif beta <= -_TAIL:   # the mirror image of an upper tail
-        z = -_tail_normal(tensor, -beta, -alpha, generator)
-    else:
-        low, high = math.erf(alpha / math.sqrt(2.0)), math.erf(beta / math.sqrt(2.0))   # 2Φ - 1 at each end
-        u = _uniform_array(tensor, low, high, generator)   # rounding can reach ±1, where erfinv is infinite
-        z = math.sqrt(2.0) * _erfinv(xp, xp.clip(u, math.nextafter(-1.0, 0.0), math.nextafter(1.0, 0.0)))
-    return _write(tensor, xp.clip(mean + std * z, a, b))
-
-
-_TAIL = 3.0   # trunc_normal_ draws an interval this many std or more beyond the mean by rejection
-
-
-def _tail_normal(tensor: Tensor, alpha: float, beta: float, generator: Any) -> Any:
-    """Standard normal numbers truncated to [alpha, beta], 0 < alpha <= beta, an array of the tensor's shape.
-
-    Proposals alpha + Exp(lam) cut at beta, lam = (alpha + √(alpha² + 4)) / 2, accepted with probability
-    exp(-(z - lam)² / 2): over 90% of them for alpha >= 3; only the rejected ones are drawn again.
-    """
     gen = mg.random_generator(tensor.device, generator)
-    draw = _uniform_draw(gen)
     xp = mg.array_module(tensor.data)
-    lam = (alpha + math.sqrt(alpha * alpha + 4.0)) / 2.0
-    mass = -math.expm1(-lam * (beta - alpha))   # the proposal's probability of landing in [alpha, beta]
     with mg.on_device(tensor.device):
-        out = xp.empty(tensor.numel())
-        pending = xp.arange(tensor.numel())
-        while pending.size:
-            z = alpha - xp.log1p(-mass * draw(pending.size)) / lam
-            accepted = draw(pending.size) <= xp.exp(-0.5 * (z - lam) ** 2)
-            out[pending[accepted]] = z[accepted]
-            pending = pending[~accepted]
-        return out.reshape(tensor.shape)
+        if alpha >= 0:
+            z = _one_sided(xp, gen, tensor.numel(), alpha, beta)
+        elif beta <= 0:   # the mirror image of the one-sided case
+            z = -_one_sided(xp, gen, tensor.numel(), -beta, -alpha)
+        else:
+            z = _straddling(xp, gen, tensor.numel(), alpha, beta)
+        return _write(tensor, xp.clip(mean + std * z.reshape(tensor.shape), a, b))
 
 
-def _erfinv(xp: Any, y: Any) -> Any:
-    """The inverse error function on (-1, 1): Giles' single-precision approximation, then two Newton
-    steps on erf (NumPy has no erfinv; the steps take it to float64 accuracy)."""
-    w = -xp.log((1.0 - y) * (1.0 + y))
-    small = w < 5.0
-    ws, wl = w - 2.5, xp.sqrt(xp.maximum(w, 5.0)) - 3.0
-    p_small = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-              -0.00417768164, 0.246640727, 1.50140941):
-        p_small = c + p_small * ws
-    p_large = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-              0.00943887047, 1.00167406, 2.83297682):
-        p_large = c + p_large * wl
-    x = xp.where(small, p_small, p_large) * y
-    erf = _erf_module(xp)
-    for _ in range(2):
-        x = x - (erf(x) - y) / (2.0 / math.sqrt(math.pi) * xp.exp(-x * x))
-    return x
+def _rejection(xp: Any, n: int, propose: Any, accept: Any) -> Any:
+    """``n`` numbers: ``propose(k)`` draws k candidates, ``accept(z)`` keeps some; the others are drawn again."""
+    out = xp.empty(n)
+    pending = xp.arange(n)
+    while pending.size:
+        z = propose(pending.size)
+        kept = accept(z)
+        out[pending[kept]] = z[kept]
+        pending = pending[~kept]
+    return out
 
 
-def _erf_module(xp: Any) -> Any:
-    """erf on arrays: the engine's own (``mg.erf`` on the raw array's Tensor, nothing recorded)."""
-    def erf(x: Any) -> Any:
-        with mg.no_grad():
-            return mg.erf(mg.as_tensor(x)).data
-    return erf
+def _one_sided(xp: Any, gen: Any, n: int, alpha: float, beta: float) -> Any:
+    """N(0, 1) truncated to [alpha, beta] with 0 <= alpha <= beta (beta may be inf): proposals alpha + Exp(lam)
+    cut at beta, lam = (alpha + √(alpha² + 4)) / 2, kept with probability exp(-(z - lam)² / 2) (over 75%)."""
+    draw = _uniform_draw(gen)
+    lam = (alpha + math.sqrt(alpha * alpha + 4.0)) / 2.0
+    mass = -math.expm1(-lam * (beta - alpha))   # the exponential's probability of landing in [alpha, beta]
+    return _rejection(xp, n, lambda k: alpha - xp.log1p(-mass * draw(k)) / lam,
+                      lambda z: draw(z.size) <= xp.exp(-0.5 * (z - lam) ** 2))
+
+
+def _straddling(xp: Any, gen: Any, n: int, alpha: float, beta: float) -> Any:
+    """N(0, 1) truncated to [alpha, beta] with alpha < 0 < beta: N(0, 1) proposals kept inside when they land
+    there often (as PyTorch's), else (a narrow interval) U(alpha, beta) proposals kept with probability
+    exp(-z² / 2) (over 70% there)."""
+    draw = _uniform_draw(gen)
+    if math.erf(beta / math.sqrt(2.0)) - math.erf(alpha / math.sqrt(2.0)) > 0.6:   # a mass over 0.3
+        return _rejection(xp, n, gen.standard_normal, lambda z: (alpha <= z) & (z <= beta))
+    return _rejection(xp, n, lambda k: alpha + (beta - alpha) * draw(k),
+                      lambda z: draw(z.size) <= xp.exp(-0.5 * z * z))
 
 
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any = None) -> Tensor:
@@ -426,3 +407,4 @@ xavier_normal = _deprecated(xavier_normal_)
 kaiming_uniform = _deprecated(kaiming_uniform_)
 kaiming_normal = _deprecated(kaiming_normal_)
 orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

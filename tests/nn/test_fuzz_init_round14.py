@@ -289,3 +289,21 @@ def test_bool_to_the_power_true_keeps_numpys_documented_promotion() -> None:
     got = mg.tensor([True, False]) ** True
     assert got.dtype == mg.int8 and got.tolist() == [1, 0]
     assert torch.tensor([True, False]).__pow__(True).tolist() == [True, False]   # the same values
+
+
+def test_trunc_normal_is_fast_and_exact_in_the_usual_case() -> None:
+    """ViT's ``trunc_normal_(w, std=0.02)``: N(0, 1) proposals kept inside [a, b] (was an erfinv of 1e6 numbers
+    through mg.erf, about a second); the truncated moments hold."""
+    t = init.trunc_normal_(mg.zeros(1000, 1000, dtype=mg.float64), std=0.02, a=-0.04, b=0.04)
+    values = t.numpy() / 0.02   # N(0, 1) truncated to [-2, 2]
+    pdf2 = math.exp(-2.0) / math.sqrt(2 * math.pi)
+    mass = math.erf(2 / math.sqrt(2))
+    assert values.min() >= -2 and values.max() <= 2
+    assert abs(values.mean()) < 0.005 and abs(values.var() - (1 - 4 * pdf2 / mass)) < 0.005
+
+
+def test_deprecated_sparse_spelling_warns_as_torch() -> None:
+    with pytest.warns(FutureWarning, match="nn.init.sparse_"):
+        init.sparse(mg.zeros(4, 3), 0.5)
+    with pytest.warns(FutureWarning, match="nn.init.sparse_"):
+        tinit.sparse(torch.zeros(4, 3), 0.5)
