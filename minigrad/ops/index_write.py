@@ -305,7 +305,7 @@ def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False
         raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices).__name__}")
     values = tensor_arg(values, "index_put")
     if values.dtype != x.dtype:
-        raise TypeError(f"index_put: values ({values.dtype}) must have the dtype of the tensor ({x.dtype})")
+        raise ArgumentTypeError(f"index_put: values ({values.dtype}) must have the dtype of the tensor ({x.dtype})")
     index = tuple(_put_index(i) for i in indices)
     if (len(index) == 1 and index[0] is not indices[0] and index[0].ndim and values.numel() == 1
             and not flag(accumulate, "index_put", "accumulate")):

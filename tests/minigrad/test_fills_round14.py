@@ -249,3 +249,12 @@ def test_checked_fills_and_zero_gradient_draws_on_the_gpu():
     mg.normal(mean, 1.0).sum().backward()
     assert mean.grad.device == mean.device and mean.grad.tolist() == [0.0, 0.0, 0.0]
     assert mg.scalar_tensor(True, device="cuda").tolist() == 1.0
+
+
+@pytest.mark.parametrize("lib", ["torch", "mg"])
+def test_index_put_of_another_dtype_raises_a_runtime_error(lib):
+    lib = torch if lib == "torch" else mg
+    x = lib.tensor([1, 2, 3], dtype=lib.uint8)
+    with pytest.raises(RuntimeError):   # minigrad's is a TypeError too
+        x.index_put_((lib.tensor([0]),), lib.tensor(300))
+    assert x.tolist() == [1, 2, 3]
