@@ -220,7 +220,7 @@ def setup(args: argparse.Namespace, files: Iterable[str] = ()) -> str:
 
     ``--device`` was already checked by its argparse type. ``files``: names the program will write in
     ``--out`` besides ``summary.json`` (its checkpoint ...). An ``--out`` that cannot be made or written
-    in, or where one of these names is a folder, is a usage error now rather than a traceback after training.
+    in, or where one of these names is a folder, is a usage error here, not a traceback after training.
     """
     if args.threads != "auto":   # else a ThreadTuner sets them step by step
         limit_blas_threads(args.threads)
