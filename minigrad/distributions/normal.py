@@ -32,6 +32,12 @@ class Normal(LocationScale, Located, ExponentialFamily):
     def variance(self) -> Tensor:
         return self.scale ** 2
 
+    def sample(self, sample_shape: Any = ()) -> Tensor:
+        """A draw without gradient in loc's dtype (PyTorch's torch.normal: float32 loc and float64 scale draw
+        float32, where rsample gives float64): sample_shape + batch_shape."""
+        with mg.no_grad():
+            return self.rsample(sample_shape).astype(self.loc.dtype)
+
     def rsample(self, sample_shape: Any = ()) -> Tensor:
         eps = standard_normal(self._extended_shape(sample_shape), self.loc)
         return self.loc + eps * self.scale

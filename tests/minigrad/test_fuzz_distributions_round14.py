@@ -94,3 +94,16 @@ def test_von_mises_negative_concentration_without_validation_as_torch(torch: Any
     ours_lp.sum().backward()
     theirs_lp.sum().backward()
     np.testing.assert_allclose(ours_k.grad.numpy(), theirs_k.grad.numpy(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["Normal", "LogNormal"])
+def test_normal_sample_takes_loc_dtype(name: str, torch: Any) -> None:
+    """Normal(float32 loc, float64 scale).sample() is float32 in PyTorch (torch.normal), rsample float64; ours
+    sampled float64."""
+    loc, scale = np.zeros(3, dtype=np.float32), np.ones(3)
+    ours = getattr(md, name)(mg.tensor(loc), mg.tensor(scale))
+    theirs = getattr(torch.distributions, name)(torch.tensor(loc), torch.tensor(scale))
+    for sample_shape in [(), (2,)]:
+        assert ours.sample(sample_shape).dtype == theirs.sample(sample_shape).numpy().dtype
+        assert ours.rsample(sample_shape).dtype == theirs.rsample(sample_shape).detach().numpy().dtype
+    assert ours.sample((2,)).shape == (2, 3)
