@@ -35,9 +35,9 @@ class InitDtypeError(TypeError, NotImplementedError):
     and the TypeError minigrad raised before (``except`` clauses for either catch it)."""
 
 
-class InitRangeError(ValueError, RuntimeError):
-    """A distribution parameter out of range (U(a, b) with a > b, a negative std): PyTorch's RuntimeError, and
-    the ValueError minigrad raised before."""
+class InitArgumentError(ValueError, RuntimeError):
+    """An argument PyTorch refuses (U(a, b) with a > b or an infinite bound, a negative or NaN std, a fill value
+    that is not a number): PyTorch's RuntimeError, and the ValueError minigrad raised before."""
 
 
 def _check(tensor: Any, name: str) -> Tensor:
@@ -165,15 +165,17 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = No
     tensor = _check(tensor, "uniform_")
     _drawable(tensor, "uniform_", uniform=True)
     if not a <= b:
-        raise InitRangeError(f"nn.init.uniform_: expects a [a, b) range, but found a={a} > b={b}")
+        raise InitArgumentError(f"nn.init.uniform_: expects a [a, b) range, but found a={a} > b={b}")
+    if not math.isfinite(a) or not math.isfinite(b):
+        raise InitArgumentError(f"nn.init.uniform_: the bounds must be finite, got a={a}, b={b}")
     return _write(tensor, _uniform_array(tensor, a, b, generator))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
     """Fill ``tensor`` (any shape, floating-point or complex) with samples of N(mean, std²); returns it."""
     tensor = _check(tensor, "normal_")
-    if std < 0:
-        raise InitRangeError(f"nn.init.normal_: expects std >= 0.0, but found std {std}")
+    if not std >= 0:   # NaN too
+        raise InitArgumentError(f"nn.init.normal_: expects std >= 0.0, but found std {std}")
     _drawable(tensor, "normal_", uniform=False)
     return _write(tensor, _normal_array(tensor, mean, std, generator))
 
@@ -181,6 +183,11 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill ``tensor`` (any shape and dtype) with ``val`` in place, without recording; returns it."""
     tensor = _check(tensor, "constant_")
+    if isinstance(val, Tensor) and val.ndim:
+        raise InitArgumentError(f"nn.init.constant_: fill_ only supports a number or a 0-dimension value tensor, "
+                                f"got a tensor of shape {val.shape}")
+    if isinstance(val, complex) and tensor.dtype.kind != "c":
+        raise InitArgumentError(f"nn.init.constant_: the value {val} cannot be converted to type {tensor.dtype}")
     with mg.no_grad():
         tensor.data[...] = val
     tensor._bump_version()
@@ -202,6 +209,8 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) ->
     tensor = _check(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    if not bound >= 0:
+        raise InitArgumentError(f"nn.init.xavier_uniform_: expects gain >= 0 (U(-a, a) with a = {bound}), got {gain}")
     _drawable(tensor, "xavier_uniform_", uniform=True)
     return _write(tensor, _uniform_array(tensor, -bound, bound, generator))
 
@@ -211,6 +220,8 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> 
     tensor = _check(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(tensor, "xavier_normal_")
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    if not std >= 0:
+        raise InitArgumentError(f"nn.init.xavier_normal_: expects gain >= 0 (std = {std}), got {gain}")
     _drawable(tensor, "xavier_normal_", uniform=False)
     return _write(tensor, _normal_array(tensor, 0.0, std, generator))
 
@@ -310,10 +321,10 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", UserWarning, stacklevel=2)
     _drawable(tensor, "trunc_normal_", uniform=True)
-    if std < 0:
-        raise InitRangeError(f"nn.init.trunc_normal_: expects std >= 0.0, but found std {std}")
+    if not std >= 0:   # NaN too
+        raise InitArgumentError(f"nn.init.trunc_normal_: expects std >= 0.0, but found std {std}")
     if not a <= b:
-        raise InitRangeError(f"nn.init.trunc_normal_: needs a < b (or a == b: every value a), got a={a} > b={b}")
+        raise InitArgumentError(f"nn.init.trunc_normal_: needs a < b (or a == b: every value a), got a={a} > b={b}")
     alpha, beta = (a - mean) / std, (b - mean) / std   # the bounds in std units (std = 0: ZeroDivisionError)
     gen = mg.random_generator(tensor.device, generator)
     xp = mg.array_module(tensor.data)
@@ -368,8 +379,8 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
         raise ValueError(f"nn.init.sparse_: needs a 2-D tensor, got shape {tensor.shape}")
     if not 0 <= sparsity <= 1:
         raise ValueError(f"nn.init.sparse_: sparsity must be in [0, 1], got {sparsity}")
-    if std < 0:
-        raise InitRangeError(f"nn.init.sparse_: expects std >= 0.0, but found std {std}")
+    if not std >= 0:   # NaN too
+        raise InitArgumentError(f"nn.init.sparse_: expects std >= 0.0, but found std {std}")
     _drawable(tensor, "sparse_", uniform=False)
     rows, cols = tensor.shape
     zeros = math.ceil(sparsity * rows)

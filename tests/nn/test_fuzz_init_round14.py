@@ -307,3 +307,45 @@ def test_deprecated_sparse_spelling_warns_as_torch() -> None:
         init.sparse(mg.zeros(4, 3), 0.5)
     with pytest.warns(FutureWarning, match="nn.init.sparse_"):
         tinit.sparse(torch.zeros(4, 3), 0.5)
+
+
+ARGUMENT_ERRORS = {
+    "xavier_uniform_ gain < 0": lambda I, m: I.xavier_uniform_(m.zeros(3, 4), gain=-1.0),
+    "xavier_normal_ gain < 0": lambda I, m: I.xavier_normal_(m.zeros(3, 4), gain=-1.0),
+    "constant_ complex into float": lambda I, m: I.constant_(m.zeros(2), 1 + 2j),
+    "constant_ 1-d tensor value": lambda I, m: I.constant_(m.zeros(2), m.tensor([3.0])),
+    "uniform_ nan bound": lambda I, m: I.uniform_(m.zeros(2), float("nan"), 1.0),
+    "uniform_ inf bound": lambda I, m: I.uniform_(m.zeros(2), 0.0, float("inf")),
+    "normal_ nan std": lambda I, m: I.normal_(m.zeros(2), 0.0, float("nan")),
+    "sparse_ std < 0": lambda I, m: I.sparse_(m.zeros(4, 3), 0.5, -1.0),
+}
+
+
+@pytest.mark.parametrize("case", list(ARGUMENT_ERRORS))
+def test_arguments_torch_refuses_raise_its_runtime_error(case: str) -> None:
+    """Were: filled anyway (inf or NaN values, a sign-flipped bound, a broadcast 1-d value)."""
+    with pytest.raises(RuntimeError):
+        ARGUMENT_ERRORS[case](tinit, torch)
+    with pytest.raises(RuntimeError, match=r"nn\.init\."):
+        ARGUMENT_ERRORS[case](init, mg)
+    assert init.constant_(mg.zeros(2), mg.tensor(3.0)).tolist() == [3.0, 3.0]   # a 0-d value fills, as torch
+
+
+@pytest.mark.gpu
+def test_every_initialiser_runs_on_the_gpu() -> None:
+    """Device-agnostic paths (the strict CuPy stand-in without a GPU): each fills the device array in place."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, args in [("uniform_", (-1.0, 2.0)), ("normal_", ()), ("constant_", (0.5,)), ("zeros_", ()),
+                           ("ones_", ()), ("eye_", ()), ("xavier_uniform_", ()), ("xavier_normal_", ()),
+                           ("kaiming_uniform_", ()), ("kaiming_normal_", ()), ("orthogonal_", ()),
+                           ("sparse_", (0.3,)), ("trunc_normal_", ()), ("trunc_normal_", (0.0, 1.0, 3.0, 9.0)),
+                           ("trunc_normal_", (0.0, 1.0, -9.0, -3.0)), ("trunc_normal_", (0.0, 1.0, -0.1, 0.2))]:
+            w = mg.zeros(6, 5, device="cuda")
+            before = w._version
+            assert getattr(init, name)(w, *args) is w and w.device.type == "cuda", name
+            assert w._version > before and np.isfinite(w.numpy()).all(), name
+        w = init.dirac_(mg.zeros(4, 2, 3, 3, device="cuda"), 2)
+        np.testing.assert_array_equal(w.numpy(), tinit.dirac_(torch.zeros(4, 2, 3, 3), 2).numpy())
+        lo, hi = init.trunc_normal_(mg.zeros(6, 5, device="cuda"), 0.0, 1.0, 3.0, 9.0).numpy()[[0, 0], [0, 1]]
+        assert 3.0 <= lo <= 9.0 and 3.0 <= hi <= 9.0
