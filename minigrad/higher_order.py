@@ -918,6 +918,7 @@ class UnfoldBackward(Function):
     slice of the padded input (col2im). Linear; its own backward is ``Unfold`` padded with zeros."""
 
     name = "unfold_backward"
+    complex_grad = True   # linear, real coefficients (col2im): the same backward for complex values (engine's gate)
 
     def __init__(self, unfold: Function) -> None:
         self.unfold = unfold   # the forward op, for its sizes (kernel, stride, padding …)

@@ -293,3 +293,20 @@ def test_second_derivatives_of_holomorphic_reductions_and_functions_as_torch(nam
     second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
     for ours, theirs in zip(second_mg, second_t):
         _assert_close(ours, theirs, 1e-8)
+
+
+def test_second_derivatives_of_complex_convolutions_as_torch():   # were refused (unfold_backward)
+    import nn.functional as F
+
+    def conv(lib, x, w):
+        functional = torch.nn.functional if lib is torch else F
+        return (functional.conv1d(x[None], w[:, :, :2], padding=1)
+                + functional.conv2d(x[None, None], w[None, :1], stride=2))
+
+    (_, g_mg, x_mg), (_, g_t, x_t) = _grads(conv, [_crand(3, 4), _crand(3, 3, 3)], create_graph=True)
+    for ours, theirs in zip(g_mg, g_t):
+        _assert_close(ours, theirs, 1e-10)
+    second_mg = mg.autograd.grad(sum((g * g.conj()).real.sum() for g in g_mg), x_mg)
+    second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
+    for ours, theirs in zip(second_mg, second_t):
+        _assert_close(ours, theirs, 1e-9)
