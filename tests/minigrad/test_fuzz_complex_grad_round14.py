@@ -1,9 +1,13 @@
 """Complex autograd against torch 2.13, round 14 fuzz: gradients of a real loss built from complex outputs
 (sum Re(out · conj(w)) + sum |out|), complex and mixed real/complex inputs, random shapes incl. 0-d and broadcasting.
 
-Found: eigh's backward took a loss that depends on the eigenvectors' phases (torch raises); logcumsumexp's
-create_graph=True rule lacked the conjugation, so its first-order gradient was wrong for complex inputs;
-cov/corrcoef refused complex inputs that torch computes.
+Found (silent): eigh's backward took a loss that depends on the eigenvectors' phases (torch raises);
+logcumsumexp's create_graph=True rule lacked the conjugation, so its first-order gradient was wrong for complex
+inputs; acosh's gradient on its branch cut (imaginary part -0.0) took the other side; writes through z.real,
+z.imag, view_as_real(z), view_as_complex(r) were lost (copies; torch's are views) and writes into conj(z) too.
+Refused where torch computes: cov/corrcoef of complex inputs, as_strided, conj_physical_, z.real = v, create_graph
+through complex pow, casts, sigmoid, prod, cumprod, logsumexp, sinc, logaddexp and convolutions; gradcheck gave
+false failures for complex inputs.
 """
 
 from __future__ import annotations
