@@ -753,8 +753,8 @@ def _pow_complex(node: Function, g: Tensor) -> tuple:
 
 RULES[_complex_variant(Pow)] = _holomorphic_variant(_pow_complex)
 # their real rules are built from ops with complex rules and hold for complex values (no order, no real-only
-# branch): sigmoid, prod, cumprod, logsumexp, sinc, and logaddexp (the only complex math.Binary)
-for _cls in (Sigmoid, Prod, CumProd, LogSumExp, Sinc, Binary):
+# branch): sigmoid, prod, cumprod, logsumexp, sinc, lerp, and logaddexp (the only complex math.Binary)
+for _cls in (Sigmoid, Prod, CumProd, LogSumExp, Sinc, Binary, Lerp):
     RULES[_complex_variant(_cls)] = _holomorphic_variant(RULES[_cls])
 
 

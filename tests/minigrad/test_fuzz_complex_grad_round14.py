@@ -314,3 +314,14 @@ def test_second_derivatives_of_complex_convolutions_as_torch():   # were refused
     second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
     for ours, theirs in zip(second_mg, second_t):
         _assert_close(ours, theirs, 1e-9)
+
+
+def test_second_derivatives_of_complex_lerp_with_a_tensor_weight_as_torch():   # was refused
+    fn = lambda lib, x, y, w: lib.lerp(x, y, w) + (x * 1).lerp_(y, w) * y   # noqa: E731
+    (_, g_mg, x_mg), (_, g_t, x_t) = _grads(fn, [_crand(2, 3), _crand(2, 3), _crand(2, 3)], create_graph=True)
+    for ours, theirs in zip(g_mg, g_t):
+        _assert_close(ours, theirs, 1e-10)
+    second_mg = mg.autograd.grad(sum((g * g.conj()).real.sum() for g in g_mg), x_mg)
+    second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
+    for ours, theirs in zip(second_mg, second_t):
+        _assert_close(ours, theirs, 1e-9)
