@@ -107,3 +107,13 @@ def test_normal_sample_takes_loc_dtype(name: str, torch: Any) -> None:
         assert ours.sample(sample_shape).dtype == theirs.sample(sample_shape).numpy().dtype
         assert ours.rsample(sample_shape).dtype == theirs.rsample(sample_shape).detach().numpy().dtype
     assert ours.sample((2,)).shape == (2, 3)
+
+
+def test_geometric_float32_entropy_near_probs_one_keeps_its_digits(torch: Any) -> None:
+    """Geometric(p ≈ 1, float32).entropy() was (softplus(l) - l p) / p, which cancels (4% off at p = 1 - 1.4e-6);
+    PyTorch's float32 binary_cross_entropy_with_logits keeps the digits, and so do we now."""
+    probs = np.array([0.9999986, 0.99999, 0.9999, 0.5, 1e-3], dtype=np.float32)
+    ours = md.Geometric(mg.tensor(probs)).entropy()
+    reference = torch.distributions.Geometric(torch.tensor(probs.astype(np.float64))).entropy()
+    _same(ours, reference.float(), "Geometric.entropy", rtol=2e-3)
+    _same(ours, torch.distributions.Geometric(torch.tensor(probs)).entropy(), "Geometric.entropy float32", rtol=2e-3)
