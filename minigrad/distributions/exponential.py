@@ -59,7 +59,7 @@ class Exponential(ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         value = value_like(value, self.rate)
-        return 1 - (-self.rate * value).exp()
+        return -(-self.rate * value).expm1()   # 1 - e^(-rate x) without cancelling at small rate x
 
     def icdf(self, value: Tensor) -> Tensor:
         value = value_like(value, self.rate)
