@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy
 
-from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import OUT_DTYPE, ShapeMismatchError, number, read_by_the_others, tensor_arg, unsupported
-from .elementwise import Where, add, mul
+from .elementwise import add, mul
 from .linalg import MatMul, bmm
 from .shape import astype, broadcast_to, reshape
 
@@ -102,13 +101,24 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
     return add(x if beta == 1 else mul(x, beta), scaled)
 
 
+class _Ignored(Function):
+    """Zeros of x's shape and dtype (NaN and inf in x do not leak), whose gradient to x is PyTorch's for an input
+    scaled by beta = 0: ``g * 0`` (zeros, NaN where g is inf or NaN)."""
+
+    complex_grad = True   # g * 0 is the conjugate-convention gradient too (see autograd.engine._complex_gate)
+
+    def forward(self, x: Any) -> Any:
+        return self.xp.zeros_like(x)
+
+    def backward(self, gy: Any) -> Any:
+        return gy * 0
+
+
 def _zeros_linked_to(name: str, x: Tensor) -> Tensor:
-    """Zeros of x's shape and dtype whose gradient to x is zero (NaN and inf in x do not leak)."""
-    with backend.on_device(x.device):
-        everywhere = backend.array_module(x.data).ones((), dtype=bool)   # cupy.where takes no Python bool
-    op = Where()
+    """Zeros of x's shape and dtype, linked to x's graph as PyTorch's ``beta = 0`` input (see :class:`_Ignored`)."""
+    op = _Ignored()
     op.name = name
-    return op(everywhere, 0, x)
+    return op(x)
 
 
 def addmm(input: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1,  # noqa: A002

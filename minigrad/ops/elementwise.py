@@ -121,7 +121,7 @@ class Sub(Function):
         if with_bool:
             _refuse_bool_subtraction(a, b)
         y = a - b
-        self.shapes = None if shape_a == shape_b == y.shape else (shape_a, shape_b)
+        self.shapes = None if shape_a == shape_b == _shape(y) else (shape_a, shape_b)
         return y
 
     def backward(self, gy: Any) -> tuple:
