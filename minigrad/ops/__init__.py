@@ -34,6 +34,7 @@ from .elementwise import (
     neg,
     pow,
     power_operator,
+    refuse_bool_subtraction,
     relu,
     sigmoid,
     sin,
@@ -198,6 +199,8 @@ def _scaled(op: Any) -> Any:
     """``x.add(y, alpha=2)``: PyTorch's method spelling, ``x + alpha * y``."""
     def method(self: Tensor, other: Any, alpha: Any = 1) -> Tensor:
         alpha = number(alpha, op.__name__, "alpha")
+        if op is sub:
+            refuse_bool_subtraction(self, other)
         return op(self, other if alpha == 1 else mul(other, alpha))
     method.__name__ = op.__name__
     method.__doc__ = f"``{op.__name__}(x, alpha * other)``, as PyTorch's ``x.{op.__name__}(other, alpha=)``."

@@ -24,7 +24,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function
-from ..constructors import as_tensor
+from ..constructors import _fill_in, as_tensor
 from ..dtypes import get_default_dtype, result_type
 from ..outputs import write_out
 from ..tensor import Tensor
@@ -130,6 +130,12 @@ class Sub(Function):
         shape_a, shape_b = self.shapes
         return (sum_to(gy, shape_a) if self.needs_grad[0] else None,
                 sum_to(-gy, shape_b) if self.needs_grad[1] else None)
+
+
+def refuse_bool_subtraction(a: Any, b: Any) -> None:
+    """For ``sub(a, b, alpha=)`` (``alpha * b`` would no longer be bool): PyTorch's refusal of a bool operand."""
+    if _is_bool(a) or _is_bool(b):
+        _refuse_bool_subtraction(a, b)
 
 
 def _refuse_bool_subtraction(a: Any, b: Any) -> None:
@@ -678,13 +684,26 @@ def clip(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None 
     x = input
     if min is None and max is None:
         raise ShapeMismatchError("clip: give at least one of min and max")
-    for bound in (min, max):
-        if bound is not None and not isinstance(bound, (int, float, Tensor)) and not backend.is_array(bound):
-            if isinstance(bound, complex):   # PyTorch's NotImplementedError: complex values have no order
-                raise complex_order_error("clip", "complex")
-            raise TypeError(f"clip: min and max must be numbers, arrays or Tensors, got {type(bound).__name__}")
-    bounds = [bound for bound in (min, max) if bound is not None]
+    bounds = [_number_bound(bound, x) for bound in (min, max) if bound is not None]
     return Clip(min is not None, max is not None)(x, *bounds)
+
+
+def _number_bound(bound: Any, x: Any) -> Any:
+    """A clamp bound made ready: a number that keeps x's dtype must fit it, as PyTorch converts it (300 for uint8,
+    1e39 for float32 raise RuntimeError where NumPy would wrap or overflow to inf); a NumPy scalar is read as
+    the Python number; arrays and Tensors pass as they are."""
+    if isinstance(bound, numpy.generic) and not isinstance(bound, numpy.complexfloating):
+        bound = bound.item()
+    if isinstance(bound, (int, float)) and not isinstance(bound, bool):
+        kind = getattr(getattr(x, "dtype", None), "kind", "")
+        if kind in ("f", "c") or (kind in ("i", "u") and isinstance(bound, int)):   # the result keeps x's dtype
+            _fill_in(bound, x.dtype, "clamp")
+        return bound
+    if bound is not None and not isinstance(bound, (bool, Tensor)) and not backend.is_array(bound):
+        if isinstance(bound, (complex, numpy.complexfloating)):   # PyTorch's NotImplementedError: no order
+            raise complex_order_error("clip", "complex")
+        raise TypeError(f"clip: min and max must be numbers, arrays or Tensors, got {type(bound).__name__}")
+    return bound
 
 
 def maximum(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002

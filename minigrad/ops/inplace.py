@@ -43,7 +43,23 @@ from ..recording import _state
 from ..tensor import Tensor, _address
 from ..versions import INPLACE, memory_owner
 from ._util import ArgumentTypeError, ShapeMismatchError, number, scale_given_first, sum_to, unwrap
-from .elementwise import Where, _integral, add, clip, div, exp, log, mul, neg, relu, sigmoid, sqrt, sub, tanh
+from .elementwise import (
+    Where,
+    _integral,
+    add,
+    clip,
+    div,
+    exp,
+    log,
+    mul,
+    neg,
+    refuse_bool_subtraction,
+    relu,
+    sigmoid,
+    sqrt,
+    sub,
+    tanh,
+)
 from .elementwise import abs as abs_op  # not the builtins' names: this module also reads Python numbers
 from .elementwise import pow as pow_op
 from .scatters import _EmbedStrided
@@ -420,6 +436,7 @@ def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     if isinstance(alpha, Tensor) and scale_given_first("sub_", other, alpha, "alpha"):   # one check per call
         other, alpha = alpha, other
     alpha = number(alpha, "sub_", "alpha")
+    refuse_bool_subtraction(x, other)
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "subtract"):
         return x
     return _inplace(x, "sub_", lambda cur: sub(cur, scaled(other, alpha, cur)), other)
@@ -571,7 +588,7 @@ class SetItem(Function):
     def backward(self, gy: Any) -> tuple:
         gx = gv = None
         if self.needs_grad[0]:
-            gx = gy.copy()
+            gx = self.xp.array(gy, copy=True)   # a 0-d gradient may come as a NumPy scalar
             gx[self.index] = 0
         if self.needs_grad[1]:
             gv = sum_to(self.xp.asarray(gy[self.index]), self.value_shape)

@@ -293,6 +293,7 @@ def sub(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
     if out is not None:
         return write_out("sub", sub(input, other, alpha=alpha), out)
     input = _numbers_as_tensor(input, other)  # noqa: A001
+    elementwise.refuse_bool_subtraction(input, other)
     return elementwise.sub(input, _scaled(other, _alpha(alpha, input, other, "sub"), input))
 
 
