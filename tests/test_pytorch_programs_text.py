@@ -617,7 +617,7 @@ def test_repeat_interleave_of_counts_alone(torch: Any) -> None:
     assert lengths.repeat_interleave(output_size=5).tolist() == [0, 0, 2, 2, 2]
     with pytest.raises(ValueError, match="repeats must be a 1-D int tensor"):
         mg.repeat_interleave(mg.tensor([[1, 2]]))
-    with pytest.raises(TypeError, match="repeats must be an int or a 1-D int tensor"):
+    with pytest.raises((TypeError, NotImplementedError), match="repeats must be integers"):
         mg.repeat_interleave(mg.tensor([1.0, 2.0]))
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy
 
 from ..autograd import Function
+from ..backend import array_module
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, sum_to, tensor_arg
@@ -103,6 +104,24 @@ class Angle(Function):
         return xp.where(size2 == 0, x.dtype.type(0), gy * (1j * x / safe)).astype(x.dtype, copy=False)
 
 
+def _read_only(out: Any) -> Any:
+    """``out`` marked read-only where the array type has the flag (a NumPy array; CuPy has none)."""
+    if type(out) is numpy.ndarray:
+        out.flags.writeable = False
+    return out
+
+
+def _pairs_view(x: Any) -> Any:
+    """A complex ``x`` (…) as a view of its (real, imag) pairs (…, 2): x's strides in the real dtype, each pair two
+    neighbouring reals (NumPy always; CuPy where its dtype view allows one, else a copy)."""
+    part = x.real
+    if type(x) is numpy.ndarray:
+        return numpy.lib.stride_tricks.as_strided(part, x.shape + (2,), part.strides + (part.itemsize,))
+    if x.ndim and x.flags.c_contiguous:
+        return x.view(part.dtype).reshape(x.shape + (2,))
+    return array_module(x).stack([part, x.imag], axis=-1)
+
+
 class Conj(Function):
     """The complex conjugate (a copy); the gradient is ``conj(gy)``. ``read_only``: the copy refuses in-place
     writes (torch.conj's is a view whose writes reach x; a write into this copy would not)."""
@@ -114,9 +133,7 @@ class Conj(Function):
 
     def forward(self, x: Any) -> Any:
         out = self.xp.asarray(x.conj())   # NumPy's conj of a 0-d array is a scalar
-        if self.read_only and type(out) is numpy.ndarray:
-            out.flags.writeable = False
-        return out
+        return _read_only(out) if self.read_only else out
 
     def backward(self, gy: Any) -> Any:
         return gy.conj()
@@ -157,12 +174,7 @@ class ViewAsReal(Function):
     def forward(self, x: Any) -> Any:
         if not self.view:
             return self.xp.stack([x.real, x.imag], axis=-1)
-        part = x.real   # x's strides, in the real dtype: each pair is two neighbouring reals
-        if type(x) is numpy.ndarray:
-            return numpy.lib.stride_tricks.as_strided(part, x.shape + (2,), part.strides + (part.itemsize,))
-        if x.ndim and x.flags.c_contiguous:   # CuPy: a view where its dtype view allows one
-            return x.view(part.dtype).reshape(x.shape + (2,))
-        return self.xp.stack([part, x.imag], axis=-1)
+        return _pairs_view(x)
 
     @staticmethod
     def scatter(current: Tensor, value: Tensor, view: bool = True) -> Tensor:

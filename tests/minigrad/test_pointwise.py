@@ -285,7 +285,7 @@ def test_binary_result_dtypes_match_torch(name: str, dtypes: tuple, torch: Any) 
     try:
         theirs = getattr(torch, name)(torch.from_numpy(a), torch.from_numpy(b))
     except (RuntimeError, TypeError, NotImplementedError):
-        with pytest.raises(TypeError, match=name):
+        with pytest.raises(TypeError, match="Subtraction" if name == "subtract" else name):
             getattr(mg, name)(mg.tensor(a), mg.tensor(b))
         return
     ours = getattr(mg, name)(mg.tensor(a), mg.tensor(b))
