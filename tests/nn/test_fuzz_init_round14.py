@@ -273,7 +273,8 @@ def test_where_takes_a_bool_condition_only_as_torch() -> None:
             mg.where(mg.tensor(cond), mg.tensor(a), mg.tensor(b))
         with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
             mg.tensor(a).where(mg.tensor(cond), 0.0)
-    with pytest.warns(UserWarning, match="uint8 condition tensor"):
+    with warnings.catch_warnings():   # torch's warning is once per process (TORCH_WARN_ONCE): not asserted
+        warnings.simplefilter("ignore")
         theirs = torch.where(torch.tensor([1, 0], dtype=torch.uint8), torch.tensor(a), torch.tensor(b))
     with pytest.warns(UserWarning, match="uint8 condition tensor"):
         ours = mg.where(mg.tensor([1, 0], dtype=mg.uint8), mg.tensor(a), mg.tensor(b))
