@@ -277,15 +277,17 @@ def flag(value: Any, name: str, what: str) -> bool:
     raise TypeError(f"{name}: {what} must be a bool, got {type(value).__name__}")
 
 
-def number(value: Any, name: str, what: str) -> Any:
+def number(value: Any, name: str, what: str, *, complex_ok: bool = False) -> Any:
     """A Python or NumPy number (a one-element Tensor gives its value); anything else raises a TypeError (and
-    PyTorch's RuntimeError for a tensor of more elements)."""
+    PyTorch's RuntimeError for a tensor of more elements). ``complex_ok``: a Python complex is a number too (an
+    ``alpha`` of complex tensors); the caller checks that the tensors are complex."""
     if isinstance(value, Tensor):
         if value.data.size != 1:
             raise ArgumentTypeError(f"{name}: {what} must be a number or a one-element tensor, got a tensor of "
                                     f"shape {value.shape}")
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.number)):
+    kinds = (int, float, complex, numpy.number) if complex_ok else (int, float, numpy.number)
+    if isinstance(value, bool) or not isinstance(value, kinds):
         raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__}")
     return value
 

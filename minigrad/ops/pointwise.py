@@ -264,11 +264,25 @@ def _alpha(alpha: Any, a: Any, b: Any, name: str) -> Any:
         if _is_bool(a) and _is_bool(b):
             return bool(alpha)
         raise ArgumentTypeError(f"{name}: a bool alpha is only supported for bool results (as PyTorch)")
-    alpha = number(alpha, name, "alpha")
-    if isinstance(alpha, (float, numpy.floating)) and _integral(a) and _integral(b):
+    alpha = number(alpha, name, "alpha", complex_ok=True)
+    if isinstance(alpha, (float, complex, numpy.inexact)) and _integral(a) and _integral(b):
         raise ArgumentTypeError(f"{name}: for integral input tensors, argument alpha must not be a floating point "
                                 f"number (got {alpha!r}, as in PyTorch)")
+    if isinstance(alpha, (complex, numpy.complexfloating)) and not (_complex(a) or _complex(b)):
+        raise ArgumentTypeError(f"{name}: for non-complex input tensors, argument alpha must not be a complex "
+                                f"number (got {alpha!r}; operands {_dtype_name(a)} and {_dtype_name(b)}), as in "
+                                "PyTorch")
     return alpha
+
+
+def _complex(value: Any) -> bool:
+    """Whether ``value`` (a tensor, an array or a Python number) is complex."""
+    dtype = getattr(value, "dtype", None)
+    return isinstance(value, complex) if dtype is None else dtype.kind == "c"
+
+
+def _dtype_name(value: Any) -> str:
+    return str(getattr(value, "dtype", type(value).__name__))
 
 
 _scaled = inplace.scaled   # alpha * b in the result's dtype (with add_/sub_'s, written once there)

@@ -1,0 +1,102 @@
+"""Complex leftovers of the round-14 complex-autograd fuzzer, against torch 2.13.
+
+A complex ``alpha`` of add/sub and a complex ``beta``/``alpha`` of addmm/addmv/addr/baddbmm/addbmm were refused
+("must be a number"); torch computes them for complex tensors and refuses them for real ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+RNG = np.random.default_rng(1414)
+
+
+def _crand(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)
+
+
+def _values_and_grads(fn, arrays):
+    """``fn(lib, *tensors)`` and the gradients of ``sum Re(out · w)`` to each tensor, for minigrad and torch."""
+    w = None
+    results = []
+    for lib in (mg, torch):
+        xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+        out = fn(lib, *xs)
+        if w is None:
+            w = _crand(*tuple(out.shape))
+        (out * lib.tensor(w)).real.sum().backward()
+        results.append((out.detach().numpy(), [x.grad.numpy() for x in xs]))
+    return results
+
+
+# --- 1. complex alpha / beta ---------------------------------------------------------------------------------------
+
+SCALED = {
+    "add": (lambda lib, a, b: lib.add(a, b, alpha=2 - 1j), [(3,), (2, 3)]),
+    "sub": (lambda lib, a, b: lib.sub(a, b, alpha=1j), [(3,), (3,)]),
+    "add_method": (lambda lib, a, b: a.add(b, alpha=-0.5j), [(2, 3), (3,)]),
+    "sub_method": (lambda lib, a, b: a.sub(b, alpha=1 + 1j), [(3,), (3,)]),
+    "addmm": (lambda lib, x, m, n: lib.addmm(x, m, n, beta=0.5 - 2j, alpha=1j), [(3, 4), (3, 2), (2, 4)]),
+    "addmv": (lambda lib, x, m, v: lib.addmv(x, m, v, beta=1j, alpha=2 - 1j), [(3,), (3, 2), (2,)]),
+    "addr": (lambda lib, x, u, v: lib.addr(x, u, v, beta=-1j, alpha=0.5j), [(3, 4), (3,), (4,)]),
+    "baddbmm": (lambda lib, x, a, b: lib.baddbmm(x, a, b, beta=2j, alpha=1 - 1j), [(2, 3, 4), (2, 3, 5), (2, 5, 4)]),
+    "addbmm": (lambda lib, x, a, b: lib.addbmm(x, a, b, beta=1 + 2j, alpha=-1j), [(3, 4), (2, 3, 5), (2, 5, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALED))
+def test_complex_alpha_and_beta_as_torch(name):
+    fn, shapes = SCALED[name]
+    (ours, our_grads), (theirs, their_grads) = _values_and_grads(fn, [_crand(*s) for s in shapes])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+    for g, h in zip(our_grads, their_grads):
+        np.testing.assert_allclose(g, h, rtol=1e-12, atol=1e-12)
+
+
+def test_complex_alpha_with_one_complex_operand_as_torch():
+    x, r = _crand(3), np.array([1.0, -2.0, 0.5])
+    for a, b in ((x, r), (r, x)):
+        ours = mg.add(mg.tensor(a), mg.tensor(b), alpha=1j).numpy()
+        np.testing.assert_allclose(ours, torch.add(torch.tensor(a), torch.tensor(b), alpha=1j).numpy())
+    np.testing.assert_allclose(mg.add(mg.tensor(r), 1j, alpha=1j).numpy(),
+                               torch.add(torch.tensor(r), 1j, alpha=1j).numpy())
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.add(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 2.0]), alpha=1j),
+    lambda lib: lib.sub(lib.tensor([1.0, 2.0]), 1, alpha=1 + 0j),
+    lambda lib: lib.tensor([1.0, 2.0]).add(lib.tensor([3.0, 4.0]), alpha=2j),
+])
+def test_complex_alpha_of_real_tensors_raises_as_torch(call):
+    with pytest.raises(RuntimeError, match="non-complex"):
+        call(torch)
+    with pytest.raises(RuntimeError, match="non-complex input tensors, argument alpha must not be a complex"):
+        call(mg)
+
+
+def test_complex_alpha_of_integer_tensors_raises_as_torch():
+    with pytest.raises(RuntimeError, match="integral input tensors"):
+        torch.add(torch.tensor([1, 2]), torch.tensor([1, 2]), alpha=1j)
+    with pytest.raises(RuntimeError, match="integral input tensors"):
+        mg.add(mg.tensor([1, 2]), mg.tensor([1, 2]), alpha=1j)
+
+
+@pytest.mark.parametrize("name", ["addmm", "addmv", "addr", "baddbmm", "addbmm"])
+def test_complex_beta_of_real_tensors_as_torch(name):
+    """torch converts a complex beta/alpha to the real dtype: it raises where the imaginary part is not zero and
+    reads ``1 + 0j`` as 1."""
+    arrays = [RNG.standard_normal(s) for s in SCALED[name][1]]
+    for what in ("beta", "alpha"):
+        with pytest.raises(RuntimeError):
+            getattr(torch, name)(*map(torch.tensor, arrays), **{what: 1j})
+        with pytest.raises(RuntimeError, match=f"{what}=1j is complex but the tensors are float64"):
+            getattr(mg, name)(*map(mg.tensor, arrays), **{what: 1j})
+    ours = getattr(mg, name)(*map(mg.tensor, arrays), beta=2 + 0j, alpha=1 + 0j)
+    theirs = getattr(torch, name)(*map(torch.tensor, arrays), beta=2 + 0j, alpha=1 + 0j)
+    assert ours.dtype == mg.float64
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
