@@ -156,17 +156,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def file_name(label: str) -> str:
+    """A model's label as a file name: ``lstm b_f=1`` → ``lstm_b_f1``."""
+    return label.replace(" ", "_").replace("=", "")
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     args.cells, args.forget_biases = common.distinct(args.cells), common.distinct(args.forget_biases)
-    device = common.setup(args, files=["gradient_norms.png", "gradient_norms.json"])
+    runs = {(f"lstm b_f={bias:g}" if cell == "lstm" else cell): (cell, bias)   # label → (cell, forget bias)
+            for cell in args.cells for bias in (args.forget_biases if cell == "lstm" else [0.0])}
+    device = common.setup(args, files=["gradient_norms.png", "gradient_norms.json",
+                                       *[f"{file_name(label)}.npz" for label in runs]])
     x, y = make_batch(np.random.default_rng(args.seed), args.length, args.batch_size)
     models: dict[str, tuple[str, Unrolled]] = {}
-    for cell in args.cells:
-        for bias in args.forget_biases if cell == "lstm" else [0.0]:
-            label = f"lstm b_f={bias:g}" if cell == "lstm" else cell
-            mg.manual_seed(args.seed)
-            models[label] = cell, Unrolled(cell, 2, args.hidden_size, bias).to(device)
+    for label, (cell, bias) in runs.items():
+        mg.manual_seed(args.seed)
+        models[label] = cell, Unrolled(cell, 2, args.hidden_size, bias).to(device)
 
     curves: dict[str, list[float]] = {}
     graphs: dict[str, str] = {}
@@ -177,8 +183,8 @@ def main(argv: list[str] | None = None) -> dict:
             seconds += train(model, args, device, label)
             curves[f"{label} (trained)"] = gradient_norms(model, x, y, device)
         if not args.no_graph:
-            graphs[label] = draw_graph(model, cell, args, device, label.replace(" ", "_").replace("=", ""))
-        common.save_checkpoint(model, args.out, label.replace(" ", "_").replace("=", ""))
+            graphs[label] = draw_graph(model, cell, args, device, file_name(label))
+        common.save_checkpoint(model, args.out, file_name(label))
 
     common.log(f"‖∂L_T/∂h_t‖ at a few steps t (T = {args.length - 1}):")
     marks = sorted({0, args.length // 4, args.length // 2, 3 * args.length // 4, args.length - 1})

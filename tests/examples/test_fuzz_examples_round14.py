@@ -54,11 +54,15 @@ def test_largest_seed_is_torchs():
         common.random_seed(str(2**64))
 
 
-@pytest.mark.parametrize("blocked", ["summary.json", "parity.npz", "parity.json"])
-def test_an_output_name_taken_by_a_folder_stops_before_training(blocked, tmp_path, monkeypatch, capsys):
+BLOCKED = [("parity", "summary.json"), ("parity", "parity.npz"), ("parity", "parity.json"),
+           ("vanishing_gradients", "lstm_b_f3.npz"), ("adding_problem", "adding_gru_T200.npz")]
+
+
+@pytest.mark.parametrize(("name", "blocked"), BLOCKED)
+def test_an_output_name_taken_by_a_folder_stops_before_training(name, blocked, tmp_path, monkeypatch, capsys):
     # the run trained, then nn.save / open raised (ValueError or IsADirectoryError traceback)
     (tmp_path / "out" / blocked).mkdir(parents=True)
-    error = _usage_error("parity", ["--out", "out"], tmp_path, monkeypatch, capsys)
+    error = _usage_error(name, ["--out", "out"], tmp_path, monkeypatch, capsys)
     assert blocked in error and "--out" in error and "Traceback" not in error
     assert sorted(os.listdir(tmp_path / "out")) == [blocked]
 
