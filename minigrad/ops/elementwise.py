@@ -263,6 +263,18 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
         return a ** exponent
 
 
+def _complex_power_at_zero(xp: Any, a: Any, b: Any, y: Any) -> Any:
+    """A complex ``y = a ** b`` where ``a == 0`` as PyTorch computes it, ``exp(b · log a)``: NaN for b == 0, 0 for
+    Re b > 0, inf + NaN j for Re b < 0 (NumPy's power gives 1, 0 and NaN); elsewhere y is kept."""
+    zero = xp.asarray(a) == 0
+    if not zero.any():
+        return y
+    with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+        # b complex before the product, as PyTorch promotes it: (-1 + 0j) · (-inf + 0j) is inf + NaN j
+        at_zero = xp.exp(xp.asarray(b, dtype=y.dtype) * xp.log(xp.asarray(a, dtype=y.dtype)))
+    return xp.where(zero, at_zero, y)
+
+
 class Pow(Function):
     """a ** b for tensors or scalars on either side."""
 
@@ -270,12 +282,13 @@ class Pow(Function):
     complex_grad = "holomorphic"
 
     def forward(self, a: Any, b: Any) -> Any:
-        if isinstance(b, (int, float)):   # y is for a tensor exponent's gradient: not kept, as PyTorch's
-            y = _power(self.xp, a, b)         # pow(Tensor, Scalar), so x ** 2 may be changed in place
-            self.saved = (a, b, None)
-            return y
-        y = a ** b
-        self.saved = (a, b, y)
+        number = isinstance(b, (int, float))
+        y = _power(self.xp, a, b) if number else a ** b
+        if y.dtype.kind == "c" and not (isinstance(b, (int, float, complex)) and b in (0, 1)):
+            y = _complex_power_at_zero(self.xp, a, b, y)   # (PyTorch's pow(Tensor, 0 or 1) is a fill or a copy)
+        # y is for a tensor exponent's gradient: not kept for pow(Tensor, Scalar), as PyTorch's (x ** 2 may be
+        # changed in place)
+        self.saved = (a, b, None if number else y)
         return y
 
     def backward(self, gy: Any) -> tuple:

@@ -100,3 +100,40 @@ def test_complex_beta_of_real_tensors_as_torch(name):
     theirs = getattr(torch, name)(*map(torch.tensor, arrays), beta=2 + 0j, alpha=1 + 0j)
     assert ours.dtype == mg.float64
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+# --- 2. complex pow at a zero base --------------------------------------------------------------------------------
+
+def _same(ours, theirs):
+    """Same dtype, shape, NaN places and values (inf as inf; torch's exp-log at a non-zero base rounds apart)."""
+    a, b = ours.numpy(), theirs.numpy()
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_allclose(np.nan_to_num(a.real, nan=7), np.nan_to_num(b.real, nan=7), atol=1e-6)
+    np.testing.assert_allclose(np.nan_to_num(a.imag, nan=7), np.nan_to_num(b.imag, nan=7), atol=1e-6)
+
+
+@pytest.mark.parametrize("exponent", [0j, 1, 2j, 1 + 1j, -1 + 1j, 0.5j, -1, 2, 0.5, -0.5])
+def test_complex_pow_of_zero_as_torch(exponent):
+    """torch's complex pow is exp(b · log a): 0 ** 0j is NaN, 0 ** (-1 + 1j) inf + NaN j (NumPy: 1 and NaN)."""
+    base = [0j, 1 + 1j, -0.5j]
+    for lib in (mg, torch):
+        z, e = lib.tensor(base), lib.tensor([exponent] * 3, dtype=lib.complex64)
+        results = [z ** e, lib.pow(z, e), 0j ** e]
+        if exponent not in (0, 1):   # torch's pow(Tensor, Scalar) 0 and 1 are a fill and a copy
+            results.append(z ** exponent)
+        if lib is mg:
+            ours = results
+    for a, b in zip(ours, results):
+        _same(a, b)
+
+
+def test_zero_to_the_zero_as_torch():
+    for lib in (mg, torch):
+        values = [lib.tensor([0j]) ** lib.tensor([0.0]), lib.tensor([0.0]) ** lib.tensor([0j]),
+                  lib.tensor([0j]) ** 0, lib.tensor([0j]) ** 0j, lib.tensor([0.0]) ** lib.tensor([0.0])]
+        if lib is mg:
+            ours = values
+    for a, b in zip(ours, values):
+        _same(a, b)
+    assert np.isnan(ours[0].numpy()).all() and ours[2].item() == 1 and ours[4].item() == 1
