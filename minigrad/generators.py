@@ -18,7 +18,7 @@ import numpy
 
 from . import backend
 from .backend import Device, resolve_device
-from .recording import note_seed
+from .recording import note_generator_draw, note_seed
 
 # the host's seed, drawn from the OS at import (as PyTorch's default generator), so that
 # mg.manual_seed(mg.initial_seed()) replays the whole run from its start
@@ -372,16 +372,24 @@ def seeded_in_another_thread(generator_: Any) -> bool:
 
 def drawing_from(generator_: Generator | None, device: Device, name: str) -> Any:
     """The array generator an op on ``device`` draws from: ``generator_``'s when one is given (it must be
-    an ``mg.Generator`` on that device; a NumPy ``Generator`` is taken on the CPU), else the device's own."""
+    an ``mg.Generator`` on that device; a NumPy ``Generator`` is taken on the CPU), else the device's own.
+    Inside ``mg.func.vmap`` a stream other than the host's is shown to it first (the host's, vmap watches)."""
     if generator_ is None:
-        return generator(device)
-    if isinstance(generator_, Generator):
+        drawn = generator(device)
+        if device.type == "cpu":   # the host stream: vmap compares its state before and after each call
+            return drawn
+    elif isinstance(generator_, Generator):
         if generator_.device != device:
             raise ValueError(f"{name}: the generator is on {generator_.device}, the result on {device}")
-        return generator_._draw
-    if isinstance(generator_, numpy.random.Generator) and device.type == "cpu":
-        return generator_
-    raise TypeError(f"{name}: generator must be an mg.Generator, got {type(generator_).__name__}")
+        drawn = generator_._draw
+        if generator_ is default_generator:   # the host stream
+            return drawn
+    elif isinstance(generator_, numpy.random.Generator) and device.type == "cpu":
+        drawn = generator_
+    else:
+        raise TypeError(f"{name}: generator must be an mg.Generator, got {type(generator_).__name__}")
+    note_generator_draw(drawn)   # inside vmap: randomness="error" raises, "same" repeats the draws
+    return drawn
 
 
 class _DefaultGenerator(Generator):

@@ -1,4 +1,4 @@
-"""Recording state, per thread: grad mode, the name scope, anomaly mode.
+"""Recording state, per thread: grad mode, the name scope, anomaly mode, the ``mg.func`` transforms running.
 
 Each lives in a context variable, so a thread (or an asyncio task) has its
 own, as PyTorch's grad mode is per thread: ``optimizer.step()`` entering
@@ -8,11 +8,12 @@ own, as PyTorch's grad mode is per thread: ``optimizer.step()`` entering
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from contextvars import ContextVar
 from threading import get_ident
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .arguments import as_bool
 
@@ -299,3 +300,37 @@ def note_seed(what: str) -> None:
     tracer = _state.get().checks
     if tracer and tracer is not True:
         tracer.note_seed(what)
+
+
+# The torch.func transforms (vmap, grad, vjp, jacrev, jacfwd …) calling a user function on this thread right now,
+# outermost first: one entry per transform, each None or a callable told of every draw from an explicit generator
+# (see note_generator_draw). backward() reads it once per call.
+_transforms: ContextVar[tuple] = ContextVar("minigrad_transforms", default=())
+
+
+@contextlib.contextmanager
+def inside_transform(watch_draws: Callable[[Any], None] | None = None) -> Iterator[None]:
+    """Around a transform's calls of the user's function: ``backward()`` refuses to run inside (as torch's), and
+    ``watch_draws(array_generator)`` (when given) is called before each draw from a ``generator=``."""
+    token = _transforms.set(_transforms.get() + (watch_draws,))
+    try:
+        yield
+    finally:
+        _transforms.reset(token)
+
+
+def refuse_backward_in_transform() -> None:
+    """Raise torch's RuntimeError when ``backward()`` is called inside a ``mg.func`` transform: it would add
+    each example's (or each stand-in's) gradient into the leaves' ``.grad``."""
+    if _transforms.get():
+        raise RuntimeError("backward() called inside a functorch transform. This is not supported, please use "
+                           "functorch.grad or functorch.vjp instead or call backward() outside of functorch "
+                           "transforms.")
+
+
+def note_generator_draw(array_generator: Any) -> None:
+    """Called before a draw from an explicit generator (``generator=``): the transforms running here see it
+    (vmap's ``randomness``)."""
+    for watch in _transforms.get():
+        if watch is not None:
+            watch(array_generator)

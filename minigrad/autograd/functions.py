@@ -16,6 +16,7 @@ import numpy
 
 from .. import backend
 from ..hooks import CAPTURING, HOOKS_LOCK, _apply_hooks, _leaf_label, retain_grad
+from ..recording import refuse_backward_in_transform
 from ..tensor import Tensor
 from ..versions import INPLACE
 from .engine import Function, GradShapeError, LazyGradient, _accumulate, _dense, _root_grad, _walk
@@ -53,8 +54,10 @@ def tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool | Non
     ``x`` (defaults to 1 for a one-element ``x``). ``retain_graph`` keeps the saved arrays so a
     second backward (or :func:`observe_backward`) can run. ``inputs``: accumulate only into these
     tensors (see :func:`backward`). Hooks run and ``.grad`` changes only after every node's
-    gradient was computed, so an error in the walk leaves every ``.grad`` as it was.
+    gradient was computed, so an error in the walk leaves every ``.grad`` as it was. Inside a ``mg.func``
+    transform (``vmap``, ``grad`` …) it raises torch's RuntimeError.
     """
+    refuse_backward_in_transform()
     if grad is not None:
         if gradient is not None:
             raise TypeError("backward: give the gradient once, as gradient= (PyTorch's name) or grad=")
@@ -80,8 +83,10 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     ``inputs`` (a Tensor, a sequence or a dict of them): accumulate into these tensors' ``.grad`` only,
     running only the ops on a path to them; a non-leaf among them keeps its ``.grad`` from then on
     (``retain_grad()``), as in PyTorch.
-    ``grad_variables`` is PyTorch's deprecated name of ``grad_tensors``.
+    ``grad_variables`` is PyTorch's deprecated name of ``grad_tensors``. Inside a ``mg.func`` transform it
+    raises torch's RuntimeError.
     """
+    refuse_backward_in_transform()
     if grad_variables is not None:
         warnings.warn("backward: grad_variables is deprecated; use grad_tensors", FutureWarning, stacklevel=2)
         if grad_tensors is not None:

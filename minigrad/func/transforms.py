@@ -39,7 +39,7 @@ from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
 from ..constructors import zeros_like
 from ..ops import stack
-from ..recording import enable_grad, is_grad_enabled
+from ..recording import enable_grad, inside_transform, is_grad_enabled
 from ..tensor import Tensor
 from . import _pytree
 from .vmap import check_randomness, randomness_checked
@@ -56,9 +56,11 @@ def _depth() -> int:
 
 @contextlib.contextmanager
 def _level() -> Iterator[None]:
+    """Around a transform's call of ``func``: one level deeper; ``backward()`` inside raises, as torch's."""
     _local.depth = _depth() + 1
     try:
-        yield
+        with inside_transform():
+            yield
     finally:
         _local.depth -= 1
 

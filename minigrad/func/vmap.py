@@ -10,10 +10,11 @@ captures, which the loop would apply once per example, raises unless each call l
 position).
 
 ``randomness`` (PyTorch's meanings): ``"different"`` — each call draws its own numbers (what a loop
-does); ``"same"`` — every call starts from the same state of the host (CPU) generator, so all draw the
-same numbers, and the generator ends where one call left it; ``"error"`` (default) — a call that draws
-from the host generator raises PyTorch's error. Draws on a GPU's generator are not seen by ``"error"``
-and not repeated by ``"same"``.
+does); ``"same"`` — every call starts from the same state of the host (CPU) generator and of each
+``generator=`` it draws from, so all draw the same numbers, and each generator ends where one call left it;
+``"error"`` (default) — a draw raises PyTorch's error. A GPU's stream cannot be put back: ``"same"`` with a
+draw on a GPU raises NotImplementedError. ``backward()`` inside raises PyTorch's RuntimeError (use
+``mg.func.grad``/``vjp``, or ``mg.autograd.grad``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import threading
 import weakref
 from typing import Any, Callable, Iterator
 
+import numpy
+
 from ..constructors import ones, zeros
 from ..generators import _host
 from ..ops import stack
 from ..ops.extras import eye
 from ..ops.strided import vmapped_storage
+from ..recording import inside_transform
 from ..tensor import Tensor
 from ..versions import INPLACE, memory_owner
 from . import _pytree
@@ -346,14 +350,17 @@ def _empty_batch(func: Callable, flat_dims: list, flat_args: list, args_spec: _p
     for fill in (_zeros_like, _identity_like):
         sample = [arg if dim is None else fill(arg, dim) for arg, dim in zip(flat_args, flat_dims)]
         state = _host().bit_generator.state
+        draws = _GeneratorDraws("error" if randomness == "error" else "same")
         try:
-            result = func(*_pytree.unflatten(sample, args_spec), **kwargs)
+            with inside_transform(draws):
+                result = func(*_pytree.unflatten(sample, args_spec), **kwargs)
         except Exception as error:   # a value the function cannot take: the other stand-in, else this error
             first_error = first_error or error
             continue
         finally:
             drew = _host().bit_generator.state != state
             _host().bit_generator.state = state
+            draws.rewind()
         if drew and randomness == "error":
             raise RuntimeError(_RANDOM_ERROR)
         break
@@ -399,23 +406,53 @@ _RANDOM_ERROR = ("vmap: called random operation while in randomness error mode. 
                  "'different' randomness flags on vmap or perform the randomness operation out of vmap")
 
 
+class _GeneratorDraws:
+    """Sees each draw from a stream other than the host's (a ``generator=``, a GPU's) in the calls of one vmap:
+    ``"error"`` raises torch's error at the draw; ``"same"`` keeps each stream's state before its first draw, for
+    :meth:`rewind` to put back before the next call."""
+
+    def __init__(self, randomness: str) -> None:
+        self.randomness = randomness
+        self.before: dict = {}   # id(stream) -> (the stream, its state before its first draw)
+
+    def __call__(self, stream: Any) -> None:
+        if self.randomness == "error":
+            raise RuntimeError(_RANDOM_ERROR)
+        if id(stream) in self.before:
+            return
+        if not isinstance(stream, numpy.random.Generator):
+            raise NotImplementedError(f"vmap(..., randomness='{self.randomness}'): a draw from a GPU's random stream "
+                                      f"({type(stream).__name__}) cannot be repeated for each example (its state "
+                                      "cannot be copied); draw on the CPU and move the numbers with .to(device)")
+        self.before[id(stream)] = (stream, stream.bit_generator.state)
+
+    def rewind(self) -> None:
+        for stream, state in self.before.values():
+            stream.bit_generator.state = state
+
+
 @contextlib.contextmanager
 def randomness_checked(randomness: str, calls: int) -> Iterator[Callable[[], None]]:
     """Around the calls of one vmap (or jacfwd): yields ``start_call()``, to call before each. ``"error"``:
-    a call that drew from the host generator raises torch's error; ``"same"``: each call starts from the
-    state the first did; ``"different"``: nothing."""
+    a call that draws raises torch's error; ``"same"``: each call starts from the state the first did, of the
+    host generator and of each ``generator=`` drawn from; ``"different"``: nothing. Inside, ``backward()``
+    raises torch's error."""
     if randomness == "different":
-        yield lambda: None
+        with inside_transform():
+            yield lambda: None
         return
     generator = _host().bit_generator
     start = generator.state
+    draws = _GeneratorDraws(randomness)
 
     def start_call() -> None:
         if randomness == "same":
             generator.state = start
+            draws.rewind()
         elif generator.state != start:
             raise RuntimeError(_RANDOM_ERROR)
 
-    yield start_call
+    with inside_transform(draws):
+        yield start_call
     if randomness == "error":
         start_call()   # the last call's draws
