@@ -372,6 +372,15 @@ def _square_of(x: Tensor) -> Tensor:
     return Mul()(x, x)
 
 
+def _acosh_slope(x: Tensor) -> Tensor:
+    """PyTorch's 1/sqrt(x² - 1) for a real x; for a complex x the principal branch's 1/(sqrt(x - 1) sqrt(x + 1)),
+    as the first-order backward (ops.special._acosh_slope): x + (-1) turns an imaginary part -0.0 into PyTorch's
+    +0.0 (x - 1 would keep it, the other side of the cut)."""
+    if x.dtype.kind != "c":
+        return Div()(1, Sqrt()(Sub()(_square_of(x), 1)))
+    return Div()(1, Mul()(Sqrt()(Add()(x, -1)), Sqrt()(Add()(x, 1))))
+
+
 _UNARY.update({
     "tan": lambda x, y: Add()(1, _square_of(y)),
     "asin": lambda x, y: Div()(1, Sqrt()(Sub()(1, _square_of(x)))),
@@ -380,7 +389,7 @@ _UNARY.update({
     "sinh": lambda x, y: cosh(x),
     "cosh": lambda x, y: sinh(x),
     "asinh": lambda x, y: Div()(1, Sqrt()(Add()(_square_of(x), 1))),
-    "acosh": lambda x, y: Div()(1, Sqrt()(Sub()(_square_of(x), 1))),
+    "acosh": lambda x, y: _acosh_slope(x),
     "atanh": lambda x, y: Div()(1, Sub()(1, _square_of(x))),
     "erfc": lambda x, y: Mul()(-2 / _SQRT_PI, Exp()(Neg()(_square_of(x)))),
     "erfinv": lambda x, y: Mul()(_SQRT_PI / 2, Exp()(_square_of(y))),
@@ -884,10 +893,10 @@ def _sgn(node: Function, g: Tensor) -> Tensor:   # s = z / |z|: (g - Re(g · con
 
 # --- complex math.Unary ops ---------------------------------------------------------------------------------------
 # 1/z, 1/sqrt(z), 2**z … of a complex z: their _UNARY formulas (built from ops with complex rules) hold for complex
-# z, so PyTorch's g · conj(f'(z)) is the holomorphic variant of the real rule. Listed by name: a formula that is not
-# right for complex values (acosh's 1/sqrt(z² - 1) has the other sign where Re z < 0) keeps raising.
+# z, so PyTorch's g · conj(f'(z)) is the holomorphic variant of the real rule (acosh's has its own complex branch:
+# 1/sqrt(z² - 1) has the other sign where Re z < 0). Listed by name: a formula not right for complex values raises.
 _COMPLEX_UNARY = frozenset({"reciprocal", "rsqrt", "exp2", "expm1", "log1p", "log2", "log10", "tan", "sinh", "cosh",
-                            "asin", "acos", "atan", "asinh", "atanh"})
+                            "asin", "acos", "atan", "asinh", "acosh", "atanh"})
 _unary_holomorphic = _holomorphic_variant(RULES[Unary])
 
 

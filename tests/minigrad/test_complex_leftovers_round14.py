@@ -137,3 +137,21 @@ def test_zero_to_the_zero_as_torch():
     for a, b in zip(ours, values):
         _same(a, b)
     assert np.isnan(ours[0].numpy()).all() and ours[2].item() == 1 and ours[4].item() == 1
+
+
+# --- 3. acosh's second derivative for complex inputs ---------------------------------------------------------------
+
+def test_complex_acosh_second_derivative_as_torch():
+    """Was refused with create_graph=True. Points on both sides of the cut (imaginary part ±0.0, Re z < 1), Re z < 0
+    (where 1/sqrt(z² - 1) would have the other sign) and random ones."""
+    z = np.concatenate([_crand(6) * 2, [complex(-0.5, -0.0), -0.5 + 0j, complex(0.3, -0.0), complex(-2, -0.0),
+                                        -2 + 0j, complex(1.5, -0.0), -3 - 1j]])
+    w, v = _crand(*z.shape), _crand(*z.shape)
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(z, requires_grad=True)
+        g, = lib.autograd.grad((lib.acosh(x) * lib.tensor(w)).real.sum(), [x], create_graph=True)
+        gg, = lib.autograd.grad((g * lib.tensor(v)).real.sum(), [x])
+        results.append((g.detach().numpy(), gg.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
