@@ -104,9 +104,38 @@ def _check_writable(x: Tensor, name: str) -> None:
                            "clone() it first.")
 
 
+def _refuse_overlap(written: Any, read: Any, name: str) -> None:
+    """PyTorch's refusal when an in-place op reads an operand (array ``read``) that shares some, but not all, of
+    the memory it writes (array ``written``): ``x[1:].add_(x[:-1])``, ``x.copy_(x.t())``. The same array, or the
+    same elements in the same layout, is fine (``x.add_(x)``). Where PyTorch cannot tell (strided operands whose
+    elements do overlap) its result depends on the order it writes in, so this refuses them too."""
+    if read is written or getattr(read, "base", None) is None and getattr(written, "base", None) is None:
+        return   # one array, or two arrays that each own their memory: the cheap, common cases
+    if memory_owner(read) is not memory_owner(written) or not read.size or not written.size:
+        return
+    if (_address(read) == _address(written) and read.shape == written.shape and read.strides == written.strides
+            and read.dtype == written.dtype):
+        return
+    xp = backend.array_module(written)
+    shares = getattr(xp, "shares_memory", None) or xp.may_share_memory
+    try:
+        overlap = shares(read, written)
+    except Exception:  # noqa: BLE001 - NumPy's TooHardError: cannot tell, so refuse rather than guess
+        overlap = True
+    if overlap:
+        raise RuntimeError(f"{name}: unsupported operation: some elements of the input tensor (shape {read.shape}) "
+                           f"and the written-to tensor (shape {written.shape}) refer to a single memory location. "
+                           "Please clone() the tensor before performing the operation.")
+
+
 # in-place ops that write one value everywhere: where elements share memory (an expand-ed view) each copy gets the
 # same value, so PyTorch allows them (the memory, and so every broadcast copy and the base, takes the value)
 SAME_VALUE_WRITES = frozenset({"fill_", "zero_"})
+
+
+# in-place ops whose tensor operand may share the written memory (read before anything is written: a fill's 0-d
+# value, masked_scatter's source), or that check it themselves (setitem: the part written, not all of x)
+NO_OVERLAP_CHECK = SAME_VALUE_WRITES | {"masked_fill_", "index_fill_", "masked_scatter_", "setitem"}
 
 
 class _WritableAlias:
@@ -142,6 +171,10 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
                            "mode enabled (as PyTorch, this is refused: nothing would update the graph of the "
                            "tensor it views). Make the view and the in-place op both inside the no_grad block, or "
                            "both outside.")
+    if name not in NO_OVERLAP_CHECK:
+        for operand in operands:
+            if isinstance(operand, Tensor):
+                _refuse_overlap(x.data, operand.data, name)
     record = is_grad_enabled() and (x.requires_grad or any(_requires_grad(o) for o in operands))
     current = x
     view = getattr(x, "_view", None) if record else None
@@ -409,7 +442,9 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
             or (is_grad_enabled() and (x.requires_grad or other.requires_grad))) or _state.get().checks:
         return False   # (while mg.compile captures, the general path: its ops and its write are captured)
     data, operand = x.data, other.data
+    _refuse_overlap(data, operand, "add_" if ufunc_name == "add" else "sub_")
     if (type(operand) is not type(data) or operand.dtype != data.dtype or data.dtype.kind != "f"
+            or not getattr(data.flags, "writeable", True)   # expand-ed or overlapping: the general path refuses it
             or operand.shape != data.shape
             or (type(data) is not numpy.ndarray and backend.device_of(operand) != backend.device_of(data))):
         return False
@@ -504,6 +539,7 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     if not isinstance(non_blocking, bool):
         raise TypeError(f"copy_: non_blocking must be a bool, got {non_blocking!r}")
     if isinstance(src, Tensor):
+        _refuse_overlap(x.data, src.data, "copy_")   # before a cast copies it, as PyTorch checks the memory
         src = _dtype_of(x, src.to(x.device) if src.device != x.device else src)
     elif backend.is_array(src) or isinstance(src, (list, tuple, int, float)):
         src = _value_array(src, x, "copy_").astype(x.dtype, copy=False)
@@ -631,6 +667,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     if first is not None:   # PyTorch selects with the ints first: write into that view
         setitem(getitem(x, first), index, value)
         return
+    if isinstance(value, Tensor) and value.ndim:   # (a 0-d value is a fill: read first)
+        _refuse_overlap(x.data if not basic else _part(x, index), value.data, "setitem")
     record = is_grad_enabled() and (x.requires_grad or _requires_grad(value))
     if not record:
         if isinstance(value, Tensor) and value.device != x.device:
@@ -662,6 +700,14 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         x._bump_version()
         return
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
+
+
+def _part(x: Tensor, index: Any) -> Any:
+    """The view of ``x``'s array that a basic ``index`` selects (x's array if the index does not fit: raised later)."""
+    try:
+        return x.data[_index_arrays(index, backend.array_module(x.data), x.shape)]
+    except (IndexError, TypeError, ValueError):
+        return x.data
 
 
 def _value_array(value: Any, x: Tensor, name: str) -> Any:
