@@ -254,17 +254,19 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
         name, dims, input, kernel_size, stride, padding, dilation, ceil_mode, float("-inf"), integers=dims > 1)
     dilation = _ints(dilation, dims, name, "dilation", 1)
     flat = windows.reshape(*x.shape[:2], math.prod(kernel), *out_size)
-    with mg.no_grad():
-        # as PyTorch's kernel, the first largest entry read from the input (a padded minimum or -inf is no entry:
-        # a window of -inf picks its first input entry) gets the gradient. A window with several NaNs picks its
-        # first NaN where PyTorch's picks its last (the same NaN value; finding the last costs a pass over windows)
-        choice = flat.argmax(dim=2, keepdim=True)
-        inside = _inside_windows(x.shape[2:], kernel, stride, padding, dilation, out_size)
-        if not inside.all():   # a window whose maximum is the padding value picks its first input entry instead
-            low = numpy.iinfo(x.dtype).min if x.dtype.kind in "iu" else float("-inf")
-            first_inside = mg.make_array(inside.argmax(axis=0)[None, None, None], numpy.int64, x.device)
-            choice = mg.where(flat.gather(2, choice) == low, mg.as_tensor(first_inside), choice)
-    values = _reads_input(flat.gather(2, choice)).squeeze(2)   # PyTorch's max-pool backward reads x
+    # as PyTorch's kernel, the first largest entry read from the input (a padded minimum or -inf is no entry:
+    # a window of -inf picks its first input entry) gets the gradient. A window with several NaNs picks its
+    # first NaN where PyTorch's picks its last (the same NaN value; finding the last costs a pass over windows).
+    # max(dim) picks with its own index, unchecked: gather's range check of a user's index reads it on the host
+    values, choice = flat.max(dim=2, keepdim=True)
+    inside = _inside_windows(x.shape[2:], kernel, stride, padding, dilation, out_size)
+    if not inside.all():   # a window whose maximum is the padding value picks its first input entry instead
+        low = numpy.iinfo(x.dtype).min if x.dtype.kind in "iu" else float("-inf")
+        first_inside = mg.make_array(inside.argmax(axis=0)[None, None, None], numpy.int64, x.device)
+        with mg.no_grad():
+            choice = mg.where(values == low, mg.as_tensor(first_inside), choice)
+        values = flat.gather(2, choice)
+    values = _reads_input(values).squeeze(2)   # PyTorch's max-pool backward reads x
     if unbatched:
         values = values.squeeze(0)
     if not flag(return_indices, name, "return_indices"):

@@ -84,9 +84,10 @@ class Gather(Function):
 
 def check_along(index: Any, size: int, name: str, axis: int) -> None:
     """Every value of ``index`` in ``[0, size)``, the size of dim ``axis`` (gather, scatter and scatter_reduce's
-    check, made by their ops' forward); a host read of min and max."""
+    check, made by their ops' forward); one host read of min and max together."""
     if index.size:
-        low, high = int(index.min()), int(index.max())
+        xp = backend.array_module(index)
+        low, high = xp.stack((index.min(), index.max())).tolist()
         if low < 0 or high >= size:
             raise IndexRangeError(f"{name}: index out of range for dim {axis} of size {size} "
                                   f"(index values {low}..{high})")

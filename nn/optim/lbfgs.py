@@ -294,13 +294,16 @@ def _part(flat: Any, offset: int, p: mg.Tensor) -> Any:
 
 
 def _two_loop(q: Any, old_dirs: list, old_stps: list, ro: list, h_diag: float) -> Any:
-    """H·q for the L-BFGS inverse-Hessian approximation H built from pairs (s, y) = (old_stps, old_dirs)."""
-    alphas = [0.0] * len(old_dirs)
+    """H·q for the L-BFGS inverse-Hessian approximation H built from pairs (s, y) = (old_stps, old_dirs).
+
+    The coefficients stay 0-d float64 arrays on q's device (the numbers of Python floats, without a host read per
+    pair), cast to q's dtype where they scale a vector, as a Python float scales it."""
+    alphas: list = [None] * len(old_dirs)
     for i in range(len(old_dirs) - 1, -1, -1):
-        alphas[i] = (old_stps[i] @ q).item() * ro[i]
-        q = q - alphas[i] * old_dirs[i]
+        alphas[i] = (old_stps[i] @ q).astype("float64") * ro[i]
+        q = q - alphas[i].astype(q.dtype) * old_dirs[i]
     r = q * h_diag
     for i in range(len(old_dirs)):
-        beta = (old_dirs[i] @ r).item() * ro[i]
-        r = r + (alphas[i] - beta) * old_stps[i]
+        beta = (old_dirs[i] @ r).astype("float64") * ro[i]
+        r = r + (alphas[i] - beta).astype(r.dtype) * old_stps[i]
     return r

@@ -1,0 +1,112 @@
+"""GPU paths that read device arrays back to the host once per call (found by fuzzing the strict CuPy stand-in
+against the CPU): each program runs on ``cpu`` and on ``cuda``; the ``cuda`` run's Tensors live there, equal the
+``cpu`` run's, and the run makes at most the host reads it needs (a real GPU: 0 counted, the checks still run).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from tests.helpers import device_tolerance
+
+pytestmark = pytest.mark.gpu
+
+RNG = np.random.default_rng(1414)
+
+
+def _nn() -> Any:
+    import nn  # noqa: PLC0415 - nn sits above minigrad
+
+    return nn
+
+
+def _host_copies() -> int:
+    """Device-to-host copies so far (the stand-in counts them; a real GPU: 0)."""
+    from minigrad import backend  # noqa: PLC0415
+
+    copies = getattr(backend._cupy, "copies", None)
+    return 0 if copies is None else copies["to_host"]
+
+
+def _both(program: Callable[[str], list], host_copies: int) -> None:
+    """``program(device)`` on cpu and cuda: the cuda Tensors are on cuda and equal the cpu ones, and the cuda run
+    read at most ``host_copies`` arrays back to the host (the program's own reads of its results not counted)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        cpu = program("cpu")
+        before = _host_copies()
+        gpu = program("cuda")
+        copied = _host_copies() - before
+    assert copied <= host_copies, f"{copied} device-to-host copies (at most {host_copies})"
+    assert len(cpu) == len(gpu)
+    cpu_arrays = [c.detach().numpy() for c in cpu]
+    rtol, atol = device_tolerance(1e-10, 1e-12, cpu_arrays)
+    for k, (g, c) in enumerate(zip(gpu, cpu_arrays)):
+        assert g.device.type == "cuda", f"item {k} on {g.device}"
+        a = g.detach().cpu().numpy()
+        assert a.dtype == c.dtype and a.shape == c.shape, f"item {k}: {a.dtype}{a.shape} vs {c.dtype}{c.shape}"
+        np.testing.assert_allclose(a, c, rtol=rtol, atol=atol, err_msg=f"item {k}")
+
+
+def test_max_pool_reads_nothing_back_without_padding() -> None:
+    """The max pool picked each window's largest entry with a gather, whose range check (for a user's index)
+    read the engine-made index's min and max back to the host: two reads per pool, four with padding."""
+    x = RNG.standard_normal((2, 3, 6, 6))
+    x[0, 0, :2, :2] = -np.inf   # a padded window of -inf picks its first input entry
+
+    def program(device: str, padding: int) -> list:
+        F = _nn().functional
+        xt = mg.tensor(x, device=device, requires_grad=True)
+        y, index = F.max_pool2d(xt, 3, stride=2, padding=padding, return_indices=True)
+        g, = mg.autograd.grad(mg.where(mg.isinf(y), 0.0, y).sum(), [xt])
+        return [y, index, g]
+
+    _both(lambda device: program(device, 0), host_copies=0)
+    _both(lambda device: program(device, 1), host_copies=1)   # the padded windows' pick: one checked gather
+
+
+def test_gather_checks_its_index_with_one_host_read() -> None:
+    """gather's range check read the index's min and max as two host reads; one (both together) suffices."""
+    x = RNG.standard_normal((3, 4))
+    index = np.array([[0, 3], [2, 2], [1, 0]])
+
+    def program(device: str) -> list:
+        xt = mg.tensor(x, device=device, requires_grad=True)
+        y = xt.gather(1, mg.tensor(index, device=device))
+        g, = mg.autograd.grad((y * y).sum(), [xt])
+        return [y, g]
+
+    _both(program, host_copies=1)
+    with pytest.raises(IndexError, match="out of range"):
+        mg.tensor(x, device="cuda").gather(1, mg.tensor(index + 2, device="cuda"))
+
+
+def test_lbfgs_two_loop_stays_on_the_device() -> None:
+    """L-BFGS's two-loop recursion read two dot products back to the host per stored pair and iteration (1,180
+    reads in a 20-iteration step); its coefficients now stay on the device, with the same float64 numbers."""
+    w0 = RNG.standard_normal((3, 4)).astype(np.float32)
+    target = RNG.standard_normal((3, 4)).astype(np.float32)
+
+    def program(device: str) -> list:
+        w = _nn().Parameter(mg.tensor(w0, device=device))
+        goal = mg.tensor(target, device=device)
+        opt = _nn().optim.LBFGS([w], lr=0.5, max_iter=20, history_size=10)
+
+        def closure() -> mg.Tensor:
+            opt.zero_grad()
+            loss = ((w - goal) ** 4).sum() + (w * w).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            opt.step(closure)
+        return [w]
+
+    # the convergence tests' reads, a handful per iteration as PyTorch's .item() calls (132 here), none per stored
+    # pair (those made it 436)
+    _both(program, host_copies=150)
