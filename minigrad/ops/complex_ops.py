@@ -33,8 +33,8 @@ from ..tensor import Tensor
 from ._util import ArgumentTypeError, sum_to, tensor_arg
 from .shape import track_view
 
-__all__ = ["angle", "complex", "conj", "conj_physical", "imag", "is_conj", "is_neg", "polar", "real", "resolve_conj",
-           "resolve_neg", "view_as_complex", "view_as_real"]
+__all__ = ["angle", "complex", "conj", "conj_physical", "conj_physical_", "imag", "is_conj", "is_neg", "polar", "real",
+           "resolve_conj", "resolve_neg", "view_as_complex", "view_as_real"]
 
 _COMPLEX_OF = {"float32": "complex64", "float64": "complex128"}
 
@@ -276,9 +276,11 @@ def conj_physical(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def conj_physical_(input: Tensor) -> Tensor:  # noqa: A002
-    """``x = conj(x)`` in place (the gradient as ``conj_physical``'s); a real tensor is left as it is."""
-    x = tensor_arg(input, "conj_physical_")
-    return x.copy_(Conj()(x)) if x.dtype.kind == "c" else x
+    """``x = conj(x)`` in place, returning x (the gradient as ``conj_physical``'s); a real tensor is left as it is.
+    ``mg.conj_physical_(x)`` and ``x.conj_physical_()``, as PyTorch's."""
+    if not isinstance(input, Tensor):   # an in-place op: a list or an array would be changed out of sight
+        raise TypeError(f"conj_physical_(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input.copy_(Conj()(input)) if input.dtype.kind == "c" else input
 
 
 def resolve_conj(input: Tensor) -> Tensor:  # noqa: A002

@@ -45,6 +45,7 @@ from ._util import (
     scale_given_first,
     tensor_arg,
 )
+from .complex_ops import conj_physical_  # listed in __all__: mg imports complex_ops' other names one by one
 from .elementwise import _integral
 from .math import (
     IntegerDivisionByZero,
@@ -113,6 +114,8 @@ __all__ = [
     "absolute", "rsub", "gcd", "lcm", "isreal",
     # fused multiply-add and predicates
     "addcmul", "addcdiv", "isin", "is_floating_point", "is_complex", "is_nonzero", "equal",
+    # from complex_ops.py
+    "conj_physical_",
 ]
 
 

@@ -155,3 +155,22 @@ def test_complex_acosh_second_derivative_as_torch():
         results.append((g.detach().numpy(), gg.numpy()))
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+# --- 4. mg.conj_physical_ --------------------------------------------------------------------------------------------
+
+def test_top_level_conj_physical_in_place_as_torch():
+    z, w = _crand(2, 3), _crand(2, 3)
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor(z, requires_grad=True)
+        y = x * 1
+        assert lib.conj_physical_(y) is y
+        real = lib.tensor([1.0, -2.0])
+        assert lib.conj_physical_(real) is real
+        (y * lib.tensor(w)).real.sum().backward()
+        results.append((y.detach().numpy(), x.grad.numpy(), real.numpy()))
+        with pytest.raises(TypeError, match="must be Tensor"):
+            lib.conj_physical_([1 + 1j])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs)
