@@ -46,6 +46,22 @@ def index_array(indices: Any, device: Any, name: str, what: str = "indices") -> 
     return array
 
 
+def check_range(xp: Any, array: Any, keep: Any, safe: Any, bound: int, message: Any) -> None:
+    """Every kept entry of ``array`` (``keep``: a mask of its shape, or None for all) in ``[0, bound)``, read as
+    ``safe`` (the ignored entries 0): one host read of the min and max together. Only an out-of-range value
+    reads the kept entries alone (a boolean mask: another host read on a GPU) for the message."""
+    if not array.size:
+        return
+    low, high = xp.stack((safe.min(), safe.max())).tolist()
+    if low >= 0 and high < bound:
+        return
+    valid = array if keep is None else array[keep]
+    if valid.size:
+        low, high = int(valid.min()), int(valid.max())
+        if low < 0 or high >= bound:
+            raise TargetError(message(low if low < 0 else high, low, high))
+
+
 class CheckedIndices(mg.Function):
     """Integer indices, range-checked, with ``ignore`` entries (if given) replaced by 0: ``(flat or same shape)``.
 
@@ -61,15 +77,9 @@ class CheckedIndices(mg.Function):
 
     def forward(self, array: Any) -> Any:
         keep = None if self.ignore is None else array != self.ignore
-        if array.size:
-            valid = array if keep is None else array[keep]
-            if valid.size:
-                low, high = int(valid.min()), int(valid.max())
-                if low < 0 or high >= self.bound:
-                    raise TargetError(self.message(low if low < 0 else high, low, high))
-        if keep is None:
-            return array
-        return self.xp.where(keep, array, 0)
+        safe = array if keep is None else self.xp.where(keep, array, 0)
+        check_range(self.xp, array, keep, safe, self.bound, self.message)
+        return safe
 
 
 class ClassTargets(mg.Function):
@@ -88,13 +98,10 @@ class ClassTargets(mg.Function):
     def forward(self, array: Any) -> tuple:
         flat = array.reshape(-1)
         keep = flat != self.ignore
-        valid = flat[keep]
-        if valid.size:
-            low, high = int(valid.min()), int(valid.max())
-            if low < 0 or high >= self.classes:
-                raise TargetError(self.message(low if low < 0 else high, low, high))
+        safe = self.xp.where(keep, flat, 0)
+        check_range(self.xp, flat, keep, safe, self.classes, self.message)
         # int64 as PyTorch's Long: a uint8 (Byte) target would otherwise index as a boolean mask
-        return self.xp.where(keep, flat, 0).astype(numpy.int64, copy=False), keep.astype(self.dtype)
+        return safe.astype(numpy.int64, copy=False), keep.astype(self.dtype)
 
 
 class WeightedMean(mg.Function):
@@ -105,20 +112,21 @@ class WeightedMean(mg.Function):
     name = "div"
 
     def forward(self, total: Any, denominator: Any) -> Any:
-        empty = not denominator   # a 0-d array: its truth is its value
-        y = self.xp.full((), float("nan"), dtype=total.dtype) if empty else total / denominator
+        xp = self.xp
+        empty = denominator == 0   # a 0-d array, decided on the device (no host read)
+        safe = xp.where(empty, xp.ones_like(denominator), denominator)
+        y = xp.where(empty, xp.full((), float("nan"), dtype=total.dtype), total / safe)
         # the inputs, not y, as Div and PyTorch keep them: the loss may be changed in place before backward
         # (``loss += alpha * penalty``), which on CuPy (a 0-d array, not NumPy's scalar) changes y itself
-        self.saved = (denominator, total, empty)
+        self.saved = (safe, total, empty)
         return y
 
     def backward(self, gy: Any) -> tuple:
-        denominator, total, empty = self.saved
-        if empty:
-            zero = self.xp.zeros_like(gy)
-            return zero, zero
+        safe, total, empty = self.saved
+        zero = self.xp.zeros_like(gy)
         # as Div's backward, so the numbers equal a plain total / denominator
-        return gy / denominator, -gy * ((total / denominator) / denominator)
+        return (self.xp.where(empty, zero, gy / safe),
+                self.xp.where(empty, zero, -gy * ((total / safe) / safe)))
 
 
 def checked_indices(indices: Any, device: Any, bound: int, name: str, message: Any, what: str = "indices",

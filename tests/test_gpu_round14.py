@@ -110,3 +110,27 @@ def test_lbfgs_two_loop_stays_on_the_device() -> None:
     # the convergence tests' reads, a handful per iteration as PyTorch's .item() calls (132 here), none per stored
     # pair (those made it 436)
     _both(program, host_copies=150)
+
+
+def test_class_targets_checked_with_one_host_read() -> None:
+    """cross_entropy / nll_loss / embedding read their targets' min and max back as two host reads (and masked
+    the ignored ones out, a third on a GPU), and the mean over kept targets tested its denominator on the host:
+    one read (min and max together) is left; all targets ignored still give NaN with zero gradients."""
+    logits = RNG.standard_normal((4, 5))
+    target = np.array([1, 4, 2, 1])
+    weight = np.abs(RNG.standard_normal((6, 3)))
+
+    def program(device: str) -> list:
+        F = _nn().functional
+        x = mg.tensor(logits, device=device, requires_grad=True)
+        t = mg.tensor(target, device=device)
+        w = mg.tensor(weight, device=device, requires_grad=True)
+        out = [F.cross_entropy(x, t, ignore_index=1, label_smoothing=0.1), F.nll_loss(x, t, ignore_index=1),
+               F.nll_loss(x, t * 0 + 1, ignore_index=1), F.embedding(t, w)]
+        return out + list(mg.autograd.grad(sum(o.sum() for o in out[:2] + out[3:]), [x, w]))
+
+    _both(program, host_copies=4)   # one per call (each checks its targets)
+    empty = program("cuda")[2]
+    assert np.isnan(empty.item())
+    with pytest.raises(IndexError, match="out of bounds|out of range"):
+        _nn().functional.nll_loss(mg.tensor(logits, device="cuda"), mg.tensor(target + 1, device="cuda"))
