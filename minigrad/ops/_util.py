@@ -277,6 +277,9 @@ def flag(value: Any, name: str, what: str) -> bool:
     raise TypeError(f"{name}: {what} must be a bool, got {type(value).__name__}")
 
 
+_NUMBERS, _NUMBERS_AND_COMPLEX = (int, float, numpy.number), (int, float, complex, numpy.number)
+
+
 def number(value: Any, name: str, what: str, *, complex_ok: bool = False) -> Any:
     """A Python or NumPy number (a one-element Tensor gives its value); anything else raises a TypeError (and
     PyTorch's RuntimeError for a tensor of more elements). ``complex_ok``: a Python complex is a number too (an
@@ -286,10 +289,24 @@ def number(value: Any, name: str, what: str, *, complex_ok: bool = False) -> Any
             raise ArgumentTypeError(f"{name}: {what} must be a number or a one-element tensor, got a tensor of "
                                     f"shape {value.shape}")
         value = value.item()
-    kinds = (int, float, complex, numpy.number) if complex_ok else (int, float, numpy.number)
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS_AND_COMPLEX if complex_ok else _NUMBERS):
         raise TypeError(f"{name}: {what} must be a number, got {type(value).__name__}")
     return value
+
+
+def _is_complex(value: Any) -> bool:
+    """Whether ``value`` (a tensor, an array or a Python number) is complex."""
+    dtype = getattr(value, "dtype", None)
+    return isinstance(value, complex) if dtype is None else dtype.kind == "c"
+
+
+def refuse_complex_alpha(name: str, alpha: Any, a: Any, b: Any) -> None:
+    """PyTorch's refusal of a complex ``alpha`` (add, sub, add_, sub_) unless ``a`` or ``b`` (tensors, arrays or
+    numbers) is complex."""
+    if isinstance(alpha, (complex, numpy.complexfloating)) and not (_is_complex(a) or _is_complex(b)):
+        a_kind, b_kind = (getattr(v, "dtype", type(v).__name__) for v in (a, b))
+        raise ArgumentTypeError(f"{name}: for non-complex input tensors, argument alpha must not be a complex "
+                                f"number (got {alpha!r}; operands {a_kind} and {b_kind}), as in PyTorch")
 
 
 def scale_given_first(name: str, scale: Any, operand: Any, keyword: str) -> bool:

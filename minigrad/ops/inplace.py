@@ -42,7 +42,15 @@ from ..dtypes import can_cast
 from ..recording import _state
 from ..tensor import Tensor, _address
 from ..versions import INPLACE, memory_owner
-from ._util import ArgumentTypeError, ShapeMismatchError, number, scale_given_first, sum_to, unwrap
+from ._util import (
+    ArgumentTypeError,
+    ShapeMismatchError,
+    number,
+    refuse_complex_alpha,
+    scale_given_first,
+    sum_to,
+    unwrap,
+)
 from .elementwise import (
     Where,
     _integral,
@@ -113,9 +121,8 @@ def _refuse_overlap(written: Any, read: Any, name: str) -> None:
         return   # one array, or two arrays that each own their memory: the cheap, common cases
     if memory_owner(read) is not memory_owner(written) or not read.size or not written.size:
         return
-    if (_address(read) == _address(written) and read.shape == written.shape and read.strides == written.strides
-            and read.dtype == written.dtype):
-        return
+    if _address(read) == _address(written) and read.dtype == written.dtype and _layout(read) == _layout(written):
+        return   # the same elements in the same order (x[:] = x, x.view(6).add_(x.view(2, 3).view(6)))
     xp = backend.array_module(written)
     shares = getattr(xp, "shares_memory", None) or xp.may_share_memory
     try:
@@ -126,6 +133,11 @@ def _refuse_overlap(written: Any, read: Any, name: str) -> None:
         raise RuntimeError(f"{name}: unsupported operation: some elements of the input tensor (shape {read.shape}) "
                            f"and the written-to tensor (shape {written.shape}) refer to a single memory location. "
                            "Please clone() the tensor before performing the operation.")
+
+
+def _layout(array: Any) -> tuple:
+    """``array``'s (size, stride) pairs, leaving out dimensions of size 1 (which no element steps along)."""
+    return tuple((n, step) for n, step in zip(array.shape, array.strides) if n != 1)
 
 
 # in-place ops that write one value everywhere: where elements share memory (an expand-ed view) each copy gets the
@@ -242,7 +254,7 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
 # float_power_ save it only for a tensor exponent, where minigrad's op saves its output too (so none is added).
 RESULT_SAVERS = frozenset({"relu_", "sigmoid_", "tanh_", "exp_", "exp2_", "expm1_", "sqrt_", "rsqrt_", "reciprocal_",
                            "tan_", "copysign_", "hypot_", "cumprod_", "ldexp_", "sgn_", "elu_", "celu_", "selu_",
-                           "leaky_relu_", "rrelu_", "pow_", "float_power_"})
+                           "leaky_relu_", "rrelu_", "pow_", "float_power_", "scatter_reduce_", "index_reduce_"})
 _ONLY_WHERE_SAVED = frozenset({"pow_", "float_power_"})
 
 
@@ -460,7 +472,9 @@ def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``x += alpha * other`` in place (``alpha`` a number; PyTorch's deprecated ``x.add_(alpha, other)`` too)."""
     if isinstance(alpha, Tensor) and scale_given_first("add_", other, alpha, "alpha"):   # one check per call
         other, alpha = alpha, other
-    alpha = number(alpha, "add_", "alpha")
+    if type(alpha) is not int and type(alpha) is not float:   # a Python int or float passes as it is (hot path)
+        alpha = number(alpha, "add_", "alpha", complex_ok=True)
+        refuse_complex_alpha("add_", alpha, x, other)
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "add"):
         return x
     return _inplace(x, "add_", lambda cur: add(cur, scaled(other, alpha, cur)), other)
@@ -470,7 +484,9 @@ def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``x -= alpha * other`` in place (``alpha`` a number; PyTorch's deprecated ``x.sub_(alpha, other)`` too)."""
     if isinstance(alpha, Tensor) and scale_given_first("sub_", other, alpha, "alpha"):   # one check per call
         other, alpha = alpha, other
-    alpha = number(alpha, "sub_", "alpha")
+    if type(alpha) is not int and type(alpha) is not float:   # a Python int or float passes as it is (hot path)
+        alpha = number(alpha, "sub_", "alpha", complex_ok=True)
+        refuse_complex_alpha("sub_", alpha, x, other)
     refuse_bool_subtraction(x, other)
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "subtract"):
         return x

@@ -42,6 +42,7 @@ from ._util import (
     number,
     one_of,
     refuse_complex,
+    refuse_complex_alpha,
     scale_given_first,
     tensor_arg,
 )
@@ -271,21 +272,8 @@ def _alpha(alpha: Any, a: Any, b: Any, name: str) -> Any:
     if isinstance(alpha, (float, complex, numpy.inexact)) and _integral(a) and _integral(b):
         raise ArgumentTypeError(f"{name}: for integral input tensors, argument alpha must not be a floating point "
                                 f"number (got {alpha!r}, as in PyTorch)")
-    if isinstance(alpha, (complex, numpy.complexfloating)) and not (_complex(a) or _complex(b)):
-        raise ArgumentTypeError(f"{name}: for non-complex input tensors, argument alpha must not be a complex "
-                                f"number (got {alpha!r}; operands {_dtype_name(a)} and {_dtype_name(b)}), as in "
-                                "PyTorch")
+    refuse_complex_alpha(name, alpha, a, b)
     return alpha
-
-
-def _complex(value: Any) -> bool:
-    """Whether ``value`` (a tensor, an array or a Python number) is complex."""
-    dtype = getattr(value, "dtype", None)
-    return isinstance(value, complex) if dtype is None else dtype.kind == "c"
-
-
-def _dtype_name(value: Any) -> str:
-    return str(getattr(value, "dtype", type(value).__name__))
 
 
 _scaled = inplace.scaled   # alpha * b in the result's dtype (with add_/sub_'s, written once there)

@@ -174,3 +174,21 @@ def test_top_level_conj_physical_in_place_as_torch():
             lib.conj_physical_([1 + 1j])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["add_", "sub_"])
+def test_complex_alpha_in_place_as_torch(name):
+    a, b, w = _crand(2, 3), _crand(3), _crand(2, 3)
+    results = []
+    for lib in (mg, torch):
+        x, y = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        out = x * 1
+        getattr(out, name)(y, alpha=0.5 - 2j)
+        plain = lib.tensor(a)
+        getattr(plain, name)(lib.tensor(b.real), alpha=1j)   # a real operand of a complex tensor
+        (out * lib.tensor(w)).real.sum().backward()
+        results.append((out.detach().numpy(), plain.numpy(), x.grad.numpy(), y.grad.numpy()))
+        with pytest.raises(RuntimeError, match="non-complex"):
+            getattr(lib.tensor([1.0, 2.0]), name)(lib.tensor([3.0, 4.0]), alpha=1j)
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
