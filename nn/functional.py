@@ -167,17 +167,32 @@ __all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "frac
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002 - PyTorch's keyword
     """x @ weightᵀ + bias. x: (*, in), weight: (out, in), bias: (out,) → (*, out).
 
-    As PyTorch, a 1-D weight (in,) gives (*,): one output feature without its axis (x @ weight).
+    As PyTorch, a 1-D weight (in,) gives (*,): one output feature without its axis (x @ weight); it takes a
+    bias only as a 0-d tensor, with an input that is not 2-D. A bias that would grow the output raises, as PyTorch's.
     """
     x, weight = _tensor(input, "linear"), _tensor(weight, "linear", "weight")
-    if weight.ndim not in (1, 2):
-        raise ValueError(f"linear: weight must be 2-D (out_features, in_features) or 1-D (in_features,), "
-                         f"got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+    if x.ndim == 0 or weight.ndim == 0:
+        raise InputShapeError(f"linear: both arguments to linear need to be at least 1D, but they are {x.ndim}D and "
+                              f"{weight.ndim}D (input shape {x.shape}, weight shape {weight.shape})")
+    if weight.ndim > 2:
+        raise InputShapeError(f"linear: weight must be 2-D (out_features, in_features) or 1-D (in_features,), got "
+                              f"shape {weight.shape} (t() expects a tensor with <= 2 dimensions, but self is "
+                              f"{weight.ndim}D)")
+    if x.shape[-1] != weight.shape[-1]:
         raise InputShapeError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
                               f"(last input dimension must be {weight.shape[-1]})")
     y = x @ (weight.T if weight.ndim == 2 else weight)
-    return y if bias is None else y + bias
+    if bias is None:
+        return y
+    if weight.ndim == 1 and (x.ndim == 2 or getattr(bias, "ndim", 0) == 1):   # PyTorch's addmm path
+        raise InputShapeError(f"linear: mat2 must be a matrix, got 1-D tensor (a 1-D weight {weight.shape} takes "
+                              f"only a 0-d bias, with an input that is not 2-D; got input {x.shape}, bias "
+                              f"{getattr(bias, 'shape', ())})")
+    out = y + bias
+    if out.shape != y.shape:
+        raise InputShapeError(f"linear: a bias of shape {bias.shape} does not broadcast to the output's shape "
+                              f"{y.shape}")
+    return out
 
 
 def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noqa: A002

@@ -365,6 +365,16 @@ class LogSoftmax(Function):
 # differ for max/min along a dim (PyTorch also returns the indices) and for
 # var/std (PyTorch's correction=1, NumPy's ddof=0).
 
+def reduced_axes(dims: Any, ndim: int, name: str) -> Any:
+    """``dims`` (an int, a sequence of ints or None) as :func:`normalize_axis` gives them; a 0-d tensor's one
+    dim named twice (``(0, -1)``, ``(0, 0)``) raises, as torch's (NumPy's duplicates raise for more dims)."""
+    axes = normalize_axis(dims, ndim, name)
+    if ndim == 0 and isinstance(dims, (tuple, list)) and len(dims) > 1:
+        raise ShapeMismatchError(f"{name}: dim 0 appears multiple times in the list of dims {tuple(dims)} (a 0-d "
+                                 "tensor has one dim, 0 or -1)")
+    return axes
+
+
 def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any) -> Tensor:
     if dim is None and axis is None and keepdim is False and keepdims is None and isinstance(x, Tensor):
         op = op_class(None, False)   # x.sum(): over everything, nothing to check (a loss, once per step)
@@ -372,7 +382,7 @@ def _reduced(op_class: Any, name: str, x: Any, dim: Any, keepdim: bool, axis: An
         x = tensor_arg(x, name)
         if isinstance(dim, (tuple, list)) and not dim:
             dim = None   # PyTorch: an empty dim list reduces every dim (NumPy's axis=() reduces none)
-        axes = normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name)
+        axes = reduced_axes(dim_or_axis(name, dim, axis), x.ndim, name)
         op = op_class(axes, keep_flag(name, keepdim, keepdims))
     op.name = name
     return op(x)
@@ -412,13 +422,24 @@ def _mean_dtype(dtype: Any, name: str) -> Any:
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002
          keepdims: bool | None = None, dtype: Any = None, out: Tensor | None = None) -> Tensor:
-    """Mean over ``dim`` (int, tuple or None for all); ``dtype`` (a floating one, as torch.mean) casts first."""
+    """Mean over ``dim`` (int, tuple or None for all); ``dtype`` (a floating one, as torch.mean) casts first.
+
+    An integer or bool tensor needs ``dtype=`` (PyTorch raises RuntimeError without it); NumPy's keywords
+    (``axis=``, or ``keepdims=`` without a dim) give NumPy's float64 mean."""
     if out is not None:
         return write_out("mean", mean(input, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype), out)
     x = input
     if dtype is not None:
         x = tensor_arg(x, "mean").to(dtype=_mean_dtype(dtype, "mean"))
+    elif isinstance(x, Tensor) and x.data.dtype.kind not in "fc" and not _numpy_call(dim, axis, keepdims):
+        raise ArgumentTypeError("mean(): could not infer output dtype. Input dtype must be either a floating point "
+                                f"or complex dtype. Got: {x.dtype} (pass dtype=, or call .float() first)")
     return _reduced(Mean, "mean", x, dim, keepdim, axis, keepdims)
+
+
+def _numpy_call(dim: Any, axis: Any, keepdims: Any) -> bool:
+    """Whether a reduction was called with NumPy's keywords (``axis=``, or ``keepdims=`` without a dim)."""
+    return (axis is not None and axis is not NOT_GIVEN) or (keepdims is not None and dim is None)
 
 
 def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest: bool, other: Any) -> Any:
@@ -432,7 +453,7 @@ def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest
     if dim is not None and axis is None:   # PyTorch: (values, indices); keepdims= is PyTorch's alias here
         return max_with_indices(x, dim, keep_flag(name, keepdim, keepdims), smallest)
     x = tensor_arg(x, name)
-    op = Max(normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name), keep_flag(name, keepdim, keepdims),
+    op = Max(reduced_axes(dim_or_axis(name, dim, axis), x.ndim, name), keep_flag(name, keepdim, keepdims),
              smallest=smallest)
     op.name = name
     return op(x)
@@ -517,7 +538,10 @@ def _spread(op_class: Any, name: str, x: Any, dim: Any, unbiased: Any, keepdim: 
     numpy_style = axis is not NOT_GIVEN or ddof is not None or (keepdims is not None and dim is None)
     correction = _correction(name, unbiased, correction, ddof, numpy_style)
     x = tensor_arg(x, name)
-    axes = normalize_axis(dim_or_axis(name, dim, axis), x.ndim, name)
+    if x.data.dtype.kind not in "fc" and not numpy_style:
+        raise ArgumentTypeError(f"{name}: std and var only support floating point and complex dtypes, got {x.dtype} "
+                                "(call .float() first)")
+    axes = reduced_axes(dim_or_axis(name, dim, axis), x.ndim, name)
     op = op_class(axes, keep_flag(name, keepdim, keepdims), correction)
     op.name = name
     return op(x)
@@ -597,5 +621,5 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
         x = x.to(dtype=dtype)
     if x.dtype.kind == "c":   # a complex entry counts by its modulus; the norm is real, as PyTorch's
         x = abs(x)
-    axes = normalize_axis(dim_or_axis("norm", dim, axis), x.ndim, "norm")
+    axes = reduced_axes(dim_or_axis("norm", dim, axis), x.ndim, "norm")
     return Norm(float(p), axes, keep_flag("norm", keepdim, keepdims))(x)

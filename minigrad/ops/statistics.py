@@ -38,7 +38,7 @@ from .elementwise import clip, div, mul, sqrt, sub
 from .index import diag
 from .linalg import matmul
 from .order_stats import cummax, cummin, kthvalue, mode, msort, nanmedian, nanquantile, quantile
-from .reduce import _expand, _mean_dtype, amax, amin, mean, std, sum, var
+from .reduce import _expand, _mean_dtype, amax, amin, mean, reduced_axes, std, sum, var
 from .shape import astype
 
 __all__ = [
@@ -54,11 +54,13 @@ def _dims(x: Tensor, dim: Any, name: str) -> Any:
     dim raises, as in PyTorch. A 0-d tensor reduces over nothing: None."""
     if dim is None or (isinstance(dim, (tuple, list)) and not dim) or x.ndim == 0:
         if x.ndim == 0 and dim is not None:
-            normalize_axis(dim, 0, name)   # only 0 / -1 are dims of a 0-d tensor
+            reduced_axes(dim, 0, name)   # only 0 / -1 are dims of a 0-d tensor, each named once
         return None
     axes = normalize_axis(dim, x.ndim, name)
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{name}: dim {dim} names a dim more than once (shape {x.shape})")
+        raise ShapeMismatchError(f"{name}: dim {dim} names a dim more than once (shape {x.shape}): dim "
+                                 f"{next(a for a in axes if axes.count(a) > 1)} appears multiple times in the list of "
+                                 "dims")
     return axes
 
 

@@ -236,9 +236,9 @@ def _fill_diagonal_(self: Tensor, fill_value: Any, wrap: bool = False) -> Tensor
     one of more dims all of equal size; ``wrap``: a tall matrix's diagonal restarts every (columns + 1) rows."""
     name = "fill_diagonal_"
     if self.ndim < 2:
-        raise ValueError(f"{name}: dimensions must larger than 1, got shape {self.shape}")
+        raise ShapeMismatchError(f"{name}: dimensions must larger than 1, got shape {self.shape}")
     if self.ndim > 2 and len(set(self.shape)) != 1:
-        raise ValueError(f"{name}: all dimensions of input must be of equal length, got shape {self.shape}")
+        raise ShapeMismatchError(f"{name}: all dimensions of input must be of equal length, got shape {self.shape}")
     step = sum(math.prod(self.shape[k + 1:]) for k in range(self.ndim))   # the sum of the row-major strides
     count = min(self.shape)
     if self.ndim == 2 and wrap and self.shape[0] > self.shape[1]:

@@ -149,3 +149,93 @@ def test_default_generator_passed_explicitly_is_the_host_stream() -> None:
     out = mg.func.vmap(lambda v: v + mg.rand(2, generator=mg.default_generator, dtype=mg.float64) + mg.rand(
         2, dtype=mg.float64), randomness="same")(mg.zeros(3, 2, dtype=mg.float64))
     assert all(mg.equal(row, out[0]) for row in out)
+
+
+# --- 3. ops: errors and dtypes as torch's ------------------------------------------------------------------------
+
+
+def _outcome(lib: Any, call: Any) -> Any:
+    """The result's (shape, dtype name, values), or "RuntimeError" / "IndexError" when the call raises one."""
+    try:
+        out = call(lib)
+    except (RuntimeError, IndexError) as error:
+        return "IndexError" if isinstance(error, IndexError) else "RuntimeError"
+    return tuple(out.shape), str(out.dtype).replace("torch.", ""), str(out.tolist())   # str: NaN equals NaN
+
+
+INTEGER_STATISTICS = {
+    "mean": lambda lib: lib.tensor([1, 2, 4]).mean(),
+    "mean_dim": lambda lib: lib.mean(lib.tensor([[1, 2], [3, 4]]), 1),
+    "mean_bool": lambda lib: lib.tensor([True, False]).mean(),
+    "mean_uint8": lambda lib: lib.tensor([1, 2], dtype=lib.uint8).mean(),
+    "mean_dtype": lambda lib: lib.tensor([1, 2, 4]).mean(dtype=lib.float64),
+    "var": lambda lib: lib.tensor([1, 2, 4]).var(),
+    "std_dim": lambda lib: lib.tensor([[1, 2], [3, 5]]).std(0),
+    "complex_mean": lambda lib: lib.tensor([1 + 1j, 3 - 1j]).mean(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INTEGER_STATISTICS))
+def test_mean_var_std_of_integers_raise_as_torch(torch: Any, name: str) -> None:
+    assert _outcome(mg, INTEGER_STATISTICS[name]) == _outcome(torch, INTEGER_STATISTICS[name])
+
+
+def test_numpy_keywords_keep_numpys_float64_mean_of_integers() -> None:
+    """README: ``axis=``/``keepdims=``/``ddof=`` calls give NumPy's result (its float64 mean of ints)."""
+    x = np.array([1, 2, 4])
+    assert mg.tensor(x).mean(axis=0).dtype == mg.float64 and mg.tensor(x).mean(axis=0).item() == x.mean()
+    assert mg.tensor(x).mean(keepdims=True).shape == (1,)
+    assert mg.tensor(x).var(axis=0).item() == pytest.approx(x.var())
+    assert mg.tensor(x).std(ddof=1).item() == pytest.approx(x.std(ddof=1))
+
+
+REPEATED_DIMS = {
+    "sum": lambda lib, x, d: x.sum(d), "sum_keepdim": lambda lib, x, d: x.sum(d, keepdim=True),
+    "mean": lambda lib, x, d: x.mean(d), "amax": lambda lib, x, d: x.amax(d), "amin": lambda lib, x, d: x.amin(d),
+    "var": lambda lib, x, d: x.var(d), "std": lambda lib, x, d: x.std(d),
+    "logsumexp": lambda lib, x, d: x.logsumexp(d), "norm": lambda lib, x, d: x.norm(dim=d),
+    "nansum": lambda lib, x, d: x.nansum(d), "nanmean": lambda lib, x, d: x.nanmean(d),
+    "var_mean": lambda lib, x, d: lib.var_mean(x, d)[0], "std_mean": lambda lib, x, d: lib.std_mean(x, d)[1],
+}
+
+
+@pytest.mark.parametrize("dims", [(0,), (-1,), (0, -1), (0, 0), [-1, -1], (0, 1)])
+@pytest.mark.parametrize("name", sorted(REPEATED_DIMS))
+def test_a_0d_tensors_dim_named_twice_raises_as_torch(torch: Any, name: str, dims: Any) -> None:
+    """A 0-d tensor has one dim, 0 or -1: naming it twice raises RuntimeError (before: reduced over nothing)."""
+    def call(lib: Any) -> Any:
+        return REPEATED_DIMS[name](lib, lib.tensor(1.5, dtype=lib.float64), dims)
+    assert _outcome(mg, call) == _outcome(torch, call)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "nansum", "nanmean", "var_mean"])
+def test_a_dim_named_twice_raises_runtime_error(torch: Any, name: str) -> None:
+    def call(lib: Any) -> Any:
+        return REPEATED_DIMS[name](lib, lib.ones(2, 3, dtype=lib.float64), (1, -1))
+    assert _outcome(mg, call) == _outcome(torch, call) == "RuntimeError"
+
+
+FILL_AND_LINEAR = {
+    "fill_diagonal_1d": lambda lib, F: lib.ones(3).fill_diagonal_(0.0),
+    "fill_diagonal_0d": lambda lib, F: lib.tensor(1.0).fill_diagonal_(0.0),
+    "fill_diagonal_unequal": lambda lib, F: lib.ones(2, 3, 2).fill_diagonal_(0.0),
+    "fill_diagonal_tall": lambda lib, F: lib.ones(3, 2).fill_diagonal_(0.0, wrap=True),
+    "linear_0d_weight": lambda lib, F: F.linear(lib.ones(3), lib.tensor(2.0)),
+    "linear_0d_input": lambda lib, F: F.linear(lib.tensor(3.0), lib.ones(1)),
+    "linear_3d_weight": lambda lib, F: F.linear(lib.ones(3), lib.ones(2, 2, 3)),
+    "linear_1d_weight": lambda lib, F: F.linear(lib.ones(2, 3), lib.ones(3)),
+    "linear_1d_weight_0d_bias": lambda lib, F: F.linear(lib.ones(4, 2, 3), lib.ones(3), lib.tensor(1.0)),
+    "linear_1d_weight_0d_bias_2d_input": lambda lib, F: F.linear(lib.ones(2, 3), lib.ones(3), lib.tensor(1.0)),
+    "linear_1d_weight_1d_bias": lambda lib, F: F.linear(lib.ones(3), lib.ones(3), lib.ones(2)),
+    "linear_bias_grows_the_output": lambda lib, F: F.linear(lib.ones(2, 3), lib.ones(4, 3), lib.ones(3, 2, 4)),
+    "linear_bias_broadcasts": lambda lib, F: F.linear(lib.ones(2, 3), lib.ones(4, 3), lib.ones(2, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILL_AND_LINEAR))
+def test_fill_diagonal_and_linear_raise_as_torch(torch: Any, name: str) -> None:
+    import minigrad.nn.functional as mg_functional
+    import torch.nn.functional as torch_functional
+
+    assert _outcome(mg, lambda lib: FILL_AND_LINEAR[name](lib, mg_functional)) == \
+        _outcome(torch, lambda lib: FILL_AND_LINEAR[name](lib, torch_functional))
