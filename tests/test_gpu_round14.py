@@ -134,3 +134,19 @@ def test_class_targets_checked_with_one_host_read() -> None:
     assert np.isnan(empty.item())
     with pytest.raises(IndexError, match="out of bounds|out of range"):
         _nn().functional.nll_loss(mg.tensor(logits, device="cuda"), mg.tensor(target + 1, device="cuda"))
+
+
+def test_median_of_all_elements_reads_nothing_back() -> None:
+    """median()'s backward counted the ties on the host, and nanmedian() tested for an all-NaN input on the host
+    (the index it then took gives the first NaN anyway): both stay on the device now, as PyTorch's CUDA ops."""
+    x = RNG.standard_normal((3, 4))
+    x[0, :2] = x[1, 1]   # ties share the gradient
+    x[2, 3] = np.nan
+
+    def program(device: str) -> list:
+        xt = mg.tensor(x, device=device, requires_grad=True)
+        nan = mg.tensor(np.full((2, 2), np.nan), device=device, requires_grad=True)
+        out = [mg.median(xt[:2]), mg.nanmedian(xt), mg.nanmedian(nan)]
+        return out + list(mg.autograd.grad(out[0] + out[1] + out[2], [xt, nan]))
+
+    _both(program, host_copies=0)

@@ -333,7 +333,7 @@ class MedianAll(Function):
         x, y = self.saved
         xp = self.xp
         ties = (x == y) | (xp.isnan(x) & xp.isnan(y)) if x.dtype.kind == "f" else x == y
-        count = max(int(ties.sum()), 1)
+        count = xp.maximum(ties.sum(), 1).astype(gy.dtype)   # on the device: no host read
         return xp.where(ties, gy / count, gy.dtype.type(0))
 
 
