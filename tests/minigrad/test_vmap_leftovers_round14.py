@@ -239,3 +239,23 @@ def test_fill_diagonal_and_linear_raise_as_torch(torch: Any, name: str) -> None:
 
     assert _outcome(mg, lambda lib: FILL_AND_LINEAR[name](lib, mg_functional)) == \
         _outcome(torch, lambda lib: FILL_AND_LINEAR[name](lib, torch_functional))
+
+
+def test_a_stream_that_cannot_be_put_back_is_refused_by_same() -> None:
+    """A GPU's stream (CuPy's, whose state cannot be copied) is shown to vmap as this stand-in is: "same" cannot
+    repeat its draws and says so, "error" raises torch's error, "different" lets it draw."""
+    from minigrad.recording import note_generator_draw
+
+    class GpuStream:
+        pass
+
+    def draw(v: Any) -> Any:
+        note_generator_draw(GpuStream())
+        return v
+
+    x = mg.zeros(2, 3)
+    with pytest.raises(NotImplementedError, match="randomness='same'.*GPU"):
+        mg.func.vmap(draw, randomness="same")(x)
+    with pytest.raises(RuntimeError, match="randomness error mode"):
+        mg.func.vmap(draw)(x)
+    assert mg.func.vmap(draw, randomness="different")(x).shape == (2, 3)
