@@ -98,15 +98,28 @@ def _requires_grad(value: Any) -> bool:
     return isinstance(value, Tensor) and value.requires_grad
 
 
+def _refuse_conj_copy(x: Tensor, name: str) -> None:
+    """A write into (a view of) a ``conj()`` result, read-only x: a read-only complex copy (ops/complex_ops.Conj),
+    which a write would change without reaching the tensor it conjugates (PyTorch's conj is a lazy view whose
+    writes do)."""
+    owner = memory_owner(x.data)
+    if owner.dtype.kind == "c" and not getattr(owner.flags, "writeable", True):
+        raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) is read-only: a conj() "
+                           "result is a copy in minigrad, not PyTorch's lazy conjugate view whose writes reach the "
+                           "conjugated tensor; use conj_physical() (or clone()) for a writable conjugate")
+
+
 def _check_writable(x: Tensor, name: str) -> None:
     """PyTorch's refusal of an in-place write where elements share memory (an ``expand``-ed tensor), and
-    of one into a read-only view (overlapping ``unfold`` windows), naming the op and the shape."""
+    of one into a read-only view (overlapping ``unfold`` windows), naming the op and the shape; a write into
+    a ``conj()`` result (a read-only copy here) says so."""
     data = x.data
     if data.size and any(n > 1 and step == 0 for n, step in zip(data.shape, data.strides)):   # empty: no element
         raise RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor "
                            f"(shape {x.shape}, an expanded view) refers to a single memory location. Please clone() "
                            "the tensor before performing the operation.")
     if not getattr(data.flags, "writeable", True):
+        _refuse_conj_copy(x, name)
         raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) is a read-only view whose "
                            "elements overlap in memory (overlapping windows of unfold or as_strided); "
                            "clone() it first.")
@@ -168,6 +181,7 @@ def _writable(x: Tensor, name: str) -> Any:
         return data
     owner = memory_owner(data)
     if not owner.flags.writeable:
+        _refuse_conj_copy(x, name)
         raise RuntimeError(f"{name}: the tensor written in place (shape {x.shape}) views read-only memory")
     return numpy.asarray(_WritableAlias(data, owner))
 
@@ -695,6 +709,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
             part = x[index]
             if part.data.size > 1:   # one element never overlaps itself
                 _check_writable(part, "setitem")   # PyTorch's error where the written part overlaps itself
+            _refuse_conj_copy(part, "setitem")
             raise NotImplementedError(f"setitem: writing into part of an expanded (read-only) tensor of shape "
                                       f"{x.shape} is not supported; clone() it first")
         arrays = None
@@ -715,6 +730,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
                 from None
         x._bump_version()
         return
+    if x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None and _views_a_leaf(x)):
+        x.detach()[index]   # refused below (a leaf): an index that does not fit raises its IndexError first, as PyTorch
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
 
 

@@ -192,3 +192,22 @@ def test_complex_alpha_in_place_as_torch(name):
             getattr(lib.tensor([1.0, 2.0]), name)(lib.tensor([3.0, 4.0]), alpha=1j)
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+# --- 5. a write into conj()'s result says why it is refused --------------------------------------------------------
+
+@pytest.mark.parametrize("write", [
+    lambda c: c.add_(1), lambda c: c.mul_(2), lambda c: c.copy_(c * 1), lambda c: c.zero_(), lambda c: c.fill_(1),
+    lambda c: c.__setitem__(0, 5), lambda c: c.__setitem__(slice(None), 5), lambda c: c[0].sub_(1),
+    lambda c: c.real.add_(1), lambda c: c.imag.zero_(), lambda c: mg.view_as_real(c).mul_(2),
+])
+def test_write_into_conj_names_the_copy(write):
+    """minigrad's conj is a copy (torch's is a lazy view whose writes reach x): the write raises, and now says so
+    instead of naming overlapping unfold windows; conj_physical gives a writable conjugate."""
+    x = mg.tensor(_crand(3))
+    before = x.numpy().copy()
+    with pytest.raises(RuntimeError, match=r"conj\(\) result is a copy.*conj_physical\(\)"):
+        write(mg.conj(x))
+    np.testing.assert_array_equal(x.numpy(), before)
+    writable = mg.conj_physical(x)
+    write(writable)
