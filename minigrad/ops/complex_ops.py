@@ -30,7 +30,7 @@ from ..autograd import Function
 from ..backend import array_module
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, sum_to, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, sum_to, tensor_arg
 from .shape import track_view
 
 __all__ = ["angle", "complex", "conj", "conj_physical", "conj_physical_", "imag", "is_conj", "is_neg", "polar", "real",
@@ -321,7 +321,8 @@ def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001 - PyTorch's nam
     try:
         shape = numpy.broadcast_shapes(re.shape, im.shape)
     except ValueError as error:
-        raise ValueError(f"complex: real {re.shape} and imag {im.shape} do not broadcast together") from error
+        raise ShapeMismatchError(f"complex: real {re.shape} and imag {im.shape} do not broadcast together (the size "
+                                 "of tensor a must match the size of tensor b at non-singleton dimensions)") from error
     return Complex(shape)(re, im)
 
 

@@ -259,3 +259,10 @@ def test_a_stream_that_cannot_be_put_back_is_refused_by_same() -> None:
     with pytest.raises(RuntimeError, match="randomness error mode"):
         mg.func.vmap(draw)(x)
     assert mg.func.vmap(draw, randomness="different")(x).shape == (2, 3)
+
+
+@pytest.mark.parametrize("shapes", [((2,), (3,)), ((2, 3), (3, 2)), ((2, 1), (1, 3))])
+def test_complex_of_shapes_that_do_not_broadcast_raises_as_torch(torch: Any, shapes: tuple) -> None:
+    def call(lib: Any) -> Any:
+        return lib.complex(lib.ones(shapes[0]), lib.ones(shapes[1]))
+    assert _outcome(mg, call) == _outcome(torch, call)
