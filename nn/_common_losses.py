@@ -199,12 +199,14 @@ def _weight_in(weight: Tensor, dtype: Any, like: Tensor | None = None, name: str
     return weight if weight.dtype == dtype else weight.astype(dtype)
 
 
-def _check_unit_interval(x: Tensor, name: str, what: str) -> None:
-    """Every element of ``x`` in [0, 1] (NaN is not), as PyTorch checks. A Python read of the values: inside
-    ``mg.compile`` only the capturing call checks."""
-    array = x.data
-    if array.size and not bool(((array >= 0) & (array <= 1)).all()):
-        raise InputShapeError(f"{name}: all elements of {what} should be between 0 and 1")
+def _check_unit_interval(input: Tensor, target: Tensor, name: str) -> None:  # noqa: A002
+    """Every element of ``input`` and of ``target`` in [0, 1] (NaN is not), as PyTorch checks. One host read of
+    both tests together: inside ``mg.compile`` only the capturing call checks."""
+    xp = mg.array_module(input.data)
+    inside = xp.stack([((a >= 0) & (a <= 1)).all() for a in (input.data, target.data)]).tolist()
+    for what, ok in zip(("input", "target"), inside):
+        if not ok:
+            raise InputShapeError(f"{name}: all elements of {what} should be between 0 and 1")
 
 
 # PyTorch's floor under x(1 - x) in binary_cross_entropy's backward: 1e-12 as a C float, in float64 too
@@ -223,8 +225,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _floating(input, name)
     target = _same_shape_target(target, input, name)
-    _check_unit_interval(input, name, "input")
-    _check_unit_interval(target, name, "target")
+    _check_unit_interval(input, target, name)
     if weight is None:
         return reduce_loss(_BinaryCrossEntropy()(input, target), reduction)
     weight = _weight_in(_as_operand(weight, input, name, "weight"), input.dtype)

@@ -150,3 +150,18 @@ def test_median_of_all_elements_reads_nothing_back() -> None:
         return out + list(mg.autograd.grad(out[0] + out[1] + out[2], [xt, nan]))
 
     _both(program, host_copies=0)
+
+
+def test_binary_cross_entropy_checks_both_ranges_with_one_host_read() -> None:
+    """binary_cross_entropy tested input and target in [0, 1] with a host read each; one read tests both."""
+    p = 1 / (1 + np.exp(-RNG.standard_normal((3, 4))))
+    y = RNG.random((3, 4))
+
+    def program(device: str) -> list:
+        x = mg.tensor(p, device=device, requires_grad=True)
+        loss = _nn().functional.binary_cross_entropy(x, mg.tensor(y, device=device))
+        return [loss, *mg.autograd.grad(loss, [x])]
+
+    _both(program, host_copies=1)
+    with pytest.raises(ValueError, match="target should be between 0 and 1"):
+        _nn().functional.binary_cross_entropy(mg.tensor(p, device="cuda"), mg.tensor(y + 1, device="cuda"))
