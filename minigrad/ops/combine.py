@@ -404,7 +404,7 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
     x = input
     x = tensor_arg(x, "diff")
     if x.ndim == 0:
-        raise ValueError("diff: expects a tensor with at least 1 dim, got shape ()")
+        raise ShapeMismatchError("diff expects input to be at least one-dimensional (got shape ())")
     n = int_arg(n, "diff", "n")
     if n < 0:
         raise ShapeMismatchError(f"diff: the order n must be non-negative, got {n}")

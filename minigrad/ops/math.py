@@ -575,7 +575,7 @@ def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor
         dim = None   # PyTorch reads dim=() as every dim (NumPy's axis=() as none)
     axes = normalize_axis(dim_or_axis("count_nonzero", dim, axis), x.ndim, "count_nonzero")
     if axes is not None and len(set(axes)) != len(axes):
-        raise ValueError(f"count_nonzero: dim {axes} names a dim more than once (shape {x.shape})")
+        raise ShapeMismatchError(f"count_nonzero: dim {axes} names a dim more than once (shape {x.shape})")
     if x.ndim == 0:
         axes = None   # dim 0 / -1 of a 0-d tensor is the tensor itself, as in PyTorch
     xp = backend.array_module(x.data)

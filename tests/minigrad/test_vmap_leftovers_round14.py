@@ -266,3 +266,11 @@ def test_complex_of_shapes_that_do_not_broadcast_raises_as_torch(torch: Any, sha
     def call(lib: Any) -> Any:
         return lib.complex(lib.ones(shapes[0]), lib.ones(shapes[1]))
     assert _outcome(mg, call) == _outcome(torch, call)
+
+
+@pytest.mark.parametrize("call", [lambda lib: lib.diff(lib.tensor(1.0)),
+                                  lambda lib: lib.count_nonzero(lib.ones(2, 3), dim=(0, 0))])
+def test_diff_of_0d_and_repeated_count_nonzero_dims_are_runtime_errors(torch: Any, call: Any) -> None:
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError):
+            call(lib)
