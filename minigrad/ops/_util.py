@@ -294,6 +294,17 @@ def number(value: Any, name: str, what: str, *, complex_ok: bool = False) -> Any
     return value
 
 
+def real_scalar(name: str, what: str, value: Any, dtype: Any) -> Any:
+    """A number ``value`` (addmm's beta, addcmul's value …) for tensors of the real ``dtype``, as PyTorch converts
+    it: a complex one must have no imaginary part (and gives its real part)."""
+    if not isinstance(value, (complex, numpy.complexfloating)):
+        return value
+    if value.imag != 0:
+        raise ArgumentTypeError(f"{name}: {what}={value!r} is complex but the tensors are {dtype}; a complex {what} "
+                                "needs complex tensors (PyTorch: the value cannot be converted to the tensors' type)")
+    return value.real
+
+
 def _is_complex(value: Any) -> bool:
     """Whether ``value`` (a tensor, an array or a Python number) is complex."""
     dtype = getattr(value, "dtype", None)

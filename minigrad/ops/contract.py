@@ -14,7 +14,15 @@ import numpy
 from ..autograd import Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import OUT_DTYPE, ArgumentTypeError, ShapeMismatchError, number, read_by_the_others, tensor_arg, unsupported
+from ._util import (
+    OUT_DTYPE,
+    ShapeMismatchError,
+    number,
+    read_by_the_others,
+    real_scalar,
+    tensor_arg,
+    unsupported,
+)
 from .elementwise import add, mul
 from .linalg import MatMul, bmm
 from .shape import astype, broadcast_to, reshape
@@ -82,7 +90,7 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
                    for v, what in ((beta, "beta"), (alpha, "alpha")))
     x = tensor_arg(x, name)
     if x.dtype.kind != "c" and product.dtype.kind != "c":
-        beta, alpha = (_real(name, what, value, numpy.result_type(x.dtype, product.dtype))
+        beta, alpha = (real_scalar(name, what, value, numpy.result_type(x.dtype, product.dtype))
                        for what, value in (("beta", beta), ("alpha", alpha)))
     if x.dtype.kind in "iub" and product.dtype.kind in "iub":
         for what, value in (("beta", beta), ("alpha", alpha)):
@@ -103,17 +111,6 @@ def _scaled_sum(name: str, x: Any, product: Tensor, beta: Any, alpha: Any) -> Te
     if beta == 0:
         return scaled
     return add(x if beta == 1 else mul(x, beta), scaled)
-
-
-def _real(name: str, what: str, value: Any, dtype: Any) -> Any:
-    """``value`` (beta or alpha) for tensors of the real ``dtype``: a complex one has no imaginary part."""
-    if not isinstance(value, (complex, numpy.complexfloating)):
-        return value
-    if value.imag != 0:
-        raise ArgumentTypeError(f"{name}: {what}={value!r} is complex but the tensors are {dtype}; a complex {what} "
-                                "needs complex tensors (PyTorch: value cannot be converted to type float without "
-                                "overflow)")
-    return value.real
 
 
 class _Ignored(Function):

@@ -41,6 +41,7 @@ from ._util import (
     DtypeNotImplementedError,
     number,
     one_of,
+    real_scalar,
     refuse_complex,
     refuse_complex_alpha,
     scale_given_first,
@@ -431,7 +432,9 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     if x.dtype.kind == "b":   # PyTorch has no bool kernel
         raise DtypeNotImplementedError(f"addcmul: not implemented for bool tensors (shapes {tuple(x.shape)}, "
                                        f"{tuple(tensor1.shape)}, {tuple(tensor2.shape)}), as in PyTorch")
-    value = number(value, "addcmul", "value")
+    value = number(value, "addcmul", "value", complex_ok=True)
+    if x.dtype.kind != "c":
+        value = real_scalar("addcmul", "value", value, x.dtype)
     if x.dtype.kind in "biu" and isinstance(value, (float, numpy.floating)):
         raise TypeError(f"addcmul: value must be an int for integer tensors, got {value!r}")
     if value == 1:
@@ -452,7 +455,9 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
                                 "use x + value * tensor1 / tensor2")
     x = input
     x, tensor1, tensor2 = _common("addcdiv", x, tensor1, tensor2)
-    value = number(value, "addcdiv", "value")
+    value = number(value, "addcdiv", "value", complex_ok=True)
+    if x.dtype.kind != "c":
+        value = real_scalar("addcdiv", "value", value, x.dtype)
     return elementwise.add(x, elementwise.div(_scaled(tensor1, value), tensor2))
 
 

@@ -1,7 +1,12 @@
 """Complex leftovers of the round-14 complex-autograd fuzzer, against torch 2.13.
 
-A complex ``alpha`` of add/sub and a complex ``beta``/``alpha`` of addmm/addmv/addr/baddbmm/addbmm were refused
-("must be a number"); torch computes them for complex tensors and refuses them for real ones.
+1. A complex ``alpha`` of add/sub/add_/sub_, ``beta``/``alpha`` of addmm/addmv/addr/baddbmm/addbmm and ``value`` of
+   addcmul/addcdiv were refused ("must be a number"); torch computes them for complex tensors and refuses them for
+   real ones.
+2. Complex ``0 ** b`` followed NumPy (0j ** 0j was 1, 0j ** (-1 + 1j) NaN); torch's is exp(b · log 0).
+3. acosh refused create_graph=True for complex inputs.
+4. ``mg.conj_physical_`` was missing (the method existed).
+5. A write into a ``conj()`` result named overlapping unfold windows; it now says conj is a copy here.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ SCALED = {
     "addr": (lambda lib, x, u, v: lib.addr(x, u, v, beta=-1j, alpha=0.5j), [(3, 4), (3,), (4,)]),
     "baddbmm": (lambda lib, x, a, b: lib.baddbmm(x, a, b, beta=2j, alpha=1 - 1j), [(2, 3, 4), (2, 3, 5), (2, 5, 4)]),
     "addbmm": (lambda lib, x, a, b: lib.addbmm(x, a, b, beta=1 + 2j, alpha=-1j), [(3, 4), (2, 3, 5), (2, 5, 4)]),
+    "addcmul": (lambda lib, x, a, b: lib.addcmul(x, a, b, value=2 - 1j), [(2, 3), (3,), (2, 1)]),
+    "addcdiv": (lambda lib, x, a, b: lib.addcdiv(x, a, b, value=0.5j), [(3,), (2, 3), (3,)]),
 }
 
 
@@ -86,11 +93,21 @@ def test_complex_alpha_of_integer_tensors_raises_as_torch():
         mg.add(mg.tensor([1, 2]), mg.tensor([1, 2]), alpha=1j)
 
 
-@pytest.mark.parametrize("name", ["addmm", "addmv", "addr", "baddbmm", "addbmm"])
+@pytest.mark.parametrize("name", ["addmm", "addmv", "addr", "baddbmm", "addbmm", "addcmul", "addcdiv"])
 def test_complex_beta_of_real_tensors_as_torch(name):
-    """torch converts a complex beta/alpha to the real dtype: it raises where the imaginary part is not zero and
-    reads ``1 + 0j`` as 1."""
+    """torch converts a complex beta/alpha (addcmul's value) to the real dtype: it raises where the imaginary part
+    is not zero and reads ``1 + 0j`` as 1."""
     arrays = [RNG.standard_normal(s) for s in SCALED[name][1]]
+    if name.startswith("addc"):
+        with pytest.raises(RuntimeError):
+            getattr(torch, name)(*map(torch.tensor, arrays), value=1j)
+        with pytest.raises(RuntimeError, match="value=1j is complex but the tensors are float64"):
+            getattr(mg, name)(*map(mg.tensor, arrays), value=1j)
+        ours = getattr(mg, name)(*map(mg.tensor, arrays), value=2 + 0j)
+        theirs = getattr(torch, name)(*map(torch.tensor, arrays), value=2 + 0j)
+        assert ours.dtype == mg.float64
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+        return
     for what in ("beta", "alpha"):
         with pytest.raises(RuntimeError):
             getattr(torch, name)(*map(torch.tensor, arrays), **{what: 1j})
