@@ -165,3 +165,15 @@ def test_binary_cross_entropy_checks_both_ranges_with_one_host_read() -> None:
     _both(program, host_copies=1)
     with pytest.raises(ValueError, match="target should be between 0 and 1"):
         _nn().functional.binary_cross_entropy(mg.tensor(p, device="cuda"), mg.tensor(y + 1, device="cuda"))
+
+
+def test_histogram_ranges_read_min_and_max_together() -> None:
+    """histc (whose range is found twice: for its errors and in the recorded op) and histogram read the data's
+    min and max as two host reads each; one read each is left (PyTorch's CUDA histc reads them too)."""
+    x = RNG.standard_normal((4, 5))
+
+    def program(device: str) -> list:
+        xt = mg.tensor(x, device=device)
+        return [mg.histc(xt, bins=6), *mg.histogram(xt, bins=5)]
+
+    _both(program, host_copies=3)

@@ -192,7 +192,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
 def _histc_range(xp: Any, data: Any, low: float, high: float) -> tuple:
     """The outer bin edges as torch.histc chooses them (the data's extremes when min == max)."""
     if low == high and data.size:
-        low, high = float(data.min()), float(data.max())
+        low, high = (float(v) for v in xp.stack((data.min(), data.max())).tolist())   # one host read
     if low == high:
         low, high = low - 1, high + 1
     if not (math.isfinite(low) and math.isfinite(high)):

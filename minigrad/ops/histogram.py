@@ -28,7 +28,7 @@ def outer_edges(xp: Any, column: Any, given: tuple | None, dim: int, name: str) 
     if given is not None:
         low, high = given
     elif column.size:
-        low, high = float(column.min()), float(column.max())
+        low, high = (float(v) for v in xp.stack((column.min(), column.max())).tolist())   # one host read
     else:
         low, high = 0.0, 1.0
     if low > high:
