@@ -86,16 +86,12 @@ def _checked_int(text: str, low: int) -> int:
 
 def finite_float(text: str) -> float:
     """A float that stays finite in a float32 weight (a bias, a coefficient): nan, inf and 1e39 are usage errors."""
-    value = _finite_float(text)
-    if abs(value) > float(np.finfo(np.float32).max):
-        raise argparse.ArgumentTypeError(f"must be finite in float32 (at most {np.finfo(np.float32).max:.4g} "
-                                         f"in size), got {text!r}")
-    return value
+    return _float32(text)
 
 
 def positive_float(text: str) -> float:
-    """A finite float > 0 (a learning rate, a temperature)."""
-    value = _finite_float(text)
+    """A float > 0 that stays finite in float32 (a learning rate: 1e39 would make every weight inf, a temperature)."""
+    value = _float32(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
     return value
@@ -122,6 +118,14 @@ def fraction(text: str) -> float:
     value = _finite_float(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {value:g}")
+    return value
+
+
+def _float32(text: str) -> float:
+    value = _finite_float(text)
+    if abs(value) > float(np.finfo(np.float32).max):
+        raise argparse.ArgumentTypeError(f"must be finite in float32 (at most {np.finfo(np.float32).max:.4g} "
+                                         f"in size), got {text!r}")
     return value
 
 

@@ -31,6 +31,7 @@ USAGE_ERRORS = [
     ("sentiment", ["--seed", "123456789012345678901234567890"], "--seed"),
     ("adding_problem", ["--forget-bias", "1e39"], "--forget-bias"),     # inf in the float32 bias, NaN MSE
     ("vanishing_gradients", ["--forget-biases", "1", "1e39"], "--forget-biases"),
+    ("parity", ["--lr", "1e308"], "--lr"),                              # inf in float32: every weight inf
     ("seq2seq", ["--task", "dates", "--pairs", "600000"], "--pairs"),   # ValueError after minutes of drawing
     ("seq2seq", ["--pairs", "1000001"], "--pairs"),
     ("seq2seq", ["--dropout", "0.5"], "--dropout"),                     # warned twice and ignored (one layer)
