@@ -111,3 +111,59 @@ def test_add_into_a_view_whose_elements_share_memory_raises_runtime_error(op, vi
     if view == "expand":
         with pytest.raises(RuntimeError, match="single memory location"):
             getattr(torch.zeros(4, 6)[:, :1].expand(4, 6), op)(torch.ones(4, 6))
+
+
+def test_slice_of_itself_written_back_is_not_an_overlap():
+    """``g[:] *= s`` (d2l's grad_clipping) writes g[:] back into g[:]: the same elements (the value's 1 dropped)."""
+    for lib in (torch, mg):
+        g = lib.arange(8.0).reshape(1, 8)
+        g[:] *= 0.5
+        assert g.tolist() == [[i / 2 for i in range(8)]]
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_in_place_op_on_a_diagonal_of_unfold_windows_writes_through(requires_grad):
+    """A view of an unfold view (``x.unfold(1, 2, 2).diagonal()``) was not tracked: while recording, ours raised
+    'a view minigrad does not track' where PyTorch writes through to x (NumPy's .base of it is the windows array)."""
+    results = []
+    for lib in (torch, mg):
+        x = lib.tensor(np.arange(48.0).reshape(4, 3, 4) / 10, requires_grad=requires_grad)
+        y = x * 1
+        v = y.unfold(-1, 2, 2).diagonal()
+        v.mul_(lib.tensor(2.0, requires_grad=True))
+        v.exp_()
+        results.append([y.detach().numpy()])
+        if requires_grad:
+            (y * y).sum().backward()
+            results[-1].append(x.grad.numpy())
+    for theirs, ours in zip(*results):
+        np.testing.assert_allclose(ours, theirs)
+
+
+@pytest.mark.parametrize(("op", "reduce"), [("scatter_reduce_", "sum"), ("scatter_reduce_", "amax"),
+                                             ("index_reduce_", "prod"), ("index_reduce_", "mean")])
+@pytest.mark.filterwarnings("ignore:index_reduce")
+def test_reduce_into_then_changed_in_place_raises_at_backward(op, reduce):
+    """PyTorch's scatter_reduce_/index_reduce_ backward reads the result (for every reduce), so changing it
+    in place afterwards makes backward raise; ours computed a gradient."""
+    for lib in (torch, mg):
+        x = lib.arange(1.0, 7.0, requires_grad=True)
+        y = x * 1
+        source = lib.tensor([3.0, 4.0], requires_grad=True)
+        getattr(y, op)(0, lib.tensor([1, 1]), source, reduce)
+        y.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+@pytest.mark.parametrize("target", ["leaf", "empty_view_of_leaf"])
+def test_setitem_out_of_range_on_a_leaf_raises_index_error_first(target):
+    """``leaf[9] = 1.0`` with 4 rows: PyTorch checks the index before refusing the leaf (IndexError); ours
+    raised the leaf's RuntimeError."""
+    for lib in (torch, mg):
+        x = lib.ones(4, 6, requires_grad=True)
+        written = x if target == "leaf" else x[2:2]
+        with pytest.raises(IndexError):
+            written[9] = 1.0
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            x[1] = 1.0
