@@ -272,15 +272,15 @@ def _max_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
     if not flag(return_indices, name, "return_indices"):
         return values
     # each choice as a flat index into the input's spatial dims, as PyTorch's indices
-    offsets = numpy.unravel_index(numpy.arange(math.prod(kernel)), kernel)
     with mg.no_grad():
         index = mg.zeros(choice.shape, dtype=mg.int64, device=x.device)
         for axis in range(dims):
-            step = mg.as_tensor(mg.make_array(offsets[axis] * dilation[axis], numpy.int64, x.device))
+            # the choice's offset in the window along this axis (unravelled from its flat kernel position)
+            step = choice // math.prod(kernel[axis + 1:]) % kernel[axis] * dilation[axis]
             starts = numpy.arange(out_size[axis]) * stride[axis] - padding[axis]
             starts = mg.as_tensor(mg.make_array(starts.reshape((-1,) + (1,) * (dims - 1 - axis)), numpy.int64,
                                                 x.device))
-            index = index * x.shape[2 + axis] + (step[choice] + starts)
+            index = index * x.shape[2 + axis] + (step + starts)
         index = index.squeeze(2)
     return values, index.squeeze(0) if unbatched else index
 

@@ -150,8 +150,8 @@ def _resample(x: Tensor, axis: int, taps: Any) -> Tensor:
     out = None
     trailing = (1,) * (x.ndim - 1 - axis)
     for positions, weights in taps:
-        index = mg.as_tensor(mg.make_array(positions, numpy.int64, x.device))
-        picked = x[(slice(None),) * axis + (index,)]
+        # a host array: its range is checked on the host as it moves (a device Tensor would be read back)
+        picked = x[(slice(None),) * axis + (positions.astype(numpy.int64),)]
         if weights is not None:
             picked = picked * mg.as_tensor(mg.make_array(weights.reshape((-1,) + trailing), x.dtype, x.device))
         out = picked if out is None else out + picked

@@ -115,7 +115,8 @@ def test_lbfgs_two_loop_stays_on_the_device() -> None:
 def test_class_targets_checked_with_one_host_read() -> None:
     """cross_entropy / nll_loss / embedding read their targets' min and max back as two host reads (and masked
     the ignored ones out, a third on a GPU), and the mean over kept targets tested its denominator on the host:
-    one read (min and max together) is left; all targets ignored still give NaN with zero gradients."""
+    one read (min and max together) checks the targets now; all targets ignored still give NaN with zero
+    gradients."""
     logits = RNG.standard_normal((4, 5))
     target = np.array([1, 4, 2, 1])
     weight = np.abs(RNG.standard_normal((6, 3)))
@@ -129,7 +130,9 @@ def test_class_targets_checked_with_one_host_read() -> None:
                F.nll_loss(x, t * 0 + 1, ignore_index=1), F.embedding(t, w)]
         return out + list(mg.autograd.grad(sum(o.sum() for o in out[:2] + out[3:]), [x, w]))
 
-    _both(program, host_copies=4)   # one per call (each checks its targets)
+    # per call: one for its targets' range; per loss, one more for the pick log_probs[rows, targets] (getitem
+    # checks a device index's range: CuPy would wrap it, see test_device_index_out_of_range_raises)
+    _both(program, host_copies=7)
     empty = program("cuda")[2]
     assert np.isnan(empty.item())
     with pytest.raises(IndexError, match="out of bounds|out of range"):
@@ -177,3 +180,39 @@ def test_histogram_ranges_read_min_and_max_together() -> None:
         return [mg.histc(xt, bins=6), *mg.histogram(xt, bins=5)]
 
     _both(program, host_copies=3)
+
+
+def test_device_index_out_of_range_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CuPy wraps an out-of-range integer index array around where NumPy raises (CuPy's documented difference:
+    ``cupy.arange(3)[[1, 3]]`` is ``[1, 0]``), so ``x[idx]`` and ``x[idx] = v`` on a GPU returned or wrote the
+    wrong elements silently. The stand-in raises as NumPy does; here it wraps as CuPy does, and the check (one
+    host read for a device index, none for a host one) raises NumPy's IndexError, as on the CPU."""
+    from minigrad import backend  # noqa: PLC0415
+
+    cupy = backend._cupy
+    if not getattr(cupy, "is_strict_stand_in", False):
+        pytest.skip("a real GPU: CuPy itself wraps")
+    stand_in = type(cupy.asarray(0))
+
+    def wrapped(index: Any, size: int) -> Any:
+        return index % size if isinstance(index, np.ndarray) and index.dtype.kind in "iu" else index
+
+    def getitem(self: Any, index: Any) -> Any:   # CuPy's wrap-around, for a 1-D array's integer array index
+        return stand_in(np.asarray(self._a[wrapped(index._a if isinstance(index, stand_in) else index, len(self._a))]))
+
+    def setitem(self: Any, index: Any, value: Any) -> None:
+        index = wrapped(index._a if isinstance(index, stand_in) else index, len(self._a))
+        self._a[index] = value._a if isinstance(value, stand_in) else value
+
+    monkeypatch.setattr(stand_in, "__getitem__", getitem)
+    monkeypatch.setattr(stand_in, "__setitem__", setitem)
+    x = mg.tensor([1.0, 2.0, 3.0], device="cuda")
+    for index in (mg.tensor([1, 3], device="cuda"), [1, 3], np.array([-4])):
+        with pytest.raises(IndexError, match="out of bounds for axis 0 with size 3"):
+            x[index]
+        with pytest.raises(IndexError, match="out of bounds for axis 0 with size 3"):
+            x.clone()[index] = 7.0
+    before = _host_copies()
+    assert x[mg.tensor([2, -3], device="cuda")].tolist() == [3.0, 1.0]
+    assert x[[2, 0]].tolist() == [3.0, 1.0]
+    assert _host_copies() - before == 3   # the device index's check, and the two tolist() reads

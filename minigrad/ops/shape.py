@@ -196,25 +196,51 @@ def _uint8_mask_fill(index: Any) -> bool:
     return backend.is_array(data) and data.dtype == "uint8" and data.ndim > 0   # a 0-d uint8 is an int
 
 
-def _check_empty_masks(shape: tuple, index: Any) -> None:
-    """NumPy takes an empty bool mask for a dim of any length (an empty result); PyTorch's IndexError."""
+def _part_dims(shape: tuple, index: Any) -> list:
+    """``(part, dim)`` for each part of ``index``: the first dim of ``shape`` it indexes (None and Ellipsis
+    index none, a bool mask as many as it has dims)."""
     parts = index if isinstance(index, tuple) else (index,)
     used = [0 if p is None or p is Ellipsis or isinstance(p, (bool, backend.numpy.bool_)) else
             p.ndim if backend.is_array(p) and p.dtype.kind == "b" else 1 for p in parts]
-    dim = 0
+    pairs, dim = [], 0
     for p, n in zip(parts, used):
         if p is Ellipsis:
             dim += len(shape) - sum(used)
             continue
-        if n and backend.is_array(p) and p.dtype.kind == "b" and p.size == 0 and tuple(shape[dim:dim + n]) != p.shape:
+        pairs.append((p, dim))
+        dim += n
+    return pairs
+
+
+def _check_empty_masks(shape: tuple, index: Any) -> None:
+    """NumPy takes an empty bool mask for a dim of any length (an empty result); PyTorch's IndexError."""
+    for p, dim in _part_dims(shape, index):
+        if backend.is_array(p) and p.dtype.kind == "b" and p.size == 0 and tuple(shape[dim:dim + p.ndim]) != p.shape:
             raise IndexError(f"getitem: the shape of the mask {list(p.shape)} at index {dim} does not match the "
                              f"shape of the indexed tensor {list(shape)} at index {dim}")
-        dim += n
+
+
+def _check_device_ranges(shape: tuple, index: Any, xp: Any, on_host: bool = False) -> None:
+    """CuPy wraps an out-of-range integer index array around (``x[[5]]`` of 3 elements reads ``x[2]``) where
+    NumPy raises: on a GPU the integer arrays of an index are checked against their dims (one host read for
+    all of them; ``on_host``: only the host's arrays, lists and NumPy's, read for free), and an out-of-range
+    value raises NumPy's IndexError."""
+    checks = [(p, dim, shape[dim]) for p, dim in _part_dims(shape, index)
+              if backend.is_array(p) and (backend.array_module(p) is backend.numpy) == on_host
+              and p.dtype.kind in "iu" and p.ndim and p.size and dim < len(shape)]
+    if not checks:
+        return
+    inside = xp.stack([((p >= -n) & (p < n)).all() for p, _, n in checks]).tolist()
+    for (p, dim, n), ok in zip(checks, inside):
+        if not ok:
+            flat = p.reshape(-1)
+            value = int(flat[int(((flat < -n) | (flat >= n)).argmax())])
+            raise IndexError(f"index {value} is out of bounds for axis {dim} with size {n}")
 
 
 def _index_arrays(index: Any, xp: Any, shape: tuple | None = None) -> Any:
     """Tensors and lists inside an index become arrays of the right module; with ``shape`` (the indexed tensor's),
-    an empty bool mask must match its dims, as PyTorch's."""
+    an empty bool mask must match its dims, as PyTorch's, and on a GPU integer arrays must fit theirs."""
     def convert(p: Any) -> Any:
         if isinstance(p, Tensor):
             p = p.data          # an index Tensor on another device is copied below, like an array
@@ -223,6 +249,11 @@ def _index_arrays(index: Any, xp: Any, shape: tuple | None = None) -> Any:
         if backend.is_array(p) and backend.array_module(p) is not xp:
             return xp.asarray(backend.to_numpy(p)) if xp is not backend.numpy else backend.to_numpy(p)
         return p
+    if shape is not None and xp is not backend.numpy:   # NumPy raises for these itself
+        parts = tuple(p.data if isinstance(p, Tensor) else backend.numpy.asarray(p) if isinstance(p, list) else p
+                      for p in (index if isinstance(index, tuple) else (index,)))
+        _check_device_ranges(shape, parts, backend.numpy, on_host=True)   # host data: before it moves
+        _check_device_ranges(shape, parts, xp)
     index = tuple(convert(p) for p in index) if isinstance(index, tuple) else convert(index)
     if shape is not None:
         _check_empty_masks(shape, index)
