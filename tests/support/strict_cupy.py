@@ -163,11 +163,11 @@ class ndarray:  # noqa: N801 - CuPy's name
 
     def __getitem__(self, index: Any) -> Any:
         _check_current(self)
-        return _wrap(self._a[_index(index)], self.device.id)
+        return _wrap(self._a[_wrapped(_index(index), self._a.shape)], self.device.id)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         _check_current(self)
-        self._a[_index(index)] = _unwrap_value(value, "ndarray.__setitem__")
+        self._a[_wrapped(_index(index), self._a.shape)] = _unwrap_value(value, "ndarray.__setitem__")
 
 
 def _defers(other: Any) -> bool:
@@ -277,6 +277,27 @@ def _index(index: Any) -> Any:
         copies["to_device"] += 1
         return index
     return index
+
+
+def _wrapped(index: Any, shape: tuple) -> Any:
+    """``index`` (for the backing array, of ``shape``) with each integer index array taken modulo its dim's size,
+    as CuPy reads an out-of-range integer array index (it wraps around; NumPy raises IndexError)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    dims = [1 if isinstance(p, (int, numpy.integer, slice)) or _integer_array(p)
+            else getattr(p, "ndim", 0) if getattr(p, "dtype", None) == numpy.bool_ else 0 for p in parts]
+    if any(p is Ellipsis for p in parts):
+        dims[[p is Ellipsis for p in parts].index(True)] = len(shape) - sum(dims)
+    wrapped, at = [], 0
+    for p, used in zip(parts, dims):
+        if _integer_array(p) and at < len(shape) and shape[at]:
+            p = numpy.asarray(p) % shape[at]
+        wrapped.append(p)
+        at += used
+    return tuple(wrapped) if isinstance(index, tuple) else wrapped[0]
+
+
+def _integer_array(part: Any) -> bool:
+    return isinstance(part, (numpy.ndarray, list)) and numpy.asarray(part).dtype.kind in "iu"
 
 
 def _call(func: Any, args: Any, kwargs: dict, where: str) -> Any:
