@@ -14,7 +14,7 @@ import math
 from typing import Any, Callable
 
 from .. import backend
-from ..arguments import wrapped_ints
+from ..arguments import ArgumentTypeError, wrapped_ints
 from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..outputs import write_out
@@ -27,6 +27,7 @@ from ._util import (
     dim_or_axis,
     normalize_axis,
     number,
+    real_scalar,
     refuse_complex,
     same_device,
     sum_to,
@@ -468,13 +469,26 @@ def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> 
             raise LerpDtypeError(f"lerp: expected end of dtype {start.dtype} (input's) beside a 0-d weight, got "
                                  f"{end.dtype if isinstance(end, Tensor) else type(end).__name__}")
         return Lerp()(astype(start, weight.dtype), astype(end, weight.dtype), weight)
-    if not isinstance(end, (int, float)):
+    if isinstance(end, Tensor):
+        _same_dtype_as_start(start, end, "end")
+    elif not isinstance(end, (int, float)):
         end = _numeric(end, "lerp")
     if isinstance(weight, Tensor):
         if weight.dtype.kind == "b":   # as NumPy's a + w * (b - a): w - 1 in bools would be int64 (float64 results)
             weight = astype(weight, start.dtype)
+        elif weight.ndim:   # a 0-d one promotes by NumPy 2's rule (README: "Coming from PyTorch")
+            _same_dtype_as_start(start, weight, "weight")
         return Lerp()(start, end, _numeric(weight, "lerp"))
-    return Lerp(number(weight, "lerp", "weight"))(start, end)
+    weight = number(weight, "lerp", "weight", complex_ok=True)
+    return Lerp(weight if start.dtype.kind == "c" else real_scalar("lerp", "weight", weight, start.dtype))(start, end)
+
+
+def _same_dtype_as_start(start: Tensor, other: Tensor, what: str) -> None:
+    """PyTorch's lerp takes ``end`` (and a weight tensor of dimensions) of the very dtype of ``start``: no
+    promotion, a RuntimeError (ArgumentTypeError) otherwise."""
+    if other.dtype != start.dtype:
+        raise ArgumentTypeError(f"lerp: expected dtype {start.dtype} for `{what}` (input's) but got dtype "
+                                f"{other.dtype}")
 
 
 def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name

@@ -1,0 +1,76 @@
+"""Round 14 PyTorch-parity leftovers a fuzzer found against torch 2.13: lerp's dtype checks and complex weights,
+index_add's complex alpha, logical_*_ with a Python scalar, put_'s error messages, setitem on an expanded view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+START = np.array([1 + 2j, 3 - 1j, -0.5 + 0.25j], dtype=np.complex64)
+END = np.array([2 - 1j, 0.5 + 4j, 1.5 - 2j], dtype=np.complex64)
+WEIGHT = np.array([0.3 + 0.2j, 0.9 - 1j, -0.2 + 0.7j], dtype=np.complex64)
+
+
+def _raises_like(torch_call: Any, ours_call: Any) -> Exception:
+    """Both calls raise; ours is an instance of torch's exception class. Returns ours."""
+    with pytest.raises(Exception) as theirs:
+        torch_call()
+    with pytest.raises(type(theirs.value)) as got:
+        ours_call()
+    return got.value
+
+
+# --- 1. lerp --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", ["function", "method", "inplace"])
+def test_lerp_refuses_an_end_of_another_dtype_as_torch(torch: Any, call: str) -> None:
+    def run(lib: Any) -> Any:
+        start, end = lib.tensor([1.0, 2.0]), lib.tensor([3.0, 5.0], dtype=lib.float64)
+        return {"function": lambda: lib.lerp(start, end, 0.5), "method": lambda: start.lerp(end, 0.5),
+                "inplace": lambda: start.lerp_(end, 0.5)}[call]()
+
+    error = _raises_like(lambda: run(torch), lambda: run(mg))
+    assert "lerp" in str(error) and "end" in str(error) and "float64" in str(error)
+
+
+def test_lerp_refuses_a_weight_tensor_of_another_dtype_but_not_a_0d_one(torch: Any) -> None:
+    _raises_like(lambda: torch.lerp(torch.ones(2), torch.ones(2), torch.ones(2, dtype=torch.float64)),
+                 lambda: mg.lerp(mg.ones(2), mg.ones(2), mg.ones(2, dtype=mg.float64)))
+    got = mg.lerp(mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0]), mg.tensor(0.25, dtype=mg.float64))
+    np.testing.assert_allclose(got.numpy(), [1.5, 2.5])   # 0-d: NumPy 2's promotion, as the README documents
+
+
+@pytest.mark.parametrize("weight", [0.5 + 1j, 0.2 - 0.3j, 2j, "tensor"])
+def test_lerp_of_complex_tensors_takes_a_complex_weight(torch: Any, weight: Any) -> None:
+    results = []
+    for lib in (torch, mg):
+        start, end = lib.tensor(START, requires_grad=True), lib.tensor(END, requires_grad=True)
+        w = lib.tensor(WEIGHT, requires_grad=True) if weight == "tensor" else weight
+        y = lib.lerp(start, end, w)
+        (y * lib.tensor(WEIGHT)).abs().sum().backward()
+        grads = [start.grad, end.grad] + ([w.grad] if weight == "tensor" else [])
+        results.append([y.detach().numpy()] + [g.numpy() for g in grads])
+    for want, got in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_lerp_inplace_and_method_take_a_complex_weight(torch: Any) -> None:
+    for weight in (0.2 + 0.7j, 0.7 + 0.7j):
+        want = torch.tensor(START)
+        want.lerp_(torch.tensor(END), weight)
+        got = mg.tensor(START)
+        got.lerp_(mg.tensor(END), weight)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(mg.tensor(START).lerp(mg.tensor(END), weight).numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_lerp_of_real_tensors_with_a_complex_weight_as_torch(torch: Any) -> None:
+    a, b = [1.0, 2.0], [3.0, 4.0]
+    np.testing.assert_allclose(mg.lerp(mg.tensor(a), mg.tensor(b), 0.5 + 0j).numpy(),
+                               torch.lerp(torch.tensor(a), torch.tensor(b), 0.5 + 0j).numpy())
+    _raises_like(lambda: torch.lerp(torch.tensor(a), torch.tensor(b), 0.5 + 1j),
+                 lambda: mg.lerp(mg.tensor(a), mg.tensor(b), 0.5 + 1j))
