@@ -400,8 +400,8 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
                     "replicate": "on a non-empty dim"}[mode]
             raise InputShapeError(f"pad: {mode} padding ({before}, {after}) of dim {axis} of an input of shape "
                                   f"{input.shape} must be {rule}")
-        source = mg.make_array(_pad_source(mode, n, before, after), numpy.int64, input.device)
-        out = out[(slice(None),) * axis + (source,)]
+        # a host index: getitem checks its range on the host and moves it, with no read of the device
+        out = out[(slice(None),) * axis + (_pad_source(mode, n, before, after),)]
     return out
 
 

@@ -216,3 +216,43 @@ def test_device_index_out_of_range_raises(monkeypatch: pytest.MonkeyPatch) -> No
     assert x[mg.tensor([2, -3], device="cuda")].tolist() == [3.0, 1.0]
     assert x[[2, 0]].tolist() == [3.0, 1.0]
     assert _host_copies() - before == 3   # the device index's check, and the two tolist() reads
+
+
+def test_pad_modes_read_nothing_back() -> None:
+    """F.pad's reflect/circular/replicate modes index with positions made on the host; moved to the device first,
+    getitem's range check read them back once per padded dim. They index as NumPy arrays now: checked on the
+    host, no read."""
+    x = RNG.standard_normal((2, 3, 4, 5))
+
+    def program(device: str) -> list:
+        F = _nn().functional
+        xt = mg.tensor(x, device=device, requires_grad=True)
+        out = [F.pad(xt, (2, 1, 1, 3), mode=mode) for mode in ("reflect", "circular", "replicate")]
+        out.append(F.pad(xt, (-1, 2), mode="circular"))
+        return out + list(mg.autograd.grad(sum((o * o).sum() for o in out), [xt]))
+
+    _both(program, host_copies=0)
+
+
+def test_index_ops_check_their_index_with_one_host_read() -> None:
+    """take, put and index_fill/add/copy checked their index's range with two host reads (min, then max); one
+    (both together) suffices. take and put index with their (checked) index afterwards, and getitem / index_put
+    check it again: a second read each."""
+    x = RNG.standard_normal((3, 4))
+    rows, flat = np.array([2, 0]), np.array([0, -1, 5])
+
+    def program(device: str, name: str) -> list:
+        xt = mg.tensor(x, device=device, requires_grad=True)
+        i, j = mg.tensor(rows, device=device), mg.tensor(flat, device=device)
+        src = mg.tensor(x[:2] * 2, device=device)
+        out = {"take": lambda: mg.take(xt, j), "put": lambda: xt.put(j, src.reshape(-1)[:3]),
+               "index_fill": lambda: xt.index_fill(0, i, 1.5), "index_add": lambda: xt.index_add(0, i, src),
+               "index_copy": lambda: xt.index_copy(0, i, src)}[name]()
+        return [out, *mg.autograd.grad((out * out).sum(), [xt])]
+
+    for name, reads in (("take", 2), ("put", 2), ("index_fill", 1), ("index_add", 1), ("index_copy", 1)):
+        _both(lambda device: program(device, name), host_copies=reads)   # noqa: B023 - run at once
+    with pytest.raises(IndexError, match="out of range"):
+        mg.take(mg.tensor(x, device="cuda"), mg.tensor(flat + 8, device="cuda"))
+    with pytest.raises(IndexError, match="out of range"):
+        mg.tensor(x, device="cuda").index_fill(0, mg.tensor(rows - 4, device="cuda"), 0.0)

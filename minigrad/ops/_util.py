@@ -154,9 +154,10 @@ def index_data(index: Any, name: str, max_ndim: int | None = None) -> Any:
 
 
 def check_index_range(data: Any, size: int, name: str, where: str, negative: bool) -> None:
-    """Every index in ``[-size, size)`` (``[0, size)`` without ``negative``); a host read of min and max."""
+    """Every index in ``[-size, size)`` (``[0, size)`` without ``negative``); one host read of min and max together."""
     if data.size:
-        low, high = int(data.min()), int(data.max())
+        xp = backend.array_module(data)
+        low, high = xp.stack((data.min(), data.max())).tolist()
         if low < (-size if negative else 0) or high >= size:
             bad = low if low < (-size if negative else 0) else high
             raise IndexRangeError(f"{name}: index {bad} is out of range for {where} of size {size}")
