@@ -206,7 +206,8 @@ def one_axis(axis: Any, ndim: int, name: str) -> int:
 
 
 def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
-    """``axis`` as a tuple of non-negative ints (None stays None)."""
+    """``axis`` as a tuple of non-negative ints (None stays None). A 0-d tensor's one dim (0 or -1) named more than
+    once (``(0, -1)``, ``(0, 0)``) raises PyTorch's RuntimeError (for more dims, each caller checks repeats)."""
     if axis is None:
         return None
     if not isinstance(axis, (int, tuple, list)) and not hasattr(axis, "__index__"):
@@ -222,6 +223,9 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
             raise AxisError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(a % ndim if ndim else 0)
     if ndim == 0:
+        if len(out) > 1:
+            raise ShapeMismatchError(f"{name}: dim 0 appears multiple times in the list of dims {tuple(axes)} (a 0-d "
+                                     "tensor has one dim, 0 or -1)")
         return ()   # over a 0-d tensor's dim 0 or -1 (as PyTorch allows) nothing is reduced
     return tuple(out)
 

@@ -208,6 +208,22 @@ def test_a_0d_tensors_dim_named_twice_raises_as_torch(torch: Any, name: str, dim
     assert _outcome(mg, call) == _outcome(torch, call)
 
 
+ZERO_D_DIMS = {
+    "squeeze": lambda lib, x, d: x.squeeze(d), "count_nonzero": lambda lib, x, d: lib.count_nonzero(x, d),
+    "movedim": lambda lib, x, d: lib.movedim(x, d, d),
+}
+
+
+@pytest.mark.parametrize("dims", [(0,), (-1,), (0, -1), (0, 0), [-1, -1], (0, 1)])
+@pytest.mark.parametrize("name", sorted(ZERO_D_DIMS))
+def test_a_0d_tensors_dim_named_twice_by_other_ops_raises_as_torch(torch: Any, name: str, dims: Any) -> None:
+    """normalize_axis itself refuses a 0-d tensor's dim named twice (squeeze((0, 0)) and count_nonzero(x, (0, -1))
+    returned the tensor; torch: "dim 0 appears multiple times")."""
+    def call(lib: Any) -> Any:
+        return ZERO_D_DIMS[name](lib, lib.tensor(1.5, dtype=lib.float64), dims)
+    assert _outcome(mg, call) == _outcome(torch, call)
+
+
 @pytest.mark.parametrize("name", ["sum", "mean", "var", "nansum", "nanmean", "var_mean"])
 def test_a_dim_named_twice_raises_runtime_error(torch: Any, name: str) -> None:
     def call(lib: Any) -> Any:
