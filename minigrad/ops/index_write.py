@@ -29,6 +29,7 @@ from ._util import (
     index_data,
     number,
     one_axis,
+    real_scalar,
     sum_to,
     tensor_arg,
 )
@@ -136,7 +137,9 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
         raise DtypeMismatchError(f"{name}: the tensor ({x.dtype}) and source ({source.dtype}) must have the same dtype")
     if source.device != x.device:
         raise ValueError(f"{name}: source is on {source.device} but the tensor is on {x.device}")
-    alpha = int(alpha) if isinstance(alpha, bool) else number(alpha, name, "alpha")   # PyTorch takes a bool alpha
+    alpha = int(alpha) if isinstance(alpha, bool) else number(alpha, name, "alpha", complex_ok=True)   # bool too
+    if x.dtype.kind != "c":   # a complex alpha only for complex tensors (or of no imaginary part), as PyTorch's
+        alpha = real_scalar(name, "alpha", alpha, x.dtype)
     if alpha != 1:
         if x.dtype.kind == "b":   # PyTorch's bool index_add: any non-zero alpha adds (an or), zero adds nothing
             source = source * bool(alpha)

@@ -74,3 +74,42 @@ def test_lerp_of_real_tensors_with_a_complex_weight_as_torch(torch: Any) -> None
                                torch.lerp(torch.tensor(a), torch.tensor(b), 0.5 + 0j).numpy())
     _raises_like(lambda: torch.lerp(torch.tensor(a), torch.tensor(b), 0.5 + 1j),
                  lambda: mg.lerp(mg.tensor(a), mg.tensor(b), 0.5 + 1j))
+
+
+# --- 2. index_add with a complex alpha ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("alpha", [1 + 1j, 2j, 0.5 - 2j])
+def test_index_add_of_complex_tensors_takes_a_complex_alpha(torch: Any, alpha: complex) -> None:
+    source = np.array([[1 + 2j, 3 - 1j], [0.5j, 2]], dtype=np.complex64)
+    index = [2, 0]
+    want = torch.zeros(3, 2, dtype=torch.complex64).index_add(0, torch.tensor(index), torch.tensor(source),
+                                                              alpha=alpha)
+    np.testing.assert_allclose(mg.index_add(mg.zeros(3, 2, dtype=mg.complex64), 0, mg.tensor(index),
+                                            mg.tensor(source), alpha=alpha).numpy(), want.numpy(), rtol=1e-6)
+    x = mg.zeros(3, 2, dtype=mg.complex64)
+    assert x.index_add_(0, mg.tensor(index), mg.tensor(source), alpha=alpha) is x
+    np.testing.assert_allclose(x.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_index_add_complex_alpha_gradient_is_the_conjugate_one(torch: Any) -> None:
+    """The gradient to ``source`` is that of ``source * alpha`` (g·conj(alpha)), as torch's index_add of
+    ``source * alpha``; torch 2.13's own index_add backward leaves out the conjugate (g·alpha)."""
+    source, alpha, weight = np.array([1 + 2j, 3 - 1j], dtype=np.complex64), 0.5 - 2j, [1, 1j, 2 - 1j]
+    grads = []
+    for lib, scale in ((torch, True), (mg, False)):
+        s = lib.tensor(source, requires_grad=True)
+        y = lib.zeros(3, dtype=lib.complex64).index_add(0, lib.tensor([2, 0]), s * alpha if scale else s,
+                                                        alpha=1 if scale else alpha)
+        (y * lib.tensor(weight)).abs().sum().backward()
+        grads.append(s.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_index_add_of_real_tensors_takes_only_a_real_valued_alpha(torch: Any, dtype: str) -> None:
+    x, src = np.zeros(3, dtype=dtype), np.ones(1, dtype=dtype)
+    want = torch.index_add(torch.tensor(x), 0, torch.tensor([0]), torch.tensor(src), alpha=2 + 0j)
+    got = mg.index_add(mg.tensor(x), 0, mg.tensor([0]), mg.tensor(src), alpha=2 + 0j)
+    assert got.dtype == x.dtype and np.array_equal(got.numpy(), want.numpy())
+    _raises_like(lambda: torch.index_add(torch.tensor(x), 0, torch.tensor([0]), torch.tensor(src), alpha=1j),
+                 lambda: mg.index_add(mg.tensor(x), 0, mg.tensor([0]), mg.tensor(src), alpha=1j))
