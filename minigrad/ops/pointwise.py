@@ -574,5 +574,17 @@ def _not_recorded(method: Callable) -> Callable:
     return wrapped
 
 
+def _tensor_other(method: Callable) -> Callable:
+    """``x.logical_and_(other)`` (and or/xor): PyTorch takes only a tensor ``other`` (an array here too); a Python
+    or NumPy number raises its TypeError (the out-of-place ``logical_and`` takes one, NumPy's way)."""
+    @functools.wraps(method)
+    def wrapped(x: Tensor, other: Any) -> Tensor:
+        if isinstance(other, (bool, int, float, complex, numpy.generic)):
+            raise TypeError(f"{method.__name__}(): argument 'other' (position 1) must be Tensor, not "
+                            f"{type(other).__name__}")
+        return method(x, other)
+    return wrapped
+
+
 for _name in ("logical_not_", "logical_and_", "logical_or_", "logical_xor_"):
-    METHODS[_name] = _not_recorded(METHODS[_name])
+    METHODS[_name] = _not_recorded(METHODS[_name] if _name == "logical_not_" else _tensor_other(METHODS[_name]))

@@ -113,3 +113,22 @@ def test_index_add_of_real_tensors_takes_only_a_real_valued_alpha(torch: Any, dt
     assert got.dtype == x.dtype and np.array_equal(got.numpy(), want.numpy())
     _raises_like(lambda: torch.index_add(torch.tensor(x), 0, torch.tensor([0]), torch.tensor(src), alpha=1j),
                  lambda: mg.index_add(mg.tensor(x), 0, mg.tensor([0]), mg.tensor(src), alpha=1j))
+
+
+# --- 3. logical_*_ with a Python scalar ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["logical_and_", "logical_or_", "logical_xor_"])
+@pytest.mark.parametrize("other", [True, 1, 0.5])
+def test_logical_inplace_refuses_a_python_scalar_as_torch(torch: Any, name: str, other: Any) -> None:
+    x = mg.tensor([True, False])
+    error = _raises_like(lambda: getattr(torch.tensor([True, False]), name)(other),
+                         lambda: getattr(x, name)(other))
+    assert name in str(error) and type(other).__name__ in str(error)
+    assert x.tolist() == [True, False]   # nothing written
+
+
+@pytest.mark.parametrize("name", ["logical_and_", "logical_or_", "logical_xor_"])
+def test_logical_inplace_takes_a_tensor_as_torch(torch: Any, name: str) -> None:
+    want = getattr(torch.tensor([True, False, True]), name)(torch.tensor([False, False, True]))
+    x = mg.tensor([True, False, True])
+    assert getattr(x, name)(mg.tensor([False, False, True])) is x and x.tolist() == want.tolist()
