@@ -121,7 +121,7 @@ class IndexMask(Function):
 
 
 class SourceShapeError(ShapeMismatchError, IndexError):
-    """index_copy's source does not fit: PyTorch's IndexError (a ShapeMismatchError too)."""
+    """index_copy's (or put's) source does not fit: PyTorch's IndexError (a ShapeMismatchError too)."""
 
 
 def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool, alpha: Any = 1) -> Tensor:
@@ -331,22 +331,33 @@ def index_put_(x: Tensor, indices: Any, values: Any, accumulate: bool = False) -
 def put(input: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:  # noqa: A002
     """A copy of ``x`` with ``x.flatten()[index] = source`` (source has index's number of elements; negative
     indices count from the end), ``+=`` with ``accumulate=True`` (torch.put)."""
-    x = input
-    x, source = tensor_arg(x, "put"), tensor_arg(source, "put")
-    data = index_data(index, "put")
-    check_index_dtype(data, "put")
-    check_index_range(data, x.numel(), "put", f"a tensor of shape {x.shape} read as 1-D", negative=True)
+    return _put(input, index, source, accumulate, "put")
+
+
+def _put(x: Any, index: Any, source: Any, accumulate: Any, name: str) -> Tensor:
+    """put or put_ (``name``, which the errors name), checked as PyTorch checks them."""
+    x, source = tensor_arg(x, name), tensor_arg(source, name)
+    data = index_data(index, name)
+    check_index_dtype(data, name)
+    check_index_range(data, x.numel(), name, f"a tensor of shape {x.shape} read as 1-D", negative=True)
     if data.size != source.numel():
-        raise ValueError(f"put: index ({tuple(data.shape)}) and source ({source.shape}) must have the same number "
-                         "of elements")
+        raise SourceShapeError(f"{name}: index ({tuple(data.shape)}) and source ({source.shape}) must have the same "
+                               "number of elements")
+    if source.dtype != x.dtype:
+        raise ArgumentTypeError(f"{name}: source ({source.dtype}) must have the dtype of the tensor ({x.dtype})")
     flat_index = reshape(index, -1) if isinstance(index, Tensor) else backend.to_device(data.reshape(-1), x.device)
-    out = index_put(reshape(x, -1), (flat_index,), reshape(source, -1), accumulate)
+    try:
+        out = index_put(reshape(x, -1), (flat_index,), reshape(source, -1), flag(accumulate, name, "accumulate"))
+    except Exception as error:   # noqa: BLE001 - reworded to name this op, then raised again
+        if not str(error).startswith("index_put: "):
+            raise
+        raise backend.reworded(error, f"{name}: {str(error).removeprefix('index_put: ')}") from error
     return reshape(out, x.shape)
 
 
 def put_(x: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:
     """:func:`put` in place (Tensor.put_)."""
-    return _inplace(x, "put_", lambda cur: put(cur, index, source, accumulate), source)
+    return _inplace(x, "put_", lambda cur: _put(cur, index, source, accumulate, "put_"), source)
 
 
 # --- scatter_reduce: reductions at the places an index names along a dim, and scatter's older reduce= ------

@@ -132,3 +132,22 @@ def test_logical_inplace_takes_a_tensor_as_torch(torch: Any, name: str) -> None:
     want = getattr(torch.tensor([True, False, True]), name)(torch.tensor([False, False, True]))
     x = mg.tensor([True, False, True])
     assert getattr(x, name)(mg.tensor([False, False, True])) is x and x.tolist() == want.tolist()
+
+
+# --- 4. put_'s errors name put_ -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["dtype", "numel", "range", "index_dtype"])
+def test_put_errors_name_put_as_torch(torch: Any, case: str) -> None:
+    def call(lib: Any) -> Any:
+        index, source = {"dtype": ([1], lib.tensor([1.0], dtype=lib.float64)), "numel": ([1, 2], lib.tensor([1.0])),
+                         "range": ([7], lib.tensor([1.0])), "index_dtype": ([1.0], lib.tensor([1.0]))}[case]
+        return lib.zeros(4).put_(lib.tensor(index), source)
+
+    error = _raises_like(lambda: call(torch), lambda: call(mg))
+    assert str(error).startswith("put_: ") and "index_put" not in str(error)
+
+
+def test_put_out_of_place_names_put(torch: Any) -> None:
+    error = _raises_like(lambda: torch.put(torch.zeros(4), torch.tensor([1]), torch.tensor([1.0], dtype=torch.float64)),
+                         lambda: mg.put(mg.zeros(4), mg.tensor([1]), mg.tensor([1.0], dtype=mg.float64)))
+    assert str(error).startswith("put: ")
