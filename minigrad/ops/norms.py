@@ -77,13 +77,11 @@ def _vector_dims(dim: Any, ndim: int, name: str) -> Any:
     dims = int_tuple(dim, name, "dim")
     if not dims:
         return None
-    if ndim == 0:
-        if any(d not in (0, -1) for d in dims):
-            normalize_axis(dims, ndim, name)   # raises, naming the dim
-        return None
-    axes = normalize_axis(dims, ndim, name)
+    axes = normalize_axis(dims, ndim, name)   # a 0-d tensor: 0 or -1, once
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{name}: dim {dim!r} names a dim more than once")
+        raise ShapeMismatchError(f"{name}: dim {dim!r} names a dim more than once")
+    if ndim == 0:
+        return None
     return axes
 
 

@@ -377,6 +377,9 @@ def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
     xp = backend.array_module(x.data)
     axis = None if dim is None else tuple(one_axis(d, max(x.ndim, 1), name) for d in
                                             (dim if isinstance(dim, (tuple, list)) else (dim,)))
+    if axis is not None and len(set(axis)) != len(axis):
+        raise ShapeMismatchError(f"{name}: dim {next(a for a in axis if axis.count(a) > 1)} appears multiple times "
+                                 f"in the list of dims {dim} (shape {x.shape})")
     if x.ndim == 0:
         axis = None   # dim 0 / -1 of a 0-d tensor is the tensor itself, as in PyTorch
     reduce = xp.all if name == "all" else xp.any

@@ -562,6 +562,8 @@ def permute(input: Tensor, *order: Any, dims: Any = None, name: str = "permute")
     x = tensor_arg(input, name)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
+    if len(dims) != x.ndim:   # first, as PyTorch (a 0-d tensor takes only ())
+        raise ShapeMismatchError(f"{name}: {len(dims)} dims {dims} given for the {x.ndim} dims of shape {x.shape}")
     permutation = normalize_axis(dims, x.ndim, name)
     if sorted(permutation) != list(range(x.ndim)):
         raise ShapeMismatchError(f"{name}: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")

@@ -224,6 +224,23 @@ def test_a_0d_tensors_dim_named_twice_by_other_ops_raises_as_torch(torch: Any, n
     assert _outcome(mg, call) == _outcome(torch, call)
 
 
+REPEATED_DIMS_ELSEWHERE = {
+    "all": lambda lib, x, d: x.all(d), "any": lambda lib, x, d: x.any(d), "permute": lambda lib, x, d: x.permute(d),
+    "vector_norm": lambda lib, x, d: lib.linalg.vector_norm(x, dim=d),
+}
+
+
+@pytest.mark.parametrize("shape", [(), (2, 3)])
+@pytest.mark.parametrize("dims", [(0,), (-1,), (0, -1), (0, 0), [-1, -1], (0, 1), (1, 1), (1, 0)])
+@pytest.mark.parametrize("name", sorted(REPEATED_DIMS_ELSEWHERE))
+def test_all_any_permute_vector_norm_dims_as_torch(torch: Any, name: str, dims: Any, shape: tuple) -> None:
+    """all/any and vector_norm reduced a 0-d tensor over (0, -1) (torch: "dim 0 appears multiple times"), and
+    raised NumPy's ValueError for a repeated dim of more dims; a 0-d tensor's permute(0) returned it."""
+    def call(lib: Any) -> Any:
+        return REPEATED_DIMS_ELSEWHERE[name](lib, lib.ones(shape, dtype=lib.float64) * 1.5, dims)
+    assert _outcome(mg, call) == _outcome(torch, call)
+
+
 @pytest.mark.parametrize("name", ["sum", "mean", "var", "nansum", "nanmean", "var_mean"])
 def test_a_dim_named_twice_raises_runtime_error(torch: Any, name: str) -> None:
     def call(lib: Any) -> Any:
