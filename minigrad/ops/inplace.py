@@ -31,7 +31,7 @@ so it raises instead.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import numpy
 
@@ -85,7 +85,7 @@ from .shape import (
     astype,
     getitem,
 )
-from .strided import _places, _span
+from .strided import _may_overlap, _places, _span
 
 LEAF_ERROR = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -706,13 +706,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
             if value.ndim or value.device.type != "cpu":
                 raise ValueError(f"setitem: value is on {value.device} but the tensor is on {x.device}")
             value = value.to(x.device)   # a 0-dim CPU value is read as a number, as PyTorch's
-        if not getattr(x.data.flags, "writeable", True):
-            part = x[index]
-            if part.data.size > 1:   # one element never overlaps itself
-                _check_writable(part, "setitem")   # PyTorch's error where the written part overlaps itself
-            _refuse_conj_copy(part, "setitem")
-            raise NotImplementedError(f"setitem: writing into part of an expanded (read-only) tensor of shape "
-                                      f"{x.shape} is not supported; clone() it first")
+        if not getattr(x.data.flags, "writeable", True):   # a view of shared memory: expanded, unfold windows
+            _refuse_read_only_write(x, index, basic)
         arrays = None
         try:
             arrays = _index_arrays(index, backend.array_module(x.data), x.shape)
@@ -734,6 +729,22 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     if x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None and _views_a_leaf(x)):
         x.detach()[index]   # refused below (a leaf): an index that does not fit raises its IndexError first, as PyTorch
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
+
+
+def _refuse_read_only_write(x: Tensor, index: Any, basic: bool) -> NoReturn:
+    """``x[index] = value`` where x's array is a read-only view (``expand``, ``unfold`` windows): a part whose
+    elements share memory raises PyTorch's RuntimeError; any other part raises NotImplementedError (PyTorch
+    writes it through, into the memory x views; minigrad's expanded arrays are read-only)."""
+    part = x.detach()[index]   # an index that does not fit raises its IndexError first, as PyTorch's
+    _refuse_conj_copy(part, "setitem")
+    expanded = any(n > 1 and step == 0 for n, step in zip(x.data.shape, x.data.strides))
+    what = "an expanded view" if expanded else "a read-only view (a part of an expanded tensor, or of unfold windows)"
+    if basic and _may_overlap(part.data.shape, part.data.strides):
+        raise RuntimeError(f"setitem: unsupported operation: more than one element of the written-to part (shape "
+                           f"{part.shape}) of {what} of shape {x.shape} refers to a single memory location. Please "
+                           "clone() the tensor first.")
+    raise NotImplementedError(f"setitem: writing into part of {what} of shape {x.shape} is not supported (its "
+                              "array is read-only here; PyTorch writes into the shared memory): clone() it first")
 
 
 def _part(x: Tensor, index: Any) -> Any:

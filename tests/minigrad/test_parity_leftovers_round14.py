@@ -151,3 +151,23 @@ def test_put_out_of_place_names_put(torch: Any) -> None:
     error = _raises_like(lambda: torch.put(torch.zeros(4), torch.tensor([1]), torch.tensor([1.0], dtype=torch.float64)),
                          lambda: mg.put(mg.zeros(4), mg.tensor([1]), mg.tensor([1.0], dtype=mg.float64)))
     assert str(error).startswith("put: ")
+
+
+# --- 5. setitem on an expanded view ----------------------------------------------------------------------------
+
+def test_setitem_into_an_expanded_view_says_expanded() -> None:
+    """torch writes ``x.expand(3, 4)[0] = 7`` into the shared memory; minigrad's expanded arrays are read-only, so
+    it refuses, naming the expanded view (the message spoke of unfold windows)."""
+    for index in (0, (0, slice(1, 3)), (1, 2)):
+        with pytest.raises(NotImplementedError, match=r"setitem: .*expanded view of shape \(3, 4\)") as error:
+            mg.zeros(4).expand(3, 4)[index] = 7.0
+        assert "unfold" not in str(error.value)
+
+
+@pytest.mark.parametrize("index", [slice(0, 2), (slice(None), 0)])
+def test_setitem_into_a_part_of_an_expanded_view_sharing_memory_raises_as_torch(torch: Any, index: Any) -> None:
+    def write(lib: Any) -> None:
+        lib.zeros(4).expand(3, 4)[index] = 5.0
+
+    error = _raises_like(lambda: write(torch), lambda: write(mg))
+    assert "more than one element" in str(error) and "expanded view" in str(error) and "unfold" not in str(error)
