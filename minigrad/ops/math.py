@@ -479,7 +479,7 @@ def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> 
         elif weight.ndim:   # a 0-d one promotes by NumPy 2's rule (README: "Coming from PyTorch")
             _same_dtype_as_start(start, weight, "weight")
         return Lerp()(start, end, _numeric(weight, "lerp"))
-    weight = number(weight, "lerp", "weight", complex_ok=True)
+    weight = int(weight) if isinstance(weight, bool) else number(weight, "lerp", "weight", complex_ok=True)  # torch's
     return Lerp(weight if start.dtype.kind == "c" else real_scalar("lerp", "weight", weight, start.dtype))(start, end)
 
 

@@ -76,6 +76,14 @@ def test_lerp_of_real_tensors_with_a_complex_weight_as_torch(torch: Any) -> None
                  lambda: mg.lerp(mg.tensor(a), mg.tensor(b), 0.5 + 1j))
 
 
+
+@pytest.mark.parametrize("weight", [True, False])
+def test_lerp_takes_a_python_bool_weight_as_torch(torch: Any, weight: bool) -> None:
+    a, b = [1.0, 2.0], [3.0, 4.0]
+    want = torch.lerp(torch.tensor(a), torch.tensor(b), weight)
+    got = mg.lerp(mg.tensor(a), mg.tensor(b), weight)
+    assert got.dtype == mg.float32 and got.tolist() == want.tolist()
+
 # --- 2. index_add with a complex alpha ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("alpha", [1 + 1j, 2j, 0.5 - 2j])
