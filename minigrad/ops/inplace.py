@@ -31,7 +31,7 @@ so it raises instead.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 import numpy
 
@@ -706,12 +706,13 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
             if value.ndim or value.device.type != "cpu":
                 raise ValueError(f"setitem: value is on {value.device} but the tensor is on {x.device}")
             value = value.to(x.device)   # a 0-dim CPU value is read as a number, as PyTorch's
-        if not getattr(x.data.flags, "writeable", True):   # a view of shared memory: expanded, unfold windows
-            _refuse_read_only_write(x, index, basic)
+        target = x.data
+        if not getattr(target.flags, "writeable", True):   # a view of shared memory: expanded, unfold windows
+            target = _read_only_target(x, index, basic)
         arrays = None
         try:
             arrays = _index_arrays(index, backend.array_module(x.data), x.shape)
-            x.data[arrays] = unwrap(value)
+            target[arrays] = unwrap(value)
         except (IndexError, ValueError, TypeError) as error:
             message = f"setitem: {error} (tensor shape {x.shape})"
             if type(error) is ValueError or "boolean array indexing assignment" in str(error):
@@ -731,20 +732,24 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
 
 
-def _refuse_read_only_write(x: Tensor, index: Any, basic: bool) -> NoReturn:
-    """``x[index] = value`` where x's array is a read-only view (``expand``, ``unfold`` windows): a part whose
-    elements share memory raises PyTorch's RuntimeError; any other part raises NotImplementedError (PyTorch
-    writes it through, into the memory x views; minigrad's expanded arrays are read-only)."""
+def _read_only_target(x: Tensor, index: Any, basic: bool) -> Any:
+    """Where ``x[index] = value`` writes when x's array is a read-only view (``expand``, ``unfold`` windows): as
+    PyTorch, a part (a basic index) whose elements each have memory of their own is written through, into the
+    memory x views (so every copy of it changes: a writable alias of x's array, as fill_'s); a part whose elements
+    share memory raises PyTorch's RuntimeError; an advanced index (PyTorch: deprecated) NotImplementedError."""
     part = x.detach()[index]   # an index that does not fit raises its IndexError first, as PyTorch's
     _refuse_conj_copy(part, "setitem")
     expanded = any(n > 1 and step == 0 for n, step in zip(x.data.shape, x.data.strides))
     what = "an expanded view" if expanded else "a read-only view (a part of an expanded tensor, or of unfold windows)"
-    if basic and _may_overlap(part.data.shape, part.data.strides):
+    if not basic:
+        raise NotImplementedError(f"setitem: an advanced index (a list, tensor or mask) into {what} of shape "
+                                  f"{x.shape} is not supported (PyTorch deprecates it): clone() it first, or write "
+                                  "through ints and slices")
+    if _may_overlap(part.data.shape, part.data.strides):
         raise RuntimeError(f"setitem: unsupported operation: more than one element of the written-to part (shape "
                            f"{part.shape}) of {what} of shape {x.shape} refers to a single memory location. Please "
                            "clone() the tensor first.")
-    raise NotImplementedError(f"setitem: writing into part of {what} of shape {x.shape} is not supported (its "
-                              "array is read-only here; PyTorch writes into the shared memory): clone() it first")
+    return _writable(x, "setitem")
 
 
 def _part(x: Tensor, index: Any) -> Any:

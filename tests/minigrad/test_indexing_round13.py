@@ -197,9 +197,11 @@ def test_an_all_int_index_is_a_0d_view(torch: Any) -> None:
         with pytest.raises(RuntimeError):
             y.sum().backward()
     assert got[0] == got[1] == [2.0, 60.0, 200.0]
-    # a read-only (expanded) tensor: one element still refuses as before, naming setitem
-    with pytest.raises(NotImplementedError, match="setitem"):
-        mg.tensor([[1.0], [2.0]]).expand(2, 3)[0, 0] = 1.0
+    # an expanded tensor: one element is written through, into the memory every copy reads, as PyTorch's
+    for lib in (torch, mg):
+        base = lib.tensor([[1.0], [2.0]])
+        base.expand(2, 3)[0, 0] = 7.0
+        assert base.tolist() == [[7.0], [2.0]]
 
 
 def test_negative_steps_keep_numpys_meaning_where_torch_refuses(torch: Any) -> None:
