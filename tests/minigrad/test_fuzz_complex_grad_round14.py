@@ -55,6 +55,17 @@ def _grads(fn, arrays, create_graph=False):
     return results
 
 
+def _same_second_derivatives(fn, inputs: list, first: float, second: float) -> None:
+    """fn's gradients (create_graph=True) and the gradients of their squared norms, ours against torch's."""
+    (_, g_mg, x_mg), (_, g_t, x_t) = _grads(fn, inputs, create_graph=True)
+    for ours, theirs in zip(g_mg, g_t):
+        _assert_close(ours, theirs, first)
+    second_mg = mg.autograd.grad(sum((g * g.conj()).real.sum() for g in g_mg), x_mg)
+    second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
+    for ours, theirs in zip(second_mg, second_t):
+        _assert_close(ours, theirs, second)
+
+
 def _assert_close(ours, theirs, tol):
     a, b = _np(ours), _np(theirs)
     assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
@@ -290,13 +301,7 @@ def test_second_derivatives_of_holomorphic_reductions_and_functions_as_torch(nam
           "cumprod": lambda lib, x, w: lib.cumprod(x * w, 1), "logsumexp": lambda lib, x, w: lib.logsumexp(x * w, 0),
           "sinc": lambda lib, x, w: lib.sinc(x) * w, "logaddexp": lambda lib, x, w: lib.logaddexp(x, w),
           "prod_with_zero": lambda lib, x, w: (x * lib.tensor([[0.0, 1, 1], [1, 1, 1]]) * w).prod(1)}[name]
-    (_, g_mg, x_mg), (_, g_t, x_t) = _grads(fn, [_crand(2, 3), _crand(2, 3)], create_graph=True)
-    for ours, theirs in zip(g_mg, g_t):
-        _assert_close(ours, theirs, 1e-9)
-    second_mg = mg.autograd.grad(sum((g * g.conj()).real.sum() for g in g_mg), x_mg)
-    second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
-    for ours, theirs in zip(second_mg, second_t):
-        _assert_close(ours, theirs, 1e-8)
+    _same_second_derivatives(fn, [_crand(2, 3), _crand(2, 3)], 1e-9, 1e-8)
 
 
 def test_second_derivatives_of_complex_convolutions_as_torch():   # were refused (unfold_backward)
@@ -307,21 +312,9 @@ def test_second_derivatives_of_complex_convolutions_as_torch():   # were refused
         return (functional.conv1d(x[None], w[:, :, :2], padding=1)
                 + functional.conv2d(x[None, None], w[None, :1], stride=2))
 
-    (_, g_mg, x_mg), (_, g_t, x_t) = _grads(conv, [_crand(3, 4), _crand(3, 3, 3)], create_graph=True)
-    for ours, theirs in zip(g_mg, g_t):
-        _assert_close(ours, theirs, 1e-10)
-    second_mg = mg.autograd.grad(sum((g * g.conj()).real.sum() for g in g_mg), x_mg)
-    second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
-    for ours, theirs in zip(second_mg, second_t):
-        _assert_close(ours, theirs, 1e-9)
+    _same_second_derivatives(conv, [_crand(3, 4), _crand(3, 3, 3)], 1e-10, 1e-9)
 
 
 def test_second_derivatives_of_complex_lerp_with_a_tensor_weight_as_torch():   # was refused
     fn = lambda lib, x, y, w: lib.lerp(x, y, w) + (x * 1).lerp_(y, w) * y   # noqa: E731
-    (_, g_mg, x_mg), (_, g_t, x_t) = _grads(fn, [_crand(2, 3), _crand(2, 3), _crand(2, 3)], create_graph=True)
-    for ours, theirs in zip(g_mg, g_t):
-        _assert_close(ours, theirs, 1e-10)
-    second_mg = mg.autograd.grad(sum((g * g.conj()).real.sum() for g in g_mg), x_mg)
-    second_t = torch.autograd.grad(sum((g * g.conj()).real.sum() for g in g_t), x_t)
-    for ours, theirs in zip(second_mg, second_t):
-        _assert_close(ours, theirs, 1e-9)
+    _same_second_derivatives(fn, [_crand(2, 3), _crand(2, 3), _crand(2, 3)], 1e-10, 1e-9)
