@@ -133,9 +133,13 @@ def parameters_to_vector(parameters: Any) -> Tensor:
 def vector_to_parameters(vec: Tensor, parameters: Any) -> None:
     """Copy consecutive slices of the 1-D ``vec`` into the parameters' arrays (nothing recorded), as
     PyTorch's; the sizes must add up to ``vec``'s length."""
-    if not isinstance(vec, Tensor) or vec.ndim != 1:
-        raise TypeError(f"nn.utils.vector_to_parameters: expected a 1-D Tensor, got "
-                        f"{getattr(vec, 'shape', type(vec).__name__)}")
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"nn.utils.vector_to_parameters: expected a 1-D Tensor, got {type(vec).__name__}")
+    if vec.ndim == 0:   # PyTorch's errors: slicing a 0-d tensor, then viewing a slice of rows as a parameter
+        raise IndexError("nn.utils.vector_to_parameters: expected a 1-D Tensor, got a 0-d one (slice() cannot be "
+                         "applied to a 0-dim tensor)")
+    if vec.ndim != 1:
+        raise InputShapeError(f"nn.utils.vector_to_parameters: expected a 1-D Tensor, got shape {tuple(vec.shape)}")
     tensors = _tensors(parameters, "vector_to_parameters")
     needed = sum(p.numel() for p in tensors)
     if needed != vec.shape[0]:

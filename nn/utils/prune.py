@@ -268,6 +268,7 @@ def _unstructured_mask(amount: int | float, t: Tensor, default_mask: Tensor, sco
     size = t.numel()
     k = _compute_nparams_toprune(amount, size)
     _validate_pruning_amount(k, size)
+    _refuse_bool_count(amount, k)
     mask = default_mask.data.copy()
     if k != 0:
         flat = mask.reshape(-1)
@@ -355,6 +356,7 @@ class RandomStructured(BasePruningMethod):
         _validate_pruning_dim(t, self.dim)
 
         def keep(k: int, size: int) -> Any:   # the smallest of uniform draws go
+            _refuse_bool_count(self.amount, k)
             prob = mg.rand(size, device=t.device).data
             kept = mg.array_module(prob).ones(size, dtype=bool)
             kept[_k_smallest(prob, k)] = False
@@ -550,6 +552,13 @@ def _compute_nparams_toprune(amount: Any, tensor_size: int) -> int:
     return round(amount * tensor_size)
 
 
+def _refuse_bool_count(amount: Any, k: int) -> None:
+    """``amount=True`` (a bool is an int to the checks) as PyTorch's: the methods that pass the count to
+    ``topk``/``kthvalue`` raise its TypeError (``False``, nothing to prune, passes; ``ln_structured`` prunes 1)."""
+    if isinstance(amount, bool) and k:
+        raise TypeError(f"prune: amount={amount} is a bool, not an int (topk(): argument 'k' must be int, not bool)")
+
+
 def _validate_pruning_dim(t: Tensor, dim: int) -> None:
     if dim >= t.ndim:
         raise IndexError(f"Invalid index {dim} for tensor of size {tuple(t.shape)}")
@@ -562,11 +571,18 @@ def _compute_norm(t: Tensor, n: Any, dim: int) -> Any:
     dims.remove(dims[dim])
     a = xp.abs(t.data)
     axes = tuple(dims)
+    if (n in ("fro", "nuc") and len(axes) > 2) or (n == "nuc" and len(axes) < 2):
+        # torch.norm hands these to linalg.matrix_norm, which needs exactly two dims
+        raise RuntimeError(f"prune.LnStructured: the norm n={n!r} of a tensor of shape {tuple(t.shape)} over the "
+                           f"dims {axes}: linalg.matrix_norm: dim must be a 2-tuple")
     if n == "fro":
         n = 2
+    if n == "nuc":   # the sum of the singular values of each slice, a matrix over the two other dims
+        moved = xp.moveaxis(t.data, dim, 0)
+        return xp.linalg.svd(moved, compute_uv=False).sum(axis=-1).astype(a.dtype, copy=False)
     if isinstance(n, str) or not isinstance(n, numbers.Real):
-        raise NotImplementedError(f"prune.LnStructured: the norm n={n!r} is not supported (a number, inf, -inf or "
-                                  "'fro')")
+        raise NotImplementedError(f"prune.LnStructured: the norm n={n!r} is not supported (a number, inf, -inf, "
+                                  "'fro' or 'nuc')")
     if n == float("inf"):
         return a.max(axis=axes)
     if n == float("-inf"):

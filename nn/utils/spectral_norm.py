@@ -89,7 +89,9 @@ class SpectralNorm:
             if isinstance(hook, SpectralNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two spectral_norm hooks on the same parameter {name}")
         fn = SpectralNorm(name, n_power_iterations, dim, eps)
-        weight = module._parameters.get(name)
+        if name not in module._parameters:   # a buffer, a plain or a parametrized tensor: PyTorch's KeyError
+            raise KeyError(f"spectral_norm: '{name}' is not a parameter of {type(module).__name__}")
+        weight = module._parameters[name]
         if weight is None:
             raise ValueError(f"`SpectralNorm` cannot be applied as parameter `{name}` is None")
         with mg.no_grad():

@@ -53,6 +53,9 @@ class WeightNorm:
                 raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
         fn = WeightNorm(name, dim)
         weight = getattr(module, name)
+        if name not in module._parameters:   # a buffer, a plain or a parametrized tensor: PyTorch's KeyError
+            raise KeyError(f"weight_norm: {type(module).__name__}.{name} is a {type(weight).__name__}, not a "
+                           "parameter of the module")
         if not isinstance(weight, Parameter):
             raise TypeError(f"weight_norm: {type(module).__name__}.{name} is a {type(weight).__name__}, not a "
                             "Parameter")
