@@ -575,7 +575,7 @@ def _compute_norm(t: Tensor, n: Any, dim: int) -> Any:
         # torch.norm hands these to linalg.matrix_norm, which needs exactly two dims
         raise RuntimeError(f"prune.LnStructured: the norm n={n!r} of a tensor of shape {tuple(t.shape)} over the "
                            f"dims {axes}: linalg.matrix_norm: dim must be a 2-tuple")
-    if n == "fro":
+    if n == "fro" or n is None:   # torch.norm's p=None: the 2-norm over all the dims given
         n = 2
     if n == "nuc":   # the sum of the singular values of each slice, a matrix over the two other dims
         moved = xp.moveaxis(t.data, dim, 0)

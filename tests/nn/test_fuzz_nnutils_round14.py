@@ -148,3 +148,12 @@ def test_parametrized_weight_then_legacy_weight_norm_raises_torchs_key_error(tor
         assert _torch_error(lambda: torch.nn.utils.weight_norm(theirs)) is KeyError
         with pytest.raises(KeyError, match="weight"):
             nn.utils.weight_norm(ours)
+
+
+def test_ln_structured_n_none_is_the_two_norm_as_torch(torch: Any) -> None:
+    import torch.nn.utils.prune as tp
+    for weight, dim in ((W3, 1), (W4, 0), (W3[:, :, 0], 1)):
+        ours, theirs = _pair(torch, weight)
+        prune.ln_structured(ours, "w", amount=1, n=None, dim=dim)
+        tp.ln_structured(theirs, "w", amount=1, n=None, dim=dim)
+        np.testing.assert_array_equal(ours.w_mask.numpy(), theirs.w_mask.numpy())
