@@ -59,8 +59,9 @@ def _device_arg(device: Any, name: str) -> Device:
 
 
 class SampleDtypeError(TypeError, NotImplementedError):
-    """Samples of a continuous distribution asked for in an integer or bool dtype (``rand``, ``randn``,
-    ``normal``): TypeError here, NotImplementedError (a RuntimeError) as PyTorch's ("not implemented for 'Long'")."""
+    """Samples asked for in a dtype they cannot be drawn in (``rand``, ``randn``, ``normal`` in an integer or bool
+    dtype; ``randint`` in a complex one, ``randperm`` in a bool or complex one): TypeError here,
+    NotImplementedError (a RuntimeError) as PyTorch's ("not implemented for 'Long'")."""
 
 
 def tensor_options(name: str, layout: Any = None, pin_memory: Any = None, device: Any = None) -> None:
@@ -347,8 +348,8 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
                                  f"(step {step})")
     integral = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
     kind = (int64 if integral else get_default_dtype()) if dtype is None else backend.as_dtype(dtype, "arange")
-    if kind.kind == "b":
-        raise NotImplementedError("arange: not implemented for dtype bool (as PyTorch's)")
+    if kind.kind in "bc":
+        raise NotImplementedError(f"arange: not implemented for dtype {kind} (as PyTorch's)")
     for v in (start, end, step):   # PyTorch reads an int bound as an int64 (NumPy would wrap it: values < 0)
         if isinstance(v, (int, numpy.integer)) and not -2**63 <= int(v) < 2**63:
             raise RuntimeError(f"arange: value {v} cannot be converted to type int64 without overflow")
@@ -448,7 +449,7 @@ def exact_integers(dtype: Any, name: str) -> tuple[int, int]:
     if dtype.kind == "f":
         limit = 2 ** (numpy.finfo(dtype).nmant + 1)
         return -limit, limit
-    raise TypeError(f"{name}: cannot draw integers of dtype {dtype} (integer, float or bool dtypes only)")
+    raise SampleDtypeError(f"{name}: cannot draw integers of dtype {dtype} (integer, float or bool dtypes only)")
 
 
 def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: Any = None, out: Any = None,

@@ -12,6 +12,10 @@ is returned. PyTorch's rules:
   (``mm``, ``gather``, ``sort`` …: ``"exact"``), and ``sum``/``cumsum`` accumulate in ``out``'s dtype;
 * no autograd: under grad mode an input or ``out`` that requires grad raises PyTorch's error, and ``out``
   never becomes part of a graph;
+* ``out`` may not share memory with an input in a way PyTorch refuses (``inputs=``): elementwise ops, sorts and
+  scans take ``out`` that is exactly an input (``mg.exp(x, out=x)``) but not one that partly overlaps it
+  (``mg.add(x, x[0], out=x)``, ``out=x`` with ``x.T`` as input); ``cat``, ``gather``, ``take`` … take no overlap at
+  all (``overlap="any"``). Views that are not dense (a column of a matrix) are not checked, as PyTorch's;
 * the write bumps ``out``'s version counter, as an in-place op does, so a backward that saved ``out``'s old
   values refuses to run.
 
@@ -54,13 +58,63 @@ def creation_args(name: str, out: Any, dtype: Any, device: Any) -> tuple[Any, An
     return out.dtype, out.device if device is None else device
 
 
-def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool = True) -> Any:
+OVERLAP_ERROR = ("{name}(): unsupported operation: some elements of the input tensor (shape {input}) and the "
+                 "written-to tensor (out, shape {out}) refer to a single memory location. Please clone() the tensor "
+                 "before performing the operation.")
+
+
+def _dense_span(a: Any) -> tuple[int, int] | None:
+    """``(first byte, past last byte)`` of an array whose elements fill that range once each (PyTorch's
+    "non-overlapping and dense"), else None (PyTorch does not check those)."""
+    if a.size == 0:
+        return None
+    expected = a.itemsize
+    for stride, n in sorted((s, n) for n, s in zip(a.shape, a.strides) if n != 1):
+        if stride != expected:
+            return None
+        expected *= n
+    interface = getattr(a, "__cuda_array_interface__", None)   # CuPy's; NumPy's otherwise
+    begin = (interface if interface is not None else a.__array_interface__)["data"][0]
+    return begin, begin + a.size * a.itemsize
+
+
+def _layout(a: Any) -> tuple:
+    return tuple((n, s) for n, s in zip(a.shape, a.strides) if n != 1)
+
+
+def _check_overlap(name: str, out: Tensor, inputs: Any, overlap: str, resized: bool) -> None:
+    """PyTorch's memory-overlap checks of ``out`` against each Tensor in ``inputs`` (nested lists too):
+    ``"partial"`` refuses an input that shares some but not exactly all of out's elements, ``"any"`` refuses
+    any sharing (``out`` being an input included). A ``resized`` out gets new memory: only being an input counts."""
+    span = _dense_span(out.data)
+    for value in inputs:
+        if isinstance(value, (list, tuple)):
+            _check_overlap(name, out, value, overlap, resized)
+            continue
+        if not isinstance(value, Tensor):
+            continue
+        if value is out:
+            clash = overlap == "any"
+        elif resized:
+            continue
+        else:
+            other = _dense_span(value.data)
+            if span is None or other is None or not (span[0] < other[1] and other[0] < span[1]):
+                continue
+            clash = overlap == "any" or span != other or _layout(out.data) != _layout(value.data)
+        if clash:
+            raise RuntimeError(OVERLAP_ERROR.format(name=name, input=value.shape, out=out.shape))
+
+
+def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool = True, inputs: Any = (),
+              overlap: str = "partial") -> Any:
     """Copy ``result`` (a Tensor, or a ``(values, indices)`` named tuple written into a pair of tensors) into
     ``out`` and return ``out`` (a pair: the same named tuple type holding out's two tensors).
 
     ``dtypes`` says which result dtypes ``out`` takes: ``"cast"`` (those an in-place op can write:
     ``dtypes.can_cast``) or ``"exact"`` (only its own). ``warn=False``: resize without PyTorch's warning, as
-    its creation functions but ``arange`` do.
+    its creation functions but ``arange`` do. ``inputs``: the op's tensors (lists of them too) that ``out``
+    may not overlap, PyTorch's way (``overlap``: ``"partial"`` or ``"any"``: see the module's docstring).
     """
     if isinstance(result, tuple):
         if not (isinstance(out, (tuple, list)) and len(out) == len(result)):
@@ -81,6 +135,9 @@ def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool
                                 f"out (shape {target.shape})")
         if value.device != target.device:
             raise ValueError(f"{name}(): out is on {target.device} but the result is on {value.device}")
+    for value, target in pairs:
+        if inputs:
+            _check_overlap(name, target, inputs, overlap, resized=target.shape != value.shape)
     for value, target in pairs:
         _write(name, value, target, warn)
     return type(result)(*targets) if isinstance(result, tuple) else out

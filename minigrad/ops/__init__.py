@@ -284,7 +284,8 @@ def where(condition: Any, input: Any = _ONE_ARGUMENT, other: Any = _ONE_ARGUMENT
     if out is not None:
         if input is _ONE_ARGUMENT and other is _ONE_ARGUMENT:
             raise TypeError("where(): out= is not taken with the condition alone (as torch.where(condition))")
-        return write_out("where", where(condition, input, other), out, "exact")
+        return write_out("where", where(condition, input, other), out, "exact",
+                         inputs=(condition, input, other))
     if input is _ONE_ARGUMENT and other is _ONE_ARGUMENT:
         return index.nonzero(condition, as_tuple=True)
     if input is _ONE_ARGUMENT or other is _ONE_ARGUMENT:

@@ -283,7 +283,7 @@ def take(input: Tensor, index: Any, *, out: Any = None) -> Tensor:  # noqa: A002
     shape. Repeated indices accumulate their gradients (torch.take). ``out=``: written into that tensor, of x's
     dtype."""
     if out is not None:
-        return write_out("take", take(input, index), out, "exact")
+        return write_out("take", take(input, index), out, "exact", inputs=(input, index), overlap="any")
     x = tensor_arg(input, "take")
     data = index_data(index, "take")
     if data.dtype != "int64":   # PyTorch's take reads int64 only (a uint8 index would be read as a mask here)

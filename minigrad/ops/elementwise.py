@@ -586,7 +586,7 @@ def sub(a: Any, b: Any) -> Tensor:
 def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """a * b with broadcasting; ``out=``: written into that tensor (minigrad/outputs.py), as every ``out=`` here."""
     if out is not None:
-        return write_out("mul", Mul()(input, other), out)
+        return write_out("mul", Mul()(input, other), out, inputs=(input, other))
     return Mul()(input, other)
 
 
@@ -613,7 +613,7 @@ def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:  # n
     (``2 ** -1 == 0``); a bool tensor to a Python int is computed in int64, as PyTorch's.
     """
     if out is not None:
-        return write_out("pow", power_operator(input, exponent), out)
+        return write_out("pow", power_operator(input, exponent), out, inputs=(input, exponent))
     return power_operator(input, exponent)
 
 
@@ -640,21 +640,21 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
 def exp(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """e ** x elementwise."""
     if out is not None:
-        return write_out("exp", Exp()(_floating(input)), out)
+        return write_out("exp", Exp()(_floating(input)), out, inputs=(input,))
     return Exp()(_floating(input))
 
 
 def log(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Natural logarithm elementwise."""
     if out is not None:
-        return write_out("log", Log()(_floating(input)), out)
+        return write_out("log", Log()(_floating(input)), out, inputs=(input,))
     return Log()(_floating(input))
 
 
 def tanh(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Hyperbolic tangent elementwise."""
     if out is not None:
-        return write_out("tanh", Tanh()(_floating(input)), out)
+        return write_out("tanh", Tanh()(_floating(input)), out, inputs=(input,))
     return Tanh()(_floating(input))
 
 
@@ -671,7 +671,7 @@ def relu(input: Tensor) -> Tensor:  # noqa: A002
 def abs(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002, A001 - the op's name
     """|x| elementwise (gradient 0 at 0)."""
     if out is not None:
-        return write_out("abs", Abs()(input), out, "exact")
+        return write_out("abs", Abs()(input), out, "exact", inputs=(input,))
     return Abs()(input)
 
 
@@ -683,7 +683,7 @@ def abs_operator(x: Tensor) -> Tensor:
 def sqrt(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Square root elementwise."""
     if out is not None:
-        return write_out("sqrt", Sqrt()(_floating(input)), out)
+        return write_out("sqrt", Sqrt()(_floating(input)), out, inputs=(input,))
     return Sqrt()(_floating(input))
 
 
@@ -693,7 +693,7 @@ def clip(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None 
     Shapes: x, min and max broadcast together, as ``numpy.clip``; the result has the broadcast shape.
     """
     if out is not None:
-        return write_out("clamp", clip(input, min, max), out, "exact")
+        return write_out("clamp", clip(input, min, max), out, "exact", inputs=(input, min, max))
     x = input
     if min is None and max is None:
         raise ShapeMismatchError("clip: give at least one of min and max")
@@ -722,7 +722,7 @@ def _number_bound(bound: Any, x: Any) -> Any:
 def maximum(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Elementwise maximum with broadcasting."""
     if out is not None:
-        return write_out("maximum", Maximum()(input, other), out)
+        return write_out("maximum", Maximum()(input, other), out, inputs=(input, other))
     return Maximum()(input, other)
 
 

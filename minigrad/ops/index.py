@@ -210,7 +210,8 @@ def masked_select(input: Tensor, mask: Any, *, out: Any = None) -> Tensor:  # no
     """The elements of ``x`` where the bool ``mask`` is True (both broadcast together), as a 1-D tensor (``out=``:
     written into that tensor, of x's dtype)."""
     if out is not None:
-        return write_out("masked_select", masked_select(input, mask), out, "exact")
+        return write_out("masked_select", masked_select(input, mask), out, "exact", inputs=(input, mask),
+                         overlap="any")
     x = tensor_arg(input, "masked_select")
     mask = tensor_arg(mask, "masked_select")
     if mask.dtype != bool:

@@ -213,7 +213,7 @@ def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None =
     into that tensor (minigrad/outputs.py).
     """
     if out is not None:
-        return write_out("cat", cat(tensors, dim, axis=axis), out)
+        return write_out("cat", cat(tensors, dim, axis=axis), out, inputs=tensors, overlap="any")
     tensors = _as_list(tensors, "concat")
     zero_d = next((i for i, t in enumerate(tensors) if t.ndim == 0), None)
     if zero_d is not None:   # checked before the dim, as PyTorch; NumPy's own error is an IndexError naming a tuple
@@ -242,7 +242,7 @@ def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None
           out: Tensor | None = None) -> Tensor:
     """Join same-shape tensors along a new ``dim`` (0 by default); ``out=`` as :func:`cat`'s."""
     if out is not None:
-        return write_out("stack", stack(tensors, dim, axis=axis), out)
+        return write_out("stack", stack(tensors, dim, axis=axis), out, inputs=tensors, overlap="any")
     tensors = _as_list(tensors, "stack")
     ndim = getattr(tensors[0], "ndim", 0)
     a = one_axis(dim_or_axis("stack", dim, axis, 0), ndim + 1, "stack")

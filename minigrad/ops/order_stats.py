@@ -71,7 +71,8 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
     docstring). The gradient goes to the picked element.
     """
     if out is not None:
-        return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact")
+        return write_out("kthvalue", kthvalue(input, k, dim, keepdim), out, "exact", inputs=(input,),
+                         overlap="any")
     x = _real(input, "kthvalue")
     k = int_arg(k, "kthvalue", "k")
     keep = flag(keepdim, "kthvalue", "keepdim")

@@ -88,7 +88,7 @@ def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = int
     n = count_arg(n, "randperm", "n")
     dtype = backend.as_dtype(dtype, "randperm")
     if dtype.kind not in "iuf":
-        raise TypeError(f"randperm: not implemented for dtype {dtype} (integer or float dtypes)")
+        raise SampleDtypeError(f"randperm: not implemented for dtype {dtype} (integer or float dtypes)")
     if n - 1 > exact_integers(dtype, "randperm")[1]:   # a cast would wrap or round, as PyTorch refuses
         raise ValueError(f"randperm: n = {n} is too large for dtype {dtype} (values up to n - 1 must fit)")
     requires_grad = requires_grad is not None and as_bool(requires_grad, "randperm", "requires_grad")
@@ -169,6 +169,8 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None, out: Any =
         if p is not None:
             raise TypeError("bernoulli(): out= is taken only without p (bernoulli(input, *, generator, out)), "
                             "as PyTorch's")
+        if isinstance(out, Tensor) and out.dtype.kind == "c":
+            raise NotImplementedError(f"bernoulli(): not implemented for an out of dtype {out.dtype} (as PyTorch's)")
         values = bernoulli(input, generator=generator)
         if isinstance(out, Tensor) and out.dtype != values.dtype:   # 0s and 1s in out's dtype, as PyTorch draws
             values = Tensor._make(values.data.astype(out.dtype), False, None, 0)

@@ -459,6 +459,12 @@ def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest
     return op(x)
 
 
+def _out_dtypes(dim: Any, other: Any) -> str:
+    """max/min's out= rule: values along a dim need out of their own dtype; the elementwise form
+    (``max(a, b)``, ``max(a, other=b)``) casts into out as torch.maximum does."""
+    return "cast" if other is not None or isinstance(dim, Tensor) else "exact"
+
+
 def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A002, A001
         keepdims: bool | None = None, other: Tensor | None = None, out: Any = None) -> Any:
     """The maximum: of all elements (no dim), ``(values, indices)`` along ``dim``, values along ``axis=``.
@@ -469,7 +475,8 @@ def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     ``out=``: a ``(values, indices)`` pair of tensors along ``dim``, else one tensor (minigrad/outputs.py).
     """
     if out is not None:
-        return write_out("max", _extreme(input, dim, keepdim, axis, keepdims, False, other), out, "exact")
+        return write_out("max", _extreme(input, dim, keepdim, axis, keepdims, False, other), out,
+                         _out_dtypes(dim, other), inputs=(input, dim, other))
     return _extreme(input, dim, keepdim, axis, keepdims, False, other)
 
 
@@ -478,7 +485,8 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     """The minimum; the same conventions as :func:`max`: x (*) → () with no dim, ``(values, indices)`` with
     ``dim`` removed (kept as 1 with ``keepdim``), or the elementwise minimum with a Tensor ``other``."""
     if out is not None:
-        return write_out("min", _extreme(input, dim, keepdim, axis, keepdims, True, other), out, "exact")
+        return write_out("min", _extreme(input, dim, keepdim, axis, keepdims, True, other), out,
+                         _out_dtypes(dim, other), inputs=(input, dim, other))
     return _extreme(input, dim, keepdim, axis, keepdims, True, other)
 
 

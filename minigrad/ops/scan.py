@@ -157,9 +157,11 @@ def cumsum(input: Tensor, dim: Any = NOT_GIVEN, *, dtype: Any = None, axis: Any 
     dtype, as torch's (x cast first); an explicit ``dtype`` must be out's."""
     if out is not None:
         dtype = getattr(out, "dtype", None) if dtype is None else dtype
-        return write_out("cumsum", cumsum(input, dim, dtype=dtype, axis=axis), out, "exact")
+        return write_out("cumsum", cumsum(input, dim, dtype=dtype, axis=axis), out, "exact", inputs=(input,))
     x = tensor_arg(input, "cumsum")
     x = astype(x, dtype) if dtype is not None else _integer_result(x)
+    if x.dtype.kind == "b":   # only through dtype= or a bool out=: bool inputs sum as int64
+        raise NotImplementedError("cumsum: not implemented for dtype bool (as PyTorch's)")
     a = _scan_axis(x, dim, axis, "cumsum")
     return CumSum(a)(x) if a is not None else x + 0
 

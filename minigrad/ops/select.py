@@ -152,7 +152,8 @@ def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False,  #
     """``x`` picked along ``dim`` at ``index`` (an int tensor with x's number of dims), as torch.gather;
     ``out=``: written into that tensor, of x's dtype (minigrad/outputs.py)."""
     if out is not None:
-        return write_out("gather", gather(input, dim, index, sparse_grad=sparse_grad), out, "exact")
+        return write_out("gather", gather(input, dim, index, sparse_grad=sparse_grad), out, "exact",
+                         inputs=(input,), overlap="any")
     if sparse_grad:
         raise unsupported("gather", "sparse_grad=True", "minigrad has no sparse tensors: the gradient is dense")
     x = tensor_arg(input, "gather")
@@ -245,7 +246,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     elements. x: (..., n, ...) → values, indices: (..., k, ...). ``out=``: a (values, indices) pair of tensors.
     """
     if out is not None:
-        return write_out("topk", topk(input, k, dim, largest, sorted), out, "exact")
+        return write_out("topk", topk(input, k, dim, largest, sorted), out, "exact", inputs=(input,))
     x = tensor_arg(input, "topk")
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error("topk", x.dtype, runtime=True)
@@ -301,7 +302,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     if axis is not NOT_GIVEN:
         return _numpy_sorted("sort", input, dim, axis, descending, out, values=True)
     if out is not None:
-        return write_out("sort", sort(input, dim, descending, stable), out, "exact")
+        return write_out("sort", sort(input, dim, descending, stable), out, "exact", inputs=(input,))
     x = tensor_arg(input, "sort")
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error("sort", x.dtype, runtime=True)
@@ -348,7 +349,8 @@ def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = No
     """The slices of ``x`` at the 1-D int ``index`` along ``dim``; repeated indices accumulate gradients.
     ``out=``: written into that tensor, of x's dtype (minigrad/outputs.py)."""
     if out is not None:
-        return write_out("index_select", index_select(input, dim, index), out, "exact")
+        return write_out("index_select", index_select(input, dim, index), out, "exact",
+                         inputs=(input, index), overlap="any")
     x = tensor_arg(input, "index_select")
     axis = one_axis(dim, max(x.ndim, 1), "index_select")
     data = index.data if isinstance(index, Tensor) else backend.numpy.asarray(index)

@@ -188,7 +188,7 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out
     ``dim=None``, ``keepdim=True`` keeps every dim as 1). Ties share the gradient, as amin/amax.
     """
     if out is not None:
-        return write_out("aminmax", aminmax(input, dim=dim, keepdim=keepdim), out, "exact")
+        return write_out("aminmax", aminmax(input, dim=dim, keepdim=keepdim), out, "exact", inputs=(input,))
     x = tensor_arg(input, "aminmax")
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error("aminmax", x.dtype)
