@@ -90,9 +90,9 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
     else:
         start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
         dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "linspace")
-        if dtype.kind == "b":
+        if dtype.kind == "b" and steps > 1:   # 0 or 1 step: start as a bool, as PyTorch's
             raise NotImplementedError("linspace: not implemented for dtype bool (as PyTorch's)")
-        values = linspace_arrays(numpy, start, end, steps, dtype)
+        values = linspace_arrays(numpy, start, end, steps, numpy.dtype(numpy.float64) if dtype.kind == "b" else dtype)
     return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
 
 

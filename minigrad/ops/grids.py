@@ -48,7 +48,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: A
                                                                            (base, "base")))
     steps = count_arg(steps, "logspace", "steps")
     dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "logspace")
-    if dtype.kind == "b":
+    if dtype.kind == "b" and steps > 1:   # 0 or 1 step: base**start as a bool, as PyTorch's
         raise NotImplementedError("logspace: not implemented for dtype bool (as PyTorch's)")
     if steps > 1 and dtype.kind in "iu":   # PyTorch truncates the ends first
         start, end = math.trunc(start), math.trunc(end)

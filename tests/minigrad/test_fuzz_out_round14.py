@@ -155,3 +155,24 @@ def test_bool_inputs_still_cumsum_to_int64() -> None:
     got = mg.cumsum(mg.tensor([True, False, True]), 0)
     expected = torch.cumsum(torch.tensor([True, False, True]), 0)
     assert str(got.dtype) == "int64" and got.numpy().tolist() == expected.tolist()
+
+
+SINGLE_STEP_BOOL = {
+    "linspace_out": lambda T: T.linspace(3, 1, 1, out=T.zeros(1, dtype=T.bool)),
+    "linspace_zero_start_out": lambda T: T.linspace(0, 1, 1, out=T.zeros(1, dtype=T.bool)),
+    "logspace_out": lambda T: T.logspace(-5, 1, 1, out=T.zeros(1, dtype=T.bool)),
+    "linspace_dtype": lambda T: T.linspace(0.5, 1, 1, dtype=T.bool),
+    "linspace_no_steps": lambda T: T.linspace(0, 1, 0, dtype=T.bool),
+    "logspace_base_0": lambda T: T.logspace(1, 1, 1, base=0.0, dtype=T.bool),
+}
+
+
+@pytest.mark.parametrize("name", list(SINGLE_STEP_BOOL))
+def test_linspace_logspace_of_one_step_fill_a_bool_out_as_torch(name: str) -> None:
+    expected, got = SINGLE_STEP_BOOL[name](torch), SINGLE_STEP_BOOL[name](mg)
+    assert str(got.dtype) == "bool" and got.numpy().tolist() == expected.tolist()
+    for lib in (torch, mg):   # more steps still raise, as torch's
+        with pytest.raises(NotImplementedError):
+            lib.linspace(0, 1, 2, out=lib.zeros(2, dtype=lib.bool))
+        with pytest.raises(NotImplementedError):
+            lib.logspace(0, 1, 2, dtype=lib.bool)
