@@ -358,6 +358,10 @@ def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized
         if leave_parametrized:
             with mg.no_grad():
                 value = getattr(module, tensor_name)
+            if value.dtype != original.dtype:   # PyTorch's set_ refuses: the original keeps its dtype
+                raise RuntimeError(f"remove_parametrizations: cannot leave '{tensor_name}' parametrized: its "
+                                   f"parametrized value is {value.dtype}, the original {original.dtype} (an "
+                                   "unsafe parametrization changed the dtype); pass leave_parametrized=False")
             _set(original, value)
     elif leave_parametrized:
         value = getattr(module, tensor_name)   # with grad: whether any original requires it

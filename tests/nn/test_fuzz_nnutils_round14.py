@@ -157,3 +157,31 @@ def test_ln_structured_n_none_is_the_two_norm_as_torch(torch: Any) -> None:
         prune.ln_structured(ours, "w", amount=1, n=None, dim=dim)
         tp.ln_structured(theirs, "w", amount=1, n=None, dim=dim)
         np.testing.assert_array_equal(ours.w_mask.numpy(), theirs.w_mask.numpy())
+
+
+@pytest.mark.parametrize("buffer", [False, True])
+def test_remove_parametrizations_after_an_unsafe_dtype_change_raises_like_torch(torch: Any, buffer: bool) -> None:
+    import torch.nn.utils.parametrize as tparam
+
+    class ToDouble(nn.Module):
+        def forward(self, x: mg.Tensor) -> mg.Tensor:
+            return x.double()
+
+    class TorchToDouble(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x.double()
+
+    ours, theirs = nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    name = "buf" if buffer else "weight"
+    if buffer:
+        ours.register_buffer("buf", mg.ones(2))
+        theirs.register_buffer("buf", torch.ones(2))
+    nn.utils.parametrize.register_parametrization(ours, name, ToDouble(), unsafe=True)
+    tparam.register_parametrization(theirs, name, TorchToDouble(), unsafe=True)
+    assert _torch_error(lambda: tparam.remove_parametrizations(theirs, name)) is RuntimeError
+    with pytest.raises(RuntimeError, match="leave_parametrized=False"):
+        nn.utils.parametrize.remove_parametrizations(ours, name)
+    assert str(getattr(ours, name).dtype) == "float64"   # still parametrized
+    nn.utils.parametrize.remove_parametrizations(ours, name, leave_parametrized=False)
+    tparam.remove_parametrizations(theirs, name, leave_parametrized=False)
+    assert str(getattr(ours, name).dtype) == "float32" and getattr(theirs, name).dtype == torch.float32
