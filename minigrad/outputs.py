@@ -136,11 +136,25 @@ def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool
         if value.device != target.device:
             raise ValueError(f"{name}(): out is on {target.device} but the result is on {value.device}")
     for value, target in pairs:
+        if target.shape != value.shape:
+            _check_resizable(name, target, value.shape)
         if inputs:
             _check_overlap(name, target, inputs, overlap, resized=target.shape != value.shape)
     for value, target in pairs:
         _write(name, value, target, warn)
     return type(result)(*targets) if isinstance(result, tuple) else out
+
+
+def _check_resizable(name: str, out: Tensor, shape: tuple) -> None:
+    """PyTorch resizes ``out`` inside its storage, so a tensor sharing that memory (out's base, or a view of
+    out) sees the result; minigrad gives a resized out memory of its own, so it refuses rather than differ."""
+    shared = getattr(out, "_view", None) or any(
+        view is not None and view.data.size for view in (ref() for ref in getattr(out, "_views", None) or ()))
+    if shared:
+        raise RuntimeError(f"{name}(): out (shape {out.shape}) shares its memory with another tensor (it is a view, "
+                           f"or has views) and would be resized to {shape}; PyTorch would write the result into that "
+                           f"shared memory, which minigrad does not do: pass an out of shape {shape}, or one that "
+                           "shares no memory")
 
 
 def _write(name: str, value: Tensor, out: Tensor, warn: bool) -> None:

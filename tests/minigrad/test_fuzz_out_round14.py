@@ -176,3 +176,33 @@ def test_linspace_logspace_of_one_step_fill_a_bool_out_as_torch(name: str) -> No
             lib.linspace(0, 1, 2, out=lib.zeros(2, dtype=lib.bool))
         with pytest.raises(NotImplementedError):
             lib.logspace(0, 1, 2, dtype=lib.bool)
+
+
+RESIZED_SHARED = {
+    "out_a_row": lambda T, big: T.exp(T.zeros(2, 2), out=big[0]),
+    "out_transposed": lambda T, big: T.add(T.ones(5), 1, out=big.T),
+    "out_with_a_view": lambda T, big: (lambda view: T.exp(T.zeros(2, 2), out=big))(big[0]),
+}
+
+
+@pytest.mark.filterwarnings("ignore:An output with one or more elements was resized")
+@pytest.mark.parametrize("name", list(RESIZED_SHARED))
+def test_resizing_an_out_that_shares_memory_refuses_where_torch_writes_into_it(name: str) -> None:
+    """PyTorch resizes out inside its storage, so the base (or view) sees the result: a silent difference if
+    minigrad gave out new memory, so it raises."""
+    before = torch.zeros(3, 4)
+    RESIZED_SHARED[name](torch, before)
+    assert before.abs().sum() > 0   # torch wrote into the shared memory
+    with pytest.raises(RuntimeError, match="shares its memory with another tensor"):
+        RESIZED_SHARED[name](mg, mg.zeros(3, 4))
+
+
+def test_resizing_an_out_whose_views_are_gone_or_empty_works() -> None:
+    out = mg.zeros(3, 4)
+    assert float(out[0].sum()) == 0   # a view made and dropped
+    empty = mg.zeros(0)
+    view_of_empty = empty[:0]
+    assert mg.exp(mg.zeros(2, 2), out=empty) is empty and view_of_empty.shape == (0,)
+    with pytest.warns(UserWarning, match="was resized"):
+        assert mg.exp(mg.zeros(2, 2), out=out) is out
+    np.testing.assert_array_equal(out.numpy(), np.ones((2, 2)))
