@@ -374,7 +374,7 @@ def atan2(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # no
     """The angle of the point (b, a) in radians, in (-π, π] (torch.atan2(input=a, other=b)); ``out=``: written
     into that tensor (minigrad/outputs.py)."""
     if out is not None:
-        return write_out("atan2", atan2(input, other), out)
+        return write_out("atan2", atan2(input, other), out, inputs=(input, other))
     refuse_complex("atan2", input, other, order=False)   # a Python complex too: PyTorch's NotImplementedError
     a, b = _pair(input, other, "atan2")
     a, b = _floating_pair(a, b, "atan2")
@@ -458,7 +458,8 @@ def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> 
     |weight| >= 0.5: ``end + (weight - 1) * (end - start)``); gradients to all three. ``out=``: written into
     that tensor (minigrad/outputs.py), of the result's very dtype when ``weight`` is a tensor, as torch's."""
     if out is not None:
-        return write_out("lerp", lerp(input, end, weight), out, "exact" if isinstance(weight, Tensor) else "cast")
+        return write_out("lerp", lerp(input, end, weight), out, "exact" if isinstance(weight, Tensor) else "cast",
+                         inputs=(input, end, weight))
     start = tensor_arg(input, "lerp")
     if start.dtype.kind not in "fc":
         # PyTorch's one integer/bool case: end of start's very dtype, weight a 0-d float tensor, whose dtype wins

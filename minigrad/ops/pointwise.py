@@ -222,7 +222,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None, out: Tensor
     integers integer and have a zero gradient. ``out=``: written into that tensor (minigrad/outputs.py).
     """
     if out is not None:
-        return write_out("div", div(input, other, rounding_mode=rounding_mode), out)
+        return write_out("div", div(input, other, rounding_mode=rounding_mode), out, inputs=(input, other))
     a, b = _numbers_as_tensor(input, other), other
     if rounding_mode is None:
         return elementwise.div(a, b)
@@ -286,7 +286,7 @@ def add(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
     if deprecated:
         other, alpha = _scale_first("add", other, (), deprecated, alpha, "alpha")
     if out is not None:
-        return write_out("add", add(input, other, alpha=alpha), out)
+        return write_out("add", add(input, other, alpha=alpha), out, inputs=(input, other))
     input = _numbers_as_tensor(input, other)  # noqa: A001
     return elementwise.add(input, _scaled(other, _alpha(alpha, input, other, "add"), input))
 
@@ -297,7 +297,7 @@ def sub(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
     if deprecated:
         other, alpha = _scale_first("sub", other, (), deprecated, alpha, "alpha")
     if out is not None:
-        return write_out("sub", sub(input, other, alpha=alpha), out)
+        return write_out("sub", sub(input, other, alpha=alpha), out, inputs=(input, other))
     input = _numbers_as_tensor(input, other)  # noqa: A001
     elementwise.refuse_bool_subtraction(input, other)
     return elementwise.sub(input, _scaled(other, _alpha(alpha, input, other, "sub"), input))
@@ -421,7 +421,8 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     the scaled product; the same values either way. ``deprecated``: the last tensor of PyTorch's deprecated
     ``addcmul(input, value, tensor1, tensor2)``."""
     if out is not None:
-        return write_out("addcmul", addcmul(input, tensor1, tensor2, *deprecated, value=value), out)
+        return write_out("addcmul", addcmul(input, tensor1, tensor2, *deprecated, value=value), out,
+                         inputs=(input, tensor1, tensor2, *deprecated))
     if deprecated:
         tensor1, tensor2, value = _scale_first("addcmul", tensor1, (tensor2,), deprecated, value, "value")
     if (type(value) is int and value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor)

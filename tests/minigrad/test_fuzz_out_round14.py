@@ -40,6 +40,12 @@ def _long(lib: Any, *shape: int) -> Any:
 # out partly overlapping an input (or, for "any", sharing memory with it at all): PyTorch refuses
 REFUSED = {
     "mul_transposed": lambda T, x, y, i, b: T.mul(x.T, y, out=x),
+    "add_transposed": lambda T, x, y, i, b: T.add(x, x.T, out=x),
+    "sub_transposed": lambda T, x, y, i, b: T.sub(x.T, y, out=x),
+    "div_transposed": lambda T, x, y, i, b: T.div(x.T, y, out=x),
+    "addcmul_transposed": lambda T, x, y, i, b: T.addcmul(y, x.T, y, out=x),
+    "atan2_transposed": lambda T, x, y, i, b: T.atan2(x.T, y, out=x),
+    "lerp_transposed": lambda T, x, y, i, b: T.lerp(x.T, y, 0.5, out=x),
     "exp_transposed": lambda T, x, y, i, b: T.exp(x.T, out=x),
     "sqrt_shifted": lambda T, x, y, i, b: T.sqrt(x.reshape(9)[1:4], out=x[0]),
     "pow_0d": lambda T, x, y, i, b: T.pow(x, x[0, 0], out=x),
