@@ -335,16 +335,23 @@ class AsType(Function):
 
     def forward(self, x: Any) -> Any:
         self.in_dtype = x.dtype
-        return x.astype(self.dtype)
+        return _quiet_cast(x, self.dtype)
 
     def backward(self, gy: Any) -> Any:
-        return gy.astype(self.in_dtype)
+        return _quiet_cast(gy, self.in_dtype)
 
     complex_grad = True   # complex values: see autograd.engine._complex_gate
 
     def complex_backward(self, gy: Any) -> Any:
         """To a real input from a complex output: the real part of the gradient, as PyTorch."""
-        return (gy.real if gy.dtype.kind == "c" and self.in_dtype.kind != "c" else gy).astype(self.in_dtype)
+        return _quiet_cast(gy.real if gy.dtype.kind == "c" and self.in_dtype.kind != "c" else gy, self.in_dtype)
+
+
+def _quiet_cast(array: Any, dtype: Any) -> Any:
+    """``array.astype(dtype)`` (same shape) without NumPy's RuntimeWarnings for NaN, inf or out-of-range values
+    (float64 1e40 to float32 is inf, NaN to int64 is -2**63 on x86), which PyTorch's casts do not give."""
+    with backend.errstate(backend.array_module(array), invalid="ignore", over="ignore"):
+        return array.astype(dtype)
 
 
 class ToDevice(Function):
