@@ -433,18 +433,27 @@ class Tensor:
     def stride(self, dim: int | None = None) -> Any:
         """The strides in elements (NumPy's byte strides / itemsize): a tuple, or one int for ``dim``.
 
-        NumPy's may be negative (a flipped view), which a PyTorch stride never is.
+        NumPy's may be negative (a flipped view), which a PyTorch stride never is. A size-1 dim NumPy gives a 0
+        stride (``x[None]``, a new dim of ``expand``) reads as PyTorch's unsqueeze gives it: the next dim's
+        ``stride * size``, or 1 for the last dim.
         """
-        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        strides = [s // self.data.itemsize for s in self.data.strides]
+        shape = self.data.shape
+        for d in reversed(range(len(strides))):
+            if shape[d] == 1 and strides[d] == 0:
+                strides[d] = 1 if d == len(strides) - 1 else strides[d + 1] * shape[d + 1]
+        strides = tuple(strides)
         if dim is None:
             return strides
         return strides[self._dim(dim, "stride")]
 
     def storage_offset(self) -> int:
         """How many elements this tensor's first element lies past the start of the memory it views."""
-        base = self.data
-        while backend.is_array(base.base):
-            base = base.base
+        base, parent = self.data, self.data.base
+        while parent is not None:   # NumPy's as_strided (unfold) puts a non-array wrapper between a view and its base
+            if backend.is_array(parent):
+                base = parent
+            parent = getattr(parent, "base", None)
         return (_address(self.data) - _address(base)) // self.data.itemsize
 
     def data_ptr(self) -> int:

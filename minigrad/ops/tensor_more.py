@@ -440,6 +440,17 @@ def _output_nr(self: Tensor) -> int:
     return int(self._index)
 
 
+def _is_set_to(self: Tensor, tensor: Any) -> bool:
+    """Whether ``tensor`` views the same memory as this one with the same storage offset, shape and strides
+    (Tensor.is_set_to): ``x.is_set_to(x[:])`` is True, ``x.is_set_to(x.clone())`` or ``x.is_set_to(x.t())`` False."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"is_set_to(): argument 'tensor' (position 1) must be Tensor, not {type(tensor).__name__}")
+    return (self.device == tensor.device
+            and _untyped_storage(self).data_ptr() == _untyped_storage(tensor).data_ptr()
+            and self.storage_offset() == tensor.storage_offset() and tuple(self.shape) == tuple(tensor.shape)
+            and self.stride() == tensor.stride())
+
+
 def _dim_order(self: Tensor, *, ambiguity_check: Any = False) -> tuple:
     """The dims from outermost to innermost in memory (Tensor.dim_order): ``(0, 1, 2, 3)`` contiguous,
     ``(0, 2, 3, 1)`` channels-last; ties (size-1 dims, equal strides) keep PyTorch's order.
@@ -556,4 +567,5 @@ METHODS.update({
     "untyped_storage": _untyped_storage, "storage": _typed_storage, "record_stream": _record_stream,
     "as_subclass": _as_subclass, "output_nr": property(_output_nr, doc=_output_nr.__doc__),
     "dim_order": _dim_order, "as_strided_": _as_strided_, "resize": _resize, "resize_as": _resize_as,
+    "is_set_to": _is_set_to,
 })
