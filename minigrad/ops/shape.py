@@ -335,7 +335,12 @@ class AsType(Function):
 
     def forward(self, x: Any) -> Any:
         self.in_dtype = x.dtype
-        return _quiet_cast(x, self.dtype)
+        out = _quiet_cast(x, self.dtype, "C")
+        if x.flags.c_contiguous:
+            return out
+        # PyTorch's preserve_format, as clone's: a transposed or permuted input keeps its order of strides and a
+        # broadcast one becomes C order (NumPy's order="K" gives (4, 3) expanded from (1, 3) strides (1, 4))
+        return _memory_format.lay_out(out, _memory_format.preserve_format, "to", x)
 
     def backward(self, gy: Any) -> Any:
         return _quiet_cast(gy, self.in_dtype)
@@ -347,11 +352,11 @@ class AsType(Function):
         return _quiet_cast(gy.real if gy.dtype.kind == "c" and self.in_dtype.kind != "c" else gy, self.in_dtype)
 
 
-def _quiet_cast(array: Any, dtype: Any) -> Any:
-    """``array.astype(dtype)`` (same shape) without NumPy's RuntimeWarnings for NaN, inf or out-of-range values
-    (float64 1e40 to float32 is inf, NaN to int64 is -2**63 on x86), which PyTorch's casts do not give."""
+def _quiet_cast(array: Any, dtype: Any, order: str = "K") -> Any:
+    """``array.astype(dtype, order=order)`` (same shape) without NumPy's RuntimeWarnings for NaN, inf or out-of-range
+    values (float64 1e40 to float32 is inf, NaN to int64 is -2**63 on x86), which PyTorch's casts do not give."""
     with backend.errstate(backend.array_module(array), invalid="ignore", over="ignore"):
-        return array.astype(dtype)
+        return array.astype(dtype, order=order)
 
 
 class ToDevice(Function):
@@ -852,7 +857,7 @@ def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
 def astype(x: Tensor, dtype: Any) -> Tensor:
     """Cast to ``dtype`` (the gradient is cast back)."""
     dtype = backend.as_dtype(dtype, "astype")
-    out = AsType(dtype)(tensor_arg(x, "astype"))
+    out = fresh_memory(AsType(dtype)(tensor_arg(x, "astype")))   # a transposed layout views the op's own copy
     if out.requires_grad and out.dtype.kind not in "fc":
         out = out.detach()
     return out

@@ -180,3 +180,22 @@ def test_tensor_of_a_torch_tensor_copies():
     y = mg.tensor(t)
     t[0] = 9.0
     assert y.tolist() == [1.0, 2.0]
+
+
+def test_cast_layout_is_torchs_preserve_format():
+    # NumPy's order="K" laid a cast of an expanded tensor out as strides (1, 4), so view(-1) raised
+    for shape, expanded in [((1, 3), (4, 3)), ((3, 1), (3, 4)), ((2, 1, 3), (2, 4, 3))]:
+        t = torch.ones(shape).expand(expanded)
+        x = mg.ones(*shape).expand(*expanded)
+        for cast in ("double", "long", "half", "bool"):
+            assert getattr(x, cast)().stride() == getattr(t, cast)().stride()
+        assert x.double().view(-1).shape == (int(np.prod(expanded)),)
+    t = torch.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1)
+    x = mg.arange(24.0).reshape(2, 3, 4).permute(2, 0, 1)
+    y = x.long()
+    assert y.stride() == t.long().stride() and y.tolist() == t.long().tolist()
+    y.add_(1)   # the transposed result owns its memory: in place works, x is unchanged
+    assert x.tolist() == t.tolist()
+    s = torch.arange(24.0).reshape(4, 6)[:, ::2].t()
+    z = mg.arange(24.0).reshape(4, 6)[:, ::2].t()
+    assert z.double().stride() == s.double().stride()
