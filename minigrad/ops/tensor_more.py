@@ -456,15 +456,20 @@ def _dim_order(self: Tensor, *, ambiguity_check: Any = False) -> tuple:
     ``(0, 2, 3, 1)`` channels-last; ties (size-1 dims, equal strides) keep PyTorch's order.
     ``ambiguity_check=True`` raises PyTorch's RuntimeError where ties make the order ambiguous; a list of memory
     formats, where the tensor is not contiguous in exactly one of them."""
-    if not isinstance(ambiguity_check, bool):
-        if not isinstance(ambiguity_check, list):
-            raise TypeError("dim_order: ambiguity_check must be a bool or a list of memory formats, got "
-                            f"{type(ambiguity_check).__name__}")
-        if sum(bool(self.is_contiguous(memory_format=fmt)) for fmt in ambiguity_check) != 1:
-            raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
-                               "memory formats.")
-        ambiguity_check = False
+    formats = ambiguity_check if isinstance(ambiguity_check, list) else []
+    if not isinstance(ambiguity_check, bool) and not (
+            isinstance(ambiguity_check, list)
+            and all(isinstance(fmt, memory_formats.memory_format) for fmt in ambiguity_check)):
+        raise TypeError("dim_order: ambiguity_check must be a bool or a list of memory formats, got "
+                        f"{type(ambiguity_check).__name__}")
     ndim, shape, strides = self.ndim, self.shape, self.stride()
+    # PyTorch's first check: a size-1 dim or two equal neighbouring strides allow several orders, which only
+    # exactly one of the listed formats (none for True) settles
+    several = 1 in shape or any(a == b for a, b in zip(strides, strides[1:]))
+    if (ambiguity_check is not False and several
+            and sum(bool(self.is_contiguous(memory_format=fmt)) for fmt in formats) != 1):
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
+                           "memory formats.")
     if ndim <= 1:
         return tuple(range(ndim))
     contiguous = bool(self.data.flags.c_contiguous)
@@ -491,8 +496,7 @@ def _dim_order(self: Tensor, *, ambiguity_check: Any = False) -> tuple:
             elif comparison < 0:
                 break
     if ambiguity_check and any(should_swap(perm[i], perm[i + 1]) != -1 for i in range(ndim - 1)):
-        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
-                           "memory formats.")
+        raise RuntimeError("The tensor does not have unique dim order.")
     return tuple(reversed(perm))
 
 

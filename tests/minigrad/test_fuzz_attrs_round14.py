@@ -176,3 +176,28 @@ def test_dtype_predicates_and_promotion_match_pytorch():
             want = _outcome(torch.result_type, t, scalar)
             expected = "TypeError" if want == "complex32" else want
             assert _outcome(mg.result_type, m, scalar) == expected, (name, scalar)
+
+
+def test_dim_order_ambiguity_check_as_pytorch():
+    def outcome(lib, make, check):
+        try:
+            return make(lib).dim_order(ambiguity_check=check(lib))
+        except (RuntimeError, TypeError) as error:
+            return type(error).__name__
+
+    cases = [
+        (lambda lib: lib.zeros(2, 3, 4, 5), lambda lib: [lib.channels_last]),   # was RuntimeError: order is unique
+        (lambda lib: lib.zeros(2, 3, 4, 5), lambda lib: []),                     # was RuntimeError
+        (lambda lib: lib.zeros(2, 1, 3), lambda lib: True),                      # was (0, 1, 2): a size-1 dim
+        (lambda lib: lib.zeros(2, 1, 4, 5), lambda lib: [lib.contiguous_format]),   # was (0, 1, 2, 3)
+        (lambda lib: lib.zeros(2, 1, 4, 5), lambda lib: [lib.channels_last]),
+        (lambda lib: lib.zeros(2, 3, 4, 5), lambda lib: True),
+        (lambda lib: lib.zeros(2, 3, 4, 5).permute(0, 2, 3, 1), lambda lib: [lib.channels_last]),
+        (lambda lib: lib.zeros(2, 3, 4).permute(2, 0, 1), lambda lib: True),
+        (lambda lib: lib.zeros(3, 3).expand(2, 3, 3), lambda lib: True),
+        (lambda lib: lib.zeros(4, 4)[:, ::2], lambda lib: True),
+        (lambda lib: lib.zeros(2, 3, 4, 5), lambda lib: [lib.channels_last, 3]),
+        (lambda lib: lib.zeros(2, 3, 4, 5), lambda lib: (1,)),
+    ]
+    for make, check in cases:
+        assert outcome(mg, make, check) == outcome(torch, make, check)
