@@ -199,3 +199,15 @@ def test_cast_layout_is_torchs_preserve_format():
     s = torch.arange(24.0).reshape(4, 6)[:, ::2].t()
     z = mg.arange(24.0).reshape(4, 6)[:, ::2].t()
     assert z.double().stride() == s.double().stride()
+
+
+def test_float_to_uint8_wraps_through_int64_as_torch():
+    # c10's TypeCast.h casts a float to uint8 through int64; NumPy's direct cast gave 0 past 2**31
+    values = [-1.2654214700e10, 3.5151007e9, 9.03470182e9, 2.0**40 + 7, -1.5, 255.9, 300.5, 2.0**63, float("nan")]
+    for dtype, tdtype in [(np.float64, torch.float64), (np.float32, torch.float32), (np.complex128, torch.complex128)]:
+        expected = torch.tensor(values, dtype=torch.float64).to(tdtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # complex to real
+            assert mg.tensor(np.array(values, dtype=dtype)).byte().tolist() == expected.byte().tolist()
+            assert mg.tensor(np.array(values, dtype=dtype)).to(mg.uint8).tolist() == expected.to(torch.uint8).tolist()
+    assert mg.tensor(np.array([-1.2654214700e10])).byte().item() == 212   # -12654214700 % 256
