@@ -143,6 +143,9 @@ def test_view_chains_match_pytorch():
             t, m = views
             chain.append(tuple(t.shape))
             assert _attributes(m, base_m, mg) == _attributes(t, base_t, torch), (dtype, shape, chain)
+            if m.numel():   # the attributes rebuild the view
+                again = base_m.as_strided(m.size(), m.stride(), m.storage_offset())
+                assert again.tolist() == m.tolist(), (dtype, shape, chain)
 
 
 def _outcome(fn, *args):
