@@ -32,7 +32,10 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
         data = data.data
     if backend.is_array(data) and (device is None or backend.resolve_device(device) == backend.device_of(data)):
         data = data.copy()
-    return Tensor._new(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    out = Tensor._new(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    if getattr(out.data, "base", None) is not None:   # read through a buffer (a torch tensor, a memoryview): copied
+        out.data = out.data.copy()
+    return out
 
 
 def _shape_arg(shape: Any, name: str = "tensor") -> tuple:

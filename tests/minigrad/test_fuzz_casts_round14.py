@@ -173,13 +173,15 @@ def test_tensor_of_a_tensor_copies():
     assert mg.tensor(mg.tensor([1.0], dtype=mg.float16)).dtype == mg.float16
 
 
-@pytest.mark.xfail(strict=True, reason="mg.tensor(torch_tensor) shares the torch tensor's memory "
-                                       "(minigrad/constructors.py, lead's fix pending)")
-def test_tensor_of_a_torch_tensor_copies():
+def test_tensor_of_a_torch_tensor_or_a_buffer_copies():
     t = torch.tensor([1.0, 2.0])
     y = mg.tensor(t)
     t[0] = 9.0
     assert y.tolist() == [1.0, 2.0]
+    raw = bytearray(np.array([1.0, 2.0]).tobytes())
+    z = mg.tensor(np.frombuffer(raw, dtype=np.float64))
+    raw[:8] = np.array([7.0]).tobytes()
+    assert z.tolist() == [1.0, 2.0]
 
 
 def test_cast_layout_is_torchs_preserve_format():
