@@ -548,7 +548,7 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
             raise TypeError(f"as_tensor: cannot make a tensor of dtype {data.dtype} (numbers only)")
         target = backend.device_of(data) if device is None else device
         if data.dtype.isnative and (dtype is None or dtype == data.dtype) and target == backend.device_of(data):
-            return Tensor._make(data.copy() if copy else data, False, None, 0)
+            return Tensor._make(data.copy() if copy else shared_memory(data), False, None, 0)
         _no_copy(copy, f"a {data.dtype} array on {backend.device_of(data)}", dtype, device)
         return Tensor._new(data, dtype=dtype, device=target)
     if copy is False:
@@ -560,6 +560,23 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
     if dtype is None and like is not None and isinstance(data, (int, float)) and not isinstance(data, bool):
         dtype = like.dtype if like.dtype.kind == "f" or isinstance(data, int) else None
     return Tensor._new(data, dtype=dtype, device=device)
+
+
+class _ViewedMemory:
+    """A NumPy view's memory from its first element on (the view keeps its strides and read-only flag)."""
+
+    def __init__(self, array: numpy.ndarray) -> None:
+        self.__array_interface__ = array.__array_interface__
+        self._array = array   # keeps the memory alive
+
+
+def shared_memory(array: Any) -> Any:
+    """``array`` for a tensor that shares its memory (``from_numpy``, ``as_tensor``): a NumPy view is seen from its
+    first element, as PyTorch's storage of it starts there (``storage_offset()`` 0, and ``as_strided`` reads the
+    view's memory, never the memory before it)."""
+    if type(array) is numpy.ndarray and array.base is not None:
+        return numpy.asarray(_ViewedMemory(array))
+    return array
 
 
 def _no_copy(copy: bool | None, what: str, dtype: Any, device: Any) -> None:

@@ -22,6 +22,7 @@ from ..constructors import (
     out_requires_grad,
     rand,
     randn,
+    shared_memory,
     tensor,
     tensor_options,
 )
@@ -41,7 +42,7 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
         raise ValueError(f"from_numpy: the array's byte order ({array.dtype.str}) is not the machine's, so it cannot "
                          "share memory with a tensor (as in PyTorch); mg.tensor(array) converts it, or use "
                          "array.astype(array.dtype.newbyteorder('='))")
-    return Tensor._make(array, False, None, 0)
+    return Tensor._make(shared_memory(array), False, None, 0)
 
 
 def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_grad: bool = False, *,  # noqa: A002

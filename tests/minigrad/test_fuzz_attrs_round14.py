@@ -204,3 +204,16 @@ def test_dim_order_ambiguity_check_as_pytorch():
     ]
     for make, check in cases:
         assert outcome(mg, make, check) == outcome(torch, make, check)
+
+
+def test_from_numpy_of_a_view_starts_its_memory_at_the_view(torch) -> None:
+    """PyTorch's storage of ``from_numpy(a[1:])`` starts at the view: storage_offset() is 0 and as_strided reads
+    from there (minigrad read the memory before the view: [0, 1] for [4, 5])."""
+    a = np.arange(12.0).reshape(3, 4)
+    for make in ("from_numpy", "as_tensor"):
+        ours, theirs = getattr(mg, make)(a[1:]), getattr(torch, make)(a[1:])
+        assert ours.storage_offset() == theirs.storage_offset() == 0
+        assert ours.as_strided((2,), (1,), 0).tolist() == theirs.as_strided((2,), (1,), 0).tolist()
+        ours[0, 0] = 100.0   # still the same memory
+        assert a[1, 0] == 100.0
+        a[1, 0] = 4.0
