@@ -185,10 +185,7 @@ def test_index_fill_complex_value(x_dtype, value):
             outcomes.append(lib.ones(3, dtype=getattr(lib, x_dtype)).index_fill(0, lib.tensor([1]), v).numpy())
         except RuntimeError as error:
             outcomes.append(error)
-    if isinstance(outcomes[0], Exception):
-        assert isinstance(outcomes[1], RuntimeError), outcomes[1]
-    else:
-        np.testing.assert_array_equal(outcomes[1], outcomes[0])
+    _same_outcome(*outcomes)
 
 
 def test_complex_amax_reductions_raise_not_implemented():
@@ -246,7 +243,12 @@ def test_complex_value_written_into_a_real_tensor(write, value):
                 outcomes.append(write(lib, v).numpy())
         except RuntimeError as error:
             outcomes.append(error)
-    if isinstance(outcomes[0], Exception):
-        assert isinstance(outcomes[1], RuntimeError), outcomes[1]
+    _same_outcome(*outcomes)
+
+
+def _same_outcome(theirs: object, ours: object) -> None:
+    """torch's result (an array or the RuntimeError it raised) and ours: the same values, or a RuntimeError too."""
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, RuntimeError), ours
     else:
-        np.testing.assert_array_equal(outcomes[1], outcomes[0])
+        np.testing.assert_array_equal(ours, theirs)
