@@ -115,6 +115,16 @@ def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
     return raw
 
 
+def cast_as_torch(array: Any, dtype: numpy.dtype, order: str = "K") -> Any:
+    """``array.astype(dtype, order=order)`` (same shape) with PyTorch's values and silence: a float goes into uint8
+    through int64, as c10's TypeCast.h (-1.2654e10 is 212; NumPy's direct cast gives 0 past 2**31), and NaN, inf or
+    out-of-range values give no NumPy RuntimeWarning (float64 1e40 to float32 is inf)."""
+    with numpy.errstate(invalid="ignore", over="ignore"):   # CuPy never warns
+        if dtype.char == "B" and array.dtype.kind in "fc":
+            array = array.astype(int64, order=order)
+        return array.astype(dtype, order=order)
+
+
 def _legacy_arguments(args: tuple, dtype: Any) -> tuple:
     """``(data, dtype)`` for ``Tensor(*args, dtype=)``, read as PyTorch reads ``torch.Tensor(*args)``."""
     if len(args) == 1 and isinstance(args[0], Tensor):
@@ -233,6 +243,8 @@ class Tensor:
                 data = _tensor_items(data)
             if dtype is not None and dtype.kind in "iu" and not backend.is_array(data):
                 data = _fitting_integers(data, dtype)
+            if backend.is_array(data) and dtype is not None and data.dtype != dtype:
+                data = cast_as_torch(data, dtype)
             array = backend.make_array(data, dtype, device)
         except (TypeError, ValueError) as error:
             raise backend.reworded(error, f"tensor: cannot make a tensor from this {type(data).__name__} "

@@ -13,7 +13,7 @@ from .. import backend
 from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function, is_grad_enabled
 from ..recording import note_read
-from ..tensor import Tensor
+from ..tensor import Tensor, cast_as_torch
 from ..versions import memory_owner
 from ._util import (
     NOT_GIVEN,
@@ -335,12 +335,7 @@ class AsType(Function):
 
     def forward(self, x: Any) -> Any:
         self.in_dtype = x.dtype
-        if self.dtype.char == "B" and x.dtype.kind in "fc":
-            # PyTorch casts a float to uint8 through int64 (c10's TypeCast.h), so 1e10 wraps as an int64 would
-            # (-1.2654214700e10 gives -12654214700 % 256 = 212); NumPy's direct cast gives 0 past 2**31
-            out = _quiet_cast(_quiet_cast(x, "int64", "C"), self.dtype, "C")
-        else:
-            out = _quiet_cast(x, self.dtype, "C")
+        out = cast_as_torch(x, self.dtype, "C")   # PyTorch's values (a float into uint8 through int64), silently
         if x.flags.c_contiguous:
             return out
         # PyTorch's preserve_format, as clone's: a transposed or permuted input keeps its order of strides and a
