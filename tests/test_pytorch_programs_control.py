@@ -622,17 +622,7 @@ def test_early_exit_classifier(torch: Any) -> None:
 
 
 @pytest.mark.gpu
-def test_cond_and_while_loop_on_the_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    cp = mg.backend.cupy_module()
-    if getattr(cp, "is_strict_stand_in", False):   # fork_rng needs CuPy's get/set_random_state, as in
-        from tests.support import strict_cupy  # tests/minigrad/test_probe_data_random.py
-
-        rnd = cp.random
-        monkeypatch.setattr(rnd, "get_random_state", rnd._gen, raising=False)
-        monkeypatch.setattr(rnd, "set_random_state",
-                            lambda rs: rnd._generators.__setitem__(strict_cupy._current[0], rs), raising=False)
-        monkeypatch.setattr(rnd, "RandomState", lambda seed: np.random.Generator(np.random.Philox(seed)),
-                            raising=False)
+def test_cond_and_while_loop_on_the_gpu() -> None:
     x = mg.tensor([0.5, -1.0], device="cuda", requires_grad=True)
     used, unused = mg.nn.Linear(2, 2, device="cuda"), mg.nn.Linear(2, 2, device="cuda")
     mg.cond(x.sum() < 0, used, unused, (x,)).sum().backward()

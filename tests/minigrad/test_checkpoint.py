@@ -14,7 +14,6 @@ import pytest
 
 import minigrad as mg
 import nn
-from minigrad import backend
 from minigrad.utils.checkpoint import CheckpointError, checkpoint, checkpoint_sequential, noop_context_fn
 from tests.helpers import assert_close
 
@@ -594,30 +593,8 @@ def test_warnings_and_errors_match_torchs(torch: Any) -> None:
 # --- on a GPU ---------------------------------------------------------------------------------------------
 
 
-def _random_state_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CuPy's ``get_random_state``/``set_random_state``/``RandomState`` on the test suite's CuPy stand-in, which
-    lacks them (a real CuPy has them)."""
-    cp = backend.cupy_module()
-    if not getattr(cp, "is_strict_stand_in", False):
-        return
-    from tests.support import strict_cupy
-
-    random = cp.random
-
-    class State:
-        def __init__(self, generator: np.random.Generator) -> None:
-            self.generator = generator
-
-    monkeypatch.setattr(random, "get_random_state", lambda: State(random._gen()), raising=False)
-    monkeypatch.setattr(random, "set_random_state",
-                        lambda s: random._generators.__setitem__(strict_cupy._current[0], s.generator), raising=False)
-    monkeypatch.setattr(random, "RandomState", lambda seed: State(np.random.Generator(np.random.Philox(seed))),
-                        raising=False)
-
-
 @pytest.mark.gpu
-def test_on_a_gpu_the_recomputation_repeats_the_forwards_dropout(monkeypatch: pytest.MonkeyPatch) -> None:
-    _random_state_api(monkeypatch)
+def test_on_a_gpu_the_recomputation_repeats_the_forwards_dropout() -> None:
     w = mg.tensor(np.full(512, 3.0), device="cuda", requires_grad=True)
     x = mg.tensor(np.linspace(1.0, 2.0, 512), device="cuda", requires_grad=True)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numbers
 import types
+import weakref
 from typing import Any
 
 import numpy
@@ -58,6 +59,7 @@ class _DeviceInfo:
 
 
 _SELF = "strict_cupy.ndarray"   # the key under which a stand-in array's interface carries the array
+_owners: weakref.WeakValueDictionary = weakref.WeakValueDictionary()   # id(backing array) -> its device array
 
 
 class ndarray:  # noqa: N801 - CuPy's name
@@ -71,6 +73,7 @@ class ndarray:  # noqa: N801 - CuPy's name
             raise TypeError(f"strict_cupy.ndarray wraps a numpy.ndarray, got {type(array).__name__}")
         self._a = array
         self.device = _DeviceInfo(_current[0] if device is None else device)
+        _owners.setdefault(id(array), self)   # so that a view's .base is this very object, as in CuPy
 
     @property
     def __cuda_array_interface__(self) -> dict:
@@ -147,7 +150,20 @@ class ndarray:  # noqa: N801 - CuPy's name
 
     @property
     def base(self) -> Any:
-        return None if self._a.base is None else self
+        """CuPy's: None for an array that owns its memory, else the device array that does (a view of a view
+        names the owner, as in CuPy and NumPy)."""
+        root = self._a.base
+        if root is None:
+            return None
+        while not isinstance(root, numpy.ndarray) or root.base is not None:   # NumPy's holder objects too
+            root = root.base
+        owner = _owners.get(id(root))
+        return owner if owner is not None and owner._a is root else ndarray(root, self.device.id)
+
+    @property
+    def data(self) -> Any:
+        """CuPy's MemoryPointer: ``.ptr`` is the address of the first element (here the host address)."""
+        return types.SimpleNamespace(ptr=self._a.__array_interface__["data"][0], device=self.device)
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(numpy.ndarray, name, None)
@@ -403,38 +419,32 @@ cuda = types.SimpleNamespace(Device=_Device, runtime=_runtime, get_current_strea
                              Stream=_Stream)
 
 
-class _Random:
-    """``cupy.random``: one NumPy generator per device, seeded by ``seed``."""
+class RandomState:
+    """``cupy.random.RandomState``: one device's stream, drawing on that device.
 
-    def __init__(self) -> None:
-        self._generators: dict[int, numpy.random.Generator] = {}
+    Philox, not NumPy's default PCG64: as with real CuPy, the same seed gives the GPU other numbers than the
+    host, so a test that expects equal draws on both devices fails here as it would there. Array parameters
+    (``poisson(lam)``, ``binomial(n, p)``) must be device arrays, as the GPU kernels read them there."""
 
-    # Philox, not NumPy's default PCG64: as with real CuPy, the same seed gives the GPU other numbers
-    # than the host, so a test that expects equal draws on both devices fails here as it would there.
-    def _gen(self) -> numpy.random.Generator:
-        return self._generators.setdefault(_current[0], numpy.random.Generator(numpy.random.Philox()))
-
-    def seed(self, seed: int | None = None) -> None:
-        self._generators[_current[0]] = numpy.random.Generator(numpy.random.Philox(seed))
+    def __init__(self, seed: int | None = None) -> None:
+        self._gen = numpy.random.Generator(numpy.random.Philox(seed))
 
     def _draw(self, name: str, *args: Any, dtype: Any = None, **kwargs: Any) -> ndarray:
-        values = getattr(self._gen(), name)(*args, **kwargs)
-        values = numpy.asarray(values if dtype is None else numpy.asarray(values).astype(dtype))
-        return ndarray(values, _current[0])
+        args = _unwrap_value(args, f"random.{name}")
+        values = numpy.asarray(getattr(self._gen, name)(*args, **kwargs))
+        return ndarray(values if dtype is None else values.astype(dtype), _current[0])
 
     def standard_normal(self, size: Any = None, dtype: Any = float) -> ndarray:
         return self._draw("standard_normal", size, dtype=dtype)
 
-    def normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None, dtype: Any = float) -> ndarray:
+    def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None, dtype: Any = float) -> ndarray:
         return self._draw("normal", loc, scale, size, dtype=dtype)
 
-    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None, dtype: Any = float) -> ndarray:
+    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None, dtype: Any = float) -> ndarray:
         return self._draw("uniform", low, high, size, dtype=dtype)
 
-    def random(self, size: Any = None, dtype: Any = float) -> ndarray:
+    def random_sample(self, size: Any = None, dtype: Any = float) -> ndarray:
         return self._draw("random", size, dtype=dtype)
-
-    random_sample = rand_ = random
 
     def rand(self, *size: int, dtype: Any = float) -> ndarray:
         return self._draw("random", size, dtype=dtype)
@@ -447,6 +457,53 @@ class _Random:
 
     def permutation(self, n: int) -> ndarray:
         return self._draw("permutation", n)
+
+    def exponential(self, scale: Any = 1.0, size: Any = None, dtype: Any = float) -> ndarray:
+        return self._draw("exponential", scale, size, dtype=dtype)
+
+    def standard_gamma(self, shape: Any, size: Any = None, dtype: Any = float) -> ndarray:
+        return self._draw("standard_gamma", shape, size, dtype=dtype)
+
+    def gamma(self, shape: Any, scale: Any = 1.0, size: Any = None, dtype: Any = float) -> ndarray:
+        return self._draw("gamma", shape, scale, size, dtype=dtype)
+
+    def beta(self, a: Any, b: Any, size: Any = None, dtype: Any = float) -> ndarray:
+        return self._draw("beta", a, b, size, dtype=dtype)
+
+    def poisson(self, lam: Any = 1.0, size: Any = None, dtype: Any = int) -> ndarray:
+        return self._draw("poisson", lam, size, dtype=dtype)
+
+    def binomial(self, n: Any, p: Any, size: Any = None, dtype: Any = int) -> ndarray:
+        return self._draw("binomial", n, p, size, dtype=dtype)
+
+    def geometric(self, p: Any, size: Any = None, dtype: Any = int) -> ndarray:
+        return self._draw("geometric", p, size, dtype=dtype)
+
+
+class _Random:
+    """``cupy.random``: one :class:`RandomState` per device (``get_random_state``/``set_random_state``), and
+    module functions that draw from the current device's."""
+
+    RandomState = RandomState
+
+    def __init__(self) -> None:
+        self._states: dict[int, RandomState] = {}
+
+    def get_random_state(self) -> RandomState:
+        return self._states.setdefault(_current[0], RandomState())
+
+    def set_random_state(self, state: RandomState) -> None:
+        if not isinstance(state, RandomState):
+            raise TypeError(f"set_random_state takes a cupy.random.RandomState, got {type(state).__name__}")
+        self._states[_current[0]] = state
+
+    def seed(self, seed: int | None = None) -> None:
+        self._states[_current[0]] = RandomState(seed)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or not callable(getattr(RandomState, name, None)):
+            raise AttributeError(f"strict_cupy.random has no attribute {name!r}")
+        return getattr(self.get_random_state(), name)
 
 
 class _Module(types.ModuleType):
