@@ -28,6 +28,7 @@ import json
 import math
 import re
 import zipfile
+from collections import OrderedDict
 from typing import Any, BinaryIO, Callable
 
 import numpy
@@ -38,8 +39,9 @@ RATIO_FLOOR = 1 << 24           # archives inflating to under 16 MiB are never r
 MAX_CONTAINER_DEPTH = 64        # dicts/lists/tuples inside one another
 MAX_JSON_DEPTH = 3 * MAX_CONTAINER_DEPTH + 4   # a dict level is three JSON levels: {"dict": [[key, ...]]}
 MAX_LAYOUT_BYTES = 64 << 20
+MAX_SCALAR_BYTES = 1 << 20      # one str (4 bytes a character) or other scalar entry
 _SCALAR_KINDS = {"int": ("iu", int), "float": ("fiu", float), "bool": ("b", bool), "str": ("U", str),
-                 "complex": ("cfiu", complex)}
+                 "complex": ("cfiu", complex), "bigint": ("U", lambda text: _hex_int(text))}
 _TENSOR_KEYS = {"requires_grad", "parameter", "same_as", "view_of", "offset", "strides"}
 _LIST_KINDS = {"int_list": "iu", "float_list": "fiu", "int_tuple": "iu", "float_tuple": "fiu"}
 _BYTES_KINDS = {"bytes": bytes, "bytearray": bytearray}
@@ -270,6 +272,11 @@ class _Layout:
         (form, children), = node.items() if len(node) == 1 else ((None, None),)
         if form == "dict" and isinstance(children, list):
             return self.mapping(children, where, depth)
+        if "odict" in node and set(node) <= {"odict", "metadata"} and isinstance(node["odict"], list):
+            result = OrderedDict(self.mapping(node["odict"], where, depth))
+            if "metadata" in node:
+                result._metadata = self.metadata(node["metadata"], where)  # type: ignore[attr-defined]
+            return result
         if form in ("list", "tuple") and isinstance(children, list):
             items = [self.build(child, f"{where}[{i}]", depth + 1) for i, child in enumerate(children)]
             return items if form == "list" else tuple(items)
@@ -288,6 +295,15 @@ class _Layout:
             result[key] = self.build(child, f"{where}/{key}" if where != "the root" else repr(key), depth + 1)
         return result
 
+    def metadata(self, value: Any, where: str) -> OrderedDict:
+        """An OrderedDict's ``_metadata``: module prefix → dict of strings to None, bool, int, float or str."""
+        scalars = (type(None), bool, int, float, str)
+        if not isinstance(value, dict) or not all(
+                isinstance(entry, dict) and all(isinstance(v, scalars) for v in entry.values())
+                for entry in value.values()):
+            raise self.bad(where, f"'metadata' must map prefixes to dicts of scalars, got {_short(value)}")
+        return OrderedDict((prefix, dict(entry)) for prefix, entry in value.items())
+
     def leaf(self, node: dict, where: str) -> Any:
         key, kind = node.get("leaf"), node.get("kind", "tensor")
         extra = set(node) - {"leaf", "kind"}
@@ -301,7 +317,7 @@ class _Layout:
             return self.tensor(key, node, where)
         if kind in _SCALAR_KINDS:
             kinds, convert = _SCALAR_KINDS[kind]
-            array = self.archive.array(key, kinds, limit=1 << 20)
+            array = self.archive.array(key, kinds, limit=MAX_SCALAR_BYTES)
             if array.ndim:
                 raise self.archive.error(f"key {key!r} should hold one {kind} but has shape {array.shape}")
             return convert(array.item())
@@ -363,7 +379,7 @@ class _Layout:
         high = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st > 0) + stored.itemsize
         if stored.dtype != base.dtype or len(strides) != stored.ndim or not base.flags.c_contiguous \
                 or any(abs(st) > base.nbytes for st in strides) \
-                or (stored.size and (low < 0 or high > base.nbytes or 0 in strides)):
+                or (stored.size and (low < 0 or high > base.nbytes)):
             raise self.archive.error(f"key {key!r} claims to be a view of {base_key!r} that does not fit in it "
                                      f"(dtype {stored.dtype} shape {stored.shape} offset {offset} strides {strides}; "
                                      f"the base is {base.dtype} {base.shape}) (tampered?)")
@@ -374,6 +390,13 @@ class _Layout:
             raise self.archive.error(f"key {key!r} is marked as a view of {base_key!r} but holds other values "
                                      "(tampered?)")
         return view
+
+
+def _hex_int(text: str) -> int:
+    """An int saved beyond int64, as ``format(value, "x")`` writes it (``-`` then hex digits, nothing else)."""
+    if not re.fullmatch(r"-?[0-9a-f]+", text):
+        raise ValueError(f"an int beyond int64 must be hexadecimal text, got {_short(text)}")
+    return int(text, 16)
 
 
 def _is_int(value: Any) -> bool:

@@ -1,17 +1,20 @@
 """``mg.save`` / ``mg.load`` (also ``nn.save`` / ``nn.load``): checkpoints as ``.npz``, never with pickle.
 
 What can be saved: a state dict (name → Tensor, NumPy array or Python
-scalar: bool, int, float, complex, str, bytes, bytearray or None), or any
-nesting of dicts, lists and tuples of those — for example
+scalar: bool, int of any size, float, complex, str, bytes, bytearray or None), or any
+nesting of dicts, OrderedDicts, lists and tuples of those — for example
 ``{"model": model.state_dict(), "optimizer": opt.state_dict(), "step": 1200}``.
 
 Layout on disk: an ordinary NumPy ``.npz`` archive. Each array sits under the
 path of its keys joined by ``/`` (``model/encoder.weight_hh_l0``,
 ``optimizer/state/0/exp_avg``, ``step``), so ``numpy.load`` reads it as is.
 One extra entry, ``__minigrad__``, holds the nesting as JSON text (which
-containers are dicts, lists or tuples; whether an entry was an int, a float,
+containers are dicts, OrderedDicts, lists or tuples; whether an entry was an int, a float,
 a bool, a string or None) so ``load`` gives back the same structure, with
-arrays as ``mg.Tensor``s and scalars as Python scalars. A ``.npz`` without that
+arrays as ``mg.Tensor``s and scalars as Python scalars. As ``torch.save``
+keeps them, an OrderedDict loads as one, with its ``_metadata`` (the module
+versions ``Module.state_dict()`` records, which ``load_state_dict`` reads);
+an int beyond int64 is stored as hexadecimal text. A ``.npz`` without that
 entry loads too: its keys are split on ``/`` into nested dicts.
 
 As ``torch.save``, a tensor keeps what it was beyond its values: one that
@@ -41,6 +44,7 @@ import os
 import stat
 import tempfile
 import zipfile
+from collections import OrderedDict
 from typing import Any, BinaryIO
 
 import numpy
@@ -50,6 +54,7 @@ from ._checkpoint_reader import (
     LAYOUT_KEY,
     MAX_CONTAINER_DEPTH,
     MAX_RATIO,
+    MAX_SCALAR_BYTES,
     CheckpointError,
     CheckpointNotFoundError,
     read_checkpoint,
@@ -80,8 +85,8 @@ def _leaf_array(value: Any) -> Any:
     if isinstance(value, bool):
         return numpy.asarray(value), "bool"
     if isinstance(value, int):
-        if not -(1 << 63) <= value < (1 << 63):
-            raise OverflowError("int")   # _flatten names the key
+        if not -(1 << 63) <= value < (1 << 63):   # Python's ints have no bound (hex text has no digit limit)
+            return numpy.asarray(format(value, "x")), "bigint"
         return numpy.asarray(value, dtype=numpy.int64), "int"
     if isinstance(value, float):
         return numpy.asarray(value, dtype=numpy.float64), "float"
@@ -157,8 +162,7 @@ class _Saver:
             start, end = byte_bounds(base)
             for path, node, data in entries:
                 low, high = byte_bounds(data)
-                if path != base_path and data.dtype == base.dtype and start <= low and high <= end \
-                        and 0 not in data.strides:
+                if path != base_path and data.dtype == base.dtype and start <= low and high <= end:
                     node["view_of"] = base_path
                     node["offset"] = int(data.__array_interface__["data"][0] - start)
                     node["strides"] = [int(st) for st in data.strides]
@@ -181,9 +185,6 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
         return {"none": True}
     try:
         leaf = _leaf_array(obj)
-    except OverflowError:
-        raise OverflowError(f"nn.save: {where} is the int {obj}, which does not fit in 64 bits "
-                            "(ints are saved as int64); save it as a str or a float") from None
     except ValueError:
         # NumPy's text arrays drop trailing NULs: the string would load shorter than it was saved
         raise ValueError(f"nn.save: {where} is a str ending in '\\x00', which .npz text cannot keep "
@@ -195,6 +196,10 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
             raise TypeError(f"nn.save: {where} is {what}; only numeric and bool arrays of minigrad's dtypes "
                             "(bool, int8-64, uint8-64, float16/32/64, complex64/128) can be saved "
                             "(strings as Python str)")
+        if kind != "tensor" and array.nbytes > MAX_SCALAR_BYTES:   # load refuses it: never write it
+            what = "an int" if kind == "bigint" else f"a {kind}"
+            raise ValueError(f"nn.save: {where} is {what} of {array.nbytes:,} bytes as .npz text, more than the "
+                             f"{MAX_SCALAR_BYTES:,} a checkpoint's scalar may hold (save a str as bytes: s.encode())")
         _store(arrays, path, array)
         return saver.tensor_node(obj, array, path) if kind == "tensor" else {"leaf": path, "kind": kind}
     if isinstance(obj, dict):
@@ -212,7 +217,10 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
                                  "an archive member's name cannot")
             child = f"{path}/{text}" if path else text
             items.append([key, _flatten(value, child, saver, f"key {child!r}", depth + 1)])
-        return {"dict": items}
+        if not isinstance(obj, OrderedDict):
+            return {"dict": items}
+        metadata = getattr(obj, "_metadata", None)
+        return {"odict": items} if metadata is None else {"odict": items, "metadata": _metadata(metadata, where)}
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
         # a list of plain ints or floats (e.g. a group's parameter indices) is one array
@@ -231,6 +239,18 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
         else f"{type(obj).__module__.split('.')[0]}.{type(obj).__qualname__}"
     raise TypeError(f"nn.save: cannot save {where}, a {kind}{hint}: expected minigrad Tensors, NumPy/CuPy "
                     "arrays, numbers, strings, bytes, None, and dicts/lists/tuples of those")
+
+
+def _metadata(metadata: Any, where: str) -> dict:
+    """An OrderedDict's ``_metadata`` (``Module.state_dict()``'s: module prefix → ``{"version": 1}``) as JSON."""
+    scalars = (type(None), bool, int, float, str)
+    if not isinstance(metadata, dict) or not all(
+            isinstance(prefix, str) and isinstance(entry, dict)
+            and all(isinstance(name, str) and type(value) in scalars for name, value in entry.items())
+            for prefix, entry in metadata.items()):
+        raise TypeError(f"nn.save: the _metadata of {where} must map strings to dicts of strings to None, bool, "
+                        f"int, float or str (as Module.state_dict() records them), got {metadata!r}"[:400])
+    return {prefix: dict(entry) for prefix, entry in metadata.items()}
 
 
 def _write_archive(file: BinaryIO, arrays: dict, layout: str) -> None:

@@ -1,0 +1,113 @@
+"""Round 15: mg.save / mg.load and state round trips, compared with torch.save / torch.load(weights_only=True).
+
+One regression test per root cause the differential fuzzer found (the fuzzer itself lives outside the repo).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+def mg_round_trip(obj: Any) -> Any:
+    buffer = io.BytesIO()
+    mg.save(obj, buffer)
+    buffer.seek(0)
+    return mg.load(buffer)
+
+
+def torch_round_trip(torch: Any, obj: Any) -> Any:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+# --- OrderedDict (a state dict's type) and its _metadata ---------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda: OrderedDict([("b", 1), ("a", 2.5)]),
+    lambda: {"outer": OrderedDict([("x", None)]), "plain": {"y": 1}},
+    lambda: [OrderedDict(), {}],
+])
+def test_ordered_dicts_load_as_ordered_dicts(torch: Any, make: Any) -> None:
+    def types(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return type(obj).__name__, [(k, types(v)) for k, v in obj.items()]
+        if isinstance(obj, (list, tuple)):
+            return type(obj).__name__, [types(v) for v in obj]
+        return type(obj).__name__
+    assert types(mg_round_trip(make())) == types(torch_round_trip(torch, make()))
+
+
+def test_a_state_dicts_metadata_survives_save_and_load(torch: Any) -> None:
+    """torch keeps ``_metadata`` (each module's ``_version``); BatchNorm's load_state_dict reads it: a version-2
+    state dict without ``num_batches_tracked`` is then a missing key, as in torch."""
+    def check(lib: Any, save_load: Any) -> tuple:
+        model = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.BatchNorm1d(2))
+        state = model.state_dict()
+        loaded = save_load(state)
+        del loaded["1.num_batches_tracked"]
+        missing = model.load_state_dict(loaded, strict=False).missing_keys
+        return type(loaded).__name__, dict(loaded._metadata), missing
+
+    ours = check(mg, mg_round_trip)
+    theirs = check(torch, lambda obj: torch_round_trip(torch, obj))
+    assert ours == theirs
+
+
+def test_malformed_metadata_is_refused_on_save() -> None:
+    state = OrderedDict(w=mg.ones(2))
+    state._metadata = {"": object()}
+    with pytest.raises(TypeError, match="_metadata of the object"):
+        mg.save(state, io.BytesIO())
+
+
+# --- ints beyond int64 ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [2 ** 63, -(2 ** 63) - 1, 2 ** 70, -(3 ** 200), 1 << 2000,
+                                   [1, 2 ** 64], {"ids": (2 ** 100, 5)}], ids=range(7))
+def test_ints_beyond_int64_round_trip(torch: Any, value: Any) -> None:
+    ours = mg_round_trip({"v": value})
+    assert ours == torch_round_trip(torch, {"v": value}) == {"v": value}
+    assert type(ours["v"]) is type(value)
+
+
+def test_text_too_long_for_a_checkpoint_is_refused_on_save_not_on_load() -> None:
+    """load refuses a scalar entry over 1 MiB; save used to write one (a checkpoint that never loads)."""
+    with pytest.raises(ValueError, match="key 's' is a str of 2,097,152 bytes"):
+        mg.save({"s": "a" * (1 << 19)}, io.BytesIO())
+    text = "é" * (1 << 18)   # 1 MiB exactly: loads back
+    assert mg_round_trip({"s": text}) == {"s": text}
+
+
+# --- tensors sharing memory -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda lib: (lambda x: [x, x.expand(3, 4)])(lib.arange(4.0)),
+    lambda lib: (lambda x: [x.expand(2, 3, 4), x])(lib.arange(4.0).reshape(1, 4)),
+    lambda lib: (lambda x: [x, x[1:].unsqueeze(0).expand(2, 3)])(lib.arange(4.0)),
+])
+def test_expanded_views_stay_views_of_their_saved_base(torch: Any, make: Any) -> None:
+    """An expanded (stride 0) view saved with its base loads as a view of it, as torch's shared storage:
+    writing to the base shows through, and writing to the view raises."""
+    def outcome(loaded: list, add_: Any) -> tuple:
+        base, view = (loaded[0], loaded[1]) if loaded[0].dim() <= loaded[1].dim() else (loaded[1], loaded[0])
+        add_(base)
+        try:
+            add_(view)
+            raised = None
+        except RuntimeError:
+            raised = RuntimeError
+        return view.shape, view.numpy().tolist() if isinstance(view, mg.Tensor) else view.tolist(), raised
+
+    ours = outcome(mg_round_trip(make(mg)), lambda t: t.add_(1))
+    theirs = outcome(torch_round_trip(torch, make(torch)), lambda t: t.add_(1))
+    assert (tuple(ours[0]), ours[1], ours[2]) == (tuple(theirs[0]), theirs[1], theirs[2])
+    assert np.shares_memory(*(t.data for t in mg_round_trip(make(mg))))
