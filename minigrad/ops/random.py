@@ -90,7 +90,7 @@ def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = int
     if dtype.kind not in "iuf":
         raise SampleDtypeError(f"randperm: not implemented for dtype {dtype} (integer or float dtypes)")
     if n - 1 > exact_integers(dtype, "randperm")[1]:   # a cast would wrap or round, as PyTorch refuses
-        raise ValueError(f"randperm: n = {n} is too large for dtype {dtype} (values up to n - 1 must fit)")
+        raise ShapeMismatchError(f"randperm: n = {n} is too large for dtype {dtype} (values up to n - 1 must fit)")
     requires_grad = requires_grad is not None and as_bool(requires_grad, "randperm", "requires_grad")
     if requires_grad and dtype.kind != "f":
         raise GradTypeError(f"randperm: integer tensors cannot require grad (dtype {dtype})")
@@ -99,10 +99,11 @@ def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = int
     return out.requires_grad_(True) if requires_grad else out
 
 
-def _probabilities(probs: Any, name: str) -> Tensor:
+def _probabilities(probs: Any, name: str, error: type[Exception] = ArgumentTypeError) -> Tensor:
+    """``probs`` as a floating point Tensor; another dtype raises ``error`` (PyTorch's class for ``name``)."""
     probs = tensor_arg(probs, name)
     if probs.dtype.kind != "f":
-        raise ArgumentTypeError(f"{name}: expected a floating point tensor of probabilities, got dtype {probs.dtype}")
+        raise error(f"{name}: expected a floating point tensor of probabilities, got dtype {probs.dtype}")
     return probs
 
 
@@ -144,8 +145,13 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     if probs.ndim not in (1, 2):
         raise ShapeMismatchError(f"multinomial: probs must be 1-D or 2-D, got shape {probs.shape}")
     rows = probs.data.reshape(1, -1) if probs.ndim == 1 else probs.data
+    if not replacement and k > rows.shape[1]:
+        raise ShapeMismatchError(f"multinomial: cannot draw {k} samples without replacement from {rows.shape[1]} "
+                                 "categories")
+    if rows.shape[0] == 0:   # no rows: (0, k), as PyTorch
+        return Tensor._make(backend.array_module(rows).zeros((0, k), dtype="int64"), False, None, 0)
     if rows.shape[1] == 0:
-        raise ValueError("multinomial: probs has no categories (size 0)")
+        raise ShapeMismatchError(f"multinomial: probs of shape {probs.shape} has no categories")
     host = _host(rows).astype("float64")
     if not numpy.isfinite(host).all() or (host < 0).any():
         raise ShapeMismatchError("multinomial: probs must be finite and non-negative")
@@ -175,8 +181,10 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None, out: Any =
         if isinstance(out, Tensor) and out.dtype != values.dtype:   # 0s and 1s in out's dtype, as PyTorch draws
             values = Tensor._make(values.data.astype(out.dtype), False, None, 0)
         return write_out("bernoulli", values, out, warn=False)
-    probs = _probabilities(input, "bernoulli")
-    if p is not None:
+    if p is None:
+        probs = _probabilities(input, "bernoulli", SampleDtypeError)   # PyTorch: NotImplementedError
+    else:   # the probability is p: input gives the shape and dtype only (an integer or bool one too, as PyTorch)
+        probs = tensor_arg(input, "bernoulli")
         p = number(p, "bernoulli", "p")
         if not 0 <= p <= 1:
             raise ShapeMismatchError(f"bernoulli: p must be in [0, 1], got {p}")
@@ -195,10 +203,16 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     """Fill ``x`` in place with 1 with probability ``p`` (a number or a tensor broadcast to x), else 0."""
     if not isinstance(x, Tensor):
         raise TypeError(f"bernoulli_: expected a Tensor, got {type(x).__name__}")
-    chance = p if isinstance(p, Tensor) else number(p, "bernoulli_", "p")
-    if not isinstance(chance, Tensor) and not 0 <= chance <= 1:
-        raise ShapeMismatchError("bernoulli_: p must be in [0, 1]")
     shape, device, dtype = x.shape, x.device, x.dtype
+    if isinstance(p, Tensor):
+        chance = _probabilities(p, "bernoulli_", SampleDtypeError)   # PyTorch: NotImplementedError
+        if _broadcast_shape(chance.shape, shape) != shape:
+            raise ShapeMismatchError(f"bernoulli_: p of shape {chance.shape} does not broadcast to the tensor's "
+                                     f"shape {shape}")
+    else:
+        chance = number(p, "bernoulli_", "p")
+        if not 0 <= chance <= 1:
+            raise ShapeMismatchError("bernoulli_: p must be in [0, 1]")
 
     def make(*arrays: Any) -> Any:   # a tensor p's range checked here, so that every mg.compile replay checks its own
         if arrays and not ((_host(arrays[0]) >= 0) & (_host(arrays[0]) <= 1)).all():
@@ -209,6 +223,14 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     params = (chance,) if isinstance(chance, Tensor) else ()
     sample = _zero_gradient("bernoulli_", _drawn("bernoulli_", make, params), params)
     return _inplace(x, "bernoulli_", _fill("bernoulli_", True, sample), sample)
+
+
+def _broadcast_shape(*shapes: tuple) -> tuple | None:
+    """The shape ``shapes`` broadcast to, or None where they do not broadcast."""
+    try:
+        return tuple(numpy.broadcast_shapes(*shapes))
+    except ValueError:
+        return None
 
 
 def unwrap_value(value: Any) -> Any:
@@ -241,16 +263,17 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
     if tensors:
         if size is not None:
             raise TypeError("normal: give size only when mean and std are both numbers")
-        try:
-            shape = tuple(numpy.broadcast_shapes(*(t.shape for t in tensors)))
-        except ValueError:
-            raise ValueError(f"normal: mean and std shapes {[t.shape for t in tensors]} do not broadcast") from None
+        shape = _broadcast_shape(*(t.shape for t in tensors))
+        if shape is None:
+            raise ShapeMismatchError(f"normal: mean and std shapes {[t.shape for t in tensors]} do not broadcast")
         kind = tensors[0].dtype if dtype is None else backend.as_dtype(dtype, "normal")
         device = tensors[0].device if device is None else device
     else:
         if size is None:
             raise TypeError("normal: with numbers for mean and std, give size (e.g. normal(0, 1, (2, 3)))")
         shape = int_tuple(size, "normal", "size")
+        if any(n < 0 for n in shape):
+            raise ShapeMismatchError(f"normal: size {shape} has a negative dimension")
         kind = get_default_dtype() if dtype is None else backend.as_dtype(dtype, "normal")
     if kind.kind != "f":
         raise SampleDtypeError(f"normal: samples must be floating point, got dtype {kind}")
@@ -287,8 +310,8 @@ def _fill_from(x: Any, name: str, sample: Callable[[Any, Any], Any], generator: 
 
 def _floating(x: Any, name: str) -> None:
     if isinstance(x, Tensor) and x.dtype.kind != "f":
-        raise ArgumentTypeError(f"{name}: not implemented for dtype {x.dtype} (floating point tensors only, as "
-                                "PyTorch)")   # TypeError, and RuntimeError as PyTorch's
+        raise SampleDtypeError(f"{name}: not implemented for dtype {x.dtype} (floating point tensors only, as "
+                               "PyTorch)")   # TypeError, and PyTorch's RuntimeError or NotImplementedError
 
 
 def _unit(gen: Any, shape: tuple) -> Any:
@@ -360,8 +383,9 @@ def geometric_(x: Tensor, p: float, *, generator: Any = None) -> Tensor:
     p = number(p, "geometric_", "p")
     if not 0 < p < 1:
         raise ShapeMismatchError(f"geometric_: expects p to be in (0, 1), got p={p}")
-    if isinstance(x, Tensor) and x.dtype.kind == "b":
-        raise TypeError("geometric_: not implemented for dtype bool")
+    if isinstance(x, Tensor) and x.dtype.kind in "bc":
+        raise SampleDtypeError(f"geometric_: not implemented for dtype {x.dtype} (integer or floating point "
+                               "tensors, as PyTorch)")
 
     def sample(gen: Any, shape: tuple) -> Any:
         u = _unit(gen, shape)

@@ -102,6 +102,9 @@ class RandomSampler(Sampler):
         n = len(self.data_source)
         rng = _host_stream(self.generator, "RandomSampler")
         if self.replacement:
+            if n == 0:
+                raise _RuntimeValueError(f"RandomSampler: cannot draw {self.num_samples} samples with replacement "
+                                         "from an empty data_source")
             return iter(int(i) for i in rng.integers(0, n, self.num_samples))
         # as PyTorch: num_samples beyond n repeats whole permutations
         order = [int(i) for _ in range(-(-self.num_samples // max(n, 1))) for i in rng.permutation(n)]
