@@ -97,6 +97,16 @@ def _in_worker() -> bool:
     return getattr(_local, "host", None) is not None
 
 
+class RNGStateTypeError(ValueError, TypeError):
+    """A generator state that is not a uint8 tensor: a TypeError as PyTorch's (a ValueError, minigrad's class
+    before)."""
+
+
+class RNGStateError(ValueError, RuntimeError):
+    """A uint8 generator state of the wrong size or contents: a RuntimeError as PyTorch's (a ValueError,
+    minigrad's class before)."""
+
+
 def _state_bytes(state: dict, name: str) -> Any:
     """A PCG64 state as a uint8 Tensor of 56 bytes (tag, state, inc, has_uint32, uinteger; little-endian)."""
     from .tensor import Tensor  # the tensor module imports this one
@@ -113,7 +123,7 @@ def _state_dict(state: Any, name: str, source: str) -> dict:
     """The PCG64 state dict behind a state :func:`_state_bytes` made (a uint8 Tensor or array, or the dict)."""
     if isinstance(state, dict):
         if state.get("bit_generator") != "PCG64":
-            raise ValueError(f"{name}: expected a state from {source}")
+            raise RNGStateTypeError(f"{name}: expected a state from {source}, got a dict that is not one")
         return copy.deepcopy(state)
     from .tensor import Tensor
 
@@ -122,8 +132,8 @@ def _state_dict(state: Any, name: str, source: str) -> dict:
     if raw is None or raw.dtype != numpy.uint8 or raw.ndim != 1 or raw.size != _STATE_SIZE \
             or raw[:len(_STATE_TAG)].tobytes() != _STATE_TAG:
         what = f"{type(state).__name__}" + (f" of dtype {raw.dtype} and shape {raw.shape}" if raw is not None else "")
-        raise ValueError(f"{name}: expected the uint8 tensor of {_STATE_SIZE} bytes that {source} returns, "
-                         f"got a {what}")
+        error = RNGStateTypeError if raw is None or raw.dtype != numpy.uint8 else RNGStateError   # torch's classes
+        raise error(f"{name}: expected the uint8 tensor of {_STATE_SIZE} bytes that {source} returns, got a {what}")
     raw = raw.tobytes()[len(_STATE_TAG):]
     number = [int.from_bytes(raw[i:i + 16], "little") for i in (0, 16)]
     return {"bit_generator": "PCG64", "state": {"state": number[0], "inc": number[1]},

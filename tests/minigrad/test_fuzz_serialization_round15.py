@@ -111,3 +111,34 @@ def test_expanded_views_stay_views_of_their_saved_base(torch: Any, make: Any) ->
     theirs = outcome(torch_round_trip(torch, make(torch)), lambda t: t.add_(1))
     assert (tuple(ours[0]), ours[1], ours[2]) == (tuple(theirs[0]), theirs[1], theirs[2])
     assert np.shares_memory(*(t.data for t in mg_round_trip(make(mg))))
+
+
+# --- generator states -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.zeros(3, dtype=lib.uint8),       # the wrong size: RuntimeError
+    lambda lib: lib.zeros(2, 64, dtype=lib.uint8),   # the wrong shape: RuntimeError
+    lambda lib: lib.zeros(56 if lib is mg else 5056),   # not uint8: TypeError
+    lambda lib: [1, 2],                              # not a tensor: TypeError
+    lambda lib: {"state": 1},
+], ids=["size", "shape", "float", "list", "dict"])
+def test_a_bad_generator_state_raises_torchs_class(torch: Any, make: Any) -> None:
+    for setter, torch_setter in ((mg.set_rng_state, torch.set_rng_state),
+                                 (mg.Generator().set_state, torch.Generator().set_state)):
+        with pytest.raises(Exception) as theirs:
+            torch_setter(make(torch))
+        with pytest.raises(theirs.type, match="uint8 tensor|a state from"):
+            setter(make(mg))
+
+
+def test_generator_states_survive_a_checkpoint() -> None:
+    mg.manual_seed(11)
+    mg.randn(3)   # a draw leaves a cached normal behind in some generators
+    generator = mg.Generator().manual_seed(5)
+    mg.rand(2, generator=generator)
+    saved = mg_round_trip({"rng": mg.get_rng_state(), "gen": generator.get_state()})
+    expected = mg.randn(4).tolist(), mg.rand(4, generator=generator).tolist()
+    mg.manual_seed(0)
+    mg.set_rng_state(saved["rng"])
+    generator = mg.Generator().set_state(saved["gen"])
+    assert (mg.randn(4).tolist(), mg.rand(4, generator=generator).tolist()) == expected
