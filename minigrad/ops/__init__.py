@@ -149,7 +149,9 @@ def _rdiv(self: Tensor, other: Any) -> Tensor:
     true division); a Python float or complex over one follows NumPy 2 (``2.5 / int64_tensor`` is float64, as
     ``int64_tensor * 2.5``: DESIGN §3)."""
     if type(other) in _PYTHON_NUMBERS:
-        if self.dtype.kind in "biu" and type(other) in (int, bool):   # a float or complex: NumPy's promotion
+        # a float16 x: PyTorch's reciprocal(x) * other too (its rounding, in float32 with the number itself)
+        if (self.dtype.kind in "biu" and type(other) in (int, bool)) or (self.dtype == "float16"
+                                                                          and type(other) in (int, float)):
             inverse = math.reciprocal(self)
             return inverse if other == 1 and type(other) is not _PYTHON_COMPLEX else multiply_operator(inverse, other)
         if self._requires_grad and is_grad_enabled():

@@ -17,6 +17,7 @@ An integer mixed with a float keeps NumPy 2's promotion.
 
 from __future__ import annotations
 
+import operator
 import warnings
 from typing import Any
 
@@ -42,6 +43,8 @@ from .shape import AsType
 
 _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of these takes PyTorch's dtype
 _BOOL = numpy.dtype(bool)   # NumPy's (and CuPy's) bool dtype: one object, compared by identity
+_FLOAT16, _FLOAT32 = numpy.dtype("float16"), numpy.dtype("float32")
+_REAL_NUMBER = (int, float)
 
 
 class BoolNegationError(TypeError, RuntimeError):
@@ -148,12 +151,22 @@ def _refuse_bool_subtraction(a: Any, b: Any) -> None:
                             "are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
+def _half_by_number(a: Any, b: Any, op: Any) -> Any:
+    """``op(a, b)`` of a float16 array and a Python number as PyTorch's CPU kernels of mul and div compute it: in
+    float32 with the number itself (NumPy rounds it to float16 first: ``x * 0.1`` lands one step off), the
+    result rounded once to float16."""
+    wide = [v.astype(_FLOAT32) if getattr(v, "dtype", None) == _FLOAT16 else v for v in (a, b)]
+    return op(*wide).astype(_FLOAT16)
+
+
 class Mul(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
         y = a * b
+        if y.dtype is _FLOAT16 and (type(b) in _REAL_NUMBER or type(a) in _REAL_NUMBER):
+            y = _half_by_number(a, b, operator.mul)
         self.shapes = _broadcast_shapes(a, b, y)
         return y
 
@@ -212,6 +225,8 @@ class Div(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         y = a / b
+        if y.dtype is _FLOAT16 and type(b) in _REAL_NUMBER:
+            y = _half_by_number(a, b, operator.truediv)
         # integers and bools divide to float64 in NumPy, to the default float dtype in PyTorch (float32 unless
         # set_default_dtype; the float cases leave early)
         if y.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and _integral(a) and _integral(b):
@@ -239,12 +254,22 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
     """``a ** exponent`` for a Python number ``exponent``, with PyTorch's kernels for a float ``a``: the exponents
     2, 3, -2, 0.5, -0.5 and -1 are products, sqrt and reciprocals (so (-0.0) ** -0.5 is -inf and
     (-inf) ** 0.5 NaN, as PyTorch's, and x ** 3 rounds as x * x * x); a float32 ``a`` to another exponent
-    is computed in float64 and rounded once, as PyTorch's."""
+    is computed in float64 and rounded once, as PyTorch's; a float16 ``a`` to any exponent (rounded to
+    float16, as PyTorch's Half kernel does) in float32, rounded once."""
     if getattr(a, "dtype", None) is None or a.dtype.kind != "f":
         try:
             return a ** exponent
         except ValueError as error:   # NumPy's (and PyTorch's) refusal of int ** negative int
             raise IntegerPowerError(f"pow: {error} (an integer tensor to the power {exponent})") from error
+    if a.dtype == _FLOAT16:   # PyTorch's Half kernel: C's pow in float32 (no special exponents), rounded once
+        with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+            narrow = numpy.float16(exponent)
+            if numpy.isinf(narrow) and numpy.isfinite(exponent):
+                raise RuntimeError(f"pow: the exponent {exponent} cannot be converted to float16 without overflow "
+                                   f"(a float16 tensor of shape {a.shape}), as in PyTorch")
+            y = xp.power(a.astype(_FLOAT32), _FLOAT32.type(narrow)).astype(_FLOAT16)
+        # NumPy's power of 0.5 is sqrt: NaN at -inf, where C's pow gives inf
+        return xp.where(a == -numpy.inf, _FLOAT16.type(numpy.inf), y) if exponent == 0.5 else y
     if exponent == 2:
         return a * a
     if exponent == 3:

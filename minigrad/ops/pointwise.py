@@ -149,6 +149,9 @@ def _quotient(xp: Any, a: Any, b: Any, mode: str, name: str) -> Any:
             if mode == "trunc":   # one up where floor and trunc differ: an inexact quotient below zero
                 quotient = quotient + ((xp.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
         return quotient
+    if getattr(a, "dtype", None) == "float16" and type(b) in (int, float):   # PyTorch's float16 kernel with a
+        # number: in float32, the number itself (NumPy would round it to float16 first), the result rounded once
+        return _quotient(xp, a.astype("float32"), b, mode, name).astype("float16")
     with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
         return xp.floor_divide(a, b) if mode == "floor" else xp.trunc(a / b)
 

@@ -40,6 +40,8 @@ def _expand(gy: Any, in_shape: tuple, axes: Any, keepdims: bool) -> Any:
     return gy.reshape(shape)
 
 
+_FLOAT16, _FLOAT32 = backend.numpy.dtype("float16"), backend.numpy.dtype("float32")
+
 # Up to this many elements, a reduction's gradient is a filled array rather than a broadcast view:
 # numpy.broadcast_to costs ~3 us of Python, a small fill well under 1 us
 FILL_UP_TO = 4096
@@ -62,6 +64,8 @@ class Sum(Function):
 
     def forward(self, x: Any) -> Any:
         self.in_shape, self.in_size = x.shape, x.size
+        if x.dtype == _FLOAT16:   # PyTorch sums float16 in float32 and rounds once (NumPy rounds at each row)
+            return x.sum(axis=self.axis, keepdims=self.keepdims, dtype=_FLOAT32).astype(_FLOAT16)
         if type(x) is backend.numpy.ndarray:   # what ndarray.sum runs, without its Python wrapper
             return backend.numpy.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
         return x.sum(axis=self.axis, keepdims=self.keepdims)

@@ -73,6 +73,13 @@ def _floating(x: Any, name: str) -> Tensor:
 
 # --- nansum, nanmean ---------------------------------------------------------------------------------
 
+def _sum(x: Any, axes: Any, keepdims: bool) -> Any:
+    """``x.sum`` over ``axes``; a float16 ``x`` sums in float32 rounded once, as PyTorch's (NumPy rounds per row)."""
+    if x.dtype == "float16":
+        return x.sum(axis=axes, keepdims=keepdims, dtype="float32").astype(x.dtype)
+    return x.sum(axis=axes, keepdims=keepdims)
+
+
 class NanSum(Function):
     """Sum over ``axes`` counting NaN as 0; NaN elements get no gradient (torch.nansum)."""
 
@@ -82,7 +89,7 @@ class NanSum(Function):
     def forward(self, x: Any) -> Any:
         kept = ~self.xp.isnan(x)
         self.saved = (kept,)
-        return self.xp.asarray(self.xp.where(kept, x, x.dtype.type(0)).sum(axis=self.axes, keepdims=self.keepdims))
+        return self.xp.asarray(_sum(self.xp.where(kept, x, x.dtype.type(0)), self.axes, self.keepdims))
 
     def backward(self, gy: Any) -> Any:
         (kept,) = self.saved
@@ -102,7 +109,7 @@ class NanMean(Function):
         count = kept.sum(axis=self.axes, keepdims=True).astype(x.dtype)
         self.saved = (kept, count)
         with backend.errstate(xp, divide="ignore", invalid="ignore"):
-            y = xp.where(kept, x, x.dtype.type(0)).sum(axis=self.axes, keepdims=True) / count
+            y = _sum(xp.where(kept, x, x.dtype.type(0)), self.axes, True) / count
         if self.keepdims:
             return y
         return y.reshape(()) if self.axes is None else y.squeeze(axis=self.axes)
