@@ -75,6 +75,35 @@ def is_contiguous_as(array: Any, fmt: Any, where: str = "is_contiguous") -> bool
     return True
 
 
+def suggest(shape: tuple, strides: tuple) -> memory_format:
+    """PyTorch's ``suggest_memory_format`` of an array with this ``shape`` and ``strides``: ``channels_last``
+    (``channels_last_3d``) when 4-D (5-D) with channels-last-like strides (its ``is_channels_last_strides_2d``:
+    in the order C, W, H (D), N from innermost, each stride at least the one before times its size; ambiguous
+    cases, as an (N, 1, 1, 1) array, are NCHW), else ``contiguous_format``. ``cat`` and ``roll`` lay their
+    results out by it."""
+    fmt = {4: channels_last, 5: channels_last_3d}.get(len(shape))
+    if fmt is None or strides[1] == 0:
+        return contiguous_format
+    smallest = 0
+    for dim in reversed(_ORDER[fmt]):   # innermost first: C, then W, H (D), then N
+        if shape[dim] == 0 or strides[dim] < smallest or (dim == 0 and smallest == strides[1]):
+            return contiguous_format
+        smallest = strides[dim] * shape[dim] if shape[dim] > 1 else strides[dim]
+    return fmt
+
+
+def dense_strides(shape: tuple, fmt: memory_format, itemsize: int) -> tuple:
+    """The strides (in bytes) of a dense array of ``shape`` laid out in ``fmt`` (C order or a channels-last
+    format)."""
+    order = _ORDER.get(fmt, tuple(range(len(shape))))
+    strides = [0] * len(shape)
+    step = itemsize
+    for dim in reversed(order):
+        strides[dim] = step
+        step *= max(shape[dim], 1)
+    return tuple(strides)
+
+
 def _stride_order(array: Any) -> tuple | None:
     """The dims of ``array`` from outermost to innermost, ordered by stride as PyTorch's ``preserve_format``
     orders them (its ``infer_dense_strides``: a 0 stride or a tie of sizes leaves two dims as they are), when

@@ -12,6 +12,7 @@ import types
 from typing import Any
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function
 from ..outputs import write_out
 from ..recording import note_draw, note_read
@@ -50,7 +51,12 @@ class Flip(Function):
         self.axes = axes
 
     def forward(self, x: Any) -> Any:
-        return self.xp.flip(x, self.axes).copy()
+        out = self.xp.flip(x, self.axes).copy()
+        if x.flags.c_contiguous:
+            return out
+        # PyTorch's layout: the input's (a transposed or channels-last input gives a transposed or channels-last
+        # result), as clone's preserve_format
+        return _memory_format.lay_out(out, _memory_format.preserve_format, "flip", x)
 
     def backward(self, gy: Any) -> Any:
         return self.xp.flip(gy, self.axes)
@@ -87,10 +93,33 @@ class Roll(Function):
         self.shifts, self.axes = shifts, axes
 
     def forward(self, x: Any) -> Any:
-        return self.xp.roll(x, self.shifts, self.axes)
+        out = self.xp.roll(x, self.shifts, self.axes)
+        if x.flags.c_contiguous or self.axes is None or x.size == 0:
+            return out
+        fmt = _roll_layout(x, self.shifts, self.axes)   # NumPy's roll keeps any input's order of strides
+        if fmt is _memory_format.contiguous_format:
+            return self.xp.ascontiguousarray(out)
+        return out if _memory_format.is_contiguous_as(out, fmt) else _memory_format.lay_out(out, fmt, "roll")
 
     def backward(self, gy: Any) -> Any:
         return self.xp.roll(gy, tuple(-s for s in self.shifts), self.axes)
+
+
+def _roll_layout(x: Any, shifts: tuple, axes: tuple) -> Any:
+    """The memory format of PyTorch's ``roll(x, shifts, axes)`` (x not empty): it rolls one dim after the other,
+    each as ``cat`` of two narrowed pieces, which is channels-last when both pieces suggest channels-last (a
+    channels-last input, rolled by other than a multiple of the size) and C order otherwise."""
+    fmt, strides = _memory_format.contiguous_format, x.strides
+    for shift, axis in zip(shifts, axes):
+        size = x.shape[axis]
+        start = (size - shift) % size
+        pieces = {_memory_format.suggest(x.shape[:axis] + (n,) + x.shape[axis + 1:], strides)
+                  for n in (size - start, start)}
+        fmt = pieces.pop() if len(pieces) == 1 else _memory_format.contiguous_format
+        if fmt is _memory_format.contiguous_format:
+            return fmt   # a C-ordered array's pieces are C-ordered
+        strides = _memory_format.dense_strides(x.shape, fmt, x.itemsize)
+    return fmt
 
 
 def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002

@@ -29,3 +29,52 @@ def test_creation_with_an_integer_dtype_casts_floats_as_torch(make, source):
             warnings.filterwarnings("ignore", category=np.exceptions.ComplexWarning)
             got = getattr(mg, make)(array, dtype=dtype).numpy()
         assert got.dtype == expected.dtype and got.tolist() == expected.tolist(), (make, source, name)
+
+
+def _layouts():
+    """(name, minigrad tensor, torch tensor) of the same values laid out transposed, permuted, channels-last, sliced
+    channels-last and broadcast."""
+    def channels_last(lib, n, c, h, w):
+        return lib.arange(float(n * c * h * w)).reshape(n, h, w, c).permute(0, 3, 1, 2)
+    cases = {
+        "transposed": lambda lib: lib.arange(6.0).reshape(3, 2).t(),
+        "permuted": lambda lib: lib.arange(24.0).reshape(4, 3, 2).permute(2, 0, 1),
+        "channels_last": lambda lib: channels_last(lib, 2, 3, 4, 5),
+        "channels_last_n1": lambda lib: channels_last(lib, 1, 3, 2, 2),
+        "sliced_channels_last": lambda lib: channels_last(lib, 2, 3, 4, 10)[..., ::2],
+        "expanded": lambda lib: lib.arange(3.0).expand(4, 3),
+    }
+    return [(name, case(mg), case(torch)) for name, case in cases.items()]
+
+
+def _same_layout(ours, theirs, what):
+    assert ours.tolist() == theirs.tolist(), what
+    assert ours.is_contiguous() == theirs.is_contiguous(), what
+    if ours.ndim == 4:
+        assert ours.is_contiguous(memory_format=mg.channels_last) == \
+            theirs.is_contiguous(memory_format=torch.channels_last), what
+    # a size-1 dim's stride is a convention (README): compare the others
+    assert [s for s, n in zip(ours.stride(), ours.shape) if n != 1] == \
+        [s for s, n in zip(theirs.stride(), theirs.shape) if n != 1], what
+
+
+def test_flip_and_rot90_keep_the_input_layout_as_torch():
+    # Flip always gave C order; PyTorch's flip keeps a transposed or channels-last input's layout
+    for name, x, t in _layouts():
+        for dims in ([0], [-1], list(range(t.ndim))):
+            _same_layout(mg.flip(x, dims), torch.flip(t, dims), name)
+        _same_layout(mg.fliplr(x), torch.fliplr(t), name)
+        _same_layout(mg.flipud(x), torch.flipud(t), name)
+        for k in (1, 2, 3):
+            _same_layout(mg.rot90(x, k), torch.rot90(t, k), (name, k))
+
+
+@pytest.mark.parametrize("shifts, dims", [(1, 0), (1, 1), (1, -1), ((1, 1), (0, 1)), ((2, 1), (-1, 1)), (0, 0),
+                                          (4, 2), ((4, 1), (2, 3)), ((1, 4), (2, 3)), (3, None)])
+def test_roll_lays_out_as_torch(shifts, dims):
+    # NumPy's roll kept any input's order of strides; PyTorch's is C order, or channels-last for a channels-last
+    # input rolled by other than a multiple of the size (its roll is a cat of two narrowed pieces, dim by dim)
+    for name, x, t in _layouts():
+        if dims is not None and max(d if d >= 0 else -d - 1 for d in np.atleast_1d(dims)) >= t.ndim:
+            continue
+        _same_layout(mg.roll(x, shifts, dims), torch.roll(t, shifts, dims), name)
