@@ -77,21 +77,36 @@ def _add_to_grad(tensor: Tensor, g: Any, fresh: bool = False) -> None:
 AFTER_BACKWARD = "after backward"
 
 
-def _run_node_hooks(node: Any, grads_out: list) -> list | None:
-    """The hooks on ``node``'s output gradients (replacing them in ``grads_out``) and ``retain_grad``'s
-    ``.grad``; returns the node's ``grad_fn.register_hook`` hooks, for after its backward (or None)."""
+def _is_prehook(hook: Callable) -> bool:
+    """Whether ``hook`` is a ``grad_fn.register_prehook`` hook (kept among the output's tensor hooks, after them)."""
+    return getattr(hook, "prehook", False)
+
+
+def _run_node_hooks(node: Any, grads_out: list, stop: bool = False) -> list | None:
+    """The hooks on ``node``'s output gradients (replacing them in ``grads_out``), in PyTorch's order: the
+    output tensors' hooks, then ``retain_grad``'s ``.grad``, then ``grad_fn.register_prehook``'s hooks (not
+    at a node an ``autograd.grad`` stops at, whose backward does not run). Returns the node's
+    ``grad_fn.register_hook`` hooks, for after its backward (or None)."""
     after = None
+    prehooks = []
     for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot (see HOOKS_LOCK)
         if index == AFTER_BACKWARD:
             after = hooks
         elif grads_out[index] is not None:
             shape, dtype = node.out_meta[index]
             label = f"output {index} of op '{node.name}' (shape {tuple(shape)})"
+            pre = [hook for hook in hooks if _is_prehook(hook)]
+            if pre:
+                hooks = [hook for hook in hooks if not _is_prehook(hook)]
+                if not stop:
+                    prehooks.append((index, pre, label))
             grads_out[index] = _apply_hooks(hooks, grads_out[index], label)
     for index, ref in (node.retained or {}).items():
         tensor = ref()
         if tensor is not None and grads_out[index] is not None:
             _add_to_retained(tensor, grads_out[index])
+    for index, pre, label in prehooks:
+        grads_out[index] = _apply_hooks(pre, grads_out[index], label)
     return after
 
 
@@ -190,7 +205,8 @@ def register_hook(tensor: Tensor, hook: Callable) -> RemovableHandle:
             if node.hooks is None:
                 node.hooks = {}
             hooks = node.hooks.setdefault(tensor._index, [])
-            hooks.append(hook)
+            # before the node's prehooks, which run after every tensor hook (PyTorch's order)
+            hooks.insert(next((i for i, h in enumerate(hooks) if _is_prehook(h)), len(hooks)), hook)
 
     def remove() -> None:
         with HOOKS_LOCK:

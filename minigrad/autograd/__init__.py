@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from . import (
     forward_ad,  # noqa: F401  # mg.autograd.forward_ad: dual tensors (forward-mode J·t)
+    function,  # noqa: F401  # mg.autograd.function: torch.autograd.function's names (once_differentiable)
     functional,  # noqa: F401  # mg.autograd.functional: PyTorch's jacobian, vjp, jvp
     graph,  # noqa: F401  # mg.autograd.graph: saved-tensor hooks, multi-grad hooks, gradient edges
     profiler,  # noqa: F401  # mg.autograd.profiler: PyTorch's profiler, record_function

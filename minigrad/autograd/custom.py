@@ -54,6 +54,7 @@ class FunctionCtx:
         self.materialize_grads = True
         self._saved: tuple = ()
         self._non_differentiable: set[int] = set()
+        self._unpacked: tuple | None = None   # during backward: the node's saved arrays (checked, maybe unpacked)
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` (Tensors or None) for ``backward``, which reads them as ``ctx.saved_tensors``."""
@@ -65,7 +66,14 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        return self._saved
+        """The tensors given to :meth:`save_for_backward`. In ``backward`` they are the node's saved values: the
+        engine checked them for in-place changes (RuntimeError, as PyTorch) and ran the saved-tensor hooks'
+        ``unpack_hook`` on them; a value the hooks replaced is a new Tensor."""
+        arrays = self._unpacked
+        if arrays is None:
+            return self._saved
+        return tuple(t if t is None or t.data is a else Tensor._make(a, False, None, 0)
+                     for t, a in zip(self._saved, arrays))
 
     def mark_non_differentiable(self, *outputs: Tensor) -> None:
         """These outputs (returned by ``forward``) get no gradient and do not require grad (an index, a mask)."""
@@ -119,6 +127,9 @@ class _CustomNode(Function):
         self.positions, self.n_args = positions, n_args   # where each tensor input sits among the arguments
         self.multiple, self.n_outputs = len(outputs) > 1, len(outputs)
         self.shapes = [t.shape for t in outputs]
+        # the arrays of ctx.save_for_backward, as any op's `saved`: the engine checks them for in-place changes
+        # before backward, frees them after it (a second backward raises) and packs them with saved-tensor hooks
+        self.saved = tuple(None if t is None else t.data for t in ctx._saved)
 
     @staticmethod
     def complex_grad(node: _CustomNode, arrays: Any) -> Any:
@@ -133,9 +144,13 @@ class _CustomNode(Function):
         if ctx.materialize_grads:
             grads = tuple(xp.zeros(shape, dtype=out.dtype) if g is None else g
                           for g, shape, out in zip(grads, self.shapes, self.outputs))
-        with no_grad():
-            result = self.op.backward(ctx, *(None if g is None else Tensor._make(_dense(g), False, None, 0)
-                                             for g in grads))
+        ctx._unpacked = self.saved
+        try:
+            with no_grad():
+                result = self.op.backward(ctx, *(None if g is None else Tensor._make(_dense(g), False, None, 0)
+                                                 for g in grads))
+        finally:
+            ctx._unpacked = None
         arrays = []
         for g in self._per_input(result):
             arrays.append(None if g is None else g.data if isinstance(g, Tensor) else g)
@@ -160,10 +175,22 @@ class _CustomNode(Function):
             data = g.data if isinstance(g, Tensor) else g
             shape = self.input_shapes[k]
             if getattr(data, "shape", None) != shape:
-                raise RuntimeError(f"{self.name}.backward returned an invalid gradient at index {position}: got "
-                                   f"shape {getattr(data, 'shape', type(data).__name__)} but expected {shape}")
+                g = self._summed_to(g, shape, position)
             grads.append(g)
         return grads
+
+    def _summed_to(self, g: Any, shape: tuple, position: int) -> Any:
+        """A gradient of a broadcast shape summed down to its input's ``shape``, as PyTorch takes it (the input's
+        shape must expand to the gradient's); any other shape raises PyTorch's RuntimeError."""
+        got = getattr(g, "shape", None)
+        lead = -1 if got is None else len(got) - len(shape)
+        if lead < 0 or any(size not in (1, n) for size, n in zip(shape, got[lead:])):
+            raise RuntimeError(f"{self.name}.backward returned an invalid gradient at index {position}: got shape "
+                               f"{type(g).__name__ if got is None else tuple(got)} but expected a shape "
+                               f"compatible with {shape}")
+        axes = tuple(range(lead)) + tuple(lead + i for i, size in enumerate(shape) if size == 1 and got[lead + i] != 1)
+        summed = g.sum(dim=axes, keepdim=True) if isinstance(g, Tensor) else g.sum(axis=axes, keepdims=True)
+        return summed.reshape(shape)
 
     def recorded_backward(self, grads: list) -> tuple:
         """``create_graph=True``: ``Op.backward`` on the gradient Tensors ``grads`` (one per output, None where
@@ -237,8 +264,8 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     node.input_shapes = [args[i].shape for i in positions]
     made = node(*(args[i] for i in positions))
     made = made if isinstance(made, tuple) else (made,)
-    for y, original in zip(made, outputs):
-        if id(original) in ctx._non_differentiable:
+    for y, original in zip(made, outputs):   # as PyTorch: integer and bool outputs are never differentiable
+        if id(original) in ctx._non_differentiable or y.dtype.kind not in "fc":
             y._requires_grad, y._node = False, None
     return made if isinstance(result, tuple) else made[0]
 

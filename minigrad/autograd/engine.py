@@ -271,8 +271,9 @@ class Function:
 
         ``grad_outputs`` is a tuple with the gradient (a Tensor) of the node's output;
         the hook returns None or a tuple with its replacement (same shape, dtype and
-        device). It runs among the hooks on the output tensor (``y.register_hook``), in
-        the order registered. Only for ops with one output.
+        device). As in PyTorch, the prehooks run in the order registered, after the hooks on the output
+        tensor (``y.register_hook``) and its ``retain_grad``; not at a node ``autograd.grad`` stops at
+        (whose gradient it returns). Only for ops with one output.
         """
         if self.n_outputs != 1:
             raise NotImplementedError(f"grad_fn.register_prehook: op '{self.name}' has {self.n_outputs} outputs; "
@@ -292,6 +293,7 @@ class Function:
             return result[0]
 
         on_output_gradient.__name__ = getattr(hook, "__name__", "prehook")
+        on_output_gradient.prehook = True   # runs after the output's tensor hooks (hooks._run_node_hooks)
         with HOOKS_LOCK:   # another thread's grad may be removing its capture hook from this table
             if self.hooks is None:
                 self.hooks = {}
@@ -661,7 +663,7 @@ def _walk(root: Tensor, grad: Any, retain_graph: bool, observer: Callable | None
     root_node = root._node
     stops: set | frozenset = _NO_STOPS
     if targets is not None:
-        consumers, stops = targets.prepare(root_node)
+        consumers, stops = targets.prepare(root_node)   # a `grad`'s stops run no prehook (stops.quiet), as torch
         if root_node not in consumers:
             return {}
     else:
@@ -724,7 +726,7 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
             _check_saved(node)
         after = None
         if (node.hooks or node.retained) and observer is None:
-            after = _run_node_hooks(node, grads_out)
+            after = _run_node_hooks(node, grads_out, node in stops and getattr(stops, "quiet", False))
             epoch = INPLACE.epoch   # a hook may have changed an array in place: later nodes check again
             if node in stops:
                 continue

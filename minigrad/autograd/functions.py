@@ -172,7 +172,11 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         CAPTURING.walk = outer
         targets.release()
     result = []
+    done: dict = {}   # id(input) -> its gradient: an input given twice runs its leaf hooks once, as PyTorch
     for i, t in enumerate(wanted):
+        if id(t) in done:   # (a copy of) the same gradient
+            result.append(None if done[id(t)] is None else Tensor._make(done[id(t)].data.copy(), False, None, 0))
+            continue
         g = _input_grad(t, leaves, captured, owned)
         if g is None:
             if not (allow_unused or materialize_grads):
@@ -181,6 +185,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             if materialize_grads:
                 g = backend.array_module(t.data).zeros_like(t.data)
         result.append(None if g is None else Tensor._make(g, False, None, 0))
+        done[id(t)] = result[-1]
     return dict(zip(names, result)) if names is not None else tuple(result)
 
 
@@ -296,6 +301,12 @@ def _walk_roots(roots: list, grads: list, retain_graph: Any, owned: set, targets
     return _walk(start, start.data, retain_graph, None, owned, targets)
 
 
+class _Stops(set):
+    """The targets' nodes a restricted walk does not run on from; ``quiet``: their prehooks do not run either."""
+
+    quiet = False
+
+
 class _Targets:
     """The tensors a restricted backward is for (``grad``'s inputs, ``backward(inputs=)``): leaves by
     identity, non-leaves by ``(node, output index)``. With ``captured`` (a dict), :meth:`prepare` also
@@ -330,7 +341,8 @@ class _Targets:
                 beyond[node] = any(edge[0] in outputs or beyond[edge[0]] if type(edge) is tuple
                                    else edge is not None and edge in leaves for edge in node.edges)
         consumers = {root_node: 0} if beyond[root_node] or root_node in outputs else {}
-        stops = {node for node in outputs if node in beyond and not beyond[node]}
+        stops = _Stops(node for node in outputs if node in beyond and not beyond[node])
+        stops.quiet = self.captured is not None   # grad's: their grad_fn prehooks do not run, as PyTorch's
         for node, leads in beyond.items():
             if leads:
                 for edge in node.edges:
@@ -354,8 +366,9 @@ class _Targets:
             with HOOKS_LOCK:
                 if node.hooks is None:
                     node.hooks = {}
-                hooks = node.hooks.setdefault(index, [])
-                hooks.insert(len(hooks) if stop else 0, capture)
+                hooks = node.hooks.setdefault(index, [])   # at a stop: after the tensor hooks, before prehooks
+                hooks.insert(next((i for i, h in enumerate(hooks) if getattr(h, "prehook", False)), len(hooks))
+                             if stop else 0, capture)
             self.installed.append((node, index, capture))
 
     def release(self) -> None:

@@ -1,0 +1,255 @@
+"""Differential fuzzing of custom autograd Functions, saved-tensor hooks and hook ordering against torch 2.13
+(round 15): the cases where minigrad differed, each compared with live torch."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+A = np.array([0.5, -1.5, 2.0])
+B = np.array([1.5, 0.25, -1.0])
+
+
+def _outcome(fn: Callable[[Any], Any], lib: Any) -> Any:
+    """``fn(lib)``'s result, or the class of what it raised (the result of each library, to compare)."""
+    try:
+        return fn(lib)
+    except Exception as error:   # noqa: BLE001 - compared with torch's
+        return type(error).__name__
+
+
+def _same(fn: Callable[[Any], Any]) -> None:
+    theirs, ours = _outcome(fn, torch), _outcome(fn, mg)
+    if isinstance(theirs, str):   # the class of the error each raised
+        assert ours == theirs, (ours, theirs)
+    else:
+        np.testing.assert_equal(ours, theirs)
+
+
+def _values(t: Any) -> Any:
+    return None if t is None else np.round(t.detach().numpy(), 10).tolist()
+
+
+def _exp_product(lib: Any) -> type:
+    """A Function that saves an input, another input and an intermediate (old style)."""
+    class ExpProduct(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, y: Any) -> Any:
+            z = x * y
+            ctx.save_for_backward(x, y, z)
+            return z.exp()
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            x, y, z = ctx.saved_tensors
+            return g * z.exp() * y, g * z.exp() * x
+    return ExpProduct
+
+
+def _exp_of(lib: Any) -> type:
+    """A Function that saves its output (new style: setup_context)."""
+    class Exp(lib.autograd.Function):
+        @staticmethod
+        def forward(x: Any) -> Any:
+            return x.exp()
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+            ctx.save_for_backward(output)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (y,) = ctx.saved_tensors
+            return g * y
+    return Exp
+
+
+def _saved_input_changed(lib: Any) -> Any:
+    a = lib.tensor(A, requires_grad=True)
+    b = a * 1
+    y = _exp_product(lib).apply(b, lib.tensor(B))
+    b.mul_(3)
+    y.sum().backward()
+    return _values(a.grad)
+
+
+def _saved_output_changed(lib: Any) -> Any:
+    a = lib.tensor(A, requires_grad=True)
+    y = _exp_of(lib).apply(a)
+    y.add_(1)
+    y.sum().backward()
+    return _values(a.grad)
+
+
+def _backward_twice(lib: Any) -> Any:
+    a = lib.tensor(A, requires_grad=True)
+    y = _exp_product(lib).apply(a, lib.tensor(B, requires_grad=True))
+    y.sum().backward()
+    y.sum().backward()
+    return _values(a.grad)
+
+
+def _backward_twice_retained(lib: Any) -> Any:
+    a = lib.tensor(A, requires_grad=True)
+    y = _exp_of(lib).apply(a)
+    y.sum().backward(retain_graph=True)
+    y.sum().backward()
+    return _values(a.grad)
+
+
+def _hooks_log(lib: Any) -> Any:
+    log: list = []
+
+    def pack(t: Any) -> Any:
+        log.append(("pack", tuple(t.shape), t.requires_grad))
+        return t.detach().clone()   # a copy: backward must read the unpacked values
+
+    def unpack(t: Any) -> Any:
+        log.append(("unpack", tuple(t.shape)))
+        return t * 1
+
+    a = lib.tensor(A, requires_grad=True)
+    b = lib.tensor(B, requires_grad=True)
+    with lib.autograd.graph.saved_tensors_hooks(pack, unpack):
+        y = _exp_product(lib).apply(a, b)
+    y.sum().backward()
+    return log, _values(a.grad), _values(b.grad)
+
+
+def _hooks_change_values(lib: Any) -> Any:
+    """An unpack_hook that gives other values: backward reads them (as torch's saved_tensors)."""
+    a = lib.tensor(A, requires_grad=True)
+    with lib.autograd.graph.saved_tensors_hooks(lambda t: t.detach() * 2, lambda t: t):
+        y = _exp_of(lib).apply(a)
+    y.sum().backward()
+    return _values(a.grad)
+
+
+@pytest.mark.parametrize("case", [_saved_input_changed, _saved_output_changed, _backward_twice,
+                                  _backward_twice_retained, _hooks_log, _hooks_change_values],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_custom_function_saved_tensors_are_checked_freed_and_hooked(case: Callable) -> None:
+    """ctx.save_for_backward kept the tensors aside from the engine: an in-place change after the call gave a
+    silently wrong gradient (torch raises), a second backward ran again (torch: the saved values were freed)
+    and saved_tensors_hooks never saw them."""
+    _same(case)
+
+
+def _int_and_bool_outputs(lib: Any) -> Any:
+    class Split(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            return x.clone(), x > 0, x.argmax()
+
+        @staticmethod
+        def backward(ctx: Any, g: Any, g_mask: Any, g_index: Any) -> Any:
+            return g * 2
+
+    a = lib.tensor(A, requires_grad=True)
+    y, mask, index = Split.apply(a)
+    y.sum().backward()
+    return [t.requires_grad for t in (y, mask, index)], [t.grad_fn is None for t in (y, mask, index)], _values(a.grad)
+
+
+def test_integer_and_bool_outputs_of_a_custom_function_do_not_require_grad() -> None:
+    """A bool or integer output required grad (and had a grad_fn); torch never differentiates them."""
+    _same(_int_and_bool_outputs)
+
+
+def test_autograd_function_module_is_an_attribute() -> None:
+    """``mg.autograd.function.once_differentiable`` (as torch programs spell it) raised AttributeError."""
+    assert mg.autograd.function.once_differentiable is mg.autograd.once_differentiable
+    assert mg.autograd.function.Function is mg.autograd.Function
+
+    def double_backward(lib: Any) -> Any:
+        class Cube(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            @lib.autograd.function.once_differentiable
+            def backward(ctx: Any, g: Any) -> Any:
+                (x,) = ctx.saved_tensors
+                return g * 3 * x ** 2
+
+        a = lib.tensor(A, requires_grad=True)
+        (g,) = lib.autograd.grad(Cube.apply(a).sum(), a, create_graph=True)
+        return _values(g), g.requires_grad
+
+    _same(double_backward)
+
+
+@pytest.mark.parametrize("shapes", [((3,), (1, 3)), ((3,), (2, 3)), ((2, 1), (2, 4)), ((1, 3), (1,)), ((3,), ()),
+                                    ((2, 3), (3,))])
+def test_custom_function_gradient_of_a_broadcast_shape_is_summed(shapes: tuple) -> None:
+    """backward returning a gradient of a shape the input expands to raised; torch sums it down (and raises
+    RuntimeError for any other shape)."""
+    shape, grad_shape = shapes
+    rng = np.random.default_rng(15)
+    values, grad = rng.standard_normal(shape), rng.standard_normal(grad_shape)
+
+    def run(lib: Any, create_graph: bool) -> Any:
+        class Given(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                return x * 2
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return lib.tensor(grad) * g.sum()
+
+        a = lib.tensor(values, requires_grad=True)
+        (g,) = lib.autograd.grad(Given.apply(a).sum(), a, create_graph=create_graph)
+        return _values(g)
+
+    for create_graph in (False, True):
+        _same(lambda lib, create_graph=create_graph: run(lib, create_graph))
+
+
+def _prehook_order(lib: Any, how: str) -> Any:
+    log: list = []
+    x = lib.tensor(A, requires_grad=True)
+    y = x.exp()
+    z = y * 2
+    y.grad_fn.register_prehook(lambda go: (log.append(("pre", round(float(go[0].sum()), 8))), (go[0] * 10,))[1])
+    y.register_hook(lambda g: (log.append(("tensor", round(float(g.sum()), 8))), g * 3)[1])
+    y.retain_grad()
+    if how == "grad":
+        result = lib.autograd.grad(z.sum(), [y, x])
+    elif how == "grad_of_y":
+        result = lib.autograd.grad(z.sum(), y)
+    elif how == "inputs":
+        z.sum().backward(inputs=[y])
+        result = (y.grad,)
+    else:
+        z.sum().backward()
+        result = (y.grad, x.grad)
+    return log, [_values(r) for r in result]
+
+
+@pytest.mark.parametrize("how", ["backward", "grad", "grad_of_y", "inputs"])
+def test_tensor_hooks_and_retain_grad_run_before_grad_fn_prehooks(how: str) -> None:
+    """A prehook registered before a tensor hook ran first, retain_grad's .grad included the prehook's change,
+    and ``autograd.grad`` w.r.t. a tensor whose grad_fn has a prehook returned the gradient the prehook made
+    (torch: tensor hooks, then retain_grad, then prehooks; ``grad`` captures before prehooks, which do not run
+    at a node it stops at)."""
+    _same(lambda lib: _prehook_order(lib, how))
+
+
+def test_an_input_given_twice_to_grad_runs_its_hooks_once() -> None:
+    """``autograd.grad(y, [x, x])`` ran x's hook twice; torch once, with the same gradient for both."""
+    def run(lib: Any) -> Any:
+        log: list = []
+        x = lib.tensor(A, requires_grad=True)
+        x.register_hook(lambda g: (log.append(round(float(g.sum()), 8)), g * 3)[1])
+        g1, g2 = lib.autograd.grad((x * 2).sum(), [x, x])
+        return log, _values(g1), _values(g2)
+    _same(run)
