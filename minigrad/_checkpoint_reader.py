@@ -288,8 +288,7 @@ class _Layout:
             if not (isinstance(item, list) and len(item) == 2):
                 raise self.bad(where, f"a dict item must be [key, node], got {_short(item)}")
             key, child = item
-            if isinstance(key, bool) or not isinstance(key, (str, int)):
-                raise self.bad(where, f"a dict key must be a string or an int, got {_short(key)}")
+            key = _dict_key(key, self.bad, where)
             if key in result:
                 raise self.archive.error(f"key {key!r} appears twice in {where} (keys collide)")
             result[key] = self.build(child, f"{where}/{key}" if where != "the root" else repr(key), depth + 1)
@@ -390,6 +389,30 @@ class _Layout:
             raise self.archive.error(f"key {key!r} is marked as a view of {base_key!r} but holds other values "
                                      "(tampered?)")
         return view
+
+
+def _dict_key(key: Any, bad: Callable[[str, str], CheckpointError], where: str) -> Any:
+    """A dict key from the layout: a str or an int, or ``{"key": tagged}`` for a bool, None, a float or a tuple
+    (see ``serialization._layout_key``)."""
+    def untag(value: Any) -> Any:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return value
+        if isinstance(value, dict) and len(value) == 1:
+            (tag, inner), = value.items()
+            if tag == "bool" and isinstance(inner, bool):
+                return inner
+            if tag == "none" and inner is True:
+                return None
+            if tag == "float" and isinstance(inner, float):
+                return inner
+            if tag == "tuple" and isinstance(inner, list):
+                return tuple(untag(v) for v in inner)
+        raise bad(where, f"a dict key must be a string, an int or a tagged key, got {_short(key)}")
+    if isinstance(key, dict) and set(key) == {"key"}:
+        return untag(key["key"])
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise bad(where, f"a dict key must be a string, an int or a tagged key, got {_short(key)}")
+    return key
 
 
 def _hex_int(text: str) -> int:

@@ -53,10 +53,12 @@ from . import backend
 from ._checkpoint_reader import (
     LAYOUT_KEY,
     MAX_CONTAINER_DEPTH,
+    MAX_JSON_DEPTH,
     MAX_RATIO,
     MAX_SCALAR_BYTES,
     CheckpointError,
     CheckpointNotFoundError,
+    _json_depth,
     read_checkpoint,
     supported_dtype,
 )
@@ -205,8 +207,7 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
     if isinstance(obj, dict):
         items = []
         for key, value in obj.items():
-            if isinstance(key, bool) or not isinstance(key, (str, int)):
-                raise TypeError(f"nn.save: keys must be strings or ints, got {key!r} ({type(key).__name__}) in {where}")
+            layout_key = _layout_key(key, where)
             text = str(key)
             if not text or "/" in text:
                 raise ValueError(f"nn.save: key {key!r} in {where} is empty or contains '/' "
@@ -216,7 +217,7 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
                 raise ValueError(f"nn.save: key {key!r} in {where} holds a NUL or a lone surrogate, which "
                                  "an archive member's name cannot")
             child = f"{path}/{text}" if path else text
-            items.append([key, _flatten(value, child, saver, f"key {child!r}", depth + 1)])
+            items.append([layout_key, _flatten(value, child, saver, f"key {child!r}", depth + 1)])
         if not isinstance(obj, OrderedDict):
             return {"dict": items}
         metadata = getattr(obj, "_metadata", None)
@@ -239,6 +240,26 @@ def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> 
         else f"{type(obj).__module__.split('.')[0]}.{type(obj).__qualname__}"
     raise TypeError(f"nn.save: cannot save {where}, a {kind}{hint}: expected minigrad Tensors, NumPy/CuPy "
                     "arrays, numbers, strings, bytes, None, and dicts/lists/tuples of those")
+
+
+def _layout_key(key: Any, where: str) -> Any:
+    """A dict key as the layout's JSON holds it: a str or an int as is; a bool, None, a float or a tuple of
+    those (torch.save's other usual keys) tagged, as ``{"key": {"tuple": [1, {"none": true}]}}``."""
+    def tagged(value: Any) -> Any:
+        if isinstance(value, bool):
+            return {"bool": value}
+        if isinstance(value, (str, int)):
+            return value
+        if value is None:
+            return {"none": True}
+        if isinstance(value, float):
+            return {"float": value}
+        if isinstance(value, tuple):
+            return {"tuple": [tagged(v) for v in value]}
+        raise TypeError(f"nn.save: keys must be strings, ints, bools, floats, None or tuples of those, got "
+                        f"{key!r} ({type(value).__name__}) in {where}")
+    value = tagged(key)
+    return value if isinstance(value, (str, int)) else {"key": value}
 
 
 def _metadata(metadata: Any, where: str) -> dict:
@@ -276,6 +297,9 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO) -> str | None:
     if LAYOUT_KEY in arrays:
         raise ValueError(f"nn.save: the key {LAYOUT_KEY!r} is reserved")
     layout = json.dumps({"format": _FORMAT, "root": skeleton})
+    if _json_depth(layout) > MAX_JSON_DEPTH:   # load refuses deeper layouts: never write one
+        raise ValueError(f"nn.save: the object's nesting (with its tuple keys) is deeper than the {MAX_JSON_DEPTH} "
+                         "JSON levels a checkpoint's layout may have")
     if hasattr(f, "write") and not isinstance(f, (str, bytes, os.PathLike)):
         name = getattr(f, "name", None) or f"<{type(f).__name__}>"
         if isinstance(f, io.TextIOBase):

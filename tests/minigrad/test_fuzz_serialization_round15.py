@@ -6,6 +6,8 @@ One regression test per root cause the differential fuzzer found (the fuzzer its
 from __future__ import annotations
 
 import io
+import json
+import zipfile
 from collections import OrderedDict
 from typing import Any
 
@@ -142,3 +144,56 @@ def test_generator_states_survive_a_checkpoint() -> None:
     mg.set_rng_state(saved["rng"])
     generator = mg.Generator().set_state(saved["gen"])
     assert (mg.randn(4).tolist(), mg.rand(4, generator=generator).tolist()) == expected
+
+
+# --- dict keys beyond str and int ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("obj", [
+    {(1, 2): "pair", ("a", (None, 2.5)): 1},
+    {1.5: 2, float("inf"): 3, None: 4, True: 5},
+    OrderedDict([((0, "w"), [1, 2]), (-0.5, {"x": (1,)})]),
+    {("layer", 0): mg.ones(2)},
+], ids=["tuples", "scalars", "ordered", "tensor"])
+def test_torchs_other_dict_keys_round_trip(torch: Any, obj: Any) -> None:
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return type(value).__name__, [(k, type(k).__name__, plain(v)) for k, v in value.items()]
+        if isinstance(value, (list, tuple)):
+            return type(value).__name__, [plain(v) for v in value]
+        return value.tolist() if hasattr(value, "tolist") else value
+    as_torch = {k: torch.ones(2) if isinstance(v, mg.Tensor) else v for k, v in obj.items()}
+    as_torch = type(obj)(as_torch)
+    assert plain(mg_round_trip(obj)) == plain(torch_round_trip(torch, as_torch))
+
+
+def test_unsupported_and_tampered_keys_are_named() -> None:
+    with pytest.raises(TypeError, match=r"keys must be strings, ints, bools, floats, None or tuples.*frozenset"):
+        mg.save({frozenset({1}): 1}, io.BytesIO())
+    with pytest.raises(ValueError, match="contains '/'"):
+        mg.save({("a/b", 1): 1}, io.BytesIO())
+    with pytest.raises(ValueError, match="deeper than the 196 JSON levels"):
+        key: Any = 1
+        for _ in range(100):
+            key = (key,)
+        mg.save({key: 1}, io.BytesIO())
+
+
+@pytest.mark.parametrize("old, new", [('{"bool": true}', '{"bool": 1}'), ('{"bool": true}', '{"set": [1]}'),
+                                      ('{"key": {"bool": true}}', '{"key": 1, "x": 2}')])
+def test_a_tampered_key_is_refused(old: str, new: str) -> None:
+    buffer = io.BytesIO()
+    mg.save({True: 1}, buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    layout = np.load(io.BytesIO(members["__minigrad__.npy"])).item()
+    assert old in json.dumps(json.loads(layout))
+    text = io.BytesIO()
+    np.save(text, np.asarray(json.dumps(json.loads(layout)).replace(old, new)))
+    members["__minigrad__.npy"] = text.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    out.seek(0)
+    with pytest.raises(mg.CheckpointError, match="malformed.*dict key"):
+        mg.load(out)
