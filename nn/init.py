@@ -15,6 +15,8 @@ import math
 import warnings
 from typing import Any
 
+import numpy
+
 import minigrad as mg
 from minigrad import Tensor
 
@@ -94,10 +96,17 @@ def _uniform_draw(gen: Any) -> Any:
 
 
 def _uniform_array(tensor: Tensor, low: float, high: float, generator: Any = None) -> Any:
+    """low + (high - low) * U, with U on the grid k / 2**digits of the tensor's (real) dtype, as PyTorch draws it:
+    a float64 U just below 1 would round up to 1 in float16 (a weight equal to ``high``)."""
     gen = mg.random_generator(tensor.device, generator)
+    digits = 2.0 ** (numpy.finfo(tensor.dtype).nmant + 1)   # 2**11 for float16, 2**24 for float32 and complex64 …
     with mg.on_device(tensor.device):
         draw = _uniform_draw(gen)
-        return _parts(tensor, lambda shape: low + (high - low) * draw(shape))
+
+        def grid(shape: tuple) -> Any:
+            u = draw(shape)
+            return mg.array_module(u).floor(u * digits) / digits
+        return _parts(tensor, lambda shape: low + (high - low) * grid(shape))
 
 
 def _normal_array(tensor: Tensor, mean: float, std: float, generator: Any = None) -> Any:

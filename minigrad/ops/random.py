@@ -277,8 +277,8 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         kind = get_default_dtype() if dtype is None else backend.as_dtype(dtype, "normal")
     if kind.kind != "f":
         raise SampleDtypeError(f"normal: samples must be floating point, got dtype {kind}")
-    if (_host(unwrap_value(std)) < 0).any():
-        raise ShapeMismatchError("normal: std must be non-negative")
+    if not (_host(unwrap_value(std)) >= 0).all():   # NaN too, as PyTorch
+        raise ShapeMismatchError("normal: expects std >= 0.0 (every element), got a negative or NaN std")
     inputs = tuple(v for v in (mean, std) if isinstance(v, Tensor))
 
     def make(*arrays: Any) -> Any:

@@ -115,3 +115,26 @@ def test_random_sampler_with_replacement_of_an_empty_dataset_as_torch(torch: Any
         list(tdata.RandomSampler(range(0), replacement=True, num_samples=3))
     with pytest.raises(RuntimeError, match="RandomSampler"):
         list(mdata.RandomSampler(range(0), replacement=True, num_samples=3))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.normal(0.0, float("nan"), (2,)),
+    lambda m: m.normal(m.zeros(2), m.tensor([float("nan"), 1.0])),
+    lambda m: m.normal(1.0, m.tensor([1.0, float("nan")])),
+], ids=["number", "tensors", "number-and-tensor"])
+def test_normal_refuses_a_nan_std_as_torch(call: Callable, torch: Any) -> None:
+    """normal with a NaN std returned NaN samples; PyTorch raises RuntimeError (std >= 0.0)."""
+    _as_torch(call, torch)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "complex64"])
+def test_init_uniform_never_returns_the_upper_bound(dtype: str) -> None:
+    """nn.init.uniform_ drew float64 numbers and cast them: in float16 about 1 draw in 4000 rounded up to b (PyTorch
+    draws on the dtype's grid k / 2**11 and never returns b). 200 000 draws hit b ~50 times before."""
+    import nn
+
+    x = mg.zeros(200_000, dtype=getattr(mg, dtype))
+    values = nn.init.uniform_(x, 0.0, 1.0, generator=mg.Generator().manual_seed(0)).numpy()
+    parts = [values.real, values.imag] if dtype.startswith("complex") else [values]
+    for part in parts:
+        assert part.min() >= 0.0 and part.max() < 1.0
