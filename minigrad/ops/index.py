@@ -150,7 +150,8 @@ class Triangle(Function):
         self.name = "triu" if upper else "tril"
 
     def forward(self, x: Any) -> Any:
-        return self.xp.triu(x, self.k) if self.upper else self.xp.tril(x, self.k)
+        # C order whatever x's layout, as PyTorch's (NumPy's keeps a transposed x's)
+        return self.xp.ascontiguousarray(self.xp.triu(x, self.k) if self.upper else self.xp.tril(x, self.k))
 
     def backward(self, gy: Any) -> Any:
         return self.forward(gy)

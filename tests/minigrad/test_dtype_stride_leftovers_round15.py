@@ -78,3 +78,13 @@ def test_roll_lays_out_as_torch(shifts, dims):
         if dims is not None and max(d if d >= 0 else -d - 1 for d in np.atleast_1d(dims)) >= t.ndim:
             continue
         _same_layout(mg.roll(x, shifts, dims), torch.roll(t, shifts, dims), name)
+
+
+def test_tril_and_triu_are_c_ordered_as_torch():
+    # NumPy's tril kept a transposed input's layout, so .view(-1) of the result raised where PyTorch's works
+    for name, x, t in _layouts():
+        for k in (0, 1, -1):
+            _same_layout(mg.tril(x, k), torch.tril(t, k), name)
+            _same_layout(mg.triu(x, k), torch.triu(t, k), name)
+    assert mg.tril(mg.arange(6.0).reshape(3, 2).t()).view(-1).tolist() == \
+        torch.tril(torch.arange(6.0).reshape(3, 2).t()).view(-1).tolist()
