@@ -19,11 +19,15 @@ PyTorch code writes its own differentiable ops like this, and it runs here uncha
 ``forward`` runs with gradient recording off; the call becomes one node of the graph, whose backward
 calls ``backward`` without recording; with ``create_graph=True`` it records, as PyTorch's, so that the
 gradient it returns can be differentiated again (unless it is decorated with :func:`once_differentiable`).
-The ctx offers PyTorch's ``save_for_backward``/``saved_tensors``, ``needs_input_grad``,
-``mark_non_differentiable`` and ``set_materialize_grads``; the ``setup_context`` form (``forward``
-without ctx) works too. A class whose ``forward`` is an ordinary method is one of the
-engine's own ops (``forward``/``backward`` on arrays, see :class:`~minigrad.autograd.engine.Function`);
-for those, ``Op.apply(*inputs)`` is ``Op()(*inputs)``.
+The ctx offers PyTorch's ``save_for_backward``/``saved_tensors`` (checked for in-place changes, freed
+after backward and seen by ``saved_tensors_hooks``, as any op's saved values), ``needs_input_grad``,
+``mark_non_differentiable``, ``mark_dirty`` (not on a view, nor on a tensor with live views: NotImplementedError)
+and ``set_materialize_grads``; the ``setup_context`` form (``forward`` without ctx) works too. Integer and bool
+outputs never require grad, values that are not Tensors among the outputs pass through (``backward`` gets
+None for them; a forward without any Tensor output raises TypeError, where PyTorch returns the value), and a
+gradient of a shape its input broadcasts to is summed down to the input's shape, as in PyTorch. A class whose
+``forward`` is an ordinary method is one of the engine's own ops (``forward``/``backward`` on arrays, see
+:class:`~minigrad.autograd.engine.Function`); for those, ``Op.apply(*inputs)`` is ``Op()(*inputs)``.
 
 Inside ``mg.compile``, a call to a custom Function makes the captured call run eagerly (with a
 ``CompileWarning``): its ``forward`` is Python the replay cannot see into.
@@ -55,6 +59,7 @@ class FunctionCtx:
         self._saved: tuple = ()
         self._non_differentiable: set[int] = set()
         self._unpacked: tuple | None = None   # during backward: the node's saved arrays (checked, maybe unpacked)
+        self._dirty: tuple = ()
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` (Tensors or None) for ``backward``, which reads them as ``ctx.saved_tensors``."""
@@ -84,8 +89,9 @@ class FunctionCtx:
         self.materialize_grads = bool(value)
 
     def mark_dirty(self, *tensors: Tensor) -> None:
-        raise NotImplementedError("mark_dirty: custom autograd Functions that change their inputs in place are not "
-                                  "supported; return a new tensor instead")
+        """These inputs were changed in place by ``forward``, which returns them: each becomes that output (the
+        same Tensor object, now with this call's node as its ``grad_fn``), as PyTorch's ``mark_dirty``."""
+        self._dirty = tensors
 
 
 ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
@@ -121,10 +127,12 @@ class _CustomNode(Function):
     """The graph node of one ``Op.apply(…)``: its outputs were computed by ``Op.forward``; its backward
     calls ``Op.backward`` on Tensors and hands the engine one array (or None) per tensor input."""
 
-    def __init__(self, op: type, ctx: FunctionCtx, outputs: tuple, positions: list[int], n_args: int) -> None:
+    def __init__(self, op: type, ctx: FunctionCtx, outputs: tuple, positions: list[int], n_args: int,
+                 out_positions: list[int], n_results: int) -> None:
         self.name = op.__name__
         self.op, self.ctx, self.outputs = op, ctx, tuple(t.data for t in outputs)
         self.positions, self.n_args = positions, n_args   # where each tensor input sits among the arguments
+        self.out_positions, self.n_results = out_positions, n_results   # the same for the Tensors forward returned
         self.multiple, self.n_outputs = len(outputs) > 1, len(outputs)
         self.shapes = [t.shape for t in outputs]
         # the arrays of ctx.save_for_backward, as any op's `saved`: the engine checks them for in-place changes
@@ -139,11 +147,21 @@ class _CustomNode(Function):
     def forward(self, *arrays: Any) -> Any:
         return self.outputs if self.multiple else self.outputs[0]
 
+    def _per_output(self, grads: Any) -> list:
+        """One gradient per value ``forward`` returned: None for one that is not a Tensor, as PyTorch's."""
+        if self.n_results == len(grads):
+            return list(grads)
+        full = [None] * self.n_results
+        for position, g in zip(self.out_positions, grads):
+            full[position] = g
+        return full
+
     def backward(self, *grads: Any) -> Any:
         ctx, xp = self.ctx, self.xp
         if ctx.materialize_grads:
             grads = tuple(xp.zeros(shape, dtype=out.dtype) if g is None else g
                           for g, shape, out in zip(grads, self.shapes, self.outputs))
+        grads = self._per_output(grads)
         ctx._unpacked = self.saved
         try:
             with no_grad():
@@ -201,6 +219,7 @@ class _CustomNode(Function):
         if ctx.materialize_grads:
             grads = [Tensor._make(xp.zeros(shape, dtype=out.dtype), False, None, 0) if g is None else g
                      for g, shape, out in zip(grads, self.shapes, self.outputs)]
+        grads = self._per_output(grads)
         once = getattr(self.op.backward, "once_differentiable", False)
         saved = ctx._saved
         ctx._saved = tuple(self._on_graph(t) for t in saved)
@@ -255,19 +274,47 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
             op.setup_context(ctx, args, result)
         else:
             result = op.forward(ctx, *args)
-    outputs = result if isinstance(result, tuple) else (result,)
-    for i, y in enumerate(outputs):
-        if not isinstance(y, Tensor):
-            raise TypeError(f"{op.__name__}.forward must return Tensors (or a tuple of them); output {i} is of type "
-                            f"{type(y).__name__}")
-    node = _CustomNode(op, ctx, outputs, positions, len(args))
+    results = result if isinstance(result, tuple) else (result,)
+    out_positions = [i for i, y in enumerate(results) if isinstance(y, Tensor)]   # other values pass through
+    outputs = tuple(results[i] for i in out_positions)
+    _check_dirty(op, ctx, args, outputs)
+    if not outputs:   # PyTorch returns the value as it is; a Function without a Tensor output is most likely a bug
+        raise TypeError(f"{op.__name__}.forward must return Tensors (or a tuple with at least one); it returned "
+                        f"{', '.join(type(y).__name__ for y in results)}")
+    node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
     node.input_shapes = [args[i].shape for i in positions]
     made = node(*(args[i] for i in positions))
-    made = made if isinstance(made, tuple) else (made,)
-    for y, original in zip(made, outputs):   # as PyTorch: integer and bool outputs are never differentiable
+    made = list(made) if isinstance(made, tuple) else [made]
+    for k, (y, original) in enumerate(zip(made, outputs)):   # as PyTorch: int and bool outputs never differentiable
         if id(original) in ctx._non_differentiable or y.dtype.kind not in "fc":
             y._requires_grad, y._node = False, None
-    return made if isinstance(result, tuple) else made[0]
+        if y._node is not None and any(original is x for x in ctx._dirty):   # the input itself is the output
+            original._node, original._index, original._requires_grad = y._node, y._index, True
+            made[k] = original
+    if not isinstance(result, tuple):
+        return made[0]
+    results = list(results)
+    for position, y in zip(out_positions, made):
+        results[position] = y
+    return tuple(results)
+
+
+def _check_dirty(op: type, ctx: FunctionCtx, args: tuple, outputs: tuple) -> None:
+    """``ctx.mark_dirty``'s tensors: inputs that ``forward`` returned, and that minigrad can re-point (PyTorch's
+    errors otherwise; a view, or a tensor with live views, would leave the other tensor's graph stale)."""
+    for x in ctx._dirty:
+        if not any(x is a for a in args) or not any(x is y for y in outputs):
+            raise RuntimeError(f"{op.__name__}: some elements marked as dirty during the forward method were not "
+                               "returned as output. The inputs that are modified inplace must all be outputs of "
+                               "the Function.")
+        if x._node is None and x.requires_grad and _state.get().grad:
+            raise RuntimeError(f"{op.__name__}: a leaf Variable that requires grad (shape {tuple(x.shape)}) has been "
+                               "used in an in-place operation (ctx.mark_dirty).")
+        views = [ref for ref in getattr(x, "_views", None) or () if ref() is not None]
+        if getattr(x, "_view", None) or getattr(x.data, "base", None) is not None or views:
+            raise NotImplementedError(f"{op.__name__}: ctx.mark_dirty on a view, or on a tensor with live views "
+                                      f"(shape {tuple(x.shape)}), is not supported: minigrad cannot update the other "
+                                      "tensor's graph. clone() it before the call.")
 
 
 def _bind(op: type, args: tuple, kwargs: dict, defaults: bool) -> tuple:

@@ -253,3 +253,102 @@ def test_an_input_given_twice_to_grad_runs_its_hooks_once() -> None:
         g1, g2 = lib.autograd.grad((x * 2).sum(), [x, x])
         return log, _values(g1), _values(g2)
     _same(run)
+
+
+def _scale_in_place(lib: Any) -> type:
+    class ScaleInPlace(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, w: Any) -> Any:
+            x.mul_(w)
+            ctx.mark_dirty(x)
+            ctx.save_for_backward(x, w)
+            return x
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            x, w = ctx.saved_tensors
+            return g * w, g * x / w
+    return ScaleInPlace
+
+
+def _dirty_result(lib: Any) -> Any:
+    a, w = lib.tensor(A, requires_grad=True), lib.tensor(B, requires_grad=True)
+    b = a * 2
+    y = _scale_in_place(lib).apply(b, w)
+    (y * y).sum().backward()
+    return _values(a.grad), _values(w.grad), y is b, y.grad_fn.name(), b._version > 0
+
+
+def _dirty_input_without_grad(lib: Any) -> Any:
+    a, w = lib.tensor(A), lib.tensor(B, requires_grad=True)
+    y = _scale_in_place(lib).apply(a, w)
+    y.sum().backward()
+    return _values(w.grad), y is a, y.requires_grad
+
+
+def _dirty_leaf(lib: Any) -> Any:
+    return _values(_scale_in_place(lib).apply(lib.tensor(A, requires_grad=True), lib.tensor(B)))
+
+
+def _dirty_breaks_an_earlier_saver(lib: Any) -> Any:
+    a, w = lib.tensor(A, requires_grad=True), lib.tensor(B, requires_grad=True)
+    b = a * 2
+    s = b * w   # saves b, which the Function then changes
+    _scale_in_place(lib).apply(b, w)
+    s.sum().backward()
+    return _values(a.grad)
+
+
+def _dirty_not_returned(lib: Any) -> Any:
+    class Forgets(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x * 1
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g
+    return _values(Forgets.apply(lib.tensor(A, requires_grad=True) * 1))
+
+
+@pytest.mark.parametrize("case", [_dirty_result, _dirty_input_without_grad, _dirty_leaf, _dirty_breaks_an_earlier_saver,
+                                  _dirty_not_returned], ids=lambda f: f.__name__.strip("_"))
+def test_mark_dirty_makes_the_input_the_output(case: Callable) -> None:
+    """``ctx.mark_dirty`` raised NotImplementedError; torch returns the input itself, with the call as its
+    grad_fn (and raises for a leaf that requires grad, or a dirty input that is not returned)."""
+    _same(case)
+
+
+def test_mark_dirty_on_a_view_raises_a_clear_error() -> None:
+    """A view's base would keep a stale graph (torch re-points it): refused, never a wrong gradient."""
+    a = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    b = a * 1
+    with pytest.raises(NotImplementedError, match="mark_dirty on a view"):
+        _scale_in_place(mg).apply(b[0], mg.tensor(B))
+
+
+def _non_tensor_outputs(lib: Any, create_graph: bool) -> Any:
+    class WithCount(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.set_materialize_grads(False)
+            return 7, x * 2, "label", x * 3
+
+        @staticmethod
+        def backward(ctx: Any, g_count: Any, g: Any, g_label: Any, h: Any) -> Any:
+            assert g_count is None and g_label is None
+            return (0 if g is None else g * 2) + (0 if h is None else h * 3)
+
+    a = lib.tensor(A, requires_grad=True)
+    count, y, label, z = WithCount.apply(a)
+    (g,) = lib.autograd.grad(z.sum(), a, create_graph=create_graph)
+    return count, label, y.requires_grad, _values(g)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_values_that_are_not_tensors_pass_through_a_custom_function(create_graph: bool) -> None:
+    """forward returning a number or a string among its Tensors raised TypeError; torch passes them through
+    (backward gets None for each)."""
+    _same(lambda lib: _non_tensor_outputs(lib, create_graph))
