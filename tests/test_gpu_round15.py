@@ -54,3 +54,20 @@ def test_a_generator_on_the_device_repeats_its_stream_after_manual_seed() -> Non
     other = mg.rand(5, device="cuda", generator=mg.Generator("cuda").manual_seed(8)).cpu().numpy()
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_histc_reads_back_only_its_range() -> None:
+    """A boolean mask index makes CuPy read the selected count back to the host; histc drops the points outside
+    its range with a where instead, so its one read is the data's min and max (given no range)."""
+    from minigrad import backend  # noqa: PLC0415
+
+    cupy = backend._cupy
+    if not getattr(cupy, "is_strict_stand_in", False):
+        pytest.skip("a real GPU: the stand-in counts the reads")
+    x = mg.tensor(np.array([0.5, -2.0, np.nan, 3.0, np.inf, 1.0]), device="cuda")
+    before = cupy.copies["to_host"]
+    counts = mg.histc(x, bins=4, min=-1.0, max=2.0)
+    assert cupy.copies["to_host"] == before
+    np.testing.assert_array_equal(counts.cpu().numpy(), [0, 1, 0, 1])
+    mg.histc(x[:2], bins=4)
+    assert cupy.copies["to_host"] == before + 1

@@ -225,11 +225,11 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
         dtype = data.dtype
         first, last = (xp.asarray(edge, dtype=dtype) for edge in _histc_range(xp, data, low, high))
         flat = data.reshape(-1)
-        inside = flat[(flat >= first) & (flat <= last)]
+        inside = (flat >= first) & (flat <= last)   # not a mask index: on a GPU that reads its count back
         # PyTorch's arithmetic, in x's dtype: (x - first) · bins / (last - first), truncated
-        position = ((inside - first) * xp.asarray(bins, dtype=dtype) / (last - first)).astype("int64")
-        position = xp.minimum(position, bins - 1)   # the last bin includes its right edge
-        return _bincount(xp, position, bins).astype(dtype)
+        position = ((xp.where(inside, flat, first) - first) * xp.asarray(bins, dtype=dtype) / (last - first))
+        position = xp.minimum(position.astype("int64"), bins - 1)   # the last bin includes its right edge
+        return _bincount(xp, xp.where(inside, position, bins), bins + 1)[:bins].astype(dtype)   # outside: dropped
 
     return _drawn("histc", make, (x,))
 

@@ -8,7 +8,8 @@ It is backed by NumPy but behaves like CuPy where GPU bugs hide:
 * reductions give 0-d arrays, never NumPy scalars, as CuPy does;
 * ``.get()``, ``asnumpy``, ``.item()``, ``.tolist()``, ``float(x)``… are the
   only ways back to the host, and each one is counted (``copies``), as are
-  host-to-device copies (``asarray`` of host data, NumPy index arrays);
+  host-to-device copies (``asarray`` of host data, NumPy index arrays), and the size read-backs of boolean
+  mask indexing and ``nonzero``/``unique``…;
 * every array keeps its device, an op needs its arrays on the current device
   (CuPy's "array device must be same as the current device"), and
   ``cuda.Device(i)`` switches the current one;
@@ -171,6 +172,8 @@ class ndarray:  # noqa: N801 - CuPy's name
             raise AttributeError(f"strict_cupy.ndarray has no attribute {name!r}")
 
         def bound(*args: Any, **kwargs: Any) -> Any:
+            if name in _SYNCING:
+                copies["to_host"] += 1
             if name in _STABLE_SORTS:
                 kwargs.setdefault("kind", "stable")
             return _call(method, (self, *args), kwargs, f"ndarray.{name}")
@@ -179,11 +182,22 @@ class ndarray:  # noqa: N801 - CuPy's name
 
     def __getitem__(self, index: Any) -> Any:
         _check_current(self)
+        _count_mask_sync(index)
         return _wrap(self._a[_wrapped(_index(index), self._a.shape)], self.device.id)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         _check_current(self)
+        if isinstance(value, ndarray) and value.size > 1:   # a scalar or 1-element value is written by a where
+            _count_mask_sync(index)
         self._a[_wrapped(_index(index), self._a.shape)] = _unwrap_value(value, "ndarray.__setitem__")
+
+
+def _count_mask_sync(index: Any) -> None:
+    """A boolean device-array index makes CuPy read how many elements it selects back to the host (the result's
+    size), as ``nonzero`` does: count it as a device-to-host read."""
+    for part in index if isinstance(index, tuple) else (index,):
+        if isinstance(part, ndarray) and part.dtype == numpy.bool_:
+            copies["to_host"] += 1
 
 
 def _defers(other: Any) -> bool:
@@ -539,8 +553,13 @@ _CREATORS = {"zeros", "ones", "empty", "full", "arange", "linspace", "eye", "ide
 _STABLE_SORTS = {"sort", "argsort"}   # CuPy's sorts are stable (radix sorts); NumPy's default quicksort is not
 
 
+_SYNCING = {"nonzero", "flatnonzero", "argwhere", "unique", "extract", "compress"}   # output size is data's
+
+
 def _function(target: Any, name: str) -> Any:
     def device_function(*args: Any, **kwargs: Any) -> Any:
+        if name in _SYNCING:
+            copies["to_host"] += 1
         if name in _STABLE_SORTS and kwargs.get("kind") is None:   # CuPy's sorts are stable, kind=None too
             kwargs["kind"] = "stable"
         if name in _CREATORS:   # shapes and fill values are host numbers, not array data
