@@ -203,9 +203,12 @@ def sequence_dtype(data: list | tuple | deque | range, name: str = "tensor") -> 
     ``[np.float64(1), 2.0]`` and a list of float64 0-d tensors give float64 and ``[True, 2]`` int64.
 
     An empty sequence gives the default dtype; an element of another kind (a string, None …) gives
-    None (the array maker then names the problem). A Python int outside int64 raises, as PyTorch's.
+    None (the array maker then names the problem). A Python int outside int64 raises
+    :class:`IntegerOverflowError`, as PyTorch's, unless a float or complex number makes the result a float or
+    complex dtype (``[1.5, 2 ** 63]`` is float32 there).
     """
     result: numpy.dtype | None = None
+    too_big: int | None = None   # a Python int outside int64, fine if the result is a float or complex dtype
     pending: list = [data]
     while pending:
         seq = pending.pop()
@@ -220,8 +223,7 @@ def sequence_dtype(data: list | tuple | deque | range, name: str = "tensor") -> 
                 found.add(bool_)
             elif kind is int:
                 if min(items) < _INT64_MIN or max(items) > _INT64_MAX:
-                    raise OverflowError(f"{name}: the integer {max(items, key=abs)} does not fit in int64 "
-                                        "(PyTorch's 'Overflow when unpacking long long')")
+                    too_big = max(items, key=abs)
                 found.add(int64)
             elif kind is float:
                 found.add(_default_float)
@@ -235,7 +237,15 @@ def sequence_dtype(data: list | tuple | deque | range, name: str = "tensor") -> 
             if dtype.kind not in "biufc":
                 return None
             result = dtype if result is None else promote_types(result, dtype)
+    if too_big is not None and result is not None and result.kind not in "fc":
+        raise IntegerOverflowError(f"{name}: the integer {too_big} does not fit in int64 (PyTorch's ValueError "
+                                   "'Overflow when unpacking long long')")
     return result
+
+
+class IntegerOverflowError(OverflowError, ValueError):
+    """A Python int that does not fit in int64 where a tensor needs it as an integer: PyTorch's ValueError
+    ("Overflow when unpacking long long"), and Python's OverflowError."""
 
 
 # --- machine limits -----------------------------------------------------------------------------

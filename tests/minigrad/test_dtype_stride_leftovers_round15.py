@@ -88,3 +88,19 @@ def test_tril_and_triu_are_c_ordered_as_torch():
             _same_layout(mg.triu(x, k), torch.triu(t, k), name)
     assert mg.tril(mg.arange(6.0).reshape(3, 2).t()).view(-1).tolist() == \
         torch.tril(torch.arange(6.0).reshape(3, 2).t()).view(-1).tolist()
+
+
+@pytest.mark.parametrize("big", [2 ** 63, -2 ** 63 - 1, 2 ** 64])
+def test_python_ints_beyond_int64_in_a_list_as_torch(big):
+    # a float or complex element makes the list a float (complex) tensor, where the big int converts (it raised);
+    # an integer list raises PyTorch's ValueError (it was only an OverflowError)
+    for data in ([1.5, big], [[1.5], [big]], [1j, big], [big, 2.0]):
+        got, expected = mg.tensor(data), torch.tensor(data)
+        assert str(got.dtype) == str(expected.dtype).removeprefix("torch.") and got.tolist() == expected.tolist()
+    for data in ([big], [[1], [big]], [True, big]):
+        with pytest.raises(ValueError):
+            torch.tensor(data)
+        with pytest.raises(ValueError, match="does not fit in int64"):
+            mg.tensor(data)
+        with pytest.raises(OverflowError):
+            mg.as_tensor(data)
