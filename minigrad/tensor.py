@@ -298,20 +298,29 @@ class Tensor:
         return self._node is None
 
     def __deepcopy__(self, memo: dict) -> Tensor:
-        """``copy.deepcopy`` of a leaf (a parameter, data): its own array, its ``.grad`` copied too, as PyTorch's.
+        """``copy.deepcopy`` of a leaf (a parameter, data): its own array, as PyTorch's. A tensor's ``.grad`` and
+        attributes are copied too, a Parameter's are not (torch's ``Parameter.__deepcopy__`` makes a new
+        Parameter of the cloned values: a copied model has no grads); hooks never are.
         A tensor computed in a graph is refused with PyTorch's error (copying its graph is not meaningful).
         The copy owns its array, so it is neither a view (``_view``) nor the base of the original's views."""
         if self._node is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
                                "protocol at the moment (this tensor came from "
                                f"'{getattr(self._node, 'name', type(self._node).__name__)}'; copy x.detach())")
+        parameter = any(cls.__name__ == "Parameter" and cls.__module__.split(".")[0] == "nn"
+                        for cls in type(self).__mro__)   # nn.Parameter (the engine never imports nn)
+        skipped = {"__weakref__", "__dict__", "_view", "_views", "_hooks", "_post_hooks"} | \
+            ({"_grad"} if parameter else set())
         new = object.__new__(type(self))
         memo[id(self)] = new
+        new._hooks = None
         for cls in type(self).__mro__:
             for slot in cls.__dict__.get("__slots__", ()):
-                if slot not in ("__weakref__", "__dict__", "_view", "_views") and hasattr(self, slot):
+                if slot not in skipped and hasattr(self, slot):
                     object.__setattr__(new, slot, copy.deepcopy(object.__getattribute__(self, slot), memo))
-        if hasattr(self, "__dict__"):
+        if parameter:
+            new._grad = None
+        elif hasattr(self, "__dict__"):
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return new
 

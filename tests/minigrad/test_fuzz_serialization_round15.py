@@ -5,6 +5,7 @@ One regression test per root cause the differential fuzzer found (the fuzzer its
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
@@ -197,3 +198,28 @@ def test_a_tampered_key_is_refused(old: str, new: str) -> None:
     out.seek(0)
     with pytest.raises(mg.CheckpointError, match="malformed.*dict key"):
         mg.load(out)
+
+
+# --- copy.deepcopy ----------------------------------------------------------------------------------------------
+
+def test_deepcopy_copies_grads_of_tensors_not_of_parameters_and_never_hooks(torch: Any) -> None:
+    """torch's Tensor.__deepcopy__ copies ``.grad``, Parameter.__deepcopy__ makes a new Parameter of the
+    values (so a copied model has no grads); neither copies hooks."""
+    def outcome(lib: Any) -> list:
+        leaf = lib.ones(3, requires_grad=True)
+        param = lib.nn.Parameter(lib.ones(3))
+        model = lib.nn.Linear(2, 1)
+        model(lib.ones(1, 2)).sum().backward()
+        calls: list = []
+        for t in (leaf, param):
+            t.grad = lib.full((3,), 5.0)
+            t.register_hook(lambda g: g * 2)
+            t.register_post_accumulate_grad_hook(lambda p: calls.append(1))
+        leaf2, param2, model2 = copy.deepcopy([leaf, param, model])
+        grads = [None if t.grad is None else t.grad.tolist() for t in (leaf2, param2, *model2.parameters())]
+        for t in (leaf2, param2):
+            t.grad = None
+            (t * 1).sum().backward()
+        return [grads, leaf2.grad.tolist(), param2.grad.tolist(), calls, type(param2).__name__]
+
+    assert outcome(mg) == outcome(torch)
