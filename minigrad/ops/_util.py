@@ -345,3 +345,14 @@ def keep_flag(name: str, keepdim: Any, keepdims: Any) -> bool:
             raise TypeError(f"{name}: give keepdim= (PyTorch) or keepdims= (NumPy), not both")
         return flag(keepdims, name, "keepdims")
     return flag(keepdim, name, "keepdim")
+
+
+FLOAT16, FLOAT32 = numpy.dtype("float16"), numpy.dtype("float32")
+
+
+def float16_in_float32(fn: Any, *arrays: Any) -> Any:
+    """``fn(*arrays)`` with its float16 arrays in float32 and the result rounded once to float16, as PyTorch's CPU
+    kernels compute float16 (in float32, their ``opmath`` type), where NumPy's float16 loops and a chain of
+    float16 steps round at every step. The caller checks for a float16 array first (one check on the hot path)."""
+    wide = [a.astype(FLOAT32) if getattr(a, "dtype", None) == FLOAT16 else a for a in arrays]
+    return fn(*wide).astype(FLOAT16)

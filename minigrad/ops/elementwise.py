@@ -36,6 +36,7 @@ from ._util import (
     DtypeNotImplementedError,
     ShapeMismatchError,
     complex_order_error,
+    float16_in_float32,
     read_by_the_others,
     sum_to,
 )
@@ -486,6 +487,10 @@ _exp_quietly = backend.numpy.errstate(over="ignore")(backend.numpy.exp)
 class Sigmoid(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
     def forward(self, x: Any) -> Any:
+        if x.dtype is _FLOAT16:   # in float32, rounded once, as PyTorch's
+            y = float16_in_float32(self.forward, x)
+            self.saved = (y,)
+            return y
         xp = self.xp
         # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
         # very negative x, which correctly gives 0, so that warning is off.
@@ -499,6 +504,8 @@ class Sigmoid(Function):
 
     def backward(self, gy: Any) -> Any:
         (y,) = self.saved
+        if y.dtype is _FLOAT16:
+            return float16_in_float32(lambda g, v: g * (1 - v) * v, gy, y)
         out = 1 - y
         out *= y
         out *= gy

@@ -21,10 +21,12 @@ from ..outputs import write_out
 from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import (
+    FLOAT16,
     DtypeNotImplementedError,
     ShapeMismatchError,
     complex_order_error,
     dim_or_axis,
+    float16_in_float32,
     normalize_axis,
     number,
     real_scalar,
@@ -194,14 +196,20 @@ class Unary(Function):
         self.name, self.fn, self.derivative, self.keeps_input = name, fn, derivative, keeps_input
 
     def forward(self, x: Any) -> Any:
-        with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
-            y = self.xp.asarray(self.fn(self.xp, x))
+        xp = self.xp
+        with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
+            if x.dtype == FLOAT16:   # in float32, rounded once, as PyTorch's
+                y = xp.asarray(float16_in_float32(lambda v: xp.asarray(self.fn(xp, v)), x))
+            else:
+                y = xp.asarray(self.fn(xp, x))
         self.saved = (x, y)
         return y
 
     def backward(self, gy: Any) -> Any:
         x, y = self.saved
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
+            if gy.dtype == FLOAT16:
+                return float16_in_float32(lambda g, a, b: g * self.derivative(self.xp, a, b).astype(g.dtype), gy, x, y)
             return gy * self.derivative(self.xp, x, y).astype(gy.dtype, copy=False)
 
     def kept_for_backward(self) -> tuple:

@@ -19,6 +19,7 @@ from ._util import (
     complex_order_error,
     dim_or_axis,
     flag,
+    float16_in_float32,
     keep_flag,
     normalize_axis,
     one_axis,
@@ -290,7 +291,8 @@ class LogSumExp(Function):
         xp = self.xp
         m = _shift(xp, x, self.axis) if x.dtype.kind != "c" else _shift(xp, x.real, self.axis)
         with backend.errstate(xp, divide="ignore"):   # log(0) = -inf: an empty sum, or all -inf
-            y = xp.log(xp.exp(x - m).sum(axis=self.axis, keepdims=True)) + m
+            # float16: PyTorch's steps in float16, each rounded (its composite), the sum in float32 (Sum's)
+            y = xp.log(Sum(self.axis, True).forward(xp.exp(x - m))) + m
         self.saved = (x, y)
         if self.keepdims:
             return y
@@ -322,6 +324,8 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == _FLOAT16:   # in float32, rounded once, as PyTorch's
+            return float16_in_float32(self.forward, x)
         xp = self.xp
         z = x - (_max_along(x, self.axis) if x.size else _shift(xp, x, (self.axis,)))
         y = xp.exp(z, out=z)
@@ -330,6 +334,8 @@ class Softmax(Function):
         return y
 
     def backward(self, gy: Any) -> Any:
+        if gy.dtype == _FLOAT16:   # the saved arrays are float32 (forward above)
+            return float16_in_float32(self.backward, gy)
         (y,) = self.saved
         g = gy * y
         g -= y * _sum_along(g, self.axis)
@@ -338,22 +344,31 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     name = "log_softmax"
+    narrow = False   # a float16 input, computed in float32
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == _FLOAT16:   # in float32 (see below), rounded once, as PyTorch's
+            self.narrow = True
+            return float16_in_float32(self.forward, x)
         xp = self.xp
         z = x - (_max_along(x, self.axis) if x.size else _shift(xp, x, (self.axis,)))
         e = xp.exp(z)
         total = _sum_along(e, self.axis)
-        z -= xp.log(total)
+        if self.narrow and self.axis == x.ndim - 1:   # PyTorch's last-dim kernel keeps Σe and its log in float16
+            z -= xp.log(total.astype(_FLOAT16)).astype(_FLOAT16)
+        else:
+            z -= xp.log(total)
         # Keep e and Σe for backward: softmax = e / Σe there, so backward needs no second exp
         # over the (N, C) array (it equals exp(log_softmax) up to rounding).
         self.saved = (e, total)
         return z
 
     def backward(self, gy: Any) -> Any:
+        if gy.dtype == _FLOAT16:   # the saved arrays are float32 (forward above)
+            return float16_in_float32(self.backward, gy)
         xp = self.xp
         e, total = self.saved
         if not e.size:   # an empty axis (Σe = 0: 0/0 below) or an empty input: nothing to pass on

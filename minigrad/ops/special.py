@@ -22,7 +22,15 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, float64
 from . import elementwise, inplace
-from ._util import ArgumentTypeError, DtypeNotImplementedError, complex_order_error, number, refuse_complex
+from ._util import (
+    FLOAT16,
+    ArgumentTypeError,
+    DtypeNotImplementedError,
+    complex_order_error,
+    float16_in_float32,
+    number,
+    refuse_complex,
+)
 from .elementwise import _integral
 from .math import (
     Binary,
@@ -111,7 +119,10 @@ class Sinc(Function):
 
     def forward(self, x: Any) -> Any:
         with backend.errstate(self.xp, divide="ignore", invalid="ignore", over="ignore"):
-            y = self.xp.asarray(_sinc(self.xp, x))
+            if x.dtype == FLOAT16:   # in float32, rounded once, as PyTorch's
+                y = self.xp.asarray(float16_in_float32(lambda v: _sinc(self.xp, v), x))
+            else:
+                y = self.xp.asarray(_sinc(self.xp, x))
         self.saved = (x,)
         return y
 
