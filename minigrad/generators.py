@@ -304,17 +304,23 @@ def generator(device: Device) -> Any:
     return cp.random
 
 
+# the seed a new Generator starts from, PyTorch's (c10::default_rng_seed_val): a fresh Generator's stream is the
+# same in every run, so random_split(..., generator=mg.Generator()) repeats its split, as PyTorch's does
+DEFAULT_GENERATOR_SEED = 67280421310721
+
+
 class Generator:
     """PyTorch's ``torch.Generator``: a random stream of its own, passed as ``generator=`` to the random
     constructors and ops (``mg.randn(..., generator=g)``), ``nn.init`` and the data utilities.
 
     ``Generator(device="cpu")`` wraps a NumPy ``Generator`` (a CuPy ``RandomState`` on a GPU). Its numbers
-    are not PyTorch's: the same seed gives the same stream here, not torch's stream.
+    are not PyTorch's: the same seed gives the same stream here, not torch's stream. A new one starts from
+    PyTorch's fixed seed 67280421310721 (``initial_seed()``), not from the OS: unseeded, it repeats every run.
     """
 
     def __init__(self, device: Device | str = "cpu") -> None:
         self.device = resolve_device(device)
-        self._initial_seed = int(numpy.random.SeedSequence().entropy % (1 << 63))
+        self._initial_seed = DEFAULT_GENERATOR_SEED
         self._reseed(self._initial_seed)
 
     def _reseed(self, seed: int) -> None:

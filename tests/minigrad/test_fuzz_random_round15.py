@@ -138,3 +138,14 @@ def test_init_uniform_never_returns_the_upper_bound(dtype: str) -> None:
     parts = [values.real, values.imag] if dtype.startswith("complex") else [values]
     for part in parts:
         assert part.min() >= 0.0 and part.max() < 1.0
+
+
+def test_a_new_generator_starts_from_torchs_fixed_seed(torch: Any) -> None:
+    """mg.Generator() was seeded from the OS, so an unseeded generator= (random_split, DataLoader, rand) gave
+    another stream in every run; torch.Generator() starts from the fixed seed 67280421310721."""
+    assert mg.Generator().initial_seed() == torch.Generator().initial_seed() == 67280421310721
+    assert mg.rand(4, generator=mg.Generator()).tolist() == mg.rand(4, generator=mg.Generator()).tolist()
+    first = [list(s.indices) for s in mdata.random_split(range(20), [0.5, 0.5], generator=mg.Generator())]
+    again = [list(s.indices) for s in mdata.random_split(range(20), [0.5, 0.5], generator=mg.Generator())]
+    assert first == again
+    assert mg.Generator().seed() != 67280421310721   # seed() still draws a fresh nondeterministic seed
