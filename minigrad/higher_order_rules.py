@@ -38,17 +38,29 @@ from .higher_order import (
 from .ops.arrange import DiagEmbed, Diagonal
 from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
 from .ops.contract import Einsum
+from .ops.ctc import CTC
 from .ops.decompositions import EigenValues
+from .ops.distance import Cdist
 from .ops.elementwise import Abs, Add, Clip, Cos, Div, Exp, Log, Mul, Neg, Pow, Sigmoid, Sin, Sqrt, Sub, Tanh, Where
 from .ops.fft import DUAL_NORM, ComplexFFT, ComplexToRealFFT, RealToComplexFFT
 from .ops.fused import GRUGates, LSTMGates
-from .ops.gamma import IncompleteGamma, _log_gamma_density, _NoGradientForA, lgamma, polygamma
+from .ops.gamma import (
+    GammaReparameterised,
+    IncompleteGamma,
+    Zeta,
+    _log_gamma_density,
+    _NoGradientForA,
+    lgamma,
+    polygamma,
+)
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
 from .ops.linalg import MatMul
 from .ops.math import Binary, Flat, Lerp, Unary, exp2, log1p
 from .ops.matrix_functions import MatrixExp
+from .ops.order_stats import NanMedianAll
 from .ops.pointwise import RoundedDiv
+from .ops.quantize import FakeQuantize
 from .ops.reduce import LogSumExp, Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
@@ -158,6 +170,37 @@ def _prod(node: Function, g: Tensor) -> Tensor:
     left = _exclusive_cumprod(flat, ones)
     right = Flip(last)(_exclusive_cumprod(Flip(last)(flat), ones))
     return Mul()(g_x, undo(Mul()(left, right)))
+
+
+@rule(Cdist)
+def _cdist(node: Function, g: Tensor) -> tuple:
+    """Cdist's backward term by term (see the op), with Tensor ops: per difference d = x1_i - x2_j (B..., P, R, M)
+    and distance D, the local gradient g · sign(d) |d|^(p-1) / D^(p-1) (g · d / D for p = 2), 0 where D = 0;
+    p = 1 and p = inf pick sign(d) (at the largest |d|) by a constant mask, p = 0 gives 0."""
+    x1, x2, y = node.saved
+    p, xp = node.p, node.xp
+    if p == 0:
+        return _zeros(x1.shape, g), _zeros(x2.shape, g)
+    d_array = x1[..., :, None, :] - x2[..., None, :, :]
+    sign = (d_array > 0).astype(d_array.dtype) - (d_array < 0)
+    gy = Reshape((*g.shape, 1))(g)
+    if p == 1:
+        local = Mul()(gy, sign)
+    elif p == math.inf:
+        local = Mul()(gy, sign * (xp.abs(d_array) == y[..., None]))
+    else:
+        a, b = _input(node, 0, x1), _input(node, 1, x2)
+        d = Sub()(Reshape((*x1.shape[:-1], 1, x1.shape[-1]))(a), Reshape((*x2.shape[:-2], 1, *x2.shape[-2:]))(b))
+        zero = y[..., None] == 0
+        dist = Where()(zero, y.dtype.type(1), Reshape((*y.shape, 1))(_output(node, y)))
+        if p == 2:
+            local = Div()(Mul()(gy, d), dist)
+        else:
+            power = Pow()(Abs()(d), p - 1)
+            local = Div()(Mul()(gy, Mul()(power, sign)), Pow()(dist, p - 1))
+        local = _select(~zero if p >= 1 else ~zero & (d_array != 0), local)
+    n = local.ndim   # the sums take axes counted from the front, as the rules of Sum read them
+    return sum_to(Sum((n - 2,), False)(local), x1.shape), sum_to(Neg()(Sum((n - 3,), False)(local)), x2.shape)
 
 
 # --- running sums and products ---------------------------------------------------------------------------------------
@@ -486,13 +529,19 @@ def _logcumsumexp(node: Function, g: Tensor) -> Tensor:
     return Mul()(_conj(left), _reversed_cumsum(Mul()(g, _conj(right)), axis))
 
 
-@rule(MedianAll)
+@rule(MedianAll, NanMedianAll)   # nanmedian(): the median of the non-NaN elements, the same ties rule
 def _median_all(node: Function, g: Tensor) -> Tensor:
     x, y = node.saved
     xp = node.xp
     ties = (x == y) | (xp.isnan(x) & xp.isnan(y)) if x.dtype.kind == "f" else x == y
     count = max(int(ties.sum()), 1)
     return _select(ties, _unreduce(Div()(g, count), x.shape, None, False))
+
+
+@rule(FakeQuantize)
+def _fake_quantize(node: Function, g: Tensor) -> tuple:   # straight-through: g where q was in range, as PyTorch's
+    keep, = node.saved
+    return _select(keep, g), None, None
 
 
 # --- rearranging and indexing: each rule is the op's adjoint ---------------------------------------------------------
@@ -657,6 +706,97 @@ def _compiled(node: Function, g: Any) -> Any:
 
 
 LATE_RULES["minigrad.capture.Replay"] = _compiled
+
+
+# --- ops whose backward PyTorch does not differentiate: the first derivative, refusing the second when used --------
+
+class FirstOrderOnly(Function):
+    """A gradient computed by an op's array backward, whose own derivative PyTorch does not have either (ctc_loss).
+    Its inputs are that gradient's array, then what it depends on (the incoming gradient, the op's inputs), so any
+    derivative that runs through it meets its backward, which raises PyTorch's RuntimeError: ``create_graph=True``
+    gives the first derivative, and a second one through it fails, never a silent zero."""
+
+    name = "first_order_only"
+
+    def __init__(self, op: str) -> None:
+        self.op = op
+
+    def forward(self, gradient: Any, *depends_on: Any) -> Any:
+        return gradient
+
+    def backward(self, gg: Any) -> Any:
+        raise RuntimeError(f"derivative for {self.op}'s backward is not implemented (nor in PyTorch): its gradient "
+                           "cannot be differentiated again")
+
+
+@rule(FirstOrderOnly)
+def _first_order_only(node: Function, g: Tensor) -> Any:
+    node.backward(g.data)   # raises
+
+
+@rule(CTC)
+def _ctc(node: Function, g: Tensor) -> tuple:
+    log_probs = _input(node, 0, node.saved[0])
+    return tuple(None if a is None else FirstOrderOnly(node.name)(a, g, log_probs) for a in node.backward(g.data))
+
+
+@rule(GammaReparameterised)
+def _standard_gamma(node: Function, g: Tensor) -> tuple:   # g · dx/dα: PyTorch differentiates the product, not dx/dα
+    alpha, sample = node.saved
+    slope = node.backward(node.xp.ones_like(sample))[0]
+    return Mul()(g, FirstOrderOnly(node.name)(slope, _input(node, 0, alpha))), None
+
+
+@rule(Zeta)
+def _zeta(node: Function, g: Tensor) -> tuple:   # to q only, -s · ζ(s + 1, q), as the op's backward (and PyTorch's)
+    s, q = node.saved
+    if node.edges[0] is not None:
+        node.backward(g.data)   # raises: no derivative with respect to s
+    s_t = _input(node, 0, s)
+    return None, sum_to(Mul()(g, Neg()(Mul()(s_t, Zeta()(Add()(s_t, 1), _input(node, 1, q))))), q.shape)
+
+
+# --- activation checkpointing: the function run again, recording, on the node's own inputs -----------------------
+
+def _checkpoint(node: Function, grads: list) -> tuple:
+    """``utils.checkpoint``'s node: the function runs again, as in the node's backward (same random streams), but
+    its recomputed ops keep reading the node's real inputs (no stand-in leaves), so ``grad(create_graph=True)`` of
+    the recomputed outputs is a gradient whose graph reaches them, as torch's non-reentrant checkpoint gives."""
+    from .autograd.functions import grad
+    from .generators import fork_rng, set_rng_state
+    from .recording import enable_grad, name_scope
+    from .utils.checkpoint import _MARKER, _gpu_streams, _key, _recorded_in, _relabel, _segment, _serial, _tensors_in
+
+    segment = node.saved[1]
+    with fork_rng(devices=[], enabled=segment.preserve):
+        if segment.preserve:
+            set_rng_state(segment.host_state)
+        with _gpu_streams(segment.gpu_seeds), enable_grad(), segment.recompute_context, \
+                name_scope(f"{_MARKER}{next(_serial)}") as path:
+            result = segment.function(*segment.args, **segment.kwargs)
+    found = _tensors_in(result, [])
+    ys = [found[p] for p in segment.positions] if len(found) == segment.n_found else []
+    if len(found) != segment.n_found or any(not isinstance(y, Tensor) or y._node is None
+                                            or not _recorded_in(y._node, path) for y in ys):
+        segment._mismatch(f"the forward returned {segment.n_found} tensors, {len(segment.positions)} of them "
+                          f"computed by recorded ops; the recomputation returned {len(found)}, and not the same "
+                          "ones", [])
+    nodes, externals = _segment(ys, path)
+    _relabel(nodes, path, segment.label)
+    if any(_key(edge) not in segment.input_keys for edge in externals):
+        segment._mismatch("the recomputation read a tensor that requires grad that the forward did not read (a "
+                          "tensor that requires grad made inside the function cannot be checkpointed)", nodes)
+    inputs = [edge if isinstance(edge, Tensor) else
+              Tensor._make(node.xp.zeros(edge[0].out_meta[edge[1]][0], dtype=dtype), True, edge[0], edge[1])
+              for edge, dtype in zip(node.edges, segment.input_dtypes)]
+    pairs = [(y, g) for y, g in zip(ys, grads) if g is not None]
+    if not pairs:
+        return (None,) * len(inputs)
+    return tuple(grad([y for y, _ in pairs], inputs, grad_outputs=[g for _, g in pairs], create_graph=True,
+                      allow_unused=True))
+
+
+LATE_RULES["minigrad.utils.checkpoint._Checkpoint"] = _checkpoint
 
 
 # --- PyTorch-style custom Functions: their own backward, recorded -------------------------------------------------

@@ -489,13 +489,11 @@ def test_grad_of_a_non_leaf_and_hooks_with_create_graph() -> None:
 
 def test_an_op_without_a_rule_raises_naming_it() -> None:
     x = mg.tensor([0.5, 1.5], requires_grad=True)
-    with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for cdist yet"):
-        mg.autograd.grad(mg.cdist(x[None, :, None], x[None, :, None] * 2).sum(), x, create_graph=True)
-    with pytest.raises(NotImplementedError, match="no higher-order gradient for bincount yet"):
+    with pytest.raises(NotImplementedError, match="create_graph=True: no higher-order gradient for bincount yet"):
         mg.autograd.grad(mg.bincount(mg.tensor([0, 1, 1]), weights=x[:1].repeat(3)).sum(), x, create_graph=True)
     assert x.grad is None   # nothing accumulated
     # the first-order path still works on the same graph
-    (g,) = mg.autograd.grad(mg.cdist(x[None, :, None], x[None, :, None] * 2).sum(), x)
+    (g,) = mg.autograd.grad(mg.bincount(mg.tensor([0, 1, 1]), weights=x[:1].repeat(3)).sum(), x)
     assert not g.requires_grad
 
 

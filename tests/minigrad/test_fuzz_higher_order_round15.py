@@ -1,0 +1,154 @@
+"""Differential fuzzing of second and third derivatives against torch 2.13 (round 15), float64: the ops whose
+``create_graph=True`` backward raised "no higher-order gradient" where PyTorch computes.
+
+- ``nanmedian()`` (no dim) and ``fake_quantize_per_tensor/per_channel_affine``: no rule (the median's rule and a
+  straight-through mask);
+- ``utils.checkpoint(use_reentrant=False)``: no rule; torch's non-reentrant checkpoint differentiates any number of
+  times (a gradient penalty through a checkpointed block);
+- ``special.zeta`` in q: torch's gradient -s·ζ(s + 1, q) is differentiable again;
+- ``cdist``: torch's first derivative under ``create_graph=True`` works (its second raises); ours raised at once.
+  Ours now differentiates any number of times (checked against torch's derivatives of cdist written with
+  primitive ops);
+- ``ctc_loss`` and ``_standard_gamma``: ours raised at once; torch gives the first derivative and raises only when
+  a derivative runs through its backward (ours now does the same, with RuntimeError as torch).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+RNG = np.random.default_rng(15)
+
+
+def _derivatives(lib: Any, fn: Callable, arrays: list, order: int = 3, seed: int = 0) -> list:
+    """[first gradients, Hessian-vector products, third derivatives] of sum(fn(*xs) * w) for each input, with
+    fixed random w and directions; a gradient that is None counts as zeros."""
+    rng = np.random.default_rng(seed)
+    xs = [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = fn(lib, *xs)
+    scalar = (out * lib.tensor(rng.standard_normal(tuple(out.shape)))).sum()
+    results = []
+    for k in range(order):
+        grads = lib.autograd.grad(scalar, xs, create_graph=k < order - 1, allow_unused=True)
+        results.append([np.zeros_like(a) if g is None else g.detach().numpy() for g, a in zip(grads, arrays)])
+        if k < order - 1:
+            scalar = sum((g * lib.tensor(rng.standard_normal(a.shape))).sum()
+                         for g, a in zip(grads, arrays) if g is not None and g.requires_grad)
+    return results
+
+
+def _assert_same(got: list, want: list, what: str) -> None:
+    for k, (mine, theirs) in enumerate(zip(got, want)):
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=f"{what}: derivative {k + 1}, input {i}")
+
+
+NO_RULE_CASES = {
+    "nanmedian_all": (lambda L, x: x.nanmedian() ** 3 * x, [RNG.standard_normal((3, 5))]),
+    "nanmedian_all_with_nan": (
+        lambda L, x: (x + L.tensor(np.where(np.arange(15).reshape(3, 5) % 4 == 1, np.nan, 0.0))).nanmedian() ** 3 * x,
+        [RNG.standard_normal((3, 5))]),
+    "fake_quantize_per_tensor": (lambda L, x: L.fake_quantize_per_tensor_affine(x * 3, 0.1, 0, -10, 10) ** 3 * x,
+                                 [RNG.standard_normal((3, 4))]),
+    "fake_quantize_per_channel": (
+        lambda L, x: L.fake_quantize_per_channel_affine(
+            x * 3, L.tensor(np.array([0.1, 0.2, 0.3], np.float32)), L.tensor(np.array([0, 1, -1], np.int32)), 0, -10, 10
+        ) ** 3 * x, [RNG.standard_normal((3, 4))]),
+    "checkpoint": (lambda L, x, w: L.utils.checkpoint.checkpoint(lambda a, b: L.tanh(a @ b) * a.sum(), x, w,
+                                                                 use_reentrant=False),
+                   [RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))]),
+    "checkpoint_of_non_leaves_and_a_closure": (
+        lambda L, x, w: L.utils.checkpoint.checkpoint(lambda a: L.sin(a @ w) * w[0], x.exp(),
+                                                      use_reentrant=False) * w[1],
+        [RNG.standard_normal((2, 3)), RNG.standard_normal((3, 3))]),
+    "checkpoint_nested": (
+        lambda L, x: L.utils.checkpoint.checkpoint(
+            lambda a: L.utils.checkpoint.checkpoint(lambda b: b.sin() * b, a * a, use_reentrant=False).exp(), x,
+            use_reentrant=False), [RNG.standard_normal(4)]),
+    "zeta_in_q": (lambda L, q: L.special.zeta(L.tensor(np.array([2.5, 3.0, 4.5])), q), [RNG.uniform(1, 2, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NO_RULE_CASES))
+def test_ops_without_a_create_graph_rule_now_match_torch(name: str, torch: Any) -> None:
+    fn, arrays = NO_RULE_CASES[name]
+    _assert_same(_derivatives(mg, fn, arrays), _derivatives(torch, fn, arrays), name)
+
+
+def _cdist_by_primitives(lib: Any, x1: Any, x2: Any, p: float) -> Any:
+    return ((x1[..., :, None, :] - x2[..., None, :, :]).abs() ** p).sum(-1) ** (1 / p)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.5, 3.0, 0.5])
+@pytest.mark.parametrize("shapes", [((3, 4), (5, 4)), ((3, 4), (2, 1, 5, 4))])
+def test_cdist_differentiates_any_number_of_times(p: float, shapes: tuple, torch: Any) -> None:
+    """torch's cdist refuses a second derivative ("derivative for '_cdist_backward' is not implemented"); ours
+    equals torch's derivatives of the same distances written with primitive ops, to the third."""
+    arrays = [RNG.standard_normal(shapes[0]), RNG.standard_normal(shapes[1])]
+    got = _derivatives(mg, lambda L, a, b: L.cdist(a, b, p), arrays)
+    _assert_same(got, _derivatives(torch, lambda L, a, b: _cdist_by_primitives(L, a, b, p), arrays), f"cdist p={p}")
+    _assert_same(got[:1], _derivatives(torch, lambda L, a, b: L.cdist(a, b, p), arrays, order=1), "cdist (torch's)")
+
+
+def test_cdist_second_derivative_at_a_zero_distance_is_finite() -> None:
+    a = RNG.standard_normal((3, 4))
+    b = np.concatenate([a[:1], RNG.standard_normal((2, 4))])
+    for grads in _derivatives(mg, lambda L, x, y: L.cdist(x, y), [a, b]):
+        assert all(np.isfinite(g).all() for g in grads)
+
+
+def _ctc(lib: Any, x: Any) -> Any:
+    return lib.nn.functional.ctc_loss(x.log_softmax(2), lib.tensor(np.array([[1, 2, 2], [3, 1, 0]])),
+                                      lib.tensor(np.array([6, 5])), lib.tensor(np.array([3, 2])))
+
+
+def test_ctc_loss_first_derivative_under_create_graph_and_a_second_raises(torch: Any) -> None:
+    """As torch's: create_graph=True gives the first derivative; a derivative through it raises RuntimeError."""
+    lp = RNG.standard_normal((6, 2, 5))
+    got = []
+    for lib in (mg, torch):
+        x = lib.tensor(lp, requires_grad=True)
+        (g,) = lib.autograd.grad(_ctc(lib, x), x, create_graph=True)
+        got.append(g.detach().numpy())
+        assert g.requires_grad
+        with pytest.raises(RuntimeError, match="derivative for .*ctc_loss.*backward is not implemented"):
+            lib.autograd.grad((g * g).sum(), x)
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-10, atol=1e-12)
+
+
+def test_standard_gamma_first_derivative_under_create_graph(torch: Any) -> None:
+    """g · dx/dα: differentiable in g (a weight's gradient), not in α (dx/dα has no derivative, as torch's)."""
+    a, w = mg.tensor([1.5, 2.5], requires_grad=True), mg.tensor([1.0, 2.0], requires_grad=True)
+    mg.manual_seed(0)
+    x = mg.distributions.Gamma(a, 1.0).rsample()
+    (plain,) = mg.autograd.grad((x * w).sum(), a, retain_graph=True)
+    (g,) = mg.autograd.grad((x * w).sum(), a, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), plain.numpy())
+    (gw,) = mg.autograd.grad(g.sum(), w, retain_graph=True)
+    np.testing.assert_allclose(gw.numpy() * w.detach().numpy(), plain.numpy())   # dx/dα
+    with pytest.raises(RuntimeError, match="derivative for standard_gamma's backward is not implemented"):
+        mg.autograd.grad(g.sum(), a)
+
+
+def test_gradient_penalty_through_a_checkpointed_module(torch: Any) -> None:
+    """WGAN-GP: the gradient of ||dD/dx|| with respect to the parameters of a checkpointed block."""
+    import nn as mnn
+    x0 = RNG.standard_normal((4, 3))
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(3, 5).double(), mnn.Linear(3, 5).double()]
+    for name, p in layers[1].named_parameters():
+        p.data[...] = getattr(layers[0], name).detach().numpy()
+    got = []
+    for lib, layer in zip((torch, mg), layers):
+        x = lib.tensor(x0, requires_grad=True)
+        y = lib.utils.checkpoint.checkpoint(lambda a, f=layer: f(a).tanh() * a.sum(), x, use_reentrant=False)
+        (d,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+        ((d.norm(dim=1) - 1) ** 2).mean().backward()
+        got.append([layer.weight.grad.numpy(), layer.bias.grad.numpy(), x.grad.numpy()])
+    for theirs, mine in zip(*got):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
