@@ -92,6 +92,21 @@ def suggest(shape: tuple, strides: tuple) -> memory_format:
     return fmt
 
 
+def common(layouts: Any) -> memory_format:
+    """The memory format of PyTorch's ``cat`` of arrays with these ``(shape, strides)``: their :func:`suggest`
+    when they all agree, else ``contiguous_format``."""
+    formats = {suggest(shape, strides) for shape, strides in layouts}
+    return formats.pop() if len(formats) == 1 else contiguous_format
+
+
+def in_format(array: Any, fmt: memory_format, where: str) -> Any:
+    """``array`` (one the caller owns) laid out densely in ``fmt`` (C order or a channels-last format): itself
+    when it already is, else a copy."""
+    if fmt is contiguous_format:
+        return backend.array_module(array).ascontiguousarray(array)
+    return array if is_contiguous_as(array, fmt) else lay_out(array, fmt, where)
+
+
 def dense_strides(shape: tuple, fmt: memory_format, itemsize: int) -> tuple:
     """The strides (in bytes) of a dense array of ``shape`` laid out in ``fmt`` (C order or a channels-last
     format)."""

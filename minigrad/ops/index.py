@@ -96,10 +96,8 @@ class Roll(Function):
         out = self.xp.roll(x, self.shifts, self.axes)
         if x.flags.c_contiguous or self.axes is None or x.size == 0:
             return out
-        fmt = _roll_layout(x, self.shifts, self.axes)   # NumPy's roll keeps any input's order of strides
-        if fmt is _memory_format.contiguous_format:
-            return self.xp.ascontiguousarray(out)
-        return out if _memory_format.is_contiguous_as(out, fmt) else _memory_format.lay_out(out, fmt, "roll")
+        # NumPy's roll keeps any input's order of strides
+        return _memory_format.in_format(out, _roll_layout(x, self.shifts, self.axes), "roll")
 
     def backward(self, gy: Any) -> Any:
         return self.xp.roll(gy, tuple(-s for s in self.shifts), self.axes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import backend
+from .. import memory_formats as _memory_format
 from ..autograd import AxisError, Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
@@ -37,7 +38,12 @@ class Concat(Function):
 
     def forward(self, *xs: Any) -> Any:
         self.sizes = [x.shape[self.axis] for x in xs]
-        return self.xp.concatenate(xs, axis=self.axis)
+        out = self.xp.concatenate(xs, axis=self.axis)
+        if out.flags.c_contiguous:
+            return out
+        # PyTorch's layout: channels-last when every input suggests it, else C order (NumPy's keeps a transposed
+        # input's order of strides, so .view(-1) of a cat of transposed tensors raised)
+        return _memory_format.in_format(out, _memory_format.common((x.shape, x.strides) for x in xs), "cat")
 
     def backward(self, gy: Any) -> tuple:
         points, total = [], 0
@@ -54,7 +60,19 @@ class Stack(Function):
         self.axis = axis
 
     def forward(self, *xs: Any) -> Any:
-        return self.xp.stack(xs, axis=self.axis)
+        out = self.xp.stack(xs, axis=self.axis)
+        if out.flags.c_contiguous:
+            return out
+        # PyTorch's layout: its stack is cat(xs, dim).view(...) for a dim the inputs have, else a cat of the inputs
+        # unsqueezed at the end (the new dim's stride 1), so a channels-last result only from channels-last inputs
+        if self.axis < xs[0].ndim:
+            fmt = _memory_format.common((x.shape, x.strides) for x in xs)
+            if fmt is _memory_format.contiguous_format:
+                return self.xp.ascontiguousarray(out)
+            joined = self.xp.concatenate(xs, axis=self.axis)
+            return _memory_format.in_format(joined, fmt, "stack").reshape(out.shape)   # splitting a dim: a view
+        ends = ((x.shape + (1,), x.strides + (x.itemsize,)) for x in xs)
+        return _memory_format.in_format(out, _memory_format.common(ends), "stack")
 
     def backward(self, gy: Any) -> tuple:
         return tuple(self.xp.moveaxis(gy, self.axis, 0))

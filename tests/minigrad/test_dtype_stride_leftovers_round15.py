@@ -104,3 +104,17 @@ def test_python_ints_beyond_int64_in_a_list_as_torch(big):
             mg.tensor(data)
         with pytest.raises(OverflowError):
             mg.as_tensor(data)
+
+
+def test_cat_and_stack_lay_out_as_torch():
+    # NumPy's concatenate/stack kept a transposed input's order of strides (so .view(-1) of the result raised);
+    # PyTorch's cat is channels-last only when every input suggests channels-last, else C order
+    for name, x, t in _layouts():
+        for dim in range(-t.ndim, t.ndim):
+            _same_layout(mg.cat([x, x], dim), torch.cat([t, t], dim), (name, dim))
+            _same_layout(mg.cat([x, x.contiguous()], dim), torch.cat([t, t.contiguous()], dim), (name, dim))
+        for dim in range(t.ndim + 1):
+            _same_layout(mg.stack([x, x], dim), torch.stack([t, t], dim), (name, dim))
+            _same_layout(mg.stack([x.contiguous(), x], dim), torch.stack([t.contiguous(), t], dim), (name, dim))
+    a, b = mg.arange(6.0).reshape(3, 2).t(), torch.arange(6.0).reshape(3, 2).t()
+    assert mg.cat([a, a]).view(-1).tolist() == torch.cat([b, b]).view(-1).tolist()
