@@ -41,7 +41,9 @@ from typing import Any, Callable
 
 from ..recording import _state, enable_grad, no_grad
 from ..tensor import Tensor
+from . import engine
 from .engine import Function, _dense
+from .functions import grad
 
 __all__ = ["DelayedError", "FunctionCtx", "once_differentiable"]
 
@@ -60,6 +62,8 @@ class FunctionCtx:
         self._non_differentiable: set[int] = set()
         self._unpacked: tuple | None = None   # during backward: the node's saved arrays (checked, maybe unpacked)
         self._dirty: tuple = ()
+        self._saved_forward: tuple = ()   # save_for_forward's: what ``jvp`` reads as saved_tensors
+        self._in_jvp = False
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` (Tensors or None) for ``backward``, which reads them as ``ctx.saved_tensors``."""
@@ -69,11 +73,21 @@ class FunctionCtx:
                                 f"{type(t).__name__}")
         self._saved = tensors
 
+    def save_for_forward(self, *tensors: Tensor | None) -> None:
+        """Keep ``tensors`` for ``jvp`` (forward AD), which reads them as ``ctx.saved_tensors``, as PyTorch's."""
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_forward can only save Tensors or None, but argument {i} is of type "
+                                f"{type(t).__name__}")
+        self._saved_forward = tensors
+
     @property
     def saved_tensors(self) -> tuple:
         """The tensors given to :meth:`save_for_backward`. In ``backward`` they are the node's saved values: the
         engine checked them for in-place changes (RuntimeError, as PyTorch) and ran the saved-tensor hooks'
         ``unpack_hook`` on them; a value the hooks replaced is a new Tensor."""
+        if self._in_jvp:
+            return self._saved_forward
         arrays = self._unpacked
         if arrays is None:
             return self._saved
@@ -214,7 +228,14 @@ class _CustomNode(Function):
         """``create_graph=True``: ``Op.backward`` on the gradient Tensors ``grads`` (one per output, None where
         none arrived) with recording on, as PyTorch runs it, so the gradients it returns can be differentiated
         again. A saved output becomes this node's output again (its derivative runs through this node); a
-        saved input is the input itself. Returns one gradient Tensor (or None) per tensor input."""
+        saved input is the input itself. Returns one gradient Tensor (or None) per tensor input.
+
+        For a forward-AD tangent (``engine.FORWARD_AD.passing``: forward_ad's double-vjp walk) of an Op that
+        defines ``jvp``, the transpose of its ``jvp`` instead of ``backward``, so the tangent is ``jvp``'s, as
+        PyTorch's forward AD (the two differ where ``backward`` is not the true derivative)."""
+        level = engine.FORWARD_AD
+        if level is not None and getattr(level, "passing", False) and "jvp" in _defined(self.op):
+            return self._jvp_transposed(grads)
         ctx, xp = self.ctx, self.xp
         if ctx.materialize_grads:
             grads = [Tensor._make(xp.zeros(shape, dtype=out.dtype), False, None, 0) if g is None else g
@@ -237,6 +258,29 @@ class _CustomNode(Function):
             # as PyTorch's once_differentiable: a gradient that would depend on the incoming ones raises when used
             out = [None if g is None else DelayedError()(Tensor._make(g.data, True, None, 0)) for g in out]
         return tuple(out)
+
+    def _jvp_transposed(self, grads: list) -> tuple:
+        """``Jᵀg`` of the linear map ``Op.jvp(ctx, *tangents)``: the gradient of ``Σ ⟨jvp(t), g⟩`` w.r.t. tangents
+        ``t`` (zeros that require grad), with a graph, so forward AD's second vjp gives ``jvp(t)`` back."""
+        tangents = [Tensor._make(self.xp.zeros(shape, dtype=dtype), True, None, 0)
+                    for shape, dtype in zip(self.input_shapes, self.input_dtypes)]
+        args: list = [None] * self.n_args
+        for position, t in zip(self.positions, tangents):
+            args[position] = t
+        self.ctx._in_jvp = True
+        try:
+            with enable_grad():
+                result = self.op.jvp(self.ctx, *args)
+        finally:
+            self.ctx._in_jvp = False
+        result = result if isinstance(result, tuple) else (result,)
+        pairs = [(out, g) for out, g in zip((result[p] for p in self.out_positions), grads)
+                 if g is not None and isinstance(out, Tensor) and out.requires_grad]
+        if not pairs:
+            return (None,) * len(tangents)
+        summed = grad([out for out, _ in pairs], tangents, [g for _, g in pairs], create_graph=True,
+                      allow_unused=True)
+        return tuple(g if need else None for g, need in zip(summed, self.needs_grad))
 
     def _on_graph(self, t: Any) -> Any:
         """A saved tensor as ``backward`` sees it under ``create_graph=True``: an output of ``forward`` (saved
@@ -283,6 +327,7 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
                         f"{', '.join(type(y).__name__ for y in results)}")
     node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
     node.input_shapes = [args[i].shape for i in positions]
+    node.input_dtypes = [args[i].dtype for i in positions]
     made = node(*(args[i] for i in positions))
     made = list(made) if isinstance(made, tuple) else [made]
     for k, (y, original) in enumerate(zip(made, outputs)):   # as PyTorch: int and bool outputs never differentiable
