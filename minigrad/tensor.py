@@ -182,6 +182,21 @@ COMPLEX_GRAD_BEGINS: list = []
 INPLACE_CHANGES: list = []
 
 
+def _deepcopy_sharing(data: Any, memo: dict, copied: Any) -> Any:
+    """``data`` deep-copied as torch copies a tensor's storage: host arrays viewing the same C-contiguous NumPy
+    buffer copy it once per ``copy.deepcopy`` (its ``memo``) and stay views of the copy (same offset and
+    strides), so views copied together still share memory. Anything else keeps its own copy, ``copied``."""
+    root = data
+    while isinstance(root.base, numpy.ndarray):
+        root = root.base
+    if type(data) is not numpy.ndarray or root is data or root.base is not None or not root.flags.c_contiguous:
+        return copied
+    if id(root) not in memo:   # (``data`` keeps ``root`` alive, so its id stays its own during the copy)
+        memo[id(root)] = root.copy()
+    offset = data.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return numpy.ndarray(data.shape, data.dtype, buffer=memo[id(root)], offset=offset, strides=data.strides)
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
@@ -318,6 +333,8 @@ class Tensor:
             for slot in cls.__dict__.get("__slots__", ()):
                 if slot not in skipped and hasattr(self, slot):
                     object.__setattr__(new, slot, copy.deepcopy(object.__getattribute__(self, slot), memo))
+        if not parameter:
+            new.data = _deepcopy_sharing(self.data, memo, new.data)
         if parameter:
             new._grad = None
         elif hasattr(self, "__dict__"):

@@ -223,3 +223,26 @@ def test_deepcopy_copies_grads_of_tensors_not_of_parameters_and_never_hooks(torc
         return [grads, leaf2.grad.tolist(), param2.grad.tolist(), calls, type(param2).__name__]
 
     assert outcome(mg) == outcome(torch)
+
+
+@pytest.mark.parametrize("pick", [
+    lambda base: [base, base[0], base.t()],
+    lambda base: [base[1:], base],
+    lambda base: [base[0], base[1]],                          # views copied together, without their base
+    lambda base: [base[0].unsqueeze(0).expand(3, 3), base],  # an expanded view: writing to it raises
+])
+def test_deepcopy_keeps_views_sharing_memory_as_torch(torch: Any, pick: Any) -> None:
+    """torch deep-copies a tensor's storage once per deepcopy: tensors that shared memory still do, with the
+    same strides; a Parameter is cloned (it shares nothing)."""
+    def outcome(lib: Any) -> list:
+        copies = copy.deepcopy(pick(lib.arange(9.0).reshape(3, 3)))
+        results = []
+        for i, target in enumerate(copies):
+            try:
+                target.add_(10.0 ** i)
+                results.append(None)
+            except RuntimeError:
+                results.append(RuntimeError)
+        return results + [[t.tolist() for t in copies], [tuple(t.stride()) for t in copies]]
+
+    assert outcome(mg) == outcome(torch)
