@@ -904,9 +904,10 @@ def _unbind(node: Function, grads: list) -> Tensor:
 # --- rules: ops defined in nn (registered by name: minigrad never imports nn) ----------------------------------------
 
 def _weighted_mean(node: Function, g: Tensor) -> tuple:
-    denominator, y, empty = node.saved
+    denominator, total, empty = node.saved   # the inputs (the denominator 1 where it is 0), not the quotient
     if empty:   # every target ignored: NaN loss, zero gradients, as the engine's
         return _zeros((), g), _zeros((), g)
+    y = Div()(_input(node, 0, total), _input(node, 1, denominator)) if node.edges[1] is not None else None
     return _quotient_grads(node, g, denominator, y, ())
 
 

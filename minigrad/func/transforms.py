@@ -39,6 +39,7 @@ from ..autograd import forward_ad
 from ..autograd import grad as autograd_grad
 from ..constructors import zeros_like
 from ..ops import stack
+from ..ops.inference import inference_mode
 from ..recording import enable_grad, inside_transform, is_grad_enabled
 from ..tensor import Tensor
 from . import _pytree
@@ -279,7 +280,8 @@ def grad(func: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Cal
 
 
 def _call_for_outputs(func: Callable, args: list, kwargs: dict, has_aux: bool, api: str) -> tuple:
-    """``func(*args)`` at a new level: (output, aux, flat outputs, output spec), outputs checked as torch's vjp."""
+    """``func(*args)`` at a new level: (output, aux, flat outputs, output spec), outputs checked as torch's
+    ``api`` (vjp refuses integer and bool outputs; jvp takes them, their tangents zeros of their dtype)."""
     with _level():
         output = func(*args, **kwargs)
     aux = None
@@ -296,7 +298,7 @@ def _call_for_outputs(func: Callable, args: list, kwargs: dict, has_aux: bool, a
         if not isinstance(out, Tensor):
             raise RuntimeError(f"{api}(f, *primals): expected f(*primals) to return only tensors, "
                                f"got unsupported type {type(out)}")
-        if out.dtype.kind not in "fc":
+        if out.dtype.kind not in "fc" and api == "vjp":   # torch.func's jvp/jacfwd give zero tangents to them
             raise RuntimeError(f"{api}(f, ...): All outputs of f must be floating-point or complex Tensors, got "
                                f"Tensor with dtype {out.dtype}")
     return output, aux, flat, spec
@@ -380,7 +382,7 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
     for i, out in enumerate(flat_out):
         blocks = flat_jac[i * len(flat_p):(i + 1) * len(flat_p)]
         total = zeros_like(out)
-        if out.numel():
+        if out.numel() and out.dtype.kind in "fc":   # an integer output: a zero tangent of its dtype
             for block, t in zip(blocks, flat_t):
                 total = total + (block.reshape(out.numel(), -1) @ t.reshape(-1).to(block.dtype)).reshape(out.shape)
         results.append(total)
@@ -406,8 +408,9 @@ def _one_hot(out: Tensor, k: int) -> Tensor:
 
 def _forward_jvp(func: Callable, flat_p: list, p_spec: Any, flat_t: list, has_aux: bool) -> tuple:
     """:func:`jvp` in a dual level of its own: the primals made dual with their tangents, each output unpacked
-    (a zero tangent for one that does not depend on them); ``aux`` without tangents."""
-    with forward_ad.dual_level():
+    (a zero tangent for one that does not depend on them); ``aux`` without tangents. Under ``mg.inference_mode()``
+    too, as torch.func's (the mode is off while ``func`` runs; forward AD itself gives no tangents inside it)."""
+    with forward_ad.dual_level(), inference_mode(False):
         duals = [forward_ad.make_dual(p, t) for p, t in zip(flat_p, flat_t)]
         output, aux, flat_out, out_spec = _call_for_outputs(func, list(_pytree.unflatten(duals, p_spec)), {},
                                                             has_aux, "jvp")
@@ -439,7 +442,8 @@ def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | Non
         with enable_grad():
             args, diff = level.with_stand_ins(args, numbers)
             with randomness_checked(randomness or "different", 1):
-                output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "vjp")
+                output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux,
+                                                                    "vjp" if api == "jacrev" else "jvp")
             if real_only:
                 _error_if_complex(api, flat_out, is_input=False)
             level.decide(flat_out)
@@ -447,11 +451,12 @@ def _jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: str | Non
             per_output = []
             for out in flat_out:
                 rows: list = [[] for _ in flat_diff]
-                for k in range(out.numel()):
+                for k in range(out.numel() if out.dtype.kind in "fc" else 0):   # an integer output: zeros
                     for j, g in enumerate(level.differentiate([out], flat_diff, [_one_hot(out, k)])):
                         rows[j].append(g)
                 blocks = [stack(column, dim=0).reshape(tuple(out.shape) + tuple(x.shape)) if column
-                          else _zeros(tuple(out.shape) + tuple(x.shape), x) for x, column in zip(flat_diff, rows)]
+                          else _zeros(tuple(out.shape) + tuple(x.shape), x if out.dtype.kind in "fc" else out)
+                          for x, column in zip(flat_diff, rows)]
                 per_output.append(_pytree.unflatten(blocks, diff_spec))
         result = _pytree.unflatten(per_output, out_spec)
         if level.create_graph:   # first-order blocks have no graph

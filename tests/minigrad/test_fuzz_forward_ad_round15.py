@@ -1,0 +1,122 @@
+"""Forward-mode AD (func.jvp, forward_ad duals, jacfwd, linearize, autograd.functional.jvp) fuzzed against PyTorch:
+one regression test per root cause found (float64, to 1e-10; finite differences where PyTorch has no answer)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+RNG = np.random.default_rng(15)
+
+
+@pytest.fixture(scope="module")
+def torch() -> Any:
+    torch = pytest.importorskip("torch", reason="no torch")
+    # setup: torch.func.jvp's first call (and its first cast) load torch's decompositions, seconds
+    one = torch.ones(1, dtype=torch.float64)
+    torch.func.jvp(lambda a: (a.long(), a * 2), (one,), (one,))
+    return torch
+
+
+def _np(t: Any) -> Any:
+    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+
+def _central_difference(f: Callable, primals: list, tangents: list, eps: float = 1e-6) -> np.ndarray:
+    """(f(p + eps·t) - f(p - eps·t)) / 2eps on float64 NumPy arrays."""
+    def at(s: float) -> np.ndarray:
+        return _np(f(*[mg.tensor(p + s * t) for p, t in zip(primals, tangents)]))
+    return (at(eps) - at(-eps)) / (2 * eps)
+
+
+# --- a weighted cross-entropy/nll mean: the tangent w.r.t. the class weights ----------------------------------------
+
+@pytest.mark.parametrize(("loss", "label_smoothing"), [("cross_entropy", 0.0), ("cross_entropy", 0.1),
+                                                       ("nll_loss", 0.0)])
+def test_weighted_mean_loss_tangent_wrt_weight(loss: str, label_smoothing: float) -> None:
+    # the higher-order rule of the mean over weighted targets read its saved inputs as (denominator, quotient):
+    # the tangent (and the double backward) w.r.t. the weights was wrong. PyTorch has no derivative w.r.t. the
+    # weights (its reverse mode refuses, its forward AD ignores their tangent), hence finite differences.
+    logits, w = RNG.standard_normal((3, 4)), RNG.standard_normal(4)
+    tangents = [RNG.standard_normal((3, 4)), RNG.standard_normal(4)]
+    target = mg.tensor([1, 0, 2])
+
+    def f(x: mg.Tensor, v: mg.Tensor) -> mg.Tensor:
+        if loss == "nll_loss":
+            return mg.nn.functional.nll_loss(x.log_softmax(-1), target, weight=v.exp())
+        return mg.nn.functional.cross_entropy(x, target, weight=v.exp(), label_smoothing=label_smoothing)
+
+    _, tangent = mg.func.jvp(f, (mg.tensor(logits), mg.tensor(w)), tuple(mg.tensor(t) for t in tangents))
+    np.testing.assert_allclose(_np(tangent), _central_difference(f, [logits, w], tangents), rtol=1e-6, atol=1e-8)
+
+    # the double backward: the Hessian block d²L/dw² against finite differences of the (first-order) gradient
+    def gradient(v: np.ndarray) -> np.ndarray:
+        x = mg.tensor(v, requires_grad=True)
+        return _np(mg.autograd.grad(f(mg.tensor(logits), x), x)[0])
+
+    numeric = np.stack([(gradient(w + 1e-6 * e) - gradient(w - 1e-6 * e)) / 2e-6 for e in np.eye(4)], axis=1)
+    hessian = mg.func.hessian(lambda v: f(mg.tensor(logits), v))(mg.tensor(w))
+    np.testing.assert_allclose(_np(hessian), numeric, rtol=1e-6, atol=1e-8)
+
+
+# --- integer and bool outputs: zero tangents of their dtype -------------------------------------------------------
+
+_INTEGER_OUTPUTS = {
+    "argmax": lambda lib, a: a.argmax(),
+    "comparison": lambda lib, a: a > 0,
+    "mixed": lambda lib, a: (a.sin(), a.argmax()),
+    "integer_first": lambda lib, a: (a.long(), a * 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INTEGER_OUTPUTS))
+@pytest.mark.parametrize("api", ["jvp", "jacfwd", "jvp_in_dual_level"])
+def test_integer_outputs_get_zero_tangents(api: str, name: str, torch: Any) -> None:
+    # jvp and jacfwd refused them with vjp's error; torch.func's give zeros of the output's dtype
+    x, t = RNG.standard_normal(3), RNG.standard_normal(3)
+
+    def run(lib: Any) -> list:
+        fn = lambda a: _INTEGER_OUTPUTS[name](lib, a)  # noqa: E731
+        if api == "jacfwd":
+            result = lib.func.jacfwd(fn)(lib.tensor(x))
+        elif api == "jvp" or lib is torch:   # torch refuses jvp inside an open dual level (nested forward AD)
+            result = lib.func.jvp(fn, (lib.tensor(x),), (lib.tensor(t),))
+        else:
+            with lib.autograd.forward_ad.dual_level():
+                result = lib.func.jvp(fn, (lib.tensor(x),), (lib.tensor(t),))
+        return [r for r in mg.func._pytree.flatten(result)[0]] if lib is mg else list(
+            torch.utils._pytree.tree_leaves(result))
+
+    ours, theirs = run(mg), run(torch)
+    assert len(ours) == len(theirs)
+    for mine, expected in zip(ours, theirs):
+        assert str(mine.dtype).replace("torch.", "") == str(expected.dtype).replace("torch.", "")
+        np.testing.assert_allclose(_np(mine), _np(expected), rtol=1e-10, atol=1e-12)
+
+
+def test_vjp_and_jacrev_still_refuse_integer_outputs(torch: Any) -> None:
+    x = RNG.standard_normal(3)
+    for lib in (mg, torch):
+        with pytest.raises(RuntimeError, match="floating-point or complex"):
+            lib.func.jacrev(lambda a: a.argmax())(lib.tensor(x))
+        with pytest.raises(RuntimeError, match="floating-point or complex"):
+            lib.func.vjp(lambda a: a > 0, lib.tensor(x))
+
+
+# --- torch.func.jvp under inference_mode ----------------------------------------------------------------------------
+
+def test_jvp_under_inference_mode(torch: Any) -> None:
+    # ours gave zero tangents (the ops run in the mode carried none); torch.func's jvp computes them there
+    x, t = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))
+
+    def run(lib: Any) -> list:
+        with lib.inference_mode():
+            out, tangent = lib.func.jvp(lambda a: (a.sin() * a).softmax(-1), (lib.tensor(x),), (lib.tensor(t),))
+        return [_np(out), _np(tangent)]
+
+    for mine, expected in zip(run(mg), run(torch)):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
