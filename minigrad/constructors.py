@@ -24,17 +24,22 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
     """A new leaf tensor copying ``data`` (scalar, nested list, NumPy/CuPy array or Tensor).
 
     Python floats become the default dtype (float32 unless ``mg.set_default_dtype``), ints int64,
-    bools bool; arrays keep their dtype. ``pin_memory``: see :func:`tensor_options`.
+    bools bool; arrays keep their dtype. The copy of an array or Tensor keeps its layout as PyTorch's
+    (``preserve_format``: a transposed array gives a transposed tensor). ``pin_memory``: see
+    :func:`tensor_options`.
     """
     if pin_memory is not False:   # a bool here (None too is a TypeError, as PyTorch's)
         tensor_options("tensor", None, as_bool(pin_memory, "tensor", "pin_memory"), device)
     if isinstance(data, Tensor):
         data = data.data
+    source = data if backend.is_array(data) and not data.flags.c_contiguous else None
     if backend.is_array(data) and (device is None or backend.resolve_device(device) == backend.device_of(data)):
         data = data.copy()
     out = Tensor._new(data, dtype=dtype, requires_grad=requires_grad, device=device)
     if getattr(out.data, "base", None) is not None:   # read through a buffer (a torch tensor, a memoryview): copied
         out.data = out.data.copy()
+    if source is not None and out.data.ndim > 1:
+        out.data = _memory_format.lay_out(out.data, _memory_format.preserve_format, "tensor", source)
     return out
 
 

@@ -118,3 +118,20 @@ def test_cat_and_stack_lay_out_as_torch():
             _same_layout(mg.stack([x.contiguous(), x], dim), torch.stack([t.contiguous(), t], dim), (name, dim))
     a, b = mg.arange(6.0).reshape(3, 2).t(), torch.arange(6.0).reshape(3, 2).t()
     assert mg.cat([a, a]).view(-1).tolist() == torch.cat([b, b]).view(-1).tolist()
+
+
+def test_tensor_of_a_transposed_array_keeps_its_layout_as_torch():
+    # mg.tensor(array) copied into C order; torch.tensor's copy is preserve_format (as clone)
+    base = np.arange(24.0).reshape(2, 3, 4)
+    for array in (base.transpose(2, 0, 1), base.transpose(1, 0, 2), base[:, ::2], base[:, :, ::2].transpose(2, 1, 0),
+                  np.broadcast_to(base[:1], (3, 3, 4)), np.asfortranarray(base)):
+        for dtype in (None, "int32", "float16"):
+            got = mg.tensor(array, dtype=dtype)
+            expected = torch.tensor(array, dtype=None if dtype is None else getattr(torch, dtype))
+            assert got.stride() == expected.stride() and got.tolist() == expected.tolist()
+            assert got.storage_offset() == 0 and not np.shares_memory(got.data, array)
+    x, t = mg.arange(6.0).reshape(2, 3).t(), torch.arange(6.0).reshape(2, 3).t()
+    copied = mg.tensor(x)
+    assert copied.stride() == t.clone().stride() == (1, 3)   # torch.tensor(t) is t.clone() (with a warning)
+    copied.add_(1)
+    assert x.tolist() == t.tolist()
