@@ -14,8 +14,9 @@ inputs (higher-order gradients, :mod:`minigrad.higher_order`). :func:`hessian` i
 :func:`vhp` and :func:`hvp` differentiate the gradient once more along ``v`` (the Hessian is symmetric for
 the twice continuously differentiable functions these are meant for, so ``hvp`` is ``vhp``'s product).
 
-:func:`jvp` is J·v from the Jacobian's rows, one backward per output element: exact, but slower than
-PyTorch's double-backward trick for large outputs (with ``create_graph=True`` it uses that trick).
+:func:`jvp` uses PyTorch's double-backward trick (two backward walks) for real inputs and outputs, where every
+op involved has a higher-order rule; otherwise (complex, ``strict=True``, an op without one) J·v from the
+Jacobian's rows, one backward per output element: exact, but slower for large outputs.
 ``jacobian(strategy="forward-mode")`` (PyTorch's limits: ``vectorize=True``, no ``create_graph`` or ``strict``)
 gives the reverse-mode Jacobian in the outputs' dtypes, as PyTorch's forward mode does.
 """
@@ -63,8 +64,8 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     ``v``: one Tensor per input, each of that input's shape (it may be left out only when there is one
     input with one element: then it is 1). Returns the outputs (detached) and the Jacobian-vector
     product, one Tensor per output of its shape and dtype (each a Tensor or a tuple, as ``func``
-    returned). Computed from the rows of J (one backward per output element), not with PyTorch's
-    double-backward trick: exact, but slower for outputs with many elements.
+    returned). Computed by PyTorch's double-backward trick where it can be (see the module docstring), else
+    from the rows of J (one backward per output element).
     """
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
     inputs = _requires_grad_copies(inputs, create_graph)
@@ -78,6 +79,17 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False, 
     outputs, is_outputs_tuple = _outputs(func, inputs, "jvp", strict)
     if create_graph:
         return _jvp_with_graph(outputs, is_outputs_tuple, inputs, v, strict)
+    if not strict and all(t.dtype.kind == "f" for t in inputs + outputs) and \
+            all(vi.dtype == x.dtype for vi, x in zip(v or (), inputs)):
+        # PyTorch's double-backward trick where every op has a higher-order rule: a NaN or inf derivative then
+        # stays in its own elements (J's rows would spread it: 0 * NaN) and ops run under no_grad count for nothing
+        try:
+            with enable_grad():
+                products = _jvp_with_graph(outputs, True, inputs, v, strict)[1]
+        except NotImplementedError:   # an op without one: the rows of J below
+            pass
+        else:
+            return _unpack(_detached(outputs), is_outputs_tuple), _unpack(_detached(products), is_outputs_tuple)
     for x, vi in zip(inputs, v or ()):   # PyTorch's double-backward trick refuses these as grad_outputs
         if x.is_complex() != vi.is_complex():
             raise RuntimeError(f"jvp: for complex tensors, both v and the input must be complex or both real (as "

@@ -120,3 +120,24 @@ def test_jvp_under_inference_mode(torch: Any) -> None:
 
     for mine, expected in zip(run(mg), run(torch)):
         np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+
+
+# --- autograd.functional.jvp: a NaN derivative stays in its own element ---------------------------------------------
+
+_NAN_DERIVATIVE = {
+    "erfinv": (lambda lib, a: lib.special.erfinv(a), np.array([0.3, 1.5, -0.2])),        # 1.5 outside [-1, 1]
+    "pow_zero_base": (lambda lib, a: lib.pow(a * 0, a), np.array([0.5, 1.2, 2.0])),   # d/dx 0^x
+    "sqrt": (lambda lib, a: (a.sqrt() * 2).cumsum(0), np.array([0.25, -1.0, 4.0])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_NAN_DERIVATIVE))
+def test_functional_jvp_keeps_nan_in_its_element(name: str, torch: Any) -> None:
+    # J·v was summed from J's rows, where an element's NaN derivative times the zero of the one-hot made every
+    # product NaN; PyTorch's double-backward trick (used now) keeps it in its own element
+    fn, x = _NAN_DERIVATIVE[name]
+    v = np.array([0.7, -0.4, 1.1])
+    ours = mg.autograd.functional.jvp(lambda a: fn(mg, a), mg.tensor(x), mg.tensor(v))
+    theirs = torch.autograd.functional.jvp(lambda a: fn(torch, a), torch.tensor(x), torch.tensor(v))
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(_np(mine), _np(expected), rtol=1e-10, atol=1e-12)
