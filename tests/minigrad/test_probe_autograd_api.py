@@ -124,10 +124,7 @@ def test_requires_grad_on_an_integer_entry_is_refused() -> None:
 
 
 def test_unsavable_values_are_named_clearly(torch: Any) -> None:
-    with pytest.raises(OverflowError, match="key 'big' is the int 1180591620717411303424.*64 bits"):
-        mg.save({"big": 2 ** 70}, io.BytesIO())
-    with pytest.raises(OverflowError, match="64 bits"):
-        mg.save({"ids": [1, 2 ** 64]}, io.BytesIO())
+    assert _round_trip({"big": 2 ** 70, "ids": [1, 2 ** 64]}) == {"big": 2 ** 70, "ids": [1, 2 ** 64]}   # as torch
     with pytest.raises(TypeError, match=r"key 'a', a torch\.Tensor \(convert it with \.numpy\(\) first\)"):
         mg.save({"a": torch.ones(2)}, io.BytesIO())
     assert _round_trip({"ids": [1, -(2 ** 63), 2 ** 63 - 1]}) == {"ids": [1, -(2 ** 63), 2 ** 63 - 1]}

@@ -38,7 +38,7 @@ def small_checkpoint() -> bytes:
 def same(a: Any, b: Any) -> bool:
     """Structure, types, dtypes, shapes, bytes and requires_grad all equal."""
     if isinstance(a, dict):
-        return type(b) is dict and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        return type(b) is type(a) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
     if isinstance(a, mg.Tensor):
