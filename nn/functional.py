@@ -15,6 +15,8 @@ functions that PyTorch alone has take ``dim=`` only.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import operator
 from typing import Any
@@ -158,6 +160,44 @@ __all__ += [
 ]
 __all__ += ["affine_grid", "grid_sample"]
 __all__ += ["linear_cross_entropy"]
+
+
+# --- float16 in float32 -----------------------------------------------------------
+
+
+def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...] = ()) -> Any:
+    """``fn`` that computes a float16 ``input`` as PyTorch's CPU kernels do: in float32 (their ``opmath`` type), its
+    float16 tensor arguments named in ``widened`` cast up, and the result rounded once to float16 (a chain of
+    float16 steps rounds at each). ``moved``: float16 tensors that ``fn`` reads and moves in place (running
+    estimates), read in float32 and written back rounded once. Other inputs: ``fn`` as it is. The gradients flow
+    back through the casts."""
+    signature = inspect.signature(fn)
+    first = next(iter(signature.parameters))
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        x = args[0] if args else kwargs.get(first)
+        if not (isinstance(x, Tensor) and x.dtype == mg.float16):
+            return fn(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        halves = {name: bound.arguments.get(name) for name in widened + moved}
+        for name, value in halves.items():
+            if isinstance(value, Tensor) and value.dtype == mg.float16:
+                bound.arguments[name] = value.float()
+        y = fn(*bound.args, **bound.kwargs).half()
+        with mg.no_grad():
+            for name in moved:
+                if bound.arguments.get(name) is not halves[name]:
+                    halves[name].copy_(bound.arguments[name])
+        return y
+    return run
+
+
+layer_norm = _float16_in_float32(layer_norm, ("input", "weight", "bias"))
+rms_norm = _float16_in_float32(rms_norm, ("input", "weight"))
+group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"))
+batch_norm = _float16_in_float32(batch_norm, ("input", "weight", "bias"), ("running_mean", "running_var"))
+instance_norm = _float16_in_float32(instance_norm, ("input", "weight", "bias"), ("running_mean", "running_var"))
 __all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
             "fractional_max_pool3d_with_indices"]
 
@@ -181,6 +221,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.shape[-1] != weight.shape[-1]:
         raise InputShapeError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
                               f"(last input dimension must be {weight.shape[-1]})")
+    if x.dtype is mg.float16 and bias is not None:   # PyTorch's addmm: x @ Wᵀ + b in float32, rounded once
+        return linear(x.float(), weight.float(), bias.float()).half()
     y = x @ (weight.T if weight.ndim == 2 else weight)
     if bias is None:
         return y

@@ -15,8 +15,10 @@ from ..autograd import Function, is_grad_enabled
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
+    FLOAT16,
     OUT_DTYPE,
     ShapeMismatchError,
+    float16_in_float32,
     number,
     read_by_the_others,
     real_scalar,
@@ -133,11 +135,19 @@ def _zeros_linked_to(name: str, x: Tensor) -> Tensor:
     return op(x)
 
 
+def _all_float16(*values: Any) -> bool:
+    """Whether every one of ``values`` is a float16 tensor: PyTorch's float16 addmm and baddbmm compute in float32
+    and round once (the product and the sum each rounded would land a float16 step off)."""
+    return all(isinstance(v, Tensor) and v.dtype == FLOAT16 for v in values)
+
+
 def addmm(input: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1,  # noqa: A002
           out_dtype: Any = None) -> Tensor:
     """beta · x + alpha · (mat1 @ mat2): (n, k) @ (k, m), x broadcast to (n, m) (torch.addmm)."""
     if out_dtype is not None:
         raise unsupported("addmm", "out_dtype=", OUT_DTYPE)
+    if _all_float16(input, mat1, mat2):
+        return addmm(input.float(), mat1.float(), mat2.float(), beta=beta, alpha=alpha).half()
     return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
@@ -146,6 +156,8 @@ def baddbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha:
     """beta · x + alpha · bmm(batch1, batch2): (B, n, k) @ (B, k, m), x broadcast to (B, n, m)."""
     if out_dtype is not None:
         raise unsupported("baddbmm", "out_dtype=", OUT_DTYPE)
+    if _all_float16(input, batch1, batch2):
+        return baddbmm(input.float(), batch1.float(), batch2.float(), beta=beta, alpha=alpha).half()
     return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
@@ -225,6 +237,9 @@ class Einsum(Function):
     def forward(self, *arrays: Any) -> Any:
         self.saved = arrays
         spec = ",".join(self.inputs) + "->" + self.output
+        if all(a.dtype == FLOAT16 for a in arrays):   # in float32, rounded once, as PyTorch's (NumPy's rounds often)
+            return self.xp.asarray(float16_in_float32(lambda *a: self.xp.einsum(spec, *a, optimize=len(a) > 2),
+                                                      *arrays))
         return self.xp.asarray(self.xp.einsum(spec, *arrays, optimize=len(arrays) > 2))
 
     def backward(self, gy: Any) -> tuple:
@@ -241,7 +256,12 @@ class Einsum(Function):
             shape = tuple(array.shape[sub.index(letter)] for letter in once)
             kept = "".join(letter for letter in once if letter in available)
             spec = ",".join([self.output] + [s for s, _ in others]) + "->" + kept
-            g = xp.asarray(xp.einsum(spec, gy, *[a for _, a in others], optimize=len(others) > 1))
+            factors = [gy, *[a for _, a in others]]
+            if all(a.dtype == FLOAT16 for a in factors):
+                g = xp.asarray(float16_in_float32(lambda *a, spec=spec: xp.einsum(spec, *a, optimize=len(a) > 2),
+                                                  *factors))
+            else:
+                g = xp.asarray(xp.einsum(spec, *factors, optimize=len(factors) > 2))
             # a broadcast (size-1) '...' dim of this operand sums back
             squeezed = tuple(i for i, letter in enumerate(kept) if shape[once.index(letter)] == 1 != g.shape[i])
             if squeezed:

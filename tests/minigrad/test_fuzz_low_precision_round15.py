@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import nn
+import nn.functional as F
 
 torch = pytest.importorskip("torch", reason="no torch")
+TF = torch.nn.functional
 
 
 def _half(shape, scale=3.0, seed=0):
@@ -90,3 +93,58 @@ def test_float16_softmax_family_as_torch(name, dim):
         assert ours.dtype == mg.float16
     else:
         _same(ours, theirs)
+
+
+def _pair(shape, scale=1.0, seed=0):
+    x = _half(shape, scale, seed)
+    return mg.tensor(x), torch.tensor(x)
+
+
+F_CASES = {
+    "linear": lambda F, t, x, w, b: F.linear(x, w, b),
+    "addmm": lambda F, t, x, w, b: t.addmm(b, x, w.T, beta=0.5, alpha=0.3),
+    "einsum": lambda F, t, x, w, b: t.einsum("ij,kj->ik", x, w),
+    "baddbmm": lambda F, t, x, w, b: t.baddbmm(b[None, None], x[None], w.T[None]),
+    "layer_norm": lambda F, t, x, w, b: F.layer_norm(x, (10,), w[0], b),
+    "layer_norm_plain": lambda F, t, x, w, b: F.layer_norm(x, (10,)),
+    "rms_norm": lambda F, t, x, w, b: F.rms_norm(x, (10,), w[0]),
+    "group_norm": lambda F, t, x, w, b: F.group_norm(x.reshape(4, 4, 5), 2, w[0, :4], b[:4]),
+    "batch_norm_eval": lambda F, t, x, w, b: F.batch_norm(x, b, b.abs() + 0.5, w[0], b, training=False),
+    "cosine_similarity": lambda F, t, x, w, b: F.cosine_similarity(x, x * 0.7 + 0.1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(F_CASES))
+def test_float16_layers_compute_in_float32_and_round_once(case):
+    """PyTorch's CPU kernels for float16 linear, addmm, einsum and the normalisations run in float32 and round the
+    result once; the product and the bias, or each step of a normalisation, rounded one by one land a float16 step
+    off in about one element in three."""
+    (mx, tx), (mw, tw), (mb, tb) = _pair((8, 10), 2.0, 4), _pair((10, 10), 1.0, 5), _pair((10,), 1.0, 6)
+    _same(F_CASES[case](F, mg, mx, mw, mb), F_CASES[case](TF, torch, tx, tw, tb))
+
+
+def test_float16_batch_norm_moves_float16_running_estimates_as_torch():
+    (mx, tx) = _pair((16, 4, 5), 2.0, 7)
+    ours = [mg.tensor(np.full(4, v, np.float16)) for v in (0.1, 2.0)]
+    theirs = [torch.tensor(np.full(4, v, np.float16)) for v in (0.1, 2.0)]
+    out = F.batch_norm(mx, *ours, training=True)
+    expected = TF.batch_norm(tx, *theirs, training=True)
+    assert out.dtype == mg.float16
+    np.testing.assert_allclose(out.numpy().astype(np.float32), expected.numpy().astype(np.float32), atol=2e-3)
+    for a, b in zip(ours, theirs):
+        _same(a, b)
+
+
+def test_float16_linear_module_gradients_match_torch():
+    tm = torch.nn.Linear(10, 3).half()
+    mm = nn.Linear(10, 3).half()
+    mm.load_state_dict({k: mg.tensor(v.numpy().copy()) for k, v in tm.state_dict().items()})
+    x = _half((6, 10), 2.0, 8)
+    g = _half((6, 3), 1.0, 9)
+    tx, mx = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    tm(tx).backward(torch.tensor(g))
+    mm(mx).backward(mg.tensor(g))
+    _same(mm(mx), tm(tx))
+    _same(mx.grad, tx.grad)
+    _same(mm.weight.grad, tm.weight.grad)
+    _same(mm.bias.grad, tm.bias.grad)
