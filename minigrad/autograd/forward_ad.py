@@ -40,7 +40,10 @@ Differences from PyTorch, all of the same origin (a tangent is derived from the 
   level is ``y`` itself (PyTorch: a view of y without the tangent);
 - an in-place op that is not recorded (under ``no_grad``, or on a tensor computed under ``no_grad``) on a
   tensor carrying a tangent raises RuntimeError (PyTorch updates the tangent); recorded ones work;
-- a complex tangent for a real primal raises NotImplementedError (PyTorch keeps the tangent complex).
+- a complex tangent for a real primal raises NotImplementedError (PyTorch keeps the tangent complex);
+- an in-place op on a tensor that an earlier op saved for its derivative (``b = a.exp(); b.mul_(2)``), or on a
+  dual tensor itself, raises RuntimeError, as reverse mode does (PyTorch's forward AD computes the tangent);
+- the tangent of a result has the result's dtype (PyTorch: a float64 tangent of a float32 primal stays float64).
 Only one level at a time, as PyTorch ("Nested forward mode AD is not supported").
 """
 
@@ -370,6 +373,12 @@ def _passing_grad(*args: Any, **kwargs: Any) -> Any:
     _level.passing = True
     try:
         return grad(*args, **kwargs)
+    except RuntimeError as error:
+        if "modified by an inplace operation" not in str(error):
+            raise
+        raise RuntimeError(f"forward AD: minigrad computes tangents from the reverse-mode graph, and an in-place op "
+                           f"changed a tensor an earlier op saved for its derivative (PyTorch's forward AD allows "
+                           f"this); use the out-of-place op, or .clone() before the in-place one. {error}") from error
     finally:
         _level.passing = False
 

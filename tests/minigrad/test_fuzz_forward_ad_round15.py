@@ -141,3 +141,29 @@ def test_functional_jvp_keeps_nan_in_its_element(name: str, torch: Any) -> None:
     theirs = torch.autograd.functional.jvp(lambda a: fn(torch, a), torch.tensor(x), torch.tensor(v))
     for mine, expected in zip(ours, theirs):
         np.testing.assert_allclose(_np(mine), _np(expected), rtol=1e-10, atol=1e-12)
+
+
+# --- an in-place op on a tensor saved for a derivative: a forward-AD error, not a "backward" one ---------------------
+
+def _exp_then_scale(lib: Any, a: Any) -> Any:
+    b = a.exp()
+    b.mul_(2)   # exp saved its output for its derivative
+    return b
+
+
+def _self_multiply(lib: Any, a: Any) -> Any:
+    b = a * 1
+    b.mul_(b)
+    return b
+
+
+@pytest.mark.parametrize("fn", [_exp_then_scale, _self_multiply])
+def test_inplace_on_a_saved_tensor_raises_a_forward_ad_error(fn: Callable, torch: Any) -> None:
+    # PyTorch's forward AD computes these; minigrad's tangents come from the reverse-mode graph, which the in-place
+    # op invalidated: a RuntimeError that says so (it read "backward: ..." inside func.jvp)
+    x, t = RNG.standard_normal(3), RNG.standard_normal(3)
+    torch.func.jvp(lambda a: fn(torch, a), (torch.tensor(x),), (torch.tensor(t),))   # computes
+    with pytest.raises(RuntimeError, match="forward AD: .*in-place op changed a tensor an earlier op saved"):
+        mg.func.jvp(lambda a: fn(mg, a), (mg.tensor(x),), (mg.tensor(t),))
+    with pytest.raises(RuntimeError, match="forward AD: .*in-place op changed a tensor an earlier op saved"):
+        mg.func.jacfwd(lambda a: fn(mg, a))(mg.tensor(x))
