@@ -729,6 +729,8 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
             after = _run_node_hooks(node, grads_out, node in stops and getattr(stops, "quiet", False))
             epoch = INPLACE.epoch   # a hook may have changed an array in place: later nodes check again
             if node in stops:
+                if after is not None and not stops.quiet:   # backward(inputs=): PyTorch runs the node, for nothing
+                    _after_backward(node, after, (None,) * len(node.edges), grads_out)
                 continue
         if special and profiler is not None:   # the node's backward as two timed events (autograd.profiler)
             timed = profiler.begin_backward(node)
@@ -739,6 +741,11 @@ def _propagate(root: Tensor, grad: Any, retain_graph: bool, observer: Callable |
             if type(grads_in) is not tuple:
                 grads_in = (grads_in,)
         if after is not None:   # grad_fn.register_hook
+            wanted = getattr(stops, "leaves", None)   # a restricted walk's: what its gradients go to
+            if wanted is not None:   # as PyTorch, the hooks see None for an input off every path to a target
+                grads_in = tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple
+                                                          else edge not in wanted) else g
+                                 for edge, g in zip(node.edges, grads_in))
             grads_in = _after_backward(node, after, grads_in, grads_out)
             epoch = INPLACE.epoch
         if special:

@@ -302,9 +302,11 @@ def _walk_roots(roots: list, grads: list, retain_graph: Any, owned: set, targets
 
 
 class _Stops(set):
-    """The targets' nodes a restricted walk does not run on from; ``quiet``: their prehooks do not run either."""
+    """The targets' nodes a restricted walk does not run on from; ``quiet``: their prehooks do not run either;
+    ``leaves``: the walk's target leaves."""
 
     quiet = False
+    leaves: set = set()
 
 
 class _Targets:
@@ -343,6 +345,7 @@ class _Targets:
         consumers = {root_node: 0} if beyond[root_node] or root_node in outputs else {}
         stops = _Stops(node for node in outputs if node in beyond and not beyond[node])
         stops.quiet = self.captured is not None   # grad's: their grad_fn prehooks do not run, as PyTorch's
+        stops.leaves = leaves
         for node, leads in beyond.items():
             if leads:
                 for edge in node.edges:

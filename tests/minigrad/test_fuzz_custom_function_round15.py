@@ -408,3 +408,29 @@ def test_forward_ad_through_a_custom_function_uses_its_jvp(style: str, expected:
     """minigrad derived the tangent from ``backward`` (its double-vjp trick), ignoring the Function's ``jvp``;
     ``ctx.save_for_forward`` did not exist."""
     np.testing.assert_allclose(_tangents_of(mg, style), np.round(expected, 10), rtol=1e-12)
+
+
+def _post_hook_inputs(lib: Any, how: str) -> Any:
+    log: list = []
+    x, w = lib.tensor(A, requires_grad=True), lib.tensor(B, requires_grad=True)
+    h = x * w
+    z = h.sin()
+    h.grad_fn.register_hook(lambda gi, go: log.append(("h", [_values(g) for g in gi], _values(go[0]))))
+    z.grad_fn.register_hook(lambda gi, go: log.append(("z", [_values(g) for g in gi])))
+    loss = (z * 2).sum()
+    if how == "grad_of_x":
+        result = lib.autograd.grad(loss, x)
+    elif how == "backward_inputs_w":
+        loss.backward(inputs=[w])
+        result = (w.grad, x.grad)
+    else:   # backward(inputs=) at a non-leaf: torch runs its node (the hook sees None for each input)
+        loss.backward(inputs=[h])
+        result = (h.grad,)
+    return log, [_values(r) for r in result]
+
+
+@pytest.mark.parametrize("how", ["grad_of_x", "backward_inputs_w", "backward_inputs_h"])
+def test_grad_fn_hooks_in_a_restricted_backward_see_none_off_the_path(how: str) -> None:
+    """In ``grad``/``backward(inputs=)``, a grad_fn.register_hook hook got gradients for inputs off every path to
+    the targets (torch: None), and at a non-leaf target of ``backward(inputs=)`` it did not run (torch runs it)."""
+    _same(lambda lib: _post_hook_inputs(lib, how))
