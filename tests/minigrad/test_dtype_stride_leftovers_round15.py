@@ -135,3 +135,23 @@ def test_tensor_of_a_transposed_array_keeps_its_layout_as_torch():
     assert copied.stride() == t.clone().stride() == (1, 3)   # torch.tensor(t) is t.clone() (with a warning)
     copied.add_(1)
     assert x.tolist() == t.tolist()
+
+
+@pytest.mark.gpu
+def test_casts_and_layouts_on_the_gpu():
+    # the same code paths on CuPy (or the strict CuPy stand-in, tests/conftest.py)
+    x = mg.arange(120.0, device="cuda").reshape(2, 4, 5, 3).permute(0, 3, 1, 2)
+    t = torch.arange(120.0).reshape(2, 4, 5, 3).permute(0, 3, 1, 2)
+    a = mg.arange(6.0, device="cuda").reshape(3, 2).t()
+    u = torch.arange(6.0).reshape(3, 2).t()
+    for ours, theirs in [(mg.flip(x, [1]), torch.flip(t, [1])), (mg.roll(x, 1, 2), torch.roll(t, 1, 2)),
+                         (mg.roll(a, 1, 0), torch.roll(u, 1, 0)), (mg.cat([x, x], 1), torch.cat([t, t], 1)),
+                         (mg.stack([x, x], 2), torch.stack([t, t], 2)), (mg.stack([a, a], 2), torch.stack([u, u], 2)),
+                         (mg.tril(a), torch.tril(u)), (mg.tensor(a), u.clone()),
+                         (mg.tensor(np.array([-1.2654214700e10, 3.5151007e9]), dtype=mg.uint8, device="cuda"),
+                          torch.tensor([-1.2654214700e10, 3.5151007e9], dtype=torch.float64).to(torch.uint8))]:
+        assert ours.device.type == "cuda"
+        assert ours.cpu().tolist() == theirs.tolist() and ours.stride() == theirs.stride()
+    w = mg.arange(6.0, device="cuda", requires_grad=True)
+    (mg.cat([w.reshape(3, 2).t(), w.reshape(3, 2).t()]) * 2).sum().backward()
+    assert w.grad.cpu().tolist() == [4.0] * 6
