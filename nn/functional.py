@@ -180,6 +180,8 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
         if not (isinstance(x, Tensor) and x.dtype == mg.float16):
             return fn(*args, **kwargs)
         bound = signature.bind(*args, **kwargs)
+        if bound.arguments.get("inplace") is True:   # written into x: float16 steps, each rounded
+            return fn(*args, **kwargs)
         halves = {name: bound.arguments.get(name) for name in widened + moved}
         for name, value in halves.items():
             if isinstance(value, Tensor) and value.dtype == mg.float16:
@@ -198,6 +200,10 @@ rms_norm = _float16_in_float32(rms_norm, ("input", "weight"))
 group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"))
 batch_norm = _float16_in_float32(batch_norm, ("input", "weight", "bias"), ("running_mean", "running_var"))
 instance_norm = _float16_in_float32(instance_norm, ("input", "weight", "bias"), ("running_mean", "running_var"))
+# the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
+celu, elu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
+    _float16_in_float32(f, ("input",)) for f in (celu, elu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish,
+                                                   selu, silu, softplus))
 __all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
             "fractional_max_pool3d_with_indices"]
 
@@ -303,6 +309,9 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - Py
         return x * (0.5 * (1.0 + mg.erf(x * (1 / math.sqrt(2.0)))))
     inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
     return 0.5 * x * (1.0 + inner.tanh())
+
+
+gelu = _float16_in_float32(gelu, ("input",))
 
 
 def one_hot(tensor: Any = None, num_classes: int = -1, *, input: Any = None) -> Tensor:  # noqa: A002
