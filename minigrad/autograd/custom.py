@@ -183,6 +183,8 @@ class _CustomNode(Function):
                                                  for g in grads))
         finally:
             ctx._unpacked = None
+        if engine.frees_saved():   # the walk frees this node's saved arrays: the ctx lets go of its tensors too
+            ctx._saved = ()
         arrays = []
         for g in self._per_input(result):
             arrays.append(None if g is None else g.data if isinstance(g, Tensor) else g)

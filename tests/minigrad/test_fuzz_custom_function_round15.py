@@ -434,3 +434,30 @@ def test_grad_fn_hooks_in_a_restricted_backward_see_none_off_the_path(how: str) 
     """In ``grad``/``backward(inputs=)``, a grad_fn.register_hook hook got gradients for inputs off every path to
     the targets (torch: None), and at a non-leaf target of ``backward(inputs=)`` it did not run (torch runs it)."""
     _same(lambda lib: _post_hook_inputs(lib, how))
+
+
+def test_a_custom_function_lets_go_of_its_saved_tensors_after_backward() -> None:
+    """The ctx kept the saved tensors (their memory) as long as the graph lived; torch frees them in backward."""
+    import gc
+    import weakref
+
+    def alive_after_backward(lib: Any) -> tuple:
+        class Keeps(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(x * 3)   # an intermediate: only the ctx holds it
+                return x * 2
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return g * 2
+
+        a = lib.tensor(A, requires_grad=True)
+        y = Keeps.apply(a)
+        before = weakref.ref(y.grad_fn.saved_tensors[0] if lib is torch else y.grad_fn.ctx.saved_tensors[0])
+        gc.collect()
+        alive = before() is not None
+        y.sum().backward()
+        gc.collect()
+        return alive, before() is not None
+    _same(alive_after_backward)
