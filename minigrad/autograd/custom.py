@@ -210,6 +210,10 @@ class _CustomNode(Function):
             shape = self.input_shapes[k]
             if getattr(data, "shape", None) != shape:
                 g = self._summed_to(g, shape, position)
+            if getattr(data, "dtype", None) is not None and data.dtype.kind == "c" and self.input_dtypes[k].kind != "c":
+                raise RuntimeError(f"{self.name}.backward returned a complex gradient ({data.dtype}) at index "
+                                   f"{position} for a real input ({self.input_dtypes[k]}); return its real part "
+                                   "(PyTorch refuses it too)")
             grads.append(g)
         return grads
 

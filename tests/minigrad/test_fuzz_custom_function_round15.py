@@ -461,3 +461,22 @@ def test_a_custom_function_lets_go_of_its_saved_tensors_after_backward() -> None
         gc.collect()
         return alive, before() is not None
     _same(alive_after_backward)
+
+
+@pytest.mark.parametrize("imag", [0.0, 1.5])
+def test_a_complex_gradient_for_a_real_input_raises(imag: float) -> None:
+    """backward returning a complex gradient for a real input had its imaginary part dropped; torch raises."""
+    def run(lib: Any) -> Any:
+        class Complex(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                return x * 2
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                return g.to(lib.complex128) * complex(1.0, imag)
+
+        a = lib.tensor(A, requires_grad=True)
+        Complex.apply(a).sum().backward()
+        return _values(a.grad)
+    _same(run)
