@@ -469,6 +469,9 @@ def lerp(input: Tensor, end: Any, weight: Any, *, out: Tensor | None = None) -> 
         return write_out("lerp", lerp(input, end, weight), out, "exact" if isinstance(weight, Tensor) else "cast",
                          inputs=(input, end, weight))
     start = tensor_arg(input, "lerp")
+    if start.dtype == FLOAT16 and isinstance(end, Tensor) and end.dtype == FLOAT16 and (
+            not isinstance(weight, Tensor) or weight.dtype == FLOAT16):   # PyTorch's: in float32, rounded once
+        return lerp(start.float(), end.float(), weight.float() if isinstance(weight, Tensor) else weight).half()
     if start.dtype.kind not in "fc":
         # PyTorch's one integer/bool case: end of start's very dtype, weight a 0-d float tensor, whose dtype wins
         if not (isinstance(weight, Tensor) and weight.ndim == 0 and weight.dtype.kind in "fc"):

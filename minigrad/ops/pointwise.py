@@ -291,6 +291,8 @@ def add(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
     if out is not None:
         return write_out("add", add(input, other, alpha=alpha), out, inputs=(input, other))
     input = _numbers_as_tensor(input, other)  # noqa: A001
+    if alpha != 1 and _all_float16(input, other):   # PyTorch's: alpha rounded to float16, the rest in float32, once
+        return add(input.float(), other.float(), alpha=_float16_number(alpha)).half()
     return elementwise.add(input, _scaled(other, _alpha(alpha, input, other, "add"), input))
 
 
@@ -303,7 +305,20 @@ def sub(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
         return write_out("sub", sub(input, other, alpha=alpha), out, inputs=(input, other))
     input = _numbers_as_tensor(input, other)  # noqa: A001
     elementwise.refuse_bool_subtraction(input, other)
+    if alpha != 1 and _all_float16(input, other):   # as add's
+        return sub(input.float(), other.float(), alpha=_float16_number(alpha)).half()
     return elementwise.sub(input, _scaled(other, _alpha(alpha, input, other, "sub"), input))
+
+
+def _all_float16(*values: Any) -> bool:
+    """Whether every one of ``values`` is a float16 tensor: PyTorch's float16 kernels of add/sub with alpha,
+    addcmul, addcdiv and lerp compute in float32 and round once (NumPy's float16 steps round each)."""
+    return all(isinstance(v, Tensor) and v.dtype == "float16" for v in values)
+
+
+def _float16_number(value: Any) -> Any:
+    """A Python real number as PyTorch's float16 kernels read ``alpha``: rounded to float16 (others as given)."""
+    return float(numpy.float16(value)) if type(value) in (int, float) else value
 
 
 def _add_method(x: Tensor, other: Any, *deprecated: Any, alpha: Any = 1) -> Tensor:
@@ -428,6 +443,8 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
                          inputs=(input, tensor1, tensor2, *deprecated))
     if deprecated:
         tensor1, tensor2, value = _scale_first("addcmul", tensor1, (tensor2,), deprecated, value, "value")
+    if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once
+        return addcmul(input.float(), tensor1.float(), tensor2.float(), value=value).half()
     if (type(value) is int and value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor)
             and isinstance(tensor2, Tensor) and input.dtype == tensor1.dtype == tensor2.dtype != bool):
         return elementwise.AddCMul()(input, tensor1, tensor2)   # the common case, without the casts' checks
@@ -457,6 +474,8 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     if _integral(tensor1) and _integral(tensor2):   # PyTorch's test, before the promotion with input
         raise ArgumentTypeError("addcdiv: integer division with addcdiv is not supported (as in PyTorch); "
                                 "use x + value * tensor1 / tensor2")
+    if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once
+        return addcdiv(input.float(), tensor1.float(), tensor2.float(), value=value).half()
     x = input
     x, tensor1, tensor2 = _common("addcdiv", x, tensor1, tensor2)
     value = number(value, "addcdiv", "value", complex_ok=True)

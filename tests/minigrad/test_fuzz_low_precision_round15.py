@@ -177,3 +177,27 @@ def test_float16_activation_in_place_still_writes_the_input():
     assert y is x and x.dtype == mg.float16
     expected = TF.elu(torch.tensor(_half((16,), 3.0, seed=11)))
     np.testing.assert_allclose(x.numpy().astype(np.float32), expected.numpy().astype(np.float32), rtol=1e-3)
+
+
+FUSED = {
+    "add_alpha": lambda t, a, b, c: t.add(a, b, alpha=0.3),
+    "sub_alpha": lambda t, a, b, c: t.sub(a, b, alpha=0.3),
+    "addcmul": lambda t, a, b, c: t.addcmul(a, b, c, value=0.3),
+    "addcmul_1": lambda t, a, b, c: t.addcmul(a, b, c),
+    "addcdiv": lambda t, a, b, c: t.addcdiv(a, b, c, value=0.3),
+    "lerp_tensor": lambda t, a, b, c: t.lerp(a, b, c),
+    "lerp_number": lambda t, a, b, c: t.lerp(a, b, 0.3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FUSED))
+def test_float16_fused_pointwise_ops_round_once(case):
+    """PyTorch's float16 kernels of add/sub with alpha (alpha itself rounded to float16), addcmul, addcdiv and lerp
+    compute in float32 and round once (lerp with an FMA: a few ties land apart, one float16 step)."""
+    a, b, c = (_half((1024,), 3.0, seed) for seed in (12, 13, 14))
+    ours = FUSED[case](mg, *map(mg.tensor, (a, b, c))).numpy()
+    theirs = FUSED[case](torch, *map(torch.tensor, (a, b, c))).numpy()
+    assert ours.dtype == theirs.dtype
+    differ = ours != theirs
+    assert differ.sum() <= (5 if case == "lerp_number" else 0)
+    assert (np.abs(ours[differ].view(np.int16).astype(int) - theirs[differ].view(np.int16).astype(int)) <= 1).all()
