@@ -17,6 +17,7 @@ from typing import Any
 from . import backend
 from .autograd.custom import ONCE_DIFFERENTIABLE, DelayedError, _CustomNode
 from .autograd.engine import Function, _complex_variant
+from .autograd.forward_ad import NoSecondDerivative
 from .higher_order import (
     _UNARY,
     BINARY,
@@ -713,8 +714,9 @@ LATE_RULES["minigrad.capture.Replay"] = _compiled
 class FirstOrderOnly(Function):
     """A gradient computed by an op's array backward, whose own derivative PyTorch does not have either (ctc_loss).
     Its inputs are that gradient's array, then what it depends on (the incoming gradient, the op's inputs), so any
-    derivative that runs through it meets its backward, which raises PyTorch's RuntimeError: ``create_graph=True``
-    gives the first derivative, and a second one through it fails, never a silent zero."""
+    derivative that runs through it meets its backward, which raises PyTorch's RuntimeError (NotImplementedError in
+    forward AD, as PyTorch's): ``create_graph=True`` gives the first derivative, and a second one through it fails,
+    never a silent zero."""
 
     name = "first_order_only"
 
@@ -725,8 +727,8 @@ class FirstOrderOnly(Function):
         return gradient
 
     def backward(self, gg: Any) -> Any:
-        raise RuntimeError(f"derivative for {self.op}'s backward is not implemented (nor in PyTorch): its gradient "
-                           "cannot be differentiated again")
+        raise NoSecondDerivative(f"derivative for {self.op}'s backward is not implemented (nor in PyTorch): its "
+                                 "gradient cannot be differentiated again")
 
 
 @rule(FirstOrderOnly)

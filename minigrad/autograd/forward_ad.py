@@ -67,6 +67,23 @@ __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_le
 _current_level = -1   # as torch's module global: -1 outside any level
 
 
+class NoSecondDerivative(RuntimeError):
+    """Raised by the backward of a gradient that PyTorch does not differentiate either (ctc_loss's …): a
+    RuntimeError in reverse mode, as PyTorch's; forward AD, which differentiates such a gradient for every tangent,
+    raises NotImplementedError instead (:func:`forward_products`), PyTorch's class for an op without a forward
+    derivative."""
+
+
+def forward_products(*args: Any, **kwargs: Any) -> Any:
+    """``grad(*args, **kwargs)`` for the second walk of the double-vjp trick (the tangents, J·t): a gradient
+    without a derivative on the way raises NotImplementedError, as PyTorch's forward AD."""
+    try:
+        return grad(*args, **kwargs)
+    except NoSecondDerivative as error:
+        raise NotImplementedError(f"Trying to use forward AD with an op that does not support it (nor does "
+                                  f"PyTorch's forward AD): {error}") from error
+
+
 class UnpackedDualTensor(NamedTuple):
     """``unpack_dual``'s result: the ``primal`` (a Tensor) and its ``tangent`` (a Tensor, or None)."""
 
@@ -410,8 +427,8 @@ def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
             graph = outside or any(t.requires_grad for _, t in kept)
             forward_over_reverse, functions.DUAL_LEVEL[:] = functions.DUAL_LEVEL[:], []
             try:
-                (tangent,) = grad([g for g, _ in kept], [dummy], [t for _, t in kept], retain_graph=graph,
-                                  create_graph=graph, allow_unused=True)
+                (tangent,) = forward_products([g for g, _ in kept], [dummy], [t for _, t in kept],
+                                              retain_graph=graph, create_graph=graph, allow_unused=True)
             finally:
                 functions.DUAL_LEVEL[:] = forward_over_reverse
     if tangent is None:   # y depends on the duals, with a derivative that is zero everywhere

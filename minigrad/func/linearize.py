@@ -98,8 +98,8 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
         products: list = [None] * len(dummies)
         if kept:
             with enable_grad():
-                products = list(autograd_grad([g for g, _ in kept], dummies, [t for _, t in kept],
-                                              retain_graph=True, allow_unused=True))
+                products = list(forward_ad.forward_products([g for g, _ in kept], dummies, [t for _, t in kept],
+                                                            retain_graph=True, allow_unused=True))
         by_output = {id(out): p for out, p in zip(differentiable, products)}
         results = []
         for out in flat_out:

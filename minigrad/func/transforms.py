@@ -176,10 +176,10 @@ class _Level:
         return result(tree) if isinstance(tree, Tensor) else _pytree.tree_map(result, tree)
 
     def differentiate(self, outputs: list, inputs: list, grad_outputs: list | None = None,
-                      create_graph: bool | None = None) -> list:
+                      create_graph: bool | None = None, forward: bool = False) -> list:
         """One gradient per input (zeros where no output reaches it), as torch.func's ``_autograd_grad``:
         outputs that do not require grad are left out. Differentiable when this level decided so (or as
-        ``create_graph`` says)."""
+        ``create_graph`` says). ``forward``: the tangents of the double-vjp trick (forward AD's errors)."""
         if create_graph is None:
             create_graph = self.create_graph
         if grad_outputs is None:
@@ -188,11 +188,12 @@ class _Level:
         if not kept:
             return [zeros_like(x) for x in inputs]
         outs, gouts = [out for out, _ in kept], [g for _, g in kept]
+        walk = forward_ad.forward_products if forward else autograd_grad
         if not create_graph:
-            grads = autograd_grad(outs, inputs, gouts, retain_graph=True, allow_unused=True)
+            grads = walk(outs, inputs, gouts, retain_graph=True, allow_unused=True)
         else:
             try:
-                grads = autograd_grad(outs, inputs, gouts, retain_graph=True, create_graph=True, allow_unused=True)
+                grads = walk(outs, inputs, gouts, retain_graph=True, create_graph=True, allow_unused=True)
             except NotImplementedError as error:
                 raise NotImplementedError(self._no_create_graph(error)) from error
         return [zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
@@ -546,7 +547,7 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
                 if g is None or not g.requires_grad:
                     continue
                 for k in range(x.numel()):
-                    products = level.differentiate([g], dummies, [_one_hot(g, k)])
+                    products = level.differentiate([g], dummies, [_one_hot(g, k)], forward=True)
                     for i, product in enumerate(products):
                         columns[i][j].append(product)
             per_output = []

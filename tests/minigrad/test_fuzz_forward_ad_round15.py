@@ -167,3 +167,33 @@ def test_inplace_on_a_saved_tensor_raises_a_forward_ad_error(fn: Callable, torch
         mg.func.jvp(lambda a: fn(mg, a), (mg.tensor(x),), (mg.tensor(t),))
     with pytest.raises(RuntimeError, match="forward AD: .*in-place op changed a tensor an earlier op saved"):
         mg.func.jacfwd(lambda a: fn(mg, a))(mg.tensor(x))
+
+
+# --- an op whose gradient has no derivative: forward AD raises NotImplementedError, as PyTorch's ---------------------
+
+def _ctc(lib: Any, a: Any) -> Any:
+    return lib.nn.functional.ctc_loss(a.log_softmax(-1), lib.tensor([[1, 2]]), lib.tensor([4]), lib.tensor([2]))
+
+
+@pytest.mark.parametrize("api", ["jvp", "jacfwd", "linearize"])
+def test_forward_ad_of_ctc_loss_raises_not_implemented(api: str, torch: Any) -> None:
+    # it raised reverse mode's RuntimeError (double backward of ctc_loss); the reverse-mode one stays RuntimeError
+    x, t = RNG.standard_normal((4, 1, 3)), RNG.standard_normal((4, 1, 3))
+
+    def run(lib: Any) -> Any:
+        f = lambda a: _ctc(lib, a)  # noqa: E731
+        if api == "jvp":
+            return lib.func.jvp(f, (lib.tensor(x),), (lib.tensor(t),))
+        if api == "jacfwd":
+            return lib.func.jacfwd(f)(lib.tensor(x))
+        return lib.func.linearize(f, lib.tensor(x))[1](lib.tensor(t))
+
+    for lib in (mg, torch):
+        with pytest.raises(NotImplementedError):
+            run(lib)
+    for lib in (mg, torch):
+        a = lib.tensor(x, requires_grad=True)
+        (g,) = lib.autograd.grad(_ctc(lib, a), a, create_graph=True)
+        with pytest.raises(RuntimeError) as info:
+            lib.autograd.grad(g.sum(), a)
+        assert not isinstance(info.value, NotImplementedError)
