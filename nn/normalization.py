@@ -134,15 +134,20 @@ class _NormBase(Module):
 
 def running_update(module: Module) -> tuple[float, bool]:
     """(momentum, use_batch) for a batch norm's forward, as PyTorch's: in training with running statistics,
-    counts the batch (``momentum=None``: a cumulative moving average, 1 / batches seen); batch statistics are
-    used in training, and always without running ones (their buffers are then None)."""
+    ``momentum=None`` is a cumulative moving average (1 / batches seen, this one included); batch statistics are
+    used in training, and always without running ones (their buffers are then None). The batch is counted by
+    :func:`count_batch` only once the forward went through, so a refused input leaves ``num_batches_tracked``."""
     momentum = 0.0 if module.momentum is None else module.momentum
+    if module.training and module.track_running_stats and module.momentum is None:
+        momentum = 1.0 / (float(module.num_batches_tracked.item()) + 1.0)
+    return momentum, module.training or not module.track_running_stats
+
+
+def count_batch(module: Module) -> None:
+    """Count a batch norm's training batch in ``num_batches_tracked`` (after its forward succeeded)."""
     if module.training and module.track_running_stats:
         with mg.no_grad():
             module.num_batches_tracked.add_(1)
-        if module.momentum is None:
-            momentum = 1.0 / float(module.num_batches_tracked.item())
-    return momentum, module.training or not module.track_running_stats
 
 
 class _BatchNorm(_NormBase):
@@ -177,8 +182,10 @@ class BatchNorm1d(_BatchNorm):
             raise InputShapeError(f"BatchNorm1d: input has {input.shape[1]} channels (dim 1), "
                                   f"expected {self.num_features}")
         momentum, use_batch = running_update(self)
-        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
-                            self.eps)
+        out = F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
+                           self.eps)
+        count_batch(self)
+        return out
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -16,7 +16,7 @@ from ._errors import InputShapeError
 from ._normalization import batch_norm
 from ._pool_more import local_response_norm
 from .module import Module
-from .normalization import _BatchNorm, running_update
+from .normalization import _BatchNorm, count_batch, running_update
 from .normalization_more import _channels, _InstanceNormNd
 
 __all__ = ["BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
@@ -47,8 +47,10 @@ class _BatchNormNd(_BatchNorm):
         if input.shape[1] != self.num_features:
             raise InputShapeError(f"{name}: input has {input.shape[1]} channels (dim 1), expected {self.num_features}")
         momentum, use_batch = running_update(self)
-        return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
-                          self.eps)
+        out = batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
+                         self.eps)
+        count_batch(self)
+        return out
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -11,7 +11,7 @@ from minigrad import Tensor
 
 from ._normalization import batch_norm
 from .module import Module
-from .normalization import BatchNorm1d, running_update
+from .normalization import BatchNorm1d, count_batch, running_update
 from .normalization_nd import _BatchNormNd
 
 __all__ = ["SyncBatchNorm"]
@@ -41,8 +41,10 @@ class SyncBatchNorm(_BatchNormNd):
             raise ValueError(f"SyncBatchNorm: input has {input.shape[1]} channels (dim 1), expected "
                              f"{self.num_features}")
         momentum, use_batch = running_update(self)
-        return batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
-                          self.eps)
+        out = batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_batch, momentum,
+                         self.eps)
+        count_batch(self)
+        return out
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:

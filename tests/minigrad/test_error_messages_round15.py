@@ -1,0 +1,45 @@
+"""Round 15 error-message audit (found by fuzzing bad calls against torch): a refused call raises torch's
+exception class, its message names the op (or layer) and the offending shapes/dtypes/values, and nothing it
+would have changed (parameters, buffers, the in-place target, its version counter) has changed."""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _raises_like_torch(mg_call, torch_call):
+    """Run both calls; both must raise, ours an instance of torch's class. Returns our exception."""
+    with pytest.raises(Exception) as theirs:
+        torch_call()
+    with pytest.raises(Exception) as ours:
+        mg_call()
+    assert isinstance(ours.value, type(theirs.value)), (type(ours.value), type(theirs.value), str(ours.value))
+    return ours.value
+
+
+@pytest.mark.parametrize("module", ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_refusing_one_value_per_channel_counts_no_batch(module, momentum):
+    """A training batch norm refusing a batch of one value per channel leaves num_batches_tracked as it was
+    (torch counts the refused batch, which would shift a momentum=None average)."""
+    dims = {"BatchNorm1d": 0, "BatchNorm2d": 2, "BatchNorm3d": 3, "SyncBatchNorm": 0}[module]
+    layer = getattr(nn, module)(3, momentum=momentum)
+    x = mg.tensor(np.random.default_rng(0).standard_normal((1, 3) + (1,) * dims).astype(np.float32))
+    version = layer.num_batches_tracked._version
+    with pytest.raises(ValueError, match="more than 1 value per channel") as err:
+        layer(x)
+    assert str((1, 3) + (1,) * dims) in str(err.value)
+    assert layer.num_batches_tracked.item() == 0 and layer.num_batches_tracked._version == version
+    assert np.array_equal(layer.running_mean.numpy(), np.zeros(3, np.float32))
+    # a good batch still counts, and momentum=None averages over the batches that ran
+    good = np.random.default_rng(1).standard_normal((4, 3) + (2,) * dims).astype(np.float32)
+    layer(mg.tensor(good))
+    reference = getattr(torch.nn, module if module != "SyncBatchNorm" else "BatchNorm1d")(3, momentum=momentum)
+    reference(torch.tensor(good))
+    assert layer.num_batches_tracked.item() == 1
+    np.testing.assert_allclose(layer.running_mean.numpy(), reference.running_mean.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.running_var.numpy(), reference.running_var.numpy(), rtol=1e-5, atol=1e-6)
