@@ -200,6 +200,14 @@ rms_norm = _float16_in_float32(rms_norm, ("input", "weight"))
 group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"))
 batch_norm = _float16_in_float32(batch_norm, ("input", "weight", "bias"), ("running_mean", "running_var"))
 instance_norm = _float16_in_float32(instance_norm, ("input", "weight", "bias"), ("running_mean", "running_var"))
+conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d = (
+    _float16_in_float32(f, ("input", "weight", "bias")) for f in (conv1d, conv2d, conv3d, conv_transpose1d,
+                                                                   conv_transpose2d, conv_transpose3d))
+avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, interpolate = (
+    _float16_in_float32(f, ("input",)) for f in (avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
+                                                  adaptive_avg_pool2d, adaptive_avg_pool3d, interpolate))
+scaled_dot_product_attention = _float16_in_float32(scaled_dot_product_attention,
+                                                   ("query", "key", "value", "attn_mask"))
 # the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
 celu, elu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
     _float16_in_float32(f, ("input",)) for f in (celu, elu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish,

@@ -201,3 +201,21 @@ def test_float16_fused_pointwise_ops_round_once(case):
     differ = ours != theirs
     assert differ.sum() <= (5 if case == "lerp_number" else 0)
     assert (np.abs(ours[differ].view(np.int16).astype(int) - theirs[differ].view(np.int16).astype(int)) <= 1).all()
+
+
+SPATIAL = {
+    "conv2d_bias": lambda F, T, x, k, b: F.conv2d(T(x), T(k), T(b), padding=1),
+    "conv_transpose2d": lambda F, T, x, k, b: F.conv_transpose2d(T(x), T(k.transpose(1, 0, 2, 3).copy()), T(b)),
+    "avg_pool2d_padded": lambda F, T, x, k, b: F.avg_pool2d(T(x), 3, padding=1),
+    "avg_pool1d": lambda F, T, x, k, b: F.avg_pool1d(T(x[0]), 3),
+    "bilinear": lambda F, T, x, k, b: F.interpolate(T(x), scale_factor=2, mode="bilinear"),
+    "sdpa": lambda F, T, x, k, b: F.scaled_dot_product_attention(T(x[0]), T(x[1]), T(x[0])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPATIAL))
+def test_float16_convolution_pooling_resizing_attention_round_once(case):
+    """PyTorch's float16 CPU kernels of convolution (its bias included), average pooling, interpolation and
+    scaled_dot_product_attention run in float32 and round once."""
+    x, k, b = _half((2, 3, 9, 9), 1.0, 15), _half((4, 3, 3, 3), 1.0, 16), _half((4,), 1.0, 17)
+    _same(SPATIAL[case](F, mg.tensor, x, k, b), SPATIAL[case](TF, torch.tensor, x, k, b))
