@@ -38,7 +38,7 @@ from .higher_order import (
 )
 from .ops.arrange import DiagEmbed, Diagonal
 from .ops.complex_ops import Angle, Complex, Conj, Imag, Real, ViewAsComplex, ViewAsReal
-from .ops.contract import Einsum
+from .ops.contract import Einsum, _Ignored
 from .ops.ctc import CTC
 from .ops.decompositions import EigenValues
 from .ops.distance import Cdist
@@ -62,6 +62,7 @@ from .ops.matrix_functions import MatrixExp
 from .ops.order_stats import NanMedianAll
 from .ops.pointwise import RoundedDiv
 from .ops.quantize import FakeQuantize
+from .ops.random import ZeroGradientDraw
 from .ops.reduce import LogSumExp, Mean, Std, Sum, Var, _count
 from .ops.scan import CumProd, CumSum, LogCumSumExp, MedianAll, Prod
 from .ops.select import Gather
@@ -707,6 +708,31 @@ def _compiled(node: Function, g: Any) -> Any:
 
 
 LATE_RULES["minigrad.capture.Replay"] = _compiled
+
+
+# --- ops whose gradient to an input is zeros (PyTorch's zeros, or g · 0, differentiable again) -----------------------
+
+@rule(_Ignored)
+def _ignored(node: Function, g: Tensor) -> Tensor:   # addmm & co. with beta = 0: g · 0, NaN where g is inf or NaN
+    return Mul()(g, _zero(g))
+
+
+def _constant_zeros(node: Function, shape: tuple, dtype: Any) -> Tensor:
+    return Tensor._make(node.xp.zeros(shape, dtype=dtype), False, None, 0)
+
+
+@rule(ZeroGradientDraw)
+def _zero_gradient_draw(node: Function, g: Tensor) -> tuple:   # normal(mean, std) & co.: no reparameterisation
+    if not node.defined:
+        node.backward(g.data)   # raises, as PyTorch's
+    return (None, *(_constant_zeros(node, shape, dtype) for shape, dtype in node.params))
+
+
+def _zero_gradients(node: Function, g: Tensor) -> tuple:   # torch.cond: the output, zeros to the other leaves read
+    return (g, *(_constant_zeros(node, shape, dtype) for shape, dtype in node.leaf_meta))
+
+
+LATE_RULES["minigrad.control_flow._ZeroGradients"] = _zero_gradients
 
 
 # --- ops whose backward PyTorch does not differentiate: the first derivative, refusing the second when used --------

@@ -9,6 +9,8 @@
 - ``cdist``: torch's first derivative under ``create_graph=True`` works (its second raises); ours raised at once.
   Ours now differentiates any number of times (checked against torch's derivatives of cdist written with
   primitive ops);
+- ``addmm``/``addmv``/``addr``/``baddbmm`` with ``beta=0``, ``normal(mean, std)`` with tensors that require grad
+  (a zero gradient, no reparameterisation) and ``cond``: no rule for their zero-gradient nodes;
 - ``ctc_loss`` and ``_standard_gamma``: ours raised at once; torch gives the first derivative and raises only when
   a derivative runs through its backward (ours now does the same, with RuntimeError as torch).
 """
@@ -70,6 +72,16 @@ NO_RULE_CASES = {
         lambda L, x: L.utils.checkpoint.checkpoint(
             lambda a: L.utils.checkpoint.checkpoint(lambda b: b.sin() * b, a * a, use_reentrant=False).exp(), x,
             use_reentrant=False), [RNG.standard_normal(4)]),
+    "addmm_beta0": (lambda L, a, x, y: L.addmm(a, x, y, beta=0) ** 2,
+                    [RNG.standard_normal((3, 2)), RNG.standard_normal((3, 4)), RNG.standard_normal((4, 2))]),
+    "addmv_beta0": (lambda L, a, x, y: L.addmv(a, x, y, beta=0, alpha=2) ** 2,
+                    [RNG.standard_normal(3), RNG.standard_normal((3, 4)), RNG.standard_normal(4)]),
+    "addr_beta0": (lambda L, a, x, y: L.addr(a, x, y, beta=0) ** 2,
+                   [RNG.standard_normal((3, 4)), RNG.standard_normal(3), RNG.standard_normal(4)]),
+    "baddbmm_beta0": (lambda L, a, x, y: L.baddbmm(a, x, y, beta=0, alpha=0.5) ** 2,
+                      [RNG.standard_normal((2, 3, 2)), RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 4, 2))]),
+    "normal_of_tensors": (lambda L, m, s: L.normal(m, s.exp()) * 0 + m ** 3 + s ** 2,
+                          [RNG.standard_normal(3), RNG.standard_normal(3)]),
     "zeta_in_q": (lambda L, q: L.special.zeta(L.tensor(np.array([2.5, 3.0, 4.5])), q), [RNG.uniform(1, 2, 3)]),
 }
 
@@ -78,6 +90,14 @@ NO_RULE_CASES = {
 def test_ops_without_a_create_graph_rule_now_match_torch(name: str, torch: Any) -> None:
     fn, arrays = NO_RULE_CASES[name]
     _assert_same(_derivatives(mg, fn, arrays), _derivatives(torch, fn, arrays), name)
+
+
+def test_cond_differentiates_as_its_taken_branch(torch: Any) -> None:
+    """torch.cond's gradient is not differentiable again (its second derivative through the branch is silently
+    missing); ours equals torch's derivatives of the branch it takes."""
+    x = np.abs(RNG.standard_normal(3))
+    got = _derivatives(mg, lambda L, a: L.cond(a.sum() > 0, lambda b: b.sin() * b, lambda b: b.cos(), (a,)) * a, [x])
+    _assert_same(got, _derivatives(torch, lambda L, a: a.sin() * a * a, [x]), "cond")
 
 
 def _cdist_by_primitives(lib: Any, x1: Any, x2: Any, p: float) -> Any:
