@@ -167,8 +167,10 @@ def _to(self: Tensor, device: Any = None, dtype: Any = None, non_blocking: bool 
 
     As in PyTorch, a dtype may also come first: ``x.to(mg.float64)``, and ``x.to(other)`` takes
     the device and dtype of the tensor ``other``. ``non_blocking`` changes nothing here (copies are
-    synchronous); ``memory_format`` lays the result out as :func:`contiguous` does (``preserve_format``
-    keeps the layout); ``copy=True`` returns a new tensor even when nothing changes.
+    synchronous); ``memory_format`` lays a cast or moved result out as :func:`contiguous` does
+    (``preserve_format`` keeps the layout); with nothing to cast or move, x itself comes back when its suggested
+    format (``mg.memory_formats.suggest``) is ``memory_format``, else a copy in it, as PyTorch's; ``copy=True``
+    returns a new tensor even when nothing changes.
     """
     if isinstance(dtype, bool) and isinstance(device, (Tensor, backend.numpy.dtype, type)):
         dtype, non_blocking, copy = None, dtype, non_blocking   # to(dtype, non_blocking, copy) / to(other, ...)
@@ -187,8 +189,14 @@ def _to(self: Tensor, device: Any = None, dtype: Any = None, non_blocking: bool 
         dev = backend.resolve_device(device)
         if dev != self.device:
             out = to_device(out, dev)
-    if _memory_format.check(memory_format, "to") not in (None, _memory_format.preserve_format):
-        out = contiguous(out, memory_format)
+    fmt = _memory_format.check(memory_format, "to")
+    if fmt not in (None, _memory_format.preserve_format):
+        if out is not self:
+            out = contiguous(out, fmt)
+        elif copy or _memory_format.suggest(self.shape, self.data.strides) is not fmt:
+            # PyTorch's to() returns x itself only when x's suggested format is fmt (even if x is not dense in
+            # it, as a transposed matrix to contiguous_format), else a copy in fmt
+            out = clone(self, memory_format=fmt)
     return clone(out) if copy and out is self else out
 
 

@@ -40,10 +40,11 @@ from ..autograd import Function, is_grad_enabled
 from ..constructors import _fill_in, rand, randn
 from ..dtypes import can_cast
 from ..recording import _state
-from ..tensor import Tensor, _address
+from ..tensor import Tensor, _address, cast_as_torch
 from ..versions import INPLACE, memory_owner
 from ._util import (
     ArgumentTypeError,
+    DtypeMismatchError,
     ShapeMismatchError,
     number,
     refuse_complex_alpha,
@@ -573,7 +574,7 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
         _refuse_overlap(x.data, src.data, "copy_")   # before a cast copies it, as PyTorch checks the memory
         src = _dtype_of(x, src.to(x.device) if src.device != x.device else src)
     elif backend.is_array(src) or isinstance(src, (list, tuple, int, float)):
-        src = _value_array(src, x, "copy_").astype(x.dtype, copy=False)
+        src = _cast(_value_array(src, x, "copy_"), x.dtype)
     else:
         raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
     if src.shape != x.shape and not _broadcasts_to(tuple(src.shape), tuple(x.shape)):
@@ -649,7 +650,7 @@ class SetItem(Function):
         self.value_shape = getattr(value, "shape", ())
         self.value_dtype = getattr(value, "dtype", None)
         out = x.copy()
-        out[index] = value
+        out[index] = _cast(value, x.dtype)
         return out
 
     def backward(self, gy: Any) -> tuple:
@@ -691,13 +692,15 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         raise ArgumentTypeError(f"setitem: a uint8 mask is deprecated and PyTorch's fill with a one-element value "
                                 f"refuses it (masked_fill_ only supports boolean masks); use a bool mask "
                                 f"(tensor shape {x.shape})")
-    basic = type(index) in _PLAIN or type(index) is tuple and all(type(p) in _PLAIN for p in index)
+    basic = _is_basic(index)
     if not basic or isinstance(value, (complex, numpy.complexfloating)):   # a slice keeps a tensor's real part
         value = _real_part_only(x, value, "setitem")
     first, index = _torch_index(index, x.ndim)
     if first is not None:   # PyTorch selects with the ints first: write into that view
         setitem(getitem(x, first), index, value)
         return
+    if isinstance(value, Tensor) and value.dtype != x.dtype and not _is_basic(index):   # (0-d int tensors: ints)
+        _index_put_dtype(x, index, value)
     if isinstance(value, Tensor) and value.ndim:   # (a 0-d value is a fill: read first)
         _refuse_overlap(x.data if not basic else _part(x, index), value.data, "setitem")
     record = is_grad_enabled() and (x.requires_grad or _requires_grad(value))
@@ -712,7 +715,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         arrays = None
         try:
             arrays = _index_arrays(index, backend.array_module(x.data), x.shape)
-            target[arrays] = unwrap(value)
+            target[arrays] = _cast(unwrap(value), x.dtype)
         except (IndexError, ValueError, TypeError) as error:
             message = f"setitem: {error} (tensor shape {x.shape})"
             if type(error) is ValueError or "boolean array indexing assignment" in str(error):
@@ -730,6 +733,36 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     if x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None and _views_a_leaf(x)):
         x.detach()[index]   # refused below (a leaf): an index that does not fit raises its IndexError first, as PyTorch
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
+
+
+def _is_basic(index: Any) -> bool:
+    """Whether ``index`` is ints, slices, None and ``...`` only (a write through it is a view's ``copy_``)."""
+    return type(index) in _PLAIN or type(index) is tuple and all(type(p) in _PLAIN for p in index)
+
+
+def _cast(value: Any, dtype: Any) -> Any:
+    """``value`` (an array or a scalar) in ``dtype`` with the values of PyTorch's ``copy_`` (a float into uint8
+    through int64: 3.5151007e9 is 28, NumPy's direct cast gives 0), silently; itself when it has that dtype."""
+    return cast_as_torch(value, dtype) if getattr(value, "dtype", dtype) != dtype else value
+
+
+def _index_put_dtype(x: Tensor, index: Any, value: Tensor) -> None:
+    """PyTorch's check of an advanced-index write (``index_put_``) of a tensor ``value`` of another dtype than
+    ``x``'s: a one-element value into a single bool mask is a ``masked_fill_`` (its number must fit x's dtype:
+    RuntimeError); anything else raises its RuntimeError (the dtypes must match; basic indexing casts)."""
+    parts = [p for p in (index if type(index) is tuple else (index,)) if type(p) not in _PLAIN]
+    if value.ndim == 0 and len(parts) == 1:   # (a one-element value's leading 1s are dropped: 0-d)
+        data = parts[0].data if isinstance(parts[0], Tensor) else parts[0]
+        try:
+            mask = backend.is_array(data) and data.dtype == numpy.bool_ or numpy.asarray(data).dtype == numpy.bool_
+        except (TypeError, ValueError):   # a ragged list: not a mask
+            mask = False
+        if mask:
+            _fill_in(value.item(), x.dtype, "setitem")
+            return
+    raise DtypeMismatchError(f"setitem: Index put requires the source and destination dtypes match, got {x.dtype} "
+                             f"for the destination and {value.dtype} for the source (an advanced index into a tensor "
+                             f"of shape {x.shape}: cast the value with .to({x.dtype}))")
 
 
 def _read_only_target(x: Tensor, index: Any, basic: bool) -> Any:

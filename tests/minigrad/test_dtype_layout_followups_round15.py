@@ -1,0 +1,141 @@
+"""Round 15: follow-ups of the dtype and layout fuzzing (aliasing of .to(memory_format=), casts of written values,
+result layouts), compared with PyTorch 2.13."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _channels_last(lib, n, c, h, w):
+    return lib.arange(float(n * c * h * w)).reshape(n, h, w, c).permute(0, 3, 1, 2)
+
+
+LAYOUTS = {
+    "c_2131": lambda lib: lib.arange(6.0).reshape(2, 1, 3, 1),
+    "c_2311": lambda lib: lib.arange(6.0).reshape(2, 3, 1, 1),
+    "c_1311": lambda lib: lib.arange(3.0).reshape(1, 3, 1, 1),
+    "c_2345": lambda lib: lib.arange(120.0).reshape(2, 3, 4, 5),
+    "channels_last": lambda lib: _channels_last(lib, 2, 3, 4, 5),
+    "sliced_channels_last": lambda lib: _channels_last(lib, 2, 3, 4, 10)[..., ::2],
+    "transposed": lambda lib: lib.arange(6.0).reshape(3, 2).t(),
+    "expanded": lambda lib: lib.arange(3.0).reshape(1, 3, 1, 1).expand(2, 3, 4, 5),
+}
+
+
+def _shares(ours, x):
+    return np.shares_memory(ours.data, x.data)
+
+
+@pytest.mark.parametrize("name", LAYOUTS)
+@pytest.mark.parametrize("fmt", ["channels_last", "contiguous_format", "preserve_format"])
+def test_to_memory_format_aliases_only_as_torch(name, fmt):
+    # x.to(memory_format=channels_last) returned x itself for a contiguous (2, 1, 3, 1) x (writes to the result
+    # changed x); PyTorch's to() aliases only when x's suggested memory format is the one asked for
+    for dtype in (None, "float32"):
+        for copy in (False, True):
+            t, x = LAYOUTS[name](torch), LAYOUTS[name](mg)
+            args = () if dtype is None else (getattr(torch, dtype),)
+            if fmt == "channels_last" and t.ndim != 4:
+                continue
+            expected = t.to(*args, copy=copy, memory_format=getattr(torch, fmt))
+            got = x.to(*(() if dtype is None else (getattr(mg, dtype),)), copy=copy, memory_format=getattr(mg, fmt))
+            what = (name, fmt, dtype, copy)
+            assert _shares(got, x) == (expected.data_ptr() == t.data_ptr()), what
+            assert got.tolist() == expected.tolist() and got.is_contiguous() == expected.is_contiguous(), what
+            if t.ndim == 4:
+                assert got.is_contiguous(memory_format=mg.channels_last) == \
+                    expected.is_contiguous(memory_format=torch.channels_last), what
+
+
+BIG = [-1.2654214700e10, 3.5151007e9, 2.0 ** 40 + 7, -2.0 ** 31 - 1, 4294967299.0, 255.9, -1.5, 300.5]
+
+
+@pytest.mark.parametrize("source", ["float64", "float32", "complex128"])
+@pytest.mark.parametrize("write", ["slice", "int", "ellipsis", "zero_d_index", "copy_array", "list_value"])
+def test_basic_index_writes_cast_floats_into_uint8_as_torch(write, source):
+    # x[:] = float64 tensor into uint8 went through NumPy's direct cast (3.5151007e9 gave 0; PyTorch's copy_ goes
+    # through int64: 28)
+    values = np.array(BIG, dtype=source)
+    t, x = torch.zeros(len(BIG), dtype=torch.uint8), mg.zeros(len(BIG), dtype=mg.uint8)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # complex to real (compared are the values)
+        if write == "slice":
+            t[:] = torch.tensor(values)
+            x[:] = mg.tensor(values)
+        elif write == "int":
+            t[1] = torch.tensor(values)[1]
+            x[1] = mg.tensor(values)[1]
+        elif write == "ellipsis":
+            t[..., 2:5] = torch.tensor(values)[2:5]
+            x[..., 2:5] = mg.tensor(values)[2:5]
+        elif write == "zero_d_index":
+            t[torch.tensor(4)] = torch.tensor(values)[4]
+            x[mg.tensor(4)] = mg.tensor(values)[4]
+        elif write == "copy_array":   # (an array or list source: torch.tensor(values) copied)
+            t.copy_(torch.tensor(values))
+            x.copy_(values)
+        else:
+            t[:] = torch.tensor(values)
+            x[:] = values.tolist()
+    assert x.tolist() == t.tolist()
+
+
+def _index(lib, kind):
+    return {"list": [0, 2], "tensor": lib.tensor([0, 2]), "mask": lib.tensor([True, False, True]),
+            "row_list": (1, [0, 2]), "slice_and_mask": (slice(None), lib.tensor([True, False, True, False])),
+            "two_lists": ([0, 2], [1, 3])}[kind]
+
+
+@pytest.mark.parametrize("kind", ["list", "tensor", "mask", "row_list", "slice_and_mask", "two_lists"])
+@pytest.mark.parametrize("dtypes", [("float32", "float64"), ("uint8", "float64"), ("int64", "int32"),
+                                    ("float64", "float32"), ("complex64", "float32")])
+def test_advanced_index_writes_need_matching_dtypes_as_torch(kind, dtypes):
+    # x[[0, 1]] = float64 tensor into float32 cast silently; PyTorch's index_put_ raises a RuntimeError (a Python
+    # number or a same-dtype tensor is fine, and a one-element value into a bool mask is a masked_fill_)
+    target, source = dtypes
+    t = torch.arange(12.0).reshape(3, 4).to(getattr(torch, target))
+    x = mg.arange(12.0).reshape(3, 4).to(getattr(mg, target))
+    shape = tuple(t[_index(torch, kind)].shape)
+    for value_shape in (shape, (), (1,)):
+        values = np.arange(1.0, 1.0 + int(np.prod(value_shape))).reshape(value_shape) * 3.5
+        try:
+            t[_index(torch, kind)] = torch.tensor(values, dtype=getattr(torch, source))
+        except RuntimeError:
+            with pytest.raises(RuntimeError, match="Index put requires the source and destination dtypes match"):
+                x[_index(mg, kind)] = mg.tensor(values, dtype=getattr(mg, source))
+        else:
+            x[_index(mg, kind)] = mg.tensor(values, dtype=getattr(mg, source))
+        assert x.tolist() == t.tolist(), value_shape
+        t[_index(torch, kind)] = 7   # a number, and a same-dtype tensor, are fine
+        x[_index(mg, kind)] = 7
+        t[_index(torch, kind)] = torch.tensor(values).to(t.dtype)
+        x[_index(mg, kind)] = mg.tensor(values).to(x.dtype)
+        assert x.tolist() == t.tolist(), value_shape
+
+
+def test_a_mask_fill_with_a_tensor_checks_it_fits_as_torch():
+    # x[mask] = 0-d float64 tensor: PyTorch's masked_fill_ refuses a value beyond uint8 (ours stored NumPy's cast)
+    for value in (3.5151007e9, 300.0, -1.0, 2.5):
+        t, x = torch.zeros(3, dtype=torch.uint8), mg.zeros(3, dtype=mg.uint8)
+        try:
+            t[torch.tensor([True, False, True])] = torch.tensor(value, dtype=torch.float64)
+        except RuntimeError:
+            with pytest.raises(RuntimeError, match="without overflow"):
+                x[mg.tensor([True, False, True])] = mg.tensor(value, dtype=mg.float64)
+        else:
+            x[mg.tensor([True, False, True])] = mg.tensor(value, dtype=mg.float64)
+        assert x.tolist() == t.tolist(), value
+    # the value's gradient still flows through a cast fill
+    t, x = torch.zeros(3).requires_grad_(), mg.zeros(3).requires_grad_()
+    v, w = torch.tensor(2.0, dtype=torch.float64, requires_grad=True), mg.tensor(2.0, dtype=mg.float64,
+                                                                                 requires_grad=True)
+    a, b = t * 1, x * 1
+    a[torch.tensor([True, False, True])] = v
+    b[mg.tensor([True, False, True])] = w
+    (a * torch.arange(3.0)).sum().backward()
+    (b * mg.arange(3.0)).sum().backward()
+    assert b.tolist() == a.tolist() and w.grad.item() == v.grad.item() and w.grad.dtype == mg.float64
