@@ -161,6 +161,23 @@ class _CustomNode(Function):
     def forward(self, *arrays: Any) -> Any:
         return self.outputs if self.multiple else self.outputs[0]
 
+    def _backward(self) -> Callable:
+        """The Op's ``backward``, or its ``vjp`` (PyTorch's other name for it)."""
+        defined = _defined(self.op)
+        if "backward" in defined or "vjp" not in defined:
+            if "backward" not in defined:
+                raise NotImplementedError(f"{self.name}: you must implement either the backward or vjp method for "
+                                          "your custom autograd.Function to use it with backward mode AD.")
+            return self.op.backward
+        return self.op.vjp
+
+    def __getattr__(self, name: str) -> Any:
+        """The ctx's attributes, as PyTorch's ``grad_fn`` of a custom Function is its ctx (``y.grad_fn.saved_tensors``,
+        ``y.grad_fn.needs_input_grad``, anything ``forward`` set on ctx)."""
+        if name.startswith("__") or name == "ctx":
+            raise AttributeError(name)
+        return getattr(self.ctx, name)
+
     def _per_output(self, grads: Any) -> list:
         """One gradient per value ``forward`` returned: None for one that is not a Tensor, as PyTorch's."""
         if self.n_results == len(grads):
@@ -179,7 +196,7 @@ class _CustomNode(Function):
         ctx._unpacked = self.saved
         try:
             with no_grad():
-                result = self.op.backward(ctx, *(None if g is None else Tensor._make(_dense(g), False, None, 0)
+                result = self._backward()(ctx, *(None if g is None else Tensor._make(_dense(g), False, None, 0)
                                                  for g in grads))
         finally:
             ctx._unpacked = None
@@ -247,12 +264,12 @@ class _CustomNode(Function):
             grads = [Tensor._make(xp.zeros(shape, dtype=out.dtype), False, None, 0) if g is None else g
                      for g, shape, out in zip(grads, self.shapes, self.outputs)]
         grads = self._per_output(grads)
-        once = getattr(self.op.backward, "once_differentiable", False)
+        once = getattr(self._backward(), "once_differentiable", False)
         saved = ctx._saved
         ctx._saved = tuple(self._on_graph(t) for t in saved)
         try:
             with enable_grad():
-                result = self.op.backward(ctx, *grads)
+                result = self._backward()(ctx, *grads)
         finally:
             ctx._saved = saved
         out = []

@@ -480,3 +480,39 @@ def test_a_complex_gradient_for_a_real_input_raises(imag: float) -> None:
         Complex.apply(a).sum().backward()
         return _values(a.grad)
     _same(run)
+
+
+def test_vjp_is_backward_and_grad_fn_is_the_ctx() -> None:
+    """A Function defining ``vjp`` (PyTorch's other name for ``backward``) raised an empty NotImplementedError;
+    ``y.grad_fn.saved_tensors`` / ``needs_input_grad`` / attributes set on ctx raised AttributeError (torch's
+    grad_fn of a custom Function is its ctx)."""
+    def run(lib: Any) -> Any:
+        class Square(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(x)
+                ctx.note = "kept"
+                return x * x
+
+            @staticmethod
+            def vjp(ctx: Any, g: Any) -> Any:
+                (x,) = ctx.saved_tensors
+                return 2 * g * x
+
+        a = lib.tensor(A, requires_grad=True)
+        y = Square.apply(a)
+        seen = [_values(t) for t in y.grad_fn.saved_tensors], tuple(y.grad_fn.needs_input_grad), y.grad_fn.note
+        y.sum().backward()
+        return seen, _values(a.grad)
+    _same(run)
+
+    def without_backward(lib: Any) -> Any:
+        class Forward(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                return x * x
+        a = lib.tensor(A, requires_grad=True)
+        Forward.apply(a).sum().backward()
+    _same(without_backward)
+    with pytest.raises(NotImplementedError, match="implement either the backward or vjp"):
+        without_backward(mg)
