@@ -37,8 +37,9 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
     ``primals``: Tensors (or pytrees of them), each differentiated. ``jvp_fn(*tangents)``: ``tangents`` with
     the primals' structure, shapes, dtypes and devices (RuntimeError otherwise, torch's messages); returns
     J·tangents with the structure and shapes of ``func``'s output (detached; zeros for an output that does
-    not depend on the primals). Tangents that require grad (with grad mode on) raise NotImplementedError: torch's
-    result is differentiable w.r.t. them, ours would not be (``func.jvp`` is).
+    not depend on the primals; an output that is not a Tensor as it is). Tangents that require grad (with grad
+    mode on) raise NotImplementedError: torch's result is differentiable w.r.t. them, ours would not be
+    (``func.jvp`` is).
     """
     output = func(*primals)
     out_spec = _pytree.flatten(output)[1]
@@ -53,12 +54,10 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
         else:
             leaves = [p.detach().requires_grad_(True) for p in flat_primals]
         traced = func(*_pytree.unflatten(leaves, primals_spec))
-        flat_out = _pytree.flatten(traced)[0]
-        for out in flat_out:
-            if not isinstance(out, Tensor):
-                raise RuntimeError(f"linearize(func, *primals): expected func to return only Tensors, got {type(out)}")
-        flat_out = [forward_ad._graph_of(out) for out in flat_out]
-        differentiable = [out for out in flat_out if out.requires_grad and out.dtype.kind == "f"]
+        # an output that is not a Tensor (a number, a string) comes back as it is from jvp_fn, as torch's
+        flat_out = [forward_ad._graph_of(out) if isinstance(out, Tensor) else out for out in _pytree.flatten(traced)[0]]
+        differentiable = [out for out in flat_out if isinstance(out, Tensor) and out.requires_grad
+                          and out.dtype.kind == "f"]
         dummies = [_zeros(out, requires_grad=True) for out in differentiable]
         vjps: list = []
         if differentiable:
@@ -104,7 +103,10 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
         results = []
         for out in flat_out:
             product = by_output.get(id(out))
-            results.append(_zeros(out) if product is None else product.detach())
+            if not isinstance(out, Tensor):
+                results.append(out)
+            else:
+                results.append(_zeros(out) if product is None else product.detach())
         return _pytree.unflatten(results, out_spec)
 
     return output, jvp_fn

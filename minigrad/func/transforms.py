@@ -373,6 +373,8 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
         if p.shape != t.shape:
             raise RuntimeError(f"jvp(f, primals, tangents): Expected primals and tangents to have the same shape, "
                                f"got {tuple(p.shape)} and {tuple(t.shape)}")
+    if not flat_p:
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals to contain at least one Tensor.")
     if forward_ad._level is None:
         return _forward_jvp(func, flat_p, p_spec, flat_t, has_aux)
     jac_fn = _jacobian(func, tuple(range(len(primals))), has_aux, None, "jvp", with_output=True)
@@ -510,6 +512,10 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
         level = _Level("jacfwd")
         check_randomness(randomness)
         numbers = _argnums(argnums, len(args))
+        positions = (numbers,) if isinstance(numbers, int) else range(len(args)) if numbers is None else numbers
+        for x in _pytree.flatten([args[i] for i in positions])[0]:   # torch's make_dual error, before the stand-ins'
+            if isinstance(x, Tensor) and x.dtype.kind not in "fc":
+                raise ValueError(f"Expected primal to be floating point or complex, but got: {x.dtype}")
         with enable_grad():
             args, diff = level.with_stand_ins(args, numbers)
             flat_diff, diff_spec = _pytree.flatten(diff)

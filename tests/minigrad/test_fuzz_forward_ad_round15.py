@@ -197,3 +197,36 @@ def test_forward_ad_of_ctc_loss_raises_not_implemented(api: str, torch: Any) -> 
         with pytest.raises(RuntimeError) as info:
             lib.autograd.grad(g.sum(), a)
         assert not isinstance(info.value, NotImplementedError)
+
+
+# --- transforms' edge cases: as torch.func -------------------------------------------------------------------------
+
+def test_linearize_of_a_function_with_non_tensor_outputs(torch: Any) -> None:
+    # func returning a non-Tensor beside its Tensors raised RuntimeError; torch's jvp_fn hands it back as it is
+    x, t = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))
+
+    def run(lib: Any) -> list:
+        def f(a: Any) -> Any:
+            with lib.no_grad():   # forward AD differentiates it anyway
+                b = a.exp()
+            return (b * a.sin(), 3, a.sum())
+        _, jvp_fn = lib.func.linearize(f, lib.tensor(x))
+        product, number, total = jvp_fn(lib.tensor(t))
+        return [_np(product), number, _np(total)]
+
+    ours, theirs = run(mg), run(torch)
+    assert ours[1] == theirs[1] == 3
+    for i in (0, 2):
+        np.testing.assert_allclose(ours[i], theirs[i], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["no_primals", "integer_primal_jacfwd"])
+def test_transform_argument_errors_as_torch(case: str, torch: Any) -> None:
+    # jvp with no primals computed (torch: RuntimeError); jacfwd of an integer input raised GradTypeError
+    for lib in (mg, torch):
+        if case == "no_primals":
+            with pytest.raises(RuntimeError, match="at least one Tensor"):
+                lib.func.jvp(lambda ones=lib.ones(2): ones, (), ())
+        else:
+            with pytest.raises(ValueError, match="Expected primal to be floating point or complex"):
+                lib.func.jacfwd(lambda a: a * 2)(lib.tensor([1, 2]))
