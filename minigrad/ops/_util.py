@@ -118,6 +118,19 @@ def unwrap(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
+def called_as(name: str, error: Exception, *inputs: Any) -> Exception:
+    """``error`` from an op that the composite op ``name`` called (``div`` inside ``addcdiv``), re-worded under
+    the name the user called with the shapes of its own inputs; the class stays (it is PyTorch's)."""
+    if str(error).startswith(f"{name}:"):
+        return error
+    shapes = ", ".join(str(tuple(getattr(x, "shape", ()))) for x in inputs)
+    text = f"{name}: {error} (the inputs of {name} have shapes {shapes})"
+    try:
+        return type(error)(text)
+    except TypeError:   # an exception class that takes other arguments
+        return ShapeMismatchError(text)
+
+
 def tensor_arg(x: Any, name: str) -> Tensor:
     """``x`` as a Tensor: Tensors pass through, NumPy/CuPy arrays and numbers are wrapped (no copy).
 
@@ -220,7 +233,8 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
         except TypeError:
             raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}") from None
         if not -max(ndim, 1) <= a < max(ndim, 1):   # a 0-d tensor takes dim 0 and -1, as in PyTorch
-            raise AxisError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimensions")
+            raise AxisError(f"{name}: axis {a} is out of range for a tensor with {ndim} dimensions (expected a dim in "
+                            f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
         out.append(a % ndim if ndim else 0)
     if ndim == 0:
         if len(out) > 1:

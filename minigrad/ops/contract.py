@@ -18,6 +18,7 @@ from ._util import (
     FLOAT16,
     OUT_DTYPE,
     ShapeMismatchError,
+    called_as,
     float16_in_float32,
     number,
     read_by_the_others,
@@ -148,7 +149,10 @@ def addmm(input: Any, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any =
         raise unsupported("addmm", "out_dtype=", OUT_DTYPE)
     if _all_float16(input, mat1, mat2):
         return addmm(input.float(), mat1.float(), mat2.float(), beta=beta, alpha=alpha).half()
-    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+    try:
+        return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+    except ValueError as error:   # named as addmm, not its mm or add
+        raise called_as("addmm", error, input, mat1, mat2) from None
 
 
 def baddbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1,  # noqa: A002
@@ -158,7 +162,10 @@ def baddbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha:
         raise unsupported("baddbmm", "out_dtype=", OUT_DTYPE)
     if _all_float16(input, batch1, batch2):
         return baddbmm(input.float(), batch1.float(), batch2.float(), beta=beta, alpha=alpha).half()
-    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+    try:
+        return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+    except ValueError as error:   # named as baddbmm, not its bmm or add
+        raise called_as("baddbmm", error, input, batch1, batch2) from None
 
 
 # --- einsum ----------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
     DtypeNotImplementedError,
+    called_as,
     number,
     one_of,
     real_scalar,
@@ -241,7 +242,10 @@ divide = div
 
 def true_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
     """``a / b`` broadcast, always true division (torch.true_divide)."""
-    return elementwise.div(_numbers_as_tensor(input, other), other)
+    try:
+        return elementwise.div(_numbers_as_tensor(input, other), other)
+    except ValueError as error:   # shapes that do not broadcast: named as the user called it
+        raise called_as("true_divide", error, input, other) from None
 
 
 def _rfloordiv(self: Tensor, other: Any) -> Tensor:
@@ -384,7 +388,10 @@ def absolute(x: Tensor) -> Tensor:
 
 def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """``b - alpha * a`` broadcast (torch.rsub)."""
-    return sub(other, input, alpha=alpha)
+    try:
+        return sub(other, input, alpha=alpha)
+    except ValueError as error:   # shapes that do not broadcast: named as the user called it
+        raise called_as("rsub", error, input, other) from None
 
 
 def _integer_pair(a: Any, b: Any, name: str) -> tuple:
@@ -460,7 +467,10 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
         raise TypeError(f"addcmul: value must be an int for integer tensors, got {value!r}")
     if value == 1:
         return elementwise.AddCMul()(x, tensor1, tensor2)
-    return elementwise.add(x, elementwise.mul(_scaled(tensor1, value), tensor2))
+    try:
+        return elementwise.add(x, elementwise.mul(_scaled(tensor1, value), tensor2))
+    except ValueError as error:   # shapes that do not broadcast: named as addcmul, not its mul or add
+        raise called_as("addcmul", error, x, tensor1, tensor2) from None
 
 
 def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: Any = 1) -> Tensor:  # noqa: A002
@@ -481,7 +491,10 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     value = number(value, "addcdiv", "value", complex_ok=True)
     if x.dtype.kind != "c":
         value = real_scalar("addcdiv", "value", value, x.dtype)
-    return elementwise.add(x, elementwise.div(_scaled(tensor1, value), tensor2))
+    try:
+        return elementwise.add(x, elementwise.div(_scaled(tensor1, value), tensor2))
+    except ValueError as error:   # shapes that do not broadcast: named as addcdiv, not its div or add
+        raise called_as("addcdiv", error, x, tensor1, tensor2) from None
 
 
 # --- predicates ----------------------------------------------------------------------------------------

@@ -624,8 +624,16 @@ def matrix_transpose(x: Tensor) -> Tensor:
 
 def expand_dims(x: Tensor, axis: int) -> Tensor:
     """Insert a length-1 axis at ``axis`` (``unsqueeze`` is the same op): (A, B) with axis 1 → (A, 1, B), a view."""
-    x = tensor_arg(x, "expand_dims")
-    a = one_axis(axis, x.ndim + 1, "expand_dims")
+    return _insert_dim(x, axis, "expand_dims")
+
+
+def _insert_dim(x: Tensor, axis: int, name: str) -> Tensor:
+    """expand_dims/unsqueeze, with errors under the name the user called."""
+    x = tensor_arg(x, name)
+    if type(axis) is int and not -x.ndim - 1 <= axis <= x.ndim:
+        raise AxisError(f"{name}: dim {axis} is out of range to insert a dim into a tensor of shape {x.shape} "
+                        f"(expected a dim in [{-x.ndim - 1}, {x.ndim}])")
+    a = one_axis(axis, x.ndim + 1, name)
     shape = list(x.shape)
     shape.insert(a, 1)
     return _view_op(x, Reshape(tuple(shape)))
@@ -633,7 +641,7 @@ def expand_dims(x: Tensor, axis: int) -> Tensor:
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     """Insert a length-1 dim at ``dim`` (-1: at the end): (A, B) with dim -1 → (A, B, 1), a view."""
-    return expand_dims(input, dim)
+    return _insert_dim(input, dim, "unsqueeze")
 
 
 def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # noqa: A002
@@ -691,8 +699,8 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
                 raise ShapeMismatchError(f"expand: -1 is not allowed for a new leading dim (sizes {sizes})")
             n = old
         if old is not None and old != 1 and old != n:
-            raise ShapeMismatchError(f"expand: dim {i - lead} of shape {x.shape} has size {old}, which only "
-                                     f"expands from 1 (to {n})")
+            raise ShapeMismatchError(f"expand: the tensor of shape {x.shape} cannot expand to {sizes}: its dim "
+                                     f"{i - lead} has size {old}, which only expands from 1 (to {n})")
         shape.append(n)
     op = BroadcastTo(tuple(shape))
     op.name = "expand"

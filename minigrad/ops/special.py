@@ -26,6 +26,7 @@ from ._util import (
     FLOAT16,
     ArgumentTypeError,
     DtypeNotImplementedError,
+    called_as,
     complex_order_error,
     float16_in_float32,
     number,
@@ -289,7 +290,10 @@ def float_power(input: Any, exponent: Any) -> Tensor:  # noqa: A002 - PyTorch's 
     target = _float_power_dtype(*values)
     cast = [target.type(v) if not isinstance(v, Tensor) else astype(v, target) if v.dtype != target else v
             for v in values]
-    return elementwise.pow(*cast)
+    try:
+        return elementwise.pow(*cast)
+    except ValueError as error:   # shapes that do not broadcast: named as float_power, not its pow
+        raise called_as("float_power", error, a, b) from None
 
 
 def _float_power_dtype(*values: Any) -> Any:

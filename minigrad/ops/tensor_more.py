@@ -29,7 +29,7 @@ from ..dtypes import get_default_dtype, promote_types, result_type
 from ..recording import is_grad_enabled, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, int_arg, number, one_axis, refuse_complex, tensor_arg
+from ._util import ShapeMismatchError, called_as, int_arg, number, one_axis, refuse_complex, tensor_arg
 from .combine import addbmm, addmv, addr
 from .contract import addmm, baddbmm
 from .elementwise import mul, where
@@ -113,7 +113,10 @@ def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     if dtype.kind not in "fc":
         dtype = get_default_dtype()
     wide = promote_types(dtype, numpy.float64)
-    return mul(x.astype(wide), exp2(other.astype(wide))).astype(dtype)
+    try:
+        return mul(x.astype(wide), exp2(other.astype(wide))).astype(dtype)
+    except ValueError as error:   # shapes that do not broadcast: named as ldexp, not its mul
+        raise called_as("ldexp", error, x, other) from None
 
 
 FrexpResult = return_types.FrexpResult   # (mantissa, exponent); frexp returns its subclass return_types.frexp

@@ -43,3 +43,36 @@ def test_batch_norm_refusing_one_value_per_channel_counts_no_batch(module, momen
     assert layer.num_batches_tracked.item() == 1
     np.testing.assert_allclose(layer.running_mean.numpy(), reference.running_mean.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(layer.running_var.numpy(), reference.running_var.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _z(*shape):
+    return np.zeros(shape, np.float32)
+
+
+@pytest.mark.parametrize("name, call, shapes", [
+    ("addcdiv", lambda m, t: m.addcdiv(t(_z(3)), t(_z(3)), t(_z(4))), ["(3,)", "(4,)"]),
+    ("addcmul", lambda m, t: m.addcmul(t(_z(2)), t(_z(2)), t(_z(3)), value=2), ["(2,)", "(3,)"]),
+    ("ldexp", lambda m, t: m.ldexp(t(_z(2)), t(_z(3))), ["(2,)", "(3,)"]),
+    ("true_divide", lambda m, t: m.true_divide(t(_z(4, 2)), t(_z(5, 2))), ["(4, 2)", "(5, 2)"]),
+    ("rsub", lambda m, t: m.rsub(t(_z(2)), t(_z(3))), ["(2,)", "(3,)"]),
+    ("float_power", lambda m, t: m.float_power(t(_z(2, 2)), t(_z(2, 3))), ["(2, 2)", "(2, 3)"]),
+    ("addmm", lambda m, t: m.addmm(t(_z(2, 2)), t(_z(2, 3)), t(_z(4, 2))), ["(2, 3)", "(4, 2)"]),
+    ("baddbmm", lambda m, t: m.baddbmm(t(_z(2, 2, 2)), t(_z(2, 2, 3)), t(_z(2, 4, 2))), ["(2, 2, 3)", "(2, 4, 2)"]),
+])
+def test_composite_ops_name_themselves_in_shape_errors(name, call, shapes):
+    """A composite op's shape error names the op the user called (addcdiv, not the div inside it) and its
+    inputs' shapes, with torch's class."""
+    err = _raises_like_torch(lambda: call(mg, mg.tensor), lambda: call(torch, torch.tensor))
+    message = str(err)
+    assert message.startswith(f"{name}:"), message
+    assert all(shape in message for shape in shapes), message
+
+
+def test_unsqueeze_and_expand_errors_name_the_call_and_shapes():
+    x = np.zeros((2, 3), np.float32)
+    err = _raises_like_torch(lambda: mg.tensor(x).unsqueeze(4), lambda: torch.tensor(x).unsqueeze(4))
+    assert str(err).startswith("unsqueeze: dim 4") and "(2, 3)" in str(err) and "[-3, 2]" in str(err)
+    err = _raises_like_torch(lambda: mg.tensor(x).expand(4, 3), lambda: torch.tensor(x).expand(4, 3))
+    assert str(err).startswith("expand:") and "(2, 3)" in str(err) and "(4, 3)" in str(err)
+    err = _raises_like_torch(lambda: mg.tensor(x).sum(dim=2), lambda: torch.tensor(x).sum(dim=2))
+    assert str(err).startswith("sum:") and "[-2, 1]" in str(err)
