@@ -266,7 +266,8 @@ class _CustomNode(Function):
         grads = self._per_output(grads)
         once = getattr(self._backward(), "once_differentiable", False)
         saved = ctx._saved
-        ctx._saved = tuple(self._on_graph(t) for t in saved)
+        arrays = self.saved if type(self.saved) is tuple and len(self.saved) == len(saved) else (None,) * len(saved)
+        ctx._saved = tuple(self._on_graph(t, a) for t, a in zip(saved, arrays))
         try:
             with enable_grad():
                 result = self._backward()(ctx, *grads)
@@ -305,14 +306,20 @@ class _CustomNode(Function):
                       allow_unused=True)
         return tuple(g if need else None for g, need in zip(summed, self.needs_grad))
 
-    def _on_graph(self, t: Any) -> Any:
+    def _on_graph(self, t: Any, unpacked: Any) -> Any:
         """A saved tensor as ``backward`` sees it under ``create_graph=True``: an output of ``forward`` (saved
-        without a graph) as this node's output, anything else as it is."""
-        if isinstance(t, Tensor) and not t.requires_grad:
+        without a graph) as this node's output, anything else as it is; where saved-tensor hooks gave back other
+        values (``unpacked``, the array), those values on the saved tensor's graph, as PyTorch's unpack."""
+        if t is None:
+            return None
+        if unpacked is not None and unpacked is not t.data:
+            return _AsUnpacked.apply(self._on_graph(t, None), Tensor._make(unpacked, False, None, 0))
+        if not t.requires_grad:
             for i, data in enumerate(self.outputs):
                 if t.data is data and id(t) not in self.ctx._non_differentiable:
                     return Tensor._make(data, True, self, i)
         return t
+
 
 
 def _is_pytorch_style(op: type) -> bool:
@@ -419,3 +426,16 @@ def _refuse_call(self: Function, *args: Any) -> Any:
 
 Function.apply = classmethod(_apply)
 Function._pytorch_style_call = _refuse_call   # used by Function.__init_subclass__ for static-forward classes
+
+
+class _AsUnpacked(Function):
+    """``values`` on the graph of ``tensor`` (its gradient passes through): a saved tensor that saved-tensor hooks
+    gave back with other values, as ``backward`` reads it under ``create_graph=True``."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor, values: Tensor) -> Tensor:
+        return values
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple:
+        return g, None

@@ -131,8 +131,19 @@ def _hooks_change_values(lib: Any) -> Any:
     return _values(a.grad)
 
 
+def _hooks_change_values_create_graph(lib: Any) -> Any:
+    """The same under create_graph=True: backward reads the unpacked values, on the saved tensors' graph."""
+    a = lib.tensor(A, requires_grad=True)
+    with lib.autograd.graph.saved_tensors_hooks(lambda t: t.detach() * 2, lambda t: t):
+        y = _exp_of(lib).apply(a) + _exp_product(lib).apply(a, lib.tensor(B))
+    (g,) = lib.autograd.grad(y.sum(), a, create_graph=True)
+    (gg,) = lib.autograd.grad(g.sum(), a)
+    return _values(g), _values(gg)
+
+
 @pytest.mark.parametrize("case", [_saved_input_changed, _saved_output_changed, _backward_twice,
-                                  _backward_twice_retained, _hooks_log, _hooks_change_values],
+                                  _backward_twice_retained, _hooks_log, _hooks_change_values,
+                                  _hooks_change_values_create_graph],
                          ids=lambda f: f.__name__.strip("_"))
 def test_custom_function_saved_tensors_are_checked_freed_and_hooked(case: Callable) -> None:
     """ctx.save_for_backward kept the tensors aside from the engine: an in-place change after the call gave a
