@@ -54,10 +54,12 @@ from .ops.gamma import (
     lgamma,
     polygamma,
 )
+from .ops.householder import Geqrf
 from .ops.index import Flip, Roll, Scatter, Triangle
 from .ops.join import Concat, Stack, Unbind
+from .ops.ldl import LDLFactor, LDLSolve
 from .ops.linalg import MatMul
-from .ops.math import Binary, Flat, Lerp, Unary, exp2, log1p
+from .ops.math import Binary, Flat, Lerp, NotDifferentiable, Unary, exp2, log1p
 from .ops.matrix_functions import MatrixExp
 from .ops.order_stats import NanMedianAll
 from .ops.pointwise import RoundedDiv
@@ -69,6 +71,7 @@ from .ops.select import Gather
 from .ops.shape import AsType, BroadcastTo, Clone, GetItem, Reshape, Transpose
 from .ops.solvers import Det, Inverse, Solve, TriangularSolve
 from .ops.special import ComplexSign, Logit, NanToNum, Sinc, cosh, sinh, xlogy
+from .ops.special_bessel import NoDerivative
 from .ops.special_functions import i0, i0e, i1, i1e, xlog1py
 from .ops.statistics import NanMean, NanSum
 from .ops.tensor_more import Compared, Mantissa
@@ -733,6 +736,22 @@ def _zero_gradients(node: Function, g: Tensor) -> tuple:   # torch.cond: the out
 
 
 LATE_RULES["minigrad.control_flow._ZeroGradients"] = _zero_gradients
+
+
+# --- ops PyTorch cannot differentiate at all: the first-order backward's own error -----------------------------------
+
+@rule(NotDifferentiable, NoDerivative, Geqrf, LDLFactor, LDLSolve)
+def _not_differentiable(node: Function, g: Any) -> Any:   # heaviside, floor_divide, the Bessel functions, geqrf, ldl
+    """The op's own first-order error (its message, not "no higher-order gradient"), as a NotImplementedError: a
+    RuntimeError too, PyTorch's class in reverse mode, and the class forward AD (which runs this walk) expects."""
+    grads = g if node.multiple else [g]
+    try:
+        node.backward(*[None if t is None else t.data for t in grads])
+    except NotImplementedError:
+        raise
+    except RuntimeError as error:
+        raise NotImplementedError(str(error)) from error
+    raise _no_rule(node)
 
 
 # --- ops whose backward PyTorch does not differentiate: the first derivative, refusing the second when used --------

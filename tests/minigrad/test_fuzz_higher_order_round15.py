@@ -11,6 +11,10 @@
   primitive ops);
 - ``addmm``/``addmv``/``addr``/``baddbmm`` with ``beta=0``, ``normal(mean, std)`` with tensors that require grad
   (a zero gradient, no reparameterisation) and ``cond``: no rule for their zero-gradient nodes;
+- ops PyTorch cannot differentiate at all (heaviside, floor_divide, geqrf, ldl_factor/ldl_solve, the Bessel
+  functions): under ``create_graph=True`` the message said "no higher-order gradient … its first-order backward
+  works: leave create_graph=False", which was false; now the op's own error (a NotImplementedError, which is a
+  RuntimeError as PyTorch's);
 - ``ctc_loss`` and ``_standard_gamma``: ours raised at once; torch gives the first derivative and raises only when
   a derivative runs through its backward (ours now does the same, with RuntimeError as torch).
 """
@@ -90,6 +94,25 @@ NO_RULE_CASES = {
 def test_ops_without_a_create_graph_rule_now_match_torch(name: str, torch: Any) -> None:
     fn, arrays = NO_RULE_CASES[name]
     _assert_same(_derivatives(mg, fn, arrays), _derivatives(torch, fn, arrays), name)
+
+
+NEVER_DIFFERENTIABLE = {
+    "heaviside": (lambda a, b: mg.heaviside(a, b), "derivative for heaviside is not implemented"),
+    "floor_divide": (lambda a, b: mg.floor_divide(a, b), "derivative for floor_divide is not implemented"),
+    "geqrf": (lambda a, b: mg.geqrf(a)[0], "the derivative for 'geqrf' is not implemented"),
+    "ldl_solve": (lambda a, b: mg.linalg.ldl_solve(*mg.linalg.ldl_factor(a @ a.mT + 3 * mg.eye(3)), b),
+                  "the derivative for 'linalg_ldl_solve' is not implemented"),
+    "bessel_j0": (lambda a, b: mg.special.bessel_j0(a), "the derivative of torch.special.bessel_j0 is not implemented"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEVER_DIFFERENTIABLE))
+def test_an_op_without_any_derivative_says_so_under_create_graph(name: str) -> None:
+    fn, message = NEVER_DIFFERENTIABLE[name]
+    a, b = (mg.tensor(RNG.standard_normal((3, 3)), requires_grad=True) for _ in range(2))
+    for create_graph in (False, True):
+        with pytest.raises(RuntimeError, match=message):
+            mg.autograd.grad(fn(a, b).sum(), [a], create_graph=create_graph)
 
 
 def test_cond_differentiates_as_its_taken_branch(torch: Any) -> None:
