@@ -232,8 +232,8 @@ def masked_scatter(input: Tensor, mask: Any, source: Tensor) -> Tensor:  # noqa:
     try:
         shape = tuple(backend.numpy.broadcast_shapes(x.shape, mask.shape))
     except ValueError:
-        raise ValueError(f"masked_scatter: mask of shape {mask.shape} does not broadcast with shape {x.shape}") \
-            from None
+        raise ShapeMismatchError(f"masked_scatter: mask of shape {mask.shape} does not broadcast with shape "
+                                 f"{x.shape}") from None
     return MaskedScatter()(x if x.shape == shape else broadcast_to(x, shape), mask, source)
 
 

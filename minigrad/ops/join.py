@@ -232,8 +232,11 @@ def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None =
     """
     if out is not None:
         return write_out("cat", cat(tensors, dim, axis=axis), out, inputs=tensors, overlap="any")
-    tensors = _as_list(tensors, "concat")
+    given, tensors = tensors, _as_list(tensors, "concat")
     zero_d = next((i for i, t in enumerate(tensors) if t.ndim == 0), None)
+    if zero_d is not None and not isinstance(given[zero_d], Tensor) and not backend.is_array(given[zero_d]):
+        raise TypeError(f"concat: expected a Tensor as element {zero_d} of the list, got "   # PyTorch's TypeError
+                        f"{type(given[zero_d]).__name__}")
     if zero_d is not None:   # checked before the dim, as PyTorch; NumPy's own error is an IndexError naming a tuple
         raise ShapeMismatchError(f"concat: a zero-dimensional tensor (at position {zero_d}) cannot be "
                                  f"concatenated (shapes {[t.shape for t in tensors]})")

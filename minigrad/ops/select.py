@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend, return_types
+from ..memory_formats import _stride_order
 from ..arguments import EmptyReductionError
 from ..autograd import AxisError, Function
 from ..outputs import write_out
@@ -35,7 +36,20 @@ from ._util import (
     tensor_arg,
     unsupported,
 )
-from .shape import clone, reshape
+from .shape import clone, contiguous, permute, reshape
+
+
+def c_order(y: Any) -> Any:
+    """``y``, an array an op made (a reduction's, a scan's, softmax's), in C order as PyTorch lays those out:
+    NumPy's keeps a transposed or channels-last input's order of strides (``.view(-1)`` of it raised where
+    PyTorch's works). One flags check when it already is."""
+    return y if y.flags.c_contiguous else backend.array_module(y).ascontiguousarray(y)
+
+
+def _in_memory_order(x: Tensor) -> tuple | None:
+    """The permutation that views a transposed, permuted or channels-last ``x`` in its memory order (C order
+    when dense), as PyTorch's ``preserve_format`` orders dims; None for a C-ordered (or broadcast) x."""
+    return _stride_order(x.data)
 
 
 class SelectedIndexError(ValueError, RuntimeError):
@@ -133,7 +147,8 @@ def _index_array(index: Any, x: Tensor, axis: int, name: str) -> Any:
         raise ArgumentTypeError(f"{name}: index must be an integer tensor, got dtype {data.dtype}")
     check_index_dtype(data, name)
     if data.ndim != x.ndim:
-        raise ShapeMismatchError(f"{name}: index has {data.ndim} dims but the input has {x.ndim} (shape {x.shape})")
+        raise ShapeMismatchError(f"{name}: index has {data.ndim} dims but the input has {x.ndim} (shape {x.shape}); "
+                                 f"the index has shape {tuple(data.shape)}")
     for d, (n, m) in enumerate(zip(data.shape, x.shape)):
         if d != axis and n > m:
             raise ShapeMismatchError(f"{name}: index shape {tuple(data.shape)} is larger than input shape {x.shape} "
@@ -310,6 +325,11 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
         one_axis(dim, 1, "sort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return return_types.sort(*max_with_indices(x, 0))
     axis = one_axis(dim, x.ndim, "sort")
+    order = _in_memory_order(x)
+    if order is not None:   # PyTorch's results keep x's layout: sort x viewed in memory order, view back
+        values, indices = sort(permute(x, order), order.index(axis), descending, stable)
+        back = tuple(order.index(d) for d in range(x.ndim))
+        return return_types.sort(permute(values, back), permute(indices, back))
     index = _sort_order(x, axis, flag(descending, "sort", "descending"), "sort")
     op = Gather(axis, index.data)
     op.name = "sort"
@@ -328,7 +348,12 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
     if x.ndim == 0:
         one_axis(dim, 1, "argsort")   # only dim 0 / -1 of a 0-d tensor, as PyTorch
         return Tensor._make(backend.array_module(x.data).zeros((), dtype="int64"), False, None, 0)
-    return _sort_order(x, one_axis(dim, x.ndim, "argsort"), flag(descending, "argsort", "descending"), "argsort")
+    axis = one_axis(dim, x.ndim, "argsort")
+    order = _in_memory_order(x)
+    if order is not None:   # PyTorch's result keeps x's layout (as sort's)
+        back = tuple(order.index(d) for d in range(x.ndim))
+        return permute(argsort(permute(x, order), order.index(axis), descending, stable), back)
+    return _sort_order(x, axis, flag(descending, "argsort", "descending"), "argsort")
 
 
 def _numpy_sorted(name: str, input: Any, dim: Any, axis: Any, descending: bool, out: Any,  # noqa: A002
@@ -371,7 +396,8 @@ def index_select(input: Tensor, dim: int, index: Any, *, out: Tensor | None = No
     else:
         check_along(data, x.shape[axis], "index_select", axis)
         index = data.reshape(-1)
-    return x[(slice(None),) * axis + (index,)]
+    out = x[(slice(None),) * axis + (index,)]
+    return out if out.data.flags.c_contiguous else contiguous(out)   # PyTorch's result is C order
 
 
 def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
@@ -387,7 +413,7 @@ def _logical(x: Any, dim: Any, keepdim: bool, name: str) -> Tensor:
     reduce = xp.all if name == "all" else xp.any
 
     def make(data: Any) -> Any:
-        out = xp.asarray(reduce(data.astype(bool), axis=axis, keepdims=keepdim))
+        out = c_order(xp.asarray(reduce(data.astype(bool), axis=axis, keepdims=keepdim)))
         return out.astype("uint8") if data.dtype == "uint8" else out   # PyTorch's uint8 result for uint8
 
     return note_draw(name, make, (x,), Tensor._make(make(x.data), False, None, 0))   # replayed on new values

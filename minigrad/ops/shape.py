@@ -419,14 +419,18 @@ def dim(x: Tensor) -> int:
     return tensor_arg(x, "dim").data.ndim
 
 
-def _sizes(values: tuple, name: str) -> tuple:
-    """Sizes given as ints or as one tuple/list: ``view(2, 3)`` and ``view((2, 3))``."""
+def _sizes(values: tuple, name: str, inferred: bool = False) -> tuple:
+    """Sizes given as ints or as one tuple/list: ``view(2, 3)`` and ``view((2, 3))``; ``inferred``: a -1 is
+    inferred from the others (reshape, view), so at most one is allowed."""
     if len(values) == 1 and isinstance(values[0], (tuple, list)):
         values = tuple(values[0])
     sizes = int_tuple(values, name)
-    if sizes and min(sizes) < -1:   # NumPy reads any negative size as -1; PyTorch refuses all but -1
-        raise ShapeMismatchError(f"{name}: invalid shape dimension {min(sizes)} at index "
-                                 f"{sizes.index(min(sizes))} of shape {list(sizes)} (only -1 is inferred)")
+    if sizes and min(sizes) < 0:
+        if min(sizes) < -1:   # NumPy reads any negative size as -1; PyTorch refuses all but -1
+            raise ShapeMismatchError(f"{name}: invalid shape dimension {min(sizes)} at index "
+                                     f"{sizes.index(min(sizes))} of shape {list(sizes)} (only -1 is inferred)")
+        if inferred and sizes.count(-1) > 1:   # NumPy's message names neither the op nor the shape
+            raise ShapeMismatchError(f"{name}: only one dimension can be inferred (-1), got shape {list(sizes)}")
     return sizes
 
 
@@ -435,7 +439,7 @@ def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:  # noqa: A
     PyTorch's ``reshape(shape=(2, 3))``; ``view`` is the same op."""
     if shape is not None:
         sizes = sizes_keyword("reshape", sizes, "shape", shape)
-    return _view_op(tensor_arg(input, "reshape"), Reshape(_sizes(sizes, "reshape")))
+    return _view_op(tensor_arg(input, "reshape"), Reshape(_sizes(sizes, "reshape", True)))
 
 
 def view(x: Tensor, *shape: Any, size: Any = None, dtype: Any = None) -> Tensor:
@@ -452,7 +456,7 @@ def view(x: Tensor, *shape: Any, size: Any = None, dtype: Any = None) -> Tensor:
     x = tensor_arg(x, "view")
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)) and type(shape[0]).__name__ != "Size":
         return _view_dtype(x, backend.as_dtype(shape[0], "view"))
-    op = Reshape(_sizes(shape, "view"))
+    op = Reshape(_sizes(shape, "view", True))
     op.name = "view"
     out = _view_op(x, op)
     if out.data.size and not _viewable(x.shape, x.data.strides, out.shape):

@@ -76,3 +76,34 @@ def test_unsqueeze_and_expand_errors_name_the_call_and_shapes():
     assert str(err).startswith("expand:") and "(2, 3)" in str(err) and "(4, 3)" in str(err)
     err = _raises_like_torch(lambda: mg.tensor(x).sum(dim=2), lambda: torch.tensor(x).sum(dim=2))
     assert str(err).startswith("sum:") and "[-2, 1]" in str(err)
+
+
+def test_cat_of_python_numbers_is_torchs_type_error():
+    err = _raises_like_torch(lambda: mg.cat([1, 2]), lambda: torch.cat([1, 2]))
+    assert str(err).startswith("concat:") and "element 0" in str(err) and "int" in str(err)
+    err = _raises_like_torch(lambda: mg.cat([mg.zeros(2), 2.0]), lambda: torch.cat([torch.zeros(2), 2.0]))
+    assert "element 1" in str(err) and "float" in str(err)
+
+
+def test_reshape_with_two_inferred_sizes_names_the_op_and_shape():
+    x = np.zeros((2, 3), np.float32)
+    for name in ("reshape", "view"):
+        err = _raises_like_torch(lambda: getattr(mg.tensor(x), name)(-1, 1, -1),
+                                 lambda: getattr(torch.tensor(x), name)(-1, 1, -1))
+        assert str(err).startswith(f"{name}:") and "[-1, 1, -1]" in str(err)
+    assert mg.tensor(x).expand(-1, -1).shape == (2, 3)   # expand keeps each -1 dim
+
+
+def test_gather_rank_and_masked_scatter_shape_errors():
+    x = np.zeros((2, 4), np.float32)
+    index = np.zeros(3, np.int64)
+    err = _raises_like_torch(lambda: mg.gather(mg.tensor(x), 1, mg.tensor(index)),
+                             lambda: torch.gather(torch.tensor(x), 1, torch.tensor(index)))
+    assert str(err).startswith("gather:") and "(2, 4)" in str(err) and "(3,)" in str(err)
+    mask = np.ones((2, 3), bool)
+    target = mg.tensor(x)
+    version = target._version
+    err = _raises_like_torch(lambda: target.masked_scatter_(mg.tensor(mask), mg.ones(8)),
+                             lambda: torch.tensor(x).masked_scatter_(torch.tensor(mask), torch.ones(8)))
+    assert str(err).startswith("masked_scatter") and "(2, 3)" in str(err) and "(2, 4)" in str(err)
+    assert target._version == version and not target.numpy().any()
