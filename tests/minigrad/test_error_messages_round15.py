@@ -88,8 +88,8 @@ def test_cat_of_python_numbers_is_torchs_type_error():
 def test_reshape_with_two_inferred_sizes_names_the_op_and_shape():
     x = np.zeros((2, 3), np.float32)
     for name in ("reshape", "view"):
-        err = _raises_like_torch(lambda: getattr(mg.tensor(x), name)(-1, 1, -1),
-                                 lambda: getattr(torch.tensor(x), name)(-1, 1, -1))
+        err = _raises_like_torch(lambda name=name: getattr(mg.tensor(x), name)(-1, 1, -1),
+                                 lambda name=name: getattr(torch.tensor(x), name)(-1, 1, -1))
         assert str(err).startswith(f"{name}:") and "[-1, 1, -1]" in str(err)
     assert mg.tensor(x).expand(-1, -1).shape == (2, 3)   # expand keeps each -1 dim
 
