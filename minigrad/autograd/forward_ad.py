@@ -10,10 +10,11 @@
         y_primal, y_tangent = fwAD.unpack_dual(y)   # f(x), J_f(x)·t
 
 minigrad has one differentiation engine, the reverse-mode one, and forward AD is built on it (each op's
-derivative is written once, as its backward rule). Inside a dual level a dual tensor requires grad (a fresh
-leaf sharing the primal's memory, or ``x.view_as(x)`` when ``x`` itself requires grad), so the ops on it
-record a graph as usual. ``unpack_dual(y).tangent`` is computed on demand, once per tensor (cached until
-the level exits), by the double-vjp trick: with a dummy cotangent ``u`` of y's shape,
+derivative is written once, as its backward rule). Inside a dual level a dual tensor requires grad (an
+identity op on a fresh leaf, sharing the primal's memory, so that in-place ops on it record as on any computed
+tensor; or ``x.view_as(x)`` when ``x`` itself requires grad), so the ops on it record a graph as usual.
+``unpack_dual(y).tangent`` is computed on demand, once per tensor (cached until the level exits), by the
+double-vjp trick: with a dummy cotangent ``u`` of y's shape,
 ``g_k = J_kᵀu`` is the vector-Jacobian product w.r.t. each dual ``k`` (``create_graph=True``, so g is linear
 in u with a graph), and ``Σ_k J_k·t_k`` is the gradient of ``Σ_k ⟨g_k, t_k⟩`` w.r.t. u. It needs the
 higher-order rules of :mod:`minigrad.higher_order`: an op without one raises NotImplementedError naming it,
@@ -41,8 +42,9 @@ Differences from PyTorch, all of the same origin (a tangent is derived from the 
 - an in-place op that is not recorded (under ``no_grad``, or on a tensor computed under ``no_grad``) on a
   tensor carrying a tangent raises RuntimeError (PyTorch updates the tangent); recorded ones work;
 - a complex tangent for a real primal raises NotImplementedError (PyTorch keeps the tangent complex);
-- an in-place op on a tensor that an earlier op saved for its derivative (``b = a.exp(); b.mul_(2)``), or on a
-  dual tensor itself, raises RuntimeError, as reverse mode does (PyTorch's forward AD computes the tangent);
+- an in-place op on a tensor that an earlier op saved for its derivative (``b = a.exp(); b.mul_(2)``) raises
+  RuntimeError, as reverse mode does (PyTorch's forward AD computes the tangent), and so does one on the dual of
+  a primal that requires grad (a view of a leaf);
 - the tangent of a result has the result's dtype (PyTorch: a float64 tangent of a float32 primal stays float64).
 Only one level at a time, as PyTorch ("Nested forward mode AD is not supported").
 """
@@ -91,6 +93,21 @@ class UnpackedDualTensor(NamedTuple):
     tangent: Tensor | None
 
 
+class _Dual(Function):
+    """:func:`make_dual`'s result for a primal that does not require grad: the primal's memory, through an identity
+    op on a fresh leaf, so that the dual is no leaf itself and in-place ops on it record (as on PyTorch's duals)."""
+
+    complex_grad = True   # the identity
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return Tensor._make(x.data, False, None, 0)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        return g
+
+
 class _TangentOnly(Function):
     """The edge from a tensor computed under ``no_grad`` (which does not require grad) to the graph that gives
     its tangent: the walk of :func:`_tangent` passes through it, any other backward stops there (a reverse-mode
@@ -118,8 +135,10 @@ class _Level:
     """The open dual level: its dual tensors and the tangents computed so far."""
 
     def __init__(self) -> None:
-        self.leaves: dict = {}   # id(dual) -> (dual, primal, tangent) for a dual that is a fresh leaf
-        self.views: dict = {}    # (node, index) -> (dual, primal, tangent) for a dual x.view_as(x)
+        # (node, index) of each dual as made -> (dual, primal, tangent, handle): the handle a tensor on that
+        # (node, index), what tangents are computed with respect to (an in-place op on the dual moves the dual on)
+        self.views: dict = {}
+        self.roots: dict = {}    # id(leaf) -> leaf: the fresh leaves under the duals (not tensors from outside)
         self.cache: dict = {}    # id(y) -> (y, y._node, tangent): tangents computed by unpack_dual
         # id(y) -> (weak reference to y, its _TangentOnly tensor, y's version): y computed under no_grad from
         # tensors carrying tangents (engine._tangent_only); the entry dies with y
@@ -195,16 +214,11 @@ class _Level:
                 if edge[0] not in seen:
                     seen.add(edge[0])
                     stack.extend(e for e in edge[0].edges if e is not None)
-            elif self.entry(edge) is not None:
-                return True
         return False
 
     def entry(self, t: Tensor) -> Any:
-        """``t``'s (dual, primal, tangent) if it is one of this level's duals, else None."""
-        if t._node is None:
-            entry = self.leaves.get(id(t))
-        else:
-            entry = self.views.get((t._node, t._index))
+        """``t``'s (dual, primal, tangent, handle) if it is one of this level's duals as made, else None."""
+        entry = None if t._node is None else self.views.get((t._node, t._index))
         return entry if entry is not None and entry[0] is t else None
 
     def reached(self, roots: list) -> tuple[list, bool]:
@@ -224,12 +238,8 @@ class _Level:
                 if edge[0] not in seen:
                     seen.add(edge[0])
                     stack.append(edge[0])
-            elif edge is not None:
-                entry = self.leaves.get(id(edge))
-                if entry is not None and entry[0] is edge:
-                    duals[id(edge)] = entry
-                else:
-                    outside = True
+            elif edge is not None and self.roots.get(id(edge)) is not edge:
+                outside = True
 
         for t in roots:
             if isinstance(t, Tensor) and t._requires_grad:
@@ -316,8 +326,8 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
 
     Both must be floating-point or complex tensors on the same device (a complex tangent needs a complex
     primal); the tangent keeps its own dtype (as PyTorch's).
-    The result shares ``tensor``'s memory; it is a view of ``tensor`` when that requires grad, so
-    reverse-mode gradients still reach it.
+    The result shares ``tensor``'s memory (an in-place op on it changes ``tensor``, as PyTorch's); it is a view
+    of ``tensor`` when that requires grad, so reverse-mode gradients still reach it.
     """
     current = _check_level(level, "make_dual")
     for what, t in (("primal", tensor), ("tangent", tangent)):
@@ -339,14 +349,36 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
     if current.entry(tensor) is not None:
         raise RuntimeError(f"Making a dual Tensor based on a Tensor that already has a forward gradient at the same "
                            f"level {_current_level} is not supported.")
+    return _dual_of(current, tensor, tangent)
+
+
+def _dual_of(current: _Level, tensor: Tensor, tangent: Tensor, own_leaf: bool = False) -> Tensor:
+    """:func:`make_dual`'s dual once checked. ``own_leaf``: ``tensor`` is a fresh leaf that requires grad and that
+    only the caller (a transform's stand-in) holds: the dual is an identity op on it, not a view of a leaf, so
+    that ``func``'s in-place ops on it record."""
     with enable_grad():
-        if tensor.requires_grad:   # reverse mode still reaches `tensor` through the dual (and the primal)
+        if tensor.requires_grad and not own_leaf:   # reverse mode still reaches `tensor` through the dual
             dual, primal = tensor.view_as(tensor), tensor.view_as(tensor)
-            current.views[(dual._node, dual._index)] = (dual, primal, tangent)
         else:
-            dual, primal = tensor.detach().requires_grad_(True), tensor.detach()
-            current.leaves[id(dual)] = (dual, primal, tangent)
+            root = tensor if own_leaf else tensor.detach().requires_grad_(True)
+            current.roots[id(root)] = root
+            dual, primal = _Dual.apply(root), tensor.detach()
+    handle = Tensor._make(dual.data, True, dual._node, dual._index)
+    current.views[(dual._node, dual._index)] = (dual, primal, tangent, handle)
     return dual
+
+
+def _make_own_dual(tensor: Tensor, tangent: Tensor) -> Tensor:
+    """:func:`make_dual` of a transform's own stand-in leaf (see :func:`_dual_of`), in the open level."""
+    assert _level is not None and tensor._node is None and tensor.requires_grad
+    return _dual_of(_level, tensor, tangent, own_leaf=True)
+
+
+def _handle(dual: Tensor) -> Tensor:
+    """The tensor that the tangents are computed with respect to for ``dual``, just made by :func:`make_dual`
+    (it stays on the dual as made when an in-place op later changes the dual)."""
+    assert _level is not None
+    return _level.views[(dual._node, dual._index)][3]
 
 
 def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTensor:
@@ -412,12 +444,12 @@ def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
     dummy = Tensor._make(xp.zeros_like(y.data), True, None, 0)
     with enable_grad():
         try:   # through the _TangentOnly nodes of ops run under no_grad
-            vjps = _passing_grad([y], [d for d, _, _ in duals], [dummy], retain_graph=True, create_graph=True,
-                                 allow_unused=True)
+            vjps = _passing_grad([y], [handle for _, _, _, handle in duals], [dummy], retain_graph=True,
+                                 create_graph=True, allow_unused=True)
         except NotImplementedError as error:
             raise NotImplementedError(f"forward AD (unpack_dual): minigrad computes tangents from the reverse-mode "
                                       f"graph with create_graph=True, which is not available here: {error}") from error
-        kept = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, (_, _, t) in zip(vjps, duals)
+        kept = [(g, t if t.dtype == g.dtype else t.to(g.dtype)) for g, (_, _, t, _) in zip(vjps, duals)
                 if g is not None and g.requires_grad]
         tangent = None
         if kept:

@@ -51,8 +51,10 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
     with enable_grad(), (forward_ad.dual_level() if own_level else contextlib.nullcontext()):
         if own_level:   # the leaves are duals (their tangents unused): ops under no_grad on them still record
             leaves = [forward_ad.make_dual(p.detach(), _zeros(p)) for p in flat_primals]
+            inputs = [forward_ad._handle(d) for d in leaves]   # what func's in-place ops on the duals leave
         else:
             leaves = [p.detach().requires_grad_(True) for p in flat_primals]
+            inputs = leaves
         traced = func(*_pytree.unflatten(leaves, primals_spec))
         # an output that is not a Tensor (a number, a string) comes back as it is from jvp_fn, as torch's
         flat_out = [forward_ad._graph_of(out) if isinstance(out, Tensor) else out for out in _pytree.flatten(traced)[0]]
@@ -63,7 +65,7 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
         if differentiable:
             try:
                 vjps = list((forward_ad._passing_grad if own_level else autograd_grad)(
-                    differentiable, leaves, dummies, retain_graph=True, create_graph=True, allow_unused=True))
+                    differentiable, inputs, dummies, retain_graph=True, create_graph=True, allow_unused=True))
             except NotImplementedError as error:
                 raise NotImplementedError(f"linearize: the Jacobian-vector product is computed from the reverse-mode "
                                           f"graph with create_graph=True, which is not available here: {error}") \

@@ -520,7 +520,9 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
             args, diff = level.with_stand_ins(args, numbers)
             flat_diff, diff_spec = _pytree.flatten(diff)
             with forward_ad.dual_level():
-                duals = [forward_ad.make_dual(x, _zeros(tuple(x.shape), x)) for x in flat_diff]
+                duals = [forward_ad._make_own_dual(x, _zeros(tuple(x.shape), x)) if id(x) in level.own
+                         else forward_ad.make_dual(x, _zeros(tuple(x.shape), x)) for x in flat_diff]
+                handles = [forward_ad._handle(d) for d in duals]   # what func's in-place ops on duals leave
                 args = _with_duals(args, numbers, duals, diff_spec)
                 with randomness_checked(randomness, 1):
                     output, aux, flat_out, out_spec = _call_for_outputs(func, args, {}, has_aux, "jvp")
@@ -539,7 +541,7 @@ def _forward_jacobian(func: Callable, argnums: Any, has_aux: bool, randomness: s
                 vjps: list = [None] * len(duals)
                 if kept:
                     try:
-                        vjps = list(forward_ad._passing_grad([carriers[i] for i in kept], duals, dummies,
+                        vjps = list(forward_ad._passing_grad([carriers[i] for i in kept], handles, dummies,
                                                              retain_graph=True, create_graph=True, allow_unused=True))
                     except NotImplementedError as error:
                         raise NotImplementedError(

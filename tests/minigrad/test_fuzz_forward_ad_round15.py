@@ -230,3 +230,35 @@ def test_transform_argument_errors_as_torch(case: str, torch: Any) -> None:
         else:
             with pytest.raises(ValueError, match="Expected primal to be floating point or complex"):
                 lib.func.jacfwd(lambda a: a * 2)(lib.tensor([1, 2]))
+
+
+# --- in-place ops on a dual tensor itself --------------------------------------------------------------------------
+
+def _inplace_on_duals(lib: Any, api: str, x: np.ndarray, t: np.ndarray) -> list:
+    def f(a: Any) -> Any:
+        before = a * 3          # recorded before the in-place ops: its tangent is 3t still
+        a.mul_(2)
+        a[0] += a[1] * 0.5
+        return a.exp() + before
+    if api == "fwad":
+        fw = lib.autograd.forward_ad
+        primal = lib.tensor(x)
+        with fw.dual_level():
+            dual = fw.make_dual(primal, lib.tensor(t))
+            y = f(dual)
+            unpacked = fw.unpack_dual(dual)
+            return [_np(fw.unpack_dual(y).tangent), _np(unpacked.primal), _np(unpacked.tangent), _np(primal)]
+    if api == "jvp":
+        return [_np(r) for r in lib.func.jvp(f, (lib.tensor(x),), (lib.tensor(t),))]
+    return [_np(lib.func.jacfwd(f)(lib.tensor(x)))]
+
+
+@pytest.mark.parametrize("api", ["fwad", "jvp", "jacfwd"])
+def test_inplace_ops_on_a_dual_tensor(api: str, torch: Any) -> None:
+    # a dual was a leaf that requires grad: its in-place ops raised; PyTorch's duals take them (and write the
+    # primal's memory)
+    x, t = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))
+    ours, theirs = _inplace_on_duals(mg, api, x, t), _inplace_on_duals(torch, api, x, t)
+    assert len(ours) == len(theirs)
+    for mine, expected in zip(ours, theirs):
+        np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
