@@ -44,6 +44,7 @@ from ..tensor import Tensor
 from . import engine
 from .engine import Function, _dense
 from .functions import grad
+from .graph import unpacked
 
 __all__ = ["DelayedError", "FunctionCtx", "once_differentiable"]
 
@@ -60,10 +61,12 @@ class FunctionCtx:
         self.materialize_grads = True
         self._saved: tuple = ()
         self._non_differentiable: set[int] = set()
-        self._unpacked: tuple | None = None   # during backward: the node's saved arrays (checked, maybe unpacked)
+        self._node: _CustomNode | None = None   # during backward: the node, whose saved values saved_tensors reads
+        self._recording = False                  # ... under create_graph=True
         self._dirty: tuple = ()
         self._saved_forward: tuple = ()   # save_for_forward's: what ``jvp`` reads as saved_tensors
         self._in_jvp = False
+        self._freed = False   # a backward freed the saved tensors (reading them then raises, as PyTorch)
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         """Keep ``tensors`` (Tensors or None) for ``backward``, which reads them as ``ctx.saved_tensors``."""
@@ -84,13 +87,21 @@ class FunctionCtx:
     @property
     def saved_tensors(self) -> tuple:
         """The tensors given to :meth:`save_for_backward`. In ``backward`` they are the node's saved values: the
-        engine checked them for in-place changes (RuntimeError, as PyTorch) and ran the saved-tensor hooks'
-        ``unpack_hook`` on them; a value the hooks replaced is a new Tensor."""
+        engine checked them for in-place changes (RuntimeError, as PyTorch), and saved-tensor hooks' ``unpack_hook``
+        runs on them at each read, as PyTorch's; a value the hooks replaced is a new Tensor (on the saved tensor's
+        graph under ``create_graph=True``). In ``jvp``, the tensors given to :meth:`save_for_forward`."""
         if self._in_jvp:
             return self._saved_forward
-        arrays = self._unpacked
-        if arrays is None:
+        if self._freed:
+            raise RuntimeError("Trying to backward through the graph a second time (or directly access saved tensors "
+                               "after they have already been freed): a backward freed them. Specify "
+                               "retain_graph=True in the first backward if you need to.")
+        node = self._node
+        if node is None:
             return self._saved
+        arrays = unpacked(node, node.saved)
+        if self._recording:
+            return tuple(node._on_graph(t, a) for t, a in zip(self._saved, arrays))
         return tuple(t if t is None or t.data is a else Tensor._make(a, False, None, 0)
                      for t, a in zip(self._saved, arrays))
 
@@ -140,6 +151,8 @@ class DelayedError(Function):
 class _CustomNode(Function):
     """The graph node of one ``Op.apply(…)``: its outputs were computed by ``Op.forward``; its backward
     calls ``Op.backward`` on Tensors and hands the engine one array (or None) per tensor input."""
+
+    unpacks_lazily = True   # ctx.saved_tensors unpacks saved-tensor hooks' values at each read, as PyTorch
 
     def __init__(self, op: type, ctx: FunctionCtx, outputs: tuple, positions: list[int], n_args: int,
                  out_positions: list[int], n_results: int) -> None:
@@ -193,15 +206,15 @@ class _CustomNode(Function):
             grads = tuple(xp.zeros(shape, dtype=out.dtype) if g is None else g
                           for g, shape, out in zip(grads, self.shapes, self.outputs))
         grads = self._per_output(grads)
-        ctx._unpacked = self.saved
+        ctx._node = self
         try:
             with no_grad():
                 result = self._backward()(ctx, *(None if g is None else Tensor._make(_dense(g), False, None, 0)
                                                  for g in grads))
         finally:
-            ctx._unpacked = None
-        if engine.frees_saved():   # the walk frees this node's saved arrays: the ctx lets go of its tensors too
-            ctx._saved = ()
+            ctx._node = None
+        if engine.frees_saved() and ctx._saved:   # the walk frees this node's saved arrays: the ctx lets go too
+            ctx._saved, ctx._freed = (), True
         arrays = []
         for g in self._per_input(result):
             arrays.append(None if g is None else g.data if isinstance(g, Tensor) else g)
@@ -265,14 +278,12 @@ class _CustomNode(Function):
                      for g, shape, out in zip(grads, self.shapes, self.outputs)]
         grads = self._per_output(grads)
         once = getattr(self._backward(), "once_differentiable", False)
-        saved = ctx._saved
-        arrays = self.saved if type(self.saved) is tuple and len(self.saved) == len(saved) else (None,) * len(saved)
-        ctx._saved = tuple(self._on_graph(t, a) for t, a in zip(saved, arrays))
+        ctx._node, ctx._recording = self, True
         try:
             with enable_grad():
                 result = self._backward()(ctx, *grads)
         finally:
-            ctx._saved = saved
+            ctx._node, ctx._recording = None, False
         out = []
         for g in self._per_input(result):
             if g is not None and not isinstance(g, Tensor):

@@ -129,6 +129,7 @@ class Function:
     hooks: dict | None = None
     retained: dict | None = None
     out_meta: tuple = ()   # ((shape, dtype), ...) per output, for the visualiser
+    unpacks_lazily = False   # True: its backward unpacks saved_tensors_hooks' values itself (custom Functions)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -835,7 +836,8 @@ def _check_saved(node: Function) -> None:
             "were freed by the first backward. Pass retain_graph=True to the first backward() to keep them."
         )
     if node.epoch < 0:   # packed by saved_tensors_hooks: unpacked here; no version check with hooks, as torch's
-        _UNPACK(node)
+        if not node.unpacks_lazily:
+            _UNPACK(node)
         return
     INPLACE.refuse_changed(node.kept_for_backward(), node.epoch, where)
 

@@ -160,6 +160,19 @@ def _unpack(node: Function) -> None:
     packed = node.saved if type(node.saved) is _Packed else node.__dict__.get("_packed")
     if packed is None:
         return
+    node.saved = unpacked(node, packed)
+    if engine.frees_saved():
+        node.__dict__.pop("_packed", None)
+    else:
+        node.__dict__["_packed"] = packed
+
+
+def unpacked(node: Function, packed: Any) -> Any:
+    """The arrays ``packed`` (a node's ``saved`` after pack hooks) holds, each through the unpack hook (once per
+    call); ``packed`` itself when it is not packed. A custom Function's ctx.saved_tensors calls it on each read,
+    as PyTorch unpacks on each access."""
+    if type(packed) is not _Packed:
+        return packed
     unpack_hook = packed.unpack_hook
 
     def unpack(slot: _Slot) -> Any:
@@ -176,11 +189,7 @@ def _unpack(node: Function) -> None:
                 "unpack_hook(pack_hook(t)) must have t's shape, dtype and device")
         return array
 
-    node.saved = _map_arrays(packed.saved, unpack, lambda v: type(v) is _Slot)
-    if engine.frees_saved():
-        node.__dict__.pop("_packed", None)
-    else:
-        node.__dict__["_packed"] = packed
+    return _map_arrays(packed.saved, unpack, lambda v: type(v) is _Slot)
 
 
 engine._UNPACK = _unpack

@@ -527,3 +527,36 @@ def test_vjp_is_backward_and_grad_fn_is_the_ctx() -> None:
     _same(without_backward)
     with pytest.raises(NotImplementedError, match="implement either the backward or vjp"):
         without_backward(mg)
+
+
+@pytest.mark.parametrize("reads", [0, 1, 2])
+def test_saved_tensors_unpack_at_each_read(reads: int) -> None:
+    """The unpack_hook ran once per backward whatever backward read; torch runs it at each read of
+    ctx.saved_tensors (none if backward does not read them). After a freeing backward, reading raises."""
+    def run(lib: Any) -> Any:
+        log: list = []
+
+        class Reads(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(x)
+                return x * 2
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                for _ in range(reads):
+                    ctx.saved_tensors   # noqa: B018 - the read is the point
+                return g * 2
+
+        a = lib.tensor(A, requires_grad=True)
+        with lib.autograd.graph.saved_tensors_hooks(lambda t: (log.append("pack"), t)[1],
+                                                    lambda t: (log.append("unpack"), t)[1]):
+            y = Reads.apply(a)
+        y.sum().backward(retain_graph=True)
+        y.sum().backward()
+        try:
+            y.grad_fn.saved_tensors   # noqa: B018
+        except RuntimeError:
+            log.append("freed")
+        return log, _values(a.grad)
+    _same(run)
