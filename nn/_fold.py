@@ -23,6 +23,12 @@ from ._errors import InputShapeError
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
 
 
+class FoldRankError(NotImplementedError, IndexError):
+    """fold/unfold given an input of the wrong number of dims: PyTorch raises RuntimeError (an IndexError from
+    its dim check for a 2-D unfold input); NotImplementedError is minigrad's first class for it (both are
+    RuntimeErrors)."""
+
+
 class Fold(Unfold):
     """col2im: blocks (N, C, *K, *B) summed into (N, C, *output_size), as ``torch.nn.functional.fold``.
 
@@ -67,7 +73,8 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
     name = "unfold"
     x = _tensor(input, name)
     if x.ndim not in (3, 4):
-        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D)")
+        raise FoldRankError(f"unfold: Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D: shape "
+                            f"{x.shape}); expected (C, H, W) or (N, C, H, W)")
     x, unbatched = _batched(x, 2, name)
     kernel = _ints(kernel_size, 2, name, "kernel_size", 1)
     dilation, stride = _ints(dilation, 2, name, "dilation", 1), _ints(stride, 2, name, "stride", 1)
@@ -86,8 +93,8 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
     name = "fold"
     x = _tensor(input, name)
     if x.ndim not in (2, 3):
-        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
-                                  f"(got {x.ndim}D)")
+        raise FoldRankError(f"fold: Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
+                            f"(got {x.ndim}D: shape {x.shape}); expected (C·kH·kW, L) or (N, C·kH·kW, L)")
     x, unbatched = (x.unsqueeze(0), True) if x.ndim == 2 else (x, False)
     size = _ints(output_size, 2, name, "output_size", 1)
     kernel = _ints(kernel_size, 2, name, "kernel_size", 1)

@@ -225,7 +225,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     name = "interpolate"
     x = _tensor(input, name)
     if not isinstance(mode, str) or mode not in _MODES:
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for the "
+        raise NotImplementedError(f"interpolate: Input Error: Only 3D, 4D and 5D input Tensors supported (got "
+                                  f"{x.ndim}D: shape {x.shape}) for the "
                                   f"modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
                                   f"nearest-exact (got {mode})")
     if mode in ("nearest", "area", "nearest-exact"):
@@ -235,7 +236,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     else:
         align_corners = False if align_corners is None else flag(align_corners, name, "align_corners")
     if x.ndim < 3 or x.ndim > 5:
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for the "
+        raise NotImplementedError(f"interpolate: Input Error: Only 3D, 4D and 5D input Tensors supported (got "
+                                  f"{x.ndim}D: shape {x.shape}) for the "
                                   f"modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
                                   f"nearest-exact (got {mode})")
     sizes, scales = _sizes_and_scales(x, size, scale_factor, recompute_scale_factor, mode, name)
@@ -251,10 +253,12 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     wanted = _LINEAR_DIMS.get(mode, 2 if mode == "bicubic" else None)
     if wanted is not None and wanted != x.ndim - 2:
         if mode == "bicubic":
-            raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for "
+            raise NotImplementedError(f"interpolate: Input Error: Only 3D, 4D and 5D input Tensors supported (got "
+                                      f"{x.ndim}D: shape {x.shape}) for "
                                       f"the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | "
                                       f"area | nearest-exact (got {mode})")
-        raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {wanted + 2}D input")
+        raise NotImplementedError(f"interpolate: Got {x.ndim}D input (shape {x.shape}), but {mode} mode needs "
+                                  f"{wanted + 2}D input")
     if mode.startswith("nearest"):
         out = x
         for axis in reversed(range(2, x.ndim)):

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import minigrad as mg
 
 from .checks import check_count, is_number, param_label
-from .optimizer import Optimizer, _python_number, lerp_
+from .optimizer import Optimizer, StateShapeError, _python_number, lerp_
 from .ported import check_implementation
 
 __all__ = ["Adafactor"]
@@ -102,8 +102,8 @@ class Adafactor(Optimizer):
                 continue
             array = value.data if isinstance(value, mg.Tensor) else value
             if mg.is_array(array) and tuple(array.shape) != shapes[key]:
-                raise ValueError(f"{where}: {label}[{key!r}] has shape {tuple(array.shape)}; {param_label(p, index)} "
-                                 f"needs {shapes[key]}")
+                raise StateShapeError(f"{where}: {label}[{key!r}] has shape {tuple(array.shape)}; "
+                                      f"{param_label(p, index)} needs {shapes[key]}")
             converted[key] = self._checked_array(value, p, f"{where}: {label}[{key!r}]", index, shape=shapes[key])
         return converted
 

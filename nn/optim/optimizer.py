@@ -58,6 +58,11 @@ class ComplexParameterError(TypeError, RuntimeError):
     (Adafactor): RuntimeError in PyTorch (a TypeError too, as the constructor's dtype refusal)."""
 
 
+class StateShapeError(ValueError, RuntimeError):
+    """A state array in ``load_state_dict`` whose shape is not its parameter's: ValueError here (refused at the
+    load, nothing loaded); PyTorch loads it and raises RuntimeError at the next ``step()``."""
+
+
 __all__ = ["Optimizer"]
 
 # Keys PyTorch writes into its param groups that choose an implementation, not the result.
@@ -456,7 +461,7 @@ class Optimizer(OptimizerHooks):
             raise TypeError(f"{what} is a {type(value).__name__}, not an array or Tensor")
         if tuple(array.shape) != (tuple(p.shape) if shape is None else shape):
             expected = f"{param_label(p, index)} has shape {tuple(p.shape)}" if shape is None else f"expected {shape}"
-            raise ValueError(f"{what}: shape {tuple(array.shape)} in the state, {expected}")
+            raise StateShapeError(f"{what}: shape {tuple(array.shape)} in the state, {expected}")
         if array.dtype.kind != "f" and not (array.dtype.kind == "c" and p.dtype.kind == "c"):
             raise TypeError(f"{what}: dtype {array.dtype}; optimizer state must be floating point")
         return followed(array, p)

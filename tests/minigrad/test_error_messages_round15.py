@@ -107,3 +107,35 @@ def test_gather_rank_and_masked_scatter_shape_errors():
                              lambda: torch.tensor(x).masked_scatter_(torch.tensor(mask), torch.ones(8)))
     assert str(err).startswith("masked_scatter") and "(2, 3)" in str(err) and "(2, 4)" in str(err)
     assert target._version == version and not target.numpy().any()
+
+
+def test_fold_unfold_interpolate_rank_errors_name_the_function():
+    F, tF = nn.functional, torch.nn.functional
+    cases = [("unfold", lambda f, t: f.unfold(t(_z(4, 4)), 2), "(4, 4)"),
+             ("unfold", lambda f, t: f.unfold(t(_z(1, 1, 1, 4, 4)), 2), "(1, 1, 1, 4, 4)"),
+             ("fold", lambda f, t: f.fold(t(_z(4)), (2, 2), 1), "(4,)"),
+             ("interpolate", lambda f, t: f.interpolate(t(_z(4)), scale_factor=2), "(4,)"),
+             ("interpolate", lambda f, t: f.interpolate(t(_z(1, 1, 4)), scale_factor=2, mode="bilinear"), "(1, 1, 4)")]
+    for name, call, shape in cases:
+        err = _raises_like_torch(lambda call=call: call(F, mg.tensor), lambda call=call: call(tF, torch.tensor))
+        assert str(err).startswith(f"{name}:") and shape in str(err), str(err)
+        assert isinstance(err, NotImplementedError)   # minigrad's earlier class stays
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad", "Rprop", "LBFGS"])
+def test_optimizer_state_of_the_wrong_shape_is_refused_at_load_with_a_runtime_error_too(name):
+    """torch loads a state array of the wrong shape and raises RuntimeError at step(); we refuse it at the load
+    (nothing loaded), with a class that is both ValueError (minigrad's) and RuntimeError (torch's)."""
+    kwargs = {"lr": 0.1} if name != "SGD" else {"lr": 0.1, "momentum": 0.9}
+    p = nn.Parameter(mg.ones(3))
+    opt = getattr(nn.optim, name)([p], **kwargs)
+    p.grad = mg.ones(3)
+    opt.step((lambda: (p * p).sum()) if name == "LBFGS" else None)
+    saved = opt.state_dict()
+    q = nn.Parameter(mg.ones(4))
+    other = getattr(nn.optim, name)([q], **kwargs)
+    before = other.state_dict()
+    with pytest.raises(RuntimeError, match="nothing was loaded") as err:
+        other.load_state_dict(saved)
+    assert isinstance(err.value, ValueError) and "(3,)" in str(err.value) and "(4,)" in str(err.value)
+    assert repr(other.state_dict()) == repr(before)
