@@ -806,13 +806,14 @@ def _zeta(node: Function, g: Tensor) -> tuple:   # to q only, -s · ζ(s + 1, q)
 # --- activation checkpointing: the function run again, recording, on the node's own inputs -----------------------
 
 def _checkpoint(node: Function, grads: list) -> tuple:
-    """``utils.checkpoint``'s node: the function runs again, as in the node's backward (same random streams), but
-    its recomputed ops keep reading the node's real inputs (no stand-in leaves), so ``grad(create_graph=True)`` of
-    the recomputed outputs is a gradient whose graph reaches them, as torch's non-reentrant checkpoint gives."""
+    """``utils.checkpoint``'s node: the function runs again, as in the node's backward (same random streams), and
+    ``grad(create_graph=True)`` of the recomputed outputs with respect to stand-ins for the node's inputs that are
+    clones of them (:func:`_cloned_stand_ins`) gives gradients whose graphs reach those inputs, as torch's
+    non-reentrant checkpoint gives."""
     from .autograd.functions import grad
     from .generators import fork_rng, set_rng_state
     from .recording import enable_grad, name_scope
-    from .utils.checkpoint import _MARKER, _gpu_streams, _key, _recorded_in, _relabel, _segment, _serial, _tensors_in
+    from .utils.checkpoint import _MARKER, _gpu_streams, _recorded_in, _relabel, _segment, _serial, _tensors_in
 
     segment = node.saved[1]
     with fork_rng(devices=[], enabled=segment.preserve):
@@ -828,19 +829,45 @@ def _checkpoint(node: Function, grads: list) -> tuple:
         segment._mismatch(f"the forward returned {segment.n_found} tensors, {len(segment.positions)} of them "
                           f"computed by recorded ops; the recomputation returned {len(found)}, and not the same "
                           "ones", [])
-    nodes, externals = _segment(ys, path)
+    nodes, _ = _segment(ys, path)
     _relabel(nodes, path, segment.label)
-    if any(_key(edge) not in segment.input_keys for edge in externals):
-        segment._mismatch("the recomputation read a tensor that requires grad that the forward did not read (a "
-                          "tensor that requires grad made inside the function cannot be checkpointed)", nodes)
-    inputs = [edge if isinstance(edge, Tensor) else
-              Tensor._make(node.xp.zeros(edge[0].out_meta[edge[1]][0], dtype=dtype), True, edge[0], edge[1])
-              for edge, dtype in zip(node.edges, segment.input_dtypes)]
+    stand_ins = _cloned_stand_ins(node, nodes)
     pairs = [(y, g) for y, g in zip(ys, grads) if g is not None]
-    if not pairs:
-        return (None,) * len(inputs)
-    return tuple(grad([y for y, _ in pairs], inputs, grad_outputs=[g for _, g in pairs], create_graph=True,
-                      allow_unused=True))
+    wanted = [s for s in stand_ins if s is not None]
+    if not pairs or not wanted:
+        return (None,) * len(stand_ins)
+    computed = iter(grad([y for y, _ in pairs], wanted, grad_outputs=[g for _, g in pairs], create_graph=True,
+                         allow_unused=True))
+    return tuple(None if s is None else next(computed) for s in stand_ins)
+
+
+def _cloned_stand_ins(node: Function, nodes: list) -> list:
+    """Point every edge of the recomputed ops ``nodes`` to a tensor outside at a clone of the checkpoint node's input
+    it is: the gradient walk stops at the clone (the outside tensor's hooks run once, in the outer walk, not also
+    here), and the clone's graph reaches the input, so the gradient can be differentiated again. The clones, one per
+    input of ``node`` (None where the recomputation does not read it)."""
+    from .utils.checkpoint import _key
+
+    segment, inside = node.saved[1], set(nodes)
+    stand_ins: list = [None] * len(node.edges)
+    for op in nodes:
+        edges, changed = list(op.edges), False
+        for j, edge in enumerate(edges):
+            if edge is None or (type(edge) is tuple and edge[0] in inside):
+                continue
+            k = segment.input_keys.get(_key(edge))
+            if k is None:
+                segment._mismatch("the recomputation read a tensor that requires grad that the forward did not read "
+                                  "(a tensor that requires grad made inside the function cannot be checkpointed)",
+                                  nodes)
+            if stand_ins[k] is None:
+                outside = edge if isinstance(edge, Tensor) else Tensor._make(
+                    node.xp.zeros(edge[0].out_meta[edge[1]][0], dtype=segment.input_dtypes[k]), True, *edge)
+                stand_ins[k] = Clone()(outside)
+            edges[j], changed = (stand_ins[k]._node, 0), True
+        if changed:
+            op.edges = tuple(edges)
+    return stand_ins
 
 
 LATE_RULES["minigrad.utils.checkpoint._Checkpoint"] = _checkpoint

@@ -178,6 +178,25 @@ def test_standard_gamma_first_derivative_under_create_graph(torch: Any) -> None:
         mg.autograd.grad(g.sum(), a)
 
 
+@pytest.mark.parametrize("leaf", [True, False])
+def test_checkpoint_under_create_graph_runs_an_input_hook_once(leaf: bool, torch: Any) -> None:
+    """A hook on the checkpointed function's input (a leaf or not) doubles its gradient once, as torch's."""
+    x0 = RNG.standard_normal(3)
+    got = []
+    for lib in (torch, mg):
+        calls: list = []
+        x = lib.tensor(x0, requires_grad=True)
+        source = x if leaf else x * 1.0
+        source.register_hook(lambda g, calls=calls: (calls.append(1), g * 2)[1])
+        y = lib.utils.checkpoint.checkpoint(lambda a: a.sin() * a, source, use_reentrant=False)
+        (g,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad(g.sum(), x)
+        got.append((len(calls), g.detach().numpy(), h.numpy()))
+    assert got[1][0] == got[0][0]
+    for mine, theirs in zip(got[1][1:], got[0][1:]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+
+
 def test_gradient_penalty_through_a_checkpointed_module(torch: Any) -> None:
     """WGAN-GP: the gradient of ||dD/dx|| with respect to the parameters of a checkpointed block."""
     import nn as mnn
