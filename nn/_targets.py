@@ -152,7 +152,12 @@ def class_targets(logits: Tensor, target: Any, ignore_index: int, name: str) -> 
     batched = logits.ndim >= 2
     classes = logits.shape[1] if batched else logits.shape[0]
     what = f"target (class indices for C={classes} classes)"
-    array = index_array(target, logits.device, name, what)
+    try:
+        array = index_array(target, logits.device, name, what)
+    except TargetError as error:   # a float target: also the shapes (cross_entropy: meant as probabilities?)
+        shape = f"target of shape {tuple(target.shape)}, " if hasattr(target, "shape") else ""
+        hint = "; class probabilities are a float target of the input's shape" if name == "cross_entropy" else ""
+        raise TargetError(f"{error} ({shape}input of shape {logits.shape}{hint})") from None
     expected = (logits.shape[:1] + logits.shape[2:]) if batched else ()
     source = target if isinstance(target, Tensor) else mg.as_tensor(array)
     if not batched and tuple(array.shape) == (1,):   # PyTorch takes a (1,) target for a (C,) input, as a 0-d one

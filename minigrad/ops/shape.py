@@ -574,6 +574,9 @@ def transpose(input: Tensor, *dims: Any, axes: Any = None, dim0: Any = None, dim
 def permute(input: Tensor, *order: Any, dims: Any = None, name: str = "permute") -> Tensor:  # noqa: A002
     """Reorder the dims: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or PyTorch's ``permute(dims=(2, 0, 1))``;
     output dim i is input dim ``dims[i]``: (A, B, C) with dims (2, 0, 1) → (C, A, B), a view."""
+    if not order and dims is None:   # PyTorch's TypeError, a 0-d tensor's too (dims=() is its permutation)
+        raise TypeError(f'{name}() missing 1 required positional argument: "dims" (one per dim of the tensor of '
+                        f'shape {tuple(getattr(input, "shape", ()))})')
     dims = order if dims is None else sizes_keyword(name, order, "dims", dims)
     x = tensor_arg(input, name)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):

@@ -139,3 +139,22 @@ def test_optimizer_state_of_the_wrong_shape_is_refused_at_load_with_a_runtime_er
         other.load_state_dict(saved)
     assert isinstance(err.value, ValueError) and "(3,)" in str(err.value) and "(4,)" in str(err.value)
     assert repr(other.state_dict()) == repr(before)
+
+
+def test_permute_without_dims_is_torchs_type_error():
+    for shape in ((3,), ()):
+        x = np.zeros(shape, np.float32)
+        err = _raises_like_torch(lambda x=x: mg.tensor(x).permute(), lambda x=x: torch.tensor(x).permute())
+        assert "permute()" in str(err) and "dims" in str(err) and str(shape) in str(err)
+    assert mg.zeros(()).permute(()).shape == () and mg.zeros(2, 3).transpose().shape == (3, 2)
+
+
+def test_class_target_of_a_float_dtype_names_both_shapes():
+    logits, target = np.zeros((3, 4), np.float32), np.zeros((3, 5), np.float32)
+    err = _raises_like_torch(lambda: nn.functional.cross_entropy(mg.tensor(logits), mg.tensor(target)),
+                             lambda: torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(target)))
+    assert str(err).startswith("cross_entropy:") and "(3, 5)" in str(err) and "(3, 4)" in str(err)
+    assert "float32" in str(err)
+    err = _raises_like_torch(lambda: nn.functional.nll_loss(mg.tensor(logits), mg.tensor(target[:, 0])),
+                             lambda: torch.nn.functional.nll_loss(torch.tensor(logits), torch.tensor(target[:, 0])))
+    assert str(err).startswith("nll_loss:") and "(3,)" in str(err) and "probabilities" not in str(err)
