@@ -7,8 +7,10 @@
   back a Tensor of the same shape, dtype and device (else a RuntimeError naming the op). minigrad's ops
   save arrays, not always the tensors PyTorch's ops save (``exp`` keeps its output as both do, but a fused
   or compiled op keeps its own set), so *how many* times the hooks run may differ from PyTorch; the
-  gradients do not. As in PyTorch, the version check of in-place ops is skipped for saved values that went
-  through hooks, ops run under ``no_grad`` (nothing recorded) call no hook, and a backward with
+  gradients do not. A custom ``autograd.Function`` packs each tensor given to ``ctx.save_for_backward`` once
+  and unpacks at each read of ``ctx.saved_tensors``, as PyTorch's. As in PyTorch, the version check of
+  in-place ops is skipped for saved values that went through hooks, ops run under ``no_grad`` (nothing
+  recorded) call no hook, and a backward with
   ``retain_graph=True`` unpacks again on each backward. A call of a function compiled with ``mg.compile``
   is one node: its hooks see every array its captured ops keep (more than eager ops would).
 - :class:`save_on_cpu`: those hooks with the saved arrays of CUDA tensors kept on the host until backward.
