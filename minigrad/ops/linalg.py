@@ -45,7 +45,8 @@ class MatMul(Function):
             return _by_matrix(a.reshape(rows, inner_a), b).reshape(*a.shape[:-1], b.shape[1])
         if a.ndim == 2 and b.ndim == 2:
             return _by_matrix(a, b)
-        return a @ b
+        y = a @ b   # NumPy's keeps permuted batch dims' order of strides; PyTorch's result is C order
+        return y if y.flags.c_contiguous else backend.array_module(y).ascontiguousarray(y)
 
     def backward(self, gy: Any) -> tuple:
         a, b = self.saved

@@ -26,7 +26,7 @@ from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import DtypeNotImplementedError, complex_order_error, flag, fresh_memory, int_arg, one_axis, tensor_arg
 from .scan import MedianAll
-from .select import Gather, SelectedIndexError, ValuesIndices, _indices, _order, _reduction_axis, sort
+from .select import Gather, SelectedIndexError, ValuesIndices, _indices, _order, _reduction_axis, c_order, sort
 from .shape import clone
 
 
@@ -224,7 +224,7 @@ def _nanmedian_index(xp: Any, data: Any, axis: int) -> Any:
     order = _order(xp, data, axis, descending=False)   # NaN last
     count = (~_nan_mask(xp, data)).sum(axis=axis, keepdims=True)
     k = xp.maximum((count - 1) // 2, 0).astype("int64", copy=False)
-    return xp.take_along_axis(order, k, axis=axis)
+    return c_order(xp.take_along_axis(order, k, axis=axis))   # C order (the count's is x's): as PyTorch's result
 
 
 class NanMedianAll(MedianAll):

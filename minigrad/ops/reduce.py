@@ -26,7 +26,7 @@ from ._util import (
     tensor_arg,
 )
 from .elementwise import abs, maximum, minimum  # noqa: A004 - the op's name
-from .select import max_with_indices
+from .select import c_order, max_with_indices
 
 
 def _expand(gy: Any, in_shape: tuple, axes: Any, keepdims: bool) -> Any:
@@ -66,10 +66,10 @@ class Sum(Function):
     def forward(self, x: Any) -> Any:
         self.in_shape, self.in_size = x.shape, x.size
         if x.dtype == _FLOAT16:   # PyTorch sums float16 in float32 and rounds once (NumPy rounds at each row)
-            return x.sum(axis=self.axis, keepdims=self.keepdims, dtype=_FLOAT32).astype(_FLOAT16)
+            return c_order(x.sum(axis=self.axis, keepdims=self.keepdims, dtype=_FLOAT32).astype(_FLOAT16))
         if type(x) is backend.numpy.ndarray:   # what ndarray.sum runs, without its Python wrapper
-            return backend.numpy.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
-        return x.sum(axis=self.axis, keepdims=self.keepdims)
+            return c_order(backend.numpy.add.reduce(x, axis=self.axis, keepdims=self.keepdims))
+        return c_order(x.sum(axis=self.axis, keepdims=self.keepdims))
 
     def backward(self, gy: Any) -> Any:
         g = _expand(gy, self.in_shape, self.axis, self.keepdims)
@@ -88,8 +88,8 @@ class Mean(Function):
         self.in_shape = x.shape
         if _count(x.shape, self.axis) == 0:
             with backend.errstate(self.xp, invalid="ignore"):
-                return x.sum(axis=self.axis, keepdims=self.keepdims) / 0
-        return x.mean(axis=self.axis, keepdims=self.keepdims)
+                return c_order(x.sum(axis=self.axis, keepdims=self.keepdims) / 0)
+        return c_order(x.mean(axis=self.axis, keepdims=self.keepdims))
 
     def backward(self, gy: Any) -> Any:
         count = _count(self.in_shape, self.axis)
@@ -142,8 +142,8 @@ class Max(Function):
         y = x.min(axis=self.axis, keepdims=True) if self.smallest else x.max(axis=self.axis, keepdims=True)
         self.saved = (x, y)
         if self.keepdims:
-            return y
-        return y.reshape(()) if self.axis is None else y.squeeze(axis=self.axis)
+            return c_order(y)
+        return c_order(y.reshape(()) if self.axis is None else y.squeeze(axis=self.axis))
 
     def backward(self, gy: Any) -> Any:
         if not self.nan_shares:
@@ -175,7 +175,7 @@ class Var(Function):
 
     def forward(self, x: Any) -> Any:
         y = self._variance(x)
-        return y.astype(x.dtype) if x.dtype == "float16" else y
+        return c_order(y.astype(x.dtype) if x.dtype == "float16" else y)
 
     def _variance(self, x: Any) -> Any:
         """The variance, in float32 for a float16 ``x`` (rounded once at the end, as PyTorch's)."""
@@ -210,7 +210,7 @@ class Std(Var):
 
     def forward(self, x: Any) -> Any:
         y = self.xp.sqrt(self._variance(x))
-        y = y.astype(x.dtype) if x.dtype == "float16" else y
+        y = c_order(y.astype(x.dtype) if x.dtype == "float16" else y)
         self.deviation = y
         return y
 
@@ -295,8 +295,8 @@ class LogSumExp(Function):
             y = xp.log(Sum(self.axis, True).forward(xp.exp(x - m))) + m
         self.saved = (x, y)
         if self.keepdims:
-            return y
-        return y.reshape(()) if self.axis is None else y.squeeze(axis=self.axis)
+            return c_order(y)
+        return c_order(y.reshape(()) if self.axis is None else y.squeeze(axis=self.axis))
 
     def backward(self, gy: Any) -> Any:
         x, y = self.saved
@@ -327,6 +327,7 @@ class Softmax(Function):
         if x.dtype == _FLOAT16:   # in float32, rounded once, as PyTorch's
             return float16_in_float32(self.forward, x)
         xp = self.xp
+        x = c_order(x)   # PyTorch's result is C order whatever the input's layout
         z = x - (_max_along(x, self.axis) if x.size else _shift(xp, x, (self.axis,)))
         y = xp.exp(z, out=z)
         y /= _sum_along(y, self.axis)
@@ -354,6 +355,7 @@ class LogSoftmax(Function):
             self.narrow = True
             return float16_in_float32(self.forward, x)
         xp = self.xp
+        x = c_order(x)   # PyTorch's result is C order whatever the input's layout
         z = x - (_max_along(x, self.axis) if x.size else _shift(xp, x, (self.axis,)))
         e = xp.exp(z)
         total = _sum_along(e, self.axis)

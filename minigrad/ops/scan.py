@@ -31,7 +31,7 @@ from ._util import (
 )
 from .elementwise import where
 from .math import _logaddexp
-from .select import Gather, _indices, _reduction_axis, sort
+from .select import Gather, _indices, _reduction_axis, c_order, sort
 from .shape import astype, permute, reshape
 
 
@@ -85,7 +85,7 @@ class Prod(Function):
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x: Any) -> Any:
-        y = self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims))
+        y = c_order(self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims)))
         self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
         return y
 
@@ -142,7 +142,7 @@ class CumSum(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        return self.xp.cumsum(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False)
+        return c_order(self.xp.cumsum(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False))
 
     def backward(self, gy: Any) -> Any:
         xp = self.xp
@@ -177,7 +177,7 @@ class CumProd(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        y = self.xp.cumprod(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False)
+        y = c_order(self.xp.cumprod(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False))
         self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
         return y
 
@@ -240,6 +240,7 @@ class LogCumSumExp(Function):
 
     def forward(self, x: Any) -> Any:
         y = _logcumsumexp_array(self.xp, x.astype(_wide(self.xp, x), copy=False), self.axis).astype(x.dtype, copy=False)
+        y = c_order(y)   # PyTorch's result is C order whatever x's layout
         self.saved = (x, y)
         return y
 

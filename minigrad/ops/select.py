@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend, return_types
-from ..memory_formats import _stride_order
 from ..arguments import EmptyReductionError
 from ..autograd import AxisError, Function
+from ..memory_formats import _stride_order
 from ..outputs import write_out
 from ..recording import note_draw
 from ..return_types import ValuesIndices

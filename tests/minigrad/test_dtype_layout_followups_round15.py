@@ -139,3 +139,83 @@ def test_a_mask_fill_with_a_tensor_checks_it_fits_as_torch():
     (a * torch.arange(3.0)).sum().backward()
     (b * mg.arange(3.0)).sum().backward()
     assert b.tolist() == a.tolist() and w.grad.item() == v.grad.item() and w.grad.dtype == mg.float64
+
+
+def _layouts():
+    """(name, minigrad tensor, torch tensor) of the same values laid out transposed, permuted, channels-last,
+    sliced channels-last and broadcast."""
+    cases = {
+        "transposed": lambda lib: lib.arange(6.0).reshape(3, 2).t(),
+        "permuted": lambda lib: lib.arange(24.0).reshape(4, 3, 2).permute(2, 0, 1),
+        "channels_last": lambda lib: _channels_last(lib, 2, 3, 4, 5),
+        "channels_last_n1": lambda lib: _channels_last(lib, 1, 3, 2, 2),
+        "sliced_channels_last": lambda lib: _channels_last(lib, 2, 3, 4, 10)[..., ::2],
+        "expanded": lambda lib: lib.arange(3.0).expand(4, 3),
+    }
+    return [(name, case(mg), case(torch)) for name, case in cases.items()]
+
+
+def _same_layout(ours, theirs, what):
+    assert np.array_equal(ours.detach().numpy(), theirs.detach().numpy(), equal_nan=True), what
+    assert ours.is_contiguous() == theirs.is_contiguous(), what
+    # a size-1 dim's stride is a convention (README): compare the others
+    assert [s for s, n in zip(ours.stride(), ours.shape) if n != 1] == \
+        [s for s, n in zip(theirs.stride(), theirs.shape) if n != 1], what
+
+
+_ALONG_A_DIM = {
+    "cumsum": lambda lib, x, d: lib.cumsum(x, d), "cumprod": lambda lib, x, d: lib.cumprod(x, d),
+    "logcumsumexp": lambda lib, x, d: lib.logcumsumexp(x, d), "prod": lambda lib, x, d: x.prod(d, keepdim=True),
+    "sum": lambda lib, x, d: x.sum(d), "sum_keepdim": lambda lib, x, d: x.sum(d, keepdim=True),
+    "mean_keepdim": lambda lib, x, d: x.mean(d, keepdim=True), "amax": lambda lib, x, d: x.amax(d, keepdim=True),
+    "std": lambda lib, x, d: x.std(d, correction=0, keepdim=True), "var": lambda lib, x, d: x.var(d, correction=0),
+    "logsumexp": lambda lib, x, d: x.logsumexp(d, keepdim=True), "all": lambda lib, x, d: x.all(d, keepdim=True),
+    "softmax": lambda lib, x, d: lib.softmax(x, d), "log_softmax": lambda lib, x, d: lib.log_softmax(x, d),
+    "nanmedian": lambda lib, x, d: x.nanmedian(d, keepdim=True)[0],
+    "index_select": lambda lib, x, d: lib.index_select(x, d, lib.tensor([0, 0])),
+    "sort": lambda lib, x, d: lib.sort(x, d, descending=True)[0], "sort_indices": lambda lib, x, d: lib.sort(x, d)[1],
+    "argsort": lambda lib, x, d: lib.argsort(x, d, descending=True), "msort": lambda lib, x, d: lib.msort(x),
+}
+
+
+@pytest.mark.parametrize("op", _ALONG_A_DIM)
+def test_reductions_scans_and_sorts_lay_out_as_torch(op):
+    # the reductions, scans, softmax and index_select of a transposed or channels-last input kept NumPy's order of
+    # strides (so .view(-1) of the result raised) where PyTorch's are C order; sort gave C order where PyTorch's
+    # keeps the input's layout
+    fn = _ALONG_A_DIM[op]
+    for name, x, t in _layouts():
+        if op == "nanmedian" and name == "expanded":
+            continue   # PyTorch 2.13's nanmedian of a stride-0 input reads the wrong elements ([0, 0, 0] here)
+        for d in range(t.ndim):
+            got, expected = fn(mg, x, d), fn(torch, t, d)
+            assert got.dtype == mg.float32 or str(got.dtype) == str(expected.dtype).removeprefix("torch."), op
+            if got.dtype.kind == "f":   # (the layouts compared below, on values rounded alike)
+                assert np.allclose(got.detach().numpy(), expected.detach().numpy(), rtol=1e-6, equal_nan=True)
+                got, expected = got.detach().round(decimals=3), expected.detach().round(decimals=3)
+            _same_layout(got, expected, (name, d))
+            if expected.is_contiguous():
+                assert got.view(-1).shape == expected.view(-1).shape
+
+
+def test_sort_of_a_transposed_input_keeps_its_gradient():
+    x = mg.tensor([[3.0, 1.0, 2.0], [0.5, 5.0, 4.0]]).t().requires_grad_()
+    t = torch.tensor([[3.0, 1.0, 2.0], [0.5, 5.0, 4.0]]).t().requires_grad_()
+    weights = np.arange(6.0).reshape(3, 2)
+    (mg.sort(x, 0)[0] * mg.tensor(weights, dtype=mg.float32)).sum().backward()
+    (torch.sort(t, 0)[0] * torch.tensor(weights, dtype=torch.float32)).sum().backward()
+    assert x.grad.tolist() == t.grad.tolist()
+
+
+@pytest.mark.parametrize("perm_a, perm_b", [((1, 0, 2, 3), (1, 0, 2, 3)), ((1, 0, 3, 2), (0, 1, 2, 3)),
+                                            ((0, 1, 2, 3), (1, 0, 2, 3)), ((2, 3, 1, 0), (3, 1, 0, 2))])
+def test_batched_matmul_of_permuted_batches_is_c_ordered_as_torch(perm_a, perm_b):
+    # NumPy's matmul kept the permuted batch dims' order of strides (.view(-1) raised; PyTorch's result is C order)
+    def laid_out(lib, shape, perm):   # shape `shape`, its dims in memory in the order `perm`
+        base = lib.arange(float(np.prod(shape))).reshape([shape[p] for p in perm])
+        return base.permute(*np.argsort(perm).tolist())
+
+    got = laid_out(mg, (2, 2, 3, 4), perm_a) @ laid_out(mg, (2, 2, 4, 5), perm_b)
+    expected = laid_out(torch, (2, 2, 3, 4), perm_a) @ laid_out(torch, (2, 2, 4, 5), perm_b)
+    _same_layout(got, expected, (perm_a, perm_b))
+    assert got.view(-1).tolist() == expected.view(-1).tolist()
