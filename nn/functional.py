@@ -208,10 +208,13 @@ avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d, ad
                                                   adaptive_avg_pool2d, adaptive_avg_pool3d, interpolate))
 scaled_dot_product_attention = _float16_in_float32(scaled_dot_product_attention,
                                                    ("query", "key", "value", "attn_mask"))
+# PyTorch has no float16 CPU kernel of these: in float32 rounded once, rather than float16 steps
+pdist, local_response_norm, multi_margin_loss = (_float16_in_float32(f, ("input", "weight")) for f in (
+    pdist, local_response_norm, multi_margin_loss))
 # the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
-celu, elu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
-    _float16_in_float32(f, ("input",)) for f in (celu, elu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish,
-                                                   selu, silu, softplus))
+celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
+    _float16_in_float32(f, ("input",)) for f in (celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid,
+                                                   mish, selu, silu, softplus))
 __all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
             "fractional_max_pool3d_with_indices"]
 

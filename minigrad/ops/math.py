@@ -175,6 +175,8 @@ def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyT
         return _copy(x)
     if decimals == 0:
         return Flat("round", lambda xp, a: xp.rint(a))(x)
+    if x.dtype == FLOAT16:   # PyTorch's float16 kernel: in float32, rounded once
+        return round(x.float(), decimals).half()
     scale = 10.0 ** builtins.abs(decimals)
     # PyTorch's formula (not NumPy's): scale up, round to even, scale back
     if decimals > 0:

@@ -219,3 +219,29 @@ def test_float16_convolution_pooling_resizing_attention_round_once(case):
     scaled_dot_product_attention run in float32 and round once."""
     x, k, b = _half((2, 3, 9, 9), 1.0, 15), _half((4, 3, 3, 3), 1.0, 16), _half((4,), 1.0, 17)
     _same(SPATIAL[case](F, mg.tensor, x, k, b), SPATIAL[case](TF, torch.tensor, x, k, b))
+
+
+def test_float16_round_decimals_and_glu_as_torch():
+    x = _half((16, 12), 2.0, 18)
+    _same(mg.round(mg.tensor(x), decimals=2), torch.round(torch.tensor(x), decimals=2))
+    _same(F.glu(mg.tensor(x)), TF.glu(torch.tensor(x)))
+
+
+NO_TORCH_HALF_KERNEL = {
+    "cdist": lambda F, t, T, a, b, k: t.cdist(T(a), T(b)),
+    "pdist": lambda F, t, T, a, b, k: F.pdist(T(a)),
+    "local_response_norm": lambda F, t, T, a, b, k: F.local_response_norm(T(a.reshape(2, 8, 3, 4)), 3),
+    "multi_margin_loss": lambda F, t, T, a, b, k: F.multi_margin_loss(T(a), t.tensor(k)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NO_TORCH_HALF_KERNEL))
+def test_float16_ops_torch_has_no_cpu_kernel_for_round_once_from_float32(case):
+    """PyTorch's CPU raises NotImplementedError for float16 here; minigrad computes them, as PyTorch's float32
+    kernels rounded once to float16 (not float16 steps, which land a step or two off)."""
+    a, b, k = _half((16, 12), 2.0, 19), _half((16, 12), 2.0, 20), np.random.default_rng(21).integers(0, 12, 16)
+    fn = NO_TORCH_HALF_KERNEL[case]
+    with pytest.raises(NotImplementedError):
+        fn(TF, torch, torch.tensor, a, b, k)
+    expected = fn(TF, torch, lambda v: torch.tensor(v.astype(np.float32)), a, b, k).half()
+    _same(fn(F, mg, mg.tensor, a, b, k), expected)
