@@ -78,7 +78,7 @@ def train_one(cell: str, length: int, args: argparse.Namespace, device: str) -> 
                 if args.clip > 0:
                     nn.utils.clip_grad_norm_(model.parameters(), args.clip)
                 optimizer.step()
-                total += loss.item()
+                total += common.check_loss(loss.item(), args, epoch, step, model=f"{cell} T={length}")
                 bar.set_postfix(mse=f"{total / step:.4f}", refresh=False)
         bar.close()
         with mg.no_grad():
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--lengths", nargs="+", type=common.sequence_length, default=[50, 100, 200], help="sequence lengths T")
     add("--hidden-size", type=common.positive_int, default=64)
     add("--forget-bias", type=common.finite_float, default=1.0,
-        help="added to the LSTM's forget-gate bias at initialisation (Jozefowicz et al. 2015)")
+        help="added to the LSTM's forget-gate bias at initialisation (Jozefowicz et al. 2015; lstm only)")
     add("--steps-per-epoch", type=common.positive_int, default=50, help="batches of fresh random sequences per epoch")
     add("--batch-size", type=common.positive_int, default=64)
     add("--val-size", type=common.positive_int, default=500, help="held-out sequences per length (a fixed set)")
@@ -109,8 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, given = common.parse(parser, argv)
     args.cells, args.lengths = common.distinct(args.cells), common.distinct(args.lengths)
+    common.reject(parser, given, "--forget-bias", "lstm" not in args.cells,
+                  f"with --cells {' '.join(args.cells)}: it sets the LSTM's forget gate (add lstm to --cells)")
     device = common.setup(args, files=[f"adding_{c}_T{t}.npz" for c in args.cells for t in args.lengths])
     common.log(f"adding problem: {args.epochs} epochs × {args.steps_per_epoch} batches of {args.batch_size}, "
                f"hidden {args.hidden_size}; always answering 1 gives MSE {BASELINE_MSE:.4f}")

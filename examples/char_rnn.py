@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--embedding-size", type=common.positive_int, default=32)
     add("--hidden-size", type=common.positive_int, default=256)
     add("--num-layers", type=common.positive_int, default=1)
-    add("--dropout", type=common.probability, default=0.1, help="on the recurrent output (and between layers)")
+    add("--dropout", type=common.dropout_rate, default=0.1, help="on the recurrent output (and between layers)")
     add("--seq-len", type=common.positive_int, default=64, help="characters per truncated-BPTT chunk")
     add("--batch-size", type=common.positive_int, default=32, help="parallel streams")
     add("--lr", type=common.positive_float, default=3e-3, help="Adam learning rate (at the start, see --lr-schedule)")
@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     raw = common.read_text(parser, args.text)
+    if args.max_chars and args.max_chars >= len(raw):
+        parser.error(f"--max-chars {args.max_chars:,} has no effect on --text {args.text}: it has only "
+                     f"{len(raw):,} characters (leave out --max-chars, or give fewer)")
     if args.max_chars:
         raw = raw[: args.max_chars]
     text = Text(raw)
@@ -174,8 +177,8 @@ def main(argv: list[str] | None = None) -> dict:
         state, total, count = None, 0.0, 0
         with stopwatch:
             for i, start in enumerate(bar):
-                common.set_learning_rate(optimizer, args.lr, (epoch - 1 + i / len(starts)) / args.epochs,
-                                         args.lr_schedule)
+                lr = common.set_learning_rate(optimizer, args.lr, (epoch - 1 + i / len(starts)) / args.epochs,
+                                              args.lr_schedule)
                 x = data[start : start + args.seq_len]
                 y = data[start + 1 : start + args.seq_len + 1]
                 x = x[: len(y)]
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
                     nn.utils.clip_grad_norm_(model.parameters(), args.clip)
                 optimizer.step()
                 state = nn.utils.detach_state(state)  # truncated BPTT: keep the values, drop the graph
-                total += loss.item() * y.size
+                total += common.check_loss(loss.item(), args, epoch, i + 1, lr) * y.size
                 count += y.size
                 bar.set_postfix(bpc=f"{total / count / math.log(2):.3f}", refresh=False)
         bar.close()

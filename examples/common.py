@@ -113,6 +113,14 @@ def probability(text: str) -> float:
     return value
 
 
+def dropout_rate(text: str) -> float:
+    """A float in [0, 1): a dropout probability (1 would zero every activation, and the model could learn nothing)."""
+    value = _finite_float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a dropout probability in [0, 1), got {value:g}")
+    return value
+
+
 def fraction(text: str) -> float:
     """A float strictly between 0 and 1 (the held-out share of a data set)."""
     value = _finite_float(text)
@@ -174,13 +182,83 @@ def text_file(text: str) -> str:
 
 
 def read_text(parser: argparse.ArgumentParser, path: str) -> str:
-    """The UTF-8 text at ``path``; an unreadable file is a usage error (exit 2, nothing written)."""
+    """The UTF-8 text at ``path``; an unreadable or binary file is a usage error (exit 2, nothing written)."""
     try:
         with open(path, encoding="utf-8") as f:
-            return f.read()
+            text = f.read()
     except (OSError, UnicodeDecodeError) as error:
         parser.error(f"cannot read --text {path}: {error}")
         raise   # parser.error exits; this line only tells type checkers so
+    if "\x00" in text:   # valid UTF-8 but no text: a model would learn NUL bytes
+        parser.error(f"--text {path} is a binary file (it holds NUL bytes), not a text")
+    return text
+
+
+# --- options that fit together: given ones that would do nothing are usage errors ---
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
+    """``parser.parse_args(argv)``, and the names (``dest``) of the options ``argv`` gives explicitly.
+
+    An option given on the command line that the other options make pointless
+    (``--attention-size`` without ``--attention``) is a usage error; the same value
+    left at its default is not: see :func:`reject`.
+    """
+    args = parser.parse_args(argv)
+    unset = object()   # parse again over a namespace that already holds every name: defaults are not filled in
+    explicit = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args), unset)))
+    return args, {name for name, value in vars(explicit).items() if value is not unset}
+
+
+def reject(parser: argparse.ArgumentParser, given: set[str], option: str, when: bool, reason: str) -> None:
+    """A usage error (exit 2) when ``option`` (``"--forget-bias"``) was given and ``when`` holds.
+
+    ``reason`` completes the sentence "``option`` has no effect ..." and names the other option.
+    """
+    if when and option.lstrip("-").replace("-", "_") in given:
+        parser.error(f"{option} has no effect {reason}")
+
+
+def check_batch_size(parser: argparse.ArgumentParser, args: argparse.Namespace, given: set[str], count: int,
+                     what: str) -> None:
+    """``--batch-size`` larger than the ``count`` training items (``what``: "training reviews"): a usage
+    error when given, a note when it is the default (each epoch is then one batch of all of them)."""
+    if args.batch_size <= count:
+        return
+    if "batch_size" in given:
+        parser.error(f"--batch-size {args.batch_size:,} is larger than the {count:,} {what}: choose at most {count:,}")
+    log(f"note: the default --batch-size {args.batch_size:,} is larger than the {count:,} {what}: "
+        f"each epoch is one batch of {count:,}")
+
+
+# --- training that diverges stops before anything is saved ---
+
+def check_loss(loss: float, args: argparse.Namespace, epoch: int, step: int, lr: float | None = None,
+               model: str = "") -> float:
+    """``loss`` (a training step's, read with ``.item()``) when it is finite; else stop the program (exit 1).
+
+    A diverged model must not be saved: its checkpoint would replace a good one with nan
+    weights. ``lr``: the learning rate of that step (default ``args.lr``); ``model`` names
+    it when the program trains several.
+    """
+    if math.isfinite(loss):
+        return loss
+    lr = args.lr if lr is None else lr
+    at = f"epoch {epoch}, step {step}" + (f" of {model}" if model else "")
+    rate = f"learning rate {lr:g}" + (f" (--lr {args.lr:g})" if lr != args.lr else " (--lr)")
+    _diverged(f"training diverged: the loss is {loss} at {at}, with {rate}", args)
+    return loss   # not reached
+
+
+def _diverged(what: str, args: argparse.Namespace | None, out: str | None = None) -> None:
+    hint = "try a smaller --lr"
+    if args is not None:
+        out = args.out
+        hint = f"try a smaller --lr (such as {args.lr / 10:g})" if hasattr(args, "lr") else hint
+        if getattr(args, "clip", None) == 0:
+            hint += " or clip the gradients (--clip 1)"
+    print(f"error: {what}; no checkpoint was written (what {out!r} already holds is kept); {hint}",
+          file=sys.stderr, flush=True)
+    raise SystemExit(1)
 
 
 def parser(name: str, description: str | None, epochs: int | None, seed: int = 0,
@@ -196,7 +274,7 @@ def parser(name: str, description: str | None, epochs: int | None, seed: int = 0
     ``--threads`` also takes ``auto``, its default.
     """
     text = (description or "").strip().split("\n\n")[0]
-    result = argparse.ArgumentParser(
+    result = _Parser(
         prog=f"python -m examples.{name}", description=text,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -217,6 +295,16 @@ def parser(name: str, description: str | None, epochs: int | None, seed: int = 0
                         help="folder for the checkpoint, pictures and summary.json")
     result.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return result
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose ``--help`` shows every option's default, also of options added without help text
+    (``ArgumentDefaultsHelpFormatter`` alone leaves out the line of an option without help, default included)."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        if kwargs.get("help") is None and args and args[0].startswith("-"):
+            kwargs["help"] = "(default: %(default)s)"
+        return super().add_argument(*args, **kwargs)
 
 
 def setup(args: argparse.Namespace, files: Iterable[str] = ()) -> str:
@@ -452,9 +540,18 @@ class Stopwatch:
 
 
 def save_checkpoint(model: nn.Module, out: str, name: str, config: dict | None = None) -> str:
-    """Save ``model.state_dict()`` with ``nn.save`` as ``out/name.npz`` (config beside it as JSON)."""
+    """Save ``model.state_dict()`` with ``nn.save`` as ``out/name.npz`` (config beside it as JSON).
+
+    Weights holding nan or inf stop the program (exit 1) and write nothing.
+    """
     path = os.path.join(out, f"{name}.npz")
-    nn.save(model.state_dict(), path)
+    state = model.state_dict()
+    broken = [key for key, value in state.items()
+              if value.is_floating_point() and not bool(mg.isfinite(value).all().item())]
+    if broken:   # a diverged model (check_loss stops most earlier): never replace a good checkpoint with it
+        _diverged(f"training diverged: {name}'s weights {', '.join(broken[:3])}{' ...' if len(broken) > 3 else ''} "
+                  "hold nan or inf", None, out)
+    nn.save(state, path)
     if config is not None:
         with open(os.path.join(out, f"{name}.json"), "w") as f:
             json.dump(_jsonable(config), f, indent=2, sort_keys=True)

@@ -157,7 +157,7 @@ def bridge(args: argparse.Namespace, rng: np.random.Generator, device: str) -> d
     for epoch in range(1, args.epochs + 1):
         bar = common.progress(range(args.steps_per_epoch), args, desc=f"GRU epoch {epoch}/{args.epochs}", unit="batch")
         with stopwatch:
-            for _ in bar:
+            for step, _ in enumerate(bar, start=1):
                 series, target = recall_task(args.batch_size, args.delay, rng)
                 loss = F.mse_loss(model(mg.tensor(series[:, :, None], device=device)),
                                   mg.tensor(target.astype(np.float32), device=device))
@@ -165,7 +165,8 @@ def bridge(args: argparse.Namespace, rng: np.random.Generator, device: str) -> d
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
-                bar.set_postfix(mse=f"{loss.item():.4f}", refresh=False)
+                mse = common.check_loss(loss.item(), args, epoch, step, model="the recall GRU")
+                bar.set_postfix(mse=f"{mse:.4f}", refresh=False)
         with mg.no_grad():
             gru_mse = float(((mg.to_numpy(model(val_x).data) - val_target) ** 2).mean())
         common.log(f"GRU epoch {epoch:2d}/{args.epochs}  held-out MSE {gru_mse:.4f}  (AR({window}) {ar_mse:.4f}; "

@@ -102,7 +102,7 @@ def train_one(series_name: str, mode: str, args: argparse.Namespace, device: str
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                total += loss.item()
+                total += common.check_loss(loss.item(), args, epoch, step, model=f"{series_name} {mode}")
                 bar.set_postfix(mse=f"{total / step:.4f}", refresh=False)
         bar.close()
         model.eval()
@@ -136,13 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, given = common.parse(parser, argv)
     args.series, args.modes = common.distinct(args.series), common.distinct(args.modes)
     split = split_point(args.length, args.window, args.val_fraction)
     if split < 1 or args.length - args.window - split - args.window < 1:
         parser.error(f"--length {args.length} is too short for --window {args.window} with --val-fraction "
                      f"{args.val_fraction}: it needs a training window and a held-out window {args.window} "
                      "values after it")
+    common.check_batch_size(parser, args, given, split,
+                            f"training windows of a series (--length {args.length:,}, --window {args.window}, "
+                            f"--val-fraction {args.val_fraction:g})")
     device = common.setup(args, files=[f"forecast_{s}_{m}.npz" for s in args.series for m in args.modes])
     results = {}
     for series_name in args.series:

@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 def load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Text, list[str]]:
     """The text and its training tokens; every bad input is a usage error before anything is written."""
     raw = common.read_text(parser, args.text)
+    if args.max_chars and args.max_chars >= len(raw):
+        parser.error(f"--max-chars {args.max_chars:,} has no effect on --text {args.text}: it has only "
+                     f"{len(raw):,} characters (leave out --max-chars, or give fewer)")
     if args.max_chars:
         raw = raw[: args.max_chars]
     text = Text(raw)

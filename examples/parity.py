@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
                 if args.clip > 0:
                     nn.utils.clip_grad_norm_(model.parameters(), args.clip)
                 optimizer.step()
-                total += loss.item()
+                total += common.check_loss(loss.item(), args, epoch, step)
                 correct += float(((logits.numpy() > 0) == (target.numpy() > 0.5)).mean())
                 bar.set_postfix(loss=f"{total / step:.3f}", acc=f"{correct / step:.3f}", refresh=False)
         bar.close()

@@ -150,10 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, given = common.parse(parser, argv)
     n_val = max(1, int(args.reviews * args.val_fraction))
     if n_val >= args.reviews:
         parser.error(f"--reviews {args.reviews} with --val-fraction {args.val_fraction} leaves no review to train on")
+    common.check_batch_size(parser, args, given, args.reviews - n_val,
+                            f"training reviews (--reviews {args.reviews:,} less the --val-fraction held out)")
     device = common.setup(args, files=["sentiment.npz", "sentiment.json"])
     vocab = build_vocab()
     train = make_reviews(args.reviews - n_val, args.data_seed, vocab)
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
                               desc=f"epoch {epoch}/{args.epochs}", unit="batch")
         total = correct = seen = 0
         with stopwatch:
-            for index in bar:
+            for step, index in enumerate(bar, start=1):
                 width = int(train.lengths[index].max())
                 logits = model(mg.tensor(train.ids[index, :width].T, device=device), train.lengths[index])
                 labels = train.labels[index]
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
                 if args.clip > 0:
                     nn.utils.clip_grad_norm_(model.parameters(), args.clip)
                 optimizer.step()
-                total += loss.item() * len(index)
+                total += common.check_loss(loss.item(), args, epoch, step) * len(index)
                 correct += int((logits.numpy().argmax(axis=-1) == labels).sum())
                 seen += len(index)
                 bar.set_postfix(loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)

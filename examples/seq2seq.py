@@ -226,18 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
     add("--embedding-size", type=common.positive_int, default=16)
     add("--hidden-size", type=common.positive_int, default=128)
     add("--num-layers", type=common.positive_int, default=1)
-    add("--dropout", type=common.probability, default=0.0, help="between stacked recurrent layers")
+    add("--dropout", type=common.dropout_rate, default=0.0, help="between stacked recurrent layers")
     add("--fused", action="store_true",
         help="compute each step's gate nonlinearities in one fused op (the graph shows one node per step)")
     add("--compile", action=argparse.BooleanOptionalAction, default=True,
-        help="replay the training forward pass with mg.compile (same numbers, less bookkeeping; see training_forward)")
+        help="replay the training forward pass with mg.compile (same numbers, less bookkeeping): with the one-layer "
+             "peeky decoder and --teacher-forcing 1 only, not with --attention (see training_forward)")
     add("--bidirectional", action="store_true", help="bidirectional encoder (its two final states are bridged)")
     add("--reverse-source", action=argparse.BooleanOptionalAction, default=True,
         help="feed the source backwards (Sutskever et al. 2014)")
     add("--peeky", action=argparse.BooleanOptionalAction, default=True,
-        help="feed the encoder's summary to every decoder step and to the output layer")
-    add("--attention", action="store_true", help="Bahdanau additive attention over the encoder outputs")
-    add("--attention-size", type=common.positive_int, default=64, help="width of the attention's tanh layer")
+        help="feed the encoder's summary to every decoder step and to the output layer (off with --attention)")
+    add("--attention", action="store_true",
+        help="Bahdanau additive attention over the encoder outputs (instead of --peeky)")
+    add("--attention-size", type=common.positive_int, default=64,
+        help="width of the attention's tanh layer (with --attention)")
     add("--packed", action=argparse.BooleanOptionalAction, default=True,
         help="give the encoder each source's length, so it stops at its last character; with --no-packed it "
              "reads fixed-width sources with their padding (after them, or before them when reversed)")
@@ -256,9 +259,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace, given: set[str]) -> None:
+    """Options given on the command line that the others make pointless: usage errors (see common.reject)."""
+    common.reject(parser, given, "--peeky", args.attention and args.peeky,
+                  "with --attention: the attention decoder reads every encoder output instead (leave out --peeky)")
+    common.reject(parser, given, "--attention-size", not args.attention, "without --attention")
+    if args.compile:
+        why = [reason for reason, applies in [
+            ("--attention", args.attention), (f"--teacher-forcing {args.teacher_forcing:g}", args.teacher_forcing < 1),
+            ("--no-peeky", not args.peeky), (f"--num-layers {args.num_layers}", args.num_layers > 1)] if applies]
+        common.reject(parser, given, "--compile", bool(why),
+                      f"with {' and '.join(why)}: only the one-layer peeky decoder with --teacher-forcing 1 is "
+                      "replayed (see training_forward); leave out --compile")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, given = common.parse(parser, argv)
+    check_combinations(parser, args, given)
     if args.pairs > max_pairs(args.task):
         parser.error(f"--pairs {args.pairs:,}: task {args.task} has too few distinct pairs to draw them "
                      f"(at most {max_pairs(args.task):,})")
@@ -269,9 +287,11 @@ def main(argv: list[str] | None = None) -> dict:
     if n_val >= args.pairs:
         parser.error(f"--pairs {args.pairs} with --val-fraction {args.val_fraction} leaves no pair to train on "
                      f"({n_val} held out)")
+    common.check_batch_size(parser, args, given, args.pairs - n_val,
+                            f"training pairs (--pairs {args.pairs:,} less the --val-fraction held out)")
     device = common.setup(args, files=["seq2seq.npz", "seq2seq.json", "graph.svg", "graph.dot", "attention.png"])
     keep_freed_memory()
-    if args.attention and args.peeky:
+    if args.attention:
         args.peeky = False  # attention reads the whole encoder output; the peeky context would be redundant
     data = load_task(args.task, n=args.pairs, val_fraction=args.val_fraction, seed=args.data_seed,
                      reverse_source=args.reverse_source)
@@ -301,8 +321,8 @@ def main(argv: list[str] | None = None) -> dict:
         bar = common.progress(batches, args, desc=f"epoch {epoch}/{args.epochs}", unit="batch")
         with stopwatch:
             for i, index in enumerate(bar):
-                common.set_learning_rate(optimizer, args.lr, (epoch - 1 + i / len(batches)) / args.epochs,
-                                         args.lr_schedule)
+                lr = common.set_learning_rate(optimizer, args.lr, (epoch - 1 + i / len(batches)) / args.epochs,
+                                              args.lr_schedule)
                 batch = make_batch(data.train, index, device, padding)
                 # a step's cost grows with its recurrent steps: source plus target length, times the batch
                 with threads(work=(batch.source.shape[0] + batch.inputs.shape[0]) * len(index)):
@@ -317,7 +337,7 @@ def main(argv: list[str] | None = None) -> dict:
                 targets = batch.targets.numpy()
                 mask = targets != PAD_ID
                 tokens = int(mask.sum())
-                total_loss += loss.item() * tokens
+                total_loss += common.check_loss(loss.item(), args, epoch, i + 1, lr) * tokens
                 total_tokens += tokens
                 correct_tokens += int(((logits.numpy().argmax(axis=-1) == targets) & mask).sum())
                 bar.set_postfix(loss=f"{total_loss / total_tokens:.3f}", acc=f"{correct_tokens / total_tokens:.3f}",

@@ -90,7 +90,7 @@ def train(model: Unrolled, args: argparse.Namespace, device: str, label: str) ->
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
-                total += loss.item()
+                total += common.check_loss(loss.item(), args, epoch, step, model=label)
                 bar.set_postfix(mse=f"{total / step:.4f}", refresh=False)
         bar.close()
         common.log(f"{label:>16} epoch {epoch}/{args.epochs}  train MSE {total / args.steps_per_epoch:.4f}")
@@ -144,14 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--cells", nargs="+", choices=sorted(CELLS), default=["rnn", "lstm"])
     add("--forget-biases", nargs="+", type=common.finite_float, default=[0.0, 1.0, 3.0],
-        help="LSTM forget-gate bias added at initialisation (one LSTM per value)")
+        help="LSTM forget-gate bias added at initialisation (one LSTM per value; lstm in --cells only)")
     add("--length", type=common.sequence_length, default=100, help="sequence length T")
     add("--hidden-size", type=common.positive_int, default=64)
     add("--batch-size", type=common.positive_int, default=32)
-    add("--graph-steps", type=common.sequence_length, default=20, help="time steps in the drawn graph")
+    add("--graph-steps", type=common.sequence_length, default=20,
+        help="time steps in the drawn graph (not with --no-graph)")
     add("--steps-per-epoch", type=common.positive_int, default=50,
         help="adding-problem batches per epoch (with --epochs)")
-    add("--lr", type=common.positive_float, default=3e-3)
+    add("--lr", type=common.positive_float, default=3e-3, help="Adam learning rate (with --epochs)")
     add("--no-graph", action="store_true", help="skip drawing the graphs")
     return parser
 
@@ -162,8 +163,15 @@ def file_name(label: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, given = common.parse(parser, argv)
     args.cells, args.forget_biases = common.distinct(args.cells), common.distinct(args.forget_biases)
+    common.reject(parser, given, "--forget-biases", "lstm" not in args.cells,
+                  f"with --cells {' '.join(args.cells)}: they set the LSTM's forget gate (add lstm to --cells)")
+    for option in ("--steps-per-epoch", "--lr"):
+        common.reject(parser, given, option, args.epochs == 0,
+                      "with --epochs 0 (the default: measure the untrained models): add --epochs N to train")
+    common.reject(parser, given, "--graph-steps", args.no_graph, "with --no-graph")
     runs = {(f"lstm b_f={bias:g}" if cell == "lstm" else cell): (cell, bias)   # label → (cell, forget bias)
             for cell in args.cells for bias in (args.forget_biases if cell == "lstm" else [0.0])}
     device = common.setup(args, files=["gradient_norms.png", "gradient_norms.json",
