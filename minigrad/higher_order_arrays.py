@@ -796,7 +796,10 @@ def _eig(node: Function, grads: Any) -> Any:
         g_values, g_vectors = grads, None
         rebuilt = (vectors * values[..., None, :]) @ xp.linalg.inv(vectors)
         values_t, vectors_t = EigenValues(with_vectors=True)(_input(node, 0, rebuilt.real if real_input else rebuilt))
-        if not bool(xp.allclose(values_t.data, values, rtol=1e-8, atol=1e-12 * (1 + float(xp.abs(values).max())))):
+        # the same eigenvalues to the precision of the dtype (float32's eig differs from one call to the next)
+        close = float(xp.finfo(values.dtype).eps) ** 0.5
+        scale = 1 + float(xp.abs(values).max())
+        if not bool(xp.allclose(values_t.data, values, rtol=close, atol=close * 1e-4 * scale)):
             raise NotImplementedError(f"create_graph=True: no higher-order gradient for {node.name} here: a new eig of "
                                       "the input ordered its eigenvalues otherwise; use linalg.eig")
     vectors_h = _adjoint_t(vectors_t)

@@ -262,3 +262,20 @@ def test_inplace_ops_on_a_dual_tensor(api: str, torch: Any) -> None:
     assert len(ours) == len(theirs)
     for mine, expected in zip(ours, theirs):
         np.testing.assert_allclose(mine, expected, rtol=1e-10, atol=1e-12)
+
+
+# --- eigvals in float32: its higher-order rule compared a fresh eig to float64 precision -----------------------------
+
+@pytest.mark.parametrize("api", ["jvp", "jacfwd"])
+def test_eigvals_float32_forward_ad(api: str, torch: Any) -> None:
+    # the rule rebuilds eig of the input and refused (NotImplementedError) unless its eigenvalues agreed to 1e-8
+    a = RNG.standard_normal((3, 3))
+    x, t = (a @ a.T + 3 * np.eye(3)).astype(np.float32), RNG.standard_normal((3, 3)).astype(np.float32)
+
+    def run(lib: Any) -> np.ndarray:
+        f = lambda m: lib.linalg.eigvals(m).real.sort().values  # noqa: E731
+        if api == "jvp":
+            return _np(lib.func.jvp(f, (lib.tensor(x),), (lib.tensor(t),))[1])
+        return _np(lib.func.jacfwd(f)(lib.tensor(x)))
+
+    np.testing.assert_allclose(run(mg), run(torch), rtol=1e-4, atol=1e-4)
