@@ -797,10 +797,9 @@ def _standard_gamma(node: Function, g: Tensor) -> tuple:   # g · dx/dα: PyTorc
 @rule(Zeta)
 def _zeta(node: Function, g: Tensor) -> tuple:   # to q only, -s · ζ(s + 1, q), as the op's backward (and PyTorch's)
     s, q = node.saved
-    if node.edges[0] is not None:
-        node.backward(g.data)   # raises: no derivative with respect to s
+    gs = _NoGradientForA(node.name, "x") if node.edges[0] is not None else None   # raises only where it is used
     s_t = _input(node, 0, s)
-    return None, sum_to(Mul()(g, Neg()(Mul()(s_t, Zeta()(Add()(s_t, 1), _input(node, 1, q))))), q.shape)
+    return gs, sum_to(Mul()(g, Neg()(Mul()(s_t, Zeta()(Add()(s_t, 1), _input(node, 1, q))))), q.shape)
 
 
 # --- activation checkpointing: the function run again, recording, on the node's own inputs -----------------------

@@ -478,18 +478,19 @@ class IncompleteGamma(Function):
 
 
 class _NoGradientForA(LazyGradient):
-    """The gradient for ``a`` that gammainc/gammaincc do not have: a placeholder the engine values (or adds)
-    only where that gradient is used, raising PyTorch's NotImplementedError there. A pass that does not need it
-    (``grad(y, (x,))`` or ``backward(inputs=[x])`` with ``a`` requiring grad too) drops it unvalued."""
+    """The gradient for ``a`` that gammainc/gammaincc do not have (for ``x`` that zeta does not have: ``argument``):
+    a placeholder the engine values (or adds) only where that gradient is used, raising PyTorch's
+    NotImplementedError there. A pass that does not need it (``grad(y, (x,))`` or ``backward(inputs=[x])`` with
+    ``a`` requiring grad too) drops it unvalued."""
 
-    __slots__ = ("name",)
+    __slots__ = ("argument", "name")
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, argument: str = "a") -> None:
+        self.name, self.argument = name, argument
 
     def value(self) -> Any:
-        raise NotImplementedError(f"{self.name}: the derivative with respect to a (input) is not implemented "
-                                  "(as in PyTorch)")
+        raise NotImplementedError(f"{self.name}: the derivative with respect to {self.argument} (input) is not "
+                                  "implemented (as in PyTorch)")
 
     def __add__(self, other: Any) -> Any:
         return self   # a sum with it has no value either (a leaf that other paths reach as well)
@@ -570,15 +571,13 @@ class Zeta(Function):
         return out
 
     def backward(self, gy: Any) -> tuple:
-        if self.needs_grad[0]:
-            raise NotImplementedError("zeta: the derivative with respect to x (input) is not implemented "
-                                      "(as in PyTorch)")
         s, q = self.saved
         xp = self.xp
         s64 = s.astype(xp.float64)
         with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):
             gq = gy * (-s64 * _zeta_array(xp, s64 + 1, q.astype(xp.float64))).astype(gy.dtype)
-        return None, sum_to(gq, q.shape)
+        # s's gradient raises only where it is used (grad(y, q) with s requiring grad works, as PyTorch's)
+        return (_NoGradientForA(self.name, "x") if self.needs_grad[0] else None), sum_to(gq, q.shape)
 
 
 def zeta(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name

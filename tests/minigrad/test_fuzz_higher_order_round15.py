@@ -5,7 +5,8 @@
   straight-through mask);
 - ``utils.checkpoint(use_reentrant=False)``: no rule; torch's non-reentrant checkpoint differentiates any number of
   times (a gradient penalty through a checkpointed block);
-- ``special.zeta`` in q: torch's gradient -s·ζ(s + 1, q) is differentiable again;
+- ``special.zeta`` in q: torch's gradient -s·ζ(s + 1, q) is differentiable again; and ``grad(y, q)`` raised when s
+  required grad too (torch raises only where s's gradient is asked for);
 - ``cdist``: torch's first derivative under ``create_graph=True`` works (its second raises); ours raised at once.
   Ours now differentiates any number of times (checked against torch's derivatives of cdist written with
   primitive ops);
@@ -121,6 +122,19 @@ def test_cond_differentiates_as_its_taken_branch(torch: Any) -> None:
     x = np.abs(RNG.standard_normal(3))
     got = _derivatives(mg, lambda L, a: L.cond(a.sum() > 0, lambda b: b.sin() * b, lambda b: b.cos(), (a,)) * a, [x])
     _assert_same(got, _derivatives(torch, lambda L, a: a.sin() * a * a, [x]), "cond")
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_zeta_gradient_in_q_while_s_requires_grad(create_graph: bool, torch: Any) -> None:
+    s0, q0 = np.array([2.5, 3.0]), np.array([1.5, 2.0])
+    got = []
+    for lib in (torch, mg):
+        s, q = lib.tensor(s0, requires_grad=True), lib.tensor(q0, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.special.zeta(s, q).sum(), q, create_graph=create_graph)
+        got.append(g.detach().numpy())
+        with pytest.raises(NotImplementedError, match="derivative"):
+            lib.autograd.grad(lib.special.zeta(s, q).sum(), [s, q], create_graph=create_graph)
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-12)
 
 
 def _cdist_by_primitives(lib: Any, x1: Any, x2: Any, p: float) -> Any:
