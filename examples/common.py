@@ -256,7 +256,7 @@ def _diverged(what: str, args: argparse.Namespace | None, out: str | None = None
         hint = f"try a smaller --lr (such as {args.lr / 10:g})" if hasattr(args, "lr") else hint
         if getattr(args, "clip", None) == 0:
             hint += " or clip the gradients (--clip 1)"
-    print(f"error: {what}; no checkpoint was written (what {out!r} already holds is kept); {hint}",
+    print(f"error: {what}; its checkpoint was not written (what {out!r} already holds is kept); {hint}",
           file=sys.stderr, flush=True)
     raise SystemExit(1)
 

@@ -135,6 +135,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.word_orders = common.distinct(args.word_orders)
+    longest = max(args.word_orders) + args.words   # a word chain's text: its seed context and the words generated
+    if args.copy_span > longest:
+        parser.error(f"--copy-span {args.copy_span} has no effect with --words {args.words} and --word-orders up to "
+                     f"{max(args.word_orders)}: no text is that long ({longest} tokens), so nothing could count as "
+                     "copied")
     text, train_tokens = load(parser, args)
     device = common.setup(args, files=["markov_text.json", "markov_text.png"])
     rng = np.random.default_rng(args.seed)

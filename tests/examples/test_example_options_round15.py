@@ -93,6 +93,7 @@ NO_EFFECT = [
     ("vanishing_gradients", ["--graph-steps", "5", "--no-graph"], ["--graph-steps", "--no-graph"]),
     ("char_rnn", ["--text", "small", "--max-chars", "10000000"], ["--max-chars", "--text"]),
     ("markov_text", ["--text", "small", "--max-chars", "10000000"], ["--max-chars", "--text"]),
+    ("markov_text", ["--text", "small", "--words", "5", "--copy-span", "9"], ["--copy-span", "--words"]),
     # batch sizes larger than the data
     ("seq2seq", ["--pairs", "100", "--batch-size", "91"], ["--batch-size", "--pairs"]),
     ("sentiment", ["--reviews", "50", "--batch-size", "41"], ["--batch-size", "--reviews"]),
@@ -115,8 +116,10 @@ def test_the_same_combinations_with_defaults_still_run(tmp_path, monkeypatch, ca
     argv, _ = TINY["seq2seq"]
     summary = _main("seq2seq", [*argv, "--attention", "--attention-size", "4"], tmp_path / "a", monkeypatch, tmp_path)
     assert summary["attention"] is True and summary["peeky"] is False
-    summary = _main("seq2seq", [*argv, "--attention", "--no-peeky"], tmp_path / "b", monkeypatch, tmp_path)
-    assert summary["attention"] is True
+    seq2seq = importlib.import_module("examples.seq2seq")
+    for consistent in (["--attention", "--no-peeky", "--no-compile"], ["--compile", "--peeky"], ["--no-compile"]):
+        parser = seq2seq.build_parser()
+        seq2seq.check_combinations(parser, *common.parse(parser, consistent))   # no usage error
 
 
 def test_batch_sizes_up_to_the_data_run(tmp_path, monkeypatch, capsys):
