@@ -73,15 +73,15 @@ def affine_grid(theta: Tensor, size: Any, align_corners: bool | None = None) -> 
     theta = _tensor(theta, name, "theta")
     align = _align(align_corners, name)
     if theta.dtype.kind != "f":
-        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+        raise ValueError(f"affine_grid: Expected theta to have floating point type, but got {theta.dtype}")
     size = [int(s) for s in size]
     if len(size) == 4:
         if theta.ndim != 3 or theta.shape[-2:] != (2, 3):
-            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got "
+            raise ValueError(f"affine_grid: Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got "
                              f"{theta.shape}.")
     elif len(size) == 5:
         if theta.ndim != 3 or theta.shape[-2:] != (3, 4):
-            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got "
+            raise ValueError(f"affine_grid: Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got "
                              f"{theta.shape}.")
     else:
         raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "

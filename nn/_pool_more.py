@@ -176,7 +176,10 @@ def _lp_pool(name: str, dims: int, pool: Any, max_pool: Any, input: Any, norm_ty
     if p == -math.inf:
         return -max_pool(-x.abs(), kernel_size, stride, 0, 1, ceil_mode)
     kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
-    out = pool(x ** p, kernel_size, stride, 0, ceil_mode)
+    try:
+        out = pool(x ** p, kernel_size, stride, 0, ceil_mode)
+    except ValueError as error:   # the average pool's shape error, named as the call
+        raise type(error)(f"{name}: {error}") from None
     # as PyTorch: sign(out)·relu(|out|) (a zero mean stays 0), times the window size, to the power 1/p
     return (out.sign() * out.abs().relu() * float(math.prod(kernel))) ** (1.0 / p)
 

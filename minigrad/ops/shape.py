@@ -791,6 +791,21 @@ def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
     return fresh_memory(op(x))
 
 
+def _index_error(error: IndexError, index: Any) -> IndexError:
+    """``error`` from indexing, with each array in ``index`` described (a float tensor used as an index)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    arrays = [p for p in parts if isinstance(p, Tensor) or backend.is_array(p)]
+    if not arrays:
+        return error
+    held = ", ".join(f"{type(p).__name__} of shape {tuple(p.shape)} and dtype {p.dtype}" for p in arrays)
+    hint = "" if all(p.dtype.kind in "biu" for p in arrays) else " (indices must be integer or bool tensors)"
+    text = f"{error}; the index holds {held}{hint}"
+    try:
+        return type(error)(text)
+    except TypeError:
+        return IndexError(text)
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index]: ints, slices, None, Ellipsis, integer arrays and boolean masks, read as PyTorch reads them
     (:func:`_torch_index`: ints select before the advanced indices apply)."""
@@ -798,7 +813,10 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if first is not None:
         x = getitem(x, first)
     op = GetItem(index)
-    out = op(x)
+    try:
+        out = op(x)
+    except IndexError as error:   # NumPy's message names neither the index's dtype nor its shape
+        raise _index_error(error, index) from None
     if not op.basic:   # advanced indexing copies: NumPy's result may view a (transposed) temporary of its own
         return fresh_memory(out)
     if out.data.base is not None:

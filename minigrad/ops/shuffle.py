@@ -71,12 +71,12 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
         raise ShapeMismatchError(f"channel_shuffle expects input with > 2 dims, but got input with sizes "
                                  f"{list(x.shape)}")
     if groups <= 0:
-        raise ShapeMismatchError(f"Number of groups to divide channels in must be positive. Value of "
-                                 f"groups:{groups}")
+        raise ShapeMismatchError(f"channel_shuffle: Number of groups to divide channels in must be positive. "
+                                 f"Value of groups:{groups}")
     batch, channels, *rest = x.shape
     if channels % groups:
-        raise ShapeMismatchError(f"Number of channels must be divisible by groups. Got {channels} channels and "
-                                 f"{groups} groups.")
+        raise ShapeMismatchError(f"channel_shuffle: Number of channels must be divisible by groups. Got {channels} "
+                                 f"channels and {groups} groups (input of shape {x.shape}).")
     grouped = reshape(x, (batch, groups, channels // groups, *rest))
     order = (0, 2, 1) + tuple(range(3, x.ndim + 1))
     return reshape(permute(grouped, order), x.shape)

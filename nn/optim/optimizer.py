@@ -58,6 +58,19 @@ class ComplexParameterError(TypeError, RuntimeError):
     (Adafactor): RuntimeError in PyTorch (a TypeError too, as the constructor's dtype refusal)."""
 
 
+class LearningRateTypeError(ValueError, TypeError):
+    """An lr that is not a number (a str): ValueError as minigrad's other invalid learning rates, TypeError as
+    PyTorch's comparison of it raises."""
+
+
+class StateDictKeyError(ValueError, KeyError):
+    """An optimizer state dict without its 'state' or 'param_groups' entry: ValueError here, KeyError in
+    PyTorch."""
+
+    def __str__(self) -> str:   # KeyError's str() would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class StateShapeError(ValueError, RuntimeError):
     """A state array in ``load_state_dict`` whose shape is not its parameter's: ValueError here (refused at the
     load, nothing loaded); PyTorch loads it and raises RuntimeError at the next ``step()``."""
@@ -295,7 +308,8 @@ class Optimizer(OptimizerHooks):
                             f"{tuple(lr.shape)} and dtype {lr.dtype}")
         value = scalar_of(lr)
         if not is_number(value) or not value >= 0 or not math.isfinite(value):  # `not >=` also catches NaN
-            raise ValueError(f"{self._name}: invalid learning rate lr={value!r} (must be a finite number >= 0)")
+            kind = ValueError if is_number(value) else LearningRateTypeError
+            raise kind(f"{self._name}: invalid learning rate lr={value!r} (must be a finite number >= 0)")
         return lr_scalar(lr) if tensor else float(value)
 
     def _hyper(self, group: dict) -> dict:
@@ -535,7 +549,8 @@ class Optimizer(OptimizerHooks):
     def _checked_load(self, state_dict: Any, where: str) -> tuple[list, dict]:
         """(per group: (values to set, hyper-parameters), per parameter: its state), all checked and converted."""
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise ValueError(f"{where}: expected a dict with 'state' and 'param_groups', got "
+            kind = StateDictKeyError if isinstance(state_dict, dict) else ValueError
+            raise kind(f"{where}: expected a dict with 'state' and 'param_groups', got "
                              f"{sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__}")
         saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
         if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) for g in saved_groups):

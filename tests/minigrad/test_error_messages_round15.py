@@ -158,3 +158,30 @@ def test_class_target_of_a_float_dtype_names_both_shapes():
     err = _raises_like_torch(lambda: nn.functional.nll_loss(mg.tensor(logits), mg.tensor(target[:, 0])),
                              lambda: torch.nn.functional.nll_loss(torch.tensor(logits), torch.tensor(target[:, 0])))
     assert str(err).startswith("nll_loss:") and "(3,)" in str(err) and "probabilities" not in str(err)
+
+
+def test_functional_shape_errors_name_the_function():
+    F, tF = nn.functional, torch.nn.functional
+    cases = [("affine_grid", lambda f, t: f.affine_grid(t(_z(1, 3, 3)), [1, 1, 4, 4], align_corners=False),
+              "(1, 3, 3)"),
+             ("channel_shuffle", lambda f, t: f.channel_shuffle(t(_z(1, 3, 2, 2)), 2), "(1, 3, 2, 2)"),
+             ("lp_pool2d", lambda f, t: f.lp_pool2d(t(_z(1, 1, 2, 2)), 2, 3), "(1, 1, 2, 2)")]
+    for name, call, shape in cases:
+        err = _raises_like_torch(lambda call=call: call(F, mg.tensor), lambda call=call: call(tF, torch.tensor))
+        assert str(err).startswith(f"{name}:") and shape in str(err), str(err)
+
+
+def test_float_tensor_index_names_its_dtype():
+    x, index = np.zeros((2, 3), np.float32), np.array([1.5], np.float32)
+    err = _raises_like_torch(lambda: mg.tensor(x)[mg.tensor(index)], lambda: torch.tensor(x)[torch.tensor(index)])
+    assert "float32" in str(err) and "(1,)" in str(err) and "(2, 3)" in str(err)
+
+
+def test_optimizer_argument_errors_have_torchs_class_too():
+    p = nn.Parameter(mg.ones(3))
+    q = torch.nn.Parameter(torch.ones(3))
+    err = _raises_like_torch(lambda: nn.optim.SGD([p], lr="a"), lambda: torch.optim.SGD([q], lr="a"))
+    assert isinstance(err, ValueError) and "lr='a'" in str(err)
+    err = _raises_like_torch(lambda: nn.optim.SGD([p], lr=0.1).load_state_dict({}),
+                             lambda: torch.optim.SGD([q], lr=0.1).load_state_dict({}))
+    assert isinstance(err, ValueError) and str(err).startswith("SGD.load_state_dict: expected a dict with 'state'")
