@@ -364,6 +364,8 @@ def addbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: 
     if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0] \
             or batch1.shape[2] != batch2.shape[1]:
         raise _shapes("addbmm", batch1, batch2, "(B, n, k) and (B, k, m) with the same B and k")
+    if all(isinstance(v, Tensor) and v.dtype == "float16" for v in (x, batch1, batch2)):   # PyTorch's: in float32,
+        return addbmm(x.float(), batch1.float(), batch2.float(), beta=beta, alpha=alpha).half()   # rounded once
     (count, n, k), m = batch1.shape, batch2.shape[2]
     product = mm(reshape(permute(batch1, (1, 0, 2)), (n, count * k)), reshape(batch2, (count * k, m)))
     return _scaled_sum("addbmm", x, product, beta, alpha)
@@ -387,6 +389,8 @@ def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
         with backend.on_device(x.device):
             eye = backend.array_module(x.data).eye(x.shape[-1], dtype=x.dtype)
         return _fill("matrix_power", True, 0)(x) + eye   # zeros that keep x's graph (NaN in x does not leak)
+    if n == 3:   # PyTorch's own order for 3 (its rounding): (x @ x) @ x
+        return matmul(matmul(x, x), x)
     result, power = None, x
     while n:   # binary powers: about 2·log2(n) products
         if n & 1:

@@ -35,7 +35,9 @@ def vecdot(x: Any, y: Any, *, dim: int = -1) -> Tensor:
     """``Σ conj(x)·y`` along ``dim`` after broadcasting (``Σ x·y`` for real ones), as torch.linalg.vecdot:
     (…, n) and (…, n) → (…)."""
     name = "linalg.vecdot"
-    x, y = floating(x, name, "x", complex_ok=True), floating(y, name, "y", complex_ok=True)
+    # float16 too, as PyTorch's (its product in float16, its sum in float32, rounded once: mul and sum's own)
+    x, y = (v if isinstance(v, Tensor) and v.dtype == "float16" else floating(v, name, what, complex_ok=True)
+            for v, what in ((x, "x"), (y, "y")))
     if x.dtype != y.dtype:   # PyTorch: RuntimeError (no promotion)
         raise DtypeMismatchError(f"{name}: expected x and y to have the same dtype, got x of dtype {x.dtype} and y "
                                  f"of dtype {y.dtype}")
@@ -88,6 +90,11 @@ def _chain(matrices: list) -> Tensor:
     """The product of 2-D tensors in the order of fewest multiplications (the textbook dynamic programme)."""
     count = len(matrices)
     sizes = [matrices[0].shape[0]] + [m.shape[1] for m in matrices]
+    if count == 3:   # PyTorch's own rule for three: (AB)C unless A(BC) is strictly cheaper (a tie rounds as (AB)C)
+        a, b, c, d = sizes
+        if a * c * (b + d) > b * d * (a + c):
+            return matmul(matrices[0], matmul(matrices[1], matrices[2]))
+        return matmul(matmul(matrices[0], matrices[1]), matrices[2])
     cost = [[0] * count for _ in range(count)]
     split = [[0] * count for _ in range(count)]
     for length in range(1, count):

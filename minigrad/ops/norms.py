@@ -130,6 +130,9 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
     ``keepdim``). The orders 2, -2 and 'nuc' differentiate through the SVD (distinct singular values)."""
     name = "linalg.matrix_norm"
     A = tensor_arg(A, name)  # noqa: N806
+    if A.dtype == "float16" and dtype is None and (ord == "fro" or ord in (1, -1, _INF, -_INF)):
+        # PyTorch's float16 kernels of these orders (sums and maxima): in float32, rounded once
+        return matrix_norm(A.float(), ord, dim, keepdim).half()
     complex_input = A if A.dtype.kind == "c" else None
     A = _cast(A, dtype, name)  # noqa: N806
     if A.ndim < 2:

@@ -245,3 +245,28 @@ def test_float16_ops_torch_has_no_cpu_kernel_for_round_once_from_float32(case):
         fn(TF, torch, torch.tensor, a, b, k)
     expected = fn(TF, torch, lambda v: torch.tensor(v.astype(np.float32)), a, b, k).half()
     _same(fn(F, mg, mg.tensor, a, b, k), expected)
+
+
+MATRIX = {
+    "vecdot": lambda t, A: t.linalg.vecdot(A, A),
+    "matrix_norm_fro": lambda t, A: t.linalg.matrix_norm(A),
+    "matrix_norm_1": lambda t, A: t.linalg.matrix_norm(A, 1),
+    "matrix_norm_inf": lambda t, A: t.linalg.matrix_norm(A, float("inf")),
+    "matrix_power_3": lambda t, A: t.linalg.matrix_power(A / 4, 3),
+    "multi_dot_3": lambda t, A: t.linalg.multi_dot([A, A / 2, A]),
+    "addbmm": lambda t, A: t.addbmm(A, A[None], A[None], alpha=0.3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MATRIX))
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_matrix_ops_as_torch(case, dtype):
+    """float16 vecdot and matrix_norm (fro, ±1, ±inf) are PyTorch's (they raised), addbmm rounds once, and a
+    product of three matrices (matrix_power(A, 3), multi_dot of three of a tie) is grouped (AB)C as PyTorch's, so
+    float16 and float32 results round as PyTorch's."""
+    A = (np.random.default_rng(22).standard_normal((6, 6)) + 4 * np.eye(6)).astype(dtype)
+    ours, theirs = MATRIX[case](mg, mg.tensor(A)), MATRIX[case](torch, torch.tensor(A))
+    if case == "vecdot" and dtype == "float32":   # PyTorch's float32 dot sums in its own order
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    else:
+        _same(ours, theirs)
