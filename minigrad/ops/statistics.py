@@ -38,7 +38,7 @@ from .elementwise import clip, div, mul, sqrt, sub
 from .index import diag
 from .linalg import matmul
 from .order_stats import cummax, cummin, kthvalue, mode, msort, nanmedian, nanquantile, quantile
-from .reduce import _expand, _mean_dtype, amax, amin, mean, reduced_axes, std, sum, var
+from .reduce import _expand, _mean_dtype, _sum_in_float32, amax, amin, mean, reduced_axes, std, sum, var
 from .shape import astype
 
 __all__ = [
@@ -76,7 +76,7 @@ def _floating(x: Any, name: str) -> Tensor:
 def _sum(x: Any, axes: Any, keepdims: bool) -> Any:
     """``x.sum`` over ``axes``; a float16 ``x`` sums in float32 rounded once, as PyTorch's (NumPy rounds per row)."""
     if x.dtype == "float16":
-        return x.sum(axis=axes, keepdims=keepdims, dtype="float32").astype(x.dtype)
+        return _sum_in_float32(x, axes, keepdims)
     return x.sum(axis=axes, keepdims=keepdims)
 
 

@@ -4,6 +4,8 @@ PyTorch computes float16 ops in float32 (its ``opmath`` type) and rounds the res
 round a Python number operand to float16 first and round a sum at every row. Each test compares the exact bits of
 float16 results with live torch on seeded random inputs.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -270,3 +272,13 @@ def test_matrix_ops_as_torch(case, dtype):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
     else:
         _same(ours, theirs)
+
+
+@pytest.mark.parametrize("name", ["sum", "nansum"])
+def test_float16_sum_of_inf_and_minus_inf_is_nan_quietly(name):
+    """inf - inf in the float32 sum is NaN without NumPy's RuntimeWarning, as a float32 sum's (and PyTorch's)."""
+    x = np.array([np.inf, -np.inf, 1.0], np.float16)
+    with warnings.catch_warnings(record=True) as caught:
+        ours = getattr(mg, name)(mg.tensor(x), 0)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    _same(ours, getattr(torch, name)(torch.tensor(x), 0))
