@@ -6,10 +6,12 @@ the dtype of the float constructors (``zeros``, ``ones``, ``full``, ``randn``, `
 with float bounds …), as ``torch.set_default_dtype``; Python complex numbers follow it (complex64,
 or complex128 under float64). Arrays keep their dtype.
 
-Promotion is PyTorch's, not NumPy's where they differ: an integer with a float gives that float
-(``int64`` with ``float16`` is ``float16``; NumPy says ``float64``), and in :func:`result_type`
-a dimensioned tensor outranks a 0-d tensor, which outranks a Python number, within a category
-(bool < integer < float < complex).
+:func:`promote_types` and :func:`can_cast` are PyTorch's tables, not NumPy's where they differ: an integer with a
+float gives that float (``int64`` with ``float16`` is ``float16``; NumPy says ``float64``). :func:`result_type`
+answers what minigrad's arithmetic gives, NumPy 2's promotion (DESIGN §3): a Python number is weak, a 0-d
+tensor and a NumPy scalar are not (``int32 tensor + 2.5`` is float64; PyTorch's float32).
+:func:`torch_result_type` is PyTorch's rule (a dimensioned tensor outranks a 0-d tensor, which outranks a
+Python number, within a category: bool < integer < float < complex), for the ops that keep PyTorch's dtype.
 
 This module imports no other part of minigrad but :mod:`minigrad.arguments`: the tensor module reads
 the default from here.
@@ -162,21 +164,49 @@ def _operand_dtype(x: Any) -> tuple[str, numpy.dtype]:
     raise TypeError(f"result_type: expected a Tensor or a number, got {type(x).__name__}")
 
 
+_PYTHON_NUMBERS = (bool, int, float, complex)
+
+
+def _two_operands(name: str, *given: Any) -> list:
+    operands = [x for x in given if x is not None]
+    if len(operands) != 2:
+        raise TypeError(f"{name}: expected two operands (tensor and other, scalar and tensor, or scalar1 and "
+                        f"scalar2), got {len(operands)}")
+    return operands
+
+
 def result_type(tensor: Any = None, other: Any = None, *, scalar: Any = None, scalar1: Any = None,
                 scalar2: Any = None) -> numpy.dtype:
-    """The dtype an arithmetic op on ``tensor`` and ``other`` gives, by PyTorch's rules (whose other
-    spellings ``result_type(scalar=, tensor=)`` and ``result_type(scalar1=, scalar2=)`` work too).
+    """The dtype minigrad's arithmetic (``tensor + other``) gives: NumPy 2's promotion (DESIGN §3), PyTorch's
+    other spellings ``result_type(scalar=, tensor=)`` and ``result_type(scalar1=, scalar2=)`` too.
+
+    Each is a Tensor (an array), a 0-d one, a NumPy scalar or a Python number. A Python number is weak: it takes
+    the other operand's dtype within its category (``int32 tensor + 2`` is int32, ``float16 tensor + 2.5``
+    float16) and NumPy's default of a higher one (``int32 tensor + 2.5`` is float64, where PyTorch's
+    :func:`torch_result_type` says float32); a 0-d tensor and a NumPy scalar promote as a tensor does
+    (``float32 tensor + float64 0-d`` is float64). Two Python numbers give PyTorch's dtype (a float the
+    default dtype), as ``mg.add(2, 2.5)``; so do two NumPy scalars, read as Python numbers there.
+    """
+    operands = _two_operands("result_type", tensor, other, scalar, scalar1, scalar2)
+    if all(isinstance(x, (*_PYTHON_NUMBERS, numpy.generic)) for x in operands):
+        return torch_result_type(*operands)   # no tensor: the numbers' PyTorch dtype, as mg.add(2, 2.5) takes
+    weak = [isinstance(x, _PYTHON_NUMBERS) and not isinstance(x, numpy.generic) for x in operands]   # not np.float64
+    return numpy.result_type(*(x if w else x.dtype if isinstance(x, numpy.generic) else _operand_dtype(x)[1]
+                               for x, w in zip(operands, weak)))
+
+
+def torch_result_type(tensor: Any = None, other: Any = None, *, scalar: Any = None, scalar1: Any = None,
+                      scalar2: Any = None) -> numpy.dtype:
+    """The dtype PyTorch's arithmetic on ``tensor`` and ``other`` gives (``torch.result_type``), for the ops that
+    keep PyTorch's dtype (``ldexp``, ``where`` of two numbers, the special polynomials).
 
     Each is a Tensor (an array), a 0-d one or a Python number. Within a category (bool < integer
     < float < complex) the dtype of a dimensioned tensor wins over a 0-d tensor's, which wins over
     a number's; a higher category wins anyway (a Python float is the default float dtype). So
-    ``result_type(int32 tensor of shape (3,), 1.5)`` is float32 and ``result_type(int32 (3,),
+    ``torch_result_type(int32 tensor of shape (3,), 1.5)`` is float32 and ``torch_result_type(int32 (3,),
     int64 0-d)`` is int32.
     """
-    operands = [x for x in (tensor, other, scalar, scalar1, scalar2) if x is not None]
-    if len(operands) != 2:
-        raise TypeError(f"result_type: expected two operands (tensor and other, scalar and tensor, or scalar1 and "
-                        f"scalar2), got {len(operands)}")
+    operands = _two_operands("result_type", tensor, other, scalar, scalar1, scalar2)
     best: dict[str, numpy.dtype | None] = {"dimensioned": None, "zero_dim": None, "number": None}
     for x in operands:
         kind, dtype = _operand_dtype(x)

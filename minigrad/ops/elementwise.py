@@ -26,7 +26,7 @@ import numpy
 from .. import backend
 from ..autograd import Function
 from ..constructors import _fill_in, as_tensor
-from ..dtypes import get_default_dtype, result_type
+from ..dtypes import get_default_dtype, torch_result_type
 from ..outputs import write_out
 from ..tensor import Tensor
 from ..tensor import float64 as _FLOAT64
@@ -786,7 +786,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     a, b = input, other
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         numbers = isinstance(a, _PYTHON_NUMBER) and isinstance(b, _PYTHON_NUMBER)
-        a = as_tensor(a, dtype=result_type(a, b) if numbers else None,
+        a = as_tensor(a, dtype=torch_result_type(a, b) if numbers else None,
                       device=condition.device if isinstance(condition, Tensor) else None)
     return Where()(condition, a, b)
 

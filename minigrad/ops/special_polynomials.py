@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import numpy
 
-from ..dtypes import get_default_dtype, result_type
+from ..dtypes import get_default_dtype, torch_result_type
 from ..tensor import Tensor
 from .shape import astype
 from .special import _plain_number
@@ -249,7 +249,7 @@ def _polynomial(name: str, fn: Callable[[Any, Any, Any], Any], doc: str) -> Call
                 raise TypeError(f"{name}: expected a Tensor or a number, got {type(value).__name__}")
             if isinstance(value, Tensor) and value.dtype.kind not in "biuf":
                 raise TypeError(f"{name}: not implemented for dtype {value.dtype}")
-        dtype = result_type(x, n)
+        dtype = torch_result_type(x, n)
         if dtype.kind in "biu":
             dtype = get_default_dtype()
         if dtype.itemsize < 4 or str(dtype) == "bfloat16":

@@ -25,7 +25,7 @@ import numpy
 from .. import backend, memory_formats, return_types
 from ..autograd import Function
 from ..constructors import empty, tensor
-from ..dtypes import get_default_dtype, promote_types, result_type
+from ..dtypes import get_default_dtype, promote_types, torch_result_type
 from ..recording import is_grad_enabled, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
@@ -109,7 +109,7 @@ def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     two beyond the result dtype's range does not overflow when the product fits (2^-10 · 2^20 in float16)."""
     x = tensor_arg(input, "ldexp")
     other = other if isinstance(other, Tensor) else tensor(other)
-    dtype = result_type(x, other)
+    dtype = torch_result_type(x, other)
     if dtype.kind not in "fc":
         dtype = get_default_dtype()
     wide = promote_types(dtype, numpy.float64)

@@ -219,3 +219,15 @@ def test_batched_matmul_of_permuted_batches_is_c_ordered_as_torch(perm_a, perm_b
     expected = laid_out(torch, (2, 2, 3, 4), perm_a) @ laid_out(torch, (2, 2, 4, 5), perm_b)
     _same_layout(got, expected, (perm_a, perm_b))
     assert got.view(-1).tolist() == expected.view(-1).tolist()
+
+
+@pytest.mark.parametrize("dtype", ["bool_", "uint8", "int8", "int16", "int32", "int64", "float16", "float32"])
+@pytest.mark.parametrize("other", [True, 2, 2.5, 1j, "float64_0d", "int16_0d", "float64_numpy"])
+def test_result_type_says_what_the_arithmetic_gives(dtype, other):
+    # mg.result_type(int32 tensor, 2.5) said float32 (PyTorch's rule) where int32 tensor + 2.5 is float64 here
+    # (NumPy 2's promotion, DESIGN §3); promote_types and can_cast stay PyTorch's tables
+    x = mg.zeros(3, dtype=getattr(mg, dtype))
+    value = {"float64_0d": mg.tensor(1.0, dtype=mg.float64), "int16_0d": mg.tensor(1, dtype=mg.int16),
+             "float64_numpy": np.float64(1.0)}.get(other, other)
+    assert mg.result_type(x, value) == (x + value).dtype == mg.result_type(scalar=value, tensor=x)
+    assert mg.promote_types(mg.int64, mg.float16) == mg.float16 and not mg.can_cast(mg.float64, mg.int64)

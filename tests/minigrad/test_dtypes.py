@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.dtypes import torch_result_type
 
 DTYPE_NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "complex64",
                "complex128", "uint16", "uint32", "uint64"]
@@ -179,25 +180,44 @@ _RESULT_OPERANDS: dict[str, Callable[[Any], Any]] = {
 
 
 @pytest.mark.parametrize("default", ["float32", "float64"])
-def test_result_type_ranks_tensors_zero_dim_tensors_and_numbers_as_torch(torch: Any, default_dtype: Callable,
-                                                                          default: str) -> None:
+def test_torch_result_type_ranks_tensors_zero_dim_tensors_and_numbers_as_torch(torch: Any, default_dtype: Callable,
+                                                                                default: str) -> None:
+    # the internal rule of the ops that keep PyTorch's dtype (ldexp, where of two numbers, special polynomials)
     default_dtype(getattr(mg, default), getattr(torch, default))
     for (name_a, a), (name_b, b) in itertools.product(_RESULT_OPERANDS.items(), repeat=2):
         if name_a.startswith(("python", "numpy")) and name_b.startswith(("python", "numpy")):
             continue   # two numbers: PyTorch's overloads differ by version; not a tensor op
         expected = _outcome(lambda a=a, b=b: _name(torch.result_type(a(torch), b(torch))))
-        got = _outcome(lambda a=a, b=b: str(mg.result_type(a(mg), b(mg))))
+        got = _outcome(lambda a=a, b=b: str(torch_result_type(a(mg), b(mg))))
         if expected == "complex32":   # float16 with a complex: NumPy has no complex32, so minigrad refuses
             expected = "TypeError"
-        assert got == expected, f"result_type({name_a}, {name_b})"
+        assert got == expected, f"torch_result_type({name_a}, {name_b})"
+
+
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_result_type_is_what_the_arithmetic_gives(default_dtype: Callable, default: str) -> None:
+    # mg.result_type answers minigrad's arithmetic, NumPy 2's promotion (DESIGN §3): it said PyTorch's dtype
+    # (int32 tensor + 2.5: float32) where x + 2.5 is float64
+    mg.set_default_dtype(getattr(mg, default))
+    for (name_a, a), (name_b, b) in itertools.product(_RESULT_OPERANDS.items(), repeat=2):
+        x, y = a(mg), b(mg)
+        if not isinstance(x, mg.Tensor) and not isinstance(y, mg.Tensor):
+            continue
+        expected = _outcome(lambda x=x, y=y: str((x + y if isinstance(x, mg.Tensor) else y.__radd__(x)).dtype))
+        assert _outcome(lambda x=x, y=y: str(mg.result_type(x, y))) == expected, f"result_type({name_a}, {name_b})"
+        assert expected == str(np.result_type(*(v.dtype if isinstance(v, mg.Tensor) else v for v in (x, y))))
 
 
 def test_result_type_examples_and_errors() -> None:
     ints = mg.tensor([1, 2], dtype=mg.int32)
-    assert mg.result_type(ints, 1.5) == mg.float32 and mg.result_type(ints, mg.tensor(1)) == mg.int32
+    assert mg.result_type(ints, 1.5) == mg.float64 == (ints + 1.5).dtype   # NumPy 2's; PyTorch's float32
+    assert mg.result_type(ints, 2) == mg.int32 and mg.result_type(ints, mg.tensor(1)) == mg.int64
     assert mg.result_type(ints, np.ones(2)) == mg.float64   # arrays are tensors here
+    assert mg.result_type(mg.tensor([1.0], dtype=mg.float16), 1j) == mg.complex64
+    assert mg.result_type(2, 2.5) == mg.get_default_dtype() == mg.add(2, 2.5).dtype   # two numbers: PyTorch's
+    assert torch_result_type(ints, 1.5) == mg.float32 and torch_result_type(ints, mg.tensor(1)) == mg.int32
     with pytest.raises(TypeError, match="complex32"):
-        mg.result_type(mg.tensor([1.0], dtype=mg.float16), 1j)
+        torch_result_type(mg.tensor([1.0], dtype=mg.float16), 1j)
     with pytest.raises(TypeError, match="result_type: expected a Tensor or a number, got list"):
         mg.result_type([1], ints)
 

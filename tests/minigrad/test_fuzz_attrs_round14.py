@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.dtypes import torch_result_type
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -167,10 +168,13 @@ def test_dtype_predicates_and_promotion_match_pytorch():
             want = _outcome(torch.result_type, torch.zeros(2, dtype=ta), torch.zeros(tshape, dtype=tb))
             if want == "complex32":   # NumPy has no complex32: a clear error, not another dtype
                 with pytest.raises(TypeError, match="complex32"):
-                    mg.result_type(mg.zeros(2, dtype=ma), mg.zeros(tshape, dtype=mb))
+                    torch_result_type(mg.zeros(2, dtype=ma), mg.zeros(tshape, dtype=mb))
                 continue
-            got = _outcome(mg.result_type, mg.zeros(2, dtype=ma), mg.zeros(tshape, dtype=mb))
+            got = _outcome(torch_result_type, mg.zeros(2, dtype=ma), mg.zeros(tshape, dtype=mb))
             assert got == want, (a, b, tshape)
+            # the public mg.result_type is what minigrad's arithmetic gives (NumPy 2's promotion, DESIGN §3)
+            x, y = mg.zeros(2, dtype=ma), mg.zeros(tshape, dtype=mb)
+            assert _outcome(mg.result_type, x, y) == _outcome(lambda x=x, y=y: (x + y).dtype), (a, b, tshape)
     for name in DTYPES:
         t, m = torch.zeros(2, dtype=getattr(torch, name)), mg.zeros(2, dtype=getattr(mg, name))
         assert (m.is_floating_point(), m.is_complex(), m.is_signed(), m.itemsize) == \
@@ -178,7 +182,8 @@ def test_dtype_predicates_and_promotion_match_pytorch():
         for scalar in (True, 2, -3, 2.5, 1j, 2 ** 40, float("inf")):
             want = _outcome(torch.result_type, t, scalar)
             expected = "TypeError" if want == "complex32" else want
-            assert _outcome(mg.result_type, m, scalar) == expected, (name, scalar)
+            assert _outcome(torch_result_type, m, scalar) == expected, (name, scalar)
+            assert _outcome(mg.result_type, m, scalar) == _outcome(lambda m=m, s=scalar: (m + s).dtype), (name, scalar)
 
 
 def test_dim_order_ambiguity_check_as_pytorch():
