@@ -95,17 +95,18 @@ class UnpackedDualTensor(NamedTuple):
 
 class _Dual(Function):
     """:func:`make_dual`'s result for a primal that does not require grad: the primal's memory, through an identity
-    op on a fresh leaf, so that the dual is no leaf itself and in-place ops on it record (as on PyTorch's duals)."""
+    op on a fresh leaf (``root``: a zero-strided zero of the primal's shape, no memory shared, so that the dual is
+    neither a leaf nor a view of one), so that in-place ops on the dual and its views record, as on PyTorch's."""
 
     complex_grad = True   # the identity
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        return Tensor._make(x.data, False, None, 0)
+    def forward(ctx: Any, root: Tensor, primal: Tensor) -> Tensor:
+        return Tensor._make(primal.data, False, None, 0)
 
     @staticmethod
-    def backward(ctx: Any, g: Tensor) -> Tensor:
-        return g
+    def backward(ctx: Any, g: Tensor) -> tuple:
+        return g, None
 
 
 class _TangentOnly(Function):
@@ -354,15 +355,21 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
 
 def _dual_of(current: _Level, tensor: Tensor, tangent: Tensor, own_leaf: bool = False) -> Tensor:
     """:func:`make_dual`'s dual once checked. ``own_leaf``: ``tensor`` is a fresh leaf that requires grad and that
-    only the caller (a transform's stand-in) holds: the dual is an identity op on it, not a view of a leaf, so
-    that ``func``'s in-place ops on it record."""
+    only the caller (a transform's stand-in) holds: the dual is an identity op on it, not a view of it, so that
+    ``func``'s in-place ops on the dual record (not on its views: they view a leaf's memory)."""
     with enable_grad():
         if tensor.requires_grad and not own_leaf:   # reverse mode still reaches `tensor` through the dual
             dual, primal = tensor.view_as(tensor), tensor.view_as(tensor)
         else:
-            root = tensor if own_leaf else tensor.detach().requires_grad_(True)
+            if own_leaf:
+                root = tensor
+            else:
+                xp = backend.array_module(tensor.data)
+                zero = xp.broadcast_to(xp.zeros((), dtype=tensor.dtype), tuple(tensor.shape))
+                root = Tensor._make(zero, True, None, 0)
             current.roots[id(root)] = root
-            dual, primal = _Dual.apply(root), tensor.detach()
+            primal = tensor.detach()
+            dual = _Dual.apply(root, primal)
     handle = Tensor._make(dual.data, True, dual._node, dual._index)
     current.views[(dual._node, dual._index)] = (dual, primal, tangent, handle)
     return dual
