@@ -401,6 +401,10 @@ def reduced_axes(dims: Any, ndim: int, name: str) -> Any:
     if ndim == 0 and isinstance(dims, (tuple, list)) and len(dims) > 1:
         raise ShapeMismatchError(f"{name}: dim 0 appears multiple times in the list of dims {tuple(dims)} (a 0-d "
                                  "tensor has one dim, 0 or -1)")
+    if axes is not None and len(axes) > 1 and len(set(axes)) != len(axes):   # NumPy's message names no dim
+        repeated = next(a for a in axes if axes.count(a) > 1)
+        raise ShapeMismatchError(f"{name}: dim {repeated} appears multiple times in the list of dims {tuple(dims)} "
+                                 f"(a tensor with {ndim} dims)")
     return axes
 
 

@@ -185,3 +185,11 @@ def test_optimizer_argument_errors_have_torchs_class_too():
     err = _raises_like_torch(lambda: nn.optim.SGD([p], lr=0.1).load_state_dict({}),
                              lambda: torch.optim.SGD([q], lr=0.1).load_state_dict({}))
     assert isinstance(err, ValueError) and str(err).startswith("SGD.load_state_dict: expected a dict with 'state'")
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "std", "logsumexp"])
+def test_repeated_reduction_dim_is_named(name):
+    x = np.zeros((2, 3), np.float32)
+    err = _raises_like_torch(lambda: getattr(mg.tensor(x), name)(dim=(1, -1)),
+                             lambda: getattr(torch.tensor(x), name)(dim=(1, -1)))
+    assert str(err).startswith(f"{name}: dim 1 appears multiple times") and "(1, -1)" in str(err)
