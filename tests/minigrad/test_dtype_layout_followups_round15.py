@@ -231,3 +231,28 @@ def test_result_type_says_what_the_arithmetic_gives(dtype, other):
              "float64_numpy": np.float64(1.0)}.get(other, other)
     assert mg.result_type(x, value) == (x + value).dtype == mg.result_type(scalar=value, tensor=x)
     assert mg.promote_types(mg.int64, mg.float16) == mg.float16 and not mg.can_cast(mg.float64, mg.int64)
+
+
+@pytest.mark.gpu
+def test_the_layouts_and_casts_on_the_gpu():
+    # the same code paths on CuPy (or the strict CuPy stand-in, tests/conftest.py)
+    x = mg.arange(120.0, device="cuda").reshape(2, 4, 5, 3).permute(0, 3, 1, 2)
+    t = torch.arange(120.0).reshape(2, 4, 5, 3).permute(0, 3, 1, 2)
+    for ours, theirs in [(x.sum(1), t.sum(1)), (mg.cumsum(x, 2), torch.cumsum(t, 2)),
+                         (mg.softmax(x, 1), torch.softmax(t, 1)), (mg.sort(x, 2)[0], torch.sort(t, 2)[0]),
+                         (mg.index_select(x, 3, mg.tensor([0, 0], device="cuda")),
+                          torch.index_select(t, 3, torch.tensor([0, 0]))),
+                         (x.permute(1, 0, 2, 3) @ x.permute(1, 0, 3, 2),
+                          t.permute(1, 0, 2, 3) @ t.permute(1, 0, 3, 2))]:
+        assert ours.device.type == "cuda" and ours.is_contiguous() == theirs.is_contiguous()
+        assert np.allclose(ours.cpu().numpy(), theirs.numpy())
+    c = mg.arange(6.0, device="cuda").reshape(2, 1, 3, 1)
+    c.to(memory_format=mg.channels_last).fill_(7.0)   # a copy: x itself unchanged
+    assert c.tolist() == torch.arange(6.0).reshape(2, 1, 3, 1).tolist()
+    written = mg.zeros(3, dtype=mg.uint8, device="cuda")
+    written[:] = mg.tensor([3.5151007e9, -1.2654214700e10, 2.5], dtype=mg.float64, device="cuda")
+    expected = torch.zeros(3, dtype=torch.uint8)
+    expected[:] = torch.tensor([3.5151007e9, -1.2654214700e10, 2.5], dtype=torch.float64)
+    assert written.tolist() == expected.tolist()
+    with pytest.raises(RuntimeError, match="Index put requires"):
+        written[[0, 1]] = mg.tensor([1.0, 2.0], device="cuda")
