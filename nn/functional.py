@@ -188,9 +188,10 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
                 bound.arguments[name] = value.float()
         y = fn(*bound.args, **bound.kwargs).half()
         with mg.no_grad():
-            for name in moved:
-                if bound.arguments.get(name) is not halves[name]:
-                    halves[name].copy_(bound.arguments[name])
+            for name in moved:   # written back only where fn moved it (training), as PyTorch's
+                wide = bound.arguments.get(name)
+                if wide is not halves[name] and wide._version:
+                    halves[name].copy_(wide)
         return y
     return run
 
