@@ -605,19 +605,38 @@ def _constant_pad(node: Function, g: Tensor) -> Tensor:
     return GetItem(node.inner)(g)
 
 
+class FrequencyScaled(Function):
+    """``g`` times each row's share (1 / its index's count, ``scale_grad_by_freq``) with PyTorch's derivative: the
+    identity (its ``embedding_dense_double_backward`` ignores the frequency scale). The lookup's own backward scales
+    again on the way back to the table, so a second derivative through the looked-up rows has the scale once, as
+    PyTorch's (and as the finite differences of the first derivative)."""
+
+    name = "embedding_frequency_scale"
+
+    def __init__(self, share: Any) -> None:
+        self.share = share
+
+    def forward(self, g: Any) -> Any:
+        return g * self.share
+
+    def backward(self, gg: Any) -> Any:
+        return gg
+
+
+@rule(FrequencyScaled)
+def _frequency_scaled(node: Function, g: Tensor) -> Tensor:
+    return g
+
+
 def _embedding(node: Function, g: Tensor) -> Tensor:
     """The rows of ``g`` added into the table's rows (repeated indices accumulate), as EmbeddingLookup.backward:
-    none into ``padding_idx``; each over its index's count with ``scale_grad_by_freq``."""
+    none into ``padding_idx``; each over its index's count with ``scale_grad_by_freq`` (see FrequencyScaled)."""
     xp, indices = node.xp, node.indices
-    factor = None
     if node.padding_idx is not None:
-        factor = (indices != node.padding_idx).astype(g.dtype)
+        g = Mul()(g, (indices != node.padding_idx).astype(g.dtype)[..., None])
     if node.scale_grad_by_freq:
         counts = xp.bincount(indices.reshape(-1), minlength=node.weight_shape[0])
-        share = (1 / counts[indices]).astype(g.dtype)
-        factor = share if factor is None else factor * share
-    if factor is not None:
-        g = Mul()(g, factor[..., None])
+        g = FrequencyScaled((1 / counts[indices]).astype(g.dtype)[..., None])(g)
     return IndexBackward(node.weight_shape, indices)(g)
 
 

@@ -16,6 +16,10 @@
   functions): under ``create_graph=True`` the message said "no higher-order gradient … its first-order backward
   works: leave create_graph=False", which was false; now the op's own error (a NotImplementedError, which is a
   RuntimeError as PyTorch's);
+- ``embedding(scale_grad_by_freq=True)``: the create_graph rule scaled the gradient by 1/count with a Mul whose
+  derivative scaled again, so a second derivative through the looked-up rows had the scale twice; PyTorch's double
+  backward ignores the frequency scale (the lookup's backward applies it once), which matches the finite
+  differences of the first derivative;
 - ``ctc_loss`` and ``_standard_gamma``: ours raised at once; torch gives the first derivative and raises only when
   a derivative runs through its backward (ours now does the same, with RuntimeError as torch).
 """
@@ -92,6 +96,13 @@ NO_RULE_CASES = {
                       [RNG.standard_normal((2, 3, 2)), RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 4, 2))]),
     "normal_of_tensors": (lambda L, m, s: L.normal(m, s.exp()) * 0 + m ** 3 + s ** 2,
                           [RNG.standard_normal(3), RNG.standard_normal(3)]),
+    "embedding_scale_grad_by_freq": (
+        lambda L, w: L.nn.functional.embedding(L.tensor(np.array([[0, 2, 2], [3, 0, 4]])), w, scale_grad_by_freq=True)
+        ** 3, [RNG.standard_normal((5, 3))]),
+    "embedding_scale_grad_by_freq_padding": (
+        lambda L, w, a: (L.nn.functional.embedding(L.tensor(np.array([[0, 2, 2], [3, 0, 4]])), w, padding_idx=3,
+                                                   scale_grad_by_freq=True) * a).tanh(),
+        [RNG.standard_normal((5, 3)), RNG.standard_normal((2, 3, 3))]),
     "zeta_in_q": (lambda L, q: L.special.zeta(L.tensor(np.array([2.5, 3.0, 4.5])), q), [RNG.uniform(1, 2, 3)]),
 }
 
