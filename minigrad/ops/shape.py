@@ -684,7 +684,12 @@ def broadcast_to(input: Tensor, size: Any = NOT_GIVEN, *, shape: Any = NOT_GIVEN
         return expand(input, size)
     x = tensor_arg(input, "broadcast_to")
     op = BroadcastTo(size)
-    return track_view(x, op(x), op)   # a read-only view: a base changed in place re-points its graph
+    try:
+        out = op(x)
+    except ValueError:   # NumPy's message speaks of "remapped shapes"
+        raise ShapeMismatchError(f"broadcast_to: the tensor of shape {x.shape} cannot broadcast to {size} (each dim "
+                                 f"must match or be 1, counting from the last)") from None
+    return track_view(x, out, op)   # a read-only view: a base changed in place re-points its graph
 
 
 def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:

@@ -193,3 +193,11 @@ def test_repeated_reduction_dim_is_named(name):
     err = _raises_like_torch(lambda: getattr(mg.tensor(x), name)(dim=(1, -1)),
                              lambda: getattr(torch.tensor(x), name)(dim=(1, -1)))
     assert str(err).startswith(f"{name}: dim 1 appears multiple times") and "(1, -1)" in str(err)
+
+
+def test_broadcast_to_names_both_shapes():
+    x = np.zeros((4, 2), np.float32)
+    err = _raises_like_torch(lambda: mg.broadcast_to(mg.tensor(x), (5, 2)),
+                             lambda: torch.broadcast_to(torch.tensor(x), (5, 2)))
+    assert str(err).startswith("broadcast_to:") and "(4, 2)" in str(err) and "(5, 2)" in str(err)
+    assert "remapped" not in str(err)
