@@ -132,6 +132,18 @@ def test_an_op_without_any_derivative_says_so_under_create_graph(name: str) -> N
             mg.autograd.grad(fn(a, b).sum(), [a], create_graph=create_graph)
 
 
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_embedding_bag_scale_grad_by_freq_differentiates_as_torchs_embedding_then_reduce(mode: str, torch: Any) -> None:
+    """torch refuses embedding_bag's double backward; ours is torch's embedding (scale_grad_by_freq) then the bag's
+    reduction, to the third derivative (the frequency scale was applied twice in the second)."""
+    index, w = np.array([0, 2, 2, 3, 0, 4]), RNG.standard_normal((5, 3))
+    got = _derivatives(mg, lambda L, a: L.nn.functional.embedding_bag(
+        L.tensor(index), a, L.tensor(np.array([0, 3])), mode=mode, scale_grad_by_freq=True) ** 3, [w])
+    want = _derivatives(torch, lambda L, a: getattr(L.nn.functional.embedding(
+        L.tensor(index), a, scale_grad_by_freq=True).reshape(2, 3, 3), mode)(1) ** 3, [w])
+    _assert_same(got, want, f"embedding_bag {mode}")
+
+
 def test_cond_differentiates_as_its_taken_branch(torch: Any) -> None:
     """torch.cond's gradient is not differentiable again (its second derivative through the branch is silently
     missing); ours equals torch's derivatives of the branch it takes."""
