@@ -413,11 +413,22 @@ def _samples(name: str, method: str, shape: tuple, dtype: Any, device: Any, requ
     def fill(xp: Any, s: tuple, d: Any) -> Any:
         if d.kind == "c":
             parts = draw((2, *s)) * (0.5 ** 0.5 if method == "standard_normal" else 1.0)
+            parts = below_one(parts, d) if method != "standard_normal" else parts
             return (parts[0] + 1j * parts[1]).astype(d)
-        return draw(s, dtype=d) if d.itemsize >= 4 else draw(s).astype(d)
+        if d.itemsize >= 4:   # drawn in d itself: NumPy's float32 draws are k / 2**24, below 1
+            return draw(s, dtype=d)
+        return (below_one(draw(s), d) if method != "standard_normal" else draw(s)).astype(d)
     out = _filled(fill, _shape_arg(shape, name), kind, dev, requires_grad, name)
     # inside an mg.compile capture, a replay draws again from the generator (in eager's order)
     return note_draw(name, again, (), out)
+
+
+def below_one(u: Any, dtype: Any) -> Any:
+    """float64 draws ``u`` of U[0, 1) rounded down to multiples of ``dtype``'s spacing below 1 (2**-11 for float16,
+    2**-24 for float32 and complex64), as PyTorch draws k / 2**digits: cast as they are, a draw just below 1
+    would round up to 1 (about 2.4e-4 of float16 draws)."""
+    steps = 2.0 ** (numpy.finfo(dtype).nmant + 1)
+    return backend.array_module(u).floor(u * steps) / steps
 
 
 def randn(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None, device: Any = None,

@@ -26,12 +26,14 @@ import math
 from typing import Any
 
 from .. import backend, generators
+from ..arguments import ShapeMismatchError
 from ..autograd import Function, LazyGradient
+from ..constructors import SampleDtypeError
 from ..tensor import Tensor
-from ._util import int_arg, sum_to, tensor_arg
+from ._util import DtypeMismatchError, int_arg, sum_to, tensor_arg
 from .math import Unary, _real_floating
 from .math import _floating as _any_floating
-from .random import _drawn
+from .random import _broadcast_shape, _drawn, _zero_gradient
 from .special import _operands
 from .special_functions import _erfcx_array
 
@@ -607,10 +609,10 @@ class GammaReparameterised(Function):
         return gy * slope.astype(gy.dtype, copy=False), None
 
 
-def _check_floating(x: Tensor, name: str) -> Tensor:
+def _check_floating(x: Tensor, name: str, error: type[Exception] = TypeError) -> Tensor:
     x = tensor_arg(x, name)
     if x.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating point tensor, got dtype {x.dtype}")
+        raise error(f"{name}: expected a floating point tensor, got dtype {x.dtype}")
     return x
 
 
@@ -635,29 +637,48 @@ def standard_gamma(concentration: Tensor, *, generator: Any = None) -> Tensor:
     return GammaReparameterised()(alpha, _drawn("standard_gamma", make, (alpha,)))
 
 
+# NumPy's largest Poisson rate (its counts are int64s); PyTorch gives garbage (the least int64) beyond it
+_POISSON_MAX = float(2 ** 63 - 1) - 10 * (2 ** 63 - 1) ** 0.5
+
+
 def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002 - PyTorch's name
     """Counts drawn from Poisson(rates), rates = ``input``, one per element, in the rates' dtype and shape
-    (torch.poisson); no gradient."""
-    rates = _check_floating(input, "poisson")
+    (torch.poisson). Rates that require grad give a result that requires grad, with a zero gradient to them
+    (as PyTorch's). Rates must be in [0, 9.2e18]: negative or NaN ones raise as PyTorch's, and so do larger ones
+    (inf included), whose counts do not fit in int64 (PyTorch returns the least int64 there)."""
+    rates = _check_floating(input, "poisson", SampleDtypeError)   # PyTorch: NotImplementedError
     if rates.data.size and not bool((rates.data >= 0).all()):
-        raise ValueError("poisson: rates must be non-negative")
+        raise ShapeMismatchError("poisson: invalid Poisson rate, expected rates to be non-negative (got a negative "
+                                 "or NaN rate)")
+    if rates.data.size and not bool((rates.data <= _POISSON_MAX).all()):
+        raise ShapeMismatchError(f"poisson: rates above {_POISSON_MAX:.4g} (inf included) cannot be sampled: their "
+                                 "counts do not fit in int64")
     device = rates.device
 
     def make(lam: Any) -> Any:
         gen = generators.drawing_from(generator, device, "poisson")
         with backend.on_device(device):
             return backend.array_module(lam).asarray(gen.poisson(lam.astype("float64"))).astype(lam.dtype)
-    return _drawn("poisson", make, (rates,))
+    return _zero_gradient("poisson", _drawn("poisson", make, (rates,)), (rates,))
 
 
 def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
-    """Successes in ``count`` trials of probability ``prob`` (broadcast together), in prob's dtype
-    (torch.binomial); no gradient."""
+    """Successes in ``count`` trials of probability ``prob`` (broadcast together; one float dtype, as PyTorch's),
+    in prob's dtype (torch.binomial). Counts must be in [0, 2**63) (PyTorch's are unchecked). Inputs that require
+    grad give a result that requires grad whose backward raises, as PyTorch's (no derivative)."""
     count, prob = _check_floating(count, "binomial"), _check_floating(prob, "binomial")
+    if count.dtype != prob.dtype:
+        raise DtypeMismatchError(f"binomial: count and prob must have one dtype, got {count.dtype} and {prob.dtype}")
+    if _broadcast_shape(count.shape, prob.shape) is None:
+        raise ShapeMismatchError(f"binomial: count of shape {count.shape} and prob of shape {prob.shape} do not "
+                                 "broadcast")
     if prob.data.size and not bool(((prob.data >= 0) & (prob.data <= 1)).all()):
         raise ValueError("binomial: prob must be in [0, 1]")
     if count.data.size and not bool((count.data >= 0).all()):
         raise ValueError("binomial: count must be non-negative")
+    if count.data.size and not bool((count.data < 2.0 ** 63).all()):
+        raise ShapeMismatchError("binomial: counts of 2**63 or more (inf included) cannot be sampled: they do not "
+                                 "fit in int64")
     device = prob.device
 
     def make(n: Any, p: Any) -> Any:
@@ -666,4 +687,5 @@ def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
         n, p = xp.broadcast_arrays(n, p)
         with backend.on_device(device):
             return xp.asarray(gen.binomial(n.astype("int64"), p.astype("float64"))).astype(prob.dtype)
-    return _drawn("binomial", make, (count, prob))
+    sample = _drawn("binomial", make, (count, prob))
+    return _zero_gradient("binomial", sample, (count, prob), defined=False)

@@ -37,7 +37,7 @@ import numpy
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
-from ..constructors import _fill_in, rand, randn
+from ..constructors import SampleDtypeError, _fill_in, rand, randn
 from ..dtypes import can_cast
 from ..recording import _state
 from ..tensor import Tensor, _address, cast_as_torch
@@ -856,11 +856,29 @@ def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None
                             "are a and b, or PyTorch's from and to)")
         a, b = bounds.get("from", a), bounds.get("to", b)
     a, b = number(a, "uniform_", "a"), number(b, "uniform_", "b")
-    if a > b:
-        raise ShapeMismatchError(f"uniform_: expects a range [a, b) with a <= b, got a={a} > b={b}")
-    sample = rand(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    _check_uniform_bounds(x, a, b)
+    sample = rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     low = complex(a, a) if x.dtype.kind == "c" else a   # complex: both parts in [a, b), as PyTorch's
     return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + low))
+
+
+def _check_uniform_bounds(x: Tensor, a: float, b: float) -> None:
+    """PyTorch's checks of ``uniform_(a, b)``, in its order: x floating point or complex (NotImplementedError),
+    a and b finite and within x's (real) dtype's range, a <= b, and b - a within that range too (RuntimeError):
+    else the samples would be inf or NaN."""
+    if x.dtype.kind not in "fc":
+        raise SampleDtypeError(f"uniform_: not implemented for dtype {x.dtype} (floating point or complex tensors, "
+                               "as PyTorch)")
+    limit = float(numpy.finfo(x.dtype).max)
+    for value, what in ((a, "from (a)"), (b, "to (b)")):
+        if not -limit <= value <= limit:   # NaN too
+            raise ShapeMismatchError(f"uniform_: {what} = {value} is out of bounds for dtype {x.dtype} (finite, "
+                                     f"within ±{limit:g})")
+    if a > b:
+        raise ShapeMismatchError(f"uniform_: expects a range [a, b) with a <= b, got a={a} > b={b}")
+    if b - a > limit:
+        raise ShapeMismatchError(f"uniform_: expects b - a <= {limit:g} (the largest {x.dtype}), got a={a} and "
+                                 f"b={b}: the samples would overflow")
 
 
 def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
@@ -868,6 +886,6 @@ def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = 
     mean, std = number(mean, "normal_", "mean"), number(std, "normal_", "std")
     if not std >= 0:
         raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
-    sample = randn(*x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    sample = randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     centre = complex(mean, mean) if x.dtype.kind == "c" else mean   # complex: both parts about mean, as PyTorch
     return _inplace(x, "normal_", _fill("normal_", True, sample * std + centre))

@@ -337,11 +337,12 @@ def random_(x: Tensor, from_: Any = _NOT_GIVEN, to: Any = _NOT_GIVEN, *, generat
         raise TypeError(f"random_: unexpected keyword arguments {sorted(kwargs)}")
     if not isinstance(x, Tensor):
         raise TypeError(f"random_: expected a Tensor, got {type(x).__name__}")
-    lowest, highest = exact_integers(x.dtype, "random_")
     if from_ is not _NOT_GIVEN and to is _NOT_GIVEN:   # random_(to), PyTorch's one-argument overload
         from_, to = 0, from_
     low = 0 if from_ is _NOT_GIVEN else _integer(from_, "from")
-    high = highest if to is _NOT_GIVEN or to is None else _integer(to, "to") - 1   # inclusive
+    to = None if to is _NOT_GIVEN or to is None else _integer(to, "to")
+    lowest, highest = exact_integers(x.dtype, "random_")
+    high = highest if to is None else to - 1   # inclusive
     if low > high:
         raise ShapeMismatchError(f"random_: expects 'from' to be less than 'to', got from={low} >= to={high + 1}")
     if low < lowest or high > highest:
@@ -360,6 +361,8 @@ def _integer(value: Any, what: str) -> int:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
         raise TypeError(f"random_: {what} must be an int, got {type(value).__name__}")
+    if not -2 ** 63 <= value < 2 ** 63:
+        raise ValueError(f"random_: {what} = {value} does not fit in int64 (PyTorch's bounds are int64s)")
     return int(value)
 
 
