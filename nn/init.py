@@ -197,6 +197,9 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
                                 f"got a tensor of shape {val.shape}")
     if isinstance(val, complex) and tensor.dtype.kind != "c":
         raise InitArgumentError(f"nn.init.constant_: the value {val} cannot be converted to type {tensor.dtype}")
+    if not isinstance(val, (Tensor, int, float, complex, bool)) and not hasattr(val, "__float__"):   # torch's fill_
+        raise TypeError(f"nn.init.constant_: val must be a number or a 0-d tensor, got {type(val).__name__} "
+                        f"({val!r:.40}) for the tensor of shape {tuple(tensor.shape)}")
     with mg.no_grad():
         tensor.data[...] = val
     tensor._bump_version()

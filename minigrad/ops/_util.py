@@ -26,6 +26,10 @@ def same_device(name: str, inputs: tuple) -> tuple:
     return tuple(x.detach() if isinstance(x, Tensor) else x for x in _move_cpu_scalars(name, inputs, devices))
 
 
+class ArgumentValueError(ValueError, RuntimeError):
+    """An argument value PyTorch refuses with RuntimeError (an unknown mode string): a ValueError too."""
+
+
 class IndexRangeError(IndexError, RuntimeError):
     """An index value outside its dim (gather, scatter, index_add_, ...): Python's IndexError and PyTorch's
     RuntimeError, so ``except`` clauses written for either catch it."""

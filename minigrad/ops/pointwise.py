@@ -38,6 +38,7 @@ from . import elementwise, inplace
 from ._util import (
     NOT_GIVEN,
     ArgumentTypeError,
+    ArgumentValueError,
     DtypeNotImplementedError,
     called_as,
     number,
@@ -231,8 +232,8 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None, out: Tensor
     if rounding_mode is None:
         return elementwise.div(a, b)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
-                         f"{rounding_mode!r}")
+        raise ArgumentValueError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                                 f"{rounding_mode!r}")
     a, b = _division_operands(a, b, "div")
     return RoundedDiv(rounding_mode)(a, b)
 

@@ -29,7 +29,16 @@ from ..dtypes import get_default_dtype, promote_types, torch_result_type
 from ..recording import is_grad_enabled, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, called_as, int_arg, number, one_axis, refuse_complex, tensor_arg
+from ._util import (
+    ArgumentValueError,
+    ShapeMismatchError,
+    called_as,
+    int_arg,
+    number,
+    one_axis,
+    refuse_complex,
+    tensor_arg,
+)
 from .combine import addbmm, addmv, addr
 from .contract import addmm, baddbmm
 from .elementwise import mul, where
@@ -81,7 +90,7 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
     name = "index_reduce"
     x, source = tensor_arg(input, name), tensor_arg(source, name)
     if reduce not in ("prod", "mean", "amax", "amin"):
-        raise ValueError(f"{name}: reduce must be one of 'prod', 'mean', 'amax', 'amin', got {reduce!r}")
+        raise ArgumentValueError(f"{name}: reduce must be one of 'prod', 'mean', 'amax', 'amin', got {reduce!r}")
     axis = one_axis(dim, max(x.ndim, 1), name)
     index = index if isinstance(index, Tensor) else tensor(index)
     if index.ndim > 1 or index.dtype.kind not in "iu":

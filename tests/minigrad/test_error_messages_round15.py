@@ -201,3 +201,23 @@ def test_broadcast_to_names_both_shapes():
                              lambda: torch.broadcast_to(torch.tensor(x), (5, 2)))
     assert str(err).startswith("broadcast_to:") and "(4, 2)" in str(err) and "(5, 2)" in str(err)
     assert "remapped" not in str(err)
+
+
+def test_unknown_mode_strings_are_torchs_runtime_error_too():
+    x = np.ones((2, 3), np.float32)
+    err = _raises_like_torch(lambda: mg.div(mg.tensor(x), 2, rounding_mode="bogus"),
+                             lambda: torch.div(torch.tensor(x), 2, rounding_mode="bogus"))
+    assert isinstance(err, ValueError) and str(err).startswith("div:") and "'bogus'" in str(err)
+    target = mg.tensor(x)
+    err = _raises_like_torch(
+        lambda: target.index_reduce_(0, mg.tensor([0]), mg.ones(1, 3), "bogus"),
+        lambda: torch.tensor(x).index_reduce_(0, torch.tensor([0]), torch.ones(1, 3), "bogus"))
+    assert str(err).startswith("index_reduce:") and "'bogus'" in str(err)
+    assert target._version == 0 and np.array_equal(target.numpy(), x)
+
+
+def test_init_constant_of_a_string_is_a_type_error_naming_the_tensor():
+    p, q = nn.Parameter(mg.ones(3)), torch.nn.Parameter(torch.ones(3))
+    err = _raises_like_torch(lambda: nn.init.constant_(p, "x"), lambda: torch.nn.init.constant_(q, "x"))
+    assert "constant_" in str(err) and "str" in str(err) and "(3,)" in str(err)
+    assert p._version == 0 and np.array_equal(p.detach().numpy(), np.ones(3, np.float32))
