@@ -93,17 +93,17 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
         leaf = leaves[i]
         analytic = numpy.zeros(leaf.shape, leaf.dtype) if leaf.grad is None else backend.to_numpy(leaf.grad.data)
         numeric = numpy.zeros(leaf.shape, leaf.dtype)
-        flat = leaf.data.reshape(-1)   # a view: writing it perturbs the input in place
+        data = leaf.data   # written element by element: the input perturbed in place, whatever its layout
         steps = (eps, 1j * eps) if leaf.dtype.kind == "c" else (eps,)   # a complex input: dL/dx + i dL/dy
-        for j in range(flat.size):
-            original = flat[j].copy()
+        for j in numpy.ndindex(leaf.shape):
+            original = data[j].copy()
             for step in steps:
-                flat[j] = original + step
+                data[j] = original + step
                 plus = objective()
-                flat[j] = original - step
+                data[j] = original - step
                 minus = objective()
-                flat[j] = original
-                numeric.reshape(-1)[j] += (plus - minus) / (2 * eps) * (step / eps)
+                data[j] = original
+                numeric[j] += (plus - minus) / (2 * eps) * (step / eps)
         error = numpy.abs(analytic - numeric)
         excess = error - (atol + rtol * numpy.abs(numeric))
         if not (excess <= 0).all():   # also fails on NaN, which a `max() > 0` test lets through

@@ -1,0 +1,35 @@
+"""Round 15, found by the lead while integrating: fixes too small for a file of their own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.gradcheck import GradcheckError
+
+
+def test_gradcheck_perturbs_an_input_of_any_layout() -> None:
+    """gradcheck perturbed ``x.data.reshape(-1)``, a copy for a transposed input (``mg.tensor(a.T)`` keeps its
+    layout, as PyTorch's), so every numerical derivative came out 0 and a right gradient was reported wrong."""
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    x = mg.tensor(a.T, requires_grad=True)
+    assert not x.is_contiguous()
+    assert mg.autograd.gradcheck(lambda t: (t ** 3 * mg.arange(3.0, dtype=mg.float64)).sum(), (x,))
+    np.testing.assert_array_equal(x.detach().numpy(), a.T)   # put back exactly
+    with pytest.raises(GradcheckError, match="input 0"):
+        mg.autograd.gradcheck(WrongCube.apply, (x,))
+
+
+class WrongCube(mg.autograd.Function):
+    """x ** 3 with a backward off by a factor of 2, which gradcheck must catch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved_tensors
+        return gy * 6 * x ** 2
