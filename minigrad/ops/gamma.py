@@ -609,6 +609,10 @@ class GammaReparameterised(Function):
         return gy * slope.astype(gy.dtype, copy=False), None
 
 
+class BinomialDtypeError(TypeError, ValueError):
+    """binomial's count or prob of a non-float dtype: TypeError here, ValueError as PyTorch's."""
+
+
 def _check_floating(x: Tensor, name: str, error: type[Exception] = TypeError) -> Tensor:
     x = tensor_arg(x, name)
     if x.dtype.kind != "f":
@@ -624,7 +628,7 @@ def standard_gamma(concentration: Tensor, *, generator: Any = None) -> Tensor:
     dx/dα = -(∂P(α, x)/∂α) / (∂P(α, x)/∂x) (P the gamma CDF), computed to ~1e-13 from P's series or
     continued fraction. concentration: any shape → the same shape and dtype.
     """
-    alpha = _check_floating(concentration, "standard_gamma")
+    alpha = _check_floating(concentration, "standard_gamma", SampleDtypeError)   # PyTorch: NotImplementedError
     device = alpha.device
     tiny = float(backend.numpy.finfo(alpha.dtype).tiny)
 
@@ -632,8 +636,9 @@ def standard_gamma(concentration: Tensor, *, generator: Any = None) -> Tensor:
         gen = generators.drawing_from(generator, device, "standard_gamma")
         with backend.on_device(device):
             xp = backend.array_module(a)
-            sample = xp.asarray(gen.standard_gamma(a.astype("float64"))).astype(a.dtype)
-            return xp.maximum(sample, a.dtype.type(tiny))
+            valid = a > 0   # PyTorch's sample of a concentration <= 0 or NaN is the tiny number below
+            sample = xp.asarray(gen.standard_gamma(xp.where(valid, a, 1).astype("float64"))).astype(a.dtype)
+            return xp.maximum(xp.where(valid, sample, 0), a.dtype.type(tiny))
     return GammaReparameterised()(alpha, _drawn("standard_gamma", make, (alpha,)))
 
 
@@ -666,7 +671,8 @@ def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
     """Successes in ``count`` trials of probability ``prob`` (broadcast together; one float dtype, as PyTorch's),
     in prob's dtype (torch.binomial). Counts must be in [0, 2**63) (PyTorch's are unchecked). Inputs that require
     grad give a result that requires grad whose backward raises, as PyTorch's (no derivative)."""
-    count, prob = _check_floating(count, "binomial"), _check_floating(prob, "binomial")
+    count, prob = _check_floating(count, "binomial", BinomialDtypeError), _check_floating(prob, "binomial",
+                                                                                          BinomialDtypeError)
     if count.dtype != prob.dtype:
         raise DtypeMismatchError(f"binomial: count and prob must have one dtype, got {count.dtype} and {prob.dtype}")
     if _broadcast_shape(count.shape, prob.shape) is None:

@@ -98,3 +98,21 @@ def test_binomial_refuses_counts_beyond_int64(count):
     # NumPy leaked "n < 0" (the count wrapped in the int64 cast)
     with pytest.raises(RuntimeError, match="binomial"):
         mg.binomial(mg.tensor([count]), mg.tensor([0.5]))
+
+
+@pytest.mark.parametrize("count_dtype, prob_dtype", [("int64", "float32"), ("float32", "int64")])
+def test_binomial_integer_dtypes_raise_as_torch(count_dtype, prob_dtype):
+    def call(lib):
+        lib.binomial(lib.tensor([3], dtype=getattr(lib, count_dtype)), lib.tensor([1], dtype=getattr(lib, prob_dtype)))
+    theirs, ours = _raised(lambda: call(torch)), _raised(lambda: call(mg))
+    assert theirs is not None and isinstance(ours, type(theirs)), (ours, theirs)
+
+
+def test_standard_gamma_of_nonpositive_or_nan_concentration_is_tiny_as_torch():
+    # NumPy leaked "shape < 0" for a negative concentration and gave NaN for a NaN one
+    from minigrad.ops.gamma import standard_gamma
+    values = [-1.0, 0.0, math.nan, math.inf]
+    theirs = torch._standard_gamma(torch.tensor(values)).tolist()
+    assert standard_gamma(mg.tensor(values)).tolist() == theirs
+    assert isinstance(_raised(lambda: standard_gamma(mg.tensor([1, 2]))),
+                      type(_raised(lambda: torch._standard_gamma(torch.tensor([1, 2])))))
