@@ -296,7 +296,8 @@ def add(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
     if out is not None:
         return write_out("add", add(input, other, alpha=alpha), out, inputs=(input, other))
     input = _numbers_as_tensor(input, other)  # noqa: A001
-    if alpha != 1 and _all_float16(input, other):   # PyTorch's: alpha rounded to float16, the rest in float32, once
+    # PyTorch's float16 kernel: alpha rounded to float16, the rest in float32, rounded once (alpha checked first)
+    if _all_float16(input, other) and _alpha(alpha, input, other, "add") != 1:
         return add(input.float(), other.float(), alpha=_float16_number(alpha)).half()
     return elementwise.add(input, _scaled(other, _alpha(alpha, input, other, "add"), input))
 
@@ -310,7 +311,7 @@ def sub(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
         return write_out("sub", sub(input, other, alpha=alpha), out, inputs=(input, other))
     input = _numbers_as_tensor(input, other)  # noqa: A001
     elementwise.refuse_bool_subtraction(input, other)
-    if alpha != 1 and _all_float16(input, other):   # as add's
+    if _all_float16(input, other) and _alpha(alpha, input, other, "sub") != 1:   # as add's
         return sub(input.float(), other.float(), alpha=_float16_number(alpha)).half()
     return elementwise.sub(input, _scaled(other, _alpha(alpha, input, other, "sub"), input))
 
