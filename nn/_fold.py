@@ -130,8 +130,8 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
     x, weight = _floating_or_complex(input, name), _tensor(weight, name, "weight")
     x, unbatched = _batched(x, dims, name)
     if weight.ndim != dims + 2:
-        raise ValueError(f"{name}: weight must be {dims + 2}-D (in_channels, out_channels/groups, *kernel), got "
-                         f"shape {weight.shape}")
+        raise InputShapeError(f"{name}: weight must be {dims + 2}-D (in_channels, out_channels/groups, *kernel), "
+                              f"got shape {weight.shape}")
     if bias is not None:
         bias = _tensor(bias, name, "bias")
     if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):

@@ -30,7 +30,7 @@ from ..autograd import Function
 from ..backend import array_module
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, ShapeMismatchError, sum_to, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, called_as, sum_to, tensor_arg
 from .shape import track_view
 
 __all__ = ["angle", "complex", "conj", "conj_physical", "conj_physical_", "imag", "is_conj", "is_neg", "polar", "real",
@@ -333,7 +333,10 @@ def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
         _float_pair(x, "polar")
     if r.dtype != theta.dtype:
         raise RuntimeError(f"polar: expected abs and angle to have the same dtype, got {r.dtype} and {theta.dtype}")
-    return complex(r * theta.cos(), r * theta.sin())
+    try:
+        return complex(r * theta.cos(), r * theta.sin())
+    except ValueError as error:   # shapes that do not broadcast: named as polar, not its mul
+        raise called_as("polar", error, r, theta) from None
 
 
 def view_as_real(input: Tensor) -> Tensor:  # noqa: A002

@@ -142,8 +142,15 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
         spacing = x[1:] - x[:-1] if x.ndim == 1 else getitem(x, (slice(None),) * axis + (slice(1, None),)) - \
             getitem(x, (slice(None),) * axis + (slice(None, -1),))
         if x.ndim == 1:
+            if x.shape[0] != n:   # else reshape's error, naming neither trapezoid nor the sample points
+                raise ShapeMismatchError(f"trapezoid: there must be one `x` value for each sample point: x has "
+                                         f"{x.shape[0]}, y {n} along dim {dim} (shape {y.shape})")
             spacing = reshape(spacing, (n - 1,) + (1,) * (y.ndim - axis - 1))
-        return mul(mul(pairs, spacing), 0.5).sum(dim=axis)
+        try:
+            return mul(mul(pairs, spacing), 0.5).sum(dim=axis)
+        except ValueError:
+            raise ShapeMismatchError(f"trapezoid: x of shape {x.shape} does not broadcast with y of shape "
+                                     f"{y.shape}") from None
     step = 1.0 if dx is None and x is None else float(number(x if dx is None else dx, "trapezoid", "dx"))
     return mul(pairs.sum(dim=axis), step / 2)
 

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, flag, int_arg, number, refuse_complex, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, flag, int_arg, number, refuse_complex, tensor_arg
 from .creation import linspace_arrays
 
 __all__ = ["histogram", "histogramdd"]
@@ -98,14 +98,14 @@ def _points(input: Any, name: str) -> Tensor:  # noqa: A002 - PyTorch's name
 
 def _edges(bins: Tensor, x: Tensor, dim: int, name: str) -> Tensor:
     if bins.ndim != 1:
-        raise ValueError(f"{name}: bins tensor should have one dimension, but got {bins.ndim} dimensions in the "
-                         f"bins tensor for dimension {dim}")
+        raise ShapeMismatchError(f"{name}: bins tensor should have one dimension, but got {bins.ndim} dimensions in "
+                                 f"the bins tensor for dimension {dim}")
     if bins.shape[0] < 2:
         raise ValueError(f"{name}: bins must be > 0, but got {bins.shape[0] - 1} for dimension {dim} (a bins "
                          f"tensor holds the edges, at least 2)")
     if bins.dtype != x.dtype:
-        raise TypeError(f"{name}: input tensor and bins tensors should have the same dtype, but got input with dtype "
-                        f"{x.dtype} and bins for dimension {dim} with dtype {bins.dtype}")
+        raise ArgumentTypeError(f"{name}: input tensor and bins tensors should have the same dtype, but got input "
+                                f"with dtype {x.dtype} and bins for dimension {dim} with dtype {bins.dtype}")
     return bins.detach()
 
 

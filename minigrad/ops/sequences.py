@@ -54,7 +54,7 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Tensor:  #
     name = "vander"
     x = tensor_arg(x, name)
     if x.ndim != 1:
-        raise ValueError(f"{name}: x must be a one-dimensional tensor, got shape {x.shape}")
+        raise ShapeMismatchError(f"{name}: x must be a one-dimensional tensor, got shape {x.shape}")
     count = x.shape[0] if N is None else count_arg(N, name, "N")
     increasing = flag(increasing, name, "increasing")
     if x.dtype.kind in "biu":
@@ -94,19 +94,20 @@ def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1
         x = x.to(dtype=y.dtype)
     if x.ndim == 1:
         if x.shape[0] != y.shape[axis]:
-            raise ValueError(f"{name}: there must be one `x` value for each sample point: x has {x.shape[0]}, y "
-                             f"{y.shape[axis]} along dim {dim} (shape {y.shape})")
+            raise ShapeMismatchError(f"{name}: there must be one `x` value for each sample point: x has "
+                                     f"{x.shape[0]}, y {y.shape[axis]} along dim {dim} (shape {y.shape})")
         spacing = reshape(x[1:] - x[:-1], (max(y.shape[axis] - 1, 0),) + (1,) * (y.ndim - axis - 1))
     else:
         x_axis = axis - y.ndim + x.ndim
         if x_axis < 0:
-            raise ValueError(f"{name}: x of shape {x.shape} has no dim {dim} of y's (shape {y.shape})")
+            raise ShapeMismatchError(f"{name}: x of shape {x.shape} has no dim {dim} of y's (shape {y.shape})")
         x_before = (slice(None),) * x_axis
         spacing = getitem(x, x_before + (slice(1, None),)) - getitem(x, x_before + (slice(None, -1),))
     try:
         numpy.broadcast_shapes(tuple(spacing.shape), tuple(pairs.shape))
     except ValueError:
-        raise ValueError(f"{name}: x of shape {x.shape} does not broadcast with y of shape {y.shape}") from None
+        raise ShapeMismatchError(f"{name}: x of shape {x.shape} does not broadcast with y of shape {y.shape}") \
+            from None
     return cumsum(mul(mul(pairs, spacing), 0.5), axis)
 
 
@@ -125,7 +126,7 @@ def chain_matmul(*matrices: Any) -> Tensor:
     items = [tensor_arg(m, name) for m in matrices]
     for i, m in enumerate(items):
         if m.ndim != 2:
-            raise ValueError(f"{name}: every tensor must be 2-D, got tensor {i} of shape {m.shape}")
+            raise ShapeMismatchError(f"{name}: every tensor must be 2-D, got tensor {i} of shape {m.shape}")
     if len(items) == 1:
         return items[0].clone()
     return multi_dot(items)

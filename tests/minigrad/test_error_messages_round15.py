@@ -221,3 +221,19 @@ def test_init_constant_of_a_string_is_a_type_error_naming_the_tensor():
     err = _raises_like_torch(lambda: nn.init.constant_(p, "x"), lambda: torch.nn.init.constant_(q, "x"))
     assert "constant_" in str(err) and "str" in str(err) and "(3,)" in str(err)
     assert p._version == 0 and np.array_equal(p.detach().numpy(), np.ones(3, np.float32))
+
+
+@pytest.mark.filterwarnings("ignore:torch.chain_matmul is deprecated")
+@pytest.mark.parametrize("name, call, words", [
+    ("trapezoid", lambda m, t: m.trapezoid(t(_z(3)), t(_z(4))), ["x has 4", "y 3"]),
+    ("cumulative_trapezoid", lambda m, t: m.cumulative_trapezoid(t(_z(3)), t(_z(4))), ["x has 4", "y 3"]),
+    ("polar", lambda m, t: m.polar(t(_z(3)), t(_z(4))), ["(3,)", "(4,)"]),
+    ("chain_matmul", lambda m, t: m.chain_matmul(t(_z(3))), ["(3,)"]),
+    ("vander", lambda m, t: m.vander(t(_z(2, 2))), ["(2, 2)"]),
+    ("histogram", lambda m, t: m.histogram(t(_z(3)), t(_z(2, 2))), ["2 dimensions"]),
+    ("conv_transpose1d", lambda m, t: m.conv_transpose1d(t(_z(1, 2, 3)), t(_z(3, 2))), ["(3, 2)"]),
+])
+def test_shape_errors_of_more_ops_name_the_op_with_torchs_class(name, call, words):
+    err = _raises_like_torch(lambda: call(mg, mg.tensor), lambda: call(torch, torch.tensor))
+    assert str(err).startswith(f"{name}:"), str(err)
+    assert all(word in str(err) for word in words), str(err)
