@@ -359,7 +359,7 @@ def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa:
         raise InputShapeError(f"{name}: expected a 2-D (C, L) or 3-D (N, C, L) input with L > 0, got shape {x.shape}")
     if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
         output_size = output_size[0]
-    if output_size is None:
+    if output_size is None:   # keeps L (PyTorch's 1-D pools refuse None; its 2-D/3-D ones keep a dim)
         output_size = x.shape[-1]
     (out,) = _ints(output_size, 1, name, "output_size", 1)
     length = x.shape[-1]
@@ -369,11 +369,24 @@ def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa:
 
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
     """Mean over ``output_size`` windows that tile the last dim, as PyTorch's: (N, C, L) or (C, L) →
-    (N, C, output_size); window i covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). ``None`` keeps L. One matmul."""
+    (N, C, output_size); window i covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). ``None`` keeps L."""
     x, starts, ends = _adaptive_bounds(input, output_size, "adaptive_avg_pool1d")
-    positions = numpy.arange(x.shape[-1])[:, None]
-    averaging = ((positions >= starts) & (positions < ends)) / (ends - starts)   # (L, out)
-    return x @ mg.as_tensor(mg.make_array(averaging.astype(x.dtype), x.dtype, x.device))
+    return _window_means(x, x.ndim - 1, starts, ends)
+
+
+def _window_means(x: Tensor, axis: int, starts: Any, ends: Any) -> Tensor:
+    """The mean of ``x`` over each window [starts[i], ends[i]) (host int arrays) along ``axis``, which becomes
+    len(starts) long. Each window's entries are gathered and summed (a narrower window repeats its first position,
+    masked out), so a NaN or inf reaches only its own windows, as in PyTorch's kernel (a matmul with a 0/1
+    averaging matrix spread it to every window: 0·inf is NaN)."""
+    if len(starts) == 0:   # no windows: an empty slice
+        return x.narrow(axis, 0, 0)
+    table = starts[:, None] + numpy.arange(int((ends - starts).max()))                  # (out, widest window)
+    inside = table < ends[:, None]
+    moved = x.movedim(axis, -1)[..., numpy.where(inside, table, starts[:, None])]       # (*, out, width)
+    sums = mg.where(mg.as_tensor(mg.make_array(inside, numpy.bool_, x.device)), moved, 0).sum(dim=-1)
+    counts = mg.as_tensor(mg.make_array((ends - starts).astype(x.dtype), x.dtype, x.device))
+    return (sums / counts).movedim(-1, axis)
 
 
 def _max_positions(windows: Tensor, table: Tensor) -> Tensor:
@@ -425,17 +438,10 @@ def _adaptive_windows_2d(input: Any, output_size: Any, name: str) -> tuple:  # n
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
     """Mean over the ``output_size`` (an int or a pair; None keeps a dim) windows that tile the last two dims,
     as PyTorch's: (N, C, H, W) or (C, H, W) → (N, C, H_out, W_out); along each dim window i covers
-    [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). Two matmuls: the mean over a rectangle is the mean over its rows of the
-    means over its columns."""
+    [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). The mean over a rectangle is the mean over its rows of the means over its
+    columns."""
     x, ((starts_h, ends_h), (starts_w, ends_w)) = _adaptive_windows_2d(input, output_size, "adaptive_avg_pool2d")
-
-    def averaging(starts: Any, ends: Any, length: int) -> Tensor:   # (length, out)
-        positions = numpy.arange(length)[:, None]
-        weights = ((positions >= starts) & (positions < ends)) / (ends - starts)
-        return mg.as_tensor(mg.make_array(weights.astype(x.dtype), x.dtype, x.device))
-
-    over_w = x @ averaging(starts_w, ends_w, x.shape[-1])                      # (*, H, W_out)
-    return averaging(starts_h, ends_h, x.shape[-2]).T @ over_w                 # (*, H_out, W_out)
+    return _window_means(_window_means(x, x.ndim - 1, starts_w, ends_w), x.ndim - 2, starts_h, ends_h)
 
 
 def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:  # noqa: A002

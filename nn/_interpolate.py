@@ -22,6 +22,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _tensor
+from ._conv import _window_means
 from ._errors import InputShapeError
 from ._flags import flag
 
@@ -287,21 +288,15 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
 
 
 def _area(x: Tensor, sizes: tuple) -> Tensor:
-    """Adaptive average pooling to ``sizes``: window i of a dim covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉). One matmul
-    per dim with the (L, out) averaging matrix."""
+    """Adaptive average pooling to ``sizes``: window i of a dim covers [⌊i·L/out⌋, ⌈(i + 1)·L/out⌉), averaged
+    along each dim in turn (W, then H, then D)."""
     if x.dtype.kind != "f":
         raise NotImplementedError(f"interpolate: mode 'area' needs a floating-point input, got {x.dtype}")
     out = x
-    spatial = x.ndim - 2
-    for k in reversed(range(spatial)):
+    for k in reversed(range(x.ndim - 2)):
         length, size = x.shape[2 + k], sizes[k]
         steps = numpy.arange(size)
-        starts, ends = steps * length // size, -((-(steps + 1) * length) // size)
-        positions = numpy.arange(length)[:, None]
-        averaging = ((positions >= starts) & (positions < ends)) / (ends - starts)          # (L, out)
-        matrix = mg.as_tensor(mg.make_array(averaging.astype(x.dtype), x.dtype, x.device))
-        moved = out.movedim(2 + k, -1)
-        out = (moved @ matrix).movedim(-1, 2 + k)
+        out = _window_means(out, 2 + k, steps * length // size, -((-(steps + 1) * length) // size))
     return out
 
 

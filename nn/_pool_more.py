@@ -23,6 +23,7 @@ from ._conv import (
     _ints,
     _max_pool,
     _max_positions,
+    _window_means,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
     avg_pool1d,
@@ -105,16 +106,12 @@ def _adaptive_windows(input: Any, output_size: Any, dims: int, name: str) -> tup
 
 def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
     """Mean over the ``output_size`` (an int or a triple; None keeps a dim) windows tiling the last three dims,
-    as PyTorch's: (N, C, D, H, W) or (C, D, H, W) → (N, C, D_out, H_out, W_out). One matmul per dim with
-    its averaging matrix (the mean over a box is the mean of the means along each of its dims)."""
+    as PyTorch's: (N, C, D, H, W) or (C, D, H, W) → (N, C, D_out, H_out, W_out). The mean over a box is the
+    mean of the means along each of its dims (W, then H, then D)."""
     x, windows = _adaptive_windows(input, output_size, 3, "adaptive_avg_pool3d")
     out = x
     for k, (starts, ends) in reversed(list(enumerate(windows))):
-        axis = x.ndim - 3 + k
-        positions = numpy.arange(x.shape[axis])[:, None]
-        averaging = ((positions >= starts) & (positions < ends)) / numpy.maximum(ends - starts, 1)   # (L, out)
-        matrix = mg.as_tensor(mg.make_array(averaging.astype(x.dtype), x.dtype, x.device))
-        out = (out.movedim(axis, -1) @ matrix).movedim(-1, axis)
+        out = _window_means(out, x.ndim - 3 + k, starts, ends)
     return out
 
 
@@ -141,12 +138,12 @@ def _window_table(windows: list, spatial: tuple) -> numpy.ndarray:
     row-major within the window; a window narrower than the widest repeats its first position."""
     table = numpy.zeros((), dtype=numpy.int64)
     for (starts, ends), length in zip(windows, spatial):
-        rows = starts[:, None] + numpy.arange(int((ends - starts).max()))
+        rows = starts[:, None] + numpy.arange(int((ends - starts).max(initial=1)))
         rows = numpy.where(rows < ends[:, None], rows, starts[:, None])                     # (out, width)
         # new table[..., o, (w_prev, w)] = table[..., (w_prev)] * length + rows[o, w]
         table = table[..., None, :, None] * length + rows[:, None, :] if table.ndim else rows
         if table.ndim > 2:
-            table = table.reshape(table.shape[:-2] + (-1,))
+            table = table.reshape(table.shape[:-2] + (table.shape[-2] * table.shape[-1],))
     return table
 
 
