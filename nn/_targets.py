@@ -42,7 +42,8 @@ def index_array(indices: Any, device: Any, name: str, what: str = "indices") -> 
         except (TypeError, ValueError) as error:
             raise TargetError(f"{name}: {what} must be integers, got {type(indices).__name__} ({error})") from None
     if array.dtype.kind not in "iu":
-        raise TargetError(f"{name}: {what} must be integers, got dtype {array.dtype}")
+        given = "" if isinstance(indices, Tensor) or mg.is_array(indices) else f"{type(indices).__name__}, "
+        raise TargetError(f"{name}: {what} must be integers, got {given}dtype {array.dtype}")
     return array
 
 

@@ -176,6 +176,8 @@ class BatchNorm1d(_BatchNorm):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: (N, C) or (N, C, L) → the same shape."""
+        if not isinstance(input, Tensor):   # else an AttributeError (no .ndim) from here
+            raise TypeError(f"BatchNorm1d: input must be a Tensor, got {type(input).__name__}")
         if input.ndim not in (2, 3):
             raise ValueError(f"BatchNorm1d: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape {input.shape}")
         if input.shape[1] != self.num_features:

@@ -237,3 +237,14 @@ def test_shape_errors_of_more_ops_name_the_op_with_torchs_class(name, call, word
     err = _raises_like_torch(lambda: call(mg, mg.tensor), lambda: call(torch, torch.tensor))
     assert str(err).startswith(f"{name}:"), str(err)
     assert all(word in str(err) for word in words), str(err)
+
+
+def test_layers_given_a_non_tensor_say_so():
+    """BatchNorm1d given a str or None raised an AttributeError from inside minigrad (no .ndim)."""
+    layer = nn.BatchNorm1d(3)
+    for bad in ("abc", None):
+        with pytest.raises(TypeError, match=f"BatchNorm1d: input must be a Tensor, got {type(bad).__name__}"):
+            layer(bad)
+    assert layer.num_batches_tracked.item() == 0
+    err = _raises_like_torch(lambda: nn.Embedding(5, 2)("abc"), lambda: torch.nn.Embedding(5, 2)("abc"))
+    assert str(err).startswith("embedding:") and "str" in str(err)
