@@ -431,10 +431,18 @@ def below_one(u: Any, dtype: Any) -> Any:
     return backend.array_module(u).floor(u * steps) / steps
 
 
+def _needs_size(name: str, shape: tuple, size: Any) -> None:
+    """PyTorch's ``rand()``/``randn()`` without a size raise TypeError (``rand(())`` is the 0-d sample)."""
+    if not shape and size is None:
+        raise TypeError(f"{name}() missing the size: {name}(2, 3), {name}((2, 3)) or {name}(size=(2, 3)); "
+                        f"{name}(()) for a 0-d tensor, as PyTorch's")
+
+
 def randn(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False, size: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Standard normal samples from ``generator`` or the device's generator (see ``manual_seed``);
     ``randn(2, 3)``, ``randn((2, 3))`` or ``randn(size=(2, 3))``; float or complex dtypes only."""
+    _needs_size("randn", shape, size)
     tensor_options("randn", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("randn", out, dtype, device)
@@ -448,6 +456,7 @@ def randn(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None
 def rand(*shape: Any, generator: Any = None, out: Any = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False, size: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """Uniform samples in [0, 1) from ``generator`` or the device's generator; float or complex dtypes only."""
+    _needs_size("rand", shape, size)
     tensor_options("rand", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("rand", out, dtype, device)

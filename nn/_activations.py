@@ -91,7 +91,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
         raise InputShapeError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
     if not flag(training, name, "training"):
         return _reads_input(mg.where(x > 0, x, x * ((lower + upper) / 2)))
-    slopes = mg.rand(*x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
+    slopes = mg.rand(x.shape, dtype=x.dtype, device=x.device) * (upper - lower) + lower
     return _reads_input(mg.where(x > 0, x, x * slopes))
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002

@@ -33,7 +33,7 @@ def _inverted_dropout(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
         return x
     if p == 1:
         return x * 0.0
-    keep = mg.rand(*mask_shape, dtype=mg.float32, device=x.device) >= p
+    keep = mg.rand(tuple(mask_shape), dtype=mg.float32, device=x.device) >= p
     return x * (keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p)))
 
 
@@ -96,7 +96,7 @@ def _alpha_dropped(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
     ``p`` set to -λα, then a·x + b (see ``alpha_dropout``); zeros for p = 1, as PyTorch's."""
     if p == 1:
         return x * 0.0
-    keep = (mg.rand(*mask_shape, dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
+    keep = (mg.rand(tuple(mask_shape), dtype=mg.float32, device=x.device) >= p).astype(x.dtype)
     a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
     shift = (keep - 1) * (_SELU_SATURATION * a) + _SELU_SATURATION * a * p
     return x * (keep * a) + shift

@@ -93,7 +93,7 @@ def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: floa
     tau = _number(tau, name, "tau")
     axis = _dim(dim, logits.ndim, name)
     # -log E, E ~ Exp(1) = -log(1 - U): kept above the dtype's tiniest value, so the noise stays finite
-    uniform = mg.rand(*logits.shape, dtype=logits.dtype, device=logits.device)
+    uniform = mg.rand(logits.shape, dtype=logits.dtype, device=logits.device)
     exponential = (-mg.log1p(-uniform)).clip(min=float(numpy.finfo(logits.dtype).tiny))
     soft = mg.softmax((logits - exponential.log()) / tau, axis=axis)
     if not flag(hard, name, "hard"):

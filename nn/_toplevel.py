@@ -91,7 +91,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     lower, upper = _number(lower, "rrelu", "lower"), _number(upper, "rrelu", "upper")
     if lower > upper:
         raise InputShapeError(f"rrelu: lower bound {lower} should be less than or equal to the upper bound {upper}")
-    slopes = mg.rand(*x.shape, dtype=x.dtype, device=x.device, generator=generator) * (upper - lower) + lower
+    slopes = mg.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator) * (upper - lower) + lower
     return mg.where(x > 0, x, x * slopes)
 
 

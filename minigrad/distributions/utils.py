@@ -132,12 +132,12 @@ def one_hot(indices: Tensor, num_classes: int, dtype: Any) -> Tensor:
 
 def standard_normal(shape: tuple, like: Tensor) -> Tensor:
     """N(0, 1) samples of ``shape`` in ``like``'s dtype and on its device (the engine's generator)."""
-    return mg.randn(*shape, dtype=like.dtype, device=like.device)
+    return mg.randn(tuple(shape), dtype=like.dtype, device=like.device)
 
 
 def uniform(shape: tuple, like: Tensor) -> Tensor:
     """U[0, 1) samples of ``shape`` in ``like``'s dtype and on its device (the engine's generator)."""
-    return mg.rand(*shape, dtype=like.dtype, device=like.device)
+    return mg.rand(tuple(shape), dtype=like.dtype, device=like.device)
 
 
 class Located:

@@ -53,7 +53,7 @@ def rand_like(input: Tensor, dtype: Any = None, device: Any = None, requires_gra
     x = _like(input, "rand_like")
     device = x.device if device is None else _device_arg(device, "rand_like")
     tensor_options("rand_like", layout, pin_memory, device)
-    out = rand(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
+    out = rand(x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
                requires_grad=requires_grad, generator=generator)
     return _memory_format.relayout(out, memory_format, "rand_like", x)
 
@@ -66,7 +66,7 @@ def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_gr
     x = _like(input, "randn_like")
     device = x.device if device is None else _device_arg(device, "randn_like")
     tensor_options("randn_like", layout, pin_memory, device)
-    out = randn(*x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
+    out = randn(x.shape, dtype=x.dtype if dtype is None else dtype, device=device,
                 requires_grad=requires_grad, generator=generator)
     return _memory_format.relayout(out, memory_format, "randn_like", x)
 

@@ -303,7 +303,7 @@ class RandomUnstructured(BasePruningMethod):
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         # the largest of uniform draws go: drawn only when something is pruned, as PyTorch's
         return _unstructured_mask(self.amount, t, default_mask,
-                                  lambda: -mg.rand(*t.shape, device=t.device).data.reshape(-1))
+                                  lambda: -mg.rand(t.shape, device=t.device).data.reshape(-1))
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float) -> RandomUnstructured:  # type: ignore[override]

@@ -33,3 +33,24 @@ class WrongCube(mg.autograd.Function):
     def backward(ctx, gy):
         (x,) = ctx.saved_tensors
         return gy * 6 * x ** 2
+
+
+def test_rand_and_randn_need_a_size_as_in_pytorch(torch) -> None:
+    for name in ("rand", "randn"):
+        with pytest.raises(TypeError):
+            getattr(torch, name)()
+        with pytest.raises(TypeError, match=f"{name}.*size"):
+            getattr(mg, name)()
+        for size in ((), []):
+            assert getattr(mg, name)(size).shape == tuple(getattr(torch, name)(size).shape) == ()
+        assert getattr(mg, name)(size=()).shape == ()
+        assert getattr(mg, name)(0).shape == (0,)
+
+
+def test_random_ops_of_a_0d_tensor_still_draw() -> None:
+    x = mg.tensor(0.5)
+    assert mg.rand_like(x).shape == mg.randn_like(x).shape == ()
+    assert mg.nn.functional.dropout(x, 0.5).shape == ()
+    assert mg.nn.functional.rrelu(mg.tensor(-1.0), training=True).shape == ()
+    assert mg.distributions.Normal(mg.tensor(0.0), mg.tensor(1.0)).sample().shape == ()
+    assert mg.distributions.Uniform(mg.tensor(0.0), mg.tensor(1.0)).rsample().shape == ()
