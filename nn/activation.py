@@ -35,12 +35,22 @@ class _Elementwise(Module):
         super().__init__()
 
 
+def _not_a_tensor(module: Module, value: Any) -> TypeError:
+    """The TypeError for a module given something other than a Tensor (PyTorch's class for it)."""
+    return TypeError(f"{type(module).__name__}: input must be a Tensor, got {type(value).__name__}")
+
+
 class Tanh(_Elementwise):
     """tanh elementwise, as a module for ``Sequential``."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: any shape → the same shape, elementwise."""
-        return input.tanh()
+        try:
+            return input.tanh()
+        except AttributeError:   # not a Tensor: say so rather than "'str' object has no attribute 'tanh'"
+            if isinstance(input, Tensor):
+                raise
+            raise _not_a_tensor(self, input) from None
 
 
 
@@ -50,7 +60,12 @@ class Sigmoid(_Elementwise):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: any shape → the same shape, elementwise."""
-        return input.sigmoid()
+        try:
+            return input.sigmoid()
+        except AttributeError:   # not a Tensor
+            if isinstance(input, Tensor):
+                raise
+            raise _not_a_tensor(self, input) from None
 
 
 class GELU(_Elementwise):
@@ -81,6 +96,8 @@ class _AlongDim(_Elementwise):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: any shape → the same shape, normalised along ``dim``."""
+        if self.dim is None and not isinstance(input, Tensor):   # (the function checks it when dim is given)
+            raise _not_a_tensor(self, input)
         dim = self.dim if self.dim is not None else _implicit_dim(type(self).__name__, input.ndim, stacklevel=4)
         return self.function(input, dim=dim)
 
@@ -100,6 +117,8 @@ class Softmax2d(_Elementwise):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: (N, C, H, W) or (C, H, W) → the same shape, softmax over C."""
+        if not isinstance(input, Tensor):
+            raise _not_a_tensor(self, input)
         if input.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected an input of shape (C, H, W) or (N, C, H, W), got {input.shape}")
         return F.softmax(input, dim=-3)

@@ -190,6 +190,8 @@ class Flatten(Module):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: (*before, n_start, …, n_end, *after) → (*before, n_start·…·n_end, *after)."""
+        if not isinstance(input, Tensor):   # else "'str' object has no attribute 'flatten'"
+            raise TypeError(f"Flatten: input must be a Tensor, got {type(input).__name__}")
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:

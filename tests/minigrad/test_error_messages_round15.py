@@ -248,3 +248,14 @@ def test_layers_given_a_non_tensor_say_so():
     assert layer.num_batches_tracked.item() == 0
     err = _raises_like_torch(lambda: nn.Embedding(5, 2)("abc"), lambda: torch.nn.Embedding(5, 2)("abc"))
     assert str(err).startswith("embedding:") and "str" in str(err)
+
+
+@pytest.mark.filterwarnings("ignore:.*implicit dim is deprecated")
+@pytest.mark.parametrize("name", ["Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Softmin", "Softmax2d", "Flatten"])
+def test_modules_given_a_string_name_themselves_not_a_missing_attribute(name):
+    """These raised "'str' object has no attribute 'tanh'" (or 'ndim', 'flatten') from inside nn."""
+    for bad in ("abc", None):
+        with pytest.raises(TypeError, match=f"{name}: input must be a Tensor, got {type(bad).__name__}"):
+            getattr(nn, name)()(bad)
+    x = mg.ones(1, 2, 2, 2)
+    assert getattr(nn, name)()(x).shape in ((1, 2, 2, 2), (1, 8))
