@@ -24,6 +24,11 @@ class _MixedBatchError(TypeError, RuntimeError):
     """PyTorch's ``torch.tensor(batch)`` raises TypeError for a str among numbers, RuntimeError for None."""
 
 
+class _TensorAmongNumbersError(ValueError, TypeError):
+    """PyTorch's ``torch.tensor(batch)`` of numbers and a Tensor of several elements: ValueError where the batch is
+    floating, TypeError where it is integral."""
+
+
 def _stack_arrays(arrays: list, what: str) -> mg.Tensor:
     first = tuple(arrays[0].shape)
     for entry, array in enumerate(arrays):
@@ -88,7 +93,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):   # a named tuple keeps its type
         return type(elem)(*(default_collate(field) for field in zip(*batch)))
     if isinstance(elem, Sequence):
-        if len({len(b) for b in batch}) != 1:
+        if not all(len(b) == len(elem) for b in batch):   # in order, as PyTorch: a len() TypeError only if reached
             raise RuntimeError("default_collate: each element in list of batch should be of equal size")
         fields = [default_collate(field) for field in zip(*batch)]
         return fields if isinstance(elem, tuple) else _same_sequence(elem, fields)
@@ -101,13 +106,13 @@ def _as_array(value: Any) -> Any:
     number, a 0-d array or a nested list stacks with the others where the shapes agree)."""
     if mg.is_array(value):
         return value
+    if value is None or isinstance(value, (str, bytes)):   # numpy.str_ and numpy.bytes_ too
+        raise _MixedBatchError(f"default_collate: a batch mixes arrays and {type(value).__name__} (PyTorch's "
+                               f"torch.as_tensor cannot convert it)")
     if isinstance(value, numpy.generic):
         return numpy.asarray(value)
     if isinstance(value, mg.Tensor):
         return value.data
-    if value is None or isinstance(value, (str, bytes)):
-        raise _MixedBatchError(f"default_collate: a batch mixes arrays and {type(value).__name__} (PyTorch's "
-                               f"torch.as_tensor cannot convert it)")
     return mg.as_tensor(value).data
 
 
@@ -116,6 +121,12 @@ def _python_number(value: Any) -> Any:
     number (NumPy scalar), as ``torch.tensor([1, numpy.array(2.0)])`` reads it."""
     if isinstance(value, numpy.ndarray) and value.ndim == 0:
         value = value[()]
+    if isinstance(value, mg.Tensor):   # torch.tensor([1.0, t]) reads a one-element t as a number of its dtype
+        if value.numel() != 1:
+            raise _TensorAmongNumbersError(f"default_collate: a batch of numbers holds a Tensor of shape "
+                                           f"{tuple(value.shape)}; only one element tensors can be converted to "
+                                           "Python scalars")
+        return value.detach().reshape(())
     if isinstance(value, (numbers.Number, numpy.generic)) and not isinstance(value, (str, bytes)):
         return value
     raise _MixedBatchError(f"default_collate: a batch mixes numbers and {type(value).__name__}")

@@ -1,0 +1,69 @@
+"""minigrad.utils.data against torch.utils.data: the cases a differential fuzzer found (round 15).
+
+Each case runs the same call on torch and on minigrad and compares the batches (values, dtypes, shapes and
+containers), lengths, or the class of the exception torch raises (never a hard-coded outcome). Random orders are
+minigrad's own numbers, so they are compared by what they contain, not by their values."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _plain(batch: Any) -> Any:
+    """A batch as nested builtins: each tensor as (dtype name, shape, values), containers by type name."""
+    if isinstance(batch, torch.Tensor):
+        return str(batch.dtype).removeprefix("torch."), tuple(batch.shape), batch.tolist()
+    if isinstance(batch, mg.Tensor):
+        return str(batch.dtype), tuple(batch.shape), batch.tolist()
+    if isinstance(batch, dict):
+        return type(batch).__name__, {key: _plain(value) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch).__name__, [_plain(value) for value in batch]
+    return type(batch).__name__, batch
+
+
+def _same_outcome(call: Callable[[Any, Any], Any]) -> None:
+    """``call(data, lib)`` gives the same plain result on torch and minigrad, or raises an instance of torch's
+    exception class on minigrad where torch raises."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            theirs = _plain(call(torch.utils.data, torch))
+        except Exception as error:   # noqa: BLE001 - the class is what is compared
+            with pytest.raises(type(error)):
+                call(mg.utils.data, mg)
+            return
+    assert _plain(call(mg.utils.data, mg)) == theirs
+
+
+# --- default_collate ------------------------------------------------------------------------------------------------
+
+COLLATE_CASES = [   # a number first, then a Tensor: torch.tensor(batch) reads a one-element Tensor as a number
+    lambda lib: [1.0, lib.tensor([2])],
+    lambda lib: [1, lib.tensor(2.5, dtype=lib.float64)],
+    lambda lib: [True, lib.tensor([0.5], dtype=lib.float16)],
+    lambda lib: [[1, 0], lib.tensor([1.0, 1.0], dtype=lib.float16)],    # zipped: [1, tensor(1.)] and [0, tensor(1.)]
+    lambda lib: [np.float32(1.0), lib.tensor([2])],
+    lambda lib: [1.0, 2.0, lib.tensor([0.0, 2.0])],                    # several elements: ValueError
+    lambda lib: [True, lib.tensor([0, 0], dtype=lib.int32)],           # integral: TypeError
+    lambda lib: [np.float16(2.0), lib.tensor([2, 1], dtype=lib.int32)],
+    lambda lib: [1.0, lib.ones(0)],
+    # a NumPy string after an array: torch.as_tensor's TypeError (a stack size error before)
+    lambda lib: [np.ones(2, np.uint8), np.str_("s")],
+    lambda lib: [np.ones(1), np.bytes_(b"s")],
+    # list lengths checked in order: the first unequal length raises before a later sample without len()
+    lambda lib: [[2, 2], np.array([0], np.uint8), 0.5],
+]
+
+
+@pytest.mark.parametrize("case", range(len(COLLATE_CASES)))
+def test_default_collate_of_tensors_among_numbers_and_strings_among_arrays(case: int) -> None:
+    _same_outcome(lambda data, lib: data.default_collate(COLLATE_CASES[case](lib)))
