@@ -40,7 +40,15 @@ from .autograd.engine import (
     count_consumers,
 )
 from .autograd.functions import register_create_graph_walk
-from .hooks import AFTER_BACKWARD, HookError, _leaf_label, _PostHooks, run_after_backward, run_post_accumulate_hooks
+from .hooks import (
+    AFTER_BACKWARD,
+    HookError,
+    _is_prehook,
+    _leaf_label,
+    _PostHooks,
+    run_after_backward,
+    run_post_accumulate_hooks,
+)
 from .ops.elementwise import (
     Abs,
     Add,
@@ -108,12 +116,13 @@ def _no_rule(node: Function) -> NotImplementedError:
 
 # --- the walk ---------------------------------------------------------------------------------------------------
 
-def walk(start: Function, targets: Any = None) -> tuple[dict, dict, list]:
+def walk(start: Function, targets: Any = None, quiet: bool = False) -> tuple[dict, dict, list]:
     """Run the rules from ``start`` (a ``functions._Roots`` node whose saved values are the roots' gradient Tensors).
 
     Returns ``({leaf: gradient Tensor}, {(node, index): gradient Tensor}, nodes run)``; the second holds
     the gradients of ``targets``' non-leaf tensors (``targets``: a ``functions._Targets`` restricting
-    the walk to the ops on a path to them, or None for every op). Runs with gradient recording on.
+    the walk to the ops on a path to them, or None for every op). ``quiet`` (``grad``'s walk): the targets'
+    nodes it stops at run no ``grad_fn`` prehook, as PyTorch's. Runs with gradient recording on.
     """
     leaves: dict = {}
     captured: dict = {}
@@ -138,12 +147,18 @@ def walk(start: Function, targets: Any = None) -> tuple[dict, dict, list]:
                 _check_saved(node)
             if node in wanted and not stop:   # a target that leads on: its gradient before its hooks, as torch
                 _capture(captured, node, wanted[node], grads_out)
-            after = _run_hooks(node, grads_out) if node.hooks or node.retained else None
+            after = _run_hooks(node, grads_out, stop and quiet) if node.hooks or node.retained else None
             if stop:
                 _capture(captured, node, wanted[node], grads_out)
+                if after is not None and not quiet:   # backward(inputs=): PyTorch runs the node, for nothing
+                    run_after_backward(node, after, (None,) * len(node.edges), grads_out)
                 continue
             grads_in = node.saved if node is start else _node_grads(node, grads_out)   # start: the roots' grads
             if after is not None:   # grad_fn.register_hook
+                if targets is not None:   # as PyTorch, the hooks see None for an input off every path to a target
+                    grads_in = tuple(None if edge is None or (edge[0] not in consumers if type(edge) is tuple
+                                                              else edge not in targets.leaves) else g
+                                     for edge, g in zip(node.edges, grads_in))
                 grads_in = run_after_backward(node, after, tuple(grads_in), grads_out)
             visited.append(node)
             for edge, g in zip(node.edges, grads_in):
@@ -198,19 +213,30 @@ def _capture(captured: dict, node: Function, indices: set, grads_out: list) -> N
             captured[(node, index)] = grads_out[index]
 
 
-def _run_hooks(node: Function, grads_out: list) -> list | None:
-    """The tensor hooks of ``node``'s outputs on their gradient Tensors, then ``retain_grad`` tensors' ``.grad``;
-    returns the node's ``grad_fn.register_hook`` hooks, for after its rule (or None)."""
+def _run_hooks(node: Function, grads_out: list, stop: bool = False) -> list | None:
+    """The hooks on ``node``'s output gradient Tensors, in PyTorch's order (as ``hooks._run_node_hooks``): the
+    output tensors' hooks, then ``retain_grad`` tensors' ``.grad``, then ``grad_fn.register_prehook``'s hooks
+    (not when ``stop``: a node ``autograd.grad`` stops at). Returns the node's ``grad_fn.register_hook`` hooks,
+    for after its rule (or None)."""
     after = None
+    prehooks = []
     for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot: another thread may add hooks
         if index == AFTER_BACKWARD:
             after = hooks
         elif grads_out[index] is not None:
-            grads_out[index] = apply_hooks(hooks, grads_out[index], f"output {index} of op '{node.name}'")
+            label = f"output {index} of op '{node.name}'"
+            pre = [hook for hook in hooks if _is_prehook(hook)]
+            if pre:
+                hooks = [hook for hook in hooks if not _is_prehook(hook)]
+                if not stop:
+                    prehooks.append((index, pre, label))
+            grads_out[index] = apply_hooks(hooks, grads_out[index], label)
     for index, ref in (node.retained or {}).items():
         tensor = ref()
         if tensor is not None and grads_out[index] is not None:
             accumulate(tensor, grads_out[index])
+    for index, pre, label in prehooks:
+        grads_out[index] = apply_hooks(pre, grads_out[index], label)
     return after
 
 
@@ -294,7 +320,7 @@ def grad(roots: list, given: Any, wanted: list, retain_graph: bool, allow_unused
     """``grad(create_graph=True)``: one gradient Tensor (with its graph) or None per tensor of ``wanted``."""
     from .autograd.functions import _Roots, _Targets
     grads = root_grads(roots, given, "grad", "grad_outputs")
-    leaves, captured, visited = walk(_Roots(roots, grads), _Targets(wanted)) if roots else ({}, {}, [])
+    leaves, captured, visited = walk(_Roots(roots, grads), _Targets(wanted), quiet=True) if roots else ({}, {}, [])
     result = []
     for i, t in enumerate(wanted):
         if t._node is not None:
