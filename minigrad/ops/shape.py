@@ -643,7 +643,19 @@ def _insert_dim(x: Tensor, axis: int, name: str) -> Tensor:
     a = one_axis(axis, x.ndim + 1, name)
     shape = list(x.shape)
     shape.insert(a, 1)
-    return _view_op(x, Reshape(tuple(shape)))
+    out = _view_op(x, Reshape(tuple(shape)))
+    strides = list(x.data.strides)   # PyTorch's: the new dim's stride is 1 at the end, else size * stride of the next
+    strides.insert(a, x.data.itemsize if a == x.ndim else x.shape[a] * strides[a])
+    if out.data.strides != tuple(strides):   # NumPy's reshape may give its size-1 dims other strides
+        out.data = _restrided(out.data, tuple(strides))
+    return out
+
+
+def _restrided(view: Any, strides: tuple) -> Any:
+    """``view`` (an array) with ``strides`` (bytes), still a view of its memory; another array module's without
+    ``lib.stride_tricks`` keeps its own (the values are the same)."""
+    tricks = getattr(getattr(backend.array_module(view), "lib", None), "stride_tricks", None)
+    return view if tricks is None else tricks.as_strided(view, strides=strides)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
@@ -784,13 +796,17 @@ def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:  # noqa: A002
 
 def contiguous(x: Tensor, memory_format: Any = None) -> Tensor:
     """``x`` itself when its array is C-contiguous (or dense in ``memory_format``'s layout, e.g.
-    ``mg.channels_last``), else a copy that is (as PyTorch)."""
+    ``mg.channels_last``), else a copy that is (as PyTorch; ``mg.preserve_format`` then raises RuntimeError)."""
     x = tensor_arg(x, "contiguous")
     fmt = _memory_format.check(memory_format, "contiguous")
-    if fmt is _memory_format.preserve_format or fmt is _memory_format.contiguous_format:
+    preserve = fmt is _memory_format.preserve_format
+    if preserve or fmt is _memory_format.contiguous_format:
         fmt = None
     if _memory_format.is_contiguous_as(x.data, fmt):
         return x
+    if preserve:   # as PyTorch: only a tensor that already is contiguous passes
+        raise RuntimeError(f"contiguous: preserve memory format is unsupported by the contiguous operator (a tensor "
+                           f"of shape {x.shape} and strides {x.stride()} is not contiguous)")
     op = Clone(fmt)
     op.name = "contiguous"
     return fresh_memory(op(x))

