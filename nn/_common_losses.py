@@ -169,7 +169,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
 
     loss = (1 - y)·x + (1 + (pos_weight - 1)·y) · log(1 + e^{-x}), with
     log(1 + e^{-x}) = logaddexp(-x, 0), so no exponential overflows. ``weight``
-    rescales each element, ``pos_weight`` the positive class (broadcast along the last axis).
+    rescales each element, ``pos_weight`` the positive class (broadcast along the last axis); both must
+    broadcast to the input's shape. The loss has the (floating) target's dtype, as PyTorch's.
     """
     name = "binary_cross_entropy_with_logits"
     reduction = checked_reduction(size_average, reduce, reduction, name)
@@ -183,19 +184,24 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     loss = (1 - y) * input + softplus_neg
     if weight is not None:
         loss = loss * _weight_in(_as_operand(weight, input, name, "weight"), dtype, input, name, "weight")
+    if y.dtype.kind == "f" and loss.dtype != y.dtype:   # PyTorch's kernel writes into (1 - target): its dtype
+        loss = loss.astype(y.dtype)
     return reduce_loss(loss, reduction)
 
 
 def _weight_in(weight: Tensor, dtype: Any, like: Tensor | None = None, name: str = "", what: str = "") -> Tensor:
     """A binary cross-entropy's ``weight``/``pos_weight`` in the loss's dtype: as PyTorch's, a float64 weight
     does not turn a float32 loss into float64 (its gradient, if it wants one, comes back in its own dtype).
-    With ``like``, it must broadcast against it (an error names the function, ``what`` and both shapes)."""
+    With ``like``, it must broadcast to its shape, as PyTorch's in-place product (an error names the function,
+    ``what`` and both shapes)."""
     if like is not None:
         try:
-            mg.broadcast_shapes(weight.shape, like.shape)
+            fits = tuple(mg.broadcast_shapes(weight.shape, like.shape)) == like.shape
         except ValueError:
+            fits = False
+        if not fits:
             raise InputShapeError(f"{name}: {what} of shape {weight.shape} does not broadcast against the input "
-                                  f"of shape {like.shape}") from None
+                                  f"of shape {like.shape} (to that shape: the loss keeps the input's shape)")
     return weight if weight.dtype == dtype else weight.astype(dtype)
 
 
@@ -230,7 +236,8 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
         return reduce_loss(_BinaryCrossEntropy()(input, target), reduction)
     weight = _weight_in(_as_operand(weight, input, name, "weight"), input.dtype)
     if _broadcast_shape(weight, target, name) != target.shape:
-        raise ValueError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's {input.shape}")
+        raise InputShapeError(f"{name}: weight of shape {weight.shape} does not broadcast to the input's "
+                              f"{input.shape}")
     if weight.shape != input.shape:   # its gradient is summed back by the broadcast
         weight = weight.broadcast_to(input.shape)
     return reduce_loss(_BinaryCrossEntropy()(input, target, weight), reduction)

@@ -127,9 +127,9 @@ def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: b
     else:
         loss = input - target * (input + _number(eps, name, "eps")).log()
     if flag(full, name, "full"):
-        # evaluated where target > 1 only (elsewhere at 2, then zeroed): no log 0 and no NaN gradient
-        counts = mg.where(target > 1, target, 2.0)
-        stirling = counts * counts.log() - counts + 0.5 * (2 * math.pi * counts).log()
+        # zeroed where target <= 1, as PyTorch's masked_fill: so, as its, a NaN target gradient where target = 0
+        with mg.errstate(mg.array_module(target.data), divide="ignore", invalid="ignore"):
+            stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
         loss = loss + mg.where(target > 1, stirling, 0.0)
     return reduce_loss(loss, reduction)
 
@@ -184,12 +184,16 @@ def hinge_embedding_loss(input: Tensor, target: Any, margin: float = 1.0,  # noq
 def soft_margin_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
                      reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """log(1 + e^{-target·input}) (two-class logistic loss, target ±1), reduced; as PyTorch, but stable for
-    any product (PyTorch's overflows to inf where -target·input > ~88 in float32). Broadcastable shapes."""
+    any product (PyTorch's overflows to inf where -target·input > ~88 in float32). The target broadcasts to the
+    input's shape."""
     name = "soft_margin_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
     input = _floating(input, name)
     target = _operand(target, input, name)
     _broadcast(name, input, target)
+    if tuple(mg.broadcast_shapes(input.shape, target.shape)) != input.shape:   # PyTorch's in-place kernel
+        raise InputShapeError(f"{name}: target of shape {target.shape} does not broadcast to the input's shape "
+                              f"{input.shape}")
     if target.dtype != input.dtype:   # PyTorch computes in the input's dtype (f32 input, f64 target: f32)
         target = target.astype(input.dtype)
     return reduce_loss(mg.logaddexp(-target * input, 0.0), reduction)
@@ -216,7 +220,8 @@ def multilabel_soft_margin_loss(input: Tensor, target: Any, weight: Any = None, 
         weight = _operand(weight, input, name, "weight")
         _broadcast(name, loss, weight)
         loss = loss * weight
-    return reduce_loss(loss.sum(axis=-1) / input.shape[-1], reduction)
+    # the input's last dim is the class dim, also where a larger target broadcast the loss to more dims (PyTorch's)
+    return reduce_loss(loss.sum(axis=input.ndim - 1) / input.shape[-1], reduction)
 
 
 _COSINE_EPSILON = 1e-12   # PyTorch's, added to each squared norm

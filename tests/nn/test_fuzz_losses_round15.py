@@ -1,0 +1,94 @@
+"""Every loss of nn.functional against torch.nn.functional: the cases a round-15 differential fuzz (random shapes,
+dtypes, reductions, weights, broadcasting targets, empty batches, gradients and double backward of each loss,
+ctc_loss, AdaptiveLogSoftmaxWithLoss and linear_cross_entropy) found differing from PyTorch 2.13, each compared
+with live torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+F, TF = nn.functional, torch.nn.functional
+
+
+@pytest.mark.parametrize(("input_dtype", "target_dtype"), [
+    (np.float64, np.float32), (np.float32, np.float64), (np.float32, np.float16)])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_bce_with_logits_has_the_targets_dtype(input_dtype: type, target_dtype: type, reduction: str) -> None:
+    # torch's kernel writes into (1 - target): a float64 input with a float32 target gives a float32 loss
+    # (ours was float64, the promoted dtype); the input's gradient stays in the input's dtype
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((2, 3)).astype(input_dtype), rng.uniform(0, 1, (2, 3)).astype(target_dtype)
+    xt, xm = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    expected = TF.binary_cross_entropy_with_logits(xt, torch.tensor(t), reduction=reduction)
+    got = F.binary_cross_entropy_with_logits(xm, mg.tensor(t), reduction=reduction)
+    assert got.dtype == expected.detach().numpy().dtype
+    rtol = 2e-3 if target_dtype == np.float16 else 1e-6
+    np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=rtol)
+    expected.sum().backward()
+    got.sum().backward()
+    assert xm.grad.dtype == xt.grad.numpy().dtype == input_dtype
+
+
+@pytest.mark.parametrize(("name", "shapes", "kwargs"), [
+    ("binary_cross_entropy_with_logits", [(3,), (3,)], {"weight": (2, 3)}),
+    ("binary_cross_entropy_with_logits", [(3,), (3,)], {"pos_weight": (2, 1)}),
+    ("binary_cross_entropy_with_logits", [(), ()], {"weight": (3, 2)}),
+    ("binary_cross_entropy", [(2, 3), (2, 3)], {"weight": (2, 1, 1)}),   # ours: ValueError only
+    ("soft_margin_loss", [(3, 1), (1, 2)], {}),                           # ours: a (3, 2) loss
+    ("soft_margin_loss", [(2,), (2, 1, 2)], {}),
+])
+def test_operand_must_broadcast_to_the_input_shape(name: str, shapes: list, kwargs: dict) -> None:
+    # torch's kernels multiply in place into an input-shaped tensor: a weight, pos_weight or target that would grow
+    # the loss is a RuntimeError; ours broadcast the loss to the larger shape
+    rng = np.random.default_rng(1)
+    arrays = [rng.uniform(0.1, 0.9, s) for s in shapes]
+    extra = {key: rng.uniform(0.5, 2, s) for key, s in kwargs.items()}
+    with pytest.raises(RuntimeError):
+        getattr(TF, name)(*map(torch.tensor, arrays), **{k: torch.tensor(v) for k, v in extra.items()})
+    with pytest.raises(RuntimeError, match=name):
+        getattr(F, name)(*map(mg.tensor, arrays), **{k: mg.tensor(v) for k, v in extra.items()})
+
+
+@pytest.mark.parametrize(("input_shape", "target_shape", "weighted"), [
+    ((1, 3), (2, 1, 1), False),   # the loss broadcasts to (2, 1, 3): torch sums its dim 1, the input's class dim
+    ((3,), (1, 3, 1), True),
+    ((2,), (3, 1), False),
+    ((0,), (2, 1), True),         # no class: torch's sum of nothing is 0, ours was 0/0
+])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_multilabel_soft_margin_sums_the_inputs_class_dim(input_shape: tuple, target_shape: tuple, weighted: bool,
+                                                        reduction: str) -> None:
+    rng = np.random.default_rng(2)
+    x, t = rng.standard_normal(input_shape), (rng.random(target_shape) > 0.5).astype(np.float64)
+    w = rng.uniform(0.5, 2, input_shape[-1:]) if weighted else None
+    xt, xm = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    expected = TF.multilabel_soft_margin_loss(xt, torch.tensor(t), weight=None if w is None else torch.tensor(w),
+                                              reduction=reduction)
+    got = F.multilabel_soft_margin_loss(xm, mg.tensor(t), weight=None if w is None else mg.tensor(w),
+                                        reduction=reduction)
+    assert got.shape == tuple(expected.shape)
+    np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-12)
+    expected.sum().backward()
+    got.sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("log_input", [True, False])
+def test_poisson_nll_full_target_gradient_is_torchs(log_input: bool) -> None:
+    # the Stirling term is masked where target <= 1 (torch's masked_fill): torch's target gradient is NaN where the
+    # target is 0 or negative (0·log 0) and the plain term's elsewhere; ours was finite at 0
+    x, t = np.array([0.5, 1.0, 2.0, 1.5, 3.0]), np.array([0.0, 1.0, 0.5, 3.0, -1.0])
+    xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    xm, tm = mg.tensor(x, requires_grad=True), mg.tensor(t, requires_grad=True)
+    expected = TF.poisson_nll_loss(xt, tt, log_input=log_input, full=True, reduction="sum")
+    got = F.poisson_nll_loss(xm, tm, log_input=log_input, full=True, reduction="sum")
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=1e-12)
+    expected.backward()
+    got.backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(tm.grad.numpy(), tt.grad.numpy(), rtol=1e-12)   # NaN where torch's is
