@@ -36,6 +36,7 @@ from ._util import (
     tensor_arg,
 )
 from .elementwise import _integral, clip, mul
+from .select import c_order
 from .shape import astype
 
 
@@ -607,4 +608,4 @@ def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor
     if x.ndim == 0:
         axes = None   # dim 0 / -1 of a 0-d tensor is the tensor itself, as in PyTorch
     xp = backend.array_module(x.data)
-    return _bool_result("count_nonzero", lambda a: xp.asarray((a != 0).sum(axis=axes)).astype("int64"), (x,))
+    return _bool_result("count_nonzero", lambda a: c_order(xp.asarray((a != 0).sum(axis=axes)).astype("int64")), (x,))

@@ -39,6 +39,7 @@ from .index import diag
 from .linalg import matmul
 from .order_stats import cummax, cummin, kthvalue, mode, msort, nanmedian, nanquantile, quantile
 from .reduce import _expand, _mean_dtype, _sum_in_float32, amax, amin, mean, reduced_axes, std, sum, var
+from .select import c_order
 from .shape import astype
 
 __all__ = [
@@ -76,8 +77,8 @@ def _floating(x: Any, name: str) -> Tensor:
 def _sum(x: Any, axes: Any, keepdims: bool) -> Any:
     """``x.sum`` over ``axes``; a float16 ``x`` sums in float32 rounded once, as PyTorch's (NumPy rounds per row)."""
     if x.dtype == "float16":
-        return _sum_in_float32(x, axes, keepdims)
-    return x.sum(axis=axes, keepdims=keepdims)
+        return c_order(_sum_in_float32(x, axes, keepdims))
+    return c_order(x.sum(axis=axes, keepdims=keepdims))   # C order, as PyTorch's, of a transposed x too
 
 
 class NanSum(Function):
@@ -111,8 +112,8 @@ class NanMean(Function):
         with backend.errstate(xp, divide="ignore", invalid="ignore"):
             y = _sum(xp.where(kept, x, x.dtype.type(0)), self.axes, True) / count
         if self.keepdims:
-            return y
-        return y.reshape(()) if self.axes is None else y.squeeze(axis=self.axes)
+            return c_order(y)
+        return c_order(y.reshape(()) if self.axes is None else y.squeeze(axis=self.axes))
 
     def backward(self, gy: Any) -> Any:
         kept, count = self.saved

@@ -63,3 +63,17 @@ def test_contiguous_preserve_format_of_a_non_contiguous_tensor_raises(shape: tup
     c = mg.zeros((2, 3))
     assert c.contiguous(memory_format=mg.preserve_format) is c
     assert mg.zeros((2, 1)).T.contiguous(memory_format=mg.preserve_format).shape == (1, 2)
+
+
+@pytest.mark.parametrize("name", ["nansum", "nanmean", "count_nonzero"])
+@pytest.mark.parametrize("shape, layout, dim", [((2, 3, 4), "T", 0), ((2, 3, 4), "T", 1),
+                                                ((2, 3, 4, 5), "channels_last", 1),
+                                                ((2, 3, 4, 5), "channels_last", (1, 2))])
+def test_nan_reductions_and_count_nonzero_give_c_ordered_results(name: str, shape: tuple, layout: str,
+                                                                 dim: int | tuple) -> None:
+    x, t = _pair(shape, layout)
+    x, t = x.masked_fill(x > 1, float("nan")), t.masked_fill(t > 1, float("nan"))
+    ours, theirs = getattr(mg, name)(x, dim), getattr(torch, name)(t, dim)
+    assert ours.stride() == theirs.stride() and ours.is_contiguous()
+    assert ours.view(-1).shape == theirs.view(-1).shape
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-6)
