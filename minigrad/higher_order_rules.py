@@ -681,16 +681,24 @@ def _module_output_grads(node: Any, grads: list) -> tuple:
     """nn's full backward hooks (``nn.hooks.OutputGrads``, on a module's outputs): the backward pre-hooks on
     ``grad_output``, kept for the input side; as the node's backward, with gradient Tensors that have graphs."""
     grad_output = node._run("backward_pre", _spread(node, grads))
-    node.grads["grad_output"] = grad_output
-    if not node.grads.get("inputs_watched"):   # no input needs a gradient: the hooks run here
+    if node.grads.get("inputs_watched"):   # for the input side, until its hooks ran
+        node.grads["grad_output"] = grad_output
+    else:   # no input needs a gradient: the hooks run here
         node._run("backward", (None,) * node.grads["n_inputs"], grad_output)
     return tuple(grad_output[i] for i in node.places)
 
 
 def _module_input_grads(node: Any, grads: list) -> tuple:
     """nn's full backward hooks on a module's inputs (``nn.hooks.InputGrads``): ``hook(module, grad_input,
-    grad_output)``, as the node's backward, with gradient Tensors."""
-    grad_input = node._run("backward", _spread(node, grads), node.grads.get("grad_output", ()))
+    grad_output)``, as the node's backward, with gradient Tensors; once per ``grad_output`` the output side
+    kept (none: a double backward's gradient, handed on as it is, as PyTorch's)."""
+    grad_output = node.grads.pop("grad_output", None)
+    if grad_output is None:
+        return tuple(grads)
+    grad_input = list(_spread(node, grads))
+    for i, tensor in node.grads.get("constants", ()):
+        grad_input[i] = _zeros(tuple(tensor.shape), tensor)
+    grad_input = node._run("backward", tuple(grad_input), grad_output)
     return tuple(grad_input[i] for i in node.places)
 
 

@@ -437,22 +437,28 @@ class OutputGrads(_Identity):
 
     def backward(self, *grads_out: Any) -> tuple:
         grad_output = self._run("backward_pre", self._spread(grads_out))
-        self.grads["grad_output"] = grad_output
-        if not self.grads.get("inputs_watched"):   # no input needs a gradient: the hooks run here
+        if self.grads.get("inputs_watched"):   # for the input side, until its hooks ran
+            self.grads["grad_output"] = grad_output
+        else:   # no input needs a gradient: the hooks run here
             self._run("backward", (None,) * self.grads["n_inputs"], grad_output)
         return self._gather(grad_output)
 
 
 class InputGrads(_Identity):
-    """On the module's tensor inputs: its backward runs the full backward hooks with ``grad_input``."""
+    """On the module's tensor inputs: its backward runs the full backward hooks with ``grad_input`` and the
+    ``grad_output`` the output side kept, once: as PyTorch's, a gradient that reaches the inputs without passing
+    the module's outputs since (a double backward's, through the saved values) runs no hook and goes on as it is."""
 
     name = "backward_hook"
 
     def backward(self, *grads_in: Any) -> tuple:
+        grad_output = self.grads.pop("grad_output", None)
+        if grad_output is None:
+            return grads_in
         grad_input = list(self._spread(grads_in))
         for i, tensor in self.grads.get("constants", ()):
             grad_input[i] = mg.zeros_like(tensor)
-        grad_input = self._run("backward", tuple(grad_input), self.grads.get("grad_output", ()))
+        grad_input = self._run("backward", tuple(grad_input), grad_output)
         return self._gather(grad_input)
 
 
