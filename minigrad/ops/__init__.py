@@ -109,6 +109,9 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
         try:
             result = op(self.data, raw)
         except (ValueError, TypeError) as error:
+            if other is None or type(other) is str:   # NumPy's "no loop matching types" message
+                raise TypeError(f"{name}: other must be a Tensor or a number, got {type(other).__name__} (shapes "
+                                f"{self.shape} and ())") from None
             moved = same_device(name, (self, other))   # tensors on two devices: the ValueError naming both
             if moved[0] is not self or moved[1] is not other:
                 return compare(*moved)

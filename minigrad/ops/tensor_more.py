@@ -311,6 +311,8 @@ class Compared(Function):
 def _compare_(name: str, op: Any) -> Any:
     def compute(cur: Tensor, other: Any) -> Tensor:
         result = op(cur, other)
+        if not isinstance(result, Tensor):   # == and != with a str or None give a Python bool, as Python's
+            raise TypeError(f"{name}(): other must be a Tensor or a number, got {type(other).__name__}")
         tensor_other = isinstance(other, Tensor) and other.requires_grad
         if not (cur.requires_grad or tensor_other) or cur.dtype.kind == "c":
             return result

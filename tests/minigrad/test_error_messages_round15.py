@@ -259,3 +259,16 @@ def test_modules_given_a_string_name_themselves_not_a_missing_attribute(name):
             getattr(nn, name)()(bad)
     x = mg.ones(1, 2, 2, 2)
     assert getattr(nn, name)()(x).shape in ((1, 2, 2, 2), (1, 8))
+
+
+@pytest.mark.parametrize("name", ["eq_", "ne_", "lt_", "lt", "ge"])
+def test_comparison_with_a_string_is_a_type_error_and_changes_nothing(name):
+    """eq_/ne_ with a str or None got Python's == bool back and failed with "'bool' object has no attribute
+    'shape'"; lt/ge gave NumPy's ufunc-loop message."""
+    for bad in ("abc", None):
+        x = mg.ones(2)
+        err = _raises_like_torch(lambda bad=bad, x=x: getattr(x, name)(bad),
+                                 lambda bad=bad: getattr(torch.ones(2), name)(bad))
+        assert str(err).startswith(tuple(f"{n}{c} other" for n in (name, name.rstrip("_")) for c in ("():", ":")))
+        assert f"got {type(bad).__name__}" in str(err)
+        assert x._version == 0 and np.array_equal(x.numpy(), np.ones(2, np.float32))
