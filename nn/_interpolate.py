@@ -202,9 +202,6 @@ def _sizes_and_scales(x: Tensor, size: Any, scale_factor: Any, recompute_scale_f
         sizes = tuple(n * int(s) if int(s) == s else int(n * s) for n, s in zip(x.shape[2:], scales))
         if recompute or mode == "area":   # PyTorch passes the size alone on: the kernel uses in/out
             scales = (None,) * dims
-    if any(s < (mode != "area") for s in sizes) or any(n <= 0 for n in x.shape[2:]):   # area: as adaptive pooling
-        raise InputShapeError(f"{name}: input and output sizes should be greater than 0, but got input "
-                              f"(spatial) {tuple(x.shape[2:])} and output {sizes}")
     return sizes, scales
 
 
@@ -249,8 +246,6 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     if mode == "lanczos":
         raise NotImplementedError("interpolate: mode 'lanczos' (antialiased, CPU-only in PyTorch) is not supported "
                                   "in minigrad")
-    if mode == "area":
-        return _area(x, sizes)
     wanted = _LINEAR_DIMS.get(mode, 2 if mode == "bicubic" else None)
     if wanted is not None and wanted != x.ndim - 2:
         if mode == "bicubic":
@@ -260,6 +255,12 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                       f"area | nearest-exact (got {mode})")
         raise NotImplementedError(f"interpolate: Got {x.ndim}D input (shape {x.shape}), but {mode} mode needs "
                                   f"{wanted + 2}D input")
+    # PyTorch's kernels check the sizes, after its dispatch on the mode and rank (area: as adaptive pooling)
+    if any(s < (mode != "area") for s in sizes) or any(n <= 0 for n in x.shape[2:]):
+        raise InputShapeError(f"{name}: input and output sizes should be greater than 0, but got input "
+                              f"(spatial) {tuple(x.shape[2:])} and output {sizes}")
+    if mode == "area":
+        return _area(x, sizes)
     if mode.startswith("nearest"):
         out = x
         for axis in reversed(range(2, x.ndim)):

@@ -441,6 +441,11 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
         return _constant_pad(input, widths, 0.0 if value is None else value)
     if value not in (None, 0):
         raise ValueError(f"pad: mode {mode!r} does not take a value (got value={value!r})")
+    padded = len(amounts) // 2
+    if padded > 3 or input.ndim not in (padded + 1, padded + 2):   # PyTorch's kernels: (C, *S) or (N, C, *S)
+        raise UnsupportedModeError(f"pad: {mode} padding of {padded} dim(s) ({len(amounts)} amounts) takes a "
+                                   f"{padded + 1}-D or {padded + 2}-D input (at most 3 padded dims), got shape "
+                                   f"{input.shape}")
     out = input
     for axis, (before, after) in enumerate(widths):
         if (before, after) == (0, 0):
@@ -469,6 +474,9 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
 
 
 def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
+    if x.dtype.kind in "iu" and not numpy.iinfo(x.dtype).min <= value <= numpy.iinfo(x.dtype).max:   # NaN too
+        raise InputShapeError(f"pad: value {value!r} cannot be converted to {x.dtype} without overflow (input of "
+                              f"shape {x.shape})")
     crop = []
     for axis, ((before, after), n) in enumerate(zip(widths, x.shape)):
         if n + min(before, 0) + min(after, 0) < 0:   # torch crops first: the crop alone must leave >= 0

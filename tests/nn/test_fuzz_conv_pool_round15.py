@@ -48,3 +48,44 @@ def test_adaptive_max_pool3d_empty_output(output_size: object) -> None:
     assert values_m.shape == tuple(values_t.shape) and index_m.shape == tuple(index_t.shape)
     assert F.adaptive_avg_pool3d(mg.tensor(x), output_size).shape == tuple(TF.adaptive_avg_pool3d(
         torch.tensor(x), output_size).shape)
+
+
+@pytest.mark.parametrize(("shape", "pads", "mode"), [
+    ((4,), (1, 2), "replicate"),                # a 1-D input: torch pads (C, W) or (N, C, W) only
+    ((2, 3, 4, 5), (1, 1), "reflect"),          # 4-D with one padded dim
+    ((2, 3), (1, 1, 1, 1), "circular"),         # 2-D with two padded dims
+    ((4,), (-2, -2), "reflect"),                # the rank check comes before the crop-to-nothing one
+    ((1, 1, 2, 2, 2, 2), (1,) * 8, "reflect"),  # four padded dims
+])
+def test_pad_non_constant_modes_take_torch_ranks_only(shape: tuple, pads: tuple, mode: str) -> None:
+    # ours padded any rank (a different op than torch offers); torch raises NotImplementedError
+    x = np.random.default_rng(3).standard_normal(shape)
+    with pytest.raises(NotImplementedError):
+        TF.pad(torch.tensor(x), pads, mode=mode)
+    with pytest.raises(NotImplementedError, match=f"pad: {mode}"):
+        F.pad(mg.tensor(x), pads, mode=mode)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e30])
+def test_pad_integer_input_with_an_unrepresentable_value_raises_runtime_error(value: float) -> None:
+    x = np.arange(6).reshape(2, 3)
+    with pytest.raises(RuntimeError):
+        TF.pad(torch.tensor(x), (1, 1), value=value)
+    with pytest.raises(RuntimeError, match="pad: value"):   # ours: NumPy's OverflowError or a garbage fill
+        F.pad(mg.tensor(x), (1, 1), value=value)
+    np.testing.assert_array_equal(F.pad(mg.tensor(x), (1, 1), value=2.7).numpy(),
+                                  TF.pad(torch.tensor(x), (1, 1), value=2.7).numpy())
+
+
+@pytest.mark.parametrize(("shape", "kwargs"), [
+    ((1, 1, 2), {"mode": "trilinear", "scale_factor": 0.4}),               # output size 0 and the wrong rank
+    ((2, 1, 2, 1, 2), {"mode": "linear", "scale_factor": (2.0, 0.5, 2.0)}),
+    ((1, 1, 1, 3), {"mode": "bilinear", "size": (0, 2), "align_corners": True}),
+])
+def test_interpolate_mode_rank_error_comes_before_the_size_error(shape: tuple, kwargs: dict) -> None:
+    x = np.ones(shape)
+    expected = (NotImplementedError if kwargs["mode"] != "bilinear" else RuntimeError)
+    with pytest.raises(expected):
+        TF.interpolate(torch.tensor(x), **kwargs)
+    with pytest.raises(expected, match="interpolate"):
+        F.interpolate(mg.tensor(x), **kwargs)
