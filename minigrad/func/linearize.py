@@ -37,9 +37,8 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
     ``primals``: Tensors (or pytrees of them), each differentiated. ``jvp_fn(*tangents)``: ``tangents`` with
     the primals' structure, shapes, dtypes and devices (RuntimeError otherwise, torch's messages); returns
     J·tangents with the structure and shapes of ``func``'s output (detached; zeros for an output that does
-    not depend on the primals; an output that is not a Tensor as it is). Tangents that require grad (with grad
-    mode on) raise NotImplementedError: torch's result is differentiable w.r.t. them, ours would not be
-    (``func.jvp`` is).
+    not depend on the primals; an output that is not a Tensor as it is). With tangents that require grad (and
+    grad mode on) the result is differentiable w.r.t. them, as torch's (not w.r.t. the primals, as torch's).
     """
     output = func(*primals)
     out_spec = _pytree.flatten(output)[1]
@@ -91,16 +90,15 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
             if t.dtype != dtypes[i]:
                 raise RuntimeError(f"tangent:{i} with dtype {t.dtype} in flattened pytree doesn't match the dtype "
                                    f"{dtypes[i]} of the corresponding primal.")
-        if is_grad_enabled() and any(t.requires_grad for t in flat_tangents):   # torch's result has a graph to them
-            raise NotImplementedError("linearize: jvp_fn(*tangents) with tangents that require grad is not "
-                                      "differentiable w.r.t. them in minigrad (torch's is); use mg.func.jvp(func, "
-                                      "primals, tangents), which is, or pass tangents.detach()")
-        kept = [(g, t.detach()) for g, t in zip(vjps, flat_tangents) if g is not None and g.requires_grad]
+        # tangents that require grad: J·t keeps its graph to them (linear in t, its gradient Jᵀ), as torch's
+        graph = is_grad_enabled() and any(t.requires_grad for t in flat_tangents)
+        kept = [(g, t if graph else t.detach()) for g, t in zip(vjps, flat_tangents)
+                if g is not None and g.requires_grad]
         products: list = [None] * len(dummies)
         if kept:
             with enable_grad():
                 products = list(forward_ad.forward_products([g for g, _ in kept], dummies, [t for _, t in kept],
-                                                            retain_graph=True, allow_unused=True))
+                                                            retain_graph=True, create_graph=graph, allow_unused=True))
         by_output = {id(out): p for out, p in zip(differentiable, products)}
         results = []
         for out in flat_out:
@@ -108,7 +106,7 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
             if not isinstance(out, Tensor):
                 results.append(out)
             else:
-                results.append(_zeros(out) if product is None else product.detach())
+                results.append(_zeros(out) if product is None else product if graph else product.detach())
         return _pytree.unflatten(results, out_spec)
 
     return output, jvp_fn
