@@ -22,6 +22,7 @@ from typing import Any, Mapping
 import minigrad as mg
 from minigrad import Tensor
 
+from ._errors import InputShapeError
 from .conv import Conv1d, Conv2d
 from .conv_transpose import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .module import Parameter
@@ -135,9 +136,11 @@ class _LazyConvMixin(_LazyMixin):
 
     def _channels_of(self, input: Tensor) -> int:  # noqa: A002
         name, dims = type(self).__name__, self.dims
-        if not isinstance(input, Tensor) or input.ndim not in (dims + 1, dims + 2):
-            raise ValueError(f"{name}: expected a {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got "
-                             f"{getattr(input, 'shape', type(input).__name__)}")
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+        if input.ndim not in (dims + 1, dims + 2):   # PyTorch's RuntimeError (a ValueError too)
+            raise InputShapeError(f"{name}: expected a {dims + 1}-D (unbatched) or {dims + 2}-D (batched) input, got "
+                                  f"{input.shape}")
         return input.shape[1] if input.ndim == dims + 2 else input.shape[0]
 
     def _set_channels(self, channels: int, from_input: bool) -> None:

@@ -272,3 +272,14 @@ def test_comparison_with_a_string_is_a_type_error_and_changes_nothing(name):
         assert str(err).startswith(tuple(f"{n}{c} other" for n in (name, name.rstrip("_")) for c in ("():", ":")))
         assert f"got {type(bad).__name__}" in str(err)
         assert x._version == 0 and np.array_equal(x.numpy(), np.ones(2, np.float32))
+
+
+@pytest.mark.parametrize("name, shape", [("LazyConv1d", (3,)), ("LazyConv2d", (2, 3)),
+                                         ("LazyConvTranspose3d", (1, 2, 3))])
+def test_lazy_conv_of_the_wrong_rank_is_torchs_runtime_error_too(name, shape):
+    x = np.ones(shape, np.float32)
+    err = _raises_like_torch(lambda: getattr(nn, name)(4, 2)(mg.tensor(x)),
+                             lambda: getattr(torch.nn, name)(4, 2)(torch.tensor(x)))
+    assert isinstance(err, ValueError) and str(err).startswith(f"{name}:") and str(shape) in str(err)
+    with pytest.raises(TypeError, match=f"{name}: input must be a Tensor, got str"):
+        getattr(nn, name)(4, 2)("abc")
