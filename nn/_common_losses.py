@@ -57,7 +57,7 @@ def _with_gradient(value: Tensor, x: Tensor, slope: Any) -> Tensor:
     """
     if isinstance(slope, Tensor):
         slope = slope.detach()
-    return value + slope * (x - x.detach())
+    return value + slope * (x - x.detach()).nan_to_num(0.0)   # 0 at an overflowed x too (inf - inf is NaN)
 
 
 def _broadcast_shape(a: Tensor, b: Tensor, name: str) -> tuple:

@@ -77,3 +77,22 @@ def test_nan_reductions_and_count_nonzero_give_c_ordered_results(name: str, shap
     assert ours.stride() == theirs.stride() and ours.is_contiguous()
     assert ours.view(-1).shape == theirs.view(-1).shape
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, big", [("float32", 3e38), ("float32", 1e20), ("float16", 6e4), ("float16", 300.0),
+                                        ("float64", 1e308)])
+def test_cosine_similarity_of_overflowing_norms_follows_pytorch(dtype: str, big: float) -> None:
+    a = np.full((3, 4), big, dtype=dtype)
+    a[1] *= -1
+    a[2, 0] = 1
+    b = np.ones((3, 4), dtype=dtype)
+    b[0] = big
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    xa, xb = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    expected = torch.nn.functional.cosine_similarity(ta, tb, dim=1)
+    got = mg.nn.functional.cosine_similarity(xa, xb, dim=1)
+    expected.sum().backward()
+    got.sum().backward()
+    np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_allclose(xa.grad.numpy(), ta.grad.numpy(), rtol=1e-3, atol=1e-30)
+    np.testing.assert_allclose(xb.grad.numpy(), tb.grad.numpy(), rtol=1e-3, atol=1e-30)
