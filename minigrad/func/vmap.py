@@ -13,7 +13,9 @@ position).
 does); ``"same"`` — every call starts from the same state of the host (CPU) generator and of each
 ``generator=`` it draws from, so all draw the same numbers, and each generator ends where one call left it;
 ``"error"`` (default) — a draw raises PyTorch's error. A GPU's stream cannot be put back: ``"same"`` with a
-draw on a GPU raises NotImplementedError. ``backward()`` inside raises PyTorch's RuntimeError (use
+draw on a GPU raises NotImplementedError. As torch's, ``"same"`` refuses a random op whose numbers depend on a
+mapped tensor (``bernoulli(probs)``, ``normal(mean)``…) and ``"different"`` a draw in place into a tensor that is
+not mapped (see :class:`_RandomOps`). ``backward()`` inside raises PyTorch's RuntimeError (use
 ``mg.func.grad``/``vjp``, or ``mg.autograd.grad``).
 """
 
@@ -30,6 +32,7 @@ import numpy
 from ..constructors import ones, zeros
 from ..generators import _host
 from ..ops import stack
+from ..ops._util import watching_random_ops
 from ..ops.extras import eye
 from ..ops.strided import vmapped_storage
 from ..recording import inside_transform
@@ -98,12 +101,14 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
     skip = mapped | {id(memory_owner(arg.data)) for _, arg in unmapped}
     shared = _shared_memory(flat_args, flat_dims)
     scans = 0   # calls that wrote in place so far (the first two look for captured tensors written)
+    random_ops = _RandomOps(randomness, mapped, {id(memory_owner(arg.data)) for _, arg in unmapped})
     _local.depth = vmap_depth() + 1
     try:
-        with randomness_checked(randomness, batch_size) as start_call:
+        with randomness_checked(randomness, batch_size) as start_call, watching_random_ops(random_ops):
             for i in range(batch_size):
                 sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
                 start_call()
+                random_ops.start_call(i)
                 shifts = [(arg, i * arg.stride(dim)) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
                 epoch = INPLACE.epoch
                 with vmapped_storage(shifts):   # as_strided's offsets count from example 0, as torch's
@@ -194,6 +199,55 @@ def _check_captured_writes(skip: set, captured: dict, epoch: int, name: str, sca
                                "tensor into an unmapped one and applies other writes once; minigrad's vmap calls the "
                                "function once per example, so it would apply it that many times. Compute a new "
                                "tensor instead (out of place), or pass the tensor in as a mapped input.")
+
+
+class _RandomOps:
+    """Sees the random ops of one vmap's calls, to refuse what torch's ``randomness`` modes refuse and a loop
+    would run. ``"same"``: an op whose numbers depend on a mapped tensor (``bernoulli(probs)``, ``normal(mean)``,
+    ``multinomial``, ``poisson``; torch has no rule for them), known by its memory (a mapped input's) or by its
+    values (another than the same op's in the first call). ``"different"``: a draw in place into a tensor that is
+    not mapped, which torch would fill with one draw for every example: an unmapped input, or a tensor an earlier
+    call drew into too (one ``func`` captures or keeps). A mapped tensor made with equal values in every call, or
+    one call in all, cannot be told from an unmapped one: those run as one example each."""
+
+    def __init__(self, randomness: str, mapped: set, unmapped: set) -> None:
+        self.randomness, self.mapped, self.unmapped = randomness, mapped, unmapped
+        self.first: list = []     # "same": the first call's parameter arrays, one list per random op, in order
+        self.filled: dict = {}    # "different": id(memory) -> (weak reference to it, the call that drew into it)
+        self.call = self.count = 0
+
+    def start_call(self, i: int) -> None:
+        self.call, self.count = i, 0
+
+    def __call__(self, name: str, params: tuple, into: Tensor | None) -> None:
+        if self.randomness == "same" and params:
+            self._check_parameters(name, params)
+        elif self.randomness == "different" and into is not None:
+            self._check_target(name, into)
+
+    def _check_parameters(self, name: str, params: tuple) -> None:
+        k, self.count = self.count, self.count + 1
+        if self.call == 0:
+            self.first.append([p.data.copy() for p in params])
+        mapped = any(id(memory_owner(p.data)) in self.mapped for p in params) or (
+            self.call > 0 and k < len(self.first) and not all(
+                _equal(a, p.data) for a, p in zip(self.first[k], params)))
+        if mapped:
+            raise RuntimeError(f"vmap: {name}: Vmap does not currently support same randomness with a batched tensor "
+                               "input (a tensor the numbers depend on is mapped: PyTorch raises this error; use "
+                               "randomness='different', or draw outside vmap)")
+
+    def _check_target(self, name: str, into: Tensor) -> None:
+        owner = memory_owner(into.data)
+        if id(owner) in self.mapped:
+            return
+        seen = self.filled.get(id(owner))
+        if id(owner) in self.unmapped or (seen is not None and seen[0]() is owner and seen[1] != self.call):
+            raise RuntimeError(f"vmap: {name}: Cannot ask for different inplace randomness on an unbatched tensor "
+                               f"(shape {tuple(into.shape)}, not mapped: an input with in_dim None or a tensor the "
+                               "function captures or keeps between calls). This will appear like same randomness, "
+                               "as PyTorch says: use randomness='same', or draw into a mapped tensor")
+        self.filled[id(owner)] = (weakref.ref(owner), self.call)
 
 
 def _equal(first: Any, now: Any) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 import warnings
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
 
 import numpy
 
@@ -24,6 +26,28 @@ def same_device(name: str, inputs: tuple) -> tuple:
     if all(device == devices[0] for device in devices[1:]):
         return inputs
     return tuple(x.detach() if isinstance(x, Tensor) else x for x in _move_cpu_scalars(name, inputs, devices))
+
+
+# mg.func.vmap's watchers of the random ops called inside it (its ``randomness`` modes): see note_random_op
+_random_watchers: ContextVar[tuple] = ContextVar("minigrad_random_watchers", default=())
+
+
+@contextlib.contextmanager
+def watching_random_ops(watch: Callable[[str, tuple, Any], None]) -> Iterator[None]:
+    """Around ``mg.func.vmap``'s calls of its function: ``watch(name, params, into)`` is called at each random op
+    (see :func:`note_random_op`), so vmap can refuse what torch's ``randomness`` modes refuse."""
+    token = _random_watchers.set(_random_watchers.get() + (watch,))
+    try:
+        yield
+    finally:
+        _random_watchers.reset(token)
+
+
+def note_random_op(name: str, params: tuple = (), into: Tensor | None = None) -> None:
+    """Called by a random op before it draws: ``params`` are the Tensors its numbers depend on (bernoulli's
+    probabilities, normal's mean and std, poisson's rates …), ``into`` the Tensor it fills in place, if any."""
+    for watch in _random_watchers.get():
+        watch(name, params, into)
 
 
 class ArgumentValueError(ValueError, RuntimeError):

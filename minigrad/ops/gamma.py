@@ -30,7 +30,7 @@ from ..arguments import ShapeMismatchError
 from ..autograd import Function, LazyGradient
 from ..constructors import SampleDtypeError
 from ..tensor import Tensor
-from ._util import DtypeMismatchError, int_arg, sum_to, tensor_arg
+from ._util import DtypeMismatchError, int_arg, note_random_op, sum_to, tensor_arg
 from .math import Unary, _real_floating
 from .math import _floating as _any_floating
 from .random import _broadcast_shape, _drawn, _zero_gradient
@@ -631,6 +631,7 @@ def standard_gamma(concentration: Tensor, *, generator: Any = None) -> Tensor:
     alpha = _check_floating(concentration, "standard_gamma", SampleDtypeError)   # PyTorch: NotImplementedError
     device = alpha.device
     tiny = float(backend.numpy.finfo(alpha.dtype).tiny)
+    note_random_op("standard_gamma", (alpha,))
 
     def make(a: Any) -> Any:
         gen = generators.drawing_from(generator, device, "standard_gamma")
@@ -659,6 +660,7 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002 - PyT
         raise ShapeMismatchError(f"poisson: rates above {_POISSON_MAX:.4g} (inf included) cannot be sampled: their "
                                  "counts do not fit in int64")
     device = rates.device
+    note_random_op("poisson", (rates,))
 
     def make(lam: Any) -> Any:
         gen = generators.drawing_from(generator, device, "poisson")
@@ -686,6 +688,7 @@ def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
         raise ShapeMismatchError("binomial: counts of 2**63 or more (inf included) cannot be sampled: they do not "
                                  "fit in int64")
     device = prob.device
+    note_random_op("binomial", (count, prob))
 
     def make(n: Any, p: Any) -> Any:
         gen = generators.drawing_from(generator, device, "binomial")

@@ -46,6 +46,7 @@ from ._util import (
     ArgumentTypeError,
     DtypeMismatchError,
     ShapeMismatchError,
+    note_random_op,
     number,
     refuse_complex_alpha,
     scale_given_first,
@@ -857,6 +858,7 @@ def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None
         a, b = bounds.get("from", a), bounds.get("to", b)
     a, b = number(a, "uniform_", "a"), number(b, "uniform_", "b")
     _check_uniform_bounds(x, a, b)
+    note_random_op("uniform_", into=x)
     sample = rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     low = complex(a, a) if x.dtype.kind == "c" else a   # complex: both parts in [a, b), as PyTorch's
     return _inplace(x, "uniform_", _fill("uniform_", True, sample * (b - a) + low))
@@ -886,6 +888,7 @@ def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = 
     mean, std = number(mean, "normal_", "mean"), number(std, "normal_", "std")
     if not std >= 0:
         raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
+    note_random_op("normal_", into=x)
     sample = randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     centre = complex(mean, mean) if x.dtype.kind == "c" else mean   # complex: both parts about mean, as PyTorch
     return _inplace(x, "normal_", _fill("normal_", True, sample * std + centre))

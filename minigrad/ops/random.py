@@ -22,7 +22,7 @@ from ..dtypes import get_default_dtype
 from ..outputs import OutDtypeError, creation_args, write_out
 from ..recording import note_draw
 from ..tensor import GradTypeError, Tensor, int64
-from ._util import ArgumentTypeError, ShapeMismatchError, count_arg, int_tuple, number, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, count_arg, int_tuple, note_random_op, number, tensor_arg
 from .inplace import _fill, _inplace
 
 
@@ -161,6 +161,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         raise ShapeMismatchError(f"multinomial: cannot draw {k} samples without replacement from a row with fewer "
                                  "non-zero weights")
     device, flat = probs.device, probs.ndim == 1
+    note_random_op("multinomial", (probs,))
 
     def make(p: Any) -> Any:
         picks = _multinomial_array(p.reshape(1, -1) if flat else p, k, bool(replacement), device, generator)
@@ -189,6 +190,7 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None, out: Any =
         if not 0 <= p <= 1:
             raise ShapeMismatchError(f"bernoulli: p must be in [0, 1], got {p}")
     device = probs.device
+    note_random_op("bernoulli", (probs,))   # with a number p too: torch's vmap takes input as a parameter
 
     def make(chance: Any) -> Any:   # the range check here, so that every mg.compile replay makes its own
         if p is None and chance.size and not ((_host(chance) >= 0) & (_host(chance) <= 1)).all():
@@ -221,6 +223,7 @@ def bernoulli_(x: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
         xp = backend.array_module(draw)
         return xp.asarray(draw < (arrays[0] if arrays else chance)).astype(dtype)
     params = (chance,) if isinstance(chance, Tensor) else ()
+    note_random_op("bernoulli_", params, into=x)
     sample = _zero_gradient("bernoulli_", _drawn("bernoulli_", make, params), params)
     return _inplace(x, "bernoulli_", _fill("bernoulli_", True, sample), sample)
 
@@ -280,6 +283,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
     if not (_host(unwrap_value(std)) >= 0).all():   # NaN too, as PyTorch
         raise ShapeMismatchError("normal: expects std >= 0.0 (every element), got a negative or NaN std")
     inputs = tuple(v for v in (mean, std) if isinstance(v, Tensor))
+    note_random_op("normal", inputs)
 
     def make(*arrays: Any) -> Any:
         values = iter(arrays)
@@ -299,6 +303,7 @@ def _fill_from(x: Any, name: str, sample: Callable[[Any, Any], Any], generator: 
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     shape, device, dtype = x.shape, x.device, x.dtype
+    note_random_op(name, into=x)
 
     def make() -> Any:
         dev = backend.resolve_device(device)

