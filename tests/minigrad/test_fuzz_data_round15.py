@@ -67,3 +67,45 @@ COLLATE_CASES = [   # a number first, then a Tensor: torch.tensor(batch) reads a
 @pytest.mark.parametrize("case", range(len(COLLATE_CASES)))
 def test_default_collate_of_tensors_among_numbers_and_strings_among_arrays(case: int) -> None:
     _same_outcome(lambda data, lib: data.default_collate(COLLATE_CASES[case](lib)))
+
+
+# --- workers --------------------------------------------------------------------------------------------------------
+
+def _failing_loader(data: Any, which: str) -> Any:
+    class Rows(data.Dataset):
+        def __len__(self) -> int:
+            return 6
+
+        def __getitem__(self, i: int) -> int:
+            if i == 3:
+                raise KeyError("boom")
+            return i
+
+    class Stream(data.IterableDataset):
+        def __iter__(self) -> Any:
+            yield 1
+            raise ValueError("boom")
+
+    if which == "map":
+        return data.DataLoader(Rows(), batch_size=2, num_workers=2)
+    return data.DataLoader(Stream(), num_workers=1)
+
+
+@pytest.mark.parametrize("which, error, worker_id", [("map", KeyError, 1), ("stream", ValueError, 0)])
+def test_an_error_in_a_worker_names_the_worker_as_torch(which: str, error: type, worker_id: int) -> None:
+    """The same class and message as torch's main process re-raises (batch 1 is worker 1's). Torch's own
+    re-raise (its ExceptionWrapper) makes the expected message: a failing torch worker process takes seconds
+    to shut down."""
+    from torch.utils.data._utils import ExceptionWrapper
+
+    try:
+        raise error("boom")
+    except error:
+        wrapper = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+    with pytest.raises(error) as theirs:
+        wrapper.reraise()
+    with pytest.raises(error) as ours:
+        list(_failing_loader(mg.utils.data, which))
+    theirs_lines, ours_lines = str(theirs.value).splitlines(), str(ours.value).splitlines()
+    assert ours_lines[:2] == theirs_lines[:2]   # "Caught KeyError in DataLoader worker process 1.", "Original …"
+    assert ours_lines[-1] == theirs_lines[-1]   # the original "KeyError: 'boom'"

@@ -5,7 +5,9 @@ thread, in the order PyTorch's loader yields it, and keeps for each worker what 
 a copy of the dataset (``get_worker_info().dataset``, a shallow copy: arrays are shared), its own
 host random stream (``mg.rand``, ``mg.manual_seed`` and ``mg.initial_seed()`` inside the worker use
 a generator seeded ``base_seed + id``; the caller's stream never moves, as with worker processes),
-and one call of ``worker_init_fn(id)`` before its first batch.
+and one call of ``worker_init_fn(id)`` before its first batch. An exception in a worker's code is re-raised as
+PyTorch re-raises it in the main process: the same class, "Caught KeyError in DataLoader worker process 1."
+followed by the original traceback.
 
 Unlike processes, Python's ``random`` and NumPy's global ``numpy.random`` are the caller's, shared by
 every worker (so seeding them in ``worker_init_fn`` seeds the caller's); per-worker copies of their
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import threading
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -74,10 +77,33 @@ class Worker:
         _local.info = self.info
         try:
             with generators.worker_stream(self):
-                if not self._started:   # PyTorch calls worker_init_fn(id) first thing in the worker
-                    self._started = True
-                    if self._init_fn is not None:
-                        self._init_fn(self.info.id)
-                yield
+                try:
+                    if not self._started:   # PyTorch calls worker_init_fn(id) first thing in the worker
+                        self._started = True
+                        if self._init_fn is not None:
+                            self._init_fn(self.info.id)
+                    yield
+                except Exception as error:   # noqa: BLE001 - re-raised as PyTorch's main process does
+                    raise _caught_in_worker(error, self.info.id) from error
         finally:
             _local.info = outer_info
+
+
+class _KeyErrorMessage(str):
+    """A KeyError's message shown as written (a KeyError's str is otherwise its repr), as PyTorch's."""
+
+    def __repr__(self) -> str:
+        return self
+
+
+def _caught_in_worker(error: Exception, worker_id: int) -> Exception:
+    """``error`` as PyTorch's main process re-raises a worker's: the same class, its message naming the worker
+    and holding the original traceback (a RuntimeError where the class cannot be made from a message)."""
+    message = (f"Caught {type(error).__name__} in DataLoader worker process {worker_id}.\nOriginal "
+               f"{''.join(traceback.format_exception(error))}")
+    if isinstance(error, KeyError):
+        message = _KeyErrorMessage(message)
+    try:
+        return type(error)(message)
+    except Exception:   # noqa: BLE001 - a class that needs other arguments
+        return RuntimeError(message)
