@@ -35,7 +35,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, float32, float64, int64
-from ._util import tensor_arg
+from ._util import ArgumentTypeError, tensor_arg
 
 __all__ = ["CTC", "CTCLossError", "ctc_loss"]
 
@@ -202,7 +202,8 @@ def _lengths(value: Any, batch: int, device: Any, what: str) -> Tensor:
     if isinstance(value, Tensor) or backend.is_array(value):
         tensor = tensor_arg(value, NAME)
         if tensor.dtype.kind not in "iu":
-            raise TypeError(f"{NAME}: {what} must be integers, got dtype {tensor.dtype} (shape {tensor.shape})")
+            raise ArgumentTypeError(f"{NAME}: {what} must be integers, got dtype {tensor.dtype} (shape "
+                                    f"{tensor.shape})")
         if tensor.device != device:
             tensor = tensor.to(device)
     else:

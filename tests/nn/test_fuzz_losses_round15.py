@@ -92,3 +92,21 @@ def test_poisson_nll_full_target_gradient_is_torchs(log_input: bool) -> None:
     got.backward()
     np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(tm.grad.numpy(), tt.grad.numpy(), rtol=1e-12)   # NaN where torch's is
+
+
+def _ctc_inputs() -> tuple:
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((5, 2, 4))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return log_probs, np.array([[1, 2, 2], [3, 1, 0]]), np.array([5, 4]), np.array([3, 2])
+
+
+@pytest.mark.parametrize("which", [2, 3])
+def test_ctc_float_lengths_raise_runtime_error(which: int) -> None:
+    # torch: "input_lengths must be integral" (RuntimeError); ours was a TypeError only
+    args = list(_ctc_inputs())
+    args[which] = args[which].astype(np.float64)
+    with pytest.raises(RuntimeError):
+        TF.ctc_loss(*map(torch.tensor, args))
+    with pytest.raises(RuntimeError, match="ctc_loss: .*lengths must be integers"):
+        F.ctc_loss(*map(mg.tensor, args))
