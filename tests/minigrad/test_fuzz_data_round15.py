@@ -109,3 +109,22 @@ def test_an_error_in_a_worker_names_the_worker_as_torch(which: str, error: type,
     theirs_lines, ours_lines = str(theirs.value).splitlines(), str(ours.value).splitlines()
     assert ours_lines[:2] == theirs_lines[:2]   # "Caught KeyError in DataLoader worker process 1.", "Original …"
     assert ours_lines[-1] == theirs_lines[-1]   # the original "KeyError: 'boom'"
+
+
+# --- samplers and loader options ------------------------------------------------------------------------------------
+
+SAMPLER_CASES = [
+    # no samples to permute: torch divides by zero (an empty pass, with len() 3, before)
+    lambda data, lib: list(data.RandomSampler(range(0), num_samples=3)),
+    lambda data, lib: list(data.DataLoader(range(0), sampler=data.RandomSampler(range(0), num_samples=2))),
+    # with a batch_sampler, torch only asks batch_size == 1 (True is 1); other values are refused
+    lambda data, lib: (lambda loader: (len(loader), list(loader)))(
+        data.DataLoader(range(4), batch_size=True, batch_sampler=data.BatchSampler(range(4), 3, False))),
+    lambda data, lib: data.DataLoader(range(4), batch_size=0, batch_sampler=[[0]]),
+    lambda data, lib: data.DataLoader(range(4), batch_size=2.0, batch_sampler=[[0]]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SAMPLER_CASES)))
+def test_samplers_and_loader_options_as_torch(case: int) -> None:
+    _same_outcome(SAMPLER_CASES[case])

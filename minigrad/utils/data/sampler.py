@@ -41,6 +41,10 @@ class _AssertTypeError(TypeError, AssertionError):
     """A TypeError where PyTorch raises AssertionError (an ``except`` of either catches it)."""
 
 
+class _ZeroDivisionValueError(ValueError, ZeroDivisionError):
+    """A ValueError where PyTorch divides by zero (an ``except`` of either catches it)."""
+
+
 class _RuntimeValueError(ValueError, RuntimeError):
     """A ValueError where PyTorch raises RuntimeError (an ``except`` of either catches it)."""
 
@@ -106,8 +110,11 @@ class RandomSampler(Sampler):
                 raise _RuntimeValueError(f"RandomSampler: cannot draw {self.num_samples} samples with replacement "
                                          "from an empty data_source")
             return iter(int(i) for i in rng.integers(0, n, self.num_samples))
+        if n == 0:   # PyTorch's num_samples // n: a ZeroDivisionError
+            raise _ZeroDivisionValueError(f"RandomSampler: cannot draw {self.num_samples} samples without "
+                                          "replacement from an empty data_source")
         # as PyTorch: num_samples beyond n repeats whole permutations
-        order = [int(i) for _ in range(-(-self.num_samples // max(n, 1))) for i in rng.permutation(n)]
+        order = [int(i) for _ in range(-(-self.num_samples // n)) for i in rng.permutation(n)]
         return iter(order[:self.num_samples])
 
     def __len__(self) -> int:
