@@ -366,6 +366,9 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     beta = _number(beta, name, "beta")
     if beta < 0:
         raise InputShapeError(f"{name}: beta must be non-negative, got {beta}")
+    if isinstance(input, Tensor) and input.dtype.kind in "biu" and isinstance(target, Tensor) \
+            and target.dtype.kind == "f":   # PyTorch's kernel computes in the float target's dtype (two ints: refused)
+        input = input.astype(target.dtype)
     input = _floating(input, name)
     target = _in_input_category(_as_operand(target, input, name), input)
     _broadcast_shape(input, target, name)

@@ -20,7 +20,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _floating, _number, _tensor
+from ._arguments import _dtype_error, _floating, _number, _tensor
 from ._common_losses import pairwise_distance
 from ._errors import InputShapeError
 from ._flags import flag
@@ -50,6 +50,17 @@ def _operand(value: Any, like: Tensor, name: str, what: str = "target") -> Tenso
             raise TypeError(f"{name}: {what} must be a Tensor, an array or numbers, got {type(value).__name__}") \
                 from error
     return value if value.dtype.kind == "f" else value.astype(like.dtype)
+
+
+def _real_inputs(name: str, **inputs: Any) -> list[Tensor]:
+    """The inputs of a loss PyTorch writes from ops, which takes any real dtype: integer and bool inputs become the
+    default float dtype, as PyTorch's ops turn them into floats (an int64 input with a float64 target gives a
+    float64 loss, two int64 inputs a float32 one). A complex input raises."""
+    tensors = [_tensor(value, name, what) for what, value in inputs.items()]
+    for what, tensor in zip(inputs, tensors):
+        if tensor.dtype.kind not in "biuf":
+            raise _dtype_error(tensor.dtype, f"{name}: {what} must be real, got {tensor.dtype}")
+    return [tensor if tensor.dtype.kind == "f" else tensor.astype(mg.get_default_dtype()) for tensor in tensors]
 
 
 def _clamp_min_zero(z: Tensor) -> Tensor:
@@ -83,7 +94,7 @@ def gaussian_nll_loss(input: Tensor, target: Any, var: Any, full: bool = False, 
     Entries of var must be >= 0.
     """
     name = "gaussian_nll_loss"
-    input = _floating(input, name)
+    (input,) = _real_inputs(name, input=input)
     target = _operand(target, input, name)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         var = mg.full(input.shape, float(var), dtype=input.dtype, device=input.device)
@@ -119,7 +130,7 @@ def poisson_nll_loss(input: Tensor, target: Any, log_input: bool = True, full: b
     """
     name = "poisson_nll_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input = _floating(input, name)
+    (input,) = _real_inputs(name, input=input)
     target = _operand(target, input, name)
     _broadcast(name, input, target)
     if flag(log_input, name, "log_input"):
@@ -160,7 +171,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: flo
     rank higher. input1, input2, target: the same number of dims (broadcastable shapes)."""
     name = "margin_ranking_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input1, input2 = _floating(input1, name), _tensor(input2, name, "input2")
+    input1, input2 = _real_inputs(name, input1=input1, input2=input2)
     target = _operand(target, input1, name)
     _same_ndim(name, input1=input1, input2=input2, target=target)
     _broadcast(name, input1, input2, target)
@@ -235,7 +246,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: f
     cos = Σx1·x2 / √((Σx1² + 1e-12)(Σx2² + 1e-12)), PyTorch's guard against zero vectors."""
     name = "cosine_embedding_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input1, input2 = _floating(input1, name), _tensor(input2, name, "input2")
+    input1, input2 = _real_inputs(name, input1=input1, input2=input2)
     target = _operand(target, input1, name)
     if target.ndim not in (0, 1) or input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
         raise ValueError(f"{name}: expected inputs (N, D) with a target (N,), or (D,) with a 0-d target; got "
@@ -266,8 +277,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     """
     name = "triplet_margin_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    anchor = _floating(anchor, name)
-    positive, negative = _tensor(positive, name, "positive"), _tensor(negative, name, "negative")
+    anchor, positive, negative = _real_inputs(name, anchor=anchor, positive=positive, negative=negative)
     margin, p, eps = _number(margin, name, "margin"), _number(p, name, "p"), _number(eps, name, "eps")
     if margin <= 0:
         raise ValueError(f"{name}: margin must be greater than 0, got {margin}")

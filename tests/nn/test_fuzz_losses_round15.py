@@ -110,3 +110,31 @@ def test_ctc_float_lengths_raise_runtime_error(which: int) -> None:
         TF.ctc_loss(*map(torch.tensor, args))
     with pytest.raises(RuntimeError, match="ctc_loss: .*lengths must be integers"):
         F.ctc_loss(*map(mg.tensor, args))
+
+
+@pytest.mark.parametrize(("name", "dtypes"), [
+    ("poisson_nll_loss", ["int64", "int64"]),                     # float32, as torch's int.exp()
+    ("poisson_nll_loss", ["int64", "float64"]),
+    ("gaussian_nll_loss", ["int64", "int64", "float64"]),
+    ("gaussian_nll_loss", ["int32", "float32", "float32"]),
+    ("margin_ranking_loss", ["int64", "int64", "int64"]),
+    ("margin_ranking_loss", ["float32", "int64", "int64"]),        # ours was float64 (NumPy's f32 - int64)
+    ("cosine_embedding_loss", ["int64", "int64", "int64"]),
+    ("cosine_embedding_loss", ["int64", "float64", "int64"]),
+    ("triplet_margin_loss", ["int64", "int64", "float64"]),
+    ("triplet_margin_loss", ["int64", "float32", "int64"]),
+    ("smooth_l1_loss", ["int64", "float32"]),
+])
+def test_integer_inputs_are_promoted_as_torchs(name: str, dtypes: list) -> None:
+    # torch's composite losses turn integer inputs into floats; ours refused them (InputDtypeError)
+    rng = np.random.default_rng(4)
+    arrays = []
+    for i, dtype in enumerate(dtypes):
+        shape = (3,) if name == "cosine_embedding_loss" and i == 2 else (3, 4)
+        signs = name in ("margin_ranking_loss", "cosine_embedding_loss") and i == 2
+        arrays.append((rng.choice([-1, 1], shape) if signs else rng.integers(0, 4, shape)).astype(dtype))
+    for reduction in ("none", "sum"):
+        expected = getattr(TF, name)(*map(torch.tensor, arrays), reduction=reduction)
+        got = getattr(F, name)(*map(mg.tensor, arrays), reduction=reduction)
+        assert got.dtype == expected.numpy().dtype
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
