@@ -30,7 +30,7 @@ class Adagrad(Optimizer):
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
                  maximize: bool = False, differentiable: bool = False, fused: bool | None = None,
                  check_finite: bool = False) -> None:
-        check_implementation("Adagrad", foreach, False, differentiable, fused)   # PyTorch's keywords, off only
+        self._fused = check_implementation("Adagrad", foreach, False, differentiable, fused)   # PyTorch's keywords
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps,
                                       maximize=maximize), check_finite=check_finite)

@@ -29,12 +29,18 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused: bool | None = None, decoupled_weight_decay: bool = False,
                  check_finite: bool = False) -> None:
-        check_implementation(type(self).__name__, foreach, capturable, differentiable, fused)
+        if foreach and not capturable and isinstance(lr, mg.Tensor):
+            raise ValueError(f"{type(self).__name__}: lr as a Tensor is not supported for capturable=False and "
+                             "foreach=True")
+        self._fused = check_implementation(type(self).__name__, foreach, capturable, differentiable, fused)
+        self._foreach = bool(foreach)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
+        if getattr(self, "_foreach", False) and isinstance(group.get("lr"), mg.Tensor):   # a group's, as PyTorch's
+            raise RuntimeError(f"{self._name}: lr as a Tensor is not supported for capturable=False and foreach=True")
         hyper = super()._hyper(group)
         betas = hyper["betas"]
         if (not isinstance(betas, (tuple, list)) or len(betas) != 2

@@ -68,7 +68,11 @@ class ASGD(ScalarStateOptimizer):
             ax += (param - ax) * mu
         else:
             ax[...] = param
-        # PyTorch makes the new values with torch.as_tensor (float32, its default dtype), then copies
-        # them into the state (float32, or the parameter's dtype after a load): rounded to float32 either way
-        state["eta"] = np.array(SCALAR_DTYPE(lr / ((1 + lambd * lr * step) ** alpha)), dtype=state["eta"].dtype)
+        # PyTorch makes the new values with torch.as_tensor (float32, its default dtype, from a Python float lr;
+        # a Tensor lr's dtype from a Tensor lr, read here as a NumPy scalar of it), then copies them into the
+        # state (float32, or the parameter's dtype after a load). PyTorch's 0-d float32 power is float64's, rounded.
+        base = 1 + lambd * lr * step
+        eta = lr / base.dtype.type(float(base) ** alpha) if isinstance(base, np.generic) else SCALAR_DTYPE(
+            lr / base ** alpha)
+        state["eta"] = np.array(eta, dtype=state["eta"].dtype)
         state["mu"] = np.array(SCALAR_DTYPE(1 / max(1, step - t0)), dtype=state["mu"].dtype)

@@ -198,6 +198,8 @@ class Optimizer(OptimizerHooks):
     # The constructor takes a complex parameter that step() refuses once it has a gradient (PyTorch's Adafactor);
     # with complex_as_real the constructor takes it anyway.
     accepts_complex = False
+    # Built with fused=True (SGD, Adam, AdamW, Adagrad): as PyTorch's fused step, step() refuses a complex parameter.
+    _fused = False
 
     def __init__(self, params: Iterable[Any], defaults: dict, *, check_finite: bool = False) -> None:
         self.defaults = dict(defaults)
@@ -299,18 +301,20 @@ class Optimizer(OptimizerHooks):
             raise type(error)(f"{error} [{where}]") from None
 
     def _checked_lr(self, lr: Any) -> Any:
-        """A learning rate (a number, or a 0-d real Tensor read now) checked, as :func:`~.checks.lr_scalar` gives
-        it: a Python float, or for a Tensor a NumPy scalar (a step computes in its dtype, as PyTorch's); raises
-        naming the value."""
+        """A learning rate (a number, or a 0-d or one-element real Tensor read now) checked, as
+        :func:`~.checks.lr_scalar` gives it: a Python float, or for a Tensor a NumPy scalar (a step computes in its
+        dtype, as PyTorch's); raises naming the value."""
         tensor = isinstance(lr, mg.Tensor) or mg.is_array(lr)
-        if tensor and (lr.ndim != 0 or lr.dtype.kind not in "fiu"):
-            raise TypeError(f"{self._name}: a Tensor lr must be 0-d and real (as in PyTorch), got shape "
-                            f"{tuple(lr.shape)} and dtype {lr.dtype}")
-        value = scalar_of(lr)
+        if tensor and (math.prod(lr.shape) != 1 or lr.dtype.kind not in "fiu"):
+            kind = TypeError if math.prod(lr.shape) == 1 else LearningRateTypeError   # PyTorch: ValueError
+            raise kind(f"{self._name}: a Tensor lr must be 0-d and real, or of one element (as in PyTorch), got "
+                       f"shape {tuple(lr.shape)} and dtype {lr.dtype}")
+        value = lr.item() if tensor else lr
         if not is_number(value) or not value >= 0 or not math.isfinite(value):  # `not >=` also catches NaN
             kind = ValueError if is_number(value) else LearningRateTypeError
             raise kind(f"{self._name}: invalid learning rate lr={value!r} (must be a finite number >= 0)")
-        return lr_scalar(lr) if tensor else float(value)
+        # (PyTorch's fused steps read a Tensor lr as a double)
+        return lr_scalar(lr) if tensor and not self._fused else float(value)
 
     def _hyper(self, group: dict) -> dict:
         """The group's hyper-parameters checked, with a 0-d Tensor ``lr`` read as a float.
@@ -400,6 +404,9 @@ class Optimizer(OptimizerHooks):
                 for p in group["params"]:
                     grad = self._grad_array(p, index, where)
                     if grad is not None:
+                        if p.dtype.kind == "c" and self._fused:
+                            raise RuntimeError(f"{where}: `fused=True` requires all the params to be floating "
+                                               f"point Tensors, but {param_label(p, index)} is {p.dtype}")
                         if p.dtype.kind == "c" and not self.complex_as_real:   # (taken by accepts_complex)
                             raise ComplexParameterError(f"{self._name}: does not support complex parameters "
                                                         f"({param_label(p, index)} is {p.dtype}), as PyTorch's "

@@ -35,24 +35,30 @@ SCALAR_DTYPE = np.float32
 
 
 def check_implementation(name: str, foreach: Any = None, capturable: Any = False, differentiable: Any = False,
-                         fused: Any = None) -> None:
+                         fused: Any = None) -> bool:
     """Check PyTorch's implementation keywords: flags (or None), and ``capturable``/``differentiable`` off.
+    Returns whether ``fused`` is on (a fused step refuses complex parameters, as PyTorch's).
 
     ``foreach`` and ``fused`` choose how PyTorch computes a step (lists of tensors at once, one fused
     kernel), never what it computes, so either value is taken and minigrad runs its one implementation
-    (nanoGPT passes ``fused=True`` when ``AdamW``'s signature has it). ``capturable`` (CUDA-graph
-    capture) and ``differentiable`` (autograd through the step) would change what a step does: refused.
+    (nanoGPT passes ``fused=True`` when ``AdamW``'s signature has it), except together, which PyTorch refuses.
+    ``capturable`` (CUDA-graph capture) and ``differentiable`` (autograd through the step) would change what
+    a step does: refused.
     """
     why = {"capturable": "minigrad does not capture CUDA graphs",
            "differentiable": "steps run under no_grad; minigrad does not differentiate through a step"}
-    for key, value in (("foreach", foreach), ("capturable", capturable), ("differentiable", differentiable),
-                       ("fused", fused)):
-        if value is None or value is False:
-            continue
-        if not is_flag(value):
+    flags = {"foreach": foreach, "capturable": capturable, "differentiable": differentiable, "fused": fused}
+    for key, value in flags.items():
+        if value is not None and value is not False and not is_flag(value):
             raise TypeError(f"{name}: {key} must be True, False or None, got {value!r}")
+    if fused and differentiable:                # PyTorch's own checks of a fused optimizer, first
+        raise RuntimeError(f"{name}: `fused` does not support `differentiable`")
+    if fused and foreach:
+        raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together.")
+    for key, value in flags.items():
         if value and key in why:
             raise ValueError(f"{name}: {key}={value!r} is not supported ({why[key]}); leave it False or None")
+    return bool(fused)
 
 
 def check_flags(name: str, hyper: dict, *keys: str) -> None:

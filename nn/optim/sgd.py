@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
+from .checks import is_number
 from .optimizer import Optimizer
 from .ported import check_implementation
 
@@ -27,12 +28,13 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
                  foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None,
                  check_finite: bool = False) -> None:
-        check_implementation("SGD", foreach, False, differentiable, fused)   # PyTorch's keywords, off only
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, maximize=maximize), check_finite=check_finite)
-        if nesterov and (not momentum > 0 or dampening != 0):     # the constructor's values, as PyTorch's
+        if nesterov and is_number(momentum) and is_number(dampening) and (not momentum > 0 or dampening != 0):
+            # the constructor's values, as PyTorch's (a value of the wrong kind is named by the base class)
             raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0 "
                              f"(got momentum={momentum}, dampening={dampening})")
+        self._fused = check_implementation("SGD", foreach, False, differentiable, fused)   # PyTorch's keywords
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize), check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
         # A group's own momentum=0 under nesterov=True steps plainly, as PyTorch's (`SGD([{"params": biases,

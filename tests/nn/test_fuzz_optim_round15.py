@@ -1,0 +1,97 @@
+"""Round 15: bugs found by differential fuzzing of optimizer flags and learning-rate schedules against torch.optim."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from nn import optim
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _outcome(module: Any, opt_module: Any, name: str, kwargs: dict, dtype: Any, steps: int = 3) -> Any:
+    """The parameter after ``steps`` steps on fixed gradients, or the class of the error raised."""
+    kwargs = dict(kwargs)
+    if isinstance(kwargs.get("lr"), tuple):            # ("tensor", value, shape)
+        _, value, shape = kwargs["lr"]
+        kwargs["lr"] = module.tensor(np.full(shape, value, dtype=np.float32))
+    p = module.tensor(np.ones((2, 2)).astype(dtype), requires_grad=True)
+    try:
+        opt = getattr(opt_module, name)([p], **kwargs)
+        for step in range(steps):
+            p.grad = module.tensor((np.arange(1.0, 5.0).reshape(2, 2) / (step + 1)).astype(dtype))
+            opt.step()
+    except Exception as error:   # noqa: BLE001 (the class is what is compared)
+        return type(error)
+    return p.detach().numpy().copy()
+
+
+def _assert_same(name: str, kwargs: dict, dtype: Any = np.float64) -> None:
+    theirs = _outcome(torch, torch.optim, name, kwargs, dtype)
+    ours = _outcome(mg, optim, name, kwargs, dtype)
+    if isinstance(theirs, type):
+        assert isinstance(ours, type) and issubclass(ours, theirs), (ours, theirs)
+    else:
+        assert not isinstance(ours, type), ours
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name, kwargs, dtype", [
+    ("Adam", dict(fused=True, foreach=True), np.float64),
+    ("AdamW", dict(fused=True, foreach=True), np.float64),
+    ("SGD", dict(lr=0.1, fused=True, foreach=True), np.float64),
+    ("Adagrad", dict(fused=True, foreach=True), np.float64),
+    ("Adam", dict(fused=True, differentiable=True), np.float64),
+    ("Adam", dict(fused=True), np.complex128),
+    ("SGD", dict(lr=0.1, momentum=0.9, fused=True), np.complex64),
+    ("Adagrad", dict(fused=True), np.complex128),
+    ("Adam", dict(lr=("tensor", 0.1, ()), foreach=True), np.float64),
+    ("AdamW", dict(lr=("tensor", 0.1, ()), foreach=True, fused=True), np.float64),
+    ("SGD", dict(lr=0.1, nesterov=True, foreach=True, fused=True), np.float64),
+])
+def test_implementation_flags_are_refused_as_torch(name: str, kwargs: dict, dtype: Any) -> None:
+    # fused with foreach (or differentiable), a fused step of a complex parameter, and Adam's Tensor lr under
+    # foreach=True were taken (and stepped); PyTorch raises, in this order of its checks
+    _assert_same(name, kwargs, dtype)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("Adam", dict(lr=("tensor", 0.1, ()), fused=True)),
+    ("AdamW", dict(lr=("tensor", 0.1, ()), fused=True, amsgrad=True)),
+    ("Adagrad", dict(lr=("tensor", 0.1, ()), fused=True, lr_decay=0.1)),
+    ("SGD", dict(lr=("tensor", 0.1, (1,)), momentum=0.9)),
+    ("Adam", dict(lr=("tensor", 0.1, (1, 1)))),
+    ("RMSprop", dict(lr=("tensor", 0.01, (1,)), centered=True)),
+    ("Adam", dict(lr=("tensor", 0.1, (2,)))),
+])
+def test_tensor_lr_read_as_torch(name: str, kwargs: dict) -> None:
+    # a fused step reads a float32 Tensor lr as a double (it was rounded in float32 as the unfused steps do);
+    # a one-element lr of shape (1,) is taken as PyTorch's (it was refused as not 0-d); two elements: ValueError
+    _assert_same(name, kwargs)
+
+
+@pytest.mark.parametrize("lr_dtype, alpha, reload", [(np.float32, 0.75, False), (np.float64, 0.75, True),
+                                                      (np.float32, 0.3, True)])
+def test_asgd_eta_follows_a_tensor_lr(lr_dtype: Any, alpha: float, reload: bool) -> None:
+    # ASGD's next eta is lr / (1 + lambd·lr·t)^alpha in the Tensor lr's dtype (PyTorch's 0-d arithmetic), kept in
+    # full after a load casts eta to a float64 parameter's dtype; it was always rounded through float32
+    rng = np.random.default_rng(0)
+    value, grads = rng.standard_normal(3), rng.standard_normal((20, 3))
+    params = []
+    for module, opt_module in ((torch, torch.optim), (mg, optim)):
+        p = module.tensor(value.copy(), requires_grad=True)
+        kwargs = dict(lr=module.tensor(np.array(0.01, dtype=lr_dtype)), lambd=0.1, alpha=alpha, t0=1.0)
+        opt = opt_module.ASGD([p], **kwargs)
+        for step, g in enumerate(grads):
+            if reload and step == 3:
+                saved = opt.state_dict()
+                opt = opt_module.ASGD([p], **kwargs)
+                opt.load_state_dict(saved)
+            p.grad = module.tensor(g.copy())
+            opt.step()
+        params.append(p.detach().numpy())
+    np.testing.assert_allclose(params[1], params[0], rtol=1e-12, atol=0)
