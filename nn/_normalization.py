@@ -119,6 +119,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training and count == 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
                          f"of shape {x.shape}")
+    if x.dtype == mg.float16 and (count or not training):
+        return _half_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
     if training and count == 0:   # an empty batch: nothing to normalise, the running estimates kept, as torch
         out = x
     elif training:
@@ -139,6 +141,45 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if bias is not None:
         out = out + bias.reshape(shape)
     return out
+
+
+def _half_batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None,
+                     bias: Tensor | None, training: bool, momentum: float, eps: float) -> Tensor:
+    """:func:`batch_norm` of a float16 ``x`` (N, C, *), as PyTorch's CPU kernel: the statistics in float32 (the
+    running estimates moved in float32 and rounded once); when training, the batch's mean and 1/√(var + eps) are
+    rounded to float16 before they normalise x (:func:`_half_affine`)."""
+    axes, shape = (0, *range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    x32 = x.float()
+    if not training:
+        return _half_affine(x32, running_mean.float().reshape(shape),
+                            1 / (running_var.float().reshape(shape) + eps).sqrt(), weight, bias)
+    mean = x32.mean(axis=axes)
+    centered = x32 - mean.reshape(shape)
+    variance = (centered * centered).mean(axis=axes)
+    if running_mean is not None and running_var is not None:
+        count = x.numel() // x.shape[1]
+        with mg.no_grad():
+            running_mean.copy_(running_mean.float().mul_(1 - momentum).add_(mean.detach() * momentum))
+            running_var.copy_(running_var.float().mul_(1 - momentum).add_(
+                variance.detach() * (momentum * count / (count - 1))))
+    invstd = 1 / (variance + eps).sqrt()
+    return _half_affine(x32, _rounded(mean, mg.float16).reshape(shape), _rounded(invstd, mg.float16).reshape(shape),
+                        weight, bias)
+
+
+def _rounded(x: Tensor, dtype: Any) -> Tensor:
+    """``x``'s values rounded to ``dtype`` (still in x's dtype), with x's gradient."""
+    return x + (x.detach().to(dtype).to(x.dtype) - x.detach())   # the difference is exact: x + it is the rounding
+
+
+def _half_affine(x: Tensor, mean: Tensor, invstd: Tensor, weight: Any, bias: Any) -> Tensor:
+    """(x - mean) · invstd · weight + bias for a float16 batch_norm, as PyTorch's CPU kernel: x (N, C, *) and the
+    (1, C, 1, …) statistics in float32, folded into x · α + β (α = invstd · weight, β = bias - mean · α) with one
+    rounding (a fused multiply-add, here in float64), then rounded to float16."""
+    shape = mean.shape
+    alpha = invstd if weight is None else invstd * weight.float().reshape(shape)
+    beta = -mean * alpha if bias is None else bias.float().reshape(shape) - mean * alpha
+    return (x.double() * alpha.double() + beta.double()).float().half()
 
 
 def rms_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002

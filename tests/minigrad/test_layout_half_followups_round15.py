@@ -96,3 +96,31 @@ def test_cosine_similarity_of_overflowing_norms_follows_pytorch(dtype: str, big:
     np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
     np.testing.assert_allclose(xa.grad.numpy(), ta.grad.numpy(), rtol=1e-3, atol=1e-30)
     np.testing.assert_allclose(xb.grad.numpy(), tb.grad.numpy(), rtol=1e-3, atol=1e-30)
+
+
+@pytest.mark.parametrize("module, shape", [("BatchNorm2d", (4, 3, 5, 5)), ("BatchNorm3d", (3, 2, 3, 4, 2))])
+@pytest.mark.parametrize("training", [True, False])
+def test_float16_batch_norm_rounds_as_pytorch(module: str, shape: tuple, training: bool) -> None:
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 2 + 1).astype("float16")
+    ours, theirs = getattr(mg.nn, module)(shape[1]).half(), getattr(torch.nn, module)(shape[1]).half()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(rng.standard_normal(shape[1])))
+        theirs.bias.copy_(torch.tensor(rng.standard_normal(shape[1])))
+        theirs.running_var.copy_(torch.tensor(rng.random(shape[1]) + 0.5))
+    ours.load_state_dict({k: mg.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    ours.train(training)
+    theirs.train(training)
+    tx, mx = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    for _ in range(2):   # the second call reads the running estimates the first moved
+        expected, got = theirs(tx), ours(mx)
+        np.testing.assert_array_equal(got.detach().numpy(), expected.detach().numpy())
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_array_equal(getattr(ours, name).numpy(), getattr(theirs, name).numpy())
+    g = rng.standard_normal(shape).astype("float16")
+    expected.backward(torch.tensor(g))
+    got.backward(mg.tensor(g))
+    np.testing.assert_allclose(mx.grad.numpy().astype("float32"), tx.grad.numpy().astype("float32"),
+                               rtol=2e-2, atol=2e-2)
+    np.testing.assert_allclose(ours.weight.grad.numpy().astype("float32"),
+                               theirs.weight.grad.numpy().astype("float32"), rtol=2e-2, atol=2e-2)
