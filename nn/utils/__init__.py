@@ -11,6 +11,7 @@ PyTorch's; ``weight_norm``/``spectral_norm`` here are PyTorch's legacy hook-base
 from __future__ import annotations
 
 import math
+import types
 import warnings
 from typing import Any, Iterable
 
@@ -72,7 +73,11 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     ``foreach`` is accepted for PyTorch's signature (one loop serves both).
     """
     norm_type = float(norm_type)   # torch's ValueError/TypeError for "fro" or None, also with no gradients
-    tensors = [p for p in _tensors(params, "clip_grad_norm_") if p.grad is not None]
+    is_generator = isinstance(params, types.GeneratorType)
+    params = _tensors(params, "clip_grad_norm_")
+    if is_generator and not params:
+        warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2)
+    tensors = [p for p in params if p.grad is not None]
     if not tensors:
         return mg.tensor(0.0)
     total = _total_norm([p.grad.data for p in tensors], norm_type, error_if_nonfinite, "clip_grad_norm_")
@@ -95,13 +100,16 @@ def _total_norm(arrays: list, norm_type: float, error_if_nonfinite: bool, name: 
     """The norm of the per-array norms, on the first array's device (no host sync unless checking)."""
     device = mg.device_of(arrays[0])
     xp = mg.array_module(arrays[0])
-    empty = next((a.shape for a in arrays if a.size == 0), None)
-    if math.isinf(norm_type) and empty is not None:
-        raise RuntimeError(f"nn.utils.{name}: cannot compute the {norm_type} norm of the empty gradient of shape "
-                           f"{empty} because the operation does not have an identity")
+    for a in arrays:   # torch.linalg.vector_norm's errors
+        if a.dtype.kind not in "fc":
+            raise RuntimeError(f"nn.utils.{name}: linalg.vector_norm: Expected a floating point or complex tensor "
+                               f"as input. Got {a.dtype} (shape {a.shape})")
+        if a.size == 0 and (norm_type < 0 or math.isinf(norm_type)):
+            raise RuntimeError(f"nn.utils.{name}: cannot compute the {norm_type} norm of the empty gradient of "
+                               f"shape {a.shape} because the operation does not have an identity")
     with mg.on_device(device):
         norms = [mg.to_device(_grad_norm(a, norm_type), device) for a in arrays]
-        total = xp.linalg.norm(xp.stack(norms), norm_type)
+        total = _grad_norm(xp.stack(norms), norm_type)
         if error_if_nonfinite and not bool(xp.isfinite(total)):
             raise RuntimeError(f"nn.utils.{name}: the total {norm_type}-norm of the gradients is "
                                f"{float(total)}; pass error_if_nonfinite=False to clip anyway")
@@ -119,6 +127,10 @@ def clip_grads_with_norm_(params: Any, max_norm: float, total_norm: Any, foreach
     with mg.on_device(mg.device_of(grads[0])):
         coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
         for g in grads:
+            # PyTorch's foreach path takes a 0-d total only; its loop (foreach=False) broadcasts into each gradient
+            if coef.ndim and (foreach is not False or xp.broadcast_shapes(coef.shape, g.shape) != g.shape):
+                raise RuntimeError(f"nn.utils.clip_grads_with_norm_: total_norm must be a 0-d tensor, got shape "
+                                   f"{tuple(coef.shape)} for a gradient of shape {tuple(g.shape)}")
             g *= mg.to_device(coef, mg.device_of(g)).astype(g.dtype)
 
 
@@ -154,12 +166,16 @@ def vector_to_parameters(vec: Tensor, parameters: Any) -> None:
 
 
 def _grad_norm(g: Any, norm_type: float) -> Any:
-    """The ``norm_type``-norm of all entries of one gradient array, a 0-d array on its device."""
+    """The ``norm_type``-norm of all entries of one gradient array, a 0-d array on its device (float16 summed in
+    float32 and rounded back, as PyTorch's: NumPy's float16 sums overflow above 65504)."""
+    xp = mg.array_module(g)
+    if g.dtype == xp.float16:
+        return xp.asarray(_grad_norm(g.astype(xp.float32), norm_type)).astype(xp.float16)
     if norm_type == 2.0:
         # ord=None flattens in memory order (ravel(order="K")), so the column-major weight
         # gradients of x @ W.T are not copied as g.ravel() would; only the summation order changes.
-        return mg.array_module(g).linalg.norm(g)
-    return mg.array_module(g).linalg.norm(g.ravel(), norm_type)
+        return xp.linalg.norm(g)
+    return xp.linalg.norm(g.ravel(), norm_type)
 
 
 def clip_grad_value_(params: Any, clip_value: float, foreach: bool | None = None) -> None:

@@ -1,0 +1,98 @@
+"""Differential fuzzing of nn.utils and optim.swa_utils against torch 2.13 (round 15): the cases where the two differed.
+
+get_total_norm/clip_grad_norm_ of integer or bool tensors (torch's vector_norm RuntimeError), a negative-order norm of
+an empty gradient (no identity: torch's RuntimeError, as for ±inf), float16 gradients (torch sums in float32; NumPy's
+float16 sum overflowed to inf), clip_grads_with_norm_ given a total norm that is not 0-d (torch's RuntimeError; ours
+scaled each entry by its own coefficient), and clip_grad_norm_ of an empty generator (torch's UserWarning).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+
+def _torch_error(fn: Any) -> type:
+    with pytest.raises(Exception) as info:
+        fn()
+    return info.type
+
+
+def _param_with_grad(lib: Any, grad: np.ndarray) -> Any:
+    """A parameter of ``grad``'s shape whose .grad is ``grad`` (torch's or ours, by ``lib``)."""
+    if lib is mg:
+        p = nn.Parameter(mg.zeros(grad.shape, dtype=grad.dtype))
+        p.grad = mg.tensor(grad)
+    else:
+        p = lib.nn.Parameter(lib.zeros(grad.shape, dtype=getattr(lib, str(grad.dtype))))
+        p.grad = lib.tensor(grad)
+    return p
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
+def test_total_norm_of_integer_tensors_raises_like_torch(torch: Any, dtype: str) -> None:
+    values = np.array([1, 0, 3]).astype(dtype)
+    expected = _torch_error(lambda: torch.nn.utils.get_total_norm([torch.tensor(values)]))
+    assert expected is RuntimeError
+    with pytest.raises(RuntimeError, match="floating point or complex"):
+        nn.utils.get_total_norm([mg.tensor(values)])
+
+
+@pytest.mark.parametrize("norm_type", [-1.0, -2.5, float("-inf"), float("inf")])
+@pytest.mark.parametrize("shape", [(0,), (1, 0)])
+def test_negative_order_norm_of_an_empty_gradient_raises_like_torch(torch: Any, norm_type: float,
+                                                                    shape: tuple) -> None:
+    grads = [np.array([0.5, -2.0]), np.zeros(shape)]
+    theirs = [_param_with_grad(torch, g) for g in grads]
+    assert _torch_error(lambda: torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type)) is RuntimeError
+    ours = [_param_with_grad(mg, g) for g in grads]
+    with pytest.raises(RuntimeError, match="identity"):
+        nn.utils.clip_grad_norm_(ours, 1.0, norm_type)
+    with pytest.raises(RuntimeError, match="identity"):
+        nn.utils.get_total_norm([p.grad for p in ours], norm_type)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 3.0, 1.0, 0.5, -2.5])
+@pytest.mark.parametrize("grad", [[300.0, 300.0], [200.0, -150.0, 90.0], [2e-3, 1e-3]])
+def test_float16_gradient_norms_sum_in_float32_as_torch(torch: Any, norm_type: float, grad: list) -> None:
+    g = np.array(grad, dtype=np.float16)
+    theirs, ours = _param_with_grad(torch, g), _param_with_grad(mg, g)
+    expected = torch.nn.utils.clip_grad_norm_([theirs], 1.0, norm_type)
+    got = nn.utils.clip_grad_norm_([ours], 1.0, norm_type)
+    assert got.dtype == mg.float16
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-3)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=2e-3)
+    total = nn.utils.get_total_norm([mg.tensor(g)], norm_type)
+    np.testing.assert_allclose(total.numpy(), torch.nn.utils.get_total_norm([torch.tensor(g)], norm_type).numpy(),
+                               rtol=1e-3)
+
+
+@pytest.mark.parametrize("foreach", [None, True, False])
+@pytest.mark.parametrize("total", [[10.0, 3.0], [[3.0]], [3.0]])
+def test_clip_grads_with_a_total_norm_that_is_not_0d_as_torch(torch: Any, foreach: Any, total: list) -> None:
+    grad = np.array([1.0, -2.0])
+    theirs, ours = _param_with_grad(torch, grad), _param_with_grad(mg, grad)
+    try:
+        torch.nn.utils.clip_grads_with_norm_([theirs], 1.0, torch.tensor(total), foreach=foreach)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="0-d"):
+            nn.utils.clip_grads_with_norm_([ours], 1.0, mg.tensor(total), foreach=foreach)
+        np.testing.assert_array_equal(ours.grad.numpy(), grad)
+    else:   # foreach=False with a (1,) total: torch's loop broadcasts it into the gradient
+        nn.utils.clip_grads_with_norm_([ours], 1.0, mg.tensor(total), foreach=foreach)
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_clip_grad_norm_of_an_empty_generator_warns_as_torch() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        total = nn.utils.clip_grad_norm_((p for p in []), 1.0)
+        nn.utils.clip_grad_norm_([], 1.0)    # an empty list says nothing, as torch's
+    assert [str(w.message) for w in caught] == ["`parameters` is an empty generator, no gradient clipping will occur."]
+    assert float(total) == 0.0
