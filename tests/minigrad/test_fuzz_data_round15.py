@@ -69,6 +69,31 @@ def test_default_collate_of_tensors_among_numbers_and_strings_among_arrays(case:
     _same_outcome(lambda data, lib: data.default_collate(COLLATE_CASES[case](lib)))
 
 
+
+def _memmap(tmp_path: Any) -> np.memmap:
+    rows = np.memmap(tmp_path / "rows.f32", dtype=np.float32, mode="w+", shape=(5, 2))
+    rows[:] = np.arange(10).reshape(5, 2)
+    return rows
+
+
+ARRAY_SUBCLASS_CASES = [   # NumPy array subclasses: torch.as_tensor reads them (a masked array as its data)
+    lambda data, rows: list(data.DataLoader(rows, batch_size=2)),   # a disk-backed dataset: refused before
+    lambda data, rows: list(data.DataLoader(rows, batch_size=None)),
+    lambda data, rows: data.default_collate([np.ones(2), rows[0]]),
+    lambda data, rows: data.default_collate([np.matrix([[1, 2]]), np.matrix([[3, 4]])]),
+    lambda data, rows: data.default_collate([np.ma.array([1, 2], mask=[0, 1]), np.ma.array([3, 4])]),
+    lambda data, rows: data.default_convert((rows[0], [rows[1]])),
+    lambda data, rows: data.default_convert(np.matrix([[1, 2]])),
+    lambda data, rows: data.default_convert(np.zeros(2, "V4")),   # no numbers: torch's TypeError (kept before)
+]
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("case", range(len(ARRAY_SUBCLASS_CASES)))
+def test_memmap_matrix_and_masked_arrays_collate_as_torch(case: int, tmp_path: Any) -> None:
+    rows = _memmap(tmp_path)
+    _same_outcome(lambda data, lib: ARRAY_SUBCLASS_CASES[case](data, rows))
+
 # --- workers --------------------------------------------------------------------------------------------------------
 
 def _failing_loader(data: Any, which: str) -> Any:

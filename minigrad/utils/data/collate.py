@@ -76,7 +76,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         if elem.dtype.kind not in "biufc":
             raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {elem.dtype}")
         return mg.tensor([_python_number(b) for b in batch])
-    if mg.is_array(elem):
+    if mg.is_array(elem) or isinstance(elem, numpy.ndarray):   # a memmap or matrix row too, as PyTorch
         if elem.dtype.kind not in "biufc":
             raise TypeError(f"default_collate: batch must contain numeric arrays; found dtype {elem.dtype}")
         arrays = [_as_array(b) for b in batch]   # PyTorch's torch.as_tensor of each sample, then stack
@@ -106,6 +106,8 @@ def _as_array(value: Any) -> Any:
     number, a 0-d array or a nested list stacks with the others where the shapes agree)."""
     if mg.is_array(value):
         return value
+    if isinstance(value, numpy.ndarray):   # a memmap or matrix as a plain array, a masked array as its data
+        return numpy.asarray(value)
     if value is None or isinstance(value, (str, bytes)):   # numpy.str_ and numpy.bytes_ too
         raise _MixedBatchError(f"default_collate: a batch mixes arrays and {type(value).__name__} (PyTorch's "
                                f"torch.as_tensor cannot convert it)")
@@ -161,7 +163,10 @@ def default_convert(sample: Any) -> Any:
     """Without batching: arrays and numbers in the sample become Tensors (PyTorch's default_convert)."""
     if isinstance(sample, mg.Tensor):
         return sample
-    if mg.is_array(sample) and sample.dtype.kind in "biufc":
+    if isinstance(sample, numpy.ndarray) and not isinstance(sample, numpy.ma.MaskedArray):
+        # as PyTorch: arrays of strings or objects stay arrays; the others (a memmap, a matrix) convert or raise
+        return sample if sample.dtype.kind in "SUO" else mg.as_tensor(numpy.asarray(sample))
+    if mg.is_array(sample):   # a CuPy array
         return mg.as_tensor(sample)
     if isinstance(sample, numpy.generic) and not isinstance(sample, (numpy.str_, numpy.bytes_)):
         return mg.tensor(sample)
