@@ -138,3 +138,20 @@ def test_integer_inputs_are_promoted_as_torchs(name: str, dtypes: list) -> None:
         got = getattr(F, name)(*map(mg.tensor, arrays), reduction=reduction)
         assert got.dtype == expected.numpy().dtype
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_gaussian_nll_infinite_var_and_input(full: bool) -> None:
+    # the clamp to eps was var + (clamped - var): an infinite var gave inf - inf = NaN, where torch's is inf
+    x = np.array([[np.inf, 1.0, 0.5], [2.0, -np.inf, 0.0]])
+    t = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]])
+    var = np.array([[1.0, np.inf, 1e-9], [np.inf, 0.5, 0.0]])
+    xt, vt = torch.tensor(x, requires_grad=True), torch.tensor(var, requires_grad=True)
+    xm, vm = mg.tensor(x, requires_grad=True), mg.tensor(var, requires_grad=True)
+    expected = TF.gaussian_nll_loss(xt, torch.tensor(t), vt, full=full, eps=1e-6, reduction="none")
+    got = F.gaussian_nll_loss(xm, mg.tensor(t), vm, full=full, eps=1e-6, reduction="none")
+    np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-12)
+    expected.sum().backward()
+    got.sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(vm.grad.numpy(), vt.grad.numpy(), rtol=1e-12)
