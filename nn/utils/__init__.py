@@ -143,8 +143,9 @@ def parameters_to_vector(parameters: Any) -> Tensor:
 
 
 def vector_to_parameters(vec: Tensor, parameters: Any) -> None:
-    """Copy consecutive slices of the 1-D ``vec`` into the parameters' arrays (nothing recorded), as
-    PyTorch's; the sizes must add up to ``vec``'s length."""
+    """Make each parameter's array the next slice of the 1-D ``vec`` (nothing recorded), as PyTorch's: views of
+    ``vec``'s array (a later write to ``vec`` reaches the parameters), in ``vec``'s dtype and device. The sizes
+    must add up to ``vec``'s length (PyTorch ignores the rest of a longer one)."""
     if not isinstance(vec, Tensor):
         raise TypeError(f"nn.utils.vector_to_parameters: expected a 1-D Tensor, got {type(vec).__name__}")
     if vec.ndim == 0:   # PyTorch's errors: slicing a 0-d tensor, then viewing a slice of rows as a parameter
@@ -157,12 +158,14 @@ def vector_to_parameters(vec: Tensor, parameters: Any) -> None:
     if needed != vec.shape[0]:
         raise InputShapeError(f"nn.utils.vector_to_parameters: the parameters hold {needed} numbers, the vector "
                               f"{vec.shape[0]}")
+    if vec.dtype.kind not in "fc" and any(p.requires_grad for p in tensors):
+        raise RuntimeError(f"nn.utils.vector_to_parameters: data set to a tensor that requires gradients must be "
+                           f"floating point or complex dtype, got a vector of {vec.dtype}")
     start = 0
-    with mg.no_grad():
-        for p in tensors:
-            n = p.numel()
-            p.copy_(vec[start:start + n].reshape(p.shape))
-            start += n
+    for p in tensors:   # as PyTorch's param.data = vec[...].view_as(param): a view of vec, in vec's dtype
+        n = p.numel()
+        p.data = vec.data[start:start + n].reshape(p.shape)
+        start += n
 
 
 def _grad_norm(g: Any, norm_type: float) -> Any:

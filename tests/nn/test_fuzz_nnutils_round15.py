@@ -3,7 +3,9 @@
 get_total_norm/clip_grad_norm_ of integer or bool tensors (torch's vector_norm RuntimeError), a negative-order norm of
 an empty gradient (no identity: torch's RuntimeError, as for ±inf), float16 gradients (torch sums in float32; NumPy's
 float16 sum overflowed to inf), clip_grads_with_norm_ given a total norm that is not 0-d (torch's RuntimeError; ours
-scaled each entry by its own coefficient), and clip_grad_norm_ of an empty generator (torch's UserWarning).
+scaled each entry by its own coefficient), clip_grad_norm_ of an empty generator (torch's UserWarning), and
+vector_to_parameters (torch's ``param.data = vec[...].view_as(param)``: views of the vector in its dtype, where ours
+copied into the parameters' dtype; an integer vector into parameters that require grad is torch's RuntimeError).
 """
 
 from __future__ import annotations
@@ -96,3 +98,40 @@ def test_clip_grad_norm_of_an_empty_generator_warns_as_torch() -> None:
         nn.utils.clip_grad_norm_([], 1.0)    # an empty list says nothing, as torch's
     assert [str(w.message) for w in caught] == ["`parameters` is an empty generator, no gradient clipping will occur."]
     assert float(total) == 0.0
+
+
+def _two_params(lib: Any, dtype: str) -> list:
+    values = [np.array([1.0, 2.0]), np.array([[3.0, 4.0, 5.0]])]
+    if lib is mg:
+        return [nn.Parameter(mg.tensor(v.astype(dtype))) for v in values]
+    return [lib.nn.Parameter(lib.tensor(v.astype(dtype))) for v in values]
+
+
+@pytest.mark.parametrize("vec_dtype, param_dtype", [("float32", "float64"), ("float64", "float32"),
+                                                    ("float64", "float64")])
+def test_vector_to_parameters_gives_views_of_the_vector_as_torch(torch: Any, vec_dtype: str,
+                                                                 param_dtype: str) -> None:
+    """torch's ``param.data = vec[...].view_as(param)``: the parameters take the vector's dtype and share its memory."""
+    vec = np.arange(5.0).astype(vec_dtype) * 10
+    ours, theirs = _two_params(mg, param_dtype), _two_params(torch, param_dtype)
+    our_vec, their_vec = mg.tensor(vec), torch.tensor(vec)
+    nn.utils.vector_to_parameters(our_vec, ours)
+    torch.nn.utils.vector_to_parameters(their_vec, theirs)
+    with mg.no_grad():
+        our_vec += 1
+    with torch.no_grad():
+        their_vec += 1
+    for a, b in zip(ours, theirs):
+        assert isinstance(a, nn.Parameter) and a.requires_grad
+        assert str(a.dtype) == str(b.dtype).removeprefix("torch.")
+        np.testing.assert_array_equal(a.numpy(), b.detach().numpy())
+
+
+def test_vector_to_parameters_of_integers_into_parameters_raises_like_torch(torch: Any) -> None:
+    vec = np.arange(5)
+    theirs = _two_params(torch, "float64")
+    assert _torch_error(lambda: torch.nn.utils.vector_to_parameters(torch.tensor(vec), theirs)) is RuntimeError
+    ours = _two_params(mg, "float64")
+    with pytest.raises(RuntimeError, match="floating point"):
+        nn.utils.vector_to_parameters(mg.tensor(vec), ours)
+    np.testing.assert_array_equal(ours[0].numpy(), [1.0, 2.0])
