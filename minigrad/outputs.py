@@ -82,20 +82,26 @@ def _layout(a: Any) -> tuple:
     return tuple((n, s) for n, s in zip(a.shape, a.strides) if n != 1)
 
 
-def _check_overlap(name: str, out: Tensor, inputs: Any, overlap: str, resized: bool) -> None:
+def _check_overlap(name: str, out: Tensor, inputs: Any, overlap: str, resized: tuple | None,
+                   broadcast: bool = False) -> None:
     """PyTorch's memory-overlap checks of ``out`` against each Tensor in ``inputs`` (nested lists too):
     ``"partial"`` refuses an input that shares some but not exactly all of out's elements, ``"any"`` refuses
-    any sharing (``out`` being an input included). A ``resized`` out gets new memory: only being an input counts."""
+    any sharing (``out`` being an input included). A ``resized`` out (the result's shape; None: not resized)
+    gets new memory: only being an input counts, and for an elementwise op (``broadcast``) that makes the op an
+    in-place one, which PyTorch's rule forbids to resize (``maximum(a, b, out=a)`` is ``a.maximum_(b)``)."""
     span = _dense_span(out.data)
     for value in inputs:
         if isinstance(value, (list, tuple)):
-            _check_overlap(name, out, value, overlap, resized)
+            _check_overlap(name, out, value, overlap, resized, broadcast)
             continue
         if not isinstance(value, Tensor):
             continue
         if value is out:
+            if resized is not None and broadcast and overlap != "any":
+                raise RuntimeError(f"{name}(): output with shape {list(out.shape)} doesn't match the broadcast "
+                                   f"shape {list(resized)} (out is also an input, so it cannot be resized)")
             clash = overlap == "any"
-        elif resized:
+        elif resized is not None:
             continue
         else:
             other = _dense_span(value.data)
@@ -107,7 +113,7 @@ def _check_overlap(name: str, out: Tensor, inputs: Any, overlap: str, resized: b
 
 
 def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool = True, inputs: Any = (),
-              overlap: str = "partial") -> Any:
+              overlap: str = "partial", broadcast: bool = False) -> Any:
     """Copy ``result`` (a Tensor, or a ``(values, indices)`` named tuple written into a pair of tensors) into
     ``out`` and return ``out`` (a pair: the same named tuple type holding out's two tensors).
 
@@ -115,6 +121,8 @@ def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool
     ``dtypes.can_cast``) or ``"exact"`` (only its own). ``warn=False``: resize without PyTorch's warning, as
     its creation functions but ``arange`` do. ``inputs``: the op's tensors (lists of them too) that ``out``
     may not overlap, PyTorch's way (``overlap``: ``"partial"`` or ``"any"``: see the module's docstring).
+    ``broadcast``: the op is elementwise (its result the broadcast of its inputs), so an input given as ``out``
+    keeps its shape (PyTorch's in-place rule) instead of being resized.
     """
     if isinstance(result, tuple):
         if not (isinstance(out, (tuple, list)) and len(out) == len(result)):
@@ -139,7 +147,8 @@ def write_out(name: str, result: Any, out: Any, dtypes: str = "cast", warn: bool
         if target.shape != value.shape:
             _check_resizable(name, target, value.shape)
         if inputs:
-            _check_overlap(name, target, inputs, overlap, resized=target.shape != value.shape)
+            resized = value.shape if target.shape != value.shape else None
+            _check_overlap(name, target, inputs, overlap, resized, broadcast)
     for value, target in pairs:
         _write(name, value, target, warn)
     return type(result)(*targets) if isinstance(result, tuple) else out

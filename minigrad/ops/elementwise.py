@@ -618,7 +618,7 @@ def sub(a: Any, b: Any) -> Tensor:
 def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """a * b with broadcasting; ``out=``: written into that tensor (minigrad/outputs.py), as every ``out=`` here."""
     if out is not None:
-        return write_out("mul", Mul()(input, other), out, inputs=(input, other))
+        return write_out("mul", Mul()(input, other), out, inputs=(input, other), broadcast=True)
     return Mul()(input, other)
 
 
@@ -645,7 +645,7 @@ def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:  # n
     (``2 ** -1 == 0``); a bool tensor to a Python int is computed in int64, as PyTorch's.
     """
     if out is not None:
-        return write_out("pow", power_operator(input, exponent), out, inputs=(input, exponent))
+        return write_out("pow", power_operator(input, exponent), out, inputs=(input, exponent), broadcast=True)
     return power_operator(input, exponent)
 
 
@@ -672,21 +672,21 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
 def exp(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """e ** x elementwise."""
     if out is not None:
-        return write_out("exp", Exp()(_floating(input)), out, inputs=(input,))
+        return write_out("exp", Exp()(_floating(input)), out, inputs=(input,), broadcast=True)
     return Exp()(_floating(input))
 
 
 def log(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Natural logarithm elementwise."""
     if out is not None:
-        return write_out("log", Log()(_floating(input)), out, inputs=(input,))
+        return write_out("log", Log()(_floating(input)), out, inputs=(input,), broadcast=True)
     return Log()(_floating(input))
 
 
 def tanh(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Hyperbolic tangent elementwise."""
     if out is not None:
-        return write_out("tanh", Tanh()(_floating(input)), out, inputs=(input,))
+        return write_out("tanh", Tanh()(_floating(input)), out, inputs=(input,), broadcast=True)
     return Tanh()(_floating(input))
 
 
@@ -703,7 +703,7 @@ def relu(input: Tensor) -> Tensor:  # noqa: A002
 def abs(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002, A001 - the op's name
     """|x| elementwise (gradient 0 at 0)."""
     if out is not None:
-        return write_out("abs", Abs()(input), out, "exact", inputs=(input,))
+        return write_out("abs", Abs()(input), out, "exact", inputs=(input,), broadcast=True)
     return Abs()(input)
 
 
@@ -715,7 +715,7 @@ def abs_operator(x: Tensor) -> Tensor:
 def sqrt(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Square root elementwise."""
     if out is not None:
-        return write_out("sqrt", Sqrt()(_floating(input)), out, inputs=(input,))
+        return write_out("sqrt", Sqrt()(_floating(input)), out, inputs=(input,), broadcast=True)
     return Sqrt()(_floating(input))
 
 
@@ -725,7 +725,7 @@ def clip(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None 
     Shapes: x, min and max broadcast together, as ``numpy.clip``; the result has the broadcast shape.
     """
     if out is not None:
-        return write_out("clamp", clip(input, min, max), out, "exact", inputs=(input, min, max))
+        return write_out("clamp", clip(input, min, max), out, "exact", inputs=(input, min, max), broadcast=True)
     x = input
     if min is None and max is None:
         raise ShapeMismatchError("clip: give at least one of min and max")
@@ -754,7 +754,7 @@ def _number_bound(bound: Any, x: Any) -> Any:
 def maximum(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """Elementwise maximum with broadcasting."""
     if out is not None:
-        return write_out("maximum", Maximum()(input, other), out, inputs=(input, other))
+        return write_out("maximum", Maximum()(input, other), out, inputs=(input, other), broadcast=True)
     return Maximum()(input, other)
 
 

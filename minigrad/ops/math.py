@@ -385,7 +385,7 @@ def atan2(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:  # no
     """The angle of the point (b, a) in radians, in (-π, π] (torch.atan2(input=a, other=b)); ``out=``: written
     into that tensor (minigrad/outputs.py)."""
     if out is not None:
-        return write_out("atan2", atan2(input, other), out, inputs=(input, other))
+        return write_out("atan2", atan2(input, other), out, inputs=(input, other), broadcast=True)
     refuse_complex("atan2", input, other, order=False)   # a Python complex too: PyTorch's NotImplementedError
     a, b = _pair(input, other, "atan2")
     a, b = _floating_pair(a, b, "atan2")

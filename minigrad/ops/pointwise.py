@@ -227,7 +227,8 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None, out: Tensor
     integers integer and have a zero gradient. ``out=``: written into that tensor (minigrad/outputs.py).
     """
     if out is not None:
-        return write_out("div", div(input, other, rounding_mode=rounding_mode), out, inputs=(input, other))
+        return write_out("div", div(input, other, rounding_mode=rounding_mode), out, inputs=(input, other),
+                         broadcast=True)
     a, b = _numbers_as_tensor(input, other), other
     if rounding_mode is None:
         return elementwise.div(a, b)
@@ -294,7 +295,7 @@ def add(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
     if deprecated:
         other, alpha = _scale_first("add", other, (), deprecated, alpha, "alpha")
     if out is not None:
-        return write_out("add", add(input, other, alpha=alpha), out, inputs=(input, other))
+        return write_out("add", add(input, other, alpha=alpha), out, inputs=(input, other), broadcast=True)
     input = _numbers_as_tensor(input, other)  # noqa: A001
     # PyTorch's float16 kernel: alpha rounded to float16, the rest in float32, rounded once (alpha checked first)
     if _all_float16(input, other) and _alpha(alpha, input, other, "add") != 1:
@@ -308,7 +309,7 @@ def sub(input: Any, other: Any, *deprecated: Any, alpha: Any = 1, out: Tensor | 
     if deprecated:
         other, alpha = _scale_first("sub", other, (), deprecated, alpha, "alpha")
     if out is not None:
-        return write_out("sub", sub(input, other, alpha=alpha), out, inputs=(input, other))
+        return write_out("sub", sub(input, other, alpha=alpha), out, inputs=(input, other), broadcast=True)
     input = _numbers_as_tensor(input, other)  # noqa: A001
     elementwise.refuse_bool_subtraction(input, other)
     if _all_float16(input, other) and _alpha(alpha, input, other, "sub") != 1:   # as add's

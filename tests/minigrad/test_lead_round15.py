@@ -54,3 +54,28 @@ def test_random_ops_of_a_0d_tensor_still_draw() -> None:
     assert mg.nn.functional.rrelu(mg.tensor(-1.0), training=True).shape == ()
     assert mg.distributions.Normal(mg.tensor(0.0), mg.tensor(1.0)).sample().shape == ()
     assert mg.distributions.Uniform(mg.tensor(0.0), mg.tensor(1.0)).rsample().shape == ()
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, a: L.maximum(a, L.ones(3), out=a),
+    lambda L, a: L.add(L.ones(3), a, out=a),
+    lambda L, a: L.mul(a, L.ones(2, 1), out=a),
+    lambda L, a: L.atan2(a, L.ones(3), out=a),
+    lambda L, a: L.div(a, L.ones(3), out=a),
+], ids=["maximum", "add", "mul", "atan2", "div"])
+def test_an_elementwise_op_given_an_input_as_out_does_not_resize_it(torch, call) -> None:
+    """``maximum(a, b, out=a)`` is ``a.maximum_(b)`` in PyTorch: a (1,) a cannot become (3,). minigrad resized the
+    input silently."""
+    with pytest.raises(RuntimeError, match=r"output with shape \[1\] doesn't match the broadcast shape"):
+        call(torch, torch.ones(1))
+    a = mg.ones(1)
+    with pytest.raises(RuntimeError, match=r"output with shape \[1\] doesn't match the broadcast shape"):
+        call(mg, a)
+    assert a.shape == (1,) and a.tolist() == [1.0]
+
+
+def test_a_reduction_given_its_input_as_out_still_resizes_it_as_in_pytorch(torch) -> None:
+    ours, theirs = mg.arange(3.0), torch.arange(3.0)
+    mg.aminmax(ours, dim=0, out=(ours, mg.empty(0)))
+    torch.aminmax(theirs, dim=0, out=(theirs, torch.empty(0)))
+    assert ours.shape == tuple(theirs.shape) == () and ours.item() == theirs.item() == 0.0
