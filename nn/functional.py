@@ -248,10 +248,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise InputShapeError(f"linear: mat2 must be a matrix, got 1-D tensor (a 1-D weight {weight.shape} takes "
                               f"only a 0-d bias, with an input that is not 2-D; got input {x.shape}, bias "
                               f"{getattr(bias, 'shape', ())})")
-    out = y + bias
-    if out.shape != y.shape:
-        raise InputShapeError(f"linear: a bias of shape {bias.shape} does not broadcast to the output's shape "
-                              f"{y.shape}")
+    try:
+        out = y + bias
+    except ValueError:   # a bias that does not broadcast (minigrad's shape errors are ValueErrors too)
+        out = None
+    if out is None or out.shape != y.shape:
+        raise InputShapeError(f"linear: a bias of shape {tuple(getattr(bias, 'shape', ()))} does not broadcast to "
+                              f"the output's shape {y.shape} (input {x.shape}, weight {weight.shape})")
     return out
 
 

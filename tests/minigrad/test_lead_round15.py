@@ -79,3 +79,10 @@ def test_a_reduction_given_its_input_as_out_still_resizes_it_as_in_pytorch(torch
     mg.aminmax(ours, dim=0, out=(ours, mg.empty(0)))
     torch.aminmax(theirs, dim=0, out=(theirs, torch.empty(0)))
     assert ours.shape == tuple(theirs.shape) == () and ours.item() == theirs.item() == 0.0
+
+
+def test_linear_with_a_bias_of_the_wrong_size_names_linear(torch) -> None:
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3), torch.ones(5))
+    with pytest.raises(RuntimeError, match=r"linear: a bias of shape \(5,\) does not broadcast .*\(2, 4\)"):
+        mg.nn.functional.linear(mg.ones(2, 3), mg.ones(4, 3), mg.ones(5))
