@@ -146,11 +146,14 @@ def embedding_bag(input: Any, weight: Tensor, offsets: Any = None, max_norm: flo
     kept = None if padding_idx is None else (indices != padding_idx)                         # (used,) bool
     if mode == "max":
         return _bag_max(rows, bag, kept, bags)
+    if rows.dtype == mg.float16:   # PyTorch sums float16 bags in float32, rounded once
+        rows = rows.float()
+        per_sample_weights = None if per_sample_weights is None else per_sample_weights.float()
     if kept is not None:
         rows = rows * kept.astype(rows.dtype).unsqueeze(1)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.reshape(-1, 1)
-    out = mg.zeros(bags, width, dtype=weight.dtype, device=weight.device).index_add(0, bag, rows)
+    out = mg.zeros(bags, width, dtype=rows.dtype, device=weight.device).index_add(0, bag, rows).to(weight.dtype)
     if mode == "sum":
         return out
     ones = mg.ones(rows.shape[0], dtype=weight.dtype, device=weight.device) if kept is None \

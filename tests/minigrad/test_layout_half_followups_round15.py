@@ -124,3 +124,21 @@ def test_float16_batch_norm_rounds_as_pytorch(module: str, shape: tuple, trainin
                                rtol=2e-2, atol=2e-2)
     np.testing.assert_allclose(ours.weight.grad.numpy().astype("float32"),
                                theirs.weight.grad.numpy().astype("float32"), rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("mode, weighted, padding_idx", [("sum", False, None), ("sum", True, None),
+                                                         ("mean", False, None), ("mean", False, 2), ("sum", True, 1)])
+def test_float16_embedding_bag_sums_in_float32(mode: str, weighted: bool, padding_idx: int | None) -> None:
+    rng = np.random.default_rng(4)
+    weight = (rng.standard_normal((6, 5)) * 30).astype("float16")
+    indices = rng.integers(0, 6, 40)
+    offsets = np.array([0, 7, 20, 21, 33])
+    psw = rng.standard_normal(40).astype("float16") if weighted else None
+    expected = torch.nn.functional.embedding_bag(torch.tensor(indices), torch.tensor(weight), torch.tensor(offsets),
+                                                 mode=mode, padding_idx=padding_idx,
+                                                 per_sample_weights=None if psw is None else torch.tensor(psw))
+    got = mg.nn.functional.embedding_bag(mg.tensor(indices), mg.tensor(weight), mg.tensor(offsets), mode=mode,
+                                         padding_idx=padding_idx,
+                                         per_sample_weights=None if psw is None else mg.tensor(psw))
+    assert got.dtype == mg.float16
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
