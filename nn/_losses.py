@@ -249,8 +249,8 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: f
     input1, input2 = _real_inputs(name, input1=input1, input2=input2)
     target = _operand(target, input1, name)
     if target.ndim not in (0, 1) or input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
-        raise ValueError(f"{name}: expected inputs (N, D) with a target (N,), or (D,) with a 0-d target; got "
-                         f"input1 {input1.shape}, input2 {input2.shape}, target {target.shape}")
+        raise InputShapeError(f"{name}: expected inputs (N, D) with a target (N,), or (D,) with a 0-d target; got "
+                              f"input1 {input1.shape}, input2 {input2.shape}, target {target.shape}")
     _broadcast(name, input1, input2)
     try:
         mg.broadcast_shapes(mg.broadcast_shapes(input1.shape, input2.shape)[:-1], target.shape)

@@ -155,3 +155,14 @@ def test_gaussian_nll_infinite_var_and_input(full: bool) -> None:
     got.sum().backward()
     np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(vm.grad.numpy(), vt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("shapes"), [
+    [(3, 4), (3, 4), ()], [(4,), (4,), (3,)], [(3, 4), (3, 4), (3, 1)], [(3, 4), (4,), (3,)]])
+def test_cosine_embedding_dims_error_is_runtime_error(shapes: list) -> None:
+    # torch: RuntimeError ("1D target tensor expects 2D input tensors"); ours was a ValueError only
+    arrays = [np.ones(s) for s in shapes]
+    with pytest.raises(RuntimeError):
+        TF.cosine_embedding_loss(*map(torch.tensor, arrays))
+    with pytest.raises(RuntimeError, match="cosine_embedding_loss: expected inputs"):
+        F.cosine_embedding_loss(*map(mg.tensor, arrays))
