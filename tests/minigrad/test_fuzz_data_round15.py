@@ -59,13 +59,19 @@ COLLATE_CASES = [   # a number first, then a Tensor: torch.tensor(batch) reads a
     # a NumPy string after an array: torch.as_tensor's TypeError (a stack size error before)
     lambda lib: [np.ones(2, np.uint8), np.str_("s")],
     lambda lib: [np.ones(1), np.bytes_(b"s")],
+    # after an array, what torch.as_tensor cannot read raises its class (RuntimeError for a dict, a set or an object;
+    # ValueError for a list of strings): a TypeError before
+    lambda lib: [np.ones(1), {"a": 1}],
+    lambda lib: [np.array(0, np.int8), {1, 2}],
+    lambda lib: [np.ones(1), ["a"]],
+    lambda lib: [np.ones(1), object()],
     # list lengths checked in order: the first unequal length raises before a later sample without len()
     lambda lib: [[2, 2], np.array([0], np.uint8), 0.5],
 ]
 
 
 @pytest.mark.parametrize("case", range(len(COLLATE_CASES)))
-def test_default_collate_of_tensors_among_numbers_and_strings_among_arrays(case: int) -> None:
+def test_default_collate_of_mixed_samples_as_torch(case: int) -> None:
     _same_outcome(lambda data, lib: data.default_collate(COLLATE_CASES[case](lib)))
 
 

@@ -24,6 +24,11 @@ class _MixedBatchError(TypeError, RuntimeError):
     """PyTorch's ``torch.tensor(batch)`` raises TypeError for a str among numbers, RuntimeError for None."""
 
 
+class _NotConvertibleError(_MixedBatchError, ValueError):
+    """PyTorch's ``torch.as_tensor(value)`` of a value it cannot read: RuntimeError (a dict, a set, None), ValueError
+    (a list of strings) or TypeError, by the value."""
+
+
 class _TensorAmongNumbersError(ValueError, TypeError):
     """PyTorch's ``torch.tensor(batch)`` of numbers and a Tensor of several elements: ValueError where the batch is
     floating, TypeError where it is integral."""
@@ -115,7 +120,11 @@ def _as_array(value: Any) -> Any:
         return numpy.asarray(value)
     if isinstance(value, mg.Tensor):
         return value.data
-    return mg.as_tensor(value).data
+    try:
+        return mg.as_tensor(value).data
+    except TypeError as error:
+        raise _NotConvertibleError(f"default_collate: a batch mixes arrays and {type(value).__name__} ({error})") \
+            from error
 
 
 def _python_number(value: Any) -> Any:
