@@ -159,3 +159,17 @@ SAMPLER_CASES = [
 @pytest.mark.parametrize("case", range(len(SAMPLER_CASES)))
 def test_samplers_and_loader_options_as_torch(case: int) -> None:
     _same_outcome(SAMPLER_CASES[case])
+
+
+@pytest.mark.gpu
+def test_tensors_among_numbers_and_memmap_rows_collate_on_gpu(tmp_path: Any) -> None:
+    """A one-element cuda Tensor among numbers is read as a number; memmap rows go to the default device."""
+    batch = mg.utils.data.default_collate([1.0, mg.tensor([2.0], device="cuda")])
+    assert batch.dtype == np.float64 and batch.tolist() == [1.0, 2.0]
+    rows = _memmap(tmp_path)
+    mg.set_default_device("cuda")
+    try:
+        batch = mg.utils.data.default_collate([rows[0], rows[1]])
+    finally:
+        mg.set_default_device("cpu")
+    assert str(batch.device).startswith("cuda") and batch.dtype == np.float32 and batch.tolist() == [[0, 1], [2, 3]]
