@@ -1,7 +1,7 @@
 """``minigrad.func``: PyTorch's ``torch.func`` — function transforms over minigrad's reverse-mode engine.
 
-- :func:`functional_call` (and :func:`stack_module_state`): call a module with given tensors in place of its
-  parameters and buffers.
+- :func:`functional_call` (and :func:`stack_module_state`, :func:`replace_all_batch_norm_modules_`): call a module
+  with given tensors in place of its parameters and buffers.
 - :func:`grad`, :func:`grad_and_value`, :func:`vjp`, :func:`jvp`, :func:`jacrev`, :func:`jacfwd`,
   :func:`hessian`: derivatives of a function, over pytrees of Tensors (:mod:`.transforms`; jvp/jacfwd in
   forward mode, built on the reverse-mode engine; nested ones need ``create_graph``).
@@ -19,10 +19,10 @@ Per-sample gradients, as in PyTorch's tutorial::
 
 from __future__ import annotations
 
-from .functional_call import functional_call, stack_module_state
+from .functional_call import functional_call, replace_all_batch_norm_modules_, stack_module_state
 from .linearize import linearize
 from .transforms import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp
 from .vmap import vmap
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "linearize",
-           "stack_module_state", "vjp", "vmap"]
+           "replace_all_batch_norm_modules_", "stack_module_state", "vjp", "vmap"]

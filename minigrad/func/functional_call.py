@@ -22,7 +22,7 @@ from ..ops import stack
 from ..tensor import Tensor
 from ..versions import INPLACE
 
-__all__ = ["call_with", "functional_call", "reparametrized", "stack_module_state"]
+__all__ = ["call_with", "functional_call", "reparametrized", "replace_all_batch_norm_modules_", "stack_module_state"]
 
 _MISSING: Any = object()   # an attribute the module did not have before the swap
 
@@ -241,3 +241,18 @@ def _stacked_leaf(tensors: list, name: str) -> Tensor:
     if any(requires) and not all(requires):
         raise RuntimeError(f"Expected {name} from each model to have the same .requires_grad")
     return stack([t.detach() for t in tensors], dim=0).requires_grad_(all(requires))
+
+
+def replace_all_batch_norm_modules_(root: Any) -> Any:
+    """``root`` with every batch norm module in it (``BatchNorm1d/2d/3d`` and their kin, ``root`` included) made
+    to keep no running statistics, in place, as ``torch.func.replace_all_batch_norm_modules_``: their
+    ``running_mean``, ``running_var`` and ``num_batches_tracked`` become None and ``track_running_stats`` False, so
+    they normalise with each batch's statistics and write nothing in place (what :func:`vmap` over a model needs).
+    Returns ``root``."""
+    for module in root.modules():
+        if any(cls.__name__ == "_BatchNorm" for cls in type(module).__mro__) and module.track_running_stats:
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root

@@ -42,6 +42,7 @@ from ..ops import stack
 from ..ops.inference import inference_mode
 from ..recording import enable_grad, inside_transform, is_grad_enabled
 from ..tensor import Tensor
+from ..versions import memory_owner
 from . import _pytree
 from .vmap import check_randomness, randomness_checked
 
@@ -375,6 +376,10 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
                                f"got {tuple(p.shape)} and {tuple(t.shape)}")
     if not flat_p:
         raise RuntimeError("jvp(f, primals, tangents): Expected primals to contain at least one Tensor.")
+    # the tangents are read after func ran: one sharing memory with a primal (jvp(f, (x,), (x,))) is copied
+    # first, so a write of func into that primal in place does not change it (torch reads it before)
+    owners = {id(memory_owner(p.data)) for p in flat_p}
+    flat_t = [t.clone() if id(memory_owner(t.data)) in owners else t for t in flat_t]
     if forward_ad._level is None:
         return _forward_jvp(func, flat_p, p_spec, flat_t, has_aux)
     jac_fn = _jacobian(func, tuple(range(len(primals))), has_aux, None, "jvp", with_output=True)

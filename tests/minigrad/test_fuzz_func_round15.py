@@ -96,3 +96,49 @@ def test_in_place_draws_into_mapped_tensors_still_work(torch: Any, mode: str) ->
         if mode == "same":   # an unmapped tensor filled with one draw: allowed
             lib.func.vmap(lambda v, t: t.normal_() + v, in_dims=(0, None), randomness="same")(x, z)
             assert bool((z != 0).all())
+
+
+# --- 2. jvp: a tangent that is (a view of) a primal func writes in place --------------------------------------------
+
+X = np.arange(12.0).reshape(3, 4) * 0.5 - 1.0
+
+
+@pytest.mark.parametrize("program", [
+    lambda lib, x: lib.func.jvp(lambda a: a.mul_(2), (x,), (x,)),
+    lambda lib, x: lib.func.jvp(lambda a: a.mul_(2), (x,), (x[:],)),
+    lambda lib, x: lib.func.jvp(lambda a, b: a.mul_(2) + b, (x, x[0]), (x[0].expand(3, 4), x[1])),
+], ids=["same", "view", "two-primals"])
+def test_jvp_tangent_sharing_a_primals_memory_as_torch(torch: Any, program: Any) -> None:
+    """The tangents are read after func ran: the tangent x of jvp(lambda a: a.mul_(2), (x,), (x,)) was read
+    doubled, giving 4·x where torch gives 2·x."""
+    ours, theirs = program(mg, mg.tensor(X)), program(torch, torch.tensor(X))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
+# --- 3. replace_all_batch_norm_modules_ ---------------------------------------------------------------------------
+
+
+def _batch_norm_model(lib: Any) -> Any:
+    nn = lib.nn
+    lib.manual_seed(0)
+    inner = nn.Sequential(nn.Conv1d(2, 3, 1), nn.BatchNorm1d(3))
+    return nn.Sequential(nn.Linear(4, 4), inner, nn.InstanceNorm1d(3, track_running_stats=True), nn.Tanh())
+
+
+def test_replace_all_batch_norm_modules_as_torch(torch: Any) -> None:
+    """torch.func's (it was missing): batch norm modules (nested ones too) keep no running statistics, so vmap over
+    the model normalises each example with its own batch statistics, in eval mode too; other norms are left alone."""
+    x = np.random.default_rng(0).standard_normal((3, 5, 2, 4))
+    models = [_batch_norm_model(torch).double(), _batch_norm_model(mg).double()]
+    models[1].load_state_dict({k: mg.tensor(v.numpy()) for k, v in models[0].state_dict().items()})
+    outcomes = []
+    for lib, model in zip((torch, mg), models):
+        assert lib.func.replace_all_batch_norm_modules_(model) is model
+        norm = model[1][1]
+        assert norm.running_mean is None and norm.running_var is None and norm.num_batches_tracked is None
+        assert norm.track_running_stats is False and model[2].track_running_stats is True
+        assert sorted(dict(model.named_buffers())) == ["2.num_batches_tracked", "2.running_mean", "2.running_var"]
+        model.eval()
+        outcomes.append(lib.func.vmap(model)(lib.tensor(x)).detach().numpy())
+    np.testing.assert_allclose(outcomes[1], outcomes[0], rtol=1e-10, atol=1e-12)
