@@ -130,7 +130,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     elif reduction == "sum":
         smooth = smooth.sum()
     else:
-        denominator = keep.sum() if weight is None else (weight[safe] * keep).sum()   # keep: 1.0 / 0.0
+        denominator = keep.sum() if weight is None else mg.where(keep > 0, weight[safe], 0.0).sum()
         smooth = weighted_mean(smooth.sum(), denominator)
     return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / classes)
 

@@ -212,9 +212,9 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
         rows = mg.array_module(log_probs.data).arange(safe.shape[0])   # depends on the shape only
     # an ignored row's log-probability may be -inf or NaN (masked or bad logits): 0 stands in, as PyTorch skips it
     picked = mg.where(keep > 0, log_probs[rows, safe], 0.0)
-    scale = keep
-    if weight is not None:
-        scale = scale * weight[safe]
+    # an ignored row's weight counts for nothing too: class 0 stands in for it, whose weight may be inf or NaN (a
+    # 1/frequency weight of a padding class never seen)
+    scale = keep if weight is None else mg.where(keep > 0, weight[safe], 0.0)
     loss = -(picked * scale)
     if reduction == "none":
         return loss.reshape(target_shape)

@@ -166,3 +166,24 @@ def test_cosine_embedding_dims_error_is_runtime_error(shapes: list) -> None:
         TF.cosine_embedding_loss(*map(torch.tensor, arrays))
     with pytest.raises(RuntimeError, match="cosine_embedding_loss: expected inputs"):
         F.cosine_embedding_loss(*map(mg.tensor, arrays))
+
+
+@pytest.mark.parametrize(("name", "label_smoothing"), [
+    ("nll_loss", 0.0), ("cross_entropy", 0.0), ("cross_entropy", 0.2)])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_ignored_targets_ignore_a_non_finite_class_weight(name: str, reduction: str, label_smoothing: float,
+                                                          bad: float) -> None:
+    # 1/frequency class weights give the never-seen padding class 0 an inf weight; with ignore_index=0 torch skips
+    # those rows, ours multiplied their 0 by inf (NaN loss, NaN gradients)
+    rng = np.random.default_rng(5)
+    x, t, w = rng.standard_normal((4, 3)), np.array([0, 1, 2, 0]), np.array([bad, 1.0, 2.0])
+    extra = {"label_smoothing": label_smoothing} if label_smoothing else {}
+    xt, xm = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    expected = getattr(TF, name)(xt, torch.tensor(t), weight=torch.tensor(w), ignore_index=0, reduction=reduction,
+                                 **extra)
+    got = getattr(F, name)(xm, mg.tensor(t), weight=mg.tensor(w), ignore_index=0, reduction=reduction, **extra)
+    np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-12)
+    expected.sum().backward()
+    got.sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
