@@ -10,6 +10,8 @@ Each registers a small module on ``module.<name>``; PyTorch's class names, buffe
 
 from __future__ import annotations
 
+import numpy
+
 import minigrad as mg
 from minigrad import Tensor
 
@@ -25,7 +27,9 @@ __all__ = ["orthogonal", "spectral_norm", "weight_norm"]
 def norm_except_dim(v: Tensor, dim: int) -> Tensor:
     """The 2-norm of ``v`` over every dim but ``dim``, keeping ``v``'s ndim (size 1 except at ``dim``), as
     PyTorch's ``torch.norm_except_dim(v, 2, dim)``. ``dim=-1`` means the norm of the whole tensor (a 0-d
-    tensor), as PyTorch's; other negative dims count from the end."""
+    tensor), as PyTorch's; other negative dims count from the end. ``dim`` must be an int (PyTorch's TypeError)."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, numpy.integer)):
+        raise TypeError(f"norm_except_dim(): argument 'dim' must be int, not {type(dim).__name__}")
     if dim == -1:
         return mg.linalg.vector_norm(v)
     if not -v.ndim <= dim < v.ndim:
@@ -39,7 +43,10 @@ def norm_except_dim(v: Tensor, dim: int) -> Tensor:
 
 
 def _weight_norm(v: Tensor, g: Tensor, dim: int) -> Tensor:
-    """w = v · (g / ‖v‖), the norm over every dim but ``dim`` (:func:`norm_except_dim`), as ``torch._weight_norm``."""
+    """w = v · (g / ‖v‖), the norm over every dim but ``dim`` (:func:`norm_except_dim`), as ``torch._weight_norm``
+    (which refuses a 0-d ``v``, whatever ``dim``)."""
+    if v.ndim == 0:
+        raise IndexError(f"_weight_norm: dimension specified as {dim} but the tensor has no dimensions")
     return v * (g / norm_except_dim(v, dim))
 
 

@@ -5,7 +5,9 @@ an empty gradient (no identity: torch's RuntimeError, as for ±inf), float16 gra
 float16 sum overflowed to inf), clip_grads_with_norm_ given a total norm that is not 0-d (torch's RuntimeError; ours
 scaled each entry by its own coefficient), clip_grad_norm_ of an empty generator (torch's UserWarning), and
 vector_to_parameters (torch's ``param.data = vec[...].view_as(param)``: views of the vector in its dtype, where ours
-copied into the parameters' dtype; an integer vector into parameters that require grad is torch's RuntimeError).
+copied into the parameters' dtype; an integer vector into parameters that require grad is torch's RuntimeError),
+weight_norm (legacy and parametrization) of a 0-d weight (torch._weight_norm's IndexError; ours gave g·sign(v)) and
+with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1).
 """
 
 from __future__ import annotations
@@ -135,3 +137,55 @@ def test_vector_to_parameters_of_integers_into_parameters_raises_like_torch(torc
     with pytest.raises(RuntimeError, match="floating point"):
         nn.utils.vector_to_parameters(mg.tensor(vec), ours)
     np.testing.assert_array_equal(ours[0].numpy(), [1.0, 2.0])
+
+
+def _module_with_weight(lib: Any, value: np.ndarray) -> Any:
+    if lib is mg:
+        m = nn.Module()
+        m.weight = nn.Parameter(mg.tensor(value))
+    else:
+        m = lib.nn.Module()
+        m.weight = lib.nn.Parameter(lib.tensor(value))
+    return m
+
+
+def _names(module: Any) -> list:
+    return [name for name, _ in module.named_parameters()]
+
+
+@pytest.mark.parametrize("dim", [None, -1])
+def test_weight_norm_of_a_0d_weight_raises_like_torch(torch: Any, dim: Any) -> None:
+    """torch._weight_norm refuses a 0-d v: the legacy form raises when applied (g and v registered), the
+    parametrization when the weight is read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        theirs, ours = _module_with_weight(torch, np.array(0.5)), _module_with_weight(mg, np.array(0.5))
+        assert _torch_error(lambda: torch.nn.utils.weight_norm(theirs, "weight", dim)) is IndexError
+        with pytest.raises(IndexError, match="no dimensions"):
+            nn.utils.weight_norm(ours, "weight", dim)
+        assert _names(ours) == _names(theirs) == ["weight_g", "weight_v"]
+    theirs, ours = _module_with_weight(torch, np.array(0.5)), _module_with_weight(mg, np.array(0.5))
+    torch.nn.utils.parametrizations.weight_norm(theirs, "weight", dim)
+    nn.utils.parametrizations.weight_norm(ours, "weight", dim)
+    assert _names(ours) == _names(theirs)
+    assert _torch_error(lambda: theirs.weight) is IndexError
+    with pytest.raises(IndexError, match="no dimensions"):
+        _ = ours.weight
+
+
+@pytest.mark.parametrize("dim", [1.0, 0.0, -1.0, True])
+@pytest.mark.parametrize("form", ["legacy", "parametrization"])
+def test_weight_norm_dim_that_is_not_an_int_raises_like_torch(torch: Any, dim: Any, form: str) -> None:
+    def apply(lib: Any, module: Any) -> Any:
+        utils = lib.nn.utils if lib is torch else nn.utils
+        fn = utils.weight_norm if form == "legacy" else utils.parametrizations.weight_norm
+        return fn(module, "weight", dim)
+
+    value = np.arange(6.0).reshape(2, 3)
+    theirs, ours = _module_with_weight(torch, value), _module_with_weight(mg, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        assert _torch_error(lambda: apply(torch, theirs)) is TypeError
+        with pytest.raises(TypeError, match="must be int"):
+            apply(mg, ours)
+    assert _names(ours) == _names(theirs)
