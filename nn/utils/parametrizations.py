@@ -125,11 +125,12 @@ class _SpectralNorm(Module):
             self._power_method(weight_mat, 15)   # start from a good estimate
 
     def _power_method(self, weight_mat: Tensor, n_power_iterations: int) -> None:
-        """u ← W v / ‖W v‖, v ← Wᵀ u / ‖Wᵀ u‖, ``n_power_iterations`` times, into the buffers in place."""
+        """u ← W v / ‖W v‖, v ← Wᴴ u / ‖Wᴴ u‖ (Wᴴ: the conjugate transpose), ``n_power_iterations``
+        times, into the buffers in place."""
         with mg.no_grad():
             for _ in range(n_power_iterations):
                 self._u.copy_(F.normalize(mg.mv(weight_mat, self._v), dim=0, eps=self.eps))
-                self._v.copy_(F.normalize(mg.mv(weight_mat.T, self._u), dim=0, eps=self.eps))
+                self._v.copy_(F.normalize(mg.mv(weight_mat.mH, self._u), dim=0, eps=self.eps))
 
     def forward(self, weight: Tensor) -> Tensor:
         if weight.ndim == 1:

@@ -7,7 +7,8 @@ scaled each entry by its own coefficient), clip_grad_norm_ of an empty generator
 vector_to_parameters (torch's ``param.data = vec[...].view_as(param)``: views of the vector in its dtype, where ours
 copied into the parameters' dtype; an integer vector into parameters that require grad is torch's RuntimeError),
 weight_norm (legacy and parametrization) of a 0-d weight (torch._weight_norm's IndexError; ours gave g·sign(v)) and
-with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1).
+with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1), and parametrizations.spectral_norm's power
+iteration on a complex weight (Wᴴ u, where ours took Wᵀ u).
 """
 
 from __future__ import annotations
@@ -189,3 +190,21 @@ def test_weight_norm_dim_that_is_not_an_int_raises_like_torch(torch: Any, dim: A
         with pytest.raises(TypeError, match="must be int"):
             apply(mg, ours)
     assert _names(ours) == _names(theirs)
+
+
+@pytest.mark.parametrize("shape, dim", [((2, 3), 0), ((3, 2, 2), 1), ((1, 1), 0)])
+def test_spectral_norm_power_iteration_of_a_complex_weight_as_torch(torch: Any, shape: tuple, dim: int) -> None:
+    """v ← Wᴴ u / ‖Wᴴ u‖ (the conjugate transpose, as torch's): ours used Wᵀ. The same u, v (torch's) in both."""
+    rng = np.random.default_rng(0)
+    value = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    theirs, ours = _module_with_weight(torch, value), _module_with_weight(mg, value)
+    torch.nn.utils.parametrizations.spectral_norm(theirs, "weight", n_power_iterations=2, dim=dim)
+    nn.utils.parametrizations.spectral_norm(ours, "weight", n_power_iterations=2, dim=dim)
+    for name in ("_u", "_v"):
+        getattr(ours.parametrizations.weight[0], name).data[...] = getattr(theirs.parametrizations.weight[0],
+                                                                           name).numpy()
+    for _ in range(2):
+        np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for name in ("_u", "_v"):
+        np.testing.assert_allclose(getattr(ours.parametrizations.weight[0], name).numpy(),
+                                   getattr(theirs.parametrizations.weight[0], name).numpy(), rtol=1e-12, atol=1e-12)
