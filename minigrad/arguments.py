@@ -11,6 +11,12 @@ from typing import Any, Sequence
 import numpy
 
 NUMERIC_KINDS = "biufc"   # bool, signed and unsigned int, float, complex: the dtype kinds a Tensor may hold
+
+
+def is_tensor_dtype(dt: numpy.dtype) -> bool:
+    """Whether a Tensor may hold ``dt``: PyTorch's kinds (bool, ints, floats, complex), floats up to 64 bits and
+    complex numbers up to 128 (NumPy's longdouble and clongdouble have no PyTorch dtype)."""
+    return dt.kind in NUMERIC_KINDS and dt.itemsize <= (8 if dt.kind == "f" else 16)
 NO_BFLOAT16 = ("NumPy (and so minigrad, on CPU and CuPy alike) has no bfloat16 dtype; use float16 (mg.half) or "
                "float32 (mg.float) instead")
 
@@ -49,6 +55,9 @@ def as_dtype(dtype: Any, caller: str) -> numpy.dtype:
         if "bfloat16" in str(dtype):   # mg.bfloat16, a class NumPy reads as an object dtype
             raise TypeError(f"{caller}: {NO_BFLOAT16}")
         raise TypeError(f"{caller}: dtype {dt} is not a number type (tensors hold bools, ints, floats, complex)")
+    if not is_tensor_dtype(dt):   # longdouble, clongdouble
+        raise TypeError(f"{caller}: dtype {dt} is wider than any PyTorch dtype (floats go up to float64, complex "
+                        "numbers to complex128)")
     return dt
 
 

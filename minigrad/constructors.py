@@ -11,7 +11,7 @@ import numpy
 
 from . import backend, generators
 from . import memory_formats as _memory_format
-from .arguments import ShapeMismatchError, as_bool
+from .arguments import ShapeMismatchError, as_bool, is_tensor_dtype
 from .backend import Device
 from .dtypes import get_default_dtype
 from .outputs import creation_args, write_out
@@ -569,8 +569,9 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
         _no_copy(copy, f"a {data.dtype} tensor on {data.device}", dtype, device)
         return data.to(device=data.device if device is None else device, dtype=data.dtype if dtype is None else dtype)
     if backend.is_array(data):
-        if data.dtype.kind not in backend.NUMERIC_KINDS:   # object, string, datetime ...: refused, as tensor() does
-            raise TypeError(f"as_tensor: cannot make a tensor of dtype {data.dtype} (numbers only)")
+        if not is_tensor_dtype(data.dtype):   # object, string, datetime, longdouble ...: refused, as tensor() does
+            raise TypeError(f"as_tensor: cannot make a tensor of dtype {data.dtype} (numbers only, at most float64 "
+                            "and complex128, as PyTorch)")
         target = backend.device_of(data) if device is None else device
         if data.dtype.isnative and (dtype is None or dtype == data.dtype) and target == backend.device_of(data):
             return Tensor._make(data.copy() if copy else shared_memory(data), False, None, 0)

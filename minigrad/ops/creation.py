@@ -13,6 +13,7 @@ import numpy
 
 from .. import backend
 from .. import memory_formats as _memory_format
+from ..arguments import is_tensor_dtype
 from ..constructors import (
     _device_arg,
     _fill_number,
@@ -36,8 +37,9 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory and dtype (writes to either show in both), as torch.from_numpy."""
     if not isinstance(array, numpy.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    if array.dtype.kind not in "biufc":
-        raise TypeError(f"from_numpy: cannot make a tensor of dtype {array.dtype} (numbers only)")
+    if not is_tensor_dtype(array.dtype):
+        raise TypeError(f"from_numpy: cannot make a tensor of dtype {array.dtype} (numbers only, at most float64 "
+                        "and complex128, as PyTorch)")
     if not array.dtype.isnative:   # a tensor's dtype is native (== mg.float32 …); sharing memory keeps the order
         raise ValueError(f"from_numpy: the array's byte order ({array.dtype.str}) is not the machine's, so it cannot "
                          "share memory with a tensor (as in PyTorch); mg.tensor(array) converts it, or use "

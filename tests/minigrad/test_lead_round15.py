@@ -86,3 +86,19 @@ def test_linear_with_a_bias_of_the_wrong_size_names_linear(torch) -> None:
         torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3), torch.ones(5))
     with pytest.raises(RuntimeError, match=r"linear: a bias of shape \(5,\) does not broadcast .*\(2, 4\)"):
         mg.nn.functional.linear(mg.ones(2, 3), mg.ones(4, 3), mg.ones(5))
+
+
+@pytest.mark.parametrize("make", [
+    lambda L, a: L.tensor(a), lambda L, a: L.as_tensor(a), lambda L, a: L.from_numpy(a),
+    lambda L, a: L.zeros(2, dtype=a.dtype), lambda L, a: L.ones(2).to(a.dtype),
+], ids=["tensor", "as_tensor", "from_numpy", "zeros", "to"])
+@pytest.mark.parametrize("wide", [np.longdouble, np.clongdouble], ids=["longdouble", "clongdouble"])
+def test_numpys_extended_precision_is_refused_as_in_pytorch(torch, make, wide) -> None:
+    """``mg.tensor(np.ones(2, np.longdouble))`` made a float128 Tensor that no PyTorch program can have."""
+    a = np.ones(2, wide)
+    if a.dtype.itemsize <= (8 if a.dtype.kind == "f" else 16):
+        pytest.skip("on this platform NumPy's longdouble is float64")
+    with pytest.raises(TypeError):
+        make(torch, a)
+    with pytest.raises(TypeError, match="float64 and complex128|wider than any PyTorch dtype"):
+        make(mg, a)
