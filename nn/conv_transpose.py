@@ -13,10 +13,11 @@ from typing import Any
 import minigrad as mg
 from minigrad import Tensor
 
+from . import functional as F  # its float16 paths of the convolutions (float32, rounded once)
 from . import init
 from ._conv import _ints
 from ._errors import InputShapeError
-from ._fold import conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
+from ._fold import fold, unfold
 from ._parameters import float_dtype
 from .conv import _ConvNd, check_channels
 from .module import Module, Parameter
@@ -30,7 +31,7 @@ class Conv3d(_ConvNd):
     triple."""
 
     dims = 3
-    _function = staticmethod(conv3d)
+    _function = staticmethod(F.conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -131,7 +132,7 @@ class ConvTranspose1d(_ConvTransposeNd):
     """
 
     dims = 1
-    _function = staticmethod(conv_transpose1d)
+    _function = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -139,7 +140,7 @@ class ConvTranspose2d(_ConvTransposeNd):
     (N, C_out, H_out, W_out), sizes as :class:`ConvTranspose1d`'s; ``weight``: (C_in, C_out/groups, kH, kW)."""
 
     dims = 2
-    _function = staticmethod(conv_transpose2d)
+    _function = staticmethod(F.conv_transpose2d)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
@@ -147,7 +148,7 @@ class ConvTranspose3d(_ConvTransposeNd):
     (N, C_out, D_out, H_out, W_out); ``weight``: (C_in, C_out/groups, kD, kH, kW)."""
 
     dims = 3
-    _function = staticmethod(conv_transpose3d)
+    _function = staticmethod(F.conv_transpose3d)
 
 
 class Unfold(Module):

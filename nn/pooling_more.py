@@ -8,11 +8,10 @@ from typing import Any
 
 from minigrad import Tensor
 
+from . import functional as F  # its float16 paths of the average pools (float32, rounded once)
 from ._conv import _ints
 from ._pool_more import (
-    adaptive_avg_pool3d,
     adaptive_max_pool3d,
-    avg_pool3d,
     lp_pool1d,
     lp_pool2d,
     lp_pool3d,
@@ -38,14 +37,14 @@ class MaxPool3d(_MaxPoolNd):
 class AvgPool3d(_AvgPoolNd):
     """Mean of each window: (N, C, D, H, W) or (C, D, H, W) → (N, C, D_out, H_out, W_out), as ``torch.nn.AvgPool3d``."""
 
-    _function = staticmethod(avg_pool3d)
+    _function = staticmethod(F.avg_pool3d)
 
 
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """Mean over ``output_size`` (an int or a triple; None keeps a dim) windows tiling the last three dims:
     (N, C, D, H, W) or (C, D, H, W) → (N, C, D_out, H_out, W_out), as ``torch.nn.AdaptiveAvgPool3d``."""
 
-    _function = staticmethod(adaptive_avg_pool3d)
+    _function = staticmethod(F.adaptive_avg_pool3d)
 
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):

@@ -8,7 +8,7 @@ from typing import Any
 
 from minigrad import Tensor, channel_shuffle, pixel_shuffle, pixel_unshuffle
 
-from ._interpolate import interpolate
+from . import functional as F  # its float16 path (float32, rounded once)
 from .module import Module
 
 __all__ = ["ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
@@ -34,7 +34,7 @@ class Upsample(Module):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         """input: (N, C, *S) → (N, C, *size), or (N, C, *⌊S·scale_factor⌋)."""
-        return interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                            recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self) -> str:

@@ -142,3 +142,37 @@ def test_float16_embedding_bag_sums_in_float32(mode: str, weighted: bool, paddin
                                          per_sample_weights=None if psw is None else mg.tensor(psw))
     assert got.dtype == mg.float16
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("name, kwargs, shape", [
+    ("Upsample", {"scale_factor": 2, "mode": "bilinear"}, (2, 3, 5, 5)),
+    ("Upsample", {"scale_factor": 2, "mode": "bicubic"}, (1, 2, 4, 4)),
+    ("Upsample", {"scale_factor": 2, "mode": "trilinear"}, (1, 2, 3, 4, 3)),
+    ("UpsamplingBilinear2d", {"scale_factor": 2}, (2, 3, 5, 5)),
+    ("Conv3d", {"in_channels": 3, "out_channels": 4, "kernel_size": 2}, (2, 3, 4, 4, 4)),
+    ("ConvTranspose1d", {"in_channels": 3, "out_channels": 4, "kernel_size": 3}, (2, 3, 9)),
+    ("ConvTranspose2d", {"in_channels": 3, "out_channels": 4, "kernel_size": 3}, (2, 3, 6, 6)),
+    ("ConvTranspose3d", {"in_channels": 3, "out_channels": 4, "kernel_size": 2}, (2, 3, 4, 4, 4)),
+])
+def test_float16_modules_use_functionals_float32_path(name: str, kwargs: dict, shape: tuple) -> None:
+    x = (np.random.default_rng(5).standard_normal(shape) * 3).astype("float16")
+    torch.manual_seed(0)
+    theirs = getattr(torch.nn, name)(**kwargs)
+    ours = getattr(mg.nn, name)(**kwargs)
+    ours.load_state_dict({k: mg.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    expected = theirs.half()(torch.tensor(x)).detach().numpy()
+    got = ours.half()(mg.tensor(x)).detach().numpy()
+    if name.startswith("Upsampl"):
+        np.testing.assert_array_equal(got, expected)
+    else:   # a float32 sum in another order may land one float16 step away (float16 steps: many steps)
+        steps = np.abs(got.astype("float32") - expected) / np.spacing(np.abs(expected)).astype("float32")
+        assert steps.max() <= 1
+
+
+@pytest.mark.parametrize("name, function, kwargs", [("AvgPool3d", "avg_pool3d", {"kernel_size": 2}),
+                                                    ("AdaptiveAvgPool3d", "adaptive_avg_pool3d", {"output_size": 2})])
+def test_float16_3d_average_pool_modules_equal_their_functional(name: str, function: str, kwargs: dict) -> None:
+    x = mg.tensor((np.random.default_rng(6).standard_normal((2, 3, 5, 5, 5)) * 3).astype("float16"))
+    got = getattr(mg.nn, name)(**kwargs)(x)
+    assert got.dtype == mg.float16
+    np.testing.assert_array_equal(got.numpy(), getattr(mg.nn.functional, function)(x, *kwargs.values()).numpy())
