@@ -174,6 +174,10 @@ class LinearLR(LRScheduler):
             return [lr * start for lr in current]
         if self._is_initial or epoch > self.total_iters:
             return current
+        if epoch == self.total_iters and end == 0:
+            # decayed to zero: PyTorch's ratio below rounds to about ±1e-17 here, and a negative lr would be refused
+            # by the next optimizer step
+            return [lr * 0.0 for lr in current]
         ratio = 1.0 + (end - start) / (self.total_iters * start + (epoch - 1) * (end - start))
         return [lr * ratio for lr in current]
 

@@ -13,6 +13,14 @@ from nn import optim
 torch = pytest.importorskip("torch", reason="no torch")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _torch_optim_loaded() -> None:
+    """torch.optim's first step imports its compiler machinery (about 2 s): once, outside the tests' timings."""
+    p = torch.ones(1, requires_grad=True)
+    p.grad = torch.ones(1)
+    torch.optim.SGD([p], lr=0.1).step()
+
+
 def _outcome(module: Any, opt_module: Any, name: str, kwargs: dict, dtype: Any, steps: int = 3) -> Any:
     """The parameter after ``steps`` steps on fixed gradients, or the class of the error raised."""
     kwargs = dict(kwargs)
@@ -95,3 +103,24 @@ def test_asgd_eta_follows_a_tensor_lr(lr_dtype: Any, alpha: float, reload: bool)
             opt.step()
         params.append(p.detach().numpy())
     np.testing.assert_allclose(params[1], params[0], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("start_factor, total_iters", [(1 / 3, 7), (1 / 3, 17), (1.0, 3), (0.5, 10)])
+def test_linear_lr_decayed_to_zero_keeps_training(start_factor: float, total_iters: int) -> None:
+    # at epoch total_iters PyTorch's ratio rounds to about ±1e-17 (here -4e-18 for (1/3, 7)), and PyTorch steps on
+    # with it; the next step of ours refused the negative lr. The schedule is now exactly 0 there.
+    lrs = []
+    for module, opt_module in ((torch, torch.optim), (mg, optim)):
+        p = module.tensor(np.ones(2), requires_grad=True)
+        opt = opt_module.SGD([p], lr=0.1, momentum=0.9)
+        sched = opt_module.lr_scheduler.LinearLR(opt, start_factor=start_factor, end_factor=0.0,
+                                                 total_iters=total_iters)
+        seen = []
+        for _ in range(total_iters + 3):
+            p.grad = module.tensor(np.ones(2))
+            opt.step()
+            sched.step()
+            seen.append(float(sched.get_last_lr()[0]))
+        lrs.append(seen)
+    np.testing.assert_allclose(lrs[1], lrs[0], rtol=1e-12, atol=1e-15)
+    assert lrs[1][-1] == 0.0
