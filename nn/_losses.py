@@ -351,12 +351,15 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     safe = target.reshape(count, 1)
     z = _number(margin, name, "margin") - rows.gather(1, safe) + rows                                     # (N, C)
     others = mg.arange(classes, device=rows.device) != safe
-    terms = mg.where(mg.logical_and(others, z.detach() > 0), z, 0.0)
+    # PyTorch's kernel adds only the terms with z > 0: elsewhere a NaN or inf z, or an inf weight, counts for
+    # nothing, in value and gradient (so the weight is masked too: inf times a zero gradient would be NaN)
+    counted = mg.logical_and(others, z.detach() > 0)
+    terms = mg.where(counted, z, 0.0)
     if p == 2:
         terms = terms * terms
     if weight is not None:
         weight = class_weights(weight, rows, classes, name)
-        terms = terms * weight[safe]
+        terms = terms * mg.where(counted, weight[safe], 0.0)
     loss = terms.sum(axis=1) / classes
     if reduction == "none":
         return loss.reshape(target.shape)

@@ -187,3 +187,27 @@ def test_ignored_targets_ignore_a_non_finite_class_weight(name: str, reduction: 
     expected.sum().backward()
     got.sum().backward()
     np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("x", "target", "weight", "p"), [
+    ([[0.5, 0.2, 0.1], [0.3, 0.0, 0.4]], [0, 1], [1.0, np.inf, 2.0], 1),   # inf weight of a row with no term > 0
+    ([[0.5], [0.4]], [0, 0], [np.nan], 1),                                   # one class: no term at all
+    ([[-0.5, 0.0, -np.inf], [0.2, 0.1, 0.3]], [2, 0], None, 2),              # x_y = -inf: torch's grad is -inf
+    ([[np.nan, -0.2, -np.inf], [0.2, 0.1, 0.3]], [1, 0], [0.4, -np.inf, 0.1], 2),
+])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_multi_margin_counts_only_terms_above_zero(x: list, target: list, weight: list | None, p: int,
+                                                   reduction: str) -> None:
+    # torch's kernel adds w_y·z^p only where z > 0; ours multiplied every term by the weight (inf·0 = NaN) and
+    # squared the masked-out NaN z (a NaN gradient)
+    x, target = np.array(x), np.array(target)
+    w = None if weight is None else np.array(weight)
+    xt, xm = torch.tensor(x, requires_grad=True), mg.tensor(x, requires_grad=True)
+    expected = TF.multi_margin_loss(xt, torch.tensor(target), p=p, weight=None if w is None else torch.tensor(w),
+                                    reduction=reduction)
+    got = F.multi_margin_loss(xm, mg.tensor(target), p=p, weight=None if w is None else mg.tensor(w),
+                              reduction=reduction)
+    np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-12)
+    expected.sum().backward()
+    got.sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
