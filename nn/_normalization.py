@@ -167,6 +167,26 @@ def _half_batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor
                         weight, bias)
 
 
+def _half_instance_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None,
+                        bias: Tensor | None, use_input_stats: bool, momentum: float, eps: float) -> Tensor:
+    """:func:`instance_norm` of a float16 ``x`` (N, C, *S), as PyTorch's: :func:`_half_batch_norm` of x as
+    (1, N·C, *S) with the (C,) weight, bias and running estimates repeated N times; each running estimate then
+    takes the mean of its N moved copies."""
+    batch, channels = x.shape[:2]
+    name = "instance_norm"
+    per_channel = [None if t is None else _per_channel(t, channels, 2, name, what).reshape(-1).repeat(batch)
+                   for what, t in (("running_mean", running_mean), ("running_var", running_var),
+                                   ("weight", weight), ("bias", bias))]
+    out = _half_batch_norm(x.reshape(1, batch * channels, *x.shape[2:]), *per_channel, use_input_stats,
+                           _number(momentum, name, "momentum"), eps)
+    if use_input_stats:
+        with mg.no_grad():
+            for running, moved in zip((running_mean, running_var), per_channel[:2]):
+                if running is not None:
+                    running.copy_(moved.reshape(batch, channels).mean(axis=0))
+    return out.reshape(x.shape)
+
+
 def _rounded(x: Tensor, dtype: Any) -> Tensor:
     """``x``'s values rounded to ``dtype`` (still in x's dtype), with x's gradient."""
     return x + (x.detach().to(dtype).to(x.dtype) - x.detach())   # the difference is exact: x + it is the rounding
@@ -243,9 +263,11 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
     if (running_mean is None) != (running_var is None):   # as torch (its batch_norm underneath) refuses
         raise ValueError(f"{name}: running_mean and running_var must either both be None or neither be None")
     channels, count = x.shape[1], math.prod(x.shape[2:])
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise ValueError(f"{name}: running_mean and running_var are needed when use_input_stats is False")
+    if x.dtype == mg.float16 and count != 1:   # PyTorch's: batch_norm of (1, N·C, *S), the (C,) tensors repeated
+        return _half_instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
     if not use_input_stats:
-        if running_mean is None or running_var is None:
-            raise ValueError(f"{name}: running_mean and running_var are needed when use_input_stats is False")
         mean = _per_channel(running_mean, channels, x.ndim, name, "running_mean")
         variance = _per_channel(running_var, channels, x.ndim, name, "running_var")
         return _affine((x - mean) / (variance + eps).sqrt(), weight, bias, name)

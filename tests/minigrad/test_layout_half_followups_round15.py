@@ -176,3 +176,21 @@ def test_float16_3d_average_pool_modules_equal_their_functional(name: str, funct
     got = getattr(mg.nn, name)(**kwargs)(x)
     assert got.dtype == mg.float16
     np.testing.assert_array_equal(got.numpy(), getattr(mg.nn.functional, function)(x, *kwargs.values()).numpy())
+
+
+@pytest.mark.parametrize("use_input_stats, shape", [(True, (3, 2, 5, 4)), (True, (2, 3, 7)), (False, (3, 2, 5, 4))])
+def test_float16_instance_norm_rounds_as_pytorchs_batch_norm(use_input_stats: bool, shape: tuple) -> None:
+    """nn.functional's instance_norm still widens float16 to float32 first; this is the function it wraps."""
+    from nn._normalization import instance_norm
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 3 + 2).astype("float16")
+    channels = shape[1]
+    w, b = rng.standard_normal(channels).astype("float16"), rng.standard_normal(channels).astype("float16")
+    rm, rv = rng.standard_normal(channels).astype("float16"), (rng.random(channels) + 0.5).astype("float16")
+    t_rm, t_rv, m_rm, m_rv = torch.tensor(rm), torch.tensor(rv), mg.tensor(rm), mg.tensor(rv)
+    expected = torch.nn.functional.instance_norm(torch.tensor(x), t_rm, t_rv, torch.tensor(w), torch.tensor(b),
+                                                 use_input_stats)
+    got = instance_norm(mg.tensor(x), m_rm, m_rv, mg.tensor(w), mg.tensor(b), use_input_stats)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    np.testing.assert_array_equal(m_rm.numpy(), t_rm.numpy())
+    np.testing.assert_array_equal(m_rv.numpy(), t_rv.numpy())
