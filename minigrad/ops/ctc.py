@@ -35,7 +35,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, float32, float64, int64
-from ._util import ArgumentTypeError, tensor_arg
+from ._util import ArgumentTypeError, DtypeNotImplementedError, tensor_arg
 
 __all__ = ["CTC", "CTCLossError", "ctc_loss"]
 
@@ -263,7 +263,8 @@ def ctc_loss(log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths
     """
     lp = tensor_arg(log_probs, NAME)
     if lp.dtype not in (float32, float64):
-        raise TypeError(f"{NAME}: log_probs must be float32 or float64, got {lp.dtype} (shape {lp.shape})")
+        raise DtypeNotImplementedError(f"{NAME}: log_probs must be float32 or float64, got {lp.dtype} (shape "
+                                       f"{lp.shape})")
     if lp.ndim not in (2, 3):
         raise CTCLossError(f"{NAME}: log_probs must be (T, N, C), or (T, C) unbatched, got shape {lp.shape}")
     if lp.numel() == 0:

@@ -211,3 +211,14 @@ def test_multi_margin_counts_only_terms_above_zero(x: list, target: list, weight
     expected.sum().backward()
     got.sum().backward()
     np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int64])
+def test_ctc_log_probs_dtype_error_is_not_implemented_error(dtype: type) -> None:
+    # torch: "ctc_loss_cpu" not implemented for 'Half' (NotImplementedError); ours was a TypeError only
+    args = list(_ctc_inputs())
+    args[0] = args[0].astype(dtype)
+    with pytest.raises(NotImplementedError):
+        TF.ctc_loss(*map(torch.tensor, args))
+    with pytest.raises(NotImplementedError, match="ctc_loss: log_probs must be float32 or float64"):
+        F.ctc_loss(*map(mg.tensor, args))
