@@ -27,7 +27,8 @@ from .weight_norm import remove_weight_norm, weight_norm
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "detach_state", "get_total_norm",
            "l1_penalty", "parameters_to_vector", "parametrizations", "parametrize", "remove_spectral_norm",
            "remove_weight_norm", "rnn", "spectral_norm", "stateless", "vector_to_parameters", "weight_norm"]
-__all__ += ["clip_grad", "convert_parameters", "skip_init"]
+__all__ += ["clip_grad", "convert_conv2d_weight_memory_format", "convert_conv3d_weight_memory_format",
+            "convert_parameters", "memory_format", "skip_init"]
 __all__ += ["clip_grad_norm", "fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval",
             "fuse_linear_bn_weights", "fusion", "prune"]
 
@@ -214,7 +215,8 @@ def clip_grad_norm(parameters: Any, max_norm: float, norm_type: float = 2.0, err
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
-# torch.nn.utils' submodules of these functions (``from torch.nn.utils.clip_grad import clip_grad_norm_``) and
-# skip_init (torch.nn.utils.init)
-from . import clip_grad, convert_parameters  # noqa: E402
+# torch.nn.utils' submodules of these functions (``from torch.nn.utils.clip_grad import clip_grad_norm_``),
+# skip_init (torch.nn.utils.init) and the memory-format conversions (torch.nn.utils.memory_format)
+from . import clip_grad, convert_parameters, memory_format  # noqa: E402
 from .init import skip_init  # noqa: E402
+from .memory_format import convert_conv2d_weight_memory_format, convert_conv3d_weight_memory_format  # noqa: E402

@@ -8,7 +8,7 @@ vector_to_parameters (torch's ``param.data = vec[...].view_as(param)``: views of
 copied into the parameters' dtype; an integer vector into parameters that require grad is torch's RuntimeError),
 weight_norm (legacy and parametrization) of a 0-d weight (torch._weight_norm's IndexError; ours gave g·sign(v)) and
 with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1), and parametrizations.spectral_norm's power
-iteration on a complex weight (Wᴴ u, where ours took Wᵀ u).
+iteration on a complex weight (Wᴴ u, where ours took Wᵀ u). convert_conv2d/3d_weight_memory_format were missing.
 """
 
 from __future__ import annotations
@@ -208,3 +208,32 @@ def test_spectral_norm_power_iteration_of_a_complex_weight_as_torch(torch: Any, 
     for name in ("_u", "_v"):
         np.testing.assert_allclose(getattr(ours.parametrizations.weight[0], name).numpy(),
                                    getattr(theirs.parametrizations.weight[0], name).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_convert_conv_weight_memory_format_as_torch(torch: Any, dims: int) -> None:
+    """torch.nn.utils.convert_conv{2,3}d_weight_memory_format (missing here): the weights of the matching
+    convolutions, nested ones included, take the format's strides; the same Parameters, the same values."""
+    from nn.utils.memory_format import convert_conv2d_weight_memory_format as from_submodule
+
+    def model(lib: Any) -> Any:
+        layers = lib.nn if lib is torch else nn
+        conv, transposed = (layers.Conv2d, layers.ConvTranspose2d) if dims == 2 else (layers.Conv3d,
+                                                                                      layers.ConvTranspose3d)
+        other = layers.Conv3d if dims == 2 else layers.Conv2d
+        return layers.Sequential(conv(2, 3, 2), layers.Sequential(transposed(3, 2, 2)), other(1, 2, 2),
+                                 layers.Linear(2, 2))
+
+    ours, theirs = model(mg), model(torch)
+    name = f"convert_conv{dims}d_weight_memory_format"
+    fmt = "channels_last" if dims == 2 else "channels_last_3d"
+    weights = [p for p in ours.parameters()]
+    assert getattr(nn.utils, name)(ours, getattr(mg, fmt)) is ours
+    getattr(torch.nn.utils, name)(theirs, getattr(torch, fmt))
+    assert [p for p in ours.parameters()] == weights
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        assert a.stride() == b.stride()
+    assert from_submodule is nn.utils.convert_conv2d_weight_memory_format
+    expected = _torch_error(lambda: getattr(torch.nn.utils, name)(model(torch), torch.preserve_format))
+    with pytest.raises(expected):
+        getattr(nn.utils, name)(model(mg), mg.preserve_format)
