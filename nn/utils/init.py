@@ -20,7 +20,9 @@ def skip_init(module_cls: type, *args: Any, **kwargs: Any) -> Any:
     and the global random streams are left as they were, as PyTorch's skip_init draws nothing from them. As
     PyTorch's: ``module_cls`` must be a Module class whose constructor takes ``device``.
     """
-    if not (isinstance(module_cls, type) and issubclass(module_cls, Module)):
+    if not isinstance(module_cls, type):   # a module instance, a function: PyTorch's issubclass TypeError
+        raise TypeError(f"skip_init: module_cls must be a Module class, got {type(module_cls).__name__} {module_cls!r}")
+    if not issubclass(module_cls, Module):
         raise RuntimeError(f"Expected a Module; got {module_cls}")
     if "device" not in inspect.signature(module_cls).parameters:
         raise RuntimeError("Module must support a 'device' arg to skip initialization")

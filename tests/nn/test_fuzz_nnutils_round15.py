@@ -9,6 +9,7 @@ copied into the parameters' dtype; an integer vector into parameters that requir
 weight_norm (legacy and parametrization) of a 0-d weight (torch._weight_norm's IndexError; ours gave g·sign(v)) and
 with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1), and parametrizations.spectral_norm's power
 iteration on a complex weight (Wᴴ u, where ours took Wᵀ u). convert_conv2d/3d_weight_memory_format were missing.
+skip_init of a module instance (torch's TypeError, ours a RuntimeError).
 """
 
 from __future__ import annotations
@@ -237,3 +238,13 @@ def test_convert_conv_weight_memory_format_as_torch(torch: Any, dims: int) -> No
     expected = _torch_error(lambda: getattr(torch.nn.utils, name)(model(torch), torch.preserve_format))
     with pytest.raises(expected):
         getattr(nn.utils, name)(model(mg), mg.preserve_format)
+
+
+@pytest.mark.parametrize("what", ["instance", "function"])
+def test_skip_init_of_something_that_is_not_a_class_raises_like_torch(torch: Any, what: str) -> None:
+    def pick(lib: Any) -> Any:
+        return lib.Linear(3, 2) if what == "instance" else (lambda device=None: None)
+
+    assert _torch_error(lambda: torch.nn.utils.skip_init(pick(torch.nn), 3, 2)) is TypeError
+    with pytest.raises(TypeError, match="Module class"):
+        nn.utils.skip_init(pick(nn), 3, 2)
