@@ -116,6 +116,7 @@ def _out_size(size: int, kernel: int, stride: int, dilation: int, before: int, a
 def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any, padding: Any,  # noqa: A002
           dilation: Any, groups: Any) -> Tensor:
     x, weight = _floating_or_complex(input, name), _tensor(weight, name, "weight")
+    stride, dilation = _conv_arguments(name, dims, stride, padding, dilation, groups)
     x, unbatched = _batched(x, dims, name)
     if weight.ndim != dims + 2:
         raise InputShapeError(f"{name}: weight must be {dims + 2}-D (out_channels, in_channels/groups, *kernel), "
@@ -123,8 +124,6 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     if weight.dtype != x.dtype or (bias is not None and _tensor(bias, name, "bias").dtype != x.dtype):
         raise InputDtypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
                               f"({getattr(bias, 'dtype', None)}) must have the same dtype")
-    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
-        raise InputShapeError(f"{name}: groups must be a positive int, got {groups!r}")
     out_channels, channels_per_group, *kernel = weight.shape
     kernel = tuple(kernel)
     if out_channels == 0:
@@ -136,8 +135,6 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
                               f"got input of shape {x.shape}")
     if bias is not None and bias.shape != (out_channels,):
         raise InputShapeError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")
-    stride = _ints(stride, dims, name, "stride", 1)
-    dilation = _ints(dilation, dims, name, "dilation", 1)
     pads = _conv_padding(padding, kernel, stride, dilation, dims, name)
     out_size = tuple(_out_size(n, k, s, d, before, after, name, x.shape)
                      for n, k, s, d, (before, after) in zip(x.shape[2:], kernel, stride, dilation, pads))
@@ -149,6 +146,18 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     if bias is not None:
         y = y + bias.reshape(out_channels, *(1,) * dims)
     return y.squeeze(0) if unbatched else y
+
+
+def _conv_arguments(name: str, dims: int, stride: Any, padding: Any, dilation: Any, groups: Any) -> tuple:
+    """(stride, dilation) as tuples, checked with ``padding`` and ``groups`` before any shape, as PyTorch's
+    argument parser does: a non-int is its TypeError, whatever the shapes."""
+    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)):
+        raise TypeError(f"{name}: groups must be an int, got {groups!r}")
+    if groups < 1:
+        raise InputShapeError(f"{name}: groups must be a positive int, got {groups!r}")
+    if not isinstance(padding, str):
+        _ints(padding, dims, name, "padding", 0)
+    return _ints(stride, dims, name, "stride", 1), _ints(dilation, dims, name, "dilation", 1)
 
 
 def _conv_padding(padding: Any, kernel: tuple, stride: tuple, dilation: tuple, dims: int, name: str) -> tuple:

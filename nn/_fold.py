@@ -12,13 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy
-
 from minigrad import Tensor
 
 from ._arguments import _floating_or_complex, _tensor
-from ._conv import Unfold, _batched, _conv, _ints
-from ._errors import InputShapeError
+from ._conv import Unfold, _batched, _conv, _conv_arguments, _ints
+from ._errors import InputDtypeError, InputShapeError
 
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
 
@@ -128,17 +126,21 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,  # noqa: A002
                     padding: Any, output_padding: Any, groups: Any, dilation: Any) -> Tensor:
     x, weight = _floating_or_complex(input, name), _tensor(weight, name, "weight")
+    if isinstance(padding, str):
+        raise TypeError(f"{name}: padding must be an int or a tuple of {dims} ints (no 'same'/'valid' for a "
+                        f"transposed convolution), got {padding!r}")
+    stride, dilation = _conv_arguments(name, dims, stride, padding, dilation, groups)
+    padding = _ints(padding, dims, name, "padding", 0)
+    output_padding = _ints(output_padding, dims, name, "output_padding", 0)
     x, unbatched = _batched(x, dims, name)
     if weight.ndim != dims + 2:
         raise InputShapeError(f"{name}: weight must be {dims + 2}-D (in_channels, out_channels/groups, *kernel), "
                               f"got shape {weight.shape}")
     if bias is not None:
         bias = _tensor(bias, name, "bias")
-    if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):
-        raise TypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
-                        f"({getattr(bias, 'dtype', None)}) must have the same dtype")
-    if isinstance(groups, bool) or not isinstance(groups, (int, numpy.integer)) or groups < 1:
-        raise InputShapeError(f"{name}: groups must be a positive int, got {groups!r}")
+    if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):   # RuntimeError, as PyTorch's
+        raise InputDtypeError(f"{name}: input ({x.dtype}), weight ({weight.dtype}) and bias "
+                              f"({getattr(bias, 'dtype', None)}) must have the same dtype")
     in_channels, per_group, *kernel = weight.shape
     kernel = tuple(kernel)
     if x.shape[1] != in_channels or in_channels % groups:
@@ -146,13 +148,7 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
                               f"(dim 1), divisible by groups={groups}; got input of shape {x.shape}")
     out_channels = per_group * groups
     if bias is not None and bias.shape != (out_channels,):
-        raise ValueError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")
-    if isinstance(padding, str):
-        raise TypeError(f"{name}: padding must be an int or a tuple of {dims} ints (no 'same'/'valid' for a "
-                        f"transposed convolution), got {padding!r}")
-    stride, dilation = _ints(stride, dims, name, "stride", 1), _ints(dilation, dims, name, "dilation", 1)
-    padding = _ints(padding, dims, name, "padding", 0)
-    output_padding = _ints(output_padding, dims, name, "output_padding", 0)
+        raise InputShapeError(f"{name}: bias must have shape ({out_channels},), got {bias.shape}")
     if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
         raise InputShapeError(f"{name}: output padding must be smaller than either stride or dilation, but got "
                               f"output_padding={output_padding}, stride={stride}, dilation={dilation}")

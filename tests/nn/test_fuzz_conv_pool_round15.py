@@ -89,3 +89,29 @@ def test_interpolate_mode_rank_error_comes_before_the_size_error(shape: tuple, k
         TF.interpolate(torch.tensor(x), **kwargs)
     with pytest.raises(expected, match="interpolate"):
         F.interpolate(mg.tensor(x), **kwargs)
+
+
+@pytest.mark.parametrize(("name", "shapes", "kwargs", "torch_class"), [
+    # a non-int argument is torch's argument-parser TypeError, even where a shape is wrong too
+    ("conv1d", [(2, 2, 4), (2, 1, 2), None], {"stride": 1.5}, TypeError),         # channels mismatch too
+    ("conv2d", [(1, 2, 4, 4), (2, 2, 1, 1), None], {"groups": (1, 2)}, TypeError),
+    ("conv2d", [(1, 2, 4, 4), (2, 2, 1, 1), None], {"groups": True}, TypeError),
+    ("conv3d", [(1, 2, 3, 3, 3), (2, 2, 1, 1, 1), (3,)], {"dilation": 2.0}, TypeError),  # bias shape too
+    ("conv_transpose1d", [(2, 2, 3), (2, 2, 2), (4,)], {"dilation": 2.0}, TypeError),
+    ("conv_transpose2d", [(1, 2, 3, 3), (2, 1, 1, 1), None], {"groups": 2.0}, TypeError),
+    # a transposed convolution's shape and dtype errors are RuntimeErrors (ours: ValueError / TypeError only)
+    ("conv_transpose1d", [(2, 2, 3), (2, 2, 2), (4,)], {}, RuntimeError),           # bias of the wrong size
+    ("conv_transpose3d", [(1, 2, 2, 2, 2), (2, 1, 1, 1, 1), (3,)], {}, RuntimeError),
+    ("conv_transpose2d", [(1, 2, 3, 3), (2, 1, 1, 1), None], {"weight_dtype": np.float32}, RuntimeError),
+])
+def test_convolution_argument_errors_have_torch_class(name: str, shapes: list, kwargs: dict,
+                                                      torch_class: type) -> None:
+    kwargs = dict(kwargs)
+    weight_dtype = kwargs.pop("weight_dtype", np.float64)
+    rng = np.random.default_rng(4)
+    x, w, b = (None if s is None else rng.standard_normal(s) for s in shapes)
+    w = w.astype(weight_dtype)
+    with pytest.raises(torch_class):
+        getattr(TF, name)(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b), **kwargs)
+    with pytest.raises(torch_class, match=name):
+        getattr(F, name)(mg.tensor(x), mg.tensor(w), None if b is None else mg.tensor(b), **kwargs)
