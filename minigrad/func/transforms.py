@@ -250,6 +250,8 @@ def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = Fal
             if output.ndim != 0:
                 raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got tensor "
                                    f"with {output.ndim} dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
+            if has_aux:
+                _check_aux(aux)
             level.decide([output])
             flat, spec = _pytree.flatten(diff)
             grads = _pytree.unflatten(level.differentiate([output], flat), spec)
@@ -303,7 +305,17 @@ def _call_for_outputs(func: Callable, args: list, kwargs: dict, has_aux: bool, a
         if out.dtype.kind not in "fc" and api == "vjp":   # torch.func's jvp/jacfwd give zero tangents to them
             raise RuntimeError(f"{api}(f, ...): All outputs of f must be floating-point or complex Tensors, got "
                                f"Tensor with dtype {out.dtype}")
+    if has_aux:
+        _check_aux(aux)
     return output, aux, flat, spec
+
+
+def _check_aux(aux: Any) -> None:
+    """torch.func's: the auxiliary output (``has_aux``) holds Tensors only, in any pytree (a Python number or None
+    raises its RuntimeError)."""
+    for leaf in _pytree.flatten(aux)[0]:
+        if not isinstance(leaf, Tensor):
+            raise RuntimeError(f"Expected tensors, got unsupported type {type(leaf)}")
 
 
 def vjp(func: Callable, *primals: Any, has_aux: bool = False) -> tuple:

@@ -142,3 +142,35 @@ def test_replace_all_batch_norm_modules_as_torch(torch: Any) -> None:
         model.eval()
         outcomes.append(lib.func.vmap(model)(lib.tensor(x)).detach().numpy())
     np.testing.assert_allclose(outcomes[1], outcomes[0], rtol=1e-10, atol=1e-12)
+
+
+# --- 4. has_aux: the auxiliary output holds Tensors only ----------------------------------------------------------
+
+AUX_PROGRAMS = {
+    "grad-number": lambda lib, x: lib.func.grad(lambda u: (u.sin().sum(), [u, 2.0]), has_aux=True)(x),
+    "grad-none": lambda lib, x: lib.func.grad(lambda u: (u.sin().sum(), None), has_aux=True)(x),
+    "grad_and_value-str": lambda lib, x: lib.func.grad_and_value(lambda u: (u.sum(), {"k": "v"}), has_aux=True)(x),
+    "vjp-none": lambda lib, x: lib.func.vjp(lambda u: (u.sin(), None), x, has_aux=True),
+    "jvp-int": lambda lib, x: lib.func.jvp(lambda u: (u.sin(), {"n": 3}), (x,), (x,), has_aux=True),
+    "jacrev-nested-none": lambda lib, x: lib.func.jacrev(lambda u: (u.sin(), {"k": None}), has_aux=True)(x),
+    "jacfwd-int": lambda lib, x: lib.func.jacfwd(lambda u: (u.sin(), 1), has_aux=True)(x),
+    "vmap-grad-number": lambda lib, x: lib.func.vmap(lib.func.grad(lambda u: (u.sum(), 1.5), has_aux=True))(
+        x.reshape(2, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUX_PROGRAMS))
+def test_non_tensor_aux_raises_as_torch(torch: Any, name: str) -> None:
+    """torch.func refuses a number, a string or None in ``aux`` (RuntimeError "Expected tensors, got unsupported
+    type"); minigrad returned them."""
+    for lib in (torch, mg):
+        with pytest.raises(RuntimeError, match="Expected tensors, got unsupported type"):
+            AUX_PROGRAMS[name](lib, lib.tensor(X[0]))
+
+
+def test_tensor_aux_in_pytrees_and_empty_aux_still_work(torch: Any) -> None:
+    for lib in (torch, mg):
+        x = lib.tensor(X[0])
+        assert lib.func.grad(lambda u: (u.sum(), ()), has_aux=True)(x)[1] == ()
+        aux = lib.func.jacrev(lambda u: (u.sin(), {"k": [u * 2]}), has_aux=True)(x)[1]
+        np.testing.assert_allclose(aux["k"][0].numpy(), X[0] * 2)
