@@ -646,16 +646,13 @@ def _insert_dim(x: Tensor, axis: int, name: str) -> Tensor:
     out = _view_op(x, Reshape(tuple(shape)))
     strides = list(x.data.strides)   # PyTorch's: the new dim's stride is 1 at the end, else size * stride of the next
     strides.insert(a, x.data.itemsize if a == x.ndim else x.shape[a] * strides[a])
-    if out.data.strides != tuple(strides):   # NumPy's reshape may give its size-1 dims other strides
-        out.data = _restrided(out.data, tuple(strides))
+    if out.data.strides != tuple(strides) and type(out.data) is backend.numpy.ndarray:
+        # NumPy's reshape may give its size-1 dims other strides: a new last dim comes (quicker) from a view through
+        # a one-element subarray dtype, another from as_strided. (CuPy's as_strided would not name the memory's
+        # owner in .base, which in-place checks read: a GPU array keeps the strides its reshape gave.)
+        out.data = x.data.view((x.data.dtype, (1,))) if a == x.ndim else \
+            backend.numpy.lib.stride_tricks.as_strided(out.data, strides=tuple(strides))
     return out
-
-
-def _restrided(view: Any, strides: tuple) -> Any:
-    """``view`` (an array) with ``strides`` (bytes), still a view of its memory; another array module's without
-    ``lib.stride_tricks`` keeps its own (the values are the same)."""
-    tricks = getattr(getattr(backend.array_module(view), "lib", None), "stride_tricks", None)
-    return view if tricks is None else tricks.as_strided(view, strides=strides)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
