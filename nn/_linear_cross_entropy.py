@@ -83,6 +83,17 @@ class LinearCrossEntropyOptions:
         return max(1, size)
 
 
+def _check_acc_dtype(acc_dtype: Any, dtype: Any) -> None:
+    """An ``acc_dtype`` the chunked path takes for inputs of ``dtype``: their own, or float32 for float16/bfloat16
+    ones (PyTorch's RuntimeError otherwise; None picks one)."""
+    if acc_dtype is None:
+        return
+    acc, given = _dtype_name(acc_dtype), _dtype_name(dtype)
+    if acc != given and not (given in ("float16", "bfloat16") and acc == "float32"):
+        raise RuntimeError(f"linear_cross_entropy supports float32 acc_dtype with float16/bfloat16 inputs, but got "
+                           f"{acc} acc_dtype and {given} inputs.")
+
+
 def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Any, *,  # noqa: A002 - PyTorch's name
                          linear_bias: Tensor | None = None, weight: Tensor | None = None, reduction: str = "mean",
                          ignore_index: int | None = None, label_smoothing: float = 0.0,
@@ -131,6 +142,7 @@ def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Any, *,  
                 f"linear_bias.shape={tuple(linear_bias.shape) if linear_bias is not None else None}.", stacklevel=2)
         else:   # the same errors as PyTorch's chunked path; the values are the reference path's
             options.chunk_size(num_batches[0] if num_batches else 1, in_features, num_classes)
+            _check_acc_dtype(options.acc_dtype, x.dtype)
     if out_features:
         flat = math.prod(out_features, start=num_classes)
         linear_weight = linear_weight.reshape(flat, in_features)

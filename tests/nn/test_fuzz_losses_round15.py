@@ -222,3 +222,26 @@ def test_ctc_log_probs_dtype_error_is_not_implemented_error(dtype: type) -> None
         TF.ctc_loss(*map(torch.tensor, args))
     with pytest.raises(NotImplementedError, match="ctc_loss: log_probs must be float32 or float64"):
         F.ctc_loss(*map(mg.tensor, args))
+
+
+@pytest.mark.parametrize(("dtype", "acc_dtype", "reduction"), [
+    ("float32", "float64", "mean"), ("float64", "float32", "none"), ("float64", "float32", "sum")])
+def test_linear_cross_entropy_chunked_acc_dtype_must_fit_the_input(dtype: str, acc_dtype: str, reduction: str) -> None:
+    # torch's chunked path takes acc_dtype = the input's dtype (or float32 for half inputs): RuntimeError otherwise;
+    # ours ignored it
+    rng = np.random.default_rng(6)
+    x, w, t = rng.standard_normal((4, 3)).astype(dtype), rng.standard_normal((5, 3)).astype(dtype), np.arange(4)
+    options = torch.nn.LinearCrossEntropyOptions(acc_dtype=getattr(torch, acc_dtype))
+    with pytest.raises(RuntimeError):
+        TF.linear_cross_entropy(torch.tensor(x), torch.tensor(w), torch.tensor(t), reduction=reduction,
+                                options=options)
+    ours = nn.LinearCrossEntropyOptions(acc_dtype=getattr(mg, acc_dtype))
+    with pytest.raises(RuntimeError, match="acc_dtype"):
+        F.linear_cross_entropy(mg.tensor(x), mg.tensor(w), mg.tensor(t), reduction=reduction, options=ours)
+    # the input's own dtype is fine, and gives torch's values
+    options = torch.nn.LinearCrossEntropyOptions(acc_dtype=getattr(torch, dtype))
+    ours = nn.LinearCrossEntropyOptions(acc_dtype=getattr(mg, dtype))
+    expected = TF.linear_cross_entropy(torch.tensor(x), torch.tensor(w), torch.tensor(t), reduction=reduction,
+                                       options=options)
+    got = F.linear_cross_entropy(mg.tensor(x), mg.tensor(w), mg.tensor(t), reduction=reduction, options=ours)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5)
