@@ -167,8 +167,10 @@ def manual_seed(seed: int) -> Generator:
     note_seed("mg.manual_seed")
     value = _checked_seed(seed, "manual_seed")
     _host().bit_generator.state = numpy.random.PCG64(value).state
-    if _in_worker():
+    if _in_worker():   # a DataLoader worker's stream, or this thread's own (own_host_stream): not the process's
         _local.seed = value
+        if getattr(_local, "gpus", False):
+            seed_cuda(value)
         return default_generator
     _seed = value
     seed_cuda(_seed)
@@ -230,7 +232,9 @@ def fork_rng(devices: Iterable | None = None, enabled: bool = True, _caller: str
 
     Inside the block the host stream continues from its state (the same numbers it would have drawn);
     a GPU's stream inside the block is a new one seeded from the host stream (CuPy's state cannot be
-    copied), and the GPU's own stream is put back untouched on exit.
+    copied), and the GPU's own stream is put back untouched on exit. The block's host stream is this thread's
+    own copy: another thread's draws meanwhile are neither drawn inside the block nor undone on exit (PyTorch
+    forks its one global generator, so a checkpoint's recomputation there can meet another thread's draws).
     """
     if device_type not in ("cuda", "gpu"):
         raise ValueError(f"fork_rng: device_type must be 'cuda', got {device_type!r}")
@@ -238,9 +242,9 @@ def fork_rng(devices: Iterable | None = None, enabled: bool = True, _caller: str
         yield
         return
     indices = _cuda_indices(devices)
-    host, host_seed = _host().bit_generator.state, (_local.seed if _in_worker() else _seed)
     saved, cp = [], None
     if indices:
+        host = _host().bit_generator.state
         cp = backend.cupy_module()
         for index in indices:
             with cp.cuda.Device(index):
@@ -249,21 +253,12 @@ def fork_rng(devices: Iterable | None = None, enabled: bool = True, _caller: str
                 cp.random.set_random_state(cp.random.RandomState(fork))
         _host().bit_generator.state = host   # the draws for the forks leave no trace
     try:
-        yield
+        with own_host_stream(keep=False):   # this thread's copy: other threads' draws are neither seen nor undone
+            yield
     finally:
-        _restore_host(host, host_seed)
         for index, state in zip(indices, saved):
             with cp.cuda.Device(index):
                 cp.random.set_random_state(state)
-
-
-def _restore_host(state: dict, seed_: int | None) -> None:
-    global _seed
-    _host().bit_generator.state = state
-    if _in_worker():
-        _local.seed = seed_
-    else:
-        _seed = seed_
 
 
 @contextlib.contextmanager
@@ -272,13 +267,40 @@ def worker_stream(worker: Any) -> Iterator[None]:
     ``worker.stream`` (a NumPy Generator) and ``worker.seed`` instead of the engine's: a DataLoader worker's
     own stream, emulated in the calling process (a reseed inside is kept in ``worker.seed``). Other threads,
     and the GPUs' streams, stay the engine's."""
-    before = getattr(_local, "host", None), getattr(_local, "seed", None)
-    _local.host, _local.seed = worker.stream, worker.seed
+    before = getattr(_local, "host", None), getattr(_local, "seed", None), getattr(_local, "gpus", False)
+    _local.host, _local.seed, _local.gpus = worker.stream, worker.seed, getattr(worker, "gpus", False)
     try:
         yield
     finally:
         worker.seed = _local.seed
-        _local.host, _local.seed = before
+        _local.host, _local.seed, _local.gpus = before
+
+
+class _OwnStream:
+    """:func:`own_host_stream`'s copy of the host stream, in :func:`worker_stream`'s form (its seeds reach the
+    GPUs' streams, as outside it)."""
+
+    gpus = True
+
+    def __init__(self, stream: numpy.random.Generator, seed_: int) -> None:
+        self.stream, self.seed = stream, seed_
+
+
+@contextlib.contextmanager
+def own_host_stream(keep: bool) -> Iterator[numpy.random.Generator]:
+    """Inside the block this thread's host draws and seeds use a copy (yielded) of the host stream it draws from
+    now, which other threads' draws and seeds neither move nor see rewound: ``fork_rng``'s block, and the calls
+    whose draws ``mg.func.vmap`` checks or repeats. On exit, with ``keep``, the stream drawn from before goes on
+    from where the copy ended (when the block drew); without, the block leaves no trace."""
+    parent = _host()
+    own = _OwnStream(copy.deepcopy(parent), initial_seed())
+    start = own.stream.bit_generator.state
+    try:
+        with worker_stream(own):
+            yield own.stream
+    finally:
+        if keep and own.stream.bit_generator.state != start:
+            parent.bit_generator.state = own.stream.bit_generator.state
 
 
 def random_generator(device: Device | str | None = None, generator_: Any = None) -> Any:
