@@ -85,7 +85,10 @@ class Prod(Function):
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x: Any) -> Any:
-        y = c_order(self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims)))
+        if x.dtype == "float16" and type(x) is numpy.ndarray:
+            y = _float16_steps_prod(x, self.axes, self.keepdims)
+        else:
+            y = c_order(self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims)))
         self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
         return y
 
@@ -106,6 +109,20 @@ class Prod(Function):
         right = xp.flip(_exclusive_cumprod(xp, xp.flip(flat, -1)), -1)
         others = _from_last(xp, _exclusive_cumprod(xp, flat) * right, x.shape, axes)
         return g * others
+
+
+def _float16_steps_prod(x: Any, axes: Any, keepdims: bool) -> Any:
+    """The product of a float16 NumPy array over ``axes`` (None: all) as PyTorch's CPU prod: factor by factor in
+    order, each step rounded to float16. NumPy's product along the innermost run accumulates in float32 and rounds
+    once, so the factors are laid along axis 0 of an (n, m) array, m ≥ 2, where each step is one multiply."""
+    axes = tuple(range(x.ndim)) if axes is None else tuple(axes)
+    kept = tuple(d for d in range(x.ndim) if d not in axes)
+    n, width = math.prod(x.shape[d] for d in axes), math.prod(x.shape[d] for d in kept)
+    columns = numpy.ascontiguousarray(x.transpose(axes + kept)).reshape(n, width)   # else NumPy may loop along axis 0
+    y = numpy.multiply.reduce(numpy.broadcast_to(columns, (n, 2)) if width == 1 else columns, axis=0)[:width]
+    shape = tuple(1 if d in axes else s for d, s in enumerate(x.shape)) if keepdims else \
+        tuple(x.shape[d] for d in kept)
+    return numpy.ascontiguousarray(y).reshape(shape)
 
 
 def prod(input: Tensor, dim: Any = NOT_GIVEN, keepdim: bool = False, *, dtype: Any = None, axis: Any = NOT_GIVEN,  # noqa: A002

@@ -194,3 +194,14 @@ def test_float16_instance_norm_rounds_as_pytorchs_batch_norm(use_input_stats: bo
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
     np.testing.assert_array_equal(m_rm.numpy(), t_rm.numpy())
     np.testing.assert_array_equal(m_rv.numpy(), t_rv.numpy())
+
+
+@pytest.mark.parametrize("shape, dim", [((5, 6), 1), ((3, 4, 5), 2), ((3, 4, 5), 0), ((30,), None), ((2, 9), -1),
+                                        ((4, 5), None)])
+def test_float16_prod_rounds_each_step_as_pytorch(shape: tuple, dim: int | None) -> None:
+    x = (np.random.default_rng(8).standard_normal((40,) + shape) * 1.5).astype("float16")
+    for sample in x:   # NumPy's product along the innermost dim rounded only once
+        expected = torch.tensor(sample).prod() if dim is None else torch.tensor(sample).prod(dim)
+        got = mg.tensor(sample).prod() if dim is None else mg.tensor(sample).prod(dim)
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+        assert got.dtype == mg.float16 and got.shape == tuple(expected.shape)
