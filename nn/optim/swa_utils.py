@@ -31,6 +31,7 @@ import numpy as np
 
 import minigrad as mg
 
+from .._errors import ArgumentAssertionError, InputDtypeError, InputShapeError
 from ..module import Module
 from ..normalization import BatchNorm1d
 from ..normalization_nd import _BatchNormNd
@@ -53,7 +54,9 @@ def _count(num_averaged: Any) -> int:
 
 
 def _check_decay(decay: Any, where: str) -> float:
-    if not is_number(decay) or not 0.0 <= decay <= 1.0:
+    if not is_number(decay):   # PyTorch's TypeError from comparing it with 0.0
+        raise TypeError(f"{where}: decay must be a number in [0, 1], got {type(decay).__name__} {decay!r}")
+    if not 0.0 <= decay <= 1.0:
         raise ValueError(f"{where}: invalid decay value {decay!r}; it must be a number in [0, 1]")
     return float(decay)
 
@@ -109,8 +112,9 @@ def get_swa_multi_avg_fn() -> MultiAvgFn:
             return
         first = averaged_params[0]
         if not _is_floating(first):
-            raise TypeError(f"get_swa_multi_avg_fn: can't average {first.dtype} tensors (shape {tuple(first.shape)}) "
-                            "in place by a fractional weight, as PyTorch can't; use get_swa_avg_fn for integers")
+            raise InputDtypeError(f"get_swa_multi_avg_fn: can't average {first.dtype} tensors (shape "
+                                  f"{tuple(first.shape)}) in place by a fractional weight, as PyTorch can't; use "
+                                  "get_swa_avg_fn for integers")
         dtype = np.dtype(mg.get_default_dtype()).type
         weight = float(dtype(1) / dtype(_count(num_averaged) + 1))     # PyTorch's 1 / (n + 1): a default-dtype tensor
         with mg.no_grad():
@@ -175,7 +179,7 @@ class AveragedModel(Module):
         if not isinstance(model, Module):
             raise TypeError(f"AveragedModel: model must be an nn.Module, got {type(model).__name__}")
         if avg_fn is not None and multi_avg_fn is not None:
-            raise ValueError("AveragedModel: only one of avg_fn and multi_avg_fn should be provided")
+            raise ArgumentAssertionError("AveragedModel: only one of avg_fn and multi_avg_fn should be provided")
         for name, fn in (("avg_fn", avg_fn), ("multi_avg_fn", multi_avg_fn)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"AveragedModel: {name} must be callable, got {type(fn).__name__}")
@@ -205,7 +209,7 @@ class AveragedModel(Module):
                              f"model given has {len(theirs)}")
         for i, (a, b) in enumerate(zip(ours, theirs)):
             if tuple(a.shape) != tuple(b.shape):
-                raise ValueError(f"AveragedModel.update_parameters: {what} {i} has shape {tuple(a.shape)} in the "
+                raise InputShapeError(f"AveragedModel.update_parameters: {what} {i} has shape {tuple(a.shape)} in the "
                                  f"averaged model but {tuple(b.shape)} in the model given")
         return list(zip(ours, theirs))
 
@@ -293,7 +297,7 @@ def update_bn(loader: Iterable[Any], model: Module, device: Any = None) -> None:
             for batch in loader:
                 if isinstance(batch, (list, tuple)):
                     if not batch:
-                        raise ValueError("update_bn: got an empty batch (a list/tuple whose first item is the input)")
+                        raise IndexError("update_bn: got an empty batch (a list/tuple whose first item is the input)")
                     batch = batch[0]
                 if device is not None:
                     batch = batch.to(device) if isinstance(batch, mg.Tensor) else mg.tensor(batch, device=device)

@@ -9,7 +9,9 @@ copied into the parameters' dtype; an integer vector into parameters that requir
 weight_norm (legacy and parametrization) of a 0-d weight (torch._weight_norm's IndexError; ours gave g·sign(v)) and
 with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1), and parametrizations.spectral_norm's power
 iteration on a complex weight (Wᴴ u, where ours took Wᵀ u). convert_conv2d/3d_weight_memory_format were missing.
-skip_init of a module instance (torch's TypeError, ours a RuntimeError).
+skip_init of a module instance (torch's TypeError, ours a RuntimeError). swa_utils' error classes: integer tensors
+in get_swa_multi_avg_fn, both avg_fn and multi_avg_fn, update_parameters of a model of other shapes, update_bn of an
+empty batch, an EMA decay that is not a number.
 """
 
 from __future__ import annotations
@@ -248,3 +250,34 @@ def test_skip_init_of_something_that_is_not_a_class_raises_like_torch(torch: Any
     assert _torch_error(lambda: torch.nn.utils.skip_init(pick(torch.nn), 3, 2)) is TypeError
     with pytest.raises(TypeError, match="Module class"):
         nn.utils.skip_init(pick(nn), 3, 2)
+
+
+def _swa_error_cases(lib: Any) -> dict:
+    """The swa_utils calls whose error class differed from torch's, each as a thunk for ``lib`` (torch or mg)."""
+    if lib is mg:
+        layers, swa, tensor = nn, __import__("nn.optim.swa_utils", fromlist=["x"]), mg.tensor
+    else:
+        layers, swa, tensor = lib.nn, __import__("torch.optim.swa_utils", fromlist=["x"]), lib.tensor
+
+    def averaged_model_of_another_shape() -> None:
+        averaged = swa.AveragedModel(layers.Linear(2, 2))
+        averaged.update_parameters(layers.Linear(2, 2))
+        averaged.update_parameters(layers.Linear(3, 2))
+
+    return {
+        "swa_multi_avg_fn of integers": lambda: swa.get_swa_multi_avg_fn()([tensor([1, 2])], [tensor([5, 7])],
+                                                                           tensor(1)),
+        "both avg_fn and multi_avg_fn": lambda: swa.AveragedModel(layers.Linear(2, 2), avg_fn=swa.get_swa_avg_fn(),
+                                                                  multi_avg_fn=swa.get_swa_multi_avg_fn()),
+        "update_parameters of another shape": averaged_model_of_another_shape,
+        "update_bn of an empty batch": lambda: swa.update_bn([()], layers.Sequential(layers.BatchNorm1d(2))),
+        "ema decay that is not a number": lambda: swa.get_ema_avg_fn("0.9"),
+        "ema multi decay None": lambda: swa.get_ema_multi_avg_fn(None),
+    }
+
+
+@pytest.mark.parametrize("case", list(_swa_error_cases(mg)))
+def test_swa_utils_errors_have_torchs_class(torch: Any, case: str) -> None:
+    expected = _torch_error(_swa_error_cases(torch)[case])
+    with pytest.raises(expected):
+        _swa_error_cases(mg)[case]()
