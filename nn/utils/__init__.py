@@ -187,10 +187,13 @@ def clip_grad_value_(params: Any, clip_value: float, foreach: bool | None = None
     clip_value = float(clip_value)
     if not clip_value >= 0:
         raise InputShapeError(f"nn.utils.clip_grad_value_: clip_value must be >= 0, got {clip_value}")
-    for p in _tensors(params, "clip_grad_value_"):
-        if p.grad is not None:
-            xp = mg.array_module(p.grad.data)
-            xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+    grads = [p.grad.data for p in _tensors(params, "clip_grad_value_") if p.grad is not None]
+    for g in grads:
+        if g.dtype.kind == "c":   # NumPy would clip complex numbers by their lexicographic order
+            raise NotImplementedError(f"nn.utils.clip_grad_value_: clamp is not supported for complex types (a "
+                                      f"{g.dtype} gradient of shape {g.shape})")
+    for g in grads:
+        mg.array_module(g).clip(g, -clip_value, clip_value, out=g)
 
 
 def l1_penalty(params: Iterable[Tensor] | Any) -> Tensor:

@@ -281,3 +281,13 @@ def test_swa_utils_errors_have_torchs_class(torch: Any, case: str) -> None:
     expected = _torch_error(_swa_error_cases(torch)[case])
     with pytest.raises(expected):
         _swa_error_cases(mg)[case]()
+
+
+def test_clip_grad_value_of_a_complex_gradient_raises_like_torch(torch: Any) -> None:
+    """NumPy clips complex numbers by their lexicographic order (3+4j became 1+0j); torch's clamp refuses them."""
+    grad = np.array([3 + 4j, 1j])
+    theirs, ours = _param_with_grad(torch, grad), _param_with_grad(mg, grad)
+    assert _torch_error(lambda: torch.nn.utils.clip_grad_value_([theirs], 1.0)) is NotImplementedError
+    with pytest.raises(NotImplementedError, match="complex"):
+        nn.utils.clip_grad_value_([ours], 1.0)
+    np.testing.assert_array_equal(ours.grad.numpy(), grad)
