@@ -170,7 +170,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     loss = (1 - y)·x + (1 + (pos_weight - 1)·y) · log(1 + e^{-x}), with
     log(1 + e^{-x}) = logaddexp(-x, 0), so no exponential overflows. ``weight``
     rescales each element, ``pos_weight`` the positive class (broadcast along the last axis); both must
-    broadcast to the input's shape. The loss has the (floating) target's dtype, as PyTorch's.
+    broadcast to the input's shape.
     """
     name = "binary_cross_entropy_with_logits"
     reduction = checked_reduction(size_average, reduce, reduction, name)
@@ -184,8 +184,6 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     loss = (1 - y) * input + softplus_neg
     if weight is not None:
         loss = loss * _weight_in(_as_operand(weight, input, name, "weight"), dtype, input, name, "weight")
-    if y.dtype.kind == "f" and loss.dtype != y.dtype:   # PyTorch's kernel writes into (1 - target): its dtype
-        loss = loss.astype(y.dtype)
     return reduce_loss(loss, reduction)
 
 
