@@ -199,8 +199,6 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
 layer_norm = _float16_in_float32(layer_norm, ("input", "weight", "bias"))
 rms_norm = _float16_in_float32(rms_norm, ("input", "weight"))
 group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"))
-batch_norm = _float16_in_float32(batch_norm, ("input", "weight", "bias"), ("running_mean", "running_var"))
-instance_norm = _float16_in_float32(instance_norm, ("input", "weight", "bias"), ("running_mean", "running_var"))
 conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d = (
     _float16_in_float32(f, ("input", "weight", "bias")) for f in (conv1d, conv2d, conv3d, conv_transpose1d,
                                                                    conv_transpose2d, conv_transpose3d))
