@@ -81,11 +81,13 @@ def _index_and_fraction(source: numpy.ndarray, in_size: int, ct: type) -> tuple[
 
 
 def _linear_taps(in_size: int, out_size: int, scale: float | None, align_corners: bool,
-                 ct: type) -> list[tuple[numpy.ndarray, numpy.ndarray]] | None:
-    """Two (positions, weights) taps per output position, as ``compute_source_index_and_lambda``; None when the
-    sizes are equal (PyTorch copies)."""
+                 ct: type) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
+    """Two (positions, weights) taps per output position, as ``compute_source_index_and_lambda``. A dim of
+    unchanged size reads each entry twice, weighed 1 and 0 (so an inf there becomes NaN), as PyTorch's kernel
+    does where another dim changes."""
     if in_size == out_size:
-        return None
+        same = numpy.arange(in_size)
+        return [(same, numpy.ones(in_size, dtype=ct)), (same, numpy.zeros(in_size, dtype=ct))]
     index, fraction = _index_and_fraction(_source_positions(in_size, out_size, scale, align_corners, False, ct),
                                           in_size, ct)
     return [(index, ct(1) - fraction), (index + (index < in_size - 1), fraction)]
@@ -268,10 +270,12 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                       x.ndim - 2)
             if not numpy.array_equal(positions, numpy.arange(x.shape[axis])):
                 out = _resample(out, axis, [(positions, None)])
-        return out
+        return x.clone() if out is x else out   # a new tensor, as PyTorch's, even where nothing moves
     if x.dtype.kind != "f":
         raise NotImplementedError(f"interpolate: mode {mode!r} needs a floating-point input, got {x.dtype} "
                                   f"(shape {x.shape}); nearest modes take any dtype")
+    if sizes == x.shape[2:] and mode != "bicubic" and not antialias:   # PyTorch's linear kernels copy
+        return x.clone()
     ct = _compute_dtype(x.dtype)
     out = x
     for axis in reversed(range(2, x.ndim)):
@@ -285,7 +289,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
             taps = _linear_taps(in_size, out_size, scale, align_corners, ct)
         if taps is not None:
             out = _resample(out, axis, taps)
-    return out
+    return x.clone() if out is x else out
 
 
 def _area(x: Tensor, sizes: tuple) -> Tensor:

@@ -115,3 +115,36 @@ def test_convolution_argument_errors_have_torch_class(name: str, shapes: list, k
         getattr(TF, name)(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b), **kwargs)
     with pytest.raises(torch_class, match=name):
         getattr(F, name)(mg.tensor(x), mg.tensor(w), None if b is None else mg.tensor(b), **kwargs)
+
+
+@pytest.mark.parametrize(("mode", "size"), [("nearest", (3, 4)), ("bilinear", (3, 4)), ("nearest-exact", (3, 4)),
+                                            ("bilinear", None)])
+def test_interpolate_to_the_same_size_returns_a_new_tensor(mode: str, size: tuple | None) -> None:
+    # ours returned the input itself, so an in-place change of the result changed the input
+    x = np.arange(12.0).reshape(1, 1, 3, 4)
+    kwargs = {"size": size} if size else {"scale_factor": 1.0}
+    xt, xm = torch.tensor(x), mg.tensor(x)
+    yt, ym = TF.interpolate(xt, mode=mode, **kwargs), F.interpolate(xm, mode=mode, **kwargs)
+    assert ym is not xm and yt is not xt
+    yt.add_(1)
+    ym.add_(1)
+    np.testing.assert_array_equal(xm.numpy(), xt.numpy())
+    np.testing.assert_array_equal(ym.numpy(), yt.numpy())
+
+
+@pytest.mark.parametrize(("shape", "size", "mode"), [
+    ((1, 1, 3, 3), (5, 3), "bilinear"),         # W unchanged: torch still weighs it (1·x + 0·x)
+    ((1, 1, 3, 3), (3, 4), "bilinear"),
+    ((1, 1, 3, 1), (5, 1), "bilinear"),
+    ((1, 1, 2, 3, 3), (2, 4, 3), "trilinear"),
+])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_interpolate_unchanged_dim_turns_inf_into_nan_as_torch(shape: tuple, size: tuple, mode: str,
+                                                               align_corners: bool) -> None:
+    # ours copied a dim of unchanged size, so an inf stayed inf where torch's kernel gives NaN (inf·0)
+    x = np.random.default_rng(5).standard_normal(shape)
+    x.flat[1] = np.inf
+    x.flat[-2] = -np.inf
+    expected = TF.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=align_corners).numpy()
+    got = F.interpolate(mg.tensor(x), size=size, mode=mode, align_corners=align_corners).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)   # NaNs in the same places
