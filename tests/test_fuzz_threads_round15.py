@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 import minigrad as mg
+import minigrad.autograd.forward_ad as fwAD
 import nn
 from minigrad.utils.checkpoint import checkpoint
 from tests.helpers import in_threads
@@ -85,3 +86,73 @@ def test_a_checkpoints_recomputation_draws_its_forwards_dropout_mask_while_anoth
 
     y, grad = in_threads(a, b)[0]
     np.testing.assert_array_equal(grad, y)   # dropout's gradient of ones: the forward's mask times 2
+
+
+# --- forward AD: a dual level per thread ---------------------------------------------------------------------------
+
+def test_a_hessian_while_another_thread_runs_jacfwd_is_the_lone_runs() -> None:
+    # was: the dual level was the process's, so B's jacfwd (hessian's outer one) saw A's level open and took the
+    # reverse-mode path (other rounding), or raised "Nested forward mode AD" when A opened it between check and use
+    x = np.array([0.3, -1.2, 0.7])
+
+    def f(v: mg.Tensor) -> mg.Tensor:   # sum(sin v) * sum(cos v)
+        return (v.sin() * v.cos().sum()).sum()
+
+    alone = mg.func.hessian(f)(mg.tensor(x)).numpy()
+    inside, done = threading.Event(), threading.Event()
+
+    def held(v: mg.Tensor) -> mg.Tensor:
+        _pause_then(inside, done)
+        return v.exp()
+
+    def a() -> np.ndarray:
+        try:
+            return mg.func.jacfwd(held)(mg.ones(2, dtype=mg.float64)).numpy()
+        finally:
+            inside.set()
+
+    def b() -> np.ndarray:
+        try:
+            assert inside.wait(30)
+            return mg.func.hessian(f)(mg.tensor(x)).numpy()
+        finally:
+            done.set()
+
+    jacobian, hessian = in_threads(a, b)
+    np.testing.assert_array_equal(hessian, alone)
+    np.testing.assert_array_equal(jacobian, np.diag(np.exp(np.ones(2))))
+    s, c = np.sin(x), np.cos(x)
+    exact = -np.outer(c, s) - np.outer(s, c) - np.diag(s * c.sum() + c * s.sum())
+    np.testing.assert_allclose(hessian, exact, rtol=1e-12, atol=1e-12)
+
+
+def test_each_thread_opens_its_own_dual_level() -> None:
+    # PyTorch has one level per process (another thread's dual_level raises); here each thread has its own
+    inside, done = threading.Event(), threading.Event()
+
+    def a() -> np.ndarray:
+        try:
+            with fwAD.dual_level():
+                dual = fwAD.make_dual(mg.ones(2, dtype=mg.float64), mg.full((2,), 2.0, dtype=mg.float64))
+                _pause_then(inside, done)
+                return fwAD.unpack_dual(dual * 3).tangent.numpy()
+        finally:
+            inside.set()
+
+    def b() -> tuple:
+        try:
+            assert inside.wait(30)
+            plain = mg.ones(2, requires_grad=True)
+            with mg.no_grad():
+                plain.mul_(2)   # not a dual here: another thread's level does not look at it
+            with fwAD.dual_level() as level:
+                dual = fwAD.make_dual(mg.ones(2, dtype=mg.float64), mg.ones(2, dtype=mg.float64))
+                tangent = fwAD.unpack_dual(dual.exp()).tangent.numpy()
+            return level, tangent, fwAD._current_level
+        finally:
+            done.set()
+
+    tangent_a, (level_b, tangent_b, after_b) = in_threads(a, b)
+    np.testing.assert_array_equal(tangent_a, np.full(2, 6.0))
+    np.testing.assert_array_equal(tangent_b, np.exp(np.ones(2)))
+    assert level_b == 0 and after_b == -1 and fwAD._current_level == -1

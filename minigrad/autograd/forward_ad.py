@@ -52,6 +52,8 @@ Only one level at a time, as PyTorch ("Nested forward mode AD is not supported")
 from __future__ import annotations
 
 import sys
+import threading
+import types
 import weakref
 from typing import Any, NamedTuple
 
@@ -66,7 +68,17 @@ from .functions import grad
 
 __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual"]
 
-_current_level = -1   # as torch's module global: -1 outside any level
+class _ThisThread(threading.local):
+    """This thread's dual level: one at a time in each thread (PyTorch's is one per process, but its torch.func
+    transforms do not use it; here jacfwd, jvp and hessian open one, so threads get their own)."""
+
+    level: Any = None   # the open _Level, or None
+    number = -1         # torch's forward_ad._current_level: -1 outside any level
+
+
+_here = _ThisThread()
+_open = [0]   # levels open over all threads: the engine's hooks (_AnyThread) are installed while > 0
+_open_lock = threading.Lock()
 
 
 class NoSecondDerivative(RuntimeError):
@@ -122,7 +134,7 @@ class _TangentOnly(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Tensor | None:
-        return g if _level is not None and _level.passing else None
+        return g if _here.level is not None and _here.level.passing else None
 
 
 def _inference_mode() -> bool:
@@ -145,9 +157,10 @@ class _Level:
         # tensors carrying tangents (engine._tangent_only); the entry dies with y
         self.hidden: dict = {}
         self.passing = False     # True while _tangent's walk runs: _TangentOnly nodes let gradients through
+        self.products = False    # True while _tangent's second walk (the products J·t) runs
         self.hidden_ops = 0      # how many ops ran under no_grad on tensors carrying tangents (hide), ever
 
-    # --- the engine's hooks (engine.FORWARD_AD is this level while it is open) ---
+    # --- the engine's hooks (engine.FORWARD_AD passes them this thread's level while it is open) ---
 
     def carrier(self, x: Tensor) -> Tensor | None:
         """The tensor that requires grad and carries ``x``'s tangent, for an ``x`` computed under no_grad from
@@ -252,42 +265,79 @@ class _Level:
 
     def needs_graph(self, roots: list) -> bool:
         """For ``mg.autograd.grad``/``backward`` inside the level: whether ``roots`` reach a dual, so that the
-        gradients must keep their graph to carry tangents (forward-over-reverse)."""
-        return bool(self.reached(roots)[0])
+        gradients must keep their graph to carry tangents (forward-over-reverse); not for the second walk of
+        :func:`_tangent` (``products``)."""
+        return not self.products and bool(self.reached(roots)[0])
 
 
-_level: _Level | None = None
+class _AnyThread:
+    """The engine's hooks while a level is open in some thread (``engine.FORWARD_AD``, ``functions.DUAL_LEVEL``,
+    ``tensor.INPLACE_CHANGES``): this thread's level's, and none in a thread without one."""
+
+    def carrier(self, x: Tensor) -> Tensor | None:
+        level = _here.level
+        return None if level is None else level.carrier(x)
+
+    def keeps_tangent(self, edges: list) -> bool:
+        level = _here.level
+        return level is not None and level.keeps_tangent(edges)
+
+    def hide(self, shadows: tuple) -> tuple:
+        return _here.level.hide(shadows)   # only after keeps_tangent said True
+
+    @property
+    def passing(self) -> bool:
+        level = _here.level
+        return level is not None and level.passing
+
+    def needs_graph(self, roots: list) -> bool:
+        level = _here.level
+        return level is not None and level.needs_graph(roots)
+
+    def changed_in_place(self, x: Tensor) -> None:
+        level = _here.level
+        if level is not None:
+            level.changed_in_place(x)
+
+
+_ANY_THREAD = _AnyThread()
+
+
+def _count_open(change: int) -> None:
+    """``+1`` when a thread opens a level, ``-1`` when it closes it: the engine's hooks are installed while any
+    thread has one open."""
+    with _open_lock:
+        _open[0] += change
+        hooks = _open[0] > 0
+        functions.DUAL_LEVEL[:] = [_ANY_THREAD.needs_graph] if hooks else []
+        engine.FORWARD_AD = _ANY_THREAD if hooks else None
+        tensor_module.INPLACE_CHANGES[:] = [_ANY_THREAD.changed_in_place] if hooks else []
 
 
 def enter_dual_level() -> int:
     """Open a dual level and return its number (0), as ``torch.autograd.forward_ad.enter_dual_level``.
-    Only one level can be open (RuntimeError otherwise, as PyTorch)."""
-    global _current_level, _level
-    if _level is not None:
+    Only one level can be open in a thread (RuntimeError otherwise, as PyTorch); each thread has its own (PyTorch
+    has one per process: another thread's dual_level raises there)."""
+    if _here.level is not None:
         raise RuntimeError("Nested forward mode AD is not supported at the moment")
-    _level = _Level()
-    _current_level = 0
-    functions.DUAL_LEVEL[:] = [_level.needs_graph]
-    engine.FORWARD_AD = _level
-    tensor_module.INPLACE_CHANGES[:] = [_level.changed_in_place]
-    return _current_level
+    _here.level = _Level()
+    _here.number = 0
+    _count_open(1)
+    return _here.number
 
 
 def exit_dual_level(*, level: int | None = None) -> None:
     """Close the dual level ``level`` (default: the current one); its dual tensors lose their tangents."""
-    global _current_level, _level
     if level is None:
-        level = _current_level
-    if level != _current_level:
+        level = _here.number
+    if level != _here.number:
         raise RuntimeError("Trying to exit a forward AD level that was not the last one that was created. "
                            "This is not supported.")
     if level < 0:
         raise RuntimeError("Dual level must be a positive number.")
-    _level = None
-    _current_level = level - 1
-    functions.DUAL_LEVEL[:] = []
-    engine.FORWARD_AD = None
-    tensor_module.INPLACE_CHANGES[:] = []
+    _here.level = None
+    _here.number = level - 1
+    _count_open(-1)
 
 
 class dual_level:  # noqa: N801 - PyTorch's name
@@ -312,13 +362,13 @@ class dual_level:  # noqa: N801 - PyTorch's name
 
 def _check_level(level: int | None, api: str) -> _Level:
     if level is None:
-        level = _current_level
-    if _level is None or level < 0:
+        level = _here.number
+    if _here.level is None or level < 0:
         raise RuntimeError("Trying to create a dual Tensor for forward AD but no level exists, make sure to "
                            "enter_dual_level() first.")
-    if level != _current_level:
+    if level != _here.number:
         raise RuntimeError(f"Invalid level given to _{api}")
-    return _level
+    return _here.level
 
 
 def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> Tensor:
@@ -349,7 +399,7 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
                            "they must be on the same device")
     if current.entry(tensor) is not None:
         raise RuntimeError(f"Making a dual Tensor based on a Tensor that already has a forward gradient at the same "
-                           f"level {_current_level} is not supported.")
+                           f"level {_here.number} is not supported.")
     return _dual_of(current, tensor, tangent)
 
 
@@ -377,15 +427,15 @@ def _dual_of(current: _Level, tensor: Tensor, tangent: Tensor, own_leaf: bool = 
 
 def _make_own_dual(tensor: Tensor, tangent: Tensor) -> Tensor:
     """:func:`make_dual` of a transform's own stand-in leaf (see :func:`_dual_of`), in the open level."""
-    assert _level is not None and tensor._node is None and tensor.requires_grad
-    return _dual_of(_level, tensor, tangent, own_leaf=True)
+    assert _here.level is not None and tensor._node is None and tensor.requires_grad
+    return _dual_of(_here.level, tensor, tangent, own_leaf=True)
 
 
 def _handle(dual: Tensor) -> Tensor:
     """The tensor that the tangents are computed with respect to for ``dual``, just made by :func:`make_dual`
     (it stays on the dual as made when an in-place op later changes the dual)."""
-    assert _level is not None
-    return _level.views[(dual._node, dual._index)][3]
+    assert _here.level is not None
+    return _here.level.views[(dual._node, dual._index)][3]
 
 
 def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTensor:
@@ -396,37 +446,37 @@ def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTens
     cached; None for a tensor that depends on none (a constant, an integer result such as ``argmax``).
     """
     if level is None:
-        level = _current_level
-    if level < 0 or _level is None:
+        level = _here.number
+    if level < 0 or _here.level is None:
         return UnpackedDualTensor(tensor, None)
-    if level != _current_level:
+    if level != _here.number:
         raise RuntimeError("Invalid level given to _unpack_dual")
     if not isinstance(tensor, Tensor):
         raise TypeError(f"unpack_dual: expected a Tensor, got {type(tensor).__name__}")
-    entry = _level.entry(tensor)
+    entry = _here.level.entry(tensor)
     if entry is not None:
         return UnpackedDualTensor(entry[1], entry[2])
-    cached = _level.cache.get(id(tensor))
-    carrier = None if tensor._requires_grad else _level.carrier(tensor)   # computed under no_grad
+    cached = _here.level.cache.get(id(tensor))
+    carrier = None if tensor._requires_grad else _here.level.carrier(tensor)   # computed under no_grad
     if cached is not None and cached[0] is tensor and cached[1] is tensor._node:
         tangent, outside = cached[2], cached[3]
     else:
-        tangent, outside = _tangent(_level, tensor if carrier is None else carrier)
-        _level.cache[id(tensor)] = (tensor, tensor._node, tangent, outside)
+        tangent, outside = _tangent(_here.level, tensor if carrier is None else carrier)
+        _here.level.cache[id(tensor)] = (tensor, tensor._node, tangent, outside)
     return UnpackedDualTensor(tensor if outside else tensor.detach(), tangent)
 
 
 def _graph_of(tensor: Tensor) -> Tensor:
     """``tensor``, or for one computed under no_grad inside the open level from tensors carrying tangents, the
     tensor that requires grad and carries its tangent (the graph :func:`linearize` differentiates)."""
-    carrier = None if _level is None or tensor._requires_grad else _level.carrier(tensor)
+    carrier = None if _here.level is None or tensor._requires_grad else _here.level.carrier(tensor)
     return tensor if carrier is None else carrier
 
 
 def _passing_grad(*args: Any, **kwargs: Any) -> Any:
     """``grad(*args, **kwargs)`` through the ops the open level ran under no_grad (their _TangentOnly nodes)."""
-    assert _level is not None
-    _level.passing = True
+    assert _here.level is not None
+    _here.level.passing = True
     try:
         return grad(*args, **kwargs)
     except RuntimeError as error:
@@ -436,7 +486,7 @@ def _passing_grad(*args: Any, **kwargs: Any) -> Any:
                            f"changed a tensor an earlier op saved for its derivative (PyTorch's forward AD allows "
                            f"this); use the out-of-place op, or .clone() before the in-place one. {error}") from error
     finally:
-        _level.passing = False
+        _here.level.passing = False
 
 
 def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
@@ -464,12 +514,28 @@ def _tangent(level: _Level, y: Tensor) -> tuple[Tensor | None, bool]:
             # a graph only where y depends on tensors from outside that require grad, or a tangent requires grad
             # (as PyTorch's: J·t is then differentiable w.r.t. t)
             graph = outside or any(t.requires_grad for _, t in kept)
-            forward_over_reverse, functions.DUAL_LEVEL[:] = functions.DUAL_LEVEL[:], []
+            level.products = True   # this walk keeps no graph for forward-over-reverse
             try:
                 (tangent,) = forward_products([g for g, _ in kept], [dummy], [t for _, t in kept],
                                               retain_graph=graph, create_graph=graph, allow_unused=True)
             finally:
-                functions.DUAL_LEVEL[:] = forward_over_reverse
+                level.products = False
     if tangent is None:   # y depends on the duals, with a derivative that is zero everywhere
         tangent = Tensor._make(xp.zeros_like(y.data), False, None, 0)
     return tangent, outside
+
+
+class _Module(types.ModuleType):
+    """This module: ``forward_ad._level`` and ``forward_ad._current_level`` (as torch's module global) read this
+    thread's level (mg.func's transforms look at ``_level``)."""
+
+    @property
+    def _level(self) -> Any:
+        return _here.level
+
+    @property
+    def _current_level(self) -> int:
+        return _here.number
+
+
+sys.modules[__name__].__class__ = _Module
