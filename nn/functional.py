@@ -471,7 +471,7 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
                                   f"{input.shape} must be {rule}")
         # a host index: getitem checks its range on the host and moves it, with no read of the device
         out = out[(slice(None),) * axis + (_pad_source(mode, n, before, after),)]
-    return out
+    return out.clone() if out is input or getattr(out, "_view", None) else out   # never the input or a view of it
 
 
 def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
@@ -488,7 +488,7 @@ def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
         x = x[tuple(crop)]   # negative amounts crop, as in PyTorch
     grow = tuple((max(before, 0), max(after, 0)) for before, after in widths)
     if not any(before or after for before, after in grow):
-        return x
+        return x.clone()   # a new tensor, as PyTorch's (not the input or a view of it)
     return ConstantPad(grow, value)(x)
 
 

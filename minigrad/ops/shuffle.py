@@ -23,6 +23,12 @@ def _factor(value: Any, name: str, what: str) -> int:
     return factor
 
 
+def _new(result: Tensor) -> Tensor:
+    """``result`` as a tensor of its own, as PyTorch's rearrangements return: where the permute moves nothing
+    (a factor of 1, one group, size-1 dims) the reshapes give a view of the input, which is copied."""
+    return result.clone() if getattr(result, "_view", None) else result
+
+
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002 - PyTorch's name
     """(*, C·r², H, W) → (*, C, H·r, W·r), r = ``upscale_factor``: output pixel (h·r + i, w·r + j) of channel c
     is input channel c·r² + i·r + j at (h, w), as ``torch.pixel_shuffle`` (sub-pixel convolution's upsampling)."""
@@ -39,7 +45,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002 -
     lead = len(batch)
     blocks = reshape(x, (*batch, channels // (r * r), r, r, height, width))
     order = tuple(range(lead)) + tuple(lead + k for k in (0, 3, 1, 4, 2))   # (*, C, H, r, W, r)
-    return reshape(permute(blocks, order), (*batch, channels // (r * r), height * r, width * r))
+    return _new(reshape(permute(blocks, order), (*batch, channels // (r * r), height * r, width * r)))
 
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A002
@@ -58,7 +64,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A0
     lead = len(batch)
     blocks = reshape(x, (*batch, channels, height // r, r, width // r, r))
     order = tuple(range(lead)) + tuple(lead + k for k in (0, 2, 4, 1, 3))   # (*, C, r, r, H, W)
-    return reshape(permute(blocks, order), (*batch, channels * r * r, height // r, width // r))
+    return _new(reshape(permute(blocks, order), (*batch, channels * r * r, height // r, width // r)))
 
 
 def channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
@@ -79,7 +85,7 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002
                                  f"channels and {groups} groups (input of shape {x.shape}).")
     grouped = reshape(x, (batch, groups, channels // groups, *rest))
     order = (0, 2, 1) + tuple(range(3, x.ndim + 1))
-    return reshape(permute(grouped, order), x.shape)
+    return _new(reshape(permute(grouped, order), x.shape))
 
 
 def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:  # noqa: A002

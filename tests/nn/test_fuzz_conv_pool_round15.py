@@ -148,3 +148,26 @@ def test_interpolate_unchanged_dim_turns_inf_into_nan_as_torch(shape: tuple, siz
     expected = TF.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=align_corners).numpy()
     got = F.interpolate(mg.tensor(x), size=size, mode=mode, align_corners=align_corners).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-12)   # NaNs in the same places
+
+
+@pytest.mark.parametrize(("shape", "call"), [
+    ((2, 3, 4), lambda f, x: f.pad(x, (0, 0))),
+    ((2, 3, 4), lambda f, x: f.pad(x, (-1, 0, 0, -1), value=2.0)),            # a crop: ours was a view
+    ((2, 3, 4), lambda f, x: f.pad(x, (0, 0), mode="replicate")),
+    ((2, 3, 4), lambda f, x: f.pad(x, (-1, 0), mode="circular")),
+    ((1, 4, 2, 2), lambda f, x: f.pixel_shuffle(x, 1)),
+    ((1, 4, 1, 1), lambda f, x: f.pixel_shuffle(x, 2)),                       # size-1 dims: the permute moves nothing
+    ((1, 1, 2, 2), lambda f, x: f.pixel_unshuffle(x, 1)),
+    ((2, 3, 4), lambda f, x: f.channel_shuffle(x, 1)),
+    ((2, 3, 4), lambda f, x: f.native_channel_shuffle(x, 3)),
+])
+def test_padding_and_shuffles_return_a_new_tensor(shape: tuple, call: object) -> None:
+    # ours returned the input (or a view of it) where nothing moved, so an in-place change of the result
+    # changed the input; torch's results own their memory
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    xt, xm = torch.tensor(x), mg.tensor(x)
+    yt, ym = call(TF, xt), call(F, xm)
+    yt.mul_(-1)
+    ym.mul_(-1)
+    np.testing.assert_array_equal(xm.numpy(), xt.numpy())
+    np.testing.assert_array_equal(ym.numpy(), yt.numpy())
