@@ -123,8 +123,11 @@ def _buffers_as_they_are(module: Any) -> list:
 def _refuse_changed_buffers(module: Any, watched: list) -> None:
     """A buffer changed in place during a call inside grad/vjp/vmap … (BatchNorm's running statistics in train
     mode): PyTorch refuses the in-place write to a tensor captured from outside the transform; so do we, with
-    the buffers' values put back (nothing changes when the call fails)."""
-    changed = [name for name, t, version, _ in watched if INPLACE.version(t.data) != version]
+    the buffers' values put back (nothing changes when the call fails). A buffer every transform got as an input
+    (vmap: a mapped one, as ``stack_module_state``'s; grad: an argument) is written, as torch's."""
+    from .vmap import passed_to_every_level
+    changed = [name for name, t, version, _ in watched
+               if INPLACE.version(t.data) != version and not passed_to_every_level(t.data)]
     if not changed:
         return
     for _, t, _, values in watched:

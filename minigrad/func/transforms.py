@@ -44,7 +44,7 @@ from ..recording import enable_grad, inside_transform, is_grad_enabled
 from ..tensor import Tensor
 from ..versions import memory_owner
 from . import _pytree
-from .vmap import check_randomness, randomness_checked
+from .vmap import check_randomness, inputs_level, randomness_checked
 
 __all__ = ["grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp"]
 
@@ -57,11 +57,13 @@ def _depth() -> int:
 
 
 @contextlib.contextmanager
-def _level() -> Iterator[None]:
-    """Around a transform's call of ``func``: one level deeper; ``backward()`` inside raises, as torch's."""
+def _level(args: Any) -> Iterator[None]:
+    """Around a transform's call of ``func`` on ``args``: one level deeper; ``backward()`` inside raises, as torch's;
+    the tensors of ``args`` may be written in place (see :func:`~.vmap.passed_to_every_level`)."""
     _local.depth = _depth() + 1
+    owners = {id(memory_owner(t.data)) for t in _pytree.flatten(args)[0] if isinstance(t, Tensor)}
     try:
-        with inside_transform():
+        with inside_transform(), inputs_level(owners):
             yield
     finally:
         _local.depth -= 1
@@ -236,7 +238,7 @@ def grad_and_value(func: Callable, argnums: int | tuple = 0, has_aux: bool = Fal
         numbers = _argnums(argnums, len(args))
         with enable_grad():
             args, diff = level.with_stand_ins(args, numbers)
-            with _level():
+            with _level((args, kwargs)):
                 output = func(*args, **kwargs)
             aux = None
             if has_aux:
@@ -286,7 +288,7 @@ def grad(func: Callable, argnums: int | tuple = 0, has_aux: bool = False) -> Cal
 def _call_for_outputs(func: Callable, args: list, kwargs: dict, has_aux: bool, api: str) -> tuple:
     """``func(*args)`` at a new level: (output, aux, flat outputs, output spec), outputs checked as torch's
     ``api`` (vjp refuses integer and bool outputs; jvp takes them, their tangents zeros of their dtype)."""
-    with _level():
+    with _level((args, kwargs)):
         output = func(*args, **kwargs)
     aux = None
     if has_aux:

@@ -104,7 +104,8 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
     random_ops = _RandomOps(randomness, mapped, {id(memory_owner(arg.data)) for _, arg in unmapped})
     _local.depth = vmap_depth() + 1
     try:
-        with randomness_checked(randomness, batch_size) as start_call, watching_random_ops(random_ops):
+        with randomness_checked(randomness, batch_size) as start_call, watching_random_ops(random_ops), \
+                inputs_level(mapped):
             for i in range(batch_size):
                 sample = [arg if dim is None else arg.select(dim, i) for arg, dim in zip(flat_args, flat_dims)]
                 start_call()
@@ -253,6 +254,27 @@ class _RandomOps:
 def _equal(first: Any, now: Any) -> bool:
     """Same shape and values (NaN equal to NaN)."""
     return first.shape == now.shape and bool(((first == now) | ((first != first) & (now != now))).all())
+
+
+@contextlib.contextmanager
+def inputs_level(owners: set) -> Iterator[None]:
+    """Around a transform's calls of its function: ``owners`` (ids of memory owners) are the inputs it passes
+    at its level (a vmap's mapped inputs, a grad's arguments), which torch lets the function write in place;
+    :func:`passed_to_every_level` reads them."""
+    levels = _local.__dict__.setdefault("levels", [])
+    levels.append(owners)
+    try:
+        yield
+    finally:
+        levels.pop()
+
+
+def passed_to_every_level(array: Any) -> bool:
+    """Whether ``array``'s memory is an input of every transform calling its function on this thread now (not
+    captured from outside one of them): torch takes an in-place write into it, e.g. BatchNorm's running
+    statistics in buffers stacked by ``stack_module_state`` and mapped by vmap."""
+    owner = id(memory_owner(array))
+    return all(owner in level for level in _local.__dict__.get("levels", ()))
 
 
 def vmap_depth() -> int:

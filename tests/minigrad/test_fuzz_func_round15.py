@@ -16,6 +16,18 @@ import minigrad as mg
 P = np.array([[0.2, 0.5], [0.9, 0.1], [0.5, 0.5]])
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _torch_func_loaded() -> None:
+    """torch.func's first jvp and vmap(grad) of a batch norm load its rules (seconds, once): done in setup."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.func.jvp(torch.sin, (torch.ones(2),), (torch.ones(2),))
+    torch.func.vmap(torch.func.grad(lambda x: torch.nn.functional.batch_norm(x, None, None, training=True).sum()))(
+        torch.ones(2, 3, 2))
+
+
 def _outcome(lib: Any, program: Any) -> Any:
     """The result's shape, or the class name of the error the program raises."""
     try:
@@ -174,3 +186,64 @@ def test_tensor_aux_in_pytrees_and_empty_aux_still_work(torch: Any) -> None:
         assert lib.func.grad(lambda u: (u.sum(), ()), has_aux=True)(x)[1] == ()
         aux = lib.func.jacrev(lambda u: (u.sin(), {"k": [u * 2]}), has_aux=True)(x)[1]
         np.testing.assert_allclose(aux["k"][0].numpy(), X[0] * 2)
+
+
+# --- 5. BatchNorm in train mode: running statistics in buffers every transform got as inputs ---------------------
+
+
+def _train_mode_ensemble(lib: Any, program: str) -> list:
+    nn = lib.nn
+    lib.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(2, 2, 1), nn.BatchNorm1d(2)).double().train()
+    if lib is mg:   # torch's initial values
+        model.load_state_dict({k: mg.tensor(v.numpy()) for k, v in _torch_model_state().items()})
+    func, x = lib.func, lib.tensor(np.random.default_rng(0).standard_normal((3, 4, 2, 5)))
+    params, buffers = func.stack_module_state([model] * 3)
+
+    def f(p: Any, b: Any, xx: Any) -> Any:
+        return func.functional_call(model, (p, b), (xx,))
+    if program == "vmap":
+        out = func.vmap(f)(params, buffers, x)
+    elif program == "vmap-unmapped-input":
+        out = func.vmap(f, in_dims=(0, 0, None))(params, buffers, x[0])
+    elif program == "vmap-grad":
+        out = func.vmap(func.grad(lambda p, b, xx: f(p, b, xx).pow(2).sum()))(params, buffers, x)["0.weight"]
+    else:   # grad with the buffers as an argument (not differentiated)
+        one = {k: v[0].clone() for k, v in buffers.items()}
+        out = func.grad(lambda p, b: f(p, b, x[0]).pow(2).sum())({k: v[0] for k, v in params.items()}, one)["0.weight"]
+        buffers = one
+    return [out.detach().numpy()] + [buffers[k].numpy() for k in sorted(buffers)]
+
+
+def _torch_model_state() -> dict:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv1d(2, 2, 1), torch.nn.BatchNorm1d(2)).double().state_dict()
+
+
+@pytest.mark.parametrize("program", ["vmap", "vmap-unmapped-input", "vmap-grad", "grad-buffers-argument"])
+def test_batch_norm_train_mode_with_buffers_passed_in_as_torch(torch: Any, program: str) -> None:
+    """torch lets BatchNorm update running statistics that every transform got as an input (buffers stacked by
+    stack_module_state and mapped by vmap: an ensemble in train mode; a grad's argument); minigrad refused any
+    buffer write inside a transform."""
+    for ours, theirs in zip(_train_mode_ensemble(mg, program), _train_mode_ensemble(torch, program)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def _write_captured_running_statistics(lib: Any, how: str) -> Any:
+    model = lib.nn.Sequential(lib.nn.BatchNorm1d(2)).double().train()
+    x = lib.tensor(np.random.default_rng(0).standard_normal((3, 4, 2)))
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    with pytest.raises(RuntimeError):
+        if how == "captured-by-grad":
+            lib.func.grad(lambda p: lib.func.functional_call(model, (p, buffers), (x[0],)).sum())(params)
+        else:
+            lib.func.vmap(lambda b, xx: lib.func.functional_call(model, b, (xx,)), in_dims=(None, 0))(buffers, x)
+    return buffers
+
+
+@pytest.mark.parametrize("how", ["captured-by-grad", "unmapped-by-vmap"])
+def test_batch_norm_train_mode_writing_captured_buffers_still_raises(torch: Any, how: str) -> None:
+    _write_captured_running_statistics(torch, how)
+    buffers = _write_captured_running_statistics(mg, how)
+    assert float(buffers["0.running_mean"].abs().sum()) == 0 and int(buffers["0.num_batches_tracked"]) == 0
