@@ -182,13 +182,13 @@ def _is_orthogonal(q: Tensor) -> bool:
     n, k = q.shape[-2], q.shape[-1]
     eye = mg.eye(k, dtype=q.dtype, device=q.device)
     eps = 10.0 * n * float(mg.finfo(q.dtype).eps)
-    return bool(mg.allclose(q.mT @ q, eye.expand(q.mT.shape[:-2] + (k, k)), atol=eps))
+    return bool(mg.allclose(q.mH @ q, eye.expand(q.mT.shape[:-2] + (k, k)), atol=eps))
 
 
 def _make_orthogonal(a: Tensor) -> Tensor:
-    """The Q of A = QR (A tall) with diag(R) ≥ 0, as PyTorch's ``_make_orthogonal``."""
+    """The Q of A = QR (A tall, maybe complex) with diag(R) real and ≥ 0, as PyTorch's ``_make_orthogonal``."""
     q, r = mg.linalg.qr(a)
-    return q * r.diagonal(dim1=-2, dim2=-1).sign().unsqueeze(-2)
+    return q * r.diagonal(dim1=-2, dim2=-1).sgn().unsqueeze(-2)
 
 
 def _householder_product(a: Tensor, tau: Tensor) -> Tensor:
@@ -206,15 +206,15 @@ def _householder_product(a: Tensor, tau: Tensor) -> Tensor:
 
 class _Orthogonal(Module):
     """Q with orthonormal columns (rows if wide) from an unconstrained matrix, as PyTorch's ``_Orthogonal``:
-    ``matrix_exp``/``cayley`` of the skew-symmetric part of the lower triangle, or a product of Householder
-    reflectors; with ``base`` (the dynamic trivialization) Q is ``base @ Q``."""
+    ``matrix_exp``/``cayley`` of the skew-symmetric (complex: skew-Hermitian) part of the lower triangle, or a
+    product of Householder reflectors (real only); with ``base`` (the dynamic trivialization) Q is ``base @ Q``."""
 
     base: Tensor
 
     def __init__(self, weight: Tensor, orthogonal_map: str, *, use_trivialization: bool = True) -> None:
         super().__init__()
-        if weight.dtype.kind == "c":
-            raise NotImplementedError("orthogonal: complex weights are not supported")
+        if weight.dtype.kind == "c" and orthogonal_map == "householder":
+            raise ValueError("The householder parametrization does not support complex tensors.")
         self.shape = weight.shape
         self.orthogonal_map = orthogonal_map
         if use_trivialization:
@@ -230,7 +230,7 @@ class _Orthogonal(Module):
             x = x.tril()
             if n != k:   # embed the tall lower triangle into a square matrix
                 x = mg.cat([x, mg.zeros(x.shape[:-2] + (n, n - k), dtype=x.dtype, device=x.device)], dim=-1)
-            a = x - x.mT
+            a = x - x.mH   # skew-Hermitian (skew-symmetric if real)
             if self.orthogonal_map == "matrix_exp":
                 q = mg.linalg.matrix_exp(a)
             else:   # Cayley: (I - A/2)⁻¹ (I + A/2), as PyTorch solves it
@@ -288,9 +288,10 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     ``nn.utils.parametrizations.orthogonal``: orthonormal columns if m ≥ n, rows otherwise.
 
     ``orthogonal_map``: ``"matrix_exp"``, ``"cayley"`` or ``"householder"`` (None: ``matrix_exp`` for a
-    square matrix, else ``householder``). The dynamic trivialization (default) keeps ``base``
-    (``parametrizations.<name>.0.base``) and starts from the weight if it is orthogonal, else from the Q of its
-    QR decomposition (a wide or tall one completed with random columns: minigrad's generator, not PyTorch's).
+    square or complex matrix, else ``householder``; ``householder`` refuses a complex one, as PyTorch's). The
+    dynamic trivialization (default) keeps ``base`` (``parametrizations.<name>.0.base``) and starts from the weight
+    if it is orthogonal, else from the Q of its QR decomposition (a wide or tall one completed with random columns:
+    minigrad's generator, not PyTorch's).
     ``use_trivialization=False`` starts from the weight as the unconstrained matrix (``householder``: from the
     reflectors of its QR decomposition, ``mg.geqrf``, as PyTorch's). Returns ``module``.
     """
@@ -300,7 +301,8 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None 
     if weight.ndim < 2:
         raise ValueError(f"Expected a matrix or batch of matrices. Got a tensor of {weight.ndim} dimensions.")
     if orthogonal_map is None:
-        orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] else "householder"
+        orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] or weight.dtype.kind == "c" \
+            else "householder"
     if orthogonal_map not in _ORTHOGONAL_MAPS:
         raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
                          f"Got: {orthogonal_map}")

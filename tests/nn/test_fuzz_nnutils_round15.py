@@ -1,17 +1,19 @@
 """Differential fuzzing of nn.utils and optim.swa_utils against torch 2.13 (round 15): the cases where the two differed.
 
-get_total_norm/clip_grad_norm_ of integer or bool tensors (torch's vector_norm RuntimeError), a negative-order norm of
-an empty gradient (no identity: torch's RuntimeError, as for ±inf), float16 gradients (torch sums in float32; NumPy's
-float16 sum overflowed to inf), clip_grads_with_norm_ given a total norm that is not 0-d (torch's RuntimeError; ours
-scaled each entry by its own coefficient), clip_grad_norm_ of an empty generator (torch's UserWarning), and
-vector_to_parameters (torch's ``param.data = vec[...].view_as(param)``: views of the vector in its dtype, where ours
-copied into the parameters' dtype; an integer vector into parameters that require grad is torch's RuntimeError),
+Gradient clipping: get_total_norm/clip_grad_norm_ of integer or bool tensors (torch's vector_norm RuntimeError), a
+negative-order norm of an empty gradient (no identity: torch's RuntimeError, as for ±inf), float16 gradients (torch
+sums in float32; NumPy's float16 sum overflowed to inf), clip_grads_with_norm_ given a total norm that is not 0-d
+(torch's RuntimeError; ours scaled each entry by its own coefficient), clip_grad_norm_ of an empty generator (torch's
+UserWarning), clip_grad_value_ of a complex gradient (torch's NotImplementedError; NumPy clipped by lexicographic
+order). vector_to_parameters: torch's ``param.data = vec[...].view_as(param)`` makes views of the vector in its dtype
+(ours copied into the parameters' dtype); an integer vector into parameters that require grad is torch's RuntimeError.
 weight_norm (legacy and parametrization) of a 0-d weight (torch._weight_norm's IndexError; ours gave g·sign(v)) and
-with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1), and parametrizations.spectral_norm's power
-iteration on a complex weight (Wᴴ u, where ours took Wᵀ u). convert_conv2d/3d_weight_memory_format were missing.
-skip_init of a module instance (torch's TypeError, ours a RuntimeError). swa_utils' error classes: integer tensors
-in get_swa_multi_avg_fn, both avg_fn and multi_avg_fn, update_parameters of a model of other shapes, update_bn of an
-empty batch, an EMA decay that is not a number.
+with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1). parametrizations.spectral_norm's power
+iteration on a complex weight (Wᴴ u, where ours took Wᵀ u); parametrizations.orthogonal of a complex weight (unitary
+Q by matrix_exp/cayley, as torch's; ours refused it). convert_conv2d/3d_weight_memory_format were missing. skip_init
+of a module instance (torch's TypeError). swa_utils' error classes: integer tensors in get_swa_multi_avg_fn, both
+avg_fn and multi_avg_fn, update_parameters of a model of other shapes, update_bn of an empty batch, an EMA decay that
+is not a number.
 """
 
 from __future__ import annotations
@@ -291,3 +293,33 @@ def test_clip_grad_value_of_a_complex_gradient_raises_like_torch(torch: Any) -> 
     with pytest.raises(NotImplementedError, match="complex"):
         nn.utils.clip_grad_value_([ours], 1.0)
     np.testing.assert_array_equal(ours.grad.numpy(), grad)
+
+
+@pytest.mark.parametrize("orthogonal_map", [None, "matrix_exp", "cayley"])
+@pytest.mark.parametrize("shape, use_trivialization", [((3, 3), True), ((3, 3), False), ((4, 2), False),
+                                                       ((2, 4), False), ((2, 3, 3), True)])
+def test_orthogonal_of_a_complex_weight_as_torch(torch: Any, orthogonal_map: Any, shape: tuple,
+                                                 use_trivialization: bool) -> None:
+    """A unitary Q from exp/Cayley of the skew-Hermitian part, as torch's (ours refused complex weights)."""
+    rng = np.random.default_rng(1)
+    value = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    target = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    theirs, ours = _module_with_weight(torch, value), _module_with_weight(mg, value)
+    torch.nn.utils.parametrizations.orthogonal(theirs, "weight", orthogonal_map,
+                                               use_trivialization=use_trivialization)
+    nn.utils.parametrizations.orthogonal(ours, "weight", orthogonal_map, use_trivialization=use_trivialization)
+    assert _names(ours) == _names(theirs)
+    (theirs.weight * torch.tensor(target)).real.sum().backward()
+    (ours.weight * mg.tensor(target)).real.sum().backward()
+    np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ours.parametrizations.weight.original.grad.numpy(),
+                               theirs.parametrizations.weight.original.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_orthogonal_householder_of_a_complex_weight_raises_like_torch(torch: Any) -> None:
+    value = np.ones((3, 2)) * (1 + 1j)
+    theirs, ours = _module_with_weight(torch, value), _module_with_weight(mg, value)
+    expected = _torch_error(lambda: torch.nn.utils.parametrizations.orthogonal(theirs, "weight", "householder"))
+    assert expected is ValueError
+    with pytest.raises(ValueError, match="householder"):
+        nn.utils.parametrizations.orthogonal(ours, "weight", "householder")
