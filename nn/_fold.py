@@ -16,7 +16,7 @@ from minigrad import Tensor
 
 from ._arguments import _floating_or_complex, _tensor
 from ._conv import Unfold, _batched, _conv, _conv_arguments, _ints
-from ._errors import InputDtypeError, InputShapeError
+from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
 
@@ -63,6 +63,14 @@ def _blocks(name: str, sizes: tuple, kernel: tuple, dilation: tuple, padding: tu
     return blocks
 
 
+def _pair(value: Any, name: str, what: str, low: int) -> tuple:
+    """An int or exactly two ints: PyTorch's im2col/col2im refuse the one-element sequence its convolutions take
+    for every dim (RuntimeError "It is expected kernel_size equals to 2")."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        raise ArgumentFormError(f"{name}: {what} must be an int or a tuple of 2 ints, got {value!r}")
+    return _ints(value, 2, name, what, low)
+
+
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:  # noqa: A002
     """The sliding blocks of a batched (N, C, H, W) or unbatched (C, H, W) input as columns, as
     ``torch.nn.functional.unfold`` (im2col): → (N, C·kH·kW, L), L = the number of blocks
@@ -74,9 +82,9 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
         raise FoldRankError(f"unfold: Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D: shape "
                             f"{x.shape}); expected (C, H, W) or (N, C, H, W)")
     x, unbatched = _batched(x, 2, name)
-    kernel = _ints(kernel_size, 2, name, "kernel_size", 1)
-    dilation, stride = _ints(dilation, 2, name, "dilation", 1), _ints(stride, 2, name, "stride", 1)
-    padding = _ints(padding, 2, name, "padding", 0)
+    kernel = _pair(kernel_size, name, "kernel_size", 1)
+    dilation, stride = _pair(dilation, name, "dilation", 1), _pair(stride, name, "stride", 1)
+    padding = _pair(padding, name, "padding", 0)
     blocks = _blocks(name, x.shape[2:], kernel, dilation, padding, stride)
     columns = Unfold(kernel, stride, dilation, tuple((p, p) for p in padding), 0.0, blocks)(x)
     columns = columns.reshape(x.shape[0], x.shape[1] * math.prod(kernel), math.prod(blocks))
@@ -94,10 +102,10 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
         raise FoldRankError(f"fold: Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
                             f"(got {x.ndim}D: shape {x.shape}); expected (C·kH·kW, L) or (N, C·kH·kW, L)")
     x, unbatched = (x.unsqueeze(0), True) if x.ndim == 2 else (x, False)
-    size = _ints(output_size, 2, name, "output_size", 1)
-    kernel = _ints(kernel_size, 2, name, "kernel_size", 1)
-    dilation, stride = _ints(dilation, 2, name, "dilation", 1), _ints(stride, 2, name, "stride", 1)
-    padding = _ints(padding, 2, name, "padding", 0)
+    size = _pair(output_size, name, "output_size", 1)
+    kernel = _pair(kernel_size, name, "kernel_size", 1)
+    dilation, stride = _pair(dilation, name, "dilation", 1), _pair(stride, name, "stride", 1)
+    padding = _pair(padding, name, "padding", 0)
     if x.shape[1] % math.prod(kernel):
         raise InputShapeError(f"{name}: expected size of input's dimension 1 to be divisible by the product of "
                               f"kernel_size, but got input.size(1)={x.shape[1]} and kernel_size={kernel}")

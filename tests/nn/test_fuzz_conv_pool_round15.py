@@ -171,3 +171,19 @@ def test_padding_and_shuffles_return_a_new_tensor(shape: tuple, call: object) ->
     ym.mul_(-1)
     np.testing.assert_array_equal(xm.numpy(), xt.numpy())
     np.testing.assert_array_equal(ym.numpy(), yt.numpy())
+
+
+@pytest.mark.parametrize(("name", "shape", "kwargs"), [
+    ("unfold", (1, 2, 4, 4), {"kernel_size": (2,)}),
+    ("unfold", (1, 2, 4, 4), {"kernel_size": 2, "padding": [1]}),
+    ("unfold", (1, 2, 4, 4), {"kernel_size": 2, "stride": (1,)}),
+    ("fold", (1, 8, 9), {"output_size": (4,), "kernel_size": 2}),
+    ("fold", (1, 8, 9), {"output_size": 4, "kernel_size": 2, "dilation": (1,)}),
+])
+def test_fold_unfold_refuse_a_one_element_sequence(name: str, shape: tuple, kwargs: dict) -> None:
+    # torch's im2col/col2im want exactly two ints (its convolutions take one for every dim); ours took it
+    x = np.ones(shape)
+    with pytest.raises(RuntimeError):
+        getattr(TF, name)(torch.tensor(x), **kwargs)
+    with pytest.raises(RuntimeError, match=name):
+        getattr(F, name)(mg.tensor(x), **kwargs)
