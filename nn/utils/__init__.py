@@ -15,6 +15,8 @@ import types
 import warnings
 from typing import Any, Iterable
 
+import numpy
+
 import minigrad as mg
 from minigrad import Tensor
 
@@ -129,10 +131,18 @@ def clip_grads_with_norm_(params: Any, max_norm: float, total_norm: Any, foreach
         coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
         for g in grads:
             # PyTorch's foreach path takes a 0-d total only; its loop (foreach=False) broadcasts into each gradient
-            if coef.ndim and (foreach is not False or xp.broadcast_shapes(coef.shape, g.shape) != g.shape):
+            if coef.ndim and (foreach is not False or not _broadcasts_into(coef.shape, g.shape)):
                 raise RuntimeError(f"nn.utils.clip_grads_with_norm_: total_norm must be a 0-d tensor, got shape "
                                    f"{tuple(coef.shape)} for a gradient of shape {tuple(g.shape)}")
             g *= mg.to_device(coef, mg.device_of(g)).astype(g.dtype)
+
+
+def _broadcasts_into(shape: tuple, target: tuple) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` (so that ``x *= it`` keeps x's shape)."""
+    try:
+        return numpy.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
 
 
 def parameters_to_vector(parameters: Any) -> Tensor:
