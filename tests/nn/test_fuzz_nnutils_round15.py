@@ -26,6 +26,7 @@ import pytest
 
 import minigrad as mg
 import nn
+from tests.helpers import same_on_gpu_as_on_cpu
 
 
 def _torch_error(fn: Any) -> type:
@@ -323,3 +324,38 @@ def test_orthogonal_householder_of_a_complex_weight_raises_like_torch(torch: Any
     assert expected is ValueError
     with pytest.raises(ValueError, match="householder"):
         nn.utils.parametrizations.orthogonal(ours, "weight", "householder")
+
+
+def _clip_float16(lib: Any, grad: Any) -> list:
+    p = nn.Parameter(mg.zeros(grad.shape, dtype=mg.float16, device=grad.device))
+    p.grad = grad.detach().to(mg.float16) * 200
+    total = nn.utils.clip_grad_norm_([p], 1.0, 3.0)
+    return [total, p.grad]
+
+
+def _clip_with_norm(lib: Any, grad: Any) -> list:
+    p = nn.Parameter(mg.zeros_like(grad))
+    p.grad = grad.detach().clone()
+    nn.utils.clip_grads_with_norm_([p], 0.5, mg.linalg.vector_norm(grad.detach()).reshape(1), foreach=False)
+    return [p.grad]
+
+
+def _vector_into_parameters(lib: Any, vec: Any) -> list:
+    params = [nn.Parameter(mg.zeros(2, 3, device=vec.device)), nn.Parameter(mg.zeros(4, device=vec.device))]
+    nn.utils.vector_to_parameters(vec.detach(), params)
+    return [p.detach() for p in params]
+
+
+def _orthogonal_complex(lib: Any, weight: Any) -> list:
+    module = nn.Module()
+    module.weight = nn.Parameter(weight.detach().to(mg.complex128))
+    nn.utils.parametrizations.orthogonal(module, "weight", "cayley", use_trivialization=False)
+    return [module.weight.real]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("fn, shape", [(_clip_float16, (3, 4)), (_clip_with_norm, (4,)),
+                                       (_vector_into_parameters, (10,)), (_orthogonal_complex, (4, 3))],
+                         ids=["clip_float16", "clip_with_norm", "vector_to_parameters", "orthogonal_complex"])
+def test_round15_fixes_on_gpu_same_as_on_cpu(fn: Any, shape: tuple) -> None:
+    same_on_gpu_as_on_cpu(fn, [np.sin(np.arange(np.prod(shape)) * 1.3).reshape(shape)], rtol=1e-3)
