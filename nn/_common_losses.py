@@ -31,6 +31,21 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_s
 
 # --- shared pieces ------------------------------------------------------------------------------------
 
+class NoIntegerKernelError(InputDtypeError, NotImplementedError):
+    """An integer or bool input to a loss PyTorch has no integer kernel for: its NotImplementedError ("mse_cpu"
+    not implemented for 'Long'), and the TypeError (RuntimeError in PyTorch) of a dtype the loss refuses."""
+
+
+def _kernel_floating(x: Any, name: str) -> Tensor:
+    """``x`` if it is a floating-point Tensor (as :func:`_floating`); an integer or bool one raises
+    :class:`NoIntegerKernelError`, PyTorch's error class for a loss written as one kernel."""
+    x = _tensor(x, name)
+    if x.dtype.kind in "biu":
+        raise NoIntegerKernelError(f"{name}: input must be floating point, got {x.dtype} (PyTorch's kernel is not "
+                                   "implemented for integers)")
+    return _floating(x, name)
+
+
 def _as_operand(value: Any, like: Tensor, name: str, what: str = "target") -> Any:
     """A loss's second operand as a Tensor on ``like``'s device (arrays and numbers welcome)."""
     if isinstance(value, Tensor):
@@ -80,7 +95,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: bool 
     order, with its deprecated ``size_average``/``reduce`` pair.
     """
     reduction = checked_reduction(size_average, reduce, reduction, "nll_loss")
-    log_probs = _tensor(input, "nll_loss")
+    log_probs = _kernel_floating(input, "nll_loss")
     rows, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
     weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss")
     return nll_rows(rows, safe, keep, weight, shape, reduction)
@@ -102,11 +117,9 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     """
     name = "cross_entropy"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    logits = _tensor(input, name)
+    logits = _kernel_floating(input, name)
     if not 0.0 <= label_smoothing <= 1.0:
         raise InputShapeError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if logits.dtype.kind != "f":
-        raise _dtype_error(logits.dtype, f"{name}: logits must be floating point, got {logits.dtype}")
     if logits.ndim == 0:
         raise ValueError(f"{name}: logits need a class dimension: (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
     probabilities = target.data if isinstance(target, Tensor) else target
@@ -174,7 +187,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     """
     name = "binary_cross_entropy_with_logits"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input = _tensor(input, name)
+    input = _kernel_floating(input, name)
     y = _same_shape_target(target, input, name)
     softplus_neg = mg.logaddexp(-input, 0.0)   # its gradient -σ(x) stays finite at x = -inf, as PyTorch's
     dtype = numpy.result_type(input.dtype, y.dtype)
@@ -227,7 +240,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, size_av
     """
     name = "binary_cross_entropy"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input = _floating(input, name)
+    input = _kernel_floating(input, name)
     target = _same_shape_target(target, input, name)
     _check_unit_interval(input, target, name)
     if weight is None:
@@ -342,6 +355,9 @@ def _pointwise_loss(name: str, input: Any, target: Any, size_average: Any, reduc
         target = _in_input_category(_as_operand(target, input, name), input)
         _broadcast_shape(input, target, name)
         _warn_if_broadcast(input, target, name)
+        if not takes_complex and input.dtype.kind in "biu" and target.dtype.kind in "biu":   # nor integers
+            raise NoIntegerKernelError(f"{name}: input and target must not both be integers, got {input.dtype} and "
+                                       f"{target.dtype} (PyTorch's kernel is not implemented for integers)")
     errors = error(input - target)
     if weight is None:
         return reduce_loss(errors, reduction)
@@ -367,7 +383,7 @@ def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,
     if isinstance(input, Tensor) and input.dtype.kind in "biu" and isinstance(target, Tensor) \
             and target.dtype.kind == "f":   # PyTorch's kernel computes in the float target's dtype (two ints: refused)
         input = input.astype(target.dtype)
-    input = _floating(input, name)
+    input = _kernel_floating(input, name)
     target = _in_input_category(_as_operand(target, input, name), input)
     _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)
@@ -392,7 +408,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     delta = _number(delta, name, "delta")
     if delta <= 0:
         raise InputShapeError(f"{name}: delta must be positive, got {delta}")
-    input = _floating(input, name)
+    input = _kernel_floating(input, name)
     target = _as_operand(target, input, name)
     _broadcast_shape(input, target, name)
     _warn_if_broadcast(input, target, name)

@@ -21,7 +21,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dtype_error, _floating, _number, _tensor
-from ._common_losses import pairwise_distance
+from ._common_losses import _kernel_floating, pairwise_distance
 from ._errors import InputShapeError
 from ._flags import flag
 from ._reduction import check_reduction, checked_reduction, reduce_loss
@@ -220,7 +220,7 @@ def multilabel_soft_margin_loss(input: Tensor, target: Any, weight: Any = None, 
     """
     name = "multilabel_soft_margin_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    input = _floating(input, name)
+    input = _kernel_floating(input, name)
     if input.ndim == 0:
         raise mg.AxisError(f"{name}: input needs a class dim (the last), got a 0-d tensor")   # torch's IndexError
     target = _operand(target, input, name)
@@ -341,7 +341,7 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1, margin: float = 1.
     reduction = checked_reduction(size_average, reduce, reduction, name)
     if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or p not in (1, 2):
         raise ValueError(f"{name}: only p == 1 and p == 2 supported, got {p!r}")
-    rows, _ = _class_rows(_floating(input, name), name)
+    rows, _ = _class_rows(_kernel_floating(input, name), name)
     count, classes = rows.shape
     target = checked_indices(target, rows.device, classes, name, lambda value, _low, _high: (
         f"{name}: target {value} is out of range for C={classes} classes"), "target")
@@ -376,7 +376,7 @@ def multilabel_margin_loss(input: Tensor, target: Any, size_average: bool | None
     """
     name = "multilabel_margin_loss"
     reduction = checked_reduction(size_average, reduce, reduction, name)
-    rows, single = _class_rows(_floating(input, name), name)
+    rows, single = _class_rows(_kernel_floating(input, name), name)
     classes = rows.shape[1]
     # shifted by one, so that the end marker -1 is index 0 to the range check
     target = target if isinstance(target, Tensor) else mg.as_tensor(index_array(target, rows.device, name, "target"))

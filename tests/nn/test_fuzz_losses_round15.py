@@ -226,3 +226,20 @@ def test_linear_cross_entropy_chunked_acc_dtype_must_fit_the_input(dtype: str, a
                                        options=options)
     got = F.linear_cross_entropy(mg.tensor(x), mg.tensor(w), mg.tensor(t), reduction=reduction, options=ours)
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize(("name", "target"), [
+    ("mse_loss", "int"), ("huber_loss", "int"), ("smooth_l1_loss", "int"), ("binary_cross_entropy", "int"),
+    ("binary_cross_entropy_with_logits", "float"), ("multilabel_soft_margin_loss", "float"),
+    ("cross_entropy", "classes"), ("nll_loss", "classes"), ("multi_margin_loss", "classes"),
+    ("multilabel_margin_loss", "float"),
+])
+def test_integer_input_of_a_loss_kernel_is_not_implemented_error(name: str, target: str) -> None:
+    # torch: "mse_cpu" not implemented for 'Long' (NotImplementedError); ours raised InputDtypeError (TypeError,
+    # RuntimeError), and nll_loss computed a float64 loss from int64 log-probabilities
+    x = np.array([[1, 0, 1], [0, 1, 1]])
+    t = {"int": x, "float": x.astype(np.float64), "classes": np.array([0, 2])}[target]
+    with pytest.raises(NotImplementedError):
+        getattr(TF, name)(torch.tensor(x), torch.tensor(t))
+    with pytest.raises(NotImplementedError, match=f"{name}: input"):
+        getattr(F, name)(mg.tensor(x), mg.tensor(t))
