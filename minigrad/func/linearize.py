@@ -58,7 +58,7 @@ def linearize(func: Callable, *primals: Any) -> tuple[Any, Callable]:
         # an output that is not a Tensor (a number, a string) comes back as it is from jvp_fn, as torch's
         flat_out = [forward_ad._graph_of(out) if isinstance(out, Tensor) else out for out in _pytree.flatten(traced)[0]]
         differentiable = [out for out in flat_out if isinstance(out, Tensor) and out.requires_grad
-                          and out.dtype.kind == "f"]
+                          and out.dtype.kind in "fc"]
         dummies = [_zeros(out, requires_grad=True) for out in differentiable]
         vjps: list = []
         if differentiable:

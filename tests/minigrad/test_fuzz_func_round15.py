@@ -247,3 +247,24 @@ def test_batch_norm_train_mode_writing_captured_buffers_still_raises(torch: Any,
     _write_captured_running_statistics(torch, how)
     buffers = _write_captured_running_statistics(mg, how)
     assert float(buffers["0.running_mean"].abs().sum()) == 0 and int(buffers["0.num_batches_tracked"]) == 0
+
+
+# --- 6. linearize of a complex output -------------------------------------------------------------------------------
+
+Z = np.array([1 + 2j, -0.5 + 0.3j, 0.7 - 1.1j])
+W = np.array([0.3 - 0.2j, 1.0 + 0.5j, -0.4 + 0.9j])
+
+
+@pytest.mark.parametrize("body,complex_input", [
+    ("a.sin()", True), ("a.sin() * a.conj()", True), ("a.exp().conj()", True), ("a * 1j", False),
+    ("lib.complex(a, a * 2).exp()", False), ("lib.polar(a.abs() + 1, a.abs())", False), ("a.abs()", True),
+])
+def test_linearize_of_a_complex_output_as_torch(torch: Any, body: str, complex_input: bool) -> None:
+    """jvp_fn gave zeros for every complex output (only real floating outputs were differentiated)."""
+    results = []
+    for lib in (mg, torch):
+        func = eval("lambda a: " + body, {"lib": lib})   # noqa: S307 - the bodies above
+        z, w = (Z, W) if complex_input else (Z.real.copy(), W.real.copy())
+        out = lib.func.linearize(func, lib.tensor(z))[1](lib.tensor(w))
+        results.append(out.resolve_conj().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=1e-15)
