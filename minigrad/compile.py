@@ -620,12 +620,12 @@ class Compiled:
             return self._guard_changed(lambda: guards.static_moved(self, program.statics), key, args, kwargs, tensors)
         if program.aliases and not guards.aliases_hold(self, program.aliases, tensors):   # captured with f(x, x)
             return self._capture(key, args, kwargs, tensors, None)
-        if self.check or not program.verified:
-            return self._capture(key, args, kwargs, tensors, program)
         weights = program.weights
         if weights and [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad)
                         for t in weights] != program.weight_meta:   # e.g. model.double(), .to("cuda")
             return self._capture(key, args, kwargs, tensors, None)   # a weight changed shape, dtype, device or grad
+        if self.check or not program.verified:   # (a capture with other weights is not compared with this one)
+            return self._capture(key, args, kwargs, tensors, program)
         random = program.random
         if random is not None:   # where its draws start: a call captured again draws these numbers, as eager
             states = random_states(random)

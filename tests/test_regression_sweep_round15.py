@@ -1,0 +1,41 @@
+"""Regression tests of the round-15 sweep: the earlier rounds' offline fuzzers re-run on the round's tree."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+class _Scale(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(mg.tensor(np.linspace(-1, 1, 4).astype(np.float32)))
+
+    def forward(self, x: mg.Tensor, mask: mg.Tensor) -> mg.Tensor:
+        y = x * self.w
+        y[mask] = 0.25
+        return y
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_compile_after_module_double_captures_afresh(check: bool) -> None:
+    # fuzz_compile ("double" mutation): model.double() between calls with the same float32 input; the new
+    # capture was compared with the float32 one (its 0.25 constant became float64), a spurious CompileError
+    # with check=True and a CompileWarning (eager from then on) on the calls that verify a capture
+    model = _Scale()
+    step = mg.compile(model, check=check)
+    x = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    mask = np.arange(12).reshape(3, 4) % 3 == 0
+    step(mg.tensor(x), mg.tensor(mask))
+    model.double()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = step(mg.tensor(x), mg.tensor(mask))
+    want = torch.tensor(x) * torch.tensor(np.linspace(-1, 1, 4).astype(np.float32)).double()
+    want[torch.tensor(mask)] = 0.25
+    assert got.dtype == mg.float64
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
