@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .checks import is_number
+from .checks import invalid, is_number
 from .optimizer import Optimizer
 from .ported import check_flags, check_implementation
 
@@ -34,7 +34,7 @@ class Adadelta(Optimizer):
         hyper = super()._hyper(group)
         check_flags(self._name, hyper, "maximize")
         if not is_number(hyper["rho"]) or not 0.0 <= hyper["rho"] <= 1.0:
-            raise ValueError(f"{self._name}: invalid rho={hyper['rho']!r} (a number in [0, 1])")
+            raise invalid(hyper["rho"], f"{self._name}: invalid rho={hyper['rho']!r} (a number in [0, 1])")
         return hyper
 
     def _state_keys(self, hyper: dict) -> tuple[set, set]:

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .checks import check_count, is_number, param_label
+from .checks import check_count, invalid, is_number, param_label
 from .optimizer import Optimizer, StateShapeError, _python_number, lerp_
 from .ported import check_implementation
 
@@ -59,17 +59,18 @@ class Adafactor(Optimizer):
         eps = group.get("eps", self.defaults["eps"])
         hyper = super()._hyper({k: v for k, v in group.items() if k != "eps"})   # (the base wants one number)
         if not isinstance(eps, (tuple, list)) or len(eps) != 2:
-            raise ValueError(f"{self._name}: eps must be a pair (eps1 or None, eps2), got {eps!r}")
+            raise invalid(eps, f"{self._name}: eps must be a pair (eps1 or None, eps2), got {eps!r}", pair=True)
         eps1, eps2 = eps
         if eps1 is not None and (not is_number(eps1) or not 0.0 <= eps1 < float("inf")):
-            raise ValueError(f"{self._name}: epsilon1 should be None or a finite number >= 0 but is: {eps1!r}")
+            raise invalid(eps1, f"{self._name}: epsilon1 should be None or a finite number >= 0 but is: {eps1!r}")
         if not is_number(eps2) or not 0.0 <= eps2 < float("inf"):
-            raise ValueError(f"{self._name}: epsilon2 should be a finite number >= 0 but is: {eps2!r}")
+            raise invalid(eps2, f"{self._name}: epsilon2 should be a finite number >= 0 but is: {eps2!r}")
         beta2_decay, d = hyper["beta2_decay"], hyper["d"]
         if not is_number(beta2_decay) or not -float("inf") < beta2_decay <= 0.0:
-            raise ValueError(f"{self._name}: beta2_decay should be a finite number <= 0 but is: {beta2_decay!r}")
+            raise invalid(beta2_decay, f"{self._name}: beta2_decay should be a finite number <= 0 but is: "
+                                       f"{beta2_decay!r}")
         if not is_number(d) or not 1.0 <= d < float("inf"):
-            raise ValueError(f"{self._name}: clipping threshold d should be a finite number >= 1 but is: {d!r}")
+            raise invalid(d, f"{self._name}: clipping threshold d should be a finite number >= 1 but is: {d!r}")
         hyper["eps"] = _python_number(tuple(eps))
         return hyper
 

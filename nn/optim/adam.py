@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .checks import is_number
+from .checks import as_pair, invalid, is_number
 from .optimizer import Optimizer, lerp_
 from .ported import DecoupledWeightDecayFlag, check_implementation
 
@@ -34,7 +34,7 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
                              "foreach=True")
         self._fused = check_implementation(type(self).__name__, foreach, capturable, differentiable, fused)
         self._foreach = bool(foreach)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=as_pair(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay), check_finite=check_finite)
 
@@ -45,7 +45,7 @@ class Adam(DecoupledWeightDecayFlag, Optimizer):
         betas = hyper["betas"]
         if (not isinstance(betas, (tuple, list)) or len(betas) != 2
                 or not all(is_number(b) and 0.0 <= b < 1.0 for b in betas)):
-            raise ValueError(f"{self._name}: invalid betas={betas!r} (two numbers in [0, 1))")
+            raise invalid(betas, f"{self._name}: invalid betas={betas!r} (two numbers in [0, 1))", pair=True)
         return hyper
 
     def _state_keys(self, hyper: dict) -> tuple[set, set]:

@@ -9,7 +9,7 @@ import numpy as np
 
 import minigrad as mg
 
-from .checks import is_number
+from .checks import invalid, is_number
 from .ported import SCALAR_DTYPE, ScalarStateOptimizer, check_flags, check_implementation
 
 __all__ = ["ASGD"]
@@ -41,10 +41,11 @@ class ASGD(ScalarStateOptimizer):
     def _hyper(self, group: dict) -> dict:
         hyper = super()._hyper(group)           # alpha: a finite number >= 0
         check_flags(self._name, hyper, "maximize")
-        if not is_number(hyper["lambd"]) or not 0 <= hyper["lambd"] < math.inf:
-            raise ValueError(f"{self._name}: invalid lambd={hyper['lambd']!r} (must be a finite number >= 0)")
-        if not is_number(hyper["t0"]) or math.isnan(hyper["t0"]):
-            raise ValueError(f"{self._name}: invalid t0={hyper['t0']!r} (must be a number; inf never averages)")
+        lambd, t0 = hyper["lambd"], hyper["t0"]
+        if not is_number(lambd) or not 0 <= lambd < math.inf:
+            raise invalid(lambd, f"{self._name}: invalid lambd={lambd!r} (must be a finite number >= 0)")
+        if not is_number(t0) or math.isnan(t0):
+            raise invalid(t0, f"{self._name}: invalid t0={t0!r} (must be a number; inf never averages)")
         return hyper
 
     def _state_keys(self, hyper: dict) -> tuple[set, set]:

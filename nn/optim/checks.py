@@ -15,8 +15,28 @@ import numpy
 
 import minigrad as mg
 
-__all__ = ["check_count", "check_number", "copied", "followed", "is_flag", "is_number", "lr_scalar", "param_label",
-           "scalar_of", "snapshot"]
+__all__ = ["HyperParameterTypeError", "as_pair", "check_count", "check_number", "copied", "followed", "invalid",
+           "is_flag", "is_number", "lr_scalar", "param_label", "scalar_of", "snapshot"]
+
+
+class HyperParameterTypeError(ValueError, TypeError):
+    """A hyper-parameter of the wrong kind (None, a str, a tuple for a number; a number for a pair): ValueError as
+    minigrad's other invalid hyper-parameters, TypeError as PyTorch's comparison or indexing of it raises."""
+
+
+def as_pair(value: Any) -> Any:
+    """A list or tuple (``betas``, ``etas``) as a tuple; anything else unchanged, for the checks to name."""
+    return tuple(value) if isinstance(value, (tuple, list)) else value
+
+
+def invalid(value: Any, message: str, pair: bool = False) -> ValueError:
+    """The error for an invalid hyper-parameter ``value``: ValueError, a :class:`HyperParameterTypeError` where
+    the value is of the wrong kind (not a number; with ``pair``, not a tuple or list of numbers)."""
+    if pair:
+        right_kind = isinstance(value, (tuple, list)) and all(is_number(v) for v in value)
+    else:
+        right_kind = is_number(value)
+    return (ValueError if right_kind else HyperParameterTypeError)(message)
 
 
 def param_label(p: mg.Tensor, index: int) -> str:

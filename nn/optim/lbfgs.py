@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 
 import minigrad as mg
 
-from .checks import check_count, check_number, is_number, param_label
+from .checks import check_count, check_number, invalid, is_number, param_label
 from .line_search import Trial, divide, strong_wolfe
 from .optimizer import Optimizer, bump_version
 
@@ -70,7 +70,7 @@ class LBFGS(Optimizer):
                 raise ValueError(f"{self._name}: invalid {key}={value!r} (must be an int >= 1)")
         for key in ("tolerance_grad", "tolerance_change"):
             if not is_number(hyper[key]) or not hyper[key] >= 0:
-                raise ValueError(f"{self._name}: invalid {key}={hyper[key]!r} (must be a number >= 0)")
+                raise invalid(hyper[key], f"{self._name}: invalid {key}={hyper[key]!r} (must be a number >= 0)")
         if hyper["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"{self._name}: line_search_fn={hyper['line_search_fn']!r}; only None and "
                              "'strong_wolfe' are supported")

@@ -9,7 +9,7 @@ import numpy as np
 
 import minigrad as mg
 
-from .checks import is_number
+from .checks import as_pair, invalid, is_number
 from .optimizer import lerp_
 from .ported import (
     SCALAR_DTYPE,
@@ -43,7 +43,7 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
                  decoupled_weight_decay: bool = False, *, foreach: bool | None = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False, check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        super().__init__(params, dict(lr=lr, betas=as_pair(betas), eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), check_finite=check_finite)
 
@@ -53,7 +53,7 @@ class NAdam(ScalarStateOptimizer, DecoupledWeightDecayFlag):
         check_betas(self._name, hyper["betas"])
         decay = hyper["momentum_decay"]
         if not is_number(decay) or not 0 <= decay < math.inf:
-            raise ValueError(f"{self._name}: invalid momentum_decay={decay!r} (must be a finite number >= 0)")
+            raise invalid(decay, f"{self._name}: invalid momentum_decay={decay!r} (must be a finite number >= 0)")
         return hyper
 
     def _state_keys(self, hyper: dict) -> tuple[set, set]:

@@ -31,7 +31,18 @@ import numpy as np
 
 import minigrad as mg
 
-from .checks import check_count, copied, followed, is_flag, is_number, lr_scalar, param_label, scalar_of, snapshot
+from .checks import (
+    check_count,
+    copied,
+    followed,
+    invalid,
+    is_flag,
+    is_number,
+    lr_scalar,
+    param_label,
+    scalar_of,
+    snapshot,
+)
 from .hooks import OptimizerHooks, hooks_of
 
 
@@ -342,7 +353,7 @@ class Optimizer(OptimizerHooks):
         for key in ("weight_decay", "eps", "momentum", "dampening", "alpha", "lr_decay",
                     "initial_accumulator_value"):
             if key in hyper and (not is_number(hyper[key]) or not 0 <= hyper[key] < math.inf):
-                raise ValueError(f"{self._name}: invalid {key}={hyper[key]!r} (must be a finite number >= 0)")
+                raise invalid(hyper[key], f"{self._name}: invalid {key}={hyper[key]!r} (must be a finite number >= 0)")
         return hyper
 
     # --- stepping ---

@@ -24,7 +24,7 @@ import numpy as np
 
 import minigrad as mg
 
-from .checks import is_flag, is_number, param_label, scalar_of
+from .checks import invalid, is_flag, is_number, param_label, scalar_of
 from .optimizer import Optimizer
 
 __all__ = ["SCALAR_DTYPE", "DecoupledWeightDecayFlag", "ScalarStateOptimizer", "check_betas", "check_flags",
@@ -73,7 +73,7 @@ def check_betas(name: str, betas: Any) -> None:
     """Two numbers in [0, 1), as PyTorch's Adam family asks (``Invalid beta parameter``)."""
     if (not isinstance(betas, (tuple, list)) or len(betas) != 2
             or not all(is_number(b) and 0.0 <= b < 1.0 for b in betas)):
-        raise ValueError(f"{name}: invalid betas={betas!r} (two numbers in [0, 1))")
+        raise invalid(betas, f"{name}: invalid betas={betas!r} (two numbers in [0, 1))", pair=True)
 
 
 def scalar_state(value: Any, what: str, dtype: Any = None) -> Any:

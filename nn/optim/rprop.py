@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import minigrad as mg
 
-from .checks import is_number
+from .checks import as_pair, invalid, is_number
 from .optimizer import Optimizer
 from .ported import check_flags, check_implementation
 
@@ -32,7 +32,7 @@ class Rprop(Optimizer):
                  foreach: bool | None = None, maximize: bool = False, differentiable: bool = False,
                  check_finite: bool = False) -> None:
         check_implementation(type(self).__name__, foreach, capturable, differentiable)
-        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize),
+        super().__init__(params, dict(lr=lr, etas=as_pair(etas), step_sizes=as_pair(step_sizes), maximize=maximize),
                          check_finite=check_finite)
 
     def _hyper(self, group: dict) -> dict:
@@ -41,10 +41,12 @@ class Rprop(Optimizer):
         etas, sizes = hyper["etas"], hyper["step_sizes"]
         if (not isinstance(etas, (tuple, list)) or len(etas) != 2 or not all(is_number(e) for e in etas)
                 or not 0.0 < etas[0] < 1.0 < etas[1] < math.inf):
-            raise ValueError(f"{self._name}: invalid etas={etas!r} (two numbers, 0 < etaminus < 1 < etaplus)")
+            raise invalid(etas, f"{self._name}: invalid etas={etas!r} (two numbers, 0 < etaminus < 1 < etaplus)",
+                          pair=True)
         if (not isinstance(sizes, (tuple, list)) or len(sizes) != 2 or not all(is_number(s) for s in sizes)
                 or not 0.0 <= sizes[0] <= sizes[1]):
-            raise ValueError(f"{self._name}: invalid step_sizes={sizes!r} (two numbers, 0 <= minimum <= maximum)")
+            raise invalid(sizes, f"{self._name}: invalid step_sizes={sizes!r} (two numbers, 0 <= minimum <= maximum)",
+                          pair=True)
         return hyper
 
     def _state_keys(self, hyper: dict) -> tuple[set, set]:

@@ -124,3 +124,17 @@ def test_linear_lr_decayed_to_zero_keeps_training(start_factor: float, total_ite
         lrs.append(seen)
     np.testing.assert_allclose(lrs[1], lrs[0], rtol=1e-12, atol=1e-15)
     assert lrs[1][-1] == 0.0
+
+
+@pytest.mark.parametrize("name, key, value", [
+    ("SGD", "momentum", None), ("SGD", "weight_decay", "0.1"), ("Adam", "eps", (1e-8,)), ("AdamW", "betas", None),
+    ("Adamax", "betas", 0.9), ("NAdam", "momentum_decay", "x"), ("RAdam", "weight_decay", [0.1]),
+    ("Adagrad", "lr_decay", None), ("Adagrad", "initial_accumulator_value", "0"), ("Adadelta", "rho", None),
+    ("RMSprop", "alpha", "0.99"), ("Rprop", "etas", None), ("Rprop", "step_sizes", 1e-6), ("ASGD", "lambd", None),
+    ("ASGD", "t0", "1e6"), ("Adafactor", "eps", 1e-3), ("Adafactor", "d", None), ("Adafactor", "beta2_decay", "x"),
+])
+def test_a_hyper_parameter_of_the_wrong_kind_raises_typeerror_as_torch(name: str, key: str, value: Any) -> None:
+    # PyTorch's range checks compare (or index) the value and raise TypeError; ours raised a bare ValueError
+    _assert_same(name, {key: value})
+    with pytest.raises(ValueError, match=key.split("_")[0]):          # and still the ValueError it was
+        getattr(optim, name)([mg.ones(2, requires_grad=True)], **{key: value})
