@@ -6,8 +6,10 @@ each thread's results compared bit for bit with its lone run). Each test forces 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
+import pytest
 
 import minigrad as mg
 import minigrad.autograd.forward_ad as fwAD
@@ -156,3 +158,117 @@ def test_each_thread_opens_its_own_dual_level() -> None:
     np.testing.assert_array_equal(tangent_a, np.full(2, 6.0))
     np.testing.assert_array_equal(tangent_b, np.exp(np.ones(2)))
     assert level_b == 0 and after_b == -1 and fwAD._current_level == -1
+
+
+# --- mg.func's randomness checks see this thread's draws only -----------------------------------------------------
+
+def _map_while_another_thread_draws(lib: Any, transform: str, randomness: str) -> np.ndarray:
+    """Thread A maps ``r + rand(())`` over 3 rows (``vmap``, or ``jacfwd``'s one call); its function pauses at its
+    first call, before it draws, while thread B draws from the shared host stream. Returns A's result."""
+    inside, done = threading.Event(), threading.Event()
+
+    def f(r: Any) -> Any:
+        if not done.is_set():
+            inside.set()
+            assert done.wait(30)
+        return r + lib.rand(()) if randomness != "error" else r * 2
+
+    def a() -> np.ndarray:
+        try:
+            mapped = getattr(lib.func, transform)(f, randomness=randomness)
+            return np.asarray(mapped(lib.ones(3, dtype=lib.float64)).detach().numpy())
+        finally:
+            inside.set()
+
+    def b() -> None:
+        try:
+            assert inside.wait(30)
+            lib.rand(5)   # another thread's draw: not one of the mapped function's
+        finally:
+            done.set()
+
+    return in_threads(a, b)[0]
+
+
+@pytest.mark.parametrize("transform", ["vmap", "jacfwd"])
+def test_another_threads_draw_during_a_vmap_is_not_the_mapped_functions(transform: str, torch: Any) -> None:
+    # was: RuntimeError "called random operation while in randomness error mode" (the host stream had moved)
+    for lib in (torch, mg) if transform == "vmap" else (mg,):   # torch's first jacfwd takes 2 s
+        result = _map_while_another_thread_draws(lib, transform, "error")
+        np.testing.assert_array_equal(result, np.full(3, 2.0) if transform == "vmap" else 2 * np.eye(3))
+
+
+def test_vmap_randomness_same_gives_every_row_the_same_numbers_while_another_thread_draws(torch: Any) -> None:
+    # was: rows 1 and 2 drew from where another thread's draw left the shared stream, row 0 from the first draw
+    for lib in (torch, mg):
+        lib.manual_seed(7)
+        result = _map_while_another_thread_draws(lib, "vmap", "same")
+        assert result[0] == result[1] == result[2]
+    mg.manual_seed(7)
+    alone = mg.func.vmap(lambda r: r + mg.rand(()), randomness="same")(mg.ones(3, dtype=mg.float64))
+    np.testing.assert_array_equal(result, alone.numpy())   # the numbers a lone run draws from that seed
+
+
+def test_another_threads_in_place_writes_during_a_vmap_are_not_the_mapped_functions() -> None:
+    # was: RuntimeError "changed in place a tensor that is not an input" (thread B's w.add_ between A's calls)
+    w = mg.zeros(3)
+    go, back = [threading.Event() for _ in range(2)], [threading.Event() for _ in range(2)]
+    calls = [0]
+
+    def f(r: mg.Tensor) -> mg.Tensor:
+        call = calls[0]
+        calls[0] += 1
+        if call < 2:   # calls 0 and 1 each wait for one write of B's
+            go[call].set()
+            assert back[call].wait(30)
+        return r * 2
+
+    def a() -> np.ndarray:
+        try:
+            return mg.func.vmap(f)(mg.ones(3, 2)).numpy()
+        finally:
+            for event in go:
+                event.set()
+
+    def b() -> None:
+        try:
+            for call in range(2):
+                assert go[call].wait(30)
+                w.add_(1.0)   # thread B's own tensor, changed to another value each time
+                back[call].set()
+        finally:
+            for event in back:
+                event.set()
+
+    np.testing.assert_array_equal(in_threads(a, b)[0], np.full((3, 2), 2.0))
+    np.testing.assert_array_equal(w.numpy(), np.full(3, 2.0))
+
+
+def test_a_checkpoints_forward_draws_from_where_its_recomputation_will_while_another_thread_draws() -> None:
+    # was: another thread's draw between the saved host state and the forward's dropout moved the shared stream,
+    # so the recomputation (from the saved state) drew another mask than the forward used
+    mg.manual_seed(4)
+    x = mg.ones(16, dtype=mg.float64, requires_grad=True)
+    inside, done = threading.Event(), threading.Event()
+
+    def f(v: mg.Tensor) -> mg.Tensor:
+        _pause_then(inside, done)   # in the forward only: the recomputation finds inside set
+        return nn.functional.dropout(v, 0.5, training=True)
+
+    def a() -> tuple:
+        try:
+            y = checkpoint(f, x, use_reentrant=False)
+            y.sum().backward()
+            return y.detach().numpy(), x.grad.numpy()
+        finally:
+            inside.set()
+
+    def b() -> None:
+        try:
+            assert inside.wait(30)
+            mg.rand(7)
+        finally:
+            done.set()
+
+    y, grad = in_threads(a, b)[0]
+    np.testing.assert_array_equal(grad, y)

@@ -30,11 +30,12 @@ from typing import Any, Callable, Iterator
 import numpy
 
 from ..constructors import ones, zeros
-from ..generators import _host
+from ..generators import own_host_stream
 from ..ops import stack
 from ..ops._util import watching_random_ops
 from ..ops.extras import eye
-from ..ops.strided import vmapped_storage
+from ..ops.shape import track_view
+from ..ops.strided import AsStrided, _root_key, _storage, vmapped_storage
 from ..recording import inside_transform
 from ..tensor import Tensor
 from ..versions import INPLACE, memory_owner
@@ -111,17 +112,18 @@ def _vmap_call(func: Callable, in_dims: Any, out_dims: Any, randomness: str, chu
                 start_call()
                 random_ops.start_call(i)
                 shifts = [(arg, i * arg.stride(dim)) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
-                epoch = INPLACE.epoch
+                epoch, changes = INPLACE.epoch, INPLACE.thread_changes()
                 with vmapped_storage(shifts):   # as_strided's offsets count from example 0, as torch's
                     results.append(func(*_pytree.unflatten(sample, args_spec), **kwargs))
-                if INPLACE.epoch != epoch:
+                if INPLACE.epoch != epoch and INPLACE.thread_changes() != changes:   # not only another thread's
                     _check_shared_writes(shared, flat_dims, epoch, name)
                     _check_unmapped_writes(unmapped, written, epoch, name)
                     _check_captured_writes(skip, captured, epoch, name, scan=scans < 2)
                     scans += 1
     finally:
         _local.depth -= 1
-    return _stacked(results, out_dims, name, chunked=chunk_size is not None)
+    inputs = [(arg, dim) for arg, dim in zip(flat_args, flat_dims) if dim is not None]
+    return _stacked(results, out_dims, name, chunked=chunk_size is not None, inputs=inputs)
 
 
 _local = threading.local()
@@ -361,9 +363,11 @@ def _flat_out_dims(out_dims: Any, output: Any, out_spec: _pytree.Spec, name: str
     return flat
 
 
-def _stacked(results: list, out_dims: Any, name: str, chunked: bool = False) -> Any:
-    """The outputs of the calls, each leaf stacked along its out_dim. ``chunked`` (a ``chunk_size`` was
-    given): an out_dim None raises torch's TypeError (it concatenates the chunks' outputs along each out_dim)."""
+def _stacked(results: list, out_dims: Any, name: str, chunked: bool = False, inputs: tuple | list = ()) -> Any:
+    """The outputs of the calls, each leaf stacked along its out_dim (a view of a mapped input where each call
+    returned a view of it: see :func:`_view_of_input`; ``inputs``: the mapped inputs and their dims).
+    ``chunked`` (a ``chunk_size`` was given): an out_dim None raises torch's TypeError (it concatenates the
+    chunks' outputs along each out_dim)."""
     flat_results = []
     out_spec = None
     for result in results:
@@ -391,8 +395,38 @@ def _stacked(results: list, out_dims: Any, name: str, chunked: bool = False) -> 
         if not isinstance(values[0], Tensor):
             raise NonTensorOutputError(f"vmap({name}, ...): `{name}` must only return Tensors, got type "
                                        f"{type(values[0])}. Did you mean to set out_dims= to None for output?")
-        outputs.append(stack(values, dim=_out_dim(dim, values[0].ndim)))
+        dim = _out_dim(dim, values[0].ndim)
+        view = _view_of_input(values, dim, inputs)
+        outputs.append(stack(values, dim=dim) if view is None else view)
     return _pytree.unflatten(outputs, out_spec)
+
+
+def _view_of_input(values: list, dim: int, inputs: tuple | list) -> Tensor | None:
+    """``values`` (each call's output) as one view of a mapped input, batched along ``dim``, where each is a view
+    of that input's memory one batch stride after the one before (``a``, ``a.t()``, ``a[0]``, ``a.add_(1)``), as
+    torch's vmap returns them: an in-place change of the result reaches the input. None where they are not
+    (copies, or any that requires grad: then they are stacked), or off the CPU."""
+    first = values[0]
+    if type(first.data) is not numpy.ndarray or first.data.base is None or any(v.requires_grad for v in values):
+        return None
+    key = _root_key(first.data)
+    for arg, in_dim in inputs:
+        if key is None or _root_key(arg.data) != key or arg.dtype != first.dtype:
+            continue
+        step = arg.stride(in_dim)
+        _, start, _, strides = _storage(first.data)
+        if step < 0 or min(strides, default=0) < 0:
+            return None
+        for i, value in enumerate(values):
+            _, offset, _, value_strides = _storage(value.data)
+            if _root_key(value.data) != key or value.shape != first.shape or value_strides != strides or \
+                    offset != start + i * step:
+                return None
+        size = first.shape[:dim] + (len(values),) + first.shape[dim:]
+        op = AsStrided(size, strides[:dim] + (step,) + strides[dim:], start)
+        base = arg.detach()
+        return track_view(base, op(base), op)
+    return None
 
 
 def _out_dim(dim: int, ndim: int) -> int:
@@ -425,18 +459,18 @@ def _empty_batch(func: Callable, flat_dims: list, flat_args: list, args_spec: _p
     first_error = None
     for fill in (_zeros_like, _identity_like):
         sample = [arg if dim is None else fill(arg, dim) for arg, dim in zip(flat_args, flat_dims)]
-        state = _host().bit_generator.state
         draws = _GeneratorDraws("error" if randomness == "error" else "same")
-        try:
-            with inside_transform(draws):
-                result = func(*_pytree.unflatten(sample, args_spec), **kwargs)
-        except Exception as error:   # a value the function cannot take: the other stand-in, else this error
-            first_error = first_error or error
-            continue
-        finally:
-            drew = _host().bit_generator.state != state
-            _host().bit_generator.state = state
-            draws.rewind()
+        with own_host_stream(keep=False) as host:   # its draws are undone; another thread's are not its
+            state = host.bit_generator.state
+            try:
+                with inside_transform(draws):
+                    result = func(*_pytree.unflatten(sample, args_spec), **kwargs)
+            except Exception as error:   # a value the function cannot take: the other stand-in, else this error
+                first_error = first_error or error
+                continue
+            finally:
+                drew = host.bit_generator.state != state
+                draws.rewind()
         if drew and randomness == "error":
             raise RuntimeError(_RANDOM_ERROR)
         break
@@ -517,18 +551,19 @@ def randomness_checked(randomness: str, calls: int) -> Iterator[Callable[[], Non
         with inside_transform():
             yield lambda: None
         return
-    generator = _host().bit_generator
-    start = generator.state
-    draws = _GeneratorDraws(randomness)
+    with own_host_stream(keep=randomness == "same") as host:   # another thread's draws are not the calls'
+        generator = host.bit_generator
+        start = generator.state
+        draws = _GeneratorDraws(randomness)
 
-    def start_call() -> None:
-        if randomness == "same":
-            generator.state = start
-            draws.rewind()
-        elif generator.state != start:
-            raise RuntimeError(_RANDOM_ERROR)
+        def start_call() -> None:
+            if randomness == "same":
+                generator.state = start
+                draws.rewind()
+            elif generator.state != start:
+                raise RuntimeError(_RANDOM_ERROR)
 
-    with inside_transform(draws):
-        yield start_call
-    if randomness == "error":
-        start_call()   # the last call's draws
+        with inside_transform(draws):
+            yield start_call
+        if randomness == "error":
+            start_call()   # the last call's draws

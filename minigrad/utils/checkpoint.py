@@ -44,7 +44,7 @@ from ..arguments import as_bool
 from ..autograd.engine import Function, LazyGradient
 from ..autograd.functions import grad
 from ..compile import run_eagerly
-from ..generators import fork_rng, get_rng_state, set_rng_state
+from ..generators import fork_rng, get_rng_state, own_host_stream, set_rng_state
 from ..generators import generator as device_stream
 from ..recording import _state, enable_grad, name_scope, no_grad
 from ..tensor import Tensor
@@ -207,13 +207,16 @@ class _Segment:
         """The forward: run the function once, then replace its graph by one ``checkpoint`` node."""
         arguments = _unique(_tensors_in((self.args, self.kwargs), []))
         before = [INPLACE.version(t.data) for t in arguments]
-        self.host_state = get_rng_state() if self.preserve else None
-        gpus = sorted({t.device.index or 0 for t in arguments if t.device.type == "cuda"}) if self.preserve else []
-        self.gpu_seeds = _draw_gpu_seeds(gpus)
         outer = _state.get().scope
         forward_context, self.recompute_context = _contexts(self.context_fn)
-        with _gpu_streams(self.gpu_seeds), forward_context, name_scope(f"{_MARKER}{next(_serial)}") as path:
-            result = self.function(*self.args, **self.kwargs)
+        # this thread's copy of the host stream: another thread's draws do not move it between host_state and
+        # the function's draws (the recomputation draws from host_state)
+        with own_host_stream(keep=True) if self.preserve else contextlib.nullcontext():
+            self.host_state = get_rng_state() if self.preserve else None
+            gpus = sorted({t.device.index or 0 for t in arguments if t.device.type == "cuda"}) if self.preserve else []
+            self.gpu_seeds = _draw_gpu_seeds(gpus)
+            with _gpu_streams(self.gpu_seeds), forward_context, name_scope(f"{_MARKER}{next(_serial)}") as path:
+                result = self.function(*self.args, **self.kwargs)
         for i, (t, version) in enumerate(zip(arguments, before)):
             if INPLACE.version(t.data) != version:
                 raise RuntimeError(f"checkpoint: {_name(self.function)} changed tensor argument {i} (shape "
