@@ -15,11 +15,15 @@ gradients and the final weights must agree to 1e-10.
   ``torch.zeros(..., dtype=x.dtype, device=x.device)``, ``x @ self.proj``), ``initialize_parameters`` with
   ``nn.init.normal_`` on ``in_proj_weight`` and the rest, the text's end token pooled by
   ``x[torch.arange(x.shape[0]), text.argmax(dim=-1)]``, a ``dtype`` property and ``.type(self.dtype)``, the
-  learnable temperature ``nn.Parameter(torch.ones([]) * math.log(1 / 0.07))`` read by ``.exp()``; training as
+  learnable temperature ``nn.Parameter(torch.ones([]) * math.log(1 / 0.07))`` read by ``.exp()`` (CLIP writes
+  ``np.log(1 / 0.07)``: a NumPy float64 scalar keeps its dtype here, README "Coming from PyTorch", so that
+  parameter would be float64; ``math.log`` is the documented spelling); training as
   open_clip does it: AdamW over two parameter groups picked by ``p.ndim < 2 or "ln" in n or "bias" in n or
   "logit_scale" in n``, ``betas=(0.9, 0.98), eps=1e-6``, the warmup-cosine ``assign_learning_rate``, the symmetric
   cross entropy with ``torch.arange`` labels (CLIP's ``logits_per_image.t()`` form and open_clip's ``ClipLoss``
-  over ``F.normalize``-d features), ``clip_grad_norm_``, the scale clamped after each step with
+  over ``F.normalize``-d features) or open_clip's ``SigLipLoss`` (a learnable ``logit_bias`` added in place with
+  ``logits += logit_bias``, labels ``2 * torch.eye(n) + -torch.ones((n, n))``, ``-F.logsigmoid(labels * logits)
+  .sum() / n``), ``clip_grad_norm_``, the scale clamped after each step with
   ``model.logit_scale.clamp_(0, math.log(100))`` under ``torch.no_grad()``; then zero-shot classification with
   prompt ensembles (``/=`` of norms in place, ``torch.stack(..., dim=1)``, ``(100.0 * f @ W).softmax(dim=-1)``,
   ``topk``) under ``@torch.no_grad()``.
@@ -57,6 +61,7 @@ NumPy permutation stream (``_shared_randperm`` below).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -168,7 +173,8 @@ class VisionTransformer(nn.Module):
 
 class CLIP(nn.Module):
     def __init__(self, embed_dim, image_resolution, vision_layers, vision_width, vision_patch_size,
-                 context_length, vocab_size, transformer_width, transformer_heads, transformer_layers):
+                 context_length, vocab_size, transformer_width, transformer_heads, transformer_layers,
+                 init_logit_scale=math.log(1 / 0.07), init_logit_bias=None):
         super().__init__()
         self.context_length = context_length
         vision_heads = vision_width // 8
@@ -182,7 +188,8 @@ class CLIP(nn.Module):
         self.positional_embedding = nn.Parameter(torch.empty(self.context_length, transformer_width))
         self.ln_final = LayerNorm(transformer_width)
         self.text_projection = nn.Parameter(torch.empty(transformer_width, embed_dim))
-        self.logit_scale = nn.Parameter(torch.ones([]) * math.log(1 / 0.07))
+        self.logit_scale = nn.Parameter(torch.ones([]) * init_logit_scale)
+        self.logit_bias = nn.Parameter(torch.ones([]) * init_logit_bias) if init_logit_bias is not None else None
         self.initialize_parameters()
 
     def initialize_parameters(self):
@@ -235,10 +242,10 @@ class CLIP(nn.Module):
         return logits_per_image, logits_per_text
 
 
-def make_model(vocab_size=12, context_length=6):
+def make_model(vocab_size=12, context_length=6, init_logit_scale=math.log(1 / 0.07), init_logit_bias=None):
     return CLIP(embed_dim=8, image_resolution=8, vision_layers=1, vision_width=16, vision_patch_size=4,
                 context_length=context_length, vocab_size=vocab_size, transformer_width=16, transformer_heads=2,
-                transformer_layers=2)
+                transformer_layers=2, init_logit_scale=init_logit_scale, init_logit_bias=init_logit_bias)
 
 
 class ClipLoss(nn.Module):
@@ -260,6 +267,28 @@ class ClipLoss(nn.Module):
         return {"contrastive_loss": total_loss} if output_dict else total_loss
 
 
+class SigLipLoss(nn.Module):
+    """open_clip's sigmoid loss (Zhai et al. 2023): every image-text pair a binary problem, +1 on the diagonal."""
+
+    def get_ground_truth(self, device, dtype, num_logits, negative_only=False):
+        labels = -torch.ones((num_logits, num_logits), device=device, dtype=dtype)
+        if not negative_only:
+            labels = 2 * torch.eye(num_logits, device=device, dtype=dtype) + labels
+        return labels
+
+    def get_logits(self, image_features, text_features, logit_scale, logit_bias=None):
+        logits = logit_scale * image_features @ text_features.T
+        if logit_bias is not None:
+            logits += logit_bias
+        return logits
+
+    def forward(self, image_features, text_features, logit_scale, logit_bias, output_dict=False):
+        logits = self.get_logits(image_features, text_features, logit_scale, logit_bias)
+        labels = self.get_ground_truth(image_features.device, image_features.dtype, image_features.shape[0])
+        loss = -F.logsigmoid(labels * logits).sum() / image_features.shape[0]
+        return {"contrastive_loss": loss} if output_dict else loss
+
+
 def assign_learning_rate(optimizer, new_lr):
     for param_group in optimizer.param_groups:
         param_group["lr"] = new_lr
@@ -278,7 +307,7 @@ def cosine_lr(optimizer, base_lr, warmup_length, steps):
     return _lr_adjuster
 
 
-def train(model, images, texts, steps, batch_size=4, lr=5e-3, wd=0.1, clip_openai_style=True):
+def train(model, images, texts, steps, batch_size=4, lr=5e-3, wd=0.1, loss_type="clip"):
     """open_clip's training loop: AdamW with no decay on gains, biases and the scale, a warmup-cosine lr, the scale
     clamped to ln(100) after each step. Returns per-step losses, scales, gradient norms, the last grads."""
     exclude = lambda n, p: p.ndim < 2 or "bn" in n or "ln" in n or "bias" in n or "logit_scale" in n
@@ -289,7 +318,7 @@ def train(model, images, texts, steps, batch_size=4, lr=5e-3, wd=0.1, clip_opena
     optimizer = optim.AdamW([{"params": gain_or_bias_params, "weight_decay": 0.},
                              {"params": rest_params, "weight_decay": wd}], lr=lr, betas=(0.9, 0.98), eps=1e-6)
     scheduler = cosine_lr(optimizer, lr, 2, steps)
-    loss_fn = ClipLoss()
+    loss_fn = SigLipLoss() if loss_type == "siglip" else ClipLoss()
     model.train()
     log = {"loss": [], "logit_scale": [], "grad_norm": [], "lr": []}
     for step in range(steps):
@@ -297,7 +326,7 @@ def train(model, images, texts, steps, batch_size=4, lr=5e-3, wd=0.1, clip_opena
         start = (step * batch_size) % images.size(0)
         image, text = images[start:start + batch_size], texts[start:start + batch_size]
         optimizer.zero_grad()
-        if clip_openai_style:
+        if loss_type == "clip":
             logits_per_image, logits_per_text = model(image, text)
             ground_truth = torch.arange(len(image), dtype=torch.long, device=image.device)
             loss_img, loss_txt = nn.CrossEntropyLoss(), nn.CrossEntropyLoss()
@@ -305,7 +334,8 @@ def train(model, images, texts, steps, batch_size=4, lr=5e-3, wd=0.1, clip_opena
         else:
             image_features = F.normalize(model.encode_image(image), dim=-1)
             text_features = F.normalize(model.encode_text(text), dim=-1)
-            total_loss = loss_fn(image_features, text_features, model.logit_scale.exp())
+            extra = (model.logit_bias,) if loss_type == "siglip" else ()
+            total_loss = loss_fn(image_features, text_features, model.logit_scale.exp(), *extra)
         total_loss.backward()
         log["grad_norm"].append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, norm_type=2.0)))
         optimizer.step()
@@ -838,19 +868,20 @@ def _captions(images: np.ndarray, seed: int, context: int = 6, vocab: int = 12) 
 
 
 @pytest.mark.parametrize("float64", [False, True], ids=["float32", "float64"])
-@pytest.mark.parametrize("openai_style", [True, False], ids=["clip_loss", "open_clip_loss"])
-def test_clip_contrastive_training_and_zero_shot(torch: Any, float64: bool, openai_style: bool) -> None:
-    """Losses, learnable temperature (clamped), grad norms, lrs, last gradients and weights; zero-shot probs."""
+@pytest.mark.parametrize("loss_type", ["clip", "open_clip", "siglip"])
+def test_clip_contrastive_training_and_zero_shot(torch: Any, float64: bool, loss_type: str) -> None:
+    """Losses, learnable temperature, grad norms, lrs, last gradients and weights; zero-shot probs. SigLIP starts
+    its scale just over ln(100) (with a learnable bias of -10), so that the clamp after the first step engages."""
     tol = _tolerance(float64)
     dtype = np.float64 if float64 else np.float32
     images = _images(12, 3, 8, seed=0, dtype=dtype)
     texts = _captions(images, seed=1)
-    torch_program, torch_model, mg_program, mg_model, initial = _twins(CLIP, float64)
+    init = (math.log(100) + 0.01, -10.0) if loss_type == "siglip" else (math.log(1 / 0.07), None)
+    torch_program, torch_model, mg_program, mg_model, initial = _twins(CLIP, float64, 12, 6, *init)
     mg = mg_program["torch"]
     expected, expected_grads = torch_program["train"](torch_model, torch.from_numpy(images), torch.from_numpy(texts),
-                                                      6, clip_openai_style=openai_style)
-    log, grads = mg_program["train"](mg_model, mg.from_numpy(images), mg.from_numpy(texts), 6,
-                                     clip_openai_style=openai_style)
+                                                      6, loss_type=loss_type)
+    log, grads = mg_program["train"](mg_model, mg.from_numpy(images), mg.from_numpy(texts), 6, loss_type=loss_type)
     for key in expected:
         _assert_close(log[key], expected[key], tol, key)
     assert expected_grads.keys() == grads.keys()
@@ -858,6 +889,8 @@ def test_clip_contrastive_training_and_zero_shot(torch: Any, float64: bool, open
         assert grad.dtype == expected_grads[name].dtype, name
         _assert_close(grad, expected_grads[name], tol, name)
     _assert_same_state(torch_model, mg_model, initial, tol, key_bias=16)
+    if loss_type == "siglip":
+        assert log["logit_scale"][0] == pytest.approx(math.log(100), abs=1e-6)   # the clamp engaged
     prompts = [texts[texts[:, 1] == 2 + c][:3] for c in range(3)]
     prompts = [p if len(p) else texts[:1] for p in prompts]
     theirs = torch_program["zero_shot"](torch_model, torch.from_numpy(images), [torch.from_numpy(p) for p in prompts])
