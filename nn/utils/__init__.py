@@ -128,13 +128,18 @@ def clip_grads_with_norm_(params: Any, max_norm: float, total_norm: Any, foreach
     xp = mg.array_module(grads[0])
     total = total_norm.data if isinstance(total_norm, Tensor) else xp.asarray(total_norm)
     with mg.on_device(mg.device_of(grads[0])):
-        coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
+        # max_norm / (total + 1e-6) as PyTorch computes it (Tensor.__rtruediv__: a reciprocal, then a product)
+        coef = xp.minimum(xp.reciprocal(total + 1e-6) * float(max_norm), 1.0)
         for g in grads:
             # PyTorch's foreach path takes a 0-d total only; its loop (foreach=False) broadcasts into each gradient
             if coef.ndim and (foreach is not False or not _broadcasts_into(coef.shape, g.shape)):
                 raise RuntimeError(f"nn.utils.clip_grads_with_norm_: total_norm must be a 0-d tensor, got shape "
                                    f"{tuple(coef.shape)} for a gradient of shape {tuple(g.shape)}")
-            g *= mg.to_device(coef, mg.device_of(g)).astype(g.dtype)
+            scale = mg.to_device(coef, mg.device_of(g))
+            if g.dtype == xp.float16:   # PyTorch multiplies in float32 (its opmath), the coefficient not rounded first
+                g[...] = (g.astype(xp.float32) * scale.astype(xp.float32)).astype(xp.float16)
+            else:
+                g *= scale.astype(g.dtype)
 
 
 def _broadcasts_into(shape: tuple, target: tuple) -> bool:

@@ -359,3 +359,18 @@ def _orthogonal_complex(lib: Any, weight: Any) -> list:
                          ids=["clip_float16", "clip_with_norm", "vector_to_parameters", "orthogonal_complex"])
 def test_round15_fixes_on_gpu_same_as_on_cpu(fn: Any, shape: tuple) -> None:
     same_on_gpu_as_on_cpu(fn, [np.sin(np.arange(np.prod(shape)) * 1.3).reshape(shape)], rtol=1e-3)
+
+
+@pytest.mark.parametrize("max_norm", [1e-8, 0.3337])
+def test_clip_of_float16_gradients_by_a_float32_total_multiplies_in_float32_as_torch(torch: Any,
+                                                                                    max_norm: float) -> None:
+    """A float32 gradient makes the total norm float32; torch scales the float16 gradients by that coefficient in
+    float32 (its opmath). Ours rounded the coefficient to float16 first: 3e-9 became 0 (0 for 1000, NaN for inf)."""
+    grads = [np.array([1000.0, np.inf, 3.3, 7.77], dtype=np.float16), np.array([2.0], dtype=np.float32)]
+    theirs = [_param_with_grad(torch, g) for g in grads]
+    ours = [_param_with_grad(mg, g) for g in grads]
+    torch.nn.utils.clip_grads_with_norm_(theirs, max_norm, torch.tensor(3.0))
+    nn.utils.clip_grads_with_norm_(ours, max_norm, mg.tensor(3.0, dtype=mg.float32))
+    for a, b in zip(ours, theirs):
+        assert a.grad.dtype == np.dtype(str(b.grad.dtype).removeprefix("torch."))
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
