@@ -5,15 +5,16 @@ negative-order norm of an empty gradient (no identity: torch's RuntimeError, as 
 sums in float32; NumPy's float16 sum overflowed to inf), clip_grads_with_norm_ given a total norm that is not 0-d
 (torch's RuntimeError; ours scaled each entry by its own coefficient), clip_grad_norm_ of an empty generator (torch's
 UserWarning), clip_grad_value_ of a complex gradient (torch's NotImplementedError; NumPy clipped by lexicographic
-order). vector_to_parameters: torch's ``param.data = vec[...].view_as(param)`` makes views of the vector in its dtype
-(ours copied into the parameters' dtype); an integer vector into parameters that require grad is torch's RuntimeError.
-weight_norm (legacy and parametrization) of a 0-d weight (torch._weight_norm's IndexError; ours gave g·sign(v)) and
-with a ``dim`` that is not an int (torch's TypeError; ours took 1.0 as 1). parametrizations.spectral_norm's power
-iteration on a complex weight (Wᴴ u, where ours took Wᵀ u); parametrizations.orthogonal of a complex weight (unitary
-Q by matrix_exp/cayley, as torch's; ours refused it). convert_conv2d/3d_weight_memory_format were missing. skip_init
-of a module instance (torch's TypeError). swa_utils' error classes: integer tensors in get_swa_multi_avg_fn, both
-avg_fn and multi_avg_fn, update_parameters of a model of other shapes, update_bn of an empty batch, an EMA decay that
-is not a number.
+order), float16 gradients scaled by a float32 total's coefficient (torch multiplies in float32; ours rounded the
+coefficient to float16 first, 3e-9 to 0). vector_to_parameters: torch's ``param.data = vec[...].view_as(param)``
+makes views of the vector in its dtype (ours copied into the parameters' dtype); an integer vector into parameters
+that require grad is torch's RuntimeError. weight_norm (legacy and parametrization) of a 0-d weight
+(torch._weight_norm's IndexError; ours gave g·sign(v)) and with a ``dim`` that is not an int (torch's TypeError; ours
+took 1.0 as 1). parametrizations.spectral_norm's power iteration on a complex weight (Wᴴ u, where ours took Wᵀ u);
+parametrizations.orthogonal of a complex weight (unitary Q by matrix_exp/cayley, as torch's; ours refused it).
+convert_conv2d/3d_weight_memory_format were missing. skip_init of a module instance (torch's TypeError). swa_utils'
+error classes: integer tensors in get_swa_multi_avg_fn, both avg_fn and multi_avg_fn, update_parameters of a model of
+other shapes, update_bn of an empty batch, an EMA decay that is not a number.
 """
 
 from __future__ import annotations
