@@ -219,6 +219,13 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
     with the batched input, whether it was unbatched, and the parsed kernel, stride, padding, output size.
     ``integers``: an integer input is taken too (padded with its dtype's minimum)."""
     x = _tensor(input, name)
+    # the arguments first, as PyTorch's parser: any non-int is its TypeError, before any value or input check
+    given = {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
+    if stride is None or (isinstance(stride, (tuple, list)) and not stride):
+        given["stride"] = kernel_size
+    parsed = {what: _ints(value, dims, name, what, None) for what, value in given.items()}
+    kernel, stride, padding, dilation = (_ints(parsed[what], dims, name, what, low) for what, low in
+                                         (("kernel_size", 1), ("stride", 1), ("padding", 0), ("dilation", 1)))
     if not (integers and x.dtype.kind in "iu"):
         x = _floating(x, name)
     else:
@@ -227,11 +234,6 @@ def _pool_windows(name: str, dims: int, input: Any, kernel_size: Any, stride: An
     if 0 in x.shape[1:]:   # PyTorch: only a batched input's batch dim may be empty
         raise InputShapeError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D (batch mode) input with non-zero sizes "
                               f"except an optional 0 batch dim, got shape {tuple(input.shape)}")
-    kernel = _ints(kernel_size, dims, name, "kernel_size", 1)
-    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
-        else _ints(stride, dims, name, "stride", 1)
-    padding = _ints(padding, dims, name, "padding", 0)
-    dilation = _ints(dilation, dims, name, "dilation", 1)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise InputShapeError(f"{name}: padding should be at most half of kernel size, got padding={padding} and "
                               f"kernel_size={kernel}")
@@ -325,13 +327,15 @@ def _window_counts(size: int, kernel: int, stride: int, padding: int, out: int, 
 
 def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, padding: Any,  # noqa: A002
               ceil_mode: Any, count_include_pad: Any, divisor_override: Any = None) -> Tensor:
+    if divisor_override is not None:   # PyTorch's argument parser's TypeError, before any shape; then 0 refused
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, numpy.integer)):
+            raise TypeError(f"{name}: divisor_override must be an int, got {divisor_override!r}")
+        if divisor_override == 0:
+            raise InputShapeError(f"{name}: divisor_override must be non-zero, got {divisor_override!r}")
     windows, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
         name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0.0)
     sums = windows.sum(axis=tuple(range(2, 2 + dims)))
     if divisor_override is not None:
-        if isinstance(divisor_override, bool) or not isinstance(divisor_override, (int, numpy.integer)) \
-                or divisor_override == 0:
-            raise InputShapeError(f"{name}: divisor_override must be a non-zero int, got {divisor_override!r}")
         out = sums / float(divisor_override)
     else:
         include_pad = flag(count_include_pad, name, "count_include_pad")

@@ -187,3 +187,19 @@ def test_fold_unfold_refuse_a_one_element_sequence(name: str, shape: tuple, kwar
         getattr(TF, name)(torch.tensor(x), **kwargs)
     with pytest.raises(RuntimeError, match=name):
         getattr(F, name)(mg.tensor(x), **kwargs)
+
+
+@pytest.mark.parametrize(("name", "shape", "kwargs", "torch_class"), [
+    ("avg_pool2d", (1, 1, 4, 4), {"kernel_size": 2, "divisor_override": 1.5}, TypeError),   # ours: ValueError
+    ("avg_pool3d", (1, 1, 2, 2, 2), {"kernel_size": 2, "divisor_override": (2,)}, TypeError),
+    ("avg_pool2d", (1, 1, 4, 4), {"kernel_size": 2, "divisor_override": 0}, RuntimeError),
+    ("max_pool2d", (2, 3, 1), {"kernel_size": 1, "padding": (1, -1), "dilation": 1.5}, TypeError),
+    ("max_pool1d", (1, 2, 3, 4), {"kernel_size": 2.0}, TypeError),                          # a 4-D input too
+    ("avg_pool1d", (1, 0, 3), {"kernel_size": "2"}, TypeError),                             # an empty channel dim too
+])
+def test_pool_argument_errors_have_torch_class(name: str, shape: tuple, kwargs: dict, torch_class: type) -> None:
+    x = np.ones(shape)
+    with pytest.raises(torch_class):
+        getattr(TF, name)(torch.tensor(x), **kwargs)
+    with pytest.raises(torch_class, match=name):
+        getattr(F, name)(mg.tensor(x), **kwargs)
