@@ -1,13 +1,13 @@
 """``vmap``: map a function over a batch dimension of its inputs, as ``torch.func.vmap``.
 
-minigrad has no batching rules: ``vmap(f)(x)`` calls ``f`` once per index ``i`` of the mapped
-dimension, on ``x.select(in_dim, i)`` (and the unmapped arguments as they are), and stacks each output
-along ``out_dims``. The results (values, shapes, structure, errors) are torch's; the speed is a Python
-loop's. The slices are ordinary ops, so ``grad(vmap(f))`` differentiates through the loop and
-``vmap(grad(f))`` gives per-sample gradients. A write in place into an unmapped input or a tensor ``f``
-captures, which the loop would apply once per example, raises unless each call leaves the same value
-(``zero_()``); a dict in ``in_dims``/``out_dims`` must list its keys in its tree's order (torch pairs by
-position).
+minigrad has no batching rules: ``vmap(f)(x)`` calls ``f`` once per index ``i`` of the mapped dimension, on
+``x.select(in_dim, i)`` (and the unmapped arguments as they are), and stacks each output along ``out_dims``
+(where each call returned a view of a mapped input, the result is one view of it, as torch's). The results
+(values, shapes, structure, errors) are torch's; the speed is a Python loop's. The slices are ordinary ops, so
+``grad(vmap(f))`` differentiates through the loop and ``vmap(grad(f))`` gives per-sample gradients. A write in
+place into an unmapped input or a tensor ``f`` captures, which the loop would apply once per example, raises
+unless each call leaves the same value (``zero_()``); a dict in ``in_dims``/``out_dims`` must list its keys in
+its tree's order (torch pairs by position).
 
 ``randomness`` (PyTorch's meanings): ``"different"`` — each call draws its own numbers (what a loop
 does); ``"same"`` — every call starts from the same state of the host (CPU) generator and of each

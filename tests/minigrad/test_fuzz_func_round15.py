@@ -268,3 +268,34 @@ def test_linearize_of_a_complex_output_as_torch(torch: Any, body: str, complex_i
         out = lib.func.linearize(func, lib.tensor(z))[1](lib.tensor(w))
         results.append(out.resolve_conj().numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=1e-15)
+
+
+# --- 7. vmap's outputs that are views of a mapped input ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", ["a", "a[0]", "a.t()", "a.view(-1)", "a.add_(0)", "a.unsqueeze(0)", "a[::2]",
+                                  "a.expand(2, 2)", "a.detach()", "a * 1", "a.flip(0)"])
+@pytest.mark.parametrize("out_dim", [0, -1])
+def test_vmap_output_viewing_a_mapped_input_aliases_it_as_torch(torch: Any, body: str, out_dim: int) -> None:
+    """torch's vmap returns a view of the input where each example's output is one (an in-place change of the
+    result reaches the input); minigrad stacked copies, so x stayed as it was."""
+    results = []
+    for lib in (mg, torch):
+        x = lib.arange(6.0, dtype=lib.float64).reshape(3, 2)
+        out = lib.func.vmap(eval("lambda a: " + body), out_dims=out_dim)(x)   # noqa: S307 - the bodies above
+        values = out.clone()
+        if body != "a.expand(2, 2)":   # overlapping: torch refuses writing into it
+            out.add_(100)
+        results.append((values.numpy(), x.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_vmap_output_viewing_an_input_that_requires_grad_keeps_its_gradient(torch: Any) -> None:
+    grads = []
+    for lib in (mg, torch):
+        x = lib.arange(6.0, dtype=lib.float64).reshape(3, 2).requires_grad_()
+        (lib.func.vmap(lambda a: a.t(), out_dims=1)(x) * lib.arange(6.0, dtype=lib.float64).reshape(2, 3)).sum() \
+            .backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
