@@ -1056,11 +1056,13 @@ def _inverse_size(x_t: Tensor, power: int = 1) -> Tensor:
     return Where()(zero, 0, Div()(1, safe))
 
 
-@complex_rule(Abs)
 def _abs_complex(node: Function, g: Tensor) -> Tensor:   # |z|: g · sgn(z) (only complex z runs as the variant)
     (x,) = node.saved
     x_t = _input(node, 0, x)
     return Mul()(g, Mul()(x_t, _inverse_size(x_t)))
+
+
+RULES[_complex_variant(Abs)] = _abs_complex   # a real x keeps higher_order's rule: its second derivative is 0
 
 
 @complex_rule(Angle)

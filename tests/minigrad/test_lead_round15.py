@@ -102,3 +102,16 @@ def test_numpys_extended_precision_is_refused_as_in_pytorch(torch, make, wide) -
         make(torch, a)
     with pytest.raises(TypeError, match="float64 and complex128|wider than any PyTorch dtype"):
         make(mg, a)
+
+
+def test_the_second_derivative_of_a_real_abs_is_zero(torch) -> None:
+    """The complex |z| rule was registered for real abs too, so d²|x|/dx² came out ~1e-7 in float32 (x / |x|
+    differentiated), where PyTorch gives 0."""
+    values = [-1.5, 0.3, 2.0]
+    x = mg.tensor(values, requires_grad=True)
+    (g,) = mg.autograd.grad(x.abs().sum(), x, create_graph=True)
+    (h,) = mg.autograd.grad((g * mg.arange(1.0, 4.0)).sum(), x, materialize_grads=True, allow_unused=True)
+    tx = torch.tensor(values, requires_grad=True)
+    (tg,) = torch.autograd.grad(tx.abs().sum(), tx, create_graph=True)
+    (th,) = torch.autograd.grad((tg * torch.arange(1.0, 4.0)).sum(), tx, materialize_grads=True, allow_unused=True)
+    assert h.tolist() == th.tolist() == [0.0, 0.0, 0.0]
