@@ -39,3 +39,24 @@ def test_compile_after_module_double_captures_afresh(check: bool) -> None:
     want[torch.tensor(mask)] = 0.25
     assert got.dtype == mg.float64
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("dtype,value", [("uint8", -1), ("uint8", 257), ("int8", 200), ("int32", 2**40),
+                                         ("int64", 2**63), ("int16", -5), ("bool", 2)])
+def test_integer_comparison_casts_the_number_as_torch(dtype: str, value: int) -> None:
+    # fuzz_elementwise: uint8 >= -1 was True (NumPy compares the values), PyTorch casts -1 into uint8 (255) first,
+    # as the arithmetic does: False; the operators, the methods, the functions and the in-place forms
+    array = np.array([0, 1, 4, 100 if dtype != "bool" else 1], dtype=dtype)
+    for op in ("__lt__", "__ge__", "__eq__", "ne", "gt", "le", "lt_"):
+        want = getattr(torch.tensor(array), op)(value)
+        got = getattr(mg.tensor(array), op)(value)
+        assert got.tolist() == want.tolist(), op
+    assert mg.lt(mg.tensor(array), value).tolist() == torch.lt(torch.tensor(array), value).tolist()
+    assert (value < mg.tensor(array)).tolist() == (value < torch.tensor(array)).tolist()
+
+
+def test_integer_comparison_number_outside_64_bits_raises() -> None:
+    with pytest.raises(OverflowError):
+        torch.tensor([1]).eq(2**64)
+    with pytest.raises(OverflowError, match="eq"):
+        mg.tensor([1]).eq(2**64)

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import backend
 from .. import memory_formats as _memory_format
+from ..arguments import wrapped_ints
 from ..outputs import write_out
 from ..recording import is_grad_enabled, note_draw
 from ..tensor import Tensor
@@ -94,6 +95,15 @@ _PYTHON_COMPLEX, _PYTHON_FLOAT = builtins.complex, builtins.float   # this modul
 _PYTHON_NUMBERS = (int, _PYTHON_FLOAT, bool, _PYTHON_COMPLEX)
 
 
+def _outside_int_dtype(value: int, dtype: Any) -> bool:
+    """Whether the Python int ``value`` lies outside the range of ``dtype``, an integer dtype (False for others)."""
+    if dtype.kind not in "iu":
+        return False
+    bits = dtype.itemsize * 8
+    low = -(1 << (bits - 1)) if dtype.kind == "i" else 0
+    return not low <= value < low + (1 << bits)
+
+
 def _compare(name: str, op: Any, operator: bool = False) -> Any:
     equality = name in ("eq", "ne")
 
@@ -103,6 +113,11 @@ def _compare(name: str, op: Any, operator: bool = False) -> Any:
                 return NotImplemented
             raise TypeError(f"{name}(): other must be a Tensor or a number, got {type(other).__name__}")
         raw = unwrap(other)
+        if type(raw) is int and not 0 <= raw < 128 and _outside_int_dtype(raw, self.data.dtype):
+            # PyTorch casts the number into the integer dtype first (uint8 >= -1 compares with 255), as the
+            # arithmetic does; NumPy compares the values themselves
+            raw = other = wrapped_ints((self.data, raw), OverflowError(f"{name}: Python int {raw} is too big to "
+                                                                       f"convert to {self.dtype} (as in PyTorch)"))[1]
         # complex values have no order (NumPy's is lexicographic): PyTorch refuses lt/le/gt/ge of them
         if not equality:
             refuse_complex(name, self.data, raw)
