@@ -29,10 +29,12 @@ def as_pair(value: Any) -> Any:
     return tuple(value) if isinstance(value, (tuple, list)) else value
 
 
-def invalid(value: Any, message: str, pair: bool = False) -> ValueError:
+def invalid(value: Any, message: str, pair: bool = False, kind: type | tuple[type, ...] | None = None) -> ValueError:
     """The error for an invalid hyper-parameter ``value``: ValueError, a :class:`HyperParameterTypeError` where
-    the value is of the wrong kind (not a number; with ``pair``, not a tuple or list of numbers)."""
-    if pair:
+    the value is of the wrong kind (not a number; with ``pair``, not a tuple or list of numbers; not a ``kind``)."""
+    if kind is not None:
+        right_kind = isinstance(value, kind)
+    elif pair:
         right_kind = isinstance(value, (tuple, list)) and all(is_number(v) for v in value)
     else:
         right_kind = is_number(value)

@@ -15,7 +15,7 @@ import math
 import types
 from typing import Any, Callable
 
-from .checks import is_number, lr_scalar
+from .checks import invalid, is_number, lr_scalar
 from .lr_scheduler_base import LRScheduler, check_gamma, check_optimizer, set_lr
 from .optimizer import Optimizer
 
@@ -35,7 +35,7 @@ def _per_group(scheduler: str, name: str, optimizer: Optimizer, value: Any) -> l
     values = [lr_scalar(v) for v in values]
     for v in values:
         if not is_number(v) or math.isnan(v):
-            raise ValueError(f"{scheduler}: {name} must be a number or one number per param group, got {value!r}")
+            raise invalid(v, f"{scheduler}: {name} must be a number or one number per param group, got {value!r}")
     return values
 
 
@@ -88,12 +88,12 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
         if isinstance(T_0, bool) or not isinstance(T_0, int) or T_0 <= 0:
-            raise ValueError(f"CosineAnnealingWarmRestarts: Expected positive integer T_0, but got {T_0!r}")
+            raise invalid(T_0, f"CosineAnnealingWarmRestarts: Expected positive integer T_0, but got {T_0!r}")
         if isinstance(T_mult, bool) or not isinstance(T_mult, int) or T_mult < 1:
-            raise ValueError(f"CosineAnnealingWarmRestarts: Expected integer T_mult >= 1, but got {T_mult!r}")
+            raise invalid(T_mult, f"CosineAnnealingWarmRestarts: Expected integer T_mult >= 1, but got {T_mult!r}")
         if isinstance(eta_min, bool) or not isinstance(eta_min, (float, int)):
-            raise ValueError(f"CosineAnnealingWarmRestarts: Expected float or int eta_min, but got {eta_min!r} "
-                             f"of type {type(eta_min).__name__}")
+            raise invalid(eta_min, f"CosineAnnealingWarmRestarts: Expected float or int eta_min, but got {eta_min!r} "
+                                   f"of type {type(eta_min).__name__}")
         self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
@@ -163,19 +163,20 @@ class CyclicLR(LRScheduler):
         base_lrs = _per_group("CyclicLR", "base_lr", optimizer, base_lr)
         max_lrs = _per_group("CyclicLR", "max_lr", optimizer, max_lr)
         if isinstance(step_size_up, bool) or not is_number(step_size_up) or not step_size_up > 0:
-            raise ValueError(f"CyclicLR: step_size_up must be a number > 0, got {step_size_up!r}")
+            raise invalid(step_size_up, f"CyclicLR: step_size_up must be a number > 0, got {step_size_up!r}")
         if step_size_down is not None and (isinstance(step_size_down, bool) or not is_number(step_size_down)
                                            or not step_size_down >= 0):
-            raise ValueError(f"CyclicLR: step_size_down must be None or a number >= 0, got {step_size_down!r}")
+            raise invalid(step_size_down, f"CyclicLR: step_size_down must be None or a number >= 0, got "
+                                          f"{step_size_down!r}")
         if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
-            raise ValueError(f"CyclicLR: mode {mode!r} is invalid and scale_fn is None (mode must be 'triangular', "
-                             "'triangular2' or 'exp_range', or give a scale_fn)")
+            raise invalid(mode, f"CyclicLR: mode {mode!r} is invalid and scale_fn is None (mode must be 'triangular', "
+                                "'triangular2' or 'exp_range', or give a scale_fn)")
         if scale_fn is not None and not callable(scale_fn):
             raise TypeError(f"CyclicLR: scale_fn should be a function, but got {type(scale_fn).__name__}")
         if scale_fn is None and mode == "exp_range":
             check_gamma("CyclicLR", gamma)
         if scale_mode not in ("cycle", "iterations"):
-            raise ValueError(f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+            raise invalid(scale_mode, f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
         if cycle_momentum:
             use_beta1 = _uses_beta1("CyclicLR", optimizer)
             base_momentums = _per_group("CyclicLR", "base_momentum", optimizer, base_momentum)
@@ -292,25 +293,26 @@ class OneCycleLR(LRScheduler):
         check_optimizer("OneCycleLR", optimizer)
         if total_steps is not None:
             if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"OneCycleLR: Expected positive integer total_steps, but got {total_steps!r}")
+                raise invalid(total_steps, f"OneCycleLR: Expected positive integer total_steps, but got "
+                                           f"{total_steps!r}")
             self.total_steps = total_steps
         elif epochs is not None and steps_per_epoch is not None:
             if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"OneCycleLR: Expected positive integer epochs, but got {epochs!r}")
+                raise invalid(epochs, f"OneCycleLR: Expected positive integer epochs, but got {epochs!r}")
             if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"OneCycleLR: Expected positive integer steps_per_epoch, but got "
-                                 f"{steps_per_epoch!r}")
+                raise invalid(steps_per_epoch, f"OneCycleLR: Expected positive integer steps_per_epoch, but got "
+                                               f"{steps_per_epoch!r}")
             self.total_steps = epochs * steps_per_epoch
         else:
             raise ValueError("OneCycleLR: You must define either total_steps OR (epochs AND steps_per_epoch)")
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: Expected float between 0 and 1 pct_start, but got {pct_start!r}")
+            raise invalid(pct_start, f"OneCycleLR: Expected float between 0 and 1 pct_start, but got {pct_start!r}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"OneCycleLR: anneal_strategy must be one of 'cos' or 'linear', instead got "
                              f"{anneal_strategy!r}")
         for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
             if not is_number(value) or value == 0 or math.isnan(value):
-                raise ValueError(f"OneCycleLR: {name} must be a non-zero number, got {value!r}")
+                raise invalid(value, f"OneCycleLR: {name} must be a non-zero number, got {value!r}")
         max_lrs = _per_group("OneCycleLR", "max_lr", optimizer, max_lr)
         if cycle_momentum:
             use_beta1 = _uses_beta1("OneCycleLR", optimizer)

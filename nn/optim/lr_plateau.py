@@ -11,7 +11,7 @@ from typing import Any
 
 import minigrad as mg
 
-from .checks import is_number, scalar_of
+from .checks import invalid, is_number, scalar_of
 from .lr_scheduler_base import LRScheduler, lr_value, set_lr
 from .optimizer import Optimizer
 
@@ -32,7 +32,7 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0, eps: float = 1e-8) -> None:
         if not is_number(factor) or not factor < 1.0:
-            raise ValueError(f"ReduceLROnPlateau: Factor should be < 1.0, got factor={factor!r}")
+            raise invalid(factor, f"ReduceLROnPlateau: Factor should be < 1.0, got factor={factor!r}")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer")
         self.factor = factor
@@ -52,9 +52,10 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _set_mode(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown! (use 'min' or 'max')")
+            raise invalid(mode, f"ReduceLROnPlateau: mode {mode!r} is unknown! (use 'min' or 'max')", kind=str)
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown! (use 'rel' or 'abs')")
+            raise invalid(threshold_mode, f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown! "
+                                          "(use 'rel' or 'abs')", kind=str)
         self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
         self.mode_worse = math.inf if mode == "min" else -math.inf
 

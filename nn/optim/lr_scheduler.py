@@ -30,7 +30,7 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
 
-from .checks import is_number, lr_scalar
+from .checks import HyperParameterTypeError, invalid, is_number, lr_scalar
 from .lr_cycles import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
 from .lr_plateau import ReduceLROnPlateau
 from .lr_scheduler_base import LRScheduler, check_gamma, check_int, check_optimizer, lr_value, set_lr
@@ -51,8 +51,9 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         # the text classification tutorial passes 1.0; PyTorch takes any number, a whole float works as its int
-        if not is_number(step_size) or step_size < 1 or step_size != int(step_size):
-            raise ValueError(f"StepLR: step_size must be an int >= 1 (or a whole float such as 1.0), got {step_size!r}")
+        if not is_number(step_size) or not 1 <= step_size < math.inf or step_size != int(step_size):
+            raise invalid(step_size, f"StepLR: step_size must be an int >= 1 (or a whole float such as 1.0), got "
+                                     f"{step_size!r}")
         check_gamma("StepLR", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
@@ -85,12 +86,13 @@ class MultiStepLR(LRScheduler):
         except TypeError:
             counts = None
         if counts is None or isinstance(milestones, (str, bytes)):
-            raise ValueError(f"{what} must be a list of epoch numbers, got {milestones!r}")
+            # (not an iterable of numbers: PyTorch's TypeError)
+            raise HyperParameterTypeError(f"{what} must be a list of epoch numbers, got {milestones!r}")
         counted: Counter = Counter()
         for epoch, count in counts.items():
             epoch = int(epoch) if isinstance(epoch, str) and epoch.lstrip("-").isdigit() else epoch
             if not is_number(epoch) or epoch != int(epoch) or not is_number(count) or count != int(count):
-                raise ValueError(f"{what} must be whole epoch numbers, got {epoch!r}")
+                raise invalid(epoch, f"{what} must be whole epoch numbers, got {epoch!r}")
             counted[int(epoch)] += int(count)
         return counted
 
@@ -127,8 +129,8 @@ class ConstantLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
         if not is_number(factor) or not 0 <= factor <= 1:
-            raise ValueError(f"ConstantLR: factor (the constant multiplicative factor) expected to be between 0 "
-                             f"and 1, got {factor!r}")
+            raise invalid(factor, f"ConstantLR: factor (the constant multiplicative factor) expected to be between 0 "
+                                  f"and 1, got {factor!r}")
         check_int("ConstantLR", "total_iters", total_iters, 0)
         self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
@@ -157,11 +159,11 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
         if not is_number(start_factor) or not 0 < start_factor <= 1:
-            raise ValueError(f"LinearLR: start_factor (the starting multiplicative factor) expected to be greater "
-                             f"than 0 and less or equal to 1, got {start_factor!r}")
+            raise invalid(start_factor, f"LinearLR: start_factor (the starting multiplicative factor) expected to be "
+                                        f"greater than 0 and less or equal to 1, got {start_factor!r}")
         if not is_number(end_factor) or not 0 <= end_factor <= 1:
-            raise ValueError(f"LinearLR: end_factor (the ending multiplicative factor) expected to be between 0 "
-                             f"and 1, got {end_factor!r}")
+            raise invalid(end_factor, f"LinearLR: end_factor (the ending multiplicative factor) expected to be "
+                                      f"between 0 and 1, got {end_factor!r}")
         check_int("LinearLR", "total_iters", total_iters, 0)
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
@@ -215,7 +217,7 @@ class PolynomialLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
         check_int("PolynomialLR", "total_iters", total_iters, 0)
         if not is_number(power):
-            raise ValueError(f"PolynomialLR: power must be a number, got {power!r}")
+            raise invalid(power, f"PolynomialLR: power must be a number, got {power!r}")
         self.total_iters, self.power = total_iters, power
         super().__init__(optimizer, last_epoch)
 
@@ -243,7 +245,7 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803 (PyTorch's name)
                  last_epoch: int = -1) -> None:
         if isinstance(T_max, bool) or not is_number(T_max) or not T_max > 0:
-            raise ValueError(f"CosineAnnealingLR: T_max must be > 0, got {T_max!r}")
+            raise invalid(T_max, f"CosineAnnealingLR: T_max must be > 0, got {T_max!r}")
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 

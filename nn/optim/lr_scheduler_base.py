@@ -26,7 +26,7 @@ from typing import Any
 
 import minigrad as mg
 
-from .checks import is_number, lr_scalar
+from .checks import invalid, is_number, lr_scalar
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler"]
@@ -51,7 +51,7 @@ def set_lr(group: dict, value: float) -> None:
 def check_int(scheduler: str, name: str, value: Any, minimum: int) -> None:
     """Raise a ValueError naming the scheduler and argument unless ``value`` is an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{scheduler}: {name} must be an int >= {minimum}, got {value!r}")
+        raise invalid(value, f"{scheduler}: {name} must be an int >= {minimum}, got {value!r}")
 
 
 def check_gamma(scheduler: str, gamma: Any) -> None:
@@ -102,7 +102,7 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         check_optimizer(type(self).__name__, optimizer)
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
-            raise ValueError(f"{type(self).__name__}: last_epoch must be an int >= -1, got {last_epoch!r}")
+            raise invalid(last_epoch, f"{type(self).__name__}: last_epoch must be an int >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
         added = []
         if last_epoch == -1:

@@ -138,3 +138,40 @@ def test_a_hyper_parameter_of_the_wrong_kind_raises_typeerror_as_torch(name: str
     _assert_same(name, {key: value})
     with pytest.raises(ValueError, match=key.split("_")[0]):          # and still the ValueError it was
         getattr(optim, name)([mg.ones(2, requires_grad=True)], **{key: value})
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("StepLR", dict(step_size=None)), ("MultiStepLR", dict(milestones=3)), ("ConstantLR", dict(factor="0.5")),
+    ("LinearLR", dict(start_factor=None)), ("LinearLR", dict(total_iters="5")), ("PolynomialLR", dict(power=None)),
+    ("CosineAnnealingLR", dict(T_max=None)), ("CosineAnnealingWarmRestarts", dict(T_0="3")),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=None)),
+    ("OneCycleLR", dict(max_lr=0.1, total_steps=10, div_factor=None)),
+    ("OneCycleLR", dict(max_lr=0.1, total_steps="10")),
+    ("ReduceLROnPlateau", dict(mode=1)), ("ReduceLROnPlateau", dict(threshold_mode=None)),
+    ("ReduceLROnPlateau", dict(factor="0.1")),
+])
+def test_a_scheduler_argument_of_the_wrong_kind_raises_typeerror_as_torch(name: str, kwargs: dict) -> None:
+    # PyTorch compares, iterates or concatenates the value and raises TypeError (at construction or at the first
+    # steps); ours raised a bare ValueError (a StepLR step_size of inf: OverflowError from int())
+    def outcome(module: Any, opt_module: Any) -> type | None:
+        p = module.tensor(np.ones(2), requires_grad=True)
+        opt = opt_module.SGD([p], lr=0.1, momentum=0.9)
+        try:
+            scheduler = getattr(opt_module.lr_scheduler, name)(opt, **kwargs)
+            for _ in range(3):
+                p.grad = module.tensor(np.ones(2))
+                opt.step()
+                scheduler.step(1.0) if name == "ReduceLROnPlateau" else scheduler.step()
+        except Exception as error:   # noqa: BLE001 (the class is what is compared)
+            return type(error)
+        return None
+
+    theirs, ours = outcome(torch, torch.optim), outcome(mg, optim)
+    assert theirs is TypeError and ours is not None and issubclass(ours, (TypeError, ValueError)), (theirs, ours)
+    assert issubclass(ours, theirs)
+
+
+def test_step_lr_refuses_an_infinite_step_size_by_name() -> None:
+    p = mg.ones(2, requires_grad=True)
+    with pytest.raises(ValueError, match="StepLR: step_size must be an int >= 1"):
+        optim.lr_scheduler.StepLR(optim.SGD([p], lr=0.1), step_size=float("inf"))
