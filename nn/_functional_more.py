@@ -42,8 +42,15 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     if bias is not None and _tensor(bias, name, "bias").shape != (out,):
         raise ValueError(f"{name}: bias must have shape ({out},), got {bias.shape}")
     lead = x1.shape[:-1]
+    half = x1.dtype == x2.dtype == weight.dtype == mg.float16   # as PyTorch: two float32 products, each rounded
+    if half:
+        x1, x2, weight = x1.float(), x2.float(), weight.float()
     mixed = x1.reshape(-1, in1) @ weight.permute(1, 0, 2).reshape(in1, out * in2)     # (B, out·in2)
+    if half:
+        mixed = mixed.half().float()
     y = (mixed.reshape(-1, out, in2) * x2.reshape(-1, 1, in2)).sum(axis=-1)             # (B, out)
+    if half:
+        y = y.half()
     if bias is not None:
         y = y + bias
     return y.reshape(*lead, out)

@@ -1,0 +1,28 @@
+"""Round-15 float16 leftovers, each compared bit for bit with live PyTorch's CPU kernels: where PyTorch computes
+in float32 and rounds once, or rounds at each of its steps, we do the same."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn.functional as F
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _halves(seed: int, *shapes: tuple) -> list[np.ndarray]:
+    """Standard-normal float16 arrays of ``shapes``."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape).astype(np.float16) for shape in shapes]
+
+
+@pytest.mark.parametrize("seed, batch, in1, in2, out", [(0, 4, 5, 3, 2), (1, 3, 2, 4, 5), (2, 6, 4, 4, 3)])
+def test_bilinear_float16_rounds_each_of_its_two_products_once(seed: int, batch: int, in1: int, in2: int,
+                                                               out: int) -> None:
+    x1, x2, w, b = _halves(seed, (batch, in1), (batch, in2), (out, in1, in2), (out,))
+    ours = F.bilinear(mg.tensor(x1), mg.tensor(x2), mg.tensor(w), mg.tensor(b))
+    theirs = torch.nn.functional.bilinear(torch.tensor(x1), torch.tensor(x2), torch.tensor(w), torch.tensor(b))
+    assert ours.dtype == mg.float16
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
