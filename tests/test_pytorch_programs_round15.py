@@ -32,8 +32,11 @@ gradients and the final weights must agree to 1e-10.
   MLP head (``nn.Sequential(nn.Linear(dim_mlp, dim_mlp), nn.ReLU(), self.backbone.fc)``), a
   ``ContrastiveLearningViewGenerator`` of two views concatenated into one batch, the torchvision-style
   augmentations written on tensors (a random resized crop by ``F.affine_grid``/``F.grid_sample(padding_mode=
-  "reflection")``, a flip by ``torch.flip(x, dims=[3])`` under ``torch.where``, colour jitter and grayscale by
-  ``unbind(dim=-3)``, a Gaussian blur by a depthwise ``F.conv2d(groups=3)`` after ``F.pad(mode="reflect")``),
+  "reflection")``, a flip by ``torch.flip(x, dims=[3])`` under ``torch.where``, torchvision's tensor ``ColorJitter``
+  and grayscale code (``_blend`` with ``clamp``, ``unbind(dim=-3)``, the hue through ``_rgb2hsv``/``_hsv2rgb``: bool
+  masks times floats, ``torch.fmod``, ``torch.floor``, an int32 ``% 6``, ``torch.einsum("...ijk, ...xijk ->
+  ...xjk", ...)`` with spaces, the four adjustments in a ``torch.randperm(4)`` order read by ``if fn_id == 0``),
+  a Gaussian blur by a depthwise ``F.conv2d(groups=3)`` after ``F.pad(mode="reflect")``),
   ``info_nce_loss`` (``labels.unsqueeze(0) == labels.unsqueeze(1)``, ``torch.eye(dtype=torch.bool)``,
   ``similarity_matrix[~mask].view(...)``, ``[labels.bool()]``, ``torch.cat([positives, negatives], dim=1)``), the
   ``NT_Xent`` module (``mask.fill_diagonal_(0)``, ``nn.CosineSimilarity(dim=2)`` of ``z.unsqueeze(1)`` and
@@ -62,6 +65,7 @@ NumPy permutation stream (``_shared_randperm`` below).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -422,21 +426,86 @@ def random_resized_crop(x, out_size, scale=(0.5, 1.0)):
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-def color_jitter(x, brightness=0.4, contrast=0.4, saturation=0.4):
+def _blend(img1, img2, ratio):
+    bound = 1.0
+    return (ratio * img1 + (1.0 - ratio) * img2).clamp(0, bound).to(img1.dtype)
+
+
+def rgb_to_grayscale(img, num_output_channels=1):
+    r, g, b = img.unbind(dim=-3)
+    l_img = (0.2989 * r + 0.587 * g + 0.114 * b).to(img.dtype)
+    l_img = l_img.unsqueeze(dim=-3)
+    if num_output_channels == 3:
+        return l_img.expand(img.shape)
+    return l_img
+
+
+def _rgb2hsv(img):
+    r, g, b = img.unbind(dim=-3)
+    maxc = torch.max(img, dim=-3).values
+    minc = torch.min(img, dim=-3).values
+    # grayscale pixels: hue undefined, saturation 0; the divisions below must not see a zero
+    eqc = maxc == minc
+    cr = maxc - minc
+    ones = torch.ones_like(maxc)
+    s = cr / torch.where(eqc, ones, maxc)
+    cr_divisor = torch.where(eqc, ones, cr)
+    rc = (maxc - r) / cr_divisor
+    gc = (maxc - g) / cr_divisor
+    bc = (maxc - b) / cr_divisor
+    hr = (maxc == r) * (bc - gc)
+    hg = ((maxc == g) & (maxc != r)) * (2.0 + rc - bc)
+    hb = ((maxc != g) & (maxc != r)) * (4.0 + gc - rc)
+    h = hr + hg + hb
+    h = torch.fmod((h / 6.0 + 1.0), 1.0)
+    return torch.stack((h, s, maxc), dim=-3)
+
+
+def _hsv2rgb(img):
+    h, s, v = img.unbind(dim=-3)
+    i = torch.floor(h * 6.0)
+    f = (h * 6.0) - i
+    i = i.to(dtype=torch.int32)
+    p = torch.clamp((v * (1.0 - s)), 0.0, 1.0)
+    q = torch.clamp((v * (1.0 - s * f)), 0.0, 1.0)
+    t = torch.clamp((v * (1.0 - s * (1.0 - f))), 0.0, 1.0)
+    i = i % 6
+    mask = i.unsqueeze(dim=-3) == torch.arange(6, device=i.device).view(-1, 1, 1)
+    a1 = torch.stack((v, q, p, p, t, v), dim=-3)
+    a2 = torch.stack((t, v, v, q, p, p), dim=-3)
+    a3 = torch.stack((p, p, t, v, v, q), dim=-3)
+    a4 = torch.stack((a1, a2, a3), dim=-4)
+    return torch.einsum("...ijk, ...xijk -> ...xjk", mask.to(dtype=img.dtype), a4)
+
+
+def adjust_hue(img, hue_factor):
+    orig_dtype = img.dtype
+    img = _rgb2hsv(img)
+    h, s, v = img.unbind(dim=-3)
+    h = (h + hue_factor) % 1.0
+    img = torch.stack((h, s, v), dim=-3)
+    img_hue_adj = _hsv2rgb(img)
+    return img_hue_adj.to(orig_dtype)
+
+
+def color_jitter(x, brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1):
+    """torchvision's ColorJitter on tensors (its functional code), one factor per image, the four adjustments in
+    the random order of ``torch.randperm(4)``."""
     n = x.size(0)
-    b = 1 + brightness * (2 * torch.rand(n, 1, 1, 1, dtype=x.dtype) - 1)
-    x = x * b
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    c = 1 + contrast * (2 * torch.rand(n, 1, 1, 1, dtype=x.dtype) - 1)
-    x = (x - mean) * c + mean
-    gray = rgb_to_grayscale(x)
-    s = 1 + saturation * (2 * torch.rand(n, 1, 1, 1, dtype=x.dtype) - 1)
-    return (x - gray) * s + gray
-
-
-def rgb_to_grayscale(x):
-    r, g, b = x.unbind(dim=-3)
-    return (0.299 * r + 0.587 * g + 0.114 * b).unsqueeze(dim=-3)
+    b, c, s = (1 + spread * (2 * torch.rand(n, 1, 1, 1, dtype=x.dtype) - 1)
+               for spread in (brightness, contrast, saturation))
+    h = hue * (2 * torch.rand(n, 1, 1, dtype=x.dtype) - 1)
+    fn_idx = torch.randperm(4)
+    for fn_id in fn_idx:
+        if fn_id == 0:
+            x = _blend(x, torch.zeros_like(x), b)
+        elif fn_id == 1:
+            x = _blend(x, torch.mean(rgb_to_grayscale(x).to(x.dtype), dim=(-3, -2, -1), keepdim=True), c)
+        elif fn_id == 2:
+            x = _blend(x, rgb_to_grayscale(x), s)
+        elif fn_id == 3:
+            x = adjust_hue(x, h)
+    return x
 
 
 def gaussian_blur(x, kernel_size=3, sigma=1.0):
@@ -458,7 +527,7 @@ def simclr_view(x, out_size):
     jitter = torch.rand(x.size(0), dtype=x.dtype) < 0.8
     x = torch.where(jitter.view(-1, 1, 1, 1), color_jitter(x), x)
     gray = torch.rand(x.size(0), dtype=x.dtype) < 0.2
-    x = torch.where(gray.view(-1, 1, 1, 1), rgb_to_grayscale(x).expand_as(x), x)
+    x = torch.where(gray.view(-1, 1, 1, 1), rgb_to_grayscale(x, num_output_channels=3), x)
     return gaussian_blur(x)
 
 
@@ -830,13 +899,13 @@ def _assert_same_state(torch_model: Any, mg_model: Any, initial: dict, tol: floa
 
 
 def _images(count: int, channels: int, size: int, seed: int, dtype: Any) -> np.ndarray:
-    """(count, channels, size, size) smooth random images: a few blobs of random colour."""
+    """(count, channels, size, size) smooth random images in [0, 1]: a few blobs of random colour."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size
     centres = rng.random((count, 3, 2))
     colours = rng.random((count, 3, channels))
     blobs = np.exp(-((yy - centres[..., 0, None, None]) ** 2 + (xx - centres[..., 1, None, None]) ** 2) / 0.05)
-    return np.einsum("nbhw,nbc->nchw", blobs, colours).astype(dtype)
+    return np.clip(np.einsum("nbhw,nbc->nchw", blobs, colours), 0, 1).astype(dtype)
 
 
 def test_the_programs_differ_only_in_their_imports() -> None:
@@ -846,7 +915,8 @@ def test_the_programs_differ_only_in_their_imports() -> None:
     for torch_line, mg_line in zip(torch_lines[3:], mg_lines[3:]):
         assert torch_line.replace("torch", "minigrad") == mg_line
     for source in PROGRAMS:
-        assert "import" not in source and "minigrad" not in source and "mg." not in source
+        # torchvision's ``img.dtype`` is no ``mg.``
+        assert "import" not in source and "minigrad" not in source and not re.search(r"\bmg\.", source)
 
 
 # ----------------------------------------------------------------------------- 1. CLIP
@@ -915,6 +985,7 @@ def test_simclr_info_nce_nt_xent_and_linear_probe(torch: Any, monkeypatch: pytes
     torch_program, torch_model, mg_program, mg_model, initial = _twins(SIMCLR, float64)
     mg = mg_program["torch"]
     _shared_draws(monkeypatch, torch, seed=3)
+    _shared_randperm(monkeypatch, torch, seed=7)
     log = mg_program["train"](mg_model, mg.from_numpy(images), 2)
     expected = torch_program["train"](torch_model, torch.from_numpy(images), 2)
     assert log.keys() == expected.keys()
