@@ -15,8 +15,8 @@ import numpy
 
 import minigrad as mg
 
-__all__ = ["HyperParameterTypeError", "as_pair", "check_count", "check_number", "copied", "followed", "invalid",
-           "is_flag", "is_number", "lr_scalar", "param_label", "scalar_of", "snapshot"]
+__all__ = ["HyperParameterTypeError", "ZeroDivisorError", "as_pair", "check_count", "check_number", "copied",
+           "followed", "invalid", "is_flag", "is_number", "lr_scalar", "param_label", "scalar_of", "snapshot"]
 
 
 class HyperParameterTypeError(ValueError, TypeError):
@@ -24,14 +24,23 @@ class HyperParameterTypeError(ValueError, TypeError):
     minigrad's other invalid hyper-parameters, TypeError as PyTorch's comparison or indexing of it raises."""
 
 
+class ZeroDivisorError(ValueError, ZeroDivisionError):
+    """A schedule's length or divisor of 0 (StepLR's step_size, CosineAnnealingLR's T_max, OneCycleLR's div_factor):
+    ValueError as minigrad's other invalid arguments, ZeroDivisionError as PyTorch's division by it raises."""
+
+
 def as_pair(value: Any) -> Any:
     """A list or tuple (``betas``, ``etas``) as a tuple; anything else unchanged, for the checks to name."""
     return tuple(value) if isinstance(value, (tuple, list)) else value
 
 
-def invalid(value: Any, message: str, pair: bool = False, kind: type | tuple[type, ...] | None = None) -> ValueError:
+def invalid(value: Any, message: str, pair: bool = False, kind: type | tuple[type, ...] | None = None,
+            divisor: bool = False) -> ValueError:
     """The error for an invalid hyper-parameter ``value``: ValueError, a :class:`HyperParameterTypeError` where
-    the value is of the wrong kind (not a number; with ``pair``, not a tuple or list of numbers; not a ``kind``)."""
+    the value is of the wrong kind (not a number; with ``pair``, not a tuple or list of numbers; not a ``kind``),
+    a :class:`ZeroDivisorError` for a ``divisor`` of 0 (PyTorch divides by it)."""
+    if divisor and is_number(value) and value == 0:
+        return ZeroDivisorError(message)
     if kind is not None:
         right_kind = isinstance(value, kind)
     elif pair:

@@ -163,7 +163,8 @@ class CyclicLR(LRScheduler):
         base_lrs = _per_group("CyclicLR", "base_lr", optimizer, base_lr)
         max_lrs = _per_group("CyclicLR", "max_lr", optimizer, max_lr)
         if isinstance(step_size_up, bool) or not is_number(step_size_up) or not step_size_up > 0:
-            raise invalid(step_size_up, f"CyclicLR: step_size_up must be a number > 0, got {step_size_up!r}")
+            raise invalid(step_size_up, f"CyclicLR: step_size_up must be a number > 0, got {step_size_up!r}",
+                          divisor=True)
         if step_size_down is not None and (isinstance(step_size_down, bool) or not is_number(step_size_down)
                                            or not step_size_down >= 0):
             raise invalid(step_size_down, f"CyclicLR: step_size_down must be None or a number >= 0, got "
@@ -312,7 +313,7 @@ class OneCycleLR(LRScheduler):
                              f"{anneal_strategy!r}")
         for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
             if not is_number(value) or value == 0 or math.isnan(value):
-                raise invalid(value, f"OneCycleLR: {name} must be a non-zero number, got {value!r}")
+                raise invalid(value, f"OneCycleLR: {name} must be a non-zero number, got {value!r}", divisor=True)
         max_lrs = _per_group("OneCycleLR", "max_lr", optimizer, max_lr)
         if cycle_momentum:
             use_beta1 = _uses_beta1("OneCycleLR", optimizer)

@@ -53,7 +53,7 @@ class StepLR(LRScheduler):
         # the text classification tutorial passes 1.0; PyTorch takes any number, a whole float works as its int
         if not is_number(step_size) or not 1 <= step_size < math.inf or step_size != int(step_size):
             raise invalid(step_size, f"StepLR: step_size must be an int >= 1 (or a whole float such as 1.0), got "
-                                     f"{step_size!r}")
+                                     f"{step_size!r}", divisor=True)
         check_gamma("StepLR", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
@@ -245,7 +245,7 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803 (PyTorch's name)
                  last_epoch: int = -1) -> None:
         if isinstance(T_max, bool) or not is_number(T_max) or not T_max > 0:
-            raise invalid(T_max, f"CosineAnnealingLR: T_max must be > 0, got {T_max!r}")
+            raise invalid(T_max, f"CosineAnnealingLR: T_max must be > 0, got {T_max!r}", divisor=True)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 

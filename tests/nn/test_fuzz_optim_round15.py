@@ -175,3 +175,22 @@ def test_step_lr_refuses_an_infinite_step_size_by_name() -> None:
     p = mg.ones(2, requires_grad=True)
     with pytest.raises(ValueError, match="StepLR: step_size must be an int >= 1"):
         optim.lr_scheduler.StepLR(optim.SGD([p], lr=0.1), step_size=float("inf"))
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("StepLR", dict(step_size=0)), ("CosineAnnealingLR", dict(T_max=0)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=0)),
+    ("OneCycleLR", dict(max_lr=0.1, total_steps=10, div_factor=0)),
+    ("OneCycleLR", dict(max_lr=0.1, total_steps=10, final_div_factor=0.0)),
+])
+def test_a_zero_schedule_length_or_divisor_raises_zerodivisionerror_as_torch(name: str, kwargs: dict) -> None:
+    # PyTorch divides by it (at construction or at a step): ZeroDivisionError; ours raised ValueError only
+    p = torch.ones(2, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    with pytest.raises(ZeroDivisionError):
+        scheduler = getattr(torch.optim.lr_scheduler, name)(opt, **kwargs)
+        for _ in range(3):
+            opt.step()
+            scheduler.step()
+    with pytest.raises(ZeroDivisionError, match=name):
+        getattr(optim.lr_scheduler, name)(optim.SGD([mg.ones(2, requires_grad=True)], lr=0.1, momentum=0.9), **kwargs)
