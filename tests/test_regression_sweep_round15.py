@@ -60,3 +60,19 @@ def test_integer_comparison_number_outside_64_bits_raises() -> None:
         torch.tensor([1]).eq(2**64)
     with pytest.raises(OverflowError, match="eq"):
         mg.tensor([1]).eq(2**64)
+
+
+@pytest.mark.parametrize("case", ["broadcast", "mask", "out_of_range"])
+def test_index_put_of_another_dtype_checks_the_index_shapes_first(case: str) -> None:
+    # fuzz_index: indices that do not broadcast (or a mask of another shape) with a value of another dtype raised
+    # round 15's dtype RuntimeError; PyTorch raises the index's IndexError first (an index out of range: later)
+    def write(lib):
+        x = lib.zeros((2, 3))
+        index = {"broadcast": (lib.tensor([[0, 1]]), lib.tensor([0, 1, 2])),
+                 "mask": (lib.tensor([True, False, True]),),
+                 "out_of_range": (lib.tensor([5]), 0)}[case]
+        x[index] = lib.tensor(3)
+    with pytest.raises(Exception) as want:
+        write(torch)
+    with pytest.raises(want.type):
+        write(mg)

@@ -761,6 +761,13 @@ def _index_put_dtype(x: Tensor, index: Any, value: Tensor) -> None:
         if mask:
             _fill_in(value.item(), x.dtype, "setitem")
             return
+    try:   # indices that do not broadcast, or a mask of another shape: PyTorch's IndexError first (bounds come later)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x.detach()[index]
+    except IndexError as error:
+        if "out of bounds" not in str(error):
+            raise backend.reworded(error, f"setitem: {str(error).removeprefix('getitem: ')}") from None
     raise DtypeMismatchError(f"setitem: Index put requires the source and destination dtypes match, got {x.dtype} "
                              f"for the destination and {value.dtype} for the source (an advanced index into a tensor "
                              f"of shape {x.shape}: cast the value with .to({x.dtype}))")
