@@ -26,3 +26,17 @@ def test_bilinear_float16_rounds_each_of_its_two_products_once(seed: int, batch:
     theirs = torch.nn.functional.bilinear(torch.tensor(x1), torch.tensor(x2), torch.tensor(w), torch.tensor(b))
     assert ours.dtype == mg.float16
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("shape, output_size", [((2, 3, 7, 6, 5), (2, 2, 1)), ((3, 9, 10, 11), (4, None, 3)),
+                                                ((1, 2, 3, 7, 5), (1, 5, 5)), ((2, 3, 7, 8, 1), 1)])
+def test_adaptive_avg_pool3d_float16_sums_in_float16_steps_as_pytorch(shape: tuple, output_size: object) -> None:
+    (a,) = _halves(3, shape)
+    a = a * np.float16(4)
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours, theirs = F.adaptive_avg_pool3d(x, output_size), torch.nn.functional.adaptive_avg_pool3d(t, output_size)
+    assert ours.dtype == mg.float16
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
