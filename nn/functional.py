@@ -180,7 +180,12 @@ def _float16_in_float32(fn: Any, widened: tuple[str, ...], moved: tuple[str, ...
     def run(*args: Any, **kwargs: Any) -> Any:
         x = args[0] if args else kwargs.get(first)
         if not (isinstance(x, Tensor) and x.dtype == mg.float16):
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except TypeError as error:
+                if error.__traceback__.tb_next is None:   # the call's own complaint (wrong arguments), not fn's:
+                    signature.bind(*args, **kwargs)       # raised by the signature, as a direct call of fn would
+                raise
         bound = signature.bind(*args, **kwargs)
         if bound.arguments.get("inplace") is True:   # written into x: float16 steps, each rounded
             return fn(*args, **kwargs)
@@ -210,8 +215,7 @@ avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d, in
 scaled_dot_product_attention = _float16_in_float32(scaled_dot_product_attention,
                                                    ("query", "key", "value", "attn_mask"))
 # PyTorch has no float16 CPU kernel of these: in float32 rounded once, rather than float16 steps
-pdist, local_response_norm, multi_margin_loss = (_float16_in_float32(f, ("input", "weight")) for f in (
-    pdist, local_response_norm, multi_margin_loss))
+pdist, multi_margin_loss = (_float16_in_float32(f, ("input", "weight")) for f in (pdist, multi_margin_loss))
 # the activations whose float16 kernels run in float32 (PyTorch's softsign and tanhshrink are float16 steps)
 celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
     _float16_in_float32(f, ("input",)) for f in (celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid,
@@ -244,6 +248,29 @@ def _adaptive_avg_pool3d_in_float16_steps(fn: Any) -> Any:
 
 
 adaptive_avg_pool3d = _adaptive_avg_pool3d_in_float16_steps(adaptive_avg_pool3d)
+
+
+def _local_response_norm_as_pytorch(fn: Any) -> Any:
+    """``local_response_norm`` that takes a float16 (N, C, L) input through PyTorch's own steps, each rounded to
+    float16: x², a window mean over the channels (avg_pool2d: in float32, rounded once), · α, + k, ^ β, x / that.
+    Other float16 inputs (PyTorch has no float16 CPU avg_pool3d for them): in float32, rounded once."""
+    in_float32 = _float16_in_float32(fn, ("input",))
+
+    @functools.wraps(fn)
+    def run(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,  # noqa: A002 - PyTorch's name
+            k: float = 1.0) -> Tensor:
+        x = input
+        if not (isinstance(x, Tensor) and x.dtype == mg.float16 and x.ndim == 3 and x.numel() > 0
+                and isinstance(size, int) and not isinstance(size, bool) and size >= 1):
+            return in_float32(input, size, alpha, beta, k)
+        alpha, beta, k = (_number(v, "local_response_norm", n) for v, n in ((alpha, "alpha"), (beta, "beta"), (k, "k")))
+        squares = ConstantPad(((0, 0), (size // 2, (size - 1) // 2), (0, 0)), 0.0)(x * x)     # (N, C + size - 1, L)
+        mean = avg_pool2d(squares.unsqueeze(1), (size, 1), stride=1).squeeze(1)               # (N, C, L)
+        return x / (mean * alpha + k) ** beta
+    return run
+
+
+local_response_norm = _local_response_norm_as_pytorch(local_response_norm)
 
 
 __all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",

@@ -40,3 +40,15 @@ def test_adaptive_avg_pool3d_float16_sums_in_float16_steps_as_pytorch(shape: tup
     ours.sum().backward()
     theirs.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("shape, size, alpha, beta, k", [((2, 5, 7), 2, 1e-4, 0.75, 1.0), ((7, 6, 5), 3, 0.1, 0.75, 1.0),
+                                                         ((2, 7, 8), 9, 0.1, 0.75, 0.5), ((1, 5, 6), 3, 2.5, 1.3, 0.5)])
+def test_local_response_norm_3d_float16_rounds_each_of_pytorchs_steps(shape: tuple, size: int, alpha: float,
+                                                                      beta: float, k: float) -> None:
+    (a,) = _halves(4, shape)
+    a = a * np.float16(3)
+    ours = F.local_response_norm(mg.tensor(a), size, alpha, beta, k)
+    theirs = torch.nn.functional.local_response_norm(torch.tensor(a), size, alpha, beta, k)
+    assert ours.dtype == mg.float16
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
