@@ -359,15 +359,21 @@ class Optimizer(OptimizerHooks):
     # --- stepping ---
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Drop every parameter's ``.grad`` (or zero it in place with ``set_to_none=False``)."""
+        """Drop every parameter's ``.grad`` (or zero it in place with ``set_to_none=False``, out of any graph a
+        ``backward(create_graph=True)`` gave it, as PyTorch's and ``Module.zero_grad``)."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 if set_to_none:
                     p.grad = None
+                    continue
+                grad = p.grad
+                if grad.grad_fn is not None:
+                    grad.detach_()
                 else:
-                    p.grad.data[...] = 0
+                    grad.requires_grad_(False)
+                grad.data[...] = 0
 
     def _grad_array(self, p: mg.Tensor, index: int, where: str) -> Any:
         """``p``'s gradient array after checking its shape, dtype, device (and finiteness if asked); None if absent."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -194,3 +195,19 @@ def test_a_zero_schedule_length_or_divisor_raises_zerodivisionerror_as_torch(nam
             scheduler.step()
     with pytest.raises(ZeroDivisionError, match=name):
         getattr(optim.lr_scheduler, name)(optim.SGD([mg.ones(2, requires_grad=True)], lr=0.1, momentum=0.9), **kwargs)
+
+
+def test_zero_grad_without_none_takes_the_gradient_out_of_its_graph() -> None:
+    # after backward(create_graph=True), zero_grad(set_to_none=False) zeroed .grad but left it in the graph
+    # (requires_grad, a grad_fn): PyTorch detaches it in place, as Module.zero_grad did already
+    results = []
+    for module, opt_module in ((torch, torch.optim), (mg, optim)):
+        p = module.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # PyTorch's reference-cycle warning
+            (p ** 3).sum().backward(create_graph=True)
+        grad = p.grad
+        opt_module.SGD([p], lr=0.1).zero_grad(set_to_none=False)
+        results.append((p.grad is grad, p.grad.requires_grad, p.grad.grad_fn is None,
+                        p.grad.detach().numpy().tolist()))
+    assert results[1] == results[0] == (True, False, True, [0.0, 0.0])
