@@ -514,7 +514,9 @@ def _pow(node: Function, g: Tensor) -> tuple:
             if b == 0:
                 ga = _zeros(_shape(a), g)
             else:
-                local = Mul()(2, base) if b == 2 else Mul()(b, Pow()(base, b - 1))
+                # PyTorch's b * x ** (b - 1) for b == 2 too: 2 * x ** 1 stays a function of x, so the third
+                # derivative of x ** 2 is zeros through x ** 0, not a constant that cannot be differentiated
+                local = Mul()(b, Pow()(base, b - 1))
                 ga = Mul()(g, local)
         else:
             local = Mul()(exponent, Pow()(base, Sub()(exponent, 1)))
@@ -562,7 +564,9 @@ def _sigmoid(node: Function, g: Tensor) -> Tensor:
 @rule(Relu)
 def _relu(node: Function, g: Tensor) -> Tensor:
     (y,) = node.saved   # `<= 0`: a NaN input passes its gradient, as the engine's
-    return reads_input(node, 0, Where()(y <= 0, _zero(g), g), y)
+    # PyTorch's threshold_backward(grad, result, 0) reads relu's output: the zero it gives that output runs back
+    # through relu, so x's second derivative is zeros that require grad (a third derivative is zeros, not an error)
+    return ReadsInput()(Where()(y <= 0, _zero(g), g), _output(node, y))
 
 
 @rule(Abs)

@@ -13,6 +13,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
+from ._activations import _reads_input
 from ._errors import InputShapeError
 
 __all__ = ["CheckedIndices", "ClassTargets", "TargetError", "WeightedMean", "checked_indices", "class_targets",
@@ -211,7 +212,9 @@ def nll_rows(log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | Non
     with mg.on_device(log_probs.device):
         rows = mg.array_module(log_probs.data).arange(safe.shape[0])   # depends on the shape only
     # an ignored row's log-probability may be -inf or NaN (masked or bad logits): 0 stands in, as PyTorch skips it
-    picked = mg.where(keep > 0, log_probs[rows, safe], 0.0)
+    # PyTorch's nll_loss_backward reads log_probs: with create_graph=True the first derivative requires grad and
+    # the second is zeros (not an error)
+    picked = mg.where(keep > 0, _reads_input(log_probs[rows, safe]), 0.0)
     # an ignored row's weight counts for nothing too: class 0 stands in for it, whose weight may be inf or NaN (a
     # 1/frequency weight of a padding class never seen)
     scale = keep if weight is None else mg.where(keep > 0, weight[safe], 0.0)
