@@ -37,6 +37,11 @@ _VECTOR_LISTS = ("old_dirs", "old_stps")
 _NUMBERS = ("t", "H_diag", "prev_loss")
 
 
+class LineSearchError(ValueError, RuntimeError):
+    """An unknown ``line_search_fn``: ValueError here (refused by the constructor), RuntimeError in PyTorch (at
+    the step that would search)."""
+
+
 class LBFGS(Optimizer):
     """L-BFGS with an optional strong-Wolfe line search, as ``torch.optim.LBFGS`` (one parameter group only).
 
@@ -67,13 +72,13 @@ class LBFGS(Optimizer):
         for key in ("max_iter", "max_eval", "history_size"):
             value = hyper[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{self._name}: invalid {key}={value!r} (must be an int >= 1)")
+                raise invalid(value, f"{self._name}: invalid {key}={value!r} (must be an int >= 1)")
         for key in ("tolerance_grad", "tolerance_change"):
             if not is_number(hyper[key]) or not hyper[key] >= 0:
                 raise invalid(hyper[key], f"{self._name}: invalid {key}={hyper[key]!r} (must be a number >= 0)")
         if hyper["line_search_fn"] not in (None, "strong_wolfe"):
-            raise ValueError(f"{self._name}: line_search_fn={hyper['line_search_fn']!r}; only None and "
-                             "'strong_wolfe' are supported")
+            raise LineSearchError(f"{self._name}: line_search_fn={hyper['line_search_fn']!r}; only None and "
+                                  "'strong_wolfe' are supported")
         return hyper
 
     # --- the parameters as one flat vector ---

@@ -211,3 +211,14 @@ def test_zero_grad_without_none_takes_the_gradient_out_of_its_graph() -> None:
         results.append((p.grad is grad, p.grad.requires_grad, p.grad.grad_fn is None,
                         p.grad.detach().numpy().tolist()))
     assert results[1] == results[0] == (True, False, True, [0.0, 0.0])
+
+
+def test_lbfgs_unknown_line_search_raises_runtimeerror_as_torch() -> None:
+    # PyTorch raises RuntimeError ("only 'strong_wolfe' is supported") at the step; ours a ValueError only, earlier
+    tp = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="strong_wolfe"):
+        torch.optim.LBFGS([tp], line_search_fn="armijo").step(lambda: (tp * tp).sum().backward() or (tp * tp).sum())
+    with pytest.raises(RuntimeError, match="line_search_fn='armijo'"):
+        optim.LBFGS([mg.ones(2, requires_grad=True)], line_search_fn="armijo")
+    with pytest.raises(TypeError, match="max_iter=None"):
+        optim.LBFGS([mg.ones(2, requires_grad=True)], max_iter=None)
