@@ -1,5 +1,6 @@
 """Regression tests of the round-15 sweep: the earlier rounds' offline fuzzers re-run on the round's tree."""
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -76,3 +77,25 @@ def test_index_put_of_another_dtype_checks_the_index_shapes_first(case: str) -> 
         write(torch)
     with pytest.raises(want.type):
         write(mg)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("output_size", [1, (2, 3), (6, 1)])
+def test_adaptive_avg_pool_of_tiling_windows_copies_nothing_to_the_gpu(output_size: Any) -> None:
+    # fuzz_standin_mod: round 15's gathered windows (NaN kept in its windows) copied an index, a mask and the
+    # counts to the device per dim (AdaptiveAvgPool2d: 6 host-to-device copies a call, 2 in round 14); windows
+    # that tile the dims copy none, with the same sums
+    from tests.support import strict_cupy  # noqa: PLC0415
+
+    x = np.random.default_rng(3).standard_normal((2, 3, 6, 9)).astype(np.float32)
+    x[0, 0, 0, 0] = np.nan
+    want = torch.nn.functional.adaptive_avg_pool2d(torch.tensor(x), output_size).numpy()
+    cpu = nn.functional.adaptive_avg_pool2d(mg.tensor(x), output_size).numpy()
+    np.testing.assert_allclose(cpu, want, rtol=1e-6, atol=1e-7)   # (the mean of the rows' means: last bits)
+    if not getattr(mg.backend._cupy, "is_strict_stand_in", False):
+        pytest.skip("copies are counted by the strict CuPy stand-in, used on machines without a GPU")
+    gpu = mg.tensor(x, device="cuda")
+    strict_cupy.reset_copies()
+    out = nn.AdaptiveAvgPool2d(output_size)(gpu)
+    assert strict_cupy.copies == {"to_host": 0, "to_device": 0}
+    np.testing.assert_array_equal(out.cpu().numpy(), cpu)
