@@ -764,7 +764,7 @@ def test_ops_as_tensor_refuses_object_string_and_datetime_arrays():
 
     for array in (np.array([1, "a"], dtype=object), np.array([1.0, 2.0], dtype=object), np.array(["ab"]),
                   np.array(["2020-01-01"], dtype="datetime64[D]")):
-        message = f"as_tensor: cannot make a tensor of dtype {array.dtype} (numbers only)"
+        message = f"as_tensor: cannot make a tensor of dtype {array.dtype} (numbers only"
         with pytest.raises(TypeError, match=re.escape(message)):
             mg.as_tensor(array)
     assert mg.as_tensor(np.array([True])).dtype == np.bool_   # numbers and bools still wrap without a copy
