@@ -328,17 +328,26 @@ def _sum_along(x: Any, axis: int) -> Any:
 
 
 class Softmax(Function):
+    narrow = False   # a float16 input, computed in float32
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
         if x.dtype == _FLOAT16:   # in float32, rounded once, as PyTorch's
+            self.narrow = True
             return float16_in_float32(self.forward, x)
         xp = self.xp
         x = c_order(x)   # PyTorch's result is C order whatever the input's layout
         z = x - (_max_along(x, self.axis) if x.size else _shift(xp, x, (self.axis,)))
         y = xp.exp(z, out=z)
-        y /= _sum_along(y, self.axis)
+        if self.narrow and self.axis != x.ndim - 1 and x.size and math.prod(x.shape[self.axis + 1:]) < 16:
+            # PyTorch's scalar kernel for another dim (fewer than 16 float16 after it: narrower than any x86 vector):
+            # e stored in float16, Σe summed in order in float32, then e · (1 / Σe)
+            total = xp.cumsum(y, axis=self.axis).take([-1], axis=self.axis)
+            y = y.astype(_FLOAT16).astype(y.dtype) * (1 / total)
+        else:
+            y /= _sum_along(y, self.axis)
         self.saved = (y,)
         return y
 

@@ -42,8 +42,10 @@ def test_adaptive_avg_pool3d_float16_sums_in_float16_steps_as_pytorch(shape: tup
     np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
 
 
-@pytest.mark.parametrize("shape, size, alpha, beta, k", [((2, 5, 7), 2, 1e-4, 0.75, 1.0), ((7, 6, 5), 3, 0.1, 0.75, 1.0),
-                                                         ((2, 7, 8), 9, 0.1, 0.75, 0.5), ((1, 5, 6), 3, 2.5, 1.3, 0.5)])
+@pytest.mark.parametrize("shape, size, alpha, beta, k", [((2, 5, 7), 2, 1e-4, 0.75, 1.0),
+                                                         ((7, 6, 5), 3, 0.1, 0.75, 1.0),
+                                                         ((2, 7, 8), 9, 0.1, 0.75, 0.5),
+                                                         ((1, 5, 6), 3, 2.5, 1.3, 0.5)])
 def test_local_response_norm_3d_float16_rounds_each_of_pytorchs_steps(shape: tuple, size: int, alpha: float,
                                                                       beta: float, k: float) -> None:
     (a,) = _halves(4, shape)
@@ -52,3 +54,18 @@ def test_local_response_norm_3d_float16_rounds_each_of_pytorchs_steps(shape: tup
     theirs = torch.nn.functional.local_response_norm(torch.tensor(a), size, alpha, beta, k)
     assert ours.dtype == mg.float16
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("shape, dim", [((4, 3, 5), 0), ((4, 7, 5), 1), ((40, 3), 0), ((6, 3, 2, 7), 1),
+                                        ((5, 9, 1), 1)])
+def test_softmax_float16_along_another_dim_as_pytorchs_scalar_kernel(shape: tuple, dim: int) -> None:
+    """Fewer than 16 float16 after ``dim``: PyTorch keeps each exp in float16, sums in float32, multiplies."""
+    (a,) = _halves(5, shape)
+    a = a * np.float16(3)
+    x = mg.tensor(a, requires_grad=True)
+    ours, theirs = mg.softmax(x, dim), torch.softmax(torch.tensor(a), dim)
+    assert ours.dtype == mg.float16
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.numpy())
+    np.testing.assert_array_equal(F.softmax(mg.tensor(a), dim).numpy(), theirs.numpy())
+    ours.sum().backward()
+    assert x.grad.dtype == mg.float16 and x.grad.shape == shape
