@@ -8,6 +8,7 @@ from typing import Any
 
 from minigrad import Tensor
 
+from ._errors import InputShapeError
 from ._padding import check_pad_input, pad_amounts
 from .functional import pad
 from .module import Module
@@ -35,11 +36,19 @@ class _PadNd(Module):
         # torch's 2-D/3-D kernels give an empty dim where the amounts crop exactly all of it (the 1-D ones refuse);
         # F.pad refuses any size <= 0, so such a dim is emptied here and left unpadded. Otherwise F.pad's order, as
         # torch's (circular crops first, reflect reads past the crop, replicate copies input[clamp(j - before)]).
-        x, amounts = input, list(self.padding)
+        x, amounts, emptied = input, list(self.padding), 0
         for k in range(padded if padded > 1 else 0):
             axis, (before, after) = input.ndim - 1 - k, amounts[2 * k:2 * k + 2]
             if self.mode != "circular" and input.shape[axis] + before + after == 0:
+                if self.mode == "reflect" and max(before, after) >= input.shape[axis]:
+                    raise InputShapeError(f"{type(self).__name__}: padding size should be less than the "
+                                          f"corresponding input dimension, but got padding ({before}, {after}) "
+                                          f"of dim {axis} of an input of shape {input.shape}")
                 x, amounts[2 * k:2 * k + 2] = x[(slice(None),) * axis + (slice(0, 0),)], (0, 0)
+                emptied += 1
+        if emptied and emptied == padded:
+            raise InputShapeError(f"{type(self).__name__}: input of shape {input.shape} is too small: padding "
+                                  f"{self.padding} leaves each of its last {padded} dims empty")
         return pad(x, tuple(amounts), self.mode)
 
     def extra_repr(self) -> str:

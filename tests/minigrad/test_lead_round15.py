@@ -115,3 +115,25 @@ def test_the_second_derivative_of_a_real_abs_is_zero(torch) -> None:
     (tg,) = torch.autograd.grad(tx.abs().sum(), tx, create_graph=True)
     (th,) = torch.autograd.grad((tg * torch.arange(1.0, 4.0)).sum(), tx, materialize_grads=True, allow_unused=True)
     assert h.tolist() == (th + 0).tolist() == [0.0, 0.0, 0.0]   # th: a materialized zero without storage
+
+
+@pytest.mark.parametrize("module, padding, shape", [
+    ("ReflectionPad3d", (-2,) * 6, (5, 4, 4, 4, 4)),
+    ("ReplicationPad3d", (-2,) * 6, (5, 4, 4, 4, 4)),
+    ("ReflectionPad2d", (-2, -2, -2, -2), (1, 2, 4, 4)),
+    ("ReflectionPad3d", (-2, -2, 1, -2, 1, -2), (4, 1, 5, 5)),
+])
+def test_padding_modules_refuse_what_pytorch_refuses(torch, module, padding, shape) -> None:
+    """Padding that empties every padded dim, or a reflect pad as large as the dim it empties, gave empty
+    results where PyTorch raises."""
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn, module)(padding)(torch.ones(shape))
+    with pytest.raises(RuntimeError, match=module):
+        getattr(mg.nn, module)(padding)(mg.ones(shape))
+
+
+def test_padding_modules_still_empty_one_dim_as_pytorch(torch) -> None:
+    for module, padding, shape in [("ReplicationPad3d", (-2, -2, 1, -2, 1, -2), (4, 1, 5, 5)),
+                                   ("ReflectionPad2d", (-2, -2, 0, 0), (1, 2, 4, 4))]:
+        ours = getattr(mg.nn, module)(padding)(mg.ones(shape))
+        assert ours.shape == tuple(getattr(torch.nn, module)(padding)(torch.ones(shape)).shape)
