@@ -12,6 +12,7 @@ with PyTorch's gradients (:class:`_BinaryCrossEntropy`) and :func:`_with_gradien
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -98,7 +99,8 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, size_average: bool 
     log_probs = _kernel_floating(input, "nll_loss")
     rows, safe, keep, shape = class_targets(log_probs, target, ignore_index, "nll_loss")
     weight = class_weights(weight, log_probs, rows.shape[1], "nll_loss")
-    return nll_rows(rows, safe, keep, weight, shape, reduction)
+    return _float16_as_pytorch(nll_rows(rows, safe, keep, weight, shape, reduction), rows, safe, keep, weight,
+                               reduction, log_probs.ndim)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: bool | None = None,  # noqa: A002
@@ -132,7 +134,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     classes = rows.shape[1]
     weight = class_weights(weight, logits, classes, name)
     log_probs = mg.log_softmax(rows, axis=1)
-    loss = nll_rows(log_probs, safe, keep, weight, shape, reduction)
+    loss = _float16_as_pytorch(nll_rows(log_probs, safe, keep, weight, shape, reduction), log_probs, safe, keep,
+                               weight, reduction, logits.ndim)
     if label_smoothing == 0.0:
         return loss
     # the uniform part: -Σ_c w_c log p_c per row, zero where the target is ignored
@@ -146,6 +149,38 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
         denominator = keep.sum() if weight is None else mg.where(keep > 0, weight[safe], 0.0).sum()
         smooth = weighted_mean(smooth.sum(), denominator)
     return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / classes)
+
+
+def _float16_as_pytorch(loss: Tensor, log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None,
+                        reduction: str, ndim: int) -> Tensor:
+    """``loss``, the sum or mean nll of float16 (N, C) log-probabilities on the CPU, with the value of PyTorch's
+    kernel there: float16 steps into 8 partial sums (see :func:`_cascade_sum`); the mean divides that by the kept
+    rows' count or their summed weight (summed the same way). The gradient is ``loss``'s. Other cases: ``loss``."""
+    if reduction == "none" or ndim != 2 or loss.dtype != mg.float16 or mg.array_module(loss.data) is not numpy:
+        return loss
+    kept, targets = keep.data > 0, safe.data
+    scale = numpy.ones(len(targets), numpy.float16) if weight is None else weight.data[targets]
+    total = _cascade_sum(-(log_probs.data[numpy.arange(len(targets)), targets] * scale), kept)   # float16 products
+    if reduction == "mean":
+        with numpy.errstate(divide="ignore", invalid="ignore"):   # no kept row: 0/0 is NaN, as PyTorch's
+            total = total / (numpy.float16(kept.sum()) if weight is None else _cascade_sum(scale, kept))
+    return _with_gradient(mg.tensor(total), loss, 1.0)
+
+
+def _cascade_sum(values: numpy.ndarray, kept: numpy.ndarray) -> numpy.float16:
+    """The float16 sum of ``values[kept]`` (N,) as PyTorch's CPU nll_loss adds it: each into partial sum 0, and
+    partial sum j into j + 1 whenever the row's index has its low (j + 1)·p bits 0 (p = 4 below 2^32 rows), all
+    in float16 steps; then the 8 partial sums in order."""
+    power = max(4, math.ceil(math.log2(max(len(values), 1))) // 8)
+    mask = (1 << power) - 1
+    sums = [numpy.float16(0)] * 8
+    for row in numpy.flatnonzero(kept):
+        sums[0] += values[row]
+        for level in range(7):
+            if row & (mask << (level * power)):
+                break
+            sums[level + 1], sums[level] = sums[level + 1] + sums[level], numpy.float16(0)
+    return sum(sums, numpy.float16(0))   # in order, float16 steps
 
 
 def _soft_cross_entropy(logits: Tensor, target: Any, weight: Any, reduction: str, label_smoothing: float) -> Tensor:

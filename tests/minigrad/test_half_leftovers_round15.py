@@ -69,3 +69,26 @@ def test_softmax_float16_along_another_dim_as_pytorchs_scalar_kernel(shape: tupl
     np.testing.assert_array_equal(F.softmax(mg.tensor(a), dim).numpy(), theirs.numpy())
     ours.sum().backward()
     assert x.grad.dtype == mg.float16 and x.grad.shape == shape
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("rows, weighted", [(37, False), (300, True), (17, True), (5, False)])
+def test_nll_float16_sum_and_mean_add_up_as_pytorchs_cascade(name: str, reduction: str, rows: int,
+                                                             weighted: bool) -> None:
+    rng = np.random.default_rng(rows)
+    a, w = rng.standard_normal((rows, 5)).astype(np.float16) * np.float16(2), rng.random(5).astype(np.float16)
+    target = rng.integers(0, 5, rows)
+    target[rng.random(rows) < 0.1] = -100
+    weight = (mg.tensor(w), torch.tensor(w)) if weighted else (None, None)
+    x, t = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours = getattr(F, name)(x, mg.tensor(target), weight=weight[0], reduction=reduction)
+    theirs = getattr(torch.nn.functional, name)(t, torch.tensor(target), weight=weight[1], reduction=reduction)
+    assert ours.dtype == mg.float16
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=2e-2, atol=1e-3)   # the gradient: unchanged
+    if name == "nll_loss":   # no kept row: 0 / 0
+        ignored = mg.tensor(np.full(rows, -100))
+        assert np.isnan(F.nll_loss(mg.tensor(a), ignored, reduction=reduction).item()) == (reduction == "mean")
