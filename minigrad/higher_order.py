@@ -203,7 +203,8 @@ def _node_grads(node: Function, grads_out: list) -> tuple:
         grads = rule_for(node)(node, grads_out[0])
     grads = grads if type(grads) is tuple else (grads,)
     if getattr(node, "reads_input", False):   # marked by nn (leaky_relu, hardtanh, max-pool …): see ReadsInput
-        grads = tuple(reads_input(node, i, g) for i, g in enumerate(grads))
+        again = type(node) is Where   # an activation's where (not max-pool's or nll's selection): see ReadsInput
+        grads = tuple(reads_input(node, i, g, again=again) for i, g in enumerate(grads))
     return grads
 
 
@@ -421,9 +422,16 @@ class ReadsInput(Function):
     """``g`` unchanged, with a zero gradient for ``x``: the gradient of a piecewise-linear op (relu, leaky_relu,
     hardtanh, abs, the 1- and inf-norms) reads its input only to pick a piece. PyTorch's backward of these ops
     takes the input and differentiates to ``zeros_like``, so a tensor that reaches a gradient only through such
-    a mask gets zeros from ``create_graph=True``, not None; this op gives it the same zeros."""
+    a mask gets zeros from ``create_graph=True``, not None; this op gives it the same zeros.
+
+    ``again``: the derivative with respect to ``g`` reads x again, as PyTorch's double backward of the activations
+    does (``threshold_backward(gg, self)``, ``gg * sgn(self)``), so it requires grad too and a mixed third
+    derivative through it is zeros, not an error; False where PyTorch's reads only indices (max-pool, nll_loss)."""
 
     name = "reads_input"
+
+    def __init__(self, again: bool = False) -> None:
+        self.again = again
 
     def forward(self, g: Any, x: Any) -> Any:
         self.x_shape, self.x_dtype = x.shape, x.dtype
@@ -434,13 +442,13 @@ class ReadsInput(Function):
                 self.xp.zeros(self.x_shape, dtype=self.x_dtype) if self.needs_grad[1] else None)
 
 
-def reads_input(node: Function, i: int, g: Any, value: Any = None) -> Any:
+def reads_input(node: Function, i: int, g: Any, value: Any = None, again: bool = False) -> Any:
     """The gradient ``g`` for input ``i`` of ``node``, tied to that input by :class:`ReadsInput` (``value``: an
-    array of its shape and dtype; ``g``'s own array where None)."""
+    array of its shape and dtype; ``g``'s own array where None; ``again``: see ReadsInput)."""
     edge = node.edges[i]
     if g is None or edge is None:
         return g
-    return ReadsInput()(g, _input(node, i, g.data if value is None else value))
+    return ReadsInput(again)(g, _input(node, i, g.data if value is None else value))
 
 
 # --- rules: arithmetic ---------------------------------------------------------------------------------------------
@@ -566,13 +574,13 @@ def _relu(node: Function, g: Tensor) -> Tensor:
     (y,) = node.saved   # `<= 0`: a NaN input passes its gradient, as the engine's
     # PyTorch's threshold_backward(grad, result, 0) reads relu's output: the zero it gives that output runs back
     # through relu, so x's second derivative is zeros that require grad (a third derivative is zeros, not an error)
-    return ReadsInput()(Where()(y <= 0, _zero(g), g), _output(node, y))
+    return ReadsInput(again=True)(Where()(y <= 0, _zero(g), g), _output(node, y))
 
 
 @rule(Abs)
 def _abs(node: Function, g: Tensor) -> Tensor:
     (x,) = node.saved
-    return reads_input(node, 0, Where()(x > 0, g, Where()(x < 0, Neg()(g), _zero(g))), x)
+    return reads_input(node, 0, Where()(x > 0, g, Where()(x < 0, Neg()(g), _zero(g))), x, again=True)
 
 
 @rule(Sin)
@@ -856,6 +864,9 @@ def _clone(node: Function, g: Tensor) -> Tensor:
 
 @rule(ReadsInput)
 def _reads_input(node: Function, g: Tensor) -> tuple:
+    if node.again and node.edges[1] is not None:   # x read again: its shape and dtype are all ReadsInput takes
+        shape_of_x = node.xp.broadcast_to(node.xp.zeros((), node.x_dtype), node.x_shape)
+        g = ReadsInput(again=True)(g, _input(node, 1, shape_of_x))
     return g, (_zeros(node.x_shape, g) if node.edges[1] is not None else None)
 
 

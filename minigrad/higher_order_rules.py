@@ -363,14 +363,17 @@ def _zeros_for(node: Function, i: int, value: Any, g: Tensor) -> Any:
 
 
 def _copysign(node: Function, g: Tensor) -> tuple:
-    """``g · copysign(x, y) / x`` (0 at x == 0) for x, zeros for y, as special._copysign_grads. The ratio is ±1
-    (NaN where x is) read as a constant: its derivative is 0 wherever it has one, so the second derivative at
-    x == 0 is 0 (PyTorch's double backward differentiates the division there and gives NaN)."""
+    """PyTorch's ``g · copysign(x, y) / x`` for x (0 at x == 0), zeros for y, as special._copysign_grads. The
+    ratio is written with the op's output and x, as PyTorch's, so it stays a function of x: its derivative is 0
+    (up to rounding) and can be differentiated again (a constant ±1 made the third derivative raise). At x == 0
+    the ratio and its derivatives are 0 (PyTorch's double backward divides by 0 there and gives NaN)."""
     a, b, y = node.saved
-    xp = node.xp
-    with backend.errstate(xp, divide="ignore", invalid="ignore"):
-        ratio = xp.where(xp.asarray(a) == 0, y.dtype.type(0), y / a)
-    return (sum_to(Mul()(g, ratio), _shape(a)) if node.edges[0] is not None else None), _zeros_for(node, 1, b, g)
+    ga = None
+    if node.edges[0] is not None:
+        at_zero = node.xp.asarray(a) == 0
+        x = Where()(at_zero, 1, _input(node, 0, a))   # 1 where masked: no 0 / 0 in the masked branch's derivatives
+        ga = sum_to(Mul()(g, Where()(at_zero, _zero(g), Div()(_output(node, y), x))), _shape(a))
+    return ga, _zeros_for(node, 1, b, g)
 
 
 def _nextafter(node: Function, g: Tensor) -> tuple:

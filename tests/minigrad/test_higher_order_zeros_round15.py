@@ -28,6 +28,11 @@ import nn  # noqa: F401  # minigrad.nn.functional
 RNG = np.random.default_rng(1515)
 
 
+def _array(lib: Any, g: Any) -> np.ndarray:
+    """g's values (torch's efficient zeros need ``force=True``)."""
+    return g.detach().numpy() if lib is mg else g.detach().numpy(force=True)
+
+
 def _steps(lib: Any, fn: Callable, x0: np.ndarray, v: np.ndarray, w: np.ndarray) -> list:
     """[(requires_grad, values)] of g1, g2, g3 as in the module docstring; ("raise", class) ends the list."""
     x = lib.tensor(x0.copy(), requires_grad=True)
@@ -35,9 +40,9 @@ def _steps(lib: Any, fn: Callable, x0: np.ndarray, v: np.ndarray, w: np.ndarray)
     try:
         g = lib.autograd.grad(fn(lib, x).sum(), x, create_graph=True)[0]
         for k, direction in enumerate((v, w)):
-            out.append((g.requires_grad, g.detach().numpy(force=True) if lib is not mg else g.detach().numpy()))
+            out.append((g.requires_grad, _array(lib, g)))
             g = lib.autograd.grad((g * lib.tensor(direction)).sum(), x, create_graph=k == 0)[0]
-        out.append((g.requires_grad, g.detach().numpy(force=True) if lib is not mg else g.detach().numpy()))
+        out.append((g.requires_grad, _array(lib, g)))
     except RuntimeError:
         out.append(("raise", "RuntimeError"))
     return out
@@ -104,3 +109,53 @@ NLL = {
 @pytest.mark.parametrize("case", sorted(NLL))
 def test_nll_loss_double_backward_is_zeros_as_torchs(case: str, torch: Any) -> None:
     _assert_like_torch(NLL[case], (12,), torch)
+
+
+def _mixed(lib: Any, fn: Callable, x0: np.ndarray, y0: np.ndarray, v: np.ndarray, w: np.ndarray) -> list:
+    """d/dy of (d/dx f · v) (its requires_grad and values), then that result's derivative along w with respect to
+    x and y (None where unused), for f's sum; ("raise", class) where a step raises."""
+    x, y = lib.tensor(x0.copy(), requires_grad=True), lib.tensor(y0.copy(), requires_grad=True)
+    gx = lib.autograd.grad(fn(lib, x, y).sum(), x, create_graph=True)[0]
+    gxy = lib.autograd.grad((gx * lib.tensor(v)).sum(), y, create_graph=True)[0]
+    out: list = [(gxy.requires_grad, _array(lib, gxy))]
+    try:
+        third = lib.autograd.grad((gxy * lib.tensor(w)).sum(), [x, y], allow_unused=True)
+        out.append([None if g is None else _array(lib, g) for g in third])
+    except RuntimeError:
+        out.append(("raise", "RuntimeError"))
+    return out
+
+
+MIXED = {
+    "relu": lambda L, x, y: L.relu(x) * y,
+    "abs": lambda L, x, y: L.abs(x) * y,
+    "leaky_relu": lambda L, x, y: _nf(L).leaky_relu(x, 0.1) * y,
+    "threshold": lambda L, x, y: _nf(L).threshold(x, 0.1, 20.0) * y,
+    "hardtanh": lambda L, x, y: _nf(L).hardtanh(x * 2) * y,
+    "max_pool_stays_constant": lambda L, x, y: _nf(L).max_pool1d(x.reshape(1, 1, 12), 2).reshape(6) * y[:6],
+}
+
+
+@pytest.mark.parametrize("case", sorted(MIXED))
+def test_mixed_derivative_through_an_activation_mask_requires_grad_as_torchs(case: str, torch: Any) -> None:
+    """PyTorch's double backward of relu, leaky_relu, hardtanh, abs … with respect to the gradient reads x again
+    (``threshold_backward(gg, self)``), so d²/dxdy of act(x)·y requires grad and its derivative is zeros for x (ours
+    was a constant: the next grad raised). Max-pool's reads only its indices: a constant, as ours stays."""
+    x0, y0, v, w = (RNG.standard_normal(12) for _ in range(4))
+    ours, theirs = _mixed(mg, MIXED[case], x0, y0, v, w), _mixed(torch, MIXED[case], x0, y0, v, w)
+    assert ours[0][0] == theirs[0][0]
+    np.testing.assert_allclose(ours[0][1], theirs[0][1], rtol=1e-12, atol=1e-12)
+    if isinstance(theirs[1], tuple) or isinstance(ours[1], tuple):   # ("raise", class)
+        assert ours[1] == theirs[1]
+    else:
+        assert [g is None for g in ours[1]] == [g is None for g in theirs[1]]
+        for mine, want in zip(ours[1], theirs[1]):
+            if want is not None:
+                np.testing.assert_allclose(mine, want, rtol=1e-12, atol=1e-12)
+
+
+def test_copysign_third_derivative_is_zeros_as_torchs(torch: Any) -> None:
+    """copysign's first derivative is PyTorch's g · copysign(x, y) / x, a function of x (ours was a constant ±1,
+    so the second derivative did not require grad and the third raised)."""
+    y0 = RNG.standard_normal(12)
+    _assert_like_torch(lambda L, x: L.copysign(x, L.tensor(y0)) * 1.0, (12,), torch)
