@@ -242,8 +242,8 @@ class Norm(Function):
         y = y.astype(x.dtype, copy=False)
         self.saved = (x, y)
         if self.keepdims:
-            return y
-        return y.reshape(()) if axis is None else y.squeeze(axis=axis)
+            return c_order(y)
+        return c_order(y.reshape(()) if axis is None else y.squeeze(axis=axis))
 
     def _norm(self, abs_x: Any, size: int) -> Any:
         """The p-norm of ``abs_x = |x|`` over the axes, keepdims shape."""

@@ -92,3 +92,22 @@ def test_nll_float16_sum_and_mean_add_up_as_pytorchs_cascade(name: str, reductio
     if name == "nll_loss":   # no kept row: 0 / 0
         ignored = mg.tensor(np.full(rows, -100))
         assert np.isnan(F.nll_loss(mg.tensor(a), ignored, reduction=reduction).item()) == (reduction == "mean")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("layout, dim, keepdim", [("T", 0, False), ("T", (1, 3), False), ("T", 1, True),
+                                                  ("channels_last", (0, 2), True), ("channels_last", 1, False),
+                                                  ("sliced", -1, False)])
+def test_vector_norm_over_dims_of_a_non_c_ordered_input_gives_a_c_ordered_result(dtype: str, layout: str,
+                                                                                   dim: object, keepdim: bool) -> None:
+    (a,) = _halves(6, (3, 4, 5, 6))
+    x, t = mg.tensor(a).to(getattr(mg, dtype)), torch.tensor(a).to(getattr(torch, dtype))
+    if layout == "T":
+        x, t = x.transpose(0, -1), t.transpose(0, -1)
+    elif layout == "channels_last":
+        x, t = x.permute(0, 2, 3, 1), t.permute(0, 2, 3, 1)
+    else:
+        x, t = x[:, ::2], t[:, ::2]
+    ours, theirs = mg.linalg.vector_norm(x, 2, dim, keepdim), torch.linalg.vector_norm(t, 2, dim, keepdim)
+    assert ours.stride() == theirs.stride() and ours.is_contiguous()
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6 if dtype == "float32" else 0)
