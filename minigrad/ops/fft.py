@@ -30,6 +30,14 @@ __all__ = ["ComplexFFT", "RealToComplexFFT", "ComplexToRealFFT", "resize", "DUAL
 DUAL_NORM = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 
+def refuse_float16(x: Any) -> None:
+    """PyTorch's CPU FFT has no float16 kernel (its RuntimeError; ``mg.fft`` checks first, ``stft`` reaches the
+    ops): NumPy's would widen float16 to complex64 silently."""
+    if x.dtype == "float16":
+        raise NotImplementedError(f"FFT (fft, stft): float16 input of shape {tuple(x.shape)} is not supported, as "
+                                  "PyTorch's CPU FFT has no float16 kernel; cast it to float32 first")
+
+
 def resize(xp: Any, x: Any, axes: tuple, sizes: tuple) -> Any:
     """``x`` cropped or zero-padded at the end of each of ``axes`` to ``sizes`` (PyTorch's ``n``/``s``)."""
     if all(x.shape[a] == n for a, n in zip(axes, sizes)):
@@ -62,6 +70,7 @@ class ComplexFFT(Function):
         self.axes, self.sizes, self.norm, self.inverse = axes, sizes, norm, inverse
 
     def forward(self, x: Any) -> Any:
+        refuse_float16(x)
         self.in_shape = x.shape
         transform = self.xp.fft.ifftn if self.inverse else self.xp.fft.fftn
         return transform(resize(self.xp, x, self.axes, self.sizes), axes=self.axes, norm=self.norm)
@@ -88,6 +97,7 @@ class RealToComplexFFT(Function):
         self.axes, self.sizes, self.norm, self.conjugate = axes, sizes, norm, conjugate
 
     def forward(self, x: Any) -> Any:
+        refuse_float16(x)
         self.in_shape = x.shape
         y = self.xp.fft.rfftn(resize(self.xp, x, self.axes, self.sizes), axes=self.axes, norm=self.norm)
         return y.conj() if self.conjugate else y

@@ -111,3 +111,23 @@ def test_vector_norm_over_dims_of_a_non_c_ordered_input_gives_a_c_ordered_result
     ours, theirs = mg.linalg.vector_norm(x, 2, dim, keepdim), torch.linalg.vector_norm(t, 2, dim, keepdim)
     assert ours.stride() == theirs.stride() and ours.is_contiguous()
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6 if dtype == "float32" else 0)
+
+
+@pytest.mark.parametrize("window_dtype, onesided", [(None, True), (None, False), ("float16", True),
+                                                    ("float32", True)])
+def test_stft_of_float16_raises_as_pytorchs_cpu_fft(window_dtype: str | None, onesided: bool) -> None:
+    (a,) = _halves(7, (64,))
+    ours = {"onesided": onesided, "return_complex": True}
+    theirs = dict(ours)
+    if window_dtype is not None:
+        ours["window"] = mg.ones(16, dtype=getattr(mg, window_dtype))
+        theirs["window"] = torch.ones(16, dtype=getattr(torch, window_dtype))
+    try:
+        expected = torch.stft(torch.tensor(a), 16, **theirs)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="float16"):
+            mg.stft(mg.tensor(a), 16, **ours)
+        return
+    result = mg.stft(mg.tensor(a), 16, **ours)   # a float32 window: float32 frames, as PyTorch's
+    assert str(result.dtype) == str(expected.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(result.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
