@@ -261,11 +261,12 @@ reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda xp, x, y: -(y * y)
 
 
 def square(input: Tensor) -> Tensor:  # noqa: A002
-    """x * x (an integer tensor stays integer, as torch.square)."""
+    """x ** 2 (an integer tensor stays integer, as torch.square). A float's is PyTorch's pow(x, 2), so its
+    derivatives (2x, then 2) stay differentiable to any order; x * x would make the third one raise."""
     x = _numeric(input, "square")
     if x.dtype == bool:
         x = astype(x, "int64")   # PyTorch: bool * bool would be bool; square promotes to int64
-    return mul(x, x)
+    return x ** 2 if x.dtype.kind in "fc" else mul(x, x)
 
 
 def _erf_array(xp: Any, x: Any) -> Any:

@@ -137,3 +137,14 @@ def test_padding_modules_still_empty_one_dim_as_pytorch(torch) -> None:
                                    ("ReflectionPad2d", (-2, -2, 0, 0), (1, 2, 4, 4))]:
         ours = getattr(mg.nn, module)(padding)(mg.ones(shape))
         assert ours.shape == tuple(getattr(torch.nn, module)(padding)(torch.ones(shape)).shape)
+
+
+def test_square_is_differentiable_to_any_order_as_pytorchs_pow(torch) -> None:
+    results = []
+    for lib in (mg, torch):
+        x = lib.tensor([1.5, -2.0], dtype=lib.float64, requires_grad=True)
+        (g1,) = lib.autograd.grad(lib.square(x).sum(), x, create_graph=True)
+        (g2,) = lib.autograd.grad(g1.sum(), x, create_graph=True)
+        (g3,) = lib.autograd.grad(g2.sum(), x, allow_unused=True, materialize_grads=True)
+        results.append([g1.tolist(), g2.tolist(), (g3 + 0).tolist()])
+    assert results[0] == results[1] == [[3.0, -4.0], [2.0, 2.0], [0.0, 0.0]]
