@@ -24,7 +24,7 @@ after backward and seen by ``saved_tensors_hooks``, as any op's saved values), `
 ``mark_non_differentiable``, ``mark_dirty`` (not on a view, nor on a tensor with live views: NotImplementedError)
 and ``set_materialize_grads``; the ``setup_context`` form (``forward`` without ctx) works too. Integer and bool
 outputs never require grad, values that are not Tensors among the outputs pass through (``backward`` gets
-None for them; a forward without any Tensor output raises TypeError, where PyTorch returns the value), and a
+None for them; a forward without any Tensor output returns its value as it is, as PyTorch's), and a
 gradient of a shape its input broadcasts to is summed down to the input's shape, as in PyTorch. A class whose
 ``forward`` is an ordinary method is one of the engine's own ops (``forward``/``backward`` on arrays, see
 :class:`~minigrad.autograd.engine.Function`); for those, ``Op.apply(*inputs)`` is ``Op()(*inputs)``.
@@ -363,9 +363,8 @@ def _apply(op: type, *args: Any, **kwargs: Any) -> Any:
     out_positions = [i for i, y in enumerate(results) if isinstance(y, Tensor)]   # other values pass through
     outputs = tuple(results[i] for i in out_positions)
     _check_dirty(op, ctx, args, outputs)
-    if not outputs:   # PyTorch returns the value as it is; a Function without a Tensor output is most likely a bug
-        raise TypeError(f"{op.__name__}.forward must return Tensors (or a tuple with at least one); it returned "
-                        f"{', '.join(type(y).__name__ for y in results)}")
+    if not outputs:   # nothing to differentiate: the value as it is, as PyTorch's
+        return result
     node = _CustomNode(op, ctx, outputs, positions, len(args), out_positions, len(results))
     node.input_shapes = [args[i].shape for i in positions]
     node.input_dtypes = [args[i].dtype for i in positions]
