@@ -25,6 +25,7 @@ from ._arguments import _tensor
 from ._conv import _window_means
 from ._errors import InputShapeError
 from ._flags import flag
+from ._half_pool import adaptive_avg_pool3d_float16
 
 __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
 
@@ -81,22 +82,33 @@ def _index_and_fraction(source: numpy.ndarray, in_size: int, ct: type) -> tuple[
 
 
 def _linear_taps(in_size: int, out_size: int, scale: float | None, align_corners: bool,
-                 ct: type) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
+                 ct: type, half: bool = False) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
     """Two (positions, weights) taps per output position, as ``compute_source_index_and_lambda``. A dim of
     unchanged size reads each entry twice, weighed 1 and 0 (so an inf there becomes NaN), as PyTorch's kernel
-    does where another dim changes."""
+    does where another dim changes. ``half``: the weights of a float16 input, which PyTorch stores in float16
+    (the fraction λ rounded, then 1 - λ rounded)."""
     if in_size == out_size:
         same = numpy.arange(in_size)
         return [(same, numpy.ones(in_size, dtype=ct)), (same, numpy.zeros(in_size, dtype=ct))]
     index, fraction = _index_and_fraction(_source_positions(in_size, out_size, scale, align_corners, False, ct),
                                           in_size, ct)
-    return [(index, ct(1) - fraction), (index + (index < in_size - 1), fraction)]
+    if half:
+        fraction = _as_float16(fraction)
+    return [(index, _as_float16(ct(1) - fraction) if half else ct(1) - fraction),
+            (index + (index < in_size - 1), fraction)]
+
+
+def _as_float16(weights: numpy.ndarray) -> numpy.ndarray:
+    """``weights`` rounded to float16, kept in their own dtype (PyTorch's float16 kernels store their weights
+    in float16 and sum the products in float32)."""
+    return weights.astype(numpy.float16).astype(weights.dtype)
 
 
 def _cubic_taps(in_size: int, out_size: int, scale: float | None, align_corners: bool,
-                ct: type) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
+                ct: type, half: bool = False) -> list[tuple[numpy.ndarray, numpy.ndarray]]:
     """Four taps per output position, as PyTorch's bicubic: positions index - 1 … index + 2 clamped to the
-    input, weights the cubic convolution (A = -0.75) at distances 1 + t, t, 1 - t, 2 - t."""
+    input, weights the cubic convolution (A = -0.75) at distances 1 + t, t, 1 - t, 2 - t (``half``: rounded
+    to float16, as PyTorch stores a float16 input's)."""
     index, t = _index_and_fraction(_source_positions(in_size, out_size, scale, align_corners, True, ct), in_size, ct)
     a = ct(_CUBIC_A)
 
@@ -107,7 +119,7 @@ def _cubic_taps(in_size: int, out_size: int, scale: float | None, align_corners:
         return ((a * x - ct(5) * a) * x + ct(8) * a) * x - ct(4) * a
 
     weights = [far(t + ct(1)), near(t), near(ct(1) - t), far(ct(1) - t + ct(1))]
-    return [(numpy.clip(index + k - 1, 0, in_size - 1), w) for k, w in enumerate(weights)]
+    return [(numpy.clip(index + k - 1, 0, in_size - 1), _as_float16(w) if half else w) for k, w in enumerate(weights)]
 
 
 def _antialias_taps(in_size: int, out_size: int, scale: float | None, align_corners: bool, cubic: bool,
@@ -261,6 +273,10 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
     if any(s < (mode != "area") for s in sizes) or any(n <= 0 for n in x.shape[2:]):
         raise InputShapeError(f"{name}: input and output sizes should be greater than 0, but got input "
                               f"(spatial) {tuple(x.shape[2:])} and output {sizes}")
+    if mode == "area" and x.dtype == mg.float16:   # PyTorch's adaptive average pooling of float16
+        if x.ndim == 5:   # its 3-D kernel's float16 steps
+            return adaptive_avg_pool3d_float16(x, sizes)
+        return _area(x.float(), sizes).half()   # the 1-D and 2-D kernels: in float32, rounded once
     if mode == "area":
         return _area(x, sizes)
     if mode.startswith("nearest"):
@@ -276,6 +292,12 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
                                   f"(shape {x.shape}); nearest modes take any dtype")
     if sizes == x.shape[2:] and mode != "bicubic" and not antialias:   # PyTorch's linear kernels copy
         return x.clone()
+    # float16, as PyTorch's kernels: in float32, rounded once; the linear, trilinear and bicubic kernels store
+    # their weights in float16 (the bilinear and antialias kernels keep them in float32)
+    narrow = x.dtype == mg.float16
+    half = narrow and not antialias and mode != "bilinear"
+    if narrow:
+        x = x.float()
     ct = _compute_dtype(x.dtype)
     out = x
     for axis in reversed(range(2, x.ndim)):
@@ -284,11 +306,13 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None, mode:
             taps = _antialias_taps(in_size, out_size, scale, align_corners, mode == "bicubic", ct) \
                 if in_size != out_size else None
         elif mode == "bicubic":
-            taps = _cubic_taps(in_size, out_size, scale, align_corners, ct)
+            taps = _cubic_taps(in_size, out_size, scale, align_corners, ct, half)
         else:
-            taps = _linear_taps(in_size, out_size, scale, align_corners, ct)
+            taps = _linear_taps(in_size, out_size, scale, align_corners, ct, half)
         if taps is not None:
             out = _resample(out, axis, taps)
+    if narrow:
+        return out.half()
     return x.clone() if out is x else out
 
 

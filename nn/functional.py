@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import itertools
 import math
 import operator
 from typing import Any
@@ -91,6 +90,7 @@ from ._fractional_pool import (
 )
 from ._functional_more import bilinear, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, pdist
 from ._grid_sample import affine_grid, grid_sample
+from ._half_pool import adaptive_avg_pool3d_float16
 from ._interpolate import interpolate, upsample, upsample_bilinear, upsample_nearest
 from ._linear_cross_entropy import linear_cross_entropy
 from ._losses import (
@@ -110,7 +110,6 @@ from ._losses import (
 from ._normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm
 from ._padding import ConstantPad
 from ._pool_more import (
-    _adaptive_windows,
     adaptive_avg_pool3d,
     adaptive_max_pool1d_with_indices,
     adaptive_max_pool2d_with_indices,
@@ -209,9 +208,10 @@ group_norm = _float16_in_float32(group_norm, ("input", "weight", "bias"))
 conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d = (
     _float16_in_float32(f, ("input", "weight", "bias")) for f in (conv1d, conv2d, conv3d, conv_transpose1d,
                                                                    conv_transpose2d, conv_transpose3d))
-avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d, interpolate = (
+# (interpolate takes float16 itself: PyTorch's kernels keep its weights in float16)
+avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d = (
     _float16_in_float32(f, ("input",)) for f in (avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
-                                                  adaptive_avg_pool2d, interpolate))
+                                                  adaptive_avg_pool2d))
 scaled_dot_product_attention = _float16_in_float32(scaled_dot_product_attention,
                                                    ("query", "key", "value", "attn_mask"))
 # PyTorch has no float16 CPU kernel of these: in float32 rounded once, rather than float16 steps
@@ -220,30 +220,16 @@ pdist, multi_margin_loss = (_float16_in_float32(f, ("input", "weight")) for f in
 celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid, mish, selu, silu, softplus = (
     _float16_in_float32(f, ("input",)) for f in (celu, elu, glu, hardsigmoid, hardswish, leaky_relu, logsigmoid,
                                                    mish, selu, silu, softplus))
-def _adaptive_avg_pool3d_in_float16_steps(fn: Any) -> Any:
-    """``adaptive_avg_pool3d`` that takes a float16 input as PyTorch's CPU kernel does: each window summed in
-    float16 steps (row-major over depth, height, width), then divided by its depth, height and width in turn,
-    each step rounded; to (1, 1, 1) it is PyTorch's mean: in float32, rounded once. (*, D, H, W) →
-    (*, D_out, H_out, W_out). Other dtypes: ``fn``."""
-    in_float32 = _float16_in_float32(fn, ("input",))
 
+
+def _adaptive_avg_pool3d_in_float16_steps(fn: Any) -> Any:
+    """``adaptive_avg_pool3d`` that takes a float16 input as PyTorch's CPU kernel does (float16 steps: see
+    ``nn/_half_pool.py``). Other dtypes: ``fn``."""
     @functools.wraps(fn)
     def run(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002 - PyTorch's name
-        if not (isinstance(input, Tensor) and input.dtype == mg.float16):
-            return fn(input, output_size)
-        x, windows = _adaptive_windows(input, output_size, 3, "adaptive_avg_pool3d")
-        if all(len(starts) == 1 for starts, _ in windows):
-            return in_float32(input, output_size)
-        padded = pad(x, (0, 1, 0, 1, 0, 1))        # the trailing zeros stand in for steps past a narrower window
-        widths = [ends - starts for starts, ends in windows]
-        total = None
-        for steps in itertools.product(*(range(int(width.max(initial=1))) for width in widths)):
-            at = [mg.as_tensor(mg.make_array(numpy.where(step < width, starts + step, length), numpy.int64, x.device))
-                  for step, width, (starts, _), length in zip(steps, widths, windows, x.shape[-3:])]
-            term = padded[..., at[0][:, None, None], at[1][:, None], at[2]]            # (*, D_out, H_out, W_out)
-            total = term if total is None else total + term
-        depth, height, width = (mg.as_tensor(mg.make_array(w, numpy.float16, x.device)) for w in widths)
-        return total / depth[:, None, None] / height[:, None] / width
+        if isinstance(input, Tensor) and input.dtype == mg.float16:
+            return adaptive_avg_pool3d_float16(input, output_size)
+        return fn(input, output_size)
     return run
 
 

@@ -131,3 +131,27 @@ def test_stft_of_float16_raises_as_pytorchs_cpu_fft(window_dtype: str | None, on
     result = mg.stft(mg.tensor(a), 16, **ours)   # a float32 window: float32 frames, as PyTorch's
     assert str(result.dtype) == str(expected.dtype).removeprefix("torch.")
     np.testing.assert_allclose(result.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, mode, scale_factor, align_corners", [
+    ((2, 3, 7), "linear", 1.7, False), ((2, 3, 5), "linear", 3.3, True), ((2, 3, 9), "linear", 0.6, False),
+    ((1, 2, 3, 4, 5), "trilinear", 1.7, False), ((1, 2, 4, 5, 6), "trilinear", 1.7, True),
+    ((2, 3, 5, 7), "bicubic", 3.3, True), ((2, 3, 5, 7), "bicubic", 0.6, False)])
+def test_interpolate_float16_weights_are_stored_in_float16_as_pytorchs(shape: tuple, mode: str, scale_factor: float,
+                                                                       align_corners: bool) -> None:
+    (a,) = _halves(8, shape)
+    a = a * np.float16(3)
+    kwargs = {"scale_factor": scale_factor, "mode": mode, "align_corners": align_corners}
+    ours = F.interpolate(mg.tensor(a), **kwargs)
+    theirs = torch.nn.functional.interpolate(torch.tensor(a), **kwargs)
+    assert ours.dtype == mg.float16
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("size", [(2, 3, 4), (3, 3, 3)])
+def test_interpolate_area_of_a_5d_float16_input_is_pytorchs_adaptive_avg_pool3d(size: tuple) -> None:
+    (a,) = _halves(9, (1, 2, 5, 7, 9))
+    a = a * np.float16(3)
+    ours = F.interpolate(mg.tensor(a), size=size, mode="area")
+    np.testing.assert_array_equal(ours.numpy(),
+                                  torch.nn.functional.interpolate(torch.tensor(a), size=size, mode="area").numpy())
