@@ -15,13 +15,24 @@ import numpy
 
 import minigrad as mg
 
-__all__ = ["HyperParameterTypeError", "ZeroDivisorError", "as_pair", "check_count", "check_number", "copied",
-           "followed", "invalid", "is_flag", "is_number", "lr_scalar", "param_label", "scalar_of", "snapshot"]
+__all__ = ["BoolHyperParameterError", "HyperParameterTypeError", "ShortPairError", "ZeroDivisorError", "as_pair",
+           "check_count", "check_number", "copied", "followed", "invalid", "is_flag", "is_number", "lr_scalar",
+           "param_label", "scalar_of", "snapshot"]
 
 
 class HyperParameterTypeError(ValueError, TypeError):
     """A hyper-parameter of the wrong kind (None, a str, a tuple for a number; a number for a pair): ValueError as
     minigrad's other invalid hyper-parameters, TypeError as PyTorch's comparison or indexing of it raises."""
+
+
+class BoolHyperParameterError(HyperParameterTypeError, RuntimeError):
+    """A bool for a number (``weight_decay=True``): a :class:`HyperParameterTypeError`, and RuntimeError as
+    PyTorch's ``add(..., alpha=True)`` with it raises ("Boolean alpha only supported for Boolean results")."""
+
+
+class ShortPairError(ValueError, IndexError):
+    """A pair (``betas``, ``etas``, Adafactor's ``eps``) of fewer than two values: ValueError as minigrad's other
+    invalid hyper-parameters, IndexError as PyTorch's reading of its second value raises."""
 
 
 class ZeroDivisorError(ValueError, ZeroDivisionError):
@@ -41,6 +52,10 @@ def invalid(value: Any, message: str, pair: bool = False, kind: type | tuple[typ
     a :class:`ZeroDivisorError` for a ``divisor`` of 0 (PyTorch divides by it)."""
     if divisor and is_number(value) and value == 0:
         return ZeroDivisorError(message)
+    if isinstance(value, bool):
+        return BoolHyperParameterError(message)
+    if pair and isinstance(value, (tuple, list)) and len(value) < 2:
+        return ShortPairError(message)
     if kind is not None:
         right_kind = isinstance(value, kind)
     elif pair:

@@ -226,6 +226,11 @@ class Optimizer(OptimizerHooks):
             raise ValueError(f"{self._name}: got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
+        if any(c.__module__.startswith("nn.optim.") for c in type(self).__mro__ if c is not Optimizer):
+            # as PyTorch's optimizers (not its base class): an invalid constructor argument is refused even
+            # where every group gives its own value
+            self._checked_hyper({k: v for k, v in self.defaults.items() if v is not required},
+                                "a constructor argument, checked even where every group overrides it")
         for group in groups:
             self.add_param_group(group)
 

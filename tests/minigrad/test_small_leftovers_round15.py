@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
 import minigrad as mg
@@ -53,3 +52,44 @@ def test_custom_function_without_tensor_output_returns_the_value(value: Any, gra
         with torch.set_grad_enabled(grad_mode):
             expected = top.apply(tx)
         assert got == expected and type(got) is type(expected)
+
+
+def _raised(make: Any) -> type | None:
+    try:
+        make()
+    except Exception as error:   # noqa: BLE001 - the class is what is compared
+        return type(error)
+    return None
+
+
+@pytest.mark.parametrize("name, kwargs, group", [
+    ("Adam", dict(betas=(0.9,)), None),                       # torch: IndexError reading betas[1]
+    ("NAdam", dict(betas=[]), None),
+    ("Rprop", dict(etas=(0.5,)), None),
+    ("Adafactor", dict(eps=(1e-3,)), None),
+    ("SGD", dict(weight_decay=True), None),                   # torch: RuntimeError (Boolean alpha)
+    ("Adamax", dict(weight_decay=True), None),
+    ("SGD", dict(lr=-1.0), dict(lr=0.1)),                     # torch checks the constructor's argument itself
+    ("Adam", dict(betas=(2.0, 0.9)), dict(betas=(0.9, 0.99))),
+    ("RMSprop", dict(alpha=-1.0), dict(alpha=0.99)),
+    ("Adafactor", dict(beta2_decay=1.0), dict(beta2_decay=-0.8)),
+    ("LBFGS", dict(lr=None), dict(lr=0.1)),
+])
+def test_optimizer_argument_errors_are_torchs(name: str, kwargs: dict, group: dict | None) -> None:
+    import nn.optim
+
+    p, tp = mg.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
+
+    def ours() -> None:
+        opt = getattr(nn.optim, name)([dict(params=[p], **group)] if group else [p], **kwargs)
+        p.grad = mg.ones(3)
+        opt.step((lambda: p.sum()) if name == "LBFGS" else None)
+
+    def theirs() -> None:
+        opt = getattr(torch.optim, name)([dict(params=[tp], **group)] if group else [tp], **kwargs)
+        tp.grad = torch.ones(3)
+        opt.step((lambda: tp.sum()) if name == "LBFGS" else None)
+
+    expected, got = _raised(theirs), _raised(ours)
+    assert expected is not None and got is not None and issubclass(got, expected), (got, expected)
+    assert issubclass(got, ValueError)   # minigrad's class for an invalid hyper-parameter, as before
