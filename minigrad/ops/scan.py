@@ -85,7 +85,7 @@ class Prod(Function):
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x: Any) -> Any:
-        if x.dtype == "float16" and type(x) is numpy.ndarray:
+        if x.dtype == "float16" and type(x) is backend.numpy.ndarray:   # the CPU
             y = _float16_steps_prod(x, self.axes, self.keepdims)
         else:
             y = c_order(self.xp.asarray(x.prod(axis=self.axes, keepdims=self.keepdims)))
