@@ -133,7 +133,10 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
     rows, safe, keep, shape = class_targets(logits, target, ignore_index, name)
     classes = rows.shape[1]
     weight = class_weights(weight, logits, classes, name)
-    log_probs = mg.log_softmax(rows, axis=1)
+    if logits.ndim > 2 and logits.dtype == mg.float16:   # PyTorch's float16 kernel along dim 1 rounds otherwise
+        log_probs = mg.log_softmax(logits, 1).permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
+    else:
+        log_probs = mg.log_softmax(rows, axis=1)
     loss = _float16_as_pytorch(nll_rows(log_probs, safe, keep, weight, shape, reduction), log_probs, safe, keep,
                                weight, reduction, logits.ndim)
     if label_smoothing == 0.0:
@@ -153,17 +156,18 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, size_average: 
 
 def _float16_as_pytorch(loss: Tensor, log_probs: Tensor, safe: Tensor, keep: Tensor, weight: Tensor | None,
                         reduction: str, ndim: int) -> Tensor:
-    """``loss``, the sum or mean nll of float16 (N, C) log-probabilities on the CPU, with the value of PyTorch's
-    kernel there: float16 steps into 8 partial sums (see :func:`_cascade_sum`); the mean divides that by the kept
-    rows' count or their summed weight (summed the same way). The gradient is ``loss``'s. Other cases: ``loss``."""
-    if reduction == "none" or ndim != 2 or loss.dtype != mg.float16 or mg.array_module(loss.data) is not numpy:
+    """``loss``, the sum or mean nll of float16 log-probabilities on the CPU (``log_probs``: their (rows, C), from
+    an input of ``ndim`` >= 2 dims), with the value of PyTorch's kernels there: float16 steps into 8 partial sums
+    (see :func:`_cascade_sum`); the mean divides that by the kept rows' summed weight (summed the same way; an
+    (N, C) input without weights: their count). The gradient is ``loss``'s. Other cases: ``loss``."""
+    if reduction == "none" or ndim < 2 or loss.dtype != mg.float16 or mg.array_module(loss.data) is not numpy:
         return loss
     kept, targets = keep.data > 0, safe.data
     scale = numpy.ones(len(targets), numpy.float16) if weight is None else weight.data[targets]
     total = _cascade_sum(-(log_probs.data[numpy.arange(len(targets)), targets] * scale), kept)   # float16 products
     if reduction == "mean":
         with numpy.errstate(divide="ignore", invalid="ignore"):   # no kept row: 0/0 is NaN, as PyTorch's
-            total = total / (numpy.float16(kept.sum()) if weight is None else _cascade_sum(scale, kept))
+            total = total / (numpy.float16(kept.sum()) if weight is None and ndim == 2 else _cascade_sum(scale, kept))
     return _with_gradient(mg.tensor(total), loss, 1.0)
 
 

@@ -155,3 +155,20 @@ def test_interpolate_area_of_a_5d_float16_input_is_pytorchs_adaptive_avg_pool3d(
     ours = F.interpolate(mg.tensor(a), size=size, mode="area")
     np.testing.assert_array_equal(ours.numpy(),
                                   torch.nn.functional.interpolate(torch.tensor(a), size=size, mode="area").numpy())
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape, weighted", [((3, 4, 25), False), ((2, 5, 6, 7), True), ((4, 3, 9), True)])
+def test_nll_float16_of_more_dims_adds_up_as_pytorchs_nll_loss2d(name: str, reduction: str, shape: tuple,
+                                                                  weighted: bool) -> None:
+    rng = np.random.default_rng(sum(shape))
+    a, w = rng.standard_normal(shape).astype(np.float16) * np.float16(2), rng.random(shape[1]).astype(np.float16)
+    target = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    target[rng.random(target.shape) < 0.1] = -100
+    weight = (mg.tensor(w), torch.tensor(w)) if weighted else (None, None)
+    ours = getattr(F, name)(mg.tensor(a), mg.tensor(target), weight=weight[0], reduction=reduction)
+    theirs = getattr(torch.nn.functional, name)(torch.tensor(a), torch.tensor(target), weight=weight[1],
+                                                reduction=reduction)
+    assert ours.dtype == mg.float16 and ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
