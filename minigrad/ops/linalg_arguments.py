@@ -27,9 +27,9 @@ def floating(x: Any, name: str, what: str = "input", complex_ok: bool = False) -
     if x.dtype.kind != "f":
         raise ArgumentTypeError(f"{name}: expected a floating-point {what}, got dtype {x.dtype} (as PyTorch, which "
                                 f"refuses integer and bool inputs; cast it first)")
-    if x.dtype.itemsize < 4:
-        raise ArgumentTypeError(f"{name}: low-precision dtypes are not supported, got {x.dtype} (as in PyTorch); "
-                                f"cast it to float32 first")
+    if x.dtype.itemsize < 4:   # PyTorch refuses them too, but for matrix_exp, whose float16 result overflows
+        raise ArgumentTypeError(f"{name}: low-precision dtypes are not supported, got {x.dtype}; cast it to float32 "
+                                "first")
     return x
 
 
