@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from . import backend
+from .autograd import engine
 from .autograd.custom import ONCE_DIFFERENTIABLE, DelayedError, _CustomNode
 from .autograd.engine import Function, _complex_variant
 from .autograd.forward_ad import NoSecondDerivative
@@ -253,12 +254,20 @@ def _square(xp: Any, v: Any) -> Any:
     return Mul()(v, v) if isinstance(v, Tensor) else xp.asarray(v) * v
 
 
+def _forward_ad_walk() -> bool:
+    """True while forward AD builds, from a dummy cotangent of zeros, the graph whose derivative is the tangent (the
+    double-vjp trick): a rule whose jvp PyTorch writes differently from its backward then gives that jvp's values."""
+    return engine.FORWARD_AD is not None and engine.FORWARD_AD.passing
+
+
 def _atan2(node: Function, g: Tensor) -> tuple:
+    """PyTorch's: ``g·b / (a² + b²)`` for a, ``-g·a / (a² + b²)`` for b, 0 at the origin; its jvp does not mask
+    the origin, where the tangent is 0/0 = NaN."""
     a, b, _ = node.saved
     xp = node.xp
     a_t, b_t = _input(node, 0, a), _input(node, 1, b)
     with backend.errstate(xp, divide="ignore", over="ignore"):
-        origin = xp.isinf(1 / (xp.asarray(a) * a + xp.asarray(b) * b))   # as the engine's: 0 at the origin
+        origin = xp.isinf(1 / (xp.asarray(a) * a + xp.asarray(b) * b)) & (not _forward_ad_walk())
     radius2 = Where()(origin, 1, Add()(_square(xp, a_t), _square(xp, b_t)))
     recip = Where()(origin, _zero(g), Div()(1, radius2))
     return (sum_to(Mul()(Mul()(g, b_t), recip), _shape(a)) if node.edges[0] is not None else None,
@@ -302,7 +311,7 @@ def _constant(xp: Any, value: Any, like: Tensor) -> Any:
 
 
 def _xlogy(node: Function, g: Tensor) -> tuple:
-    """PyTorch's: ``xlogy(g, b)`` (0 where a == 0 and b <= 0) for a, ``g * a / b`` for b."""
+    """``xlogy(g, b)`` (0 where a == 0 and b <= 0) for a, ``g * a / b`` for b: PyTorch's jvp, transposed."""
     return _x_log_grads(node, g, xlogy, 0)
 
 
@@ -318,7 +327,10 @@ def _x_log_grads(node: Function, g: Tensor, op: Any, shift: int) -> tuple:
     ga = gb = None
     if node.edges[0] is not None:
         flat = (xp.asarray(a) == 0) & (xp.asarray(b) <= -shift)
-        ga = sum_to(Where()(flat, _zero(g), op(g, _constant(xp, b_t, g))), _shape(a))
+        # forward AD differentiates this at g = 0, where xlogy(g, b)'s own rule gives 0 for b <= 0: g + 1 there
+        # (same derivative) makes the tangent PyTorch's xlogy(t, b), NaN for a tangent t != 0 where b < 0
+        shifted = Add()(g, 1) if _forward_ad_walk() else g
+        ga = sum_to(Where()(flat, _zero(g), op(shifted, _constant(xp, b_t, g))), _shape(a))
     if node.edges[1] is not None:
         gb = sum_to(Div()(Mul()(g, a_t), Add()(b_t, shift) if shift else b_t), _shape(b))
     return ga, gb

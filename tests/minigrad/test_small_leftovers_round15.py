@@ -93,3 +93,24 @@ def test_optimizer_argument_errors_are_torchs(name: str, kwargs: dict, group: di
     expected, got = _raised(theirs), _raised(ours)
     assert expected is not None and got is not None and issubclass(got, expected), (got, expected)
     assert issubclass(got, ValueError)   # minigrad's class for an invalid hyper-parameter, as before
+
+
+@pytest.mark.parametrize("name, a, b", [
+    ("xlogy", [1.0, 2.0, 0.0, 1.0, -1.0, 0.0], [-1.0, -0.5, -1.0, 0.0, 0.0, 0.0]),   # b <= 0: NaN/inf tangents
+    ("atan2", [0.0, -0.0, 0.0, 1.0], [0.0, -0.0, -0.0, 0.0]),                          # the origin: 0/0 = NaN
+])
+@pytest.mark.parametrize("tangents", [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])
+def test_forward_mode_tangent_at_the_domain_edge_is_torchs(name: str, a: list, b: list,
+                                                           tangents: tuple[float, float]) -> None:
+    ta, tb = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    ma, mb = mg.tensor(a, dtype=mg.float64), mg.tensor(b, dtype=mg.float64)
+    t_a, t_b = tangents
+    _, expected = torch.func.jvp(getattr(torch, name), (ta, tb), (torch.full_like(ta, t_a), torch.full_like(tb, t_b)))
+    _, got = mg.func.jvp(getattr(mg, name), (ma, mb), (mg.full_like(ma, t_a), mg.full_like(mb, t_b)))
+    torch.testing.assert_close(torch.from_numpy(got.numpy()), expected, equal_nan=True)
+    # reverse mode stays PyTorch's there (its backward masks what its jvp does not)
+    ta.requires_grad_(), tb.requires_grad_(), ma.requires_grad_(), mb.requires_grad_()
+    expected_grads = torch.autograd.grad(getattr(torch, name)(ta, tb).sum(), (ta, tb))
+    got_grads = mg.autograd.grad(getattr(mg, name)(ma, mb).sum(), (ma, mb))
+    for g, e in zip(got_grads, expected_grads):
+        torch.testing.assert_close(torch.from_numpy(g.numpy()), e, equal_nan=True)
