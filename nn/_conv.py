@@ -334,7 +334,7 @@ def _avg_pool(name: str, dims: int, input: Any, kernel_size: Any, stride: Any, p
             raise InputShapeError(f"{name}: divisor_override must be non-zero, got {divisor_override!r}")
     windows, x, unbatched, kernel, stride, padding, out_size = _pool_windows(
         name, dims, input, kernel_size, stride, padding, 1, ceil_mode, 0.0)
-    sums = windows.sum(axis=tuple(range(2, 2 + dims)))
+    sums = _reads_input(windows.sum(axis=tuple(range(2, 2 + dims))))   # PyTorch's backward reads x (zeros)
     if divisor_override is not None:
         out = sums / float(divisor_override)
     else:

@@ -148,3 +148,18 @@ def test_square_is_differentiable_to_any_order_as_pytorchs_pow(torch) -> None:
         (g3,) = lib.autograd.grad(g2.sum(), x, allow_unused=True, materialize_grads=True)
         results.append([g1.tolist(), g2.tolist(), (g3 + 0).tolist()])
     assert results[0] == results[1] == [[3.0, -4.0], [2.0, 2.0], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize("pool, shape", [("avg_pool1d", (1, 2, 4)), ("avg_pool2d", (1, 2, 4, 4)),
+                                         ("avg_pool3d", (1, 1, 4, 4, 4))])
+def test_avg_pool_gradient_can_be_differentiated_again_as_pytorchs(torch, pool, shape) -> None:
+    """PyTorch's avg-pool backward reads its input (its derivative there is zeros), so the gradient requires grad
+    under create_graph and a second grad gives zeros; minigrad's gradient was a constant and the second grad
+    raised."""
+    results = []
+    for lib, functional in ((mg, mg.nn.functional), (torch, torch.nn.functional)):
+        x = lib.ones(*shape, dtype=lib.float64, requires_grad=True)
+        (g1,) = lib.autograd.grad((getattr(functional, pool)(x, 2) * 3).sum(), x, create_graph=True)
+        (g2,) = lib.autograd.grad(g1.sum(), x)
+        results.append((g1.requires_grad, (g1 + 0).sum().item(), (g2 + 0).abs().sum().item()))
+    assert results[0] == results[1]
