@@ -32,6 +32,7 @@ import numpy as np
 import minigrad as mg
 
 from .checks import (
+    BoolHyperParameterError,
     check_count,
     copied,
     followed,
@@ -327,7 +328,8 @@ class Optimizer(OptimizerHooks):
                        f"shape {tuple(lr.shape)} and dtype {lr.dtype}")
         value = lr.item() if tensor else lr
         if not is_number(value) or not value >= 0 or not math.isfinite(value):  # `not >=` also catches NaN
-            kind = ValueError if is_number(value) else LearningRateTypeError
+            kind = (ValueError if is_number(value)   # lr=True: PyTorch's LBFGS raises "Boolean alpha ..."
+                    else BoolHyperParameterError if isinstance(value, bool) else LearningRateTypeError)
             raise kind(f"{self._name}: invalid learning rate lr={value!r} (must be a finite number >= 0)")
         # (PyTorch's fused steps read a Tensor lr as a double)
         return lr_scalar(lr) if tensor and not self._fused else float(value)

@@ -74,6 +74,7 @@ def _raised(make: Any) -> type | None:
     ("RMSprop", dict(alpha=-1.0), dict(alpha=0.99)),
     ("Adafactor", dict(beta2_decay=1.0), dict(beta2_decay=-0.8)),
     ("LBFGS", dict(lr=None), dict(lr=0.1)),
+    ("LBFGS", dict(lr=True), None),                           # torch: RuntimeError (Boolean alpha)
 ])
 def test_optimizer_argument_errors_are_torchs(name: str, kwargs: dict, group: dict | None) -> None:
     import nn.optim
