@@ -590,7 +590,9 @@ def test_a_python_int_beyond_an_integer_dtype_wraps_as_torch(torch: Any) -> None
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     with pytest.raises(OverflowError):   # beyond 64 bits: both refuse
         mg.tensor([1]) + 2 ** 70
-    assert not (mg.tensor([1], dtype=mg.int32) == 2 ** 32 + 1).item()   # NumPy's exact comparison (torch: True)
+    # comparisons cast the int into the dtype too, as PyTorch's (2 ** 32 + 1 is 1 in int32)
+    assert (mg.tensor([1], dtype=mg.int32) == 2 ** 32 + 1).item() == (torch.tensor([1], dtype=torch.int32)
+                                                                       == 2 ** 32 + 1).item() is True
 
 
 def test_wrapped_python_ints_replay_under_compile() -> None:

@@ -653,16 +653,16 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:  # noqa: A002 - PyT
     (as PyTorch's). Rates must be in [0, 9.2e18]: negative or NaN ones raise as PyTorch's, and so do larger ones
     (inf included), whose counts do not fit in int64 (PyTorch returns the least int64 there)."""
     rates = _check_floating(input, "poisson", SampleDtypeError)   # PyTorch: NotImplementedError
-    if rates.data.size and not bool((rates.data >= 0).all()):
-        raise ShapeMismatchError("poisson: invalid Poisson rate, expected rates to be non-negative (got a negative "
-                                 "or NaN rate)")
-    if rates.data.size and not bool((rates.data <= _POISSON_MAX).all()):
-        raise ShapeMismatchError(f"poisson: rates above {_POISSON_MAX:.4g} (inf included) cannot be sampled: their "
-                                 "counts do not fit in int64")
     device = rates.device
     note_random_op("poisson", (rates,))
 
-    def make(lam: Any) -> Any:
+    def make(lam: Any) -> Any:   # the rates checked here, so an mg.compile replay checks each call's
+        if lam.size and not bool((lam >= 0).all()):
+            raise ShapeMismatchError("poisson: invalid Poisson rate, expected rates to be non-negative (got a "
+                                     "negative or NaN rate)")
+        if lam.size and not bool((lam <= _POISSON_MAX).all()):
+            raise ShapeMismatchError(f"poisson: rates above {_POISSON_MAX:.4g} (inf included) cannot be sampled: "
+                                     "their counts do not fit in int64")
         gen = generators.drawing_from(generator, device, "poisson")
         with backend.on_device(device):
             return backend.array_module(lam).asarray(gen.poisson(lam.astype("float64"))).astype(lam.dtype)

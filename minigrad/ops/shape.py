@@ -643,16 +643,9 @@ def _insert_dim(x: Tensor, axis: int, name: str) -> Tensor:
     a = one_axis(axis, x.ndim + 1, name)
     shape = list(x.shape)
     shape.insert(a, 1)
-    out = _view_op(x, Reshape(tuple(shape)))
-    strides = list(x.data.strides)   # PyTorch's: the new dim's stride is 1 at the end, else size * stride of the next
-    strides.insert(a, x.data.itemsize if a == x.ndim else x.shape[a] * strides[a])
-    if out.data.strides != tuple(strides) and type(out.data) is backend.numpy.ndarray:
-        # NumPy's reshape may give its size-1 dims other strides: a new last dim comes (quicker) from a view through
-        # a one-element subarray dtype, another from as_strided. (CuPy's as_strided would not name the memory's
-        # owner in .base, which in-place checks read: a GPU array keeps the strides its reshape gave.)
-        out.data = x.data.view((x.data.dtype, (1,))) if a == x.ndim else \
-            backend.numpy.lib.stride_tricks.as_strided(out.data, strides=tuple(strides))
-    return out
+    # NumPy's reshape may give the new size-1 dim another stride than PyTorch's (1 at the end of a transposed
+    # tensor); restriding the array after the op would hide it from mg.compile's capture, so it is left as is
+    return _view_op(x, Reshape(tuple(shape)))
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
