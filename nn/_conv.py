@@ -400,13 +400,13 @@ def _window_means(x: Tensor, axis: int, starts: Any, ends: Any) -> Tensor:
         # host-to-device copies on a GPU); laid out (width, out, *), so each window adds its entries in order,
         # as the gathered windows below and PyTorch's kernel do
         windows = x.movedim(axis, 0).unflatten(0, (out, width)).movedim(1, 0).contiguous()
-        return (windows.sum(dim=0) / width).movedim(0, axis)
+        return (windows.sum(dim=0) / width).movedim(0, axis).contiguous()   # C order, as PyTorch's result
     table = starts[:, None] + numpy.arange(width)                                        # (out, widest window)
     inside = table < ends[:, None]
     moved = x.movedim(axis, -1)[..., numpy.where(inside, table, starts[:, None])]       # (*, out, width)
     sums = mg.where(mg.as_tensor(mg.make_array(inside, numpy.bool_, x.device)), moved, 0).sum(dim=-1)
     counts = mg.as_tensor(mg.make_array((ends - starts).astype(x.dtype), x.dtype, x.device))
-    return (sums / counts).movedim(-1, axis)
+    return (sums / counts).movedim(-1, axis).contiguous()   # C order, as PyTorch's result (.view works on it)
 
 
 def _max_positions(windows: Tensor, table: Tensor) -> Tensor:

@@ -163,3 +163,17 @@ def test_avg_pool_gradient_can_be_differentiated_again_as_pytorchs(torch, pool, 
         (g2,) = lib.autograd.grad(g1.sum(), x)
         results.append((g1.requires_grad, (g1 + 0).sum().item(), (g2 + 0).abs().sum().item()))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("pool, shape, size", [("adaptive_avg_pool2d", (1, 6, 7, 7), (3, 3)),
+                                               ("adaptive_avg_pool2d", (1, 6, 6, 6), (3, 3)),
+                                               ("adaptive_avg_pool3d", (2, 4, 5, 5, 5), (2, 3, 2))])
+def test_adaptive_average_pools_give_c_order_as_pytorch(torch, pool, shape, size) -> None:
+    """The round-15 window sums left the pooled dims transposed in memory, so Show-Attend-Tell's
+    ``grid.permute(0, 2, 3, 1).view(1, -1, D)`` raised where PyTorch's view works."""
+    x = mg.randn(*shape)
+    ours = getattr(mg.nn.functional, pool)(x, size)
+    theirs = getattr(torch.nn.functional, pool)(torch.tensor(x.numpy()), size)
+    assert ours.stride() == theirs.stride()
+    channels_last = (0, *range(2, x.ndim), 1)
+    assert ours.permute(*channels_last).view(shape[0], -1, shape[1]).shape[1] == theirs[0, 0].numel()
