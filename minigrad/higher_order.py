@@ -41,12 +41,11 @@ from .autograd.engine import (
 )
 from .autograd.functions import register_create_graph_walk
 from .hooks import (
-    AFTER_BACKWARD,
     HookError,
-    _is_prehook,
     _leaf_label,
     _PostHooks,
     run_after_backward,
+    run_node_hooks,
     run_post_accumulate_hooks,
 )
 from .ops.elementwise import (
@@ -215,30 +214,13 @@ def _capture(captured: dict, node: Function, indices: set, grads_out: list) -> N
 
 
 def _run_hooks(node: Function, grads_out: list, stop: bool = False) -> list | None:
-    """The hooks on ``node``'s output gradient Tensors, in PyTorch's order (as ``hooks._run_node_hooks``): the
-    output tensors' hooks, then ``retain_grad`` tensors' ``.grad``, then ``grad_fn.register_prehook``'s hooks
-    (not when ``stop``: a node ``autograd.grad`` stops at). Returns the node's ``grad_fn.register_hook`` hooks,
-    for after its rule (or None)."""
-    after = None
-    prehooks = []
-    for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot: another thread may add hooks
-        if index == AFTER_BACKWARD:
-            after = hooks
-        elif grads_out[index] is not None:
-            label = f"output {index} of op '{node.name}'"
-            pre = [hook for hook in hooks if _is_prehook(hook)]
-            if pre:
-                hooks = [hook for hook in hooks if not _is_prehook(hook)]
-                if not stop:
-                    prehooks.append((index, pre, label))
-            grads_out[index] = apply_hooks(hooks, grads_out[index], label)
-    for index, ref in (node.retained or {}).items():
-        tensor = ref()
-        if tensor is not None and grads_out[index] is not None:
-            accumulate(tensor, grads_out[index])
-    for index, pre, label in prehooks:
-        grads_out[index] = apply_hooks(pre, grads_out[index], label)
-    return after
+    """The hooks on ``node``'s output gradient Tensors (with their graphs), in PyTorch's order, as the
+    first-order engine runs them (``hooks.run_node_hooks``)."""
+    return run_node_hooks(node, grads_out, stop, apply_hooks, accumulate, _label)
+
+
+def _label(node: Function, index: int) -> str:
+    return f"output {index} of op '{node.name}'"
 
 
 def apply_hooks(hooks: list, g: Tensor, label: str) -> Tensor:

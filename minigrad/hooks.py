@@ -83,30 +83,42 @@ def _is_prehook(hook: Callable) -> bool:
 
 
 def _run_node_hooks(node: Any, grads_out: list, stop: bool = False) -> list | None:
+    """The hooks on ``node``'s output gradients (arrays, replaced in ``grads_out``): see :func:`run_node_hooks`."""
+    return run_node_hooks(node, grads_out, stop, _apply_hooks, _add_to_retained, _shaped_label)
+
+
+def _shaped_label(node: Any, index: int) -> str:
+    shape, _ = node.out_meta[index]
+    return f"output {index} of op '{node.name}' (shape {tuple(shape)})"
+
+
+def run_node_hooks(node: Any, grads_out: list, stop: bool, apply: Callable, retain: Callable,
+                   label: Callable) -> list | None:
     """The hooks on ``node``'s output gradients (replacing them in ``grads_out``), in PyTorch's order: the
     output tensors' hooks, then ``retain_grad``'s ``.grad``, then ``grad_fn.register_prehook``'s hooks (not
-    at a node an ``autograd.grad`` stops at, whose backward does not run). Returns the node's
-    ``grad_fn.register_hook`` hooks, for after its backward (or None)."""
+    at a node an ``autograd.grad`` stops at, whose backward does not run: ``stop``). Returns the node's
+    ``grad_fn.register_hook`` hooks, for after its backward (or None). The engine's walk and the
+    ``create_graph`` walk share it: ``apply(hooks, g, name)`` runs hooks on one gradient, ``retain(tensor, g)``
+    gives a ``retain_grad`` tensor its gradient, and ``label(node, index)`` names an output in errors."""
     after = None
     prehooks = []
     for index, hooks in tuple((node.hooks or {}).items()):   # a snapshot (see HOOKS_LOCK)
         if index == AFTER_BACKWARD:
             after = hooks
         elif grads_out[index] is not None:
-            shape, dtype = node.out_meta[index]
-            label = f"output {index} of op '{node.name}' (shape {tuple(shape)})"
+            name = label(node, index)
             pre = [hook for hook in hooks if _is_prehook(hook)]
             if pre:
                 hooks = [hook for hook in hooks if not _is_prehook(hook)]
                 if not stop:
-                    prehooks.append((index, pre, label))
-            grads_out[index] = _apply_hooks(hooks, grads_out[index], label)
+                    prehooks.append((index, pre, name))
+            grads_out[index] = apply(hooks, grads_out[index], name)
     for index, ref in (node.retained or {}).items():
         tensor = ref()
         if tensor is not None and grads_out[index] is not None:
-            _add_to_retained(tensor, grads_out[index])
-    for index, pre, label in prehooks:
-        grads_out[index] = _apply_hooks(pre, grads_out[index], label)
+            retain(tensor, grads_out[index])
+    for index, pre, name in prehooks:
+        grads_out[index] = apply(pre, grads_out[index], name)
     return after
 
 
