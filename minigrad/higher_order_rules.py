@@ -852,26 +852,8 @@ def _checkpoint(node: Function, grads: list) -> tuple:
     clones of them (:func:`_cloned_stand_ins`) gives gradients whose graphs reach those inputs, as torch's
     non-reentrant checkpoint gives."""
     from .autograd.functions import grad
-    from .generators import fork_rng, set_rng_state
-    from .recording import enable_grad, name_scope
-    from .utils.checkpoint import _MARKER, _gpu_streams, _recorded_in, _relabel, _segment, _serial, _tensors_in
 
-    segment = node.saved[1]
-    with fork_rng(devices=[], enabled=segment.preserve):
-        if segment.preserve:
-            set_rng_state(segment.host_state)
-        with _gpu_streams(segment.gpu_seeds), enable_grad(), segment.recompute_context, \
-                name_scope(f"{_MARKER}{next(_serial)}") as path:
-            result = segment.function(*segment.args, **segment.kwargs)
-    found = _tensors_in(result, [])
-    ys = [found[p] for p in segment.positions] if len(found) == segment.n_found else []
-    if len(found) != segment.n_found or any(not isinstance(y, Tensor) or y._node is None
-                                            or not _recorded_in(y._node, path) for y in ys):
-        segment._mismatch(f"the forward returned {segment.n_found} tensors, {len(segment.positions)} of them "
-                          f"computed by recorded ops; the recomputation returned {len(found)}, and not the same "
-                          "ones", [])
-    nodes, _ = _segment(ys, path)
-    _relabel(nodes, path, segment.label)
+    ys, nodes = node.saved[1].recompute()
     stand_ins = _cloned_stand_ins(node, nodes)
     pairs = [(y, g) for y, g in zip(ys, grads) if g is not None]
     wanted = [s for s in stand_ins if s is not None]

@@ -244,6 +244,27 @@ class _Segment:
 
     def gradients(self, node: _Checkpoint, grads: tuple) -> tuple:
         """The node's backward: recompute, then one gradient array (or None) per input of the node."""
+        ys, nodes = self.recompute()
+        stand_ins = self._point_at_stand_ins(nodes, node)
+        roots, given = [], []
+        for y, g in zip(ys, grads):
+            if g is not None:
+                roots.append(y)
+                given.append(Tensor._make(g.value() if isinstance(g, LazyGradient) else g, False, None, 0))
+        wanted = [s for s in stand_ins if s is not None]
+        if not roots or not wanted:
+            return (None,) * len(stand_ins)
+        computed = iter(grad(roots, wanted, grad_outputs=given, allow_unused=True))
+        out = []
+        for s in stand_ins:
+            g = None if s is None else next(computed)
+            out.append(None if g is None else g.data)
+        return tuple(out)
+
+    def recompute(self) -> tuple[list, list]:
+        """Run the function again as the forward ran it (its random streams, recording), as the node's backward
+        and its ``create_graph`` rule do: the outputs the node stands for (checked to be the forward's) and the
+        recorded ops between them and the inputs, relabelled as the forward's segment."""
         with fork_rng(devices=[], enabled=self.preserve):
             if self.preserve:
                 set_rng_state(self.host_state)
@@ -263,21 +284,7 @@ class _Segment:
                                    "the recomputation", [])
         nodes, _ = _segment(ys, path)
         _relabel(nodes, path, self.label)
-        stand_ins = self._point_at_stand_ins(nodes, node)
-        roots, given = [], []
-        for y, g in zip(ys, grads):
-            if g is not None:
-                roots.append(y)
-                given.append(Tensor._make(g.value() if isinstance(g, LazyGradient) else g, False, None, 0))
-        wanted = [s for s in stand_ins if s is not None]
-        if not roots or not wanted:
-            return (None,) * len(stand_ins)
-        computed = iter(grad(roots, wanted, grad_outputs=given, allow_unused=True))
-        out = []
-        for s in stand_ins:
-            g = None if s is None else next(computed)
-            out.append(None if g is None else g.data)
-        return tuple(out)
+        return ys, nodes
 
     def _point_at_stand_ins(self, nodes: list, node: _Checkpoint) -> list:
         """Point every edge of the recomputed ops to a tensor outside at a fresh leaf standing for the node's
