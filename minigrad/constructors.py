@@ -145,7 +145,10 @@ def _sized(shape: Any, dims: tuple, size: Any, name: str) -> tuple:
         if shape is not None or dims:
             raise TypeError(f"{name}(): give the shape once, as ints, one tuple or size=, not both")
         shape = size
-    return _shape_arg(() if shape is None else (shape, *dims), name)
+    if shape is None:   # as PyTorch's zeros(): the size is required (zeros(()) is the 0-d tensor)
+        raise TypeError(f'{name}() missing 1 required positional arguments: "size" ({name}(2, 3), {name}((2, 3)) '
+                        f"or {name}(size=(2, 3)); {name}(()) for a 0-d tensor)")
+    return _shape_arg((shape, *dims), name)
 
 
 def zeros(shape: Any = None, *dims: Any, out: Any = None, dtype: Any = None, device: Any = None,
@@ -198,8 +201,10 @@ def full(shape: Any = None, fill_value: Any = None, dtype: Any = None, device: A
     """Tensor of ``shape`` (or PyTorch's ``size=``) filled with ``fill_value``, a number: its dtype is
     PyTorch's (a bool gives bool, an int int64, a float the default dtype; a NumPy number counts as the
     Python number of its kind, a ``numpy.bool_`` as a float, as in PyTorch) unless ``dtype`` is given."""
-    if fill_value is None:
-        raise TypeError("full() missing 1 required argument: 'fill_value'")
+    if fill_value is None or (shape is None and size is None):
+        missing = [f'"{n}"' for n, v in (("size", size if shape is None else shape), ("fill_value", fill_value))
+                   if v is None]
+        raise TypeError(f"full() missing {len(missing)} required positional argument: {', '.join(missing)}")
     tensor_options("full", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("full", out, dtype, device)

@@ -142,6 +142,9 @@ def _new_shape(size: tuple, name: str, keyword: Any = None) -> tuple:
         if size:
             raise TypeError(f"{name}(): give the size once, as ints, one tuple or size=, not both")
         size = (keyword,)
+    elif not size:   # as PyTorch's x.new_zeros(): the size is required (x.new_zeros(()) is 0-d)
+        raise TypeError(f'{name}() missing 1 required positional arguments: "size" ({name}(2, 3), '
+                        f"{name}((2, 3)) or {name}(size=(2, 3)); {name}(()) for a 0-d tensor)")
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     return int_tuple(size, name)

@@ -234,7 +234,7 @@ def _new(self: Tensor, *args: Any, dtype: Any = None, device: Any = None, requir
     if all(isinstance(a, (int, numpy.integer)) and not isinstance(a, bool) for a in args) or \
             (len(args) == 1 and type(args[0]).__name__ == "Size"):
         shape = tuple(args[0]) if len(args) == 1 and not isinstance(args[0], (int, numpy.integer)) else args
-        return empty(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+        return empty(tuple(shape), dtype=dtype, device=device, requires_grad=requires_grad)
     if len(args) != 1:
         raise TypeError(f"new(): expected sizes (ints) or one sequence of data, got {args!r:.80}")
     data = args[0].detach().data if isinstance(args[0], Tensor) else args[0]

@@ -56,12 +56,9 @@ def test_filled_constructors() -> None:
     for make in (mg.zeros, mg.ones, mg.empty, mg.randn, mg.rand):
         assert make(2, 3).shape == (2, 3) and make((2, 3)).shape == (2, 3) and make([4]).shape == (4,)
         assert make(2).dtype == mg.float32 and make(2, dtype=mg.float64).dtype == mg.float64
-        if make in (mg.randn, mg.rand):   # as PyTorch's: the size is required (rand(()) is 0-d)
-            with pytest.raises(TypeError):
-                make()
-            assert make(()).shape == ()
-        else:   # minigrad's leniency: PyTorch's zeros() etc. raise too
-            assert make().shape == ()
+        with pytest.raises(TypeError):   # as PyTorch's: the size is required (zeros(()) is 0-d)
+            make()
+        assert make(()).shape == ()
         t = make(2, requires_grad=True)
         assert t.requires_grad and t.is_leaf
     for make in (mg.zeros, mg.ones, mg.empty):   # DESIGN: zeros/ones/full/empty(shape, ...)
