@@ -151,7 +151,12 @@ def _new_shape(x: Tensor, make: Callable[[Tensor], Tensor]) -> Reshape:
 
 def unsqueeze_(x: Tensor, dim: int) -> Tensor:
     """Insert a length-1 dim at ``dim`` in place: (*S) → S with a 1 at ``dim``."""
-    return _reshape_in_place(x, "unsqueeze_", lambda cur: _new_shape(cur, lambda s: unsqueeze(s, dim)))
+    return _reshape_in_place(x, "unsqueeze_", lambda cur: _insert_dim(cur, dim))
+
+
+def _insert_dim(x: Tensor, dim: int) -> Reshape:
+    shape = tuple(unsqueeze(Tensor._make(x.data, False, None, 0), dim).shape)   # checked and shaped on a stand-in
+    return Reshape(shape, insert=one_axis(dim, x.ndim + 1, "unsqueeze_"))
 
 
 def squeeze_(x: Tensor, dim: Any = None) -> Tensor:

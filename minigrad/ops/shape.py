@@ -33,14 +33,25 @@ from ._util import (
 
 
 class Reshape(Function):
+    """``x.reshape(shape)``; with ``insert``, the unsqueeze that gives ``shape`` by a new size-1 dim there."""
     complex_grad = True   # complex values: see autograd.engine._complex_gate
+    insert: int | None = None
 
-    def __init__(self, shape: tuple) -> None:
-        self.shape = shape
+    def __init__(self, shape: tuple, insert: int | None = None) -> None:
+        self.shape, self.insert = shape, insert
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
-        return x.reshape(self.shape)
+        out = x.reshape(self.shape)
+        if self.insert is not None and type(x) is backend.numpy.ndarray:
+            # unsqueeze: PyTorch keeps x's strides and gives the new dim size * stride of the next dim (one element
+            # at the end); NumPy's reshape may pick others for size-1 dims. (A GPU array keeps its reshape's.)
+            a = self.insert
+            strides = x.strides[:a] + (x.itemsize if a == x.ndim else x.shape[a] * x.strides[a],) + x.strides[a:]
+            if out.strides != strides:   # a new last dim through a one-element subarray dtype: quicker
+                out = x.view((x.dtype, (1,))) if a == x.ndim else \
+                    backend.numpy.lib.stride_tricks.as_strided(out, strides=strides)
+        return out
 
     def backward(self, gy: Any) -> Any:
         return gy.reshape(self.in_shape)
@@ -643,9 +654,7 @@ def _insert_dim(x: Tensor, axis: int, name: str) -> Tensor:
     a = one_axis(axis, x.ndim + 1, name)
     shape = list(x.shape)
     shape.insert(a, 1)
-    # NumPy's reshape may give the new size-1 dim another stride than PyTorch's (1 at the end of a transposed
-    # tensor); restriding the array after the op would hide it from mg.compile's capture, so it is left as is
-    return _view_op(x, Reshape(tuple(shape)))
+    return _view_op(x, Reshape(tuple(shape), insert=a))
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
@@ -889,9 +898,12 @@ def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
     base = out.data.base
     if base is not None:
         data = x.data
-        if base is data or base is data.base or type(data) is not backend.numpy.ndarray and (
-                type(op) is Transpose or _viewable(x.shape, data.strides, out.shape)):
-            # NumPy's .base is always the memory's owner; where another array module's may not be, the layout says
+        if type(data) is backend.numpy.ndarray:   # .base is the memory's owner, or holds it (unsqueeze's as_strided)
+            shared = base is data or base is data.base or memory_owner(out.data) is memory_owner(data)
+        else:   # another array module's .base may not name the owner: the layout says
+            shared = base is data or base is data.base or type(op) is Transpose or \
+                _viewable(x.shape, data.strides, out.shape)
+        if shared:
             _note_view(x, out, op)
         else:
             out._view = ()   # reshape copied (a layout it cannot view): out's memory is its own, as in PyTorch

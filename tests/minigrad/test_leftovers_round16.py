@@ -31,3 +31,62 @@ def test_filled_constructors_need_a_size(name: str) -> None:
 def test_full_needs_a_size() -> None:
     _raises_like(lambda: mg.full(fill_value=2), lambda: torch.full(fill_value=2))
     assert mg.full((), 2).shape == () and mg.full((), 2).dtype == mg.int64
+
+
+# --- 2. unsqueeze keeps the input's strides and gives the new dim PyTorch's ------------------------------------
+
+def _layout(lib, name: str):
+    if name == "T":   # (4, 3) with strides (1, 4)
+        return lib.arange(12.0).reshape(3, 4).t()
+    if name == "size1_permuted":   # (1, 2, 2) with strides (1, 2, 1)
+        return lib.arange(4.0).reshape(2, 2, 1).permute(2, 0, 1)
+    if name == "sliced":
+        return lib.arange(24.0).reshape(2, 3, 4)[..., ::2]
+    return lib.arange(0.0).reshape(0, 3).t()   # "empty_T"
+
+
+UNSQUEEZES = [(layout, dim) for layout in ("T", "size1_permuted", "sliced", "empty_T") for dim in (0, 1, -1, -2)]
+
+
+@pytest.mark.parametrize("layout, dim", UNSQUEEZES)
+def test_unsqueeze_strides_are_pytorchs(layout: str, dim: int) -> None:
+    x, t = _layout(mg, layout), _layout(torch, layout)
+    assert x.stride() == t.stride()
+    y, u = x.unsqueeze(dim), t.unsqueeze(dim)
+    assert (y.shape, y.stride(), y.is_contiguous()) == (tuple(u.shape), u.stride(), u.is_contiguous())
+    if u.numel():   # (strides of empty tensors are NumPy's: a dim moved or added next to a 0-size one can differ)
+        assert y.transpose(0, -1).stride() == u.transpose(0, -1).stride()   # the array's stride, not a report
+        assert (y[None].stride(), y[:, None].stride()) == (u[None].stride(), u[:, None].stride())
+    x2, t2 = _layout(mg, layout), _layout(torch, layout)
+    assert x2.unsqueeze_(dim).stride() == t2.unsqueeze_(dim).stride()
+
+
+@pytest.mark.parametrize("layout, dim", [("T", 0), ("T", 1), ("T", -1), ("sliced", 1)])
+def test_unsqueeze_of_a_strided_tensor_stays_a_recorded_view(layout: str, dim: int) -> None:
+    leaf, tleaf = _layout(mg, layout).requires_grad_(), _layout(torch, layout).requires_grad_()
+    x, t = leaf * 1, tleaf * 1
+    y, u = x.unsqueeze(dim), t.unsqueeze(dim)
+    y.mul_(3)   # writes through to x, whose graph then goes through the mul_
+    u.mul_(3)
+    assert y.data.base is not None and (x.numpy() == t.detach().numpy()).all()
+    if u.is_contiguous():
+        assert y.view(-1).stride() == u.view(-1).stride()
+    (x * x).sum().backward()
+    (t * t).sum().backward()
+    assert (leaf.grad.numpy() == tleaf.grad.numpy()).all()
+
+
+def test_compile_replays_an_unsqueeze_of_a_transposed_tensor() -> None:
+    import warnings
+
+    from minigrad.compile import CompileWarning
+
+    def fn(x: mg.Tensor, index: mg.Tensor) -> mg.Tensor:
+        return x.gather(1, index.t().unsqueeze(-1).expand(-1, -1, 1).squeeze(-1))
+
+    compiled = mg.compile(fn)
+    x, index = mg.arange(12.0).reshape(3, 4), mg.tensor([[0, 1, 2], [3, 0, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for _ in range(3):
+            assert (compiled(x, index).numpy() == fn(x, index).numpy()).all()
