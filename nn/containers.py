@@ -8,7 +8,7 @@ A container registers what it holds as its children (or parameters) by key, so t
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 
 import minigrad as mg
 from minigrad import Tensor
@@ -36,9 +36,9 @@ class Sequential(Module):
         else:
             items = [(str(i), m) for i, m in enumerate(modules)]
         for name, module in items:
-            if not isinstance(module, Module):
+            if module is not None and not isinstance(module, Module):
                 raise TypeError(f"Sequential: item {name!r} is a {type(module).__name__}, not a Module")
-            setattr(self, name, module)
+            self.add_module(name, module)   # None: a placeholder child, as PyTorch's add_module
         if device is not None or dtype is not None:
             self.to(device=device, dtype=dtype)
 
@@ -48,11 +48,12 @@ class Sequential(Module):
             input = module(input)
         return input
 
-    def append(self, module: Module) -> Sequential:
-        """Add ``module`` as the last child (named by its position); returns ``self``."""
-        if not isinstance(module, Module):
+    def append(self, module: Module | None) -> Sequential:
+        """Add ``module`` (or a None placeholder, as PyTorch's) as the last child, named by its position; returns
+        ``self``."""
+        if module is not None and not isinstance(module, Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
-        setattr(self, str(len(self._modules)), module)
+        self.add_module(str(len(self._modules)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> Sequential:
@@ -84,7 +85,7 @@ class Sequential(Module):
         for key in list(self._modules):
             delattr(self, key)
         for i, module in enumerate(modules):
-            setattr(self, str(i), module)
+            self.add_module(str(i), module)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -100,8 +101,8 @@ class Sequential(Module):
         modules = list(self._modules.values())
         return modules[_list_index(index, len(modules), "Sequential")]
 
-    def __setitem__(self, index: int, module: Module) -> None:
-        if not isinstance(module, Module):
+    def __setitem__(self, index: int, module: Module | None) -> None:
+        if module is not None and not isinstance(module, Module):
             raise TypeError(f"Sequential: item {index!r} must be a Module, got {type(module).__name__}")
         keys = list(self._modules)
         setattr(self, keys[_list_index(index, len(keys), "Sequential")], module)
@@ -170,18 +171,22 @@ class _Container(Module):
     def _scope_name(self, name: str) -> None:
         self.__dict__["_container_scope"] = name
         for key, child in self._modules.items():
-            object.__setattr__(child, "_scope_name", f"{name}.{key}")
+            if child is not None:
+                object.__setattr__(child, "_scope_name", f"{name}.{key}")
 
-    def _put(self, key: str, module: Module) -> None:
+    def _put(self, key: str, module: Module | None) -> None:
+        """Register ``module`` as the child ``key`` (None: a placeholder, as PyTorch's add_module allows)."""
         if REGISTRATION["module"]:   # PyTorch's containers register through add_module, which runs these hooks
             module = registered("module", self, key, module)
-        if not isinstance(module, Module):
+        if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}: {type(module).__name__} is not a Module subclass (key {key!r})")
         if self._modules.get(key, module) is not module:
             reregistered()
         elif key not in self._modules:
             first_registration(self)   # counted once the tree it is in was called (see Module.__call__)
         self._modules[key] = module
+        if module is None:
+            return
         if "_called" in self.__dict__:
             mark_called(module.modules())
         object.__setattr__(module, "_scope_name", f"{self._scope_name}.{key}")
@@ -232,8 +237,8 @@ class ModuleList(_Container):
         for i, module in enumerate(modules):
             self._put(str(i), module)
 
-    def append(self, module: Module) -> ModuleList:
-        """Add ``module`` at the end; returns ``self``."""
+    def append(self, module: Module | None) -> ModuleList:
+        """Add ``module`` (or a None placeholder) at the end; returns ``self``."""
         self._put(str(len(self._modules)), module)
         return self
 
@@ -324,17 +329,17 @@ class ModuleDict(_Container):
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._modules))
 
-    def keys(self) -> list[str]:
-        """The children's names, in insertion order."""
-        return list(self._modules.keys())
+    def keys(self) -> KeysView[str]:
+        """The children's names, in insertion order: a live, set-like view, as PyTorch's (a dict's keys())."""
+        return self._modules.keys()
 
-    def values(self) -> list[Module]:
-        """The children, in insertion order."""
-        return list(self._modules.values())
+    def values(self) -> ValuesView[Module]:
+        """The children, in insertion order (a live view, as PyTorch's)."""
+        return self._modules.values()
 
-    def items(self) -> list[tuple[str, Module]]:
-        """(name, child) pairs, in insertion order."""
-        return list(self._modules.items())
+    def items(self) -> ItemsView[str, Module]:
+        """(name, child) pairs, in insertion order (a live, set-like view, as PyTorch's)."""
+        return self._modules.items()
 
     def pop(self, key: str) -> Module:
         """Remove the child ``key`` and return it."""
@@ -504,17 +509,17 @@ class ParameterDict(Module):
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._entries))
 
-    def keys(self) -> list[str]:
-        """The names, in insertion order."""
-        return list(self._entries)
+    def keys(self) -> KeysView[str]:
+        """The names, in insertion order: a live, set-like view, as PyTorch's."""
+        return self._entries.keys()
 
-    def values(self) -> list[Any]:
-        """The parameters (and other objects), in insertion order."""
-        return [getattr(self, key) for key in self._entries]
+    def values(self) -> Iterator[Any]:
+        """The parameters (and other objects), in insertion order: a generator, as PyTorch's."""
+        return (getattr(self, key) for key in list(self._entries))
 
-    def items(self) -> list[tuple[str, Any]]:
-        """(name, parameter) pairs, in insertion order."""
-        return [(key, getattr(self, key)) for key in self._entries]
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """(name, parameter) pairs, in insertion order: a generator, as PyTorch's."""
+        return ((key, getattr(self, key)) for key in list(self._entries))
 
     def get(self, key: str, default: Any = None) -> Any:
         """The entry ``key``, or ``default`` when there is none."""

@@ -62,7 +62,7 @@ def test_parameter_dict_as_pytorch() -> None:
         d["c"] = make(3)
         del d["a"]
         d.update({"d": make(1)})
-    assert list(ours) == list(theirs) and ours.keys() == list(theirs.keys())
+    assert list(ours) == list(theirs) and list(ours.keys()) == list(theirs.keys())
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     assert "c" in ours and "a" not in ours and ours.get("a") is None
     assert isinstance(ours.pop("c"), nn.Parameter) and len(ours) == 2

@@ -91,7 +91,7 @@ def test_module_list_and_dict_behave_like_containers() -> None:
     heads["a"] = nn.Linear(1, 1)
     heads.update({"b": nn.Linear(1, 2)})
     assert list(heads) == ["a", "b"] and "b" in heads and len(heads) == 2
-    assert heads.pop("a").out_features == 1 and heads.keys() == ["b"]
+    assert heads.pop("a").out_features == 1 and list(heads.keys()) == ["b"]
     with pytest.raises(KeyError, match="no module 'zzz'"):
         heads["zzz"]
     with pytest.raises(TypeError, match="not a Module"):
