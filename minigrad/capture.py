@@ -19,6 +19,7 @@ import numpy
 
 from . import anomaly, backend, codegen, generators
 from .autograd import Function, _dense, _sum, frees_saved
+from .hooks import _run_node_hooks as run_node_hooks
 from .recording import _state
 from .tensor import Tensor
 from .versions import INPLACE, memory_owner
@@ -428,6 +429,10 @@ class Program:
         routes = [tuple((j, v) for j, v in enumerate(args[k]) if tracer.steps[k][4] and ops[k].needs_grad[j])
                   for k in range(len(ops))]
         order = _kahn_order(self.outputs, routes, producer)
+        # outputs that the call's own ops also read with a gradient (``return loss, logits``): eager's hooks and
+        # retain_grad on such an output see its whole gradient, summed with the inside's terms (Replay.backward)
+        inside = {v for r in routes for _j, v in r}
+        self.read_inside = {j: v for j, v in enumerate(self.outputs) if v >= n_ext and v in inside}
         keeps = {k: 2 if any(backend.is_array(v) for v in ops[k].__dict__.values()) else 1 for k in order}
         saved_at = {k: i for i, k in enumerate(sorted(keeps))}
         reads = [a + [index(ref) for _name, _position, ref in step[5]] for a, step in zip(args, tracer.steps)]
@@ -567,7 +572,8 @@ class Program:
                 values[i] = None
         return values, saved
 
-    def backward(self, saved: list, grads_out: tuple, observe: Callable | None = None) -> tuple:
+    def backward(self, saved: list, grads_out: tuple, observe: Callable | None = None,
+                 taps: dict | None = None) -> tuple:
         """Every captured op's backward in eager's order; returns one gradient (or None) per external.
 
         Each op's entry of ``saved`` is set to None once its backward is done (its arrays are freed
@@ -575,21 +581,28 @@ class Program:
 
         ``observe(first, grads_out, grads_in)``, if given, sees each op that ran (``first``: the value
         index of its first output), as ``autograd.observe_backward``'s observer sees a node.
+        ``taps`` (value index -> function of its gradient, returning the gradient sent on): run on a
+        value's summed gradient just before the op that made it runs its backward (the hooks of an
+        output the call's ops also read, see :meth:`Replay.backward`).
         """
-        if observe is None and self.backward_code is not None:
+        if observe is None and taps is None and self.backward_code is not None:
             return self.backward_code(saved, grads_out)
         start = time.perf_counter()
-        grads = self._backward(saved, grads_out, observe)
+        grads = self._backward(saved, grads_out, observe, taps)
         self.replay_seconds += time.perf_counter() - start
         return grads
 
-    def _backward(self, saved: list, grads_out: tuple, observe: Callable | None) -> tuple:
+    def _backward(self, saved: list, grads_out: tuple, observe: Callable | None, taps: dict | None = None) -> tuple:
         grads: list = [None] * self.n_values
         owned: set = set()   # value indices whose sum this backward allocated (safe to add into in place)
         for index, g in zip(self.outputs, grads_out):
             if g is not None:
                 grads[index] = _sum(grads[index], g, index, owned)
         for op, backward, at, keep, first, n_out, routes in self.backward_plan:
+            if taps is not None:
+                for v in range(first, first + n_out):
+                    if v in taps and grads[v] is not None:
+                        grads[v] = taps[v](_dense(grads[v]))
             if n_out == 1:
                 g = grads[first]
                 if g is None:
@@ -735,7 +748,33 @@ class Replay(Function):
         saved = self.saved[0]
         if not frees_saved():   # retain_graph: a later backward needs every op's state again
             saved = list(saved)
+        taps = self._taps(grads_out) if (self.hooks or self.retained) and program.read_inside else None
         with program.lock:
             if _state.get().checks is True:   # detect_anomaly around the backward: each op is checked, as eager
-                return program.backward(saved, grads_out, program.anomaly_check)
-            return program.backward(saved, grads_out)
+                return program.backward(saved, grads_out, program.anomaly_check, taps)
+            return program.backward(saved, grads_out, taps=taps)
+
+    def _taps(self, grads_out: tuple) -> dict | None:
+        """The hooks and ``retain_grad`` of the outputs that the call's own ops also read (``return loss, logits``
+        with ``logits.retain_grad()``), as taps on their summed gradients inside the backward (see
+        :meth:`Program.backward`): eager runs them on the whole gradient, the engine ran none on this node's
+        (it had none from outside). One that also got a gradient from outside had its hooks run on that part
+        alone: a RuntimeError, never a different gradient."""
+        taps = {}
+        for j, v in self.program.read_inside.items():
+            if j not in (self.hooks or {}) and j not in (self.retained or {}):
+                continue
+            if grads_out[j] is not None:
+                raise RuntimeError(
+                    f"compiled: output {j} (shape {tuple(self.out_meta[j][0])}) of a compiled call has a hook or "
+                    "retain_grad, and gets a gradient both from outside the call and from the call's own ops, "
+                    "which read it too; a replay can run the hook only on one part: call the function eagerly, "
+                    "or return the tensor from a call that does not use it")
+
+            def tap(g: Any, j: int = j) -> Any:
+                grads = [None] * self.n_outputs
+                grads[j] = g
+                run_node_hooks(self, grads)   # this output's hooks, then its retain_grad (engine's order)
+                return grads[j]
+            taps[v] = tap
+        return taps or None
