@@ -42,7 +42,9 @@ from .hooks import (
 class Parameter(Tensor):
     """A Tensor that a Module registers as a trainable parameter (requires grad)."""
 
-    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        if data is None:   # PyTorch's Parameter(): an empty one of the default dtype
+            data = mg.empty(0).data
         if isinstance(data, Tensor):
             data = data.data
         # an array keeps its dtype (a float64 tensor makes a float64 parameter); a list gets the default float
@@ -649,9 +651,11 @@ class Module(ModuleHooks):
         """This module's own keys (under ``prefix``) of ``state_dict``, as PyTorch's: runs the load pre-hooks,
         notes missing and unexpected keys; override to rename or convert keys, then call this."""
         record_module_state(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                            error_msgs, self._has_extra_state())
+                            error_msgs, type(self).set_extra_state is not Module.set_extra_state)
 
     def _has_extra_state(self) -> bool:
+        """Whether ``state_dict`` saves ``_extra_state``: the class defines ``get_extra_state`` (a load expects
+        the key when it defines ``set_extra_state``, as PyTorch's)."""
         return type(self).get_extra_state is not Module.get_extra_state
 
     def __dir__(self) -> list[str]:

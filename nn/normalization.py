@@ -31,7 +31,7 @@ class LayerNorm(Module):
         self.normalized_shape = _normalized_shape(normalized_shape, "LayerNorm")
         if not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps < 0:
             raise ValueError(f"LayerNorm: eps must be a non-negative number, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = eps   # as given, as PyTorch (an int prints eps=1)
         self.elementwise_affine = bool(elementwise_affine)
         affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias, dtype, device)
 
@@ -64,7 +64,7 @@ class RMSNorm(Module):
         self.normalized_shape = _normalized_shape(normalized_shape, "RMSNorm")
         if eps is not None and (not isinstance(eps, (int, float)) or isinstance(eps, bool) or eps < 0):
             raise ValueError(f"RMSNorm: eps must be a non-negative number or None, got {eps!r}")
-        self.eps = None if eps is None else float(eps)
+        self.eps = eps
         self.elementwise_affine = bool(elementwise_affine)
         if self.elementwise_affine:
             dt = mg.get_default_dtype() if dtype is None else dtype
@@ -169,7 +169,7 @@ class BatchNorm1d(_BatchNorm):
                  bias: bool = True) -> None:
         super().__init__()
         num_features = size_arg(num_features, type(self).__name__, "num_features")   # 0 too, as PyTorch
-        self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
         self._add_parameters_and_buffers(self.use_bias, dtype, device)

@@ -38,7 +38,7 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
-        self.eps, self.affine = float(eps), bool(affine)
+        self.eps, self.affine = eps, bool(affine)
         affine_parameters(self, self.num_channels, self.affine, bias, dtype, device)
 
     def reset_parameters(self) -> None:
@@ -70,7 +70,7 @@ class _InstanceNormNd(_NormBase):
                  bias: bool = True) -> None:
         super().__init__()
         self.num_features = _channels(num_features, "num_features", type(self).__name__)
-        self.eps, self.momentum = float(eps), momentum
+        self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self._add_parameters_and_buffers(bias, dtype, device)
 

@@ -33,7 +33,7 @@ class _BatchNormNd(_BatchNorm):
                  bias: bool = True) -> None:
         super().__init__()
         self.num_features = _channels(num_features, "num_features", type(self).__name__)
-        self.eps, self.momentum = float(eps), momentum
+        self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.use_bias = bool(bias) and self.affine   # PyTorch's keyword: without it, a scale and no shift
         self._add_parameters_and_buffers(self.use_bias, dtype, device)

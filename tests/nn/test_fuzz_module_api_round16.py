@@ -93,3 +93,45 @@ def test_calling_a_sequential_with_a_none_child_is_a_type_error_as_torch() -> No
     for T, N in SIDES:
         with pytest.raises(TypeError):
             N.Sequential(N.ReLU(), None)(T.ones(1))
+
+
+@pytest.mark.parametrize("args", [(), (None,), (None, False)])
+def test_a_parameter_with_no_data_is_an_empty_one_as_torch(args: tuple) -> None:
+    """Was: a TypeError (missing ``data``; None refused)."""
+    _both(lambda T, N: (lambda p: (type(p).__name__, tuple(p.shape), str(p.dtype).replace("torch.", ""),
+                                   p.requires_grad))(N.Parameter(*args)))
+
+
+def _extra_state_loads(T: Any, N: Any, getter: bool, setter: bool) -> tuple:
+    """What a load expects of a module that defines only ``get_extra_state`` or only ``set_extra_state``."""
+    namespace: dict = {}
+    if getter:
+        namespace["get_extra_state"] = lambda self: {"v": 1}
+    if setter:
+        namespace["set_extra_state"] = lambda self, state: None
+    module = type("Extra", (N.Module,), namespace)()
+    state = module.state_dict()
+    try:
+        module.load_state_dict(state)
+        strict = "ok"
+    except RuntimeError:
+        strict = "RuntimeError"
+    result = module.load_state_dict(state, strict=False)
+    return list(state), strict, result.missing_keys, result.unexpected_keys
+
+
+@pytest.mark.parametrize("getter, setter", [(True, False), (False, True), (True, True)])
+def test_a_load_expects_extra_state_where_set_extra_state_is_defined_as_torch(getter: bool, setter: bool) -> None:
+    """PyTorch saves ``_extra_state`` where ``get_extra_state`` is defined and loads it where ``set_extra_state``
+    is; ours asked ``get_extra_state`` for both (a module defining only set_extra_state loaded {} silently)."""
+    _both(lambda T, N: _extra_state_loads(T, N, getter, setter))
+
+
+@pytest.mark.parametrize("make", [
+    lambda N: N.LayerNorm(4, eps=1), lambda N: N.RMSNorm([2, 3], eps=2), lambda N: N.GroupNorm(2, 4, eps=1),
+    lambda N: N.BatchNorm2d(3, eps=2, momentum=1), lambda N: N.InstanceNorm1d(3, eps=1, affine=True),
+    lambda N: N.LazyBatchNorm1d(eps=1), lambda N: N.TransformerEncoderLayer(4, 2, 8, layer_norm_eps=3),
+])
+def test_a_normalization_keeps_the_eps_it_was_given_as_torch(make: Callable) -> None:
+    """Was: ``eps`` stored as float(eps), so ``LayerNorm(4, eps=1)`` printed ``eps=1.0`` (PyTorch: ``eps=1``)."""
+    _both(lambda T, N: (_text(make(N)), type(make(N).eps).__name__ if hasattr(make(N), "eps") else None))
