@@ -170,7 +170,9 @@ def _j_y_series(xp: Any, a: Any, order: int) -> tuple:
         j_sum = _dd_add(j_sum, term)
         weight = _HARMONIC_DD[k] if order == 0 else _HARMONIC_PAIRS_DD[k]
         y_sum = _dd_add(y_sum, _dd_scale(term, weight))
-    log_term = (xp.log(a * 0.5) + _EULER) * j_sum[0]
+    # ln(x/2), from ln x where x/2 underflows (a subnormal x: ln 0 was -inf, Y1 then NaN)
+    half_log = xp.where(a >= 1e-300, xp.log(xp.maximum(a, 1e-300) * 0.5), xp.log(a) - math.log(2.0))
+    log_term = (half_log + _EULER) * j_sum[0]
     if order == 0:   # Y0 = (2/π)((ln(x/2) + γ) J0 + Σ (-1)^(k+1) H_k (x/2)^2k / k!²)
         y = (2 / math.pi) * (log_term - y_sum[0])
     else:            # Y1 = -2/(πx) + (2/π)(ln(x/2) + γ) J1 - (1/π) Σ (-1)^k (H_k + H_{k+1}) (x/2)^(2k+1) / (k!(k+1)!)
@@ -197,7 +199,7 @@ def _hankel(xp: Any, a: Any, order: int, dtype: Any) -> tuple:
         else:
             p = p + sign * coefficient * power
     chi = (a.astype(dtype) - dtype.type(_PHASE[order])).astype(xp.float64)
-    scale = xp.sqrt(2 / (math.pi * a))
+    scale = math.sqrt(2 / math.pi) / xp.sqrt(a)   # π·a overflows at the largest floats
     cos, sin = xp.cos(chi), xp.sin(chi)
     return scale * (p * cos - q * sin), scale * (p * sin + q * cos)
 
@@ -265,7 +267,7 @@ def _k_asymptotic(xp: Any, x: Any, order: float) -> Any:
         coefficient *= (mu - (2 * k - 1) ** 2) / (8 * k)
         power = power / x
         total = total + coefficient * power
-    return xp.sqrt(math.pi / (2 * x)) * total
+    return math.sqrt(math.pi / 2) / xp.sqrt(x) * total   # 2x overflows at the largest floats
 
 
 def _k_series(xp: Any, x: Any, order: int) -> Any:

@@ -228,7 +228,7 @@ def _bessel_array(xp: Any, order: int, x: Any, scaled: bool) -> Any:
     for k in range(1, 20):
         term = term * -(4 * order * order - (2 * k - 1) ** 2) / (8 * k * far)
         expansion = expansion + term
-    expansion = expansion / xp.sqrt(2 * math.pi * far)
+    expansion = expansion / (math.sqrt(2 * math.pi) * xp.sqrt(far))   # 2π·far overflows at the largest floats
     if not scaled:
         expansion = expansion * xp.exp(far)
     out = xp.where(a <= 30, series, expansion)
@@ -258,7 +258,7 @@ def _scaled_gap(xp: Any, x: Any) -> Any:
         term0 = term0 * (2 * k - 1) ** 2 / (8 * k * far)
         term1 = term1 * -(4 - (2 * k - 1) ** 2) / (8 * k * far)
         gap = gap + (term0 - term1)
-    return xp.where(a <= 30, total * xp.exp(-near), gap / xp.sqrt(2 * math.pi * far))
+    return xp.where(a <= 30, total * xp.exp(-near), gap / (math.sqrt(2 * math.pi) * xp.sqrt(far)))
 
 
 def _i0e_derivative(xp: Any, x: Any, y: Any) -> Any:
@@ -266,14 +266,18 @@ def _i0e_derivative(xp: Any, x: Any, y: Any) -> Any:
 
 
 def _i1_derivative(xp: Any, x: Any, y: Any) -> Any:
-    return xp.where(x == 0, x.dtype.type(0.5), _bessel_array(xp, 0, x, False) - y / xp.where(x == 0, 1, x))
+    # i1(x)/x is ½ below |x| = 1e-20 (to 1e-41), and y/x is not: y = x/2 rounds to 0 or x at a subnormal x
+    tiny = xp.abs(x) < 1e-20
+    return xp.where(tiny, x.dtype.type(0.5), _bessel_array(xp, 0, x, False) - y / xp.where(tiny, 1, x))
 
 
 def _i1e_derivative(xp: Any, x: Any, y: Any) -> Any:
-    # i0e(x) - i1e(x) (sgn x + 1/x) = gap(|x|) - i1e(|x|)/|x|; y/x, not y · (1/x), which overflows at a subnormal x
-    safe = xp.where(x == 0, 1, x).astype(xp.float64)
+    # i0e(x) - i1e(x) (sgn x + 1/x) = gap(|x|) - i1e(|x|)/|x|; y/x, not y · (1/x), which overflows at a subnormal x;
+    # ½ below |x| = 1e-20, where i1e(x) = x/2 rounds (as in _i1_derivative)
+    tiny = xp.abs(x) < 1e-20
+    safe = xp.where(tiny, 1, x).astype(xp.float64)
     slope = _scaled_gap(xp, x) - _bessel_array(xp, 1, safe, True) / safe   # i1e in float64: y's rounding, doubled
-    return xp.where(x == 0, 0.5, slope).astype(x.dtype, copy=False)
+    return xp.where(tiny, 0.5, slope).astype(x.dtype, copy=False)
 
 
 def i0(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
