@@ -6,9 +6,9 @@ call's signature or checked before a replay (``Compiled`` in :mod:`minigrad.comp
 * :func:`describe` — a non-Tensor argument's part of the signature: numbers and strings by type and
   value (``2``, ``2.0`` and ``True`` are three), the Tensors inside tuples, lists, dicts and plain
   objects as inputs;
-* :func:`watched` / :func:`unchanged` — the closure cells and globals the function's code reads (and
-  its helpers': the functions it reads, the forwards of a module's own classes), compared by identity on
-  every replay;
+* :func:`watched` / :func:`unchanged` — the closure cells, default arguments and globals the function's code
+  reads (and its helpers': the functions it reads, the forwards of a module's own classes), compared by
+  identity on every replay;
 * :func:`find_statics` / :func:`statics_hold` — the Python numbers and strings it may read inside lists,
   dicts, objects, Python modules and classes (``cfg.scale``, ``hp["lr"]``), and those lists' and dicts'
   lengths: checked on every replay, and compared before and after a capture (a function that changes
@@ -137,6 +137,42 @@ def _helpers_in(value: Any, depth: int = 0) -> list:
     return []
 
 
+class DefaultSlot:
+    """A default argument of a user function, read as a closure cell is (``cell_contents``, ValueError once it is
+    gone), so that it is guarded as one: ``f.__defaults__ = (5.0,)``, an item of a default dict changed."""
+
+    __slots__ = ("function", "key")
+
+    def __init__(self, function: types.FunctionType, key: int | str) -> None:
+        self.function, self.key = function, key   # an index into __defaults__, or a keyword-only name
+
+    @property
+    def cell_contents(self) -> Any:
+        try:
+            if type(self.key) is int:
+                return self.function.__defaults__[self.key]
+            return self.function.__kwdefaults__[self.key]
+        except (TypeError, LookupError):   # the defaults were removed or shortened
+            raise ValueError("no such default") from None
+
+    def __eq__(self, other: object) -> bool:   # watched() again finds equal slots: the captures still fit
+        return type(other) is DefaultSlot and other.function is self.function and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash((id(self.function), self.key))
+
+
+def _default_slots(f: types.FunctionType) -> list:
+    """``(slot, name)`` for each default argument of ``f`` (none for a library's function)."""
+    if _library(f):
+        return []
+    code = f.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    defaults = f.__defaults__ or ()
+    slots = [(DefaultSlot(f, i), positional[len(positional) - len(defaults) + i]) for i in range(len(defaults))]
+    return slots + [(DefaultSlot(f, name), name) for name in f.__kwdefaults__ or {}]
+
+
 def watched(fn: Any) -> Watched:
     """The closure cells and the names of module globals that ``fn``'s code reads, and those of the helpers
     it reads (functions in its closure or globals, also inside lists, tuples and dicts there, bound methods,
@@ -161,8 +197,9 @@ def watched(fn: Any) -> Watched:
             seen.add(id(f))
             functions.append(f)
         code, namespace = f.__code__, f.__globals__
-        cells += f.__closure__ or ()
-        cell_names += code.co_freevars
+        defaults = _default_slots(f)   # guarded as the closure's variables are
+        cells += (*(f.__closure__ or ()), *(slot for slot, _name in defaults))
+        cell_names += (*code.co_freevars, *(f"{name} (a default argument)" for _slot, name in defaults))
         own_words, helpers = set(), []
         for c in _codes(code):
             own_words.update(c.co_names)
@@ -173,7 +210,8 @@ def watched(fn: Any) -> Watched:
         if f is function or f.__name__ != "__init__":   # a module's __init__ never runs inside a call
             words |= own_words
         for value in (*(namespace.get(n) for n in code.co_names if n in namespace),
-                      *(_contents(cell) for cell in f.__closure__ or ())):
+                      *(_contents(cell) for cell in f.__closure__ or ()),
+                      *(_contents(slot) for slot, _name in defaults)):
             try:
                 found = _helpers_in(value)
             except Exception:  # noqa: BLE001 - an odd object (a proxy): not looked into

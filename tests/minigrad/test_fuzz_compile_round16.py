@@ -99,3 +99,41 @@ def test_autograd_grad_of_an_output_the_call_reads_and_a_weight():
             got = mg.autograd.grad(loss, [logits, weight])   # raised "not used in the graph" before
             for a, b in zip(want, got):
                 np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def _scaled(x, scale=2.0):
+    return x * scale
+
+
+def _scaled_by_keyword(x, *, scale=2.0):
+    return x * scale
+
+
+def _scaled_by_table(x, table={"s": 2.0}):  # noqa: B006 - the mutable default is the point
+    return x * table["s"]
+
+
+def _plus_weight(x, weight=mg.ones(3)):  # noqa: B008 - a tensor default, rebound below
+    return x + weight
+
+
+@pytest.mark.parametrize("fn, change", [
+    (_scaled, lambda: setattr(_scaled, "__defaults__", (5.0,))),
+    (_scaled_by_keyword, lambda: _scaled_by_keyword.__kwdefaults__.__setitem__("scale", 5.0)),
+    (_scaled_by_table, lambda: _scaled_by_table.__defaults__[0].__setitem__("s", 5.0)),
+    (_plus_weight, lambda: setattr(_plus_weight, "__defaults__", (mg.ones(3) * 4.0,))),
+])
+def test_a_default_argument_changed_after_a_capture_captures_again(fn, change):
+    defaults, keyword_defaults = fn.__defaults__, dict(fn.__kwdefaults__ or {})
+    compiled = mg.compile(fn)
+    x = mg.ones(3)
+    try:
+        for _ in range(3):   # capture, check, replay
+            compiled(x)
+        change()
+        np.testing.assert_array_equal(compiled(x).numpy(), fn(x).numpy())   # the replay used the old default
+    finally:
+        if defaults and type(defaults[0]) is dict:
+            defaults[0]["s"] = 2.0
+        fn.__defaults__ = defaults
+        fn.__kwdefaults__ = keyword_defaults or None
