@@ -4,7 +4,7 @@ Nearly everything is composed from the engine's ops, so each function's gradient
 up op by op in the graph drawings. Defined here: ``linear``, ``embedding``, the activations PyTorch's
 ``torch.nn.functional`` defines itself, ``softmax``, ``one_hot``, ``pad`` and ``normalize``. Two small ops
 bring their own backward: :class:`EmbeddingLookup` (a gather that leaves the padding row without gradient)
-and :class:`ConstantPad` (``gelu``'s erf is the engine's ``mg.erf``). The rest is re-exported, one concept
+and :class:`ConstantPad` (``gelu``'s erfc is the engine's ``mg.special.erfc``). The rest is re-exported, one concept
 to a module: the losses and distances (``nn/_common_losses.py``, ``nn/_losses.py``, with their shared
 ``reduction=`` handling in ``nn/_reduction.py``), normalisations (``nn/_normalization.py``), dropout
 (``nn/_dropout.py``), activations (``nn/_activations.py``, ``nn/_activations_inplace.py``), convolution and
@@ -354,7 +354,9 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - Py
     """GELU(x) = x · Φ(x), Φ the standard normal CDF, as ``torch.nn.functional.gelu``.
 
     ``approximate="none"``: Φ(x) = ½(1 + erf(x/√2)); ``"tanh"``:
-    ½(1 + tanh(√(2/π)(x + 0.044715 x³))). Any shape in, the same shape out.
+    ½(1 + tanh(√(2/π)(x + 0.044715 x³))). Computed as ½ erfc(-x/√2) and σ(2√(2/π)(x + 0.044715 x³)), the same
+    functions without 1 + erf and 1 + tanh cancelling for x < 0, so both are exact far into the left tail (PyTorch's
+    float32 is 1e-4 off at x = -3 and 0 below -5.5). Any shape in, the same shape out.
     """
     x = _tensor(input, "gelu")
     if not isinstance(approximate, str):   # `approximate == "none"` on an array asks NumPy for a truth value
@@ -363,10 +365,10 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - Py
         raise InputShapeError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     if x.dtype.kind != "f":   # either way, as PyTorch (the tanh form quietly gave float64 for integers)
         raise _dtype_error(x.dtype, f"gelu: input must be floating point, got {x.dtype} (shape {x.shape})")
-    if approximate == "none":   # Φ(x) = ½ erfc(-x/√2): 1 + erf(x/√2) cancels for x < 0 (float32: 1e-5 off at -2.5)
+    if approximate == "none":
         return x * (0.5 * mg.special.erfc(x * (-1 / math.sqrt(2.0))))
     inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
-    return x * (2 * inner).sigmoid()   # ½(1 + tanh(u)) = σ(2u), which does not cancel for x < 0
+    return x * (2 * inner).sigmoid()
 
 
 gelu = _float16_in_float32(gelu, ("input",))
