@@ -462,7 +462,7 @@ def _kl_expfamily_expfamily(p: ExponentialFamily, q: ExponentialFamily) -> Tenso
     result = q._log_normalizer(*q._natural_params) - p_log_normalizer
     for p_param, q_param, gradient in zip(p_params, q._natural_params, gradients):
         # each parameter's own event dims (PyTorch sums len(event_shape) dims of every one, batch dims too)
-        result = result - sum_rightmost((q_param - p_param) * gradient, q_param.ndim - len(p.batch_shape))
+        result = result - sum_rightmost((q_param - p_param) * gradient, q_param.ndim - len(q.batch_shape))
     return result
 
 

@@ -1,0 +1,48 @@
+"""Differential fuzzing of mg.distributions against torch.distributions (round 16): the cases that differed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.distributions as md
+
+
+def _same(ours: mg.Tensor, theirs: Any, what: str, rtol: float = 1e-6) -> None:
+    """Equal shape, dtype and values (NaN and inf where torch has them)."""
+    expected = theirs.detach().numpy()
+    got = np.asarray(ours.detach().numpy())
+    assert got.shape == expected.shape, what
+    assert got.dtype == expected.dtype, f"{what}: {got.dtype} vs {expected.dtype}"
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-10, equal_nan=True, err_msg=what)
+
+
+@pytest.mark.parametrize("p_shapes, q_shapes", [(((3,), ()), ((), ())),          # p batched, q not
+                                                (((), (2, 1)), ((2, 3), ())),     # df and matrices broadcast
+                                                (((), ()), ((), (3,)))])          # q batched by its df only
+def test_wishart_kl_between_different_batch_shapes_is_elementwise(p_shapes: tuple, q_shapes: tuple,
+                                                                    torch: Any) -> None:
+    """kl_divergence(Wishart, Wishart) summed the matrix terms over q's batch dims when p had fewer (a sum of
+    three KLs for p batch () and q batch (3,)), and raised a broadcast error when p had more; each element is now
+    PyTorch's KL of the unbatched pair (PyTorch's batched Wishart KL sums over batch dims, so compare one by one)."""
+    def make(lib: Any, family: Any, shapes: tuple, seed: int) -> Any:
+        matrix_batch, df_batch = shapes
+        a = np.random.default_rng(seed).normal(size=matrix_batch + (2, 2))
+        cov = a @ np.swapaxes(a, -1, -2) + 2 * np.eye(2)
+        df = 2.5 + np.random.default_rng(seed + 1).uniform(0, 3, size=df_batch)
+        return family.Wishart(lib.tensor(df), covariance_matrix=lib.tensor(cov)), df, cov
+
+    p, p_df, p_cov = make(mg, md, p_shapes, 1)
+    q, q_df, q_cov = make(mg, md, q_shapes, 2)
+    ours = md.kl_divergence(p, q)
+    shape = tuple(np.broadcast_shapes(p_shapes[0], p_shapes[1], q_shapes[0], q_shapes[1]))
+    assert tuple(ours.shape) == shape
+    for index in np.ndindex(shape):
+        def pick(df: np.ndarray, cov: np.ndarray) -> Any:
+            return torch.distributions.Wishart(torch.tensor(np.broadcast_to(df, shape)[index]),
+                                               covariance_matrix=torch.tensor(np.broadcast_to(cov, shape + (2, 2))[index]))
+        theirs = torch.distributions.kl_divergence(pick(p_df, p_cov), pick(q_df, q_cov))
+        _same(ours[index], theirs, f"KL at {index}", rtol=1e-9)
