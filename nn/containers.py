@@ -68,7 +68,7 @@ class Sequential(Module):
             raise TypeError(f"Sequential.insert: expected a Module, got {type(module).__name__}")
         modules = list(self._modules.values())
         length = len(modules)
-        if isinstance(index, bool) or not hasattr(index, "__index__") or not -length <= index.__index__() <= length:
+        if not hasattr(index, "__index__") or not -length <= index.__index__() <= length:
             raise IndexError(f"Sequential.insert: index {index!r} is out of range for {length} modules")
         modules.insert(index.__index__(), module)
         self._renumber(modules)
@@ -147,7 +147,8 @@ class Sequential(Module):
 
 
 def _list_index(index: Any, length: int, name: str) -> int:
-    if isinstance(index, bool) or not hasattr(index, "__index__"):
+    """``index`` (anything with ``__index__``, a bool too, as a list's) as a position in ``range(length)``."""
+    if not hasattr(index, "__index__"):
         raise TypeError(f"{name}: indices must be integers or slices, got {type(index).__name__}")
     index = index.__index__()
     if not -length <= index < length:
@@ -317,7 +318,9 @@ class ModuleDict(_Container):
             raise KeyError(f"ModuleDict: no module {key!r} (keys: {list(self._modules)})")
         return self._modules[key]
 
-    def __setitem__(self, key: str, module: Module) -> None:
+    def __setitem__(self, key: str, module: Module | None) -> None:
+        if module is not None and not isinstance(module, Module):   # checked before the key, as add_module
+            raise TypeError(f"ModuleDict: {type(module).__name__} is not a Module subclass (key {key!r})")
         self._put(self._check_key(key), module)
 
     def __delitem__(self, key: str) -> None:
@@ -483,6 +486,8 @@ class ParameterDict(Module):
         return key
 
     def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: a key must be a string, got {type(key).__name__} ({key!r})")
         if key not in self._entries:
             raise _MissingKey(f"ParameterDict: no parameter {key!r} (keys: {list(self._entries)})")
         return getattr(self, key)
@@ -496,7 +501,8 @@ class ParameterDict(Module):
             self._keys[key] = None
 
     def __delitem__(self, key: str) -> None:
-        self[key]   # noqa: B018 - the KeyError naming the keys
+        if key not in self._entries:   # any key (not only a string), as PyTorch's `del self._keys[key]`
+            raise _MissingKey(f"ParameterDict: no parameter {key!r} (keys: {list(self._entries)})")
         delattr(self, key)
         self.__dict__.get("_keys", {}).pop(key, None)
 

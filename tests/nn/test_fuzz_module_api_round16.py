@@ -135,3 +135,38 @@ def test_a_load_expects_extra_state_where_set_extra_state_is_defined_as_torch(ge
 def test_a_normalization_keeps_the_eps_it_was_given_as_torch(make: Callable) -> None:
     """Was: ``eps`` stored as float(eps), so ``LayerNorm(4, eps=1)`` printed ``eps=1.0`` (PyTorch: ``eps=1``)."""
     _both(lambda T, N: (_text(make(N)), type(make(N).eps).__name__ if hasattr(make(N), "eps") else None))
+
+
+def _outcome(action: Callable) -> Any:
+    """``action()``'s result as text, or the class of what it raised (KeyError for PyTorch's AttributeError-or-
+    KeyError lookups, which ours raise as both)."""
+    try:
+        return _text(action())
+    except (KeyError, AttributeError):
+        return "KeyError"
+    except Exception as error:  # noqa: BLE001 - the class is what is compared
+        return type(error).__name__
+
+
+def _indexed_by_a_bool(T: Any, N: Any) -> list:
+    seq = lambda: N.Sequential(N.ReLU(), N.Tanh(), N.Sigmoid())   # noqa: E731
+    mods = lambda: N.ModuleList([N.ReLU(), N.Tanh()])   # noqa: E731
+    params = lambda: N.ParameterList([T.ones(1), T.ones(2)])   # noqa: E731
+    return [_outcome(action) for action in [
+        lambda: seq()[True], lambda: mods()[True], lambda: tuple(params()[True].shape), lambda: seq().pop(True),
+        lambda: (lambda s: (s.__delitem__(True), s)[1])(seq()),
+        lambda: (lambda m: (m.__setitem__(True, N.ELU()), m)[1])(mods()), lambda: N.Sequential()[False]]]
+
+
+def _dict_keys_checked_as_torch(T: Any, N: Any) -> list:
+    params = lambda: N.ParameterDict({"a": T.ones(1)})   # noqa: E731
+    return [_outcome(action) for action in [
+        lambda: params()[1], lambda: params().pop(1), lambda: params().__delitem__(1), lambda: 1 in params(),
+        lambda: N.ModuleDict().__setitem__("", 3), lambda: N.ModuleDict().update([("training", 3)])]]
+
+
+@pytest.mark.parametrize("case", [_indexed_by_a_bool, _dict_keys_checked_as_torch])
+def test_container_indices_and_keys_are_checked_as_torch(case: Callable) -> None:
+    """Was: a bool index a TypeError (PyTorch's and a list's: ``True`` is 1); a non-string ParameterDict key a
+    KeyError (PyTorch's TypeError); ``ModuleDict['']= 3`` a KeyError (PyTorch checks the value first)."""
+    _both(case)
