@@ -129,6 +129,8 @@ class Module(ModuleHooks):
         if name == "training":   # model.training = False, as model.eval() does for one module
             set_mode(self, bool(value))
             return
+        if isinstance(value, Parameter) and name not in self._parameters and ("." in name or name == ""):
+            self._check_new_name(name, "_parameters", "parameter")   # PyTorch's register_parameter KeyError
         if isinstance(value, Parameter) and name not in self._parameters and self._class_has(name):
             # a method or class attribute (forward, cuda, a property): PyTorch's register_parameter refuses it
             raise KeyError(f"{type(self).__name__}: attribute '{name}' already exists")

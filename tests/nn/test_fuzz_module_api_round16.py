@@ -170,3 +170,15 @@ def test_container_indices_and_keys_are_checked_as_torch(case: Callable) -> None
     """Was: a bool index a TypeError (PyTorch's and a list's: ``True`` is 1); a non-string ParameterDict key a
     KeyError (PyTorch's TypeError); ``ModuleDict['']= 3`` a KeyError (PyTorch checks the value first)."""
     _both(case)
+
+
+@pytest.mark.parametrize("name", ["blocks.0", "", "a.b.c"])
+def test_a_parameter_assigned_under_a_dotted_or_empty_name_is_a_key_error_as_torch(name: str) -> None:
+    """Was: ``setattr(m, "blocks.0", Parameter(...))`` registered a parameter whose state-dict key read as a
+    child's path (PyTorch's register_parameter refuses it); a module under such a name stays allowed, as PyTorch's."""
+    for T, N in SIDES:
+        m = N.Module()
+        with pytest.raises(KeyError):
+            setattr(m, name, N.Parameter(T.ones(1)))
+        assert list(m.state_dict()) == [] and list(m.parameters()) == []
+    _both(lambda T, N: (lambda m: (setattr(m, "x.y", N.Linear(1, 1)), list(m.state_dict()))[1])(N.Module()))
