@@ -582,10 +582,10 @@ class Compiled:
                 key.append((data.shape, data.dtype, device, a.requires_grad))
                 tensors.append(a)
             else:
-                guards.describe(a, key, tensors)
+                guards.describe(a, key, tensors, self.words)
         for name, a in kwargs.items():
             key.append(name)
-            guards.describe(a, key, tensors)
+            guards.describe(a, key, tensors, self.words)
         key = tuple(key)
         try:
             program = self.programs.get(key)

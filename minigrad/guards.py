@@ -137,29 +137,31 @@ def _helpers_in(value: Any, depth: int = 0) -> list:
     return []
 
 
-class DefaultSlot:
-    """A default argument of a user function, read as a closure cell is (``cell_contents``, ValueError once it is
-    gone), so that it is guarded as one: ``f.__defaults__ = (5.0,)``, an item of a default dict changed."""
+class Slot:
+    """A value a function call reads that is not a variable: a default argument of a user function, or the
+    arguments a ``functools.partial`` holds (``getattr(owner, attribute)[key]``, or ``getattr(owner, attribute)``
+    when ``key`` is None). Read as a closure cell is (``cell_contents``; ValueError once it is gone), so that it
+    is guarded as one: ``f.__defaults__ = (5.0,)``, an item of a default dict or ``partial.keywords`` changed."""
 
-    __slots__ = ("function", "key")
+    __slots__ = ("owner", "attribute", "key")
 
-    def __init__(self, function: types.FunctionType, key: int | str) -> None:
-        self.function, self.key = function, key   # an index into __defaults__, or a keyword-only name
+    def __init__(self, owner: Any, attribute: str, key: int | str | None = None) -> None:
+        self.owner, self.attribute, self.key = owner, attribute, key
 
     @property
     def cell_contents(self) -> Any:
         try:
-            if type(self.key) is int:
-                return self.function.__defaults__[self.key]
-            return self.function.__kwdefaults__[self.key]
+            value = getattr(self.owner, self.attribute)
+            return value if self.key is None else value[self.key]
         except (TypeError, LookupError):   # the defaults were removed or shortened
-            raise ValueError("no such default") from None
+            raise ValueError(f"no {self.attribute}[{self.key!r}]") from None
 
     def __eq__(self, other: object) -> bool:   # watched() again finds equal slots: the captures still fit
-        return type(other) is DefaultSlot and other.function is self.function and other.key == self.key
+        return type(other) is Slot and other.owner is self.owner and (other.attribute, other.key) == \
+            (self.attribute, self.key)
 
     def __hash__(self) -> int:
-        return hash((id(self.function), self.key))
+        return hash((id(self.owner), self.attribute, self.key))
 
 
 def _default_slots(f: types.FunctionType) -> list:
@@ -169,8 +171,9 @@ def _default_slots(f: types.FunctionType) -> list:
     code = f.__code__
     positional = code.co_varnames[:code.co_argcount]
     defaults = f.__defaults__ or ()
-    slots = [(DefaultSlot(f, i), positional[len(positional) - len(defaults) + i]) for i in range(len(defaults))]
-    return slots + [(DefaultSlot(f, name), name) for name in f.__kwdefaults__ or {}]
+    slots = [(Slot(f, "__defaults__", i), positional[len(positional) - len(defaults) + i])
+             for i in range(len(defaults))]
+    return slots + [(Slot(f, "__kwdefaults__", name), name) for name in f.__kwdefaults__ or {}]
 
 
 def watched(fn: Any) -> Watched:
@@ -188,6 +191,9 @@ def watched(fn: Any) -> Watched:
         modules = owner.modules() if is_module(owner) else (owner,)
         queue += [f for kind in dict.fromkeys(type(m) for m in modules) for f in _methods(kind)]
     cells, cell_names, names, words, calls = [], [], [], set(), {}
+    if isinstance(fn, functools.partial):   # the arguments it holds (partial.keywords is a dict: changed in place)
+        cells += [Slot(fn, "args"), Slot(fn, "keywords")]
+        cell_names += ["the partial's args", "the partial's keywords"]
     seen = {id(function)}
     while queue:
         f = queue.pop(0)
@@ -198,8 +204,8 @@ def watched(fn: Any) -> Watched:
             functions.append(f)
         code, namespace = f.__code__, f.__globals__
         defaults = _default_slots(f)   # guarded as the closure's variables are
-        cells += (*(f.__closure__ or ()), *(slot for slot, _name in defaults))
-        cell_names += (*code.co_freevars, *(f"{name} (a default argument)" for _slot, name in defaults))
+        cells += [*(f.__closure__ or ()), *(slot for slot, _name in defaults)]
+        cell_names += [*code.co_freevars, *(f"{name} (a default argument)" for _slot, name in defaults)]
         own_words, helpers = set(), []
         for c in _codes(code):
             own_words.update(c.co_names)
@@ -278,9 +284,11 @@ def static(value: Any) -> Any:
     return (kind, value)
 
 
-def describe(value: Any, key: list, tensors: list) -> None:
+def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(), depth: int = 0) -> None:
     """Add a non-Tensor argument to the signature ``key``; the Tensors inside tuples, lists and dicts (and
-    the Tensor attributes of a plain object) go to ``tensors``."""
+    the Tensor attributes of a plain object) go to ``tensors``. A plain object's lists, tuples, dicts and plain
+    objects that the function's code names (``words``: ``state.hs[0]``, ``batch.meta.scale``) are described
+    too, ``PATH_DEPTH`` objects deep: a replay reads them as it reads the object's own attributes."""
     if isinstance(value, Tensor):
         data = value.data
         key.append((data.shape, data.dtype, backend.device_of(data), value.requires_grad))
@@ -288,11 +296,11 @@ def describe(value: Any, key: list, tensors: list) -> None:
     elif isinstance(value, (tuple, list)):   # named tuples too
         key.append((type(value), len(value)))
         for item in value:
-            describe(item, key, tensors)
+            describe(item, key, tensors, words, depth)
     elif type(value) in (dict, collections.OrderedDict):
         key.append((type(value), tuple(value)))
         for item in value.values():
-            describe(item, key, tensors)
+            describe(item, key, tensors, words, depth)
     else:
         key.append(static(value))
         if _is_plain_object(value):   # its attributes a function reads: numbers are static, Tensors inputs
@@ -304,6 +312,10 @@ def describe(value: Any, key: list, tensors: list) -> None:
                     elif isinstance(item, Tensor):
                         key.append(name)
                         describe(item, key, tensors)
+                    elif depth < PATH_DEPTH and name in words and (type(item) in (tuple, list, dict) or
+                                                                    _is_plain_object(item)):
+                        key.append(name)
+                        describe(item, key, tensors, words, depth + 1)
 
 
 def is_module(value: Any) -> bool:
@@ -356,17 +368,21 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False) -> list:
             if isinstance(value, Tensor) and wanted.get(id(value)) is value and id(value) not in found:
                 found.add(id(value))
                 paths.append((root, (), value))
-    queue = collections.deque((root, (), value, 0) for root, value in roots
-                              if _is_container(value) and not is_module(value))   # nn guards a module
+    # (root, hops, value, depth, whether nn guards it: a module that is a variable or another module's child)
+    queue = collections.deque((root, (), value, 0, is_module(value)) for root, value in roots if _is_container(value))
     budget = PATH_BUDGET
     while queue and budget:
         budget -= 1
-        root, hops, value, depth = queue.popleft()
-        if is_module(value):
-            if not arguments and id(value) not in found and any(
+        root, hops, value, depth, registered = queue.popleft()
+        if is_module(value):   # nn guards its parameters, buffers and children; not its lists and dicts
+            if not arguments and not registered and id(value) not in found and any(
                     id(t) in wanted for t in (*value.parameters(), *getattr(value, "buffers", tuple)())):
                 found.add(id(value))
                 paths.append((root, hops, value))
+            for hop, item, child in _module_containers(value):   # a module tree counts as one level, however deep
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    queue.append((root, (*hops, hop), item, depth, child))
             continue
         try:
             children = _children(value)
@@ -379,8 +395,18 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False) -> list:
                     paths.append((root, (*hops, hop), item))
             elif depth < PATH_DEPTH and id(item) not in seen and _is_container(item):
                 seen.add(id(item))
-                queue.append((root, (*hops, hop), item, depth + 1))
+                queue.append((root, (*hops, hop), item, depth + 1, False))
     return paths
+
+
+def _module_containers(module: Any) -> list:
+    """``(hop, item, is a child)`` for a module's children and the lists, tuples, dicts and plain objects kept as
+    its public attributes (``self.extra = [mask]``: a tensor put in one later is not a registration nn counts)."""
+    items = [(("attr", name), child, True) for name, child in getattr(module, "_modules", {}).items()
+             if child is not None]
+    return items + [(("attr", name), item, False) for name, item in vars(module).items()
+                    if name[0] != "_" and (type(item) in (list, tuple, dict) or _is_plain_object(item))
+                    and _is_container(item)]
 
 
 def _roots(compiled: Any) -> list:

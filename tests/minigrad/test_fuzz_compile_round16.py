@@ -137,3 +137,83 @@ def test_a_default_argument_changed_after_a_capture_captures_again(fn, change):
             defaults[0]["s"] = 2.0
         fn.__defaults__ = defaults
         fn.__kwdefaults__ = keyword_defaults or None
+
+
+class _Holder:
+    """A plain object passed as an argument (a state or batch holder)."""
+
+
+def _holder_calls(fn, make, change) -> tuple:
+    """``fn(x, holder)`` compiled, called three times, then ``change(holder)``: the compiled result and eager's."""
+    holder = make()
+    compiled = mg.compile(fn)
+    x = mg.ones(3)
+    for _ in range(3):
+        compiled(x, holder)
+    change(holder)
+    return compiled(x, holder).numpy(), fn(x, holder).numpy()
+
+
+def _with_list():
+    holder = _Holder()
+    holder.xs = [mg.ones(3), mg.ones(3)]
+    return holder
+
+
+def _with_inner():
+    holder = _Holder()
+    holder.inner = _Holder()
+    holder.inner.w, holder.inner.s = mg.ones(3), 2.0
+    return holder
+
+
+def _with_dict():
+    holder = _Holder()
+    holder.d = {"w": mg.ones(3), "s": 2.0}
+    return holder
+
+
+@pytest.mark.parametrize("fn, make, change", [
+    (lambda x, h: x * h.xs[0] + h.xs[1], _with_list, lambda h: h.xs.__setitem__(0, mg.ones(3) * 7.0)),
+    (lambda x, h: x * h.inner.w * h.inner.s, _with_inner, lambda h: setattr(h.inner, "w", mg.ones(3) * 7.0)),
+    (lambda x, h: x * h.inner.w * h.inner.s, _with_inner, lambda h: setattr(h.inner, "s", 5.0)),
+    (lambda x, h: x * h.d["w"] * h.d["s"], _with_dict, lambda h: h.d.__setitem__("w", mg.ones(3) * 7.0)),
+    (lambda x, h: x * h.d["w"] * h.d["s"], _with_dict, lambda h: h.d.__setitem__("s", 5.0)),
+])
+def test_the_lists_dicts_and_objects_inside_an_object_argument_are_read_on_every_call(fn, make, change):
+    got, want = _holder_calls(fn, make, change)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_the_arguments_a_partial_holds_are_guarded():
+    import functools
+
+    def scaled(x, scale, weight):
+        return x * scale * weight
+
+    compiled_fn = functools.partial(scaled, scale=2.0, weight=mg.ones(3))
+    compiled = mg.compile(compiled_fn)
+    x = mg.ones(3)
+    for change in (lambda: compiled_fn.keywords.__setitem__("scale", 5.0),
+                   lambda: compiled_fn.keywords.__setitem__("weight", mg.ones(3) * 3.0)):
+        for _ in range(3):
+            compiled(x)
+        change()
+        np.testing.assert_array_equal(compiled(x).numpy(), compiled_fn(x).numpy())
+
+
+def test_a_tensor_in_a_list_kept_on_a_compiled_module_is_guarded():
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.masks = [mg.ones(3)]   # not registered: nn does not see an item replaced
+
+        def forward(self, x):
+            return x * self.masks[0]
+
+    model = Masked()
+    compiled = mg.compile(model)
+    for _ in range(3):
+        compiled(mg.ones(3))
+    model.masks[0] = mg.ones(3) * 4.0
+    np.testing.assert_array_equal(compiled(mg.ones(3)).numpy(), model(mg.ones(3)).numpy())
