@@ -18,7 +18,8 @@ An op without a rule raises ``NotImplementedError`` naming it; a gradient is nev
 the arithmetic, activations, matrix products, reductions and shapes are here; :mod:`minigrad.higher_order_rules`
 adds statistics, scans, index ops, nn's embedding and pad, and custom Functions. A node marked ``reads_input``
 (nn marks leaky_relu, hardtanh, max-pool …) ties each gradient to its input with a zero derivative, as PyTorch's
-backward of those ops reads the input (:class:`ReadsInput`).
+backward of those ops reads the input (:class:`ReadsInput`); marked ``"unused"`` (nn's convolutions and
+grid_sample), with no derivative (None), as PyTorch's convolution and grid sampler double backward.
 """
 
 from __future__ import annotations
@@ -201,9 +202,10 @@ def _node_grads(node: Function, grads_out: list) -> tuple:
             return (None,) * len(node.edges)
         grads = rule_for(node)(node, grads_out[0])
     grads = grads if type(grads) is tuple else (grads,)
-    if getattr(node, "reads_input", False):   # marked by nn (leaky_relu, hardtanh, max-pool …): see ReadsInput
+    marked = getattr(node, "reads_input", False)
+    if marked:   # marked by nn (leaky_relu, hardtanh, max-pool …; "unused": conv, grid_sample): see ReadsInput
         again = type(node) is Where   # an activation's where (not max-pool's or nll's selection): see ReadsInput
-        grads = tuple(reads_input(node, i, g, again=again) for i, g in enumerate(grads))
+        grads = tuple(reads_input(node, i, g, again=again, unused=marked == "unused") for i, g in enumerate(grads))
     return grads
 
 
@@ -408,12 +410,19 @@ class ReadsInput(Function):
 
     ``again``: the derivative with respect to ``g`` reads x again, as PyTorch's double backward of the activations
     does (``threshold_backward(gg, self)``, ``gg * sgn(self)``), so it requires grad too and a mixed third
-    derivative through it is zeros, not an error; False where PyTorch's reads only indices (max-pool, nll_loss)."""
+    derivative through it is zeros, not an error; False where PyTorch's reads only indices (max-pool, nll_loss).
+
+    ``unused``: x gets no gradient (None) instead of zeros, as from PyTorch's double backward of a convolution or
+    grid_sample: their first-order gradients take the input and weight, so they require grad even where the op is
+    linear in what is differentiated, and a second derivative with respect to the input is "not used" (None with
+    ``allow_unused=True``, else RuntimeError), not "does not require grad"."""
 
     name = "reads_input"
+    unused = False
+    complex_grad = True   # g passes unchanged; x's gradient is 0 or None (autograd.engine._complex_gate)
 
-    def __init__(self, again: bool = False) -> None:
-        self.again = again
+    def __init__(self, again: bool = False, unused: bool = False) -> None:
+        self.again, self.unused = again, unused
 
     def forward(self, g: Any, x: Any) -> Any:
         self.x_shape, self.x_dtype = x.shape, x.dtype
@@ -421,16 +430,16 @@ class ReadsInput(Function):
 
     def backward(self, gg: Any) -> tuple:
         return (gg if self.needs_grad[0] else None,
-                self.xp.zeros(self.x_shape, dtype=self.x_dtype) if self.needs_grad[1] else None)
+                self.xp.zeros(self.x_shape, dtype=self.x_dtype) if self.needs_grad[1] and not self.unused else None)
 
 
-def reads_input(node: Function, i: int, g: Any, value: Any = None, again: bool = False) -> Any:
+def reads_input(node: Function, i: int, g: Any, value: Any = None, again: bool = False, unused: bool = False) -> Any:
     """The gradient ``g`` for input ``i`` of ``node``, tied to that input by :class:`ReadsInput` (``value``: an
-    array of its shape and dtype; ``g``'s own array where None; ``again``: see ReadsInput)."""
+    array of its shape and dtype; ``g``'s own array where None; ``again``, ``unused``: see ReadsInput)."""
     edge = node.edges[i]
     if g is None or edge is None:
         return g
-    return ReadsInput(again)(g, _input(node, i, g.data if value is None else value))
+    return ReadsInput(again, unused)(g, _input(node, i, g.data if value is None else value))
 
 
 # --- rules: arithmetic ---------------------------------------------------------------------------------------------
@@ -849,7 +858,7 @@ def _reads_input(node: Function, g: Tensor) -> tuple:
     if node.again and node.edges[1] is not None:   # x read again: its shape and dtype are all ReadsInput takes
         shape_of_x = node.xp.broadcast_to(node.xp.zeros((), node.x_dtype), node.x_shape)
         g = ReadsInput(again=True)(g, _input(node, 1, shape_of_x))
-    return g, (_zeros(node.x_shape, g) if node.edges[1] is not None else None)
+    return g, (_zeros(node.x_shape, g) if node.edges[1] is not None and not node.unused else None)
 
 
 @rule(AsType)

@@ -72,6 +72,17 @@ class Unfold(mg.Function):
 
 # --- arguments ---------------------------------------------------------------------------------
 
+def _backward_takes_inputs(y: Tensor) -> Tensor:
+    """``y``, its op marked as one whose gradients PyTorch computes from both inputs (a convolution's or
+    grid_sample's backward takes the input and the weight or grid): with ``create_graph=True`` each gradient is
+    then tied to the other inputs, so it requires grad whenever they do, and a second derivative that is zero by
+    linearity is None ("not used"), not a "does not require grad" error."""
+    node = y._node   # not grad_fn: that fits PyTorch's name to the node, which this does not need
+    if node is not None:
+        node.reads_input = "unused"
+    return y
+
+
 def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple:
     """An int or a sequence of ``dims`` ints, each >= ``low`` (if given), as a tuple of ``dims`` ints (PyTorch's
     ``_single``/``_pair``, checked). A one-element sequence stands for all ``dims``, as torch's C++ ops take it."""
@@ -141,7 +152,7 @@ def _conv(name: str, dims: int, input: Any, weight: Any, bias: Any, stride: Any,
     windows = Unfold(kernel, stride, dilation, pads, 0.0, out_size)(x)        # (N, C, *K, *O)
     batch = x.shape[0]
     columns = windows.reshape(batch, groups, channels_per_group * math.prod(kernel), math.prod(out_size))
-    y = weight.reshape(groups, out_channels // groups, -1) @ columns           # (N, G, out/G, O)
+    y = _backward_takes_inputs(weight.reshape(groups, out_channels // groups, -1) @ columns)   # (N, G, out/G, O)
     y = y.reshape(batch, out_channels, *out_size)
     if bias is not None:
         y = y + bias.reshape(out_channels, *(1,) * dims)

@@ -15,7 +15,7 @@ from typing import Any
 from minigrad import Tensor
 
 from ._arguments import _floating_or_complex, _tensor
-from ._conv import Unfold, _batched, _conv, _conv_arguments, _ints
+from ._conv import Unfold, _backward_takes_inputs, _batched, _conv, _conv_arguments, _ints
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 
 __all__ = ["conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "unfold"]
@@ -168,8 +168,8 @@ def _conv_transpose(name: str, dims: int, input: Any, weight: Any, bias: Any, st
                               f"{weight.shape} is too small (stride {stride}, padding {padding}, dilation {dilation})")
     batch = x.shape[0]
     # each input position spreads weightᵀ·x over a kernel-sized block of the output: (N, G, C_out/G·∏k, ∏I)
-    columns = weight.reshape(groups, in_channels // groups, -1).mT @ x.reshape(
-        batch, groups, in_channels // groups, math.prod(sizes))
+    columns = _backward_takes_inputs(weight.reshape(groups, in_channels // groups, -1).mT @ x.reshape(
+        batch, groups, in_channels // groups, math.prod(sizes)))
     columns = columns.reshape(batch, out_channels, *kernel, *sizes)
     y = Fold(kernel, stride, dilation, tuple((p, p) for p in padding), tuple(sizes), out_size)(columns)
     if bias is not None:

@@ -1,8 +1,10 @@
 """Round 16: leftovers of round 15 (constructors without a size, unsqueeze strides, second-order grads through
 constant conv weights, saved views, addcmul/addcdiv of integers, xlogy/atan2 Hessians), compared with PyTorch 2.13."""
+import numpy as np
 import pytest
 
 import minigrad as mg
+import nn.functional as F
 
 torch = pytest.importorskip("torch", reason="no torch")
 
@@ -90,3 +92,30 @@ def test_compile_replays_an_unsqueeze_of_a_transposed_tensor() -> None:
         warnings.simplefilter("error", CompileWarning)
         for _ in range(3):
             assert (compiled(x, index).numpy() == fn(x, index).numpy()).all()
+
+
+# --- 3. second derivatives through a convolution or grid_sample with a constant weight (grid) -------------------
+
+def _conv_case(lib, name: str, wants: str):
+    """(the tensor differentiated, the output): ``wants`` the input ("x") or the weight ("w") to require grad."""
+    rs = np.random.default_rng(0)
+    functional = F if lib is mg else torch.nn.functional
+    shapes = {"conv1d": ((2, 3, 7), (4, 3, 3)), "conv2d": ((2, 4, 5, 5), (4, 2, 3, 3)),
+              "conv_transpose1d": ((2, 3, 7), (3, 4, 3)), "grid_sample": ((1, 2, 4, 5), (1, 3, 3, 2))}[name]
+    x, w = (lib.tensor(rs.uniform(-1, 1, shape), requires_grad=wants == which) for shape, which in zip(shapes, "xw"))
+    keywords = {"align_corners": False} if name == "grid_sample" else {"groups": 2} if name == "conv2d" else {}
+    return (x if wants == "x" else w), getattr(functional, name)(x, w, **keywords)
+
+
+@pytest.mark.parametrize("name, wants", [("conv1d", "x"), ("conv1d", "w"), ("conv2d", "x"), ("conv_transpose1d", "x"),
+                                         ("conv_transpose1d", "w"), ("grid_sample", "x")])
+def test_second_derivative_through_a_constant_weight_is_unused_as_pytorchs(name: str, wants: str) -> None:
+    for lib in (mg, torch):
+        leaf, out = _conv_case(lib, name, wants)
+        g, = lib.autograd.grad(out.sum(), leaf, create_graph=True)
+        assert g.requires_grad   # PyTorch's backward of these takes the input and the weight
+        assert lib.autograd.grad(g.sum(), leaf, allow_unused=True, retain_graph=True) == (None,)
+        zeros, = lib.autograd.grad(g.sum(), leaf, retain_graph=True, materialize_grads=True)
+        assert not zeros.detach().numpy().any()
+        with pytest.raises(RuntimeError, match="used"):
+            lib.autograd.grad(g.sum(), leaf)
