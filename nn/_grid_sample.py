@@ -192,7 +192,7 @@ class _Taps:
                 flat_index = index if flat_index is None else flat_index * size + index
             batch, channels = self.shape[:2]
             index = flat_index.reshape(batch, 1, -1).expand(batch, channels, flat_index[0].numel())
-        values = _backward_takes_inputs(self.flat.gather(2, index)).reshape(self.shape)   # as PyTorch's, ties
+        values = _backward_takes_inputs(self.flat.gather(2, index)).reshape(self.shape)
         return values * inside.astype(values.dtype).unsqueeze(1)
 
 
