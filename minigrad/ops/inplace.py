@@ -196,10 +196,7 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
     if name not in SAME_VALUE_WRITES:
         _check_writable(x, name)
     if getattr(x, "_view", None) is NO_GRAD_VIEW and is_grad_enabled():
-        raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
-                           "mode enabled (as PyTorch, this is refused: nothing would update the graph of the "
-                           "tensor it views). Make the view and the in-place op both inside the no_grad block, or "
-                           "both outside.")
+        _refuse_unrecorded_view_write(x, name)
     if name not in NO_OVERLAP_CHECK:
         for operand in operands:
             if isinstance(operand, Tensor):
@@ -207,15 +204,16 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
     record = is_grad_enabled() and (x.requires_grad or any(_requires_grad(o) for o in operands))
     current = x
     view = getattr(x, "_view", None) if record else None
+    if not record and getattr(x, "_view", None) and is_grad_enabled():
+        _refuse_unrecorded_view_write(x, name)
     if record:
         if x._node is None and x.requires_grad:
             raise RuntimeError(f"{name}: {LEAF_ERROR} Update parameters under `with mg.no_grad():`, "
                                "or use the out-of-place op.")
-        if (view or getattr(x.data, "base", None) is not None) and _views_a_leaf(x):
-            raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
-                               "in-place operation.")
+        if view or getattr(x.data, "base", None) is not None:
+            _refuse_view_of_leaf(x, name)
         if not view:   # None, or () for the copy a reshape made: memory of its own
-            if view is None and getattr(x.data, "base", None) is not None:
+            if view is None and getattr(x.data, "base", None) is not None and not _views_own_result(x):
                 raise RuntimeError(
                     f"{name}: in-place op on a view of another tensor (a part of split, chunk or unbind, which "
                     "PyTorch refuses too, or a view minigrad does not track) while recording gradients: minigrad "
@@ -399,12 +397,41 @@ def _unexpand(value: Tensor, shape: tuple) -> Tensor:
     return getitem(value, index)
 
 
+def _views_own_result(x: Tensor) -> bool:
+    """Whether ``x``'s array views memory that only its own node holds: an array the node saved (max, min, norm,
+    logsumexp, median … of all elements return their saved keepdims result reshaped). No other tensor reads that
+    memory, so an in-place op on x is recorded as on any output; the node's version check then refuses a backward
+    through it, as PyTorch's (whose op saved x itself)."""
+    saved = getattr(x._node, "saved", None)
+    owner = memory_owner(x.data)
+    return type(saved) is tuple and any(hasattr(s, "base") and memory_owner(s) is owner for s in saved)
+
+
+def _refuse_unrecorded_view_write(x: Tensor, name: str) -> None:
+    """PyTorch's refusals of an in-place op, with grad mode on, on a view ``x`` (``x._view`` set) that nothing
+    records: one made under no_grad of a tensor that requires grad, or one made before its base became a leaf
+    that requires grad (PyTorch's views read their base's flag)."""
+    if x._view is NO_GRAD_VIEW:
+        raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
+                           "mode enabled (as PyTorch, this is refused: nothing would update the graph of the "
+                           "tensor it views). Make the view and the in-place op both inside the no_grad block, or "
+                           "both outside.")
+    _refuse_view_of_leaf(x, name)
+
+
+def _refuse_view_of_leaf(x: Tensor, name: str) -> None:
+    """PyTorch's error for an in-place op on a view of a leaf that requires grad."""
+    if _views_a_leaf(x):
+        raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+
+
 def _views_a_leaf(x: Tensor) -> bool:
     """Whether ``x`` shares the memory of a leaf that requires grad: the root of its chain of views is
     one, or was made from one by a view op (views of such leaves are not recorded)."""
     while True:
         view = getattr(x, "_view", None)
-        if not view:
+        if not view or view[0] is None:   # (NO_GRAD_VIEW names no base)
             break
         x = view[0]
     if x._node is None:
@@ -471,7 +498,10 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
             or (is_grad_enabled() and (x.requires_grad or other.requires_grad))) or _state.get().checks:
         return False   # (while mg.compile captures, the general path: its ops and its write are captured)
     data, operand = x.data, other.data
-    _refuse_overlap(data, operand, "add_" if ufunc_name == "add" else "sub_")
+    name = "add_" if ufunc_name == "add" else "sub_"
+    if getattr(x, "_view", None) and is_grad_enabled():
+        _refuse_unrecorded_view_write(x, name)
+    _refuse_overlap(data, operand, name)
     if (type(operand) is not type(data) or operand.dtype != data.dtype or data.dtype.kind != "f"
             or not getattr(data.flags, "writeable", True)   # expand-ed or overlapping: the general path refuses it
             or operand.shape != data.shape
@@ -686,7 +716,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     if getattr(value, "ndim", 0) and value.shape[0] == 1:
         lead = next((i for i, n in enumerate(value.shape) if n != 1), value.ndim)
         value = value.reshape(value.shape[lead:])   # PyTorch drops a value's leading 1s (NumPy's masks refuse them)
-    if type(index) not in _PLAIN and getattr(value, "ndim", 0) == 0 and _uint8_mask_fill(index):
+    if type(index) not in _PLAIN and getattr(value, "ndim", 0) == 0 and _uint8_mask_fill(_without_selects(index)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             x.detach()[index]   # an index that does not fit raises its IndexError first, as PyTorch's
@@ -705,6 +735,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     if isinstance(value, Tensor) and value.ndim:   # (a 0-d value is a fill: read first)
         _refuse_overlap(x.data if not basic else _part(x, index), value.data, "setitem")
     record = is_grad_enabled() and (x.requires_grad or _requires_grad(value))
+    if not record and getattr(x, "_view", None) and is_grad_enabled() and (
+            x._view is NO_GRAD_VIEW or _views_a_leaf(x)):
+        x.detach()[index]   # an index that does not fit raises its IndexError first, as PyTorch
+        _refuse_unrecorded_view_write(x, "setitem")
     if not record:
         if isinstance(value, Tensor) and value.device != x.device:
             if value.ndim or value.device.type != "cpu":
@@ -734,6 +768,13 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     if x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None and _views_a_leaf(x)):
         x.detach()[index]   # refused below (a leaf): an index that does not fit raises its IndexError first, as PyTorch
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
+
+
+def _without_selects(index: Any) -> Any:
+    """``index`` without its 0-d integer tensors, which PyTorch reads as ints (selects) before the tensor parts."""
+    if type(index) is not tuple:
+        return index
+    return tuple(p for p in index if not (isinstance(p, Tensor) and p.ndim == 0 and p.dtype.kind == "i"))
 
 
 def _is_basic(index: Any) -> bool:

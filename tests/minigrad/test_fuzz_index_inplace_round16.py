@@ -1,0 +1,132 @@
+"""Round 16 differential fuzzing of indexing, scatter and in-place writes under autograd against PyTorch: one test
+per root cause found (setitem chains on views, in-place ops on reduction results and on views of leaves)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _outcome(call, *args):
+    """call(*args) → its result, or the exception it raised (compared by class)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return call(*args)
+    except Exception as error:  # noqa: BLE001 - compared below
+        return error
+
+
+REDUCTIONS = {
+    "norm": lambda t: t.norm(),
+    "max": lambda t: t.max(),
+    "min": lambda t: t.min(),
+    "amax": lambda t: t.amax(),
+    "amin": lambda t: t.amin(),
+    "aminmax": lambda t: t.aminmax()[1],
+    "logsumexp": lambda t: t.logsumexp(0),
+    "median": lambda t: t.median(),
+    "nanmedian": lambda t: t.nanmedian(),
+}
+
+
+@pytest.mark.parametrize("op", sorted(REDUCTIONS))
+@pytest.mark.parametrize("write", ["mul_", "iadd", "clamp_"])
+def test_in_place_op_on_a_reduction_result(op, write):
+    """``n = x.norm(); n += 1e-6`` (max, min, logsumexp, median … of all elements) raised 'in-place op on a view of
+    another tensor' while recording: the result views the op's own saved array. PyTorch writes it, and a backward
+    through the op (which saved its result) then raises."""
+    outcomes = []
+    for lib in (torch, mg):
+        x = lib.tensor([1.0, 3.0, 2.0], requires_grad=True)
+        n = REDUCTIONS[op](x * 1)
+        if write == "mul_":
+            n.mul_(2)
+        elif write == "iadd":
+            n += 1
+        else:
+            n.clamp_(min=2.5)
+        outcomes.append((n.item(), _outcome(n.backward)))
+    (theirs, their_error), (ours, our_error) = outcomes
+    assert ours == pytest.approx(theirs)
+    assert isinstance(their_error, RuntimeError) and "modified by an inplace operation" in str(their_error)
+    assert isinstance(our_error, RuntimeError) and "modified by an inplace operation" in str(our_error), our_error
+
+
+WRITES = {
+    "add_ tensor": lambda lib, v: v.add_(lib.ones(2)),
+    "sub_ tensor alpha": lambda lib, v: v.sub_(lib.ones(2), alpha=2),
+    "mul_": lambda lib, v: v.mul_(2),
+    "clamp_": lambda lib, v: v.clamp_(0, 1),
+    "copy_": lambda lib, v: v.copy_(lib.ones(2)),
+    "setitem int": lambda lib, v: v.__setitem__(0, 5.0),
+    "setitem tensor index": lambda lib, v: v.__setitem__(lib.tensor([1]), 5.0),
+    "index_fill_": lambda lib, v: v.index_fill_(0, lib.tensor([0]), 5.0),
+    "setitem out of range": lambda lib, v: v.__setitem__(7, 5.0),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("view", ["slice", "slice of a reshape"])
+def test_in_place_op_on_a_view_made_before_its_base_required_grad(write, view):
+    """``v = x[:2]; x.requires_grad_(); v.add_(1)``: PyTorch's view reads its base's flag and refuses ('a view of a
+    leaf Variable that requires grad'); ours wrote into the leaf silently. Under no_grad both write."""
+    results = []
+    for lib in (torch, mg):
+        x = lib.zeros(3)
+        v = x[:2] if view == "slice" else x.reshape(3, 1)[:2, 0]
+        x.requires_grad_()
+        outcome = _outcome(WRITES[write], lib, v)
+        with lib.no_grad():
+            v.add_(lib.ones(2))
+        results.append((outcome, x.detach().numpy().tolist()))
+    (theirs, their_x), (ours, our_x) = results
+    assert isinstance(theirs, (RuntimeError, IndexError))
+    assert type(theirs) is IndexError or "view of a leaf Variable" in str(theirs)
+    assert isinstance(ours, type(theirs)), ours
+    assert type(ours) is IndexError or "view of a leaf Variable" in str(ours)
+    assert our_x == their_x == [1.0, 1.0, 0.0]
+
+
+NO_GRAD_VIEW_WRITES = {
+    "add_ tensor": lambda lib, v: v.add_(lib.ones(2)),
+    "sub_ tensor alpha": lambda lib, v: v.sub_(lib.ones(2), alpha=2),
+    "setitem int": lambda lib, v: v.__setitem__(0, 5.0),
+    "setitem tensor index": lambda lib, v: v.__setitem__(lib.tensor([1]), 5.0),
+}
+
+
+@pytest.mark.parametrize("write", sorted(NO_GRAD_VIEW_WRITES))
+def test_write_into_a_no_grad_view_with_grad_mode_on_is_refused(write):
+    """A view made under no_grad of a tensor that requires grad, written with grad mode on by a value that needs no
+    grad: add_/sub_ of a tensor (a fast path that records nothing) and setitem skipped PyTorch's refusal and wrote
+    into the base (RuntimeError in PyTorch)."""
+    for lib in (torch, mg):
+        y = lib.ones(3, requires_grad=True) * 1
+        with lib.no_grad():
+            part = y[:2]
+        with pytest.raises(RuntimeError, match="no_grad mode"):
+            NO_GRAD_VIEW_WRITES[write](lib, part)
+        assert y.detach().numpy().tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("int_dtype", [np.int64, np.int32, np.int16, np.int8])
+@pytest.mark.parametrize("value", [2.0, "0-d tensor", "(1,) tensor"])
+def test_uint8_mask_after_a_0d_int_index_is_a_refused_fill(int_dtype, value):
+    """``x[tensor(1), uint8_mask] = 2.0``: PyTorch selects with the 0-d int tensor first, so the uint8 mask is the only
+    index and a one-element value is its masked_fill_, which refuses uint8 (RuntimeError); ours filled the masked
+    elements."""
+    outcomes = []
+    for lib in (torch, mg):
+        x = lib.zeros(2, 3)
+        v = {"0-d tensor": lib.tensor(2.0), "(1,) tensor": lib.tensor([2.0])}.get(value, value)
+        index = (lib.tensor(np.array(1, int_dtype)), lib.tensor(np.array([1, 0, 1], np.uint8)))
+        outcomes.append(_outcome(x.__setitem__, index, v))
+        outcomes.append(x.numpy().tolist())
+    assert isinstance(outcomes[0], RuntimeError)
+    assert isinstance(outcomes[2], RuntimeError), outcomes[2]
+    assert outcomes[3] == outcomes[1]
