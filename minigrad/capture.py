@@ -743,6 +743,25 @@ class Replay(Function):
         self.saved = (saved,)   # freed by backward unless retain_graph, like any node's saved arrays
         return outputs
 
+    def kept_for_backward(self) -> list:
+        """The arrays this call's ops saved that their backwards read (each op's own ``kept_for_backward``): the
+        in-place check refuses changes to these only, as it would eager's nodes (``x * w`` keeps ``x`` alone where
+        only ``w`` needs a gradient, so a later write into ``w``, e.g. through ``w.detach()``, is allowed)."""
+        kept = []
+        states = self.saved[0]
+        for op, _backward, at, keep, *_rest in self.program.backward_plan:
+            state = states[at]
+            if state is None:   # its backward ran already
+                continue
+            saved = state if keep == 1 else state.get("saved")
+            if type(op).kept_for_backward is not Function.kept_for_backward:   # needs_grad says what it reads
+                view = type(op).__new__(type(op))   # the shared instance is not touched: a replay may be using it
+                view.__dict__.update(op.__dict__ if keep == 1 else state)
+                view.saved = saved
+                saved = view.kept_for_backward()
+            kept.append(saved)
+        return kept
+
     def backward(self, *grads_out: Any) -> tuple:
         program = self.program
         saved = self.saved[0]

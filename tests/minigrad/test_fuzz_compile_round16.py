@@ -217,3 +217,45 @@ def test_a_tensor_in_a_list_kept_on_a_compiled_module_is_guarded():
         compiled(mg.ones(3))
     model.masks[0] = mg.ones(3) * 4.0
     np.testing.assert_array_equal(compiled(mg.ones(3)).numpy(), model(mg.ones(3)).numpy())
+
+
+def _written_after_the_call(compiled: bool) -> list:
+    """``x * w`` (only ``w`` needs a gradient: eager's product keeps ``x`` alone), then ``w`` written in place
+    through ``w.detach()`` before the backward: eager allows it."""
+    weight = nn.Parameter(mg.ones(3))
+
+    def fn(x):
+        return (x * weight).sum(), weight.detach()
+
+    f = mg.compile(fn) if compiled else fn
+    rows = []
+    for call in range(4):
+        loss, detached = f(mg.ones(3) * call)
+        detached.add_(1.0)
+        loss.backward()   # a replay's in-place check looked at every array its ops saved: RuntimeError
+        rows += [loss.numpy(), weight.grad.numpy(), weight.numpy()]
+        weight.grad = None
+    return rows
+
+
+def test_the_in_place_check_of_a_replay_covers_what_its_ops_backwards_read_only():
+    for a, b in zip(_written_after_the_call(False), _written_after_the_call(True)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_replay_still_refuses_a_write_into_what_its_backward_reads():
+    torch = pytest.importorskip("torch", reason="no torch")
+    weight = nn.Parameter(mg.ones(3))
+    compiled = mg.compile(lambda x: (x * weight).sum())
+    x = mg.ones(3)
+    for _ in range(3):
+        loss = compiled(x)
+        x.add_(1.0)   # the product's backward reads x
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            loss.backward()
+    w = torch.ones(3, requires_grad=True)
+    tx = torch.ones(3)
+    loss = (tx * w).sum()
+    tx.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
