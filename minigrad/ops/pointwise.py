@@ -23,6 +23,7 @@ their direct, faster binding).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable
 
 import numpy
@@ -440,6 +441,36 @@ def _common(name: str, *tensors: Any) -> list:
     return [astype(t, common) if t.dtype != common else t for t in tensors]
 
 
+def _fma_value(name: str, value: Any, dtype: numpy.dtype) -> Any:
+    """addcmul's/addcdiv's ``value`` converted to the tensors' ``dtype`` as PyTorch converts a Scalar, as a
+    Python number so it never changes the result's dtype: True is 1, a NumPy number is the Python number of its
+    kind, a complex one needs complex tensors unless its imaginary part is 0, a float truncates toward zero for
+    integer tensors (0.5 adds nothing), and a value the dtype cannot hold (300 for int8, -0.5 or -256 for uint8, NaN
+    for an integer dtype, 1e300 for float32) raises RuntimeError."""
+    value = number(int(value) if isinstance(value, (bool, numpy.bool_)) else value, name, "value", complex_ok=True)
+    value = value.item() if isinstance(value, numpy.generic) else value
+    if dtype.kind != "c":
+        value = real_scalar(name, "value", value, dtype)
+    if dtype.kind in "iu":
+        limits = numpy.iinfo(dtype)
+        if isinstance(value, float):   # inside the dtype's range before truncating (NaN is not)
+            fits = limits.min <= value <= limits.max
+        else:   # an unsigned dtype takes an int down to -max too, wrapping around (uint8: -1 is 255)
+            fits = (limits.min or -limits.max) <= value <= limits.max
+        value = math.trunc(value) if fits else value
+    else:
+        largest = float(numpy.finfo(dtype).max)
+        fits = all(abs(part) <= largest or not math.isfinite(part) for part in (value.real, value.imag))
+    if not fits:
+        raise ValueOverflowError(f"{name}: value={value!r} cannot be converted to the tensors' dtype {dtype} "
+                                 "without overflow (as in PyTorch)")
+    return value
+
+
+class ValueOverflowError(RuntimeError):
+    """addcmul's/addcdiv's ``value`` does not fit the tensors' dtype: PyTorch's RuntimeError."""
+
+
 def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: Any = 1,  # noqa: A002
             out: Tensor | None = None) -> Tensor:
     """``x + value * tensor1 * tensor2``, all broadcast together (torch.addcmul); gradients to all three.
@@ -463,11 +494,7 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     if x.dtype.kind == "b":   # PyTorch has no bool kernel
         raise DtypeNotImplementedError(f"addcmul: not implemented for bool tensors (shapes {tuple(x.shape)}, "
                                        f"{tuple(tensor1.shape)}, {tuple(tensor2.shape)}), as in PyTorch")
-    value = number(value, "addcmul", "value", complex_ok=True)
-    if x.dtype.kind != "c":
-        value = real_scalar("addcmul", "value", value, x.dtype)
-    if x.dtype.kind in "biu" and isinstance(value, (float, numpy.floating)):
-        raise TypeError(f"addcmul: value must be an int for integer tensors, got {value!r}")
+    value = _fma_value("addcmul", value, x.dtype)
     if value == 1:
         return elementwise.AddCMul()(x, tensor1, tensor2)
     try:
@@ -491,9 +518,7 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
         return addcdiv(input.float(), tensor1.float(), tensor2.float(), value=value).half()
     x = input
     x, tensor1, tensor2 = _common("addcdiv", x, tensor1, tensor2)
-    value = number(value, "addcdiv", "value", complex_ok=True)
-    if x.dtype.kind != "c":
-        value = real_scalar("addcdiv", "value", value, x.dtype)
+    value = _fma_value("addcdiv", value, x.dtype)
     try:
         return elementwise.add(x, elementwise.div(_scaled(tensor1, value), tensor2))
     except ValueError as error:   # shapes that do not broadcast: named as addcdiv, not its div or add

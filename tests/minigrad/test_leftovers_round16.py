@@ -119,3 +119,28 @@ def test_second_derivative_through_a_constant_weight_is_unused_as_pytorchs(name:
         assert not zeros.detach().numpy().any()
         with pytest.raises(RuntimeError, match="used"):
             lib.autograd.grad(g.sum(), leaf)
+
+
+# --- 5. addcmul/addcdiv's value converted to the tensors' dtype, as PyTorch's Scalar ------------------------------
+
+@pytest.mark.parametrize("name, dtype, value", [
+    ("addcmul", "int64", 0.5), ("addcmul", "int64", -1.5), ("addcmul", "int8", 2.7), ("addcmul", "uint8", -1),
+    ("addcmul", "int32", True), ("addcmul", "int64", np.int64(3)), ("addcmul", "int8", np.int64(3)),
+    ("addcmul", "float32", np.float64(0.5)), ("addcmul", "int64", 1 + 0j), ("addcdiv", "float32", True),
+    ("addcdiv", "float32", np.float64(0.5)), ("addcmul", "int8", 300), ("addcmul", "int8", -129),
+    ("addcmul", "uint8", -0.5), ("addcmul", "int64", float("nan")), ("addcmul", "float32", 1e300),
+    ("addcdiv", "float32", 1e300), ("addcmul", "float32", 1j)])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_addcmul_addcdiv_value_is_converted_as_pytorchs(name: str, dtype: str, value, in_place: bool) -> None:
+    def call(lib):
+        x, t1, t2 = (lib.tensor(v).to(getattr(lib, dtype)) for v in ([3, 1, 0, 2], [2, 1, 3, 1], [1, 2, 1, 3]))
+        return getattr(x, name + "_")(t1, t2, value=value) if in_place else getattr(lib, name)(x, t1, t2, value=value)
+    try:
+        theirs = call(torch)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match=name):
+            call(mg)
+        return
+    ours = call(mg)
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
