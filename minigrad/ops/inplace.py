@@ -734,7 +734,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         _index_put_dtype(x, index, value)
     if isinstance(value, Tensor) and value.ndim:   # (a 0-d value is a fill: read first)
         _refuse_overlap(x.data if not basic else _part(x, index), value.data, "setitem")
-    record = is_grad_enabled() and (x.requires_grad or _requires_grad(value))
+    # (a value that requires grad, written into an integer or bool tensor, is cast: no gradient, as PyTorch's copy_)
+    record = is_grad_enabled() and (x.requires_grad or _requires_grad(value) and x.dtype.kind in "fc")
     if not record and getattr(x, "_view", None) and is_grad_enabled() and (
             x._view is NO_GRAD_VIEW or _views_a_leaf(x)):
         x.detach()[index]   # an index that does not fit raises its IndexError first, as PyTorch

@@ -130,3 +130,27 @@ def test_uint8_mask_after_a_0d_int_index_is_a_refused_fill(int_dtype, value):
     assert isinstance(outcomes[0], RuntimeError)
     assert isinstance(outcomes[2], RuntimeError), outcomes[2]
     assert outcomes[3] == outcomes[1]
+
+
+INTEGER_WRITES = {
+    "row of a matrix": (lambda lib: lib.zeros(2, 3), 1, [7.5, 1.0, 2.0]),
+    "rows by a slice": (lambda lib: lib.zeros(2, 3), slice(0, 2), [2.5, 1.5, 0.5]),
+    "element of a vector": (lambda lib: lib.zeros(3), 0, 2.5),
+    "column of a transpose": (lambda lib: lib.zeros(2, 3).t(), (slice(None), 1), [2.5, 1.5, 0.5]),
+}
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool"])
+@pytest.mark.parametrize("case", sorted(INTEGER_WRITES))
+def test_value_that_requires_grad_written_into_an_integer_tensor(case, dtype):
+    """``x[1] = v`` with x an integer (or bool) tensor and v a float tensor that requires grad: PyTorch casts (copy_)
+    and x does not require grad; ours recorded it, so x (an int64 tensor) required grad and a backward through it
+    gave v a gradient through the cast (1.5 for ``(x * 1.5).sum()``)."""
+    results = []
+    for lib in (torch, mg):
+        make, index, value = INTEGER_WRITES[case]
+        x = make(lib).to(getattr(lib, dtype))
+        v = lib.tensor(value, requires_grad=True)
+        x[index] = v
+        results.append((x.requires_grad, x.tolist(), type(_outcome(lambda y: (y * 1.5).sum().backward(), x))))
+    assert results[1] == results[0] == (False, results[0][1], RuntimeError)
