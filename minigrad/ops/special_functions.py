@@ -194,12 +194,18 @@ def ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         _floating(input, "ndtr"))
 
 
+def _ndtri_derivative(xp: Any, p: Any, y: Any) -> Any:
+    """√(2π) · exp(y²/2), y = ndtri(p) in float64 (recomputed for float32: its rounded y put y·ulp(y)/2, 5e-6 at
+    p = 1e-20, into exp(y²/2), as in PyTorch's)."""
+    y64 = y if y.dtype == xp.float64 else _ndtri_array(xp, p.astype(xp.float64))
+    return (math.sqrt(2 * math.pi) * xp.exp(y64 * y64 / 2)).astype(y.dtype, copy=False)
+
+
 def ndtri(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The standard normal quantile Φ⁻¹(p) (torch.special.ndtri): ∓inf at 0 and 1, NaN outside [0, 1];
     gradient √(2π) · exp(ndtri(p)² / 2). Any shape; float32 is computed in float64 (its own Newton steps were
     5e-4 off at p = 1e-12)."""
-    return Unary("ndtri", _in_float64(_ndtri_array),
-                 lambda xp, a, y: math.sqrt(2 * math.pi) * xp.exp(y * y / 2))(_floating(input, "ndtri"))
+    return Unary("ndtri", _in_float64(_ndtri_array), _ndtri_derivative)(_floating(input, "ndtri"))
 
 
 def log_ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name

@@ -132,3 +132,19 @@ def test_sinc_gradient_near_zero(dtype: str, torch: Any) -> None:
     zero = [0.0, -0.0]   # at 0 PyTorch's: 0
     _close(_run(mg, lambda lib, x: lib.sinc(x), zero, dtype, True),
            _run(torch, lambda lib, x: lib.sinc(x), zero, dtype, True), dtype)
+
+
+# --- ndtri's float32 gradient from its rounded result ---------------------------------------------------------
+
+def test_ndtri_float32_gradient_in_the_tails(torch: Any) -> None:
+    """√(2π) exp(y²/2) from float32's rounded y = ndtri(p) was 5e-6 off in the tails (PyTorch's: 3e-6 to 9e-6);
+    from y in float64, the gradient is float32's rounding of the exact one."""
+    mpmath = pytest.importorskip("mpmath", reason="mpmath (PyTorch's dependency) gives the reference")
+    values = [2.6865942e-23, 3.0712176e-18, 6.3354474e-21, 1e-12, 1e-3, 0.9, 1 - 2 ** -24]
+    got = _run(mg, lambda lib, x: lib.special.ndtri(x), values, "float32", grad=True)
+    with mpmath.workdps(80):
+        expected = [float(mpmath.sqrt(2 * mpmath.pi) * mpmath.exp(mpmath.erfinv(2 * mpmath.mpf(float(p)) - 1) ** 2))
+                    for p in np.asarray(values, dtype=np.float32)]
+    np.testing.assert_allclose(got, expected, rtol=2e-7, atol=0)
+    wide = _run(mg, lambda lib, x: lib.special.ndtri(x), values, "float64", grad=True)   # float64 as before
+    _close(wide, _run(torch, lambda lib, x: lib.special.ndtri(x), values, "float64", grad=True), "float64")
