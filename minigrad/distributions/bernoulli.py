@@ -18,8 +18,11 @@ def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
     """-[t log σ(l) + (1 - t) log(1 - σ(l))] = softplus(l) - l t, stable for any l; gradient σ(l) - t to l, also
     at l = 0 (probs ½). Written (1 - t) softplus(l) + t softplus(-l): l = +inf scores t = 0 as inf, as PyTorch
     (softplus(l) - l t is inf - inf there), l = -inf scores t = 1 as inf (PyTorch: NaN), and the gradient keeps
-    its digits for hard targets on both sides (σ(l) for t = 0, -σ(-l) for t = 1)."""
-    return (1 - target) * softplus(logits) + target * softplus(-logits)
+    its digits for hard targets on both sides (σ(l) for t = 0, -σ(-l) for t = 1). An infinite target (a value
+    outside the support, scored with validation off) takes PyTorch's (1 - t) l + softplus(-l), ±inf by l's sign,
+    where the two-term form is inf - inf."""
+    scored = (1 - target) * softplus(logits) + target * softplus(-logits)
+    return mg.where(target.isinf(), (1 - target) * logits + softplus(-logits), scored)
 
 
 class Bernoulli(BinaryParameters, ExponentialFamily):

@@ -46,3 +46,15 @@ def test_wishart_kl_between_different_batch_shapes_is_elementwise(p_shapes: tupl
                                                covariance_matrix=torch.tensor(np.broadcast_to(cov, shape + (2, 2))[index]))
         theirs = torch.distributions.kl_divergence(pick(p_df, p_cov), pick(q_df, q_cov))
         _same(ours[index], theirs, f"KL at {index}", rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["Bernoulli", "ContinuousBernoulli"])
+def test_infinite_value_without_validation_scores_as_torch(name: str, torch: Any) -> None:
+    """Bernoulli/ContinuousBernoulli(validate_args=False).log_prob(±inf) was NaN (inf - inf in the two-term BCE);
+    PyTorch's (1 - t) l + softplus(-l) gives ±inf by the sign of the logit. Finite values keep their scores."""
+    logits = np.array([-3.8, -0.6, 0.0, 2.0, 50.0])
+    values = np.array([[np.inf], [-np.inf], [0.0], [1.0], [0.3]])
+    ours = getattr(md, name)(logits=mg.tensor(logits), validate_args=False).log_prob(mg.tensor(values))
+    theirs = getattr(torch.distributions, name)(logits=torch.tensor(logits), validate_args=False).log_prob(
+        torch.tensor(values))
+    _same(ours, theirs, f"{name}.log_prob", rtol=1e-9)
