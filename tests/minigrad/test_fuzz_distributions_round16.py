@@ -40,11 +40,12 @@ def test_wishart_kl_between_different_batch_shapes_is_elementwise(p_shapes: tupl
     ours = md.kl_divergence(p, q)
     shape = tuple(np.broadcast_shapes(p_shapes[0], p_shapes[1], q_shapes[0], q_shapes[1]))
     assert tuple(ours.shape) == shape
+    def pick(df: np.ndarray, cov: np.ndarray, index: tuple) -> Any:
+        return torch.distributions.Wishart(torch.tensor(np.broadcast_to(df, shape)[index]),
+                                           covariance_matrix=torch.tensor(np.broadcast_to(cov, shape + (2, 2))[index]))
+
     for index in np.ndindex(shape):
-        def pick(df: np.ndarray, cov: np.ndarray) -> Any:
-            return torch.distributions.Wishart(torch.tensor(np.broadcast_to(df, shape)[index]),
-                                               covariance_matrix=torch.tensor(np.broadcast_to(cov, shape + (2, 2))[index]))
-        theirs = torch.distributions.kl_divergence(pick(p_df, p_cov), pick(q_df, q_cov))
+        theirs = torch.distributions.kl_divergence(pick(p_df, p_cov, index), pick(q_df, q_cov, index))
         _same(ours[index], theirs, f"KL at {index}", rtol=1e-9)
 
 
