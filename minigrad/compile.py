@@ -62,10 +62,11 @@ What is captured, and what is not (as JAX documents for ``jit``):
   tensors) are inputs of the captured node too: weights that require grad get
   their gradients, and an in-place update (an optimizer step) is seen by the
   next replay. Changing such a tensor's shape or ``requires_grad`` captures
-  again, and so does rebinding it: a closure variable, a global, or an item
+  again, and so does rebinding it: a closure variable, a default argument,
+  an argument a ``functools.partial`` holds, a global, or an item
   or attribute of a list, dict or plain object the function reads (its
-  ``self`` too: ``params[0] = …``, ``self.w = …``); a module's parameters and
-  children are nn's to guard. Tensors made inside ``fn`` by
+  ``self`` too: ``params[0] = …``, ``self.w = …``, a list kept on a module);
+  a module's parameters and children are nn's to guard. Tensors made inside ``fn`` by
   ``mg.zeros``/``mg.tensor`` … are captured as constants (their value at
   capture time).
 * **Python values it reads are guarded, as torch.compile's are.** Numbers, strings and flags read
@@ -101,7 +102,8 @@ What is captured, and what is not (as JAX documents for ``jit``):
   warning. Pass values that change every call as Tensors. Tensors inside
   tuples, lists, named tuples and dicts are inputs; so are the Tensor
   attributes of a plain object argument, whose number and string attributes
-  are static (a module argument is itself: nn guards it). A call with an
+  are static, and those of the lists, dicts and objects it holds that the
+  code names (``state.hs[0]``; a module argument is itself: nn guards it). A call with an
   unhashable argument (a NumPy array) runs eagerly, with a warning.
 * **The same tensor twice.** A capture of ``f(x, x)`` (or of ``f(w)`` where
   ``fn`` also reads ``w`` from its closure, a global or ``self``) reads the
@@ -152,7 +154,10 @@ What is captured, and what is not (as JAX documents for ``jit``):
   mode, a module's train/eval mode or the default dtype left changed when
   ``fn`` returns (its own thread's changes: another thread's in-place ops,
   seeds, draws and mode switches while a capture runs are not ``fn``'s).
-  Hooks on the outputs or on weights work as usual;
+  Hooks on the outputs or on weights work as usual (on an output the call's
+  own ops also read, ``return loss, logits``, they run on its whole
+  gradient inside the replay's backward, as eager; one that also gets a
+  gradient from outside the call raises RuntimeError at the backward);
   ``detect_anomaly`` around a backward checks each replayed op's gradients
   and names the op, as eager.
 * **Outputs as eager gives them.** An argument or weight returned as it is
