@@ -198,6 +198,13 @@ def _clones(module: Module, count: int, name: str) -> ModuleList:
     return ModuleList([copy.deepcopy(module) for _ in range(count)])
 
 
+def _check_layers(layers: ModuleList, name: str) -> None:
+    """torch's forward reads ``layers[0]``: with ``num_layers=0`` it raises IndexError, and so does ours."""
+    if not len(layers):
+        raise IndexError(f"{name}: forward needs at least one layer (num_layers=0 was given), as torch's, which "
+                         "reads layers[0]")
+
+
 def _why_not_nested_tensor(layer: Module) -> str:
     """torch's conditions for ``TransformerEncoder.use_nested_tensor`` (its sparsity fast path) on a layer: the
     first one the layer fails, in torch's words (its warning names it), or "" when it meets them all."""
@@ -269,6 +276,7 @@ class TransformerEncoder(Module):
         skips the path with ``mask_check``; ``mg.compile`` gives the eager values.)
         """
         src_key_padding_mask, mask = _float_masks(src_key_padding_mask, mask, src, "mask")
+        _check_layers(self.layers, "TransformerEncoder")
         zeroed = None
         if self._takes_nested_path(src, mask, src_key_padding_mask):
             src_key_padding_mask, zeroed = _nested_padding(src_key_padding_mask, self.mask_check)
@@ -313,6 +321,7 @@ class TransformerDecoder(Module):
                 memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool | None = None,
                 memory_is_causal: bool = False) -> Tensor:
         """tgt, memory → tgt's shape; the masks as :class:`TransformerDecoderLayer`'s."""
+        _check_layers(self.layers, "TransformerDecoder")
         output = tgt
         for layer in self.layers:
             output = layer(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,

@@ -1,0 +1,46 @@
+"""Round 16: what differential fuzzing of the Transformer family against torch 2.13 found (each test failed before
+its fix). The fuzzer (kept outside the repository) built torch's and minigrad's modules with every constructor flag,
+copied torch's weights, and compared outputs, the gradients of the inputs and of every parameter, and the exception
+classes, in training mode, eval mode, and eval mode under no_grad (torch's fast paths).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+
+def _load(torch, theirs, ours) -> None:
+    """torch's weights, jittered so that the zero biases are not, loaded into ``ours``."""
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    ours.load_state_dict({k: mg.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+
+
+def _same(ours, theirs, tol: float = 1e-10) -> None:
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=tol, atol=tol)
+
+
+# --- num_layers=0: torch's forward reads layers[0] --------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder", "transformer_encoder", "transformer_decoder"])
+def test_zero_layers_forward_raises_index_error_as_torch(torch, kind: str) -> None:
+    def build(lib):
+        if kind == "encoder":
+            return lib.TransformerEncoder(lib.TransformerEncoderLayer(4, 2, 6), 0, enable_nested_tensor=False)
+        if kind == "decoder":
+            return lib.TransformerDecoder(lib.TransformerDecoderLayer(4, 2, 6), 0)
+        layers = (0, 1) if kind == "transformer_encoder" else (1, 0)
+        return lib.Transformer(4, 2, *layers, 6)
+
+    x = np.random.default_rng(1).standard_normal((3, 2, 4)).astype(np.float32)
+    theirs, ours = build(torch.nn), build(nn)
+    args = (1,) if kind == "encoder" else (2,)
+    with pytest.raises(IndexError):
+        theirs(*(torch.tensor(x) for _ in range(args[0])))
+    with pytest.raises(IndexError, match="num_layers=0"):
+        ours(*(mg.tensor(x) for _ in range(args[0])))
