@@ -261,15 +261,16 @@ def _forward_ad_walk() -> bool:
 
 
 def _atan2(node: Function, g: Tensor) -> tuple:
-    """PyTorch's: ``g·b / (a² + b²)`` for a, ``-g·a / (a² + b²)`` for b, 0 at the origin; its jvp does not mask
-    the origin, where the tangent is 0/0 = NaN."""
+    """PyTorch's: ``g·b / (a² + b²)`` for a, ``-g·a / (a² + b²)`` for b, with ``1 / (a² + b²)`` masked to 0 where
+    it is inf (the origin, or where a² + b² underflows). As PyTorch's, the mask is a selection after the division:
+    the second derivative there is 0 · inf = NaN (the Hessian at the origin is NaN, not 0); its jvp does not
+    mask the origin, where the tangent is 0/0 = NaN."""
     a, b, _ = node.saved
     xp = node.xp
     a_t, b_t = _input(node, 0, a), _input(node, 1, b)
     with backend.errstate(xp, divide="ignore", over="ignore"):
         origin = xp.isinf(1 / (xp.asarray(a) * a + xp.asarray(b) * b)) & (not _forward_ad_walk())
-    radius2 = Where()(origin, 1, Add()(_square(xp, a_t), _square(xp, b_t)))
-    recip = Where()(origin, _zero(g), Div()(1, radius2))
+        recip = Where()(origin, _zero(g), Div()(1, Add()(_square(xp, a_t), _square(xp, b_t))))
     return (sum_to(Mul()(Mul()(g, b_t), recip), _shape(a)) if node.edges[0] is not None else None,
             sum_to(Mul()(Mul()(Neg()(g), a_t), recip), _shape(b)) if node.edges[1] is not None else None)
 

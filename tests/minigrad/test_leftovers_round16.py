@@ -144,3 +144,17 @@ def test_addcmul_addcdiv_value_is_converted_as_pytorchs(name: str, dtype: str, v
     ours = call(mg)
     assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+# --- 6. Hessians of atan2 and xlogy at their singular points ----------------------------------------------------
+
+@pytest.mark.parametrize("name, point", [("atan2", (0.0, 0.0)), ("atan2", (-0.0, 0.0)), ("atan2", (1e-200, 1e-200)),
+                                         ("atan2", (0.0, 1e-170)), ("atan2", (1.0, 2.0)), ("xlogy", (0.0, 0.0)),
+                                         ("xlogy", (0.0, -1.0)), ("xlogy", (0.0, 2.0)), ("xlogy", (1.0, 0.0))])
+def test_hessian_at_a_singular_point_is_pytorchs(name: str, point: tuple) -> None:
+    """atan2 at the origin (or where a² + b² underflows): PyTorch's masked 1 / (a² + b²) differentiates to
+    0 · inf = NaN, so its Hessian there is NaN (was 0 here)."""
+    def hessian(lib):
+        return lib.autograd.functional.hessian(lambda v: getattr(lib, name)(v[0], v[1]),
+                                               lib.tensor(point, dtype=lib.float64)).detach().numpy()
+    np.testing.assert_allclose(hessian(mg), hessian(torch), rtol=1e-12, atol=0)   # NaN where NaN
