@@ -623,6 +623,8 @@ class Compiled:
             return self._guard_changed(lambda: guards.moved(self, program.paths), key, args, kwargs, tensors)
         if program.statics and not guards.statics_hold(self, program.statics):   # cfg.scale, hp["lr"] changed
             return self._guard_changed(lambda: guards.static_moved(self, program.statics), key, args, kwargs, tensors)
+        if program.forwards and not guards.forwards_hold(program.forwards):   # model.forward = ... (or its class's)
+            return self._guard_changed(lambda: "a module's forward", key, args, kwargs, tensors)
         if program.aliases and not guards.aliases_hold(self, program.aliases, tensors):   # captured with f(x, x)
             return self._capture(key, args, kwargs, tensors, None)
         weights = program.weights
@@ -767,6 +769,7 @@ class Compiled:
         program.guards = watched
         program.statics = statics
         program.paths = guards.find_paths(self, program.weights) if program.weights else []
+        program.forwards = guards.find_forwards(self)
         program.aliases = guards.aliases(self, tensors)
         program.mode_reads = frozenset(self.mode_index[id(entry[0])] for entry in tracer.modes.values())
         if previous is not None:

@@ -30,6 +30,7 @@ import functools
 import math
 import operator
 import types
+import weakref
 from typing import Any, NamedTuple, Sequence
 
 import numpy
@@ -38,9 +39,9 @@ from . import backend
 from .generators import Generator
 from .tensor import Tensor
 
-__all__ = ["EMPTY_CELL", "Watched", "aliases", "aliases_hold", "autograd_state", "describe", "find_paths",
-           "find_statics", "is_module", "moved", "paths_hold", "static", "static_moved", "statics_hold", "unchanged",
-           "watched"]
+__all__ = ["EMPTY_CELL", "Slot", "Watched", "aliases", "aliases_hold", "autograd_state", "describe", "find_forwards",
+           "find_paths", "find_statics", "forwards_hold", "is_module", "moved", "paths_hold", "static", "static_moved",
+           "statics_hold", "unchanged", "watched"]
 
 EMPTY_CELL = object()   # a closure cell not yet filled, or a path that leads nowhere now
 
@@ -90,6 +91,9 @@ def code_function(fn: Any) -> tuple[Any, Any]:
     if isinstance(fn, types.MethodType):
         function, owner = code_function(fn.__func__)
         return function, fn.__self__
+    if is_module(fn) and "forward" in vars(fn):   # model.forward = ...: what its __call__ runs
+        function, _owner = code_function(vars(fn)["forward"])
+        return function, fn
     call = getattr(type(fn), "forward" if is_module(fn) else "__call__", None)
     if isinstance(call, types.FunctionType) and not isinstance(fn, OPAQUE):
         return call, fn
@@ -130,8 +134,9 @@ def _helpers_in(value: Any, depth: int = 0) -> list:
         return [helper for item in items for helper in _helpers_in(item, depth + 1)]
     if isinstance(value, type):
         return [] if _library(value) else _methods(value)
-    if is_module(value):
-        return [f for kind in dict.fromkeys(type(m) for m in value.modules()) for f in _methods(kind)]
+    if is_module(value):   # its classes' methods, and a forward set on an instance (model.forward = ...)
+        return [f for kind in dict.fromkeys(type(m) for m in value.modules()) for f in _methods(kind)] + \
+            [f for m in value.modules() if "forward" in vars(m) for f in _helpers_in(vars(m)["forward"], depth)]
     if _is_plain_object(value) and not _library(kind):
         return _methods(kind)
     return []
@@ -351,14 +356,15 @@ def _children(value: Any) -> Any:
     return [] if len(items) > PATH_BREADTH else [(("attr", k), item) for k, item in items.items()]
 
 
-def find_paths(compiled: Any, targets: list, arguments: bool = False) -> list:
+def find_paths(compiled: Any, targets: list, arguments: bool = False, modules: dict | None = None) -> list:
     """Where ``targets`` sit inside the lists, tuples, dicts and plain objects the function reads (its
     closure, its globals, its ``self``): ``(root, hops, object)`` each.
 
     For the tensors a capture found on the way (the weights), or modules holding them, so that a replay
     sees ``params[0] = …`` or ``self.w = …`` (a tensor read straight from a variable is guarded already;
     one inside a module is nn's to guard). With ``arguments``, for the Tensor arguments, found in a
-    variable too: the function may read the same tensor both ways (see :func:`aliases`).
+    variable too: the function may read the same tensor both ways (see :func:`aliases`). ``modules``, if
+    given, gets every module on the way (by id).
     """
     wanted = {id(t): t for t in targets}
     roots = _roots(compiled)
@@ -375,7 +381,9 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False) -> list:
         budget -= 1
         root, hops, value, depth, registered = queue.popleft()
         if is_module(value):   # nn guards its parameters, buffers and children; not its lists and dicts
-            if not arguments and not registered and id(value) not in found and any(
+            if modules is not None:
+                modules[id(value)] = value
+            if wanted and not arguments and not registered and id(value) not in found and any(
                     id(t) in wanted for t in (*value.parameters(), *getattr(value, "buffers", tuple)())):
                 found.add(id(value))
                 paths.append((root, hops, value))
@@ -588,6 +596,26 @@ def _class_state(value: Any, words: set, items: dict) -> list:
                     found.append((("attr", name), item))
                 break
     return found
+
+
+def find_forwards(compiled: Any) -> list:
+    """``(module, its class's forward, its own forward or None)`` (the module by a weak reference) for each module
+    the function reads (its ``self``, its variables' modules and their children, modules in the lists, dicts and
+    objects it reads): a replay checks that none had its forward replaced, on the class (``Model.forward = ...``)
+    or on the instance (``model.forward = ...``), which its ``__call__`` would run (:func:`forwards_hold`)."""
+    modules: dict = {}
+    find_paths(compiled, [], modules=modules)
+    return [(weakref.ref(m), getattr(type(m), "forward", None), vars(m).get("forward")) for m in modules.values()]
+
+
+def forwards_hold(forwards: list) -> bool:
+    """Whether every module of :func:`find_forwards` still runs the forward it ran."""
+    for ref, forward, own in forwards:
+        module = ref()
+        if module is not None and (getattr(type(module), "forward", None) is not forward
+                                   or module.__dict__.get("forward") is not own):
+            return False
+    return True
 
 
 def find_statics(compiled: Any) -> list:

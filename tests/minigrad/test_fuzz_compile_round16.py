@@ -259,3 +259,45 @@ def test_a_replay_still_refuses_a_write_into_what_its_backward_reads():
     tx.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+class _Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class _Body(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = _Head()
+
+    def forward(self, x):
+        return self.head(x.tanh())
+
+
+def _tripled(self, x):
+    return self.linear(x) * 3.0
+
+
+@pytest.mark.parametrize("change", [
+    lambda model: setattr(model.head, "forward", _tripled.__get__(model.head)),   # a child's, on the instance
+    lambda model: setattr(model, "forward", lambda x: model.head(x) * 3.0),       # the compiled module's own
+    lambda model: setattr(type(model.head), "forward", _tripled),                  # on the class
+])
+def test_a_forward_replaced_after_a_capture_captures_again(change):
+    original = _Head.forward
+    try:
+        mg.manual_seed(0)
+        model = _Body()
+        compiled = mg.compile(model)
+        x = mg.ones(1, 3)
+        for _ in range(3):
+            compiled(x)
+        change(model)
+        np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())   # the replay ran the old forward
+    finally:
+        _Head.forward = original
