@@ -14,6 +14,7 @@ Validation (on by default, as in PyTorch; ``validate_args=False`` or
 
 from __future__ import annotations
 
+import operator
 import warnings
 from typing import Any
 
@@ -214,7 +215,7 @@ def _size_arg(sample_shape: Any) -> tuple:
     if isinstance(sample_shape, int) and not isinstance(sample_shape, bool):
         return (sample_shape,)
     try:
-        return tuple(int(n) for n in sample_shape)
+        return tuple(operator.index(n) for n in sample_shape)   # a float size raises, as torch.Size
     except TypeError:
         raise TypeError(f"sample_shape must be a tuple of ints, got {sample_shape!r}") from None
 

@@ -18,8 +18,9 @@ euler_constant = 0.57721566490153286060
 
 
 def is_number(value: Any) -> bool:
-    """A Python int or float (not a bool): a parameter given as a number gives an empty batch shape."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A Python int, float or bool (PyTorch's numbers.Number: ``Bernoulli(True)``, ``Normal(0, True)``): a parameter
+    given as a number gives an empty batch shape."""
+    return isinstance(value, (int, float))
 
 
 def broadcast_all(*values: Any) -> tuple:

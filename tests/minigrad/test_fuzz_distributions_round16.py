@@ -59,3 +59,26 @@ def test_infinite_value_without_validation_scores_as_torch(name: str, torch: Any
     theirs = getattr(torch.distributions, name)(logits=torch.tensor(logits), validate_args=False).log_prob(
         torch.tensor(values))
     _same(ours, theirs, f"{name}.log_prob", rtol=1e-9)
+
+
+@pytest.mark.parametrize("make", [lambda D: D.Normal(True, 1.0), lambda D: D.Bernoulli(True),
+                                  lambda D: D.Uniform(False, True), lambda D: D.Exponential(True),
+                                  lambda D: D.Gamma(True, 2.0)],
+                         ids=["Normal", "Bernoulli", "Uniform", "Exponential", "Gamma"])
+def test_bool_parameters_are_numbers(make: Any, torch: Any) -> None:
+    """A Python bool parameter raised "Input arguments must all be instances of Number"; PyTorch takes it as a
+    number (bool is a numbers.Number: Bernoulli(True) is probs 1.0, batch shape ())."""
+    ours, theirs = make(md), make(torch.distributions)
+    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == ()
+    _same(ours.mean, theirs.mean, "mean")
+    assert ours.sample((2,)).dtype == theirs.sample((2,)).numpy().dtype
+
+
+@pytest.mark.parametrize("sample_shape", [(2.5,), (2, 1.0)])
+def test_float_sample_shape_raises_type_error(sample_shape: tuple, torch: Any) -> None:
+    """sample((2.5,)) drew 2 samples (int() truncated the size); torch.Size refuses a float size with a TypeError."""
+    with pytest.raises(TypeError):
+        torch.distributions.Normal(0.0, 1.0).sample(sample_shape)
+    with pytest.raises(TypeError, match="sample_shape"):
+        md.Normal(0.0, 1.0).sample(sample_shape)
+    assert md.Normal(0.0, 1.0).sample((np.int64(2), 3)).shape == (2, 3)
