@@ -19,7 +19,7 @@ import numpy
 
 from . import anomaly, backend, codegen, generators
 from .autograd import Function, _dense, _sum, frees_saved
-from .hooks import _run_node_hooks as run_node_hooks
+from .hooks import _add_to_retained, _apply_hooks, _is_prehook, _shaped_label
 from .recording import _state
 from .tensor import Tensor
 from .versions import INPLACE, memory_owner
@@ -778,10 +778,12 @@ class Replay(Function):
         with ``logits.retain_grad()``), as taps on their summed gradients inside the backward (see
         :meth:`Program.backward`): eager runs them on the whole gradient, the engine ran none on this node's
         (it had none from outside). One that also got a gradient from outside had its hooks run on that part
-        alone: a RuntimeError, never a different gradient."""
+        alone: a RuntimeError, never a different gradient. (The node's own ``grad_fn`` hooks are not an output's.)"""
         taps = {}
         for j, v in self.program.read_inside.items():
-            if j not in (self.hooks or {}) and j not in (self.retained or {}):
+            hooks = [hook for hook in (self.hooks or {}).get(j, ()) if not _is_prehook(hook)]
+            ref = (self.retained or {}).get(j)
+            if not hooks and ref is None:
                 continue
             if grads_out[j] is not None:
                 raise RuntimeError(
@@ -790,10 +792,11 @@ class Replay(Function):
                     "which read it too; a replay can run the hook only on one part: call the function eagerly, "
                     "or return the tensor from a call that does not use it")
 
-            def tap(g: Any, j: int = j) -> Any:
-                grads = [None] * self.n_outputs
-                grads[j] = g
-                run_node_hooks(self, grads)   # this output's hooks, then its retain_grad (engine's order)
-                return grads[j]
+            def tap(g: Any, j: int = j, hooks: list = hooks, ref: Any = ref) -> Any:
+                g = _apply_hooks(hooks, g, _shaped_label(self, j))   # its hooks, then retain_grad (engine's order)
+                tensor = None if ref is None else ref()
+                if tensor is not None:
+                    _add_to_retained(tensor, g)
+                return g
             taps[v] = tap
         return taps or None
