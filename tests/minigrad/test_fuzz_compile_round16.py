@@ -243,8 +243,7 @@ def test_the_in_place_check_of_a_replay_covers_what_its_ops_backwards_read_only(
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_replay_still_refuses_a_write_into_what_its_backward_reads():
-    torch = pytest.importorskip("torch", reason="no torch")
+def test_a_replay_still_refuses_a_write_into_what_its_backward_reads(torch):
     weight = nn.Parameter(mg.ones(3))
     compiled = mg.compile(lambda x: (x * weight).sum())
     x = mg.ones(3)
