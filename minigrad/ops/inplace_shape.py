@@ -156,7 +156,7 @@ def unsqueeze_(x: Tensor, dim: int) -> Tensor:
 
 def _insert_dim(x: Tensor, dim: int) -> Reshape:
     shape = tuple(unsqueeze(Tensor._make(x.data, False, None, 0), dim).shape)   # checked and shaped on a stand-in
-    return Reshape(shape, insert=one_axis(dim, x.ndim + 1, "unsqueeze_"))
+    return Reshape(shape, one_axis(dim, x.ndim + 1, "unsqueeze_"))
 
 
 def squeeze_(x: Tensor, dim: Any = None) -> Tensor:

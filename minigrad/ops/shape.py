@@ -43,11 +43,12 @@ class Reshape(Function):
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
         out = x.reshape(self.shape)
-        if self.insert is not None and type(x) is backend.numpy.ndarray:
+        a = self.insert
+        if a is not None and type(x) is backend.numpy.ndarray:
             # unsqueeze: PyTorch keeps x's strides and gives the new dim size * stride of the next dim (one element
             # at the end); NumPy's reshape may pick others for size-1 dims. (A GPU array keeps its reshape's.)
-            a = self.insert
-            strides = x.strides[:a] + (x.itemsize if a == x.ndim else x.shape[a] * x.strides[a],) + x.strides[a:]
+            strides = x.strides
+            strides = strides[:a] + (x.itemsize if a == len(strides) else x.shape[a] * strides[a],) + strides[a:]
             if out.strides != strides:   # a new last dim through a one-element subarray dtype: quicker
                 out = x.view((x.dtype, (1,))) if a == x.ndim else \
                     backend.numpy.lib.stride_tricks.as_strided(out, strides=strides)
@@ -654,7 +655,7 @@ def _insert_dim(x: Tensor, axis: int, name: str) -> Tensor:
     a = one_axis(axis, x.ndim + 1, name)
     shape = list(x.shape)
     shape.insert(a, 1)
-    return _view_op(x, Reshape(tuple(shape), insert=a))
+    return _view_op(x, Reshape(tuple(shape), a))
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
