@@ -22,21 +22,33 @@ from .scopes import common_scope
 
 
 def norm(g: Any) -> float | None:
-    """The 2-norm of one gradient array (float64 sums), None where no gradient flowed."""
+    """The 2-norm of one gradient array, None where no gradient flowed.
+
+    Taken as ``m·‖g/m‖`` with ``m = max|g|``, so a float64 gradient as small as
+    1e-300 (a long vanishing unroll) or as large as 1e300 keeps its true norm
+    instead of 0 or inf (its squares would underflow or overflow); only a
+    gradient that is exactly zero gives 0.
+    """
     if g is None:
         return None
     if isinstance(g, autograd.LazyGradient):   # e.g. matmul's deferred weight gradient
         g = g.value()
     g = g.astype("complex128" if g.dtype.kind == "c" else "float64")   # a complex gradient: |g|², not its real part
-    return float(math.sqrt(float((abs(g) ** 2).sum())))
+    size = abs(g)
+    largest = float(size.max()) if size.size else 0.0
+    if largest == 0 or not math.isfinite(largest):   # zero, inf, or NaN (a NaN anywhere: NaN)
+        return largest
+    return largest * math.sqrt(float(((size / largest) ** 2).sum()))
 
 
 def combined(norms: Sequence[float | None]) -> float | None:
-    """Norm of several gradients taken together, √Σ‖g‖² (None if none flowed)."""
+    """Norm of several gradients taken together, √Σ‖g‖² without under/overflow (None if none flowed)."""
     values = [n for n in norms if n is not None]
     if not values:
         return None
-    return math.sqrt(sum(v * v for v in values))
+    if any(math.isnan(v) for v in values):
+        return math.nan
+    return math.hypot(*values)
 
 
 class GradientNorms:
@@ -106,7 +118,7 @@ def sent_back(nodes: Sequence[Any], grads: GradientNorms) -> dict[str, float]:
     Every prefix of an op's scope counts (``seq2seq/encoder`` as well as ``seq2seq/encoder/l0``).
     A scope along whose crossing edges no gradient flowed has no entry.
     """
-    squares: dict[str, float] = {}
+    values: dict[str, list[float]] = {}
     crossed: dict[tuple, tuple[str, ...]] = {}   # (consumer scope, source scope or None) → scopes left
     for node in nodes:
         scope = node.scope
@@ -129,8 +141,8 @@ def sent_back(nodes: Sequence[Any], grads: GradientNorms) -> dict[str, float]:
             if left is None:
                 left = crossed[key] = _scopes_left(scope, source)
             for path in left:
-                squares[path] = squares.get(path, 0.0) + value * value
-    return {path: math.sqrt(total) for path, total in squares.items()}
+                values.setdefault(path, []).append(value)
+    return {path: combined(norms) for path, norms in values.items()}
 
 
 def _scopes_left(scope: str, source: str | None) -> tuple[str, ...]:
