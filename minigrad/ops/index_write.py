@@ -33,7 +33,7 @@ from ._util import (
     sum_to,
     tensor_arg,
 )
-from .inplace import SetItem, _fill, _inplace, _item_fits, number_in
+from .inplace import SetItem, _fill, _first_write_error, _in_range, _inplace, _item_fits, number_in
 from .select import _index_array, check_along, check_index_dtype
 from .shape import _index_arrays, broadcast_to, reshape
 
@@ -278,7 +278,14 @@ class IndexPutAdd(Function):
         self.index = index = _index_arrays(self.index, xp, x.shape)
         self.values_shape = values.shape
         out = x.copy()
-        backend.scatter_add(xp, out, index, xp.broadcast_to(values, out[index].shape))
+        try:
+            backend.scatter_add(xp, out, index, xp.broadcast_to(values, out[index].shape))
+        except (IndexError, ValueError) as error:   # PyTorch's order: an empty dim, the values' shape, the range
+            first = _first_write_error(x, index, values.shape, error if isinstance(error, IndexError) else
+                                       ShapeMismatchError(f"index_put: {error}"))
+            if first is not None:
+                raise first from error
+            self.index = _in_range(index)   # the part has no elements: nothing added, no gradient read
         return out
 
     def backward(self, gy: Any) -> tuple:

@@ -30,6 +30,7 @@ so it raises instead.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Callable
 
@@ -681,7 +682,13 @@ class SetItem(Function):
         self.value_shape = getattr(value, "shape", ())
         self.value_dtype = getattr(value, "dtype", None)
         out = x.copy()
-        out[index] = _cast(value, x.dtype)
+        try:
+            out[index] = _cast(value, x.dtype)
+        except (IndexError, ValueError) as error:
+            first = _first_write_error(x, index, self.value_shape, error)
+            if first is not None:
+                raise first from error
+            self.index = _in_range(index)   # the part has no elements: nothing written, no gradient read
         return out
 
     def backward(self, gy: Any) -> tuple:
@@ -755,12 +762,11 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         except (IndexError, ValueError, TypeError) as error:
             message = f"setitem: {error} (tensor shape {x.shape})"
             if type(error) is ValueError or "boolean array indexing assignment" in str(error):
-                try:   # an index out of range is PyTorch's error first, then the value's shape
-                    x.data[arrays]
-                except IndexError as bad:
-                    raise backend.reworded(bad, f"setitem: {bad} (tensor shape {x.shape})") from bad
-                raise ShapeMismatchError(message) from error   # a value that does not fit: PyTorch's RuntimeError
-            raise backend.reworded(error, message) from error
+                error = ShapeMismatchError(message)   # a value that does not fit: PyTorch's RuntimeError
+            if arrays is not None and isinstance(error, (ShapeMismatchError, IndexError)):
+                error = _first_write_error(x.data, arrays, getattr(value, "shape", ()), error)
+            if error is not None:
+                raise backend.reworded(error, f"setitem: {str(error).removeprefix('setitem: ')}") from None
         except OverflowError:   # a Python number beyond an integer dtype's range: PyTorch's RuntimeError
             raise RuntimeError(f"setitem: value {value!r} cannot be converted to type {x.dtype} without overflow") \
                 from None
@@ -769,6 +775,29 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     if x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None and _views_a_leaf(x)):
         x.detach()[index]   # refused below (a leaf): an index that does not fit raises its IndexError first, as PyTorch
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
+
+
+def _first_write_error(data: Any, index: Any, value_shape: tuple, error: Exception) -> Exception | None:
+    """The error PyTorch raises first for ``data[index] = value`` (NumPy arrays) that NumPy refused with ``error``
+    (an index out of range, or a value that does not fit): an indexed dim of size 0 (IndexError), then a value
+    that does not broadcast to the indexed part (RuntimeError), then an index out of range (IndexError); None
+    where PyTorch raises nothing (an index out of range into a part with no elements: nothing is written)."""
+    try:
+        shape = data[_in_range(index)].shape   # the indexed part's shape, every integer index moved into range
+    except IndexError as empty:
+        return empty
+    if len(value_shape) > len(shape) or any(v not in (1, n) for v, n in zip(value_shape[::-1], shape[::-1])):
+        return error if isinstance(error, ShapeMismatchError) else ShapeMismatchError(
+            f"setitem: shape mismatch: value of shape {tuple(value_shape)} cannot be broadcast to the indexing "
+            f"result of shape {shape}")
+    return error if math.prod(shape) else None
+
+
+def _in_range(index: Any) -> tuple:
+    """``index`` (NumPy's: arrays, ints, slices …) with each integer array's entries 0: the same shape of part."""
+    parts = index if type(index) is tuple else (index,)
+    return tuple(backend.array_module(p).zeros_like(p) if backend.is_array(p) and p.dtype.kind in "iu" else p
+                 for p in parts)
 
 
 def _without_selects(index: Any) -> Any:

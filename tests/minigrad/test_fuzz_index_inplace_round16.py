@@ -154,3 +154,45 @@ def test_value_that_requires_grad_written_into_an_integer_tensor(case, dtype):
         x[index] = v
         results.append((x.requires_grad, x.tolist(), type(_outcome(lambda y: (y * 1.5).sum().backward(), x))))
     assert results[1] == results[0] == (False, results[0][1], RuntimeError)
+
+
+ORDER_CASES = {
+    # a value that does not fit is PyTorch's RuntimeError even where an index is also out of range
+    "tensor index out of range": lambda lib, x, v: x.__setitem__(lib.tensor([3, 3]), v(3)),
+    "list index out of range": lambda lib, x, v: x.__setitem__([5], v(2)),
+    "column out of range": lambda lib, x, v: x.view(3, 1).__setitem__((slice(None), [5]), v(2, 2)),
+    "index_put accumulate": lambda lib, x, v: x.index_put_((lib.tensor([5, 7]),), v(3), accumulate=True),
+    # an indexed dim of size 0 is PyTorch's IndexError first
+    "empty dim": lambda lib, x, v: x[3:].__setitem__(lib.tensor([0, 0]), v(3)),
+    "empty dim accumulate": lambda lib, x, v: x[3:].index_put_((lib.tensor([0]),), v(3), accumulate=True),
+    # an index out of range into a part with no elements: PyTorch writes nothing and raises nothing
+    "empty part": lambda lib, x, v: x.view(3, 1)[0:0].__setitem__((slice(None), lib.tensor([5])), v(1)),
+    "empty part accumulate": lambda lib, x, v: x.view(3, 1)[:, 0:0].index_put_((lib.tensor([5]),), v(0),
+                                                                               accumulate=True),
+}
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+@pytest.mark.parametrize("case", sorted(ORDER_CASES))
+def test_advanced_index_write_errors_in_pytorch_order(case, requires_grad):
+    """NumPy checks an index's range before the value's shape; PyTorch checks an indexed dim of size 0 (IndexError),
+    then the value's shape (RuntimeError), then the range (IndexError), and raises nothing for an index out of range
+    into a part with no elements. Ours raised IndexError for the first group, RuntimeError for the second and
+    IndexError (at backward, too) for the third."""
+    outcomes = []
+    for lib in (torch, mg):
+        x = lib.zeros(3, requires_grad=requires_grad) * 1
+
+        def values(*shape, lib=lib):
+            return lib.ones(*shape, requires_grad=requires_grad)
+        outcome = _outcome(ORDER_CASES[case], lib, x, values)
+        outcome = outcome if isinstance(outcome, Exception) else None
+        if outcome is None and requires_grad:
+            outcome = _outcome(lambda y: y.sum().backward(), x)
+        outcomes.append(outcome)
+    theirs, ours = outcomes
+    if theirs is None:
+        assert ours is None
+    else:
+        assert isinstance(ours, type(theirs)), ours
+        assert isinstance(theirs, IndexError) == isinstance(ours, IndexError), ours
