@@ -495,16 +495,22 @@ UNARY_OF_NODE.update(digamma=_polygamma, polygamma=_polygamma)
 
 @rule(Sinc)
 def _sinc(node: Function, g: Tensor) -> Tensor:
-    """PyTorch's (π x cos πx - sin πx) / (π x²), 0 at x = 0 and the series -π²x/3 where |x| < 1e-5; the masked
-    places read a safe x, so nothing there is 0/0 in a later derivative."""
+    """The engine's slope (ops/special._sinc_slope): π (t cos t - sin t) / t² with t = πx, its series
+    π Σₖ (-1)ᵏ 2k/(2k+1)! t^(2k-1) below |t| = 1; 0 at x = 0. Each piece reads a safe x where the other is used,
+    so nothing there is 0/0 in a later derivative."""
     (x,) = node.saved
     xp = node.xp
-    tiny = xp.abs(x) < 1e-5
+    near = xp.abs(x * math.pi) < 1
     x_t = _input(node, 0, x)
-    safe = Where()(tiny, 1, x_t)
+    safe = Where()(near, 1, x_t)
     scaled = Mul()(safe, math.pi)
-    slope = Div()(Sub()(Mul()(scaled, Cos()(scaled)), Sin()(scaled)), Mul()(scaled, safe))
-    slope = Where()(tiny, Mul()(x_t, -math.pi ** 2 / 3), slope)
+    formula = Div()(Sub()(Mul()(scaled, Cos()(scaled)), Sin()(scaled)), Mul()(scaled, safe))
+    t = Mul()(Where()(near, x_t, 0), math.pi)
+    square = Mul()(t, t)
+    series = (-1) ** 10 * 20 / math.factorial(21)
+    for k in range(9, 0, -1):
+        series = Add()(Mul()(square, series), (-1) ** k * 2 * k / math.factorial(2 * k + 1))
+    slope = Where()(near, Mul()(Mul()(t, series), math.pi), formula)
     return Where()(x == 0, _zero(g), Mul()(g, slope))
 
 

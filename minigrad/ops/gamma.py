@@ -137,7 +137,7 @@ def _lgamma_array(xp: Any, x: Any) -> Any:
     # -½ < x < 0: lgamma(x) = lgamma(1 + x) - log(-x) (sin πx is subnormal at a subnormal x: 3.5e-9 off)
     near = x > -0.5
     shifted = _lgamma_positive(xp, xp.where(near, 1 + x, 1.0)) - xp.log(xp.where(near, -x, 1.0))
-    out = xp.where(x > 0, positive, xp.where(near, shifted, reflected))
+    out = xp.where(x > 0, positive, xp.where(near, shifted, xp.where(sine == 0, xp.inf, reflected)))   # poles: inf - inf
     return xp.where(xp.isinf(x), x.dtype.type(xp.inf), out).astype(x.dtype, copy=False)
 
 

@@ -167,8 +167,10 @@ def test_float16_gelu_rounds_once(approximate):
     x = _half((1024,), 3.0, seed=10)
     ours, theirs = F.gelu(mg.tensor(x), approximate=approximate), TF.gelu(torch.tensor(x), approximate=approximate)
     assert ours.dtype == mg.float16
-    differ = ours.numpy() != theirs.numpy()
-    assert differ.sum() <= 60   # where the float32 results already differ (see above)
+    # rounded once from minigrad's float32 result (PyTorch's float32 1 + erf cancels in the left tail: 86 of these
+    # 1024 float16 results differ from PyTorch's, each closer to the exact value)
+    once = F.gelu(mg.tensor(x.astype(np.float32)), approximate=approximate).numpy().astype(np.float16)
+    np.testing.assert_array_equal(ours.numpy(), once)
     np.testing.assert_allclose(ours.numpy().astype(np.float32), theirs.numpy().astype(np.float32), rtol=2e-3,
                                atol=1e-6)
 
