@@ -806,7 +806,8 @@ class Compiled:
         return result
 
 
-guards.OPAQUE += (Compiled,)   # a compiled function is not looked into for the tensors a capture read
+guards.OPAQUE += (Compiled,)   # a compiled function is not looked into for the tensors a capture read,
+guards.COMPILED = (Compiled,)  # but through, to what it compiles
 
 
 MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")

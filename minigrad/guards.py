@@ -59,6 +59,9 @@ LIBRARIES = frozenset({"minigrad", "nn", "numpy", "builtins", "functools"})
 
 # types never looked into (Compiled is added by minigrad.compile: a compiled function holds its captures)
 OPAQUE: tuple = (type, types.ModuleType, types.FunctionType, types.MethodType, Tensor, Generator)
+# minigrad.compile's Compiled (set there): not looked into itself (its captures hold tensors), but through to the
+# function or module it compiles, whose code and state a capture that calls it reads as its own
+COMPILED: tuple = ()
 
 _SCALARS = (int, float, bool, str, complex, type(None))
 
@@ -119,7 +122,10 @@ def _methods(kind: type) -> list:
 def _helpers_in(value: Any, depth: int = 0) -> list:
     """The user functions that code reading ``value`` may call: a function itself, a bound method's or a
     ``functools.partial``'s function, the methods of a plain object's, a module's (and its children's) or a
-    class's own class, and those inside a list, tuple or dict (a dispatch table, two levels deep)."""
+    class's own class, and those inside a list, tuple or dict (a dispatch table, two levels deep), and those of
+    a compiled function's function (a compiled function called inside another one's capture runs eagerly)."""
+    if isinstance(value, COMPILED):
+        return _helpers_in(value.fn, depth)
     if isinstance(value, types.FunctionType):
         return [] if _library(value) else [value]
     if isinstance(value, types.MethodType):
@@ -375,11 +381,16 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False, modules: d
                 found.add(id(value))
                 paths.append((root, (), value))
     # (root, hops, value, depth, whether nn guards it: a module that is a variable or another module's child)
-    queue = collections.deque((root, (), value, 0, is_module(value)) for root, value in roots if _is_container(value))
+    queue = collections.deque((root, (), value, 0, is_module(value)) for root, value in roots
+                              if _is_container(value) or isinstance(value, COMPILED))
     budget = PATH_BUDGET
     while queue and budget:
         budget -= 1
         root, hops, value, depth, registered = queue.popleft()
+        if isinstance(value, COMPILED):   # what it compiles: a module (its lists, its children's forwards)
+            if _is_container(value.fn):
+                queue.append((root, (*hops, ("attr", "fn")), value.fn, depth, registered))
+            continue
         if is_module(value):   # nn guards its parameters, buffers and children; not its lists and dicts
             if modules is not None:
                 modules[id(value)] = value
@@ -635,6 +646,9 @@ def find_statics(compiled: Any) -> list:
     budget = PATH_BUDGET
     while queue and budget and len(entries) < STATIC_BUDGET:
         root, hops, value, depth = queue.popleft()
+        if isinstance(value, COMPILED):   # what it compiles (its own attributes are its captures)
+            queue.append((root, (*hops, ("attr", "fn")), value.fn, depth))
+            continue
         marker = _marker(value)
         if marker is not None:
             entries.append((root, hops, marker))

@@ -300,3 +300,45 @@ def test_a_forward_replaced_after_a_capture_captures_again(change):
         np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())   # the replay ran the old forward
     finally:
         _Head.forward = original
+
+
+FACTOR = 2.0   # read by _inner_scaled, which a compiled function calls through its compiled form
+
+
+def _inner_scaled(x):
+    return x * FACTOR
+
+
+_INNER = mg.compile(_inner_scaled)
+
+
+def test_what_a_compiled_function_called_inside_another_reads_is_guarded():
+    global FACTOR
+    table = {"s": 2.0}
+    inner = mg.compile(lambda x: x * table["s"])
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.masks = [mg.ones(3)]
+
+        def forward(self, x):
+            return x * self.masks[0]
+
+    block = Block()
+    compiled_block = mg.compile(block)
+
+    def outer(x):   # the inner compiled functions run eagerly inside its capture: it replays their ops
+        return _INNER(x) + inner(x) + compiled_block(x)
+
+    compiled = mg.compile(outer)
+    x = mg.ones(3)
+    try:
+        for change in (lambda: globals().__setitem__("FACTOR", 5.0), lambda: table.__setitem__("s", 7.0),
+                       lambda: block.masks.__setitem__(0, mg.ones(3) * 4.0)):
+            for _ in range(3):
+                compiled(x)
+            change()
+            np.testing.assert_array_equal(compiled(x).numpy(), outer(x).numpy())
+    finally:
+        FACTOR = 2.0
