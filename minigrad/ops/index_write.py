@@ -526,7 +526,9 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
         raise DtypeMismatchError(f"{name}: src has dtype {src.dtype} but the tensor has dtype {x.dtype} (cast one)")
     if src.device != x.device:
         raise ValueError(f"{name}: src is on {src.device} but the tensor is on {x.device}")
-    if x.dtype.kind == "b" and (reduce == "mean" or name == "index_reduce"):   # PyTorch's kernels lack these
+    # PyTorch's kernels lack these (index_reduce of a bool tensor of 2 dims or more, including itself, reduces
+    # slice by slice: prod, amax and amin work there)
+    if x.dtype.kind == "b" and (reduce == "mean" or name == "index_reduce" and (x.ndim < 2 or not include_self)):
         raise BoolReduceError(f"{name}: reduce={reduce!r} is not implemented for bool tensors (as in PyTorch)")
     if reduce in ("amax", "amin") and x.dtype.kind == "c":   # PyTorch's NotImplementedError
         raise ComplexOrderError(f"{name}: reduce={reduce!r} is not implemented for complex tensors (dtype {x.dtype})")

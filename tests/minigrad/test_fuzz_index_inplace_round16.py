@@ -196,3 +196,24 @@ def test_advanced_index_write_errors_in_pytorch_order(case, requires_grad):
     else:
         assert isinstance(ours, type(theirs)), ours
         assert isinstance(theirs, IndexError) == isinstance(ours, IndexError), ours
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["prod", "amax", "amin", "mean"])
+@pytest.mark.parametrize("shape", [(2, 3), (3,), (2, 3, 2)])
+def test_index_reduce_of_bool_tensors(shape, reduce, include_self):
+    """PyTorch reduces a bool tensor of 2 dims or more slice by slice, so index_reduce's prod (and), amax (or) and
+    amin (and) work there with include_self=True; ours raised NotImplementedError for every bool tensor (PyTorch's
+    error only for 1-D tensors, for mean and for include_self=False)."""
+    rng = np.random.default_rng(len(shape) + len(reduce))
+    x, source = rng.random(shape) < 0.5, rng.random((3,) + shape[1:]) < 0.5
+    outcomes = []
+    for lib in (torch, mg):
+        outcomes.append(_outcome(lambda lib: lib.tensor(x).index_reduce(0, lib.tensor([1, 0, 1]), lib.tensor(source),
+                                                                        reduce, include_self=include_self).tolist(),
+                                 lib))
+    theirs, ours = outcomes
+    if isinstance(theirs, Exception):
+        assert isinstance(theirs, NotImplementedError) and isinstance(ours, NotImplementedError), ours
+    else:
+        assert ours == theirs
