@@ -272,6 +272,24 @@ def _index_arrays(index: Any, xp: Any, shape: tuple | None = None) -> Any:
     return index
 
 
+def _none_strides(index: Any, x: Any, strides: tuple) -> tuple:
+    """The byte strides PyTorch gives ``x[index]`` (a basic index with None), from NumPy's ``strides`` of it, whose
+    None dims have stride 0: PyTorch applies the index left to right, each None unsqueezing the result so far, so
+    its dim takes size * stride of x's next dim not yet indexed (one element when none is left)."""
+    parts = index if type(index) is tuple else (index,)
+    covered = x.ndim - sum(p is not None and p is not Ellipsis for p in parts)   # the dims ... stands for
+    strides, d, o = list(strides), 0, 0   # the next dim of x, and of the result
+    for p in parts:
+        if p is None:
+            strides[o] = x.itemsize if d == x.ndim else x.shape[d] * x.strides[d]
+            o += 1
+        elif p is Ellipsis:
+            d, o = d + covered, o + covered
+        else:   # an int selects a dim away, a slice keeps it
+            d, o = d + 1, o + (type(p) is slice)
+    return tuple(strides)
+
+
 class GetItem(Function):
     """x[index]; repeated integer indices accumulate their gradients."""
 
@@ -282,6 +300,7 @@ class GetItem(Function):
     def __init__(self, index: Any) -> None:
         self.index = index
         self.basic = _is_basic(index)   # ints and slices only: nothing to convert, a view; fixed per op
+        self.adds_dims = self.basic and (index is None or type(index) is tuple and None in index)
 
     def forward(self, x: Any) -> Any:
         index = self.index
@@ -291,6 +310,12 @@ class GetItem(Function):
         out = x[index]
         if type(out) is not type(x):   # NumPy gives a scalar for all-int indices: PyTorch's is a 0-d view
             out = x[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)]
+        if self.adds_dims and type(x) is backend.numpy.ndarray:   # (a GPU array keeps NumPy's 0 strides)
+            strides = _none_strides(index, x, out.strides)
+            if strides != out.strides:   # NumPy's reshape often gives PyTorch's (quicker than as_strided)
+                again = out.reshape(tuple(n for n in out.shape if n != 1)).reshape(out.shape)
+                out = again if again.strides == strides else \
+                    backend.numpy.lib.stride_tricks.as_strided(out, strides=strides)
         return out
 
     def backward(self, gy: Any) -> Any:

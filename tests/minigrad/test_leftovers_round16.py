@@ -158,3 +158,15 @@ def test_hessian_at_a_singular_point_is_pytorchs(name: str, point: tuple) -> Non
         return lib.autograd.functional.hessian(lambda v: getattr(lib, name)(v[0], v[1]),
                                                lib.tensor(point, dtype=lib.float64)).detach().numpy()
     np.testing.assert_allclose(hessian(mg), hessian(torch), rtol=1e-12, atol=0)   # NaN where NaN
+
+
+@pytest.mark.parametrize("layout", ["T", "size1_permuted", "sliced"])
+@pytest.mark.parametrize("index", [(None,), (slice(None), None), (Ellipsis, None), (0, None),
+                                   (None, slice(1, None), None), (slice(None, None, 2), None, Ellipsis)])
+def test_none_index_strides_are_pytorchs_also_after_a_permute(layout: str, index: tuple) -> None:
+    """NumPy gives a None dim stride 0, which stride() reads as PyTorch's only until a permute moves it."""
+    x, t = _layout(mg, layout), _layout(torch, layout)
+    y, u = x[index], t[index]
+    reverse = tuple(reversed(range(u.ndim)))
+    assert (y.stride(), y.permute(*reverse).stride()) == (u.stride(), u.permute(*reverse).stride())
+    np.testing.assert_array_equal(y.numpy(), u.numpy())
