@@ -64,6 +64,7 @@ OPAQUE: tuple = (type, types.ModuleType, types.FunctionType, types.MethodType, T
 COMPILED: tuple = ()
 
 _SCALARS = (int, float, bool, str, complex, type(None))
+_CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
 
 
 class Watched(NamedTuple):
@@ -203,8 +204,9 @@ def watched(fn: Any) -> Watched:
         queue += [f for kind in dict.fromkeys(type(m) for m in modules) for f in _methods(kind)]
     cells, cell_names, names, words, calls = [], [], [], set(), {}
     if isinstance(fn, functools.partial):   # the arguments it holds (partial.keywords is a dict: changed in place)
-        cells += [Slot(fn, "args"), Slot(fn, "keywords")]
-        cell_names += ["the partial's args", "the partial's keywords"]
+        cells += [*(Slot(fn, "args", i) for i in range(len(fn.args))), *(Slot(fn, "keywords", k) for k in fn.keywords)]
+        cell_names += [*(f"the partial's argument {i}" for i in range(len(fn.args))),
+                       *(f"the partial's keyword {k!r}" for k in fn.keywords)]
     seen = {id(function)}
     while queue:
         f = queue.pop(0)
@@ -304,11 +306,11 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
         data = value.data
         key.append((data.shape, data.dtype, backend.device_of(data), value.requires_grad))
         tensors.append(value)
-    elif isinstance(value, (tuple, list)):   # named tuples too
+    elif isinstance(value, (tuple, list, collections.deque)):   # named tuples too
         key.append((type(value), len(value)))
         for item in value:
             describe(item, key, tensors, words, depth)
-    elif type(value) in (dict, collections.OrderedDict):
+    elif type(value) in _DICTS:
         key.append((type(value), tuple(value)))
         for item in value.values():
             describe(item, key, tensors, words, depth)
@@ -323,8 +325,14 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
                     elif isinstance(item, Tensor):
                         key.append(name)
                         describe(item, key, tensors)
-                    elif depth < PATH_DEPTH and name in words and (type(item) in (tuple, list, dict) or
-                                                                    _is_plain_object(item)):
+                    elif name not in words:
+                        continue
+                    elif type(item) in _CALLABLES:   # a helper it calls (h.act = ...): which one
+                        key.append((name, static(item)))
+                    elif type(item) is numpy.ndarray:   # a small one by its values, as find_statics guards one
+                        key.append((name, _marker(item)))
+                    elif depth < PATH_DEPTH and (type(item) in (tuple, list, collections.deque) or
+                                                 type(item) in _DICTS or _is_plain_object(item)):
                         key.append(name)
                         describe(item, key, tensors, words, depth + 1)
 
@@ -342,9 +350,9 @@ def _is_plain_object(value: Any) -> bool:
 
 
 def _is_container(value: Any) -> bool:
-    """A list, tuple or dict, or an object whose attributes hold what it holds (a module too), that
-    :func:`find_paths` looks into; not a class, a function, a Python module or a Tensor."""
-    if type(value) in (list, tuple, dict):
+    """A list, tuple, deque or dict (an OrderedDict, a defaultdict too), or an object whose attributes hold what it
+    holds (a module too), that :func:`find_paths` looks into; not a class, a function, a Python module or a Tensor."""
+    if type(value) in (list, tuple, collections.deque) or type(value) in _DICTS:
         return len(value) <= PATH_BREADTH
     try:
         return type(getattr(value, "__dict__", None)) is dict and not isinstance(value, OPAQUE)
@@ -353,10 +361,10 @@ def _is_container(value: Any) -> bool:
 
 
 def _children(value: Any) -> Any:
-    """``(hop, item)`` for the items of a list, tuple or dict, or the attributes of an object."""
-    if type(value) in (list, tuple):
+    """``(hop, item)`` for the items of a list, tuple, deque or dict, or the attributes of an object."""
+    if type(value) in (list, tuple, collections.deque):
         return [(("item", i), item) for i, item in enumerate(value)]
-    if type(value) is dict:
+    if type(value) in _DICTS:
         return [(("item", k), item) for k, item in value.items()]
     items = vars(value)
     return [] if len(items) > PATH_BREADTH else [(("attr", k), item) for k, item in items.items()]
@@ -419,13 +427,12 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False, modules: d
 
 
 def _module_containers(module: Any) -> list:
-    """``(hop, item, is a child)`` for a module's children and the lists, tuples, dicts and plain objects kept as
+    """``(hop, item, is a child)`` for a module's children and the lists, tuples, deques, dicts and objects kept as
     its public attributes (``self.extra = [mask]``: a tensor put in one later is not a registration nn counts)."""
     items = [(("attr", name), child, True) for name, child in getattr(module, "_modules", {}).items()
              if child is not None]
     return items + [(("attr", name), item, False) for name, item in vars(module).items()
-                    if name[0] != "_" and (type(item) in (list, tuple, dict) or _is_plain_object(item))
-                    and _is_container(item)]
+                    if name[0] != "_" and _is_container(item) and not is_module(item)]
 
 
 def _roots(compiled: Any) -> list:

@@ -342,3 +342,39 @@ def test_what_a_compiled_function_called_inside_another_reads_is_guarded():
             np.testing.assert_array_equal(compiled(x).numpy(), outer(x).numpy())
     finally:
         FACTOR = 2.0
+
+
+def _replayed_then_changed(fn, change) -> tuple:
+    """``fn``'s compiled result after ``change()`` (captured and replayed before it), and eager's."""
+    compiled = mg.compile(fn)
+    x = mg.ones(3)
+    for _ in range(3):
+        compiled(x)
+    change()
+    return compiled(x).numpy(), fn(x).numpy()
+
+
+def test_a_tensor_in_a_deque_an_ordered_dict_or_a_defaultdict_is_guarded():
+    import collections
+
+    recent = collections.deque([mg.ones(3)])
+    table = collections.OrderedDict(w=mg.ones(3))
+    counts = collections.defaultdict(float, w=mg.ones(3))
+    for fn, change in ((lambda x: x * recent[0], lambda: recent.__setitem__(0, mg.ones(3) * 5.0)),
+                       (lambda x: x * table["w"], lambda: table.__setitem__("w", mg.ones(3) * 5.0)),
+                       (lambda x: x * counts["w"], lambda: counts.__setitem__("w", mg.ones(3) * 5.0))):
+        got, want = _replayed_then_changed(fn, change)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_function_or_a_small_array_an_object_argument_holds_is_part_of_the_signature():
+    holder = _Holder()
+    holder.act, holder.table = (lambda x: x * 2.0), np.array([2.0], np.float32)
+    for fn, change in ((lambda x, h: h.act(x), lambda: setattr(holder, "act", lambda y: y * 3.0)),
+                       (lambda x, h: x * float(h.table[0]), lambda: holder.table.__setitem__(0, 5.0))):
+        compiled = mg.compile(fn)
+        x = mg.ones(3)
+        for _ in range(3):
+            compiled(x, holder)
+        change()
+        np.testing.assert_array_equal(compiled(x, holder).numpy(), fn(x, holder).numpy())
