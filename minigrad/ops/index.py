@@ -313,7 +313,7 @@ def _scatter(x: Any, dim: Any, index: Any, src: Any, add: bool, name: str, value
         data = index_data(index, name)
         tensor_src = isinstance(src, Tensor) or backend.is_array(src)
         src_ndim = tensor_arg(src, name).ndim if tensor_src else 0
-        if data.ndim > 1 or src_ndim > 1:
+        if (data.ndim > 1 or src_ndim > 1) and data.size:   # (an empty index changes nothing: PyTorch's no-op)
             raise ShapeMismatchError(f"{name}: a 0-d tensor takes a 0-d or 1-D index and src, got index shape "
                                      f"{tuple(data.shape)} and src shape {tuple(src.shape) if tensor_src else ()}")
         flat = reshape(index, (-1,)) if isinstance(index, Tensor) else data.reshape(-1)

@@ -511,11 +511,11 @@ def _scatter_reduce(x: Any, dim: Any, index: Any, src: Any, reduce: Any, include
     if x.ndim == 0:   # PyTorch treats a 0-d tensor as one of shape (1,)
         scalar_index = index_data(index, name)
         one_axis(dim, 1, name)
-        if src.ndim or scalar_index.ndim:
+        if (src.ndim or scalar_index.ndim) and scalar_index.size:   # (an empty index: PyTorch's no-op)
             raise ShapeMismatchError(f"{name}: a 0-d tensor needs a 0-d index and src, got index shape "
                                      f"{tuple(scalar_index.shape)} and src shape {src.shape}")
-        flat_index = backend.to_device(scalar_index.reshape(1), x.device)
-        out = _scatter_reduce(reshape(x, (1,)), 0, flat_index, reshape(src, (1,)), reduce, include_self, name)
+        flat_index = backend.to_device(scalar_index.reshape(-1), x.device)
+        out = _scatter_reduce(reshape(x, (1,)), 0, flat_index, reshape(src, (-1,)), reduce, include_self, name)
         return reshape(out, ())
     axis = one_axis(dim, x.ndim, name)
     data = _index_array(index, x, axis, name)

@@ -217,3 +217,29 @@ def test_index_reduce_of_bool_tensors(shape, reduce, include_self):
         assert isinstance(theirs, NotImplementedError) and isinstance(ours, NotImplementedError), ours
     else:
         assert ours == theirs
+
+
+EMPTY_INDEX_OF_0D = {
+    "scatter src": lambda lib, x, i, s: x.scatter(0, i, s),
+    "scatter value": lambda lib, x, i, s: x.scatter(0, i, 2.0),
+    "scatter_add": lambda lib, x, i, s: x.scatter_add(0, i, s),
+    "scatter_reduce sum": lambda lib, x, i, s: x.scatter_reduce(0, i, s, "sum"),
+    "scatter_reduce amax": lambda lib, x, i, s: x.scatter_reduce(0, i, s, "amax", include_self=False),
+}
+
+
+@pytest.mark.parametrize("shapes", [((2, 0), (2, 0)), ((0, 3), (0, 3)), ((0, 1), ())])
+@pytest.mark.parametrize("op", sorted(EMPTY_INDEX_OF_0D))
+def test_scatter_into_a_0d_tensor_with_an_empty_index(op, shapes):
+    """A 0-d tensor scattered with an empty index of 2 dims: PyTorch returns it unchanged (no element to write);
+    ours raised 'a 0-d tensor takes a 0-d or 1-D index'. Gradients: x's passes through, src's is 0."""
+    index_shape, src_shape = shapes
+    results = []
+    for lib in (torch, mg):
+        x = lib.tensor(1.5, dtype=lib.float64, requires_grad=True)
+        src = lib.ones(src_shape, dtype=lib.float64, requires_grad=True)
+        y = EMPTY_INDEX_OF_0D[op](lib, x * 1, lib.zeros(index_shape, dtype=lib.int64), src)
+        y.backward()
+        results.append((y.item(), x.grad.item(), None if src.grad is None else src.grad.sum().item()))
+    assert results[1][:2] == results[0][:2] == (1.5, 1.0)
+    assert results[1][2] in (None, 0.0) and results[0][2] in (None, 0.0)
