@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from .dot import Graph, emit_clusters, new_graph
 from .gradients import GradientNorms, combined, observe, sent_back
-from .graph import expand_captured, flatten, walk
+from .graph import expand_captured, flatten, tags_of, walk
 from .layout import collect, place_leaves, reference_hubs, wrapped_rows
 from .scopes import Elided, Fold, cached, enclosing_step, folder, outer_step, plan_elision, with_elision
 from .style import Scale, edge_attrs, label_box, label_leaf, label_op
@@ -187,7 +187,7 @@ def _hidden_norms(grads: GradientNorms, nodes: list, plan: dict[str, Elided]) ->
     h_norms: dict[str, float] = {}
     run_norms: dict[str, list] = {}
     for node in nodes:
-        value = grads.hidden_of(node) if node.tag == "h" else None
+        value = grads.hidden_of(node) if "h" in tags_of(node).values() else None
         if value is None:
             continue
         h_norms[node.scope] = value

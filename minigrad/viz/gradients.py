@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from .. import autograd
 from ..autograd import Function
 from ..tensor import Tensor
-from .graph import CapturedOp
+from .graph import CapturedOp, drawn_tags, tags_of
 from .scopes import common_scope
 
 
@@ -61,15 +61,15 @@ class GradientNorms:
 
     def __init__(self) -> None:
         self.sent: dict[Any, tuple[float | None, ...]] = {}
-        self.hidden: dict[Any, float] = {}   # node tagged "h", or (node, output index) of a tagged output
+        # a single-output node tagged "h"; (node, output index) of a multi-output node's output tagged "h"
+        # (a fused LSTM step's h, a compiled call's); (call, "value", value index) inside a replayed call
+        self.hidden: dict[Any, float] = {}
 
     def __call__(self, node: Function, grads_out: Sequence[Any], grads_in: Sequence[Any]) -> None:
         self._add_sent(node, grads_in)
-        if node.tag == "h" and grads_out and grads_out[0] is not None:
-            self._add_hidden(node, norm(grads_out[0]))
-        for j, label in node.__dict__.get("output_tags", {}).items():   # a compiled call's (h, c)
-            if label == "h" and grads_out[j] is not None:
-                self._add_hidden((node, j), norm(grads_out[j]))
+        for j, label in tags_of(node).items():
+            if label == "h" and j < len(grads_out) and grads_out[j] is not None:
+                self._add_hidden((node, j) if node.multiple else node, norm(grads_out[j]))
         if getattr(getattr(node, "program", None), "drawn", None) is not None:
             self._observe_call(node, grads_out)
 
@@ -77,12 +77,13 @@ class GradientNorms:
         """The same norms for each op inside a replayed ``mg.compile`` call, keyed ``(call, first)``:
         the call's backward runs once more with an observer."""
         program = node.program
-        tags = {entry[4]: entry[6] if len(entry) > 6 else None for entry in program.drawn}
+        tags = {entry[4]: drawn_tags(entry) for entry in program.drawn}
 
         def inside(first: int, grads_out: Sequence[Any], grads_in: Sequence[Any]) -> None:
             self._add_sent((node, first), grads_in)
-            if tags.get(first) == "h" and grads_out[0] is not None:
-                self._add_hidden((node, first), norm(grads_out[0]))
+            for k, label in tags.get(first, {}).items():
+                if label == "h" and k < len(grads_out) and grads_out[k] is not None:
+                    self._add_hidden((node, "value", first + k), norm(grads_out[k]))
 
         with getattr(program, "lock", contextlib.nullcontext()):
             program.backward(list(node.saved[0]), tuple(grads_out), observe=inside)   # a copy: it frees as it goes
@@ -103,11 +104,19 @@ class GradientNorms:
         return self.sent.get(getattr(node, "source", node))
 
     def hidden_of(self, node: Any) -> float | None:
-        """‖∂L/∂h‖ for an op tagged ``"h"`` (inside a replayed call: tagged there, or on the call's output)."""
+        """‖∂L/∂h‖ for an op with an output tagged ``"h"`` (inside a replayed call: tagged there, or on the
+        call's output)."""
         if isinstance(node, CapturedOp):
             values = [self.hidden[(node.call, j)] for j in node.call_outputs if (node.call, j) in self.hidden]
-            return combined(values) if values else self.hidden.get((node.call, node.first))
-        return self.hidden.get(getattr(node, "source", node))
+            if not values:
+                values = [self.hidden[key] for key in ((node.call, "value", node.first + k)
+                                                       for k, label in node.tags.items() if label == "h")
+                          if key in self.hidden]
+            return combined(values)
+        node = getattr(node, "source", node)
+        if not node.multiple:
+            return self.hidden.get(node)
+        return combined([self.hidden.get((node, j)) for j, label in tags_of(node).items() if label == "h"])
 
 
 def sent_back(nodes: Sequence[Any], grads: GradientNorms) -> dict[str, float]:

@@ -111,7 +111,7 @@ class CapturedOp:
     ``call_outputs`` lists which of the call's outputs this op makes.
     """
 
-    __slots__ = ("name", "scope", "tag", "out_meta", "edges", "n_outputs", "multiple", "call", "first",
+    __slots__ = ("name", "scope", "tag", "tags", "out_meta", "edges", "n_outputs", "multiple", "call", "first",
                  "call_outputs")
 
     def __init__(self, name: str, scope: str, out_meta: tuple, call: Function, first: int) -> None:
@@ -119,6 +119,7 @@ class CapturedOp:
         self.n_outputs = len(out_meta)
         self.multiple = self.n_outputs > 1
         self.tag: str | None = None
+        self.tags: dict[int, str] = {}   # output index → tag, as tags_of
         self.edges: tuple = ()
         self.call_outputs: list[int] = []
 
@@ -166,6 +167,25 @@ def expand_captured(tensors: Sequence[Tensor], nodes: list[Function]) -> tuple[l
     return _walk_nodes(starts), {root[0]: root[1] for root in roots if type(root) is tuple}
 
 
+def tags_of(node: Any) -> dict[int, str]:
+    """Output index → tag (``"h"``, ``"c"``) of an op node: each output of a multi-output op
+    (a fused LSTM step making both h and c) has its own, a single-output op its ``tag``."""
+    if isinstance(node, CapturedOp):
+        return node.tags
+    node = getattr(node, "source", node)   # a Rewired node: its source's
+    if node.multiple and "output_tags" in node.__dict__:
+        return node.__dict__["output_tags"]
+    return {0: node.tag} if node.tag else {}
+
+
+def drawn_tags(entry: tuple) -> dict[int, str]:
+    """Output index → tag of one captured op (an entry of ``Program.drawn``): per output when the
+    capture kept them (an 8th item), else its one tag, for its first output."""
+    if len(entry) > 7 and entry[7]:
+        return dict(entry[7])
+    return {0: entry[6]} if len(entry) > 6 and entry[6] else {}
+
+
 def _expand_call(node: Function, drawn: list, resolve: Any, moved: dict) -> None:
     program = node.program
     value_edge: dict[int, Any] = {i: resolve(edge) for i, edge in enumerate(node.edges)}
@@ -174,16 +194,20 @@ def _expand_call(node: Function, drawn: list, resolve: Any, moved: dict) -> None
     for j, v in enumerate(program.outputs):
         calls.setdefault(v, []).append(j)
     base = program.scope
-    for name, scope, meta, inputs, first, recorded, *tag in drawn:
+    for entry in drawn:
+        name, scope, meta, inputs, first, recorded = entry[:6]
         if not recorded:   # made without gradient: a constant, as in eager mode
             continue
         rebased = node.scope + scope[len(base):] if scope.startswith(base) else scope
         op = CapturedOp(name, rebased, meta, node, first)
-        op.tag = tag[0] if tag else None   # set inside the captured function; the caller may tag its outputs
+        inner = drawn_tags(entry)   # set inside the captured function; the caller may tag its outputs
+        op.tag = entry[6] if len(entry) > 6 else None
         op.edges = tuple(value_edge.get(v) for v in inputs)
         for i in range(op.n_outputs):
             value_edge[first + i] = (op, i)
             op.call_outputs += calls.get(first + i, [])
-            op.tag = tags.get(first + i, op.tag)
+            label = tags.get(first + i, inner.get(i))
+            if label is not None:
+                op.tags[i] = op.tag = label
     for j, v in enumerate(program.outputs):
         moved[(node, j)] = value_edge.get(v)

@@ -14,7 +14,7 @@ import numpy
 
 from ..autograd import Function
 from .gradients import combined
-from .graph import is_parameter
+from .graph import is_parameter, tags_of
 from .units import Edge, Unit
 
 # Gradient colour scale, small → large norm: faded grey-blue to dark red.
@@ -100,12 +100,14 @@ class Scale:
 
 
 def label_op(unit: Unit, node: Function, show_shapes: bool, is_root: bool) -> None:
-    title = node.name + (f"  [{node.tag}]" if node.tag else "")
+    tags = tags_of(node)
+    labels = list(dict.fromkeys(tags[j] for j in sorted(tags)))   # a fused LSTM step: [h, c]
+    title = node.name + (f"  [{', '.join(labels)}]" if labels else "")
     lines = [escape(title)]
     if show_shapes and node.out_meta:
         lines.append(meta_text(node.out_meta))
     unit.label = "\\n".join(lines)
-    if node.tag == "h":
+    if "h" in labels:
         unit.attrs = {"style": "rounded,filled", "fillcolor": HIDDEN_FILL}
     if is_root:
         unit.attrs = {**unit.attrs, "penwidth": "2"}

@@ -57,3 +57,44 @@ def test_a_float64_gradient_that_vanishes_below_1e_154_keeps_its_norm():
         h = mg.tag(x * 3.0, "h")
     label = Dot(viz.draw((h * 1e200).sum(), show_grads=True).source).clusters["cluster_rnn_t0"]["label"]
     assert label == "t0\\n‖∂L/∂h‖ 1.4e+200"
+
+
+def _torch_lstm_states(layer: nn.LSTM, x: np.ndarray, loss_of) -> list[torch.Tensor]:
+    """h_t of a one-layer LSTM unrolled in torch with ``layer``'s weights, each with its .grad of ``loss_of(out)``."""
+    w = {k: torch.tensor(v.numpy(), requires_grad=True) for k, v in layer.state_dict().items()}
+    hidden = layer.hidden_size
+    h = torch.zeros(x.shape[1], hidden, dtype=torch.float64)
+    c = torch.zeros_like(h)
+    states = []
+    for t in range(x.shape[0]):
+        gates = torch.tensor(x[t]) @ w["weight_ih_l0"].T + w["bias_ih_l0"] + h @ w["weight_hh_l0"].T + w["bias_hh_l0"]
+        i, f, g, o = gates.chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        h.retain_grad()
+        states.append(h)
+    loss_of(torch.stack(states)).backward()
+    return states
+
+
+def test_a_fused_lstm_step_shows_the_gradient_of_its_h_output():
+    """nn.LSTM(fused=True) makes h and c with one two-output op (lstm_gates); tagging c after h overwrote the op's
+    tag, so no step showed ‖∂L/∂h‖ (they showed "grads sent back") and the op was labelled [c]."""
+    mg.manual_seed(0)
+    layer = nn.LSTM(2, 3, fused=True).to(mg.float64)
+    x = np.random.default_rng(1).standard_normal((4, 2, 2))
+    out, _ = layer(mg.tensor(x))
+    dot = Dot(viz.draw((out ** 2).sum(), show_grads=True).source)
+    states = _torch_lstm_states(layer, x, lambda out: (out ** 2).sum())
+    labels = [dot.clusters[c]["label"] for c in steps_of(dot, "lstm/l0")]
+    assert len(labels) == 4 and all("‖∂L/∂h‖" in label for label in labels), labels
+    for label, h in zip(labels, states):
+        assert math.isclose(_label_norm(label), h.grad.norm().item(), rel_tol=0.051)
+    assert len(dot.labelled("lstm_gates  [h, c]")) == 4
+
+    x = mg.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    with mg.name_scope("rnn"), mg.name_scope("t0"):
+        first, second = mg.unbind(x * 1.0, 0)
+        mg.tag(second, "h")   # output 1 of unbind: its gradient, not output 0's
+    label = Dot(viz.draw((first * 10).sum() + second.sum(), show_grads=True).source).clusters["cluster_rnn_t0"]["label"]
+    assert label == "t0\\n‖∂L/∂h‖ 1.4e+00"
