@@ -387,12 +387,13 @@ class Transformer(Module):
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
         """The (sz, sz) causal float mask: -inf above the diagonal (a later position), 0 elsewhere
-        (float32 unless ``dtype`` is given), as torch's; with ``dtype=bool``: True above the diagonal.
-        An integer ``dtype`` (which cannot hold -inf) is a TypeError, where torch raises too."""
+        (float32 unless ``dtype`` is given), as torch's; with ``dtype=bool``: True above the diagonal; a
+        complex ``dtype`` holds -inf+0j, as torch's. An integer ``dtype`` (which cannot hold -inf) is an
+        error, where torch raises too."""
         dtype = mg.get_default_dtype() if dtype is None else dtype
-        if numpy.dtype(dtype).kind not in "fb":
-            raise InputDtypeError(f"Transformer.generate_square_subsequent_mask: dtype must be floating point or "
-                                  f"bool (-inf does not fit {numpy.dtype(dtype)}), got {dtype}")
+        if numpy.dtype(dtype).kind in "iu":
+            raise InputDtypeError(f"Transformer.generate_square_subsequent_mask: dtype must be floating point, "
+                                  f"complex or bool (-inf does not fit {numpy.dtype(dtype)}), got {dtype}")
         return mg.full((sz, sz), float("-inf"), dtype=dtype, device=device).triu(1)
 
     def _reset_parameters(self) -> None:

@@ -44,3 +44,21 @@ def test_zero_layers_forward_raises_index_error_as_torch(torch, kind: str) -> No
         theirs(*(torch.tensor(x) for _ in range(args[0])))
     with pytest.raises(IndexError, match="num_layers=0"):
         ours(*(mg.tensor(x) for _ in range(args[0])))
+
+
+# --- generate_square_subsequent_mask's dtype ----------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_square_subsequent_mask_complex_dtype_as_torch(torch, dtype: str) -> None:
+    """torch fills a complex mask with -inf+0j; minigrad refused every dtype but float and bool."""
+    expected = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=getattr(torch, dtype))
+    got = nn.Transformer.generate_square_subsequent_mask(4, dtype=getattr(mg, dtype))
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+def test_square_subsequent_mask_integer_dtype_still_refused(torch) -> None:
+    with pytest.raises(RuntimeError):
+        torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.int32)
+    with pytest.raises(RuntimeError, match="int32"):
+        nn.Transformer.generate_square_subsequent_mask(3, dtype=mg.int32)
