@@ -367,7 +367,9 @@ def _children(value: Any) -> Any:
     if type(value) in _DICTS:
         return [(("item", k), item) for k, item in value.items()]
     items = vars(value)
-    return [] if len(items) > PATH_BREADTH else [(("attr", k), item) for k, item in items.items()]
+    if len(items) > PATH_BREADTH:
+        return []
+    return [(("attr", k), item) for k, item in items.items()] + (_class_items(value) if not is_module(value) else [])
 
 
 def find_paths(compiled: Any, targets: list, arguments: bool = False, modules: dict | None = None) -> list:
@@ -420,7 +422,8 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False, modules: d
                 if id(item) not in found:
                     found.add(id(item))
                     paths.append((root, (*hops, hop), item))
-            elif depth < PATH_DEPTH and id(item) not in seen and _is_container(item):
+            elif (depth < PATH_DEPTH or is_module(item)) and id(item) not in seen and _is_container(item):
+                # (a module at the last level too: a tensor it holds is a leaf there, as a tensor item is)
                 seen.add(id(item))
                 queue.append((root, (*hops, hop), item, depth + 1, False))
     return paths
@@ -601,7 +604,7 @@ def _state_children(value: Any, words: set) -> list:
 def _class_state(value: Any, words: set, items: dict) -> list:
     """The attributes the code names that an object reads from its class, a user class (``self.K`` with
     ``K = 0.5`` in the class body; an assignment ``Cls.K = 2.0`` changes what every instance reads): the
-    numbers, strings, lists, tuples and dicts, as ``(hop, item)``."""
+    numbers, strings and containers (see :func:`_held`), as ``(hop, item)``."""
     found = []
     for name in words:
         if name in items:
@@ -610,10 +613,30 @@ def _class_state(value: Any, words: set, items: dict) -> list:
             attributes = vars(base)
             if name in attributes:
                 item = attributes[name]
-                if not _library(base) and type(item) in (*_SCALARS, list, tuple, dict):
+                if not _library(base) and (type(item) in _SCALARS or _held(item)):
                     found.append((("attr", name), item))
                 break
     return found
+
+
+def _held(item: Any) -> bool:
+    """Whether a class attribute holds state a capture may read: a list, tuple, deque, dict or plain object (not a
+    method, a property or a nested class)."""
+    return type(item) in (list, tuple, collections.deque) or type(item) in _DICTS or _is_plain_object(item)
+
+
+def _class_items(value: Any) -> list:
+    """``(hop, item)`` for the tensors, modules and containers (:func:`_held`) that an object reads from its user
+    class and not from its own attributes (``table = {...}`` in the class body), for :func:`find_paths`."""
+    own, found = vars(value), {}
+    for base in type(value).__mro__:
+        if _library(base):
+            continue
+        for name, item in vars(base).items():
+            if name[0] != "_" and name not in own and name not in found and \
+                    (isinstance(item, Tensor) or is_module(item) or _held(item)):
+                found[name] = item
+    return [(("attr", name), item) for name, item in found.items()]
 
 
 def find_forwards(compiled: Any) -> list:

@@ -378,3 +378,30 @@ def test_a_function_or_a_small_array_an_object_argument_holds_is_part_of_the_sig
             compiled(x, holder)
         change()
         np.testing.assert_array_equal(compiled(x, holder).numpy(), fn(x, holder).numpy())
+
+
+class _Settings:
+    table = {"w": mg.ones(3)}   # held by the class, read through an instance
+    layers = [nn.Linear(3, 3)]
+
+
+def test_a_tensor_or_module_held_by_a_class_attribute_is_guarded():
+    settings = _Settings()
+    original = dict(_Settings.table), list(_Settings.layers)
+    try:
+        for fn, change in ((lambda x: x * settings.table["w"],
+                            lambda: _Settings.table.__setitem__("w", mg.ones(3) * 5.0)),
+                           (lambda x: settings.layers[0](x),
+                            lambda: _Settings.layers.__setitem__(0, nn.Linear(3, 3)))):
+            got, want = _replayed_then_changed(fn, change)
+            np.testing.assert_array_equal(got, want)
+    finally:
+        _Settings.table, _Settings.layers = original[0], original[1]
+
+
+def test_a_module_four_containers_deep_is_guarded():
+    mg.manual_seed(0)
+    blocks = {"a": [{"b": [nn.Linear(3, 3)]}]}   # the module at the depth where tensors are the last level
+    got, want = _replayed_then_changed(lambda x: blocks["a"][0]["b"][0](x),
+                                       lambda: blocks["a"][0]["b"].__setitem__(0, nn.Linear(3, 3)))
+    np.testing.assert_array_equal(got, want)
