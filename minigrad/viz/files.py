@@ -27,7 +27,9 @@ def render(*roots: Any, path: str | os.PathLike, format: str = "svg", **draw_kwa
     """
     if format not in FORMATS:
         raise ValueError(f"render: format must be one of {', '.join(FORMATS)}, got {format!r}")
-    target = os.fspath(path)
+    target = os.fsdecode(path)   # str, bytes or path-like
+    if not os.path.basename(target):   # "" or "runs/": would write a hidden ".svg"
+        raise ValueError(f"render: path must name a file (e.g. 'runs/graph'), got {target!r}")
     if not target.endswith("." + format):
         target = f"{target}.{format}"
     if format != "dot" and shutil.which("dot") is None:
@@ -45,7 +47,13 @@ def render(*roots: Any, path: str | os.PathLike, format: str = "svg", **draw_kwa
         data = result.stdout
     folder = os.path.dirname(target)
     if folder:
-        os.makedirs(folder, exist_ok=True)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except FileExistsError:   # a file where a folder of the path should be
+            raise NotADirectoryError(f"render: cannot write {target!r}: a part of {folder!r} is a file, "
+                                     "not a folder") from None
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"render: cannot write {target!r}: it is a folder; pass a file name inside it")
     with open(target, "wb") as file:
         file.write(data)
     return target

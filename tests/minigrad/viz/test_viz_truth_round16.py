@@ -98,3 +98,23 @@ def test_a_fused_lstm_step_shows_the_gradient_of_its_h_output():
         mg.tag(second, "h")   # output 1 of unbind: its gradient, not output 0's
     label = Dot(viz.draw((first * 10).sum() + second.sum(), show_grads=True).source).clusters["cluster_rnn_t0"]["label"]
     assert label == "t0\\n‖∂L/∂h‖ 1.4e+00"
+
+
+def test_render_checks_that_its_path_names_a_file(tmp_path, capsys):
+    """render(path="runs/") wrote a hidden "runs/.dot" (path="" a ".dot" in the working folder); a bytes path
+    raised a TypeError from str.endswith; a file in the folder part raised FileExistsError; the CLI printed a
+    traceback for these."""
+    x = mg.randn(3, requires_grad=True)
+    loss = (x * 2).sum()
+    (tmp_path / "taken.dot").mkdir()
+    (tmp_path / "afile").write_text("")
+    for path, error, words in [(f"{tmp_path}/", ValueError, "must name a file"), ("", ValueError, "must name a file"),
+                               (tmp_path / "taken.dot", IsADirectoryError, "it is a folder"),
+                               (tmp_path / "afile" / "g", NotADirectoryError, "is a file, not a folder")]:
+        with pytest.raises(error, match=words):
+            viz.render(loss, path=path, format="dot")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "taken.dot"]
+    written = viz.render(loss, path=bytes(tmp_path / "g b"), format="dot")
+    assert written == str(tmp_path / "g b.dot") and open(written, encoding="utf-8").read().startswith("digraph")
+    assert viz.main(["--model", "rnn", "--steps", "1", "--format", "dot", "--out", str(tmp_path / "afile" / "g")]) == 1
+    assert "minigrad.viz: render: cannot write" in capsys.readouterr().err
