@@ -214,11 +214,14 @@ def _inplace(x: Tensor, name: str, compute: Callable[[Tensor], Tensor], *operand
         if view or getattr(x.data, "base", None) is not None:
             _refuse_view_of_leaf(x, name)
         if not view:   # None, or () for the copy a reshape made: memory of its own
-            if view is None and getattr(x.data, "base", None) is not None and not _views_own_result(x):
-                raise RuntimeError(
-                    f"{name}: in-place op on a view of another tensor (a part of split, chunk or unbind, which "
-                    "PyTorch refuses too, or a view minigrad does not track) while recording gradients: minigrad "
-                    "cannot update the other tensor's graph. Use the out-of-place op, or clone() the view first.")
+            if view is None and getattr(x.data, "base", None) is not None:
+                if not _views_own_result(x):
+                    raise RuntimeError(
+                        f"{name}: in-place op on a view of another tensor (a part of split, chunk or unbind, which "
+                        "PyTorch refuses too, or a view minigrad does not track) while recording gradients: "
+                        "minigrad cannot update the other tensor's graph. Use the out-of-place op, or clone() the "
+                        "view first.")
+                x._view = ()   # memory of its own (the write below re-points x's node: not looked for again)
             view = None
         # the node keeps the old value, so the overwrite below cannot change what its backward reads
         current = Tensor._make(x.data.copy(), x.requires_grad, x._node, x._index)

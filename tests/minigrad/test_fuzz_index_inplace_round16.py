@@ -35,11 +35,11 @@ REDUCTIONS = {
 
 
 @pytest.mark.parametrize("op", sorted(REDUCTIONS))
-@pytest.mark.parametrize("write", ["mul_", "iadd", "clamp_"])
+@pytest.mark.parametrize("write", ["mul_", "iadd", "clamp_", "two writes"])
 def test_in_place_op_on_a_reduction_result(op, write):
     """``n = x.norm(); n += 1e-6`` (max, min, logsumexp, median … of all elements) raised 'in-place op on a view of
-    another tensor' while recording: the result views the op's own saved array. PyTorch writes it, and a backward
-    through the op (which saved its result) then raises."""
+    another tensor' while recording: the result views the op's own saved array. PyTorch writes it (and writes it
+    again), and a backward through the op (which saved its result) then raises."""
     outcomes = []
     for lib in (torch, mg):
         x = lib.tensor([1.0, 3.0, 2.0], requires_grad=True)
@@ -48,6 +48,9 @@ def test_in_place_op_on_a_reduction_result(op, write):
             n.mul_(2)
         elif write == "iadd":
             n += 1
+        elif write == "two writes":   # the second one saw the first one's node, which had not saved the memory
+            n.mul_(2)
+            n.sub_(lib.tensor(1.0, requires_grad=True))
         else:
             n.clamp_(min=2.5)
         outcomes.append((n.item(), _outcome(n.backward)))
