@@ -19,6 +19,7 @@ from ..tensor import Tensor
 from . import index as _index
 from ._util import (
     ArgumentTypeError,
+    ArgumentValueError,
     ComplexOrderError,
     DtypeMismatchError,
     IndexArgumentError,
@@ -313,6 +314,9 @@ def index_put(input: Tensor, indices: Any, values: Any, accumulate: bool = False
     x = tensor_arg(input, "index_put")
     if not isinstance(indices, (tuple, list)) or not all(isinstance(i, Tensor) or backend.is_array(i) for i in indices):
         raise TypeError(f"index_put: indices must be a tuple of tensors, got {type(indices).__name__}")
+    if not indices:   # (NumPy's x[()] would write everywhere)
+        raise ArgumentValueError(f"index_put: indices must hold at least one tensor, got an empty "
+                                 f"{type(indices).__name__} (tensor shape {x.shape})")
     values = tensor_arg(values, "index_put")
     if values.dtype != x.dtype:
         raise ArgumentTypeError(f"index_put: values ({values.dtype}) must have the dtype of the tensor ({x.dtype})")

@@ -246,3 +246,14 @@ def test_scatter_into_a_0d_tensor_with_an_empty_index(op, shapes):
         results.append((y.item(), x.grad.item(), None if src.grad is None else src.grad.sum().item()))
     assert results[1][:2] == results[0][:2] == (1.5, 1.0)
     assert results[1][2] in (None, 0.0) and results[0][2] in (None, 0.0)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("op", ["index_put", "index_put_"])
+def test_index_put_with_no_index_tensor_raises(op, accumulate):
+    """``x.index_put((), v)``: PyTorch raises a RuntimeError; ours wrote v everywhere (NumPy's ``x[()] = v``)."""
+    for lib in (torch, mg):
+        x = lib.zeros(2, 3)
+        with pytest.raises(RuntimeError):
+            getattr(x, op)((), lib.tensor(1.0), accumulate=accumulate)
+        assert x.tolist() == [[0.0] * 3] * 2
