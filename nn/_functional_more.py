@@ -66,7 +66,7 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002 - PyTorch's name
     if x.ndim != 2:
         raise InputShapeError(f"{name}: only supports 2-D inputs (N, M), got shape {x.shape}")
     if p < 0:
-        raise ValueError(f"{name}: only supports non-negative p values, got {p}")
+        raise InputShapeError(f"{name}: only supports non-negative p values, got {p}")
     first, second = numpy.triu_indices(x.shape[0], 1)
     difference = (x[mg.as_tensor(mg.make_array(first, numpy.int64, x.device))]
                   - x[mg.as_tensor(mg.make_array(second, numpy.int64, x.device))])        # (pairs, M)

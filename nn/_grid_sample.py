@@ -175,7 +175,7 @@ class _Taps:
     (positions along each dim, x first), zero where outside the input."""
 
     def __init__(self, x: Tensor, out_shape: tuple) -> None:
-        self.flat = x.reshape(*x.shape[:2], -1)
+        self.flat = x.reshape(*x.shape[:2], math.prod(x.shape[2:]))
         self.sizes = x.shape[2:][::-1]                     # W, H[, D]: the order of the grid's coordinates
         self.shape = x.shape[:2] + out_shape
         self.device = x.device
@@ -190,8 +190,8 @@ class _Taps:
                 inside = ok if inside is None else inside & ok
                 index = mg.where(ok, position, 0).astype(mg.int64)   # outside or NaN: read 0, masked below
                 flat_index = index if flat_index is None else flat_index * size + index
-            batch, channels = self.shape[:2]
-            index = flat_index.reshape(batch, 1, -1).expand(batch, channels, flat_index[0].numel())
+            (batch, channels), points = self.shape[:2], math.prod(flat_index.shape[1:])
+            index = flat_index.reshape(batch, 1, points).expand(batch, channels, points)
         values = _backward_takes_inputs(self.flat.gather(2, index)).reshape(self.shape)
         return values * inside.astype(values.dtype).unsqueeze(1)
 

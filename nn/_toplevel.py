@@ -232,10 +232,10 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
     and bias (C_out,), ``pad`` zeros at both ends of T → (T + 2·pad - k + 1, B, C_out)."""
     x, w = _tensor(input, "conv_tbc"), _tensor(weight, "conv_tbc")
     if x.ndim != 3 or w.ndim != 3 or getattr(bias, "ndim", None) != 1:
-        raise ValueError(f"conv_tbc: expected input (T, B, C_in), weight (k, C_in, C_out) and bias (C_out,), got "
+        raise InputShapeError(f"conv_tbc: expected input (T, B, C_in), weight (k, C_in, C_out) and bias (C_out,), got "
                          f"{x.shape}, {w.shape} and {getattr(bias, 'shape', type(bias).__name__)}")
     if w.shape[1] != x.shape[2] or bias.shape[0] != w.shape[2]:
-        raise ValueError(f"conv_tbc: input {x.shape}, weight {w.shape} and bias {bias.shape} do not fit "
+        raise InputShapeError(f"conv_tbc: input {x.shape}, weight {w.shape} and bias {bias.shape} do not fit "
                          "(input (T, B, C_in), weight (k, C_in, C_out), bias (C_out,))")
     out = F.conv1d(x.permute(1, 2, 0), w.permute(2, 1, 0), bias, padding=pad)   # (B, C_out, T')
     return out.permute(2, 0, 1)

@@ -1,0 +1,53 @@
+"""nn.functional and nn modules against torch.nn: the cases a round-16 breadth sweep (every public function of
+torch.nn.functional and every torch.nn module class, 3-6 random configurations each: float32/float64, unbatched,
+non-contiguous and 0-size inputs, optional arguments, invalid arguments, in-place variants, train/eval) found
+differing from PyTorch 2.13, each with the value, shape or error class torch gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+
+torch = pytest.importorskip("torch", reason="no torch")
+F, TF = nn.functional, torch.nn.functional
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize(("mode", "input_shape", "grid_shape"), [
+    ("bilinear", (0, 2, 4, 5), (0, 3, 2, 2)),       # an empty batch
+    ("nearest", (0, 2, 3, 4, 5), (0, 3, 2, 2, 3)),
+    ("bicubic", (0, 2, 4, 5), (0, 3, 2, 2)),
+    ("bilinear", (2, 2, 4, 5), (2, 0, 3, 2)),       # no sampling points
+])
+def test_grid_sample_with_nothing_to_sample(mode: str, input_shape: tuple, grid_shape: tuple,
+                                            align_corners: bool) -> None:
+    # the (N, C, H·W) view of the input was a reshape with -1, which has no size to infer from 0 elements
+    rng = np.random.default_rng(0)
+    x, grid = rng.standard_normal(input_shape), rng.uniform(-1, 1, grid_shape)
+    xt, gt = torch.tensor(x, requires_grad=True), torch.tensor(grid, requires_grad=True)
+    xm, gm = mg.tensor(x, requires_grad=True), mg.tensor(grid, requires_grad=True)
+    expected = TF.grid_sample(xt, gt, mode=mode, align_corners=align_corners)
+    got = F.grid_sample(xm, gm, mode=mode, align_corners=align_corners)
+    assert got.shape == tuple(expected.shape)
+    expected.sum().backward()
+    got.sum().backward()
+    np.testing.assert_array_equal(xm.grad.numpy(), xt.grad.numpy())
+    np.testing.assert_array_equal(gm.grad.numpy(), gt.grad.numpy())
+
+
+@pytest.mark.parametrize(("call", "args"), [
+    ("pdist", lambda lib: (lib.ones(3, 2), -1.0)),                                  # a negative p
+    ("conv_tbc", lambda lib: (lib.ones(5, 2, 3), lib.ones(3, 4, 4), lib.ones(4))),   # C_in 3 vs the weight's 4
+    ("conv_tbc", lambda lib: (lib.ones(5, 2, 2), lib.ones(3, 2, 4), lib.ones(3))),   # bias 3 vs C_out 4
+    ("conv_tbc", lambda lib: (lib.ones(5, 2), lib.ones(3, 2, 4), lib.ones(4))),      # a 2-D input
+])
+def test_invalid_arguments_raise_runtime_error(call: str, args) -> None:
+    # torch raises RuntimeError; ours raised ValueError
+    fn = TF.pdist if call == "pdist" else torch.conv_tbc
+    with pytest.raises(RuntimeError):
+        fn(*args(torch))
+    with pytest.raises(RuntimeError, match=call):
+        (F.pdist if call == "pdist" else mg.conv_tbc)(*args(mg))
