@@ -40,7 +40,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
                               f"{weight.shape}")
     out, in1, in2 = weight.shape
     if bias is not None and _tensor(bias, name, "bias").shape != (out,):
-        raise ValueError(f"{name}: bias must have shape ({out},), got {bias.shape}")
+        raise InputShapeError(f"{name}: bias must have shape ({out},), got {bias.shape}")
     lead = x1.shape[:-1]
     half = x1.dtype == x2.dtype == weight.dtype == mg.float16   # as PyTorch: two float32 products, each rounded
     if half:

@@ -550,7 +550,8 @@ def _view_dtype(x: Tensor, dtype: Any) -> Tensor:
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
     """Merge dims ``start_dim``..``end_dim`` into one (a 0-d tensor becomes shape (1,)), as torch.flatten."""
     x = tensor_arg(input, "flatten")
-    if x.ndim == 0:
+    if x.ndim == 0:   # as torch.flatten: 0 and -1 are its dims, as a 1-d tensor's
+        one_axis(start_dim, 1, "flatten of a 0-d tensor"), one_axis(end_dim, 1, "flatten of a 0-d tensor")
         return _view_op(x, Reshape((1,)))
     start, end = one_axis(start_dim, x.ndim, "flatten"), one_axis(end_dim, x.ndim, "flatten")
     if start > end:

@@ -43,11 +43,26 @@ def test_grid_sample_with_nothing_to_sample(mode: str, input_shape: tuple, grid_
     ("conv_tbc", lambda lib: (lib.ones(5, 2, 3), lib.ones(3, 4, 4), lib.ones(4))),   # C_in 3 vs the weight's 4
     ("conv_tbc", lambda lib: (lib.ones(5, 2, 2), lib.ones(3, 2, 4), lib.ones(3))),   # bias 3 vs C_out 4
     ("conv_tbc", lambda lib: (lib.ones(5, 2), lib.ones(3, 2, 4), lib.ones(4))),      # a 2-D input
+    ("bilinear", lambda lib: (lib.ones(2, 3), lib.ones(2, 2), lib.ones(4, 3, 2), lib.ones(5))),   # bias 5 vs out 4
 ])
 def test_invalid_arguments_raise_runtime_error(call: str, args) -> None:
-    # torch raises RuntimeError; ours raised ValueError
-    fn = TF.pdist if call == "pdist" else torch.conv_tbc
+    # torch raises RuntimeError; ours raised ValueError (now an error of both classes)
+    fn = {"pdist": TF.pdist, "conv_tbc": torch.conv_tbc, "bilinear": TF.bilinear}[call]
     with pytest.raises(RuntimeError):
         fn(*args(torch))
     with pytest.raises(RuntimeError, match=call):
-        (F.pdist if call == "pdist" else mg.conv_tbc)(*args(mg))
+        {"pdist": F.pdist, "conv_tbc": mg.conv_tbc, "bilinear": F.bilinear}[call](*args(mg))
+
+
+@pytest.mark.parametrize(("start_dim", "end_dim"), [(1, -1), (0, 1), (-2, 0), (0, 0), (-1, 0), (0, -1)])
+def test_flatten_of_a_0d_tensor_checks_its_dims(start_dim: int, end_dim: int) -> None:
+    # nn.Flatten() (start_dim=1) on a 0-d tensor: torch raises IndexError (its dims are 0 and -1); ours gave (1,)
+    try:
+        expected = tuple(torch.flatten(torch.tensor(2.0), start_dim, end_dim).shape)
+    except IndexError:
+        with pytest.raises(IndexError, match="flatten"):
+            mg.flatten(mg.tensor(2.0), start_dim, end_dim)
+        with pytest.raises(IndexError):
+            nn.Flatten(start_dim, end_dim)(mg.tensor(2.0))
+        return
+    assert mg.flatten(mg.tensor(2.0), start_dim, end_dim).shape == expected == (1,)
