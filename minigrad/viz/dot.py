@@ -8,7 +8,7 @@ from typing import Any
 import graphviz
 
 from .scopes import parent
-from .style import Scale, escape, norm_text
+from .style import Scale, escape, norm_text, norms_text
 from .units import Unit
 
 INSTALL_HINT = (
@@ -41,7 +41,7 @@ def new_graph(rankdir: str) -> Graph:
                  edge_attr=EDGE_ATTRS)
 
 
-def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str, float], scale: Scale | None,
+def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str, list[float]], scale: Scale | None,
                   rows: dict[str, list[list[Unit]]] | None = None, sent_back: dict[str, float] | None = None) -> None:
     """State every unit inside its (nested) scope cluster, in unit order.
 
@@ -87,8 +87,8 @@ def emit_clusters(graph: graphviz.Digraph, units: list[Unit], h_norms: dict[str,
             attrs = {"label": escape(label), "style": "rounded", "color": "#9e9e9e", "fontsize": "10",
                      "tooltip": escape(child)}
             if scale is not None and child in h_norms:
-                attrs["label"] = f"{escape(label)}\\n‖∂L/∂h‖ {norm_text(h_norms[child])}"
-                attrs["color"] = scale.color(h_norms[child])
+                attrs["label"] = f"{escape(label)}\\n‖∂L/∂h‖ {norms_text(h_norms[child])}"
+                attrs["color"] = scale.color(max(h_norms[child]))
                 attrs["penwidth"] = "2"
             elif scale is not None and sent_back and child in sent_back:
                 attrs["label"] = f"{escape(label)}\\ngrads sent back {norm_text(sent_back[child])}"

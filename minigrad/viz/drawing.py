@@ -118,23 +118,23 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     # edges in the order of their heads, then tails: stable, and reads like the walk
     ordered = sorted(edges.items(), key=lambda item: (item[0][1].order, item[0][0].order))
 
-    h_norms: dict[str, float] = {}
-    run_norms: dict[str, list] = {}
+    h_norms: dict[str, list[float]] = {}
+    run_norms: dict[str, list[float]] = {}
     back: dict[str, float] = {}
     scale = None
     if grads is not None:
         h_norms, run_norms = _hidden_norms(grads, nodes, plan)
         back = sent_back(nodes, grads)
         inner = [n for unit in units if unit.kind == "box" for n in unit.inner_norms]
-        scale = Scale([combined(edge.norms) for edge in edges.values()] + list(h_norms.values()) + inner
-                      + list(back.values()))
+        steps = [n for values in h_norms.values() for n in values]
+        scale = Scale([combined(edge.norms) for edge in edges.values()] + steps + inner + list(back.values()))
 
     for node, unit in unit_of.items():
         if unit.kind == "op":
             label_op(unit, node, show_shapes, node in roots_of)
     for unit in units:
         if unit.kind == "box":
-            own = run_norms.get(unit.path, []) if unit.elided else [h_norms[unit.path]] if unit.path in h_norms else []
+            own = run_norms.get(unit.path, []) if unit.elided else h_norms.get(unit.path, [])
             label_box(unit, show_shapes, own, scale, None if unit.elided else back.get(unit.path))
         elif unit.kind in ("leaf", "ghost"):
             label_leaf(unit, show_shapes)
@@ -177,27 +177,29 @@ def _number(units: list[Unit]) -> None:
         counters[letter] += 1
 
 
-def _hidden_norms(grads: GradientNorms, nodes: list, plan: dict[str, Elided]) -> tuple[dict[str, float], dict]:
-    """‖∂L/∂h‖ per scope, and per elided run the values of its steps.
+def _hidden_norms(grads: GradientNorms, nodes: list,
+                  plan: dict[str, Elided]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """‖∂L/∂h‖ per scope (one value per op tagged ``"h"`` in it, in walk order: a module called
+    twice records both calls in the same ``t{t}`` scopes), and per elided run the values of its steps.
 
-    Read from the op tagged ``"h"`` in a scope; a time step also takes it from
-    one nested deeper (a cell module called inside t3: ``t3/lstmcell``). The
-    last one wins.
+    A time step also takes them from a scope nested deeper (a cell module
+    called inside t3: ``t3/lstmcell``); the scope of the last such op wins.
     """
-    h_norms: dict[str, float] = {}
-    run_norms: dict[str, list] = {}
+    own: dict[str, list[float]] = {}
+    latest: dict[str, str] = {}   # time step → the scope (itself or one inside it) of its last "h" op
+    run_norms: dict[str, list[float]] = {}
     for node in nodes:
         value = grads.hidden_of(node) if "h" in tags_of(node).values() else None
         if value is None:
             continue
-        h_norms[node.scope] = value
+        own.setdefault(node.scope, []).append(value)
         step = enclosing_step(node.scope)
         if step is not None:
-            h_norms[step] = value
+            latest[step] = node.scope
         run = plan.get(outer_step(node.scope) or "")
         if run is not None:
             run_norms.setdefault(run.path, []).append(value)
-    return h_norms, run_norms
+    return {**own, **{step: own[scope] for step, scope in latest.items()}}, run_norms
 
 
 def _check_options(group: Any, params: Any, rankdir: Any, steps_shown: Any, max_nodes: Any, wrap: Any) -> None:

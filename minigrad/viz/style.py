@@ -51,6 +51,13 @@ def range_text(values: Sequence[float]) -> str:
     return norm_text(low) if low == high else f"{norm_text(low)} … {norm_text(high)}"
 
 
+def norms_text(values: Sequence[float]) -> str:
+    """Each value (a time step that ran twice: both ‖∂L/∂h‖), or their range past three."""
+    if len(values) <= 3:
+        return ", ".join(norm_text(v) for v in values)
+    return f"{range_text(values)} ({len(values)} values)"
+
+
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("s" if count != 1 else "")   # plain digits: easy to read back
 
@@ -133,7 +140,7 @@ def label_box(unit: Unit, show_shapes: bool, h_norms: list[float], scale: Scale 
     if unit.elided is not None:
         attrs.update(style="rounded,filled,dashed", fillcolor=ELIDED_FILL)
     if h_norms and scale is not None:
-        lines.append(f"‖∂L/∂h‖ {range_text(h_norms)}")
+        lines.append(f"‖∂L/∂h‖ {range_text(h_norms) if unit.elided else norms_text(h_norms)}")
         attrs["color"] = scale.color(max(h_norms))
         attrs["penwidth"] = "2"
     elif sent_back is not None and scale is not None:

@@ -118,3 +118,20 @@ def test_render_checks_that_its_path_names_a_file(tmp_path, capsys):
     assert written == str(tmp_path / "g b.dot") and open(written, encoding="utf-8").read().startswith("digraph")
     assert viz.main(["--model", "rnn", "--steps", "1", "--format", "dot", "--out", str(tmp_path / "afile" / "g")]) == 1
     assert "minigrad.viz: render: cannot write" in capsys.readouterr().err
+
+
+def test_a_layer_called_twice_shows_both_calls_gradients_at_each_step():
+    """Both calls of one LSTM record their steps in the same lstm/l0/t{t} scopes: each step showed only the last
+    call's ‖∂L/∂h_t‖, and the first call's values were nowhere in the drawing."""
+    mg.manual_seed(0)
+    layer = nn.LSTM(2, 3).to(mg.float64)
+    rng = np.random.default_rng(2)
+    xa, xb = rng.standard_normal((3, 1, 2)), rng.standard_normal((3, 1, 2)) * 5
+    a, _ = layer(mg.tensor(xa))
+    b, _ = layer(mg.tensor(xb))
+    dot = Dot(viz.draw((a ** 2).sum() + (b * 10).sum(), show_grads=True).source)
+    first = _torch_lstm_states(layer, xa, lambda out: (out ** 2).sum())
+    second = _torch_lstm_states(layer, xb, lambda out: (out * 10).sum())
+    labels = [dot.clusters[c]["label"] for c in steps_of(dot, "lstm/l0")]
+    assert labels == [f"t{t}\\n‖∂L/∂h‖ {h.grad.norm().item():.1e}, {g.grad.norm().item():.1e}"
+                      for t, (h, g) in enumerate(zip(first, second))]
