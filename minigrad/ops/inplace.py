@@ -612,10 +612,14 @@ def copy_(x: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
         src = _cast(_value_array(src, x, "copy_"), x.dtype)
     else:
         raise TypeError(f"copy_: expected a Tensor or an array to copy from, got {type(src).__name__}")
-    if src.shape != x.shape and not _broadcasts_to(tuple(src.shape), tuple(x.shape)):
-        raise ShapeMismatchError(f"copy_: the source of shape {tuple(src.shape)} does not broadcast to the "
-                                 f"shape of the tensor copied into, {tuple(x.shape)}")
-    return _inplace(x, "copy_", _fill("copy_", True, src), src)
+    fill = _fill("copy_", True, src)
+
+    def compute(current: Tensor) -> Tensor:   # checked once _inplace has refused a leaf, as PyTorch's order
+        if src.shape != x.shape and not _broadcasts_to(tuple(src.shape), tuple(x.shape)):
+            raise ShapeMismatchError(f"copy_: the source of shape {tuple(src.shape)} does not broadcast to the "
+                                     f"shape of the tensor copied into, {tuple(x.shape)}")
+        return fill(current)
+    return _inplace(x, "copy_", compute, src)
 
 
 def _broadcasts_to(shape: tuple, target: tuple) -> bool:
@@ -748,7 +752,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     record = is_grad_enabled() and (x.requires_grad or _requires_grad(value) and x.dtype.kind in "fc")
     if not record and getattr(x, "_view", None) and is_grad_enabled() and (
             x._view is NO_GRAD_VIEW or _views_a_leaf(x)):
-        x.detach()[index]   # an index that does not fit raises its IndexError first, as PyTorch
+        if basic:   # PyTorch selects first: an index that does not fit raises its IndexError first (not index_put_'s)
+            x.detach()[index]
         _refuse_unrecorded_view_write(x, "setitem")
     if not record:
         if isinstance(value, Tensor) and value.device != x.device:
@@ -775,8 +780,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
                 from None
         x._bump_version()
         return
-    if x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None and _views_a_leaf(x)):
-        x.detach()[index]   # refused below (a leaf): an index that does not fit raises its IndexError first, as PyTorch
+    if basic and x.requires_grad and (x._node is None or getattr(x.data, "base", None) is not None
+                                      and _views_a_leaf(x)):
+        x.detach()[index]   # refused below (a leaf): PyTorch selects first, so an index that does not fit raises its
+        # IndexError first (an advanced index is index_put_'s, which refuses the leaf first)
     _inplace(x, "setitem", lambda cur: SetItem(index)(cur, value), value)
 
 

@@ -257,3 +257,36 @@ def test_index_put_with_no_index_tensor_raises(op, accumulate):
         with pytest.raises(RuntimeError):
             getattr(x, op)((), lib.tensor(1.0), accumulate=accumulate)
         assert x.tolist() == [[0.0] * 3] * 2
+
+
+LEAF_FIRST = {
+    # an advanced index is PyTorch's index_put_, which refuses the leaf before it looks at the index
+    "tensor index out of range": lambda lib, x: x.__setitem__(lib.tensor([5]), 1.0),
+    "mask of another shape": lambda lib, x: x.__setitem__(lib.tensor([True]), 1.0),
+    "slice and tensor index out of range": lambda lib, x: x.__setitem__((slice(0, 1), lib.tensor([9])), 1.0),
+    "copy_ of a source that does not broadcast": lambda lib, x: x.copy_(lib.ones(4)),
+    # ints select first: their IndexError comes first
+    "int out of range": lambda lib, x: x.__setitem__(7, 1.0),
+    "int out of range and a tensor index": lambda lib, x: x.__setitem__((7, lib.tensor([0])), 1.0),
+}
+
+
+@pytest.mark.parametrize("target", ["leaf", "view of a leaf", "no_grad view"])
+@pytest.mark.parametrize("case", sorted(LEAF_FIRST))
+def test_write_into_a_leaf_is_refused_before_its_arguments_are_checked(case, target):
+    """``leaf[tensor([5])] = 1.0`` with 2 rows: PyTorch refuses the leaf (RuntimeError) before index_put_ reads the
+    index; ours raised the index's IndexError (and copy_'s shape error) first. An int index selects first in both."""
+    outcomes = []
+    for lib in (torch, mg):
+        leaf = lib.zeros(2, 3, requires_grad=True)
+        if target == "no_grad view":
+            y = leaf * 1
+            with lib.no_grad():
+                x = y[:]
+        else:
+            x = leaf if target == "leaf" else leaf[:]
+        outcomes.append(_outcome(LEAF_FIRST[case], lib, x))
+    theirs, ours = outcomes
+    assert isinstance(theirs, (RuntimeError, IndexError))
+    assert isinstance(ours, RuntimeError if not isinstance(theirs, IndexError) else IndexError), ours
+    assert isinstance(theirs, IndexError) == isinstance(ours, IndexError), ours
