@@ -65,8 +65,11 @@ What is captured, and what is not (as JAX documents for ``jit``):
   again, and so does rebinding it: a closure variable, a default argument,
   an argument a ``functools.partial`` holds, a global, or an item
   or attribute of a list, dict or plain object the function reads (its
-  ``self`` too: ``params[0] = …``, ``self.w = …``, a list kept on a module);
-  a module's parameters and children are nn's to guard. Tensors made inside ``fn`` by
+  ``self`` too: ``params[0] = …``, ``self.w = …``, a list kept on a module
+  or on a class; also in a deque or an OrderedDict); a module's parameters and
+  children are nn's to guard, a forward replaced (``model.forward = …``, on
+  the class too) captures again, and what a compiled function that ``fn``
+  calls reads is guarded as ``fn``'s own. Tensors made inside ``fn`` by
   ``mg.zeros``/``mg.tensor`` … are captured as constants (their value at
   capture time).
 * **Python values it reads are guarded, as torch.compile's are.** Numbers, strings and flags read
