@@ -220,8 +220,10 @@ def reduction(name: str) -> Callable:
             p.text.append(f"  ddof={ddof}")
             if m.ndim == 0:
                 return lambda: mg.var(m, axis=axes, keepdims=keep, ddof=0), lambda: torch.var(t, correction=0)
+            # axis=None is PyTorch's dim=None (whose gradient with no degrees of freedom is inf, NaN at the mean;
+            # naming every dim gives NaN for a NaN input)
             return (lambda: mg.var(m, axis=axes, keepdims=keep, ddof=ddof),
-                    lambda: torch.var(t, dim=dims, correction=ddof, keepdim=keep))
+                    lambda: torch.var(t, dim=None if axes is None else dims, correction=ddof, keepdim=keep))
         smallest = name == "min"
         ours = lambda: (mg.min if smallest else mg.max)(m, axis=axes, keepdims=keep)  # noqa: E731
         if axes is None and not keep:
