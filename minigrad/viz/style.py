@@ -95,7 +95,7 @@ class Scale:
         """An HTML-like Graphviz label: one coloured cell per power of ten."""
         steps = int(self.high - self.low)
         stride = max(1, math.ceil(steps / 8))
-        exponents = range(int(self.low), int(self.high) + 1, stride)
+        exponents = [*range(int(self.low), int(self.high), stride), int(self.high)]   # the top always shown
         cells = "".join(
             f'<td bgcolor="{self.color(10.0 ** e)}"><font point-size="9">1e{e}</font></td>' for e in exponents
         )

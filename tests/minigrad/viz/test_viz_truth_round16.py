@@ -135,3 +135,13 @@ def test_a_layer_called_twice_shows_both_calls_gradients_at_each_step():
     labels = [dot.clusters[c]["label"] for c in steps_of(dot, "lstm/l0")]
     assert labels == [f"t{t}\\n‖∂L/∂h‖ {h.grad.norm().item():.1e}, {g.grad.norm().item():.1e}"
                       for t, (h, g) in enumerate(zip(first, second))]
+
+
+def test_the_legend_reaches_the_largest_gradient_norm():
+    """The legend's cells stepped from the smallest decade by a stride and could stop short of the largest: norms
+    from 1e-10 to 8.7 showed cells up to 1e0 while the largest edges were drawn in the darker colour of 1e1."""
+    x = mg.randn(3, requires_grad=True)
+    loss = (x * 1e-10).sum() + (x * 5).sum()
+    legend = Dot(viz.draw(loss, show_grads=True).source).nodes["legend"]
+    exponents = [int(e) for e in re.findall(r">1e(-?\d+)<", legend)]
+    assert exponents[0] == -10 and exponents[-1] == 1 and len(exponents) <= 10
