@@ -12,7 +12,7 @@ from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
 from .multivariate_normal import batch_mahalanobis, batch_mv
-from .utils import Located, lazy_property, standard_normal
+from .utils import Located, lazy_property, standard_normal, value_like
 
 __all__ = ["LowRankMultivariateNormal"]
 
@@ -130,7 +130,7 @@ class LowRankMultivariateNormal(Located, Distribution):
         if self._validate_args:
             self._validate_sample(value)
         mahalanobis = batch_lowrank_mahalanobis(self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag,
-                                                value - self.loc, self._capacitance_tril)
+                                                value_like(value, self.loc) - self.loc, self._capacitance_tril)
         return -0.5 * (self._event_shape[0] * math.log(2 * math.pi) + self._log_det() + mahalanobis)
 
     def entropy(self) -> Tensor:

@@ -14,7 +14,7 @@ from . import constraints
 from .binomial import Binomial
 from .categorical import Categorical
 from .distribution import Distribution, _size_arg
-from .utils import CategoricalParameters, broadcast_all, one_hot
+from .utils import CategoricalParameters, broadcast_all, one_hot, value_like
 
 __all__ = ["Multinomial"]
 
@@ -71,7 +71,7 @@ class Multinomial(CategoricalParameters, Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
             self._validate_sample(value)
-        logits, value = broadcast_all(self.logits, value)
+        logits, value = broadcast_all(self.logits, value_like(value, self.logits))   # int counts: logits' dtype
         log_factorial_n = special.gammaln(value.sum(-1) + 1)
         log_factorial_xs = special.gammaln(value + 1).sum(-1)
         logits = mg.where((value == 0) & (logits == -math.inf), 0.0, logits).astype(logits.dtype)

@@ -82,3 +82,18 @@ def test_float_sample_shape_raises_type_error(sample_shape: tuple, torch: Any) -
     with pytest.raises(TypeError, match="sample_shape"):
         md.Normal(0.0, 1.0).sample(sample_shape)
     assert md.Normal(0.0, 1.0).sample((np.int64(2), 3)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("name", ["Multinomial", "LowRankMultivariateNormal"])
+def test_integer_values_score_in_the_float32_parameters_dtype(name: str, torch: Any) -> None:
+    """Multinomial and LowRankMultivariateNormal scored int64 values by float32 parameters in float64 (NumPy's
+    promotion); PyTorch gives float32, as the other distributions here do (round 14)."""
+    def make(lib: Any, family: Any) -> Any:
+        if name == "Multinomial":
+            return family.Multinomial(3, probs=lib.tensor(np.array([[0.2, 0.8], [0.5, 0.5]], np.float32)))
+        return family.LowRankMultivariateNormal(lib.tensor(np.zeros(2, np.float32)),
+                                                lib.tensor(np.array([[1.0], [0.5]], np.float32)),
+                                                lib.tensor(np.ones(2, np.float32)))
+    value = np.array([[1, 2], [3, 0]])
+    _same(make(mg, md).log_prob(mg.tensor(value)), make(torch, torch.distributions).log_prob(torch.tensor(value)),
+          f"{name}.log_prob", rtol=1e-5)
