@@ -177,6 +177,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import operator
 import threading
 import types
 import warnings
@@ -396,11 +397,14 @@ def add_guard(guard: Callable[[], Any]) -> None:
 
 # Compiled's own attributes (set on it); any other attribute set on a compiled module goes to the module
 _OWN_ATTRIBUTES = frozenset({"fn", "check", "fullgraph", "fuse", "programs", "eager", "full", "cells", "cell_names",
+                             "functions",
                              "names", "owner", "words", "prints", "recaptures", "guarded_out", "unhashable", "lock",
                              "moded", "mode_index", "modes_seen", "unsure",
                              "__wrapped__", "__module__",
                              "__name__", "__qualname__", "__doc__", "__dict__", "__annotations__", "__type_params__"})
 
+
+_CODE = operator.attrgetter("__code__")
 
 _ALL: weakref.WeakSet = weakref.WeakSet()   # every compiled function alive, for reset()
 
@@ -476,7 +480,7 @@ class Compiled:
 
     def _watch(self, watched: guards.Watched) -> None:
         """Guard the variables the function's code (and its helpers') reads (see :func:`guards.watched`)."""
-        self.cells, self.cell_names, self.names, self.owner, self.words, self.prints = watched
+        self.cells, self.cell_names, self.names, self.owner, self.words, self.prints, self.functions = watched
 
     def _forget_modes(self) -> None:
         """No module's mode in the signature (see mode_read)."""
@@ -545,6 +549,8 @@ class Compiled:
                 values.append(guards.EMPTY_CELL)
         if self.names:
             values += [namespace.get(name) for namespace, name in self.names]
+        if self.functions:   # their code (an edit reloaded into the function: IPython's autoreload)
+            values += map(_CODE, self.functions)
         return values
 
     def __getattr__(self, name: str) -> Any:
@@ -673,12 +679,15 @@ class Compiled:
         at -= len(GUARDS)
         if at < len(self.cells):
             return f"the variable {self.cell_names[at]!r} of its closure"
-        return f"the global {self.names[at - len(self.cells)][1]!r}"
+        at -= len(self.cells)
+        if at < len(self.names):
+            return f"the global {self.names[at][1]!r}"
+        return f"the code of {self.functions[at - len(self.names)].__qualname__!r} (edited and reloaded?)"
 
     def _capture(self, key: Any, args: tuple, kwargs: dict, tensors: list, previous: Program | None) -> Any:
         if previous is None:   # a module's children or a helper may have changed: look again at what it reads
             watch = guards.watched(self.fn)
-            if watch[:3] != (self.cells, self.cell_names, self.names):
+            if watch[:3] != (self.cells, self.cell_names, self.names) or watch.functions != self.functions:
                 self._watch(watch)
                 self.programs.clear()   # their guards are values of the variables looked at before
         watched = self._guards()   # before fn runs: what it reads from here is what the capture holds

@@ -70,7 +70,9 @@ _CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, f
 class Watched(NamedTuple):
     """What :func:`watched` found: closure ``cells`` (with their variables' ``cell_names``), ``names`` as
     ``(namespace, name)`` pairs, the ``owner`` its code knows as ``self`` (or None), the ``words`` its code
-    names (attribute names and string constants), and whether it calls the builtin ``print``."""
+    names (attribute names and string constants), whether it calls the builtin ``print``, and the user
+    ``functions`` whose code it runs (a replay checks their ``__code__``: an edit reloaded into the function
+    object, as IPython's autoreload does, captures again)."""
 
     cells: tuple
     cell_names: tuple
@@ -78,6 +80,7 @@ class Watched(NamedTuple):
     owner: Any
     words: frozenset
     prints: bool
+    functions: tuple = ()
 
 
 def _library(function: Any) -> bool:
@@ -243,7 +246,8 @@ def watched(fn: Any) -> Watched:
     names = list(dict.fromkeys((id(namespace), name) for namespace, name in names))
     namespaces = {id(f.__globals__): f.__globals__ for f in functions}
     return Watched(tuple(cells), tuple(cell_names), tuple((namespaces[i], name) for i, name in names), owner,
-                   frozenset(words), _reaches_print(function, functions, calls))
+                   frozenset(words), _reaches_print(function, functions, calls),
+                   tuple(f for f in functions if not _library(f)))
 
 
 def _reaches_print(function: Any, functions: list, calls: dict) -> bool:

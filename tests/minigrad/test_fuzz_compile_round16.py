@@ -405,3 +405,29 @@ def test_a_module_four_containers_deep_is_guarded():
     got, want = _replayed_then_changed(lambda x: blocks["a"][0]["b"][0](x),
                                        lambda: blocks["a"][0]["b"].__setitem__(0, nn.Linear(3, 3)))
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_function_whose_code_was_reloaded_captures_again():
+    # IPython's autoreload puts an edited function's new code into the same function object
+    def helper(x):
+        return x * 2.0
+
+    def edited(x):
+        return x * 3.0
+
+    def fn(x):
+        return helper(x) + 1.0
+
+    class Model(nn.Module):
+        def forward(self, x):
+            return x * 2.0
+
+    def edited_forward(self, x):
+        return x * 3.0
+
+    model = Model()
+    for function, change in ((fn, lambda: setattr(helper, "__code__", edited.__code__)),
+                             (model, lambda: setattr(Model.forward, "__code__",
+                                                     edited_forward.__code__))):
+        got, want = _replayed_then_changed(function, change)
+        np.testing.assert_array_equal(got, want)
