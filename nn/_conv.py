@@ -385,7 +385,7 @@ def _adaptive_bounds(input: Any, output_size: Any, name: str) -> tuple:  # noqa:
         output_size = output_size[0]
     if output_size is None:   # keeps L (PyTorch's 1-D pools refuse None; its 2-D/3-D ones keep a dim)
         output_size = x.shape[-1]
-    (out,) = _ints(output_size, 1, name, "output_size", 1)
+    (out,) = _ints(output_size, 1, name, "output_size", 0)
     length = x.shape[-1]
     steps = numpy.arange(out)
     return x, steps * length // out, -((-(steps + 1) * length) // out)
@@ -437,7 +437,7 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     ``return_indices``: also each maximum's int64 position in L."""
     x, starts, ends = _adaptive_bounds(input, output_size, "adaptive_max_pool1d")
     # (out, widest window) positions; a narrower window repeats its first position, which leaves its max unchanged
-    width = int((ends - starts).max())
+    width = int((ends - starts).max(initial=1))
     table = starts[:, None] + numpy.arange(width)
     table = numpy.where(table < ends[:, None], table, starts[:, None])
     table = mg.as_tensor(mg.make_array(table, numpy.int64, x.device))
@@ -460,7 +460,7 @@ def _adaptive_windows_2d(input: Any, output_size: Any, name: str) -> tuple:  # n
         raise ArgumentFormError(f"{name}: output_size must be an int or a pair, got {output_size!r}")
     sizes = tuple(length if size is None else size for size, length in zip(sizes, x.shape[-2:]))
     windows = []
-    for out, length in zip(_ints(sizes, 2, name, "output_size", 1), x.shape[-2:]):
+    for out, length in zip(_ints(sizes, 2, name, "output_size", 0), x.shape[-2:]):
         steps = numpy.arange(out)
         windows.append((steps * length // out, -((-(steps + 1) * length) // out)))
     return x, windows
@@ -483,11 +483,12 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     height, width = x.shape[-2:]
     # (H_out, W_out, widest window) flat positions, row-major within each window; a smaller window repeats its
     # first position, which leaves its maximum and the first index of it unchanged
-    rows = starts_h[:, None] + numpy.arange(int((ends_h - starts_h).max()))
+    rows = starts_h[:, None] + numpy.arange(int((ends_h - starts_h).max(initial=1)))
     rows = numpy.where(rows < ends_h[:, None], rows, starts_h[:, None])               # (H_out, kh)
-    cols = starts_w[:, None] + numpy.arange(int((ends_w - starts_w).max()))
+    cols = starts_w[:, None] + numpy.arange(int((ends_w - starts_w).max(initial=1)))
     cols = numpy.where(cols < ends_w[:, None], cols, starts_w[:, None])               # (W_out, kw)
-    table = (rows[:, None, :, None] * width + cols[None, :, None, :]).reshape(len(rows), len(cols), -1)
+    table = (rows[:, None, :, None] * width + cols[None, :, None, :]).reshape(len(rows), len(cols),
+                                                                              rows.shape[1] * cols.shape[1])
     table = mg.as_tensor(mg.make_array(table, numpy.int64, x.device))
     flat = x.reshape(*x.shape[:-2], height * width)
     with mg.no_grad():

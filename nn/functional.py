@@ -488,7 +488,7 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     if mode == "constant":
         return _constant_pad(input, widths, 0.0 if value is None else value)
     if value not in (None, 0):
-        raise ValueError(f"pad: mode {mode!r} does not take a value (got value={value!r})")
+        raise InputShapeError(f"pad: mode {mode!r} does not take a value (got value={value!r})")
     padded = len(amounts) // 2
     if padded > 3 or input.ndim not in (padded + 1, padded + 2):   # PyTorch's kernels: (C, *S) or (N, C, *S)
         raise UnsupportedModeError(f"pad: {mode} padding of {padded} dim(s) ({len(amounts)} amounts) takes a "

@@ -44,14 +44,15 @@ def test_grid_sample_with_nothing_to_sample(mode: str, input_shape: tuple, grid_
     ("conv_tbc", lambda lib: (lib.ones(5, 2, 2), lib.ones(3, 2, 4), lib.ones(3))),   # bias 3 vs C_out 4
     ("conv_tbc", lambda lib: (lib.ones(5, 2), lib.ones(3, 2, 4), lib.ones(4))),      # a 2-D input
     ("bilinear", lambda lib: (lib.ones(2, 3), lib.ones(2, 2), lib.ones(4, 3, 2), lib.ones(5))),   # bias 5 vs out 4
+    ("pad", lambda lib: (lib.ones(1, 2, 5), (1, 1), "reflect", 1.0)),                # a value with mode="reflect"
 ])
 def test_invalid_arguments_raise_runtime_error(call: str, args) -> None:
     # torch raises RuntimeError; ours raised ValueError (now an error of both classes)
-    fn = {"pdist": TF.pdist, "conv_tbc": torch.conv_tbc, "bilinear": TF.bilinear}[call]
+    fn = {"pdist": TF.pdist, "conv_tbc": torch.conv_tbc, "bilinear": TF.bilinear, "pad": TF.pad}[call]
     with pytest.raises(RuntimeError):
         fn(*args(torch))
     with pytest.raises(RuntimeError, match=call):
-        {"pdist": F.pdist, "conv_tbc": mg.conv_tbc, "bilinear": F.bilinear}[call](*args(mg))
+        {"pdist": F.pdist, "conv_tbc": mg.conv_tbc, "bilinear": F.bilinear, "pad": F.pad}[call](*args(mg))
 
 
 @pytest.mark.parametrize(("start_dim", "end_dim"), [(1, -1), (0, 1), (-2, 0), (0, 0), (-1, 0), (0, -1)])
@@ -66,3 +67,24 @@ def test_flatten_of_a_0d_tensor_checks_its_dims(start_dim: int, end_dim: int) ->
             nn.Flatten(start_dim, end_dim)(mg.tensor(2.0))
         return
     assert mg.flatten(mg.tensor(2.0), start_dim, end_dim).shape == expected == (1,)
+
+
+@pytest.mark.parametrize(("name", "shape", "output_size"), [
+    ("adaptive_avg_pool1d", (2, 3, 5), 0),
+    ("adaptive_max_pool1d", (3, 5), 0),
+    ("adaptive_avg_pool2d", (2, 3, 5, 4), (0, 2)),
+    ("adaptive_max_pool2d", (2, 3, 5, 4), (2, 0)),
+    ("adaptive_max_pool2d", (3, 5, 4), 0),
+])
+def test_adaptive_pools_to_an_empty_output(name: str, shape: tuple, output_size) -> None:
+    # torch gives an empty result (as our 3-D pools did); the 1-D and 2-D ones raised "must be positive"
+    x = np.random.default_rng(0).standard_normal(shape)
+    kwargs = {"return_indices": True} if "max" in name else {}
+    expected = getattr(TF, name)(torch.tensor(x), output_size, **kwargs)
+    xm = mg.tensor(x, requires_grad=True)
+    got = getattr(F, name)(xm, output_size, **kwargs)
+    for ours, theirs in zip(got if kwargs else [got], expected if kwargs else [expected]):
+        assert ours.shape == tuple(theirs.shape)
+        assert ours.dtype == theirs.numpy().dtype
+    (got[0] if kwargs else got).sum().backward()
+    np.testing.assert_array_equal(xm.grad.numpy(), np.zeros(shape))
