@@ -222,6 +222,9 @@ class Std(Var):
         self.deviation = y
         return y
 
+    def kept_for_backward(self) -> tuple:
+        return (*self.saved, self.deviation)   # the backward reads the output too: a write into it is refused
+
     def backward(self, gy: Any) -> Any:
         y = self.deviation
         with backend.errstate(self.xp, divide="ignore", invalid="ignore"):

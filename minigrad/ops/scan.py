@@ -92,6 +92,9 @@ class Prod(Function):
         self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
         return y
 
+    def kept_for_backward(self) -> tuple:
+        return (*self.saved, self.result)   # the backward reads the output too: a write into it is refused
+
     def backward(self, gy: Any) -> Any:
         (x,), y = self.saved, self.result
         xp = self.xp
@@ -197,6 +200,9 @@ class CumProd(Function):
         y = c_order(self.xp.cumprod(x, axis=self.axis, dtype=_wide(self.xp, x)).astype(x.dtype, copy=False))
         self.saved, self.result = (x,), y   # saved: what minigrad/higher_order_rules.py reads
         return y
+
+    def kept_for_backward(self) -> tuple:
+        return (*self.saved, self.result)   # the backward reads the output too: a write into it is refused
 
     def backward(self, gy: Any) -> Any:
         (x,), y = self.saved, self.result

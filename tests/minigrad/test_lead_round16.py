@@ -25,3 +25,19 @@ def test_sinc_gradient_with_create_graph_equals_the_plain_gradient_near_zero(dty
     (graphed,) = mg.autograd.grad(mg.sinc(x).sum(), x, create_graph=True)
     rtol = 1e-6 if dtype == mg.float32 else 1e-14   # the same slope, evaluated in another order
     np.testing.assert_allclose(graphed.detach().numpy(), plain.numpy(), rtol=rtol)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib, x: x.prod(),
+    lambda lib, x: x.prod(dim=0),
+    lambda lib, x: x.cumprod(dim=0),
+    lambda lib, x: x.std(dim=0),
+])
+def test_writing_into_an_output_the_backward_reads_raises_as_torch(make, torch) -> None:
+    data = np.array([[1.5, -2.0], [0.5, 3.0]])
+    for lib in (torch, mg):
+        x = lib.tensor(data, requires_grad=True)
+        y = make(lib, x)
+        y.mul_(2)   # the gradient would have been doubled silently
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
