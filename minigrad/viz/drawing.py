@@ -92,7 +92,8 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     """
     _check_options(group, params, rankdir, steps_shown, max_nodes, wrap)
     tensors = flatten(roots)
-    nodes, roots_of = expand_captured(tensors, walk(tensors))   # a replayed mg.compile call: its ops
+    recorded = walk(tensors)
+    nodes, roots_of = expand_captured(tensors, recorded)   # a replayed mg.compile call: its ops
     root_leaves = [t for t in tensors if t._node is None and t.requires_grad]
     if not nodes and not root_leaves:
         raise ValueError(
@@ -108,6 +109,8 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
     if max_nodes is not None:
         _check_size(_count_drawn(scope_counts, fold), max_nodes)
     grads = observe(tensors) if show_grads else None
+    if grads is not None:
+        _warn_about_hooks(recorded)
 
     units, unit_of, edges, leaf_uses = collect(nodes, fold, group == "scope", roots_of, plan, grads)
     units += place_leaves(leaf_uses, root_leaves, edges, params == "ghost", len(nodes))
@@ -200,6 +203,21 @@ def _hidden_norms(grads: GradientNorms, nodes: list,
         if run is not None:
             run_norms.setdefault(run.path, []).append(value)
     return {**own, **{step: own[scope] for step, scope in latest.items()}}, run_norms
+
+
+def _warn_about_hooks(nodes: list) -> None:
+    """Warn that the gradient norms leave out the hooks on op outputs: ``backward()`` runs them (they may
+    replace the gradients it sends on), the observed backward walk does not (drawing runs no user code)."""
+    hooked = list(dict.fromkeys(node.name for node in nodes
+                                if node.runs_user_hooks or (node.hooks and any(node.hooks.values()))))
+    if hooked:
+        warnings.warn(
+            f"draw(show_grads=True): gradient hooks (Tensor.register_hook, grad_fn hooks, a module's backward "
+            f"hooks) are registered on the outputs of {', '.join(hooked[:3])}{', …' if len(hooked) > 3 else ''}; "
+            f"backward() runs them and a hook may replace the gradient it sends on, but draw does not run them: "
+            f"the norms drawn are those of the gradients without the hooks",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _check_options(group: Any, params: Any, rankdir: Any, steps_shown: Any, max_nodes: Any, wrap: Any) -> None:

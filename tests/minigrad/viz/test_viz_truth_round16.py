@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 import re
 
 import numpy as np
@@ -145,3 +146,22 @@ def test_the_legend_reaches_the_largest_gradient_norm():
     legend = Dot(viz.draw(loss, show_grads=True).source).nodes["legend"]
     exponents = [int(e) for e in re.findall(r">1e(-?\d+)<", legend)]
     assert exponents[0] == -10 and exponents[-1] == 1 and len(exponents) <= 10
+
+
+def test_show_grads_warns_that_hooks_which_may_change_gradients_are_not_run():
+    """A hook on an op's output (or a module's backward hook) that replaces the gradient changes what backward()
+    sends on, but draw's observed walk runs no user code: the drawn norms silently differed from backward's."""
+    x = mg.ones(3, requires_grad=True)
+    y = x * 2
+    loss = (y * 3).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        viz.draw(loss, show_grads=True)   # no hook: no warning
+    y.register_hook(lambda g: g * 100)
+    with pytest.warns(UserWarning, match=r"hooks .* on the outputs of mul; .* draw does not run them"):
+        source = viz.draw(loss, show_grads=True).source
+    assert 'xlabel="1.0e+01"' in source   # what x's edge carries without the hook (3·2·1 per element)
+    layer = nn.Linear(3, 2)
+    layer.register_full_backward_hook(lambda module, grad_input, grad_output: (grad_input[0] * 100,))
+    with pytest.warns(UserWarning, match="on the outputs of backward_hook"):
+        viz.draw(layer(mg.randn(4, 3, requires_grad=True)).sum(), show_grads=True)
