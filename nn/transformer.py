@@ -4,10 +4,12 @@
 Same constructor arguments, submodule names and state-dict keys as torch's (a torch ``state_dict`` loads
 with ``load_state_dict``), built from :class:`MultiheadAttention`, :class:`Linear`, :class:`LayerNorm` and
 :class:`Dropout`. torch's fused inference kernels are not here: their values agree with the plain path up to
-rounding, but for a query whose every key is masked out (NaN there, pytorch#118628; here the plain path's
-values, which torch's training mode gives). One value they change is kept: where torch's ``TransformerEncoder``
-takes its nested-tensor path (its conditions, see :meth:`TransformerEncoder.forward`), the padded positions
-come out as 0 before the final norm, as torch's do.
+rounding, but for a query whose every key is masked out (NaN there, pytorch#118628), for an
+``nn.GELU(approximate="tanh")`` activation (the fused encoder-layer kernel computes the exact GELU, about 1e-4
+apart) and for ``is_causal=True`` without a mask (the fused kernels ignore the hint, the plain path raises):
+here the plain path's values and errors, which torch's training mode gives. One value they change is kept:
+where torch's ``TransformerEncoder`` takes its nested-tensor path (its conditions, see
+:meth:`TransformerEncoder.forward`), the padded positions come out as 0 before the final norm, as torch's do.
 
 Masks, as in torch (and :class:`MultiheadAttention`): a bool mask's ``True`` means "do not attend"; a
 float mask is added to the attention scores. ``*_is_causal`` are hints that the mask given is the causal
