@@ -63,6 +63,9 @@ def draw(*roots: Any, group: str | None = "scope", collapse: int | str | Sequenc
             the one-element roots (the losses): ``draw`` walks their retained
             graph's backward pass itself and never reads or changes ``.grad``, so
             call it before ``backward()`` or after ``backward(retain_graph=True)``.
+            It runs no gradient hooks (a ``UserWarning`` says so when the graph has
+            some: a hook may change what ``backward()`` sends on). A step whose scope
+            ran twice (a layer called twice) lists both ‖∂L/∂h‖ values.
         rankdir: Graphviz direction, ``"LR"`` (time runs left to right), ``"TB"``, ...
         steps_shown: with ``collapse="steps"``, an int n: a layer with more than
             n + 1 time steps keeps its first ⌈n/2⌉ and last ⌊n/2⌋ steps and draws
