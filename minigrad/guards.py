@@ -331,7 +331,7 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
                         describe(item, key, tensors)
                     elif name not in words:
                         continue
-                    elif type(item) in _CALLABLES:   # a helper it calls (h.act = ...): which one
+                    elif type(item) in _CALLABLES or is_module(item):   # a helper or layer it calls: which one
                         key.append((name, static(item)))
                     elif type(item) is numpy.ndarray:   # a small one by its values, as find_statics guards one
                         key.append((name, _marker(item)))

@@ -367,11 +367,12 @@ def test_a_tensor_in_a_deque_an_ordered_dict_or_a_defaultdict_is_guarded():
         np.testing.assert_array_equal(got, want)
 
 
-def test_a_function_or_a_small_array_an_object_argument_holds_is_part_of_the_signature():
+def test_a_function_a_layer_or_a_small_array_an_object_argument_holds_is_part_of_the_signature():
     holder = _Holder()
-    holder.act, holder.table = (lambda x: x * 2.0), np.array([2.0], np.float32)
+    holder.act, holder.table, holder.layer = (lambda x: x * 2.0), np.array([2.0], np.float32), nn.Linear(3, 3)
     for fn, change in ((lambda x, h: h.act(x), lambda: setattr(holder, "act", lambda y: y * 3.0)),
-                       (lambda x, h: x * float(h.table[0]), lambda: holder.table.__setitem__(0, 5.0))):
+                       (lambda x, h: x * float(h.table[0]), lambda: holder.table.__setitem__(0, 5.0)),
+                       (lambda x, h: h.layer(x), lambda: setattr(holder, "layer", nn.Linear(3, 3)))):
         compiled = mg.compile(fn)
         x = mg.ones(3)
         for _ in range(3):
