@@ -118,9 +118,17 @@ def _codes(code: types.CodeType) -> list:
 
 
 def _methods(kind: type) -> list:
-    """The functions defined in a class and its bases outside the libraries (a user's methods)."""
-    return [f for base in kind.__mro__ for f in vars(base).values()
+    """The functions defined in a class and its bases outside the libraries (a user's methods, the functions of
+    its static and class methods, and its properties' getters)."""
+    return [f for base in kind.__mro__ for f in map(_function_of, vars(base).values())
             if isinstance(f, types.FunctionType) and not _library(f)]
+
+
+def _function_of(attribute: Any) -> Any:
+    """The function a class attribute runs: a staticmethod's or classmethod's, a property's getter; else itself."""
+    if isinstance(attribute, (staticmethod, classmethod)):
+        return attribute.__func__
+    return attribute.fget if isinstance(attribute, property) else attribute
 
 
 def _helpers_in(value: Any, depth: int = 0) -> list:

@@ -5,6 +5,7 @@ Each test runs the same program eagerly and compiled (capture, check, replays) a
 gradients and errors, bit for bit.
 """
 
+import functools
 import warnings
 
 import numpy as np
@@ -186,8 +187,6 @@ def test_the_lists_dicts_and_objects_inside_an_object_argument_are_read_on_every
 
 
 def test_the_arguments_a_partial_holds_are_guarded():
-    import functools
-
     def scaled(x, scale, weight):
         return x * scale * weight
 
@@ -432,3 +431,42 @@ def test_a_function_whose_code_was_reloaded_captures_again():
                                                      edited_forward.__code__))):
         got, want = _replayed_then_changed(function, change)
         np.testing.assert_array_equal(got, want)
+
+
+LEVEL = 2.0   # read by the property, static method and class method below
+
+
+class _Described(nn.Module):
+    BASE = 2.0
+
+    def __init__(self):
+        super().__init__()
+        self.cfg = {"s": 2.0}
+
+    @property
+    def scale(self):
+        return self.cfg["s"] * LEVEL
+
+    @staticmethod
+    def shift(x):
+        return x + LEVEL
+
+    @classmethod
+    def base(cls):
+        return cls.BASE
+
+    def forward(self, x):
+        return self.shift(x * self.scale) * self.base()
+
+
+def test_what_a_property_a_static_or_a_class_method_reads_is_guarded():
+    global LEVEL
+    try:
+        for change in (lambda model: model.cfg.__setitem__("s", 5.0),
+                       lambda model: globals().__setitem__("LEVEL", 3.0),
+                       lambda model: setattr(_Described, "BASE", 7.0)):
+            model = _Described()
+            got, want = _replayed_then_changed(model, functools.partial(change, model))
+            np.testing.assert_array_equal(got, want)
+    finally:
+        LEVEL, _Described.BASE = 2.0, 2.0
