@@ -10,7 +10,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._errors import ComplexInputError, InputDtypeError
+from ._errors import ComplexInputError, InputDtypeError, KernelDtypeError
 
 
 def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
@@ -21,9 +21,9 @@ def _tensor(x: Any, name: str, what: str = "input") -> Tensor:
 
 
 def _dtype_error(dtype: Any, message: str) -> InputDtypeError:
-    """The error for a dtype a function does not take: ComplexInputError for a complex one (PyTorch's
-    NotImplementedError: it has no kernel for it), else InputDtypeError (TypeError, RuntimeError)."""
-    return (ComplexInputError if numpy.dtype(dtype).kind == "c" else InputDtypeError)(message)
+    """The error for a dtype a function does not take: ComplexInputError for a complex one, KernelDtypeError for
+    an integer or bool one (both PyTorch's NotImplementedError: it has no kernel for it, and TypeErrors)."""
+    return (ComplexInputError if numpy.dtype(dtype).kind == "c" else KernelDtypeError)(message)
 
 
 def _floating(x: Any, name: str) -> Tensor:

@@ -18,6 +18,12 @@ class InputDtypeError(TypeError, RuntimeError):
     TypeError here, RuntimeError in PyTorch."""
 
 
+class KernelDtypeError(InputDtypeError, NotImplementedError):
+    """An integer or bool input to a function PyTorch has no kernel for (activations, pools, norms, losses):
+    NotImplementedError in PyTorch ("... not implemented for 'Long'"; a RuntimeError for a few, which
+    NotImplementedError is too), an InputDtypeError here too."""
+
+
 class ComplexInputError(InputDtypeError, NotImplementedError):
     """A complex input to a function PyTorch has no complex kernel for (pools, most activations and losses):
     NotImplementedError in PyTorch ("... not implemented for 'ComplexFloat'"), an InputDtypeError here too."""

@@ -88,3 +88,21 @@ def test_adaptive_pools_to_an_empty_output(name: str, shape: tuple, output_size)
         assert ours.dtype == theirs.numpy().dtype
     (got[0] if kwargs else got).sum().backward()
     np.testing.assert_array_equal(xm.grad.numpy(), np.zeros(shape))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
+@pytest.mark.parametrize(("name", "args"), [
+    ("elu", ()), ("silu", ()), ("softplus", ()), ("glu", ()), ("log_softmax", (1,)),
+    ("max_pool1d", (2,)), ("adaptive_avg_pool1d", (2,)), ("group_norm", (1,)), ("rms_norm", ((4,),)),
+    ("instance_norm", ()),
+])
+def test_integer_inputs_raise_not_implemented_error(name: str, args: tuple, dtype: str) -> None:
+    # torch has no integer/bool kernel: NotImplementedError ("... not implemented for 'Long'"); ours was a
+    # TypeError/RuntimeError only (still both)
+    x = np.arange(24).reshape(2, 3, 4).astype(dtype)
+    with pytest.raises(NotImplementedError):
+        getattr(TF, name)(torch.tensor(x), *args)
+    with pytest.raises(NotImplementedError, match=name):
+        getattr(F, name)(mg.tensor(x), *args)
+    with pytest.raises(TypeError):
+        getattr(F, name)(mg.tensor(x), *args)
