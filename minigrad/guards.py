@@ -29,6 +29,7 @@ import collections
 import functools
 import math
 import operator
+import sys
 import types
 import weakref
 from typing import Any, NamedTuple, Sequence
@@ -81,6 +82,13 @@ class Watched(NamedTuple):
     words: frozenset
     prints: bool
     functions: tuple = ()
+
+
+def _user_module(module: types.ModuleType) -> bool:
+    """A Python module of the user's (not the libraries', not the standard library's), whose functions that a
+    function names (``utils.helper(x)``) are its helpers."""
+    top = (getattr(module, "__name__", None) or "").partition(".")[0]
+    return top not in LIBRARIES and top not in sys.stdlib_module_names
 
 
 def _library(function: Any) -> bool:
@@ -244,6 +252,9 @@ def watched(fn: Any) -> Watched:
                       *(_contents(slot) for slot, _name in defaults)):
             try:
                 found = _helpers_in(value)
+                if isinstance(value, types.ModuleType) and _user_module(value):   # utils.helper(x): its helpers
+                    items = vars(value)
+                    found += [h for name in own_words if name in items for h in _helpers_in(items[name])]
             except Exception:  # noqa: BLE001 - an odd object (a proxy): not looked into
                 found = []
             for helper in found:

@@ -470,3 +470,18 @@ def test_what_a_property_a_static_or_a_class_method_reads_is_guarded():
             np.testing.assert_array_equal(got, want)
     finally:
         LEVEL, _Described.BASE = 2.0, 2.0
+
+
+def test_what_a_helper_of_another_user_module_reads_is_guarded():
+    import sys
+    import types
+
+    utils = types.ModuleType("round16_utils")   # a user's module: `import utils; utils.helper(x)`
+    exec("SCALE = 2.0\nTABLE = {'s': 2.0}\ndef helper(x):\n    return x * SCALE * TABLE['s']\n", utils.__dict__)
+    sys.modules["round16_utils"] = utils
+    try:
+        for change in (lambda: setattr(utils, "SCALE", 5.0), lambda: utils.TABLE.__setitem__("s", 3.0)):
+            got, want = _replayed_then_changed(lambda x: utils.helper(x), change)
+            np.testing.assert_array_equal(got, want)
+    finally:
+        del sys.modules["round16_utils"]
