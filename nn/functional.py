@@ -539,12 +539,15 @@ def _constant_pad(x: Tensor, widths: list, value: Any) -> Tensor:
     return ConstantPad(grow, value)(x)
 
 
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:  # noqa: A002
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,  # noqa: A002
+              out: Tensor | None = None) -> Tensor:
     """x / max(‖x‖_p, eps) along ``dim``: each slice along ``dim`` gets p-norm 1 (a zero slice stays 0).
 
-    Any shape in, the same shape out. The clamp is ``clamp_min`` (no gradient to the norm below ``eps``), as PyTorch.
+    Any shape in, the same shape out (written into ``out`` if given, as PyTorch's ``torch.div(..., out=out)``).
+    The clamp is ``clamp_min`` (no gradient to the norm below ``eps``), as PyTorch.
     """
     # a complex x too, as PyTorch's: z / max(‖z‖_p, eps), the norm of the moduli
     x = input if isinstance(input, Tensor) and input.dtype.kind == "c" else _floating(input, "normalize")
     norm = x.norm(_number(p, "normalize", "p"), _dim(dim, x.ndim, "normalize"), keepdim=True)
-    return x / mg.clip(norm, min=_number(eps, "normalize", "eps"))
+    denominator = mg.clip(norm, min=_number(eps, "normalize", "eps"))
+    return x / denominator if out is None else mg.div(x, denominator, out=out)

@@ -106,3 +106,18 @@ def test_integer_inputs_raise_not_implemented_error(name: str, args: tuple, dtyp
         getattr(F, name)(mg.tensor(x), *args)
     with pytest.raises(TypeError):
         getattr(F, name)(mg.tensor(x), *args)
+
+
+def test_normalize_takes_out() -> None:
+    # torch's F.normalize(..., out=) writes torch.div's result into out; ours had no out parameter (TypeError)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    theirs, ours = torch.empty(0, dtype=torch.float32), mg.empty(0, dtype=mg.float32)   # resized and cast
+    expected = TF.normalize(torch.tensor(x), dim=0, out=theirs)
+    got = F.normalize(mg.tensor(x), dim=0, out=ours)
+    assert got is ours and expected is theirs
+    assert ours.dtype == mg.float32 and ours.shape == (3, 4)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError):
+        TF.normalize(torch.tensor(x, requires_grad=True), out=torch.empty(3, 4, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="automatic differentiation"):
+        F.normalize(mg.tensor(x, requires_grad=True), out=mg.empty(3, 4, dtype=mg.float64))
