@@ -160,3 +160,20 @@ class MultiheadAttention(Module):
         if self.batch_first and batched:
             output = output.transpose(1, 0)
         return output, weights
+
+    def merge_masks(self, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
+                    query: Tensor) -> tuple[Tensor | None, int | None]:
+        """torch's helper for its fused kernel: ``(merged_mask, mask_type)``. Only ``key_padding_mask`` (N, L):
+        it, type 1; an ``attn_mask`` (L, L) or (N·num_heads, L, L): it as (N, num_heads, L, L), type 2, plus
+        the padding mask as (N, num_heads, 1, L) when both are given (for bool masks ``+`` is a logical or);
+        neither: ``(None, None)``. query: (N, L, E) (batch first, self-attention, as torch's fast path)."""
+        if attn_mask is None:
+            return (None, None) if key_padding_mask is None else (key_padding_mask, 1)
+        batch_size, seq_len, _ = query.shape
+        if attn_mask.ndim == 3:
+            merged = attn_mask.reshape(batch_size, -1, seq_len, seq_len)
+        else:
+            merged = attn_mask.reshape(1, 1, seq_len, seq_len).expand(batch_size, self.num_heads, -1, -1)
+        if key_padding_mask is not None:
+            merged = merged + key_padding_mask.reshape(batch_size, 1, 1, seq_len).expand(-1, self.num_heads, -1, -1)
+        return merged, 2

@@ -62,3 +62,31 @@ def test_square_subsequent_mask_integer_dtype_still_refused(torch) -> None:
         torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.int32)
     with pytest.raises(RuntimeError, match="int32"):
         nn.Transformer.generate_square_subsequent_mask(3, dtype=mg.int32)
+
+
+# --- MultiheadAttention.merge_masks (torch's public helper; was missing) ----------------------------------
+
+@pytest.mark.parametrize("attn", [None, "bool2", "bool3", "float2", "float3"])
+@pytest.mark.parametrize("padding", [None, "bool", "float"])
+def test_multihead_attention_merge_masks_as_torch(torch, attn: str | None, padding: str | None) -> None:
+    rng = np.random.default_rng(16)
+    N, L, E, heads = 2, 3, 4, 2
+    arrays = {"query": rng.standard_normal((N, L, E)).astype(np.float32)}
+    if attn is not None:
+        shape = (L, L) if attn.endswith("2") else (N * heads, L, L)
+        arrays["attn_mask"] = rng.random(shape) < 0.4 if attn.startswith("bool") else \
+            rng.standard_normal(shape).astype(np.float32)
+    if padding is not None:
+        arrays["key_padding_mask"] = rng.random((N, L)) < 0.4 if padding == "bool" else \
+            rng.standard_normal((N, L)).astype(np.float32)
+    kwargs = {"attn_mask": None, "key_padding_mask": None}
+    expected = torch.nn.MultiheadAttention(E, heads, batch_first=True).merge_masks(
+        **{**kwargs, **{k: torch.tensor(v) for k, v in arrays.items()}})
+    got = nn.MultiheadAttention(E, heads, batch_first=True).merge_masks(
+        **{**kwargs, **{k: mg.tensor(v) for k, v in arrays.items()}})
+    assert got[1] == expected[1]
+    if expected[0] is None:
+        assert got[0] is None
+    else:
+        assert got[0].dtype == np.dtype(str(expected[0].dtype).replace("torch.", ""))
+        np.testing.assert_array_equal(got[0].numpy(), expected[0].numpy())
