@@ -56,9 +56,9 @@ class Sequential(Module):
         self.add_module(str(len(self._modules)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        """Append each of ``modules`` in order; returns ``self``."""
-        for module in modules:
+    def extend(self, sequential: Iterable[Module]) -> Sequential:
+        """Append each module of ``sequential`` (any iterable of modules) in order; returns ``self``."""
+        for module in sequential:
             self.append(module)
         return self
 

@@ -124,9 +124,9 @@ class Embedding(Module):
             with mg.no_grad():
                 self.weight.data[self.padding_idx] = 0
 
-    def forward(self, indices: Any) -> Tensor:
-        """indices: integers of any shape S → (*S, embedding_dim)."""
-        return F.embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+    def forward(self, input: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        """input: integer indices of any shape S → (*S, embedding_dim)."""
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                            self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:

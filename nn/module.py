@@ -255,25 +255,25 @@ class Module(ModuleHooks):
             return
         setattr(self, name, param)
 
-    def register_buffer(self, name: str, value: Tensor | None, persistent: bool = True) -> None:
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """A non-trainable tensor moved by ``to()`` and saved in the state dict (unless ``persistent=False``)."""
         self._check_new_name(name, "_buffers", "buffer")
-        if value is not None and not isinstance(value, Tensor):
-            raise TypeError(f"{type(self).__name__}: cannot assign '{type(value).__name__}' object to buffer "
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"{type(self).__name__}: cannot assign '{type(tensor).__name__}' object to buffer "
                             f"{name!r} (a Tensor or None required)")
         if REGISTRATION["buffer"]:
-            value = registered("buffer", self, name, value)
-        if self._buffers.get(name, value) is not value:
+            tensor = registered("buffer", self, name, tensor)
+        if self._buffers.get(name, tensor) is not tensor:
             reregistered()
         elif name not in self._buffers:
             first_registration(self)
-        self._buffers[name] = value
+        self._buffers[name] = tensor
         transient = self.__dict__.setdefault("_non_persistent", set())
         if persistent:
             transient.discard(name)
         else:
             transient.add(name)
-        object.__setattr__(self, name, value)
+        object.__setattr__(self, name, tensor)
 
     # --- calling ---
 
@@ -319,9 +319,10 @@ class Module(ModuleHooks):
             children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
 
-    def modules(self) -> Iterator[Module]:
-        """This module and every descendant, once each, depth first (as :meth:`named_modules`)."""
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
+        """This module and every descendant, once each (unless ``remove_duplicate=False``), depth first (as
+        :meth:`named_modules`)."""
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -634,8 +635,8 @@ class Module(ModuleHooks):
         raise RuntimeError(f"{type(self).__name__}: the state dict has _extra_state but the module does not "
                            "implement set_extra_state()")
 
-    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> LoadResult:
-        """Copy arrays from ``state`` (Tensors, NumPy arrays, PyTorch tensors) into this module.
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> LoadResult:
+        """Copy arrays from ``state_dict`` (Tensors, NumPy arrays, PyTorch tensors) into this module.
 
         PyTorch's walk (each module's ``_load_from_state_dict`` and load hooks), checked whole before
         anything is copied: if anything is wrong nothing is changed and :class:`StateDictError` names each
@@ -646,7 +647,7 @@ class Module(ModuleHooks):
         (its dtype and device; no copy), as PyTorch's ``assign``. Returns ``_IncompatibleKeys(missing_keys,
         unexpected_keys)``.
         """
-        return load_module_state(self, state, strict, assign)
+        return load_module_state(self, state_dict, strict, assign)
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:

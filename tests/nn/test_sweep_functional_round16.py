@@ -121,3 +121,19 @@ def test_normalize_takes_out() -> None:
         TF.normalize(torch.tensor(x, requires_grad=True), out=torch.empty(3, 4, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="automatic differentiation"):
         F.normalize(mg.tensor(x, requires_grad=True), out=mg.empty(3, 4, dtype=mg.float64))
+
+
+def test_module_methods_take_torchs_keyword_names() -> None:
+    # keyword calls written for torch: register_buffer(tensor=), load_state_dict(state_dict=),
+    # Sequential.extend(sequential=), Embedding.forward(input=) raised TypeError; modules() had no remove_duplicate
+    results = {}
+    for lib, library in (("torch", torch), ("ours", mg)):
+        layers = torch.nn if lib == "torch" else nn
+        shared = layers.Linear(2, 2)
+        model = layers.Sequential(shared).extend(sequential=[shared, layers.Embedding(4, 2)])
+        model.register_buffer("step", tensor=library.zeros(1), persistent=True)
+        model.load_state_dict(state_dict=model.state_dict(), strict=True)
+        looked_up = model[2](input=library.tensor([[1, 3]]))
+        results[lib] = (len(model), sorted(model.state_dict()), len(list(model.modules())),
+                        len(list(model.modules(remove_duplicate=False))), tuple(looked_up.shape))
+    assert results["ours"] == results["torch"]
