@@ -402,8 +402,9 @@ class Program:
             self.versions = [(j, INPLACE.version(y.data)) for j, y in enumerate(outputs)
                              if INPLACE.version(y.data) and id(memory_owner(y.data)) not in owners]
         # what minigrad.viz draws for a replay, op by op as eager would: (name, scope, out_meta, input value
-        # indices, first output value index, recorded, tag) per captured op
-        self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag)
+        # indices, first output value index, recorded, tag, output tags of a fused cell's [h, c]) per captured op
+        self.drawn = [(op.name, op.scope, op.out_meta, [index(r) for r in refs], first[k], rec, op.tag,
+                       op.__dict__.get("output_tags"))
                       for k, (op, refs, _n, _shapes, rec, _params) in enumerate(tracer.steps)]
         self.names = [op.name for op, *_ in tracer.steps]
         self.frozen = _frozen(tracer)

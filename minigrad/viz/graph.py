@@ -180,10 +180,10 @@ def tags_of(node: Any) -> dict[int, str]:
 
 def drawn_tags(entry: tuple) -> dict[int, str]:
     """Output index → tag of one captured op (an entry of ``Program.drawn``): per output when the
-    capture kept them (an 8th item), else its one tag, for its first output."""
-    if len(entry) > 7 and entry[7]:
+    capture kept them (a fused cell's [h, c]), else its one tag, for its first output."""
+    if entry[7]:
         return dict(entry[7])
-    return {0: entry[6]} if len(entry) > 6 and entry[6] else {}
+    return {0: entry[6]} if entry[6] else {}
 
 
 def _expand_call(node: Function, drawn: list, resolve: Any, moved: dict) -> None:

@@ -41,3 +41,20 @@ def test_writing_into_an_output_the_backward_reads_raises_as_torch(make, torch) 
         y.mul_(2)   # the gradient would have been doubled silently
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             y.sum().backward()
+
+
+def test_a_replayed_fused_lstm_is_drawn_with_its_gradient_norms_as_eager() -> None:
+    """compile=True with fused=True: the replay's drawing lost the fused op's [h, c] tags, so no step showed
+    ‖∂L/∂h‖ (Program.drawn now keeps a captured op's output tags)."""
+    import nn
+
+    x = np.random.default_rng(1).standard_normal((4, 2, 2))
+    sources = []
+    for compile_step in (False, True):
+        mg.manual_seed(0)
+        layer = nn.LSTM(2, 3, fused=True, compile=compile_step).to(mg.float64)
+        for _ in range(2):   # the second call replays
+            out, _ = layer(mg.tensor(x))
+        sources.append(mg.viz.draw((out ** 2).sum(), show_grads=True).source)
+    assert sources[0].count("‖∂L/∂h‖") == 4
+    assert sources[1] == sources[0]
