@@ -9,6 +9,14 @@ The step functions are the cells' math, shared with the sequence layers in
 ``x @ W_ihᵀ + b_ih`` already computed: a layer computes it for all time steps in
 one matmul before its loop.
 
+float16 follows PyTorch's CPU rounding, op by op (``half=True``, which the cells and
+layers pass once per call): each linear ``x W_ihᵀ + b_ih`` and ``h W_hhᵀ + b_hh``
+summed in float32 and rounded once (:func:`float16_linear`), the two added in
+float16, then every elementwise op rounded on its own (no ``addcmul``, no fused
+gates), in PyTorch's order: LSTM c' = (f * c) + (i * g), GRU
+n = tanh(x_n + h_n * r) and h' = ((h - n) * z) + n. float32 and float64 keep the
+fused ops (``step_addmm``, ``addcmul``), which give those dtypes the same values.
+
 Parameter names, shapes, gate order and initialisation U(-1/√H, 1/√H) follow
 PyTorch, so a ``torch.nn.LSTMCell`` state dict converted with ``.numpy()``
 loads as-is. A cell's new hidden state is tagged ``"h"`` (cell state ``"c"``)
@@ -41,8 +49,10 @@ from ._recurrent_checks import (
 )
 from .module import Module, Parameter
 
-__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase", "RecurrentStateError", "gru_step", "loop_weight",
-           "lstm_step", "rnn_step", "torch_keywords"]
+__all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase", "RecurrentStateError", "float16_linear", "gru_step",
+           "is_float16", "loop_weight", "lstm_step", "rnn_step", "torch_keywords"]
+
+FLOAT16 = numpy.dtype("float16")
 
 
 # --- the cells' math ----------------------------------------------------------
@@ -72,22 +82,50 @@ def _addmm(addend: Tensor, h: Tensor, weight_t: Tensor | tuple[Tensor, Tensor]) 
     return addend + h @ weight_t
 
 
+def float16_linear(x: Tensor, weight_t: Tensor | tuple[Tensor, Tensor], bias: Tensor | None) -> Tensor:
+    """``x @ Wᵀ + b`` of float16 tensors as PyTorch's CPU ``addmm`` rounds it: x (n, k), Wᵀ (k, m) (or a
+    :func:`loop_weight` pair), b (m,) or None → (n, m).
+
+    The products are summed in float32, in order along k, the bias added last, and the sum rounded to
+    float16 once (``x @ Wᵀ`` then ``+ b`` would round twice). NumPy's float16 matmul sums in float32 in
+    that order, so the bias rides along as a last column of ones: ``[x, 1] @ [Wᵀ; b]``.
+    """
+    if type(weight_t) is tuple:
+        weight_t = weight_t[0]
+    if bias is None:
+        return x @ weight_t
+    ones = mg.ones((x.shape[0], 1), dtype=x.dtype, device=x.device)
+    return mg.concat([x, ones], axis=-1) @ mg.concat([weight_t, bias.expand_dims(0)], axis=0)
+
+
+def _gates(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor | tuple[Tensor, Tensor], bias_hh: Tensor | None,
+           half: bool) -> Tensor:
+    """The gates' pre-activations ``gates_x + h W_hhᵀ + b_hh``: (B, G·H). float16 (``half``) as PyTorch:
+    ``h W_hhᵀ + b_hh`` rounded once, then added to ``gates_x``; else ``gates_x + h W_hhᵀ`` as one op."""
+    if half:
+        return gates_x + float16_linear(h, weight_hh_t, bias_hh)
+    gates = _addmm(gates_x, h, weight_hh_t)
+    return gates if bias_hh is None else gates + bias_hh
+
+
 def rnn_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
-             nonlinearity: str = "tanh") -> Tensor:
+             nonlinearity: str = "tanh", half: bool | None = None) -> Tensor:
     """h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh).
 
     gates_x: (B, H) = x W_ihᵀ + b_ih; h: (B, H); weight_hh_t: (H, H) = W_hhᵀ (or ``loop_weight(W_hh)``,
-    as for every transposed weight of the step functions); returns h': (B, H).
+    as for every transposed weight of the step functions); returns h': (B, H). ``half``: round as
+    PyTorch's float16 (module docstring); None: when h is float16 (as for every step function).
     """
-    pre = _addmm(gates_x, h, weight_hh_t)
-    if bias_hh is not None:
-        pre = pre + bias_hh
+    if half is None:                    # not given (a layer gives it, checked once per loop): h's dtype says
+        half = h.dtype == FLOAT16
+    pre = _gates(gates_x, h, weight_hh_t, bias_hh, half)
     return pre.tanh() if nonlinearity == "tanh" else pre.relu()
 
 
 def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
               peepholes: tuple | None = None, coupled: bool = False,
-              fused: bool = False, weight_hr_t: Tensor | None = None) -> tuple[Tensor, Tensor]:
+              fused: bool = False, weight_hr_t: Tensor | None = None,
+              half: bool | None = None) -> tuple[Tensor, Tensor]:
     """One LSTM step; returns (h', c').
 
     gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh, split in the order i, f, g, o::
@@ -108,32 +146,37 @@ def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor, bias_h
     gates_x: (B, G·H) with G = 4 (3 when coupled); h: (B, H), or (B, P) with a projection;
     c: (B, H); weight_hh_t: (H, G·H), or (P, G·H) with a projection. ``fused`` computes the gate
     nonlinearities and the state update as one op (``mg.lstm_gates``; no peephole or coupled
-    gates; the projection is an ordinary matmul after it).
+    gates; the projection is an ordinary matmul after it), except in float16, which rounds each op.
     """
-    gates = _addmm(gates_x, h, weight_hh_t)
-    if bias_hh is not None:
-        gates = gates + bias_hh
-    if fused:
+    if half is None:
+        half = h.dtype == FLOAT16
+    gates = _gates(gates_x, h, weight_hh_t, bias_hh, half)
+    if fused and not half:
         h_new, c_new = lstm_gates(gates, c)         # the plain update below, as one op
     elif peepholes is None and not coupled:
-        h_new, c_new = _lstm_update(gates, c)
+        h_new, c_new = _lstm_update(gates, c, half)
     else:
-        h_new, c_new = _lstm_update_with_variants(gates, c, peepholes, coupled)
+        h_new, c_new = _lstm_update_with_variants(gates, c, peepholes, coupled, half)
     if weight_hr_t is not None:      # projection: the hidden state is a linear map of the cell's output
         h_new = _matmul(h_new, weight_hr_t)
     return h_new, c_new
 
 
-def _lstm_update(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+def _cell_update(f: Tensor, c: Tensor, i: Tensor, g: Tensor, half: bool) -> Tensor:
+    """c' = f * c + i * g: (B, H). One op (``addcmul``), except in float16, where PyTorch rounds both products."""
+    return f * c + i * g if half else mg.addcmul(f * c, i, g)
+
+
+def _lstm_update(gates: Tensor, c: Tensor, half: bool = False) -> tuple[Tensor, Tensor]:
     """The plain LSTM after its matmuls: gates (B, 4H) in order i, f, g, o, c (B, H) → (o * tanh(c'), c')."""
     i, f, g, o = gates.chunk(4, axis=-1)
     i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-    c_new = mg.addcmul(f * c, i, g)                 # f * c + i * g, one op
+    c_new = _cell_update(f, c, i, g, half)
     return o * c_new.tanh(), c_new
 
 
 def _lstm_update_with_variants(gates: Tensor, c: Tensor, peepholes: tuple | None,
-                               coupled: bool) -> tuple[Tensor, Tensor]:
+                               coupled: bool, half: bool = False) -> tuple[Tensor, Tensor]:
     """:func:`_lstm_update` with peephole and/or coupled gates (:func:`lstm_step`'s docstring).
 
     gates: (B, 3H) in order f, g, o when ``coupled``, else (B, 4H); ``peepholes``: (w_ci or None, w_cf, w_co).
@@ -153,14 +196,14 @@ def _lstm_update_with_variants(gates: Tensor, c: Tensor, peepholes: tuple | None
     else:
         i = i.sigmoid()
     g = g.tanh()
-    c_new = mg.addcmul(f * c, i, g)
+    c_new = _cell_update(f, c, i, g, half)
     if peepholes is not None:        # peephole: the output gate sees the new cell
         o = o + weight_co * c_new
     return o.sigmoid() * c_new.tanh(), c_new
 
 
 def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None,
-             fused: bool = False) -> Tensor:
+             fused: bool = False, half: bool | None = None) -> Tensor:
     """One GRU step (PyTorch's convention); returns h'.
 
     With gates_x = x W_ihᵀ + b_ih and gates_h = h W_hhᵀ + b_hh, both split in order r, z, n::
@@ -168,19 +211,28 @@ def gru_step(gates_x: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | 
         r = σ(x_r + h_r)    z = σ(x_z + h_z)    n = tanh(x_n + r * h_n)    h' = (1 - z) * n + z * h
 
     r and z are computed together (one add, one σ over both gates' columns), and h' as
-    n + z * (h - n), as PyTorch computes it: the same values in fewer ops.
+    n + z * (h - n), as PyTorch computes it: the same values in fewer ops. In float16 (``half``) each
+    product is rounded on its own, as PyTorch's: n = tanh(x_n + h_n * r), h' = ((h - n) * z) + n.
 
     gates_x: (B, 3H), or its columns already split, ((B, 2H), (B, H)) (a layer splits all steps' at
     once); h: (B, H); weight_hh_t: (H, 3H). ``fused`` computes everything after the matmul as one op
-    (``mg.gru_gates``; it takes gates_x whole).
+    (``mg.gru_gates``; it takes gates_x whole), except in float16.
     """
-    gates_h = _matmul(h, weight_hh_t) if bias_hh is None else _addmm(bias_hh, h, weight_hh_t)
-    if fused:
+    if half is None:
+        half = h.dtype == FLOAT16
+    if half:
+        gates_h = float16_linear(h, weight_hh_t, bias_hh)
+    else:
+        gates_h = _matmul(h, weight_hh_t) if bias_hh is None else _addmm(bias_hh, h, weight_hh_t)
+    if fused and not half:
         return gru_gates(gates_x, gates_h, h)
     hidden = h.shape[-1]
     x_rz, x_n = gates_x if type(gates_x) is tuple else gates_x.split([2 * hidden, hidden], dim=-1)
     h_rz, h_n = gates_h.split([2 * hidden, hidden], dim=-1)
     r, z = (x_rz + h_rz).sigmoid().chunk(2, dim=-1)
+    if half:
+        n = (x_n + h_n * r).tanh()
+        return (h - n) * z + n
     n = mg.addcmul(x_n, r, h_n).tanh()   # x_n + r * h_n, one op
     return mg.addcmul(n, z, h - n)       # n + z * (h - n)
 
@@ -226,6 +278,11 @@ def peephole_shapes(hidden_size: int, coupled: bool) -> dict:
 def result_dtype(x: Tensor, weight: Tensor) -> Any:
     """The dtype of a step's outputs: the input's and the weights' promoted."""
     return numpy.result_type(x.dtype, weight.dtype)
+
+
+def is_float16(x: Tensor, weight: Tensor) -> bool:
+    """Whether a step of ``x`` with ``weight`` computes in float16 (PyTorch's float16 rounding, module docstring)."""
+    return result_dtype(x, weight) == FLOAT16
 
 
 def lstm_options_repr(module: Module) -> str:
@@ -294,7 +351,10 @@ class _Cell(Module):
                               x, dtype)
         return tuple(s.expand_dims(0) for s in states) if unbatched else states
 
-    def _gates_x(self, x: Tensor) -> Tensor:
+    def _gates_x(self, x: Tensor, half: bool) -> Tensor:
+        """x W_ihᵀ + b_ih: (B, G·H); rounded once in float16 (``half``), as PyTorch's."""
+        if half:
+            return float16_linear(x, self.weight_ih.T, self.bias_ih)
         gates_x = x @ self.weight_ih.T
         return gates_x + self.bias_ih if self.bias else gates_x
 
@@ -327,7 +387,8 @@ class RNNCell(_Cell):
         """x (B, I) or (I,), state h (B, H) or (H,) → h' (B, H) or (H,). PyTorch's ``input=``, ``hx=`` work too."""
         x, state = torch_keywords("RNNCell", x, state, input, hx)
         x, (h,), unbatched = self._inputs(x, state, 1)
-        h = mg.tag(rnn_step(self._gates_x(x), h, self.weight_hh.T, self.bias_hh, self.nonlinearity), "h")
+        half = is_float16(x, self.weight_ih)
+        h = mg.tag(rnn_step(self._gates_x(x, half), h, self.weight_hh.T, self.bias_hh, self.nonlinearity, half), "h")
         return h.squeeze(0) if unbatched else h
 
     def extra_repr(self) -> str:
@@ -370,8 +431,9 @@ class LSTMCell(_Cell):
         x, state = torch_keywords("LSTMCell", x, state, input, hx)
         x, (h, c), unbatched = self._inputs(x, state, 2)
         peepholes = (getattr(self, "weight_ci", None), self.weight_cf, self.weight_co) if self.peephole else None
-        h, c = lstm_step(self._gates_x(x), h, c, self.weight_hh.T, self.bias_hh, peepholes, self.coupled,
-                         self.fused)
+        half = is_float16(x, self.weight_ih)
+        h, c = lstm_step(self._gates_x(x, half), h, c, self.weight_hh.T, self.bias_hh, peepholes, self.coupled,
+                         self.fused, half=half)
         h, c = mg.tag(h, "h"), mg.tag(c, "c")
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
@@ -403,7 +465,8 @@ class GRUCell(_Cell):
         """x (B, I) or (I,), state h (B, H) or (H,) → h' (B, H) or (H,). PyTorch's ``input=``, ``hx=`` work too."""
         x, state = torch_keywords("GRUCell", x, state, input, hx)
         x, (h,), unbatched = self._inputs(x, state, 1)
-        h = mg.tag(gru_step(self._gates_x(x), h, self.weight_hh.T, self.bias_hh, self.fused), "h")
+        half = is_float16(x, self.weight_ih)
+        h = mg.tag(gru_step(self._gates_x(x, half), h, self.weight_hh.T, self.bias_hh, self.fused, half), "h")
         return h.squeeze(0) if unbatched else h
 
     def extra_repr(self) -> str:

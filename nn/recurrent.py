@@ -52,8 +52,10 @@ from ._recurrent_checks import (
 )
 from .cells import (
     add_parameters,
+    float16_linear,
     gate_shapes,
     gru_step,
+    is_float16,
     loop_weight,
     lstm_options_repr,
     lstm_step,
@@ -310,13 +312,21 @@ class _Recurrent(Module):
         parameter objects (a parameter replaced after the capture is picked up, not the captured one).
         """
         steps, batch = x.shape[time_axis], x.shape[1 - time_axis]
+        weight_ih = self._weight(f"weight_ih_l{k}{suffix}")
+        half = is_float16(x, weight_ih)     # float16: PyTorch's rounding (nn/cells.py), decided once per loop
+        bias = self._input_bias(k, suffix, half)
         # the input's contribution at every step in one matmul: (T·B, I) @ (I, G·H)
-        gates_x = x.reshape(steps * batch, x.shape[-1]) @ self._weight(f"weight_ih_l{k}{suffix}").T
-        bias = self._input_bias(k, suffix)
-        if bias is not None:
-            gates_x = gates_x + bias
+        rows = x.reshape(steps * batch, x.shape[-1])
+        # PyTorch's float16 linear rounds x W_ihᵀ + b_ih once, but adds the bias apart (a second rounding)
+        # when it reads the input transposed: layer 0 of a batch_first layer (B, T > 1, no lengths)
+        if half and not (k == 0 and time_axis == 1 and step_masks is None and steps > 1 and batch > 1):
+            gates_x = float16_linear(rows, weight_ih.T, bias)
+        else:
+            gates_x = rows @ weight_ih.T
+            if bias is not None:
+                gates_x = gates_x + bias
         gates_x = self._per_step(gates_x.reshape(x.shape[0], x.shape[1], gates_x.shape[-1]), time_axis)
-        weights = self._step_weights(k, suffix, active > 1)
+        weights = self._step_weights(k, suffix, active > 1, half)
 
         order = range(active - 1, -1, -1) if suffix else range(active)
         outputs: list[Any] = [None] * steps
@@ -345,24 +355,32 @@ class _Recurrent(Module):
         """One time step: (gates_x (B, G·H), state tuple, weights) → new state tuple."""
         raise NotImplementedError
 
-    def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
+    def _step_weights(self, k: int, suffix: str, loop: bool, half: bool) -> tuple:
         """What :meth:`_step` takes as ``weights`` for layer ``k``, direction ``suffix``, made once per loop.
 
-        Here (RNN): (W_hhᵀ, None): b_hh joins b_ih in the input projection (:meth:`_input_bias`).
-        GRU: (W_hhᵀ, b_hh); LSTM: (W_hhᵀ, W_hrᵀ or None, peepholes or None). ``loop``: several steps
+        Here (RNN): (W_hhᵀ, None, half): b_hh joins b_ih in the input projection (:meth:`_input_bias`),
+        except in float16 (``half``): (W_hhᵀ, b_hh, True). GRU: (W_hhᵀ, b_hh, half); LSTM: (W_hhᵀ,
+        W_hrᵀ or None, peepholes or None, b_hh in float16 else None, half). ``loop``: several steps
         will run, so W_hhᵀ comes as a :func:`~nn.cells.loop_weight` pair.
         """
-        return self._transposed(f"weight_hh_l{k}{suffix}", loop), None
+        return self._transposed(f"weight_hh_l{k}{suffix}", loop), self._step_bias(k, suffix, half), half
 
     def _per_step(self, gates_x: Tensor, time_axis: int) -> list:
         """The input projection (T, B, G·H) (or (B, T, G·H)) cut into what each step takes: (B, G·H) per step."""
         return mg.unbind(gates_x, time_axis)
 
-    def _input_bias(self, k: int, suffix: str) -> Tensor | None:
-        """The bias added to the input projection: b_ih + b_hh (both act outside the step's nonlinearity)."""
+    def _input_bias(self, k: int, suffix: str, half: bool) -> Tensor | None:
+        """The bias added to the input projection: b_ih + b_hh (both act outside the step's nonlinearity);
+        b_ih alone in float16 (``half``), where PyTorch rounds h W_hhᵀ + b_hh on its own (:meth:`_step_bias`)."""
         if not self.bias:
             return None
+        if half:
+            return self._weight(f"bias_ih_l{k}{suffix}")
         return self._weight(f"bias_ih_l{k}{suffix}") + self._weight(f"bias_hh_l{k}{suffix}")
+
+    def _step_bias(self, k: int, suffix: str, half: bool) -> Tensor | None:
+        """The bias the step adds to h W_hhᵀ: b_hh in float16 (``half``), else None (:meth:`_input_bias`)."""
+        return self._weight(f"bias_hh_l{k}{suffix}") if self.bias and half else None
 
     def _transposed(self, name: str, loop: bool) -> Tensor | tuple:
         """Parameter ``name`` transposed; for a loop of several steps a ``loop_weight`` pair, whose row-major
@@ -427,8 +445,8 @@ class RNN(_Recurrent):
         return f"RNN_{self.nonlinearity.upper()}"
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
-        weight_hh_t, bias_hh = weights
-        return (rnn_step(gates_x, state[0], weight_hh_t, bias_hh, self.nonlinearity),)
+        weight_hh_t, bias_hh, half = weights
+        return (rnn_step(gates_x, state[0], weight_hh_t, bias_hh, self.nonlinearity, half),)
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
@@ -475,19 +493,21 @@ class LSTM(_Recurrent):
                 for suffix in self._suffixes:
                     add_parameters(self, f"_l{k}{suffix}", peephole_shapes(hidden_size, coupled), device, dtype)
 
-    def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
-        """(W_hhᵀ, W_hrᵀ or None, (w_ci, w_cf, w_co) or None) for layer ``k``, direction ``suffix``."""
+    def _step_weights(self, k: int, suffix: str, loop: bool, half: bool) -> tuple:
+        """(W_hhᵀ, W_hrᵀ or None, (w_ci, w_cf, w_co) or None, b_hh or None, half) for layer ``k``, direction
+        ``suffix`` (b_hh in float16 only: :meth:`_step_bias`)."""
         end = f"_l{k}{suffix}"
         weight_hr_t = self._transposed(f"weight_hr{end}", loop) if self.proj_size else None
         peepholes = None
         if self.peephole:                  # w_ci is None when coupled
             peepholes = tuple(getattr(self, f"{n}{end}", None) for n in ("weight_ci", "weight_cf", "weight_co"))
-        return self._transposed(f"weight_hh{end}", loop), weight_hr_t, peepholes
+        return self._transposed(f"weight_hh{end}", loop), weight_hr_t, peepholes, self._step_bias(k, suffix, half), half
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
-        weight_hh_t, weight_hr_t, peepholes = weights
+        weight_hh_t, weight_hr_t, peepholes, bias_hh, half = weights
         h, c = state
-        return lstm_step(gates_x, h, c, weight_hh_t, None, peepholes, self.coupled, self.fused, weight_hr_t)
+        return lstm_step(gates_x, h, c, weight_hh_t, bias_hh, peepholes, self.coupled, self.fused, weight_hr_t,
+                         half)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + lstm_options_repr(self)
@@ -522,17 +542,17 @@ class GRU(_Recurrent):
         x_rz, x_n = gates_x.split([2 * hidden, hidden], dim=-1)
         return list(zip(mg.unbind(x_rz, time_axis), mg.unbind(x_n, time_axis)))
 
-    def _input_bias(self, k: int, suffix: str) -> Tensor | None:
+    def _input_bias(self, k: int, suffix: str, half: bool) -> Tensor | None:
         # b_hn sits inside r * (h W_hnᵀ + b_hn), so b_hh stays in the step
         return self._weight(f"bias_ih_l{k}{suffix}") if self.bias else None
 
-    def _step_weights(self, k: int, suffix: str, loop: bool) -> tuple:
+    def _step_weights(self, k: int, suffix: str, loop: bool, half: bool) -> tuple:
         bias_hh = self._weight(f"bias_hh_l{k}{suffix}") if self.bias else None
-        return self._transposed(f"weight_hh_l{k}{suffix}", loop), bias_hh
+        return self._transposed(f"weight_hh_l{k}{suffix}", loop), bias_hh, half
 
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
-        weight_hh_t, bias_hh = weights
-        return (gru_step(gates_x, state[0], weight_hh_t, bias_hh, self.fused),)
+        weight_hh_t, bias_hh, half = weights
+        return (gru_step(gates_x, state[0], weight_hh_t, bias_hh, self.fused, half),)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (", fused=True" if self.fused else "")
