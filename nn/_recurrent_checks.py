@@ -107,8 +107,8 @@ def check_proj_size(owner: str, proj_size: Any, hidden_size: int) -> int:
 
 
 def refuse_proj_size(owner: str, proj_size: Any) -> None:
-    """``proj_size`` is an LSTM option only (PyTorch raises ValueError for RNN and GRU too)."""
-    if proj_size:
+    """``proj_size`` is an LSTM option only: PyTorch's RNN and GRU raise ValueError when it is given at all."""
+    if proj_size is not None:
         raise ValueError(f"{owner}: proj_size argument is only supported for LSTM, not RNN or GRU "
                          f"(got proj_size={proj_size!r})")
 

@@ -423,13 +423,13 @@ class RNN(_Recurrent):
     Parameters ``weight_ih_l{k}[_reverse]`` (H, I) for k = 0 ((H, D·H) above), ``weight_hh_l{k}`` (H, H),
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,). ``compile=True`` replays each direction's loop over time
     as one node (module docstring). See :meth:`forward` for shapes. ``proj_size`` is LSTM-only:
-    a non-zero one raises ValueError, as in PyTorch.
+    giving it at all raises ValueError, as in PyTorch.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  nonlinearity: str = "tanh", *, compile: bool = False, device: Any = None,
-                 dtype: Any = None, proj_size: int = 0) -> None:
+                 dtype: Any = None, proj_size: int | None = None) -> None:
         if isinstance(bias, str):
             raise TypeError(f"RNN: bias must be a bool, got {bias!r}; pass the nonlinearity by keyword: "
                             f"nn.RNN(..., nonlinearity={bias!r})")
@@ -447,10 +447,6 @@ class RNN(_Recurrent):
     def _step(self, gates_x: Tensor, state: tuple, weights: tuple) -> tuple:
         weight_hh_t, bias_hh, half = weights
         return (rnn_step(gates_x, state[0], weight_hh_t, bias_hh, self.nonlinearity, half),)
-
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        return text + (f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else "")
 
 
 class LSTM(_Recurrent):
@@ -519,7 +515,7 @@ class GRU(_Recurrent):
     Parameters ``weight_ih_l{k}[_reverse]`` (3H, I) ((3H, D·H) above layer 0), ``weight_hh_l{k}``
     (3H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3H,), gate order r, z, n. ``fused=True`` computes
     each step's gates with one op; ``compile=True`` replays each direction's loop over time as one
-    node (module docstring). ``proj_size`` is LSTM-only: a non-zero one raises ValueError, as in PyTorch.
+    node (module docstring). ``proj_size`` is LSTM-only: giving it at all raises ValueError, as in PyTorch.
     """
 
     mode = "GRU"           # PyTorch's name of the layer's kind
@@ -527,7 +523,7 @@ class GRU(_Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  *, fused: bool = False, compile: bool = False, device: Any = None, dtype: Any = None,
-                 proj_size: int = 0) -> None:
+                 proj_size: int | None = None) -> None:
         refuse_proj_size("GRU", proj_size)
         check_cell_flags("GRU", fused=fused)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 3,

@@ -58,3 +58,11 @@ def test_a_replayed_fused_lstm_is_drawn_with_its_gradient_norms_as_eager() -> No
         sources.append(mg.viz.draw((out ** 2).sum(), show_grads=True).source)
     assert sources[0].count("‖∂L/∂h‖") == 4
     assert sources[1] == sources[0]
+
+
+@pytest.mark.parametrize("args, kwargs", [((4, 4), {"nonlinearity": "relu"}), ((3, 5, 2), {"batch_first": True}),
+                                          ((3, 5), {"bidirectional": True, "nonlinearity": "tanh"})])
+def test_rnn_prints_as_torch(args, kwargs, torch) -> None:
+    import nn
+
+    assert repr(nn.RNN(*args, **kwargs)) == repr(torch.nn.RNN(*args, **kwargs))
