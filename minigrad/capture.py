@@ -418,7 +418,8 @@ class Program:
             and not self.writes_into \
             and all(v < len(tracer.arguments) for _j, v in self.passthrough)
         self.checks_left, self.argument_values = 0, 0
-        self.weight_meta = [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad) for t in self.weights]
+        self.weight_meta = [(t.data.shape, t.data.strides, t.data.dtype, type(t.data), t.requires_grad)
+                            for t in self.weights]   # (strides: a view or a copy, a branch on is_contiguous())
         # a lone Tensor or a flat tuple of them is returned as Replay made it; else rebuilt from the spec
         self.form = "one" if spec is None else "tuple" if spec[0] is tuple and not any(spec[1]) else "nested"
         ops = [_fresh(op) for op, *_ in tracer.steps]

@@ -593,7 +593,7 @@ class Compiled:
             if isinstance(a, Tensor):   # the usual case, inline
                 data = a.data
                 device = "cpu" if type(data) is numpy.ndarray else backend.device_of(data)
-                key.append((data.shape, data.dtype, device, a.requires_grad))
+                key.append((data.shape, data.strides, data.dtype, device, a.requires_grad))
                 tensors.append(a)
             else:
                 guards.describe(a, key, tensors, self.words)
@@ -637,7 +637,7 @@ class Compiled:
         if program.aliases and not guards.aliases_hold(self, program.aliases, tensors):   # captured with f(x, x)
             return self._capture(key, args, kwargs, tensors, None)
         weights = program.weights
-        if weights and [(t.data.shape, t.data.dtype, type(t.data), t.requires_grad)
+        if weights and [(t.data.shape, t.data.strides, t.data.dtype, type(t.data), t.requires_grad)
                         for t in weights] != program.weight_meta:   # e.g. model.double(), .to("cuda")
             return self._capture(key, args, kwargs, tensors, None)   # a weight changed shape, dtype, device or grad
         if self.check or not program.verified:   # (a capture with other weights is not compared with this one)

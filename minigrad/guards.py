@@ -327,7 +327,7 @@ def describe(value: Any, key: list, tensors: list, words: frozenset = frozenset(
     too, ``PATH_DEPTH`` objects deep: a replay reads them as it reads the object's own attributes."""
     if isinstance(value, Tensor):
         data = value.data
-        key.append((data.shape, data.dtype, backend.device_of(data), value.requires_grad))
+        key.append((data.shape, data.strides, data.dtype, backend.device_of(data), value.requires_grad))
         tensors.append(value)
     elif isinstance(value, (tuple, list, collections.deque)):   # named tuples too
         key.append((type(value), len(value)))

@@ -485,3 +485,40 @@ def test_what_a_helper_of_another_user_module_reads_is_guarded():
             np.testing.assert_array_equal(got, want)
     finally:
         del sys.modules["round16_utils"]
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.view(-1) * 2.0,                             # eager refuses a view of a transposed input
+    lambda x: x.contiguous(),                               # eager copies a transposed input; a capture returned x
+    lambda x: x * 2.0 if x.is_contiguous() else x * 3.0,    # a branch on the layout
+])
+def test_an_input_of_other_strides_is_another_signature(fn, torch):
+    compiled = mg.compile(fn)
+    base = np.arange(16, dtype=np.float32).reshape(4, 4)
+    for _ in range(3):
+        compiled(mg.tensor(base))
+    x = mg.tensor(base).t()
+    want = torch.tensor(base).t()
+    try:
+        expected = fn(want)
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            compiled(x)   # a replay returned a copy
+        return
+    got = compiled(x)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert got.is_contiguous() == expected.is_contiguous()
+    assert np.shares_memory(got.data, x.data) == (expected.data_ptr() == want.data_ptr())
+
+
+def test_a_weight_of_other_strides_captures_again():
+    weight = nn.Parameter(mg.ones(4, 4))
+    fn = lambda x: x * weight.view(-1)   # noqa: E731
+    compiled = mg.compile(fn)
+    for _ in range(3):
+        compiled(mg.ones(16))
+    weight.data = np.ascontiguousarray(np.arange(16, dtype=np.float32).reshape(4, 4)).T   # a transposed array
+    with pytest.raises(RuntimeError):
+        fn(mg.ones(16))
+    with pytest.raises(RuntimeError):
+        compiled(mg.ones(16))
