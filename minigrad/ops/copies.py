@@ -16,7 +16,7 @@ from ._util import tensor_arg
 from .arrange import diagonal, select, split_with_sizes, unfold
 from .extras import detach
 from .join import split, unbind
-from .shape import clone, expand, getitem, permute, squeeze, t, transpose, unsqueeze, view
+from .shape import clone, expand, getitem, permute, reshape, squeeze, t, transpose, unsqueeze, view
 from .strided import as_strided
 
 __all__ = ["alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy", "permute_copy",
@@ -131,10 +131,11 @@ def unsqueeze_copy(input: Tensor, dim: int) -> Tensor:  # noqa: A002
 
 
 def view_copy(input: Tensor, size: Any = None, *, dtype: Any = None) -> Tensor:  # noqa: A002
-    """torch.view_copy: ``input.view(size)`` (a shape, -1 inferred) or ``input.view(dtype)`` copied."""
+    """torch.view_copy: ``input.view(size)`` (a shape, -1 inferred) or ``input.view(dtype)`` copied. A copy needs
+    no view, so a shape works on any layout, as PyTorch's (``input.reshape(size)``)."""
     if (size is None) == (dtype is None):
         raise TypeError("view_copy: give a size or a dtype (one of them)")
     if dtype is not None:
         size = dtype
     is_shape = isinstance(size, (tuple, list)) or (hasattr(size, "__index__") and not isinstance(size, bool))
-    return _copied("view_copy", lambda x: view(x, size) if is_shape else view(x, dtype=size), input)
+    return _copied("view_copy", lambda x: reshape(x, size) if is_shape else view(x, dtype=size), input)

@@ -675,4 +675,7 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
     if x.dtype.kind == "c":   # a complex entry counts by its modulus; the norm is real, as PyTorch's
         x = abs(x)
     axes = reduced_axes(dim_or_axis("norm", dim, axis), x.ndim, "norm")
+    if (p < 0 or p == math.inf) and any(x.shape[a] == 0 for a in (range(x.ndim) if axes is None else axes)):
+        raise ShapeMismatchError(f"norm: cannot compute the {p} norm over an empty dim (shape {x.shape}): the "
+                                 f"operation has no identity, as in PyTorch")
     return Norm(float(p), axes, keep_flag("norm", keepdim, keepdims))(x)

@@ -236,7 +236,7 @@ def frobenius_norm(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  #
 
 def nuclear_norm(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """The legacy torch.nuclear_norm (with its deprecation warning): ``linalg.matrix_norm(input, 'nuc', dim,
-    keepdim)``; ``nuclear_norm(input, keepdim)`` needs a 2-D input, ``nuclear_norm(input, dim, keepdim)`` two dims."""
+    keepdim)``: over the last two dims (a batch of matrices: (…, m, n) → (…)), or the two ``dim``."""
     warnings.warn("nuclear_norm is deprecated and it is just left for JIT compatibility. It will be removed in a "
                   "future PyTorch release. Please use `linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead",
                   UserWarning, stacklevel=2)
@@ -244,10 +244,7 @@ def nuclear_norm(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tenso
     x = tensor_arg(input, name)
     if isinstance(dim, bool):   # nuclear_norm(input, keepdim)
         dim, keepdim = None, dim
-    if dim is None:
-        if x.ndim != 2:
-            raise RuntimeError(f"{name}: Expected a tensor with 2 dimensions, but got a tensor with {x.ndim} "
-                               f"dimensions instead (shape {x.shape}).")
+    if dim is None:   # PyTorch 2.13 reduces the last two dims of any batch
         dim = (-2, -1)
     dims = int_tuple(dim, name, "dim")
     if len(dims) != 2:

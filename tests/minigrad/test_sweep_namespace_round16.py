@@ -1,0 +1,58 @@
+"""The torch.* namespace and Tensor methods against minigrad: the cases a round-16 breadth sweep (every public
+callable of torch and every public torch.Tensor method with a minigrad counterpart, called with one-tensor,
+two-tensor, dim, keepdim, dtype= and out= forms over float/int/bool/complex, 0-d, 0-size and non-contiguous inputs,
+values, dtypes, shapes, aliasing, error classes and gradients compared) found differing from PyTorch 2.13."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+@pytest.mark.parametrize("p", [-1, -0.5, -math.inf, math.inf])
+@pytest.mark.parametrize("dim", [None, 0, (0, 1)])
+def test_norm_with_no_identity_over_an_empty_dim_raises(p: float, dim) -> None:
+    # torch.norm(torch.zeros(0, 4), -1): RuntimeError (a negative p has no identity); ours gave inf
+    with pytest.raises(RuntimeError):
+        torch.norm(torch.zeros(0, 4), p, dim)
+    with pytest.raises(RuntimeError, match="norm"):
+        mg.norm(mg.zeros(0, 4), p, dim)
+    with pytest.raises(RuntimeError, match="norm"):
+        mg.zeros(0, 4).norm(p, dim)
+    # over the non-empty dim there is nothing to reduce from nothing: an empty result, as torch's
+    assert mg.norm(mg.zeros(0, 4), p, 1).shape == tuple(torch.norm(torch.zeros(0, 4), p, 1).shape) == (0,)
+
+
+@pytest.mark.parametrize(("shape", "args"), [((2, 3, 4), ()), ((2, 3, 4), (True,)), ((2, 1, 3, 3), (False,)),
+                                             ((3, 4), ())])
+def test_nuclear_norm_of_a_batch_of_matrices(shape: tuple, args: tuple) -> None:
+    # torch.nuclear_norm(x) of a 3-D x reduces the last two dims of each matrix; ours raised "Expected 2 dims"
+    a = np.random.default_rng(0).standard_normal(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = torch.nuclear_norm(torch.tensor(a), *args)
+        got = mg.nuclear_norm(mg.tensor(a), *args)
+    assert got.shape == tuple(expected.shape)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("size", [(6, 2), (-1,), (2, 3, 2)])
+def test_view_copy_of_a_non_contiguous_tensor(size: tuple) -> None:
+    # torch.view_copy(x.T, size) copies as reshape does (no view is needed); ours raised view's layout error
+    a = np.arange(12.0).reshape(4, 3)
+    xt = torch.tensor(a, requires_grad=True)
+    xm = mg.tensor(a, requires_grad=True)
+    expected, got = torch.view_copy(xt.T, size), mg.view_copy(xm.T, size)
+    np.testing.assert_array_equal(got.numpy(), expected.detach().numpy())
+    assert got.is_contiguous()
+    g = np.random.default_rng(1).standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(g))
+    got.backward(mg.tensor(g))
+    np.testing.assert_array_equal(xm.grad.numpy(), xt.grad.numpy())
