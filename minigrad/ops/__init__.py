@@ -70,6 +70,7 @@ from .shape import (
     reshape,
     size,
     squeeze,
+    squeeze_method,
     swapaxes,
     t,
     to_device,
@@ -256,7 +257,7 @@ _methods = {
     "sum": sum, "mean": mean, "max": max, "min": min, "var": var, "logsumexp": logsumexp,
     "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul,
     "reshape": reshape, "view": view, "transpose": transpose, "swapaxes": swapaxes,
-    "expand_dims": expand_dims, "unsqueeze": expand_dims, "squeeze": squeeze,
+    "expand_dims": expand_dims, "unsqueeze": expand_dims, "squeeze": squeeze_method,
     "broadcast_to": broadcast_to, "chunk": chunk, "split": split, "unbind": unbind, "where": _where_method,
 }
 # PyTorch's spellings (DESIGN §3): the methods an RNN program uses, and the in-place ops

@@ -300,6 +300,9 @@ def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tenso
     x = tensor_arg(input, "take_along_dim")
     data = index_data(indices, "take_along_dim")
     if dim is None:
+        if data.dtype not in ("int64", "int32"):   # PyTorch's gather: int32 or int64 (a uint8 index is no mask here)
+            raise IndexArgumentError(f"take_along_dim: indices must be int64 or int32 without a dim, got dtype "
+                                     f"{data.dtype}")
         check_index_range(data, x.numel(), "take_along_dim", f"a tensor of shape {x.shape} read as 1-D", negative=False)
         flat_index = reshape(indices.to(x.device), -1).data if isinstance(indices, Tensor) else \
             backend.to_device(data, x.device).reshape(-1)
@@ -310,7 +313,7 @@ def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tenso
     if x.ndim == 0 or data.ndim != x.ndim:
         raise ShapeMismatchError(f"take_along_dim: input and indices need the same number of dims (at least 1), got "
                                  f"shapes {x.shape} and {tuple(data.shape)}")
-    if data.dtype != "int64":   # PyTorch takes only int64 indices along a dim (any integer dtype without one)
+    if data.dtype != "int64":   # PyTorch takes only int64 indices along a dim (int32 too without one)
         raise IndexArgumentError(f"take_along_dim: indices along a dim must be int64, got dtype {data.dtype}")
     axis = one_axis(dim, x.ndim, "take_along_dim")
     size = x.shape[axis]

@@ -712,6 +712,19 @@ def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # n
     return _view_op(x, Reshape(shape))
 
 
+def squeeze_dims(name: str, dims: tuple, dim: Any) -> Any:
+    """The dims of a ``squeeze`` method call: PyTorch's method takes them as separate ints too (``x.squeeze(0, 2)``
+    is ``x.squeeze((0, 2))``), or one int, one tuple or ``dim=``; None for every length-1 dim."""
+    if dims and dim is not None:
+        raise TypeError(f"{name}(): give the dims positionally or as dim=, not both")
+    return dims if len(dims) > 1 else dims[0] if dims else dim
+
+
+def squeeze_method(self: Tensor, *dims: Any, dim: Any = None, axis: Any = None) -> Tensor:
+    """``x.squeeze()``, ``x.squeeze(1)``, ``x.squeeze((0, 2))`` or ``x.squeeze(0, 2)``: :func:`squeeze`, a view."""
+    return squeeze(self, squeeze_dims("squeeze", dims, dim), axis=axis)
+
+
 def broadcast_to(input: Tensor, size: Any = NOT_GIVEN, *, shape: Any = NOT_GIVEN) -> Tensor:  # noqa: A002
     """A broadcast view of ``x`` with shape ``size`` (NumPy's ``shape=`` too); the gradient is summed back.
     As PyTorch's (``expand``), a -1 in ``size`` keeps that dim: (3, 1) to (2, -1, 4) → (2, 3, 4)."""

@@ -56,3 +56,30 @@ def test_view_copy_of_a_non_contiguous_tensor(size: tuple) -> None:
     expected.backward(torch.tensor(g))
     got.backward(mg.tensor(g))
     np.testing.assert_array_equal(xm.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16"])
+def test_take_along_dim_without_a_dim_needs_int64_or_int32_indices(dtype: str) -> None:
+    # torch.take_along_dim(x, uint8_indices): RuntimeError (gather's int32/int64 check); ours read them as positions
+    index = np.array([[1], [0], [2]], dtype=dtype)
+    with pytest.raises(RuntimeError):
+        torch.take_along_dim(torch.arange(12.0).view(3, 4), torch.tensor(index))
+    with pytest.raises(RuntimeError, match="take_along_dim"):
+        mg.take_along_dim(mg.arange(12.0).view(3, 4), mg.tensor(index))
+    expected = torch.take_along_dim(torch.arange(12.0).view(3, 4), torch.tensor(index.astype("int32")))
+    got = mg.take_along_dim(mg.arange(12.0).view(3, 4), mg.tensor(index.astype("int32")))
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [((0, 2), {}), ((-1, 0), {}), ((0, 1, 2), {}), (((0, 2),), {}),
+                                              ((2,), {}), ((), {"dim": 0}), ((), {})])
+@pytest.mark.parametrize("method", ["squeeze", "squeeze_"])
+def test_squeeze_method_takes_dims_as_separate_ints(method: str, args: tuple, kwargs: dict) -> None:
+    # torch's x.squeeze(0, 2) (dims as separate ints, PyTorch 2.0+); ours raised TypeError (too many arguments)
+    expected = getattr(torch.ones(1, 3, 1), method)(*args, **kwargs)
+    got = getattr(mg.ones(1, 3, 1), method)(*args, **kwargs)
+    assert got.shape == tuple(expected.shape)
+    x = mg.ones(1, 3, 1, requires_grad=True)
+    y = x * 2
+    y.squeeze(*args, **kwargs).sum().backward()
+    assert x.grad.shape == (1, 3, 1)
