@@ -394,8 +394,8 @@ class Transformer(Module):
         error, where torch raises too."""
         dtype = mg.get_default_dtype() if dtype is None else dtype
         if numpy.dtype(dtype).kind in "iu":
-            raise InputDtypeError(f"Transformer.generate_square_subsequent_mask: dtype must be floating point, "
-                                  f"complex or bool (-inf does not fit {numpy.dtype(dtype)}), got {dtype}")
+            raise InputDtypeError(f"Transformer.generate_square_subsequent_mask: dtype must be floating point or "
+                                  f"bool (or complex; -inf does not fit {numpy.dtype(dtype)}), got {dtype}")
         return mg.full((sz, sz), float("-inf"), dtype=dtype, device=device).triu(1)
 
     def _reset_parameters(self) -> None:
