@@ -210,7 +210,7 @@ def _same_shape_target(target: Any, input: Tensor, name: str) -> Tensor:  # noqa
                               f"{target.dtype}; convert with target.float()")
     target = _as_operand(target, input, name)
     if target.shape != input.shape:
-        raise ValueError(f"{name}: target shape {target.shape} must equal input shape {input.shape}")
+        raise InputShapeError(f"{name}: target shape {target.shape} must equal input shape {input.shape}")
     return target
 
 

@@ -315,7 +315,7 @@ def _cross(a: Any, b: Any, dim: Any, name: str) -> Tensor:
     if dim is None:
         dim = next((d for d, n in enumerate(a.shape) if n == 3), None)
         if dim is None:
-            raise ValueError(f"{name}: no dim of size 3 in the input (shapes {a.shape} and {b.shape})")
+            raise ShapeMismatchError(f"{name}: no dim of size 3 in the input (shapes {a.shape} and {b.shape})")
     axis = one_axis(dim, max(a.ndim, 1), name)
     if not a.ndim or a.shape[axis] != 3 or b.shape[axis] != 3:
         raise _shapes(name, a, b, f"length 3 in dim {dim} of both inputs")

@@ -137,7 +137,8 @@ def _lgamma_array(xp: Any, x: Any) -> Any:
     # -½ < x < 0: lgamma(x) = lgamma(1 + x) - log(-x) (sin πx is subnormal at a subnormal x: 3.5e-9 off)
     near = x > -0.5
     shifted = _lgamma_positive(xp, xp.where(near, 1 + x, 1.0)) - xp.log(xp.where(near, -x, 1.0))
-    out = xp.where(x > 0, positive, xp.where(near, shifted, xp.where(sine == 0, xp.inf, reflected)))   # poles: inf - inf
+    # poles: inf - inf
+    out = xp.where(x > 0, positive, xp.where(near, shifted, xp.where(sine == 0, xp.inf, reflected)))
     return xp.where(xp.isinf(x), x.dtype.type(xp.inf), out).astype(x.dtype, copy=False)
 
 
@@ -239,7 +240,7 @@ def polygamma(n: int, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     polygamma(n + 1, x). n: an int ≥ 0; input: any shape → the same shape."""
     n = int_arg(n, "polygamma", "n")
     if n < 0:
-        raise ValueError(f"polygamma: n must be non-negative, got {n}")
+        raise ShapeMismatchError(f"polygamma: n must be non-negative, got {n}")
     name = "digamma" if n == 0 else "polygamma"
     return Unary(name, lambda xp, a: _polygamma_array(xp, n, a),
                  lambda xp, a, y: _polygamma_array(xp, n + 1, a))(_floating(input, name))
@@ -252,7 +253,7 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's name
     x = _floating(input, "mvlgamma")
     p = int_arg(p, "mvlgamma", "p")
     if p < 1:
-        raise ValueError(f"mvlgamma: p has to be greater than or equal to 1, got {p}")
+        raise ShapeMismatchError(f"mvlgamma: p has to be greater than or equal to 1, got {p}")
     total = lgamma(x)
     for i in range(1, p):
         total = total + lgamma(x - i / 2)

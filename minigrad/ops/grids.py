@@ -122,7 +122,7 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
     or a spacing ``dx`` (1 by default), as torch.trapezoid. y (…, n, …) → (…, …)."""
     y = tensor_arg(y, "trapezoid")
     if y.dtype.kind == "b":
-        raise TypeError("trapezoid: a bool y is not supported (as in PyTorch)")
+        raise ArgumentTypeError("trapezoid: a bool y is not supported (as in PyTorch)")
     if y.dtype.kind in "iu":   # integrated in the default float dtype, as PyTorch (NumPy's int * float: float64)
         y = y.to(dtype=get_default_dtype())
     if isinstance(x, Tensor) and x.dtype.kind in "biu":

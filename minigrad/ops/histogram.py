@@ -17,7 +17,16 @@ from typing import Any, Sequence
 from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, ShapeMismatchError, flag, int_arg, number, refuse_complex, tensor_arg
+from ._util import (
+    ArgumentTypeError,
+    DtypeNotImplementedError,
+    ShapeMismatchError,
+    flag,
+    int_arg,
+    number,
+    refuse_complex,
+    tensor_arg,
+)
 from .creation import linspace_arrays
 
 __all__ = ["histogram", "histogramdd"]
@@ -91,7 +100,8 @@ def _points(input: Any, name: str) -> Tensor:  # noqa: A002 - PyTorch's name
     x = tensor_arg(input, name)
     refuse_complex(name, x, order=False)   # PyTorch: NotImplementedError ("histogramdd" not implemented)
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
-        raise TypeError(f"{name}: only float32 and float64 tensors are supported (as PyTorch's CPU kernel), got "
+        raise DtypeNotImplementedError(f"{name}: only float32 and float64 tensors are supported (as PyTorch's CPU "
+                                       f"kernel, NotImplementedError), got "
                         f"dtype {x.dtype}")
     return x
 

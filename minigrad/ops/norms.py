@@ -113,7 +113,7 @@ def _matrix_dims(dim: Any, ndim: int, name: str) -> tuple:
         raise ShapeMismatchError(f"{name}: dim must be a pair of dims, got {dim!r}")
     first, second = normalize_axis(dims, ndim, name)
     if first == second:
-        raise ValueError(f"{name}: the two dims must be different, got {dim!r}")
+        raise ShapeMismatchError(f"{name}: the two dims must be different, got {dim!r}")
     return first, second
 
 

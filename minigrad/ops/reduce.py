@@ -670,7 +670,8 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
     if dtype is not None:
         dtype = backend.as_dtype(dtype, "norm")
         if dtype.kind not in "fc" or not backend.numpy.can_cast(x.dtype, dtype, "safe"):
-            raise TypeError(f"norm: dtype={dtype} must be a floating dtype x's {x.dtype} casts to without narrowing")
+            raise ArgumentTypeError(f"norm: dtype={dtype} must be a floating dtype x's {x.dtype} casts to without "
+                                    f"narrowing")
         x = x.to(dtype=dtype)
     if x.dtype.kind == "c":   # a complex entry counts by its modulus; the norm is real, as PyTorch's
         x = abs(x)

@@ -17,7 +17,7 @@ import numpy
 from .. import backend
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, count_arg, flag, int_arg, number, one_axis, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, count_arg, flag, int_arg, number, one_axis, tensor_arg
 from .elementwise import add, mul
 from .index import flip
 from .join import cat
@@ -38,7 +38,7 @@ def combinations(input: Any, r: int = 2, with_replacement: bool = False) -> Tens
         raise ShapeMismatchError(f"{name}: expects a 1-D vector, got shape {x.shape}")
     r = int_arg(r, name, "r")
     if r < 0:
-        raise ValueError(f"{name}: r must be a non-negative number, got {r}")
+        raise ShapeMismatchError(f"{name}: r must be a non-negative number, got {r}")
     with_replacement = flag(with_replacement, name, "with_replacement")
     if r == 0:   # a new empty tensor, not a view of x (no gradient, as PyTorch's)
         return x.new_zeros((0,))
@@ -75,7 +75,7 @@ def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1
     name = "cumulative_trapezoid"
     y = tensor_arg(y, name)
     if y.dtype.kind == "b":
-        raise TypeError(f"{name}: received a bool input for `y`, but bool is not supported (as in PyTorch)")
+        raise ArgumentTypeError(f"{name}: received a bool input for `y`, but bool is not supported (as in PyTorch)")
     if y.dtype.kind in "iu":   # integrated in the default float dtype, as PyTorch
         y = y.to(dtype=get_default_dtype())
     if y.ndim == 0:

@@ -247,7 +247,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  
     if x.ndim > 2:
         raise ShapeMismatchError(f"cov: expects a tensor with two or fewer dims, got shape {x.shape}")
     if x.dtype.kind not in "iufc":
-        raise TypeError(f"cov: not supported for dtype {x.dtype} (as in PyTorch)")
+        raise ArgumentTypeError(f"cov: not supported for dtype {x.dtype} (as in PyTorch)")
     if isinstance(correction, bool) or not isinstance(correction, int):
         raise TypeError(f"cov: correction must be an int, got {correction!r}")
     rows = x.reshape(1, -1) if x.ndim < 2 else x

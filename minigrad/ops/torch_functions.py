@@ -16,7 +16,7 @@ from ..autograd import Function
 from ..dtypes import get_default_dtype
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import flag, int_arg, int_tuple, number, tensor_arg
+from ._util import ArgumentTypeError, flag, int_arg, int_tuple, number, tensor_arg
 from .extras import empty_strided
 from .norms import matrix_norm, vector_norm
 
@@ -230,7 +230,7 @@ def frobenius_norm(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  #
     if len(dims) > 2:
         raise RuntimeError(f"{name}: Expected at most 2 dimensions, but got {len(dims)} dimensions instead.")
     if x.dtype.kind not in "fc":
-        raise TypeError(f"{name}: input dtype should be either floating point or complex, got {x.dtype}")
+        raise ArgumentTypeError(f"{name}: input dtype should be either floating point or complex, got {x.dtype}")
     return vector_norm(x, 2, dims, flag(keepdim, name, "keepdim"))
 
 

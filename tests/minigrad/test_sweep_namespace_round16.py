@@ -83,3 +83,39 @@ def test_squeeze_method_takes_dims_as_separate_ints(method: str, args: tuple, kw
     y = x * 2
     y.squeeze(*args, **kwargs).sum().backward()
     assert x.grad.shape == (1, 3, 1)
+
+
+def _expect_same_error_class(torch_call, mg_call) -> None:
+    """torch_call raises; mg_call raises an error that is also of the class torch raised (and names the op)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as expected:
+            torch_call()
+    cls = next(c for c in type(expected.value).__mro__ if c.__module__ == "builtins")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(cls):
+            mg_call()
+
+
+@pytest.mark.parametrize("call", [
+    # a dtype the op has no kernel for: RuntimeError in torch (ours were TypeError only)
+    lambda lib: lib.cov(lib.ones(2, 3, dtype=lib.bool)),
+    lambda lib: lib.corrcoef(lib.ones(2, 3, dtype=lib.bool)),
+    lambda lib: lib.trapezoid(lib.ones(3, dtype=lib.bool)),
+    lambda lib: lib.cumulative_trapezoid(lib.ones(3, dtype=lib.bool)),
+    lambda lib: lib.frobenius_norm(lib.ones(2, 3, dtype=lib.int64), (0, 1)),
+    lambda lib: lib.norm(lib.ones(2, 3, dtype=lib.complex64), dtype=lib.float64),
+    # NotImplementedError in torch ("histogramdd" not implemented for 'Long')
+    lambda lib: lib.histogram(lib.ones(3, dtype=lib.int64)),
+    lambda lib: lib.histogramdd(lib.ones(3, 2, dtype=lib.int64), [2, 2]),
+    # an argument value torch refuses with RuntimeError (ours were ValueError only)
+    lambda lib: lib.mvlgamma(lib.ones(3) + 2, 0),
+    lambda lib: lib.polygamma(-1, lib.ones(3)),
+    lambda lib: lib.cross(lib.ones(2, 4), lib.ones(2, 4)),
+    lambda lib: lib.combinations(lib.ones(3), -1),
+    lambda lib: lib.linalg.matrix_norm(lib.ones(2, 3, 4), dim=(2, -1)),
+    lambda lib: lib.binary_cross_entropy_with_logits(lib.ones(3, 4), lib.ones(4)),
+])
+def test_refusals_raise_torchs_error_class(call) -> None:
+    _expect_same_error_class(lambda: call(torch), lambda: call(mg))
