@@ -309,6 +309,12 @@ class _Stops(set):
     leaves: set = set()
 
 
+def _read_inside(node: Function, indices: set) -> bool:
+    """Whether a replayed ``mg.compile`` call's ops read one of its outputs ``indices`` themselves."""
+    program = getattr(node, "program", None)
+    return program is not None and any(j in program.read_inside for j in indices)
+
+
 class _Targets:
     """The tensors a restricted backward is for (``grad``'s inputs, ``backward(inputs=)``): leaves by
     identity, non-leaves by ``(node, output index)``. With ``captured`` (a dict), :meth:`prepare` also
@@ -343,7 +349,10 @@ class _Targets:
                 beyond[node] = any(edge[0] in outputs or beyond[edge[0]] if type(edge) is tuple
                                    else edge is not None and edge in leaves for edge in node.edges)
         consumers = {root_node: 0} if beyond[root_node] or root_node in outputs else {}
-        stops = _Stops(node for node in outputs if node in beyond and not beyond[node])
+        # a replayed mg.compile call whose target output its own ops read (return loss, logits) runs on: the
+        # target's gradient is made inside its backward
+        stops = _Stops(node for node in outputs if node in beyond and not beyond[node]
+                       and not _read_inside(node, outputs[node]))
         stops.quiet = self.captured is not None   # grad's: their grad_fn prehooks do not run, as PyTorch's
         stops.leaves = leaves
         for node, leads in beyond.items():

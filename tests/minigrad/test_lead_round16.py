@@ -66,3 +66,26 @@ def test_rnn_prints_as_torch(args, kwargs, torch) -> None:
     import nn
 
     assert repr(nn.RNN(*args, **kwargs)) == repr(torch.nn.RNN(*args, **kwargs))
+
+
+def test_grad_of_an_output_a_replayed_call_also_reads_equals_eager() -> None:
+    """return loss, logits: autograd.grad(loss, logits) and loss.backward(inputs=[logits]) stopped at the replayed
+    call's node (logits leads to no other target), so logits got no gradient ("not used"; None with allow_unused)."""
+
+    def step(x, w):
+        logits = x @ w
+        return (logits.tanh() ** 2).sum(), logits
+
+    x = mg.tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    results = []
+    for fn in (step, mg.compile(step)):
+        mg.manual_seed(0)
+        w = mg.randn(3, 4, dtype=mg.float64, requires_grad=True)
+        for _ in range(3):   # the later calls replay
+            loss, logits = fn(x, w)
+        grads = list(mg.autograd.grad(loss, [logits, w], retain_graph=True))
+        grads.append(mg.autograd.grad(loss, logits, retain_graph=True)[0])
+        loss.backward(inputs=[logits])
+        results.append([g.numpy() for g in grads] + [logits.grad.numpy()])
+    for eager, replayed in zip(*results):
+        np.testing.assert_array_equal(replayed, eager)
