@@ -12,7 +12,7 @@ from typing import Any
 
 from minigrad import Tensor
 
-from .cells import gru_step, lstm_step, rnn_step
+from .cells import float16_linear, gru_step, is_float16, lstm_step, rnn_step
 
 __all__ = ["gru_cell", "lstm_cell", "rnn_relu_cell", "rnn_tanh_cell"]
 
@@ -27,8 +27,11 @@ def _tensor(value: Any, name: str, what: str, position: int) -> Tensor:
 
 def _input_gates(name: str, input: Any, hx: tuple, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,  # noqa: A002
                  gates: int) -> tuple:
-    """(the input's contribution ``input @ w_ihᵀ + b_ih`` (B, gates · H), w_hhᵀ, b_hh), after PyTorch's checks."""
+    """(the input's contribution ``input @ w_ihᵀ + b_ih`` (B, gates · H), w_hhᵀ, b_hh), after PyTorch's checks;
+    float16 rounds it once, as PyTorch's CPU ``addmm`` (:func:`~nn.cells.float16_linear`)."""
     x, w_ih, w_hh, b_ih, b_hh = _check_arguments(name, input, hx, w_ih, w_hh, b_ih, b_hh, gates)
+    if is_float16(x, w_ih):
+        return float16_linear(x, w_ih.T, b_ih), w_hh.T, b_hh
     gates_x = x @ w_ih.T
     if b_ih is not None:
         gates_x = gates_x + b_ih

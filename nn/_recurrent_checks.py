@@ -55,9 +55,12 @@ def check_size(owner: str, name: str, value: Any) -> int:
 
 
 def check_nonlinearity(owner: str, nonlinearity: Any) -> str:
-    """``nonlinearity`` if it is 'tanh' or 'relu' (an RNN's), else ValueError."""
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"{owner}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
+    """``nonlinearity`` if it is 'tanh' or 'relu' (an RNN's), else ValueError (PyTorch's)."""
+    if not isinstance(nonlinearity, str) or nonlinearity not in ("tanh", "relu"):
+        hint = ""
+        if owner == "RNN" and not isinstance(nonlinearity, str):
+            hint = " (nn.RNN's 4th positional argument is the nonlinearity, before bias, in PyTorch's order)"
+        raise ValueError(f"{owner}: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'{hint}")
     return nonlinearity
 
 

@@ -140,8 +140,9 @@ class _Recurrent(Module):
     @property
     def _all_weights(self) -> list[list[str]]:
         """The weight names of each layer and direction, in PyTorch's order (PyTorch's attribute, which
-        weight-dropping code reads): those registered, as long as they are set (a parametrized one too)."""
-        return [[n for n in self._weight_names if n.endswith(f"_l{k}{suffix}") and getattr(self, n, None) is not None]
+        weight-dropping code reads): those registered at construction, as PyTorch's, even once one is set to
+        None or deleted."""
+        return [[n for n in self._weight_names if n.endswith(f"_l{k}{suffix}")]
                 for k in range(self.num_layers) for suffix in self._suffixes]
 
     @property
@@ -151,8 +152,8 @@ class _Recurrent(Module):
 
     @property
     def _flat_weights(self) -> list[Parameter]:
-        """The parameters named by :attr:`_flat_weights_names` (PyTorch's attribute)."""
-        return [getattr(self, n) for n in self._flat_weights_names]
+        """The parameters named by :attr:`_flat_weights_names` (PyTorch's attribute), None for one deleted."""
+        return [getattr(self, n, None) for n in self._flat_weights_names]
 
     # --- forward: check the input and states, then run layer by layer, direction by direction, step by step ---
 
@@ -390,8 +391,13 @@ class _Recurrent(Module):
 
     def _weight(self, name: str) -> Tensor:
         """The weight ``name`` as an attribute: a parameter, or the tensor a parametrization (``nn.utils.
-        parametrize``, weight norm) computes from its own parameters."""
-        return getattr(self, name)
+        parametrize``, weight norm) computes from its own parameters. A weight set to None is PyTorch's
+        TypeError (a GRU would otherwise run without it)."""
+        weight = getattr(self, name)
+        if weight is None:
+            raise TypeError(f"{type(self).__name__}: {name} is None, expected a Tensor (PyTorch's layers read every "
+                            f"weight they registered; build the layer with bias=False for one without biases)")
+        return weight
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -422,17 +428,15 @@ class RNN(_Recurrent):
 
     Parameters ``weight_ih_l{k}[_reverse]`` (H, I) for k = 0 ((H, D·H) above), ``weight_hh_l{k}`` (H, H),
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,). ``compile=True`` replays each direction's loop over time
-    as one node (module docstring). See :meth:`forward` for shapes. ``proj_size`` is LSTM-only:
-    giving it at all raises ValueError, as in PyTorch.
+    as one node (module docstring). See :meth:`forward` for shapes. The positional parameters are
+    PyTorch's, in its order (``nonlinearity`` 4th, before ``bias``). ``proj_size`` is LSTM-only: giving
+    it at all raises ValueError, as in PyTorch.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 nonlinearity: str = "tanh", *, compile: bool = False, device: Any = None,
-                 dtype: Any = None, proj_size: int | None = None) -> None:
-        if isinstance(bias, str):
-            raise TypeError(f"RNN: bias must be a bool, got {bias!r}; pass the nonlinearity by keyword: "
-                            f"nn.RNN(..., nonlinearity={bias!r})")
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 *, compile: bool = False, device: Any = None, dtype: Any = None,
+                 proj_size: int | None = None) -> None:
         refuse_proj_size("RNN", proj_size)
         nonlinearity = check_nonlinearity("RNN", nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 1,

@@ -165,8 +165,9 @@ def test_layer_errors() -> None:
         nn.LSTM(3, 4, coupled=True, fused=True)
     with pytest.warns(UserWarning, match="num_layers=1"):
         nn.RNN(3, 4, dropout=0.5)
-    with pytest.raises(TypeError, match="nonlinearity='relu'"):
-        nn.RNN(3, 4, 1, "relu")            # PyTorch's positional order; here it must be a keyword
+    assert nn.RNN(3, 4, 1, "relu").nonlinearity == "relu"      # PyTorch's positional order
+    with pytest.raises(ValueError, match="4th positional argument is the nonlinearity"):
+        nn.RNN(3, 4, 1, False)             # bias comes 5th, as in PyTorch
 
 
 def test_repr_is_pytorch_like() -> None:
