@@ -14,7 +14,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._arguments import _dim, _floating, _implicit_dim, _like_input, _not_complex, _number, _promoted, _tensor
-from ._errors import InputShapeError
+from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
 from ._in_place import written_in_place
 
@@ -100,9 +100,14 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
     if inplace is not False and flag(inplace, "hardtanh", "inplace"):
         return written_in_place("hardtanh_", input, lambda x: hardtanh(x, min_val, max_val))
     x = _not_complex(_tensor(input, "hardtanh"), "hardtanh")   # a complex number has no order to clamp in
+    if x.dtype.kind == "b":
+        raise InputDtypeError(f"hardtanh: Bool inputs not supported for hardtanh (shape {x.shape}), as in PyTorch")
     low, high = _number(min_val, "hardtanh", "min_val"), _number(max_val, "hardtanh", "max_val")
     if low > high:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={low}, max_val={high}")
+    if x.dtype.kind == "u" and min(low, high) < 0:   # NumPy would wrap the limit (-1 is 255 in uint8)
+        raise InputShapeError(f"hardtanh: cannot do hardtanh on an unsigned type ({x.dtype}) with negative limits "
+                              f"(min_val={low}, max_val={high}), as in PyTorch")
     low, high = _like_input(low, x), _like_input(high, x)
     return _reads_input(mg.where(x <= low, low, mg.where(x >= high, high, x)))
 

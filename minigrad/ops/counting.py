@@ -16,6 +16,7 @@ from ..autograd import AxisError, Function
 from ..recording import note_draw
 from ..tensor import Tensor
 from ._util import (
+    ArgumentValueError,
     DtypeNotImplementedError,
     ShapeMismatchError,
     complex_order_error,
@@ -196,9 +197,9 @@ def _histc_range(xp: Any, data: Any, low: float, high: float) -> tuple:
     if low == high:
         low, high = low - 1, high + 1
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"histc: range of [{low}, {high}] is not finite")
+        raise ArgumentValueError(f"histc: range of [{low}, {high}] is not finite")
     if not low < high:
-        raise ValueError(f"histc: max must be larger than min, got min={low}, max={high}")
+        raise ArgumentValueError(f"histc: max must be larger than min, got min={low}, max={high}")
     return low, high
 
 
@@ -304,6 +305,9 @@ def _search(name: str, boundaries: Any, values: Any, out_int32: bool, right: boo
                             f"{boundaries.shape}, got {sorter.dtype}{sorter.shape}")
     out_dtype = "int32" if flag(out_int32, name, "out_int32") else "int64"
     dtype = _common_dtype(boundaries.data, value_array)
+    if dtype.kind == "b":   # PyTorch's searchsorted has no bool kernel (a bool with an integer compares as integers)
+        raise DtypeNotImplementedError(f"{name}: not implemented for 'Bool' (both the sorted sequence and the values "
+                                       "are bool), as in PyTorch")
 
     def make(sequence: Any, found: Any, order: Any = None) -> Any:
         shape = found.shape

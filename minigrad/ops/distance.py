@@ -9,7 +9,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ShapeMismatchError, number, refuse_complex, sum_to, tensor_arg
+from ._util import ArgumentTypeError, ShapeMismatchError, number, refuse_complex, sum_to, tensor_arg
 from .elementwise import sub
 from .linalg_arguments import LinalgShapeError
 from .reduce import norm
@@ -88,9 +88,9 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
             raise LinalgShapeError(f"cdist: expects tensors with at least 2 dims, {name} has shape {x.shape}")
         refuse_complex("cdist", x, runtime=True, order=False)
         if x.dtype.kind != "f":
-            raise TypeError(f"cdist: only floating-point tensors, {name} has dtype {x.dtype}")
+            raise ArgumentTypeError(f"cdist: only floating-point tensors, {name} has dtype {x.dtype}")
     if x1.dtype != x2.dtype:
-        raise TypeError(f"cdist: x1 and x2 must have the same dtype, got {x1.dtype} and {x2.dtype}")
+        raise ArgumentTypeError(f"cdist: x1 and x2 must have the same dtype, got {x1.dtype} and {x2.dtype}")
     if x1.dtype == "float16":   # PyTorch has no float16 CPU kernel; in float32 rounded once (not float16 steps)
         return cdist(x1.float(), x2.float(), p, compute_mode).half()
     if x1.shape[-1] != x2.shape[-1]:
@@ -112,16 +112,18 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002
     """The p-norm of ``x - other`` (broadcast) over all elements, as torch.dist: a 0-d tensor.
 
-    Differentiable in both, with :func:`norm`'s gradient (0 for p = 0; ties of ±inf share it).
+    Differentiable in both, with :func:`norm`'s gradient (0 for p = 0; ties of ±inf share it). As PyTorch's, an
+    integer operand is fine beside a floating one (the difference is floating); two integer ones are refused.
     """
     x = input
     x, other = tensor_arg(x, "dist"), tensor_arg(other, "dist")
-    for t in (x, other):
-        if t.dtype.kind not in "fc":
-            raise TypeError(f"dist: expects floating-point or complex tensors, got dtypes {x.dtype} and {other.dtype}")
     p = number(p, "dist", "p")
     try:
         backend.numpy.broadcast_shapes(x.shape, other.shape)
     except ValueError:
         raise ShapeMismatchError(f"dist: shapes {x.shape} and {other.shape} do not broadcast") from None
-    return norm(sub(x, other), p)
+    difference = sub(x, other)   # two bools: sub's RuntimeError, as PyTorch's
+    if difference.dtype.kind not in "fc":
+        raise ArgumentTypeError(f"dist: expects floating-point or complex tensors, got dtypes {x.dtype} and "
+                                f"{other.dtype} (their difference is {difference.dtype})")
+    return norm(difference, p)

@@ -517,6 +517,8 @@ class Relu(Function):
         dtype = getattr(x, "dtype", None)   # (a Python number has none)
         if dtype is not None and dtype.kind == "c":   # PyTorch's relu is a clamp, which refuses complex values
             raise complex_order_error("relu", dtype)
+        if dtype is not None and dtype.kind == "b":   # NumPy's maximum(0, x) would give int64
+            raise ArgumentTypeError(f"relu: Boolean inputs not supported for relu (shape {x.shape}), as in PyTorch")
         y = self.xp.maximum(0, x)   # x at a tie: relu(-0) = -0, as PyTorch
         self.saved = (y,)
         return y
@@ -662,6 +664,8 @@ def power_operator(a: Any, b: Any) -> Tensor:
         elif b < 0 and a.dtype.kind in "iu":   # uint8 ** -3 would wrap -3 to 253 (and give 0), not raise
             raise IntegerPowerError(f"pow: Integers to negative integer powers are not allowed (a {a.dtype} tensor "
                                     f"to the power {b}), as in PyTorch")
+        elif a.dtype.kind in "iu":   # PyTorch converts the exponent to the dtype: uint8 ** 300 raises, not wraps
+            _fill_in(b, a.dtype, "pow")
     return Pow()(a, b)
 
 
@@ -729,6 +733,10 @@ def clip(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None 
     x = input
     if min is None and max is None:
         raise ShapeMismatchError("clip: give at least one of min and max")
+    if all(isinstance(t, Tensor) and t.dtype.kind == "b" for t in (x, min, max)):
+        # PyTorch's two-tensor-bound clamp has no bool kernel (one bound goes through clamp_min/max, which has)
+        raise DtypeNotImplementedError(f"clamp: not implemented for 'Bool' (a bool tensor between two bool tensor "
+                                       f"bounds; shape {x.shape}), as in PyTorch")
     bounds = [_number_bound(bound, x) for bound in (min, max) if bound is not None]
     return Clip(min is not None, max is not None)(x, *bounds)
 

@@ -11,7 +11,9 @@ from .. import backend
 from ..autograd import Function, LazyGradient
 from ..outputs import write_out
 from ..tensor import Tensor
-from ._util import OUT_DTYPE, fresh_memory, read_by_the_others, sum_to, unsupported
+from ._util import OUT_DTYPE, DtypeNotImplementedError, fresh_memory, read_by_the_others, sum_to, unsupported
+
+_BOOL = numpy.dtype(bool)
 
 
 class MatMulShapeError(ValueError, RuntimeError):
@@ -26,6 +28,13 @@ class MatMul(Function):
             plain = a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]
         except AttributeError:   # a Python number: refused below
             plain = False
+        if plain and a.dtype is not _BOOL:
+            self.saved = (a, b)
+            return _by_matrix(a, b)
+        if getattr(a, "dtype", None) == _BOOL and getattr(b, "dtype", None) == _BOOL:
+            # NumPy's product of bools is an OR of ANDs; PyTorch has no bool kernel for it
+            raise DtypeNotImplementedError(f"{self.name}: not implemented for 'Bool' (two bool operands, shapes "
+                                           f"{tuple(a.shape)} and {tuple(b.shape)}), as in PyTorch")
         if plain:
             self.saved = (a, b)
             return _by_matrix(a, b)

@@ -22,6 +22,7 @@ from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import (
     FLOAT16,
+    DtypeMismatchError,
     DtypeNotImplementedError,
     ShapeMismatchError,
     complex_order_error,
@@ -581,8 +582,12 @@ logical_xor = _logical("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
 
 
 def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002
-    """|a - b| <= atol + rtol * |b| elementwise (broadcast), as torch.isclose: a bool tensor."""
+    """|a - b| <= atol + rtol * |b| elementwise (broadcast), as torch.isclose: a bool tensor. Two tensors must have
+    the same dtype, as PyTorch's (a float32 tensor is not compared with its float64 copy)."""
     a, b = same_device("isclose", _pair(input, other, "isclose"))
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and a.dtype != b.dtype:
+        raise DtypeMismatchError(f"isclose: {a.dtype} did not match {b.dtype} (shapes {a.shape} and {b.shape}); "
+                                 "PyTorch compares tensors of one dtype only: cast one with .to(other.dtype)")
     rtol, atol = number(rtol, "isclose", "rtol"), number(atol, "isclose", "atol")
     if rtol < 0 or atol < 0:
         raise ShapeMismatchError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")

@@ -419,10 +419,20 @@ def gcd(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 
 def lcm(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """The least common multiple of integers, elementwise and broadcast (non-negative; 0 if either is 0)."""
+    """The least common multiple of integers, elementwise and broadcast (non-negative; 0 if either is 0).
+
+    Computed as PyTorch's C++ kernel, ``|a / gcd(a, b) * b|`` in C's int arithmetic (int32, or the dtype if
+    wider), then cast to the result dtype, so a product that overflows wraps as in PyTorch (NumPy's ``lcm`` takes
+    the ``abs`` of each operand first)."""
     a, b = _integer_pair(input, other, "lcm")
     xp = _xp_of(a, b)
-    return _bool_result("lcm", lambda x, y: xp.asarray(xp.lcm(x, y)), (a, b))
+
+    def lcm_of(x: Any, y: Any) -> Any:
+        g = xp.gcd(x, y)
+        wide = xp.promote_types(g.dtype, "int32")   # C promotes narrower integers to int
+        product = xp.asarray(x).astype(wide) // xp.where(g == 0, 1, g).astype(wide) * y
+        return xp.asarray(xp.abs(xp.where(g == 0, 0, product).astype(wide, copy=False)).astype(g.dtype))
+    return _bool_result("lcm", lcm_of, (a, b))
 
 
 def isreal(input: Tensor) -> Tensor:  # noqa: A002
@@ -542,6 +552,9 @@ def isin(elements: Any = NOT_GIVEN, test_elements: Any = NOT_GIVEN, *, assume_un
     elements = elements if _plain_number(elements) else _numeric(elements, "isin")
     test_elements = test_elements if _plain_number(test_elements) else _numeric(test_elements, "isin")
     refuse_complex("isin", elements, test_elements, runtime=True)   # PyTorch's isin sorts: complex has no order
+    if any(isinstance(x, bool) or (isinstance(x, Tensor) and x.dtype.kind == "b") for x in (elements, test_elements)):
+        raise ArgumentTypeError("isin: Unsupported input type encountered for isin(): Bool (as PyTorch's isin, "
+                                "which has no bool kernel); compare as integers: .long()")
     xp = _xp_of(elements, test_elements)
     unique, flip = bool(assume_unique), bool(invert)
     return _bool_result("isin", lambda a, b: xp.asarray(xp.isin(a, b, assume_unique=unique, invert=flip)),

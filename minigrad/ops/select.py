@@ -226,6 +226,8 @@ def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, small
     x = tensor_arg(x, name)
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error(name, x.dtype, runtime=True)
+    if x.dtype.kind == "b" and axis is None:   # NumPy's axis= call keeps NumPy's answer
+        raise ArgumentTypeError(f"{name}(): does not support bool input (shape {x.shape}), as in PyTorch")
     dim = dim_or_axis(name, dim, axis)
     keep = keep_flag(name, keepdim, keepdims)
     xp = backend.array_module(x.data)
@@ -265,6 +267,8 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     x = tensor_arg(input, "topk")
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error("topk", x.dtype, runtime=True)
+    if x.dtype.kind == "b":
+        raise ArgumentTypeError(f"topk: does not support bool dtypes on CPU (shape {x.shape}), as in PyTorch")
     k = int_arg(k, "topk", "k")
     if x.ndim == 0:   # dim 0 / -1 only; k = 0 or 1 both give the value itself at index 0, as PyTorch
         one_axis(dim, 1, "topk")

@@ -31,6 +31,7 @@ from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
 from ._util import (
     ArgumentValueError,
+    DtypeNotImplementedError,
     ShapeMismatchError,
     called_as,
     int_arg,
@@ -118,6 +119,9 @@ def ldexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     two beyond the result dtype's range does not overflow when the product fits (2^-10 · 2^20 in float16)."""
     x = tensor_arg(input, "ldexp")
     other = other if isinstance(other, Tensor) else tensor(other)
+    if other.dtype.kind == "b" and x.dtype.kind == "f":   # PyTorch's real kernel takes no bool exponent
+        raise DtypeNotImplementedError(f"ldexp: not implemented for a bool exponent (shape {other.shape}) with a "
+                                       f"{x.dtype} input, as in PyTorch; pass other.long()")
     dtype = torch_result_type(x, other)
     if dtype.kind not in "fc":
         dtype = get_default_dtype()
