@@ -17,6 +17,7 @@ from ..tensor import Tensor
 from ._util import (
     FLOAT16,
     OUT_DTYPE,
+    DtypeNotImplementedError,
     ShapeMismatchError,
     called_as,
     float16_in_float32,
@@ -347,7 +348,13 @@ def einsum(equation: Any, *operands: Any) -> Tensor:
     # a dim of size 1 broadcasts to its index's size in the other operands, as PyTorch's (its gradient sums back)
     tensors = tuple(t if t.shape == (wanted := tuple(size[letter] for letter in s)) else broadcast_to(t, wanted)
                     for s, t in zip(inputs, tensors))
-    return Einsum(inputs, output)(*_summed_integers(inputs, output, tensors))
+    operands = _summed_integers(inputs, output, tensors)
+    if len(operands) > 1 and all(t.dtype.kind == "b" for t in operands) and set("".join(inputs)) - set(output):
+        # a contraction of bools: PyTorch's runs bmm, which has no bool kernel (NumPy's would OR the ANDs)
+        raise DtypeNotImplementedError(f"einsum: not implemented for 'Bool' (bool operands summed over "
+                                       f"{''.join(sorted(set(''.join(inputs)) - set(output)))!r} in {equation!r}), "
+                                       "as in PyTorch")
+    return Einsum(inputs, output)(*operands)
 
 
 def _summed_integers(inputs: list, output: str, tensors: tuple) -> tuple:

@@ -3,9 +3,9 @@ bool, uint8 … int64, float16 … float64, complex64/128, tensor-tensor, tensor
 and ``out=``) fuzzed against PyTorch 2.13. One test per root cause, each case run on minigrad and on torch.
 
 Root causes: ops PyTorch has no bool kernel for computed NumPy's answer (``relu`` of bools gave int64, ``hardtanh``
-float64, ``argmax``/``topk``/``isin``/``searchsorted`` and the matrix products of bools an answer PyTorch refuses);
-``hardtanh`` of uint8 wrapped a negative limit; an integer tensor to a Python int beyond its dtype wrapped the
-exponent (``uint8 ** 300`` was ``x ** 44``); ``lcm`` took NumPy's ``abs`` before an overflowing product; ``isclose``
+float64, ``argmax``/``topk``/``isin``/``searchsorted`` and the matrix products and einsum contractions of bools an
+answer PyTorch refuses); ``hardtanh`` of uint8 wrapped a negative limit; an integer tensor to a Python int beyond its
+dtype wrapped the exponent (``uint8 ** 300`` was ``x ** 44``); ``lcm`` took NumPy's ``abs`` before an overflowing product; ``isclose``
 compared tensors of two dtypes; ``dist`` refused an integer operand beside a float one; ``cdist`` and ``histc``
 refused with other classes than PyTorch's.
 """
@@ -82,6 +82,8 @@ BOOL_REFUSED = {
     "addmm": lambda lib: lib.addmm(_t(lib, B, "bool"), _t(lib, B, "bool"), _t(lib, B, "bool")),
     "tensordot": lambda lib: lib.tensordot(_t(lib, B, "bool"), _t(lib, B, "bool"), 1),
     "matrix_power": lambda lib: lib.matrix_power(_t(lib, B, "bool"), 2),
+    "einsum_matrix_product": lambda lib: lib.einsum("ij,jk->ik", _t(lib, B, "bool"), _t(lib, B, "bool")),
+    "einsum_dot": lambda lib: lib.einsum("i,i", _t(lib, [True, False], "bool"), _t(lib, [True, True], "bool")),
     "ldexp_bool_exponent": lambda lib: lib.ldexp(_t(lib, [1.0, 2.0], "float32"), _t(lib, [True, False], "bool")),
 }
 
@@ -93,6 +95,9 @@ BOOL_KEPT = {
     "clamp_one_bound": lambda lib: lib.clamp(_t(lib, [True, False], "bool"), min=_t(lib, [True], "bool")),
     "clamp_int_bounds": lambda lib: lib.clamp(_t(lib, [True, False], "bool"), _t(lib, 0, "int64"),
                                               _t(lib, 1, "int64")),
+    "einsum_elementwise": lambda lib: lib.einsum("i,i->i", _t(lib, [True, False], "bool"),
+                                                 _t(lib, [True, True], "bool")),
+    "einsum_summed_alone": lambda lib: lib.einsum("ij,k->i", _t(lib, B, "bool"), _t(lib, [True, False], "bool")),
     "outer": lambda lib: lib.outer(_t(lib, [True, False], "bool"), _t(lib, [True, True], "bool")),
     "matmul_ints": lambda lib: _t(lib, [[1, 0], [1, 1]], "int32") @ _t(lib, [[1, 0], [1, 1]], "int32"),
     "ldexp_int_input": lambda lib: lib.ldexp(_t(lib, [1, 2], "int64"), _t(lib, [True, False], "bool")),
