@@ -5,9 +5,9 @@ and ``out=``) fuzzed against PyTorch 2.13. One test per root cause, each case ru
 Root causes: ops PyTorch has no bool kernel for computed NumPy's answer (``relu`` of bools gave int64, ``hardtanh``
 float64, ``argmax``/``topk``/``isin``/``searchsorted`` and the matrix products and einsum contractions of bools an
 answer PyTorch refuses); ``hardtanh`` of uint8 wrapped a negative limit; an integer tensor to a Python int beyond its
-dtype wrapped the exponent (``uint8 ** 300`` was ``x ** 44``); ``lcm`` took NumPy's ``abs`` before an overflowing product; ``isclose``
-compared tensors of two dtypes; ``dist`` refused an integer operand beside a float one; ``cdist`` and ``histc``
-refused with other classes than PyTorch's.
+dtype wrapped the exponent (``uint8 ** 300`` was ``x ** 44``); ``lcm`` took NumPy's ``abs`` before an overflowing
+product; ``isclose`` compared tensors of two dtypes; ``dist`` refused an integer operand beside a float one; ``cdist``
+and ``histc`` refused with other classes than PyTorch's.
 """
 
 from __future__ import annotations
