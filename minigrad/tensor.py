@@ -102,6 +102,8 @@ def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
     raw = numpy.asarray(data)
     if raw.dtype.kind == "c":   # NumPy would drop the imaginary parts (numpy.complex64(1+2j) -> 1)
         raise TypeError(f"tensor: complex numbers cannot be converted to the integer dtype {dtype}")
+    if raw.dtype.kind == "O" or raw.dtype == numpy.uint64:   # an int past int64 somewhere (NumPy's uint64/object)
+        _check_int64(data)
     if raw.dtype.kind not in "iuf":
         return data
     info = numpy.iinfo(dtype)
@@ -110,9 +112,23 @@ def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
     if raw.dtype.kind == "f":
         bad |= ~numpy.isfinite(raw)
     if bad.any():
+        if raw.dtype.kind == "f":
+            _check_int64(data)   # [1.5, 2**64] is float64 to NumPy; PyTorch reads the int as an int
         value = raw[bad].flat[0] if raw.ndim else raw.item()
         raise RuntimeError(f"tensor: value {value} cannot be converted to type {dtype} without overflow")
     return raw
+
+
+def _check_int64(data: Any) -> None:
+    """Raise :class:`dtypes.IntegerOverflowError` (PyTorch's ValueError "Overflow when unpacking long long") if
+    the number ``data`` or a number in the nested sequence ``data`` is an integer outside int64, as
+    ``torch.tensor(data, dtype=<an integer dtype>)`` reads each one into a C long long first."""
+    if type(data) in dtypes.SEQUENCES:
+        for v in data:
+            _check_int64(v)
+    elif isinstance(data, (int, numpy.integer)) and not -2 ** 63 <= int(data) < 2 ** 63:
+        raise dtypes.IntegerOverflowError(f"tensor: the integer {data} does not fit in int64 (PyTorch's "
+                                          "ValueError 'Overflow when unpacking long long')")
 
 
 def cast_as_torch(array: Any, dtype: numpy.dtype, order: str = "K") -> Any:
