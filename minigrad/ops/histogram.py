@@ -41,9 +41,9 @@ def outer_edges(xp: Any, column: Any, given: tuple | None, dim: int, name: str) 
     else:
         low, high = 0.0, 1.0
     if low > high:
-        raise ValueError(f"{name}: min should not exceed max, but got min {low} max {high} for dimension {dim}")
+        raise ShapeMismatchError(f"{name}: min should not exceed max, but got min {low} max {high} for dimension {dim}")
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"{name}: dimension {dim}'s range [{low}, {high}] is not finite")
+        raise ShapeMismatchError(f"{name}: dimension {dim}'s range [{low}, {high}] is not finite")
     return (low - 0.5, high + 0.5) if low == high else (low, high)
 
 

@@ -116,6 +116,8 @@ def _expect_same_error_class(torch_call, mg_call) -> None:
     lambda lib: lib.combinations(lib.ones(3), -1),
     lambda lib: lib.linalg.matrix_norm(lib.ones(2, 3, 4), dim=(2, -1)),
     lambda lib: lib.binary_cross_entropy_with_logits(lib.ones(3, 4), lib.ones(4)),
+    lambda lib: lib.histogram(lib.tensor([1.0, math.inf])),
+    lambda lib: lib.histogram(lib.tensor([1.0, 2.0]), range=(2.0, 1.0)),
 ])
 def test_refusals_raise_torchs_error_class(call) -> None:
     _expect_same_error_class(lambda: call(torch), lambda: call(mg))
