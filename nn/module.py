@@ -542,6 +542,25 @@ class Module(ModuleHooks):
                 tensor.grad.data = convert(tensor.grad.data, is_float)
         return self
 
+    def _apply(self, fn: Any, recurse: bool = True) -> Module:
+        """PyTorch's ``_apply``: children first (``recurse``), then ``fn`` on each parameter (its result becomes
+        the parameter's data: the object is kept), on each gradient, and on each buffer (replaced by the result),
+        without recording; returns ``self``."""
+        if recurse:
+            for child in self.children():
+                child._apply(fn)
+        with mg.no_grad():
+            for param in self._parameters.values():
+                if param is None:
+                    continue
+                param.data = fn(param).data
+                if param.grad is not None:
+                    param.grad.data = fn(param.grad).data
+            for name, buf in self._buffers.items():
+                if buf is not None:
+                    self._buffers[name] = fn(buf)
+        return self
+
     def to_empty(self, *, device: Any, recurse: bool = True) -> Module:
         """Give every parameter and buffer an uninitialised array of its shape and dtype on ``device`` (the
         objects are kept), as PyTorch's ``to_empty``; ``recurse=False``: this module's own only."""

@@ -89,3 +89,23 @@ def test_grad_of_an_output_a_replayed_call_also_reads_equals_eager() -> None:
         results.append([g.numpy() for g in grads] + [logits.grad.numpy()])
     for eager, replayed in zip(*results):
         np.testing.assert_array_equal(replayed, eager)
+
+
+def test_module_apply_as_torch(torch) -> None:
+    import nn
+
+    ours, theirs = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)), torch.nn.Sequential(
+        torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    for (_, p), (_, q) in zip(ours.state_dict().items(), theirs.state_dict().items()):
+        p.copy_(mg.tensor(q.numpy()))
+    weight = ours[0].weight
+    ours[0].weight.grad = mg.ones(2, 3)
+    theirs[0].weight.grad = torch.ones(2, 3)
+    assert ours._apply(lambda t: t * 2) is ours
+    theirs._apply(lambda t: t * 2)
+    assert ours[0].weight is weight and ours[0].weight.requires_grad
+    for (key, p), (_, q) in zip(ours.state_dict().items(), theirs.state_dict().items()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=key)
+    np.testing.assert_array_equal(ours[0].weight.grad.numpy(), theirs[0].weight.grad.numpy())
+    ours._apply(lambda t: t.double(), recurse=False)   # no parameters of its own: nothing changes
+    assert ours[0].weight.dtype == mg.float32
