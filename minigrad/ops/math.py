@@ -71,10 +71,11 @@ def _floating(x: Any, name: str) -> Tensor:
 
 def _floating_pair(a: Any, b: Any, name: str) -> tuple:
     """The operands of a float-valued binary op (atan2, hypot, xlogy …) with integer and bool tensors made float
-    first, as PyTorch's: of the other operand's float dtype where it is a float tensor (float16 with int8 stays
-    float16, as in NumPy and PyTorch), else the default float dtype. Python numbers are kept."""
+    first, as PyTorch's: of the other operand's float (or complex) dtype where it is a float (complex) tensor (float16
+    with int8 stays float16, as in NumPy and PyTorch; an int32 beside a complex128 is not rounded to float32 on the
+    way), else the default float dtype. Python numbers are kept."""
     def made_float(x: Any, other: Any) -> Any:
-        if isinstance(x, Tensor) and x.dtype.kind in "biu" and isinstance(other, Tensor) and other.dtype.kind == "f":
+        if isinstance(x, Tensor) and x.dtype.kind in "biu" and isinstance(other, Tensor) and other.dtype.kind in "fc":
             return astype(x, other.dtype)
         return _floating(x, name) if isinstance(x, Tensor) else x
     return made_float(a, b), made_float(b, a)

@@ -7,7 +7,8 @@ float64, ``argmax``/``topk``/``isin``/``searchsorted`` and the matrix products a
 answer PyTorch refuses); ``hardtanh`` of uint8 wrapped a negative limit; an integer tensor to a Python int beyond its
 dtype wrapped the exponent (``uint8 ** 300`` was ``x ** 44``); ``lcm`` took NumPy's ``abs`` before an overflowing
 product; ``isclose`` compared tensors of two dtypes; ``dist`` refused an integer operand beside a float one; ``cdist``
-and ``histc`` refused with other classes than PyTorch's.
+and ``histc`` refused with other classes than PyTorch's; ``logaddexp`` rounded an integer beside a complex tensor to
+float32 first.
 """
 
 from __future__ import annotations
@@ -193,3 +194,17 @@ def test_refusals_of_torchs_class(name: str, torch: Any) -> None:
     assert isinstance(_run(CLASSES[name], torch), RuntimeError)
     _same_as_torch(CLASSES[name], torch)
     assert isinstance(_run(CLASSES[name], mg), (TypeError, ValueError))
+
+
+@pytest.mark.parametrize("a, b", [("int32", "complex128"), ("int64", "complex128"), ("int32", "complex64"),
+                                  ("bool", "complex64"), ("complex128", "int32")])
+def test_logaddexp_of_an_integer_beside_a_complex_as_torch(a: str, b: str, torch: Any) -> None:
+    """The integer operand goes straight to the complex dtype, as PyTorch's: 2**31 - 1 beside complex128 was first
+    rounded to float32 (2**31), then promoted."""
+    values = {"int32": [2**31 - 1, -70000, 3], "int64": [2**53 + 1, -5, 0], "bool": [True, False, True],
+              "complex64": [1 + 0.5j, 0j, -2j], "complex128": [0j, 1.5 + 0j, 2j]}
+    expected = torch.logaddexp(torch.tensor(values[a], dtype=getattr(torch, a)),
+                               torch.tensor(values[b], dtype=getattr(torch, b)))
+    got = mg.logaddexp(_t(mg, values[a], a), _t(mg, values[b], b))
+    assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-15 if "128" in str(got.dtype) else 1e-6)
