@@ -33,11 +33,11 @@ def _reads_input(y: Tensor) -> Tensor:
 def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -> Tensor:
     """α·(exp(x·input_scale) - 1) where x <= 0, else x: ELU's two pieces; at 0 the gradient is the exponential's,
     α·input_scale, as PyTorch's. The exponential reads 0 where x > 0, so a large x neither overflows nor sends
-    inf·0 = NaN back through the unused piece; a NaN x takes the exponential's piece, so its gradient is NaN (as
-    PyTorch's vectorised CPU kernel, whose blend keeps x > 0; its scalar tail and CUDA kernel give the slope 1)."""
-    positive = x > 0
-    negative = alpha * mg.expm1(mg.where(positive, 0.0, x) * input_scale)
-    return mg.where(positive, x, negative)
+    inf·0 = NaN back through the unused piece; a NaN x takes the x piece, so its gradient is the slope 1 (as
+    PyTorch's backward tests ``x <= 0``: its scalar and CUDA kernels; the vectorised CPU one gives NaN)."""
+    negative_side = x <= 0
+    negative = alpha * mg.expm1(mg.where(negative_side, x, 0.0) * input_scale)
+    return mg.where(negative_side, negative, x)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -275,4 +275,5 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
                               f"channel{'s' if channels != 1 else ''} (dim 1)")
     if weight.ndim != x.ndim:   # (C,) → (1, C, 1, …): one slope per channel
         weight = weight.reshape([count if axis == 1 else 1 for axis in range(x.ndim)])
-    return _reads_input(mg.where(x > 0, x, weight * x))
+    positive = x > 0   # weight's gradient reads 0 there, not x: an infinite x sends no inf · 0 = NaN to it
+    return _reads_input(mg.where(positive, x, weight * mg.where(positive, 0.0, x)))
