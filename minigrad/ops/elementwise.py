@@ -291,8 +291,12 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
 
 def _complex_power_at_zero(xp: Any, a: Any, b: Any, y: Any) -> Any:
     """A complex ``y = a ** b`` where ``a == 0`` as PyTorch computes it, ``exp(b · log a)``: NaN for b == 0, 0 for
-    Re b > 0, inf + NaN j for Re b < 0 (NumPy's power gives 1, 0 and NaN); elsewhere y is kept."""
-    zero = xp.asarray(a) == 0
+    Re b > 0, inf + NaN j for Re b < 0 (NumPy's power gives 1, 0 and NaN); elsewhere y is kept. With a tensor
+    exponent PyTorch's kernel computes an infinite or NaN ``a`` that way too (``inf ** 0`` is NaN + NaN j, not 1)."""
+    base = xp.asarray(a)
+    zero = base == 0
+    if not isinstance(b, (int, float, complex)):
+        zero = zero | ~xp.isfinite(base)
     if not zero.any():
         return y
     with backend.errstate(xp, divide="ignore", invalid="ignore", over="ignore"):

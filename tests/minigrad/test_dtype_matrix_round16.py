@@ -8,7 +8,8 @@ answer PyTorch refuses); ``hardtanh`` of uint8 wrapped a negative limit; an inte
 dtype wrapped the exponent (``uint8 ** 300`` was ``x ** 44``); ``lcm`` took NumPy's ``abs`` before an overflowing
 product; ``isclose`` compared tensors of two dtypes; ``dist`` refused an integer operand beside a float one; ``cdist``
 and ``histc`` refused with other classes than PyTorch's; ``logaddexp`` rounded an integer beside a complex tensor to
-float32 first.
+float32 first; a complex power of an infinite or NaN base by a tensor exponent was NumPy's (``inf ** 0`` 1, not
+PyTorch's NaN + NaN j).
 """
 
 from __future__ import annotations
@@ -208,3 +209,22 @@ def test_logaddexp_of_an_integer_beside_a_complex_as_torch(a: str, b: str, torch
     got = mg.logaddexp(_t(mg, values[a], a), _t(mg, values[b], b))
     assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-15 if "128" in str(got.dtype) else 1e-6)
+
+
+@pytest.mark.parametrize("base_dtype, exponent_dtype", [("complex64", "complex64"), ("complex128", "complex128"),
+                                                        ("float64", "complex64"), ("float32", "complex128")])
+def test_complex_power_of_an_infinite_or_nan_base_by_a_tensor_as_torch(base_dtype: str, exponent_dtype: str,
+                                                                       torch: Any) -> None:
+    """With a tensor exponent PyTorch's complex pow is ``exp(b · log a)`` also where ``a`` is infinite or NaN:
+    ``inf ** 0`` is NaN + NaN j and ``(-inf) ** (1 + 0j)`` inf + NaN j, where NumPy's power gave 1 and -inf."""
+    inf, nan = float("inf"), float("nan")
+    bases = [inf, -inf, nan, 2.0] if base_dtype.startswith("float") else [complex(inf, 0), complex(0, inf),
+                                                                            complex(nan, 0), complex(-inf, 1), 2 + 0j]
+    exponents = [0j, 1 + 0j, -1 + 0j, 2 - 3j, 0.5j]
+    pairs = [(a, b) for a in bases for b in exponents]
+    a_values, b_values = [a for a, _ in pairs], [b for _, b in pairs]
+    expected = torch.tensor(a_values, dtype=getattr(torch, base_dtype)) ** torch.tensor(
+        b_values, dtype=getattr(torch, exponent_dtype))
+    got = _t(mg, a_values, base_dtype) ** _t(mg, b_values, exponent_dtype)
+    assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
