@@ -722,6 +722,8 @@ def squeeze_dims(name: str, dims: tuple, dim: Any) -> Any:
 
 def squeeze_method(self: Tensor, *dims: Any, dim: Any = None, axis: Any = None) -> Tensor:
     """``x.squeeze()``, ``x.squeeze(1)``, ``x.squeeze((0, 2))`` or ``x.squeeze(0, 2)``: :func:`squeeze`, a view."""
+    if len(dims) == 1 and dim is None:   # the common call, x.squeeze(1)
+        return squeeze(self, dims[0], axis=axis)
     return squeeze(self, squeeze_dims("squeeze", dims, dim), axis=axis)
 
 
