@@ -92,6 +92,8 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
     x, source = tensor_arg(input, name), tensor_arg(source, name)
     if reduce not in ("prod", "mean", "amax", "amin"):
         raise ArgumentValueError(f"{name}: reduce must be one of 'prod', 'mean', 'amax', 'amin', got {reduce!r}")
+    if x.dtype.kind == "c":   # PyTorch's index_reduce kernels have no complex one (its scatter_reduce has)
+        raise DtypeNotImplementedError(f"{name}: not implemented for complex tensors (got {x.dtype}), as in PyTorch")
     axis = one_axis(dim, max(x.ndim, 1), name)
     index = index if isinstance(index, Tensor) else tensor(index)
     if index.ndim > 1 or index.dtype.kind not in "iu":

@@ -9,7 +9,7 @@ dtype wrapped the exponent (``uint8 ** 300`` was ``x ** 44``); ``lcm`` took NumP
 product; ``isclose`` compared tensors of two dtypes; ``dist`` refused an integer operand beside a float one; ``cdist``
 and ``histc`` refused with other classes than PyTorch's; ``logaddexp`` rounded an integer beside a complex tensor to
 float32 first; a complex power of an infinite or NaN base by a tensor exponent was NumPy's (``inf ** 0`` 1, not
-PyTorch's NaN + NaN j).
+PyTorch's NaN + NaN j); ``index_reduce`` of complex values computed where PyTorch has no kernel.
 """
 
 from __future__ import annotations
@@ -228,3 +228,16 @@ def test_complex_power_of_an_infinite_or_nan_base_by_a_tensor_as_torch(base_dtyp
     got = _t(mg, a_values, base_dtype) ** _t(mg, b_values, exponent_dtype)
     assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
     np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_index_reduce_of_complex_values_raises_as_torch(reduce: str, include_self: bool, torch: Any) -> None:
+    """PyTorch's index_reduce has no complex kernel (its scatter_reduce has); minigrad computed NumPy's product and
+    mean of complex values."""
+    _same_as_torch(lambda lib: lib.index_reduce(lib.zeros(4, dtype=lib.complex64), 0, lib.tensor([1, 1, 0, 3]),
+                                                lib.ones(4, dtype=lib.complex64), reduce, include_self=include_self),
+                   torch)
+    _same_as_torch(lambda lib: lib.index_reduce(lib.zeros(4, dtype=lib.float32), 0, lib.tensor([1, 1, 0, 3]),
+                                                lib.ones(4, dtype=lib.float32) * 2, reduce, include_self=include_self),
+                   torch)
