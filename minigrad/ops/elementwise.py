@@ -475,6 +475,8 @@ class Tanh(Function):
 
     def backward(self, gy: Any) -> Any:
         (y,) = self.saved
+        if y.dtype is _FLOAT16:   # in float32, rounded once, as PyTorch's
+            return float16_in_float32(lambda g, v: g * (1 - v * v), gy, y)
         xp = self.xp
         out = y * y   # dtanh = 1 - y², in one temporary
         if not out.ndim:
@@ -488,11 +490,19 @@ class Tanh(Function):
 _exp_quietly = backend.numpy.errstate(over="ignore")(backend.numpy.exp)
 
 
+@backend.numpy.errstate(over="ignore")   # e^{-x} is inf for x < -88.7 in float32, which correctly gives 0
+def _sigmoid_float16(xp: Any, x: Any) -> Any:
+    """σ(x) of a float16 array as PyTorch's CPU kernel: e^{-x} correctly rounded to float32 (here through
+    float64), 1 / (1 + e^{-x}) in float32, rounded once to float16. Same shape, float16 (0-d stays an array)."""
+    e = xp.exp(-x.astype(numpy.float64)).astype(_FLOAT32)
+    return xp.asarray(xp.reciprocal(e + 1).astype(_FLOAT16))
+
+
 class Sigmoid(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
     def forward(self, x: Any) -> Any:
-        if x.dtype is _FLOAT16:   # in float32, rounded once, as PyTorch's
-            y = float16_in_float32(self.forward, x)
+        if x.dtype is _FLOAT16:
+            y = _sigmoid_float16(self.xp, x)
             self.saved = (y,)
             return y
         xp = self.xp
@@ -508,8 +518,8 @@ class Sigmoid(Function):
 
     def backward(self, gy: Any) -> Any:
         (y,) = self.saved
-        if y.dtype is _FLOAT16:
-            return float16_in_float32(lambda g, v: g * (1 - v) * v, gy, y)
+        if y.dtype is _FLOAT16:   # PyTorch rounds to float16 at every step, in this order
+            return (gy * (1 - y)) * y
         out = 1 - y
         out *= y
         out *= gy

@@ -62,3 +62,35 @@ def test_prelu_weight_gradient_at_an_infinite_input(value, dtype):
     TF.prelu(tx, tw).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+def _all_finite_float16():
+    bits = np.arange(65536, dtype=np.uint16).view(np.float16)
+    return bits[np.isfinite(bits)]
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_float16_sigmoid_and_tanh_round_as_pytorch_over_every_finite_input(name):
+    """Forward and backward bit for bit over all 63,488 finite float16 inputs (sigmoid's forward differed at
+    -0.004395 and -0.010254, its backward at ~1/3 of the values, tanh's backward at ~1/10)."""
+    x = _all_finite_float16()
+    gy = np.random.default_rng(0).standard_normal(x.size).astype(np.float16)
+    ours = mg.tensor(x, requires_grad=True)
+    y = getattr(mg, name)(ours)
+    y.backward(mg.tensor(gy))
+    theirs = torch.tensor(x, requires_grad=True)
+    ty = getattr(torch, name)(theirs)
+    ty.backward(torch.tensor(gy))
+    assert y.dtype == mg.float16 and ours.grad.dtype == mg.float16
+    np.testing.assert_array_equal(y.detach().numpy().view(np.uint16), ty.detach().numpy().view(np.uint16))
+    np.testing.assert_array_equal(ours.grad.numpy().view(np.uint16), theirs.grad.numpy().view(np.uint16))
+
+
+def test_float16_sigmoid_of_a_0d_tensor():
+    x = mg.tensor(np.float16(-0.004395), requires_grad=True)
+    y = F.sigmoid(x)
+    y.backward()
+    tx = torch.tensor(np.float16(-0.004395), requires_grad=True)
+    ty = torch.sigmoid(tx)
+    ty.backward()
+    assert y.shape == () and y.item() == ty.item() and x.grad.item() == tx.grad.item()
