@@ -8,7 +8,10 @@ PyTorch's (nn/_in_place.py: the same math, gradients exact; a leaf that requires
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy
 
 import minigrad as mg
 from minigrad import Tensor
@@ -52,8 +55,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  #
     if inplace is not False and flag(inplace, "celu", "inplace"):
         return written_in_place("celu_", input, lambda x: celu(x, alpha))
     x, alpha = _floating(input, "celu"), _number(alpha, "celu", "alpha")
-    if alpha == 0:
-        raise ValueError("celu: alpha cannot be 0 (it divides x)")
+    if alpha == 0:   # PyTorch's RuntimeError (it names a ZeroDivisionError); a ValueError here as well
+        raise InputShapeError("celu: alpha cannot be 0 (it divides x), as PyTorch's ZeroDivisionError")
     return _exponential_below_zero(x, alpha, 1.0 / alpha)
 
 
@@ -204,13 +207,37 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     """log(1 + e^{βx}) / β, and x itself where βx > threshold (as PyTorch). Any shape.
 
     Stable for any x (log1p(e^{-|βx|}) + max(βx, 0)), so it stays finite even with a huge threshold,
-    where PyTorch's log1p(exp(βx)) overflows to inf. β must not be 0.
+    where PyTorch's log1p(exp(βx)) overflows to inf. β = 0 or ±inf: PyTorch's values (±inf where β = ±0)
+    and its gradient σ(βx) (see :class:`_DegenerateSoftplus`).
     """
     x, beta = _floating(input, "softplus"), _number(beta, "softplus", "beta")
-    if beta == 0:
-        raise ValueError("softplus: beta cannot be 0 (it divides the result)")
+    threshold = _number(threshold, "softplus", "threshold")
+    if beta == 0 or math.isinf(beta):
+        return _DegenerateSoftplus.apply(x, beta, threshold)
     scaled = x * beta
-    return mg.where(scaled > _number(threshold, "softplus", "threshold"), x, _softplus(scaled) / beta)
+    return mg.where(scaled > threshold, x, _softplus(scaled) / beta)
+
+
+class _DegenerateSoftplus(mg.autograd.Function):
+    """Softplus with β = 0 or ±inf, as PyTorch's kernels: value log1p(e^{βx}) / β (x where βx > threshold) and
+    gradient g · z / (z + 1), z = e^{βx}, written out: the chain rule's β / β would be 0/0 or inf/inf = NaN.
+    The infinities and NaNs are the results, so NumPy's warnings about them are off."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, beta: float, threshold: float) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        with numpy.errstate(all="ignore"):
+            scaled = x * beta
+            return mg.where(scaled > threshold, x, mg.log1p(mg.exp(scaled)) / beta)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        (x,) = ctx.saved_tensors
+        with numpy.errstate(all="ignore"):
+            scaled = x * ctx.beta
+            z = mg.exp(scaled)
+            return mg.where(scaled > ctx.threshold, grad, grad * z / (z + 1)), None, None
 
 
 def softsign(input: Tensor) -> Tensor:  # noqa: A002

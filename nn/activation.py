@@ -200,14 +200,12 @@ class ELU(_WithAlpha):
 
 
 class CELU(_WithAlpha):
-    """max(0, x) + min(0, α·(e^{x/α} - 1)); α must not be 0."""
+    """max(0, x) + min(0, α·(e^{x/α} - 1)); α must not be 0 (the call raises, as PyTorch's)."""
 
     function = staticmethod(F.celu)
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
-        super().__init__(alpha, inplace)
-        if alpha == 0:
-            raise ValueError("CELU: alpha cannot be 0 (it divides x)")
+        super().__init__(alpha, inplace)   # alpha = 0 is refused by the call, as PyTorch's
 
 
 class SELU(_WithInplace):
@@ -383,12 +381,10 @@ class Threshold(_Elementwise):
 
 
 class Softplus(_Elementwise):
-    """log(1 + e^{βx}) / β, and x where βx > threshold; β must not be 0."""
+    """log(1 + e^{βx}) / β, and x where βx > threshold (β = 0 gives ±inf, as PyTorch's)."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        if beta == 0:
-            raise ValueError("Softplus: beta cannot be 0 (it divides the result)")
         self.beta, self.threshold = beta, threshold
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name

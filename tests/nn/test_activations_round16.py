@@ -94,3 +94,32 @@ def test_float16_sigmoid_of_a_0d_tensor():
     ty = torch.sigmoid(tx)
     ty.backward()
     assert y.shape == () and y.item() == ty.item() and x.grad.item() == tx.grad.item()
+
+
+@pytest.mark.parametrize("alpha", [0.0, -0.0])
+def test_celu_alpha_zero_raises_runtime_error_at_the_call(alpha):
+    """PyTorch's F.celu raises RuntimeError ("ZeroDivisionError: alpha cannot be 0"); nn.CELU(0) constructs."""
+    with pytest.raises(RuntimeError):
+        TF.celu(torch.ones(2), alpha)
+    with pytest.raises(RuntimeError, match="celu: alpha cannot be 0"):
+        F.celu(mg.ones(2), alpha)
+    with pytest.raises(RuntimeError, match="celu: alpha cannot be 0"):
+        nn.CELU(alpha)(mg.ones(2))
+    torch.nn.CELU(alpha)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("beta, threshold", [(0.0, 20.0), (-0.0, 20.0), (0.0, -1.0), (float("inf"), 20.0),
+                                             (float("-inf"), 5.0), (float("inf"), -5.0)])
+def test_softplus_with_beta_zero_or_infinite_as_pytorch(beta, threshold, dtype):
+    """PyTorch returns log1p(e^{βx}) / β (±inf for β = ±0) with the gradient σ(βx); minigrad refused β = 0
+    and gave NaN gradients for β = ±inf (β / β in the chain rule)."""
+    data = np.array([-30.0, -2.0, -0.0, 0.0, 1.0, 30.0, INF, -INF, NAN], dtype=dtype)
+    x = mg.tensor(data, requires_grad=True)
+    y = nn.Softplus(beta, threshold)(x)
+    y.sum().backward()
+    tx = torch.tensor(data, requires_grad=True)
+    ty = torch.nn.Softplus(beta, threshold)(tx)
+    ty.sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
