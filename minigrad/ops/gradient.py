@@ -14,7 +14,7 @@ from typing import Any
 
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from ._util import int_arg, tensor_arg
+from ._util import ArgumentTypeError, int_arg, tensor_arg
 from .join import cat
 from .shape import getitem, reshape
 
@@ -131,7 +131,9 @@ def gradient(input: Tensor, *, spacing: Any = 1, dim: Any = None, edge_order: in
     name = "gradient"
     f = tensor_arg(input, name)
     if f.dtype.kind == "b":
-        raise TypeError(f"{name}: a bool input is not supported (PyTorch's subtraction of two bool tensors)")
+        raise ArgumentTypeError(f"{name}: a bool input is not supported (PyTorch's subtraction of two bool tensors)")
+    if f.dtype.kind == "u":   # PyTorch refuses uint8 (its differences would wrap)
+        raise ArgumentTypeError(f"{name}: torch.gradient does not support {f.dtype} input (shape {f.shape})")
     edge_order = int_arg(edge_order, name, "edge_order")
     if edge_order not in (1, 2):
         raise RuntimeError(f"{name}: torch.gradient only supports edge_order=1 and edge_order=2.")

@@ -8,7 +8,7 @@ from typing import Any
 from .. import backend
 from ..recording import note_draw
 from ..tensor import Tensor
-from ._util import ArgumentTypeError, DtypeMismatchError, tensor_arg
+from ._util import DtypeMismatchError, DtypeNotImplementedError, tensor_arg
 
 
 class LinalgShapeError(ValueError, RuntimeError):
@@ -18,18 +18,20 @@ class LinalgShapeError(ValueError, RuntimeError):
 
 def floating(x: Any, name: str, what: str = "input", complex_ok: bool = False) -> Tensor:
     """``x`` as a float32/float64 Tensor (``complex_ok``: or complex64/complex128); integers, bools, float16 and
-    (without ``complex_ok``) complex raise, naming the op."""
+    (without ``complex_ok``) complex raise, naming the op. An integer, bool or float16 ``x`` raises a TypeError that
+    is also PyTorch's NotImplementedError (``"cholesky_cpu" not implemented for 'Long'``), a RuntimeError subclass,
+    so it is the RuntimeError some of PyTorch's functions raise instead (``linalg.inv``) too."""
     x = tensor_arg(x, name)
     if x.dtype.kind == "c" and complex_ok:
         return x
     if x.dtype.kind == "c":
         raise NotImplementedError(f"{name}: complex tensors are not supported (got {what} of dtype {x.dtype})")
     if x.dtype.kind != "f":
-        raise ArgumentTypeError(f"{name}: expected a floating-point {what}, got dtype {x.dtype} (as PyTorch, which "
-                                f"refuses integer and bool inputs; cast it first)")
+        raise DtypeNotImplementedError(f"{name}: expected a floating-point {what}, got dtype {x.dtype} (as PyTorch, "
+                                       "which refuses integer and bool inputs; cast it first)")
     if x.dtype.itemsize < 4:   # PyTorch refuses them too, but for matrix_exp, whose float16 result overflows
-        raise ArgumentTypeError(f"{name}: low-precision dtypes are not supported, got {x.dtype}; cast it to float32 "
-                                "first")
+        raise DtypeNotImplementedError(f"{name}: low-precision dtypes are not supported, got {x.dtype}; cast it to "
+                                       "float32 first")
     return x
 
 

@@ -9,7 +9,8 @@ dtype wrapped the exponent (``uint8 ** 300`` was ``x ** 44``); ``lcm`` took NumP
 product; ``isclose`` compared tensors of two dtypes; ``dist`` refused an integer operand beside a float one; ``cdist``
 and ``histc`` refused with other classes than PyTorch's; ``logaddexp`` rounded an integer beside a complex tensor to
 float32 first; a complex power of an infinite or NaN base by a tensor exponent was NumPy's (``inf ** 0`` 1, not
-PyTorch's NaN + NaN j); ``index_reduce`` of complex values computed where PyTorch has no kernel.
+PyTorch's NaN + NaN j); ``index_reduce`` of complex values and ``gradient`` of uint8 computed where PyTorch has no
+kernel; linear algebra of integers refused with a RuntimeError that was not PyTorch's NotImplementedError.
 """
 
 from __future__ import annotations
@@ -241,3 +242,32 @@ def test_index_reduce_of_complex_values_raises_as_torch(reduce: str, include_sel
     _same_as_torch(lambda lib: lib.index_reduce(lib.zeros(4, dtype=lib.float32), 0, lib.tensor([1, 1, 0, 3]),
                                                 lib.ones(4, dtype=lib.float32) * 2, reduce, include_self=include_self),
                    torch)
+
+
+KERNEL_GAPS = {
+    "cholesky_int": lambda lib: lib.linalg.cholesky(_t(lib, [[2, 1], [1, 2]], "int64")),
+    "cholesky_bool": lambda lib: lib.cholesky(_t(lib, B, "bool")),
+    "lu_uint8": lambda lib: lib.linalg.lu(_t(lib, [[2, 1], [1, 2]], "uint8")),
+    "geqrf_int8": lambda lib: lib.geqrf(_t(lib, [[2, 1], [1, 2]], "int8")),
+    "det_half": lambda lib: lib.det(_t(lib, [[2, 1], [1, 2]], "float16")),
+    "svd_half": lambda lib: lib.linalg.svd(_t(lib, [[2, 1], [1, 2]], "float16")),
+    "inv_int": lambda lib: lib.linalg.inv(_t(lib, [[2, 1], [1, 2]], "int32")),
+    "gradient_uint8": lambda lib: lib.gradient(_t(lib, [1, 2, 4], "uint8")),
+    "gradient_bool": lambda lib: lib.gradient(_t(lib, [True, False, True], "bool")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_GAPS))
+def test_dtypes_without_a_torch_kernel_raise_torchs_class(name: str, torch: Any) -> None:
+    """Linear algebra of integers, bools or float16 is PyTorch's NotImplementedError (a RuntimeError too; minigrad's
+    TypeError was a RuntimeError only); gradient of uint8 was computed."""
+    _same_as_torch(KERNEL_GAPS[name], torch)
+    assert isinstance(_run(KERNEL_GAPS[name], mg), TypeError)
+
+
+def test_gradient_of_signed_integers_still_computes(torch: Any) -> None:
+    for dtype in ("int8", "int16", "int64"):
+        expected = torch.gradient(torch.tensor([1, 2, 4], dtype=getattr(torch, dtype)))[0]
+        got = mg.gradient(_t(mg, [1, 2, 4], dtype))[0]
+        assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
+        np.testing.assert_allclose(got.numpy(), expected.numpy())
