@@ -495,7 +495,8 @@ def _sigmoid_float16(xp: Any, x: Any) -> Any:
     """σ(x) of a float16 array as PyTorch's CPU kernel: e^{-x} correctly rounded to float32 (here through
     float64), 1 / (1 + e^{-x}) in float32, rounded once to float16. Same shape, float16 (0-d stays an array)."""
     e = xp.exp(-x.astype(numpy.float64)).astype(_FLOAT32)
-    return xp.asarray(xp.reciprocal(e + 1).astype(_FLOAT16))
+    y = xp.reciprocal(e + 1).astype(_FLOAT16)
+    return y if y.ndim else xp.asarray(y)   # NumPy gives a scalar for 0-d input (ndim: cupy.fuse's proxies too)
 
 
 class Sigmoid(Function):
