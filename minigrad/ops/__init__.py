@@ -327,6 +327,7 @@ _more_math = ("sign", "floor", "ceil", "round", "trunc", "fix", "log1p", "expm1"
               "clamp_max", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "logical_not", "logical_and",
               "logical_or", "logical_xor", "isclose", "allclose", "count_nonzero")
 _more_methods: dict = {name: getattr(math, name) for name in _more_math}
+_more_methods["count_nonzero"] = math.count_nonzero_method   # x.count_nonzero(0, 1), as PyTorch's method
 _more_methods.update({name: getattr(scan, name) for name in ("prod", "cumsum", "cumprod", "median", "logcumsumexp")})
 _more_methods.update({name: getattr(index, name) for name in (
     "flip", "roll", "tril", "triu", "diag", "nonzero", "argwhere", "masked_select", "scatter", "scatter_",

@@ -94,8 +94,8 @@ def _unique(name: str, x: Any, return_inverse: bool, return_counts: bool, dim: A
             raise AxisError(f"{name}: dim {dim} is out of range for a 0-d tensor (dim= needs at least 1 dim)")
         axis = one_axis(dim, x.ndim, name)
         if any(size == 0 for d, size in enumerate(x.shape) if d != axis) and x.shape[axis] != 0:
-            raise ValueError(f"{name}: dim {dim} of shape {x.shape}: the other dims include one of size 0, "
-                             "so there are no slices to compare (as PyTorch refuses)")
+            raise ShapeMismatchError(f"{name}: dim {dim} of shape {x.shape}: the other dims include one of size 0, "
+                                     "so there are no slices to compare (as PyTorch refuses)")
     xp = backend.array_module(x.data)
     wanted = [0] + [i for i, on in ((1, flag(return_inverse, name, "return_inverse")),
                                     (2, flag(return_counts, name, "return_counts"))) if on]
@@ -293,7 +293,7 @@ def _search(name: str, boundaries: Any, values: Any, out_int32: bool, right: boo
         if t.dtype.kind not in _CATEGORY:
             raise TypeError(f"{name}: expects real tensors, got dtype {t.dtype}")
     if boundaries.ndim == 0:
-        raise ValueError(f"{name}: the sorted sequence must have at least 1 dim, got a 0-d tensor")
+        raise ShapeMismatchError(f"{name}: the sorted sequence must have at least 1 dim, got a 0-d tensor")
     if boundaries.ndim > 1 and (value_array.ndim != boundaries.ndim
                                 or value_array.shape[:-1] != boundaries.shape[:-1]):
         raise ShapeMismatchError(f"{name}: the sorted sequence must be 1-D or match the values in all but the "

@@ -28,7 +28,7 @@ from ..recording import enable_grad
 from ..tensor import Tensor
 from ._util import ShapeMismatchError, int_tuple, one_axis, sum_to
 from .inplace import LEAF_ERROR, _views_a_leaf
-from .shape import NO_GRAD_VIEW, Reshape, Transpose, _note_view, squeeze, squeeze_dims, swapaxes, unsqueeze
+from .shape import NO_GRAD_VIEW, Reshape, Transpose, _note_view, method_dims, squeeze, swapaxes, unsqueeze
 
 __all__ = ["resize_", "resize_as_", "squeeze_", "swapaxes_", "swapdims_", "t_", "transpose_", "unsqueeze_"]
 
@@ -162,7 +162,7 @@ def _insert_dim(x: Tensor, dim: int) -> Reshape:
 def squeeze_(x: Tensor, *dims: Any, dim: Any = None) -> Tensor:
     """Remove length-1 dims in place: all of them, or those of ``dim`` (an int, a tuple, or separate ints as
     PyTorch's ``x.squeeze_(0, 2)``) that have length 1."""
-    dim = squeeze_dims("squeeze_", dims, dim)
+    dim = method_dims("squeeze_", dims, dim)
     return _reshape_in_place(x, "squeeze_", lambda cur: _new_shape(
         cur, lambda s: squeeze(s) if dim is None else squeeze(s, dim)))
 

@@ -38,7 +38,7 @@ from ._util import (
 )
 from .elementwise import _integral, clip, mul
 from .select import c_order
-from .shape import astype
+from .shape import astype, method_dims
 
 
 def _shape(value: Any) -> tuple:
@@ -616,3 +616,9 @@ def count_nonzero(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor
         axes = None   # dim 0 / -1 of a 0-d tensor is the tensor itself, as in PyTorch
     xp = backend.array_module(x.data)
     return _bool_result("count_nonzero", lambda a: c_order(xp.asarray((a != 0).sum(axis=axes)).astype("int64")), (x,))
+
+
+def count_nonzero_method(self: Tensor, *dims: Any, dim: Any = None, axis: Any = None) -> Tensor:
+    """``x.count_nonzero()``, ``x.count_nonzero(1)``, ``x.count_nonzero((0, 1))`` or, as PyTorch's method,
+    ``x.count_nonzero(0, 1)``: :func:`count_nonzero`."""
+    return count_nonzero(self, method_dims("count_nonzero", dims, dim), axis=axis)

@@ -712,9 +712,9 @@ def squeeze(input: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:  # n
     return _view_op(x, Reshape(shape))
 
 
-def squeeze_dims(name: str, dims: tuple, dim: Any) -> Any:
-    """The dims of a ``squeeze`` method call: PyTorch's method takes them as separate ints too (``x.squeeze(0, 2)``
-    is ``x.squeeze((0, 2))``), or one int, one tuple or ``dim=``; None for every length-1 dim."""
+def method_dims(name: str, dims: tuple, dim: Any) -> Any:
+    """The dims of a ``squeeze``/``count_nonzero`` method call: PyTorch's methods take them as separate ints too
+    (``x.squeeze(0, 2)`` is ``x.squeeze((0, 2))``), or one int, one tuple or ``dim=``; None when none is given."""
     if dims and dim is not None:
         raise TypeError(f"{name}(): give the dims positionally or as dim=, not both")
     return dims if len(dims) > 1 else dims[0] if dims else dim
@@ -724,7 +724,7 @@ def squeeze_method(self: Tensor, *dims: Any, dim: Any = None, axis: Any = None) 
     """``x.squeeze()``, ``x.squeeze(1)``, ``x.squeeze((0, 2))`` or ``x.squeeze(0, 2)``: :func:`squeeze`, a view."""
     if len(dims) == 1 and dim is None:   # the common call, x.squeeze(1)
         return squeeze(self, dims[0], axis=axis)
-    return squeeze(self, squeeze_dims("squeeze", dims, dim), axis=axis)
+    return squeeze(self, method_dims("squeeze", dims, dim), axis=axis)
 
 
 def broadcast_to(input: Tensor, size: Any = NOT_GIVEN, *, shape: Any = NOT_GIVEN) -> Tensor:  # noqa: A002

@@ -30,6 +30,7 @@ from ..recording import is_grad_enabled, no_grad, note_draw
 from ..storage import TypedStorage, UntypedStorage, warn_typed_storage
 from ..tensor import Tensor
 from ._util import (
+    ArgumentTypeError,
     ArgumentValueError,
     DtypeNotImplementedError,
     ShapeMismatchError,
@@ -157,7 +158,7 @@ def frexp(input: Tensor) -> FrexpResult:  # noqa: A002
     x = tensor_arg(input, "frexp")
     refuse_complex("frexp", x, runtime=True, order=False)
     if x.dtype.kind != "f":
-        raise TypeError(f"frexp: expects a floating-point input, got {x.dtype}")
+        raise ArgumentTypeError(f"frexp: expects a floating-point input, got {x.dtype}")
     xp = backend.array_module(x.data)
 
     def exponent(data: Any) -> Any:

@@ -116,8 +116,23 @@ def _expect_same_error_class(torch_call, mg_call) -> None:
     lambda lib: lib.combinations(lib.ones(3), -1),
     lambda lib: lib.linalg.matrix_norm(lib.ones(2, 3, 4), dim=(2, -1)),
     lambda lib: lib.binary_cross_entropy_with_logits(lib.ones(3, 4), lib.ones(4)),
+    lambda lib: lib.frexp(lib.tensor([1, 2])),
+    lambda lib: lib.searchsorted(lib.tensor(1.0), lib.tensor([1.0])),
+    lambda lib: lib.unique(lib.zeros(0, 4), dim=1),
+    lambda lib: lib.unique_consecutive(lib.zeros(0, 4), dim=1),
     lambda lib: lib.histogram(lib.tensor([1.0, math.inf])),
     lambda lib: lib.histogram(lib.tensor([1.0, 2.0]), range=(2.0, 1.0)),
 ])
 def test_refusals_raise_torchs_error_class(call) -> None:
     _expect_same_error_class(lambda: call(torch), lambda: call(mg))
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [((0, 1), {}), ((-1, 0), {}), ((1,), {}), (((0, 1),), {}),
+                                              ((), {"dim": 0}), ((), {})])
+def test_count_nonzero_method_takes_dims_as_separate_ints(args: tuple, kwargs: dict) -> None:
+    # torch's x.count_nonzero(0, 1) counts over both dims; ours raised TypeError (too many arguments)
+    a = np.array([[0, 1, 2], [3, 0, 0]])
+    expected = torch.tensor(a).count_nonzero(*args, **kwargs)
+    got = mg.tensor(a).count_nonzero(*args, **kwargs)
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert got.dtype == np.int64
