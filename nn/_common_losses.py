@@ -494,6 +494,10 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     x1, x2: broadcastable (*, D) → (*) ((*, 1) with ``keepdim``); integers become float32.
     """
     name = "pairwise_distance"
+    x1, x2 = _tensor(x1, name), _tensor(x2, name)
+    if x1.dtype.kind == "b" or x2.dtype.kind == "b":   # PyTorch's x1 - x2 refuses a bool (made float, it would not)
+        raise InputDtypeError(f"{name}: Subtraction, the `-` operator, with a bool tensor is not supported (dtypes "
+                              f"{x1.dtype} and {x2.dtype}), as in PyTorch")
     x1, x2 = _promoted(x1, name), _promoted(x2, name)
     shape = _broadcast_shape(x1, x2, name)
     difference = x1 - x2 + _number(eps, name, "eps")

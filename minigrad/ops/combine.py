@@ -125,8 +125,8 @@ def tensor_split(input: Tensor, indices_or_sections: Any = NOT_GIVEN, dim: int =
     cuts = indices_or_sections
     if isinstance(cuts, Tensor):
         note_read(cuts, "tolist")   # the parts' shapes depend on these values: mg.compile runs it eagerly
-        if cuts.dtype.kind not in "iu" or cuts.ndim > 1:
-            raise ArgumentTypeError(f"tensor_split: a tensor of sections or indices must be a 0-d or 1-D integer "
+        if cuts.dtype != "int64" or cuts.ndim > 1:   # PyTorch takes int64 only (int32 raises too)
+            raise ArgumentTypeError(f"tensor_split: a tensor of sections or indices must be a 0-d or 1-D int64 "
                                     f"tensor, got {cuts.dtype}{cuts.shape}")
         cuts = cuts.tolist()
     size = x.shape[axis]

@@ -125,8 +125,8 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
         raise ArgumentTypeError("trapezoid: a bool y is not supported (as in PyTorch)")
     if y.dtype.kind in "iu":   # integrated in the default float dtype, as PyTorch (NumPy's int * float: float64)
         y = y.to(dtype=get_default_dtype())
-    if isinstance(x, Tensor) and x.dtype.kind in "biu":
-        x = x.to(dtype=y.dtype)
+    if isinstance(x, Tensor) and x.dtype.kind == "b":
+        raise ArgumentTypeError("trapezoid: received a bool input for `x`, but bool is not supported (as in PyTorch)")
     if y.ndim == 0:
         raise IndexError(f"trapezoid: dim {dim} is out of range for a 0-d tensor (PyTorch's IndexError)")
     axis = one_axis(dim, y.ndim, "trapezoid")
@@ -141,6 +141,8 @@ def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Ten
             raise TypeError("trapezoid: give x or dx, not both")
         spacing = x[1:] - x[:-1] if x.ndim == 1 else getitem(x, (slice(None),) * axis + (slice(1, None),)) - \
             getitem(x, (slice(None),) * axis + (slice(None, -1),))
+        # integer sample points: their differences in x's dtype (wrapping as PyTorch's do), then y's float dtype
+        spacing = spacing.to(dtype=y.dtype) if spacing.dtype.kind in "iu" else spacing
         if x.ndim == 1:
             if x.shape[0] != n:   # else reshape's error, naming neither trapezoid nor the sample points
                 raise ShapeMismatchError(f"trapezoid: there must be one `x` value for each sample point: x has "

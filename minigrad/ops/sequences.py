@@ -90,8 +90,8 @@ def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1
         return cumsum(mul(pairs, step / 2), axis)
     if dx is not None:
         raise TypeError(f"{name}: give x or dx, not both")
-    if x.dtype.kind in "biu":
-        x = x.to(dtype=y.dtype)
+    if x.dtype.kind == "b":
+        raise ArgumentTypeError(f"{name}: received a bool input for `x`, but bool is not supported (as in PyTorch)")
     if x.ndim == 1:
         if x.shape[0] != y.shape[axis]:
             raise ShapeMismatchError(f"{name}: there must be one `x` value for each sample point: x has "
@@ -103,6 +103,8 @@ def cumulative_trapezoid(y: Any, x: Any = None, *, dx: Any = None, dim: int = -1
             raise ShapeMismatchError(f"{name}: x of shape {x.shape} has no dim {dim} of y's (shape {y.shape})")
         x_before = (slice(None),) * x_axis
         spacing = getitem(x, x_before + (slice(1, None),)) - getitem(x, x_before + (slice(None, -1),))
+    # integer sample points: their differences in x's dtype (wrapping as PyTorch's do), then y's float dtype
+    spacing = spacing.to(dtype=y.dtype) if spacing.dtype.kind in "iu" else spacing
     try:
         numpy.broadcast_shapes(tuple(spacing.shape), tuple(pairs.shape))
     except ValueError:

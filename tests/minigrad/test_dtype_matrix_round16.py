@@ -10,7 +10,8 @@ product; ``isclose`` compared tensors of two dtypes; ``dist`` refused an integer
 and ``histc`` refused with other classes than PyTorch's; ``logaddexp`` rounded an integer beside a complex tensor to
 float32 first; a complex power of an infinite or NaN base by a tensor exponent was NumPy's (``inf ** 0`` 1, not
 PyTorch's NaN + NaN j); ``index_reduce`` of complex values and ``gradient`` of uint8 computed where PyTorch has no
-kernel; linear algebra of integers refused with a RuntimeError that was not PyTorch's NotImplementedError.
+kernel; linear algebra of integers refused with a RuntimeError that was not PyTorch's NotImplementedError;
+``trapezoid``'s integer sample points were made float before their differences (PyTorch's wrap in uint8).
 """
 
 from __future__ import annotations
@@ -271,3 +272,31 @@ def test_gradient_of_signed_integers_still_computes(torch: Any) -> None:
         got = mg.gradient(_t(mg, [1, 2, 4], dtype))[0]
         assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
         np.testing.assert_allclose(got.numpy(), expected.numpy())
+
+
+SAMPLE_POINTS = {
+    "trapezoid_uint8_x": lambda lib: lib.trapezoid(_t(lib, [1.0, 2.0, 3.0], "float32"), _t(lib, [1, 3, 2], "uint8")),
+    "trapezoid_int8_x_int_y": lambda lib: lib.trapezoid(_t(lib, [1, 2, 3], "int32"), _t(lib, [100, -100, 5], "int8")),
+    "trapz_int64_x": lambda lib: lib.trapz(_t(lib, [1.0, 2.0, 3.0], "float64"), _t(lib, [1, 3, 2], "int64")),
+    "cumulative_trapezoid_uint8_x": lambda lib: lib.cumulative_trapezoid(_t(lib, [1.0, 2.0, 3.0], "float32"),
+                                                                         _t(lib, [1, 3, 2], "uint8")),
+    "trapezoid_bool_x": lambda lib: lib.trapezoid(_t(lib, [1.0, 2.0, 3.0], "float32"),
+                                                  _t(lib, [True, False, True], "bool")),
+    "cumulative_trapezoid_bool_x": lambda lib: lib.cumulative_trapezoid(_t(lib, [1.0, 2.0, 3.0], "float32"),
+                                                                        _t(lib, [True, False, True], "bool")),
+    "tensor_split_int32_indices": lambda lib: lib.tensor_split(lib.arange(6), _t(lib, [1, 3], "int32")),
+    "tensor_split_int32_sections": lambda lib: lib.tensor_split(lib.arange(6), _t(lib, 2, "int32")),
+    "tensor_split_int64_sections": lambda lib: lib.tensor_split(lib.arange(6), _t(lib, 2, "int64"))[1],
+    "pairwise_distance_bool": lambda lib: _functional(lib).pairwise_distance(_t(lib, [[True, False]], "bool"),
+                                                                             _t(lib, [[1, 0]], "int64")),
+    "pairwise_distance_uint8": lambda lib: _functional(lib).pairwise_distance(_t(lib, [[1, 2]], "uint8"),
+                                                                              _t(lib, [[0.0, 1.0]], "float32")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_POINTS))
+def test_integer_and_bool_arguments_of_composite_functions_as_torch(name: str, torch: Any) -> None:
+    """trapezoid's integer sample points are differenced in their own dtype (uint8 [1, 3, 2] has the steps 2 and
+    255, as PyTorch's), a bool ``x`` and a bool ``pairwise_distance`` operand are refused (PyTorch's subtraction), and
+    tensor_split takes an int64 tensor of cuts only; minigrad made them float first or took any integer tensor."""
+    _same_as_torch(SAMPLE_POINTS[name], torch)
