@@ -33,7 +33,7 @@ linalg = _Linalg()
 
 
 def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> Any:  # noqa: A002 - PyTorch's names
-    """``(U, S, V)`` with ``input = U diag(S) Vᵀ`` for input (…, m, n), k = min(m, n): ``some`` U (…, m, k),
+    """``(U, S, V)`` with ``input = U diag(S) Vᴴ`` for input (…, m, n), k = min(m, n): ``some`` U (…, m, k),
     V (…, n, k), else U (…, m, m), V (…, n, n); ``compute_uv=False``: zero U (…, m, m) and V (…, n, n), as
     torch.svd. A ``minigrad.return_types.svd``."""
     A = tensor_arg(input, "svd")   # noqa: N806
@@ -44,7 +44,7 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> Any:  # no
         return return_types.svd(zeros(*batch, m, m, dtype=A.dtype, device=A.device), linalg.svdvals(A),
                                 zeros(*batch, n, n, dtype=A.dtype, device=A.device))
     U, S, Vh = linalg.svd(A, full_matrices=not some)   # noqa: N806
-    return return_types.svd(U, S, Vh.mT)
+    return return_types.svd(U, S, Vh.mH)
 
 
 def qr(input: Tensor, some: bool = True) -> Any:  # noqa: A002

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ..autograd import Function
 from ._util import sum_to
-from .solvers import adjoint, batch_shape, inverse_arrays, solve_arrays
+from .solvers import LinAlgError, adjoint, batch_shape, first_failure, inverse_arrays, solve_arrays, where_text
 
 
 def lower_factor(xp: Any, factor: Any, upper: bool) -> Any:
@@ -116,7 +116,14 @@ class CholeskyInverse(Function):
         self.upper = upper
 
     def forward(self, factor: Any) -> Any:
-        y = lapack_inverse(self.xp, factor, self.upper)
+        xp = self.xp
+        zero = xp.diagonal(factor, 0, -2, -1) == 0   # LAPACK's trtri (in potri) stops at an exactly zero pivot
+        failure = first_failure(xp.where(zero.any(axis=-1), xp.argmax(zero, axis=-1) + 1, 0)) if zero.size else None
+        if failure is not None:
+            element, column = failure
+            raise LinAlgError(f"cholesky_inverse: the factor is singular: its diagonal element {column} is zero, the "
+                              f"inversion could not be completed{where_text(element, factor.shape)}")
+        y = lapack_inverse(xp, factor, self.upper)
         self.saved = (factor, y)
         return y
 

@@ -29,7 +29,17 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function
-from .solvers import _LAPACK_ERRORS, LinAlgError, adjoint, first_failure, lapack_failures, transpose, where_text
+from .solvers import (
+    _LAPACK_ERRORS,
+    LinAlgError,
+    adjoint,
+    first_failure,
+    lapack_failures,
+    svd_arrays,
+    transpose,
+    triangular_solve_arrays,
+    where_text,
+)
 
 
 def tril(xp: Any, a: Any, k: int = 0) -> Any:
@@ -48,8 +58,9 @@ def diag_embed(xp: Any, v: Any) -> Any:
 
 
 def _solve_right(xp: Any, g: Any, r: Any) -> Any:
-    """``g R⁻ᴴ`` (real: ``g R⁻ᵀ``) for a square R (…, k, k): the solution of ``X Rᴴ = g``."""
-    return adjoint(xp, xp.linalg.solve(r, adjoint(xp, g)))
+    """``g R⁻ᴴ`` (real: ``g R⁻ᵀ``) for a square upper-triangular R (…, k, k): the solution of ``X Rᴴ = g``, by
+    substitution as PyTorch's (a zero on R's diagonal, a rank-deficient A, gives inf/NaN rather than an error)."""
+    return adjoint(xp, triangular_solve_arrays(xp, r, adjoint(xp, g), upper=True))
 
 
 # --- Cholesky ------------------------------------------------------------------------------------------------
@@ -371,8 +382,7 @@ class SVD(Function):
         self.full_matrices = full_matrices
 
     def forward(self, a: Any) -> tuple:
-        with lapack_failures(self.name, a):
-            u, s, vh = self.xp.linalg.svd(a, full_matrices=self.full_matrices)
+        u, s, vh = svd_arrays(self.xp, a, self.name, self.full_matrices)
         self.saved = (u, s, vh)
         return u, s, vh
 
@@ -402,7 +412,7 @@ class SingularValues(Function):
         with lapack_failures(self.name, a):
             if not self.vectors:
                 return xp.linalg.svd(a, compute_uv=False)
-            u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        u, s, vh = svd_arrays(xp, a, self.name)
         self.saved = (u, s, vh)   # s for create_graph's rule, which rebuilds the input from the factors
         return s
 
@@ -439,7 +449,7 @@ class PseudoInverse(Function):
                 inverse = xp.where(kept, 1 / xp.where(kept, values, 1), 0).astype(a.dtype, copy=False)
                 p = (vectors * inverse[..., None, :]) @ adjoint(xp, vectors)
             else:
-                u, s, vh = xp.linalg.svd(a, full_matrices=False)
+                u, s, vh = svd_arrays(xp, a, self.name)
                 kept = s > self._cutoff(s[..., :1])
                 inverse = xp.where(kept, 1 / xp.where(kept, s, 1), 0).astype(a.dtype, copy=False)
                 p = (adjoint(xp, vh) * inverse[..., None, :]) @ adjoint(xp, u)

@@ -117,6 +117,8 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
     if driver != "gelsy" and m > n and (driver == "gels" or bool((rank.data == n).all())):   # gels: no rank test
         residual = matmul(A, solution) - matrix_b
         residuals = (residual * residual.conj()).real.sum(-2)   # (…, 1) for vectors too, as PyTorch's
+        if n == 0 and driver == "gels":   # PyTorch's gels reports zeros for an A without columns
+            residuals = residuals - residuals.detach()   # (its gradient stays that of |AX - B|², as theirs)
     if driver in ("gelsd", "gelss"):
         singular = singular_values(A).detach()   # no gradient, as PyTorch's
     return return_types.linalg_lstsq(squeeze(solution, -1) if vector else solution, residuals,

@@ -46,6 +46,24 @@ def lapack_failures(name: str, a: Any) -> Iterator[None]:
                           f"{tuple(a.shape)}, dtype {a.dtype}: a NaN or inf in the input makes it fail") from error
 
 
+def svd_arrays(xp: Any, a: Any, name: str, full_matrices: bool = False) -> tuple[Any, Any, Any]:
+    """``(U, S, Vh)`` of each matrix of ``a`` (…, m, n). A NaN raises :class:`LinAlgError` naming the batch element
+    (PyTorch's); a matrix with an inf (LAPACK's ``gesdd`` loops forever on it in NumPy's build) gets NaN factors,
+    where PyTorch's S and Vh are NaN too (its U there is whatever LAPACK left)."""
+    finite = xp.isfinite(a).all(axis=(-2, -1))
+    if bool(finite.all()):
+        with lapack_failures(name, a):
+            return xp.linalg.svd(a, full_matrices=full_matrices)
+    nan = first_failure(xp.isnan(a).any(axis=(-2, -1)))
+    if nan is not None:
+        element = f" in batch element {nan[0]}" if a.ndim > 2 else ""
+        raise LinAlgError(f"{name}: the algorithm failed to converge because the input matrix contained a NaN"
+                          f"{element} (input of shape {tuple(a.shape)}, dtype {a.dtype})")
+    u, s, vh = xp.linalg.svd(xp.where(finite[..., None, None], a, 0), full_matrices=full_matrices)
+    bad = ~finite[..., None, None]
+    return xp.where(bad, xp.nan, u), xp.where(bad[..., 0], xp.nan, s), xp.where(bad, xp.nan, vh)
+
+
 def transpose(xp: Any, a: Any) -> Any:
     """``a`` with its last two dims swapped (``mT``)."""
     return xp.swapaxes(a, -1, -2)
@@ -156,6 +174,15 @@ def inverse_arrays(xp: Any, a: Any) -> tuple[Any, Any]:
     return solve_arrays(xp, a, eye)
 
 
+def _unbroadcast_info(info: Any, batch: tuple) -> Any:
+    """``info`` (broadcast batch) of the matrices of A's own ``batch`` shape: each is the info of one of its copies."""
+    if tuple(info.shape) == tuple(batch):
+        return info
+    extra = info.ndim - len(batch)
+    index = (0,) * extra + tuple(slice(None) if size != 1 else slice(0, 1) for size in batch)
+    return info[index].reshape(batch)
+
+
 def singular_error(name: str, info: Any, shape: tuple, what: str) -> LinAlgError | None:
     """The LinAlgError for the first singular matrix in ``info``, or None when there is none."""
     failure = first_failure(info)
@@ -218,8 +245,9 @@ class Solve(Function):
         x, info = solve_arrays(xp, a_full, xp.broadcast_to(matrix_b, batch + matrix_b.shape[-2:]))
         if self.transposed and first_failure(info) is not None:
             info = zero_pivots(xp, transpose(xp, a_full))
+        info = _unbroadcast_info(info, a.shape[:-2])   # A's own batch, as PyTorch's (B's batch copies A's matrices)
         if self.check_errors:
-            error = singular_error(self.name, info, a_full.shape, "the matrix A")
+            error = singular_error(self.name, info, a.shape, "the matrix A")
             if error is not None:
                 raise error
         self.saved = (a_full, x, a.shape, b.shape)
@@ -255,7 +283,7 @@ def cofactors(xp: Any, a: Any, det: Any) -> Any:
     inverse, _ = inverse_arrays(xp, xp.where(small[..., None, None], eye, a))
     result = det[..., None, None] * transpose(xp, inverse)
     if bool(small.any()):   # near-singular: from the SVD, as PyTorch's adjugate
-        u, s, vh = xp.linalg.svd(a)
+        u, s, vh = svd_arrays(xp, a, "linalg.det", full_matrices=True)
         sign = xp.linalg.det(u) * xp.linalg.det(vh)
         adjugate_t = (u * _products_but_one(xp, s)[..., None, :]) @ vh
         adjugate_t = (adjugate_t.conj() if a.dtype.kind == "c" else adjugate_t) * sign[..., None, None]
