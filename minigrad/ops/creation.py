@@ -16,6 +16,7 @@ from .. import memory_formats as _memory_format
 from ..arguments import is_tensor_dtype
 from ..constructors import (
     _device_arg,
+    _fill_in,
     _fill_number,
     _full,
     _like,
@@ -91,10 +92,14 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
         values = _complex_linspace(complex(start), complex(end), steps, dtype)
         dtype = values.dtype
     else:
-        start, end = float(number(start, "linspace", "start")), float(number(end, "linspace", "end"))
+        start, end = number(start, "linspace", "start"), number(end, "linspace", "end")
         dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "linspace")
         if dtype.kind == "b" and steps > 1:   # 0 or 1 step: start as a bool, as PyTorch's
             raise NotImplementedError("linspace: not implemented for dtype bool (as PyTorch's)")
+        if dtype.kind != "b" and steps > 0:   # the ends converted into dtype first, checked as PyTorch's
+            start = _fill_in(start, dtype, "linspace")   # (-4.0 into uint8 raises; the int -4 wraps to 252)
+            end = _fill_in(end, dtype, "linspace") if steps > 1 else end
+        start, end = float(start), float(end)
         values = linspace_arrays(numpy, start, end, steps, numpy.dtype(numpy.float64) if dtype.kind == "b" else dtype)
     return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
 

@@ -44,16 +44,49 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: A
         dtype, device = creation_args("logspace", out, dtype, device)
         values = keep_out_shape(logspace(start, end, steps, base, dtype=dtype, device=device), out)
         return out_requires_grad(write_out("logspace", values, out, warn=False), requires_grad, "logspace")
-    start, end, base = (float(number(v, "logspace", what)) for v, what in ((start, "start"), (end, "end"),
-                                                                           (base, "base")))
+    start, end, base = (number(v, "logspace", what) for v, what in ((start, "start"), (end, "end"), (base, "base")))
     steps = count_arg(steps, "logspace", "steps")
     dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "logspace")
     if dtype.kind == "b" and steps > 1:   # 0 or 1 step: base**start as a bool, as PyTorch's
         raise NotImplementedError("logspace: not implemented for dtype bool (as PyTorch's)")
-    if steps > 1 and dtype.kind in "iu":   # PyTorch truncates the ends first
-        start, end = math.trunc(start), math.trunc(end)
-    values = numpy.power(base, numpy.linspace(start, end, steps))
+    with numpy.errstate(all="ignore"):
+        values = _logspace_values(start, end, steps, float(base), dtype)
     return tensor(values, dtype=dtype, device=device, requires_grad=False if requires_grad is None else requires_grad)
+
+
+def _logspace_values(start: Any, end: Any, steps: int, base: float, dtype: numpy.dtype) -> numpy.ndarray:
+    """PyTorch's CPU ``logspace`` in ``dtype``, bit for bit: (steps,). One step: ``base ** start`` in float64,
+    then checked into dtype. More: the ends converted into dtype first (checked: -4.0 into uint8 raises, the int
+    -4 wraps), the exponents ``start + step * i`` for the first half and ``end - step * (steps - 1 - i)`` for the
+    second, in float64 (float32 for integer dtypes, as PyTorch's integer kernel), then ``base ** t`` by C's pow
+    in that float (NumPy's float64 power may differ from it in the last bit)."""
+    if steps == 0:
+        return numpy.empty(0, dtype=dtype)
+    if steps == 1:
+        return numpy.full(steps, _fill_in(_c_pow(base, float(start)), dtype, "logspace"), dtype=dtype)
+    low, high = (_fill_in(v, dtype, "logspace") for v in (start, end))
+    if dtype.kind in "iu":   # float32 throughout; the difference of the ends in exact integers
+        compute, span = numpy.dtype(numpy.float32), numpy.float32(high - low)
+    else:   # the ends in dtype and their difference rounded to dtype (float16 as c10::Half), the rest in float64
+        compute = numpy.dtype(numpy.float64)
+        low, high = numpy.asarray(low, dtype=dtype), numpy.asarray(high, dtype=dtype)
+        span = (high - low).astype(compute)
+    step = span / compute.type(steps - 1)
+    i = numpy.arange(steps)
+    up = numpy.asarray(low).astype(compute) + step * i.astype(compute)
+    down = numpy.asarray(high).astype(compute) - step * (steps - 1 - i).astype(compute)
+    exponents = numpy.where(i < steps // 2, up, down)
+    if dtype.kind in "iu":
+        return numpy.power(compute.type(base), exponents)
+    return numpy.fromiter((_c_pow(base, t) for t in exponents.tolist()), numpy.float64, count=steps)
+
+
+def _c_pow(base: float, exponent: float) -> float:
+    """C's ``pow(base, exponent)`` in float64 (math.pow, with C's inf and NaN where it raises)."""
+    try:
+        return math.pow(base, exponent)
+    except (OverflowError, ValueError):
+        return float(numpy.power(base, exponent))
 
 
 def _triangle_indices(name: str, row: int, col: int, offset: int, upper: bool, dtype: Any, device: Any) -> Tensor:

@@ -1,0 +1,60 @@
+"""Round 16: constructors and ranges against PyTorch (values bit for bit, dtypes, errors)."""
+
+import numpy
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _same(ours, theirs):
+    """Both raised the same class, or equal dtype, shape and bits."""
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, type(theirs)) or isinstance(ours, RuntimeError), (ours, theirs)
+        return
+    assert not isinstance(ours, Exception), (ours, theirs)
+    a, b = ours.numpy(), theirs.numpy()
+    assert str(a.dtype) == str(b.dtype) and a.shape == b.shape
+    assert a.tobytes() == b.tobytes(), (a, b)
+
+
+def _call(lib, name, args, dtype, **kw):
+    try:
+        return getattr(lib, name)(*args, dtype=getattr(lib, dtype), **kw)
+    except Exception as error:   # noqa: BLE001 - compared with torch's
+        return error
+
+
+SPACES = [("linspace", (-4.0, 18, 10), "uint8"), ("linspace", (-4, 18, 1000), "uint8"),
+          ("linspace", (300, 1, 3), "uint8"), ("linspace", (-1.39, 0.59, 1), "uint8"),
+          ("linspace", (0, 1e39, 3), "float32"),
+          ("linspace", (0.0, 1e19, 3), "int64"), ("linspace", (-1, 5, 1), "uint8"),
+          ("logspace", (-4, 18, 10), "uint8"), ("logspace", (-0.4, -0.8, 100), "uint8"),
+          ("logspace", (2.8, 0, 1), "uint8"), ("logspace", (-2.8, 0, 1), "uint8"), ("logspace", (2.8, 0, 0), "uint8"),
+          ("logspace", (0, 70000, 3), "float16"), ("logspace", (2.4, -4.0, 10), "int64")]
+
+
+@pytest.mark.parametrize(("name", "args", "dtype"), SPACES, ids=[f"{n}{a}-{d}" for n, a, d in SPACES])
+def test_integer_and_narrow_ranges_convert_their_ends_as_torch(name, args, dtype):
+    """The ends are converted into the dtype first, checked: -4.0 into uint8 raises, the int -4 wraps to 252."""
+    _same(_call(mg, name, args, dtype), _call(torch, name, args, dtype))
+
+
+LOGS = [((-0.4, 1.4, 3), "float32", 10.0), ((3.8, 0.0, 3), "float32", 10.0), ((2.6, -1.8, 5), "float32", 10.0),
+        ((-1.0, -0.6, 10), "float32", 0.5), ((-2.0, 4.0, 10), "float64", 10.0), ((-2.2, 1.6, 33), "float64", 0.5),
+        ((-2.2, -0.6, 1), "float64", 10.0), ((0.4, 2.8, 1000), "float64", 10.0), ((0.0, 2.4, 2), "float16", 10.0),
+        ((1.4, -1.0, 10), "float16", 10.0), ((-0.6, 1.0, 3), "float16", 10.0)]
+
+
+@pytest.mark.parametrize(("args", "dtype", "base"), LOGS, ids=[f"{a}-{d}-{b}" for a, d, b in LOGS])
+def test_logspace_bits_as_torch(args, dtype, base):
+    """The ends in dtype, the exponents from both ends in float64, C's pow (NumPy's float64 power is off by a bit)."""
+    _same(_call(mg, "logspace", args, dtype, base=base), _call(torch, "logspace", args, dtype, base=base))
+
+
+def test_logspace_of_many_steps_is_fast_enough_and_nan_for_a_negative_base():
+    ours = mg.logspace(0, 1, 3, base=-2.0, dtype=mg.float64).numpy()
+    theirs = torch.logspace(0, 1, 3, base=-2.0, dtype=torch.float64).numpy()
+    numpy.testing.assert_array_equal(ours, theirs)
+    assert mg.logspace(0, 1, 100_000).shape == (100_000,)
