@@ -106,8 +106,12 @@ def _solve_case(A: Tensor, B: Tensor, left: bool, name: str, vectors: bool = Tru
     n = A.shape[-1]
     vector = vectors and (B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])))
     equation = "AX = B" if left else "XA = B"
+    if vector and not left:
+        raise LinalgShapeError(f"{name}: incompatible shapes of A {A.shape} and B {B.shape} for the equation XA = B: "
+                               f"Vector broadcasting of the left hand side is not supported for left=False. In this "
+                               f"case {name} is equivalent to B / A.squeeze(-1)")
     if vector:
-        fits = B.shape[-1] == n and (left or n == 1)
+        fits = B.shape[-1] == n
     else:
         fits = B.ndim >= 2 and B.shape[-2 if left else -1] == n
     if fits and not vector:

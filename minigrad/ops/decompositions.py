@@ -148,7 +148,9 @@ class Cholesky(Function):
         g_lower = adjoint(xp, g) if self.upper else g
         phi = tril(xp, adjoint(xp, lower) @ g_lower)
         phi = 0.5 * (phi + adjoint(xp, tril(xp, phi, -1)))
-        inverse = xp.linalg.solve(lower, xp.broadcast_to(xp.eye(lower.shape[-1], dtype=lower.dtype), lower.shape))
+        # by substitution, as PyTorch's: a failed factor's zero diagonal gives NaN, not NumPy's "Singular matrix"
+        eye = xp.broadcast_to(xp.eye(lower.shape[-1], dtype=lower.dtype), lower.shape)
+        inverse = triangular_solve_arrays(xp, lower, eye, upper=False)
         return adjoint(xp, inverse) @ phi @ inverse
 
 

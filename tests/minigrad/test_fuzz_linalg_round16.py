@@ -169,3 +169,21 @@ def test_svd_of_a_matrix_with_a_nan_raises_naming_the_batch_element() -> None:
         torch.linalg.svd(torch.tensor(a))
     with pytest.raises(mg.linalg.LinAlgError, match=r"NaN in batch element 1"):
         _within(30, lambda: mg.linalg.svd(mg.tensor(a)))
+
+
+# --- solve(A, b, left=False) with a vector b raises as PyTorch's (a 1 by 1 A was taken) ---------------------------
+
+@pytest.mark.parametrize("a_shape, b_shape", [((1, 1), (1,)), ((2, 1, 1), (2, 1)), ((0, 1, 1), (0, 1))])
+def test_solve_of_a_vector_with_left_false_raises(a_shape: tuple, b_shape: tuple) -> None:
+    a, b = np.ones(a_shape) * 2, np.ones(b_shape)
+    with pytest.raises(RuntimeError, match="Vector broadcasting of the left hand side is not supported"):
+        torch.linalg.solve(torch.tensor(a), torch.tensor(b), left=False)
+    with pytest.raises(RuntimeError, match="Vector broadcasting of the left hand side is not supported"):
+        mg.linalg.solve(mg.tensor(a), mg.tensor(b), left=False)
+
+
+# --- cholesky's backward through a failed factor (cholesky_ex of a matrix not positive-definite): NaN ------------
+
+@pytest.mark.parametrize("a", [np.zeros((1, 1), np.complex128), np.zeros((2, 3, 3))], ids=["complex", "batch"])
+def test_cholesky_ex_backward_of_a_zero_pivot_is_nan_not_an_error(a: np.ndarray) -> None:
+    _same(lambda lib, x: lib.linalg.cholesky_ex(x).L, a)
