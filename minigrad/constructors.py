@@ -32,6 +32,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
         tensor_options("tensor", None, as_bool(pin_memory, "tensor", "pin_memory"), device)
     if isinstance(data, Tensor):
         data = data.data
+    data = _buffer_numbers(data, "tensor")
     source = data if backend.is_array(data) and not data.flags.c_contiguous else None
     if backend.is_array(data) and (device is None or backend.resolve_device(device) == backend.device_of(data)):
         data = data.copy()
@@ -41,6 +42,31 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
     if source is not None and out.data.ndim > 1:
         out.data = _memory_format.lay_out(out.data, _memory_format.preserve_format, "tensor", source)
     return out
+
+
+def _buffer_numbers(data: Any, name: str) -> Any:
+    """A bytearray or memoryview as PyTorch's ``tensor``/``as_tensor`` read it: a sequence of Python numbers
+    (``bytearray(b"ab")`` gives int64 [97, 98], a memoryview of float64s float32 values), not NumPy's typed
+    buffer (uint8, float64). ``mg.frombuffer`` and ``mg.asarray`` read the bytes as a dtype instead."""
+    if not isinstance(data, (bytearray, memoryview)):
+        return data
+    view = memoryview(data)
+    if view.ndim != 1:
+        raise ValueError(f"{name}: could not determine the shape of object type 'memoryview' ({view.ndim}-D, "
+                         f"shape {view.shape}; as PyTorch, only a 1-D one is read as a sequence)")
+    return view.tolist()
+
+
+def _buffer_array(obj: Any, dtype: Any) -> Any:
+    """The bytes of a bytes, bytearray or memoryview as a 1-D NumPy array of ``dtype`` (the default dtype when
+    None), sharing a writable buffer's memory, as ``torch.asarray`` reads a buffer (``torch.frombuffer``)."""
+    dt = get_default_dtype() if dtype is None else backend.as_dtype(dtype, "asarray")
+    view = memoryview(obj).cast("B")
+    if view.nbytes % dt.itemsize:
+        raise ValueError(f"asarray: buffer length ({view.nbytes} bytes) must be a multiple of element size "
+                         f"({dt.itemsize}) of dtype {dt}")
+    array = numpy.frombuffer(view, dtype=dt)
+    return array if not view.readonly else array.copy()   # PyTorch would alias read-only memory (with a warning)
 
 
 def _shape_arg(shape: Any, name: str = "tensor") -> tuple:
@@ -534,7 +560,11 @@ def randint(low: Any = None, high: Any = None, size: Any = None, *, generator: A
 
 def asarray(obj: Any, dtype: Any = None, device: str | Device | None = None, *, like: Tensor | None = None,
             copy: bool | None = None, requires_grad: bool | None = None) -> Tensor:
-    """torch.asarray: :func:`as_tensor` of ``obj`` (PyTorch names the argument ``obj`` here, ``data`` there)."""
+    """torch.asarray: :func:`as_tensor` of ``obj`` (PyTorch names the argument ``obj`` here, ``data`` there),
+    except that a bytes, bytearray or memoryview is read as raw memory of ``dtype`` (the default dtype when None),
+    shared when writable, as PyTorch's ``asarray(bytearray(8))`` is two float32s."""
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        obj = _buffer_array(obj, dtype)
     return as_tensor(obj, dtype, device, like=like, copy=copy, requires_grad=requires_grad)
 
 
@@ -582,6 +612,7 @@ def _as_tensor(data: Any, dtype: Any, device: Any, like: Any, copy: bool | None)
             return Tensor._make(data.copy() if copy else shared_memory(data), False, None, 0)
         _no_copy(copy, f"a {data.dtype} array on {backend.device_of(data)}", dtype, device)
         return Tensor._new(data, dtype=dtype, device=target)
+    data = _buffer_numbers(data, "as_tensor")
     if copy is False:
         raise ValueError(f"asarray: copy=False cannot alias a {type(data).__name__} into a tensor (a copy is needed)")
     if like is not None and not isinstance(like, Tensor):

@@ -88,6 +88,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
     if steps < 0:
         raise ShapeMismatchError(f"linspace: steps must be non-negative, got {steps}")
     start, end = (v.item() if isinstance(v, Tensor) and v.data.size == 1 else v for v in (start, end))
+    start, end = (int(v) if isinstance(v, (bool, numpy.bool_)) else v for v in (start, end))   # True is 1
     if isinstance(start, (complex, numpy.complexfloating)) or isinstance(end, (complex, numpy.complexfloating)):
         values = _complex_linspace(complex(start), complex(end), steps, dtype)
         dtype = values.dtype

@@ -44,7 +44,8 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, out: A
         dtype, device = creation_args("logspace", out, dtype, device)
         values = keep_out_shape(logspace(start, end, steps, base, dtype=dtype, device=device), out)
         return out_requires_grad(write_out("logspace", values, out, warn=False), requires_grad, "logspace")
-    start, end, base = (number(v, "logspace", what) for v, what in ((start, "start"), (end, "end"), (base, "base")))
+    start, end, base = (number(int(v) if isinstance(v, (bool, numpy.bool_)) else v, "logspace", what)   # True is 1
+                        for v, what in ((start, "start"), (end, "end"), (base, "base")))
     steps = count_arg(steps, "logspace", "steps")
     dtype = backend.as_dtype(get_default_dtype() if dtype is None else dtype, "logspace")
     if dtype.kind == "b" and steps > 1:   # 0 or 1 step: base**start as a bool, as PyTorch's
@@ -94,7 +95,10 @@ def _triangle_indices(name: str, row: int, col: int, offset: int, upper: bool, d
     rows, cols = numpy.indices((row, col))
     keep = cols - rows >= offset if upper else cols - rows <= offset
     pairs = numpy.stack([rows[keep], cols[keep]])   # row-major order, as PyTorch
-    return tensor(pairs, dtype=int64 if dtype is None else dtype, device=device)
+    dtype = int64 if dtype is None else backend.as_dtype(dtype, name)
+    if dtype not in (numpy.int32, numpy.int64):   # PyTorch's index types only
+        raise NotImplementedError(f"{name}: not implemented for dtype {dtype} (int32 or int64 indices, as PyTorch's)")
+    return tensor(pairs, dtype=dtype, device=device)
 
 
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None) -> Tensor:

@@ -446,6 +446,8 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
     if indexing not in ("ij", "xy"):
         raise ShapeMismatchError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     tensors = tuple(tensor_arg(t, "meshgrid") for t in tensors)
+    if not tensors:   # PyTorch's RuntimeError (NumPy's meshgrid() gives ())
+        raise ShapeMismatchError("meshgrid: expects a non-empty list of tensors")
     for t in tensors:
         if t.ndim > 1:
             raise ShapeMismatchError(f"meshgrid: expects 0-d or 1-D tensors, got shape {t.shape}")

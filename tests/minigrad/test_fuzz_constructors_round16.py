@@ -58,3 +58,49 @@ def test_logspace_of_many_steps_is_fast_enough_and_nan_for_a_negative_base():
     theirs = torch.logspace(0, 1, 3, base=-2.0, dtype=torch.float64).numpy()
     numpy.testing.assert_array_equal(ours, theirs)
     assert mg.logspace(0, 1, 100_000).shape == (100_000,)
+
+
+def test_bool_ends_are_numbers_as_torch():
+    _same(mg.linspace(True, 5, 3), torch.linspace(True, 5, 3))
+    _same(mg.logspace(True, 5, 3), torch.logspace(True, 5, 3))
+
+
+BUFFERS = ["tensor(bytearray(b'ab'))", "tensor(memoryview(b'ab'))", "as_tensor(bytearray(b'ab'))",
+           "tensor(memoryview(numpy.array([1.5, 2.0])))", "as_tensor(memoryview(numpy.array([1.5, 2.0])))",
+           "tensor(bytearray(b'ab'), dtype=L.uint8)", "tensor(memoryview(numpy.ones((2, 2))))",
+           "asarray(bytearray(b'abcd'))", "asarray(b'abcd', dtype=L.uint8)", "asarray(bytearray(b'ab'))",
+           "asarray(memoryview(numpy.array([1.5, 2.0])))"]
+
+
+@pytest.mark.parametrize("call", BUFFERS)
+def test_buffers_as_torch(call):
+    """tensor/as_tensor read a bytearray or memoryview as a sequence of Python numbers (int64, float32), asarray
+    reads its bytes as the dtype (the default dtype when None)."""
+    def build(lib):
+        try:
+            return eval("L." + call, {"L": lib, "numpy": numpy})   # noqa: S307 - our own literal calls
+        except Exception as error:   # noqa: BLE001 - compared with torch's
+            return error
+    _same(build(mg), build(torch))
+
+
+def test_asarray_of_a_bytearray_shares_its_memory_as_torch():
+    raw = bytearray(8)
+    x = mg.asarray(raw)
+    x[1] = 2.0
+    assert raw == bytearray(numpy.array([0.0, 2.0], dtype=numpy.float32).tobytes())
+    raw[:4] = numpy.array([3.0], dtype=numpy.float32).tobytes()
+    assert x.tolist() == [3.0, 2.0]
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "int16", "uint8", "float32", "bool"])
+@pytest.mark.parametrize("name", ["tril_indices", "triu_indices"])
+def test_triangle_indices_take_index_dtypes_only_as_torch(name, dtype):
+    _same(_call(mg, name, (3, 4, 1), dtype), _call(torch, name, (3, 4, 1), dtype))
+
+
+def test_meshgrid_of_nothing_raises_as_torch():
+    with pytest.raises(RuntimeError):
+        torch.meshgrid()
+    with pytest.raises(RuntimeError, match="meshgrid"):
+        mg.meshgrid()
