@@ -522,7 +522,11 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
     # raw (non-Tensor) arrays follow the tensors' device
     for i, (x, a) in enumerate(zip(inputs, arrays)):
         if not isinstance(x, Tensor) and backend.is_array(a):
-            arrays[i] = backend.to_device(a, first)
+            if first.type != "cpu" and a.ndim == 0 and type(a) is numpy.ndarray:   # a constant (a NumPy scalar's)
+                with backend.on_device(first):   # filled in place on the GPU: no host-to-device copy
+                    arrays[i] = backend.module_for(first).full((), a[()], dtype=a.dtype)
+            else:
+                arrays[i] = backend.to_device(a, first)
     return backend.module_for(first)
 
 

@@ -216,7 +216,7 @@ def _polygamma_array(xp: Any, n: int, x: Any) -> Any:
     # -1e-3 < x < 0: ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) + (-1)^(n+1) n! / x^(n+1), as cot πx overflows at a subnormal x
     # (the reflection gave inf - inf = NaN there, not ±inf)
     tiny = (x < 0) & (x > -1e-3)
-    if bool(tiny.any()):
+    if xp is not backend.numpy or bool(tiny.any()):   # a GPU computes it: reading the mask back would sync
         shifted = _hurwitz_zeta(xp, n + 1, xp.where(tiny, x + 1, 1.0), 12 + n)
         with backend.errstate(xp, over="ignore"):
             near_zero = ((-1) ** (n + 1) * math.factorial(n)) * (shifted + xp.where(tiny, x, 1.0) ** -(n + 1))
