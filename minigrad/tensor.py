@@ -112,11 +112,26 @@ def _fitting_integers(data: Any, dtype: numpy.dtype) -> Any:
     if raw.dtype.kind == "f":
         bad |= ~numpy.isfinite(raw)
     if bad.any():
+        value = raw[bad].flat[0] if raw.ndim else raw.item()
         if raw.dtype.kind == "f":
             _check_int64(data)   # [1.5, 2**64] is float64 to NumPy; PyTorch reads the int as an int
-        value = raw[bad].flat[0] if raw.ndim else raw.item()
+        if raw.dtype.kind == "f" and dtype.kind == "u":   # ints among floats: PyTorch reads each number alone
+            value = _unsigned_misfit(data, int(info.max))
+            if value is None:
+                return raw   # [2.5, -1] into uint8: the int -1 wraps (to 255 by the cast that follows)
         raise RuntimeError(f"tensor: value {value} cannot be converted to type {dtype} without overflow")
     return raw
+
+
+def _unsigned_misfit(data: Any, limit: int) -> Any:
+    """The first number in ``data`` (a number or nested sequence) that an unsigned dtype of largest value
+    ``limit`` cannot take as PyTorch converts each number (an int from -limit on, wrapping; a float from 0 on,
+    finite), or None when they all fit."""
+    if type(data) in dtypes.SEQUENCES:
+        return next((v for v in data if _unsigned_misfit(v, limit) is not None), None)
+    number = data.item() if isinstance(data, (numpy.generic, numpy.ndarray)) else data
+    low = -limit if isinstance(number, int) else 0   # bools are ints
+    return None if low <= number <= limit else data   # NaN compares False: a misfit
 
 
 def _check_int64(data: Any) -> None:

@@ -104,3 +104,13 @@ def test_meshgrid_of_nothing_raises_as_torch():
         torch.meshgrid()
     with pytest.raises(RuntimeError, match="meshgrid"):
         mg.meshgrid()
+
+
+MIXED = [[2.5, -1], [[0.28, 3], [numpy.int16(3), -3]], [-1, 2.5, 256], [2.5, -1.0], [2.5, float("nan")],
+         [True, -2, 0.5]]
+
+
+@pytest.mark.parametrize("data", MIXED, ids=[repr(d) for d in MIXED])
+def test_ints_among_floats_for_an_unsigned_dtype_wrap_as_torch(data):
+    """PyTorch converts each number alone: the int -1 wraps to 255 even beside a float; a float -1.0 raises."""
+    _same(_call(mg, "tensor", (data,), "uint8"), _call(torch, "tensor", (data,), "uint8"))
