@@ -124,8 +124,8 @@ def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) ->
     ``high`` down, each ``start ± step · i`` rounded once (PyTorch's loop fuses the multiply-add; here it runs in
     a wider float: float64 for float32, the host's long double for float64). Integer dtypes truncate ``low`` and
     ``high`` to integers first and take float64's values, truncated, as PyTorch's do (``linspace(4.3, -3, 10)``
-    steps from 4). float16 (c10::Half's own rounding steps) and CuPy's float64 may differ from PyTorch's in the
-    last bit."""
+    steps from 4). float16 steps in c10::Half's arithmetic (each operation rounded to float16). CuPy's
+    float64 may differ from PyTorch's in the last bit."""
     dtype = xp.dtype(dtype)
     compute = dtype if dtype.kind == "f" else xp.dtype(xp.float64)
     if dtype.kind in "iu":
@@ -134,6 +134,10 @@ def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) ->
         return xp.full(1, low, dtype=compute).astype(dtype)
     start, end = xp.asarray(low, dtype=compute), xp.asarray(high, dtype=compute)
     step = (end - start) / xp.asarray(max(steps - 1, 1), dtype=compute)
+    if dtype == xp.float16:   # c10::Half's arithmetic: each operation rounded to float16, the index too
+        i = xp.arange(steps).astype(compute)
+        up, down = start + step * i, end - step * (xp.asarray(steps - 1, dtype=compute) - i)
+        return xp.where(xp.arange(steps) < steps // 2, up, down)
     wide = xp.float64 if compute.itemsize < 8 else getattr(xp, "longdouble", xp.float64)   # CuPy has no long double
     start, end, step = start.astype(wide), end.astype(wide), step.astype(wide)
     i = xp.arange(steps).astype(wide)

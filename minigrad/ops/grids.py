@@ -79,7 +79,8 @@ def _logspace_values(start: Any, end: Any, steps: int, base: float, dtype: numpy
     exponents = numpy.where(i < steps // 2, up, down)
     if dtype.kind in "iu":
         return numpy.power(compute.type(base), exponents)
-    return numpy.fromiter((_c_pow(base, t) for t in exponents.tolist()), numpy.float64, count=steps)
+    values = numpy.fromiter((_c_pow(base, t) for t in exponents.tolist()), numpy.float64, count=steps)
+    return values.astype(numpy.float32) if dtype == numpy.float16 else values   # c10::Half is made from a float
 
 
 def _c_pow(base: float, exponent: float) -> float:

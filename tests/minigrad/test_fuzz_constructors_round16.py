@@ -114,3 +114,15 @@ MIXED = [[2.5, -1], [[0.28, 3], [numpy.int16(3), -3]], [-1, 2.5, 256], [2.5, -1.
 def test_ints_among_floats_for_an_unsigned_dtype_wrap_as_torch(data):
     """PyTorch converts each number alone: the int -1 wraps to 255 even beside a float; a float -1.0 raises."""
     _same(_call(mg, "tensor", (data,), "uint8"), _call(torch, "tensor", (data,), "uint8"))
+
+
+HALVES = [("linspace", (7, -5, 10), {}), ("linspace", (-2, -3, 100), {}), ("linspace", (5.677, -8.5475, 10), {}),
+          ("linspace", (13.278, 11.84, 1000), {}), ("linspace", (-1.1727, -0.4642, 33), {}),
+          ("logspace", (2.4, 0.2, 10), {}), ("logspace", (1.6, -0.4, 1000), {"base": 3.0})]
+
+
+@pytest.mark.parametrize(("name", "args", "kw"), HALVES, ids=[f"{n}{a}" for n, a, _ in HALVES])
+def test_float16_ranges_bit_for_bit_as_torch(name, args, kw):
+    """linspace in c10::Half's arithmetic (each operation rounded to float16); logspace's float64 power reaches
+    float16 through float32, as c10::Half is made."""
+    _same(_call(mg, name, args, "float16", **kw), _call(torch, name, args, "float16", **kw))
