@@ -48,8 +48,9 @@ def lapack_failures(name: str, a: Any) -> Iterator[None]:
 
 def svd_arrays(xp: Any, a: Any, name: str, full_matrices: bool = False) -> tuple[Any, Any, Any]:
     """``(U, S, Vh)`` of each matrix of ``a`` (…, m, n). A NaN raises :class:`LinAlgError` naming the batch element
-    (PyTorch's); a matrix with an inf (LAPACK's ``gesdd`` loops forever on it in NumPy's build) gets NaN factors,
-    where PyTorch's S and Vh are NaN too (its U there is whatever LAPACK left)."""
+    (PyTorch's); a matrix with an inf (LAPACK's ``gesdd`` loops forever on it in NumPy's build) gets NaN factors.
+    PyTorch's S is NaN there too, but its U and Vh are whatever LAPACK left (NaN, or for some positions of the inf a
+    permutation, which makes its pinv zero), so only S and the NaN cases agree."""
     finite = xp.isfinite(a).all(axis=(-2, -1))
     if bool(finite.all()):
         with lapack_failures(name, a):

@@ -122,7 +122,9 @@ def test_cholesky_inverse_of_a_singular_factor_raises(upper: bool, dtype: Any) -
     _same(lambda lib, x: lib.cholesky_inverse(x, upper=upper), factor[0])   # the invertible one still works
 
 
-# --- an SVD of a matrix with an inf: NaN factors as PyTorch's (NumPy's gesdd looped forever); a NaN raises -------
+# --- an SVD of a matrix with an inf: NaN factors (NumPy's gesdd looped forever); a NaN raises ---------------------
+# PyTorch's S is NaN there; its U and Vh are what LAPACK left, NaN for this position of the inf (a permutation for
+# some others, where minigrad's stay NaN)
 
 def _within(seconds: float, call: Callable[[], Any]) -> Any:
     """``call()``'s result, failing (not hanging) where it does not return in time."""
