@@ -557,8 +557,11 @@ class Module(ModuleHooks):
                 if param.grad is not None:
                     param.grad.data = fn(param.grad).data
             for name, buf in self._buffers.items():
-                if buf is not None:
-                    self._buffers[name] = fn(buf)
+                if buf is not None:   # the attribute too (forward reads self.running_mean), without the hooks
+                    new = self._buffers[name] = fn(buf)
+                    object.__setattr__(self, name, new)
+                    if new is not buf:
+                        reregistered()   # mg.compile: no capture replays the old buffer
         return self
 
     def to_empty(self, *, device: Any, recurse: bool = True) -> Module:

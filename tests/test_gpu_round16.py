@@ -85,3 +85,16 @@ def test_complex_pow_by_a_tensor_reads_nothing_back() -> None:
     host, device, copies = _on_both([[0j, complex("inf"), 1j, 2 + 1j], [0j, 0j, 2 + 0j, 0.5j]], compute)
     _same(host, device)
     assert copies == {"to_host": 0, "to_device": 0}
+
+
+def test_module_apply_moves_a_buffer_the_forward_reads() -> None:
+    """Module._apply replaced a buffer in _buffers only: BatchNorm's forward read the old running_mean attribute
+    (still on the CPU after _apply(lambda t: t.to('cuda')), stale after any fn), as torch's never does."""
+    x = np.array([[1.0, 2.0], [3.0, 5.0]], dtype=np.float32)
+    norm = nn.BatchNorm1d(2).eval()
+    norm._apply(lambda t: t + 1)   # mean 1, var 2, weight 2, bias 1 (torch gives the same)
+    expected = (x - 1) / np.sqrt(np.float32(2 + 1e-5)) * 2 + 1
+    np.testing.assert_allclose(norm(mg.tensor(x)).detach().numpy(), expected, rtol=1e-6)
+    norm._apply(lambda t: t.to("cuda"))
+    assert norm.running_mean is norm._buffers["running_mean"] and norm.running_var.device.type == "cuda"
+    np.testing.assert_allclose(norm(mg.tensor(x, device="cuda")).cpu().numpy(), expected, rtol=1e-6)
