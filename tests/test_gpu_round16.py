@@ -98,3 +98,16 @@ def test_module_apply_moves_a_buffer_the_forward_reads() -> None:
     norm._apply(lambda t: t.to("cuda"))
     assert norm.running_mean is norm._buffers["running_mean"] and norm.running_var.device.type == "cuda"
     np.testing.assert_allclose(norm(mg.tensor(x, device="cuda")).cpu().numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: mg.addcmul(x, 2, x), lambda x: x.addcmul(0, x), lambda x: mg.addcdiv(x, x, 2.0),
+    lambda x: x.addcmul_(x, 2),
+], ids=["addcmul", "method", "addcdiv", "in_place"])
+def test_addcmul_and_addcdiv_take_tensors_only(call: object) -> None:
+    """torch's TypeError ("argument 'tensor1' (position 2) must be Tensor, not int"): a number there was a float64
+    tensor here, so a float32 addcmul gave float64 (an extra host-to-device copy on the GPU)."""
+    x = mg.ones(3, device="cuda")
+    with pytest.raises(TypeError, match="must be Tensor"):
+        call(x)
+    assert mg.addcmul(x, x, x, value=2).dtype == mg.float32

@@ -451,6 +451,15 @@ def _common(name: str, *tensors: Any) -> list:
     return [astype(t, common) if t.dtype != common else t for t in tensors]
 
 
+def _tensors_only(name: str, *operands: Any) -> None:
+    """PyTorch's TypeError for a number (or an array) where addcmul/addcdiv take a Tensor: NumPy's promotion read
+    it as a float64 tensor (float32 ``mg.addcmul(x, 2, t)`` gave float64)."""
+    for position, (arg, operand) in enumerate(zip(("input", "tensor1", "tensor2"), operands), 1):
+        if not isinstance(operand, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                            f"{type(operand).__name__}")
+
+
 def _fma_value(name: str, value: Any, dtype: numpy.dtype) -> Any:
     """addcmul's/addcdiv's ``value`` converted to the tensors' ``dtype`` as PyTorch converts a Scalar, as a
     Python number so it never changes the result's dtype: True is 1, a NumPy number is the Python number of its
@@ -494,6 +503,7 @@ def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
                          inputs=(input, tensor1, tensor2, *deprecated))
     if deprecated:
         tensor1, tensor2, value = _scale_first("addcmul", tensor1, (tensor2,), deprecated, value, "value")
+    _tensors_only("addcmul", input, tensor1, tensor2)
     if _all_float16(input, tensor1, tensor2):   # PyTorch's float16 kernel: in float32, rounded once
         return addcmul(input.float(), tensor1.float(), tensor2.float(), value=value).half()
     if (type(value) is int and value == 1 and isinstance(input, Tensor) and isinstance(tensor1, Tensor)
@@ -521,6 +531,7 @@ def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *deprecated: Any, value: 
     """
     if deprecated:
         tensor1, tensor2, value = _scale_first("addcdiv", tensor1, (tensor2,), deprecated, value, "value")
+    _tensors_only("addcdiv", input, tensor1, tensor2)
     if _integral(tensor1) and _integral(tensor2):   # PyTorch's test, before the promotion with input
         raise ArgumentTypeError("addcdiv: integer division with addcdiv is not supported (as in PyTorch); "
                                 "use x + value * tensor1 / tensor2")
