@@ -352,13 +352,14 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
     ``arange(0, 1, 0.1)``, ``arange(end=5)`` (``stop=`` is NumPy's name); int64 when every bound is an
     int, else the default dtype (float32).
 
-    Length ``ceil((end - start) / step)`` and values ``start + i * step`` computed in float64 and
-    rounded once, as PyTorch (``arange(0, 1, 0.1)`` has 10 elements, its last float32(0.9)), not by
-    NumPy's repeated float32 steps. An integer ``dtype`` with float bounds truncates them as PyTorch
-    does (int64 truncates the bounds before the length; narrower ints only start and step) and wraps
-    out-of-range values. A zero step, an infinite or NaN bound, or a step that leads away from ``end``
-    raises a ValueError, as PyTorch's (with NumPy's ``stop=``, the last gives NumPy's empty range); an int
-    bound beyond int64 a RuntimeError, and a bool dtype NotImplementedError, as PyTorch's.
+    Length ``ceil((end - start) / step)`` in float64 and values ``start + i * step`` in float64, as PyTorch
+    (``arange(0, 1, 0.1)`` has 10 elements, its last float32(0.9)), not by NumPy's repeated float32 steps;
+    float32 and float64 values on the CPU bit for bit as PyTorch's vector kernel makes them (:func:`_cpu_arange`).
+    An integer ``dtype`` with float bounds truncates them as PyTorch does (int64 truncates the bounds before
+    the length; narrower ints only start and step) and wraps out-of-range values. A zero step, an infinite or
+    NaN bound, or a step that leads away from ``end`` raises a ValueError, as PyTorch's (with NumPy's ``stop=``,
+    the last gives NumPy's empty range); an int bound beyond int64 a RuntimeError, and a bool dtype
+    NotImplementedError, as PyTorch's.
     ``out=`` (``arange(0, n, out=mg.LongTensor(n))``): computed in out's dtype and written into it.
     """
     tensor_options("arange", layout, None if out is not None else pin_memory, device)
@@ -403,9 +404,44 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
 
     def fill(xp: Any, shape: tuple, d: Any) -> Any:
         exact = "int64" if isinstance(first, int) and isinstance(stride, int) else "float64"
+        if xp is numpy and exact == "float64" and d in (numpy.float32, numpy.float64):
+            return _cpu_arange(float(first), float(stride), count, d)
         values = xp.arange(count, dtype=exact) * xp.asarray(stride, dtype=exact) + xp.asarray(first, dtype=exact)
         return values.astype(d)
     return _filled(fill, (), kind, device, requires_grad, "arange")
+
+
+def _cpu_arange(start: float, step: float, count: int, dtype: numpy.dtype) -> numpy.ndarray:
+    """PyTorch's CPU ``arange`` in float32 or float64, bit for bit: (count,). Its kernel fills vectors of 8
+    float32s or 4 float64s, two at a time: each vector's first value ``start + step * i`` in float64 (a fused
+    multiply-add), rounded to dtype, then ``first + lane * step`` (fused) for the lanes after it; the elements past
+    the last pair of vectors are ``start + step * i`` each. (PyTorch splits an arange of over 32768 elements
+    between its threads, each restarting the vectors at its own first element, so its last bits there depend on
+    the thread count; this is the one-thread answer.)"""
+    lanes = 8 if dtype == numpy.float32 else 4
+    i = numpy.arange(count)
+    vectors_end = count - count % (2 * lanes)
+    lane = numpy.where(i < vectors_end, i % lanes, 0)
+    first = _fused_multiply_add(numpy.float64(step), (i - lane).astype(numpy.float64), numpy.float64(start))
+    first = first.astype(dtype).astype(numpy.float64)
+    return _fused_multiply_add(lane.astype(numpy.float64), numpy.float64(step), first).astype(dtype)
+
+
+def _fused_multiply_add(a: Any, b: Any, c: Any) -> Any:
+    """``a * b + c`` of float64 arrays rounded once (C's fma; NumPy has none), from the exact product's error
+    (Dekker's splitting) and the exact sum's (Knuth's two-sum); off in the last bit only in the rarest ties."""
+    with numpy.errstate(all="ignore"):
+        product = a * b
+        split_a, split_b = a * 134217729.0, b * 134217729.0   # 2**27 + 1: the high 26 bits of each
+        a_high = split_a - (split_a - a)
+        b_high = split_b - (split_b - b)
+        a_low, b_low = a - a_high, b - b_high
+        product_error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+        total = product + c
+        back = total - product
+        sum_error = (product - (total - back)) + (c - back)
+        fused = total + (sum_error + product_error)
+    return numpy.where(numpy.isfinite(fused), fused, product + c)
 
 
 def _arange_number(value: Any, what: str) -> Any:
