@@ -111,3 +111,16 @@ def test_addcmul_and_addcdiv_take_tensors_only(call: object) -> None:
     with pytest.raises(TypeError, match="must be Tensor"):
         call(x)
     assert mg.addcmul(x, x, x, value=2).dtype == mg.float32
+
+
+def test_a_reduction_output_changed_in_place_is_refused_at_backward_as_on_the_cpu() -> None:
+    """median()/norm() of all elements return a view of their saved result: mul_ on it is recorded and the backward
+    refuses, as PyTorch's (the stand-in's .base is one object held by the view, as CuPy's: a new wrapper on every
+    read let median's backward give zeros silently, and norm's mul_ was refused)."""
+    _stand_in()
+    for reduce in (lambda t: t.median(), lambda t: t.norm()):
+        x = mg.tensor([1.0, 2.0, 3.0, 4.0], device="cuda", requires_grad=True)
+        y = reduce(x * 1)
+        y.mul_(2)
+        with pytest.raises(RuntimeError, match="modified"):
+            y.backward()

@@ -66,13 +66,14 @@ _owners: weakref.WeakValueDictionary = weakref.WeakValueDictionary()   # id(back
 class ndarray:  # noqa: N801 - CuPy's name
     """A device array: a NumPy array that will not silently become one."""
 
-    __slots__ = ("_a", "device", "__weakref__")   # cupy.ndarray allows weak references (version counters use them)
+    __slots__ = ("_a", "device", "_base", "__weakref__")   # cupy.ndarray allows weak references (version counters)
     __array_priority__ = 100.0
 
     def __init__(self, array: numpy.ndarray, device: int | None = None) -> None:
         if not isinstance(array, numpy.ndarray):
             raise TypeError(f"strict_cupy.ndarray wraps a numpy.ndarray, got {type(array).__name__}")
         self._a = array
+        self._base = None   # the owner's device array, found once and held, as a CuPy view holds its base
         self.device = _DeviceInfo(_current[0] if device is None else device)
         _owners.setdefault(id(array), self)   # so that a view's .base is this very object, as in CuPy
 
@@ -156,10 +157,12 @@ class ndarray:  # noqa: N801 - CuPy's name
         root = self._a.base
         if root is None:
             return None
-        while not isinstance(root, numpy.ndarray) or root.base is not None:   # NumPy's holder objects too
-            root = root.base
-        owner = _owners.get(id(root))
-        return owner if owner is not None and owner._a is root else ndarray(root, self.device.id)
+        if self._base is None:   # the same object on every read, alive with the view (CuPy's view holds it)
+            while not isinstance(root, numpy.ndarray) or root.base is not None:   # NumPy's holder objects too
+                root = root.base
+            owner = _owners.get(id(root))
+            self._base = owner if owner is not None and owner._a is root else ndarray(root, self.device.id)
+        return self._base
 
     @property
     def data(self) -> Any:
@@ -248,7 +251,8 @@ ndarray.__hash__ = None  # type: ignore[assignment]   # arrays are unhashable, a
 
 def _wrap(result: Any, device: int) -> Any:
     if isinstance(result, numpy.ndarray):
-        return ndarray(result, device)
+        known = _owners.get(id(result))   # CuPy gives the array itself back (astype(copy=False), asarray …)
+        return known if known is not None and known._a is result else ndarray(result, device)
     if isinstance(result, numpy.generic):   # CuPy gives 0-d arrays where NumPy gives scalars
         return ndarray(numpy.asarray(result), device)
     if isinstance(result, tuple):
