@@ -354,7 +354,8 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
 
     Length ``ceil((end - start) / step)`` in float64 and values ``start + i * step`` in float64, as PyTorch
     (``arange(0, 1, 0.1)`` has 10 elements, its last float32(0.9)), not by NumPy's repeated float32 steps;
-    float32 and float64 values on the CPU bit for bit as PyTorch's vector kernel makes them (:func:`_cpu_arange`).
+    float16, float32 and float64 values on the CPU bit for bit as PyTorch's vector kernel makes them
+    (:func:`_cpu_arange`).
     An integer ``dtype`` with float bounds truncates them as PyTorch does (int64 truncates the bounds before
     the length; narrower ints only start and step) and wraps out-of-range values. A zero step, an infinite or
     NaN bound, or a step that leads away from ``end`` raises a ValueError, as PyTorch's (with NumPy's ``stop=``,
@@ -404,7 +405,7 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
 
     def fill(xp: Any, shape: tuple, d: Any) -> Any:
         exact = "int64" if isinstance(first, int) and isinstance(stride, int) else "float64"
-        if xp is numpy and exact == "float64" and d in (numpy.float32, numpy.float64):
+        if xp is numpy and exact == "float64" and d in (numpy.float16, numpy.float32, numpy.float64):
             return _cpu_arange(float(first), float(stride), count, d)
         values = xp.arange(count, dtype=exact) * xp.asarray(stride, dtype=exact) + xp.asarray(first, dtype=exact)
         return values.astype(d)
@@ -412,19 +413,26 @@ def arange(start: Any = _NOT_GIVEN, end: Any = None, step: Any = 1, dtype: Any =
 
 
 def _cpu_arange(start: float, step: float, count: int, dtype: numpy.dtype) -> numpy.ndarray:
-    """PyTorch's CPU ``arange`` in float32 or float64, bit for bit: (count,). Its kernel fills vectors of 8
-    float32s or 4 float64s, two at a time: each vector's first value ``start + step * i`` in float64 (a fused
-    multiply-add), rounded to dtype, then ``first + lane * step`` (fused) for the lanes after it; the elements past
-    the last pair of vectors are ``start + step * i`` each. (PyTorch splits an arange of over 32768 elements
-    between its threads, each restarting the vectors at its own first element, so its last bits there depend on
-    the thread count; this is the one-thread answer.)"""
-    lanes = 8 if dtype == numpy.float32 else 4
+    """PyTorch's CPU ``arange`` in float16, float32 or float64, bit for bit: (count,). Its kernel fills vectors
+    of 16 float16s, 8 float32s or 4 float64s, two at a time: each vector's first value ``start + step * i`` (a
+    fused multiply-add in float32 for float16, else float64), rounded to dtype, then ``first + lane * step``
+    (fused) for the lanes after it; the elements past the last pair of vectors are ``start + step * i`` each.
+    (PyTorch splits an arange of over 32768 elements between its threads, each restarting the vectors at its own
+    first element, so its last bits there depend on the thread count; this is the one-thread answer.)"""
+    lanes = {numpy.float16: 16, numpy.float32: 8}.get(dtype.type, 4)
+    if dtype == numpy.float16:   # float32 arithmetic; float64 holds a float32 product exactly
+        start, step = float(numpy.float32(start)), float(numpy.float32(step))
+
+        def fused(a: Any, b: Any, c: Any) -> Any:
+            return (a * b + c).astype(numpy.float32)
+    else:
+        fused = _fused_multiply_add
     i = numpy.arange(count)
-    vectors_end = count - count % (2 * lanes)
-    lane = numpy.where(i < vectors_end, i % lanes, 0)
-    first = _fused_multiply_add(numpy.float64(step), (i - lane).astype(numpy.float64), numpy.float64(start))
-    first = first.astype(dtype).astype(numpy.float64)
-    return _fused_multiply_add(lane.astype(numpy.float64), numpy.float64(step), first).astype(dtype)
+    in_vectors = i < count - count % (2 * lanes)
+    lane = numpy.where(in_vectors, i % lanes, 0)
+    first = fused(numpy.float64(step), (i - lane).astype(numpy.float64), numpy.float64(start)).astype(dtype)
+    values = fused(lane.astype(numpy.float64), numpy.float64(step), first.astype(numpy.float64)).astype(dtype)
+    return numpy.where(in_vectors, values, first)
 
 
 def _fused_multiply_add(a: Any, b: Any, c: Any) -> Any:

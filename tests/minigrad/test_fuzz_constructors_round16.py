@@ -130,10 +130,12 @@ def test_float16_ranges_bit_for_bit_as_torch(name, args, kw):
 
 ARANGES = [(-4.0, 6.0, 0.1, "float32"), (0.4, 84.0, 0.7, "float32"), (-1, 1, 0.2, "float32"),
            (0.1, 56.0, 0.01, "float32"), (7.5, 1000.0, 0.3, "float64"), (-1.4, 0.0, 1 / 3, "float64"),
-           (0.1, 0.6000000000000001, 0.1, "float64"), (300.0, -11.2, -0.2, "float32"), (5.0, 77.0, 0.1, "float64")]
+           (0.1, 0.6000000000000001, 0.1, "float64"), (300.0, -11.2, -0.2, "float32"), (5.0, 77.0, 0.1, "float64"),
+           (0.8, 4.2, 0.01, "float16"), (100.0, 37.5, -0.2, "float16"), (-2.8, 0.06, 0.01, "float16")]
 
 
 @pytest.mark.parametrize(("start", "end", "step", "dtype"), ARANGES, ids=[str(a) for a in ARANGES])
 def test_arange_bits_as_torch(start, end, step, dtype):
-    """PyTorch's CPU kernel: vectors of 8 float32s / 4 float64s, each from a fused start + step * i."""
+    """PyTorch's CPU kernel: vectors of 16 float16s / 8 float32s / 4 float64s, each from a fused start + step * i
+    (the tail element by element: -2.8 + 0.01 * 280 is float16 -0.0)."""
     _same(_call(mg, "arange", (start, end, step), dtype), _call(torch, "arange", (start, end, step), dtype))
