@@ -19,6 +19,7 @@ from ..constructors import (
     _fill_in,
     _fill_number,
     _full,
+    _fused_multiply_add,
     _like,
     keep_out_shape,
     out_requires_grad,
@@ -121,8 +122,8 @@ def _complex_linspace(low: complex, high: complex, steps: int, dtype: Any) -> nu
 
 def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) -> Any:
     """PyTorch's CPU ``linspace`` in ``dtype``, bit for bit: the first half from ``low`` up, the second from
-    ``high`` down, each ``start ± step · i`` rounded once (PyTorch's loop fuses the multiply-add; here it runs in
-    a wider float: float64 for float32, the host's long double for float64). Integer dtypes truncate ``low`` and
+    ``high`` down, each ``start ± step · i`` rounded once (PyTorch's loop fuses the multiply-add; here float32's
+    runs in float64, float64's in an exact fused multiply-add, CuPy's in float64). Integer dtypes truncate ``low`` and
     ``high`` to integers first and take float64's values, truncated, as PyTorch's do (``linspace(4.3, -3, 10)``
     steps from 4). float16 steps in c10::Half's arithmetic (each operation rounded to float16). CuPy's
     float64 may differ from PyTorch's in the last bit."""
@@ -138,6 +139,10 @@ def linspace_arrays(xp: Any, low: float, high: float, steps: int, dtype: Any) ->
         i = xp.arange(steps).astype(compute)
         up, down = start + step * i, end - step * (xp.asarray(steps - 1, dtype=compute) - i)
         return xp.where(xp.arange(steps) < steps // 2, up, down)
+    if compute == xp.float64 and xp is numpy:   # C's fused multiply-add, rounded once (exactly)
+        i = numpy.arange(steps, dtype=numpy.float64)
+        up, down = _fused_multiply_add(step, i, start), _fused_multiply_add(-step, steps - 1 - i, end)
+        return numpy.where(i < steps // 2, up, down).astype(dtype)
     wide = xp.float64 if compute.itemsize < 8 else getattr(xp, "longdouble", xp.float64)   # CuPy has no long double
     start, end, step = start.astype(wide), end.astype(wide), step.astype(wide)
     i = xp.arange(steps).astype(wide)

@@ -139,3 +139,11 @@ def test_arange_bits_as_torch(start, end, step, dtype):
     """PyTorch's CPU kernel: vectors of 16 float16s / 8 float32s / 4 float64s, each from a fused start + step * i
     (the tail element by element: -2.8 + 0.01 * 280 is float16 -0.0)."""
     _same(_call(mg, "arange", (start, end, step), dtype), _call(torch, "arange", (start, end, step), dtype))
+
+
+@pytest.mark.parametrize(("start", "end", "steps"), [(-9.732612847285758, -5.892262508755333, 1000),
+                                                     (3.3, -7.1, 40000), (0.1, 1e6, 5000)])
+def test_float64_linspace_bits_as_torch(start, end, steps):
+    """Each value one exactly rounded fused multiply-add, as PyTorch's loop (long double was not enough)."""
+    _same(_call(mg, "linspace", (start, end, steps), "float64"),
+          _call(torch, "linspace", (start, end, steps), "float64"))
