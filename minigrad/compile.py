@@ -387,7 +387,7 @@ def run_eagerly(why: str) -> None:
 # (``model = Model()`` again in a notebook, a weight rebound in a closure).
 GUARDS: list[Callable[[], Any]] = []
 RECAPTURE_LIMIT = 8   # captures again per function for changed guards, then it runs eagerly (torch.compile's limit)
-UNSURE_LIMIT = 3      # captures per signature kept for nothing while other threads run and an argument changed
+UNSURE_LIMIT = 3      # captures per signature kept for nothing while other threads ran and what fn reads changed
 
 
 def add_guard(guard: Callable[[], Any]) -> None:
@@ -684,6 +684,15 @@ class Compiled:
             return f"the global {self.names[at][1]!r}"
         return f"the code of {self.functions[at - len(self.names)].__qualname__!r} (edited and reloaded?)"
 
+    def _unsure(self, key: Any, threads: int) -> bool:
+        """Whether to keep nothing of a capture under ``key`` that saw a change it may not have made itself
+        (``threads``: the threads running when it began): True while other threads run, up to UNSURE_LIMIT
+        times per signature (the signature is captured again on its next call); then the change is fn's."""
+        if max(threads, threading.active_count()) > 1 and self.unsure.get(key, 0) < UNSURE_LIMIT:
+            self.unsure[key] = self.unsure.get(key, 0) + 1
+            return True
+        return False
+
     def _capture(self, key: Any, args: tuple, kwargs: dict, tensors: list, previous: Program | None) -> Any:
         if previous is None:   # a module's children or a helper may have changed: look again at what it reads
             watch = guards.watched(self.fn)
@@ -717,7 +726,11 @@ class Compiled:
                               "a random fill, out=)")
         elif tracer.writes and not tracer.eager_only:
             _saved_then_written(tracer)
+        if not guards.unchanged(self._guards(), watched) and self._unsure(key, threads):
+            return result   # another thread rebound a variable or default fn reads while it ran: fn saw which?
         if statics and not guards.statics_hold(self, statics):
+            if self._unsure(key, threads):   # another thread's `cfg.scale = ...` while fn ran, or fn's own
+                return result
             tracer.note_eager(f"it changes {guards.static_moved(self, statics)}, a Python side effect a replay "
                               "would skip")
         if self.prints:
@@ -740,10 +753,7 @@ class Compiled:
         changed = next((i for i, (t, before) in enumerate(zip(tensors, arguments))
                         if guards.autograd_state(t) != before), None)
         if changed is not None:
-            if max(threads, threading.active_count()) > 1 and self.unsure.get(key, 0) < UNSURE_LIMIT:
-                # another thread may have made the change (its backward or zero_grad on a shared weight, a hook
-                # it registered): keep nothing, and capture this signature again on its next call
-                self.unsure[key] = self.unsure.get(key, 0) + 1
+            if self._unsure(key, threads):   # another thread's backward or zero_grad on a shared weight, a hook
                 return result
             tracer.note_eager(f"it changes Tensor argument {changed} itself (its requires_grad, hooks, retain_grad, "
                               ".grad, .data or name), which a replay would not do")

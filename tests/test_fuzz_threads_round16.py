@@ -1,0 +1,411 @@
+"""Round 16 concurrency fuzzing: the round's new code run from 4-8 threads at once with forced switching
+(``sys.setswitchinterval(1e-6)``), each thread's results compared bit for bit with the same work run alone:
+mg.compile guards (defaults, partials, class attributes, strides, nested compiled functions, hooks and
+retain_grad on outputs a replay reads, autograd.grad of them), float16 recurrent layers, viz's gradient norms,
+Module._apply / to(), ModuleDict's live views and the in-place rules. The offline harness is /tmp/h3/stress*.py.
+
+The one race found is forced with events: another thread rebinding a variable a capture reads while the capture
+ran made mg.compile run the signature eagerly from then on with a misleading warning ('took a different path',
+'a Python side effect'), or raise CompileError with check=True / fullgraph=True.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import nn
+from tests.helpers import in_threads
+
+WAIT = 20.0
+
+
+def _switching(*targets: Callable[[], Any]) -> list:
+    """``in_threads`` with threads switched as often as possible and started together (a barrier)."""
+    start = threading.Barrier(len(targets))
+
+    def started(target: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            start.wait(WAIT)
+            return target()
+        return run
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        return in_threads(*map(started, targets))
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Bit for bit (dtype and shape too), through lists."""
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    return a == b
+
+
+def _alone_then_together(jobs: list[Callable[[], Callable[[], Any]]]) -> None:
+    """Each ``job()`` makes a fresh piece of work; run each alone, then all in threads: the same results."""
+    alone = [job()() for job in jobs]
+    together = _switching(*[job() for job in jobs])
+    for k, (a, b) in enumerate(zip(alone, together)):
+        assert _same(a, b), f"thread {k} differs from its lone run"
+
+
+# --- a variable a capture reads, rebound by another thread while the capture runs ----------------------------------
+
+SCALE = 2.0
+
+
+class _Config:
+    scale = 2.0
+
+
+def _global_scaled(x: mg.Tensor) -> mg.Tensor:
+    return x.exp() * SCALE
+
+
+def _default_scaled(x: mg.Tensor, scale: float = 2.0) -> mg.Tensor:
+    return x.exp() * scale
+
+
+def _class_scaled(x: mg.Tensor) -> mg.Tensor:
+    return x.exp() * _Config.scale
+
+
+def _partial_scaled(x: mg.Tensor, scale: float) -> mg.Tensor:
+    return x.exp() * scale
+
+
+_PARTIAL = functools.partial(_partial_scaled, scale=2.0)
+
+
+def _set_global(value: float) -> None:
+    global SCALE
+    SCALE = value
+
+
+_CHANGES = {
+    "global": (_global_scaled, _set_global),
+    "default": (_default_scaled, lambda v: setattr(_default_scaled, "__defaults__", (v,))),
+    "class attribute": (_class_scaled, lambda v: setattr(_Config, "scale", v)),
+    "partial keyword": (_PARTIAL, lambda v: _PARTIAL.keywords.__setitem__("scale", v)),
+}
+
+
+@pytest.mark.parametrize("options", [{}, {"check": True}, {"fullgraph": True}])
+@pytest.mark.parametrize("what", list(_CHANGES))
+def test_a_value_rebound_by_another_thread_during_a_capture_is_not_taken_for_fns(what: str, options: dict,
+                                                                                monkeypatch: Any) -> None:
+    # was: the capture held the guards read before fn ran (2.0) and the value fn read (3.0); the next call's check
+    # saw another constant and ran the signature eagerly for good ('took a different path', or for a class
+    # attribute 'a Python side effect'), or raised CompileError with check=True / fullgraph=True
+    fn, change = _CHANGES[what]
+    inside, done = threading.Event(), threading.Event()
+    exp = mg.Tensor.exp
+
+    def pausing_exp(self: mg.Tensor) -> mg.Tensor:   # fn pauses in its first op, after its guards were read
+        if threading.current_thread().name == "A" and not done.is_set():
+            inside.set()
+            assert done.wait(WAIT)
+        return exp(self)
+
+    monkeypatch.setattr(mg.Tensor, "exp", pausing_exp)
+    compiled = mg.compile(fn, **options)
+    x = mg.arange(3.0)
+
+    def b() -> None:
+        try:
+            assert inside.wait(WAIT)
+            change(3.0)
+        finally:
+            done.set()
+
+    results: list = []
+    thread_a = threading.Thread(target=lambda: results.append(compiled(x).numpy()), name="A", daemon=True)
+    thread_b = threading.Thread(target=b, daemon=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")   # no CompileWarning
+            thread_a.start()
+            thread_b.start()
+            thread_a.join(60)
+            thread_b.join(60)
+            assert not thread_a.is_alive() and not thread_b.is_alive(), "a thread hung"
+            read = 2.0 if what in ("default", "partial keyword") else 3.0   # bound at the call, or read after
+            np.testing.assert_array_equal(results[0], (x.exp() * read).numpy())
+            change(2.0)
+            for _ in range(4):   # capture, check, replays: each eager's value, no warning, no CompileError
+                np.testing.assert_array_equal(compiled(x).numpy(), fn(x).numpy())
+        assert compiled.programs and not compiled.eager
+    finally:
+        change(2.0)
+
+
+# --- free-running: each feature from several threads at once, compared with lone runs -----------------------------
+
+def _step(x: mg.Tensor, w: mg.Tensor, scale: float = 2.0) -> tuple:
+    return ((x @ w).tanh() * scale).sum(), x.exp()
+
+
+def test_one_compiled_function_called_with_other_signatures_per_thread() -> None:
+    compiled = mg.compile(_step)   # shared: dtypes, shapes, strides (a transposed input), keyword arguments
+
+    def job(k: int) -> Callable[[], list]:
+        def run() -> list:
+            out: list = []
+            rng = np.random.default_rng(k)
+            dtype = (mg.float32, mg.float64)[k % 2]
+            for _ in range(4):
+                x = mg.tensor(rng.standard_normal((3 + k % 3, 4)), dtype=dtype)
+                if k % 4 == 3:
+                    x = mg.tensor(rng.standard_normal((4, 3 + k % 3)), dtype=dtype).t()
+                w = mg.full((4, 2), 0.1 * (k + 1), dtype=dtype, requires_grad=True)
+                loss, e = compiled(x, w, scale=3.0) if k % 3 == 0 else compiled(x, w)
+                loss.backward()
+                out += [loss.detach().numpy(), e.numpy(), w.grad.numpy()]
+            return out
+        return run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _alone_then_together([functools.partial(job, k) for k in range(6)])
+    assert not compiled.eager
+
+
+def test_a_default_and_a_partial_changed_by_one_thread_while_others_replay() -> None:
+    # every replay is eager's with the old or the new value, never a mix or a stale one after the change
+    def scaled(x: mg.Tensor, scale: float = 2.0) -> mg.Tensor:
+        return x * scale
+
+    partial = functools.partial(lambda x, s, w: x * s + w, s=2.0, w=mg.ones(3))
+    compiled, compiled_partial = mg.compile(scaled), mg.compile(partial)
+    x = mg.arange(3.0)
+    allowed = [{(x * s).numpy().tobytes() for s in (2.0, 3.0)}, {(x * s + 1).numpy().tobytes() for s in (2.0, 3.0)}]
+
+    def change() -> None:
+        for i in range(60):
+            scaled.__defaults__ = (2.0 + i % 2,)
+            partial.keywords["s"] = 2.0 + i % 2
+
+    def replay(which: int) -> int:
+        fn = (compiled, compiled_partial)[which]
+        return sum(fn(x).numpy().tobytes() not in allowed[which] for _ in range(60))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # past RECAPTURE_LIMIT the functions run eagerly, with a warning
+        wrong = _switching(change, lambda: replay(0), lambda: replay(1), lambda: replay(0), lambda: replay(1))
+    assert wrong[1:] == [0, 0, 0, 0]
+    scaled.__defaults__ = (3.0,)
+    partial.keywords["s"] = 3.0
+    np.testing.assert_array_equal(compiled(x).numpy(), (x * 3.0).numpy())
+    np.testing.assert_array_equal(compiled_partial(x).numpy(), (x * 3.0 + 1).numpy())
+
+
+def _loss_and_logits(x: mg.Tensor, w: mg.Tensor) -> tuple:
+    logits = x @ w
+    return (logits.tanh() ** 2).sum(), logits
+
+
+_INNER = mg.compile(lambda x, w: (x @ w).sigmoid())
+
+
+def _outer(x: mg.Tensor, w: mg.Tensor) -> tuple:
+    logits = x @ w
+    return _INNER(x, w).sum() * 2.0 + (logits ** 2).sum(), logits
+
+
+@pytest.mark.parametrize("fn", [_loss_and_logits, _outer], ids=["outputs read inside", "nested compiled"])
+def test_grads_hooks_and_retain_grad_on_outputs_a_shared_replay_reads(fn: Callable) -> None:
+    compiled = mg.compile(fn)
+    weights = np.random.default_rng(99).standard_normal((3, 4))
+
+    def job(k: int) -> Callable[[], list]:
+        x = mg.tensor(np.random.default_rng(k).standard_normal((2, 3)))
+
+        def run() -> list:
+            out: list = []
+            w = mg.tensor(weights, requires_grad=True)
+            for _ in range(4):
+                loss, logits = compiled(x, w)
+                if k % 3 == 0:   # autograd.grad of an output the call reads (_Targets)
+                    out += [g.numpy() for g in mg.autograd.grad(loss, [logits, w])]
+                elif k % 3 == 1:
+                    logits.retain_grad()
+                    logits.register_hook(lambda g: g * 2.0)
+                    loss.backward()
+                    out += [logits.grad.numpy(), w.grad.numpy()]
+                    w.grad = None
+                else:
+                    loss.backward(inputs=[logits])
+                    out.append(logits.grad.numpy())
+            return out
+        return run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _alone_then_together([functools.partial(job, k) for k in range(6)])
+
+
+def test_in_place_writes_and_their_checks_on_separate_tensors_while_others_backward() -> None:
+    exp_sigmoid = mg.compile(lambda x: (x.exp(), x.sigmoid()))   # shared: the replay's kept_for_backward check
+
+    def message(action: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return action(*args)
+        except RuntimeError as error:
+            return str(error)[:50]
+
+    def write_then_backward(y: mg.Tensor) -> None:
+        y.add_(1)
+        y.sum().backward()
+
+    def backward_of_replay(a: mg.Tensor, e: mg.Tensor, s: mg.Tensor) -> np.ndarray:
+        (e + s).sum().backward()
+        return a.grad.numpy()
+
+    def job(k: int) -> Callable[[], list]:
+        rng = np.random.default_rng(k)
+
+        def run() -> list:
+            out: list = []
+            for i in range(6):
+                a = mg.tensor(rng.standard_normal(5), requires_grad=True)
+                if k % 3 == 0:   # writes into what a backward reads, a no_grad view of a leaf, a leaf
+                    out.append(message(write_then_backward, (a * 2).exp()))
+                    with mg.no_grad():
+                        view = a[1:3]
+                    out.append(message(lambda v: v.mul_(2).numpy(), view))
+                    out.append(message(lambda leaf: leaf.add_(1), a))
+                elif k % 3 == 1:
+                    e, s = exp_sigmoid(a)
+                    if i % 2:
+                        e.mul_(2)
+                    out.append(message(backward_of_replay, a, e, s))
+                else:
+                    (a.sin() * a).sum().backward()
+                    out.append(a.grad.numpy())
+            return out
+        return run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _alone_then_together([functools.partial(job, k) for k in range(6)])
+
+
+def test_apply_and_to_on_separate_models_eager_and_compiled() -> None:
+    def job(k: int) -> Callable[[], list]:
+        mg.manual_seed(k)
+        model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+        run_it = mg.compile(model) if k % 2 else model
+        x = mg.tensor(np.random.default_rng(k).standard_normal((5, 3)), dtype=mg.float32)
+
+        def run() -> list:
+            out: list = []
+            for i in range(4):
+                if i % 2:
+                    model._apply(lambda t: t * 1.5)   # buffers replaced, compile told
+                else:
+                    model.to(mg.float64 if i == 2 else mg.float32)
+                y = run_it(x.to(model[0].weight.dtype))
+                y.sum().backward()
+                out += [y.detach().numpy(), model[0].weight.grad.numpy(), model[1].running_mean.numpy()]
+                model.zero_grad()
+            return out
+        return run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _alone_then_together([functools.partial(job, k) for k in range(6)])
+
+
+def test_float16_and_float32_recurrent_layers_in_threads() -> None:
+    def job(k: int) -> Callable[[], list]:
+        mg.manual_seed(k)
+        layer = (nn.LSTM, nn.GRU, nn.RNN)[k % 3](3, 4)
+        if k < 3:
+            layer = layer.half()
+        x = mg.tensor(np.random.default_rng(k).standard_normal((4, 2, 3))).to(layer.weight_ih_l0.dtype)
+
+        def run() -> list:
+            out: list = []
+            for _ in range(2):
+                y = layer(x)[0]
+                y.float().sum().backward()
+                out += [y.detach().numpy(), layer.weight_ih_l0.grad.numpy()]
+                layer.zero_grad()
+            return out
+        return run
+
+    _alone_then_together([functools.partial(job, k) for k in range(6)])
+
+
+def test_drawing_gradient_norms_of_shared_graphs_while_other_threads_backward() -> None:
+    mg.manual_seed(0)
+    lstm = nn.LSTM(2, 3, fused=True, compile=True).to(mg.float64)
+    x = mg.tensor(np.random.default_rng(1).standard_normal((4, 2, 2)))
+    for _ in range(3):   # the later calls replay
+        out, _ = lstm(x)
+    replayed = (out ** 2).sum()
+    leaf = mg.tensor(np.random.default_rng(2).standard_normal((5, 3)), requires_grad=True)
+    plain = ((leaf * 1e-200).sin() * 3).sum() * 1e250   # norms rescaled: 1e-200 gradients inside
+    hooked = leaf * 2
+    hooked.register_hook(lambda g: g * 3)   # draw warns about it
+    hooked_loss = hooked.sum()
+    losses = (replayed, plain, hooked_loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        drawings = [mg.viz.draw(loss, show_grads=True).source for loss in losses]
+        gradient = mg.autograd.grad(replayed, [lstm.weight_hh_l0], retain_graph=True)[0].numpy()
+
+        def draw(which: int) -> bool:
+            return all(mg.viz.draw(losses[which], show_grads=True).source == drawings[which] for _ in range(3))
+
+        def backward() -> bool:
+            return all(np.array_equal(mg.autograd.grad(replayed, [lstm.weight_hh_l0], retain_graph=True)[0].numpy(),
+                                      gradient) for _ in range(3))
+
+        assert _switching(lambda: draw(0), lambda: draw(1), lambda: draw(2), backward,
+                          lambda: draw(0), backward) == [True] * 6
+
+
+def test_module_dict_key_views_of_separate_dicts_in_threads() -> None:
+    def job(k: int) -> Callable[[], list]:
+        modules = nn.ModuleDict({"a": nn.Linear(1, 1)})
+
+        def run() -> list:
+            keys, out = modules.keys(), []
+            for i in range(30):
+                modules[f"m{k}_{i}"] = nn.Identity()
+                if i % 3 == 0:
+                    del modules[f"m{k}_{i}"]
+                out += [len(keys), list(keys)[-1]]
+            return out
+        return run
+
+    _alone_then_together([functools.partial(job, k) for k in range(4)])
+
+
+def test_special_functions_and_their_gradients_in_threads() -> None:
+    def job(k: int) -> Callable[[], list]:
+        x = mg.tensor(np.linspace(0.1, 5.0, 40) + k, requires_grad=True)
+
+        def run() -> list:
+            out: list = []
+            for fn in (mg.special.digamma, mg.special.erfcx, mg.lgamma, mg.special.i0e, mg.special.expit):
+                y = fn(x)
+                out += [y.detach().numpy(), mg.autograd.grad(y.sum(), x)[0].numpy()]
+            return out
+        return run
+
+    _alone_then_together([functools.partial(job, k) for k in range(6)])
