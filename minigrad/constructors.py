@@ -419,6 +419,10 @@ def _cpu_arange(start: float, step: float, count: int, dtype: numpy.dtype) -> nu
     (fused) for the lanes after it; the elements past the last pair of vectors are ``start + step * i`` each.
     (PyTorch splits an arange of over 32768 elements between its threads, each restarting the vectors at its own
     first element, so its last bits there depend on the thread count; this is the one-thread answer.)"""
+    exact = {numpy.float16: 2.0 ** 11, numpy.float32: 2.0 ** 24}.get(dtype.type, 2.0 ** 53)
+    if start.is_integer() and step.is_integer() and abs(start) + abs(step) * count <= exact:
+        # every value (and every partial sum) is a whole number the dtype holds: no rounding anywhere
+        return (numpy.arange(count, dtype=numpy.float64) * step + start).astype(dtype)
     lanes = {numpy.float16: 16, numpy.float32: 8}.get(dtype.type, 4)
     if dtype == numpy.float16:   # float32 arithmetic; float64 holds a float32 product exactly
         start, step = float(numpy.float32(start)), float(numpy.float32(step))

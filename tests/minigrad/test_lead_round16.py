@@ -109,3 +109,13 @@ def test_module_apply_as_torch(torch) -> None:
     np.testing.assert_array_equal(ours[0].weight.grad.numpy(), theirs[0].weight.grad.numpy())
     ours._apply(lambda t: t.double(), recurse=False)   # no parameters of its own: nothing changes
     assert ours[0].weight.dtype == mg.float32
+
+
+@pytest.mark.parametrize("start, end, step, dtype", [
+    (0.0, 1000.0, 1.0, "float32"), (-5.0, 3000.0, 3.0, "float64"), (2030.0, 2080.0, 1.0, "float16"),
+    (0.0, 2048.0, 1.0, "float16"), (-7.0, 9.0, 0.5, "float16"), (0.0, 40.0, 0.1, "float32"),
+])
+def test_arange_of_whole_numbers_takes_the_plain_path_with_torchs_bits(start, end, step, dtype, torch) -> None:
+    ours = mg.arange(start, end, step, dtype=getattr(mg, dtype)).numpy()
+    theirs = torch.arange(start, end, step, dtype=getattr(torch, dtype)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
