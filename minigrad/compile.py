@@ -627,7 +627,9 @@ class Compiled:
             return self._capture(key, args, kwargs, tensors, None)
         now = self._guards()
         if not guards.unchanged(now, program.guards):   # it may read other tensors now
-            return self._guard_changed(lambda: self._guard_name(now, program.guards), key, args, kwargs, tensors)
+            ours = guards.unchanged(now[len(GUARDS):], program.guards[len(GUARDS):])   # only nn's count moved?
+            return self._guard_changed(lambda: self._guard_name(now, program.guards), key, args, kwargs, tensors,
+                                       program if ours else None)
         if program.paths and not guards.paths_hold(self, program.paths):   # a weight or module in a list, dict, object
             return self._guard_changed(lambda: guards.moved(self, program.paths), key, args, kwargs, tensors)
         if program.statics and not guards.statics_hold(self, program.statics):   # cfg.scale, hp["lr"] changed
@@ -656,9 +658,12 @@ class Compiled:
         form = program.form
         return outs[0] if form == "one" else outs if form == "tuple" else _unflatten(program.spec, iter(outs))
 
-    def _guard_changed(self, what: Callable[[], str], key: Any, args: tuple, kwargs: dict, tensors: list) -> Any:
+    def _guard_changed(self, what: Callable[[], str], key: Any, args: tuple, kwargs: dict, tensors: list,
+                       module_change: Program | None = None) -> Any:
         """Capture again after a guard changed (``what()`` says which); past RECAPTURE_LIMIT such captures,
-        run eagerly from then on."""
+        run eagerly from then on. ``module_change``: the program replaced when only nn's count of module changes
+        moved; a capture that reads the same weights and agrees with it does not count (the change was another
+        module's: ``other_model._apply(fn)``, a hook on it, in this thread or another)."""
         if self.guarded_out:
             return self.fn(*args, **kwargs)
         self.recaptures += 1
@@ -668,7 +673,15 @@ class Compiled:
                           f"times because {self.guarded_out} changed; it runs eagerly from now on (pass what "
                           "changes as an argument)", CompileWarning, stacklevel=3)
             return self.fn(*args, **kwargs)
-        return self._capture(key, args, kwargs, tensors, None)
+        result = self._capture(key, args, kwargs, tensors, None)
+        if module_change is not None:
+            program = self.programs.get(key)
+            if program is not None and program is not module_change and program.names == module_change.names \
+                    and len(program.weights) == len(module_change.weights) \
+                    and all(a is b for a, b in zip(program.weights, module_change.weights)) \
+                    and _divergence(module_change, program) is None:
+                self.recaptures -= 1
+        return result
 
     def _guard_name(self, now: list, then: list) -> str:
         """What the first guard of :meth:`_guards` that changed watches, in words."""

@@ -409,3 +409,57 @@ def test_special_functions_and_their_gradients_in_threads() -> None:
         return run
 
     _alone_then_together([functools.partial(job, k) for k in range(6)])
+
+
+# --- another model's _apply (buffers replaced: nn's count of module changes) is not this compiled model's change ----
+
+def _models() -> tuple:
+    mg.manual_seed(16)
+    return nn.Sequential(nn.Linear(3, 3), nn.ReLU()), nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+
+
+def test_another_models_apply_does_not_send_a_compiled_model_eager_for_good() -> None:
+    # was: each buffer replaced anywhere counted as a recapture of every compiled function: after 8, the compiled
+    # model ran eagerly for good ('captured again 8 times because a module's attributes ... changed')
+    model, other = _models()
+    compiled = mg.compile(model)
+    x = mg.randn(4, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(12):
+            np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+            other._apply(lambda t: t * 1)
+    assert not compiled.guarded_out
+    for _ in range(9):   # its own child replaced: counted as before
+        model[0] = nn.Linear(3, 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled(x)
+    assert compiled.guarded_out
+
+
+def test_a_compiled_model_trains_while_another_thread_applies_to_another_model() -> None:
+    model, other = _models()
+    compiled = mg.compile(model)
+    x = mg.randn(4, 3)
+    want = model(x).numpy()
+
+    applied = threading.Event()
+
+    def train() -> int:
+        wrong = calls = 0
+        while calls < 30 or not applied.is_set():   # calls before, between and after the other model's changes
+            wrong += not np.array_equal(compiled(x).numpy(), want)
+            calls += 1
+        return wrong
+
+    def apply() -> None:
+        for i in range(40):
+            other._apply(lambda t: t * 1) if i % 2 else other.to(mg.float64 if i % 4 else mg.float32)
+            compiled(x)   # (a switch to a training thread)
+        applied.set()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _switching(train, apply, train)[::2] == [0, 0]
+    assert not compiled.guarded_out
