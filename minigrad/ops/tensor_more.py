@@ -33,6 +33,8 @@ from ._util import (
     ArgumentTypeError,
     ArgumentValueError,
     DtypeNotImplementedError,
+    IndexArgumentError,
+    IndexRangeError,
     ShapeMismatchError,
     called_as,
     int_arg,
@@ -97,18 +99,21 @@ def index_reduce(input: Tensor, dim: int, index: Any, source: Tensor, reduce: st
         raise DtypeNotImplementedError(f"{name}: not implemented for complex tensors (got {x.dtype}), as in PyTorch")
     axis = one_axis(dim, max(x.ndim, 1), name)
     index = index if isinstance(index, Tensor) else tensor(index)
-    if index.ndim > 1 or index.dtype.kind not in "iu":
-        raise TypeError(f"{name}: index must be a 1-D integer tensor, got {index.dtype}{tuple(index.shape)}")
+    if index.ndim > 1 or index.dtype.kind not in "iu":   # RuntimeError (dtype) or IndexError (rank) in PyTorch
+        raise IndexArgumentError(f"{name}: index must be a 1-D integer tensor, got {index.dtype}"
+                                 f"{tuple(index.shape)}")
     if x.ndim == 0:   # PyTorch reads a 0-d input as shape (1,): a one-element index and a 0-d source
-        if index.numel() != 1 or source.ndim:
-            raise ValueError(f"{name}: a 0-d input takes a one-element index and a 0-d source, got index shape "
-                             f"{tuple(index.shape)} and source shape {source.shape}")
+        if source.ndim:
+            raise ShapeMismatchError(f"{name}: a 0-d input takes a 0-d source, got source shape {source.shape}")
+        if index.numel() != 1:
+            raise IndexRangeError(f"{name}: a 0-d input takes a one-element index, got index shape "
+                                  f"{tuple(index.shape)}")
         out = index_reduce(reshape(x, (1,)), 0, reshape(index, (1,)), reshape(source, (1,)), reduce,
                            include_self=include_self)
         return reshape(out, ())
     index = reshape(index, (-1,)) if index.ndim == 0 else index   # PyTorch reads a 0-d index as one of shape (1,)
     if source.ndim != x.ndim or source.shape[axis] != index.shape[0]:
-        raise ValueError(f"{name}: source of shape {source.shape} must have input's {x.ndim} dims and "
+        raise ShapeMismatchError(f"{name}: source of shape {source.shape} must have input's {x.ndim} dims and "
                          f"{index.shape[0]} slices (the index's length) along dim {axis}")
     spread = broadcast_to(reshape(index, (-1,) + (1,) * (x.ndim - 1 - axis)), source.shape)
     return _scatter_reduce(x, axis, spread, source, reduce, include_self, name)   # its errors name index_reduce
