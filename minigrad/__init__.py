@@ -373,8 +373,8 @@ def logdet(input: Tensor) -> Tensor:  # noqa: A002
     ``log(sign) + logabsdet``, as PyTorch's."""
     A = input
     sign, logabsdet = _linalg_function("slogdet")(A)
-    if sign.dtype.kind == "c":
-        return log(sign) + logabsdet
+    if sign.dtype.kind == "c":   # PyTorch adds logabsdet as (1+0j)·logabsdet: a singular A gives -inf+nanj
+        return log(sign) + logabsdet * (1 + 0j)
     return where(sign < 0, _math.nan, logabsdet)   # (the builtin float is shadowed here by mg.float)
 
 
