@@ -202,11 +202,25 @@ class _PositiveDefinite(Constraint):
 
 
 def _cholesky_works(matrix: Any) -> bool:
-    try:
-        numpy.linalg.cholesky(matrix)
-    except numpy.linalg.LinAlgError:
-        return False
-    return bool(numpy.isfinite(matrix).all())
+    """Whether LAPACK's Cholesky (torch.linalg.cholesky_ex) factors ``matrix`` (n, n): it stops at a pivot that is
+    <= 0 or NaN, so an infinite pivot factors (torch: positive_definite.check(tensor([[inf]])) is True) while
+    inf - inf does not. NumPy's factorisation lets some of those NaNs through, so a matrix with an inf or NaN
+    entry is factored here column by column, as LAPACK's unblocked potf2."""
+    if numpy.isfinite(matrix).all():
+        try:
+            numpy.linalg.cholesky(matrix)
+        except numpy.linalg.LinAlgError:
+            return False
+        return True
+    lower = numpy.zeros_like(matrix)
+    with numpy.errstate(all="ignore"):
+        for j in range(matrix.shape[0]):
+            pivot = matrix[j, j] - lower[j, :j] @ lower[j, :j]
+            if not pivot > 0:   # also False for NaN
+                return False
+            lower[j, j] = numpy.sqrt(pivot)
+            lower[j + 1:, j] = (matrix[j + 1:, j] - lower[j + 1:, :j] @ lower[j, :j]) / lower[j, j]
+    return True
 
 
 class _IndependentConstraint(Constraint):

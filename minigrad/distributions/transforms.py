@@ -654,11 +654,12 @@ class StickBreakingTransform(_ParameterlessTransform):
         return mg.Size(tuple(shape[:-1]) + (shape[-1] - 1,))
 
 
-class CorrCholeskyTransform(_ParameterlessTransform):
+class CorrCholeskyTransform(Transform):
     """Reals (..., D(D-1)/2) → Cholesky factors (..., D, D) of correlation matrices (lower triangular, positive
     diagonal, rows of unit length): the vector fills the strict lower triangle in row order, each entry goes through
     tanh, and each row is a signed stick-breaking of its squares (Stan's construction). Bijective
-    (``biject_to(constraints.corr_cholesky)``); ``log_abs_det_jacobian`` is that of x → the strict lower triangle."""
+    (``biject_to(constraints.corr_cholesky)``); ``log_abs_det_jacobian`` is that of x → the strict lower triangle.
+    Equal only to itself, as torch's (it defines no ``__eq__``: two CorrCholeskyTransform() differ)."""
 
     domain = constraints.real_vector
     codomain = constraints.corr_cholesky
