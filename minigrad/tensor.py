@@ -556,12 +556,13 @@ class Tensor:
 
     def detach_(self) -> Tensor:
         """Cut this tensor from the graph in place (PyTorch's ``detach_``). A view tracked for autograd is refused,
-        as PyTorch's; for a non-leaf, a backward through an op that saved its array raises, as PyTorch's ("a saved
-        tensor that has been detached in-place"), instead of reading an array that left the graph."""
+        as PyTorch's; for a non-leaf, a backward through an op that saved its array as an input raises, as
+        PyTorch's ("a saved tensor that has been detached in-place"), instead of reading an array that left the
+        graph. The op that made it still reads it, as PyTorch's (exp, sigmoid, tanh, relu save their output)."""
         if getattr(self, "_view", None):   # base[i], x.view(...) … made while recording, or under no_grad
             raise RuntimeError(f"detach_: can't detach views in-place (shape {self.shape}). Use detach() instead.")
         if self._node is not None and self._requires_grad:
-            INPLACE.detach(self.data)
+            INPLACE.detach(self.data, self._node)   # a saved input raises at backward; its op's saved output not
         self._node = None
         self._index = 0
         self._requires_grad = False

@@ -71,9 +71,18 @@ class InplaceLog:
         mine = self._thread
         mine.changes = getattr(mine, "changes", 0) + 1
 
-    def detach(self, array: Any) -> None:
-        """``x.detach_()`` on a non-leaf: a backward through an op that saved this very array (not a view of it,
-        which is another tensor in PyTorch) raises, as PyTorch's does for a saved tensor detached in place."""
+    def detach(self, array: Any, producer: Any = None) -> None:
+        """``x.detach_()`` on a non-leaf: a backward through an op that saved this very array as an input (not a
+        view of it, which is another tensor in PyTorch) raises, as PyTorch's does for a saved tensor detached in
+        place. The op that made it (``producer``, a node) may have saved it as its output, which PyTorch still
+        reads (``e = x.exp(); f = (e * 3).sum(); e.detach_(); f.backward()`` works): that node keeps a new view
+        object of the same memory instead (in ``saved``, or an attribute such as prod's ``result``), so the check,
+        which goes by object, passes it while a later in-place write is still caught (same memory owner)."""
+        for name, value in list(vars(producer).items()) if producer is not None else ():
+            if value is array:
+                setattr(producer, name, array.view())
+            elif type(value) is tuple and any(item is array for item in value):
+                setattr(producer, name, tuple(array.view() if item is array else item for item in value))
         with self._lock:
             self.epoch += 1   # recorded nodes look again (the walks skip the check while the epoch stays)
             if len(self.detached) >= self._detached_sweep_at:   # doubling, as the entries' sweep
