@@ -19,7 +19,7 @@ import numpy
 
 from . import anomaly, backend, codegen, generators
 from .autograd import Function, _dense, _sum, frees_saved
-from .hooks import _add_to_retained, _apply_hooks, _is_prehook, _shaped_label
+from .hooks import CAPTURING, _add_to_retained, _apply_hooks, _is_prehook, _shaped_label
 from .recording import _state
 from .tensor import Tensor
 from .versions import INPLACE, memory_owner
@@ -782,8 +782,10 @@ class Replay(Function):
         (it had none from outside). One that also got a gradient from outside had its hooks run on that part
         alone: a RuntimeError, never a different gradient. (The node's own ``grad_fn`` hooks are not an output's.)"""
         taps = {}
+        walk = getattr(CAPTURING, "walk", None)   # another thread's autograd.grad capturing hook is not this walk's
         for j, v in self.program.read_inside.items():
-            hooks = [hook for hook in (self.hooks or {}).get(j, ()) if not _is_prehook(hook)]
+            hooks = [hook for hook in (self.hooks or {}).get(j, ())
+                     if not _is_prehook(hook) and getattr(hook, "walk", walk) is walk]
             ref = (self.retained or {}).get(j)
             if not hooks and ref is None:
                 continue

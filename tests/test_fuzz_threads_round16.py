@@ -463,3 +463,57 @@ def test_a_compiled_model_trains_while_another_thread_applies_to_another_model()
         warnings.simplefilter("error")
         assert _switching(train, apply, train)[::2] == [0, 0]
     assert not compiled.guarded_out
+
+
+# --- autograd.grad's capturing hook on a replayed call's output belongs to its own walk only ------------------------
+
+def test_another_threads_grad_of_an_output_a_replay_reads_does_not_refuse_this_threads_backward() -> None:
+    # was: A's autograd.grad(m, [logits]) put its capturing hook on the replayed call's node; B's walk (no hook of
+    # its own, logits also used outside the call) took it for a user's hook on logits and raised "gets a gradient
+    # both from outside the call and from the call's own ops"
+    compiled = mg.compile(_loss_and_logits)
+    x = mg.tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    w = mg.tensor(np.random.default_rng(1).standard_normal((3, 4)), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(4):   # the later calls replay
+            loss, logits = compiled(x, w)
+    m = loss * 1.0
+    inside, done = threading.Event(), threading.Event()
+
+    def pause(g: mg.Tensor) -> None:   # A waits inside its walk, its capturing hook installed
+        if threading.current_thread().name == "A" and not done.is_set():
+            inside.set()
+            assert done.wait(WAIT)
+
+    m.register_hook(pause)
+    loss_b = loss * 2.0 + logits.sum()
+    want_a = mg.autograd.grad(m, [logits], retain_graph=True)[0].numpy()
+    want_b = mg.autograd.grad(loss_b, [w], retain_graph=True)[0].numpy()
+    results: dict = {}
+
+    def a() -> None:
+        try:
+            results["A"] = mg.autograd.grad(m, [logits], retain_graph=True)[0].numpy()
+        finally:
+            inside.set()
+
+    def b() -> None:
+        try:
+            assert inside.wait(WAIT)
+            results["B"] = mg.autograd.grad(loss_b, [w], retain_graph=True)[0].numpy()
+            results["B own"] = mg.autograd.grad(loss_b, [logits], retain_graph=True)   # its own: refused as alone
+        except RuntimeError as error:
+            results["B error"] = str(error)
+        finally:
+            done.set()
+
+    threads = [threading.Thread(target=a, name="A", daemon=True), threading.Thread(target=b, name="B", daemon=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    np.testing.assert_array_equal(results["A"], want_a)
+    np.testing.assert_array_equal(results["B"], want_b)
+    assert "B own" not in results and "from outside the call" in results["B error"]

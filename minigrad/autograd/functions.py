@@ -375,6 +375,7 @@ class _Targets:
             def capture(g: Tensor, key: tuple = (node, index)) -> None:
                 if getattr(CAPTURING, "walk", None) is captured:   # this grad's walk, not another thread's
                     captured[key] = g.data
+            capture.walk = captured   # a replayed call's taps skip another walk's (capture.Replay._taps)
             with HOOKS_LOCK:
                 if node.hooks is None:
                     node.hooks = {}
