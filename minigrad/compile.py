@@ -537,7 +537,7 @@ class Compiled:
     def _forget_program(self, program: Any) -> None:
         """Drop ``program`` under every signature it is kept for (see :meth:`_other_modes`)."""
         for key in [key for key, kept in self.programs.items() if kept is program]:
-            del self.programs[key]
+            self.programs.pop(key, None)   # (another thread may be dropping it too)
 
     def _guards(self) -> list:
         """The values of the guards now (see GUARDS)."""
@@ -616,7 +616,7 @@ class Compiled:
             if eager is not None:
                 if guards.unchanged(self._guards(), eager[1]):
                     return self.fn(*args, **kwargs)
-                del self.eager[key]   # e.g. a forward hook was removed: capture it now
+                self.eager.pop(key, None)   # e.g. a forward hook was removed: capture it now (another thread may too)
             if len(self.programs) >= MAX_PROGRAMS and len(set(map(id, self.programs.values()))) >= MAX_PROGRAMS:
                 if not self.full:
                     self.full = True
@@ -793,8 +793,9 @@ class Compiled:
                 raise CompileError(f"compile: {_name(self.fn)} cannot be captured whole "
                                    f"(fullgraph=True): {tracer.eager_only}")
             self.eager[key] = (tracer.eager_only, watched)
-            if key in self.programs:   # captured before a change (a hook added): eager from now on
-                self._forget_program(self.programs[key])
+            captured = self.programs.get(key)   # (one read: another thread may drop it meanwhile)
+            if captured is not None:   # captured before a change (a hook added): eager from now on
+                self._forget_program(captured)
             warnings.warn(f"compile: {_name(self.fn)} runs eagerly for this input signature: "
                           f"{tracer.eager_only}", CompileWarning, stacklevel=3)
             return result

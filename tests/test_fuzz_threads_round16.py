@@ -517,3 +517,72 @@ def test_another_threads_grad_of_an_output_a_replay_reads_does_not_refuse_this_t
     np.testing.assert_array_equal(results["A"], want_a)
     np.testing.assert_array_equal(results["B"], want_b)
     assert "B own" not in results and "from outside the call" in results["B error"]
+
+
+# --- two threads finding a guard changed on an eager signature at once -------------------------------------------
+
+VALUE = 1.0
+
+
+def _reads_a_value(x: mg.Tensor) -> mg.Tensor:
+    y = x.exp() * VALUE
+    return y * y.sum().item()   # .item(): this signature runs eagerly
+
+
+def test_two_threads_dropping_an_eager_signature_after_a_guard_changed(monkeypatch: Any) -> None:
+    # was: KeyError from A's `del self.eager[key]`: B had dropped the entry after A's check and was capturing
+    from minigrad import guards
+
+    compiled = mg.compile(_reads_a_value)
+    x = mg.ones(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compiled(x)
+    assert compiled.eager
+    a_checked, b_in_fn, a_done = threading.Event(), threading.Event(), threading.Event()
+    unchanged, exp = guards.unchanged, mg.Tensor.exp
+
+    def pausing_unchanged(now: Any, then: Any) -> bool:   # A found the guard changed and pauses before dropping
+        same = unchanged(now, then)
+        if not same and threading.current_thread().name == "A" and not a_checked.is_set():
+            a_checked.set()
+            assert b_in_fn.wait(WAIT)
+        return same
+
+    def pausing_exp(self: mg.Tensor) -> mg.Tensor:   # B dropped the entry and captures: it pauses in fn
+        if threading.current_thread().name == "B" and not b_in_fn.is_set():
+            b_in_fn.set()
+            assert a_done.wait(WAIT)
+        return exp(self)
+
+    monkeypatch.setattr(guards, "unchanged", pausing_unchanged)
+    monkeypatch.setattr(mg.Tensor, "exp", pausing_exp)
+    monkeypatch.setattr(sys.modules[__name__], "VALUE", 2.0)
+    results: dict = {}
+
+    def a() -> None:
+        try:
+            results["A"] = compiled(x).numpy()
+        finally:
+            a_checked.set()
+            a_done.set()
+
+    def b() -> None:
+        try:
+            assert a_checked.wait(WAIT)
+            results["B"] = compiled(x).numpy()
+        finally:
+            b_in_fn.set()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        threads = [threading.Thread(target=a, name="A", daemon=True),
+                   threading.Thread(target=b, name="B", daemon=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    want = _reads_a_value(x).numpy()
+    np.testing.assert_array_equal(results["A"], want)
+    np.testing.assert_array_equal(results["B"], want)
