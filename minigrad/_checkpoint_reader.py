@@ -34,6 +34,7 @@ from typing import Any, BinaryIO, Callable
 import numpy
 
 LAYOUT_KEY = "__minigrad__"
+STORAGE_PREFIX = LAYOUT_KEY + "/storage/"   # the memory saved views share, where no saved tensor is all of it
 MAX_RATIO = 200.0               # declared inflated size / size on disk
 RATIO_FLOOR = 1 << 24           # archives inflating to under 16 MiB are never refused for their ratio
 MAX_CONTAINER_DEPTH = 64        # dicts/lists/tuples inside one another
@@ -373,6 +374,8 @@ class _Layout:
             if base_key not in self.bases or base_key in self.tensors or base_key not in self.archive.entries:
                 raise self.bad(where, f"'view_of' names {base_key!r}, which is not a tensor entry to share")
             base = self.host[base_key] = self.archive.array(base_key)
+            if base_key.startswith(STORAGE_PREFIX):   # a hidden storage: no leaf names it
+                self.used.add(base_key)
         stored = self.archive.array(key)
         low = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st < 0)
         high = offset + sum((n - 1) * st for n, st in zip(stored.shape, strides) if st > 0) + stored.itemsize

@@ -19,9 +19,13 @@ entry loads too: its keys are split on ``/`` into nested dicts.
 
 As ``torch.save``, a tensor keeps what it was beyond its values: one that
 required grad is loaded requiring grad (an ``nn.Parameter`` as a Parameter),
-the same Tensor saved twice loads as one object, and a tensor that was a view
-of another saved one (sharing its memory, on the host) loads as a view of it.
-Each entry still holds its own values, so ``numpy.load`` reads every key.
+the same Tensor saved twice loads as one object, and a host tensor that views
+memory beyond itself (a slice, a transpose) loads as a view with its strides and
+storage offset, sharing memory with the other tensors saved from that memory.
+As ``torch.save`` saves a view's whole storage, that memory is saved too: as the
+saved tensor that is all of it, or else under a hidden key
+``__minigrad__/storage/<n>``. Each entry still holds its own values, so
+``numpy.load`` reads every key.
 
 Saving to a path is atomic: the archive is written to a temporary file in the
 same folder, flushed to disk (fsync) and renamed over ``path``, so a crash
@@ -56,6 +60,7 @@ from ._checkpoint_reader import (
     MAX_JSON_DEPTH,
     MAX_RATIO,
     MAX_SCALAR_BYTES,
+    STORAGE_PREFIX,
     CheckpointError,
     CheckpointNotFoundError,
     _json_depth,
@@ -63,6 +68,7 @@ from ._checkpoint_reader import (
     supported_dtype,
 )
 from .tensor import Tensor
+from .versions import memory_owner
 
 try:   # NumPy 2
     from numpy.lib.array_utils import byte_bounds
@@ -130,6 +136,7 @@ class _Saver:
         self.arrays: dict = {}
         self.tensors: dict = {}   # id(Tensor) -> (path, Tensor): the object is kept so the id stays its own
         self.host: list = []      # (path, node, original numpy array) per tensor saved from the host
+        self.storages = 0         # hidden storage entries written (see link_views)
 
     def tensor_node(self, obj: Any, array: numpy.ndarray, path: str) -> dict:
         node: dict = {"leaf": path, "kind": "tensor"}
@@ -151,30 +158,52 @@ class _Saver:
         return node
 
     def link_views(self) -> None:
-        """Mark each host tensor whose memory lies inside the largest C-contiguous saved tensor of the same root
-        buffer and dtype as a view of it (byte offset and strides), as ``torch.save`` keeps shared storages."""
+        """Save host tensors that view one memory as views, as ``torch.save`` saves a tensor's whole storage:
+        the memory's owner (a C-contiguous array) is the storage. A saved tensor that is all of it serves as
+        it; else it is saved once more under a hidden key (``STORAGE_PREFIX`` + n). Each other tensor of that
+        memory is marked a view of the storage (byte offset and strides), so it loads with its strides and
+        storage offset, sharing memory with the other tensors saved from it."""
         groups: dict = {}
         for entry in self.host:
-            groups.setdefault(id(_root(entry[2])), []).append(entry)
+            groups.setdefault(id(memory_owner(entry[2])), []).append(entry)
         for entries in groups.values():
-            bases = [e for e in entries if e[2].flags.c_contiguous]
-            if len(entries) < 2 or not bases:
+            root, dtype = memory_owner(entries[0][2]), entries[0][2].dtype
+            if not (isinstance(root, numpy.ndarray) and root.flags.c_contiguous and root.nbytes % dtype.itemsize == 0
+                    and all(e[2].dtype == dtype for e in entries)):
+                self.link_to_largest(entries)   # several dtypes (torch refuses them), or an owner in F order
                 continue
-            base_path, _, base = max(bases, key=lambda e: e[2].nbytes)   # the first of the largest
-            start, end = byte_bounds(base)
+            start = byte_bounds(root)[0]
+            whole = [path for path, _, data in entries
+                     if data.flags.c_contiguous and data.nbytes == root.nbytes and _address(data) == start]
+            if whole:
+                base_path = whole[0]
+            else:
+                base_path, self.storages = f"{STORAGE_PREFIX}{self.storages}", self.storages + 1
+                storage = numpy.ndarray((root.nbytes // dtype.itemsize,), dtype, buffer=root)
+                _store(self.arrays, base_path, storage)
             for path, node, data in entries:
-                low, high = byte_bounds(data)
-                if path != base_path and data.dtype == base.dtype and start <= low and high <= end:
-                    node["view_of"] = base_path
-                    node["offset"] = int(data.__array_interface__["data"][0] - start)
-                    node["strides"] = [int(st) for st in data.strides]
+                if path != base_path:
+                    node.update(view_of=base_path, offset=_address(data) - start,
+                                strides=[int(st) for st in data.strides])
+
+    @staticmethod
+    def link_to_largest(entries: list) -> None:
+        """Mark each tensor whose memory lies inside the largest C-contiguous one of ``entries`` (one root
+        buffer) and has its dtype as a view of it (byte offset and strides)."""
+        bases = [e for e in entries if e[2].flags.c_contiguous]
+        if len(entries) < 2 or not bases:
+            return
+        base_path, _, base = max(bases, key=lambda e: e[2].nbytes)   # the first of the largest
+        start, end = byte_bounds(base)
+        for path, node, data in entries:
+            low, high = byte_bounds(data)
+            if path != base_path and data.dtype == base.dtype and start <= low and high <= end:
+                node.update(view_of=base_path, offset=_address(data) - start,
+                            strides=[int(st) for st in data.strides])
 
 
-def _root(array: numpy.ndarray) -> Any:
-    """The object owning ``array``'s memory (the end of its ``.base`` chain)."""
-    while isinstance(array.base, numpy.ndarray):
-        array = array.base
-    return array if array.base is None else array.base
+def _address(array: numpy.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])
 
 
 def _flatten(obj: Any, path: str, saver: _Saver, where: str, depth: int = 0) -> Any:

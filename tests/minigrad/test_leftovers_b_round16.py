@@ -112,3 +112,65 @@ def test_logdet_of_singular_complex_as_torch(matrix: list, dtype: str) -> None:
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)   # NaN positions must agree too
     np.testing.assert_allclose(mg.logdet(mg.tensor(array[None].repeat(2, 0))).numpy(),
                                torch.logdet(torch.tensor(array[None].repeat(2, 0))).numpy(), rtol=1e-6)
+
+
+VIEWS: dict[str, Callable[[Any], dict]] = {
+    "column": lambda x: {"v": x[:, 1]},
+    "row": lambda x: {"v": x[1]},
+    "two_rows": lambda x: {"a": x[0], "b": x[2]},
+    "transpose": lambda x: {"t": x.t()},
+    "diagonal_and_slice": lambda x: {"d": x[:, :3].diagonal(), "s": x[1:, 2:]},
+    "sub_base": lambda x: {"s": x[1:], "v": x[1:, 2]},
+    "base_and_view": lambda x: {"x": x, "v": x[:, 1]},
+    "unfold": lambda x: {"u": x.unfold(1, 2, 2), "c": x[:, 1]},
+    "expand": lambda x: {"e": x[None, 1].expand(3, 5)},
+}
+
+
+def _saved_views(lib: Any, make: Callable[[Any], dict]) -> tuple:
+    """Each loaded tensor's shape, stride, storage offset and values, and which ones share one storage."""
+    import io
+    buffer = io.BytesIO()
+    lib.save(make(lib.arange(20, dtype=lib.float32).reshape(4, 5)), buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer) if lib is torch else mg.load(buffer)
+    groups: dict = {}
+    for key, t in loaded.items():
+        start = t.untyped_storage().data_ptr() if lib is torch else t.data_ptr() - t.storage_offset() * t.element_size()
+        groups.setdefault(start, []).append(key)
+    described = {key: (tuple(t.shape), t.stride(), t.storage_offset(), t.tolist()) for key, t in loaded.items()}
+    return described, sorted(sorted(keys) for keys in groups.values())
+
+
+@pytest.mark.parametrize("case", list(VIEWS))
+def test_save_keeps_a_view_whose_base_is_not_saved_as_torch(case: str) -> None:
+    """torch.save saves a view's whole storage: it loads with its stride and storage_offset, and views of one
+    storage saved together share it after load (ours loaded a contiguous copy of each)."""
+    assert _saved_views(mg, VIEWS[case]) == _saved_views(torch, VIEWS[case])
+
+
+def test_saved_view_storage_is_checked_and_shared() -> None:
+    import io
+    import zipfile
+    x = mg.arange(12.0).reshape(3, 4)
+    buffer = io.BytesIO()
+    mg.save({"a": x[:, 1], "b": x[2]}, buffer)
+    buffer.seek(0)
+    loaded = mg.load(buffer)
+    loaded["b"][1] = 100.0   # x[2, 1] is also a[2]
+    assert loaded["a"].tolist() == [1.0, 5.0, 100.0]
+    again = io.BytesIO()   # a loaded view saves as a view again
+    mg.save(loaded, again)
+    again.seek(0)
+    assert mg.load(again)["a"].stride() == (4,)
+    names = zipfile.ZipFile(again).namelist()
+    assert "__minigrad__/storage/0.npy" in names and len(names) == 4
+    buffer.seek(0)   # the storage member with no view naming it: an edited archive, refused
+    edited = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(edited, "w") as target:
+        for name in source.namelist():
+            target.writestr(name, source.read(name))
+        target.writestr("__minigrad__/storage/1.npy", source.read("__minigrad__/storage/0.npy"))
+    edited.seek(0)
+    with pytest.raises(mg.CheckpointError, match="does not use"):
+        mg.load(edited)
