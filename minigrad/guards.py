@@ -388,11 +388,12 @@ def _children(value: Any) -> Any:
     if type(value) in (list, tuple, collections.deque):
         return [(("item", i), item) for i, item in enumerate(value)]
     if type(value) in _DICTS:
-        return [(("item", k), item) for k, item in value.items()]
+        return [(("item", k), item) for k, item in list(value.items())]   # list: one step (other threads)
     items = vars(value)
     if len(items) > PATH_BREADTH:
         return []
-    return [(("attr", k), item) for k, item in items.items()] + (_class_items(value) if not is_module(value) else [])
+    own = [(("attr", k), item) for k, item in list(items.items())]
+    return own + (_class_items(value) if not is_module(value) else [])
 
 
 def find_paths(compiled: Any, targets: list, arguments: bool = False, modules: dict | None = None) -> list:
@@ -455,9 +456,10 @@ def find_paths(compiled: Any, targets: list, arguments: bool = False, modules: d
 def _module_containers(module: Any) -> list:
     """``(hop, item, is a child)`` for a module's children and the lists, tuples, deques, dicts and objects kept as
     its public attributes (``self.extra = [mask]``: a tensor put in one later is not a registration nn counts)."""
-    items = [(("attr", name), child, True) for name, child in getattr(module, "_modules", {}).items()
+    # list(...): one step, as another thread's forward may set an attribute on a shared module meanwhile
+    items = [(("attr", name), child, True) for name, child in list(getattr(module, "_modules", {}).items())
              if child is not None]
-    return items + [(("attr", name), item, False) for name, item in vars(module).items()
+    return items + [(("attr", name), item, False) for name, item in list(vars(module).items())
                     if name[0] != "_" and _is_container(item) and not is_module(item)]
 
 
@@ -598,7 +600,7 @@ def _state_children(value: Any, words: set) -> list:
     if kind in _DICTS:
         if len(value) > PATH_BREADTH:   # a wide table: the items whose keys the code names (``hp["lr"]``)
             return [(("item", k), value[k]) for k in words if k in value]
-        return [(("item", k), item) for k, item in value.items() if type(k) in _SCALARS]
+        return [(("item", k), item) for k, item in list(value.items()) if type(k) in _SCALARS]
     if isinstance(value, (type, types.ModuleType)):
         name = value.__module__ if isinstance(value, type) else value.__name__
         if not isinstance(name, str) or name.partition(".")[0] in LIBRARIES:
@@ -611,8 +613,9 @@ def _state_children(value: Any, words: set) -> list:
         # a container only its __init__ names (REINFORCE's ``self.rewards = []``, filled by the loop) is not read
         set_up = {w for f in methods if f.__name__ == "__init__" for c in _codes(f.__code__) for w in c.co_names}
         items = vars(value)
-        children = [(("attr", name), item) for name, item in getattr(value, "_modules", {}).items() if item is not None]
-        return children + [(("attr", name), item) for name, item in items.items() if name[0] != "_"
+        children = [(("attr", name), item) for name, item in list(getattr(value, "_modules", {}).items())
+                    if item is not None]
+        return children + [(("attr", name), item) for name, item in list(items.items()) if name[0] != "_"
                            and (name in words or name not in set_up)
                            and type(item) not in _SCALARS and not isinstance(item, OPAQUE) and not is_module(item)] \
             + _class_state(value, words, items)

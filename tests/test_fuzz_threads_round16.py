@@ -586,3 +586,101 @@ def test_two_threads_dropping_an_eager_signature_after_a_guard_changed(monkeypat
     want = _reads_a_value(x).numpy()
     np.testing.assert_array_equal(results["A"], want)
     np.testing.assert_array_equal(results["B"], want)
+
+
+# --- the guards look into modules other threads are running -------------------------------------------------------
+
+_MODELS: dict = {}
+
+
+def _by_index(x: mg.Tensor, k: int) -> mg.Tensor:
+    return _MODELS[k](x) * 2.0
+
+
+def test_threads_capturing_one_function_over_a_table_of_models_in_other_modes() -> None:
+    # was: RuntimeError 'dictionary changed size during iteration' from the guards' walk over a module's attributes
+    # (another thread's first forward of a module in the same table marks it called meanwhile)
+    def job(k: int, fn: Callable) -> Callable[[], list]:
+        mg.manual_seed(k)
+        model = _MODELS[k] = nn.Sequential(nn.BatchNorm1d(3), nn.Dropout(0.0), nn.BatchNorm1d(3))
+        if k % 2:
+            model.eval()
+        if k % 3 == 2:
+            model[2].eval()
+        x = mg.tensor(np.random.default_rng(k).standard_normal((4, 3)), dtype=mg.float32)
+
+        def run() -> list:
+            out: list = []
+            for i in range(4):
+                if i == 3 and k % 4 == 0:
+                    model[0].eval()
+                out += [fn(x, k).numpy(), model[0].running_mean.numpy()]
+            return out
+        return run
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(6):
+                compiled = mg.compile(_by_index)
+                alone = [job(k, _by_index)() for k in range(8)]
+                together = _switching(*[job(k, compiled) for k in range(8)])
+                for k, (a, b) in enumerate(zip(alone, together)):
+                    assert _same(a, b), f"thread {k} differs from its lone run"
+    finally:
+        _MODELS.clear()
+
+
+class _Marker:
+    """A public attribute of a module: the guards' walk over its attributes meets it."""
+
+
+def test_an_attribute_set_on_a_module_while_the_guards_walk_its_attributes(monkeypatch: Any) -> None:
+    # the forced form of the test above: thread A's capture pauses inside the walk over the module's attributes
+    # while thread B sets one (as a module's first forward does: nn marks it called)
+    from minigrad import guards
+
+    mg.manual_seed(0)
+    model = _MODELS[0] = nn.Linear(3, 2)
+    model.marker = marker = _Marker()
+    inside, done = threading.Event(), threading.Event()
+    is_container = guards._is_container
+
+    def pausing(value: Any) -> bool:   # in the walk over the module's attributes (find_paths), not elsewhere
+        walking = sys._getframe(2).f_code.co_name == "_module_containers"   # (1: the list comprehension)
+        if value is marker and walking and threading.current_thread().name == "A" and not done.is_set():
+            inside.set()
+            assert done.wait(WAIT)
+        return is_container(value)
+
+    def b() -> None:
+        try:
+            assert inside.wait(WAIT)
+            model.set_by_another_thread = 1.0
+        finally:
+            done.set()
+
+    monkeypatch.setattr(guards, "_is_container", pausing)
+    compiled = mg.compile(_by_index)
+    x = mg.ones(4, 3)
+    results: list = []
+
+    def a() -> None:
+        try:
+            results.append(compiled(x, 0).numpy())
+        except RuntimeError as error:   # 'dictionary changed size during iteration'
+            results.append(error)
+
+    threads = [threading.Thread(target=a, name="A", daemon=True), threading.Thread(target=b, daemon=True)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            assert not any(thread.is_alive() for thread in threads), "a thread hung"
+            assert inside.is_set() and not isinstance(results[0], RuntimeError), results[0]
+            np.testing.assert_array_equal(results[0], _by_index(x, 0).numpy())
+    finally:
+        _MODELS.clear()
