@@ -684,3 +684,49 @@ def test_an_attribute_set_on_a_module_while_the_guards_walk_its_attributes(monke
             np.testing.assert_array_equal(results[0], _by_index(x, 0).numpy())
     finally:
         _MODELS.clear()
+
+
+def test_drawing_while_another_thread_takes_grad_through_the_graph_does_not_warn_of_hooks() -> None:
+    # was: "draw(show_grads=True): gradient hooks ... are registered on the outputs of mul": the capturing hook of
+    # another thread's autograd.grad(.., [h]), there for the length of its walk, was taken for a user's hook
+    x = mg.tensor([1.0, -2.0, 0.5], dtype=mg.float64, requires_grad=True)
+    h = x * 1.5
+    q = h * 2.0   # in A's graph only: A waits in its hook, its capture on h's node installed
+    inside, done = threading.Event(), threading.Event()
+
+    def pause(g: mg.Tensor) -> None:
+        if threading.current_thread().name == "A" and not done.is_set():
+            inside.set()
+            assert done.wait(WAIT)
+
+    q.register_hook(pause)
+    loss_a, loss_b = q.sum(), (h.tanh() * 3.0).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        want = mg.viz.draw(loss_b, show_grads=True).source
+    results: dict = {}
+
+    def a() -> None:
+        try:
+            results["A"] = mg.autograd.grad(loss_a, [h], retain_graph=True)[0].numpy()
+        finally:
+            inside.set()
+
+    def b() -> None:
+        try:
+            assert inside.wait(WAIT)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                results["B"] = mg.viz.draw(loss_b, show_grads=True).source
+            results["B warnings"] = [str(w.message) for w in caught if "draw" in str(w.message)]
+        finally:
+            done.set()
+
+    threads = [threading.Thread(target=a, name="A", daemon=True), threading.Thread(target=b, name="B", daemon=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    np.testing.assert_array_equal(results["A"], np.full(3, 2.0))
+    assert results["B"] == want and results["B warnings"] == []

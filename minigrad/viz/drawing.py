@@ -208,11 +208,17 @@ def _hidden_norms(grads: GradientNorms, nodes: list,
     return {**own, **{step: own[scope] for step, scope in latest.items()}}, run_norms
 
 
+def _user_hooks(hooks: dict | None) -> bool:
+    """Whether a node's hook table (output index → hooks) holds a user's hook: not the capturing hook another
+    thread's ``autograd.grad`` puts there for its walk (marked with ``walk``), read from a snapshot."""
+    return bool(hooks) and any(getattr(hook, "walk", None) is None
+                               for table in list(hooks.values()) for hook in tuple(table))
+
+
 def _warn_about_hooks(nodes: list) -> None:
     """Warn that the gradient norms leave out the hooks on op outputs: ``backward()`` runs them (they may
     replace the gradients it sends on), the observed backward walk does not (drawing runs no user code)."""
-    hooked = list(dict.fromkeys(node.name for node in nodes
-                                if node.runs_user_hooks or (node.hooks and any(node.hooks.values()))))
+    hooked = list(dict.fromkeys(node.name for node in nodes if node.runs_user_hooks or _user_hooks(node.hooks)))
     if hooked:
         warnings.warn(
             f"draw(show_grads=True): gradient hooks (Tensor.register_hook, grad_fn hooks, a module's backward "
