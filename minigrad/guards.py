@@ -557,9 +557,9 @@ def autograd_state(t: Tensor) -> tuple:
     """What a function may change on a Tensor argument that a replay would not: compared before and after a
     capture (hooks and retain_grad on it, requires_grad_(), .grad, .data or .name set, detach_())."""
     node = t._node
+    hooks = () if node is None else tuple((node.hooks or {}).get(t._index, ()))   # not another thread's grad's
     return (t.requires_grad, id(t.data), id(t._grad), t.name, id(node), len(t._hooks or ()),
-            len(getattr(t, "_post_hooks", None) or ()),
-            0 if node is None else len((node.hooks or {}).get(t._index, ())),
+            len(getattr(t, "_post_hooks", None) or ()), sum(getattr(hook, "walk", None) is None for hook in hooks),
             node is not None and t._index in (node.retained or {}))
 
 

@@ -730,3 +730,60 @@ def test_drawing_while_another_thread_takes_grad_through_the_graph_does_not_warn
     assert not any(thread.is_alive() for thread in threads), "a thread hung"
     np.testing.assert_array_equal(results["A"], np.full(3, 2.0))
     assert results["B"] == want and results["B warnings"] == []
+
+
+def test_another_threads_grad_of_a_non_leaf_argument_during_its_captures(monkeypatch: Any) -> None:
+    # was: A's autograd.grad(.., [h]) capturing hook on h's node, installed while B's capture of compiled(h) ran,
+    # read as B's function changing its argument's hooks: after 3 such captures the signature ran eagerly for good
+    # ('it changes Tensor argument 0 itself (its requires_grad, hooks, ...)')
+    x = mg.tensor([1.0, -2.0, 0.5], dtype=mg.float64, requires_grad=True)
+    h = x * 1.5
+    q = h * 2.0
+    compiled = mg.compile(lambda t: t.exp() * 2.0)
+    exp = mg.Tensor.exp
+    events: dict = {}
+
+    def pausing_exp(self: mg.Tensor) -> mg.Tensor:   # B's capture waits until A's walk is under way (a replay
+        if threading.current_thread().name == "B" and not events["go"].is_set():   # runs no exp: no wait)
+            events["go"].set()
+            assert events["a_inside"].wait(WAIT)
+        return exp(self)
+
+    def pause(g: mg.Tensor) -> None:   # A waits in its walk (its capturing hook on h's node) until B's capture ends
+        if threading.current_thread().name == "A" and not events["b_done"].is_set():
+            events["a_inside"].set()
+            assert events["b_done"].wait(WAIT)
+
+    q.register_hook(pause)
+    monkeypatch.setattr(mg.Tensor, "exp", pausing_exp)
+    results: dict = {}
+    for _ in range(4):
+        events.update((name, threading.Event()) for name in ("go", "a_inside", "b_done"))
+        results.clear()
+
+        def a() -> None:
+            try:
+                assert events["go"].wait(WAIT)
+                results["A"] = mg.autograd.grad(q.sum(), [h], retain_graph=True)[0].numpy()
+            finally:
+                events["a_inside"].set()
+
+        def b() -> None:
+            try:
+                results["B"] = compiled(h).detach().numpy()
+            finally:
+                events["b_done"].set()
+                events["go"].set()
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            threads = [threading.Thread(target=a, name="A", daemon=True),
+                       threading.Thread(target=b, name="B", daemon=True)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        assert not any(thread.is_alive() for thread in threads), "a thread hung"
+        np.testing.assert_array_equal(results["A"], np.full(3, 2.0))
+        np.testing.assert_array_equal(results["B"], (h.detach().exp() * 2.0).numpy())
+    assert not compiled.eager and compiled.programs
