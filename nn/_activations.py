@@ -36,11 +36,12 @@ def _reads_input(y: Tensor) -> Tensor:
 def _exponential_below_zero(x: Tensor, alpha: float, input_scale: float = 1.0) -> Tensor:
     """α·(exp(x·input_scale) - 1) where x <= 0, else x: ELU's two pieces; at 0 the gradient is the exponential's,
     α·input_scale, as PyTorch's. The exponential reads 0 where x > 0, so a large x neither overflows nor sends
-    inf·0 = NaN back through the unused piece; a NaN x takes the x piece, so its gradient is the slope 1 (as
-    PyTorch's backward tests ``x <= 0``: its scalar and CUDA kernels; the vectorised CPU one gives NaN)."""
-    negative_side = x <= 0
-    negative = alpha * mg.expm1(mg.where(negative_side, x, 0.0) * input_scale)
-    return mg.where(negative_side, negative, x)
+    inf·0 = NaN back through the unused piece; a NaN x takes the exponential's piece, so its gradient is NaN, as
+    PyTorch's vectorised CPU kernel gives for any tensor of 16 float32s or more (its scalar tail and CUDA kernel
+    give the slope 1: a NaN input should not look like a finite gradient)."""
+    positive = x > 0
+    negative = alpha * mg.expm1(mg.where(positive, 0.0, x) * input_scale)
+    return mg.where(positive, x, negative)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002 - PyTorch's name

@@ -168,8 +168,8 @@ def test_index_ops_on_a_0d_input_refuse_what_torch_refuses(torch):
          lambda: torch.scatter(t, 0, torch.tensor([[0]]), torch.tensor([[7.0]])), ValueError,
          r"scatter: a 0-d tensor takes a 0-d or 1-D index and src, got index shape \(1, 1\)"),
         (lambda: mg.index_reduce(x, 0, mg.tensor([0, 0]), mg.tensor(7.0), "prod"),
-         lambda: torch.index_reduce(t, 0, torch.tensor([0, 0]), torch.tensor(7.0), "prod"), ValueError,
-         r"index_reduce: a 0-d input takes a one-element index and a 0-d source, got index shape \(2,\)"),
+         lambda: torch.index_reduce(t, 0, torch.tensor([0, 0]), torch.tensor(7.0), "prod"), IndexError,
+         r"index_reduce: a 0-d input takes a one-element index, got index shape \(2,\)"),   # torch's class (round 16)
         (lambda: mg.index_reduce(x, 0, mg.tensor([0]), mg.tensor([7.0]), "amax"),
          lambda: torch.index_reduce(t, 0, torch.tensor([0]), torch.tensor([7.0]), "amax"), ValueError,
          r"source shape \(1,\)"),
