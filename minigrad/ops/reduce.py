@@ -662,6 +662,8 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
     x = input
     if isinstance(p, str) and p == "fro":
         p = 2
+    if isinstance(p, Tensor) and p.ndim == 0 and not p.requires_grad and p.dtype.kind in "biuf":
+        p = float(p.item())   # a 0-d tensor that needs no grad counts as its value, as in PyTorch
     if isinstance(p, bool) or not isinstance(p, (int, float)):
         raise ShapeMismatchError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
     x = tensor_arg(x, "norm")
