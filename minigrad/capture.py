@@ -710,6 +710,29 @@ def _kahn_order(outputs: list[int], routes: list[tuple], producer: dict) -> list
     return order
 
 
+class _OwnTable(dict):
+    """A replayed call's hook (or ``retain_grad``) table, output index -> hooks (or weak reference): the
+    engine's walk reads it with ``items()``, which leaves out the outputs the call's own ops also read
+    (``inside``) but for their ``grad_fn`` prehooks: their hooks run in the replay's backward, on the whole
+    gradient (:meth:`Replay._taps`), as eager runs them on the gradient summed from inside and outside."""
+
+    def __init__(self, table: dict, inside: dict) -> None:
+        super().__init__(table)
+        self.inside = inside
+
+    def items(self) -> Any:   # type: ignore[override]
+        found = []
+        for index, value in super().items():
+            if index in self.inside:
+                if type(value) is not list:   # a retain_grad: the replay's backward gives its .grad
+                    continue
+                value = [hook for hook in value if _is_prehook(hook)]   # the node's own: on what it gets
+                if not value:
+                    continue
+            found.append((index, value))
+        return found
+
+
 class Replay(Function):
     """One call of a compiled function as one node: forward and backward replay the captured ops."""
 
@@ -719,6 +742,25 @@ class Replay(Function):
     def __init__(self, program: Program) -> None:
         self.program = program
         self.n_outputs = len(program.outputs)
+
+    # hooks and retain_grad on an output the call also reads run in backward (see _OwnTable), not in the walk
+    @property
+    def hooks(self) -> dict | None:   # type: ignore[override]
+        return self.__dict__.get("_hooks")
+
+    @hooks.setter
+    def hooks(self, table: dict | None) -> None:
+        inside = self.program.read_inside
+        self._hooks = _OwnTable(table, inside) if inside and table is not None else table
+
+    @property
+    def retained(self) -> dict | None:   # type: ignore[override]
+        return self.__dict__.get("_retained")
+
+    @retained.setter
+    def retained(self, table: dict | None) -> None:
+        inside = self.program.read_inside
+        self._retained = _OwnTable(table, inside) if inside and table is not None else table
 
     def forward(self, *arrays: Any) -> tuple:
         program = self.program
@@ -769,18 +811,18 @@ class Replay(Function):
         saved = self.saved[0]
         if not frees_saved():   # retain_graph: a later backward needs every op's state again
             saved = list(saved)
-        taps = self._taps(grads_out) if (self.hooks or self.retained) and program.read_inside else None
+        taps = self._taps() if (self.hooks or self.retained) and program.read_inside else None
         with program.lock:
             if _state.get().checks is True:   # detect_anomaly around the backward: each op is checked, as eager
                 return program.backward(saved, grads_out, program.anomaly_check, taps)
             return program.backward(saved, grads_out, taps=taps)
 
-    def _taps(self, grads_out: tuple) -> dict | None:
+    def _taps(self) -> dict | None:
         """The hooks and ``retain_grad`` of the outputs that the call's own ops also read (``return loss, logits``
         with ``logits.retain_grad()``), as taps on their summed gradients inside the backward (see
-        :meth:`Program.backward`): eager runs them on the whole gradient, the engine ran none on this node's
-        (it had none from outside). One that also got a gradient from outside had its hooks run on that part
-        alone: a RuntimeError, never a different gradient. (The node's own ``grad_fn`` hooks are not an output's.)"""
+        :meth:`Program.backward`): eager runs them on the whole gradient, the part from outside the call (the
+        backward's ``grads_out``, which the walk left unhooked: :class:`_OwnTable`) plus the call's own ops' terms.
+        (The node's own ``grad_fn`` hooks are not an output's.)"""
         taps = {}
         walk = getattr(CAPTURING, "walk", None)   # another thread's autograd.grad capturing hook is not this walk's
         for j, v in self.program.read_inside.items():
@@ -789,12 +831,6 @@ class Replay(Function):
             ref = (self.retained or {}).get(j)
             if not hooks and ref is None:
                 continue
-            if grads_out[j] is not None:
-                raise RuntimeError(
-                    f"compiled: output {j} (shape {tuple(self.out_meta[j][0])}) of a compiled call has a hook or "
-                    "retain_grad, and gets a gradient both from outside the call and from the call's own ops, "
-                    "which read it too; a replay can run the hook only on one part: call the function eagerly, "
-                    "or return the tensor from a call that does not use it")
 
             def tap(g: Any, j: int = j, hooks: list = hooks, ref: Any = ref) -> Any:
                 g = _apply_hooks(hooks, g, _shaped_label(self, j))   # its hooks, then retain_grad (engine's order)

@@ -159,8 +159,8 @@ What is captured, and what is not (as JAX documents for ``jit``):
   seeds, draws and mode switches while a capture runs are not ``fn``'s).
   Hooks on the outputs or on weights work as usual (on an output the call's
   own ops also read, ``return loss, logits``, they run on its whole
-  gradient inside the replay's backward, as eager; one that also gets a
-  gradient from outside the call raises RuntimeError at the backward);
+  gradient inside the replay's backward, the part from outside the call
+  included, as eager; ``autograd.grad`` of such an output too);
   ``detect_anomaly`` around a backward checks each replayed op's gradients
   and names the op, as eager.
 * **Outputs as eager gives them.** An argument or weight returned as it is
