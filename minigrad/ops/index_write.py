@@ -69,8 +69,8 @@ class IndexWrite(Function):
 
     complex_grad = True   # linear with real coefficients: the same backward; see autograd.engine._complex_gate
 
-    def __init__(self, axis: int, index: Any, add: bool, check: tuple) -> None:
-        self.axis, self.index, self.add, self.check = axis, index, add, check
+    def __init__(self, axis: int, index: Any, add: bool, check: tuple, zero_d: bool = False) -> None:
+        self.axis, self.index, self.add, self.check, self.zero_d = axis, index, add, check, zero_d
         self.name = check[0]   # index_add, index_copy or their in-place names, which the check's errors give
 
     def forward(self, x: Any, source: Any) -> Any:
@@ -93,6 +93,9 @@ class IndexWrite(Function):
             if not self.add:
                 xp.moveaxis(gx, self.axis, 0)[self.saved[0]] = 0
         if self.needs_grad[1]:
+            if self.zero_d and self.saved[0].size != 1:   # PyTorch's index_select of the 0-d gradient refuses too
+                raise RuntimeError(f"{self.name}: backward to source of a 0-d tensor takes a single index, got "
+                                   f"{self.saved[0].size}")
             gsource = xp.moveaxis(xp.moveaxis(gy, self.axis, 0)[self.saved[0]], 0, self.axis)
         return gx, gsource
 
@@ -130,8 +133,16 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
     x, source = tensor_arg(x, name), tensor_arg(source, name)
     axis, data = _index_vector(x, dim, index, name)
     expected = x.shape[:axis] + (data.size,) + x.shape[axis + 1:] if x.ndim else ()
-    if source.shape != expected:   # PyTorch's index_copy raises an IndexError, index_add a RuntimeError
-        error = SourceShapeError if name.startswith("index_copy") else ShapeMismatchError
+    copies_to_0d = x.ndim == 0 and not add and source.ndim <= 1
+    if copies_to_0d and source.numel() != data.size:   # PyTorch's index_copy of a 0-d x: source () or (len(index),)
+        raise SourceShapeError(f"{name}: source of shape {source.shape} for a 0-d tensor needs one element per index "
+                               f"(the index has {data.size})")
+    if source.shape != expected and not copies_to_0d:
+        # PyTorch's index_copy raises a RuntimeError when a dim other than ``dim`` differs (a 0-d x: a source of 2
+        # dims or more), else an IndexError; index_add always a RuntimeError
+        slices_differ = source.ndim == x.ndim and any(source.shape[d] != x.shape[d] for d in range(x.ndim) if d != axis)
+        index_error = name.startswith("index_copy") and not slices_differ and x.ndim > 0
+        error = SourceShapeError if index_error else ShapeMismatchError
         raise error(f"{name}: source of shape {source.shape} must have the shape {expected} of the tensor "
                          f"{x.shape} with dim {axis} the index's length {data.size}")
     if source.dtype != x.dtype:
@@ -150,7 +161,7 @@ def _index_write(x: Any, dim: Any, index: Any, source: Any, name: str, add: bool
             source = source * (int(alpha) if x.dtype.kind in "iu" else alpha)
     check = (name, f"dim {axis} (shape {x.shape})", False)
     if x.ndim == 0:
-        return reshape(IndexWrite(0, data, add, check)(reshape(x, (1,)), reshape(source, (1,))), ())
+        return reshape(IndexWrite(0, data, add, check, zero_d=True)(reshape(x, (1,)), reshape(source, (-1,))), ())
     return IndexWrite(axis, data, add, check)(x, source)
 
 

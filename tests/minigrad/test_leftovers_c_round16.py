@@ -50,3 +50,40 @@ def test_number_argument_tensors_torch_refuses_stay_type_errors(value):
         TF.celu(torch.tensor(_X), alpha=make(torch.tensor))
     with pytest.raises(TypeError):
         F.celu(mg.tensor(_X), alpha=make(mg.tensor))
+
+
+_ZERO_D_INDEX_COPIES = [([0], [2.0]), ([0, 0], [2.0, 3.0]), (0, 2.0), ([0], 2.0), (0, [2.0]), ([0, 0], 2.0),
+                        ([0], [2.0, 3.0]), ([1], [2.0]), ([0], [[2.0]])]
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize(("index", "source"), _ZERO_D_INDEX_COPIES)
+def test_index_copy_into_a_zero_d_tensor_matches_torch(index, source, in_place):
+    def run(lib):
+        x, i, s = lib.tensor(1.0), lib.tensor(index), lib.tensor(source)
+        try:
+            return (x.index_copy_(0, i, s) if in_place else lib.index_copy(x, 0, i, s)).item()
+        except (IndexError, RuntimeError) as error:
+            return IndexError if isinstance(error, IndexError) else RuntimeError
+    assert run(mg) == run(torch)
+
+
+@pytest.mark.parametrize("source", [2.0, [2.0]])
+def test_index_copy_into_a_zero_d_tensor_gradients_match_torch(source):
+    grads = []
+    for lib in (mg, torch):
+        x, s = lib.tensor(1.0, requires_grad=True), lib.tensor(source, requires_grad=True)
+        (lib.index_copy(x, 0, lib.tensor([0]), s) * 3).backward()
+        grads.append((x.grad.tolist(), s.grad.tolist()))
+    assert grads[0] == grads[1]
+
+
+@pytest.mark.parametrize("source_shape", [(3, 3), (1, 2), (2, 3, 1), (3,), (2, 3)])
+def test_index_copy_source_shape_error_class_matches_torch(source_shape):
+    """PyTorch's RuntimeError when a dim other than ``dim`` differs, its IndexError otherwise."""
+    classes = []
+    for lib in (mg, torch):
+        with pytest.raises(RuntimeError if source_shape in ((3, 3), (1, 2)) else IndexError) as caught:
+            lib.index_copy(lib.zeros(2, 3), 1, lib.tensor([0, 1]), lib.ones(source_shape))
+        classes.append(isinstance(caught.value, IndexError))
+    assert classes[0] == classes[1]
