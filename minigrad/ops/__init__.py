@@ -340,12 +340,14 @@ _more_methods.update({
     "random_": random.random_, "exponential_": random.exponential_, "geometric_": random.geometric_,
     "cauchy_": random.cauchy_, "log_normal_": random.log_normal_,
     "__mod__": math.remainder, "__rmod__": _reflected(math.remainder),
-    "clamp_min_": lambda self, min: inplace._inplace(self, "clamp_min_", lambda cur: clip(cur, min=min), min),
-    "clamp_max_": lambda self, max: inplace._inplace(self, "clamp_max_", lambda cur: clip(cur, max=max), max),
-    "__imod__": lambda self, other: inplace._inplace(self, "remainder_", lambda cur: math.remainder(cur, other),
-                                                     other),
-    "remainder_": lambda self, other: inplace._inplace(self, "remainder_", lambda cur: math.remainder(cur, other),
-                                                       other),
+    "clamp_min_": lambda self, min: inplace._inplace(
+        self, "clamp_min_", lambda cur: clip(cur, *inplace.in_dtype_of(cur, min)), min),
+    "clamp_max_": lambda self, max: inplace._inplace(
+        self, "clamp_max_", lambda cur: clip(cur, None, *inplace.in_dtype_of(cur, max)), max),
+    "__imod__": lambda self, other: inplace._inplace(
+        self, "remainder_", lambda cur: math.remainder(cur, *inplace.in_dtype_of(cur, other)), other),
+    "remainder_": lambda self, other: inplace._inplace(
+        self, "remainder_", lambda cur: math.remainder(cur, *inplace.in_dtype_of(cur, other)), other),
     "lerp_": lambda self, end, weight: inplace._inplace(self, "lerp_", lambda cur: math.lerp(cur, end, weight),
                                                         end, weight),
 })

@@ -519,6 +519,27 @@ def _scaled_update(x: Tensor, other: Any, alpha: Any, ufunc_name: str) -> bool:
     return True
 
 
+def in_dtype_of(x: Tensor, *operands: Any, scalar_in_float32: bool = False) -> tuple:
+    """``operands`` of an in-place op on ``x`` as PyTorch computes with them: an integer or bool tensor operand of a
+    floating or complex ``x`` is cast first to the floating dtype of the computation (x's, or a wider floating tensor
+    operand's). PyTorch computes in that dtype: float32 ``x += int32 2**24 + 1`` adds 16777216.0, where NumPy would
+    add in float64 and round once (16777218). ``scalar_in_float32`` (mul_ and div_): a 0-d operand of a float16 x
+    is read in float32 instead, as PyTorch's mul and div read a one-number tensor (``x *= int 2049`` multiplies by
+    2049, not by float16's 2048). One dtype-kind check per tensor operand."""
+    for operand in operands:   # (a loop, not any(): in-place ops are hot)
+        if isinstance(operand, Tensor) and operand.dtype.kind in "biu":
+            break
+    else:
+        return operands
+    if x.dtype.kind not in "fc":
+        return operands
+    floats = (o.dtype for o in operands if isinstance(o, Tensor) and o.dtype.kind in "fc")
+    target = numpy.result_type(x.dtype, *floats)
+    if scalar_in_float32 and target == numpy.float16 and operands[0].ndim == 0:
+        target = numpy.dtype(numpy.float32)
+    return tuple(astype(o, target) if isinstance(o, Tensor) and o.dtype.kind in "biu" else o for o in operands)
+
+
 def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     """``x += alpha * other`` in place (``alpha`` a number; PyTorch's deprecated ``x.add_(alpha, other)`` too)."""
     if isinstance(alpha, Tensor) and scale_given_first("add_", other, alpha, "alpha"):   # one check per call
@@ -528,7 +549,7 @@ def add_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
         refuse_complex_alpha("add_", alpha, x, other)
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "add"):
         return x
-    return _inplace(x, "add_", lambda cur: add(cur, scaled(other, alpha, cur)), other)
+    return _inplace(x, "add_", lambda cur: add(cur, scaled(*in_dtype_of(cur, other), alpha, cur)), other)
 
 
 def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
@@ -541,7 +562,7 @@ def sub_(x: Tensor, other: Any, alpha: Any = 1) -> Tensor:
     refuse_bool_subtraction(x, other)
     if isinstance(x, Tensor) and _scaled_update(x, other, alpha, "subtract"):
         return x
-    return _inplace(x, "sub_", lambda cur: sub(cur, scaled(other, alpha, cur)), other)
+    return _inplace(x, "sub_", lambda cur: sub(cur, scaled(*in_dtype_of(cur, other), alpha, cur)), other)
 
 
 def scaled(b: Any, alpha: Any, a: Any = None) -> Any:
@@ -571,17 +592,17 @@ def scaled(b: Any, alpha: Any, a: Any = None) -> Any:
 
 def mul_(x: Tensor, other: Any) -> Tensor:
     """``x *= other`` in place: ``other`` broadcasts to x's shape (x does not grow)."""
-    return _inplace(x, "mul_", lambda cur: mul(cur, other), other)
+    return _inplace(x, "mul_", lambda cur: mul(cur, *in_dtype_of(cur, other, scalar_in_float32=True)), other)
 
 
 def div_(x: Tensor, other: Any) -> Tensor:
     """``x /= other`` in place (true division: an integer tensor raises, as in PyTorch)."""
-    return _inplace(x, "div_", lambda cur: div(cur, other), other)
+    return _inplace(x, "div_", lambda cur: div(cur, *in_dtype_of(cur, other, scalar_in_float32=True)), other)
 
 
 def clamp_(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
     """Clamp into [min, max] in place; tensor bounds broadcast to x's shape (x does not grow)."""
-    return _inplace(x, "clamp_", lambda cur: clip(cur, min, max), min, max)
+    return _inplace(x, "clamp_", lambda cur: clip(cur, *in_dtype_of(cur, min, max)), min, max)
 
 
 def zero_(x: Tensor) -> Tensor:
@@ -932,7 +953,7 @@ def abs_(x: Tensor) -> Tensor:
 
 def pow_(x: Tensor, exponent: Any) -> Tensor:
     """``x **= exponent`` in place: ``exponent`` broadcasts to x's shape (x does not grow)."""
-    return _inplace(x, "pow_", lambda cur: pow_op(cur, exponent), exponent)
+    return _inplace(x, "pow_", lambda cur: pow_op(cur, *in_dtype_of(cur, exponent)), exponent)
 
 
 def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None, **bounds: Any) -> Tensor:

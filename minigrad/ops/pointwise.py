@@ -258,14 +258,16 @@ def _rfloordiv(self: Tensor, other: Any) -> Tensor:
 
 def floor_divide_(x: Tensor, other: Any) -> Tensor:
     """``x //= other`` in place (an integer tensor stays integer)."""
-    return inplace._inplace(x, "floor_divide_", lambda cur: floor_divide(cur, other), other)
+    return inplace._inplace(x, "floor_divide_", lambda cur: floor_divide(cur, *inplace.in_dtype_of(cur, other)),
+                            other)
 
 
 def div_(x: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     """``x /= other`` in place, rounded as :func:`div` with ``rounding_mode``."""
     if rounding_mode is None:
         return inplace.div_(x, other)
-    return inplace._inplace(x, "div_", lambda cur: div(cur, other, rounding_mode=rounding_mode), other)
+    return inplace._inplace(
+        x, "div_", lambda cur: div(cur, *inplace.in_dtype_of(cur, other), rounding_mode=rounding_mode), other)
 
 
 # --- aliases with PyTorch's arguments -------------------------------------------------------------------
@@ -607,11 +609,25 @@ def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
 
 # --- Tensor methods ---------------------------------------------------------------------------------------
 
+def _operands_in_dtype(name: str, x: Tensor, operands: list) -> Any:
+    """The operands of ``x.name(...)`` as PyTorch computes with them (:func:`inplace.in_dtype_of`: an integer tensor
+    operand in x's floating dtype), except where the op's own check refuses their dtypes, as PyTorch's: heaviside's
+    operands of another dtype, addcdiv's two integer tensors."""
+    tensors = [o for o in operands if isinstance(o, Tensor)]
+    if name == "heaviside_" or name == "addcdiv_" and len(tensors) == 2 and all(map(_integral, tensors)):
+        return operands
+    return inplace.in_dtype_of(x, *operands)
+
+
 def _method_with(name: str, fn: Callable) -> Callable:
     """An in-place twin ``x.name_(*args, **kwargs)`` of ``fn(x, *args, **kwargs)``."""
     def method(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         operands = [*args, *kwargs.values()]
-        return inplace._inplace(x, name, lambda cur: fn(cur, *args, **kwargs), *operands)
+
+        def compute(cur: Tensor) -> Tensor:
+            cast = _operands_in_dtype(name, cur, operands)
+            return fn(cur, *cast[:len(args)], **dict(zip(kwargs, cast[len(args):])))
+        return inplace._inplace(x, name, compute, *operands)
     method.__name__ = name
     method.__doc__ = f"``x = x.{name[:-1]}(...)`` in place (the gradient as the out-of-place op)."
     return method
