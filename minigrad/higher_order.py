@@ -769,8 +769,8 @@ def _norm(node: Function, g: Tensor) -> Tensor:
     # PyTorch's norm_backward term by term, as the engine's Norm.backward; sgn(x) reads x (a zero derivative)
     x, y = node.saved
     xp, p = node.xp, node.p
-    if p == 0:   # a count of non-zeros is flat
-        return _zeros(x.shape, g)
+    if p == 0:   # a count of non-zeros: no gradient, as the engine's Norm.backward and PyTorch
+        return None
     g_x = _unreduce(g, x.shape, node.axis, node.keepdims)
     sign = (x > 0).astype(x.dtype) - (x < 0)
     if p == 1.0:

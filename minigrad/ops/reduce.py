@@ -272,7 +272,7 @@ class Norm(Function):
         x, y = self.saved
         xp, p = self.xp, self.p
         if p == 0:
-            return xp.zeros_like(x)   # a count of non-zeros is flat
+            return None   # a count of non-zeros has no backward in PyTorch: x gets no gradient ("not used")
         g = _expand(gy, x.shape, self.axis, self.keepdims)
         sign = (x > 0).astype(x.dtype) - (x < 0)   # torch.sgn: 0 at 0 and at NaN
         with backend.errstate(xp, divide="ignore", invalid="ignore"):

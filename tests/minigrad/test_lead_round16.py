@@ -119,3 +119,18 @@ def test_arange_of_whole_numbers_takes_the_plain_path_with_torchs_bits(start, en
     ours = mg.arange(start, end, step, dtype=getattr(mg, dtype)).numpy()
     theirs = torch.arange(start, end, step, dtype=getattr(torch, dtype)).numpy()
     np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_the_zero_norm_has_no_gradient_as_torch(create_graph, torch) -> None:
+    data = np.array([[0.0, 1.5, -2.0], [3.0, 0.0, 0.0]])
+    for lib in (mg, torch):
+        x = lib.tensor(data, requires_grad=True)
+        y = lib.linalg.vector_norm(x, 0, dim=1)
+        with pytest.raises(RuntimeError):
+            lib.autograd.grad(y.sum(), x, create_graph=create_graph)
+        y = lib.linalg.vector_norm(x, 0, dim=1)
+        assert lib.autograd.grad(y.sum(), x, allow_unused=True, create_graph=create_graph) == (None,)
+        w = lib.tensor(data, requires_grad=True)
+        (lib.linalg.vector_norm(w, 0) + (w * 2).sum()).backward()   # another path still gives its gradient
+        np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 3), 2.0))
