@@ -733,6 +733,20 @@ class _OwnTable(dict):
         return found
 
 
+def _own_table(attribute: str) -> property:
+    """A node's hook (or retain_grad) table kept under ``attribute``, wrapped in an :class:`_OwnTable` when set on
+    a replay whose outputs its own ops read."""
+
+    def get(node: Replay) -> dict | None:
+        return node.__dict__.get(attribute)
+
+    def set_table(node: Replay, table: dict | None) -> None:
+        inside = node.program.read_inside
+        node.__dict__[attribute] = _OwnTable(table, inside) if inside and table is not None else table
+
+    return property(get, set_table)
+
+
 class Replay(Function):
     """One call of a compiled function as one node: forward and backward replay the captured ops."""
 
@@ -744,23 +758,8 @@ class Replay(Function):
         self.n_outputs = len(program.outputs)
 
     # hooks and retain_grad on an output the call also reads run in backward (see _OwnTable), not in the walk
-    @property
-    def hooks(self) -> dict | None:   # type: ignore[override]
-        return self.__dict__.get("_hooks")
-
-    @hooks.setter
-    def hooks(self, table: dict | None) -> None:
-        inside = self.program.read_inside
-        self._hooks = _OwnTable(table, inside) if inside and table is not None else table
-
-    @property
-    def retained(self) -> dict | None:   # type: ignore[override]
-        return self.__dict__.get("_retained")
-
-    @retained.setter
-    def retained(self, table: dict | None) -> None:
-        inside = self.program.read_inside
-        self._retained = _OwnTable(table, inside) if inside and table is not None else table
+    hooks = _own_table("_hooks")        # type: ignore[assignment]
+    retained = _own_table("_retained")  # type: ignore[assignment]
 
     def forward(self, *arrays: Any) -> tuple:
         program = self.program
