@@ -20,7 +20,6 @@ from ._arguments import _dim, _floating, _implicit_dim, _like_input, _not_comple
 from ._errors import InputDtypeError, InputShapeError
 from ._flags import flag
 from ._in_place import written_in_place
-from ._scalar_tensors import _number_or_0d
 
 
 def _reads_input(y: Tensor) -> Tensor:
@@ -49,14 +48,14 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # 
     """ELU(x) = x for x > 0, α·(eˣ - 1) otherwise. Any shape in, the same shape out."""
     if inplace is not False and flag(inplace, "elu", "inplace"):
         return written_in_place("elu_", input, lambda x: elu(x, alpha))
-    return _exponential_below_zero(_floating(input, "elu"), _number_or_0d(alpha, "elu", "alpha"))
+    return _exponential_below_zero(_floating(input, "elu"), _number(alpha, "elu", "alpha"))
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """CELU(x) = max(0, x) + min(0, α·(e^{x/α} - 1)); α must not be 0. Any shape in, the same shape out."""
     if inplace is not False and flag(inplace, "celu", "inplace"):
         return written_in_place("celu_", input, lambda x: celu(x, alpha))
-    x, alpha = _floating(input, "celu"), _number_or_0d(alpha, "celu", "alpha")
+    x, alpha = _floating(input, "celu"), _number(alpha, "celu", "alpha")
     if alpha == 0:   # PyTorch's RuntimeError (it names a ZeroDivisionError); a ValueError here as well
         raise InputShapeError("celu: alpha cannot be 0 (it divides x), as PyTorch's ZeroDivisionError")
     return _exponential_below_zero(x, alpha, 1.0 / alpha)
@@ -78,7 +77,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     if inplace is not False and flag(inplace, "leaky_relu", "inplace"):
         return written_in_place("leaky_relu_", input, lambda x: leaky_relu(x, negative_slope))
     x = _floating(input, "leaky_relu")
-    return _reads_input(mg.where(x > 0, x, x * _number_or_0d(negative_slope, "leaky_relu", "negative_slope")))
+    return _reads_input(mg.where(x > 0, x, x * _number(negative_slope, "leaky_relu", "negative_slope")))
 
 
 
@@ -91,7 +90,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
         return written_in_place("rrelu_", input, lambda x: rrelu(x, lower, upper, training))
     name = "rrelu"
     x = _floating(input, name)
-    lower, upper = _number_or_0d(lower, name, "lower", "f"), _number_or_0d(upper, name, "upper", "f")
+    lower, upper = _number(lower, name, "lower", "f"), _number(upper, name, "upper", "f")
     if lower > upper:
         raise InputShapeError(f"{name}: lower bound {lower} should be less than or equal to the upper bound {upper}")
     if not flag(training, name, "training"):
@@ -147,12 +146,12 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     """0 where |x| <= λ, else x. Any shape."""
     x = _floating(input, "hardshrink")
-    return _reads_input(mg.where(x.abs() <= _number_or_0d(lambd, "hardshrink", "lambd"), 0.0, x))
+    return _reads_input(mg.where(x.abs() <= _number(lambd, "hardshrink", "lambd"), 0.0, x))
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
     """0 where |x| <= λ, else x - λ·sign(x) (shrunk towards 0); λ >= 0. Any shape."""
-    x, lambd = _floating(input, "softshrink"), _number_or_0d(lambd, "softshrink", "lambd")
+    x, lambd = _floating(input, "softshrink"), _number(lambd, "softshrink", "lambd")
     if lambd < 0:
         raise InputShapeError(f"softshrink: lambd must be non-negative, got {lambd}")
     return _reads_input(mg.where(x.abs() <= lambd, 0.0, x - lambd * x.sign()))
@@ -173,8 +172,8 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 def _thresholded(input: Any, limit: Any, value: Any) -> Tensor:  # noqa: A002
     x = _not_complex(_tensor(input, "threshold"), "threshold")   # a complex number has no order
-    limit = _like_input(_number_or_0d(limit, "threshold", "threshold"), x)
-    return _reads_input(mg.where(x <= limit, _like_input(_number_or_0d(value, "threshold", "value"), x), x))
+    limit = _like_input(_number(limit, "threshold", "threshold"), x)
+    return _reads_input(mg.where(x <= limit, _like_input(_number(value, "threshold", "value"), x), x))
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002

@@ -59,9 +59,13 @@ def _promoted(x: Any, name: str) -> Tensor:
     return x if x.dtype.kind in "fc" else x.astype(mg.get_default_dtype())
 
 
-def _number(value: Any, name: str, what: str) -> float:
+def _number(value: Any, name: str, what: str, kinds: str = "biuf") -> float:
     """``value`` as a Python float, which never changes a tensor's dtype (a NumPy float64 scalar would
-    promote float32 to float64), or a TypeError naming the function and the argument."""
+    promote float32 to float64), or a TypeError naming the function and the argument. A 0-d tensor of a dtype
+    kind in ``kinds`` that does not require grad counts as its value (``F.celu(x, alpha=torch.tensor(0.5))``), as
+    PyTorch's number arguments take one; a one-element 1-d tensor, or one that requires grad, stays a TypeError."""
+    if isinstance(value, Tensor) and value.ndim == 0 and not value.requires_grad and value.dtype.kind in kinds:
+        value = float(value.item())
     if isinstance(value, bool) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):
         raise TypeError(f"{name}: {what} must be a number, got {value!r}")
     return float(value)

@@ -24,7 +24,6 @@ from minigrad import Tensor
 from ._arguments import _dim, _dtype_error, _floating, _not_complex, _number, _promoted, _tensor
 from ._errors import InputDtypeError, InputShapeError
 from ._reduction import REDUCTIONS, check_reduction, checked_reduction, legacy_reduction, reduce_loss
-from ._scalar_tensors import _number_or_0d
 from ._targets import class_targets, class_weights, nll_rows, weighted_mean
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity", "cross_entropy",
@@ -502,4 +501,4 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     x1, x2 = _promoted(x1, name), _promoted(x2, name)
     shape = _broadcast_shape(x1, x2, name)
     difference = x1 - x2 + _number(eps, name, "eps")
-    return difference.norm(_number_or_0d(p, name, "p"), -1 if shape else None, keepdim=bool(keepdim))
+    return difference.norm(_number(p, name, "p"), -1 if shape else None, keepdim=bool(keepdim))

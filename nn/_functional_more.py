@@ -20,7 +20,6 @@ from ._arguments import _dim, _floating, _floating_or_complex, _number, _tensor
 from ._dropout import _alpha_dropped, _inverted_dropout, _maybe_in_place, _probability
 from ._errors import InputShapeError
 from ._flags import flag
-from ._scalar_tensors import _number_or_0d
 
 __all__ = ["bilinear", "dropout2d", "dropout3d", "feature_alpha_dropout", "gumbel_softmax", "pdist"]
 
@@ -63,7 +62,7 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:  # noqa: A002 - PyTorch's name
     takes the largest); a zero distance sends no gradient back, as PyTorch's."""
     name = "pdist"
     x = _floating(input, name)
-    p = _number_or_0d(p, name, "p")
+    p = _number(p, name, "p")
     if x.ndim != 2:
         raise InputShapeError(f"{name}: only supports 2-D inputs (N, M), got shape {x.shape}")
     if p < 0:

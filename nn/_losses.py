@@ -25,7 +25,6 @@ from ._common_losses import _kernel_floating, pairwise_distance
 from ._errors import InputShapeError
 from ._flags import flag
 from ._reduction import check_reduction, checked_reduction, reduce_loss
-from ._scalar_tensors import _number_or_0d
 from ._targets import checked_indices, class_weights, index_array
 
 __all__ = ["cosine_embedding_loss", "ctc_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
@@ -176,7 +175,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: flo
     target = _operand(target, input1, name)
     _same_ndim(name, input1=input1, input2=input2, target=target)
     _broadcast(name, input1, input2, target)
-    return reduce_loss(_clamp_min_zero(-target * (input1 - input2) + _number_or_0d(margin, name, "margin")), reduction)
+    return reduce_loss(_clamp_min_zero(-target * (input1 - input2) + _number(margin, name, "margin")), reduction)
 
 
 def hinge_embedding_loss(input: Tensor, target: Any, margin: float = 1.0,  # noqa: A002
@@ -189,7 +188,7 @@ def hinge_embedding_loss(input: Tensor, target: Any, margin: float = 1.0,  # noq
     input = _floating(input, name)
     target = _operand(target, input, name)
     _broadcast(name, input, target)
-    below_margin = _clamp_min_zero(_number_or_0d(margin, name, "margin") - input)
+    below_margin = _clamp_min_zero(_number(margin, name, "margin") - input)
     return reduce_loss(mg.where(target != 1, below_margin, 0.0) + mg.where(target != -1, input, 0.0), reduction)
 
 
