@@ -39,10 +39,10 @@ class Concat(Function):
     def forward(self, *xs: Any) -> Any:
         self.sizes = [x.shape[self.axis] for x in xs]
         out = self.xp.concatenate(xs, axis=self.axis)
-        if out.flags.c_contiguous:
+        if out.flags.c_contiguous and out.ndim not in (4, 5):   # only 4-D and 5-D arrays have a channels-last
             return out
         # PyTorch's layout: channels-last when every input suggests it, else C order (NumPy's keeps a transposed
-        # input's order of strides, so .view(-1) of a cat of transposed tensors raised)
+        # input's order of strides, so .view(-1) of a cat of transposed tensors raised; CuPy's is always C order)
         return _memory_format.in_format(out, _memory_format.common((x.shape, x.strides) for x in xs), "cat")
 
     def backward(self, gy: Any) -> tuple:
@@ -61,8 +61,8 @@ class Stack(Function):
 
     def forward(self, *xs: Any) -> Any:
         out = self.xp.stack(xs, axis=self.axis)
-        if out.flags.c_contiguous:
-            return out
+        if out.flags.c_contiguous and out.ndim not in (4, 5, 6):   # as Concat: the inputs' or the result's
+            return out                                             # channels-last (CuPy's stack is C order)
         # PyTorch's layout: its stack is cat(xs, dim).view(...) for a dim the inputs have, else a cat of the inputs
         # unsqueezed at the end (the new dim's stride 1), so a channels-last result only from channels-last inputs
         if self.axis < xs[0].ndim:

@@ -43,6 +43,13 @@ def _real_diagonal(xp: Any, a: Any) -> None:
     a[index, index] = a[index, index].real
 
 
+def _real_at(a: Any, k: int) -> None:
+    """Drop the imaginary part of ``a[k, k]`` in place, written through the ``.imag`` view: CuPy's ``a[k, k] =
+    a[k, k].real`` writes nothing (its source shares the target's memory, shape and strides, so the copy is
+    skipped whatever the dtypes)."""
+    a[k:k + 1, k].imag = 0
+
+
 def factor_one(xp: Any, a: Any, hermitian: bool = False) -> tuple[Any, list[int], int]:
     """``(LD, ipiv, info)`` of one symmetric matrix a (n, n) (lower triangle read), as LAPACK's ``sytf2``; a complex
     a with ``hermitian``: A = P L D Lᴴ Pᵀ as ``hetf2`` (only the real parts of the diagonal read, D's 1×1 blocks
@@ -68,7 +75,7 @@ def factor_one(xp: Any, a: Any, hermitian: bool = False) -> tuple[Any, list[int]
             info = info or k + 1   # D(k, k) is exactly zero: no elimination at this step, as LAPACK
             kp = k
             if herm:
-                a[k, k] = a[k, k].real
+                _real_at(a, k)
         else:
             if absakk >= _ALPHA * colmax:
                 kp = k
@@ -95,16 +102,16 @@ def factor_one(xp: Any, a: Any, hermitian: bool = False) -> tuple[Any, list[int]
                     a[kk, kk] = a[kp, kp].real
                     a[kp, kp] = kept
                     if step == 2:
-                        a[k, k] = a[k, k].real
+                        _real_at(a, k)
                 else:
                     _swap(a, (slice(kk + 1, kp), kk), (kp, slice(kk + 1, kp)))
                     _swap(a, (kk, kk), (kp, kp))
                 if step == 2:
                     _swap(a, (k + 1, k), (kp, k))
             elif herm:
-                a[k, k] = a[k, k].real
+                _real_at(a, k)
                 if step == 2:
-                    a[k + 1, k + 1] = a[k + 1, k + 1].real
+                    _real_at(a, k + 1)
             if step == 1 and k + 1 < n and herm:   # A₂₂ -= x xᴴ / d (zher), then the multipliers x / d
                 inverse = 1 / a[k, k].real
                 x = a[k + 1:, k].copy()

@@ -186,13 +186,41 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __getitem__(self, index: Any) -> Any:
         _check_current(self)
         _count_mask_sync(index)
-        return _wrap(self._a[_wrapped(_index(index), self._a.shape)], self.device.id)
+        index = _wrapped(_index(index), self._a.shape)
+        if _basic(_parts(index)) and Ellipsis not in _parts(index):   # CuPy's x[i, j] is a 0-d view, NumPy's a copy
+            index = _parts(index) + (Ellipsis,)
+        return _wrap(self._a[index], self.device.id)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         _check_current(self)
         if isinstance(value, ndarray) and value.size > 1:   # a scalar or 1-element value is written by a where
             _count_mask_sync(index)
-        self._a[_wrapped(_index(index), self._a.shape)] = _unwrap_value(value, "ndarray.__setitem__")
+        index = _wrapped(_index(index), self._a.shape)
+        if isinstance(value, ndarray) and _same_memory(self._a, index, value._a):
+            return
+        self._a[index] = _unwrap_value(value, "ndarray.__setitem__")
+
+
+def _parts(index: Any) -> tuple:
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _basic(index: Any) -> bool:
+    """Whether ``index`` (a tuple after ``_wrapped``) is basic indexing: integers, slices, None and Ellipsis."""
+    return isinstance(index, tuple) and all(
+        p is None or p is Ellipsis or isinstance(p, (int, numpy.integer, slice)) for p in index)
+
+
+def _same_memory(a: numpy.ndarray, index: Any, value: numpy.ndarray) -> bool:
+    """Whether CuPy's ``a[index] = value`` writes nothing: for a basic index, CuPy skips the copy when the target
+    view and ``value`` have the same shape, strides and data pointer, whatever their dtypes (so ``x[k, k] =
+    x[k, k].real`` leaves a complex element's imaginary part)."""
+    index = _parts(index)
+    if not _basic(index):
+        return False
+    target = a[index + (Ellipsis,)] if Ellipsis not in index else a[index]   # a view, also for a 0-d target
+    return (target.shape == value.shape and target.strides == value.strides
+            and target.__array_interface__["data"][0] == value.__array_interface__["data"][0])
 
 
 def _count_mask_sync(index: Any) -> None:
@@ -557,6 +585,10 @@ _CREATORS = {"zeros", "ones", "empty", "full", "arange", "linspace", "eye", "ide
 _STABLE_SORTS = {"sort", "argsort"}   # CuPy's sorts are stable (radix sorts); NumPy's default quicksort is not
 
 
+_C_ORDER = {"concatenate", "stack", "hstack", "vstack", "dstack", "column_stack"}   # CuPy's join into a new
+# C-order array; NumPy's keep the inputs' order of strides (a join of transposed arrays comes out transposed)
+
+
 _SYNCING = {"nonzero", "flatnonzero", "argwhere", "unique", "extract", "compress"}   # output size is data's
 
 
@@ -568,7 +600,10 @@ def _function(target: Any, name: str) -> Any:
             kwargs["kind"] = "stable"
         if name in _CREATORS:   # shapes and fill values are host numbers, not array data
             return _wrap(target(*args, **kwargs), _current[0])
-        return _call(target, args, kwargs, name)
+        result = _call(target, args, kwargs, name)
+        if name in _C_ORDER and kwargs.get("out") is None and not result._a.flags.c_contiguous:
+            return ndarray(numpy.ascontiguousarray(result._a), result.device.id)
+        return result
 
     device_function.__name__ = name
     return device_function
