@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from .. import backend
 from ..autograd import AxisError, Function
+from ..memory_formats import contiguous_format
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
@@ -85,6 +86,7 @@ from .shape import (
     _view_op,
     broadcast_to,
     clone,
+    contiguous,
     getitem,
     narrow,
     permute,
@@ -154,11 +156,12 @@ def tile(input: Tensor, *counts: Any, dims: Any = None) -> Tensor:  # noqa: A002
 
 
 def ravel(input: Tensor) -> Tensor:  # noqa: A002
-    """The elements as a 1-D tensor in row-major order (a 0-d tensor gives shape (1,))."""
-    x = input
+    """The elements as a 1-D tensor in row-major order (a 0-d tensor gives shape (1,)): as PyTorch's
+    ``contiguous().view(-1)``, a view of a C-contiguous x (an in-place op on it reaches x), else a copy (NumPy
+    would view a strided 1-D x, so a write would reach x where PyTorch's does not)."""
     op = Reshape((-1,))
     op.name = "ravel"
-    return _view_op(tensor_arg(x, "ravel"), op)   # a view: an in-place op on it reaches x, as PyTorch's
+    return _view_op(contiguous(tensor_arg(input, "ravel")), op)
 
 
 def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:  # noqa: A002
@@ -378,7 +381,7 @@ def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # 
         part = narrow(x, dim, start, length)
     except (IndexError, TypeError, ValueError) as error:
         raise backend.reworded(error, f"narrow_copy{str(error)[len('narrow'):]}") from error
-    return clone(part)
+    return clone(part, memory_format=contiguous_format)   # C order whatever x's layout, as PyTorch's
 
 
 class Unfold(Function):

@@ -87,6 +87,10 @@ class BroadcastTo(Function):
 
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
+        lead = len(self.shape) - x.ndim
+        if self.shape[lead:] == x.shape and all(n == 1 for n in self.shape[:lead]):
+            # nothing is repeated (only new dims of size 1): a writable view, as PyTorch's (NumPy's is read-only)
+            return x[(None,) * lead] if lead else x.view()
         return self.xp.broadcast_to(x, self.shape)
 
     def backward(self, gy: Any) -> Any:
@@ -556,6 +560,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
     start, end = one_axis(start_dim, x.ndim, "flatten"), one_axis(end_dim, x.ndim, "flatten")
     if start > end:
         raise ShapeMismatchError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {x.shape})")
+    if start == end:   # nothing to merge: x itself, as PyTorch's
+        return x
     shape = x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:]
     return _view_op(x, Reshape(shape))
 
@@ -648,11 +654,12 @@ def swapaxes(input: Tensor, axis1: int, axis2: int = NOT_GIVEN, *, axis0: int = 
 
 
 def t(input: Tensor) -> Tensor:  # noqa: A002
-    """Transpose a 2-D tensor; 0-d and 1-D come back as they are (torch's ``t``)."""
+    """Transpose a 2-D tensor; 0-d and 1-D give a view of the same shape (torch's ``t``: a new tensor, so that
+    ``requires_grad_()`` or an in-place shape change on it leaves x alone)."""
     x = tensor_arg(input, "t")
     if x.ndim > 2:
         raise ShapeMismatchError(f"t: expects a tensor with at most 2 dims, got shape {x.shape} (use transpose or mT)")
-    return swapaxes(x, 0, -1) if x.ndim == 2 else x
+    return swapaxes(x, 0, -1) if x.ndim == 2 else _view_op(x, Transpose(tuple(range(x.ndim))))
 
 
 def matrix_transpose(x: Tensor) -> Tensor:

@@ -1,0 +1,134 @@
+"""Aliasing and layout against PyTorch (round 17 differential fuzzing): which results share memory with their
+input (a write into one must show in the other exactly when it does in PyTorch), their strides, and whether the
+result is the input object itself."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _np(t: Any) -> np.ndarray:
+    return np.array(t.detach().numpy(), copy=True)
+
+
+def _writes(make_x: Callable, op: Callable) -> dict:
+    """For torch and minigrad: ``op(x)`` written into (``copy_``), then x's values; and x written into, then the
+    result's values; and the result's strides."""
+    seen = {}
+    for L in (torch, mg):
+        x = make_x(L)
+        y = op(x)
+        strides = y.stride()
+        y.copy_(L.full(tuple(y.shape), 7.0))
+        after_out = _np(x)
+        x = make_x(L)
+        y = op(x)
+        x.fill_(-1.0)
+        seen[L] = (strides, after_out, _np(y))
+    return seen
+
+
+def _ramp(L: Any, *shape: int) -> Any:
+    return L.arange(float(np.prod(shape))).reshape(*shape)
+
+
+@pytest.mark.parametrize("make_x", [
+    lambda L: _ramp(L, 3, 4)[:, ::2],        # a 2-D strided view
+    lambda L: _ramp(L, 8)[1::2],             # a 1-D strided view: NumPy's ravel views it, PyTorch's copies
+    lambda L: _ramp(L, 3, 4).T,
+    lambda L: _ramp(L, 1).expand(3),         # stride 0
+    lambda L: _ramp(L, 3, 4),                # contiguous: a view in both
+])
+def test_ravel_views_only_contiguous_input_as_torch(make_x: Callable) -> None:
+    """ravel of a non-contiguous 1-D tensor viewed its memory: writes into the result reached x (PyTorch's is a
+    copy, ``contiguous().view(-1)``), and x's later writes changed the result."""
+    if make_x(torch).stride() == (0,):   # writing into an expanded tensor is not the point here
+        seen = {L: (L.ravel(make_x(L)).stride(), L.ravel(make_x(L)).is_contiguous()) for L in (torch, mg)}
+        assert seen[mg] == seen[torch]
+        return
+    seen = _writes(make_x, lambda x: x.ravel())
+    assert seen[mg][0] == seen[torch][0]
+    np.testing.assert_array_equal(seen[mg][1], seen[torch][1])
+    np.testing.assert_array_equal(seen[mg][2], seen[torch][2])
+
+
+@pytest.mark.parametrize("op", [
+    lambda L, x: x.expand(-1, -1),
+    lambda L, x: x.expand(1, 2, 3),
+    lambda L, x: x.expand_as(L.zeros(2, 3)),
+    lambda L, x: L.broadcast_to(x, (1, 1, 2, 3)),
+    lambda L, x: x.T.expand(3, 2),
+    lambda L, x: L.broadcast_tensors(x, L.zeros(2, 3))[0],
+])
+def test_expand_that_repeats_nothing_is_writable_as_torch(op: Callable) -> None:
+    """An expand that repeats no element (same sizes, or only new dims of size 1) gave NumPy's read-only view:
+    every in-place op on it raised where PyTorch writes through to the base."""
+    seen = {}
+    for L in (torch, mg):
+        base = _ramp(L, 2, 3)
+        y = op(L, base)
+        y.mul_(2).add_(1)
+        after = _np(base)
+        base.zero_()
+        seen[L] = (after, _np(y), y.stride())
+    np.testing.assert_array_equal(seen[mg][0], seen[torch][0])
+    np.testing.assert_array_equal(seen[mg][1], seen[torch][1])
+    assert seen[mg][2] == seen[torch][2]
+
+
+def test_write_through_an_expand_that_repeats_nothing_keeps_gradients_as_torch() -> None:
+    grads = {}
+    for L in (torch, mg):
+        a = L.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+        b = a * 1
+        b.expand(1, 1, 3).mul_(L.tensor([2.0, 3.0, 4.0]))
+        (b * L.tensor([1.0, 10.0, 100.0])).sum().backward()
+        grads[L] = (_np(a.grad), _np(b))
+    np.testing.assert_array_equal(grads[mg][0], grads[torch][0])
+    np.testing.assert_array_equal(grads[mg][1], grads[torch][1])
+
+
+def test_expand_that_repeats_elements_still_refuses_general_writes() -> None:
+    y = mg.tensor([1.0, 2.0]).expand(3, 2)
+    with pytest.raises(RuntimeError):
+        y.mul_(2)
+
+
+@pytest.mark.parametrize("make_x", [
+    lambda L: _ramp(L, 3, 4).T,
+    lambda L: _ramp(L, 2, 3, 2, 2).contiguous(memory_format=L.channels_last),
+    lambda L: _ramp(L, 2, 3, 4).permute(2, 0, 1),
+])
+def test_narrow_copy_is_c_contiguous_as_torch(make_x: Callable) -> None:
+    """narrow_copy kept a transposed input's layout (clone's preserve_format); PyTorch's is C order, so .view(-1)
+    raised here."""
+    seen = {}
+    for L in (torch, mg):
+        y = make_x(L).narrow_copy(1, 0, 2)
+        seen[L] = (y.stride(), y.is_contiguous(), tuple(y.view(-1).shape), _np(y))
+    assert seen[mg][:3] == seen[torch][:3]
+    np.testing.assert_array_equal(seen[mg][3], seen[torch][3])
+
+
+@pytest.mark.parametrize("shape, call", [
+    ((2, 3), lambda L, x: x.flatten(1, 1)), ((2, 3), lambda L, x: L.flatten(x, -1, -1)),
+    ((3,), lambda L, x: x.flatten()), ((2, 3), lambda L, x: x.flatten(0, 1)),
+    ((3,), lambda L, x: x.t()), ((), lambda L, x: L.t(x)), ((2, 3), lambda L, x: x.t()),
+])
+def test_identity_of_the_result_as_torch(shape: tuple, call: Callable) -> None:
+    """flatten with start_dim == end_dim is x itself in PyTorch (it made a new view here), and t() of a 0-d or
+    1-D tensor is a new view in PyTorch (it was x itself here: requires_grad_() on the result changed x)."""
+    seen = {}
+    for L in (torch, mg):
+        x = L.zeros(shape)
+        y = call(L, x)
+        y.requires_grad_()
+        seen[L] = (y is x, x.requires_grad)
+    assert seen[mg] == seen[torch]
