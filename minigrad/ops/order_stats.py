@@ -87,7 +87,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,  # 
     def index(xp: Any, data: Any) -> Any:
         stable = _order(xp, data, axis, descending=False)[pick]
         if xp is not backend.numpy or data.ndim == 0:
-            return stable
+            return xp.ascontiguousarray(stable)   # a slice of the whole order: its own memory, as PyTorch's
         lines = xp.moveaxis(data, axis, -1).reshape(-1, size)   # (lines, n)
         chosen = xp.moveaxis(stable, axis, -1).reshape(-1, 1).copy()
         value = xp.take_along_axis(lines, chosen, axis=-1)

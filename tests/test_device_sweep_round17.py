@@ -1,0 +1,48 @@
+"""Round 17: the device sweep (tests/support/device_sweep.py) on the strict CuPy stand-in, and what it found there.
+
+Found: ``kthvalue``'s indices on a GPU were a slice of the whole sort order (strides (4, 2) for a (3, 2) result,
+PyTorch's are contiguous (2, 1)).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from tests.support import device_sweep
+
+pytestmark = pytest.mark.gpu
+CASES = device_sweep.fixed_cases()   # built at collection: the tables' modules import torch and hypothesis
+
+
+def test_a_handful_of_sweep_cases_agree_on_both_devices() -> None:
+    sources: dict[str, list] = {}
+    for i, (source, op, fn) in enumerate(CASES):
+        sources.setdefault(source, []).append((i, op, fn))
+    picked = [(i, f"{source}:{op}", fn) for source, rows in sources.items() for i, op, fn in rows[:: len(rows) // 4]]
+    picked += [(seed, *device_sweep.program_case(seed)[1:]) for seed in itertools.islice(itertools.count(9000), 4)]
+    for i, name, fn in picked:
+        assert device_sweep.check(fn, seed=i) == [], f"case {i} ({name})"
+
+
+def test_the_sweep_sees_a_difference() -> None:
+    """Its comparison is not vacuous: a result that depends on the device is reported."""
+    def differs(lib: device_sweep.Lib) -> Any:
+        x = lib.leaf(np.arange(6.0).reshape(2, 3))
+        return x * 2 if lib.device == "cpu" else x.T.contiguous().T * 2
+    assert any("stride" in p for p in device_sweep.check(differs, seed=0))
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_kthvalue_indices_on_a_gpu_are_contiguous_as_torch(dim: int, keepdim: bool, torch: Any) -> None:
+    a = np.random.default_rng(0).standard_normal((3, 2, 4))
+    values, indices = mg.kthvalue(mg.tensor(a, device="cuda"), 2, dim=dim, keepdim=keepdim)
+    expected = torch.kthvalue(torch.tensor(a), 2, dim=dim, keepdim=keepdim)
+    assert indices.device.type == "cuda"
+    assert indices.stride() == expected.indices.stride() and values.stride() == expected.values.stride()
+    np.testing.assert_array_equal(indices.cpu().numpy(), expected.indices.numpy())
