@@ -282,6 +282,7 @@ class Function:
                                       "each output tensor instead: y.register_hook(hook))")
         if not callable(hook):
             raise TypeError(f"register_prehook: the hook must be callable, got {type(hook).__name__}")
+        op = self.name   # the wrapper below names the op without holding the node (no cycle through node.hooks)
 
         def on_output_gradient(grad: Tensor) -> Any:
             result = hook((grad,))
@@ -289,7 +290,7 @@ class Function:
                 return None
             if not isinstance(result, (tuple, list)) or len(result) != 1:
                 count = len(result) if isinstance(result, (tuple, list)) else type(result).__name__
-                raise HookError(f"register_prehook: the hook {getattr(hook, '__name__', hook)!r} on op '{self.name}' "
+                raise HookError(f"register_prehook: the hook {getattr(hook, '__name__', hook)!r} on op '{op}' "
                                 f"returned {count}; it must return None or a tuple of 1 gradient (one per output)")
             return result[0]
 
@@ -928,11 +929,13 @@ class AccumulateGrad:
     def register_prehook(self, hook: Callable[[tuple], Any]) -> RemovableHandle:
         """``hook(grad_outputs)`` on the leaf's gradient before it is added into ``.grad``; returns None or a
         tuple of 1 replacement. The leaf's own ``variable.register_hook`` underneath."""
+        leaf = weakref.ref(self.variable)   # the hook lives on the leaf: holding it (or self) would be a cycle
+
         def on_gradient(grad: Tensor) -> Any:
             result = hook((grad,))
             if result is not None and (not isinstance(result, (tuple, list)) or len(result) != 1):
                 raise HookError(f"register_prehook: the hook {getattr(hook, '__name__', hook)!r} on "
-                                f"{_leaf_label(self.variable)} must return None or a tuple of 1 gradient")
+                                f"{_leaf_label(leaf())} must return None or a tuple of 1 gradient")
             return None if result is None else result[0]
         return register_hook(self.variable, on_gradient)
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import threading
+import weakref
 from contextvars import ContextVar
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
@@ -326,12 +327,18 @@ class _Walk:
 
     def reaches(self, tensor: Tensor) -> bool:
         """Whether this walk computes ``tensor``'s gradient (PyTorch's ``_will_engine_execute_node``)."""
-        node = tensor._node
-        if node is not None:
-            return id(node) in self.nodes
-        if self.targets is not None and id(tensor) not in self.targets:
+        return self.reaches_source(tensor if tensor._node is None else tensor._node)
+
+    def reaches_source(self, source: Function | Tensor | None) -> bool:
+        """Whether this walk computes the gradient of a tensor made by op node ``source`` (or of ``source``, a
+        leaf); None (a source that died) is reached by no walk."""
+        if source is None:
             return False
-        return id(tensor) in self.leaves
+        if isinstance(source, Function):
+            return id(source) in self.nodes
+        if self.targets is not None and id(source) not in self.targets:
+            return False
+        return id(source) in self.leaves
 
 
 def _walk_begins(consumers: dict, targets: Any) -> None:
@@ -350,10 +357,15 @@ class _MultiHandle(RemovableHandle):
 
 
 class _AllGrads:
-    """``mode="all"``: the gradients of one backward, until the last this backward reaches arrives."""
+    """``mode="all"``: the gradients of one backward, until the last this backward reaches arrives.
+
+    It keeps weak references to where each tensor's gradient comes from (its op node, or the leaf): its hooks
+    live on those, so strong ones would make a reference cycle that only the garbage collector frees (PyTorch's
+    keeps none either)."""
 
     def __init__(self, tensors: list, fn: Callable) -> None:
-        self.tensors, self.fn = tensors, fn
+        self.sources = [weakref.ref(t if t._node is None else t._node) for t in tensors]
+        self.fn = fn
         self.walk: Any = None
         self.buffer: list = []
         self.expected = self.count = 0
@@ -365,9 +377,10 @@ class _AllGrads:
             with self.lock:
                 if walk is None or self.walk is not walk:
                     self.walk = walk
-                    self.buffer = [None] * len(self.tensors)
+                    self.buffer = [None] * len(self.sources)
                     self.count = 0
-                    self.expected = sum(map(walk.reaches, self.tensors)) if walk is not None else 1
+                    self.expected = sum(walk.reaches_source(source()) for source in self.sources) \
+                        if walk is not None else 1
                 self.buffer[index] = grad
                 self.count += 1
                 done = self.count == self.expected
