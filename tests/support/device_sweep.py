@@ -43,7 +43,7 @@ TOLERANCES = {"float64": (1e-9, 1e-12), "complex128": (1e-9, 1e-12), "float32": 
               "complex64": (1e-5, 1e-6), "float16": (1e-2, 1e-2), "bfloat16": (1e-2, 1e-2)}
 FACTORIES = ("zeros", "ones", "empty", "full", "arange", "eye", "linspace", "logspace")
 DTYPES = ("bool", "uint8", "int8", "int32", "int64", "float16", "float32", "float64", "complex64", "complex128")
-CASE_SECONDS = 30
+CASE_SECONDS = 45   # a first call on a GPU compiles its kernels
 
 
 class CaseTimeout(Exception):
@@ -425,8 +425,9 @@ def _alarm(signum: int, frame: Any) -> None:
     raise CaseTimeout(f"no answer in {CASE_SECONDS} s")
 
 
-def worker(wid: int, workers: int, start: int, deadline: float, stand_in: bool, queue: Any) -> None:
-    """Run fixed case ``i`` for ``i % workers == wid`` (from ``start``), then programs, until ``deadline``."""
+def worker(wid: int, workers: int, start: int, deadline: float, stand_in: bool, queue: Any, current: Any) -> None:
+    """Run this worker's block of the fixed cases (a block: one process compiles the GPU kernels of its dtypes), then
+    programs ``i = len(cases) + wid + k * workers``, skipping the cases before ``start``, until ``deadline``."""
     if stand_in:
         from tests.support import strict_cupy
         strict_cupy.install()
@@ -434,13 +435,14 @@ def worker(wid: int, workers: int, start: int, deadline: float, stand_in: bool, 
     np.seterr(all="ignore")
     signal.signal(signal.SIGALRM, _alarm)
     cases = fixed_cases()
-    for i in itertools.count(start):
+    n = len(cases)
+    for i in itertools.chain(range(wid * n // workers, (wid + 1) * n // workers), itertools.count(n + wid, workers)):
         if time.time() > deadline:
             break
-        if i % workers != wid:
+        if i < start:
             continue
         source, op, fn = cases[i] if i < len(cases) else program_case(i)
-        queue.put(("start", wid, i, ""))
+        current[2 * wid], current[2 * wid + 1] = i, time.time()   # shared memory: it outlives a crash
         signal.alarm(CASE_SECONDS)
         try:
             problems = check(fn, seed=i)
@@ -480,42 +482,70 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
+    current = context.Array("d", 2 * args.workers, lock=False)   # per worker: its case, when it began
     spawn = lambda wid, start: context.Process(  # noqa: E731
-        target=worker, args=(wid, args.workers, start, deadline, args.stand_in, queue), daemon=True)
-    processes = {wid: spawn(wid, wid) for wid in range(args.workers)}
+        target=worker, args=(wid, args.workers, start, deadline, args.stand_in, queue, current), daemon=True)
+    processes = {wid: spawn(wid, 0) for wid in range(args.workers)}
     for process in processes.values():
         process.start()
     counts = {"run": 0, "ok": 0, "skip": 0, "mismatch": 0, "error": 0}
     buckets: dict[str, int] = {}
-    current: dict[int, int] = {}
     done: set = set()
+    restarts, summarized = 0, 0.0
+
+    def handle(message: tuple) -> None:
+        status, wid, i, text = message
+        if status == "done":
+            done.add(wid)
+        else:
+            _record(report, counts, buckets, status, i, text)
+
     with open(args.out / "report.txt", "w") as report:
         report.write(f"device sweep: {' '.join(sys.argv)}\n\n")
         while len(done) < args.workers and time.time() < deadline + CASE_SECONDS + 20:
-            for wid, process in list(processes.items()):
-                if wid not in done and not process.is_alive():   # crashed: note the case, go on after it
-                    i = current.get(wid, wid)
-                    _record(report, counts, buckets, "error", i, f"worker died (exit {process.exitcode}) in case {i}")
+            try:
+                handle(queue.get(timeout=1))
+            except queues.Empty:
+                pass
+            for wid, process in processes.items():
+                i, began = int(current[2 * wid]), current[2 * wid + 1]
+                if process.is_alive() and began and time.time() - began > CASE_SECONDS + 15:
+                    process.kill()   # stuck where the alarm cannot reach (inside a native call)
+                if wid in done or process.is_alive():
+                    continue
+                while True:   # its last messages first: a worker that said "done" did not crash
+                    try:
+                        handle(queue.get_nowait())
+                    except queues.Empty:
+                        break
+                if wid not in done:   # crashed or killed: note its case, go on after it
+                    _record(report, counts, buckets, "error", i, f"worker died (exit {process.exitcode}) in case "
+                            f"{i}\nrerun: python -m tests.support.device_sweep --case {i}")
+                    restarts += 1
+                    if restarts > 3 * args.workers or time.time() > deadline:
+                        done.add(wid)
+                        continue
                     processes[wid] = spawn(wid, i + 1)
                     processes[wid].start()
-            try:
-                status, wid, i, text = queue.get(timeout=1)
-            except queues.Empty:
-                continue
-            if status == "start":
-                current[wid] = i
-            elif status == "done":
-                done.add(wid)
-            else:
-                _record(report, counts, buckets, status, i, text)
-        summary = (f"cases run {counts['run']}, ok {counts['ok']}, mismatches {counts['mismatch']}, "
-                   f"errors {counts['error']} (programs skipped as diverged: {counts['skip']})")
+                    current[2 * wid + 1] = 0.0   # not in a case yet
+            if time.time() - summarized > 2:
+                summarized = time.time()
+                _write_summary(args.out, counts)
+        summary = _write_summary(args.out, counts)
         report.write("\nbuckets (cases each):\n" + "".join(f"  {k}: {v}\n" for k, v in sorted(buckets.items())))
         report.write(f"\nsummary: {summary}\n")
     for process in processes.values():
         process.kill()
     print(summary)
     return counts | {"buckets": buckets}
+
+
+def _write_summary(out: Path, counts: dict) -> str:
+    """The summary line, also in ``out/summary.txt`` (kept current, for a run killed before its end)."""
+    summary = (f"cases run {counts['run']}, ok {counts['ok']}, mismatches {counts['mismatch']}, "
+               f"errors {counts['error']} (programs skipped as diverged: {counts['skip']})")
+    (out / "summary.txt").write_text(summary + "\n")
+    return summary
 
 
 def _record(report: Any, counts: dict, buckets: dict, status: str, i: int, text: str) -> None:
