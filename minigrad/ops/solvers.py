@@ -98,16 +98,19 @@ def where_text(element: int, shape: tuple) -> str:
     return f"{batch} (input shape {tuple(shape)})"
 
 
-def zero_pivots(xp: Any, a: Any) -> Any:
-    """LAPACK's ``getrf`` info for each matrix of ``a`` (…, n, n): the 1-based column of the first exactly zero
-    pivot of LU with partial pivoting, 0 where there is none. Used to name a singular matrix; O(n) array steps."""
+def lu_diagonals(xp: Any, a: Any) -> tuple[Any, Any, Any]:
+    """``(diagonal, odd, info)`` of LU with partial pivoting of each matrix of ``a`` (…, n, n), as LAPACK's
+    ``getrf``: U's diagonal (…, n), whether the row swaps are odd in number (…) bool, and the 1-based column of
+    the first exactly zero pivot, 0 where there is none (…) int32. O(n) array steps."""
     n = a.shape[-1]
     lu = a.reshape(-1, n, n).copy()
     count = lu.shape[0]
     rows = xp.arange(count)
     info = xp.zeros(count, dtype=xp.int32)
+    odd = xp.zeros(count, dtype=bool)
     for k in range(n):
         pivot_row = xp.argmax(pivot_size(xp, lu[:, k:, k]), axis=1) + k
+        odd ^= pivot_row != k
         swapped = lu[rows, pivot_row].copy()
         lu[rows, pivot_row] = lu[:, k]
         lu[:, k] = swapped
@@ -117,7 +120,28 @@ def zero_pivots(xp: Any, a: Any) -> Any:
         # a zero pivot is the largest entry of its column: the column below is zero, nothing to eliminate
         factors = lu[:, k + 1:, k] / xp.where(zero, 1, pivot)[:, None]
         lu[:, k + 1:, k + 1:] -= factors[:, :, None] * lu[:, None, k, k + 1:]
-    return info.reshape(a.shape[:-2])
+    diagonal = xp.diagonal(lu, axis1=-2, axis2=-1)
+    return diagonal.reshape(a.shape[:-1]), odd.reshape(a.shape[:-2]), info.reshape(a.shape[:-2])
+
+
+def zero_pivots(xp: Any, a: Any) -> Any:
+    """LAPACK's ``getrf`` info for each matrix of ``a`` (…, n, n) (:func:`lu_diagonals`): used to name a
+    singular matrix."""
+    return lu_diagonals(xp, a)[2]
+
+
+def signed_zeros(xp: Any, a: Any, value: Any, sign_of: Any) -> Any:
+    """``value`` (…) of a det-like op of A (…, n, n) with each exact zero signed as PyTorch's: it computes
+    ``±∏ sign_of(diag U)`` from LU of ``Aᵀ`` for a C-contiguous real A (``det Aᵀ = det A``, its shortcut to
+    LAPACK's column-major layout), of A otherwise; the sign ``-`` for an odd number of row swaps. One host read;
+    LU runs only where some value is zero."""
+    zero = value == 0
+    if not bool(zero.any()):
+        return value
+    transposed = a.dtype.kind != "c" and a.flags.c_contiguous
+    diagonal, odd, _ = lu_diagonals(xp, transpose(xp, a) if transposed else a)
+    ours = xp.where(odd, -1, 1).astype(value.dtype) * xp.prod(sign_of(diagonal), axis=-1).astype(value.dtype)
+    return xp.where(zero & (ours == 0), ours, value)   # a zero both ways (rounding may differ elsewhere)
 
 
 def _finite(xp: Any, y: Any) -> bool:
@@ -293,13 +317,16 @@ def cofactors(xp: Any, a: Any, det: Any) -> Any:
 
 
 class Det(Function):
-    """``d = det A`` for A (…, n, n) → (…); backward ``g · cofactors(A)`` (the adjugate transposed)."""
+    """``d = det A`` for A (…, n, n) → (…), an exact zero signed as PyTorch's (:func:`signed_zeros`); backward
+    ``g · cofactors(A)`` (the adjugate transposed)."""
 
     name = "linalg.det"
     complex_grad = "holomorphic"   # PyTorch's g · conj(cofactors); see autograd.engine._complex_gate
 
     def forward(self, a: Any) -> Any:
-        d = self.xp.asarray(self.xp.linalg.det(a))
+        xp = self.xp
+        with backend.errstate(xp, invalid="ignore"):   # a NaN in A: NaN, as PyTorch's, without NumPy's warning
+            d = signed_zeros(xp, a, xp.asarray(xp.linalg.det(a)), lambda u: u)
         self.saved = (a, d)
         return d
 
@@ -326,6 +353,7 @@ class SignLogDet(Function):
             sign, logabsdet = xp.linalg.slogdet(a)
         if a.dtype.kind != "c":   # a NaN in A: sign 0, as PyTorch's (NumPy's: ±1)
             sign = xp.where(xp.isnan(logabsdet), 0, sign).astype(sign.dtype, copy=False)
+        sign = signed_zeros(xp, a, xp.asarray(sign), lambda u: xp.where(u == 0, 0, xp.sign(u)))  # sgn(±0) = +0
         self.saved = (a,)
         self.sign = xp.asarray(sign) if a.dtype.kind == "c" else None   # the complex gradient's phase
         return xp.asarray(sign), xp.asarray(logabsdet)

@@ -1,0 +1,63 @@
+"""Round 17 leftovers against torch: signed zeros of det/slogdet, complex edge values, float arange, grad_fn names.
+
+Each test runs the same call on torch and on minigrad and compares values bit for bit where torch's are exact
+(the sign of a zero included), dtypes and shapes."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+torch = pytest.importorskip("torch", reason="no torch")
+
+
+def _np(t: Any) -> np.ndarray:
+    return np.asarray(t.detach().numpy())
+
+
+def _same_bits(ours: Any, theirs: Any) -> None:
+    """Equal values with NaNs in the same places and each zero of the same sign (real and imaginary parts)."""
+    m, t = _np(ours), _np(theirs)
+    assert m.shape == t.shape and str(m.dtype) == str(t.dtype)
+    for a, b in ((m.real, t.real), (m.imag, t.imag)) if m.dtype.kind == "c" else ((m, t),):
+        np.testing.assert_array_equal(a, b)
+        numbers = ~np.isnan(b)
+        assert np.array_equal(np.signbit(a[numbers]), np.signbit(b[numbers])), (m, t)
+
+
+# --- 2. det/slogdet of an exactly singular matrix: the sign of the zero ----------------------------------------
+
+_SINGULAR = [
+    [[0.0, 3.0], [0.0, 3.0]],                        # PyTorch factors Aᵀ (A contiguous): one row swap, -0.0
+    [[-2.0, -1.0], [-2.0, -1.0]],
+    [[0.0, 1.0, 2.0], [0.0, 3.0, 4.0], [0.0, 5.0, 6.0]],
+    [[1.0, -1.0, 2.0], [3.0, 2.0, 1.0], [0.0, 0.0, 0.0]],
+    [[[0.0, -1.0], [0.0, -1.0]], [[0.0, -1.0], [1.0, 0.0]]],   # a batch: one singular element
+]
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["contiguous", "transposed"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("a", _SINGULAR, ids=range(len(_SINGULAR)))
+def test_singular_det_and_slogdet_sign_of_zero(a: list, dtype: str, transposed: bool) -> None:
+    x = np.array(a, dtype=dtype)
+    t, m = torch.tensor(x), mg.tensor(x)
+    if transposed:
+        t, m = t.mT, m.mT
+    _same_bits(mg.linalg.det(m), torch.linalg.det(t))
+    _same_bits(mg.linalg.slogdet(m).sign, torch.linalg.slogdet(t).sign)
+    _same_bits(mg.linalg.slogdet(m).logabsdet, torch.linalg.slogdet(t).logabsdet)
+    _same_bits(mg.logdet(m), torch.logdet(t))
+
+
+def test_det_of_a_nan_matrix_warns_nothing() -> None:
+    x = np.array([[1.0, np.nan], [np.nan, 2.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = mg.linalg.det(mg.tensor(x))
+    _same_bits(ours, torch.linalg.det(torch.tensor(x)))
