@@ -287,6 +287,14 @@ def table_cases() -> Iterator[Case]:
                 continue
             for training in modes:
                 yield "layers", name, lambda lib, b=build, m=make_inputs, t=training, d=dtype: _layer(lib, b, m, t, d)
+    fm, gpu = _module("nn/test_fuzz_modules_round14.py"), _module("nn/test_nn_gpu.py")
+    for row in fm.CASES:
+        for mode in ("eval",) if row[0] == "RReLU" else ("train", "eval"):   # RReLU trains on random slopes
+            yield "modules", row[0], lambda lib, r=row, m=mode: _fuzz_module(lib, *r, m)
+    for name, (fn, arrays) in gpu.CASES.items():
+        for dtype in ("float64", "float32"):
+            yield "nn_gpu", name, lambda lib, f=fn, a=arrays, d=dtype: f(
+                *[lib.leaf(x.astype(d) if x.dtype.kind == "f" else x) for x in a])
 
 
 EXTRA_LAYERS = [   # the layers the functional sweep builds, in layer_coverage's row format
@@ -310,6 +318,23 @@ def _layer(lib: Lib, build: Callable, make_inputs: Callable, training: bool, dty
     params = [p for p in module.parameters() if p.requires_grad]
     lib.leaves.extend(params)
     return [module(*xs), *module.state_dict().values()]
+
+
+def _fuzz_module(lib: Lib, name: str, args: tuple, kwargs: dict, inputs: Callable, mode: str) -> list:
+    """A row of test_fuzz_modules_round14's table (float64; arrays are tensors), built on the host, moved,
+    called in ``mode``: its outputs and state after."""
+    def side(value: Any) -> Any:
+        if isinstance(value, str) and value in ("float64", "float32"):
+            return getattr(mg, value)
+        return mg.tensor(value) if isinstance(value, np.ndarray) else value
+    module = getattr(nn, name)(*map(side, args), **{k: side(v) for k, v in kwargs.items()})
+    if name.startswith("Lazy"):   # materialized by a first call on the host
+        with mg.no_grad():
+            module(*[mg.tensor(a) for a in inputs(np.random.default_rng(99))])
+    module = getattr(module.to(lib.device), mode)()
+    lib.leaves.extend(p for p in module.parameters() if p.requires_grad)
+    return [module(*[lib.leaf(np.asarray(a)) for a in inputs(np.random.default_rng(0))]),
+            *module.state_dict().values()]
 
 
 def grid_cases() -> Iterator[Case]:
