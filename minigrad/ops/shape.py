@@ -30,6 +30,7 @@ from ._util import (
     sum_to,
     tensor_arg,
 )
+from .iterator_layout import lay_out_as_torch
 
 
 class Reshape(Function):
@@ -294,6 +295,53 @@ def _none_strides(index: Any, x: Any, strides: tuple) -> tuple:
     return tuple(strides)
 
 
+def _advanced_operands(x: Any, index: Any, shape: tuple) -> list | None:
+    """The operands PyTorch's advanced indexing iterates over for ``x[index]`` (of ``shape``), as element strides
+    over the result's dims (:func:`iterator_layout.torch_strides`): x restrided (its sliced dims' strides, 0 over
+    the indexed dims) and each index tensor (its broadcast strides over the indexed dims, 0 elsewhere; a bool mask
+    of k dims gives k columns of its (n, k) nonzero()). None where ``index`` is not of that form."""
+    parts = index if type(index) is tuple else (index,)
+    arrays = [p for p in parts if backend.is_array(p)]
+    used = sum(p.ndim if p.dtype == bool else 1 for p in arrays) + sum(type(p) is slice for p in parts)
+    if any(p is not None and p is not Ellipsis and type(p) is not slice and not backend.is_array(p) for p in parts):
+        return None
+    dims, columns, d = [], [], 0   # per dim of the basic view: a stride, or the place of an index column
+    for p in parts:
+        if p is None:
+            dims.append(0)
+        elif p is Ellipsis:
+            dims.extend(x.strides[d:d + x.ndim - used])
+            d += x.ndim - used
+        elif type(p) is slice:
+            dims.append(x.strides[d] * p.indices(x.shape[d])[2])
+            d += 1
+        elif p.dtype == bool:   # torch: the columns of nonzero(), an (n, k) C-order array
+            dims.extend([None] * p.ndim)
+            columns.extend([((int(p.sum()),), (p.ndim,))] * p.ndim)
+            d += p.ndim
+        else:
+            dims.append(None)
+            columns.append((p.shape, tuple(s // p.itemsize for s in p.strides)))
+            d += 1
+    dims.extend(x.strides[d:])
+    try:
+        block = backend.numpy.broadcast_shapes(*(c[0] for c in columns))
+    except ValueError:
+        return None
+    places = [i for i, s in enumerate(dims) if s is None]
+    front = 0 if places[-1] - places[0] + 1 != len(places) else places[0]   # apart: the block comes first
+    rest = [s for s in dims if s is not None]
+    if len(rest) + len(block) != len(shape):
+        return None
+    src = rest[:front] + [0] * len(block) + rest[front:]
+    operands = [src]
+    for col_shape, col_strides in columns:
+        lead = len(block) - len(col_shape)
+        inner = [0] * lead + [0 if n == 1 else s for s, n in zip(col_strides, col_shape)]
+        operands.append([0] * front + inner + [0] * (len(rest) - front))
+    return operands
+
+
 class GetItem(Function):
     """x[index]; repeated integer indices accumulate their gradients."""
 
@@ -314,6 +362,13 @@ class GetItem(Function):
         out = x[index]
         if type(out) is not type(x):   # NumPy gives a scalar for all-int indices: PyTorch's is a 0-d view
             out = x[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)]
+        if not self.basic and not (out.flags.c_contiguous and x.flags.c_contiguous):
+            # NumPy's layout of an advanced index is its own; PyTorch's is C order for a C-order x (and indices)
+            operands = None if x.flags.c_contiguous else _advanced_operands(x, index, out.shape)
+            if operands is not None:
+                out = lay_out_as_torch(self.xp, out, operands)
+            elif x.flags.c_contiguous:
+                out = self.xp.ascontiguousarray(out)
         if self.adds_dims and type(x) is backend.numpy.ndarray:   # (a GPU array keeps NumPy's 0 strides)
             strides = _none_strides(index, x, out.strides)
             if strides != out.strides:   # NumPy's reshape often gives PyTorch's (quicker than as_strided)

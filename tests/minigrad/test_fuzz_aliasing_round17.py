@@ -132,3 +132,27 @@ def test_identity_of_the_result_as_torch(shape: tuple, call: Callable) -> None:
         y.requires_grad_()
         seen[L] = (y is x, x.requires_grad)
     assert seen[mg] == seen[torch]
+
+
+@pytest.mark.parametrize("shape, make, index", [
+    ((3, 4), lambda L, x: x, lambda L: (None, slice(None), L.tensor([3, -2]))),
+    ((2, 4, 3), lambda L, x: x, lambda L: (slice(None), slice(0, None, 2), L.tensor([-3, 0]))),
+    ((4, 4), lambda L, x: x.T, lambda L: (slice(0, None, 3), L.tensor([2, -1]))),
+    ((2, 2, 4, 2), lambda L, x: x, lambda L: (slice(None), slice(1, None, 2), L.tensor([-3, 3]), slice(1, None))),
+    ((3, 3, 1, 3), lambda L, x: x.contiguous(memory_format=L.channels_last),
+     lambda L: (slice(None), slice(1, 3), slice(0, 1), L.tensor([-1, -2]))),
+    ((2, 3, 4), lambda L, x: x.permute(2, 0, 1), lambda L: (L.tensor([0, 1]), slice(None), L.tensor([2, 0]))),
+    ((2, 3, 4), lambda L, x: x, lambda L: (L.tensor([[True, False, True], [False, True, True]]), slice(1, 3))),
+])
+def test_advanced_index_result_has_torch_strides(shape: tuple, make: Callable, index: Callable) -> None:
+    """An advanced index kept NumPy's result layout (often a transposed temporary), so ``.view(-1)`` of
+    ``x[None, :, t]`` raised where PyTorch's (laid out by its TensorIterator) works."""
+    seen = {}
+    for L in (torch, mg):
+        x = make(L, L.arange(float(np.prod(shape))).reshape(shape))
+        y = x[index(L)]
+        strides = tuple(s for s, n in zip(y.stride(), y.shape) if n != 1)   # size-1 dims' may differ (README)
+        seen[L] = (strides, y.is_contiguous(), _np(y), _np(y.view(-1)) if y.is_contiguous() else None)
+    assert seen[mg][:2] == seen[torch][:2]
+    np.testing.assert_array_equal(seen[mg][2], seen[torch][2])
+    np.testing.assert_array_equal(seen[mg][3], seen[torch][3])

@@ -1,0 +1,96 @@
+"""The layout PyTorch's TensorIterator gives a new result: which dim varies fastest in memory.
+
+PyTorch allocates the output of an elementwise op, a comparison or an advanced index from the strides of its
+operands (``TensorIteratorBase::reorder_dimensions``): dims are sorted by stride, the first operand with a strict
+order deciding, broadcast (stride 0) dims deciding nothing. NumPy's ``order="K"`` is a similar but not equal rule,
+so a result of mixed-layout operands can have other strides than PyTorch's (``.view(-1)`` then raises in one and
+not the other). :func:`torch_strides` computes PyTorch's; :func:`lay_out_as_torch` copies a result into them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+def _order(shape: Sequence[int], operands: Sequence[Sequence[int]]) -> list:
+    """The dims of ``shape`` from fastest to slowest varying, as TensorIterator's insertion sort orders them.
+    ``operands``: each operand's strides (bytes or elements, all in one unit per operand) over ``shape``, 0 where
+    it is broadcast."""
+    ndim = len(shape)
+    perm = list(range(ndim - 1, -1, -1))   # C order reversed: the last dim first
+
+    def should_swap(dim0: int, dim1: int) -> int:
+        for strides in operands:
+            s0, s1 = strides[dim0], strides[dim1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 < s1:
+                return -1
+            if s0 > s1:
+                return 1
+            if shape[dim0] > shape[dim1]:
+                return 1
+        return 0
+
+    for i in range(1, ndim):
+        dim1 = i
+        for dim0 in range(i - 1, -1, -1):
+            comparison = should_swap(perm[dim0], perm[dim1])
+            if comparison > 0:
+                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+                dim1 = dim0
+            elif comparison < 0:
+                break
+    return perm
+
+
+def torch_strides(shape: Sequence[int], operands: Sequence[Sequence[int]]) -> tuple:
+    """PyTorch's element strides for a new result of ``shape`` computed from ``operands`` (each one's strides over
+    ``shape``; 0 for a broadcast dim or one of size 1 in the operand and not in ``shape``)."""
+    shape = tuple(shape)
+    operands = [tuple(0 if n == 1 else s for s, n in zip(strides, shape)) for strides in operands]
+    if len(operands) > 1 and all(s == operands[0] for s in operands) and _dense(shape, operands[0]):
+        return _dense_strides(shape, operands[0])   # TensorIterator's fast setup: the operands' own layout
+    strides = [0] * len(shape)
+    step = 1
+    for d in _order(shape, operands):
+        strides[d] = step
+        step *= shape[d]
+    return tuple(strides)
+
+
+def _dense(shape: tuple, strides: tuple) -> bool:
+    """Whether ``strides`` lay out ``shape`` without gaps or overlaps (size-1 dims ignored)."""
+    dims = sorted((abs(s), n) for s, n in zip(strides, shape) if n != 1)
+    step = 1
+    for s, n in dims:
+        if s != step:
+            return False
+        step *= n
+    return True
+
+
+def _dense_strides(shape: tuple, strides: tuple) -> tuple:
+    """``strides`` (dense) with each size-1 dim given PyTorch's stride: that of the next dim times its size."""
+    out = list(strides)
+    for d in range(len(shape) - 1, -1, -1):
+        if shape[d] == 1:
+            out[d] = 1 if d == len(shape) - 1 else out[d + 1] * shape[d + 1]
+    return tuple(out)
+
+
+def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]]) -> Any:
+    """``result`` (an array) itself when its strides already are PyTorch's for these ``operands`` (size-1 dims
+    aside), else a copy in PyTorch's layout (a permuted dense array)."""
+    shape = result.shape
+    want = torch_strides(shape, operands)
+    have = tuple(s // result.itemsize for s in result.strides)
+    if result.size <= 1 or all(a == b for a, b, n in zip(want, have, shape) if n != 1):
+        return result
+    order = sorted(range(len(shape)), key=lambda d: -want[d])   # slowest first
+    inverse = [0] * len(order)
+    for i, d in enumerate(order):
+        inverse[d] = i
+    out = xp.empty(tuple(shape[d] for d in order), dtype=result.dtype).transpose(inverse)
+    out[...] = result
+    return out
