@@ -505,3 +505,8 @@ __all__ += ["segment_reduce"]
 from .ops.lobpcg import lobpcg  # noqa: E402
 
 __all__ += ["lobpcg"]
+
+# PyTorch's out= on the functions minigrad/outputs.py lists (the others take it themselves); last: it wraps them
+from . import outputs as _outputs  # noqa: E402
+
+_outputs.install(globals(), "mg")

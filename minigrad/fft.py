@@ -297,3 +297,8 @@ def fftshift(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
 def ifftshift(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
     """The inverse of :func:`fftshift`: same shape."""
     return _shift(input, dim, "ifftshift", -1)
+
+
+from .outputs import install as _install_out  # noqa: E402 - last: it wraps the functions above
+
+_install_out(globals(), "fft")   # PyTorch's out= (minigrad/outputs.py)

@@ -20,12 +20,17 @@ is returned. PyTorch's rules:
   values refuses to run.
 
 Each public function calls :func:`write_out` only when ``out is not None``: a call without ``out`` pays one test.
+Most take ``out`` from the table :data:`OUT_RULES` (each function's rule: which out dtypes, elementwise or not,
+computed in out's dtype, which overlaps): :func:`install` wraps them with :func:`takes_out` where ``mg``,
+``mg.special``, ``mg.fft`` and ``ops/statistics.py`` define their public names.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from . import backend
 from .autograd import is_grad_enabled
@@ -188,3 +193,135 @@ def _write(name: str, value: Tensor, out: Tensor, warn: bool) -> None:
                                "share memory; clone() it first")
         data[...] = value.data
     out._bump_version()
+
+
+class OutRule(NamedTuple):
+    """How :func:`takes_out` writes one function's result into ``out``: ``dtypes`` as :func:`write_out`'s
+    (``"cast"`` or ``"exact"``); ``broadcast``: an elementwise op (out that is an input keeps its shape);
+    ``accumulate``: computed in out's dtype, passed as the function's ``dtype`` (``prod``, ``nansum`` …: an
+    explicit ``dtype`` must be out's); ``kinds``: the dtype kinds out may have (NumPy's letters: ``"b"`` bool,
+    ``"u"``/``"i"`` integers, ``"f"`` floats, ``"c"`` complex) where PyTorch refuses some that a cast could write;
+    ``warn=False``: resizing a non-empty out gives no warning, as those few of PyTorch's; ``overlap``: which
+    sharing of memory between out and an input is refused (:func:`write_out`'s; ``""``: none, as PyTorch's linear
+    algebra, which computes into a buffer of its own)."""
+
+    dtypes: str = "cast"
+    broadcast: bool = False
+    accumulate: bool = False
+    kinds: str = "buifc"
+    warn: bool = True
+    overlap: str = "partial"
+
+
+def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
+    """``fn`` with PyTorch's keyword-only ``out=``: without it, ``fn`` itself is called (one test more); with
+    it, ``fn``'s result is written into ``out`` by :func:`write_out` under ``rule`` and ``out`` is returned.
+    The wrapper's signature is ``fn``'s with ``out`` added, so ``inspect.signature`` shows PyTorch's keywords."""
+
+    def with_out(*args: Any, out: Any = None, **kwargs: Any) -> Any:
+        if out is None:
+            return fn(*args, **kwargs)
+        kind = getattr(getattr(out, "dtype", None), "kind", None)
+        if kind is not None and kind not in rule.kinds:
+            raise OutDtypeError(f"{name}(): out (shape {out.shape}) may not have dtype {out.dtype}, as in PyTorch")
+        if rule.accumulate and kind is not None:
+            if kwargs.get("dtype") is not None and backend.as_dtype(kwargs["dtype"], name) != out.dtype:
+                raise OutDtypeError(f"{name}(): dtype {backend.as_dtype(kwargs['dtype'], name)} does not match "
+                                    f"dtype of out parameter ({out.dtype})")
+            kwargs["dtype"] = out.dtype
+        inputs = (*args, *kwargs.values()) if rule.overlap else ()
+        return write_out(name, fn(*args, **kwargs), out, rule.dtypes, rule.warn, inputs, rule.overlap or "partial",
+                         rule.broadcast)
+
+    functools.update_wrapper(with_out, fn)
+    signature = inspect.signature(fn)
+    parameters = list(signature.parameters.values())
+    at = len(parameters) - (bool(parameters) and parameters[-1].kind is inspect.Parameter.VAR_KEYWORD)
+    parameters.insert(at, inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                            annotation="Tensor | None"))
+    with_out.__signature__ = signature.replace(parameters=parameters)   # type: ignore[attr-defined]
+    with_out.__name__ = name
+    return with_out
+
+
+def _rules(names: str, rule: OutRule) -> dict[str, OutRule]:
+    return dict.fromkeys(names.split(), rule)
+
+
+_CAST, _EXACT = OutRule(broadcast=True), OutRule("exact", broadcast=True)
+
+# PyTorch's functions that take out= through takes_out (the rest test ``out`` themselves), each compared with
+# torch 2.13 (tests/minigrad/test_out_breadth_round17.py): which out dtypes its Python binding takes.
+OUT_RULES: dict[str, dict[str, OutRule]] = {
+    "mg": {
+        # elementwise, the result cast into out as an in-place op would
+        **_rules("acos acosh arccos arccosh arcsin arcsinh arctan arctanh asin asinh atan atanh addcdiv angle "
+                 "bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift copysign cos cosh "
+                 "deg2rad digamma eq erf erfc erfinv exp2 expm1 floor_divide fmax fmin fmod gcd ge greater "
+                 "greater_equal gt hypot i0 igamma igammac lcm le less less_equal lgamma log10 log1p log2 logaddexp "
+                 "logaddexp2 logical_and logical_not logical_or logical_xor logit lt minimum multiply mvlgamma ne "
+                 "nextafter not_equal polygamma rad2deg reciprocal remainder rsqrt sigmoid sin sinc sinh square tan "
+                 "true_divide xlogy", _CAST),
+        # elementwise, out of the result's own dtype
+        **_rules("bitwise_not ceil clamp_max clamp_min complex conj_physical fix float_power floor frac heaviside "
+                 "isneginf isposinf ldexp nan_to_num neg negative polar round sgn sign signbit trunc", _EXACT),
+        **_rules("addr column_stack diff dstack ger hstack kron outer row_stack std var vstack", OutRule()),
+        **_rules("addmm addmv baddbmm alias_copy argmax argmin argsort as_strided_copy chain_matmul detach_copy "
+                 "diag diagonal_copy dot expand_copy frexp frobenius_norm histogram index_add index_copy index_reduce "
+                 "inner isin log_softmax logcumsumexp logsumexp matrix_power median mv nonzero nonzero_static norm "
+                 "nuclear_norm permute_copy renorm scatter scatter_add scatter_reduce select_copy slice_copy "
+                 "slice_scatter softmax squeeze_copy t_copy tensordot transpose_copy tril triu unfold_copy "
+                 "unsqueeze_copy vdot view_copy", OutRule("exact")),
+        "all": OutRule("exact", kinds="b"), "any": OutRule("exact", kinds="b"),   # (PyTorch's uint8 out: refused)
+        "prod": OutRule("exact", accumulate=True),
+        "cumprod": OutRule("exact", accumulate=True, kinds="uifc"),
+        **_rules("cross take_along_dim", OutRule("exact", overlap="any")),
+        # linear algebra: out may share memory with an input (but matrix_power's: PyTorch's result is then wrong)
+        **_rules("cholesky cholesky_inverse cholesky_solve geqrf orgqr", OutRule(overlap="")),
+        **_rules("inverse lu_solve lu_unpack ormqr qr slogdet svd triangular_solve",
+                 OutRule("exact", overlap="")),
+        **_rules("addbmm narrow_copy", OutRule("exact", warn=False)),
+        "range": OutRule("exact", accumulate=True, kinds="uif", warn=False),   # a creation function: out's dtype
+    },
+    # minigrad/ops/statistics.py's __all__, which mg takes as they are (the same objects)
+    "statistics": {
+        **_rules("bucketize cummax cummin histc mode msort nanmedian nanquantile quantile searchsorted",
+                 OutRule("exact")),
+        **_rules("nansum nanmean", OutRule("exact", accumulate=True, kinds="f")),
+    },
+    "special": {
+        **_rules("airy_ai bessel_j0 bessel_j1 bessel_y0 bessel_y1 chebyshev_polynomial_t chebyshev_polynomial_u "
+                 "chebyshev_polynomial_v chebyshev_polynomial_w digamma entr erf erfc erfcx erfinv exp2 expit expm1 "
+                 "gammainc gammaincc gammaln hermite_polynomial_h hermite_polynomial_he i0 i0e i1 i1e "
+                 "laguerre_polynomial_l legendre_polynomial_p log1p log_ndtr logit modified_bessel_i0 "
+                 "modified_bessel_i1 modified_bessel_k0 modified_bessel_k1 multigammaln ndtr ndtri polygamma psi "
+                 "scaled_modified_bessel_k0 scaled_modified_bessel_k1 shifted_chebyshev_polynomial_t "
+                 "shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v shifted_chebyshev_polynomial_w sinc "
+                 "spherical_bessel_j0 xlog1py xlogy zeta", _CAST),
+        "round": _EXACT,
+        "logsumexp": OutRule("exact"),
+    },
+    "fft": {
+        **_rules("fft fft2 fftn ifft2 ifftn ihfft2 ihfftn rfft rfft2 rfftn", OutRule(kinds="c")),
+        **_rules("ifft ihfft", OutRule("exact")),
+        **_rules("hfft hfft2 hfftn irfft irfft2 irfftn", OutRule(kinds="f")),
+        **_rules("fftfreq rfftfreq", OutRule("exact", accumulate=True, kinds="f")),
+    },
+}
+
+
+def install(namespace: dict[str, Any], where: str) -> None:
+    """Give each function of ``OUT_RULES[where]`` in ``namespace`` (a module's globals) PyTorch's ``out=``; names
+    of one function (``acos`` and ``arccos``, ``mg.sigmoid`` and ``mg.special.expit``) stay one function."""
+    for name, rule in OUT_RULES[where].items():
+        fn = namespace[name]
+        if "out" in inspect.signature(fn).parameters:
+            raise TypeError(f"outputs.install: {where}.{name} takes out= already")
+        if fn not in _WRAPPED:
+            _WRAPPED[fn] = takes_out(fn, name, rule), rule
+        elif _WRAPPED[fn][1] != rule:
+            raise TypeError(f"outputs.install: {where}.{name} has two rules")
+        namespace[name] = _WRAPPED[fn][0]
+
+
+_WRAPPED: dict[Callable, tuple[Callable, OutRule]] = {}   # function → (its out= wrapper, the wrapper's rule)

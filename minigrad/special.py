@@ -108,3 +108,8 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  # noqa
     input: any shape → that shape without ``dim`` (kept as size 1 with ``keepdim``).
     """
     return _logsumexp(input, dim, keepdim)
+
+
+from .outputs import install as _install_out  # noqa: E402 - last: it wraps the functions above
+
+_install_out(globals(), "special")   # PyTorch's out= (minigrad/outputs.py)

@@ -19,6 +19,7 @@ from .. import backend, return_types
 from ..arguments import EmptyReductionError
 from ..autograd import Function
 from ..dtypes import get_default_dtype
+from ..outputs import install as install_out
 from ..outputs import write_out
 from ..tensor import Tensor
 from ._util import (
@@ -320,3 +321,5 @@ METHODS: dict = {
     "unique": unique, "unique_consecutive": unique_consecutive, "bincount": bincount, "histc": histc,
     "dist": dist,
 }
+
+install_out(globals(), "statistics")   # PyTorch's out= on this module's functions (minigrad/outputs.py)
