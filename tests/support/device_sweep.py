@@ -96,32 +96,32 @@ def compare(a: Any, b: Any, what: str) -> list[str]:
     if isinstance(a, BaseException) or isinstance(b, BaseException):
         if type(a) is type(b):
             return []
-        return [f"{what}: cpu {_brief(a)} / cuda {_brief(b)}"]
+        return [f"{what}: raises {_name(a)}/{_name(b)}: cpu {_brief(a)} / cuda {_brief(b)}"]
     if isinstance(a, mg.Tensor) and isinstance(b, mg.Tensor):
         if b.device.type != "cuda":
-            return [f"{what}: the cuda result is on {b.device}"]
+            return [f"{what}: device: the cuda result is on {b.device}"]
         for name, x, y in (("dtype", a.dtype, b.dtype), ("shape", a.shape, b.shape), ("stride", _strides(a),
                                                                                        _strides(b))):
             if x != y:
-                return [f"{what}: {name} cpu {x} / cuda {y}"]
+                return [f"{what}: {name}: cpu {x} / cuda {y}"]
         return _values(_host(a), _host(b), str(a.dtype), what)
     if isinstance(a, dict) and isinstance(b, dict):
         if list(a) != list(b):
-            return [f"{what}: cpu {list(a)} / cuda {list(b)}"]
+            return [f"{what}: keys: cpu {list(a)} / cuda {list(b)}"]
         return [d for k in a for d in compare(a[k], b[k], f"{what}[{k}]")]
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         if len(a) != len(b) or type(a) is not type(b):
-            return [f"{what}: cpu {_brief(a)} / cuda {_brief(b)}"]
+            return [f"{what}: type: cpu {_brief(a)} / cuda {_brief(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in compare(x, y, f"{what}[{i}]")]
     if isinstance(a, (float, complex, np.floating, np.complexfloating)) and type(a) is type(b):
         return _values(np.asarray(a), np.asarray(b), "float64", what)
     if type(a) is not type(b) or isinstance(a, mg.Tensor) or isinstance(b, mg.Tensor):
-        return [f"{what}: cpu {_brief(a)} / cuda {_brief(b)}"]
+        return [f"{what}: type: cpu {_brief(a)} / cuda {_brief(b)}"]
     try:
         same = bool(a == b)
     except Exception:  # noqa: BLE001 - objects that do not compare: their text
         same = repr(a) == repr(b)
-    return [] if same else [f"{what}: cpu {_brief(a)} / cuda {_brief(b)}"]
+    return [] if same else [f"{what}: values: cpu {_brief(a)} / cuda {_brief(b)}"]
 
 
 def _strides(t: Any) -> tuple:
@@ -133,18 +133,22 @@ def _values(x: np.ndarray, y: np.ndarray, dtype: str, what: str) -> list[str]:
     if dtype not in TOLERANCES:
         if np.array_equal(x, y):
             return []
-        return [f"{what}: values differ at {np.argwhere(x != y)[:3].tolist()}: cpu {x.ravel()[:6]} / "
+        return [f"{what}: values: differ at {np.argwhere(x != y)[:3].tolist()}: cpu {x.ravel()[:6]} / "
                 f"cuda {y.ravel()[:6]}"]
     rtol, atol = TOLERANCES[dtype]
     x, y = x.astype(np.complex128 if x.dtype.kind == "c" else np.float64), y.astype(np.complex128 if
                                                                                    y.dtype.kind == "c" else np.float64)
     if (np.isnan(x) != np.isnan(y)).any():
-        return [f"{what}: NaN positions differ: cpu {x.ravel()[:6]} / cuda {y.ravel()[:6]}"]
+        return [f"{what}: NaN: positions differ: cpu {x.ravel()[:6]} / cuda {y.ravel()[:6]}"]
     close = np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=True)
     if close.all():
         return []
     i = np.argwhere(~close)[0].tolist()
-    return [f"{what}: {(~close).sum()} values differ ({dtype}), first at {i}: cpu {x[tuple(i)]} / cuda {y[tuple(i)]}"]
+    return [f"{what}: values: {(~close).sum()} differ ({dtype}), first at {i}: cpu {x[tuple(i)]} / cuda {y[tuple(i)]}"]
+
+
+def _name(value: Any) -> str:
+    return type(value).__name__ if isinstance(value, BaseException) else "nothing"
 
 
 def _brief(value: Any) -> str:
@@ -472,9 +476,11 @@ def worker(wid: int, workers: int, start: int, deadline: float, stand_in: bool, 
         try:
             problems = check(fn, seed=i)
             status = "skip" if problems == ["diverged"] else "mismatch" if problems else "ok"
-            step = re.match(r"\w+\[\d+:(\w+)\]", problems[0]) if problems else None
-            if source == "programs" and problems:   # a program's bucket: the op of its first differing step
-                op = step.group(1) if step else problems[0].split("[")[0]
+            if status == "mismatch":   # the bucket: the op (a program's: of its first differing step) and the kind
+                step = re.match(r"\w+\[\d+:(\w+)\]", problems[0])
+                op = (step.group(1) if step else "") if source == "programs" else op.split("-")[0]
+                part, kind = problems[0].split(": ")[:2]
+                op = f"{op} {'grads' if part.startswith('grads') else 'result'} {kind}"
             text = "\n".join(problems)
         except Exception:  # noqa: BLE001 - a case that broke the sweep (a timeout included)
             status, text = "error", traceback.format_exc(limit=4)
