@@ -46,6 +46,7 @@ _PYTHON_NUMBER = (bool, int, float, complex)   # where(mask, 2, 0): a pair of th
 _BOOL = numpy.dtype(bool)   # NumPy's (and CuPy's) bool dtype: one object, compared by identity
 _FLOAT16, _FLOAT32 = numpy.dtype("float16"), numpy.dtype("float32")
 _REAL_NUMBER = (int, float)
+_COMPLEX_FAST_EXPONENTS = (2, 3, -1, -2, 0.5, -0.5)   # pow(complex Tensor, Scalar): PyTorch's special kernels
 
 
 class BoolNegationError(TypeError, RuntimeError):
@@ -160,6 +161,24 @@ def _half_by_number(a: Any, b: Any, op: Any) -> Any:
     return op(*wide).astype(_FLOAT16)
 
 
+def _complex_reciprocal(xp: Any, z: Any) -> Any:
+    """``1 / z`` of a complex array as PyTorch's ``c10::complex`` division (Smith's, as NumPy's scalar one):
+    ``r = d / c``, ``(1 - i r) / (c + d r)`` where ``|c| >= |d|`` (c + di = z), the mirror image elsewhere, and
+    ``inf + NaN j`` at ``z = 0``."""
+    c, d = z.real, z.imag
+    wide = xp.abs(c) >= xp.abs(d)
+    with backend.errstate(xp, divide="ignore", over="ignore", invalid="ignore"):
+        ratio = xp.where(wide, d / c, c / d)
+        scale = 1 / xp.where(wide, c + d * ratio, d + c * ratio)
+        re = xp.where(wide, 1 + 0 * ratio, ratio + 0) * scale
+        im = xp.where(wide, 0 - ratio, 0 * ratio - 1) * scale
+        zero = (c == 0) & (d == 0)
+        re, im = xp.where(zero, 1 / xp.abs(c), re), xp.where(zero, 0 / xp.abs(d), im)
+    y = xp.empty(z.shape, dtype=z.dtype)
+    y.real, y.imag = re, im
+    return y
+
+
 class Mul(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
@@ -257,6 +276,16 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
     (-inf) ** 0.5 NaN, as PyTorch's, and x ** 3 rounds as x * x * x); a float32 ``a`` to another exponent
     is computed in float64 and rounded once, as PyTorch's; a float16 ``a`` to any exponent (rounded to
     float16, as PyTorch's Half kernel does) in float32, rounded once."""
+    if getattr(a, "dtype", None) is not None and a.dtype.kind == "c" and exponent in _COMPLEX_FAST_EXPONENTS:
+        # PyTorch's complex kernels: products, sqrt and reciprocals (NumPy's power rounds otherwise: 0j ** 2 is -0j)
+        with backend.errstate(xp, divide="ignore", over="ignore", invalid="ignore"):
+            if exponent in (0.5, -0.5):
+                root = xp.sqrt(a)
+                return root if exponent == 0.5 else _complex_reciprocal(xp, root)
+            if exponent == -1:
+                return _complex_reciprocal(xp, a)
+            square = a * a
+            return square if exponent == 2 else square * a if exponent == 3 else _complex_reciprocal(xp, square)
     if getattr(a, "dtype", None) is None or a.dtype.kind != "f":
         try:
             return a ** exponent
@@ -314,8 +343,9 @@ class Pow(Function):
     def forward(self, a: Any, b: Any) -> Any:
         number = isinstance(b, (int, float))
         y = _power(self.xp, a, b) if number else a ** b
-        if y.dtype.kind == "c" and not (isinstance(b, (int, float, complex)) and b in (0, 1)):
-            y = _complex_power_at_zero(self.xp, a, b, y)   # (PyTorch's pow(Tensor, 0 or 1) is a fill or a copy)
+        special = number and b in (0, 1) + _COMPLEX_FAST_EXPONENTS   # a fill, a copy, products, sqrt, reciprocals
+        if y.dtype.kind == "c" and not (special or isinstance(b, complex) and b in (0, 1)):
+            y = _complex_power_at_zero(self.xp, a, b, y)
         # y is for a tensor exponent's gradient: not kept for pow(Tensor, Scalar), as PyTorch's (x ** 2 may be
         # changed in place)
         self.saved = (a, b, None if number else y)

@@ -61,3 +61,29 @@ def test_det_of_a_nan_matrix_warns_nothing() -> None:
         warnings.simplefilter("error")
         ours = mg.linalg.det(mg.tensor(x))
     _same_bits(ours, torch.linalg.det(torch.tensor(x)))
+
+
+# --- 3. pow(complex Tensor, Scalar): PyTorch's products, sqrt and reciprocals, not a general power -------------
+
+_COMPLEX_EDGES = [0j, complex(-0.0, 0.0), complex(0.0, -0.0), -1j, complex(-0.0, 1.0), 1e-300j, -1e300j,
+                  complex(np.inf, 0.0), complex(0.0, -np.inf), complex(np.nan, 1.0), 2 + 3j, complex(-0.5, 1e-300)]
+
+
+@pytest.mark.parametrize("exponent", [2, 3, -1, -2, 0.5, -0.5, 2.0])
+@pytest.mark.parametrize("dtype", ["complex128", "complex64"])
+def test_complex_pow_by_special_exponents(exponent: float, dtype: str) -> None:
+    with np.errstate(over="ignore"):   # ±1e300 in complex64: ±inf
+        z = np.array(_COMPLEX_EDGES, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no NumPy warning leaks out either
+        ours = mg.tensor(z) ** exponent
+    _same_bits(ours, torch.tensor(z) ** exponent)
+
+
+def test_complex_pow_gradient_through_special_exponents() -> None:
+    z = np.array([2 + 3j, -1j, 0.5 - 0.25j])
+    for exponent in (2, 3, -1, -2, 0.5, -0.5):
+        t, m = torch.tensor(z, requires_grad=True), mg.tensor(z, requires_grad=True)
+        (t ** exponent).abs().sum().backward()
+        (m ** exponent).abs().sum().backward()
+        np.testing.assert_allclose(_np(m.grad), _np(t.grad), rtol=1e-12)
