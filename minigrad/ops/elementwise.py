@@ -161,24 +161,6 @@ def _half_by_number(a: Any, b: Any, op: Any) -> Any:
     return op(*wide).astype(_FLOAT16)
 
 
-def _complex_reciprocal(xp: Any, z: Any) -> Any:
-    """``1 / z`` of a complex array as PyTorch's ``c10::complex`` division (Smith's, as NumPy's scalar one):
-    ``r = d / c``, ``(1 - i r) / (c + d r)`` where ``|c| >= |d|`` (c + di = z), the mirror image elsewhere, and
-    ``inf + NaN j`` at ``z = 0``."""
-    c, d = z.real, z.imag
-    wide = xp.abs(c) >= xp.abs(d)
-    with backend.errstate(xp, divide="ignore", over="ignore", invalid="ignore"):
-        ratio = xp.where(wide, d / c, c / d)
-        scale = 1 / xp.where(wide, c + d * ratio, d + c * ratio)
-        re = xp.where(wide, 1 + 0 * ratio, ratio + 0) * scale
-        im = xp.where(wide, 0 - ratio, 0 * ratio - 1) * scale
-        zero = (c == 0) & (d == 0)
-        re, im = xp.where(zero, 1 / xp.abs(c), re), xp.where(zero, 0 / xp.abs(d), im)
-    y = xp.empty(z.shape, dtype=z.dtype)
-    y.real, y.imag = re, im
-    return y
-
-
 class Mul(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
@@ -277,15 +259,13 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
     is computed in float64 and rounded once, as PyTorch's; a float16 ``a`` to any exponent (rounded to
     float16, as PyTorch's Half kernel does) in float32, rounded once."""
     if getattr(a, "dtype", None) is not None and a.dtype.kind == "c" and exponent in _COMPLEX_FAST_EXPONENTS:
-        # PyTorch's complex kernels: products, sqrt and reciprocals (NumPy's power rounds otherwise: 0j ** 2 is -0j)
+        # PyTorch's complex kernels: products, sqrt and reciprocals (1 / z is Smith's division in both), where
+        # NumPy's power rounds otherwise (0j ** 2 is -0j there, (-1j) ** -1 is +0+1j)
         with backend.errstate(xp, divide="ignore", over="ignore", invalid="ignore"):
-            if exponent in (0.5, -0.5):
-                root = xp.sqrt(a)
-                return root if exponent == 0.5 else _complex_reciprocal(xp, root)
-            if exponent == -1:
-                return _complex_reciprocal(xp, a)
-            square = a * a
-            return square if exponent == 2 else square * a if exponent == 3 else _complex_reciprocal(xp, square)
+            base = xp.sqrt(a) if exponent in (0.5, -0.5) else a * a if exponent in (2, -2) else a
+            if exponent == 3:
+                return base * a * a
+            return 1 / base if exponent < 0 else base
     if getattr(a, "dtype", None) is None or a.dtype.kind != "f":
         try:
             return a ** exponent
