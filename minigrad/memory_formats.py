@@ -171,4 +171,6 @@ def relayout(tensor: Any, fmt: Any, where: str, like: Any = None) -> Any:
         fmt = preserve_format
     if fmt is not None:
         tensor.data = lay_out(tensor.data, fmt, where, None if like is None else like.data)
+        if getattr(tensor.data, "base", None) is not None:   # a permuted view of memory its own (as fresh_memory)
+            tensor._view = ()   # so in-place ops write it, as PyTorch's (ops/inplace.py refuses untracked views)
     return tensor

@@ -46,3 +46,26 @@ def test_kthvalue_indices_on_a_gpu_are_contiguous_as_torch(dim: int, keepdim: bo
     assert indices.device.type == "cuda"
     assert indices.stride() == expected.indices.stride() and values.stride() == expected.values.stride()
     np.testing.assert_array_equal(indices.cpu().numpy(), expected.indices.numpy())
+
+
+@pytest.mark.parametrize("like", ["empty_like", "zeros_like", "ones_like"])
+@pytest.mark.parametrize("layout", ["transposed", "channels_last"])
+def test_an_in_place_write_into_a_like_of_a_non_contiguous_tensor_as_torch(like: str, layout: str, torch: Any) -> None:
+    """``torch.empty_like(x).copy_(x)`` with ``x`` transposed or channels-last and requiring grad: the new tensor
+    keeps x's layout through a permuted view of its own memory, which minigrad's in-place ops refused as a view of
+    another tensor ("in-place op on a view of another tensor"), on both devices."""
+    a = np.random.default_rng(3).standard_normal((2, 3, 4, 5))
+
+    def run(lib: Any, device: str | None = None) -> tuple:
+        leaf = lib.tensor(a, requires_grad=True, **({"device": device} if device else {}))
+        x = leaf.transpose(1, 3) if layout == "transposed" else leaf.contiguous(memory_format=lib.channels_last)
+        y = getattr(lib, like)(x).copy_(x * 2)
+        (y * y).sum().backward()
+        return y, leaf.grad
+
+    (ty, tgrad), (my, mgrad) = run(torch), run(mg, "cuda")
+    assert my.stride() == ty.stride() and my.device.type == "cuda"
+    np.testing.assert_allclose(my.detach().cpu().numpy(), ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(mgrad.cpu().numpy(), tgrad.numpy(), rtol=1e-12)
+    my, mgrad = run(mg)
+    np.testing.assert_allclose(mgrad.numpy(), tgrad.numpy(), rtol=1e-12)

@@ -1,14 +1,22 @@
 """A device sweep: minigrad's op surface run on ``cpu`` and on ``cuda`` with the same host inputs, every
-disagreement reported (raises or not and the class, dtype, shape, ``stride()``, values, gradients, device).
+disagreement reported (raises or not and the class, dtype, shape, ``stride()`` of the dims longer than 1, values,
+NaN positions, the gradients of a fixed random weighting of the float outputs, and that cuda results are on cuda).
 
-    python -m tests.support.device_sweep --seconds 150 --workers 12 --out DIR   # on a GPU machine
+    python -m tests.support.device_sweep --seconds 150 --workers 12 --out DIR   # a GPU machine
     python -m tests.support.device_sweep --stand-in --seconds 120 --workers 2 --out DIR   # the strict stand-in
+    python -m tests.support.device_sweep [--stand-in] --case N   # one case of a report again, printed
 
-Cases come from the existing tables: the op x dtype matrix, the namespace and functional sweeps, the layer
-coverage rows (all of them ``lambda lib: ...`` specs, run with ``lib`` a :class:`Lib` whose factories make
-tensors on one device), a small dtype x layout grid of pointwise ops and reductions, in-place writes through views,
-and the random programs of torch_programs.py (minigrad side only) until the time is up. ``DIR/report.txt`` gets
-each new mismatch bucket (source:op) as it is found, with one reproducer, then the counts and a summary line.
+Cases come from the existing tables, as ``fn(lib)`` with ``lib`` a :class:`Lib` (minigrad, whose ``tensor`` and
+factories make host tensors moved to one device): the op x dtype matrix and the namespace and functional sweeps
+of round 16, the layer rows of test_layer_coverage_round13 and test_fuzz_modules_round14 and test_nn_gpu's
+functions; then a dtype x layout grid of pointwise ops, binary ops and reductions, in-place writes through views
+(and from views of the same memory), and, once those are done, the random programs of torch_programs.py
+(minigrad's side only) until the time is up. Each worker process takes one block of the fixed cases.
+
+``DIR/report.txt`` gets each new bucket (source:op and the kind of difference) with one reproducer as soon as it
+is found, then the count of each bucket and the summary line (``DIR/summary.txt`` holds it all along). An error
+is a case that broke the sweep: a timeout (``CASE_SECONDS``) or a worker that died (a crash), which is restarted
+after that case. The run ends about ``--seconds`` + 60 s after it starts at the latest.
 """
 
 from __future__ import annotations
@@ -269,9 +277,8 @@ def table_cases() -> Iterator[Case]:
     for size, in _params(ns.test_view_copy_of_a_non_contiguous_tensor):
         yield "namespace", "view_copy", lambda lib, s=size: lib.view_copy(lib.leaf(np.arange(12.0).reshape(4, 3)).T,
                                                                           s)
-    functions = {"pdist": "F.pdist", "conv_tbc": "conv_tbc", "bilinear": "F.bilinear", "pad": "F.pad"}
     for call, args in _params(fs.test_invalid_arguments_raise_runtime_error):
-        fn = getattr(nn.functional, call) if functions[call].startswith("F.") else getattr(mg, call)
+        fn = getattr(mg, call) if call == "conv_tbc" else getattr(nn.functional, call)
         yield "functional", call, lambda lib, f=fn, a=args: f(*a(lib))
     for start, end in _params(fs.test_flatten_of_a_0d_tensor_checks_its_dims):
         yield "functional", "flatten", lambda lib, s=start, e=end: nn.Flatten(s, e)(lib.tensor(2.0))
@@ -286,7 +293,7 @@ def table_cases() -> Iterator[Case]:
             nn.functional.grid_sample(lib.leaf(np.random.default_rng(0).standard_normal(s)),
                                       lib.leaf(np.random.default_rng(1).uniform(-1, 1, g)), mode=m, align_corners=a))
     for dtype in ("float64", "float32"):
-        for name, build, make_inputs, modes in lc.CASES + EXTRA_LAYERS:
+        for name, build, make_inputs, modes in lc.CASES:
             if name == "DataParallel":   # on the CPU it refuses while a GPU is present, as torch's
                 continue
             for training in modes:
@@ -299,14 +306,6 @@ def table_cases() -> Iterator[Case]:
         for dtype in ("float64", "float32"):
             yield "nn_gpu", name, lambda lib, f=fn, a=arrays, d=dtype: f(
                 *[lib.leaf(x.astype(d) if x.dtype.kind == "f" else x) for x in a])
-
-
-EXTRA_LAYERS = [   # the layers the functional sweep builds, in layer_coverage's row format
-    ("Flatten", lambda lib, t: lib.Flatten(), lambda torch, rng: [(rng.standard_normal((2, 3, 4)), True)], (True,)),
-    ("Linear-Tanh", lambda lib, t: lib.Sequential(lib.Linear(5, 4), lib.Tanh()),
-     lambda torch, rng: [(rng.standard_normal((3, 5)), True)], (True,)),
-    ("Embedding", lambda lib, t: lib.Embedding(4, 2), lambda torch, rng: [(np.array([[1, 3]]), False)], (True,)),
-]
 
 
 def _layer(lib: Lib, build: Callable, make_inputs: Callable, training: bool, dtype: str) -> list:
@@ -413,6 +412,21 @@ def inplace_cases() -> Iterator[Case]:
         yield "inplace", f"{name}-{dtype}", case
 
 
+def layout_cases() -> Iterator[Case]:
+    """Ops that keep their input's layout (channels-last, transposed), which CuPy's C-order joins and copies lose."""
+    ops: dict[str, Callable] = {
+        "cat": lambda x: mg.cat([x, x * 2], 1), "stack": lambda x: mg.stack([x, x], 0), "clone": mg.clone,
+        "add": lambda x: x + 1, "exp": mg.exp, "where": lambda x: mg.where(x > 0, x, 0.0), "to": lambda x: x.double(),
+        "empty_like": lambda x: mg.empty_like(x).shape, "zeros_like": mg.zeros_like, "masked_fill": lambda x:
+        x.masked_fill(x > 0, 1.0), "sum": lambda x: x.sum(1, keepdim=True), "softmax": lambda x: x.softmax(1),
+        "relu_": lambda x: (x * 1).relu_(), "copy_": lambda x: mg.empty_like(x).copy_(x)}
+    layouts = {"channels_last": lambda t: t.contiguous(memory_format=mg.channels_last),
+               "transposed": lambda t: t.transpose(1, 3)}
+    for (name, op), (layout, make) in itertools.product(ops.items(), layouts.items()):
+        yield "layouts", f"{name}-{layout}", lambda lib, o=op, m=make: o(m(
+            lib.leaf(np.random.default_rng(3).standard_normal((2, 3, 4, 5)).astype("float32"))))
+
+
 def program_case(seed: int) -> Case:
     """One random program of torch_programs' table (1-4 ops), minigrad only: the outputs of every step."""
     from tests.support import torch_program_ops, torch_programs
@@ -447,7 +461,7 @@ def program_case(seed: int) -> Case:
 # --- workers and the report -------------------------------------------------------------------------------
 
 def fixed_cases() -> list[Case]:
-    return [*table_cases(), *inplace_cases(), *grid_cases()]
+    return [*table_cases(), *inplace_cases(), *layout_cases(), *grid_cases()]
 
 
 def _alarm(signum: int, frame: Any) -> None:
