@@ -24,7 +24,7 @@ from . import (
     higher_order_rules,  # noqa: F401  # more of its rules (statistics, scans, indexing, custom Functions)
     return_types,
 )
-from .amp import autocast, is_autocast_enabled
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled, set_autocast_dtype, set_autocast_enabled
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
     Device,
@@ -169,7 +169,8 @@ __all__ = [
     "permute", "rand_like", "randn_like", "sin", "std", "t", "topk", "unsqueeze",
     "CheckpointError", "load", "save",
     "gc_paused", "gru_gates", "lstm_gates", "step_addmm", "step_matmul", "tag",
-    "amp", "autocast", "is_autocast_enabled", "default_generator", "get_rng_state", "initial_seed", "seed",
+    "amp", "autocast", "is_autocast_enabled", "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype",
+    "default_generator", "get_rng_state", "initial_seed", "seed",
     "set_rng_state",
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
     "CompileWarning", "accelerator", "compile", "compiler", "cond", "return_types", "while_loop",

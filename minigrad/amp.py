@@ -9,6 +9,10 @@
   the block run in their inputs' dtypes (float32 where PyTorch would pick float16/bfloat16).
   Results are then more precise than PyTorch's, never wrong; it warns once that it does nothing.
   ``dtype=torch.bfloat16`` is accepted like float16 (NumPy has no bfloat16, and neither changes a dtype).
+- ``set_autocast_enabled``, ``set_autocast_dtype`` and ``get_autocast_dtype`` are PyTorch's per-thread switches
+  that ``autocast`` blocks set and restore (``is_autocast_enabled`` reads the first): they are kept and read back
+  as PyTorch's, and change no dtype either (``get_autocast_dtype`` is PyTorch's default, float16 for "cuda" and
+  ``mg.bfloat16``, a name only, for "cpu", until set).
 - ``torch.cuda.amp``, PyTorch's older spelling (``from torch.cuda.amp import GradScaler, autocast``), is
   :data:`cuda_amp`: the same two for ``"cuda"``, with that module's arguments (no device argument; each
   constructor warns as torch 2.13's does: that module is deprecated too);
@@ -26,8 +30,10 @@ from typing import Any, Callable
 
 from . import backend
 from .arguments import as_bool
+from .dtypes import bfloat16, float16
 
-__all__ = ["GradScaler", "autocast", "is_autocast_enabled"]
+__all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_enabled", "set_autocast_dtype",
+           "set_autocast_enabled"]
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
 _warned_autocast = False
@@ -42,28 +48,29 @@ class autocast:  # noqa: N801 - PyTorch's name
 
     def __init__(self, device_type: str, dtype: Any = None, enabled: bool = True,
                  cache_enabled: bool | None = None) -> None:
-        if not isinstance(device_type, str) or device_type.split(":")[0] not in ("cpu", "cuda"):
-            raise ValueError(f"autocast: device_type must be 'cpu' or 'cuda', got {device_type!r}")
+        kind = _device_kind(device_type, "autocast")
         self.device_type = device_type
-        # bfloat16 (PyTorch's CPU default) names no NumPy dtype, but the block keeps its dtypes either way
-        bfloat16 = dtype is not None and "bfloat16" in str(dtype)
-        self.fast_dtype = dtype if dtype is None or bfloat16 else backend.as_dtype(dtype, "autocast")
+        # PyTorch's default: the device's autocast dtype (get_autocast_dtype); bfloat16 names no NumPy dtype
+        self.fast_dtype = get_autocast_dtype(kind) if dtype is None else _autocast_dtype(dtype, "autocast")
         self.enabled = as_bool(enabled, "autocast", "enabled")
+        if self.enabled and kind == "cpu" and self.fast_dtype is not bfloat16 and self.fast_dtype not in (
+                "bfloat16", float16):
+            warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling autocast.\nCPU Autocast "
+                          "only supports dtypes of torch.bfloat16, torch.float16 currently.", stacklevel=2)
+            self.enabled = False   # as PyTorch's
 
     def __enter__(self) -> autocast:
-        global _warned_autocast
-        states = _states()
+        states, dtypes = _states(), _dtypes()
         self._device_kind = self.device_type.split(":")[0]
-        self._previous = states.get(self._device_kind, False)
+        self._previous = states.get(self._device_kind, False), get_autocast_dtype(self._device_kind)
         states[self._device_kind] = self.enabled   # a block sets the state, the block's end restores it
-        if self.enabled and not _warned_autocast:
-            _warned_autocast = True
-            warnings.warn("autocast: minigrad does not change op dtypes; the block runs in its inputs' dtypes "
-                          "(full precision). Use model.half() to compute in float16.", stacklevel=2)
+        dtypes[self._device_kind] = self.fast_dtype
+        if self.enabled:
+            _warn_once()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _states()[self._device_kind] = self._previous
+        _states()[self._device_kind], _dtypes()[self._device_kind] = self._previous
         return None
 
     def __call__(self, fn: Callable) -> Callable:
@@ -85,15 +92,72 @@ def _states() -> dict:
     return states
 
 
-def is_autocast_enabled(device_type: str | None = None) -> bool:
-    """Whether the innermost ``autocast`` block for ``device_type`` ("cpu" or "cuda"; PyTorch's deprecated default
-    without it: "cuda") open in this thread is enabled. (Inside one, minigrad still runs ops in their inputs'
-    dtypes.)"""
-    if device_type is None:
-        device_type = "cuda"
+def _dtypes() -> dict:
+    dtypes = getattr(_state, "dtypes", None)
+    if dtypes is None:
+        dtypes = _state.dtypes = {}
+    return dtypes
+
+
+class AutocastDeviceError(ValueError, RuntimeError):
+    """A device type autocast does not know (ValueError here, RuntimeError in PyTorch)."""
+
+
+def _device_kind(device_type: Any, name: str) -> str:
+    """"cpu" or "cuda" from ``device_type`` ("cuda:1" is "cuda"); anything else raises naming ``name``."""
     if not isinstance(device_type, str) or device_type.split(":")[0] not in ("cpu", "cuda"):
-        raise ValueError(f"is_autocast_enabled: device_type must be 'cpu' or 'cuda', got {device_type!r}")
-    return _states().get(device_type.split(":")[0], False)
+        raise AutocastDeviceError(f"{name}: device_type must be 'cpu' or 'cuda', got {device_type!r}")
+    return device_type.split(":")[0]
+
+
+def _autocast_dtype(dtype: Any, name: str) -> Any:
+    """A dtype as given to autocast: bfloat16 (which names no NumPy dtype) kept as given, others as NumPy's."""
+    return dtype if dtype is bfloat16 or "bfloat16" in str(dtype) else backend.as_dtype(dtype, name)
+
+
+def _warn_once() -> None:
+    global _warned_autocast
+    if not _warned_autocast:
+        _warned_autocast = True
+        warnings.warn("autocast: minigrad does not change op dtypes; the block runs in its inputs' dtypes "
+                      "(full precision). Use model.half() to compute in float16.", stacklevel=3)
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """Whether autocast is on for ``device_type`` ("cpu" or "cuda"; PyTorch's deprecated default without it:
+    "cuda") in this thread: the innermost ``autocast`` block's ``enabled``, or what ``set_autocast_enabled``
+    set. (Inside one, minigrad still runs ops in their inputs' dtypes.)"""
+    return _states().get(_device_kind("cuda" if device_type is None else device_type, "is_autocast_enabled"), False)
+
+
+_NOT_GIVEN = object()
+
+
+def set_autocast_enabled(device_type: Any, enabled: Any = _NOT_GIVEN) -> None:
+    """Switch autocast on or off for ``device_type`` in this thread, as ``torch.set_autocast_enabled`` (the older
+    one-argument form, ``set_autocast_enabled(True)``, is for "cuda"). Ops still run in their inputs' dtypes."""
+    if enabled is _NOT_GIVEN:
+        device_type, enabled = "cuda", device_type
+    kind = _device_kind(device_type, "set_autocast_enabled")
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_autocast_enabled(): argument 'enabled' must be bool, not {type(enabled).__name__}")
+    _states()[kind] = enabled
+    if enabled:
+        _warn_once()
+
+
+def get_autocast_dtype(device_type: str) -> Any:
+    """The dtype autocast names for ``device_type`` in this thread (``torch.get_autocast_dtype``): the innermost
+    block's, or what ``set_autocast_dtype`` set, else PyTorch's default (float16 for "cuda", ``mg.bfloat16``
+    for "cpu": a name only, NumPy has no bfloat16). minigrad computes in the inputs' dtypes whatever it is."""
+    kind = _device_kind(device_type, "get_autocast_dtype")
+    return _dtypes().get(kind, float16 if kind == "cuda" else bfloat16)
+
+
+def set_autocast_dtype(device_type: str, dtype: Any) -> None:
+    """Set the dtype autocast names for ``device_type`` in this thread (``torch.set_autocast_dtype``); a block
+    without ``dtype=`` takes it. It changes no op's dtype here."""
+    _dtypes()[_device_kind(device_type, "set_autocast_dtype")] = _autocast_dtype(dtype, "set_autocast_dtype")
 
 
 class GradScaler:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from minigrad import RemovableHandle
 
-from . import functional, init, optim, parallel, utils
+from . import functional, grad, init, optim, parallel, utils
 from ._buffer import Buffer
 from ._lazy_more import (
     LazyBatchNorm1d,
@@ -112,7 +112,14 @@ from .loss_more import (
 from .module import LoadResult, Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, LayerNorm, RMSNorm
 from .normalization_more import GroupNorm, InstanceNorm1d
-from .normalization_nd import BatchNorm2d, BatchNorm3d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm
+from .normalization_nd import (
+    BatchNorm2d,
+    BatchNorm3d,
+    CrossMapLRN2d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LocalResponseNorm,
+)
 from .padding_more import (
     CircularPad2d,
     CircularPad3d,
@@ -166,7 +173,7 @@ __all__ = [
     "Sigmoid", "Tanh",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNBase", "RNNCell",
     "RNNCellBase", "StateDictError", "RecurrentInputError", "RecurrentStateError",
-    "functional", "init", "load", "optim", "save", "utils",
+    "functional", "grad", "init", "load", "optim", "save", "utils",
     "CELU", "ELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "Mish",
     "PReLU", "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
     "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "PairwiseDistance", "SmoothL1Loss", "RMSNorm",
@@ -185,7 +192,7 @@ __all__ = [
 # resizing, transposed and 3-D convolution, sliding blocks, 2-D/3-D normalisation, padding and pooling, bags
 __all__ += [
     "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Fold", "Unfold", "EmbeddingBag",
-    "BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
+    "BatchNorm2d", "BatchNorm3d", "CrossMapLRN2d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm",
     "CircularPad2d", "CircularPad3d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad2d", "ReflectionPad3d",
     "ReplicationPad2d", "ReplicationPad3d", "ZeroPad2d", "ZeroPad3d",
     "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool3d",

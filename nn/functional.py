@@ -26,6 +26,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor, channel_shuffle, native_channel_shuffle, pixel_shuffle, pixel_unshuffle
 
+from . import grad  # noqa: F401 - PyTorch's F.grad (torch.nn.grad): conv2d_input …
 from ._activations import (
     celu,
     elu,

@@ -1,5 +1,6 @@
 """Batch and instance normalisation of images and volumes, and local response normalisation, as ``torch.nn``'s:
-``BatchNorm2d``, ``BatchNorm3d``, ``InstanceNorm2d``, ``InstanceNorm3d``, ``LocalResponseNorm``.
+``BatchNorm2d``, ``BatchNorm3d``, ``InstanceNorm2d``, ``InstanceNorm3d``, ``LocalResponseNorm`` and the legacy
+``CrossMapLRN2d``.
 
 They share ``_NormBase`` with ``BatchNorm1d``/``InstanceNorm1d`` (the same parameters, buffers and state-dict
 names as PyTorch's) and call ``F.batch_norm``/``F.instance_norm``, which normalise (N, C, *) over any number
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
+import minigrad as mg
 from minigrad import Tensor
 
 from ._errors import InputShapeError
@@ -19,7 +23,7 @@ from .module import Module
 from .normalization import _BatchNorm, count_batch, running_update
 from .normalization_more import _channels, _InstanceNormNd
 
-__all__ = ["BatchNorm2d", "BatchNorm3d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
+__all__ = ["BatchNorm2d", "BatchNorm3d", "CrossMapLRN2d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm"]
 
 
 class _BatchNormNd(_BatchNorm):
@@ -102,3 +106,62 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """PyTorch's legacy local response normalisation of (N, C, H, W) → the same shape (``torch.nn.CrossMapLRN2d``,
+    from Lua Torch): x · (k + α/size · Σ x²)^-β, the sum over channels c - h … c + h, h = ⌊(size - 1) / 2⌋.
+
+    Its values and gradients are PyTorch's, quirks included (``nn.LocalResponseNorm`` is the usual layer): PyTorch's
+    running sum never drops channel 0, so from channel h + 1 on every sum also holds x₀²; and its backward is a
+    formula of its own, summing over channels c - s … c + size - 1 - s, s = ⌊size - (size - 1) / 2⌋, not the
+    derivative of the forward (a gradcheck fails on PyTorch's too). ``size=1`` has no backward (PyTorch's raises).
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        """input: (N, C, H, W) → the same shape."""
+        if not isinstance(input, Tensor) or input.ndim != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {getattr(input, 'ndim', '?')}D instead.")
+        return _CrossMapLRN2d.apply(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _window(channels: int, low: int, high: int, like: Tensor, with_first: bool = False) -> Tensor:
+    """(C, C) 0/1 matrix M, M[c', c] = 1 where c + low ≤ c' ≤ c + high: the channels c' of channel c's sum
+    (and channel 0 in every sum, ``with_first``)."""
+    c_from, c_to = numpy.arange(channels)[:, None], numpy.arange(channels)[None, :]
+    inside = (c_from >= c_to + low) & (c_from <= c_to + high) | (with_first & (c_from == 0))
+    return mg.tensor(inside.astype(numpy.dtype(like.dtype)), device=like.device)
+
+
+class _CrossMapLRN2d(mg.autograd.Function):
+    """PyTorch's forward and backward of CrossMapLRN2d (torch/nn/modules/_functions.py), each a sum over a
+    window of channels, written as a product with a (C, C) window matrix."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
+        pre_pad = int((size - 1) / 2 + 1)   # channel 0 stays in every sum: PyTorch's running sum never drops it
+        window = _window(x.shape[1], 1 - pre_pad, pre_pad - 1, x, with_first=True)
+        scale = mg.einsum("nchw,cd->ndhw", x * x, window) * (alpha / size) + k
+        output = x * scale ** -beta
+        ctx.save_for_backward(x, output, scale)
+        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
+        return output
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> tuple:
+        x, output, scale = ctx.saved_tensors
+        if ctx.size < 2:
+            raise RuntimeError(f"CrossMapLRN2d: no backward for size {ctx.size} (PyTorch's raises: start (1) + length "
+                               f"({x.shape[1]}) exceeds dimension size ({x.shape[1]}))")
+        shift = int(ctx.size - (ctx.size - 1) / 2)
+        window = _window(x.shape[1], -shift, ctx.size - 1 - shift, x)
+        accumulated = mg.einsum("nchw,cd->ndhw", grad_output * output / scale, window)
+        grad = scale ** -ctx.beta * grad_output - x * accumulated * (2 * ctx.alpha * ctx.beta / ctx.size)
+        return grad, None, None, None, None

@@ -1,6 +1,7 @@
 """PyTorch's other spellings of ops minigrad has as Tensor methods: the top-level in-place functions
 (``torch.exp_(x)`` is ``x.exp_()``), the ``unsafe_chunk``/``unsafe_split``/``unsafe_split_with_sizes`` aliases
-(PyTorch's skip a view check that minigrad does not make), and ``Tensor.bfloat16()``, which NumPy cannot hold.
+(PyTorch's skip a view check that minigrad does not make), and ``Tensor.bfloat16()`` and ``Tensor.chalf()``
+(complex32), which NumPy cannot hold.
 """
 
 from __future__ import annotations
@@ -80,5 +81,13 @@ def bfloat16(self: Tensor, memory_format: Any = None) -> Tensor:
     raise TypeError(f"Tensor.bfloat16: {NO_BFLOAT16}")
 
 
+def chalf(self: Tensor, memory_format: Any = None) -> Tensor:
+    """``Tensor.chalf()`` (``x.to(torch.complex32)``): a TypeError whatever the shape, NumPy has no complex32
+    (PyTorch's ComplexHalf); ``x.cfloat()`` gives complex64."""
+    raise TypeError(f"Tensor.chalf: NumPy (and so minigrad, on CPU and CuPy alike) has no complex32 (ComplexHalf) "
+                    f"dtype to hold this {self.dtype} tensor of shape {tuple(self.shape)}; use x.cfloat() "
+                    "(complex64) instead")
+
+
 METHODS = {"unsafe_chunk": unsafe_chunk, "unsafe_split": unsafe_split,
-           "unsafe_split_with_sizes": unsafe_split_with_sizes, "bfloat16": bfloat16}
+           "unsafe_split_with_sizes": unsafe_split_with_sizes, "bfloat16": bfloat16, "chalf": chalf}

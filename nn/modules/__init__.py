@@ -62,7 +62,7 @@ SUBMODULES: dict[str, tuple[str, ...]] = {
              "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
              "_Loss", "_WeightedLoss"),
     "module": ("Module", "_IncompatibleKeys", "_addindent"),
-    "normalization": ("GroupNorm", "LayerNorm", "LocalResponseNorm", "RMSNorm"),
+    "normalization": ("CrossMapLRN2d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "RMSNorm"),
     "padding": ("CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
                 "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
                 "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d"),
