@@ -444,6 +444,8 @@ def inplace_cases() -> Iterator[Case]:
         "masked_fill_": lambda x: x.masked_fill_(x < 0, -1),
         "fill_diagonal_": lambda x: x.fill_diagonal_(5),
         "clamp_-T": lambda x: x.T.clamp_(-1, 1),
+        "setitem-own-real": lambda x: x.__setitem__((0, 1), x[0, 1].real),   # CuPy: the same view, no copy
+        "copy_-real-imag": lambda x: x.real.copy_(x.imag),
     }
     for dtype, (name, write) in itertools.product(("float32", "float64", "int64", "complex64", "bool"),
                                                   writes.items()):
