@@ -431,12 +431,16 @@ def _cpu_arange(start: float, step: float, count: int, dtype: numpy.dtype) -> nu
             return (a * b + c).astype(numpy.float32)
     else:
         fused = _fused_multiply_add
-    i = numpy.arange(count)
-    in_vectors = i < count - count % (2 * lanes)
-    lane = numpy.where(in_vectors, i % lanes, 0)
-    first = fused(numpy.float64(step), (i - lane).astype(numpy.float64), numpy.float64(start)).astype(dtype)
-    values = fused(lane.astype(numpy.float64), numpy.float64(step), first.astype(numpy.float64)).astype(dtype)
-    return numpy.where(in_vectors, values, first)
+    body = count - count % (2 * lanes)   # the elements filled as vectors, (body / lanes, lanes)
+    # start + step * i: each vector's first element, then each element of the tail
+    index = numpy.concatenate([numpy.arange(0, body, lanes), numpy.arange(body, count)]).astype(numpy.float64)
+    heads = fused(numpy.float64(step), index, numpy.float64(start)).astype(dtype)
+    if not body:
+        return heads
+    firsts, tail = heads[:body // lanes, None], heads[body // lanes:]
+    lane = numpy.arange(lanes, dtype=numpy.float64)
+    vectors = fused(lane, numpy.float64(step), firsts.astype(numpy.float64)).astype(dtype)   # (body / lanes, lanes)
+    return numpy.concatenate([vectors.reshape(-1), tail])
 
 
 def _fused_multiply_add(a: Any, b: Any, c: Any) -> Any:
@@ -453,7 +457,8 @@ def _fused_multiply_add(a: Any, b: Any, c: Any) -> Any:
         back = total - product
         sum_error = (product - (total - back)) + (c - back)
         fused = total + (sum_error + product_error)
-    return numpy.where(numpy.isfinite(fused), fused, product + c)
+        finite = numpy.isfinite(fused)
+        return fused if finite.all() else numpy.where(finite, fused, product + c)
 
 
 def _arange_number(value: Any, what: str) -> Any:

@@ -87,3 +87,18 @@ def test_complex_pow_gradient_through_special_exponents() -> None:
         (t ** exponent).abs().sum().backward()
         (m ** exponent).abs().sum().backward()
         np.testing.assert_allclose(_np(m.grad), _np(t.grad), rtol=1e-12)
+
+
+# --- 4. float arange, filled as whole vectors at once: still PyTorch's bits -------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("count", [1, 7, 8, 16, 31, 32, 33, 1000, 32768])
+def test_float_arange_bits_around_the_vector_boundaries(count: int, dtype: str) -> None:
+    for start, step in ((0.0, 0.1), (-3.7, 0.013), (1.25, -0.3)):
+        end = start + step * (count - 0.5)
+        if dtype == "float16" and max(abs(start), abs(end)) > 60000:
+            continue
+        ours = mg.arange(start, end, step, dtype=getattr(mg, dtype))
+        theirs = torch.arange(start, end, step, dtype=getattr(torch, dtype))   # one thread below 32768 elements
+        assert ours.shape == theirs.shape
+        assert _np(ours).tobytes() == _np(theirs).tobytes(), (start, step)
