@@ -201,11 +201,10 @@ class ViewAsComplex(Function):
         return ViewAsReal()(value)
 
     def forward(self, x: Any) -> Any:
-        if self.view and x.strides[-1] == x.itemsize and all(s % (2 * x.itemsize) == 0 for s in x.strides[:-1]):
-            try:
-                return x.view(_COMPLEX_OF[x.dtype.name])[..., 0]
-            except ValueError:   # an offset the complex dtype cannot start at: a copy
-                pass
+        if self.view:   # (view_as_complex checked the layout) size-1 dims aside, NumPy's view needs what PyTorch's does
+            ones = tuple(d for d in range(x.ndim - 1) if x.shape[d] == 1)
+            pairs = x.squeeze(ones).view(_COMPLEX_OF[x.dtype.name])[..., 0]
+            return self.xp.expand_dims(pairs, ones) if ones else pairs
         out = self.xp.empty(x.shape[:-1], dtype=_COMPLEX_OF[x.dtype.name])
         out.real = x[..., 0]
         out.imag = x[..., 1]
@@ -349,13 +348,23 @@ def view_as_real(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def view_as_complex(input: Tensor) -> Tensor:  # noqa: A002
-    """Real ``(..., 2)`` float32/float64 pairs as complex ``(...)``: a view of x's memory where each pair is
-    contiguous (writes reach x, as PyTorch's), else a copy (PyTorch refuses those layouts)."""
+    """Real ``(..., 2)`` float32/float64 pairs as complex ``(...)``: a view of x's memory (writes reach x, as
+    PyTorch's). As PyTorch, each pair must be contiguous and start at an even element (the last dim's stride 1, the
+    other dims' strides and the storage offset even; size-1 dims aside): other layouts raise RuntimeError (a copy
+    would not share x's memory), ``contiguous()`` first."""
     x = tensor_arg(input, "view_as_complex")
     _float_pair(x, "view_as_complex")
     if x.ndim == 0 or x.shape[-1] != 2:
         raise RuntimeError(f"view_as_complex: Tensor must have a last dimension of size 2, got shape {x.shape}")
-    return _view(x, ViewAsComplex(view=True))
+    strides = x.stride()
+    problem = ("Tensor must have a last dimension with stride 1" if strides[-1] != 1 else
+               "Tensor must have a stride divisible by 2 for all but last dimension"
+               if any(s % 2 and n != 1 for s, n in zip(strides[:-1], x.shape)) else
+               "Tensor must have a storage_offset divisible by 2" if x.storage_offset() % 2 else None)
+    if problem and x.numel():
+        raise RuntimeError(f"view_as_complex: {problem} (shape {x.shape}, strides {strides}, storage offset "
+                           f"{x.storage_offset()}); use x.contiguous() first")
+    return _view(x, ViewAsComplex(view=x.numel() > 0))
 
 
 def _set_real(x: Tensor, value: Any) -> None:

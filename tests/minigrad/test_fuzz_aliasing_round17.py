@@ -156,3 +156,36 @@ def test_advanced_index_result_has_torch_strides(shape: tuple, make: Callable, i
     assert seen[mg][:2] == seen[torch][:2]
     np.testing.assert_array_equal(seen[mg][2], seen[torch][2])
     np.testing.assert_array_equal(seen[mg][3], seen[torch][3])
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.arange(12.0).reshape(2, 2, 3)[1:, 1:, 1:],      # size-1 dims of odd stride: PyTorch views
+    lambda L: L.arange(12.0).reshape(6, 2)[::2],
+    lambda L: L.arange(8.0).reshape(2, 2, 2).permute(1, 0, 2),
+    lambda L: L.arange(6.0).reshape(1, 3, 2).expand(2, 3, 2),
+])
+def test_view_as_complex_shares_memory_as_torch(make: Callable) -> None:
+    """view_as_complex copied a layout PyTorch views (size-1 dims with odd strides): a write into the result did
+    not reach x."""
+    seen = {}
+    for L in (torch, mg):
+        x = make(L)
+        y = L.view_as_complex(x)
+        if not x.stride()[0] == 0:
+            y.copy_(L.full(tuple(y.shape), 5 - 7j, dtype=y.dtype))
+        strides = tuple(s for s, n in zip(y.stride(), y.shape) if n != 1)   # size-1 dims' may differ (README)
+        seen[L] = (strides, y.storage_offset(), _np(x))
+    assert seen[mg][:2] == seen[torch][:2]
+    np.testing.assert_array_equal(seen[mg][2], seen[torch][2])
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.zeros(4, 3)[:, :2], lambda L: L.zeros(3, 4)[1:, 1:3], lambda L: L.zeros(2, 2).T,
+    lambda L: L.zeros(6)[1:5].view(2, 2),
+])
+def test_view_as_complex_refuses_layouts_torch_refuses(make: Callable) -> None:
+    """These layouts gave a copy (writes into it were lost) where PyTorch raises."""
+    with pytest.raises(RuntimeError):
+        torch.view_as_complex(make(torch))
+    with pytest.raises(RuntimeError, match="view_as_complex"):
+        mg.view_as_complex(make(mg))
