@@ -47,7 +47,7 @@ class _Embed(Function):
                 gsrc = gsrc.real
             gsrc = gsrc.astype(self.src_dtype, copy=False)
         if self.needs_grad[0]:
-            gx = gy.copy()
+            gx = self.xp.array(gy, copy=True)   # (a 0-d gradient may come as a NumPy scalar, which has no [...])
             self.write(gx, self.xp.zeros((), dtype=gy.dtype))
         return gx, gsrc
 

@@ -189,3 +189,17 @@ def test_view_as_complex_refuses_layouts_torch_refuses(make: Callable) -> None:
         torch.view_as_complex(make(torch))
     with pytest.raises(RuntimeError, match="view_as_complex"):
         mg.view_as_complex(make(mg))
+
+
+@pytest.mark.parametrize("view", [lambda x: x.as_strided((1,), (1,)), lambda x: x.as_strided((), ())])
+def test_write_into_a_view_of_a_0d_non_leaf_then_backward_as_torch(view: Callable) -> None:
+    """The scatter node's backward copied a 0-d gradient that came as a NumPy scalar and raised TypeError
+    ("'numpy.float32' object does not support item assignment")."""
+    seen = {}
+    for L in (torch, mg):
+        a = L.tensor(2.0, requires_grad=True)
+        r = a * 1
+        view(r).mul_(3)
+        (r * 2).sum().backward()
+        seen[L] = (a.grad.item(), r.item())
+    assert seen[mg] == seen[torch]
