@@ -47,6 +47,10 @@ _SPELLINGS = {
     "matmul": "Mm", "concat": "Cat", "clip": "Clamp", "clamp": "Clamp", "astype": "ToCopy", "to_device": "ToCopy",
     "reshape": "View", "flatten": "View", "ravel": "View", "broadcast_to": "Expand", "chunk": "Split",
     "norm": "LinalgVectorNorm", "getitem": "Slice", "linalg.norm": "LinalgVectorNorm",
+    "contiguous": "Clone", "movedim": "Permute", "log1p": "Log1P", "medianall": "Median", "nanmean": "Div",
+    # PyTorch's linalg functions record the node of the op they call: the _ex variant, the full decomposition
+    "linalg.inv": "LinalgInvEx", "linalg.cholesky": "LinalgCholeskyEx", "linalg.solve": "LinalgSolveEx",
+    "linalg.lu_factor": "LinalgLuFactorEx", "linalg.svdvals": "LinalgSvd", "linalg.eigvalsh": "LinalgEigh",
 }
 # where PyTorch's overload number is not 0 (its second signature: a dim, a scalar bound)
 _NUMBERED = {"clip": 1, "clamp": 1, "max": 1, "min": 1, "median": 1, "squeeze": 1}
@@ -170,5 +174,15 @@ def _pow(node: Any) -> str:
     return "PowBackward2" if base is None else "PowBackward1"
 
 
+def _tensor_operand(node: Any) -> str:
+    """``fmod``/``remainder`` by a tensor are PyTorch's overload 1 (by a number 0); ``clamp`` with a tensor bound
+    its overload 0 (number bounds 1). The node keeps the operand (an array, or the number) in ``saved``."""
+    camel = pytorch_spelling(node.name)[:-len("Backward0")]
+    if node.name in ("fmod", "remainder"):
+        return f"{camel}Backward{1 if hasattr(node.saved[1], 'ndim') else 0}"
+    return f"{camel}Backward{0 if any(hasattr(bound, 'ndim') for bound in node.saved[1:]) else 1}"
+
+
 _BY_NODE = {"matmul": _matmul, "sum": _reduction, "mean": _reduction, "prod": _reduction, "max": _reduction,
-            "min": _reduction, "getitem": _getitem, "transpose": _transpose, "pow": _pow}
+            "min": _reduction, "getitem": _getitem, "transpose": _transpose, "pow": _pow, "fmod": _tensor_operand,
+            "remainder": _tensor_operand, "clip": _tensor_operand, "clamp": _tensor_operand}

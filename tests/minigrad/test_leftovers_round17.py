@@ -102,3 +102,26 @@ def test_float_arange_bits_around_the_vector_boundaries(count: int, dtype: str) 
         theirs = torch.arange(start, end, step, dtype=getattr(torch, dtype))   # one thread below 32768 elements
         assert ours.shape == theirs.shape
         assert _np(ours).tobytes() == _np(theirs).tobytes(), (start, step)
+
+
+# --- 5. grad_fn.name(): PyTorch's node names where only the spelling differed -----------------------------------
+
+_NAMED = {
+    "contiguous": lambda L, x: x.T.contiguous(), "movedim": lambda L, x: x.movedim(0, 1),
+    "log1p": lambda L, x: x.abs().log1p(), "median()": lambda L, x: x.median(), "nanmean": lambda L, x: x.nanmean(1),
+    "linalg.inv": lambda L, x: L.linalg.inv(x), "inverse": lambda L, x: L.inverse(x),
+    "linalg.cholesky": lambda L, x: L.linalg.cholesky(x), "linalg.solve": lambda L, x: L.linalg.solve(x, x[0]),
+    "linalg.lu_factor": lambda L, x: L.linalg.lu_factor(x)[0], "linalg.svdvals": lambda L, x: L.linalg.svdvals(x),
+    "linalg.eigvalsh": lambda L, x: L.linalg.eigvalsh(x),
+    "fmod(x, y)": lambda L, x: L.fmod(x, x + 1), "fmod(x, 0-d)": lambda L, x: L.fmod(x, L.tensor(2.0, dtype=x.dtype)),
+    "fmod(x, 2.0)": lambda L, x: L.fmod(x, 2.0), "remainder(x, y)": lambda L, x: L.remainder(x, x + 1),
+    "remainder(x, 2)": lambda L, x: L.remainder(x, 2), "clamp(min=y)": lambda L, x: x.clamp(min=x.detach()),
+    "clamp(x, y, y)": lambda L, x: x.clamp(x.detach() * 0, x.detach()), "clamp(0, 1)": lambda L, x: x.clamp(0.0, 1.0),
+}
+
+
+@pytest.mark.parametrize("case", list(_NAMED))
+def test_grad_fn_name_is_pytorchs(case: str) -> None:
+    a = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.25], [0.5, 0.25, 2.0]])
+    names = [_NAMED[case](lib, lib.tensor(a, requires_grad=True)).grad_fn.name() for lib in (torch, mg)]
+    assert names[1] == names[0]
