@@ -49,7 +49,7 @@ def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float
     rows = xp.unique(indices.reshape(-1))
     with mg.no_grad():
         picked = weight.data[rows]
-        norms = xp.linalg.norm(picked, ord=norm_type, axis=1)
+        norms = mg.linalg.vector_norm(mg.as_tensor(picked), norm_type, 1).data   # a one-wide row: |x|, no x² overflow
         over = norms > max_norm
         if over.any():
             scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)

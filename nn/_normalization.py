@@ -36,11 +36,31 @@ def _affine(out: Tensor, weight: Any, bias: Any, name: str) -> Tensor:
     return out
 
 
-def _normalized(x: Tensor, axes: tuple, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """(x - mean) / √(var + eps) over ``axes`` (biased variance), with the mean and variance kept."""
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
+def _centered(x: Tensor, axes: tuple) -> tuple[Tensor, Tensor]:
+    """(x - mean, mean) over ``axes`` (the mean detached, with size-1 dims), shifted as PyTorch's Welford moments
+    are: with x₀ the first element of each slice (a constant), x - mean = (x - x₀) - mean(x - x₀). So a constant
+    slice centres to exactly 0 (a plain float32 sum is an ulp off, which 1/√(0 + eps) blows up), and a large
+    common offset (1e4 ± 1e-3) cancels exactly before the sum instead of rounding the mean to the offset's ulp."""
+    if any(x.shape[axis] == 0 for axis in axes):
+        mean = x.mean(axis=axes, keepdims=True)
+        return x - mean, mean.detach()
+    first = x.detach()[tuple(slice(0, 1) if axis in axes else slice(None) for axis in range(x.ndim))]
+    shifted = x - first
+    mean = shifted.mean(axis=axes, keepdims=True)
+    with mg.no_grad():
+        unshifted = first + mean
+    return shifted - mean, unshifted
+
+
+def _normalized(x: Tensor, axes: tuple, eps: float, flat_to_zero: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """(x - mean) / √(var + eps) over ``axes`` (biased variance), with the mean and variance kept.
+    ``flat_to_zero`` with eps = 0: a slice of zero variance normalises to 0, not 0/0 = NaN (PyTorch's batch_norm
+    kernel takes its 1/√var as 0), with a zero gradient."""
+    centered, mean = _centered(x, axes)
     variance = (centered * centered).mean(axis=axes, keepdims=True)
+    if flat_to_zero and eps == 0:
+        flat = variance == 0
+        return centered * mg.where(flat, 0.0, mg.where(flat, 1.0, variance).rsqrt()), mean, variance
     return centered / (variance + eps).sqrt(), mean, variance
 
 
@@ -124,8 +144,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training and count == 0:   # an empty batch: nothing to normalise, the running estimates kept, as torch
         out = x
     elif training:
-        mean = x.mean(axis=axes)
-        centered = x - mean.reshape(shape)
+        centered, mean = _centered(x, axes)
+        mean = mean.reshape(-1)
         variance = (centered * centered).mean(axis=axes)
         if running_mean is not None and running_var is not None:
             with mg.no_grad():
@@ -273,7 +293,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,  # noqa: A0
         return _affine((x - mean) / (variance + eps).sqrt(), weight, bias, name)
     if count == 1:
         raise ValueError(f"{name}: expected more than 1 spatial element when training, got input of shape {x.shape}")
-    out, mean, variance = _normalized(x, tuple(range(2, x.ndim)), eps)
+    out, mean, variance = _normalized(x, tuple(range(2, x.ndim)), eps, flat_to_zero=True)   # batch_norm's kernel
     unbiased = variance * (count / (count - 1)) if count > 1 else variance
     momentum = _number(momentum, name, "momentum")
     with mg.no_grad():
