@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from minigrad import RemovableHandle
 
-from . import functional, grad, init, optim, parallel, utils
+from . import functional, grad, init, optim, parallel, parameter, utils
 from ._buffer import Buffer
 from ._lazy_more import (
     LazyBatchNorm1d,
@@ -133,6 +133,7 @@ from .padding_more import (
     ZeroPad3d,
 )
 from .parallel import DataParallel
+from .parameter import UninitializedBuffer, UninitializedParameter
 from .pooling_fractional import FractionalMaxPool2d, FractionalMaxPool3d
 from .pooling_more import (
     AdaptiveAvgPool3d,
@@ -173,7 +174,8 @@ __all__ = [
     "Sigmoid", "Tanh",
     "GRU", "GRUCell", "LSTM", "LSTMCell", "LoadResult", "Module", "Parameter", "RNN", "RNNBase", "RNNCell",
     "RNNCellBase", "StateDictError", "RecurrentInputError", "RecurrentStateError",
-    "functional", "grad", "init", "load", "optim", "save", "utils",
+    "functional", "grad", "init", "load", "optim", "parameter", "save", "utils", "UninitializedBuffer",
+    "UninitializedParameter",
     "CELU", "ELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "Mish",
     "PReLU", "ReLU6", "SELU", "SiLU", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
     "BCELoss", "CosineSimilarity", "HuberLoss", "KLDivLoss", "PairwiseDistance", "SmoothL1Loss", "RMSNorm",

@@ -2,8 +2,9 @@
 ``LazyBatchNorm1d/2d/3d`` and ``LazyInstanceNorm1d/2d/3d``.
 
 Built like ``nn.LazyLinear``: the channel count (``in_channels``, ``num_features``) comes from the first input.
-Until then the lazy parameters and buffers are empty placeholders of shape (0,) (PyTorch's
-``UninitializedParameter``; ``has_uninitialized_params()`` is True, and the state dict already has their keys).
+Until then the lazy parameters and buffers are placeholders (``nn.parameter.UninitializedParameter`` and
+``UninitializedBuffer``, as PyTorch's; ``has_uninitialized_params()`` is True, and the state dict already has their
+keys).
 The first call gives the same Parameter objects their real shapes in place (an optimizer built before still
 holds them), initialises them as the plain module does, and turns the module into that plain module
 (``cls_to_become``: ``LazyConv2d`` → ``Conv2d``), as PyTorch's. ``load_state_dict`` before the first call takes
@@ -19,16 +20,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import minigrad as mg
 from minigrad import Tensor
 
 from ._errors import InputShapeError
 from .conv import Conv1d, Conv2d
 from .conv_transpose import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
-from .module import Parameter
 from .normalization import BatchNorm1d
 from .normalization_more import InstanceNorm1d
 from .normalization_nd import BatchNorm2d, BatchNorm3d, InstanceNorm2d, InstanceNorm3d
+from .parameter import UninitializedBuffer, UninitializedParameter
 
 __all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
@@ -51,11 +51,10 @@ class _LazyMixin:
             old = getattr(self, name)
             if old is None:
                 continue
-            placeholder = mg.empty(0, dtype=old.dtype, device=old.device)
             if name in self._parameters:
-                setattr(self, name, Parameter(placeholder))
-            else:
-                setattr(self, name, placeholder)   # a buffer stays a buffer
+                setattr(self, name, UninitializedParameter(old.requires_grad, old.device, old.dtype))
+            else:   # a buffer stays a buffer
+                setattr(self, name, UninitializedBuffer(old.requires_grad, old.device, old.dtype))
             lazy.append(name)
         object.__setattr__(self, "_uninitialized", set(lazy))
         object.__setattr__(self, "_lazy_names", tuple(lazy))
@@ -69,9 +68,7 @@ class _LazyMixin:
             super().reset_parameters()  # type: ignore[misc]
 
     def _materialize(self, name: str, shape: tuple) -> None:
-        tensor = getattr(self, name)
-        with mg.no_grad():   # the same object, given an array of its real shape
-            tensor.data = mg.empty(*shape, dtype=tensor.dtype, device=tensor.device).data
+        getattr(self, name).materialize(shape)   # the same object, given an array of its real shape
         self._uninitialized.discard(name)
 
     def initialize_parameters(self, input: Tensor) -> None:  # noqa: A002 - PyTorch's name

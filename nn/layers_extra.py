@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-import minigrad as mg
 from minigrad import Tensor
 
 from . import functional as F
@@ -16,6 +15,7 @@ from . import init
 from ._parameters import float_dtype, size_arg, weight_and_bias
 from .layers import Linear, _DropoutNd
 from .module import Module
+from .parameter import UninitializedParameter, is_lazy
 
 __all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "LazyLinear"]
 
@@ -67,9 +67,10 @@ class AlphaDropout(_DropoutNd):
 class LazyLinear(Linear):
     """A :class:`Linear` whose ``in_features`` is the last dim of its first input, as ``torch.nn.LazyLinear``.
 
-    Until then ``weight`` and ``bias`` are empty placeholders (shape (0,)); the first call gives them their
-    shapes (out_features, in_features) and (out_features,) in place and initialises them as Linear's, so an
-    optimizer built before still holds them; the module then becomes a plain :class:`Linear`, as PyTorch's.
+    Until then ``weight`` and ``bias`` are placeholders (``nn.parameter.UninitializedParameter``); the first call
+    gives them their shapes (out_features, in_features) and (out_features,) in place and initialises them as
+    Linear's, so an optimizer built before still holds them; the module then becomes a plain :class:`Linear`,
+    as PyTorch's.
     ``load_state_dict`` before the first call takes the shapes from the state dict.
     """
 
@@ -78,11 +79,16 @@ class LazyLinear(Linear):
     def __init__(self, out_features: int, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         Module.__init__(self)
         self.in_features, self.out_features = 0, size_arg(out_features, "LazyLinear", "out_features")
-        weight_and_bias(self, (0,), bias, float_dtype(dtype, "LazyLinear"), device)   # placeholders of shape (0,)
+        dtype = float_dtype(dtype, "LazyLinear")
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
 
     def has_uninitialized_params(self) -> bool:
         """Whether the parameters are still the placeholders (no input seen yet)."""
-        return self.weight.ndim != 2
+        return is_lazy(self.weight)
 
     def initialize_parameters(self, x: Tensor) -> None:
         """Shape the parameters for inputs (*, in_features) like ``x`` and initialise them as Linear's."""
@@ -95,12 +101,9 @@ class LazyLinear(Linear):
 
     def _materialize(self, in_features: int) -> None:
         self.in_features = int(in_features)
-        with mg.no_grad():
-            # the same Parameter objects, given arrays of their real shapes
-            self.weight.data = mg.empty(self.out_features, self.in_features, dtype=self.weight.dtype,
-                                        device=self.weight.device).data
-            if self.bias is not None:
-                self.bias.data = mg.empty(self.out_features, dtype=self.bias.dtype, device=self.bias.device).data
+        self.weight.materialize((self.out_features, self.in_features))   # the same objects, of their real shapes
+        if self.bias is not None:
+            self.bias.materialize((self.out_features,))
         self.reset_parameters()
         object.__setattr__(self, "__class__", self.cls_to_become)
 

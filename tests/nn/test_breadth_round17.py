@@ -1,6 +1,7 @@
 """The last of PyTorch's names minigrad lacked (round 17), each against torch 2.13: ``Tensor.chalf``, the autocast
-switches (``set_autocast_enabled``, ``set_autocast_dtype``, ``get_autocast_dtype``), ``nn.CrossMapLRN2d`` and
-``nn.grad``'s convolution gradients.
+switches (``set_autocast_enabled``, ``set_autocast_dtype``, ``get_autocast_dtype``), ``nn.CrossMapLRN2d``,
+``nn.grad``'s convolution gradients and the lazy modules' placeholders (``nn.parameter.UninitializedParameter``,
+``UninitializedBuffer``).
 """
 
 from __future__ import annotations
@@ -168,3 +169,57 @@ def test_conv_gradients_differentiate_again_as_torchs() -> None:
         results.append((gradient.detach().numpy(), weight.grad.numpy()))
     for ours, theirs in zip(results[1], results[0]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+# --- nn.parameter.UninitializedParameter / UninitializedBuffer -----------------------------------------------------
+
+def _placeholder_story(lib: Any, parameter_module: Any) -> list:
+    """What torch's placeholders answer, before and after materialize (errors by class)."""
+    seen: list = []
+
+    def attempt(call: Any) -> None:
+        try:
+            seen.append(call())
+        except (RuntimeError, ValueError) as error:
+            seen.append(type(error).__name__)
+
+    p = parameter_module.UninitializedParameter(dtype=lib.float64)
+    b = parameter_module.UninitializedBuffer(persistent=False)
+    for value in (p, b):
+        seen += [repr(value), parameter_module.is_lazy(value), str(value.dtype).replace("torch.", ""),
+                 value.requires_grad, isinstance(value, lib.nn.Parameter), isinstance(value, lib.nn.Buffer)]
+        attempt(lambda value=value: value.shape)
+        attempt(lambda value=value: value.numel())
+        attempt(lambda value=value: len(value))
+    seen.append(b.persistent)
+    p.materialize((2, 3))
+    b.materialize((4,))
+    seen += [type(p).__name__, tuple(p.shape), p.requires_grad, type(b).__name__, tuple(b.shape),
+             parameter_module.is_lazy(p)]
+    return seen
+
+
+def test_uninitialized_parameter_and_buffer_as_torchs() -> None:
+    assert _placeholder_story(mg, nn.parameter) == _placeholder_story(torch, torch.nn.parameter)
+    assert nn.UninitializedParameter is nn.parameter.UninitializedParameter and nn.UninitializedBuffer
+
+
+@pytest.mark.parametrize("name", ["LazyLinear", "LazyConv2d", "LazyBatchNorm1d"])
+def test_lazy_modules_hold_placeholders_until_their_first_input_as_torchs(name: str) -> None:
+    args = (4, 3) if name == "LazyConv2d" else (4,) if name == "LazyLinear" else ()
+    shape = {"LazyLinear": (2, 5), "LazyConv2d": (1, 3, 5, 5), "LazyBatchNorm1d": (2, 3)}[name]
+    ours, theirs = getattr(nn, name)(*args).double(), getattr(torch.nn, name)(*args).double()
+    describe = [lambda m: list(m.state_dict()),   # (its values: torch's are the placeholders, ours empty copies)
+                lambda m: [(type(t).__name__, str(t.dtype).replace("torch.", "")) for t in m.parameters()],
+                lambda m: [(type(t).__name__, str(t.dtype).replace("torch.", "")) for t in m.buffers()]]
+    for view in describe:
+        assert view(ours) == view(theirs)
+    before = list(ours.parameters())
+    ours(mg.ones(*shape, dtype=mg.float64))
+    theirs(torch.ones(*shape, dtype=torch.float64))
+    for view in describe:
+        assert view(ours) == view(theirs)
+    assert list(ours.parameters()) == before   # the same objects, now shaped
+    assert [p.shape for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized parameter"):
+        _ = getattr(nn, name)(*args).weight.shape

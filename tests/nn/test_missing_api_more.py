@@ -356,7 +356,7 @@ def test_lazy_module_same_as_torch(case: str, torch: Any) -> None:
     assert repr(ours) == repr(theirs)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert ours.has_uninitialized_params() and theirs.has_uninitialized_params()
-    assert all(p.shape == (0,) for p in ours.parameters())
+    assert all(nn.parameter.is_lazy(p) and p.data.shape == (0,) for p in ours.parameters())   # shape: raises
     params = list(ours.parameters())
     x = _normal(*shape)
     out_ours, out_theirs = ours(mg.tensor(x)), theirs(torch.tensor(x))
