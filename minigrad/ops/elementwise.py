@@ -517,6 +517,11 @@ class Sigmoid(Function):
             self.saved = (y,)
             return y
         xp = self.xp
+        if x.dtype.kind == "c":   # PyTorch's vector kernel: 1 / (1 + exp(0 - x)); NumPy's reciprocal is not 1 / z
+            with backend.errstate(xp, divide="ignore", over="ignore", invalid="ignore"):
+                y = xp.asarray(1 / (xp.exp(0 - x) + 1))   # (a 0-d x: NumPy gives a scalar)
+            self.saved = (y,)
+            return y
         # 1 / (1 + exp(-x)) is exact in both tails; exp overflows to inf for
         # very negative x, which correctly gives 0, so that warning is off.
         y = _exp_quietly(-x) if xp is backend.numpy else xp.exp(-x)

@@ -125,3 +125,14 @@ def test_grad_fn_name_is_pytorchs(case: str) -> None:
     a = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.25], [0.5, 0.25, 2.0]])
     names = [_NAMED[case](lib, lib.tensor(a, requires_grad=True)).grad_fn.name() for lib in (torch, mg)]
     assert names[1] == names[0]
+
+
+@pytest.mark.parametrize("dtype", ["complex128", "complex64"])
+def test_complex_sigmoid_edges(dtype: str) -> None:
+    """PyTorch's 1 / (1 + exp(0 - z)), 1 / z a division (NumPy's reciprocal ufunc signs zeros otherwise)."""
+    with np.errstate(over="ignore"):
+        z = np.array(_COMPLEX_EDGES + [complex(-800.0, 1.0), complex(1.0, np.inf)], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = mg.tensor(z).sigmoid()
+    _same_bits(ours, torch.tensor(z).sigmoid())
