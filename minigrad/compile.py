@@ -436,7 +436,7 @@ class Compiled:
         self.programs: dict = {}
         self.eager: dict = {}   # signature -> (why it runs eagerly, the guards then: a change tries again)
         self.unsure: dict = {}  # signature -> captures dropped because an argument changed while threads ran
-        self.full = False       # MAX_PROGRAMS signatures captured: new ones run eagerly
+        self.full = False       # MAX_PROGRAMS signatures captured or eager: new ones run eagerly
         self._watch(guards.watched(self.fn))
         self.recaptures = 0     # captures made again because a guard changed (RECAPTURE_LIMIT)
         self.guarded_out = ""   # past the limit: why the function now runs eagerly
@@ -617,11 +617,14 @@ class Compiled:
                 if guards.unchanged(self._guards(), eager[1]):
                     return self.fn(*args, **kwargs)
                 self.eager.pop(key, None)   # e.g. a forward hook was removed: capture it now (another thread may too)
-            if len(self.programs) >= MAX_PROGRAMS and len(set(map(id, self.programs.values()))) >= MAX_PROGRAMS:
+            # signatures kept, captured or eager (a function reading .item() called with many shapes): bounded
+            if len(self.programs) + len(self.eager) >= MAX_PROGRAMS \
+                    and len(set(map(id, self.programs.values()))) + len(self.eager) >= MAX_PROGRAMS:
                 if not self.full:
                     self.full = True
-                    warnings.warn(f"compile: {_name(self.fn)} was captured for {MAX_PROGRAMS} "
-                                  "input signatures (a changing Python argument?); new ones run eagerly",
+                    warnings.warn(f"compile: {_name(self.fn)} was captured for {MAX_PROGRAMS} input signatures "
+                                  "(or found them to run eagerly: a changing Python argument or shape?); new ones "
+                                  "run eagerly",
                                   CompileWarning, stacklevel=2)
                 return self.fn(*args, **kwargs)
             return self._capture(key, args, kwargs, tensors, None)

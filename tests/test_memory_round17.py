@@ -146,3 +146,21 @@ def test_a_multi_grad_hook_does_not_keep_its_tensors_alive(torch: Any) -> None:
         finally:
             register_multi_grad_hook = mine
     assert ours == theirs == ([[True, True, False, True]], [True, True, True])
+
+
+# --- bounded caches ------------------------------------------------------------------------------------------------
+
+def test_signatures_that_run_eagerly_count_towards_the_compile_limit() -> None:
+    """A compiled function that reads .item() (so each signature runs eagerly) kept one entry per new shape,
+    without bound: a loop over variable-length batches grew memory forever and attempted a capture on every
+    new shape. Now eager signatures count towards MAX_PROGRAMS as captured ones do (torch.compile stops
+    recompiling after its limit too)."""
+    from minigrad.compile import MAX_PROGRAMS  # noqa: PLC0415
+
+    f = mg.compile(lambda x: x * float(x.sum().item()))
+    with pytest.warns(mg.CompileWarning) as caught:
+        for n in range(1, MAX_PROGRAMS + 40):
+            x = mg.arange(n, dtype=mg.float32)
+            np.testing.assert_allclose(f(x).numpy(), x.numpy() * x.numpy().sum())
+    assert len(f.eager) == MAX_PROGRAMS and not f.programs
+    assert sum(f"{MAX_PROGRAMS} input signatures" in str(w.message) for w in caught) == 1
