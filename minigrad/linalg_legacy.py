@@ -17,6 +17,7 @@ from .constructors import zeros
 from .ops._util import flag, tensor_arg
 from .ops.cholesky_solve import CholeskyInverse, CholeskySolve
 from .ops.linalg_arguments import LinalgShapeError, matrices, same_dtype
+from .outputs import user_stacklevel
 from .tensor import Tensor
 
 __all__ = ["cholesky", "cholesky_inverse", "cholesky_solve", "qr", "svd", "triangular_solve"]
@@ -51,14 +52,14 @@ def qr(input: Tensor, some: bool = True) -> Any:  # noqa: A002
     """``linalg.qr(input, 'reduced' if some else 'complete')``, as the deprecated torch.qr (with its warning).
     A ``minigrad.return_types.qr``."""
     warnings.warn("torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch "
-                  "release.", UserWarning, stacklevel=2)
+                  "release.", UserWarning, stacklevel=user_stacklevel(2))
     return return_types.qr(*linalg.qr(input, "reduced" if flag(some, "qr", "some") else "complete"))
 
 
 def cholesky(input: Tensor, upper: bool = False) -> Tensor:  # noqa: A002
     """``linalg.cholesky(input, upper=upper)``, as the deprecated torch.cholesky (with its warning)."""
     warnings.warn("torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a future "
-                  "PyTorch release.", UserWarning, stacklevel=2)
+                  "PyTorch release.", UserWarning, stacklevel=user_stacklevel(2))
     return linalg.cholesky(input, upper=flag(upper, "cholesky", "upper"))
 
 
@@ -104,7 +105,7 @@ def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bo
     diagonal), as the deprecated torch.triangular_solve (with its warning). A
     ``minigrad.return_types.triangular_solve``."""
     warnings.warn("torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangular and will be "
-                  "removed in a future PyTorch release.", UserWarning, stacklevel=2)
+                  "removed in a future PyTorch release.", UserWarning, stacklevel=user_stacklevel(2))
     B, A = tensor_arg(input, "triangular_solve"), tensor_arg(A, "triangular_solve")   # noqa: N806
     upper = flag(upper, "triangular_solve", "upper")
     transpose = flag(transpose, "triangular_solve", "transpose")

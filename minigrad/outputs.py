@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import warnings
 from typing import Any, Callable, NamedTuple
 
@@ -242,6 +243,15 @@ def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
     with_out.__signature__ = signature.replace(parameters=parameters)   # type: ignore[attr-defined]
     with_out.__name__ = name
     return with_out
+
+
+_WITH_OUT = takes_out(abs, "abs").__code__   # the code of every takes_out wrapper
+
+
+def user_stacklevel(level: int) -> int:
+    """``warnings.warn``'s ``stacklevel`` for a function that ``install`` may have wrapped: ``level`` (2: the
+    function's caller), one more where that caller is the out= wrapper, so that the warning names the user's line."""
+    return level + (sys._getframe(level).f_code is _WITH_OUT)
 
 
 def _rules(names: str, rule: OutRule) -> dict[str, OutRule]:

@@ -29,6 +29,7 @@ import numpy
 
 from .. import backend, return_types
 from ..autograd import Function
+from ..outputs import user_stacklevel
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, flag, sum_to, tensor_arg
 from .elementwise import add
@@ -397,7 +398,7 @@ def lu(A: Any, pivot: bool = True, get_infos: bool = False) -> Any:  # noqa: N80
 def legacy_lu_solve(input: Any, LU_data: Any, LU_pivots: Any) -> Tensor:  # noqa: A002, N803
     """The deprecated torch.lu_solve(b, LU_data, LU_pivots) (with its warning): :func:`linalg_lu_solve` with its
     arguments in the old order."""
-    warnings.warn(_LU_SOLVE_DEPRECATED, UserWarning, stacklevel=2)
+    warnings.warn(_LU_SOLVE_DEPRECATED, UserWarning, stacklevel=user_stacklevel(2))
     return linalg_lu_solve(LU_data, LU_pivots, input)
 
 

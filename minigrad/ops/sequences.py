@@ -16,6 +16,7 @@ import numpy
 
 from .. import backend
 from ..dtypes import get_default_dtype
+from ..outputs import user_stacklevel
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, ShapeMismatchError, count_arg, flag, int_arg, number, one_axis, tensor_arg
 from .elementwise import add, mul
@@ -121,7 +122,7 @@ _CHAIN_MATMUL_DEPRECATED = ("torch.chain_matmul is deprecated and will be remove
 def chain_matmul(*matrices: Any) -> Tensor:
     """The product of the 2-D ``matrices`` in the cheapest order, as the deprecated torch.chain_matmul (with its
     warning): ``linalg.multi_dot(matrices)``; one matrix gives a copy of it."""
-    warnings.warn(_CHAIN_MATMUL_DEPRECATED, UserWarning, stacklevel=2)
+    warnings.warn(_CHAIN_MATMUL_DEPRECATED, UserWarning, stacklevel=user_stacklevel(2))
     name = "chain_matmul"
     if not matrices:
         raise ValueError(f"{name}: expected one or more matrices")

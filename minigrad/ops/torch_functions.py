@@ -14,6 +14,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Function
 from ..dtypes import get_default_dtype
+from ..outputs import user_stacklevel
 from ..recording import note_draw
 from ..tensor import Tensor
 from ._util import ArgumentTypeError, flag, int_arg, int_tuple, number, tensor_arg
@@ -196,7 +197,7 @@ def range(start: Any, end: Any, step: Any = 1, *, dtype: Any = None, device: Any
           requires_grad: bool = False) -> Tensor:
     """The deprecated torch.range (with its warning): ``start, start + step, …`` up to and including ``end``,
     ``⌊(end - start) / step⌋ + 1`` values, in the default float dtype unless ``dtype`` says otherwise."""
-    warnings.warn(_RANGE_DEPRECATED, UserWarning, stacklevel=2)
+    warnings.warn(_RANGE_DEPRECATED, UserWarning, stacklevel=user_stacklevel(2))
     name = "range"
     start, end, step = (number(v, name, what) for v, what in ((start, "start"), (end, "end"), (step, "step")))
     if step == 0:
@@ -223,7 +224,7 @@ def frobenius_norm(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:  #
     keepdim)`` over one or two dims."""
     warnings.warn("frobenius_norm is deprecated and it is just left for JIT compatibility. It will be removed in "
                   "a future PyTorch release. Please use `linalg.vector_norm(A, 2., dim, keepdim)` instead",
-                  UserWarning, stacklevel=2)
+                  UserWarning, stacklevel=user_stacklevel(2))
     name = "frobenius_norm"
     x = tensor_arg(input, name)
     dims = int_tuple(dim, name, "dim")
@@ -239,7 +240,7 @@ def nuclear_norm(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tenso
     keepdim)``: over the last two dims (a batch of matrices: (…, m, n) → (…)), or the two ``dim``."""
     warnings.warn("nuclear_norm is deprecated and it is just left for JIT compatibility. It will be removed in a "
                   "future PyTorch release. Please use `linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead",
-                  UserWarning, stacklevel=2)
+                  UserWarning, stacklevel=user_stacklevel(2))
     name = "nuclear_norm"
     x = tensor_arg(input, name)
     if isinstance(dim, bool):   # nuclear_norm(input, keepdim)

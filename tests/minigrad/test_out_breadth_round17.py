@@ -265,3 +265,17 @@ def test_every_listed_function_takes_out_and_keeps_its_signature_and_aliases() -
     assert mg.acos is mg.arccos and mg.special.expit is mg.sigmoid and mg.special.psi is mg.special.digamma
     x = mg.tensor(X)
     assert mg.sin(x).requires_grad is False and mg.cummax(x, 1).indices.dtype == mg.int64   # no out: as before
+
+
+def test_the_deprecation_warnings_of_wrapped_functions_name_the_callers_line() -> None:
+    """takes_out's wrapper is one more frame: a warning inside the wrapped function still points at the user's
+    line, with out= and without."""
+    a = mg.tensor(A)
+    calls = [lambda: mg.qr(a), lambda: mg.cholesky(mg.tensor(SPD)), lambda: mg.range(0, 3),
+             lambda: mg.chain_matmul(a, a), lambda: a.qr(),
+             lambda: mg.qr(a, out=(mg.empty(0, dtype=mg.float64), mg.empty(0, dtype=mg.float64)))]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert [w.filename for w in caught] == [__file__], [(w.filename, str(w.message)) for w in caught]
