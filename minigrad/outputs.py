@@ -328,7 +328,9 @@ def install(namespace: dict[str, Any], where: str) -> None:
         if "out" in inspect.signature(fn).parameters:
             raise TypeError(f"outputs.install: {where}.{name} takes out= already")
         if fn not in _WRAPPED:
-            _WRAPPED[fn] = takes_out(fn, name, rule), rule
+            wrapper = takes_out(fn, name, rule)
+            wrapper.__module__, wrapper.__qualname__ = namespace["__name__"], name   # pickled by this name
+            _WRAPPED[fn] = wrapper, rule
         elif _WRAPPED[fn][1] != rule:
             raise TypeError(f"outputs.install: {where}.{name} has two rules")
         namespace[name] = _WRAPPED[fn][0]

@@ -7,6 +7,7 @@ the dtypes torch refuses refused, autograd refused, out's version bumped and PyT
 from __future__ import annotations
 
 import inspect
+import pickle
 import warnings
 from typing import Any, Callable
 
@@ -279,3 +280,8 @@ def test_the_deprecation_warnings_of_wrapped_functions_name_the_callers_line() -
             warnings.simplefilter("always")
             call()
         assert [w.filename for w in caught] == [__file__], [(w.filename, str(w.message)) for w in caught]
+
+
+def test_wrapped_functions_pickle_by_their_public_names() -> None:
+    for fn in (mg.sin, mg.arccos, mg.special.expit, mg.special.psi, mg.fft.rfft, mg.nansum, mg.cummax):
+        assert pickle.loads(pickle.dumps(fn)) is fn
