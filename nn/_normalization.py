@@ -144,8 +144,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training and count == 0:   # an empty batch: nothing to normalise, the running estimates kept, as torch
         out = x
     elif training:
-        centered, mean = _centered(x, axes)
-        mean = mean.reshape(-1)
+        mean = x.mean(axis=axes)   # not shifted: PyTorch's CPU kernel sums (a constant channel is an ulp off)
+        centered = x - mean.reshape(shape)
         variance = (centered * centered).mean(axis=axes)
         if running_mean is not None and running_var is not None:
             with mg.no_grad():
