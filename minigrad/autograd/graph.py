@@ -325,13 +325,9 @@ class _Walk:
         self.leaves = {id(e) for n in consumers for e in n.edges if e is not None and type(e) is not tuple}
         self.targets = None if targets is None else {id(t) for t in targets.leaves}
 
-    def reaches(self, tensor: Tensor) -> bool:
-        """Whether this walk computes ``tensor``'s gradient (PyTorch's ``_will_engine_execute_node``)."""
-        return self.reaches_source(tensor if tensor._node is None else tensor._node)
-
     def reaches_source(self, source: Function | Tensor | None) -> bool:
         """Whether this walk computes the gradient of a tensor made by op node ``source`` (or of ``source``, a
-        leaf); None (a source that died) is reached by no walk."""
+        leaf), as PyTorch's ``_will_engine_execute_node``; None (a source that died) is reached by no walk."""
         if source is None:
             return False
         if isinstance(source, Function):
