@@ -220,6 +220,8 @@ def to_device(array: Any, device: Device | str) -> Any:
         return array.get()
     cp = _check_cuda(device)
     with cp.cuda.Device(device.index):
+        if array.ndim == 0 and not isinstance(array, cp.ndarray):   # CuPy writes a 0-d host array with fill: a
+            return cp.asarray(numpy.reshape(array, 1)).reshape(())  # memset for a zero, so -0.0 became 0.0
         return cp.asarray(array)
 
 
@@ -259,9 +261,33 @@ def make_array(data: Any, dtype: Any, device: Device | str) -> Any:
             return numpy.asarray(data, dtype=dtype)
         cp = _check_cuda(device)
         with cp.cuda.Device(device.index):
+            if isinstance(data, (int, float, complex, numpy.generic, numpy.ndarray)) and numpy.ndim(data) == 0:
+                return cp.asarray(numpy.asarray(data, dtype=dtype).reshape(1)).reshape(())   # see to_device
             return cp.asarray(data, dtype=dtype)
     except (TypeError, ValueError) as error:   # ragged lists, strings for a numeric dtype ...
         raise reworded(error, f"make_array: {error}") from error
+
+
+def signed_zero(value: Any) -> bool:
+    """Whether ``value`` (a host number) is a float or complex zero that CuPy's ``fill`` would lose the sign of:
+    CuPy writes a host zero with ``memset(0)`` (``ndarray.fill``, ``full``, ``x[i] = 0.0``, ``asarray`` of a 0-d
+    array), which gives +0.0 for -0.0 and for either part of a complex zero."""
+    return isinstance(value, (float, complex, numpy.inexact)) and value == 0 and (
+        numpy.signbit(numpy.real(value)) or numpy.signbit(numpy.imag(value)))
+
+
+def device_scalar(xp: Any, value: Any, dtype: Any = None) -> Any:
+    """``value`` as a 0-d array of ``xp`` on the current device, the sign of a zero kept (copied as one element,
+    not filled: see :func:`signed_zero`)."""
+    host = numpy.asarray(value, dtype=dtype)
+    return host if xp is numpy else xp.asarray(host.reshape(1)).reshape(())
+
+
+def full(xp: Any, shape: Any, value: Any, dtype: Any = None) -> Any:
+    """``xp.full(shape, value, dtype)``, with a signed zero kept on CuPy too (copied from a device scalar)."""
+    if xp is numpy or not signed_zero(value):
+        return xp.full(shape, value, dtype=dtype)
+    return xp.broadcast_to(device_scalar(xp, value, dtype), shape).copy()
 
 
 def on_device(device: Device | str) -> Any:

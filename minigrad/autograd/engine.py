@@ -525,7 +525,7 @@ def _common_module(name: str, inputs: Sequence[Any], arrays: list) -> Any:
         if not isinstance(x, Tensor) and backend.is_array(a):
             if first.type != "cpu" and a.ndim == 0 and type(a) is numpy.ndarray:   # a constant (a NumPy scalar's)
                 with backend.on_device(first):   # filled in place on the GPU: no host-to-device copy
-                    arrays[i] = backend.module_for(first).full((), a[()], dtype=a.dtype)
+                    arrays[i] = backend.full(backend.module_for(first), (), a[()], dtype=a.dtype)   # -0.0 kept
             else:
                 arrays[i] = backend.to_device(a, first)
     return backend.module_for(first)

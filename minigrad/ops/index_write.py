@@ -191,7 +191,7 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
         value = _item_fits(x, value, "index_fill").to(x.device, x.dtype)
     elif isinstance(value, (bool, int, float, complex, backend.numpy.number, backend.numpy.bool_)):
         number = number_in(x, value, "index_fill")   # NaN or 300 into uint8 refused, as PyTorch's
-        value = device_array(x, lambda xp: xp.asarray(number))
+        value = device_array(x, lambda xp: backend.device_scalar(xp, number))   # -0.0 kept on CuPy too
     else:
         raise TypeError(f"index_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
     # the mask is an op of the index (the caller's Tensor when it is one): a compiled replay uses each call's
@@ -586,7 +586,7 @@ def _scatter_with_reduce(x: Any, dim: Any, index: Any, src: Any, value: Any, red
         src = tensor_arg(src, name)
     elif isinstance(src, (bool, int, float)):
         data = index_data(index, name)
-        src = device_array(x, lambda xp: xp.full(tuple(data.shape), src).astype(x.dtype))
+        src = device_array(x, lambda xp: backend.full(xp, tuple(data.shape), src).astype(x.dtype))
         src = tensor_arg(src, name)
     else:
         raise TypeError(f"{name}: src must be a Tensor or a number, got {type(src).__name__}")

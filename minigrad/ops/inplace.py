@@ -711,7 +711,7 @@ class SetItem(Function):
         self.value_dtype = getattr(value, "dtype", None)
         out = x.copy()
         try:
-            out[index] = _cast(value, x.dtype)
+            out[index] = _written(self.xp, value, x.dtype)
         except (IndexError, ValueError) as error:
             first = _first_write_error(x, index, self.value_shape, error)
             if first is not None:
@@ -786,8 +786,9 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
             target = _read_only_target(x, index, basic)
         arrays = None
         try:
-            arrays = _index_arrays(index, backend.array_module(x.data), x.shape)
-            target[arrays] = _cast(unwrap(value), x.dtype)
+            xp = backend.array_module(x.data)
+            arrays = _index_arrays(index, xp, x.shape)
+            target[arrays] = _written(xp, unwrap(value), x.dtype)
         except (IndexError, ValueError, TypeError) as error:
             message = f"setitem: {error} (tensor shape {x.shape})"
             if type(error) is ValueError or "boolean array indexing assignment" in str(error):
@@ -847,6 +848,15 @@ def _cast(value: Any, dtype: Any) -> Any:
     """``value`` (an array or a scalar) in ``dtype`` with the values of PyTorch's ``copy_`` (a float into uint8
     through int64: 3.5151007e9 is 28, NumPy's direct cast gives 0), silently; itself when it has that dtype."""
     return cast_as_torch(value, dtype) if getattr(value, "dtype", dtype) != dtype else value
+
+
+def _written(xp: Any, value: Any, dtype: Any) -> Any:
+    """``value`` (an array or a number) cast to ``dtype`` for ``array[index] = value``. On CuPy a float or complex
+    zero number becomes a device scalar: CuPy writes a host zero with a memset, so -0.0 would land as +0.0."""
+    value = _cast(value, dtype)
+    if xp is not numpy and backend.signed_zero(value):
+        return backend.device_scalar(xp, value, dtype)
+    return value
 
 
 def _index_put_dtype(x: Tensor, index: Any, value: Tensor) -> None:

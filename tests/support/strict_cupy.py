@@ -198,6 +198,13 @@ class ndarray:  # noqa: N801 - CuPy's name
         index = _wrapped(_index(index), self._a.shape)
         if isinstance(value, ndarray) and _same_memory(self._a, index, value._a):
             return
+        if _is_zero_scalar(value) and numpy.asarray(value).dtype.kind in "fc":   # CuPy's _scatter_op: a basic
+            # index fills the view (a memset when C-contiguous), an advanced one makes core.array(value) first
+            # (a 0-d fill: a memset): either way a signed zero loses its sign
+            parts = _parts(index)
+            view = self._a[parts + (Ellipsis,) if Ellipsis not in parts else parts] if _basic(parts) else None
+            if view is None or view.flags.c_contiguous:
+                value = 0
         self._a[index] = _unwrap_value(value, "ndarray.__setitem__")
 
 
@@ -367,7 +374,143 @@ def _call(func: Any, args: Any, kwargs: dict, where: str) -> Any:
     args = _unwrap(tuple(args), where, devices)
     kwargs = _unwrap(kwargs, where, devices)
     _check_devices(devices, where)
+    try:
+        func = _CUPY_SEMANTICS.get(func, func)   # CuPy's own answer where it differs from NumPy's
+    except TypeError:   # an unhashable callable
+        pass
     return _wrap(func(*args, **kwargs), _current[0])
+
+
+# --- where CuPy's answers differ from NumPy's -------------------------------------------------------------
+
+def _is_zero_scalar(value: Any) -> bool:
+    """A host number (not a device array) equal to 0: CuPy writes it with ``memset(0)`` (so +0.0, whatever
+    the sign of a zero, of either part of a complex zero)."""
+    return not isinstance(value, ndarray) and numpy.ndim(value) == 0 and value == 0
+
+
+def _fill(a: numpy.ndarray, value: Any) -> None:
+    """CuPy's ``ndarray.fill`` (core.pyx): a host value equal to 0 into a C-contiguous array is a memset."""
+    if isinstance(value, numpy.ndarray) and value.shape != ():
+        raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+    if _is_zero_scalar(value) and a.flags.c_contiguous:
+        a.fill(0)
+    else:
+        a.fill(value)
+
+
+def _full_like(a: numpy.ndarray, fill_value: Any, dtype: Any = None, order: str = "K", subok: Any = None,
+               shape: Any = None) -> numpy.ndarray:
+    out = numpy.empty_like(a, dtype=dtype, order=order, shape=shape)
+    _fill(out, fill_value)
+    return out
+
+
+def _full(shape: Any, fill_value: Any, dtype: Any = None, order: str = "C") -> numpy.ndarray:
+    out = numpy.full(shape, fill_value, dtype=dtype, order=order)
+    if _is_zero_scalar(fill_value) and out.flags.c_contiguous:
+        out.fill(0)
+    return out
+
+
+def _with_out(result: numpy.ndarray, out: Any) -> numpy.ndarray:
+    if out is None:
+        return result
+    target = out[0] if isinstance(out, tuple) else out
+    target[...] = result
+    return target
+
+
+def _floor_divide(a: Any, b: Any, out: Any = None, **kwargs: Any) -> Any:
+    """CuPy's floor_divide: ``floor(x / y)`` for floats (carray.cuh's ``_floor_divide``), so -0.39 // inf is
+    -0.0 and -inf // -0.1 is inf where NumPy (and PyTorch) give -1.0 and NaN; integers as NumPy's."""
+    reference = numpy.floor_divide(a, b, **kwargs)
+    if numpy.asarray(reference).dtype.kind != "f":
+        return _with_out(reference, out)
+    return _with_out(numpy.floor(numpy.true_divide(a, b, dtype=reference.dtype)), out)
+
+
+def _remainder(a: Any, b: Any, out: Any = None, **kwargs: Any) -> Any:
+    """CuPy's remainder: ``x - floor(x / y) * y`` for floats (-0.39 % inf is NaN; NumPy's and PyTorch's inf)."""
+    reference = numpy.remainder(a, b, **kwargs)
+    if numpy.asarray(reference).dtype.kind != "f":
+        return _with_out(reference, out)
+    dtype = reference.dtype
+    quotient = numpy.floor(numpy.true_divide(a, b, dtype=dtype))
+    return _with_out(numpy.subtract(a, numpy.multiply(quotient, b, dtype=dtype), dtype=dtype), out)
+
+
+def _no_complex_loop(ufunc: numpy.ufunc) -> Any:
+    """CuPy's logical_and/or/xor/not have no complex loops: a complex operand raises TypeError."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        inputs = args[:ufunc.nin]
+        if any(numpy.asarray(v).dtype.kind == "c" for v in inputs):
+            types_ = tuple(numpy.asarray(v).dtype for v in inputs)
+            raise TypeError(f"Wrong type ({types_}) of arguments for cupy_{ufunc.__name__}")
+        return ufunc(*args, **kwargs)
+    return call
+
+
+def _radix_key(a: numpy.ndarray) -> numpy.ndarray:
+    """The unsigned key Thrust's radix sort orders floats by: the bits, all flipped for a set sign bit,
+    else the sign bit flipped. So -0.0 sorts before 0.0, and a NaN with its sign bit set (NumPy's NaN
+    from log(-1) on x86, CUDA's CUDART_NAN) before -inf."""
+    bits = {2: numpy.uint16, 4: numpy.uint32, 8: numpy.uint64}[a.dtype.itemsize]
+    u = numpy.ascontiguousarray(a).view(bits)
+    high = bits(1) << bits(8 * a.dtype.itemsize - 1)
+    return numpy.where(u & high, ~u, u | high)
+
+
+def _thrust_1d(a: Any, axis: Any) -> bool:
+    """CuPy sorts a 1-D float array (or a flattened one) with Thrust's radix sort (cupy_thrust.cu: plain
+    ``thrust::less`` there); other shapes with its NaN-aware comparator (NaN last, as NumPy)."""
+    a = numpy.asarray(a)
+    return a.dtype.kind == "f" and (a.ndim == 1 or axis is None)
+
+
+def _argsort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, **kwargs: Any) -> Any:
+    if _thrust_1d(a, axis):
+        return numpy.argsort(_radix_key(numpy.asarray(a).reshape(-1)), kind="stable")
+    return numpy.argsort(a, axis=axis, kind="stable")
+
+
+def _sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, **kwargs: Any) -> Any:
+    if _thrust_1d(a, axis):
+        flat = numpy.asarray(a).reshape(-1)
+        return flat[_argsort(flat)]
+    return numpy.sort(a, axis=axis, kind="stable")
+
+
+def _sort_in_place(a: numpy.ndarray, axis: int = -1, kind: Any = None, order: Any = None) -> None:
+    a[...] = _sort(a, axis)
+
+
+def _arg_extreme(pick: Any) -> Any:
+    """CuPy's argmax/argmin of floats (my_argmax_float): a NaN wins, but which NaN of several depends on the
+    order of the parallel reduction, not the first as NumPy's; here the last one, as seen on an H200."""
+    def call(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False, **kwargs: Any) -> Any:
+        result = pick(a, axis=axis, keepdims=keepdims, **kwargs)
+        a = numpy.asarray(a)
+        if a.dtype.kind not in "fc" or not numpy.isnan(a).any():
+            return _with_out(result, out)
+        nan = numpy.isnan(a)
+        if axis is None:
+            nan, axis = nan.reshape(-1), 0
+        n = nan.shape[axis]
+        last = n - 1 - numpy.argmax(numpy.flip(nan, axis), axis=axis, keepdims=keepdims)
+        return _with_out(numpy.where(nan.any(axis=axis, keepdims=keepdims), last, result), out)
+    return call
+
+
+_CUPY_SEMANTICS: dict = {
+    numpy.ndarray.fill: _fill, numpy.full_like: _full_like, numpy.full: _full,
+    numpy.floor_divide: _floor_divide, numpy.remainder: _remainder,
+    **{getattr(numpy, name): _no_complex_loop(getattr(numpy, name))
+       for name in ("logical_and", "logical_or", "logical_xor", "logical_not")},
+    numpy.argsort: _argsort, numpy.ndarray.argsort: _argsort, numpy.sort: _sort, numpy.ndarray.sort: _sort_in_place,
+    numpy.argmax: _arg_extreme(numpy.argmax), numpy.ndarray.argmax: _arg_extreme(numpy.argmax),
+    numpy.argmin: _arg_extreme(numpy.argmin), numpy.ndarray.argmin: _arg_extreme(numpy.argmin),
+}
 
 
 # --- the module -------------------------------------------------------------
@@ -379,10 +522,19 @@ def asarray(data: Any, dtype: Any = None, order: Any = None) -> ndarray:
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
     if isinstance(data, numpy.ndarray):
         copies["to_device"] += 1
-        return ndarray(numpy.array(data, dtype=dtype, order=order or "K"), _current[0])
+        return ndarray(_from_host(numpy.array(data, dtype=dtype, order=order or "K")), _current[0])
     if not isinstance(data, (numbers.Number, numpy.generic)):
         copies["to_device"] += 1   # nested lists: host data
-    return ndarray(numpy.array(_unwrap_value(data, "asarray"), dtype=dtype, order=order or "K"), _current[0])
+    return ndarray(_from_host(numpy.array(_unwrap_value(data, "asarray"), dtype=dtype, order=order or "K")),
+                   _current[0])
+
+
+def _from_host(host: numpy.ndarray) -> numpy.ndarray:
+    """CuPy's copy of host data (_send_object_to_gpu): a memcpy, but a 0-d array is written with ``fill``, so a
+    zero of either sign arrives as +0.0."""
+    if host.ndim == 0 and host.dtype.kind in "fc" and host == 0:
+        host = numpy.zeros((), dtype=host.dtype)
+    return host
 
 
 def array(data: Any, dtype: Any = None, copy: bool = True, order: Any = None) -> ndarray:
@@ -599,7 +751,7 @@ def _function(target: Any, name: str) -> Any:
         if name in _STABLE_SORTS and kwargs.get("kind") is None:   # CuPy's sorts are stable, kind=None too
             kwargs["kind"] = "stable"
         if name in _CREATORS:   # shapes and fill values are host numbers, not array data
-            return _wrap(target(*args, **kwargs), _current[0])
+            return _wrap(_CUPY_SEMANTICS.get(target, target)(*args, **kwargs), _current[0])
         result = _call(target, args, kwargs, name)
         if name in _C_ORDER and kwargs.get("out") is None and not result._a.flags.c_contiguous:
             return ndarray(numpy.ascontiguousarray(result._a), result.device.id)

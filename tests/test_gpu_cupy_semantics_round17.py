@@ -1,0 +1,109 @@
+"""GPU-only value bugs the device sweep found on a real H200 (round 17), where CuPy's answer differs from NumPy's:
+each test computes the same thing on the CPU and on the GPU (the strict CuPy stand-in here, which now gives
+CuPy's answers for these, or a real GPU) and wants the CPU's result, bit for bit (the sign of a zero included),
+which is PyTorch's."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+pytestmark = pytest.mark.gpu
+
+
+def _host(t: mg.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def _same_bits(a: mg.Tensor, b: mg.Tensor) -> None:
+    """Equal values, NaN positions and signs of zeros (both parts of a complex)."""
+    x, y = _host(a), _host(b)
+    assert x.dtype == y.dtype and x.shape == y.shape
+    np.testing.assert_array_equal(x, y)
+    for part in (np.real, np.imag):
+        np.testing.assert_array_equal(np.signbit(part(x)), np.signbit(part(y)))
+
+
+def _both(compute: object) -> None:
+    _same_bits(compute("cpu"), compute("cuda"))
+
+
+# --- 1. a signed zero kept on the device (CuPy fills a host zero with memset(0)) --------------------------------
+
+def _set(t: mg.Tensor, index: object, value: object) -> mg.Tensor:
+    t[index] = value
+    return t
+
+
+@pytest.mark.parametrize("name", ["to", "fill_", "fill_complex", "masked_fill", "index_fill", "setitem_slice",
+                                  "setitem_int", "setitem_index", "setitem_mask", "copysign", "scatter_add_value"])
+def test_negative_zero_kept_on_the_device(name: str) -> None:
+    cases = {
+        "to": lambda d: mg.tensor(-0.0).to(d),   # a 0-d leaf moved to the GPU
+        "fill_": lambda d: mg.ones(3, device=d).fill_(-0.0),
+        "fill_complex": lambda d: mg.ones(3, dtype=mg.complex64, device=d).fill_(complex(-0.0, -0.0)),
+        "masked_fill": lambda d: mg.ones(3, device=d).masked_fill(mg.tensor([True, False, True], device=d), -0.0),
+        "index_fill": lambda d: mg.ones(3, device=d).index_fill(0, mg.tensor([0, 2], device=d), -0.0),
+        "setitem_slice": lambda d: _set(mg.ones(3, device=d), slice(0, 2), -0.0),
+        "setitem_int": lambda d: _set(mg.ones(3, device=d), 1, -0.0),
+        "setitem_index": lambda d: _set(mg.ones(3, device=d), mg.tensor([0, 2], device=d), -0.0),
+        "setitem_mask": lambda d: _set(mg.ones(3, device=d), mg.tensor([True, False, True], device=d), -0.0),
+        "copysign": lambda d: mg.copysign(mg.tensor([1.0, 2.0], device=d), -0.0),
+        "scatter_add_value": lambda d: mg.zeros(3, device=d).scatter(0, mg.tensor([0, 2], device=d), -0.0,
+                                                                     reduce="add"),
+    }
+    _both(cases[name])
+
+
+def test_negative_zero_leaf_divides_to_minus_inf(torch: object) -> None:
+    """The sweep's case: a 0-d -0.0 leaf on the GPU divided into a number (+inf there before), and its gradient."""
+    for device in ("cpu", "cuda"):
+        x = mg.tensor(-0.0, dtype=mg.float64).to(device).requires_grad_()
+        y = mg.tensor([1.5, -2.0], dtype=mg.float64, device=device) / x
+        y.sum().backward()
+        assert _host(y).tolist() == torch.tensor([1.5, -2.0], dtype=torch.float64).div(-0.0).tolist()
+        assert math.isnan(x.grad.item()) or x.grad.item() == -math.inf or x.grad.item() == math.inf
+        assert np.signbit(_host(y)[0])
+
+
+# --- 2. floor division and remainder gradients (CuPy's float floor_divide is floor(x / y)) ------------------------
+
+_NUMERATORS = [-0.39, 0.39, -math.inf, math.inf, 7.0, -7.0, 0.0, -0.0, math.nan, 5.0]
+_DENOMINATORS = [math.inf, math.inf, -0.096, 0.096, 0.1, 0.0, -0.0, 3.0, 2.0, -math.inf]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_floor_division_as_numpy_and_torch(dtype: str, torch: object) -> None:
+    def compute(device: str, fn: object) -> mg.Tensor:
+        a = mg.tensor(_NUMERATORS, dtype=dtype, device=device)
+        b = mg.tensor(_DENOMINATORS, dtype=dtype, device=device)
+        return fn(a, b)
+
+    for fn in (lambda a, b: a // b, lambda a, b: mg.div(a, b, rounding_mode="floor"),
+               lambda a, b: mg.floor_divide(a, 2.5)):
+        host, device = compute("cpu", fn), compute("cuda", fn)
+        _same_bits(host, device)
+    expected = torch.tensor(_NUMERATORS, dtype=getattr(torch, dtype)).div(
+        torch.tensor(_DENOMINATORS, dtype=getattr(torch, dtype)), rounding_mode="floor")
+    np.testing.assert_array_equal(_host(compute("cuda", lambda a, b: a // b)), expected.numpy())
+
+
+def test_remainder_gradient_uses_the_floor_quotient(torch: object) -> None:
+    """d(a % b)/db = -(a // b): -inf // -0.096 is NaN (CuPy's floor(-inf / -0.096) gave inf)."""
+    def grads(device: str) -> tuple:
+        a = mg.tensor([-math.inf, -0.39, 7.0], dtype=mg.float64, device=device, requires_grad=True)
+        b = mg.tensor([-0.096, math.inf, 0.1], dtype=mg.float64, device=device, requires_grad=True)
+        mg.remainder(a, b).sum().backward()
+        return a.grad, b.grad
+
+    (ga, gb), (ga2, gb2) = grads("cpu"), grads("cuda")
+    _same_bits(ga, ga2)
+    _same_bits(gb, gb2)
+    ta = torch.tensor([-math.inf, -0.39, 7.0], dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor([-0.096, math.inf, 0.1], dtype=torch.float64, requires_grad=True)
+    torch.remainder(ta, tb).sum().backward()
+    np.testing.assert_array_equal(_host(gb2), tb.grad.numpy())
