@@ -107,3 +107,24 @@ def test_remainder_gradient_uses_the_floor_quotient(torch: object) -> None:
     tb = torch.tensor([-0.096, math.inf, 0.1], dtype=torch.float64, requires_grad=True)
     torch.remainder(ta, tb).sum().backward()
     np.testing.assert_array_equal(_host(gb2), tb.grad.numpy())
+
+
+# --- 3. logical ops of complex tensors (CuPy's logical ufuncs have no complex loops) ------------------------------
+
+@pytest.mark.parametrize("name", ["logical_and", "logical_or", "logical_xor", "logical_not", "any", "all"])
+def test_logical_ops_of_complex_tensors(name: str, torch: object) -> None:
+    values = [0j, complex(0.0, -1.0), complex(2.0, 0.0), complex(-0.0, -0.0)]
+    other = [1 + 1j, 0j, complex(0.0, 3.0), 0j]
+
+    def compute(device: str) -> mg.Tensor:
+        a = mg.tensor(values, dtype=mg.complex64, device=device)
+        b = mg.tensor(other, dtype=mg.complex64, device=device)
+        if name in ("any", "all"):
+            return getattr(mg, name)(a)
+        return getattr(mg, name)(a) if name == "logical_not" else getattr(mg, name)(a, b)
+
+    _both(compute)
+    t = torch.tensor(values, dtype=torch.complex64)
+    expected = getattr(torch, name)(t) if name in ("any", "all", "logical_not") else getattr(torch, name)(
+        t, torch.tensor(other, dtype=torch.complex64))
+    np.testing.assert_array_equal(_host(compute("cuda")), expected.numpy())

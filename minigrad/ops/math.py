@@ -589,7 +589,15 @@ isinf = _test("isinf", lambda xp, a: xp.isinf(a), "True where x is +inf or -inf.
 isfinite = _test("isfinite", lambda xp, a: xp.isfinite(a), "True where x is neither inf nor NaN.")
 isposinf = _test("isposinf", lambda xp, a: xp.isposinf(a), "True where x is +inf.", real=True)
 isneginf = _test("isneginf", lambda xp, a: xp.isneginf(a), "True where x is -inf.", real=True)
-logical_not = _test("logical_not", lambda xp, a: xp.logical_not(a), "True where x is zero (False).")
+def _truth(xp: Any, v: Any) -> Any:
+    """``v`` for a logical ufunc: CuPy's logical_and/or/xor/not have no complex loops (TypeError), so there a
+    complex array or number is compared with 0 first (non-zero is True, as PyTorch reads a complex value)."""
+    if xp is not backend.numpy and (isinstance(v, complex) or getattr(getattr(v, "dtype", None), "kind", "") == "c"):
+        return v != 0
+    return v
+
+
+logical_not = _test("logical_not", lambda xp, a: xp.logical_not(_truth(xp, a)), "True where x is zero (False).")
 
 
 def _logical(name: str, fn: Callable) -> Callable[[Any, Any], Tensor]:
@@ -602,9 +610,9 @@ def _logical(name: str, fn: Callable) -> Callable[[Any, Any], Tensor]:
     return op
 
 
-logical_and = _logical("logical_and", lambda xp, a, b: xp.logical_and(a, b))
-logical_or = _logical("logical_or", lambda xp, a, b: xp.logical_or(a, b))
-logical_xor = _logical("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
+logical_and = _logical("logical_and", lambda xp, a, b: xp.logical_and(_truth(xp, a), _truth(xp, b)))
+logical_or = _logical("logical_or", lambda xp, a, b: xp.logical_or(_truth(xp, a), _truth(xp, b)))
+logical_xor = _logical("logical_xor", lambda xp, a, b: xp.logical_xor(_truth(xp, a), _truth(xp, b)))
 
 
 def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002
