@@ -84,6 +84,11 @@ class ArgumentTypeError(TypeError, RuntimeError):
     """An input of a dtype an op refuses (TypeError here, RuntimeError in PyTorch)."""
 
 
+class AllocationError(MemoryError, RuntimeError):
+    """A result too large to allocate (``mg.zeros(2**40)``): PyTorch's RuntimeError ("can't allocate memory") and
+    Python's MemoryError, so ``except`` clauses written for either catch it."""
+
+
 class EmptyReductionError(ValueError, RuntimeError, IndexError):
     """A max/min/argmax/aminmax of an empty tensor (or over an empty dim): it has no value. PyTorch raises
     RuntimeError (max, amax, aminmax) or IndexError (argmax, a dim); NumPy ValueError: this is all three."""

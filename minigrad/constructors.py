@@ -11,7 +11,7 @@ import numpy
 
 from . import backend, generators
 from . import memory_formats as _memory_format
-from .arguments import ShapeMismatchError, as_bool, is_tensor_dtype
+from .arguments import AllocationError, ShapeMismatchError, as_bool, is_tensor_dtype
 from .backend import Device
 from .dtypes import get_default_dtype
 from .outputs import creation_args, write_out
@@ -146,6 +146,8 @@ def _filled(fill: Callable[[Any, tuple, Any], Any], shape: tuple, dtype: Any, de
     try:
         with backend.on_device(dev):
             data = fill(xp, shape, dt)
+    except MemoryError as error:
+        raise AllocationError(f"{name}: can't allocate memory for shape {shape} of dtype {dt} ({error})") from None
     except (TypeError, ValueError) as error:
         message = f"{name}: {error} (shape {shape}, dtype {dtype!r})"
         # a negative size: PyTorch's RuntimeError as well as NumPy's ValueError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import warnings
 from typing import Any
 
@@ -71,6 +72,32 @@ def _number(value: Any, name: str, what: str, kinds: str = "biuf") -> float:
     return float(value)
 
 
+class Int64RangeError(TypeError, ValueError):
+    """An int argument outside int64, which PyTorch cannot unpack: its TypeError inside a list of sizes, its
+    ValueError ("Overflow when unpacking long long") for a single int."""
+
+
+def _in_int64(values: tuple, name: str, what: str) -> tuple:
+    """``values`` (ints) if each fits in int64, else :class:`Int64RangeError` naming the function: NumPy would
+    wrap a larger one or read it as unsigned (``F.one_hot(i, 2**63)`` gave no columns)."""
+    for value in values:
+        if not -2**63 <= value < 2**63:
+            raise Int64RangeError(f"{name}: {what} {value} does not fit in int64 (as in PyTorch)")
+    return values
+
+
+def _int(value: Any, name: str, what: str) -> int:
+    """``value`` as an int within int64: a Python or NumPy int, or a 0-d integer tensor (as PyTorch's int
+    arguments take one); a bool, a float or anything else raises a TypeError naming the function."""
+    try:
+        if isinstance(value, (bool, numpy.bool_)):
+            raise TypeError("a bool")
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}") from None
+    return _in_int64((number,), name, what)[0]
+
+
 def _like_input(value: Any, x: Tensor) -> Any:
     """A bound or fill value for ``x``: truncated to an int for an integer tensor (as PyTorch), else as given."""
     return int(value) if x.dtype.kind in "iu" else value
@@ -78,8 +105,7 @@ def _like_input(value: Any, x: Tensor) -> Any:
 
 def _dim(dim: Any, ndim: int, name: str) -> int | None:
     """``dim`` as a non-negative int; None for a 0-d tensor, whose only dims are 0 and -1 (as in PyTorch)."""
-    if isinstance(dim, bool) or not isinstance(dim, (int, numpy.integer)):
-        raise TypeError(f"{name}: dim must be an int, got {dim!r}")
+    dim = _int(dim, name, "dim")   # a 0-d int tensor too, as PyTorch's
     size = max(ndim, 1)
     if not -size <= dim < size:
         raise IndexError(f"{name}: dim {dim} is out of range for a tensor with {ndim} dimensions "

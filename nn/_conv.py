@@ -21,7 +21,7 @@ import minigrad as mg
 from minigrad import Tensor
 
 from ._activations import _reads_input
-from ._arguments import _floating, _floating_or_complex, _tensor
+from ._arguments import _floating, _floating_or_complex, _in_int64, _tensor
 from ._errors import ArgumentFormError, InputDtypeError, InputShapeError
 from ._flags import flag
 
@@ -99,7 +99,7 @@ def _ints(value: Any, dims: int, name: str, what: str, low: int | None) -> tuple
         raise ArgumentFormError(f"{name}: {what} must be an int or a tuple of {dims} ints, got {value!r}")
     if low is not None and min(numbers) < low:
         raise InputShapeError(f"{name}: {what} must be {'positive' if low else 'non-negative'}, got {value!r}")
-    return numbers
+    return _in_int64(numbers, name, what)
 
 
 def _batched(x: Tensor, dims: int, name: str) -> tuple[Tensor, bool]:

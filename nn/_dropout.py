@@ -48,15 +48,23 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     The identity (``input`` itself) when ``training`` is False or ``p`` is 0. The mask comes from the engine's
     generator on ``input``'s device. ``inplace=True`` writes the result into ``input`` and returns it. Any shape.
     """
-    x = _tensor(input, "dropout")
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+    x, p = _tensor(input, "dropout"), _unwrapped(p)
+    if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p!r}")
+    p = float(p)
     if not training or p == 0 or x.numel() == 0:
         return x
     return _maybe_in_place("dropout_", x, inplace, lambda t: _inverted_dropout(t, p, t.shape))
 
 
+def _unwrapped(p: Any) -> Any:
+    """A 0-d real tensor's value (PyTorch's float arguments take one); anything else as given."""
+    return p.item() if isinstance(p, Tensor) and p.ndim == 0 and p.dtype.kind in "iuf" else p
+
+
 def _probability(p: Any, name: str) -> float:
+    """``p`` as a float in [0, 1]: a Python or NumPy number, or a 0-d tensor."""
+    p = _unwrapped(p)
     if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0 <= p <= 1:
         raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p!r}")
     return float(p)

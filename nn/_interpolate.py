@@ -21,7 +21,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _tensor
+from ._arguments import _in_int64, _tensor
 from ._conv import _window_means
 from ._errors import InputShapeError
 from ._flags import flag
@@ -201,6 +201,7 @@ def _sizes_and_scales(x: Tensor, size: Any, scale_factor: Any, recompute_scale_f
         if len(sizes) != dims:
             raise TypeError(f"{name}: expected size to be one of int or Tuple[int] or Tuple[int, int] or "
                             f"Tuple[int, int, int], but got size {size!r}")
+        sizes = _in_int64(sizes, name, "size")
         scales: tuple = (None,) * dims
     else:
         scales = tuple(scale_factor) if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * dims

@@ -17,7 +17,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _floating, _number, _tensor
+from ._arguments import _floating, _int, _number, _tensor
 from ._conv import (
     _avg_pool,
     _ints,
@@ -96,7 +96,8 @@ def _adaptive_windows(input: Any, output_size: Any, dims: int, name: str) -> tup
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dims
     if len(sizes) != dims:
         raise ArgumentFormError(f"{name}: output_size must be an int or a tuple of {dims}, got {output_size!r}")
-    sizes = tuple(length if size is None else size for size, length in zip(sizes, x.shape[-dims:]))
+    sizes = tuple(length if size is None else _int(size, name, "output_size") for size, length in
+                  zip(sizes, x.shape[-dims:]))
     windows = []
     for out, length in zip(_ints(sizes, dims, name, "output_size", 0), x.shape[-dims:]):
         steps = numpy.arange(out)

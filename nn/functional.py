@@ -51,7 +51,7 @@ from ._activations import (
     threshold,
 )
 from ._activations_inplace import celu_, elu_, hardtanh_, leaky_relu_, relu_, selu_, threshold_
-from ._arguments import _dim, _dtype_error, _floating, _implicit_dim, _number, _tensor
+from ._arguments import _dim, _dtype_error, _floating, _implicit_dim, _int, _number, _tensor
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._common_losses import (
     binary_cross_entropy,
@@ -326,7 +326,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
         f"embedding: index {value} is out of range for an embedding of {num} rows "
         f"(indices must be in [0, {num - 1}])"))
     if padding_idx is not None:
-        padding_idx = _normalize_padding(padding_idx, num, "embedding")
+        padding_idx = _normalize_padding(_int(padding_idx, "embedding", "padding_idx"), num, "embedding")
     if max_norm is not None:
         _renorm_rows(weight, indices.data, _number(max_norm, "embedding", "max_norm"),
                      _number(norm_type, "embedding", "norm_type"))
@@ -394,7 +394,8 @@ def one_hot(tensor: Any = None, num_classes: int = -1, *, input: Any = None) -> 
         raise TypeError(f"one_hot: expected an integer Tensor of class indices, got {type(tensor).__name__}")
     if array.dtype.kind not in "iu":
         raise TargetError(f"one_hot: class indices must be integers, got dtype {array.dtype}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, numpy.integer)) or num_classes < -1:
+    num_classes = _int(num_classes, "one_hot", "num_classes")
+    if num_classes < -1:
         raise InputShapeError(f"one_hot: num_classes must be -1 or a non-negative int, got {num_classes!r}")
     xp = mg.array_module(array)
     indices = tensor if isinstance(tensor, Tensor) else mg.as_tensor(array)

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import numpy
 
 from .. import backend
-from ..arguments import ArgumentTypeError, ShapeMismatchError  # noqa: F401 - re-exported to the ops
+from ..arguments import AllocationError, ArgumentTypeError, ShapeMismatchError  # noqa: F401 - re-exported to the ops
 from ..autograd import AxisError
 from ..autograd.engine import _move_cpu_scalars
 from ..tensor import Tensor
@@ -204,25 +204,42 @@ def check_index_range(data: Any, size: int, name: str, where: str, negative: boo
             raise IndexRangeError(f"{name}: index {bad} is out of range for {where} of size {size}")
 
 
+class Int64RangeError(TypeError, ValueError):
+    """An int argument outside int64, which PyTorch cannot unpack: its TypeError inside a list of sizes, its
+    ValueError ("Overflow when unpacking long long") for a single int."""
+
+
+def in_int64(value: int, name: str, what: str) -> int:
+    """``value`` (an int) if it fits in int64, else :class:`Int64RangeError` naming the op: NumPy would wrap
+    it or read it as unsigned (``linspace(0, 1, 2**63)`` was empty)."""
+    if not -2**63 <= value < 2**63:
+        raise Int64RangeError(f"{name}: {what} {value} does not fit in int64 (as in PyTorch)")
+    return value
+
+
 def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
-    """An int or a sequence of ints as a tuple of ints; anything else raises a TypeError naming the op."""
+    """An int or a sequence of ints (each within int64) as a tuple of ints; anything else raises a TypeError
+    naming the op."""
     items = values if isinstance(values, (tuple, list)) else (values,)
     try:
         if any(isinstance(v, bool) for v in items):
             raise TypeError("bools are not sizes")
-        return tuple(operator.index(v) for v in items)
+        ints = tuple(operator.index(v) for v in items)
     except TypeError:
         raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}") from None
+    return tuple(in_int64(v, name, what) for v in ints)
 
 
 def int_arg(value: Any, name: str, what: str) -> int:
-    """An int argument (a one-element int tensor too); a bool, a float or anything else raises a TypeError."""
+    """An int argument within int64 (a one-element int tensor too); a bool, a float or anything else raises a
+    TypeError."""
     try:
         if isinstance(value, bool):
             raise TypeError("a bool")
-        return operator.index(value)
+        value = operator.index(value)
     except TypeError:
         raise TypeError(f"{name}: {what} must be an int, got {value!r:.60}") from None
+    return in_int64(value, name, what)
 
 
 def count_arg(value: Any, name: str, what: str) -> int:
@@ -257,6 +274,8 @@ def normalize_axis(axis: Any, ndim: int, name: str) -> Any:
     out = []
     for a in axes:
         try:
+            if isinstance(a, bool):   # PyTorch refuses True as dim 1 (``x.sum(True)`` means no keepdim)
+                raise TypeError("a bool")
             a = operator.index(a)
         except TypeError:
             raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}") from None

@@ -32,7 +32,7 @@ from ..constructors import (
 from ..dtypes import default_complex_dtype, get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, bool_, float16, int32
-from ._util import ShapeMismatchError, int_tuple, number
+from ._util import ShapeMismatchError, in_int64, int_tuple, number
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
@@ -86,7 +86,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
         return out_requires_grad(write_out("linspace", values, out, warn=False), requires_grad, "linspace")
     if isinstance(steps, bool) or not isinstance(steps, (int, numpy.integer)):
         raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
-    if steps < 0:
+    if in_int64(int(steps), "linspace", "steps") < 0:
         raise ShapeMismatchError(f"linspace: steps must be non-negative, got {steps}")
     start, end = (v.item() if isinstance(v, Tensor) and v.data.size == 1 else v for v in (start, end))
     start, end = (int(v) if isinstance(v, (bool, numpy.bool_)) else v for v in (start, end))   # True is 1

@@ -736,9 +736,10 @@ def relu(input: Tensor) -> Tensor:  # noqa: A002
 
 def abs(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002, A001 - the op's name
     """|x| elementwise (gradient 0 at 0)."""
+    x = input if isinstance(input, Tensor) else as_tensor(input)   # a number or a list, as exp's
     if out is not None:
-        return write_out("abs", Abs()(input), out, "exact", inputs=(input,), broadcast=True)
-    return Abs()(input)
+        return write_out("abs", Abs()(x), out, "exact", inputs=(input,), broadcast=True)
+    return Abs()(x)
 
 
 def abs_operator(x: Tensor) -> Tensor:

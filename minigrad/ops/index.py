@@ -19,6 +19,7 @@ from ..recording import note_draw, note_read
 from ..tensor import Tensor
 from ._util import (
     NOT_GIVEN,
+    AllocationError,
     ArgumentTypeError,
     DtypeMismatchError,
     DtypeNotImplementedError,
@@ -394,7 +395,7 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  #
     if isinstance(repeats, Tensor):   # the output's shape depends on these values: mg.compile runs it eagerly
         note_read(repeats, "tolist")
     counts = repeats.data if isinstance(repeats, Tensor) else repeats
-    if isinstance(counts, bool) or not (isinstance(counts, int) or backend.is_array(counts)
+    if isinstance(counts, bool) or not (isinstance(counts, (int, backend.numpy.integer)) or backend.is_array(counts)
                                         or isinstance(counts, (list, tuple))):
         raise TypeError(f"repeat_interleave: repeats must be an int or a 1-D int tensor, got {repeats!r}")
     try:
@@ -412,7 +413,14 @@ def repeat_interleave(input: Tensor, repeats: Any = None, dim: Any = None, *,  #
     n = x.shape[axis]
     if counts.ndim == 1 and counts.size not in (1, n):
         raise ShapeMismatchError(f"repeat_interleave: {counts.size} repeats for dim {axis} of size {n}")
-    picks = backend.numpy.repeat(backend.numpy.arange(n), counts.reshape(-1) if counts.ndim else counts)
+    total = int(counts.reshape(-1)[0]) * n if counts.size == 1 else sum(counts.tolist())
+    if total * (x.data.size // n if n else 0) >= 2**63:   # NumPy's repeat would wrap the count (and crash)
+        raise ShapeMismatchError(f"repeat_interleave: dim {axis} of the result (input shape {x.shape}) would be "
+                                 f"{total} long: more elements than int64 can count (PyTorch: numel overflow)")
+    try:
+        picks = backend.numpy.repeat(backend.numpy.arange(n), counts.reshape(-1) if counts.ndim else counts)
+    except (MemoryError, ValueError) as error:   # ValueError: "array is too big"
+        raise AllocationError(f"repeat_interleave: can't allocate {total} repeats ({error})") from None
     if output_size is not None and output_size != picks.size:
         raise ShapeMismatchError(f"repeat_interleave: output_size={output_size!r} but the repeats give {picks.size}")
     with backend.on_device(x.device):

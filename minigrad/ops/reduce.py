@@ -493,8 +493,8 @@ def _extreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, smallest
         if dim is not None:
             raise TypeError(f"{name}: give a dim or other=, not both")
         dim = other
-    if isinstance(dim, Tensor):   # torch.max(a, b): the elementwise maximum
-        return minimum(x, dim) if smallest else maximum(x, dim)
+    if isinstance(dim, Tensor) and not (keepdim or keepdims):   # torch.max(a, b): the elementwise maximum
+        return minimum(x, dim) if smallest else maximum(x, dim)   # (with keepdim, a 0-d int tensor is the dim)
     if dim is not None and axis is None:   # PyTorch: (values, indices); keepdims= is PyTorch's alias here
         return max_with_indices(x, dim, keep_flag(name, keepdim, keepdims), smallest)
     x = tensor_arg(x, name)
@@ -664,9 +664,11 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
         p = 2
     if isinstance(p, Tensor) and p.ndim == 0 and not p.requires_grad and p.dtype.kind in "biuf":
         p = float(p.item())   # a 0-d tensor that needs no grad counts as its value, as in PyTorch
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
+    if isinstance(p, bool) or not isinstance(p, (int, float, backend.numpy.integer, backend.numpy.floating)):
         raise ShapeMismatchError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
     x = tensor_arg(x, "norm")
+    if isinstance(dim, (tuple, list)) and not dim:   # no dims listed: all of them, as PyTorch's (sum's too)
+        dim = None
     if x.dtype.kind not in "fc":
         raise ArgumentTypeError(f"norm: expected a floating-point tensor, got {x.dtype}")
     if dtype is not None:
