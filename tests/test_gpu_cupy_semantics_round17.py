@@ -128,3 +128,42 @@ def test_logical_ops_of_complex_tensors(name: str, torch: object) -> None:
     expected = getattr(torch, name)(t) if name in ("any", "all", "logical_not") else getattr(torch, name)(
         t, torch.tensor(other, dtype=torch.complex64))
     np.testing.assert_array_equal(_host(compute("cuda")), expected.numpy())
+
+
+# --- 5. NaN and signed zeros in order statistics (CuPy's 1-D radix sort, its argmax's NaN pick) -------------------
+
+_NEG_NAN = float(np.copysign(np.nan, -1.0))   # CUDA's NaN (from log(-1)) has its sign bit set: a radix sort's first
+
+
+@pytest.mark.parametrize("name", ["nanmedian", "median", "kthvalue", "quantile", "nanquantile", "sort", "argsort",
+                                  "max_dim", "min_dim", "argmax", "argmin", "sort_zeros", "mode"])
+def test_order_statistics_with_nan_on_the_device(name: str, torch: object) -> None:
+    line = [0.5, _NEG_NAN, -1.0, 0.25, _NEG_NAN, 2.0]
+    rows = [[0.3, _NEG_NAN, _NEG_NAN], [1.0, 2.0, 0.5]]
+    cases = {
+        "nanmedian": (line, lambda t: t.nanmedian()),
+        "median": (line, lambda t: t.median(dim=0)),
+        "kthvalue": (line, lambda t: t.kthvalue(2)),
+        "quantile": (line, lambda t: t.quantile(0.5)),
+        "nanquantile": (line, lambda t: t.nanquantile(0.3)),
+        "sort": (line, lambda t: t.sort()),
+        "argsort": (line, lambda t: t.argsort(descending=True)),
+        "max_dim": (rows, lambda t: t.max(dim=1)),
+        "min_dim": (rows, lambda t: t.min(dim=-1)),
+        "argmax": (rows, lambda t: t.argmax()),
+        "argmin": (rows, lambda t: t.argmin(dim=1)),
+        "sort_zeros": ([0.0, -0.0, 1.0, -0.0, 0.0], lambda t: t.sort(stable=True)),
+        "mode": ([0.0, -0.0, 1.0, -0.0, 0.0], lambda t: t.mode()),
+    }
+    values, fn = cases[name]
+
+    def outputs(result: object) -> list:
+        return list(result) if isinstance(result, tuple) else [result]
+
+    host = outputs(fn(mg.tensor(values, dtype=mg.float64)))
+    device = outputs(fn(mg.tensor(values, dtype=mg.float64, device="cuda")))
+    for a, b in zip(host, device, strict=True):
+        _same_bits(a, b)
+    expected = outputs(fn(torch.tensor(values, dtype=torch.float64)))
+    for a, b in zip(device, expected, strict=True):
+        np.testing.assert_array_equal(_host(a), b.numpy())

@@ -49,7 +49,7 @@ def _sort_order(xp: Any, items: Any) -> Any:
     """Stable ascending order of the elements of the 1-D ``items``, or of the rows of the 2-D ``items``
     compared entry by entry (lexicographically), as torch.unique with ``dim`` sorts its slices."""
     if items.ndim == 1:
-        return xp.argsort(items, kind="stable" if xp is backend.numpy else None)   # CuPy's is always stable
+        return backend.stable_argsort(xp, items)   # NaN last and -0.0 == 0.0 on CuPy too (not its radix order)
     if items.shape[0] == 0:
         return xp.zeros(0, dtype="int64")
     keys = items.astype("uint8") if items.dtype == bool else items

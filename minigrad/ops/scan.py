@@ -303,7 +303,7 @@ def logcumsumexp(input: Tensor, dim: Any = NOT_GIVEN, *, axis: Any = NOT_GIVEN) 
 def _median_index(xp: Any, x: Any, axis: int) -> Any:
     """The index of the lower median along ``axis`` (keepdims); of the first NaN where there is one."""
     n = x.shape[axis]
-    order = xp.argsort(x, axis=axis, kind="stable")
+    order = backend.stable_argsort(xp, x, axis)
     index = xp.take(order, [(n - 1) // 2], axis=axis)
     nans = xp.isnan(x) if x.dtype.kind == "f" else None
     if nans is not None:

@@ -213,8 +213,7 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool = False, smallest: bool 
         xp = backend.array_module(x.data)
         return result(clone(x), Tensor._make(xp.zeros((), dtype="int64"), False, None, 0))   # a bool stays bool
     xp = backend.array_module(x.data)
-    pick = xp.argmin if smallest else xp.argmax
-    index = _indices(name, lambda data: pick(data, axis=axis, keepdims=True).astype("int64", copy=False), x)
+    index = _indices(name, lambda data: _arg_extreme(xp, data, axis, True, smallest).astype("int64", copy=False), x)
     op = Gather(axis, index.data, squeeze=not keepdim)
     op.name = name
     values = fresh_memory(op(x))
@@ -231,15 +230,25 @@ def _argextreme(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, small
     dim = dim_or_axis(name, dim, axis)
     keep = keep_flag(name, keepdim, keepdims)
     xp = backend.array_module(x.data)
-    pick = xp.argmin if smallest else xp.argmax
     if dim is None:
         if x.data.size == 0:
             raise EmptyReductionError(f"{name}: the input is empty (shape {x.shape})")
-        return _indices(name, lambda data: xp.asarray(pick(data, axis=None, keepdims=keep)).astype("int64"), x)
+        return _indices(name, lambda data: xp.asarray(_arg_extreme(xp, data, None, keep, smallest)).astype("int64"),
+                        x)
     a = _reduction_axis(x, dim, name)
     if x.ndim == 0:
         return Tensor._make(xp.zeros((), dtype="int64"), False, None, 0)
-    return _indices(name, lambda data: xp.asarray(pick(data, axis=a, keepdims=keep)).astype("int64"), x)
+    return _indices(name, lambda data: xp.asarray(_arg_extreme(xp, data, a, keep, smallest)).astype("int64"), x)
+
+
+def _arg_extreme(xp: Any, data: Any, axis: int | None, keepdims: bool, smallest: bool) -> Any:
+    """argmin/argmax of an array along ``axis`` (None: flattened): the first NaN where there is one, as NumPy and
+    PyTorch. CuPy's float argmax returns one of the NaNs (its parallel reduction's pick), not the first."""
+    index = (xp.argmin if smallest else xp.argmax)(data, axis=axis, keepdims=keepdims)
+    if xp is backend.numpy or data.dtype.kind != "f":
+        return index
+    nan = xp.isnan(data)
+    return xp.where(nan.any(axis=axis, keepdims=keepdims), xp.argmax(nan, axis=axis, keepdims=keepdims), index)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,  # noqa: A002
@@ -299,11 +308,10 @@ def _order(xp: Any, data: Any, axis: int, descending: bool) -> Any:
     index order). No key is negated: -x wraps for unsigned ints and the most negative int, and a NaN key
     of -inf would tie with +inf.
     """
-    kind = "stable"   # NumPy's default quicksort is not stable; CuPy takes None or "stable"; both put NaN last
-    if not descending:
-        return xp.argsort(data, axis=axis, kind=kind).astype("int64", copy=False)
+    if not descending:   # NumPy's default quicksort is not stable; CuPy's 1-D radix sort puts -NaN first
+        return backend.stable_argsort(xp, data, axis).astype("int64", copy=False)
     n = data.shape[axis]
-    order = xp.flip(xp.argsort(xp.flip(data, axis), axis=axis, kind=kind), axis)
+    order = xp.flip(backend.stable_argsort(xp, xp.flip(data, axis), axis), axis)
     return (n - 1 - order).astype("int64", copy=False)
 
 

@@ -465,7 +465,7 @@ def _thrust_1d(a: Any, axis: Any) -> bool:
     """CuPy sorts a 1-D float array (or a flattened one) with Thrust's radix sort (cupy_thrust.cu: plain
     ``thrust::less`` there); other shapes with its NaN-aware comparator (NaN last, as NumPy)."""
     a = numpy.asarray(a)
-    return a.dtype.kind == "f" and (a.ndim == 1 or axis is None)
+    return a.dtype.kind == "f" and a.dtype.itemsize >= 4 and (a.ndim == 1 or axis is None)   # float16: comparator
 
 
 def _argsort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, **kwargs: Any) -> Any:
