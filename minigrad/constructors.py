@@ -250,7 +250,9 @@ def _full(shape: tuple, fill_value: Any, dtype: Any, device: Any, requires_grad:
         dtype = _infer_dtype(number) or get_default_dtype()
     dtype = backend.as_dtype(dtype, name)
     fill_value = _fill_in(fill_value, dtype, name)
-    return _filled(lambda xp, s, d: xp.full(s, fill_value, dtype=d), shape, dtype, device, requires_grad, name)
+    # backend.full: on CuPy a fill with -0.0 keeps its sign (CuPy's own fill writes a zero with a memset)
+    return _filled(lambda xp, s, d: backend.full(xp, s, fill_value, dtype=d), shape, dtype, device,
+                   requires_grad, name)
 
 
 def _fill_in(value: Any, dtype: numpy.dtype, name: str) -> Any:

@@ -40,7 +40,8 @@ def _set(t: mg.Tensor, index: object, value: object) -> mg.Tensor:
 
 
 @pytest.mark.parametrize("name", ["to", "fill_", "fill_complex", "masked_fill", "index_fill", "setitem_slice",
-                                  "setitem_int", "setitem_index", "setitem_mask", "copysign", "scatter_add_value"])
+                                  "setitem_int", "setitem_index", "setitem_mask", "copysign", "scatter_add_value",
+                                  "full", "full_complex", "full_like", "new_full", "scatter_value"])
 def test_negative_zero_kept_on_the_device(name: str) -> None:
     cases = {
         "to": lambda d: mg.tensor(-0.0).to(d),   # a 0-d leaf moved to the GPU
@@ -55,6 +56,11 @@ def test_negative_zero_kept_on_the_device(name: str) -> None:
         "copysign": lambda d: mg.copysign(mg.tensor([1.0, 2.0], device=d), -0.0),
         "scatter_add_value": lambda d: mg.zeros(3, device=d).scatter(0, mg.tensor([0, 2], device=d), -0.0,
                                                                      reduce="add"),
+        "full": lambda d: mg.full((2, 2), -0.0, device=d),
+        "full_complex": lambda d: mg.full((2,), complex(0.0, -0.0), device=d),
+        "full_like": lambda d: mg.full_like(mg.ones(3, device=d), -0.0),
+        "new_full": lambda d: mg.ones(3, device=d).new_full((2,), -0.0),
+        "scatter_value": lambda d: mg.ones(3, device=d).scatter(0, mg.tensor([0, 2], device=d), -0.0),
     }
     _both(cases[name])
 

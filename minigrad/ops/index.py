@@ -287,6 +287,8 @@ class Scatter(Function):
         out = x.copy()
         if self.add:
             backend.scatter_add(xp, out, where, part)
+        elif xp is not backend.numpy and backend.signed_zero(part):   # CuPy writes a host zero with a memset
+            out[where] = backend.device_scalar(xp, part, out.dtype)
         else:
             out[where] = part
         return out
