@@ -52,7 +52,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p!r}")
     p = float(p)
-    if not training or p == 0 or x.numel() == 0:
+    if not flag(training, "dropout", "training") or p == 0 or x.numel() == 0:   # training="False" is not True
         return x
     return _maybe_in_place("dropout_", x, inplace, lambda t: _inverted_dropout(t, p, t.shape))
 

@@ -12,7 +12,7 @@ import numpy
 import minigrad as mg
 from minigrad import Tensor
 
-from ._arguments import _floating, _not_complex, _number, _tensor
+from ._arguments import _floating, _int, _not_complex, _number, _tensor
 from ._errors import InputShapeError
 from ._flags import flag
 
@@ -252,8 +252,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     x, eps = _floating(input, name), _number(eps, name, "eps")
     if x.ndim < 2:
         raise InputShapeError(f"{name}: expected at least 2 dims (N, C, *) for the input, got shape {x.shape}")
-    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, numpy.integer)) or num_groups < 1 \
-            or x.shape[1] % num_groups:
+    num_groups = _int(num_groups, name, "num_groups")   # 2.0 and True are TypeErrors, as PyTorch's
+    if num_groups < 1 or x.shape[1] % num_groups:
         raise InputShapeError(f"{name}: expected the number of channels of the input of shape {x.shape} to be "
                               f"divisible by num_groups, got num_groups={num_groups!r}")
     batch, channels = x.shape[:2]

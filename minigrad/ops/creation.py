@@ -32,7 +32,7 @@ from ..constructors import (
 from ..dtypes import default_complex_dtype, get_default_dtype
 from ..outputs import creation_args, write_out
 from ..tensor import Tensor, bool_, float16, int32
-from ._util import ShapeMismatchError, in_int64, int_tuple, number
+from ._util import ShapeMismatchError, int_arg, int_tuple, number
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
@@ -84,9 +84,8 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, device: An
         dtype, device = creation_args("linspace", out, dtype, device)
         values = keep_out_shape(linspace(start, end, steps, dtype, device), out)
         return out_requires_grad(write_out("linspace", values, out, warn=False), requires_grad, "linspace")
-    if isinstance(steps, bool) or not isinstance(steps, (int, numpy.integer)):
-        raise TypeError(f"linspace: steps must be an int, got {type(steps).__name__}")
-    if in_int64(int(steps), "linspace", "steps") < 0:
+    steps = int_arg(steps, "linspace", "steps")   # a 0-d int tensor too, as PyTorch's
+    if steps < 0:
         raise ShapeMismatchError(f"linspace: steps must be non-negative, got {steps}")
     start, end = (v.item() if isinstance(v, Tensor) and v.data.size == 1 else v for v in (start, end))
     start, end = (int(v) if isinstance(v, (bool, numpy.bool_)) else v for v in (start, end))   # True is 1

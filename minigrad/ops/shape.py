@@ -550,7 +550,8 @@ def view(x: Tensor, *shape: Any, size: Any = None, dtype: Any = None) -> Tensor:
     if dtype is not None:
         shape = sizes_keyword("view", shape, "dtype", dtype)
     x = tensor_arg(x, "view")
-    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)) and type(shape[0]).__name__ != "Size":
+    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, backend.numpy.integer, Tensor)) \
+            and type(shape[0]).__name__ != "Size":   # a NumPy int or a 0-d tensor is a size, as in PyTorch
         return _view_dtype(x, backend.as_dtype(shape[0], "view"))
     op = Reshape(_sizes(shape, "view", True))
     op.name = "view"

@@ -160,3 +160,32 @@ def test_abs_of_a_number_is_a_tensor_of_the_default_dtype() -> None:
     assert mg.abs(-1.5).dtype == mg.exp(1.5).dtype == mg.float32
     assert mg.abs(-1.5).item() == 1.5
     np.testing.assert_array_equal(mg.abs([-1, 2]).numpy(), [1, 2])
+
+
+@pytest.mark.parametrize("training", ["False", "no", None, 2])
+def test_dropout_training_must_be_a_bool(training) -> None:
+    # F.dropout(x, 0.5, training="False"): torch TypeError; ours read the string's truth (dropout applied)
+    with pytest.raises(TypeError):
+        TF.dropout(_x(torch), 0.5, training)
+    with pytest.raises(TypeError, match="training"):
+        F.dropout(_x(mg), 0.5, training)
+    np.testing.assert_array_equal(F.dropout(_x(mg), 0.5, np.False_).numpy(), _x(mg).numpy())
+
+
+@pytest.mark.parametrize("num_groups", [2.0, True, np.float64(2.0)])
+def test_group_norm_num_groups_must_be_an_int(num_groups) -> None:
+    # F.group_norm(x, 2.0): torch TypeError; ours InputShapeError ("divisible by num_groups")
+    with pytest.raises(TypeError):
+        TF.group_norm(torch.ones(2, 4, 3), num_groups)
+    with pytest.raises(TypeError, match="num_groups"):
+        F.group_norm(mg.ones(2, 4, 3), num_groups)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.linspace(0, 1, lib.tensor(3)), lambda lib: lib.linspace(0, 1, np.int64(3)),
+    lambda lib: lib.arange(6.0).view(np.int64(-1)), lambda lib: lib.arange(6.0).view(lib.tensor(6)),
+    lambda lib: lib.arange(6.0).view(np.int32(3), lib.tensor(2)),
+], ids=["linspace-tensor", "linspace-numpy", "view-numpy", "view-tensor", "view-mixed"])
+def test_sizes_given_as_numpy_ints_or_0d_tensors(call) -> None:
+    # linspace(0, 1, tensor(3)) raised "steps must be an int"; x.view(np.int64(-1)) read the NumPy int as a dtype
+    np.testing.assert_array_equal(call(mg).numpy(), call(torch).numpy())
