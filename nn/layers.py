@@ -150,7 +150,7 @@ class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        if isinstance(p, bool) or not isinstance(p, (int, float, numpy.integer, numpy.floating)) or not 0 <= p <= 1:
             raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got p={p!r} "
                              "(p must be in [0, 1])")
         if not isinstance(inplace, (bool, numpy.bool_)):

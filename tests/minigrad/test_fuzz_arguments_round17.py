@@ -189,3 +189,11 @@ def test_group_norm_num_groups_must_be_an_int(num_groups) -> None:
 def test_sizes_given_as_numpy_ints_or_0d_tensors(call) -> None:
     # linspace(0, 1, tensor(3)) raised "steps must be an int"; x.view(np.int64(-1)) read the NumPy int as a dtype
     np.testing.assert_array_equal(call(mg).numpy(), call(torch).numpy())
+
+
+@pytest.mark.parametrize("p", [np.float32(0.25), np.float64(0.5), np.int64(0)])
+def test_dropout_modules_take_a_numpy_probability(p) -> None:
+    # nn.Dropout(np.float32(0.25)) (a p read from a NumPy config): torch takes it; ours raised ValueError
+    assert repr(nn.Dropout(p)) == repr(torch.nn.Dropout(p))
+    module = nn.Dropout(p).eval()
+    np.testing.assert_array_equal(module(_x(mg)).numpy(), _x(mg).numpy())
