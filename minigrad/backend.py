@@ -303,6 +303,27 @@ def stable_argsort(xp: Any, data: Any, axis: int = -1) -> Any:
     return xp.argsort(data, axis=axis)
 
 
+def maximum(xp: Any, a: Any, b: Any) -> Any:
+    """``xp.maximum(a, b)`` with NumPy's rule at a tie on every device: ``b`` (the sign of a zero is b's). CuPy's
+    float maximum is CUDA's max, which gives +0.0 at a tie of zeros whatever the order (minigrad's ops rely on
+    the tie rule for PyTorch's signs: relu(-0.0) is -0.0)."""
+    y = xp.maximum(a, b)
+    return y if xp is numpy or y.dtype.kind != "f" else xp.where(a == b, b, y)
+
+
+def minimum(xp: Any, a: Any, b: Any) -> Any:
+    """``xp.minimum(a, b)`` with NumPy's rule at a tie (``b``) on every device; see :func:`maximum`."""
+    y = xp.minimum(a, b)
+    return y if xp is numpy or y.dtype.kind != "f" else xp.where(a == b, b, y)
+
+
+def fmax(xp: Any, a: Any, b: Any, smallest: bool = False) -> Any:
+    """``xp.fmax(a, b)`` (``fmin`` if ``smallest``) with PyTorch's rule at a tie on every device: ``a`` (the sign of a
+    zero is a's). NumPy's float64 loop gives a, its float32 SIMD loop b, CuPy's (CUDA's) +0.0 / -0.0."""
+    y = (xp.fmin if smallest else xp.fmax)(a, b)
+    return y if y.dtype.kind != "f" else xp.where(a == b, a, y)
+
+
 def on_device(device: Device | str) -> Any:
     """Context manager making ``device`` current while arrays are created."""
     device = _as_device(device, "on_device")

@@ -173,3 +173,50 @@ def test_order_statistics_with_nan_on_the_device(name: str, torch: object) -> No
     expected = outputs(fn(torch.tensor(values, dtype=torch.float64)))
     for a, b in zip(device, expected, strict=True):
         np.testing.assert_array_equal(_host(a), b.numpy())
+
+
+# --- 4. complex division by zero and by infinities (CuPy's scaled division gives NaN + NaNj) ---------------------
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_division_as_numpy_and_torch(dtype: str, torch: object) -> None:
+    inf = math.inf
+    a = [1 + 1j, 1 + 1j, -2 + 0.5j, 3 + 4j, 0j, 1 + 0j, 1 + 2j, complex(inf, 0.0)]
+    b = [0j, complex(inf, 0.0), complex(0.0, -0.0), 1 + 2j, 0j, complex(inf, inf), -2 + 0.5j, 2 + 0j]
+
+    def compute(device: str) -> list:
+        x = mg.tensor(a, dtype=getattr(mg, dtype), device=device)
+        return [x / mg.tensor(b, dtype=getattr(mg, dtype), device=device), x / 0, x / mg.tensor([0, 0, 1, 2, 0, 0, 1, 0],
+                                                                                             device=device)]
+
+    expected = [torch.tensor(a, dtype=getattr(torch, dtype)) / torch.tensor(b, dtype=getattr(torch, dtype))]
+    for host, device in zip(compute("cpu"), compute("cuda"), strict=True):
+        np.testing.assert_allclose(_host(device), _host(host), rtol=1e-6)   # (the finite ones to an ulp or so)
+        for part in (np.real, np.imag):
+            np.testing.assert_array_equal(np.isnan(part(_host(device))), np.isnan(part(_host(host))))
+    np.testing.assert_allclose(_host(compute("cuda")[0]), expected[0].numpy(), rtol=1e-6)
+
+
+# --- 6. ties of signed zeros in maximum/minimum/clamp/relu/fmax/fmin (CUDA's max gives +0.0 whatever the order) ---
+
+@pytest.mark.parametrize("name", ["maximum", "minimum", "fmax", "fmin", "clamp_min", "clamp_max", "clamp_tensor",
+                                  "relu", "rsqrt_of_maximum"])
+def test_signed_zero_ties(name: str, torch: object) -> None:
+    v = [-0.0, 0.0, -0.0, 0.0, 1.0, -1.0]
+    w = [0.0, -0.0, -0.0, 0.0, -0.0, 0.0]
+    cases = {
+        "maximum": lambda lib, x, y: lib.maximum(x, y),
+        "minimum": lambda lib, x, y: lib.minimum(x, y),
+        "fmax": lambda lib, x, y: lib.fmax(x, y),
+        "fmin": lambda lib, x, y: lib.fmin(x, y),
+        "clamp_min": lambda lib, x, y: lib.clamp(x, min=0.0),
+        "clamp_max": lambda lib, x, y: lib.clamp(x, max=-0.0),
+        "clamp_tensor": lambda lib, x, y: lib.clamp(x, min=y),
+        "relu": lambda lib, x, y: lib.relu(x),
+        "rsqrt_of_maximum": lambda lib, x, y: lib.maximum(x, y) ** -0.5,   # the sweep's case: -inf, not inf
+    }
+    fn = cases[name]
+    _both(lambda d: fn(mg, mg.tensor(v, device=d), mg.tensor(w, device=d)))
+    expected = fn(torch, torch.tensor(v), torch.tensor(w)).numpy()
+    got = _host(fn(mg, mg.tensor(v, device="cuda"), mg.tensor(w, device="cuda")))
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))

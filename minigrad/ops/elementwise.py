@@ -219,6 +219,27 @@ class AddCMul(Function):
         return (b if self.needs_grad[2] else None, c if self.needs_grad[1] else None)
 
 
+def _complex_quotient(xp: Any, a: Any, b: Any, dtype: Any) -> Any:
+    """``a / b`` in complex ``dtype`` by NumPy's algorithm (Smith's; a zero divisor divides each part by +0), whose
+    values PyTorch's CPU kernel gives too. CuPy's complex division scales by 1 / (|re b| + |im b|): NaN + NaNj for
+    a zero or infinite divisor, where NumPy and PyTorch give infinities and zeros."""
+    a, b = (v.astype(dtype, copy=False) if backend.is_array(v) else backend.device_scalar(xp, v, dtype)
+            for v in (a, b))
+    ar, ai, br, bi = a.real, a.imag, b.real, b.imag
+    abs_r, abs_i = xp.abs(br), xp.abs(bi)
+    real_larger = abs_r >= abs_i   # (False where b has a NaN part: the second branch, as NumPy's)
+    zero = real_larger & (abs_r == 0)
+    rat = xp.where(real_larger, bi / xp.where(zero, 1, br), br / bi)
+    scl = 1 / xp.where(real_larger, br + bi * rat, bi + br * rat)
+    real = xp.where(real_larger, (ar + ai * rat) * scl, (ar * rat + ai) * scl)
+    imag = xp.where(real_larger, (ai - ar * rat) * scl, (ai * rat - ar) * scl)
+    real = xp.where(zero, ar / abs_r, real)
+    imag = xp.where(zero, ai / abs_r, imag)
+    out = xp.empty(real.shape, dtype=dtype)
+    out.real, out.imag = real, imag
+    return out
+
+
 class Div(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
@@ -229,6 +250,8 @@ class Div(Function):
         y = a / b
         if y.dtype is _FLOAT16 and type(b) in _REAL_NUMBER:
             y = _half_by_number(a, b, operator.truediv)
+        elif y.dtype.kind == "c" and self.xp is not numpy:
+            y = _complex_quotient(self.xp, a, b, y.dtype)
         # integers and bools divide to float64 in NumPy, to the default float dtype in PyTorch (float32 unless
         # set_default_dtype; the float cases leave early)
         if y.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and _integral(a) and _integral(b):
@@ -386,7 +409,7 @@ class Maximum(Function):
         self.saved = (a, b)
         # a at a tie (NumPy returns its second argument): the sign of a zero from max(-0, 0) is a's,
         # as torch.maximum gives it on small tensors (its vectorised loop returns b)
-        y = self.xp.maximum(b, a)
+        y = backend.maximum(self.xp, b, a)   # (CuPy's max gives +0.0 at a tie of zeros)
         if y.dtype.kind == "c":   # NumPy orders complex values lexicographically; PyTorch refuses them
             raise complex_order_error("maximum", y.dtype, runtime=True)
         return y
@@ -403,7 +426,7 @@ class Minimum(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         self.saved = (a, b)
-        y = self.xp.minimum(b, a)   # a at a tie, as PyTorch (the sign of a zero result)
+        y = backend.minimum(self.xp, b, a)   # a at a tie, as PyTorch (the sign of a zero result)
         if y.dtype.kind == "c":   # NumPy orders complex values lexicographically; PyTorch refuses them
             raise complex_order_error("minimum", y.dtype, runtime=True)
         return y
@@ -549,7 +572,7 @@ class Relu(Function):
             raise complex_order_error("relu", dtype)
         if dtype is not None and dtype.kind == "b":   # NumPy's maximum(0, x) would give int64
             raise ArgumentTypeError(f"relu: Boolean inputs not supported for relu (shape {x.shape}), as in PyTorch")
-        y = self.xp.maximum(0, x)   # x at a tie: relu(-0) = -0, as PyTorch
+        y = backend.maximum(self.xp, 0, x)   # x at a tie: relu(-0) = -0, as PyTorch
         self.saved = (y,)
         return y
 
@@ -610,8 +633,8 @@ class Clip(Function):
         self.saved = (x, low, high)
         # x, not the bound, where they are equal (the sign of a zero), as torch.clamp: NumPy's
         # maximum/minimum return their second argument at a tie
-        y = x if low is None else self.xp.maximum(low, x)
-        y = y if high is None else self.xp.minimum(high, y)
+        y = x if low is None else backend.maximum(self.xp, low, x)
+        y = y if high is None else backend.minimum(self.xp, high, y)
         if y.dtype.kind == "c":   # a complex x or bound: NumPy orders them lexicographically, PyTorch refuses
             raise complex_order_error(self.name, y.dtype)
         return y

@@ -440,6 +440,36 @@ def _remainder(a: Any, b: Any, out: Any = None, **kwargs: Any) -> Any:
     return _with_out(numpy.subtract(a, numpy.multiply(quotient, b, dtype=dtype), dtype=dtype), out)
 
 
+def _true_divide(a: Any, b: Any, out: Any = None, **kwargs: Any) -> Any:
+    """CuPy's complex division (cupy/complex/arithmetic.h): both scaled by s = |re b| + |im b| first, so a zero
+    or infinite divisor gives NaN + NaNj (NumPy: infinities, zeros); real division as NumPy's."""
+    reference = numpy.true_divide(a, b, **kwargs)
+    dtype = numpy.asarray(reference).dtype
+    if dtype.kind != "c":
+        return _with_out(reference, out)
+    a, b = numpy.asarray(a, dtype=dtype), numpy.asarray(b, dtype=dtype)
+    s = numpy.abs(b.real) + numpy.abs(b.imag)
+    oos = 1 / s
+    ars, ais, brs, bis = a.real * oos, a.imag * oos, b.real * oos, b.imag * oos
+    oos = 1 / (brs * brs + bis * bis)
+    result = numpy.empty(numpy.broadcast_shapes(a.shape, b.shape), dtype=dtype)
+    result.real, result.imag = (ars * brs + ais * bis) * oos, (ais * brs - ars * bis) * oos
+    return _with_out(result if result.ndim else result[()], out)
+
+
+def _zero_tie(ufunc: numpy.ufunc, larger: bool) -> Any:
+    """CuPy's float maximum/minimum (and fmax/fmin) are CUDA's max/min: at a tie of zeros of either sign they give
+    +0.0 (maximum) or -0.0 (minimum) whatever the order; NumPy gives its second argument."""
+    def call(a: Any, b: Any, out: Any = None, **kwargs: Any) -> Any:
+        result = numpy.asarray(ufunc(a, b, **kwargs))
+        if result.dtype.kind != "f":
+            return _with_out(result if result.ndim else result[()], out)
+        tie = numpy.asarray((numpy.asarray(a) == 0) & (numpy.asarray(b) == 0))
+        result = numpy.where(tie, result.dtype.type(0.0 if larger else -0.0), result)
+        return _with_out(result if result.ndim else result[()], out)
+    return call
+
+
 def _no_complex_loop(ufunc: numpy.ufunc) -> Any:
     """CuPy's logical_and/or/xor/not have no complex loops: a complex operand raises TypeError."""
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -504,7 +534,9 @@ def _arg_extreme(pick: Any) -> Any:
 
 _CUPY_SEMANTICS: dict = {
     numpy.ndarray.fill: _fill, numpy.full_like: _full_like, numpy.full: _full,
-    numpy.floor_divide: _floor_divide, numpy.remainder: _remainder,
+    numpy.floor_divide: _floor_divide, numpy.remainder: _remainder, numpy.true_divide: _true_divide,
+    numpy.maximum: _zero_tie(numpy.maximum, True), numpy.minimum: _zero_tie(numpy.minimum, False),
+    numpy.fmax: _zero_tie(numpy.fmax, True), numpy.fmin: _zero_tie(numpy.fmin, False),
     **{getattr(numpy, name): _no_complex_loop(getattr(numpy, name))
        for name in ("logical_and", "logical_or", "logical_xor", "logical_not")},
     numpy.argsort: _argsort, numpy.ndarray.argsort: _argsort, numpy.sort: _sort, numpy.ndarray.sort: _sort_in_place,
