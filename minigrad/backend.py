@@ -293,9 +293,9 @@ def full(xp: Any, shape: Any, value: Any, dtype: Any = None) -> Any:
 def stable_argsort(xp: Any, data: Any, axis: int = -1) -> Any:
     """Stable sort indices along ``axis``, in NumPy's order on every device: NaN last, -0.0 equal to 0.0.
 
-    CuPy sorts a 1-D float32/float64 array with Thrust's radix sort, which orders the bits: -0.0 before 0.0,
-    and a NaN with its sign bit set (CUDA's, from log(-1)) before -inf; arrays of more dims get a comparator
-    with NumPy's order. So on CuPy a 1-D float array is sorted as the one row of a 2-D array."""
+    CuPy sorts a 1-D float32/float64 array with Thrust's radix sort, which orders the bits: a NaN with its sign
+    bit set (CUDA's float64 NaN from log(-1)) comes before -inf; arrays of more dims get a comparator with
+    NumPy's order. So on CuPy a 1-D float array is sorted as the one row of a 2-D array."""
     if xp is numpy:
         return numpy.argsort(data, axis=axis, kind="stable")
     if data.ndim == 1 and data.dtype.kind == "f":

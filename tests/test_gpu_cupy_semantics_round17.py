@@ -24,8 +24,9 @@ def _same_bits(a: mg.Tensor, b: mg.Tensor) -> None:
     x, y = _host(a), _host(b)
     assert x.dtype == y.dtype and x.shape == y.shape
     np.testing.assert_array_equal(x, y)
-    for part in (np.real, np.imag):
-        np.testing.assert_array_equal(np.signbit(part(x)), np.signbit(part(y)))
+    for part in (np.real, np.imag):   # (the sign bit of a NaN means nothing: CUDA's and x86's differ)
+        signs = [np.signbit(part(v)) & ~np.isnan(part(v)) for v in (x, y)]
+        np.testing.assert_array_equal(*signs)
 
 
 def _both(compute: object) -> None:
@@ -185,8 +186,8 @@ def test_complex_division_as_numpy_and_torch(dtype: str, torch: object) -> None:
 
     def compute(device: str) -> list:
         x = mg.tensor(a, dtype=getattr(mg, dtype), device=device)
-        return [x / mg.tensor(b, dtype=getattr(mg, dtype), device=device), x / 0, x / mg.tensor([0, 0, 1, 2, 0, 0, 1, 0],
-                                                                                             device=device)]
+        ints = mg.tensor([0, 0, 1, 2, 0, 0, 1, 0], device=device)
+        return [x / mg.tensor(b, dtype=getattr(mg, dtype), device=device), x / 0, x / ints]
 
     expected = [torch.tensor(a, dtype=getattr(torch, dtype)) / torch.tensor(b, dtype=getattr(torch, dtype))]
     for host, device in zip(compute("cpu"), compute("cuda"), strict=True):

@@ -482,11 +482,11 @@ def _no_complex_loop(ufunc: numpy.ufunc) -> Any:
 
 
 def _radix_key(a: numpy.ndarray) -> numpy.ndarray:
-    """The unsigned key Thrust's radix sort orders floats by: the bits, all flipped for a set sign bit,
-    else the sign bit flipped. So -0.0 sorts before 0.0, and a NaN with its sign bit set (NumPy's NaN
-    from log(-1) on x86, CUDA's CUDART_NAN) before -inf."""
+    """The unsigned key Thrust's (CUB's) radix sort orders floats by: the bits, all flipped for a set sign bit,
+    else the sign bit flipped, -0.0 read as 0.0 first (equal, in index order, as seen on an H200). So a NaN with
+    its sign bit set (NumPy's NaN from log(-1) on x86, CUDA's float64 NaN from log(-1)) sorts before -inf."""
     bits = {2: numpy.uint16, 4: numpy.uint32, 8: numpy.uint64}[a.dtype.itemsize]
-    u = numpy.ascontiguousarray(a).view(bits)
+    u = numpy.ascontiguousarray(numpy.where(a == 0, a.dtype.type(0), a)).view(bits)
     high = bits(1) << bits(8 * a.dtype.itemsize - 1)
     return numpy.where(u & high, ~u, u | high)
 
