@@ -75,14 +75,14 @@ def randn_like(input: Tensor, dtype: Any = None, device: Any = None, requires_gr
     return _memory_format.relayout(out, memory_format, "randn_like", x)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False, *, out: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
+def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False, out: Any = None, layout: Any = None, pin_memory: Any = None) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32 by default); ``out=``: computed
     in out's dtype and written into it."""
     tensor_options("linspace", layout, None if out is not None else pin_memory, device)
     if out is not None:
         dtype, device = creation_args("linspace", out, dtype, device)
-        values = keep_out_shape(linspace(start, end, steps, dtype, device), out)
+        values = keep_out_shape(linspace(start, end, steps, dtype=dtype, device=device), out)
         return out_requires_grad(write_out("linspace", values, out, warn=False), requires_grad, "linspace")
     steps = int_arg(steps, "linspace", "steps")   # a 0-d int tensor too, as PyTorch's
     if steps < 0:

@@ -164,7 +164,7 @@ trunc = _flat("trunc", lambda xp, x: xp.trunc(x), "x rounded towards zero, in x'
 fix = trunc
 
 
-def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyTorch's name
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyTorch's name
     """x rounded half to even (to ``decimals`` decimal places), as torch.round; the gradient is 0."""
     x = _numeric(input, "round")
     if x.dtype == bool:
@@ -179,7 +179,7 @@ def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A002, A001 - PyT
     if decimals == 0:
         return Flat("round", lambda xp, a: xp.rint(a))(x)
     if x.dtype == FLOAT16:   # PyTorch's float16 kernel: in float32, rounded once
-        return round(x.float(), decimals).half()
+        return round(x.float(), decimals=decimals).half()
     scale = 10.0 ** builtins.abs(decimals)
     # PyTorch's formula (not NumPy's): scale up, round to even, scale back
     if decimals > 0:

@@ -321,7 +321,7 @@ def _sort_order(x: Tensor, axis: int, descending: bool, name: str) -> Tensor:
     return _indices(name, lambda data: _order(xp, data, axis, descending), x)
 
 
-def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *,  # noqa: A002
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False,  # noqa: A002
          out: Any = None, axis: Any = NOT_GIVEN) -> Any:
     """``(values, indices)`` sorted along ``dim`` (equal values keep their order); the gradient follows.
     ``out=``: a (values, indices) pair of tensors (minigrad/outputs.py). NumPy's ``axis=`` gives NumPy's
@@ -329,7 +329,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     if axis is not NOT_GIVEN:
         return _numpy_sorted("sort", input, dim, axis, descending, out, values=True)
     if out is not None:
-        return write_out("sort", sort(input, dim, descending, stable), out, "exact", inputs=(input,))
+        return write_out("sort", sort(input, dim, descending, stable=stable), out, "exact", inputs=(input,))
     x = tensor_arg(input, "sort")
     if x.data.dtype.kind == "c":   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error("sort", x.dtype, runtime=True)
@@ -339,7 +339,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     axis = one_axis(dim, x.ndim, "sort")
     order = _in_memory_order(x)
     if order is not None:   # PyTorch's results keep x's layout: sort x viewed in memory order, view back
-        values, indices = sort(permute(x, order), order.index(axis), descending, stable)
+        values, indices = sort(permute(x, order), order.index(axis), descending, stable=stable)
         back = tuple(order.index(d) for d in range(x.ndim))
         return return_types.sort(permute(values, back), permute(indices, back))
     index = _sort_order(x, axis, flag(descending, "sort", "descending"), "sort")
@@ -348,7 +348,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     return return_types.sort(op(x), index)
 
 
-def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *,  # noqa: A002
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False,  # noqa: A002
             axis: Any = NOT_GIVEN) -> Tensor:
     """The indices that sort ``x`` along ``dim`` (int64, no gradient; equal values keep their order). NumPy's
     ``axis=`` gives NumPy's result: along that axis, or of the flattened tensor (shape (n,)) for ``axis=None``."""
@@ -364,7 +364,7 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
     order = _in_memory_order(x)
     if order is not None:   # PyTorch's result keeps x's layout (as sort's)
         back = tuple(order.index(d) for d in range(x.ndim))
-        return permute(argsort(permute(x, order), order.index(axis), descending, stable), back)
+        return permute(argsort(permute(x, order), order.index(axis), descending, stable=stable), back)
     return _sort_order(x, axis, flag(descending, "argsort", "descending"), "argsort")
 
 

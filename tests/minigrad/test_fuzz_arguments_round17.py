@@ -197,3 +197,21 @@ def test_dropout_modules_take_a_numpy_probability(p) -> None:
     assert repr(nn.Dropout(p)) == repr(torch.nn.Dropout(p))
     module = nn.Dropout(p).eval()
     np.testing.assert_array_equal(module(_x(mg)).numpy(), _x(mg).numpy())
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.sort(lib.tensor([3.0, 1.0, 2.0]), 0, False, True),
+    lambda lib: lib.argsort(lib.tensor([3.0, 1.0, 2.0]), 0, False, True),
+    lambda lib: lib.tensor([3.0, 1.0, 2.0]).sort(0, False, True),
+    lambda lib: lib.round(lib.tensor([1.25]), 1), lambda lib: lib.tensor([1.25]).round(1),
+    lambda lib: lib.linspace(0, 1, 3, lib.float64),
+], ids=["sort", "argsort", "Tensor.sort", "round", "Tensor.round", "linspace"])
+def test_keyword_only_arguments_are_keyword_only(call) -> None:
+    # sort's stable, round's decimals and linspace's dtype are keyword-only in PyTorch; ours took them by position
+    with pytest.raises(TypeError):
+        call(torch)
+    with pytest.raises(TypeError):
+        call(mg)
+    assert mg.sort(mg.tensor([3.0, 1.0, 2.0]), 0, False, stable=True).indices.tolist() == [1, 2, 0]
+    assert mg.round(mg.tensor([1.25], dtype=mg.float64), decimals=1).tolist() == [1.2]
+    assert mg.linspace(0, 1, 3, dtype=mg.float64).dtype == mg.float64
