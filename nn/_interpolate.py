@@ -214,6 +214,9 @@ def _sizes_and_scales(x: Tensor, size: Any, scale_factor: Any, recompute_scale_f
                    for s in scales):
             raise TypeError(f"{name}: scale_factor must be a number or a sequence of numbers, got {scale_factor!r}")
         scales = tuple(float(s) for s in scales)
+        if not all(abs(n * s) < 2**63 for n, s in zip(x.shape[2:], scales)):   # inf, NaN, 1e30: PyTorch's error
+            raise InputShapeError(f"{name}: scale_factor {scale_factor!r} gives an output size that cannot be "
+                                  f"converted to int64 (input spatial size {tuple(x.shape[2:])})")
         sizes = tuple(n * int(s) if int(s) == s else int(n * s) for n, s in zip(x.shape[2:], scales))
         if recompute or mode == "area":   # PyTorch passes the size alone on: the kernel uses in/out
             scales = (None,) * dims

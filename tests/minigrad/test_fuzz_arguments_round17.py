@@ -215,3 +215,13 @@ def test_keyword_only_arguments_are_keyword_only(call) -> None:
     assert mg.sort(mg.tensor([3.0, 1.0, 2.0]), 0, False, stable=True).indices.tolist() == [1, 2, 0]
     assert mg.round(mg.tensor([1.25], dtype=mg.float64), decimals=1).tolist() == [1.2]
     assert mg.linspace(0, 1, 3, dtype=mg.float64).dtype == mg.float64
+
+
+@pytest.mark.parametrize("scale", [float("nan"), float("inf"), -float("inf"), 1e30])
+def test_interpolate_scale_factor_past_int64_sizes_raises_runtime_error(scale: float) -> None:
+    # F.interpolate(x, scale_factor=nan/inf/1e30): torch RuntimeError (cannot be converted to int64_t); ours
+    # raised NumPy's and Python's ValueError and OverflowError
+    with pytest.raises(RuntimeError):
+        TF.interpolate(torch.ones(1, 1, 2, 3), scale_factor=scale)
+    with pytest.raises(RuntimeError, match="interpolate: scale_factor"):
+        F.interpolate(mg.ones(1, 1, 2, 3), scale_factor=scale)
