@@ -660,7 +660,7 @@ def norm(input: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False, *, a
     first (a floating dtype at least as wide as x's), as torch's.
     """
     x = input
-    if isinstance(p, str) and p == "fro":
+    if p is None or isinstance(p, str) and p == "fro":   # None: the default, as PyTorch's
         p = 2
     if isinstance(p, Tensor) and p.ndim == 0 and not p.requires_grad and p.dtype.kind in "biuf":
         p = float(p.item())   # a 0-d tensor that needs no grad counts as its value, as in PyTorch

@@ -225,3 +225,14 @@ def test_interpolate_scale_factor_past_int64_sizes_raises_runtime_error(scale: f
         TF.interpolate(torch.ones(1, 1, 2, 3), scale_factor=scale)
     with pytest.raises(RuntimeError, match="interpolate: scale_factor"):
         F.interpolate(mg.ones(1, 1, 2, 3), scale_factor=scale)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, F: lib.norm(lib.tensor([[3.0, 4.0], [1.0, 1.0]]), p=None),
+    lambda lib, F: lib.tensor([[3.0, 4.0], [1.0, 1.0]]).norm(None, 1),
+    lambda lib, F: F.normalize(lib.tensor([[3.0, 4.0], [1.0, 1.0]]), p=None),
+    lambda lib, F: lib.nan_to_num(lib.tensor([float("nan"), 1.0, float("inf")]), nan=None),
+], ids=["norm", "Tensor.norm", "normalize", "nan_to_num"])
+def test_none_means_the_default(call) -> None:
+    # torch.norm(x, p=None) is the 2-norm and nan_to_num(nan=None) replaces NaN by 0; ours raised TypeError
+    np.testing.assert_allclose(call(mg, F).numpy(), call(torch, TF).numpy(), rtol=1e-6)
