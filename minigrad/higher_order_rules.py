@@ -308,7 +308,8 @@ def _constant(xp: Any, value: Any, like: Tensor) -> Any:
     """``value`` as a Tensor: itself when it is one, else a constant Tensor in ``like``'s dtype (a number or array)."""
     if isinstance(value, Tensor):
         return value
-    return Tensor._make(xp.asarray(value, dtype=like.dtype), False, None, 0)
+    data = value if backend.is_array(value) else backend.device_scalar(xp, value, like.dtype)   # -0.0 kept on CuPy
+    return Tensor._make(xp.asarray(data, dtype=like.dtype), False, None, 0)
 
 
 def _xlogy(node: Function, g: Tensor) -> tuple:
