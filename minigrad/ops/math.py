@@ -247,7 +247,10 @@ def _log1p(xp: Any, x: Any) -> Any:
     small = re * (2 + re) + im * im
     near = xp.where(small == 0, re, 0.5 * xp.log1p(small))   # small underflowed: log|1 + x| ≈ x.real
     magnitude = xp.where(xp.abs(x) < 0.5, near, xp.log(xp.hypot(re + 1, im)))
-    return (magnitude + 1j * angle).astype(x.dtype, copy=False)
+    magnitude = xp.where(xp.isnan(angle), angle, magnitude)   # a NaN part: NaN + NaN·1j, as PyTorch's (not C99's inf)
+    out = xp.empty(x.shape, dtype=x.dtype)   # set part by part: magnitude + 1j·angle loses -0.0's sign
+    out.real, out.imag = magnitude, angle
+    return out
 
 
 log1p = _unary("log1p", _log1p, lambda xp, x, y: 1 / (1 + x), "log(1 + x), exact for small x.")

@@ -419,8 +419,10 @@ class ComplexSign(Function):
     def forward(self, z: Any) -> Any:
         xp = self.xp
         size = xp.abs(z)
-        with backend.errstate(xp, divide="ignore", invalid="ignore"):
-            s = xp.where(size == 0, z.dtype.type(0), z / size)
+        with backend.errstate(xp, divide="ignore", invalid="ignore"):   # part by part, as PyTorch's: keeps -0.0
+            s = xp.empty(z.shape, dtype=z.dtype)                            # and gives sgn(inf·1j) = 0 + nan·1j
+            s.real, s.imag = z.real / size, z.imag / size
+            s = xp.where(size == 0, z.dtype.type(0), s)
         self.saved = (size, s)
         return s
 
