@@ -139,6 +139,8 @@ def _refuse_overlap(written: Any, read: Any, name: str) -> None:
         return
     if _address(read) == _address(written) and read.dtype == written.dtype and _layout(read) == _layout(written):
         return   # the same elements in the same order (x[:] = x, x.view(6).add_(x.view(2, 3).view(6)))
+    if _part_of_each(read, written):
+        return
     xp = backend.array_module(written)
     if not xp.may_share_memory(read, written):   # the memory spans do not meet: cheap, no element compared
         return
@@ -150,6 +152,15 @@ def _refuse_overlap(written: Any, read: Any, name: str) -> None:
         raise RuntimeError(f"{name}: unsupported operation: some elements of the input tensor (shape {read.shape}) "
                            f"and the written-to tensor (shape {written.shape}) refer to a single memory location. "
                            "Please clone() the tensor before performing the operation.")
+
+
+def _part_of_each(read: Any, written: Any) -> bool:
+    """Whether ``read`` is the real or imaginary part of complex ``written``'s elements, element i of each other's
+    (``x.copy_(x.real)``, ``x[1] = x[1].imag``): each element reads only itself, as PyTorch allows. Not for one
+    element, whose part PyTorch's memory check sees as a partial overlap and refuses (``x[0, 1] = x[0, 1].real``)."""
+    return (written.dtype.kind == "c" and read.size > 1 and read.shape == written.shape
+            and read.strides == written.strides and 2 * read.itemsize == written.itemsize
+            and _address(read) - _address(written) in (0, read.itemsize))
 
 
 def _layout(array: Any) -> tuple:
@@ -769,6 +780,10 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         _index_put_dtype(x, index, value)
     if isinstance(value, Tensor) and value.ndim:   # (a 0-d value is a fill: read first)
         _refuse_overlap(x.data if not basic else _part(x, index), value.data, "setitem")
+    elif isinstance(value, Tensor) and basic and value.data.base is not None:   # a 0-d view (of x?)
+        part = _part(x, index)
+        if not part.ndim:   # into one element: PyTorch's copy_, which checks the memory (else a fill, read first)
+            _refuse_overlap(part, value.data, "setitem")
     # (a value that requires grad, written into an integer or bool tensor, is cast: no gradient, as PyTorch's copy_)
     record = is_grad_enabled() and (x.requires_grad or _requires_grad(value) and x.dtype.kind in "fc")
     if not record and getattr(x, "_view", None) and is_grad_enabled() and (
@@ -908,7 +923,11 @@ def _read_only_target(x: Tensor, index: Any, basic: bool) -> Any:
 def _part(x: Tensor, index: Any) -> Any:
     """The view of ``x``'s array that a basic ``index`` selects (x's array if the index does not fit: raised later)."""
     try:
-        return x.data[_index_arrays(index, backend.array_module(x.data), x.shape)]
+        arrays = _index_arrays(index, backend.array_module(x.data), x.shape)
+        part = x.data[arrays]
+        if not backend.is_array(part):   # all integers: NumPy's scalar, a copy; with ``...`` the 0-d view
+            part = x.data[(*arrays, ...) if isinstance(arrays, tuple) else (arrays, ...)]
+        return part
     except (IndexError, TypeError, ValueError):
         return x.data
 

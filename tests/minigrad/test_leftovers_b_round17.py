@@ -36,3 +36,29 @@ def test_complex_signed_zeros_and_infinities_as_torch(name, dtype):
     ours = getattr(mg, name)(mg.tensor(z.copy())).numpy()
     theirs = getattr(torch, name)(torch.from_numpy(z.copy())).numpy()
     _assert_same_bits(ours, theirs)
+
+
+_PART_WRITES = {
+    "x[1] = x[1].real": lambda x: x.__setitem__(1, x[1].real),
+    "x[:, 0].copy_(x[:, 0].real)": lambda x: x[:, 0].copy_(x[:, 0].real),
+    "diagonal.copy_(diagonal.real)": lambda x: x.diagonal().copy_(x.diagonal().real),
+    "x[0].copy_(x[0].imag)": lambda x: x[0].copy_(x[0].imag),
+    "x.add_(x.real)": lambda x: x.add_(x.real),
+    "x[0, 1] = x[0, 1].real": lambda x: x.__setitem__((0, 1), x[0, 1].real),
+    "x[0, 1] = x[0].imag[1]": lambda x: x.__setitem__((0, 1), x[0].imag[1]),
+}
+
+
+@pytest.mark.parametrize("case", list(_PART_WRITES))
+def test_write_from_a_real_or_imag_view_of_the_same_elements(case):
+    """Each element reads its own real/imaginary part: PyTorch does it; one element (a 0-d part) PyTorch's memory
+    check sees as a partial overlap and refuses with a RuntimeError (ours did it)."""
+    results = []
+    for lib in (torch, mg):
+        x = lib.tensor([[1 + 2j, 3 + 4j], [5 + 6j, 7 + 8j]])
+        try:
+            _PART_WRITES[case](x)
+            results.append(x.numpy().tolist())
+        except RuntimeError as error:
+            results.append(("RuntimeError", "single memory location" in str(error)))
+    assert results[1] == results[0]
