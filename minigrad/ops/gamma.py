@@ -30,7 +30,7 @@ from ..arguments import ShapeMismatchError
 from ..autograd import Function, LazyGradient
 from ..constructors import SampleDtypeError
 from ..tensor import Tensor
-from ._util import DtypeMismatchError, int_arg, note_random_op, sum_to, tensor_arg
+from ._util import DtypeMismatchError, DtypeNotImplementedError, int_arg, note_random_op, sum_to, tensor_arg
 from .math import Unary, _real_floating
 from .math import _floating as _any_floating
 from .random import _broadcast_shape, _drawn, _zero_gradient
@@ -250,6 +250,9 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's name
     """The multivariate log-gamma function of dimension p (torch.mvlgamma / special.multigammaln):
     p(p-1)/4 · log π + Σ_{i<p} lgamma(x - i/2), x = ``input``. Any shape. Defined for x > (p-1)/2; elsewhere
     the same sum, unchecked, as torch 2.13 computes it (inf at a pole of a term)."""
+    if isinstance(input, Tensor) and input.dtype.kind == "b":
+        raise RuntimeError(f"mvlgamma: the input tensor may not be a boolean tensor (got shape {input.shape}), as in "
+                           "PyTorch")
     x = _floating(input, "mvlgamma")
     p = int_arg(p, "mvlgamma", "p")
     if p < 1:
@@ -503,10 +506,21 @@ class _NoGradientForA(LazyGradient):
 
 
 
+def _refuse_integers(a: Any, b: Any, name: str) -> None:
+    """PyTorch has no incomplete-gamma kernel for integer or bool operands: both integers (or bools) raise its
+    NotImplementedError; an integer tensor beside a float one (or a Python float) is promoted to float."""
+    kinds = [v.dtype.kind if isinstance(v, Tensor) else "f" if isinstance(v, float) else "i" for v in (a, b)]
+    if all(kind in "biu" for kind in kinds):
+        dtypes = " and ".join(str(getattr(v, "dtype", type(v).__name__)) for v in (a, b))
+        raise DtypeNotImplementedError(f"{name}: not implemented for integer or bool tensors (got {dtypes}), as in "
+                                       "PyTorch; convert them to a float dtype")
+
+
 def gammainc(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """The regularized lower incomplete gamma function P(a, x) = γ(a, x) / Γ(a), a = ``input``, x = ``other``
     (torch.special.gammainc, torch.igamma), broadcast; gradient to x only: x^(a-1) e^-x / Γ(a). A Python
     number beside a tensor takes its dtype."""
+    _refuse_integers(input, other, "gammainc")
     a, x = _operands(input, other, "gammainc")
     _real_floating(a, x, name="gammainc")
     return IncompleteGamma(False)(a, x)
@@ -516,6 +530,7 @@ def gammaincc(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x), a = ``input``, x = ``other``
     (torch.special.gammaincc, torch.igammac), broadcast; gradient to x only. A Python number beside a tensor
     takes its dtype."""
+    _refuse_integers(input, other, "gammaincc")
     a, x = _operands(input, other, "gammaincc")
     _real_floating(a, x, name="gammaincc")
     return IncompleteGamma(True)(a, x)
