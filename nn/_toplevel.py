@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import minigrad as mg
 from minigrad import Tensor
 from minigrad._nn_functions import NAMES
+from minigrad.outputs import OutRule, takes_out
 
 from . import functional as F
 from ._arguments import _floating, _number, _tensor
@@ -42,7 +43,6 @@ celu_ = F.celu_
 conv1d, conv2d, conv3d = F.conv1d, F.conv2d, F.conv3d
 conv_transpose1d, conv_transpose2d, conv_transpose3d = F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d
 cosine_similarity = F.cosine_similarity
-hardshrink = F.hardshrink
 pairwise_distance = F.pairwise_distance
 pdist = F.pdist
 prelu = F.prelu
@@ -77,9 +77,18 @@ def selu(input: Tensor) -> Tensor:  # noqa: A002
     return F.selu(input)
 
 
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002 - PyTorch's name
+    """``torch.hardshrink``: x where |x| > lambd, else 0. Any shape; ``out=`` of the result's dtype."""
+    return F.hardshrink(input, lambd)
+
+
 def threshold(input: Tensor, threshold: float, value: float) -> Tensor:  # noqa: A002
-    """``torch.threshold``: x where x > threshold, else ``value``. Any shape."""
+    """``torch.threshold``: x where x > threshold, else ``value``. Any shape; ``out=`` takes a cast."""
     return F.threshold(input, threshold, value)
+
+
+hardshrink = takes_out(hardshrink, "hardshrink", OutRule("exact", broadcast=True))   # (F's take no out=, as torch's)
+threshold = takes_out(threshold, "threshold", OutRule(broadcast=True))
 
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,  # noqa: A002

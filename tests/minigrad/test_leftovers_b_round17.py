@@ -86,3 +86,20 @@ def test_incomplete_gamma_of_integers_and_mvlgamma_of_bools_raise(case):
         call(mg)
     ours, theirs = (lib.igamma(lib.tensor([1, 2]), lib.tensor(3.0)) for lib in (mg, torch))
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["hardshrink", "threshold"])
+@pytest.mark.parametrize("out_dtype", ["float32", "float64", "int64"])
+def test_hardshrink_and_threshold_take_out(name, out_dtype):
+    """torch.hardshrink/threshold take out= (hardshrink's of the result's dtype, threshold's a cast); ours
+    refused the keyword with a TypeError."""
+    results = []
+    for lib in (torch, mg):
+        x, out = lib.tensor([-1.0, 0.2, 3.0]), lib.zeros(3, dtype=getattr(lib, out_dtype))
+        args = (0.5,) if name == "hardshrink" else (0.5, 9.0)
+        try:
+            returned = getattr(lib, name)(x, *args, out=out)
+            results.append((returned is out, out.numpy().tolist()))
+        except RuntimeError:
+            results.append("RuntimeError")
+    assert results[1] == results[0]
