@@ -139,6 +139,8 @@ def with_op_context(name: str, inputs: Sequence[Any], error: Exception) -> Excep
     text = f"{name}: {message} (input shapes {shapes})"
     if isinstance(error, ValueError) and isinstance(error, IndexError):
         return AxisError(text)
+    if isinstance(error, MemoryError):   # a result too large to allocate: PyTorch's RuntimeError
+        return AllocationError(f"{name}: can't allocate memory: {message} (input shapes {shapes})")
     # PyTorch raises RuntimeError where NumPy raises ValueError (shapes that do not broadcast, a bad reshape) or
     # TypeError (no loop for a dtype: bool - bool)
     for kind, dual in ((IndexError, IndexError), (ValueError, ShapeMismatchError), (TypeError, ArgumentTypeError)):

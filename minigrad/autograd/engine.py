@@ -192,7 +192,7 @@ class Function:
             arrays = wrapped_ints(arrays, error)
             inputs = tuple(a if type(a) is int else x for x, a in zip(inputs, arrays))   # mg.compile replays these
             out = self.forward(*arrays)
-        except (ValueError, TypeError, IndexError, ZeroDivisionError) as error:
+        except (ValueError, TypeError, IndexError, ZeroDivisionError, MemoryError) as error:
             raise with_op_context(self.name, inputs, error) from error
         state = _state.get()
         checks = state.checks   # False; True under detect_anomaly; a Tracer while mg.compile captures

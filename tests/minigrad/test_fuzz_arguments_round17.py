@@ -143,10 +143,23 @@ def test_nn_functional_takes_a_0d_int_tensor_as_an_int(call) -> None:
                                rtol=1e-6)
 
 
-@pytest.mark.parametrize("call", [lambda lib: lib.zeros(2**40), lambda lib: lib.ones(2, 2**40),
-                                  lambda lib: lib.empty(2**40, dtype=lib.float64)], ids=["zeros", "ones", "empty"])
+# sizes past the 128 TiB of a process's address space: refused at once whatever the machine's overcommit setting
+@pytest.mark.parametrize("call", [lambda lib: lib.zeros(2**46), lambda lib: lib.ones(2, 2**45),
+                                  lambda lib: lib.empty(2**45, dtype=lib.float64)], ids=["zeros", "ones", "empty"])
 def test_a_tensor_too_large_to_allocate_raises_runtime_error(call) -> None:
-    # mg.zeros(2**40) raised NumPy's MemoryError; torch: RuntimeError ("can't allocate memory"); quickly either way
+    # mg.zeros(2**46) raised NumPy's MemoryError; torch: RuntimeError ("can't allocate memory"); quickly either way
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError, match="can't allocate") as error:
+        call(mg)
+    assert isinstance(error.value, MemoryError)
+
+
+@pytest.mark.parametrize("call", [lambda lib: lib.ones(1).expand(2**46) + 1, lambda lib: lib.ones(1).repeat(2**46),
+                                  lambda lib: lib.outer(lib.ones(2**23), lib.ones(2**23))],
+                         ids=["expand-add", "repeat", "outer"])
+def test_an_op_result_too_large_to_allocate_raises_runtime_error(call) -> None:
+    # an op whose result NumPy cannot allocate raised its MemoryError; torch: RuntimeError ("can't allocate memory")
     with pytest.raises(RuntimeError):
         call(torch)
     with pytest.raises(RuntimeError, match="can't allocate") as error:
