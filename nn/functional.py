@@ -551,6 +551,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,  
     # a complex x too, as PyTorch's: z / max(‖z‖_p, eps), the norm of the moduli
     x = input if isinstance(input, Tensor) and input.dtype.kind == "c" else _floating(input, "normalize")
     p = 2.0 if p is None else _number(p, "normalize", "p")   # None: the 2-norm, as PyTorch's
-    norm = x.norm(p, _dim(dim, x.ndim, "normalize"), keepdim=True)
+    dims = dim if dim is None or isinstance(dim, (tuple, list)) else _dim(dim, x.ndim, "normalize")   # as norm's
+    norm = x.norm(p, dims, keepdim=True)
     denominator = mg.clip(norm, min=_number(eps, "normalize", "eps"))
     return x / denominator if out is None else mg.div(x, denominator, out=out)

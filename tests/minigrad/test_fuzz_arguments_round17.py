@@ -249,3 +249,11 @@ def test_interpolate_scale_factor_past_int64_sizes_raises_runtime_error(scale: f
 def test_none_means_the_default(call) -> None:
     # torch.norm(x, p=None) is the 2-norm and nan_to_num(nan=None) replaces NaN by 0; ours raised TypeError
     np.testing.assert_allclose(call(mg, F).numpy(), call(torch, TF).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dim", [(0, 1), [-1], None, ()])
+def test_normalize_over_several_dims_or_all(dim) -> None:
+    # F.normalize(x, dim=(0, 1)) / dim=None: torch normalizes over those dims (all of them); ours raised TypeError
+    x = np.arange(6.0).reshape(2, 3)
+    expected = TF.normalize(torch.tensor(x), dim=dim)
+    np.testing.assert_allclose(F.normalize(mg.tensor(x), dim=dim).numpy(), expected.numpy(), rtol=1e-12)
