@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 import nn
+from minigrad import outputs
 
 ALLOWED = (ValueError, TypeError, IndexError, RuntimeError)
 PACKAGE_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (mg, nn))
@@ -142,6 +143,8 @@ def internal_origin(error: BaseException) -> str | None:
         return None        # raised by NumPy or by the Python call itself (wrong number of arguments)
     if last.tb_frame.f_code.co_code[last.tb_lasti] == RAISE:
         return None        # a deliberate minigrad error: a `raise` statement
+    if last.tb_frame.f_code is outputs._WITH_OUT and isinstance(error, TypeError):
+        return None        # the out= wrapper calling the function: the Python call itself (wrong arguments)
     return f"{os.path.relpath(frame.filename, REPO)}:{frame.lineno}: {frame.line}"
 
 

@@ -219,10 +219,14 @@ class AddCMul(Function):
         return (b if self.needs_grad[2] else None, c if self.needs_grad[1] else None)
 
 
-def _complex_quotient(xp: Any, a: Any, b: Any, dtype: Any) -> Any:
-    """``a / b`` in complex ``dtype`` by NumPy's algorithm (Smith's; a zero divisor divides each part by +0), whose
-    values PyTorch's CPU kernel gives too. CuPy's complex division scales by 1 / (|re b| + |im b|): NaN + NaNj for
-    a zero or infinite divisor, where NumPy and PyTorch give infinities and zeros."""
+def _complex_quotient(xp: Any, a: Any, b: Any, y: Any) -> Any:
+    """``a / b`` (``y``, complex, as the array module divided) by NumPy's algorithm (Smith's; a zero divisor
+    divides each part by +0), whose values PyTorch's CPU kernel gives too: ``y`` itself on NumPy. CuPy's complex
+    division scales by 1 / (|re b| + |im b|): NaN + NaNj for a zero or infinite divisor, where NumPy and PyTorch
+    give infinities and zeros."""
+    if xp is numpy:
+        return y
+    dtype = y.dtype
     a, b = (v.astype(dtype, copy=False) if backend.is_array(v) else backend.device_scalar(xp, v, dtype)
             for v in (a, b))
     ar, ai, br, bi = a.real, a.imag, b.real, b.imag
@@ -250,8 +254,8 @@ class Div(Function):
         y = a / b
         if y.dtype is _FLOAT16 and type(b) in _REAL_NUMBER:
             y = _half_by_number(a, b, operator.truediv)
-        elif y.dtype.kind == "c" and self.xp is not numpy:
-            y = _complex_quotient(self.xp, a, b, y.dtype)
+        elif y.dtype.kind == "c":
+            y = _complex_quotient(self.xp, a, b, y)
         # integers and bools divide to float64 in NumPy, to the default float dtype in PyTorch (float32 unless
         # set_default_dtype; the float cases leave early)
         if y.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and _integral(a) and _integral(b):
@@ -281,7 +285,8 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
     (-inf) ** 0.5 NaN, as PyTorch's, and x ** 3 rounds as x * x * x); a float32 ``a`` to another exponent
     is computed in float64 and rounded once, as PyTorch's; a float16 ``a`` to any exponent (rounded to
     float16, as PyTorch's Half kernel does) in float32, rounded once."""
-    if getattr(a, "dtype", None) is not None and a.dtype.kind == "c" and exponent in _COMPLEX_FAST_EXPONENTS:
+    if (getattr(a, "dtype", None) is not None and a.dtype.kind == "c" and type(exponent) in _REAL_NUMBER
+            and exponent in _COMPLEX_FAST_EXPONENTS):   # (a NumPy float64 exponent promotes complex64: NumPy's)
         # PyTorch's complex kernels: products, sqrt and reciprocals (1 / z is Smith's division in both), where
         # NumPy's power rounds otherwise (0j ** 2 is -0j there, (-1j) ** -1 is +0+1j)
         with backend.errstate(xp, divide="ignore", over="ignore", invalid="ignore"):
@@ -346,7 +351,8 @@ class Pow(Function):
     def forward(self, a: Any, b: Any) -> Any:
         number = isinstance(b, (int, float))
         y = _power(self.xp, a, b) if number else a ** b
-        special = number and b in (0, 1) + _COMPLEX_FAST_EXPONENTS   # a fill, a copy, products, sqrt, reciprocals
+        special = number and (b in (0, 1) or type(b) in _REAL_NUMBER and b in _COMPLEX_FAST_EXPONENTS)   # a fill,
+        # a copy, products, sqrt, reciprocals
         if y.dtype.kind == "c" and not (special or isinstance(b, complex) and b in (0, 1)):
             y = _complex_power_at_zero(self.xp, a, b, y)
         # y is for a tensor exponent's gradient: not kept for pow(Tensor, Scalar), as PyTorch's (x ** 2 may be
