@@ -60,6 +60,10 @@ class Device(str):
             return spec
         if spec is None:
             spec = "cpu"
+        if isinstance(spec, (int, numpy.integer)) and not isinstance(spec, (bool, numpy.bool_)):
+            if spec < 0:   # an int is a CUDA device index, as PyTorch's torch.device(0)
+                raise DeviceSpecError(f"Device index must not be negative, got {spec}")
+            spec = f"cuda:{int(spec)}"
         if not isinstance(spec, str):
             raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
         text = spec.strip().lower()
