@@ -28,7 +28,7 @@ from .conv_transpose import Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTransp
 from .normalization import BatchNorm1d
 from .normalization_more import InstanceNorm1d
 from .normalization_nd import BatchNorm2d, BatchNorm3d, InstanceNorm2d, InstanceNorm3d
-from .parameter import UninitializedBuffer, UninitializedParameter
+from .parameter import UninitializedBuffer, UninitializedParameter, is_lazy, keep_placeholders
 
 __all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d", "LazyInstanceNorm1d",
@@ -94,12 +94,17 @@ class _LazyMixin:
         object.__setattr__(self, "__class__", self.cls_to_become)
         return self.forward(input, *args, **kwargs)   # the plain module's forward from now on
 
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """As Module's, each placeholder saved as itself (PyTorch's)."""
+        super()._save_to_state_dict(destination, prefix, keep_vars)  # type: ignore[misc]
+        keep_placeholders(self, destination, prefix)
+
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
         """PyTorch's lazy load hook: each placeholder whose key holds a (non-empty) tensor takes its shape."""
         for name in sorted(self.__dict__.get("_uninitialized", ())):
             value = state_dict.get(prefix + name)
-            shape = tuple(getattr(value, "shape", ()))
+            shape = () if is_lazy(value) else tuple(getattr(value, "shape", ()))   # a placeholder: none yet
             if value is not None and shape and 0 not in shape:
                 self._materialize(name, shape)
                 self._channels_from_state(name, shape)

@@ -15,7 +15,7 @@ from . import init
 from ._parameters import float_dtype, size_arg, weight_and_bias
 from .layers import Linear, _DropoutNd
 from .module import Module
-from .parameter import UninitializedParameter, is_lazy
+from .parameter import UninitializedParameter, is_lazy, keep_placeholders
 
 __all__ = ["AlphaDropout", "Bilinear", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "LazyLinear"]
 
@@ -117,12 +117,17 @@ class LazyLinear(Linear):
         self.initialize_parameters(input)
         return F.linear(input, self.weight, self.bias)
 
+    def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
+        """As Module's, each placeholder saved as itself (PyTorch's)."""
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        keep_placeholders(self, destination, prefix)
+
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, local_metadata: dict, strict: bool,
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
         """PyTorch's lazy load hook: a (out_features, in_features) weight in the state dict gives the shapes
         (also when this module sits inside a container that is loading)."""
         weight = state_dict.get(prefix + "weight")
-        if self.has_uninitialized_params() and weight is not None and len(getattr(weight, "shape", ())) == 2:
+        if self.has_uninitialized_params() and not is_lazy(weight) and len(getattr(weight, "shape", ())) == 2:
             self._materialize(weight.shape[1])
         Module._load_from_state_dict(self, state_dict, prefix, local_metadata, strict,   # self is a Linear now
                                      missing_keys, unexpected_keys, error_msgs)

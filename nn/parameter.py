@@ -5,8 +5,11 @@ Parameter`` (tkipf/pygcn's layers) becomes ``from minigrad.nn.parameter import P
 ``UninitializedBuffer`` are the placeholders of the lazy modules (``nn.LazyLinear``, ``nn.LazyConv2d`` …, whose
 first input gives them their shapes), as PyTorch's: an empty (0,) tensor of a dtype and a device whose ``shape``
 (and ``numel()``, ``len()``, ``share_memory_()``) raises PyTorch's error until ``materialize(shape)`` gives it a
-shape in place, turning the same object into a ``Parameter`` (a plain ``Tensor`` for a buffer). Where minigrad
-differs: PyTorch refuses every other op on a placeholder; here ops see the empty (0,) tensor.
+shape in place, turning the same object into a ``Parameter`` (a plain ``Tensor`` for a buffer). Its Tensor
+methods and operators (``p + 1``, ``p.sum()``, ``p[0]``, ``p.tolist()``) raise PyTorch's ValueError, but for the
+few PyTorch allows (``to``, ``float``, ``copy_``, ``size`` …); a lazy module's state dict holds the placeholders.
+Where minigrad differs: a function given one (``mg.sum(p)``, ``mg.cat([p])``) sees the empty (0,) tensor, or raises
+the shape error, where PyTorch refuses every op.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from ._buffer import Buffer, _mark, buffer_persistence
 from .module import Parameter
 
 __all__ = ["Buffer", "Parameter", "UninitializedBuffer", "UninitializedParameter", "UninitializedTensorMixin",
-           "is_lazy"]
+           "is_lazy", "keep_placeholders"]
 
 _UNUSABLE = ("Attempted to use an uninitialized parameter in {what}. This error happens when you are using a "
              "`LazyModule` or explicitly manipulating `torch.nn.parameter.{cls}` objects. When using LazyModules "
@@ -70,6 +73,42 @@ class UninitializedTensorMixin:
         return memo[id(self)]
 
 
+# what PyTorch lets a placeholder do (its ``_allowed_methods``; attributes, as ``dtype``, are read too), and what
+# minigrad's own machinery calls on one (Module's state dict detaches, ``requires_grad_``); every other Tensor method
+# and operator raises PyTorch's ValueError, as an op would otherwise see the empty (0,) tensor and give an empty result
+_ALLOWED = frozenset({"size", "copy_", "is_complex", "is_floating_point", "half", "float", "double", "char", "short",
+                      "int", "long", "cuda", "cpu", "to", "get_device", "detach", "requires_grad_"})
+_OPERATORS = ("__iter__ __reversed__ __contains__ __bool__ __float__ __int__ __complex__ __index__ __array__ "
+              "__getitem__ __setitem__ __neg__ __pos__ __abs__ __invert__ __eq__ __ne__ __lt__ __le__ __gt__ __ge__ "
+              "__add__ __radd__ __iadd__ __sub__ __rsub__ __isub__ __mul__ __rmul__ __imul__ __truediv__ "
+              "__rtruediv__ __itruediv__ __floordiv__ __rfloordiv__ __ifloordiv__ __mod__ __rmod__ __imod__ "
+              "__pow__ __rpow__ __ipow__ __matmul__ __rmatmul__ __and__ __rand__ __iand__ __or__ __ror__ __ior__ "
+              "__xor__ __rxor__ __ixor__ __lshift__ __rlshift__ __ilshift__ __rshift__ __rrshift__ __irshift__ "
+              "__dlpack__ __dlpack_device__").split()
+
+
+def _refusal(name: str) -> Any:
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError(_UNUSABLE.format(what=name, cls=type(self).__name__))
+    refuse.__name__ = refuse.__qualname__ = name
+    return refuse
+
+
+def _refuse_tensor_methods(mixin: type) -> None:
+    """Give ``mixin`` a refusing method for each public Tensor method (not in :data:`_ALLOWED`, nor one ``mixin``
+    defines) and each operator, as PyTorch's ``__torch_function__`` of a placeholder."""
+    names = set(_OPERATORS)
+    for cls in Tensor.__mro__:
+        names.update(name for name, value in vars(cls).items() if not name.startswith("_") and callable(value)
+                     and not isinstance(value, (type, staticmethod, classmethod)))
+    for name in names - _ALLOWED - set(vars(mixin)):
+        setattr(mixin, name, _refusal(name))
+    mixin.__hash__ = Tensor.__hash__   # (defining __eq__ would drop it)
+
+
+_refuse_tensor_methods(UninitializedTensorMixin)
+
+
 class UninitializedParameter(UninitializedTensorMixin, Parameter):
     """A lazy module's parameter before its shape is known (``torch.nn.UninitializedParameter``): an empty (0,)
     float tensor of ``dtype`` on ``device`` until ``materialize(shape)`` makes it a Parameter of that shape."""
@@ -97,6 +136,14 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     def persistent(self) -> bool:
         """Whether the buffer goes into the state dict, as given."""
         return bool(buffer_persistence(self))
+
+
+def keep_placeholders(module: Any, destination: dict, prefix: str) -> None:
+    """A lazy module's state dict (``destination``, filled by Module's) holds each placeholder itself, as
+    PyTorch's, not a detached empty tensor."""
+    for name, value in (*module._parameters.items(), *module._buffers.items()):
+        if is_lazy(value) and prefix + name in destination:
+            destination[prefix + name] = value
 
 
 def is_lazy(param: Any) -> bool:

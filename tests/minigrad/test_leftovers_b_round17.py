@@ -103,3 +103,37 @@ def test_hardshrink_and_threshold_take_out(name, out_dtype):
         except RuntimeError:
             results.append("RuntimeError")
     assert results[1] == results[0]
+
+
+_PLACEHOLDER_CALLS = {
+    "weight + 1": lambda lib, m: m.weight + 1,
+    "weight.sum()": lambda lib, m: m.weight.sum(),
+    "weight.mean()": lambda lib, m: m.weight.mean(),
+    "weight[:]": lambda lib, m: m.weight[:],
+    "weight.tolist()": lambda lib, m: m.weight.tolist(),
+    "weight.clone()": lambda lib, m: m.weight.clone(),
+    "weight == weight": lambda lib, m: m.weight == m.weight,
+    "sum of parameters": lambda lib, m: sum(p.sum() for p in m.parameters()),
+}
+
+
+@pytest.mark.parametrize("case", list(_PLACEHOLDER_CALLS))
+def test_an_uninitialized_parameter_refuses_ops_as_torch(case):
+    """A lazy module's placeholder raises PyTorch's ValueError on a Tensor method or operator; ours computed on
+    the empty (0,) tensor (an empty result, or 0.0 for a sum)."""
+    for lib in (torch, mg):
+        with pytest.raises(ValueError, match="uninitialized parameter"):
+            _PLACEHOLDER_CALLS[case](lib, lib.nn.LazyLinear(3))
+
+
+def test_the_state_dict_of_a_lazy_module_holds_its_placeholders():
+    """PyTorch's lazy modules save each placeholder itself (ours: a detached empty tensor); allowed methods
+    (dtype casts, copy_) still work, and the first call materializes the same objects."""
+    names = []
+    for lib in (torch, mg):
+        model = lib.nn.Sequential(lib.nn.LazyLinear(3), lib.nn.LazyBatchNorm1d())
+        names.append([type(value).__name__ for value in model.state_dict().values()])
+        model.double()
+        names[-1] += [type(model[0].weight).__name__, str(model[0].weight.dtype).removeprefix("torch."),
+                      tuple(model(lib.ones(2, 4, dtype=lib.float64)).shape), type(model[0].weight).__name__]
+    assert names[1] == names[0]
