@@ -48,6 +48,8 @@ class autocast:  # noqa: N801 - PyTorch's name
 
     def __init__(self, device_type: str, dtype: Any = None, enabled: bool = True,
                  cache_enabled: bool | None = None) -> None:
+        if not isinstance(device_type, str):   # PyTorch's autocast: ValueError, the functions: TypeError
+            raise AutocastDeviceError(f"autocast: expected device_type of type str, got {type(device_type).__name__}")
         kind = _device_kind(device_type, "autocast")
         self.device_type = device_type
         # PyTorch's default: the device's autocast dtype (get_autocast_dtype); bfloat16 names no NumPy dtype
@@ -104,8 +106,11 @@ class AutocastDeviceError(ValueError, RuntimeError):
 
 
 def _device_kind(device_type: Any, name: str) -> str:
-    """"cpu" or "cuda" from ``device_type`` ("cuda:1" is "cuda"); anything else raises naming ``name``."""
-    if not isinstance(device_type, str) or device_type.split(":")[0] not in ("cpu", "cuda"):
+    """"cpu" or "cuda" from ``device_type`` ("cuda:1" is "cuda"); anything else raises naming ``name`` (a
+    non-string TypeError, as PyTorch's functions)."""
+    if not isinstance(device_type, str):
+        raise TypeError(f"{name}(): argument 'device_type' must be str, not {type(device_type).__name__}")
+    if device_type.split(":")[0] not in ("cpu", "cuda"):
         raise AutocastDeviceError(f"{name}: device_type must be 'cpu' or 'cuda', got {device_type!r}")
     return device_type.split(":")[0]
 
