@@ -30,8 +30,9 @@ def test_device_names() -> None:
     for bad in ("tpu", "cuda:", "cuda:-1", "cuda:a", "cpu:a"):
         with pytest.raises(ValueError, match=rf"unknown device '{bad}'.*'cpu', 'cuda' or 'cuda:N'"):
             mg.device(bad)
+    assert mg.device(3) == "cuda:3"   # an int is a CUDA index, as PyTorch's torch.device(3)
     with pytest.raises(TypeError, match="device must be a string"):
-        mg.device(3)
+        mg.device(3.0)
 
 
 def test_default_device_is_used_by_constructors() -> None:
