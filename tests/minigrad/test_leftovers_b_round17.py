@@ -137,3 +137,16 @@ def test_the_state_dict_of_a_lazy_module_holds_its_placeholders():
         names[-1] += [type(model[0].weight).__name__, str(model[0].weight.dtype).removeprefix("torch."),
                       tuple(model(lib.ones(2, 4, dtype=lib.float64)).shape), type(model[0].weight).__name__]
     assert names[1] == names[0]
+
+
+@pytest.mark.gpu
+def test_complex_sgn_log1p_and_part_writes_on_the_gpu():
+    """The same signed parts on the device (the strict CuPy stand-in without one), and the part-view write."""
+    z = _grid("complex64")
+    for name in ("sgn", "log1p"):
+        on_device = getattr(mg, name)(mg.tensor(z.copy()).to("cuda")).cpu().numpy()
+        _assert_same_bits(on_device, getattr(mg, name)(mg.tensor(z.copy())).numpy())
+    x = mg.tensor([[1 + 2j, 3 + 4j], [5 + 6j, 7 + 8j]]).to("cuda")
+    x[1] = x[1].real
+    x.diagonal().copy_(x.diagonal().imag)
+    assert x.cpu().numpy().tolist() == [[2, 3 + 4j], [5, 0]]
