@@ -32,7 +32,14 @@ def _order(shape: Sequence[int], operands: Sequence[Sequence[int]]) -> list:
                 return 1
         return 0
 
-    for i in range(1, ndim):
+    return insertion_sort(perm, should_swap)
+
+
+def insertion_sort(perm: list, should_swap: Any) -> list:
+    """``perm`` (dims) sorted in place by PyTorch's insertion sort of dims, and returned: each dim moves towards the
+    front while ``should_swap(earlier, dim)`` is positive, and stops at the first negative answer (0 skips a pair
+    without stopping, as for a broadcast dim)."""
+    for i in range(1, len(perm)):
         dim1 = i
         for dim0 in range(i - 1, -1, -1):
             comparison = should_swap(perm[dim0], perm[dim1])

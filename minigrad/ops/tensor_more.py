@@ -50,6 +50,7 @@ from .gamma import gammainc, gammaincc, mvlgamma, polygamma
 from .index import diag, tril, triu
 from .index_write import _scatter_reduce
 from .inplace import InplaceCastError, _inplace, masked_fill
+from .iterator_layout import insertion_sort
 from .math import Flat, exp2
 from .scan import cumprod, cumsum
 from .shape import _note_view, broadcast_to, reshape
@@ -511,16 +512,7 @@ def _dim_order(self: Tensor, *, ambiguity_check: Any = False) -> tuple:
             return 0 if _ge(shape[b], shape[a]) else 1
         return -1 if _ge(sb, sa) else 1 if _ge(sa, sb) else 0
 
-    perm = list(reversed(range(ndim)))   # sorted back to front, by insertion, as PyTorch's
-    for i in range(1, ndim):
-        dim1 = i
-        for dim0 in reversed(range(i)):
-            comparison = should_swap(perm[dim0], perm[dim1])
-            if comparison > 0:
-                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
-                dim1 = dim0
-            elif comparison < 0:
-                break
+    perm = insertion_sort(list(reversed(range(ndim))), should_swap)   # sorted back to front, as PyTorch's
     if ambiguity_check and any(should_swap(perm[i], perm[i + 1]) != -1 for i in range(ndim - 1)):
         raise RuntimeError("The tensor does not have unique dim order.")
     return tuple(reversed(perm))
