@@ -50,20 +50,19 @@ class autocast:  # noqa: N801 - PyTorch's name
                  cache_enabled: bool | None = None) -> None:
         if not isinstance(device_type, str):   # PyTorch's autocast: ValueError, the functions: TypeError
             raise AutocastDeviceError(f"autocast: expected device_type of type str, got {type(device_type).__name__}")
-        kind = _device_kind(device_type, "autocast")
-        self.device_type = device_type
+        self.device_type, self._device_kind = device_type, _device_kind(device_type, "autocast")
         # PyTorch's default: the device's autocast dtype (get_autocast_dtype); bfloat16 names no NumPy dtype
-        self.fast_dtype = get_autocast_dtype(kind) if dtype is None else _autocast_dtype(dtype, "autocast")
+        self.fast_dtype = (get_autocast_dtype(self._device_kind) if dtype is None
+                           else _autocast_dtype(dtype, "autocast"))
         self.enabled = as_bool(enabled, "autocast", "enabled")
-        if self.enabled and kind == "cpu" and self.fast_dtype is not bfloat16 and self.fast_dtype not in (
-                "bfloat16", float16):
+        if self.enabled and self._device_kind == "cpu" and not (_is_bfloat16(self.fast_dtype)
+                                                                 or self.fast_dtype == float16):
             warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling autocast.\nCPU Autocast "
                           "only supports dtypes of torch.bfloat16, torch.float16 currently.", stacklevel=2)
             self.enabled = False   # as PyTorch's
 
     def __enter__(self) -> autocast:
         states, dtypes = _states(), _dtypes()
-        self._device_kind = self.device_type.split(":")[0]
         self._previous = states.get(self._device_kind, False), get_autocast_dtype(self._device_kind)
         states[self._device_kind] = self.enabled   # a block sets the state, the block's end restores it
         dtypes[self._device_kind] = self.fast_dtype
@@ -84,7 +83,7 @@ class autocast:  # noqa: N801 - PyTorch's name
         return wrapper
 
 
-_state = threading.local()   # per thread, as PyTorch's: device kind -> whether the innermost autocast block is on
+_state = threading.local()   # per thread, as PyTorch's: device kind -> whether autocast is on (enabled), its dtype
 
 
 def _states() -> dict:
@@ -115,9 +114,14 @@ def _device_kind(device_type: Any, name: str) -> str:
     return device_type.split(":")[0]
 
 
+def _is_bfloat16(dtype: Any) -> bool:
+    """Whether ``dtype`` names bfloat16 (``mg.bfloat16``, ``"bfloat16"``, ``torch.bfloat16``), which NumPy has not."""
+    return dtype is bfloat16 or "bfloat16" in str(dtype)
+
+
 def _autocast_dtype(dtype: Any, name: str) -> Any:
     """A dtype as given to autocast: bfloat16 (which names no NumPy dtype) kept as given, others as NumPy's."""
-    return dtype if dtype is bfloat16 or "bfloat16" in str(dtype) else backend.as_dtype(dtype, name)
+    return dtype if _is_bfloat16(dtype) else backend.as_dtype(dtype, name)
 
 
 def _warn_once() -> None:
