@@ -326,6 +326,14 @@ def _power(xp: Any, a: Any, exponent: Any) -> Any:
         return a ** exponent
 
 
+def _complex_power_exact(b: Any) -> bool:
+    """Whether a complex ``a ** b`` already has PyTorch's values at a = 0 for this exponent: b a number 0 or 1
+    (PyTorch's pow(Tensor, 0 or 1) is a fill or a copy), or one that :func:`_power` computes by products, sqrt
+    and reciprocals (:data:`_COMPLEX_FAST_EXPONENTS`)."""
+    return (isinstance(b, (int, float, complex)) and b in (0, 1)
+            or type(b) in _REAL_NUMBER and b in _COMPLEX_FAST_EXPONENTS)
+
+
 def _complex_power_at_zero(xp: Any, a: Any, b: Any, y: Any) -> Any:
     """A complex ``y = a ** b`` where ``a == 0`` as PyTorch computes it, ``exp(b · log a)``: NaN for b == 0, 0 for
     Re b > 0, inf + NaN j for Re b < 0 (NumPy's power gives 1, 0 and NaN); elsewhere y is kept. With a tensor
@@ -351,9 +359,7 @@ class Pow(Function):
     def forward(self, a: Any, b: Any) -> Any:
         number = isinstance(b, (int, float))
         y = _power(self.xp, a, b) if number else a ** b
-        special = number and (b in (0, 1) or type(b) in _REAL_NUMBER and b in _COMPLEX_FAST_EXPONENTS)   # a fill,
-        # a copy, products, sqrt, reciprocals
-        if y.dtype.kind == "c" and not (special or isinstance(b, complex) and b in (0, 1)):
+        if y.dtype.kind == "c" and not _complex_power_exact(b):
             y = _complex_power_at_zero(self.xp, a, b, y)
         # y is for a tensor exponent's gradient: not kept for pow(Tensor, Scalar), as PyTorch's (x ** 2 may be
         # changed in place)
