@@ -79,7 +79,7 @@ class Int64RangeError(TypeError, ValueError):
 
 def _in_int64(values: tuple, name: str, what: str) -> tuple:
     """``values`` (ints) if each fits in int64, else :class:`Int64RangeError` naming the function: NumPy would
-    wrap a larger one or read it as unsigned (``F.one_hot(i, 2**63)`` gave no columns)."""
+    wrap a larger one or read it as unsigned (``F.one_hot(i, 2**63)`` would give no columns)."""
     for value in values:
         if not -2**63 <= value < 2**63:
             raise Int64RangeError(f"{name}: {what} {value} does not fit in int64 (as in PyTorch)")

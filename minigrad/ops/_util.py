@@ -211,7 +211,7 @@ class Int64RangeError(TypeError, ValueError):
 
 def in_int64(value: int, name: str, what: str) -> int:
     """``value`` (an int) if it fits in int64, else :class:`Int64RangeError` naming the op: NumPy would wrap
-    it or read it as unsigned (``linspace(0, 1, 2**63)`` was empty)."""
+    it or read it as unsigned (``linspace(0, 1, 2**63)`` would be empty)."""
     if not -2**63 <= value < 2**63:
         raise Int64RangeError(f"{name}: {what} {value} does not fit in int64 (as in PyTorch)")
     return value

@@ -42,7 +42,7 @@ class Concat(Function):
         if out.flags.c_contiguous and out.ndim not in (4, 5):   # only 4-D and 5-D arrays have a channels-last
             return out
         # PyTorch's layout: channels-last when every input suggests it, else C order (NumPy's keeps a transposed
-        # input's order of strides, so .view(-1) of a cat of transposed tensors raised; CuPy's is always C order)
+        # input's order of strides; CuPy's is always C order, also where PyTorch's is channels-last)
         return _memory_format.in_format(out, _memory_format.common((x.shape, x.strides) for x in xs), "cat")
 
     def backward(self, gy: Any) -> tuple:
@@ -61,8 +61,10 @@ class Stack(Function):
 
     def forward(self, *xs: Any) -> Any:
         out = self.xp.stack(xs, axis=self.axis)
-        if out.flags.c_contiguous and out.ndim not in (4, 5, 6):   # as Concat: the inputs' or the result's
-            return out                                             # channels-last (CuPy's stack is C order)
+        # as Concat's: a 4-D to 6-D result may be channels-last (from the inputs', or from the inputs with the
+        # new dim last), where CuPy's stack is always C order
+        if out.flags.c_contiguous and out.ndim not in (4, 5, 6):
+            return out
         # PyTorch's layout: its stack is cat(xs, dim).view(...) for a dim the inputs have, else a cat of the inputs
         # unsqueezed at the end (the new dim's stride 1), so a channels-last result only from channels-last inputs
         if self.axis < xs[0].ndim:

@@ -346,7 +346,7 @@ def floor_quotient(xp: Any, a: Any, b: Any) -> Any:
     """``a // b`` (arrays or numbers, broadcast) with NumPy's and PyTorch's values on every device.
 
     NumPy's floor_divide is PyTorch's (``div_floor_floating``: fmod, then adjusted), but CuPy's float kernel is
-    ``floor(a / b)``: -0.39 // inf gave -0.0 (not -1.0) and -inf // -0.1 gave inf (not NaN). On CuPy floats take
+    ``floor(a / b)``: -0.39 // inf gives -0.0 there (not -1.0) and -inf // -0.1 inf (not NaN). On CuPy floats take
     PyTorch's formula (float16 in float32, as NumPy's half loop), integers CuPy's floor_divide (the same).
     """
     if xp is backend.numpy:
@@ -592,6 +592,8 @@ isinf = _test("isinf", lambda xp, a: xp.isinf(a), "True where x is +inf or -inf.
 isfinite = _test("isfinite", lambda xp, a: xp.isfinite(a), "True where x is neither inf nor NaN.")
 isposinf = _test("isposinf", lambda xp, a: xp.isposinf(a), "True where x is +inf.", real=True)
 isneginf = _test("isneginf", lambda xp, a: xp.isneginf(a), "True where x is -inf.", real=True)
+
+
 def _truth(xp: Any, v: Any) -> Any:
     """``v`` for a logical ufunc: CuPy's logical_and/or/xor/not have no complex loops (TypeError), so there a
     complex array or number is compared with 0 first (non-zero is True, as PyTorch reads a complex value)."""
