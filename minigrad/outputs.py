@@ -35,7 +35,7 @@ from typing import Any, Callable, NamedTuple
 
 from . import backend
 from .autograd import is_grad_enabled
-from .dtypes import can_cast
+from .dtypes import can_cast, complex64, complex128
 from .tensor import Tensor
 
 AUTOGRAD_ERROR = ("{name}(): functions with out=... arguments don't support automatic differentiation, but one of "
@@ -204,7 +204,8 @@ class OutRule(NamedTuple):
     ``"u"``/``"i"`` integers, ``"f"`` floats, ``"c"`` complex) where PyTorch refuses some that a cast could write;
     ``warn=False``: resizing a non-empty out gives no warning, as those few of PyTorch's; ``overlap``: which
     sharing of memory between out and an input is refused (:func:`write_out`'s; ``""``: none, as PyTorch's linear
-    algebra, which computes into a buffer of its own)."""
+    algebra, which computes into a buffer of its own); ``reads_as_out``: a floating or complex input is read in
+    out's dtype (PyTorch's ``std``/``var``: a float16 input into a float32 out is computed in float32)."""
 
     dtypes: str = "cast"
     broadcast: bool = False
@@ -212,6 +213,7 @@ class OutRule(NamedTuple):
     kinds: str = "buifc"
     warn: bool = True
     overlap: str = "partial"
+    reads_as_out: bool = False
 
 
 def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
@@ -230,6 +232,8 @@ def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
                 raise OutDtypeError(f"{name}(): dtype {backend.as_dtype(kwargs['dtype'], name)} does not match "
                                     f"dtype of out parameter ({out.dtype})")
             kwargs["dtype"] = out.dtype
+        if rule.reads_as_out and kind in ("f", "c"):
+            args, kwargs = _input_as(name, out, args, kwargs)
         inputs = (*args, *kwargs.values()) if rule.overlap else ()
         return write_out(name, fn(*args, **kwargs), out, rule.dtypes, rule.warn, inputs, rule.overlap or "partial",
                          rule.broadcast)
@@ -243,6 +247,23 @@ def takes_out(fn: Callable, name: str, rule: OutRule = OutRule()) -> Callable:
     with_out.__signature__ = signature.replace(parameters=parameters)   # type: ignore[attr-defined]
     with_out.__name__ = name
     return with_out
+
+
+def _input_as(name: str, out: Tensor, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``args``/``kwargs`` with the input (the first argument or ``input=``) cast to out's dtype as PyTorch's
+    reductions read it: a complex input to the complex dtype of out's precision (complex64 for a float16 out,
+    NumPy having no complex32); a real input into a complex out raises PyTorch's NotImplementedError."""
+    x = args[0] if args else kwargs.get("input")
+    if not isinstance(x, Tensor) or x.dtype.kind not in "fc":
+        return args, kwargs
+    dtype = out.dtype
+    if x.dtype.kind == "c" and dtype.kind == "f":
+        dtype = complex128 if dtype.itemsize == 8 else complex64
+    elif x.dtype.kind == "f" and dtype.kind == "c":
+        raise NotImplementedError(f"{name}(): not implemented for a {x.dtype} input into an out of dtype {dtype} "
+                                  f"(shape {out.shape}), as in PyTorch")
+    x = x.to(dtype)
+    return ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "input": x})
 
 
 _WITH_OUT = takes_out(abs, "abs").__code__   # the code of every takes_out wrapper
@@ -275,7 +296,8 @@ OUT_RULES: dict[str, dict[str, OutRule]] = {
         # elementwise, out of the result's own dtype
         **_rules("bitwise_not ceil clamp_max clamp_min complex conj_physical fix float_power floor frac heaviside "
                  "isneginf isposinf ldexp nan_to_num neg negative polar round sgn sign signbit trunc", _EXACT),
-        **_rules("addr column_stack diff dstack ger hstack kron outer row_stack std var vstack", OutRule()),
+        **_rules("addr column_stack diff dstack ger hstack kron outer row_stack vstack", OutRule()),
+        **_rules("std var", OutRule(reads_as_out=True)),
         **_rules("addmm addmv baddbmm alias_copy argmax argmin argsort as_strided_copy chain_matmul detach_copy "
                  "diag diagonal_copy dot expand_copy frexp frobenius_norm histogram index_add index_copy index_reduce "
                  "inner isin log_softmax logcumsumexp logsumexp matrix_power median mv nonzero nonzero_static norm "

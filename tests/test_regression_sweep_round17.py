@@ -31,3 +31,25 @@ def test_autocast_functions_refuse_a_non_string_device_type_with_type_error(name
 def test_autocast_block_refuses_a_non_string_device_type_with_value_error():
     assert _raises(lambda: torch.autocast(3)) is ValueError
     assert issubclass(_raises(lambda: mg.autocast(3)), ValueError)
+
+
+@pytest.mark.parametrize("name", ["std", "var"])
+@pytest.mark.parametrize("dtype,out_dtype", [("float16", "float32"), ("float16", "float64"), ("float32", "float64"),
+                                             ("complex64", "float64"), ("complex64", "complex128")])
+def test_std_var_out_of_a_wider_dtype_compute_in_outs_dtype(name, dtype, out_dtype):
+    # round 17's out= wrapper computed in the input's dtype and cast: std(float16, out=float32) was 1.4140625
+    values = [[0.1, 3.3], [2.7, -1.2]]
+    scale = (1 + 1j) if dtype.startswith("complex") else 1
+    want = torch.zeros(2, dtype=getattr(torch, out_dtype))
+    getattr(torch, name)(torch.tensor(values, dtype=getattr(torch, dtype)) * scale, 1, out=want)
+    got = mg.zeros(2, dtype=getattr(mg, out_dtype))
+    result = getattr(mg, name)(mg.tensor(values, dtype=getattr(mg, dtype)) * scale, 1, out=got)
+    assert result is got and got.dtype == getattr(mg, out_dtype)
+    assert (got.numpy() == want.numpy()).all()
+
+
+def test_std_of_a_real_input_into_a_complex_out_raises_as_pytorch():
+    assert _raises(lambda: torch.std(torch.ones(2, 2), 1, out=torch.zeros(2, dtype=torch.complex64))) \
+        is NotImplementedError
+    assert issubclass(_raises(lambda: mg.std(mg.ones(2, 2), 1, out=mg.zeros(2, dtype=mg.complex64))),
+                      NotImplementedError)
