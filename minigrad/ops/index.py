@@ -287,8 +287,8 @@ class Scatter(Function):
         out = x.copy()
         if self.add:
             backend.scatter_add(xp, out, where, part)
-        elif xp is not backend.numpy and backend.signed_zero(part):   # CuPy writes a host zero with a memset
-            out[where] = backend.device_scalar(xp, part, out.dtype)
+        elif backend.signed_zero(part):   # a -0.0 number, copied from a device scalar: CuPy fills a host zero
+            out[where] = backend.device_scalar(xp, part, out.dtype)   # with a memset (+0.0)
         else:
             out[where] = part
         return out
