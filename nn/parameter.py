@@ -23,7 +23,7 @@ from ._buffer import Buffer, _mark, buffer_persistence
 from .module import Parameter
 
 __all__ = ["Buffer", "Parameter", "UninitializedBuffer", "UninitializedParameter", "UninitializedTensorMixin",
-           "is_lazy", "keep_placeholders"]
+           "is_lazy"]   # torch.nn.parameter's (keep_placeholders is the lazy modules' helper)
 
 _UNUSABLE = ("Attempted to use an uninitialized parameter in {what}. This error happens when you are using a "
              "`LazyModule` or explicitly manipulating `torch.nn.parameter.{cls}` objects. When using LazyModules "
