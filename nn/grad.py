@@ -21,26 +21,26 @@ from ._fold import conv3d
 __all__ = ["conv1d_input", "conv1d_weight", "conv2d_input", "conv2d_weight", "conv3d_input", "conv3d_weight"]
 
 
-def _gradient(name: str, conv: Callable, wrt: str, size: Any, input: Tensor, weight: Tensor,  # noqa: A002
-              grad_output: Tensor, options: tuple) -> Tensor:
+def _gradient(name: str, conv: Callable, wrt: str, size: Any, input: Tensor | None,  # noqa: A002
+              weight: Tensor | None, grad_output: Tensor, options: tuple) -> Tensor:
     """d(conv)/d(``wrt``) · grad_output, where ``wrt`` ("input" or "weight") is zeros of ``size`` in place of
-    that argument. A graph is recorded (for a double backward) when the other argument or grad_output
-    requires grad."""
+    that argument (given as None). A graph is recorded (for a double backward) when grad mode is on and the
+    other argument or grad_output requires grad."""
     other = weight if wrt == "input" else input
     for argument, what in ((other, "weight" if wrt == "input" else "input"), (grad_output, "grad_output")):
         if not isinstance(argument, Tensor):
             raise TypeError(f"{name}: {what} must be a Tensor, got {type(argument).__name__}")
     if not isinstance(size, (tuple, list)) or not all(isinstance(n, int) for n in size):
         raise TypeError(f"{name}: {wrt}_size must be a tuple of ints (a shape), got {size!r}")
+    create_graph = mg.is_grad_enabled() and (other.requires_grad or grad_output.requires_grad)
     zeros = mg.zeros(*size, dtype=grad_output.dtype, device=grad_output.device, requires_grad=True)
-    with mg.enable_grad():
+    with mg.enable_grad():   # (under no_grad too: the gradient comes from the convolution's backward)
         output = conv(zeros, weight, None, *options) if wrt == "input" else conv(input, zeros, None, *options)
         if output.shape != grad_output.shape:
             raise RuntimeError(f"{name}: grad_output has shape {tuple(grad_output.shape)}, but the convolution of "
                                f"an input of shape {tuple(zeros.shape if wrt == 'input' else input.shape)} with a "
                                f"weight of shape {tuple(weight.shape if wrt == 'input' else zeros.shape)} gives "
                                f"{tuple(output.shape)}")
-        create_graph = mg.is_grad_enabled() and (other.requires_grad or grad_output.requires_grad)
         (gradient,) = mg.autograd.grad(output, zeros, grad_output, create_graph=create_graph)
     return gradient
 

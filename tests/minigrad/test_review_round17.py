@@ -32,3 +32,29 @@ def test_complex_pow_by_a_number_at_zero_matches_torch(torch: Any, exponent: Any
     ours = (mg.tensor(values) ** exponent).numpy()
     peer = (torch.tensor(values) ** exponent).numpy()
     np.testing.assert_allclose(ours, peer, rtol=1e-12, atol=0, equal_nan=True)
+
+
+
+_RNG = np.random.default_rng(0)
+_X, _W, _G = (_RNG.standard_normal(s).astype(np.float32) for s in ((1, 3, 6, 6), (2, 3, 3, 3), (1, 2, 4, 4)))
+
+
+def _conv_gradient(lib: Any, grad: Any, name: str) -> Any:
+    """``grad.<name>`` (minigrad's nn.grad or torch.nn.grad) of _X, _W, _G, each a tensor that requires grad."""
+    x, w, g = (lib.tensor(a, requires_grad=True) for a in (_X, _W, _G))
+    if name == "conv2d_input":
+        return grad.conv2d_input(_X.shape, w, g)
+    return grad.conv2d_weight(x, _W.shape, g)
+
+
+@pytest.mark.parametrize("name", ["conv2d_input", "conv2d_weight"])
+def test_conv_gradient_functions_record_no_graph_under_no_grad(torch: Any, name: str) -> None:
+    from minigrad import nn  # noqa: PLC0415 - only this test needs nn
+
+    with mg.no_grad():
+        ours = _conv_gradient(mg, nn.grad, name)
+    with torch.no_grad():
+        peer = _conv_gradient(torch, torch.nn.grad, name)
+    assert ours.requires_grad is peer.requires_grad is False
+    np.testing.assert_allclose(ours.numpy(), peer.numpy(), rtol=1e-5, atol=1e-5)
+    assert _conv_gradient(mg, nn.grad, name).requires_grad is _conv_gradient(torch, torch.nn.grad, name).requires_grad
