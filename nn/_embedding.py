@@ -49,7 +49,8 @@ def _renorm_rows(weight: Tensor, indices: Any, max_norm: float, norm_type: float
     rows = xp.unique(indices.reshape(-1))
     with mg.no_grad():
         picked = weight.data[rows]
-        norms = mg.linalg.vector_norm(mg.as_tensor(picked), norm_type, 1).data   # a one-wide row: |x|, no x² overflow
+        # PyTorch's norm: a row of one entry is its |x| (NumPy's squares it first: inf for 1e20 in float32)
+        norms = mg.linalg.vector_norm(mg.as_tensor(picked), norm_type, 1).data
         over = norms > max_norm
         if over.any():
             scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
