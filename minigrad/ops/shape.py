@@ -305,15 +305,16 @@ def _advanced_operands(x: Any, index: Any, shape: tuple) -> list | None:
     used = sum(p.ndim if p.dtype == bool else 1 for p in arrays) + sum(type(p) is slice for p in parts)
     if any(p is not None and p is not Ellipsis and type(p) is not slice and not backend.is_array(p) for p in parts):
         return None
+    strides = tuple(step // x.itemsize for step in x.strides)
     dims, columns, d = [], [], 0   # per dim of the basic view: a stride, or the place of an index column
     for p in parts:
         if p is None:
             dims.append(0)
         elif p is Ellipsis:
-            dims.extend(x.strides[d:d + x.ndim - used])
+            dims.extend(strides[d:d + x.ndim - used])
             d += x.ndim - used
         elif type(p) is slice:
-            dims.append(x.strides[d] * p.indices(x.shape[d])[2])
+            dims.append(strides[d] * p.indices(x.shape[d])[2])
             d += 1
         elif p.dtype == bool:   # torch: the columns of nonzero(), an (n, k) C-order array
             dims.extend([None] * p.ndim)
@@ -323,7 +324,7 @@ def _advanced_operands(x: Any, index: Any, shape: tuple) -> list | None:
             dims.append(None)
             columns.append((p.shape, tuple(s // p.itemsize for s in p.strides)))
             d += 1
-    dims.extend(x.strides[d:])
+    dims.extend(strides[d:])
     try:
         block = backend.numpy.broadcast_shapes(*(c[0] for c in columns))
     except ValueError:
