@@ -222,12 +222,15 @@ def int_tuple(values: Any, name: str, what: str = "shape") -> tuple:
     naming the op."""
     items = values if isinstance(values, (tuple, list)) else (values,)
     try:
-        if any(isinstance(v, bool) for v in items):
+        if bool in map(type, items):   # (bool has no subclasses: isinstance's test, without a generator)
             raise TypeError("bools are not sizes")
-        ints = tuple(operator.index(v) for v in items)
+        ints = tuple(map(operator.index, items))
     except TypeError:
         raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {values!r}") from None
-    return tuple(in_int64(v, name, what) for v in ints)
+    if ints and (min(ints) < -2**63 or max(ints) >= 2**63):   # (min and max: cheaper than a check per value)
+        for value in ints:
+            in_int64(value, name, what)
+    return ints
 
 
 def int_arg(value: Any, name: str, what: str) -> int:
