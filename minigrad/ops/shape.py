@@ -89,7 +89,7 @@ class BroadcastTo(Function):
     def forward(self, x: Any) -> Any:
         self.in_shape = x.shape
         lead = len(self.shape) - x.ndim
-        if self.shape[lead:] == x.shape and all(n == 1 for n in self.shape[:lead]):
+        if self.shape[lead:] == x.shape and self.shape[:lead] == (1,) * lead:
             # nothing is repeated (only new dims of size 1): a writable view, as PyTorch's (NumPy's is read-only)
             return x[(None,) * lead] if lead else x.view()
         return self.xp.broadcast_to(x, self.shape)
