@@ -53,3 +53,17 @@ def test_std_of_a_real_input_into_a_complex_out_raises_as_pytorch():
         is NotImplementedError
     assert issubclass(_raises(lambda: mg.std(mg.ones(2, 2), 1, out=mg.zeros(2, dtype=mg.complex64))),
                       NotImplementedError)
+
+
+@pytest.mark.parametrize("perm", [(1, 0, 2), (2, 0, 1), (0, 2, 1)])
+def test_complex_of_permuted_parts_takes_pytorchs_layout(perm):
+    # complex() was C-contiguous whatever its parts' layout, so view_as_real(complex(x.T, y.T)).view(-1) worked where
+    # PyTorch refuses it (and a later .view of the result differed)
+    def strides(lib):
+        x = lib.arange(24.0).reshape(2, 3, 4).permute(*perm)
+        z = lib.complex(x, x * 2)
+        return z.stride(), z.is_contiguous(), lib.view_as_real(z).stride()
+
+    assert strides(mg) == strides(torch)
+    x = mg.arange(24.0).reshape(2, 3, 4).permute(*perm)
+    assert (mg.complex(x, x * 2).numpy() == x.numpy() + 2j * x.numpy()).all()
