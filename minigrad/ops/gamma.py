@@ -508,8 +508,10 @@ class _NoGradientForA(LazyGradient):
 
 def _refuse_integers(a: Any, b: Any, name: str) -> None:
     """PyTorch has no incomplete-gamma kernel for integer or bool operands: both integers (or bools) raise its
-    NotImplementedError; an integer tensor beside a float one (or a Python float) is promoted to float."""
-    kinds = [v.dtype.kind if isinstance(v, Tensor) else "f" if isinstance(v, float) else "i" for v in (a, b)]
+    NotImplementedError; an integer tensor beside a float one (or a Python float) is promoted to float. Other
+    operands (lists, NumPy floats) are left to :func:`_operands`."""
+    kinds = [v.dtype.kind if isinstance(v, Tensor) else "i" if isinstance(v, (int, backend.numpy.integer)) else "f"
+             for v in (a, b)]
     if all(kind in "biu" for kind in kinds):
         dtypes = " and ".join(str(getattr(v, "dtype", type(v).__name__)) for v in (a, b))
         raise DtypeNotImplementedError(f"{name}: not implemented for integer or bool tensors (got {dtypes}), as in "

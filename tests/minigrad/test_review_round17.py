@@ -58,3 +58,14 @@ def test_conv_gradient_functions_record_no_graph_under_no_grad(torch: Any, name:
     assert ours.requires_grad is peer.requires_grad is False
     np.testing.assert_allclose(ours.numpy(), peer.numpy(), rtol=1e-5, atol=1e-5)
     assert _conv_gradient(mg, nn.grad, name).requires_grad is _conv_gradient(torch, torch.nn.grad, name).requires_grad
+
+
+def test_gammainc_refuses_integers_only_for_integer_operands(torch: Any) -> None:
+    with pytest.raises(TypeError, match="gammainc: expected at least one Tensor, got list and list"):
+        mg.special.gammainc([1.5], [2.5])
+    with pytest.raises(NotImplementedError, match="gammainc: not implemented for integer or bool tensors"):
+        mg.special.gammainc(mg.tensor([1, 2]), np.int64(2))
+    # a NumPy float beside an integer tensor is a float operand (torch takes tensors only: compared in float32)
+    ours = mg.special.gammainc(np.float32(2.0), mg.tensor([1, 2]))
+    peer = torch.special.gammainc(torch.tensor(2.0), torch.tensor([1.0, 2.0]))
+    np.testing.assert_allclose(ours.numpy(), peer.numpy(), rtol=1e-6)
