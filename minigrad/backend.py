@@ -224,8 +224,8 @@ def to_device(array: Any, device: Device | str) -> Any:
         return array.get()
     cp = _check_cuda(device)
     with cp.cuda.Device(device.index):
-        if array.ndim == 0 and not isinstance(array, cp.ndarray):   # CuPy writes a 0-d host array with fill: a
-            return cp.asarray(numpy.reshape(array, 1)).reshape(())  # memset for a zero, so -0.0 became 0.0
+        if array.ndim == 0 and not isinstance(array, cp.ndarray):   # CuPy writes a 0-d host array with fill, a
+            return cp.asarray(numpy.reshape(array, 1)).reshape(())  # memset for any zero: -0.0 would come out 0.0
         return cp.asarray(array)
 
 
