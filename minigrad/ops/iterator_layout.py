@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .. import backend
+
 
 def _order(shape: Sequence[int], operands: Sequence[Sequence[int]]) -> list:
     """The dims of ``shape`` from fastest to slowest varying, as TensorIterator's insertion sort orders them.
@@ -53,9 +55,10 @@ def insertion_sort(perm: list, should_swap: Any) -> list:
 
 def torch_strides(shape: Sequence[int], operands: Sequence[Sequence[int]]) -> tuple:
     """PyTorch's element strides for a new result of ``shape`` computed from ``operands`` (each one's strides over
-    ``shape``; 0 for a broadcast dim or one of size 1 in the operand and not in ``shape``)."""
+    ``shape``; 0 for a broadcast dim or one of size 1 in the operand and not in ``shape``). A size-1 dim of both
+    keeps its stride, as in PyTorch: it takes part in the order (and so can change that of the other dims)."""
     shape = tuple(shape)
-    operands = [tuple(0 if n == 1 else s for s, n in zip(strides, shape)) for strides in operands]
+    operands = [tuple(strides) for strides in operands]
     if len(operands) > 1 and all(s == operands[0] for s in operands) and _dense(shape, operands[0]):
         return _dense_strides(shape, operands[0])   # TensorIterator's fast setup: the operands' own layout
     strides = [0] * len(shape)
@@ -87,14 +90,19 @@ def _dense_strides(shape: tuple, strides: tuple) -> tuple:
 
 
 def lay_out_as_torch(xp: Any, result: Any, operands: Sequence[Sequence[int]]) -> Any:
-    """``result`` (an array) itself when its strides already are PyTorch's for these ``operands`` (size-1 dims
-    aside), else a copy in PyTorch's layout (a permuted dense array)."""
+    """``result`` (an array) itself when its strides already are PyTorch's for these ``operands``, else a copy in
+    PyTorch's layout (a permuted dense array). Where only size-1 dims' strides differ (they step over no memory),
+    a NumPy result is restrided to PyTorch's, a GPU one kept."""
     shape = result.shape
     want = torch_strides(shape, operands)
     have = tuple(s // result.itemsize for s in result.strides)
-    if result.size <= 1 or all(a == b for a, b, n in zip(want, have, shape) if n != 1):
+    if result.size <= 1 or want == have:
         return result
-    order = sorted(range(len(shape)), key=lambda d: -want[d])   # slowest first
+    if all(a == b for a, b, n in zip(want, have, shape) if n != 1):
+        if xp is not backend.numpy:
+            return result
+        return xp.lib.stride_tricks.as_strided(result, strides=tuple(s * result.itemsize for s in want))
+    order = sorted(range(len(shape)), key=lambda d: (-want[d], shape[d] == 1))   # slowest first (size 1: faster)
     inverse = [0] * len(order)
     for i, d in enumerate(order):
         inverse[d] = i

@@ -295,21 +295,34 @@ def _none_strides(index: Any, x: Any, strides: tuple) -> tuple:
     return tuple(strides)
 
 
+def _c_strides(shape: tuple, itemsize: int) -> tuple:
+    """C order's byte strides for ``shape``, size-1 dims' too (``itemsize`` times the sizes of the later dims)."""
+    strides, step = [], itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
+
+
 def _advanced_operands(x: Any, index: Any, shape: tuple) -> list | None:
     """The operands PyTorch's advanced indexing iterates over for ``x[index]`` (of ``shape``), as element strides
-    over the result's dims (:func:`iterator_layout.torch_strides`): x restrided (its sliced dims' strides, 0 over
-    the indexed dims) and each index tensor (its broadcast strides over the indexed dims, 0 elsewhere; a bool mask
-    of k dims gives k columns of its (n, k) nonzero()). None where ``index`` is not of that form."""
+    over the result's dims (:func:`iterator_layout.torch_strides`), size-1 dims included. x restrided: its sliced
+    dims' strides, 0 over the indexed dims, and a ``None`` dim PyTorch's ``unsqueeze`` stride (size * stride of
+    x's next dim, 1 at the end). Each index tensor: expanded to the indices' broadcast shape (0 where it repeats),
+    then reshaped with 1s around it to the result's dims, with PyTorch's view strides (:func:`_view_strides`), 0
+    where the result is wider; a bool mask of k dims gives k columns of its (n, k) nonzero(). None where ``index``
+    is not of that form."""
     parts = index if type(index) is tuple else (index,)
     arrays = [p for p in parts if backend.is_array(p)]
     used = sum(p.ndim if p.dtype == bool else 1 for p in arrays) + sum(type(p) is slice for p in parts)
-    if any(p is not None and p is not Ellipsis and type(p) is not slice and not backend.is_array(p) for p in parts):
+    if 0 in shape or any(p is not None and p is not Ellipsis and type(p) is not slice and not backend.is_array(p)
+                         for p in parts):   # (an empty result's strides are NumPy's)
         return None
     strides = tuple(step // x.itemsize for step in x.strides)
     dims, columns, d = [], [], 0   # per dim of the basic view: a stride, or the place of an index column
     for p in parts:
-        if p is None:
-            dims.append(0)
+        if p is None:   # PyTorch unsqueezes x before it indexes
+            dims.append(x.shape[d] * strides[d] if d < x.ndim else 1)
         elif p is Ellipsis:
             dims.extend(strides[d:d + x.ndim - used])
             d += x.ndim - used
@@ -326,20 +339,23 @@ def _advanced_operands(x: Any, index: Any, shape: tuple) -> list | None:
             d += 1
     dims.extend(strides[d:])
     try:
-        block = backend.numpy.broadcast_shapes(*(c[0] for c in columns))
+        block = tuple(backend.numpy.broadcast_shapes(*(c[0] for c in columns)))
     except ValueError:
         return None
     places = [i for i, s in enumerate(dims) if s is None]
+    if not places:
+        return None
     front = 0 if places[-1] - places[0] + 1 != len(places) else places[0]   # apart: the block comes first
     rest = [s for s in dims if s is not None]
     if len(rest) + len(block) != len(shape):
         return None
-    src = rest[:front] + [0] * len(block) + rest[front:]
-    operands = [src]
+    operands = [rest[:front] + [0] * len(block) + rest[front:]]
+    around = (1,) * front + block + (1,) * (len(rest) - front)   # each index reshaped to the result's dims
     for col_shape, col_strides in columns:
-        lead = len(block) - len(col_shape)
-        inner = [0] * lead + [0 if n == 1 else s for s, n in zip(col_strides, col_shape)]
-        operands.append([0] * front + inner + [0] * (len(rest) - front))
+        lead = len(block) - len(col_shape)   # torch.expand: new leading dims and repeated size-1 dims step 0
+        expanded = (0,) * lead + tuple(0 if n != b else s for s, n, b in zip(col_strides, col_shape, block[lead:]))
+        reshaped = _view_strides(block, expanded, around)   # inserting size-1 dims always views
+        operands.append([0 if m != n else s for s, m, n in zip(reshaped, around, shape)])
     return operands
 
 
@@ -363,13 +379,20 @@ class GetItem(Function):
         out = x[index]
         if type(out) is not type(x):   # NumPy gives a scalar for all-int indices: PyTorch's is a 0-d view
             out = x[(*index, Ellipsis) if type(index) is tuple else (index, Ellipsis)]
-        if not self.basic and not (out.flags.c_contiguous and x.flags.c_contiguous):
-            # NumPy's layout of an advanced index is its own; PyTorch's is C order for a C-order x (and indices)
-            operands = None if x.flags.c_contiguous else _advanced_operands(x, index, out.shape)
-            if operands is not None:
-                out = lay_out_as_torch(self.xp, out, operands)
-            elif x.flags.c_contiguous:
-                out = self.xp.ascontiguousarray(out)
+        if not self.basic:
+            # NumPy's layout of an advanced index is its own; PyTorch's is C order for a C-order x (and indices),
+            # size-1 dims included: NumPy's flag passes any stride there, PyTorch's order sees it (x[0] of a permute)
+            c_order = x.flags.c_contiguous and (1 not in x.shape or x.strides == _c_strides(x.shape, x.itemsize))
+            if not (c_order and out.flags.c_contiguous):
+                operands = None if c_order else _advanced_operands(x, index, out.shape)
+                if operands is not None:
+                    out = lay_out_as_torch(self.xp, out, operands)
+                elif x.flags.c_contiguous:
+                    out = self.xp.ascontiguousarray(out)
+            elif 1 in out.shape and type(out) is backend.numpy.ndarray:   # NumPy's strides of its size-1 dims
+                strides = _c_strides(out.shape, out.itemsize)
+                if out.strides != strides:
+                    out = backend.numpy.lib.stride_tricks.as_strided(out, strides=strides)
         if self.adds_dims and type(x) is backend.numpy.ndarray:   # (a GPU array keeps NumPy's 0 strides)
             strides = _none_strides(index, x, out.strides)
             if strides != out.strides:   # NumPy's reshape often gives PyTorch's (quicker than as_strided)
@@ -557,31 +580,35 @@ def view(x: Tensor, *shape: Any, size: Any = None, dtype: Any = None) -> Tensor:
     op = Reshape(_sizes(shape, "view", True))
     op.name = "view"
     out = _view_op(x, op)
-    if out.data.size and not _viewable(x.shape, x.data.strides, out.shape):
+    if out.data.size and _view_strides(x.shape, x.data.strides, out.shape) is None:
         raise RuntimeError(f"view: view size {out.shape} is not compatible with input tensor's size {x.shape} and "
                            f"stride {tuple(s // x.data.itemsize for s in x.data.strides)} (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.")
     return out
 
 
-def _viewable(shape: tuple, strides: tuple, new_shape: tuple) -> bool:
-    """Whether memory of ``shape`` and ``strides`` can be read in ``new_shape`` without a copy (PyTorch's
-    ``computeStride``: each run of dims contiguous with one another must map onto whole new dims)."""
+def _view_strides(shape: tuple, strides: tuple, new_shape: tuple) -> tuple | None:
+    """The strides (in ``strides``' unit) PyTorch gives a view of memory of ``shape`` and ``strides`` as
+    ``new_shape``, or None where it cannot view it (PyTorch's ``computeStride``: each run of dims contiguous with
+    one another must map onto whole new dims; a new size-1 dim steps as the new dims after it in its run). Not
+    for memory of no elements (PyTorch views it as any shape of its size)."""
     if not shape:
-        return True
+        return (1,) * len(new_shape)
+    new_strides = [0] * len(new_shape)
     new_dim = len(new_shape) - 1
     chunk_stride, numel, new_numel = strides[-1], 1, 1
     for d in range(len(shape) - 1, -1, -1):
         numel *= shape[d]
         if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != numel * chunk_stride):   # a run of dims ends
             while new_dim >= 0 and (new_numel < numel or new_shape[new_dim] == 1):
+                new_strides[new_dim] = new_numel * chunk_stride
                 new_numel *= new_shape[new_dim]
                 new_dim -= 1
             if new_numel != numel:
-                return False
+                return None
             if d > 0:
                 chunk_stride, numel, new_numel = strides[d - 1], 1, 1
-    return new_dim == -1
+    return tuple(new_strides) if new_dim == -1 else None
 
 
 def _view_dtype(x: Tensor, dtype: Any) -> Tensor:
@@ -1008,7 +1035,7 @@ def _view_op(x: Tensor, op: Reshape | Transpose) -> Tensor:
             shared = base is data or base is data.base or memory_owner(out.data) is memory_owner(data)
         else:   # another array module's .base may not name the owner: the layout says
             shared = base is data or base is data.base or type(op) is Transpose or \
-                _viewable(x.shape, data.strides, out.shape)
+                _view_strides(x.shape, data.strides, out.shape) is not None
         if shared:
             _note_view(x, out, op)
         else:
