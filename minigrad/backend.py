@@ -321,10 +321,21 @@ def minimum(xp: Any, a: Any, b: Any) -> Any:
     return y if xp is numpy or y.dtype.kind != "f" else xp.where(a == b, b, y)
 
 
-def fmax(xp: Any, a: Any, b: Any, smallest: bool = False) -> Any:
-    """``xp.fmax(a, b)`` (``fmin`` if ``smallest``) with PyTorch's rule at a tie on every device: ``a`` (the sign of a
-    zero is a's). NumPy's float64 loop gives a, its float32 SIMD loop b, CuPy's (CUDA's) +0.0 / -0.0."""
-    y = (xp.fmin if smallest else xp.fmax)(a, b)
+def fmax(xp: Any, a: Any, b: Any) -> Any:
+    """``xp.fmax(a, b)`` (NaN loses to a number) with PyTorch's rule at a tie on every device: ``a``; see
+    :func:`_tie_to_first`."""
+    return _tie_to_first(xp, xp.fmax(a, b), a, b)
+
+
+def fmin(xp: Any, a: Any, b: Any) -> Any:
+    """``xp.fmin(a, b)`` (NaN loses to a number) with PyTorch's rule at a tie on every device: ``a``; see
+    :func:`_tie_to_first`."""
+    return _tie_to_first(xp, xp.fmin(a, b), a, b)
+
+
+def _tie_to_first(xp: Any, y: Any, a: Any, b: Any) -> Any:
+    """``y`` (fmax's or fmin's result) with ``a`` where ``a == b``: the sign of a tie of zeros is a's, as PyTorch's.
+    NumPy's float64 loop gives a, its float32 SIMD loop b, CuPy's (CUDA's) +0.0 / -0.0."""
     return y if y.dtype.kind != "f" else xp.where(a == b, a, y)
 
 

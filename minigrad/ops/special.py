@@ -383,7 +383,7 @@ def fmin(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's name
     a, b = _operands(input, other, "fmin", floating=False)
     if "c" in (a.dtype.kind, b.dtype.kind):   # complex values have no order (NumPy's is lexicographic)
         raise complex_order_error("fmin", a.dtype if a.dtype.kind == "c" else b.dtype, runtime=True)
-    return Binary("fmin", lambda xp, x, y: backend.fmax(xp, x, y, smallest=True), _fmin_grads)(a, b)
+    return Binary("fmin", lambda xp, x, y: backend.fmin(xp, x, y), _fmin_grads)(a, b)
 
 
 def heaviside(input: Tensor, values: Any) -> Tensor:  # noqa: A002 - PyTorch's name
