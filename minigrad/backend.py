@@ -339,6 +339,30 @@ def _tie_to_first(xp: Any, y: Any, a: Any, b: Any) -> Any:
     return y if y.dtype.kind != "f" else xp.where(a == b, a, y)
 
 
+def floor_divide(xp: Any, a: Any, b: Any) -> Any:
+    """``a // b`` (arrays or numbers, broadcast) with NumPy's and PyTorch's values on every device.
+
+    NumPy's floor_divide is PyTorch's (``div_floor_floating``: fmod, then adjusted), but CuPy's float kernel is
+    ``floor(a / b)``: -0.39 // inf gives -0.0 there (not -1.0) and -inf // -0.1 inf (not NaN). On CuPy floats take
+    PyTorch's formula (float16 in float32, as NumPy's half loop), integers CuPy's floor_divide (the same).
+    """
+    if xp is numpy:
+        return xp.floor_divide(a, b)
+    dtype = numpy.result_type(*(v.dtype if is_array(v) else v for v in (a, b)))
+    if dtype.kind != "f":
+        return xp.floor_divide(a, b)
+    work = numpy.float32 if dtype == numpy.float16 else dtype
+    a, b = (v.astype(work, copy=False) if is_array(v) else device_scalar(xp, v, work) for v in (a, b))
+    mod = xp.fmod(a, b)
+    div = (a - mod) / b
+    div = xp.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
+    floor = xp.floor(div)
+    floor = xp.where(div - floor > 0.5, floor + 1, floor)
+    quotient = a / b
+    floor = xp.where(div != 0, floor, xp.copysign(xp.zeros_like(floor), quotient))
+    return xp.where(b == 0, quotient, floor).astype(dtype, copy=False)
+
+
 def on_device(device: Device | str) -> Any:
     """Context manager making ``device`` current while arrays are created."""
     device = _as_device(device, "on_device")

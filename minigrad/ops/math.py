@@ -342,29 +342,8 @@ class Binary(Function):
                 sum_to(gb, _shape(b)) if self.needs_grad[1] else None)
 
 
-def floor_quotient(xp: Any, a: Any, b: Any) -> Any:
-    """``a // b`` (arrays or numbers, broadcast) with NumPy's and PyTorch's values on every device.
-
-    NumPy's floor_divide is PyTorch's (``div_floor_floating``: fmod, then adjusted), but CuPy's float kernel is
-    ``floor(a / b)``: -0.39 // inf gives -0.0 there (not -1.0) and -inf // -0.1 inf (not NaN). On CuPy floats take
-    PyTorch's formula (float16 in float32, as NumPy's half loop), integers CuPy's floor_divide (the same).
-    """
-    if xp is backend.numpy:
-        return xp.floor_divide(a, b)
-    dtype = backend.numpy.result_type(*(v.dtype if backend.is_array(v) else v for v in (a, b)))
-    if dtype.kind != "f":
-        return xp.floor_divide(a, b)
-    work = backend.numpy.float32 if dtype == backend.numpy.float16 else dtype
-    a, b = (v.astype(work, copy=False) if backend.is_array(v) else backend.device_scalar(xp, v, work)
-            for v in (a, b))
-    mod = xp.fmod(a, b)
-    div = (a - mod) / b
-    div = xp.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
-    floor = xp.floor(div)
-    floor = xp.where(div - floor > 0.5, floor + 1, floor)
-    quotient = a / b
-    floor = xp.where(div != 0, floor, xp.copysign(xp.zeros_like(floor), quotient))
-    return xp.where(b == 0, quotient, floor).astype(dtype, copy=False)
+# ``a // b`` with NumPy's (PyTorch's) values on every device (backend.floor_divide), by the name ops.pointwise imports
+floor_quotient = backend.floor_divide
 
 
 def _remainder(xp: Any, a: Any, b: Any) -> Any:
@@ -398,7 +377,7 @@ def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
     a, b = _pair(input, other, "remainder")
     _no_bool_pair(a, b, "remainder")
     # d/db is -(a // b) with the floor division the forward used (7 // 0.1 is 69, not floor(7 / 0.1) = 70)
-    return Binary("remainder", _remainder, lambda xp, gy, x, y, out: (gy, gy * -floor_quotient(xp, x, y)))(a, b)
+    return Binary("remainder", _remainder, lambda xp, gy, x, y, out: (gy, gy * -backend.floor_divide(xp, x, y)))(a, b)
 
 
 def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
