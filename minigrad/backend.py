@@ -363,6 +363,15 @@ def floor_divide(xp: Any, a: Any, b: Any) -> Any:
     return xp.where(b == 0, quotient, floor).astype(dtype, copy=False)
 
 
+def logical_operand(xp: Any, value: Any) -> Any:
+    """``value`` (an array or a number) as an operand of ``xp.logical_and/or/xor/not``: itself, except on CuPy,
+    whose logical ufuncs have no complex loops (TypeError), where a complex value is compared with 0 first
+    (non-zero is True, as PyTorch reads a complex value)."""
+    if xp is not numpy and (isinstance(value, complex) or getattr(getattr(value, "dtype", None), "kind", "") == "c"):
+        return value != 0
+    return value
+
+
 def on_device(device: Device | str) -> Any:
     """Context manager making ``device`` current while arrays are created."""
     device = _as_device(device, "on_device")

@@ -573,13 +573,7 @@ isposinf = _test("isposinf", lambda xp, a: xp.isposinf(a), "True where x is +inf
 isneginf = _test("isneginf", lambda xp, a: xp.isneginf(a), "True where x is -inf.", real=True)
 
 
-def _truth(xp: Any, v: Any) -> Any:
-    """``v`` for a logical ufunc: CuPy's logical_and/or/xor/not have no complex loops (TypeError), so there a
-    complex array or number is compared with 0 first (non-zero is True, as PyTorch reads a complex value)."""
-    if xp is not backend.numpy and (isinstance(v, complex) or getattr(getattr(v, "dtype", None), "kind", "") == "c"):
-        return v != 0
-    return v
-
+_truth = backend.logical_operand   # a logical ufunc's operand on every device (CuPy's have no complex loops)
 
 logical_not = _test("logical_not", lambda xp, a: xp.logical_not(_truth(xp, a)), "True where x is zero (False).")
 
