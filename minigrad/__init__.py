@@ -25,6 +25,7 @@ from . import (
     return_types,
 )
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled, set_autocast_dtype, set_autocast_enabled
+from .arguments import Int64RangeError
 from .autograd import AnomalyError, AxisError, Function, HookError, tag
 from .backend import (
     Device,
@@ -175,7 +176,7 @@ __all__ = [
     "Generator", "HookError", "RemovableHandle", "current_scope", "CompileError",
     "CompileWarning", "accelerator", "compile", "compiler", "cond", "return_types", "while_loop",
     "channels_last", "channels_last_3d", "contiguous_format", "memory_format", "preserve_format",
-    "AnomalyError", "AxisError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
+    "AnomalyError", "AxisError", "Int64RangeError", "Device", "Function", "GradcheckError", "Tensor", "abs", "add",
     "array_module", "device_of", "errstate", "is_array", "make_array", "on_device", "random_generator",
     "resolve_device", "scatter_add", "to_device", "to_numpy",
     "arange", "as_tensor", "astype", "bool_", "broadcast_to", "chunk", "clip", "concat", "cpu", "cuda",

@@ -75,6 +75,12 @@ class AxisError(ValueError, IndexError):
     """An axis argument out of range (both a ValueError and an IndexError, as NumPy's)."""
 
 
+class Int64RangeError(TypeError, ValueError):
+    """An int argument outside int64, which PyTorch cannot unpack: its TypeError inside a list of sizes, its
+    ValueError ("Overflow when unpacking long long") for a single int. Raised by the engine and by nn
+    (``mg.Int64RangeError``)."""
+
+
 class ShapeMismatchError(ValueError, RuntimeError):
     """Operand shapes an op cannot combine, or an argument value it refuses (ValueError, as NumPy's, and
     RuntimeError, as PyTorch's), so ``except`` clauses written for either catch it."""

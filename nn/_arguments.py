@@ -72,17 +72,12 @@ def _number(value: Any, name: str, what: str, kinds: str = "biuf") -> float:
     return float(value)
 
 
-class Int64RangeError(TypeError, ValueError):
-    """An int argument outside int64, which PyTorch cannot unpack: its TypeError inside a list of sizes, its
-    ValueError ("Overflow when unpacking long long") for a single int."""
-
-
 def _in_int64(values: tuple, name: str, what: str) -> tuple:
-    """``values`` (ints) if each fits in int64, else :class:`Int64RangeError` naming the function: NumPy would
+    """``values`` (ints) if each fits in int64, else ``mg.Int64RangeError`` naming the function: NumPy would
     wrap a larger one or read it as unsigned (``F.one_hot(i, 2**63)`` would give no columns)."""
     for value in values:
         if not -2**63 <= value < 2**63:
-            raise Int64RangeError(f"{name}: {what} {value} does not fit in int64 (as in PyTorch)")
+            raise mg.Int64RangeError(f"{name}: {what} {value} does not fit in int64 (as in PyTorch)")
     return values
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import numpy
 
 from .. import backend
-from ..arguments import AllocationError, ArgumentTypeError, ShapeMismatchError  # noqa: F401 - re-exported to the ops
+from ..arguments import AllocationError, ArgumentTypeError, Int64RangeError, ShapeMismatchError  # noqa: F401
 from ..autograd import AxisError
 from ..autograd.engine import _move_cpu_scalars
 from ..tensor import Tensor
@@ -202,11 +202,6 @@ def check_index_range(data: Any, size: int, name: str, where: str, negative: boo
         if low < (-size if negative else 0) or high >= size:
             bad = low if low < (-size if negative else 0) else high
             raise IndexRangeError(f"{name}: index {bad} is out of range for {where} of size {size}")
-
-
-class Int64RangeError(TypeError, ValueError):
-    """An int argument outside int64, which PyTorch cannot unpack: its TypeError inside a list of sizes, its
-    ValueError ("Overflow when unpacking long long") for a single int."""
 
 
 def in_int64(value: int, name: str, what: str) -> int:
