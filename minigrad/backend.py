@@ -372,6 +372,30 @@ def logical_operand(xp: Any, value: Any) -> Any:
     return value
 
 
+def complex_quotient(xp: Any, a: Any, b: Any, y: Any) -> Any:
+    """``a / b`` (arrays or numbers, broadcast; ``y``: the complex quotient ``xp`` gave) by NumPy's algorithm
+    (Smith's; a zero divisor divides each part by +0), whose values PyTorch's CPU kernel gives too: ``y`` itself
+    on NumPy. CuPy's complex division scales by 1 / (|re b| + |im b|): NaN + NaNj for a zero or infinite divisor,
+    where NumPy and PyTorch give infinities and zeros."""
+    if xp is numpy:
+        return y
+    dtype = y.dtype
+    a, b = (v.astype(dtype, copy=False) if is_array(v) else device_scalar(xp, v, dtype) for v in (a, b))
+    ar, ai, br, bi = a.real, a.imag, b.real, b.imag
+    abs_r, abs_i = xp.abs(br), xp.abs(bi)
+    real_larger = abs_r >= abs_i   # (False where b has a NaN part: the second branch, as NumPy's)
+    zero = real_larger & (abs_r == 0)
+    ratio = xp.where(real_larger, bi / xp.where(zero, 1, br), br / bi)
+    scale = 1 / xp.where(real_larger, br + bi * ratio, bi + br * ratio)
+    real = xp.where(real_larger, (ar + ai * ratio) * scale, (ar * ratio + ai) * scale)
+    imag = xp.where(real_larger, (ai - ar * ratio) * scale, (ai * ratio - ar) * scale)
+    real = xp.where(zero, ar / abs_r, real)
+    imag = xp.where(zero, ai / abs_r, imag)
+    out = xp.empty(real.shape, dtype=dtype)
+    out.real, out.imag = real, imag
+    return out
+
+
 def on_device(device: Device | str) -> Any:
     """Context manager making ``device`` current while arrays are created."""
     device = _as_device(device, "on_device")

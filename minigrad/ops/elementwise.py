@@ -219,31 +219,6 @@ class AddCMul(Function):
         return (b if self.needs_grad[2] else None, c if self.needs_grad[1] else None)
 
 
-def _complex_quotient(xp: Any, a: Any, b: Any, y: Any) -> Any:
-    """``a / b`` (``y``, complex, as the array module divided) by NumPy's algorithm (Smith's; a zero divisor
-    divides each part by +0), whose values PyTorch's CPU kernel gives too: ``y`` itself on NumPy. CuPy's complex
-    division scales by 1 / (|re b| + |im b|): NaN + NaNj for a zero or infinite divisor, where NumPy and PyTorch
-    give infinities and zeros."""
-    if xp is numpy:
-        return y
-    dtype = y.dtype
-    a, b = (v.astype(dtype, copy=False) if backend.is_array(v) else backend.device_scalar(xp, v, dtype)
-            for v in (a, b))
-    ar, ai, br, bi = a.real, a.imag, b.real, b.imag
-    abs_r, abs_i = xp.abs(br), xp.abs(bi)
-    real_larger = abs_r >= abs_i   # (False where b has a NaN part: the second branch, as NumPy's)
-    zero = real_larger & (abs_r == 0)
-    ratio = xp.where(real_larger, bi / xp.where(zero, 1, br), br / bi)
-    scale = 1 / xp.where(real_larger, br + bi * ratio, bi + br * ratio)
-    real = xp.where(real_larger, (ar + ai * ratio) * scale, (ar * ratio + ai) * scale)
-    imag = xp.where(real_larger, (ai - ar * ratio) * scale, (ai * ratio - ar) * scale)
-    real = xp.where(zero, ar / abs_r, real)
-    imag = xp.where(zero, ai / abs_r, imag)
-    out = xp.empty(real.shape, dtype=dtype)
-    out.real, out.imag = real, imag
-    return out
-
-
 class Div(Function):
     complex_grad = "holomorphic"   # complex values: see autograd.engine._complex_gate
 
@@ -255,7 +230,7 @@ class Div(Function):
         if y.dtype is _FLOAT16 and type(b) in _REAL_NUMBER:
             y = _half_by_number(a, b, operator.truediv)
         elif y.dtype.kind == "c":
-            y = _complex_quotient(self.xp, a, b, y)
+            y = backend.complex_quotient(self.xp, a, b, y)
         # integers and bools divide to float64 in NumPy, to the default float dtype in PyTorch (float32 unless
         # set_default_dtype; the float cases leave early)
         if y.dtype is _FLOAT64 and getattr(a, "dtype", None) is not _FLOAT64 and _integral(a) and _integral(b):
